@@ -1,0 +1,456 @@
+"""One protocol connection, over TCP or WebSocket: a nursery with a reader, a writer and an
+idle watch.
+
+Theory of operation. The *reader* feeds received bytes to the sans-IO session and handles the
+requests it yields one at a time, in order, each by its ``_handle_<request>`` method. Replies
+and events reach the socket only through the *outbox*, a bounded memory channel made here,
+which the *writer* drains, batching whatever is queued into one write. The actors put events
+into the outbox with ``send_nowait``; when it is full the connection is a slow consumer and is
+closed with ``slow_consumer`` (the policy lives in :meth:`Connection._overflow`), so that one
+client that does not read never holds anybody else back.
+
+``send`` does not wait for its commit: the reader queues the job with the committer and reads
+on, and the committer's callback queues the acknowledgement. At most ``limits.max_in_flight``
+sends of one connection are uncommitted at a time; a connection that ends waits (within the
+grace period) for its sends to be answered before it closes, so a draining daemon acknowledges
+everything it accepted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from chatd.auth import Auth
+from chatd.committer import Committer, Outcome, SendJob, message_event
+from chatd.config import Config
+from chatd.errors import ChatError
+from chatd.metrics import Metrics
+from chatd.outbox import Close, Delivery, Hold, OutboxItem, Release
+from chatd.presence import PresenceTracker
+from chatd.protocol import (
+    CLOSED,
+    NEED_DATA,
+    Error,
+    Gap,
+    Hello,
+    History,
+    HistoryPage,
+    Join,
+    JoinAccepted,
+    Leave,
+    Limits,
+    MemberJoined,
+    MemberLeft,
+    Ok,
+    Ping,
+    Request,
+    RequestError,
+    Send,
+    Sent,
+    ServerConnection,
+    ServerEvent,
+    State,
+    Welcome,
+    encode,
+)
+from chatd.rooms import Connect, RoomRegistry
+from chatd.rooms import Join as RegistryJoin
+from chatd.rooms import Leave as RegistryLeave
+from chatd.storage import Appended, NewMessage, Room, Storage, StorageUnavailable, User
+from chatd.transport import Transport, TransportClosed
+
+__all__ = ["Connection", "Services"]
+
+log = logging.getLogger(__name__)
+
+PING_INTERVAL = 30  # seconds; told to clients in `welcome`
+HELD_MAX = 10_000  # messages buffered for held rooms before the client counts as slow
+
+
+@dataclasses.dataclass(slots=True)
+class Services:
+    """What every connection of one daemon shares."""
+
+    config: Config
+    storage: Storage
+    auth: Auth
+    metrics: Metrics
+    registry: RoomRegistry
+    presence: PresenceTracker
+    committer: Committer
+    connections: set[Connection] = dataclasses.field(default_factory=set)
+    all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
+
+
+class _EndSession(Exception):
+    """The session is over (a failed hello, a fatal error): stop reading."""
+
+
+def room_object(room: Room) -> dict[str, Any]:
+    return {
+        "room": room.name, "private": room.private, "topic": room.topic, "owner": room.owner,
+        "last_seq": room.last_seq,
+    }
+
+
+class Connection:
+    """Serve one client until it leaves, breaks, is too slow, or the daemon drains."""
+
+    def __init__(self, services: Services, transport: Transport) -> None:
+        self._s = services
+        self._t = transport
+        limits = services.config.limits
+        self._limits = limits
+        self._session = ServerConnection(Limits(
+            max_frame_bytes=limits.max_frame_bytes,
+            max_text_chars=limits.max_text_chars,
+            history_max=limits.history_max,
+        ))
+        self._outbox, self._outbox_out = trio.open_memory_channel[OutboxItem](
+            limits.outbox_frames
+        )
+        self._reader_scope = trio.CancelScope()
+        self._scope: trio.CancelScope | None = None
+        self._in_flight = trio.Semaphore(limits.max_in_flight)
+        self._writer_done = trio.Event()
+        self._user: User | None = None
+        self._registered = False
+        self._last_heard = trio.current_time()
+        self._kicked: str | None = None
+        self._draining = False
+
+    @property
+    def user(self) -> User | None:
+        return self._user
+
+    # ------------------------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        """Serve the connection; returns when it is closed. Never raises for the peer's sake."""
+        gauge = self._s.metrics.connections.labels(self._t.name)
+        gauge.inc()
+        if not self._s.connections:
+            self._s.all_closed = trio.Event()
+        self._s.connections.add(self)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
+                nursery.start_soon(self._write_loop)
+                nursery.start_soon(self._watch_idle)
+                with self._reader_scope:
+                    await self._read_loop()
+                await self._finish()
+                nursery.cancel_scope.cancel()
+        except Exception:
+            log.exception("connection from %s failed", self._t.remote)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._unregister()
+                if self._kicked is not None:
+                    await self._last_words(self._kicked)
+                await self._t.aclose()
+            self._s.connections.discard(self)
+            if not self._s.connections:
+                self._s.all_closed.set()
+            gauge.dec()
+
+    def drain(self) -> None:
+        """Stop reading, answer the sends in flight, say ``shutting_down`` and close."""
+        self._draining = True
+        self._reader_scope.cancel()
+
+    async def _finish(self) -> None:
+        """After the reader stopped: let the sends in flight be answered, then close."""
+        with trio.move_on_after(self._s.config.server.grace_period):
+            for _ in range(self._limits.max_in_flight):
+                await self._in_flight.acquire()
+            final = b""
+            if self._draining and self._session.state is not State.CLOSED:
+                final = self._session.send(Error(
+                    code="shutting_down", message="the server is stopping; reconnect shortly"
+                ))
+            try:
+                await self._outbox.send(Close(final))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            await self._writer_done.wait()
+
+    def _overflow(self) -> None:
+        """The slow-consumer policy: called (by an actor or the committer) when the outbox is
+        full. The connection is closed at once; nothing waits for it."""
+        if self._kicked is None:
+            self._kicked = "slow_consumer"
+            self._s.metrics.slow_consumers.inc()
+            log.info("closing %s (%s): slow consumer", self._t.remote,
+                     self._user.name if self._user else "-")
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def _last_words(self, code: str) -> None:
+        with trio.move_on_after(1), contextlib.suppress(TransportClosed):
+            await self._t.send(encode(Error(code=code, message="closing: " + code).wire()))
+
+    async def _unregister(self) -> None:
+        if self._registered and self._user is not None:
+            # Goes through presence so that `offline` is announced before the registry forgets
+            # the user's rooms (see chatd.presence).
+            await self._s.presence.offline(self._user.name, self)
+            self._registered = False
+
+    async def _watch_idle(self) -> None:
+        timeout = self._limits.idle_timeout
+        while True:
+            await trio.sleep_until(self._last_heard + timeout)
+            if trio.current_time() - self._last_heard >= timeout:
+                log.debug("closing idle connection from %s", self._t.remote)
+                self._reader_scope.cancel()
+                return
+
+    # ------------------------------------------------------------------------- writer
+
+    async def _write_loop(self) -> None:
+        last_seq: dict[str, int] = {}
+        held_all = False
+        held: set[str] = set()
+        buffered: dict[str, list[Delivery]] = {}
+        buffered_count = 0
+
+        def emit(delivery: Delivery, out: list[bytes]) -> None:
+            # Never a message twice, never one older than what the client was given.
+            if delivery.seq > last_seq.get(delivery.room, 0):
+                out.append(delivery.data)
+                last_seq[delivery.room] = delivery.seq
+
+        try:
+            async with self._outbox_out:
+                while True:
+                    item = await self._outbox_out.receive()
+                    out: list[bytes] = []
+                    closing = False
+                    for _ in range(512):
+                        if isinstance(item, bytes):
+                            out.append(item)
+                        elif isinstance(item, Delivery):
+                            if held_all or item.room in held:
+                                buffered.setdefault(item.room, []).append(item)
+                                buffered_count += 1
+                                if buffered_count > HELD_MAX:
+                                    self._overflow()
+                            else:
+                                emit(item, out)
+                        elif isinstance(item, Hold):
+                            if item.rooms is None:
+                                held_all = True
+                            else:
+                                held |= item.rooms
+                        elif isinstance(item, Release):
+                            out.append(item.data)
+                            for room, seq in item.upto.items():
+                                last_seq[room] = max(last_seq.get(room, 0), seq)
+                            rooms = list(buffered) if held_all else list(item.upto)
+                            held_all = False
+                            held.difference_update(item.upto)
+                            for room in rooms:
+                                for delivery in buffered.pop(room, ()):
+                                    buffered_count -= 1
+                                    emit(delivery, out)
+                        else:
+                            if item.data:
+                                out.append(item.data)
+                            closing = True
+                            break
+                        try:
+                            item = self._outbox_out.receive_nowait()
+                        except trio.WouldBlock:
+                            break
+                    if out:
+                        await self._t.send(b"".join(out))
+                    if closing:
+                        return
+        except TransportClosed:
+            self._reader_scope.cancel()
+        finally:
+            self._writer_done.set()
+
+    async def _queue(self, item: OutboxItem) -> None:
+        try:
+            await self._outbox.send(item)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise _EndSession from None
+
+    async def _reply(self, event: ServerEvent) -> None:
+        await self._queue(self._session.send(event))
+
+    # ------------------------------------------------------------------------- reader
+
+    async def _read_loop(self) -> None:
+        while True:
+            event = self._session.next_event()
+            if event is NEED_DATA:
+                data = await self._t.receive()
+                self._last_heard = trio.current_time()
+                self._session.receive_data(data)
+                continue
+            if event is CLOSED:
+                return
+            if isinstance(event, RequestError):
+                await self._reply(Error(id=event.id, code=event.code, message=event.message))
+                if event.fatal:
+                    return
+                continue
+            if not isinstance(event, Request):  # PAUSED: a hello left unanswered is a bug
+                raise RuntimeError(f"session paused in state {self._session.state}")
+            try:
+                await _HANDLERS[type(event)](self, event)
+            except _EndSession:
+                return
+            except ChatError as exc:
+                await self._reply(Error(id=event.id, code=exc.code, message=exc.message))
+            except StorageUnavailable as exc:
+                log.warning("database unavailable: %s", exc)
+                await self._reply(Error(
+                    id=event.id, code="unavailable", message="the database is unavailable"
+                ))
+            except Exception:
+                log.exception("handling %s from %s failed", type(event).__name__,
+                              self._t.remote)
+                await self._reply(Error(id=event.id, code="internal", message="server error"))
+            if self._session.state is State.CLOSED:
+                return
+
+    # ------------------------------------------------------------------------- handlers
+
+    async def _handle_hello(self, request: Hello) -> None:
+        try:
+            user = await self._s.auth.authenticate(request.token)
+        except ChatError as exc:
+            await self._reply(Error(id=request.id, code=exc.code, message=exc.message))
+            raise _EndSession from None
+        storage = self._s.storage
+        # Subscribe first, read after: a message committed in between is then either in what
+        # we read or delivered live (the writer drops the overlap by seq).
+        member_of = await storage.user_rooms(user.id)
+        await self._queue(Hold(None))
+        await self._s.registry.connect(Connect(
+            self, user.name, self._outbox, self._overflow,
+            frozenset(room.name for room in member_of), ready=_nothing,
+        ))
+        self._user = user
+        self._registered = True
+        rooms = await storage.user_rooms(user.id)
+        upto = {room.name: room.last_seq for room in rooms}
+        welcome = Welcome(
+            id=request.id, user={"id": user.id, "name": user.name},
+            rooms=[room_object(room) for room in rooms], ping_interval=PING_INTERVAL,
+        )
+        frames = [self._session.send(welcome)]
+        for room, seen in (request.resume or {}).items():
+            if room not in upto:
+                continue  # not a member (any more): nothing to resume
+            page = await storage.history(user.id, room, after=seen,
+                                         limit=self._limits.resume_max)
+            if page.more:
+                frames.append(encode(Gap(room=room, after=seen, last_seq=page.last_seq).wire()))
+                upto[room] = page.last_seq
+                continue
+            frames.extend(encode(message_event(m).wire()) for m in page.messages)
+            upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
+        await self._queue(Release(b"".join(frames), upto))
+        await self._s.presence.online(user.name, self)
+
+    async def _handle_join(self, request: Join) -> None:
+        user = self._authenticated()
+        storage = self._s.storage
+        joined = await storage.join_room(user.id, request.room)
+        announce = (encode(MemberJoined(room=request.room, user=user.name).wire())
+                    if joined.newly_joined else None)
+        await self._queue(Hold(frozenset({request.room})))
+        await self._s.registry.send(RegistryJoin(user.name, request.room, announce))
+        page = await storage.history(user.id, request.room, limit=self._limits.join_recent)
+        reply = JoinAccepted(
+            id=request.id, room=request.room, last_seq=page.last_seq,
+            messages=[message_event(m) for m in page.messages], more=page.more,
+            private=joined.room.private, topic=joined.room.topic,
+        )
+        await self._queue(Release(self._session.send(reply), {request.room: page.last_seq}))
+
+    async def _handle_leave(self, request: Leave) -> None:
+        user = self._authenticated()
+        if await self._s.storage.leave_room(user.id, request.room):
+            announce = encode(MemberLeft(room=request.room, user=user.name).wire())
+            await self._s.registry.send(RegistryLeave(user.name, request.room, announce))
+        await self._reply(Ok(id=request.id))
+
+    async def _handle_send(self, request: Send) -> None:
+        user = self._authenticated()
+        message = NewMessage(user_id=user.id, room=request.room, text=request.text,
+                             nonce=request.nonce)
+        await self._in_flight.acquire()
+        try:
+            await self._s.committer.submit(
+                SendJob(message, functools.partial(self._sent, request.id))
+            )
+        except BaseException:
+            self._in_flight.release()
+            raise
+
+    def _sent(self, request_id: Any, outcome: Outcome) -> None:
+        """The committer's callback: queue the acknowledgement (or the refusal)."""
+        self._in_flight.release()
+        if isinstance(outcome, Appended):
+            m = outcome.message
+            event: ServerEvent = Sent(id=request_id, room=m.room, seq=m.seq, msg_id=m.msg_id,
+                                      ts=m.ts, duplicate=outcome.duplicate)
+        else:
+            event = Error(id=request_id, code=outcome.code, message=outcome.message)
+        # A reply in READY leaves the session's state alone, so this bypasses session.send:
+        # the callback may run after the reader has stopped.
+        try:
+            self._outbox.send_nowait(encode(event.wire()))
+        except trio.WouldBlock:
+            self._overflow()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+    async def _handle_history(self, request: History) -> None:
+        user = self._authenticated()
+        page = await self._s.storage.history(
+            user.id, request.room, before=request.before, after=request.after,
+            limit=request.limit or self._limits.join_recent,
+        )
+        await self._reply(HistoryPage(
+            id=request.id, room=request.room, messages=[message_event(m) for m in page.messages],
+            more=page.more,
+        ))
+
+    async def _handle_ping(self, request: Ping) -> None:
+        await self._reply(Ok(id=request.id))
+
+    def _authenticated(self) -> User:
+        assert self._user is not None, "the session only yields these requests when READY"
+        return self._user
+
+
+def _nothing() -> None:
+    pass
+
+
+_Handler = Callable[[Connection, Any], Awaitable[None]]
+
+#: Every request the session can yield, with its handler; checked against the protocol's
+#: table by the tests, so that a new op cannot be parsed but left unhandled.
+_HANDLERS: dict[type[Request], _Handler] = {
+    Hello: Connection._handle_hello,
+    Join: Connection._handle_join,
+    Leave: Connection._handle_leave,
+    Send: Connection._handle_send,
+    History: Connection._handle_history,
+    Ping: Connection._handle_ping,
+}

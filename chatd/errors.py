@@ -1,0 +1,49 @@
+"""The one error type that crosses layers: a refusal with a stable code.
+
+Storage, the session handlers and the HTTP front all raise :class:`ChatError` when a request is
+refused for a reason the client should see. The socket protocol turns it into an ``error`` frame
+and the HTTP front into a JSON body with the matching status; the code is the same word in both.
+Anything else that escapes a handler is a bug and is reported as ``internal``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HTTP_STATUS", "ChatError"]
+
+# The HTTP status for each stable code; the socket protocol carries the code alone.
+HTTP_STATUS: dict[str, int] = {
+    "bad_frame": 400,
+    "bad_request": 400,
+    "too_large": 413,
+    "unknown_op": 400,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "rate_limited": 429,
+    "slow_consumer": 400,
+    "shutting_down": 503,
+    "unavailable": 503,
+    "internal": 500,
+}
+
+
+class ChatError(Exception):
+    """A request refused for a reason the client is told about.
+
+    Args:
+        code: one of the stable codes in :data:`HTTP_STATUS`.
+        message: a sentence for a person; never contains secrets.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in HTTP_STATUS:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.code]

@@ -1,0 +1,83 @@
+"""The chatd socket protocol, sans-IO: bytes in, events out; events in, bytes out.
+
+This package imports only the standard library, so that it can be tested (and reused by
+clients) without trio, asyncpg or h11. See docs/protocol.md for the wire format.
+"""
+
+from chatd.protocol.codec import LineBuffer, decode_line, encode
+from chatd.protocol.events import (
+    EVENTS,
+    REQUESTS,
+    Error,
+    Gap,
+    Hello,
+    History,
+    HistoryPage,
+    Join,
+    JoinAccepted,
+    Leave,
+    Limits,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    Ok,
+    Ping,
+    PresenceChanged,
+    Request,
+    RequestError,
+    RequestId,
+    Send,
+    Sent,
+    ServerEvent,
+    Welcome,
+    parse_request,
+)
+from chatd.protocol.names import InvalidName, normalise_room, normalise_user
+from chatd.protocol.session import (
+    CLOSED,
+    NEED_DATA,
+    PAUSED,
+    LocalProtocolError,
+    ServerConnection,
+    State,
+)
+
+__all__ = [
+    "CLOSED",
+    "EVENTS",
+    "NEED_DATA",
+    "PAUSED",
+    "REQUESTS",
+    "Error",
+    "Gap",
+    "Hello",
+    "History",
+    "HistoryPage",
+    "InvalidName",
+    "Join",
+    "JoinAccepted",
+    "Leave",
+    "Limits",
+    "LineBuffer",
+    "LocalProtocolError",
+    "MemberJoined",
+    "MemberLeft",
+    "MessagePosted",
+    "Ok",
+    "Ping",
+    "PresenceChanged",
+    "Request",
+    "RequestError",
+    "RequestId",
+    "Send",
+    "Sent",
+    "ServerConnection",
+    "ServerEvent",
+    "State",
+    "Welcome",
+    "decode_line",
+    "encode",
+    "normalise_room",
+    "normalise_user",
+    "parse_request",
+]

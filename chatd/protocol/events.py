@@ -1,0 +1,470 @@
+"""The events of the protocol: what a client asks (requests) and what a server says.
+
+Each event is a small frozen, keyword-only dataclass named as a noun, with the wire name of its
+``op``. Requests are parsed from JSON objects by :func:`parse_request`, which validates every
+field and turns a peer's mistake into a :class:`RequestError` event (never an exception).
+Server events are turned into JSON objects by their ``wire()`` method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Final
+
+from chatd.protocol import codes
+from chatd.protocol.names import InvalidName, normalise_room, normalise_user
+
+__all__ = [
+    "EVENTS",
+    "REQUESTS",
+    "Error",
+    "Gap",
+    "Hello",
+    "History",
+    "HistoryPage",
+    "Join",
+    "JoinAccepted",
+    "Leave",
+    "Limits",
+    "MemberJoined",
+    "MemberLeft",
+    "MessagePosted",
+    "Ok",
+    "Ping",
+    "PresenceChanged",
+    "Request",
+    "RequestError",
+    "RequestId",
+    "Send",
+    "Sent",
+    "ServerEvent",
+    "Welcome",
+    "parse_request",
+]
+
+RequestId = int | str | None
+
+MAX_ID_CHARS: Final = 64
+MAX_NONCE_CHARS: Final = 64
+MAX_TOKEN_CHARS: Final = 4096
+MAX_RESUME_ROOMS: Final = 1000
+MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """What a server accepts; the parser checks requests against it."""
+
+    max_frame_bytes: int = 65536
+    max_text_chars: int = 4000
+    history_max: int = 500
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """A client request. ``id`` is echoed in the reply."""
+
+    OP: ClassVar[str] = ""
+    id: RequestId = None
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON object a client sends; fields that are None are left out."""
+        obj: dict[str, Any] = {"op": self.OP}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                obj[field.name] = dict(value) if isinstance(value, Mapping) else value
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Hello(Request):
+    """The first frame: a token from ``POST /api/login``, and optionally what the client last
+    saw per room, so that the server sends what it missed."""
+
+    OP: ClassVar[str] = "hello"
+    token: str
+    resume: Mapping[str, int] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Join(Request):
+    OP: ClassVar[str] = "join"
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Leave(Request):
+    OP: ClassVar[str] = "leave"
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Send(Request):
+    OP: ClassVar[str] = "send"
+    room: str
+    text: str
+    nonce: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class History(Request):
+    OP: ClassVar[str] = "history"
+    room: str
+    before: int | None = None
+    after: int | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Ping(Request):
+    OP: ClassVar[str] = "ping"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RequestError:
+    """A frame the peer got wrong. The server answers it with an ``error`` frame carrying
+    ``code``; when ``fatal`` it then closes the connection."""
+
+    id: RequestId = None
+    code: str
+    message: str
+    fatal: bool = False
+
+
+# --------------------------------------------------------------------------- server events
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ServerEvent:
+    OP: ClassVar[str] = ""
+
+    def wire(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessagePosted(ServerEvent):
+    """A committed message, as a ``message`` event or inside a page of history."""
+
+    OP: ClassVar[str] = "message"
+    room: str
+    seq: int
+    msg_id: int
+    sender: str
+    text: str
+    ts: int
+    nonce: str
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "op": self.OP, "room": self.room, "seq": self.seq, "msg_id": self.msg_id,
+            "from": self.sender, "text": self.text, "ts": self.ts, "nonce": self.nonce,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Welcome(ServerEvent):
+    """The answer to a good ``hello``: who the user is and their rooms."""
+
+    OP: ClassVar[str] = "welcome"
+    id: RequestId = None
+    user: Mapping[str, Any]
+    rooms: Sequence[Mapping[str, Any]]
+    ping_interval: int
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "op": self.OP, "id": self.id, "user": dict(self.user),
+            "rooms": [dict(r) for r in self.rooms], "ping_interval": self.ping_interval,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Ok(ServerEvent):
+    """A request done, with nothing more to say (``leave``, ``ping``)."""
+
+    OP: ClassVar[str] = "ok"
+    id: RequestId = None
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "id": self.id}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Sent(ServerEvent):
+    """A ``send`` acknowledged: the message is committed."""
+
+    OP: ClassVar[str] = "ok"
+    id: RequestId = None
+    room: str
+    seq: int
+    msg_id: int
+    ts: int
+    duplicate: bool = False
+
+    def wire(self) -> dict[str, Any]:
+        obj = {
+            "op": self.OP, "id": self.id, "room": self.room, "seq": self.seq,
+            "msg_id": self.msg_id, "ts": self.ts,
+        }
+        if self.duplicate:
+            obj["duplicate"] = True
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryPage(ServerEvent):
+    """A page of a room's messages, oldest first."""
+
+    OP: ClassVar[str] = "ok"
+    id: RequestId = None
+    room: str
+    messages: Sequence[MessagePosted]
+    more: bool
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "op": self.OP, "id": self.id, "room": self.room,
+            "messages": [m.wire() for m in self.messages], "more": self.more,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class JoinAccepted(ServerEvent):
+    """The answer to ``join``: the room's last seq and its latest messages."""
+
+    OP: ClassVar[str] = "ok"
+    id: RequestId = None
+    room: str
+    last_seq: int
+    messages: Sequence[MessagePosted]
+    more: bool
+    private: bool = False
+    topic: str = ""
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "op": self.OP, "id": self.id, "room": self.room, "last_seq": self.last_seq,
+            "private": self.private, "topic": self.topic,
+            "messages": [m.wire() for m in self.messages], "more": self.more,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Error(ServerEvent):
+    """A refused request (with its ``id``) or, without one, a word about the connection."""
+
+    OP: ClassVar[str] = "error"
+    id: RequestId = None
+    code: str
+    message: str
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "id": self.id, "code": self.code, "message": self.message}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PresenceChanged(ServerEvent):
+    OP: ClassVar[str] = "presence"
+    user: str
+    status: str
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "user": self.user, "status": self.status}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MemberJoined(ServerEvent):
+    OP: ClassVar[str] = "joined"
+    room: str
+    user: str
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "user": self.user}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MemberLeft(ServerEvent):
+    OP: ClassVar[str] = "left"
+    room: str
+    user: str
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "user": self.user}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Gap(ServerEvent):
+    """On resume: more messages were missed in ``room`` than the server replays. The client
+    pages them with ``history`` (``after`` = its last seen seq) up to ``last_seq``; live
+    messages of the room continue after ``last_seq``."""
+
+    OP: ClassVar[str] = "gap"
+    room: str
+    after: int
+    last_seq: int
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "after": self.after, "last_seq": self.last_seq}
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _is_utf8(value: str) -> bool:
+    """False for a string holding a lone surrogate (JSON's ``"\\ud800"``), which cannot be
+    encoded as UTF-8 and so could never be echoed, stored or sent on."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _str(obj: Mapping[str, Any], key: str, *, max_chars: int, min_chars: int = 1) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise _Invalid(f"'{key}' must be a string")
+    if not min_chars <= len(value) <= max_chars:
+        raise _Invalid(f"'{key}' must be {min_chars}-{max_chars} characters")
+    if not _is_utf8(value):
+        raise _Invalid(f"'{key}' must be valid Unicode (no lone surrogates)")
+    return value
+
+
+def _int(obj: Mapping[str, Any], key: str, *, minimum: int, maximum: int | None = None,
+         optional: bool = True) -> int | None:
+    value = obj.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Invalid(f"'{key}' must be an integer")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"{minimum}-{maximum}" if maximum is not None else f">= {minimum}"
+        raise _Invalid(f"'{key}' must be {bound}")
+    return value
+
+
+def _room(obj: Mapping[str, Any], key: str = "room") -> str:
+    try:
+        return normalise_room(obj.get(key))
+    except InvalidName as exc:
+        raise _Invalid(f"'{key}': {exc}") from None
+
+
+def _user(obj: Mapping[str, Any], key: str) -> str:
+    try:
+        return normalise_user(obj.get(key))
+    except InvalidName as exc:
+        raise _Invalid(f"'{key}': {exc}") from None
+
+
+def _parse_hello(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hello:
+    token = _str(obj, "token", max_chars=MAX_TOKEN_CHARS)
+    raw = obj.get("resume")
+    resume: dict[str, int] | None = None
+    if raw is not None:
+        if not isinstance(raw, dict) or len(raw) > MAX_RESUME_ROOMS:
+            raise _Invalid(f"'resume' must be an object of at most {MAX_RESUME_ROOMS} rooms")
+        resume = {}
+        for room, seq in raw.items():
+            resume[_room({"resume": room}, "resume")] = _int(
+                {"seq": seq}, "seq", minimum=0, maximum=MAX_SEQ, optional=False
+            ) or 0
+    return Hello(id=rid, token=token, resume=resume)
+
+
+def _parse_join(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Join:
+    return Join(id=rid, room=_room(obj))
+
+
+def _parse_leave(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Leave:
+    return Leave(id=rid, room=_room(obj))
+
+
+def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
+    room = _room(obj)
+    text = _str(obj, "text", max_chars=limits.max_text_chars)
+    if not text.strip():
+        raise _Invalid("'text' must not be blank")
+    nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
+    return Send(id=rid, room=room, text=text, nonce=nonce)
+
+
+def _parse_history(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> History:
+    room = _room(obj)
+    before = _int(obj, "before", minimum=1, maximum=MAX_SEQ)
+    after = _int(obj, "after", minimum=0, maximum=MAX_SEQ)
+    if before is not None and after is not None:
+        raise _Invalid("give 'before' or 'after', not both")
+    limit = _int(obj, "limit", minimum=1, maximum=limits.history_max)
+    return History(id=rid, room=room, before=before, after=after, limit=limit)
+
+
+def _parse_ping(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Ping:
+    return Ping(id=rid)
+
+
+_Parser = Callable[[Mapping[str, Any], RequestId, Limits], Request]
+
+#: Every request op, with its parser: the table that dispatch checks before anything runs.
+REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
+    "hello": (Hello, _parse_hello),
+    "join": (Join, _parse_join),
+    "leave": (Leave, _parse_leave),
+    "send": (Send, _parse_send),
+    "history": (History, _parse_history),
+    "ping": (Ping, _parse_ping),
+}
+
+#: Every op a server sends, with the event classes that carry it.
+EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
+    "welcome": (Welcome,),
+    "ok": (Ok, Sent, HistoryPage, JoinAccepted),
+    "error": (Error,),
+    "message": (MessagePosted,),
+    "presence": (PresenceChanged,),
+    "joined": (MemberJoined,),
+    "left": (MemberLeft,),
+    "gap": (Gap,),
+}
+
+
+def parse_request(obj: object, limits: Limits) -> Request | RequestError:
+    """Turn a decoded JSON value into a request, or into the error the peer should be told.
+
+    Unknown fields are ignored, so that newer clients can talk to older servers.
+    """
+    if not isinstance(obj, dict):
+        return RequestError(code=codes.BAD_FRAME, message="a frame must be a JSON object")
+    rid = obj.get("id")
+    if isinstance(rid, bool) or not (
+        rid is None
+        or isinstance(rid, int)
+        or (isinstance(rid, str) and len(rid) <= MAX_ID_CHARS and _is_utf8(rid))
+    ):
+        return RequestError(
+            code=codes.BAD_REQUEST,
+            message=f"'id' must be an integer or a string of at most {MAX_ID_CHARS} characters",
+        )
+    op = obj.get("op")
+    if not isinstance(op, str):
+        return RequestError(id=rid, code=codes.BAD_REQUEST, message="'op' must be a string")
+    entry = REQUESTS.get(op)
+    if entry is None:
+        return RequestError(id=rid, code=codes.UNKNOWN_OP, message=f"unknown op {op[:64]!r}")
+    try:
+        return entry[1](obj, rid, limits)
+    except _Invalid as exc:
+        return RequestError(id=rid, code=codes.BAD_REQUEST, message=exc.message)

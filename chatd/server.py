@@ -1,0 +1,144 @@
+"""The daemon: ``serve(config)`` runs everything until asked to stop, then drains.
+
+Theory of operation. The nurseries nest so that whatever others depend on lives longest::
+
+    storage (embedded PostgreSQL, pool)          closed last
+      actors: room registry, presence, committer  outlive every connection
+        connections: one nursery each             drained with a grace period
+          listeners: TCP and HTTP                 closed first
+
+Stopping (:meth:`Server.shutdown`, which the CLI calls on SIGTERM/SIGINT) closes the listeners,
+tells every protocol connection to drain (stop reading, have its sends in flight committed and
+acknowledged, say ``shutting_down``, close), waits up to ``server.grace_period`` for them, then
+cancels what is left (idle HTTP keep-alives) and lets the actors and storage close.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from functools import partial
+
+import trio
+import trio_websocket
+
+from chatd.auth import Auth, load_or_create_secret
+from chatd.committer import Committer
+from chatd.config import Config
+from chatd.connection import Connection, Services
+from chatd.http import HttpContext, serve_http_connection
+from chatd.metrics import Metrics
+from chatd.presence import PresenceTracker
+from chatd.rooms import RoomRegistry
+from chatd.storage import open_storage
+from chatd.transport import TcpTransport, WebSocketTransport
+
+__all__ = ["Server", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class Server:
+    """A running daemon, as handed to ``task_status.started``."""
+
+    config: Config
+    services: Services
+    http_port: int
+    tcp_port: int
+    listeners_scope: trio.CancelScope
+    _stop: trio.Event = dataclasses.field(default_factory=trio.Event)
+    draining: bool = False
+
+    def shutdown(self) -> None:
+        """Ask the daemon to drain and stop; ``serve`` returns once it has."""
+        self._stop.set()
+
+
+def _remote(stream: trio.SocketStream) -> str:
+    try:
+        host, port = stream.socket.getpeername()[:2]
+        return f"{host}:{port}"
+    except OSError:
+        return "?"
+
+
+async def serve(config: Config, *,
+                task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run the daemon until :meth:`Server.shutdown`, then drain and return.
+
+    ``task_status.started`` receives the :class:`Server` once both ports listen, so that
+    ``await nursery.start(serve, config)`` works with port 0.
+    """
+    metrics = Metrics()
+    async with open_storage(config) as storage:
+        secret = await trio.to_thread.run_sync(load_or_create_secret, config.data_dir)
+        auth = Auth(storage, config, secret, metrics)
+        registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc)
+        presence = PresenceTracker(registry)
+        committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch)
+        services = Services(config, storage, auth, metrics, registry, presence, committer)
+        async with trio.open_nursery() as actors:
+            await actors.start(registry.run)
+            await actors.start(presence.run)
+            await actors.start(committer.run)
+            async with trio.open_nursery() as connections:
+                server = await _listen(config, services, connections, task_status)
+                await server._stop.wait()
+                await _drain(server, connections)
+            actors.cancel_scope.cancel()
+    log.info("stopped")
+
+
+async def _listen(config: Config, services: Services, connections: trio.Nursery,
+                  task_status: trio.TaskStatus[Server]) -> Server:
+    server_box: list[Server] = []
+
+    async def on_websocket(ws: trio_websocket.WebSocketConnection, remote: str) -> None:
+        await Connection(services, WebSocketTransport(ws, remote)).run()
+
+    async def on_tcp(stream: trio.SocketStream) -> None:
+        await Connection(services, TcpTransport(stream, _remote(stream))).run()
+
+    http_context = HttpContext(
+        config=config, storage=services.storage, auth=services.auth, metrics=services.metrics,
+        on_websocket=on_websocket, is_draining=lambda: bool(server_box and server_box[0].draining),
+    )
+
+    async def on_http(stream: trio.SocketStream) -> None:
+        await serve_http_connection(stream, http_context, _remote(stream))
+
+    tcp_listeners = await trio.open_tcp_listeners(config.tcp.port, host=config.tcp.host)
+    http_listeners = await trio.open_tcp_listeners(config.http.port, host=config.http.host)
+    listeners_scope = trio.CancelScope()
+
+    async def accept() -> None:
+        with listeners_scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(partial(trio.serve_listeners, on_tcp, tcp_listeners,
+                                           handler_nursery=connections))
+                nursery.start_soon(partial(trio.serve_listeners, on_http, http_listeners,
+                                           handler_nursery=connections))
+
+    connections.start_soon(accept)
+    tcp_port = tcp_listeners[0].socket.getsockname()[1]
+    http_port = http_listeners[0].socket.getsockname()[1]
+    server = Server(config, services, http_port=http_port, tcp_port=tcp_port,
+                    listeners_scope=listeners_scope)
+    server_box.append(server)
+    log.info("listening: http://%s:%d (web, /api, /ws), tcp %s:%d (protocol)",
+             config.http.host, http_port, config.tcp.host, tcp_port)
+    task_status.started(server)
+    return server
+
+
+async def _drain(server: Server, connections: trio.Nursery) -> None:
+    log.info("draining %d connections", len(server.services.connections))
+    server.draining = True
+    server.listeners_scope.cancel()
+    for conn in list(server.services.connections):
+        conn.drain()
+    with trio.move_on_after(server.config.server.grace_period):
+        if server.services.connections:
+            await server.services.all_closed.wait()
+    connections.cancel_scope.cancel()

@@ -1,0 +1,32 @@
+"""Storage: one small interface (:class:`Storage`), implemented once for PostgreSQL.
+
+Nothing outside this package imports asyncpg or knows that it runs on asyncio.
+"""
+
+from chatd.storage.base import (
+    Appended,
+    Credentials,
+    Joined,
+    Message,
+    NewMessage,
+    Page,
+    Room,
+    Storage,
+    StorageUnavailable,
+    User,
+)
+from chatd.storage.postgres import open_storage
+
+__all__ = [
+    "Appended",
+    "Credentials",
+    "Joined",
+    "Message",
+    "NewMessage",
+    "Page",
+    "Room",
+    "Storage",
+    "StorageUnavailable",
+    "User",
+    "open_storage",
+]

@@ -1,0 +1,172 @@
+"""The storage interface: what chatd asks of its database, and nothing more.
+
+Every method is a coroutine run from trio. Names reaching storage are already normalised and
+validated at the edge (room names lower-case ``[a-z0-9_-]{1,64}``, user names
+``[A-Za-z0-9_.-]{1,32}``); storage compares user names case-insensitively and keeps the case a
+user registered with. Refusals the client should see are raised as :class:`chatd.errors.ChatError`
+(``conflict``, ``forbidden``, ``not_found``); a database that cannot be reached raises
+:class:`StorageUnavailable`. Times are integer milliseconds since the Unix epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol
+
+from chatd.errors import ChatError
+
+__all__ = [
+    "Appended",
+    "Credentials",
+    "Joined",
+    "Message",
+    "NewMessage",
+    "Page",
+    "Room",
+    "Storage",
+    "StorageUnavailable",
+    "User",
+]
+
+
+class StorageUnavailable(Exception):
+    """The database could not be reached or failed; the request may be retried."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    id: int
+    name: str
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    user: User
+    password_hash: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Room:
+    """A room as a member sees it. ``last_seq`` is 0 for a room with no message yet."""
+
+    id: int
+    name: str
+    private: bool
+    topic: str
+    owner: str | None
+    last_seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """A committed message. ``seq`` strictly increases within ``room``, in commit order."""
+
+    room: str
+    seq: int
+    msg_id: int
+    sender: str
+    text: str
+    ts: int
+    nonce: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NewMessage:
+    """A message to store: ``nonce`` is the sender's idempotency key (unique per user)."""
+
+    user_id: int
+    room: str
+    text: str
+    nonce: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Appended:
+    """The outcome of one stored message; ``duplicate`` when the nonce was already used."""
+
+    message: Message
+    duplicate: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Joined:
+    room: Room
+    newly_joined: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """A page of history, oldest first. ``more`` tells whether the page was cut by its limit
+    (older messages exist for a ``before`` or latest page, newer ones for an ``after`` page).
+    ``last_seq`` is the room's last seq in the same snapshot as ``messages``."""
+
+    messages: list[Message]
+    more: bool
+    last_seq: int
+
+
+class Storage(Protocol):
+    """The database behind chatd. One instance is shared by all tasks of a daemon."""
+
+    async def ping(self) -> None:
+        """Round-trip to the database. Raises StorageUnavailable."""
+
+    async def create_user(self, name: str, password_hash: str) -> User:
+        """Create a user. Raises ChatError('conflict') when the name (any case) is taken."""
+
+    async def get_credentials(self, name: str) -> Credentials | None:
+        """The user called ``name`` (any case) with their password hash, or None."""
+
+    async def check_token(self, user_id: int, jti: str, issued_at: int) -> User | None:
+        """The user a token names, or None when the user is gone, the token id was revoked,
+        or the token was issued (``issued_at``, ms) before the user's last log-out-everywhere."""
+
+    async def revoke_token(self, jti: str, expires_at: int) -> None:
+        """Revoke one token until it expires anyway (``expires_at``, ms)."""
+
+    async def revoke_all_tokens(self, user_id: int) -> None:
+        """Revoke every token issued to the user up to now."""
+
+    async def user_rooms(self, user_id: int) -> list[Room]:
+        """The rooms the user is a member of, by name."""
+
+    async def public_rooms(self) -> list[Room]:
+        """Every public room, by name."""
+
+    async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
+        """Create a room with its owner as first member. Raises ChatError('conflict')."""
+
+    async def join_room(self, user_id: int, name: str) -> Joined:
+        """Make the user a member, creating a public room if none has that name.
+        Raises ChatError('forbidden') for a private room the user is not a member of."""
+
+    async def leave_room(self, user_id: int, name: str) -> bool:
+        """End the membership; False when the user was not a member.
+        Raises ChatError('not_found') when there is no such room."""
+
+    async def append_messages(self, batch: Sequence[NewMessage]) -> list[Appended | ChatError]:
+        """Store a batch of messages in one transaction (group commit), one result per input
+        in order. Each room's seqs are assigned in batch order and strictly increase across
+        commits; a nonce the user already used stores nothing and returns the first message
+        (``duplicate=True``), also when both are in this batch. A sender who is not a member
+        of the room gets ChatError('forbidden'); an unknown room ChatError('not_found').
+        Raises StorageUnavailable when nothing was committed."""
+
+    async def history(
+        self,
+        user_id: int,
+        room: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> Page:
+        """Messages of a room, oldest first: those with seq < ``before``, or > ``after``, or
+        the latest, at most ``limit`` (the ones nearest to ``before``/the end, or nearest to
+        ``after``). Public rooms are readable by every user, private ones by members only
+        (ChatError('forbidden')); ChatError('not_found') for an unknown room."""
+
+    async def aclose(self) -> None:
+        """Close the connections (and stop an embedded server this instance started)."""

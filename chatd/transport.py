@@ -1,0 +1,87 @@
+"""The two ways bytes reach a protocol connection: a bare TCP stream and WebSocket.
+
+Both carry the same NDJSON lines; the connection code sees only :class:`Transport`. Over
+WebSocket every text message holds one or more whole lines, so a message that lacks its final
+newline gets one, and a batch of outgoing lines is sent as one message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Protocol
+
+import trio
+import trio_websocket
+
+__all__ = ["TcpTransport", "Transport", "TransportClosed", "WebSocketTransport"]
+
+
+class TransportClosed(Exception):
+    """The peer is gone; nothing more can be sent."""
+
+
+class Transport(Protocol):
+    name: str
+    remote: str
+
+    async def receive(self) -> bytes:
+        """Some bytes from the peer; ``b""`` once it has closed."""
+
+    async def send(self, data: bytes) -> None:
+        """Send whole lines. Raises TransportClosed."""
+
+    async def aclose(self) -> None:
+        """Close; never raises."""
+
+
+class TcpTransport:
+    name = "tcp"
+
+    def __init__(self, stream: trio.abc.Stream, remote: str, receive_size: int = 65536) -> None:
+        self._stream = stream
+        self.remote = remote
+        self._receive_size = receive_size
+
+    async def receive(self) -> bytes:
+        try:
+            return await self._stream.receive_some(self._receive_size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return b""
+
+    async def send(self, data: bytes) -> None:
+        try:
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise TransportClosed(str(exc)) from None
+
+    async def aclose(self) -> None:
+        await trio.aclose_forcefully(self._stream)
+
+
+class WebSocketTransport:
+    name = "ws"
+
+    def __init__(self, ws: trio_websocket.WebSocketConnection, remote: str) -> None:
+        self._ws = ws
+        self.remote = remote
+
+    async def receive(self) -> bytes:
+        try:
+            message = await self._ws.get_message()
+        except trio_websocket.ConnectionClosed:
+            return b""
+        data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        return data
+
+    async def send(self, data: bytes) -> None:
+        try:
+            await self._ws.send_message(data.decode("utf-8"))
+        except trio_websocket.ConnectionClosed as exc:
+            raise TransportClosed(str(exc)) from None
+
+    async def aclose(self) -> None:
+        with trio.move_on_after(2, shield=True), contextlib.suppress(Exception):
+            # closing a broken socket may fail in many ways; it is closed either way
+            await self._ws.aclose()

@@ -1,0 +1,101 @@
+"""End-to-end: what a client gets for bad input. Never a crash, a hang or a lost message."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import jwt
+import trio
+
+from chatd.auth import load_or_create_secret
+from chatd.server import Server
+from tests.client import Client, register_and_login
+
+
+async def _ready_client(daemon: Server, name: str) -> Client:
+    client = await Client.tcp(daemon.tcp_port)
+    await client.hello(await register_and_login(daemon.http_port, name))
+    return client
+
+
+async def test_before_hello_is_unauthenticated_and_hello_still_works(daemon: Server) -> None:
+    """Any request before hello gets unauthenticated; the connection stays for a hello."""
+    client = await Client.tcp(daemon.tcp_port)
+    refused = await client.request("join", room="early")
+    assert refused["code"] == "unauthenticated"
+    await client.hello(await register_and_login(daemon.http_port, "late"))
+    assert (await client.request("join", room="early"))["op"] == "ok"
+    await client.aclose()
+
+
+async def test_bad_tokens_are_unauthenticated_and_closed(daemon: Server) -> None:
+    """A forged, an expired and a garbage token each get unauthenticated, then the close."""
+    good = await register_and_login(daemon.http_port, "victim")
+    claims = jwt.decode(good, options={"verify_signature": False})
+    secret = load_or_create_secret(daemon.config.data_dir)
+    forged = jwt.encode(claims, "not the daemon's secret, but long enough", algorithm="HS256")
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 60}, secret, algorithm="HS256")
+    for token in (forged, expired, "garbage", good[:-4] + "AAAA"):
+        client = await Client.tcp(daemon.tcp_port)
+        reply = await client.request("hello", token=token)
+        assert reply["op"] == "error" and reply["code"] == "unauthenticated", reply
+        await client.wait_closed()
+
+
+async def test_frame_errors_keep_the_connection(daemon: Server) -> None:
+    """Not JSON → bad_frame, unknown op → unknown_op, bad fields and names → bad_request,
+    each with the id echoed where there is one; the connection keeps working."""
+    client = await _ready_client(daemon, "sloppy")
+    await client.send_raw(b"this is not json\n")
+    assert (await client.event("error"))["code"] == "bad_frame"
+    await client.send_raw(b"[1,2,3]\n")
+    assert (await client.event("error"))["code"] == "bad_frame"
+    await client.send_raw(b"\xff\xfe\n")
+    assert (await client.event("error"))["code"] == "bad_frame"
+    assert (await client.request("dance"))["code"] == "unknown_op"
+    assert (await client.request("join"))["code"] == "bad_request"
+    assert (await client.request("join", room=7))["code"] == "bad_request"
+    assert (await client.request("join", room="no spaces"))["code"] == "bad_request"
+    assert (await client.request("join", room="x" * 65))["code"] == "bad_request"
+    assert (await client.request("send", room="ok", text="", nonce="n"))["code"] == "bad_request"
+    assert (await client.request("send", room="ok", text="hi"))["code"] == "bad_request"
+    assert (await client.request("history", room="ok", before=5, after=1))["code"] == \
+        "bad_request"
+    assert (await client.request("history", room="ok", limit=0))["code"] == "bad_request"
+    assert (await client.request("hello", token="again"))["code"] == "bad_request"
+    assert (await client.request("send", room="nowhere", text="hi", nonce="n"))["code"] in (
+        "not_found", "forbidden")
+    assert (await client.request("ping"))["op"] == "ok"
+    await client.aclose()
+
+
+async def test_oversized_frame_is_too_large_then_closed(daemon: Server) -> None:
+    """A line over the frame limit gets too_large and the connection closes; the daemon
+    keeps serving others."""
+    client = await _ready_client(daemon, "bigmouth")
+    await client.send_raw(json.dumps({"op": "ping", "pad": "x" * 70_000}).encode() + b"\n")
+    await client.wait_closed()
+    assert [e["code"] for e in client.events if e["op"] == "error"] == ["too_large"]
+    endless = await _ready_client(daemon, "endless")
+    with trio.move_on_after(5):
+        for _ in range(20):
+            await endless.send_raw(b"x" * 8192)
+    await endless.wait_closed()
+    assert [e["code"] for e in endless.events if e["op"] == "error"] == ["too_large"]
+    other = await _ready_client(daemon, "bystander")
+    assert (await other.request("ping"))["op"] == "ok"
+    await other.aclose()
+
+
+async def test_websocket_frames_and_batches(daemon: Server, nursery: trio.Nursery) -> None:
+    """Over WebSocket a message may hold several lines, with or without the last newline."""
+    client = await Client.ws(daemon.http_port, nursery)
+    token = await register_and_login(daemon.http_port, "wsuser")
+    await client.send_raw(
+        json.dumps({"op": "hello", "id": "h", "token": token}).encode() + b"\n"
+        + json.dumps({"op": "join", "id": "j", "room": "wsroom"}).encode()
+    )
+    assert (await client.reply("h"))["op"] == "welcome"
+    assert (await client.reply("j"))["room"] == "wsroom"
+    await client.aclose()
