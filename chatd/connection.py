@@ -18,7 +18,6 @@ everything it accepted.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import logging
@@ -72,6 +71,7 @@ log = logging.getLogger(__name__)
 
 PING_INTERVAL = 30  # seconds; told to clients in `welcome`
 HELD_MAX = 10_000  # messages buffered for held rooms before the client counts as slow
+KICK_GRACE = 2.0  # seconds a slow consumer gets to take its last words
 
 
 @dataclasses.dataclass(slots=True)
@@ -153,8 +153,6 @@ class Connection:
         finally:
             with trio.CancelScope(shield=True):
                 await self._unregister()
-                if self._kicked is not None:
-                    await self._last_words(self._kicked)
                 await self._t.aclose()
             self._s.connections.discard(self)
             if not self._s.connections:
@@ -168,6 +166,9 @@ class Connection:
 
     async def _finish(self) -> None:
         """After the reader stopped: let the sends in flight be answered, then close."""
+        if self._kicked is not None:
+            await self._writer_done.wait()
+            return
         with trio.move_on_after(self._s.config.server.grace_period):
             for _ in range(self._limits.max_in_flight):
                 await self._in_flight.acquire()
@@ -184,18 +185,18 @@ class Connection:
 
     def _overflow(self) -> None:
         """The slow-consumer policy: called (by an actor or the committer) when the outbox is
-        full. The connection is closed at once; nothing waits for it."""
-        if self._kicked is None:
-            self._kicked = "slow_consumer"
-            self._s.metrics.slow_consumers.inc()
-            log.info("closing %s (%s): slow consumer", self._t.remote,
-                     self._user.name if self._user else "-")
+        full. The reader stops at once; the writer finishes the write it is in, says
+        ``slow_consumer`` instead of draining the queue, and closes. A client that does not
+        read that write within KICK_GRACE seconds is cut off mid-write. Nothing waits for it."""
+        if self._kicked is not None:
+            return
+        self._kicked = "slow_consumer"
+        self._s.metrics.slow_consumers.inc()
+        log.info("closing %s (%s): slow consumer", self._t.remote,
+                 self._user.name if self._user else "-")
+        self._reader_scope.cancel()
         if self._scope is not None:
-            self._scope.cancel()
-
-    async def _last_words(self, code: str) -> None:
-        with trio.move_on_after(1), contextlib.suppress(TransportClosed):
-            await self._t.send(encode(Error(code=code, message="closing: " + code).wire()))
+            self._scope.deadline = min(self._scope.deadline, trio.current_time() + KICK_GRACE)
 
     async def _unregister(self) -> None:
         if self._registered and self._user is not None:
@@ -232,6 +233,11 @@ class Connection:
             async with self._outbox_out:
                 while True:
                     item = await self._outbox_out.receive()
+                    if self._kicked is not None:
+                        last_words = Error(code=self._kicked, message="closing: the client "
+                                           "did not read fast enough")
+                        await self._t.send(encode(last_words.wire()))
+                        return
                     out: list[bytes] = []
                     closing = False
                     for _ in range(512):

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
-    env.update(CHATD_SERVER_DATA_DIR=str(tmp_path / "data"), CHATD_HTTP_PORT="0",
-               CHATD_TCP_PORT="0", **extra)
+    env.update({"CHATD_SERVER_DATA_DIR": str(tmp_path / "data"), "CHATD_HTTP_PORT": "0",
+                "CHATD_TCP_PORT": "0", **extra})
     return env
 
 
