@@ -141,7 +141,8 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> dict[
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [{name}] must be a table")
     for name, field in _SECTIONS.items():
-        defaults = field.default_factory()  # type: ignore[misc]
+        factory: Any = field.default_factory
+        defaults = factory()
         known = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
         values: dict[str, Any] = {}
         for key, value in raw.get(name, {}).items():

@@ -356,7 +356,9 @@ class Connection:
             id=request.id, user={"id": user.id, "name": user.name},
             rooms=[room_object(room) for room in rooms], ping_interval=PING_INTERVAL,
         )
-        frames = [self._session.send(welcome)]
+        # The welcome is encoded last: if anything before fails, the session is still
+        # AUTHENTICATING, so the error reply closes it (and the Hold with it).
+        frames: list[bytes] = []
         for room, seen in (request.resume or {}).items():
             if room not in upto:
                 continue  # not a member (any more): nothing to resume
@@ -368,6 +370,7 @@ class Connection:
                 continue
             frames.extend(encode(message_event(m).wire()) for m in page.messages)
             upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
+        frames.insert(0, self._session.send(welcome))
         await self._queue(Release(b"".join(frames), upto))
         await self._s.presence.online(user.name, self)
 

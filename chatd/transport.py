@@ -44,7 +44,7 @@ class TcpTransport:
 
     async def receive(self) -> bytes:
         try:
-            return await self._stream.receive_some(self._receive_size)
+            return bytes(await self._stream.receive_some(self._receive_size))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return b""
 

@@ -107,10 +107,10 @@ class Client:
                 message = await self._ws.get_message()
             except trio_websocket.ConnectionClosed:
                 return b""
-            return message.encode() if isinstance(message, str) else message
+            return message.encode() if isinstance(message, str) else bytes(message)
         assert self._stream is not None
         try:
-            return await self._stream.receive_some(65536)
+            return bytes(await self._stream.receive_some(65536))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return b""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from chatd.outbox import Delivery
 from chatd.rooms import (
     Broadcast,
@@ -23,7 +25,7 @@ def _connect(state: RegistryState, conn: str, user: str, *rooms: str) -> None:
                          rooms=frozenset(rooms), ready=lambda: None))
 
 
-def _targets(effects: list[object]) -> set[object]:
+def _targets(effects: Sequence[object]) -> set[object]:
     return {c for e in effects if isinstance(e, Deliver) for c in e.conns}
 
 

@@ -121,13 +121,16 @@ class Storage(Protocol):
 
     async def check_token(self, user_id: int, jti: str, issued_at: int) -> User | None:
         """The user a token names, or None when the user is gone, the token id was revoked,
-        or the token was issued (``issued_at``, ms) before the user's last log-out-everywhere."""
+        or the token was issued (``issued_at``, ms) before the user's last log-out-everywhere.
+        The comparison is to the millisecond, on this process's clock: pass the issue time in
+        ms, not rounded to the second, or a token issued just after a log-out-everywhere
+        looks older than it. Expiry is the caller's to check."""
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         """Revoke one token until it expires anyway (``expires_at``, ms)."""
 
     async def revoke_all_tokens(self, user_id: int) -> None:
-        """Revoke every token issued to the user up to now."""
+        """Revoke every token issued to the user up to now (this process's clock, ms)."""
 
     async def user_rooms(self, user_id: int) -> list[Room]:
         """The rooms the user is a member of, by name."""
@@ -165,8 +168,9 @@ class Storage(Protocol):
     ) -> Page:
         """Messages of a room, oldest first: those with seq < ``before``, or > ``after``, or
         the latest, at most ``limit`` (the ones nearest to ``before``/the end, or nearest to
-        ``after``). Public rooms are readable by every user, private ones by members only
-        (ChatError('forbidden')); ChatError('not_found') for an unknown room."""
+        ``after``). With both, those between the two, nearest to ``after``. Public rooms are
+        readable by every user, private ones by members only (ChatError('forbidden'));
+        ChatError('not_found') for an unknown room."""
 
     async def aclose(self) -> None:
         """Close the connections (and stop an embedded server this instance started)."""

@@ -63,7 +63,7 @@ async def test_concurrent_senders_get_one_ordered_log(daemon: Server) -> None:
     for client in clients:
         for n in range(per_client):
             assert (await client.reply(n))["op"] == "ok"
-        seen = []
+        seen: list[int] = []
         while len(seen) < total:
             seen.append((await client.event("message"))["seq"])
         assert seen == list(range(1, total + 1))

@@ -22,7 +22,7 @@ async def test_client_that_does_not_read_is_dropped_and_holds_nobody_back(
     async with running(config) as server:
         port = server.http_port
         sleeper = await Client.tcp(server.tcp_port)
-        assert sleeper._stream is not None
+        assert isinstance(sleeper._stream, trio.SocketStream)
         sleeper._stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         await sleeper.hello(await register_and_login(port, "sleeper"))
         await sleeper.request("join", room="firehose")

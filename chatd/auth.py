@@ -1,0 +1,331 @@
+"""Accounts and tokens: argon2id password hashes and revocable HS256 JWTs.
+
+Theory of operation
+-------------------
+A password is hashed with argon2id (memory-hard, so a stolen database is slow to crack). Hashing
+costs tens of milliseconds and 64 MiB, so it always runs in a worker thread, never on the event
+loop, and at most :data:`KDF_THREADS` hashes run at once: a burst of log-ins must not take the
+daemon's memory with it. A log-in for a user that does not exist still verifies a password,
+against a dummy hash, so that the answer's timing does not tell which user names exist.
+
+A log-in yields a JWT signed with HS256 and the daemon's secret (``<data_dir>/jwt_secret``). The
+algorithm is pinned when decoding, which refuses ``alg: none`` and every algorithm-confusion
+trick. A token carries ``sub`` (the user id), ``name``, ``jti`` (a random id), ``iat`` and
+``exp``; ``iat`` has millisecond precision (JWT allows a fractional NumericDate) because storage
+compares it with the moment of the user's last "log out everywhere", and a log-in a few
+milliseconds after such a log-out must stay valid. Every use of a token asks storage whether it
+was revoked, so a log-out takes effect at once on every node sharing the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jwt
+import trio
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from chatd.config import Config
+from chatd.errors import ChatError
+from chatd.names import normalise_user
+from chatd.storage.base import Storage, User
+
+if TYPE_CHECKING:
+    from chatd.metrics import Metrics
+
+__all__ = [
+    "JWT_ALGORITHM",
+    "KDF_THREADS",
+    "MAX_PASSWORD_LENGTH",
+    "SECRET_FILE",
+    "Auth",
+    "TokenClaims",
+    "load_or_create_secret",
+]
+
+log = logging.getLogger(__name__)
+
+SECRET_FILE = "jwt_secret"
+SECRET_BYTES = 64  # 512 bits: long enough for HS256 and for PyJWT's key-length checks
+MIN_SECRET_BYTES = 32
+JWT_ALGORITHM = "HS256"
+# Clocks of nodes sharing one database differ a little; a token minted on one node must not be
+# "not yet valid" on another. Small against any sensible token lifetime.
+CLOCK_SKEW_SECONDS = 5
+MAX_PASSWORD_LENGTH = 1024  # argon2 pre-hashes, but a bound keeps request bodies honest
+KDF_THREADS = 4  # concurrent argon2 computations; each takes about 64 MiB
+
+
+def load_or_create_secret(data_dir: Path) -> bytes:
+    """The daemon's JWT signing secret, created on first start and reused after restarts.
+
+    The file is written under a temporary name and linked into place, so two processes starting
+    at once agree on one secret and no reader ever sees a half-written file. It is created with
+    mode 0600; a secret that others can read is reported in the log (and still used, since
+    refusing to start would lock every user out).
+
+    Args:
+        data_dir: the daemon's data directory; created if missing.
+
+    Returns:
+        The secret (at least 32 bytes).
+
+    Raises:
+        ValueError: the existing file holds fewer than 32 bytes.
+        OSError: the directory or file cannot be created or read.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRET_FILE
+    if not path.exists():
+        tmp = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(secrets.token_bytes(SECRET_BYTES))
+                file.flush()
+                os.fsync(file.fileno())
+            # link() fails if the name exists: the first process to get here wins.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("%s is readable by other users (mode %o); chmod 600 it", path, mode & 0o777)
+    secret = path.read_bytes()
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(f"{path}: a JWT secret needs at least {MIN_SECRET_BYTES} bytes")
+    return secret
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenClaims:
+    """What a verified token says. Times are ms since the epoch."""
+
+    user_id: int
+    name: str
+    jti: str
+    issued_at: int
+    expires_at: int
+
+
+class Auth:
+    """Registration, log-in, and the tokens that prove it.
+
+    Args:
+        storage: where users and revocations live.
+        config: read for ``auth.token_ttl`` (seconds) and ``auth.min_password_length``.
+        secret: the HS256 key, from :func:`load_or_create_secret`.
+        metrics: when given, log-in outcomes are counted here (``logins{result}``); the HTTP
+            front counts them itself only when this is None, so each attempt counts once.
+        hasher: the argon2id parameters; the default is argon2-cffi's (RFC 9106 low-memory).
+            Tests pass a cheaper one.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        config: Config,
+        secret: bytes,
+        metrics: Metrics | None = None,
+        *,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"a JWT secret needs at least {MIN_SECRET_BYTES} bytes")
+        self.storage = storage
+        self.config = config
+        self.metrics = metrics
+        self._secret = secret
+        self._hasher = hasher if hasher is not None else PasswordHasher()
+        self._kdf_limiter: trio.CapacityLimiter | None = None
+        self._dummy_hash: str | None = None
+
+    # -- passwords -------------------------------------------------------------------------
+
+    def _limiter(self) -> trio.CapacityLimiter:
+        # Made on first use, inside trio, so that Auth can be built before trio.run.
+        if self._kdf_limiter is None:
+            self._kdf_limiter = trio.CapacityLimiter(KDF_THREADS)
+        return self._kdf_limiter
+
+    async def _hash(self, password: str) -> str:
+        return await trio.to_thread.run_sync(
+            self._hasher.hash, password, limiter=self._limiter()
+        )
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        def verify() -> bool:
+            try:
+                return self._hasher.verify(password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await trio.to_thread.run_sync(verify, limiter=self._limiter())
+
+    def _check_password(self, password: object) -> str:
+        minimum = self.config.auth.min_password_length
+        if not isinstance(password, str) or not minimum <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise ChatError(
+                "bad_request",
+                f"a password is {minimum} to {MAX_PASSWORD_LENGTH} characters",
+            )
+        return password
+
+    async def register(self, name: str, password: str) -> User:
+        """Create an account.
+
+        Raises:
+            ChatError: ``bad_request`` for a malformed name or a password that is too short or
+                too long; ``conflict`` (from storage) when the name is taken in any case.
+        """
+        name = normalise_user(name)
+        password = self._check_password(password)
+        password_hash = await self._hash(password)
+        return await self.storage.create_user(name, password_hash)
+
+    async def login(self, name: str, password: str) -> tuple[str, int]:
+        """Check a name and password and issue a token.
+
+        Every failure is the same ``unauthenticated`` answer after about the same work, so that
+        the reply does not reveal whether the user exists.
+
+        Returns:
+            ``(token, expires_at)``, ``expires_at`` in ms since the epoch.
+
+        Raises:
+            ChatError: ``unauthenticated``, "wrong user name or password".
+        """
+        try:
+            token = await self._login(name, password)
+        except ChatError:
+            self._count_login("failed")
+            raise
+        self._count_login("ok")
+        return token
+
+    async def _login(self, name: str, password: str) -> tuple[str, int]:
+        wrong = ChatError("unauthenticated", "wrong user name or password")
+        if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+            raise wrong
+        credentials = None
+        with contextlib.suppress(ChatError):
+            credentials = await self.storage.get_credentials(normalise_user(name))
+        if credentials is None:
+            await self._verify(await self._dummy(), password)
+            raise wrong
+        if not await self._verify(credentials.password_hash, password):
+            raise wrong
+        return self.issue_token(credentials.user)
+
+    async def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await self._hash(secrets.token_urlsafe(16))
+        return self._dummy_hash
+
+    def _count_login(self, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.logins.labels(result=result).inc()
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def issue_token(self, user: User) -> tuple[str, int]:
+        """A fresh token for ``user``, valid for ``auth.token_ttl`` seconds.
+
+        Returns:
+            ``(token, expires_at)``, ``expires_at`` in ms since the epoch.
+        """
+        now_ms = time.time_ns() // 1_000_000
+        exp = now_ms // 1000 + self.config.auth.token_ttl
+        claims = {
+            "sub": str(user.id),
+            "name": user.name,
+            "jti": secrets.token_urlsafe(16),
+            "iat": now_ms / 1000,
+            "exp": exp,
+        }
+        token = jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
+        return token, exp * 1000
+
+    def decode_token(self, token: str) -> TokenClaims:
+        """Check a token's signature, algorithm, expiry and claims; storage is not asked.
+
+        Raises:
+            ChatError: ``unauthenticated`` with the reason.
+        """
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[JWT_ALGORITHM],
+                options={"require": ["exp", "iat", "sub", "jti"]},
+                leeway=CLOCK_SKEW_SECONDS,
+            )
+        except jwt.ExpiredSignatureError:
+            raise ChatError("unauthenticated", "the token has expired; log in again") from None
+        except jwt.InvalidAlgorithmError:
+            raise ChatError("unauthenticated", "the token's algorithm is not accepted") from None
+        except jwt.InvalidSignatureError:
+            raise ChatError("unauthenticated", "the token's signature is not valid") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise ChatError("unauthenticated", f"the token lacks the {exc.claim!r} claim") from None
+        except jwt.InvalidTokenError:
+            raise ChatError("unauthenticated", "the token is malformed") from None
+        sub, jti, iat, exp = payload["sub"], payload["jti"], payload["iat"], payload["exp"]
+        name = payload.get("name", "")
+        if (
+            not (sub.isascii() and sub.isdigit())
+            or not isinstance(name, str)
+            or isinstance(iat, bool)
+            or not isinstance(iat, int | float)
+            or isinstance(exp, bool)
+            or not isinstance(exp, int | float)
+        ):
+            raise ChatError("unauthenticated", "the token is malformed")
+        return TokenClaims(
+            user_id=int(sub),
+            name=name,
+            jti=jti,
+            issued_at=round(iat * 1000),
+            expires_at=int(exp) * 1000,
+        )
+
+    async def _check(self, token: str) -> tuple[User, TokenClaims]:
+        claims = self.decode_token(token)
+        user = await self.storage.check_token(claims.user_id, claims.jti, claims.issued_at)
+        if user is None:
+            raise ChatError(
+                "unauthenticated", "the token was revoked or its user is gone; log in again"
+            )
+        return user, claims
+
+    async def authenticate(self, token: str) -> User:
+        """The user a token belongs to.
+
+        Raises:
+            ChatError: ``unauthenticated`` for an expired, forged, malformed or revoked token,
+                with a message saying which.
+        """
+        user, _ = await self._check(token)
+        return user
+
+    async def logout(self, token: str, everywhere: bool = False) -> None:
+        """Revoke ``token`` (until it would have expired anyway); with ``everywhere``, every
+        token the user holds.
+
+        Raises:
+            ChatError: ``unauthenticated`` when the token is not valid in the first place.
+        """
+        user, claims = await self._check(token)
+        await self.storage.revoke_token(claims.jti, claims.expires_at)
+        if everywhere:
+            await self.storage.revoke_all_tokens(user.id)

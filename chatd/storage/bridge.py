@@ -1,0 +1,203 @@
+"""Run asyncio coroutines (asyncpg) from trio: one asyncio loop in its own daemon thread.
+
+Theory of operation
+-------------------
+asyncpg speaks only asyncio and chatd runs on trio. Rather than run trio and asyncio in one
+thread (trio-asyncio: slower under concurrency, see NOTES.md), the storage layer owns one
+asyncio event loop that runs forever in a daemon thread, and *every* asyncpg call, pool creation
+included, is a coroutine run on that loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
+
+1. ``run`` hands the coroutine function to the loop (``loop.call_soon_threadsafe``), which starts
+   it as an asyncio task;
+2. the trio task parks in :func:`trio.lowlevel.wait_task_rescheduled`, so trio goes on running
+   every other task meanwhile;
+3. when the asyncio task is done, its done-callback (on the loop thread) passes the outcome back
+   through ``TrioToken.run_sync_soon(trio.lowlevel.reschedule, ...)``, the one thread-safe door
+   into trio. If trio has already finished (``RunFinishedError``) there is nobody to wake.
+
+Cancellation goes the other way. When the trio task is cancelled, the abort callback asks the
+loop to cancel the asyncio task (asyncpg then cancels the query on the server and resets the
+connection), and the trio task stays parked until that asyncio task has really finished; only
+then is ``Cancelled`` raised. So a cancelled call never leaves work running behind its caller's
+back, and when a nursery has exited, no connection it used is still checked out of the pool.
+This is why the bridge does not use ``asyncio.run_coroutine_threadsafe``: its
+``concurrent.futures.Future`` reports "cancelled" the instant ``cancel()`` is called, while the
+asyncio task is still unwinding.
+
+Each crossing costs two thread hand-offs (a few tens of microseconds, see NOTES.md): callers
+should make one call carry a whole unit of work (a transaction, a batch of messages).
+
+:meth:`AsyncioBridge.aclose` refuses new calls, stops the loop, cancels whatever still runs on
+it (those callers get :class:`BridgeClosed`), closes the loop and joins the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar, TypeVarTuple, Unpack
+
+import outcome
+import trio
+
+__all__ = ["AsyncioBridge", "BridgeClosed", "open_bridge"]
+
+T = TypeVar("T")
+PosArgsT = TypeVarTuple("PosArgsT")
+
+
+class BridgeClosed(RuntimeError):
+    """The bridge is closed, or was closed while the call was running."""
+
+
+class _Cancelled:
+    """Marker outcome: the asyncio task ended cancelled because the trio caller asked for it."""
+
+
+_CANCELLED = _Cancelled()
+
+
+class _Call(Generic[T]):
+    """One crossing. Its fields are touched only on the loop thread, except ``raise_cancel``,
+    which only the trio thread touches."""
+
+    __slots__ = ("cancel_requested", "raise_cancel", "task", "token", "trio_task")
+
+    def __init__(self, trio_task: trio.lowlevel.Task, token: trio.lowlevel.TrioToken) -> None:
+        self.trio_task = trio_task
+        self.token = token
+        self.task: asyncio.Task[T] | None = None
+        self.cancel_requested = False
+        self.raise_cancel: Callable[[], Any] | None = None
+
+    def cancel(self) -> None:
+        """Loop thread: cancel the asyncio task on behalf of the trio caller."""
+        self.cancel_requested = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def finish(self, task: asyncio.Task[T]) -> None:
+        """Loop thread, done-callback of the task: wake the trio caller with the outcome."""
+        result: outcome.Outcome[Any]
+        if task.cancelled():
+            if self.cancel_requested:
+                result = outcome.Value(_CANCELLED)
+            else:
+                result = outcome.Error(BridgeClosed("the storage event loop was shut down"))
+        else:
+            exc = task.exception()
+            result = outcome.Value(task.result()) if exc is None else outcome.Error(exc)
+        self.wake(result)
+
+    def wake(self, result: outcome.Outcome[Any]) -> None:
+        """Any thread: resume the trio caller with ``result`` (exactly once per call)."""
+        # If trio has finished, nobody is waiting for this any more.
+        with contextlib.suppress(trio.RunFinishedError):
+            self.token.run_sync_soon(trio.lowlevel.reschedule, self.trio_task, result)
+
+
+class AsyncioBridge:
+    """An asyncio event loop in a daemon thread, whose coroutines trio tasks can await.
+
+    Create it with :func:`open_bridge` (or construct it and call :meth:`aclose` when done).
+    Thread-safe: any number of trio tasks may call :meth:`run` concurrently; their coroutines
+    run concurrently on the loop.
+    """
+
+    def __init__(self, *, name: str = "chatd-storage-loop") -> None:
+        self._loop = asyncio.new_event_loop()
+        # Held while submitting and while closing, so that every submitted call reaches the loop
+        # before the loop is told to stop (and is then run or cancelled, never lost).
+        self._lock = threading.Lock()
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def _serve(self) -> None:
+        """Thread body: run the loop until :meth:`aclose`, then cancel and reap what is left."""
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    def _start(self, call: _Call[T], fn: Callable[..., Coroutine[Any, Any, T]], args: Any) -> None:
+        """Loop thread: start the coroutine as a task and arrange for the caller to be woken."""
+        try:
+            task = self._loop.create_task(fn(*args))
+        except BaseException as exc:  # not a coroutine function, or its call raised
+            call.wake(outcome.Error(exc))
+            return
+        call.task = task
+        task.add_done_callback(call.finish)
+        if call.cancel_requested:
+            task.cancel()
+
+    async def run(
+        self, fn: Callable[[Unpack[PosArgsT]], Coroutine[Any, Any, T]], *args: *PosArgsT
+    ) -> T:
+        """Run ``fn(*args)`` on the loop thread and return its result (or raise its exception).
+
+        The coroutine is created on the loop thread, so nothing is left un-awaited if the
+        bridge is already closed.
+
+        Raises:
+            trio.Cancelled: the caller was cancelled; the asyncio task was cancelled and has
+                finished by the time this is raised.
+            BridgeClosed: the bridge was closed before or during the call.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        call: _Call[T] = _Call(trio.lowlevel.current_task(), trio.lowlevel.current_trio_token())
+        with self._lock:
+            if self._closing:
+                raise BridgeClosed("the storage event loop is closed")
+            self._loop.call_soon_threadsafe(self._start, call, fn, args)
+
+        def abort(raise_cancel: Callable[[], Any]) -> trio.lowlevel.Abort:
+            call.raise_cancel = raise_cancel
+            # RuntimeError: the loop is closed; its shutdown has cancelled the task and woken us.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(call.cancel)
+            return trio.lowlevel.Abort.FAILED
+
+        result = await trio.lowlevel.wait_task_rescheduled(abort)
+        if result is _CANCELLED:
+            assert call.raise_cancel is not None
+            call.raise_cancel()
+        return result  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        """Stop the loop and join its thread. Idempotent. Calls still running end with
+        :class:`BridgeClosed`. Waits for the thread even when cancelled (shield it anyway)."""
+        with self._lock:
+            if not self._closing:
+                self._closing = True
+                self._loop.call_soon_threadsafe(self._loop.stop)
+        await trio.to_thread.run_sync(self._thread.join)
+
+
+@asynccontextmanager
+async def open_bridge(*, name: str = "chatd-storage-loop") -> AsyncIterator[AsyncioBridge]:
+    """An :class:`AsyncioBridge` for the duration of the block; closed (shielded) on exit."""
+    bridge = AsyncioBridge(name=name)
+    try:
+        yield bridge
+    finally:
+        with trio.CancelScope(shield=True):
+            await bridge.aclose()

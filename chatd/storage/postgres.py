@@ -1,0 +1,672 @@
+"""PostgreSQL storage: the :class:`~chatd.storage.base.Storage` interface on asyncpg.
+
+Theory of operation
+-------------------
+asyncpg runs on a private asyncio loop in its own thread (``chatd/storage/bridge.py``). Every
+public method of :class:`PostgresStorage` is one crossing of that bridge: the trio side calls
+``self._run(self._do_x, ...)``, the ``_do_x`` coroutine runs on the loop, takes a pooled
+connection, runs its statements and returns dataclasses. Crossings cost, so each method does its
+whole job in one crossing and as few round trips to the server as its SQL allows.
+
+Refusals come back as :class:`ChatError`; anything the database or the network throws becomes
+:class:`StorageUnavailable` at the crossing, so that nothing above this package sees asyncpg.
+
+Appending (the hot path) is two statements for a whole batch:
+
+1. one read resolves every message's room, the sender's membership and name, and any message
+   already stored under the same (sender, nonce);
+2. one statement, hence one transaction, locks the involved rooms in id order (``FOR NO KEY
+   UPDATE``: two nodes batching the same rooms cannot deadlock), bumps each room's ``last_seq``
+   by its number of new messages and inserts them all from ``unnest`` arrays. The room row lock
+   is held until commit, so per room the commit order is the seq order, across every node
+   sharing the database: a reader who sees seq N committed will never see a smaller seq appear.
+
+If another node stored the same (sender, nonce) between the two statements, the insert fails on
+the unique constraint, nothing is committed, and the batch is retried from step 1, where that
+message now shows up as a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar, TypeVarTuple, Unpack
+
+import asyncpg
+import trio
+
+from chatd.config import Config
+from chatd.errors import ChatError
+from chatd.storage.base import (
+    Appended,
+    Credentials,
+    Joined,
+    Message,
+    NewMessage,
+    Page,
+    Room,
+    Storage,
+    StorageUnavailable,
+    User,
+)
+from chatd.storage.bridge import AsyncioBridge, BridgeClosed
+from chatd.storage.embedded import EmbeddedPostgres, start_embedded
+from chatd.storage.migrations import apply_migrations
+
+__all__ = ["PostgresStorage", "migrate", "open_storage"]
+
+log = logging.getLogger("chatd.storage")
+
+T = TypeVar("T")
+PosArgsT = TypeVarTuple("PosArgsT")
+
+# Seconds to wait for a new connection; an unreachable server should fail start-up quickly.
+CONNECT_TIMEOUT = 10.0
+# Seconds to wait for the pool to close gracefully before its connections are cut.
+CLOSE_TIMEOUT = 5.0
+# Attempts at a batch that keeps losing a (sender, nonce) race to another node.
+APPEND_ATTEMPTS = 3
+
+_MAX_SEQ = 2**63 - 1
+
+# Errors that mean "the database failed or cannot be reached": they become StorageUnavailable.
+_UNAVAILABLE = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,  # includes ConnectionError and (since 3.11) asyncio.TimeoutError
+    BridgeClosed,
+)
+
+
+def _ms(column: str) -> str:
+    """SQL: a timestamptz as integer milliseconds since the epoch (rounded down)."""
+    return f"floor(extract(epoch FROM {column}) * 1000)::bigint"
+
+
+def _ts(param: str) -> str:
+    """SQL: integer milliseconds since the epoch as an exact timestamptz."""
+    return f"(timestamptz 'epoch' + {param}::bigint * interval '1 millisecond')"
+
+
+_USER_COLUMNS = f"u.id, u.name, {_ms('u.created_at')} AS created_at"
+_ROOM_COLUMNS = "r.id, r.name, r.private, r.topic, o.name AS owner, r.last_seq"
+
+_SQL_CREATE_USER = f"""
+INSERT INTO users AS u (name, password_hash) VALUES ($1, $2)
+ON CONFLICT ((lower(name))) DO NOTHING
+RETURNING {_USER_COLUMNS}
+"""
+
+_SQL_GET_CREDENTIALS = f"""
+SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower($1)
+"""
+
+_SQL_CHECK_TOKEN = f"""
+SELECT {_USER_COLUMNS} FROM users u
+WHERE u.id = $1
+  AND (u.tokens_valid_after IS NULL OR u.tokens_valid_after <= {_ts("$3")})
+  AND NOT EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti = $2)
+"""
+
+_SQL_REVOKE_TOKEN = f"""
+INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, {_ts("$2")})
+ON CONFLICT (jti) DO UPDATE
+SET expires_at = greatest(revoked_tokens.expires_at, EXCLUDED.expires_at)
+"""
+
+# A revoked token past its expiry is refused as expired anyway: its row can go.
+_SQL_PURGE_REVOKED = "DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 minute'"
+
+_SQL_REVOKE_ALL = f"""
+UPDATE users SET tokens_valid_after = greatest(tokens_valid_after, {_ts("$2")}) WHERE id = $1
+"""
+
+_SQL_USER_ROOMS = f"""
+SELECT {_ROOM_COLUMNS}
+FROM memberships m JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
+WHERE m.user_id = $1
+ORDER BY r.name
+"""
+
+_SQL_PUBLIC_ROOMS = f"""
+SELECT {_ROOM_COLUMNS}
+FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
+WHERE NOT r.private AND r.kind = 'room'
+ORDER BY r.name
+"""
+
+# The room and its owner's membership in one statement, so neither exists without the other.
+_SQL_CREATE_ROOM = f"""
+WITH r AS (
+    INSERT INTO rooms (name, private, topic, owner_id) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING *
+), member AS (
+    INSERT INTO memberships (room_id, user_id) SELECT id, owner_id FROM r
+)
+SELECT {_ROOM_COLUMNS} FROM r LEFT JOIN users o ON o.id = r.owner_id
+"""
+
+# Joins a public room the user is not in yet; reports what it found and did.
+_SQL_JOIN_ROOM = f"""
+WITH r AS (
+    SELECT {_ROOM_COLUMNS},
+           EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
+               AS member
+    FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
+    WHERE r.name = $1
+), joined AS (
+    INSERT INTO memberships (room_id, user_id)
+    SELECT id, $2 FROM r WHERE NOT private AND NOT member
+    ON CONFLICT DO NOTHING
+    RETURNING room_id
+)
+SELECT r.*, EXISTS (SELECT 1 FROM joined) AS newly_joined FROM r
+"""
+
+# A room created by joining it is public, owned by whoever joined first.
+_SQL_CREATE_PUBLIC_ROOM = """
+INSERT INTO rooms (name, owner_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
+"""
+
+_SQL_LEAVE_ROOM = """
+WITH r AS (
+    SELECT id FROM rooms WHERE name = $1
+), gone AS (
+    DELETE FROM memberships m USING r WHERE m.room_id = r.id AND m.user_id = $2 RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM r) AS found, EXISTS (SELECT 1 FROM gone) AS was_member
+"""
+
+# Step 1 of appending: one row per input, in input order.
+_SQL_APPEND_RESOLVE = f"""
+SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, s.name AS sender,
+       e.id AS e_id, er.name AS e_room, e.seq AS e_seq, e.text AS e_text,
+       {_ms("e.created_at")} AS e_ts
+FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS i(user_id, room, nonce, idx)
+LEFT JOIN rooms r ON r.name = i.room
+LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = i.user_id
+LEFT JOIN users s ON s.id = i.user_id
+LEFT JOIN messages e ON e.sender_id = i.user_id AND e.nonce = i.nonce
+LEFT JOIN rooms er ON er.id = e.room_id
+ORDER BY i.idx
+"""
+
+# Step 2 of appending: lock rooms in id order, bump last_seq, insert; one atomic statement.
+# Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
+# rather than now(): taken after the lock, so ts follows seq within a room.
+_SQL_APPEND_INSERT = f"""
+WITH new AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+        WITH ORDINALITY AS n(room_id, sender_id, nonce, text, ord)
+), counts AS (
+    SELECT room_id, count(*) AS n FROM new GROUP BY room_id
+), locked AS (
+    SELECT id FROM rooms WHERE id IN (SELECT room_id FROM counts) ORDER BY id FOR NO KEY UPDATE
+), bumped AS (
+    UPDATE rooms AS r SET last_seq = r.last_seq + c.n
+    FROM locked AS l JOIN counts AS c ON c.room_id = l.id
+    WHERE r.id = l.id
+    RETURNING r.id, r.last_seq - c.n AS base
+)
+INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at)
+SELECT new.room_id, b.base + row_number() OVER (PARTITION BY new.room_id ORDER BY new.ord),
+       new.sender_id, new.nonce, new.text, clock_timestamp()
+FROM new JOIN bumped AS b ON b.id = new.room_id
+ORDER BY new.room_id, new.ord
+RETURNING id, room_id, seq, {_ms("created_at")} AS ts
+"""
+
+# History: the room, whether the user may read it, its last_seq and one page of messages, in one
+# statement (one snapshot). Newest-first for "latest"/"before", oldest-first for "after"; both
+# walk the (room_id, seq) index. $5 is limit + 1: the extra row tells whether there is more.
+_SQL_HISTORY = """
+WITH r AS (
+    SELECT r.id, r.last_seq,
+           (NOT r.private OR EXISTS (
+               SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
+           )) AS allowed
+    FROM rooms r WHERE r.name = $1
+)
+SELECT r.last_seq, r.allowed, p.*
+FROM r LEFT JOIN LATERAL (
+    SELECT m.seq, m.id AS msg_id, u.name AS sender, m.text, {ts} AS ts, m.nonce
+    FROM messages m JOIN users u ON u.id = m.sender_id
+    WHERE r.allowed AND m.room_id = r.id AND m.seq > $3 AND m.seq < $4
+    ORDER BY m.seq {direction}
+    LIMIT $5
+) p ON true
+"""
+_SQL_HISTORY_NEWEST = _SQL_HISTORY.format(ts=_ms("m.created_at"), direction="DESC")
+_SQL_HISTORY_OLDEST = _SQL_HISTORY.format(ts=_ms("m.created_at"), direction="ASC")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _redact(dsn: str) -> str:
+    """The DSN without its password, for error messages and logs."""
+    try:
+        parts = urllib.parse.urlsplit(dsn)
+    except ValueError:
+        return "<unparsable DSN>"
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _user(row: Any) -> User:
+    return User(id=row["id"], name=row["name"], created_at=row["created_at"])
+
+
+def _room(row: Any) -> Room:
+    return Room(
+        id=row["id"],
+        name=row["name"],
+        private=row["private"],
+        topic=row["topic"],
+        owner=row["owner"],
+        last_seq=row["last_seq"],
+    )
+
+
+class PostgresStorage:
+    """:class:`Storage` on PostgreSQL. Build it with :func:`open_storage`.
+
+    It owns its bridge, its connection pool and, when there is one, the embedded server: all
+    three are released by :meth:`aclose`.
+    """
+
+    def __init__(
+        self, bridge: AsyncioBridge, pool: Any, *, embedded: EmbeddedPostgres | None = None
+    ) -> None:
+        self._bridge = bridge
+        self._pool = pool
+        self._embedded = embedded
+        self._closed = False
+
+    # -- the crossing ------------------------------------------------------------------------
+
+    async def _run(
+        self, fn: Callable[[Unpack[PosArgsT]], Coroutine[Any, Any, T]], *args: *PosArgsT
+    ) -> T:
+        """Run ``fn(*args)`` on the storage loop; database failures become StorageUnavailable."""
+        if self._closed:
+            raise StorageUnavailable("storage is closed")
+        try:
+            return await self._bridge.run(fn, *args)
+        except asyncpg.ForeignKeyViolationError as exc:
+            # Only user ids can dangle here (rooms and users are never deleted by chatd).
+            raise ChatError("not_found", "no such user") from exc
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"database error: {exc!r}") from exc
+
+    # -- users and tokens --------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self._run(self._pool.fetchval, "SELECT 1")
+
+    async def create_user(self, name: str, password_hash: str) -> User:
+        row = await self._run(self._pool.fetchrow, _SQL_CREATE_USER, name, password_hash)
+        if row is None:
+            raise ChatError("conflict", f"the name {name!r} is taken")
+        return _user(row)
+
+    async def get_credentials(self, name: str) -> Credentials | None:
+        row = await self._run(self._pool.fetchrow, _SQL_GET_CREDENTIALS, name)
+        if row is None:
+            return None
+        return Credentials(user=_user(row), password_hash=row["password_hash"])
+
+    async def check_token(self, user_id: int, jti: str, issued_at: int) -> User | None:
+        """See :meth:`Storage.check_token`: ``issued_at`` must be in ms, not whole seconds."""
+        row = await self._run(self._pool.fetchrow, _SQL_CHECK_TOKEN, user_id, jti, issued_at)
+        return None if row is None else _user(row)
+
+    async def revoke_token(self, jti: str, expires_at: int) -> None:
+        await self._run(self._do_revoke_token, jti, expires_at)
+
+    async def _do_revoke_token(self, jti: str, expires_at: int) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(_SQL_REVOKE_TOKEN, jti, expires_at)
+            await conn.execute(_SQL_PURGE_REVOKED)
+
+    async def revoke_all_tokens(self, user_id: int) -> None:
+        """See :meth:`Storage.revoke_all_tokens`; "now" is this process's clock, in ms."""
+        await self._run(self._pool.execute, _SQL_REVOKE_ALL, user_id, _now_ms())
+
+    # -- rooms -------------------------------------------------------------------------------
+
+    async def user_rooms(self, user_id: int) -> list[Room]:
+        rows = await self._run(self._pool.fetch, _SQL_USER_ROOMS, user_id)
+        return [_room(row) for row in rows]
+
+    async def public_rooms(self) -> list[Room]:
+        rows = await self._run(self._pool.fetch, _SQL_PUBLIC_ROOMS)
+        return [_room(row) for row in rows]
+
+    async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
+        row = await self._run(self._pool.fetchrow, _SQL_CREATE_ROOM, name, private, topic, owner_id)
+        if row is None:
+            raise ChatError("conflict", f"a room called {name!r} exists")
+        return _room(row)
+
+    async def join_room(self, user_id: int, name: str) -> Joined:
+        """See :meth:`Storage.join_room`. A room created by joining is owned by the joiner."""
+        row = await self._run(self._do_join_room, user_id, name)
+        if row["private"] and not row["member"]:
+            raise ChatError("forbidden", f"room {name!r} is private")
+        return Joined(room=_room(row), newly_joined=row["newly_joined"])
+
+    async def _do_join_room(self, user_id: int, name: str) -> Any:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
+            if row is None:  # no such room yet: create it (or lose the race), then join
+                await conn.execute(_SQL_CREATE_PUBLIC_ROOM, name, user_id)
+                row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
+            return row
+
+    async def leave_room(self, user_id: int, name: str) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_LEAVE_ROOM, name, user_id)
+        if not row["found"]:
+            raise ChatError("not_found", f"there is no room {name!r}")
+        return bool(row["was_member"])
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def append_messages(self, batch: Sequence[NewMessage]) -> list[Appended | ChatError]:
+        if not batch:
+            return []
+        return await self._run(self._do_append, list(batch))
+
+    async def _do_append(self, batch: list[NewMessage]) -> list[Appended | ChatError]:
+        for attempt in range(1, APPEND_ATTEMPTS + 1):
+            try:
+                async with self._pool.acquire() as conn:
+                    return await _append_once(conn, batch)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name != "messages_sender_nonce_key" or attempt == APPEND_ATTEMPTS:
+                    raise
+                log.debug("append batch lost a nonce race (attempt %d), retrying", attempt)
+        raise AssertionError("unreachable")
+
+    async def history(
+        self,
+        user_id: int,
+        room: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> Page:
+        """See :meth:`Storage.history`. With both ``before`` and ``after``, the page holds
+        messages between the two, the ones nearest to ``after`` (``more``: newer ones exist
+        below ``before``)."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        newest_first = after is None
+        rows = await self._run(
+            self._pool.fetch,
+            _SQL_HISTORY_NEWEST if newest_first else _SQL_HISTORY_OLDEST,
+            room,
+            user_id,
+            0 if after is None else after,
+            _MAX_SEQ if before is None else before,
+            limit + 1,
+        )
+        if not rows:
+            raise ChatError("not_found", f"there is no room {room!r}")
+        if not rows[0]["allowed"]:
+            raise ChatError("forbidden", f"room {room!r} is private")
+        messages = [
+            Message(
+                room=room,
+                seq=row["seq"],
+                msg_id=row["msg_id"],
+                sender=row["sender"],
+                text=row["text"],
+                ts=row["ts"],
+                nonce=row["nonce"],
+            )
+            for row in rows
+            if row["seq"] is not None
+        ]
+        more = len(messages) > limit
+        del messages[limit:]
+        if newest_first:
+            messages.reverse()
+        return Page(messages=messages, more=more, last_seq=rows[0]["last_seq"])
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the pool, the bridge and the embedded server, if any. Idempotent; finishes
+        even when cancelled."""
+        if self._closed:
+            return
+        self._closed = True
+        with trio.CancelScope(shield=True):
+            await _release(self._bridge, self._pool, self._embedded)
+
+
+async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
+    """One attempt at a batch (asyncio side); see the module docstring."""
+    rows = await conn.fetch(
+        _SQL_APPEND_RESOLVE,
+        [m.user_id for m in batch],
+        [m.room for m in batch],
+        [m.nonce for m in batch],
+    )
+    results: list[Appended | ChatError | None] = [None] * len(batch)
+    first: dict[tuple[int, str], int] = {}  # (sender, nonce) -> index of the input storing it
+    duplicates: list[tuple[int, int]] = []  # (index, index of the input it repeats)
+    new: list[tuple[int, int, str]] = []  # (index, room id, sender name) to insert
+    for row in rows:
+        index = row["idx"] - 1
+        item = batch[index]
+        key = (item.user_id, item.nonce)
+        if row["e_id"] is not None:
+            message = Message(
+                room=row["e_room"],
+                seq=row["e_seq"],
+                msg_id=row["e_id"],
+                sender=row["sender"],
+                text=row["e_text"],
+                ts=row["e_ts"],
+                nonce=item.nonce,
+            )
+            results[index] = Appended(message=message, duplicate=True)
+        elif key in first:
+            duplicates.append((index, first[key]))
+        elif row["room_id"] is None:
+            results[index] = ChatError("not_found", f"there is no room {item.room!r}")
+        elif not row["member"]:
+            results[index] = ChatError("forbidden", f"you are not a member of {item.room!r}")
+        else:
+            first[key] = index
+            new.append((index, row["room_id"], row["sender"]))
+
+    if new:
+        inserted = await conn.fetch(
+            _SQL_APPEND_INSERT,
+            [room_id for _, room_id, _ in new],
+            [batch[index].user_id for index, _, _ in new],
+            [batch[index].nonce for index, _, _ in new],
+            [batch[index].text for index, _, _ in new],
+        )
+        # Per room, seqs were given in input order: match them up by sorting on seq.
+        stored: dict[int, collections.deque[Any]] = collections.defaultdict(collections.deque)
+        for row in sorted(inserted, key=lambda row: (row["room_id"], row["seq"])):
+            stored[row["room_id"]].append(row)
+        for index, room_id, sender in new:
+            item = batch[index]
+            if not stored[room_id]:  # the room vanished between the two statements
+                results[index] = ChatError("not_found", f"there is no room {item.room!r}")
+                continue
+            row = stored[room_id].popleft()
+            message = Message(
+                room=item.room,
+                seq=row["seq"],
+                msg_id=row["id"],
+                sender=sender,
+                text=item.text,
+                ts=row["ts"],
+                nonce=item.nonce,
+            )
+            results[index] = Appended(message=message, duplicate=False)
+
+    for index, original in duplicates:
+        outcome = results[original]
+        if isinstance(outcome, Appended):
+            results[index] = Appended(message=outcome.message, duplicate=True)
+        else:
+            results[index] = outcome
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
+# -- opening and closing ----------------------------------------------------------------------
+
+
+async def _no_session_state_to_reset(conn: Any) -> None:
+    """Pool reset hook: nothing to do, on purpose.
+
+    asyncpg's default reset sends ``RESET ALL; UNLISTEN *; ...`` each time a connection goes
+    back to the pool: one more round trip per call, which at this bridge's call rates costs a
+    third of the throughput. The pool still rolls back a transaction left open (asyncpg does
+    that before calling this hook). That is enough because pooled connections never carry
+    session state here: no SET, no LISTEN, no session-level advisory lock, no cursor outside a
+    transaction. Code that needs such state must take a connection of its own (as LISTEN does
+    anyway), or restore the default (``reset=None``).
+    """
+
+
+async def _create_pool(dsn: str, size: int) -> Any:
+    """Asyncio side. ``min_size=1``: connections open as load needs them, then stay."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        timeout=CONNECT_TIMEOUT,
+        reset=_no_session_state_to_reset,
+        server_settings={"application_name": "chatd"},
+    )
+
+
+async def _migrate_pool(pool: Any) -> list[int]:
+    async with pool.acquire() as conn:
+        return await apply_migrations(conn)
+
+
+async def _migrate_dsn(dsn: str) -> list[int]:
+    conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+async def _close_pool(pool: Any) -> None:
+    try:
+        await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+    except TimeoutError:
+        log.warning("database connections still busy after %.0f s: cutting them", CLOSE_TIMEOUT)
+        pool.terminate()
+
+
+async def _release(
+    bridge: AsyncioBridge | None, pool: Any, embedded: EmbeddedPostgres | None
+) -> None:
+    """Close what was opened, innermost first; a failure in one step does not skip the next."""
+    if bridge is not None:
+        if pool is not None:
+            try:
+                await bridge.run(_close_pool, pool)
+            except Exception:
+                log.exception("closing the database pool failed")
+        await bridge.aclose()
+    if embedded is not None:
+        await embedded.aclose()
+
+
+async def _start_server(config: Config) -> tuple[str, EmbeddedPostgres | None]:
+    """The DSN to connect to: the configured one, or the embedded server's (started here)."""
+    if config.database.dsn:
+        return config.database.dsn, None
+    embedded = await start_embedded(config.data_dir)
+    return embedded.uri, embedded
+
+
+def _unavailable(dsn: str, exc: BaseException) -> StorageUnavailable:
+    return StorageUnavailable(f"cannot use PostgreSQL at {_redact(dsn)}: {exc!r}")
+
+
+async def _connect(config: Config) -> PostgresStorage:
+    """Start everything :func:`open_storage` needs; on failure release what was started."""
+    bridge: AsyncioBridge | None = None
+    pool: Any = None
+    embedded: EmbeddedPostgres | None = None
+    try:
+        dsn, embedded = await _start_server(config)
+        bridge = AsyncioBridge()
+        try:
+            pool = await bridge.run(_create_pool, dsn, config.database.pool_size)
+            applied = await bridge.run(_migrate_pool, pool)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(dsn, exc) from exc
+        if applied:
+            log.info("database schema migrated to version %d", applied[-1])
+        return PostgresStorage(bridge, pool, embedded=embedded)
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await _release(bridge, pool, embedded)
+        raise
+
+
+@asynccontextmanager
+async def open_storage(config: Config) -> AsyncIterator[Storage]:
+    """The storage for ``config``, open for the duration of the block.
+
+    With an empty ``database.dsn``, starts (or attaches to) the embedded PostgreSQL in
+    ``<data_dir>/postgres``; otherwise connects to the DSN as given (any form asyncpg accepts,
+    e.g. ``postgresql://chatd@/chatd?host=/run/postgresql``). Opens a pool of
+    ``database.pool_size`` connections and applies pending migrations before yielding. On exit,
+    even when cancelled, closes the pool, the event loop thread and the embedded server.
+
+    Raises:
+        StorageUnavailable: the database cannot be started or reached, or migrating failed.
+    """
+    storage = await _connect(config)
+    try:
+        yield storage
+    finally:
+        await storage.aclose()
+
+
+async def migrate(config: Config) -> list[int]:
+    """Apply pending migrations to the configured database and return the versions applied
+    (empty when up to date), for ``chatd migrate``. Safe while other nodes run or start.
+
+    Raises:
+        StorageUnavailable: the database cannot be started or reached, or migrating failed.
+    """
+    dsn, embedded = await _start_server(config)
+    bridge: AsyncioBridge | None = None
+    try:
+        bridge = AsyncioBridge()
+        try:
+            return await bridge.run(_migrate_dsn, dsn)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(dsn, exc) from exc
+    finally:
+        with trio.CancelScope(shield=True):
+            await _release(bridge, None, embedded)

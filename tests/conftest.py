@@ -1,0 +1,101 @@
+"""Fixtures shared by every test.
+
+The database fixtures run one embedded PostgreSQL (pgserver) for the whole session, in a fresh
+folder under /tmp, and give each test a database of its own on it:
+
+- ``pg_server``: the server's base DSN (session-scoped). Set ``CHATD_TEST_DSN`` to a
+  ``postgresql://`` DSN of a role allowed to create databases to use another server instead.
+- ``database_dsn``: the DSN of a new, empty database for one test; dropped afterwards.
+- ``storage``: an open :class:`chatd.storage.Storage` on that database (migrated).
+
+Build configs with :func:`tests.helpers.make_config`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from hypothesis import settings
+
+from chatd.storage import Storage, open_storage
+from chatd.storage.embedded import EmbeddedPostgres
+from tests.helpers import make_config
+
+# Hypothesis: no deadline (the first example pays for imports and connections; CI machines are
+# slow); fewer examples where the CI variable is set.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, max_examples=30, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def _with_database(dsn: str, name: str) -> str:
+    """``dsn`` pointing at database ``name`` (the path of the URL)."""
+    parts = urllib.parse.urlsplit(dsn)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+def _execute(dsn: str, *statements: str) -> None:
+    """Run statements outside any transaction, from sync code (fixtures run outside trio)."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """One PostgreSQL for the session; its base DSN (database ``postgres``)."""
+    external = os.environ.get("CHATD_TEST_DSN")
+    if external:
+        yield external
+        return
+    # Under /tmp, never under the home folder: as root, pgserver opens read/traverse permission
+    # on every parent of the cluster folder (NOTES.md).
+    root = Path(tempfile.mkdtemp(prefix="chatd-test-pg-", dir="/tmp"))
+    server = EmbeddedPostgres.start(root)
+    try:
+        # Test databases are throw-away: trade durability for speed.
+        _execute(
+            server.uri,
+            "ALTER SYSTEM SET fsync = off",
+            "ALTER SYSTEM SET synchronous_commit = off",
+            "ALTER SYSTEM SET full_page_writes = off",
+            "SELECT pg_reload_conf()",
+        )
+        yield server.uri
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def database_dsn(pg_server: str) -> Iterator[str]:
+    """A new empty database for this test; dropped (connections and all) afterwards."""
+    name = f"chatd_test_{uuid.uuid4().hex[:12]}"
+    _execute(pg_server, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(pg_server, name)
+    finally:
+        _execute(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def storage(tmp_path: Path, database_dsn: str) -> AsyncIterator[Storage]:
+    """Open, migrated storage on this test's database."""
+    async with open_storage(make_config(tmp_path, database_dsn)) as opened:
+        yield opened

@@ -1,0 +1,757 @@
+"""The HTTP front over real sockets, against the real (embedded) PostgreSQL.
+
+Rules, as in trio-websocket's tests: 127.0.0.1 only, port 0, ``trio.fail_after`` around every
+test that does I/O. Requests go through a small h11 client (:class:`Client`) or, where the test
+is about bytes the h11 client would refuse to send, through :func:`raw_exchange`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import h11
+import pytest
+import trio
+import trio_websocket
+from argon2 import PasswordHasher
+
+from chatd.auth import Auth
+from chatd.config import Config
+from chatd.http import CONTENT_SECURITY_POLICY, HttpContext, serve_http_connection
+from chatd.metrics import Metrics
+from chatd.storage.base import NewMessage, Storage
+
+TIMEOUT = 10
+INDEX_HTML = b"<!doctype html><title>chatd test</title><script src=app.js></script>"
+APP_JS = b"export const answer = 42;\n"
+STYLE_CSS = b"body { color: black; }\n"
+ICON_SVG = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
+SECRET = b"not for the web\n"
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+# -- a small HTTP/1.1 client -----------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        assert self.headers["content-type"].startswith("application/json"), self.headers
+        return json.loads(self.body)
+
+
+class Client:
+    """One keep-alive connection driven by h11; requests are made one after another."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.conn = h11.Connection(h11.CLIENT)
+
+    @classmethod
+    async def open(cls, port: int) -> Client:
+        return cls(await trio.open_tcp_stream("127.0.0.1", port))
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        json_body: Any = None,
+        body: bytes | None = None,
+        token: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Response:
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+        all_headers = [("Host", "127.0.0.1"), *headers]
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            all_headers.append(("Content-Type", "application/json"))
+        if token is not None:
+            all_headers.append(("Authorization", f"Bearer {token}"))
+        all_headers.append(("Content-Length", str(len(body or b""))))
+        data = self.conn.send(h11.Request(method=method, target=target, headers=all_headers))
+        if body:
+            data += self.conn.send(h11.Data(data=body))
+        data += self.conn.send(h11.EndOfMessage())
+        await self.stream.send_all(data)
+        return await self.read_response()
+
+    async def read_response(self) -> Response:
+        response: h11.Response | None = None
+        body = bytearray()
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                self.conn.receive_data(await self.stream.receive_some(65536))
+            elif isinstance(event, h11.Response):
+                response = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                assert response is not None
+                headers = {k.decode(): v.decode() for k, v in response.headers}
+                return Response(response.status_code, headers, bytes(body))
+            else:
+                raise AssertionError(f"unexpected {event!r}")
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+async def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` as is, half-close, and read until the server closes."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    try:
+        await stream.send_all(data)
+        await stream.send_eof()
+        received = bytearray()
+        while chunk := await stream.receive_some(65536):
+            received += chunk
+        return bytes(received)
+    finally:
+        await stream.aclose()
+
+
+def status_of(raw: bytes) -> int:
+    return int(raw.split(b" ", 2)[1])
+
+
+def body_of(raw: bytes) -> Any:
+    return json.loads(raw.split(b"\r\n\r\n", 1)[1])
+
+
+# -- the server under test -------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    port: int
+    ctx: HttpContext
+    storage: Storage
+    draining: list[bool] = field(default_factory=lambda: [False])
+    ws_remotes: list[str] = field(default_factory=list)
+
+    async def call(self, method: str, target: str, **kwargs: Any) -> Response:
+        client = await Client.open(self.port)
+        try:
+            return await client.request(method, target, **kwargs)
+        finally:
+            await client.aclose()
+
+    async def user(self, name: str = "alice", password: str = "correct horse") -> str:
+        """Register ``name`` and return a fresh token."""
+        response = await self.call(
+            "POST", "/api/register", json_body={"username": name, "password": password}
+        )
+        assert response.status == 201, response.body
+        response = await self.call(
+            "POST", "/api/login", json_body={"username": name, "password": password}
+        )
+        assert response.status == 200, response.body
+        token: str = response.json()["token"]
+        return token
+
+
+@pytest.fixture
+def web_root(tmp_path: Path) -> Path:
+    root = tmp_path / "web"
+    (root / "img").mkdir(parents=True)
+    (root / "index.html").write_bytes(INDEX_HTML)
+    (root / "app.js").write_bytes(APP_JS)
+    (root / "style.css").write_bytes(STYLE_CSS)
+    (root / "img" / "icon.svg").write_bytes(ICON_SVG)
+    (root / ".hidden").write_bytes(SECRET)
+    (tmp_path / "setup.cfg").write_bytes(SECRET)
+    os.symlink(tmp_path / "setup.cfg", root / "escape.txt")
+    return root
+
+
+@pytest.fixture
+def config(tmp_path: Path, web_root: Path) -> Config:
+    return Config().replace(
+        server={"data_dir": str(tmp_path / "data")},
+        http={
+            "web_root": str(web_root),
+            "max_body_bytes": 4096,
+            "max_header_bytes": 4096,
+            "request_timeout": 2.0,
+        },
+        limits={"history_max": 100},
+    )
+
+
+async def echo(
+    server_remotes: list[str], ws: trio_websocket.WebSocketConnection, remote: str
+) -> None:
+    """The test's WebSocket session: echo every message until the client says "bye"."""
+    server_remotes.append(remote)
+    while True:
+        message = await ws.get_message()
+        if message == "bye\n":
+            return
+        await ws.send_message(message)
+
+
+@pytest.fixture
+async def server(
+    nursery: trio.Nursery, storage: Storage, config: Config, tmp_path: Path
+) -> AsyncIterator[Server]:
+    metrics = Metrics()
+    auth = Auth(storage, config, os.urandom(64), metrics, hasher=CHEAP_HASHER)
+    draining = [False]
+    remotes: list[str] = []
+    ctx = HttpContext(
+        config=config,
+        storage=storage,
+        auth=auth,
+        metrics=metrics,
+        on_websocket=partial(echo, remotes),
+        is_draining=lambda: draining[0],
+    )
+    handler = partial(serve_http_connection, ctx=ctx, remote="127.0.0.1:test")
+    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    yield Server(port, ctx, storage, draining, remotes)
+    nursery.cancel_scope.cancel()
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+async def test_register_then_duplicate(server: Server) -> None:
+    """Registering answers 201 with the user; the same name again, in any case, is 409."""
+    with trio.fail_after(TIMEOUT):
+        body = {"username": "Alice", "password": "correct horse"}
+        response = await server.call("POST", "/api/register", json_body=body)
+        assert response.status == 201
+        user = response.json()["user"]
+        assert user["name"] == "Alice" and isinstance(user["id"], int)
+        again = await server.call(
+            "POST", "/api/register", json_body={"username": "alice", "password": "other pass"}
+        )
+        assert again.status == 409
+        assert again.json()["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "bad name", "password": "correct horse"},
+        {"username": "x" * 33, "password": "correct horse"},
+        {"username": "bob", "password": "short"},
+        {"username": "bob", "password": 12345678},
+        {"username": ["bob"], "password": "correct horse"},
+        {"password": "correct horse"},
+    ],
+)
+async def test_register_refuses_bad_fields(server: Server, body: dict[str, Any]) -> None:
+    """A bad user name, a short password or a wrong field type is 400 bad_request."""
+    with trio.fail_after(TIMEOUT):
+        response = await server.call("POST", "/api/register", json_body=body)
+        assert response.status == 400
+        assert response.json()["code"] == "bad_request"
+
+
+async def test_login_ok_and_wrong_password(server: Server) -> None:
+    """A right password gets a token that expires in the future; a wrong one or an unknown user
+    gets the same 401, and both outcomes are counted."""
+    with trio.fail_after(TIMEOUT):
+        await server.user("alice", "correct horse")
+        ok = await server.call(
+            "POST", "/api/login", json_body={"username": "ALICE", "password": "correct horse"}
+        )
+        assert ok.status == 200
+        data = ok.json()
+        assert isinstance(data["token"], str)
+        assert data["expires_at"] > time.time() * 1000
+        wrong = await server.call(
+            "POST", "/api/login", json_body={"username": "alice", "password": "wrong horse"}
+        )
+        nobody = await server.call(
+            "POST", "/api/login", json_body={"username": "nobody", "password": "wrong horse"}
+        )
+        for response in (wrong, nobody):
+            assert response.status == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+        assert wrong.json() == nobody.json()
+        assert wrong.json()["code"] == "unauthenticated"
+        metrics = server.ctx.metrics.render().decode()
+        assert 'chatd_logins_total{result="ok"} 2.0' in metrics
+        assert 'chatd_logins_total{result="failed"} 2.0' in metrics
+
+
+async def test_me_needs_a_token(server: Server) -> None:
+    """/api/me answers the user and rooms with a token, 401 with WWW-Authenticate without one
+    or with a forged one."""
+    with trio.fail_after(TIMEOUT):
+        token = await server.user("alice")
+        me = await server.call("GET", "/api/me", token=token)
+        assert me.status == 200
+        assert me.json()["user"]["name"] == "alice"
+        assert me.json()["rooms"] == []
+        for headers in ([], [("Authorization", "Basic YTpi")], [("Authorization", "Bearer")]):
+            response = await server.call("GET", "/api/me", headers=headers)
+            assert response.status == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert response.json()["code"] == "unauthenticated"
+        forged = await server.call("GET", "/api/me", token=token[:-4] + "AAAA")
+        assert forged.status == 401
+
+
+async def test_logout_revokes(server: Server) -> None:
+    """After a log-out the token no longer works; "everywhere" also ends the other tokens, and
+    a log-in right after still works."""
+    with trio.fail_after(TIMEOUT):
+        token = await server.user("alice")
+        response = await server.call("POST", "/api/logout", token=token)
+        assert response.status == 200
+        assert response.json() == {}
+        assert (await server.call("GET", "/api/me", token=token)).status == 401
+
+        creds = {"username": "alice", "password": "correct horse"}
+        first = (await server.call("POST", "/api/login", json_body=creds)).json()["token"]
+        second = (await server.call("POST", "/api/login", json_body=creds)).json()["token"]
+        response = await server.call(
+            "POST", "/api/logout", token=first, json_body={"everywhere": True}
+        )
+        assert response.status == 200
+        assert (await server.call("GET", "/api/me", token=second)).status == 401
+        third = (await server.call("POST", "/api/login", json_body=creds)).json()["token"]
+        assert (await server.call("GET", "/api/me", token=third)).status == 200
+
+
+# -- rooms and messages ----------------------------------------------------------------------
+
+
+async def test_rooms_create_and_list(server: Server) -> None:
+    """A created room is listed with its membership; a taken name is 409; a private room of
+    someone else is not listed."""
+    with trio.fail_after(TIMEOUT):
+        alice = await server.user("alice")
+        bob = await server.call(
+            "POST", "/api/rooms", token=alice, json_body={"room": "General", "topic": "hi"}
+        )
+        assert bob.status == 201
+        room = bob.json()["room"]
+        assert room == {
+            "room": "general", "private": False, "topic": "hi", "owner": "alice",
+            "last_seq": 0, "member": True,
+        }
+        taken = await server.call("POST", "/api/rooms", token=alice, json_body={"room": "general"})
+        assert taken.status == 409
+        secret = await server.call(
+            "POST", "/api/rooms", token=alice, json_body={"room": "secret", "private": True}
+        )
+        assert secret.status == 201
+        assert secret.json()["room"]["private"] is True
+
+        bob_token = await server.user("bob")
+        listed = (await server.call("GET", "/api/rooms", token=bob_token)).json()["rooms"]
+        assert [(r["room"], r["member"]) for r in listed] == [("general", False)]
+        listed = (await server.call("GET", "/api/rooms", token=alice)).json()["rooms"]
+        assert [(r["room"], r["member"]) for r in listed] == [("general", True), ("secret", True)]
+        me = (await server.call("GET", "/api/me", token=alice)).json()
+        assert [r["room"] for r in me["rooms"]] == ["general", "secret"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"room": "no spaces"},
+        {"room": ""},
+        {"room": "a" * 65},
+        {"room": 7},
+        {"room": "ok", "private": "yes"},
+        {"room": "ok", "topic": 1},
+        {"room": "ok", "topic": "t" * 300},
+    ],
+)
+async def test_create_room_refuses_bad_fields(server: Server, body: dict[str, Any]) -> None:
+    """Bad room names and wrongly typed fields are 400 bad_request."""
+    with trio.fail_after(TIMEOUT):
+        token = await server.user("alice")
+        response = await server.call("POST", "/api/rooms", token=token, json_body=body)
+        assert response.status == 400
+        assert response.json()["code"] == "bad_request"
+
+
+async def test_messages_paging(server: Server) -> None:
+    """History pages are oldest first, cut by limit with "more", and page by before/after."""
+    with trio.fail_after(TIMEOUT):
+        token = await server.user("alice")
+        await server.call("POST", "/api/rooms", token=token, json_body={"room": "general"})
+        alice = await server.storage.get_credentials("alice")
+        assert alice is not None
+        batch = [
+            NewMessage(user_id=alice.user.id, room="general", text=f"m{i}", nonce=f"n{i}")
+            for i in range(1, 6)
+        ]
+        await server.storage.append_messages(batch)
+
+        async def page(query: str) -> dict[str, Any]:
+            response = await server.call("GET", f"/api/rooms/general/messages{query}", token=token)
+            assert response.status == 200, response.body
+            data: dict[str, Any] = response.json()
+            return data
+
+        latest = await page("?limit=2")
+        assert latest["room"] == "general"
+        assert [m["seq"] for m in latest["messages"]] == [4, 5]
+        assert latest["more"] is True
+        message = latest["messages"][1]
+        assert message["text"] == "m5" and message["from"] == "alice"
+        assert message["nonce"] == "n5" and message["room"] == "general"
+        assert isinstance(message["msg_id"], int) and isinstance(message["ts"], int)
+        older = await page("?before=4&limit=2")
+        assert [m["seq"] for m in older["messages"]] == [2, 3]
+        newer = await page("?after=3")
+        assert [m["seq"] for m in newer["messages"]] == [4, 5]
+        assert newer["more"] is False
+        everything = await page("")
+        assert [m["text"] for m in everything["messages"]] == ["m1", "m2", "m3", "m4", "m5"]
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "code"),
+    [
+        ("/api/rooms/general/messages?before=3&after=1", 400, "bad_request"),
+        ("/api/rooms/general/messages?limit=0", 400, "bad_request"),
+        ("/api/rooms/general/messages?limit=101", 400, "bad_request"),
+        ("/api/rooms/general/messages?before=x", 400, "bad_request"),
+        ("/api/rooms/general/messages?before=1&before=2", 400, "bad_request"),
+        ("/api/rooms/nosuchroom/messages", 404, "not_found"),
+        ("/api/rooms/bad%20name/messages", 400, "bad_request"),
+    ],
+)
+async def test_messages_refusals(server: Server, target: str, status: int, code: str) -> None:
+    """Contradictory or out-of-range paging parameters and unknown rooms are refused."""
+    with trio.fail_after(TIMEOUT):
+        token = await server.user("alice")
+        await server.call("POST", "/api/rooms", token=token, json_body={"room": "general"})
+        response = await server.call("GET", target, token=token)
+        assert response.status == status
+        assert response.json()["code"] == code
+
+
+async def test_private_history_is_forbidden(server: Server) -> None:
+    """A private room's history is 403 for a user who is not a member."""
+    with trio.fail_after(TIMEOUT):
+        alice = await server.user("alice")
+        await server.call(
+            "POST", "/api/rooms", token=alice, json_body={"room": "secret", "private": True}
+        )
+        bob = await server.user("bob")
+        response = await server.call("GET", "/api/rooms/secret/messages", token=bob)
+        assert response.status == 403
+        assert response.json()["code"] == "forbidden"
+
+
+# -- operations ------------------------------------------------------------------------------
+
+
+async def test_healthz_and_metrics(server: Server) -> None:
+    """/healthz says ok after a database round trip; /metrics is Prometheus text that counts
+    the requests answered."""
+    with trio.fail_after(TIMEOUT):
+        health = await server.call("GET", "/healthz")
+        assert health.status == 200
+        assert health.json() == {"status": "ok"}
+        metrics = await server.call("GET", "/metrics")
+        assert metrics.status == 200
+        assert metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert b'chatd_http_requests_total{status="200"}' in metrics.body
+
+
+async def test_healthz_when_database_fails(server: Server) -> None:
+    """/healthz is 503 unavailable when the database does not answer."""
+    with trio.fail_after(TIMEOUT):
+        from chatd.storage.base import StorageUnavailable
+
+        class Broken:
+            async def ping(self) -> None:
+                raise StorageUnavailable("down")
+
+        server.ctx.storage = Broken()  # type: ignore[assignment]
+        response = await server.call("GET", "/healthz")
+        assert response.status == 503
+        assert response.json()["code"] == "unavailable"
+
+
+async def test_draining(server: Server) -> None:
+    """While draining, requests get 503 shutting_down and the connection closes; /healthz says
+    draining; a WebSocket upgrade is refused."""
+    with trio.fail_after(TIMEOUT):
+        token = await server.user("alice")
+        server.draining[0] = True
+        me = await server.call("GET", "/api/me", token=token)
+        assert me.status == 503
+        assert me.json()["code"] == "shutting_down"
+        assert me.headers["connection"] == "close"
+        health = await server.call("GET", "/healthz")
+        assert health.status == 503
+        assert health.json() == {"status": "draining"}
+        with pytest.raises(trio_websocket.ConnectionRejected) as rejected:
+            async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{server.port}/ws"):
+                pass
+        assert rejected.value.status_code == 503
+
+
+# -- static files ----------------------------------------------------------------------------
+
+
+async def test_static_files_and_headers(server: Server) -> None:
+    """/ is index.html and assets are served with their type, the CSP and caching headers; HEAD
+    gives the same headers without a body."""
+    with trio.fail_after(TIMEOUT):
+        index = await server.call("GET", "/")
+        assert index.status == 200
+        assert index.body == INDEX_HTML
+        assert index.headers["content-type"] == "text/html; charset=utf-8"
+        assert index.headers["content-security-policy"] == CONTENT_SECURITY_POLICY.decode()
+        assert index.headers["x-content-type-options"] == "nosniff"
+        assert index.headers["referrer-policy"] == "no-referrer"
+        assert index.headers["cache-control"] == "no-cache"
+        assert index.headers["server"].startswith("chatd/")
+        assert int(index.headers["content-length"]) == len(INDEX_HTML)
+        expected = {
+            "/app.js": ("text/javascript; charset=utf-8", APP_JS),
+            "/style.css": ("text/css; charset=utf-8", STYLE_CSS),
+            "/img/icon.svg": ("image/svg+xml", ICON_SVG),
+        }
+        for path, (content_type, body) in expected.items():
+            response = await server.call("GET", path)
+            assert response.status == 200
+            assert response.headers["content-type"] == content_type
+            assert response.headers["cache-control"] == "public, max-age=300"
+            assert response.body == body
+        head = await server.call("HEAD", "/app.js")
+        assert head.status == 200
+        assert head.body == b""
+        assert int(head.headers["content-length"]) == len(APP_JS)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/../setup.cfg",
+        "/%2e%2e/setup.cfg",
+        "/%2e%2e%2fsetup.cfg",
+        "/img/..%2f..%2fsetup.cfg",
+        "/.hidden",
+        "/escape.txt",
+        "/img/",
+        "/nothing.js",
+        "/img//icon.svg",
+        "/%00",
+    ],
+)
+async def test_static_traversal_refused(server: Server, target: str) -> None:
+    """Paths that climb out of the web root, hidden files, symlinks out and missing files are
+    4xx and never reveal a file outside the root."""
+    with trio.fail_after(TIMEOUT):
+        raw = await raw_exchange(
+            server.port, f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
+        assert 400 <= status_of(raw) < 500
+        assert SECRET not in raw
+
+
+async def test_shipped_web_client(server: Server) -> None:
+    """The shipped clients/web page loads its module script and stylesheet, none inline."""
+    with trio.fail_after(TIMEOUT):
+        server.ctx.config = server.ctx.config.replace(http={"web_root": ""})
+        index = await server.call("GET", "/")
+        assert index.status == 200
+        assert b'<script type="module" src="app.js"></script>' in index.body
+        assert b"<style" not in index.body and b"style=" not in index.body
+        for asset in ("/app.js", "/style.css"):
+            assert (await server.call("GET", asset)).status == 200
+
+
+# -- protocol errors and limits --------------------------------------------------------------
+
+
+async def test_unknown_path_and_wrong_method(server: Server) -> None:
+    """An unknown API path is 404 not_found; a wrong method is 405 with an Allow header."""
+    with trio.fail_after(TIMEOUT):
+        missing = await server.call("GET", "/api/nothing")
+        assert missing.status == 404
+        assert missing.json()["code"] == "not_found"
+        wrong = await server.call("GET", "/api/login")
+        assert wrong.status == 405
+        assert wrong.headers["allow"] == "POST"
+        assert wrong.json()["code"] == "method_not_allowed"
+        static = await server.call("DELETE", "/index.html")
+        assert static.status == 405
+        assert static.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"\xff\xfe", "application/json"),
+        (b'{"username": NaN}', "application/json"),
+        (b"[" * 1500 + b"]" * 1500, "application/json"),
+        (b'{"username": "a", "password": "correct horse"}', "text/plain"),
+    ],
+)
+async def test_malformed_json(server: Server, body: bytes, content_type: str) -> None:
+    """A body that is not a JSON object (or not declared as JSON) is 400 bad_request."""
+    with trio.fail_after(TIMEOUT):
+        response = await server.call(
+            "POST", "/api/register", body=body, headers=[("Content-Type", content_type)]
+        )
+        assert response.status == 400
+        assert response.json()["code"] == "bad_request"
+
+
+async def test_oversize_body(server: Server) -> None:
+    """A body over http.max_body_bytes is 413 too_large, with or without Content-Length, and
+    the client reads the answer rather than a reset."""
+    with trio.fail_after(TIMEOUT):
+        big = b'{"username": "' + b"a" * 8000 + b'"}'
+        raw = await raw_exchange(
+            server.port,
+            b"POST /api/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(big), big),
+        )
+        assert status_of(raw) == 413
+        assert body_of(raw)["code"] == "too_large"
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(big), big)
+        raw = await raw_exchange(
+            server.port,
+            b"POST /api/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + chunked,
+        )
+        assert status_of(raw) == 413
+
+
+async def test_oversize_header(server: Server) -> None:
+    """A request head over http.max_header_bytes is refused with a 4xx and the connection
+    closed."""
+    with trio.fail_after(TIMEOUT):
+        raw = await raw_exchange(
+            server.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8000 + b"\r\n\r\n"
+        )
+        assert status_of(raw) == 431
+        assert body_of(raw)["code"] == "too_large"
+        # The same head arriving in pieces is caught before it is complete.
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            try:
+                for _ in range(8):
+                    await trio.sleep(0.01)
+                    await stream.send_all(b"a" * 1000)
+            except trio.BrokenResourceError:
+                pass  # the server may have answered and closed already
+            received = bytearray()
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+        assert status_of(bytes(received)) == 431
+
+
+async def test_garbage_request(server: Server) -> None:
+    """Bytes that are not HTTP get a 400 and a closed connection, and the server goes on."""
+    with trio.fail_after(TIMEOUT):
+        raw = await raw_exchange(server.port, b"\x16\x03\x01 hello there\r\n\r\n")
+        assert status_of(raw) == 400
+        assert (await server.call("GET", "/healthz")).status == 200
+
+
+async def test_slow_request_times_out(server: Server) -> None:
+    """A client that sends half a request head is answered 408 after http.request_timeout."""
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            received = bytearray()
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+        assert status_of(bytes(received)) == 408
+
+
+async def test_keep_alive(server: Server) -> None:
+    """Two requests on one connection are both answered, and pipelined ones in order."""
+    with trio.fail_after(TIMEOUT):
+        client = await Client.open(server.port)
+        try:
+            first = await client.request("GET", "/healthz")
+            second = await client.request("GET", "/app.js")
+            assert (first.status, second.status) == (200, 200)
+            assert second.body == APP_JS
+        finally:
+            await client.aclose()
+        raw = await raw_exchange(
+            server.port,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        assert raw.count(b"HTTP/1.1 200 OK") == 2
+        assert raw.endswith(STYLE_CSS)
+
+
+# -- WebSocket -------------------------------------------------------------------------------
+
+
+async def test_websocket_upgrade_on_same_port(server: Server) -> None:
+    """GET /ws with Upgrade: websocket reaches on_websocket on the HTTP port; the socket closes
+    when the session returns."""
+    with trio.fail_after(TIMEOUT):
+        url = f"ws://127.0.0.1:{server.port}/ws"
+        async with trio_websocket.open_websocket_url(url) as ws:
+            await ws.send_message('{"op":"ping","id":1}\n')
+            assert await ws.get_message() == '{"op":"ping","id":1}\n'
+            await ws.send_message("x" * 1000)
+            assert await ws.get_message() == "x" * 1000
+            await ws.send_message("bye\n")
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.get_message()
+        assert server.ws_remotes == ["127.0.0.1:test"]
+        metrics = server.ctx.metrics.render()
+        assert b'chatd_http_requests_total{status="101"} 1.0' in metrics
+
+
+async def test_websocket_frame_limit(server: Server) -> None:
+    """A WebSocket message over limits.max_frame_bytes closes the connection (1009)."""
+    with trio.fail_after(TIMEOUT):
+        url = f"ws://127.0.0.1:{server.port}/ws"
+        limit = server.ctx.config.limits.max_frame_bytes
+        async with trio_websocket.open_websocket_url(url) as ws:
+            await ws.send_message("x" * (limit + 1))
+            with pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                await ws.get_message()
+            reason = closed.value.reason
+            assert reason is not None and reason.code == 1009
+
+
+async def test_ws_path_without_upgrade(server: Server) -> None:
+    """A plain GET /ws is 400, and an upgrade on another path is an ordinary request."""
+    with trio.fail_after(TIMEOUT):
+        plain = await server.call("GET", "/ws")
+        assert plain.status == 400
+        raw = await raw_exchange(
+            server.port,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        assert status_of(raw) == 200
+        raw = await raw_exchange(
+            server.port,
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n",
+        )
+        assert status_of(raw) == 400
