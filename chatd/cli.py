@@ -29,6 +29,9 @@ def _setup_logging(config: Config) -> None:
         level=config.server.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if config.server.log_level.lower() != "debug":
+        # pgserver logs every pg_ctl command line and its whole output at INFO.
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 async def _serve(config: Config) -> None:
