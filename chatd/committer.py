@@ -22,11 +22,12 @@ import trio
 
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
-from chatd.protocol import MessagePosted, encode
+from chatd.protocol import encode
 from chatd.rooms import Publish, RoomRegistry
-from chatd.storage import Appended, Message, NewMessage, Storage, StorageUnavailable
+from chatd.storage import Appended, NewMessage, Storage, StorageUnavailable
+from chatd.views import message_event
 
-__all__ = ["Committer", "SendJob", "message_event"]
+__all__ = ["Committer", "SendJob"]
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,6 @@ class SendJob:
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Barrier:
     reached: trio.Event
-
-
-def message_event(message: Message) -> MessagePosted:
-    """The protocol event for a stored message."""
-    return MessagePosted(
-        room=message.room, seq=message.seq, msg_id=message.msg_id, sender=message.sender,
-        text=message.text, ts=message.ts, nonce=message.nonce,
-    )
 
 
 class Committer:

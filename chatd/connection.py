@@ -22,48 +22,64 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from math import ceil
 from typing import Any
 
 import trio
 
 from chatd.auth import Auth
-from chatd.committer import Committer, Outcome, SendJob, message_event
+from chatd.committer import Committer, Outcome, SendJob
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
-from chatd.outbox import Close, Delivery, Hold, OutboxItem, Release
+from chatd.outbox import Close, Delivery, Hold, Notice, OutboxItem, Release
 from chatd.presence import PresenceTracker
 from chatd.protocol import (
     CLOSED,
     NEED_DATA,
+    AddContact,
+    Answer,
+    Contacts,
+    CreateRoom,
+    Dm,
     Error,
     Gap,
     Hello,
     History,
     HistoryPage,
+    Invite,
     Join,
     JoinAccepted,
+    Kick,
     Leave,
     Limits,
     MemberJoined,
     MemberLeft,
     Ok,
     Ping,
+    Read,
+    ReadMoved,
+    RemoveContact,
     Request,
     RequestError,
+    Rooms,
     Send,
     Sent,
     ServerConnection,
     ServerEvent,
     State,
+    Typing,
+    UserTyping,
     Welcome,
+    Who,
     encode,
 )
-from chatd.rooms import Connect, RoomRegistry
+from chatd.rooms import Broadcast, Connect, RoomRegistry, ToUser
 from chatd.rooms import Join as RegistryJoin
 from chatd.rooms import Leave as RegistryLeave
 from chatd.storage import Appended, NewMessage, Room, Storage, StorageUnavailable, User
 from chatd.transport import Transport, TransportClosed
+from chatd.views import message_event, room_object, user_object
 
 __all__ = ["Connection", "Services"]
 
@@ -72,6 +88,11 @@ log = logging.getLogger(__name__)
 PING_INTERVAL = 30  # seconds; told to clients in `welcome`
 HELD_MAX = 10_000  # messages buffered for held rooms before the client counts as slow
 KICK_GRACE = 2.0  # seconds a slow consumer gets to take its last words
+# typing events per connection: a burst, then this many per second (clients send one every few
+# seconds while a person types; more is noise for everyone else in the room)
+TYPING_BURST = 5
+TYPING_RATE = 1.0
+SETTLE_ROUNDS = 3  # re-reads of a user's rooms at hello while they keep changing
 
 
 @dataclasses.dataclass(slots=True)
@@ -93,11 +114,25 @@ class _EndSession(Exception):
     """The session is over (a failed hello, a fatal error): stop reading."""
 
 
-def room_object(room: Room) -> dict[str, Any]:
-    return {
-        "room": room.name, "private": room.private, "topic": room.topic, "owner": room.owner,
-        "last_seq": room.last_seq,
-    }
+class TokenBucket:
+    """A rate limit: ``burst`` at once, refilled at ``rate`` per second."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._tokens = burst
+        self._at: float | None = None
+
+    def take(self, now: float) -> float:
+        """Take a token: 0.0 if one was there, else the seconds until there is one."""
+        if self._at is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self._rate
+
 
 
 class Connection:
@@ -125,6 +160,7 @@ class Connection:
         self._last_heard = trio.current_time()
         self._kicked: str | None = None
         self._draining = False
+        self._typing_bucket = TokenBucket(rate=TYPING_RATE, burst=TYPING_BURST)
 
     @property
     def user(self) -> User | None:
@@ -221,6 +257,7 @@ class Connection:
         held_all = False
         held: set[str] = set()
         buffered: dict[str, list[Delivery]] = {}
+        held_notices: list[bytes] = []
         buffered_count = 0
 
         def emit(delivery: Delivery, out: list[bytes]) -> None:
@@ -243,6 +280,14 @@ class Connection:
                     for _ in range(512):
                         if isinstance(item, bytes):
                             out.append(item)
+                        elif isinstance(item, Notice):
+                            if held_all:
+                                held_notices.append(item.data)
+                                buffered_count += 1
+                                if buffered_count > HELD_MAX:
+                                    self._overflow()
+                            else:
+                                out.append(item.data)
                         elif isinstance(item, Delivery):
                             if held_all or item.room in held:
                                 buffered.setdefault(item.room, []).append(item)
@@ -261,6 +306,10 @@ class Connection:
                             for room, seq in item.upto.items():
                                 last_seq[room] = max(last_seq.get(room, 0), seq)
                             rooms = list(buffered) if held_all else list(item.upto)
+                            if held_all:
+                                out.extend(held_notices)
+                                buffered_count -= len(held_notices)
+                                held_notices.clear()
                             held_all = False
                             held.difference_update(item.upto)
                             for room in rooms:
@@ -340,24 +389,20 @@ class Connection:
             await self._reply(Error(id=request.id, code=exc.code, message=exc.message))
             raise _EndSession from None
         storage = self._s.storage
+        registry = self._s.registry
         # Subscribe first, read after: a message committed in between is then either in what
-        # we read or delivered live (the writer drops the overlap by seq).
-        member_of = await storage.user_rooms(user.id)
+        # we read or delivered live (the writer drops the overlap by seq). Until the welcome
+        # is written, everything for this connection waits in the outbox (Hold(None)); if
+        # anything below fails, the session is still AUTHENTICATING and the error closes it.
+        subscribed = {room.name for room in await storage.user_rooms(user.id)}
         await self._queue(Hold(None))
-        await self._s.registry.connect(Connect(
-            self, user.name, self._outbox, self._overflow,
-            frozenset(room.name for room in member_of), ready=_nothing,
+        await registry.connect(Connect(
+            self, user.name, self._outbox, self._overflow, frozenset(subscribed), ready=_nothing,
         ))
         self._user = user
         self._registered = True
-        rooms = await storage.user_rooms(user.id)
+        rooms = await self._settle_rooms(user, subscribed)
         upto = {room.name: room.last_seq for room in rooms}
-        welcome = Welcome(
-            id=request.id, user={"id": user.id, "name": user.name},
-            rooms=[room_object(room) for room in rooms], ping_interval=PING_INTERVAL,
-        )
-        # The welcome is encoded last: if anything before fails, the session is still
-        # AUTHENTICATING, so the error reply closes it (and the Hold with it).
         frames: list[bytes] = []
         for room, seen in (request.resume or {}).items():
             if room not in upto:
@@ -370,9 +415,39 @@ class Connection:
                 continue
             frames.extend(encode(message_event(m).wire()) for m in page.messages)
             upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
+        contacts = await storage.contacts(user.id)
+        # Online before the status read: every change after the read then reaches us (held
+        # until the welcome is out), so the welcome's statuses are never left stale.
+        await self._s.presence.online(user.name, self, frozenset(contacts))
+        statuses = self._s.presence.statuses(contacts)
+        welcome = Welcome(
+            id=request.id, user=user_object(user),
+            rooms=[room_object(room) for room in rooms],
+            contacts=[{"user": name, "status": statuses[name]} for name in contacts],
+            ping_interval=PING_INTERVAL,
+        )
         frames.insert(0, self._session.send(welcome))
         await self._queue(Release(b"".join(frames), upto))
-        await self._s.presence.online(user.name, self)
+
+    async def _settle_rooms(self, user: User, subscribed: set[str]) -> list[Room]:
+        """The user's rooms, read after the registry has them all.
+
+        A room the user entered (an invitation, a first DM) between the read that subscribed
+        the connection and this one is subscribed now and read again, so that no room is in
+        the welcome without its live messages; one they were removed from is dropped."""
+        rooms = await self._s.storage.user_rooms(user.id)
+        for _ in range(SETTLE_ROUNDS):
+            names = {room.name for room in rooms}
+            if names == subscribed:
+                break
+            for name in names - subscribed:
+                await self._s.registry.send(RegistryJoin(user.name, name, None))
+            for name in subscribed - names:
+                await self._s.registry.send(RegistryLeave(user.name, name, None))
+            subscribed.clear()
+            subscribed.update(names)
+            rooms = await self._s.storage.user_rooms(user.id)
+        return rooms
 
     async def _handle_join(self, request: Join) -> None:
         user = self._authenticated()
@@ -381,8 +456,14 @@ class Connection:
         announce = (encode(MemberJoined(room=request.room, user=user.name).wire())
                     if joined.newly_joined else None)
         await self._queue(Hold(frozenset({request.room})))
-        await self._s.registry.send(RegistryJoin(user.name, request.room, announce))
-        page = await storage.history(user.id, request.room, limit=self._limits.join_recent)
+        try:
+            await self._s.registry.send(RegistryJoin(user.name, request.room, announce))
+            page = await storage.history(user.id, request.room, limit=self._limits.join_recent)
+        except BaseException:
+            # Never leave the room held: its live messages would pile up to a disconnect.
+            with trio.CancelScope(shield=True):
+                await self._queue(Release(b"", {request.room: 0}))
+            raise
         reply = JoinAccepted(
             id=request.id, room=request.room, last_seq=page.last_seq,
             messages=[message_event(m) for m in page.messages], more=page.more,
@@ -399,12 +480,28 @@ class Connection:
 
     async def _handle_send(self, request: Send) -> None:
         user = self._authenticated()
-        message = NewMessage(user_id=user.id, room=request.room, text=request.text,
-                             nonce=request.nonce)
+        await self._submit(request.id, NewMessage(
+            user_id=user.id, room=request.room, text=request.text, nonce=request.nonce,
+        ))
+
+    async def _handle_dm(self, request: Dm) -> None:
+        user = self._authenticated()
+        conversation = await self._s.storage.direct_room(user.id, request.to)
+        room = conversation.room.name
+        # Subscribe both sides before the message can be published (idempotent when they
+        # already are): whichever of two first messages commits first, both are delivered.
+        for name in {user.name, conversation.peer}:
+            await self._s.registry.send(RegistryJoin(name, room, None))
+        await self._submit(request.id, NewMessage(
+            user_id=user.id, room=room, text=request.text, nonce=request.nonce,
+        ))
+
+    async def _submit(self, request_id: Any, message: NewMessage) -> None:
+        """Queue a message with the committer; the acknowledgement comes from its callback."""
         await self._in_flight.acquire()
         try:
             await self._s.committer.submit(
-                SendJob(message, functools.partial(self._sent, request.id))
+                SendJob(message, functools.partial(self._sent, request_id))
             )
         except BaseException:
             self._in_flight.release()
@@ -432,7 +529,7 @@ class Connection:
         user = self._authenticated()
         page = await self._s.storage.history(
             user.id, request.room, before=request.before, after=request.after,
-            limit=request.limit or self._limits.join_recent,
+            limit=request.limit or min(self._limits.join_recent, self._limits.history_max),
         )
         await self._reply(HistoryPage(
             id=request.id, room=request.room, messages=[message_event(m) for m in page.messages],
@@ -441,6 +538,87 @@ class Connection:
 
     async def _handle_ping(self, request: Ping) -> None:
         await self._reply(Ok(id=request.id))
+
+    async def _handle_rooms(self, request: Rooms) -> None:
+        user = self._authenticated()
+        rooms = await self._s.storage.rooms_overview(user.id)
+        await self._reply(Answer(id=request.id,
+                                 fields={"rooms": [room_object(room) for room in rooms]}))
+
+    async def _handle_create_room(self, request: CreateRoom) -> None:
+        user = self._authenticated()
+        room = await self._s.storage.create_room(user.id, request.room, private=request.private,
+                                                 topic=request.topic)
+        await self._s.registry.send(RegistryJoin(user.name, room.name, None))
+        await self._reply(Answer(id=request.id, fields={"room": room_object(room)}))
+
+    async def _handle_invite(self, request: Invite) -> None:
+        user = self._authenticated()
+        name, new = await self._s.storage.invite(user.id, request.room, request.user)
+        if new:
+            announce = encode(MemberJoined(room=request.room, user=name, by=user.name).wire())
+            await self._s.registry.send(RegistryJoin(name, request.room, announce))
+        await self._reply(Answer(id=request.id, fields={"room": request.room, "user": name}))
+
+    async def _handle_kick(self, request: Kick) -> None:
+        user = self._authenticated()
+        name, was_member = await self._s.storage.kick(user.id, request.room, request.user)
+        if was_member:
+            announce = encode(MemberLeft(room=request.room, user=name, by=user.name).wire())
+            await self._s.registry.send(RegistryLeave(name, request.room, announce))
+        await self._reply(Answer(id=request.id, fields={"room": request.room, "user": name}))
+
+    async def _handle_who(self, request: Who) -> None:
+        user = self._authenticated()
+        members = await self._s.storage.room_members(user.id, request.room)
+        statuses = self._s.presence.statuses(members)
+        await self._reply(Answer(id=request.id, fields={
+            "room": request.room,
+            "members": [{"user": name, "status": statuses[name]} for name in members],
+        }))
+
+    async def _handle_typing(self, request: Typing) -> None:
+        user = self._authenticated()
+        if not self._s.registry.is_member(user.name, request.room):
+            raise ChatError("forbidden", "you are not a member of this room")
+        wait = self._typing_bucket.take(trio.current_time())
+        if wait > 0:
+            await self._reply(Error(id=request.id, code="rate_limited",
+                                    message="typing too often", retry_after=ceil(wait * 1000)))
+            return
+        frame = encode(UserTyping(room=request.room, user=user.name).wire())
+        await self._s.registry.send(Broadcast(frozenset({request.room}), frame, exclude=user.name))
+        await self._reply(Ok(id=request.id))
+
+    async def _handle_read(self, request: Read) -> None:
+        user = self._authenticated()
+        seq = await self._s.storage.mark_read(user.id, request.room, request.seq)
+        frame = encode(ReadMoved(room=request.room, seq=seq).wire())
+        await self._s.registry.send(ToUser(user.name, frame, exclude=self))
+        await self._reply(Answer(id=request.id, fields={"room": request.room, "seq": seq}))
+
+    async def _handle_contacts(self, request: Contacts) -> None:
+        user = self._authenticated()
+        names = await self._s.storage.contacts(user.id)
+        statuses = self._s.presence.statuses(names)
+        await self._reply(Answer(id=request.id, fields={
+            "contacts": [{"user": name, "status": statuses[name]} for name in names],
+        }))
+
+    async def _handle_add_contact(self, request: AddContact) -> None:
+        user = self._authenticated()
+        name = await self._s.storage.add_contact(user.id, request.user)
+        await self._s.presence.watch(user.name, name, True)
+        status = self._s.presence.statuses([name])[name]
+        await self._reply(Answer(id=request.id, fields={"user": name, "status": status}))
+
+    async def _handle_remove_contact(self, request: RemoveContact) -> None:
+        user = self._authenticated()
+        name = await self._s.storage.remove_contact(user.id, request.user)
+        if name is None:
+            raise ChatError("not_found", f"{request.user} is not one of your contacts")
+        await self._s.presence.watch(user.name, name, False)
+        await self._reply(Answer(id=request.id, fields={"user": name}))
 
     def _authenticated(self) -> User:
         assert self._user is not None, "the session only yields these requests when READY"
@@ -462,4 +640,15 @@ _HANDLERS: dict[type[Request], _Handler] = {
     Send: Connection._handle_send,
     History: Connection._handle_history,
     Ping: Connection._handle_ping,
+    Dm: Connection._handle_dm,
+    Rooms: Connection._handle_rooms,
+    CreateRoom: Connection._handle_create_room,
+    Invite: Connection._handle_invite,
+    Kick: Connection._handle_kick,
+    Who: Connection._handle_who,
+    Typing: Connection._handle_typing,
+    Read: Connection._handle_read,
+    Contacts: Connection._handle_contacts,
+    AddContact: Connection._handle_add_contact,
+    RemoveContact: Connection._handle_remove_contact,
 }

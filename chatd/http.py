@@ -43,8 +43,12 @@ from chatd.auth import Auth
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
-from chatd.names import normalise_room
-from chatd.storage.base import Message, Room, Storage, StorageUnavailable, User
+from chatd.names import normalise_new_room, normalise_room, normalise_user
+from chatd.presence import PresenceTracker
+from chatd.rooms import Join as RegistryJoin
+from chatd.rooms import RoomRegistry
+from chatd.storage.base import Storage, StorageUnavailable, User
+from chatd.views import message_object, room_object, user_object
 
 __all__ = ["HttpContext", "Reply", "serve_http_connection"]
 
@@ -103,6 +107,10 @@ class HttpContext:
     metrics: Metrics
     on_websocket: Callable[[trio_websocket.WebSocketConnection, str], Awaitable[None]]
     is_draining: Callable[[], bool]
+    # The actors, so that changes made over HTTP reach live sessions (a room created here is
+    # joined on the creator's connections; a contact added here starts its presence).
+    registry: RoomRegistry | None = None
+    presence: PresenceTracker | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,33 +177,6 @@ def _error(
         headers=headers,
         close=close,
     )
-
-
-def _user_json(user: User) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name}
-
-
-def _room_json(room: Room, member: bool) -> dict[str, Any]:
-    return {
-        "room": room.name,
-        "private": room.private,
-        "topic": room.topic,
-        "owner": room.owner,
-        "last_seq": room.last_seq,
-        "member": member,
-    }
-
-
-def _message_json(message: Message) -> dict[str, Any]:
-    return {
-        "room": message.room,
-        "seq": message.seq,
-        "msg_id": message.msg_id,
-        "from": message.sender,
-        "text": message.text,
-        "ts": message.ts,
-        "nonce": message.nonce,
-    }
 
 
 # -- request parsing -------------------------------------------------------------------------
@@ -270,7 +251,7 @@ Handler = Callable[[_Request, HttpContext, dict[str, str]], Awaitable[Reply]]
 async def _register(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
     body = _json_body(request)
     user = await ctx.auth.register(_str_field(body, "username"), _str_field(body, "password"))
-    return _json(201, {"user": _user_json(user)})
+    return _json(201, {"user": user_object(user)})
 
 
 async def _login(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
@@ -297,30 +278,60 @@ async def _logout(request: _Request, ctx: HttpContext, params: dict[str, str]) -
 async def _me(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
     user, _ = await _authenticate(request, ctx)
     rooms = await ctx.storage.user_rooms(user.id)
-    return _json(
-        200, {"user": _user_json(user), "rooms": [_room_json(room, True) for room in rooms]}
-    )
+    contacts = await ctx.storage.contacts(user.id)
+    return _json(200, {
+        "user": user_object(user), "rooms": [room_object(room) for room in rooms],
+        "contacts": _contact_objects(ctx, contacts),
+    })
 
 
 async def _list_rooms(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
     user, _ = await _authenticate(request, ctx)
-    mine = {room.name: room for room in await ctx.storage.user_rooms(user.id)}
-    rooms = {room.name: room for room in await ctx.storage.public_rooms()}
-    rooms.update(mine)
-    listed = [_room_json(rooms[name], name in mine) for name in sorted(rooms)]
-    return _json(200, {"rooms": listed})
+    rooms = await ctx.storage.rooms_overview(user.id)
+    return _json(200, {"rooms": [room_object(room) for room in rooms]})
 
 
 async def _create_room(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
     user, _ = await _authenticate(request, ctx)
     body = _json_body(request)
-    name = normalise_room(body.get("room"))
+    name = normalise_new_room(body.get("room"))
     private = _bool_field(body, "private", False)
     topic = _str_field(body, "topic", "")
     if len(topic) > MAX_TOPIC_CHARS:
         raise ChatError("bad_request", f"a topic is at most {MAX_TOPIC_CHARS} characters")
     room = await ctx.storage.create_room(user.id, name, private=private, topic=topic)
-    return _json(201, {"room": _room_json(room, True)})
+    if ctx.registry is not None:
+        await ctx.registry.send(RegistryJoin(user.name, room.name, None))
+    return _json(201, {"room": room_object(room)})
+
+
+def _contact_objects(ctx: HttpContext, names: list[str]) -> list[dict[str, str]]:
+    statuses = ctx.presence.statuses(names) if ctx.presence is not None else {}
+    return [{"user": name, "status": statuses.get(name, "offline")} for name in names]
+
+
+async def _list_contacts(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
+    user, _ = await _authenticate(request, ctx)
+    contacts = await ctx.storage.contacts(user.id)
+    return _json(200, {"contacts": _contact_objects(ctx, contacts)})
+
+
+async def _add_contact(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
+    user, _ = await _authenticate(request, ctx)
+    name = await ctx.storage.add_contact(user.id, normalise_user(_json_body(request).get("user")))
+    if ctx.presence is not None:
+        await ctx.presence.watch(user.name, name, True)
+    return _json(201, {"contact": _contact_objects(ctx, [name])[0]})
+
+
+async def _remove_contact(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
+    user, _ = await _authenticate(request, ctx)
+    name = await ctx.storage.remove_contact(user.id, normalise_user(params["user"]))
+    if name is None:
+        raise ChatError("not_found", f"{params['user']} is not one of your contacts")
+    if ctx.presence is not None:
+        await ctx.presence.watch(user.name, name, False)
+    return _json(200, {})
 
 
 async def _messages(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
@@ -340,7 +351,7 @@ async def _messages(request: _Request, ctx: HttpContext, params: dict[str, str])
         200,
         {
             "room": room,
-            "messages": [_message_json(message) for message in page.messages],
+            "messages": [message_object(message) for message in page.messages],
             "more": page.more,
             "last_seq": page.last_seq,
         },
@@ -408,6 +419,8 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     (re.compile(r"/api/me"), {"GET": _me}),
     (re.compile(r"/api/rooms"), {"GET": _list_rooms, "POST": _create_room}),
     (re.compile(r"/api/rooms/(?P<room>[^/]+)/messages"), {"GET": _messages}),
+    (re.compile(r"/api/contacts"), {"GET": _list_contacts, "POST": _add_contact}),
+    (re.compile(r"/api/contacts/(?P<user>[^/]+)"), {"DELETE": _remove_contact}),
     (re.compile(r"/healthz"), {"GET": _healthz}),
     (re.compile(r"/metrics"), {"GET": _metrics}),
     (re.compile(r"/ws"), {"GET": _ws_without_upgrade}),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from chatd.errors import ChatError
 from chatd.protocol import names
 
-__all__ = ["normalise_room", "normalise_user"]
+__all__ = ["normalise_new_room", "normalise_room", "normalise_user"]
 
 
 def normalise_user(name: object) -> str:
@@ -25,12 +25,25 @@ def normalise_user(name: object) -> str:
 
 
 def normalise_room(name: object) -> str:
-    """The room name lower-cased (``General`` and ``general`` name one room).
+    """An existing room's name lower-cased (``General`` and ``general`` name one room), or a
+    conversation's ``@a:b``.
+
+    Raises:
+        ChatError: ``bad_request`` when it is neither.
+    """
+    try:
+        return names.normalise_room(name)
+    except names.InvalidName as exc:
+        raise ChatError("bad_request", str(exc)) from None
+
+
+def normalise_new_room(name: object) -> str:
+    """A name for a room to create, lower-cased (a conversation's ``@a:b`` is refused).
 
     Raises:
         ChatError: ``bad_request`` when it does not lower-case to 1-64 ``[a-z0-9_-]``.
     """
     try:
-        return names.normalise_room(name)
+        return names.normalise_new_room(name)
     except names.InvalidName as exc:
         raise ChatError("bad_request", str(exc)) from None

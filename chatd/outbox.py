@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-__all__ = ["Close", "Delivery", "Hold", "OutboxItem", "Release"]
+__all__ = ["Close", "Delivery", "Hold", "Notice", "OutboxItem", "Release"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -23,6 +23,15 @@ class Delivery:
 
     room: str
     seq: int
+    data: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Notice:
+    """An event that is not a stored message (presence, joined, typing...). While every room
+    is held (between ``hello`` and ``welcome``) notices wait too, so that a client hears of
+    nothing before its welcome."""
+
     data: bytes
 
 
@@ -49,4 +58,4 @@ class Close:
     data: bytes = b""
 
 
-OutboxItem = bytes | Delivery | Hold | Release | Close
+OutboxItem = bytes | Delivery | Notice | Hold | Release | Close

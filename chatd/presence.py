@@ -1,6 +1,9 @@
 """The presence tracker: who is online, decided once per user, not once per connection.
 
 A user is online from the opening of their first connection to the closing of their last.
+Their ``presence`` frames go to everyone who shares a room with them (the registry knows who)
+and to the online users who have them as a contact (the tracker knows: it keeps, for each
+online user, whom they watch, and the reverse index).
 The tracker is an actor like the room registry: :func:`apply` is pure and returns effects, and
 the loop in :class:`PresenceTracker` turns them into registry commands. Connection lifecycle
 reaches the registry *through* the tracker when a connection closes (``Offline`` carries the
@@ -12,14 +15,22 @@ round, so the two cannot deadlock.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterable
 
 import trio
 
 from chatd.protocol import PresenceChanged, encode
 from chatd.rooms import BroadcastPresence, Disconnect, RoomRegistry
 
-__all__ = ["Announce", "Offline", "Online", "PresenceState", "PresenceTracker", "apply"]
+__all__ = [
+    "Announce",
+    "Offline",
+    "Online",
+    "PresenceState",
+    "PresenceTracker",
+    "Watch",
+    "apply",
+]
 
 ConnId = Hashable
 
@@ -27,6 +38,10 @@ ConnId = Hashable
 @dataclasses.dataclass(slots=True)
 class PresenceState:
     conns: dict[str, set[ConnId]] = dataclasses.field(default_factory=dict)
+    #: online user -> the contacts they watch
+    watching: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    #: user -> the online users watching them
+    watchers: dict[str, set[str]] = dataclasses.field(default_factory=dict)
 
     def is_online(self, user: str) -> bool:
         return user in self.conns
@@ -34,10 +49,13 @@ class PresenceState:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Online:
-    """A connection of ``user`` is authenticated (and already connected in the registry)."""
+    """A connection of ``user`` is authenticated (and already connected in the registry);
+    ``contacts`` are the users whose presence they want."""
 
     user: str
     conn: ConnId
+    contacts: frozenset[str] = frozenset()
+    done: Callable[[], None] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,21 +67,54 @@ class Offline:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Watch:
+    """Online ``user`` added (``watch=True``) or removed a contact."""
+
+    user: str
+    contact: str
+    watch: bool
+    done: Callable[[], None] | None = None
+
+
+Command = Online | Offline | Watch
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Announce:
-    """Effect: tell everyone who shares a room with ``user`` their new ``status``."""
+    """Effect: tell everyone who shares a room with ``user``, and ``watchers``, their new
+    ``status``."""
 
     user: str
     status: str
+    watchers: frozenset[str] = frozenset()
 
 
-def apply(state: PresenceState, command: Online | Offline) -> list[Announce]:
+def _watch(state: PresenceState, user: str, contact: str) -> None:
+    state.watching.setdefault(user, set()).add(contact)
+    state.watchers.setdefault(contact, set()).add(user)
+
+
+def _unwatch(state: PresenceState, user: str, contact: str) -> None:
+    state.watching.get(user, set()).discard(contact)
+    watchers = state.watchers.get(contact)
+    if watchers is not None:
+        watchers.discard(user)
+        if not watchers:
+            del state.watchers[contact]
+
+
+def apply(state: PresenceState, command: Command) -> list[Announce]:
     """Count the user's connections; announce only the first opening and the last closing."""
     match command:
-        case Online(user, conn):
+        case Online(user, conn, contacts, _):
             conns = state.conns.setdefault(user, set())
             first = not conns
             conns.add(conn)
-            return [Announce(user, "online")] if first else []
+            if not first:
+                return []
+            for contact in contacts:
+                _watch(state, user, contact)
+            return [Announce(user, "online", frozenset(state.watchers.get(user, ())))]
         case Offline(user, conn):
             remaining = state.conns.get(user)
             if remaining is None or conn not in remaining:
@@ -72,7 +123,13 @@ def apply(state: PresenceState, command: Online | Offline) -> list[Announce]:
             if remaining:
                 return []
             del state.conns[user]
-            return [Announce(user, "offline")]
+            for contact in list(state.watching.pop(user, ())):
+                _unwatch(state, user, contact)
+            return [Announce(user, "offline", frozenset(state.watchers.get(user, ())))]
+        case Watch(user, contact, watch, _):
+            if user in state.conns:
+                (_watch if watch else _unwatch)(state, user, contact)
+            return []
     raise TypeError(f"not a presence command: {command!r}")
 
 
@@ -82,10 +139,25 @@ class PresenceTracker:
     def __init__(self, registry: RoomRegistry, inbox_size: int = 4096) -> None:
         self.state = PresenceState()
         self._registry = registry
-        self._send, self._receive = trio.open_memory_channel[Online | Offline](inbox_size)
+        self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
 
-    async def online(self, user: str, conn: ConnId) -> None:
-        await self._send.send(Online(user, conn))
+    async def online(self, user: str, conn: ConnId, contacts: frozenset[str]) -> None:
+        """Mark a connection open and wait until the tracker has applied it, so that a
+        status read afterwards (:meth:`statuses`) is followed by every later change."""
+        applied = trio.Event()
+        await self._send.send(Online(user, conn, contacts, applied.set))
+        await applied.wait()
+
+    async def watch(self, user: str, contact: str, watch: bool) -> None:
+        """Start (or stop) sending ``contact``'s presence to ``user``; waits until applied."""
+        applied = trio.Event()
+        await self._send.send(Watch(user, contact, watch, applied.set))
+        await applied.wait()
+
+    def statuses(self, users: Iterable[str]) -> dict[str, str]:
+        """``online`` or ``offline`` for each user, as of the commands applied so far. A read
+        of the actor's state: later changes follow as ``presence`` frames, in order."""
+        return {u: "online" if self.state.is_online(u) else "offline" for u in users}
 
     async def offline(self, user: str, conn: ConnId) -> None:
         """Mark a connection closed; its registry ``Disconnect`` follows the announcement."""
@@ -99,6 +171,10 @@ class PresenceTracker:
                 for announce in apply(self.state, command):
                     frame = encode(PresenceChanged(user=announce.user, status=announce.status)
                                    .wire())
-                    await self._registry.send(BroadcastPresence(announce.user, frame))
+                    await self._registry.send(
+                        BroadcastPresence(announce.user, frame, also=announce.watchers)
+                    )
                 if isinstance(command, Offline):
                     await self._registry.send(Disconnect(command.conn))
+                elif command.done is not None:
+                    command.done()

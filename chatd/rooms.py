@@ -24,7 +24,7 @@ from typing import Any
 
 import trio
 
-from chatd.outbox import Delivery, OutboxItem
+from chatd.outbox import Delivery, Notice, OutboxItem
 
 __all__ = [
     "Broadcast",
@@ -39,6 +39,7 @@ __all__ = [
     "Publish",
     "RegistryState",
     "RoomRegistry",
+    "ToUser",
     "apply",
 ]
 
@@ -125,13 +126,24 @@ class Broadcast:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class BroadcastPresence:
-    """A presence frame about ``user`` for everyone online who shares a room with them."""
+    """A presence frame about ``user`` for everyone online who shares a room with them, and
+    for the users in ``also`` (those who have ``user`` as a contact); never twice."""
 
     user: str
     data: bytes
+    also: frozenset[str] = frozenset()
 
 
-Command = Connect | Disconnect | Join | Leave | Publish | Broadcast | BroadcastPresence
+@dataclasses.dataclass(frozen=True, slots=True)
+class ToUser:
+    """A frame for every connection of ``user`` but ``exclude`` (the one that caused it)."""
+
+    user: str
+    data: bytes
+    exclude: ConnId | None = None
+
+
+Command = Connect | Disconnect | Join | Leave | Publish | Broadcast | BroadcastPresence | ToUser
 
 
 # ----------------------------------------------------------------------------- effects
@@ -201,12 +213,13 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
                 _add(state, user, room)
             if announce is None:
                 return []
-            return [Deliver(_conns_of(state, state.room_users.get(room, ())), announce)]
+            return [Deliver(_conns_of(state, state.room_users.get(room, ())), Notice(announce))]
         case Leave(user, room, announce):
             effects: list[Effect] = []
             if announce is not None:
                 effects.append(
-                    Deliver(_conns_of(state, state.room_users.get(room, set()) | {user}), announce)
+                    Deliver(_conns_of(state, state.room_users.get(room, set()) | {user}),
+                            Notice(announce))
                 )
             _remove(state, user, room)
             return effects
@@ -219,12 +232,15 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
             audience: set[str] = set()
             for room in rooms:
                 audience |= state.room_users.get(room, set())
-            return [Deliver(_conns_of(state, audience, exclude), data)]
-        case BroadcastPresence(user, data):
-            audience = set()
+            return [Deliver(_conns_of(state, audience, exclude), Notice(data))]
+        case BroadcastPresence(user, data, also):
+            audience = set(also)
             for room in state.user_rooms.get(user, ()):
                 audience |= state.room_users.get(room, set())
-            return [Deliver(_conns_of(state, audience, exclude=user), data)]
+            return [Deliver(_conns_of(state, audience, exclude=user), Notice(data))]
+        case ToUser(user, data, exclude):
+            targets = tuple(c for c in state.user_conns.get(user, ()) if c != exclude)
+            return [Deliver(targets, Notice(data))]
     raise TypeError(f"not a registry command: {command!r}")
 
 
@@ -245,6 +261,11 @@ class RoomRegistry:
     async def send(self, command: Command) -> None:
         """Queue a command; waits only while the inbox is full."""
         await self._send.send(command)
+
+    def is_member(self, user: str, room: str) -> bool:
+        """Whether online ``user`` is in ``room``, as of the commands applied so far. A read
+        of the actor's state, for checks that can do with a snapshot (typing)."""
+        return user in self.state.room_users.get(room, ())
 
     async def connect(self, command: Connect) -> None:
         """Queue a Connect and wait until the registry has applied it."""

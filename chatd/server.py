@@ -103,6 +103,7 @@ async def _listen(config: Config, services: Services, connections: trio.Nursery,
     http_context = HttpContext(
         config=config, storage=services.storage, auth=services.auth, metrics=services.metrics,
         on_websocket=on_websocket, is_draining=lambda: bool(server_box and server_box[0].draining),
+        registry=services.registry, presence=services.presence,
     )
 
     async def on_http(stream: trio.SocketStream) -> None:

@@ -16,21 +16,41 @@ from hypothesis import strategies as st
 
 from chatd.protocol import (
     REQUESTS,
+    AddContact,
+    Contacts,
+    CreateRoom,
+    Dm,
     Hello,
     History,
+    Invite,
     Join,
+    Kick,
     Leave,
     Limits,
     Ping,
+    Read,
+    RemoveContact,
     Request,
     RequestId,
+    Rooms,
     Send,
+    Typing,
+    Who,
+    dm_room_name,
 )
-from chatd.protocol.events import MAX_ID_CHARS, MAX_NONCE_CHARS, MAX_SEQ, MAX_TOKEN_CHARS
+from chatd.protocol.events import (
+    MAX_ID_CHARS,
+    MAX_NONCE_CHARS,
+    MAX_SEQ,
+    MAX_TOKEN_CHARS,
+    MAX_TOPIC_CHARS,
+)
 
 __all__ = [
+    "any_room_names",
     "byte_streams",
     "chunked",
+    "conversation_names",
     "frames",
     "json_values",
     "nonces",
@@ -53,6 +73,12 @@ room_names = st.text(ROOM_ALPHABET, min_size=1, max_size=64)
 
 user_names = st.text(USER_ALPHABET, min_size=1, max_size=32)
 """Valid user names."""
+
+conversation_names = st.builds(dm_room_name, user_names, user_names)
+"""Names of 1:1 conversations, in their normal form."""
+
+any_room_names = room_names | conversation_names
+"""What may name an existing room: a room's name or a conversation's."""
 
 seqs = st.integers(min_value=0, max_value=MAX_SEQ)
 """Message sequence numbers (0: nothing seen yet)."""
@@ -80,7 +106,7 @@ def _history(limits: Limits) -> st.SearchStrategy[History]:
     limit = st.none() | st.integers(1, limits.history_max)
     return st.builds(
         lambda rid, room, bound, lim: History(id=rid, room=room, limit=lim, **bound),
-        request_ids, room_names, bounds, limit,
+        request_ids, any_room_names, bounds, limit,
     )
 
 
@@ -91,12 +117,26 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
             Hello, id=request_ids, token=tokens,
             resume=st.none() | st.dictionaries(room_names, seqs, max_size=5),
         ),
-        "join": st.builds(Join, id=request_ids, room=room_names),
-        "leave": st.builds(Leave, id=request_ids, room=room_names),
-        "send": st.builds(Send, id=request_ids, room=room_names, text=texts(limits),
+        "join": st.builds(Join, id=request_ids, room=any_room_names),
+        "leave": st.builds(Leave, id=request_ids, room=any_room_names),
+        "send": st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
                           nonce=nonces),
         "history": _history(limits),
         "ping": st.builds(Ping, id=request_ids),
+        "dm": st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces),
+        "rooms": st.builds(Rooms, id=request_ids),
+        "create_room": st.builds(
+            CreateRoom, id=request_ids, room=room_names, private=st.booleans(),
+            topic=st.just("") | st.text(min_size=1, max_size=MAX_TOPIC_CHARS),
+        ),
+        "invite": st.builds(Invite, id=request_ids, room=any_room_names, user=user_names),
+        "kick": st.builds(Kick, id=request_ids, room=any_room_names, user=user_names),
+        "who": st.builds(Who, id=request_ids, room=any_room_names),
+        "typing": st.builds(Typing, id=request_ids, room=any_room_names),
+        "read": st.builds(Read, id=request_ids, room=any_room_names, seq=seqs),
+        "contacts": st.builds(Contacts, id=request_ids),
+        "add_contact": st.builds(AddContact, id=request_ids, user=user_names),
+        "remove_contact": st.builds(RemoveContact, id=request_ids, user=user_names),
     }
     missing = set(REQUESTS) - set(by_op)
     assert not missing, f"tests/strategies.py has no strategy for {sorted(missing)}"

@@ -13,18 +13,25 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from chatd.protocol import codes
-from chatd.protocol.names import InvalidName, normalise_room, normalise_user
+from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room, normalise_user
 
 __all__ = [
     "EVENTS",
     "REQUESTS",
+    "AddContact",
+    "Answer",
+    "Contacts",
+    "CreateRoom",
+    "Dm",
     "Error",
     "Gap",
     "Hello",
     "History",
     "HistoryPage",
+    "Invite",
     "Join",
     "JoinAccepted",
+    "Kick",
     "Leave",
     "Limits",
     "MemberJoined",
@@ -33,13 +40,20 @@ __all__ = [
     "Ok",
     "Ping",
     "PresenceChanged",
+    "Read",
+    "ReadMoved",
+    "RemoveContact",
     "Request",
     "RequestError",
     "RequestId",
+    "Rooms",
     "Send",
     "Sent",
     "ServerEvent",
+    "Typing",
+    "UserTyping",
     "Welcome",
+    "Who",
     "parse_request",
 ]
 
@@ -49,6 +63,7 @@ MAX_ID_CHARS: Final = 64
 MAX_NONCE_CHARS: Final = 64
 MAX_TOKEN_CHARS: Final = 4096
 MAX_RESUME_ROOMS: Final = 1000
+MAX_TOPIC_CHARS: Final = 256
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 
 
@@ -126,6 +141,79 @@ class Ping(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Dm(Request):
+    """A 1:1 message; the conversation is a room of its own, created on first use."""
+
+    OP: ClassVar[str] = "dm"
+    to: str
+    text: str
+    nonce: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Rooms(Request):
+    OP: ClassVar[str] = "rooms"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CreateRoom(Request):
+    OP: ClassVar[str] = "create_room"
+    room: str
+    private: bool = False
+    topic: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Invite(Request):
+    OP: ClassVar[str] = "invite"
+    room: str
+    user: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Kick(Request):
+    OP: ClassVar[str] = "kick"
+    room: str
+    user: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Who(Request):
+    OP: ClassVar[str] = "who"
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Typing(Request):
+    OP: ClassVar[str] = "typing"
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Read(Request):
+    OP: ClassVar[str] = "read"
+    room: str
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Contacts(Request):
+    OP: ClassVar[str] = "contacts"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AddContact(Request):
+    OP: ClassVar[str] = "add_contact"
+    user: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveContact(Request):
+    OP: ClassVar[str] = "remove_contact"
+    user: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RequestError:
     """A frame the peer got wrong. The server answers it with an ``error`` frame carrying
     ``code``; when ``fatal`` it then closes the connection."""
@@ -175,12 +263,14 @@ class Welcome(ServerEvent):
     id: RequestId = None
     user: Mapping[str, Any]
     rooms: Sequence[Mapping[str, Any]]
+    contacts: Sequence[Mapping[str, Any]] = ()
     ping_interval: int
 
     def wire(self) -> dict[str, Any]:
         return {
             "op": self.OP, "id": self.id, "user": dict(self.user),
-            "rooms": [dict(r) for r in self.rooms], "ping_interval": self.ping_interval,
+            "rooms": [dict(r) for r in self.rooms],
+            "contacts": [dict(c) for c in self.contacts], "ping_interval": self.ping_interval,
         }
 
 
@@ -263,9 +353,15 @@ class Error(ServerEvent):
     id: RequestId = None
     code: str
     message: str
+    retry_after: int | None = None  # ms, with rate_limited
 
     def wire(self) -> dict[str, Any]:
-        return {"op": self.OP, "id": self.id, "code": self.code, "message": self.message}
+        obj: dict[str, Any] = {
+            "op": self.OP, "id": self.id, "code": self.code, "message": self.message,
+        }
+        if self.retry_after is not None:
+            obj["retry_after"] = self.retry_after
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,9 +379,13 @@ class MemberJoined(ServerEvent):
     OP: ClassVar[str] = "joined"
     room: str
     user: str
+    by: str | None = None  # who invited them, when they were invited
 
     def wire(self) -> dict[str, Any]:
-        return {"op": self.OP, "room": self.room, "user": self.user}
+        obj = {"op": self.OP, "room": self.room, "user": self.user}
+        if self.by is not None:
+            obj["by"] = self.by
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,9 +393,51 @@ class MemberLeft(ServerEvent):
     OP: ClassVar[str] = "left"
     room: str
     user: str
+    by: str | None = None  # the owner who removed them, when they were kicked
+
+    def wire(self) -> dict[str, Any]:
+        obj = {"op": self.OP, "room": self.room, "user": self.user}
+        if self.by is not None:
+            obj["by"] = self.by
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UserTyping(ServerEvent):
+    """Someone is typing in a room (ephemeral: never stored)."""
+
+    OP: ClassVar[str] = "typing"
+    room: str
+    user: str
 
     def wire(self) -> dict[str, Any]:
         return {"op": self.OP, "room": self.room, "user": self.user}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadMoved(ServerEvent):
+    """The user's read marker moved (on another of their connections)."""
+
+    OP: ClassVar[str] = "read"
+    room: str
+    seq: int
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "seq": self.seq}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Answer(ServerEvent):
+    """An ``ok`` reply carrying fields of its own (``rooms``, ``who``, ``contacts``...).
+
+    The fields are JSON-ready values; the reply's shape per op is in docs/protocol.md."""
+
+    OP: ClassVar[str] = "ok"
+    id: RequestId = None
+    fields: Mapping[str, Any]
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "id": self.id, **self.fields}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -416,6 +558,77 @@ def _parse_ping(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Ping:
     return Ping(id=rid)
 
 
+def _bool(obj: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = obj.get(key, default)
+    if not isinstance(value, bool):
+        raise _Invalid(f"'{key}' must be true or false")
+    return value
+
+
+def _new_room(obj: Mapping[str, Any]) -> str:
+    try:
+        return normalise_new_room(obj.get("room"))
+    except InvalidName as exc:
+        raise _Invalid(f"'room': {exc}") from None
+
+
+def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
+    to = _user(obj, "to")
+    text = _str(obj, "text", max_chars=limits.max_text_chars)
+    if not text.strip():
+        raise _Invalid("'text' must not be blank")
+    nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
+    return Dm(id=rid, to=to, text=text, nonce=nonce)
+
+
+def _parse_rooms(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Rooms:
+    return Rooms(id=rid)
+
+
+def _parse_create_room(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> CreateRoom:
+    room = _new_room(obj)
+    private = _bool(obj, "private", False)
+    topic = obj.get("topic", "")
+    if topic != "":
+        topic = _str(obj, "topic", max_chars=MAX_TOPIC_CHARS)
+    return CreateRoom(id=rid, room=room, private=private, topic=topic)
+
+
+def _parse_invite(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Invite:
+    return Invite(id=rid, room=_room(obj), user=_user(obj, "user"))
+
+
+def _parse_kick(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Kick:
+    return Kick(id=rid, room=_room(obj), user=_user(obj, "user"))
+
+
+def _parse_who(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Who:
+    return Who(id=rid, room=_room(obj))
+
+
+def _parse_typing(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Typing:
+    return Typing(id=rid, room=_room(obj))
+
+
+def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
+    seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
+    assert seq is not None
+    return Read(id=rid, room=_room(obj), seq=seq)
+
+
+def _parse_contacts(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Contacts:
+    return Contacts(id=rid)
+
+
+def _parse_add_contact(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> AddContact:
+    return AddContact(id=rid, user=_user(obj, "user"))
+
+
+def _parse_remove_contact(obj: Mapping[str, Any], rid: RequestId, limits: Limits
+                          ) -> RemoveContact:
+    return RemoveContact(id=rid, user=_user(obj, "user"))
+
+
 _Parser = Callable[[Mapping[str, Any], RequestId, Limits], Request]
 
 #: Every request op, with its parser: the table that dispatch checks before anything runs.
@@ -426,18 +639,31 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "send": (Send, _parse_send),
     "history": (History, _parse_history),
     "ping": (Ping, _parse_ping),
+    "dm": (Dm, _parse_dm),
+    "rooms": (Rooms, _parse_rooms),
+    "create_room": (CreateRoom, _parse_create_room),
+    "invite": (Invite, _parse_invite),
+    "kick": (Kick, _parse_kick),
+    "who": (Who, _parse_who),
+    "typing": (Typing, _parse_typing),
+    "read": (Read, _parse_read),
+    "contacts": (Contacts, _parse_contacts),
+    "add_contact": (AddContact, _parse_add_contact),
+    "remove_contact": (RemoveContact, _parse_remove_contact),
 }
 
 #: Every op a server sends, with the event classes that carry it.
 EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "welcome": (Welcome,),
-    "ok": (Ok, Sent, HistoryPage, JoinAccepted),
+    "ok": (Ok, Sent, HistoryPage, JoinAccepted, Answer),
     "error": (Error,),
     "message": (MessagePosted,),
     "presence": (PresenceChanged,),
     "joined": (MemberJoined,),
     "left": (MemberLeft,),
     "gap": (Gap,),
+    "typing": (UserTyping,),
+    "read": (ReadMoved,),
 }
 
 

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["InvalidName", "normalise_room", "normalise_user"]
+__all__ = [
+    "InvalidName",
+    "dm_room_name",
+    "is_dm_room",
+    "normalise_new_room",
+    "normalise_room",
+    "normalise_user",
+]
 
 _USER = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 _ROOM = re.compile(r"[a-z0-9_-]{1,64}")
+# A 1:1 conversation: "@" and the two user names, lower-cased, sorted, joined by ":". Neither
+# "@" nor ":" can be in a room name, so no room a user creates can take a conversation's name.
+_DM = re.compile(r"@([a-z0-9_.-]{1,32}):([a-z0-9_.-]{1,32})")
 
 
 class InvalidName(ValueError):
@@ -30,8 +40,8 @@ def normalise_user(name: object) -> str:
     return name
 
 
-def normalise_room(name: object) -> str:
-    """A room name in lower case, if it is then 1-64 of ``[a-z0-9_-]``.
+def normalise_new_room(name: object) -> str:
+    """A name for a room to create, in lower case, if it is then 1-64 of ``[a-z0-9_-]``.
 
     Raises:
         InvalidName: it is not a string or breaks the rule.
@@ -43,3 +53,31 @@ def normalise_room(name: object) -> str:
     if not name.isascii() or not _ROOM.fullmatch(lowered):
         raise InvalidName("a room name is 1-64 of a-z 0-9 _ -")
     return lowered
+
+
+def normalise_room(name: object) -> str:
+    """The name of an existing room or 1:1 conversation, in lower case: a room name (see
+    :func:`normalise_new_room`) or a conversation's ``@user:user`` as :func:`dm_room_name`
+    makes it.
+
+    Raises:
+        InvalidName: it is neither.
+    """
+    if isinstance(name, str) and name.startswith("@") and name.isascii():
+        lowered = name.lower()
+        found = _DM.fullmatch(lowered)
+        if found and found[1] <= found[2]:
+            return lowered
+        raise InvalidName("a conversation is named @user:user, the two names in order")
+    return normalise_new_room(name)
+
+
+def dm_room_name(user: str, other: str) -> str:
+    """The name of the 1:1 conversation between two (valid) user names, in either order."""
+    first, second = sorted((user.lower(), other.lower()))
+    return f"@{first}:{second}"
+
+
+def is_dm_room(room: str) -> bool:
+    """Whether a normalised room name names a 1:1 conversation."""
+    return room.startswith("@")

@@ -4,7 +4,9 @@ Nothing outside this package imports asyncpg or knows that it runs on asyncio.
 """
 
 from chatd.storage.base import (
+    UNREAD_CAP,
     Appended,
+    Conversation,
     Credentials,
     Joined,
     Message,
@@ -18,7 +20,9 @@ from chatd.storage.base import (
 from chatd.storage.postgres import open_storage
 
 __all__ = [
+    "UNREAD_CAP",
     "Appended",
+    "Conversation",
     "Credentials",
     "Joined",
     "Message",

@@ -17,7 +17,9 @@ from typing import Protocol
 from chatd.errors import ChatError
 
 __all__ = [
+    "UNREAD_CAP",
     "Appended",
+    "Conversation",
     "Credentials",
     "Joined",
     "Message",
@@ -49,7 +51,13 @@ class Credentials:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Room:
-    """A room as a member sees it. ``last_seq`` is 0 for a room with no message yet."""
+    """A room as a user sees it. ``last_seq`` is 0 for a room with no message yet.
+
+    ``kind`` is ``"room"`` or ``"dm"`` (a 1:1 conversation, always private, named
+    ``@a:b`` by :func:`chatd.protocol.names.dm_room_name`; ``peer`` is the other user's name
+    as registered, seen from the user who asked). ``member``, ``read_seq`` and ``unread`` are
+    the asking user's: their read marker and how many messages by others came after it (capped
+    at :data:`UNREAD_CAP`). Methods that do not say they fill them leave the defaults."""
 
     id: int
     name: str
@@ -57,6 +65,24 @@ class Room:
     topic: str
     owner: str | None
     last_seq: int
+    kind: str = "room"
+    peer: str | None = None
+    member: bool = True
+    read_seq: int = 0
+    unread: int = 0
+
+
+#: Unread counts stop at this many; clients show "999+".
+UNREAD_CAP = 999
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Conversation:
+    """A 1:1 conversation, as :meth:`Storage.direct_room` finds or creates it."""
+
+    room: Room
+    peer: str
+    created: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,7 +159,8 @@ class Storage(Protocol):
         """Revoke every token issued to the user up to now (this process's clock, ms)."""
 
     async def user_rooms(self, user_id: int) -> list[Room]:
-        """The rooms the user is a member of, by name."""
+        """The rooms and conversations the user is a member of, by name, with ``read_seq``,
+        ``unread`` and (for conversations) ``peer`` filled."""
 
     async def public_rooms(self) -> list[Room]:
         """Every public room, by name."""
@@ -143,11 +170,56 @@ class Storage(Protocol):
 
     async def join_room(self, user_id: int, name: str) -> Joined:
         """Make the user a member, creating a public room if none has that name.
-        Raises ChatError('forbidden') for a private room the user is not a member of."""
+        Raises ChatError('forbidden') for a private room or a conversation the user is not a
+        member of; a conversation is never created here (ChatError('not_found') when it does
+        not exist yet: conversations start with :meth:`direct_room`)."""
 
     async def leave_room(self, user_id: int, name: str) -> bool:
         """End the membership; False when the user was not a member.
-        Raises ChatError('not_found') when there is no such room."""
+        Raises ChatError('not_found') when there is no such room, ChatError('bad_request')
+        for a conversation (one cannot leave a 1:1 conversation)."""
+
+    async def direct_room(self, user_id: int, peer: str) -> Conversation:
+        """The 1:1 conversation between the user and ``peer`` (any case), created with both
+        as members on first use. A conversation with oneself is allowed (notes to self).
+        Raises ChatError('not_found') when there is no user called ``peer``."""
+
+    async def room_members(self, user_id: int, room: str) -> list[str]:
+        """The names of a room's members, sorted. Public rooms are open to every user;
+        private rooms and conversations only to members (ChatError('forbidden')).
+        ChatError('not_found') for an unknown room."""
+
+    async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
+        """Make ``invitee`` (any case) a member of ``room``; any member may invite. Returns the
+        invitee's registered name and whether they are new to the room.
+        Raises ChatError: 'not_found' (room or user), 'forbidden' (the inviter is not a
+        member, or the room is a conversation)."""
+
+    async def kick(self, user_id: int, room: str, target: str) -> tuple[str, bool]:
+        """End ``target``'s membership; only the room's owner may. Returns the target's
+        registered name and whether they were a member.
+        Raises ChatError: 'not_found' (room or user), 'forbidden' (not the owner, or a
+        conversation), 'bad_request' (the owner kicking themselves)."""
+
+    async def mark_read(self, user_id: int, room: str, seq: int) -> int:
+        """Move the user's read marker forward to ``seq`` (never back, never past the room's
+        last seq) and return where it now is. ChatError('forbidden') for a non-member,
+        ChatError('not_found') for an unknown room."""
+
+    async def rooms_overview(self, user_id: int) -> list[Room]:
+        """Every public room and every room or conversation the user is in, by name, with
+        ``member``, ``read_seq``, ``unread`` and (for conversations) ``peer`` filled."""
+
+    async def contacts(self, user_id: int) -> list[str]:
+        """The registered names of the user's contacts, sorted case-insensitively."""
+
+    async def add_contact(self, user_id: int, name: str) -> str:
+        """Add a contact (any case; idempotent) and return their registered name.
+        Raises ChatError('not_found') for no such user, ChatError('bad_request') for oneself."""
+
+    async def remove_contact(self, user_id: int, name: str) -> str | None:
+        """Remove a contact (any case); their registered name, or None when they were not
+        one."""
 
     async def append_messages(self, batch: Sequence[NewMessage]) -> list[Appended | ChatError]:
         """Store a batch of messages in one transaction (group commit), one result per input

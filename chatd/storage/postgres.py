@@ -24,6 +24,23 @@ Appending (the hot path) is two statements for a whole batch:
 If another node stored the same (sender, nonce) between the two statements, the insert fails on
 the unique constraint, nothing is committed, and the batch is retried from step 1, where that
 message now shows up as a duplicate.
+
+Rooms and conversations share the ``rooms`` table. A 1:1 conversation is a room of kind ``dm``,
+private, without owner, named by :func:`chatd.protocol.names.dm_room_name`, with both users as
+members; it is created only by :meth:`PostgresStorage.direct_room`, never by joining, and nobody
+leaves it, is invited into it or is kicked from it. Creating one races when both users start
+talking at once: each side inserts the room (with its two memberships, in the same statement)
+``ON CONFLICT (name) DO NOTHING``; the loser's insert waits for the winner's commit and does
+nothing, and the loser then reads the winner's room in a fresh statement (a statement cannot
+see a row committed after its own snapshot was taken). Private rooms, conversations alike, are
+visible (history, members, read markers) to their members only.
+
+A membership carries the member's read marker (``read_seq``). Unread counts are computed when
+rooms are listed, not kept up to date as messages arrive, which would put a write per member on
+the hot path: each is a walk of the (room_id, seq) index from the marker, stopped after
+``UNREAD_CAP`` messages by others, so a room with a million unread messages lists as fast as
+one with a thousand. (The user's own messages after the marker are walked over uncounted:
+sending does not move the marker.)
 """
 
 from __future__ import annotations
@@ -42,8 +59,11 @@ import trio
 
 from chatd.config import Config
 from chatd.errors import ChatError
+from chatd.protocol.names import dm_room_name, is_dm_room
 from chatd.storage.base import (
+    UNREAD_CAP,
     Appended,
+    Conversation,
     Credentials,
     Joined,
     Message,
@@ -95,7 +115,49 @@ def _ts(param: str) -> str:
 
 
 _USER_COLUMNS = f"u.id, u.name, {_ms('u.created_at')} AS created_at"
-_ROOM_COLUMNS = "r.id, r.name, r.private, r.topic, o.name AS owner, r.last_seq"
+_ROOM_COLUMNS = "r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq"
+
+# Who may read a room r and list its members: anyone for a public room, members otherwise.
+_READABLE = """
+((NOT r.private AND r.kind = 'room') OR EXISTS (
+    SELECT 1 FROM memberships rm WHERE rm.room_id = r.id AND rm.user_id = {user}
+))
+"""
+
+# The other member of conversation r, as user {me} sees it (themselves only in a conversation
+# with oneself); no row for a room. Joined LATERAL as "peer".
+_PEER_JOIN = """
+LEFT JOIN LATERAL (
+    SELECT pu.name FROM memberships pm JOIN users pu ON pu.id = pm.user_id
+    WHERE r.kind = 'dm' AND pm.room_id = r.id
+    ORDER BY pm.user_id = {me}
+    LIMIT 1
+) peer ON true
+"""
+
+# A member's view of room r from their membership m. Unread counts the others' messages after
+# the marker by walking the (room_id, seq) index from read_seq; the LIMIT ends the walk after
+# UNREAD_CAP of them, so a room with a million unread messages costs what one with a thousand
+# does. The ORDER BY is there for the planner: without it, it may pick a bitmap scan, which
+# collects every entry after the marker before the LIMIT applies.
+_MEMBER_COLUMNS = f"""
+true AS member, m.read_seq, peer.name AS peer, (
+    SELECT count(*) FROM (
+        SELECT 1 FROM messages x
+        WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.sender_id <> m.user_id
+        ORDER BY x.seq
+        LIMIT {UNREAD_CAP}
+    ) AS capped
+) AS unread
+"""
+
+# The rooms and conversations user $1 is in, with their view of each.
+_SQL_MY_ROOMS = f"""
+SELECT {_ROOM_COLUMNS}, {_MEMBER_COLUMNS}
+FROM memberships m JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
+{_PEER_JOIN.format(me="m.user_id")}
+WHERE m.user_id = $1
+"""
 
 _SQL_CREATE_USER = f"""
 INSERT INTO users AS u (name, password_hash) VALUES ($1, $2)
@@ -127,18 +189,33 @@ _SQL_REVOKE_ALL = f"""
 UPDATE users SET tokens_valid_after = greatest(tokens_valid_after, {_ts("$2")}) WHERE id = $1
 """
 
+# "By name" is by code point (COLLATE "C"), as Python sorts: the database's own collation may
+# ignore punctuation such as the "@" that starts every conversation's name.
 _SQL_USER_ROOMS = f"""
-SELECT {_ROOM_COLUMNS}
-FROM memberships m JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
-WHERE m.user_id = $1
-ORDER BY r.name
+{_SQL_MY_ROOMS}
+ORDER BY r.name COLLATE "C"
 """
 
 _SQL_PUBLIC_ROOMS = f"""
 SELECT {_ROOM_COLUMNS}
 FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
 WHERE NOT r.private AND r.kind = 'room'
-ORDER BY r.name
+ORDER BY r.name COLLATE "C"
+"""
+
+# The user's rooms, then the public rooms they are not in (both halves use an index: the
+# user's memberships, and rooms_public_name_idx).
+_SQL_ROOMS_OVERVIEW = f"""
+SELECT * FROM (
+    {_SQL_MY_ROOMS}
+    UNION ALL
+    SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS peer,
+           0::bigint AS unread
+    FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
+    WHERE NOT r.private AND r.kind = 'room'
+      AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $1)
+) AS overview
+ORDER BY name COLLATE "C"
 """
 
 # The room and its owner's membership in one statement, so neither exists without the other.
@@ -156,14 +233,15 @@ SELECT {_ROOM_COLUMNS} FROM r LEFT JOIN users o ON o.id = r.owner_id
 # Joins a public room the user is not in yet; reports what it found and did.
 _SQL_JOIN_ROOM = f"""
 WITH r AS (
-    SELECT {_ROOM_COLUMNS},
+    SELECT {_ROOM_COLUMNS}, peer.name AS peer,
            EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
-               AS member
+               AS was_member
     FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
+    {_PEER_JOIN.format(me="$2")}
     WHERE r.name = $1
 ), joined AS (
     INSERT INTO memberships (room_id, user_id)
-    SELECT id, $2 FROM r WHERE NOT private AND NOT member
+    SELECT id, $2 FROM r WHERE NOT private AND kind = 'room' AND NOT was_member
     ON CONFLICT DO NOTHING
     RETURNING room_id
 )
@@ -175,13 +253,130 @@ _SQL_CREATE_PUBLIC_ROOM = """
 INSERT INTO rooms (name, owner_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
 """
 
+# kind is NULL when there is no such room; a conversation is never left.
 _SQL_LEAVE_ROOM = """
 WITH r AS (
-    SELECT id FROM rooms WHERE name = $1
+    SELECT id, kind FROM rooms WHERE name = $1
 ), gone AS (
-    DELETE FROM memberships m USING r WHERE m.room_id = r.id AND m.user_id = $2 RETURNING 1
+    DELETE FROM memberships m USING r
+    WHERE m.room_id = r.id AND m.user_id = $2 AND r.kind = 'room'
+    RETURNING 1
 )
-SELECT EXISTS (SELECT 1 FROM r) AS found, EXISTS (SELECT 1 FROM gone) AS was_member
+SELECT (SELECT kind FROM r) AS kind, EXISTS (SELECT 1 FROM gone) AS was_member
+"""
+
+# Direct rooms, step 1: the user ($1) and the peer ($2, any case); one or two rows.
+_SQL_DIRECT_USERS = """
+SELECT id, name, id = $1 AS is_me, lower(name) = lower($2) AS is_peer
+FROM users WHERE id = $1 OR lower(name) = lower($2)
+"""
+
+# Direct rooms, step 2: the conversation called $1, created with members $2 if it does not
+# exist in this statement's snapshot. The room and its memberships are one statement, so nobody
+# ever sees one without the other. No row at all when another session created the room after
+# this snapshot was taken (the INSERT then waited for it and did nothing): step 3 reads it.
+# NOT EXISTS keeps the common case (the conversation exists) from spending a rooms.id.
+_SQL_DIRECT_ROOM = f"""
+WITH found AS (
+    SELECT * FROM rooms WHERE name = $1
+), created AS (
+    INSERT INTO rooms (name, kind, private)
+    SELECT $1, 'dm', true WHERE NOT EXISTS (SELECT 1 FROM found)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING *
+), members AS (
+    INSERT INTO memberships (room_id, user_id)
+    SELECT c.id, u.id FROM created AS c, unnest($2::bigint[]) AS u(id)
+    ON CONFLICT DO NOTHING
+)
+SELECT {_ROOM_COLUMNS}, r.created
+FROM (
+    SELECT *, false AS created FROM found UNION ALL SELECT *, true AS created FROM created
+) AS r LEFT JOIN users o ON o.id = r.owner_id
+"""
+
+# Direct rooms, step 3 (only after losing the creation race): the room as it now is.
+_SQL_ROOM_BY_NAME = f"""
+SELECT {_ROOM_COLUMNS} FROM rooms r LEFT JOIN users o ON o.id = r.owner_id WHERE r.name = $1
+"""
+
+# One row per member (name NULL for a readable room without members); none for no such room.
+_SQL_ROOM_MEMBERS = f"""
+WITH r AS (
+    SELECT r.id, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+)
+SELECT r.allowed, u.name
+FROM r LEFT JOIN memberships m ON r.allowed AND m.room_id = r.id
+LEFT JOIN users u ON u.id = m.user_id
+"""
+
+# Invitation: checks and insert in one statement; always one row, NULLs for what is missing.
+_SQL_INVITE = """
+WITH r AS (
+    SELECT r.id, r.kind,
+           EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
+               AS member
+    FROM rooms r WHERE r.name = $1
+), u AS (
+    SELECT id, name FROM users WHERE lower(name) = lower($3)
+), added AS (
+    INSERT INTO memberships (room_id, user_id)
+    SELECT r.id, u.id FROM r, u WHERE r.member AND r.kind = 'room'
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT r.kind, r.member, u.name AS invitee, EXISTS (SELECT 1 FROM added) AS new
+FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN u ON true
+"""
+
+# Kick: checks and delete in one statement; always one row, NULLs for what is missing.
+_SQL_KICK = """
+WITH r AS (
+    SELECT id, kind, coalesce(owner_id = $2, false) AS is_owner FROM rooms WHERE name = $1
+), u AS (
+    SELECT id, name FROM users WHERE lower(name) = lower($3)
+), gone AS (
+    DELETE FROM memberships m USING r, u
+    WHERE m.room_id = r.id AND m.user_id = u.id
+      AND r.kind = 'room' AND r.is_owner AND u.id <> $2
+    RETURNING 1
+)
+SELECT r.kind, r.is_owner, u.id AS target_id, u.name AS target,
+       EXISTS (SELECT 1 FROM gone) AS was_member
+FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN u ON true
+"""
+
+# The marker moves forward only and never past last_seq; read_seq is NULL for a non-member.
+_SQL_MARK_READ = """
+WITH r AS (
+    SELECT id, last_seq FROM rooms WHERE name = $1
+), marked AS (
+    UPDATE memberships m SET read_seq = greatest(m.read_seq, least($3::bigint, r.last_seq))
+    FROM r WHERE m.room_id = r.id AND m.user_id = $2
+    RETURNING m.read_seq
+)
+SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT read_seq FROM marked) AS read_seq
+"""
+
+_SQL_CONTACTS = """
+SELECT u.name FROM contacts c JOIN users u ON u.id = c.contact_id WHERE c.user_id = $1
+"""
+
+# The contact ($2, any case) and, unless it is the user themselves, the row added (if new).
+_SQL_ADD_CONTACT = """
+WITH u AS (
+    SELECT id, name FROM users WHERE lower(name) = lower($2)
+), added AS (
+    INSERT INTO contacts (user_id, contact_id) SELECT $1, id FROM u WHERE id <> $1
+    ON CONFLICT DO NOTHING
+)
+SELECT id, name FROM u
+"""
+
+_SQL_REMOVE_CONTACT = """
+DELETE FROM contacts c USING users u
+WHERE c.user_id = $1 AND c.contact_id = u.id AND lower(u.name) = lower($2)
+RETURNING u.name
 """
 
 # Step 1 of appending: one row per input, in input order.
@@ -228,11 +423,7 @@ RETURNING id, room_id, seq, {_ms("created_at")} AS ts
 # walk the (room_id, seq) index. $5 is limit + 1: the extra row tells whether there is more.
 _SQL_HISTORY = """
 WITH r AS (
-    SELECT r.id, r.last_seq,
-           (NOT r.private OR EXISTS (
-               SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
-           )) AS allowed
-    FROM rooms r WHERE r.name = $1
+    SELECT r.id, r.last_seq, {readable} AS allowed FROM rooms r WHERE r.name = $1
 )
 SELECT r.last_seq, r.allowed, p.*
 FROM r LEFT JOIN LATERAL (
@@ -243,8 +434,12 @@ FROM r LEFT JOIN LATERAL (
     LIMIT $5
 ) p ON true
 """
-_SQL_HISTORY_NEWEST = _SQL_HISTORY.format(ts=_ms("m.created_at"), direction="DESC")
-_SQL_HISTORY_OLDEST = _SQL_HISTORY.format(ts=_ms("m.created_at"), direction="ASC")
+_SQL_HISTORY_NEWEST = _SQL_HISTORY.format(
+    readable=_READABLE.format(user="$2"), ts=_ms("m.created_at"), direction="DESC"
+)
+_SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
+    readable=_READABLE.format(user="$2"), ts=_ms("m.created_at"), direction="ASC"
+)
 
 
 def _now_ms() -> int:
@@ -268,14 +463,23 @@ def _user(row: Any) -> User:
     return User(id=row["id"], name=row["name"], created_at=row["created_at"])
 
 
-def _room(row: Any) -> Room:
+def _room(row: Any, **view: Any) -> Room:
+    """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
+    ``read_seq``, ``unread``, ``peer``) from the row where it has those columns, else from
+    ``view``, else the defaults."""
+    for key in ("member", "read_seq", "unread", "peer"):
+        value = row.get(key)
+        if value is not None:
+            view[key] = value
     return Room(
         id=row["id"],
         name=row["name"],
+        kind=row["kind"],
         private=row["private"],
         topic=row["topic"],
         owner=row["owner"],
         last_seq=row["last_seq"],
+        **view,
     )
 
 
@@ -350,6 +554,10 @@ class PostgresStorage:
         rows = await self._run(self._pool.fetch, _SQL_USER_ROOMS, user_id)
         return [_room(row) for row in rows]
 
+    async def rooms_overview(self, user_id: int) -> list[Room]:
+        rows = await self._run(self._pool.fetch, _SQL_ROOMS_OVERVIEW, user_id)
+        return [_room(row) for row in rows]
+
     async def public_rooms(self) -> list[Room]:
         rows = await self._run(self._pool.fetch, _SQL_PUBLIC_ROOMS)
         return [_room(row) for row in rows]
@@ -361,25 +569,125 @@ class PostgresStorage:
         return _room(row)
 
     async def join_room(self, user_id: int, name: str) -> Joined:
-        """See :meth:`Storage.join_room`. A room created by joining is owned by the joiner."""
+        """See :meth:`Storage.join_room`. A room created by joining is owned by the joiner.
+        The room comes with ``kind`` and, for a conversation, ``peer`` filled."""
         row = await self._run(self._do_join_room, user_id, name)
-        if row["private"] and not row["member"]:
-            raise ChatError("forbidden", f"room {name!r} is private")
+        if row is None:
+            raise ChatError("not_found", f"there is no conversation {name!r}")
+        if row["private"] and not row["was_member"]:
+            what = "conversation" if row["kind"] == "dm" else "room"
+            raise ChatError("forbidden", f"{what} {name!r} is private")
         return Joined(room=_room(row), newly_joined=row["newly_joined"])
 
     async def _do_join_room(self, user_id: int, name: str) -> Any:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
-            if row is None:  # no such room yet: create it (or lose the race), then join
+            if row is None and not is_dm_room(name):
+                # No such room yet: create it (or lose the race), then join.
                 await conn.execute(_SQL_CREATE_PUBLIC_ROOM, name, user_id)
                 row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
             return row
 
     async def leave_room(self, user_id: int, name: str) -> bool:
         row = await self._run(self._pool.fetchrow, _SQL_LEAVE_ROOM, name, user_id)
-        if not row["found"]:
+        if row["kind"] is None:
             raise ChatError("not_found", f"there is no room {name!r}")
+        if row["kind"] == "dm":
+            raise ChatError("bad_request", "a 1:1 conversation cannot be left")
         return bool(row["was_member"])
+
+    # -- conversations and membership ---------------------------------------------------------
+
+    async def direct_room(self, user_id: int, peer: str) -> Conversation:
+        """See :meth:`Storage.direct_room`. The room comes with ``kind`` and ``peer`` filled.
+
+        Two or three statements in one crossing: find both users (the conversation is named
+        after both, and only the peer's name is given), then find or create the room; if
+        another session created it meanwhile (both users starting the conversation at once),
+        read the winner's room."""
+        return await self._run(self._do_direct_room, user_id, peer)
+
+    async def _do_direct_room(self, user_id: int, peer: str) -> Conversation:
+        async with self._pool.acquire() as conn:
+            users = await conn.fetch(_SQL_DIRECT_USERS, user_id, peer)
+            me = next((row for row in users if row["is_me"]), None)
+            other = next((row for row in users if row["is_peer"]), None)
+            if other is None:
+                raise ChatError("not_found", f"there is no user {peer!r}")
+            if me is None:
+                raise ChatError("not_found", "no such user")
+            name = dm_room_name(me["name"], other["name"])
+            row = await conn.fetchrow(_SQL_DIRECT_ROOM, name, sorted({me["id"], other["id"]}))
+            created = row is not None and row["created"]
+            if row is None:  # lost the race to create it: the winner has committed by now
+                row = await conn.fetchrow(_SQL_ROOM_BY_NAME, name)
+            assert row is not None, "conversations are never deleted"
+        room = _room(row, peer=other["name"])
+        return Conversation(room=room, peer=other["name"], created=created)
+
+    async def room_members(self, user_id: int, room: str) -> list[str]:
+        """See :meth:`Storage.room_members`; sorted case-insensitively, as contacts are."""
+        rows = await self._run(self._pool.fetch, _SQL_ROOM_MEMBERS, room, user_id)
+        if not rows:
+            raise ChatError("not_found", f"there is no room {room!r}")
+        if not rows[0]["allowed"]:
+            raise ChatError("forbidden", f"room {room!r} is private")
+        return sorted((row["name"] for row in rows if row["name"] is not None), key=str.lower)
+
+    async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
+        row = await self._run(self._pool.fetchrow, _SQL_INVITE, room, user_id, invitee)
+        if row["kind"] is None:
+            raise ChatError("not_found", f"there is no room {room!r}")
+        if not row["member"]:
+            raise ChatError("forbidden", f"you are not a member of {room!r}")
+        if row["kind"] == "dm":
+            raise ChatError("forbidden", "nobody can be invited into a 1:1 conversation")
+        if row["invitee"] is None:
+            raise ChatError("not_found", f"there is no user {invitee!r}")
+        return row["invitee"], bool(row["new"])
+
+    async def kick(self, user_id: int, room: str, target: str) -> tuple[str, bool]:
+        row = await self._run(self._pool.fetchrow, _SQL_KICK, room, user_id, target)
+        if row["kind"] is None:
+            raise ChatError("not_found", f"there is no room {room!r}")
+        if row["kind"] == "dm":
+            raise ChatError("forbidden", "nobody can be kicked from a 1:1 conversation")
+        if not row["is_owner"]:
+            raise ChatError("forbidden", f"only the owner of {room!r} can kick")
+        if row["target"] is None:
+            raise ChatError("not_found", f"there is no user {target!r}")
+        if row["target_id"] == user_id:
+            raise ChatError("bad_request", "the owner cannot kick themselves")
+        return row["target"], bool(row["was_member"])
+
+    async def mark_read(self, user_id: int, room: str, seq: int) -> int:
+        seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter; past either end means the end
+        row = await self._run(self._pool.fetchrow, _SQL_MARK_READ, room, user_id, seq)
+        if not row["found"]:
+            raise ChatError("not_found", f"there is no room {room!r}")
+        if row["read_seq"] is None:
+            raise ChatError("forbidden", f"you are not a member of {room!r}")
+        return int(row["read_seq"])
+
+    # -- contacts ----------------------------------------------------------------------------
+
+    async def contacts(self, user_id: int) -> list[str]:
+        rows = await self._run(self._pool.fetch, _SQL_CONTACTS, user_id)
+        return sorted((row["name"] for row in rows), key=str.lower)
+
+    async def add_contact(self, user_id: int, name: str) -> str:
+        row = await self._run(self._pool.fetchrow, _SQL_ADD_CONTACT, user_id, name)
+        if row is None:
+            raise ChatError("not_found", f"there is no user {name!r}")
+        if row["id"] == user_id:
+            raise ChatError("bad_request", "you cannot be your own contact")
+        return str(row["name"])
+
+    async def remove_contact(self, user_id: int, name: str) -> str | None:
+        found: str | None = await self._run(
+            self._pool.fetchval, _SQL_REMOVE_CONTACT, user_id, name
+        )
+        return found
 
     # -- messages ----------------------------------------------------------------------------
 

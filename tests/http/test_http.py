@@ -346,8 +346,8 @@ async def test_rooms_create_and_list(server: Server) -> None:
         assert bob.status == 201
         room = bob.json()["room"]
         assert room == {
-            "room": "general", "private": False, "topic": "hi", "owner": "alice",
-            "last_seq": 0, "member": True,
+            "room": "general", "kind": "room", "private": False, "topic": "hi",
+            "owner": "alice", "last_seq": 0, "member": True, "read_seq": 0, "unread": 0,
         }
         taken = await server.call("POST", "/api/rooms", token=alice, json_body={"room": "general"})
         assert taken.status == 409

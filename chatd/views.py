@@ -1,0 +1,42 @@
+"""The JSON shapes of rooms and messages, shared by the socket protocol and the HTTP API, so
+that a client sees one room or one message the same way on both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatd.protocol import MessagePosted
+from chatd.storage import Message, Room, User
+
+__all__ = ["message_event", "message_object", "room_object", "user_object"]
+
+
+def message_event(message: Message) -> MessagePosted:
+    """The protocol event for a stored message."""
+    return MessagePosted(
+        room=message.room, seq=message.seq, msg_id=message.msg_id, sender=message.sender,
+        text=message.text, ts=message.ts, nonce=message.nonce,
+    )
+
+
+def message_object(message: Message) -> dict[str, Any]:
+    """A stored message as JSON: the ``message`` event's fields (``op`` included)."""
+    return message_event(message).wire()
+
+
+def room_object(room: Room) -> dict[str, Any]:
+    """A room as clients see it in ``welcome``, ``rooms``, ``create_room`` and /api/rooms.
+    ``member``, ``read_seq`` and ``unread`` are the asking user's; ``peer`` is there for a
+    1:1 conversation (kind ``dm``)."""
+    obj: dict[str, Any] = {
+        "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
+        "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
+        "read_seq": room.read_seq, "unread": room.unread,
+    }
+    if room.peer is not None:
+        obj["peer"] = room.peer
+    return obj
+
+
+def user_object(user: User) -> dict[str, Any]:
+    return {"id": user.id, "name": user.name}

@@ -1,0 +1,506 @@
+"""Contract tests of conversations, membership management, read markers and contacts.
+
+Same rules as ``test_postgres.py``: a fresh database per test (the ``storage`` fixture), every
+await on the database under ``trio.fail_after``, and only the documented contract of
+:class:`chatd.storage.Storage` is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+import trio
+
+from chatd.errors import ChatError
+from chatd.storage import UNREAD_CAP, Appended, Conversation, NewMessage, Storage, User
+from chatd.storage.bridge import open_bridge
+
+TIMEOUT = 20
+
+
+async def refusal(call: Awaitable[object]) -> str:
+    """The code of the ChatError ``call`` raises (failing the test if it raises none)."""
+    with pytest.raises(ChatError) as info:
+        await call
+    return info.value.code
+
+
+async def post(storage: Storage, user: User, room: str, *texts: str) -> list[int]:
+    """Store messages by ``user`` in ``room``; their seqs."""
+    results = await storage.append_messages(
+        [
+            NewMessage(user_id=user.id, room=room, text=text, nonce=f"{room}/{text}")
+            for text in texts
+        ]
+    )
+    seqs = []
+    for result in results:
+        assert isinstance(result, Appended), result
+        seqs.append(result.message.seq)
+    return seqs
+
+
+async def users(storage: Storage, *names: str) -> list[User]:
+    return [await storage.create_user(name, "hash") for name in names]
+
+
+# -- conversations -----------------------------------------------------------------------------
+
+
+async def test_direct_room_is_created_once(storage: Storage) -> None:
+    """The first call creates a private, ownerless conversation named @a:b with both users
+    as members; the other side (any case) gets the same one, not created again."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "Alice", "bob")
+        first = await storage.direct_room(alice.id, "BOB")
+        assert first.created
+        assert first.peer == "bob"
+        room = first.room
+        assert (room.name, room.kind, room.private, room.owner, room.peer) == (
+            "@alice:bob",
+            "dm",
+            True,
+            None,
+            "bob",
+        )
+        second = await storage.direct_room(bob.id, "alice")
+        assert not second.created
+        assert second.peer == "Alice"
+        assert second.room.id == room.id
+        assert second.room.peer == "Alice"
+        assert await storage.room_members(alice.id, room.name) == ["Alice", "bob"]
+        await post(storage, alice, room.name, "hi")
+        await post(storage, bob, room.name, "hello")
+        page = await storage.history(bob.id, room.name, limit=10)
+        assert [(m.sender, m.text) for m in page.messages] == [("Alice", "hi"), ("bob", "hello")]
+
+
+async def test_direct_room_concurrent_creation(storage: Storage) -> None:
+    """Both users starting the conversation at once (several times over) make one room,
+    reported as created exactly once, with exactly the two of them in it."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "Bob")
+        results: list[Conversation] = []
+
+        async def start(user: User, peer: str) -> None:
+            results.append(await storage.direct_room(user.id, peer))
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(4):
+                nursery.start_soon(start, alice, "bob")
+                nursery.start_soon(start, bob, "ALICE")
+        assert len(results) == 8
+        assert len({c.room.id for c in results}) == 1
+        assert sum(c.created for c in results) == 1
+        assert {c.peer for c in results} == {"alice", "Bob"}
+        assert await storage.room_members(alice.id, "@alice:bob") == ["alice", "Bob"]
+
+
+async def test_direct_room_loses_the_creation_race(storage: Storage, database_dsn: str) -> None:
+    """When another session creates the conversation after this call looked for it (and
+    commits while this call waits on it), the call returns that session's room as not
+    created."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "bob")
+        async with open_bridge(name="rival") as bridge:
+            rival: Any = await bridge.run(asyncpg.connect, database_dsn)
+            try:
+                await bridge.run(rival.execute, "BEGIN")
+                room_id = await bridge.run(
+                    rival.fetchval,
+                    "INSERT INTO rooms (name, kind, private) VALUES ('@alice:bob', 'dm', true)"
+                    " RETURNING id",
+                )
+                await bridge.run(
+                    rival.execute,
+                    "INSERT INTO memberships (room_id, user_id) VALUES ($1, $2), ($1, $3)",
+                    room_id,
+                    alice.id,
+                    bob.id,
+                )
+                results: list[Conversation] = []
+
+                async def start() -> None:
+                    results.append(await storage.direct_room(alice.id, "bob"))
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(start)
+                    # Commit only once the call is blocked on the rival's uncommitted room.
+                    # That is the database's state, not ours: polling is the only way to see it.
+                    while not await bridge.run(  # noqa: ASYNC110
+                        rival.fetchval,
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    ):
+                        await trio.sleep(0.01)
+                    await bridge.run(rival.execute, "COMMIT")
+            finally:
+                await bridge.run(rival.close)
+        [conversation] = results
+        assert not conversation.created
+        assert conversation.room.id == room_id
+        assert (conversation.peer, conversation.room.peer) == ("bob", "bob")
+        assert await storage.room_members(bob.id, "@alice:bob") == ["alice", "bob"]
+
+
+async def test_direct_room_with_oneself(storage: Storage) -> None:
+    """A conversation with oneself is allowed; its peer is oneself and one is its only
+    member."""
+    with trio.fail_after(TIMEOUT):
+        (alice,) = await users(storage, "Alice")
+        notes = await storage.direct_room(alice.id, "alice")
+        assert notes.created
+        assert (notes.room.name, notes.peer, notes.room.peer) == ("@alice:alice", "Alice", "Alice")
+        assert not (await storage.direct_room(alice.id, "ALICE")).created
+        assert await storage.room_members(alice.id, "@alice:alice") == ["Alice"]
+        [listed] = await storage.user_rooms(alice.id)
+        assert (listed.kind, listed.peer) == ("dm", "Alice")
+
+
+async def test_direct_room_unknown_peer(storage: Storage) -> None:
+    """A conversation with nobody is not_found, and nothing is created."""
+    with trio.fail_after(TIMEOUT):
+        (alice,) = await users(storage, "alice")
+        assert await refusal(storage.direct_room(alice.id, "ghost")) == "not_found"
+        assert await storage.user_rooms(alice.id) == []
+
+
+async def test_user_rooms_show_each_side_its_peer(storage: Storage) -> None:
+    """user_rooms lists conversations with kind dm and the other user as peer, rooms with
+    kind room and no peer, sorted by name (conversations, starting with @, first)."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "Alice", "Bob")
+        await storage.join_room(alice.id, "lobby")
+        await storage.direct_room(bob.id, "alice")
+        seen_by_alice = await storage.user_rooms(alice.id)
+        assert [(r.name, r.kind, r.peer) for r in seen_by_alice] == [
+            ("@alice:bob", "dm", "Bob"),
+            ("lobby", "room", None),
+        ]
+        seen_by_bob = await storage.user_rooms(bob.id)
+        assert [(r.name, r.kind, r.peer) for r in seen_by_bob] == [("@alice:bob", "dm", "Alice")]
+
+
+async def test_join_never_creates_a_conversation(storage: Storage) -> None:
+    """Joining a conversation one is not in is forbidden, joining one that does not exist
+    is not_found (and creates nothing); a member's join finds it."""
+    with trio.fail_after(TIMEOUT):
+        alice, _bob, carol = await users(storage, "alice", "bob", "carol")
+        await storage.direct_room(alice.id, "bob")
+        assert await refusal(storage.join_room(carol.id, "@alice:bob")) == "forbidden"
+        assert await refusal(storage.join_room(alice.id, "@alice:carol")) == "not_found"
+        assert await refusal(storage.history(alice.id, "@alice:carol", limit=1)) == "not_found"
+        assert [r.name for r in await storage.user_rooms(carol.id)] == []
+        joined = await storage.join_room(alice.id, "@alice:bob")
+        assert not joined.newly_joined
+        assert (joined.room.kind, joined.room.peer) == ("dm", "bob")
+
+
+async def test_conversation_cannot_be_left(storage: Storage) -> None:
+    """Leaving a conversation is bad_request, and the membership stays."""
+    with trio.fail_after(TIMEOUT):
+        (alice,) = await users(storage, "alice")
+        await users(storage, "bob")
+        await storage.direct_room(alice.id, "bob")
+        assert await refusal(storage.leave_room(alice.id, "@alice:bob")) == "bad_request"
+        assert [r.name for r in await storage.user_rooms(alice.id)] == ["@alice:bob"]
+
+
+async def test_public_rooms_lists_neither_private_rooms_nor_conversations(
+    storage: Storage,
+) -> None:
+    """public_rooms holds public rooms only, each of kind room."""
+    with trio.fail_after(TIMEOUT):
+        (alice,) = await users(storage, "alice")
+        await users(storage, "bob")
+        await storage.join_room(alice.id, "lobby")
+        await storage.create_room(alice.id, "secret", private=True, topic="")
+        await storage.direct_room(alice.id, "bob")
+        assert [(r.name, r.kind) for r in await storage.public_rooms()] == [("lobby", "room")]
+
+
+# -- what a non-member may not do --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("room", ["secret", "@alice:bob"])
+async def test_non_member_is_refused_everything(storage: Storage, room: str) -> None:
+    """A non-member of a private room or of a conversation may not join, post, read,
+    list members, invite or mark read there."""
+    with trio.fail_after(TIMEOUT):
+        alice, _bob, mallory = await users(storage, "alice", "bob", "mallory")
+        await storage.create_room(alice.id, "secret", private=True, topic="")
+        await storage.direct_room(alice.id, "bob")
+        await post(storage, alice, room, "private words")
+        assert await refusal(storage.join_room(mallory.id, room)) == "forbidden"
+        [result] = await storage.append_messages(
+            [NewMessage(user_id=mallory.id, room=room, text="let me in", nonce="n")]
+        )
+        assert isinstance(result, ChatError) and result.code == "forbidden"
+        assert await refusal(storage.history(mallory.id, room, limit=10)) == "forbidden"
+        assert await refusal(storage.room_members(mallory.id, room)) == "forbidden"
+        assert await refusal(storage.invite(mallory.id, room, "mallory")) == "forbidden"
+        assert await refusal(storage.mark_read(mallory.id, room, 1)) == "forbidden"
+        assert await storage.room_members(alice.id, room) in (["alice"], ["alice", "bob"])
+
+
+async def test_unknown_room_is_not_found(storage: Storage) -> None:
+    """Every room operation on a room that does not exist is not_found."""
+    with trio.fail_after(TIMEOUT):
+        (alice,) = await users(storage, "alice")
+        await users(storage, "bob")
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: storage.room_members(alice.id, "nowhere"),
+            lambda: storage.invite(alice.id, "nowhere", "bob"),
+            lambda: storage.kick(alice.id, "nowhere", "bob"),
+            lambda: storage.mark_read(alice.id, "nowhere", 1),
+        ]
+        for call in calls:
+            assert await refusal(call()) == "not_found"
+
+
+# -- members, invitations and kicks ------------------------------------------------------------
+
+
+async def test_room_members(storage: Storage) -> None:
+    """A public room's members are listed to anyone, sorted case-insensitively."""
+    with trio.fail_after(TIMEOUT):
+        zed, amy, bob = await users(storage, "zed", "Amy", "bob")
+        for user in (zed, amy):
+            await storage.join_room(user.id, "lobby")
+        assert await storage.room_members(bob.id, "lobby") == ["Amy", "zed"]
+        await storage.leave_room(zed.id, "lobby")
+        await storage.leave_room(amy.id, "lobby")
+        assert await storage.room_members(bob.id, "lobby") == []
+
+
+async def test_invite(storage: Storage) -> None:
+    """Any member may invite someone (any case) into a private room, who then has access;
+    inviting again is not new. Unknown invitees are not_found."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob, carol = await users(storage, "alice", "Bob", "carol")
+        await storage.create_room(alice.id, "secret", private=True, topic="")
+        await post(storage, alice, "secret", "welcome")
+        assert await storage.invite(alice.id, "secret", "BOB") == ("Bob", True)
+        assert await storage.invite(alice.id, "secret", "bob") == ("Bob", False)
+        assert [r.name for r in await storage.user_rooms(bob.id)] == ["secret"]
+        assert [m.text for m in (await storage.history(bob.id, "secret", limit=5)).messages] == [
+            "welcome"
+        ]
+        assert await storage.invite(bob.id, "secret", "carol") == ("carol", True)
+        assert not (await storage.join_room(carol.id, "secret")).newly_joined
+        await post(storage, carol, "secret", "thanks")
+        assert await storage.room_members(carol.id, "secret") == ["alice", "Bob", "carol"]
+        assert await refusal(storage.invite(alice.id, "secret", "ghost")) == "not_found"
+
+
+async def test_invite_into_public_room(storage: Storage) -> None:
+    """A member of a public room may invite; a non-member may not."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob, _carol = await users(storage, "alice", "bob", "carol")
+        await storage.join_room(alice.id, "lobby")
+        assert await refusal(storage.invite(bob.id, "lobby", "carol")) == "forbidden"
+        assert await storage.invite(alice.id, "lobby", "bob") == ("bob", True)
+        assert await storage.room_members(alice.id, "lobby") == ["alice", "bob"]
+
+
+async def test_invite_into_conversation_is_forbidden(storage: Storage) -> None:
+    """Not even a member can bring a third person into a 1:1 conversation."""
+    with trio.fail_after(TIMEOUT):
+        alice, _bob, _carol = await users(storage, "alice", "bob", "carol")
+        await storage.direct_room(alice.id, "bob")
+        assert await refusal(storage.invite(alice.id, "@alice:bob", "carol")) == "forbidden"
+        assert await storage.room_members(alice.id, "@alice:bob") == ["alice", "bob"]
+
+
+async def test_kick(storage: Storage) -> None:
+    """The owner kicks a member (any case), who loses access to the private room; kicking
+    again reports they were not a member."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "Bob")
+        await storage.create_room(alice.id, "secret", private=True, topic="")
+        await storage.invite(alice.id, "secret", "bob")
+        await post(storage, bob, "secret", "hi")
+        assert await storage.kick(alice.id, "secret", "BOB") == ("Bob", True)
+        assert await storage.kick(alice.id, "secret", "bob") == ("Bob", False)
+        assert await refusal(storage.history(bob.id, "secret", limit=5)) == "forbidden"
+        assert await refusal(storage.join_room(bob.id, "secret")) == "forbidden"
+        [result] = await storage.append_messages(
+            [NewMessage(user_id=bob.id, room="secret", text="still here?", nonce="n2")]
+        )
+        assert isinstance(result, ChatError) and result.code == "forbidden"
+        assert await storage.user_rooms(bob.id) == []
+        assert await storage.room_members(alice.id, "secret") == ["alice"]
+
+
+async def test_kick_refusals(storage: Storage) -> None:
+    """Only the owner kicks; the owner cannot kick themselves; nobody kicks in a
+    conversation; an unknown target is not_found."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob, _carol = await users(storage, "alice", "bob", "carol")
+        await storage.create_room(alice.id, "secret", private=True, topic="")
+        await storage.invite(alice.id, "secret", "bob")
+        await storage.invite(alice.id, "secret", "carol")
+        assert await refusal(storage.kick(bob.id, "secret", "carol")) == "forbidden"
+        assert await refusal(storage.kick(bob.id, "secret", "alice")) == "forbidden"
+        assert await refusal(storage.kick(alice.id, "secret", "ALICE")) == "bad_request"
+        assert await refusal(storage.kick(alice.id, "secret", "ghost")) == "not_found"
+        await storage.direct_room(alice.id, "bob")
+        assert await refusal(storage.kick(alice.id, "@alice:bob", "bob")) == "forbidden"
+        assert await storage.room_members(alice.id, "secret") == ["alice", "bob", "carol"]
+        assert await storage.room_members(alice.id, "@alice:bob") == ["alice", "bob"]
+
+
+# -- read markers and unread counts ------------------------------------------------------------
+
+
+async def test_mark_read_moves_forward_only_and_stops_at_last_seq(storage: Storage) -> None:
+    """The marker never moves back and never passes the room's last seq."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "bob")
+        await storage.join_room(alice.id, "lobby")
+        await storage.join_room(bob.id, "lobby")
+        await post(storage, alice, "lobby", "1", "2", "3", "4", "5")
+        assert await storage.mark_read(bob.id, "lobby", 3) == 3
+        assert await storage.mark_read(bob.id, "lobby", 2) == 3
+        assert await storage.mark_read(bob.id, "lobby", -7) == 3
+        assert await storage.mark_read(bob.id, "lobby", 100) == 5
+        assert await storage.mark_read(bob.id, "lobby", 2**70) == 5
+        [lobby] = await storage.user_rooms(bob.id)
+        assert (lobby.read_seq, lobby.unread) == (5, 0)
+        [lobby] = await storage.user_rooms(alice.id)
+        assert lobby.read_seq == 0  # markers are per user
+
+
+async def test_mark_read_in_conversation(storage: Storage) -> None:
+    """Both members of a conversation keep their own marker."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "bob")
+        room = (await storage.direct_room(alice.id, "bob")).room.name
+        await post(storage, alice, room, "a", "b")
+        assert await storage.mark_read(bob.id, room, 2) == 2
+        assert [r.unread for r in await storage.user_rooms(bob.id)] == [0]
+        assert await storage.mark_read(alice.id, room, 1) == 1
+
+
+async def test_mark_read_on_public_room_needs_membership(storage: Storage) -> None:
+    """A public room one is not in has no marker to move."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "bob")
+        await storage.join_room(alice.id, "lobby")
+        assert await refusal(storage.mark_read(bob.id, "lobby", 0)) == "forbidden"
+
+
+async def test_unread_counts_others_messages_after_the_marker(storage: Storage) -> None:
+    """Unread is the number of messages by others with a seq above the user's marker."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "bob")
+        await storage.join_room(alice.id, "lobby")
+        await storage.join_room(bob.id, "lobby")
+        await post(storage, alice, "lobby", "a1", "a2")  # seqs 1, 2
+        await post(storage, bob, "lobby", "b3")  # seq 3
+        await post(storage, alice, "lobby", "a4")  # seq 4
+
+        async def unread(user: User) -> tuple[int, int]:
+            [room] = await storage.user_rooms(user.id)
+            return room.read_seq, room.unread
+
+        assert await unread(alice) == (0, 1)
+        assert await unread(bob) == (0, 3)
+        await storage.mark_read(bob.id, "lobby", 2)
+        assert await unread(bob) == (2, 1)
+        await storage.mark_read(alice.id, "lobby", 3)
+        assert await unread(alice) == (3, 0)
+        await storage.mark_read(bob.id, "lobby", 4)
+        assert await unread(bob) == (4, 0)
+
+
+async def test_unread_is_capped(storage: Storage) -> None:
+    """Unread counts stop at UNREAD_CAP."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "bob")
+        await storage.join_room(alice.id, "lobby")
+        await storage.join_room(bob.id, "lobby")
+        await post(storage, alice, "lobby", *(f"m{i}" for i in range(UNREAD_CAP + 5)))
+        [lobby] = await storage.user_rooms(bob.id)
+        assert (lobby.last_seq, lobby.unread) == (UNREAD_CAP + 5, UNREAD_CAP)
+        await storage.mark_read(bob.id, "lobby", 6)
+        [lobby] = await storage.user_rooms(bob.id)
+        assert lobby.unread == UNREAD_CAP - 1  # below the cap, counted exactly
+
+
+# -- overview ----------------------------------------------------------------------------------
+
+
+async def test_rooms_overview(storage: Storage) -> None:
+    """The overview holds every public room (member False where one is not in it) and one's
+    own private rooms and conversations, not other people's, by name, with the user's view
+    filled."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob, carol = await users(storage, "alice", "Bob", "carol")
+        await storage.join_room(bob.id, "lobby")
+        await storage.join_room(alice.id, "dev")
+        await storage.create_room(alice.id, "mine", private=True, topic="")
+        await storage.create_room(bob.id, "bobs", private=True, topic="")
+        await storage.direct_room(alice.id, "bob")
+        await storage.direct_room(bob.id, "carol")
+        await post(storage, bob, "lobby", "l1", "l2")
+        await post(storage, bob, "@alice:bob", "d1")
+        await post(storage, alice, "dev", "v1")
+        overview = await storage.rooms_overview(alice.id)
+        assert [(r.name, r.kind, r.member, r.peer, r.read_seq, r.unread) for r in overview] == [
+            ("@alice:bob", "dm", True, "Bob", 0, 1),
+            ("dev", "room", True, None, 0, 0),
+            ("lobby", "room", False, None, 0, 0),
+            ("mine", "room", True, None, 0, 0),
+        ]
+        lobby = overview[2]
+        assert (lobby.last_seq, lobby.owner, lobby.private) == (2, "Bob", False)
+        await storage.mark_read(alice.id, "@alice:bob", 1)
+        assert [r.unread for r in await storage.rooms_overview(alice.id)] == [0, 0, 0, 0]
+        assert [(r.name, r.member) for r in await storage.rooms_overview(carol.id)] == [
+            ("@bob:carol", True),
+            ("dev", False),
+            ("lobby", False),
+        ]
+
+
+# -- contacts ----------------------------------------------------------------------------------
+
+
+async def test_add_contact(storage: Storage) -> None:
+    """Adding a contact takes any case, returns the registered name and is idempotent;
+    contacts are per user, sorted case-insensitively."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob, _zed, _amy = await users(storage, "alice", "Bob", "zed", "amy")
+        assert await storage.contacts(alice.id) == []
+        assert await storage.add_contact(alice.id, "BOB") == "Bob"
+        assert await storage.add_contact(alice.id, "bob") == "Bob"
+        assert await storage.add_contact(alice.id, "ZED") == "zed"
+        assert await storage.add_contact(alice.id, "amy") == "amy"
+        assert await storage.contacts(alice.id) == ["amy", "Bob", "zed"]
+        assert await storage.contacts(bob.id) == []
+
+
+async def test_add_contact_refusals(storage: Storage) -> None:
+    """Oneself is bad_request, an unknown user not_found; neither is added."""
+    with trio.fail_after(TIMEOUT):
+        (alice,) = await users(storage, "Alice")
+        assert await refusal(storage.add_contact(alice.id, "aLiCe")) == "bad_request"
+        assert await refusal(storage.add_contact(alice.id, "ghost")) == "not_found"
+        assert await storage.contacts(alice.id) == []
+
+
+async def test_remove_contact(storage: Storage) -> None:
+    """Removing takes any case and gives the registered name, or None for no contact."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "Bob")
+        await storage.add_contact(alice.id, "bob")
+        await storage.add_contact(bob.id, "alice")
+        assert await storage.remove_contact(alice.id, "BOB") == "Bob"
+        assert await storage.remove_contact(alice.id, "bob") is None
+        assert await storage.remove_contact(alice.id, "ghost") is None
+        assert await storage.contacts(alice.id) == []
+        assert await storage.contacts(bob.id) == ["alice"]  # one-way: bob's list is his own
