@@ -67,6 +67,9 @@ class LimitsConfig:
     join_recent: int = 50
     resume_max: int = 1000
     max_in_flight: int = 64
+    send_rate: float = 20.0
+    send_burst: int = 100
+    connections_per_ip: int = 64
     history_max: int = 500
 
 
@@ -179,6 +182,9 @@ def _validate(config: Config) -> None:
         "limits.join_recent": config.limits.join_recent,
         "limits.resume_max": config.limits.resume_max,
         "limits.max_in_flight": config.limits.max_in_flight,
+        "limits.send_rate": config.limits.send_rate,
+        "limits.send_burst": config.limits.send_burst,
+        "limits.connections_per_ip": config.limits.connections_per_ip,
         "limits.history_max": config.limits.history_max,
     }
     for where, value in positive.items():

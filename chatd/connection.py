@@ -18,6 +18,7 @@ everything it accepted.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -31,6 +32,7 @@ from chatd.auth import Auth
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.config import Config
 from chatd.errors import ChatError
+from chatd.limits import ConnectionCounter, TokenBucket
 from chatd.metrics import Metrics
 from chatd.outbox import Close, Delivery, Hold, Notice, OutboxItem, Release
 from chatd.presence import PresenceTracker
@@ -93,6 +95,7 @@ KICK_GRACE = 2.0  # seconds a slow consumer gets to take its last words
 TYPING_BURST = 5
 TYPING_RATE = 1.0
 SETTLE_ROUNDS = 3  # re-reads of a user's rooms at hello while they keep changing
+DRAIN_READ = 0.5  # seconds a draining connection goes on reading, to refuse what was sent
 
 
 @dataclasses.dataclass(slots=True)
@@ -106,33 +109,13 @@ class Services:
     registry: RoomRegistry
     presence: PresenceTracker
     committer: Committer
+    per_ip: ConnectionCounter
     connections: set[Connection] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
 
 
 class _EndSession(Exception):
     """The session is over (a failed hello, a fatal error): stop reading."""
-
-
-class TokenBucket:
-    """A rate limit: ``burst`` at once, refilled at ``rate`` per second."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self._rate = rate
-        self._burst = burst
-        self._tokens = burst
-        self._at: float | None = None
-
-    def take(self, now: float) -> float:
-        """Take a token: 0.0 if one was there, else the seconds until there is one."""
-        if self._at is not None:
-            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-        self._at = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return 0.0
-        return (1 - self._tokens) / self._rate
-
 
 
 class Connection:
@@ -161,6 +144,7 @@ class Connection:
         self._kicked: str | None = None
         self._draining = False
         self._typing_bucket = TokenBucket(rate=TYPING_RATE, burst=TYPING_BURST)
+        self._send_bucket = TokenBucket(rate=limits.send_rate, burst=limits.send_burst)
 
     @property
     def user(self) -> User | None:
@@ -170,6 +154,19 @@ class Connection:
 
     async def run(self) -> None:
         """Serve the connection; returns when it is closed. Never raises for the peer's sake."""
+        address = self._t.remote.rsplit(":", 1)[0]
+        if not self._s.per_ip.acquire(address):
+            refusal = Error(code="rate_limited", message="too many connections from your address")
+            with trio.move_on_after(1), contextlib.suppress(TransportClosed):
+                await self._t.send(encode(refusal.wire()))
+            await self._t.aclose()
+            return
+        try:
+            await self._serve()
+        finally:
+            self._s.per_ip.release(address)
+
+    async def _serve(self) -> None:
         gauge = self._s.metrics.connections.labels(self._t.name)
         gauge.inc()
         if not self._s.connections:
@@ -196,9 +193,17 @@ class Connection:
             gauge.dec()
 
     def drain(self) -> None:
-        """Stop reading, answer the sends in flight, say ``shutting_down`` and close."""
+        """Answer what the client already sent with ``shutting_down`` (for DRAIN_READ
+        seconds), let the sends in flight be acknowledged, say ``shutting_down`` and close.
+
+        Every send the client wrote is then acknowledged (it was stored) or refused (it was
+        not); only what it writes after the close goes unanswered, and it knows to resend that
+        with the same nonce."""
         self._draining = True
-        self._reader_scope.cancel()
+        deadline = trio.current_time() + DRAIN_READ
+        if self._user is None:
+            deadline = trio.current_time()  # nothing to drain before a welcome
+        self._reader_scope.deadline = min(self._reader_scope.deadline, deadline)
 
     async def _finish(self) -> None:
         """After the reader stopped: let the sends in flight be answered, then close."""
@@ -362,12 +367,21 @@ class Connection:
                 continue
             if not isinstance(event, Request):  # PAUSED: a hello left unanswered is a bug
                 raise RuntimeError(f"session paused in state {self._session.state}")
+            if self._draining:
+                # Refused, not processed. Encoded directly: the session's shutting_down rule
+                # would close it, and the connection's last words come from _finish.
+                await self._queue(encode(Error(
+                    id=event.id, code="shutting_down", message="the server is stopping",
+                ).wire()))
+                continue
             try:
                 await _HANDLERS[type(event)](self, event)
             except _EndSession:
                 return
             except ChatError as exc:
-                await self._reply(Error(id=event.id, code=exc.code, message=exc.message))
+                retry = None if exc.retry_after is None else ceil(exc.retry_after * 1000)
+                await self._reply(Error(id=event.id, code=exc.code, message=exc.message,
+                                        retry_after=retry))
             except StorageUnavailable as exc:
                 log.warning("database unavailable: %s", exc)
                 await self._reply(Error(
@@ -498,6 +512,9 @@ class Connection:
 
     async def _submit(self, request_id: Any, message: NewMessage) -> None:
         """Queue a message with the committer; the acknowledgement comes from its callback."""
+        wait = self._send_bucket.take(trio.current_time())
+        if wait > 0:
+            raise ChatError("rate_limited", "too many messages; slow down", retry_after=wait)
         await self._in_flight.acquire()
         try:
             await self._s.committer.submit(
@@ -583,9 +600,7 @@ class Connection:
             raise ChatError("forbidden", "you are not a member of this room")
         wait = self._typing_bucket.take(trio.current_time())
         if wait > 0:
-            await self._reply(Error(id=request.id, code="rate_limited",
-                                    message="typing too often", retry_after=ceil(wait * 1000)))
-            return
+            raise ChatError("rate_limited", "typing too often", retry_after=wait)
         frame = encode(UserTyping(room=request.room, user=user.name).wire())
         await self._s.registry.send(Broadcast(frozenset({request.room}), frame, exclude=user.name))
         await self._reply(Ok(id=request.id))

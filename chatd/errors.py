@@ -35,14 +35,16 @@ class ChatError(Exception):
     Args:
         code: one of the stable codes in :data:`HTTP_STATUS`.
         message: a sentence for a person; never contains secrets.
+        retry_after: with ``rate_limited``, seconds until a retry can succeed.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, retry_after: float | None = None) -> None:
         if code not in HTTP_STATUS:
             raise ValueError(f"unknown error code {code!r}")
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
     @property
     def http_status(self) -> int:

@@ -27,6 +27,7 @@ from chatd.committer import Committer
 from chatd.config import Config
 from chatd.connection import Connection, Services
 from chatd.http import HttpContext, serve_http_connection
+from chatd.limits import ConnectionCounter
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.rooms import RoomRegistry
@@ -77,7 +78,8 @@ async def serve(config: Config, *,
         registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc)
         presence = PresenceTracker(registry)
         committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch)
-        services = Services(config, storage, auth, metrics, registry, presence, committer)
+        services = Services(config, storage, auth, metrics, registry, presence, committer,
+                            per_ip=ConnectionCounter(config.limits.connections_per_ip))
         async with trio.open_nursery() as actors:
             await actors.start(registry.run)
             await actors.start(presence.run)

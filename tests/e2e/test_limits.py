@@ -69,3 +69,99 @@ async def test_idle_connection_is_closed(tmp_path: Path, database_dsn: str) -> N
                     await trio.sleep(0.4)
                     assert (await talker.request("ping"))["op"] == "ok"
         assert silent.closed and not talker.closed
+
+
+async def test_sends_past_the_rate_are_refused_with_a_retry_hint(
+    tmp_path: Path, database_dsn: str,
+) -> None:
+    """Past the burst, sends get rate_limited with retry_after and are not stored; after
+    waiting that long a send goes through."""
+    config = make_config(tmp_path, database_dsn, limits={"send_rate": 2.0, "send_burst": 3})
+    async with running(config) as server:
+        client = await Client.tcp(server.tcp_port)
+        await client.hello(await register_and_login(server.http_port, "chatty"))
+        await client.request("join", room="calm")
+        replies = [await client.request("send", room="calm", text=f"m{i}", nonce=f"m{i}")
+                   for i in range(5)]
+        assert [r["op"] for r in replies] == ["ok", "ok", "ok", "error", "error"]
+        assert replies[3]["code"] == "rate_limited" and 0 < replies[3]["retry_after"] <= 500
+        await trio.sleep(replies[4]["retry_after"] / 1000)
+        assert (await client.request("send", room="calm", text="later", nonce="m9"))["seq"] == 4
+        history = await client.request("history", room="calm")
+        assert [m["text"] for m in history["messages"]] == ["m0", "m1", "m2", "later"]
+
+
+async def test_connections_per_address_are_capped(tmp_path: Path, database_dsn: str) -> None:
+    """Past connections_per_ip, a new connection is told rate_limited and closed; closing one
+    makes room again."""
+    config = make_config(tmp_path, database_dsn, limits={"connections_per_ip": 2})
+    async with running(config) as server:
+        first, second = await Client.tcp(server.tcp_port), await Client.tcp(server.tcp_port)
+        assert (await first.request("ping"))["code"] == "unauthenticated"  # accepted
+        await second.request("ping")
+        third = await Client.tcp(server.tcp_port)
+        await third.wait_closed()
+        assert [e["code"] for e in third.events] == ["rate_limited"]
+        await first.aclose()
+        with trio.fail_after(10):
+            while True:  # the daemon notices the close asynchronously
+                fourth = await Client.tcp(server.tcp_port)
+                try:
+                    await fourth.request("ping")
+                    break
+                except ConnectionError:
+                    await trio.sleep(0.05)
+        await second.aclose()
+        await fourth.aclose()
+
+
+async def test_drain_answers_every_send(tmp_path: Path, database_dsn: str) -> None:
+    """SIGTERM-style drain amid pipelined sends: each send is acknowledged and stored, or
+    refused with shutting_down and not stored; none is both, none is lost."""
+    config = make_config(tmp_path, database_dsn, limits={"send_burst": 10_000})
+    sent = 400
+    async with running(config) as server:
+        clients = []
+        for i in range(4):
+            client = await Client.tcp(server.tcp_port)
+            await client.hello(await register_and_login(server.http_port, f"drainer{i}"))
+            await client.request("join", room="drain")
+            clients.append(client)
+
+        async def pump(client: Client, index: int) -> None:
+            for n in range(sent):
+                try:
+                    await client.send({"op": "send", "id": n, "room": "drain",
+                                       "text": f"{index}:{n}", "nonce": f"{index}:{n}"})
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+
+        async with trio.open_nursery() as nursery:
+            for index, client in enumerate(clients):
+                nursery.start_soon(pump, client, index)
+            await trio.sleep(0.05)
+            server.shutdown()
+        outcomes: dict[str, str] = {}
+        for index, client in enumerate(clients):
+            await client.wait_closed()
+            for n in range(sent):
+                reply = client.replies.get(n)
+                if reply is not None:
+                    assert reply["op"] == "ok" or reply["code"] == "shutting_down", reply
+                    outcomes[f"{index}:{n}"] = "stored" if reply["op"] == "ok" else "refused"
+    async with running(config) as server:
+        reader = await Client.tcp(server.tcp_port)
+        await reader.hello(await register_and_login(server.http_port, "auditor"))
+        stored: set[str] = set()
+        after = 0
+        while True:
+            page = await reader.request("history", room="drain", after=after, limit=500)
+            stored |= {m["nonce"] for m in page["messages"]}
+            if not page["more"]:
+                break
+            after = page["messages"][-1]["seq"]
+    acked = {nonce for nonce, outcome in outcomes.items() if outcome == "stored"}
+    refused = {nonce for nonce, outcome in outcomes.items() if outcome == "refused"}
+    assert acked and acked <= stored, "an acknowledged send was lost"
+    assert not refused & stored, "a refused send was stored"
+    assert stored <= set(outcomes), "a stored send got no answer"

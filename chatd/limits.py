@@ -1,0 +1,104 @@
+"""Rate limits and counters that protect the daemon from abusive clients.
+
+All of them are plain objects owned by one trio thread, so they need no locks; they take the
+current time as an argument, which keeps them deterministic under test.
+"""
+
+from __future__ import annotations
+
+import collections
+
+__all__ = ["ConnectionCounter", "KeyedLimiter", "TokenBucket"]
+
+
+class TokenBucket:
+    """``burst`` events at once, refilled at ``rate`` per second."""
+
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self._rate = rate
+        self._burst = burst
+        self._tokens = burst
+        self._at: float | None = None
+
+    def _refill(self, now: float) -> None:
+        if self._at is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is there (0.0: there is one), taking nothing."""
+        self._refill(now)
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
+
+    def take(self, now: float) -> float:
+        """Take a token: 0.0 if one was there, else the seconds until there is one (and
+        nothing is taken)."""
+        wait = self.wait(now)
+        if wait == 0.0:
+            self._tokens -= 1
+        return wait
+
+    def full(self, now: float) -> bool:
+        self._refill(now)
+        return self._tokens >= self._burst
+
+
+class KeyedLimiter:
+    """One token bucket per key (an address, a user name), for at most ``max_keys`` keys:
+    past that, the buckets that have refilled completely are forgotten (they hold no state
+    worth keeping), so a flood of distinct keys cannot grow memory without bound."""
+
+    def __init__(self, rate: float, burst: float, max_keys: int = 100_000) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._max_keys = max_keys
+        self._buckets: collections.OrderedDict[str, TokenBucket] = collections.OrderedDict()
+
+    def _bucket(self, key: str, now: float) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._max_keys:
+                self._evict(now)
+            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst)
+        else:
+            self._buckets.move_to_end(key)
+        return bucket
+
+    def _evict(self, now: float) -> None:
+        for key in [k for k, b in self._buckets.items() if b.full(now)]:
+            del self._buckets[key]
+        while len(self._buckets) >= self._max_keys:
+            self._buckets.popitem(last=False)  # the least recently used
+
+    def wait(self, key: str, now: float) -> float:
+        return self._bucket(key, now).wait(now)
+
+    def take(self, key: str, now: float) -> float:
+        return self._bucket(key, now).take(now)
+
+
+class ConnectionCounter:
+    """Open connections per address, with a cap."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: collections.Counter[str] = collections.Counter()
+
+    def acquire(self, address: str) -> bool:
+        """Count a new connection from ``address``; False (and not counted) over the cap."""
+        if self._open[address] >= self.limit:
+            return False
+        self._open[address] += 1
+        return True
+
+    def release(self, address: str) -> None:
+        self._open[address] -= 1
+        if self._open[address] <= 0:
+            del self._open[address]
+
+    def __len__(self) -> int:
+        return len(self._open)
