@@ -36,6 +36,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from chatd.config import Config
 from chatd.errors import ChatError
+from chatd.limits import KeyedLimiter
 from chatd.names import normalise_user
 from chatd.storage.base import Storage, User
 
@@ -149,6 +150,10 @@ class Auth:
         self._hasher = hasher if hasher is not None else PasswordHasher()
         self._kdf_limiter: trio.CapacityLimiter | None = None
         self._dummy_hash: str | None = None
+        per_ip = config.auth.login_attempts_per_ip
+        per_user = config.auth.login_failures_per_user
+        self._attempts = KeyedLimiter(rate=per_ip / 60, burst=per_ip)
+        self._failures = KeyedLimiter(rate=per_user / 900, burst=per_user)
 
     # -- passwords -------------------------------------------------------------------------
 
@@ -193,21 +198,36 @@ class Auth:
         password_hash = await self._hash(password)
         return await self.storage.create_user(name, password_hash)
 
-    async def login(self, name: str, password: str) -> tuple[str, int]:
+    async def login(self, name: str, password: str, *, address: str | None = None
+                    ) -> tuple[str, int]:
         """Check a name and password and issue a token.
 
         Every failure is the same ``unauthenticated`` answer after about the same work, so that
-        the reply does not reveal whether the user exists.
+        the reply does not reveal whether the user exists. Attempts are limited per client
+        ``address`` (``auth.login_attempts_per_ip`` a minute) and failures per user name
+        (``auth.login_failures_per_user`` in 15 minutes), so that guessing passwords is slow;
+        past either limit the answer is ``rate_limited`` with ``retry_after`` (seconds), and
+        no password is checked.
 
         Returns:
             ``(token, expires_at)``, ``expires_at`` in ms since the epoch.
 
         Raises:
-            ChatError: ``unauthenticated``, "wrong user name or password".
+            ChatError: ``unauthenticated``, "wrong user name or password"; ``rate_limited``.
         """
+        now = trio.current_time()
+        user_key = name.lower() if isinstance(name, str) else ""
+        wait = self._failures.wait(user_key, now)
+        if address:
+            wait = max(wait, self._attempts.take(address, now))
+        if wait > 0:
+            self._count_login("limited")
+            raise ChatError("rate_limited", "too many log-in attempts; try again later",
+                            retry_after=wait)
         try:
             token = await self._login(name, password)
         except ChatError:
+            self._failures.take(user_key, now)
             self._count_login("failed")
             raise
         self._count_login("ok")

@@ -37,6 +37,7 @@ class HttpConfig:
     max_body_bytes: int = 65536
     max_header_bytes: int = 16384
     request_timeout: float = 30.0
+    trust_forwarded_for: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,6 +57,8 @@ class DatabaseConfig:
 class AuthConfig:
     token_ttl: int = 604800
     min_password_length: int = 8
+    login_attempts_per_ip: int = 30
+    login_failures_per_user: int = 10
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -175,6 +178,8 @@ def _validate(config: Config) -> None:
         "database.pool_size": config.database.pool_size,
         "database.max_batch": config.database.max_batch,
         "auth.token_ttl": config.auth.token_ttl,
+        "auth.login_attempts_per_ip": config.auth.login_attempts_per_ip,
+        "auth.login_failures_per_user": config.auth.login_failures_per_user,
         "limits.max_frame_bytes": config.limits.max_frame_bytes,
         "limits.max_text_chars": config.limits.max_text_chars,
         "limits.outbox_frames": config.limits.outbox_frames,

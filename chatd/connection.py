@@ -379,6 +379,8 @@ class Connection:
             except _EndSession:
                 return
             except ChatError as exc:
+                if exc.code == "rate_limited":
+                    self._s.metrics.rate_limited.labels(type(event).OP).inc()
                 retry = None if exc.retry_after is None else ceil(exc.retry_after * 1000)
                 await self._reply(Error(id=event.id, code=exc.code, message=exc.message,
                                         retry_after=retry))
@@ -538,6 +540,7 @@ class Connection:
         try:
             self._outbox.send_nowait(encode(event.wire()))
         except trio.WouldBlock:
+            self._s.metrics.outbox_drops.inc()
             self._overflow()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass

@@ -30,6 +30,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from math import ceil
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -133,6 +134,7 @@ class _Request:
     query: dict[str, list[str]]
     headers: h11.Request
     body: bytes
+    address: str = ""  # the client's IP address
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a header (names are lower case), or None."""
@@ -171,12 +173,11 @@ def _error(
         headers.append((b"www-authenticate", b"Bearer"))
     if exc.code in {"shutting_down", "unavailable"}:
         headers.append((b"retry-after", b"5"))
-    return _json(
-        exc.http_status,
-        {"code": exc.code, "message": exc.message},
-        headers=headers,
-        close=close,
-    )
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, ceil(exc.retry_after))).encode()))
+        body["retry_after"] = ceil(exc.retry_after * 1000)
+    return _json(exc.http_status, body, headers=headers, close=close)
 
 
 # -- request parsing -------------------------------------------------------------------------
@@ -258,7 +259,7 @@ async def _login(request: _Request, ctx: HttpContext, params: dict[str, str]) ->
     body = _json_body(request)
     name, password = _str_field(body, "username"), _str_field(body, "password")
     try:
-        token, expires_at = await ctx.auth.login(name, password)
+        token, expires_at = await ctx.auth.login(name, password, address=request.address)
     except ChatError:
         if ctx.auth.metrics is None:  # else Auth counted it
             ctx.metrics.logins.labels(result="failed").inc()
@@ -371,7 +372,8 @@ async def _healthz(request: _Request, ctx: HttpContext, params: dict[str, str]) 
 
 
 async def _metrics(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
-    return Reply(200, ctx.metrics.render(), METRICS_TYPE, [(b"cache-control", b"no-store")])
+    body = await trio.to_thread.run_sync(ctx.metrics.render)
+    return Reply(200, body, METRICS_TYPE, [(b"cache-control", b"no-store")])
 
 
 async def _ws_without_upgrade(
@@ -464,7 +466,19 @@ async def _dispatch(request: _Request, ctx: HttpContext) -> Reply:
 # -- the connection --------------------------------------------------------------------------
 
 
-def _parse_request(event: h11.Request, body: bytes) -> _Request:
+def _client_address(event: h11.Request, remote: str, trust_forwarded_for: bool) -> str:
+    """The client's IP address: the peer's, or with a trusted reverse proxy in front, the last
+    address it appended to X-Forwarded-For (earlier entries are the client's to forge)."""
+    if trust_forwarded_for:
+        forwarded = [bytes(v) for k, v in event.headers if k == b"x-forwarded-for"]
+        if forwarded:
+            last = forwarded[-1].decode("latin-1").split(",")[-1].strip()
+            if last:
+                return last
+    return remote.rsplit(":", 1)[0]
+
+
+def _parse_request(event: h11.Request, body: bytes, address: str) -> _Request:
     """Our view of a request: the path percent-decoded, the query split."""
     target = bytes(event.target).decode("latin-1")
     split = urlsplit(target)
@@ -475,7 +489,7 @@ def _parse_request(event: h11.Request, body: bytes) -> _Request:
     if not path.startswith("/") or "\0" in path:
         raise ChatError("bad_request", "the request target must be an absolute path")
     query = parse_qs(split.query, keep_blank_values=True)
-    return _Request(bytes(event.method).decode("ascii"), path, query, event, body)
+    return _Request(bytes(event.method).decode("ascii"), path, query, event, body, address)
 
 
 def _head_size(event: h11.Request) -> int:
@@ -697,7 +711,8 @@ async def _serve(stream: trio.abc.Stream, ctx: HttpContext, remote: str) -> None
             return
         event, body = incoming
         try:
-            request = _parse_request(event, body)
+            address = _client_address(event, remote, ctx.config.http.trust_forwarded_for)
+            request = _parse_request(event, body, address)
         except ChatError as exc:
             reply = _error(exc, close=True)
         else:
@@ -712,7 +727,9 @@ async def _serve(stream: trio.abc.Stream, ctx: HttpContext, remote: str) -> None
                 except ChatError as exc:
                     reply = _error(exc)
                 else:
-                    await _serve_websocket(stream, conn, event, ctx, remote)
+                    # The protocol connection counts connections per address: the client's.
+                    port = remote.rsplit(":", 1)[-1]
+                    await _serve_websocket(stream, conn, event, ctx, f"{address}:{port}")
                     return
             else:
                 reply = await _dispatch(request, ctx)

@@ -3,7 +3,11 @@ that several daemons in one test process do not collide)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from chatd.storage import StorageStatistics
 
 __all__ = ["Metrics"]
 
@@ -46,7 +50,37 @@ class Metrics:
             "chatd_http_requests", "HTTP requests answered.", ["status"],
             registry=self.registry,
         )
+        self.outbox_drops = Counter(
+            "chatd_outbox_drops", "Frames not queued because a connection's outbox was full.",
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "chatd_rate_limited", "Requests refused by a rate limit.", ["limit"],
+            registry=self.registry,
+        )
+        self.db_pool_size = Gauge(
+            "chatd_db_pool_connections", "Connections in the database pool.",
+            registry=self.registry,
+        )
+        self.db_pool_in_use = Gauge(
+            "chatd_db_pool_in_use", "Pool connections running a query.", registry=self.registry,
+        )
+        self.embedded_up = Gauge(
+            "chatd_embedded_postgres_up",
+            "1 while the embedded PostgreSQL runs, 0 when it is down, absent with a DSN.",
+            registry=self.registry,
+        )
+
+    def watch_storage(self, statistics: Callable[[], StorageStatistics]) -> None:
+        """Read the storage gauges from ``statistics`` at each scrape."""
+        self.db_pool_size.set_function(lambda: statistics().pool_size)
+        self.db_pool_in_use.set_function(lambda: statistics().pool_in_use)
+        if statistics().embedded:
+            self.embedded_up.set_function(lambda: float(statistics().embedded_up))
+        else:
+            self.registry.unregister(self.embedded_up)
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every metric."""
+        """The Prometheus text exposition of every metric. It reads files (the embedded
+        server's pid file), so call it in a worker thread."""
         return generate_latest(self.registry)

@@ -253,10 +253,12 @@ class RoomRegistry:
     """
 
     def __init__(self, inbox_size: int = 4096,
-                 on_delivered: Callable[[int], None] | None = None) -> None:
+                 on_delivered: Callable[[int], None] | None = None,
+                 on_dropped: Callable[[], None] | None = None) -> None:
         self.state = RegistryState()
         self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
         self._on_delivered = on_delivered
+        self._on_dropped = on_dropped
 
     async def send(self, command: Command) -> None:
         """Queue a command; waits only while the inbox is full."""
@@ -298,6 +300,8 @@ class RoomRegistry:
                 # rather than let anyone wait for it or let its queue grow without bound.
                 member.dead = True
                 member.on_overflow()
+                if self._on_dropped is not None:
+                    self._on_dropped()
             except (trio.ClosedResourceError, trio.BrokenResourceError):
                 member.dead = True
         if delivered and isinstance(effect.item, Delivery) and self._on_delivered:

@@ -73,9 +73,11 @@ async def serve(config: Config, *,
     """
     metrics = Metrics()
     async with open_storage(config) as storage:
+        metrics.watch_storage(storage.statistics)
         secret = await trio.to_thread.run_sync(load_or_create_secret, config.data_dir)
         auth = Auth(storage, config, secret, metrics)
-        registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc)
+        registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
+                                on_dropped=metrics.outbox_drops.inc)
         presence = PresenceTracker(registry)
         committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch)
         services = Services(config, storage, auth, metrics, registry, presence, committer,

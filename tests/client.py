@@ -19,7 +19,8 @@ TIMEOUT = 10
 
 
 async def http(port: int, method: str, path: str, body: Any = None,
-               token: str | None = None, raw: bytes | None = None) -> tuple[int, Any]:
+               token: str | None = None, raw: bytes | None = None,
+               headers: list[tuple[str, str]] | None = None) -> tuple[int, Any]:
     """One HTTP request on a fresh connection; returns (status, decoded JSON or bytes)."""
     with trio.fail_after(TIMEOUT):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
@@ -28,14 +29,14 @@ async def http(port: int, method: str, path: str, body: Any = None,
             data = raw if raw is not None else (
                 json.dumps(body).encode() if body is not None else b""
             )
-            headers = [("Host", f"127.0.0.1:{port}"), ("Content-Length", str(len(data))),
-                       ("Connection", "close")]
+            fields = [("Host", f"127.0.0.1:{port}"), ("Content-Length", str(len(data))),
+                      ("Connection", "close"), *(headers or [])]
             if body is not None or raw is not None:
-                headers.append(("Content-Type", "application/json"))
+                fields.append(("Content-Type", "application/json"))
             if token:
-                headers.append(("Authorization", f"Bearer {token}"))
+                fields.append(("Authorization", f"Bearer {token}"))
             await stream.send_all(conn.send(h11.Request(method=method, target=path,
-                                                        headers=headers)))
+                                                        headers=fields)))
             await stream.send_all(conn.send(h11.Data(data=data)) + conn.send(h11.EndOfMessage()))
             status = 0
             content = b""

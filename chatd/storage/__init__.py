@@ -14,6 +14,7 @@ from chatd.storage.base import (
     Page,
     Room,
     Storage,
+    StorageStatistics,
     StorageUnavailable,
     User,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Page",
     "Room",
     "Storage",
+    "StorageStatistics",
     "StorageUnavailable",
     "User",
     "open_storage",

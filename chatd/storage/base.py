@@ -27,6 +27,7 @@ __all__ = [
     "Page",
     "Room",
     "Storage",
+    "StorageStatistics",
     "StorageUnavailable",
     "User",
 ]
@@ -123,6 +124,16 @@ class Joined:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StorageStatistics:
+    """A snapshot for metrics: the connection pool, and whether an embedded server runs."""
+
+    pool_size: int
+    pool_in_use: int
+    embedded: bool
+    embedded_up: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Page:
     """A page of history, oldest first. ``more`` tells whether the page was cut by its limit
     (older messages exist for a ``before`` or latest page, newer ones for an ``after`` page).
@@ -138,6 +149,9 @@ class Storage(Protocol):
 
     async def ping(self) -> None:
         """Round-trip to the database. Raises StorageUnavailable."""
+
+    def statistics(self) -> StorageStatistics:
+        """A snapshot of the pool and the embedded server; never blocks."""
 
     async def create_user(self, name: str, password_hash: str) -> User:
         """Create a user. Raises ChatError('conflict') when the name (any case) is taken."""

@@ -150,6 +150,18 @@ class EmbeddedPostgres:
         log.info("embedded PostgreSQL running in %s", path)
         return cls(path, uri, server)
 
+    @property
+    def running(self) -> bool:
+        """Whether the server's postmaster is alive (reads its pid file: call off the loop)."""
+        if self._stopped:
+            return False
+        try:
+            pid = int((self.path / "postmaster.pid").read_text().split("\n", 1)[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
     def stop(self) -> None:
         """Let go of the server; the last user in the last process stops it. Idempotent.
         Blocks while PostgreSQL shuts down (a fraction of a second)."""

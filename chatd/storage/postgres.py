@@ -71,6 +71,7 @@ from chatd.storage.base import (
     Page,
     Room,
     Storage,
+    StorageStatistics,
     StorageUnavailable,
     User,
 )
@@ -497,6 +498,17 @@ class PostgresStorage:
         self._pool = pool
         self._embedded = embedded
         self._closed = False
+
+    def statistics(self) -> StorageStatistics:
+        # The pool lives on the loop thread; reading two ints from here is a harmless race
+        # (a metric may be one off), and it needs no crossing.
+        size = self._pool.get_size()
+        return StorageStatistics(
+            pool_size=size,
+            pool_in_use=size - self._pool.get_idle_size(),
+            embedded=self._embedded is not None,
+            embedded_up=self._embedded is not None and self._embedded.running,
+        )
 
     # -- the crossing ------------------------------------------------------------------------
 

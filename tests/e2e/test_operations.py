@@ -1,0 +1,74 @@
+"""End-to-end: what an operator relies on — metrics, log-in limits, the proxy address."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from chatd.server import Server
+from tests.client import Client, http, register_and_login
+from tests.e2e.conftest import running
+from tests.helpers import make_config
+
+
+async def test_metrics_parse_and_count_what_happened(daemon: Server) -> None:
+    """/metrics is valid Prometheus text and its counters follow the traffic."""
+    client = await Client.tcp(daemon.tcp_port)
+    await client.hello(await register_and_login(daemon.http_port, "counted"))
+    await client.request("join", room="metered")
+    for i in range(3):
+        await client.request("send", room="metered", text=f"m{i}", nonce=f"m{i}")
+    await http(daemon.http_port, "POST", "/api/login", {"username": "counted", "password": "no"})
+    status, body = await http(daemon.http_port, "GET", "/metrics")
+    assert status == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+    assert samples[("chatd_connections", (("transport", "tcp"),))] == 1
+    assert samples[("chatd_messages_stored_total", ())] == 3
+    assert samples[("chatd_messages_delivered_total", ())] == 3
+    assert samples[("chatd_logins_total", (("result", "ok"),))] == 1
+    assert samples[("chatd_logins_total", (("result", "failed"),))] == 1
+    assert samples[("chatd_send_ack_seconds_count", ())] == 3
+    assert samples[("chatd_commit_batch_size_sum", ())] == 3
+    assert samples[("chatd_db_pool_connections", ())] >= 1
+    assert ("chatd_db_pool_in_use", ()) in samples
+    assert ("chatd_slow_consumer_disconnects_total", ()) in samples
+    assert ("chatd_outbox_drops_total", ()) in samples
+    assert not [name for name, _ in samples if name.startswith("chatd_embedded")]  # a DSN
+    await client.aclose()
+
+
+async def test_login_attempts_are_limited_per_user_and_per_address(
+    tmp_path: Path, database_dsn: str,
+) -> None:
+    """Failed log-ins for one name are refused past the limit with 429 and Retry-After, even
+    with the right password; other names from another address are not affected; past the
+    per-address limit every name is refused."""
+    config = make_config(tmp_path, database_dsn, auth={
+        "login_failures_per_user": 3, "login_attempts_per_ip": 8,
+    }, http={"trust_forwarded_for": True})
+    async with running(config) as server:
+        port = server.http_port
+        await register_and_login(port, "target", "the right one")
+        for _ in range(3):
+            status, _ = await http(port, "POST", "/api/login",
+                                   {"username": "target", "password": "guess"})
+            assert status == 401
+        status, body = await http(port, "POST", "/api/login",
+                                  {"username": "TARGET", "password": "the right one"})
+        assert status == 429 and body["code"] == "rate_limited" and body["retry_after"] > 0
+        await register_and_login(port, "bystander", "another one")  # 2 attempts so far: ok
+        for _ in range(4):
+            await http(port, "POST", "/api/login", {"username": "x", "password": "y"})
+        status, body = await http(port, "POST", "/api/login",
+                                  {"username": "bystander", "password": "another one"})
+        assert status == 429
+        # Through a trusted proxy, another client address has its own allowance.
+        status, body = await http(port, "POST", "/api/login",
+                                  {"username": "bystander", "password": "another one"},
+                                  headers=[("X-Forwarded-For", "203.0.113.9")])
+        assert status == 200, body
