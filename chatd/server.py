@@ -22,6 +22,7 @@ from functools import partial
 import trio
 import trio_websocket
 
+from chatd import systemd
 from chatd.auth import Auth, load_or_create_secret
 from chatd.committer import Committer
 from chatd.config import Config
@@ -86,9 +87,13 @@ async def serve(config: Config, *,
             await actors.start(registry.run)
             await actors.start(presence.run)
             await actors.start(committer.run)
+            await actors.start(systemd.watchdog)
             async with trio.open_nursery() as connections:
                 server = await _listen(config, services, connections, task_status)
+                systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "
+                               f"tcp port {server.tcp_port}")
                 await server._stop.wait()
+                systemd.notify("STOPPING=1\nSTATUS=draining")
                 await _drain(server, connections)
             actors.cancel_scope.cancel()
     log.info("stopped")
