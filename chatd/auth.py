@@ -198,6 +198,15 @@ class Auth:
         password_hash = await self._hash(password)
         return await self.storage.create_user(name, password_hash)
 
+    async def change_password(self, name: str, password: str) -> User:
+        """Set a new password; every token issued before stops working.
+
+        Raises:
+            ChatError: ``bad_request`` for a password out of bounds; ``not_found``.
+        """
+        password_hash = await self._hash(self._check_password(password))
+        return await self.storage.set_password(normalise_user(name), password_hash)
+
     async def login(self, name: str, password: str, *, address: str | None = None
                     ) -> tuple[str, int]:
         """Check a name and password and issue a token.

@@ -11,6 +11,7 @@ import getpass
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 
 import trio
@@ -74,6 +75,25 @@ async def _user_add(config: Config, name: str, password: str) -> None:
         print(f"created user {user.name} (id {user.id})")
 
 
+async def _user_passwd(config: Config, name: str, password: str) -> None:
+    from chatd.auth import Auth, load_or_create_secret
+    from chatd.storage import open_storage
+
+    async with open_storage(config) as storage:
+        auth = Auth(storage, config, load_or_create_secret(config.data_dir))
+        user = await auth.change_password(name, password)
+        print(f"changed the password of {user.name}; their earlier tokens no longer work")
+
+
+async def _user_list(config: Config) -> None:
+    from chatd.storage import open_storage
+
+    async with open_storage(config) as storage:
+        for user in await storage.list_users():
+            created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(user.created_at / 1000))
+            print(f"{user.id:>6}  {user.name:<32}  created {created} UTC")
+
+
 async def _token(config: Config, name: str) -> None:
     from chatd.auth import Auth, load_or_create_secret
     from chatd.errors import ChatError
@@ -103,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
+    passwd = user_commands.add_parser("passwd", help="set a user's password (logs them out)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+    user_commands.add_parser("list", help="list the users")
     token = commands.add_parser("token", help="print a token for USER (for scripts)")
     token.add_argument("user")
     return parser
@@ -128,9 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             trio.run(_serve, config)
         elif args.command == "migrate":
             trio.run(_migrate, config)
+        elif args.command == "user" and args.user_command == "list":
+            trio.run(_user_list, config)
         elif args.command == "user":
             password = _read_password(args.password_stdin)
-            trio.run(_user_add, config, args.name, password)
+            action = _user_add if args.user_command == "add" else _user_passwd
+            trio.run(action, config, args.name, password)
         elif args.command == "token":
             trio.run(_token, config, args.user)
     except ChatError as exc:

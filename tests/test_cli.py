@@ -12,6 +12,8 @@ from pathlib import Path
 import trio
 
 from tests.client import Client, http, register_and_login
+from tests.e2e.conftest import running
+from tests.helpers import make_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,3 +81,40 @@ async def test_serve_runs_embedded_and_drains_on_sigterm(tmp_path: Path) -> None
         await client.aclose()
     finally:
         await stop(proc)
+
+
+def _chatd(tmp_path: Path, dsn: str, *args: str,
+           stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = _env(tmp_path, CHATD_DATABASE_DSN=dsn)
+    return subprocess.run([sys.executable, "-m", "chatd", *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+async def test_user_commands_and_token(tmp_path: Path, database_dsn: str) -> None:
+    """`user add`, `user list`, `token` and `user passwd` work on the configured database; a
+    new password revokes the tokens issued before it."""
+    added = _chatd(tmp_path, database_dsn, "user", "add", "Admin", "--password-stdin",
+                   stdin="first password\n")
+    assert added.returncode == 0 and "created user Admin" in added.stdout, added.stderr
+    again = _chatd(tmp_path, database_dsn, "user", "add", "admin", "--password-stdin",
+                   stdin="whatever12\n")
+    assert again.returncode == 1 and "taken" in again.stderr
+    listed = _chatd(tmp_path, database_dsn, "user", "list")
+    assert "Admin" in listed.stdout
+    token = _chatd(tmp_path, database_dsn, "token", "admin").stdout.strip()
+    assert token.count(".") == 2
+    assert _chatd(tmp_path, database_dsn, "token", "ghost").returncode == 1
+
+    config = make_config(tmp_path, database_dsn)
+    async with running(config) as server:
+        status, body = await http(server.http_port, "GET", "/api/me", token=token)
+        assert status == 200 and body["user"]["name"] == "Admin"
+        changed = await trio.to_thread.run_sync(lambda: _chatd(
+            tmp_path, database_dsn, "user", "passwd", "ADMIN", "--password-stdin",
+            stdin="second password\n"))
+        assert changed.returncode == 0, changed.stderr
+        status, _ = await http(server.http_port, "GET", "/api/me", token=token)
+        assert status == 401
+        status, _ = await http(server.http_port, "POST", "/api/login",
+                               {"username": "admin", "password": "second password"})
+        assert status == 200

@@ -156,6 +156,14 @@ class Storage(Protocol):
     async def create_user(self, name: str, password_hash: str) -> User:
         """Create a user. Raises ChatError('conflict') when the name (any case) is taken."""
 
+    async def set_password(self, name: str, password_hash: str) -> User:
+        """Replace the password hash of the user called ``name`` (any case) and revoke every
+        token issued before (a new password logs out everywhere).
+        Raises ChatError('not_found')."""
+
+    async def list_users(self) -> list[User]:
+        """Every user, by name (case-insensitively)."""
+
     async def get_credentials(self, name: str) -> Credentials | None:
         """The user called ``name`` (any case) with their password hash, or None."""
 

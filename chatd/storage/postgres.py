@@ -166,6 +166,17 @@ ON CONFLICT ((lower(name))) DO NOTHING
 RETURNING {_USER_COLUMNS}
 """
 
+_SQL_SET_PASSWORD = f"""
+UPDATE users u SET password_hash = $2,
+    tokens_valid_after = greatest(tokens_valid_after, {_ts("$3")})
+WHERE lower(u.name) = lower($1)
+RETURNING {_USER_COLUMNS}
+"""
+
+_SQL_LIST_USERS = f"""
+SELECT {_USER_COLUMNS} FROM users u ORDER BY lower(u.name)
+"""
+
 _SQL_GET_CREDENTIALS = f"""
 SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower($1)
 """
@@ -536,6 +547,17 @@ class PostgresStorage:
         if row is None:
             raise ChatError("conflict", f"the name {name!r} is taken")
         return _user(row)
+
+    async def set_password(self, name: str, password_hash: str) -> User:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_PASSWORD, name, password_hash,
+                              _now_ms())
+        if row is None:
+            raise ChatError("not_found", f"no user called {name!r}")
+        return _user(row)
+
+    async def list_users(self) -> list[User]:
+        rows = await self._run(self._pool.fetch, _SQL_LIST_USERS)
+        return [_user(row) for row in rows]
 
     async def get_credentials(self, name: str) -> Credentials | None:
         row = await self._run(self._pool.fetchrow, _SQL_GET_CREDENTIALS, name)
