@@ -96,6 +96,7 @@ TYPING_BURST = 5
 TYPING_RATE = 1.0
 SETTLE_ROUNDS = 3  # re-reads of a user's rooms at hello while they keep changing
 DRAIN_READ = 0.5  # seconds a draining connection goes on reading, to refuse what was sent
+REPAIR_ATTEMPTS = 3  # reads of a missing range of messages before giving up on it
 
 
 @dataclasses.dataclass(slots=True)
@@ -136,6 +137,7 @@ class Connection:
         )
         self._reader_scope = trio.CancelScope()
         self._scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
         self._in_flight = trio.Semaphore(limits.max_in_flight)
         self._writer_done = trio.Event()
         self._user: User | None = None
@@ -175,6 +177,7 @@ class Connection:
         try:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
+                self._nursery = nursery
                 nursery.start_soon(self._write_loop)
                 nursery.start_soon(self._watch_idle)
                 with self._reader_scope:
@@ -266,10 +269,24 @@ class Connection:
         buffered_count = 0
 
         def emit(delivery: Delivery, out: list[bytes]) -> None:
-            # Never a message twice, never one older than what the client was given.
-            if delivery.seq > last_seq.get(delivery.room, 0):
+            nonlocal buffered_count
+            room = delivery.room
+            known = last_seq.get(room)
+            if room in held:
+                buffered.setdefault(room, []).append(delivery)
+                buffered_count += 1
+            elif known is not None and delivery.seq <= known:
+                pass  # never a message twice, never one older than what the client has
+            elif known is not None and delivery.seq > known + 1 and self._nursery is not None:
+                # A gap (another node's message not relayed yet, or a lost notice): hold the
+                # room and fetch what is missing; the Release writes it, then this one.
+                held.add(room)
+                buffered.setdefault(room, []).append(delivery)
+                buffered_count += 1
+                self._nursery.start_soon(self._repair, room, known, delivery.seq - 1)
+            else:
                 out.append(delivery.data)
-                last_seq[delivery.room] = delivery.seq
+                last_seq[room] = delivery.seq
 
         try:
             async with self._outbox_out:
@@ -294,13 +311,13 @@ class Connection:
                             else:
                                 out.append(item.data)
                         elif isinstance(item, Delivery):
-                            if held_all or item.room in held:
+                            if held_all:
                                 buffered.setdefault(item.room, []).append(item)
                                 buffered_count += 1
-                                if buffered_count > HELD_MAX:
-                                    self._overflow()
                             else:
                                 emit(item, out)
+                            if buffered_count > HELD_MAX:
+                                self._overflow()
                         elif isinstance(item, Hold):
                             if item.rooms is None:
                                 held_all = True
@@ -318,8 +335,9 @@ class Connection:
                             held_all = False
                             held.difference_update(item.upto)
                             for room in rooms:
-                                for delivery in buffered.pop(room, ()):
-                                    buffered_count -= 1
+                                waiting = sorted(buffered.pop(room, ()), key=_by_seq)
+                                buffered_count -= len(waiting)
+                                for delivery in waiting:
                                     emit(delivery, out)
                         else:
                             if item.data:
@@ -338,6 +356,23 @@ class Connection:
             self._reader_scope.cancel()
         finally:
             self._writer_done.set()
+
+    async def _repair(self, room: str, after: int, upto: int) -> None:
+        """Fetch the messages ``after`` < seq <= ``upto`` of a held room and release it."""
+        data = b""
+        for attempt in range(REPAIR_ATTEMPTS):
+            try:
+                messages = await self._s.storage.messages_range(room, after=after, upto=upto)
+            except StorageUnavailable as exc:
+                log.warning("cannot fill a gap in %s for %s: %s", room, self._t.remote, exc)
+                await trio.sleep(attempt + 1)
+                continue
+            data = b"".join(encode(message_event(m).wire()) for m in messages)
+            break
+        # Released either way: after repeated failures the client gets the rest, and pages
+        # the gap with history (the seqs show it).
+        with contextlib.suppress(_EndSession):
+            await self._queue(Release(data, {room: upto}))
 
     async def _queue(self, item: OutboxItem) -> None:
         try:
@@ -645,6 +680,10 @@ class Connection:
 
 def _nothing() -> None:
     pass
+
+
+def _by_seq(delivery: Delivery) -> int:
+    return delivery.seq
 
 
 _Handler = Callable[[Connection, Any], Awaitable[None]]

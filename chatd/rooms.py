@@ -264,6 +264,10 @@ class RoomRegistry:
         """Queue a command; waits only while the inbox is full."""
         await self._send.send(command)
 
+    def has_members(self, room: str) -> bool:
+        """Whether anyone online here is in ``room`` (a snapshot, like :meth:`is_member`)."""
+        return room in self.state.room_users
+
     def is_member(self, user: str, room: str) -> bool:
         """Whether online ``user`` is in ``room``, as of the commands applied so far. A read
         of the actor's state, for checks that can do with a snapshot (typing)."""

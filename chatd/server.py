@@ -24,6 +24,7 @@ import trio_websocket
 
 from chatd import systemd
 from chatd.auth import Auth, load_or_create_secret
+from chatd.cluster import Relay
 from chatd.committer import Committer
 from chatd.config import Config
 from chatd.connection import Connection, Services
@@ -88,6 +89,7 @@ async def serve(config: Config, *,
             await actors.start(presence.run)
             await actors.start(committer.run)
             await actors.start(systemd.watchdog)
+            await actors.start(Relay(storage, registry).run)
             async with trio.open_nursery() as connections:
                 server = await _listen(config, services, connections, task_status)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "

@@ -11,17 +11,22 @@ user registered with. Refusals the client should see are raised as :class:`chatd
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
+
+import trio
 
 from chatd.errors import ChatError
 
 __all__ = [
     "UNREAD_CAP",
     "Appended",
+    "Change",
+    "CommitNotice",
     "Conversation",
     "Credentials",
     "Joined",
+    "MembershipNotice",
     "Message",
     "NewMessage",
     "Page",
@@ -124,6 +129,29 @@ class Joined:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CommitNotice:
+    """Another node committed messages ``after`` < seq <= ``last_seq`` in ``room``."""
+
+    node: str
+    room: str
+    after: int
+    last_seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MembershipNotice:
+    """Another node made ``user`` a member of ``room`` (``joined``) or ended it."""
+
+    node: str
+    room: str
+    user: str
+    joined: bool
+
+
+Change = CommitNotice | MembershipNotice
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StorageStatistics:
     """A snapshot for metrics: the connection pool, and whether an embedded server runs."""
 
@@ -152,6 +180,27 @@ class Storage(Protocol):
 
     def statistics(self) -> StorageStatistics:
         """A snapshot of the pool and the embedded server; never blocks."""
+
+    @property
+    def node(self) -> str:
+        """This process's name in the database (its commits' notices carry it)."""
+
+    async def follow_changes(
+        self,
+        on_change: Callable[[Change], None],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Until cancelled, call ``on_change`` (in this trio thread, never concurrently) for
+        every commit of messages and every membership change by *another* node sharing the
+        database, in commit order.
+        Reconnects by itself when the connection drops (notices sent meanwhile are lost; the
+        connections repair such gaps from the database). ``task_status.started()`` once the
+        first LISTEN is in place."""
+
+    async def messages_range(self, room: str, *, after: int, upto: int) -> list[Message]:
+        """The messages of ``room`` with ``after`` < seq <= ``upto``, in seq order. No access
+        check: for the daemon's own use (fan-out of other nodes' commits)."""
 
     async def create_user(self, name: str, password_hash: str) -> User:
         """Create a user. Raises ChatError('conflict') when the name (any case) is taken."""

@@ -47,9 +47,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, TypeVarTuple, Unpack
@@ -63,9 +65,12 @@ from chatd.protocol.names import dm_room_name, is_dm_room
 from chatd.storage.base import (
     UNREAD_CAP,
     Appended,
+    Change,
+    CommitNotice,
     Conversation,
     Credentials,
     Joined,
+    MembershipNotice,
     Message,
     NewMessage,
     Page,
@@ -92,6 +97,11 @@ CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 # Attempts at a batch that keeps losing a (sender, nonce) race to another node.
 APPEND_ATTEMPTS = 3
+# The NOTIFY channel of commits (migration 0003), and how soon to listen again after a loss.
+COMMIT_CHANNEL = "chatd_commits"
+MEMBERS_CHANNEL = "chatd_members"
+LISTEN_RETRY_MIN = 0.5
+LISTEN_RETRY_MAX = 30.0
 
 _MAX_SEQ = 2**63 - 1
 
@@ -454,6 +464,31 @@ _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
 )
 
 
+_SQL_MESSAGES_RANGE = f"""
+SELECT m.seq, m.id AS msg_id, u.name AS sender, m.text, {_ms("m.created_at")} AS ts, m.nonce
+FROM rooms r JOIN messages m ON m.room_id = r.id JOIN users u ON u.id = m.sender_id
+WHERE r.name = $1 AND m.seq > $2 AND m.seq <= $3
+ORDER BY m.seq
+"""
+
+
+def _parse_notice(channel: str, payload: str) -> Change | None:
+    """A notice from its payload (see migration 0003), or None if it is not one of ours."""
+    parts = payload.split(" ")
+    if len(parts) != 4:
+        return None
+    if channel == MEMBERS_CHANNEL:
+        if parts[1] not in ("+", "-"):
+            return None
+        return MembershipNotice(node=parts[0], room=parts[2], user=parts[3],
+                                joined=parts[1] == "+")
+    try:
+        return CommitNotice(node=parts[0], room=parts[1], after=int(parts[2]),
+                            last_seq=int(parts[3]))
+    except ValueError:
+        return None
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -503,12 +538,66 @@ class PostgresStorage:
     """
 
     def __init__(
-        self, bridge: AsyncioBridge, pool: Any, *, embedded: EmbeddedPostgres | None = None
+        self, bridge: AsyncioBridge, pool: Any, *, embedded: EmbeddedPostgres | None = None,
+        dsn: str = "", node: str = "chatd",
     ) -> None:
         self._bridge = bridge
         self._pool = pool
         self._embedded = embedded
+        self._dsn = dsn
+        self._node = node
         self._closed = False
+
+    @property
+    def node(self) -> str:
+        return self._node
+
+    async def follow_changes(
+        self,
+        on_change: Callable[[Change], None],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        token = trio.lowlevel.current_trio_token()
+
+        def received(_conn: Any, _pid: int, channel: str, payload: str) -> None:
+            # Loop thread: parse, drop our own, hand the rest to trio in arrival order.
+            notice = _parse_notice(channel, payload)
+            if notice is None or notice.node == self._node:
+                return
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(on_change, notice)
+
+        started = False
+        delay = LISTEN_RETRY_MIN
+        while True:
+            conn: Any = None
+            try:
+                conn = await self._run(_listen, self._dsn, received)
+                if not started:
+                    task_status.started()
+                    started = True
+                elif delay > LISTEN_RETRY_MIN:
+                    log.info("listening for other nodes' changes again")
+                delay = LISTEN_RETRY_MIN
+                await self._run(_until_lost, conn)
+                log.warning("lost the connection that listens for other nodes' changes")
+            except StorageUnavailable as exc:
+                log.warning("cannot listen for other nodes' changes: %s", exc)
+            finally:
+                if conn is not None:
+                    with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                        await self._run(_close_listener, conn)
+            await trio.sleep(delay)
+            delay = min(delay * 2, LISTEN_RETRY_MAX)
+
+    async def messages_range(self, room: str, *, after: int, upto: int) -> list[Message]:
+        rows = await self._run(self._pool.fetch, _SQL_MESSAGES_RANGE, room, after, upto)
+        return [
+            Message(room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
+                    text=row["text"], ts=row["ts"], nonce=row["nonce"])
+            for row in rows
+        ]
 
     def statistics(self) -> StorageStatistics:
         # The pool lives on the loop thread; reading two ints from here is a harmless race
@@ -892,16 +981,51 @@ async def _no_session_state_to_reset(conn: Any) -> None:
     """
 
 
-async def _create_pool(dsn: str, size: int) -> Any:
-    """Asyncio side. ``min_size=1``: connections open as load needs them, then stay."""
+async def _create_pool(dsn: str, size: int, node: str) -> Any:
+    """Asyncio side. ``min_size=1``: connections open as load needs them, then stay.
+    ``application_name`` names the node in the commit notices (migration 0003)."""
     return await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=size,
         timeout=CONNECT_TIMEOUT,
         reset=_no_session_state_to_reset,
-        server_settings={"application_name": "chatd"},
+        server_settings={"application_name": node},
     )
+
+
+async def _listen(dsn: str, callback: Callable[..., None]) -> Any:
+    """Asyncio side: a connection of its own (LISTEN is session state, which pooled
+    connections must not hold) listening on the commit channel."""
+    conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT,
+                                 server_settings={"application_name": "chatd-listener"})
+    try:
+        await conn.add_listener(COMMIT_CHANNEL, callback)
+        await conn.add_listener(MEMBERS_CHANNEL, callback)
+    except BaseException:
+        conn.terminate()
+        raise
+    return conn
+
+
+async def _until_lost(conn: Any) -> None:
+    """Asyncio side: return when the listening connection is gone."""
+    lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def terminated(_conn: Any) -> None:
+        if not lost.done():
+            lost.set_result(None)
+
+    conn.add_termination_listener(terminated)
+    if conn.is_closed():
+        return
+    await lost
+
+
+async def _close_listener(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(conn.close(), CLOSE_TIMEOUT)
+    conn.terminate()
 
 
 async def _migrate_pool(pool: Any) -> list[int]:
@@ -961,13 +1085,14 @@ async def _connect(config: Config) -> PostgresStorage:
         dsn, embedded = await _start_server(config)
         bridge = AsyncioBridge()
         try:
-            pool = await bridge.run(_create_pool, dsn, config.database.pool_size)
+            node = f"chatd-{uuid.uuid4().hex[:12]}"
+            pool = await bridge.run(_create_pool, dsn, config.database.pool_size, node)
             applied = await bridge.run(_migrate_pool, pool)
         except _UNAVAILABLE as exc:
             raise _unavailable(dsn, exc) from exc
         if applied:
             log.info("database schema migrated to version %d", applied[-1])
-        return PostgresStorage(bridge, pool, embedded=embedded)
+        return PostgresStorage(bridge, pool, embedded=embedded, dsn=dsn, node=node)
     except BaseException:
         with trio.CancelScope(shield=True):
             await _release(bridge, pool, embedded)

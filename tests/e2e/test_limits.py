@@ -59,9 +59,10 @@ async def test_idle_connection_is_closed(tmp_path: Path, database_dsn: str) -> N
     """A connection that sends nothing for idle_timeout is closed; pings keep one open."""
     config: Config = make_config(tmp_path, database_dsn, limits={"idle_timeout": 1.0})
     async with running(config) as server:
+        token = await register_and_login(server.http_port, "talker")
         silent = await Client.tcp(server.tcp_port)
         talker = await Client.tcp(server.tcp_port)
-        await talker.hello(await register_and_login(server.http_port, "talker"))
+        await talker.hello(token)
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(silent.wait_closed)

@@ -1,0 +1,92 @@
+"""Several nodes, one database: other nodes' messages and membership changes reach this
+node's connections.
+
+Theory of operation. Every commit of messages bumps the room's ``last_seq``, and a trigger
+turns the bump into a PostgreSQL NOTIFY (migration 0003) that every node LISTENs to. The
+:class:`Relay` takes the notices of *other* nodes' commits (its own are published by the
+committer already), reads the new messages of rooms that have members on this node, and
+publishes them to the room registry like local ones.
+
+Local and relayed messages of one room can reach the registry out of seq order (a local
+commit of seq 6 may be published before the notice of another node's seq 5 is relayed).
+Connections do not depend on that order: a connection's writer that sees seq 7 after seq 5
+holds the room, fetches seq 6 from the database, and writes them in order (see
+:meth:`chatd.connection.Connection._repair`); duplicates are dropped by seq. The same repair
+covers notices lost while the listening connection was down.
+
+Memberships travel the same way (a second trigger): when another node adds a user to a room
+(a join, an invitation, a first direct message), the registry here subscribes that user's
+connections on this node, and announces ``joined``/``left`` to the room's members here.
+Presence and typing are per node for now: a user online on another node shows as offline.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from chatd.protocol import MemberJoined, MemberLeft, encode, is_dm_room
+from chatd.rooms import Join, Leave, Publish, RoomRegistry
+from chatd.storage import Change, MembershipNotice, Storage, StorageUnavailable
+from chatd.views import message_event
+
+__all__ = ["Relay"]
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    """Publishes other nodes' commits and membership changes to this node's registry.
+
+    Args:
+        inbox_size: notices that may wait; past that they are dropped (and the connections
+            repair the gaps), so that a slow database never backs up the notice callback.
+    """
+
+    def __init__(self, storage: Storage, registry: RoomRegistry, inbox_size: int = 10_000
+                 ) -> None:
+        self._storage = storage
+        self._registry = registry
+        self._send, self._receive = trio.open_memory_channel[Change](inbox_size)
+        self.dropped = 0
+
+    def _on_change(self, notice: Change) -> None:
+        try:
+            self._send.send_nowait(notice)
+        except trio.WouldBlock:
+            self.dropped += 1
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._storage.follow_changes, self._on_change)
+            task_status.started()
+            async for notice in self._receive:
+                if isinstance(notice, MembershipNotice):
+                    await self._membership(notice)
+                    continue
+                if not self._registry.has_members(notice.room):
+                    continue  # nobody here to tell; they read it on join or resume
+                try:
+                    messages = await self._storage.messages_range(
+                        notice.room, after=notice.after, upto=notice.last_seq
+                    )
+                except StorageUnavailable as exc:
+                    log.warning("cannot relay %s's commit in %s: %s", notice.node,
+                                notice.room, exc)
+                    continue
+                for message in messages:
+                    data = encode(message_event(message).wire())
+                    await self._registry.send(Publish(message.room, message.seq, data))
+
+    async def _membership(self, notice: MembershipNotice) -> None:
+        """Another node changed who is in a room: the registry here follows, so that the
+        room's messages reach the user's connections on this node too."""
+        announce = None
+        if not is_dm_room(notice.room):
+            event = (MemberJoined if notice.joined else MemberLeft)(room=notice.room,
+                                                                    user=notice.user)
+            announce = encode(event.wire())
+        command = Join if notice.joined else Leave
+        await self._registry.send(command(notice.user, notice.room, announce))

@@ -1,0 +1,86 @@
+"""Two chatd nodes on one database: messages and memberships cross between them, and each
+client still sees every room's log in order, once, with no gap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from chatd.config import Config
+from tests.client import Client, register_and_login
+from tests.e2e.conftest import running
+from tests.helpers import make_config
+
+
+def _node(tmp_path: Path, dsn: str) -> Config:
+    # One data_dir for both: nodes must share the token secret (data_dir/jwt_secret).
+    return make_config(tmp_path, dsn, limits={"send_burst": 10_000})
+
+
+async def _client(port_http: int, port_tcp: int, name: str) -> Client:
+    client = await Client.tcp(port_tcp)
+    await client.hello(await register_and_login(port_http, name))
+    return client
+
+
+async def test_messages_cross_nodes_in_order_without_gap(tmp_path: Path,
+                                                         database_dsn: str) -> None:
+    """Clients on two nodes sending at once to one room each receive seqs 1..N exactly once,
+    in order, live."""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        clients = [await _client(a.http_port, a.tcp_port, "ann"),
+                   await _client(b.http_port, b.tcp_port, "bea"),
+                   await _client(a.http_port, a.tcp_port, "cid"),
+                   await _client(b.http_port, b.tcp_port, "dot")]
+        for client in clients:
+            await client.request("join", room="shared")
+        per_client = 30
+
+        async def blast(client: Client, index: int) -> None:
+            for n in range(per_client):
+                await client.send({"op": "send", "id": n, "room": "shared",
+                                   "text": f"{index}:{n}", "nonce": f"{index}:{n}"})
+
+        async with trio.open_nursery() as nursery:
+            for index, client in enumerate(clients):
+                nursery.start_soon(blast, client, index)
+        total = per_client * len(clients)
+        for client in clients:
+            for n in range(per_client):
+                assert (await client.reply(n))["op"] == "ok"
+            seen: list[int] = []
+            while len(seen) < total:
+                seen.append((await client.event("message", room="shared"))["seq"])
+            assert seen == list(range(1, total + 1))
+            await client.request("ping")
+            assert not [e for e in client.events if e.get("op") == "message"]
+            await client.aclose()
+
+
+async def test_memberships_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
+    """A first DM, an invitation and a kick made on one node take effect for the other
+    user's connection on the other node at once."""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        ann = await _client(a.http_port, a.tcp_port, "ann")
+        bea = await _client(b.http_port, b.tcp_port, "bea")
+        dm = await ann.request("dm", to="bea", text="across", nonce="x1")
+        assert (await bea.event("message", room=dm["room"]))["text"] == "across"
+        reply = await bea.request("dm", to="ann", text="back", nonce="x2")
+        assert (await ann.event("message", room=dm["room"], seq=reply["seq"]))["text"] == "back"
+
+        await ann.request("create_room", room="club", private=True)
+        await ann.request("invite", room="club", user="bea")
+        assert await bea.event("joined", room="club", user="bea")
+        sent = await ann.request("send", room="club", text="welcome", nonce="x3")
+        assert (await bea.event("message", room="club", seq=sent["seq"]))["text"] == "welcome"
+        await ann.request("kick", room="club", user="bea")
+        assert await bea.event("left", room="club", user="bea")
+        sent = await ann.request("send", room="club", text="private again", nonce="x4")
+        await ann.event("message", room="club", seq=sent["seq"])
+        await bea.request("ping")
+        assert not [e for e in bea.events if e.get("text") == "private again"]
+        await ann.aclose()
+        await bea.aclose()

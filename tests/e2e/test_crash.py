@@ -1,0 +1,247 @@
+"""End-to-end: a daemon killed with SIGKILL while sends are in flight loses nothing it
+acknowledged and stores nothing twice when clients resend.
+
+The daemon runs as a real subprocess (``python -m chatd serve``) on the session's embedded
+PostgreSQL, so that the kill leaves no chance for a drain: whatever was acknowledged must
+already be committed. Rules: 127.0.0.1 and port 0 only; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from tests.client import Client, register_and_login
+
+ROOMS = ("crash-a", "crash-b")
+CLIENTS = 4
+PER_CLIENT = 300  # sends each client pipelines before the kill
+KILL_AFTER_ACKS = 120  # the daemon is killed once this many sends (of all clients) are acked
+START_TIMEOUT = 60
+STEP_TIMEOUT = 30
+
+
+@dataclasses.dataclass(slots=True)
+class Daemon:
+    """A ``chatd serve`` subprocess and the ports it bound."""
+
+    process: trio.Process
+    http_port: int
+    tcp_port: int
+
+
+@asynccontextmanager
+async def daemon_process(tmp_path: Path, dsn: str, name: str) -> AsyncIterator[Daemon]:
+    """Run ``python -m chatd serve`` on ``dsn`` (data in ``tmp_path/data``, ports 0) for the
+    block; the process is killed on the way out, whatever happened."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+    env.update({
+        "CHATD_DATABASE_DSN": dsn, "CHATD_SERVER_DATA_DIR": str(tmp_path / "data"),
+        "CHATD_HTTP_PORT": "0", "CHATD_TCP_PORT": "0",
+        # The senders blast: this test is about durability, not the per-connection rate limit.
+        "CHATD_LIMITS_SEND_RATE": "1000000", "CHATD_LIMITS_SEND_BURST": "1000000",
+    })
+    # The log goes to a file, not a pipe: nobody has to read it for the daemon to go on.
+    log_path = tmp_path / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env=env,
+            stdout=log_file, stderr=log_file,
+        )
+    try:
+        with trio.fail_after(START_TIMEOUT):
+            while True:
+                log = log_path.read_bytes()
+                found = re.search(rb"listening: http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)", log)
+                if found:
+                    break
+                assert process.returncode is None, log.decode(errors="replace")
+                await trio.sleep(0.05)
+        yield Daemon(process, http_port=int(found[1]), tcp_port=int(found[2]))
+    finally:
+        with trio.CancelScope(shield=True), trio.fail_after(STEP_TIMEOUT):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+
+
+@dataclasses.dataclass(slots=True)
+class Sender:
+    """One client's sends: every nonce it wrote and the acks it got before the kill."""
+
+    index: int
+    token: str
+    written: list[str] = dataclasses.field(default_factory=list)  # attempted, in order
+    acks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def nonces(self) -> list[str]:
+        return [f"c{self.index}-{n}" for n in range(PER_CLIENT)]
+
+    def message(self, nonce: str) -> tuple[str, str]:
+        """The (room, text) sent with ``nonce``: the same on every resend."""
+        n = int(nonce.rsplit("-", 1)[1])
+        return ROOMS[(self.index + n) % len(ROOMS)], f"text of {nonce}"
+
+
+async def full_history(client: Client, room: str) -> list[dict[str, Any]]:
+    """Every message of ``room``, oldest first, paged forwards with ``after``."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        after = messages[-1]["seq"] if messages else 0
+        page = await client.request("history", room=room, after=after, limit=500)
+        assert page["op"] == "ok", page
+        messages.extend(page["messages"])
+        if not page["more"]:
+            return messages
+
+
+def check_log(logs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Seqs 1..N per room and every nonce once overall; returns the messages by nonce."""
+    by_nonce: dict[str, dict[str, Any]] = {}
+    for room, messages in logs.items():
+        assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1)), room
+        for m in messages:
+            assert m["nonce"] not in by_nonce, f"{m['nonce']} stored twice"
+            by_nonce[m["nonce"]] = m
+    return by_nonce
+
+
+async def test_sigkill_loses_no_acknowledged_message_and_resend_stores_once(
+    tmp_path: Path, database_dsn: str
+) -> None:
+    """After a SIGKILL mid-traffic every acknowledged message is stored once with its acked
+    seq and msg_id, seqs have no gap, and resending every nonce creates no duplicate."""
+    senders: list[Sender] = []
+    acked_total = 0
+    killed = trio.Event()
+
+    async with daemon_process(tmp_path, database_dsn, "first") as daemon:
+        clients: list[Client] = []
+        with trio.fail_after(STEP_TIMEOUT):
+            for i in range(CLIENTS):
+                token = await register_and_login(daemon.http_port, f"crash{i}")
+                client = await Client.tcp(daemon.tcp_port)
+                await client.hello(token)
+                for room in ROOMS:
+                    assert (await client.request("join", room=room))["op"] == "ok"
+                senders.append(Sender(i, token))
+                clients.append(client)
+
+        async def blast(client: Client, sender: Sender) -> None:
+            for n, nonce in enumerate(sender.nonces()):
+                room, text = sender.message(nonce)
+                sender.written.append(nonce)  # before: a broken write may still have landed
+                try:
+                    await client.send({"op": "send", "id": n, "room": room, "text": text,
+                                       "nonce": nonce})
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+
+        async def collect(client: Client, sender: Sender) -> None:
+            nonlocal acked_total
+            while (frame := await client.next_frame()) is not None:
+                if frame.get("op") == "error":
+                    sender.errors.append(frame)
+                if frame.get("op") != "ok" or not isinstance(frame.get("id"), int):
+                    continue  # message events of the rooms: not what this test checks
+                sender.acks[sender.nonces()[frame["id"]]] = frame
+                acked_total += 1
+                if acked_total == KILL_AFTER_ACKS:
+                    daemon.process.send_signal(signal.SIGKILL)
+                    killed.set()
+
+        with trio.fail_after(STEP_TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                for client, sender in zip(clients, senders, strict=True):
+                    nursery.start_soon(blast, client, sender)
+                    nursery.start_soon(collect, client, sender)
+            assert killed.is_set(), "every send was acknowledged before the kill"
+            assert await daemon.process.wait() == -signal.SIGKILL
+        for client in clients:
+            await client.aclose()
+
+    written = sum(len(s.written) for s in senders)
+    acked = sum(len(s.acks) for s in senders)
+    assert not [e for s in senders for e in s.errors], [e for s in senders for e in s.errors]
+    assert acked < written, "no send was in flight at the kill"
+
+    async with daemon_process(tmp_path, database_dsn, "second") as daemon:
+        with trio.fail_after(STEP_TIMEOUT):
+            auditor = await Client.tcp(daemon.tcp_port)
+            await auditor.hello(await register_and_login(daemon.http_port, "auditor"))
+            logs = {room: await full_history(auditor, room) for room in ROOMS}
+        stored = check_log(logs)
+        sent_by = {nonce: s for s in senders for nonce in s.nonces()}
+        for nonce, m in stored.items():
+            sender = sent_by[nonce]
+            assert nonce in sender.written, f"{nonce} stored but never written"
+            assert (m["room"], m["text"]) == sender.message(nonce)
+            assert m["from"] == f"crash{sender.index}"
+        for sender in senders:
+            for nonce, ack in sender.acks.items():
+                assert nonce in stored, f"acknowledged {nonce} ({ack}) lost in the crash"
+                m = stored[nonce]
+                assert (m["room"], m["seq"], m["msg_id"]) == (
+                    ack["room"], ack["seq"], ack["msg_id"]
+                ), nonce
+        last_seq = {room: len(messages) for room, messages in logs.items()}
+
+        # Every client resends everything, pipelined, with the same nonces.
+        resent: dict[str, dict[str, Any]] = {}
+
+        async def resend(sender: Sender) -> None:
+            client = await Client.tcp(daemon.tcp_port)
+            welcome = await client.hello(sender.token)
+            assert {r["room"]: r["last_seq"] for r in welcome["rooms"]} == last_seq
+            nonces = sender.nonces()
+
+            async def write() -> None:
+                for n, nonce in enumerate(nonces):
+                    room, text = sender.message(nonce)
+                    await client.send({"op": "send", "id": n, "room": room, "text": text,
+                                       "nonce": nonce})
+
+            # Read while writing: the replies and the room's events must not back up.
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(write)
+                for n, nonce in enumerate(nonces):
+                    resent[nonce] = await client.reply(n)
+            await client.aclose()
+
+        with trio.fail_after(STEP_TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                for sender in senders:
+                    nursery.start_soon(resend, sender)
+
+        for nonce, reply in resent.items():
+            assert reply["op"] == "ok", reply
+            before = stored.get(nonce)
+            if before is not None:  # committed before the kill, acked or not
+                assert reply.get("duplicate") is True, (nonce, reply)
+                assert (reply["room"], reply["seq"], reply["msg_id"]) == (
+                    before["room"], before["seq"], before["msg_id"]
+                ), nonce
+            else:
+                assert not reply.get("duplicate"), (nonce, reply)
+                assert reply["seq"] > last_seq[reply["room"]], (nonce, reply)
+
+        with trio.fail_after(STEP_TIMEOUT):
+            final_logs = {room: await full_history(auditor, room) for room in ROOMS}
+            await auditor.aclose()
+        final = check_log(final_logs)
+        assert sorted(final) == sorted(sent_by), "each nonce must be stored exactly once"
+        for nonce, reply in resent.items():
+            m = final[nonce]
+            assert (m["room"], m["seq"], m["msg_id"]) == (
+                reply["room"], reply["seq"], reply["msg_id"]
+            ), nonce
