@@ -232,7 +232,16 @@ class ServerEvent:
     OP: ClassVar[str] = ""
 
     def wire(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The JSON object sent: ``op`` and every field, but optional fields (those that
+        default to None) when they are None. ``id`` is always there, null or not. Events
+        whose wire form differs from their fields override this."""
+        obj: dict[str, Any] = {"op": self.OP}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None and field.default is None and field.name != "id":
+                continue
+            obj[field.name] = value
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -280,9 +289,6 @@ class Ok(ServerEvent):
 
     OP: ClassVar[str] = "ok"
     id: RequestId = None
-
-    def wire(self) -> dict[str, Any]:
-        return {"op": self.OP, "id": self.id}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,23 +361,12 @@ class Error(ServerEvent):
     message: str
     retry_after: int | None = None  # ms, with rate_limited
 
-    def wire(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {
-            "op": self.OP, "id": self.id, "code": self.code, "message": self.message,
-        }
-        if self.retry_after is not None:
-            obj["retry_after"] = self.retry_after
-        return obj
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PresenceChanged(ServerEvent):
     OP: ClassVar[str] = "presence"
     user: str
     status: str
-
-    def wire(self) -> dict[str, Any]:
-        return {"op": self.OP, "user": self.user, "status": self.status}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -381,12 +376,6 @@ class MemberJoined(ServerEvent):
     user: str
     by: str | None = None  # who invited them, when they were invited
 
-    def wire(self) -> dict[str, Any]:
-        obj = {"op": self.OP, "room": self.room, "user": self.user}
-        if self.by is not None:
-            obj["by"] = self.by
-        return obj
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MemberLeft(ServerEvent):
@@ -394,12 +383,6 @@ class MemberLeft(ServerEvent):
     room: str
     user: str
     by: str | None = None  # the owner who removed them, when they were kicked
-
-    def wire(self) -> dict[str, Any]:
-        obj = {"op": self.OP, "room": self.room, "user": self.user}
-        if self.by is not None:
-            obj["by"] = self.by
-        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -410,9 +393,6 @@ class UserTyping(ServerEvent):
     room: str
     user: str
 
-    def wire(self) -> dict[str, Any]:
-        return {"op": self.OP, "room": self.room, "user": self.user}
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ReadMoved(ServerEvent):
@@ -421,9 +401,6 @@ class ReadMoved(ServerEvent):
     OP: ClassVar[str] = "read"
     room: str
     seq: int
-
-    def wire(self) -> dict[str, Any]:
-        return {"op": self.OP, "room": self.room, "seq": self.seq}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -450,9 +427,6 @@ class Gap(ServerEvent):
     room: str
     after: int
     last_seq: int
-
-    def wire(self) -> dict[str, Any]:
-        return {"op": self.OP, "room": self.room, "after": self.after, "last_seq": self.last_seq}
 
 
 # --------------------------------------------------------------------------- parsing
