@@ -130,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
     user_commands.add_parser("list", help="list the users")
     token = commands.add_parser("token", help="print a token for USER (for scripts)")
     token.add_argument("user")
+    client = commands.add_parser("client", help="chat in the terminal")
+    client.add_argument("--server", metavar="URL",
+                        help="the server's HTTP address (default: from the config's [http])")
+    client.add_argument("--user", help="the user name (asked for when not given)")
+    client.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+    client.add_argument("--tcp", metavar="HOST:PORT",
+                        help="use the bare TCP protocol port instead of the WebSocket")
     return parser
 
 
@@ -161,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             trio.run(action, config, args.name, password)
         elif args.command == "token":
             trio.run(_token, config, args.user)
+        elif args.command == "client":
+            from chatd.tui import main as client_main
+
+            return client_main(config, server=args.server, user=args.user,
+                               password_stdin=args.password_stdin, tcp=args.tcp)
     except ChatError as exc:
         print(f"chatd: {exc.message}", file=sys.stderr)
         return 1

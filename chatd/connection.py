@@ -244,10 +244,12 @@ class Connection:
 
     async def _unregister(self) -> None:
         if self._registered and self._user is not None:
-            # Goes through presence so that `offline` is announced before the registry forgets
-            # the user's rooms (see chatd.presence).
-            await self._s.presence.offline(self._user.name, self)
             self._registered = False
+            # Goes through presence so that `offline` is announced before the registry forgets
+            # the user's rooms (see chatd.presence). When the whole daemon is being torn down
+            # (cancelled, not drained) the actors may be gone already: nothing left to tell.
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await self._s.presence.offline(self._user.name, self)
 
     async def _watch_idle(self) -> None:
         timeout = self._limits.idle_timeout
