@@ -1,4 +1,5 @@
-"""The ``chatd`` command: ``serve``, ``migrate``, ``user add``, ``token``.
+"""The ``chatd`` command: ``serve``, ``migrate``, ``user add|passwd|list``, ``token``,
+``client``.
 
 Every subcommand reads the same configuration (``--config``, default ``./chatd.toml`` or the
 built-in defaults) with ``CHATD_<SECTION>_<KEY>`` overrides from the environment.
