@@ -1,0 +1,101 @@
+// The HTTP half: register, log in, log out; the session kept in localStorage.
+
+const SESSION_KEY = "chatd.session";
+
+/** An API failure: `code` is the protocol's error code, `status` the HTTP status. */
+export class ApiError extends Error {
+  constructor(message, code, status, retryAfter) {
+    super(message);
+    this.code = code;
+    this.status = status;
+    this.retryAfter = retryAfter; // seconds, for 429/503
+  }
+}
+
+async function call(method, path, body, token) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError("The server cannot be reached. Check your connection and try again.",
+      "network", 0);
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const retry = Number(response.headers.get("Retry-After")) || undefined;
+    throw new ApiError(data.message || `HTTP ${response.status}`, data.code || "internal",
+      response.status, retry);
+  }
+  return data;
+}
+
+/** A sentence for a person about a failed register or log-in. */
+export function explain(error, action) {
+  if (!(error instanceof ApiError)) return String(error.message || error);
+  switch (error.code) {
+    case "conflict":
+      return "That user name is taken. Pick another one, or log in if it is yours.";
+    case "unauthenticated":
+      return "Wrong user name or password.";
+    case "rate_limited": {
+      const wait = error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Wait a moment.";
+      return `Too many attempts.${wait}`;
+    }
+    case "bad_request":
+      return `${action === "register" ? "Cannot register" : "Cannot log in"}: ${error.message}`;
+    case "shutting_down":
+    case "unavailable":
+      return "The server is busy or restarting. Try again in a few seconds.";
+    default:
+      return error.message;
+  }
+}
+
+export async function register(username, password) {
+  return call("POST", "/api/register", { username, password });
+}
+
+/** Log in; returns the session {token, expires_at, username} and stores it. */
+export async function login(username, password) {
+  const data = await call("POST", "/api/login", { username, password });
+  const session = { token: data.token, expires_at: data.expires_at, username };
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  return session;
+}
+
+/** Revoke the token on the server (best effort) and forget it here. */
+export async function logout(session) {
+  forgetSession();
+  if (!session) return;
+  try {
+    await call("POST", "/api/logout", {}, session.token);
+  } catch {
+    // Already invalid or the server is away: forgetting it locally is what matters.
+  }
+}
+
+/** The stored session, or null when there is none or it has expired. */
+export function loadSession() {
+  try {
+    const session = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
+    if (session && typeof session.token === "string" && session.expires_at > Date.now()) {
+      return session;
+    }
+  } catch {
+    // A damaged entry is no session.
+  }
+  forgetSession();
+  return null;
+}
+
+export function forgetSession() {
+  localStorage.removeItem(SESSION_KEY);
+}

@@ -1,0 +1,81 @@
+// DOM helpers. Nothing here ever parses markup: text goes in through textContent (or text
+// nodes), attributes through setAttribute, so user-supplied strings stay data.
+
+/** The element with this id (the page's fixed skeleton). */
+export const $ = (id) => document.getElementById(id);
+
+/**
+ * Build an element: h("li", {class: "x", "aria-label": "y"}, child, "text", ...).
+ * Strings become text nodes; null/false children are skipped. Keys starting with "on" bind
+ * event listeners; `dataset` sets data-* attributes; `hidden`/`disabled` set properties.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "dataset") {
+      Object.assign(el.dataset, value);
+    } else if (key === "class") {
+      el.className = value;
+    } else if (key === "hidden" || key === "disabled" || key === "checked") {
+      el[key] = Boolean(value);
+    } else {
+      el.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+
+/**
+ * A message's text as nodes: plain text, with http(s) URLs made into links that open in a new
+ * tab without a referrer. The link text and href are the URL itself, set as text/attribute.
+ */
+export function richText(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    nodes.push(h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+/** One of eight colour classes for a user name, stable across sessions. */
+export function colourClass(name) {
+  let hash = 0;
+  for (const ch of name.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return `c${hash % 8}`;
+}
+
+/** "14:05" in the viewer's locale and time zone. */
+export function formatTime(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+/** "Today", "Yesterday" or a date such as "Mon, 3 Mar 2025", in local time. */
+export function formatDay(ms) {
+  const day = new Date(ms);
+  const today = new Date();
+  const yesterday = new Date(today);
+  yesterday.setDate(today.getDate() - 1);
+  if (day.toDateString() === today.toDateString()) return "Today";
+  if (day.toDateString() === yesterday.toDateString()) return "Yesterday";
+  return day.toLocaleDateString([], {
+    weekday: "short", day: "numeric", month: "short", year: "numeric",
+  });
+}
+
+/** A full local timestamp, for tooltips. */
+export function formatFull(ms) {
+  return new Date(ms).toLocaleString();
+}

@@ -1,0 +1,197 @@
+// The socket half: one WebSocket to /ws speaking the NDJSON protocol (docs/protocol.md), with
+// request/reply matching by id, keepalive pings, and reconnection with exponential backoff.
+//
+// The owner supplies `hello()` (the fields of the hello frame: token and resume, asked afresh
+// for every attempt) and gets callbacks: `onWelcome(welcome)`, `onEvent(frame)` for every frame
+// that is not a reply, `onState(state, detail)` with state "connecting" | "online" | "waiting"
+// (detail: {delay, attempt, reason}) | "stopped", and `onAuthFailed(error)` when the server
+// refuses the token (then no more attempts are made).
+
+const BACKOFF_FIRST_MS = 400;
+const BACKOFF_MAX_MS = 15000;
+const HELLO_TIMEOUT_MS = 15000;
+
+/** A refused request: `code` is the protocol's error code ("disconnected" when the socket
+ * closed before the reply came). */
+export class RequestError extends Error {
+  constructor(code, message, retryAfter) {
+    super(message || code);
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export class Connection {
+  constructor({ hello, onWelcome, onEvent, onState, onAuthFailed }) {
+    this.hello = hello;
+    this.onWelcome = onWelcome;
+    this.onEvent = onEvent;
+    this.onState = onState;
+    this.onAuthFailed = onAuthFailed;
+    this.ws = null;
+    this.ready = false;
+    this.stopped = true;
+    this.nextId = 1;
+    this.pending = new Map(); // id -> {resolve, reject}
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.keepaliveTimer = null;
+    this.lastHeard = 0;
+  }
+
+  /** Start connecting (and keep reconnecting until stop()). */
+  start() {
+    this.stopped = false;
+    this.open();
+  }
+
+  /** Close for good: no more reconnects. */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.drop("stopped", false);
+    this.onState("stopped", {});
+  }
+
+  /** Skip the rest of the backoff wait and try now. */
+  retryNow() {
+    if (this.stopped || this.ws) return;
+    clearTimeout(this.retryTimer);
+    this.open();
+  }
+
+  /** Send a request; resolves with the `ok` (or `welcome`) frame, rejects with RequestError. */
+  request(op, fields = {}) {
+    if (!this.ws || !this.ready) {
+      return Promise.reject(new RequestError("disconnected", "not connected"));
+    }
+    return this.sendRequest(op, fields);
+  }
+
+  /** Whether requests can be sent now. */
+  get isOnline() {
+    return Boolean(this.ws && this.ready);
+  }
+
+  // -- internals ------------------------------------------------------------------------------
+
+  sendRequest(op, fields) {
+    return new Promise((resolve, reject) => this.sendWith(op, fields, { resolve, reject }));
+  }
+
+  /** Send a request whose reply is handled by `handlers` as soon as it is read. */
+  sendWith(op, fields, handlers) {
+    const id = this.nextId++;
+    this.ws.send(`${JSON.stringify({ op, id, ...fields })}\n`);
+    this.pending.set(id, handlers);
+  }
+
+  open() {
+    clearTimeout(this.retryTimer);
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+    this.ws = ws;
+    this.ready = false;
+    this.onState("connecting", { attempt: this.attempt });
+    const helloTimer = setTimeout(() => {
+      if (this.ws === ws && !this.ready) this.drop("the server did not answer", true);
+    }, HELLO_TIMEOUT_MS);
+    ws.addEventListener("open", () => {
+      if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      // The welcome is handled synchronously, before the frames read with it (the resume
+      // catch-up, a `gap`) are dispatched: those need the welcome's rooms and a ready socket.
+      this.sendWith("hello", this.hello(), {
+        resolve: (welcome) => {
+          clearTimeout(helloTimer);
+          if (this.ws !== ws) return;
+          this.ready = true;
+          this.attempt = 0;
+          this.startKeepalive(Number(welcome.ping_interval) || 30);
+          this.onState("online", {});
+          this.onWelcome(welcome);
+        },
+        reject: (error) => {
+          clearTimeout(helloTimer);
+          if (this.ws !== ws) return;
+          if (error.code === "unauthenticated") {
+            this.stopped = true;
+            this.drop("unauthenticated", false);
+            this.onAuthFailed(error);
+          } else {
+            this.drop(error.message, true);
+          }
+        },
+      });
+    });
+    ws.addEventListener("message", (event) => {
+      if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      for (const line of String(event.data).split("\n")) {
+        if (!line.trim()) continue;
+        let frame;
+        try {
+          frame = JSON.parse(line);
+        } catch {
+          continue; // not JSON: ignore the line
+        }
+        if (frame && typeof frame === "object") this.dispatch(frame);
+      }
+    });
+    ws.addEventListener("close", () => {
+      clearTimeout(helloTimer);
+      if (this.ws === ws) this.drop("connection closed", true);
+    });
+  }
+
+  dispatch(frame) {
+    const waiting = frame.id !== undefined && frame.id !== null && this.pending.get(frame.id);
+    if (waiting && (frame.op === "ok" || frame.op === "error" || frame.op === "welcome")) {
+      this.pending.delete(frame.id);
+      if (frame.op === "error") {
+        waiting.reject(new RequestError(frame.code, frame.message, frame.retry_after));
+      } else {
+        waiting.resolve(frame);
+      }
+      return;
+    }
+    this.onEvent(frame);
+  }
+
+  startKeepalive(intervalSeconds) {
+    clearInterval(this.keepaliveTimer);
+    const interval = Math.max(1, intervalSeconds) * 1000;
+    this.keepaliveTimer = setInterval(() => {
+      if (Date.now() - this.lastHeard > 2 * interval + 1000) {
+        this.drop("no answer to pings", true);
+        return;
+      }
+      this.request("ping").catch(() => {});
+    }, interval);
+  }
+
+  /** Forget the current socket, fail its requests, and maybe schedule the next attempt. */
+  drop(reason, reconnect) {
+    clearInterval(this.keepaliveTimer);
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    if (ws) {
+      try {
+        ws.close();
+      } catch {
+        // Closing a socket that never opened may throw; it is gone either way.
+      }
+    }
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const { reject } of pending) reject(new RequestError("disconnected", reason));
+    if (reconnect && !this.stopped) {
+      const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
+      const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+      this.attempt += 1;
+      this.onState("waiting", { delay, attempt: this.attempt, reason });
+      this.retryTimer = setTimeout(() => this.open(), delay);
+    }
+  }
+}

@@ -1,0 +1,272 @@
+"""Fixtures for the browser tests: a real `chatd serve` process that a test can stop and
+start again on the same port, Debian's Chromium driven by Playwright (sync API), and small
+sync clients for the HTTP API and the NDJSON protocol to set the scene.
+
+These tests are synchronous (Playwright's sync API runs its own event loop), so pytest-trio's
+trio mode leaves them alone. The module is skipped where Chromium is not installed; CI
+installs it (.ci/run). Test modules mark themselves with ``needs_chromium``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Playwright, ViewportSize, sync_playwright
+
+from tests.conftest import _execute, _with_database
+
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+PASSWORD = "correct horse battery"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+RESUME_MAX = 3
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)",
+)
+
+
+def _in_thread(dsn: str, statement: str) -> None:
+    """Run SQL from a thread of its own: Playwright's sync API keeps an asyncio loop running
+    in this one, and the shared helper uses asyncio.run."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _execute(dsn, statement)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
+@pytest.fixture
+def database_dsn(pg_server: str) -> Iterator[str]:
+    """As the shared fixture (a new empty database, dropped afterwards), usable while the
+    browser runs."""
+    name = f"chatd_test_{uuid.uuid4().hex[:12]}"
+    _in_thread(pg_server, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(pg_server, name)
+    finally:
+        _in_thread(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Daemon:
+    """`python -m chatd serve` as a child process against one test database.
+
+    The first start binds free ports; later starts reuse the HTTP port, so that open pages
+    reconnect to the same address, as they would after a real restart.
+    """
+
+    def __init__(self, workdir: Path, dsn: str) -> None:
+        self.workdir = workdir
+        self.dsn = dsn
+        self.log_path = workdir / "daemon.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http_port = 0
+        self.tcp_port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> None:
+        """Start the daemon and wait until it logs the ports it listens on."""
+        assert self.proc is None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+        env.update({
+            "CHATD_SERVER_DATA_DIR": str(self.workdir / "data"),
+            "CHATD_SERVER_GRACE_PERIOD": "2",
+            "CHATD_DATABASE_DSN": self.dsn,
+            "CHATD_HTTP_PORT": str(self.http_port),
+            "CHATD_TCP_PORT": "0",
+            # Small, so that a page that was away for a few messages gets a `gap` to page.
+            "CHATD_LIMITS_RESUME_MAX": str(RESUME_MAX),
+        })
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "chatd", "serve"], cwd=self.workdir, env=env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            text = self.log_path.read_bytes()[offset:].decode(errors="replace")
+            found = re.search(r"listening: http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)", text)
+            if found:
+                self.http_port, self.tcp_port = int(found[1]), int(found[2])
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"chatd did not start:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM, and wait for the drain to finish (exit status 0)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"chatd did not stop on SIGTERM:\n{self.log_tail()}") from None
+        assert code == 0, f"chatd exited with {code}:\n{self.log_tail()}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
+    """A running daemon on a fresh database; stopped (and its log shown on failure) after."""
+    server = Daemon(tmp_path, database_dsn)
+    server.start()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            print(f"--- chatd log ---\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go (tests/artifacts/, ignored by git)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+# -- small sync clients ------------------------------------------------------------------------
+
+
+def http_json(
+    base: str, method: str, path: str, body: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """One API call; returns the status and the JSON body (errors included)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read() or b"{}")
+
+
+def register_and_login(base: str, name: str) -> str:
+    """A new account; its token."""
+    status, body = http_json(base, "POST", "/api/register", {"username": name,
+                                                              "password": PASSWORD})
+    assert status == 201, body
+    status, body = http_json(base, "POST", "/api/login", {"username": name, "password": PASSWORD})
+    assert status == 200, body
+    token = body["token"]
+    assert isinstance(token, str)
+    return token
+
+
+class LineClient:
+    """A blocking NDJSON client on the TCP port, for setting up a scene quickly."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffer = b""
+        self.next_id = 1
+        welcome = self.request("hello", token=token)
+        assert welcome["op"] == "welcome", welcome
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        ident = self.next_id
+        self.next_id += 1
+        self.sock.sendall(json.dumps({"op": op, "id": ident, **fields}).encode() + b"\n")
+        while True:
+            frame = self._frame()
+            if frame.get("id") == ident:
+                assert frame["op"] != "error", frame
+                return frame
+
+    def send_many(self, room: str, texts: list[str], prefix: str) -> None:
+        """Send many messages pipelined, then wait for every ack."""
+        first = self.next_id
+        lines = []
+        for n, text in enumerate(texts):
+            lines.append(json.dumps({"op": "send", "id": first + n, "room": room, "text": text,
+                                     "nonce": f"{prefix}-{n}"}))
+        self.next_id += len(texts)
+        self.sock.sendall(("\n".join(lines) + "\n").encode())
+        waiting = set(range(first, first + len(texts)))
+        while waiting:
+            frame = self._frame()
+            if frame.get("id") in waiting:
+                assert frame["op"] == "ok", frame
+                waiting.discard(frame["id"])
+
+    def _frame(self) -> dict[str, Any]:
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            assert chunk, "the server closed the connection"
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        frame = json.loads(line)
+        assert isinstance(frame, dict)
+        return frame
+
+    def close(self) -> None:
+        self.sock.close()

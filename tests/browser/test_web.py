@@ -1,0 +1,462 @@
+"""The web page in a real Chromium against the real daemon and PostgreSQL.
+
+Rules: every wait is a Playwright locator wait or `expect` (never the string form of
+wait_for_function: the page's CSP forbids eval); user-visible behaviour is asserted through the
+DOM the way a person sees it; each message must be on screen exactly once, counted in DOM nodes.
+Screenshots of the main views land in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    ViewportSize,
+    WebSocket,
+    expect,
+)
+
+from tests.browser.conftest import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    RESUME_MAX,
+    Daemon,
+    LineClient,
+    http_json,
+    needs_chromium,
+    register_and_login,
+)
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+XSS = "<img src=x onerror=alert(1)>"
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+class Session:
+    """One person: a browser context, its page, and what went wrong in it."""
+
+    def __init__(self, browser: Browser, viewport: ViewportSize) -> None:
+        self.context: BrowserContext = browser.new_context(viewport=viewport)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page: Page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", self._console)
+        self.received: list[str] = []  # every WebSocket message the page received
+        self.page.on("websocket", self._websocket)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:  # the page broke its own CSP
+            self.errors.append(message.text)
+
+    def _websocket(self, ws: WebSocket) -> None:
+        ws.on("framereceived", lambda payload: self.received.append(str(payload)))
+
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def sessions(browser: Browser) -> Iterator[list[Session]]:
+    opened: list[Session] = []
+    yield opened
+    for session in opened:
+        with contextlib.suppress(Exception):  # some are closed by the test already
+            session.close()
+
+
+def open_session(sessions: list[Session], browser: Browser, viewport: ViewportSize) -> Session:
+    session = Session(browser, viewport)
+    sessions.append(session)
+    return session
+
+
+def register(page: Page, url: str, name: str) -> None:
+    """Create an account through the page and wait until the chat is connected."""
+    page.goto(url)
+    page.get_by_role("tab", name="Create account").click()
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account", exact=True).click()
+    expect(page.locator("#me-name")).to_have_text(name)
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+
+
+def log_in(page: Page, url: str, name: str, password: str = PASSWORD) -> None:
+    page.goto(url)
+    page.get_by_role("tab", name="Log in").click()
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+
+
+def send(page: Page, text: str) -> None:
+    box = page.locator("#composer-text")
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+
+def texts(page: Page) -> list[str]:
+    """The confirmed messages of the open conversation, in screen order."""
+    return page.locator("#message-list li.msg[data-seq] .msg-text").all_inner_texts()
+
+
+def assert_each_once(page: Page, expected: list[str]) -> None:
+    """Exactly these messages, once each, in order; no seq twice, nothing left pending."""
+    expect(page.locator("#message-list li.msg.pending")).to_have_count(0)
+    expect(page.locator("#message-list li.msg[data-seq]")).to_have_count(len(expected))
+    assert texts(page) == expected
+    seqs = page.locator("#message-list li.msg[data-seq]").evaluate_all(
+        "nodes => nodes.map(n => n.dataset.seq)")
+    assert len(seqs) == len(set(seqs)), seqs
+
+
+def read_seq(daemon: Daemon, token: str, room: str, expected: int) -> int:
+    """The user's read marker in a room, polled until it is `expected` or 5 s have passed
+    (the page sends read markers a moment after messages come into view)."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        status, body = http_json(daemon.url, "GET", "/api/me", token=token)
+        assert status == 200, body
+        seq = int(next(r["read_seq"] for r in body["rooms"] if r["room"] == room))
+        if seq == expected or time.monotonic() > deadline:
+            return seq
+        time.sleep(0.1)
+
+
+def shot(page: Page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), animations="disabled")
+
+
+# -- the page itself ---------------------------------------------------------------------------
+
+
+def test_page_is_served_with_safe_headers(daemon: Daemon) -> None:
+    """/ and its modules come with a strict CSP, nosniff, exact content types and caching."""
+    with urllib.request.urlopen(daemon.url + "/", timeout=10) as response:
+        headers = response.headers
+        body = response.read()
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "style-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Cache-Control"] == "no-cache"
+    assert b"<script" in body and b"<script>" not in body and b"style=" not in body
+    for path in ("/app.js", "/api.js", "/dom.js", "/socket.js", "/store.js"):
+        with urllib.request.urlopen(daemon.url + path, timeout=10) as response:
+            assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert "max-age" in response.headers["Cache-Control"]
+    with urllib.request.urlopen(daemon.url + "/style.css", timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/css; charset=utf-8"
+
+
+def test_log_in_errors_reload_and_log_out(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Taken names, wrong passwords and rate limits get clear words; a reload stays logged in;
+    logging out forgets the token."""
+    register_and_login(daemon.url, "Taken")
+    person = open_session(sessions, browser, DESKTOP)
+    page = person.page
+    page.goto(daemon.url)
+    shot(page, artifacts, "desktop-login")
+
+    page.get_by_role("tab", name="Create account").click()
+    page.get_by_label("User name").fill("taken")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account", exact=True).click()
+    expect(page.locator("#auth-error")).to_contain_text("taken")
+
+    log_in(page, daemon.url, "Taken", "not the password")
+    expect(page.locator("#auth-error")).to_have_text("Wrong user name or password.")
+
+    # Someone guesses at another account until the server says 429; then the owner tries.
+    register_and_login(daemon.url, "Guessed")
+    for _ in range(50):
+        status, body = http_json(daemon.url, "POST", "/api/login",
+                                 {"username": "Guessed", "password": "guess guess"})
+        if status == 429:
+            break
+        assert status == 401, body
+    assert status == 429, "the server never rate-limited log-ins"
+    log_in(page, daemon.url, "Guessed")
+    expect(page.locator("#auth-error")).to_have_text(
+        re.compile(r"Too many attempts\. Try again in \d+ s\."))
+
+    log_in(page, daemon.url, "Taken")
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    page.reload()
+    expect(page.locator("#me-name")).to_have_text("Taken")
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    shot(page, artifacts, "desktop-empty")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#auth-view")).to_be_visible()
+    page.reload()
+    expect(page.locator("#auth-view")).to_be_visible()
+    assert person.errors == [] and person.dialogs == []
+
+
+# -- two people ---------------------------------------------------------------------------------
+
+
+def test_two_people_chat_across_a_restart(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Ann and Bob chat in a room and in a DM, see each other type and come and go, and every
+    message is on both screens exactly once after the daemon restarts under them."""
+    ann = open_session(sessions, browser, DESKTOP)
+    bob = open_session(sessions, browser, DESKTOP)
+    register(ann.page, daemon.url, "ann")
+    register(bob.page, daemon.url, "Bob")
+    a, b = ann.page, bob.page
+
+    # Ann makes a room; Bob finds it and joins.
+    a.get_by_role("button", name="Create a room").click()
+    a.locator("#new-room-name").fill("general")
+    a.locator("#new-room-topic").fill("Everything and nothing")
+    a.get_by_role("button", name="Create", exact=True).click()
+    expect(a.locator("#conv-title")).to_have_text("# general")
+    b.get_by_role("button", name="Browse and join rooms").click()
+    b.get_by_role("button", name="Join general").click()
+    expect(b.locator("#conv-title")).to_have_text("# general")
+    expect(a.locator("#message-list li.notice")).to_have_text(["Bob joined"])
+
+    # Who is here: both, online.
+    for page in (a, b):
+        expect(page.locator('#member-list li[data-user="ann"]')).to_have_attribute(
+            "data-status", "online")
+        expect(page.locator('#member-list li[data-user="Bob"]')).to_have_attribute(
+            "data-status", "online")
+
+    # Chat: Enter sends, Shift+Enter makes a new line.
+    send(a, "Hello Bob!")
+    expect(b.locator("#message-list li.msg .msg-text").last).to_have_text("Hello Bob!")
+    box = b.locator("#composer-text")
+    box.fill("Hi ann")
+    box.press("Shift+Enter")
+    box.press_sequentially("two lines")
+    expect(box).to_have_value("Hi ann\ntwo lines")
+    box.press("Enter")
+    expect(a.locator("#message-list li.msg .msg-text").last).to_have_text("Hi ann\ntwo lines")
+
+    # Typing: Bob types, Ann sees it; it goes away by itself.
+    b.locator("#composer-text").press_sequentially("thinking", delay=30)
+    expect(a.locator("#typing")).to_contain_text("Bob is typing")
+    b.locator("#composer-text").fill("")
+    expect(a.locator("#typing")).to_have_text("", timeout=8000)
+
+    # The XSS payload is text.
+    send(a, XSS)
+    for page in (a, b):
+        expect(page.locator("#message-list li.msg .msg-text").last).to_have_text(XSS)
+        expect(page.locator("#message-list img")).to_have_count(0)
+    shot(b, artifacts, "desktop-xss")
+
+    # Ann adds Bob as a contact, then writes to him directly.
+    a.get_by_role("button", name="Add a contact").click()
+    a.locator("#contact-user").fill("bob")
+    a.get_by_role("button", name="Add", exact=True).click()
+    contact = a.locator('#contact-list li[data-user="Bob"]')
+    expect(contact).to_have_attribute("data-status", "online")
+    contact.get_by_role("button", name="Bob, online: open conversation").click()
+    expect(a.locator("#conv-title")).to_have_text("Bob")
+    send(a, "psst, a secret")
+    dm = b.locator('#dm-list li[data-room="@ann:bob"] button')
+    expect(dm).to_contain_text("ann")
+    expect(dm.locator(".badge")).to_have_text("1")
+    dm.click()
+    expect(b.locator("#conv-title")).to_have_text("ann")
+    expect(b.locator("#message-list li.msg .msg-text")).to_have_text(["psst, a secret"])
+    send(b, "my lips are sealed")
+    expect(a.locator("#message-list li.msg .msg-text")).to_have_text(
+        ["psst, a secret", "my lips are sealed"])
+    shot(a, artifacts, "desktop-dm")
+    b.locator('#room-list li[data-room="general"] button').click()
+    a.locator('#room-list li[data-room="general"] button').click()
+    room = ["Hello Bob!", "Hi ann\ntwo lines", XSS]
+    assert_each_once(a, room)
+    assert_each_once(b, room)
+
+    # The daemon restarts. While it is down, both pages say so, and what Ann sends waits.
+    daemon.stop()
+    for page in (a, b):
+        expect(page.locator("#banner")).to_be_visible()
+        expect(page.locator("#banner-text")).to_contain_text("The server is restarting.")
+    send(a, "sent while the server was down")
+    pending = a.locator("#message-list li.msg.pending")
+    expect(pending).to_have_count(1)
+    expect(pending.locator(".msg-text")).to_have_text("sent while the server was down")
+    expect(pending).to_have_class(re.compile(r"\bfailed\b"))
+    shot(a, artifacts, "desktop-reconnecting")
+    # Ann's network goes away too, so that she misses what is said once the server is back.
+    # She will miss more than RESUME_MAX messages in #general (so the server sends a `gap`
+    # and the page pages them in) and fewer in her conversation with Bob (plain catch-up).
+    ann.context.set_offline(True)
+    daemon.start()
+    expect(b.locator("#banner")).to_be_hidden()
+    expect(b.locator("#me-status")).to_have_attribute("data-phase", "online")
+    send(b, "anyone there?")
+    carol = LineClient(daemon.tcp_port, register_and_login(daemon.url, "carol"))
+    carol.request("join", room="general")
+    carol.send_many("general", [f"carol {n}" for n in range(5)], "c")
+    assert RESUME_MAX < 5 + 1
+    expect(b.locator("#message-list li.msg .msg-text").last).to_have_text("carol 4")
+    b.locator('#dm-list li[data-room="@ann:bob"] button').click()
+    send(b, "are you back?")
+    expect(b.locator("#message-list li.msg[data-seq] .msg-text").last).to_have_text(
+        "are you back?")
+    b.locator('#room-list li[data-room="general"] button').click()
+    ann.context.set_offline(False)
+    expect(a.locator("#banner")).to_be_hidden()
+    expect(a.locator("#me-status")).to_have_attribute("data-phase", "online")
+    ann_dm = a.locator('#dm-list li[data-room="@ann:bob"] button')
+    expect(ann_dm.locator(".badge")).to_have_text("1")
+    assert any('"op":"gap"' in frame for frame in ann.received), "no gap: RESUME_MAX too big?"
+    room += ["anyone there?", *[f"carol {n}" for n in range(5)]]
+    # Ann's waiting message went out with its nonce once she was back; it is last in both.
+    expect(a.locator("#message-list li.msg .msg-text").last).to_have_text(
+        "sent while the server was down")
+    room.append("sent while the server was down")
+    send(b, "welcome back")
+    room.append("welcome back")
+    expect(a.locator("#message-list li.msg .msg-text").last).to_have_text("welcome back")
+    expect(b.locator("#message-list li.msg .msg-text").last).to_have_text("welcome back")
+    assert_each_once(a, room)
+    assert_each_once(b, room)
+    carol.close()
+    ann_dm.click()
+    assert_each_once(a, ["psst, a secret", "my lips are sealed", "are you back?"])
+    a.locator('#room-list li[data-room="general"] button').click()
+    assert_each_once(a, room)
+    b.locator("#composer-text").press_sequentially("see you", delay=30)
+    expect(a.locator("#typing")).to_contain_text("Bob is typing")
+    shot(a, artifacts, "desktop-chat")
+    a.set_viewport_size(PHONE)
+    expect(a.get_by_role("button", name="Show rooms and people")).to_be_visible()
+    shot(a, artifacts, "phone-chat")
+    a.set_viewport_size(DESKTOP)
+
+    # Bob closes his browser: Ann sees him go offline, in the room and in her contacts.
+    bob.close()
+    expect(a.locator('#member-list li[data-user="Bob"]')).to_have_attribute(
+        "data-status", "offline")
+    expect(a.locator('#contact-list li[data-user="Bob"]')).to_have_attribute(
+        "data-status", "offline")
+    shot(a, artifacts, "desktop-presence")
+
+    assert ann.dialogs == [] and bob.dialogs == [], "a dialog opened: a script ran"
+    assert ann.errors == [] and bob.errors == []
+
+
+# -- phone ---------------------------------------------------------------------------------------
+
+
+def test_phone_layout_history_and_keyboard(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """On a phone-sized screen the page fits, the room list is a drawer reachable from the
+    keyboard, and scrolling up pages in older history without gaps or duplicates."""
+    token = register_and_login(daemon.url, "dana")
+    for first in (1, 45, 89):  # several connections: each may send a burst of about 100
+        seeder = LineClient(daemon.tcp_port, token)
+        seeder.request("join", room="lobby")
+        seeder.send_many("lobby", [f"message {n}" for n in range(first, first + 44)
+                                   if n <= 130], f"seed{first}")
+        seeder.close()
+
+    person = open_session(sessions, browser, PHONE)
+    page = person.page
+    page.goto(daemon.url)
+    shot(page, artifacts, "phone-login")
+    register(page, daemon.url, "eve")
+
+    # Keyboard only: open the drawer, browse rooms, join lobby.
+    menu = page.get_by_role("button", name="Show rooms and people")
+    expect(menu).to_be_visible()
+    expect(page.locator("#sidebar")).to_be_hidden()
+    menu.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#sidebar")).to_be_visible()
+    shot(page, artifacts, "phone-sidebar")
+    page.get_by_role("button", name="Browse and join rooms").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Join lobby").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    expect(page.locator("#sidebar")).to_be_hidden()
+    expect(page.locator("#message-list li.msg .msg-text").last).to_have_text("message 130")
+
+    page.keyboard.type("Typed on a phone, sent with Enter")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message-list li.msg .msg-text").last).to_have_text(
+        "Typed on a phone, sent with Enter")
+    shot(page, artifacts, "phone-room")
+
+    # What came into view was marked read on the server.
+    session = json.loads(page.evaluate("() => localStorage.getItem('chatd.session')"))
+    assert read_seq(daemon, session["token"], "lobby", 131) == 131
+
+    # Nothing is wider than the screen.
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+
+    # Scroll up until the first message: every one of the 131 is there, once, in order.
+    messages = page.locator("#messages")
+    for _ in range(10):
+        if page.locator("#older-status").inner_text().startswith("This is the start"):
+            break
+        messages.evaluate("node => { node.scrollTop = 0; }")
+        page.wait_for_timeout(200)
+    expect(page.locator("#older-status")).to_have_text("This is the start of #lobby.")
+    messages.evaluate("node => { node.scrollTop = 0; }")
+    assert_each_once(page, [f"message {n}" for n in range(1, 131)]
+                     + ["Typed on a phone, sent with Enter"])
+    assert read_seq(daemon, session["token"], "lobby", 131) == 131  # paging back moves nothing
+    shot(page, artifacts, "phone-history")
+
+    # Reading old messages: a new one does not yank the view down, a button offers to.
+    seeder = LineClient(daemon.tcp_port, token)
+    seeder.send_many("lobby", ["news while you scroll"], "news")
+    seeder.close()
+    jump = page.get_by_role("button", name="New messages below")
+    expect(jump).to_be_visible()
+    expect(page.locator("#message-list li.msg").last).not_to_be_in_viewport()
+    jump.click()
+    expect(page.locator("#message-list li.msg").last).to_be_in_viewport()
+    expect(jump).to_be_hidden()
+
+    # Who is here, as a drawer.
+    page.get_by_role("button", name="Who is here: 1 of 2 online").click()
+    expect(page.locator("#members")).to_be_visible()
+    expect(page.locator('#member-list li[data-user="eve"]')).to_have_attribute(
+        "data-status", "online")
+    shot(page, artifacts, "phone-members")
+    page.keyboard.press("Escape")
+    expect(page.locator("#members")).to_be_hidden()
+    assert person.errors == [] and person.dialogs == []
+    assert http_json(daemon.url, "GET", "/healthz")[0] == 200
