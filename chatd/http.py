@@ -24,6 +24,7 @@ before reading the socket; from there trio-websocket owns the connection.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -406,10 +407,16 @@ async def _static(request: _Request, ctx: HttpContext, params: dict[str, str]) -
     if found is None:
         raise ChatError("not_found", f"no such file: {request.path}")
     body, path = found
-    suffix = path.suffix.lower()
-    cache = b"no-cache" if suffix == ".html" else b"public, max-age=300"
-    headers = [(b"content-security-policy", CONTENT_SECURITY_POLICY), (b"cache-control", cache)]
-    return Reply(200, body, CONTENT_TYPES.get(suffix, b"application/octet-stream"), headers)
+    content_type = CONTENT_TYPES.get(path.suffix.lower(), b"application/octet-stream")
+    # Every file is revalidated (no-cache) against its ETag: the page's modules import each
+    # other, so after an upgrade a browser must never mix a new file with a cached old one,
+    # and an unchanged file costs a 304 without a body.
+    etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+    headers = [(b"content-security-policy", CONTENT_SECURITY_POLICY),
+               (b"cache-control", b"no-cache"), (b"etag", etag)]
+    if etag in (request.header(b"if-none-match") or b"").replace(b" ", b"").split(b","):
+        return Reply(304, b"", content_type, headers)
+    return Reply(200, body, content_type, headers)
 
 
 # Checked in order; HEAD is allowed wherever GET is. Paths not matched here are static files,

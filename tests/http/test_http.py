@@ -534,8 +534,11 @@ async def test_static_files_and_headers(server: Server) -> None:
             response = await server.call("GET", path)
             assert response.status == 200
             assert response.headers["content-type"] == content_type
-            assert response.headers["cache-control"] == "public, max-age=300"
+            assert response.headers["cache-control"] == "no-cache"
             assert response.body == body
+            etag = response.headers["etag"]
+            again = await server.call("GET", path, headers=[("If-None-Match", etag)])
+            assert (again.status, again.body, again.headers["etag"]) == (304, b"", etag)
         head = await server.call("HEAD", "/app.js")
         assert head.status == 200
         assert head.body == b""
