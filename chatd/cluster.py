@@ -26,8 +26,9 @@ import logging
 
 import trio
 
+from chatd.outbox import Delivery
 from chatd.protocol import MemberJoined, MemberLeft, encode, is_dm_room
-from chatd.rooms import Join, Leave, Publish, RoomRegistry
+from chatd.rooms import Join, Leave, PublishMany, RoomRegistry
 from chatd.storage import Change, MembershipNotice, Storage, StorageUnavailable
 from chatd.views import message_event
 
@@ -76,9 +77,9 @@ class Relay:
                     log.warning("cannot relay %s's commit in %s: %s", notice.node,
                                 notice.room, exc)
                     continue
-                for message in messages:
-                    data = encode(message_event(message).wire())
-                    await self._registry.send(Publish(message.room, message.seq, data))
+                await self._registry.send(PublishMany(tuple(
+                    Delivery(m.room, m.seq, encode(message_event(m).wire())) for m in messages
+                )))
 
     async def _membership(self, notice: MembershipNotice) -> None:
         """Another node changed who is in a room: the registry here follows, so that the

@@ -22,8 +22,9 @@ import trio
 
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
+from chatd.outbox import Delivery
 from chatd.protocol import encode
-from chatd.rooms import Publish, RoomRegistry
+from chatd.rooms import PublishMany, RoomRegistry
 from chatd.storage import Appended, NewMessage, Storage, StorageUnavailable
 from chatd.views import message_event
 
@@ -116,14 +117,13 @@ class Committer:
             log.exception("commit of %d messages failed", len(batch))
             failed = ChatError("internal", "the message may not be stored; resend it")
             outcomes = [failed] * len(batch)
-        stored = 0
-        for outcome in outcomes:
-            if isinstance(outcome, Appended) and not outcome.duplicate:
-                stored += 1
-                message = outcome.message
-                data = encode(message_event(message).wire())
-                await self._registry.send(Publish(message.room, message.seq, data))
-        self._metrics.messages_stored.inc(stored)
+        fresh = tuple(
+            Delivery(o.message.room, o.message.seq, encode(message_event(o.message).wire()))
+            for o in outcomes if isinstance(o, Appended) and not o.duplicate
+        )
+        if fresh:
+            await self._registry.send(PublishMany(fresh))
+        self._metrics.messages_stored.inc(len(fresh))
         now = time.monotonic()
         for job, outcome in zip(batch, outcomes, strict=True):
             self._metrics.send_latency.observe(now - job.queued_at)

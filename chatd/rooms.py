@@ -37,6 +37,7 @@ __all__ = [
     "Leave",
     "Member",
     "Publish",
+    "PublishMany",
     "RegistryState",
     "RoomRegistry",
     "ToUser",
@@ -116,6 +117,14 @@ class Publish:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class PublishMany:
+    """Committed messages, in seq order per room: one command for a whole commit batch, so
+    that the committer crosses into the registry once per batch, not once per message."""
+
+    deliveries: tuple[Delivery, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Broadcast:
     """A frame for every connection in any of ``rooms``, except those of ``exclude``."""
 
@@ -143,7 +152,8 @@ class ToUser:
     exclude: ConnId | None = None
 
 
-Command = Connect | Disconnect | Join | Leave | Publish | Broadcast | BroadcastPresence | ToUser
+Command = (Connect | Disconnect | Join | Leave | Publish | PublishMany | Broadcast
+           | BroadcastPresence | ToUser)
 
 
 # ----------------------------------------------------------------------------- effects
@@ -228,6 +238,13 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
             if not members:
                 return []
             return [Deliver(_conns_of(state, members), Delivery(room, seq, data))]
+        case PublishMany(deliveries):
+            effects = []
+            for delivery in deliveries:
+                members = state.room_users.get(delivery.room)
+                if members:
+                    effects.append(Deliver(_conns_of(state, members), delivery))
+            return effects
         case Broadcast(rooms, data, exclude):
             audience: set[str] = set()
             for room in rooms:

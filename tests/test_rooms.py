@@ -15,6 +15,7 @@ from chatd.rooms import (
     Join,
     Leave,
     Publish,
+    PublishMany,
     RegistryState,
     apply,
 )
@@ -91,3 +92,15 @@ def test_presence_goes_to_those_sharing_a_room_except_the_user() -> None:
     assert _targets(apply(state, BroadcastPresence("ann", b"p\n"))) == {"c2", "c3"}
     assert _targets(apply(state, Broadcast(frozenset({"a", "z"}), b"x", exclude="bob"))) == {
         "c1", "c4"}
+
+
+def test_publish_many_delivers_each_message_to_its_room_in_order() -> None:
+    """A commit batch becomes one Deliver per message with members, in batch order."""
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a")
+    _connect(state, "c2", "bob", "b")
+    batch = (Delivery("a", 1, b"1"), Delivery("z", 1, b"z"), Delivery("b", 4, b"4"),
+             Delivery("a", 2, b"2"))
+    effects = apply(state, PublishMany(batch))
+    assert [(e.conns, e.item) for e in effects if isinstance(e, Deliver)] == [
+        (("c1",), batch[0]), (("c2",), batch[2]), (("c1",), batch[3])]
