@@ -1,0 +1,642 @@
+"""The scenarios, and the command that runs them: ``python -m benchmarks run …``.
+
+Each scenario starts the server under test fresh (chatd as ``python -m chatd serve``, the
+Socket.IO peer as ``node server.js``, the echo ceiling as ``python -m benchmarks.echo``) on a
+database of its own in the one shared PostgreSQL, drives it from load generator processes, and
+reads the server's CPU time and RSS (and PostgreSQL's, summed over the postmaster and its
+backends) from /proc before and after. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks import infra
+from benchmarks.ceilings import measure_commit_ceiling
+from benchmarks.infra import BenchPostgres, Daemon, ProcReading, cpu_share, read_proc
+from benchmarks.loadgen import Spec, WorkerHandle, run_workers
+from benchmarks.stats import latency_summary, merge_latencies
+
+__all__ = ["Bench", "main"]
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+# Limits of chatd that a load test from one address on loopback must lift, if this version of
+# chatd has them (looked up in chatd.config, so that a key it does not know is never set).
+_LIFTED_LIMITS = {
+    "max_connections_per_ip": 1_000_000,
+    "connections_per_ip": 1_000_000,
+    "messages_per_second": 1_000_000,
+    "message_rate": 1_000_000.0,
+    "message_burst": 1_000_000,
+    "sends_per_second": 1_000_000,
+    "send_rate": 1_000_000.0,
+    "send_burst": 1_000_000,
+    "hello_rate": 1_000_000.0,
+    "hello_burst": 1_000_000,
+    "connect_rate": 1_000_000.0,
+    "connect_burst": 1_000_000,
+    "login_attempts": 1_000_000,
+}
+
+
+def lifted_limits_env() -> dict[str, str]:
+    """CHATD_LIMITS_* overrides for the per-address and per-connection rate limits this chatd
+    has (the benchmark is one address sending as fast as it is asked to)."""
+    try:
+        from chatd.config import LimitsConfig
+    except ImportError:
+        return {}
+    known: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(LimitsConfig)}
+    env = {}
+    for key, value in _LIFTED_LIMITS.items():
+        if key in known:
+            kind = type(known[key])
+            env[f"CHATD_LIMITS_{key.upper()}"] = str(kind(value))
+    return env
+
+
+# ------------------------------------------------------------------------------ targets
+
+class Target:
+    """A server under test, as the scenarios see it."""
+
+    name = "?"
+    pid = 0
+    port = 0
+    transport = "tcp"
+
+    def tokens(self, prefix: str, count: int) -> list[str]:
+        raise NotImplementedError
+
+    def worker(self, spec: Spec) -> Spec | WorkerHandle:
+        return spec
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class ChatdTarget(Target):
+    name = "chatd"
+
+    def __init__(self, bench: Bench, database: str, transport: str) -> None:
+        self.dsn = bench.pg.create_database(database)
+        self.transport = transport
+        self.daemon = Daemon(bench.tmp / database, self.dsn, env_extra=bench.chatd_env())
+        self.daemon.start()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.pid = self.daemon.pid
+        self.port = self.daemon.tcp_port if self.transport == "tcp" else self.daemon.http_port
+
+    def tokens(self, prefix: str, count: int) -> list[str]:
+        users = infra.create_users(self.dsn, prefix, count)
+        return infra.mint_tokens(self.daemon.secret(), users)
+
+    def restart(self) -> tuple[float, float]:
+        """SIGTERM, wait, start again; (seconds to stop, seconds to listen again)."""
+        stopped = self.daemon.stop()
+        started = time.monotonic()
+        self.daemon.start()
+        self._refresh()
+        return stopped, time.monotonic() - started
+
+    def stop(self) -> None:
+        self.daemon.stop()
+
+
+class PeerTarget(Target):
+    name = "socketio"
+
+    def __init__(self, bench: Bench, database: str) -> None:
+        from benchmarks.peer import Peer
+
+        self.bench = bench
+        self.peer = Peer(bench.pg.create_database(database), bench.tmp / "peer")
+        self.pid = self.peer.pid
+        self.port = self.peer.port
+        self.transport = "socket.io"
+
+    def tokens(self, prefix: str, count: int) -> list[str]:
+        from benchmarks.peer import peer_tokens
+
+        return peer_tokens(self.peer.secret, count, prefix)
+
+    def worker(self, spec: Spec) -> Spec | WorkerHandle:
+        from benchmarks.peer import NodeWorker
+
+        return NodeWorker(spec, self.bench.tmp / "specs")
+
+    def stop(self) -> None:
+        self.peer.stop()
+
+
+class EchoTarget(Target):
+    name = "echo"
+
+    def __init__(self, bench: Bench) -> None:
+        log = (bench.tmp / f"echo-{time.time_ns()}.log").open("wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.echo"], cwd=HERE.parent,
+                                     stderr=log, stdout=log, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = re.search(r"tcp 127\.0\.0\.1:(\d+)", Path(log.name).read_text())
+            if found:
+                self.port = int(found[1])
+                break
+            time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError("the echo server did not start")
+        self.pid = self.proc.pid
+
+    def tokens(self, prefix: str, count: int) -> list[str]:
+        return [f"{prefix}{i}" for i in range(count)]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# ------------------------------------------------------------------------------ the bench
+
+@dataclasses.dataclass
+class Readings:
+    server: ProcReading
+    pg: ProcReading | None
+
+
+class Bench:
+    """One run: the shared PostgreSQL, a temporary folder, the options, the results."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="chatd-bench-", dir="/tmp"))
+        self.pg = BenchPostgres(args.dsn)
+        self.results: list[dict[str, Any]] = []
+        self.pg_settings: dict[str, str] = {}
+        self.partial: Path | None = None
+        self._n = 0
+
+    def close(self) -> None:
+        self.pg.drop_created()
+        self.pg.close()
+        import shutil
+
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def chatd_env(self) -> dict[str, str]:
+        env = lifted_limits_env()
+        for item in self.args.set or []:
+            key, _, value = item.partition("=")
+            env[f"CHATD_{key.replace('.', '_').upper()}"] = value
+        return env
+
+    def database(self, what: str) -> str:
+        self._n += 1
+        return f"bench_{what}_{self._n}"
+
+    @contextlib.contextmanager
+    def target(self, name: str, what: str, transport: str = "tcp") -> Iterator[Target]:
+        target: Target
+        if name == "chatd":
+            target = ChatdTarget(self, self.database(what), transport)
+        elif name == "socketio":
+            target = PeerTarget(self, self.database(what))
+        else:
+            target = EchoTarget(self)
+        try:
+            yield target
+        finally:
+            target.stop()
+
+    def read(self, target: Target) -> Readings:
+        pg_pid = self.pg.postmaster_pid
+        return Readings(read_proc(target.pid),
+                        read_proc(pg_pid, tree=True) if pg_pid is not None else None)
+
+    def record(self, result: dict[str, Any]) -> dict[str, Any]:
+        # The machine's load when the scenario ended: the run shares it with whatever else runs.
+        result["loadavg_1m"] = round(os.getloadavg()[0], 2)
+        self.results.append(result)
+        if self.partial is not None:  # so that a failure later does not lose what was measured
+            self.partial.write_text(json.dumps({"results": self.results}, indent=1) + "\n")
+        print(_one_line(result), flush=True)
+        return result
+
+    def specs(self, target: Target, kind: str, clients: list[tuple[str, str]],
+              params: dict[str, Any], procs: int, name: str) -> list[Spec | WorkerHandle]:
+        """``clients`` split over ``procs`` workers (just one for a Node load generator, which
+        is not CPU-bound at these sizes)."""
+        if target.name == "socketio":
+            procs = 1
+        procs = max(1, min(procs, len(clients)))
+        out: list[Spec | WorkerHandle] = []
+        for i in range(procs):
+            part = clients[i::procs]
+            spec = Spec(kind=kind, host="127.0.0.1", port=target.port,
+                        transport=target.transport, clients=part, params=params,
+                        name=f"{name}-{i}")
+            out.append(target.worker(spec))
+        return out
+
+
+def _usage(bench: Bench, before: Readings, after: Readings, loadgen_cpu: float,
+           wall: float) -> dict[str, Any]:
+    usage = {"server_cores": round(cpu_share(before.server, after.server), 3),
+             "server_cpu_s": round(after.server.cpu - before.server.cpu, 3),
+             "server_rss_mib": round(after.server.rss_kib / 1024, 1),
+             "loadgen_cores": round(loadgen_cpu / wall, 3) if wall > 0 else None}
+    if before.pg is not None and after.pg is not None and after.pg.cpu >= before.pg.cpu:
+        # (summed over the backends alive at each reading: one that exits in between makes
+        # the difference meaningless, and it is left out)
+        usage["pg_cores"] = round(cpu_share(before.pg, after.pg), 3)
+        usage["pg_cpu_s"] = round(after.pg.cpu - before.pg.cpu, 3)
+    return usage
+
+
+# ------------------------------------------------------------------------------ scenarios
+
+def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, mode: str,
+                 rate: float, window: int, duration: float, procs: int,
+                 tokens: list[str]) -> dict[str, Any]:
+    """C connections in R rooms (connection i in room i mod R) sending to their room, open
+    loop at ``rate`` sends/s in total or closed loop with ``window`` sends in flight each."""
+    clients = [(tokens[i], f"room{i % rooms}") for i in range(connections)]
+    params = {"mode": mode, "rate": rate / connections if mode == "open" else 0.0,
+              "window": window, "duration": duration, "drain": max(5.0, duration)}
+    box: dict[str, Readings] = {}
+
+    def on_ready(_: list[dict[str, Any]]) -> float:
+        box["before"] = bench.read(target)
+        return 0.5
+
+    started = time.monotonic()
+    reports = run_workers(bench.specs(target, "send", clients, params, procs, "send"),
+                          on_ready=on_ready)
+    after = bench.read(target)
+    wall = time.monotonic() - started
+    latencies = merge_latencies(reports)
+    total = {k: sum(r[k] for r in reports) for k in
+             ("sent", "acked", "acked_in_window", "errors", "timeouts", "deliveries")}
+    usage = _usage(bench, box["before"], after, sum(r["cpu"] for r in reports),
+                   after.server.at - box["before"].server.at)
+    figures = {
+        "acked_per_s": round(total["acked_in_window"] / duration, 1),
+        "deliveries_per_s": round(total["deliveries"] / duration, 1),
+        **latency_summary(latencies), **total, **usage,
+        "server_cpu_ms_per_msg": round(usage["server_cpu_s"] * 1000 / total["acked"], 4)
+        if total["acked"] else None,
+        "error_samples": [e for r in reports for e in r.get("error_samples", [])][:3],
+        "setup_s": round(max(r["setup"]["seconds"] for r in reports), 2),
+    }
+    del wall
+    return bench.record({
+        "scenario": "durable_send", "server": target.name, "transport": target.transport,
+        "params": {"connections": connections, "rooms": rooms, "mode": mode,
+                   "offered_per_s": rate if mode == "open" else None, "window": window,
+                   "duration_s": duration, "procs": procs},
+        "figures": figures})
+
+
+def fanout(bench: Bench, target: Target, *, members: int, rate: float, duration: float,
+           procs: int, tokens: list[str], sample_every: int) -> dict[str, Any]:
+    """One sender posting ``rate`` messages/s to a room of ``members`` receivers (plus
+    itself); deliveries/s counted at the receivers, send→receive latency on a sample."""
+    room = "fanout"
+    receivers = [(tokens[i], room) for i in range(members)]
+    sender = [(tokens[members], room)]
+    params = {"duration": duration, "sample_every": sample_every}
+    send_params = {"mode": "open", "rate": rate, "duration": duration, "drain": 5.0}
+    specs = bench.specs(target, "fanout_recv", receivers, params, procs, "recv")
+    specs += bench.specs(target, "fanout_send", sender, send_params, 1, "sender")
+    box: dict[str, Readings] = {}
+
+    def on_ready(_: list[dict[str, Any]]) -> float:
+        box["before"] = bench.read(target)
+        return 0.5
+
+    drain = min(3.0, max(1.0, duration))  # for the last messages to arrive
+    reports = run_workers(specs, on_ready=on_ready, stop_after=duration + drain)
+    after = bench.read(target)
+    recv = reports[:-1]
+    send = reports[-1]
+    latencies = merge_latencies(recv)
+    usage = _usage(bench, box["before"], after, sum(r["cpu"] for r in reports),
+                   after.server.at - box["before"].server.at)
+    delivered = sum(r["deliveries"] for r in recv)
+    figures = {
+        "deliveries_per_s": round(sum(r["in_window"] for r in recv) / duration, 1),
+        "offered_deliveries_per_s": round(rate * members, 1),
+        "messages_sent": send["sent"], "messages_acked": send["acked"],
+        "deliveries": delivered,
+        "bytes_received": sum(r.get("bytes", 0) for r in recv),
+        "closed_by_server": sum(r.get("closed_by_server", 0) for r in recv),
+        "first_bytes": [b for r in recv for b in r.get("first_bytes", [])][:2],
+        "expected_deliveries": send["acked"] * members,
+        **latency_summary(latencies), **usage,
+        "server_cpu_us_per_delivery": round(usage["server_cpu_s"] * 1e6 / delivered, 2)
+        if delivered else None,
+        "setup_s": round(max(r["setup"]["seconds"] for r in reports), 2),
+    }
+    return bench.record({
+        "scenario": "fanout", "server": target.name, "transport": target.transport,
+        "params": {"members": members, "messages_per_s": rate, "duration_s": duration,
+                   "procs": procs},
+        "figures": figures})
+
+
+def idle_connections(bench: Bench, target: Target, *, count: int, procs: int,
+                     tokens: list[str]) -> dict[str, Any]:
+    """Open ``count`` authenticated connections (hello, no rooms) and keep them idle; the
+    server's RSS per connection and the connect+hello rate."""
+    clients = [(tokens[i], "") for i in range(count)]
+    time.sleep(0.5)
+    before = bench.read(target)
+    box: dict[str, Any] = {}
+
+    def on_ready(ready: list[dict[str, Any]]) -> float:
+        time.sleep(1.0)  # let the last handshakes settle
+        box["after"] = bench.read(target)
+        box["ready"] = ready
+        return 0.1
+
+    reports = run_workers(bench.specs(target, "connect", clients, {}, procs, "idle"),
+                          on_ready=on_ready, stop_after=0.2)
+    after: Readings = box["after"]
+    ready = box["ready"]
+    first = min(r["first_connect"] for r in ready)
+    last = max(r["last_welcome"] for r in ready)
+    del reports
+    rss_delta = after.server.rss_kib - before.server.rss_kib
+    figures = {
+        "rss_before_mib": round(before.server.rss_kib / 1024, 1),
+        "rss_after_mib": round(after.server.rss_kib / 1024, 1),
+        "rss_per_conn_kib": round(rss_delta / count, 2),
+        "connect_hello_per_s": round(count / (last - first), 1) if last > first else None,
+        "connect_seconds": round(last - first, 2),
+        "server_cpu_ms_per_conn": round((after.server.cpu - before.server.cpu) * 1000 / count, 3),
+    }
+    if before.pg is not None and after.pg is not None:
+        figures["pg_cpu_ms_per_conn"] = round((after.pg.cpu - before.pg.cpu) * 1000 / count, 3)
+    return bench.record({
+        "scenario": "connections", "server": target.name, "transport": target.transport,
+        "params": {"connections": count, "procs": procs}, "figures": figures})
+
+
+def resume(bench: Bench, target: ChatdTarget, *, clients: int, rooms: int, missed: int,
+           procs: int) -> dict[str, Any]:
+    """K clients in R rooms go away; ``missed`` messages are posted to every room; the daemon
+    restarts; all K reconnect at once with ``resume`` and read until caught up."""
+    tokens = target.tokens("res", clients)
+    members = [(tokens[i], f"room{i % rooms}") for i in range(clients)]
+    # 1. every client joins its room (then disconnects).
+    run_workers(bench.specs(target, "connect", members, {}, procs, "members"), stop_after=0.1)
+    # 2. a writer per room posts `missed` messages while the clients are away.
+    writers = [(tokens[r], f"room{r}") for r in range(rooms)]
+    before_seq = _room_seqs(target)
+    posted = run_workers([Spec("send", "127.0.0.1", target.port, target.transport, writers,
+                               {"mode": "closed", "window": 8, "duration": 60.0,
+                                "count": missed, "drain": 10.0}, "writers")])
+    after_seq = _room_seqs(target)
+    # 3. restart the daemon, 4. everybody resumes at once.
+    stop_s, start_s = target.restart()
+    params = {"resume_from": before_seq, "target": after_seq, "timeout": 120.0}
+    box: dict[str, Readings] = {}
+
+    def on_ready(_: list[dict[str, Any]]) -> float:
+        box["before"] = bench.read(target)
+        return 0.3
+
+    reports = run_workers(bench.specs(target, "resume", members, params, procs, "resume"),
+                          on_ready=on_ready)
+    after = bench.read(target)
+    caught = merge_latencies(reports, "caught_up_s")
+    welcomed = merge_latencies(reports, "welcomed_s")
+    figures = {
+        "all_caught_up_s": round(caught[-1], 3) if caught else None,
+        "caught_up_p50_s": round(caught[len(caught) // 2], 3) if caught else None,
+        "welcome_p99_s": round(welcomed[max(0, math.ceil(0.99 * len(welcomed)) - 1)], 3)
+        if welcomed else None,
+        "caught_up_clients": len(caught), "failed": sum(r["failed"] for r in reports),
+        "messages_replayed": sum(r["messages"] for r in reports),
+        "gaps": sum(r["gaps"] for r in reports),
+        "messages_posted": sum(r["acked"] for r in posted),
+        "daemon_stop_s": round(stop_s, 2), "daemon_start_s": round(start_s, 2),
+        "server_cpu_s": round(after.server.cpu - box["before"].server.cpu, 3),
+        "failures": [e for r in reports for e in r.get("failures", [])][:3],
+    }
+    return bench.record({
+        "scenario": "resume", "server": target.name, "transport": target.transport,
+        "params": {"clients": clients, "rooms": rooms, "missed_per_room": missed,
+                   "procs": procs}, "figures": figures})
+
+
+def _room_seqs(target: ChatdTarget) -> dict[str, int]:
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> dict[str, int]:
+        conn = await asyncpg.connect(target.dsn)
+        try:
+            rows = await conn.fetch("SELECT name, last_seq FROM rooms")
+        finally:
+            await conn.close()
+        return {r["name"]: r["last_seq"] for r in rows}
+
+    return asyncio.run(run())
+
+
+# ------------------------------------------------------------------------------ the run
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run scenarios and write results")
+    run.add_argument("--scenario", default="all",
+                     help="comma-separated: send, fanout, connections, resume, ceilings, all")
+    run.add_argument("--servers", default="chatd,socketio",
+                     help="servers compared: chatd, socketio (the peer; needs node and npm)")
+    run.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    run.add_argument("--transport", default="tcp", choices=["tcp", "ws"],
+                     help="chatd transport for the load")
+    run.add_argument("--procs", type=int, default=1, help="load generator processes (Python)")
+    run.add_argument("--connections", type=int, default=1000, help="durable send: C")
+    run.add_argument("--rooms", type=int, default=100, help="durable send: R")
+    run.add_argument("--rates", default="250,500,1000,2000",
+                     help="durable send, open loop: offered sends/s in total, comma-separated")
+    run.add_argument("--window", type=int, default=1,
+                     help="durable send, closed loop: sends in flight per connection")
+    run.add_argument("--scale-connections", default="100,10000",
+                     help="durable send: other connection counts at the lowest rate, for the "
+                          "cost per message against connections (empty: skip)")
+    run.add_argument("--members", type=int, default=1000, help="fan-out: M")
+    run.add_argument("--fanout-rates", default="20,50,100",
+                     help="fan-out: messages/s from the one sender, comma-separated")
+    run.add_argument("--sample-every", type=int, default=10,
+                     help="fan-out: receivers that parse for latency (1 in N)")
+    run.add_argument("--idle", default="1000,5000,10000", help="connections: N, comma-separated")
+    run.add_argument("--resume-clients", type=int, default=1000, help="resume: K")
+    run.add_argument("--resume-rooms", type=int, default=100, help="resume: rooms")
+    run.add_argument("--resume-missed", type=int, default=50,
+                     help="resume: messages missed per room")
+    run.add_argument("--batch", type=int, default=20, help="commit ceiling: rows per commit")
+    run.add_argument("--dsn", default="",
+                     help="an existing PostgreSQL (a role that may create databases) instead "
+                          "of a fresh embedded one")
+    run.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                     help="extra chatd setting for the daemon under test (repeatable)")
+    run.add_argument("--out", default="", help="results JSON (default: results/<date>.json)")
+    run.add_argument("--no-plots", action="store_true")
+    sub.add_parser("report", help="print the tables of a results JSON").add_argument("path")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "report":
+        from benchmarks.plots import plot
+        from benchmarks.report import markdown, ratios
+
+        doc = json.loads(Path(args.path).read_text())
+        doc["ratios"] = ratios(doc)
+        print(markdown(doc))
+        for path in plot(doc, Path(args.path).with_suffix("")):
+            print(f"plot: {path}")
+        return 0
+    infra.raise_nofile()
+    scenarios = {s.strip() for s in args.scenario.split(",")}
+    if "all" in scenarios:
+        scenarios = {"send", "fanout", "connections", "resume", "ceilings"}
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if "socketio" in servers:
+        from benchmarks.peer import node_available, npm_install
+
+        if not node_available():
+            print("node/npm not found: skipping the Socket.IO peer", file=sys.stderr)
+            servers.remove("socketio")
+        else:
+            npm_install()
+    started = time.time()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    bench = Bench(args)
+    out = Path(args.out) if args.out else RESULTS / (
+        datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + ".json")
+    bench.partial = out.with_suffix(".partial.json")
+    try:
+        run_all(bench, scenarios, servers)
+    finally:
+        bench.close()
+    doc = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([os.path.basename(sys.executable), "-m", "benchmarks",
+                             *(argv if argv is not None else sys.argv[1:])]),
+        "seconds": round(time.time() - started, 1),
+        "machine": {**infra.machine_info(), "loadavg_at_start": load_at_start,
+                    "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+        **infra.commit_info(),
+        "postgres": bench.pg_settings, "results": bench.results,
+    }
+    from benchmarks.report import markdown, ratios
+
+    doc["ratios"] = ratios(doc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    bench.partial.unlink(missing_ok=True)
+    print(f"\nresults: {out}")
+    print(markdown(doc))
+    if not args.no_plots:
+        from benchmarks.plots import plot
+
+        for path in plot(doc, out.with_suffix("")):
+            print(f"plot: {path}")
+    return 0
+
+
+def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
+    a = bench.args
+    bench.pg_settings = bench.pg.settings()
+    d = a.duration
+    if "ceilings" in scenarios:
+        ceiling = measure_commit_ceiling(bench.pg.create_database("bench_ceiling"),
+                                         duration=min(d, 5.0), batch=a.batch)
+        for mode, figures in ceiling.items():
+            bench.record({"scenario": "commit_ceiling", "server": "asyncpg", "transport": "-",
+                          "params": {"mode": mode}, "figures": figures})
+        with bench.target("echo", "echo") as echo:
+            tokens = echo.tokens("e", a.connections)
+            durable_send(bench, echo, connections=a.connections, rooms=a.rooms, mode="closed",
+                         rate=0, window=a.window, duration=d, procs=a.procs, tokens=tokens)
+    if "send" in scenarios:
+        for server in servers:
+            with bench.target(server, "send", a.transport) as target:
+                tokens = target.tokens("s", max([a.connections, *_ints(a.scale_connections)]))
+                durable_send(bench, target, connections=a.connections, rooms=a.rooms,
+                             mode="closed", rate=0, window=a.window, duration=d, procs=a.procs,
+                             tokens=tokens)
+                for rate in _floats(a.rates):
+                    durable_send(bench, target, connections=a.connections, rooms=a.rooms,
+                                 mode="open", rate=rate, window=1, duration=d, procs=a.procs,
+                                 tokens=tokens)
+                for count in _ints(a.scale_connections):
+                    durable_send(bench, target, connections=count,
+                                 rooms=max(1, count // 10), mode="open",
+                                 rate=min(_floats(a.rates)), window=1, duration=d,
+                                 procs=a.procs if count < 5000 else max(2, a.procs),
+                                 tokens=tokens)
+    if "fanout" in scenarios:
+        for server in servers:
+            with bench.target(server, "fanout", a.transport) as target:
+                tokens = target.tokens("f", a.members + 1)
+                for rate in _floats(a.fanout_rates):
+                    fanout(bench, target, members=a.members, rate=rate, duration=d,
+                           procs=a.procs, tokens=tokens, sample_every=a.sample_every)
+    if "connections" in scenarios:
+        for server in servers:
+            for count in _ints(a.idle):
+                with bench.target(server, "idle", a.transport) as target:
+                    tokens = target.tokens("i", count)
+                    idle_connections(bench, target, count=count,
+                                     procs=a.procs if count <= 5000 else max(2, a.procs),
+                                     tokens=tokens)
+    if "resume" in scenarios and "chatd" in servers:
+        with bench.target("chatd", "resume", a.transport) as target:
+            assert isinstance(target, ChatdTarget)
+            resume(bench, target, clients=a.resume_clients, rooms=a.resume_rooms,
+                   missed=a.resume_missed, procs=a.procs)
+
+
+def _one_line(result: dict[str, Any]) -> str:
+    f = result["figures"]
+    keys = ["acked_per_s", "rows_per_s", "deliveries_per_s", "p50_ms", "p99_ms", "p99_9_ms",
+            "errors", "timeouts", "server_cores", "pg_cores", "loadgen_cores", "rss_per_conn_kib",
+            "connect_hello_per_s", "all_caught_up_s", "failed"]
+    shown = ", ".join(f"{k}={f[k]}" for k in keys if k in f and f[k] is not None)
+    return f"[{result['scenario']} {result['server']} {result['params']}] {shown}"

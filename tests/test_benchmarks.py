@@ -1,0 +1,53 @@
+"""The load harness (benchmarks/) in a few seconds per scenario, so that it cannot rot.
+
+Every chatd scenario runs at a tiny size against the suite's PostgreSQL, without the Node
+peer; the test asserts that the run completes and reports its figures, never how fast anything
+is (this machine is shared and its speed says nothing about the code).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import main
+
+pytestmark = pytest.mark.slow
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and not math.isnan(value) and value > 0
+
+
+def test_every_scenario_runs_and_reports_figures(tmp_path: Path, database_dsn: str) -> None:
+    """A smoke run of send (closed and open loop), fan-out, idle connections, resume and the
+    ceilings writes a results file in which every headline figure is a positive number."""
+    out = tmp_path / "results.json"
+    main(["run", "--scenario", "all", "--servers", "chatd", "--duration", "1",
+          "--connections", "20", "--rooms", "4", "--rates", "100", "--scale-connections", "",
+          "--members", "20", "--fanout-rates", "20", "--idle", "30", "--resume-clients", "20",
+          "--resume-rooms", "4", "--resume-missed", "5", "--dsn", database_dsn,
+          "--out", str(out), "--no-plots"])
+    doc = json.loads(out.read_text())
+    assert doc["commit"] and doc["machine"]["cores"]
+    by = {(r["scenario"], r["server"], r["params"].get("mode")): r["figures"]
+          for r in doc["results"]}
+    headline = {
+        ("durable_send", "chatd", "closed"): ["acked_per_s", "p50_ms", "p99_ms", "p99_9_ms"],
+        ("durable_send", "chatd", "open"): ["acked_per_s", "p50_ms", "p99_ms"],
+        ("durable_send", "echo", "closed"): ["acked_per_s", "p99_ms"],
+        ("fanout", "chatd", None): ["deliveries_per_s", "p50_ms", "p99_ms"],
+        ("connections", "chatd", None): ["connect_hello_per_s", "rss_after_mib"],
+        ("resume", "chatd", None): ["all_caught_up_s", "messages_replayed"],
+        ("commit_ceiling", "asyncpg", "batched"): ["rows_per_s"],
+        ("commit_ceiling", "asyncpg", "one_per_tx"): ["rows_per_s"],
+    }
+    for key, names in headline.items():
+        assert key in by, f"no result for {key}"
+        for name in names:
+            assert _positive(by[key][name]), f"{key} {name} = {by[key][name]!r}"
+    assert by[("resume", "chatd", None)]["failed"] == 0
+    assert "rss_per_conn_kib" in by[("connections", "chatd", None)]
