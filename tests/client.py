@@ -175,3 +175,40 @@ class Client:
             await self._ws.aclose()
         elif self._stream is not None:
             await self._stream.aclose()
+
+
+async def full_history(client: Client, room: str) -> list[dict[str, Any]]:
+    """Every message of ``room``, oldest first, paged forwards with ``after``."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        after = messages[-1]["seq"] if messages else 0
+        page = await client.request("history", room=room, after=after, limit=500)
+        assert page["op"] == "ok", page
+        messages.extend(page["messages"])
+        if not page["more"]:
+            return messages
+
+
+async def send_at_once_and_check(clients: list[Client], room: str, per_client: int) -> None:
+    """Every client sends ``per_client`` messages to ``room`` at the same time (pipelined);
+    then each must have every send acknowledged and have received seqs 1..N of the room
+    exactly once, in order."""
+
+    async def blast(client: Client, index: int) -> None:
+        for n in range(per_client):
+            await client.send({"op": "send", "id": n, "room": room,
+                               "text": f"{index}:{n}", "nonce": f"{index}:{n}"})
+
+    async with trio.open_nursery() as nursery:
+        for index, client in enumerate(clients):
+            nursery.start_soon(blast, client, index)
+    total = per_client * len(clients)
+    for client in clients:
+        for n in range(per_client):
+            assert (await client.reply(n))["op"] == "ok"
+        seen: list[int] = []
+        while len(seen) < total:
+            seen.append((await client.event("message", room=room))["seq"])
+        assert seen == list(range(1, total + 1))
+        await client.request("ping")
+        assert not [e for e in client.events if e.get("op") == "message"]

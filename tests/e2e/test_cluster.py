@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import trio
-
 from chatd.config import Config
-from tests.client import Client, register_and_login
+from tests.client import Client, register_and_login, send_at_once_and_check
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -36,26 +34,8 @@ async def test_messages_cross_nodes_in_order_without_gap(tmp_path: Path,
                    await _client(b.http_port, b.tcp_port, "dot")]
         for client in clients:
             await client.request("join", room="shared")
-        per_client = 30
-
-        async def blast(client: Client, index: int) -> None:
-            for n in range(per_client):
-                await client.send({"op": "send", "id": n, "room": "shared",
-                                   "text": f"{index}:{n}", "nonce": f"{index}:{n}"})
-
-        async with trio.open_nursery() as nursery:
-            for index, client in enumerate(clients):
-                nursery.start_soon(blast, client, index)
-        total = per_client * len(clients)
+        await send_at_once_and_check(clients, "shared", per_client=30)
         for client in clients:
-            for n in range(per_client):
-                assert (await client.reply(n))["op"] == "ok"
-            seen: list[int] = []
-            while len(seen) < total:
-                seen.append((await client.event("message", room="shared"))["seq"])
-            assert seen == list(range(1, total + 1))
-            await client.request("ping")
-            assert not [e for e in client.events if e.get("op") == "message"]
             await client.aclose()
 
 

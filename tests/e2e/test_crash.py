@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from tests.client import Client, register_and_login
+from tests.client import Client, full_history, register_and_login
 
 ROOMS = ("crash-a", "crash-b")
 CLIENTS = 4
@@ -91,18 +91,6 @@ class Sender:
         """The (room, text) sent with ``nonce``: the same on every resend."""
         n = int(nonce.rsplit("-", 1)[1])
         return ROOMS[(self.index + n) % len(ROOMS)], f"text of {nonce}"
-
-
-async def full_history(client: Client, room: str) -> list[dict[str, Any]]:
-    """Every message of ``room``, oldest first, paged forwards with ``after``."""
-    messages: list[dict[str, Any]] = []
-    while True:
-        after = messages[-1]["seq"] if messages else 0
-        page = await client.request("history", room=room, after=after, limit=500)
-        assert page["op"] == "ok", page
-        messages.extend(page["messages"])
-        if not page["more"]:
-            return messages
 
 
 def check_log(logs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import trio
 
 from chatd.config import Config
-from tests.client import Client, register_and_login
+from tests.client import Client, full_history, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -153,14 +153,7 @@ async def test_drain_answers_every_send(tmp_path: Path, database_dsn: str) -> No
     async with running(config) as server:
         reader = await Client.tcp(server.tcp_port)
         await reader.hello(await register_and_login(server.http_port, "auditor"))
-        stored: set[str] = set()
-        after = 0
-        while True:
-            page = await reader.request("history", room="drain", after=after, limit=500)
-            stored |= {m["nonce"] for m in page["messages"]}
-            if not page["more"]:
-                break
-            after = page["messages"][-1]["seq"]
+        stored = {m["nonce"] for m in await full_history(reader, "drain")}
     acked = {nonce for nonce, outcome in outcomes.items() if outcome == "stored"}
     refused = {nonce for nonce, outcome in outcomes.items() if outcome == "refused"}
     assert acked and acked <= stored, "an acknowledged send was lost"

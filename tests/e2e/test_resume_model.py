@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import trio
 
-from tests.client import Client, register_and_login
+from tests.client import Client, full_history, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -232,18 +232,6 @@ class ModelClient:
             for message in messages:
                 self._take(message)
             after = messages[-1]["seq"]
-
-
-async def full_history(client: Client, room: str) -> list[dict[str, Any]]:
-    """Every message of ``room``, oldest first, paged forwards with ``after``."""
-    messages: list[dict[str, Any]] = []
-    while True:
-        after = messages[-1]["seq"] if messages else 0
-        page = await client.request("history", room=room, after=after, limit=500)
-        assert page["op"] == "ok", page
-        messages.extend(page["messages"])
-        if not page["more"]:
-            return messages
 
 
 async def run_schedule(seed: int, http_port: int, tcp_port: int) -> Stats:
