@@ -328,6 +328,15 @@ class Auth:
             expires_at=int(exp) * 1000,
         )
 
+    async def verify(self, token: str) -> tuple[User, TokenClaims]:
+        """The user a token belongs to, and what the token says (its ``jti``, for a session
+        that must end when this very token is revoked).
+
+        Raises:
+            ChatError: ``unauthenticated``, as :meth:`authenticate`.
+        """
+        return await self._check(token)
+
     async def _check(self, token: str) -> tuple[User, TokenClaims]:
         claims = self.decode_token(token)
         user = await self.storage.check_token(claims.user_id, claims.jti, claims.issued_at)
@@ -347,9 +356,9 @@ class Auth:
         user, _ = await self._check(token)
         return user
 
-    async def logout(self, token: str, everywhere: bool = False) -> None:
+    async def logout(self, token: str, everywhere: bool = False) -> tuple[User, TokenClaims]:
         """Revoke ``token`` (until it would have expired anyway); with ``everywhere``, every
-        token the user holds.
+        token the user holds. Returns whose token it was and what it said.
 
         Raises:
             ChatError: ``unauthenticated`` when the token is not valid in the first place.
@@ -358,3 +367,4 @@ class Auth:
         await self.storage.revoke_token(claims.jti, claims.expires_at)
         if everywhere:
             await self.storage.revoke_all_tokens(user.id)
+        return user, claims

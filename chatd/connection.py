@@ -145,6 +145,8 @@ class Connection:
         self._last_heard = trio.current_time()
         self._kicked: str | None = None
         self._draining = False
+        self._farewell: Error | None = None
+        self.jti: str | None = None
         self._typing_bucket = TokenBucket(rate=TYPING_RATE, burst=TYPING_BURST)
         self._send_bucket = TokenBucket(rate=limits.send_rate, burst=limits.send_burst)
 
@@ -208,6 +210,12 @@ class Connection:
             deadline = trio.current_time()  # nothing to drain before a welcome
         self._reader_scope.deadline = min(self._reader_scope.deadline, deadline)
 
+    def end(self, code: str, message: str) -> None:
+        """Close the session with a last ``error`` (e.g. its token was revoked): like a drain,
+        the sends in flight are answered first."""
+        self._farewell = Error(code=code, message=message)
+        self._reader_scope.cancel()
+
     async def _finish(self) -> None:
         """After the reader stopped: let the sends in flight be answered, then close."""
         if self._kicked is not None:
@@ -217,7 +225,9 @@ class Connection:
             for _ in range(self._limits.max_in_flight):
                 await self._in_flight.acquire()
             final = b""
-            if self._draining and self._session.state is not State.CLOSED:
+            if self._farewell is not None:
+                final = encode(self._farewell.wire())
+            elif self._draining and self._session.state is not State.CLOSED:
                 final = self._session.send(Error(
                     code="shutting_down", message="the server is stopping; reconnect shortly"
                 ))
@@ -437,7 +447,7 @@ class Connection:
 
     async def _handle_hello(self, request: Hello) -> None:
         try:
-            user = await self._s.auth.authenticate(request.token)
+            user, claims = await self._s.auth.verify(request.token)
         except ChatError as exc:
             await self._reply(Error(id=request.id, code=exc.code, message=exc.message))
             raise _EndSession from None
@@ -453,6 +463,7 @@ class Connection:
             self, user.name, self._outbox, self._overflow, frozenset(subscribed), ready=_nothing,
         ))
         self._user = user
+        self.jti = claims.jti
         self._registered = True
         rooms = await self._settle_rooms(user, subscribed)
         upto = {room.name: room.last_seq for room in rooms}

@@ -113,6 +113,8 @@ class HttpContext:
     # joined on the creator's connections; a contact added here starts its presence).
     registry: RoomRegistry | None = None
     presence: PresenceTracker | None = None
+    # Ends the live sessions of a revoked token (the jti), or of every token of the user.
+    on_logout: Callable[[str, str | None], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +275,9 @@ async def _login(request: _Request, ctx: HttpContext, params: dict[str, str]) ->
 async def _logout(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:
     _, token = await _authenticate(request, ctx)
     everywhere = _bool_field(_json_body(request), "everywhere", False)
-    await ctx.auth.logout(token, everywhere=everywhere)
+    user, claims = await ctx.auth.logout(token, everywhere=everywhere)
+    if ctx.on_logout is not None:
+        ctx.on_logout(user.name, None if everywhere else claims.jti)
     return _json(200, {})
 
 

@@ -16,6 +16,7 @@ cancels what is left (idle HTTP keep-alives) and lets the actors and storage clo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from functools import partial
 
@@ -115,6 +116,7 @@ async def _listen(config: Config, services: Services, connections: trio.Nursery,
         config=config, storage=services.storage, auth=services.auth, metrics=services.metrics,
         on_websocket=on_websocket, is_draining=lambda: bool(server_box and server_box[0].draining),
         registry=services.registry, presence=services.presence,
+        on_logout=functools.partial(_end_sessions, services),
     )
 
     async def on_http(stream: trio.SocketStream) -> None:
@@ -142,6 +144,13 @@ async def _listen(config: Config, services: Services, connections: trio.Nursery,
              config.http.host, http_port, config.tcp.host, tcp_port)
     task_status.started(server)
     return server
+
+
+def _end_sessions(services: Services, user: str, jti: str | None) -> None:
+    """A log-out: close this node's sessions of the revoked token (or of all the user's)."""
+    for conn in list(services.connections):
+        if conn.user is not None and conn.user.name == user and jti in (None, conn.jti):
+            conn.end("unauthenticated", "logged out: the token was revoked")
 
 
 async def _drain(server: Server, connections: trio.Nursery) -> None:

@@ -72,3 +72,23 @@ async def test_login_attempts_are_limited_per_user_and_per_address(
                                   {"username": "bystander", "password": "another one"},
                                   headers=[("X-Forwarded-For", "203.0.113.9")])
         assert status == 200, body
+
+
+async def test_logout_ends_the_sessions_of_the_revoked_token(daemon: Server) -> None:
+    """Logging out closes the live sessions of that token (told unauthenticated), not those
+    of the user's other tokens; logging out everywhere closes them all."""
+    port = daemon.http_port
+    first = await register_and_login(port, "leaver")
+    second = await register_and_login(port, "leaver")
+    on_first, on_second = await Client.tcp(daemon.tcp_port), await Client.tcp(daemon.tcp_port)
+    await on_first.hello(first)
+    await on_second.hello(second)
+    status, _ = await http(port, "POST", "/api/logout", {}, token=first)
+    assert status == 200
+    await on_first.wait_closed()
+    assert [e["code"] for e in on_first.events if e["op"] == "error"] == ["unauthenticated"]
+    assert (await on_second.request("ping"))["op"] == "ok"
+    status, _ = await http(port, "POST", "/api/logout", {"everywhere": True}, token=second)
+    assert status == 200
+    await on_second.wait_closed()
+    assert [e["code"] for e in on_second.events if e["op"] == "error"] == ["unauthenticated"]
