@@ -3,6 +3,10 @@ database of the session's embedded PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import re
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,3 +44,51 @@ async def daemon(config: Config) -> AsyncIterator[Server]:
 
 def messages_of(frames: list[dict[str, Any]], room: str) -> list[dict[str, Any]]:
     return [f for f in frames if f.get("op") == "message" and f.get("room") == room]
+
+
+START_TIMEOUT = 60
+STEP_TIMEOUT = 30
+
+
+@dataclasses.dataclass(slots=True)
+class Daemon:
+    """A ``chatd serve`` subprocess and the ports it bound."""
+
+    process: trio.Process
+    http_port: int
+    tcp_port: int
+
+
+@asynccontextmanager
+async def daemon_process(tmp_path: Path, dsn: str, name: str) -> AsyncIterator[Daemon]:
+    """Run ``python -m chatd serve`` on ``dsn`` (data in ``tmp_path/data``, ports 0) for the
+    block; the process is killed on the way out, whatever happened."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+    env.update({
+        "CHATD_DATABASE_DSN": dsn, "CHATD_SERVER_DATA_DIR": str(tmp_path / "data"),
+        "CHATD_HTTP_PORT": "0", "CHATD_TCP_PORT": "0",
+        # The senders blast: this test is about durability, not the per-connection rate limit.
+        "CHATD_LIMITS_SEND_RATE": "1000000", "CHATD_LIMITS_SEND_BURST": "1000000",
+    })
+    # The log goes to a file, not a pipe: nobody has to read it for the daemon to go on.
+    log_path = tmp_path / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env=env,
+            stdout=log_file, stderr=log_file,
+        )
+    try:
+        with trio.fail_after(START_TIMEOUT):
+            while True:
+                log = log_path.read_bytes()
+                found = re.search(rb"listening: http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)", log)
+                if found:
+                    break
+                assert process.returncode is None, log.decode(errors="replace")
+                await trio.sleep(0.05)
+        yield Daemon(process, http_port=int(found[1]), tcp_port=int(found[2]))
+    finally:
+        with trio.CancelScope(shield=True), trio.fail_after(STEP_TIMEOUT):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
