@@ -280,21 +280,29 @@ class Connection:
         held_notices: list[bytes] = []
         buffered_count = 0
 
-        def emit(delivery: Delivery, out: list[bytes]) -> None:
+        def hold(kept: Delivery | bytes) -> None:
+            """Keep a message (or, before the welcome, a notice) for after its Release."""
             nonlocal buffered_count
+            if isinstance(kept, Delivery):
+                buffered.setdefault(kept.room, []).append(kept)
+            else:
+                held_notices.append(kept)
+            buffered_count += 1
+            if buffered_count > HELD_MAX:
+                self._overflow()
+
+        def emit(delivery: Delivery, out: list[bytes]) -> None:
             room = delivery.room
             known = last_seq.get(room)
             if room in held:
-                buffered.setdefault(room, []).append(delivery)
-                buffered_count += 1
+                hold(delivery)
             elif known is not None and delivery.seq <= known:
                 pass  # never a message twice, never one older than what the client has
             elif known is not None and delivery.seq > known + 1 and self._nursery is not None:
                 # A gap (another node's message not relayed yet, or a lost notice): hold the
                 # room and fetch what is missing; the Release writes it, then this one.
                 held.add(room)
-                buffered.setdefault(room, []).append(delivery)
-                buffered_count += 1
+                hold(delivery)
                 self._nursery.start_soon(self._repair, room, known, delivery.seq - 1)
             else:
                 out.append(delivery.data)
@@ -316,20 +324,14 @@ class Connection:
                             out.append(item)
                         elif isinstance(item, Notice):
                             if held_all:
-                                held_notices.append(item.data)
-                                buffered_count += 1
-                                if buffered_count > HELD_MAX:
-                                    self._overflow()
+                                hold(item.data)
                             else:
                                 out.append(item.data)
                         elif isinstance(item, Delivery):
                             if held_all:
-                                buffered.setdefault(item.room, []).append(item)
-                                buffered_count += 1
+                                hold(item)
                             else:
                                 emit(item, out)
-                            if buffered_count > HELD_MAX:
-                                self._overflow()
                         elif isinstance(item, Hold):
                             if item.rooms is None:
                                 held_all = True
@@ -483,11 +485,10 @@ class Connection:
         # Online before the status read: every change after the read then reaches us (held
         # until the welcome is out), so the welcome's statuses are never left stale.
         await self._s.presence.online(user.name, self, frozenset(contacts))
-        statuses = self._s.presence.statuses(contacts)
         welcome = Welcome(
             id=request.id, user=user_object(user),
             rooms=[room_object(room) for room in rooms],
-            contacts=[{"user": name, "status": statuses[name]} for name in contacts],
+            contacts=self._s.presence.statuses(contacts),
             ping_interval=PING_INTERVAL,
         )
         frames.insert(0, self._session.send(welcome))
@@ -639,10 +640,8 @@ class Connection:
     async def _handle_who(self, request: Who) -> None:
         user = self._authenticated()
         members = await self._s.storage.room_members(user.id, request.room)
-        statuses = self._s.presence.statuses(members)
         await self._reply(Answer(id=request.id, fields={
-            "room": request.room,
-            "members": [{"user": name, "status": statuses[name]} for name in members],
+            "room": request.room, "members": self._s.presence.statuses(members),
         }))
 
     async def _handle_typing(self, request: Typing) -> None:
@@ -666,17 +665,16 @@ class Connection:
     async def _handle_contacts(self, request: Contacts) -> None:
         user = self._authenticated()
         names = await self._s.storage.contacts(user.id)
-        statuses = self._s.presence.statuses(names)
         await self._reply(Answer(id=request.id, fields={
-            "contacts": [{"user": name, "status": statuses[name]} for name in names],
+            "contacts": self._s.presence.statuses(names),
         }))
 
     async def _handle_add_contact(self, request: AddContact) -> None:
         user = self._authenticated()
         name = await self._s.storage.add_contact(user.id, request.user)
         await self._s.presence.watch(user.name, name, True)
-        status = self._s.presence.statuses([name])[name]
-        await self._reply(Answer(id=request.id, fields={"user": name, "status": status}))
+        [contact] = self._s.presence.statuses([name])
+        await self._reply(Answer(id=request.id, fields=contact))
 
     async def _handle_remove_contact(self, request: RemoveContact) -> None:
         user = self._authenticated()

@@ -312,8 +312,9 @@ async def _create_room(request: _Request, ctx: HttpContext, params: dict[str, st
 
 
 def _contact_objects(ctx: HttpContext, names: list[str]) -> list[dict[str, str]]:
-    statuses = ctx.presence.statuses(names) if ctx.presence is not None else {}
-    return [{"user": name, "status": statuses.get(name, "offline")} for name in names]
+    if ctx.presence is not None:
+        return ctx.presence.statuses(names)
+    return [{"user": name, "status": "offline"} for name in names]
 
 
 async def _list_contacts(request: _Request, ctx: HttpContext, params: dict[str, str]) -> Reply:

@@ -154,10 +154,12 @@ class PresenceTracker:
         await self._send.send(Watch(user, contact, watch, applied.set))
         await applied.wait()
 
-    def statuses(self, users: Iterable[str]) -> dict[str, str]:
-        """``online`` or ``offline`` for each user, as of the commands applied so far. A read
-        of the actor's state: later changes follow as ``presence`` frames, in order."""
-        return {u: "online" if self.state.is_online(u) else "offline" for u in users}
+    def statuses(self, users: Iterable[str]) -> list[dict[str, str]]:
+        """``{"user", "status"}`` (``online`` or ``offline``) for each user, in order, as of
+        the commands applied so far: the shape of ``who``, ``contacts`` and ``welcome``. A
+        read of the actor's state: later changes follow as ``presence`` frames, in order."""
+        return [{"user": u, "status": "online" if self.state.is_online(u) else "offline"}
+                for u in users]
 
     async def offline(self, user: str, conn: ConnId) -> None:
         """Mark a connection closed; its registry ``Disconnect`` follows the announcement."""

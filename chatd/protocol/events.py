@@ -501,14 +501,6 @@ def _parse_hello(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hell
     return Hello(id=rid, token=token, resume=resume)
 
 
-def _parse_join(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Join:
-    return Join(id=rid, room=_room(obj))
-
-
-def _parse_leave(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Leave:
-    return Leave(id=rid, room=_room(obj))
-
-
 def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
     room = _room(obj)
     text = _str(obj, "text", max_chars=limits.max_text_chars)
@@ -526,10 +518,6 @@ def _parse_history(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hi
         raise _Invalid("give 'before' or 'after', not both")
     limit = _int(obj, "limit", minimum=1, maximum=limits.history_max)
     return History(id=rid, room=room, before=before, after=after, limit=limit)
-
-
-def _parse_ping(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Ping:
-    return Ping(id=rid)
 
 
 def _bool(obj: Mapping[str, Any], key: str, default: bool) -> bool:
@@ -555,10 +543,6 @@ def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
     return Dm(id=rid, to=to, text=text, nonce=nonce)
 
 
-def _parse_rooms(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Rooms:
-    return Rooms(id=rid)
-
-
 def _parse_create_room(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> CreateRoom:
     room = _new_room(obj)
     private = _bool(obj, "private", False)
@@ -568,62 +552,46 @@ def _parse_create_room(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -
     return CreateRoom(id=rid, room=room, private=private, topic=topic)
 
 
-def _parse_invite(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Invite:
-    return Invite(id=rid, room=_room(obj), user=_user(obj, "user"))
-
-
-def _parse_kick(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Kick:
-    return Kick(id=rid, room=_room(obj), user=_user(obj, "user"))
-
-
-def _parse_who(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Who:
-    return Who(id=rid, room=_room(obj))
-
-
-def _parse_typing(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Typing:
-    return Typing(id=rid, room=_room(obj))
-
-
 def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
     assert seq is not None
     return Read(id=rid, room=_room(obj), seq=seq)
 
 
-def _parse_contacts(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Contacts:
-    return Contacts(id=rid)
-
-
-def _parse_add_contact(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> AddContact:
-    return AddContact(id=rid, user=_user(obj, "user"))
-
-
-def _parse_remove_contact(obj: Mapping[str, Any], rid: RequestId, limits: Limits
-                          ) -> RemoveContact:
-    return RemoveContact(id=rid, user=_user(obj, "user"))
-
-
 _Parser = Callable[[Mapping[str, Any], RequestId, Limits], Request]
+
+
+def _fields(cls: Callable[..., Request], **readers: Callable[[Mapping[str, Any]], Any]) -> _Parser:
+    """The parser of a request made only of simple fields, each checked by its reader."""
+
+    def parse(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Request:
+        return cls(id=rid, **{name: read(obj) for name, read in readers.items()})
+
+    return parse
+
+
+def _member(obj: Mapping[str, Any]) -> str:
+    return _user(obj, "user")
 
 #: Every request op, with its parser: the table that dispatch checks before anything runs.
 REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "hello": (Hello, _parse_hello),
-    "join": (Join, _parse_join),
-    "leave": (Leave, _parse_leave),
+    "join": (Join, _fields(Join, room=_room)),
+    "leave": (Leave, _fields(Leave, room=_room)),
     "send": (Send, _parse_send),
     "history": (History, _parse_history),
-    "ping": (Ping, _parse_ping),
+    "ping": (Ping, _fields(Ping)),
     "dm": (Dm, _parse_dm),
-    "rooms": (Rooms, _parse_rooms),
+    "rooms": (Rooms, _fields(Rooms)),
     "create_room": (CreateRoom, _parse_create_room),
-    "invite": (Invite, _parse_invite),
-    "kick": (Kick, _parse_kick),
-    "who": (Who, _parse_who),
-    "typing": (Typing, _parse_typing),
+    "invite": (Invite, _fields(Invite, room=_room, user=_member)),
+    "kick": (Kick, _fields(Kick, room=_room, user=_member)),
+    "who": (Who, _fields(Who, room=_room)),
+    "typing": (Typing, _fields(Typing, room=_room)),
     "read": (Read, _parse_read),
-    "contacts": (Contacts, _parse_contacts),
-    "add_contact": (AddContact, _parse_add_contact),
-    "remove_contact": (RemoveContact, _parse_remove_contact),
+    "contacts": (Contacts, _fields(Contacts)),
+    "add_contact": (AddContact, _fields(AddContact, user=_member)),
+    "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),
 }
 
 #: Every op a server sends, with the event classes that carry it.

@@ -472,6 +472,12 @@ ORDER BY m.seq
 """
 
 
+def _message(room: str, row: Any) -> Message:
+    """A message from a row with seq, msg_id, sender, text, ts and nonce columns."""
+    return Message(room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
+                   text=row["text"], ts=row["ts"], nonce=row["nonce"])
+
+
 def _parse_notice(channel: str, payload: str) -> Change | None:
     """A notice from its payload (see migration 0003), or None if it is not one of ours."""
     parts = payload.split(" ")
@@ -593,11 +599,7 @@ class PostgresStorage:
 
     async def messages_range(self, room: str, *, after: int, upto: int) -> list[Message]:
         rows = await self._run(self._pool.fetch, _SQL_MESSAGES_RANGE, room, after, upto)
-        return [
-            Message(room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
-                    text=row["text"], ts=row["ts"], nonce=row["nonce"])
-            for row in rows
-        ]
+        return [_message(room, row) for row in rows]
 
     def statistics(self) -> StorageStatistics:
         # The pool lives on the loop thread; reading two ints from here is a harmless race
@@ -858,19 +860,7 @@ class PostgresStorage:
             raise ChatError("not_found", f"there is no room {room!r}")
         if not rows[0]["allowed"]:
             raise ChatError("forbidden", f"room {room!r} is private")
-        messages = [
-            Message(
-                room=room,
-                seq=row["seq"],
-                msg_id=row["msg_id"],
-                sender=row["sender"],
-                text=row["text"],
-                ts=row["ts"],
-                nonce=row["nonce"],
-            )
-            for row in rows
-            if row["seq"] is not None
-        ]
+        messages = [_message(room, row) for row in rows if row["seq"] is not None]
         more = len(messages) > limit
         del messages[limit:]
         if newest_first:
