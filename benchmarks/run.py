@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,8 @@ class Bench:
         self.pg_settings: dict[str, str] = {}
         self.partial: Path | None = None
         self._n = 0
+        self._profiles: list[tuple[subprocess.Popen[bytes], Path]] = []
+        self._profiled = 0
 
     def close(self) -> None:
         self.pg.drop_created()
@@ -232,6 +235,47 @@ class Bench:
         return Readings(read_proc(target.pid),
                         read_proc(pg_pid, tree=True) if pg_pid is not None else None)
 
+    def profile(self, target: Target, label: str, delay: float, duration: float) -> None:
+        """With ``--profile DIR``: py-spy on the server for the measurement window only
+        (``delay`` seconds from now, for ``duration``), so that setup (hellos, joins) is left
+        out. Non-blocking sampling: the server is never paused."""
+        if not getattr(self.args, "profile", "") or target.name == "socketio":
+            return
+        folder = Path(self.args.profile)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._profiled += 1
+        out = folder / f"{self._profiled:02d}-{target.name}-{label}.txt"
+        command = (f"sleep {delay}; exec py-spy record --pid {target.pid} --rate 100 --gil "
+                   f"--format raw --duration {max(1, round(duration))} "
+                   f"--output {out}")
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        self._profiles.append((subprocess.Popen(
+            ["sh", "-c", command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        ), out))
+
+    def profiles_done(self) -> None:
+        for process, out in self._profiles:
+            _, err = process.communicate()
+            if process.returncode == 0 and out.exists():
+                print(f"profile: {out}", flush=True)
+            elif process.returncode is not None and err:
+                print(f"py-spy failed for {out}: {err.decode(errors='replace')[-500:]}",
+                      file=sys.stderr)
+        self._profiles.clear()
+
+    def counters(self, target: Target) -> dict[str, float] | None:
+        """chatd's own counters from ``/metrics``: group commits (count, messages, seconds)
+        and garbage collections (runs and seconds per generation, longest pause)."""
+        if not isinstance(target, ChatdTarget):
+            return None
+        url = f"http://127.0.0.1:{target.daemon.http_port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        return {name: float(value) for name, value in _COUNTER_LINE.findall(text)}
+
     def record(self, result: dict[str, Any]) -> dict[str, Any]:
         # The machine's load when the scenario ended: the run shares it with whatever else runs.
         result["loadavg_1m"] = round(os.getloadavg()[0], 2)
@@ -256,6 +300,42 @@ class Bench:
                         name=f"{name}-{i}")
             out.append(target.worker(spec))
         return out
+
+
+_COUNTER_LINE = re.compile(
+    r'^(chatd_commit_batch_size_(?:count|sum)|chatd_commit_seconds_sum'
+    r'|chatd_gc_(?:collections_total|seconds_total)\{generation="\d"\}'
+    r'|chatd_gc_longest_pause_seconds|chatd_send_ack_seconds_count'
+    r'|chatd_send_ack_seconds_bucket\{le="0.1"\}) (\S+)$', re.M)
+
+
+def _daemon_figures(before: dict[str, float] | None,
+                    after: dict[str, float] | None) -> dict[str, Any]:
+    """From chatd's counters before and after a scenario (window and drain): the group
+    commits (how many, their mean size, the mean time each took to store) and the garbage
+    collector (full collections, seconds in all generations, the longest pause so far)."""
+    if before is None or after is None:
+        return {}
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    out: dict[str, Any] = {}
+    commits = delta("chatd_commit_batch_size_count")
+    if commits > 0:
+        out.update(commits=int(commits),
+                   mean_batch=round(delta("chatd_commit_batch_size_sum") / commits, 1),
+                   mean_commit_ms=round(delta("chatd_commit_seconds_sum") * 1000 / commits, 2))
+    acks = delta("chatd_send_ack_seconds_count")
+    if acks > 0:
+        # the daemon's own view of send→ack (commit and queueing, not the sockets)
+        slow = acks - delta('chatd_send_ack_seconds_bucket{le="0.1"}')
+        out["server_acks_over_100ms_pct"] = round(100 * slow / acks, 2)
+    gc_seconds = sum(delta(f'chatd_gc_seconds_total{{generation="{g}"}}') for g in range(3))
+    out.update(gc_full=int(delta('chatd_gc_collections_total{generation="2"}')),
+               gc_ms=round(gc_seconds * 1000, 1),
+               gc_longest_ms=round(after.get("chatd_gc_longest_pause_seconds", 0.0) * 1000, 1))
+    return out
 
 
 def _usage(bench: Bench, before: Readings, after: Readings, loadgen_cpu: float,
@@ -283,15 +363,25 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
     params = {"mode": mode, "rate": rate / connections if mode == "open" else 0.0,
               "window": window, "duration": duration, "drain": max(5.0, duration)}
     box: dict[str, Readings] = {}
+    counters: dict[str, dict[str, float] | None] = {}
 
     def on_ready(_: list[dict[str, Any]]) -> float:
         box["before"] = bench.read(target)
-        return 0.5
+        counters["before"] = bench.counters(target)
+        # The workers start a sender and a reader task per connection when told to go, which
+        # takes a while for thousands; they get that long before the window opens, so that no
+        # send is late for the load generator's own sake.
+        lead = 0.5 + connections / 4000
+        label = f"send-{connections}-" + (f"open{rate:g}" if mode == "open" else "closed")
+        bench.profile(target, label, lead, duration)
+        return lead
 
     started = time.monotonic()
     reports = run_workers(bench.specs(target, "send", clients, params, procs, "send"),
                           on_ready=on_ready)
     after = bench.read(target)
+    counters["after"] = bench.counters(target)
+    bench.profiles_done()
     wall = time.monotonic() - started
     latencies = merge_latencies(reports)
     total = {k: sum(r[k] for r in reports) for k in
@@ -306,6 +396,7 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
         if total["acked"] else None,
         "error_samples": [e for r in reports for e in r.get("error_samples", [])][:3],
         "setup_s": round(max(r["setup"]["seconds"] for r in reports), 2),
+        **_daemon_figures(counters.get("before"), counters.get("after")),
     }
     del wall
     return bench.record({
@@ -328,14 +419,19 @@ def fanout(bench: Bench, target: Target, *, members: int, rate: float, duration:
     specs = bench.specs(target, "fanout_recv", receivers, params, procs, "recv")
     specs += bench.specs(target, "fanout_send", sender, send_params, 1, "sender")
     box: dict[str, Readings] = {}
+    counters: dict[str, dict[str, float] | None] = {}
 
     def on_ready(_: list[dict[str, Any]]) -> float:
         box["before"] = bench.read(target)
+        counters["before"] = bench.counters(target)
+        bench.profile(target, f"fanout-{members}-{rate:g}", 0.5, duration)
         return 0.5
 
     drain = min(3.0, max(1.0, duration))  # for the last messages to arrive
     reports = run_workers(specs, on_ready=on_ready, stop_after=duration + drain)
     after = bench.read(target)
+    counters["after"] = bench.counters(target)
+    bench.profiles_done()
     recv = reports[:-1]
     send = reports[-1]
     latencies = merge_latencies(recv)
@@ -355,6 +451,7 @@ def fanout(bench: Bench, target: Target, *, members: int, rate: float, duration:
         "server_cpu_us_per_delivery": round(usage["server_cpu_s"] * 1e6 / delivered, 2)
         if delivered else None,
         "setup_s": round(max(r["setup"]["seconds"] for r in reports), 2),
+        **_daemon_figures(counters.get("before"), counters.get("after")),
     }
     return bench.record({
         "scenario": "fanout", "server": target.name, "transport": target.transport,
@@ -513,9 +610,16 @@ def parser() -> argparse.ArgumentParser:
                           "of a fresh embedded one")
     run.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                      help="extra chatd setting for the daemon under test (repeatable)")
+    run.add_argument("--profile", default="", metavar="DIR",
+                     help="record py-spy profiles of chatd over each send and fan-out window "
+                          "into DIR (needs py-spy; summarise with `python -m benchmarks "
+                          "profile FILE`)")
     run.add_argument("--out", default="", help="results JSON (default: results/<date>.json)")
     run.add_argument("--no-plots", action="store_true")
     sub.add_parser("report", help="print the tables of a results JSON").add_argument("path")
+    prof = sub.add_parser("profile", help="summarise a py-spy raw profile (--profile)")
+    prof.add_argument("path")
+    prof.add_argument("--top", type=int, default=25)
     return p
 
 
@@ -530,6 +634,11 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(doc))
         for path in plot(doc, Path(args.path).with_suffix("")):
             print(f"plot: {path}")
+        return 0
+    if args.command == "profile":
+        from benchmarks.profile import summary
+
+        print(summary(Path(args.path), top=args.top))
         return 0
     infra.raise_nofile()
     scenarios = {s.strip() for s in args.scenario.split(",")}
@@ -637,6 +746,8 @@ def _one_line(result: dict[str, Any]) -> str:
     f = result["figures"]
     keys = ["acked_per_s", "rows_per_s", "deliveries_per_s", "p50_ms", "p99_ms", "p99_9_ms",
             "errors", "timeouts", "server_cores", "pg_cores", "loadgen_cores", "rss_per_conn_kib",
-            "connect_hello_per_s", "all_caught_up_s", "failed"]
+            "connect_hello_per_s", "all_caught_up_s", "failed", "mean_batch",
+            "mean_commit_ms", "gc_full", "gc_ms", "gc_longest_ms",
+            "server_acks_over_100ms_pct"]
     shown = ", ".join(f"{k}={f[k]}" for k in keys if k in f and f[k] is not None)
     return f"[{result['scenario']} {result['server']} {result['params']}] {shown}"

@@ -159,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 source = config.path or "built-in defaults"
                 print(f"chatd: configuration OK ({source}); data in {config.data_dir}")
                 return 0
+            from chatd.server import tune_gc
+
+            tune_gc()  # after the imports, which it freezes
             trio.run(_serve, config)
         elif args.command == "migrate":
             trio.run(_migrate, config)

@@ -61,7 +61,7 @@ class Committer:
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
-                 *, max_batch: int = 256, queue_size: int = 8192) -> None:
+                 *, max_batch: int = 1024, queue_size: int = 8192) -> None:
         self._storage = storage
         self._registry = registry
         self._metrics = metrics
@@ -71,6 +71,10 @@ class Committer:
     async def submit(self, job: SendJob) -> None:
         """Queue a send; waits only while the queue is full."""
         await self._send.send(job)
+
+    def submit_nowait(self, job: SendJob) -> None:
+        """Queue a send, or raise ``trio.WouldBlock`` if the queue is full."""
+        self._send.send_nowait(job)
 
     async def flush(self) -> None:
         """Wait until every job queued before this call is committed and answered."""
@@ -105,10 +109,12 @@ class Committer:
 
     async def _commit(self, batch: list[SendJob]) -> None:
         self._metrics.batch_size.observe(len(batch))
+        started = time.monotonic()
         try:
             outcomes: list[Outcome] = await self._storage.append_messages(
                 [job.message for job in batch]
             )
+            self._metrics.commit_seconds.observe(time.monotonic() - started)
         except StorageUnavailable as exc:
             log.warning("commit of %d messages failed: %s", len(batch), exc)
             failed = ChatError("unavailable", "the database is unavailable; resend later")

@@ -50,7 +50,7 @@ class TcpConfig:
 class DatabaseConfig:
     dsn: str = ""
     pool_size: int = 10
-    max_batch: int = 256
+    max_batch: int = 1024
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

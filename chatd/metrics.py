@@ -3,9 +3,14 @@ that several daemons in one test process do not collide)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from chatd.storage import StorageStatistics
 
@@ -42,6 +47,12 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
             registry=self.registry,
         )
+        self.commit_seconds = Histogram(
+            "chatd_commit_seconds", "Time to store one group commit (the database's share of "
+            "a send's latency).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
         self.slow_consumers = Counter(
             "chatd_slow_consumer_disconnects", "Connections closed because they did not read.",
             registry=self.registry,
@@ -71,6 +82,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._gc = _GcTimes()
+        self.registry.register(self._gc)
+
+    @contextlib.contextmanager
+    def watching_gc(self) -> Iterator[None]:
+        """Time the garbage collector's runs while the block runs: every one stops the event
+        loop, and a full collection over many connections is a latency spike."""
+        gc.callbacks.append(self._gc.callback)
+        try:
+            yield
+        finally:
+            gc.callbacks.remove(self._gc.callback)
+
     def watch_storage(self, statistics: Callable[[], StorageStatistics]) -> None:
         """Read the storage gauges from ``statistics`` at each scrape."""
         self.db_pool_size.set_function(lambda: statistics().pool_size)
@@ -84,3 +108,41 @@ class Metrics:
         """The Prometheus text exposition of every metric. It reads files (the embedded
         server's pid file), so call it in a worker thread."""
         return generate_latest(self.registry)
+
+
+class _GcTimes:
+    """Collections and their time per generation, kept in plain numbers. The callback runs
+    inside the collector, which may interrupt any code, including prometheus_client's own
+    (lock-holding) updates, so it must not call into it; the numbers are read at scrape time."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self.longest = 0.0
+        self._started = 0.0
+
+    def callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = time.perf_counter() - self._started
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.seconds[generation] += took
+        self.longest = max(self.longest, took)
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        runs = CounterMetricFamily("chatd_gc_collections", "Garbage collector runs.",
+                                   labels=["generation"])
+        seconds = CounterMetricFamily("chatd_gc_seconds", "Time the event loop stood still "
+                                      "for the garbage collector.", labels=["generation"])
+        for generation in range(3):
+            runs.add_metric([str(generation)], self.count[generation])
+            seconds.add_metric([str(generation)], self.seconds[generation])
+        yield runs
+        yield seconds
+        yield GaugeMetricFamily("chatd_gc_longest_pause_seconds",
+                                "The longest garbage collection so far.", value=self.longest)

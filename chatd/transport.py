@@ -43,6 +43,14 @@ class TcpTransport:
     (nearly always) that costs one system call, without trio's wait machinery, which the
     benchmarks found to be most of the cost of a delivery. The connection's writer is the
     only task that sends, and it checkpoints on its outbox between writes.
+
+    Receiving goes the other way round. After a read that did not fill the buffer the socket
+    is most likely empty (a client sends a request and waits for the answer), so the reader
+    waits for readability first and then reads once, instead of trio's ``receive_some``,
+    which tries the read, takes the ``EAGAIN``, waits, reads, and checkpoints again: one pass
+    through trio's scheduler per read instead of two, and no exception. After a full buffer
+    it reads straight away (after a checkpoint, so that a client that floods us cannot
+    starve the other tasks). The connection's reader is the only task that receives.
     """
 
     name = "tcp"
@@ -52,14 +60,40 @@ class TcpTransport:
         self.remote = remote
         self._receive_size = receive_size
         socket = getattr(stream, "socket", None)
+        self._socket: trio.socket.SocketType | None = socket
         self._fd: int | None = socket.fileno() if socket is not None else None
         self._closed = False
+        self._drained = True  # the last read left nothing behind (as far as we know)
 
     async def receive(self) -> bytes:
+        if self._socket is None:
+            try:
+                return bytes(await self._stream.receive_some(self._receive_size))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return b""
+        if self._drained:
+            await self._readable()
+        else:
+            await trio.lowlevel.checkpoint()
+        while True:
+            if self._closed:
+                return b""
+            try:
+                data = os.read(self._socket.fileno(), self._receive_size)
+            except BlockingIOError:  # woken without data after all (it happens): wait again
+                await self._readable()
+                continue
+            except OSError:  # ECONNRESET...: the peer is gone
+                return b""
+            self._drained = len(data) < self._receive_size
+            return data
+
+    async def _readable(self) -> None:
+        assert self._socket is not None
         try:
-            return bytes(await self._stream.receive_some(self._receive_size))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return b""
+            await trio.lowlevel.wait_readable(self._socket)
+        except trio.ClosedResourceError:  # closed under us by aclose(): nothing more to read
+            self._closed = True
 
     async def send(self, data: bytes) -> None:
         sent = 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.profile import summary
 from benchmarks.run import main
 
 pytestmark = pytest.mark.slow
@@ -49,5 +50,25 @@ def test_every_scenario_runs_and_reports_figures(tmp_path: Path, database_dsn: s
         assert key in by, f"no result for {key}"
         for name in names:
             assert _positive(by[key][name]), f"{key} {name} = {by[key][name]!r}"
+    closed = by[("durable_send", "chatd", "closed")]
+    assert closed["commits"] >= 1 and _positive(closed["mean_batch"])
+    assert _positive(closed["mean_commit_ms"]) and "gc_ms" in closed
     assert by[("resume", "chatd", None)]["failed"] == 0
     assert "rss_per_conn_kib" in by[("connections", "chatd", None)]
+
+
+def test_profile_summary_counts_own_and_inclusive_samples(tmp_path: Path) -> None:
+    """py-spy's raw format: one stack per line, outermost frame first, then a count."""
+    raw = tmp_path / "profile.txt"
+    raw.write_text(
+        "main (chatd/cli.py:10);serve (chatd/server.py:5);read (chatd/connection.py:7) 30\n"
+        "main (chatd/cli.py:10);serve (chatd/server.py:6);write (chatd/connection.py:9) 10\n"
+        "main (chatd/cli.py:11);idle (/usr/lib/python3.11/selectors.py:468) 60\n"
+    )
+    text = summary(raw, top=10)
+    assert "100 samples" in text
+    own, inclusive = text.split("inclusive")
+    assert "60.0%  idle (selectors.py)" in own
+    assert "30.0%  read (chatd/connection.py)" in own
+    assert "100.0%  main (chatd/cli.py)" in inclusive  # two lines of main are one function
+    assert "40.0%  serve (chatd/server.py)" in inclusive

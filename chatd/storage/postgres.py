@@ -410,7 +410,13 @@ FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS i(user_id, 
 LEFT JOIN rooms r ON r.name = i.room
 LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = i.user_id
 LEFT JOIN users s ON s.id = i.user_id
-LEFT JOIN messages e ON e.sender_id = i.user_id AND e.nonce = i.nonce
+LEFT JOIN LATERAL (
+    -- LIMIT 1 (the pair is unique anyway) keeps this a probe of the (sender_id, nonce) index
+    -- per input row: as a plain join the planner hashes the whole messages table instead,
+    -- which made every batch cost time in proportion to all the messages ever stored.
+    SELECT e.id, e.room_id, e.seq, e.text, e.created_at FROM messages e
+    WHERE e.sender_id = i.user_id AND e.nonce = i.nonce LIMIT 1
+) e ON true
 LEFT JOIN rooms er ON er.id = e.room_id
 ORDER BY i.idx
 """

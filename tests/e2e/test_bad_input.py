@@ -99,3 +99,23 @@ async def test_websocket_frames_and_batches(daemon: Server, nursery: trio.Nurser
     assert (await client.reply("h"))["op"] == "welcome"
     assert (await client.reply("j"))["room"] == "wsroom"
     await client.aclose()
+
+
+async def test_a_flood_of_pipelined_requests_is_answered_in_order(daemon: Server) -> None:
+    """Several receive buffers' worth of requests in one go (the reader then reads without
+    waiting for readability): every one is answered, once, in order."""
+    client = await _ready_client(daemon, "flooder")
+    count = 6000
+    data = b"".join(b'{"op":"ping","id":%d}\n' % i for i in range(count))
+    assert len(data) > 2 * 65536
+    ids = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client.send_raw, data)  # read while writing, as a client must
+        with trio.fail_after(30):
+            while len(ids) < count:
+                frame = await client.next_frame()
+                assert frame is not None, "closed before every request was answered"
+                assert frame["op"] == "ok", frame
+                ids.append(frame["id"])
+    assert ids == list(range(count))
+    await client.aclose()

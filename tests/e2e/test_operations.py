@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -34,6 +35,9 @@ async def test_metrics_parse_and_count_what_happened(daemon: Server) -> None:
     assert samples[("chatd_logins_total", (("result", "failed"),))] == 1
     assert samples[("chatd_send_ack_seconds_count", ())] == 3
     assert samples[("chatd_commit_batch_size_sum", ())] == 3
+    assert samples[("chatd_commit_seconds_count", ())] == samples[
+        ("chatd_commit_batch_size_count", ())]
+    assert samples[("chatd_commit_seconds_sum", ())] > 0
     assert samples[("chatd_db_pool_connections", ())] >= 1
     assert ("chatd_db_pool_in_use", ()) in samples
     assert ("chatd_slow_consumer_disconnects_total", ()) in samples
@@ -92,3 +96,27 @@ async def test_logout_ends_the_sessions_of_the_revoked_token(daemon: Server) -> 
     assert status == 200
     await on_second.wait_closed()
     assert [e["code"] for e in on_second.events if e["op"] == "error"] == ["unauthenticated"]
+
+
+async def test_metrics_time_the_garbage_collector(daemon: Server) -> None:
+    """Every collection while the daemon runs is counted and timed (this daemon runs in the
+    test's process, so a collection made here is one of its own)."""
+
+    async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        status, body = await http(daemon.http_port, "GET", "/metrics")
+        assert status == 200
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples
+        }
+
+    full = ("chatd_gc_collections_total", (("generation", "2"),))
+    seconds = ("chatd_gc_seconds_total", (("generation", "2"),))
+    before = await scrape()
+    gc.collect()
+    gc.collect()
+    after = await scrape()
+    assert after[full] >= before[full] + 2
+    assert after[seconds] > before[seconds]
+    assert after[("chatd_gc_longest_pause_seconds", ())] > 0
