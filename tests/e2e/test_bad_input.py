@@ -108,7 +108,7 @@ async def test_a_flood_of_pipelined_requests_is_answered_in_order(daemon: Server
     count = 6000
     data = b"".join(b'{"op":"ping","id":%d}\n' % i for i in range(count))
     assert len(data) > 2 * 65536
-    ids = []
+    ids: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(client.send_raw, data)  # read while writing, as a client must
         with trio.fail_after(30):
