@@ -595,7 +595,7 @@ def parser() -> argparse.ArgumentParser:
                      help="durable send: other connection counts at the lowest rate, for the "
                           "cost per message against connections (empty: skip)")
     run.add_argument("--members", type=int, default=1000, help="fan-out: M")
-    run.add_argument("--fanout-rates", default="20,50,100",
+    run.add_argument("--fanout-rates", default="20,50,100,150",
                      help="fan-out: messages/s from the one sender, comma-separated")
     run.add_argument("--sample-every", type=int, default=10,
                      help="fan-out: receivers that parse for latency (1 in N)")
