@@ -3,7 +3,7 @@ idle watch.
 
 Theory of operation. The *reader* feeds received bytes to the sans-IO session and handles the
 requests it yields one at a time, in order, each by its ``_handle_<request>`` method. Replies
-and events reach the socket only through the *outbox*, a bounded memory channel made here,
+and events reach the socket only through the *outbox*, a bounded queue made here,
 which the *writer* drains, batching whatever is queued into one write. The actors put events
 into the outbox with ``send_nowait``; when it is full the connection is a slow consumer and is
 closed with ``slow_consumer`` (the policy lives in :meth:`Connection._overflow`), so that one
@@ -34,7 +34,7 @@ from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.limits import ConnectionCounter, TokenBucket
 from chatd.metrics import Metrics
-from chatd.outbox import Close, Delivery, Hold, Notice, OutboxItem, Release
+from chatd.outbox import Close, Delivery, Hold, Notice, Outbox, OutboxItem, Release
 from chatd.presence import PresenceTracker
 from chatd.protocol import (
     CLOSED,
@@ -132,9 +132,7 @@ class Connection:
             max_text_chars=limits.max_text_chars,
             history_max=limits.history_max,
         ))
-        self._outbox, self._outbox_out = trio.open_memory_channel[OutboxItem](
-            limits.outbox_frames
-        )
+        self._outbox = Outbox(limits.outbox_frames)
         self._reader_scope = trio.CancelScope()
         self._scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
@@ -309,66 +307,62 @@ class Connection:
                 last_seq[room] = delivery.seq
 
         try:
-            async with self._outbox_out:
-                while True:
-                    item = await self._outbox_out.receive()
-                    if self._kicked is not None:
-                        last_words = Error(code=self._kicked, message="closing: the client "
-                                           "did not read fast enough")
-                        await self._t.send(encode(last_words.wire()))
-                        return
-                    out: list[bytes] = []
-                    closing = False
-                    for _ in range(512):
-                        if isinstance(item, bytes):
-                            out.append(item)
-                        elif isinstance(item, Notice):
-                            if held_all:
-                                hold(item.data)
-                            else:
-                                out.append(item.data)
-                        elif isinstance(item, Delivery):
-                            if held_all:
-                                hold(item)
-                            else:
-                                emit(item, out)
-                        elif isinstance(item, Hold):
-                            if item.rooms is None:
-                                held_all = True
-                            else:
-                                held |= item.rooms
-                        elif isinstance(item, Release):
-                            out.append(item.data)
-                            for room, seq in item.upto.items():
-                                last_seq[room] = max(last_seq.get(room, 0), seq)
-                            rooms = list(buffered) if held_all else list(item.upto)
-                            if held_all:
-                                out.extend(held_notices)
-                                buffered_count -= len(held_notices)
-                                held_notices.clear()
-                            held_all = False
-                            held.difference_update(item.upto)
-                            for room in rooms:
-                                waiting = sorted(buffered.pop(room, ()), key=_by_seq)
-                                buffered_count -= len(waiting)
-                                for delivery in waiting:
-                                    emit(delivery, out)
+            while True:
+                items = await self._outbox.take()
+                if self._kicked is not None:
+                    last_words = Error(code=self._kicked, message="closing: the client "
+                                       "did not read fast enough")
+                    await self._t.send(encode(last_words.wire()))
+                    return
+                out: list[bytes] = []
+                closing = False
+                for item in items:
+                    if isinstance(item, bytes):
+                        out.append(item)
+                    elif isinstance(item, Notice):
+                        if held_all:
+                            hold(item.data)
                         else:
-                            if item.data:
-                                out.append(item.data)
-                            closing = True
-                            break
-                        try:
-                            item = self._outbox_out.receive_nowait()
-                        except trio.WouldBlock:
-                            break
-                    if out:
-                        await self._t.send(b"".join(out))
-                    if closing:
-                        return
+                            out.append(item.data)
+                    elif isinstance(item, Delivery):
+                        if held_all:
+                            hold(item)
+                        else:
+                            emit(item, out)
+                    elif isinstance(item, Hold):
+                        if item.rooms is None:
+                            held_all = True
+                        else:
+                            held |= item.rooms
+                    elif isinstance(item, Release):
+                        out.append(item.data)
+                        for room, seq in item.upto.items():
+                            last_seq[room] = max(last_seq.get(room, 0), seq)
+                        rooms = list(buffered) if held_all else list(item.upto)
+                        if held_all:
+                            out.extend(held_notices)
+                            buffered_count -= len(held_notices)
+                            held_notices.clear()
+                        held_all = False
+                        held.difference_update(item.upto)
+                        for room in rooms:
+                            waiting = sorted(buffered.pop(room, ()), key=_by_seq)
+                            buffered_count -= len(waiting)
+                            for delivery in waiting:
+                                emit(delivery, out)
+                    else:
+                        if item.data:
+                            out.append(item.data)
+                        closing = True
+                        break
+                if out:
+                    await self._t.send(b"".join(out))
+                if closing:
+                    return
         except TransportClosed:
             self._reader_scope.cancel()
         finally:
+            self._outbox.close()
             self._writer_done.set()
 
     async def _repair(self, room: str, after: int, upto: int) -> None:

@@ -1,20 +1,25 @@
 """What goes through a connection's outbox, from the actors and the reader to its writer.
 
-The outbox is a bounded trio memory channel made per connection (see
+The outbox (:class:`Outbox`) is a bounded queue made per connection (see
 :mod:`chatd.connection`); the actors write to it only with ``send_nowait`` so that a slow
-client never blocks them. Items are either plain frames (bytes, written as they are) or one
-of the small records below, which let the writer keep each room's messages gap-free and
-duplicate-free: it remembers the last seq it wrote per room and drops any message at or
-below it, and while a room is *held* (during a join or a resume) it buffers the room's
-messages until the reply that carries the room's catch-up has been written.
+client never blocks them, and the connection's writer takes everything queued at once.
+Items are either plain frames (bytes, written as they are) or one of the small records
+below, which let the writer keep each room's messages gap-free and duplicate-free: it
+remembers the last seq it wrote per room and drops any message at or below it, and while a
+room is *held* (during a join or a resume) it buffers the room's messages until the reply
+that carries the room's catch-up has been written.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["Close", "Delivery", "Hold", "Notice", "OutboxItem", "Release"]
+import trio
+
+__all__ = ["Close", "Delivery", "Hold", "Notice", "Outbox", "OutboxItem", "Release"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,3 +64,73 @@ class Close:
 
 
 OutboxItem = bytes | Delivery | Notice | Hold | Release | Close
+
+
+class Outbox:
+    """A bounded queue with many senders and one taker, the connection's writer.
+
+    The senders' side behaves like a trio memory channel's: ``send_nowait`` raises
+    ``trio.WouldBlock`` when ``capacity`` items wait and ``trio.BrokenResourceError`` once the
+    taker has closed it; ``send`` waits for room instead. The taker's side differs, and that
+    is why this is not a memory channel: :meth:`take` returns *every* queued item at once.
+    Delivering a message to a room is one ``send_nowait`` per member and one :meth:`take` per
+    member's writer, on the hot path of every message; a channel's writer would pay a
+    ``receive`` plus a ``receive_nowait`` per item and an exception to learn the queue is empty.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: collections.deque[OutboxItem] = collections.deque()
+        self._taker: trio.lowlevel.Task | None = None
+        self._room = trio.lowlevel.ParkingLot()  # senders waiting for room
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def send_nowait(self, item: OutboxItem) -> None:
+        if self._closed:
+            raise trio.BrokenResourceError("the connection's writer has finished")
+        if len(self._items) >= self._capacity:
+            raise trio.WouldBlock
+        self._items.append(item)
+        if self._taker is not None:
+            taker, self._taker = self._taker, None
+            trio.lowlevel.reschedule(taker)
+
+    async def send(self, item: OutboxItem) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            try:
+                self.send_nowait(item)
+            except trio.WouldBlock:
+                await self._room.park()
+                continue
+            break
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def take(self) -> list[OutboxItem]:
+        """Everything queued, oldest first; waits while nothing is. Only one task may take."""
+        if self._items:
+            # A checkpoint even when there is no need to wait: a writer that always finds
+            # work must still let the others run.
+            await trio.lowlevel.checkpoint()
+        else:
+            assert self._taker is None, "only the connection's writer takes"
+            self._taker = trio.lowlevel.current_task()
+
+            def abort(_: Any) -> trio.lowlevel.Abort:
+                self._taker = None
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        items = list(self._items)
+        self._items.clear()
+        self._room.unpark_all()
+        return items
+
+    def close(self) -> None:
+        """The taker is done: senders get ``trio.BrokenResourceError`` from now on."""
+        self._closed = True
+        self._items.clear()
+        self._room.unpark_all()
