@@ -320,6 +320,24 @@ async def test_refused_nonce_can_be_reused(storage: Storage) -> None:
         assert not appended(results[1]).duplicate
 
 
+async def test_nonce_resent_within_batch_to_another_room_is_the_first_message(
+        storage: Storage) -> None:
+    """As across batches: once a nonce is stored, the same nonce later in the batch is that
+    message again, whatever room it names (even one the sender may not write to)."""
+    with trio.fail_after(TIMEOUT):
+        alice = await make_member(storage, "alice", "lobby")
+        await make_member(storage, "bob", "closed")
+        results = await storage.append_messages([
+            msg(alice, "lobby", "first", "n1"),
+            msg(alice, "closed", "again", "n1"),
+            msg(alice, "nowhere", "again", "n1"),
+        ])
+        stored = appended(results[0])
+        assert not stored.duplicate
+        assert [appended(r).message for r in results[1:]] == [stored.message] * 2
+        assert all(appended(r).duplicate for r in results[1:])
+
+
 async def test_nonce_survives_restart(tmp_path: Path, database_dsn: str) -> None:
     """A nonce stored before closing storage is still known after reopening it."""
     config = make_config(tmp_path, database_dsn)
