@@ -17,19 +17,29 @@ covers notices lost while the listening connection was down.
 Memberships travel the same way (a second trigger): when another node adds a user to a room
 (a join, an invitation, a first direct message), the registry here subscribes that user's
 connections on this node, and announces ``joined``/``left`` to the room's members here.
+Revocations too (migration 0004): when a token is revoked anywhere (a log-out on another node,
+a new password set with ``chatd user passwd``), the sessions it opened on this node end.
+
 Presence and typing are per node for now: a user online on another node shows as offline.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import trio
 
 from chatd.outbox import Delivery
 from chatd.protocol import MemberJoined, MemberLeft, encode, is_dm_room
 from chatd.rooms import Join, Leave, PublishMany, RoomRegistry
-from chatd.storage import Change, MembershipNotice, Storage, StorageUnavailable
+from chatd.storage import (
+    Change,
+    MembershipNotice,
+    RevocationNotice,
+    Storage,
+    StorageUnavailable,
+)
 from chatd.views import message_event
 
 __all__ = ["Relay"]
@@ -41,14 +51,17 @@ class Relay:
     """Publishes other nodes' commits and membership changes to this node's registry.
 
     Args:
+        on_revoked: ends this node's sessions of tokens revoked elsewhere.
         inbox_size: notices that may wait; past that they are dropped (and the connections
             repair the gaps), so that a slow database never backs up the notice callback.
     """
 
-    def __init__(self, storage: Storage, registry: RoomRegistry, inbox_size: int = 10_000
-                 ) -> None:
+    def __init__(self, storage: Storage, registry: RoomRegistry,
+                 on_revoked: Callable[[RevocationNotice], None] | None = None,
+                 inbox_size: int = 10_000) -> None:
         self._storage = storage
         self._registry = registry
+        self._on_revoked = on_revoked
         self._send, self._receive = trio.open_memory_channel[Change](inbox_size)
         self.dropped = 0
 
@@ -66,6 +79,10 @@ class Relay:
             async for notice in self._receive:
                 if isinstance(notice, MembershipNotice):
                     await self._membership(notice)
+                    continue
+                if isinstance(notice, RevocationNotice):
+                    if self._on_revoked is not None:
+                        self._on_revoked(notice)
                     continue
                 if not self._registry.has_members(notice.room):
                     continue  # nobody here to tell; they read it on join or resume

@@ -145,6 +145,7 @@ class Connection:
         self._draining = False
         self._farewell: Error | None = None
         self.jti: str | None = None
+        self.issued_at: int | None = None  # of the token that opened the session, ms
         self._typing_bucket = TokenBucket(rate=TYPING_RATE, burst=TYPING_BURST)
         self._send_bucket = TokenBucket(rate=limits.send_rate, burst=limits.send_burst)
 
@@ -460,6 +461,7 @@ class Connection:
         ))
         self._user = user
         self.jti = claims.jti
+        self.issued_at = claims.issued_at
         self._registered = True
         rooms = await self._settle_rooms(user, subscribed)
         upto = {room.name: room.last_seq for room in rooms}

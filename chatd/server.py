@@ -35,7 +35,7 @@ from chatd.limits import ConnectionCounter
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.rooms import RoomRegistry
-from chatd.storage import open_storage
+from chatd.storage import RevocationNotice, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
 
 __all__ = ["Server", "serve", "tune_gc"]
@@ -114,7 +114,8 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
             await actors.start(presence.run)
             await actors.start(committer.run)
             await actors.start(systemd.watchdog)
-            await actors.start(Relay(storage, registry).run)
+            await actors.start(Relay(storage, registry,
+                                     on_revoked=functools.partial(_end_revoked, services)).run)
             async with trio.open_nursery() as connections:
                 server = await _listen(config, services, connections, task_status)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "
@@ -174,6 +175,21 @@ def _end_sessions(services: Services, user: str, jti: str | None) -> None:
     """A log-out: close this node's sessions of the revoked token (or of all the user's)."""
     for conn in list(services.connections):
         if conn.user is not None and conn.user.name == user and jti in (None, conn.jti):
+            conn.end("unauthenticated", "logged out: the token was revoked")
+
+
+def _end_revoked(services: Services, notice: RevocationNotice) -> None:
+    """Tokens were revoked by another node or process: close this node's sessions they
+    opened, as a log-out here does."""
+    for conn in list(services.connections):
+        if conn.user is None:
+            continue
+        if notice.jti is not None:
+            ended = conn.jti == notice.jti
+        else:
+            ended = (conn.user.name == notice.user and conn.issued_at is not None
+                     and notice.before is not None and conn.issued_at < notice.before)
+        if ended:
             conn.end("unauthenticated", "logged out: the token was revoked")
 
 

@@ -148,7 +148,18 @@ class MembershipNotice:
     joined: bool
 
 
-Change = CommitNotice | MembershipNotice
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RevocationNotice:
+    """Tokens were revoked elsewhere: the one with id ``jti``, or (``jti`` None) every token
+    of ``user`` issued before ``before`` (ms since the epoch)."""
+
+    node: str
+    jti: str | None = None
+    user: str | None = None
+    before: int | None = None
+
+
+Change = CommitNotice | MembershipNotice | RevocationNotice
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -74,6 +74,7 @@ from chatd.storage.base import (
     Message,
     NewMessage,
     Page,
+    RevocationNotice,
     Room,
     Storage,
     StorageStatistics,
@@ -100,6 +101,7 @@ APPEND_ATTEMPTS = 3
 # The NOTIFY channel of commits (migration 0003), and how soon to listen again after a loss.
 COMMIT_CHANNEL = "chatd_commits"
 MEMBERS_CHANNEL = "chatd_members"
+REVOCATIONS_CHANNEL = "chatd_revocations"  # migration 0004
 LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 30.0
 
@@ -485,7 +487,10 @@ def _message(room: str, row: Any) -> Message:
 
 
 def _parse_notice(channel: str, payload: str) -> Change | None:
-    """A notice from its payload (see migration 0003), or None if it is not one of ours."""
+    """A notice from its payload (see migrations 0003 and 0004), or None if it is not one of
+    ours."""
+    if channel == REVOCATIONS_CHANNEL:
+        return _parse_revocation(payload)
     parts = payload.split(" ")
     if len(parts) != 4:
         return None
@@ -499,6 +504,18 @@ def _parse_notice(channel: str, payload: str) -> Change | None:
                             last_seq=int(parts[3]))
     except ValueError:
         return None
+
+
+def _parse_revocation(payload: str) -> RevocationNotice | None:
+    node, _, rest = payload.partition(" ")
+    kind, _, rest = rest.partition(" ")
+    if kind == "jti" and rest:
+        return RevocationNotice(node=node, jti=rest)
+    if kind == "user":
+        before, _, name = rest.partition(" ")
+        if before.isdigit() and name:
+            return RevocationNotice(node=node, user=name, before=int(before))
+    return None
 
 
 def _now_ms() -> int:
@@ -998,6 +1015,7 @@ async def _listen(dsn: str, callback: Callable[..., None]) -> Any:
     try:
         await conn.add_listener(COMMIT_CHANNEL, callback)
         await conn.add_listener(MEMBERS_CHANNEL, callback)
+        await conn.add_listener(REVOCATIONS_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chatd.auth import Auth, load_or_create_secret
 from chatd.config import Config
-from tests.client import Client, register_and_login, send_at_once_and_check
+from chatd.storage import open_storage
+from tests.client import Client, http, register_and_login, send_at_once_and_check
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -64,3 +66,50 @@ async def test_memberships_cross_nodes(tmp_path: Path, database_dsn: str) -> Non
         assert not [e for e in bea.events if e.get("text") == "private again"]
         await ann.aclose()
         await bea.aclose()
+
+
+async def test_a_log_out_on_one_node_ends_the_sessions_on_the_other(tmp_path: Path,
+                                                                   database_dsn: str) -> None:
+    """Logging out on node A closes the token's session on node B (told unauthenticated),
+    not the sessions of the user's other tokens; logging out everywhere closes those too."""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        first = await register_and_login(a.http_port, "roamer")
+        second = await register_and_login(a.http_port, "roamer")
+        on_first, on_second = await Client.tcp(b.tcp_port), await Client.tcp(b.tcp_port)
+        await on_first.hello(first)
+        await on_second.hello(second)
+        status, _ = await http(a.http_port, "POST", "/api/logout", {}, token=first)
+        assert status == 200
+        await on_first.wait_closed()
+        assert [e["code"] for e in on_first.events if e["op"] == "error"] == ["unauthenticated"]
+        assert (await on_second.request("ping"))["op"] == "ok"
+        status, _ = await http(a.http_port, "POST", "/api/logout", {"everywhere": True},
+                               token=second)
+        assert status == 200
+        await on_second.wait_closed()
+        assert [e["code"] for e in on_second.events if e["op"] == "error"] == ["unauthenticated"]
+
+
+async def test_a_new_password_set_elsewhere_ends_the_live_sessions(tmp_path: Path,
+                                                                  database_dsn: str) -> None:
+    """`chatd user passwd` runs in a process of its own: the daemon still closes the sessions
+    of the tokens the new password revokes, and a token issued after it keeps working."""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as daemon:
+        old = await register_and_login(daemon.http_port, "changer")
+        session = await Client.tcp(daemon.tcp_port)
+        await session.hello(old)
+        # what `chatd user passwd` does: its own storage (another node name), its own Auth
+        async with open_storage(config) as storage:
+            auth = Auth(storage, config, load_or_create_secret(config.data_dir))
+            await auth.change_password("changer", "a brand new password")
+        await session.wait_closed()
+        assert [e["code"] for e in session.events if e["op"] == "error"] == ["unauthenticated"]
+        status, body = await http(daemon.http_port, "POST", "/api/login",
+                                  {"username": "changer", "password": "a brand new password"})
+        assert status == 200
+        fresh = await Client.tcp(daemon.tcp_port)
+        await fresh.hello(str(body["token"]))
+        assert (await fresh.request("ping"))["op"] == "ok"
+        await fresh.aclose()
