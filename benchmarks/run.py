@@ -355,13 +355,42 @@ def _daemon_figures(before: dict[str, float] | None,
     return out
 
 
-def _window_or(windows: list[dict[str, Readings]], before: Readings, after: Readings
-               ) -> tuple[Readings, Readings]:
-    """The readings at the window's start and end, or (if a timer has not fired, which only
-    a failed run should see) the ones around the whole scenario."""
-    if windows and "start" in windows[0] and "end" in windows[0]:
-        return windows[0]["start"], windows[0]["end"]
-    return before, after
+class _Measured:
+    """What a send or fan-out scenario reads around its measurement window: the server's and
+    PostgreSQL's CPU at the window's edges (see :meth:`Bench.window`), chatd's counters, and
+    with ``--profile`` a py-spy profile of the window."""
+
+    def __init__(self, bench: Bench, target: Target, label: str, duration: float) -> None:
+        self._bench = bench
+        self._target = target
+        self._label = label
+        self._duration = duration
+        self._before: Readings | None = None
+        self._counters: dict[str, float] | None = None
+        self._edges: dict[str, Readings] = {}
+
+    def open_in(self, lead: float) -> float:
+        """The workers are ready and the window opens ``lead`` seconds from now (returned,
+        as ``run_workers``'s ``on_ready`` wants it)."""
+        self._before = self._bench.read(self._target)
+        self._counters = self._bench.counters(self._target)
+        self._bench.profile(self._target, self._label, lead, self._duration)
+        self._edges = self._bench.window(self._target, lead, self._duration)
+        return lead
+
+    def close(self, *, loadgen_cpu: float) -> dict[str, Any]:
+        """The workers are done: CPU use over the window (over the whole scenario if a timer
+        has not fired, which only a failed run should see) and chatd's own figures."""
+        after = self._bench.read(self._target)
+        counters = self._bench.counters(self._target)
+        self._bench.profiles_done()
+        assert self._before is not None, "open_in was not called"
+        start, end = self._before, after
+        if "start" in self._edges and "end" in self._edges:
+            start, end = self._edges["start"], self._edges["end"]
+        return {**_usage(self._bench, start, end, loadgen_cpu,
+                         after.server.at - self._before.server.at),
+                **_daemon_figures(self._counters, counters)}
 
 
 def _usage(bench: Bench, before: Readings, after: Readings, loadgen_cpu: float,
@@ -388,35 +417,21 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
     clients = [(tokens[i], f"room{i % rooms}") for i in range(connections)]
     params = {"mode": mode, "rate": rate / connections if mode == "open" else 0.0,
               "window": window, "duration": duration, "drain": max(5.0, duration)}
-    box: dict[str, Readings] = {}
-    windows: list[dict[str, Readings]] = []
-    counters: dict[str, dict[str, float] | None] = {}
+    label = f"send-{connections}-" + (f"open{rate:g}" if mode == "open" else "closed")
+    measured = _Measured(bench, target, label, duration)
 
     def on_ready(_: list[dict[str, Any]]) -> float:
-        box["before"] = bench.read(target)
-        counters["before"] = bench.counters(target)
         # The workers start a sender and a reader task per connection when told to go, which
         # takes a while for thousands; they get that long before the window opens, so that no
         # send is late for the load generator's own sake.
-        lead = 0.5 + connections / 4000
-        label = f"send-{connections}-" + (f"open{rate:g}" if mode == "open" else "closed")
-        bench.profile(target, label, lead, duration)
-        windows.append(bench.window(target, lead, duration))  # filled in by its timers
-        return lead
+        return measured.open_in(0.5 + connections / 4000)
 
-    started = time.monotonic()
     reports = run_workers(bench.specs(target, "send", clients, params, procs, "send"),
                           on_ready=on_ready)
-    after = bench.read(target)
-    counters["after"] = bench.counters(target)
-    bench.profiles_done()
-    wall = time.monotonic() - started
+    usage = measured.close(loadgen_cpu=sum(r["cpu"] for r in reports))
     latencies = merge_latencies(reports)
     total = {k: sum(r[k] for r in reports) for k in
              ("sent", "acked", "acked_in_window", "errors", "timeouts", "deliveries")}
-    start, end = _window_or(windows, box["before"], after)
-    usage = _usage(bench, start, end, sum(r["cpu"] for r in reports),
-                   after.server.at - box["before"].server.at)
     figures = {
         "acked_per_s": round(total["acked_in_window"] / duration, 1),
         "deliveries_per_s": round(total["deliveries"] / duration, 1),
@@ -426,9 +441,7 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
         if total["acked_in_window"] else None,
         "error_samples": [e for r in reports for e in r.get("error_samples", [])][:3],
         "setup_s": round(max(r["setup"]["seconds"] for r in reports), 2),
-        **_daemon_figures(counters.get("before"), counters.get("after")),
     }
-    del wall
     return bench.record({
         "scenario": "durable_send", "server": target.name, "transport": target.transport,
         "params": {"connections": connections, "rooms": rooms, "mode": mode,
@@ -448,32 +461,18 @@ def fanout(bench: Bench, target: Target, *, members: int, rate: float, duration:
     send_params = {"mode": "open", "rate": rate, "duration": duration, "drain": 5.0}
     specs = bench.specs(target, "fanout_recv", receivers, params, procs, "recv")
     specs += bench.specs(target, "fanout_send", sender, send_params, 1, "sender")
-    box: dict[str, Readings] = {}
-    windows: list[dict[str, Readings]] = []
-    counters: dict[str, dict[str, float] | None] = {}
-
-    def on_ready(_: list[dict[str, Any]]) -> float:
-        box["before"] = bench.read(target)
-        counters["before"] = bench.counters(target)
-        bench.profile(target, f"fanout-{members}-{rate:g}", 0.5, duration)
-        windows.append(bench.window(target, 0.5, duration))
-        return 0.5
-
+    measured = _Measured(bench, target, f"fanout-{members}-{rate:g}", duration)
     drain = min(3.0, max(1.0, duration))  # for the last messages to arrive
-    reports = run_workers(specs, on_ready=on_ready, stop_after=duration + drain)
-    after = bench.read(target)
-    counters["after"] = bench.counters(target)
-    bench.profiles_done()
+    reports = run_workers(specs, on_ready=lambda _: measured.open_in(0.5),
+                          stop_after=duration + drain)
+    usage = measured.close(loadgen_cpu=sum(r["cpu"] for r in reports))
     recv = reports[:-1]
     send = reports[-1]
     latencies = merge_latencies(recv)
-    start, end = _window_or(windows, box["before"], after)
-    usage = _usage(bench, start, end, sum(r["cpu"] for r in reports),
-                   after.server.at - box["before"].server.at)
     delivered = sum(r["deliveries"] for r in recv)
     in_window = sum(r["in_window"] for r in recv)
     figures = {
-        "deliveries_per_s": round(sum(r["in_window"] for r in recv) / duration, 1),
+        "deliveries_per_s": round(in_window / duration, 1),
         "offered_deliveries_per_s": round(rate * members, 1),
         "messages_sent": send["sent"], "messages_acked": send["acked"],
         "deliveries": delivered,
@@ -485,7 +484,6 @@ def fanout(bench: Bench, target: Target, *, members: int, rate: float, duration:
         "server_cpu_us_per_delivery": round(usage["server_cpu_s"] * 1e6 / in_window, 2)
         if in_window else None,
         "setup_s": round(max(r["setup"]["seconds"] for r in reports), 2),
-        **_daemon_figures(counters.get("before"), counters.get("after")),
     }
     return bench.record({
         "scenario": "fanout", "server": target.name, "transport": target.transport,

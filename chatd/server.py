@@ -171,26 +171,26 @@ async def _listen(config: Config, services: Services, connections: trio.Nursery,
     return server
 
 
-def _end_sessions(services: Services, user: str, jti: str | None) -> None:
-    """A log-out: close this node's sessions of the revoked token (or of all the user's)."""
+def _end_sessions(services: Services, user: str | None, jti: str | None,
+                  issued_before: int | None = None) -> None:
+    """Tokens were revoked: close this node's sessions they opened. That is the token ``jti``
+    or, without one, every token of ``user`` (issued before ``issued_before``, when given)."""
     for conn in list(services.connections):
-        if conn.user is not None and conn.user.name == user and jti in (None, conn.jti):
+        if conn.user is None:
+            continue
+        if jti is not None:
+            ended = conn.jti == jti
+        else:
+            ended = conn.user.name == user and (
+                issued_before is None
+                or (conn.issued_at is not None and conn.issued_at < issued_before))
+        if ended:
             conn.end("unauthenticated", "logged out: the token was revoked")
 
 
 def _end_revoked(services: Services, notice: RevocationNotice) -> None:
-    """Tokens were revoked by another node or process: close this node's sessions they
-    opened, as a log-out here does."""
-    for conn in list(services.connections):
-        if conn.user is None:
-            continue
-        if notice.jti is not None:
-            ended = conn.jti == notice.jti
-        else:
-            ended = (conn.user.name == notice.user and conn.issued_at is not None
-                     and notice.before is not None and conn.issued_at < notice.before)
-        if ended:
-            conn.end("unauthenticated", "logged out: the token was revoked")
+    """Another node or process revoked tokens (see chatd.cluster)."""
+    _end_sessions(services, notice.user, notice.jti, notice.before)
 
 
 async def _drain(server: Server, connections: trio.Nursery) -> None:
