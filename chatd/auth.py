@@ -38,6 +38,7 @@ from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.limits import KeyedLimiter
 from chatd.names import normalise_user
+from chatd.protocol import codes
 from chatd.storage.base import Storage, User
 
 if TYPE_CHECKING:
@@ -180,8 +181,7 @@ class Auth:
     def _check_password(self, password: object) -> str:
         minimum = self.config.auth.min_password_length
         if not isinstance(password, str) or not minimum <= len(password) <= MAX_PASSWORD_LENGTH:
-            raise ChatError(
-                "bad_request",
+            raise ChatError(codes.BAD_REQUEST,
                 f"a password is {minimum} to {MAX_PASSWORD_LENGTH} characters",
             )
         return password
@@ -231,7 +231,7 @@ class Auth:
             wait = max(wait, self._attempts.take(address, now))
         if wait > 0:
             self._count_login("limited")
-            raise ChatError("rate_limited", "too many log-in attempts; try again later",
+            raise ChatError(codes.RATE_LIMITED, "too many log-in attempts; try again later",
                             retry_after=wait)
         try:
             token = await self._login(name, password)
@@ -243,7 +243,7 @@ class Auth:
         return token
 
     async def _login(self, name: str, password: str) -> tuple[str, int]:
-        wrong = ChatError("unauthenticated", "wrong user name or password")
+        wrong = ChatError(codes.UNAUTHENTICATED, "wrong user name or password")
         if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
             raise wrong
         credentials = None
@@ -300,15 +300,17 @@ class Auth:
                 leeway=CLOCK_SKEW_SECONDS,
             )
         except jwt.ExpiredSignatureError:
-            raise ChatError("unauthenticated", "the token has expired; log in again") from None
+            raise ChatError(codes.UNAUTHENTICATED, "the token has expired; log in again") from None
         except jwt.InvalidAlgorithmError:
-            raise ChatError("unauthenticated", "the token's algorithm is not accepted") from None
+            raise ChatError(codes.UNAUTHENTICATED,
+                            "the token's algorithm is not accepted") from None
         except jwt.InvalidSignatureError:
-            raise ChatError("unauthenticated", "the token's signature is not valid") from None
+            raise ChatError(codes.UNAUTHENTICATED, "the token's signature is not valid") from None
         except jwt.MissingRequiredClaimError as exc:
-            raise ChatError("unauthenticated", f"the token lacks the {exc.claim!r} claim") from None
+            raise ChatError(codes.UNAUTHENTICATED,
+                            f"the token lacks the {exc.claim!r} claim") from None
         except jwt.InvalidTokenError:
-            raise ChatError("unauthenticated", "the token is malformed") from None
+            raise ChatError(codes.UNAUTHENTICATED, "the token is malformed") from None
         sub, jti, iat, exp = payload["sub"], payload["jti"], payload["iat"], payload["exp"]
         name = payload.get("name", "")
         if (
@@ -319,7 +321,7 @@ class Auth:
             or isinstance(exp, bool)
             or not isinstance(exp, int | float)
         ):
-            raise ChatError("unauthenticated", "the token is malformed")
+            raise ChatError(codes.UNAUTHENTICATED, "the token is malformed")
         return TokenClaims(
             user_id=int(sub),
             name=name,
@@ -341,9 +343,8 @@ class Auth:
         claims = self.decode_token(token)
         user = await self.storage.check_token(claims.user_id, claims.jti, claims.issued_at)
         if user is None:
-            raise ChatError(
-                "unauthenticated", "the token was revoked or its user is gone; log in again"
-            )
+            raise ChatError(codes.UNAUTHENTICATED,
+                            "the token was revoked or its user is gone; log in again")
         return user, claims
 
     async def authenticate(self, token: str) -> User:

@@ -23,7 +23,7 @@ import trio
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
 from chatd.outbox import Delivery
-from chatd.protocol import encode
+from chatd.protocol import codes, encode
 from chatd.rooms import PublishMany, RoomRegistry
 from chatd.storage import Appended, NewMessage, Storage, StorageUnavailable
 from chatd.views import message_event
@@ -117,11 +117,11 @@ class Committer:
             self._metrics.commit_seconds.observe(time.monotonic() - started)
         except StorageUnavailable as exc:
             log.warning("commit of %d messages failed: %s", len(batch), exc)
-            failed = ChatError("unavailable", "the database is unavailable; resend later")
+            failed = ChatError(codes.UNAVAILABLE, "the database is unavailable; resend later")
             outcomes = [failed] * len(batch)
         except Exception:
             log.exception("commit of %d messages failed", len(batch))
-            failed = ChatError("internal", "the message may not be stored; resend it")
+            failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
             outcomes = [failed] * len(batch)
         fresh = tuple(
             Delivery(o.message.room, o.message.seq, encode(message_event(o.message).wire()))

@@ -8,32 +8,16 @@ Anything else that escapes a handler is a bug and is reported as ``internal``.
 
 from __future__ import annotations
 
-__all__ = ["HTTP_STATUS", "ChatError"]
+from chatd.protocol.codes import HTTP_STATUS
 
-# The HTTP status for each stable code; the socket protocol carries the code alone.
-HTTP_STATUS: dict[str, int] = {
-    "bad_frame": 400,
-    "bad_request": 400,
-    "too_large": 413,
-    "unknown_op": 400,
-    "unauthenticated": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "conflict": 409,
-    "rate_limited": 429,
-    "slow_consumer": 400,
-    "shutting_down": 503,
-    "unavailable": 503,
-    "internal": 500,
-}
+__all__ = ["ChatError"]
 
 
 class ChatError(Exception):
     """A request refused for a reason the client is told about.
 
     Args:
-        code: one of the stable codes in :data:`HTTP_STATUS`.
+        code: one of the stable codes in :mod:`chatd.protocol.codes` (use its constants).
         message: a sentence for a person; never contains secrets.
         retry_after: with ``rate_limited``, seconds until a retry can succeed.
     """

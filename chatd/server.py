@@ -25,20 +25,21 @@ import trio
 import trio_websocket
 
 from chatd import systemd
+from chatd.actions import App
 from chatd.auth import Auth, load_or_create_secret
 from chatd.cluster import Relay
 from chatd.committer import Committer
 from chatd.config import Config
-from chatd.connection import Connection, Services
-from chatd.http import HttpContext, serve_http_connection
+from chatd.connection import Connection
+from chatd.http import serve_http_connection
 from chatd.limits import ConnectionCounter
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.rooms import RoomRegistry
-from chatd.storage import RevocationNotice, open_storage
+from chatd.storage import RevocationNotice, Storage, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
 
-__all__ = ["Server", "serve", "tune_gc"]
+__all__ = ["Server", "run_actors", "serve", "tune_gc"]
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,11 @@ class Server:
     """A running daemon, as handed to ``task_status.started``."""
 
     config: Config
-    services: Services
+    app: App
     http_port: int
     tcp_port: int
     listeners_scope: trio.CancelScope
     _stop: trio.Event = dataclasses.field(default_factory=trio.Event)
-    draining: bool = False
 
     def shutdown(self) -> None:
         """Ask the daemon to drain and stop; ``serve`` returns once it has."""
@@ -103,21 +103,11 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
         metrics.watch_storage(storage.statistics)
         secret = await trio.to_thread.run_sync(load_or_create_secret, config.data_dir)
         auth = Auth(storage, config, secret, metrics)
-        registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
-                                on_dropped=metrics.outbox_drops.inc)
-        presence = PresenceTracker(registry)
-        committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch)
-        services = Services(config, storage, auth, metrics, registry, presence, committer,
-                            per_ip=ConnectionCounter(config.limits.connections_per_ip))
         async with trio.open_nursery() as actors:
-            await actors.start(registry.run)
-            await actors.start(presence.run)
-            await actors.start(committer.run)
+            app = await run_actors(actors, config, storage, auth, metrics)
             await actors.start(systemd.watchdog)
-            await actors.start(Relay(storage, registry,
-                                     on_revoked=functools.partial(_end_revoked, services)).run)
             async with trio.open_nursery() as connections:
-                server = await _listen(config, services, connections, task_status)
+                server = await _listen(app, connections, task_status)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "
                                f"tcp port {server.tcp_port}")
                 await server._stop.wait()
@@ -127,25 +117,36 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
     log.info("stopped")
 
 
-async def _listen(config: Config, services: Services, connections: trio.Nursery,
+async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, auth: Auth,
+                     metrics: Metrics) -> App:
+    """Start the actors (room registry, presence, group committer, the relay from other
+    nodes) in ``nursery`` and return the :class:`App` that connections and routes share."""
+    registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
+                            on_dropped=metrics.outbox_drops.inc)
+    presence = PresenceTracker(registry)
+    committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch)
+    app = App(config, storage, auth, metrics, registry, presence, committer,
+              per_ip=ConnectionCounter(config.limits.connections_per_ip))
+    await nursery.start(registry.run)
+    await nursery.start(presence.run)
+    await nursery.start(committer.run)
+    relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app))
+    await nursery.start(relay.run)
+    return app
+
+
+async def _listen(app: App, connections: trio.Nursery,
                   task_status: trio.TaskStatus[Server]) -> Server:
-    server_box: list[Server] = []
+    config = app.config
 
     async def on_websocket(ws: trio_websocket.WebSocketConnection, remote: str) -> None:
-        await Connection(services, WebSocketTransport(ws, remote)).run()
+        await Connection(app, WebSocketTransport(ws, remote)).run()
 
     async def on_tcp(stream: trio.SocketStream) -> None:
-        await Connection(services, TcpTransport(stream, _remote(stream))).run()
-
-    http_context = HttpContext(
-        config=config, storage=services.storage, auth=services.auth, metrics=services.metrics,
-        on_websocket=on_websocket, is_draining=lambda: bool(server_box and server_box[0].draining),
-        registry=services.registry, presence=services.presence,
-        on_logout=functools.partial(_end_sessions, services),
-    )
+        await Connection(app, TcpTransport(stream, _remote(stream))).run()
 
     async def on_http(stream: trio.SocketStream) -> None:
-        await serve_http_connection(stream, http_context, _remote(stream))
+        await serve_http_connection(stream, app, on_websocket, _remote(stream))
 
     tcp_listeners = await trio.open_tcp_listeners(config.tcp.port, host=config.tcp.host)
     http_listeners = await trio.open_tcp_listeners(config.http.port, host=config.http.host)
@@ -162,44 +163,27 @@ async def _listen(config: Config, services: Services, connections: trio.Nursery,
     connections.start_soon(accept)
     tcp_port = tcp_listeners[0].socket.getsockname()[1]
     http_port = http_listeners[0].socket.getsockname()[1]
-    server = Server(config, services, http_port=http_port, tcp_port=tcp_port,
+    server = Server(config, app, http_port=http_port, tcp_port=tcp_port,
                     listeners_scope=listeners_scope)
-    server_box.append(server)
     log.info("listening: http://%s:%d (web, /api, /ws), tcp %s:%d (protocol)",
              config.http.host, http_port, config.tcp.host, tcp_port)
     task_status.started(server)
     return server
 
 
-def _end_sessions(services: Services, user: str | None, jti: str | None,
-                  issued_before: int | None = None) -> None:
-    """Tokens were revoked: close this node's sessions they opened. That is the token ``jti``
-    or, without one, every token of ``user`` (issued before ``issued_before``, when given)."""
-    for conn in list(services.connections):
-        if conn.user is None:
-            continue
-        if jti is not None:
-            ended = conn.jti == jti
-        else:
-            ended = conn.user.name == user and (
-                issued_before is None
-                or (conn.issued_at is not None and conn.issued_at < issued_before))
-        if ended:
-            conn.end("unauthenticated", "logged out: the token was revoked")
-
-
-def _end_revoked(services: Services, notice: RevocationNotice) -> None:
+def _end_revoked(app: App, notice: RevocationNotice) -> None:
     """Another node or process revoked tokens (see chatd.cluster)."""
-    _end_sessions(services, notice.user, notice.jti, notice.before)
+    app.end_sessions(notice.user, notice.jti, notice.before)
 
 
 async def _drain(server: Server, connections: trio.Nursery) -> None:
-    log.info("draining %d connections", len(server.services.connections))
-    server.draining = True
+    app = server.app
+    log.info("draining %d connections", len(app.sessions))
+    app.draining = True
     server.listeners_scope.cancel()
-    for conn in list(server.services.connections):
-        conn.drain()
+    for session in list(app.sessions):
+        session.drain()
     with trio.move_on_after(server.config.server.grace_period):
-        if server.services.connections:
-            await server.services.all_closed.wait()
+        if app.sessions:
+            await app.all_closed.wait()
     connections.cancel_scope.cancel()

@@ -4,7 +4,15 @@ This package imports only the standard library, so that it can be tested (and re
 clients) without trio, asyncpg or h11. See docs/protocol.md for the wire format.
 """
 
-from chatd.protocol.codec import LineBuffer, decode_line, encode
+from chatd.protocol.client import (
+    REPLIES,
+    ClientConnection,
+    RemoteProtocolError,
+    Reply,
+    UnknownEvent,
+    parse_event,
+)
+from chatd.protocol.codec import LineBuffer, decode_line, encode, frame
 from chatd.protocol.events import (
     EVENTS,
     REQUESTS,
@@ -68,9 +76,11 @@ __all__ = [
     "EVENTS",
     "NEED_DATA",
     "PAUSED",
+    "REPLIES",
     "REQUESTS",
     "AddContact",
     "Answer",
+    "ClientConnection",
     "Contacts",
     "CreateRoom",
     "Dm",
@@ -96,7 +106,9 @@ __all__ = [
     "PresenceChanged",
     "Read",
     "ReadMoved",
+    "RemoteProtocolError",
     "RemoveContact",
+    "Reply",
     "Request",
     "RequestError",
     "RequestId",

@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from chatd.protocol import codes
-from chatd.protocol.events import RequestError
+from chatd.protocol.events import RequestError, ServerEvent
 
-__all__ = ["LineBuffer", "decode_line", "encode"]
+__all__ = ["LineBuffer", "decode_line", "encode", "frame"]
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
@@ -22,6 +22,12 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_cir
 def encode(obj: Any) -> bytes:
     """One frame: ``obj`` as compact UTF-8 JSON followed by a newline."""
     return (_encoder.encode(obj) + "\n").encode("utf-8")
+
+
+def frame(event: ServerEvent) -> bytes:
+    """The bytes of one server event: the only way a server event becomes bytes, for
+    replies (through :class:`~chatd.protocol.ServerConnection`) and fanned-out events alike."""
+    return encode(event.wire())
 
 
 def decode_line(line: bytes | bytearray) -> Any | RequestError:

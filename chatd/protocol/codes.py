@@ -1,13 +1,36 @@
-"""The stable error codes of the protocol (and of the HTTP front).
+"""The stable error codes of the protocol and of the HTTP front, in one table.
 
-Clients branch on these words, so they never change meaning once published.
+Clients branch on these words, so they never change meaning once published. Code refers to
+them by these constants, never by string literals: a typo is then a NameError at import, not
+a code no client knows. Each code has its meaning (docs/protocol.md is checked against it) and
+the HTTP status the REST API answers it with; the socket protocol carries the word alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Final
 
-__all__ = ["CODES", "FATAL_CODES"]
+__all__ = [
+    "BAD_FRAME",
+    "BAD_REQUEST",
+    "CODES",
+    "CONFLICT",
+    "FATAL_CODES",
+    "FORBIDDEN",
+    "HTTP_STATUS",
+    "INTERNAL",
+    "METHOD_NOT_ALLOWED",
+    "NOT_FOUND",
+    "RATE_LIMITED",
+    "SHUTTING_DOWN",
+    "SLOW_CONSUMER",
+    "TOO_LARGE",
+    "UNAUTHENTICATED",
+    "UNAVAILABLE",
+    "UNKNOWN_OP",
+    "Code",
+]
 
 BAD_FRAME: Final = "bad_frame"
 TOO_LARGE: Final = "too_large"
@@ -16,6 +39,7 @@ BAD_REQUEST: Final = "bad_request"
 UNAUTHENTICATED: Final = "unauthenticated"
 FORBIDDEN: Final = "forbidden"
 NOT_FOUND: Final = "not_found"
+METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 CONFLICT: Final = "conflict"
 RATE_LIMITED: Final = "rate_limited"
 SLOW_CONSUMER: Final = "slow_consumer"
@@ -23,22 +47,39 @@ SHUTTING_DOWN: Final = "shutting_down"
 INTERNAL: Final = "internal"
 UNAVAILABLE: Final = "unavailable"
 
-#: Every code a server may put in an ``error`` frame, with what it means.
-CODES: Final[dict[str, str]] = {
-    BAD_FRAME: "the line is not a JSON object (or not UTF-8)",
-    TOO_LARGE: "the line is longer than the server's frame limit; the connection closes",
-    UNKNOWN_OP: "the op is not one the server knows",
-    BAD_REQUEST: "a field is missing, of the wrong type or out of range",
-    UNAUTHENTICATED: "no valid hello yet, or the token is bad, expired or revoked",
-    FORBIDDEN: "the user may not do this (e.g. a private room they are not in)",
-    NOT_FOUND: "no such room or user",
-    CONFLICT: "the name is taken",
-    RATE_LIMITED: "too many requests; slow down",
-    SLOW_CONSUMER: "the client did not read fast enough; the connection closes",
-    SHUTTING_DOWN: "the server is stopping; reconnect later",
-    INTERNAL: "a bug in the server; the request may or may not have taken effect",
-    UNAVAILABLE: "the database is unreachable; retry later",
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Code:
+    """What a code means, and the HTTP status the REST API answers it with."""
+
+    meaning: str
+    http_status: int
+    socket: bool = True  # False: only the HTTP front uses it
+
+
+_TABLE: Final[dict[str, Code]] = {
+    BAD_FRAME: Code("the line is not a JSON object (or not UTF-8)", 400),
+    TOO_LARGE: Code("the line is longer than the server's frame limit; the connection closes",
+                    413),
+    UNKNOWN_OP: Code("the op is not one the server knows", 400),
+    BAD_REQUEST: Code("a field is missing, of the wrong type or out of range", 400),
+    UNAUTHENTICATED: Code("no valid hello yet, or the token is bad, expired or revoked", 401),
+    FORBIDDEN: Code("the user may not do this (e.g. a private room they are not in)", 403),
+    NOT_FOUND: Code("no such room or user", 404),
+    METHOD_NOT_ALLOWED: Code("the HTTP method is not allowed on this path", 405, socket=False),
+    CONFLICT: Code("the name is taken", 409),
+    RATE_LIMITED: Code("too many requests; slow down", 429),
+    SLOW_CONSUMER: Code("the client did not read fast enough; the connection closes", 400),
+    SHUTTING_DOWN: Code("the server is stopping; reconnect later", 503),
+    INTERNAL: Code("a bug in the server; the request may or may not have taken effect", 500),
+    UNAVAILABLE: Code("the database is unreachable; retry later", 503),
 }
+
+#: Every code a server may put in an ``error`` frame, with what it means.
+CODES: Final[dict[str, str]] = {code: c.meaning for code, c in _TABLE.items() if c.socket}
+
+#: The HTTP status of every code (the REST API's JSON errors carry the same words).
+HTTP_STATUS: Final[dict[str, int]] = {code: c.http_status for code, c in _TABLE.items()}
 
 #: Codes after which the server closes the connection.
 FATAL_CODES: Final = frozenset({TOO_LARGE, SLOW_CONSUMER, SHUTTING_DOWN})

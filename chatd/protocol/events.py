@@ -322,12 +322,16 @@ class HistoryPage(ServerEvent):
     room: str
     messages: Sequence[MessagePosted]
     more: bool
+    last_seq: int | None = None  # the room's last seq, when known
 
     def wire(self) -> dict[str, Any]:
-        return {
+        obj = {
             "op": self.OP, "id": self.id, "room": self.room,
             "messages": [m.wire() for m in self.messages], "more": self.more,
         }
+        if self.last_seq is not None:
+            obj["last_seq"] = self.last_seq
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

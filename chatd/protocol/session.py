@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
 from chatd.protocol import codes
-from chatd.protocol.codec import LineBuffer, decode_line, encode
+from chatd.protocol.codec import LineBuffer, decode_line, frame
 from chatd.protocol.events import (
     Error,
     Hello,
@@ -174,14 +174,14 @@ class ServerConnection:
         """
         if isinstance(event, Error) and event.code in codes.FATAL_CODES:
             self.state = State.CLOSED
-            return encode(event.wire())
+            return frame(event)
         outcome = _lookup(_SEND[self.state], type(event))
         if not isinstance(outcome, State):
             raise LocalProtocolError(
                 f"cannot send {type(event).__name__} in state {self.state.name}"
             )
         self.state = outcome
-        return encode(event.wire())
+        return frame(event)
 
     def close(self) -> None:
         """Mark the session over, e.g. when the transport broke."""

@@ -61,6 +61,7 @@ import trio
 
 from chatd.config import Config
 from chatd.errors import ChatError
+from chatd.protocol import codes
 from chatd.protocol.names import dm_room_name, is_dm_room
 from chatd.storage.base import (
     UNREAD_CAP,
@@ -647,7 +648,7 @@ class PostgresStorage:
             return await self._bridge.run(fn, *args)
         except asyncpg.ForeignKeyViolationError as exc:
             # Only user ids can dangle here (rooms and users are never deleted by chatd).
-            raise ChatError("not_found", "no such user") from exc
+            raise ChatError(codes.NOT_FOUND, "no such user") from exc
         except _UNAVAILABLE as exc:
             raise StorageUnavailable(f"database error: {exc!r}") from exc
 
@@ -659,14 +660,14 @@ class PostgresStorage:
     async def create_user(self, name: str, password_hash: str) -> User:
         row = await self._run(self._pool.fetchrow, _SQL_CREATE_USER, name, password_hash)
         if row is None:
-            raise ChatError("conflict", f"the name {name!r} is taken")
+            raise ChatError(codes.CONFLICT, f"the name {name!r} is taken")
         return _user(row)
 
     async def set_password(self, name: str, password_hash: str) -> User:
         row = await self._run(self._pool.fetchrow, _SQL_SET_PASSWORD, name, password_hash,
                               _now_ms())
         if row is None:
-            raise ChatError("not_found", f"no user called {name!r}")
+            raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
         return _user(row)
 
     async def list_users(self) -> list[User]:
@@ -713,7 +714,7 @@ class PostgresStorage:
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
         row = await self._run(self._pool.fetchrow, _SQL_CREATE_ROOM, name, private, topic, owner_id)
         if row is None:
-            raise ChatError("conflict", f"a room called {name!r} exists")
+            raise ChatError(codes.CONFLICT, f"a room called {name!r} exists")
         return _room(row)
 
     async def join_room(self, user_id: int, name: str) -> Joined:
@@ -721,10 +722,10 @@ class PostgresStorage:
         The room comes with ``kind`` and, for a conversation, ``peer`` filled."""
         row = await self._run(self._do_join_room, user_id, name)
         if row is None:
-            raise ChatError("not_found", f"there is no conversation {name!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no conversation {name!r}")
         if row["private"] and not row["was_member"]:
             what = "conversation" if row["kind"] == "dm" else "room"
-            raise ChatError("forbidden", f"{what} {name!r} is private")
+            raise ChatError(codes.FORBIDDEN, f"{what} {name!r} is private")
         return Joined(room=_room(row), newly_joined=row["newly_joined"])
 
     async def _do_join_room(self, user_id: int, name: str) -> Any:
@@ -739,9 +740,9 @@ class PostgresStorage:
     async def leave_room(self, user_id: int, name: str) -> bool:
         row = await self._run(self._pool.fetchrow, _SQL_LEAVE_ROOM, name, user_id)
         if row["kind"] is None:
-            raise ChatError("not_found", f"there is no room {name!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no room {name!r}")
         if row["kind"] == "dm":
-            raise ChatError("bad_request", "a 1:1 conversation cannot be left")
+            raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be left")
         return bool(row["was_member"])
 
     # -- conversations and membership ---------------------------------------------------------
@@ -761,9 +762,9 @@ class PostgresStorage:
             me = next((row for row in users if row["is_me"]), None)
             other = next((row for row in users if row["is_peer"]), None)
             if other is None:
-                raise ChatError("not_found", f"there is no user {peer!r}")
+                raise ChatError(codes.NOT_FOUND, f"there is no user {peer!r}")
             if me is None:
-                raise ChatError("not_found", "no such user")
+                raise ChatError(codes.NOT_FOUND, "no such user")
             name = dm_room_name(me["name"], other["name"])
             row = await conn.fetchrow(_SQL_DIRECT_ROOM, name, sorted({me["id"], other["id"]}))
             created = row is not None and row["created"]
@@ -777,44 +778,44 @@ class PostgresStorage:
         """See :meth:`Storage.room_members`; sorted case-insensitively, as contacts are."""
         rows = await self._run(self._pool.fetch, _SQL_ROOM_MEMBERS, room, user_id)
         if not rows:
-            raise ChatError("not_found", f"there is no room {room!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if not rows[0]["allowed"]:
-            raise ChatError("forbidden", f"room {room!r} is private")
+            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
         return sorted((row["name"] for row in rows if row["name"] is not None), key=str.lower)
 
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
         row = await self._run(self._pool.fetchrow, _SQL_INVITE, room, user_id, invitee)
         if row["kind"] is None:
-            raise ChatError("not_found", f"there is no room {room!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if not row["member"]:
-            raise ChatError("forbidden", f"you are not a member of {room!r}")
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         if row["kind"] == "dm":
-            raise ChatError("forbidden", "nobody can be invited into a 1:1 conversation")
+            raise ChatError(codes.FORBIDDEN, "nobody can be invited into a 1:1 conversation")
         if row["invitee"] is None:
-            raise ChatError("not_found", f"there is no user {invitee!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no user {invitee!r}")
         return row["invitee"], bool(row["new"])
 
     async def kick(self, user_id: int, room: str, target: str) -> tuple[str, bool]:
         row = await self._run(self._pool.fetchrow, _SQL_KICK, room, user_id, target)
         if row["kind"] is None:
-            raise ChatError("not_found", f"there is no room {room!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if row["kind"] == "dm":
-            raise ChatError("forbidden", "nobody can be kicked from a 1:1 conversation")
+            raise ChatError(codes.FORBIDDEN, "nobody can be kicked from a 1:1 conversation")
         if not row["is_owner"]:
-            raise ChatError("forbidden", f"only the owner of {room!r} can kick")
+            raise ChatError(codes.FORBIDDEN, f"only the owner of {room!r} can kick")
         if row["target"] is None:
-            raise ChatError("not_found", f"there is no user {target!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no user {target!r}")
         if row["target_id"] == user_id:
-            raise ChatError("bad_request", "the owner cannot kick themselves")
+            raise ChatError(codes.BAD_REQUEST, "the owner cannot kick themselves")
         return row["target"], bool(row["was_member"])
 
     async def mark_read(self, user_id: int, room: str, seq: int) -> int:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter; past either end means the end
         row = await self._run(self._pool.fetchrow, _SQL_MARK_READ, room, user_id, seq)
         if not row["found"]:
-            raise ChatError("not_found", f"there is no room {room!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if row["read_seq"] is None:
-            raise ChatError("forbidden", f"you are not a member of {room!r}")
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         return int(row["read_seq"])
 
     # -- contacts ----------------------------------------------------------------------------
@@ -826,9 +827,9 @@ class PostgresStorage:
     async def add_contact(self, user_id: int, name: str) -> str:
         row = await self._run(self._pool.fetchrow, _SQL_ADD_CONTACT, user_id, name)
         if row is None:
-            raise ChatError("not_found", f"there is no user {name!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no user {name!r}")
         if row["id"] == user_id:
-            raise ChatError("bad_request", "you cannot be your own contact")
+            raise ChatError(codes.BAD_REQUEST, "you cannot be your own contact")
         return str(row["name"])
 
     async def remove_contact(self, user_id: int, name: str) -> str | None:
@@ -880,9 +881,9 @@ class PostgresStorage:
             limit + 1,
         )
         if not rows:
-            raise ChatError("not_found", f"there is no room {room!r}")
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if not rows[0]["allowed"]:
-            raise ChatError("forbidden", f"room {room!r} is private")
+            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
         messages = [_message(room, row) for row in rows if row["seq"] is not None]
         more = len(messages) > limit
         del messages[limit:]
@@ -932,9 +933,9 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
         elif key in first:
             duplicates.append((index, first[key]))
         elif row["room_id"] is None:
-            results[index] = ChatError("not_found", f"there is no room {item.room!r}")
+            results[index] = ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}")
         elif not row["member"]:
-            results[index] = ChatError("forbidden", f"you are not a member of {item.room!r}")
+            results[index] = ChatError(codes.FORBIDDEN, f"you are not a member of {item.room!r}")
         else:
             first[key] = index
             new.append((index, row["room_id"], row["sender"]))
@@ -954,7 +955,7 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
         for index, room_id, sender in new:
             item = batch[index]
             if not stored[room_id]:  # the room vanished between the two statements
-                results[index] = ChatError("not_found", f"there is no room {item.room!r}")
+                results[index] = ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}")
                 continue
             row = stored[room_id].popleft()
             message = Message(

@@ -1,0 +1,39 @@
+"""Accounts, over HTTP only: register, log in and out, and who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatd.actions.context import App
+from chatd.storage import User
+from chatd.views import room_object, user_object
+
+__all__ = ["login", "logout", "me", "register"]
+
+
+async def register(app: App, username: str, password: str) -> dict[str, Any]:
+    user = await app.auth.register(username, password)
+    return {"user": user_object(user)}
+
+
+async def login(app: App, username: str, password: str, *, address: str) -> dict[str, Any]:
+    token, expires_at = await app.auth.login(username, password, address=address)
+    return {"token": token, "expires_at": expires_at}
+
+
+async def logout(app: App, token: str, *, everywhere: bool) -> dict[str, Any]:
+    """Revoke the token (or all the user's tokens); the sessions they opened here end at
+    once, and on other nodes when the revocation reaches them (chatd.cluster)."""
+    user, claims = await app.auth.logout(token, everywhere=everywhere)
+    app.end_sessions(user.name, None if everywhere else claims.jti)
+    return {}
+
+
+async def me(app: App, user: User) -> dict[str, Any]:
+    """The user, their rooms and contacts: what ``welcome`` says, without a session."""
+    rooms = await app.storage.user_rooms(user.id)
+    contacts = await app.storage.contacts(user.id)
+    return {
+        "user": user_object(user), "rooms": [room_object(room) for room in rooms],
+        "contacts": app.presence.statuses(contacts),
+    }

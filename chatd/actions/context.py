@@ -1,0 +1,154 @@
+"""What an operation works with: the daemon's shared objects (:class:`App`), who is asking
+(:class:`Caller`), and the results that are more than a reply (:class:`CatchUp`,
+:class:`Append`).
+
+Operations are plain async functions ``(app, caller, request) -> result``. They never touch a
+socket: the front that called them (a protocol connection or an HTTP route) turns the result
+into bytes. Two kinds of result need the front's help, and say so by their type:
+
+- :class:`CatchUp`: a reply that carries rooms' history up to some seq (``join``, ``hello``).
+  A protocol connection holds those rooms' live messages (:meth:`Caller.hold`) from before it
+  subscribes until that reply is written, then writes only the live messages past ``upto``:
+  nothing missing, nothing twice. A stateless front just sends the reply.
+- :class:`Append`: a message to commit. The protocol connection queues it with the group
+  committer and reads on (its acknowledgement follows the commit); an HTTP route would wait for
+  the commit. Either way the message is acknowledged only once it is stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, Protocol
+
+import trio
+
+from chatd.auth import Auth, TokenClaims
+from chatd.committer import Committer
+from chatd.config import Config
+from chatd.limits import ConnectionCounter
+from chatd.metrics import Metrics
+from chatd.presence import PresenceTracker
+from chatd.protocol import ServerEvent
+from chatd.rooms import RoomRegistry
+from chatd.storage import NewMessage, Storage, User
+
+__all__ = ["App", "Append", "Caller", "CatchUp", "Endable", "Result", "Stateless", "signed_in"]
+
+
+class Endable(Protocol):
+    """A live protocol session, as the daemon sees it from outside (to end or drain it)."""
+
+    @property
+    def user(self) -> User | None: ...
+
+    jti: str | None
+    issued_at: int | None
+
+    def end(self, code: str, message: str) -> None: ...
+
+    def drain(self) -> None: ...
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class App:
+    """Everything one daemon's operations and fronts share: the one context object.
+
+    The actors are always there (tests start the daemon as production does); ``sessions``
+    are the live protocol connections of this node, ``draining`` is set once it stops.
+    """
+
+    config: Config
+    storage: Storage
+    auth: Auth
+    metrics: Metrics
+    registry: RoomRegistry
+    presence: PresenceTracker
+    committer: Committer
+    per_ip: ConnectionCounter
+    sessions: set[Endable] = dataclasses.field(default_factory=set)
+    all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
+    draining: bool = False
+
+    def end_sessions(self, user: str | None, jti: str | None,
+                     issued_before: int | None = None) -> None:
+        """Tokens were revoked: close this node's sessions they opened. That is the token
+        ``jti`` or, without one, every token of ``user`` (issued before ``issued_before``,
+        when given). Each is told ``unauthenticated`` after its sends in flight are answered."""
+        for session in list(self.sessions):
+            who = session.user
+            if who is None:
+                continue
+            if jti is not None:
+                ended = session.jti == jti
+            else:
+                ended = who.name == user and (
+                    issued_before is None
+                    or (session.issued_at is not None and session.issued_at < issued_before))
+            if ended:
+                session.end("unauthenticated", "logged out: the token was revoked")
+
+
+class Caller(Protocol):
+    """Who asks for an operation, and what the operation may ask of the front they came by.
+
+    A protocol connection implements every method; :class:`Stateless` (the HTTP front) has
+    no live subscription, so holding and attaching do nothing there.
+    """
+
+    @property
+    def user(self) -> User | None:
+        """The authenticated user (None before a protocol ``hello``)."""
+
+    @property
+    def conn_id(self) -> Hashable:
+        """This caller's identity for the actors (a connection object)."""
+
+    async def hold(self, rooms: frozenset[str] | None) -> None:
+        """Buffer the live messages of ``rooms`` (all when None) until the reply that
+        carries their catch-up (a :class:`CatchUp`) is written."""
+
+    async def attach(self, user: User, claims: TokenClaims, rooms: frozenset[str]) -> None:
+        """Become ``user``'s session, subscribed to ``rooms`` (after ``hold(None)``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stateless:
+    """A caller with no live connection: an HTTP request on behalf of ``user``."""
+
+    user: User | None
+    conn_id: Hashable = None
+
+    async def hold(self, rooms: frozenset[str] | None) -> None:
+        pass
+
+    async def attach(self, user: User, claims: TokenClaims, rooms: frozenset[str]) -> None:
+        raise TypeError("an HTTP request cannot become a protocol session")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CatchUp:
+    """A reply carrying rooms' history: ``reply``, then ``then`` (e.g. the messages a
+    resuming client missed), then each room's live messages past ``upto[room]``."""
+
+    reply: ServerEvent
+    upto: Mapping[str, int]
+    then: Sequence[ServerEvent] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Append:
+    """A message to commit for request ``request_id``; acknowledged after the commit."""
+
+    request_id: Any
+    message: NewMessage
+
+
+Result = ServerEvent | CatchUp | Append
+
+
+def signed_in(caller: Caller) -> User:
+    """The caller's user; operations marked ``session`` only run once there is one."""
+    user = caller.user
+    assert user is not None, "the operations table lets only sessions reach this"
+    return user

@@ -1,0 +1,79 @@
+"""Opening a protocol session (``hello``) and keeping it alive (``ping``)."""
+
+from __future__ import annotations
+
+from chatd.actions.context import App, Caller, CatchUp
+from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, Welcome
+from chatd.rooms import Join as Subscribe
+from chatd.rooms import Leave as Unsubscribe
+from chatd.storage import Room, User
+from chatd.views import message_event, room_object, user_object
+
+__all__ = ["PING_INTERVAL", "hello", "ping"]
+
+PING_INTERVAL = 30  # seconds; told to clients in `welcome`
+SETTLE_ROUNDS = 3  # re-reads of a user's rooms at hello while they keep changing
+
+
+async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
+    """Authenticate, subscribe the connection to the user's rooms, and answer ``welcome``
+    followed by what a resuming client missed (or a ``gap`` per room to page).
+
+    Subscribe first, read after: a message committed in between is then either in what we
+    read or delivered live (the writer drops the overlap by seq). Until the welcome is
+    written everything for this connection waits (``hold(None)``); if anything here fails the
+    session is still authenticating, and the error closes it.
+    """
+    user, claims = await app.auth.verify(request.token)
+    storage = app.storage
+    subscribed = {room.name for room in await storage.user_rooms(user.id)}
+    await caller.hold(None)
+    await caller.attach(user, claims, frozenset(subscribed))
+    rooms = await _settle_rooms(app, user, subscribed)
+    upto = {room.name: room.last_seq for room in rooms}
+    then: list[ServerEvent] = []
+    for room, seen in (request.resume or {}).items():
+        if room not in upto:
+            continue  # not a member (any more): nothing to resume
+        page = await storage.history(user.id, room, after=seen,
+                                     limit=app.config.limits.resume_max)
+        if page.more:
+            then.append(Gap(room=room, after=seen, last_seq=page.last_seq))
+            upto[room] = page.last_seq
+            continue
+        then.extend(message_event(m) for m in page.messages)
+        upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
+    contacts = await storage.contacts(user.id)
+    # Online before the status read: every change after the read then reaches us (held
+    # until the welcome is out), so the welcome's statuses are never left stale.
+    await app.presence.online(user.name, caller.conn_id, frozenset(contacts))
+    welcome = Welcome(
+        id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
+        contacts=app.presence.statuses(contacts), ping_interval=PING_INTERVAL,
+    )
+    return CatchUp(welcome, upto, then)
+
+
+async def _settle_rooms(app: App, user: User, subscribed: set[str]) -> list[Room]:
+    """The user's rooms, read after the registry has them all.
+
+    A room the user entered (an invitation, a first DM) between the read that subscribed the
+    connection and this one is subscribed now and read again, so that no room is in the
+    welcome without its live messages; one they were removed from is dropped."""
+    rooms = await app.storage.user_rooms(user.id)
+    for _ in range(SETTLE_ROUNDS):
+        names = {room.name for room in rooms}
+        if names == subscribed:
+            break
+        for name in names - subscribed:
+            await app.registry.send(Subscribe(user.name, name, None))
+        for name in subscribed - names:
+            await app.registry.send(Unsubscribe(user.name, name, None))
+        subscribed.clear()
+        subscribed.update(names)
+        rooms = await app.storage.user_rooms(user.id)
+    return rooms
+
+
+async def ping(app: App, caller: Caller, request: Ping) -> Ok:
+    return Ok(id=request.id)

@@ -1,0 +1,92 @@
+"""Every operation of the socket protocol, with what it needs, checked before it runs.
+
+In the spirit of ergo's ``irc/commands.go``: one row per request type names the function that
+does it and its preconditions, and :func:`chatd.connection.Connection` checks those in one
+place (a session, a rate bucket) instead of each operation starting with the same lines.
+Adding an operation is one function and one row here (docs/design.md walks through one).
+A test checks that every request the protocol can parse has a row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chatd.actions import contacts, messages, rooms, session
+from chatd.actions.context import App, Caller, Result
+from chatd.config import LimitsConfig
+from chatd.protocol import (
+    AddContact,
+    Contacts,
+    CreateRoom,
+    Dm,
+    Hello,
+    History,
+    Invite,
+    Join,
+    Kick,
+    Leave,
+    Ping,
+    Read,
+    RemoveContact,
+    Request,
+    Rooms,
+    Send,
+    Typing,
+    Who,
+)
+
+__all__ = ["OPERATIONS", "SEND", "TYPING", "Bucket", "Operation"]
+
+# typing events per connection: a burst, then this many per second (clients send one every few
+# seconds while a person types; more is noise for everyone else in the room)
+TYPING_BURST = 5
+TYPING_RATE = 1.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bucket:
+    """A rate limit: ``rate`` per second after a ``burst``, read from the limits config."""
+
+    name: str
+    rate: Callable[[LimitsConfig], tuple[float, float]]
+    message: str
+
+
+SEND = Bucket("send", lambda limits: (limits.send_rate, limits.send_burst),
+              "too many messages; slow down")
+TYPING = Bucket("typing", lambda limits: (TYPING_RATE, TYPING_BURST), "typing too often")
+
+Handler = Callable[[App, Caller, Any], Awaitable[Result]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Operation:
+    """One request type's row: ``run`` does it; ``session``: only after a good ``hello``;
+    ``rate``: the bucket each request takes a token from first."""
+
+    run: Handler
+    session: bool = True
+    rate: Bucket | None = None
+
+
+OPERATIONS: dict[type[Request], Operation] = {
+    Hello: Operation(session.hello, session=False),
+    Ping: Operation(session.ping, session=False),
+    Join: Operation(rooms.join),
+    Leave: Operation(rooms.leave),
+    History: Operation(rooms.history),
+    Rooms: Operation(rooms.overview),
+    CreateRoom: Operation(rooms.create_room),
+    Invite: Operation(rooms.invite),
+    Kick: Operation(rooms.kick),
+    Who: Operation(rooms.who),
+    Typing: Operation(rooms.typing, rate=TYPING),
+    Read: Operation(rooms.read),
+    Send: Operation(messages.send, rate=SEND),
+    Dm: Operation(messages.dm, rate=SEND),
+    Contacts: Operation(contacts.contacts),
+    AddContact: Operation(contacts.add_contact),
+    RemoveContact: Operation(contacts.remove_contact),
+}

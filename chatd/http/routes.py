@@ -1,0 +1,247 @@
+"""The REST API, /healthz, /metrics and the page: one table of routes.
+
+Every API route that does what a protocol request does is a thin adapter over the same
+operation (:mod:`chatd.actions`): it reads the request's fields from the path, the query or
+the JSON body, lets the protocol's own parser check them (:func:`chatd.protocol.parse_request`:
+one set of rules for both fronts), runs the operation for the Bearer token's user, and sends
+the reply's fields as JSON (reshaped where the HTTP API's documented shape differs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import trio
+
+from chatd.actions import OPERATIONS, App, Append, CatchUp, Stateless, accounts
+from chatd.errors import ChatError
+from chatd.http.messages import (
+    Reply,
+    Request,
+    bool_field,
+    error_reply,
+    int_param,
+    json_body,
+    json_reply,
+    str_field,
+)
+from chatd.http.static import serve_static
+from chatd.protocol import Limits, RequestError, codes, parse_request
+from chatd.storage import StorageUnavailable, User
+
+__all__ = ["ROUTES", "Route", "dispatch"]
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the database
+METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+
+Handler = Callable[[Request, App, dict[str, str]], Awaitable[Reply]]
+
+
+async def authenticate(request: Request, app: App) -> tuple[User, str]:
+    """The user behind the request's Bearer token, and the token."""
+    value = request.header(b"authorization")
+    if value is None:
+        raise ChatError(codes.UNAUTHENTICATED, "an Authorization: Bearer token is required")
+    scheme, _, token = value.decode("latin-1").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ChatError(codes.UNAUTHENTICATED, "an Authorization: Bearer token is required")
+    return await app.auth.authenticate(token), token
+
+
+# -- adapters over the operations ------------------------------------------------------------
+
+Fields = Callable[[Request, dict[str, str]], dict[str, Any]]
+
+
+def _body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return json_body(request)
+
+
+def _none(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {}
+
+
+def _same(fields: dict[str, Any]) -> dict[str, Any]:
+    return fields
+
+
+def operation(op: str, fields: Fields = _none, *, status: int = 200,
+              shape: Callable[[dict[str, Any]], dict[str, Any]] = _same) -> Handler:
+    """The route that runs the protocol operation ``op`` with ``fields`` of the request.
+
+    Args:
+        op: the protocol request's op, e.g. ``"create_room"``.
+        fields: the request's fields, from the path params, query or body.
+        status: the status of a success.
+        shape: the JSON body from the reply's fields (``op`` and ``id`` removed).
+    """
+
+    async def handle(request: Request, app: App, params: dict[str, str]) -> Reply:
+        user, _ = await authenticate(request, app)
+        limits = app.config.limits
+        parsed = parse_request({**fields(request, params), "op": op, "id": None}, Limits(
+            max_frame_bytes=limits.max_frame_bytes, max_text_chars=limits.max_text_chars,
+            history_max=limits.history_max,
+        ))
+        if isinstance(parsed, RequestError):
+            raise ChatError(parsed.code, parsed.message)
+        result = await OPERATIONS[type(parsed)].run(app, Stateless(user), parsed)
+        if isinstance(result, Append):
+            raise TypeError(f"{op} commits a message: its route must wait for the commit")
+        event = result.reply if isinstance(result, CatchUp) else result
+        body = {key: value for key, value in event.wire().items() if key not in ("op", "id")}
+        return json_reply(status, shape(body))
+
+    return handle
+
+
+def _history_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"room": params["room"]}
+    for key in ("before", "after", "limit"):
+        value = int_param(request, key)
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
+def _contact_from_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {"user": params["user"]}
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+async def _register(request: Request, app: App, params: dict[str, str]) -> Reply:
+    body = json_body(request)
+    return json_reply(201, await accounts.register(
+        app, str_field(body, "username"), str_field(body, "password")))
+
+
+async def _login(request: Request, app: App, params: dict[str, str]) -> Reply:
+    body = json_body(request)
+    return json_reply(200, await accounts.login(
+        app, str_field(body, "username"), str_field(body, "password"), address=request.address))
+
+
+async def _logout(request: Request, app: App, params: dict[str, str]) -> Reply:
+    _, token = await authenticate(request, app)
+    everywhere = bool_field(json_body(request), "everywhere", False)
+    return json_reply(200, await accounts.logout(app, token, everywhere=everywhere))
+
+
+async def _me(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await accounts.me(app, user))
+
+
+# -- the daemon ------------------------------------------------------------------------------
+
+
+async def _healthz(request: Request, app: App, params: dict[str, str]) -> Reply:
+    if app.draining:
+        return json_reply(503, {"status": "draining"}, close=True)
+    try:
+        with trio.fail_after(HEALTH_TIMEOUT):
+            await app.storage.ping()
+    except (StorageUnavailable, trio.TooSlowError, OSError) as exc:
+        log.warning("health check: the database does not answer: %r", exc)
+        return error_reply(ChatError(codes.UNAVAILABLE, "the database does not answer"))
+    return json_reply(200, {"status": "ok"})
+
+
+async def _metrics(request: Request, app: App, params: dict[str, str]) -> Reply:
+    body = await trio.to_thread.run_sync(app.metrics.render)
+    return Reply(200, body, METRICS_TYPE, [(b"cache-control", b"no-store")])
+
+
+async def _ws_without_upgrade(request: Request, app: App, params: dict[str, str]) -> Reply:
+    raise ChatError(codes.BAD_REQUEST, "/ws takes a WebSocket upgrade (Upgrade: websocket)")
+
+
+# -- the table -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Route:
+    """A path (a regular expression with named groups) and its handler per method.
+    ``while_draining``: answered while the daemon stops (everything else is 503)."""
+
+    pattern: re.Pattern[str]
+    methods: Mapping[str, Handler]
+    while_draining: bool = False
+
+
+def _route(path: str, methods: Mapping[str, Handler], *, while_draining: bool = False) -> Route:
+    return Route(re.compile(path), methods, while_draining)
+
+
+#: Checked in order; HEAD is allowed wherever GET is. Paths not matched here are the page's
+#: files, except under /api/.
+ROUTES: list[Route] = [
+    _route(r"/api/register", {"POST": _register}),
+    _route(r"/api/login", {"POST": _login}),
+    _route(r"/api/logout", {"POST": _logout}),
+    _route(r"/api/me", {"GET": _me}),
+    _route(r"/api/rooms", {
+        "GET": operation("rooms"),
+        "POST": operation("create_room", _body, status=201),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages", {
+        "GET": operation("history", _history_fields),
+    }),
+    _route(r"/api/contacts", {
+        "GET": operation("contacts"),
+        "POST": operation("add_contact", _body, status=201,
+                          shape=lambda contact: {"contact": contact}),
+    }),
+    _route(r"/api/contacts/(?P<user>[^/]+)", {
+        "DELETE": operation("remove_contact", _contact_from_path, shape=lambda _: {}),
+    }),
+    _route(r"/healthz", {"GET": _healthz}, while_draining=True),
+    _route(r"/metrics", {"GET": _metrics}),
+    _route(r"/ws", {"GET": _ws_without_upgrade}),
+]
+_STATIC = Route(re.compile(""), {"GET": serve_static})
+
+
+def _find(path: str) -> tuple[Route, dict[str, str]]:
+    for route in ROUTES:
+        match = route.pattern.fullmatch(path)
+        if match:
+            return route, match.groupdict()
+    if path == "/api" or path.startswith("/api/"):
+        raise ChatError(codes.NOT_FOUND, f"no such endpoint: {path}")
+    return _STATIC, {}
+
+
+async def dispatch(request: Request, app: App) -> Reply:
+    """The reply to one request; never raises (but for cancellation)."""
+    try:
+        route, params = _find(request.path)
+        method = "GET" if request.method == "HEAD" else request.method
+        handler = route.methods.get(method)
+        if handler is None:
+            allowed = ", ".join(sorted({*route.methods,
+                                        *(["HEAD"] if "GET" in route.methods else [])}))
+            exc = ChatError(codes.METHOD_NOT_ALLOWED,
+                            f"{request.method} is not allowed; use {allowed}")
+            return error_reply(exc, headers=[(b"allow", allowed.encode())])
+        if app.draining and not route.while_draining:
+            return error_reply(ChatError(codes.SHUTTING_DOWN, "the server is shutting down"),
+                               close=True)
+        return await handler(request, app, params)
+    except ChatError as exc:
+        return error_reply(exc)
+    except StorageUnavailable as exc:
+        log.warning("%s %s: storage unavailable: %r", request.method, request.path, exc)
+        return error_reply(ChatError(codes.UNAVAILABLE, "the database is not available; try again"))
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error_reply(ChatError(codes.INTERNAL, "internal error"))

@@ -1,0 +1,274 @@
+"""The HTTP front's server loop: one port for the page, the REST API, /healthz, /metrics and
+the /ws upgrade.
+
+Theory of operation
+-------------------
+:func:`serve_http_connection` runs one accepted TCP connection. It is a keep-alive loop around
+an ``h11.Connection``: read one request (head and body) under ``http.request_timeout``, so a
+client that trickles bytes cannot hold a task forever; answer it (:mod:`chatd.http.routes`);
+start the next cycle. The head is bounded by ``http.max_header_bytes`` (h11 refuses a longer one
+with 431) and the body by ``http.max_body_bytes`` (413, checked against Content-Length before
+reading when there is one). After an answer that ends the connection we half-close and discard
+what the client still sends for a moment, so that it reads our error instead of a TCP reset.
+A ``GET /ws`` with ``Upgrade: websocket`` is handed to :mod:`chatd.http.websocket`.
+
+Nothing raised while serving a connection escapes this module: the daemon's listener must
+survive every client.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import h11
+import trio
+
+from chatd import __version__
+from chatd.actions import App
+from chatd.errors import ChatError
+from chatd.http.messages import Reply, Request, error_reply, json_reply
+from chatd.http.routes import dispatch
+from chatd.http.websocket import (
+    OnWebSocket,
+    check_websocket_request,
+    is_websocket_upgrade,
+    serve_websocket,
+)
+from chatd.protocol import codes
+
+__all__ = ["serve_http_connection"]
+
+log = logging.getLogger(__name__)
+
+SERVER_HEADER = f"chatd/{__version__}".encode()
+RECEIVE_BYTES = 16384
+CLOSE_LINGER = 1.0  # seconds we read and discard after our last response, before closing
+
+# On every response: a browser must not guess types, and our URLs leak nowhere.
+COMMON_HEADERS = [
+    (b"server", SERVER_HEADER),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class _TooLarge(Exception):
+    """The request head or body is over its limit; ``status`` is 431 or 413."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _client_address(event: h11.Request, remote: str, trust_forwarded_for: bool) -> str:
+    """The client's IP address: the peer's, or with a trusted reverse proxy in front, the last
+    address it appended to X-Forwarded-For (earlier entries are the client's to forge)."""
+    if trust_forwarded_for:
+        forwarded = [bytes(v) for k, v in event.headers if k == b"x-forwarded-for"]
+        if forwarded:
+            last = forwarded[-1].decode("latin-1").split(",")[-1].strip()
+            if last:
+                return last
+    return remote.rsplit(":", 1)[0]
+
+
+def _parse_request(event: h11.Request, body: bytes, address: str) -> Request:
+    """Our view of a request: the path percent-decoded, the query split."""
+    target = bytes(event.target).decode("latin-1")
+    split = urlsplit(target)
+    try:
+        path = unquote(split.path or "/", errors="strict")
+    except UnicodeDecodeError:
+        raise ChatError(codes.BAD_REQUEST, "the path is not valid UTF-8") from None
+    if not path.startswith("/") or "\0" in path:
+        raise ChatError(codes.BAD_REQUEST, "the request target must be an absolute path")
+    query = parse_qs(split.query, keep_blank_values=True)
+    return Request(bytes(event.method).decode("ascii"), path, query, event, body, address)
+
+
+def _head_size(event: h11.Request) -> int:
+    """About the size of the head on the wire (h11 keeps no count)."""
+    size = len(event.method) + len(event.target) + len(b"  HTTP/1.1\r\n\r\n")
+    return size + sum(len(name) + len(value) + 4 for name, value in event.headers.raw_items())
+
+
+async def _read_request(
+    stream: trio.abc.Stream, conn: h11.Connection, max_head: int, max_body: int
+) -> tuple[h11.Request, bytes] | None:
+    """Read one request in full: ``(head, body)``, or None when the client closed cleanly.
+
+    h11's ``max_incomplete_event_size`` only bounds a head that is still arriving; a long head
+    that came in one read is measured here.
+
+    Raises:
+        h11.RemoteProtocolError: the client spoke bad HTTP (or sent a long, unfinished head).
+        _TooLarge: the head is over ``max_head`` or the body over ``max_body``; the rest of
+            the request was not read.
+    """
+    head: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            try:
+                data = await stream.receive_some(RECEIVE_BYTES)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            conn.receive_data(bytes(data))
+        elif isinstance(event, h11.Request):
+            head = event
+            if _head_size(event) > max_head:
+                raise _TooLarge(431, f"the request head is over {max_head} bytes")
+            length = next((v for k, v in event.headers if k == b"content-length"), None)
+            if length is not None and int(length) > max_body:
+                raise _TooLarge(413, f"the body is over {max_body} bytes")
+            if conn.they_are_waiting_for_100_continue:
+                go_on = h11.InformationalResponse(status_code=100, headers=[])
+                await stream.send_all(conn.send(go_on))
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > max_body:
+                raise _TooLarge(413, f"the body is over {max_body} bytes")
+        elif isinstance(event, h11.EndOfMessage):
+            assert head is not None
+            return head, bytes(body)
+        elif isinstance(event, h11.ConnectionClosed):
+            return None
+        else:  # PAUSED cannot come before EndOfMessage; anything else is h11 misbehaving
+            raise RuntimeError(f"unexpected h11 event {event!r}")
+
+
+async def _send_reply(
+    stream: trio.abc.Stream, conn: h11.Connection, reply: Reply, *, head_only: bool,
+    app: App,
+) -> None:
+    headers = [
+        *COMMON_HEADERS,
+        (b"content-type", reply.content_type),
+        (b"content-length", str(len(reply.body)).encode()),
+        *reply.headers,
+    ]
+    if reply.close:
+        headers.append((b"connection", b"close"))
+    reason = HTTPStatus(reply.status).phrase.encode()
+    data = conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reason))
+    if reply.body and not head_only:
+        data += conn.send(h11.Data(data=reply.body))
+    data += conn.send(h11.EndOfMessage())
+    app.metrics.http_requests.labels(status=str(reply.status)).inc()
+    with trio.fail_after(app.config.http.request_timeout):
+        await stream.send_all(data)
+
+
+async def _close_gracefully(stream: trio.abc.Stream) -> None:
+    """Half-close, drain what the client still sends for a moment, then close.
+
+    Closing a socket with unread data makes the kernel send a reset, and the client may then
+    lose the response we just sent (a 413 in the middle of a large upload, say).
+    """
+    with trio.move_on_after(CLOSE_LINGER):
+        try:
+            if isinstance(stream, trio.abc.HalfCloseableStream):
+                await stream.send_eof()
+            while await stream.receive_some(RECEIVE_BYTES):
+                pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+    await trio.aclose_forcefully(stream)
+
+
+async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, remote: str
+                 ) -> None:
+    http = app.config.http
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=http.max_header_bytes)
+    while True:
+        failure: Reply | None = None
+        incoming = None
+        try:
+            with trio.fail_after(http.request_timeout):
+                incoming = await _read_request(
+                    stream, conn, http.max_header_bytes, http.max_body_bytes
+                )
+        except trio.TooSlowError:
+            if conn.their_state is h11.IDLE and not conn.trailing_data[0]:
+                return  # an idle keep-alive connection: just close it
+            failure = json_reply(
+                408, {"code": codes.BAD_REQUEST, "message": "request timed out"}, close=True
+            )
+        except h11.RemoteProtocolError as exc:
+            status = exc.error_status_hint
+            code = codes.TOO_LARGE if status in {413, 431} else codes.BAD_REQUEST
+            failure = json_reply(status, {"code": code, "message": str(exc)}, close=True)
+        except _TooLarge as exc:
+            failure = json_reply(exc.status, {"code": codes.TOO_LARGE, "message": exc.message},
+                                 close=True)
+        if failure is not None:
+            if conn.our_state in {h11.IDLE, h11.SEND_RESPONSE}:
+                await _send_reply(stream, conn, failure, head_only=False, app=app)
+            await _close_gracefully(stream)
+            return
+        if incoming is None:
+            return
+        event, body = incoming
+        try:
+            address = _client_address(event, remote, app.config.http.trust_forwarded_for)
+            request = _parse_request(event, body, address)
+        except ChatError as exc:
+            reply = error_reply(exc, close=True)
+        else:
+            if (
+                request.path == "/ws"
+                and request.method == "GET"
+                and is_websocket_upgrade(event)
+                and not app.draining
+            ):
+                try:
+                    check_websocket_request(request)
+                except ChatError as exc:
+                    reply = error_reply(exc)
+                else:
+                    # The protocol connection counts connections per address: the client's.
+                    port = remote.rsplit(":", 1)[-1]
+                    await serve_websocket(stream, conn, event, app, on_websocket,
+                                          f"{address}:{port}")
+                    return
+            else:
+                reply = await dispatch(request, app)
+            if app.draining and not reply.close:
+                reply = Reply(reply.status, reply.body, reply.content_type, reply.headers, True)
+        log.debug(
+            "%s %s %s -> %d",
+            remote, event.method.decode(), event.target.decode("latin-1"), reply.status,
+        )
+        await _send_reply(stream, conn, reply, head_only=event.method == b"HEAD", app=app)
+        if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+            await _close_gracefully(stream)
+            return
+        conn.start_next_cycle()
+
+
+async def serve_http_connection(
+    stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, remote: str
+) -> None:
+    """Serve one accepted connection until the client leaves or it turns into a WebSocket.
+
+    Never raises, but for cancellation: a client that misbehaves or disappears ends its own
+    connection and nothing else; a bug here is logged and the connection closed.
+
+    Args:
+        stream: the accepted connection (closed when this returns).
+        app: the daemon's shared objects.
+        on_websocket: runs a protocol session on an accepted WebSocket.
+        remote: ``"ip:port"`` of the client, for logs.
+    """
+    try:
+        await _serve(stream, app, on_websocket, remote)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as exc:
+        log.debug("HTTP connection from %s ended: %r", remote, exc)
+    except Exception:
+        log.exception("HTTP connection from %s failed", remote)
+    finally:
+        await trio.aclose_forcefully(stream)
