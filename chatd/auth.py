@@ -37,8 +37,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.limits import KeyedLimiter
-from chatd.names import normalise_user
-from chatd.protocol import codes
+from chatd.protocol import InvalidName, codes, normalise_user
 from chatd.storage.base import Storage, User
 
 if TYPE_CHECKING:
@@ -107,6 +106,14 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"{path}: a JWT secret needs at least {MIN_SECRET_BYTES} bytes")
     return secret
+
+
+def _user_name(name: object) -> str:
+    """A valid user name unchanged (names keep their case), else ``bad_request``."""
+    try:
+        return normalise_user(name)
+    except InvalidName as exc:
+        raise ChatError(codes.BAD_REQUEST, str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,7 +200,7 @@ class Auth:
             ChatError: ``bad_request`` for a malformed name or a password that is too short or
                 too long; ``conflict`` (from storage) when the name is taken in any case.
         """
-        name = normalise_user(name)
+        name = _user_name(name)
         password = self._check_password(password)
         password_hash = await self._hash(password)
         return await self.storage.create_user(name, password_hash)
@@ -205,7 +212,7 @@ class Auth:
             ChatError: ``bad_request`` for a password out of bounds; ``not_found``.
         """
         password_hash = await self._hash(self._check_password(password))
-        return await self.storage.set_password(normalise_user(name), password_hash)
+        return await self.storage.set_password(_user_name(name), password_hash)
 
     async def login(self, name: str, password: str, *, address: str | None = None
                     ) -> tuple[str, int]:
@@ -248,7 +255,7 @@ class Auth:
             raise wrong
         credentials = None
         with contextlib.suppress(ChatError):
-            credentials = await self.storage.get_credentials(normalise_user(name))
+            credentials = await self.storage.get_credentials(_user_name(name))
         if credentials is None:
             await self._verify(await self._dummy(), password)
             raise wrong

@@ -31,7 +31,7 @@ from collections.abc import Callable
 import trio
 
 from chatd.outbox import Delivery
-from chatd.protocol import MemberJoined, MemberLeft, encode, is_dm_room
+from chatd.protocol import MemberJoined, MemberLeft, frame, is_dm_room
 from chatd.rooms import Join, Leave, PublishMany, RoomRegistry
 from chatd.storage import (
     Change,
@@ -95,7 +95,7 @@ class Relay:
                                 notice.room, exc)
                     continue
                 await self._registry.send(PublishMany(tuple(
-                    Delivery(m.room, m.seq, encode(message_event(m).wire())) for m in messages
+                    Delivery(m.room, m.seq, frame(message_event(m))) for m in messages
                 )))
 
     async def _membership(self, notice: MembershipNotice) -> None:
@@ -105,6 +105,6 @@ class Relay:
         if not is_dm_room(notice.room):
             event = (MemberJoined if notice.joined else MemberLeft)(room=notice.room,
                                                                     user=notice.user)
-            announce = encode(event.wire())
+            announce = frame(event)
         command = Join if notice.joined else Leave
         await self._registry.send(command(notice.user, notice.room, announce))

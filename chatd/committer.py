@@ -23,7 +23,7 @@ import trio
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
 from chatd.outbox import Delivery
-from chatd.protocol import codes, encode
+from chatd.protocol import codes, frame
 from chatd.rooms import PublishMany, RoomRegistry
 from chatd.storage import Appended, NewMessage, Storage, StorageUnavailable
 from chatd.views import message_event
@@ -124,7 +124,7 @@ class Committer:
             failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
             outcomes = [failed] * len(batch)
         fresh = tuple(
-            Delivery(o.message.room, o.message.seq, encode(message_event(o.message).wire()))
+            Delivery(o.message.room, o.message.seq, frame(message_event(o.message)))
             for o in outcomes if isinstance(o, Appended) and not o.duplicate
         )
         if fresh:

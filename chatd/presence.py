@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterable
 
 import trio
 
-from chatd.protocol import PresenceChanged, encode
+from chatd.protocol import PresenceChanged, frame
 from chatd.rooms import BroadcastPresence, Disconnect, RoomRegistry
 
 __all__ = [
@@ -171,10 +171,9 @@ class PresenceTracker:
         async with self._receive:
             async for command in self._receive:
                 for announce in apply(self.state, command):
-                    frame = encode(PresenceChanged(user=announce.user, status=announce.status)
-                                   .wire())
+                    data = frame(PresenceChanged(user=announce.user, status=announce.status))
                     await self._registry.send(
-                        BroadcastPresence(announce.user, frame, also=announce.watchers)
+                        BroadcastPresence(announce.user, data, also=announce.watchers)
                     )
                 if isinstance(command, Offline):
                     await self._registry.send(Disconnect(command.conn))

@@ -36,7 +36,6 @@ __all__ = [
     "Join",
     "Leave",
     "Member",
-    "Publish",
     "PublishMany",
     "RegistryState",
     "RoomRegistry",
@@ -108,15 +107,6 @@ class Leave:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Publish:
-    """A committed message; published in seq order per room."""
-
-    room: str
-    seq: int
-    data: bytes
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class PublishMany:
     """Committed messages, in seq order per room: one command for a whole commit batch, so
     that the committer crosses into the registry once per batch, not once per message."""
@@ -152,7 +142,7 @@ class ToUser:
     exclude: ConnId | None = None
 
 
-Command = (Connect | Disconnect | Join | Leave | Publish | PublishMany | Broadcast
+Command = (Connect | Disconnect | Join | Leave | PublishMany | Broadcast
            | BroadcastPresence | ToUser)
 
 
@@ -233,11 +223,6 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
                 )
             _remove(state, user, room)
             return effects
-        case Publish(room, seq, data):
-            members = state.room_users.get(room)
-            if not members:
-                return []
-            return [Deliver(_conns_of(state, members), Delivery(room, seq, data))]
         case PublishMany(deliveries):
             effects = []
             for delivery in deliveries:

@@ -14,7 +14,6 @@ from chatd.rooms import (
     Disconnect,
     Join,
     Leave,
-    Publish,
     PublishMany,
     RegistryState,
     apply,
@@ -38,6 +37,10 @@ def test_connect_asks_for_ready_callback() -> None:
     assert effects == [Call(ready)]
 
 
+def _publish(room: str, seq: int, data: bytes) -> PublishMany:
+    return PublishMany((Delivery(room, seq, data),))
+
+
 def test_publish_reaches_every_connection_of_every_member() -> None:
     """A message goes to all connections of the room's members and nobody else."""
     state = RegistryState()
@@ -45,7 +48,7 @@ def test_publish_reaches_every_connection_of_every_member() -> None:
     _connect(state, "c2", "ann", "a")
     _connect(state, "c3", "bob", "a", "b")
     _connect(state, "c4", "cy", "b")
-    effects = apply(state, Publish("a", 7, b"m\n"))
+    effects = apply(state, _publish("a", 7, b"m\n"))
     assert _targets(effects) == {"c1", "c2", "c3"}
     assert effects[0].item == Delivery("a", 7, b"m\n")  # type: ignore[union-attr]
 
@@ -58,7 +61,7 @@ def test_join_subscribes_all_of_the_users_connections_and_announces() -> None:
     _connect(state, "c3", "bob", "a")
     effects = apply(state, Join("ann", "a", b"joined\n"))
     assert _targets(effects) == {"c1", "c2", "c3"}
-    assert _targets(apply(state, Publish("a", 1, b""))) == {"c1", "c2", "c3"}
+    assert _targets(apply(state, _publish("a", 1, b""))) == {"c1", "c2", "c3"}
 
 
 def test_leave_announces_to_the_leaver_then_stops_delivery() -> None:
@@ -67,7 +70,7 @@ def test_leave_announces_to_the_leaver_then_stops_delivery() -> None:
     _connect(state, "c1", "ann", "a")
     _connect(state, "c2", "bob", "a")
     assert _targets(apply(state, Leave("ann", "a", b"left\n"))) == {"c1", "c2"}
-    assert _targets(apply(state, Publish("a", 2, b""))) == {"c2"}
+    assert _targets(apply(state, _publish("a", 2, b""))) == {"c2"}
 
 
 def test_disconnect_of_last_connection_forgets_the_user() -> None:
@@ -76,7 +79,7 @@ def test_disconnect_of_last_connection_forgets_the_user() -> None:
     _connect(state, "c1", "ann", "a")
     _connect(state, "c2", "ann", "a")
     apply(state, Disconnect("c1"))
-    assert _targets(apply(state, Publish("a", 1, b""))) == {"c2"}
+    assert _targets(apply(state, _publish("a", 1, b""))) == {"c2"}
     apply(state, Disconnect("c2"))
     assert state.conns == {} and state.user_conns == {} and state.room_users == {}
     assert apply(state, Disconnect("c2")) == []

@@ -244,9 +244,6 @@ class Storage(Protocol):
         """The rooms and conversations the user is a member of, by name, with ``read_seq``,
         ``unread`` and (for conversations) ``peer`` filled."""
 
-    async def public_rooms(self) -> list[Room]:
-        """Every public room, by name."""
-
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
         """Create a room with its owner as first member. Raises ChatError('conflict')."""
 

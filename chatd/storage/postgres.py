@@ -221,13 +221,6 @@ _SQL_USER_ROOMS = f"""
 ORDER BY r.name COLLATE "C"
 """
 
-_SQL_PUBLIC_ROOMS = f"""
-SELECT {_ROOM_COLUMNS}
-FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
-WHERE NOT r.private AND r.kind = 'room'
-ORDER BY r.name COLLATE "C"
-"""
-
 # The user's rooms, then the public rooms they are not in (both halves use an index: the
 # user's memberships, and rooms_public_name_idx).
 _SQL_ROOMS_OVERVIEW = f"""
@@ -705,10 +698,6 @@ class PostgresStorage:
 
     async def rooms_overview(self, user_id: int) -> list[Room]:
         rows = await self._run(self._pool.fetch, _SQL_ROOMS_OVERVIEW, user_id)
-        return [_room(row) for row in rows]
-
-    async def public_rooms(self) -> list[Room]:
-        rows = await self._run(self._pool.fetch, _SQL_PUBLIC_ROOMS)
         return [_room(row) for row in rows]
 
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:

@@ -151,7 +151,7 @@ async def test_join_creates_public_room(storage: Storage) -> None:
         assert not again.newly_joined
         assert again.room.id == first.room.id
         assert (await storage.join_room(bob.id, "lobby")).newly_joined
-        assert [r.name for r in await storage.public_rooms()] == ["lobby"]
+        assert [r.name for r in await storage.rooms_overview(bob.id)] == ["lobby"]
         assert [r.name for r in await storage.user_rooms(bob.id)] == ["lobby"]
 
 
@@ -183,7 +183,7 @@ async def test_private_room_is_forbidden_to_others(storage: Storage) -> None:
             await storage.join_room(bob.id, "secret")
         assert info.value.code == "forbidden"
         assert await storage.user_rooms(bob.id) == []
-        assert await storage.public_rooms() == []
+        assert await storage.rooms_overview(bob.id) == []
         assert not (await storage.join_room(alice.id, "secret")).newly_joined
 
 

@@ -209,17 +209,19 @@ async def test_conversation_cannot_be_left(storage: Storage) -> None:
         assert [r.name for r in await storage.user_rooms(alice.id)] == ["@alice:bob"]
 
 
-async def test_public_rooms_lists_neither_private_rooms_nor_conversations(
+async def test_the_overview_shows_others_neither_private_rooms_nor_conversations(
     storage: Storage,
 ) -> None:
-    """public_rooms holds public rooms only, each of kind room."""
+    """A user's overview holds, of others' rooms, the public ones only, each of kind room."""
     with trio.fail_after(TIMEOUT):
         (alice,) = await users(storage, "alice")
         await users(storage, "bob")
+        (cy,) = await users(storage, "cy")
         await storage.join_room(alice.id, "lobby")
         await storage.create_room(alice.id, "secret", private=True, topic="")
         await storage.direct_room(alice.id, "bob")
-        assert [(r.name, r.kind) for r in await storage.public_rooms()] == [("lobby", "room")]
+        overview = await storage.rooms_overview(cy.id)
+        assert [(r.name, r.kind) for r in overview] == [("lobby", "room")]
 
 
 # -- what a non-member may not do --------------------------------------------------------------
