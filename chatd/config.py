@@ -2,24 +2,43 @@
 
 The shipped ``chatd.toml`` documents every key; this module holds the same keys as typed
 dataclasses with the same defaults, so that a missing file still gives a working daemon. A key
-that is not known here, or a value of the wrong type, is an error that names the key: a typo in
-a config file should stop the daemon, not be silently ignored.
+that is not known here (in the file or as a ``CHATD_*`` variable), or a value of the wrong type,
+is an error that names the key and suggests the nearest known one: a typo should stop the
+daemon, not be silently ignored. Every mistake is reported at once, not the first only, so that
+``chatd serve --check`` lists them all.
+
+A loaded :class:`Config` remembers where each value came from (a file key, a variable or the
+default): start-up failures that only show later (a port in use, a host that does not resolve,
+a database that does not answer) name the setting to change, as :meth:`Config.source` says it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "load_config"]
+__all__ = ["Config", "ConfigError", "load_config", "redact_dsn", "shipped_web_root"]
+
+# Environment variables under the CHATD_ prefix that are not settings: the test suite's.
+_NOT_SETTINGS = "CHATD_TEST_"
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; the message names the key and the problem."""
+    """The configuration cannot be used; each problem names the key and what is wrong.
+
+    Attributes:
+        problems: one line per mistake (``str(error)`` joins them with newlines).
+    """
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,9 +95,47 @@ class LimitsConfig:
     history_max: int = 500
 
 
+def shipped_web_root() -> Path:
+    """The web page shipped with chatd.
+
+    An installed wheel carries it as package data in ``chatd/web`` (setup.cfg maps
+    ``clients/web`` there); a checkout, editable installs included, serves ``clients/web`` in
+    place. The folder may be missing or empty in a broken install: ``chatd serve`` checks it.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "web"
+    if installed.is_dir():
+        return installed
+    return package.parent / "clients" / "web"
+
+
+def redact_dsn(dsn: str) -> str:
+    """``dsn`` with its password masked (in the user part and in a ``password=`` parameter),
+    for logs and messages."""
+    try:
+        parts = urllib.parse.urlsplit(dsn)
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, host = netloc.rsplit("@", 1)
+            netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    except ValueError:
+        return "<an unparsable DSN>"
+    if any(key == "password" for key, _ in query):
+        masked = [(key, "***" if key == "password" else value) for key, value in query]
+        parts = parts._replace(query=urllib.parse.urlencode(masked, safe="*/"))
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Config:
-    """The whole configuration. ``path`` is the file it was read from, if any."""
+    """The whole configuration.
+
+    Attributes:
+        path: the file it was read from, if any.
+        sources: where each key (``"http.port"``) got its value, when not from the default,
+            in words (see :meth:`source`).
+    """
 
     server: ServerConfig = dataclasses.field(default_factory=ServerConfig)
     http: HttpConfig = dataclasses.field(default_factory=HttpConfig)
@@ -87,6 +144,8 @@ class Config:
     auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     path: Path | None = None
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
+                                                   repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -99,28 +158,65 @@ class Config:
 
     @property
     def web_root(self) -> Path:
-        """The folder served at ``/``: ``http.web_root``, or the shipped ``clients/web``."""
+        """The folder served at ``/``: ``http.web_root``, or the page shipped with chatd."""
         if self.http.web_root:
             root = Path(self.http.web_root).expanduser()
             if not root.is_absolute() and self.path is not None:
                 root = self.path.parent / root
             return root.resolve()
-        return (Path(__file__).resolve().parent.parent / "clients" / "web").resolve()
+        return shipped_web_root()
+
+    @property
+    def database_label(self) -> str:
+        """The database in use, in words, its password masked: for logs and messages."""
+        if self.database.dsn:
+            return f"PostgreSQL at {redact_dsn(self.database.dsn)}"
+        return f"the embedded PostgreSQL in {self.data_dir / 'postgres'}"
+
+    def source(self, key: str) -> str:
+        """Where ``key`` (``"http.port"``) got its value, for messages that tell the operator
+        what to change: ``[http] port in /etc/chatd/chatd.toml``, ``CHATD_HTTP_PORT in the
+        environment``, or ``the default of [http] port``."""
+        section, _, name = key.partition(".")
+        return self.sources.get(key, f"the default of [{section}] {name}")
 
     def replace(self, **sections: Mapping[str, Any]) -> Config:
         """A copy with some keys changed, e.g. ``cfg.replace(http={"port": 0})``."""
         changed: dict[str, Any] = {}
+        sources = dict(self.sources)
         for name, values in sections.items():
             current = getattr(self, name)
             changed[name] = dataclasses.replace(current, **values)
-        return dataclasses.replace(self, **changed)
+            for key in values:
+                sources[f"{name}.{key}"] = f"[{name}] {key} as set by the program"
+        return dataclasses.replace(self, **changed, sources=sources)
 
 
-_SECTIONS = {f.name: f for f in dataclasses.fields(Config) if f.name != "path"}
+_SECTIONS = {f.name: f for f in dataclasses.fields(Config) if f.name not in {"path", "sources"}}
 
 
-def _coerce(where: str, value: Any, default: Any, *, from_env: bool = False) -> Any:
-    """Check a value against the type of its default; environment strings are converted."""
+def _defaults(section: str) -> dict[str, Any]:
+    factory: Any = _SECTIONS[section].default_factory
+    defaults = factory()
+    return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
+
+
+def _variable(section: str, key: str) -> str:
+    return f"CHATD_{section.upper()}_{key.upper()}"
+
+
+def _suggest(name: str, known: list[str]) -> str | None:
+    """The known name nearest to a misspelt one, if any is near."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _coerce(value: Any, default: Any, *, from_env: bool = False) -> Any:
+    """Check a value against the type of its default; environment strings are converted.
+
+    Raises:
+        ValueError: the value does not fit; the message says what was expected.
+    """
     kind = type(default)
     if from_env and kind is not str:
         text = value.strip()
@@ -131,72 +227,97 @@ def _coerce(where: str, value: Any, default: Any, *, from_env: bool = False) -> 
                 return text.lower() in {"1", "true", "yes", "on"}
             return kind(text)
         except ValueError:
-            raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from None
+            raise ValueError(f"expected {kind.__name__}, got {value!r}") from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not kind:
-        raise ConfigError(f"{where}: expected {kind.__name__}, got {type(value).__name__}")
+        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
     return value
 
 
-def _build(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> dict[str, Any]:
+def _build(raw: Mapping[str, Any], env: Mapping[str, str], file: Path | None,
+           problems: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The sections from the file's tables and the environment, and where each value came
+    from; every mistake is appended to ``problems``, starting with where it was made."""
     sections: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    tables: dict[str, Mapping[str, Any]] = {}
     for name, value in raw.items():
         if name not in _SECTIONS:
-            raise ConfigError(f"{source}: unknown section [{name}]")
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: [{name}] must be a table")
+            suggestion = _suggest(name, list(_SECTIONS))
+            problems.append(f"[{name}] in {file}: unknown section"
+                            + (f"; did you mean [{suggestion}]?" if suggestion else ""))
+        elif not isinstance(value, dict):
+            problems.append(f"[{name}] in {file}: must be a table")
+        else:
+            tables[name] = value
     for name, field in _SECTIONS.items():
-        factory: Any = field.default_factory
-        defaults = factory()
-        known = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
+        known = _defaults(name)
         values: dict[str, Any] = {}
-        for key, value in raw.get(name, {}).items():
+        for key, value in tables.get(name, {}).items():
+            where = f"[{name}] {key} in {file}"
             if key not in known:
-                raise ConfigError(f"{source}: unknown key {name}.{key}")
-            values[key] = _coerce(f"{source}: {name}.{key}", value, known[key])
+                suggestion = _suggest(key, list(known))
+                problems.append(f"{where}: unknown key"
+                                + (f"; did you mean [{name}] {suggestion}?" if suggestion else ""))
+                continue
+            try:
+                values[key] = _coerce(value, known[key])
+            except ValueError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            sources[f"{name}.{key}"] = where
         for key, default in known.items():
-            var = f"CHATD_{name.upper()}_{key.upper()}"
-            if var in env:
-                values[key] = _coerce(f"environment {var}", env[var], default, from_env=True)
-        sections[name] = dataclasses.replace(defaults, **values)
-    return sections
+            var = _variable(name, key)
+            if var not in env:
+                continue
+            where = f"{var} in the environment"
+            try:
+                values[key] = _coerce(env[var], default, from_env=True)
+            except ValueError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            sources[f"{name}.{key}"] = where
+        factory: Any = field.default_factory
+        sections[name] = dataclasses.replace(factory(), **values)
+    variables = [_variable(name, key) for name in _SECTIONS for key in _defaults(name)]
+    for var in sorted(env):
+        if var.startswith("CHATD_") and not var.startswith(_NOT_SETTINGS) \
+                and var not in variables:
+            suggestion = _suggest(var, variables)
+            problems.append(f"{var} in the environment: not a chatd setting"
+                            + (f"; did you mean {suggestion}?" if suggestion else ""))
+    return sections, sources
 
 
-def _validate(config: Config) -> None:
-    for where, port in (("http.port", config.http.port), ("tcp.port", config.tcp.port)):
+def _validate(config: Config, problems: list[str]) -> None:
+    def bad(key: str, problem: str) -> None:
+        problems.append(f"{config.source(key)}: {problem}")
+
+    for key, port in (("http.port", config.http.port), ("tcp.port", config.tcp.port)):
         if not 0 <= port <= 65535:
-            raise ConfigError(f"{where}: {port} is not a port number (0-65535; 0 picks a free one)")
+            bad(key, f"{port} is not a port number (0-65535; 0 picks a free one)")
+    for key, host in (("http.host", config.http.host), ("tcp.host", config.tcp.host)):
+        if not host.strip():
+            bad(key, "empty (use 127.0.0.1, or 0.0.0.0 for every address)")
     dsn = config.database.dsn
     if dsn and not dsn.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("database.dsn: must be empty or a postgresql:// DSN")
-    positive = {
-        "server.grace_period": config.server.grace_period,
-        "http.max_body_bytes": config.http.max_body_bytes,
-        "http.max_header_bytes": config.http.max_header_bytes,
-        "http.request_timeout": config.http.request_timeout,
-        "database.pool_size": config.database.pool_size,
-        "database.max_batch": config.database.max_batch,
-        "auth.token_ttl": config.auth.token_ttl,
-        "auth.login_attempts_per_ip": config.auth.login_attempts_per_ip,
-        "auth.login_failures_per_user": config.auth.login_failures_per_user,
-        "limits.max_frame_bytes": config.limits.max_frame_bytes,
-        "limits.max_text_chars": config.limits.max_text_chars,
-        "limits.outbox_frames": config.limits.outbox_frames,
-        "limits.idle_timeout": config.limits.idle_timeout,
-        "limits.join_recent": config.limits.join_recent,
-        "limits.resume_max": config.limits.resume_max,
-        "limits.max_in_flight": config.limits.max_in_flight,
-        "limits.send_rate": config.limits.send_rate,
-        "limits.send_burst": config.limits.send_burst,
-        "limits.connections_per_ip": config.limits.connections_per_ip,
-        "limits.history_max": config.limits.history_max,
-    }
-    for where, value in positive.items():
+        bad("database.dsn", "must be empty or a postgresql:// DSN")
+    positive = [
+        "server.grace_period", "http.max_body_bytes", "http.max_header_bytes",
+        "http.request_timeout", "database.pool_size", "database.max_batch", "auth.token_ttl",
+        "auth.login_attempts_per_ip", "auth.login_failures_per_user", "limits.max_frame_bytes",
+        "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
+        "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
+        "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
+    ]
+    for key in positive:
+        section, _, name = key.partition(".")
+        value = getattr(getattr(config, section), name)
         if value <= 0:
-            raise ConfigError(f"{where}: must be greater than 0, got {value}")
+            bad(key, f"must be greater than 0, got {value}")
     if config.server.log_level.lower() not in {"debug", "info", "warning", "error"}:
-        raise ConfigError("server.log_level: one of debug, info, warning, error")
+        bad("server.log_level", "one of debug, info, warning, error")
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -205,11 +326,12 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     Args:
         path: the TOML file. ``None`` means ``./chatd.toml`` if it exists, else the defaults.
         env: the environment to take ``CHATD_<SECTION>_<KEY>`` overrides from (default
-            ``os.environ``); they win over the file.
+            ``os.environ``); they win over the file. Any other ``CHATD_*`` variable is a
+            mistake (a misspelt setting), except ``CHATD_TEST_*``, the test suite's.
 
     Raises:
-        ConfigError: the file is missing (when named), not TOML, or holds an unknown key or a
-            value of the wrong type.
+        ConfigError: the file is missing (when named) or not TOML, or the file or the
+            environment holds unknown keys or values of the wrong type; it lists them all.
     """
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
@@ -222,12 +344,17 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         file = Path(path).expanduser().resolve()
         if not file.is_file():
             raise ConfigError(f"{path}: no such config file")
-    source = str(file) if file else "defaults"
     if file is not None:
         try:
             raw = tomllib.loads(file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    config = Config(**_build(raw, env, source), path=file)
-    _validate(config)
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot be read: {exc.strerror}") from None
+    problems: list[str] = []
+    sections, sources = _build(raw, env, file, problems)
+    config = Config(**sections, path=file, sources=sources)
+    _validate(config, problems)
+    if problems:
+        raise ConfigError(*problems)
     return config

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from chatd.config import ConfigError, load_config
+from chatd.config import Config, ConfigError, load_config
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -32,21 +33,72 @@ def test_relative_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("text", "env", "message"),
     [
-        ("[htp]\nport = 1\n", {}, "unknown section [htp]"),
-        ("[http]\nprot = 1\n", {}, "unknown key http.prot"),
-        ('[http]\nport = "80"\n', {}, "http.port: expected int"),
-        ("[http]\nport = 70000\n", {}, "not a port number"),
-        ("", {"CHATD_HTTP_PORT": "eighty"}, "CHATD_HTTP_PORT: expected int"),
-        ('[database]\ndsn = "mysql://x"\n', {}, "database.dsn"),
-        ("[limits]\noutbox_frames = 0\n", {}, "limits.outbox_frames: must be greater"),
+        ("[htp]\nport = 1\n", {}, "[htp] in .*: unknown section; did you mean [http]?"),
+        ("[http]\nprot = 1\n", {}, "[http] prot in .*: unknown key; did you mean [http] port?"),
+        ('[http]\nport = "80"\n', {}, "[http] port in .*chatd.toml: expected int"),
+        ("[http]\nport = 70000\n", {}, "[http] port in .*: 70000 is not a port number"),
+        ("", {"CHATD_HTTP_PORT": "eighty"}, "CHATD_HTTP_PORT in the environment: expected int"),
+        ("", {"CHATD_HTTP_PROT": "9000"},
+         "CHATD_HTTP_PROT in the environment: not a chatd setting; did you mean CHATD_HTTP_PORT?"),
+        ("", {"CHATD_SERVR_DATA_DIR": "/x"}, "did you mean CHATD_SERVER_DATA_DIR?"),
+        ('[database]\ndsn = "mysql://x"\n', {}, "[database] dsn in .*: must be empty or a"),
+        ("", {"CHATD_LIMITS_OUTBOX_FRAMES": "0"},
+         "CHATD_LIMITS_OUTBOX_FRAMES in the environment: must be greater than 0"),
         ("[http\n", {}, "not valid TOML"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, env: dict[str, str],
                             message: str) -> None:
     """Each mistake gives a ConfigError naming the key and what is wrong."""
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    pattern = re.escape(message).replace(re.escape(".*"), ".*")
+    with pytest.raises(ConfigError, match=pattern):
         load_config(_write(tmp_path, text), env=env)
+
+
+def test_every_mistake_is_named_at_once(tmp_path: Path) -> None:
+    """All mistakes of the file and the environment come in one error, one line each."""
+    path = _write(tmp_path, '[http]\nprot = 1\nport = "x"\n[tcp]\nport = -1\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={"CHATD_TCP_HOTS": "0.0.0.0", "CHATD_TEST_DSN": "ignored"})
+    problems = caught.value.problems
+    assert len(problems) == 4, problems
+    assert str(caught.value).splitlines() == problems
+    assert any("did you mean CHATD_TCP_HOST?" in p for p in problems)
+    assert not any("CHATD_TEST_DSN" in p for p in problems)
+
+
+def test_sources_name_the_file_key_or_the_variable(tmp_path: Path) -> None:
+    """Each value knows where it came from: a file key, a variable, or the default."""
+    path = _write(tmp_path, "[http]\nport = 9000\nhost = \"::1\"\n")
+    config = load_config(path, env={"CHATD_HTTP_HOST": "0.0.0.0"})
+    assert config.source("http.port") == f"[http] port in {path.resolve()}"
+    assert config.source("http.host") == "CHATD_HTTP_HOST in the environment"
+    assert config.source("tcp.port") == "the default of [tcp] port"
+    changed = config.replace(tcp={"port": 0})
+    assert changed.source("tcp.port") == "[tcp] port as set by the program"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("postgresql://chatd:s3cret@db:5432/chatd", "postgresql://chatd:***@db:5432/chatd"),
+        ("postgresql://chatd@/chatd?host=/run/postgresql",
+         "postgresql://chatd@/chatd?host=/run/postgresql"),
+        ("postgresql://db/chatd?user=chatd&password=s3cret",
+         "postgresql://db/chatd?user=chatd&password=***"),
+        ("postgresql://ch%40td:p%40ss@db/chatd", "postgresql://ch%40td:***@db/chatd"),
+    ],
+)
+def test_database_label_masks_the_password(dsn: str, shown: str) -> None:
+    """The database is named in logs and messages without its password."""
+    config = Config().replace(database={"dsn": dsn})
+    assert config.database_label == f"PostgreSQL at {shown}"
+    assert "s3cret" not in config.database_label and "p%40ss" not in config.database_label
+
+
+def test_default_web_root_holds_the_page() -> None:
+    """With no [http] web_root, the page shipped with chatd is served: it has index.html."""
+    assert (Config().web_root / "index.html").is_file()
 
 
 def test_missing_named_file_is_an_error(tmp_path: Path) -> None:
