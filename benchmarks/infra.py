@@ -189,7 +189,7 @@ class BenchPostgres:
             self.dsn = dsn
             return
         # Under /tmp, never under a home folder: as root, pgserver opens read/traverse
-        # permission on every parent folder of the cluster (NOTES.md).
+        # permission on every parent folder of the cluster, up to /.
         self._root = Path(tempfile.mkdtemp(prefix="chatd-bench-pg-", dir="/tmp"))
         # pgserver keeps an inter-process lock file there (created again at exit): a folder
         # that outlives the run rather than one inside the folder we remove.

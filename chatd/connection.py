@@ -390,6 +390,10 @@ class Connection:
     async def _dispatch(self, request: Request) -> None:
         """Run ``request``'s operation (checked against its row first) and write its result."""
         operation = OPERATIONS[type(request)]
+        if operation.session and self._user is None:
+            # The session's state table already lets nothing but hello through before the
+            # welcome; this keeps the row's promise should that table ever change.
+            raise ChatError(codes.UNAUTHENTICATED, "say hello first")
         if operation.rate is not None:
             self._take(operation.rate)
         try:

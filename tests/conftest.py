@@ -65,7 +65,7 @@ def pg_server() -> Iterator[str]:
         yield external
         return
     # Under /tmp, never under the home folder: as root, pgserver opens read/traverse permission
-    # on every parent of the cluster folder (NOTES.md).
+    # on every parent of the cluster folder, up to /.
     root = Path(tempfile.mkdtemp(prefix="chatd-test-pg-", dir="/tmp"))
     server = EmbeddedPostgres.start(root)
     try:

@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 asyncpg speaks only asyncio and chatd runs on trio. Rather than run trio and asyncio in one
-thread (trio-asyncio: slower under concurrency, see NOTES.md), the storage layer owns one
+thread (trio-asyncio: measured here at 1,900-2,500 inserts/s from 50 tasks against
+4,400-4,500 for this bridge), the storage layer owns one
 asyncio event loop that runs forever in a daemon thread, and *every* asyncpg call, pool creation
 included, is a coroutine run on that loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
 
@@ -24,7 +25,8 @@ This is why the bridge does not use ``asyncio.run_coroutine_threadsafe``: its
 ``concurrent.futures.Future`` reports "cancelled" the instant ``cancel()`` is called, while the
 asyncio task is still unwinding.
 
-Each crossing costs two thread hand-offs (a few tens of microseconds, see NOTES.md): callers
+Each crossing costs two thread hand-offs (a few tens of microseconds: 2,600-2,700 sequential
+``SELECT 1``/s through it against 5,900-7,900 on plain asyncio, as measured on 2 cores): callers
 should make one call carry a whole unit of work (a transaction, a batch of messages).
 
 :meth:`AsyncioBridge.aclose` refuses new calls, stops the loop, cancels whatever still runs on
