@@ -64,7 +64,7 @@ from chatd.storage import Appended, StorageUnavailable, User
 from chatd.transport import Transport, TransportClosed
 from chatd.views import message_event
 
-__all__ = ["Connection", "Phase"]
+__all__ = ["Connection", "Phase", "move"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,17 @@ _MOVES: dict[Phase, frozenset[Phase]] = {
     Phase.KICKED: frozenset({Phase.CLOSED}),
     Phase.CLOSED: frozenset(),
 }
+
+
+def move(current: Phase, to: Phase) -> Phase:
+    """``to``, if a connection in ``current`` may go there.
+
+    Raises:
+        RuntimeError: the move is not in the table (a bug in the connection, not the peer's).
+    """
+    if to not in _MOVES[current]:
+        raise RuntimeError(f"a connection cannot go from {current.name} to {to.name}")
+    return to
 
 
 class _EndSession(Exception):
@@ -136,10 +147,7 @@ class Connection:
         return self._phase
 
     def _become(self, phase: Phase) -> None:
-        if phase not in _MOVES[self._phase]:
-            raise RuntimeError(f"a connection cannot go from {self._phase.name} to "
-                               f"{phase.name}")
-        self._phase = phase
+        self._phase = move(self._phase, phase)
 
     # ------------------------------------------------------------------ the Caller protocol
 
