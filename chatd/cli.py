@@ -1,8 +1,19 @@
 """The ``chatd`` command: ``serve``, ``migrate``, ``user add|passwd|list``, ``token``,
-``client``.
+``backup``, ``restore``, ``client``, ``version``, ``help``.
 
-Every subcommand reads the same configuration (``--config``, default ``./chatd.toml`` or the
-built-in defaults) with ``CHATD_<SECTION>_<KEY>`` overrides from the environment.
+Every subcommand reads the same configuration (``--config FILE``, before or after the
+subcommand; default ``./chatd.toml`` or the built-in defaults) with ``CHATD_<SECTION>_<KEY>``
+overrides from the environment.
+
+What an operator meets first is held to three rules here:
+
+- A failure is one line on stderr that names the setting to change and where it was set, and a
+  non-zero exit; never a traceback (those are for bugs).
+- ``serve --check`` names every mistake it can find without starting anything (the config, the
+  web page, the listening hosts), and otherwise says what ``serve`` would use.
+- Only ``serve`` (and ``restore``, whose job it is) creates a database. The other commands say
+  on stderr which database they use, and refuse when there is none: a command run with the
+  wrong ``--config`` must not quietly make an empty one.
 """
 
 from __future__ import annotations
@@ -10,19 +21,34 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import secrets
 import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
 from chatd import __version__
 from chatd.config import Config, ConfigError, load_config
 
+if TYPE_CHECKING:
+    from chatd.auth import Auth
+    from chatd.storage import Storage
+
 __all__ = ["main"]
 
 log = logging.getLogger("chatd")
+
+# Exit statuses: a configuration to fix, and anything else that went wrong.
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+
+
+class _Refused(Exception):
+    """The command cannot go on; the message, one line, says why and what to do."""
 
 
 def _setup_logging(config: Config) -> None:
@@ -36,9 +62,71 @@ def _setup_logging(config: Config) -> None:
         logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
+def _web_root_problem(config: Config) -> str | None:
+    """Why the web page cannot be served, if it cannot."""
+    root = config.web_root
+    if (root / "index.html").is_file():
+        return None
+    if config.http.web_root:
+        return f"{config.source('http.web_root')}: {root} has no index.html"
+    return (f"the web page shipped with chatd is missing ({root} has no index.html): "
+            "reinstall chatd, or set [http] web_root")
+
+
+def _problems(config: Config) -> list[str]:
+    """What would stop ``serve`` that loading the config cannot see: the web page, and
+    listening hosts that do not resolve or are not this machine's."""
+    from chatd.listen import check_address
+
+    found = [_web_root_problem(config), check_address(config, "http"),
+             check_address(config, "tcp")]
+    return [problem for problem in found if problem is not None]
+
+
+def _check(config: Config) -> int:
+    """``serve --check``: every problem, or what serve would use."""
+    from chatd.listen import format_address
+    from chatd.storage.embedded import cluster_exists
+
+    problems = _problems(config)
+    for problem in problems:
+        print(f"chatd: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_CONFIG
+    database = config.database_label
+    if not config.database.dsn and not cluster_exists(config.data_dir):
+        database += " (made on the first start)"
+    print(f"chatd: configuration OK ({config.path or 'built-in defaults'})")
+    print(f"  web page, /api, /ws   http://{format_address(config.http.host, config.http.port)}")
+    print(f"  protocol (tcp)        {format_address(config.tcp.host, config.tcp.port)}")
+    print(f"  database              {database}")
+    print(f"  data directory        {config.data_dir}")
+    print(f"  web root              {config.web_root}")
+    return 0
+
+
+def _use_database(config: Config, *, create: bool = False) -> None:
+    """For commands other than ``serve``: say which database they use; unless ``create``,
+    refuse when there is none."""
+    from chatd.storage.embedded import cluster_exists, cluster_path
+
+    print(f"chatd: using {config.database_label}", file=sys.stderr)
+    if create or config.database.dsn or cluster_exists(config.data_dir):
+        return
+    where = cluster_path(config.data_dir)
+    if where.exists():
+        raise _Refused(f"cannot read the database in {where}: run this as the user that runs "
+                       "chatd")
+    raise _Refused(
+        f"no database in {where} (data directory from {config.source('server.data_dir')}): "
+        "chatd serve creates it on its first start; or give the daemon's config with --config")
+
+
 async def _serve(config: Config) -> None:
     from chatd.server import serve
 
+    log.info("database: %s", config.database_label)
+    log.info("web page: %s", config.web_root)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             server = await nursery.start(serve, config)
@@ -58,31 +146,43 @@ async def _migrate(config: Config) -> None:
 
 
 def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
-        raise SystemExit("chatd: the passwords differ")
+    """The new password: the first line of standard input when asked to, or when it is not a
+    terminal (a script, a pipe); otherwise asked twice on the terminal."""
+    if from_stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise _Refused("no password on standard input (give it as the first line)")
+        return line.rstrip("\r\n")
+    try:
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise _Refused("the passwords differ")
+    except EOFError:
+        raise _Refused("no password given") from None
     return first
 
 
+def _unsigned_auth(storage: Storage, config: Config) -> Auth:
+    """An Auth for commands that sign no token (add, passwd): a throwaway key, so that they
+    leave no ``jwt_secret`` behind in a data directory the daemon may not even use."""
+    from chatd.auth import Auth
+
+    return Auth(storage, config, secrets.token_bytes(32))
+
+
 async def _user_add(config: Config, name: str, password: str) -> None:
-    from chatd.auth import Auth, load_or_create_secret
     from chatd.storage import open_storage
 
     async with open_storage(config) as storage:
-        auth = Auth(storage, config, load_or_create_secret(config.data_dir))
-        user = await auth.register(name, password)
+        user = await _unsigned_auth(storage, config).register(name, password)
         print(f"created user {user.name} (id {user.id})")
 
 
 async def _user_passwd(config: Config, name: str, password: str) -> None:
-    from chatd.auth import Auth, load_or_create_secret
     from chatd.storage import open_storage
 
     async with open_storage(config) as storage:
-        auth = Auth(storage, config, load_or_create_secret(config.data_dir))
-        user = await auth.change_password(name, password)
+        user = await _unsigned_auth(storage, config).change_password(name, password)
         print(f"changed the password of {user.name}; their earlier tokens no longer work")
 
 
@@ -90,16 +190,24 @@ async def _user_list(config: Config) -> None:
     from chatd.storage import open_storage
 
     async with open_storage(config) as storage:
-        for user in await storage.list_users():
+        users = await storage.list_users()
+        for user in users:
             created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(user.created_at / 1000))
             print(f"{user.id:>6}  {user.name:<32}  created {created} UTC")
+        if not users:
+            print("chatd: no users yet (chatd user add NAME)", file=sys.stderr)
 
 
 async def _token(config: Config, name: str) -> None:
-    from chatd.auth import Auth, load_or_create_secret
+    from chatd.auth import SECRET_FILE, Auth, load_or_create_secret
     from chatd.errors import ChatError
     from chatd.storage import open_storage
 
+    if not (config.data_dir / SECRET_FILE).is_file():
+        raise _Refused(
+            f"no token secret in {config.data_dir} (data directory from "
+            f"{config.source('server.data_dir')}): the daemon would not accept a token signed "
+            "with another; give the daemon's config with --config")
     async with open_storage(config) as storage:
         credentials = await storage.get_credentials(name)
         if credentials is None:
@@ -109,29 +217,67 @@ async def _token(config: Config, name: str) -> None:
         print(token)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chatd", description="A self-hosted chat server.")
+async def _backup(config: Config, file: str) -> None:
+    from chatd.storage.backup import backup
+
+    size = await backup(config, Path(file))
+    print(f"chatd: backed up {config.database_label} to {file} ({size} bytes)", file=sys.stderr)
+
+
+async def _restore(config: Config, file: str, force: bool) -> None:
+    from chatd.storage.backup import restore
+
+    await restore(config, Path(file), force=force)
+    print(f"chatd: restored {file} into {config.database_label}", file=sys.stderr)
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.ArgumentParser]]:
+    """The command line, and each (sub)command's parser by its words, for ``chatd help``."""
+    # --config is accepted at every level; SUPPRESS keeps a level where it is not given from
+    # overwriting the value given at another.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="the TOML config file (default: ./chatd.toml, else the defaults)")
+    parser = argparse.ArgumentParser(prog="chatd", description="A self-hosted chat server.",
+                                     parents=[common])
     parser.add_argument("--version", action="version", version=f"chatd {__version__}")
-    parser.add_argument("--config", help="the TOML config file (default: ./chatd.toml)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the daemon")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    by_words: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
+
+    def command(words: tuple[str, ...], group: argparse._SubParsersAction,  # type: ignore[type-arg]
+                summary: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(
+            words[-1], help=summary, description=summary, parents=[common])
+        by_words[words] = sub
+        return sub
+
+    serve = command(("serve",), commands, "run the daemon")
     serve.add_argument("--check", action="store_true",
-                       help="validate the configuration and exit")
-    commands.add_parser("migrate", help="apply pending database migrations and exit")
-    user = commands.add_parser("user", help="manage users")
-    user_commands = user.add_subparsers(dest="user_command", required=True)
-    add = user_commands.add_parser("add", help="create a user")
-    add.add_argument("name")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of standard input")
-    passwd = user_commands.add_parser("passwd", help="set a user's password (logs them out)")
-    passwd.add_argument("name")
-    passwd.add_argument("--password-stdin", action="store_true",
-                        help="read the password from the first line of standard input")
-    user_commands.add_parser("list", help="list the users")
-    token = commands.add_parser("token", help="print a token for USER (for scripts)")
+                       help="name every mistake in the configuration, or show what serve would "
+                            "use, and exit")
+    command(("migrate",), commands, "apply pending database migrations and exit")
+    user = command(("user",), commands, "manage users")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
+    for name, summary in (("add", "create a user"),
+                          ("passwd", "set a user's password (logs them out everywhere)")):
+        sub = command(("user", name), user_commands, summary)
+        sub.add_argument("name")
+        sub.add_argument("--password-stdin", action="store_true",
+                         help="read the password from the first line of standard input (the "
+                              "default when standard input is not a terminal)")
+    command(("user", "list"), user_commands, "list the users")
+    token = command(("token",), commands, "print a token for USER (for scripts)")
     token.add_argument("user")
-    client = commands.add_parser("client", help="chat in the terminal")
+    backup = command(("backup",), commands,
+                     "write the database to FILE (pg_dump custom format, mode 0600); works "
+                     "while chatd runs")
+    backup.add_argument("file", metavar="FILE")
+    restore = command(("restore",), commands,
+                      "load a backup into the configured database (stop chatd first)")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--force", action="store_true",
+                         help="replace a database that already holds users or messages")
+    client = command(("client",), commands, "chat in the terminal")
     client.add_argument("--server", metavar="URL",
                         help="the server's HTTP address (default: from the config's [http])")
     client.add_argument("--user", help="the user name (asked for when not given)")
@@ -139,31 +285,42 @@ def _parser() -> argparse.ArgumentParser:
                         help="read the password from the first line of standard input")
     client.add_argument("--tcp", metavar="HOST:PORT",
                         help="use the bare TCP protocol port instead of the WebSocket")
-    return parser
+    command(("version",), commands, "print chatd's version")
+    help_ = command(("help",), commands, "show the help of chatd or of a command")
+    help_.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. serve, or user add")
+    return parser, by_words
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"chatd: config: {exc}", file=sys.stderr)
-        return 2
-    _setup_logging(config)
-    from chatd.errors import ChatError
-    from chatd.storage import StorageUnavailable
+def _sole(exc: BaseException) -> BaseException:
+    """The one exception inside nested single-member groups (a nursery wraps what its task
+    raised), or ``exc`` itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
-    try:
-        if args.command == "serve":
-            if args.check:
-                source = config.path or "built-in defaults"
-                print(f"chatd: configuration OK ({source}); data in {config.data_dir}")
-                return 0
-            from chatd.server import tune_gc
 
-            tune_gc()  # after the imports, which it freezes
-            trio.run(_serve, config)
-        elif args.command == "migrate":
+def _run(args: argparse.Namespace, config: Config) -> int:
+    """Run the command; exceptions that are the operator's to fix propagate to :func:`main`."""
+    if args.command == "serve":
+        if args.check:
+            return _check(config)
+        if problems := _problems(config):
+            raise ConfigError(*problems)
+        from chatd.server import tune_gc
+
+        tune_gc()  # after the imports, which it freezes
+        trio.run(_serve, config)
+    elif args.command == "restore":
+        _use_database(config, create=True)
+        trio.run(_restore, config, args.file, args.force)
+    elif args.command == "client":
+        from chatd.tui import main as client_main
+
+        return client_main(config, server=args.server, user=args.user,
+                           password_stdin=args.password_stdin, tcp=args.tcp)
+    else:
+        _use_database(config)
+        if args.command == "migrate":
             trio.run(_migrate, config)
         elif args.command == "user" and args.user_command == "list":
             trio.run(_user_list, config)
@@ -173,20 +330,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             trio.run(action, config, args.name, password)
         elif args.command == "token":
             trio.run(_token, config, args.user)
-        elif args.command == "client":
-            from chatd.tui import main as client_main
-
-            return client_main(config, server=args.server, user=args.user,
-                               password_stdin=args.password_stdin, tcp=args.tcp)
-    except ChatError as exc:
-        print(f"chatd: {exc.message}", file=sys.stderr)
-        return 1
-    except StorageUnavailable as exc:
-        print(f"chatd: database unavailable: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"chatd: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        elif args.command == "backup":
+            trio.run(_backup, config, args.file)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``chatd`` console script; returns the exit status."""
+    parser, by_words = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "version":
+        print(f"chatd {__version__}")
+        return 0
+    if args.command == "help":
+        topic = tuple(args.topic)
+        if topic not in by_words:
+            print(f"chatd: no command {' '.join(topic)!r}; chatd help lists them",
+                  file=sys.stderr)
+            return EXIT_CONFIG
+        by_words[topic].print_help()
+        return 0
+    try:
+        config = load_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"chatd: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    _setup_logging(config)
+    try:
+        return _run(args, config)
+    except BaseException as raised:  # sorted below; anything else is a bug: re-raised
+        status = _report(_sole(raised), config)
+        if status is None:
+            raise
+        return status
+
+
+def _report(exc: BaseException, config: Config) -> int | None:
+    """Print a failure that is the operator's to fix (one line) and return the exit status;
+    None for anything else (a bug, whose traceback is wanted)."""
+    from chatd.errors import ChatError
+    from chatd.storage import StorageUnavailable
+    from chatd.storage.backup import BackupError
+
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            print(f"chatd: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    if isinstance(exc, StorageUnavailable):
+        key = "database.dsn" if config.database.dsn else "server.data_dir"
+        print(f"chatd: database unavailable ({config.source(key)}): {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if isinstance(exc, ChatError):
+        print(f"chatd: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    if isinstance(exc, _Refused | BackupError | OSError):
+        print(f"chatd: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return None

@@ -24,7 +24,7 @@ from functools import partial
 import trio
 import trio_websocket
 
-from chatd import systemd
+from chatd import listen, systemd
 from chatd.actions import App
 from chatd.auth import Auth, load_or_create_secret
 from chatd.cluster import Relay
@@ -148,8 +148,8 @@ async def _listen(app: App, connections: trio.Nursery,
     async def on_http(stream: trio.SocketStream) -> None:
         await serve_http_connection(stream, app, on_websocket, _remote(stream))
 
-    tcp_listeners = await trio.open_tcp_listeners(config.tcp.port, host=config.tcp.host)
-    http_listeners = await trio.open_tcp_listeners(config.http.port, host=config.http.host)
+    tcp_listeners = await listen.open_listeners(config, "tcp")
+    http_listeners = await listen.open_listeners(config, "http")
     listeners_scope = trio.CancelScope()
 
     async def accept() -> None:

@@ -1,16 +1,24 @@
-"""The `chatd` command as a person runs it: a real process, the embedded PostgreSQL."""
+"""The `chatd` command as a person runs it: a real process, the embedded PostgreSQL.
+
+Every failure an operator can cause (a misspelt setting, a port in use, a database that does not
+answer, a command run with the wrong config) must end in one line naming what to change and a
+non-zero exit, never a traceback.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import trio
 
+from chatd import __version__
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
@@ -25,21 +33,170 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def test_check_validates_and_reports_mistakes(tmp_path: Path) -> None:
-    """`chatd serve --check` accepts the shipped config and names a broken key."""
-    ok = subprocess.run([sys.executable, "-m", "chatd", "--config", str(ROOT / "chatd.toml"),
-                         "serve", "--check"], capture_output=True, text=True, timeout=60)
-    assert ok.returncode == 0 and "configuration OK" in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "chatd", "serve", "--check"],
-                         capture_output=True, text=True, timeout=60,
-                         env=_env(tmp_path, CHATD_HTTP_PORT="http"))
-    assert bad.returncode == 2 and "CHATD_HTTP_PORT" in bad.stderr
+def _run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+         stdin: str = "") -> subprocess.CompletedProcess[str]:
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+    return subprocess.run([sys.executable, "-m", "chatd", *args], input=stdin, env=env,
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def _one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    """The failure's stderr, checked to be short and free of tracebacks."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "Error:" not in result.stderr and "Group" not in result.stderr, result.stderr
+    return result.stderr
+
+
+def _write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text(text)
+    return path
+
+
+def test_check_accepts_the_shipped_config_and_shows_what_serve_uses(tmp_path: Path) -> None:
+    """`serve --check` on chatd.toml: OK, with the addresses, the database and the web root."""
+    ok = _run("--config", str(ROOT / "chatd.toml"), "serve", "--check", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "configuration OK" in ok.stdout
+    assert "http://127.0.0.1:8080" in ok.stdout and "127.0.0.1:7700" in ok.stdout
+    assert f"embedded PostgreSQL in {ROOT / 'chatd-data' / 'postgres'}" in ok.stdout
+    assert f"web root              {ROOT / 'clients' / 'web'}" in ok.stdout
+
+
+def test_config_is_accepted_before_or_after_the_subcommand(tmp_path: Path) -> None:
+    """--config works at every level: before the command, after it, after a subcommand."""
+    config = _write_config(tmp_path, "[http]\nport = 9123\n")
+    env = _env(tmp_path)
+    del env["CHATD_HTTP_PORT"]
+    for args in (["--config", str(config), "serve", "--check"],
+                 ["serve", "--config", str(config), "--check"],
+                 ["serve", "--check", "--config", str(config)]):
+        result = _run(*args, env=env, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "http://127.0.0.1:9123" in result.stdout, args
+    missing = str(tmp_path / "nope.toml")
+    for args in (["user", "list", "--config", missing], ["user", "--config", missing, "list"],
+                 ["token", "x", "--config", missing], ["migrate", "--config", missing],
+                 ["backup", "f", "--config", missing], ["restore", "f", "--config", missing]):
+        result = _run(*args, env=env, cwd=tmp_path)
+        assert result.returncode == 2 and "nope.toml: no such config file" in result.stderr, args
+
+
+def test_version_and_help() -> None:
+    """`chatd version`, `chatd help`, `chatd help serve` and `chatd help user add` work."""
+    version = _run("version")
+    assert version.returncode == 0 and version.stdout.strip() == f"chatd {__version__}"
+    overview = _run("help")
+    assert overview.returncode == 0
+    for command in ("serve", "user", "backup", "restore", "version", "help"):
+        assert command in overview.stdout
+    serve = _run("help", "serve")
+    assert serve.returncode == 0 and "--check" in serve.stdout and "--config" in serve.stdout
+    add = _run("help", "user", "add")
+    assert add.returncode == 0 and "--password-stdin" in add.stdout
+    unknown = _run("help", "frobnicate")
+    assert unknown.returncode == 2 and "no command 'frobnicate'" in unknown.stderr
+
+
+def test_check_names_every_mistake(tmp_path: Path) -> None:
+    """A misspelt variable, a bad value and a file typo are all named, one line each."""
+    config = _write_config(tmp_path, "[tcp]\nhots = '0.0.0.0'\n")
+    result = _run("serve", "--check", "--config", str(config), cwd=tmp_path,
+                  env=_env(tmp_path, CHATD_HTTP_PROT="9000", CHATD_HTTP_PORT="http"))
+    assert result.returncode == 2
+    lines = _one_line_failure(result).splitlines()
+    assert sorted(lines) == [
+        "chatd: CHATD_HTTP_PORT in the environment: expected int, got 'http'",
+        "chatd: CHATD_HTTP_PROT in the environment: not a chatd setting; "
+        "did you mean CHATD_HTTP_PORT?",
+        f"chatd: [tcp] hots in {config}: unknown key; did you mean [tcp] host?",
+    ]
+
+
+def test_check_finds_a_missing_page_and_hosts_that_cannot_be_used(tmp_path: Path) -> None:
+    """A web root without index.html, a host that does not resolve and an address that is
+    not this machine's fail the check, each named with where it was set."""
+    empty = tmp_path / "site"
+    empty.mkdir()
+    config = _write_config(tmp_path, "[tcp]\nhost = 'no-such-host.invalid'\n")
+    result = _run("serve", "--check", "--config", str(config), cwd=tmp_path,
+                  env=_env(tmp_path, CHATD_HTTP_WEB_ROOT=str(empty),
+                           CHATD_HTTP_HOST="192.0.2.1"))
+    assert result.returncode == 2
+    lines = _one_line_failure(result).splitlines()
+    assert lines[0] == f"chatd: CHATD_HTTP_WEB_ROOT in the environment: {empty} has no index.html"
+    assert lines[1].startswith("chatd: CHATD_HTTP_HOST in the environment: cannot listen on "
+                               "'192.0.2.1': not an address of this machine")
+    assert lines[2].startswith(f"chatd: [tcp] host in {config}: cannot listen on "
+                               "'no-such-host.invalid': the name does not resolve")
+    assert len(lines) == 3
+    # serve itself refuses the same way, before starting anything.
+    serve = _run("serve", "--config", str(config), cwd=tmp_path, env=_env(tmp_path))
+    assert serve.returncode == 2
+    assert "no-such-host.invalid" in _one_line_failure(serve)
+    assert not (tmp_path / "data").exists()
+
+
+def test_serve_names_the_port_in_use(tmp_path: Path, database_dsn: str) -> None:
+    """A port held by another program: one line naming the port's setting and its source."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = _write_config(tmp_path, f"[tcp]\nport = {port}\n")
+        env = _env(tmp_path, CHATD_DATABASE_DSN=database_dsn)
+        del env["CHATD_TCP_PORT"]
+        by_file = _run("serve", "--config", str(config), env=env, cwd=tmp_path)
+        stderr = _one_line_failure(by_file)
+        assert by_file.returncode == 2
+        assert (f"chatd: [tcp] port in {config}: cannot listen on 127.0.0.1:{port}: the port "
+                "is in use") in stderr
+        by_env = _run("serve", env=_env(tmp_path, CHATD_DATABASE_DSN=database_dsn,
+                                        CHATD_HTTP_PORT=str(port)), cwd=tmp_path)
+        assert (f"chatd: CHATD_HTTP_PORT in the environment: cannot listen on "
+                f"127.0.0.1:{port}: the port is in use") in _one_line_failure(by_env)
+
+
+def test_serve_names_an_unreachable_database(tmp_path: Path) -> None:
+    """A DSN nothing answers on: one line naming the variable, the password masked."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        dsn = f"postgresql://chatd:s3cret@127.0.0.1:{port}/chatd"
+        result = _run("serve", env=_env(tmp_path, CHATD_DATABASE_DSN=dsn), cwd=tmp_path)
+    stderr = _one_line_failure(result)
+    assert result.returncode == 1
+    assert ("chatd: database unavailable (CHATD_DATABASE_DSN in the environment): cannot use "
+            f"PostgreSQL at postgresql://chatd:***@127.0.0.1:{port}/chatd") in stderr
+    assert "s3cret" not in stderr
+
+
+@pytest.mark.parametrize("args", [["user", "list"], ["user", "add", "ann"], ["token", "ann"],
+                                  ["migrate"], ["backup", "out.dump"]])
+def test_commands_other_than_serve_never_create_a_database(tmp_path: Path,
+                                                           args: list[str]) -> None:
+    """In a folder with no chatd.toml and no database, a command says which database it looked
+    for and refuses, creating nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+    result = _run(*args, env=env, cwd=tmp_path, stdin="a password\n")
+    stderr = _one_line_failure(result)
+    data = tmp_path / "chatd-data"
+    assert result.returncode == 1
+    assert stderr.splitlines() == [
+        f"chatd: using the embedded PostgreSQL in {data / 'postgres'}",
+        f"chatd: no database in {data / 'postgres'} (data directory from the default of "
+        "[server] data_dir): chatd serve creates it on its first start; or give the daemon's "
+        "config with --config",
+    ]
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_serve_runs_embedded_and_drains_on_sigterm(tmp_path: Path) -> None:
-    """`chatd serve` with no DSN starts an embedded PostgreSQL, serves both ports, keeps a
-    message across a restart, and exits 0 on SIGTERM."""
-    async def start() -> tuple[trio.Process, int, int]:
+    """`chatd serve` with no DSN starts an embedded PostgreSQL (and logs which database it
+    uses), serves both ports, keeps a message across a restart, and exits 0 on SIGTERM."""
+    async def start() -> tuple[trio.Process, int, int, bytes]:
         proc = await trio.lowlevel.open_process(
             [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env=_env(tmp_path),
             stderr=subprocess.PIPE,
@@ -53,15 +210,17 @@ async def test_serve_runs_embedded_and_drains_on_sigterm(tmp_path: Path) -> None
                 log += chunk
         found = re.search(rb"http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)", log)
         assert found, log.decode()
-        return proc, int(found[1]), int(found[2])
+        return proc, int(found[1]), int(found[2]), log
 
     async def stop(proc: trio.Process) -> None:
         proc.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
             assert await proc.wait() == 0
 
-    proc, http_port, tcp_port = await start()
+    proc, http_port, tcp_port, log = await start()
     try:
+        database = f"database: the embedded PostgreSQL in {tmp_path / 'data' / 'postgres'}"
+        assert database.encode() in log, log.decode()
         status, body = await http(http_port, "GET", "/healthz")
         assert status == 200, body
         client = await Client.tcp(tcp_port)
@@ -72,7 +231,7 @@ async def test_serve_runs_embedded_and_drains_on_sigterm(tmp_path: Path) -> None
         await client.aclose()
     finally:
         await stop(proc)
-    proc, http_port, tcp_port = await start()
+    proc, http_port, tcp_port, _ = await start()
     try:
         client = await Client.tcp(tcp_port)
         await client.hello(await register_and_login(http_port, "operator"))
@@ -85,28 +244,46 @@ async def test_serve_runs_embedded_and_drains_on_sigterm(tmp_path: Path) -> None
 
 def _chatd(tmp_path: Path, dsn: str, *args: str,
            stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = _env(tmp_path, CHATD_DATABASE_DSN=dsn)
-    return subprocess.run([sys.executable, "-m", "chatd", *args], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return _run(*args, env=_env(tmp_path, CHATD_DATABASE_DSN=dsn), cwd=tmp_path, stdin=stdin)
+
+
+def test_user_add_reads_a_piped_password(tmp_path: Path, database_dsn: str) -> None:
+    """Without a terminal, `user add` reads the password from standard input; with nothing
+    there it says so in one line."""
+    added = _chatd(tmp_path, database_dsn, "user", "add", "piped", stdin="piped password\n")
+    assert added.returncode == 0 and "created user piped" in added.stdout, added.stderr
+    nothing = _chatd(tmp_path, database_dsn, "user", "add", "silent")
+    assert "chatd: no password on standard input" in _one_line_failure(nothing)
+    assert "silent" not in _chatd(tmp_path, database_dsn, "user", "list").stdout
 
 
 async def test_user_commands_and_token(tmp_path: Path, database_dsn: str) -> None:
-    """`user add`, `user list`, `token` and `user passwd` work on the configured database; a
-    new password revokes the tokens issued before it."""
+    """`user add`, `user list`, `token` and `user passwd` work on the configured database and
+    say which one (password masked); a new password revokes the tokens issued before it."""
     added = _chatd(tmp_path, database_dsn, "user", "add", "Admin", "--password-stdin",
                    stdin="first password\n")
     assert added.returncode == 0 and "created user Admin" in added.stdout, added.stderr
+    assert added.stderr.startswith("chatd: using PostgreSQL at postgresql://postgres:***@/")
     again = _chatd(tmp_path, database_dsn, "user", "add", "admin", "--password-stdin",
                    stdin="whatever12\n")
     assert again.returncode == 1 and "taken" in again.stderr
     listed = _chatd(tmp_path, database_dsn, "user", "list")
     assert "Admin" in listed.stdout
-    token = _chatd(tmp_path, database_dsn, "token", "admin").stdout.strip()
-    assert token.count(".") == 2
-    assert _chatd(tmp_path, database_dsn, "token", "ghost").returncode == 1
+    # No daemon has made a token secret in this data directory yet: a token signed with a
+    # new one would not be accepted.
+    unsigned = _chatd(tmp_path, database_dsn, "token", "admin")
+    assert "chatd: no token secret in" in _one_line_failure(unsigned)
+    assert not (tmp_path / "data").exists()
 
     config = make_config(tmp_path, database_dsn)
     async with running(config) as server:
+        result = await trio.to_thread.run_sync(
+            lambda: _chatd(tmp_path, database_dsn, "token", "admin"))
+        token = result.stdout.strip()
+        assert token.count(".") == 2, result.stderr
+        ghost = await trio.to_thread.run_sync(
+            lambda: _chatd(tmp_path, database_dsn, "token", "ghost"))
+        assert ghost.returncode == 1
         status, body = await http(server.http_port, "GET", "/api/me", token=token)
         assert status == 200 and body["user"]["name"] == "Admin"
         changed = await trio.to_thread.run_sync(lambda: _chatd(

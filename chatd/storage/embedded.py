@@ -25,6 +25,7 @@ Facts about pgserver this module works around (see NOTES.md):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ import trio
 
 from chatd.storage.base import StorageUnavailable
 
-__all__ = ["EmbeddedPostgres", "start_embedded"]
+__all__ = ["EmbeddedPostgres", "cluster_exists", "cluster_path", "start_embedded"]
 
 log = logging.getLogger("chatd.storage")
 
@@ -80,6 +81,17 @@ def _private_runtime_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="chatd-runtime-"))  # someone else's: use a fresh one
 
 
+def cluster_path(data_dir: Path) -> Path:
+    """The embedded cluster's folder for a data directory: ``<data_dir>/postgres``."""
+    return Path(data_dir).expanduser().resolve() / _SUBDIR
+
+
+def cluster_exists(data_dir: Path) -> bool:
+    """Whether ``<data_dir>/postgres`` holds a database cluster (``chatd serve`` makes one on
+    its first start). False too when this user may not look inside it."""
+    return (cluster_path(data_dir) / "PG_VERSION").is_file()
+
+
 def _forget_dead_processes(pgdata: Path) -> None:
     """Drop killed processes from pgserver's list of users of this server (see above)."""
     pids_file = pgdata / ".handle_pids.json"
@@ -119,15 +131,24 @@ class EmbeddedPostgres:
         self._stopped = False
 
     @classmethod
-    def start(cls, data_dir: Path) -> EmbeddedPostgres:
+    def start(cls, data_dir: Path, *, create: bool = True) -> EmbeddedPostgres:
         """Start (or attach to) the server in ``<data_dir>/postgres``. Blocks ~1 s on first use.
 
+        Args:
+            data_dir: the daemon's data directory.
+            create: make the cluster (and ``data_dir``) when there is none yet; with False
+                (every command but ``serve`` and ``restore``), refuse instead.
+
         Raises:
-            StorageUnavailable: pgserver is missing, or the server would not start.
+            StorageUnavailable: pgserver is missing, there is no cluster and ``create`` is
+                False, or the server would not start.
         """
         pgserver = _import_pgserver()
         data_dir = Path(data_dir).expanduser().resolve()
         path = data_dir / _SUBDIR
+        if not create and not cluster_exists(data_dir):
+            raise StorageUnavailable(f"no embedded database in {path} (chatd serve creates it "
+                                     "on its first start)")
         with _lock:
             try:
                 data_dir.mkdir(parents=True, exist_ok=True)
@@ -186,13 +207,14 @@ class EmbeddedPostgres:
         await trio.to_thread.run_sync(self.stop)
 
 
-async def start_embedded(data_dir: Path) -> EmbeddedPostgres:
+async def start_embedded(data_dir: Path, *, create: bool = True) -> EmbeddedPostgres:
     """:meth:`EmbeddedPostgres.start` from trio, in a worker thread.
 
     If the caller is cancelled while the server starts, the start completes, the server is
     stopped again and ``Cancelled`` is raised: nothing is left running.
     """
-    server = await trio.to_thread.run_sync(EmbeddedPostgres.start, data_dir)
+    server = await trio.to_thread.run_sync(
+        functools.partial(EmbeddedPostgres.start, data_dir, create=create))
     try:
         await trio.lowlevel.checkpoint_if_cancelled()
     except BaseException:
