@@ -50,6 +50,15 @@ export function richText(text) {
   return nodes;
 }
 
+const TOAST_MS = 5000;
+
+/** Say something in passing, at the bottom of the page, for a few seconds. */
+export function toast(text) {
+  const item = h("div", { class: "toast" }, text);
+  $("toasts").append(item);
+  setTimeout(() => item.remove(), TOAST_MS);
+}
+
 /** One of eight colour classes for a user name, stable across sessions. */
 export function colourClass(name) {
   let hash = 0;

@@ -3,9 +3,15 @@
 //
 // The owner supplies `hello()` (the fields of the hello frame: token and resume, asked afresh
 // for every attempt) and gets callbacks: `onWelcome(welcome)`, `onEvent(frame)` for every frame
-// that is not a reply, `onState(state, detail)` with state "connecting" | "online" | "waiting"
+// that is not a reply, `onReply(frame, request)` for every reply (`ok` or `error`) with the
+// request it answers (`{op, ...fields}`; when the socket closes first, an `error` frame with
+// code "disconnected"), `onState(state, detail)` with state "connecting" | "online" | "waiting"
 // (detail: {delay, attempt, reason}) | "stopped", and `onAuthFailed(error)` when the server
 // refuses the token (then no more attempts are made).
+//
+// Every callback runs as the frame is read, before the next line of the same WebSocket
+// message, so the owner sees replies and events in the order the server sent them (a `join`
+// reply before the live messages that follow it, the welcome before the resume catch-up).
 
 const BACKOFF_FIRST_MS = 400;
 const BACKOFF_MAX_MS = 15000;
@@ -22,17 +28,18 @@ export class RequestError extends Error {
 }
 
 export class Connection {
-  constructor({ hello, onWelcome, onEvent, onState, onAuthFailed }) {
+  constructor({ hello, onWelcome, onEvent, onReply = () => {}, onState, onAuthFailed }) {
     this.hello = hello;
     this.onWelcome = onWelcome;
     this.onEvent = onEvent;
+    this.onReply = onReply;
     this.onState = onState;
     this.onAuthFailed = onAuthFailed;
     this.ws = null;
     this.ready = false;
     this.stopped = true;
     this.nextId = 1;
-    this.pending = new Map(); // id -> {resolve, reject}
+    this.pending = new Map(); // id -> {request, resolve, reject}
     this.attempt = 0;
     this.retryTimer = null;
     this.keepaliveTimer = null;
@@ -60,12 +67,24 @@ export class Connection {
     this.open();
   }
 
-  /** Send a request; resolves with the `ok` (or `welcome`) frame, rejects with RequestError. */
+  /**
+   * Send a request; resolves with the `ok` frame, rejects with RequestError. `onReply` has seen
+   * the reply by then. Not connected: rejects at once (and `onReply` is not called).
+   */
   request(op, fields = {}) {
     if (!this.ws || !this.ready) {
       return Promise.reject(new RequestError("disconnected", "not connected"));
     }
-    return this.sendRequest(op, fields);
+    return new Promise((resolve, reject) => this.sendWith(op, fields, {
+      resolve: (frame) => {
+        this.onReply(frame, { op, ...fields });
+        resolve(frame);
+      },
+      reject: (error, frame) => {
+        this.onReply(frame, { op, ...fields });
+        reject(error);
+      },
+    }));
   }
 
   /** Whether requests can be sent now. */
@@ -74,10 +93,6 @@ export class Connection {
   }
 
   // -- internals ------------------------------------------------------------------------------
-
-  sendRequest(op, fields) {
-    return new Promise((resolve, reject) => this.sendWith(op, fields, { resolve, reject }));
-  }
 
   /** Send a request whose reply is handled by `handlers` as soon as it is read. */
   sendWith(op, fields, handlers) {
@@ -149,7 +164,7 @@ export class Connection {
     if (waiting && (frame.op === "ok" || frame.op === "error" || frame.op === "welcome")) {
       this.pending.delete(frame.id);
       if (frame.op === "error") {
-        waiting.reject(new RequestError(frame.code, frame.message, frame.retry_after));
+        waiting.reject(new RequestError(frame.code, frame.message, frame.retry_after), frame);
       } else {
         waiting.resolve(frame);
       }
@@ -185,7 +200,10 @@ export class Connection {
     }
     const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const { reject } of pending) reject(new RequestError("disconnected", reason));
+    for (const { reject } of pending) {
+      reject(new RequestError("disconnected", reason),
+        { op: "error", id: null, code: "disconnected", message: reason });
+    }
     if (reconnect && !this.stopped) {
       const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
       const delay = Math.round(base * (0.75 + Math.random() * 0.5));

@@ -1,4 +1,5 @@
-// The client's model of rooms and messages. No DOM here.
+// The client's model of one room and its messages. No DOM, no I/O: only state.js calls the
+// methods that change a Room (views read it).
 //
 // Messages are kept per room by seq, so a message that reaches the page twice (a history page
 // overlapping live events, a resend) is stored once. `head` is the seq up to which this client
@@ -10,6 +11,11 @@
 export function dmName(a, b) {
   const names = [a.toLowerCase(), b.toLowerCase()].sort();
   return `@${names[0]}:${names[1]}`;
+}
+
+/** Whether two user names are the same user (names are unique regardless of case). */
+export function sameUser(a, b) {
+  return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 }
 
 export class Room {
@@ -28,6 +34,7 @@ export class Room {
     this.unread = 0; // messages by others after readSeq
     this.counted = 0; // seqs up to this one are included in `unread`
     this.loaded = false; // the latest page has been fetched
+    this.loading = false; // the latest page has been asked for
     this.more = false; // older messages exist before the first one kept
     this.loadingOlder = false;
     this.notices = []; // {after: seq, text, key}
@@ -129,9 +136,8 @@ export class Room {
     return [...this.messages.values()].sort((a, b) => a.seq - b.seq);
   }
 
-  /** Users typing now (expired entries dropped). */
-  typers(now = Date.now()) {
-    for (const [user, until] of this.typing) if (until <= now) this.typing.delete(user);
-    return [...this.typing.keys()];
+  /** Users typing at `now` (ms): those whose last `typing` event has not expired. */
+  typers(now) {
+    return [...this.typing].filter(([, until]) => until > now).map(([user]) => user);
   }
 }

@@ -1,0 +1,261 @@
+// The controller: the one place where the state (state.js), the views and the outside world
+// (the socket, timers, localStorage) meet. It holds no rules of its own:
+//
+//   socket frame ──► apply(state, frame, {request, now}) ─┐
+//   view event ────► a reducer of state.js ───────────────┼─► effects ─► perform: requests,
+//   timer ─────────► actions[name](state, …) ─────────────┘             timers, toasts
+//                                                           └─► render every view (coalesced)
+//
+// Replies reach `apply` through socket.js's onReply as they are read, in the order the server
+// sent them among the events. The outbox is saved to localStorage whenever it changed, so
+// messages not yet acknowledged survive a reload and are sent again with their nonces.
+
+import * as api from "./api.js";
+import { toast } from "./dom.js";
+import * as outbox from "./outbox.js";
+import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
+import { Connection } from "./socket.js";
+import * as model from "./state.js";
+
+const ROOMS_REFRESH_MS = 150; // rooms seen in events are looked up together, this long after
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Controller {
+  constructor(views) {
+    this.views = views;
+    this.state = null; // null while logged out
+    this.session = null;
+    this.conn = null;
+    this.timers = new Map(); // key -> timeout of a `later` effect
+    this.refreshTimer = null;
+    this.typingTimer = null;
+    this.expiryTimer = null;
+    this.renderQueued = false;
+    this.savedOutbox = null;
+
+    const { auth, sidebar, conversation, members, composer, dialogs, connection, layout } = views;
+    const whenOnline = (action) => () => {
+      if (this.online) action();
+      else toast("Not connected right now; try again in a moment.");
+    };
+    auth.bind({ loggedIn: (session) => this.enter(session) });
+    sidebar.bind({
+      selectRoom: (name) => this.choose(model.selectRoom, name),
+      openDm: (user) => this.choose(model.openDm, user),
+      removeContact: (user) => this.send({ op: "remove_contact", user }),
+      createRoom: whenOnline(() => dialogs.createRoom()),
+      browseRooms: whenOnline(() => dialogs.browseRooms()),
+      newDm: whenOnline(() => dialogs.newDm(this.state)),
+      addContact: whenOnline(() => dialogs.addContact()),
+      logout: () => this.leave("", { revoke: true }),
+    });
+    conversation.bind({
+      seen: (room, seq) => this.act(model.seen, room, seq),
+      loadOlder: () => this.act(model.loadOlder),
+      retry: (nonce) => this.act(model.retrySend, nonce),
+      discard: (nonce) => this.act(model.discardSend, nonce),
+      invite: whenOnline(() => dialogs.invite(this.state)),
+      leave: whenOnline(() => {
+        const room = this.state.current && this.state.rooms.get(this.state.current);
+        if (room && room.kind !== "dm") this.send({ op: "leave", room: room.name });
+      }),
+    });
+    members.bind({ openDm: (user) => this.choose(model.openDm, user) });
+    composer.bind({
+      send: (text) => this.act(model.compose, { text, nonce: newNonce(), now: Date.now() }),
+      typing: () => this.act(model.typed, Date.now()),
+    });
+    dialogs.bind({
+      ask: (op, fields) => this.ask(op, fields),
+      isOnline: () => this.online,
+      openDm: (user) => this.choose(model.openDm, user),
+      roomChosen: () => layout.roomChosen(),
+    });
+    connection.bind({ retry: () => this.conn && this.conn.retryNow() });
+    layout.bind({
+      moveRoom: (step) => {
+        const order = roomOrder(this.state);
+        if (!order.length) return;
+        const index = order.indexOf(this.state.current);
+        this.choose(model.selectRoom, order[(index + step + order.length) % order.length]);
+      },
+    });
+    window.addEventListener("online", () => this.conn && this.conn.retryNow());
+    document.addEventListener("visibilitychange", () => {
+      const visible = document.visibilityState === "visible";
+      this.act(model.setVisible, visible);
+      // Messages that arrived while the tab was hidden are read once seen: report them again.
+      if (visible) conversation.reobserve();
+    });
+  }
+
+  /** Show the chat for the stored session, or the log-in form. */
+  start() {
+    const session = api.loadSession();
+    if (session) this.enter(session);
+    else this.views.auth.show();
+  }
+
+  get online() {
+    return Boolean(this.conn && this.conn.isOnline);
+  }
+
+  // -- the session ---------------------------------------------------------------------------
+
+  enter(session) {
+    this.session = session;
+    this.state = model.initialState({
+      me: session.username,
+      outbox: loadOutbox(session.username),
+      visible: document.visibilityState === "visible",
+    });
+    this.savedOutbox = this.state.outbox;
+    this.views.auth.hide();
+    this.views.layout.showChat(true);
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => {
+      this.leave("Your session has expired. Please log in again.");
+    }, Math.min(MAX_TIMER_MS, Math.max(0, session.expires_at - Date.now())));
+    this.conn = new Connection({
+      hello: () => ({ token: session.token, resume: resumePoints(this.state) }),
+      onWelcome: (frame) => this.receive(frame),
+      onEvent: (frame) => this.receive(frame),
+      onReply: (frame, request) => this.receive(frame, request),
+      onState: (phase, detail) => this.act(model.connectionChanged, phase, {
+        attempt: detail.attempt || 0,
+        retryAt: typeof detail.delay === "number" ? Date.now() + detail.delay : null,
+      }),
+      onAuthFailed: () => this.leave("Your session has ended. Please log in again."),
+    });
+    this.conn.start();
+    this.render();
+  }
+
+  async leave(message = "", { revoke = false } = {}) {
+    const session = this.session;
+    clearTimeout(this.expiryTimer);
+    if (this.conn) this.conn.stop();
+    this.conn = null;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    clearTimeout(this.refreshTimer);
+    clearTimeout(this.typingTimer);
+    this.session = null;
+    this.state = null;
+    this.views.dialogs.close();
+    this.views.connection.clear();
+    this.views.conversation.reset(null);
+    this.views.layout.showChat(false);
+    if (revoke) await api.logout(session);
+    else api.forgetSession();
+    this.views.auth.show(message);
+  }
+
+  // -- changes -------------------------------------------------------------------------------
+
+  /** A frame from the server (`request`: the request a reply answers). */
+  receive(frame, request = null) {
+    if (!this.state) return;
+    this.settle(model.apply(this.state, frame, { request, now: Date.now() }));
+  }
+
+  /** A local action: a reducer of state.js with its arguments. */
+  act(reducer, ...args) {
+    if (!this.state) return;
+    this.settle(reducer(this.state, ...args));
+  }
+
+  /** A local action that opens a room the person chose. */
+  choose(reducer, ...args) {
+    this.act(reducer, ...args);
+    this.views.layout.roomChosen();
+  }
+
+  settle(effects) {
+    this.perform(effects);
+    if (this.state && this.state.outbox !== this.savedOutbox) {
+      saveOutbox(this.state.me, this.state.outbox);
+      this.savedOutbox = this.state.outbox;
+    }
+    this.render();
+  }
+
+  perform(effects) {
+    for (const effect of effects) {
+      if (effect.request) {
+        this.send(effect.request);
+      } else if (effect.refreshRooms) {
+        clearTimeout(this.refreshTimer);
+        this.refreshTimer = setTimeout(() => this.send({ op: "rooms" }), ROOMS_REFRESH_MS);
+      } else if (effect.toast) {
+        toast(effect.toast);
+      } else if (effect.later !== undefined && !this.timers.has(effect.key)) {
+        this.timers.set(effect.key, setTimeout(() => {
+          this.timers.delete(effect.key);
+          this.act(model.actions[effect.action], ...effect.args);
+        }, effect.later));
+      }
+    }
+  }
+
+  /** Send a request; its reply (or "disconnected") comes back through `receive`. */
+  send(request) {
+    if (!this.state) return;
+    const { op, ...fields } = request;
+    if (!this.online) {
+      this.receive({ op: "error", id: null, code: "disconnected", message: "not connected" },
+        request);
+      return;
+    }
+    this.conn.request(op, fields).catch(() => {}); // the state has it through onReply
+  }
+
+  /** A request whose outcome a dialog waits for (the state has it first, through onReply). */
+  ask(op, fields) {
+    if (!this.online) return Promise.reject(new Error("Not connected right now."));
+    return this.conn.request(op, fields);
+  }
+
+  // -- rendering -----------------------------------------------------------------------------
+
+  /** Render every view from the state, once for all the changes of the current task. */
+  render() {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    queueMicrotask(() => {
+      this.renderQueued = false;
+      if (!this.state) return;
+      const now = Date.now();
+      const { sidebar, conversation, members, composer, connection } = this.views;
+      for (const view of [sidebar, conversation, members, composer, connection]) {
+        view.render(this.state, now);
+      }
+      // The typing line changes by itself when someone's indicator expires.
+      clearTimeout(this.typingTimer);
+      const next = nextTypingChange(this.state, now);
+      if (next !== null) this.typingTimer = setTimeout(() => this.render(), next - now + 1);
+    });
+  }
+}
+
+function newNonce() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function outboxKey(me) {
+  return `chatd.outbox.${me.toLowerCase()}`;
+}
+
+function loadOutbox(me) {
+  try {
+    return outbox.restore(JSON.parse(localStorage.getItem(outboxKey(me)) || "[]"));
+  } catch {
+    return []; // a damaged entry is an empty outbox
+  }
+}
+
+function saveOutbox(me, items) {
+  if (items.length) localStorage.setItem(outboxKey(me), JSON.stringify(outbox.save(items)));
+  else localStorage.removeItem(outboxKey(me));
+}

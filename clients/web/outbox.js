@@ -1,0 +1,109 @@
+// The outbox: messages this page has sent and the server has not acknowledged yet. Pure: no
+// DOM, no I/O, no clock; every function returns a new outbox (an array of frozen entries) and
+// leaves the one it was given alone, so the page can tell by identity when to save it.
+//
+// An entry keeps the nonce it was made with for its whole life. Each attempt sends the same
+// request (`request(entry)`), so however many times it goes out (a retry, a resend after a
+// reconnect, a reload of the page) the server stores it once (docs/protocol.md, "Idempotent
+// sends"). An entry leaves the outbox when its ack or its own `message` event arrives.
+//
+// Statuses: "sending" (a request is in flight), "failed" (not sent yet: offline, or an error
+// worth retrying; sent again after the next welcome), "rejected" (the server refused it for
+// good, e.g. not a member: it stays on screen until the person retries or discards it).
+
+/** Codes after which a send is worth repeating (nothing was stored, or we cannot know). */
+const RETRYABLE = new Set(["disconnected", "unavailable", "internal", "shutting_down"]);
+
+export const OFFLINE_TEXT = "Offline: will be sent when the connection is back.";
+export const RETRY_TEXT = "Not sent yet: will retry when the connection is back.";
+export const RATE_TEXT = "Sending too fast: retrying in a moment.";
+
+/** A new entry: `to` (the peer's name) for a conversation, else null; `ts` in ms. */
+export function entry({ nonce, room, to = null, text, ts }) {
+  return Object.freeze({ nonce, room, to, text, ts, status: "sending", error: "" });
+}
+
+/** The entry with this nonce, or undefined. */
+export function find(outbox, nonce) {
+  return outbox.find((item) => item.nonce === nonce);
+}
+
+/** The outbox with `item` added last (sends keep the order they were made in). */
+export function add(outbox, item) {
+  return [...outbox, item];
+}
+
+/** The outbox without the entry of this nonce (the same array when there is none). */
+export function drop(outbox, nonce) {
+  return find(outbox, nonce) ? outbox.filter((item) => item.nonce !== nonce) : outbox;
+}
+
+/** The outbox with the entry of this nonce changed (e.g. {status, error}). */
+export function update(outbox, nonce, changes) {
+  if (!find(outbox, nonce)) return outbox;
+  return outbox.map((item) => (item.nonce === nonce ? Object.freeze({ ...item, ...changes })
+    : item));
+}
+
+/** The request that sends an entry: `dm` to the peer, or `send` to the room; same nonce. */
+export function request(item) {
+  return item.to
+    ? { op: "dm", to: item.to, text: item.text, nonce: item.nonce }
+    : { op: "send", room: item.room, text: item.text, nonce: item.nonce };
+}
+
+/** The entries to send again once connected, in the order they were made. */
+export function toResend(outbox) {
+  return outbox.filter((item) => item.status !== "rejected");
+}
+
+/** The connection dropped: what was in flight is now waiting for the next connection. */
+export function offline(outbox) {
+  if (!outbox.some((item) => item.status === "sending")) return outbox;
+  return outbox.map((item) => (item.status === "sending"
+    ? Object.freeze({ ...item, status: "failed", error: RETRY_TEXT }) : item));
+}
+
+/**
+ * What a refused send becomes: {status, error, retryAfter}, `retryAfter` (ms) set when the
+ * page should try again by itself while still connected.
+ */
+export function failure(error, online) {
+  if (error.code === "rate_limited") {
+    return { status: "failed", error: RATE_TEXT,
+      retryAfter: Math.max(250, Number(error.retry_after) || 1000) };
+  }
+  if (RETRYABLE.has(error.code)) {
+    const again = error.code !== "disconnected" && online;
+    return { status: "failed", error: RETRY_TEXT, retryAfter: again ? 2000 : null };
+  }
+  return { status: "rejected", error: `Not sent: ${error.message || error.code}`,
+    retryAfter: null };
+}
+
+/** The outbox as saved (plain data). */
+export function save(outbox) {
+  return outbox.map(({ nonce, room, to, text, ts, status, error }) => ({
+    nonce, room, to, text, ts, status, error,
+  }));
+}
+
+/**
+ * The outbox from saved data (anything malformed is left out). What was in flight when the
+ * page closed may or may not have been stored: it is "failed", to be sent again (same nonce).
+ */
+export function restore(saved) {
+  if (!Array.isArray(saved)) return [];
+  return saved
+    .filter((item) => item && typeof item.nonce === "string" && typeof item.room === "string"
+      && typeof item.text === "string")
+    .map((item) => Object.freeze({
+      nonce: item.nonce,
+      room: item.room,
+      to: typeof item.to === "string" ? item.to : null,
+      text: item.text,
+      ts: Number(item.ts) || 0,
+      status: item.status === "rejected" ? "rejected" : "failed",
+      error: item.status === "rejected" ? String(item.error || "") : RETRY_TEXT,
+    }));
+}

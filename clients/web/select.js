@@ -1,0 +1,165 @@
+// What the views show, derived from the state (state.js). Pure: no DOM, no I/O, no clock
+// (time is an argument); nothing here changes the state.
+
+import { sameUser } from "./store.js";
+
+const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
+
+/** Rooms of one kind ("room" or "dm"), by their label, ignoring case. */
+export function sortedRooms(state, kind) {
+  return [...state.rooms.values()]
+    .filter((room) => room.kind === kind)
+    .sort((a, b) => a.label.toLowerCase().localeCompare(b.label.toLowerCase()));
+}
+
+/** The room to open when none is: the first room, else the first conversation. */
+export function firstRoom(state) {
+  return sortedRooms(state, "room")[0] || sortedRooms(state, "dm")[0] || null;
+}
+
+/** Rooms then conversations, in the order of the sidebar (for Alt+Up/Down). */
+export function roomOrder(state) {
+  return [...sortedRooms(state, "room"), ...sortedRooms(state, "dm")].map((room) => room.name);
+}
+
+/** The open room, or null. */
+export function currentRoom(state) {
+  return state.current === null ? null : state.rooms.get(state.current) || null;
+}
+
+/** "online" or "offline" (what is not known is offline). */
+export function statusOf(state, user) {
+  const known = typeof user === "string" && state.presence.get(user.toLowerCase());
+  return known ? known.status : "offline";
+}
+
+/**
+ * The unread count a room shows as a badge, as text ("999+" past 999), or null for none. The
+ * open room shows none: what arrives there is read as it comes into view.
+ */
+export function badge(state, room) {
+  if (!room.unread || room.name === state.current) return null;
+  return room.unread > 999 ? "999+" : String(room.unread);
+}
+
+/**
+ * How many unread messages the title counts: every room's, the open room's included while the
+ * tab is hidden (nobody is reading it then).
+ */
+export function unreadTotal(state) {
+  let total = 0;
+  for (const room of state.rooms.values()) {
+    if (room.name !== state.current || !state.visible) total += room.unread;
+  }
+  return total;
+}
+
+/** The hello's `resume`: for every followed room, the last seq received without a hole. */
+export function resumePoints(state) {
+  const resume = {};
+  for (const room of state.rooms.values()) {
+    if (room.head !== null && !room.draft) resume[room.name] = room.head;
+  }
+  return resume;
+}
+
+/** "Bob is typing…" for the open room at `now`, or "" when nobody is. */
+export function typingText(state, now) {
+  const room = currentRoom(state);
+  const typers = room ? room.typers(now) : [];
+  if (!typers.length) return "";
+  const who = typers.length === 1 ? `${typers[0]} is`
+    : typers.length === 2 ? `${typers[0]} and ${typers[1]} are`
+      : "Several people are";
+  return `${who} typing…`;
+}
+
+/** When (ms) the open room's typing line next changes by itself, or null. */
+export function nextTypingChange(state, now) {
+  const room = currentRoom(state);
+  let next = null;
+  for (const until of room ? room.typing.values() : []) {
+    if (until > now && (next === null || until < next)) next = until;
+  }
+  return next;
+}
+
+/** The open room's members, online first: [{user, status, me}], and how many are online. */
+export function memberList(state) {
+  const room = currentRoom(state);
+  if (!room || !room.members) return { known: false, members: [], online: 0 };
+  const members = room.members.map((m) => ({
+    user: m.user, status: statusOf(state, m.user), me: sameUser(m.user, state.me),
+  }));
+  const online = members.filter((m) => m.status === "online");
+  return { known: true, members: [...online, ...members.filter((m) => m.status !== "online")],
+    online: online.length };
+}
+
+/** The line above the messages: loading, or the start of the room, or nothing. */
+export function olderStatus(room) {
+  if (room.loadingOlder) return "Loading older messages…";
+  if (room.loaded && !room.more && room.messages.size) {
+    return `This is the start of ${room.kind === "dm" ? `your conversation with ${room.label}`
+      : `#${room.name}`}.`;
+  }
+  return "";
+}
+
+/**
+ * The rows of the open room's message list, in order, each with a stable key: day lines,
+ * notices (joined, left), the "New" line, messages (by seq, each once) and, last, what waits in
+ * the outbox. Keys: `m<seq>`, `p<nonce>`, `n…` (notices), `d<day>`, `new`.
+ */
+export function timeline(state, room) {
+  const rows = [];
+  const notices = [...room.notices];
+  let previous = null; // the message the next one may be grouped with
+  let lastDay = null;
+  let divided = false;
+  const pushDay = (ts) => {
+    const day = new Date(ts).toDateString();
+    if (day !== lastDay) {
+      rows.push({ key: `d${day}`, kind: "day", ts });
+      lastDay = day;
+      previous = null;
+    }
+  };
+  const pushNotices = (upTo) => {
+    while (notices.length && notices[0].after <= upTo) {
+      const notice = notices.shift();
+      pushDay(notice.ts);
+      rows.push({ key: notice.key, kind: "notice", text: notice.text });
+      previous = null;
+    }
+  };
+  const grouped = (message) => Boolean(previous) && previous.from === message.from
+    && message.ts - previous.ts < GROUP_GAP_MS;
+  for (const message of room.sorted()) {
+    pushNotices(message.seq - 1);
+    pushDay(message.ts);
+    if (!divided && state.current === room.name && state.divider !== null
+        && message.seq > state.divider && message.from !== state.me) {
+      rows.push({ key: "new", kind: "divider" });
+      divided = true;
+      previous = null;
+    }
+    rows.push({ key: `m${message.seq}`, kind: "message", message, grouped: grouped(message) });
+    previous = message;
+  }
+  pushNotices(Infinity);
+  for (const item of state.outbox) {
+    if (item.room !== room.name) continue;
+    pushDay(item.ts);
+    const message = { from: state.me, text: item.text, ts: item.ts };
+    rows.push({ key: `p${item.nonce}`, kind: "pending", message, item,
+      grouped: grouped(message) });
+    previous = message;
+  }
+  return rows;
+}
+
+/** The letter shown in a user's avatar. */
+export function initial(name) {
+  return (String(name).match(/[A-Za-z0-9]/) || ["?"])[0].toUpperCase();
+}

@@ -1,0 +1,595 @@
+// The page's state and every change made to it. Pure: no DOM, no I/O, no clock, no timers.
+//
+// Theory of operation
+// -------------------
+// One plain object (`initialState()`) holds what the page knows: the user, the rooms (store.js:
+// messages by seq, resume point, unread), presence and contacts, the outbox of sends not yet
+// acknowledged (outbox.js), the read markers not yet sent, and the connection's phase. This
+// module is the only code that changes it; views only read it.
+//
+// Two kinds of change, both written as functions of (state, input) that return *effects*:
+//
+// - `apply(state, frame, {request, now})` for everything the server sends: events (welcome,
+//   message, presence, joined, left, typing, read, gap, error) and the replies (`ok` or
+//   `error`) to the requests the page made, given with the request they answer.
+// - one reducer per local action: open a room, send a message, a message came into view, the
+//   connection dropped, the tab was hidden, and so on.
+//
+// An effect is data that asks the caller (controller.js) to do I/O, the way the server's actors
+// return effects from `apply`:
+//
+//   {request: {op, ...fields}}   send this request; its reply goes back through `apply` with
+//                                the request, in the order replies and events are read
+//   {refreshRooms: true}         ask for the room overview soon (coalesced)
+//   {toast: text}                tell the person something in passing
+//   {later: ms, key, action, args}  call `actions[action](state, ...args)` after `ms`; a timer
+//                                already waiting under the same key is left to run (so a
+//                                stream of read markers is sent at most every `ms`)
+//
+// Time is an argument (`now`, in ms) wherever it matters, so that every change is
+// deterministic and can be tested without a clock.
+//
+// Read markers: a message seen on screen moves the room's marker here at once (the badge and the
+// title drop it), and the marker waits in `reads` until the server has acknowledged it: one per
+// room, so reading several rooms in a row loses none, and kept across a reconnect (sent again
+// after the welcome), so a marker set just before the connection dropped still reaches the
+// server.
+
+import * as outbox from "./outbox.js";
+import { firstRoom } from "./select.js";
+import { dmName, Room, sameUser } from "./store.js";
+
+export const TYPING_SEND_MS = 3000; // at most one `typing` per room this often
+export const TYPING_SHOW_MS = 5000; // how long someone shows as typing after their last event
+export const READ_DELAY_MS = 300; // read markers are sent at most this often
+export const PAGE = 50; // messages per page when opening a room or scrolling up
+export const GAP_PAGE = 500; // messages per page when filling a gap
+
+/** A fresh state for `me` (the name the person logged in with), with a restored outbox. */
+export function initialState({ me = null, outbox: saved = [], visible = true } = {}) {
+  return {
+    me, // the user's name as registered (from the welcome; as typed until then)
+    connection: "connecting", // "connecting" | "online" | "waiting" | "stopped"
+    attempt: 0, // connection attempts since the last welcome
+    retryAt: null, // while "waiting": when (ms) the next attempt starts
+    closeReason: "", // why the server closed the connection, for the banner
+    visible, // whether the tab is visible (only then are messages read)
+    rooms: new Map(), // name -> Room
+    current: null, // the open room's name
+    divider: null, // the "New" line of the open room goes after this seq
+    presence: new Map(), // lower-case user -> {user, status}
+    contacts: [], // names as registered
+    outbox: saved, // see outbox.js
+    reads: new Map(), // room -> {seq, sent}: a read marker not yet acknowledged
+    lastTyping: new Map(), // room -> ms when `typing` was last sent
+    scrollTick: 0, // bumped when the message list should scroll to its end
+  };
+}
+
+const request = (op, fields = {}) => ({ request: { op, ...fields } });
+const online = (state) => state.connection === "online";
+const isSeq = (value) => Number.isSafeInteger(value) && value >= 0;
+
+// -- server frames ---------------------------------------------------------------------------
+
+/**
+ * Apply a frame from the server. `request` is the request a reply (`ok` or `error`) answers,
+ * null for an event; `now` is the time in ms. Returns the effects to perform.
+ * Frames of unknown ops and replies to unknown requests change nothing (the protocol asks
+ * clients to ignore what they do not know).
+ */
+export function apply(state, frame, { request: asked = null, now = 0 } = {}) {
+  if (!frame || typeof frame !== "object") return [];
+  if (asked) {
+    const table = frame.op === "error" ? REFUSED : ANSWERED;
+    const handler = table[asked.op];
+    return handler ? handler(state, asked, frame, now) : [];
+  }
+  const handler = EVENTS[frame.op];
+  return handler ? handler(state, frame, now) : [];
+}
+
+const EVENTS = {
+  welcome(state, frame) {
+    state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
+    state.connection = "online";
+    state.closeReason = "";
+    setPresence(state, state.me, "online"); // presence events never tell us about ourselves
+    const listed = new Set();
+    for (const info of frame.rooms || []) {
+      if (!info || typeof info.room !== "string") continue;
+      listed.add(info.room);
+      roomFor(state, info.room).applyInfo(info);
+    }
+    for (const [name, room] of state.rooms) {
+      if (!listed.has(name) && !room.draft) {
+        forgetRoom(state, name); // left or removed while away
+      } else {
+        room.members = null; // may have changed while away: asked again when shown
+        room.loading = false;
+        room.loadingOlder = false;
+      }
+    }
+    state.contacts = [];
+    for (const contact of frame.contacts || []) {
+      if (!contact || typeof contact.user !== "string") continue;
+      state.contacts.push(contact.user);
+      setPresence(state, contact.user, contact.status);
+    }
+    if (state.current !== null && !state.rooms.has(state.current)) state.current = null;
+    if (state.current === null) {
+      const first = firstRoom(state);
+      if (first) state.current = first.name;
+    }
+    const effects = state.current === null ? []
+      : loadRoom(state, state.current, { members: true });
+    // What was not acknowledged goes out again, in order, with the same nonces.
+    for (const item of outbox.toResend(state.outbox)) effects.push(...transmit(state, item.nonce));
+    effects.push(...flushReads(state));
+    return effects;
+  },
+
+  message(state, frame) {
+    if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
+    return receive(state, frame.room, [frame]);
+  },
+
+  presence(state, frame) {
+    if (typeof frame.user === "string") setPresence(state, frame.user, frame.status);
+    return [];
+  },
+
+  typing(state, frame, now) {
+    const room = state.rooms.get(frame.room);
+    if (room && typeof frame.user === "string" && !sameUser(frame.user, state.me)) {
+      for (const [user, until] of room.typing) if (until <= now) room.typing.delete(user);
+      room.typing.set(frame.user, now + TYPING_SHOW_MS);
+    }
+    return [];
+  },
+
+  read(state, frame) {
+    // Another connection of this user moved the marker.
+    const room = state.rooms.get(frame.room);
+    if (!room || !isSeq(frame.seq)) return [];
+    room.markRead(frame.seq, state.me);
+    const pending = state.reads.get(frame.room);
+    if (pending && pending.sent === null && pending.seq <= frame.seq) state.reads.delete(frame.room);
+    return [];
+  },
+
+  joined(state, frame, now) {
+    if (typeof frame.room !== "string" || typeof frame.user !== "string") return [];
+    const room = state.rooms.get(frame.room);
+    if (sameUser(frame.user, state.me)) {
+      if (room) return [];
+      roomFor(state, frame.room);
+      const effects = [{ refreshRooms: true }];
+      if (frame.by) effects.push({ toast: `${frame.by} added you to #${frame.room}` });
+      return effects;
+    }
+    if (!room) return [];
+    if (room.members && !room.members.some((m) => sameUser(m.user, frame.user))) {
+      room.members.push({ user: frame.user });
+      room.members.sort((a, b) => a.user.toLowerCase().localeCompare(b.user.toLowerCase()));
+    }
+    setPresence(state, frame.user, presenceOf(state, frame.user) || "online");
+    addNotice(room, frame.by ? `${frame.by} added ${frame.user}` : `${frame.user} joined`, now);
+    return [];
+  },
+
+  left(state, frame, now) {
+    const room = state.rooms.get(frame.room);
+    if (!room || typeof frame.user !== "string") return [];
+    if (sameUser(frame.user, state.me)) {
+      const effects = frame.by ? [{ toast: `${frame.by} removed you from #${frame.room}` }] : [];
+      forgetRoom(state, frame.room);
+      return [...effects, ...openNext(state)];
+    }
+    if (room.members) room.members = room.members.filter((m) => !sameUser(m.user, frame.user));
+    addNotice(room, frame.by ? `${frame.by} removed ${frame.user}` : `${frame.user} left`, now);
+    return [];
+  },
+
+  gap(state, frame) {
+    // More was missed than the resume replays: page it in with `history` after=…
+    if (!state.rooms.has(frame.room) || !isSeq(frame.after)) return [];
+    return [request("history", { room: frame.room, after: frame.after, limit: GAP_PAGE })];
+  },
+
+  error(state, frame) {
+    // An error with no id: the connection closes after these; the banner tells why.
+    if (frame.code === "shutting_down") state.closeReason = "The server is restarting.";
+    else if (frame.code === "slow_consumer") state.closeReason = "Fell behind the server.";
+    else if (frame.message) return [{ toast: String(frame.message) }];
+    return [];
+  },
+};
+
+/** `ok` replies, by the op of the request they answer. */
+const ANSWERED = {
+  history(state, asked, reply) {
+    const room = state.rooms.get(asked.room);
+    if (!room) return [];
+    const messages = (Array.isArray(reply.messages) ? reply.messages : [])
+      .filter((m) => m && isSeq(m.seq));
+    if (asked.after !== undefined) {
+      // Filling a gap: go on from the last one received while there is more.
+      room.add(messages, state.me);
+      if (!reply.more || !messages.length) return [];
+      const after = messages[messages.length - 1].seq;
+      return [request("history", { room: asked.room, after, limit: GAP_PAGE })];
+    }
+    if (asked.before !== undefined) {
+      room.loadingOlder = false;
+      room.more = Boolean(reply.more);
+      room.add(messages, state.me);
+      return [];
+    }
+    room.loading = false;
+    room.loaded = true;
+    room.more = Boolean(reply.more);
+    room.add(messages, state.me);
+    if (state.current === room.name) state.scrollTick += 1;
+    return [];
+  },
+
+  who(state, asked, reply) {
+    const room = state.rooms.get(asked.room);
+    const members = (Array.isArray(reply.members) ? reply.members : [])
+      .filter((m) => m && typeof m.user === "string");
+    for (const member of members) setPresence(state, member.user, member.status);
+    if (room) room.members = members.map((m) => ({ user: m.user }));
+    return [];
+  },
+
+  send: acked,
+  dm: acked,
+
+  read(state, asked, reply) {
+    const room = state.rooms.get(asked.room);
+    if (room && isSeq(reply.seq)) room.markRead(reply.seq, state.me);
+    const pending = state.reads.get(asked.room);
+    if (!pending) return [];
+    if (pending.seq <= Math.max(asked.seq, isSeq(reply.seq) ? reply.seq : 0)) {
+      state.reads.delete(asked.room);
+      return [];
+    }
+    pending.sent = null; // a later marker came while this one was on its way: send it now
+    return flushReads(state);
+  },
+
+  rooms(state, asked, reply) {
+    for (const info of Array.isArray(reply.rooms) ? reply.rooms : []) {
+      const room = info && state.rooms.get(info.room);
+      if (room && info.member) room.applyInfo(info);
+    }
+    return [];
+  },
+
+  create_room(state, asked, reply) {
+    const info = reply.room;
+    if (!info || typeof info.room !== "string") return [];
+    const room = roomFor(state, info.room);
+    room.applyInfo(info);
+    room.loaded = true;
+    room.members = [{ user: state.me }];
+    return selectRoom(state, room.name);
+  },
+
+  join(state, asked, reply) {
+    if (typeof reply.room !== "string") return [];
+    const room = roomFor(state, reply.room);
+    room.private = Boolean(reply.private);
+    room.topic = reply.topic || "";
+    room.follow(isSeq(reply.last_seq) ? reply.last_seq : 0);
+    room.add((Array.isArray(reply.messages) ? reply.messages : []).filter((m) => m && isSeq(m.seq)),
+      state.me);
+    room.loaded = true;
+    room.more = Boolean(reply.more);
+    room.members = null;
+    return [{ refreshRooms: true }, ...selectRoom(state, room.name)];
+  },
+
+  leave(state, asked) {
+    forgetRoom(state, asked.room); // the `left` event may have done so already
+    return [{ toast: `You left #${asked.room}` }, ...openNext(state)];
+  },
+
+  invite(state, asked, reply) {
+    return [{ toast: `${reply.user || asked.user} is now a member of #${asked.room}` }];
+  },
+
+  add_contact(state, asked, reply) {
+    if (typeof reply.user !== "string") return [];
+    if (!state.contacts.some((c) => sameUser(c, reply.user))) state.contacts.push(reply.user);
+    setPresence(state, reply.user, reply.status);
+    return [];
+  },
+
+  remove_contact(state, asked) {
+    state.contacts = state.contacts.filter((c) => !sameUser(c, asked.user));
+    return [];
+  },
+};
+
+/** `error` replies, by the op of the request they answer (the others need nothing). */
+const REFUSED = {
+  history(state, asked, error) {
+    const room = state.rooms.get(asked.room);
+    if (!room || asked.after !== undefined) return []; // a gap: the resume point stays before it
+    const away = error.code === "disconnected";
+    if (asked.before !== undefined) {
+      room.loadingOlder = false;
+      return away ? [] : [{ toast: `Cannot load older messages: ${error.message}` }];
+    }
+    room.loading = false;
+    return away ? [] : [{ toast: `Cannot open ${asked.room}: ${error.message}` }];
+  },
+
+  who(state, asked, error) {
+    return error.code === "disconnected" ? []
+      : [{ toast: `Cannot open ${asked.room}: ${error.message}` }];
+  },
+
+  send: sendRefused,
+  dm: sendRefused,
+
+  read(state, asked, error) {
+    const pending = state.reads.get(asked.room);
+    if (!pending) return [];
+    if (["forbidden", "not_found", "bad_request"].includes(error.code)) {
+      state.reads.delete(asked.room); // no marker to keep in a room we cannot read
+    } else {
+      pending.sent = null; // sent again with the next one, or after the next welcome
+    }
+    return [];
+  },
+
+  leave(state, asked, error) {
+    return [{ toast: `Cannot leave: ${error.message}` }];
+  },
+
+  remove_contact(state, asked, error) {
+    return [{ toast: String(error.message || error.code) }];
+  },
+};
+
+function acked(state, asked, reply) {
+  const effects = [];
+  if (typeof reply.room === "string" && isSeq(reply.seq)
+      && (!reply.duplicate || state.rooms.has(reply.room))) {
+    effects.push(...receive(state, reply.room, [{
+      op: "message", room: reply.room, seq: reply.seq, msg_id: reply.msg_id, from: state.me,
+      text: asked.text, ts: reply.ts, nonce: asked.nonce,
+    }]));
+  }
+  state.outbox = outbox.drop(state.outbox, asked.nonce);
+  return effects;
+}
+
+function sendRefused(state, asked, error) {
+  if (!outbox.find(state.outbox, asked.nonce)) return [];
+  const { status, error: text, retryAfter } = outbox.failure(error, online(state));
+  state.outbox = outbox.update(state.outbox, asked.nonce, { status, error: text });
+  if (retryAfter === null) return [];
+  return [{ later: retryAfter, key: `send:${asked.nonce}`, action: "retrySend",
+    args: [asked.nonce, { onlyIfFailed: true }] }];
+}
+
+// -- local actions ---------------------------------------------------------------------------
+
+/**
+ * The connection's phase changed (socket.js): anything in flight now waits for the next one.
+ * `attempt` counts the attempts since the last welcome; `retryAt` (ms) is when the next one
+ * starts while "waiting".
+ */
+export function connectionChanged(state, phase, { attempt = 0, retryAt = null } = {}) {
+  state.connection = phase;
+  state.attempt = attempt;
+  state.retryAt = retryAt;
+  if (phase === "online") {
+    state.closeReason = "";
+    return [];
+  }
+  state.outbox = outbox.offline(state.outbox);
+  for (const read of state.reads.values()) read.sent = null;
+  for (const room of state.rooms.values()) {
+    room.loading = false;
+    room.loadingOlder = false;
+  }
+  return [];
+}
+
+/** Open a room: remember where its unread messages begin, and load what it needs. */
+export function selectRoom(state, name) {
+  if (state.current === name) return [];
+  state.current = name;
+  const room = state.rooms.get(name);
+  state.divider = room && room.unread > 0 ? room.readSeq : null;
+  state.scrollTick += 1;
+  return loadRoom(state, name);
+}
+
+/** Open the conversation with `user`: a draft until the first message creates it. */
+export function openDm(state, user) {
+  const name = dmName(state.me, user);
+  if (!state.rooms.has(name)) {
+    const room = roomFor(state, name);
+    room.kind = "dm";
+    room.private = true;
+    room.peer = user;
+    room.draft = true;
+    room.loaded = true;
+  }
+  return selectRoom(state, name);
+}
+
+/** Load the page of messages older than the oldest one kept in the open room. */
+export function loadOlder(state) {
+  const room = state.rooms.get(state.current);
+  if (!room || !room.more || room.loadingOlder || !online(state)) return [];
+  const before = room.oldest;
+  if (before === null || before <= 1) {
+    room.more = false;
+    return [];
+  }
+  room.loadingOlder = true;
+  return [request("history", { room: room.name, before, limit: PAGE })];
+}
+
+/** Send `text` to the open room: into the outbox at once, then out with `nonce`. */
+export function compose(state, { text, nonce, now }) {
+  const room = state.rooms.get(state.current);
+  if (!room || typeof text !== "string" || !text.trim()) return [];
+  const to = room.kind === "dm" ? room.peer : null;
+  state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name, to, text,
+    ts: now }));
+  state.lastTyping.delete(room.name); // the next keystroke starts a new "typing"
+  state.scrollTick += 1;
+  return transmit(state, nonce);
+}
+
+/** Send an outbox entry again (same nonce); with onlyIfFailed, only if it is still waiting. */
+export function retrySend(state, nonce, { onlyIfFailed = false } = {}) {
+  const item = outbox.find(state.outbox, nonce);
+  if (!item || (onlyIfFailed && item.status !== "failed")) return [];
+  return transmit(state, nonce);
+}
+
+/** Give up on an outbox entry. */
+export function discardSend(state, nonce) {
+  state.outbox = outbox.drop(state.outbox, nonce);
+  return [];
+}
+
+/** The person typed in the open room at `now`: tell the others, at most every few seconds. */
+export function typed(state, now) {
+  const room = state.rooms.get(state.current);
+  if (!room || room.draft || !online(state)) return [];
+  const last = state.lastTyping.get(room.name);
+  if (last !== undefined && now - last < TYPING_SEND_MS) return [];
+  state.lastTyping.set(room.name, now);
+  return [request("typing", { room: room.name })];
+}
+
+/** The message `seq` of room `name` was on screen: read up to it (while the tab is visible). */
+export function seen(state, name, seq) {
+  const room = state.rooms.get(name);
+  if (!state.visible || !room || room.draft || !isSeq(seq) || seq <= room.readSeq) return [];
+  room.markRead(seq, state.me);
+  const pending = state.reads.get(name);
+  state.reads.set(name, { seq: Math.max(seq, pending ? pending.seq : 0),
+    sent: pending ? pending.sent : null });
+  return [{ later: READ_DELAY_MS, key: "reads", action: "flushReads", args: [] }];
+}
+
+/** Send the read markers that wait (one request per room, none while one is on its way). */
+export function flushReads(state) {
+  if (!online(state)) return [];
+  const effects = [];
+  for (const [room, read] of state.reads) {
+    if (read.sent !== null) continue;
+    read.sent = read.seq;
+    effects.push(request("read", { room, seq: read.seq }));
+  }
+  return effects;
+}
+
+/** The tab was shown or hidden. */
+export function setVisible(state, visible) {
+  state.visible = Boolean(visible);
+  return [];
+}
+
+/** The reducers that `later` effects name. */
+export const actions = { flushReads, retrySend };
+
+// -- helpers ---------------------------------------------------------------------------------
+
+function roomFor(state, name) {
+  let room = state.rooms.get(name);
+  if (!room) {
+    room = new Room(name);
+    state.rooms.set(name, room);
+  }
+  return room;
+}
+
+function forgetRoom(state, name) {
+  state.rooms.delete(name);
+  state.reads.delete(name);
+  state.lastTyping.delete(name);
+  if (state.current === name) state.current = null;
+}
+
+/** After the open room went away: open the first one left, if any. */
+function openNext(state) {
+  if (state.current !== null) return [];
+  const next = firstRoom(state);
+  return next ? selectRoom(state, next.name) : [];
+}
+
+/** What a room needs when it is shown: its latest page (once) and its members. */
+function loadRoom(state, name, { members = false } = {}) {
+  const room = state.rooms.get(name);
+  if (!room || room.draft || !online(state)) return [];
+  const effects = [];
+  if (!room.loaded && !room.loading) {
+    room.loading = true;
+    effects.push(request("history", { room: name, limit: PAGE }));
+  }
+  if (!room.members || members) effects.push(request("who", { room: name }));
+  return effects;
+}
+
+/** Keep messages of room `name` (each once, by seq), as events or from an ack. */
+function receive(state, name, messages) {
+  const effects = [];
+  let room = state.rooms.get(name);
+  const first = Math.min(...messages.map((m) => m.seq));
+  if (!room) {
+    // A conversation someone just started, or a room we were added to: follow it from here.
+    room = roomFor(state, name);
+    room.follow(first - 1);
+    if (room.kind === "dm") {
+      const other = messages.find((m) => !sameUser(m.from, state.me));
+      if (other) room.peer = other.from;
+    }
+    effects.push({ refreshRooms: true });
+  } else if (room.draft) {
+    room.draft = false; // the first message created the conversation
+    room.follow(first - 1);
+    if (state.current === name) effects.push(...loadRoom(state, name)); // now it has members
+  }
+  for (const message of room.add(messages, state.me)) {
+    if (sameUser(message.from, state.me)) state.outbox = outbox.drop(state.outbox, message.nonce);
+  }
+  return effects;
+}
+
+function transmit(state, nonce) {
+  const item = outbox.find(state.outbox, nonce);
+  if (!item) return [];
+  if (!online(state)) {
+    state.outbox = outbox.update(state.outbox, nonce,
+      { status: "failed", error: outbox.OFFLINE_TEXT });
+    return [];
+  }
+  state.outbox = outbox.update(state.outbox, nonce, { status: "sending", error: "" });
+  return [{ request: outbox.request(item) }];
+}
+
+function setPresence(state, user, status) {
+  if (typeof user !== "string") return;
+  state.presence.set(user.toLowerCase(), { user, status: status === "online" ? "online" : "offline" });
+}
+
+function presenceOf(state, user) {
+  const known = state.presence.get(user.toLowerCase());
+  return known ? known.status : null;
+}
+
+function addNotice(room, text, now) {
+  room.notices.push({ after: room.lastSeq, text, ts: now, key: `n${now}-${room.notices.length}` });
+}

@@ -1,0 +1,189 @@
+// The dialogs: create a room, join one, invite someone, start a conversation, add a contact.
+// Each asks the server through `ask(op, fields)` (the controller: the reply changes the state
+// through state.js before `ask` resolves) and shows a refusal in the dialog itself.
+
+import { $, h } from "./dom.js";
+import { currentRoom } from "./select.js";
+import { sameUser } from "./store.js";
+
+const ROOM_PATTERN = "[A-Za-z0-9_\\-]{1,64}";
+
+export class DialogsView {
+  constructor() {
+    this.submit = null;
+    this.on = {};
+    $("dialog-cancel").addEventListener("click", () => $("dialog").close());
+    $("dialog-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const ok = $("dialog-ok");
+      ok.disabled = true;
+      $("dialog-error").textContent = "";
+      try {
+        if (!this.on.isOnline()) throw new Error("Not connected right now.");
+        await this.submit();
+        $("dialog").close();
+      } catch (error) {
+        $("dialog-error").textContent = error.message;
+      } finally {
+        ok.disabled = false;
+      }
+    });
+  }
+
+  /**
+   * Handlers: ask(op, fields) → a promise of the `ok` frame (rejected with the server's
+   * refusal), isOnline() → bool, openDm(user), roomChosen() after a room was created or joined.
+   */
+  bind(handlers) { this.on = handlers; }
+
+  /**
+   * Show the dialog with `fields` (elements) and run `submit` on OK; `submit` returns nothing
+   * to close, or throws to show the error and stay open.
+   */
+  open({ title, fields, ok = "OK", submit }) {
+    const element = $("dialog");
+    $("dialog-title").textContent = title;
+    $("dialog-body").replaceChildren(...fields);
+    $("dialog-error").textContent = "";
+    $("dialog-ok").textContent = ok;
+    $("dialog-ok").hidden = false;
+    $("dialog-cancel").textContent = "Cancel";
+    this.submit = submit;
+    element.showModal();
+    const first = element.querySelector("#dialog-body input, #dialog-body button");
+    if (first) first.focus();
+  }
+
+  createRoom() {
+    this.open({
+      title: "Create a room",
+      ok: "Create",
+      fields: [
+        ...field("new-room-name", "Name", {
+          required: true, maxlength: 64, pattern: ROOM_PATTERN, placeholder: "e.g. design-team",
+        }),
+        h("small", { class: "hint" }, "Lower-case letters, digits, - and _."),
+        ...field("new-room-topic", "Topic (optional)", { maxlength: 256 }),
+        h("label", { class: "check" },
+          h("input", { id: "new-room-private", type: "checkbox" }),
+          " Private: only people you invite can see it"),
+      ],
+      submit: async () => {
+        await this.on.ask("create_room", {
+          room: value("new-room-name").toLowerCase(),
+          topic: value("new-room-topic"),
+          private: $("new-room-private").checked,
+        });
+        this.on.roomChosen();
+      },
+    });
+  }
+
+  async join(name) {
+    await this.on.ask("join", { room: name });
+    this.on.roomChosen();
+  }
+
+  async browseRooms() {
+    const list = h("ul", { class: "browse-list", "aria-label": "Public rooms" },
+      h("li", { class: "side-empty" }, "Loading…"));
+    this.open({
+      title: "Join a room",
+      ok: "Join",
+      fields: [
+        ...field("join-room-name", "Room name", {
+          maxlength: 64, pattern: ROOM_PATTERN, placeholder: "a new name creates it",
+        }),
+        h("p", { class: "hint" }, "Or pick one:"),
+        list,
+      ],
+      submit: async () => {
+        const name = value("join-room-name").toLowerCase();
+        if (!name) throw new Error("Type a room name, or pick one from the list.");
+        await this.join(name);
+      },
+    });
+    try {
+      const reply = await this.on.ask("rooms", {});
+      const open = (reply.rooms || []).filter((r) => r.kind === "room");
+      list.replaceChildren(...(open.length ? open.map((info) => h("li", {},
+        h("span", { class: "sigil", "aria-hidden": "true" }, info.private ? "🔒" : "#"),
+        h("span", { class: "name" }, info.room),
+        info.topic ? h("span", { class: "topic" }, info.topic) : null,
+        info.member
+          ? h("span", { class: "hint" }, "joined")
+          : h("button", {
+            type: "button", class: "small-button", "aria-label": `Join ${info.room}`,
+            onclick: async () => {
+              try {
+                await this.join(info.room);
+                $("dialog").close();
+              } catch (error) {
+                $("dialog-error").textContent = error.message;
+              }
+            },
+          }, "Join")))
+        : [h("li", { class: "side-empty" }, "No public rooms yet: type a name to create one.")]));
+    } catch (error) {
+      list.replaceChildren(h("li", { class: "side-empty" }, error.message));
+    }
+  }
+
+  invite(state) {
+    const room = currentRoom(state);
+    if (!room) return;
+    this.open({
+      title: `Invite someone to #${room.name}`,
+      ok: "Invite",
+      fields: field("invite-user", "User name", { required: true, maxlength: 32 }),
+      submit: async () => {
+        await this.on.ask("invite", { room: room.name, user: value("invite-user") });
+      },
+    });
+  }
+
+  newDm(state) {
+    this.open({
+      title: "New direct message",
+      ok: "Open",
+      fields: field("dm-user", "To (user name)", { required: true, maxlength: 32 }),
+      submit: async () => {
+        const user = value("dm-user");
+        if (!/^[A-Za-z0-9_.-]{1,32}$/.test(user)) throw new Error("That is not a user name.");
+        const known = state.contacts.find((c) => sameUser(c, user));
+        this.on.openDm(known || user);
+      },
+    });
+  }
+
+  addContact() {
+    this.open({
+      title: "Add a contact",
+      ok: "Add",
+      fields: [
+        ...field("contact-user", "User name", { required: true, maxlength: 32 }),
+        h("small", { class: "hint" }, "You will see when they are online."),
+      ],
+      submit: async () => {
+        await this.on.ask("add_contact", { user: value("contact-user") });
+      },
+    });
+  }
+
+  close() {
+    if ($("dialog").open) $("dialog").close();
+  }
+}
+
+function field(id, label, attrs = {}) {
+  return [
+    h("label", { for: id }, label),
+    h("input", {
+      id, name: id, autocomplete: "off", autocapitalize: "off", spellcheck: "false", ...attrs,
+    }),
+  ];
+}
+
+function value(id) {
+  return $(id).value.trim();
+}

@@ -1,0 +1,98 @@
+// The page's frame: the sidebar and the member list as drawers on narrow screens (a column of
+// their own on wide ones), the keys that move between them, and where focus goes when a room
+// is opened. Only the DOM's classes hold this; it is not part of the state.
+
+import { $ } from "./dom.js";
+
+export class LayoutView {
+  constructor() {
+    this.on = {};
+    this.lastInput = "pointer";
+    document.addEventListener("keydown", () => { this.lastInput = "keyboard"; }, true);
+    document.addEventListener("pointerdown", () => { this.lastInput = "pointer"; }, true);
+    $("open-sidebar").addEventListener("click", () => {
+      const open = !$("app").classList.contains("nav-open");
+      this.closeDrawers();
+      if (open) {
+        $("app").classList.add("nav-open");
+        $("open-sidebar").setAttribute("aria-expanded", "true");
+        $("scrim").hidden = false;
+        const current = $("sidebar").querySelector(".side-item.current")
+          || $("sidebar").querySelector(".side-item") || $("browse-rooms");
+        current.focus();
+      }
+    });
+    $("toggle-members").addEventListener("click", () => {
+      if (wideLayout()) {
+        const hidden = $("app").classList.toggle("members-hidden");
+        $("toggle-members").setAttribute("aria-expanded", String(!hidden));
+        return;
+      }
+      const open = !$("app").classList.contains("members-open");
+      this.closeDrawers();
+      if (open) {
+        $("app").classList.add("members-open");
+        $("toggle-members").setAttribute("aria-expanded", "true");
+        $("scrim").hidden = false;
+        $("close-members").focus();
+      }
+    });
+    $("close-members").addEventListener("click", () => {
+      if (wideLayout()) $("app").classList.add("members-hidden");
+      this.closeDrawers();
+      $("toggle-members").focus();
+    });
+    $("scrim").addEventListener("click", () => this.closeDrawers());
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !$("dialog").open) {
+        if ($("app").classList.contains("nav-open")) {
+          this.closeDrawers();
+          $("open-sidebar").focus();
+        } else if ($("app").classList.contains("members-open")) {
+          this.closeDrawers();
+          $("toggle-members").focus();
+        }
+      } else if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+        if ($("app").hidden) return;
+        event.preventDefault();
+        this.on.moveRoom(event.key === "ArrowUp" ? -1 : 1);
+      }
+    });
+  }
+
+  /** Handlers: moveRoom(step) (Alt+Up: -1, Alt+Down: 1). */
+  bind(handlers) { this.on = handlers; }
+
+  closeDrawers() {
+    $("app").classList.remove("nav-open", "members-open");
+    $("open-sidebar").setAttribute("aria-expanded", "false");
+    $("toggle-members").setAttribute("aria-expanded",
+      String(wideLayout() && !$("app").classList.contains("members-hidden")));
+    $("scrim").hidden = true;
+  }
+
+  /**
+   * A room was chosen: close the drawers, then (after the current event, since a dialog that
+   * closes puts focus back on its opener first) focus the message box, unless a finger chose
+   * the room on a phone (no keyboard popping up then).
+   */
+  roomChosen() {
+    this.closeDrawers();
+    setTimeout(() => {
+      const phone = matchMedia("(max-width: 760px)").matches;
+      if (!phone || this.lastInput === "keyboard") $("composer-text").focus();
+      else $("messages").focus();
+    }, 0);
+  }
+
+  /** Show the chat (or, with false, hide it). */
+  showChat(shown) {
+    $("app").hidden = !shown;
+    if (!shown) $("banner").hidden = true;
+  }
+}
+
+/** Whether the member list is a column of its own (else a drawer); matches style.css. */
+function wideLayout() {
+  return matchMedia("(min-width: 1100px)").matches;
+}
