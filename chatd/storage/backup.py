@@ -192,7 +192,7 @@ async def _wipe_on_loop(dsn: str) -> None:
     try:
         async with conn.transaction():
             relations = await conn.fetch(
-                "SELECT c.relkind, c.oid::regclass::text FROM pg_class c "
+                "SELECT c.relkind::text, c.oid::regclass::text FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')")
             kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW",
