@@ -115,19 +115,27 @@ export class Room {
     return low;
   }
 
-  /** Move the read marker forward; recount unread from what is kept. */
+  /**
+   * Move the read marker forward and recount unread: exactly when every message after the
+   * marker is kept, else at most one per seq after it (own messages are not known apart then).
+   */
   markRead(seq, me) {
     if (seq <= this.readSeq) return false;
     this.readSeq = seq;
     if (this.readSeq >= this.counted) {
       this.unread = 0;
-    } else {
-      let count = 0;
-      for (const message of this.messages.values()) {
-        if (message.seq > this.readSeq && message.from !== me) count += 1;
-      }
-      this.unread = Math.min(this.unread, count);
+      return true;
     }
+    let count = 0;
+    let kept = 0;
+    for (const message of this.messages.values()) {
+      if (message.seq > this.readSeq && message.seq <= this.counted) {
+        kept += 1;
+        if (message.from !== me) count += 1;
+      }
+    }
+    const after = this.counted - this.readSeq;
+    this.unread = Math.min(this.unread, kept === after ? count : after);
     return true;
   }
 

@@ -1,0 +1,51 @@
+// Frames and shortcuts shared by the tests of the page's pure modules (not a test file itself:
+// `node --test tests/web/` runs the *.test.mjs files).
+
+import { apply, connectionChanged, initialState } from "../../clients/web/state.js";
+
+/** A room object as in the welcome (docs/protocol.md, "The room object"). */
+export function roomInfo(room, { lastSeq = 0, readSeq = 0, unread = 0, ...rest } = {}) {
+  const dm = room.startsWith("@");
+  return {
+    room, kind: dm ? "dm" : "room", private: dm, topic: "", owner: dm ? null : "ann",
+    last_seq: lastSeq, member: true, read_seq: readSeq, unread, ...rest,
+  };
+}
+
+export function welcome(rooms = [], { user = "ann", contacts = [] } = {}) {
+  return { op: "welcome", id: 1, user: { id: 1, name: user }, rooms, contacts, ping_interval: 30 };
+}
+
+export function message(room, seq, from = "Bob", text = `m${seq}`, extra = {}) {
+  return { op: "message", room, seq, msg_id: 1000 + seq, from, text, ts: 1_000_000 + seq,
+    nonce: `${from}-${room}-${seq}`, ...extra };
+}
+
+/** A page logged in as `me`, connected, after this welcome. */
+export function connected(rooms = [], { me = "ann", contacts = [], outbox = [] } = {}) {
+  const state = initialState({ me, outbox });
+  connectionChanged(state, "online");
+  const effects = apply(state, welcome(rooms, { user: me, contacts }));
+  return { state, effects };
+}
+
+/** The requests among effects ({op, ...fields}). */
+export function requests(effects) {
+  return effects.filter((effect) => effect.request).map((effect) => effect.request);
+}
+
+/** The seqs kept for a room, in order. */
+export function seqs(state, room) {
+  return state.rooms.get(room).sorted().map((m) => m.seq);
+}
+
+/** Apply events in order; returns every effect. */
+export function receiveAll(state, frames, now = 0) {
+  return frames.flatMap((frame) => apply(state, frame, { now }));
+}
+
+/** Reply `ok` to each request among `effects` with `reply(request)`; returns the new effects. */
+export function answer(state, effects, reply, now = 0) {
+  return requests(effects).flatMap((request) => apply(state, { op: "ok", id: 9, ...reply(request) },
+    { request, now }));
+}
