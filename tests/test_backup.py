@@ -236,6 +236,7 @@ async def test_round_trip_of_the_embedded_database(tmp_path: Path) -> None:
          "s3cret"),
         ("postgresql://chatd@db/chatd?password=s3cret&sslmode=require",
          "postgresql://chatd@db/chatd?sslmode=require", "s3cret"),
+        ("postgresql://chatd:change%20me@db/chatd", "postgresql://chatd@db/chatd", "change me"),
         ("postgresql://postgres:@/postgres?host=/tmp/x/postgres",
          "postgresql://postgres@/postgres?host=/tmp/x/postgres", None),
     ],

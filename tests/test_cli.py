@@ -193,6 +193,21 @@ def test_commands_other_than_serve_never_create_a_database(tmp_path: Path,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can be refused another user's cluster")
+def test_root_leaves_another_users_embedded_database_alone(tmp_path: Path) -> None:
+    """As root, a command refuses an embedded cluster that another user (a systemd unit's
+    dynamic user) runs, instead of letting pgserver take it over."""
+    cluster = tmp_path / "data" / "postgres"
+    cluster.mkdir(parents=True)
+    (cluster / "PG_VERSION").write_text("16\n")
+    os.chown(cluster, 54321, 54321)
+    result = _run("user", "list", env=_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert (f"the embedded database in {cluster} belongs to user id 54321: run chatd as that "
+            "user") in _one_line_failure(result)
+    assert cluster.stat().st_uid == 54321
+
+
 async def test_serve_runs_embedded_and_drains_on_sigterm(tmp_path: Path) -> None:
     """`chatd serve` with no DSN starts an embedded PostgreSQL (and logs which database it
     uses), serves both ports, keeps a message across a restart, and exits 0 on SIGTERM."""

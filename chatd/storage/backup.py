@@ -88,7 +88,8 @@ class _Target:
         parts = urllib.parse.urlsplit(self.dsn)
         env = dict(os.environ)
         query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-        password = parts.password or next((v for k, v in query if k == "password"), None)
+        password = (urllib.parse.unquote(parts.password) if parts.password
+                    else next((v for k, v in query if k == "password"), None))
         if password:
             env["PGPASSWORD"] = password
         netloc = parts.netloc.rsplit("@", 1)

@@ -15,6 +15,9 @@ Facts about pgserver this module works around (see NOTES.md):
   before the import.
 - As root, PostgreSQL refuses to run; pgserver then runs it as the OS user ``pgserver``, chowns
   the cluster to it and opens read/traverse permission on every parent folder. We log that.
+- As root it also chowns an existing cluster to ``pgserver``: one made by another user (the
+  systemd unit's dynamic user) could then no longer be started by its owner. As root, we
+  refuse such a cluster and name the user to run as.
 - It counts the processes using a server in ``.handle_pids.json`` and only the last one stops
   it; a process that was killed never removes itself, so the server would never be stopped
   again. We drop dead processes from that list before attaching.
@@ -25,10 +28,12 @@ Facts about pgserver this module works around (see NOTES.md):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
+import pwd
 import tempfile
 import threading
 from pathlib import Path
@@ -43,6 +48,8 @@ __all__ = ["EmbeddedPostgres", "cluster_exists", "cluster_path", "start_embedded
 log = logging.getLogger("chatd.storage")
 
 _SUBDIR = "postgres"
+# The OS user pgserver runs PostgreSQL as when started by root.
+_ROOT_SERVER_USER = "pgserver"
 
 # Serialises starting and stopping in this process, and counts the users of each server.
 _lock = threading.Lock()
@@ -90,6 +97,29 @@ def cluster_exists(data_dir: Path) -> bool:
     """Whether ``<data_dir>/postgres`` holds a database cluster (``chatd serve`` makes one on
     its first start). False too when this user may not look inside it."""
     return (cluster_path(data_dir) / "PG_VERSION").is_file()
+
+
+def _refuse_foreign_cluster(path: Path) -> None:
+    """As root, refuse a cluster that another user runs (a systemd unit's dynamic user):
+    pgserver would chown it to its own user, and that user's server could not start again.
+
+    Raises:
+        StorageUnavailable: naming the owner to run as instead.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = path.stat().st_uid
+    except OSError:
+        return  # no cluster yet: pgserver makes one for its own user
+    allowed = {0}
+    with contextlib.suppress(KeyError):
+        allowed.add(pwd.getpwnam(_ROOT_SERVER_USER).pw_uid)
+    if owner not in allowed:
+        raise StorageUnavailable(
+            f"the embedded database in {path} belongs to user id {owner}: run chatd as that "
+            "user (under systemd: systemd-run -p User=chatd -p DynamicUser=yes "
+            "-p StateDirectory=chatd ..., see docs/operations.md), not as root")
 
 
 def _forget_dead_processes(pgdata: Path) -> None:
@@ -149,6 +179,7 @@ class EmbeddedPostgres:
         if not create and not cluster_exists(data_dir):
             raise StorageUnavailable(f"no embedded database in {path} (chatd serve creates it "
                                      "on its first start)")
+        _refuse_foreign_cluster(path)
         with _lock:
             try:
                 data_dir.mkdir(parents=True, exist_ok=True)
