@@ -4,6 +4,7 @@ datagram socket set as NOTIFY_SOCKET."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 import trio
 
 from chatd import systemd
+from chatd.config import load_config
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -52,6 +54,41 @@ def test_unit_file_verifies(tmp_path: Path) -> None:
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert "chatd.service" not in result.stderr, result.stderr  # no warning about the unit
+
+
+def _unit_settings() -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in (ROOT / "deploy" / "chatd.service").read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_deployed_config_holds_the_data_directory() -> None:
+    """deploy/chatd.toml puts the data in the unit's state directory, and the unit passes no
+    CHATD_* setting of its own: `chatd --config /etc/chatd/chatd.toml user list` run by an
+    operator then sees the daemon's database."""
+    unit = _unit_settings()
+    (state,) = unit["StateDirectory"]
+    config = load_config(ROOT / "deploy" / "chatd.toml", env={})
+    assert config.data_dir == Path("/var/lib") / state
+    (exec_start,) = unit["ExecStart"]
+    assert "--config /etc/chatd/chatd.toml" in exec_start
+    assert not any("CHATD_" in value for value in unit.get("Environment", []))
+
+
+def test_operations_runs_commands_as_the_service_user() -> None:
+    """docs/operations.md's systemd-run example runs as the unit's user, with its state
+    directory and its config."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    example = re.search(r"^systemd-run .*$", text, re.M)
+    assert example, "no systemd-run example"
+    unit = _unit_settings()
+    for needed in ("-p User=chatd", "-p DynamicUser=yes",
+                   f"-p StateDirectory={unit['StateDirectory'][0]}",
+                   "--config /etc/chatd/chatd.toml"):
+        assert needed in example[0], needed
 
 
 def test_notify_without_systemd_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
