@@ -66,12 +66,25 @@ def check_address(config: Config, section: str) -> str | None:
         None when it can, else the problem in one line, naming the setting.
     """
     settings = getattr(config, section)
+    unsupported: OSError | None = None
+    bound = 0
     try:
         found = socket.getaddrinfo(settings.host, 0, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
         for family, kind, proto, _, sockaddr in found:
-            with socket.socket(family, kind, proto) as sock:
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:
+                # As trio does: a family this kernel lacks (IPv6 off) is skipped.
+                if exc.errno != errno.EAFNOSUPPORT:
+                    raise
+                unsupported = exc
+                continue
+            with sock:
                 sock.bind((sockaddr[0], 0, *sockaddr[2:]))
+                bound += 1
     except OSError as exc:
         return _explain(config, section, exc)
+    if not bound and unsupported is not None:
+        return _explain(config, section, unsupported)
     return None
