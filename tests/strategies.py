@@ -17,27 +17,43 @@ from hypothesis import strategies as st
 from chatd.protocol import (
     REQUESTS,
     AddContact,
+    Answer,
     Contacts,
     CreateRoom,
     Dm,
+    Error,
+    Gap,
     Hello,
     History,
+    HistoryPage,
     Invite,
     Join,
+    JoinAccepted,
     Kick,
     Leave,
     Limits,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    Ok,
     Ping,
+    PresenceChanged,
     Read,
+    ReadMoved,
     RemoveContact,
     Request,
     RequestId,
     Rooms,
     Send,
+    Sent,
+    ServerEvent,
     Typing,
+    UserTyping,
+    Welcome,
     Who,
     dm_room_name,
 )
+from chatd.protocol.codes import CODES
 from chatd.protocol.events import (
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
@@ -51,16 +67,23 @@ __all__ = [
     "byte_streams",
     "chunked",
     "conversation_names",
+    "error_events",
+    "events_not_replies",
     "frames",
     "json_values",
+    "message_events",
     "nonces",
+    "replies",
+    "reply_ids",
     "request_ids",
     "requests",
     "room_names",
     "seqs",
+    "server_json_values",
     "texts",
     "tokens",
     "user_names",
+    "welcome_events",
 ]
 
 DEFAULT_LIMITS = Limits()
@@ -193,3 +216,107 @@ def chunked(data: bytes) -> st.SearchStrategy[list[bytes]]:
 def _cut(data: bytes, cuts: Sequence[int]) -> list[bytes]:
     bounds = [0, *cuts, len(data)]
     return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+# --------------------------------------------------------------------------- server events
+# Events as a server sends them, for the client side of the protocol: each one is what
+# chatd.protocol.parse_event gives back for its wire() (so sequences are tuples, optional
+# fields are None only where the wire leaves them out, and every string can be UTF-8).
+
+_json_text = st.text(max_size=20)  # no lone surrogates: a server's frames are UTF-8
+server_json_values: st.SearchStrategy[Any] = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _json_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_json_text, inner, max_size=4),
+    max_leaves=12,
+)
+"""Any JSON value a server may send (no NaN, no lone surrogates)."""
+
+reply_ids: st.SearchStrategy[int | str] = st.integers(0, 2**53) | st.text(
+    min_size=1, max_size=MAX_ID_CHARS
+)
+"""The id of a reply to a request that had one."""
+
+message_events = st.builds(
+    MessagePosted, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+    msg_id=st.integers(1, MAX_SEQ), sender=user_names, text=st.text(max_size=50),
+    ts=st.integers(0, 2**53), nonce=nonces,
+)
+"""``message`` events (and the message objects of join and history replies)."""
+
+_room_objects = st.fixed_dictionaries(
+    {"room": any_room_names, "kind": st.sampled_from(["room", "dm"]),
+     "private": st.booleans(), "topic": st.text(max_size=20), "last_seq": seqs},
+    optional={"peer": user_names, "unread": st.integers(0, 999)},
+)
+_presences = st.fixed_dictionaries(
+    {"user": user_names, "status": st.sampled_from(["online", "offline"])}
+)
+_codes = st.sampled_from(sorted(CODES))
+
+
+def _fields_of_answer() -> st.SearchStrategy[dict[str, Any]]:
+    keys = st.text(min_size=1, max_size=10).filter(lambda k: k not in ("op", "id"))
+    return st.dictionaries(keys, server_json_values, max_size=4)
+
+
+welcome_events = st.builds(
+    Welcome, id=st.none() | reply_ids, user=st.fixed_dictionaries(
+        {"id": st.integers(1, 2**31), "name": user_names}),
+    rooms=st.lists(_room_objects, max_size=3).map(tuple),
+    contacts=st.lists(_presences, max_size=3).map(tuple),
+    ping_interval=st.integers(1, 3600),
+)
+"""``welcome`` events."""
+
+error_events = st.builds(
+    Error, id=st.none() | reply_ids, code=_codes, message=st.text(max_size=40),
+    retry_after=st.none() | st.integers(0, 60_000),
+)
+"""``error`` frames, about a request (with its id) or about the connection."""
+
+events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
+    message_events,
+    st.builds(PresenceChanged, user=user_names, status=st.sampled_from(["online", "offline"])),
+    st.builds(MemberJoined, room=any_room_names, user=user_names, by=st.none() | user_names),
+    st.builds(MemberLeft, room=any_room_names, user=user_names, by=st.none() | user_names),
+    st.builds(UserTyping, room=any_room_names, user=user_names),
+    st.builds(ReadMoved, room=any_room_names, seq=seqs),
+    st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
+)
+"""Every event a ready session receives that is not a reply (``message``, ``presence``,
+``joined``, ``left``, ``typing``, ``read``, ``gap``)."""
+
+_pages = st.lists(message_events, max_size=3).map(tuple)
+
+# The request a reply answers (an instance of each type the reply can answer) with the
+# strategy of that reply; the reply's id is the caller's to set.
+_ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
+    ([Send(room="a", text="t", nonce="n"), Dm(to="bob", text="t", nonce="n")],
+     st.builds(Sent, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+               msg_id=st.integers(1, MAX_SEQ), ts=st.integers(0, 2**53),
+               duplicate=st.booleans())),
+    ([History(room="a")],
+     st.builds(HistoryPage, room=any_room_names, messages=_pages, more=st.booleans(),
+               last_seq=st.none() | seqs)),
+    ([Join(room="a")],
+     st.builds(JoinAccepted, room=any_room_names, last_seq=seqs, messages=_pages,
+               more=st.booleans(), private=st.booleans(), topic=st.text(max_size=20))),
+    ([Leave(room="a"), Ping(), Typing(room="a")], st.builds(Ok)),
+    ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
+      Who(room="a"), Read(room="a", seq=1), Contacts(), AddContact(user="b"),
+      RemoveContact(user="b")],
+     st.builds(Answer, fields=_fields_of_answer())),
+]
+
+
+def replies() -> st.SearchStrategy[tuple[Request, ServerEvent]]:
+    """A request (without an id) and a reply it may get (an ``ok`` of its shape, or an
+    ``error``), the reply's id still to be set to the request's."""
+    pairs = [
+        st.tuples(st.sampled_from(requests_), st.one_of(ok, error_events))
+        for requests_, ok in _ANSWERED_BY
+    ]
+    covered = {type(r) for requests_, _ in _ANSWERED_BY for r in requests_}
+    missing = {cls.__name__ for cls, _ in REQUESTS.values()} - {c.__name__ for c in covered}
+    assert missing == {"Hello"}, f"tests/strategies.py has no reply for {sorted(missing)}"
+    return st.one_of(*pairs)
