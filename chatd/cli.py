@@ -285,6 +285,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
                         help="read the password from the first line of standard input")
     client.add_argument("--tcp", metavar="HOST:PORT",
                         help="use the bare TCP protocol port instead of the WebSocket")
+    client.add_argument("--register", action="store_true",
+                        help="create the account first (a taken name is just logged in)")
     command(("version",), commands, "print chatd's version")
     help_ = command(("help",), commands, "show the help of chatd or of a command")
     help_.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. serve, or user add")
@@ -314,10 +316,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         _use_database(config, create=True)
         trio.run(_restore, config, args.file, args.force)
     elif args.command == "client":
-        from chatd.tui import main as client_main
+        from chatd.client import main as client_main
 
         return client_main(config, server=args.server, user=args.user,
-                           password_stdin=args.password_stdin, tcp=args.tcp)
+                           password_stdin=args.password_stdin, tcp=args.tcp,
+                           register=args.register)
     else:
         _use_database(config)
         if args.command == "migrate":

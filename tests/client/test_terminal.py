@@ -1,10 +1,10 @@
-"""`chatd client` as a person uses it: a real process on a pseudo-terminal.
+"""`chatd client` as a person uses it: a real process on a pseudo-terminal, or fed by a pipe.
 
 Rules: the client runs as ``python -m chatd client`` with the slave side of a pty as its
 terminal (stdin, stdout, stderr) and no controlling terminal of the test's; the test types on the
-master side and reads what the client prints, every wait bounded by ``trio.fail_after``. The
-daemon runs in the test's trio run (``running``); the other party is the protocol client of
-``tests/client.py``.
+master side and reads what the client prints, every wait bounded by ``trio.fail_after``. A script
+feeds it a pipe instead (``client_in_batch``). The daemon runs in the test's trio run
+(``running``); the other party is the protocol client of ``tests/client/wire.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,10 +21,10 @@ from pathlib import Path
 import pytest
 import trio
 
+from chatd.client import Endpoint, clean, clean_body
 from chatd.config import Config
 from chatd.server import Server
-from chatd.tui import Endpoint, clean, clean_body
-from tests.client import Client, register_and_login
+from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -88,10 +89,10 @@ class Terminal:
 
 @asynccontextmanager
 async def client_on_pty(tmp_path: Path, http_port: int, user: str,
-                        *extra: str) -> AsyncIterator[Terminal]:
-    """Run ``chatd client`` for ``user`` on a new pty; it is asked to /quit at the end."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
-    env.update(TERM="xterm", PYTHONUNBUFFERED="1")
+                        *extra: str, status: int = 0) -> AsyncIterator[Terminal]:
+    """Run ``chatd client`` for ``user`` on a new pty; it is asked to /quit at the end, and
+    must then exit with ``status``."""
+    env = _client_env()
     master, slave = os.openpty()
     try:
         proc = await trio.lowlevel.open_process(
@@ -111,7 +112,7 @@ async def client_on_pty(tmp_path: Path, http_port: int, user: str,
                 if proc.returncode is None and not term.closed:
                     await term.type("/quit")
                 with trio.fail_after(WAIT):
-                    assert await proc.wait() == 0, term.text
+                    assert await proc.wait() == status, term.text
             finally:
                 if proc.returncode is None:
                     proc.kill()
@@ -119,6 +120,25 @@ async def client_on_pty(tmp_path: Path, http_port: int, user: str,
                 nursery.cancel_scope.cancel()
     finally:
         await term._master.aclose()
+
+
+def _client_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+    env.update(TERM="xterm", PYTHONUNBUFFERED="1")
+    return env
+
+
+async def client_in_batch(tmp_path: Path, http_port: int, user: str, lines: list[str],
+                          *extra: str) -> tuple[int, str]:
+    """Run ``chatd client`` for ``user`` as a script would: ``lines`` (the password first)
+    piped to its standard input, which then ends. Returns its exit status and output."""
+    result = await trio.run_process(
+        [sys.executable, "-m", "chatd", "client", "--server", f"http://127.0.0.1:{http_port}",
+         "--user", user, *extra],
+        stdin="".join(line + "\n" for line in lines).encode(), capture_stdout=True,
+        stderr=subprocess.STDOUT, cwd=tmp_path, env=_client_env(), check=False,
+    )
+    return result.returncode, result.stdout.decode("utf-8", "replace")
 
 
 async def log_in(term: Terminal) -> None:
@@ -151,19 +171,107 @@ def test_clean_neutralises_controls() -> None:
 
 
 async def test_logs_in_registering_a_new_account(tmp_path: Path, config: Config) -> None:
-    """An unknown user is offered registration, then logs in and is welcomed."""
+    """With --register a new user's password is asked twice; then they are welcomed."""
     async with running(config) as server, \
-            client_on_pty(tmp_path, server.http_port, "newcomer") as term:
+            client_on_pty(tmp_path, server.http_port, "newcomer", "--register") as term:
         await term.expect(r"password: ")
         await term.type(PASSWORD)
-        await term.expect(r"Register a new account 'newcomer'\? \[y/N\] ")
-        await term.type("y")
         await term.expect(r"Password again: ")
         await term.type(PASSWORD)
         await term.expect(r"-- registered newcomer")
         await term.expect(r"-- connected to ws://127\.0\.0\.1:\d+/ws as newcomer")
         await term.expect(r"you are in no room yet")
         assert PASSWORD not in term.text  # the terminal did not echo it
+
+
+async def test_a_wrong_password_is_called_so(tmp_path: Path, config: Config) -> None:
+    """A wrong password is "wrong user name or password" (the server says no more, so that
+    nobody learns who has an account); no registration of an existing user is offered."""
+    async with running(config) as server:
+        await register_and_login(server.http_port, "ann")
+        async with client_on_pty(tmp_path, server.http_port, "ann", status=1) as term:
+            await term.expect(r"password: ")
+            await term.type("not the password")
+            await term.expect(r"!! wrong user name or password\n")
+            await term.expect(r"-- no account yet\? chatd client --register creates one")
+            with trio.fail_after(WAIT):
+                assert await term.proc.wait() == 1
+        assert "egister a new account" not in term.text
+        assert "Password again" not in term.text
+
+
+async def test_an_unknown_user_is_told_the_same(tmp_path: Path, config: Config) -> None:
+    """Without --register an unknown name gets the same answer as a wrong password."""
+    async with running(config) as server:
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "nobody",
+                                                   [PASSWORD, "hello?"])
+    assert returncode == 1, output
+    assert "!! wrong user name or password" in output
+    assert "connected" not in output
+
+
+async def test_register_a_taken_name_logs_in(tmp_path: Path, config: Config) -> None:
+    """--register for a name that has an account (with its password) just logs in."""
+    async with running(config) as server:
+        await register_and_login(server.http_port, "ann")
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "ann",
+                                                   [PASSWORD, "/rooms"], "--register")
+        assert returncode == 0, output
+        assert "-- ann has an account already; logging in" in output
+        assert "-- connected to ws://" in output
+        assert "-- rooms (0)" in output
+
+
+async def test_piped_lines_are_sent_and_acknowledged(tmp_path: Path, config: Config) -> None:
+    """`printf 'pw\\nhello\\n' | chatd client --user ann`: the line waits for the session,
+    is sent and acknowledged, and the client exits 0 at the end of its input."""
+    async with running(config) as server, trio.open_nursery() as nursery:
+        await register_and_login(server.http_port, "ann")
+        bob = await party(nursery, server, "bob", "general")
+        await bob.request("invite", room="general", user="ann")
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "ann",
+                                                   [PASSWORD, "hello from a pipe"])
+        assert returncode == 0, output
+        assert re.search(rf"{STAMPED} \[general\] ann: hello from a pipe\n", output), output
+        assert "not connected" not in output and "not sent" not in output
+        got = await bob.event("message", room="general", text="hello from a pipe")
+        assert got["from"] == "ann"
+        page = await bob.request("history", room="general")
+        assert [m["text"] for m in page["messages"]] == ["hello from a pipe"]
+        await bob.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_piped_commands_act_in_order(tmp_path: Path, config: Config) -> None:
+    """Over TCP, a script joins a room and writes there: each command waits for its answer,
+    so the lines after /join go to the room joined; a dm goes too. All are acknowledged."""
+    async with running(config) as server, trio.open_nursery() as nursery:
+        await register_and_login(server.http_port, "ann")
+        bob = await party(nursery, server, "bob", "news")
+        returncode, output = await client_in_batch(
+            tmp_path, server.http_port, "ann",
+            [PASSWORD, "/join news", "first", "second", "/dm bob psst", "/who"],
+            "--tcp", f"127.0.0.1:{server.tcp_port}")
+        assert returncode == 0, output
+        assert "-- joined [news]" in output
+        assert "-- in [news]: ann (online), bob (online)" in output
+        page = await bob.request("history", room="news")
+        assert [m["text"] for m in page["messages"]] == ["first", "second"]
+        page = await bob.request("history", room="@ann:bob")
+        assert [m["text"] for m in page["messages"]] == ["psst"]
+        await bob.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_piped_line_that_cannot_be_sent_fails_the_script(tmp_path: Path,
+                                                                 config: Config) -> None:
+    """A script whose line has nowhere to go (no room yet) exits non-zero."""
+    async with running(config) as server:
+        await register_and_login(server.http_port, "ann")
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "ann",
+                                                   [PASSWORD, "into the void"])
+    assert returncode == 1, output
+    assert "!! no current room" in output
 
 
 async def test_join_send_confirm_and_receive(tmp_path: Path, config: Config) -> None:

@@ -3,6 +3,14 @@
 It speaks to the daemon exactly as a client would: HTTP/1.1 (on h11) for register and log-in,
 NDJSON over TCP or WebSocket for the protocol. Replies are matched to requests by ``id``;
 everything else the server sends is kept in ``events`` in arrival order.
+
+Frames are JSON objects (dicts), as they are on the wire, so that a test can look at exactly
+what the server sent; but every frame is also parsed by the client side of the protocol
+(:func:`chatd.protocol.parse_event`, a reply as the reply to the request with its id), so a
+frame the protocol does not allow fails the test with :class:`RemoteProtocolError`. Lines are
+cut by the protocol's own :class:`~chatd.protocol.LineBuffer`. What a test sends is written as
+given (``json.dumps``, escaped to ASCII, so that a test may send what the encoder would refuse,
+such as a lone surrogate).
 """
 
 from __future__ import annotations
@@ -14,6 +22,17 @@ from typing import Any
 import h11
 import trio
 import trio_websocket
+
+from chatd.protocol import (
+    REQUESTS,
+    LineBuffer,
+    RemoteProtocolError,
+    Request,
+    RequestError,
+    decode_line,
+    parse_event,
+)
+from chatd.protocol.client import MAX_SERVER_FRAME_BYTES
 
 TIMEOUT = 10
 
@@ -73,7 +92,10 @@ class Client:
         self.events: list[dict[str, Any]] = []
         self.replies: dict[Any, dict[str, Any]] = {}
         self._ids = itertools.count(1)
-        self._buffer = b""
+        self._lines = LineBuffer(MAX_SERVER_FRAME_BYTES)
+        # id -> the type of the request sent with it (None: not a request the protocol
+        # knows, or two requests with that id), to parse its reply as the client would.
+        self._asked: dict[Any, type[Request] | None] = {}
         self._stream: trio.abc.Stream | None = None
         self._ws: trio_websocket.WebSocketConnection | None = None
         self.closed = False
@@ -100,6 +122,11 @@ class Client:
             await self._stream.send_all(data)
 
     async def send(self, obj: dict[str, Any]) -> None:
+        rid = obj.get("id")
+        if isinstance(rid, int | str) and not isinstance(rid, bool):
+            entry = REQUESTS.get(obj.get("op"))  # type: ignore[arg-type]
+            kind = entry[0] if entry is not None else None
+            self._asked[rid] = kind if self._asked.get(rid, kind) is kind else None
         await self.send_raw(json.dumps(obj).encode() + b"\n")
 
     async def _receive_chunk(self) -> bytes:
@@ -108,7 +135,8 @@ class Client:
                 message = await self._ws.get_message()
             except trio_websocket.ConnectionClosed:
                 return b""
-            return message.encode() if isinstance(message, str) else bytes(message)
+            data = message.encode() if isinstance(message, str) else bytes(message)
+            return data if data.endswith(b"\n") else data + b"\n"  # whole lines, always
         assert self._stream is not None
         try:
             return bytes(await self._stream.receive_some(65536))
@@ -116,15 +144,39 @@ class Client:
             return b""
 
     async def next_frame(self) -> dict[str, Any] | None:
-        """The next frame from the server, or None once it closed."""
-        while b"\n" not in self._buffer:
+        """The next frame from the server, or None once it closed.
+
+        Raises:
+            RemoteProtocolError: the server sent a frame the protocol does not allow.
+        """
+        while True:
+            line = self._lines.next_line()
+            if line is not None:
+                if not line.strip():
+                    continue
+                return self._parse(line)
+            if self._lines.overflowed:
+                raise RemoteProtocolError("the server sent a frame that is too large")
             chunk = await self._receive_chunk()
             if not chunk:
                 self.closed = True
                 return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        frame: dict[str, Any] = json.loads(line)
+            self._lines.feed(chunk)
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
+        frame = decode_line(line)
+        if isinstance(frame, RequestError):
+            raise RemoteProtocolError(f"{frame.message}: {line[:200]!r}")
+        answering = None
+        if isinstance(frame, dict) and frame.get("op") in ("ok", "error", "welcome"):
+            rid = frame.get("id")
+            if isinstance(rid, int | str) and not isinstance(rid, bool):
+                answering = self._asked.pop(rid, None)
+        try:
+            parse_event(frame, answering)
+        except RemoteProtocolError as exc:
+            raise RemoteProtocolError(f"{exc}: {line[:300]!r}") from None
+        assert isinstance(frame, dict)
         return frame
 
     async def _pump(self) -> bool:

@@ -1,0 +1,360 @@
+"""What each line typed does: a text line is sent to the current room, a ``/command`` runs.
+
+Every command is one function of the :data:`COMMANDS` table, with its usage and a line of help;
+``/help`` prints the table. A command that asks the server waits for the answer (the next line
+may depend on it: ``/join general`` then a line for that room), and prints the outcome itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Awaitable, Callable
+
+from chatd.client.session import ChatClient, RoomInfo
+from chatd.client.terminal import clean, presences
+from chatd.protocol import (
+    AddContact,
+    Answer,
+    Contacts,
+    CreateRoom,
+    History,
+    HistoryPage,
+    Invite,
+    Join,
+    JoinAccepted,
+    Kick,
+    Leave,
+    Ok,
+    Read,
+    RemoveContact,
+    Request,
+    Rooms,
+    Who,
+    is_dm_room,
+)
+
+__all__ = ["COMMANDS", "Outcome", "handle_line", "read_input"]
+
+
+class Outcome(enum.Enum):
+    QUIT = "quit"
+
+
+# --------------------------------------------------------------------------- the input loop
+
+
+async def read_input(client: ChatClient) -> None:
+    """Handle lines from the terminal (or a pipe) until /quit or the end of input. From a
+    pipe, each line waits for a welcomed session first."""
+    while True:
+        line = await client.reader.readline()
+        if line is None:
+            return
+        if not line.strip():
+            continue
+        if not client.options.interactive:
+            await client.wait_ready()
+        if await handle_line(client, line) is Outcome.QUIT:
+            return
+
+
+async def handle_line(client: ChatClient, line: str) -> Outcome | None:
+    """One line: a command, or text for the current room (``//`` escapes a leading ``/``)."""
+    if line.startswith("/") and not line.startswith("//"):
+        name, _, arg = line[1:].partition(" ")
+        command = COMMANDS.get(ALIASES.get(name.lower(), name.lower()))
+        if command is None:
+            client.screen.problem(f"unknown command /{clean(name)}; /help lists them")
+            return None
+        return await command.run(client, arg.strip())
+    text = line[1:] if line.startswith("//") else line
+    if client.current is None:
+        client.screen.problem("no current room: /join ROOM or /switch ROOM first")
+        return None
+    await client.say(client.current, text)
+    return None
+
+
+def _need_room(client: ChatClient, what: str) -> str | None:
+    if client.current is None:
+        client.screen.problem(f"{what}: no current room (/join ROOM or /switch ROOM)")
+    return client.current
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+async def help_(client: ChatClient, arg: str) -> None:
+    client.screen.line("Type a line to send it to the current room (start it with // to "
+                       "send a line that starts with /).")
+    for command in COMMANDS.values():
+        client.screen.line(f"  {command.usage:<24} {command.about}")
+
+
+async def quit_(client: ChatClient, arg: str) -> Outcome:
+    return Outcome.QUIT
+
+
+async def join(client: ChatClient, arg: str) -> None:
+    room = client.room_arg(arg) if arg else None
+    if room is None:
+        if not arg:
+            client.screen.problem("usage: /join ROOM")
+        return
+
+    async def on_ok(reply: JoinAccepted) -> None:
+        name = reply.room
+        info = client.rooms.setdefault(name, RoomInfo())
+        info.kind = "dm" if is_dm_room(name) else "room"
+        info.private, info.topic = reply.private, reply.topic
+        topic = f" - {clean(info.topic)}" if info.topic else ""
+        client.screen.notice(f"joined [{client.label(name)}]{topic}")
+        shown = reply.messages[-10:]
+        for message in shown:
+            client.screen.line(client.format_message(message))
+        if shown:
+            client.oldest[name] = shown[0].seq
+        client.seen[name] = max(client.seen.get(name, 0), reply.last_seq)
+        client.current = name
+
+    await client.ask(f"/join {clean(arg)}", Join(room=room), JoinAccepted, on_ok)
+
+
+async def leave(client: ChatClient, arg: str) -> None:
+    room = client.room_arg(arg) if arg else _need_room(client, "/leave")
+    if room is None:
+        return
+
+    async def on_ok(reply: Ok) -> None:
+        if room in client.rooms:
+            client.screen.notice(f"you left [{client.label(room)}]")
+            client.forget_room(room)
+
+    await client.ask("/leave", Leave(room=room), Ok, on_ok)
+
+
+async def switch(client: ChatClient, arg: str) -> None:
+    if not arg:
+        client.screen.problem("usage: /switch ROOM (or @USER for a conversation)")
+        return
+    room = client.room_arg(arg)
+    if room is None:
+        return
+    if room not in client.rooms:
+        hint = f"/dm {clean(arg[1:])} TEXT" if is_dm_room(room) else f"/join {clean(room)}"
+        client.screen.problem(f"you are not in [{client.label(room)}]; {hint} first")
+        return
+    client.current = room
+    client.screen.notice(f"talking in [{client.label(room)}]")
+
+
+async def rooms(client: ChatClient, arg: str) -> None:
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("rooms") or []
+        client.screen.notice(f"rooms ({len(listed)}), * the current one:")
+        for obj in listed:
+            if obj.get("member"):
+                client.remember_room(obj)
+            mark = "*" if obj.get("room") == client.current else " "
+            member = "" if obj.get("member") else "  (not a member)"
+            topic = f"  - {clean(obj.get('topic'))}" if obj.get("topic") else ""
+            client.screen.line(f" {mark} {client.room_summary(obj)}{member}{topic}")
+
+    await client.ask("/rooms", Rooms(), Answer, on_ok)
+
+
+async def dm(client: ChatClient, arg: str) -> None:
+    user_arg, _, text = arg.partition(" ")
+    if not user_arg or not text.strip():
+        client.screen.problem("usage: /dm USER TEXT")
+        return
+    user = client.user_arg(user_arg)
+    if user is not None:
+        await client.say(None, text, to=user)
+
+
+async def who(client: ChatClient, arg: str) -> None:
+    room = client.room_arg(arg) if arg else _need_room(client, "/who")
+    if room is None:
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        members = presences(reply.fields.get("members") or [])
+        client.screen.notice(f"in [{client.label(room)}]: {members}")
+
+    await client.ask("/who", Who(room=room), Answer, on_ok)
+
+
+async def history(client: ChatClient, arg: str) -> None:
+    room = _need_room(client, "/history")
+    if room is None:
+        return
+    try:
+        limit = int(arg) if arg else 20
+    except ValueError:
+        client.screen.problem("usage: /history [N]")
+        return
+    limit = max(1, min(limit, 500))
+    before = client.oldest.get(room)
+    if before is not None and before <= 1:
+        client.screen.notice(f"no older messages in [{client.label(room)}]")
+        return
+
+    async def on_ok(page: HistoryPage) -> None:
+        if not page.messages:
+            client.screen.notice(f"no older messages in [{client.label(room)}]")
+            return
+        client.screen.notice(f"{len(page.messages)} earlier messages in "
+                             f"[{client.label(room)}]:")
+        for message in page.messages:
+            client.screen.line(client.format_message(message))
+        client.oldest[room] = page.messages[0].seq
+        if not page.more:
+            client.screen.notice("(the beginning of the room)")
+
+    await client.ask("/history", History(room=room, before=before, limit=limit), HistoryPage,
+                     on_ok)
+
+
+async def contacts(client: ChatClient, arg: str) -> None:
+    async def on_ok(reply: Answer) -> None:
+        listed = presences(reply.fields.get("contacts") or [])
+        client.screen.notice(f"contacts: {listed or 'none (/add USER)'}")
+
+    await client.ask("/contacts", Contacts(), Answer, on_ok)
+
+
+async def add(client: ChatClient, arg: str) -> None:
+    user = client.user_arg(arg) if arg else None
+    if user is None:
+        if not arg:
+            client.screen.problem("usage: /add USER")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        client.screen.notice(f"added contact {clean(reply.fields.get('user'))} "
+                             f"({clean(reply.fields.get('status'))})")
+
+    await client.ask("/add", AddContact(user=user), Answer, on_ok)
+
+
+async def remove(client: ChatClient, arg: str) -> None:
+    user = client.user_arg(arg) if arg else None
+    if user is None:
+        if not arg:
+            client.screen.problem("usage: /remove USER")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        client.screen.notice(f"removed contact {clean(reply.fields.get('user'))}")
+
+    await client.ask("/remove", RemoveContact(user=user), Answer, on_ok)
+
+
+async def _membership(client: ChatClient, arg: str, what: str,
+                      make: Callable[[str, str], Request], done: str) -> None:
+    """/invite or /kick: ``done`` is a template with {user} and {room}."""
+    room = _need_room(client, what)
+    user = client.user_arg(arg) if arg else None
+    if room is None or user is None:
+        if not arg:
+            client.screen.problem(f"usage: {what} USER")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        client.screen.notice(done.format(user=clean(reply.fields.get("user")),
+                                         room=client.label(str(reply.fields.get("room")))))
+
+    await client.ask(what, make(room, user), Answer, on_ok)
+
+
+async def invite(client: ChatClient, arg: str) -> None:
+    await _membership(client, arg, "/invite", lambda r, u: Invite(room=r, user=u),
+                      "invited {user} into [{room}]")
+
+
+async def kick(client: ChatClient, arg: str) -> None:
+    await _membership(client, arg, "/kick", lambda r, u: Kick(room=r, user=u),
+                      "{user} is not in [{room}] (any more)")
+
+
+async def create(client: ChatClient, arg: str) -> None:
+    words = arg.split()
+    if not words or len(words) > 2 or (len(words) == 2 and words[1] != "private"):
+        client.screen.problem("usage: /create ROOM [private]")
+        return
+    private = len(words) == 2
+
+    async def on_ok(reply: Answer) -> None:
+        obj = reply.fields["room"]
+        client.remember_room(obj)
+        name = str(obj["room"])
+        client.seen[name] = int(obj.get("last_seq") or 0)
+        client.current = name
+        kind = "private room" if private else "room"
+        client.screen.notice(f"created {kind} [{client.label(name)}]; talking there now"
+                             + ("; /invite USER to let people in" if private else ""))
+
+    await client.ask("/create", CreateRoom(room=words[0], private=private), Answer, on_ok)
+
+
+async def read(client: ChatClient, arg: str) -> None:
+    room = _need_room(client, "/read")
+    if room is None:
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        client.screen.notice(f"[{client.label(room)}] marked read up to "
+                             f"#{clean(reply.fields.get('seq'))}")
+
+    await client.ask("/read", Read(room=room, seq=client.seen.get(room, 0)), Answer, on_ok)
+
+
+async def retry(client: ChatClient, arg: str) -> None:
+    failed = [p for p in client.pending.values() if p.failed]
+    if not failed:
+        client.screen.notice("nothing to retry")
+        return
+    if client.link is None:
+        client.screen.notice(f"{len(failed)} message(s) will be sent once reconnected")
+    for pending in failed:
+        await client.transmit(pending)
+
+
+async def drop(client: ChatClient, arg: str) -> None:
+    failed = [nonce for nonce, p in client.pending.items() if p.failed]
+    for nonce in failed:
+        del client.pending[nonce]
+    client.screen.notice(f"dropped {len(failed)} unsent message(s)")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Command:
+    run: Callable[[ChatClient, str], Awaitable[Outcome | None]]
+    usage: str
+    about: str
+
+
+#: Every command, by name, in the order /help lists them.
+COMMANDS: dict[str, Command] = {
+    "join": Command(join, "/join ROOM", "join (or create) a room, talk there"),
+    "leave": Command(leave, "/leave [ROOM]", "leave the current room"),
+    "rooms": Command(rooms, "/rooms", "list rooms"),
+    "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
+    "dm": Command(dm, "/dm USER TEXT", "send a private message"),
+    "who": Command(who, "/who [ROOM]", "who is in the room, and online"),
+    "history": Command(history, "/history [N]", "show N older messages"),
+    "contacts": Command(contacts, "/contacts", "list contacts and presence"),
+    "add": Command(add, "/add USER", "add a contact"),
+    "remove": Command(remove, "/remove USER", "remove a contact"),
+    "invite": Command(invite, "/invite USER", "invite into the current room"),
+    "kick": Command(kick, "/kick USER", "remove from the current room (owner)"),
+    "create": Command(create, "/create ROOM [private]", "create a room"),
+    "read": Command(read, "/read", "mark the current room read"),
+    "retry": Command(retry, "/retry", "send failed messages again"),
+    "drop": Command(drop, "/drop", "forget failed messages"),
+    "help": Command(help_, "/help", "this list"),
+    "quit": Command(quit_, "/quit", "leave the client (/q)"),
+}
+ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit"}

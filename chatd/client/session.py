@@ -1,0 +1,744 @@
+"""The chat session: logging in, staying connected, requests and their replies, sends that
+survive reconnects, and what each event from the server does.
+
+Theory of operation. :meth:`ChatClient.run` holds two long-lived tasks: the *input* task (from
+:mod:`chatd.client.commands`) turns lines into requests, and :meth:`ChatClient.keep_connected`
+keeps a :class:`~chatd.client.link.Link` to the server: it says ``hello`` with ``resume`` (the
+last seq seen per room), handles events, pings every ``ping_interval``, and on loss reconnects
+with a growing delay. :attr:`ChatClient.ready` is set while a session is welcomed.
+
+Sends survive the connection: every ``send`` and ``dm`` gets a nonce and stays *pending* until
+its ``ok`` arrives. After a reconnect the pending ones are sent again with the same nonces, so
+the server stores each exactly once (docs/protocol.md, "Idempotent sends"). Failed ones are kept
+for ``/retry``. The sender's own ``message`` event is matched by its nonce and not printed twice:
+the ``ok`` prints the confirmed line.
+
+Interactive or not. On a terminal, a person types while the client (re)connects: a line sent
+meanwhile waits as a pending send, a command says "not connected". With piped input (a script)
+every line waits for a welcomed session, and each command for its reply, so that the lines act
+in order; at the end of input the client waits for the acks of its sends (across reconnects)
+and exits 0 only if every one was stored and nothing went wrong. It gives up when it cannot
+reconnect after a few attempts, rather than wait for ever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import trio
+
+from chatd.client.link import (
+    CONNECT_TIMEOUT,
+    HTTP_ERRORS,
+    LINK_ERRORS,
+    ConnectionLost,
+    Endpoint,
+    Link,
+    describe,
+    http_error,
+    http_json,
+    open_link,
+)
+from chatd.client.terminal import (
+    LineReader,
+    Screen,
+    clean,
+    clean_body,
+    error_text,
+    hhmm,
+    message_line,
+    presences,
+    room_summary,
+)
+from chatd.protocol import (
+    REPLIES,
+    Dm,
+    Error,
+    Gap,
+    Hello,
+    History,
+    HistoryPage,
+    InvalidName,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    Ping,
+    PresenceChanged,
+    RemoteProtocolError,
+    Reply,
+    Request,
+    Send,
+    Sent,
+    ServerEvent,
+    State,
+    UserTyping,
+    Welcome,
+    dm_room_name,
+    is_dm_room,
+    normalise_room,
+    normalise_user,
+)
+
+__all__ = ["ChatClient", "ClientOptions", "LoginFailed", "PendingSend", "RoomInfo",
+           "WrongCredentials"]
+
+#: Reconnect delays grow from the first to the last, doubling, with some jitter.
+RECONNECT_FIRST = 0.5
+RECONNECT_MAX = 10.0
+#: With piped input, the client gives up after this many attempts in a row fail to connect.
+BATCH_ATTEMPTS = 4
+#: A typing indicator is printed at most once per user and room in this many seconds.
+TYPING_QUIET = 8.0
+#: Errors after which a send is worth repeating with the same nonce.
+RETRYABLE = frozenset({"unavailable", "internal", "rate_limited", "shutting_down"})
+#: How many confirmed nonces are remembered, to recognise one's own late ``message`` echo.
+RECENT_NONCES = 1000
+
+_R = TypeVar("_R", bound=ServerEvent)
+Handler = Callable[[Reply], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClientOptions:
+    """What ``chatd client`` was asked to do."""
+
+    endpoint: Endpoint
+    user: str
+    tcp: tuple[str, int] | None = None
+    password_from_stdin: bool = False
+    register: bool = False  # create the account before logging in
+    interactive: bool = True  # a person at a terminal (else: piped input, a script)
+
+    @property
+    def where(self) -> str:
+        return f"tcp {self.tcp[0]}:{self.tcp[1]}" if self.tcp else self.endpoint.ws_url
+
+
+class LoginFailed(Exception):
+    """Logging in did not work and will not by retrying; the message says why."""
+
+
+class WrongCredentials(LoginFailed):
+    """The server answered the log-in with 401: a wrong password, or no such user (it does
+    not say which)."""
+
+
+class _TokenRejected(Exception):
+    pass
+
+
+class _HelloRefused(Exception):
+    pass
+
+
+@dataclasses.dataclass(slots=True)
+class PendingSend:
+    """A ``send`` or ``dm`` not yet acknowledged; resent with the same nonce until it is.
+    ``failed``: refused, kept for ``/retry`` (a rate-limited one is resent by itself)."""
+
+    request: Send | Dm
+    label: str
+    failed: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class RoomInfo:
+    kind: str = "room"
+    peer: str | None = None
+    private: bool = False
+    topic: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class _Waiter:
+    """Someone waiting for the reply to a request: woken by it, or by losing the link."""
+
+    done: trio.Event = dataclasses.field(default_factory=trio.Event)
+    answered: bool = False
+
+
+async def _ignore(reply: Reply) -> None:
+    pass
+
+
+class ChatClient:
+    """The state of one chat session across reconnects, and what each event does."""
+
+    def __init__(self, options: ClientOptions, password: str, screen: Screen,
+                 reader: LineReader) -> None:
+        self.options = options
+        self.screen = screen
+        self.reader = reader
+        self._password = password
+        self.token: str | None = None
+        self.me = options.user
+        self.exit_code = 0
+        self.link: Link | None = None  # set while welcomed
+        self.ready = trio.Event()  # set while welcomed; a new one after each loss
+        self.current: str | None = None
+        self.rooms: dict[str, RoomInfo] = {}
+        self.seen: dict[str, int] = {}  # room -> the last seq shown live: resumed from here
+        self.oldest: dict[str, int] = {}  # room -> the oldest seq shown: /history pages before
+        self._paging: dict[str, int] = {}  # room -> seq reached while paging a gap
+        self.pending: dict[str, PendingSend] = {}
+        self._recent: deque[str] = deque(maxlen=RECENT_NONCES)
+        self._handlers: dict[int | str, Handler] = {}
+        self._waiters: dict[int | str, _Waiter] = {}
+        self._progress = trio.Event()  # set (and replaced) when sends or the link change
+        self._typing_shown: dict[tuple[str, str], float] = {}
+        self._registered = False
+        self._welcomed_before = False
+        self._welcomed_now = False
+        self._last_heard = 0.0
+        self._session_nursery: trio.Nursery | None = None
+        self._stop: trio.CancelScope | None = None
+
+    # ------------------------------------------------------------------ login
+
+    async def login(self) -> None:
+        """Get a token with ``POST /api/login``, after registering the account first when
+        asked to (``--register``).
+
+        The server answers a wrong password and an unknown user alike (so that nobody learns
+        who has an account), and so does the client: "wrong user name or password".
+
+        Raises:
+            LoginFailed: with the reason to show.
+            OSError and the like (:data:`HTTP_ERRORS`): the server cannot be reached.
+        """
+        if self.options.register and not self._registered:
+            await self._register()
+        body = {"username": self.me, "password": self._password}
+        status, answer = await http_json(self.options.endpoint, "POST", "/api/login", body)
+        if status == 200 and isinstance(answer, dict) and isinstance(answer.get("token"), str):
+            self.token = answer["token"]
+            return
+        if status == 401:
+            raise WrongCredentials("wrong user name or password")
+        raise LoginFailed(f"login failed: {http_error(status, answer)}")
+
+    async def _register(self) -> None:
+        if self.options.interactive and not self.options.password_from_stdin:
+            again = await trio.to_thread.run_sync(getpass.getpass, "Password again: ")
+            if again != self._password:
+                raise LoginFailed("the passwords differ")
+        status, answer = await http_json(self.options.endpoint, "POST", "/api/register",
+                                         {"username": self.me, "password": self._password})
+        self._registered = True
+        if status == 201:
+            self.screen.notice(f"registered {clean(self.me)}")
+        elif status == 409:  # the register endpoint says so to anyone who asks
+            self.screen.notice(f"{clean(self.me)} has an account already; logging in")
+        else:
+            raise LoginFailed(f"could not register: {http_error(status, answer)}")
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, handle_input: Callable[[ChatClient], Awaitable[None]]) -> int:
+        """Log in, then chat: ``handle_input`` reads the lines until /quit or the end of
+        input. Returns the exit status."""
+        try:
+            await self.login()
+        except LoginFailed as exc:
+            self.screen.problem(str(exc))
+            if isinstance(exc, WrongCredentials) and not self.options.register:
+                self.screen.notice("no account yet? chatd client --register creates one")
+            return 1
+        except HTTP_ERRORS as exc:
+            self.screen.problem(f"cannot reach {self.options.endpoint.authority}: "
+                                f"{describe(exc)}")
+            return 1
+        async with trio.open_nursery() as nursery:
+            self._stop = nursery.cancel_scope
+            nursery.start_soon(self.keep_connected)
+            await handle_input(self)
+            await self._finish()
+            nursery.cancel_scope.cancel()
+        if self.pending:
+            self.screen.notice(f"{len(self.pending)} message(s) were not sent")
+            self.exit_code = 1
+        if not self.options.interactive and self.screen.problems:
+            self.exit_code = 1
+        return self.exit_code
+
+    async def _finish(self) -> None:
+        """At the end of input: wait for the acks of the sends in flight; interactively only
+        while connected, from a script also across reconnects (:meth:`keep_connected` gives up
+        when it cannot reconnect)."""
+        while any(not pending.failed for pending in self.pending.values()):
+            if self.link is None and self.options.interactive:
+                return
+            await self._progress.wait()
+
+    def _notify(self) -> None:
+        self._progress.set()
+        self._progress = trio.Event()
+
+    async def wait_ready(self) -> None:
+        """Wait until a session is welcomed (at once when it is)."""
+        await self.ready.wait()
+
+    async def keep_connected(self) -> None:
+        """Connect, chat, and on loss reconnect with a growing delay, resuming."""
+        attempt = 0
+        rejected = 0
+        while True:
+            self._welcomed_now = False
+            try:
+                async with open_link(self.options.endpoint, self.options.tcp) as link:
+                    reason = await self._session(link)
+            except _TokenRejected as refusal:
+                rejected += 1
+                try:
+                    if rejected > 2:
+                        raise LoginFailed(f"the server refuses our tokens ({refusal})")
+                    await self.login()
+                    continue
+                except LoginFailed as exc:
+                    self._give_up(str(exc))
+                    return
+                except HTTP_ERRORS as exc:
+                    reason = describe(exc)
+            except _HelloRefused as exc:
+                reason = str(exc)
+            except LINK_ERRORS as exc:
+                reason = describe(exc)
+            finally:
+                self._lose_connection()
+            welcomed = self._welcomed_now
+            if welcomed:
+                attempt = rejected = 0
+            elif not self.options.interactive and attempt + 1 >= BATCH_ATTEMPTS:
+                self._give_up(f"cannot connect ({reason})")
+                return
+            delay = min(RECONNECT_MAX, RECONNECT_FIRST * 2**attempt) * random.uniform(0.8, 1.2)
+            attempt += 1
+            what = "connection lost" if welcomed else "cannot connect"
+            self.screen.notice(f"{what} ({reason}); reconnecting in {delay:.1f}s")
+            await trio.sleep(delay)
+
+    def _give_up(self, why: str) -> None:
+        self.screen.problem(f"{why}; giving up")
+        self.exit_code = 1
+        assert self._stop is not None
+        self._stop.cancel()
+
+    async def _session(self, link: Link) -> str:
+        """Say hello, then handle events until the link ends; returns why it ended.
+
+        Raises:
+            _TokenRejected: the hello was refused with ``unauthenticated``.
+            _HelloRefused: the hello was refused otherwise.
+        """
+        assert self.token is not None
+        resume = {room: self._paging.get(room, seq) for room, seq in self.seen.items()}
+        await link.send(Hello(token=self.token, resume=dict(list(resume.items())[:1000]) or None))
+        ending: list[str] = []
+        refusal: list[BaseException] = []
+        async with trio.open_nursery() as nursery:
+            self._session_nursery = nursery
+            try:
+                with trio.fail_after(CONNECT_TIMEOUT):
+                    welcome = await self._wait_welcome(link)
+                self.link = link
+                self._welcomed_now = True
+                self._last_heard = trio.current_time()
+                nursery.start_soon(self._keepalive, link, welcome.ping_interval, ending)
+                self._on_welcome(welcome)
+                self.ready.set()
+                self._notify()
+                await self._resend_pending()
+                while True:
+                    try:
+                        event = await link.next_event()
+                    except RemoteProtocolError as exc:
+                        if link.conn.state is State.CLOSED:
+                            raise
+                        self.screen.problem(f"the server sent a frame this client does not "
+                                            f"understand ({clean(exc)}); ignored")
+                        continue
+                    if event is None:
+                        ending.append("the server closed the connection")
+                        break
+                    self._last_heard = trio.current_time()
+                    await self._dispatch(event)
+            except (_TokenRejected, _HelloRefused) as exc:
+                refusal.append(exc)
+            except LINK_ERRORS as exc:
+                ending.append(describe(exc))
+            nursery.cancel_scope.cancel()
+        self._session_nursery = None
+        if refusal:
+            raise refusal[0]
+        return ending[0] if ending else "the connection ended"
+
+    async def _wait_welcome(self, link: Link) -> Welcome:
+        """The welcome; before it, the protocol allows only an error, which ends the session."""
+        event = await link.next_event()
+        if event is None:
+            raise ConnectionLost("the server closed the connection during the hello")
+        if isinstance(event, Error):
+            if event.code == "unauthenticated":
+                raise _TokenRejected(clean(event.message))
+            raise _HelloRefused(f"{clean(event.code)}: {clean(event.message)}")
+        assert isinstance(event, Welcome), "the connection lets nothing else come first"
+        return event
+
+    async def _keepalive(self, link: Link, interval: float, ending: list[str]) -> None:
+        while True:
+            await trio.sleep(interval)
+            if trio.current_time() - self._last_heard > 2 * interval:
+                ending.append(f"no answer from the server for {2 * interval:g}s")
+                break
+            try:
+                await self.request(Ping(), _ignore)
+            except ConnectionLost as exc:
+                ending.append(describe(exc))
+                break
+        assert self._session_nursery is not None
+        self._session_nursery.cancel_scope.cancel()
+
+    def _lose_connection(self) -> None:
+        self.link = None
+        self._handlers.clear()
+        for waiter in self._waiters.values():
+            waiter.done.set()
+        self._waiters.clear()
+        if self.ready.is_set():
+            self.ready = trio.Event()
+        self._notify()
+
+    # ------------------------------------------------------------------ requests
+
+    async def request(self, request: Request, on_reply: Handler, *, wait: bool = False
+                      ) -> bool:
+        """Send ``request`` with a fresh id; ``on_reply`` gets its reply (ok or error).
+        With ``wait``, return once the reply was handled, or the link lost.
+
+        Returns:
+            Whether the reply was handled (always True without ``wait``).
+        Raises:
+            ConnectionLost: not connected, or the link broke.
+        """
+        link = self.link
+        if link is None:
+            raise ConnectionLost("not connected")
+        rid = link.conn.next_id()
+        self._handlers[rid] = on_reply
+        waiter = _Waiter() if wait else None
+        if waiter is not None:  # before sending: the reply may be handled before send returns
+            self._waiters[rid] = waiter
+        try:
+            await link.send(dataclasses.replace(request, id=rid))
+        except ConnectionLost:
+            self._handlers.pop(rid, None)
+            self._waiters.pop(rid, None)
+            raise
+        if waiter is None:
+            return True
+        await waiter.done.wait()
+        return waiter.answered
+
+    async def ask(self, what: str, request: Request, expect: type[_R],
+                  on_ok: Callable[[_R], Awaitable[None]], *, wait: bool = True) -> None:
+        """A request from a command: ``on_ok`` gets its ``ok`` (an ``expect``); an error is
+        printed, and so is being disconnected. With ``wait`` (commands), return once it was
+        answered, so that the next line acts on its outcome."""
+
+        async def on_reply(reply: Reply) -> None:
+            if isinstance(reply, Error):
+                self.show_error(what, reply)
+            elif isinstance(reply, expect):
+                await on_ok(reply)
+            else:
+                self.screen.problem(f"{what}: the server answered with a "
+                                    f"{type(reply).__name__}")
+
+        try:
+            answered = await self.request(request, on_reply, wait=wait)
+        except ConnectionLost:
+            self.screen.problem(f"{what}: not connected; try again once reconnected")
+            return
+        if not answered:
+            self.screen.problem(f"{what}: the connection was lost before the answer")
+
+    def show_error(self, what: str, error: Error) -> None:
+        self.screen.problem(error_text(what, error))
+
+    # ------------------------------------------------------------------ sending
+
+    async def say(self, room: str | None, text: str, *, to: str | None = None) -> None:
+        """Send ``text`` to ``room`` (or as a dm ``to`` a user), keeping it until acked."""
+        nonce = uuid.uuid4().hex
+        request: Send | Dm
+        if to is not None:
+            request = Dm(to=to, text=text, nonce=nonce)
+            label = self.label(dm_room_name(self.me, to))
+        else:
+            assert room is not None
+            request = Send(room=room, text=text, nonce=nonce)
+            label = self.label(room)
+        pending = PendingSend(request, label)
+        self.pending[nonce] = pending
+        state = "sending" if self.link is not None else "not connected: sent once reconnected"
+        self.screen.line(f"  ... [{label}] {clean(self.me)}: {clean_body(text)}  ({state})")
+        await self.transmit(pending)
+
+    async def transmit(self, pending: PendingSend) -> None:
+        """Send a pending message (again); when not connected it waits for the welcome."""
+        nonce = pending.request.nonce
+
+        async def on_reply(reply: Reply) -> None:
+            self._on_send_reply(nonce, reply)
+
+        pending.failed = False
+        with contextlib.suppress(ConnectionLost):  # still pending: resent after the welcome
+            await self.request(pending.request, on_reply)
+
+    def _on_send_reply(self, nonce: str, reply: Reply) -> None:
+        pending = self.pending.get(nonce)
+        if pending is None:
+            return
+        self._notify()
+        if isinstance(reply, Sent):
+            del self.pending[nonce]
+            self._recent.append(nonce)
+            room = reply.room
+            if is_dm_room(room) and room not in self.rooms:
+                self.rooms[room] = RoomInfo(kind="dm", peer=self._peer_of(room))
+            self.screen.line(f"{hhmm(reply.ts)} [{self.label(room)}] {clean(self.me)}: "
+                             f"{clean_body(pending.request.text)}")
+            return
+        if not isinstance(reply, Error):
+            return  # the connection gives a send nothing else
+        if reply.code == "rate_limited" and reply.retry_after is not None:
+            # Not a problem that counts against a script: the send is only delayed.
+            self.screen.line("!! " + error_text(f"not sent to [{pending.label}]", reply))
+            self.screen.notice("it will be sent again when the limit allows")
+            if self._session_nursery is not None:
+                self._session_nursery.start_soon(self._retry_later, nonce, pending,
+                                                 reply.retry_after / 1000)
+            return
+        pending.failed = True
+        self.show_error(f"not sent to [{pending.label}]", reply)
+        hint = "/retry sends it again" if reply.code in RETRYABLE else \
+            "kept: /retry sends it again (with the same nonce), /drop forgets it"
+        self.screen.notice(hint)
+
+    async def _retry_later(self, nonce: str, pending: PendingSend, delay: float) -> None:
+        await trio.sleep(delay)
+        if self.pending.get(nonce) is pending and not pending.failed:
+            await self.transmit(pending)
+
+    async def _resend_pending(self) -> None:
+        waiting = [p for p in self.pending.values() if not p.failed]
+        if waiting:
+            self.screen.notice(f"sending {len(waiting)} waiting message(s)")
+        for pending in waiting:
+            await self.transmit(pending)
+
+    # ------------------------------------------------------------------ names
+
+    def _peer_of(self, room: str) -> str:
+        info = self.rooms.get(room)
+        if info is not None and info.peer:
+            return info.peer
+        first, _, second = room[1:].partition(":")
+        return second if first == self.me.lower() else first
+
+    def label(self, room: str) -> str:
+        """How a room is shown: its name, or ``@peer`` for a conversation."""
+        return clean("@" + self._peer_of(room) if is_dm_room(room) else room)
+
+    def room_arg(self, arg: str) -> str | None:
+        """A room named in a command: ``general``, ``@bob`` or ``@ann:bob``; None (and a
+        message) when it is not a valid name."""
+        arg = arg.strip()
+        try:
+            if arg.startswith("@") and ":" not in arg:
+                return dm_room_name(self.me, normalise_user(arg[1:]))
+            return normalise_room(arg)
+        except InvalidName as exc:
+            self.screen.problem(f"{clean(arg)!r}: {exc}")
+            return None
+
+    def user_arg(self, arg: str) -> str | None:
+        try:
+            return normalise_user(arg.strip().removeprefix("@"))
+        except InvalidName as exc:
+            self.screen.problem(f"{clean(arg)!r}: {exc}")
+            return None
+
+    def format_message(self, message: MessagePosted) -> str:
+        return message_line(message, self.label(message.room))
+
+    def room_summary(self, obj: Mapping[str, Any]) -> str:
+        return room_summary(obj, self.label(str(obj.get("room"))))
+
+    def remember_room(self, obj: Mapping[str, Any]) -> None:
+        """Keep what a room object says of a room the user is in."""
+        room = str(obj["room"])
+        info = self.rooms.setdefault(room, RoomInfo())
+        info.kind = str(obj.get("kind", "dm" if is_dm_room(room) else "room"))
+        if isinstance(obj.get("peer"), str):
+            info.peer = obj["peer"]
+        info.private = bool(obj.get("private"))
+        info.topic = str(obj.get("topic") or "")
+
+    def forget_room(self, room: str) -> None:
+        self.rooms.pop(room, None)
+        self.seen.pop(room, None)
+        self.oldest.pop(room, None)
+        self._paging.pop(room, None)
+        if self.current == room:
+            self.current = None
+            self.screen.notice("no current room: /switch ROOM or /join ROOM")
+
+    # ------------------------------------------------------------------ events from the server
+
+    async def _dispatch(self, event: ServerEvent) -> None:
+        try:
+            if isinstance(event, REPLIES) and event.id is not None:
+                handler = self._handlers.pop(event.id, None)
+                waiter = self._waiters.pop(event.id, None)
+                try:
+                    if handler is not None:
+                        await handler(event)
+                    elif isinstance(event, Error):
+                        self.show_error("server", event)
+                finally:
+                    if waiter is not None:
+                        waiter.answered = True
+                        waiter.done.set()
+                return
+            if isinstance(event, Error):
+                self.show_error("server", event)
+                return
+            on_event = self._EVENTS.get(type(event))
+            if on_event is not None:
+                await on_event(self, event)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # The fields of an Answer (rooms, members...) are the server's JSON as it came.
+            self.screen.problem(f"could not understand a {clean(event.OP or 'server')!r} "
+                                "frame from the server")
+
+    def _on_welcome(self, welcome: Welcome) -> None:
+        self.me = str(welcome.user.get("name") or self.me)
+        listed: set[str] = set()
+        for obj in welcome.rooms:
+            room = str(obj["room"])
+            listed.add(room)
+            self.remember_room(obj)
+            self.seen.setdefault(room, int(obj.get("last_seq") or 0))
+        for room in set(self.rooms) - listed:  # left or kicked while away
+            self.forget_room(room)
+        if self._welcomed_before:
+            self.screen.notice(f"reconnected to {self.options.where} as {clean(self.me)}")
+            return
+        self._welcomed_before = True
+        self.screen.notice(f"connected to {self.options.where} as {clean(self.me)}")
+        rooms = [self.room_summary(obj) for obj in welcome.rooms]
+        self.screen.notice("rooms: " + (", ".join(rooms) if rooms else "none yet"))
+        if welcome.contacts:
+            self.screen.notice("contacts: " + presences(welcome.contacts))
+        first = [r for r in self.rooms if self.rooms[r].kind == "room"] or list(self.rooms)
+        if first:
+            self.current = first[0]
+            self.screen.notice(f"talking in [{self.label(self.current)}]; "
+                               "type to send, /help for commands")
+        else:
+            self.screen.notice("you are in no room yet: /join ROOM, /rooms, /help")
+
+    async def _on_message(self, event: MessagePosted) -> None:
+        room, seq = event.room, event.seq
+        if seq <= self.seen.get(room, 0):
+            return  # shown already
+        self.seen[room] = seq
+        self.oldest.setdefault(room, seq)
+        if room not in self.rooms:  # a new conversation, or a room we were just invited to
+            self.rooms[room] = RoomInfo(kind="dm" if is_dm_room(room) else "room")
+        sender = event.sender
+        self._typing_shown.pop((room, sender.lower()), None)
+        nonce = event.nonce
+        if sender.lower() == self.me.lower() and (nonce in self.pending or nonce in self._recent):
+            return  # our own send: its ack prints it
+        self.screen.line(self.format_message(event))
+
+    async def _on_presence(self, event: PresenceChanged) -> None:
+        self.screen.notice(f"{clean(event.user)} is {clean(event.status)}")
+
+    async def _on_joined(self, event: MemberJoined) -> None:
+        room, user, by = event.room, event.user, event.by
+        if user.lower() == self.me.lower():
+            if by is None:
+                return  # our own join: its reply says so
+            self.rooms.setdefault(room, RoomInfo())
+            self.screen.notice(f"{clean(by)} added you to [{self.label(room)}]; "
+                               f"/switch {clean(room)} to talk there")
+            return
+        via = f" (invited by {clean(by)})" if by else ""
+        self.screen.notice(f"{clean(user)} joined [{self.label(room)}]{via}")
+
+    async def _on_left(self, event: MemberLeft) -> None:
+        room, user, by = event.room, event.user, event.by
+        label = self.label(room)
+        if user.lower() == self.me.lower():
+            if room in self.rooms:  # else the reply to our /leave said it already
+                self.screen.notice(f"{clean(by)} removed you from [{label}]" if by
+                                   else f"you left [{label}]")
+                self.forget_room(room)
+            return
+        via = f" (removed by {clean(by)})" if by else ""
+        self.screen.notice(f"{clean(user)} left [{label}]{via}")
+
+    async def _on_typing(self, event: UserTyping) -> None:
+        now = time.monotonic()
+        key = (event.room, event.user.lower())
+        if now - self._typing_shown.get(key, -TYPING_QUIET) >= TYPING_QUIET:
+            self._typing_shown[key] = now
+            self.screen.line(f"      [{self.label(event.room)}] {clean(event.user)} "
+                             "is typing...")
+
+    async def _on_gap(self, event: Gap) -> None:
+        room, after, last = event.room, event.after, event.last_seq
+        self.screen.notice(f"{last - after} messages missed in [{self.label(room)}]; "
+                           "fetching them")
+        self.seen[room] = max(self.seen.get(room, 0), last)
+        self._paging[room] = after
+        await self._page_gap(room, after, last)
+
+    async def _page_gap(self, room: str, after: int, last: int) -> None:
+        async def on_page(page: HistoryPage) -> None:
+            reached = after
+            for message in page.messages:
+                if message.seq > last:
+                    break
+                reached = message.seq
+                self.screen.line(self.format_message(message))
+            self._paging[room] = reached
+            if page.more and after < reached < last:
+                await self._page_gap(room, reached, last)
+            else:
+                self._paging.pop(room, None)
+
+        # Not waited for: the reply is read by the very task that handles this event.
+        await self.ask(f"history of [{self.label(room)}]",
+                       History(room=room, after=after, limit=500), HistoryPage, on_page,
+                       wait=False)
+
+    _EVENTS: dict[type[ServerEvent], Callable[[ChatClient, Any], Awaitable[None]]] = {
+        MessagePosted: _on_message,
+        PresenceChanged: _on_presence,
+        MemberJoined: _on_joined,
+        MemberLeft: _on_left,
+        UserTyping: _on_typing,
+        Gap: _on_gap,
+    }
