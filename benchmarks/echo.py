@@ -1,9 +1,10 @@
 """The socket-layer ceiling: a bare trio NDJSON server over loopback.
 
 It does the least a protocol server must: read lines, parse each as JSON, answer it (a
-``welcome`` to ``hello``, ``ok`` with the request's id to anything else) with one write per
-read. No storage, no rooms, no fan-out. Run as ``python -m benchmarks.echo``; it prints
-``listening: tcp 127.0.0.1:PORT`` on stderr.
+``welcome`` to ``hello``, an ``ok`` shaped as docs/protocol.md says to ``send`` and ``join``, a
+bare ``ok`` to anything else, each with the request's id) with one write per read. No storage,
+no rooms, no fan-out: every message is seq 1 of its room. Run as
+``python -m benchmarks.echo``; it prints ``listening: tcp 127.0.0.1:PORT`` on stderr.
 """
 
 from __future__ import annotations
@@ -11,10 +12,25 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from typing import Any
 
 import trio
 
 __all__ = ["main", "serve"]
+
+
+def _reply(request: dict[str, Any]) -> dict[str, Any]:
+    op, rid = request.get("op"), request.get("id")
+    if op == "send":
+        return {"op": "ok", "id": rid, "room": request.get("room"), "seq": 1, "msg_id": 1,
+                "ts": 0}
+    if op == "hello":
+        return {"op": "welcome", "id": rid, "user": {"id": 1, "name": "echo"}, "rooms": [],
+                "contacts": [], "ping_interval": 30}
+    if op == "join":
+        return {"op": "ok", "id": rid, "room": request.get("room"), "last_seq": 0,
+                "messages": [], "more": False}
+    return {"op": "ok", "id": rid}
 
 
 async def handle(stream: trio.SocketStream) -> None:
@@ -35,8 +51,7 @@ async def handle(stream: trio.SocketStream) -> None:
                 if not line.strip():
                     continue
                 request = json.loads(line)
-                op = "welcome" if request.get("op") == "hello" else "ok"
-                out.append(dumps({"op": op, "id": request.get("id")}) + "\n")
+                out.append(dumps(_reply(request)) + "\n")
             if out:
                 await stream.send_all("".join(out).encode())
     except (trio.BrokenResourceError, trio.ClosedResourceError, ValueError):

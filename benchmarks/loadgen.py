@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import math
 import multiprocessing
 import multiprocessing.connection
@@ -34,7 +33,8 @@ from typing import Any, Protocol
 import trio
 
 from benchmarks.infra import raise_nofile
-from benchmarks.wire import MESSAGE_PREFIX, Link, ProtocolError, hello, open_link
+from benchmarks.wire import MESSAGE_PREFIX, Link, ProtocolError, hello, open_link, parse
+from chatd.protocol import Error, Gap, Join, MessagePosted, Send, Sent
 
 __all__ = ["Spec", "WorkerHandle", "run_workers"]
 
@@ -214,7 +214,7 @@ async def _connect_all(nursery: trio.Nursery, spec: Spec) -> list[Link]:
             await hello(link, token)
             last.append(time.time())
             if room:
-                await link.request({"op": "join", "id": "j", "room": room})
+                await link.request(Join(id="j", room=room))
             links[i] = link
 
     async with trio.open_nursery() as inner:
@@ -293,12 +293,11 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
                     at = time.monotonic()
                 k += 1
                 body = f"{time.time():.6f} {text}" if stamp else text
-                frame = {"op": "send", "id": k, "room": room, "text": body,
-                         "nonce": f"{run_id}-{n}-{k}"}
+                request = Send(id=k, room=room, text=body, nonce=f"{run_id}-{n}-{k}")
                 pending[k] = at
                 outstanding[0] += 1
                 counts["sent"] += 1
-                await link.send(frame)
+                await link.send(request)
                 if open_loop:
                     at += interval
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
@@ -318,14 +317,14 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
                 if line.startswith(MESSAGE_PREFIX):
                     counts["deliveries"] += 1
                     continue
-                reply = json.loads(line)
-                sent_at = pending.pop(reply.get("id"), None)
+                reply = parse(line, Send)  # the acks, and the joined/presence/... events
+                if not isinstance(reply, Sent | Error):
+                    continue
+                sent_at = pending.pop(reply.id, None)  # type: ignore[arg-type]
                 if sent_at is None:
-                    if reply.get("op") == "message":
-                        counts["deliveries"] += 1
                     continue
                 outstanding[0] -= 1
-                if reply.get("op") == "ok":
+                if isinstance(reply, Sent):
                     counts["acked"] += 1
                     if now <= end:
                         counts["acked_in_window"] += 1
@@ -394,7 +393,10 @@ async def _fanout_recv(links: list[Link], spec: Spec, go_at: float,
                 counts["deliveries"] += 1
                 if start <= now <= end:
                     counts["in_window"] += 1
-                text = json.loads(line)["text"]
+                event = parse(line)
+                if not isinstance(event, MessagePosted):
+                    continue
+                text = event.text
                 with _suppress_value_error():
                     latencies.append((now_wall - float(text.split(" ", 1)[0])) * 1000.0)
 
@@ -447,11 +449,11 @@ async def _resume(nursery: trio.Nursery, spec: Spec, go_at: float) -> dict[str, 
                     if not lines:
                         raise ProtocolError("closed before caught up")
                 line = lines.pop(0)
-                event = json.loads(line)
-                if event.get("op") == "message" and event.get("room") == room:
+                event = parse(line)
+                if isinstance(event, MessagePosted) and event.room == room:
                     counts["messages"] += 1
-                    seen = max(seen, event["seq"])
-                elif event.get("op") == "gap" and event.get("room") == room:
+                    seen = max(seen, event.seq)
+                elif isinstance(event, Gap) and event.room == room:
                     counts["gaps"] += 1
                     seen = want
             caught_up.append(time.monotonic() - start)

@@ -1,40 +1,75 @@
 """A lean chatd protocol client for load generation: TCP or WebSocket, NDJSON lines.
 
-It speaks docs/protocol.md and nothing else (it imports nothing from ``chatd``), and it is
-written to cost the load generator as little CPU as possible: lines that are ``message`` events
-are recognised by their first bytes (the server writes compact JSON with ``op`` first) and only
-parsed when the caller asks; everything else goes through ``json.loads``.
+It speaks the protocol through ``chatd.protocol``'s client side: requests are the protocol's
+request classes (their ``wire()``, framed by its ``encode``), lines are cut by its
+``LineBuffer``, and replies and events are parsed by its ``parse_event``. It skips only what
+would cost the load generator CPU without telling it anything: the hot paths see lines, not
+events. A line that is a ``message`` event is recognised by its first bytes (the server writes
+compact JSON with ``op`` first) and parsed only when the caller asks (:func:`parse`); at
+100,000 deliveries a second, parsing every one would make the load generator the bottleneck.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections import deque
 
 import trio
 import trio_websocket
 
-__all__ = ["Link", "ProtocolError", "open_link"]
+from chatd.protocol import (
+    Error,
+    Hello,
+    LineBuffer,
+    RemoteProtocolError,
+    Request,
+    RequestError,
+    ServerEvent,
+    Welcome,
+    decode_line,
+    encode,
+    parse_event,
+)
+from chatd.protocol.client import MAX_SERVER_FRAME_BYTES
+
+__all__ = ["MESSAGE_PREFIX", "Link", "ProtocolError", "hello", "open_link", "parse"]
 
 MESSAGE_PREFIX = b'{"op":"message"'
+_REPLY_OPS = frozenset({"ok", "error", "welcome"})
 
 
 class ProtocolError(Exception):
     """The server answered something the load generator did not expect."""
 
 
+def parse(line: bytes, answering: type[Request] | None = None) -> ServerEvent:
+    """The event a line holds (``answering``: the type of the request its id answers).
+
+    Raises:
+        ProtocolError: the line is not a server frame of the protocol.
+    """
+    obj = decode_line(line)
+    if isinstance(obj, RequestError):
+        raise ProtocolError(f"{obj.message}: {line[:200]!r}")
+    try:
+        return parse_event(obj, answering)
+    except RemoteProtocolError as exc:
+        raise ProtocolError(f"{exc}: {line[:200]!r}") from None
+
+
 class Link:
-    """One protocol connection: ``send`` frames, ``lines`` yields the received lines."""
+    """One protocol connection: ``send`` requests, ``receive_lines`` yields the received
+    lines (``receive_chunk`` the raw bytes, for counting)."""
 
     def __init__(self, stream: trio.SocketStream | None,
                  ws: trio_websocket.WebSocketConnection | None) -> None:
         self._stream = stream
         self._ws = ws
-        self._buffer = b""
+        self._lines = LineBuffer(MAX_SERVER_FRAME_BYTES)
+        self._held: deque[bytes] = deque()  # lines read past a reply, for the next reader
         self.closed = False
 
-    async def send(self, frame: dict[str, Any]) -> None:
-        await self.send_raw((json.dumps(frame, separators=(",", ":")) + "\n").encode())
+    async def send(self, request: Request) -> None:
+        await self.send_raw(encode(request.wire()))
 
     async def send_raw(self, data: bytes) -> None:
         if self._stream is not None:
@@ -59,44 +94,58 @@ class Link:
         return data if data.endswith(b"\n") else data + b"\n"
 
     async def receive_lines(self) -> list[bytes]:
-        """The next whole lines (at least one); [] once the server has closed."""
-        data = self._buffer
-        while True:
-            if b"\n" not in data:
-                chunk = await self.receive_chunk()
-                if not chunk:
-                    self.closed = True
-                    return []
-                data += chunk
-            end = data.rfind(b"\n")
-            if end < 0:
-                continue
-            self._buffer = data[end + 1:]
-            return [line for line in data[:end].split(b"\n") if line]
+        """The next whole lines (at least one, blank lines left out); [] once the server has
+        closed.
 
-    async def request(self, frame: dict[str, Any], *, timeout: float = 30.0,  # noqa: ASYNC109
-                      keep: list[bytes] | None = None) -> dict[str, Any]:
-        """Send a request with an id and return its reply; the other lines received in between
-        are appended to ``keep`` (dropped without it)."""
-        await self.send(frame)
+        Raises:
+            ProtocolError: a line longer than the frame limit.
+        """
+        if self._held:
+            lines = list(self._held)
+            self._held.clear()
+            return lines
+        buffer = self._lines
+        while True:
+            lines = []
+            while (line := buffer.next_line()) is not None:
+                if line:
+                    lines.append(line)
+            if lines:
+                return lines
+            if buffer.overflowed:
+                raise ProtocolError("the server sent a frame that is too large")
+            chunk = await self.receive_chunk()
+            if not chunk:
+                self.closed = True
+                return []
+            buffer.feed(chunk)
+
+    async def request(self, request: Request, *, timeout: float = 30.0,  # noqa: ASYNC109
+                      keep: list[bytes] | None = None) -> ServerEvent:
+        """Send a request with an id and return its reply, parsed; the other lines received
+        in between are appended to ``keep`` (dropped without it).
+
+        Raises:
+            ProtocolError: the reply is an error, or the connection closed first.
+        """
+        assert request.id is not None, "a request whose reply is awaited needs an id"
+        await self.send(request)
         with trio.fail_after(timeout):
             while True:
                 lines = await self.receive_lines()
                 if not lines:
-                    raise ProtocolError(f"closed while waiting for the reply to {frame['op']}")
+                    raise ProtocolError(f"closed while waiting for the reply to {request.OP}")
                 for i, line in enumerate(lines):
-                    reply: dict[str, Any] | None = (
-                        None if line.startswith(MESSAGE_PREFIX) else json.loads(line))
-                    if reply is None or reply.get("id") != frame.get("id") or \
-                            reply.get("op") == "message":
+                    obj = None if line.startswith(MESSAGE_PREFIX) else decode_line(line)
+                    if not isinstance(obj, dict) or obj.get("op") not in _REPLY_OPS or \
+                            obj.get("id") != request.id:
                         if keep is not None:
                             keep.append(line)
                         continue
-                    rest = lines[i + 1:]
-                    if rest:  # what came after the reply stays for the next reader
-                        self._buffer = b"\n".join(rest) + b"\n" + self._buffer
-                    if reply["op"] == "error":
-                        raise ProtocolError(f"{frame['op']}: {reply}")
+                    self._held.extend(lines[i + 1:])  # what came after the reply stays
+                    reply = parse(line, type(request))
+                    if isinstance(reply, Error):
+                        raise ProtocolError(f"{request.OP}: {reply}")
                     return reply
 
     async def aclose(self) -> None:
@@ -117,7 +166,7 @@ async def open_link(nursery: trio.Nursery, transport: str, host: str, port: int)
     if transport == "ws":
         ws = await trio_websocket.connect_websocket(
             nursery, host, port, "/ws", use_ssl=False, message_queue_size=4096,
-            max_message_size=16 * 1024 * 1024,
+            max_message_size=MAX_SERVER_FRAME_BYTES,
         )
         return Link(None, ws)
     raise ValueError(f"unknown transport {transport!r}")
@@ -125,13 +174,11 @@ async def open_link(nursery: trio.Nursery, transport: str, host: str, port: int)
 
 async def hello(link: Link, token: str, *, resume: dict[str, int] | None = None,
                 timeout: float = 60.0,  # noqa: ASYNC109
-                keep: list[bytes] | None = None) -> dict[str, Any]:
-    """Say hello; returns the welcome (what came after it in the same read goes to ``keep``,
-    if given, else stays buffered for ``receive_lines``)."""
-    frame: dict[str, Any] = {"op": "hello", "id": "h", "token": token}
-    if resume:
-        frame["resume"] = resume
-    welcome = await link.request(frame, timeout=timeout, keep=keep)
-    if welcome.get("op") != "welcome":
+                keep: list[bytes] | None = None) -> Welcome:
+    """Say hello; returns the welcome. Lines before it go to ``keep`` (if given); those after
+    it stay for ``receive_lines``."""
+    welcome = await link.request(Hello(id="h", token=token, resume=resume or None),
+                                 timeout=timeout, keep=keep)
+    if not isinstance(welcome, Welcome):
         raise ProtocolError(f"hello answered with {welcome}")
     return welcome
