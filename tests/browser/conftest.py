@@ -2,6 +2,10 @@
 start again on the same port, Debian's Chromium driven by Playwright (sync API), and small
 sync clients for the HTTP API and the NDJSON protocol to set the scene.
 
+The daemon is ready when it says so, as it does to systemd: `READY=1` on the datagram socket
+named by ``$NOTIFY_SOCKET``, with the ports in its ``STATUS=``. The test waits on that socket and
+on the process (a pidfd), so it wakes when either happens and never polls.
+
 These tests are synchronous (Playwright's sync API runs its own event loop), so pytest-trio's
 trio mode leaves them alone. The module is skipped where Chromium is not installed; CI
 installs it (.ci/run). Test modules mark themselves with ``needs_chromium``.
@@ -12,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -100,9 +104,31 @@ class Daemon:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> None:
-        """Start the daemon and wait until it logs the ports it listens on."""
+        """Start the daemon and wait until it says it is ready (or exits)."""
         assert self.proc is None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as ready:
+            name = f"chatd-test-{uuid.uuid4().hex}"
+            ready.bind("\0" + name)  # the abstract namespace: no file, no path length limit
+            proc = self._spawn({"NOTIFY_SOCKET": "@" + name})
+            try:
+                status = _wait_ready(ready, proc, START_TIMEOUT)
+            except AssertionError as exc:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"{exc}:\n{self.log_tail()}") from None
+        found = re.search(r"http port (\d+), tcp port (\d+)", status or "")
+        if not found:
+            proc.kill()
+            code = proc.wait()
+            why = f"exited with {code}" if status is None else f"said {status!r}"
+            raise AssertionError(f"chatd did not start ({why}):\n{self.log_tail()}")
+        self.proc = proc
+        self.http_port, self.tcp_port = int(found[1]), int(found[2])
+
+    def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("CHATD_") and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+        env.update(extra)
         env.update({
             "CHATD_SERVER_DATA_DIR": str(self.workdir / "data"),
             "CHATD_SERVER_GRACE_PERIOD": "2",
@@ -112,24 +138,11 @@ class Daemon:
             # Small, so that a page that was away for a few messages gets a `gap` to page.
             "CHATD_LIMITS_RESUME_MAX": str(RESUME_MAX),
         })
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-m", "chatd", "serve"], cwd=self.workdir, env=env,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            text = self.log_path.read_bytes()[offset:].decode(errors="replace")
-            found = re.search(r"listening: http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)", text)
-            if found:
-                self.http_port, self.tcp_port = int(found[1]), int(found[2])
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"chatd did not start:\n{self.log_tail()}")
 
     def stop(self) -> None:
         """SIGTERM, and wait for the drain to finish (exit status 0)."""
@@ -150,6 +163,29 @@ class Daemon:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_ready(ready: socket.socket, proc: subprocess.Popen[bytes], timeout: float
+                ) -> str | None:
+    """The STATUS= of the daemon's READY=1 notification; None if it exited first.
+
+    Raises AssertionError when neither happens within `timeout` seconds.
+    """
+    exited = os.pidfd_open(proc.pid)
+    try:
+        while True:
+            readable, _, _ = select.select([ready.fileno(), exited], [], [], timeout)
+            if not readable:
+                raise AssertionError(f"chatd neither got ready nor exited in {timeout} s")
+            if ready.fileno() in readable:
+                lines = ready.recv(4096).decode().splitlines()
+                fields = dict(line.split("=", 1) for line in lines if "=" in line)
+                if fields.get("READY") == "1":
+                    return fields.get("STATUS", "")
+            elif exited in readable:
+                return None
+    finally:
+        os.close(exited)
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """The web page in a real Chromium against the real daemon and PostgreSQL.
 
-Rules: every wait is a Playwright locator wait or `expect` (never the string form of
-wait_for_function: the page's CSP forbids eval); user-visible behaviour is asserted through the
-DOM the way a person sees it; each message must be on screen exactly once, counted in DOM nodes.
-Screenshots of the main views land in tests/artifacts/.
+Rules: every wait is for a state, never for time: a Playwright locator wait or `expect` on
+what a person sees (never the string form of wait_for_function: the page's CSP forbids eval),
+or a frame the page received on its WebSocket (the reply that says the server stored what the
+page sent). User-visible behaviour is asserted through the DOM the way a person sees it; each
+message must be on screen exactly once, counted in DOM nodes. Screenshots of the main views
+land in tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -27,12 +29,14 @@ from playwright.sync_api import (
     WebSocket,
     expect,
 )
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import (
     DESKTOP,
     PASSWORD,
     PHONE,
     RESUME_MAX,
+    ROOT,
     Daemon,
     LineClient,
     http_json,
@@ -60,6 +64,7 @@ class Session:
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("console", self._console)
         self.received: list[str] = []  # every WebSocket message the page received
+        self.sockets: list[WebSocket] = []
         self.page.on("websocket", self._websocket)
 
     def _console(self, message: ConsoleMessage) -> None:
@@ -67,7 +72,32 @@ class Session:
             self.errors.append(message.text)
 
     def _websocket(self, ws: WebSocket) -> None:
+        self.sockets.append(ws)
         ws.on("framereceived", lambda payload: self.received.append(str(payload)))
+
+    def wait_for_frame(self, wanted: Callable[[dict[str, Any]], bool], what: str
+                       ) -> dict[str, Any]:
+        """The first frame the page received for which `wanted` is true, waiting for it on the
+        page's current WebSocket if it has not come yet (`what` names it in the failure)."""
+        for payload in self.received:
+            for frame in _frames(payload):
+                if wanted(frame):
+                    return frame
+        # Playwright delivers events only inside its own calls, so nothing can arrive between
+        # the look above and the wait below.
+        try:
+            payload = self.sockets[-1].wait_for_event(
+                "framereceived", lambda payload: any(wanted(f) for f in _frames(str(payload))))
+        except PlaywrightTimeoutError:
+            raise AssertionError(f"the page never received {what}") from None
+        return next(frame for frame in _frames(str(payload)) if wanted(frame))
+
+    def wait_for_read(self, room: str, seq: int) -> None:
+        """Wait until the server has acknowledged the page's read marker `seq` in `room` (the
+        `ok` of a `read`: room and seq, no msg_id; a send's ack has one)."""
+        self.wait_for_frame(lambda frame: frame.get("op") == "ok" and frame.get("room") == room
+                            and frame.get("seq") == seq and "msg_id" not in frame,
+                            f"the ok of its read marker {seq} in {room}")
 
     def _dialog(self, dialog: Dialog) -> None:
         self.dialogs.append(dialog.message)
@@ -84,6 +114,12 @@ def sessions(browser: Browser) -> Iterator[list[Session]]:
     for session in opened:
         with contextlib.suppress(Exception):  # some are closed by the test already
             session.close()
+
+
+def _frames(payload: str) -> list[dict[str, Any]]:
+    """The frames of one WebSocket message (one JSON object per line)."""
+    frames = [json.loads(line) for line in payload.splitlines() if line.strip()]
+    return [frame for frame in frames if isinstance(frame, dict)]
 
 
 def open_session(sessions: list[Session], browser: Browser, viewport: ViewportSize) -> Session:
@@ -133,17 +169,11 @@ def assert_each_once(page: Page, expected: list[str]) -> None:
     assert len(seqs) == len(set(seqs)), seqs
 
 
-def read_seq(daemon: Daemon, token: str, room: str, expected: int) -> int:
-    """The user's read marker in a room, polled until it is `expected` or 5 s have passed
-    (the page sends read markers a moment after messages come into view)."""
-    deadline = time.monotonic() + 5.0
-    while True:
-        status, body = http_json(daemon.url, "GET", "/api/me", token=token)
-        assert status == 200, body
-        seq = int(next(r["read_seq"] for r in body["rooms"] if r["room"] == room))
-        if seq == expected or time.monotonic() > deadline:
-            return seq
-        time.sleep(0.1)
+def read_seq(daemon: Daemon, token: str, room: str) -> int:
+    """The user's read marker in a room, as the server has it now."""
+    status, body = http_json(daemon.url, "GET", "/api/me", token=token)
+    assert status == 200, body
+    return int(next(r["read_seq"] for r in body["rooms"] if r["room"] == room))
 
 
 def shot(page: Page, artifacts: Path, name: str) -> None:
@@ -165,8 +195,10 @@ def test_page_is_served_with_safe_headers(daemon: Daemon) -> None:
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert headers["Cache-Control"] == "no-cache"
     assert b"<script" in body and b"<script>" not in body and b"style=" not in body
-    for path in ("/app.js", "/api.js", "/dom.js", "/socket.js", "/store.js"):
-        with urllib.request.urlopen(daemon.url + path, timeout=10) as response:
+    modules = sorted(path.name for path in (ROOT / "clients" / "web").glob("*.js"))
+    assert {"app.js", "state.js", "outbox.js", "controller.js"} <= set(modules), modules
+    for name in modules:
+        with urllib.request.urlopen(f"{daemon.url}/{name}", timeout=10) as response:
             assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
             assert response.headers["X-Content-Type-Options"] == "nosniff"
             assert response.headers["Cache-Control"] == "no-cache"
@@ -299,6 +331,10 @@ def test_two_people_chat_across_a_restart(
     shot(a, artifacts, "desktop-dm")
     b.locator('#room-list li[data-room="general"] button').click()
     a.locator('#room-list li[data-room="general"] button').click()
+    # Ann has read Bob's reply: once the server has her marker, what Bob writes next is all
+    # that is unread there after the restart (checked below). Reading two rooms in a row must
+    # lose neither marker.
+    ann.wait_for_read("@ann:bob", 2)
     room = ["Hello Bob!", "Hi ann\ntwo lines", XSS]
     assert_each_once(a, room)
     assert_each_once(b, room)
@@ -419,25 +455,30 @@ def test_phone_layout_history_and_keyboard(
     shot(page, artifacts, "phone-room")
 
     # What came into view was marked read on the server.
+    person.wait_for_read("lobby", 131)
     session = json.loads(page.evaluate("() => localStorage.getItem('chatd.session')"))
-    assert read_seq(daemon, session["token"], "lobby", 131) == 131
+    assert read_seq(daemon, session["token"], "lobby") == 131
 
     # Nothing is wider than the screen.
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
 
-    # Scroll up until the first message: every one of the 131 is there, once, in order.
+    # Scroll up until the first message: every one of the 131 is there, once, in order. Each
+    # time, wait for the page of older messages (or the start) to be there before going on.
     messages = page.locator("#messages")
+    shown = page.locator("#message-list li.msg[data-seq]")
+    start = page.locator("#older-status", has_text="This is the start of #lobby.")
     for _ in range(10):
-        if page.locator("#older-status").inner_text().startswith("This is the start"):
+        if start.count():
             break
+        count = shown.count()
         messages.evaluate("node => { node.scrollTop = 0; }")
-        page.wait_for_timeout(200)
-    expect(page.locator("#older-status")).to_have_text("This is the start of #lobby.")
+        expect(shown.nth(count).or_(start).first).to_be_attached()
+    expect(start).to_be_visible()
     messages.evaluate("node => { node.scrollTop = 0; }")
     assert_each_once(page, [f"message {n}" for n in range(1, 131)]
                      + ["Typed on a phone, sent with Enter"])
-    assert read_seq(daemon, session["token"], "lobby", 131) == 131  # paging back moves nothing
+    assert read_seq(daemon, session["token"], "lobby") == 131  # paging back moves nothing
     shot(page, artifacts, "phone-history")
 
     # Reading old messages: a new one does not yank the view down, a button offers to.
