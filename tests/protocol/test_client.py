@@ -77,6 +77,12 @@ def ready() -> ClientConnection:
     return conn
 
 
+def state(conn: ClientConnection | ServerConnection) -> State:
+    """The connection's state, read through a call so that the type checker does not narrow
+    it across the calls that change it."""
+    return conn.state
+
+
 def drain(conn: ClientConnection) -> list[object]:
     """Every event the connection has now, up to NEED_DATA or CLOSED (not included)."""
     events: list[object] = []
@@ -246,9 +252,9 @@ def test_nothing_comes_before_the_welcome() -> None:
     conn.receive_data(encode(MESSAGE.wire()) + encode(dataclasses.replace(WELCOME, id=1).wire()))
     with pytest.raises(RemoteProtocolError, match="before the welcome"):
         conn.next_event()
-    assert conn.state is State.AUTHENTICATING
+    assert state(conn) is State.AUTHENTICATING
     assert drain(conn) == [dataclasses.replace(WELCOME, id=1)]
-    assert conn.state is State.READY
+    assert state(conn) is State.READY
 
 
 def test_a_second_welcome_is_refused() -> None:
@@ -325,12 +331,12 @@ def test_requests_out_of_turn_are_local_errors() -> None:
     conn = ClientConnection()
     with pytest.raises(LocalProtocolError, match="Join in state AWAITING_HELLO"):
         conn.send(Join(room="general"))
-    assert conn.state is State.AWAITING_HELLO, "a refused send changes nothing"
+    assert state(conn) is State.AWAITING_HELLO, "a refused send changes nothing"
     conn.send(Hello(token="t"))
     with pytest.raises(LocalProtocolError, match="Hello in state AUTHENTICATING"):
         conn.send(Hello(token="t"))
     conn.send(Join(room="general"))  # pipelining is allowed
-    assert conn.state is State.AUTHENTICATING
+    assert state(conn) is State.AUTHENTICATING
 
 
 def test_ids() -> None:
@@ -425,7 +431,7 @@ def test_a_client_and_a_server_talk() -> None:
     # The server stops: both ends are closed.
     bye = Error(code="shutting_down", message="bye")
     assert pair.server_sends(bye) == [bye]
-    assert pair.client.state is pair.server.state is State.CLOSED
+    assert state(pair.client) is state(pair.server) is State.CLOSED
 
 
 def test_a_bad_request_is_answered_and_the_pair_goes_on() -> None:
