@@ -1,4 +1,5 @@
-// The page's state and every change made to it. Pure: no DOM, no I/O, no clock, no timers.
+// The page's state and every change made to it. No DOM, no I/O, no clock, no timers: each
+// change is a deterministic function of the state and its input.
 //
 // Theory of operation
 // -------------------
@@ -154,7 +155,9 @@ const EVENTS = {
     if (!room || !isSeq(frame.seq)) return [];
     room.markRead(frame.seq, state.me);
     const pending = state.reads.get(frame.room);
-    if (pending && pending.sent === null && pending.seq <= frame.seq) state.reads.delete(frame.room);
+    if (pending && pending.sent === null && pending.seq <= frame.seq) {
+      state.reads.delete(frame.room); // nothing left to tell the server
+    }
     return [];
   },
 
@@ -582,7 +585,9 @@ function transmit(state, nonce) {
 
 function setPresence(state, user, status) {
   if (typeof user !== "string") return;
-  state.presence.set(user.toLowerCase(), { user, status: status === "online" ? "online" : "offline" });
+  // Only the two statuses the protocol has (the status is also a class name in the page).
+  state.presence.set(user.toLowerCase(),
+    { user, status: status === "online" ? "online" : "offline" });
 }
 
 function presenceOf(state, user) {

@@ -80,8 +80,9 @@ export class SidebarView {
           h("span", { class: "name" }, user),
           h("span", { class: "status-text" }, status)),
           h("button", {
-            type: "button", class: "icon small remove", "aria-label": `Remove ${user} from contacts`,
-            title: "Remove contact", onclick: () => this.on.removeContact(user),
+            type: "button", class: "icon small remove",
+            "aria-label": `Remove ${user} from contacts`, title: "Remove contact",
+            onclick: () => this.on.removeContact(user),
           }, "×"));
       })
       : [h("li", { class: "side-empty" }, "Add people to see when they are online")]));

@@ -16,7 +16,7 @@ function withMembers(rooms = [roomInfo("general", { lastSeq: 2 })]) {
   return state;
 }
 
-test("someone joining is added to the members, online, with a notice after the last message", () => {
+test("someone joining is added to the members, online, noticed after the last message", () => {
   const state = withMembers();
   apply(state, message("general", 2));
   apply(state, { op: "joined", room: "general", user: "Bob" }, { now: 50 });

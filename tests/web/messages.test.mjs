@@ -70,7 +70,7 @@ test("frames the page does not know, or that are malformed, change nothing", () 
   assert.equal(JSON.stringify([...state.rooms.get("general").messages]), before);
 });
 
-test("the first message of a draft conversation creates it: followed from there, members asked", () => {
+test("a draft conversation's first message creates it: followed from there, members asked", () => {
   const { state } = connected([roomInfo("general")]);
   openDm(state, "Bob");
   const room = state.rooms.get("@ann:bob");

@@ -102,7 +102,7 @@ test("a rate-limited send waits and tries again by itself; an acked one is not r
   assert.deepEqual(actions.retrySend(state, ...effects[0].args), []);
 });
 
-test("a send refused for good stays on screen, is not resent, and can be retried or discarded", () => {
+test("a send refused for good stays, is not resent, and can be retried or discarded", () => {
   const { state } = connected([roomInfo("general")]);
   const [send] = requests(compose(state, { text: "x", nonce: "n1", now: 1 }));
   apply(state, { op: "error", id: 4, code: "forbidden", message: "not a member" },

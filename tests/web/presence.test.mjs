@@ -38,8 +38,8 @@ test("contacts are added once and removed, whatever the case", () => {
   assert.equal(statusOf(state, "Bob"), "online");
   apply(state, { op: "ok", id: 4 }, { request: { op: "remove_contact", user: "bob" } });
   assert.deepEqual(state.contacts, ["dave"]);
-  const refused = apply(state, { op: "error", id: 5, code: "not_found", message: "no such contact" },
-    { request: { op: "remove_contact", user: "zed" } });
+  const refused = apply(state, { op: "error", id: 5, code: "not_found",
+    message: "no such contact" }, { request: { op: "remove_contact", user: "zed" } });
   assert.deepEqual(refused, [{ toast: "no such contact" }]);
 });
 

@@ -28,7 +28,7 @@ test("a draft conversation is not resumed (the server does not know it yet)", ()
   assert.deepEqual(resumePoints(state), { general: 1 });
 });
 
-test("a gap is paged in with history after=…, page after page, and then the head passes it", () => {
+test("a gap is paged in with history after=…, page after page; then the head passes it", () => {
   const { state } = connected([roomInfo("random", { lastSeq: 10 })]);
   const asked = requests(apply(state, { op: "gap", room: "random", after: 10, last_seq: 1200 }));
   assert.deepEqual(asked, [{ op: "history", room: "random", after: 10, limit: GAP_PAGE }]);
