@@ -176,9 +176,14 @@ const EVENTS = {
       room.members.push({ user: frame.user });
       room.members.sort((a, b) => a.user.toLowerCase().localeCompare(b.user.toLowerCase()));
     }
-    setPresence(state, frame.user, presenceOf(state, frame.user) || "online");
     addNotice(room, frame.by ? `${frame.by} added ${frame.user}` : `${frame.user} joined`, now);
-    return [];
+    if (presenceOf(state, frame.user) !== null) return [];
+    // Someone who joined is connected; someone added by another may not be: ask the room.
+    if (!frame.by) {
+      setPresence(state, frame.user, "online");
+      return [];
+    }
+    return room.members ? [request("who", { room: frame.room })] : [];
   },
 
   left(state, frame, now) {
@@ -563,6 +568,7 @@ function receive(state, name, messages) {
   } else if (room.draft) {
     room.draft = false; // the first message created the conversation
     room.follow(first - 1);
+    effects.push({ refreshRooms: true }); // the peer's name as registered, not as typed
     if (state.current === name) effects.push(...loadRoom(state, name)); // now it has members
   }
   for (const message of room.add(messages, state.me)) {

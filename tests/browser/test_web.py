@@ -410,6 +410,79 @@ def test_two_people_chat_across_a_restart(
     assert ann.errors == [] and bob.errors == []
 
 
+def test_rooms_contacts_and_a_refused_message(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Inviting into a private room, keyboard moves between rooms, a message the server refuses
+    for good (kept with Retry and Discard), leaving, removing a contact, and a conversation
+    opened by name."""
+    register_and_login(daemon.url, "Bob")
+    person = open_session(sessions, browser, DESKTOP)
+    page = person.page
+    register(page, daemon.url, "ann")
+
+    page.get_by_role("button", name="Create a room").click()
+    page.locator("#new-room-name").fill("Plans")
+    page.locator("#new-room-private").check()
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.locator("#conv-title")).to_have_text("🔒 plans")
+    page.get_by_role("button", name="Invite someone to this room").click()
+    page.locator("#invite-user").fill("bob")
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.locator("#toasts")).to_contain_text("Bob is now a member of #plans")
+    expect(page.locator("#message-list li.notice")).to_have_text(["ann added Bob"])
+    expect(page.locator('#member-list li[data-user="Bob"]')).to_have_attribute(
+        "data-status", "offline")
+
+    # A second room; Alt+Up and Alt+Down move between them.
+    page.get_by_role("button", name="Browse and join rooms").click()
+    page.locator("#join-room-name").fill("lobby")
+    page.get_by_role("button", name="Join", exact=True).click()
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    page.keyboard.press("Alt+ArrowDown")
+    expect(page.locator("#conv-title")).to_have_text("🔒 plans")
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+
+    # Too long for the server (the box's maxlength does not bind a script): refused for good.
+    page.locator("#composer-text").evaluate("(box, text) => { box.value = text; }", "x" * 4001)
+    page.locator("#composer-text").press("Enter")
+    refused = page.locator("#message-list li.msg.pending.failed")
+    expect(refused.locator(".msg-status")).to_contain_text("Not sent:")
+    refused.get_by_role("button", name="Retry").click()
+    expect(refused.locator(".msg-status")).to_contain_text("Not sent:")
+    refused.get_by_role("button", name="Discard").click()
+    expect(page.locator("#message-list li.msg")).to_have_count(0)
+    page.reload()  # nothing of it was kept for later either
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    page.locator('#room-list li[data-room="lobby"] button').click()
+    expect(page.locator("#message-list li.msg")).to_have_count(0)
+
+    page.get_by_role("button", name="Leave this room").click()
+    expect(page.locator("#toasts")).to_contain_text("You left #lobby")
+    expect(page.locator("#room-list li[data-room]")).to_have_count(1)
+    expect(page.locator("#conv-title")).to_have_text("🔒 plans")
+
+    page.get_by_role("button", name="Add a contact").click()
+    page.locator("#contact-user").fill("BOB")
+    page.get_by_role("button", name="Add", exact=True).click()
+    contact = page.locator('#contact-list li[data-user="Bob"]')
+    contact.hover()  # the remove button shows on hover (or focus)
+    contact.get_by_role("button", name="Remove Bob from contacts").click()
+    expect(page.locator("#contact-list li.side-empty")).to_be_visible()
+
+    page.get_by_role("button", name="New direct message").click()
+    page.locator("#dm-user").fill("bob")
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(page.locator("#conv-title")).to_have_text("bob")
+    send(page, "are you there?")
+    expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(
+        ["are you there?"])
+    # Once the conversation exists, the page learns the name as Bob registered it.
+    expect(page.locator('#dm-list li[data-room="@ann:bob"] .name')).to_have_text("Bob")
+    assert person.errors == [] and person.dialogs == []
+
+
 # -- phone ---------------------------------------------------------------------------------------
 
 

@@ -29,7 +29,18 @@ test("someone joining is added to the members, online, noticed after the last me
   apply(state, message("general", 3, "Bob"));
   const rows = timeline(state, room).filter((r) => r.kind !== "day").map((r) => r.text || r.key);
   assert.deepEqual(rows, ["m2", "Bob joined", "ann added carol", "bob joined", "m3"]);
-  assert.equal(state.presence.get("carol").status, "online");
+  assert.equal(state.presence.get("bob").status, "online");
+});
+
+test("someone added by another is not assumed online: the members are asked again", () => {
+  const state = withMembers();
+  const effects = apply(state, { op: "joined", room: "general", user: "carol", by: "ann" });
+  assert.deepEqual(requests(effects), [{ op: "who", room: "general" }]);
+  assert.equal(state.presence.has("carol"), false);
+  // Known already (a contact, say): nothing to ask.
+  apply(state, { op: "presence", user: "erin", status: "offline" });
+  assert.deepEqual(apply(state, { op: "joined", room: "general", user: "erin", by: "ann" }), []);
+  assert.equal(state.presence.get("erin").status, "offline");
 });
 
 test("someone leaving is removed from the members, with a notice", () => {

@@ -82,5 +82,9 @@ test("a draft conversation's first message creates it: followed from there, memb
   assert.equal(room.draft, false);
   assert.equal(room.head, 1);
   assert.deepEqual(seqs(state, "@ann:bob"), [1]);
-  assert.deepEqual(requests(effects), [{ op: "who", room: "@ann:bob" }]);
+  assert.deepEqual(effects, [{ refreshRooms: true }, { request: { op: "who", room: "@ann:bob" } }]);
+  // The overview gives the peer's name as registered (it was typed "bob", say).
+  apply(state, { op: "ok", id: 4, rooms: [roomInfo("@ann:bob", { lastSeq: 1, peer: "BoB" })] },
+    { request: { op: "rooms" } });
+  assert.equal(room.label, "BoB");
 });
