@@ -155,14 +155,21 @@ export class Controller {
 
   /** A frame from the server (`request`: the request a reply answers). */
   receive(frame, request = null) {
-    if (!this.state) return;
-    this.settle(model.apply(this.state, frame, { request, now: Date.now() }));
+    this.act(model.apply, frame, { request, now: Date.now() });
   }
 
   /** A local action: a reducer of state.js with its arguments. */
   act(reducer, ...args) {
     if (!this.state) return;
-    this.settle(reducer(this.state, ...args));
+    let effects;
+    try {
+      effects = reducer(this.state, ...args);
+    } catch (error) {
+      // A bug here must not stop the frames read after this one: report it and go on.
+      reportError(error);
+      effects = [];
+    }
+    this.settle(effects);
   }
 
   /** A local action that opens a room the person chose. */
