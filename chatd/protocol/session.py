@@ -67,7 +67,7 @@ CLOSED: Final = _Sentinel.CLOSED
 
 
 class LocalProtocolError(Exception):
-    """The server code misused the connection (a bug on our side, not the peer's)."""
+    """Our own code misused a connection, server or client side (a bug here, not the peer's)."""
 
 
 # What a received request does in each state: the next state, or the error to answer with
