@@ -1,4 +1,5 @@
-"""chatd.protocol is sans-IO: importing it loads no I/O, database or web library."""
+"""chatd.protocol and chatd.delivery are sans-IO: importing them loads no I/O, database or web
+library."""
 
 from __future__ import annotations
 
@@ -37,3 +38,18 @@ def test_the_check_would_see_a_forbidden_import() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "h11" in json.loads(result.stdout)
+
+
+def test_the_delivery_order_imports_only_the_standard_library() -> None:
+    """chatd.delivery (the writer's ordering rules) is sans-IO too: importing it in a fresh
+    interpreter loads no trio, no database and no web library."""
+    program = f"FORBIDDEN = {FORBIDDEN!r}\n" + PROGRAM.replace(
+        "import chatd.protocol", "import chatd.delivery"
+    )
+    assert "import chatd.delivery" in program
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
