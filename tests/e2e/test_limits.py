@@ -1,16 +1,37 @@
-"""End-to-end: the limits that protect the daemon from clients that misbehave."""
+"""End-to-end: the limits that protect the daemon from clients that misbehave.
+
+Time. The limits that count time (idle connections, the send rate) are tested on a trio
+clock that runs at the real rate and that the test jumps forward (``steered_clock``): the
+real daemon needs time to flow (its sockets, and its database on a thread of its own;
+``autojump_clock`` would leap over those waits and fire every timeout, which was tried), and
+the limit needs the time the test decides, not what a loaded machine happens to take. So the
+timed settings are large next to any real delay, and the test jumps past them. Nothing here
+sleeps: every other wait is for an event (a reply, a close, the scheduler going idle).
+"""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
+import pytest
 import trio
+import trio.testing
 
 from chatd.config import Config
 from tests.client import Client, full_history, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
+
+# A timed limit, in seconds of the test's clock: far more than the real seconds any step takes.
+LONG = 600.0
+
+
+@pytest.fixture
+def steered_clock() -> trio.testing.MockClock:
+    """The run's clock (pytest-trio uses a Clock fixture for ``trio.run``): real rate, plus
+    the test's ``jump``s. Jump only between steps, never inside a ``fail_after``."""
+    return trio.testing.MockClock(rate=1.0)
 
 
 async def test_client_that_does_not_read_is_dropped_and_holds_nobody_back(
@@ -35,7 +56,7 @@ async def test_client_that_does_not_read_is_dropped_and_holds_nobody_back(
         text = "x" * 3900
         sent = 0
         with trio.fail_after(60):
-            while not server.services.metrics.registry.get_sample_value(
+            while not server.app.metrics.registry.get_sample_value(
                 "chatd_slow_consumer_disconnects_total"
             ):
                 ack = await sender.request("send", room="firehose", text=text, nonce=str(sent))
@@ -55,29 +76,38 @@ async def test_client_that_does_not_read_is_dropped_and_holds_nobody_back(
         assert (await reader.event("message", seq=ack["seq"]))["text"] == "still here"
 
 
-async def test_idle_connection_is_closed(tmp_path: Path, database_dsn: str) -> None:
+async def test_idle_connection_is_closed(
+    tmp_path: Path, database_dsn: str, steered_clock: trio.testing.MockClock,
+) -> None:
     """A connection that sends nothing for idle_timeout is closed; pings keep one open."""
-    config: Config = make_config(tmp_path, database_dsn, limits={"idle_timeout": 1.0})
+    config: Config = make_config(tmp_path, database_dsn, limits={"idle_timeout": LONG})
     async with running(config) as server:
         token = await register_and_login(server.http_port, "talker")
         silent = await Client.tcp(server.tcp_port)
         talker = await Client.tcp(server.tcp_port)
         await talker.hello(token)
-        with trio.fail_after(10):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(silent.wait_closed)
-                for _ in range(4):
-                    await trio.sleep(0.4)
-                    assert (await talker.request("ping"))["op"] == "ok"
+        for _ in range(2):  # 0.8 of the timeout: both still open
+            steered_clock.jump(LONG * 0.4)
+            assert (await talker.request("ping"))["op"] == "ok"
+        await trio.testing.wait_all_tasks_blocked()  # an idle watch due would have run
+        assert server.app.metrics.registry.get_sample_value(
+            "chatd_connections", {"transport": "tcp"}) == 2
+        steered_clock.jump(LONG * 0.4)  # 1.2 for the silent one, 0.4 since the last ping
+        await silent.wait_closed()
+        assert (await talker.request("ping"))["op"] == "ok"
         assert silent.closed and not talker.closed
 
 
 async def test_sends_past_the_rate_are_refused_with_a_retry_hint(
-    tmp_path: Path, database_dsn: str,
+    tmp_path: Path, database_dsn: str, steered_clock: trio.testing.MockClock,
 ) -> None:
     """Past the burst, sends get rate_limited with retry_after and are not stored; after
     waiting that long a send goes through."""
-    config = make_config(tmp_path, database_dsn, limits={"send_rate": 2.0, "send_burst": 3})
+    # One send per LONG seconds: however slow the machine, the bucket cannot refill between
+    # the five sends below; only the jump refills it (and must not idle the client out).
+    config = make_config(tmp_path, database_dsn, limits={
+        "send_rate": 1 / LONG, "send_burst": 3, "idle_timeout": 10 * LONG,
+    })
     async with running(config) as server:
         client = await Client.tcp(server.tcp_port)
         await client.hello(await register_and_login(server.http_port, "chatty"))
@@ -85,8 +115,12 @@ async def test_sends_past_the_rate_are_refused_with_a_retry_hint(
         replies = [await client.request("send", room="calm", text=f"m{i}", nonce=f"m{i}")
                    for i in range(5)]
         assert [r["op"] for r in replies] == ["ok", "ok", "ok", "error", "error"]
-        assert replies[3]["code"] == "rate_limited" and 0 < replies[3]["retry_after"] <= 500
-        await trio.sleep(replies[4]["retry_after"] / 1000)
+        retry_after = replies[4]["retry_after"]
+        assert replies[3]["code"] == "rate_limited"
+        assert 0 < retry_after <= LONG * 1000
+        # The client waits as told (retry_after is rounded up to the millisecond, so that
+        # much time always refills a token).
+        steered_clock.jump(retry_after / 1000)
         assert (await client.request("send", room="calm", text="later", nonce="m9"))["seq"] == 4
         history = await client.request("history", room="calm")
         assert [m["text"] for m in history["messages"]] == ["m0", "m1", "m2", "later"]
@@ -103,15 +137,14 @@ async def test_connections_per_address_are_capped(tmp_path: Path, database_dsn: 
         third = await Client.tcp(server.tcp_port)
         await third.wait_closed()
         assert [e["code"] for e in third.events] == ["rate_limited"]
-        await first.aclose()
-        with trio.fail_after(10):
-            while True:  # the daemon notices the close asynchronously
-                fourth = await Client.tcp(server.tcp_port)
-                try:
-                    await fourth.request("ping")
-                    break
-                except ConnectionError:
-                    await trio.sleep(0.05)
+        # The first one leaves: it says so (EOF) and waits for the daemon to close its side,
+        # then for the daemon's tasks to settle (the slot is freed right after the close).
+        assert isinstance(first._stream, trio.SocketStream)
+        await first._stream.send_eof()
+        await first.wait_closed()
+        await trio.testing.wait_all_tasks_blocked()
+        fourth = await Client.tcp(server.tcp_port)
+        assert (await fourth.request("ping"))["code"] == "unauthenticated"  # accepted
         await second.aclose()
         await fourth.aclose()
 
@@ -127,10 +160,19 @@ async def test_drain_answers_every_send(tmp_path: Path, database_dsn: str) -> No
             client = await Client.tcp(server.tcp_port)
             await client.hello(await register_and_login(server.http_port, f"drainer{i}"))
             await client.request("join", room="drain")
+            # One send acknowledged before the storm, so that the checks below have teeth
+            # however the storm and the drain interleave.
+            ack = await client.request("send", room="drain", text="first", nonce=f"{i}:first")
+            assert ack["op"] == "ok", ack
             clients.append(client)
+        halfway = [trio.Event() for _ in clients]
+        draining = trio.Event()
 
         async def pump(client: Client, index: int) -> None:
             for n in range(sent):
+                if n == sent // 2:  # half written before the drain, half during it
+                    halfway[index].set()
+                    await draining.wait()
                 try:
                     await client.send({"op": "send", "id": n, "room": "drain",
                                        "text": f"{index}:{n}", "nonce": f"{index}:{n}"})
@@ -140,11 +182,14 @@ async def test_drain_answers_every_send(tmp_path: Path, database_dsn: str) -> No
         async with trio.open_nursery() as nursery:
             for index, client in enumerate(clients):
                 nursery.start_soon(pump, client, index)
-            await trio.sleep(0.05)
+            for event in halfway:
+                await event.wait()
             server.shutdown()
+            draining.set()
         outcomes: dict[str, str] = {}
         for index, client in enumerate(clients):
             await client.wait_closed()
+            outcomes[f"{index}:first"] = "stored"
             for n in range(sent):
                 reply = client.replies.get(n)
                 if reply is not None:

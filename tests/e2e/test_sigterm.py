@@ -30,24 +30,29 @@ async def test_sigterm_amid_sends_answers_every_send(tmp_path: Path, database_ds
             ack = await client.request("send", room="term", text="first", nonce=f"{i}:first")
             assert ack["op"] == "ok", ack
             clients.append(client)
-        written: list[set[int]] = [set() for _ in clients]
+        # Half of each sender's sends are written before the signal, half after it: the
+        # daemon gets SIGTERM amid the storm however fast or slow the machine is.
+        halfway = [trio.Event() for _ in clients]
+        signalled = trio.Event()
 
         async def pump(index: int) -> None:
             for n in range(PER_SENDER):
+                if n == PER_SENDER // 2:
+                    halfway[index].set()
+                    await signalled.wait()
                 try:
                     await clients[index].send({"op": "send", "id": n, "room": "term",
                                                "text": f"{index}:{n}", "nonce": f"{index}:{n}"})
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     return
-                written[index].add(n)
-                if n % 25 == 0:
-                    await trio.sleep(0.005)
 
         async with trio.open_nursery() as nursery:
             for index in range(SENDERS):
                 nursery.start_soon(pump, index)
-            await trio.sleep(0.15)
+            for event in halfway:
+                await event.wait()
             daemon.process.send_signal(signal.SIGTERM)
+            signalled.set()
         # Read while the daemon drains, as a client does: one that stops reading gets its
         # last frames only until the grace period runs out.
         async with trio.open_nursery() as nursery:
