@@ -49,6 +49,7 @@ from chatd.protocol import (
     CLOSED,
     NEED_DATA,
     Error,
+    Gap,
     Limits,
     Request,
     RequestError,
@@ -60,11 +61,11 @@ from chatd.protocol import (
     frame,
 )
 from chatd.rooms import Connect
-from chatd.storage import Appended, StorageUnavailable, User
+from chatd.storage import Appended, Storage, StorageUnavailable, User
 from chatd.transport import Transport, TransportClosed
 from chatd.views import message_event
 
-__all__ = ["Connection", "Phase", "move"]
+__all__ = ["Connection", "Phase", "move", "read_range"]
 
 log = logging.getLogger(__name__)
 
@@ -320,21 +321,8 @@ class Connection:
             self._writer_done.set()
 
     async def _repair(self, repair: Repair) -> None:
-        """Fetch the messages a held room misses and release it (see chatd.delivery)."""
-        data = b""
-        for attempt in range(REPAIR_ATTEMPTS):
-            try:
-                messages = await self._app.storage.messages_range(
-                    repair.room, after=repair.after, upto=repair.upto)
-            except StorageUnavailable as exc:
-                log.warning("cannot fill a gap in %s for %s: %s", repair.room, self._t.remote,
-                            exc)
-                await trio.sleep(attempt + 1)
-                continue
-            data = b"".join(frame(message_event(m)) for m in messages)
-            break
-        # Released either way: after repeated failures the client gets the rest, and pages
-        # the gap with history (the seqs show it).
+        """Fetch the entries a held room misses and release it (see chatd.delivery)."""
+        data = await read_range(self._app.storage, repair, most=self._limits.resume_max)
         with contextlib.suppress(_EndSession):
             await self._queue(Release(data, {repair.room: repair.upto}))
 
@@ -475,3 +463,21 @@ class Connection:
 
 def _nothing() -> None:
     pass
+
+
+async def read_range(storage: Storage, repair: Repair, *, most: int) -> bytes:
+    """The frames that fill ``repair``'s range: its entries, or a ``gap`` when the range holds
+    more than ``most`` of them (a node that missed a long stretch must not read it all into
+    one connection's memory) or the database does not answer after a few tries. The client
+    pages a gap with ``history``, as after a resume; live entries go on after the range."""
+    if repair.upto - repair.after <= most:
+        for attempt in range(REPAIR_ATTEMPTS):
+            try:
+                messages = await storage.messages_range(repair.room, after=repair.after,
+                                                        upto=repair.upto)
+            except StorageUnavailable as exc:
+                log.warning("cannot fill a gap in %s: %s", repair.room, exc)
+                await trio.sleep(attempt + 1)
+                continue
+            return b"".join(frame(message_event(m)) for m in messages)
+    return frame(Gap(room=repair.room, after=repair.after, last_seq=repair.upto))
