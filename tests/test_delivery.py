@@ -447,26 +447,31 @@ class DeliveryMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ the world
 
-    @rule(room=st.sampled_from(ROOMS))
-    def commit(self, room: str) -> None:
-        """An entry is committed (here or on another node) and published to members."""
+    @rule(room=st.sampled_from(ROOMS), lost=st.integers(0, 3))
+    def commit(self, room: str, lost: int) -> None:
+        """An entry is committed (here or on another node) and published to members; one
+        in four is lost on its way (a notice between nodes): it never comes live."""
         self.committed[room] += 1
         if room in self.subscribed:
             delivery = d(room, self.committed[room])
             self.published[room].append(delivery)
-            self.in_flight.append(delivery)
+            if lost:
+                self.in_flight.append(delivery)
+
+    @rule(room=st.sampled_from(ROOMS), data=st.data())
+    def burst(self, room: str, data: st.DataObject) -> None:
+        """Several entries of a room at once, reaching the outbox in any order."""
+        for _ in range(data.draw(st.integers(2, 6), label="entries")):
+            self.commit(room, data.draw(st.integers(0, 3), label="lost"))
+        arriving = data.draw(st.permutations(self.in_flight), label="arriving")
+        self.outbox.extend(arriving)
+        self.in_flight.clear()
 
     @precondition(lambda self: self.in_flight)
     @rule(i=st.integers(0, 50))
     def route(self, i: int) -> None:
         """A published entry reaches the outbox; any of them may overtake the others."""
         self.outbox.append(self.in_flight.pop(i % len(self.in_flight)))
-
-    @precondition(lambda self: self.in_flight)
-    @rule(i=st.integers(0, 50))
-    def lose(self, i: int) -> None:
-        """A notice between nodes is lost: the entry never comes live."""
-        self.in_flight.pop(i % len(self.in_flight))
 
     @precondition(lambda self: any(self.published.values()))
     @rule(room=st.sampled_from(ROOMS), i=st.integers(0, 50))
@@ -526,6 +531,13 @@ class DeliveryMachine(RuleBasedStateMachine):
         self.subscribed.add(room)
         self.ever_subscribed.add(room)
         self.joins.add(room)
+
+    @precondition(lambda self: not self.hello_pending and self.repairs)
+    @rule(i=st.integers(0, 10))
+    def join_while_repairing(self, i: int) -> None:
+        """Join again a room whose gap is being repaired (what rules 4's count and 6b are
+        for): rare if left to ``join`` alone."""
+        self.join(self.repairs[i % len(self.repairs)].room)
 
     @precondition(lambda self: self.joins)
     @rule(room=st.sampled_from(ROOMS))
@@ -728,7 +740,8 @@ def test_the_model_catches_a_broken_order(broken: type[DeliveryOrder]) -> None:
     machine: Any = type("Broken", (DeliveryMachine,), {"Order": broken})
     with pytest.raises(AssertionError):
         run_state_machine_as_test(machine, settings=settings(
+            # Each of these is found within 100 examples nearly always (19 runs in 20 for
+            # the rarest, _FirstReleaseWins): missing one in 1000 is out of the question.
             max_examples=1000, stateful_step_count=100, database=None, deadline=None,
             print_blob=False, report_multiple_bugs=False, phases=[Phase.generate],
-            derandomize=True,  # the same examples every run: no flaky pass
         ))
