@@ -23,10 +23,12 @@ import trio.testing
 import trio_websocket
 from argon2 import PasswordHasher
 
+from chatd.actions import App
 from chatd.auth import Auth
 from chatd.config import Config
-from chatd.http import CONTENT_SECURITY_POLICY, HttpContext, serve_http_connection
+from chatd.http import CONTENT_SECURITY_POLICY, serve_http_connection
 from chatd.metrics import Metrics
+from chatd.server import run_actors
 from chatd.storage.base import NewMessage, Storage
 
 TIMEOUT = 10
@@ -139,9 +141,8 @@ def body_of(raw: bytes) -> Any:
 @dataclass
 class Server:
     port: int
-    ctx: HttpContext
+    app: App
     storage: Storage
-    draining: list[bool] = field(default_factory=lambda: [False])
     ws_remotes: list[str] = field(default_factory=list)
 
     async def call(self, method: str, target: str, **kwargs: Any) -> Response:
@@ -211,20 +212,13 @@ async def server(
 ) -> AsyncIterator[Server]:
     metrics = Metrics()
     auth = Auth(storage, config, os.urandom(64), metrics, hasher=CHEAP_HASHER)
-    draining = [False]
     remotes: list[str] = []
-    ctx = HttpContext(
-        config=config,
-        storage=storage,
-        auth=auth,
-        metrics=metrics,
-        on_websocket=partial(echo, remotes),
-        is_draining=lambda: draining[0],
-    )
-    handler = partial(serve_http_connection, ctx=ctx, remote="127.0.0.1:test")
+    app = await run_actors(nursery, config, storage, auth, metrics)
+    handler = partial(serve_http_connection, app=app, on_websocket=partial(echo, remotes),
+                      remote="127.0.0.1:test")
     listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
     port = listeners[0].socket.getsockname()[1]
-    yield Server(port, ctx, storage, draining, remotes)
+    yield Server(port, app, storage, remotes)
     nursery.cancel_scope.cancel()
 
 
@@ -288,7 +282,7 @@ async def test_login_ok_and_wrong_password(server: Server) -> None:
             assert response.headers["www-authenticate"] == "Bearer"
         assert wrong.json() == nobody.json()
         assert wrong.json()["code"] == "unauthenticated"
-        metrics = server.ctx.metrics.render().decode()
+        metrics = server.app.metrics.render().decode()
         assert 'chatd_logins_total{result="ok"} 2.0' in metrics
         assert 'chatd_logins_total{result="failed"} 2.0' in metrics
 
@@ -484,7 +478,7 @@ async def test_healthz_when_database_fails(server: Server) -> None:
             async def ping(self) -> None:
                 raise StorageUnavailable("down")
 
-        server.ctx.storage = Broken()  # type: ignore[assignment]
+        server.app.storage = Broken()  # type: ignore[assignment]
         response = await server.call("GET", "/healthz")
         assert response.status == 503
         assert response.json()["code"] == "unavailable"
@@ -495,7 +489,7 @@ async def test_draining(server: Server) -> None:
     draining; a WebSocket upgrade is refused."""
     with trio.fail_after(TIMEOUT):
         token = await server.user("alice")
-        server.draining[0] = True
+        server.app.draining = True
         me = await server.call("GET", "/api/me", token=token)
         assert me.status == 503
         assert me.json()["code"] == "shutting_down"
@@ -575,7 +569,7 @@ async def test_static_traversal_refused(server: Server, target: str) -> None:
 async def test_shipped_web_client(server: Server) -> None:
     """The shipped clients/web page loads its module script and stylesheet, none inline."""
     with trio.fail_after(TIMEOUT):
-        server.ctx.config = server.ctx.config.replace(http={"web_root": ""})
+        server.app.config = server.app.config.replace(http={"web_root": ""})
         index = await server.call("GET", "/")
         assert index.status == 200
         assert b'<script type="module" src="app.js"></script>' in index.body
@@ -733,7 +727,7 @@ async def test_websocket_upgrade_on_same_port(server: Server) -> None:
             with pytest.raises(trio_websocket.ConnectionClosed):
                 await ws.get_message()
         assert server.ws_remotes == ["127.0.0.1:test"]
-        metrics = server.ctx.metrics.render()
+        metrics = server.app.metrics.render()
         assert b'chatd_http_requests_total{status="101"} 1.0' in metrics
 
 
@@ -741,7 +735,7 @@ async def test_websocket_frame_limit(server: Server) -> None:
     """A WebSocket message over limits.max_frame_bytes closes the connection (1009)."""
     with trio.fail_after(TIMEOUT):
         url = f"ws://127.0.0.1:{server.port}/ws"
-        limit = server.ctx.config.limits.max_frame_bytes
+        limit = server.app.config.limits.max_frame_bytes
         async with trio_websocket.open_websocket_url(url) as ws:
             await ws.send_message("x" * (limit + 1))
             with pytest.raises(trio_websocket.ConnectionClosed) as closed:
