@@ -307,9 +307,9 @@ class Connection:
                 batch = order.feed(items)
                 if batch.overflow:
                     self._overflow()
-                if self._nursery is not None:
-                    for repair in batch.repairs:
-                        self._nursery.start_soon(self._repair, repair)
+                assert self._nursery is not None, "the writer runs in the connection's nursery"
+                for repair in batch.repairs:
+                    self._nursery.start_soon(self._repair, repair)
                 if batch.out:
                     await self._t.send(b"".join(batch.out))
                 if batch.close:

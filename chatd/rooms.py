@@ -12,7 +12,7 @@ Ordering. All commands arrive through one FIFO channel. The committer publishes 
 messages in seq order after they are committed; a connection subscribes (``Connect`` or
 ``Join``) *before* it reads a room's catch-up from the database. So every message is either
 committed before that read (and is in it) or published after the subscription (and is
-delivered live); the connection's writer drops the overlap by seq (see :mod:`chatd.outbox`).
+delivered live); the connection's writer drops the overlap by seq (see :mod:`chatd.delivery`).
 """
 
 from __future__ import annotations

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import re
+import socket
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from chatd.config import Config
 
-__all__ = ["make_config"]
+__all__ = [
+    "make_config",
+    "read_until_listening",
+    "readiness",
+    "wait_ready",
+    "without_chatd_settings",
+]
 
 
 def make_config(tmp_path: Path, dsn: str, **sections: Mapping[str, Any]) -> Config:
@@ -24,3 +37,64 @@ def make_config(tmp_path: Path, dsn: str, **sections: Mapping[str, Any]) -> Conf
     for name, values in sections.items():
         changes[name] = {**changes.get(name, {}), **values}
     return Config().replace(**changes)
+
+
+@asynccontextmanager
+async def readiness() -> AsyncIterator[tuple[trio.socket.SocketType, dict[str, str]]]:
+    """A datagram socket for a daemon's sd_notify messages, and the environment that points
+    the daemon at it (``NOTIFY_SOCKET``, abstract): a test then waits for the daemon to say it
+    is ready, as systemd does, instead of polling its log."""
+    name = f"chatd-test-{uuid.uuid4().hex}"
+    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        await sock.bind("\0" + name)
+        yield sock, {"NOTIFY_SOCKET": "@" + name}
+    finally:
+        sock.close()
+
+
+async def wait_ready(sock: trio.socket.SocketType, process: trio.Process,
+                     read_log: Any = None) -> tuple[int, int]:
+    """The (http, tcp) ports of a daemon started with :func:`readiness`'s environment, once it
+    sends ``READY=1`` (its ``STATUS=`` names them). Fails at once if the process exits first,
+    with what ``read_log()`` returns, if given."""
+    async with trio.open_nursery() as nursery:
+        exited = False
+
+        async def watch() -> None:
+            nonlocal exited
+            await process.wait()
+            exited = True
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(watch)
+        while True:
+            fields = dict(line.split("=", 1) for line in
+                          (await sock.recv(4096)).decode().splitlines() if "=" in line)
+            if fields.get("READY") == "1":
+                found = re.search(r"http port (\d+), tcp port (\d+)", fields.get("STATUS", ""))
+                assert found, fields
+                nursery.cancel_scope.cancel()
+                return int(found[1]), int(found[2])
+    assert not exited, f"chatd exited ({process.returncode}): {read_log() if read_log else ''}"
+    raise AssertionError("unreachable")
+
+
+def without_chatd_settings() -> dict[str, str]:
+    """The environment minus every CHATD_* setting and systemd's variables."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("CHATD_") and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+
+
+async def read_until_listening(process: trio.Process) -> tuple[bytes, int, int]:
+    """Read a daemon's stderr (a pipe) until it logs the ports it listens on: the log so far
+    and the (http, tcp) ports. Fails if the daemon exits before."""
+    assert process.stderr is not None
+    log = b""
+    while True:
+        found = re.search(rb"listening: http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)", log)
+        if found:
+            return log, int(found[1]), int(found[2])
+        chunk = await process.stderr.receive_some(4096)
+        assert chunk, log.decode(errors="replace")
+        log += chunk

@@ -8,7 +8,6 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -21,7 +20,7 @@ import trio
 from chatd import __version__
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import make_config, read_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -216,16 +215,9 @@ async def test_serve_runs_embedded_and_drains_on_sigterm(tmp_path: Path) -> None
             [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env=_env(tmp_path),
             stderr=subprocess.PIPE,
         )
-        assert proc.stderr is not None
-        log = b""
         with trio.fail_after(60):
-            while b"listening" not in log:
-                chunk = await proc.stderr.receive_some(4096)
-                assert chunk, log.decode()
-                log += chunk
-        found = re.search(rb"http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)", log)
-        assert found, log.decode()
-        return proc, int(found[1]), int(found[2]), log
+            log, http_port, tcp_port = await read_until_listening(proc)
+        return proc, http_port, tcp_port, log
 
     async def stop(proc: trio.Process) -> None:
         proc.send_signal(signal.SIGTERM)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import pytest
 import trio
+
+from tests.helpers import read_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,15 +129,9 @@ async def test_installed_chatd_serves_the_page(installed: Path, tmp_path: Path,
     )
     assert proc.stderr is not None
     try:
-        log = b""
         with trio.fail_after(60):
-            while b"listening" not in log:
-                chunk = await proc.stderr.receive_some(4096)
-                assert chunk, log.decode()
-                log += chunk
-        found = re.search(rb"http://[\d.]+:(\d+) ", log)
-        assert found, log.decode()
-        url = f"http://127.0.0.1:{int(found[1])}/"
+            _, http_port, _ = await read_until_listening(proc)
+        url = f"http://127.0.0.1:{http_port}/"
         with trio.fail_after(30):
             body = await trio.to_thread.run_sync(lambda: urllib.request.urlopen(url).read())
         assert b"<!doctype html>" in body.lower()

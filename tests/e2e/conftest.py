@@ -4,8 +4,6 @@ database of the session's embedded PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +15,7 @@ import trio
 
 from chatd.config import Config
 from chatd.server import Server, serve
-from tests.helpers import make_config
+from tests.helpers import make_config, readiness, wait_ready, without_chatd_settings
 
 
 @asynccontextmanager
@@ -63,7 +61,7 @@ class Daemon:
 async def daemon_process(tmp_path: Path, dsn: str, name: str) -> AsyncIterator[Daemon]:
     """Run ``python -m chatd serve`` on ``dsn`` (data in ``tmp_path/data``, ports 0) for the
     block; the process is killed on the way out, whatever happened."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+    env = without_chatd_settings()
     env.update({
         "CHATD_DATABASE_DSN": dsn, "CHATD_SERVER_DATA_DIR": str(tmp_path / "data"),
         "CHATD_HTTP_PORT": "0", "CHATD_TCP_PORT": "0",
@@ -72,21 +70,23 @@ async def daemon_process(tmp_path: Path, dsn: str, name: str) -> AsyncIterator[D
     })
     # The log goes to a file, not a pipe: nobody has to read it for the daemon to go on.
     log_path = tmp_path / f"{name}.log"
-    with log_path.open("wb") as log_file:
-        process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env=env,
-            stdout=log_file, stderr=log_file,
-        )
+    async with readiness() as (ready, notify):
+        with log_path.open("wb") as log_file:
+            process = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env={**env, **notify},
+                stdout=log_file, stderr=log_file,
+            )
+        try:
+            with trio.fail_after(START_TIMEOUT):
+                http_port, tcp_port = await wait_ready(
+                    ready, process, lambda: log_path.read_text(errors="replace"))
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                process.kill()
+                await process.wait()
+            raise
     try:
-        with trio.fail_after(START_TIMEOUT):
-            while True:
-                log = log_path.read_bytes()
-                found = re.search(rb"listening: http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)", log)
-                if found:
-                    break
-                assert process.returncode is None, log.decode(errors="replace")
-                await trio.sleep(0.05)
-        yield Daemon(process, http_port=int(found[1]), tcp_port=int(found[2]))
+        yield Daemon(process, http_port=http_port, tcp_port=tcp_port)
     finally:
         with trio.CancelScope(shield=True), trio.fail_after(STEP_TIMEOUT):
             if process.returncode is None:
