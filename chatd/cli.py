@@ -201,6 +201,7 @@ async def _user_list(config: Config) -> None:
 async def _token(config: Config, name: str) -> None:
     from chatd.auth import SECRET_FILE, Auth, load_or_create_secret
     from chatd.errors import ChatError
+    from chatd.protocol import codes
     from chatd.storage import open_storage
 
     if not (config.data_dir / SECRET_FILE).is_file():
@@ -211,7 +212,7 @@ async def _token(config: Config, name: str) -> None:
     async with open_storage(config) as storage:
         credentials = await storage.get_credentials(name)
         if credentials is None:
-            raise ChatError("not_found", f"no user called {name!r}")
+            raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
         auth = Auth(storage, config, load_or_create_secret(config.data_dir))
         token, _ = auth.issue_token(credentials.user)
         print(token)

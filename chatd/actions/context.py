@@ -29,7 +29,7 @@ from chatd.config import Config
 from chatd.limits import ConnectionCounter
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
-from chatd.protocol import ServerEvent
+from chatd.protocol import ServerEvent, codes
 from chatd.rooms import RoomRegistry
 from chatd.storage import NewMessage, Storage, User
 
@@ -86,7 +86,7 @@ class App:
                     issued_before is None
                     or (session.issued_at is not None and session.issued_at < issued_before))
             if ended:
-                session.end("unauthenticated", "logged out: the token was revoked")
+                session.end(codes.UNAUTHENTICATED, "logged out: the token was revoked")
 
 
 class Caller(Protocol):

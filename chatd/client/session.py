@@ -81,6 +81,7 @@ from chatd.protocol import (
     State,
     UserTyping,
     Welcome,
+    codes,
     dm_room_name,
     is_dm_room,
     normalise_room,
@@ -98,7 +99,8 @@ BATCH_ATTEMPTS = 4
 #: A typing indicator is printed at most once per user and room in this many seconds.
 TYPING_QUIET = 8.0
 #: Errors after which a send is worth repeating with the same nonce.
-RETRYABLE = frozenset({"unavailable", "internal", "rate_limited", "shutting_down"})
+RETRYABLE = frozenset({codes.UNAVAILABLE, codes.INTERNAL, codes.RATE_LIMITED,
+                       codes.SHUTTING_DOWN})
 #: How many confirmed nonces are remembered, to recognise one's own late ``message`` echo.
 RECENT_NONCES = 1000
 
@@ -386,7 +388,7 @@ class ChatClient:
         if event is None:
             raise ConnectionLost("the server closed the connection during the hello")
         if isinstance(event, Error):
-            if event.code == "unauthenticated":
+            if event.code == codes.UNAUTHENTICATED:
                 raise _TokenRejected(clean(event.message))
             raise _HelloRefused(f"{clean(event.code)}: {clean(event.message)}")
         assert isinstance(event, Welcome), "the connection lets nothing else come first"
@@ -519,7 +521,7 @@ class ChatClient:
             return
         if not isinstance(reply, Error):
             return  # the connection gives a send nothing else
-        if reply.code == "rate_limited" and reply.retry_after is not None:
+        if reply.code == codes.RATE_LIMITED and reply.retry_after is not None:
             # Not a problem that counts against a script: the send is only delayed.
             self.screen.line("!! " + error_text(f"not sent to [{pending.label}]", reply))
             self.screen.notice("it will be sent again when the limit allows")

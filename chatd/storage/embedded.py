@@ -6,7 +6,8 @@ cluster lives in ``<data_dir>/postgres`` and is kept across restarts; the server
 unix socket only (in that folder) and is stopped when the last user in this machine lets go of
 it.
 
-Facts about pgserver this module works around (see NOTES.md):
+Facts about pgserver (as measured on the machines chatd is developed on) this module works
+around:
 
 - Starting blocks for about a second (initdb on first use), so :func:`start_embedded` runs it
   in a worker thread.
