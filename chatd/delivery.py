@@ -166,7 +166,7 @@ class Batch:
 class DeliveryOrder:
     """The state of one connection's writer: what the client has, what waits and why."""
 
-    __slots__ = ("_buffered", "_closed", "_held", "_held_all", "_held_max", "_last",
+    __slots__ = ("_batch", "_buffered", "_closed", "_held", "_held_all", "_held_max", "_last",
                  "_notices", "_repairs", "_waiting")
 
     def __init__(self, *, held_max: int = HELD_MAX) -> None:
@@ -179,6 +179,9 @@ class DeliveryOrder:
         self._notices: list[bytes] = []  # notices waiting for the welcome (rule 3)
         self._waiting = 0  # deliveries and notices waiting, counted for rule 7
         self._closed = False
+        # One batch, refilled by every feed: a writer acts on it before it takes again, and
+        # not allocating one per take is measurable in fan-out (benchmarks/README.md).
+        self._batch = Batch(out=[], repairs=[], overflow=False, close=False)
 
     def last_seq(self, room: str) -> int | None:
         """The last seq of ``room`` the client has, or None when it has nothing of it yet."""
@@ -190,19 +193,33 @@ class DeliveryOrder:
         return self._waiting
 
     def feed(self, items: Iterable[OutboxItem]) -> Batch:
-        """Apply the rules to ``items`` (one take of the outbox, oldest first)."""
+        """Apply the rules to ``items`` (one take of the outbox, oldest first).
+
+        The batch returned is this order's own, reused by the next call: act on it first."""
         if self._closed:
             raise RuntimeError("the order took a Close: the writer has stopped")
-        batch = Batch(out=[], repairs=[], overflow=False, close=False)
-        out = batch.out
+        batch = self._batch
+        out: list[bytes] = []
+        batch.out = out
+        if batch.repairs:
+            batch.repairs = []
+        batch.overflow = False
+        last = self._last
         for item in items:
-            # Most frequent first: this runs for every frame a connection writes.
-            if isinstance(item, Delivery):
+            # Most frequent first, and the usual case inline: this runs for every frame
+            # every connection writes (a message to 1,000 members is 1,000 of these).
+            if type(item) is Delivery:
+                if not self._held_all and not self._held:
+                    known = last.get(item.room)
+                    if known is None or item.seq == known + 1:
+                        out.append(item.data)
+                        last[item.room] = item.seq
+                        continue
                 if self._held_all:
                     self._wait(item, batch)
                 else:
                     self._deliver(item, batch)
-            elif isinstance(item, bytes):
+            elif type(item) is bytes:
                 out.append(item)
             elif isinstance(item, Notice):
                 if self._held_all:
