@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import stat
 import subprocess
@@ -29,7 +28,7 @@ import trio
 from chatd.protocol.names import dm_room_name
 from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import make_config, readiness, wait_ready, without_chatd_settings
 
 PASSWORD = "correct horse"
 DM = dm_room_name("ann", "bob")
@@ -173,20 +172,25 @@ def test_restore_refuses_what_is_not_a_chatd_backup(tmp_path: Path, database_dsn
 async def _serving(tmp_path: Path, data: str) -> AsyncIterator[tuple[int, int]]:
     """`chatd serve` on the embedded database of ``tmp_path/data``; its two ports. Stopped
     with SIGTERM, which must exit 0."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
+    env = without_chatd_settings()
     env.update({"CHATD_SERVER_DATA_DIR": str(tmp_path / data), "CHATD_HTTP_PORT": "0",
                 "CHATD_TCP_PORT": "0"})
     log_path = tmp_path / f"{data}.log"
-    with log_path.open("wb") as log_file:
-        process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env=env, stderr=log_file)
+    async with readiness() as (ready, notify):
+        with log_path.open("wb") as log_file:
+            process = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env={**env, **notify},
+                stderr=log_file)
+        try:
+            with trio.fail_after(60):
+                ports = await wait_ready(ready, process, log_path.read_text)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                process.kill()
+                await process.wait()
+            raise
     try:
-        with trio.fail_after(60):
-            while not (found := re.search(rb"http://[\d.]+:(\d+) .*tcp [\d.]+:(\d+)",
-                                          log_path.read_bytes())):
-                assert process.returncode is None, log_path.read_text()
-                await trio.sleep(0.05)
-        yield int(found[1]), int(found[2])
+        yield ports
         process.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
             assert await process.wait() == 0, log_path.read_text()
