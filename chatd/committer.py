@@ -7,6 +7,13 @@ new messages to the room registry in batch order (which is seq order per room), 
 runs each job's ``on_done`` with its outcome: a send is never acknowledged before its commit.
 While a batch commits the next one fills, so the batch size follows the load by itself.
 
+One bad row must not fail the messages of others that happen to share its transaction. When
+the database refuses a batch for what a row holds (its SQLSTATE says so), the committer splits
+the batch until the refused rows stand alone, answers those ``bad_request`` and stores the
+rest (:meth:`Committer._isolate`); a batch refused because the database is gone is answered
+``unavailable`` as a whole. The protocol already refuses text that cannot be stored, so this
+is the second line of defence, and costs nothing while batches commit.
+
 Being the only publisher of locally committed messages is what keeps fan-out in seq order;
 ``flush`` lets a draining daemon wait until everything queued so far is committed and answered.
 """
@@ -28,7 +35,7 @@ from chatd.rooms import PublishMany, RoomRegistry
 from chatd.storage import Appended, NewMessage, Storage, StorageUnavailable
 from chatd.views import message_event
 
-__all__ = ["Committer", "SendJob"]
+__all__ = ["Committer", "Outcome", "SendJob"]
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +117,16 @@ class Committer:
     async def _commit(self, batch: list[SendJob]) -> None:
         self._metrics.batch_size.observe(len(batch))
         started = time.monotonic()
+        messages = [job.message for job in batch]
         try:
-            outcomes: list[Outcome] = await self._storage.append_messages(
-                [job.message for job in batch]
-            )
+            outcomes: list[Outcome] = await self._storage.append_messages(messages)
             self._metrics.commit_seconds.observe(time.monotonic() - started)
         except StorageUnavailable as exc:
-            log.warning("commit of %d messages failed: %s", len(batch), exc)
-            failed = ChatError(codes.UNAVAILABLE, "the database is unavailable; resend later")
-            outcomes = [failed] * len(batch)
+            if _tied_to_data(exc):
+                outcomes = await self._isolate(messages, exc)
+            else:
+                log.warning("commit of %d messages failed: %s", len(batch), exc)
+                outcomes = [_unavailable()] * len(batch)
         except Exception:
             log.exception("commit of %d messages failed", len(batch))
             failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
@@ -137,3 +145,57 @@ class Committer:
                 job.on_done(outcome)
             except Exception:
                 log.exception("a send's completion callback failed")
+
+    async def _isolate(self, messages: list[NewMessage], exc: StorageUnavailable
+                       ) -> list[Outcome]:
+        """The outcomes of a batch the database refused for what some of its rows hold.
+
+        The batch is split in halves, each stored on its own, and a half that is refused again
+        is split again, down to the rows refused alone: those are answered ``bad_request``
+        and every other row is stored. Parts are stored in batch order, so seqs still follow
+        it. k bad rows among n cost about 2k·log2(n) more transactions (a batch that commits
+        costs nothing more). If the database goes away meanwhile, every row not stored yet
+        is ``unavailable``.
+        """
+        outcomes: list[Outcome] = []
+        pending = [messages]  # parts still to store, in batch order
+        failure: StorageUnavailable | None = exc  # why pending[0] was refused, if it was
+        while pending:
+            part = pending.pop(0)
+            if failure is None:
+                try:
+                    outcomes += await self._storage.append_messages(part)
+                    continue
+                except StorageUnavailable as again:
+                    failure = again
+            if not _tied_to_data(failure):
+                log.warning("commit of %d messages failed: %s", len(part), failure)
+                return outcomes + [_unavailable() for _ in range(len(messages) - len(outcomes))]
+            if len(part) == 1:
+                log.warning("refused a message the database cannot store: %s", failure)
+                outcomes.append(ChatError(codes.BAD_REQUEST,
+                                          "the message holds text that cannot be stored"))
+            else:
+                half = len(part) // 2
+                pending[:0] = [part[:half], part[half:]]
+            failure = None
+        return outcomes
+
+
+def _unavailable() -> ChatError:
+    return ChatError(codes.UNAVAILABLE, "the database is unavailable; resend later")
+
+
+# SQLSTATE classes of failures caused by what a row holds, not by the database's state: 22,
+# data exception (U+0000 in text, a string that is not UTF-8, a value out of range), and 54,
+# program limit exceeded (a value too large to index). Storing the same rows again would fail
+# again; storing the others is fine. (A unique violation, 23505, is a race storage retries.)
+_DATA_FAULTS = ("22", "54")
+
+
+def _tied_to_data(exc: StorageUnavailable) -> bool:
+    """Whether a failed append was refused for what its rows hold, as opposed to a database
+    that is gone or busy. Storage raises StorageUnavailable from the driver's error, which
+    carries the SQLSTATE (asyncpg's client-side encoding errors carry 22000)."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _DATA_FAULTS

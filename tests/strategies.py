@@ -106,18 +106,23 @@ any_room_names = room_names | conversation_names
 seqs = st.integers(min_value=0, max_value=MAX_SEQ)
 """Message sequence numbers (0: nothing seen yet)."""
 
+# What a request's strings may hold: any character but U+0000, which storage cannot keep
+# nor lone surrogates, which are not Unicode text at all.
+_storable = st.characters(exclude_categories=("Cs",), exclude_characters="\0")
+
 request_ids: st.SearchStrategy[RequestId] = st.none() | st.integers() | st.text(
-    max_size=MAX_ID_CHARS
+    _storable, max_size=MAX_ID_CHARS
 )
 """What a client may put in ``id``: nothing, an integer or a short string."""
 
-nonces = st.text(min_size=1, max_size=MAX_NONCE_CHARS)
-tokens = st.text(min_size=1, max_size=MAX_TOKEN_CHARS)
+nonces = st.text(_storable, min_size=1, max_size=MAX_NONCE_CHARS)
+tokens = st.text(_storable, min_size=1, max_size=MAX_TOKEN_CHARS)
 
 
 def texts(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[str]:
     """Message texts: 1 to ``limits.max_text_chars`` characters, not all white space."""
-    return st.text(min_size=1, max_size=limits.max_text_chars).filter(lambda t: bool(t.strip()))
+    return st.text(_storable, min_size=1, max_size=limits.max_text_chars).filter(
+        lambda t: bool(t.strip()))
 
 
 def _history(limits: Limits) -> st.SearchStrategy[History]:
@@ -150,7 +155,7 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "rooms": st.builds(Rooms, id=request_ids),
         "create_room": st.builds(
             CreateRoom, id=request_ids, room=room_names, private=st.booleans(),
-            topic=st.just("") | st.text(min_size=1, max_size=MAX_TOPIC_CHARS),
+            topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS),
         ),
         "invite": st.builds(Invite, id=request_ids, room=any_room_names, user=user_names),
         "kick": st.builds(Kick, id=request_ids, room=any_room_names, user=user_names),

@@ -54,6 +54,7 @@ __all__ = [
     "UserTyping",
     "Welcome",
     "Who",
+    "is_storable",
     "parse_request",
 ]
 
@@ -436,9 +437,12 @@ class Gap(ServerEvent):
 # --------------------------------------------------------------------------- parsing
 
 
-def _is_utf8(value: str) -> bool:
-    """False for a string holding a lone surrogate (JSON's ``"\\ud800"``), which cannot be
-    encoded as UTF-8 and so could never be echoed, stored or sent on."""
+def is_storable(value: str) -> bool:
+    """Whether a string can be echoed, stored and sent on: it encodes as UTF-8 (no lone
+    surrogate, JSON's ``"\\ud800"``) and holds no U+0000, which a PostgreSQL ``text`` cannot
+    hold (the row would be refused, and with it every message committed alongside)."""
+    if "\0" in value:
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -458,8 +462,8 @@ def _str(obj: Mapping[str, Any], key: str, *, max_chars: int, min_chars: int = 1
         raise _Invalid(f"'{key}' must be a string")
     if not min_chars <= len(value) <= max_chars:
         raise _Invalid(f"'{key}' must be {min_chars}-{max_chars} characters")
-    if not _is_utf8(value):
-        raise _Invalid(f"'{key}' must be valid Unicode (no lone surrogates)")
+    if not is_storable(value):
+        raise _Invalid(f"'{key}' must be valid Unicode without U+0000 or lone surrogates")
     return value
 
 
@@ -624,7 +628,7 @@ def parse_request(obj: object, limits: Limits) -> Request | RequestError:
     if isinstance(rid, bool) or not (
         rid is None
         or isinstance(rid, int)
-        or (isinstance(rid, str) and len(rid) <= MAX_ID_CHARS and _is_utf8(rid))
+        or (isinstance(rid, str) and len(rid) <= MAX_ID_CHARS and is_storable(rid))
     ):
         return RequestError(
             code=codes.BAD_REQUEST,

@@ -1,0 +1,159 @@
+"""The group committer over the real database: one bad row never fails the others.
+
+The rows here are made below the protocol's edge (which refuses text that cannot be stored),
+as a bug or a future field could make them: U+0000 and lone surrogates, which PostgreSQL
+refuses (the first on the server, the second in the driver's encoder).
+
+Jobs are queued with ``submit_nowait`` and no checkpoint in between, so the committer, which
+only runs at a checkpoint, finds them all queued and stores them as one batch: each round's
+batch holds exactly the jobs queued in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import trio
+
+from chatd.committer import Committer, Outcome, SendJob
+from chatd.errors import ChatError
+from chatd.metrics import Metrics
+from chatd.rooms import RoomRegistry
+from chatd.storage import Appended, NewMessage, Storage, User
+
+TIMEOUT = 30
+BAD_TEXTS = ["a\0b", "\0", "a\ud800b"]
+
+
+@asynccontextmanager
+async def running_committer(storage: Storage) -> AsyncIterator[Committer]:
+    async with trio.open_nursery() as nursery:
+        registry = RoomRegistry()
+        await nursery.start(registry.run)
+        committer = Committer(storage, registry, Metrics())
+        await nursery.start(committer.run)
+        yield committer
+        nursery.cancel_scope.cancel()
+
+
+class Answers:
+    """The outcome of each job queued through it, in the order they were queued."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome | None] = []
+
+    def job(self, message: NewMessage) -> SendJob:
+        index = len(self.outcomes)
+        self.outcomes.append(None)
+
+        def done(outcome: Outcome) -> None:
+            assert self.outcomes[index] is None, "answered twice"
+            self.outcomes[index] = outcome
+
+        return SendJob(message, done)
+
+
+async def members(storage: Storage, room: str, *names: str) -> list[User]:
+    users = [await storage.create_user(name, "hash") for name in names]
+    for user in users:
+        await storage.join_room(user.id, room)
+    return users
+
+
+def codes_of(outcomes: list[Outcome | None]) -> list[str]:
+    return ["ok" if isinstance(o, Appended) else o.code if isinstance(o, ChatError) else "none"
+            for o in outcomes]
+
+
+@pytest.mark.parametrize("bad_text", BAD_TEXTS, ids=repr)
+@pytest.mark.parametrize("layout", ["x", "gx", "xg", "ggxgg", "xgggggggx", "gxgxgxg", "xxx",
+                                    "g" * 20 + "x" + "g" * 43])
+async def test_bad_rows_are_refused_alone_and_the_rest_commit(
+        storage: Storage, bad_text: str, layout: str) -> None:
+    """Wherever bad rows sit in a batch, they alone are bad_request; every other row is
+    stored, in batch order (seqs follow it), and published."""
+    with trio.fail_after(TIMEOUT):
+        mallory, bob = await members(storage, "lobby", "mallory", "bob")
+        answers = Answers()
+        async with running_committer(storage) as committer:
+            for i, kind in enumerate(layout):
+                message = (NewMessage(user_id=mallory.id, room="lobby", text=bad_text,
+                                      nonce=f"bad-{i}") if kind == "x" else
+                           NewMessage(user_id=bob.id, room="lobby", text=f"m{i}",
+                                      nonce=f"good-{i}"))
+                committer.submit_nowait(answers.job(message))
+            await committer.flush()
+        assert codes_of(answers.outcomes) == [
+            "bad_request" if kind == "x" else "ok" for kind in layout]
+        stored = [o.message for o in answers.outcomes if isinstance(o, Appended)]
+        assert [m.seq for m in stored] == list(range(1, len(stored) + 1))
+        assert [m.text for m in stored] == [f"m{i}" for i, k in enumerate(layout) if k == "g"]
+        page = await storage.history(bob.id, "lobby", limit=100)
+        assert [m.text for m in page.messages] == [m.text for m in stored]
+
+
+async def test_a_poisoned_resend_never_fails_another_users_sends(storage: Storage) -> None:
+    """Mallory resends one unstorable row with the same nonce, as a client told to resend
+    would, and it lands in every batch, at a different place each time; all 120 of Bob's
+    concurrent sends succeed, and every resend is bad_request. (Before the committer isolated
+    rows, each of those batches failed whole: Bob's sends were answered unavailable.)"""
+    with trio.fail_after(TIMEOUT):
+        mallory, bob = await members(storage, "lobby", "mallory", "bob")
+        bobs, mallorys = Answers(), Answers()
+        poison = NewMessage(user_id=mallory.id, room="lobby", text="a\0b", nonce="same")
+        async with running_committer(storage) as committer:
+            for round_ in range(20):
+                for i in range(6):
+                    if i == round_ % 6:
+                        committer.submit_nowait(mallorys.job(poison))
+                    committer.submit_nowait(bobs.job(NewMessage(
+                        user_id=bob.id, room="lobby", text=f"m{round_}.{i}",
+                        nonce=f"{round_}.{i}")))
+                await committer.flush()
+        assert codes_of(bobs.outcomes) == ["ok"] * 120
+        assert codes_of(mallorys.outcomes) == ["bad_request"] * 20
+        page = await storage.history(bob.id, "lobby", limit=200)
+        assert len(page.messages) == 120
+        assert [m.seq for m in page.messages] == list(range(1, 121))
+
+
+async def test_a_duplicate_in_a_bad_batch_is_still_a_duplicate(storage: Storage) -> None:
+    """Isolating a bad row keeps idempotency: a resend of a stored message in the same
+    batch as a bad row is answered duplicate, with the first seq."""
+    with trio.fail_after(TIMEOUT):
+        mallory, bob = await members(storage, "lobby", "mallory", "bob")
+        answers = Answers()
+        first = NewMessage(user_id=bob.id, room="lobby", text="hello", nonce="n1")
+        async with running_committer(storage) as committer:
+            committer.submit_nowait(answers.job(first))
+            await committer.flush()
+            committer.submit_nowait(answers.job(first))
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=mallory.id, room="lobby", text="\0", nonce="x")))
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=bob.id, room="lobby", text="again", nonce="n2")))
+            await committer.flush()
+        assert codes_of(answers.outcomes) == ["ok", "ok", "bad_request", "ok"]
+        original, resent, _, second = answers.outcomes
+        assert isinstance(original, Appended) and isinstance(resent, Appended)
+        assert isinstance(second, Appended)
+        assert resent.duplicate and resent.message.seq == original.message.seq == 1
+        assert second.message.seq == 2
+
+
+async def test_a_lost_database_is_unavailable_for_the_whole_batch(storage: Storage) -> None:
+    """A failure that is not about the rows (here: storage closed, the database gone) is
+    still unavailable for every row, bad or good, with no attempt to split the batch."""
+    with trio.fail_after(TIMEOUT):
+        mallory, bob = await members(storage, "lobby", "mallory", "bob")
+        answers = Answers()
+        await storage.aclose()
+        async with running_committer(storage) as committer:
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=bob.id, room="lobby", text="hi", nonce="g")))
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=mallory.id, room="lobby", text="\0", nonce="x")))
+            await committer.flush()
+        assert codes_of(answers.outcomes) == ["unavailable", "unavailable"]
