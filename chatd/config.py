@@ -56,6 +56,8 @@ class HttpConfig:
     max_body_bytes: int = 65536
     max_header_bytes: int = 16384
     request_timeout: float = 30.0
+    keepalive_timeout: float = 10.0
+    connections_per_ip: int = 32
     trust_forwarded_for: bool = False
 
 
@@ -305,7 +307,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         bad("database.dsn", "must be empty or a postgresql:// DSN")
     positive = [
         "server.grace_period", "http.max_body_bytes", "http.max_header_bytes",
-        "http.request_timeout", "database.pool_size", "database.max_batch", "auth.token_ttl",
+        "http.request_timeout", "http.keepalive_timeout", "http.connections_per_ip",
+        "database.pool_size", "database.max_batch", "auth.token_ttl",
         "auth.login_attempts_per_ip", "auth.login_failures_per_user", "limits.max_frame_bytes",
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",

@@ -7,8 +7,16 @@ current time as an argument, which keeps them deterministic under test.
 from __future__ import annotations
 
 import collections
+import os
+import resource
 
-__all__ = ["ConnectionCounter", "KeyedLimiter", "TokenBucket"]
+__all__ = [
+    "ConnectionCounter",
+    "DescriptorBudget",
+    "KeyedLimiter",
+    "TokenBucket",
+    "descriptors_left",
+]
 
 
 class TokenBucket:
@@ -102,3 +110,45 @@ class ConnectionCounter:
 
     def __len__(self) -> int:
         return len(self._open)
+
+
+class DescriptorBudget:
+    """Connections the daemon may hold open at once, so that it never runs out of file
+    descriptors.
+
+    At its descriptor limit a process can no longer accept: a newcomer then waits in the
+    listen backlog, unanswered, however briefly the others hold on. So the daemon stops
+    *keeping* connections a little before that limit: past ``capacity`` open connections a
+    newcomer is still accepted, told the server is busy, and closed at once, using one of the
+    descriptors kept in reserve. ``capacity`` None means no limit (RLIM_INFINITY).
+    """
+
+    def __init__(self, capacity: int | None) -> None:
+        self.capacity = capacity
+        self.open = 0
+        self.warned_at: float | None = None  # when the daemon last logged that it is full
+
+    def acquire(self) -> bool:
+        """Count a new connection; False (and not counted) when the budget is spent."""
+        if self.capacity is not None and self.open >= self.capacity:
+            return False
+        self.open += 1
+        return True
+
+    def release(self) -> None:
+        self.open -= 1
+
+
+def descriptors_left() -> int | None:
+    """File descriptors this process may still open (RLIMIT_NOFILE's soft limit minus those
+    open now), or None if it has no limit."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            in_use = len(os.listdir(folder)) - 1  # listdir's own descriptor is closed again
+        except OSError:
+            continue
+        return max(0, soft - in_use)
+    return soft  # nowhere to count them: assume few are open, the reserve covers the rest

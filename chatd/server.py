@@ -15,6 +15,7 @@ cancels what is left (idle HTTP keep-alives) and lets the actors and storage clo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -31,10 +32,13 @@ from chatd.cluster import Relay
 from chatd.committer import Committer
 from chatd.config import Config
 from chatd.connection import Connection
+from chatd.errors import ChatError
 from chatd.http import serve_http_connection
-from chatd.limits import ConnectionCounter
+from chatd.http.server import REFUSAL_LINGER, refuse_http_connection
+from chatd.limits import ConnectionCounter, DescriptorBudget, descriptors_left
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
+from chatd.protocol import Error, codes, frame
 from chatd.rooms import RoomRegistry
 from chatd.storage import RevocationNotice, Storage, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
@@ -142,11 +146,30 @@ async def _listen(app: App, connections: trio.Nursery,
     async def on_websocket(ws: trio_websocket.WebSocketConnection, remote: str) -> None:
         await Connection(app, WebSocketTransport(ws, remote)).run()
 
+    # Behind a trusted proxy every HTTP connection comes from the proxy: the proxy caps them.
+    http_per_ip = (None if config.http.trust_forwarded_for
+                   else ConnectionCounter(config.http.connections_per_ip))
+    budget = _descriptor_budget(config)
+
     async def on_tcp(stream: trio.SocketStream) -> None:
-        await Connection(app, TcpTransport(stream, _remote(stream))).run()
+        if not budget.acquire():
+            await _refuse_tcp(stream, budget)
+            return
+        try:
+            await Connection(app, TcpTransport(stream, _remote(stream))).run()
+        finally:
+            budget.release()
 
     async def on_http(stream: trio.SocketStream) -> None:
-        await serve_http_connection(stream, app, on_websocket, _remote(stream))
+        if not budget.acquire():
+            _log_full(budget)
+            await refuse_http_connection(stream, app, ChatError(codes.UNAVAILABLE, BUSY))
+            return
+        try:
+            await serve_http_connection(stream, app, on_websocket, _remote(stream),
+                                        per_ip=http_per_ip)
+        finally:
+            budget.release()
 
     tcp_listeners = await listen.open_listeners(config, "tcp")
     http_listeners = await listen.open_listeners(config, "http")
@@ -169,6 +192,45 @@ async def _listen(app: App, connections: trio.Nursery,
              config.http.host, http_port, config.tcp.host, tcp_port)
     task_status.started(server)
     return server
+
+
+# Descriptors kept back from connections, on top of the database pool's: for the refusals
+# themselves, the files the web page is served from, logs, the database's reconnections.
+DESCRIPTOR_RESERVE = 32
+BUSY = "the server is at its connection limit; retry later"
+
+
+def _descriptor_budget(config: Config) -> DescriptorBudget:
+    """How many connections the daemon can keep open and still accept, answer and close a
+    newcomer: the descriptors left under RLIMIT_NOFILE, minus a reserve."""
+    left = descriptors_left()
+    if left is None:
+        return DescriptorBudget(None)
+    capacity = max(1, left - DESCRIPTOR_RESERVE - config.database.pool_size)
+    log.info("room for %d connections under the file descriptor limit (RLIMIT_NOFILE)",
+             capacity)
+    return DescriptorBudget(capacity)
+
+
+FULL_LOG_INTERVAL = 60.0  # seconds between warnings while newcomers are being refused
+
+
+def _log_full(budget: DescriptorBudget) -> None:
+    now = trio.current_time()
+    if budget.warned_at is None or now - budget.warned_at >= FULL_LOG_INTERVAL:
+        budget.warned_at = now
+        log.warning("%d connections open, near the file descriptor limit: refusing newcomers "
+                    "(raise LimitNOFILE in the unit, or ulimit -n)", budget.open)
+
+
+async def _refuse_tcp(stream: trio.SocketStream, budget: DescriptorBudget) -> None:
+    """Tell a protocol client the server is full, in the protocol's own error frame."""
+    _log_full(budget)
+    refusal = frame(Error(code=codes.UNAVAILABLE, message=BUSY))
+    with trio.move_on_after(REFUSAL_LINGER):
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stream.send_all(refusal)
+    await trio.aclose_forcefully(stream)
 
 
 def _end_revoked(app: App, notice: RevocationNotice) -> None:

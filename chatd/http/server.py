@@ -6,11 +6,18 @@ Theory of operation
 :func:`serve_http_connection` runs one accepted TCP connection. It is a keep-alive loop around
 an ``h11.Connection``: read one request (head and body) under ``http.request_timeout``, so a
 client that trickles bytes cannot hold a task forever; answer it (:mod:`chatd.http.routes`);
-start the next cycle. The head is bounded by ``http.max_header_bytes`` (h11 refuses a longer one
-with 431) and the body by ``http.max_body_bytes`` (413, checked against Content-Length before
-reading when there is one). After an answer that ends the connection we half-close and discard
-what the client still sends for a moment, so that it reads our error instead of a TCP reset.
+start the next cycle. A connection that sends nothing for ``http.keepalive_timeout`` while
+waiting for a request (its first or the next) is closed quietly. The head is bounded by
+``http.max_header_bytes`` (h11 refuses a longer one with 431) and the body by
+``http.max_body_bytes`` (413, checked against Content-Length before reading when there is one).
+After an answer that ends the connection we half-close and discard what the client still sends
+for a moment, so that it reads our error instead of a TCP reset.
 A ``GET /ws`` with ``Upgrade: websocket`` is handed to :mod:`chatd.http.websocket`.
+
+Connections are counted per client address (``http.connections_per_ip``): past the cap a new
+one is answered 429 at once, without reading its request, and closed
+(:func:`refuse_http_connection`, which the daemon also uses when it is short of file
+descriptors). A connection that turns into a WebSocket leaves that count for the protocol's.
 
 Nothing raised while serving a connection escapes this module: the daemon's listener must
 survive every client.
@@ -19,6 +26,7 @@ survive every client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -36,15 +44,19 @@ from chatd.http.websocket import (
     is_websocket_upgrade,
     serve_websocket,
 )
+from chatd.limits import ConnectionCounter
 from chatd.protocol import codes
 
-__all__ = ["serve_http_connection"]
+__all__ = ["refuse_http_connection", "serve_http_connection"]
 
 log = logging.getLogger(__name__)
 
 SERVER_HEADER = f"chatd/{__version__}".encode()
 RECEIVE_BYTES = 16384
 CLOSE_LINGER = 1.0  # seconds we read and discard after our last response, before closing
+# The same for a connection refused at once (over a cap): shorter, as it holds a descriptor
+# the daemon may be short of, and the client's request, if any, came with its first packet.
+REFUSAL_LINGER = 0.25
 
 # On every response: a browser must not guess types, and our URLs leak nowhere.
 COMMON_HEADERS = [
@@ -95,6 +107,32 @@ def _head_size(event: h11.Request) -> int:
     return size + sum(len(name) + len(value) + 4 for name, value in event.headers.raw_items())
 
 
+def _check_framing(event: h11.Request) -> None:
+    """Refuse a request whose body length two parsers could read differently.
+
+    h11 already refuses conflicting Content-Length values, a Content-Length that is not a
+    plain decimal, a Transfer-Encoding other than ``chunked`` (``xchunked``, ``chunked,
+    identity``, ``gzip``: 501), two Transfer-Encoding headers, whitespace before a header's
+    colon and malformed chunk sizes. What it lets through, following RFC 9112 §6.3, is a
+    request with both Transfer-Encoding and Content-Length (it ignores the length) and
+    Transfer-Encoding in HTTP/1.0: a proxy in front that framed the body by the length would
+    then see a different request after it than we do, the request smuggling of RFC 9112
+    §6.1 and §11.2. Both are refused, and the connection closed, as §6.1 allows.
+
+    Raises:
+        h11.RemoteProtocolError: the framing is ambiguous (400).
+    """
+    names = {name for name, _ in event.headers}
+    if b"transfer-encoding" not in names:
+        return
+    if b"content-length" in names:
+        raise h11.RemoteProtocolError(
+            "a request may not have both Transfer-Encoding and Content-Length", 400)
+    if event.http_version != b"1.1":
+        raise h11.RemoteProtocolError(
+            "Transfer-Encoding is not allowed in an HTTP/1.0 request", 400)
+
+
 async def _read_request(
     stream: trio.abc.Stream, conn: h11.Connection, max_head: int, max_body: int
 ) -> tuple[h11.Request, bytes] | None:
@@ -122,6 +160,7 @@ async def _read_request(
             head = event
             if _head_size(event) > max_head:
                 raise _TooLarge(431, f"the request head is over {max_head} bytes")
+            _check_framing(event)
             length = next((v for k, v in event.headers if k == b"content-length"), None)
             if length is not None and int(length) > max_body:
                 raise _TooLarge(413, f"the body is over {max_body} bytes")
@@ -163,13 +202,13 @@ async def _send_reply(
         await stream.send_all(data)
 
 
-async def _close_gracefully(stream: trio.abc.Stream) -> None:
-    """Half-close, drain what the client still sends for a moment, then close.
+async def _close_gracefully(stream: trio.abc.Stream, linger: float = CLOSE_LINGER) -> None:
+    """Half-close, drain what the client still sends for ``linger`` seconds, then close.
 
     Closing a socket with unread data makes the kernel send a reset, and the client may then
     lose the response we just sent (a 413 in the middle of a large upload, say).
     """
-    with trio.move_on_after(CLOSE_LINGER):
+    with trio.move_on_after(linger):
         try:
             if isinstance(stream, trio.abc.HalfCloseableStream):
                 await stream.send_eof()
@@ -180,13 +219,29 @@ async def _close_gracefully(stream: trio.abc.Stream) -> None:
     await trio.aclose_forcefully(stream)
 
 
-async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, remote: str
-                 ) -> None:
+async def _wait_for_request(stream: trio.abc.Stream, conn: h11.Connection) -> None:
+    """Wait for the first bytes of the next request, unless some are already buffered."""
+    if conn.their_state is not h11.IDLE or conn.trailing_data[0]:
+        return
+    try:
+        data = await stream.receive_some(RECEIVE_BYTES)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        data = b""
+    conn.receive_data(bytes(data))
+
+
+async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, remote: str,
+                 on_upgrade: Callable[[], None]) -> None:
     http = app.config.http
+    idle_timeout = min(http.keepalive_timeout, http.request_timeout)
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=http.max_header_bytes)
     while True:
         failure: Reply | None = None
         incoming = None
+        with trio.move_on_after(idle_timeout) as idle:
+            await _wait_for_request(stream, conn)
+        if idle.cancelled_caught:
+            return  # idle: close quietly (RFC 9112 §9.8 lets either side end a keep-alive)
         try:
             with trio.fail_after(http.request_timeout):
                 incoming = await _read_request(
@@ -231,6 +286,7 @@ async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, r
                     reply = error_reply(exc)
                 else:
                     # The protocol connection counts connections per address: the client's.
+                    on_upgrade()
                     port = remote.rsplit(":", 1)[-1]
                     await serve_websocket(stream, conn, event, app, on_websocket,
                                           f"{address}:{port}")
@@ -250,8 +306,29 @@ async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, r
         conn.start_next_cycle()
 
 
+async def refuse_http_connection(stream: trio.abc.Stream, app: App, exc: ChatError) -> None:
+    """Answer a connection we will not serve with ``exc`` (and ``Connection: close``) without
+    reading its request, and close it. Never raises, but for cancellation."""
+    reply = error_reply(exc, close=True)
+    head = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}".encode()]
+    headers = [*COMMON_HEADERS, (b"content-type", reply.content_type),
+               (b"content-length", str(len(reply.body)).encode()), *reply.headers,
+               (b"connection", b"close")]
+    head += [name + b": " + value for name, value in headers]
+    app.metrics.http_requests.labels(status=str(reply.status)).inc()
+    try:
+        with trio.move_on_after(REFUSAL_LINGER):
+            await stream.send_all(b"\r\n".join(head) + b"\r\n\r\n" + reply.body)
+        await _close_gracefully(stream, REFUSAL_LINGER)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
 async def serve_http_connection(
-    stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, remote: str
+    stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, remote: str,
+    per_ip: ConnectionCounter | None = None,
 ) -> None:
     """Serve one accepted connection until the client leaves or it turns into a WebSocket.
 
@@ -263,12 +340,30 @@ async def serve_http_connection(
         app: the daemon's shared objects.
         on_websocket: runs a protocol session on an accepted WebSocket.
         remote: ``"ip:port"`` of the client, for logs.
+        per_ip: open HTTP connections per peer address, with their cap; past it the
+            connection is answered 429 and closed. None: not counted.
     """
+    address = remote.rsplit(":", 1)[0]
+    if per_ip is not None and not per_ip.acquire(address):
+        log.debug("HTTP connection from %s refused: over http.connections_per_ip", remote)
+        refusal = ChatError(codes.RATE_LIMITED, "too many connections from your address")
+        await refuse_http_connection(stream, app, refusal)
+        return
+    counted = per_ip is not None
+
+    def uncount() -> None:
+        nonlocal counted
+        if counted:
+            assert per_ip is not None
+            per_ip.release(address)
+            counted = False
+
     try:
-        await _serve(stream, app, on_websocket, remote)
+        await _serve(stream, app, on_websocket, remote, uncount)
     except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as exc:
         log.debug("HTTP connection from %s ended: %r", remote, exc)
     except Exception:
         log.exception("HTTP connection from %s failed", remote)
     finally:
+        uncount()
         await trio.aclose_forcefully(stream)
