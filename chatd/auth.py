@@ -5,8 +5,12 @@ Theory of operation
 A password is hashed with argon2id (memory-hard, so a stolen database is slow to crack). Hashing
 costs tens of milliseconds and 64 MiB, so it always runs in a worker thread, never on the event
 loop, and at most :data:`KDF_THREADS` hashes run at once: a burst of log-ins must not take the
-daemon's memory with it. A log-in for a user that does not exist still verifies a password,
-against a dummy hash, so that the answer's timing does not tell which user names exist.
+daemon's memory with it. Those slots are split: :data:`LOGIN_KDF_THREADS` verify the passwords
+of log-ins, the others hash new passwords (registrations, changes), so that a flood of
+registrations never makes an existing user's log-in wait; registrations are also limited per
+client address (``auth.registrations_per_ip`` an hour). A log-in for a user that does not exist
+still verifies a password, against a dummy hash, so that the answer's timing does not tell
+which user names exist.
 
 A log-in yields a JWT signed with HS256 and the daemon's secret (``<data_dir>/jwt_secret``). The
 algorithm is pinned when decoding, which refuses ``alg: none`` and every algorithm-confusion
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import secrets
 import stat
@@ -38,6 +43,7 @@ from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.limits import KeyedLimiter
 from chatd.protocol import InvalidName, codes, normalise_user
+from chatd.protocol.events import is_storable
 from chatd.storage.base import Storage, User
 
 if TYPE_CHECKING:
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "JWT_ALGORITHM",
     "KDF_THREADS",
+    "LOGIN_KDF_THREADS",
     "MAX_PASSWORD_LENGTH",
     "SECRET_FILE",
     "Auth",
@@ -64,6 +71,13 @@ JWT_ALGORITHM = "HS256"
 CLOCK_SKEW_SECONDS = 5
 MAX_PASSWORD_LENGTH = 1024  # argon2 pre-hashes, but a bound keeps request bodies honest
 KDF_THREADS = 4  # concurrent argon2 computations; each takes about 64 MiB
+LOGIN_KDF_THREADS = 3  # of which verifying log-ins' passwords; the rest hash new passwords
+# Bounds on what a token's claims may hold (see Auth.decode_token).
+MAX_USER_ID = 2**63 - 1  # user ids are bigint
+MAX_USER_ID_DIGITS = len(str(MAX_USER_ID))
+MAX_JTI_CHARS = 256  # we issue 22
+MAX_NAME_CHARS = 256
+MAX_TOKEN_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, in seconds
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:
@@ -127,6 +141,23 @@ class TokenClaims:
     expires_at: int
 
 
+def _check_text(password: str) -> None:
+    """A password must be text argon2 can take as UTF-8 (no lone surrogate) and without
+    U+0000 (which C-string tools and many clients cannot carry): else ``bad_request``."""
+    if not is_storable(password):
+        raise ChatError(codes.BAD_REQUEST,
+                        "a password is Unicode text without U+0000 or lone surrogates")
+
+
+def _is_time(value: object) -> bool:
+    """Whether a claim is a NumericDate we could have issued: a finite number of seconds
+    between the epoch and year 9999 (so that it fits storage's timestamps)."""
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool)
+        and math.isfinite(value) and 0 <= value <= MAX_TOKEN_TIME
+    )
+
+
 class Auth:
     """Registration, log-in, and the tokens that prove it.
 
@@ -156,24 +187,29 @@ class Auth:
         self.metrics = metrics
         self._secret = secret
         self._hasher = hasher if hasher is not None else PasswordHasher()
-        self._kdf_limiter: trio.CapacityLimiter | None = None
+        self._kdf_limiters: tuple[trio.CapacityLimiter, trio.CapacityLimiter] | None = None
         self._dummy_hash: str | None = None
         per_ip = config.auth.login_attempts_per_ip
         per_user = config.auth.login_failures_per_user
         self._attempts = KeyedLimiter(rate=per_ip / 60, burst=per_ip)
         self._failures = KeyedLimiter(rate=per_user / 900, burst=per_user)
+        registrations = config.auth.registrations_per_ip
+        self._registrations = KeyedLimiter(rate=registrations / 3600, burst=registrations)
 
     # -- passwords -------------------------------------------------------------------------
 
-    def _limiter(self) -> trio.CapacityLimiter:
-        # Made on first use, inside trio, so that Auth can be built before trio.run.
-        if self._kdf_limiter is None:
-            self._kdf_limiter = trio.CapacityLimiter(KDF_THREADS)
-        return self._kdf_limiter
+    def _limiters(self) -> tuple[trio.CapacityLimiter, trio.CapacityLimiter]:
+        """The worker slots (new passwords, log-ins). Made on first use, inside trio, so that
+        Auth can be built before trio.run."""
+        if self._kdf_limiters is None:
+            self._kdf_limiters = (trio.CapacityLimiter(KDF_THREADS - LOGIN_KDF_THREADS),
+                                  trio.CapacityLimiter(LOGIN_KDF_THREADS))
+        return self._kdf_limiters
 
-    async def _hash(self, password: str) -> str:
+    async def _hash(self, password: str, *, for_login: bool = False) -> str:
+        new_passwords, logins = self._limiters()
         return await trio.to_thread.run_sync(
-            self._hasher.hash, password, limiter=self._limiter()
+            self._hasher.hash, password, limiter=logins if for_login else new_passwords
         )
 
     async def _verify(self, password_hash: str, password: str) -> bool:
@@ -183,7 +219,7 @@ class Auth:
             except (VerificationError, InvalidHashError):
                 return False
 
-        return await trio.to_thread.run_sync(verify, limiter=self._limiter())
+        return await trio.to_thread.run_sync(verify, limiter=self._limiters()[1])
 
     def _check_password(self, password: object) -> str:
         minimum = self.config.auth.min_password_length
@@ -191,17 +227,28 @@ class Auth:
             raise ChatError(codes.BAD_REQUEST,
                 f"a password is {minimum} to {MAX_PASSWORD_LENGTH} characters",
             )
+        _check_text(password)
         return password
 
-    async def register(self, name: str, password: str) -> User:
+    async def register(self, name: str, password: str, *, address: str | None = None) -> User:
         """Create an account.
 
+        Registrations are limited per client ``address`` (``auth.registrations_per_ip`` an
+        hour, all at once at most); the operator's ``chatd user add`` gives none.
+
         Raises:
-            ChatError: ``bad_request`` for a malformed name or a password that is too short or
-                too long; ``conflict`` (from storage) when the name is taken in any case.
+            ChatError: ``bad_request`` for a malformed name or a password that is too short,
+                too long or not text; ``rate_limited`` with ``retry_after`` (seconds) past the
+                address's limit; ``conflict`` (from storage) when the name is taken in any
+                case.
         """
         name = _user_name(name)
         password = self._check_password(password)
+        if address:
+            wait = self._registrations.take(address, trio.current_time())
+            if wait > 0:
+                raise ChatError(codes.RATE_LIMITED, "too many registrations; try again later",
+                                retry_after=wait)
         password_hash = await self._hash(password)
         return await self.storage.create_user(name, password_hash)
 
@@ -253,6 +300,7 @@ class Auth:
         wrong = ChatError(codes.UNAUTHENTICATED, "wrong user name or password")
         if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
             raise wrong
+        _check_text(password)  # says nothing about the user: a clear bad_request
         credentials = None
         with contextlib.suppress(ChatError):
             credentials = await self.storage.get_credentials(_user_name(name))
@@ -265,7 +313,7 @@ class Auth:
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:
-            self._dummy_hash = await self._hash(secrets.token_urlsafe(16))
+            self._dummy_hash = await self._hash(secrets.token_urlsafe(16), for_login=True)
         return self._dummy_hash
 
     def _count_login(self, result: str) -> None:
@@ -320,13 +368,16 @@ class Auth:
             raise ChatError(codes.UNAUTHENTICATED, "the token is malformed") from None
         sub, jti, iat, exp = payload["sub"], payload["jti"], payload["iat"], payload["exp"]
         name = payload.get("name", "")
+        # A token signed with our key may still carry claims we never issue (a key that leaked,
+        # a token from a buggy version): every claim that reaches storage must fit its column,
+        # or the database's refusal would read as "unavailable" instead of "unauthenticated".
         if (
-            not (sub.isascii() and sub.isdigit())
-            or not isinstance(name, str)
-            or isinstance(iat, bool)
-            or not isinstance(iat, int | float)
-            or isinstance(exp, bool)
-            or not isinstance(exp, int | float)
+            not (isinstance(sub, str) and 0 < len(sub) <= MAX_USER_ID_DIGITS
+                 and sub.isascii() and sub.isdigit() and int(sub) <= MAX_USER_ID)
+            or not (isinstance(jti, str) and 0 < len(jti) <= MAX_JTI_CHARS and is_storable(jti))
+            or not (isinstance(name, str) and len(name) <= MAX_NAME_CHARS and is_storable(name))
+            or not _is_time(iat)
+            or not _is_time(exp)
         ):
             raise ChatError(codes.UNAUTHENTICATED, "the token is malformed")
         return TokenClaims(

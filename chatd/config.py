@@ -80,6 +80,7 @@ class AuthConfig:
     min_password_length: int = 8
     login_attempts_per_ip: int = 30
     login_failures_per_user: int = 10
+    registrations_per_ip: int = 20
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -309,7 +310,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "server.grace_period", "http.max_body_bytes", "http.max_header_bytes",
         "http.request_timeout", "http.keepalive_timeout", "http.connections_per_ip",
         "database.pool_size", "database.max_batch", "auth.token_ttl",
-        "auth.login_attempts_per_ip", "auth.login_failures_per_user", "limits.max_frame_bytes",
+        "auth.login_attempts_per_ip", "auth.login_failures_per_user",
+        "auth.registrations_per_ip", "limits.max_frame_bytes",
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
         "limits.send_burst", "limits.connections_per_ip", "limits.history_max",

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -17,9 +18,12 @@ from typing import Any, cast
 import jwt
 import pytest
 import trio
+import trio.testing
 from argon2 import PasswordHasher
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chatd.auth import Auth, load_or_create_secret
+from chatd.auth import KDF_THREADS, LOGIN_KDF_THREADS, Auth, load_or_create_secret
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.storage.base import Storage, User
@@ -233,3 +237,169 @@ async def test_register_refuses_bad_names(auth: Auth, name: str) -> None:
     with pytest.raises(ChatError) as refused:
         await auth.register(name, "correct horse")
     assert refused.value.code == "bad_request"
+
+
+# -- ill-typed claims under the real key -----------------------------------------------------
+
+
+@pytest.mark.parametrize("changes", [
+    {"sub": "1" * 30}, {"sub": str(2**63)}, {"sub": 7}, {"sub": ""}, {"sub": "-7"},
+    {"sub": "\u0667"}, {"sub": ["7"]}, {"iat": -1e300}, {"iat": 1e300}, {"iat": -1},
+    {"iat": "1700000000"}, {"iat": True}, {"iat": float("nan")}, {"exp": float("inf")},
+    {"exp": 10**30}, {"exp": "soon"}, {"exp": None}, {"jti": 5}, {"jti": ""},
+    {"jti": "x" * 10_000}, {"jti": "a\u0000b"}, {"jti": {"a": 1}}, {"name": 5},
+    {"name": "a\u0000"},
+], ids=repr)
+async def test_ill_typed_claims_are_unauthenticated(auth: Auth, changes: dict[str, Any]) -> None:
+    """Claims we never issue, signed with our own key, are unauthenticated, before and
+    after storage: never unavailable or an internal error (once 503: a 30-digit sub or an
+    iat of -1e300 overflowed the database's columns)."""
+    with trio.fail_after(TIMEOUT):
+        token = jwt.encode(claims(**changes), SECRET, algorithm="HS256")
+        with pytest.raises(ChatError) as refused:
+            await auth.authenticate(token)
+        assert refused.value.code == "unauthenticated"
+
+
+_claim_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(-(2**70), 2**70).map(str),
+    st.floats(), st.text(max_size=40), st.text("0123456789", min_size=1, max_size=40),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                         max_size=2),
+)
+
+
+async def test_any_claims_signed_with_the_key_are_unauthenticated(auth: Auth) -> None:
+    """Whatever the claims of a token signed with the real key hold, checking it (storage
+    included: no user exists) ends in unauthenticated, nothing else.
+
+    Hypothesis runs in a worker thread and each example checks its token in this trio run,
+    against the real database (pytest-trio's fixtures do not outlive one example)."""
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(st.dictionaries(st.sampled_from(["sub", "iat", "exp", "jti", "name"]),
+                           _claim_values, max_size=5))
+    def check(changes: dict[str, Any]) -> None:
+        token = jwt.encode({**claims(), **changes}, SECRET, algorithm="HS256")
+        code = trio.from_thread.run(_refusal, auth, token)
+        assert code == "unauthenticated", (changes, code)
+
+    with trio.fail_after(120):
+        await trio.to_thread.run_sync(check)
+
+
+async def _refusal(auth: Auth, token: str) -> str:
+    try:
+        await auth.authenticate(token)
+    except ChatError as exc:
+        return exc.code
+    except Exception as exc:  # reported as the example's failure, with the claims
+        return repr(exc)
+    return "accepted"
+
+
+# -- passwords that are not text -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", ["correct\u0000horse", "correct horse\ud800",
+                                      "\udfffcorrect horse"], ids=repr)
+async def test_passwords_that_are_not_text_are_bad_request(auth: Auth, password: str) -> None:
+    """U+0000 or a lone surrogate in a password is bad_request at registration and at
+    log-in (a lone surrogate once crashed argon2's encoding: 500)."""
+    with trio.fail_after(TIMEOUT):
+        await auth.register("alice", "correct horse")
+        for attempt in (auth.register("bob", password), auth.login("alice", password),
+                        auth.login("nobody", password)):
+            with pytest.raises(ChatError) as refused:
+                await attempt
+            assert refused.value.code == "bad_request"
+        assert await auth.storage.get_credentials("bob") is None
+
+
+# -- registrations ---------------------------------------------------------------------------
+
+
+async def test_registrations_are_limited_per_address(storage: Storage, config: Config) -> None:
+    """Past the burst, concurrent registrations from one address are rate_limited with a
+    retry_after, and create no account; another address and the operator's CLI path
+    (no address) still register."""
+    auth = Auth(storage, config.replace(auth={"registrations_per_ip": 5}), SECRET,
+                hasher=CHEAP_HASHER)
+    outcomes: list[str] = []
+
+    async def register(i: int) -> None:
+        try:
+            await auth.register(f"flood{i}", "correct horse", address="192.0.2.1")
+            outcomes.append("ok")
+        except ChatError as exc:
+            assert exc.code != "rate_limited" or (exc.retry_after or 0) > 0
+            outcomes.append(exc.code)
+
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            for i in range(40):
+                nursery.start_soon(register, i)
+        assert sorted(outcomes) == ["ok"] * 5 + ["rate_limited"] * 35
+        created = [i for i in range(40) if await storage.get_credentials(f"flood{i}")]
+        assert len(created) == 5
+        await auth.register("neighbour", "correct horse", address="192.0.2.2")
+        await auth.register("operator", "correct horse")
+
+
+class GatedHasher(PasswordHasher):
+    """A cheap argon2id whose hashing of new passwords waits for ``gate`` (in the worker
+    thread), counting the hashes that started: so a test can hold every registration in
+    the middle of its hash and look at what else can still run."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.gate = threading.Event()
+        self.started = 0
+        self.busy: tuple[int, trio.Event] | None = None  # set the event at that many started
+        self._lock = threading.Lock()
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        with self._lock:
+            self.started += 1
+            started = self.started
+        if self.busy is not None and started >= self.busy[0]:
+            trio.from_thread.run_sync(self.busy[1].set)
+        self.gate.wait()
+        return super().hash(password, salt=salt)
+
+
+async def test_a_login_does_not_wait_behind_registrations(storage: Storage,
+                                                          config: Config) -> None:
+    """With every worker that hashes new passwords busy and more registrations queued, an
+    existing user's log-in still gets its token (it once queued behind them: 3.8 s)."""
+    hasher = GatedHasher()
+    auth = Auth(storage, config, SECRET, hasher=hasher)
+    try:
+        with trio.fail_after(TIMEOUT):
+            hasher.gate.set()
+            await auth.register("alice", "correct horse")
+            hasher.gate.clear()
+            hasher.started = 0
+            done: list[str] = []
+
+            async def register(i: int) -> None:
+                await auth.register(f"new{i}", "correct horse", address=f"192.0.2.{i}")
+                done.append(f"new{i}")
+
+            slots = KDF_THREADS - LOGIN_KDF_THREADS
+            busy = trio.Event()
+            hasher.busy = (slots, busy)
+            async with trio.open_nursery() as nursery:
+                for i in range(12):
+                    nursery.start_soon(register, i)
+                await busy.wait()  # every worker for new passwords holds a registration
+                await trio.testing.wait_all_tasks_blocked()  # the others queue for one
+                token, _ = await auth.login("alice", "correct horse")
+                assert (await auth.authenticate(token)).name == "alice"
+                # The registrations are all still in or waiting for their workers.
+                assert done == []
+                assert hasher.started == slots
+                hasher.gate.set()
+            assert len(done) == 12
+    finally:
+        hasher.gate.set()

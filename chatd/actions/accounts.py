@@ -11,8 +11,9 @@ from chatd.views import room_object, user_object
 __all__ = ["login", "logout", "me", "register"]
 
 
-async def register(app: App, username: str, password: str) -> dict[str, Any]:
-    user = await app.auth.register(username, password)
+async def register(app: App, username: str, password: str, *,
+                   address: str | None = None) -> dict[str, Any]:
+    user = await app.auth.register(username, password, address=address)
     return {"user": user_object(user)}
 
 

@@ -121,7 +121,7 @@ def _contact_from_path(request: Request, params: dict[str, str]) -> dict[str, An
 async def _register(request: Request, app: App, params: dict[str, str]) -> Reply:
     body = json_body(request)
     return json_reply(201, await accounts.register(
-        app, str_field(body, "username"), str_field(body, "password")))
+        app, str_field(body, "username"), str_field(body, "password"), address=request.address))
 
 
 async def _login(request: Request, app: App, params: dict[str, str]) -> Reply:

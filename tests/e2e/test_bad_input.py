@@ -10,7 +10,7 @@ import trio
 
 from chatd.auth import load_or_create_secret
 from chatd.server import Server
-from tests.client import Client, register_and_login
+from tests.client import Client, http, register_and_login
 
 
 async def _ready_client(daemon: Server, name: str) -> Client:
@@ -119,3 +119,56 @@ async def test_a_flood_of_pipelined_requests_is_answered_in_order(daemon: Server
                 ids.append(frame["id"])
     assert ids == list(range(count))
     await client.aclose()
+
+
+async def test_unstorable_text_is_bad_request_and_hurts_no_one(daemon: Server) -> None:
+    """U+0000 or a lone surrogate in any text a client sends is bad_request at the edge, and
+    a client resending such a message again and again while someone else sends does not fail
+    a single one of the other's sends (it once failed whole group commits: unavailable)."""
+    mallory = await _ready_client(daemon, "mallory")
+    bob = await _ready_client(daemon, "bob")
+    for client in (mallory, bob):
+        assert (await client.request("join", room="lobby"))["op"] == "ok"
+    for fields in ({"text": "a\u0000b", "nonce": "n"}, {"text": "a\ud800b", "nonce": "n"},
+                   {"text": "ok", "nonce": "n\u0000"}, {"text": "ok", "nonce": "\udfff"}):
+        assert (await mallory.request("send", room="lobby", **fields))["code"] == "bad_request"
+    assert (await mallory.request("dm", to="bob", text="\u0000", nonce="d"))["code"] == \
+        "bad_request"
+    assert (await mallory.request("create_room", room="r", topic="a\u0000"))["code"] == \
+        "bad_request"
+    assert (await mallory.request("create_room", room="r", topic="\ud800"))["code"] == \
+        "bad_request"
+    count = 90  # within the send burst: this is about the committer, not the rate limit
+    data = b"".join(json.dumps({"op": "send", "id": f"b{i}", "room": "lobby", "text": f"m{i}",
+                                "nonce": f"b{i}"}).encode() + b"\n" for i in range(count))
+    poison = b"".join(json.dumps({"op": "send", "id": f"p{i}", "room": "lobby",
+                                  "text": "a\u0000b", "nonce": "same"}).encode() + b"\n"
+                      for i in range(count))
+    await bob.send_raw(data)
+    await mallory.send_raw(poison)
+    assert [(await bob.reply(f"b{i}")).get("code", "ok") for i in range(count)] == \
+        ["ok"] * count
+    assert {(await mallory.reply(f"p{i}"))["code"] for i in range(count)} == {"bad_request"}
+    page = await bob.request("history", room="lobby", limit=500)
+    assert [m["text"] for m in page["messages"]] == [f"m{i}" for i in range(count)]
+    await mallory.aclose()
+    await bob.aclose()
+
+
+async def test_ill_typed_claims_under_the_real_key_are_unauthenticated(daemon: Server) -> None:
+    """Tokens signed with the daemon's own key but holding claims it never issues (a 30-digit
+    sub, an iat of -1e300, a string exp) are unauthenticated on both fronts: 401, not 503."""
+    good = await register_and_login(daemon.http_port, "victim")
+    claims = jwt.decode(good, options={"verify_signature": False})
+    secret = load_or_create_secret(daemon.config.data_dir)
+    for changes in ({"sub": "1" * 30}, {"iat": -1e300}, {"exp": "later"}, {"sub": 7},
+                    {"jti": "a\u0000b"}):
+        token = jwt.encode({**claims, **changes}, secret, algorithm="HS256")
+        status, body = await http(daemon.http_port, "GET", "/api/me", token=token)
+        assert (status, body["code"]) == (401, "unauthenticated"), (changes, status, body)
+        client = await Client.tcp(daemon.tcp_port)
+        reply = await client.request("hello", token=token)
+        assert reply["op"] == "error" and reply["code"] == "unauthenticated", (changes, reply)
+        await client.wait_closed()
+    status, _ = await http(daemon.http_port, "GET", "/api/me", token=good)
+    assert status == 200

@@ -760,3 +760,61 @@ async def test_ws_path_without_upgrade(server: Server) -> None:
             b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n",
         )
         assert status_of(raw) == 400
+
+
+# -- text that cannot be stored, and registration floods (issue 12) --------------------------
+
+
+@pytest.mark.parametrize("password", ["correct\u0000horse", "correct horse\ud800",
+                                      "\udc80correct horse"], ids=repr)
+async def test_passwords_that_are_not_text_are_400(server: Server, password: str) -> None:
+    """A lone surrogate or U+0000 in a password is 400 bad_request at registration and at
+    log-in (a lone surrogate was once a 500), for a known and an unknown user alike."""
+    with trio.fail_after(TIMEOUT):
+        await server.user("alice")
+        for path, name in (("/api/register", "bob"), ("/api/login", "alice"),
+                           ("/api/login", "nobody")):
+            response = await server.call("POST", path,
+                                         json_body={"username": name, "password": password})
+            assert (response.status, response.json()["code"]) == (400, "bad_request"), path
+        assert await server.storage.get_credentials("bob") is None
+
+
+@pytest.mark.parametrize("topic", ["a\u0000b", "\u0000", "\ud800", "news\udfff"], ids=repr)
+async def test_topic_that_is_not_text_is_400(server: Server, topic: str) -> None:
+    """POST /api/rooms with a topic holding U+0000 or a lone surrogate is 400 bad_request
+    (once a 503: the database refused the row), and creates no room."""
+    with trio.fail_after(TIMEOUT):
+        alice = await server.user("alice")
+        response = await server.call("POST", "/api/rooms", token=alice,
+                                     json_body={"room": "news", "topic": topic})
+        assert (response.status, response.json()["code"]) == (400, "bad_request")
+        created = await server.call("POST", "/api/rooms", token=alice,
+                                    json_body={"room": "news", "topic": "fine"})
+        assert created.status == 201, created.body
+
+
+async def test_registration_flood_from_one_address_is_429(server: Server) -> None:
+    """Concurrent registrations from one address past auth.registrations_per_ip are 429
+    rate_limited with Retry-After, and only the allowed ones create accounts."""
+    burst = server.app.config.auth.registrations_per_ip
+    statuses: list[tuple[int, str | None]] = []
+
+    async def register(i: int) -> None:
+        response = await server.call(
+            "POST", "/api/register", json_body={"username": f"flood{i}",
+                                                "password": "correct horse"})
+        code = response.json().get("code") if response.status != 201 else None
+        if response.status == 429:
+            assert int(response.headers["retry-after"]) >= 1
+        statuses.append((response.status, code))
+
+    with trio.fail_after(TIMEOUT * 3):
+        async with trio.open_nursery() as nursery:
+            for i in range(burst + 15):
+                nursery.start_soon(register, i)
+        assert sorted(statuses, key=str) == sorted(
+            [(201, None)] * burst + [(429, "rate_limited")] * 15, key=str)
+        created = [i for i in range(burst + 15)
+                   if await server.storage.get_credentials(f"flood{i}") is not None]
+        assert len(created) == burst
