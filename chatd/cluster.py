@@ -17,6 +17,11 @@ covers notices lost while the listening connection was down.
 Memberships travel the same way (a second trigger): when another node adds a user to a room
 (a join, an invitation, a first direct message), the registry here subscribes that user's
 connections on this node, and announces ``joined``/``left`` to the room's members here.
+A notice says what was true when it was committed, and a local removal may have come since (a
+kick on this node after another node's join, whose notice arrives late): so a ``joined``
+notice is checked against storage, with the registry's epoch read before, exactly as a local
+``join`` is, and a ``left`` notice is followed by the same check as a local ``kick`` (a join
+here may have come after the removal it tells of; chatd.rooms, "Membership").
 Revocations too (migration 0004): when a token is revoked anywhere (a log-out on another node,
 a new password set with ``chatd user passwd``), the sessions it opened on this node end.
 
@@ -25,6 +30,7 @@ Presence and typing are per node for now: a user online on another node shows as
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -32,7 +38,7 @@ import trio
 
 from chatd.outbox import Delivery
 from chatd.protocol import MemberJoined, MemberLeft, frame, is_dm_room
-from chatd.rooms import Join, Leave, PublishMany, RoomRegistry
+from chatd.rooms import PublishMany, RoomRegistry
 from chatd.storage import (
     Change,
     MembershipNotice,
@@ -106,5 +112,18 @@ class Relay:
             event = (MemberJoined if notice.joined else MemberLeft)(room=notice.room,
                                                                     user=notice.user)
             announce = frame(event)
-        command = Join if notice.joined else Leave
-        await self._registry.send(command(notice.user, notice.room, announce))
+        still_member = functools.partial(self._storage.is_member, notice.room, notice.user)
+        try:
+            if not notice.joined:
+                await self._registry.unsubscribe(notice.user, notice.room, announce,
+                                                 still_member)
+                return
+            since = self._registry.epoch
+            if await still_member():
+                await self._registry.subscribe(notice.user, notice.room, since, announce,
+                                               still_member)
+        except StorageUnavailable as exc:
+            # Their next session reads their rooms; meanwhile they miss this one's messages
+            # here, which is the safe side of the race.
+            log.warning("cannot check %s's membership of %s: %s", notice.user, notice.room,
+                        exc)

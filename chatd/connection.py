@@ -161,9 +161,10 @@ class Connection:
             self._held |= rooms
         await self._queue(Hold(rooms))
 
-    async def attach(self, user: User, claims: TokenClaims, rooms: frozenset[str]) -> None:
+    async def attach(self, user: User, claims: TokenClaims, rooms: frozenset[str],
+                     since: int) -> None:
         await self._app.registry.connect(Connect(
-            self, user.name, self._outbox, self._overflow, rooms, ready=_nothing,
+            self, user.name, self._outbox, self._overflow, rooms, ready=_nothing, since=since,
         ))
         self._user = user
         self.jti = claims.jti

@@ -13,13 +13,33 @@ messages in seq order after they are committed; a connection subscribes (``Conne
 ``Join``) *before* it reads a room's catch-up from the database. So every message is either
 committed before that read (and is in it) or published after the subscription (and is
 delivered live); the connection's writer drops the overlap by seq (see :mod:`chatd.delivery`).
+
+Membership. The registry follows storage, which decides who is in a room; an operation changes
+storage first and tells the registry after. A removal (``kick``, ``leave``, another node's
+notice) is always right to apply late: it only unsubscribes. An addition may be *stale*: ``join``
+reads "a member" from storage, a ``kick`` deletes the membership and queues its ``Leave``, and
+only then does the ``join`` queue its ``Join``, which would subscribe a non-member for good.
+So every ``Join`` and ``Connect`` carries ``since``, the registry's :attr:`RegistryState.epoch`
+(a count of the ``Leave`` commands applied) read *before* the storage read it is based on, and
+the registry drops a room from it when a ``Leave`` of that user and room was applied after
+``since`` (:func:`overtaken`). Why no interleaving then leaves a non-member subscribed: a
+removal that commits after the adder's storage read queues its ``Leave`` after that read,
+hence after ``since`` was taken; either that ``Leave`` is applied before the ``Join`` (which is
+then dropped) or after it (and unsubscribes). A removal that committed *before* the read is
+seen by the read. The cost is that an addition may be dropped although the user is a member
+again (a removal before the read whose ``Leave`` came late): the adder is told (``done``) and
+checks storage again with a fresh ``since`` (chatd.actions.membership), which converges.
+The registry remembers the last :data:`LEAVE_MEMORY` leaves only; a ``since`` older than those
+is treated as overtaken, which is safe for the same reason.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any
 
 import trio
@@ -27,12 +47,15 @@ import trio
 from chatd.outbox import Delivery, Notice, OutboxItem
 
 __all__ = [
+    "LEAVE_MEMORY",
+    "SUBSCRIBE_ATTEMPTS",
     "Broadcast",
     "BroadcastPresence",
     "Call",
     "Connect",
     "Deliver",
     "Disconnect",
+    "FromMember",
     "Join",
     "Leave",
     "Member",
@@ -41,11 +64,18 @@ __all__ = [
     "RoomRegistry",
     "ToUser",
     "apply",
+    "overtaken",
 ]
 
 log = logging.getLogger(__name__)
 
 ConnId = Hashable
+
+#: Leaves remembered for :func:`overtaken` (a ``since`` older than these counts as overtaken).
+LEAVE_MEMORY = 4096
+#: Joins overtaken in a row before :meth:`RoomRegistry.subscribe` gives up: each needs a Leave
+#: of the same user and room between a storage read and the registry, so more is a storm.
+SUBSCRIBE_ATTEMPTS = 5
 
 
 @dataclasses.dataclass(slots=True)
@@ -65,6 +95,12 @@ class RegistryState:
     user_conns: dict[str, set[ConnId]] = dataclasses.field(default_factory=dict)
     room_users: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     user_rooms: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    # Leave commands applied so far, and the epoch of the last Leave of each (user, room)
+    # among the last LEAVE_MEMORY of them (oldest first in ``leave_order``).
+    epoch: int = 0
+    last_left: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    leave_order: collections.deque[tuple[int, tuple[str, str]]] = dataclasses.field(
+        default_factory=collections.deque)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -72,8 +108,9 @@ class RegistryState:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Connect:
-    """A connection of ``user`` is authenticated; its user is in ``rooms``. ``ready`` runs
-    once the registry has applied it (the connection reads its catch-up after that)."""
+    """A connection of ``user`` is authenticated; its user is in ``rooms`` (as storage said
+    after epoch ``since``: the rooms a later Leave overtook are left out). ``ready`` runs once
+    the registry has applied it (the connection reads its catch-up after that)."""
 
     conn: ConnId
     user: str
@@ -81,6 +118,7 @@ class Connect:
     on_overflow: Callable[[], None]
     rooms: frozenset[str]
     ready: Callable[[], None]
+    since: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,11 +128,17 @@ class Disconnect:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Join:
-    """``user`` is now a member of ``room``; ``announce`` (if any) goes to the room after."""
+    """``user`` is now a member of ``room``; ``announce`` (if any) goes to the room after.
+
+    ``since``: the epoch read before storage said so; the Join is dropped (nothing subscribed,
+    nothing announced) if a Leave of this user and room was applied after it. ``done`` is told
+    whether it was applied (None: nobody asks)."""
 
     user: str
     room: str
     announce: bytes | None = None
+    since: int | None = None
+    done: Callable[[bool], None] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,6 +168,17 @@ class Broadcast:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class FromMember:
+    """A frame from ``user`` for the other members of ``room`` (typing), sent only if ``user``
+    is one as of the commands before it; ``done`` is told whether it was."""
+
+    user: str
+    room: str
+    data: bytes
+    done: Callable[[bool], None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class BroadcastPresence:
     """A presence frame about ``user`` for everyone online who shares a room with them, and
     for the users in ``also`` (those who have ``user`` as a contact); never twice."""
@@ -142,10 +197,6 @@ class ToUser:
     exclude: ConnId | None = None
 
 
-Command = (Connect | Disconnect | Join | Leave | PublishMany | Broadcast
-           | BroadcastPresence | ToUser)
-
-
 # ----------------------------------------------------------------------------- effects
 
 
@@ -161,6 +212,11 @@ class Call:
 
 
 Effect = Deliver | Call
+
+#: What the registry takes. A :class:`Call` is a command too: its function runs once every
+#: command queued before it is applied (:meth:`RoomRegistry.settled`).
+Command = (Connect | Disconnect | Join | Leave | PublishMany | Broadcast | FromMember
+           | BroadcastPresence | ToUser | Call)
 
 
 def _conns_of(state: RegistryState, users: Iterable[str], exclude: str | None = None
@@ -188,14 +244,36 @@ def _remove(state: RegistryState, user: str, room: str) -> None:
         rooms.discard(room)
 
 
+def overtaken(state: RegistryState, user: str, room: str, since: int | None) -> bool:
+    """Whether a Leave of ``user`` and ``room`` was applied after epoch ``since`` (or may
+    have been: ``since`` is older than the leaves remembered). None: never overtaken."""
+    if since is None:
+        return False
+    if since < state.epoch - LEAVE_MEMORY:
+        return True
+    return state.last_left.get((user, room), -1) > since
+
+
+def _record_leave(state: RegistryState, user: str, room: str) -> None:
+    state.epoch += 1
+    key = (user, room)
+    state.last_left[key] = state.epoch
+    state.leave_order.append((state.epoch, key))
+    if len(state.leave_order) > LEAVE_MEMORY:
+        epoch, old = state.leave_order.popleft()
+        if state.last_left.get(old) == epoch:
+            del state.last_left[old]
+
+
 def apply(state: RegistryState, command: Command) -> list[Effect]:
     """Apply one command to the state; return what must be delivered or called."""
     match command:
-        case Connect(conn, user, outbox, on_overflow, rooms, ready):
+        case Connect(conn, user, outbox, on_overflow, rooms, ready, since):
             state.conns[conn] = Member(user, outbox, on_overflow)
             state.user_conns.setdefault(user, set()).add(conn)
             for room in rooms:
-                _add(state, user, room)
+                if not overtaken(state, user, room, since):
+                    _add(state, user, room)
             return [Call(ready)]
         case Disconnect(conn):
             member = state.conns.pop(conn, None)
@@ -208,21 +286,36 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
                 for room in list(state.user_rooms.pop(member.user, ())):
                     _remove(state, member.user, room)
             return []
-        case Join(user, room, announce):
-            if user in state.user_conns:
-                _add(state, user, room)
-            if announce is None:
-                return []
-            return [Deliver(_conns_of(state, state.room_users.get(room, ())), Notice(announce))]
-        case Leave(user, room, announce):
+        case Join(user, room, announce, since, done):
             effects: list[Effect] = []
+            applied = not overtaken(state, user, room, since)
+            if applied:
+                if user in state.user_conns:
+                    _add(state, user, room)
+                if announce is not None:
+                    effects.append(Deliver(_conns_of(state, state.room_users.get(room, ())),
+                                           Notice(announce)))
+            if done is not None:
+                effects.append(Call(functools.partial(done, applied)))
+            return effects
+        case Leave(user, room, announce):
+            effects = []
             if announce is not None:
                 effects.append(
                     Deliver(_conns_of(state, state.room_users.get(room, set()) | {user}),
                             Notice(announce))
                 )
             _remove(state, user, room)
+            _record_leave(state, user, room)
             return effects
+        case FromMember(user, room, data, done):
+            in_room = state.room_users.get(room, set())
+            if user not in in_room:
+                return [Call(functools.partial(done, False))]
+            return [Deliver(_conns_of(state, in_room, exclude=user), Notice(data)),
+                    Call(functools.partial(done, True))]
+        case Call():
+            return [command]
         case PublishMany(deliveries):
             effects = []
             for delivery in deliveries:
@@ -272,8 +365,91 @@ class RoomRegistry:
 
     def is_member(self, user: str, room: str) -> bool:
         """Whether online ``user`` is in ``room``, as of the commands applied so far. A read
-        of the actor's state, for checks that can do with a snapshot (typing)."""
+        of the actor's state, for checks that can do with a snapshot."""
         return user in self.state.room_users.get(room, ())
+
+    @property
+    def epoch(self) -> int:
+        """The Leave commands applied so far: read it *before* the storage read that a
+        ``Join`` or ``Connect`` is based on, and pass it as their ``since``."""
+        return self.state.epoch
+
+    def rooms_of(self, user: str) -> frozenset[str]:
+        """The rooms online ``user`` is subscribed to, as of the commands applied so far."""
+        return frozenset(self.state.user_rooms.get(user, ()))
+
+    async def join(self, command: Join) -> bool:
+        """Queue a Join and wait until it is applied; False: a later Leave overtook it."""
+        result: list[bool] = []
+        applied = trio.Event()
+
+        def done(ok: bool) -> None:
+            result.append(ok)
+            applied.set()
+
+        await self.send(dataclasses.replace(command, done=done))
+        await applied.wait()
+        return result[0]
+
+    async def subscribe(self, user: str, room: str, since: int, announce: bytes | None,
+                        still_member: Callable[[], Awaitable[bool]]) -> bool:
+        """Subscribe ``user``'s connections to ``room``, which storage said (after epoch
+        ``since``) they are a member of; ``announce`` goes to the room when they are.
+
+        When a Leave overtook the Join (it is dropped), ``still_member()`` asks storage again
+        with a fresh epoch, and the Join is tried again while they are.
+
+        Returns:
+            True once subscribed; False when they are no longer a member (the removal came
+            after the addition), or the Join kept being overtaken (a log line says so).
+        """
+        for _ in range(SUBSCRIBE_ATTEMPTS):
+            if await self.join(Join(user, room, announce, since)):
+                return True
+            since = self.state.epoch
+            if not await still_member():
+                return False
+        log.warning("%s's subscription to %s kept being overtaken by removals; gave up "
+                    "(their next session subscribes them)", user, room)
+        return False
+
+    async def unsubscribe(self, user: str, room: str, announce: bytes | None,
+                          still_member: Callable[[], Awaitable[bool]]) -> None:
+        """Unsubscribe ``user`` from ``room``, which storage has just removed them from;
+        ``announce`` goes to the room (them included) first.
+
+        A Leave can be stale too: a removal stored *before* a join whose Join reached the
+        registry first would unsubscribe a member. So once the Leave is applied, storage is
+        asked again (epoch read first) and a member is subscribed back, as any addition is.
+        A user with no connection here has nothing to restore (their next ``hello`` reads
+        their rooms)."""
+        await self.send(Leave(user, room, announce))
+        await self.settled()
+        if user not in self.state.user_conns:
+            return
+        since = self.state.epoch
+        if await still_member():
+            await self.subscribe(user, room, since, None, still_member)
+
+    async def from_member(self, user: str, room: str, data: bytes) -> bool:
+        """Send ``data`` to the other members of ``room`` if ``user`` is one, in order with
+        every command queued before (a kick acknowledged before is seen); whether it was."""
+        result: list[bool] = []
+        applied = trio.Event()
+
+        def done(ok: bool) -> None:
+            result.append(ok)
+            applied.set()
+
+        await self.send(FromMember(user, room, data, done))
+        await applied.wait()
+        return result[0]
+
+    async def settled(self) -> None:
+        """Wait until every command queued before this call is applied."""
+        applied = trio.Event()
+        await self.send(Call(applied.set))
+        await applied.wait()
 
     async def connect(self, command: Connect) -> None:
         """Queue a Connect and wait until the registry has applied it."""

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import collections
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import hypothesis
+from hypothesis import strategies as st
 
 from chatd.outbox import Delivery
 from chatd.rooms import (
+    LEAVE_MEMORY,
     Broadcast,
     BroadcastPresence,
     Call,
     Connect,
     Deliver,
     Disconnect,
+    FromMember,
     Join,
     Leave,
     PublishMany,
     RegistryState,
     apply,
+    overtaken,
 )
 
 
@@ -107,3 +116,188 @@ def test_publish_many_delivers_each_message_to_its_room_in_order() -> None:
     effects = apply(state, PublishMany(batch))
     assert [(e.conns, e.item) for e in effects if isinstance(e, Deliver)] == [
         (("c1",), batch[0]), (("c2",), batch[2]), (("c1",), batch[3])]
+
+
+# ----------------------------------------------------------------------------- membership
+
+
+def _run_calls(effects: Sequence[object]) -> None:
+    for effect in effects:
+        if isinstance(effect, Call):
+            effect.fn()
+
+
+def test_a_join_overtaken_by_a_leave_is_dropped_and_says_so() -> None:
+    """A Join based on a storage read older than an applied Leave of the same user and room
+    subscribes nothing, announces nothing, and tells its sender."""
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a")
+    _connect(state, "c2", "bob")
+    since = state.epoch
+    apply(state, Leave("bob", "a"))  # a kick that storage ordered after the join's read
+    told: list[bool] = []
+    effects = apply(state, Join("bob", "a", b"joined\n", since, told.append))
+    assert _targets(effects) == set()
+    _run_calls(effects)
+    assert told == [False]
+    assert _targets(apply(state, _publish("a", 1, b""))) == {"c1"}
+
+
+def test_a_join_is_not_dropped_by_a_leave_of_another_room_or_user() -> None:
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a", "b")
+    _connect(state, "c2", "bob", "b")
+    since = state.epoch
+    apply(state, Leave("bob", "b"))
+    apply(state, Leave("ann", "a"))
+    told: list[bool] = []
+    effects = apply(state, Join("bob", "a", None, since, told.append))
+    _run_calls(effects)
+    assert told == [True]
+    assert "bob" in state.room_users["a"]
+    # A Join with a since taken after the Leave is applied is not overtaken either.
+    apply(state, Join("ann", "a", None, state.epoch))
+    assert state.room_users["a"] == {"ann", "bob"}
+
+
+def test_connect_leaves_out_the_rooms_a_leave_overtook() -> None:
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a")
+    since = state.epoch
+    apply(state, Leave("bob", "a"))  # bob is offline: the Leave still counts
+    apply(state, Connect("c2", "bob", None, lambda: None, frozenset({"a", "b"}), lambda: None,
+                         since))
+    assert state.user_rooms["bob"] == {"b"}
+
+
+def test_the_leaves_remembered_are_bounded_and_an_older_since_counts_as_overtaken() -> None:
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a")
+    since = state.epoch
+    for i in range(LEAVE_MEMORY + 10):
+        apply(state, Leave(f"user{i}", "z"))
+    assert len(state.last_left) <= LEAVE_MEMORY and len(state.leave_order) <= LEAVE_MEMORY
+    assert overtaken(state, "ann", "a", since)  # not remembered: on the safe side
+    assert not overtaken(state, "ann", "a", state.epoch - LEAVE_MEMORY)
+    assert overtaken(state, f"user{LEAVE_MEMORY + 9}", "z", state.epoch - 1)
+    assert not overtaken(state, "ann", "a", None)
+
+
+def test_from_member_checks_membership_in_order_with_the_commands_before() -> None:
+    """Typing: sent to the others only while the sender is in the room."""
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a")
+    _connect(state, "c2", "bob", "a")
+    told: list[bool] = []
+    effects = apply(state, FromMember("bob", "a", b"t\n", told.append))
+    assert _targets(effects) == {"c1"}
+    apply(state, Leave("bob", "a"))
+    effects = apply(state, FromMember("bob", "a", b"t\n", told.append))
+    assert _targets(effects) == set()
+    _run_calls(effects)
+    assert told == [False]
+
+
+# A model of the membership protocol: storage is a flag, the registry the real `apply` fed
+# through a FIFO; operations are generators that yield between their atomic steps, and
+# hypothesis picks which one moves next. Adders follow chatd.actions (epoch, then storage,
+# then a Join with `since`, re-checking storage when dropped); removers change storage and
+# then queue their Leave, as kick and leave do.
+
+KEY = ("bob", "r")
+
+
+@dataclasses.dataclass
+class _World:
+    state: RegistryState
+    member: bool
+    queue: collections.deque[Any] = dataclasses.field(default_factory=collections.deque)
+    removing: int = 0  # removals done in storage whose Leave is not applied yet
+
+    def subscribed(self) -> bool:
+        return "bob" in self.state.room_users.get("r", ())
+
+    def step_registry(self) -> None:
+        command = self.queue.popleft()
+        if isinstance(command, Leave):
+            self.removing -= 1
+        _run_calls(apply(self.state, command))
+
+
+def _adder(world: _World, adds: bool) -> Iterator[None]:
+    """``join`` of a public room (adds) or of a private room the user was in (reads)."""
+    since = world.state.epoch
+    yield
+    if adds:
+        world.member = True
+    elif not world.member:
+        return  # forbidden: nothing to subscribe
+    yield
+    yield from _subscribe(world, since)
+
+
+def _subscribe(world: _World, since: int) -> Iterator[None]:
+    """RoomRegistry.subscribe: a Join with ``since``; when dropped, storage again."""
+    while True:
+        told: list[bool] = []
+        world.queue.append(Join("bob", "r", None, since, told.append))
+        while not told:
+            yield
+        if told[0]:
+            return
+        since = world.state.epoch
+        yield
+        if not world.member:
+            return
+        yield
+
+
+def _remover(world: _World) -> Iterator[None]:
+    """``kick`` (RoomRegistry.unsubscribe): storage first, then the Leave; once it is
+    applied, storage again, and a Join if they are a member (again)."""
+    if not world.member:
+        return
+    world.member = False
+    world.removing += 1
+    yield
+    applied: list[bool] = []
+    world.queue.extend([Leave("bob", "r"), Call(lambda: applied.append(True))])
+    while not applied:
+        yield
+    since = world.state.epoch
+    yield
+    if world.member:
+        yield
+        yield from _subscribe(world, since)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    initially=st.booleans(),
+    adders=st.lists(st.booleans(), min_size=1, max_size=3),
+    removers=st.integers(min_value=1, max_value=3),
+    data=st.data(),
+)
+def test_no_interleaving_leaves_a_non_member_subscribed(
+        initially: bool, adders: list[bool], removers: int, data: st.DataObject) -> None:
+    """Whatever the order of the steps: a non-member is subscribed only while the removal
+    that made them one is on its way (its Leave not applied yet), and once everything has
+    run, subscribed is exactly what storage says."""
+    state = RegistryState()
+    apply(state, Connect("c1", "bob", None, lambda: None,
+                         frozenset({"r"} if initially else ()), lambda: None))
+    world = _World(state, member=initially)
+    actors: list[Iterator[None]] = [_adder(world, adds) for adds in adders]
+    actors += [_remover(world) for _ in range(removers)]
+    while actors or world.queue:
+        choices = len(actors) + (1 if world.queue else 0)
+        pick = data.draw(st.integers(min_value=0, max_value=choices - 1))
+        if pick == len(actors):
+            world.step_registry()
+        else:
+            try:
+                next(actors[pick])
+            except StopIteration:
+                del actors[pick]
+        assert not world.subscribed() or world.member or world.removing > 0
+    assert world.subscribed() == world.member

@@ -108,8 +108,10 @@ class Caller(Protocol):
         """Buffer the live messages of ``rooms`` (all when None) until the reply that
         carries their catch-up (a :class:`CatchUp`) is written."""
 
-    async def attach(self, user: User, claims: TokenClaims, rooms: frozenset[str]) -> None:
-        """Become ``user``'s session, subscribed to ``rooms`` (after ``hold(None)``)."""
+    async def attach(self, user: User, claims: TokenClaims, rooms: frozenset[str],
+                     since: int) -> None:
+        """Become ``user``'s session, subscribed to ``rooms`` (after ``hold(None)``), as
+        storage listed them after the registry's epoch ``since``."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -122,7 +124,8 @@ class Stateless:
     async def hold(self, rooms: frozenset[str] | None) -> None:
         pass
 
-    async def attach(self, user: User, claims: TokenClaims, rooms: frozenset[str]) -> None:
+    async def attach(self, user: User, claims: TokenClaims, rooms: frozenset[str],
+                     since: int) -> None:
         raise TypeError("an HTTP request cannot become a protocol session")
 
 

@@ -26,6 +26,8 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
     room = conversation.room.name
     # Subscribe both sides before the message can be published (idempotent when they
     # already are): whichever of two first messages commits first, both are delivered.
+    # Without a ``since``, and without waiting: nobody ever leaves or is removed from a
+    # conversation, so no removal can overtake these (chatd.rooms, "Membership").
     for name in {user.name, conversation.peer}:
         await app.registry.send(Subscribe(name, room, None))
     return Append(request.id, NewMessage(

@@ -4,6 +4,7 @@ them, typing and read markers."""
 from __future__ import annotations
 
 from chatd.actions.context import App, Caller, CatchUp, signed_in
+from chatd.actions.membership import subscribe, unsubscribe
 from chatd.errors import ChatError
 from chatd.protocol import (
     Answer,
@@ -27,9 +28,7 @@ from chatd.protocol import (
     codes,
     frame,
 )
-from chatd.rooms import Broadcast, ToUser
-from chatd.rooms import Join as Subscribe
-from chatd.rooms import Leave as Unsubscribe
+from chatd.rooms import ToUser
 from chatd.views import message_event, room_object
 
 __all__ = [
@@ -48,13 +47,19 @@ __all__ = [
 
 async def join(app: App, caller: Caller, request: Join) -> CatchUp:
     """Become a member (a room that does not exist is created, public) and get its latest
-    messages; its live messages follow the reply, none missing, none twice."""
+    messages; its live messages follow the reply, none missing, none twice.
+
+    The registry's epoch is read before storage, so that a ``kick`` racing this join can
+    never leave the caller subscribed (chatd.actions.membership); if the kick won, the join
+    is refused as a kick's victim would expect."""
     user = signed_in(caller)
+    since = app.registry.epoch
     joined = await app.storage.join_room(user.id, request.room)
     announce = (frame(MemberJoined(room=request.room, user=user.name))
                 if joined.newly_joined else None)
     await caller.hold(frozenset({request.room}))
-    await app.registry.send(Subscribe(user.name, request.room, announce))
+    if not await subscribe(app, user.name, request.room, since, announce):
+        raise ChatError(codes.FORBIDDEN, f"you were removed from {request.room!r}")
     page = await app.storage.history(user.id, request.room, limit=app.config.limits.join_recent)
     reply = JoinAccepted(
         id=request.id, room=request.room, last_seq=page.last_seq,
@@ -68,7 +73,7 @@ async def leave(app: App, caller: Caller, request: Leave) -> Ok:
     user = signed_in(caller)
     if await app.storage.leave_room(user.id, request.room):
         announce = frame(MemberLeft(room=request.room, user=user.name))
-        await app.registry.send(Unsubscribe(user.name, request.room, announce))
+        await unsubscribe(app, user.name, request.room, announce)
     return Ok(id=request.id)
 
 
@@ -95,27 +100,33 @@ async def overview(app: App, caller: Caller, request: Rooms) -> Answer:
 async def create_room(app: App, caller: Caller, request: CreateRoom) -> Answer:
     """A new room with the caller as owner and first member (their connections join it)."""
     user = signed_in(caller)
+    since = app.registry.epoch
     room = await app.storage.create_room(user.id, request.room, private=request.private,
                                          topic=request.topic)
-    await app.registry.send(Subscribe(user.name, room.name, None))
+    await subscribe(app, user.name, room.name, since)
     return Answer(id=request.id, fields={"room": room_object(room)})
 
 
 async def invite(app: App, caller: Caller, request: Invite) -> Answer:
+    """Make a user a member of a room the caller is in; their connections here join it."""
     user = signed_in(caller)
+    since = app.registry.epoch
     name, new = await app.storage.invite(user.id, request.room, request.user)
     if new:
         announce = frame(MemberJoined(room=request.room, user=name, by=user.name))
-        await app.registry.send(Subscribe(name, request.room, announce))
+        await subscribe(app, name, request.room, since, announce)
     return Answer(id=request.id, fields={"room": request.room, "user": name})
 
 
 async def kick(app: App, caller: Caller, request: Kick) -> Answer:
+    """Remove a member (owner only). Storage first, then the registry: the ``Leave`` is
+    applied before the answer, so nothing the room gets after the answer reaches them, and
+    any ``Join`` based on an older storage read is dropped (chatd.rooms, "Membership")."""
     user = signed_in(caller)
     name, was_member = await app.storage.kick(user.id, request.room, request.user)
     if was_member:
         announce = frame(MemberLeft(room=request.room, user=name, by=user.name))
-        await app.registry.send(Unsubscribe(name, request.room, announce))
+        await unsubscribe(app, name, request.room, announce)
     return Answer(id=request.id, fields={"room": request.room, "user": name})
 
 
@@ -128,12 +139,14 @@ async def who(app: App, caller: Caller, request: Who) -> Answer:
 
 
 async def typing(app: App, caller: Caller, request: Typing) -> Ok:
-    """Tell the room's other members the caller is typing (ephemeral: never stored)."""
+    """Tell the room's other members the caller is typing (ephemeral: never stored).
+
+    Checked by the registry in order with its other commands, not on a snapshot: after a
+    kick is answered, its victim's ``typing`` is refused."""
     user = signed_in(caller)
-    if not app.registry.is_member(user.name, request.room):
-        raise ChatError(codes.FORBIDDEN, "you are not a member of this room")
     data = frame(UserTyping(room=request.room, user=user.name))
-    await app.registry.send(Broadcast(frozenset({request.room}), data, exclude=user.name))
+    if not await app.registry.from_member(user.name, request.room, data):
+        raise ChatError(codes.FORBIDDEN, "you are not a member of this room")
     return Ok(id=request.id)
 
 

@@ -22,14 +22,17 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     Subscribe first, read after: a message committed in between is then either in what we
     read or delivered live (the writer drops the overlap by seq). Until the welcome is
     written everything for this connection waits (``hold(None)``); if anything here fails the
-    session is still authenticating, and the error closes it.
+    session is still authenticating, and the error closes it. The registry's epoch is read
+    before each read of the user's rooms, so that a removal racing the hello never leaves the
+    user subscribed (chatd.rooms, "Membership").
     """
     user, claims = await app.auth.verify(request.token)
     storage = app.storage
+    since = app.registry.epoch
     subscribed = {room.name for room in await storage.user_rooms(user.id)}
     await caller.hold(None)
-    await caller.attach(user, claims, frozenset(subscribed))
-    rooms = await _settle_rooms(app, user, subscribed)
+    await caller.attach(user, claims, frozenset(subscribed), since)
+    rooms = await _settle_rooms(app, user)
     upto = {room.name: room.last_seq for room in rooms}
     then: list[ServerEvent] = []
     for room, seen in (request.resume or {}).items():
@@ -54,24 +57,27 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     return CatchUp(welcome, upto, then)
 
 
-async def _settle_rooms(app: App, user: User, subscribed: set[str]) -> list[Room]:
+async def _settle_rooms(app: App, user: User) -> list[Room]:
     """The user's rooms, read after the registry has them all.
 
     A room the user entered (an invitation, a first DM) between the read that subscribed the
     connection and this one is subscribed now and read again, so that no room is in the
-    welcome without its live messages; one they were removed from is dropped."""
-    rooms = await app.storage.user_rooms(user.id)
+    welcome without its live messages; one they were removed from is dropped. The registry's
+    view is read before storage's, each time: a room in the registry and not in storage was
+    left in between (its Leave is due anyway), and a subscription a removal overtook (the
+    registry drops it) is tried again while storage still has the room."""
     for _ in range(SETTLE_ROUNDS):
+        since = app.registry.epoch
+        subscribed = app.registry.rooms_of(user.name)
+        rooms = await app.storage.user_rooms(user.id)
         names = {room.name for room in rooms}
         if names == subscribed:
             break
         for name in names - subscribed:
-            await app.registry.send(Subscribe(user.name, name, None))
+            await app.registry.send(Subscribe(user.name, name, None, since))
         for name in subscribed - names:
             await app.registry.send(Unsubscribe(user.name, name, None))
-        subscribed.clear()
-        subscribed.update(names)
-        rooms = await app.storage.user_rooms(user.id)
+        await app.registry.settled()
     return rooms
 
 

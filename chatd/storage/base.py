@@ -244,6 +244,10 @@ class Storage(Protocol):
         """The rooms and conversations the user is a member of, by name, with ``read_seq``,
         ``unread`` and (for conversations) ``peer`` filled."""
 
+    async def is_member(self, room: str, user: str) -> bool:
+        """Whether ``user`` (a name) is a member of ``room`` now (False if either is unknown):
+        the re-check that keeps the room registry from subscribing a removed member."""
+
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
         """Create a room with its owner as first member. Raises ChatError('conflict')."""
 

@@ -266,6 +266,14 @@ WITH r AS (
 SELECT r.*, EXISTS (SELECT 1 FROM joined) AS newly_joined FROM r
 """
 
+_SQL_IS_MEMBER = """
+SELECT EXISTS (
+    SELECT 1 FROM memberships m
+    JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id
+    WHERE r.name = $1 AND lower(u.name) = lower($2)
+)
+"""
+
 # A room created by joining it is public, owned by whoever joined first.
 _SQL_CREATE_PUBLIC_ROOM = """
 INSERT INTO rooms (name, owner_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
@@ -695,6 +703,9 @@ class PostgresStorage:
     async def user_rooms(self, user_id: int) -> list[Room]:
         rows = await self._run(self._pool.fetch, _SQL_USER_ROOMS, user_id)
         return [_room(row) for row in rows]
+
+    async def is_member(self, room: str, user: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_IS_MEMBER, room, user))
 
     async def rooms_overview(self, user_id: int) -> list[Room]:
         rows = await self._run(self._pool.fetch, _SQL_ROOMS_OVERVIEW, user_id)
