@@ -72,6 +72,9 @@ class DatabaseConfig:
     dsn: str = ""
     pool_size: int = 10
     max_batch: int = 1024
+    statement_timeout: float = 5.0
+    connect_timeout: float = 5.0
+    watchdog_grace: float = 60.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -309,7 +312,8 @@ def _validate(config: Config, problems: list[str]) -> None:
     positive = [
         "server.grace_period", "http.max_body_bytes", "http.max_header_bytes",
         "http.request_timeout", "http.keepalive_timeout", "http.connections_per_ip",
-        "database.pool_size", "database.max_batch", "auth.token_ttl",
+        "database.pool_size", "database.max_batch",
+        "database.statement_timeout", "database.connect_timeout", "auth.token_ttl",
         "auth.login_attempts_per_ip", "auth.login_failures_per_user",
         "auth.registrations_per_ip", "limits.max_frame_bytes",
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
@@ -321,6 +325,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         value = getattr(getattr(config, section), name)
         if value <= 0:
             bad(key, f"must be greater than 0, got {value}")
+    if config.database.watchdog_grace < 0:
+        bad("database.watchdog_grace", "must be 0 (off) or more")
     if config.server.log_level.lower() not in {"debug", "info", "warning", "error"}:
         bad("server.log_level", "one of debug, info, warning, error")
 

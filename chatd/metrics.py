@@ -81,6 +81,17 @@ class Metrics:
             "1 while the embedded PostgreSQL runs, 0 when it is down, absent with a DSN.",
             registry=self.registry,
         )
+        self.embedded_restarts = Gauge(
+            "chatd_embedded_postgres_restarts",
+            "Times the daemon started its embedded PostgreSQL again after it died; absent "
+            "with a DSN.",
+            registry=self.registry,
+        )
+        self.database_up = Gauge(
+            "chatd_database_up",
+            "1 when the database answered the daemon's last probe (one a second), else 0.",
+            registry=self.registry,
+        )
 
         self._gc = _GcTimes()
         self.registry.register(self._gc)
@@ -99,10 +110,13 @@ class Metrics:
         """Read the storage gauges from ``statistics`` at each scrape."""
         self.db_pool_size.set_function(lambda: statistics().pool_size)
         self.db_pool_in_use.set_function(lambda: statistics().pool_in_use)
+        self.database_up.set_function(lambda: float(statistics().database_up))
         if statistics().embedded:
             self.embedded_up.set_function(lambda: float(statistics().embedded_up))
+            self.embedded_restarts.set_function(lambda: statistics().embedded_restarts)
         else:
             self.registry.unregister(self.embedded_up)
+            self.registry.unregister(self.embedded_restarts)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric. It reads files (the embedded

@@ -109,7 +109,7 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
         auth = Auth(storage, config, secret, metrics)
         async with trio.open_nursery() as actors:
             app = await run_actors(actors, config, storage, auth, metrics)
-            await actors.start(systemd.watchdog)
+            await actors.start(partial(systemd.watchdog, failing=storage.database_lost))
             async with trio.open_nursery() as connections:
                 server = await _listen(app, connections, task_status)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "

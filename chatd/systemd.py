@@ -4,7 +4,8 @@ systemd passes ``$NOTIFY_SOCKET`` (a unix datagram socket; a leading ``@`` means
 namespace) to a ``Type=notify`` service; the service sends it ``KEY=VALUE`` lines. With
 ``WatchdogSec=`` it also passes ``$WATCHDOG_USEC``, and expects ``WATCHDOG=1`` more often than
 that: :func:`watchdog` sends it at half the period from an ordinary trio task, so the pings
-stop, and systemd restarts the daemon, exactly when the event loop stops running tasks.
+stop, and systemd restarts the daemon, when the event loop stops running tasks, and also
+while the daemon says it cannot serve (its embedded database gone for good: ``failing``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 
 import trio
 
@@ -53,12 +55,32 @@ def watchdog_interval() -> float | None:
         return None
 
 
-async def watchdog(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Ping systemd's watchdog for as long as the event loop runs tasks."""
+def _never() -> bool:
+    return False
+
+
+async def watchdog(*, failing: Callable[[], bool] = _never,
+                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Ping systemd's watchdog for as long as the event loop runs tasks and ``failing()`` is
+    false. While it is true the pings stop, so that systemd restarts the daemon when the
+    watchdog period runs out; they resume if it turns false first. Each change is logged and
+    sent as ``STATUS=`` (``systemctl status`` shows it)."""
     interval = watchdog_interval()
     task_status.started()
     if interval is None or interval <= 0:
         return
+    starved = False
     while True:
-        notify("WATCHDOG=1")
+        if not failing():
+            if starved:
+                log.warning("the daemon can serve again: feeding systemd's watchdog again")
+                notify("STATUS=serving again: the database answers")
+            starved = False
+            notify("WATCHDOG=1")
+        elif not starved:
+            starved = True
+            log.error("the database has been gone too long: no longer feeding systemd's "
+                      "watchdog, which will restart the daemon")
+            notify("STATUS=the database has been gone too long: waiting for the watchdog "
+                   "to restart the daemon")
         await trio.sleep(interval)

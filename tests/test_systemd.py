@@ -10,10 +10,12 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from chatd import systemd
 from chatd.config import load_config
@@ -131,3 +133,36 @@ async def test_daemon_notifies_ready_watchdog_and_stopping(
     while (message := await _next(notify_socket)) == "WATCHDOG=1":
         pass
     assert message.startswith("STOPPING=1")
+
+
+def _drain(sock: socket.socket) -> list[str]:
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv(4096).decode())
+        except BlockingIOError:
+            return messages
+
+
+async def test_watchdog_starves_while_failing_and_resumes(
+    notify_socket: socket.socket, monkeypatch: pytest.MonkeyPatch,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """No WATCHDOG=1 is sent while ``failing()`` is true (a STATUS= says why); the pings
+    resume, with a STATUS= saying so, once it is false again."""
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")  # a ping a second
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    failing = False
+    async with trio.open_nursery() as nursery:
+        await nursery.start(partial(systemd.watchdog, failing=lambda: failing))
+        await trio.sleep(2.5)
+        assert _drain(notify_socket) == ["WATCHDOG=1"] * 3
+        failing = True
+        await trio.sleep(5)
+        starved = _drain(notify_socket)
+        assert len(starved) == 1 and starved[0].startswith("STATUS="), starved
+        failing = False
+        await trio.sleep(2)
+        resumed = _drain(notify_socket)
+        assert resumed[0].startswith("STATUS=") and resumed[1:] == ["WATCHDOG=1"] * 2, resumed
+        nursery.cancel_scope.cancel()

@@ -9,7 +9,11 @@ trio-websocket owns the connection and a protocol session runs on it.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import logging
+import struct
 from collections.abc import Awaitable, Callable
 
 import h11
@@ -43,17 +47,38 @@ def is_websocket_upgrade(event: h11.Request) -> bool:
     return False
 
 
+# Close codes that name what happened locally and must never be sent (RFC 6455 §7.4.1).
+_NEVER_SENT = {1005, 1006, 1015}
+_CLOSE_OPCODE = 0x8
+
+
+def _close_frame(code: int, reason: str | None) -> bytes:
+    """A server's (unmasked) close frame; the reason is cut to fit a control frame."""
+    text = (reason or "").encode()[:123].decode("utf-8", "ignore").encode()
+    return bytes([0x80 | _CLOSE_OPCODE, 2 + len(text)]) + struct.pack("!H", code) + text
+
+
 class _ReplayStream(trio.abc.Stream):
     """A stream that first yields ``prefix``, then reads on from ``stream``.
 
     trio-websocket wants to read the upgrade request itself, but h11 has consumed it from the
     socket already; this gives it the bytes back.
+
+    It also says why the connection ends when the client broke the protocol. On a frame that
+    wsproto refuses (text that is not UTF-8, an unmasked frame, RSV bits, a reserved opcode)
+    trio-websocket records the close code wsproto chose and closes the TCP connection without
+    sending it: wsproto reports the error as the peer's close, but its state stays OPEN, so
+    trio-websocket does not answer it. RFC 6455 §7.1.7 and §7.4.1 want that code (1007, 1002)
+    sent first; :meth:`aclose` sends it when no close frame went out before.
     """
 
     def __init__(self, stream: trio.abc.Stream, prefix: bytes, remote: str) -> None:
         self._stream = stream
         self._prefix = prefix
         self._remote = remote
+        self._close_sent = False
+        #: The connection on this stream, once accepted (for its close reason).
+        self.websocket: trio_websocket.WebSocketConnection | None = None
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self._prefix:
@@ -64,12 +89,22 @@ class _ReplayStream(trio.abc.Stream):
         return await self._stream.receive_some(max_bytes)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        # trio-websocket writes one frame per call: a close frame starts with FIN + opcode 8.
+        if bytes(data[:1]) == bytes([0x80 | _CLOSE_OPCODE]):
+            self._close_sent = True
         await self._stream.send_all(data)
 
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
 
     async def aclose(self) -> None:
+        reason = self.websocket.closed if self.websocket is not None else None
+        if reason is not None and not self._close_sent and reason.code not in _NEVER_SENT:
+            self._close_sent = True
+            with trio.move_on_after(WS_CLOSE_TIMEOUT), contextlib.suppress(
+                trio.BrokenResourceError, trio.ClosedResourceError
+            ):
+                await self._stream.send_all(_close_frame(reason.code, reason.reason))
         await self._stream.aclose()
 
     def __repr__(self) -> str:
@@ -84,10 +119,25 @@ def _request_head(event: h11.Request) -> bytes:
 
 
 def check_websocket_request(request: Request) -> None:
+    """Refuse an upgrade request that RFC 6455 §4.2.1 does not allow (wsproto would accept it).
+
+    Raises:
+        ChatError: ``bad_request``, with what is wrong.
+    """
     if request.body or request.header(b"transfer-encoding") is not None:
         raise ChatError(codes.BAD_REQUEST, "a WebSocket upgrade request has no body")
-    if request.header(b"sec-websocket-key") is None:
+    keys = [value for name, value in request.headers.headers if name == b"sec-websocket-key"]
+    if not keys:
         raise ChatError(codes.BAD_REQUEST, "Sec-WebSocket-Key is missing")
+    if len(keys) > 1:
+        raise ChatError(codes.BAD_REQUEST, "more than one Sec-WebSocket-Key")
+    try:
+        nonce = base64.b64decode(bytes(keys[0]), validate=True)
+    except binascii.Error:
+        nonce = b""
+    if len(nonce) != 16:
+        raise ChatError(codes.BAD_REQUEST,
+                        "Sec-WebSocket-Key must be the base64 of a 16-byte nonce")
     if request.header(b"sec-websocket-version") != b"13":
         raise ChatError(codes.BAD_REQUEST, "only WebSocket version 13 is spoken here")
 
@@ -108,7 +158,7 @@ async def serve_websocket(
                     message_queue_size=WS_MESSAGE_QUEUE,
                     max_message_size=app.config.limits.max_frame_bytes,
                 )
-                ws = await ws_request.accept()
+                ws = replay.websocket = await ws_request.accept()
             except (
                 trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError
             ) as exc:

@@ -164,12 +164,15 @@ Change = CommitNotice | MembershipNotice | RevocationNotice
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StorageStatistics:
-    """A snapshot for metrics: the connection pool, and whether an embedded server runs."""
+    """A snapshot for metrics: the connection pool, whether an embedded server runs, whether
+    the database answered its last probe, and how often the embedded server was restarted."""
 
     pool_size: int
     pool_in_use: int
     embedded: bool
     embedded_up: bool
+    database_up: bool = True
+    embedded_restarts: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +194,11 @@ class Storage(Protocol):
 
     def statistics(self) -> StorageStatistics:
         """A snapshot of the pool and the embedded server; never blocks."""
+
+    def database_lost(self) -> bool:
+        """Whether the database has been gone for longer than ``[database] watchdog_grace``
+        despite the storage's own attempts to bring it back: the daemon cannot serve and
+        should be restarted (it then stops feeding systemd's watchdog). Never blocks."""
 
     @property
     def node(self) -> str:

@@ -16,14 +16,18 @@ included, is a coroutine run on that loop. A trio task crosses over with :meth:`
    through ``TrioToken.run_sync_soon(trio.lowlevel.reschedule, ...)``, the one thread-safe door
    into trio. If trio has already finished (``RunFinishedError``) there is nobody to wake.
 
-Cancellation goes the other way. When the trio task is cancelled, the abort callback asks the
-loop to cancel the asyncio task (asyncpg then cancels the query on the server and resets the
-connection), and the trio task stays parked until that asyncio task has really finished; only
-then is ``Cancelled`` raised. So a cancelled call never leaves work running behind its caller's
-back, and when a nursery has exited, no connection it used is still checked out of the pool.
-This is why the bridge does not use ``asyncio.run_coroutine_threadsafe``: its
-``concurrent.futures.Future`` reports "cancelled" the instant ``cancel()`` is called, while the
-asyncio task is still unwinding.
+Cancellation goes the other way, and returns at once. When the trio task is cancelled, the
+abort callback asks the loop to cancel the asyncio task and the trio task raises ``Cancelled``
+right away, without waiting for that asyncio task to unwind: a server that does not answer
+(stopped with SIGSTOP, or behind a dead network) may never let it unwind, and a caller with a
+deadline (``/healthz``, a send) must get its answer by that deadline. The asyncio task then
+finishes on its own, its outcome dropped (:attr:`AsyncioBridge.unwinding` counts the calls
+still unwinding). Whoever runs coroutines here must make that unwinding
+prompt and leave nothing behind: the storage terminates a connection whose call was cancelled
+(``chatd/storage/postgres.py``), so that it goes back to the pool at once instead of waiting
+for the server to acknowledge a cancel request. Both sides of the hand-off run on the trio
+thread (the abort callback, and the wake-up that ``run_sync_soon`` queues), so a result that
+arrives after the abort is dropped rather than delivered to a task that no longer waits.
 
 Each crossing costs two thread hand-offs (a few tens of microseconds: 2,600-2,700 sequential
 ``SELECT 1``/s through it against 5,900-7,900 on plain asyncio, as measured on 2 cores): callers
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -47,6 +52,8 @@ import trio
 
 __all__ = ["AsyncioBridge", "BridgeClosed", "open_bridge"]
 
+log = logging.getLogger("chatd.storage")
+
 T = TypeVar("T")
 PosArgsT = TypeVarTuple("PosArgsT")
 
@@ -55,28 +62,23 @@ class BridgeClosed(RuntimeError):
     """The bridge is closed, or was closed while the call was running."""
 
 
-class _Cancelled:
-    """Marker outcome: the asyncio task ended cancelled because the trio caller asked for it."""
-
-
-_CANCELLED = _Cancelled()
-
-
 class _Call(Generic[T]):
-    """One crossing. Its fields are touched only on the loop thread, except ``raise_cancel``,
-    which only the trio thread touches."""
+    """One crossing. ``task`` and ``cancel_requested`` are touched only on the loop thread;
+    ``abandoned`` only on the trio thread."""
 
-    __slots__ = ("cancel_requested", "raise_cancel", "task", "token", "trio_task")
+    __slots__ = ("abandoned", "bridge", "cancel_requested", "task", "token", "trio_task")
 
-    def __init__(self, trio_task: trio.lowlevel.Task, token: trio.lowlevel.TrioToken) -> None:
+    def __init__(self, bridge: AsyncioBridge, trio_task: trio.lowlevel.Task,
+                 token: trio.lowlevel.TrioToken) -> None:
+        self.bridge = bridge
         self.trio_task = trio_task
         self.token = token
         self.task: asyncio.Task[T] | None = None
         self.cancel_requested = False
-        self.raise_cancel: Callable[[], Any] | None = None
+        self.abandoned = False
 
     def cancel(self) -> None:
-        """Loop thread: cancel the asyncio task on behalf of the trio caller."""
+        """Loop thread: cancel the asyncio task on behalf of the trio caller, who has gone."""
         self.cancel_requested = True
         if self.task is not None:
             self.task.cancel()
@@ -85,20 +87,26 @@ class _Call(Generic[T]):
         """Loop thread, done-callback of the task: wake the trio caller with the outcome."""
         result: outcome.Outcome[Any]
         if task.cancelled():
-            if self.cancel_requested:
-                result = outcome.Value(_CANCELLED)
-            else:
-                result = outcome.Error(BridgeClosed("the storage event loop was shut down"))
+            result = outcome.Error(BridgeClosed("the storage event loop was shut down"))
         else:
             exc = task.exception()
             result = outcome.Value(task.result()) if exc is None else outcome.Error(exc)
         self.wake(result)
 
     def wake(self, result: outcome.Outcome[Any]) -> None:
-        """Any thread: resume the trio caller with ``result`` (exactly once per call)."""
+        """Any thread: hand ``result`` to the trio thread (exactly once per call)."""
         # If trio has finished, nobody is waiting for this any more.
         with contextlib.suppress(trio.RunFinishedError):
-            self.token.run_sync_soon(trio.lowlevel.reschedule, self.trio_task, result)
+            self.token.run_sync_soon(self._deliver, result)
+
+    def _deliver(self, result: outcome.Outcome[Any]) -> None:
+        """Trio thread: resume the caller, unless it was cancelled and has gone on already."""
+        if self.abandoned:
+            self.bridge.unwinding -= 1
+            if isinstance(result, outcome.Error) and not isinstance(result.error, BridgeClosed):
+                log.debug("a cancelled storage call ended with %r", result.error)
+            return
+        trio.lowlevel.reschedule(self.trio_task, result)
 
 
 class AsyncioBridge:
@@ -117,6 +125,9 @@ class AsyncioBridge:
         self._closing = False
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
+        #: Calls whose trio caller was cancelled and whose asyncio task has not finished yet.
+        #: Read and written on the trio thread only.
+        self.unwinding = 0
 
     @property
     def closed(self) -> bool:
@@ -160,29 +171,28 @@ class AsyncioBridge:
         bridge is already closed.
 
         Raises:
-            trio.Cancelled: the caller was cancelled; the asyncio task was cancelled and has
-                finished by the time this is raised.
+            trio.Cancelled: the caller was cancelled. Raised at once: the asyncio task is
+                cancelled too, and finishes in the background (see the module docstring).
             BridgeClosed: the bridge was closed before or during the call.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        call: _Call[T] = _Call(trio.lowlevel.current_task(), trio.lowlevel.current_trio_token())
+        call: _Call[T] = _Call(self, trio.lowlevel.current_task(),
+                               trio.lowlevel.current_trio_token())
         with self._lock:
             if self._closing:
                 raise BridgeClosed("the storage event loop is closed")
             self._loop.call_soon_threadsafe(self._start, call, fn, args)
 
         def abort(raise_cancel: Callable[[], Any]) -> trio.lowlevel.Abort:
-            call.raise_cancel = raise_cancel
-            # RuntimeError: the loop is closed; its shutdown has cancelled the task and woken us.
+            # Trio thread, like _deliver: from here on, the outcome is dropped when it comes.
+            call.abandoned = True
+            self.unwinding += 1
+            # RuntimeError: the loop is closed; its shutdown has cancelled the task already.
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(call.cancel)
-            return trio.lowlevel.Abort.FAILED
+            return trio.lowlevel.Abort.SUCCEEDED
 
-        result = await trio.lowlevel.wait_task_rescheduled(abort)
-        if result is _CANCELLED:
-            assert call.raise_cancel is not None
-            call.raise_cancel()
-        return result  # type: ignore[no-any-return]
+        return await trio.lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         """Stop the loop and join its thread. Idempotent. Calls still running end with

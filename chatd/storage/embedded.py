@@ -25,11 +25,20 @@ around:
 - Within one process it hands out one shared handle per folder without counting users; we
   count them here, so that two storages on the same folder (two daemons in one test) do not
   stop the server under each other.
+- It never starts a server again once it runs: :meth:`EmbeddedPostgres.restart` does, when the
+  postmaster died (a crash, an OOM kill, a SIGKILL). A killed postmaster whose parent does not
+  reap it (PID 1 in some containers) stays a zombie that ``kill(pid, 0)`` still finds, and
+  PostgreSQL then refuses to start ("is another postmaster running?"). So a zombie counts as
+  dead, and its lock files (``postmaster.pid``, and the socket's) are removed before starting
+  again, but only once nothing is attached to the dead server's shared memory interlock
+  (``/proc/sysvipc/shm``): while an orphaned backend of the old server still runs, a new
+  server on the same files would corrupt them, and the restart waits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -138,13 +147,74 @@ def _forget_dead_processes(pgdata: Path) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a zombie is dead, just not reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc to ask: trust kill()
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _LockFile:
+    """What ``postmaster.pid`` says: the postmaster's pid, its shared memory interlock's id,
+    and its unix socket's own lock file (which holds the same pid)."""
+
+    pid: int
+    shmid: int | None
+    socket_lock: Path | None
+
+
+def _read_lock_file(pgdata: Path) -> _LockFile | None:
+    """``postmaster.pid`` (lines 1, 4, 5 and 7), or None without a readable one."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().split("\n")
+        pid = int(lines[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    shmid: int | None = None
+    with contextlib.suppress(IndexError, ValueError):
+        shmid = int(lines[6].split()[1])
+    socket_lock: Path | None = None
+    with contextlib.suppress(IndexError, ValueError):
+        if lines[4].strip():
+            socket_lock = Path(lines[4].strip()) / f".s.PGSQL.{int(lines[3])}.lock"
+    return _LockFile(pid, shmid, socket_lock)
+
+
+def _remove_lock_files(pgdata: Path, dead: _LockFile) -> None:
+    """Remove the lock files of a dead postmaster, so that PostgreSQL does not take a zombie
+    for a running server; the socket's only if it names the same process."""
+    with contextlib.suppress(FileNotFoundError):
+        (pgdata / "postmaster.pid").unlink()
+    if dead.socket_lock is None:
+        return
+    try:
+        holder = int(dead.socket_lock.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return
+    if holder == dead.pid:
+        with contextlib.suppress(FileNotFoundError):
+            dead.socket_lock.unlink()
+
+
+def _shm_attached(shmid: int) -> int:
+    """Processes attached to System V shared memory segment ``shmid`` (0 when it is gone)."""
+    try:
+        table = Path("/proc/sysvipc/shm").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in table[1:]:
+        fields = line.split()
+        if len(fields) > 6 and fields[1] == str(shmid):
+            return int(fields[6])
+    return 0
 
 
 class EmbeddedPostgres:
@@ -205,14 +275,46 @@ class EmbeddedPostgres:
 
     @property
     def running(self) -> bool:
-        """Whether the server's postmaster is alive (reads its pid file: call off the loop)."""
+        """Whether the server's postmaster is alive (reads its pid file: call off the loop).
+        A stopped (SIGSTOP) postmaster is alive; a zombie is not."""
         if self._stopped:
             return False
-        try:
-            pid = int((self.path / "postmaster.pid").read_text().split("\n", 1)[0])
-            os.kill(pid, 0)
-        except (OSError, ValueError):
-            return False
+        found = _read_lock_file(self.path)
+        return found is not None and _pid_alive(found.pid)
+
+    def restart(self) -> bool:
+        """Start the server again if its postmaster has died. Blocks while PostgreSQL recovers
+        and starts (``pg_ctl -w``; pgserver gives up after 10 s): call it in a worker thread.
+
+        Returns:
+            True if it started the server, False if the server was running already.
+
+        Raises:
+            StorageUnavailable: the handle was stopped, processes of the dead server still hold
+                its shared memory (try again later), or the server would not start.
+        """
+        with _lock:
+            if self._stopped:
+                raise StorageUnavailable("the embedded PostgreSQL was released")
+            found = _read_lock_file(self.path)
+            if found is not None:
+                if _pid_alive(found.pid):
+                    return False
+                if found.shmid is not None and (attached := _shm_attached(found.shmid)):
+                    raise StorageUnavailable(
+                        f"{attached} processes of the dead PostgreSQL in {self.path} still run")
+                # Dead, or a zombie that PostgreSQL would take for a running server.
+                _remove_lock_files(self.path, found)
+            try:
+                with self._server._lock:  # pgserver's lock between processes
+                    self._server.ensure_postgres_running()
+                uri = self._server.get_uri()
+            except Exception as exc:
+                raise StorageUnavailable(
+                    f"the embedded PostgreSQL in {self.path} did not start again: {exc!r} "
+                    f"(its log is {self.path / 'log'})") from exc
+        if uri != self.uri:  # the socket folder is derived from the path: it should not move
+            log.warning("the restarted embedded PostgreSQL listens at %s, not %s", uri, self.uri)
         return True
 
     def stop(self) -> None:

@@ -11,6 +11,23 @@ whole job in one crossing and as few round trips to the server as its SQL allows
 Refusals come back as :class:`ChatError`; anything the database or the network throws becomes
 :class:`StorageUnavailable` at the crossing, so that nothing above this package sees asyncpg.
 
+A database that does not answer must not hang anyone. Every statement is bounded twice by
+``[database] statement_timeout``: by the server (``statement_timeout``, which also ends lock
+waits) and by asyncpg (``command_timeout``, for a server that does not answer at all: stopped,
+or cut off); connecting is bounded by ``[database] connect_timeout``. A call that times out or
+whose trio caller is cancelled (the bridge returns to the caller at once) terminates its
+connection instead of waiting for the server to acknowledge a cancel request, so the
+connection goes back to the pool at once (as a slot that reconnects when next used). A commit
+whose outcome is unknown (a timeout after the statement was sent) is reported as unavailable,
+never as stored; the client resends with the same nonce, and the (sender, nonce) key stores it
+once either way. Migrations run on a connection of their own, without the statement timeout.
+
+While the storage is open, a watcher task (:meth:`PostgresStorage.watch`) probes the database
+every ``PROBE_INTERVAL`` seconds and restarts the embedded server when its postmaster has died
+(with a growing delay between failed attempts, each logged). If the embedded database has
+not answered for ``[database] watchdog_grace`` seconds all the same, :meth:`database_lost`
+turns true, the daemon stops feeding systemd's watchdog, and systemd restarts it.
+
 Appending (the hot path) is two statements for a whole batch:
 
 1. one read resolves every message's room, the sender's membership and name, and any message
@@ -93,8 +110,13 @@ log = logging.getLogger("chatd.storage")
 T = TypeVar("T")
 PosArgsT = TypeVarTuple("PosArgsT")
 
-# Seconds to wait for a new connection; an unreachable server should fail start-up quickly.
+# Seconds to wait for a new connection where no config says (``chatd migrate``, backups).
 CONNECT_TIMEOUT = 10.0
+# Seconds between probes of the database by the watcher task.
+PROBE_INTERVAL = 1.0
+# Delays between attempts at restarting a dead embedded server: doubled after each failure.
+RESTART_DELAY_MIN = 0.5
+RESTART_DELAY_MAX = 30.0
 # Seconds to wait for the pool to close gracefully before its connections are cut.
 CLOSE_TIMEOUT = 5.0
 # Attempts at a batch that keeps losing a (sender, nonce) race to another node.
@@ -570,14 +592,23 @@ class PostgresStorage:
 
     def __init__(
         self, bridge: AsyncioBridge, pool: Any, *, embedded: EmbeddedPostgres | None = None,
-        dsn: str = "", node: str = "chatd",
+        dsn: str = "", node: str = "chatd", config: Config | None = None,
     ) -> None:
         self._bridge = bridge
-        self._pool = pool
+        self._pool = _TerminatingPool(pool)
         self._embedded = embedded
         self._dsn = dsn
         self._node = node
         self._closed = False
+        database = (config or Config()).database
+        self._connect_timeout = database.connect_timeout
+        self._probe_timeout = database.statement_timeout
+        self._grace = database.watchdog_grace
+        # Written by the watcher task (trio thread), read by metrics from a worker thread:
+        # plain attributes, each read or written whole.
+        self._answered_at = time.monotonic()
+        self._up = True
+        self._restarts = 0
 
     @property
     def node(self) -> str:
@@ -604,7 +635,7 @@ class PostgresStorage:
         while True:
             conn: Any = None
             try:
-                conn = await self._run(_listen, self._dsn, received)
+                conn = await self._run(_listen, self._dsn, received, self._connect_timeout)
                 if not started:
                     task_status.started()
                     started = True
@@ -635,7 +666,59 @@ class PostgresStorage:
             pool_in_use=size - self._pool.get_idle_size(),
             embedded=self._embedded is not None,
             embedded_up=self._embedded is not None and self._embedded.running,
+            database_up=self._up,
+            embedded_restarts=self._restarts,
         )
+
+    def database_lost(self) -> bool:
+        """See :meth:`Storage.database_lost`. Only for the embedded server, whose life is this
+        daemon's: an external database is someone else's to bring back, and restarting chatd
+        would only add a reconnection storm to its outage."""
+        if self._embedded is None or self._grace <= 0:
+            return False
+        return time.monotonic() - self._answered_at > self._grace
+
+    async def watch(self) -> None:
+        """Probe the database every ``PROBE_INTERVAL`` s (for :meth:`database_lost` and the
+        metrics) and restart the embedded server when its postmaster has died. Runs until
+        cancelled; :func:`open_storage` runs it."""
+        delay = RESTART_DELAY_MIN
+        next_restart = 0.0
+        while True:
+            embedded = self._embedded
+            if embedded is not None and time.monotonic() >= next_restart \
+                    and not await trio.to_thread.run_sync(_is_running, embedded):
+                log.warning("the embedded PostgreSQL in %s is not running: starting it again",
+                            embedded.path)
+                try:
+                    await trio.to_thread.run_sync(embedded.restart)
+                except StorageUnavailable as exc:
+                    log.error("%s; next attempt in %.1f s", exc, delay)
+                    next_restart = time.monotonic() + delay
+                    delay = min(delay * 2, RESTART_DELAY_MAX)
+                else:
+                    self._restarts += 1
+                    delay = RESTART_DELAY_MIN
+                    log.warning("the embedded PostgreSQL in %s runs again", embedded.path)
+            await self._probe()
+            await trio.sleep(PROBE_INTERVAL)
+
+    async def _probe(self) -> None:
+        """One ping, bounded by the statement timeout; remembers whether it was answered."""
+        answered = False
+        with trio.move_on_after(self._probe_timeout):
+            try:
+                await self.ping()
+                answered = True
+            except StorageUnavailable:
+                pass
+        if answered:
+            if not self._up:
+                log.warning("the database answers again")
+            self._answered_at = time.monotonic()
+        elif self._up:
+            log.warning("the database does not answer")
+        self._up = answered
 
     # -- the crossing ------------------------------------------------------------------------
 
@@ -900,7 +983,7 @@ class PostgresStorage:
             return
         self._closed = True
         with trio.CancelScope(shield=True):
-            await _release(self._bridge, self._pool, self._embedded)
+            await _release(self._bridge, self._pool.pool, self._embedded)
 
 
 async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
@@ -982,6 +1065,54 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
 # -- opening and closing ----------------------------------------------------------------------
 
 
+def _is_running(embedded: EmbeddedPostgres) -> bool:
+    return embedded.running
+
+
+class _TerminatingPool:
+    """The asyncpg pool, with the methods the storage uses, whose connections are terminated
+    rather than waited on when a call is cancelled or times out (see the module docstring).
+    Asyncio side, but for the two size getters."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def get_size(self) -> int:
+        return int(self.pool.get_size())
+
+    def get_idle_size(self) -> int:
+        return int(self.pool.get_idle_size())
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        """A pool connection for the block; terminated on the way out if the block was
+        cancelled or timed out: the server may never answer that connection again."""
+        conn = await self.pool.acquire()
+        try:
+            yield conn
+        except (asyncio.CancelledError, TimeoutError):
+            conn.terminate()
+            raise
+        finally:
+            await self.pool.release(conn)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        async with self.acquire() as conn:
+            return await conn.fetch(query, *args)  # type: ignore[no-any-return]
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        async with self.acquire() as conn:
+            return await conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self.acquire() as conn:
+            return await conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        async with self.acquire() as conn:
+            return await conn.execute(query, *args)  # type: ignore[no-any-return]
+
+
 async def _no_session_state_to_reset(conn: Any) -> None:
     """Pool reset hook: nothing to do, on purpose.
 
@@ -995,23 +1126,29 @@ async def _no_session_state_to_reset(conn: Any) -> None:
     """
 
 
-async def _create_pool(dsn: str, size: int, node: str) -> Any:
+async def _create_pool(dsn: str, config: Config, node: str) -> Any:
     """Asyncio side. ``min_size=1``: connections open as load needs them, then stay.
-    ``application_name`` names the node in the commit notices (migration 0003)."""
+    ``application_name`` names the node in the commit notices (migration 0003). Statements
+    are bounded on both ends by ``[database] statement_timeout`` (see the module docstring)."""
+    database = config.database
     return await asyncpg.create_pool(
         dsn,
         min_size=1,
-        max_size=size,
-        timeout=CONNECT_TIMEOUT,
+        max_size=database.pool_size,
+        timeout=database.connect_timeout,
+        command_timeout=database.statement_timeout,
         reset=_no_session_state_to_reset,
-        server_settings={"application_name": node},
+        server_settings={
+            "application_name": node,
+            "statement_timeout": str(round(database.statement_timeout * 1000)),
+        },
     )
 
 
-async def _listen(dsn: str, callback: Callable[..., None]) -> Any:
+async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: float) -> Any:
     """Asyncio side: a connection of its own (LISTEN is session state, which pooled
     connections must not hold) listening on the commit channel."""
-    conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT,
+    conn = await asyncpg.connect(dsn, timeout=connect_timeout, command_timeout=connect_timeout,
                                  server_settings={"application_name": "chatd-listener"})
     try:
         await conn.add_listener(COMMIT_CHANNEL, callback)
@@ -1043,13 +1180,10 @@ async def _close_listener(conn: Any) -> None:
     conn.terminate()
 
 
-async def _migrate_pool(pool: Any) -> list[int]:
-    async with pool.acquire() as conn:
-        return await apply_migrations(conn)
-
-
-async def _migrate_dsn(dsn: str) -> list[int]:
-    conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
+async def _migrate_dsn(dsn: str, connect_timeout: float = CONNECT_TIMEOUT) -> list[int]:
+    """Asyncio side: migrate on a connection of its own, without the pool's statement timeout
+    (a migration may rewrite a large table)."""
+    conn = await asyncpg.connect(dsn, timeout=connect_timeout)
     try:
         return await apply_migrations(conn)
     finally:
@@ -1101,13 +1235,14 @@ async def _connect(config: Config) -> PostgresStorage:
         bridge = AsyncioBridge()
         try:
             node = f"chatd-{uuid.uuid4().hex[:12]}"
-            pool = await bridge.run(_create_pool, dsn, config.database.pool_size, node)
-            applied = await bridge.run(_migrate_pool, pool)
+            applied = await bridge.run(_migrate_dsn, dsn, config.database.connect_timeout)
+            pool = await bridge.run(_create_pool, dsn, config, node)
         except _UNAVAILABLE as exc:
             raise _unavailable(dsn, exc) from exc
         if applied:
             log.info("database schema migrated to version %d", applied[-1])
-        return PostgresStorage(bridge, pool, embedded=embedded, dsn=dsn, node=node)
+        return PostgresStorage(bridge, pool, embedded=embedded, dsn=dsn, node=node,
+                               config=config)
     except BaseException:
         with trio.CancelScope(shield=True):
             await _release(bridge, pool, embedded)
@@ -1121,15 +1256,21 @@ async def open_storage(config: Config) -> AsyncIterator[Storage]:
     With an empty ``database.dsn``, starts (or attaches to) the embedded PostgreSQL in
     ``<data_dir>/postgres``; otherwise connects to the DSN as given (any form asyncpg accepts,
     e.g. ``postgresql://chatd@/chatd?host=/run/postgresql``). Opens a pool of
-    ``database.pool_size`` connections and applies pending migrations before yielding. On exit,
-    even when cancelled, closes the pool, the event loop thread and the embedded server.
+    ``database.pool_size`` connections and applies pending migrations before yielding, and
+    runs :meth:`PostgresStorage.watch` while open. On exit, even when cancelled, closes the
+    pool, the event loop thread and the embedded server.
 
     Raises:
         StorageUnavailable: the database cannot be started or reached, or migrating failed.
     """
     storage = await _connect(config)
     try:
-        yield storage
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(storage.watch)
+            try:
+                yield storage
+            finally:
+                nursery.cancel_scope.cancel()
     finally:
         await storage.aclose()
 

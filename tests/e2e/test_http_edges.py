@@ -8,9 +8,14 @@ reading until end of file without ever closing our side first.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 import re
 import resource
+import socket
+import struct
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -314,3 +319,167 @@ async def test_a_newcomer_is_answered_at_the_descriptor_limit(tmp_path: Path,
         finally:
             for stream in held:
                 await stream.aclose()
+
+
+# -- WebSocket: the handshake and raw frames ----------------------------------------------------
+
+
+def upgrade(key: bytes | None) -> bytes:
+    head = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Version: 13\r\n")
+    if key is not None:
+        head += b"Sec-WebSocket-Key: " + key + b"\r\n"
+    return head + b"\r\n"
+
+
+NONCE = base64.b64encode(b"sixteen byte key")
+
+
+@pytest.mark.parametrize("key", [
+    b"", b"   ", b"c2hvcnQ=", base64.b64encode(b"fifteen bytes!!"),
+    base64.b64encode(b"seventeen bytes!!"), b"not base64 at all!!!!!!=", b"dGhlIHNhbXBsZSBub25jZQ",
+    NONCE + b"x", b"dGhlIHNhbXBsZSBub25jZQ==, dGhlIHNhbXBsZSBub25jZQ==",
+], ids=["empty", "blank", "short", "15 bytes", "17 bytes", "not base64", "no padding",
+        "trailing junk", "two keys"])
+async def test_upgrade_with_a_bad_key_is_refused(daemon: Server, key: bytes) -> None:
+    """Sec-WebSocket-Key must be the base64 of a 16-byte nonce (RFC 6455 §4.2.1): anything
+    else is answered 400 bad_request, not 101."""
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream("127.0.0.1", daemon.http_port)
+    async with stream:
+        await stream.send_all(upgrade(key))
+        with trio.fail_after(TIMEOUT):
+            raw = await stream.receive_some(65536)
+    assert statuses(raw) == [400], raw
+    assert json.loads(raw.partition(b"\r\n\r\n")[2])["code"] == "bad_request"
+
+
+async def test_upgrade_with_a_good_key_is_accepted(daemon: Server) -> None:
+    """The RFC's own example key gets 101 with the accept value it computes."""
+    stream, _ = await ws_open(daemon.http_port, b"dGhlIHNhbXBsZSBub25jZQ==")
+    await stream.aclose()
+
+
+def ws_frame(opcode: int, payload: bytes, *, mask: bool = True, rsv: int = 0,
+             fin: bool = True) -> bytes:
+    """One client frame, built by hand so that it can break the rules."""
+    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
+    size = len(payload)
+    bit = 0x80 if mask else 0
+    if size < 126:
+        head += bytes([bit | size])
+    elif size < 1 << 16:
+        head += bytes([bit | 126]) + struct.pack("!H", size)
+    else:
+        head += bytes([bit | 127]) + struct.pack("!Q", size)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+TEXT, CLOSE = 0x1, 0x8
+
+
+async def ws_open(port: int, key: bytes = NONCE) -> tuple[trio.SocketStream, bytearray]:
+    """A WebSocket opened by hand: the stream and what came after the 101's head."""
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(upgrade(key))
+        received = bytearray()
+        while b"\r\n\r\n" not in received:
+            chunk = await stream.receive_some(65536)
+            assert chunk, bytes(received)
+            received += chunk
+    head, _, rest = bytes(received).partition(b"\r\n\r\n")
+    assert statuses(head + b"\r\n\r\n") == [101], head
+    digest = hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+    accept = re.search(rb"(?i)\r\nsec-websocket-accept: *([^\r]*)", head)
+    assert accept is not None and accept[1] == base64.b64encode(digest), head
+    return stream, bytearray(rest)
+
+
+async def ws_read(stream: trio.SocketStream, buffer: bytearray) -> tuple[int, bytes] | None:
+    """The next frame from the server, ``(opcode, payload)``, or None once it closed TCP."""
+    with trio.fail_after(TIMEOUT):
+        while True:
+            if len(buffer) >= 2:
+                size, at = buffer[1] & 0x7F, 2
+                if size == 126 and len(buffer) >= 4:
+                    size, at = struct.unpack("!H", buffer[2:4])[0], 4
+                elif size == 127 and len(buffer) >= 10:
+                    size, at = struct.unpack("!Q", buffer[2:10])[0], 10
+                if size < 126 and len(buffer) >= at + size:
+                    assert not buffer[1] & 0x80, "a server frame must not be masked"
+                    opcode, payload = buffer[0] & 0x0F, bytes(buffer[at:at + size])
+                    del buffer[:at + size]
+                    return opcode, payload
+            try:
+                chunk = await stream.receive_some(65536)
+            except trio.BrokenResourceError:
+                chunk = b""
+            if not chunk:
+                return None
+            buffer += chunk
+
+
+async def ws_close_code(stream: trio.SocketStream, buffer: bytearray) -> int:
+    """Read until the server's close frame: its status code; then the server closes TCP."""
+    while True:
+        frame = await ws_read(stream, buffer)
+        assert frame is not None, "closed without a close frame"
+        opcode, payload = frame
+        if opcode == CLOSE:
+            code: int = struct.unpack("!H", payload[:2])[0]
+            await until_closed(stream)
+            return code
+
+
+async def ws_hello(stream: trio.SocketStream, buffer: bytearray, token: str) -> None:
+    hello = json.dumps({"op": "hello", "id": 1, "token": token}) + "\n"
+    await stream.send_all(ws_frame(TEXT, hello.encode()))
+    frame = await ws_read(stream, buffer)
+    assert frame is not None and json.loads(frame[1])["op"] == "welcome", frame
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    (ws_frame(TEXT, b'{"op":"ping","id":"\xff\xfe"}\n'), 1007),
+    (ws_frame(TEXT, b'{"op":"ping","id":"\xed\xa0\x80"}\n'), 1007),  # a UTF-8 surrogate
+    (ws_frame(TEXT, b'{"op":"ping","id":1}\n', mask=False), 1002),
+    (ws_frame(TEXT, b'{"op":"ping","id":1}\n', rsv=0b100), 1002),
+    (ws_frame(TEXT, b'{"op":"ping","id":1}\n', rsv=0b011), 1002),
+    (ws_frame(0x3, b"reserved opcode"), 1002),
+    (ws_frame(0x9, b"x" * 126), 1002),  # a control frame over 125 bytes
+    (ws_frame(0x9, b"", fin=False), 1002),  # a fragmented control frame
+], ids=["invalid utf-8", "surrogate", "unmasked", "rsv1", "rsv2 rsv3", "reserved opcode",
+        "long ping", "fragmented ping"])
+async def test_bad_frames_end_the_session_with_their_code(daemon: Server, frame: bytes,
+                                                          code: int) -> None:
+    """A frame that breaks RFC 6455 ends the connection with the close code for it (1007
+    for text that is not UTF-8, 1002 for a protocol error) and the TCP connection closes."""
+    token = await register_and_login(daemon.http_port, "mallory")
+    stream, buffer = await ws_open(daemon.http_port)
+    async with stream:
+        await ws_hello(stream, buffer, token)
+        await stream.send_all(frame)
+        assert await ws_close_code(stream, buffer) == code
+
+
+@pytest.mark.parametrize("how", ["fin", "reset"])
+async def test_a_dropped_websocket_goes_offline(daemon: Server, how: str) -> None:
+    """A WebSocket session whose TCP connection is dropped without a close frame (closed, or
+    reset) is noticed at once: the user's contacts see them go offline."""
+    port = daemon.http_port
+    watcher = await Client.tcp(daemon.tcp_port)
+    await watcher.hello(await register_and_login(port, "watcher"))
+    await watcher.request("join", room="plaza")
+    stream, buffer = await ws_open(port)
+    await ws_hello(stream, buffer, await register_and_login(port, "dora"))
+    join = json.dumps({"op": "join", "id": 2, "room": "plaza"}) + "\n"
+    await stream.send_all(ws_frame(TEXT, join.encode()))
+    assert await watcher.event("joined", room="plaza", user="dora")
+    if how == "reset":  # SO_LINGER 0: close sends RST instead of FIN
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    stream.socket.close()
+    assert (await watcher.event("presence", user="dora"))["status"] == "offline"
+    await watcher.aclose()

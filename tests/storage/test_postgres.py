@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 import trio
 
@@ -25,6 +29,7 @@ from chatd.storage import (
     User,
     open_storage,
 )
+from chatd.storage.bridge import open_bridge
 from chatd.storage.migrations import load_migrations
 from chatd.storage.postgres import migrate
 from tests.helpers import make_config
@@ -554,6 +559,57 @@ async def test_cancelled_call_leaves_storage_usable(storage: Storage) -> None:
         page = await storage.history(alice.id, "lobby", limit=1000)
         assert [m.seq for m in page.messages] == list(range(1, page.last_seq + 1))
         await storage.ping()
+
+
+@asynccontextmanager
+async def locked_messages(dsn: str) -> AsyncIterator[None]:
+    """The messages table locked by another session for the block: appends wait on it."""
+    async with open_bridge(name="locker") as bridge:
+        locker: Any = await bridge.run(asyncpg.connect, dsn)
+        try:
+            await bridge.run(locker.execute, "BEGIN")
+            await bridge.run(locker.execute, "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+            yield
+        finally:
+            await bridge.run(locker.close)
+
+
+async def test_a_commit_past_the_statement_timeout_is_unavailable(
+    tmp_path: Path, database_dsn: str,
+) -> None:
+    """A commit that cannot finish within [database] statement_timeout (here: it waits on a
+    lock) is StorageUnavailable, never reported stored; resent with the same nonce once the
+    database can, it is stored once."""
+    config = make_config(tmp_path, database_dsn, database={"statement_timeout": 0.2})
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as storage:
+            alice = await make_member(storage, "alice", "lobby")
+            async with locked_messages(database_dsn):
+                with pytest.raises(StorageUnavailable):
+                    await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
+            (first,) = await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
+            (again,) = await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
+            assert not appended(first).duplicate and appended(again).duplicate
+            page = await storage.history(alice.id, "lobby", limit=10)
+            assert [m.nonce for m in page.messages] == ["n1"]
+
+
+async def test_a_cancelled_call_gives_its_connection_back(
+    tmp_path: Path, database_dsn: str,
+) -> None:
+    """A call cancelled while the database keeps it waiting returns to its caller at once and
+    does not keep its pool connection checked out (it is terminated, not waited on)."""
+    config = make_config(tmp_path, database_dsn, database={"statement_timeout": 60.0})
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as storage:
+            alice = await make_member(storage, "alice", "lobby")
+            async with locked_messages(database_dsn):
+                with trio.move_on_after(0.2) as scope:
+                    await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
+                assert scope.cancelled_caught
+                while storage.statistics().pool_in_use:  # noqa: ASYNC110 (the pool's count)
+                    await trio.sleep(0.01)
+            await storage.ping()
 
 
 @pytest.mark.slow
