@@ -61,7 +61,7 @@ def lifted_limits_env() -> dict[str, str]:
     """CHATD_LIMITS_* overrides for the per-address and per-connection rate limits this chatd
     has (the benchmark is one address sending as fast as it is asked to)."""
     try:
-        from chatd.config import LimitsConfig
+        from chatd.config import HttpConfig, LimitsConfig
     except ImportError:
         return {}
     known: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(LimitsConfig)}
@@ -70,6 +70,9 @@ def lifted_limits_env() -> dict[str, str]:
         if key in known:
             kind = type(known[key])
             env[f"CHATD_LIMITS_{key.upper()}"] = str(kind(value))
+    # WebSocket handshakes are HTTP connections first, hundreds in flight at once.
+    if "connections_per_ip" in {f.name for f in dataclasses.fields(HttpConfig)}:
+        env["CHATD_HTTP_CONNECTIONS_PER_IP"] = "1000000"
     return env
 
 
