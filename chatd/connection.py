@@ -416,6 +416,10 @@ class Connection:
             await self._reply(result)
 
     def _take(self, bucket: Bucket) -> None:
+        if bucket.per_user:
+            assert self._user is not None, "per-user buckets are on session operations"
+            self._app.take(bucket, self._user.name)
+            return
         limiter = self._buckets.get(bucket.name)
         if limiter is None:
             rate, burst = bucket.rate(self._limits)

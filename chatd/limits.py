@@ -50,6 +50,11 @@ class TokenBucket:
             self._tokens -= 1
         return wait
 
+    def give_back(self, now: float) -> None:
+        """Return a token taken for something that did not happen after all."""
+        self._refill(now)
+        self._tokens = min(self._burst, self._tokens + 1)
+
     def full(self, now: float) -> bool:
         self._refill(now)
         return self._tokens >= self._burst
@@ -87,6 +92,9 @@ class KeyedLimiter:
 
     def take(self, key: str, now: float) -> float:
         return self._bucket(key, now).take(now)
+
+    def give_back(self, key: str, now: float) -> None:
+        self._bucket(key, now).give_back(now)
 
 
 class ConnectionCounter:

@@ -18,22 +18,47 @@ into bytes. Two kinds of result need the front's help, and say so by their type:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
 import trio
 
 from chatd.auth import Auth, TokenClaims
 from chatd.committer import Committer
-from chatd.config import Config
-from chatd.limits import ConnectionCounter
+from chatd.config import Config, LimitsConfig
+from chatd.errors import ChatError
+from chatd.limits import ConnectionCounter, KeyedLimiter
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.protocol import ServerEvent, codes
 from chatd.rooms import RoomRegistry
 from chatd.storage import NewMessage, Storage, User
 
-__all__ = ["App", "Append", "Caller", "CatchUp", "Endable", "Result", "Stateless", "signed_in"]
+__all__ = [
+    "App",
+    "Append",
+    "Bucket",
+    "Caller",
+    "CatchUp",
+    "Endable",
+    "Result",
+    "Stateless",
+    "signed_in",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bucket:
+    """A rate limit: ``rate`` per second after a ``burst``, read from the limits config.
+
+    ``per_user``: one bucket per user name, held by :class:`App` and shared by all the user's
+    connections and HTTP requests (what one person may do, however many sessions they open);
+    otherwise one per protocol connection (held by the connection)."""
+
+    name: str
+    rate: Callable[[LimitsConfig], tuple[float, float]]
+    message: str
+    per_user: bool = False
 
 
 class Endable(Protocol):
@@ -69,6 +94,29 @@ class App:
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False
+    user_buckets: dict[str, KeyedLimiter] = dataclasses.field(default_factory=dict)
+
+    def _limiter(self, bucket: Bucket) -> KeyedLimiter:
+        limiter = self.user_buckets.get(bucket.name)
+        if limiter is None:
+            rate, burst = bucket.rate(self.config.limits)
+            limiter = self.user_buckets[bucket.name] = KeyedLimiter(rate, burst)
+        return limiter
+
+    def take(self, bucket: Bucket, user: str) -> None:
+        """Take a token from ``user``'s ``bucket`` (per user, whatever ``bucket.per_user``
+        says: the HTTP front has no connection to keep one on).
+
+        Raises:
+            ChatError: ``rate_limited``, with the seconds until a token is back.
+        """
+        wait = self._limiter(bucket).take(user, trio.current_time())
+        if wait > 0:
+            raise ChatError(codes.RATE_LIMITED, bucket.message, retry_after=wait)
+
+    def give_back(self, bucket: Bucket, user: str) -> None:
+        """Return a token :meth:`take` took for something that did not happen after all."""
+        self._limiter(bucket).give_back(user, trio.current_time())
 
     def end_sessions(self, user: str | None, jti: str | None,
                      issued_before: int | None = None) -> None:

@@ -3,7 +3,7 @@ them, typing and read markers."""
 
 from __future__ import annotations
 
-from chatd.actions.context import App, Caller, CatchUp, signed_in
+from chatd.actions.context import App, Bucket, Caller, CatchUp, signed_in
 from chatd.actions.membership import subscribe, unsubscribe
 from chatd.errors import ChatError
 from chatd.protocol import (
@@ -27,11 +27,14 @@ from chatd.protocol import (
     Who,
     codes,
     frame,
+    is_dm_room,
 )
 from chatd.rooms import ToUser
+from chatd.storage import Joined
 from chatd.views import message_event, room_object
 
 __all__ = [
+    "ROOMS",
     "create_room",
     "history",
     "invite",
@@ -44,6 +47,12 @@ __all__ = [
     "who",
 ]
 
+#: New rooms per user, over all their sessions and the HTTP API: ``limits.rooms_per_hour`` at
+#: once, refilled at that many an hour. ``create_room`` takes from it through its row of the
+#: operations table; ``join`` only when it creates the room.
+ROOMS = Bucket("rooms", lambda limits: (limits.rooms_per_hour / 3600, limits.rooms_per_hour),
+               "too many new rooms; try again later", per_user=True)
+
 
 async def join(app: App, caller: Caller, request: Join) -> CatchUp:
     """Become a member (a room that does not exist is created, public) and get its latest
@@ -54,7 +63,7 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
     is refused as a kick's victim would expect."""
     user = signed_in(caller)
     since = app.registry.epoch
-    joined = await app.storage.join_room(user.id, request.room)
+    joined = await _join_or_create(app, user.id, user.name, request.room)
     announce = (frame(MemberJoined(room=request.room, user=user.name))
                 if joined.newly_joined else None)
     await caller.hold(frozenset({request.room}))
@@ -67,6 +76,29 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
         private=joined.room.private, topic=joined.room.topic,
     )
     return CatchUp(reply, {request.room: page.last_seq})
+
+
+async def _join_or_create(app: App, user_id: int, name: str, room: str) -> Joined:
+    """``storage.join_room``, creating the room only if the user may create one more (a
+    token of :data:`ROOMS`, reserved first so that concurrent joins cannot overdraw it, and
+    given back when the room existed after all)."""
+    try:
+        app.take(ROOMS, name)
+    except ChatError as limited:
+        try:
+            return await app.storage.join_room(user_id, room, create=False)
+        except ChatError as exc:
+            if exc.code == codes.NOT_FOUND and not is_dm_room(room):
+                raise limited from None
+            raise
+    created = False
+    try:
+        joined = await app.storage.join_room(user_id, room)
+        created = joined.created
+        return joined
+    finally:
+        if not created:
+            app.give_back(ROOMS, name)
 
 
 async def leave(app: App, caller: Caller, request: Leave) -> Ok:

@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chatd.actions import contacts, messages, rooms, session
-from chatd.actions.context import App, Caller, Result
-from chatd.config import LimitsConfig
+from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
     Contacts,
@@ -37,7 +36,7 @@ from chatd.protocol import (
     Who,
 )
 
-__all__ = ["OPERATIONS", "SEND", "TYPING", "Bucket", "Operation"]
+__all__ = ["OPERATIONS", "ROOMS", "SEND", "TYPING", "Bucket", "Operation"]
 
 # typing events per connection: a burst, then this many per second (clients send one every few
 # seconds while a person types; more is noise for everyone else in the room)
@@ -45,18 +44,12 @@ TYPING_BURST = 5
 TYPING_RATE = 1.0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Bucket:
-    """A rate limit: ``rate`` per second after a ``burst``, read from the limits config."""
-
-    name: str
-    rate: Callable[[LimitsConfig], tuple[float, float]]
-    message: str
-
-
 SEND = Bucket("send", lambda limits: (limits.send_rate, limits.send_burst),
               "too many messages; slow down")
 TYPING = Bucket("typing", lambda limits: (TYPING_RATE, TYPING_BURST), "typing too often")
+#: New rooms per user (see :data:`chatd.actions.rooms.ROOMS`); ``join`` takes from it itself,
+#: and only when it creates the room, so its row names no bucket.
+ROOMS = rooms.ROOMS
 
 Handler = Callable[[App, Caller, Any], Awaitable[Result]]
 
@@ -78,7 +71,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Leave: Operation(rooms.leave),
     History: Operation(rooms.history),
     Rooms: Operation(rooms.overview),
-    CreateRoom: Operation(rooms.create_room),
+    CreateRoom: Operation(rooms.create_room, rate=ROOMS),
     Invite: Operation(rooms.invite),
     Kick: Operation(rooms.kick),
     Who: Operation(rooms.who),

@@ -92,7 +92,10 @@ def operation(op: str, fields: Fields = _none, *, status: int = 200,
         ))
         if isinstance(parsed, RequestError):
             raise ChatError(parsed.code, parsed.message)
-        result = await OPERATIONS[type(parsed)].run(app, Stateless(user), parsed)
+        row = OPERATIONS[type(parsed)]
+        if row.rate is not None:
+            app.take(row.rate, user.name)  # the user's bucket: a request has no connection
+        result = await row.run(app, Stateless(user), parsed)
         if isinstance(result, Append):
             raise TypeError(f"{op} commits a message: its route must wait for the commit")
         event = result.reply if isinstance(result, CatchUp) else result

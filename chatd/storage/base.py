@@ -126,6 +126,7 @@ class Appended:
 class Joined:
     room: Room
     newly_joined: bool
+    created: bool = False  # the join created the room
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,8 +260,9 @@ class Storage(Protocol):
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
         """Create a room with its owner as first member. Raises ChatError('conflict')."""
 
-    async def join_room(self, user_id: int, name: str) -> Joined:
-        """Make the user a member, creating a public room if none has that name.
+    async def join_room(self, user_id: int, name: str, *, create: bool = True) -> Joined:
+        """Make the user a member, creating a public room if none has that name (unless
+        ``create`` is false: then ChatError('not_found') when there is none).
         Raises ChatError('forbidden') for a private room or a conversation the user is not a
         member of; a conversation is never created here (ChatError('not_found') when it does
         not exist yet: conversations start with :meth:`direct_room`)."""

@@ -800,25 +800,28 @@ class PostgresStorage:
             raise ChatError(codes.CONFLICT, f"a room called {name!r} exists")
         return _room(row)
 
-    async def join_room(self, user_id: int, name: str) -> Joined:
+    async def join_room(self, user_id: int, name: str, *, create: bool = True) -> Joined:
         """See :meth:`Storage.join_room`. A room created by joining is owned by the joiner.
         The room comes with ``kind`` and, for a conversation, ``peer`` filled."""
-        row = await self._run(self._do_join_room, user_id, name)
+        row, created = await self._run(self._do_join_room, user_id, name, create)
         if row is None:
-            raise ChatError(codes.NOT_FOUND, f"there is no conversation {name!r}")
+            what = "conversation" if is_dm_room(name) else "room"
+            raise ChatError(codes.NOT_FOUND, f"there is no {what} {name!r}")
         if row["private"] and not row["was_member"]:
             what = "conversation" if row["kind"] == "dm" else "room"
             raise ChatError(codes.FORBIDDEN, f"{what} {name!r} is private")
-        return Joined(room=_room(row), newly_joined=row["newly_joined"])
+        return Joined(room=_room(row), newly_joined=row["newly_joined"], created=created)
 
-    async def _do_join_room(self, user_id: int, name: str) -> Any:
+    async def _do_join_room(self, user_id: int, name: str, create: bool) -> tuple[Any, bool]:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
-            if row is None and not is_dm_room(name):
+            created = False
+            if row is None and create and not is_dm_room(name):
                 # No such room yet: create it (or lose the race), then join.
-                await conn.execute(_SQL_CREATE_PUBLIC_ROOM, name, user_id)
+                status = await conn.execute(_SQL_CREATE_PUBLIC_ROOM, name, user_id)
+                created = status == "INSERT 0 1"
                 row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
-            return row
+            return row, created
 
     async def leave_room(self, user_id: int, name: str) -> bool:
         row = await self._run(self._pool.fetchrow, _SQL_LEAVE_ROOM, name, user_id)
