@@ -108,7 +108,7 @@ seqs = st.integers(min_value=0, max_value=MAX_SEQ)
 
 # What a request's strings may hold: any character but U+0000, which storage cannot keep
 # nor lone surrogates, which are not Unicode text at all.
-_storable = st.characters(exclude_categories=("Cs",), exclude_characters="\0")
+_storable = st.characters(codec="utf-8", exclude_characters="\0")
 
 request_ids: st.SearchStrategy[RequestId] = st.none() | st.integers() | st.text(
     _storable, max_size=MAX_ID_CHARS
