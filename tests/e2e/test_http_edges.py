@@ -16,13 +16,16 @@ import re
 import resource
 import socket
 import struct
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chatd.server import Server
 from tests.client import Client, register_and_login
@@ -126,6 +129,71 @@ async def test_ambiguous_framing_is_refused_and_closes(daemon: Server,
     assert found[0] in {400, 501}, raw
     assert b"\r\nconnection: close\r\n" in raw.lower()
     assert b'"rooms"' not in raw
+
+
+CONTENT_LENGTHS = [b"Content-Length: 0", b"Content-Length: 2", b"Content-Length: 5",
+                   b"Content-Length: 2, 2", b"Content-Length: 2,5", b"Content-Length: +2",
+                   b"Content-Length:\t2 "]
+TRANSFER_ENCODINGS = [b"Transfer-Encoding: chunked", b"Transfer-Encoding: CHUNKED",
+                      b"Transfer-Encoding:\tchunked ", b"Transfer-Encoding: xchunked",
+                      b"Transfer-Encoding: chunked, identity", b"Transfer-Encoding: identity"]
+BODIES = [b"", b"{}", b"{}   ", b"0\r\n\r\n", b"2\r\n{}\r\n0\r\n\r\n"]
+
+
+def unambiguous(headers: list[bytes]) -> bool:
+    """Whether the framing headers give one reading of the body's length."""
+    lengths = {value.strip() for h in headers if h.startswith(b"Content-Length")
+               for value in h.partition(b":")[2].split(b",")}
+    codings = [h.partition(b":")[2].strip().lower() for h in headers
+               if h.startswith(b"Transfer-Encoding")]
+    if codings:
+        return not lengths and codings == [b"chunked"]
+    return len(lengths) <= 1 and all(value.isdigit() for value in lengths)
+
+
+@pytest.fixture
+def impatient_daemon(tmp_path: Path, database_dsn: str) -> Iterator[int]:
+    """The HTTP port of a ``chatd serve`` subprocess that waits at most a second for the rest
+    of a request. A subprocess, because Hypothesis runs each example in a trio run of its own,
+    and the daemon must outlive them."""
+    env = {**without_chatd_settings(), "CHATD_DATABASE_DSN": database_dsn,
+           "CHATD_SERVER_DATA_DIR": str(tmp_path / "data"), "CHATD_HTTP_PORT": "0",
+           "CHATD_TCP_PORT": "0", "CHATD_HTTP_REQUEST_TIMEOUT": "1"}
+    name = f"chatd-test-{os.getpid()}-{id(env)}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as ready, \
+            (tmp_path / "chatd.log").open("wb") as log_file:
+        ready.bind("\0" + name)
+        ready.settimeout(60)
+        process = subprocess.Popen([sys.executable, "-m", "chatd", "serve"], cwd=tmp_path,
+                                   env={**env, "NOTIFY_SOCKET": "@" + name},
+                                   stdout=log_file, stderr=log_file)
+        try:
+            while b"READY=1" not in (message := ready.recv(4096)):
+                pass
+            found = re.search(rb"http port (\d+)", message)
+            assert found, message
+            yield int(found[1])
+        finally:
+            process.kill()
+            process.wait()
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(headers=st.lists(st.sampled_from(CONTENT_LENGTHS + TRANSFER_ENCODINGS), max_size=3),
+       body=st.sampled_from(BODIES))
+async def test_no_framing_smuggles_a_request(impatient_daemon: int, headers: list[bytes],
+                                             body: bytes) -> None:
+    """Whatever mix of Content-Length and Transfer-Encoding headers a request has, a request
+    after it is answered only when the framing had a single reading; otherwise the one
+    answer is a refusal and the connection closes."""
+    hidden = HIDDEN.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    raw = await exchange(impatient_daemon, post(*headers, body=body) + hidden)
+    found = statuses(raw)
+    if unambiguous(headers):
+        assert 1 <= len(found) <= 2, raw
+    else:
+        assert len(found) == 1 and found[0] in {400, 501}, raw
 
 
 async def test_huge_chunk_size_is_cut_at_the_body_limit(daemon: Server) -> None:
