@@ -149,7 +149,6 @@ async def _listen(app: App, connections: trio.Nursery,
     # Behind a trusted proxy every HTTP connection comes from the proxy: the proxy caps them.
     http_per_ip = (None if config.http.trust_forwarded_for
                    else ConnectionCounter(config.http.connections_per_ip))
-    budget = _descriptor_budget(config)
 
     async def on_tcp(stream: trio.SocketStream) -> None:
         if not budget.acquire():
@@ -173,6 +172,7 @@ async def _listen(app: App, connections: trio.Nursery,
 
     tcp_listeners = await listen.open_listeners(config, "tcp")
     http_listeners = await listen.open_listeners(config, "http")
+    budget = _descriptor_budget(config)  # what is left once the listeners are open
     listeners_scope = trio.CancelScope()
 
     async def accept() -> None:
