@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 import jwt
 import trio
 
 from chatd.auth import load_or_create_secret
+from chatd.committer import Outcome, SendJob
+from chatd.errors import ChatError
 from chatd.server import Server
+from chatd.storage import NewMessage
 from tests.client import Client, http, register_and_login
 
 
@@ -172,3 +176,45 @@ async def test_ill_typed_claims_under_the_real_key_are_unauthenticated(daemon: S
         await client.wait_closed()
     status, _ = await http(daemon.http_port, "GET", "/api/me", token=good)
     assert status == 200
+
+
+async def test_a_poisoned_row_below_the_edge_fails_no_one_else(daemon: Server) -> None:
+    """A row the database refuses, queued straight into the daemon's committer (the edge
+    refuses such text, so only a bug could make one) and resent as soon as it is answered,
+    again and again while Bob pipelines his sends over TCP: every one of Bob's sends is
+    acknowledged, every resend is bad_request."""
+    mallory = await _ready_client(daemon, "mallory")
+    bob = await _ready_client(daemon, "bob")
+    for client in (mallory, bob):
+        assert (await client.request("join", room="lobby"))["op"] == "ok"
+    credentials = await daemon.app.storage.get_credentials("mallory")
+    assert credentials is not None
+    poison = NewMessage(user_id=credentials.user.id, room="lobby", text="a\u0000b",
+                        nonce="same")
+    answers: list[str] = []
+    count = 90
+    bob_done = trio.Event()
+
+    async def resend_poison() -> None:
+        while not bob_done.is_set():
+            answered = trio.Event()
+            await daemon.app.committer.submit(SendJob(poison, partial(on_done, answered)))
+            await answered.wait()
+
+    def on_done(answered: trio.Event, outcome: Outcome) -> None:
+        answers.append(outcome.code if isinstance(outcome, ChatError) else "ok")
+        answered.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(resend_poison)
+        await bob.send_raw(b"".join(
+            json.dumps({"op": "send", "id": i, "room": "lobby", "text": f"m{i}",
+                        "nonce": f"b{i}"}).encode() + b"\n" for i in range(count)))
+        codes = [(await bob.reply(i)).get("code", "ok") for i in range(count)]
+        bob_done.set()
+    assert codes == ["ok"] * count
+    assert answers and set(answers) == {"bad_request"}
+    page = await bob.request("history", room="lobby", limit=500)
+    assert [m["text"] for m in page["messages"]] == [f"m{i}" for i in range(count)]
+    await mallory.aclose()
+    await bob.aclose()
