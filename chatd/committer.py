@@ -168,9 +168,13 @@ class Committer:
                     continue
                 except StorageUnavailable as again:
                     failure = again
+                except Exception:
+                    log.exception("commit of %d messages failed", len(part))
+                    failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
+                    return outcomes + [failed] * (len(messages) - len(outcomes))
             if not _tied_to_data(failure):
                 log.warning("commit of %d messages failed: %s", len(part), failure)
-                return outcomes + [_unavailable() for _ in range(len(messages) - len(outcomes))]
+                return outcomes + [_unavailable()] * (len(messages) - len(outcomes))
             if len(part) == 1:
                 log.warning("refused a message the database cannot store: %s", failure)
                 outcomes.append(ChatError(codes.BAD_REQUEST,

@@ -69,11 +69,12 @@ def codes_of(outcomes: list[Outcome | None]) -> list[str]:
 
 @pytest.mark.parametrize("bad_text", BAD_TEXTS, ids=repr)
 @pytest.mark.parametrize("layout", ["x", "gx", "xg", "ggxgg", "xgggggggx", "gxgxgxg", "xxx",
-                                    "g" * 20 + "x" + "g" * 43])
+                                    "g" * 20 + "x" + "g" * 43],
+                         ids=lambda layout: layout if len(layout) < 12 else f"{len(layout)}rows")
 async def test_bad_rows_are_refused_alone_and_the_rest_commit(
         storage: Storage, bad_text: str, layout: str) -> None:
-    """Wherever bad rows sit in a batch, they alone are bad_request; every other row is
-    stored, in batch order (seqs follow it), and published."""
+    """Wherever bad rows (x) sit in a batch, they alone are bad_request; every good row (g)
+    is stored, in batch order (seqs follow it)."""
     with trio.fail_after(TIMEOUT):
         mallory, bob = await members(storage, "lobby", "mallory", "bob")
         answers = Answers()
