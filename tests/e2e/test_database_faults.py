@@ -28,6 +28,8 @@ from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config, readiness
 
+pytestmark = pytest.mark.slow
+
 # Small, so that a frozen database is given up on quickly; far above what a statement takes.
 STATEMENT_TIMEOUT = 1.0
 GRACE = 1.0
