@@ -113,3 +113,44 @@ async def test_storage_says_who_is_a_member(server: Server) -> None:
     assert not await storage.is_member("club", "nobody")
     assert not await storage.is_member("no-such-room", "owner")
     await owner.aclose()
+
+
+async def test_a_kick_on_another_node_racing_a_join_never_leaves_the_victim_subscribed(
+        tmp_path: Path, database_dsn: str) -> None:
+    """The same race across two nodes: the kick is made on node B and reaches node A's
+    registry through the relay (a notice), while the victim's ``join`` runs on node A."""
+    # One data_dir for both: nodes share the token secret.
+    config = make_config(tmp_path, database_dsn, limits={"send_rate": 10_000.0,
+                                                         "send_burst": 10_000})
+    async with running(config) as a, running(config) as b:
+        owner = await _session(b, await register_and_login(b.http_port, "owner"))
+        bob_token = await register_and_login(a.http_port, "bob")
+        # A member on node A who stays: when they have a message, node A has published it.
+        watcher = await _session(a, await register_and_login(a.http_port, "watcher"))
+        assert (await owner.request("create_room", room=ROOM, private=True))["op"] == "ok"
+        assert (await owner.request("invite", room=ROOM, user="watcher"))["op"] == "ok"
+        await watcher.event("joined", room=ROOM, user="watcher")
+        for i in range(ROUNDS // 2):
+            bob = await _session(a, bob_token)
+            assert (await owner.request("invite", room=ROOM, user="bob"))["op"] == "ok"
+            await bob.event("joined", room=ROOM, user="bob")  # node A subscribed bob
+
+            frames = [(bob, {"op": "join", "id": "race-join", "room": ROOM}),
+                      (owner, {"op": "kick", "id": "race-kick", "room": ROOM, "user": "bob"})]
+            for client, request in (frames if i % 2 else frames[::-1]):
+                await client.send(request)
+            assert (await owner.reply("race-kick"))["op"] == "ok"
+            joined = await bob.reply("race-join")
+            assert joined["op"] == "ok" or joined.get("code") == "forbidden", joined
+            await bob.event("left", room=ROOM, user="bob")  # node A applied the kick
+
+            after = await owner.request("send", room=ROOM, text=f"after {i}", nonce=f"x{i}")
+            assert after["op"] == "ok", after
+            await watcher.event("message", room=ROOM, seq=after["seq"])
+            typing = await bob.request("typing", room=ROOM)
+            assert typing["op"] == "error" and typing["code"] == "forbidden", (i, typing)
+            assert f"after {i}" not in _texts(bob), (i, joined)
+            watcher.events.clear()
+            await bob.aclose()
+        await owner.aclose()
+        await watcher.aclose()
