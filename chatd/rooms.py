@@ -15,22 +15,34 @@ committed before that read (and is in it) or published after the subscription (a
 delivered live); the connection's writer drops the overlap by seq (see :mod:`chatd.delivery`).
 
 Membership. The registry follows storage, which decides who is in a room; an operation changes
-storage first and tells the registry after. A removal (``kick``, ``leave``, another node's
-notice) is always right to apply late: it only unsubscribes. An addition may be *stale*: ``join``
-reads "a member" from storage, a ``kick`` deletes the membership and queues its ``Leave``, and
-only then does the ``join`` queue its ``Join``, which would subscribe a non-member for good.
-So every ``Join`` and ``Connect`` carries ``since``, the registry's :attr:`RegistryState.epoch`
-(a count of the ``Leave`` commands applied) read *before* the storage read it is based on, and
-the registry drops a room from it when a ``Leave`` of that user and room was applied after
-``since`` (:func:`overtaken`). Why no interleaving then leaves a non-member subscribed: a
-removal that commits after the adder's storage read queues its ``Leave`` after that read,
-hence after ``since`` was taken; either that ``Leave`` is applied before the ``Join`` (which is
-then dropped) or after it (and unsubscribes). A removal that committed *before* the read is
-seen by the read. The cost is that an addition may be dropped although the user is a member
-again (a removal before the read whose ``Leave`` came late): the adder is told (``done``) and
-checks storage again with a fresh ``since`` (chatd.actions.membership), which converges.
+storage first and tells the registry after, so the two messages of a race can arrive in either
+order. A stale addition would be the worse: ``join`` reads "a member" from storage, a ``kick``
+deletes the membership and queues its ``Leave``, and only then does the ``join`` queue its
+``Join``, which would subscribe a non-member for good. So every ``Join`` and ``Connect``
+carries ``since``, the registry's :attr:`RegistryState.epoch` (a count of the ``Leave``
+commands applied) read *before* the storage read it is based on, and the registry drops a room
+from it when a ``Leave`` of that user and room was applied after ``since`` (:func:`overtaken`).
+
+Why no interleaving then leaves a non-member subscribed, past the moment their removal is
+applied: a removal that storage orders after the adder's read queues its ``Leave`` after that
+read, hence after ``since`` was taken; either that ``Leave`` is applied before the ``Join``
+(which is then dropped) or after it (and unsubscribes). A removal ordered before the read is
+seen by the read. The same holds for ``hello``'s ``Connect`` and for another node's ``joined``
+notice (chatd.cluster checks it against storage, epoch first).
+
+Why no interleaving leaves a member unsubscribed: a dropped ``Join`` may belong to a user who
+is a member again (a removal before the read whose ``Leave`` came late), so the adder is told
+(``done``) and asks storage again with a fresh epoch (:meth:`RoomRegistry.subscribe`; up to
+:data:`SUBSCRIBE_ATTEMPTS` times, which only a storm of removals exhausts: a log line says so,
+and the user's next ``hello`` subscribes them). And a
+``Leave`` may be stale the other way (a removal ordered *before* an addition whose ``Join``
+reached the registry first): so once a removal's ``Leave`` is applied, storage is asked again
+and a member is subscribed back (:meth:`RoomRegistry.unsubscribe`). tests/test_rooms.py checks
+both properties on every interleaving of adders and removers that hypothesis finds.
+
 The registry remembers the last :data:`LEAVE_MEMORY` leaves only; a ``since`` older than those
-is treated as overtaken, which is safe for the same reason.
+counts as overtaken, which is safe (the adder re-checks). Conversations are never left, so
+their ``Join``s carry no ``since``.
 """
 
 from __future__ import annotations
