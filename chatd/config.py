@@ -100,6 +100,7 @@ class LimitsConfig:
     connections_per_ip: int = 64
     history_max: int = 500
     rooms_per_hour: int = 20
+    rooms_page_max: int = 200
 
 
 def shipped_web_root() -> Path:
@@ -320,7 +321,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
         "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
-        "limits.rooms_per_hour",
+        "limits.rooms_per_hour", "limits.rooms_page_max",
     ]
     for key in positive:
         section, _, name = key.partition(".")

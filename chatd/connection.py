@@ -123,6 +123,7 @@ class Connection:
             max_frame_bytes=limits.max_frame_bytes,
             max_text_chars=limits.max_text_chars,
             history_max=limits.history_max,
+            rooms_page_max=limits.rooms_page_max,
         ))
         self._phase = Phase.GREETING
         self._outbox = Outbox(limits.outbox_frames)

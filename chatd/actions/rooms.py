@@ -122,11 +122,23 @@ async def history(app: App, caller: Caller, request: History) -> HistoryPage:
                        last_seq=page.last_seq)
 
 
+#: The page of ``rooms`` a request without ``limit`` gets (at most ``limits.rooms_page_max``).
+ROOMS_PAGE = 100
+
+
 async def overview(app: App, caller: Caller, request: Rooms) -> Answer:
-    """Every public room and every room and conversation of the user."""
+    """A page, by name, of the public rooms and of the user's rooms and conversations (only
+    theirs with ``joined``), those whose name holds ``query``, after ``after``. ``more``:
+    another page follows, after the last name of this one. A client that sends none of these
+    fields gets the first page, in the shape the unpaged list had."""
     user = signed_in(caller)
-    rooms = await app.storage.rooms_overview(user.id)
-    return Answer(id=request.id, fields={"rooms": [room_object(room) for room in rooms]})
+    limit = request.limit or min(ROOMS_PAGE, app.config.limits.rooms_page_max)
+    rooms = await app.storage.rooms_overview(
+        user.id, query=request.query or "", after=request.after or "", limit=limit + 1,
+        joined=bool(request.joined))
+    return Answer(id=request.id, fields={
+        "rooms": [room_object(room) for room in rooms[:limit]], "more": len(rooms) > limit,
+    })
 
 
 async def create_room(app: App, caller: Caller, request: CreateRoom) -> Answer:

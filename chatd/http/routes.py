@@ -88,7 +88,7 @@ def operation(op: str, fields: Fields = _none, *, status: int = 200,
         limits = app.config.limits
         parsed = parse_request({**fields(request, params), "op": op, "id": None}, Limits(
             max_frame_bytes=limits.max_frame_bytes, max_text_chars=limits.max_text_chars,
-            history_max=limits.history_max,
+            history_max=limits.history_max, rooms_page_max=limits.rooms_page_max,
         ))
         if isinstance(parsed, RequestError):
             raise ChatError(parsed.code, parsed.message)
@@ -111,6 +111,28 @@ def _history_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
         value = int_param(request, key)
         if value is not None:
             fields[key] = value
+    return fields
+
+
+def _rooms_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?query=&after=&limit=&joined=`` of ``GET /api/rooms``, checked by the protocol's
+    parser as the socket's fields are (a repeated key is refused, not guessed at). An empty
+    value is no value, as a search form sends an empty box."""
+    fields: dict[str, Any] = {}
+    for key in ("query", "after", "joined"):
+        values = request.query.get(key)
+        if values is None or values == [""]:
+            continue
+        if len(values) != 1:
+            raise ChatError(codes.BAD_REQUEST, f"{key!r} must be given once")
+        fields[key] = values[0]
+    if "joined" in fields:
+        if fields["joined"] not in ("true", "false"):
+            raise ChatError(codes.BAD_REQUEST, "'joined' must be true or false")
+        fields["joined"] = fields["joined"] == "true"
+    limit = int_param(request, "limit")
+    if limit is not None:
+        fields["limit"] = limit
     return fields
 
 
@@ -193,7 +215,7 @@ ROUTES: list[Route] = [
     _route(r"/api/logout", {"POST": _logout}),
     _route(r"/api/me", {"GET": _me}),
     _route(r"/api/rooms", {
-        "GET": operation("rooms"),
+        "GET": operation("rooms", _rooms_fields),
         "POST": operation("create_room", _body, status=201),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/messages", {

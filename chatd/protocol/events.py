@@ -9,6 +9,7 @@ Server events are turned into JSON objects by their ``wire()`` method.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
@@ -66,6 +67,7 @@ MAX_TOKEN_CHARS: Final = 4096
 MAX_RESUME_ROOMS: Final = 1000
 MAX_TOPIC_CHARS: Final = 256
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
+_ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +77,7 @@ class Limits:
     max_frame_bytes: int = 65536
     max_text_chars: int = 4000
     history_max: int = 500
+    rooms_page_max: int = 200
 
 
 # --------------------------------------------------------------------------- requests
@@ -153,7 +156,16 @@ class Dm(Request):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Rooms(Request):
+    """A page, by name, of the rooms the user can see: their rooms and conversations and
+    the public rooms (only their own with ``joined``), those whose name holds ``query``,
+    after the room named ``after``; at most ``limit`` of them (the server's default when
+    None)."""
+
     OP: ClassVar[str] = "rooms"
+    query: str | None = None
+    after: str | None = None
+    limit: int | None = None
+    joined: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -560,6 +572,21 @@ def _parse_create_room(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -
     return CreateRoom(id=rid, room=room, private=private, topic=topic)
 
 
+def _parse_rooms(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Rooms:
+    query = obj.get("query")
+    if query is not None:
+        # Room names are lower-case: the search is case-insensitive by folding it too. Only
+        # the room-name alphabet: nothing else can match, and nothing needs escaping.
+        if not isinstance(query, str) or not query.isascii() or not _ROOM_QUERY.fullmatch(
+                query.lower()):
+            raise _Invalid("'query' must be 1-64 of a-z 0-9 _ - (any case)")
+        query = query.lower()
+    after = _room(obj, "after") if obj.get("after") is not None else None
+    limit = _int(obj, "limit", minimum=1, maximum=limits.rooms_page_max)
+    joined = _bool(obj, "joined", False) or None
+    return Rooms(id=rid, query=query, after=after, limit=limit, joined=joined)
+
+
 def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
     assert seq is not None
@@ -590,7 +617,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "history": (History, _parse_history),
     "ping": (Ping, _fields(Ping)),
     "dm": (Dm, _parse_dm),
-    "rooms": (Rooms, _fields(Rooms)),
+    "rooms": (Rooms, _parse_rooms),
     "create_room": (CreateRoom, _parse_create_room),
     "invite": (Invite, _fields(Invite, room=_room, user=_member)),
     "kick": (Kick, _fields(Kick, room=_room, user=_member)),

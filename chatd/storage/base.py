@@ -299,9 +299,14 @@ class Storage(Protocol):
         last seq) and return where it now is. ChatError('forbidden') for a non-member,
         ChatError('not_found') for an unknown room."""
 
-    async def rooms_overview(self, user_id: int) -> list[Room]:
-        """Every public room and every room or conversation the user is in, by name, with
-        ``member``, ``read_seq``, ``unread`` and (for conversations) ``peer`` filled."""
+    async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",
+                             limit: int | None = None, joined: bool = False) -> list[Room]:
+        """The public rooms and the rooms and conversations the user is in (only the latter
+        when ``joined``), by name (code point order), with ``member``, ``read_seq``,
+        ``unread`` and (for conversations) ``peer`` filled: those whose name holds ``query``
+        (lower case; '' for all), after the name ``after`` ('' from the first), at most
+        ``limit`` (None: all). A page ends at ``limit``: ask one more to learn whether
+        another page follows; the next starts after the last name."""
 
     async def contacts(self, user_id: int) -> list[str]:
         """The registered names of the user's contacts, sorted case-insensitively."""

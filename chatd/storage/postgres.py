@@ -243,19 +243,40 @@ _SQL_USER_ROOMS = f"""
 ORDER BY r.name COLLATE "C"
 """
 
-# The user's rooms, then the public rooms they are not in (both halves use an index: the
-# user's memberships, and rooms_public_name_idx).
+# A page of the overview: the user's rooms, then the public rooms they are not in, whose name
+# holds $3 ('' holds in every name), after $2 by name ('' is before every name), $4 at most
+# (NULL: all); $5: the user's rooms only.
+#
+# Keyset paging: each half walks names in order from $2 and stops at $4 rows, and the page is
+# the first $4 of the two. The public half walks rooms_public_name_c_idx (migration 0005), so a
+# page costs its own size however many public rooms exist. The user's half reads their own
+# memberships (a user's own list). The search is a substring match (strpos, so "_" is no
+# wildcard) checked on the rows the walk meets: no btree can seek a substring (a trigram index
+# could, at the price of an extension), so a query that matches few names walks more of the
+# index before its page is full; it is still one index walk in name order, at most every
+# public room's name once, without a sort, and the page's LIMIT ends it as soon as it is full.
 _SQL_ROOMS_OVERVIEW = f"""
 SELECT * FROM (
-    {_SQL_MY_ROOMS}
+    (
+        {_SQL_MY_ROOMS}
+          AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
+        ORDER BY r.name COLLATE "C"
+        LIMIT $4
+    )
     UNION ALL
-    SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS peer,
-           0::bigint AS unread
-    FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
-    WHERE NOT r.private AND r.kind = 'room'
-      AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $1)
+    (
+        SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS peer,
+               0::bigint AS unread
+        FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
+        WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
+          AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
+          AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $1)
+        ORDER BY r.name COLLATE "C"
+        LIMIT $4
+    )
 ) AS overview
 ORDER BY name COLLATE "C"
+LIMIT $4
 """
 
 # The room and its owner's membership in one statement, so neither exists without the other.
@@ -790,8 +811,10 @@ class PostgresStorage:
     async def is_member(self, room: str, user: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_IS_MEMBER, room, user))
 
-    async def rooms_overview(self, user_id: int) -> list[Room]:
-        rows = await self._run(self._pool.fetch, _SQL_ROOMS_OVERVIEW, user_id)
+    async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",
+                             limit: int | None = None, joined: bool = False) -> list[Room]:
+        rows = await self._run(self._pool.fetch, _SQL_ROOMS_OVERVIEW, user_id, after, query,
+                               limit, joined)
         return [_room(row) for row in rows]
 
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:

@@ -356,3 +356,73 @@ def test_history_bounds() -> None:
     ) == History(room="a", before=9, limit=500)
     refused = parse_request({"op": "history", "room": "a", "limit": 21}, SMALL)
     assert isinstance(refused, RequestError)
+
+
+# -- rooms: the paged room list ----------------------------------------------------------------
+
+
+def test_rooms_fields() -> None:
+    """``rooms`` takes no field (the first page), or a search, a cursor, a size and
+    ``joined``; the search is folded to lower case as room names are, and so is the cursor."""
+    from chatd.protocol import Rooms
+
+    assert parse_request({"op": "rooms", "id": 1}, LIMITS) == Rooms(id=1)
+    assert parse_request(
+        {"op": "rooms", "query": "Dev-Ops_2", "after": "Lobby", "limit": 200, "joined": True},
+        LIMITS,
+    ) == Rooms(query="dev-ops_2", after="lobby", limit=200, joined=True)
+    assert parse_request({"op": "rooms", "after": "@Alice:bob", "joined": False},
+                         LIMITS) == Rooms(after="@alice:bob")
+    assert Rooms().wire() == {"op": "rooms"}  # what an older client sends, still valid
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"op": "rooms", "query": ""},
+        {"op": "rooms", "query": "x" * 65},
+        {"op": "rooms", "query": "two words"},
+        {"op": "rooms", "query": "%"},
+        {"op": "rooms", "query": "a*"},
+        {"op": "rooms", "query": "\u212aelvin"},  # the Kelvin sign lowers to an ASCII k
+        {"op": "rooms", "query": "\ud800"},
+        {"op": "rooms", "query": 3},
+        {"op": "rooms", "after": ""},
+        {"op": "rooms", "after": "a b"},
+        {"op": "rooms", "after": 1},
+        {"op": "rooms", "limit": 0},
+        {"op": "rooms", "limit": 201},
+        {"op": "rooms", "limit": "5"},
+        {"op": "rooms", "limit": True},
+        {"op": "rooms", "joined": "yes"},
+    ],
+    ids=repr,
+)
+def test_rooms_bad_fields_are_bad_request(obj: dict[str, Any]) -> None:
+    """A search outside the room-name alphabet, a cursor that is no room name, a size out of
+    1-rooms_page_max: bad_request, never a crash."""
+    event = parse_request({**obj, "id": 4}, LIMITS)
+    assert isinstance(event, RequestError)
+    assert (event.code, event.id) == ("bad_request", 4)
+
+
+def test_rooms_limit_follows_the_configured_maximum() -> None:
+    """The largest page is the server's, not a constant of the protocol."""
+    small = Limits(rooms_page_max=5)
+    assert not isinstance(parse_request({"op": "rooms", "limit": 5}, small), RequestError)
+    assert isinstance(parse_request({"op": "rooms", "limit": 6}, small), RequestError)
+
+
+@given(st.text(max_size=70))
+@example("aB-_9")
+def test_rooms_query_is_checked_not_crashed(query: str) -> None:
+    """Any text as a search is a ``Rooms`` holding it in lower case when it is 1-64 of the
+    room-name alphabet (any case), and bad_request otherwise."""
+    event = parse_request({"op": "rooms", "query": query}, LIMITS)
+    fits = query.isascii() and 1 <= len(query) <= 64 and all(
+        c.isalnum() or c in "_-" for c in query)
+    if fits:
+        assert not isinstance(event, RequestError)
+        assert getattr(event, "query", None) == query.lower()
+    else:
+        assert isinstance(event, RequestError) and event.code == "bad_request"
