@@ -150,6 +150,19 @@ async def switch(client: ChatClient, arg: str) -> None:
 
 
 async def rooms(client: ChatClient, arg: str) -> None:
+    """``/rooms [QUERY] [+NAME]``: a page of the rooms (those whose name holds QUERY), after
+    NAME; when another page follows, the line that shows it is printed."""
+    query: str | None = None
+    after: str | None = None
+    for word in arg.split():
+        if word.startswith("+") and after is None:
+            after = word[1:]
+        elif query is None and not word.startswith("+"):
+            query = word
+        else:
+            client.screen.problem("usage: /rooms [QUERY] [+NAME]")
+            return
+
     async def on_ok(reply: Answer) -> None:
         listed = reply.fields.get("rooms") or []
         client.screen.notice(f"rooms ({len(listed)}), * the current one:")
@@ -160,8 +173,12 @@ async def rooms(client: ChatClient, arg: str) -> None:
             member = "" if obj.get("member") else "  (not a member)"
             topic = f"  - {clean(obj.get('topic'))}" if obj.get("topic") else ""
             client.screen.line(f" {mark} {client.room_summary(obj)}{member}{topic}")
+        last = listed[-1].get("room") if listed else None
+        if reply.fields.get("more") is True and isinstance(last, str):
+            search = f"{clean(query)} " if query else ""
+            client.screen.notice(f"more: /rooms {search}+{clean(last)}")
 
-    await client.ask("/rooms", Rooms(), Answer, on_ok)
+    await client.ask("/rooms", Rooms(query=query, after=after), Answer, on_ok)
 
 
 async def dm(client: ChatClient, arg: str) -> None:
@@ -340,7 +357,8 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "join": Command(join, "/join ROOM", "join (or create) a room, talk there"),
     "leave": Command(leave, "/leave [ROOM]", "leave the current room"),
-    "rooms": Command(rooms, "/rooms", "list rooms"),
+    "rooms": Command(rooms, "/rooms [QUERY] [+NAME]",
+                     "list rooms (whose name holds QUERY), a page at a time"),
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER TEXT", "send a private message"),
     "who": Command(who, "/who [ROOM]", "who is in the room, and online"),

@@ -193,7 +193,7 @@ export class Controller {
         this.send(effect.request);
       } else if (effect.refreshRooms) {
         clearTimeout(this.refreshTimer);
-        this.refreshTimer = setTimeout(() => this.send({ op: "rooms" }), ROOMS_REFRESH_MS);
+        this.refreshTimer = setTimeout(() => this.send(model.ROOMS_REFRESH), ROOMS_REFRESH_MS);
       } else if (effect.toast) {
         toast(effect.toast);
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {

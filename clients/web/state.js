@@ -21,7 +21,7 @@
 //
 //   {request: {op, ...fields}}   send this request; its reply goes back through `apply` with
 //                                the request, in the order replies and events are read
-//   {refreshRooms: true}         ask for the room overview soon (coalesced)
+//   {refreshRooms: true}         ask for the user's rooms soon (coalesced): send ROOMS_REFRESH
 //   {toast: text}                tell the person something in passing
 //   {later: ms, key, action, args}  call `actions[action](state, ...args)` after `ms`; a timer
 //                                already waiting under the same key is left to run (so a
@@ -45,6 +45,9 @@ export const TYPING_SHOW_MS = 5000; // how long someone shows as typing after th
 export const READ_DELAY_MS = 300; // read markers are sent at most this often
 export const PAGE = 50; // messages per page when opening a room or scrolling up
 export const GAP_PAGE = 500; // messages per page when filling a gap
+// The request that refreshes the user's rooms: only theirs (the public list is paged and
+// browsed apart, see browse.js); its reply asks for the next page while there is one.
+export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
 
 /** A fresh state for `me` (the name the person logged in with), with a restored outbox. */
 export function initialState({ me = null, outbox: saved = [], visible = true } = {}) {
@@ -268,9 +271,15 @@ const ANSWERED = {
   },
 
   rooms(state, asked, reply) {
-    for (const info of Array.isArray(reply.rooms) ? reply.rooms : []) {
+    const listed = Array.isArray(reply.rooms) ? reply.rooms : [];
+    for (const info of listed) {
       const room = info && state.rooms.get(info.room);
       if (room && info.member) room.applyInfo(info);
+    }
+    // The list is paged by name: a refresh of one's rooms goes on after the last one.
+    const last = listed.length ? listed[listed.length - 1] : null;
+    if (asked.joined === true && reply.more === true && last && typeof last.room === "string") {
+      return [request("rooms", { joined: true, after: last.room })];
     }
     return [];
   },

@@ -2,11 +2,13 @@
 // Each asks the server through `ask(op, fields)` (the controller: the reply changes the state
 // through state.js before `ask` resolves) and shows a refusal in the dialog itself.
 
+import { nextPage, pageFailed, pageLoaded, searchFor, startBrowse } from "./browse.js";
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { sameUser } from "./store.js";
 
 const ROOM_PATTERN = "[A-Za-z0-9_\\-]{1,64}";
+const SEARCH_DELAY_MS = 200; // the room list is searched once typing pauses this long
 
 export class DialogsView {
   constructor() {
@@ -84,18 +86,82 @@ export class DialogsView {
     this.on.roomChosen();
   }
 
-  async browseRooms() {
-    const list = h("ul", { class: "browse-list", "aria-label": "Public rooms" },
-      h("li", { class: "side-empty" }, "Loading…"));
+  /**
+   * The "Join a room" dialog: a name to join (or create), and the public rooms, a page at a
+   * time (more on scrolling to the end, or with the "More rooms" button), searched by what is
+   * typed in the name box (browse.js keeps the list).
+   */
+  browseRooms() {
+    const list = h("ul", { class: "browse-list", "aria-label": "Public rooms" });
+    const more = h("button", { type: "button", class: "small-button", id: "browse-more",
+      hidden: true }, "More rooms");
+    let browse = startBrowse();
+    let timer = null;
+    const row = (info) => h("li", {},
+      h("span", { class: "sigil", "aria-hidden": "true" }, info.private ? "🔒" : "#"),
+      h("span", { class: "name" }, info.room),
+      info.topic ? h("span", { class: "topic" }, info.topic) : null,
+      info.member
+        ? h("span", { class: "hint" }, "joined")
+        : h("button", {
+          type: "button", class: "small-button", "aria-label": `Join ${info.room}`,
+          onclick: async () => {
+            try {
+              await this.join(info.room);
+              $("dialog").close();
+            } catch (error) {
+              $("dialog-error").textContent = error.message;
+            }
+          },
+        }, "Join"));
+    const show = () => {
+      const rows = browse.rooms.map(row);
+      if (browse.loading) rows.push(h("li", { class: "side-empty" }, "Loading…"));
+      else if (browse.error) rows.push(h("li", { class: "side-empty" }, browse.error));
+      else if (!rows.length && !browse.more) {
+        rows.push(h("li", { class: "side-empty" }, browse.query
+          ? "No room matches: this name creates one."
+          : "No public rooms yet: type a name to create one."));
+      }
+      list.replaceChildren(...rows);
+      more.hidden = !browse.more || browse.loading;
+    };
+    const load = async () => {
+      const next = nextPage(browse);
+      if (!next.request) return;
+      browse = next.browse;
+      show();
+      const { op, ...fields } = next.request;
+      try {
+        browse = pageLoaded(browse, next.request, await this.on.ask(op, fields));
+      } catch (error) {
+        browse = pageFailed(browse, next.request, error.message);
+      }
+      show();
+    };
+    const search = (text) => {
+      const query = searchFor(text);
+      if (query === browse.query) return;
+      browse = query === null
+        ? { ...startBrowse(text), more: false, error: "Room names hold only a-z 0-9 _ -." }
+        : startBrowse(query);
+      if (query === null) show();
+      else load();
+    };
+    more.addEventListener("click", load);
+    list.addEventListener("scroll", () => {
+      if (list.scrollTop + list.clientHeight >= list.scrollHeight - 40) load();
+    });
     this.open({
       title: "Join a room",
       ok: "Join",
       fields: [
         ...field("join-room-name", "Room name", {
-          maxlength: 64, pattern: ROOM_PATTERN, placeholder: "a new name creates it",
+          maxlength: 64, pattern: ROOM_PATTERN, placeholder: "type to search; a new name creates it",
         }),
         h("p", { class: "hint" }, "Or pick one:"),
         list,
+        more,
       ],
       submit: async () => {
         const name = value("join-room-name").toLowerCase();
@@ -103,30 +169,11 @@ export class DialogsView {
         await this.join(name);
       },
     });
-    try {
-      const reply = await this.on.ask("rooms", {});
-      const open = (reply.rooms || []).filter((r) => r.kind === "room");
-      list.replaceChildren(...(open.length ? open.map((info) => h("li", {},
-        h("span", { class: "sigil", "aria-hidden": "true" }, info.private ? "🔒" : "#"),
-        h("span", { class: "name" }, info.room),
-        info.topic ? h("span", { class: "topic" }, info.topic) : null,
-        info.member
-          ? h("span", { class: "hint" }, "joined")
-          : h("button", {
-            type: "button", class: "small-button", "aria-label": `Join ${info.room}`,
-            onclick: async () => {
-              try {
-                await this.join(info.room);
-                $("dialog").close();
-              } catch (error) {
-                $("dialog-error").textContent = error.message;
-              }
-            },
-          }, "Join")))
-        : [h("li", { class: "side-empty" }, "No public rooms yet: type a name to create one.")]));
-    } catch (error) {
-      list.replaceChildren(h("li", { class: "side-empty" }, error.message));
-    }
+    $("join-room-name").addEventListener("input", (event) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => search(event.target.value), SEARCH_DELAY_MS);
+    });
+    load();
   }
 
   invite(state) {

@@ -306,3 +306,29 @@ class LineClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+#: The room list's largest page in :class:`PagedDaemon` (and so its default page).
+ROOMS_PAGE_MAX = 3
+
+
+class PagedDaemon(Daemon):
+    """A daemon whose room list comes :data:`ROOMS_PAGE_MAX` rooms a page, so that a few rooms
+    make several pages."""
+
+    def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:
+        return super()._spawn({**extra, "CHATD_LIMITS_ROOMS_PAGE_MAX": str(ROOMS_PAGE_MAX)})
+
+
+@pytest.fixture
+def paged_daemon(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
+    """As ``daemon``, paging the room list by :data:`ROOMS_PAGE_MAX`."""
+    server = PagedDaemon(tmp_path, database_dsn)
+    server.start()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            print(f"--- chatd log ---\n{server.log_tail()}")

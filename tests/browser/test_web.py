@@ -575,3 +575,50 @@ def test_phone_layout_history_and_keyboard(
     expect(page.locator("#members")).to_be_hidden()
     assert person.errors == [] and person.dialogs == []
     assert http_json(daemon.url, "GET", "/healthz")[0] == 200
+
+
+# -- the room list ------------------------------------------------------------------------------
+
+
+def test_the_room_list_pages_and_searches(
+    paged_daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """The "Join a room" dialog shows the public rooms a page at a time (More rooms), and the
+    name box searches them; a room found is joined from the list."""
+    from tests.browser.conftest import ROOMS_PAGE_MAX
+
+    daemon = paged_daemon
+    token = register_and_login(daemon.url, "bob")
+    rooms = ["alpha", "beta", "delta", "design", "gamma", "redesign", "zeta"]
+    for name in rooms:
+        status, body = http_json(daemon.url, "POST", "/api/rooms", {"room": name}, token=token)
+        assert status == 201, body
+    status, body = http_json(daemon.url, "POST", "/api/rooms",
+                             {"room": "design-secret", "private": True}, token=token)
+    assert status == 201, body
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    register(page, daemon.url, "ann")
+
+    page.get_by_role("button", name="Browse and join rooms").click()
+    listed = page.locator(".browse-list .name")
+    more = page.get_by_role("button", name="More rooms")
+    expect(listed).to_have_text(rooms[:ROOMS_PAGE_MAX])
+    more.click()
+    expect(listed).to_have_text(rooms[:2 * ROOMS_PAGE_MAX])
+    more.click()
+    expect(listed).to_have_text(rooms)
+    expect(more).to_be_hidden()
+    shot(page, artifacts, "desktop-room-list")
+
+    page.locator("#join-room-name").fill("SIGN")
+    expect(listed).to_have_text(["design", "redesign"])  # never bob's private room
+    page.locator("#join-room-name").fill("nothing-like-it")
+    expect(page.locator(".browse-list")).to_contain_text("No room matches")
+    page.locator("#join-room-name").fill("two words")
+    expect(page.locator(".browse-list")).to_contain_text("a-z 0-9 _ -")
+    page.locator("#join-room-name").fill("re")
+    expect(listed).to_have_text(["redesign"])
+    page.get_by_role("button", name="Join redesign").click()
+    expect(page.locator("#conv-title")).to_have_text("# redesign")
+    assert ann.errors == [] and ann.dialogs == []

@@ -124,3 +124,28 @@ async def test_bad_fields_are_refused_on_the_socket(server: Server) -> None:
         assert (reply["op"], reply["code"]) == ("error", "bad_request"), (fields, reply)
     assert (await client.request("ping"))["op"] == "ok"  # the connection lives on
     await client.aclose()
+
+
+async def test_the_terminal_client_pages_and_searches(server: Server, tmp_path: Path) -> None:
+    """``/rooms [QUERY] [+NAME]`` shows a page and prints the line that shows the next one."""
+    from tests.client.test_terminal import PASSWORD, client_in_batch
+
+    bob = await Client.tcp(server.tcp_port)
+    await bob.hello(await register_and_login(server.http_port, "bob"))
+    for name in PUBLIC:
+        assert (await bob.request("join", room=name))["op"] == "ok"
+    await register_and_login(server.http_port, "ann", PASSWORD)
+    returncode, output = await client_in_batch(
+        tmp_path, server.http_port, "ann",
+        [PASSWORD, "/rooms", "/rooms +beta-2", "/rooms SIGN", "/rooms a +design", "/rooms a b"])
+    assert returncode == 1 and output.count("!! ") == 1, output  # the one bad line's status
+    pages = output.split("-- rooms (")[1:]
+    assert len(pages) == 4, output
+    shown = [[line.split()[0] for line in page.splitlines()[1:] if line.startswith("   ")]
+             for page in pages]
+    assert shown[0] == PUBLIC[:PAGE_MAX] and "more: /rooms +design" in pages[0], output
+    assert shown[1] == PUBLIC[3:3 + PAGE_MAX] and "more: /rooms +x_y" in pages[1], output
+    assert shown[2] == ["design", "redesign"] and "more:" not in pages[2], output
+    assert shown[3] == ["gamma", "xay", "zeta"] and "more:" not in pages[3], output
+    assert "usage: /rooms [QUERY] [+NAME]" in output, output
+    await bob.aclose()
