@@ -446,3 +446,17 @@ def test_a_bad_request_is_answered_and_the_pair_goes_on() -> None:
     assert pair.server_sends(error) == [error]
     assert pair.server_sends(Gap(room="a", after=1, last_seq=9)) == \
         [Gap(room="a", after=1, last_seq=9)]
+
+
+def test_a_page_of_rooms_goes_and_comes_back() -> None:
+    """A ``rooms`` request with its paging fields reaches the server as sent (the search
+    lower-cased), and its reply, ``more`` included, reaches the client as an Answer."""
+    pair = ConnectionPair()
+    pair.client_sends(Hello(token="t"))
+    pair.server_sends(Welcome(id=1, user={"id": 1, "name": "ann"}, rooms=(), ping_interval=30))
+    asked = Rooms(query="Des", after="alpha", limit=2, joined=True)
+    assert pair.client_sends(asked) == [Rooms(id=2, query="des", after="alpha", limit=2,
+                                              joined=True)]
+    page = Answer(id=2, fields={"rooms": [{"room": "design", "kind": "room"}], "more": True})
+    assert pair.server_sends(page) == [page]
+    assert pair.client.waiting == 0
