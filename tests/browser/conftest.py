@@ -191,7 +191,11 @@ def _wait_ready(ready: socket.socket, proc: subprocess.Popen[bytes], timeout: fl
 @pytest.fixture
 def daemon(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
     """A running daemon on a fresh database; stopped (and its log shown on failure) after."""
-    server = Daemon(tmp_path, database_dsn)
+    yield from _running(Daemon(tmp_path, database_dsn))
+
+
+def _running(server: Daemon) -> Iterator[Daemon]:
+    """Start ``server``, hand it over, then stop it and print its log (shown on failure)."""
     server.start()
     try:
         yield server
@@ -323,12 +327,4 @@ class PagedDaemon(Daemon):
 @pytest.fixture
 def paged_daemon(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
     """As ``daemon``, paging the room list by :data:`ROOMS_PAGE_MAX`."""
-    server = PagedDaemon(tmp_path, database_dsn)
-    server.start()
-    try:
-        yield server
-    finally:
-        try:
-            server.stop()
-        finally:
-            print(f"--- chatd log ---\n{server.log_tail()}")
+    yield from _running(PagedDaemon(tmp_path, database_dsn))
