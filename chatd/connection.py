@@ -50,7 +50,6 @@ from chatd.protocol import (
     NEED_DATA,
     Error,
     Gap,
-    Limits,
     Request,
     RequestError,
     Sent,
@@ -119,12 +118,7 @@ class Connection:
         self._t = transport
         limits = app.config.limits
         self._limits = limits
-        self._session = ServerConnection(Limits(
-            max_frame_bytes=limits.max_frame_bytes,
-            max_text_chars=limits.max_text_chars,
-            history_max=limits.history_max,
-            rooms_page_max=limits.rooms_page_max,
-        ))
+        self._session = ServerConnection(app.protocol_limits)
         self._phase = Phase.GREETING
         self._outbox = Outbox(limits.outbox_frames)
         self._reader_scope = trio.CancelScope()

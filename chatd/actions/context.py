@@ -30,7 +30,7 @@ from chatd.errors import ChatError
 from chatd.limits import ConnectionCounter, KeyedLimiter
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
-from chatd.protocol import ServerEvent, codes
+from chatd.protocol import Limits, ServerEvent, codes
 from chatd.rooms import RoomRegistry
 from chatd.storage import NewMessage, Storage, User
 
@@ -95,6 +95,12 @@ class App:
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False
     user_buckets: dict[str, KeyedLimiter] = dataclasses.field(default_factory=dict)
+
+    @property
+    def protocol_limits(self) -> Limits:
+        """What the protocol's parser enforces, from ``[limits]``: the same for the socket
+        and for the HTTP routes."""
+        return protocol_limits(self.config.limits)
 
     def _limiter(self, bucket: Bucket) -> KeyedLimiter:
         limiter = self.user_buckets.get(bucket.name)
@@ -196,6 +202,12 @@ class Append:
 
 
 Result = ServerEvent | CatchUp | Append
+
+
+def protocol_limits(limits: LimitsConfig) -> Limits:
+    """The protocol parser's limits from the ``[limits]`` settings."""
+    return Limits(max_frame_bytes=limits.max_frame_bytes, max_text_chars=limits.max_text_chars,
+                  history_max=limits.history_max, rooms_page_max=limits.rooms_page_max)
 
 
 def signed_in(caller: Caller) -> User:

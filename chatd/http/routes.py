@@ -30,7 +30,7 @@ from chatd.http.messages import (
     str_field,
 )
 from chatd.http.static import serve_static
-from chatd.protocol import Limits, RequestError, codes, parse_request
+from chatd.protocol import RequestError, codes, parse_request
 from chatd.storage import StorageUnavailable, User
 
 __all__ = ["ROUTES", "Route", "dispatch"]
@@ -85,17 +85,19 @@ def operation(op: str, fields: Fields = _none, *, status: int = 200,
 
     async def handle(request: Request, app: App, params: dict[str, str]) -> Reply:
         user, _ = await authenticate(request, app)
-        limits = app.config.limits
-        parsed = parse_request({**fields(request, params), "op": op, "id": None}, Limits(
-            max_frame_bytes=limits.max_frame_bytes, max_text_chars=limits.max_text_chars,
-            history_max=limits.history_max, rooms_page_max=limits.rooms_page_max,
-        ))
+        parsed = parse_request({**fields(request, params), "op": op, "id": None},
+                               app.protocol_limits)
         if isinstance(parsed, RequestError):
             raise ChatError(parsed.code, parsed.message)
         row = OPERATIONS[type(parsed)]
-        if row.rate is not None:
-            app.take(row.rate, user.name)  # the user's bucket: a request has no connection
-        result = await row.run(app, Stateless(user), parsed)
+        try:
+            if row.rate is not None:
+                app.take(row.rate, user.name)  # the user's bucket: a request has no connection
+            result = await row.run(app, Stateless(user), parsed)
+        except ChatError as exc:
+            if exc.code == codes.RATE_LIMITED:  # counted as the socket counts its refusals
+                app.metrics.rate_limited.labels(op).inc()
+            raise
         if isinstance(result, Append):
             raise TypeError(f"{op} commits a message: its route must wait for the commit")
         event = result.reply if isinstance(result, CatchUp) else result

@@ -58,6 +58,12 @@ async def test_room_creation_is_limited_per_user_over_both_fronts(server: Server
     status, body = await http(server.http_port, "POST", "/api/rooms", {"room": "a6"},
                               token=token)
     assert status == 429 and body["code"] == "rate_limited", body
+    # Refusals are counted alike on both fronts: two create_room (socket, HTTP), one join.
+    status, metrics = await http(server.http_port, "GET", "/metrics")
+    assert status == 200
+    text = metrics.decode() if isinstance(metrics, bytes) else str(metrics)
+    assert 'chatd_rate_limited_total{limit="create_room"} 2.0' in text, text
+    assert 'chatd_rate_limited_total{limit="join"} 1.0' in text, text
     for room in ("a1", "a2", "a3"):
         assert (await bob.request("who", room=room))["op"] == "ok"
     for room in ("a4", "a5", "a6"):  # refused, not created
