@@ -64,7 +64,7 @@ from chatd.storage import Appended, Storage, StorageUnavailable, User
 from chatd.transport import Transport, TransportClosed
 from chatd.views import message_event
 
-__all__ = ["Connection", "Phase", "move", "read_range"]
+__all__ = ["Connection", "Phase", "move", "read_range", "refuse"]
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +171,7 @@ class Connection:
         """Serve the connection; returns when it is closed. Never raises for the peer's sake."""
         address = self._t.remote.rsplit(":", 1)[0]
         if not self._app.per_ip.acquire(address):
-            refusal = Error(code=codes.RATE_LIMITED,
-                            message="too many connections from your address")
-            with trio.move_on_after(1), contextlib.suppress(TransportClosed):
-                await self._t.send(frame(refusal))
-            await self._t.aclose()
+            await refuse(self._t, codes.RATE_LIMITED, "too many connections from your address")
             return
         try:
             await self._serve()
@@ -463,6 +459,14 @@ class Connection:
 
 def _nothing() -> None:
     pass
+
+
+async def refuse(transport: Transport, code: str, message: str, *, linger: float = 1.0) -> None:
+    """Tell a client why its connection is not served, in the protocol's own error frame
+    (waiting at most ``linger`` seconds for it to take it), and close the connection."""
+    with trio.move_on_after(linger), contextlib.suppress(TransportClosed):
+        await transport.send(frame(Error(code=code, message=message)))
+    await transport.aclose()
 
 
 async def read_range(storage: Storage, repair: Repair, *, most: int) -> bytes:

@@ -15,7 +15,6 @@ cancels what is left (idle HTTP keep-alives) and lets the actors and storage clo
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import gc
@@ -31,14 +30,14 @@ from chatd.auth import Auth, load_or_create_secret
 from chatd.cluster import Relay
 from chatd.committer import Committer
 from chatd.config import Config
-from chatd.connection import Connection
+from chatd.connection import Connection, refuse
 from chatd.errors import ChatError
 from chatd.http import serve_http_connection
 from chatd.http.server import REFUSAL_LINGER, refuse_http_connection
 from chatd.limits import ConnectionCounter, DescriptorBudget, descriptors_left
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
-from chatd.protocol import Error, codes, frame
+from chatd.protocol import codes
 from chatd.rooms import RoomRegistry
 from chatd.storage import RevocationNotice, Storage, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
@@ -226,11 +225,8 @@ def _log_full(budget: DescriptorBudget) -> None:
 async def _refuse_tcp(stream: trio.SocketStream, budget: DescriptorBudget) -> None:
     """Tell a protocol client the server is full, in the protocol's own error frame."""
     _log_full(budget)
-    refusal = frame(Error(code=codes.UNAVAILABLE, message=BUSY))
-    with trio.move_on_after(REFUSAL_LINGER):
-        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            await stream.send_all(refusal)
-    await trio.aclose_forcefully(stream)
+    await refuse(TcpTransport(stream, _remote(stream)), codes.UNAVAILABLE, BUSY,
+                 linger=REFUSAL_LINGER)
 
 
 def _end_revoked(app: App, notice: RevocationNotice) -> None:

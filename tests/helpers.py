@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ __all__ = [
     "make_config",
     "read_until_listening",
     "readiness",
+    "serving",
     "wait_ready",
     "without_chatd_settings",
 ]
@@ -98,3 +100,28 @@ async def read_until_listening(process: trio.Process) -> tuple[bytes, int, int]:
         chunk = await process.stderr.receive_some(4096)
         assert chunk, log.decode(errors="replace")
         log += chunk
+
+
+@asynccontextmanager
+async def serving(cwd: Path, env: Mapping[str, str], log_path: Path, *,
+                  start_within: float = 60) -> AsyncIterator[tuple[trio.Process, int, int]]:
+    """``python -m chatd serve`` in ``cwd`` with ``env`` (over the environment without any
+    ``CHATD_*`` setting), its output in ``log_path``, once it says it is ready: the process
+    and its (http, tcp) ports. Killed on the way out if it is still running."""
+    async with readiness() as (ready, notify):
+        with log_path.open("wb") as log_file:
+            process = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "chatd", "serve"], cwd=cwd,
+                env={**without_chatd_settings(), **env, **notify},
+                stdout=log_file, stderr=log_file,
+            )
+        try:
+            with trio.fail_after(start_within):
+                http_port, tcp_port = await wait_ready(
+                    ready, process, lambda: log_path.read_text(errors="replace"))
+            yield process, http_port, tcp_port
+        finally:
+            with trio.CancelScope(shield=True), trio.fail_after(30):
+                if process.returncode is None:
+                    process.kill()
+                await process.wait()

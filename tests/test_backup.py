@@ -28,7 +28,7 @@ import trio
 from chatd.protocol.names import dm_room_name
 from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config, readiness, wait_ready, without_chatd_settings
+from tests.helpers import make_config, serving
 
 PASSWORD = "correct horse"
 DM = dm_room_name("ann", "bob")
@@ -172,33 +172,14 @@ def test_restore_refuses_what_is_not_a_chatd_backup(tmp_path: Path, database_dsn
 async def _serving(tmp_path: Path, data: str) -> AsyncIterator[tuple[int, int]]:
     """`chatd serve` on the embedded database of ``tmp_path/data``; its two ports. Stopped
     with SIGTERM, which must exit 0."""
-    env = without_chatd_settings()
-    env.update({"CHATD_SERVER_DATA_DIR": str(tmp_path / data), "CHATD_HTTP_PORT": "0",
-                "CHATD_TCP_PORT": "0"})
+    env = {"CHATD_SERVER_DATA_DIR": str(tmp_path / data), "CHATD_HTTP_PORT": "0",
+           "CHATD_TCP_PORT": "0"}
     log_path = tmp_path / f"{data}.log"
-    async with readiness() as (ready, notify):
-        with log_path.open("wb") as log_file:
-            process = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env={**env, **notify},
-                stderr=log_file)
-        try:
-            with trio.fail_after(60):
-                ports = await wait_ready(ready, process, log_path.read_text)
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                process.kill()
-                await process.wait()
-            raise
-    try:
-        yield ports
+    async with serving(tmp_path, env, log_path) as (process, http_port, tcp_port):
+        yield http_port, tcp_port
         process.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
             assert await process.wait() == 0, log_path.read_text()
-    finally:
-        with trio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ database of the session's embedded PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ import trio
 
 from chatd.config import Config
 from chatd.server import Server, serve
-from tests.helpers import make_config, readiness, wait_ready, without_chatd_settings
+from tests.helpers import make_config, serving
 
 
 @asynccontextmanager
@@ -45,7 +44,6 @@ def messages_of(frames: list[dict[str, Any]], room: str) -> list[dict[str, Any]]
 
 
 START_TIMEOUT = 60
-STEP_TIMEOUT = 30
 
 
 @dataclasses.dataclass(slots=True)
@@ -61,34 +59,13 @@ class Daemon:
 async def daemon_process(tmp_path: Path, dsn: str, name: str) -> AsyncIterator[Daemon]:
     """Run ``python -m chatd serve`` on ``dsn`` (data in ``tmp_path/data``, ports 0) for the
     block; the process is killed on the way out, whatever happened."""
-    env = without_chatd_settings()
-    env.update({
+    env = {
         "CHATD_DATABASE_DSN": dsn, "CHATD_SERVER_DATA_DIR": str(tmp_path / "data"),
         "CHATD_HTTP_PORT": "0", "CHATD_TCP_PORT": "0",
         # The senders blast: this test is about durability, not the per-connection rate limit.
         "CHATD_LIMITS_SEND_RATE": "1000000", "CHATD_LIMITS_SEND_BURST": "1000000",
-    })
+    }
     # The log goes to a file, not a pipe: nobody has to read it for the daemon to go on.
-    log_path = tmp_path / f"{name}.log"
-    async with readiness() as (ready, notify):
-        with log_path.open("wb") as log_file:
-            process = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "chatd", "serve"], cwd=tmp_path, env={**env, **notify},
-                stdout=log_file, stderr=log_file,
-            )
-        try:
-            with trio.fail_after(START_TIMEOUT):
-                http_port, tcp_port = await wait_ready(
-                    ready, process, lambda: log_path.read_text(errors="replace"))
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                process.kill()
-                await process.wait()
-            raise
-    try:
+    async with serving(tmp_path, env, tmp_path / f"{name}.log", start_within=START_TIMEOUT) as (
+            process, http_port, tcp_port):
         yield Daemon(process, http_port=http_port, tcp_port=tcp_port)
-    finally:
-        with trio.CancelScope(shield=True), trio.fail_after(STEP_TIMEOUT):
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
