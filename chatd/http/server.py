@@ -180,10 +180,8 @@ async def _read_request(
             raise RuntimeError(f"unexpected h11 event {event!r}")
 
 
-async def _send_reply(
-    stream: trio.abc.Stream, conn: h11.Connection, reply: Reply, *, head_only: bool,
-    app: App,
-) -> None:
+def _headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    """Every header of ``reply``'s response."""
     headers = [
         *COMMON_HEADERS,
         (b"content-type", reply.content_type),
@@ -192,8 +190,16 @@ async def _send_reply(
     ]
     if reply.close:
         headers.append((b"connection", b"close"))
+    return headers
+
+
+async def _send_reply(
+    stream: trio.abc.Stream, conn: h11.Connection, reply: Reply, *, head_only: bool,
+    app: App,
+) -> None:
     reason = HTTPStatus(reply.status).phrase.encode()
-    data = conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reason))
+    data = conn.send(h11.Response(status_code=reply.status, headers=_headers(reply),
+                                  reason=reason))
     if reply.body and not head_only:
         data += conn.send(h11.Data(data=reply.body))
     data += conn.send(h11.EndOfMessage())
@@ -310,11 +316,9 @@ async def refuse_http_connection(stream: trio.abc.Stream, app: App, exc: ChatErr
     """Answer a connection we will not serve with ``exc`` (and ``Connection: close``) without
     reading its request, and close it. Never raises, but for cancellation."""
     reply = error_reply(exc, close=True)
+    # Written by hand: h11 answers only a request it has read, and we read none.
     head = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}".encode()]
-    headers = [*COMMON_HEADERS, (b"content-type", reply.content_type),
-               (b"content-length", str(len(reply.body)).encode()), *reply.headers,
-               (b"connection", b"close")]
-    head += [name + b": " + value for name, value in headers]
+    head += [name + b": " + value for name, value in _headers(reply)]
     app.metrics.http_requests.labels(status=str(reply.status)).inc()
     try:
         with trio.move_on_after(REFUSAL_LINGER):
