@@ -392,16 +392,7 @@ class RoomRegistry:
 
     async def join(self, command: Join) -> bool:
         """Queue a Join and wait until it is applied; False: a later Leave overtook it."""
-        result: list[bool] = []
-        applied = trio.Event()
-
-        def done(ok: bool) -> None:
-            result.append(ok)
-            applied.set()
-
-        await self.send(dataclasses.replace(command, done=done))
-        await applied.wait()
-        return result[0]
+        return await self._ask(functools.partial(dataclasses.replace, command))
 
     async def subscribe(self, user: str, room: str, since: int, announce: bytes | None,
                         still_member: Callable[[], Awaitable[bool]]) -> bool:
@@ -446,16 +437,20 @@ class RoomRegistry:
     async def from_member(self, user: str, room: str, data: bytes) -> bool:
         """Send ``data`` to the other members of ``room`` if ``user`` is one, in order with
         every command queued before (a kick acknowledged before is seen); whether it was."""
-        result: list[bool] = []
+        return await self._ask(functools.partial(FromMember, user, room, data))
+
+    async def _ask(self, command_with: Callable[..., Command]) -> bool:
+        """Queue ``command_with(done=...)`` and wait until the actor has answered it."""
+        answer: list[bool] = []
         applied = trio.Event()
 
         def done(ok: bool) -> None:
-            result.append(ok)
+            answer.append(ok)
             applied.set()
 
-        await self.send(FromMember(user, room, data, done))
+        await self.send(command_with(done=done))
         await applied.wait()
-        return result[0]
+        return answer[0]
 
     async def settled(self) -> None:
         """Wait until every command queued before this call is applied."""
