@@ -20,7 +20,9 @@ from chatd.protocol import (
     Answer,
     Contacts,
     CreateRoom,
+    Delete,
     Dm,
+    Edit,
     Error,
     Gap,
     Hello,
@@ -34,10 +36,14 @@ from chatd.protocol import (
     Limits,
     MemberJoined,
     MemberLeft,
+    MessageDeleted,
+    MessageEdited,
     MessagePosted,
     Ok,
     Ping,
     PresenceChanged,
+    React,
+    ReactionChanged,
     Read,
     ReadMoved,
     RemoveContact,
@@ -116,6 +122,9 @@ request_ids: st.SearchStrategy[RequestId] = st.none() | st.integers() | st.text(
 """What a client may put in ``id``: nothing, an integer or a short string."""
 
 nonces = st.text(_storable, min_size=1, max_size=MAX_NONCE_CHARS)
+msg_ids = st.integers(min_value=1, max_value=MAX_SEQ)
+emojis = st.sampled_from(["👍", "❤️", "😂", "🎉", "👍🏽", "🏳️\u200d🌈", "🇫🇷", "1️⃣"])
+"""Emoji in their normal (fully-qualified) form, as the parser gives them back."""
 tokens = st.text(_storable, min_size=1, max_size=MAX_TOKEN_CHARS)
 
 
@@ -148,10 +157,16 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "join": st.builds(Join, id=request_ids, room=any_room_names),
         "leave": st.builds(Leave, id=request_ids, room=any_room_names),
         "send": st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
-                          nonce=nonces),
+                          nonce=nonces, reply_to=st.none() | msg_ids),
         "history": _history(limits),
         "ping": st.builds(Ping, id=request_ids),
-        "dm": st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces),
+        "dm": st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
+                        reply_to=st.none() | msg_ids),
+        "edit": st.builds(Edit, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                          text=texts(limits)),
+        "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
+        "react": st.builds(React, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                           emoji=emojis, on=st.booleans()),
         "rooms": st.builds(Rooms, id=request_ids),
         "create_room": st.builds(
             CreateRoom, id=request_ids, room=room_names, private=st.booleans(),
@@ -241,12 +256,33 @@ reply_ids: st.SearchStrategy[int | str] = st.integers(0, 2**53) | st.text(
 )
 """The id of a reply to a request that had one."""
 
+_reactions = st.lists(
+    st.tuples(emojis, st.lists(user_names, min_size=1, max_size=3).map(tuple)), max_size=3,
+).map(tuple)
+
 message_events = st.builds(
     MessagePosted, room=any_room_names, seq=st.integers(1, MAX_SEQ),
     msg_id=st.integers(1, MAX_SEQ), sender=user_names, text=st.text(max_size=50),
-    ts=st.integers(0, 2**53), nonce=nonces,
-)
+    ts=st.integers(0, 2**53), nonce=nonces, rev=st.none() | st.integers(1, MAX_SEQ),
+    edited_ts=st.none() | st.integers(0, 2**53), deleted=st.booleans(), reactions=_reactions,
+    reply_to=st.none() | msg_ids,
+    quote=st.none() | st.fixed_dictionaries({"from": user_names, "text": st.text(max_size=20)}),
+    mentions=st.lists(user_names, max_size=3).map(tuple),
+).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to))
 """``message`` events (and the message objects of join and history replies)."""
+
+change_events: st.SearchStrategy[ServerEvent] = st.one_of(
+    st.builds(MessageEdited, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              msg_id=msg_ids, text=st.text(max_size=50), sender=user_names,
+              ts=st.integers(0, 2**53), mentions=st.lists(user_names, max_size=3).map(tuple)),
+    st.builds(MessageDeleted, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              msg_id=msg_ids, by=user_names, ts=st.integers(0, 2**53)),
+    st.builds(ReactionChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              msg_id=msg_ids, emoji=emojis, user=user_names, on=st.booleans(),
+              ts=st.integers(0, 2**53)),
+)
+"""The entries of a room's log that change a message (``edited``, ``deleted``,
+``reaction``)."""
 
 _room_objects = st.fixed_dictionaries(
     {"room": any_room_names, "kind": st.sampled_from(["room", "dm"]),
@@ -281,6 +317,7 @@ error_events = st.builds(
 
 events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     message_events,
+    change_events,
     st.builds(PresenceChanged, user=user_names, status=st.sampled_from(["online", "offline"])),
     st.builds(MemberJoined, room=any_room_names, user=user_names, by=st.none() | user_names),
     st.builds(MemberLeft, room=any_room_names, user=user_names, by=st.none() | user_names),
@@ -291,15 +328,17 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``gap``)."""
 
-_pages = st.lists(message_events, max_size=3).map(tuple)
+_pages = st.lists(message_events | change_events, max_size=3).map(tuple)
 
 # The request a reply answers (an instance of each type the reply can answer) with the
 # strategy of that reply; the reply's id is the caller's to set.
 _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
-    ([Send(room="a", text="t", nonce="n"), Dm(to="bob", text="t", nonce="n")],
+    ([Send(room="a", text="t", nonce="n"), Dm(to="bob", text="t", nonce="n"),
+      Edit(room="a", msg_id=1, text="t"), Delete(room="a", msg_id=1),
+      React(room="a", msg_id=1, emoji="👍")],
      st.builds(Sent, room=any_room_names, seq=st.integers(1, MAX_SEQ),
                msg_id=st.integers(1, MAX_SEQ), ts=st.integers(0, 2**53),
-               duplicate=st.booleans())),
+               duplicate=st.booleans(), unchanged=st.booleans())),
     ([History(room="a")],
      st.builds(HistoryPage, room=any_room_names, messages=_pages, more=st.booleans(),
                last_seq=st.none() | seqs)),

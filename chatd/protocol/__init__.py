@@ -1,7 +1,8 @@
 """The chatd socket protocol, sans-IO: bytes in, events out; events in, bytes out.
 
-This package imports only the standard library, so that it can be tested (and reused by
-clients) without trio, asyncpg or h11. See docs/protocol.md for the wire format.
+This package imports only the standard library and ``emoji`` (a pure-Python table of Unicode's
+emoji, for reactions), so that it can be tested (and reused by clients) without trio, asyncpg
+or h11. See docs/protocol.md for the wire format.
 """
 
 from chatd.protocol.client import (
@@ -18,9 +19,13 @@ from chatd.protocol.events import (
     REQUESTS,
     AddContact,
     Answer,
+    Change,
     Contacts,
     CreateRoom,
+    Delete,
     Dm,
+    Edit,
+    Entry,
     Error,
     Gap,
     Hello,
@@ -34,10 +39,14 @@ from chatd.protocol.events import (
     Limits,
     MemberJoined,
     MemberLeft,
+    MessageDeleted,
+    MessageEdited,
     MessagePosted,
     Ok,
     Ping,
     PresenceChanged,
+    React,
+    ReactionChanged,
     Read,
     ReadMoved,
     RemoveContact,
@@ -80,10 +89,14 @@ __all__ = [
     "REQUESTS",
     "AddContact",
     "Answer",
+    "Change",
     "ClientConnection",
     "Contacts",
     "CreateRoom",
+    "Delete",
     "Dm",
+    "Edit",
+    "Entry",
     "Error",
     "Gap",
     "Hello",
@@ -100,10 +113,14 @@ __all__ = [
     "LocalProtocolError",
     "MemberJoined",
     "MemberLeft",
+    "MessageDeleted",
+    "MessageEdited",
     "MessagePosted",
     "Ok",
     "Ping",
     "PresenceChanged",
+    "React",
+    "ReactionChanged",
     "Read",
     "ReadMoved",
     "RemoteProtocolError",

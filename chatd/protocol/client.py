@@ -46,7 +46,10 @@ from chatd.protocol.codec import LineBuffer, decode_line, encode
 from chatd.protocol.events import (
     MAX_ID_CHARS,
     Answer,
+    Delete,
     Dm,
+    Edit,
+    Entry,
     Error,
     Gap,
     Hello,
@@ -57,10 +60,14 @@ from chatd.protocol.events import (
     Leave,
     MemberJoined,
     MemberLeft,
+    MessageDeleted,
+    MessageEdited,
     MessagePosted,
     Ok,
     Ping,
     PresenceChanged,
+    React,
+    ReactionChanged,
     ReadMoved,
     Request,
     RequestError,
@@ -204,18 +211,75 @@ def _id(obj: Mapping[str, Any]) -> RequestId:
     raise _Bad("'id' must be null, an integer or a string")
 
 
+def _strs(obj: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = obj.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Bad(f"'{key}' must be an array of strings")
+    return tuple(value)
+
+
+def _reactions(obj: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    reactions = _objects(obj, "reactions", optional=True)
+    return tuple((_str(r, "emoji"), _strs(r, "users")) for r in reactions)
+
+
 def _message(obj: Mapping[str, Any]) -> MessagePosted:
+    quote = obj.get("quote")
+    if quote is not None and not isinstance(quote, dict):
+        raise _Bad("'quote' must be an object")
     return MessagePosted(
         room=_str(obj, "room"), seq=_int(obj, "seq"), msg_id=_int(obj, "msg_id"),
         sender=_str(obj, "from"), text=_str(obj, "text"), ts=_int(obj, "ts", minimum=None),
-        nonce=_str(obj, "nonce"),
+        nonce=_str(obj, "nonce"), rev=_optional_int(obj, "rev"),
+        edited_ts=_optional_int(obj, "edited_ts"), deleted=_bool(obj, "deleted", False),
+        reactions=_reactions(obj), reply_to=_optional_int(obj, "reply_to"), quote=quote,
+        mentions=_strs(obj, "mentions"),
     )
 
 
-def _messages(obj: Mapping[str, Any]) -> tuple[MessagePosted, ...]:
+def _edited(obj: Mapping[str, Any]) -> MessageEdited:
+    return MessageEdited(
+        room=_str(obj, "room"), seq=_int(obj, "seq"), msg_id=_int(obj, "msg_id"),
+        text=_str(obj, "text"), sender=_str(obj, "from"), ts=_int(obj, "ts", minimum=None),
+        mentions=_strs(obj, "mentions"),
+    )
+
+
+def _deleted(obj: Mapping[str, Any]) -> MessageDeleted:
+    return MessageDeleted(room=_str(obj, "room"), seq=_int(obj, "seq"),
+                          msg_id=_int(obj, "msg_id"), by=_str(obj, "by"),
+                          ts=_int(obj, "ts", minimum=None))
+
+
+def _reaction(obj: Mapping[str, Any]) -> ReactionChanged:
+    return ReactionChanged(room=_str(obj, "room"), seq=_int(obj, "seq"),
+                           msg_id=_int(obj, "msg_id"), emoji=_str(obj, "emoji"),
+                           user=_str(obj, "user"), on=_bool(obj, "on", True),
+                           ts=_int(obj, "ts", minimum=None))
+
+
+#: The parser of each kind of entry of a room's log, by its op.
+_ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
+    "message": _message,
+    "edited": _edited,
+    "deleted": _deleted,
+    "reaction": _reaction,
+}
+
+
+def _entry(obj: Mapping[str, Any]) -> Entry:
+    parse = _ENTRIES.get(str(obj.get("op", "message")))
+    if parse is None:
+        raise _Bad(f"unknown entry op {str(obj.get('op'))[:32]!r}")
+    return parse(obj)
+
+
+def _messages(obj: Mapping[str, Any]) -> tuple[Entry, ...]:
     messages = _objects(obj, "messages")
     try:
-        return tuple(_message(message) for message in messages)
+        return tuple(_entry(message) for message in messages)
     except _Bad as exc:
         raise _Bad(f"'messages': {exc}") from None
 
@@ -251,7 +315,8 @@ def _ok(obj: Mapping[str, Any], rid: RequestId) -> Ok:
 def _sent(obj: Mapping[str, Any], rid: RequestId) -> Sent:
     return Sent(id=rid, room=_str(obj, "room"), seq=_int(obj, "seq"),
                 msg_id=_int(obj, "msg_id"), ts=_int(obj, "ts", minimum=None),
-                duplicate=_bool(obj, "duplicate", False))
+                duplicate=_bool(obj, "duplicate", False),
+                unchanged=_bool(obj, "unchanged", False))
 
 
 def _history_page(obj: Mapping[str, Any], rid: RequestId) -> HistoryPage:
@@ -277,6 +342,9 @@ _ReplyParser = Callable[[Mapping[str, Any], RequestId], ServerEvent]
 _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
     Send: _sent,
     Dm: _sent,
+    Edit: _sent,
+    Delete: _sent,
+    React: _sent,
     History: _history_page,
     Join: _join_accepted,
     Leave: _ok,
@@ -287,7 +355,7 @@ _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
 
 #: The parser of every event that is not a reply, by its op.
 _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
-    "message": _message,
+    **_ENTRIES,
     "presence": lambda obj: PresenceChanged(user=_str(obj, "user"), status=_str(obj, "status")),
     "joined": lambda obj: MemberJoined(room=_str(obj, "room"), user=_str(obj, "user"),
                                        by=_optional_str(obj, "by")),

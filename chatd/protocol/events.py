@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from chatd.protocol import codes
+from chatd.protocol.markup import MAX_EMOJI_CHARS, normalise_emoji
 from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room, normalise_user
 
 __all__ = [
@@ -21,9 +22,13 @@ __all__ = [
     "REQUESTS",
     "AddContact",
     "Answer",
+    "Change",
     "Contacts",
     "CreateRoom",
+    "Delete",
     "Dm",
+    "Edit",
+    "Entry",
     "Error",
     "Gap",
     "Hello",
@@ -37,10 +42,14 @@ __all__ = [
     "Limits",
     "MemberJoined",
     "MemberLeft",
+    "MessageDeleted",
+    "MessageEdited",
     "MessagePosted",
     "Ok",
     "Ping",
     "PresenceChanged",
+    "React",
+    "ReactionChanged",
     "Read",
     "ReadMoved",
     "RemoveContact",
@@ -128,6 +137,7 @@ class Send(Request):
     room: str
     text: str
     nonce: str
+    reply_to: int | None = None  # the msg_id of a message of the same room this answers
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +162,7 @@ class Dm(Request):
     to: str
     text: str
     nonce: str
+    reply_to: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,6 +238,40 @@ class RemoveContact(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Edit(Request):
+    """New text for a message; only its author may."""
+
+    OP: ClassVar[str] = "edit"
+    room: str
+    msg_id: int
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Delete(Request):
+    """Delete a message (its author, or the room's owner): its words leave the database."""
+
+    OP: ClassVar[str] = "delete"
+    room: str
+    msg_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class React(Request):
+    """Put (``on``) or take back the user's ``emoji`` on a message."""
+
+    OP: ClassVar[str] = "react"
+    room: str
+    msg_id: int
+    emoji: str
+    on: bool = True
+
+
+#: The requests that change a message already stored: each is an entry of the room's log.
+Change = Edit | Delete | React
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RequestError:
     """A frame the peer got wrong. The server answers it with an ``error`` frame carrying
     ``code``; when ``fatal`` it then closes the connection."""
@@ -259,7 +304,16 @@ class ServerEvent:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MessagePosted(ServerEvent):
-    """A committed message, as a ``message`` event or inside a page of history."""
+    """A message, as a ``message`` event or inside a page of history, as it is now.
+
+    A message changed since it was posted says so: ``rev`` is the seq of the last entry that
+    changed it (a client applies a change entry only if its seq is above the message's
+    ``rev``, so a page read after a change and that change delivered live end the same);
+    ``edited_ts``, ``deleted`` (a tombstone: ``text`` is empty), ``reactions`` as
+    ``(emoji, users)`` pairs in the order they were first put. ``reply_to`` is the msg_id this
+    one answers, with ``quote`` ({from, text} of that message, or {deleted: true}).
+    ``mentions``: the members it names as ``@name``. Fields at their defaults are left out of
+    the wire form, so a plain message's frame is what it was in v1."""
 
     OP: ClassVar[str] = "message"
     room: str
@@ -269,12 +323,88 @@ class MessagePosted(ServerEvent):
     text: str
     ts: int
     nonce: str
+    rev: int | None = None
+    edited_ts: int | None = None
+    deleted: bool = False
+    reactions: Sequence[tuple[str, Sequence[str]]] = ()
+    reply_to: int | None = None
+    quote: Mapping[str, Any] | None = None
+    mentions: Sequence[str] = ()
 
     def wire(self) -> dict[str, Any]:
-        return {
+        obj: dict[str, Any] = {
             "op": self.OP, "room": self.room, "seq": self.seq, "msg_id": self.msg_id,
             "from": self.sender, "text": self.text, "ts": self.ts, "nonce": self.nonce,
         }
+        if self.rev is not None and self.rev != self.seq:
+            obj["rev"] = self.rev
+        if self.edited_ts is not None:
+            obj["edited_ts"] = self.edited_ts
+        if self.deleted:
+            obj["deleted"] = True
+        if self.reactions:
+            obj["reactions"] = [{"emoji": emoji, "users": list(users)}
+                                for emoji, users in self.reactions]
+        if self.reply_to is not None:
+            obj["reply_to"] = self.reply_to
+            if self.quote is not None:
+                obj["quote"] = dict(self.quote)
+        if self.mentions:
+            obj["mentions"] = list(self.mentions)
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageEdited(ServerEvent):
+    """An entry of the log: message ``msg_id`` now reads ``text`` (its author edited it)."""
+
+    OP: ClassVar[str] = "edited"
+    room: str
+    seq: int
+    msg_id: int
+    text: str
+    sender: str
+    ts: int
+    mentions: Sequence[str] = ()
+
+    def wire(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "op": self.OP, "room": self.room, "seq": self.seq, "msg_id": self.msg_id,
+            "text": self.text, "from": self.sender, "ts": self.ts,
+        }
+        if self.mentions:
+            obj["mentions"] = list(self.mentions)
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageDeleted(ServerEvent):
+    """An entry of the log: message ``msg_id`` was deleted, ``by`` its author or a moderator."""
+
+    OP: ClassVar[str] = "deleted"
+    room: str
+    seq: int
+    msg_id: int
+    by: str
+    ts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReactionChanged(ServerEvent):
+    """An entry of the log: ``user`` put (``on``) or took back ``emoji`` on ``msg_id``."""
+
+    OP: ClassVar[str] = "reaction"
+    room: str
+    seq: int
+    msg_id: int
+    emoji: str
+    user: str
+    on: bool
+    ts: int
+
+
+#: An entry of a room's log: what ``history``, ``join``, a resume and live delivery carry.
+Entry = MessagePosted | MessageEdited | MessageDeleted | ReactionChanged
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -306,7 +436,10 @@ class Ok(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Sent(ServerEvent):
-    """A ``send`` acknowledged: the message is committed."""
+    """A ``send`` or a change (``edit``, ``delete``, ``react``) acknowledged: its entry is
+    committed at ``seq``. ``duplicate``: a resent ``send`` (the nonce was used; these are the
+    first one's seq and id). ``unchanged``: a change that changed nothing and stored nothing;
+    ``seq`` is then the message's ``rev``, the last entry that did."""
 
     OP: ClassVar[str] = "ok"
     id: RequestId = None
@@ -315,6 +448,7 @@ class Sent(ServerEvent):
     msg_id: int
     ts: int
     duplicate: bool = False
+    unchanged: bool = False
 
     def wire(self) -> dict[str, Any]:
         obj = {
@@ -323,17 +457,19 @@ class Sent(ServerEvent):
         }
         if self.duplicate:
             obj["duplicate"] = True
+        if self.unchanged:
+            obj["unchanged"] = True
         return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HistoryPage(ServerEvent):
-    """A page of a room's messages, oldest first."""
+    """A page of a room's log, oldest first: messages and the changes made to them."""
 
     OP: ClassVar[str] = "ok"
     id: RequestId = None
     room: str
-    messages: Sequence[MessagePosted]
+    messages: Sequence[Entry]
     more: bool
     last_seq: int | None = None  # the room's last seq, when known
 
@@ -355,7 +491,7 @@ class JoinAccepted(ServerEvent):
     id: RequestId = None
     room: str
     last_seq: int
-    messages: Sequence[MessagePosted]
+    messages: Sequence[Entry]
     more: bool
     private: bool = False
     topic: str = ""
@@ -521,13 +657,48 @@ def _parse_hello(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hell
     return Hello(id=rid, token=token, resume=resume)
 
 
-def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
-    room = _room(obj)
+def _text(obj: Mapping[str, Any], limits: Limits) -> str:
     text = _str(obj, "text", max_chars=limits.max_text_chars)
     if not text.strip():
         raise _Invalid("'text' must not be blank")
+    return text
+
+
+def _msg_id(obj: Mapping[str, Any], key: str = "msg_id", *, optional: bool = False
+            ) -> int | None:
+    return _int(obj, key, minimum=1, maximum=MAX_SEQ, optional=optional)
+
+
+def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
+    room = _room(obj)
+    text = _text(obj, limits)
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
-    return Send(id=rid, room=room, text=text, nonce=nonce)
+    return Send(id=rid, room=room, text=text, nonce=nonce,
+                reply_to=_msg_id(obj, "reply_to", optional=True))
+
+
+def _parse_edit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Edit:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return Edit(id=rid, room=room, msg_id=msg_id, text=_text(obj, limits))
+
+
+def _parse_delete(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Delete:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return Delete(id=rid, room=room, msg_id=msg_id)
+
+
+def _parse_react(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> React:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    emoji = normalise_emoji(_str(obj, "emoji", max_chars=MAX_EMOJI_CHARS))
+    if emoji is None:
+        raise _Invalid("'emoji' must be one emoji")
+    return React(id=rid, room=room, msg_id=msg_id, emoji=emoji, on=_bool(obj, "on", True))
 
 
 def _parse_history(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> History:
@@ -556,11 +727,10 @@ def _new_room(obj: Mapping[str, Any]) -> str:
 
 def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
     to = _user(obj, "to")
-    text = _str(obj, "text", max_chars=limits.max_text_chars)
-    if not text.strip():
-        raise _Invalid("'text' must not be blank")
+    text = _text(obj, limits)
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
-    return Dm(id=rid, to=to, text=text, nonce=nonce)
+    return Dm(id=rid, to=to, text=text, nonce=nonce,
+              reply_to=_msg_id(obj, "reply_to", optional=True))
 
 
 def _parse_create_room(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> CreateRoom:
@@ -627,6 +797,9 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "contacts": (Contacts, _fields(Contacts)),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),
+    "edit": (Edit, _parse_edit),
+    "delete": (Delete, _parse_delete),
+    "react": (React, _parse_react),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -635,6 +808,9 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "ok": (Ok, Sent, HistoryPage, JoinAccepted, Answer),
     "error": (Error,),
     "message": (MessagePosted,),
+    "edited": (MessageEdited,),
+    "deleted": (MessageDeleted,),
+    "reaction": (ReactionChanged,),
     "presence": (PresenceChanged,),
     "joined": (MemberJoined,),
     "left": (MemberLeft,),

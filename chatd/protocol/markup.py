@@ -1,0 +1,82 @@
+"""What the server reads in a message's text: the ``@name`` mentions, and whether a reaction's
+emoji is one.
+
+The text itself is stored and sent as its author typed it; clients render the Markdown subset
+(docs/protocol.md, "Formatting"). The server only needs to know which members a message names,
+and it must agree with the renderers on one rule: nothing inside code (a fenced block or a
+backtick span) is a mention, so that ``@bob`` quoted in a snippet alerts nobody.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+import emoji as _emoji
+
+__all__ = ["MAX_EMOJI_CHARS", "MAX_MENTIONS", "is_emoji", "mention_candidates", "normalise_emoji",
+           "without_code"]
+
+#: The most names one message can mention; more are not looked up (a message naming 500
+#: people is a broadcast, not a mention).
+MAX_MENTIONS: Final = 50
+#: The longest emoji accepted, in code points (family and flag sequences run to about 10).
+MAX_EMOJI_CHARS: Final = 16
+
+# A fence opens a code block at the start of a line (up to three spaces in) with three or more
+# backticks or tildes; the block ends at a line with a fence of the same kind at least as long,
+# or at the end of the text (CommonMark).
+_FENCE: Final = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# An inline code span: a run of backticks, then anything, then a run of the same length.
+_CODE_SPAN: Final = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+# "@name" where "@" does not follow a name character (an e-mail address is not a mention).
+_MENTION: Final = re.compile(r"(?<![A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{1,32})")
+
+
+def without_code(text: str) -> str:
+    """``text`` with its fenced code blocks and inline code spans blanked out."""
+    kept: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        opened = _FENCE.match(line)
+        if fence is None:
+            if opened:
+                fence = opened.group(1)
+                continue
+            kept.append(line)
+        elif opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
+                and not line.strip().lstrip(fence[0]):
+            fence = None
+    return _CODE_SPAN.sub(" ", "\n".join(kept))
+
+
+def mention_candidates(text: str) -> list[str]:
+    """The names ``text`` may mention, lower-cased, each once, in order, at most
+    :data:`MAX_MENTIONS`. A name followed by sentence punctuation is also tried without it
+    ("ask @bob." names bob, and a user called "bob." too): the server keeps only those that
+    are members of the room."""
+    found: dict[str, None] = {}
+    for match in _MENTION.finditer(without_code(text)):
+        name = match.group(1).lower()
+        found[name] = None
+        stripped = name.rstrip(".-")
+        if stripped:
+            found[stripped] = None
+        if len(found) >= MAX_MENTIONS:
+            break
+    return list(found)[:MAX_MENTIONS]
+
+
+def normalise_emoji(value: str) -> str | None:
+    """The fully-qualified form of one emoji (so that "❤" and "❤️" are one reaction), or
+    None when ``value`` is not exactly one emoji of Unicode's recommended set (a skin tone,
+    a ZWJ family and a flag are one emoji each)."""
+    if not value or len(value) > MAX_EMOJI_CHARS or not _emoji.is_emoji(value):
+        return None
+    qualified = _emoji.emojize(_emoji.demojize(value))
+    return qualified if _emoji.is_emoji(qualified) else value
+
+
+def is_emoji(value: str) -> bool:
+    """Whether ``value`` is exactly one emoji (see :func:`normalise_emoji`)."""
+    return normalise_emoji(value) is not None
