@@ -10,6 +10,15 @@
 // Statuses: "sending" (a request is in flight), "failed" (not sent yet: offline, or an error
 // worth retrying; sent again after the next welcome), "rejected" (the server refused it for
 // good, e.g. not a member: it stays on screen until the person retries or discards it).
+//
+// Changes to messages (protocol v2: `edit`, `delete`, `react`) wait here too, as entries with a
+// `change` ({op, msg_id, text | emoji, on}) and a local key in `nonce` (never sent: a change
+// says the state it wants, so sending it again is safe without one; docs/protocol.md,
+// "Resending is safe"). They are resent after a reconnect like sends. Once acknowledged a
+// change is "acked" with the `seq` of its entry, and stays until that entry has been applied
+// to the message (state.js), so that the page shows the change from the moment it is made to
+// the moment it is in the message, never the old text in between. An acked change is never
+// sent again, nor kept across a reload.
 
 /** Codes after which a send is worth repeating (nothing was stored, or we cannot know). */
 const RETRYABLE = new Set(["disconnected", "unavailable", "internal", "shutting_down"]);
@@ -18,9 +27,35 @@ export const OFFLINE_TEXT = "Offline: will be sent when the connection is back."
 export const RETRY_TEXT = "Not sent yet: will retry when the connection is back.";
 export const RATE_TEXT = "Sending too fast: retrying in a moment.";
 
-/** A new entry: `to` (the peer's name) for a conversation, else null; `ts` in ms. */
-export function entry({ nonce, room, to = null, text, ts }) {
-  return Object.freeze({ nonce, room, to, text, ts, status: "sending", error: "" });
+/**
+ * A new entry: `to` (the peer's name) for a conversation, else null; `ts` in ms; `reply_to`
+ * the msg_id of the message it answers, if any.
+ */
+export function entry({ nonce, room, to = null, text, ts, reply_to: replyTo = null }) {
+  return Object.freeze({ nonce, room, to, text, ts, status: "sending", error: "",
+    ...(Number.isSafeInteger(replyTo) ? { reply_to: replyTo } : {}) });
+}
+
+const CHANGE_FIELDS = { edit: ["text"], delete: [], react: ["emoji", "on"] };
+
+/**
+ * A change to message `msg_id` of `room`: `change` is {op: "edit", text} | {op: "delete"} |
+ * {op: "react", emoji, on}. `key` identifies it here (it is not sent).
+ */
+export function change({ key, room, msgId, change: fields, ts }) {
+  const kept = { op: fields.op, msg_id: msgId };
+  for (const name of CHANGE_FIELDS[fields.op] || []) kept[name] = fields[name];
+  return Object.freeze({ nonce: key, room, to: null, text: "", ts, status: "sending", error: "",
+    change: Object.freeze(kept) });
+}
+
+/** The change entry that a change request was sent for (the first one still waiting). */
+export function findChange(outbox, asked) {
+  const same = (item) => item.change && item.room === asked.room
+    && item.change.op === asked.op && item.change.msg_id === asked.msg_id
+    && (CHANGE_FIELDS[asked.op] || []).every((name) => item.change[name] === asked[name]);
+  return outbox.find((item) => same(item) && item.status === "sending")
+    || outbox.find((item) => same(item) && item.status !== "acked");
 }
 
 /** The entry with this nonce, or undefined. */
@@ -45,16 +80,21 @@ export function update(outbox, nonce, changes) {
     : item));
 }
 
-/** The request that sends an entry: `dm` to the peer, or `send` to the room; same nonce. */
+/**
+ * The request that sends an entry: `dm` to the peer, or `send` to the room; same nonce. A
+ * change is its own request (`edit`, `delete`, `react`) on the room.
+ */
 export function request(item) {
+  if (item.change) return { ...item.change, room: item.room };
+  const reply = item.reply_to !== undefined ? { reply_to: item.reply_to } : {};
   return item.to
-    ? { op: "dm", to: item.to, text: item.text, nonce: item.nonce }
-    : { op: "send", room: item.room, text: item.text, nonce: item.nonce };
+    ? { op: "dm", to: item.to, text: item.text, nonce: item.nonce, ...reply }
+    : { op: "send", room: item.room, text: item.text, nonce: item.nonce, ...reply };
 }
 
 /** The entries to send again once connected, in the order they were made. */
 export function toResend(outbox) {
-  return outbox.filter((item) => item.status !== "rejected");
+  return outbox.filter((item) => item.status !== "rejected" && item.status !== "acked");
 }
 
 /** The connection dropped: what was in flight is now waiting for the next connection. */
@@ -81,11 +121,25 @@ export function failure(error, online) {
     retryAfter: null };
 }
 
-/** The outbox as saved (plain data). */
+/** The outbox as saved (plain data). Acked changes are done: they are not saved. */
 export function save(outbox) {
-  return outbox.map(({ nonce, room, to, text, ts, status, error }) => ({
+  return outbox.filter((item) => item.status !== "acked").map(({
+    nonce, room, to, text, ts, status, error, reply_to: replyTo, change: fields,
+  }) => ({
     nonce, room, to, text, ts, status, error,
+    ...(replyTo !== undefined ? { reply_to: replyTo } : {}),
+    ...(fields ? { change: { ...fields } } : {}),
   }));
+}
+
+function restoredChange(fields) {
+  if (!fields || !Object.hasOwn(CHANGE_FIELDS, fields.op) || !Number.isSafeInteger(fields.msg_id)) {
+    return null;
+  }
+  if (fields.op === "edit" && typeof fields.text !== "string") return null;
+  if (fields.op === "react" && (typeof fields.emoji !== "string"
+      || typeof fields.on !== "boolean")) return null;
+  return fields;
 }
 
 /**
@@ -96,14 +150,23 @@ export function restore(saved) {
   if (!Array.isArray(saved)) return [];
   return saved
     .filter((item) => item && typeof item.nonce === "string" && typeof item.room === "string"
-      && typeof item.text === "string")
-    .map((item) => Object.freeze({
-      nonce: item.nonce,
-      room: item.room,
-      to: typeof item.to === "string" ? item.to : null,
-      text: item.text,
-      ts: Number(item.ts) || 0,
-      status: item.status === "rejected" ? "rejected" : "failed",
-      error: item.status === "rejected" ? String(item.error || "") : RETRY_TEXT,
-    }));
+      && typeof item.text === "string" && item.status !== "acked"
+      && (item.change === undefined || restoredChange(item.change)))
+    .map((item) => {
+      if (item.change !== undefined) {
+        return Object.freeze({ ...change({ key: item.nonce, room: item.room,
+          msgId: item.change.msg_id, change: item.change, ts: Number(item.ts) || 0 }),
+        status: "failed", error: RETRY_TEXT });
+      }
+      return Object.freeze({
+        nonce: item.nonce,
+        room: item.room,
+        to: typeof item.to === "string" ? item.to : null,
+        text: item.text,
+        ts: Number(item.ts) || 0,
+        status: item.status === "rejected" ? "rejected" : "failed",
+        error: item.status === "rejected" ? String(item.error || "") : RETRY_TEXT,
+        ...(Number.isSafeInteger(item.reply_to) ? { reply_to: item.reply_to } : {}),
+      });
+    });
 }

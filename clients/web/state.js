@@ -35,9 +35,18 @@
 // room, so reading several rooms in a row loses none, and kept across a reconnect (sent again
 // after the welcome), so a marker set just before the connection dropped still reaches the
 // server.
+//
+// Changes to messages (protocol v2): `edited`, `deleted` and `reaction` entries, live or inside
+// pages of history and join replies, go to the room (store.js), which applies them by the
+// rules of entries.js. The person's own edits, deletions and reactions wait in the outbox
+// (outbox.js) until their entry is in the message, and are shown meanwhile
+// (select-messages.js): nothing flickers back to the old text, and after a reconnect what was
+// not acknowledged is sent again.
 
+import { quoteOf, revOf } from "./entries.js";
 import * as outbox from "./outbox.js";
 import { firstRoom } from "./select.js";
+import { lastOwnMessage, shownMessage } from "./select-messages.js";
 import { dmName, Room, sameUser } from "./store.js";
 
 export const TYPING_SEND_MS = 3000; // at most one `typing` per room this often
@@ -45,6 +54,7 @@ export const TYPING_SHOW_MS = 5000; // how long someone shows as typing after th
 export const READ_DELAY_MS = 300; // read markers are sent at most this often
 export const PAGE = 50; // messages per page when opening a room or scrolling up
 export const GAP_PAGE = 500; // messages per page when filling a gap
+export const SEEK_PAGE = 200; // entries per page when paging back to a reply's original
 // The request that refreshes the user's rooms: only theirs (the public list is paged and
 // browsed apart, see browse.js); its reply asks for the next page while there is one.
 export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
@@ -67,6 +77,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true } =
     reads: new Map(), // room -> {seq, sent}: a read marker not yet acknowledged
     lastTyping: new Map(), // room -> ms when `typing` was last sent
     scrollTick: 0, // bumped when the message list should scroll to its end
+    editing: null, // {room, msgId}: the message being edited in place
+    jump: { room: null, msgId: null, tick: 0 }, // show this message (tick: each time asked)
   };
 }
 
@@ -129,6 +141,7 @@ const EVENTS = {
       : loadRoom(state, state.current, { members: true });
     // What was not acknowledged goes out again, in order, with the same nonces.
     for (const item of outbox.toResend(state.outbox)) effects.push(...transmit(state, item.nonce));
+    for (const room of state.rooms.values()) effects.push(...settle(state, room));
     effects.push(...flushReads(state));
     return effects;
   },
@@ -137,6 +150,10 @@ const EVENTS = {
     if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
     return receive(state, frame.room, [frame]);
   },
+
+  edited: changed,
+  deleted: changed,
+  reaction: changed,
 
   presence(state, frame) {
     if (typeof frame.user === "string") setPresence(state, frame.user, frame.status);
@@ -227,22 +244,23 @@ const ANSWERED = {
     if (asked.after !== undefined) {
       // Filling a gap: go on from the last one received while there is more.
       room.add(messages, state.me);
-      if (!reply.more || !messages.length) return [];
+      const effects = settle(state, room);
+      if (!reply.more || !messages.length) return effects;
       const after = messages[messages.length - 1].seq;
-      return [request("history", { room: asked.room, after, limit: GAP_PAGE })];
+      return [...effects, request("history", { room: asked.room, after, limit: GAP_PAGE })];
     }
     if (asked.before !== undefined) {
       room.loadingOlder = false;
       room.more = Boolean(reply.more);
       room.add(messages, state.me);
-      return [];
+      return [...settle(state, room), ...seekOlder(state, room)];
     }
     room.loading = false;
     room.loaded = true;
     room.more = Boolean(reply.more);
     room.add(messages, state.me);
     if (state.current === room.name) state.scrollTick += 1;
-    return [];
+    return settle(state, room);
   },
 
   who(state, asked, reply) {
@@ -256,6 +274,9 @@ const ANSWERED = {
 
   send: acked,
   dm: acked,
+  edit: changeAcked,
+  delete: changeAcked,
+  react: changeAcked,
 
   read(state, asked, reply) {
     const room = state.rooms.get(asked.room);
@@ -305,7 +326,7 @@ const ANSWERED = {
     room.loaded = true;
     room.more = Boolean(reply.more);
     room.members = null;
-    return [{ refreshRooms: true }, ...selectRoom(state, room.name)];
+    return [{ refreshRooms: true }, ...settle(state, room), ...selectRoom(state, room.name)];
   },
 
   leave(state, asked) {
@@ -338,6 +359,7 @@ const REFUSED = {
     const away = error.code === "disconnected";
     if (asked.before !== undefined) {
       room.loadingOlder = false;
+      room.seeking = null;
       return away ? [] : [{ toast: `Cannot load older messages: ${error.message}` }];
     }
     room.loading = false;
@@ -351,6 +373,9 @@ const REFUSED = {
 
   send: sendRefused,
   dm: sendRefused,
+  edit: changeRefused,
+  delete: changeRefused,
+  react: changeRefused,
 
   read(state, asked, error) {
     const pending = state.reads.get(asked.room);
@@ -376,10 +401,18 @@ function acked(state, asked, reply) {
   const effects = [];
   if (typeof reply.room === "string" && isSeq(reply.seq)
       && (!reply.duplicate || state.rooms.has(reply.room))) {
-    effects.push(...receive(state, reply.room, [{
+    // The message as the ack tells it, kept only if its own event has not come (that one has
+    // the mentions the server found, and any change made since).
+    const message = {
       op: "message", room: reply.room, seq: reply.seq, msg_id: reply.msg_id, from: state.me,
       text: asked.text, ts: reply.ts, nonce: asked.nonce,
-    }]));
+    };
+    if (Number.isSafeInteger(asked.reply_to)) {
+      message.reply_to = asked.reply_to;
+      const original = state.rooms.get(reply.room)?.byMsgId(asked.reply_to);
+      if (original) message.quote = quoteOf(original);
+    }
+    effects.push(...receive(state, reply.room, [message], { weak: true }));
   }
   state.outbox = outbox.drop(state.outbox, asked.nonce);
   return effects;
@@ -460,8 +493,10 @@ export function compose(state, { text, nonce, now }) {
   const room = state.rooms.get(state.current);
   if (!room || typeof text !== "string" || !text.trim()) return [];
   const to = room.kind === "dm" ? room.peer : null;
+  const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
+  room.replyTo = null;
   state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name, to, text,
-    ts: now }));
+    ts: now, reply_to: replyTo }));
   state.lastTyping.delete(room.name); // the next keystroke starts a new "typing"
   state.scrollTick += 1;
   return transmit(state, nonce);
@@ -522,6 +557,195 @@ export function setVisible(state, visible) {
 /** The reducers that `later` effects name. */
 export const actions = { flushReads, retrySend };
 
+// -- changes to messages (protocol v2) -------------------------------------------------------
+
+/** Answer message `msgId` of the open room with the next message sent there. */
+export function startReply(state, msgId) {
+  const room = state.rooms.get(state.current);
+  const message = room && room.byMsgId(msgId);
+  if (!message || message.deleted) return [];
+  room.replyTo = msgId;
+  return [];
+}
+
+/** The next message of the open room answers nothing after all. */
+export function cancelReply(state) {
+  const room = state.rooms.get(state.current);
+  if (room) room.replyTo = null;
+  return [];
+}
+
+/** Edit the person's own message `msgId` of the open room in place. */
+export function startEdit(state, msgId) {
+  const room = state.rooms.get(state.current);
+  const message = room && room.byMsgId(msgId);
+  if (!message || !shownMessage(state, room, message).canEdit) return [];
+  state.editing = { room: room.name, msgId };
+  return [];
+}
+
+/** Edit the person's last message in the open room (Up in an empty message box). */
+export function editLast(state) {
+  const room = state.rooms.get(state.current);
+  const last = lastOwnMessage(state, room);
+  return last ? startEdit(state, last.msg_id) : [];
+}
+
+/** Stop editing without saving. */
+export function cancelEdit(state) {
+  state.editing = null;
+  return [];
+}
+
+/**
+ * Save the message being edited with `text`: an `edit`, through the outbox (`key` names it
+ * there; `now` in ms). The same text again changes nothing; no text is not an edit (delete it).
+ */
+export function saveEdit(state, { text, key, now }) {
+  const editing = state.editing;
+  if (!editing || typeof text !== "string") return [];
+  const room = state.rooms.get(editing.room);
+  const message = room && room.byMsgId(editing.msgId);
+  if (!message || message.deleted) {
+    state.editing = null;
+    return [];
+  }
+  if (!text.trim()) return [{ toast: "A message cannot be empty: delete it instead." }];
+  state.editing = null;
+  if (text === shownMessage(state, room, message).text) return [];
+  return queueChange(state, room, message, { op: "edit", text }, key, now);
+}
+
+/** Delete message `msgId` of room `name` (the person confirmed it). */
+export function deleteMessage(state, { room: name, msgId, key, now }) {
+  const room = state.rooms.get(name);
+  const message = room && room.byMsgId(msgId);
+  if (!message || !shownMessage(state, room, message).canDelete) return [];
+  if (state.editing && state.editing.room === name && state.editing.msgId === msgId) {
+    state.editing = null;
+  }
+  if (room.replyTo === msgId) room.replyTo = null;
+  return queueChange(state, room, message, { op: "delete" }, key, now);
+}
+
+/** Put (`on`) or take back the person's `emoji` on message `msgId` of the open room. */
+export function react(state, { msgId, emoji, on, key, now }) {
+  const room = state.rooms.get(state.current);
+  const message = room && room.byMsgId(msgId);
+  if (!message || typeof emoji !== "string" || !emoji) return [];
+  const shown = shownMessage(state, room, message);
+  if (!shown.canReact) return [];
+  const mine = shown.reactions.some((r) => r.emoji === emoji && r.mine);
+  if (mine === Boolean(on)) return [];
+  return queueChange(state, room, message, { op: "react", emoji, on: Boolean(on) }, key, now);
+}
+
+/**
+ * Show message `msgId` of the open room (a reply's original): at once when held, else after
+ * paging back until it is found, or say it is not there.
+ */
+export function jumpTo(state, msgId) {
+  const room = state.rooms.get(state.current);
+  if (!room || !Number.isSafeInteger(msgId)) return [];
+  if (room.byMsgId(msgId)) {
+    state.jump = { room: room.name, msgId, tick: state.jump.tick + 1 };
+    return [];
+  }
+  if (!online(state)) return [{ toast: "Not connected: the original message cannot be loaded now." }];
+  room.seeking = msgId;
+  return seekOlder(state, room);
+}
+
+function queueChange(state, room, message, fields, key, now) {
+  state.outbox = outbox.add(state.outbox, outbox.change({ key, room: room.name,
+    msgId: message.msg_id, change: fields, ts: now }));
+  return transmit(state, key);
+}
+
+/** A change entry from the server (live, or on resume). */
+function changed(state, frame) {
+  if (typeof frame.room !== "string" || !isSeq(frame.seq)
+      || !Number.isSafeInteger(frame.msg_id)) return [];
+  const room = state.rooms.get(frame.room);
+  if (!room || room.draft) return []; // a room not followed: its list says what is new
+  room.add([frame], state.me);
+  return settle(state, room);
+}
+
+function changeAcked(state, asked, reply) {
+  const item = outbox.findChange(state.outbox, asked);
+  if (!item) return [];
+  if (!isSeq(reply.seq)) {
+    state.outbox = outbox.drop(state.outbox, item.nonce);
+    return [];
+  }
+  // Done once its entry (or, unchanged, the one that had already made it so) is in the message.
+  state.outbox = outbox.update(state.outbox, item.nonce,
+    { status: "acked", seq: reply.seq, error: "" });
+  const room = state.rooms.get(item.room);
+  if (room) return settle(state, room);
+  state.outbox = outbox.drop(state.outbox, item.nonce);
+  return [];
+}
+
+const CHANGE_VERBS = { edit: "edit", delete: "delete", react: "react to" };
+
+function changeRefused(state, asked, error) {
+  const item = outbox.findChange(state.outbox, asked);
+  if (!item) return [];
+  const { status, error: text, retryAfter } = outbox.failure(error, online(state));
+  if (status === "rejected") {
+    // Refused for good (the message was deleted meanwhile, say): the change is dropped.
+    state.outbox = outbox.drop(state.outbox, item.nonce);
+    return [{ toast: `Could not ${CHANGE_VERBS[asked.op] || asked.op} the message: ${
+      error.message || error.code}` }];
+  }
+  state.outbox = outbox.update(state.outbox, item.nonce, { status, error: text });
+  if (retryAfter === null) return [];
+  return [{ later: retryAfter, key: `send:${item.nonce}`, action: "retrySend",
+    args: [item.nonce, { onlyIfFailed: true }] }];
+}
+
+/**
+ * After entries reached `room`: drop the acknowledged changes whose entry is in their message
+ * now, stop an edit of a message that was deleted, and show the message being looked for once
+ * it is here.
+ */
+function settle(state, room) {
+  const effects = [];
+  const done = state.outbox.filter((item) => {
+    if (!item.change || item.room !== room.name || item.status !== "acked") return false;
+    const message = room.byMsgId(item.change.msg_id);
+    return !message || revOf(message) >= item.seq;
+  });
+  for (const item of done) state.outbox = outbox.drop(state.outbox, item.nonce);
+  if (state.editing && state.editing.room === room.name) {
+    const message = room.byMsgId(state.editing.msgId);
+    if (!message || message.deleted) {
+      state.editing = null;
+      effects.push({ toast: "The message you were editing was deleted." });
+    }
+  }
+  if (room.replyTo !== null && room.byMsgId(room.replyTo)?.deleted) room.replyTo = null;
+  if (room.seeking !== null && room.byMsgId(room.seeking)) {
+    state.jump = { room: room.name, msgId: room.seeking, tick: state.jump.tick + 1 };
+    room.seeking = null;
+  }
+  return effects;
+}
+
+/** Page back towards the message being looked for, or say it cannot be found. */
+function seekOlder(state, room) {
+  if (room.seeking === null || room.loadingOlder) return [];
+  const before = room.oldest;
+  if (!room.more || before === null || before <= 1 || !online(state)) {
+    room.seeking = null;
+    return [{ toast: "The original message is not available." }];
+  }
+  room.loadingOlder = true;
+  return [request("history", { room: room.name, before, limit: SEEK_PAGE })];
+}
+
 // -- helpers ---------------------------------------------------------------------------------
 
 function roomFor(state, name) {
@@ -535,6 +759,10 @@ function roomFor(state, name) {
 
 function forgetRoom(state, name) {
   state.rooms.delete(name);
+  if (state.outbox.some((item) => item.change && item.room === name)) {
+    state.outbox = state.outbox.filter((item) => !(item.change && item.room === name));
+  }
+  if (state.editing && state.editing.room === name) state.editing = null;
   state.reads.delete(name);
   state.lastTyping.delete(name);
   if (state.current === name) state.current = null;
@@ -560,8 +788,11 @@ function loadRoom(state, name, { members = false } = {}) {
   return effects;
 }
 
-/** Keep messages of room `name` (each once, by seq), as events or from an ack. */
-function receive(state, name, messages) {
+/**
+ * Keep messages of room `name` (each once, by seq), as events or from an ack (`weak`: only if
+ * the message is not held yet).
+ */
+function receive(state, name, messages, { weak = false } = {}) {
   const effects = [];
   let room = state.rooms.get(name);
   const first = Math.min(...messages.map((m) => m.seq));
@@ -580,9 +811,10 @@ function receive(state, name, messages) {
     effects.push({ refreshRooms: true }); // the peer's name as registered, not as typed
     if (state.current === name) effects.push(...loadRoom(state, name)); // now it has members
   }
-  for (const message of room.add(messages, state.me)) {
+  for (const message of room.add(messages, state.me, { weak })) {
     if (sameUser(message.from, state.me)) state.outbox = outbox.drop(state.outbox, message.nonce);
   }
+  effects.push(...settle(state, room));
   return effects;
 }
 

@@ -6,6 +6,18 @@
 // has received the room's messages without a hole since it started following the room: it is
 // what the hello's `resume` names on reconnect, and it only moves forward across contiguous
 // seqs, so a hole left by a `gap` keeps the resume point before it until `history` fills it.
+//
+// Protocol v2: a room's log also holds changes (`edited`, `deleted`, `reaction` entries), each
+// with a seq of its own. Their seqs are kept (`changes`): they are part of the log that `head`
+// walks and that `history` pages. A change is applied to its message (by the rules of
+// entries.js) once the room is received without a hole up to it (its seq is at most `head`),
+// and waits aside until then, as it does while its message is not held. Applied before, it
+// could hide an older change to the same message still to come: one in the stretch a `gap`
+// left to page, or behind a page of history whose reply overtook the live entries.
+
+import { applyChange, isChange, mentions, normalise, replaces } from "./entries.js";
+
+const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
 
 /** The canonical name of the 1:1 conversation of two users ("@ann:bob"). */
 export function dmName(a, b) {
@@ -32,6 +44,7 @@ export class Room {
     this.lastSeq = 0; // the highest seq known to exist
     this.readSeq = 0; // this user's read marker
     this.unread = 0; // messages by others after readSeq
+    this.mentions = 0; // of those, the ones that mention this user
     this.counted = 0; // seqs up to this one are included in `unread`
     this.loaded = false; // the latest page has been fetched
     this.loading = false; // the latest page has been asked for
@@ -40,6 +53,11 @@ export class Room {
     this.notices = []; // {after: seq, text, key}
     this.typing = new Map(); // user -> expiry (ms)
     this.members = null; // [{user}] from `who`, kept up to date by joined/left
+    this.byId = new Map(); // msg_id -> seq of the messages held
+    this.changes = new Set(); // seqs of the change entries seen (v2)
+    this.aside = []; // change entries not applied yet (see above), by seq
+    this.seeking = null; // the msg_id being looked for by paging back (a reply's original)
+    this.replyTo = null; // the msg_id the next message sent here answers
   }
 
   /** Apply a room object (welcome, rooms, create_room). */
@@ -59,9 +77,11 @@ export class Room {
         && info.last_seq >= this.counted) {
       if (read >= this.readSeq) {
         this.unread = info.unread; // the server's count is as new as what we know
+        this.mentions = typeof info.mentions === "number" ? info.mentions : 0;
         this.counted = info.last_seq;
       } else if (this.readSeq >= info.last_seq) {
         this.unread = 0; // we read further than the list knew (a `read` crossed it)
+        this.mentions = 0;
         this.counted = info.last_seq;
       }
     }
@@ -76,29 +96,103 @@ export class Room {
   }
 
   /**
-   * Keep messages (deduplicated by seq). Returns the ones that were new.
-   * `me` is this user's name, so that own messages do not count as unread.
+   * Keep entries of the room's log: messages (once each by seq; a copy that is not older
+   * replaces the one held) and changes (applied to the messages held). Returns the messages
+   * that were new. `me` is this user's name, so that own messages do not count as unread.
+   * With `weak`, a message already held is left alone (one made up from an ack: the server's
+   * own copy has more in it).
    */
-  add(messages, me) {
+  add(messages, me, { weak = false } = {}) {
     const added = [];
-    for (const message of messages) {
-      if (typeof message.seq !== "number" || this.messages.has(message.seq)) continue;
-      this.messages.set(message.seq, message);
-      added.push(message);
-      if (message.seq > this.counted) {
-        this.counted = message.seq;
-        if (message.from !== me && message.seq > this.readSeq) this.unread += 1;
+    for (const item of messages) {
+      if (typeof item.seq !== "number") continue;
+      if (item.op !== undefined && item.op !== "message") {
+        this.addChange(item);
+        continue;
       }
-      this.lastSeq = Math.max(this.lastSeq, message.seq);
-      this.typing.delete(message.from);
+      const kept = normalise(item);
+      const held = this.messages.get(kept.seq);
+      if (held) {
+        if (!weak && held !== kept && replaces(kept, held)) this.replace(held, kept, me);
+        continue;
+      }
+      this.messages.set(kept.seq, kept);
+      if (Number.isSafeInteger(kept.msg_id)) this.byId.set(kept.msg_id, kept.seq);
+      added.push(kept);
+      if (kept.seq > this.counted) {
+        this.counted = kept.seq;
+        if (this.counts(kept, me)) {
+          this.unread += 1;
+          if (mentions(kept, me)) this.mentions += 1;
+        }
+      }
+      this.lastSeq = Math.max(this.lastSeq, kept.seq);
+      this.typing.delete(kept.from);
     }
     this.advance();
+    this.applyAside(me);
     return added;
+  }
+
+  /** The message held with this msg_id, or undefined. */
+  byMsgId(msgId) {
+    const seq = this.byId.get(msgId);
+    return seq === undefined ? undefined : this.messages.get(seq);
+  }
+
+  /** A change entry: kept aside, to be applied by `applyAside` (see the top of the file). */
+  addChange(entry) {
+    if (this.messages.has(entry.seq) || this.changes.has(entry.seq)) return; // seen already
+    this.changes.add(entry.seq);
+    this.lastSeq = Math.max(this.lastSeq, entry.seq);
+    if (entry.seq > this.counted) this.counted = entry.seq; // a change is never unread
+    if (!isChange(entry)) return; // an entry of an op this page does not know
+    let at = this.aside.length;
+    while (at > 0 && this.aside[at - 1].seq > entry.seq) at -= 1;
+    this.aside.splice(at, 0, entry);
+    if (this.aside.length > ASIDE_MAX) this.aside.shift();
+  }
+
+  /**
+   * Apply, in seq order, the changes waiting aside whose message is held and up to which the
+   * room has no hole; drop those the message already shows.
+   */
+  applyAside(me) {
+    if (!this.aside.length) return;
+    const waiting = [];
+    for (const entry of this.aside) {
+      const held = this.byMsgId(entry.msg_id);
+      if (!held || (this.head !== null && entry.seq > this.head)) {
+        waiting.push(entry);
+        continue;
+      }
+      const changed = applyChange(held, entry);
+      if (changed) this.replace(held, changed, me);
+    }
+    this.aside = waiting;
+  }
+
+  /** Put `next` in the place of `held`, keeping the unread and mention counts right. */
+  replace(held, next, me) {
+    this.messages.set(held.seq, next);
+    if (Number.isSafeInteger(next.msg_id)) this.byId.set(next.msg_id, next.seq);
+    if (held.seq > this.readSeq && held.seq <= this.counted) {
+      // Counted as unread when it came: a deletion uncounts it, an edit may add or remove a
+      // mention of this user.
+      this.unread = Math.max(0, this.unread + this.counts(next, me) - this.counts(held, me));
+      const mentioned = (message) => Number(this.counts(message, me) && mentions(message, me));
+      this.mentions = Math.max(0, this.mentions + mentioned(next) - mentioned(held));
+    }
+  }
+
+  /** Whether a message counts as unread when after the marker: by another, not deleted. */
+  counts(message, me) {
+    return Number(message.from !== me && !message.deleted);
   }
 
   advance() {
     if (this.head === null) return;
-    while (this.messages.has(this.head + 1)) this.head += 1;
+    while (this.messages.has(this.head + 1) || this.changes.has(this.head + 1)) this.head += 1;
   }
 
   /** Start following at `seq` if not following yet, then move over what is already here. */
@@ -108,10 +202,11 @@ export class Room {
     this.advance();
   }
 
-  /** The seq of the oldest message kept, or null. */
+  /** The seq of the oldest entry kept (message or change), or null. */
   get oldest() {
     let low = null;
     for (const seq of this.messages.keys()) if (low === null || seq < low) low = seq;
+    for (const seq of this.changes) if (low === null || seq < low) low = seq;
     return low;
   }
 
@@ -124,18 +219,25 @@ export class Room {
     this.readSeq = seq;
     if (this.readSeq >= this.counted) {
       this.unread = 0;
+      this.mentions = 0;
       return true;
     }
     let count = 0;
+    let mentioned = 0;
     let kept = 0;
     for (const message of this.messages.values()) {
       if (message.seq > this.readSeq && message.seq <= this.counted) {
         kept += 1;
-        if (message.from !== me) count += 1;
+        if (this.counts(message, me)) {
+          count += 1;
+          if (mentions(message, me)) mentioned += 1;
+        }
       }
     }
+    for (const seq of this.changes) if (seq > this.readSeq && seq <= this.counted) kept += 1;
     const after = this.counted - this.readSeq;
     this.unread = Math.min(this.unread, kept === after ? count : after);
+    this.mentions = Math.min(this.mentions, kept === after ? mentioned : this.unread);
     return true;
   }
 

@@ -1,0 +1,153 @@
+// The rules of protocol v2's room log, as pure functions on plain objects: what a message is
+// after a change entry (`edited`, `deleted`, `reaction`), and which of two copies of a message
+// is the newer one. No DOM, no I/O; store.js keeps the messages, state.js calls it.
+//
+// Theory of operation (docs/protocol.md, "Applying entries")
+// ---------------------------------------------------------
+// Every change to a room is an entry of the room's log with its own seq. A message object says
+// how new it is with `rev`: the seq of the last entry that changed it (its own seq when none
+// did; the wire leaves `rev` out then). So:
+//
+// - an entry is applied to a message only if the entry's seq is greater than the message's
+//   rev, and the message's rev becomes the entry's seq: an entry seen twice (live and in a page
+//   of history, or in two pages) changes the message once;
+// - a message object received again replaces the one held when its rev is not lower: a page
+//   read after some changes shows them already, and a page read before them (its reply may come
+//   after the changes were delivered live) is older and is not taken;
+// - an entry for a message not held is kept aside (store.js) and applied when the message
+//   arrives, if it is newer than the message then.
+//
+// Messages are never changed in place: a change makes a new object, so a view can tell by
+// identity that a message changed. A tombstone is always the same shape, whether it was made
+// here from a `deleted` entry or read from the server: `text` "", `deleted` true, no
+// reactions, mentions or `edited_ts`.
+
+/** The ops of change entries (the other entries of a room's log are `message`s). */
+export const CHANGE_OPS = Object.freeze(["edited", "deleted", "reaction"]);
+
+/** Whether a frame is a change entry. */
+export function isChange(frame) {
+  return Boolean(frame) && CHANGE_OPS.includes(frame.op);
+}
+
+/** The seq of the last entry that changed a message (its own seq when none did). */
+export function revOf(message) {
+  return Number.isSafeInteger(message.rev) ? message.rev : message.seq;
+}
+
+/** Whether a copy of a message (a newer page, a live event) should replace the one held. */
+export function replaces(incoming, held) {
+  return revOf(incoming) >= revOf(held);
+}
+
+/**
+ * A message object as kept: a tombstone made uniform, `reactions` and `mentions` as arrays
+ * (left out when empty), nothing else changed. Returns the object itself when nothing is to
+ * change.
+ */
+export function normalise(message) {
+  if (message.deleted === true) {
+    if (message.text === "" && !message.reactions && !message.mentions
+        && message.edited_ts === undefined) return message;
+    return tombstone(message, revOf(message));
+  }
+  const reactions = cleanReactions(message.reactions);
+  const mentions = cleanNames(message.mentions);
+  if (reactions === message.reactions && mentions === message.mentions) return message;
+  return withLists({ ...message }, reactions, mentions);
+}
+
+/**
+ * The message after a change entry, or null when the entry does not apply to it (another
+ * message, or not newer than the message: see the rules above).
+ */
+export function applyChange(message, entry) {
+  if (!isChange(entry) || entry.msg_id !== message.msg_id
+      || !Number.isSafeInteger(entry.seq) || entry.seq <= revOf(message)) return null;
+  if (entry.op === "deleted" || message.deleted) {
+    // A change to a tombstone only moves its rev (the server stores none after the deletion;
+    // one from before it, seen late, has nothing left to change).
+    return tombstone(message, entry.seq);
+  }
+  if (entry.op === "edited") {
+    if (typeof entry.text !== "string") return null;
+    // The words of a message deleted later are gone from its earlier edits too: an edit with
+    // no text means the message was deleted (its `deleted` entry follows), not that it reads "".
+    if (entry.text === "") return tombstone(message, entry.seq);
+    const next = { ...message, text: entry.text, rev: entry.seq };
+    if (Number.isSafeInteger(entry.ts)) next.edited_ts = entry.ts;
+    return withLists(next, message.reactions, cleanNames(entry.mentions));
+  }
+  // A reaction put (on) or taken back: the user is added last, or removed.
+  if (typeof entry.emoji !== "string" || typeof entry.user !== "string") return null;
+  const on = entry.on !== false;
+  const reactions = (message.reactions || []).map((r) => ({ emoji: r.emoji, users: r.users }));
+  const index = reactions.findIndex((r) => r.emoji === entry.emoji);
+  if (on && index < 0) {
+    reactions.push({ emoji: entry.emoji, users: [entry.user] });
+  } else if (on && !reactions[index].users.some((u) => sameName(u, entry.user))) {
+    reactions[index] = { emoji: entry.emoji, users: [...reactions[index].users, entry.user] };
+  } else if (!on && index >= 0) {
+    const users = reactions[index].users.filter((u) => !sameName(u, entry.user));
+    if (users.length) reactions[index] = { emoji: entry.emoji, users };
+    else reactions.splice(index, 1);
+  }
+  return withLists({ ...message, rev: entry.seq }, reactions, message.mentions);
+}
+
+/** Whether a message mentions `me` (its `mentions`, as the server found them). */
+export function mentions(message, me) {
+  return !message.deleted && Array.isArray(message.mentions)
+    && message.mentions.some((name) => sameName(name, me));
+}
+
+/** The quote the server would give for a message held: {from, text} or {deleted: true}. */
+export function quoteOf(message) {
+  if (message.deleted) return { deleted: true };
+  return { from: message.from, text: [...message.text].slice(0, QUOTE_CHARS).join("") };
+}
+
+/** How many characters of the answered message a `quote` carries (docs/protocol.md). */
+export const QUOTE_CHARS = 200;
+
+// -- helpers ---------------------------------------------------------------------------------
+
+function tombstone(message, rev) {
+  const {
+    reactions: _r, mentions: _m, edited_ts: _e, text: _t, ...rest
+  } = message;
+  return { ...rest, text: "", deleted: true, rev };
+}
+
+function withLists(message, reactions, mentions) {
+  if (reactions && reactions.length) message.reactions = reactions;
+  else delete message.reactions;
+  if (mentions && mentions.length) message.mentions = mentions;
+  else delete message.mentions;
+  return message;
+}
+
+function cleanReactions(reactions) {
+  if (reactions === undefined) return reactions;
+  if (!Array.isArray(reactions)) return undefined;
+  const ok = reactions.every((r) => r && typeof r.emoji === "string" && Array.isArray(r.users)
+    && r.users.length && r.users.every((u) => typeof u === "string"));
+  if (ok && reactions.length) return reactions;
+  const kept = reactions
+    .filter((r) => r && typeof r.emoji === "string" && Array.isArray(r.users))
+    .map((r) => ({ emoji: r.emoji, users: r.users.filter((u) => typeof u === "string") }))
+    .filter((r) => r.users.length);
+  return kept.length ? kept : undefined;
+}
+
+function cleanNames(names) {
+  if (names === undefined) return names;
+  if (!Array.isArray(names)) return undefined;
+  if (names.length && names.every((n) => typeof n === "string")) return names;
+  const kept = names.filter((n) => typeof n === "string");
+  return kept.length ? kept : undefined;
+}
+
+function sameName(a, b) {
+  return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+}

@@ -1,0 +1,157 @@
+// What a message looks like on screen, derived from the state: its text as it is now with the
+// person's own changes still on their way shown already, its reactions, the quote of the message
+// it answers, and what the person may do with it. Pure, like select.js: no DOM, no I/O, no clock;
+// nothing here changes the state.
+
+import { mentions, QUOTE_CHARS } from "./entries.js";
+import { sameUser } from "./store.js";
+
+/** The reactions the picker offers (any emoji already on a message can be added too). */
+export const COMMON_EMOJI = Object.freeze(["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀", "✅",
+  "🔥"]);
+
+const MAX_SUGGESTIONS = 8;
+const EXCERPT_CHARS = 120;
+
+/** The person's changes to message `msgId` of room `name` not yet in the message, in order. */
+export function pendingChanges(state, name, msgId) {
+  return state.outbox.filter((item) => item.change && item.room === name
+    && item.change.msg_id === msgId);
+}
+
+/**
+ * How a confirmed message is shown:
+ * {message, text, deleted, edited, editedTs, saving, deleting, reactions: [{emoji, users,
+ * count, mine}], mentionsMe, own, canEdit, canDelete, canReact, quote, editing}.
+ * `quote` is null for a message that answers none, else {msgId, from, text, deleted,
+ * held}: from the original when the page holds it (it is the newest), else from the
+ * message's `quote`.
+ */
+export function shownMessage(state, room, message) {
+  let { text } = message;
+  let reactions = message.reactions || [];
+  let deleting = false;
+  for (const item of pendingChanges(state, room.name, message.msg_id)) {
+    const { op } = item.change;
+    if (op === "delete") deleting = true;
+    else if (op === "edit") text = item.change.text;
+    else reactions = toggled(reactions, item.change.emoji, state.me, item.change.on);
+  }
+  const saving = text !== message.text;
+  const own = sameUser(message.from, state.me);
+  const deleted = Boolean(message.deleted);
+  const editing = Boolean(state.editing && state.editing.room === room.name
+    && state.editing.msgId === message.msg_id) && !deleted;
+  return {
+    message,
+    text: deleted ? "" : text,
+    deleted,
+    edited: !deleted && (Number.isSafeInteger(message.edited_ts) || saving),
+    editedTs: Number.isSafeInteger(message.edited_ts) ? message.edited_ts : null,
+    saving,
+    deleting: deleting && !deleted,
+    reactions: deleted ? [] : reactions.map((r) => ({
+      emoji: r.emoji, users: r.users, count: r.users.length,
+      mine: r.users.some((u) => sameUser(u, state.me)),
+    })),
+    mentionsMe: mentions(message, state.me),
+    own,
+    canEdit: own && !deleted && !deleting,
+    canDelete: !deleted && !deleting && (own || sameUser(room.owner, state.me)),
+    canReact: !deleted && !deleting && !room.draft,
+    quote: quoteFor(room, message),
+    editing,
+  };
+}
+
+/** `reactions` with `me` put on (or taken off) `emoji`, as a `reaction` entry would. */
+function toggled(reactions, emoji, me, on) {
+  const index = reactions.findIndex((r) => r.emoji === emoji);
+  const has = index >= 0 && reactions[index].users.some((u) => sameUser(u, me));
+  if (on === has) return reactions;
+  const next = [...reactions];
+  if (on && index < 0) next.push({ emoji, users: [me] });
+  else if (on) next[index] = { emoji, users: [...next[index].users, me] };
+  else {
+    const users = next[index].users.filter((u) => !sameUser(u, me));
+    if (users.length) next[index] = { emoji, users };
+    else next.splice(index, 1);
+  }
+  return next;
+}
+
+/** A string that changes whenever what `shownMessage` gives would draw differently. */
+export function signature(view) {
+  return JSON.stringify([view.text, view.deleted, view.edited, view.editedTs, view.saving,
+    view.deleting, view.reactions.map((r) => [r.emoji, r.users, r.mine]), view.mentionsMe,
+    view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
+    view.message.mentions || null]);
+}
+
+/** The quote of the message `message` answers, or null (see `shownMessage`). */
+export function quoteFor(room, message) {
+  if (!Number.isSafeInteger(message.reply_to)) return null;
+  const original = room.byMsgId(message.reply_to);
+  if (original) {
+    return { msgId: message.reply_to, from: original.from, deleted: Boolean(original.deleted),
+      text: original.deleted ? "" : [...original.text].slice(0, QUOTE_CHARS).join(""),
+      held: true };
+  }
+  const quote = message.quote && typeof message.quote === "object" ? message.quote : {};
+  return { msgId: message.reply_to, from: typeof quote.from === "string" ? quote.from : null,
+    deleted: quote.deleted === true,
+    text: typeof quote.text === "string" ? quote.text : "", held: false };
+}
+
+/** A short one-line excerpt of a text (for the reply bar and quotes). */
+export function excerpt(text, chars = EXCERPT_CHARS) {
+  const line = String(text).replace(/\s+/g, " ").trim();
+  const points = [...line];
+  return points.length > chars ? `${points.slice(0, chars - 1).join("")}…` : line;
+}
+
+/** What the open room's message box answers: {msgId, from, text} or null. */
+export function replyTarget(state, room) {
+  if (!room || !Number.isSafeInteger(room.replyTo)) return null;
+  const message = room.byMsgId(room.replyTo);
+  if (!message) return null;
+  return { msgId: room.replyTo, from: message.from,
+    text: message.deleted ? "This message was deleted" : excerpt(message.text) };
+}
+
+/** The person's last message in a room that they may still edit, or null. */
+export function lastOwnMessage(state, room) {
+  if (!room) return null;
+  let last = null;
+  for (const message of room.messages.values()) {
+    if (!sameUser(message.from, state.me) || message.deleted) continue;
+    if (pendingChanges(state, room.name, message.msg_id).some((i) => i.change.op === "delete")) {
+      continue;
+    }
+    if (!last || message.seq > last.seq) last = message;
+  }
+  return last;
+}
+
+/**
+ * The members of the open room whose names start with `query` (any case), to complete an
+ * @mention: names as registered, the person themselves left out, at most a few.
+ */
+export function mentionSuggestions(state, room, query) {
+  if (!room) return [];
+  const prefix = query.toLowerCase();
+  const names = room.members ? room.members.map((m) => m.user)
+    : room.kind === "dm" && room.peer ? [room.peer] : [];
+  return names
+    .filter((name) => !sameUser(name, state.me) && name.toLowerCase().startsWith(prefix))
+    .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
+    .slice(0, MAX_SUGGESTIONS);
+}
+
+/** Who put a reaction, for its label: "ann, Bob and 3 others". */
+export function reactionUsers(users, me) {
+  const names = users.map((u) => (sameUser(u, me) ? "you" : u));
+  if (names.length <= 1) return names.join("");
+  if (names.length <= 5) return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+  return `${names.slice(0, 4).join(", ")} and ${names.length - 4} others`;
+}
