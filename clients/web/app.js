@@ -16,6 +16,7 @@
 import { Controller } from "./controller.js";
 import { AuthView } from "./view-auth.js";
 import { ComposerView } from "./view-composer.js";
+import { ComposerExtrasView } from "./view-composer-extras.js";
 import { ConnectionView } from "./view-connection.js";
 import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
@@ -32,5 +33,6 @@ const controller = new Controller({
   dialogs: new DialogsView(),
   connection: new ConnectionView(),
   layout: new LayoutView(),
+  extras: new ComposerExtrasView(),
 });
 controller.start();

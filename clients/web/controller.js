@@ -11,9 +11,10 @@
 // messages not yet acknowledged survive a reload and are sent again with their nonces.
 
 import * as api from "./api.js";
-import { toast } from "./dom.js";
+import { $, h, toast } from "./dom.js";
 import * as outbox from "./outbox.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
+import { excerpt } from "./select-messages.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 
@@ -33,7 +34,9 @@ export class Controller {
     this.renderQueued = false;
     this.savedOutbox = null;
 
-    const { auth, sidebar, conversation, members, composer, dialogs, connection, layout } = views;
+    const {
+      auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
+    } = views;
     const whenOnline = (action) => () => {
       if (this.online) action();
       else toast("Not connected right now; try again in a moment.");
@@ -59,6 +62,28 @@ export class Controller {
         const room = this.state.current && this.state.rooms.get(this.state.current);
         if (room && room.kind !== "dm") this.send({ op: "leave", room: room.name });
       }),
+      // Changes to messages: edits, deletions and reactions go through the outbox.
+      reply: (msgId) => {
+        this.act(model.startReply, msgId);
+        composer.focus();
+      },
+      react: (msgId, emoji, on) => this.act(model.react,
+        { msgId, emoji, on, key: newNonce(), now: Date.now() }),
+      edit: (msgId) => this.act(model.startEdit, msgId),
+      saveEdit: (text) => {
+        this.act(model.saveEdit, { text, key: newNonce(), now: Date.now() });
+        if (this.state && !this.state.editing) composer.focus();
+      },
+      cancelEdit: () => {
+        this.act(model.cancelEdit);
+        composer.focus();
+      },
+      remove: (msgId) => this.confirmDelete(msgId),
+      jumpTo: (msgId) => this.act(model.jumpTo, msgId),
+    });
+    extras.bind({
+      editLast: () => this.act(model.editLast),
+      cancelReply: () => this.act(model.cancelReply),
     });
     members.bind({ openDm: (user) => this.choose(model.openDm, user) });
     composer.bind({
@@ -223,6 +248,30 @@ export class Controller {
     return this.conn.request(op, fields);
   }
 
+  /** Ask before deleting message `msgId` of the open room (a dialog), then delete it. */
+  confirmDelete(msgId) {
+    const room = this.state && this.state.rooms.get(this.state.current);
+    const message = room && room.byMsgId(msgId);
+    if (!message) return;
+    const ok = $("dialog-ok");
+    ok.classList.add("danger");
+    $("dialog").addEventListener("close", () => {
+      ok.classList.remove("danger");
+      this.views.composer.focus();
+    }, { once: true });
+    this.views.dialogs.open({
+      title: "Delete this message?",
+      ok: "Delete",
+      fields: [
+        h("p", { class: "confirm-text" },
+          "It will show as deleted for everyone. This cannot be undone."),
+        h("blockquote", { class: "confirm-quote" }, excerpt(message.text, 200)),
+      ],
+      submit: async () => this.act(model.deleteMessage,
+        { room: room.name, msgId, key: newNonce(), now: Date.now() }),
+    });
+  }
+
   // -- rendering -----------------------------------------------------------------------------
 
   /** Render every view from the state, once for all the changes of the current task. */
@@ -233,8 +282,8 @@ export class Controller {
       this.renderQueued = false;
       if (!this.state) return;
       const now = Date.now();
-      const { sidebar, conversation, members, composer, connection } = this.views;
-      for (const view of [sidebar, conversation, members, composer, connection]) {
+      const { sidebar, conversation, members, composer, connection, extras } = this.views;
+      for (const view of [sidebar, conversation, members, composer, connection, extras]) {
         view.render(this.state, now);
       }
       // The typing line changes by itself when someone's indicator expires.

@@ -149,7 +149,7 @@ export function timeline(state, room) {
   }
   pushNotices(Infinity);
   for (const item of state.outbox) {
-    if (item.room !== room.name) continue;
+    if (item.room !== room.name || item.change) continue; // a change shows in its message
     pushDay(item.ts);
     const message = { from: state.me, text: item.text, ts: item.ts };
     rows.push({ key: `p${item.nonce}`, kind: "pending", message, item,

@@ -651,7 +651,9 @@ export function jumpTo(state, msgId) {
     state.jump = { room: room.name, msgId, tick: state.jump.tick + 1 };
     return [];
   }
-  if (!online(state)) return [{ toast: "Not connected: the original message cannot be loaded now." }];
+  if (!online(state)) {
+    return [{ toast: "Not connected: the original message cannot be loaded now." }];
+  }
   room.seeking = msgId;
   return seekOlder(state, room);
 }

@@ -4,15 +4,16 @@
 //
 // The message list is reconciled by key (select.js `timeline`), so existing message nodes are
 // kept: scroll position, focus and screen readers are not disturbed, and each message is on
-// screen once, by (room, seq). When another room is opened the list starts afresh.
+// screen once, by (room, seq). When another room is opened the list starts afresh. What is
+// inside a message (its text, quote, reactions, actions) is view-message.js's, drawn again
+// when the message changes.
 
+import { $, formatDay, h } from "./dom.js";
 import {
-  $, colourClass, formatDay, formatFull, formatTime, h, richText,
-} from "./dom.js";
-import {
-  currentRoom, initial, olderStatus, statusOf, timeline, typingText,
+  currentRoom, olderStatus, statusOf, timeline, typingText,
 } from "./select.js";
 import { sameUser } from "./store.js";
+import { MessageView } from "./view-message.js";
 
 const AT_BOTTOM_PX = 48;
 const LOAD_OLDER_PX = 160;
@@ -24,6 +25,7 @@ export class ConversationView {
     this.shown = null; // the room whose messages the list holds
     this.scrollTick = 0; // the state's scrollTick last acted on
     this.on = {};
+    this.message = new MessageView(() => this.on);
     // A message is read when most of it has been on screen while the tab is visible. Each
     // node says its own room: an entry delivered after another room was opened still counts.
     this.observer = new IntersectionObserver((entries) => {
@@ -51,7 +53,9 @@ export class ConversationView {
 
   /**
    * Handlers: seen(room, seq) for messages that came into view, loadOlder(), retry(nonce) and
-   * discard(nonce) for messages not sent, invite() and leave() for the header's buttons.
+   * discard(nonce) for messages not sent, invite() and leave() for the header's buttons; for
+   * a message (by msg_id): reply(msgId), react(msgId, emoji, on), edit(msgId),
+   * saveEdit(text), cancelEdit(), remove(msgId) (asks first), jumpTo(msgId).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -88,6 +92,7 @@ export class ConversationView {
       $("conv-topic").textContent = room.topic;
     }
     this.renderMessages(state, room);
+    this.message.showJump(state);
     const typing = typingText(state, now);
     $("typing").replaceChildren(...(typing ? [
       h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
@@ -95,6 +100,7 @@ export class ConversationView {
   }
 
   reset(room) {
+    this.message.closePopup(false);
     for (const node of this.nodes.values()) this.observer.unobserve(node);
     this.nodes.clear();
     $("message-list").replaceChildren();
@@ -132,6 +138,7 @@ export class ConversationView {
       if (row.kind === "message" || row.kind === "pending") {
         node.classList.toggle("grouped", Boolean(row.grouped));
       }
+      if (row.kind === "message") this.message.update(node, row, room, state);
       if (row.kind === "pending") {
         node.classList.add("pending");
         node.classList.toggle("failed", row.item.status !== "sending");
@@ -171,7 +178,7 @@ export class ConversationView {
       case "notice":
         return h("li", { class: "notice" }, row.text);
       default:
-        return messageNode(row.message, room, state.me);
+        return this.message.create(row, room, state);
     }
   }
 
@@ -188,23 +195,4 @@ export class ConversationView {
 
 function atBottom(scroller) {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < AT_BOTTOM_PX;
-}
-
-function messageNode(message, room, me) {
-  const node = h("li", {
-    class: "msg",
-    dataset: { room: room.name, ...(message.seq ? { seq: String(message.seq) } : {}) },
-  },
-  h("span", { class: `avatar ${colourClass(message.from)}`, "aria-hidden": "true" },
-    initial(message.from)),
-  h("div", { class: "msg-body" },
-    h("div", { class: "msg-meta" },
-      h("span", { class: `author${message.from === me ? " me" : ""}` }, message.from),
-      h("time", { datetime: new Date(message.ts).toISOString(), title: formatFull(message.ts) },
-        formatTime(message.ts))),
-    h("div", { class: "msg-text" }, richText(message.text))),
-  h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
-    formatTime(message.ts)));
-  if (message.nonce) node.dataset.nonce = message.nonce;
-  return node;
 }

@@ -53,14 +53,19 @@ export class SidebarView {
     const description = room.kind === "dm"
       ? `Conversation with ${room.label}, ${status}`
       : `${room.private ? "Private room" : "Room"} ${room.name}`;
+    const mentioned = count && room.mentions > 0 ? room.mentions : 0;
     return h("li", { dataset: { room: room.name } },
       h("button", {
         type: "button",
         class: `side-item${current ? " current" : ""}${count ? " unread" : ""}`,
         "aria-current": current ? "page" : null,
-        "aria-label": description + (count ? `, ${room.unread} unread` : ""),
+        "aria-label": description + (count ? `, ${room.unread} unread` : "")
+          + (mentioned ? `, ${mentioned} mentioning you` : ""),
         onclick: () => this.on.selectRoom(room.name),
-      }, label, count ? h("span", { class: "badge", "aria-label": `${count} unread` }, count)
+      }, label,
+      mentioned ? h("span", { class: "badge mention", title: `${mentioned} mentioning you`,
+        "aria-hidden": "true" }, "@") : null,
+      count ? h("span", { class: "badge", "aria-label": `${count} unread` }, count)
         : null));
   }
 

@@ -1,0 +1,156 @@
+// Around the message box: the "Replying to …" bar, @mention completion from the room's
+// members, and Up in an empty box to edit one's last message (as in Slack). The box itself is
+// view-composer.js's; this listens on its form first (keydown, capture phase) and takes only the
+// keys it uses, so that Enter still sends when no suggestion is open.
+//
+// Completion follows the ARIA pattern of a textbox with a listbox: the box names the list
+// (aria-controls) and the option shown as chosen (aria-activedescendant); Up and Down move,
+// Enter or Tab take it, Escape closes the list. Focus stays in the box all along.
+
+import { $, colourClass, h } from "./dom.js";
+import { currentRoom, initial } from "./select.js";
+import { mentionSuggestions, replyTarget } from "./select-messages.js";
+
+// "@" and the start of a name, right before the caret, not glued to a word (an e-mail address).
+const TYPING_MENTION = /(?:^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{0,32})$/;
+
+export class ComposerExtrasView {
+  constructor() {
+    this.on = {};
+    this.state = null;
+    this.options = []; // the names offered
+    this.active = 0; // which of them Enter takes
+    this.range = null; // [start, end) of the "@na" being completed
+    this.shown = null; // the room the box was last drawn for
+    const box = $("composer-text");
+    box.setAttribute("aria-autocomplete", "list");
+    box.setAttribute("aria-controls", "mention-list");
+    $("composer").addEventListener("keydown", (event) => this.keydown(event), true);
+    box.addEventListener("input", () => this.suggest());
+    box.addEventListener("click", () => this.suggest());
+    box.addEventListener("keyup", (event) => {
+      if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) this.suggest();
+    });
+    box.addEventListener("blur", () => this.close());
+    $("mention-list").addEventListener("mousedown", (event) => event.preventDefault());
+    $("reply-cancel").addEventListener("click", () => {
+      this.on.cancelReply();
+      box.focus();
+    });
+  }
+
+  /** Handlers: editLast(), cancelReply(). */
+  bind(handlers) { this.on = handlers; }
+
+  keydown(event) {
+    const box = $("composer-text");
+    if (event.target !== box || event.isComposing) return;
+    const take = () => {
+      event.preventDefault();
+      event.stopPropagation();
+    };
+    if (this.options.length) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        take();
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        this.active = (this.active + step + this.options.length) % this.options.length;
+        this.draw();
+      } else if ((event.key === "Enter" && !event.shiftKey) || event.key === "Tab") {
+        take();
+        this.pick(this.options[this.active]);
+      } else if (event.key === "Escape") {
+        take();
+        this.close();
+      }
+      return;
+    }
+    const plain = !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey;
+    if (event.key === "ArrowUp" && plain && box.value === "") {
+      take();
+      this.on.editLast();
+    } else if (event.key === "Escape" && $("reply-bar").hidden === false) {
+      take();
+      this.on.cancelReply();
+    }
+  }
+
+  /** Offer the members whose names start with what follows the "@" before the caret. */
+  suggest() {
+    const box = $("composer-text");
+    const room = this.state && currentRoom(this.state);
+    if (!room || box.selectionStart !== box.selectionEnd) {
+      this.close();
+      return;
+    }
+    const before = box.value.slice(0, box.selectionStart);
+    const typed = TYPING_MENTION.exec(before);
+    // Inside a code span (an odd number of backticks before) nothing is a mention.
+    if (!typed || (before.match(/`/g) || []).length % 2 === 1) {
+      this.close();
+      return;
+    }
+    const names = mentionSuggestions(this.state, room, typed[1]);
+    if (!names.length) {
+      this.close();
+      return;
+    }
+    if (names.join("\n") !== this.options.join("\n")) this.active = 0;
+    this.options = names;
+    this.range = [before.length - typed[1].length - 1, before.length];
+    this.draw();
+  }
+
+  pick(name) {
+    const box = $("composer-text");
+    const [start, end] = this.range;
+    const spaced = box.value[end] === " " ? "" : " ";
+    box.setRangeText(`@${name}${spaced}`, start, end, "end");
+    if (!spaced) box.setSelectionRange(start + name.length + 2, start + name.length + 2);
+    this.close();
+    box.dispatchEvent(new Event("input", { bubbles: true })); // resize, and "typing"
+  }
+
+  draw() {
+    const list = $("mention-list");
+    list.replaceChildren(...this.options.map((name, index) => h("li", {
+      id: `mention-option-${index}`, role: "option", class: "mention-option",
+      "aria-selected": index === this.active ? "true" : "false",
+      onclick: () => this.pick(name),
+    },
+    h("span", { class: `avatar small ${colourClass(name)}`, "aria-hidden": "true" },
+      initial(name)),
+    h("span", {}, name))));
+    list.hidden = false;
+    $("composer-text").setAttribute("aria-activedescendant", `mention-option-${this.active}`);
+  }
+
+  close() {
+    if (!this.options.length && $("mention-list").hidden) return;
+    this.options = [];
+    this.range = null;
+    $("mention-list").hidden = true;
+    $("mention-list").replaceChildren();
+    $("composer-text").removeAttribute("aria-activedescendant");
+  }
+
+  render(state) {
+    this.state = state;
+    const room = currentRoom(state);
+    const name = room ? room.name : null;
+    if (name !== this.shown) {
+      this.close();
+      this.shown = name;
+    }
+    const target = replyTarget(state, room);
+    $("reply-bar").hidden = !target;
+    $("reply-text").replaceChildren(...(target
+      ? ["Replying to ", h("strong", {}, target.from), `: ${target.text}`] : []));
+    // The box says what it answers, for screen readers (other descriptions are kept).
+    const box = $("composer-text");
+    const described = (box.getAttribute("aria-describedby") || "").split(/\s+/)
+      .filter((id) => id && id !== "reply-text");
+    if (target) described.push("reply-text");
+    if (described.length) box.setAttribute("aria-describedby", described.join(" "));
+    else box.removeAttribute("aria-describedby");
+  }
+}

@@ -1,0 +1,389 @@
+// One message of the open conversation, drawn from the state (select-messages.js): its text in
+// the Markdown subset (markdown.js), "(edited)", the tombstone of a deleted one, the quote of
+// the message it answers, reaction chips, and its actions (React, Reply, Edit, Delete), with the
+// two small popups that act on it: the actions menu and the reaction picker.
+//
+// A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
+// again only when what it shows changed (a signature of it), so that focus, an edit in progress
+// and the scroll position survive the renders caused by everything else. Actions are reached
+// by pointer (a toolbar on hover), by keyboard (one "More actions" button per message, a menu
+// with arrow keys) and by touch (that button is always shown where there is no hover).
+//
+// Like every view, nothing here parses markup: text goes in as text nodes.
+
+import { $, colourClass, formatFull, formatTime, h } from "./dom.js";
+import { parse, render } from "./markdown.js";
+import { initial } from "./select.js";
+import {
+  COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
+} from "./select-messages.js";
+
+const FLASH_MS = 2000; // how long the message a quote jumped to stays highlighted
+const PICKER_COLUMNS = 5;
+const SVG = "http://www.w3.org/2000/svg";
+const ICONS = {
+  react: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM8.5 14.5s1.2 1.8 3.5 1.8 3.5-1.8 3.5-1.8M9 9.5h.01M15 9.5h.01",
+  reply: "M10 8L5 12l5 4M5 12h9a5 5 0 0 1 5 5v1",
+  more: "M5 12h.01M12 12h.01M19 12h.01",
+  edit: "M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4",
+  delete: "M5 7h14M10 7V5h4v2M7 7l1 13h8l1-13",
+};
+
+function icon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}
+
+export class MessageView {
+  /** `handlers()` gives the conversation's handlers (they are bound after this is made). */
+  constructor(handlers) {
+    this.on = handlers;
+    this.popup = null; // {element, opener, msgId}
+    this.jumpTick = 0;
+    this.focusEdit = false;
+    document.addEventListener("pointerdown", (event) => {
+      if (this.popup && !this.popup.element.contains(event.target)
+          && !this.popup.opener.contains(event.target)) this.closePopup(false);
+    }, true);
+    $("messages").addEventListener("scroll", () => this.closePopup(false), { passive: true });
+    window.addEventListener("resize", () => this.closePopup(false));
+  }
+
+  /** A new <li> for a row of the timeline: a message, or one waiting in the outbox. */
+  create(row, room, state) {
+    const { message } = row;
+    const node = h("li", {
+      class: "msg",
+      dataset: {
+        room: room.name,
+        ...(message.seq ? { seq: String(message.seq) } : {}),
+        ...(Number.isSafeInteger(message.msg_id) ? { msgId: String(message.msg_id) } : {}),
+      },
+    });
+    if (message.nonce) node.dataset.nonce = message.nonce;
+    if (row.kind === "pending") node.replaceChildren(...this.pendingParts(row, room, state));
+    else this.update(node, row, room, state);
+    return node;
+  }
+
+  /** Draw a message's insides again if what it shows changed. */
+  update(node, row, room, state) {
+    const view = shownMessage(state, room, row.message);
+    const sig = signature(view);
+    if (node.chatdSig === sig) return;
+    const wasEditing = Boolean(node.chatdEditing);
+    node.chatdSig = sig;
+    node.chatdEditing = view.editing;
+    // An edit in progress and the focus survive the redraw.
+    const box = node.querySelector(".edit-box");
+    const draft = box && view.editing ? { value: box.value, start: box.selectionStart,
+      end: box.selectionEnd, focused: document.activeElement === box } : null;
+    const focused = node.contains(document.activeElement) && document.activeElement.dataset
+      ? document.activeElement.dataset.focus : null;
+    node.classList.toggle("mentions-me", view.mentionsMe);
+    node.classList.toggle("deleted", view.deleted);
+    node.classList.toggle("editing", view.editing);
+    node.replaceChildren(...this.parts(view, room, state));
+    const newBox = node.querySelector(".edit-box");
+    if (newBox && draft) {
+      newBox.value = draft.value;
+      autosize(newBox);
+      newBox.setSelectionRange(draft.start, draft.end);
+      if (draft.focused) newBox.focus();
+    } else if (newBox && !wasEditing) {
+      // Editing just began: into the box, caret at the end, the message in view.
+      const focus = () => {
+        newBox.focus();
+        newBox.setSelectionRange(newBox.value.length, newBox.value.length);
+        node.scrollIntoView({ block: "nearest" });
+      };
+      if (node.isConnected) focus();
+      else queueMicrotask(focus);
+    } else if (focused) {
+      const again = node.querySelector(`[data-focus="${CSS.escape(focused)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  parts(view, room, state) {
+    const { message } = view;
+    const body = h("div", { class: "msg-body" },
+      view.quote ? this.quote(view.quote, state) : null,
+      meta(message, state.me),
+      view.editing ? this.editor(view) : text(view, state.me),
+      view.edited && !view.editing ? h("span", {
+        class: "msg-edited", title: view.saving ? "Saving your edit"
+          : `Edited ${formatFull(view.editedTs)}`,
+      }, view.saving ? "(saving…)" : "(edited)") : null,
+      view.deleting ? h("span", { class: "msg-edited" }, "Deleting…") : null,
+      view.reactions.length ? this.reactions(view, state) : null);
+    return [
+      h("span", { class: `avatar ${colourClass(message.from)}`, "aria-hidden": "true" },
+        initial(message.from)),
+      body,
+      h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
+        formatTime(message.ts)),
+      view.deleted || view.editing ? null : this.actions(view),
+    ];
+  }
+
+  pendingParts(row, room, state) {
+    const { message, item } = row;
+    const quote = Number.isSafeInteger(item.reply_to)
+      ? quoteFor(room, { reply_to: item.reply_to }) : null;
+    return [
+      h("span", { class: `avatar ${colourClass(message.from)}`, "aria-hidden": "true" },
+        initial(message.from)),
+      h("div", { class: "msg-body" },
+        quote ? this.quote(quote, state) : null,
+        meta(message, state.me),
+        h("div", { class: "msg-text" }, render(parse(message.text, { mentions: null,
+          me: state.me })))),
+      h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
+        formatTime(message.ts)),
+    ];
+  }
+
+  /** The quote of the message a reply answers: pressing it shows the original. */
+  quote(quote, state) {
+    const words = quote.deleted ? "Original message deleted"
+      : quote.text ? excerpt(quote.text) : "Original message";
+    const from = quote.from || "";
+    return h("button", {
+      type: "button", class: `msg-quote${quote.deleted ? " gone" : ""}`, "data-focus": "quote",
+      "aria-label": `Reply to ${from ? `${from}: ` : ""}${words}. Show the original message`,
+      onclick: () => this.on().jumpTo(quote.msgId),
+    },
+    icon("reply"),
+    from ? h("strong", { class: from === state.me ? "me" : "" }, from) : null,
+    h("span", { class: "quote-text" }, words));
+  }
+
+  reactions(view, state) {
+    const { message } = view;
+    return h("div", { class: "reactions", role: "group", "aria-label": "Reactions" },
+      view.reactions.map((r) => {
+        const who = reactionUsers(r.users, state.me);
+        return h("button", {
+          type: "button", class: `reaction${r.mine ? " mine" : ""}`,
+          "aria-pressed": r.mine ? "true" : "false", "data-focus": `r${r.emoji}`,
+          title: `${who} reacted with ${r.emoji}`,
+          "aria-label": `${r.emoji} ${r.count}: ${who}. ${r.mine ? "Press to take yours back"
+            : "Press to add yours"}`,
+          disabled: !view.canReact,
+          onclick: () => this.on().react(message.msg_id, r.emoji, !r.mine),
+        }, h("span", { class: "emoji", "aria-hidden": "true" }, r.emoji),
+        h("span", { class: "count", "aria-hidden": "true" }, String(r.count)));
+      }),
+      view.canReact ? h("button", {
+        type: "button", class: "reaction add", "aria-label": "Add a reaction",
+        title: "Add a reaction", "aria-haspopup": "dialog", "data-focus": "radd",
+        onclick: (event) => this.openPicker(event.currentTarget, view),
+      }, icon("react"), "+") : null);
+  }
+
+  actions(view) {
+    const { message } = view;
+    const more = h("button", {
+      type: "button", class: "icon small more", "data-focus": "more",
+      "aria-label": `Actions for the message from ${message.from}`, title: "More actions",
+      "aria-haspopup": "menu", "aria-expanded": "false",
+      onclick: (event) => this.openMenu(event.currentTarget, view),
+    }, icon("more"));
+    return h("div", { class: "msg-actions" },
+      view.canReact ? h("button", {
+        type: "button", class: "icon small", tabindex: "-1", "aria-label": "Add a reaction",
+        title: "Add a reaction", "aria-haspopup": "dialog",
+        onclick: (event) => this.openPicker(event.currentTarget, view),
+      }, icon("react")) : null,
+      h("button", {
+        type: "button", class: "icon small", tabindex: "-1", "aria-label": "Reply",
+        title: "Reply", onclick: () => this.on().reply(message.msg_id),
+      }, icon("reply")),
+      more);
+  }
+
+  editor(view) {
+    const box = h("textarea", { class: "edit-box", "aria-label": "Edit message",
+      maxlength: "4000", rows: "1" });
+    box.value = view.text;
+    autosize(box);
+    const save = () => this.on().saveEdit(box.value);
+    const cancel = () => this.on().cancelEdit();
+    box.addEventListener("input", () => autosize(box));
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        save();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        cancel();
+      }
+    });
+    return h("form", { class: "msg-edit", onsubmit: (event) => {
+      event.preventDefault();
+      save();
+    } },
+    box,
+    h("div", { class: "edit-actions" },
+      h("span", { class: "hint" }, "Enter to save, Escape to cancel"),
+      h("button", { type: "button", class: "small-button", onclick: cancel }, "Cancel"),
+      h("button", { type: "submit", class: "small-button save" }, "Save")));
+  }
+
+  // -- popups ----------------------------------------------------------------------------------
+
+  openMenu(opener, view) {
+    if (this.popup && this.popup.opener === opener) {
+      this.closePopup(true);
+      return;
+    }
+    const { message } = view;
+    const item = (label, name, run) => h("button", {
+      type: "button", role: "menuitem", tabindex: "-1", class: "menu-item",
+      onclick: () => {
+        this.closePopup(false);
+        run();
+      },
+    }, icon(name), label);
+    const items = [
+      item("Reply", "reply", () => this.on().reply(message.msg_id)),
+      view.canReact ? item("Add a reaction…", "react", () => this.openPicker(opener, view))
+        : null,
+      view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
+      view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
+        : null,
+    ].filter(Boolean);
+    const menu = h("div", { class: "popup menu-popup", role: "menu",
+      "aria-label": `Message from ${message.from}` }, items);
+    menu.addEventListener("keydown", (event) => {
+      const index = items.indexOf(document.activeElement);
+      const move = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: items.length - 1 };
+      if (event.key in move) {
+        event.preventDefault();
+        items[(move[event.key] + items.length) % items.length].focus();
+      } else if (event.key === "Tab") {
+        this.closePopup(false);
+      }
+    });
+    this.openPopup(opener, menu, message.msg_id);
+    items[0].focus();
+  }
+
+  openPicker(opener, view) {
+    const { message } = view;
+    const mine = new Set(view.reactions.filter((r) => r.mine).map((r) => r.emoji));
+    const offered = [...view.reactions.map((r) => r.emoji)
+      .filter((e) => !COMMON_EMOJI.includes(e)), ...COMMON_EMOJI];
+    const buttons = offered.map((emoji) => h("button", {
+      type: "button", class: `emoji-choice${mine.has(emoji) ? " mine" : ""}`, tabindex: "-1",
+      "aria-label": `${mine.has(emoji) ? "Take back" : "React with"} ${emoji}`, title: emoji,
+      "aria-pressed": mine.has(emoji) ? "true" : "false",
+      onclick: () => {
+        this.closePopup(true);
+        this.on().react(message.msg_id, emoji, !mine.has(emoji));
+      },
+    }, emoji));
+    const picker = h("div", { class: "popup emoji-picker", role: "dialog",
+      "aria-label": "Add a reaction" }, buttons);
+    picker.addEventListener("keydown", (event) => {
+      const index = buttons.indexOf(document.activeElement);
+      const move = { ArrowRight: index + 1, ArrowLeft: index - 1,
+        ArrowDown: index + PICKER_COLUMNS, ArrowUp: index - PICKER_COLUMNS, Home: 0,
+        End: buttons.length - 1 };
+      if (event.key in move) {
+        event.preventDefault();
+        buttons[Math.min(buttons.length - 1, Math.max(0, move[event.key]))].focus();
+      } else if (event.key === "Tab") {
+        event.preventDefault(); // a small dialog: focus stays in it until Escape or a choice
+      }
+    });
+    this.openPopup(opener, picker, message.msg_id);
+    buttons[0].focus();
+  }
+
+  openPopup(opener, element, msgId) {
+    this.closePopup(false);
+    document.body.append(element);
+    element.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        this.closePopup(true);
+      }
+    });
+    // Below the button, or above it when there is no room below; inside the window. Placed
+    // through the CSSOM (the CSP allows no style attributes in markup, not this).
+    const at = opener.getBoundingClientRect();
+    const size = element.getBoundingClientRect();
+    const below = at.bottom + 4 + size.height <= window.innerHeight;
+    const top = below ? at.bottom + 4 : Math.max(4, at.top - 4 - size.height);
+    const left = Math.min(Math.max(4, at.right - size.width), window.innerWidth - size.width - 4);
+    element.style.top = `${Math.round(top)}px`;
+    element.style.left = `${Math.round(Math.max(4, left))}px`;
+    if (opener.hasAttribute("aria-expanded")) opener.setAttribute("aria-expanded", "true");
+    this.popup = { element, opener, msgId };
+  }
+
+  /** Close the open popup; with `refocus`, focus goes back to what opened it. */
+  closePopup(refocus) {
+    const popup = this.popup;
+    if (!popup) return;
+    this.popup = null;
+    popup.element.remove();
+    if (popup.opener.hasAttribute("aria-expanded")) {
+      popup.opener.setAttribute("aria-expanded", "false");
+    }
+    if (!refocus) return;
+    if (popup.opener.isConnected && popup.opener.tabIndex >= 0) {
+      popup.opener.focus();
+    } else {
+      // Drawn again meanwhile, or an opener kept out of the tab order: the message's button.
+      const node = $("message-list").querySelector(`li[data-msg-id="${popup.msgId}"] .more`);
+      if (node) node.focus();
+      else $("composer-text").focus();
+    }
+  }
+
+  /** Show the message the state asks to show (a reply's original): scroll to it, highlight. */
+  showJump(state) {
+    const { jump } = state;
+    if (!jump || jump.tick === this.jumpTick) return;
+    this.jumpTick = jump.tick;
+    if (jump.room !== state.current || jump.msgId === null) return;
+    const node = $("message-list").querySelector(`li[data-msg-id="${jump.msgId}"]`);
+    if (!node) return;
+    node.scrollIntoView({ block: "center" });
+    node.tabIndex = -1;
+    node.focus({ preventScroll: true });
+    node.classList.remove("flash");
+    void node.offsetWidth; // restart the animation when the same message is shown again
+    node.classList.add("flash");
+    setTimeout(() => node.classList.remove("flash"), FLASH_MS);
+  }
+}
+
+function meta(message, me) {
+  return h("div", { class: "msg-meta" },
+    h("span", { class: `author${message.from === me ? " me" : ""}` }, message.from),
+    h("time", { datetime: new Date(message.ts).toISOString(), title: formatFull(message.ts) },
+      formatTime(message.ts)));
+}
+
+function text(view, me) {
+  if (view.deleted) return h("div", { class: "msg-text deleted-text" }, "This message was deleted");
+  // While an edit is on its way, the server has not said whom the new text mentions.
+  const mentions = view.saving ? null : view.message.mentions || [];
+  return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
+    render(parse(view.text, { mentions, me })));
+}
+
+function autosize(box) {
+  box.rows = Math.min(10, Math.max(1, box.value.split("\n").length));
+}
