@@ -176,7 +176,8 @@ function checkStep(state, model, shown, where) {
     if (!message.deleted) {
       // Not deleted: exactly the server's text of the moment of its rev.
       const then = model.state(revOf(message)).get(message.msg_id);
-      assert.equal(message.text, then.text, `${where}: ${message.msg_id} shows a text it never had`);
+      assert.equal(message.text, then.text,
+        `${where}: ${message.msg_id} shows a text it never had`);
     }
   }
 }
@@ -270,8 +271,8 @@ test("history pages read at any moment, mixed with the same entries live, end th
     const before = [...state.rooms.get(ROOM).sorted()].map(canonical);
     checkFinal(state, model, `seed ${seed}`);
     page(state, model.page(n, 1, n), n);
-    const after = [...state.rooms.get(ROOM).sorted()].filter((m) => before.some((b) => b.seq === m.seq))
-      .map(canonical);
+    const after = [...state.rooms.get(ROOM).sorted()]
+      .filter((m) => before.some((b) => b.seq === m.seq)).map(canonical);
     assert.deepEqual(after, before, `seed ${seed}: a last page changed what was held`);
     checkFinal(state, model, `seed ${seed}`);
     assert.equal(state.rooms.get(ROOM).head, n, `seed ${seed}: head`);
