@@ -15,6 +15,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -461,7 +462,7 @@ _MANY = ["😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉",
          "😘", "🥰", "😗", "😙", "😚", "🙂", "🤗", "🤩", "🤔", "🤨", "😐", "😑"]
 
 
-async def _plan_of_a_page(dsn: str) -> dict[str, object]:
+async def _plan_of_a_page(dsn: str) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("ANALYZE")
@@ -474,8 +475,8 @@ async def _plan_of_a_page(dsn: str) -> dict[str, object]:
     return json.loads(rows)[0]["Plan"]  # type: ignore[no-any-return]
 
 
-def _scans(plan: dict[str, object]) -> list[dict[str, object]]:
+def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
     found = [plan] if "Relation Name" in plan else []
-    for child in plan.get("Plans", []):  # type: ignore[attr-defined]
+    for child in plan.get("Plans", []):
         found += _scans(child)
     return found
