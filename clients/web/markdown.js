@@ -67,6 +67,21 @@ export function render(tree, doc = globalThis.document) {
   return children.map((node) => renderNode(node, doc));
 }
 
+/**
+ * The words of a text without its markers, on one line: for excerpts (a quote, the reply bar),
+ * where "**bold**" should read "bold".
+ */
+export function plainText(text) {
+  const words = (node) => {
+    if (node.type === "text" || node.type === "code" || node.type === "code_block"
+        || node.type === "mention") return node.text;
+    if (node.type === "list") return node.items.map((item) => item.map(words).join("")).join(" ");
+    return (node.children || []).map(words).join(node.type === "root" || node.type === "quote"
+      ? " " : "");
+  };
+  return words(parse(text)).replace(/\s+/g, " ").trim();
+}
+
 /** Whether a URL may be a link's href: http, https or mailto, and nothing else. */
 export function safeHref(url) {
   if (typeof url !== "string" || !/^(https?:\/\/|mailto:)/i.test(url)) return null;

@@ -4,6 +4,7 @@
 // nothing here changes the state.
 
 import { mentions, QUOTE_CHARS } from "./entries.js";
+import { plainText } from "./markdown.js";
 import { sameUser } from "./store.js";
 
 /** The reactions the picker offers (any emoji already on a message can be added too). */
@@ -103,9 +104,9 @@ export function quoteFor(room, message) {
     text: typeof quote.text === "string" ? quote.text : "", held: false };
 }
 
-/** A short one-line excerpt of a text (for the reply bar and quotes). */
+/** A short one-line excerpt of a text, its markers left out (for the reply bar and quotes). */
 export function excerpt(text, chars = EXCERPT_CHARS) {
-  const line = String(text).replace(/\s+/g, " ").trim();
+  const line = plainText(String(text));
   const points = [...line];
   return points.length > chars ? `${points.slice(0, chars - 1).join("")}…` : line;
 }

@@ -88,7 +88,7 @@ export class MessageView {
     node.classList.toggle("mentions-me", view.mentionsMe);
     node.classList.toggle("deleted", view.deleted);
     node.classList.toggle("editing", view.editing);
-    node.replaceChildren(...this.parts(view, room, state));
+    node.replaceChildren(...this.parts(view, room, state).filter(Boolean));
     const newBox = node.querySelector(".edit-box");
     if (newBox && draft) {
       newBox.value = draft.value;

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { parse, render, safeHref } from "../../clients/web/markdown.js";
+import { parse, plainText, render, safeHref } from "../../clients/web/markdown.js";
 
 /** The inline nodes of a one-paragraph text. */
 const inlines = (text, options) => {
@@ -179,4 +179,10 @@ test("the DOM step makes elements and text nodes only; hrefs are the safe ones",
   assert.equal(blocks[3].textContent, "code");
   const ordered = render(parse("7. seven"), fakeDocument());
   assert.deepEqual(ordered[0].attributes, { class: "md-list", start: "7" });
+});
+
+test("an excerpt reads the words without the markers", () => {
+  assert.equal(plainText("**release notes** are _up_:\n> `x` [docs](https://e.x/)\n- a\n- b"),
+    "release notes are up: x docs a b");
+  assert.equal(plainText("<b>kept</b> *"), "<b>kept</b> *");
 });
