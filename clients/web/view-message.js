@@ -71,7 +71,11 @@ export class MessageView {
     return node;
   }
 
-  /** Draw a message's insides again if what it shows changed. */
+  /**
+   * Draw again the parts of a message whose look changed (its text, "(edited)", reactions,
+   * actions...), and only those: the list is a live region, and a part put back is read out
+   * again. An edit in progress and the focus survive.
+   */
   update(node, row, room, state) {
     const view = shownMessage(state, room, row.message);
     const sig = signature(view);
@@ -79,7 +83,7 @@ export class MessageView {
     const wasEditing = Boolean(node.chatdEditing);
     node.chatdSig = sig;
     node.chatdEditing = view.editing;
-    // An edit in progress and the focus survive the redraw.
+    node.chatdView = view; // what the buttons act on when pressed
     const box = node.querySelector(".edit-box");
     const draft = box && view.editing ? { value: box.value, start: box.selectionStart,
       end: box.selectionEnd, focused: document.activeElement === box } : null;
@@ -88,13 +92,45 @@ export class MessageView {
     node.classList.toggle("mentions-me", view.mentionsMe);
     node.classList.toggle("deleted", view.deleted);
     node.classList.toggle("editing", view.editing);
-    node.replaceChildren(...this.parts(view, room, state).filter(Boolean));
+    const { message } = view;
+    if (!node.chatdPieces) {
+      node.chatdPieces = new Map();
+      node.chatdBody = h("div", { class: "msg-body" });
+      node.replaceChildren(
+        h("span", { class: `avatar ${colourClass(message.from)}`, "aria-hidden": "true" },
+          initial(message.from)),
+        node.chatdBody,
+        h("time", { class: "gutter-time", "aria-hidden": "true",
+          title: formatFull(message.ts) }, formatTime(message.ts)));
+    }
+    place(node.chatdBody, node.chatdPieces, [
+      ["quote", view.quote, () => (view.quote ? this.quote(view.quote, state) : null)],
+      ["meta", null, () => meta(message, state.me)],
+      ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
+        message.mentions || null],
+      () => (view.editing ? this.editor(view) : text(view, state.me))],
+      ["edited", [view.edited && !view.editing, view.saving, view.editedTs],
+        () => (view.edited && !view.editing ? h("span", {
+          class: "msg-edited", title: view.saving ? "Saving your edit"
+            : `Edited ${formatFull(view.editedTs)}`,
+        }, view.saving ? "(saving…)" : "(edited)") : null)],
+      ["deleting", view.deleting,
+        () => (view.deleting ? h("span", { class: "msg-edited" }, "Deleting…") : null)],
+      ["reactions", [view.reactions, view.canReact],
+        () => (view.reactions.length ? this.reactions(node, state) : null)],
+    ]);
+    place(node, node.chatdPieces, [
+      ["actions", [view.deleted || view.editing, view.canEdit, view.canDelete, view.canReact],
+        () => (view.deleted || view.editing ? null : this.actions(node))],
+    ], node.querySelector(":scope > .gutter-time"));
     const newBox = node.querySelector(".edit-box");
     if (newBox && draft) {
-      newBox.value = draft.value;
-      autosize(newBox);
-      newBox.setSelectionRange(draft.start, draft.end);
-      if (draft.focused) newBox.focus();
+      if (newBox !== box) {
+        newBox.value = draft.value;
+        autosize(newBox);
+        newBox.setSelectionRange(draft.start, draft.end);
+        if (draft.focused) newBox.focus();
+      }
     } else if (newBox && !wasEditing) {
       // Editing just began: into the box, caret at the end, the message in view.
       const focus = () => {
@@ -104,32 +140,10 @@ export class MessageView {
       };
       if (node.isConnected) focus();
       else queueMicrotask(focus);
-    } else if (focused) {
+    } else if (focused && !node.contains(document.activeElement)) {
       const again = node.querySelector(`[data-focus="${CSS.escape(focused)}"]`);
       if (again) again.focus();
     }
-  }
-
-  parts(view, room, state) {
-    const { message } = view;
-    const body = h("div", { class: "msg-body" },
-      view.quote ? this.quote(view.quote, state) : null,
-      meta(message, state.me),
-      view.editing ? this.editor(view) : text(view, state.me),
-      view.edited && !view.editing ? h("span", {
-        class: "msg-edited", title: view.saving ? "Saving your edit"
-          : `Edited ${formatFull(view.editedTs)}`,
-      }, view.saving ? "(saving…)" : "(edited)") : null,
-      view.deleting ? h("span", { class: "msg-edited" }, "Deleting…") : null,
-      view.reactions.length ? this.reactions(view, state) : null);
-    return [
-      h("span", { class: `avatar ${colourClass(message.from)}`, "aria-hidden": "true" },
-        initial(message.from)),
-      body,
-      h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
-        formatTime(message.ts)),
-      view.deleted || view.editing ? null : this.actions(view),
-    ];
   }
 
   pendingParts(row, room, state) {
@@ -164,7 +178,8 @@ export class MessageView {
     h("span", { class: "quote-text" }, words));
   }
 
-  reactions(view, state) {
+  reactions(node, state) {
+    const view = node.chatdView;
     const { message } = view;
     return h("div", { class: "reactions", role: "group", "aria-label": "Reactions" },
       view.reactions.map((r) => {
@@ -183,23 +198,24 @@ export class MessageView {
       view.canReact ? h("button", {
         type: "button", class: "reaction add", "aria-label": "Add a reaction",
         title: "Add a reaction", "aria-haspopup": "dialog", "data-focus": "radd",
-        onclick: (event) => this.openPicker(event.currentTarget, view),
+        onclick: (event) => this.openPicker(event.currentTarget, node.chatdView),
       }, icon("react"), "+") : null);
   }
 
-  actions(view) {
+  actions(node) {
+    const view = node.chatdView;
     const { message } = view;
     const more = h("button", {
       type: "button", class: "icon small more", "data-focus": "more",
       "aria-label": `Actions for the message from ${message.from}`, title: "More actions",
       "aria-haspopup": "menu", "aria-expanded": "false",
-      onclick: (event) => this.openMenu(event.currentTarget, view),
+      onclick: (event) => this.openMenu(event.currentTarget, node.chatdView),
     }, icon("more"));
     return h("div", { class: "msg-actions" },
       view.canReact ? h("button", {
         type: "button", class: "icon small", tabindex: "-1", "aria-label": "Add a reaction",
         title: "Add a reaction", "aria-haspopup": "dialog",
-        onclick: (event) => this.openPicker(event.currentTarget, view),
+        onclick: (event) => this.openPicker(event.currentTarget, node.chatdView),
       }, icon("react")) : null,
       h("button", {
         type: "button", class: "icon small", tabindex: "-1", "aria-label": "Reply",
@@ -366,6 +382,32 @@ export class MessageView {
     void node.offsetWidth; // restart the animation when the same message is shown again
     node.classList.add("flash");
     setTimeout(() => node.classList.remove("flash"), FLASH_MS);
+  }
+}
+
+/**
+ * Put `pieces` ([key, what it depends on, make]) in `container`, in order, after `start` (or
+ * first): a piece is made again only when what it depends on changed; `make` may give null.
+ */
+function place(container, kept, pieces, start = null) {
+  let previous = start;
+  for (const [key, depends, make] of pieces) {
+    const sig = JSON.stringify(depends ?? null);
+    const had = kept.get(key);
+    if (had && had.sig === sig) {
+      if (had.element) previous = had.element;
+      continue;
+    }
+    const element = make();
+    if (had && had.element) {
+      if (element) had.element.replaceWith(element);
+      else had.element.remove();
+    } else if (element) {
+      if (previous) previous.after(element);
+      else container.prepend(element);
+    }
+    kept.set(key, { sig, element });
+    if (element) previous = element;
   }
 }
 
