@@ -22,7 +22,8 @@ const FLASH_MS = 2000; // how long the message a quote jumped to stays highlight
 const PICKER_COLUMNS = 5;
 const SVG = "http://www.w3.org/2000/svg";
 const ICONS = {
-  react: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM8.5 14.5s1.2 1.8 3.5 1.8 3.5-1.8 3.5-1.8M9 9.5h.01M15 9.5h.01",
+  react: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM8.5 14.5s1.2 1.8 3.5 1.8 3.5-1.8 3.5-1.8"
+    + "M9 9.5h.01M15 9.5h.01",
   reply: "M10 8L5 12l5 4M5 12h9a5 5 0 0 1 5 5v1",
   more: "M5 12h.01M12 12h.01M19 12h.01",
   edit: "M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4",
