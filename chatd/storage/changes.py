@@ -47,8 +47,8 @@ SELECT m.room_id, m.user_id, u.name FROM memberships m JOIN users u ON u.id = m.
 WHERE (m.room_id, m.user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
 """
 _SQL_REACTIONS = """
-SELECT message_id, emoji, user_id FROM reactions WHERE message_id = ANY ($1::bigint[])
-ORDER BY seq
+SELECT message_id, emoji, user_id, since FROM reactions WHERE message_id = ANY ($1::bigint[])
+ORDER BY since, seq
 """
 # The members of rooms $1 whose lower-cased name is in $2: whom an edit's text may mention.
 _SQL_MENTIONABLE = """
@@ -80,10 +80,10 @@ FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::boolean[], $5::boolean[]
 WHERE m.id = v.id
 """
 _SQL_REACTIONS_ADD = f"""
-INSERT INTO reactions (message_id, emoji, user_id, seq, created_at)
-SELECT message_id, emoji, user_id, seq, {_ts("$5")}
-FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
-    AS v(message_id, emoji, user_id, seq)
+INSERT INTO reactions (message_id, emoji, user_id, seq, since, created_at)
+SELECT message_id, emoji, user_id, seq, since, {_ts("$6")}
+FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+    AS v(message_id, emoji, user_id, seq, since)
 ON CONFLICT DO NOTHING
 """
 _SQL_REACTIONS_REMOVE = """
@@ -122,6 +122,7 @@ class _Target:
     mentions: tuple[str, ...]
     mention_ids: tuple[int, ...] = ()
     reactions: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    since: dict[str, int] = dataclasses.field(default_factory=dict)  # emoji -> seq put first
     edited: bool = False
     deleted_now: bool = False
     touched: bool = False
@@ -155,7 +156,9 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
     members = {(row["room_id"], row["user_id"]): row["name"] for row in await conn.fetch(
         _SQL_MEMBERS, [room for room, _ in pairs], [user for _, user in pairs])}
     for row in await conn.fetch(_SQL_REACTIONS, [c.msg_id for c in batch if c.kind == "reaction"]):
-        targets[row["message_id"]].reactions.setdefault(row["emoji"], []).append(row["user_id"])
+        held = targets[row["message_id"]]
+        held.reactions.setdefault(row["emoji"], []).append(row["user_id"])
+        held.since[row["emoji"]] = row["since"]
     candidates = sorted({name for c in batch if c.kind == "edited" for name in c.mentions})
     mentionable: dict[tuple[int, str], tuple[int, str]] = {}
     if candidates:
@@ -192,6 +195,11 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         room.last_seq += 1
         room.bumped = True
         target.rev = room.last_seq
+        if change.kind == "reaction":
+            if change.emoji not in target.reactions:
+                target.since.pop(change.emoji, None)
+            else:
+                target.since.setdefault(change.emoji, room.last_seq)
         target.touched = True
         entry = dataclasses.replace(entry, seq=room.last_seq, mentions=target.mentions
                                     if change.kind == "edited" else ())
@@ -305,12 +313,13 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
 async def _write_reactions(conn: Any, entries: list[tuple[Message, _Target, int]],
                            now: int) -> None:
     """The reactions as the batch leaves them: per (message, emoji, user), the last word."""
-    final: dict[tuple[int, str, int], Message] = {}
+    final: dict[tuple[int, str, int], tuple[Message, _Target]] = {}
     for entry, target, actor in entries:
         if entry.kind == "reaction" and not target.deleted:
-            final[(entry.msg_id, entry.emoji, actor)] = entry
-    added = [(*key, entry.seq) for key, entry in final.items() if entry.on]
-    removed = [key for key, entry in final.items() if not entry.on]
+            final[(entry.msg_id, entry.emoji, actor)] = entry, target
+    added = [(*key, entry.seq, target.since[entry.emoji])
+             for key, (entry, target) in final.items() if entry.on]
+    removed = [key for key, (entry, _) in final.items() if not entry.on]
     if added:
         await conn.execute(_SQL_REACTIONS_ADD, *map(list, zip(*added, strict=True)), now)
     if removed:

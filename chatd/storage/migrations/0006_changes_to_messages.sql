@@ -39,12 +39,15 @@ CREATE TABLE changes (
 CREATE INDEX changes_message_id_idx ON changes (message_id);
 
 -- Who put which emoji on which message, now: the truth reactions are toggled against. seq:
--- the entry that put it (message objects list emoji, and users, in the order put).
+-- the entry that put it; since: the entry that put the emoji when nobody had it on (the same
+-- on all its rows). Message objects list emoji by since and their users by seq, an order a
+-- client applying the entries one by one reproduces (docs/protocol.md).
 CREATE TABLE reactions (
     message_id  bigint      NOT NULL REFERENCES messages (id),
     emoji       text        NOT NULL,
     user_id     bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     seq         bigint      NOT NULL,
+    since       bigint      NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (message_id, emoji, user_id)
 );
