@@ -32,7 +32,7 @@ from chatd.metrics import Metrics
 from chatd.outbox import Delivery
 from chatd.protocol import codes, frame
 from chatd.rooms import PublishMany, RoomRegistry
-from chatd.storage import Appended, NewMessage, Storage, StorageUnavailable
+from chatd.storage import Appended, NewEntry, Storage, StorageUnavailable
 from chatd.views import message_event
 
 __all__ = ["Committer", "Outcome", "SendJob"]
@@ -47,7 +47,7 @@ class SendJob:
     """One message to store. ``on_done`` is called exactly once, from the committer's task,
     with the outcome; it must not block (it queues the reply with ``send_nowait``)."""
 
-    message: NewMessage
+    message: NewEntry
     on_done: Callable[[Outcome], None]
     queued_at: float = dataclasses.field(default_factory=time.monotonic)
 
@@ -146,7 +146,7 @@ class Committer:
             except Exception:
                 log.exception("a send's completion callback failed")
 
-    async def _isolate(self, messages: list[NewMessage], exc: StorageUnavailable
+    async def _isolate(self, messages: list[NewEntry], exc: StorageUnavailable
                        ) -> list[Outcome]:
         """The outcomes of a batch the database refused for what some of its rows hold.
 

@@ -442,8 +442,10 @@ class Connection:
         self._in_flight.release()
         if isinstance(outcome, Appended):
             m = outcome.message
+            change = m.kind != "message"
             event: ServerEvent = Sent(id=request_id, room=m.room, seq=m.seq, msg_id=m.msg_id,
-                                      ts=m.ts, duplicate=outcome.duplicate)
+                                      ts=m.ts, duplicate=outcome.duplicate and not change,
+                                      unchanged=outcome.duplicate and change)
         else:
             event = Error(id=request_id, code=outcome.code, message=outcome.message)
         # A reply in READY leaves the session's state alone, so this bypasses session.send:

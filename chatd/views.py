@@ -5,33 +5,47 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatd.protocol import MessagePosted
+from chatd.protocol import Entry, MessageDeleted, MessageEdited, MessagePosted, ReactionChanged
 from chatd.storage import Message, Room, User
 
 __all__ = ["message_event", "message_object", "room_object", "user_object"]
 
 
-def message_event(message: Message) -> MessagePosted:
-    """The protocol event for a stored message."""
+def message_event(message: Message) -> Entry:
+    """The protocol event for an entry of a room's log: a message as it is now, or a
+    change to one."""
+    if message.kind == "edited":
+        return MessageEdited(room=message.room, seq=message.seq, msg_id=message.msg_id,
+                             text=message.text, sender=message.sender, ts=message.ts,
+                             mentions=message.mentions)
+    if message.kind == "deleted":
+        return MessageDeleted(room=message.room, seq=message.seq, msg_id=message.msg_id,
+                              by=message.sender, ts=message.ts)
+    if message.kind == "reaction":
+        return ReactionChanged(room=message.room, seq=message.seq, msg_id=message.msg_id,
+                               emoji=message.emoji, user=message.sender, on=message.on,
+                               ts=message.ts)
     return MessagePosted(
         room=message.room, seq=message.seq, msg_id=message.msg_id, sender=message.sender,
-        text=message.text, ts=message.ts, nonce=message.nonce,
+        text=message.text, ts=message.ts, nonce=message.nonce, rev=message.rev or None,
+        edited_ts=message.edited_ts, deleted=message.deleted, reactions=message.reactions,
+        reply_to=message.reply_to, quote=message.quote, mentions=message.mentions,
     )
 
 
 def message_object(message: Message) -> dict[str, Any]:
-    """A stored message as JSON: the ``message`` event's fields (``op`` included)."""
+    """An entry of a room's log as JSON: the event's fields (``op`` included)."""
     return message_event(message).wire()
 
 
 def room_object(room: Room) -> dict[str, Any]:
     """A room as clients see it in ``welcome``, ``rooms``, ``create_room`` and /api/rooms.
-    ``member``, ``read_seq`` and ``unread`` are the asking user's; ``peer`` is there for a
-    1:1 conversation (kind ``dm``)."""
+    ``member``, ``read_seq``, ``unread`` and ``mentions`` are the asking user's; ``peer`` is
+    there for a 1:1 conversation (kind ``dm``)."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
         "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
-        "read_seq": room.read_seq, "unread": room.unread,
+        "read_seq": room.read_seq, "unread": room.unread, "mentions": room.mentions,
     }
     if room.peer is not None:
         obj["peer"] = room.peer

@@ -32,7 +32,7 @@ from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.protocol import Limits, ServerEvent, codes
 from chatd.rooms import RoomRegistry
-from chatd.storage import NewMessage, Storage, User
+from chatd.storage import NewEntry, Storage, User
 
 __all__ = [
     "App",
@@ -198,7 +198,7 @@ class Append:
     """A message to commit for request ``request_id``; acknowledged after the commit."""
 
     request_id: Any
-    message: NewMessage
+    message: NewEntry
 
 
 Result = ServerEvent | CatchUp | Append

@@ -4,6 +4,7 @@ Nothing outside this package imports asyncpg or knows that it runs on asyncio.
 """
 
 from chatd.storage.base import (
+    MAX_REACTIONS,
     UNREAD_CAP,
     Appended,
     Change,
@@ -13,6 +14,8 @@ from chatd.storage.base import (
     Joined,
     MembershipNotice,
     Message,
+    NewChange,
+    NewEntry,
     NewMessage,
     Page,
     RevocationNotice,
@@ -25,6 +28,7 @@ from chatd.storage.base import (
 from chatd.storage.postgres import open_storage
 
 __all__ = [
+    "MAX_REACTIONS",
     "UNREAD_CAP",
     "Appended",
     "Change",
@@ -34,6 +38,8 @@ __all__ = [
     "Joined",
     "MembershipNotice",
     "Message",
+    "NewChange",
+    "NewEntry",
     "NewMessage",
     "Page",
     "RevocationNotice",

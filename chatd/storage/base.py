@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import trio
 
 from chatd.errors import ChatError
 
 __all__ = [
+    "MAX_REACTIONS",
     "UNREAD_CAP",
     "Appended",
     "Change",
@@ -28,6 +29,8 @@ __all__ = [
     "Joined",
     "MembershipNotice",
     "Message",
+    "NewChange",
+    "NewEntry",
     "NewMessage",
     "Page",
     "Room",
@@ -63,7 +66,8 @@ class Room:
     ``@a:b`` by :func:`chatd.protocol.names.dm_room_name`; ``peer`` is the other user's name
     as registered, seen from the user who asked). ``member``, ``read_seq`` and ``unread`` are
     the asking user's: their read marker and how many messages by others came after it (capped
-    at :data:`UNREAD_CAP`). Methods that do not say they fill them leave the defaults."""
+    at :data:`UNREAD_CAP`), and ``mentions``, how many of those name them. Methods that do not
+    say they fill them leave the defaults."""
 
     id: int
     name: str
@@ -76,10 +80,14 @@ class Room:
     member: bool = True
     read_seq: int = 0
     unread: int = 0
+    mentions: int = 0  # unread messages that mention the user (capped at UNREAD_CAP)
 
 
 #: Unread counts stop at this many; clients show "999+".
 UNREAD_CAP = 999
+
+#: The most different emoji one message can carry.
+MAX_REACTIONS = 20
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,7 +101,15 @@ class Conversation:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
-    """A committed message. ``seq`` strictly increases within ``room``, in commit order."""
+    """A committed entry of a room's log. ``seq`` strictly increases within ``room``, in
+    commit order, across messages and changes alike.
+
+    ``kind`` says which entry: ``"message"`` (a message as it is now: ``rev`` is the seq of
+    the last change to it, 0 for none; ``edited_ts``, ``deleted``, ``reactions`` as
+    ``(emoji, users)`` pairs, ``reply_to`` with its ``quote``, ``mentions``), or a change to
+    message ``msg_id``, made by ``sender``: ``"edited"`` (``text`` and ``mentions`` are the
+    new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``). A change's ``nonce`` is
+    empty."""
 
     room: str
     seq: int
@@ -102,21 +118,58 @@ class Message:
     text: str
     ts: int
     nonce: str
+    kind: str = "message"
+    rev: int = 0
+    edited_ts: int | None = None
+    deleted: bool = False
+    reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    reply_to: int | None = None
+    quote: dict[str, Any] | None = None
+    mentions: tuple[str, ...] = ()
+    emoji: str = ""
+    on: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NewMessage:
-    """A message to store: ``nonce`` is the sender's idempotency key (unique per user)."""
+    """A message to store: ``nonce`` is the sender's idempotency key (unique per user).
+    ``reply_to``: a message of the same room it answers. ``mentions``: the lower-cased names
+    the text may mention (:func:`chatd.protocol.markup.mention_candidates`); those that are
+    members of the room are kept."""
 
     user_id: int
     room: str
     text: str
     nonce: str
+    reply_to: int | None = None
+    mentions: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NewChange:
+    """A change to message ``msg_id`` of ``room`` by user ``user_id``: ``kind`` is
+    ``"edited"`` (with ``text`` and its mention candidates), ``"deleted"`` or
+    ``"reaction"`` (with ``emoji`` and ``on``)."""
+
+    user_id: int
+    room: str
+    msg_id: int
+    kind: str
+    text: str = ""
+    mentions: tuple[str, ...] = ()
+    emoji: str = ""
+    on: bool = True
+
+
+#: What the group committer stores: a new message or a change to one.
+NewEntry = NewMessage | NewChange
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Appended:
-    """The outcome of one stored message; ``duplicate`` when the nonce was already used."""
+    """The outcome of one stored entry. ``duplicate``: nothing was stored, for a message
+    because its nonce was already used (``message`` is the first one stored with it), for a
+    change because it changed nothing (``message`` is the change, at the message's ``rev``)."""
 
     message: Message
     duplicate: bool
@@ -219,7 +272,8 @@ class Storage(Protocol):
         first LISTEN is in place."""
 
     async def messages_range(self, room: str, *, after: int, upto: int) -> list[Message]:
-        """The messages of ``room`` with ``after`` < seq <= ``upto``, in seq order. No access
+        """The entries of ``room`` with ``after`` < seq <= ``upto``, in seq order (messages
+        as they are now, and changes). No access
         check: for the daemon's own use (fan-out of other nodes' commits)."""
 
     async def create_user(self, name: str, password_hash: str) -> User:
@@ -319,12 +373,21 @@ class Storage(Protocol):
         """Remove a contact (any case); their registered name, or None when they were not
         one."""
 
-    async def append_messages(self, batch: Sequence[NewMessage]) -> list[Appended | ChatError]:
-        """Store a batch of messages in one transaction (group commit), one result per input
-        in order. Each room's seqs are assigned in batch order and strictly increase across
-        commits; a nonce the user already used stores nothing and returns the first message
-        (``duplicate=True``), also when both are in this batch. A sender who is not a member
-        of the room gets ChatError('forbidden'); an unknown room ChatError('not_found').
+    async def append_messages(self, batch: Sequence[NewEntry]) -> list[Appended | ChatError]:
+        """Store a batch of messages and changes (group commit), one result per input in
+        order. Each room's seqs are assigned in batch order, the batch's messages before its
+        changes, and strictly increase across commits; a nonce the user already used stores
+        nothing and returns the first message (``duplicate=True``), also when both are in this
+        batch. A sender who is not a member of the room gets ChatError('forbidden'); an unknown
+        room, or a ``reply_to`` that is no message of the room, ChatError('not_found').
+
+        Changes are checked against the message as it is when their room is locked, so
+        concurrent changes from any node apply in seq order: an edit by its author only
+        ('forbidden'), not of a deleted message ('not_found'); a deletion by the author or the
+        room's owner; a reaction by a member, at most :data:`MAX_REACTIONS` different emoji a
+        message ('conflict'). A change that changes nothing stores nothing
+        (``duplicate=True``). Deleting a message empties its text and that of its edits, and
+        drops its reactions and mentions.
         Raises StorageUnavailable when nothing was committed."""
 
     async def history(

@@ -65,6 +65,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import time
 import urllib.parse
@@ -90,6 +91,8 @@ from chatd.storage.base import (
     Joined,
     MembershipNotice,
     Message,
+    NewChange,
+    NewEntry,
     NewMessage,
     Page,
     RevocationNotice,
@@ -100,8 +103,11 @@ from chatd.storage.base import (
     User,
 )
 from chatd.storage.bridge import AsyncioBridge, BridgeClosed
+from chatd.storage.changes import apply_changes
 from chatd.storage.embedded import EmbeddedPostgres, start_embedded
 from chatd.storage.migrations import apply_migrations
+from chatd.storage.sql import ms as _ms
+from chatd.storage.sql import ts as _ts
 
 __all__ = ["PostgresStorage", "migrate", "open_storage"]
 
@@ -140,16 +146,6 @@ _UNAVAILABLE = (
 )
 
 
-def _ms(column: str) -> str:
-    """SQL: a timestamptz as integer milliseconds since the epoch (rounded down)."""
-    return f"floor(extract(epoch FROM {column}) * 1000)::bigint"
-
-
-def _ts(param: str) -> str:
-    """SQL: integer milliseconds since the epoch as an exact timestamptz."""
-    return f"(timestamptz 'epoch' + {param}::bigint * interval '1 millisecond')"
-
-
 _USER_COLUMNS = f"u.id, u.name, {_ms('u.created_at')} AS created_at"
 _ROOM_COLUMNS = "r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq"
 
@@ -171,20 +167,36 @@ LEFT JOIN LATERAL (
 ) peer ON true
 """
 
+# The quote of message q (sender qu) in a reply: who wrote it and how it begins, or that it
+# is gone. JSON text, read with json.loads.
+_QUOTE = """
+CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
+     ELSE json_build_object('from', qu.name, 'text', left(q.text, 200))::text END
+"""
+
 # A member's view of room r from their membership m. Unread counts the others' messages after
 # the marker by walking the (room_id, seq) index from read_seq; the LIMIT ends the walk after
 # UNREAD_CAP of them, so a room with a million unread messages costs what one with a thousand
 # does. The ORDER BY is there for the planner: without it, it may pick a bitmap scan, which
 # collects every entry after the marker before the LIMIT applies.
+# Unread mentions walk the member's own rows of ``mentions`` (migration 0006) from the marker.
 _MEMBER_COLUMNS = f"""
 true AS member, m.read_seq, peer.name AS peer, (
     SELECT count(*) FROM (
         SELECT 1 FROM messages x
         WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.sender_id <> m.user_id
+          AND x.deleted_at IS NULL
         ORDER BY x.seq
         LIMIT {UNREAD_CAP}
     ) AS capped
-) AS unread
+) AS unread, (
+    SELECT count(*) FROM (
+        SELECT 1 FROM mentions mn
+        WHERE mn.user_id = m.user_id AND mn.room_id = r.id AND mn.seq > m.read_seq
+        ORDER BY mn.seq
+        LIMIT {UNREAD_CAP}
+    ) AS capped
+) AS mentions
 """
 
 # The rooms and conversations user $1 is in, with their view of each.
@@ -268,7 +280,7 @@ SELECT * FROM (
     UNION ALL
     (
         SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS peer,
-               0::bigint AS unread
+               0::bigint AS unread, 0::bigint AS mentions
         FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
         WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
           AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
@@ -450,12 +462,16 @@ WHERE c.user_id = $1 AND c.contact_id = u.id AND lower(u.name) = lower($2)
 RETURNING u.name
 """
 
-# Step 1 of appending: one row per input, in input order.
+# Step 1 of appending: one row per input, in input order. A reply's message (reply_to, $4)
+# must be in the same room; its quote is taken here, as the message is at commit. Mention
+# candidates ($5, space-separated lower-case names) are kept if they name a member, as
+# registered. Both lookups are probes of a key, and only for the rows that have them.
 _SQL_APPEND_RESOLVE = f"""
 SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, s.name AS sender,
        e.id AS e_id, er.name AS e_room, e.seq AS e_seq, e.text AS e_text,
-       {_ms("e.created_at")} AS e_ts
-FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS i(user_id, room, nonce, idx)
+       {_ms("e.created_at")} AS e_ts, q.id AS q_id, q.quote AS quote, mn.names AS mentions
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+    WITH ORDINALITY AS i(user_id, room, nonce, reply_to, candidates, idx)
 LEFT JOIN rooms r ON r.name = i.room
 LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = i.user_id
 LEFT JOIN users s ON s.id = i.user_id
@@ -467,16 +483,29 @@ LEFT JOIN LATERAL (
     WHERE e.sender_id = i.user_id AND e.nonce = i.nonce LIMIT 1
 ) e ON true
 LEFT JOIN rooms er ON er.id = e.room_id
+LEFT JOIN LATERAL (
+    SELECT q.id, {_QUOTE} AS quote
+    FROM messages q JOIN users qu ON qu.id = q.sender_id
+    WHERE i.reply_to IS NOT NULL AND q.id = i.reply_to AND q.room_id = r.id
+) q ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(u.name ORDER BY lower(u.name)) AS names
+    FROM users u JOIN memberships um ON um.user_id = u.id AND um.room_id = r.id
+    WHERE i.candidates <> '' AND lower(u.name) = ANY (string_to_array(i.candidates, ' '))
+) mn ON true
 ORDER BY i.idx
 """
 
 # Step 2 of appending: lock rooms in id order, bump last_seq, insert; one atomic statement.
 # Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
-# rather than now(): taken after the lock, so ts follows seq within a room.
+# rather than now(): taken after the lock, so ts follows seq within a room. The mentioned
+# members (the sender aside) get their rows of ``mentions`` in the same statement; a message
+# without mentions costs that an empty unnest.
 _SQL_APPEND_INSERT = f"""
 WITH new AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
-        WITH ORDINALITY AS n(room_id, sender_id, nonce, text, ord)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[],
+                         $6::text[])
+        WITH ORDINALITY AS n(room_id, sender_id, nonce, text, reply_to, mentions, ord)
 ), counts AS (
     SELECT room_id, count(*) AS n FROM new GROUP BY room_id
 ), locked AS (
@@ -486,51 +515,125 @@ WITH new AS (
     FROM locked AS l JOIN counts AS c ON c.room_id = l.id
     WHERE r.id = l.id
     RETURNING r.id, r.last_seq - c.n AS base
+), inserted AS (
+    INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at, reply_to, mentions)
+    SELECT new.room_id, b.base + row_number() OVER (PARTITION BY new.room_id ORDER BY new.ord),
+           new.sender_id, new.nonce, new.text, clock_timestamp(), new.reply_to,
+           string_to_array(new.mentions, ' ')
+    FROM new JOIN bumped AS b ON b.id = new.room_id
+    ORDER BY new.room_id, new.ord
+    RETURNING id, room_id, seq, sender_id, mentions, created_at
+), mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq)
+    SELECT u.id, i.room_id, i.seq
+    FROM inserted i CROSS JOIN LATERAL unnest(i.mentions) AS n(name)
+    JOIN users u ON lower(u.name) = lower(n.name)
+    WHERE u.id <> i.sender_id
 )
-INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at)
-SELECT new.room_id, b.base + row_number() OVER (PARTITION BY new.room_id ORDER BY new.ord),
-       new.sender_id, new.nonce, new.text, clock_timestamp()
-FROM new JOIN bumped AS b ON b.id = new.room_id
-ORDER BY new.room_id, new.ord
-RETURNING id, room_id, seq, {_ms("created_at")} AS ts
+SELECT id, room_id, seq, {_ms("created_at")} AS ts FROM inserted
 """
 
-# History: the room, whether the user may read it, its last_seq and one page of messages, in one
-# statement (one snapshot). Newest-first for "latest"/"before", oldest-first for "after"; both
-# walk the (room_id, seq) index. $5 is limit + 1: the extra row tells whether there is more.
+# A page of room {room}'s log ({lo} < seq < {hi}, at most {limit} entries, by seq
+# {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
+# A message is read as it is now; its reactions and its quote are looked up only for a
+# message that has them (rev set, reply_to set), by key.
+_SQL_LOG_PAGE = """
+SELECT e.*, a.name AS sender,
+       CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
+           SELECT json_agg(json_build_array(g.emoji, g.users) ORDER BY g.first)
+           FROM (
+               SELECT x.emoji, array_agg(xu.name ORDER BY x.seq) AS users,
+                      min(x.seq) AS first
+               FROM reactions x JOIN users xu ON xu.id = x.user_id
+               WHERE x.message_id = e.msg_id
+               GROUP BY x.emoji
+           ) g
+       ) END AS reactions,
+       CASE WHEN e.reply_to IS NOT NULL THEN (
+           SELECT {quote} FROM messages q JOIN users qu ON qu.id = q.sender_id
+           WHERE q.id = e.reply_to
+       ) END AS quote
+FROM (
+    (
+        SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
+               {ts} AS ts, m.nonce, m.rev, m.edited_at, {edited_ts} AS edited_ts,
+               m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
+               NULL::boolean AS reaction_on
+        FROM messages m
+        WHERE m.room_id = {room} AND m.seq > {lo} AND m.seq < {hi}
+        ORDER BY m.seq {direction}
+        LIMIT {limit}
+    )
+    UNION ALL
+    (
+        SELECT c.kind, c.seq, c.message_id, c.actor_id, coalesce(c.text, ''), {cts}, '',
+               NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on
+        FROM changes c
+        WHERE c.room_id = {room} AND c.seq > {lo} AND c.seq < {hi}
+        ORDER BY c.seq {direction}
+        LIMIT {limit}
+    )
+    ORDER BY seq {direction}
+    LIMIT {limit}
+) e JOIN users a ON a.id = e.actor_id
+ORDER BY e.seq {direction}
+"""
+
+
+def _log_page(room: str, direction: str, lo: str, hi: str, limit: str) -> str:
+    return _SQL_LOG_PAGE.format(
+        room=room, direction=direction, lo=lo, hi=hi, limit=limit, quote=_QUOTE,
+        ts=_ms("m.created_at"), edited_ts=_ms("m.edited_at"), cts=_ms("c.created_at"),
+    )
+
+
+# History: the room, whether the user may read it, its last_seq and one page of its log, in
+# one statement (one snapshot). Newest-first for "latest"/"before", oldest-first for "after".
+# $5 is limit + 1: the extra row tells whether there is more.
 _SQL_HISTORY = """
 WITH r AS (
     SELECT r.id, r.last_seq, {readable} AS allowed FROM rooms r WHERE r.name = $1
 )
 SELECT r.last_seq, r.allowed, p.*
 FROM r LEFT JOIN LATERAL (
-    SELECT m.seq, m.id AS msg_id, u.name AS sender, m.text, {ts} AS ts, m.nonce
-    FROM messages m JOIN users u ON u.id = m.sender_id
-    WHERE r.allowed AND m.room_id = r.id AND m.seq > $3 AND m.seq < $4
-    ORDER BY m.seq {direction}
-    LIMIT $5
-) p ON true
+    {page}
+) p ON r.allowed
 """
 _SQL_HISTORY_NEWEST = _SQL_HISTORY.format(
-    readable=_READABLE.format(user="$2"), ts=_ms("m.created_at"), direction="DESC"
+    readable=_READABLE.format(user="$2"), page=_log_page("r.id", "DESC", "$3", "$4", "$5"),
 )
 _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
-    readable=_READABLE.format(user="$2"), ts=_ms("m.created_at"), direction="ASC"
+    readable=_READABLE.format(user="$2"), page=_log_page("r.id", "ASC", "$3", "$4", "$5"),
 )
 
-
+# The entries of room $1 with $2 < seq <= $3, oldest first ($4: their most, $3 - $2).
 _SQL_MESSAGES_RANGE = f"""
-SELECT m.seq, m.id AS msg_id, u.name AS sender, m.text, {_ms("m.created_at")} AS ts, m.nonce
-FROM rooms r JOIN messages m ON m.room_id = r.id JOIN users u ON u.id = m.sender_id
-WHERE r.name = $1 AND m.seq > $2 AND m.seq <= $3
-ORDER BY m.seq
+WITH r AS (SELECT id FROM rooms WHERE name = $1)
+SELECT p.* FROM r CROSS JOIN LATERAL (
+    {_log_page("r.id", "ASC", "$2", "$3 + 1", "$4")}
+) p
 """
 
 
-def _message(room: str, row: Any) -> Message:
-    """A message from a row with seq, msg_id, sender, text, ts and nonce columns."""
-    return Message(room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
-                   text=row["text"], ts=row["ts"], nonce=row["nonce"])
+def _entry(room: str, row: Any) -> Message:
+    """An entry of ``room``'s log from a row of :data:`_SQL_LOG_PAGE`."""
+    kind = row["kind"]
+    if kind != "message":
+        return Message(room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
+                       text=row["text"], ts=row["ts"], nonce="", kind=kind,
+                       mentions=tuple(row["mentions"] or ()), emoji=row["emoji"] or "",
+                       on=bool(row["reaction_on"]))
+    reactions = row["reactions"]
+    quote = row["quote"]
+    return Message(
+        room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
+        text=row["text"], ts=row["ts"], nonce=row["nonce"], rev=row["rev"] or 0,
+        edited_ts=row["edited_ts"], deleted=row["deleted_at"] is not None,
+        reactions=tuple((emoji, tuple(users)) for emoji, users in json.loads(reactions))
+        if reactions else (),
+        reply_to=row["reply_to"], quote=json.loads(quote) if quote else None,
+        mentions=tuple(row["mentions"] or ()),
+    )
 
 
 def _parse_notice(channel: str, payload: str) -> Change | None:
@@ -588,9 +691,9 @@ def _user(row: Any) -> User:
 
 def _room(row: Any, **view: Any) -> Room:
     """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
-    ``read_seq``, ``unread``, ``peer``) from the row where it has those columns, else from
-    ``view``, else the defaults."""
-    for key in ("member", "read_seq", "unread", "peer"):
+    ``read_seq``, ``unread``, ``mentions``, ``peer``) from the row where it has those
+    columns, else from ``view``, else the defaults."""
+    for key in ("member", "read_seq", "unread", "mentions", "peer"):
         value = row.get(key)
         if value is not None:
             view[key] = value
@@ -677,8 +780,11 @@ class PostgresStorage:
             delay = min(delay * 2, LISTEN_RETRY_MAX)
 
     async def messages_range(self, room: str, *, after: int, upto: int) -> list[Message]:
-        rows = await self._run(self._pool.fetch, _SQL_MESSAGES_RANGE, room, after, upto)
-        return [_message(room, row) for row in rows]
+        if upto <= after:
+            return []
+        rows = await self._run(self._pool.fetch, _SQL_MESSAGES_RANGE, room, after, upto,
+                               upto - after)
+        return [_entry(room, row) for row in rows]
 
     def statistics(self) -> StorageStatistics:
         # The pool lives on the loop thread; reading two ints from here is a harmless race
@@ -951,12 +1057,40 @@ class PostgresStorage:
 
     # -- messages ----------------------------------------------------------------------------
 
-    async def append_messages(self, batch: Sequence[NewMessage]) -> list[Appended | ChatError]:
+    async def append_messages(self, batch: Sequence[NewEntry]) -> list[Appended | ChatError]:
         if not batch:
             return []
         return await self._run(self._do_append, list(batch))
 
-    async def _do_append(self, batch: list[NewMessage]) -> list[Appended | ChatError]:
+    async def _do_append(self, batch: list[NewEntry]) -> list[Appended | ChatError]:
+        """Messages first (two statements), then changes (one transaction): see
+        :meth:`Storage.append_messages`. When the messages are stored but the changes fail,
+        the messages' outcomes stand and the changes are answered ``unavailable``: what was
+        committed must be acknowledged and published."""
+        results: list[Appended | ChatError | None] = [None] * len(batch)
+        messages = [(i, item) for i, item in enumerate(batch) if isinstance(item, NewMessage)]
+        changes = [(i, item) for i, item in enumerate(batch) if isinstance(item, NewChange)]
+        if messages:
+            stored = await self._append_new_messages([item for _, item in messages])
+            for (index, _), outcome in zip(messages, stored, strict=True):
+                results[index] = outcome
+        if changes:
+            try:
+                async with self._pool.acquire() as conn:
+                    applied = await apply_changes(conn, [item for _, item in changes])
+            except _UNAVAILABLE as exc:
+                if not messages:
+                    raise
+                log.warning("changes failed after their batch's messages were stored: %s", exc)
+                applied = [ChatError(codes.UNAVAILABLE,
+                                     "the database is unavailable; resend later")] * len(changes)
+            for (index, _), outcome in zip(changes, applied, strict=True):
+                results[index] = outcome
+        assert all(result is not None for result in results)
+        return results  # type: ignore[return-value]
+
+    async def _append_new_messages(self, batch: list[NewMessage]
+                                   ) -> list[Appended | ChatError]:
         for attempt in range(1, APPEND_ATTEMPTS + 1):
             try:
                 async with self._pool.acquire() as conn:
@@ -995,7 +1129,7 @@ class PostgresStorage:
             raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if not rows[0]["allowed"]:
             raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
-        messages = [_message(room, row) for row in rows if row["seq"] is not None]
+        messages = [_entry(room, row) for row in rows if row["seq"] is not None]
         more = len(messages) > limit
         del messages[limit:]
         if newest_first:
@@ -1021,11 +1155,13 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
         [m.user_id for m in batch],
         [m.room for m in batch],
         [m.nonce for m in batch],
+        [m.reply_to for m in batch],
+        [" ".join(m.mentions) for m in batch],
     )
     results: list[Appended | ChatError | None] = [None] * len(batch)
     first: dict[tuple[int, str], int] = {}  # (sender, nonce) -> index of the input storing it
     duplicates: list[tuple[int, int]] = []  # (index, index of the input it repeats)
-    new: list[tuple[int, int, str]] = []  # (index, room id, sender name) to insert
+    new: list[tuple[int, int, Any]] = []  # (index, room id, resolved row) to insert
     for row in rows:
         index = row["idx"] - 1
         item = batch[index]
@@ -1047,9 +1183,12 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             results[index] = ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}")
         elif not row["member"]:
             results[index] = ChatError(codes.FORBIDDEN, f"you are not a member of {item.room!r}")
+        elif item.reply_to is not None and row["q_id"] is None:
+            results[index] = ChatError(
+                codes.NOT_FOUND, f"there is no message {item.reply_to} in {item.room!r}")
         else:
             first[key] = index
-            new.append((index, row["room_id"], row["sender"]))
+            new.append((index, row["room_id"], row))
 
     if new:
         inserted = await conn.fetch(
@@ -1058,12 +1197,14 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             [batch[index].user_id for index, _, _ in new],
             [batch[index].nonce for index, _, _ in new],
             [batch[index].text for index, _, _ in new],
+            [batch[index].reply_to for index, _, _ in new],
+            [" ".join(row["mentions"] or ()) for _, _, row in new],
         )
         # Per room, seqs were given in input order: match them up by sorting on seq.
         stored: dict[int, collections.deque[Any]] = collections.defaultdict(collections.deque)
         for row in sorted(inserted, key=lambda row: (row["room_id"], row["seq"])):
             stored[row["room_id"]].append(row)
-        for index, room_id, sender in new:
+        for index, room_id, resolved in new:
             item = batch[index]
             if not stored[room_id]:  # the room vanished between the two statements
                 results[index] = ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}")
@@ -1073,10 +1214,13 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                 room=item.room,
                 seq=row["seq"],
                 msg_id=row["id"],
-                sender=sender,
+                sender=resolved["sender"],
                 text=item.text,
                 ts=row["ts"],
                 nonce=item.nonce,
+                reply_to=item.reply_to,
+                quote=json.loads(resolved["quote"]) if resolved["quote"] else None,
+                mentions=tuple(resolved["mentions"] or ()),
             )
             results[index] = Appended(message=message, duplicate=False)
 

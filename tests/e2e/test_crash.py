@@ -185,3 +185,125 @@ async def test_sigkill_loses_no_acknowledged_message_and_resend_stores_once(
             assert (m["room"], m["seq"], m["msg_id"]) == (
                 reply["room"], reply["seq"], reply["msg_id"]
             ), nonce
+
+
+CHANGE_EMOJI = ("👍", "🎉", "👀", "🔥", "✅", "🙏", "😂", "🚀", "💯", "🤔")
+EDITS = 250  # per client, after its reactions: most are still in flight at the kill
+
+
+async def test_sigkill_loses_no_acknowledged_change_and_resend_changes_nothing(
+    tmp_path: Path, database_dsn: str
+) -> None:
+    """Changes are acknowledged only once stored, like sends: after a SIGKILL mid-traffic of
+    reactions and edits, every acknowledged change is in the log once, at its acked seq, and
+    the messages show it; resending every change (a client that lost its acks) stores only
+    those that were not committed, each once."""
+    room = "crash-changes"
+    killed = trio.Event()
+    acked_total = 0
+    async with daemon_process(tmp_path, database_dsn, "first") as daemon:
+        with trio.fail_after(STEP_TIMEOUT):
+            clients, tokens, targets = [], [], []
+            for i in range(CLIENTS):
+                tokens.append(await register_and_login(daemon.http_port, f"changer{i}"))
+                client = await Client.tcp(daemon.tcp_port)
+                await client.hello(tokens[-1])
+                await client.request("join", room=room)
+                posted = await client.request("send", room=room, text=f"v0 of {i}",
+                                              nonce=f"base{i}")
+                targets.append(posted["msg_id"])
+                clients.append(client)
+
+        # Client i reacts with every emoji to every message, then edits its own message.
+        def changes(i: int) -> list[dict[str, Any]]:
+            wanted: list[dict[str, Any]] = [
+                {"op": "react", "room": room, "msg_id": mid, "emoji": emoji}
+                for emoji in CHANGE_EMOJI for mid in targets]
+            wanted += [{"op": "edit", "room": room, "msg_id": targets[i], "text": f"v{n}"}
+                       for n in range(1, EDITS + 1)]
+            return wanted
+
+        acks: list[dict[int, dict[str, Any]]] = [{} for _ in clients]
+
+        async def blast(i: int) -> None:
+            for n, change in enumerate(changes(i)):
+                try:
+                    await clients[i].send({**change, "id": n})
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+
+        async def collect(i: int) -> None:
+            nonlocal acked_total
+            while (frame := await clients[i].next_frame()) is not None:
+                if frame.get("op") == "error":
+                    raise AssertionError(frame)
+                if frame.get("op") == "ok" and isinstance(frame.get("id"), int):
+                    acks[i][frame["id"]] = frame
+                    acked_total += 1
+                    if acked_total == KILL_AFTER_ACKS:
+                        daemon.process.send_signal(signal.SIGKILL)
+                        killed.set()
+
+        with trio.fail_after(STEP_TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                for i in range(len(clients)):
+                    nursery.start_soon(blast, i)
+                    nursery.start_soon(collect, i)
+            assert killed.is_set(), "every change was acknowledged before the kill"
+            assert await daemon.process.wait() == -signal.SIGKILL
+        for client in clients:
+            await client.aclose()
+    total = sum(len(changes(i)) for i in range(len(clients)))
+    assert sum(len(a) for a in acks) < total, "no change was in flight at the kill"
+
+    async with daemon_process(tmp_path, database_dsn, "second") as daemon:
+        with trio.fail_after(STEP_TIMEOUT):
+            auditor = await Client.tcp(daemon.tcp_port)
+            await auditor.hello(await register_and_login(daemon.http_port, "auditor2"))
+            log = await full_history(auditor, room)
+        assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+        by_seq = {e["seq"]: e for e in log}
+        for i, client_acks in enumerate(acks):
+            for n, ack in client_acks.items():
+                change = changes(i)[n]
+                entry = by_seq[ack["seq"]]  # an acknowledged change is in the log, at its seq
+                assert entry["msg_id"] == change["msg_id"] == ack["msg_id"]
+                if change["op"] == "react":
+                    assert (entry["op"], entry["emoji"], entry["user"], entry["on"]) == (
+                        "reaction", change["emoji"], f"changer{i}", True)
+                else:
+                    assert (entry["op"], entry["text"]) == ("edited", change["text"])
+        reactions = [(e["msg_id"], e["emoji"], e["user"]) for e in log if e["op"] == "reaction"]
+        assert len(reactions) == len(set(reactions)), "a reaction was stored twice"
+
+        # Every client resends every change: what was stored is unchanged, the rest stored.
+        async def resend(i: int) -> list[dict[str, Any]]:
+            client = await Client.tcp(daemon.tcp_port)
+            await client.hello(tokens[i])
+            replies = []
+            for n, change in enumerate(changes(i)):
+                await client.send({**change, "id": n})
+            for n in range(len(changes(i))):
+                replies.append(await client.reply(n))
+            await client.aclose()
+            return replies
+
+        with trio.fail_after(STEP_TIMEOUT * 2):
+            for i in range(len(tokens)):
+                for change, reply in zip(changes(i), await resend(i), strict=True):
+                    assert reply["op"] == "ok", reply
+                    key = (change["msg_id"], change.get("emoji"), f"changer{i}")
+                    if change["op"] == "react" and key in reactions:
+                        assert reply.get("unchanged") is True, reply
+            final = await full_history(auditor, room)
+            await auditor.aclose()
+        reactions = [(e["msg_id"], e["emoji"], e["user"]) for e in final if e["op"] == "reaction"]
+        assert sorted(reactions) == sorted(
+            (mid, emoji, f"changer{i}") for i in range(len(tokens)) for emoji in CHANGE_EMOJI
+            for mid in targets)
+        messages = {e["msg_id"]: e for e in final if e["op"] == "message"}
+        for mid in targets:
+            assert messages[mid]["text"] == f"v{EDITS}"
+            assert [r["emoji"] for r in messages[mid]["reactions"]] == list(CHANGE_EMOJI)
+            assert all(sorted(r["users"]) == [f"changer{j}" for j in range(len(tokens))]
+                       for r in messages[mid]["reactions"])

@@ -1,0 +1,317 @@
+"""Changes to messages (edits, deletions, reactions) as entries of the room's log.
+
+Asyncio side of :meth:`chatd.storage.postgres.PostgresStorage.append_messages`: one
+transaction per batch of changes, on one pooled connection.
+
+Theory of operation. A change is checked against the message as it is, and two changes to one
+message may come from two nodes at once; so the transaction first locks the rooms involved
+(in id order, ``FOR NO KEY UPDATE``, as appending messages does: the same lock, so messages
+and changes of a room take their seqs from ``rooms.last_seq`` one transaction at a time, and
+two nodes cannot deadlock). Under that lock it reads what the changes touch (the messages,
+the members, the reactions, the names an edit mentions), decides each change in batch order
+in Python, against the state the changes before it in the batch left, and writes the result
+in a fixed number of statements, whatever the batch's size: the entries, the rooms' new
+``last_seq`` (whose trigger tells the other nodes), the messages' new state, the reactions and
+the mentions. A change that changes nothing takes no seq and writes nothing.
+
+Deleting a message removes its words: the row's text, the text of its earlier edits (kept in
+``changes`` until then, as the log entries that carried them), its mentions and reactions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from chatd.errors import ChatError
+from chatd.protocol import codes
+from chatd.storage.base import MAX_REACTIONS, Appended, Message, NewChange
+from chatd.storage.sql import ms as _ms
+from chatd.storage.sql import ts as _ts
+
+__all__ = ["apply_changes"]
+
+
+_SQL_LOCK_ROOMS = """
+SELECT id, name, owner_id, last_seq FROM rooms WHERE name = ANY ($1::text[])
+ORDER BY id FOR NO KEY UPDATE
+"""
+# Taken after the locks, so that an entry's ts follows its seq within a room.
+_SQL_NOW = f"SELECT {_ms('clock_timestamp()')}"
+_SQL_MESSAGES = """
+SELECT id, room_id, seq, sender_id, text, rev, deleted_at IS NOT NULL AS deleted, mentions
+FROM messages WHERE id = ANY ($1::bigint[])
+"""
+_SQL_MEMBERS = """
+SELECT m.room_id, m.user_id, u.name FROM memberships m JOIN users u ON u.id = m.user_id
+WHERE (m.room_id, m.user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
+"""
+_SQL_REACTIONS = """
+SELECT message_id, emoji, user_id FROM reactions WHERE message_id = ANY ($1::bigint[])
+ORDER BY seq
+"""
+# The members of rooms $1 whose lower-cased name is in $2: whom an edit's text may mention.
+_SQL_MENTIONABLE = """
+SELECT um.room_id, lower(u.name) AS key, u.id, u.name
+FROM users u JOIN memberships um ON um.user_id = u.id
+WHERE um.room_id = ANY ($1::bigint[]) AND lower(u.name) = ANY ($2::text[])
+"""
+_SQL_INSERT = f"""
+INSERT INTO changes (room_id, seq, message_id, actor_id, kind, text, mentions, emoji,
+                     reaction_on, created_at)
+SELECT room_id, seq, message_id, actor_id, kind, text,
+       CASE WHEN kind = 'edited' THEN string_to_array(mentions, ' ') END, emoji, reaction_on,
+       {_ts("$10")}
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::boolean[])
+    AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji, reaction_on)
+"""
+_SQL_BUMP = """
+UPDATE rooms r SET last_seq = v.last_seq
+FROM unnest($1::bigint[], $2::bigint[]) AS v(id, last_seq) WHERE r.id = v.id
+"""
+_SQL_UPDATE_MESSAGES = f"""
+UPDATE messages m SET
+    text = v.text, rev = v.rev, mentions = string_to_array(v.mentions, ' '),
+    edited_at = CASE WHEN v.edited THEN {_ts("$6")} ELSE m.edited_at END,
+    deleted_at = CASE WHEN v.deleted THEN {_ts("$6")} ELSE m.deleted_at END
+FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::boolean[], $5::boolean[], $7::text[])
+    AS v(id, text, rev, edited, deleted, mentions)
+WHERE m.id = v.id
+"""
+_SQL_REACTIONS_ADD = f"""
+INSERT INTO reactions (message_id, emoji, user_id, seq, created_at)
+SELECT message_id, emoji, user_id, seq, {_ts("$5")}
+FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
+    AS v(message_id, emoji, user_id, seq)
+ON CONFLICT DO NOTHING
+"""
+_SQL_REACTIONS_REMOVE = """
+DELETE FROM reactions x USING unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(m, e, u)
+WHERE x.message_id = v.m AND x.emoji = v.e AND x.user_id = v.u
+"""
+_SQL_FORGET = """
+WITH gone AS (
+    DELETE FROM reactions WHERE message_id = ANY ($1::bigint[])
+)
+UPDATE changes SET text = '', mentions = NULL
+WHERE message_id = ANY ($1::bigint[]) AND kind = 'edited'
+"""
+_SQL_MENTIONS_REMOVE = """
+DELETE FROM mentions x USING unnest($1::bigint[], $2::bigint[]) AS v(room_id, seq)
+WHERE x.room_id = v.room_id AND x.seq = v.seq
+"""
+_SQL_MENTIONS_ADD = """
+INSERT INTO mentions (user_id, room_id, seq)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
+ON CONFLICT DO NOTHING
+"""
+
+
+@dataclasses.dataclass(slots=True)
+class _Target:
+    """A message as the batch's changes leave it, so far."""
+
+    id: int
+    room_id: int
+    seq: int
+    sender_id: int
+    text: str
+    rev: int
+    deleted: bool
+    mentions: tuple[str, ...]
+    mention_ids: tuple[int, ...] = ()
+    reactions: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    edited: bool = False
+    deleted_now: bool = False
+    touched: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class _Room:
+    id: int
+    name: str
+    owner_id: int | None
+    last_seq: int
+    bumped: bool = False
+
+
+async def apply_changes(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError]:
+    """Store a batch of changes in one transaction; one outcome per change, in order."""
+    async with conn.transaction():
+        return await _apply(conn, batch)
+
+
+async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError]:
+    rooms = {row["name"]: _Room(row["id"], row["name"], row["owner_id"], row["last_seq"])
+             for row in await conn.fetch(_SQL_LOCK_ROOMS, sorted({c.room for c in batch}))}
+    now: int = await conn.fetchval(_SQL_NOW)
+    targets = {row["id"]: _Target(
+        id=row["id"], room_id=row["room_id"], seq=row["seq"], sender_id=row["sender_id"],
+        text=row["text"], rev=row["rev"] or row["seq"], deleted=row["deleted"],
+        mentions=tuple(row["mentions"]),
+    ) for row in await conn.fetch(_SQL_MESSAGES, sorted({c.msg_id for c in batch}))}
+    pairs = sorted({(rooms[c.room].id, c.user_id) for c in batch if c.room in rooms})
+    members = {(row["room_id"], row["user_id"]): row["name"] for row in await conn.fetch(
+        _SQL_MEMBERS, [room for room, _ in pairs], [user for _, user in pairs])}
+    for row in await conn.fetch(_SQL_REACTIONS, [c.msg_id for c in batch if c.kind == "reaction"]):
+        targets[row["message_id"]].reactions.setdefault(row["emoji"], []).append(row["user_id"])
+    candidates = sorted({name for c in batch if c.kind == "edited" for name in c.mentions})
+    mentionable: dict[tuple[int, str], tuple[int, str]] = {}
+    if candidates:
+        for row in await conn.fetch(_SQL_MENTIONABLE, sorted({r.id for r in rooms.values()}),
+                                    candidates):
+            mentionable[(row["room_id"], row["key"])] = (row["id"], row["name"])
+
+    outcomes: list[Appended | ChatError] = []
+    entries: list[tuple[Message, _Target, int]] = []  # (entry, its message, its actor)
+    for change in batch:
+        room = rooms.get(change.room)
+        target = targets.get(change.msg_id)
+        actor = members.get((room.id, change.user_id)) if room is not None else None
+        if room is None:
+            outcomes.append(ChatError(codes.NOT_FOUND, f"there is no room {change.room!r}"))
+            continue
+        if target is None or target.room_id != room.id:
+            outcomes.append(ChatError(
+                codes.NOT_FOUND, f"there is no message {change.msg_id} in {change.room!r}"))
+            continue
+        if actor is None:
+            outcomes.append(ChatError(codes.FORBIDDEN, f"you are not a member of {room.name!r}"))
+            continue
+        refusal = _refusal(change, target, room)
+        if refusal is not None:
+            outcomes.append(refusal)
+            continue
+        entry = Message(room=room.name, seq=target.rev, msg_id=target.id, sender=actor,
+                        text=change.text if change.kind == "edited" else "", ts=now, nonce="",
+                        kind=change.kind, emoji=change.emoji, on=change.on)
+        if not _change(change, target, mentionable):
+            outcomes.append(Appended(message=entry, duplicate=True))
+            continue
+        room.last_seq += 1
+        room.bumped = True
+        target.rev = room.last_seq
+        target.touched = True
+        entry = dataclasses.replace(entry, seq=room.last_seq, mentions=target.mentions
+                                    if change.kind == "edited" else ())
+        entries.append((entry, target, change.user_id))
+        outcomes.append(Appended(message=entry, duplicate=False))
+
+    if entries:
+        await _write(conn, rooms, targets, entries, now)
+        # The words of a message deleted in this batch leave its edits' entries too.
+        gone = {target.id for target in targets.values() if target.deleted_now}
+        outcomes = [
+            Appended(message=dataclasses.replace(o.message, text="", mentions=()),
+                     duplicate=False)
+            if isinstance(o, Appended) and not o.duplicate and o.message.kind == "edited"
+            and o.message.msg_id in gone else o
+            for o in outcomes
+        ]
+    return outcomes
+
+
+def _refusal(change: NewChange, target: _Target, room: _Room) -> ChatError | None:
+    """Why ``change`` may not be made to the message as it is now, if it may not."""
+    if change.kind == "edited":
+        if change.user_id != target.sender_id:
+            return ChatError(codes.FORBIDDEN, "only its author can edit a message")
+        if target.deleted:
+            return ChatError(codes.NOT_FOUND, f"message {target.id} was deleted")
+    elif change.kind == "deleted":
+        if change.user_id not in (target.sender_id, room.owner_id):
+            return ChatError(codes.FORBIDDEN,
+                             "only its author or the room's owner can delete a message")
+    elif change.kind == "reaction":
+        if target.deleted:
+            return ChatError(codes.NOT_FOUND, f"message {target.id} was deleted")
+        if change.on and change.emoji not in target.reactions \
+                and len(target.reactions) >= MAX_REACTIONS:
+            return ChatError(codes.CONFLICT,
+                             f"a message carries at most {MAX_REACTIONS} different emoji")
+    return None
+
+
+def _change(change: NewChange, target: _Target,
+            mentionable: dict[tuple[int, str], tuple[int, str]]) -> bool:
+    """Apply ``change`` to ``target``; whether it changed anything."""
+    if change.kind == "edited":
+        if change.text == target.text:
+            return False
+        found = sorted({mentionable[key] for name in change.mentions
+                        if (key := (target.room_id, name)) in mentionable},
+                       key=lambda pair: pair[1].lower())
+        target.text = change.text
+        target.mentions = tuple(name for _, name in found)
+        target.mention_ids = tuple(uid for uid, _ in found if uid != target.sender_id)
+        target.edited = True
+        return True
+    if change.kind == "deleted":
+        if target.deleted:
+            return False
+        target.deleted = target.deleted_now = True
+        target.text = ""
+        target.mentions = target.mention_ids = ()
+        target.reactions.clear()
+        return True
+    users = target.reactions.get(change.emoji, [])
+    if change.on == (change.user_id in users):
+        return False
+    if change.on:
+        target.reactions.setdefault(change.emoji, []).append(change.user_id)
+    else:
+        users.remove(change.user_id)
+        if not users:
+            del target.reactions[change.emoji]
+    return True
+
+
+async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target],
+                 entries: list[tuple[Message, _Target, int]], now: int) -> None:
+    """Write what the batch did, in a fixed number of statements."""
+    await conn.execute(
+        _SQL_INSERT,
+        [target.room_id for _, target, _ in entries], [e.seq for e, _, _ in entries],
+        [e.msg_id for e, _, _ in entries], [actor for _, _, actor in entries],
+        [e.kind for e, _, _ in entries], [e.text if e.kind == "edited" else None
+                                          for e, _, _ in entries],
+        [" ".join(e.mentions) for e, _, _ in entries],
+        [e.emoji or None for e, _, _ in entries],
+        [e.on if e.kind == "reaction" else None for e, _, _ in entries], now,
+    )
+    bumped = [room for room in rooms.values() if room.bumped]
+    await conn.execute(_SQL_BUMP, [r.id for r in bumped], [r.last_seq for r in bumped])
+    touched = [t for t in targets.values() if t.touched]
+    await conn.execute(
+        _SQL_UPDATE_MESSAGES, [t.id for t in touched], [t.text for t in touched],
+        [t.rev for t in touched], [t.edited for t in touched], [t.deleted_now for t in touched],
+        now, [" ".join(t.mentions) for t in touched],
+    )
+    await _write_reactions(conn, entries, now)
+    gone = [t.id for t in touched if t.deleted_now]
+    if gone:
+        await conn.execute(_SQL_FORGET, gone)
+    remention = [t for t in touched if t.edited or t.deleted_now]
+    if remention:
+        await conn.execute(_SQL_MENTIONS_REMOVE, [t.room_id for t in remention],
+                           [t.seq for t in remention])
+        added = [(uid, t.room_id, t.seq) for t in remention if not t.deleted
+                 for uid in t.mention_ids]
+        if added:
+            await conn.execute(_SQL_MENTIONS_ADD, *map(list, zip(*added, strict=True)))
+
+
+async def _write_reactions(conn: Any, entries: list[tuple[Message, _Target, int]],
+                           now: int) -> None:
+    """The reactions as the batch leaves them: per (message, emoji, user), the last word."""
+    final: dict[tuple[int, str, int], Message] = {}
+    for entry, target, actor in entries:
+        if entry.kind == "reaction" and not target.deleted:
+            final[(entry.msg_id, entry.emoji, actor)] = entry
+    added = [(*key, entry.seq) for key, entry in final.items() if entry.on]
+    removed = [key for key, entry in final.items() if not entry.on]
+    if added:
+        await conn.execute(_SQL_REACTIONS_ADD, *map(list, zip(*added, strict=True)), now)
+    if removed:
+        await conn.execute(_SQL_REACTIONS_REMOVE, *map(list, zip(*removed, strict=True)))

@@ -1,0 +1,73 @@
+"""What the server reads in a message's text (chatd.protocol.markup): mentions outside code,
+and whether a reaction is one emoji."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chatd.protocol import Limits, React, parse_request
+from chatd.protocol.markup import (
+    MAX_MENTIONS,
+    is_emoji,
+    mention_candidates,
+    normalise_emoji,
+    without_code,
+)
+
+_names = st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True)
+_prose = st.text(st.characters(blacklist_characters="`~@\n\r"), max_size=30)
+
+
+def test_mentions_are_found_outside_code_only() -> None:
+    text = "hi @Ann, @bob.\n`@carol` and ``@dave ` x``\n```\n@eve\n```\n~~~\n@fay\n~~~\nbye @gus"
+    assert mention_candidates(text) == ["ann", "bob.", "bob", "gus"]
+
+
+def test_an_unclosed_fence_runs_to_the_end() -> None:
+    assert mention_candidates("@ann\n```\n@bob\n@carol") == ["ann"]
+
+
+def test_an_address_is_not_a_mention() -> None:
+    assert mention_candidates("mail ann@example.org or @@bob") == []
+
+
+@given(st.lists(st.tuples(_prose, _names, st.booleans()), max_size=8))
+def test_every_mention_outside_code_and_none_inside(parts: list[tuple[str, str, bool]]
+                                                    ) -> None:
+    """Text made of prose, @names and @names inside code spans: exactly the names outside
+    code are found (lower-cased, once each, in order)."""
+    text = ""
+    expected: dict[str, None] = {}
+    for prose, name, in_code in parts:
+        text += f"{prose} "
+        if in_code:
+            text += f"`@{name}` "
+        else:
+            text += f"@{name} "
+            expected[name.lower()] = None
+    assert mention_candidates(text) == list(expected)[:MAX_MENTIONS]
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_read_without_error(text: str) -> None:
+    found = mention_candidates(text)
+    assert len(found) <= MAX_MENTIONS and len(set(found)) == len(found)
+    assert all(name == name.lower() for name in found)
+    assert len(without_code(text)) <= len(text) + text.count("`")
+
+
+def test_emoji_are_one_emoji_made_one_form() -> None:
+    for value in ["👍", "👍🏽", "🏳️\u200d🌈", "🇫🇷", "1️⃣", "👨\u200d👩\u200d👧"]:
+        assert is_emoji(value), value
+    for value in ["", "a", "👍👍", ":+1:", "<b>", "👍 ", "\u200d"]:
+        assert not is_emoji(value), value
+    assert normalise_emoji("❤") == normalise_emoji("❤️") == "❤️"
+
+
+@given(st.text(max_size=20))
+def test_react_takes_only_emoji(value: str) -> None:
+    parsed = parse_request({"op": "react", "room": "a", "msg_id": 1, "emoji": value}, Limits())
+    assert isinstance(parsed, React) == is_emoji(value)
+    if isinstance(parsed, React):
+        assert parsed.emoji == normalise_emoji(value) and parsed.on is True
