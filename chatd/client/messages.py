@@ -14,12 +14,19 @@ all in this module, make the order of the roads and any repetition harmless:
    to a message not held is skipped: whenever the message is read later, its message object
    already shows the change.
 3. A message object replaces the held one when its ``rev`` is not lower (the server's reading
-   is the truth); an older reading is skipped.
+   is the truth); an older reading is skipped. (Its ``quote``, the answered message as it was
+   when read, is taken from the latest reading but is not a change of this message.)
+
+4. The entries of a room come in seq order, but for pages: a page (the entries after some seq
+   ``lo``) may come at any moment once every entry up to ``lo`` did, and may repeat entries
+   applied already. (Live entries that come ahead of a page still to come, as after a
+   ``gap``, must wait for it: a reaction applied before an earlier edit moves the rev past
+   the edit, which is then skipped. The session keeps them back.)
 
 So applying a history page and then the same entries live, or any entries twice, ends in the
 same state; :class:`Applied` says whether an entry changed what is shown, which is what the
 session prints. A deleted message is a tombstone (empty text, no reactions, no mentions) and
-stays one.
+stays one, and forgets whether it had been edited.
 
 Short numbers. A message shown is given a short number (``[3]``), the handle the commands use
 (``/edit 3 …``). The numbers count up over the whole session, across rooms, so that a number
@@ -60,7 +67,12 @@ class Applied(enum.Enum):
 
 def normalised(message: MessagePosted) -> MessagePosted:
     """``message`` in the form it is held: ``rev`` set (its seq when the server left it out),
-    reactions and mentions as tuples."""
+    reactions and mentions as tuples; a tombstone with nothing but its place, sender and time
+    (not even whether it had been edited, which the entries that reach a client do not always
+    tell)."""
+    if message.deleted:
+        message = dataclasses.replace(message, text="", edited_ts=None, reactions=(),
+                                      mentions=())
     return dataclasses.replace(
         message,
         rev=max(message.rev or 0, message.seq),
@@ -109,8 +121,8 @@ def _changed(held: MessagePosted, entry: MessageEdited | MessageDeleted | Reacti
         return dataclasses.replace(held, text=entry.text, edited_ts=entry.ts,
                                    mentions=tuple(entry.mentions), rev=entry.seq)
     if isinstance(entry, MessageDeleted):
-        return dataclasses.replace(held, deleted=True, text="", reactions=(), mentions=(),
-                                   rev=entry.seq)
+        return dataclasses.replace(held, deleted=True, text="", edited_ts=None, reactions=(),
+                                   mentions=(), rev=entry.seq)
     return dataclasses.replace(held, rev=entry.seq,
                                reactions=_react(_tupled(held.reactions), entry.emoji,
                                                 entry.user, entry.on))
@@ -208,6 +220,8 @@ def _rev(message: MessagePosted) -> int:
 
 
 def _shown(message: MessagePosted) -> MessagePosted:
-    """What of a message is shown: all of it but ``rev`` (a change that moves only the rev
-    prints nothing)."""
-    return dataclasses.replace(message, rev=None)
+    """What of a message its entries decide: all of it but ``rev`` (a change that moves only
+    the rev prints nothing) and ``quote``, which shows another message as it was when this
+    one was read (it follows that message's entries, not this one's, so it is kept as the
+    latest reading gives it without being news)."""
+    return dataclasses.replace(message, rev=None, quote=None)

@@ -206,6 +206,7 @@ class ChatClient:
         self.seen: dict[str, int] = {}  # room -> the last seq shown live: resumed from here
         self.oldest: dict[str, int] = {}  # room -> the oldest seq shown: /history pages before
         self._paging: dict[str, int] = {}  # room -> seq reached while paging a gap
+        self._held_live: dict[str, list[Entry]] = {}  # room -> live entries after its gap
         self.pending: dict[str, PendingSend] = {}  # by key
         self.messages = Messages()
         self._recent: deque[str] = deque(maxlen=RECENT_NONCES)
@@ -427,6 +428,7 @@ class ChatClient:
 
     def _lose_connection(self) -> None:
         self.link = None
+        self._held_live.clear()  # the resume from the gap's page brings them again
         self._handlers.clear()
         for waiter in self._waiters.values():
             waiter.done.set()
@@ -677,11 +679,19 @@ class ChatClient:
                 if isinstance(e, MessagePosted))
         return [message for message in held if message is not None]
 
-    def _take_live(self, entry: Entry) -> None:
-        """Apply an entry that came live (or on resume, or filling a gap) and print what it
-        changed: a new message, or a message as it is after the change."""
+    def _take_live(self, entry: Entry, *, filling: bool = False) -> None:
+        """Apply an entry that came live (or on resume, or ``filling`` a gap) and print what
+        it changed: a new message, or a message as it is after the change.
+
+        The entries of a room are applied in seq order (the rev rule needs it: a change
+        applied before an earlier one would hide it). Live entries come in order, but after
+        a ``gap`` they come before the entries of the gap, which are read with ``history``:
+        so they are kept until the gap is filled."""
         room = entry.room
         self.seen[room] = max(self.seen.get(room, 0), entry.seq)
+        if room in self._paging and not filling:
+            self._held_live.setdefault(room, []).append(entry)
+            return
         self.oldest.setdefault(room, entry.seq)
         if room not in self.rooms:  # a new conversation, or a room we were just invited to
             self.rooms[room] = RoomInfo(kind="dm" if is_dm_room(room) else "room")
@@ -761,6 +771,7 @@ class ChatClient:
 
     def _on_welcome(self, welcome: Welcome) -> None:
         self.me = str(welcome.user.get("name") or self.me)
+        self._paging.clear()  # the hello resumed those rooms from where their paging was
         listed: set[str] = set()
         for obj in welcome.rooms:
             room = str(obj["room"])
@@ -838,23 +849,34 @@ class ChatClient:
         await self._page_gap(room, after, last)
 
     async def _page_gap(self, room: str, after: int, last: int) -> None:
-        async def on_page(page: HistoryPage) -> None:
+        async def on_page(page: Reply) -> None:
+            if not isinstance(page, HistoryPage):
+                if isinstance(page, Error):
+                    self.show_error(f"history of [{self.label(room)}]", page)
+                self._end_gap(room)  # show what came after it, at least
+                return
             reached = after
             for entry in page.messages:
                 if entry.seq > last:
                     break
                 reached = entry.seq
-                self._take_live(entry)
+                self._take_live(entry, filling=True)
             self._paging[room] = reached
             if page.more and after < reached < last:
                 await self._page_gap(room, reached, last)
             else:
-                self._paging.pop(room, None)
+                self._end_gap(room)
 
-        # Not waited for: the reply is read by the very task that handles this event.
-        await self.ask(f"history of [{self.label(room)}]",
-                       History(room=room, after=after, limit=500), HistoryPage, on_page,
-                       wait=False)
+        # Not waited for: the reply is read by the very task that handles this event. When
+        # the link is lost, the resume starts from the page reached.
+        with contextlib.suppress(ConnectionLost):
+            await self.request(History(room=room, after=after, limit=500), on_page)
+
+    def _end_gap(self, room: str) -> None:
+        """The gap of ``room`` is filled: apply the live entries that came after it."""
+        self._paging.pop(room, None)
+        for entry in self._held_live.pop(room, []):
+            self._take_live(entry)
 
     _EVENTS: dict[type[ServerEvent], Callable[[ChatClient, Any], Awaitable[None]]] = {
         MessagePosted: _on_message,
