@@ -842,7 +842,7 @@ class ChatClient:
 
     async def _on_gap(self, event: Gap) -> None:
         room, after, last = event.room, event.after, event.last_seq
-        self.screen.notice(f"{last - after} messages missed in [{self.label(room)}]; "
+        self.screen.notice(f"{last - after} messages or changes missed in [{self.label(room)}]; "
                            "fetching them")
         self.seen[room] = max(self.seen.get(room, 0), last)
         self._paging[room] = after
