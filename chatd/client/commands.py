@@ -268,7 +268,7 @@ async def history(client: ChatClient, arg: str) -> None:
     try:
         limit = int(arg) if arg else 20
     except ValueError:
-        client.screen.problem("usage: /history [N]")
+        client.screen.problem("usage: /history [COUNT]")
         return
     limit = max(1, min(limit, 500))
     before = client.oldest.get(room)
@@ -511,7 +511,7 @@ COMMANDS: dict[str, Command] = {
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER TEXT", "send a private message"),
     "who": Command(who, "/who [ROOM]", "who is in the room, and online"),
-    "history": Command(history, "/history [N]", "show N older messages"),
+    "history": Command(history, "/history [COUNT]", "show COUNT older messages"),
     "reply": Command(reply, "/reply N TEXT", "answer message [N] (/re)"),
     "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),
     "delete": Command(delete, "/delete N[!]", "delete message [N] (asks for the !)"),
