@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -35,6 +37,7 @@ from chatd.storage import (
     User,
     open_storage,
 )
+from chatd.storage.postgres import _SQL_HISTORY_NEWEST
 from tests.helpers import make_config
 from tests.storage.test_postgres import TIMEOUT, appended, make_member, refused
 
@@ -427,3 +430,53 @@ async def test_a_send_and_a_change_in_one_batch(storage: Storage, text: str) -> 
             react(ann, "general", posted.msg_id, "👍"), say(ann, "general", text)])
         change, message = (appended(r).message for r in results)
         assert (message.seq, change.seq) == (posted.seq + 1, posted.seq + 2)
+
+
+async def test_a_page_of_the_log_reads_only_its_own_rows(storage: Storage,
+                                                         database_dsn: str) -> None:
+    """A page of history walks the (room_id, seq) index of messages and of changes and reads
+    about its own number of rows from each, however many changes the room holds (thousands of
+    reactions here): no scan per change."""
+    with trio.fail_after(TIMEOUT * 3):
+        ann = await make_member(storage, "ann", "general")
+        bob = await make_member(storage, "bob", "general")
+        posted = appended(await one(storage, say(ann, "general", "popular"))).message
+        for _ in range(40):  # 2,000 entries: each user puts and takes back 25 emoji
+            batch: list[NewEntry] = [
+                react(user, "general", posted.msg_id, emoji, on)
+                for on in (True, False) for user in (ann, bob) for emoji in _MANY[:25]]
+            await storage.append_messages(batch)
+        for i in range(300):
+            await storage.append_messages([say(ann, "general", f"m{i}",
+                                               reply_to=posted.msg_id if i % 10 else None)])
+        plan = await trio.to_thread.run_sync(asyncio.run, _plan_of_a_page(database_dsn))
+    scans = _scans(plan)
+    assert {s["Relation Name"] for s in scans} >= {"messages", "changes"}
+    for scan in scans:
+        if scan["Relation Name"] in ("messages", "changes"):
+            assert "Index" in scan["Node Type"], scan
+            assert scan["Actual Rows"] <= 51, (scan["Relation Name"], scan["Actual Rows"])
+
+
+_MANY = ["😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍",
+         "😘", "🥰", "😗", "😙", "😚", "🙂", "🤗", "🤩", "🤔", "🤨", "😐", "😑"]
+
+
+async def _plan_of_a_page(dsn: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ANALYZE")
+        user_id = await conn.fetchval("SELECT id FROM users WHERE name = 'ann'")
+        rows = await conn.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {_SQL_HISTORY_NEWEST}",
+            "general", user_id, 0, 2**63 - 1, 51)
+    finally:
+        await conn.close()
+    return json.loads(rows)[0]["Plan"]  # type: ignore[no-any-return]
+
+
+def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [plan] if "Relation Name" in plan else []
+    for child in plan.get("Plans", []):
+        found += _scans(child)
+    return found
