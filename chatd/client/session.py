@@ -92,6 +92,7 @@ from chatd.protocol import (
     Sent,
     ServerEvent,
     State,
+    TopicChanged,
     UserTyping,
     Welcome,
     codes,
@@ -695,6 +696,12 @@ class ChatClient:
         self.oldest.setdefault(room, entry.seq)
         if room not in self.rooms:  # a new conversation, or a room we were just invited to
             self.rooms[room] = RoomInfo(kind="dm" if is_dm_room(room) else "room")
+        if isinstance(entry, TopicChanged):
+            if entry.topic != self.rooms[room].topic:
+                self.rooms[room].topic = entry.topic
+                self.screen.notice(f"{clean(entry.by)} set the topic of [{self.label(room)}]: "
+                                   f"{clean(entry.topic) or '(none)'}")
+            return
         if self.messages.apply(entry) is Applied.NOTHING:
             return
         held = self.messages.get(room, entry.msg_id)
@@ -802,7 +809,7 @@ class ChatClient:
         self._take_live(event)
 
     async def _on_change(self, event: MessageEdited | MessageDeleted | ReactionChanged
-                         ) -> None:
+                         | TopicChanged) -> None:
         self._take_live(event)
 
     async def _on_presence(self, event: PresenceChanged) -> None:
@@ -883,6 +890,7 @@ class ChatClient:
         MessageEdited: _on_change,
         MessageDeleted: _on_change,
         ReactionChanged: _on_change,
+        TopicChanged: _on_change,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,
         MemberLeft: _on_left,

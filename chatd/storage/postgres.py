@@ -619,7 +619,7 @@ def _entry(room: str, row: Any) -> Message:
     """An entry of ``room``'s log from a row of :data:`_SQL_LOG_PAGE`."""
     kind = row["kind"]
     if kind != "message":
-        return Message(room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
+        return Message(room=room, seq=row["seq"], msg_id=row["msg_id"] or 0, sender=row["sender"],
                        text=row["text"], ts=row["ts"], nonce="", kind=kind,
                        mentions=tuple(row["mentions"] or ()), emoji=row["emoji"] or "",
                        on=bool(row["reaction_on"]))

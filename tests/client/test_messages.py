@@ -23,6 +23,7 @@ from chatd.protocol import (
     MessageEdited,
     MessagePosted,
     ReactionChanged,
+    TopicChanged,
 )
 
 ROOM = "team"
@@ -74,6 +75,7 @@ class Log:
                     entry.seq, entry.msg_id, entry.sender, entry.text, entry.ts, entry.seq,
                     entry.reply_to, tuple(entry.mentions))
                 continue
+            assert not isinstance(entry, TopicChanged), "the model makes no topic entries"
             held = messages[entry.msg_id]
             held.rev = entry.seq
             if isinstance(entry, MessageEdited):
