@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatd.protocol import Entry, MessageDeleted, MessageEdited, MessagePosted, ReactionChanged
+from chatd.protocol import (
+    Entry,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    ReactionChanged,
+    TopicChanged,
+)
 from chatd.storage import Message, Room, User
 
 __all__ = ["message_event", "message_object", "room_object", "user_object"]
@@ -21,6 +28,9 @@ def message_event(message: Message) -> Entry:
     if message.kind == "deleted":
         return MessageDeleted(room=message.room, seq=message.seq, msg_id=message.msg_id,
                               by=message.sender, ts=message.ts)
+    if message.kind == "topic":
+        return TopicChanged(room=message.room, seq=message.seq, topic=message.text,
+                            by=message.sender, ts=message.ts)
     if message.kind == "reaction":
         return ReactionChanged(room=message.room, seq=message.seq, msg_id=message.msg_id,
                                emoji=message.emoji, user=message.sender, on=message.on,

@@ -53,6 +53,8 @@ from chatd.protocol import (
     Send,
     Sent,
     ServerEvent,
+    SetTopic,
+    TopicChanged,
     Typing,
     UserTyping,
     Welcome,
@@ -167,6 +169,9 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
         "react": st.builds(React, id=request_ids, room=any_room_names, msg_id=msg_ids,
                            emoji=emojis, on=st.booleans()),
+        "set_topic": st.builds(
+            SetTopic, id=request_ids, room=any_room_names,
+            topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
         "rooms": st.builds(Rooms, id=request_ids),
         "create_room": st.builds(
             CreateRoom, id=request_ids, room=room_names, private=st.booleans(),
@@ -280,6 +285,8 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(ReactionChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               msg_id=msg_ids, emoji=emojis, user=user_names, on=st.booleans(),
               ts=st.integers(0, 2**53)),
+    st.builds(TopicChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              topic=st.text(max_size=30), by=user_names, ts=st.integers(0, 2**53)),
 )
 """The entries of a room's log that change a message (``edited``, ``deleted``,
 ``reaction``)."""
@@ -335,7 +342,7 @@ _pages = st.lists(message_events | change_events, max_size=3).map(tuple)
 _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Send(room="a", text="t", nonce="n"), Dm(to="bob", text="t", nonce="n"),
       Edit(room="a", msg_id=1, text="t"), Delete(room="a", msg_id=1),
-      React(room="a", msg_id=1, emoji="👍")],
+      React(room="a", msg_id=1, emoji="👍"), SetTopic(room="a", topic="t")],
      st.builds(Sent, room=any_room_names, seq=st.integers(1, MAX_SEQ),
                msg_id=st.integers(1, MAX_SEQ), ts=st.integers(0, 2**53),
                duplicate=st.booleans(), unchanged=st.booleans())),

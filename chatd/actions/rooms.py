@@ -1,9 +1,9 @@
-"""Rooms: entering and leaving them, reading them, running them (invite, kick), who is in
-them, typing and read markers."""
+"""Rooms: entering and leaving them, reading them, running them (invite, kick, set_topic),
+who is in them, typing and read markers."""
 
 from __future__ import annotations
 
-from chatd.actions.context import App, Bucket, Caller, CatchUp, signed_in
+from chatd.actions.context import App, Append, Bucket, Caller, CatchUp, signed_in
 from chatd.actions.membership import subscribe, unsubscribe
 from chatd.errors import ChatError
 from chatd.protocol import (
@@ -22,6 +22,7 @@ from chatd.protocol import (
     Read,
     ReadMoved,
     Rooms,
+    SetTopic,
     Typing,
     UserTyping,
     Who,
@@ -30,7 +31,7 @@ from chatd.protocol import (
     is_dm_room,
 )
 from chatd.rooms import ToUser
-from chatd.storage import Joined
+from chatd.storage import Joined, NewChange
 from chatd.views import message_event, room_object
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "leave",
     "overview",
     "read",
+    "set_topic",
     "typing",
     "who",
 ]
@@ -201,3 +203,12 @@ async def read(app: App, caller: Caller, request: Read) -> Answer:
     data = frame(ReadMoved(room=request.room, seq=seq))
     await app.registry.send(ToUser(user.name, data, exclude=caller.conn_id))
     return Answer(id=request.id, fields={"room": request.room, "seq": seq})
+
+
+async def set_topic(app: App, caller: Caller, request: SetTopic) -> Append:
+    """A new topic for a room the caller owns: an entry of the room's log, so every member
+    (and every resume) learns it in seq order with the messages."""
+    user = signed_in(caller)
+    return Append(request.id, NewChange(
+        user_id=user.id, room=request.room, msg_id=0, kind="topic", text=request.topic,
+    ))

@@ -35,6 +35,7 @@ from chatd.protocol import (
     Request,
     Rooms,
     Send,
+    SetTopic,
     Typing,
     Who,
 )
@@ -86,6 +87,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Edit: Operation(messages.edit, rate=SEND),
     Delete: Operation(messages.delete, rate=SEND),
     React: Operation(messages.react, rate=SEND),
+    SetTopic: Operation(rooms.set_topic, rate=SEND),
     Contacts: Operation(contacts.contacts),
     AddContact: Operation(contacts.add_contact),
     RemoveContact: Operation(contacts.remove_contact),

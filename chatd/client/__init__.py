@@ -8,8 +8,11 @@ modules, in the order a line travels:
 - :mod:`chatd.client.main`: the entry point, ``chatd client``: options, user name, password.
 - :mod:`chatd.client.commands`: what a typed line does (text to the room, ``/commands``).
 - :mod:`chatd.client.session`: logging in, staying connected and resuming, requests and their
-  replies, sends that survive reconnects, what each event from the server does.
+  replies, sends and changes that survive reconnects, what each event from the server does.
+- :mod:`chatd.client.messages`: the messages held, kept exact by applying the entries of the
+  rooms' logs (the rev rule), and their short numbers.
 - :mod:`chatd.client.link`: the server's address, HTTP requests, one protocol connection.
+- :mod:`chatd.client.render`: how a message looks: the Markdown subset as terminal styles.
 - :mod:`chatd.client.terminal`: what is printed (made safe for a terminal) and what is read.
 """
 

@@ -3,21 +3,32 @@
 Every command is one function of the :data:`COMMANDS` table, with its usage and a line of help;
 ``/help`` prints the table. A command that asks the server waits for the answer (the next line
 may depend on it: ``/join general`` then a line for that room), and prints the outcome itself.
+
+Messages are named by the short number printed before each (``[3]``): ``/edit 3 …``,
+``/delete 3``, ``/react 3 👍``, ``/reply 3 …``. A change is sent like a message (kept until
+acknowledged, sent again after a reconnect), and the message changed is printed when its entry
+comes back from the server, as everyone in the room sees it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Awaitable, Callable
 
+import emoji as _emoji
+
+from chatd.client.messages import reacted
 from chatd.client.session import ChatClient, RoomInfo
-from chatd.client.terminal import clean, presences
+from chatd.client.terminal import clean, clean_body, presences
 from chatd.protocol import (
     AddContact,
     Answer,
     Contacts,
     CreateRoom,
+    Delete,
+    Edit,
     History,
     HistoryPage,
     Invite,
@@ -25,7 +36,9 @@ from chatd.protocol import (
     JoinAccepted,
     Kick,
     Leave,
+    MessagePosted,
     Ok,
+    React,
     Read,
     RemoveContact,
     Request,
@@ -33,8 +46,10 @@ from chatd.protocol import (
     Who,
     is_dm_room,
 )
+from chatd.protocol.markup import normalise_emoji
 
-__all__ = ["COMMANDS", "Outcome", "handle_line", "read_input"]
+__all__ = ["COMMANDS", "Outcome", "handle_line", "message_number", "reaction_emoji",
+           "read_input"]
 
 
 class Outcome(enum.Enum):
@@ -82,12 +97,55 @@ def _need_room(client: ChatClient, what: str) -> str | None:
     return client.current
 
 
+_NUMBER = re.compile(r"\[?#?([0-9]{1,9})\]?")
+
+
+def message_number(word: str) -> int | None:
+    """The short number of a message as typed: ``3``, ``[3]`` or ``#3``; None if it is not
+    one."""
+    found = _NUMBER.fullmatch(word)
+    return int(found.group(1)) if found else None
+
+
+def reaction_emoji(word: str) -> str | None:
+    """The emoji a reaction is typed as: one emoji (``👍``; ``❤`` and ``❤️`` are one), or a
+    ``:shortcode:`` (``:thumbsup:``, ``:+1:``, ``:tada:``); None if it is neither."""
+    if len(word) > 2 and word.startswith(":") and word.endswith(":"):
+        word = _emoji.emojize(word, language="alias")
+    return normalise_emoji(word)
+
+
+def _numbered(client: ChatClient, number: int, what: str) -> MessagePosted | None:
+    message = client.messages.numbered(number)
+    if message is None:
+        client.screen.problem(f"{what}: no message [{number}] (the numbers are those shown "
+                              "before the messages)")
+    return message
+
+
+async def _my_last(client: ChatClient, what: str) -> MessagePosted | None:
+    """The user's last message in the current room, once the ones sent there are acked."""
+    room = _need_room(client, what)
+    if room is None:
+        return None
+    if not await client.settle(room):
+        client.screen.problem(f"{what}: your last message to [{client.label(room)}] is not "
+                              "sent yet; give the number of the one you mean")
+        return None
+    message = client.my_last(room)
+    if message is None:
+        client.screen.problem(f"{what}: no message of yours in [{client.label(room)}] here; "
+                              f"{what} N names message [N]")
+    return message
+
+
 # --------------------------------------------------------------------------- the commands
 
 
 async def help_(client: ChatClient, arg: str) -> None:
     client.screen.line("Type a line to send it to the current room (start it with // to "
-                       "send a line that starts with /).")
+                       "send a line that starts with /). N is the number shown before a "
+                       "message, as in [3].")
     for command in COMMANDS.values():
         client.screen.line(f"  {command.usage:<24} {command.about}")
 
@@ -110,9 +168,9 @@ async def join(client: ChatClient, arg: str) -> None:
         info.private, info.topic = reply.private, reply.topic
         topic = f" - {clean(info.topic)}" if info.topic else ""
         client.screen.notice(f"joined [{client.label(name)}]{topic}")
-        shown = reply.messages[-10:]
+        shown = client.take(reply.messages)[-10:]
         for message in shown:
-            client.screen.line(client.format_message(message))
+            client.show(message)
         if shown:
             client.oldest[name] = shown[0].seq
         client.seen[name] = max(client.seen.get(name, 0), reply.last_seq)
@@ -210,7 +268,7 @@ async def history(client: ChatClient, arg: str) -> None:
     try:
         limit = int(arg) if arg else 20
     except ValueError:
-        client.screen.problem("usage: /history [N]")
+        client.screen.problem("usage: /history [COUNT]")
         return
     limit = max(1, min(limit, 500))
     before = client.oldest.get(room)
@@ -222,16 +280,107 @@ async def history(client: ChatClient, arg: str) -> None:
         if not page.messages:
             client.screen.notice(f"no older messages in [{client.label(room)}]")
             return
-        client.screen.notice(f"{len(page.messages)} earlier messages in "
-                             f"[{client.label(room)}]:")
-        for message in page.messages:
-            client.screen.line(client.format_message(message))
+        shown = client.take(page.messages)
+        client.screen.notice(f"{len(shown)} earlier messages in [{client.label(room)}]:")
+        for message in shown:
+            client.show(message)
         client.oldest[room] = page.messages[0].seq
         if not page.more:
             client.screen.notice("(the beginning of the room)")
 
     await client.ask("/history", History(room=room, before=before, limit=limit), HistoryPage,
                      on_ok)
+
+
+async def edit(client: ChatClient, arg: str) -> None:
+    """``/edit N TEXT``, ``/edit TEXT`` (the user's last message in the current room), or
+    ``/edit N`` (print the text of [N] as typed, to copy)."""
+    first, _, rest = arg.partition(" ")
+    number = message_number(first)
+    if number is not None:
+        message = _numbered(client, number, "/edit")
+        text = rest.strip()
+        if message is not None and not text:
+            client.screen.notice(f"[{number}] reads: {clean_body(message.text)}")
+            client.screen.notice(f"/edit {number} NEW TEXT replaces it")
+            return
+    elif arg:
+        message, text = await _my_last(client, "/edit"), arg
+    else:
+        client.screen.problem("usage: /edit N TEXT, or /edit TEXT for your last message")
+        return
+    if message is None:
+        return
+    number = client.messages.number(message)
+    if message.sender.lower() != client.me.lower():
+        client.screen.problem(f"/edit: [{number}] is {clean(message.sender)}'s; only its "
+                              "author can edit it")
+    elif message.deleted:
+        client.screen.problem(f"/edit: [{number}] is deleted")
+    else:
+        await client.change(Edit(room=message.room, msg_id=message.msg_id, text=text),
+                            f"/edit [{number}]")
+
+
+async def delete(client: ChatClient, arg: str) -> None:
+    """``/delete N`` shows message [N] and asks for ``/delete N!``, which deletes it;
+    ``/delete`` alone does the same for the user's last message in the current room."""
+    word = arg.strip()
+    confirmed = word.endswith("!")
+    word = word.removesuffix("!").strip()
+    number = message_number(word)
+    if (word and number is None) or (confirmed and number is None):
+        client.screen.problem("usage: /delete N, then /delete N! to delete message [N]")
+        return
+    message = (_numbered(client, number, "/delete") if number is not None
+               else await _my_last(client, "/delete"))
+    if message is None:
+        return
+    number = client.messages.number(message)
+    if message.deleted:
+        client.screen.notice(f"[{number}] is deleted already")
+    elif not confirmed:
+        client.show(message)
+        client.screen.notice(f"/delete {number}! deletes it, for everyone")
+    else:
+        await client.change(Delete(room=message.room, msg_id=message.msg_id),
+                            f"/delete [{number}]")
+
+
+async def react(client: ChatClient, arg: str) -> None:
+    """``/react N EMOJI``: put the reaction on message [N], or take it back if it is on."""
+    words = arg.split()
+    if len(words) == 2 and message_number(words[0]) is None:
+        words.reverse()  # /react 👍 3 is as clear
+    number = message_number(words[0]) if len(words) == 2 else None
+    if number is None:
+        client.screen.problem("usage: /react N EMOJI (👍 or :thumbsup:; again to take it back)")
+        return
+    emoji = reaction_emoji(words[1])
+    if emoji is None:
+        client.screen.problem(f"/react: {clean(words[1])!r} is not one emoji")
+        return
+    message = _numbered(client, number, "/react")
+    if message is None:
+        return
+    if message.deleted:
+        client.screen.problem(f"/react: [{number}] is deleted")
+        return
+    on = not reacted(message, emoji, client.me)
+    await client.change(React(room=message.room, msg_id=message.msg_id, emoji=emoji, on=on),
+                        f"/react [{number}] {emoji}")
+
+
+async def reply(client: ChatClient, arg: str) -> None:
+    """``/reply N TEXT``: answer message [N], in its room."""
+    first, _, text = arg.partition(" ")
+    number = message_number(first)
+    if number is None or not text.strip():
+        client.screen.problem("usage: /reply N TEXT")
+        return
+    message = _numbered(client, number, "/reply")
+    if message is not None:
+        await client.say(message.room, text.strip(), reply_to=message.msg_id)
 
 
 async def contacts(client: ChatClient, arg: str) -> None:
@@ -362,7 +511,11 @@ COMMANDS: dict[str, Command] = {
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER TEXT", "send a private message"),
     "who": Command(who, "/who [ROOM]", "who is in the room, and online"),
-    "history": Command(history, "/history [N]", "show N older messages"),
+    "history": Command(history, "/history [COUNT]", "show COUNT older messages"),
+    "reply": Command(reply, "/reply N TEXT", "answer message [N] (/re)"),
+    "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),
+    "delete": Command(delete, "/delete N[!]", "delete message [N] (asks for the !)"),
+    "react": Command(react, "/react N EMOJI", "put or take back a reaction (👍, :tada:)"),
     "contacts": Command(contacts, "/contacts", "list contacts and presence"),
     "add": Command(add, "/add USER", "add a contact"),
     "remove": Command(remove, "/remove USER", "remove a contact"),
@@ -375,4 +528,5 @@ COMMANDS: dict[str, Command] = {
     "help": Command(help_, "/help", "this list"),
     "quit": Command(quit_, "/quit", "leave the client (/q)"),
 }
-ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit"}
+ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit",
+           "re": "reply"}

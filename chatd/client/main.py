@@ -14,7 +14,7 @@ import trio
 from chatd.client.commands import read_input
 from chatd.client.link import Endpoint, parse_hostport
 from chatd.client.session import ChatClient, ClientOptions
-from chatd.client.terminal import LineReader, Screen, read_line_sync
+from chatd.client.terminal import LineReader, Screen, read_line_sync, styles_supported
 from chatd.protocol import InvalidName, normalise_user
 
 __all__ = ["main", "run"]
@@ -38,7 +38,8 @@ class Settings(Protocol):
 
 async def run(options: ClientOptions, password: str) -> int:
     """Run the client on this process's terminal until the user quits; the exit status."""
-    client = ChatClient(options, password, Screen(sys.stdout), LineReader(sys.stdin.fileno()))
+    screen = Screen(sys.stdout, styled=styles_supported(sys.stdout, os.environ))
+    client = ChatClient(options, password, screen, LineReader(sys.stdin.fileno()))
     return await client.run(read_input)
 
 

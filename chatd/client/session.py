@@ -11,7 +11,14 @@ Sends survive the connection: every ``send`` and ``dm`` gets a nonce and stays *
 its ``ok`` arrives. After a reconnect the pending ones are sent again with the same nonces, so
 the server stores each exactly once (docs/protocol.md, "Idempotent sends"). Failed ones are kept
 for ``/retry``. The sender's own ``message`` event is matched by its nonce and not printed twice:
-the ``ok`` prints the confirmed line.
+the ``ok`` prints the confirmed line. Changes (``edit``, ``delete``, ``react``) are pending the
+same way: each says the state it wants, so sending one again after a reconnect is safe (the
+server answers ``unchanged`` when the first got through).
+
+Messages. Every entry of a room's log, whatever brought it (a live event, a resume, a ``join``
+reply, a ``history`` page), goes through :meth:`chatd.client.messages.Messages.apply`, and is
+printed only when it changed what is shown: so after a reconnect nothing is printed twice and
+nothing stale is left. A change is printed as the message it changed, as it is now.
 
 Interactive or not. On a terminal, a person types while the client (re)connects: a line sent
 meanwhile waits as a pending send, a command says "not connected". With piped input (a script)
@@ -30,7 +37,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import trio
@@ -47,20 +54,23 @@ from chatd.client.link import (
     http_json,
     open_link,
 )
+from chatd.client.messages import Applied, Messages
+from chatd.client.render import deleted_spans, message_spans, reaction_spans
 from chatd.client.terminal import (
     LineReader,
     Screen,
+    Span,
     clean,
     clean_body,
     error_text,
-    hhmm,
-    message_line,
     presences,
     room_summary,
 )
 from chatd.protocol import (
     REPLIES,
+    Change,
     Dm,
+    Entry,
     Error,
     Gap,
     Hello,
@@ -69,9 +79,12 @@ from chatd.protocol import (
     InvalidName,
     MemberJoined,
     MemberLeft,
+    MessageDeleted,
+    MessageEdited,
     MessagePosted,
     Ping,
     PresenceChanged,
+    ReactionChanged,
     RemoteProtocolError,
     Reply,
     Request,
@@ -79,6 +92,7 @@ from chatd.protocol import (
     Sent,
     ServerEvent,
     State,
+    TopicChanged,
     UserTyping,
     Welcome,
     codes,
@@ -143,11 +157,14 @@ class _HelloRefused(Exception):
 
 @dataclasses.dataclass(slots=True)
 class PendingSend:
-    """A ``send`` or ``dm`` not yet acknowledged; resent with the same nonce until it is.
-    ``failed``: refused, kept for ``/retry`` (a rate-limited one is resent by itself)."""
+    """A ``send``, ``dm`` or change not yet acknowledged; resent (a send with the same nonce)
+    until it is. ``key``: the nonce of a send, a fresh one for a change. ``label``: what it
+    is called in messages (the room, or the command). ``failed``: refused, kept for
+    ``/retry`` (a rate-limited one is resent by itself)."""
 
-    request: Send | Dm
+    request: Send | Dm | Change
     label: str
+    key: str
     failed: bool = False
 
 
@@ -190,7 +207,9 @@ class ChatClient:
         self.seen: dict[str, int] = {}  # room -> the last seq shown live: resumed from here
         self.oldest: dict[str, int] = {}  # room -> the oldest seq shown: /history pages before
         self._paging: dict[str, int] = {}  # room -> seq reached while paging a gap
-        self.pending: dict[str, PendingSend] = {}
+        self._held_live: dict[str, list[Entry]] = {}  # room -> live entries after its gap
+        self.pending: dict[str, PendingSend] = {}  # by key
+        self.messages = Messages()
         self._recent: deque[str] = deque(maxlen=RECENT_NONCES)
         self._handlers: dict[int | str, Handler] = {}
         self._waiters: dict[int | str, _Waiter] = {}
@@ -410,6 +429,7 @@ class ChatClient:
 
     def _lose_connection(self) -> None:
         self.link = None
+        self._held_live.clear()  # the resume from the gap's page brings them again
         self._handlers.clear()
         for waiter in self._waiters.values():
             waiter.done.set()
@@ -477,63 +497,119 @@ class ChatClient:
 
     # ------------------------------------------------------------------ sending
 
-    async def say(self, room: str | None, text: str, *, to: str | None = None) -> None:
-        """Send ``text`` to ``room`` (or as a dm ``to`` a user), keeping it until acked."""
+    async def say(self, room: str | None, text: str, *, to: str | None = None,
+                  reply_to: int | None = None) -> None:
+        """Send ``text`` to ``room`` (or as a dm ``to`` a user), keeping it until acked;
+        ``reply_to``: the msg_id of a message of the room it answers."""
         nonce = uuid.uuid4().hex
         request: Send | Dm
         if to is not None:
-            request = Dm(to=to, text=text, nonce=nonce)
+            request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to)
             label = self.label(dm_room_name(self.me, to))
         else:
             assert room is not None
-            request = Send(room=room, text=text, nonce=nonce)
+            request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to)
             label = self.label(room)
-        pending = PendingSend(request, label)
+        pending = PendingSend(request, label, nonce)
         self.pending[nonce] = pending
         state = "sending" if self.link is not None else "not connected: sent once reconnected"
         self.screen.line(f"  ... [{label}] {clean(self.me)}: {clean_body(text)}  ({state})")
         await self.transmit(pending)
 
+    async def change(self, request: Change, label: str) -> None:
+        """Send an ``edit``, ``delete`` or ``react``, keeping it until acked (and sending it
+        again after a reconnect: it says the state it wants, so that is safe). Its entry,
+        when it comes, prints the message changed; ``label`` names it in messages."""
+        key = uuid.uuid4().hex
+        pending = PendingSend(request, label, key)
+        self.pending[key] = pending
+        if self.link is None:
+            self.screen.notice(f"{label}: not connected; sent once reconnected")
+        await self.transmit(pending)
+
+    def sends_waiting(self, room: str) -> bool:
+        """Whether a message to ``room`` is still waiting for its ack (and not failed)."""
+        for pending in self.pending.values():
+            request = pending.request
+            if pending.failed:
+                continue
+            if isinstance(request, Send) and request.room == room:
+                return True
+            if isinstance(request, Dm) and dm_room_name(self.me, request.to) == room:
+                return True
+        return False
+
+    async def settle(self, room: str) -> bool:
+        """Wait until the messages sent to ``room`` were acknowledged (or failed): so that
+        "my last message" is the one typed last. False when they cannot be, for now: at a
+        terminal while not connected."""
+        while self.sends_waiting(room):
+            if self.link is None and self.options.interactive:
+                return False
+            await self._progress.wait()
+        return True
+
     async def transmit(self, pending: PendingSend) -> None:
         """Send a pending message (again); when not connected it waits for the welcome."""
-        nonce = pending.request.nonce
+        key = pending.key
 
         async def on_reply(reply: Reply) -> None:
-            self._on_send_reply(nonce, reply)
+            self._on_send_reply(key, reply)
 
         pending.failed = False
         with contextlib.suppress(ConnectionLost):  # still pending: resent after the welcome
             await self.request(pending.request, on_reply)
 
-    def _on_send_reply(self, nonce: str, reply: Reply) -> None:
-        pending = self.pending.get(nonce)
+    def _on_send_reply(self, key: str, reply: Reply) -> None:
+        pending = self.pending.get(key)
         if pending is None:
             return
         self._notify()
+        request = pending.request
+        what = (f"not sent to [{pending.label}]" if isinstance(request, Send | Dm)
+                else pending.label)
         if isinstance(reply, Sent):
-            del self.pending[nonce]
-            self._recent.append(nonce)
-            room = reply.room
-            if is_dm_room(room) and room not in self.rooms:
-                self.rooms[room] = RoomInfo(kind="dm", peer=self._peer_of(room))
-            self.screen.line(f"{hhmm(reply.ts)} [{self.label(room)}] {clean(self.me)}: "
-                             f"{clean_body(pending.request.text)}")
+            del self.pending[key]
+            if isinstance(request, Send | Dm):
+                self._recent.append(key)
+                self._on_sent(request, reply)
+            elif reply.unchanged:
+                self.screen.notice(f"{pending.label}: nothing to change")
             return
         if not isinstance(reply, Error):
             return  # the connection gives a send nothing else
         if reply.code == codes.RATE_LIMITED and reply.retry_after is not None:
-            # Not a problem that counts against a script: the send is only delayed.
-            self.screen.line("!! " + error_text(f"not sent to [{pending.label}]", reply))
+            # Not a problem that counts against a script: the request is only delayed.
+            self.screen.line("!! " + error_text(what, reply))
             self.screen.notice("it will be sent again when the limit allows")
             if self._session_nursery is not None:
-                self._session_nursery.start_soon(self._retry_later, nonce, pending,
+                self._session_nursery.start_soon(self._retry_later, key, pending,
                                                  reply.retry_after / 1000)
             return
+        self.show_error(what, reply)
+        if not isinstance(request, Send | Dm) and reply.code not in RETRYABLE:
+            del self.pending[key]  # refused for good: sending it again changes nothing
+            return
         pending.failed = True
-        self.show_error(f"not sent to [{pending.label}]", reply)
         hint = "/retry sends it again" if reply.code in RETRYABLE else \
             "kept: /retry sends it again (with the same nonce), /drop forgets it"
         self.screen.notice(hint)
+
+    def _on_sent(self, request: Send | Dm, reply: Sent) -> None:
+        """Our message is stored: print it as confirmed, as held (its own ``message`` event
+        may have come first, with what the server read in it), else as sent."""
+        room = reply.room
+        if is_dm_room(room) and room not in self.rooms:
+            self.rooms[room] = RoomInfo(kind="dm", peer=self._peer_of(room))
+        held = self.messages.get(room, reply.msg_id)
+        if held is None:
+            self.messages.apply(MessagePosted(
+                room=room, seq=reply.seq, msg_id=reply.msg_id, sender=self.me,
+                text=request.text, ts=reply.ts, nonce=request.nonce, reply_to=request.reply_to,
+            ))
+            held = self.messages.get(room, reply.msg_id)
+            assert held is not None
+        self.show(held)
 
     async def _retry_later(self, nonce: str, pending: PendingSend, delay: float) -> None:
         await trio.sleep(delay)
@@ -579,8 +655,75 @@ class ChatClient:
             self.screen.problem(f"{clean(arg)!r}: {exc}")
             return None
 
-    def format_message(self, message: MessagePosted) -> str:
-        return message_line(message, self.label(message.room))
+    # ------------------------------------------------------------------ messages
+
+    def format_message(self, message: MessagePosted) -> list[Span]:
+        """A message as shown now (see :func:`chatd.client.render.message_spans`)."""
+        answered = None
+        if message.reply_to is not None:
+            original = self.messages.get(message.room, message.reply_to)
+            if original is not None:
+                answered = (self.messages.number(original), original)
+        return message_spans(message, number=self.messages.number(message),
+                             label=self.label(message.room), me=self.me,
+                             styled=self.screen.styled, answered=answered)
+
+    def show(self, message: MessagePosted) -> None:
+        self.screen.spans(self.format_message(message))
+
+    def take(self, entries: Sequence[Entry]) -> list[MessagePosted]:
+        """Apply the entries of a ``join`` reply or a ``history`` page, printing nothing;
+        the messages among them as they are now, to print."""
+        for entry in entries:
+            self.messages.apply(entry)
+        held = (self.messages.get(e.room, e.msg_id) for e in entries
+                if isinstance(e, MessagePosted))
+        return [message for message in held if message is not None]
+
+    def _take_live(self, entry: Entry, *, filling: bool = False) -> None:
+        """Apply an entry that came live (or on resume, or ``filling`` a gap) and print what
+        it changed: a new message, or a message as it is after the change.
+
+        The entries of a room are applied in seq order (the rev rule needs it: a change
+        applied before an earlier one would hide it). Live entries come in order, but after
+        a ``gap`` they come before the entries of the gap, which are read with ``history``:
+        so they are kept until the gap is filled."""
+        room = entry.room
+        self.seen[room] = max(self.seen.get(room, 0), entry.seq)
+        if room in self._paging and not filling:
+            self._held_live.setdefault(room, []).append(entry)
+            return
+        self.oldest.setdefault(room, entry.seq)
+        if room not in self.rooms:  # a new conversation, or a room we were just invited to
+            self.rooms[room] = RoomInfo(kind="dm" if is_dm_room(room) else "room")
+        if isinstance(entry, TopicChanged):
+            if entry.topic != self.rooms[room].topic:
+                self.rooms[room].topic = entry.topic
+                self.screen.notice(f"{clean(entry.by)} set the topic of [{self.label(room)}]: "
+                                   f"{clean(entry.topic) or '(none)'}")
+            return
+        if self.messages.apply(entry) is Applied.NOTHING:
+            return
+        held = self.messages.get(room, entry.msg_id)
+        assert held is not None, "an entry that changed something is of a held message"
+        if isinstance(entry, MessagePosted):
+            if entry.sender.lower() == self.me.lower() and (
+                    entry.nonce in self.pending or entry.nonce in self._recent):
+                return  # our own send: its ack prints it
+            self.show(held)
+        elif isinstance(entry, MessageDeleted):
+            self.screen.spans(deleted_spans(held, number=self.messages.number(held),
+                                            label=self.label(room), by=entry.by))
+        elif isinstance(entry, ReactionChanged):
+            self.screen.spans(reaction_spans(
+                held, number=self.messages.number(held), label=self.label(room), me=self.me,
+                user=entry.user, emoji=entry.emoji, on=entry.on))
+        else:
+            self.show(held)
+
+    def my_last(self, room: str) -> MessagePosted | None:
+        """The user's latest message in ``room`` that is held and not deleted."""
+        return self.messages.last_by(room, self.me)
 
     def room_summary(self, obj: Mapping[str, Any]) -> str:
         return room_summary(obj, self.label(str(obj.get("room"))))
@@ -600,6 +743,7 @@ class ChatClient:
         self.seen.pop(room, None)
         self.oldest.pop(room, None)
         self._paging.pop(room, None)
+        self.messages.forget(room)
         if self.current == room:
             self.current = None
             self.screen.notice("no current room: /switch ROOM or /join ROOM")
@@ -634,6 +778,7 @@ class ChatClient:
 
     def _on_welcome(self, welcome: Welcome) -> None:
         self.me = str(welcome.user.get("name") or self.me)
+        self._paging.clear()  # the hello resumed those rooms from where their paging was
         listed: set[str] = set()
         for obj in welcome.rooms:
             room = str(obj["room"])
@@ -660,19 +805,12 @@ class ChatClient:
             self.screen.notice("you are in no room yet: /join ROOM, /rooms, /help")
 
     async def _on_message(self, event: MessagePosted) -> None:
-        room, seq = event.room, event.seq
-        if seq <= self.seen.get(room, 0):
-            return  # shown already
-        self.seen[room] = seq
-        self.oldest.setdefault(room, seq)
-        if room not in self.rooms:  # a new conversation, or a room we were just invited to
-            self.rooms[room] = RoomInfo(kind="dm" if is_dm_room(room) else "room")
-        sender = event.sender
-        self._typing_shown.pop((room, sender.lower()), None)
-        nonce = event.nonce
-        if sender.lower() == self.me.lower() and (nonce in self.pending or nonce in self._recent):
-            return  # our own send: its ack prints it
-        self.screen.line(self.format_message(event))
+        self._typing_shown.pop((event.room, event.sender.lower()), None)
+        self._take_live(event)
+
+    async def _on_change(self, event: MessageEdited | MessageDeleted | ReactionChanged
+                         | TopicChanged) -> None:
+        self._take_live(event)
 
     async def _on_presence(self, event: PresenceChanged) -> None:
         self.screen.notice(f"{clean(event.user)} is {clean(event.status)}")
@@ -711,33 +849,48 @@ class ChatClient:
 
     async def _on_gap(self, event: Gap) -> None:
         room, after, last = event.room, event.after, event.last_seq
-        self.screen.notice(f"{last - after} messages missed in [{self.label(room)}]; "
+        self.screen.notice(f"{last - after} messages or changes missed in [{self.label(room)}]; "
                            "fetching them")
         self.seen[room] = max(self.seen.get(room, 0), last)
         self._paging[room] = after
         await self._page_gap(room, after, last)
 
     async def _page_gap(self, room: str, after: int, last: int) -> None:
-        async def on_page(page: HistoryPage) -> None:
+        async def on_page(page: Reply) -> None:
+            if not isinstance(page, HistoryPage):
+                if isinstance(page, Error):
+                    self.show_error(f"history of [{self.label(room)}]", page)
+                self._end_gap(room)  # show what came after it, at least
+                return
             reached = after
-            for message in page.messages:
-                if message.seq > last:
+            for entry in page.messages:
+                if entry.seq > last:
                     break
-                reached = message.seq
-                self.screen.line(self.format_message(message))
+                reached = entry.seq
+                self._take_live(entry, filling=True)
             self._paging[room] = reached
             if page.more and after < reached < last:
                 await self._page_gap(room, reached, last)
             else:
-                self._paging.pop(room, None)
+                self._end_gap(room)
 
-        # Not waited for: the reply is read by the very task that handles this event.
-        await self.ask(f"history of [{self.label(room)}]",
-                       History(room=room, after=after, limit=500), HistoryPage, on_page,
-                       wait=False)
+        # Not waited for: the reply is read by the very task that handles this event. When
+        # the link is lost, the resume starts from the page reached.
+        with contextlib.suppress(ConnectionLost):
+            await self.request(History(room=room, after=after, limit=500), on_page)
+
+    def _end_gap(self, room: str) -> None:
+        """The gap of ``room`` is filled: apply the live entries that came after it."""
+        self._paging.pop(room, None)
+        for entry in self._held_live.pop(room, []):
+            self._take_live(entry)
 
     _EVENTS: dict[type[ServerEvent], Callable[[ChatClient, Any], Awaitable[None]]] = {
         MessagePosted: _on_message,
+        MessageEdited: _on_change,
+        MessageDeleted: _on_change,
+        ReactionChanged: _on_change,
+        TopicChanged: _on_change,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,
         MemberLeft: _on_left,

@@ -3,32 +3,43 @@
 Everything a peer wrote (message text, names, topics, error messages) is printed only after
 :func:`clean` replaced its control characters, so that a message cannot send escape sequences to
 the terminal; :class:`Screen` applies the same rule once more to every line as a last defence.
+
+Styles (bold, italics, reverse...) are not characters in the text: a styled line is a sequence
+of :class:`Span` (text and :class:`Style`), and only :meth:`Screen.spans` turns styles into the
+terminal's SGR sequences, after cleaning every span's text. So the only escape sequences the
+client ever prints are the few of :data:`SGR`, and none when the output is not a terminal.
 """
 
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import enum
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 import trio
 
-from chatd.protocol import Error, MessagePosted
+from chatd.protocol import Error
 
 __all__ = [
+    "SGR",
     "LineReader",
     "Screen",
+    "Span",
+    "Style",
+    "ansi",
     "clean",
     "clean_body",
     "error_text",
     "hhmm",
-    "message_line",
     "presences",
     "read_line_sync",
     "room_summary",
+    "styles_supported",
 ]
 
 # C0 controls except tab, DEL, C1 controls; and the bidi overrides and isolates, which can make
@@ -52,6 +63,62 @@ def clean_body(text: object) -> str:
     return _BODY_INDENT.join(clean(line) for line in lines)
 
 
+class Style(enum.Flag):
+    """How a span of text is shown; styles combine (``Style.BOLD | Style.ITALIC``)."""
+
+    NONE = 0
+    BOLD = enum.auto()
+    ITALIC = enum.auto()
+    UNDERLINE = enum.auto()
+    DIM = enum.auto()
+    REVERSE = enum.auto()
+    STRIKE = enum.auto()
+
+
+#: The SGR parameter of each style (ECMA-48): the only escape sequences the client prints are
+#: ``ESC [ <these, joined by ;> m`` and the reset ``ESC [ 0 m``.
+SGR: dict[Style, int] = {
+    Style.BOLD: 1,
+    Style.DIM: 2,
+    Style.ITALIC: 3,
+    Style.UNDERLINE: 4,
+    Style.REVERSE: 7,
+    Style.STRIKE: 9,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Span:
+    """Some text of a line, and how it is shown."""
+
+    text: str
+    style: Style = Style.NONE
+
+
+def ansi(spans: Iterable[Span], *, styled: bool) -> str:
+    """The text of ``spans`` for the terminal: each span's text made safe (every control
+    character but the line break and tab becomes U+FFFD), then, when ``styled``, wrapped in
+    the SGR sequences of its style."""
+    out: list[str] = []
+    for span in spans:
+        text = _UNSAFE_KEEP_NEWLINE.sub(REPLACEMENT, span.text)
+        codes = [str(code) for style, code in SGR.items() if style in span.style]
+        if styled and codes and text:
+            out.append(f"\x1b[{';'.join(codes)}m{text}\x1b[0m")
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+def styles_supported(stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Whether to style what is printed on ``stream``: a terminal that is not ``dumb``."""
+    try:
+        tty = stream.isatty()
+    except (ValueError, OSError):
+        return False
+    return tty and environ.get("TERM", "") not in ("", "dumb")
+
+
 # --------------------------------------------------------------------------- how things look
 
 
@@ -65,20 +132,23 @@ def hhmm(ts: object) -> str:
         return "--:--"
 
 
-def message_line(message: MessagePosted, label: str) -> str:
-    """A message as shown: ``12:30 [general] ann: text``; ``label`` names its room."""
-    return f"{hhmm(message.ts)} [{label}] {clean(message.sender)}: {clean_body(message.text)}"
-
-
 def room_summary(obj: Mapping[str, Any], label: str) -> str:
     """A room object of the protocol, in a few words: its label, private, unread."""
     text = label
     if obj.get("private") and obj.get("kind") != "dm":
         text += " (private)"
     unread = obj.get("unread")
+    mentions = obj.get("mentions")
     if isinstance(unread, int) and unread > 0:
-        text += f" ({'999+' if unread >= 999 else unread} unread)"
+        counts = f"{_count(unread)} unread"
+        if isinstance(mentions, int) and mentions > 0:
+            counts += f", {_count(mentions)} mention{'s' if mentions > 1 else ''}"
+        text += f" ({counts})"
     return text
+
+
+def _count(n: int) -> str:
+    return "999+" if n >= 999 else str(n)
 
 
 def presences(items: Iterable[Mapping[str, Any]]) -> str:
@@ -101,14 +171,20 @@ def error_text(what: str, error: Error) -> str:
 class Screen:
     """Where the client prints: whole lines, flushed at once."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, styled: bool = False) -> None:
         self._stream = stream
+        self.styled = styled  # whether spans are printed with their styles
         self.problems = 0  # how many problem lines were printed
 
     def line(self, text: str) -> None:
         """Print one line. Callers clean what peers wrote; this is a last line of defence
         that lets through only line breaks and tabs of all control characters."""
         self._stream.write(_UNSAFE_KEEP_NEWLINE.sub(REPLACEMENT, text) + "\n")
+        self._stream.flush()
+
+    def spans(self, spans: Sequence[Span]) -> None:
+        """Print one line of styled spans (see :func:`ansi`)."""
+        self._stream.write(ansi(spans, styled=self.styled) + "\n")
         self._stream.flush()
 
     def notice(self, text: str) -> None:

@@ -75,6 +75,8 @@ from chatd.protocol.events import (
     Send,
     Sent,
     ServerEvent,
+    SetTopic,
+    TopicChanged,
     Typing,
     UserTyping,
     Welcome,
@@ -260,12 +262,18 @@ def _reaction(obj: Mapping[str, Any]) -> ReactionChanged:
                            ts=_int(obj, "ts", minimum=None))
 
 
+def _topic(obj: Mapping[str, Any]) -> TopicChanged:
+    return TopicChanged(room=_str(obj, "room"), seq=_int(obj, "seq"), topic=_str(obj, "topic"),
+                        by=_str(obj, "by"), ts=_int(obj, "ts", minimum=None))
+
+
 #: The parser of each kind of entry of a room's log, by its op.
 _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "message": _message,
     "edited": _edited,
     "deleted": _deleted,
     "reaction": _reaction,
+    "topic": _topic,
 }
 
 
@@ -345,6 +353,7 @@ _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
     Edit: _sent,
     Delete: _sent,
     React: _sent,
+    SetTopic: _sent,
     History: _history_page,
     Join: _join_accepted,
     Leave: _ok,

@@ -60,6 +60,8 @@ __all__ = [
     "Send",
     "Sent",
     "ServerEvent",
+    "SetTopic",
+    "TopicChanged",
     "Typing",
     "UserTyping",
     "Welcome",
@@ -267,8 +269,17 @@ class React(Request):
     on: bool = True
 
 
-#: The requests that change a message already stored: each is an entry of the room's log.
-Change = Edit | Delete | React
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetTopic(Request):
+    """A new topic for a room (its owner); an entry of the room's log."""
+
+    OP: ClassVar[str] = "set_topic"
+    room: str
+    topic: str
+
+
+#: The requests that change a room's log after the fact: each is an entry of the log.
+Change = Edit | Delete | React | SetTopic
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,8 +414,20 @@ class ReactionChanged(ServerEvent):
     ts: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TopicChanged(ServerEvent):
+    """An entry of the log: the room's topic is now ``topic``, set ``by`` its owner."""
+
+    OP: ClassVar[str] = "topic"
+    room: str
+    seq: int
+    topic: str
+    by: str
+    ts: int
+
+
 #: An entry of a room's log: what ``history``, ``join``, a resume and live delivery carry.
-Entry = MessagePosted | MessageEdited | MessageDeleted | ReactionChanged
+Entry = MessagePosted | MessageEdited | MessageDeleted | ReactionChanged | TopicChanged
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -733,13 +756,16 @@ def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
               reply_to=_msg_id(obj, "reply_to", optional=True))
 
 
+def _topic(obj: Mapping[str, Any]) -> str:
+    """A topic: 0-256 characters (absent or "" for none)."""
+    topic = obj.get("topic", "")
+    return _str(obj, "topic", max_chars=MAX_TOPIC_CHARS) if topic != "" else ""
+
+
 def _parse_create_room(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> CreateRoom:
     room = _new_room(obj)
     private = _bool(obj, "private", False)
-    topic = obj.get("topic", "")
-    if topic != "":
-        topic = _str(obj, "topic", max_chars=MAX_TOPIC_CHARS)
-    return CreateRoom(id=rid, room=room, private=private, topic=topic)
+    return CreateRoom(id=rid, room=room, private=private, topic=_topic(obj))
 
 
 def _parse_rooms(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Rooms:
@@ -800,6 +826,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "edit": (Edit, _parse_edit),
     "delete": (Delete, _parse_delete),
     "react": (React, _parse_react),
+    "set_topic": (SetTopic, _fields(SetTopic, room=_room, topic=_topic)),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -811,6 +838,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "edited": (MessageEdited,),
     "deleted": (MessageDeleted,),
     "reaction": (ReactionChanged,),
+    "topic": (TopicChanged,),
     "presence": (PresenceChanged,),
     "joined": (MemberJoined,),
     "left": (MemberLeft,),

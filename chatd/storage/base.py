@@ -108,8 +108,8 @@ class Message:
     the last change to it, 0 for none; ``edited_ts``, ``deleted``, ``reactions`` as
     ``(emoji, users)`` pairs, ``reply_to`` with its ``quote``, ``mentions``), or a change to
     message ``msg_id``, made by ``sender``: ``"edited"`` (``text`` and ``mentions`` are the
-    new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``). A change's ``nonce`` is
-    empty."""
+    new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``); or ``"topic"``, the
+    room's new topic in ``text`` (``msg_id`` 0). A change's ``nonce`` is empty."""
 
     room: str
     seq: int
@@ -149,7 +149,8 @@ class NewMessage:
 class NewChange:
     """A change to message ``msg_id`` of ``room`` by user ``user_id``: ``kind`` is
     ``"edited"`` (with ``text`` and its mention candidates), ``"deleted"`` or
-    ``"reaction"`` (with ``emoji`` and ``on``)."""
+    ``"reaction"`` (with ``emoji`` and ``on``); or ``"topic"`` (the room's, in ``text``;
+    ``msg_id`` 0), by the room's owner."""
 
     user_id: int
     room: str

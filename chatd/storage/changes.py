@@ -33,7 +33,7 @@ __all__ = ["apply_changes"]
 
 
 _SQL_LOCK_ROOMS = """
-SELECT id, name, owner_id, last_seq FROM rooms WHERE name = ANY ($1::text[])
+SELECT id, name, kind, owner_id, last_seq, topic FROM rooms WHERE name = ANY ($1::text[])
 ORDER BY id FOR NO KEY UPDATE
 """
 # Taken after the locks, so that an entry's ts follows its seq within a room.
@@ -47,8 +47,8 @@ SELECT m.room_id, m.user_id, u.name FROM memberships m JOIN users u ON u.id = m.
 WHERE (m.room_id, m.user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
 """
 _SQL_REACTIONS = """
-SELECT message_id, emoji, user_id FROM reactions WHERE message_id = ANY ($1::bigint[])
-ORDER BY seq
+SELECT message_id, emoji, user_id, since FROM reactions WHERE message_id = ANY ($1::bigint[])
+ORDER BY since, seq
 """
 # The members of rooms $1 whose lower-cased name is in $2: whom an edit's text may mention.
 _SQL_MENTIONABLE = """
@@ -70,6 +70,10 @@ _SQL_BUMP = """
 UPDATE rooms r SET last_seq = v.last_seq
 FROM unnest($1::bigint[], $2::bigint[]) AS v(id, last_seq) WHERE r.id = v.id
 """
+_SQL_TOPIC = """
+UPDATE rooms r SET topic = v.topic
+FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
+"""
 _SQL_UPDATE_MESSAGES = f"""
 UPDATE messages m SET
     text = v.text, rev = v.rev, mentions = string_to_array(v.mentions, ' '),
@@ -80,10 +84,10 @@ FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::boolean[], $5::boolean[]
 WHERE m.id = v.id
 """
 _SQL_REACTIONS_ADD = f"""
-INSERT INTO reactions (message_id, emoji, user_id, seq, created_at)
-SELECT message_id, emoji, user_id, seq, {_ts("$5")}
-FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
-    AS v(message_id, emoji, user_id, seq)
+INSERT INTO reactions (message_id, emoji, user_id, seq, since, created_at)
+SELECT message_id, emoji, user_id, seq, since, {_ts("$6")}
+FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+    AS v(message_id, emoji, user_id, seq, since)
 ON CONFLICT DO NOTHING
 """
 _SQL_REACTIONS_REMOVE = """
@@ -122,6 +126,7 @@ class _Target:
     mentions: tuple[str, ...]
     mention_ids: tuple[int, ...] = ()
     reactions: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    since: dict[str, int] = dataclasses.field(default_factory=dict)  # emoji -> seq put first
     edited: bool = False
     deleted_now: bool = False
     touched: bool = False
@@ -133,7 +138,9 @@ class _Room:
     name: str
     owner_id: int | None
     last_seq: int
+    topic: str
     bumped: bool = False
+    topic_changed: bool = False
 
 
 async def apply_changes(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError]:
@@ -143,19 +150,23 @@ async def apply_changes(conn: Any, batch: list[NewChange]) -> list[Appended | Ch
 
 
 async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError]:
-    rooms = {row["name"]: _Room(row["id"], row["name"], row["owner_id"], row["last_seq"])
+    rooms = {row["name"]: _Room(row["id"], row["name"], row["owner_id"], row["last_seq"],
+                                row["topic"])
              for row in await conn.fetch(_SQL_LOCK_ROOMS, sorted({c.room for c in batch}))}
     now: int = await conn.fetchval(_SQL_NOW)
     targets = {row["id"]: _Target(
         id=row["id"], room_id=row["room_id"], seq=row["seq"], sender_id=row["sender_id"],
         text=row["text"], rev=row["rev"] or row["seq"], deleted=row["deleted"],
         mentions=tuple(row["mentions"]),
-    ) for row in await conn.fetch(_SQL_MESSAGES, sorted({c.msg_id for c in batch}))}
+    ) for row in await conn.fetch(_SQL_MESSAGES, sorted({c.msg_id for c in batch
+                                                         if c.kind != "topic"}))}
     pairs = sorted({(rooms[c.room].id, c.user_id) for c in batch if c.room in rooms})
     members = {(row["room_id"], row["user_id"]): row["name"] for row in await conn.fetch(
         _SQL_MEMBERS, [room for room, _ in pairs], [user for _, user in pairs])}
     for row in await conn.fetch(_SQL_REACTIONS, [c.msg_id for c in batch if c.kind == "reaction"]):
-        targets[row["message_id"]].reactions.setdefault(row["emoji"], []).append(row["user_id"])
+        held = targets[row["message_id"]]
+        held.reactions.setdefault(row["emoji"], []).append(row["user_id"])
+        held.since[row["emoji"]] = row["since"]
     candidates = sorted({name for c in batch if c.kind == "edited" for name in c.mentions})
     mentionable: dict[tuple[int, str], tuple[int, str]] = {}
     if candidates:
@@ -164,13 +175,17 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             mentionable[(row["room_id"], row["key"])] = (row["id"], row["name"])
 
     outcomes: list[Appended | ChatError] = []
-    entries: list[tuple[Message, _Target, int]] = []  # (entry, its message, its actor)
+    # (entry, its message (None for a topic), its actor)
+    entries: list[tuple[Message, _Target | None, int]] = []
     for change in batch:
         room = rooms.get(change.room)
         target = targets.get(change.msg_id)
         actor = members.get((room.id, change.user_id)) if room is not None else None
         if room is None:
             outcomes.append(ChatError(codes.NOT_FOUND, f"there is no room {change.room!r}"))
+            continue
+        if change.kind == "topic":
+            outcomes.append(_set_topic(change, room, actor, now, entries))
             continue
         if target is None or target.room_id != room.id:
             outcomes.append(ChatError(
@@ -192,6 +207,11 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         room.last_seq += 1
         room.bumped = True
         target.rev = room.last_seq
+        if change.kind == "reaction":
+            if change.emoji not in target.reactions:
+                target.since.pop(change.emoji, None)
+            else:
+                target.since.setdefault(change.emoji, room.last_seq)
         target.touched = True
         entry = dataclasses.replace(entry, seq=room.last_seq, mentions=target.mentions
                                     if change.kind == "edited" else ())
@@ -210,6 +230,23 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             for o in outcomes
         ]
     return outcomes
+
+
+def _set_topic(change: NewChange, room: _Room, actor: str | None, now: int,
+               entries: list[tuple[Message, _Target | None, int]]) -> Appended | ChatError:
+    """A new topic for ``room``, by its owner (the room's last_seq when it is the same)."""
+    if actor is None or change.user_id != room.owner_id:
+        return ChatError(codes.FORBIDDEN, "only the room's owner can set its topic")
+    entry = Message(room=room.name, seq=room.last_seq, msg_id=0, sender=actor,
+                    text=change.text, ts=now, nonce="", kind="topic")
+    if change.text == room.topic:
+        return Appended(message=entry, duplicate=True)
+    room.last_seq += 1
+    room.bumped = room.topic_changed = True
+    room.topic = change.text
+    entry = dataclasses.replace(entry, seq=room.last_seq)
+    entries.append((entry, None, change.user_id))
+    return Appended(message=entry, duplicate=False)
 
 
 def _refusal(change: NewChange, target: _Target, room: _Room) -> ChatError | None:
@@ -268,13 +305,14 @@ def _change(change: NewChange, target: _Target,
 
 
 async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target],
-                 entries: list[tuple[Message, _Target, int]], now: int) -> None:
+                 entries: list[tuple[Message, _Target | None, int]], now: int) -> None:
     """Write what the batch did, in a fixed number of statements."""
+    room_ids = {room.name: room.id for room in rooms.values()}
     await conn.execute(
         _SQL_INSERT,
-        [target.room_id for _, target, _ in entries], [e.seq for e, _, _ in entries],
-        [e.msg_id for e, _, _ in entries], [actor for _, _, actor in entries],
-        [e.kind for e, _, _ in entries], [e.text if e.kind == "edited" else None
+        [room_ids[e.room] for e, _, _ in entries], [e.seq for e, _, _ in entries],
+        [e.msg_id or None for e, _, _ in entries], [actor for _, _, actor in entries],
+        [e.kind for e, _, _ in entries], [e.text if e.kind in ("edited", "topic") else None
                                           for e, _, _ in entries],
         [" ".join(e.mentions) for e, _, _ in entries],
         [e.emoji or None for e, _, _ in entries],
@@ -282,6 +320,9 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
     )
     bumped = [room for room in rooms.values() if room.bumped]
     await conn.execute(_SQL_BUMP, [r.id for r in bumped], [r.last_seq for r in bumped])
+    retitled = [room for room in rooms.values() if room.topic_changed]
+    if retitled:
+        await conn.execute(_SQL_TOPIC, [r.id for r in retitled], [r.topic for r in retitled])
     touched = [t for t in targets.values() if t.touched]
     await conn.execute(
         _SQL_UPDATE_MESSAGES, [t.id for t in touched], [t.text for t in touched],
@@ -302,15 +343,16 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
             await conn.execute(_SQL_MENTIONS_ADD, *map(list, zip(*added, strict=True)))
 
 
-async def _write_reactions(conn: Any, entries: list[tuple[Message, _Target, int]],
+async def _write_reactions(conn: Any, entries: list[tuple[Message, _Target | None, int]],
                            now: int) -> None:
     """The reactions as the batch leaves them: per (message, emoji, user), the last word."""
-    final: dict[tuple[int, str, int], Message] = {}
+    final: dict[tuple[int, str, int], tuple[Message, _Target]] = {}
     for entry, target, actor in entries:
-        if entry.kind == "reaction" and not target.deleted:
-            final[(entry.msg_id, entry.emoji, actor)] = entry
-    added = [(*key, entry.seq) for key, entry in final.items() if entry.on]
-    removed = [key for key, entry in final.items() if not entry.on]
+        if target is not None and entry.kind == "reaction" and not target.deleted:
+            final[(entry.msg_id, entry.emoji, actor)] = entry, target
+    added = [(*key, entry.seq, target.since[entry.emoji])
+             for key, (entry, target) in final.items() if entry.on]
+    removed = [key for key, (entry, _) in final.items() if not entry.on]
     if added:
         await conn.execute(_SQL_REACTIONS_ADD, *map(list, zip(*added, strict=True)), now)
     if removed:

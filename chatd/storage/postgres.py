@@ -543,7 +543,7 @@ SELECT e.*, a.name AS sender,
            SELECT json_agg(json_build_array(g.emoji, g.users) ORDER BY g.first)
            FROM (
                SELECT x.emoji, array_agg(xu.name ORDER BY x.seq) AS users,
-                      min(x.seq) AS first
+                      min(x.since) AS first
                FROM reactions x JOIN users xu ON xu.id = x.user_id
                WHERE x.message_id = e.msg_id
                GROUP BY x.emoji
@@ -619,7 +619,7 @@ def _entry(room: str, row: Any) -> Message:
     """An entry of ``room``'s log from a row of :data:`_SQL_LOG_PAGE`."""
     kind = row["kind"]
     if kind != "message":
-        return Message(room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
+        return Message(room=room, seq=row["seq"], msg_id=row["msg_id"] or 0, sender=row["sender"],
                        text=row["text"], ts=row["ts"], nonce="", kind=kind,
                        mentions=tuple(row["mentions"] or ()), emoji=row["emoji"] or "",
                        on=bool(row["reaction_on"]))
@@ -628,7 +628,10 @@ def _entry(room: str, row: Any) -> Message:
     return Message(
         room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
         text=row["text"], ts=row["ts"], nonce=row["nonce"], rev=row["rev"] or 0,
-        edited_ts=row["edited_ts"], deleted=row["deleted_at"] is not None,
+        # A tombstone shows no edit time: a client that saw the deletion first could not
+        # learn it, and nothing of the message is left to have been edited.
+        edited_ts=row["edited_ts"] if row["deleted_at"] is None else None,
+        deleted=row["deleted_at"] is not None,
         reactions=tuple((emoji, tuple(users)) for emoji, users in json.loads(reactions))
         if reactions else (),
         reply_to=row["reply_to"], quote=json.loads(quote) if quote else None,

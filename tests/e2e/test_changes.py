@@ -274,3 +274,29 @@ async def test_changes_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
         assert log[0]["text"] == "hello!"
         await ann.aclose()
         await bea.aclose()
+
+
+async def test_the_topic_reaches_members_and_resumes(config: Config,
+                                                     nursery: trio.Nursery) -> None:
+    """The owner's set_topic is an entry: members get a topic event in seq order, a client
+    that was away gets it on resume, room objects show it; others are refused."""
+    async with running(config) as server:
+        ann, bob, cid = await _pair(server, nursery)
+        seen = await bob.request("send", room="team", text="hi", nonce="b1")
+        await cid.aclose()
+        refused = await bob.request("set_topic", room="team", topic="mine")
+        assert (refused["op"], refused["code"]) == ("error", "forbidden")
+        set_ = await ann.request("set_topic", room="team", topic="release on Friday")
+        assert set_["seq"] == seen["seq"] + 1 and set_["msg_id"] == 0
+        event = await bob.event("topic", seq=set_["seq"])
+        assert (event["topic"], event["by"]) == ("release on Friday", "ann")
+        cid = await Client.tcp(server.tcp_port)
+        welcome = await cid.hello(await register_and_login(server.http_port, "cid"),
+                                  resume={"team": seen["seq"]})
+        [room] = [r for r in welcome["rooms"] if r["room"] == "team"]
+        assert room["topic"] == "release on Friday"
+        assert (await cid.event("topic", seq=set_["seq"]))["topic"] == "release on Friday"
+        cleared = await ann.request("set_topic", room="team", topic="")
+        assert (await cid.event("topic", seq=cleared["seq"]))["topic"] == ""
+        for client in (ann, bob, cid):
+            await client.aclose()

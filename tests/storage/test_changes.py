@@ -416,7 +416,9 @@ def _check_replay(log: list[Message]) -> None:
         assert m.edited_ts is not None or not state["edited"] or m.deleted
         if not m.deleted and state["text"] is not None:
             assert m.text == state["text"]
-        assert {e: list(u) for e, u in m.reactions} == state["reactions"]
+        # In order: emoji by when they were put with nobody else on, users by when they put it.
+        assert [(e, list(u)) for e, u in m.reactions] == list(
+            state["reactions"].items())  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("text", ["hi @ann", "plain"])
@@ -480,3 +482,49 @@ def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
     for child in plan.get("Plans", []):
         found += _scans(child)
     return found
+
+
+async def test_reaction_order_is_what_a_client_applying_entries_gets(storage: Storage) -> None:
+    """An emoji keeps its place while anyone has it on, leaves the list when nobody does and
+    comes last when put again; its users are in the order they put it. That is what a client
+    gets by applying the entries one by one to a list."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob, cid = [await make_member(storage, n, "general") for n in ("ann", "bob", "cid")]
+        mid = appended(await one(storage, say(ann, "general", "x"))).message.msg_id
+        steps = [(ann, "👍", True), (bob, "❤️", True), (cid, "👍", True), (ann, "👍", False),
+                 (bob, "❤️", False), (ann, "❤️", True), (ann, "👍", True)]
+        for user, emoji, on in steps[:4]:
+            appended(await one(storage, react(user, "general", mid, emoji, on)))
+        assert (await current(storage, ann, "general", mid)).reactions == (
+            ("👍", ("cid",)), ("❤️", ("bob",)))
+        # The rest in one batch: the order must not depend on how entries were batched.
+        await storage.append_messages([react(u, "general", mid, e, on) for u, e, on in steps[4:]])
+        assert (await current(storage, ann, "general", mid)).reactions == (
+            ("👍", ("cid", "ann")), ("❤️", ("ann",)))
+
+
+def topic(user: User, room: str, text: str) -> NewChange:
+    return NewChange(user_id=user.id, room=room, msg_id=0, kind="topic", text=text)
+
+
+async def test_the_topic_is_an_entry_set_by_the_owner(storage: Storage) -> None:
+    """The owner sets the topic: an entry of the log, and the room shows it; the same topic
+    again stores nothing; a member who is not the owner, and anyone in a conversation, is
+    refused."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        bob = await make_member(storage, "bob", "general")
+        posted = appended(await one(storage, say(bob, "general", "hi"))).message
+        assert refused(await one(storage, topic(bob, "general", "mine"))) == "forbidden"
+        set_ = appended(await one(storage, topic(ann, "general", "release on Friday")))
+        assert not set_.duplicate and set_.message.seq == posted.seq + 1
+        again = appended(await one(storage, topic(ann, "general", "release on Friday")))
+        assert again.duplicate and again.message.seq == set_.message.seq
+        page = await storage.history(bob.id, "general", limit=10)
+        assert [(m.kind, m.text, m.sender) for m in page.messages] == [
+            ("message", "hi", "bob"), ("topic", "release on Friday", "ann")]
+        [room] = await storage.user_rooms(bob.id)
+        assert room.topic == "release on Friday" and room.last_seq == set_.message.seq
+        conversation = await storage.direct_room(ann.id, "bob")
+        assert refused(await one(storage, topic(ann, conversation.room.name, "x"))) \
+            == "forbidden"

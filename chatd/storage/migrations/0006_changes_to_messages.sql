@@ -20,31 +20,37 @@ ALTER TABLE messages
     ADD COLUMN reply_to    bigint,
     ADD COLUMN mentions    text[] NOT NULL DEFAULT '{}';
 
--- The entries that change a message. text and mentions: an edit's (its text is emptied when
--- the message is deleted: the words leave the database); emoji and reaction_on: a reaction's.
+-- The entries that change a message, or the room itself (a topic: no message_id). text and
+-- mentions: an edit's (its text is emptied when the message is deleted: the words leave the
+-- database), or the new topic; emoji and reaction_on: a reaction's.
 CREATE TABLE changes (
     id           bigserial   PRIMARY KEY,
     room_id      bigint      NOT NULL REFERENCES rooms (id),
     seq          bigint      NOT NULL,
-    message_id   bigint      NOT NULL REFERENCES messages (id),
+    message_id   bigint      REFERENCES messages (id),
     actor_id     bigint      NOT NULL REFERENCES users (id),
-    kind         text        NOT NULL CHECK (kind IN ('edited', 'deleted', 'reaction')),
+    kind         text        NOT NULL
+                             CHECK (kind IN ('edited', 'deleted', 'reaction', 'topic')),
     text         text,
     mentions     text[],
     emoji        text,
     reaction_on  boolean,
     created_at   timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT changes_room_seq_key UNIQUE (room_id, seq)
+    CONSTRAINT changes_room_seq_key UNIQUE (room_id, seq),
+    CONSTRAINT changes_target_check CHECK ((kind = 'topic') = (message_id IS NULL))
 );
 CREATE INDEX changes_message_id_idx ON changes (message_id);
 
 -- Who put which emoji on which message, now: the truth reactions are toggled against. seq:
--- the entry that put it (message objects list emoji, and users, in the order put).
+-- the entry that put it; since: the entry that put the emoji when nobody had it on (the same
+-- on all its rows). Message objects list emoji by since and their users by seq, an order a
+-- client applying the entries one by one reproduces (docs/protocol.md).
 CREATE TABLE reactions (
     message_id  bigint      NOT NULL REFERENCES messages (id),
     emoji       text        NOT NULL,
     user_id     bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     seq         bigint      NOT NULL,
+    since       bigint      NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (message_id, emoji, user_id)
 );

@@ -1,0 +1,304 @@
+"""How messages look in a terminal: the Markdown subset of docs/protocol.md ("Formatting") as
+styled spans, and a message with its number, time, sender, reply, edits and reactions.
+
+Theory of operation. A message's text is what its author typed. It is first made safe, line by
+line, with :func:`~chatd.client.terminal.clean` (every control character, ESC included,
+becomes U+FFFD), and only then read as Markdown: so nothing in a message can become an escape
+sequence, whatever it holds, and styles are :class:`~chatd.client.terminal.Span` attributes
+that only the screen turns into the few SGR sequences it knows.
+
+What a terminal shows of the subset: ``**bold**`` bold, ``*italics*`` and ``_italics_``
+italic, ``~~strike~~`` struck through, `` `code` `` dimmed, fenced code blocks indented and
+dimmed (the fences themselves are not shown), ``> quotes`` after a ``│ ``, ``- `` list items
+after a ``• ``, links as their text and then their URL (``text (https://…)``); a link to any
+other scheme than http(s) stays the text it was. ``@me`` is shown in reverse when the server
+says the message mentions the user. On a screen without styles (a pipe, ``TERM=dumb``) the
+inline marks are kept as typed (``**bold**``), so that nothing is lost; blocks, lists and
+links are laid out the same.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, NamedTuple
+
+from chatd.client.terminal import Span, Style, clean, hhmm
+from chatd.protocol import MessagePosted
+
+__all__ = [
+    "BODY_INDENT",
+    "Rendered",
+    "deleted_spans",
+    "excerpt",
+    "markdown",
+    "message_spans",
+    "plain_text",
+    "reaction_spans",
+]
+
+#: What starts each line of a message after its first (so no message can fake a line).
+BODY_INDENT: Final = "\n      "
+#: How deep emphasis is read inside emphasis; deeper marks are shown as typed.
+MAX_NESTING: Final = 8
+#: How many characters of the answered message a reply shows.
+EXCERPT_CHARS: Final = 60
+
+# A fence opens a code block at the start of a line (up to three spaces in) with three or more
+# backticks or tildes, and is closed by a line of the same kind at least as long (the rule of
+# chatd.protocol.markup, which decides what a mention is).
+_FENCE: Final = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_QUOTE: Final = re.compile(r"^ {0,3}>")
+_BULLET: Final = re.compile(r"^(\s*)[-*+]\s+(?=\S)")
+
+_INLINE: Final = re.compile(
+    r"""
+    (?P<code>(?<!`)(?P<ticks>`+)(?!`)(?P<code_text>.+?)(?<!`)(?P=ticks)(?!`))
+  | (?P<autolink><(?P<auto_url>https?://[^\s<>]+)>)
+  | (?P<link>\[(?P<link_text>[^\[\]]+)\]\((?P<link_url>https?://[^\s()<>]+)\))
+  | (?P<url>https?://[^\s<>]+)
+  | (?P<bold>\*\*(?=\S)(?P<bold_text>.+?)(?<=\S)\*\*)
+  | (?P<strike>~~(?=\S)(?P<strike_text>.+?)(?<=\S)~~)
+  | (?P<star>(?<!\*)\*(?=[^\s*])(?P<star_text>.+?)(?<=[^\s*])\*(?!\*))
+  | (?P<under>(?<![A-Za-z0-9_])_(?=[^\s_])(?P<under_text>.+?)(?<=[^\s_])_(?![A-Za-z0-9_]))
+  | (?P<mention>(?<![A-Za-z0-9_.@-])@(?P<name>[A-Za-z0-9_.-]{1,32}))
+    """,
+    re.VERBOSE,
+)
+# Emphasis: the group holding the text inside, its mark, its style.
+_EMPHASIS: Final = {
+    "bold": ("bold_text", "**", Style.BOLD),
+    "strike": ("strike_text", "~~", Style.STRIKE),
+    "star": ("star_text", "*", Style.ITALIC),
+    "under": ("under_text", "_", Style.ITALIC),
+}
+_KINDS: Final = ("code", "autolink", "link", "url", "bold", "strike", "star", "under", "mention")
+# Not part of a bare URL when it ends one: "see https://example.org." ends with a full stop.
+_URL_TAIL: Final = ".,;:!?'\")]"
+
+Line = list[Span]
+
+
+class Rendered(NamedTuple):
+    """A text as lines of spans; ``block_first``: its first line is a code block or a quote
+    (better started on a line of its own)."""
+
+    lines: list[Line]
+    block_first: bool
+
+
+def markdown(text: str, *, styled: bool = True, me: str | None = None) -> Rendered:
+    """The lines of ``text`` (as its author typed it) as styled spans, safe for a terminal.
+
+    Args:
+        styled: whether the screen shows styles; without, inline marks are kept as typed.
+        me: the user's name, when the message mentions them: their ``@name`` is highlighted.
+    """
+    lines = [clean(line) for line in text.replace("\r\n", "\n").split("\n")]
+    out: list[Line] = []
+    fence: str | None = None
+    block_first = False
+    for index, line in enumerate(lines):
+        if fence is not None:
+            closing = _FENCE.match(line)
+            if closing and closing.group(1)[0] == fence[0] \
+                    and len(closing.group(1)) >= len(fence) \
+                    and not line.strip().lstrip(fence[0]):
+                fence = None
+            else:
+                out.append([Span("    "), Span(line, Style.DIM)])
+            continue
+        opened = _FENCE.match(line)
+        if opened:
+            fence = opened.group(1)
+            block_first = block_first or index == 0
+            continue
+        if _QUOTE.match(line):
+            block_first = block_first or index == 0
+            out.append(_quote(line, styled, me))
+            continue
+        bullet = _BULLET.match(line)
+        if bullet:
+            out.append([Span(bullet.group(1) + "• "),
+                        *_inline(line[bullet.end():], Style.NONE, styled, me, 0)])
+            continue
+        out.append(_inline(line, Style.NONE, styled, me, 0))
+    return Rendered(out or [[]], block_first)
+
+
+def _quote(line: str, styled: bool, me: str | None) -> Line:
+    depth = 0
+    rest = line.lstrip(" ")
+    while rest.startswith(">"):
+        depth += 1
+        rest = rest[1:]
+        rest = rest[1:] if rest.startswith(" ") else rest
+        rest = rest.lstrip(" ") if rest.lstrip(" ").startswith(">") else rest
+    return [Span("│ " * depth, Style.DIM), *_inline(rest, Style.NONE, styled, me, 0)]
+
+
+def _inline(text: str, style: Style, styled: bool, me: str | None, depth: int) -> Line:
+    """The spans of one line (or of the inside of an emphasis), in ``style``."""
+    spans: Line = []
+    pos = 0
+
+    def plain(chunk: str, extra: Style = Style.NONE) -> None:
+        if chunk:
+            spans.append(Span(chunk, style | extra))
+
+    for found in _INLINE.finditer(text):
+        kind = next(k for k in _KINDS if found.group(k) is not None)
+        plain(text[pos:found.start()])
+        pos = found.end()
+        if kind == "code":
+            ticks = found.group("ticks")
+            if styled:
+                plain(found.group("code_text"), Style.DIM)
+            else:
+                plain(ticks + found.group("code_text") + ticks)
+        elif kind == "autolink":
+            plain(found.group("auto_url"), Style.UNDERLINE)
+        elif kind == "link":
+            plain(found.group("link_text"), Style.UNDERLINE)
+            plain(f" ({found.group('link_url')})")
+        elif kind == "url":
+            url = found.group("url")
+            trimmed = url.rstrip(_URL_TAIL)
+            if not trimmed.endswith("://"):
+                plain(trimmed, Style.UNDERLINE)
+                plain(url[len(trimmed):])
+            else:
+                plain(url)
+        elif kind == "mention":
+            _mention(found.group(0), me, plain)
+        else:
+            group, mark, extra = _EMPHASIS[kind]
+            inner = found.group(group)
+            if depth >= MAX_NESTING:
+                plain(found.group(0))
+            elif styled:
+                spans.extend(_inline(inner, style | extra, styled, me, depth + 1))
+            else:
+                plain(mark)
+                spans.extend(_inline(inner, style, styled, me, depth + 1))
+                plain(mark)
+    plain(text[pos:])
+    return spans
+
+
+def _mention(word: str, me: str | None, plain: Callable[[str, Style], None]) -> None:
+    """``@name``: highlighted when it names ``me`` (also when followed by a full stop or a
+    dash, as the server reads it)."""
+    name = word[1:].lower()
+    if me is not None:
+        mine = me.lower()
+        for length in (len(name), len(name.rstrip(".-"))):
+            if name[:length] == mine:
+                plain(word[:length + 1], Style.REVERSE | Style.BOLD)
+                plain(word[length + 1:], Style.NONE)
+                return
+    plain(word, Style.NONE)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` on one line, white space collapsed, cut at ``limit`` characters, made safe."""
+    flat = " ".join(clean(text).replace("\ufffd", " ").split())
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+
+
+def _header(message: MessagePosted, number: int, label: str) -> Span:
+    return Span(f"[{number}] {hhmm(message.ts)} [{label}] {clean(message.sender)}: ")
+
+
+def _mentions_me(message: MessagePosted, me: str) -> bool:
+    return any(name.lower() == me.lower() for name in message.mentions)
+
+
+def _reactions(message: MessagePosted, me: str) -> Line:
+    """``  👍 2  ❤️ 1``: the user's own reactions in bold."""
+    spans: Line = []
+    for emoji, users in message.reactions:
+        mine = any(user.lower() == me.lower() for user in users)
+        spans.append(Span("  "))
+        spans.append(Span(f"{clean(emoji)} {len(users)}", Style.BOLD if mine else Style.NONE))
+    return spans
+
+
+def _reply_line(message: MessagePosted, answered: tuple[int, MessagePosted] | None) -> Line:
+    """``↳ re [2] bob: the answered message…``: from the held message when there is one (it is
+    as it is now), else from the message's ``quote``."""
+    lead = "      ↳ re "
+    if answered is not None:
+        number, original = answered
+        if original.deleted:
+            return [Span(f"{lead}[{number}] a deleted message", Style.DIM)]
+        return [Span(f"{lead}[{number}] {clean(original.sender)}: "
+                     f"{excerpt(original.text)}", Style.DIM)]
+    quote: Mapping[str, Any] = message.quote or {}
+    if quote.get("deleted") is True:
+        return [Span(f"{lead}a deleted message", Style.DIM)]
+    if isinstance(quote.get("from"), str) and isinstance(quote.get("text"), str):
+        return [Span(f"{lead}{clean(quote['from'])}: {excerpt(quote['text'])}", Style.DIM)]
+    return [Span(f"{lead}message {message.reply_to}", Style.DIM)]
+
+
+def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
+                  styled: bool = True, answered: tuple[int, MessagePosted] | None = None
+                  ) -> Line:
+    """A message as shown, as one line of spans that may hold line breaks (each followed by
+    an indent)::
+
+              ↳ re [2] bob: how about lunch?
+        [3] 12:30 [general] ann: **yes**, at noon (edited)  👍 2
+
+    Args:
+        number: its short number.
+        label: how its room is shown (already made safe).
+        me: the user's name (their mentions are highlighted, their reactions bold).
+        styled: whether the screen shows styles.
+        answered: the message it answers, when held, with its number.
+    """
+    spans: Line = []
+    if message.reply_to is not None:
+        spans += [*_reply_line(message, answered), Span("\n")]
+    spans.append(_header(message, number, label))
+    if message.deleted:
+        spans.append(Span("[deleted]", Style.DIM))
+        return spans
+    rendered = markdown(message.text, styled=styled,
+                        me=me if _mentions_me(message, me) else None)
+    lines: list[Line] = ([[]] if rendered.block_first else []) + rendered.lines
+    for index, line in enumerate(lines):
+        if index:
+            spans.append(Span(BODY_INDENT))
+        spans.extend(line)
+    if message.edited_ts is not None:
+        spans.append(Span(" (edited)", Style.DIM))
+    spans.extend(_reactions(message, me))
+    return spans
+
+
+def deleted_spans(message: MessagePosted, *, number: int, label: str, by: str) -> Line:
+    """A message just deleted: ``[3] 12:30 [general] ann: [deleted]``, and by whom when it
+    was not its author."""
+    spans = [_header(message, number, label), Span("[deleted]", Style.DIM)]
+    if by.lower() != message.sender.lower():
+        spans.append(Span(f" (by {clean(by)})", Style.DIM))
+    return spans
+
+
+def reaction_spans(message: MessagePosted, *, number: int, label: str, me: str, user: str,
+                   emoji: str, on: bool) -> Line:
+    """A reaction just put or taken back, on one line: the message's first words, its
+    reactions now, and who did what."""
+    what = f"{clean(user)} {'reacted' if on else 'took back'} {clean(emoji)}"
+    return [_header(message, number, label), Span(excerpt(message.text)),
+            *_reactions(message, me), Span(f"  ({what})", Style.DIM)]
+
+
+def plain_text(spans: Sequence[Span]) -> str:
+    """The text of ``spans`` without their styles (for tests and logs)."""
+    return "".join(span.text for span in spans)
