@@ -154,6 +154,7 @@ const EVENTS = {
   edited: changed,
   deleted: changed,
   reaction: changed,
+  topic: changed,
 
   presence(state, frame) {
     if (typeof frame.user === "string") setPresence(state, frame.user, frame.status);
@@ -319,7 +320,10 @@ const ANSWERED = {
     if (typeof reply.room !== "string") return [];
     const room = roomFor(state, reply.room);
     room.private = Boolean(reply.private);
-    room.topic = reply.topic || "";
+    if (!isSeq(reply.last_seq) || reply.last_seq >= room.topicSeq) {
+      room.topic = reply.topic || "";
+      room.topicSeq = isSeq(reply.last_seq) ? reply.last_seq : room.topicSeq;
+    }
     room.follow(isSeq(reply.last_seq) ? reply.last_seq : 0);
     room.add((Array.isArray(reply.messages) ? reply.messages : []).filter((m) => m && isSeq(m.seq)),
       state.me);
@@ -664,10 +668,10 @@ function queueChange(state, room, message, fields, key, now) {
   return transmit(state, key);
 }
 
-/** A change entry from the server (live, or on resume). */
+/** A change entry from the server (live, or on resume); `topic` entries too. */
 function changed(state, frame) {
   if (typeof frame.room !== "string" || !isSeq(frame.seq)
-      || !Number.isSafeInteger(frame.msg_id)) return [];
+      || (frame.op !== "topic" && !Number.isSafeInteger(frame.msg_id))) return [];
   const room = state.rooms.get(frame.room);
   if (!room || room.draft) return []; // a room not followed: its list says what is new
   room.add([frame], state.me);

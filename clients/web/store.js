@@ -36,6 +36,7 @@ export class Room {
     this.kind = name.startsWith("@") ? "dm" : "room";
     this.private = this.kind === "dm";
     this.topic = "";
+    this.topicSeq = 0; // the seq the topic is as of (a `topic` entry, or a room object's)
     this.owner = null;
     this.peer = null; // for a dm: the other user's name as registered
     this.draft = false; // a dm not created yet (nothing sent)
@@ -64,7 +65,10 @@ export class Room {
   applyInfo(info, { follow = true } = {}) {
     this.kind = info.kind || this.kind;
     this.private = Boolean(info.private);
-    this.topic = info.topic || "";
+    if (typeof info.last_seq !== "number" || info.last_seq >= this.topicSeq) {
+      this.topic = info.topic || "";
+      if (typeof info.last_seq === "number") this.topicSeq = info.last_seq;
+    }
     this.owner = info.owner ?? null;
     if (info.peer) this.peer = info.peer;
     this.draft = false;
@@ -146,7 +150,11 @@ export class Room {
     this.changes.add(entry.seq);
     this.lastSeq = Math.max(this.lastSeq, entry.seq);
     if (entry.seq > this.counted) this.counted = entry.seq; // a change is never unread
-    if (!isChange(entry)) return; // an entry of an op this page does not know
+    if (entry.op === "topic" && typeof entry.topic === "string" && entry.seq > this.topicSeq) {
+      this.topic = entry.topic; // the room's topic is an entry of its log too
+      this.topicSeq = entry.seq;
+    }
+    if (!isChange(entry)) return; // an entry of another op: its seq is all that counts here
     let at = this.aside.length;
     while (at > 0 && this.aside[at - 1].seq > entry.seq) at -= 1;
     this.aside.splice(at, 0, entry);

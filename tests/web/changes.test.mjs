@@ -367,3 +367,22 @@ test("Up edits the last message of one's own that is not deleted", () => {
   assert.equal(state.editing, null);
   assert.match(effects[0].toast, /deleted/);
 });
+
+test("topic entries set the room's topic in seq order and are part of the log", () => {
+  const { state } = connected([roomInfo("general", { lastSeq: 2, topic: "old" })]);
+  const room = state.rooms.get("general");
+  apply(state, { op: "topic", room: "general", seq: 3, topic: "release on Friday", by: "ann",
+    ts: 5 });
+  assert.equal(room.topic, "release on Friday");
+  assert.equal(room.head, 3); // no hole left in the resume point
+  // A change after it is applied at once (nothing is missing before it).
+  apply(state, message("general", 4));
+  apply(state, edited("general", 5, 4, "m4!"));
+  assert.equal(held(state, "general", 4).text, "m4!");
+  // Older news (a page, a room list read before it) does not take the topic back.
+  apply(state, historyReply("general", [{ op: "topic", room: "general", seq: 1, topic: "first",
+    by: "ann", ts: 1 }]), { request: { op: "history", room: "general", before: 2, limit: 50 } });
+  apply(state, { op: "ok", id: 4, rooms: [roomInfo("general", { lastSeq: 2, topic: "old" })] },
+    { request: { op: "rooms", joined: true } });
+  assert.equal(room.topic, "release on Friday");
+});
