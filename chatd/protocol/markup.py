@@ -25,8 +25,9 @@ MAX_EMOJI_CHARS: Final = 16
 
 # A fence opens a code block at the start of a line (up to three spaces in) with three or more
 # backticks or tildes; the block ends at a line with a fence of the same kind at least as long,
-# or at the end of the text (CommonMark).
-_FENCE: Final = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# or at the end of the text (CommonMark). After a backtick fence the line holds no backtick:
+# "```x```" on one line is a code span, not a block.
+_FENCE: Final = re.compile(r"^ {0,3}(`{3,}(?=[^`]*$)|~{3,})")
 # An inline code span: a run of backticks, then anything, then a run of the same length.
 _CODE_SPAN: Final = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
 # "@name" where "@" does not follow a name character (an e-mail address is not a mention).

@@ -28,6 +28,11 @@ def test_an_unclosed_fence_runs_to_the_end() -> None:
     assert mention_candidates("@ann\n```\n@bob\n@carol") == ["ann"]
 
 
+def test_a_one_line_fence_is_a_code_span() -> None:
+    """As in CommonMark (and the page): "```x```" on one line opens no block."""
+    assert mention_candidates("```@ann``` then @bob\n@carol") == ["bob", "carol"]
+
+
 def test_an_address_is_not_a_mention() -> None:
     assert mention_candidates("mail ann@example.org or @@bob") == []
 
