@@ -12,6 +12,7 @@
 
 import * as api from "./api.js";
 import { toast } from "./dom.js";
+import * as drafts from "./drafts.js";
 import * as outbox from "./outbox.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
 import { Connection } from "./socket.js";
@@ -32,6 +33,7 @@ export class Controller {
     this.expiryTimer = null;
     this.renderQueued = false;
     this.savedOutbox = null;
+    this.savedDrafts = null;
 
     const { auth, sidebar, conversation, members, composer, dialogs, connection, layout } = views;
     const whenOnline = (action) => () => {
@@ -62,8 +64,14 @@ export class Controller {
     });
     members.bind({ openDm: (user) => this.choose(model.openDm, user) });
     composer.bind({
-      send: (text) => this.act(model.compose, { text, nonce: newNonce(), now: Date.now() }),
+      send: (text, room) => {
+        // The box's text belongs to `room`: never send it into another one.
+        if (this.state && room === this.state.current) {
+          this.act(model.compose, { text, nonce: newNonce(), now: Date.now() });
+        }
+      },
       typing: () => this.act(model.typed, Date.now()),
+      draft: (room, text) => this.act(drafts.setDraft, room, text),
     });
     dialogs.bind({
       ask: (op, fields) => this.ask(op, fields),
@@ -108,8 +116,10 @@ export class Controller {
       me: session.username,
       outbox: loadOutbox(session.username),
       visible: document.visibilityState === "visible",
+      drafts: loadDrafts(session.username),
     });
     this.savedOutbox = this.state.outbox;
+    this.savedDrafts = this.state.drafts;
     this.views.auth.hide();
     this.views.layout.showChat(true);
     clearTimeout(this.expiryTimer);
@@ -145,7 +155,9 @@ export class Controller {
     this.views.dialogs.close();
     this.views.connection.clear();
     this.views.conversation.reset(null);
+    this.views.composer.reset();
     this.views.layout.showChat(false);
+    if (revoke && session) forgetDrafts(session.username); // logged out on purpose
     if (revoke) await api.logout(session);
     else api.forgetSession();
     this.views.auth.show(message);
@@ -183,6 +195,10 @@ export class Controller {
     if (this.state && this.state.outbox !== this.savedOutbox) {
       saveOutbox(this.state.me, this.state.outbox);
       this.savedOutbox = this.state.outbox;
+    }
+    if (this.state && this.state.drafts !== this.savedDrafts) {
+      saveDrafts(this.state.me, this.state.drafts);
+      this.savedDrafts = this.state.drafts;
     }
     this.render();
   }
@@ -265,4 +281,29 @@ function loadOutbox(me) {
 function saveOutbox(me, items) {
   if (items.length) localStorage.setItem(outboxKey(me), JSON.stringify(outbox.save(items)));
   else localStorage.removeItem(outboxKey(me));
+}
+
+function draftsKey(me) {
+  return `chatd.drafts.${me.toLowerCase()}`;
+}
+
+function loadDrafts(me) {
+  try {
+    return drafts.restoreDrafts(JSON.parse(localStorage.getItem(draftsKey(me)) || "{}"));
+  } catch {
+    return new Map(); // a damaged entry is no drafts
+  }
+}
+
+function saveDrafts(me, items) {
+  try {
+    if (items.size) localStorage.setItem(draftsKey(me), JSON.stringify(drafts.saveDrafts(items)));
+    else localStorage.removeItem(draftsKey(me));
+  } catch {
+    // Storage full or refused: the drafts stay in the page, only a reload loses them.
+  }
+}
+
+function forgetDrafts(me) {
+  localStorage.removeItem(draftsKey(me));
 }

@@ -50,7 +50,8 @@ export const GAP_PAGE = 500; // messages per page when filling a gap
 export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
 
 /** A fresh state for `me` (the name the person logged in with), with a restored outbox. */
-export function initialState({ me = null, outbox: saved = [], visible = true } = {}) {
+export function initialState({ me = null, outbox: saved = [], visible = true,
+  drafts = new Map() } = {}) {
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
     connection: "connecting", // "connecting" | "online" | "waiting" | "stopped"
@@ -67,6 +68,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true } =
     reads: new Map(), // room -> {seq, sent}: a read marker not yet acknowledged
     lastTyping: new Map(), // room -> ms when `typing` was last sent
     scrollTick: 0, // bumped when the message list should scroll to its end
+    drafts, // room -> what its message box holds, not sent yet (drafts.js)
   };
 }
 

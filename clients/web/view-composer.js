@@ -1,12 +1,15 @@
 // The message box: Enter sends, Shift+Enter makes a new line, typing is announced. What is
-// typed stays in the textarea (the DOM's own state) until it is handed over to be sent.
+// typed is the open room's draft (drafts.js): reported as it changes, and shown again when the
+// room is opened again, so each room keeps its own half-typed message.
 
 import { $ } from "./dom.js";
+import { draftOf } from "./drafts.js";
 import { currentRoom } from "./select.js";
 
 export class ComposerView {
   constructor() {
     this.on = {};
+    this.room = null; // the room whose draft the box holds
     const box = $("composer-text");
     $("composer").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -20,18 +23,21 @@ export class ComposerView {
     });
     box.addEventListener("input", () => {
       this.autosize();
+      if (this.room !== null) this.on.draft(this.room, box.value);
       if (box.value.trim()) this.on.typing();
     });
   }
 
-  /** Handlers: send(text), typing(). */
+  /** Handlers: send(text, room), typing(), draft(room, text) (what the box holds now). */
   bind(handlers) { this.on = handlers; }
 
   send() {
     const box = $("composer-text");
-    if (!box.value.trim() || box.disabled) return;
-    this.on.send(box.value);
+    if (!box.value.trim() || box.disabled || this.room === null) return;
+    const room = this.room;
+    this.on.send(box.value, room);
     box.value = "";
+    this.on.draft(room, "");
     this.autosize();
   }
 
@@ -44,6 +50,13 @@ export class ComposerView {
   render(state) {
     const room = currentRoom(state);
     const box = $("composer-text");
+    const name = room ? room.name : null;
+    if (name !== this.room) {
+      // Another room: its own draft replaces what the box held (already kept as the other's).
+      this.room = name;
+      box.value = draftOf(state, name);
+      this.autosize();
+    }
     box.disabled = !room;
     $("send").disabled = !room;
     if (!room) return;
@@ -54,5 +67,12 @@ export class ComposerView {
 
   focus() {
     $("composer-text").focus();
+  }
+
+  /** Empty the box and forget whose draft it held (logged out). */
+  reset() {
+    this.room = null;
+    $("composer-text").value = "";
+    this.autosize();
   }
 }
