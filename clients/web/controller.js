@@ -14,6 +14,7 @@ import * as api from "./api.js";
 import { toast } from "./dom.js";
 import * as drafts from "./drafts.js";
 import * as outbox from "./outbox.js";
+import * as readmarks from "./readmarks.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
@@ -52,7 +53,7 @@ export class Controller {
       logout: () => this.leave("", { revoke: true }),
     });
     conversation.bind({
-      seen: (room, seq) => this.act(model.seen, room, seq),
+      sighted: (room, seqs) => this.act(readmarks.sighted, room, seqs),
       loadOlder: () => this.act(model.loadOlder),
       retry: (nonce) => this.act(model.retrySend, nonce),
       discard: (nonce) => this.act(model.discardSend, nonce),

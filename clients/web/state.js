@@ -37,6 +37,7 @@
 // server.
 
 import * as outbox from "./outbox.js";
+import { openingPage } from "./readmarks.js";
 import { firstRoom } from "./select.js";
 import { dmName, Room, sameUser } from "./store.js";
 
@@ -69,6 +70,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     lastTyping: new Map(), // room -> ms when `typing` was last sent
     scrollTick: 0, // bumped when the message list should scroll to its end
     drafts, // room -> what its message box holds, not sent yet (drafts.js)
+    sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
   };
 }
 
@@ -126,6 +128,7 @@ const EVENTS = {
     if (state.current === null) {
       const first = firstRoom(state);
       if (first) state.current = first.name;
+      if (first) state.divider = first.unread > 0 ? first.readSeq : null;
     }
     const effects = state.current === null ? []
       : loadRoom(state, state.current, { members: true });
@@ -298,6 +301,7 @@ const ANSWERED = {
 
   join(state, asked, reply) {
     if (typeof reply.room !== "string") return [];
+    const joined = !state.rooms.has(reply.room);
     const room = roomFor(state, reply.room);
     room.private = Boolean(reply.private);
     room.topic = reply.topic || "";
@@ -307,7 +311,14 @@ const ANSWERED = {
     room.loaded = true;
     room.more = Boolean(reply.more);
     room.members = null;
-    return [{ refreshRooms: true }, ...selectRoom(state, room.name)];
+    const effects = [{ refreshRooms: true }];
+    if (joined && isSeq(reply.last_seq) && reply.last_seq > room.readSeq) {
+      // A room just joined has nothing unread: what was said before is its history.
+      room.markRead(reply.last_seq, state.me);
+      state.reads.set(room.name, { seq: reply.last_seq, sent: null });
+      effects.push(...flushReads(state));
+    }
+    return [...effects, ...selectRoom(state, room.name)];
   },
 
   leave(state, asked) {
@@ -556,7 +567,7 @@ function loadRoom(state, name, { members = false } = {}) {
   const effects = [];
   if (!room.loaded && !room.loading) {
     room.loading = true;
-    effects.push(request("history", { room: name, limit: PAGE }));
+    effects.push(request("history", { room: name, limit: openingPage(room) }));
   }
   if (!room.members || members) effects.push(request("who", { room: name }));
   return effects;

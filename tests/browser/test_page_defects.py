@@ -21,7 +21,7 @@ from tests.browser.conftest import (
     needs_chromium,
     register_and_login,
 )
-from tests.browser.test_web import Session, log_in, register, shot
+from tests.browser.test_web import Session, _frames, log_in, register, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -97,4 +97,116 @@ def test_each_room_keeps_its_own_draft(
     room_button(page, "alpha").click()
     expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(
         ["half typed for alpha"])
+    assert ann.errors == [] and ann.dialogs == []
+
+
+# -- 2. open at the first unread, read only what was seen -----------------------------------
+
+
+def settle(page: Page) -> None:
+    """Wait for three rendered frames: what scrolled has been seen (the intersection observer
+    and the scroll check ran) and the page has rendered it."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame("
+                  "() => requestAnimationFrame(done))))")
+
+
+def scroll_down_until(page: Page, done: str, step: int = 200) -> None:
+    """Scroll the messages down `step` pixels at a time, a rendered frame between steps, as a
+    person does with a wheel, until the JS predicate `done(scroller)` holds."""
+    scroller = page.locator("#messages")
+    for _ in range(200):
+        if scroller.evaluate(done):
+            settle(page)
+            return
+        scroller.evaluate(f"n => n.scrollBy(0, {step})")
+        settle(page)
+    raise AssertionError(f"scrolled to the end and still not {done}")
+
+
+def message_at(page: Page, seq: int):  # type: ignore[no-untyped-def]
+    return page.locator(f'#message-list li.msg[data-seq="{seq}"]')
+
+
+def test_a_room_opens_at_its_first_unread_and_reads_only_what_was_seen(
+    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+) -> None:
+    """With many unread, the room opens at the "New messages" line; a jump to the end reads
+    nothing skipped; a message taller than the view is read once its end was on screen."""
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "bob"))
+    ann_token = register_and_login(daemon.url, "ann")
+    bob.request("create_room", room="news")
+    bob.request("create_room", room="quiet")
+    bob.send_many("news", [f"old {n}" for n in range(1, 41)], "old")
+    ann_setup = LineClient(daemon.tcp_port, ann_token)
+    for room in ("news", "quiet"):
+        ann_setup.request("join", room=room)
+    ann_setup.request("read", room="news", seq=40)
+    ann_setup.close()
+    tall = "\n".join(f"line {n} of a message taller than the view" for n in range(80))
+    bob.send_many("news", [*(f"new {n}" for n in range(41, 61)), tall,
+                           *(f"after {n}" for n in range(62, 101))], "new")
+    bob.close()
+
+    ann = person(people, browser)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# news")
+    divider = page.locator("#message-list li.new-divider")
+    expect(divider).to_have_text("New messages")
+    expect(divider).to_be_in_viewport()
+    expect(message_at(page, 41)).to_be_in_viewport()
+    expect(message_at(page, 100)).not_to_be_in_viewport()
+    jump = page.get_by_role("button", name="New messages below")
+    expect(jump).to_be_visible()
+    shot(page, artifacts, "desktop-opens-at-first-unread")
+    first = ann.wait_for_frame(lambda f: f.get("op") == "ok" and f.get("room") == "news"
+                               and "msg_id" not in f and isinstance(f.get("seq"), int),
+                               "a read marker")
+    assert 41 <= first["seq"] < 61, first
+
+    # A glance at the end (the jump) reads nothing it skipped: the tall message and all after
+    # it stay unread.
+    jump.click()
+    expect(message_at(page, 100)).to_be_in_viewport()
+    expect(message_at(page, 61)).not_to_be_in_viewport()
+    settle(page)
+    room_button(page, "quiet").click()
+    expect(page.locator("#conv-title")).to_have_text("# quiet")
+    badge = room_button(page, "news").locator(".badge")
+    expect(badge).to_be_visible()
+    assert int(badge.inner_text()) >= 40, "the tall message and those after it are unread"
+    reads = [f["seq"] for payload in ann.received for f in _frames(payload)
+             if f.get("op") == "ok" and f.get("room") == "news" and "msg_id" not in f
+             and isinstance(f.get("seq"), int)]
+    assert reads and max(reads) < 61, reads
+
+    # Back in news: it opens at the first message not read; reading down to the tall one's
+    # top reads everything before it, and not the tall one (its end is not on screen yet).
+    room_button(page, "news").click()
+    expect(divider).to_be_in_viewport()
+    tall_node = message_at(page, 61)
+    scroll_down_until(page, """n => {
+      const tall = n.querySelector('li.msg[data-seq="61"]').getBoundingClientRect();
+      return tall.top <= n.getBoundingClientRect().top + 40;
+    }""")
+    assert tall_node.evaluate("(m) => m.getBoundingClientRect().height") > 2 * page.evaluate(
+        "() => document.getElementById('messages').clientHeight")
+    ann.wait_for_read("news", 60)
+    room_button(page, "quiet").click()
+    expect(badge).to_have_text("40")
+
+    # The tall message is read once its end has been on screen; then the rest, to the end.
+    room_button(page, "news").click()
+    expect(tall_node).to_be_in_viewport()
+    scroll_down_until(page, """n => {
+      const tall = n.querySelector('li.msg[data-seq="61"]').getBoundingClientRect();
+      return tall.bottom <= n.getBoundingClientRect().bottom;
+    }""")
+    ann.wait_for_frame(lambda f: f.get("op") == "ok" and f.get("room") == "news"
+                       and "msg_id" not in f and isinstance(f.get("seq"), int) and f["seq"] >= 61,
+                       "the read marker past the tall message")
+    scroll_down_until(page, "n => n.scrollHeight - n.scrollTop - n.clientHeight < 2")
+    ann.wait_for_read("news", 100)
+    room_button(page, "quiet").click()
+    expect(badge).to_have_count(0)
     assert ann.errors == [] and ann.dialogs == []
