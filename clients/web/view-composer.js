@@ -1,10 +1,14 @@
-// The message box: Enter sends, Shift+Enter makes a new line, typing is announced. What is
+// The message box: Enter sends, Shift+Enter makes a new line, typing is announced. With a touch
+// keyboard (a coarse pointer: a phone, a tablet) Enter makes a new line and the button sends
+// (Ctrl or Cmd+Enter too, for a keyboard attached to a tablet). What is
 // typed is the open room's draft (drafts.js): reported as it changes, and shown again when the
 // room is opened again, so each room keeps its own half-typed message.
 
-import { $ } from "./dom.js";
+import { $, h } from "./dom.js";
 import { draftOf } from "./drafts.js";
 import { currentRoom } from "./select.js";
+
+const TOUCH = matchMedia("(pointer: coarse)"); // a touch keyboard: its Enter key makes a line
 
 export class ComposerView {
   constructor() {
@@ -17,10 +21,13 @@ export class ComposerView {
     });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        if (TOUCH.matches && !event.ctrlKey && !event.metaKey) return; // a new line
         event.preventDefault();
         this.send();
       }
     });
+    this.showEnterKey();
+    TOUCH.addEventListener("change", () => this.showEnterKey());
     box.addEventListener("input", () => {
       this.autosize();
       if (this.room !== null) this.on.draft(this.room, box.value);
@@ -30,6 +37,16 @@ export class ComposerView {
 
   /** Handlers: send(text, room), typing(), draft(room, text) (what the box holds now). */
   bind(handlers) { this.on = handlers; }
+
+  /** Say what Enter does: the touch keyboard's key label, and the hint under the box. */
+  showEnterKey() {
+    const touch = TOUCH.matches;
+    $("composer-text").setAttribute("enterkeyhint", touch ? "enter" : "send");
+    $("composer-hint").replaceChildren(...(touch
+      ? ["Enter makes a new line; the arrow button sends"]
+      : [h("kbd", {}, "Enter"), " to send, ", h("kbd", {}, "Shift"), "+", h("kbd", {}, "Enter"),
+        " for a new line"]));
+  }
 
   send() {
     const box = $("composer-text");

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
 from tests.browser.conftest import (
     DESKTOP,
@@ -21,7 +22,7 @@ from tests.browser.conftest import (
     needs_chromium,
     register_and_login,
 )
-from tests.browser.test_web import Session, _frames, log_in, register, shot
+from tests.browser.test_web import Session, _frames, log_in, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -36,13 +37,15 @@ def people(browser: Browser) -> Iterator[list[Session]]:
             session.close()
 
 
-def person(people: list[Session], browser: Browser, viewport: ViewportSize = DESKTOP) -> Session:
-    session = Session(browser, viewport)
+def person(people: list[Session], browser: Browser, viewport: ViewportSize = DESKTOP,
+           **options: Any) -> Session:
+    """A new person (a browser context with `options`, as Playwright's new_context takes)."""
+    session = Session(browser, viewport, **options)
     people.append(session)
     return session
 
 
-def room_button(page: Page, room: str):  # type: ignore[no-untyped-def]
+def room_button(page: Page, room: str) -> Locator:
     return page.locator(f'#room-list li[data-room="{room}"] button')
 
 
@@ -123,7 +126,7 @@ def scroll_down_until(page: Page, done: str, step: int = 200) -> None:
     raise AssertionError(f"scrolled to the end and still not {done}")
 
 
-def message_at(page: Page, seq: int):  # type: ignore[no-untyped-def]
+def message_at(page: Page, seq: int) -> Locator:
     return page.locator(f'#message-list li.msg[data-seq="{seq}"]')
 
 
@@ -210,3 +213,50 @@ def test_a_room_opens_at_its_first_unread_and_reads_only_what_was_seen(
     room_button(page, "quiet").click()
     expect(badge).to_have_count(0)
     assert ann.errors == [] and ann.dialogs == []
+
+
+# -- 3. Enter on a touch keyboard ---------------------------------------------------------------
+
+
+def test_enter_makes_a_new_line_on_a_touch_screen(
+    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+) -> None:
+    """On a phone (a coarse pointer) Enter makes a new line and the send button sends; with a
+    mouse, Enter sends and Shift+Enter makes a line."""
+    token = register_and_login(daemon.url, "ann")
+    setup = LineClient(daemon.tcp_port, token)
+    setup.request("create_room", room="lobby")
+    setup.close()
+    phone = person(people, browser, PHONE, has_touch=True, is_mobile=True)
+    page = phone.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    assert page.evaluate("() => matchMedia('(pointer: coarse)').matches")
+    box = page.locator("#composer-text")
+    expect(box).to_have_attribute("enterkeyhint", "enter")
+    box.tap()
+    page.keyboard.type("first line")
+    page.keyboard.press("Enter")
+    page.keyboard.type("second line")
+    expect(box).to_have_value("first line\nsecond line")
+    expect(page.locator("#message-list li.msg")).to_have_count(0)
+    shot(page, artifacts, "phone-touch-multiline")
+    page.get_by_role("button", name="Send message").tap()
+    expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(
+        ["first line\nsecond line"])
+    expect(box).to_have_value("")
+
+    desk = person(people, browser)
+    page = desk.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    box = page.locator("#composer-text")
+    expect(box).to_have_attribute("enterkeyhint", "send")
+    expect(page.locator("#composer-hint")).to_contain_text("Enter to send")
+    box.fill("one")
+    box.press("Shift+Enter")
+    box.press_sequentially("two")
+    box.press("Enter")
+    expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(
+        ["first line\nsecond line", "one\ntwo"])
+    assert phone.errors == [] and desk.errors == []

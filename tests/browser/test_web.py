@@ -54,8 +54,8 @@ expect.set_options(timeout=TIMEOUT_MS)
 class Session:
     """One person: a browser context, its page, and what went wrong in it."""
 
-    def __init__(self, browser: Browser, viewport: ViewportSize) -> None:
-        self.context: BrowserContext = browser.new_context(viewport=viewport)
+    def __init__(self, browser: Browser, viewport: ViewportSize, **options: Any) -> None:
+        self.context: BrowserContext = browser.new_context(viewport=viewport, **options)
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page: Page = self.context.new_page()
         self.dialogs: list[str] = []
