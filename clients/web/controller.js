@@ -37,8 +37,8 @@ export class Controller {
     this.savedDrafts = null;
 
     const { auth, sidebar, conversation, members, composer, dialogs, connection, layout } = views;
-    const whenOnline = (action) => () => {
-      if (this.online) action();
+    const whenOnline = (action) => (...args) => {
+      if (this.online) action(...args);
       else toast("Not connected right now; try again in a moment.");
     };
     auth.bind({ loggedIn: (session) => this.enter(session) });
@@ -58,12 +58,14 @@ export class Controller {
       retry: (nonce) => this.act(model.retrySend, nonce),
       discard: (nonce) => this.act(model.discardSend, nonce),
       invite: whenOnline(() => dialogs.invite(this.state)),
-      leave: whenOnline(() => {
-        const room = this.state.current && this.state.rooms.get(this.state.current);
-        if (room && room.kind !== "dm") this.send({ op: "leave", room: room.name });
-      }),
+      leave: whenOnline(() => dialogs.confirmLeave(this.state)),
+      browseRooms: whenOnline(() => dialogs.browseRooms()),
+      createRoom: whenOnline(() => dialogs.createRoom()),
     });
-    members.bind({ openDm: (user) => this.choose(model.openDm, user) });
+    members.bind({
+      openDm: (user) => this.choose(model.openDm, user),
+      kick: whenOnline((user) => dialogs.confirmKick(this.state, user)),
+    });
     composer.bind({
       send: (text, room) => {
         // The box's text belongs to `room`: never send it into another one.

@@ -104,6 +104,7 @@ const EVENTS = {
     state.closeReason = "";
     setPresence(state, state.me, "online"); // presence events never tell us about ourselves
     const listed = new Set();
+    const effects = [];
     for (const info of frame.rooms || []) {
       if (!info || typeof info.room !== "string") continue;
       listed.add(info.room);
@@ -112,6 +113,7 @@ const EVENTS = {
     for (const [name, room] of state.rooms) {
       if (!listed.has(name) && !room.draft) {
         forgetRoom(state, name); // left or removed while away
+        if (room.kind !== "dm") effects.push({ toast: `You are no longer a member of #${name}` });
       } else {
         room.members = null; // may have changed while away: asked again when shown
         room.loading = false;
@@ -130,8 +132,7 @@ const EVENTS = {
       if (first) state.current = first.name;
       if (first) state.divider = first.unread > 0 ? first.readSeq : null;
     }
-    const effects = state.current === null ? []
-      : loadRoom(state, state.current, { members: true });
+    if (state.current !== null) effects.push(...loadRoom(state, state.current, { members: true }));
     // What was not acknowledged goes out again, in order, with the same nonces.
     for (const item of outbox.toResend(state.outbox)) effects.push(...transmit(state, item.nonce));
     effects.push(...flushReads(state));

@@ -76,8 +76,8 @@ export class ComposerView {
     }
     box.disabled = !room;
     $("send").disabled = !room;
-    if (!room) return;
-    const label = room.kind === "dm" ? `Message ${room.label}` : `Message #${room.name}`;
+    const label = !room ? "Message"
+      : room.kind === "dm" ? `Message ${room.label}` : `Message #${room.name}`;
     box.placeholder = label;
     box.setAttribute("aria-label", label);
   }

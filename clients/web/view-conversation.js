@@ -41,11 +41,14 @@ export class ConversationView {
     });
     $("invite").addEventListener("click", () => this.on.invite());
     $("leave").addEventListener("click", () => this.on.leave());
+    $("empty-browse").addEventListener("click", () => this.on.browseRooms());
+    $("empty-create").addEventListener("click", () => this.on.createRoom());
   }
 
   /**
    * Handlers: sighted(room, seqs) for messages seen, loadOlder(), retry(nonce) and
-   * discard(nonce) for messages not sent, invite() and leave() for the header's buttons.
+   * discard(nonce) for messages not sent, invite() and leave() for the header's buttons,
+   * browseRooms() and createRoom() for those of the empty view.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -67,6 +70,9 @@ export class ConversationView {
     $("invite").hidden = !room || room.kind === "dm";
     $("leave").hidden = !room || room.kind === "dm";
     if (!room) {
+      // The open room went away (left, or removed by its owner) with none left to open: the
+      // empty view offers what to do next, and takes the focus from the box that is now off.
+      if (document.activeElement === $("composer-text")) $("empty-browse").focus();
       $("conv-title").textContent = state.rooms.size ? "Pick a conversation" : "Welcome to chatd";
       $("conv-topic").textContent = "";
       $("typing").replaceChildren();

@@ -1,4 +1,5 @@
-// The dialogs: create a room, join one, invite someone, start a conversation, add a contact.
+// The dialogs: create a room, join one, invite someone, start a conversation, add a contact,
+// and the confirmations of leaving a room and removing someone from it.
 // Each asks the server through `ask(op, fields)` (the controller: the reply changes the state
 // through state.js before `ask` resolves) and shows a refusal in the dialog itself.
 
@@ -185,6 +186,39 @@ export class DialogsView {
       fields: field("invite-user", "User name", { required: true, maxlength: 32 }),
       submit: async () => {
         await this.on.ask("invite", { room: room.name, user: value("invite-user") });
+      },
+    });
+  }
+
+  /** Ask before leaving the open room: a private one takes a new invitation to come back. */
+  confirmLeave(state) {
+    const room = currentRoom(state);
+    if (!room || room.kind === "dm") return;
+    this.open({
+      title: `Leave #${room.name}?`,
+      ok: "Leave",
+      fields: [h("p", {}, room.private
+        ? `#${room.name} is private: to come back, you will need a new invitation from one of `
+          + "its members."
+        : `You can join #${room.name} again from "Browse rooms".`)],
+      submit: async () => {
+        await this.on.ask("leave", { room: room.name });
+      },
+    });
+  }
+
+  /** Ask before the owner removes `user` from the open room. */
+  confirmKick(state, user) {
+    const room = currentRoom(state);
+    if (!room || room.kind === "dm") return;
+    this.open({
+      title: `Remove ${user} from #${room.name}?`,
+      ok: "Remove",
+      fields: [h("p", {}, room.private
+        ? `${user} will no longer see #${room.name}; only a new invitation brings them back.`
+        : `${user} will no longer get the messages of #${room.name}, until they join again.`)],
+      submit: async () => {
+        await this.on.ask("kick", { room: room.name, user });
       },
     });
   }

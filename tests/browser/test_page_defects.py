@@ -260,3 +260,75 @@ def test_enter_makes_a_new_line_on_a_touch_screen(
     expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(
         ["first line\nsecond line", "one\ntwo"])
     assert phone.errors == [] and desk.errors == []
+
+
+# -- 4. leaving and removing ----------------------------------------------------------------------
+
+
+def test_leave_asks_the_owner_removes_and_the_removed_are_moved_on(
+    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+) -> None:
+    """Leaving asks first (a private room then needs an invitation); the owner removes a member
+    from the member list; the one removed lands in another room and is told why; with no room
+    left, the page offers to browse or create one."""
+    register_and_login(daemon.url, "bob")
+    ann = person(people, browser)
+    bob = person(people, browser, PHONE)
+    a, b = ann.page, bob.page
+    token = register_and_login(daemon.url, "ann")
+    setup = LineClient(daemon.tcp_port, token)
+    setup.request("create_room", room="plans", private=True, topic="Where we go next")
+    setup.request("create_room", room="zoo")
+    setup.request("invite", room="plans", user="bob")
+    setup.request("invite", room="zoo", user="bob")
+    setup.close()
+    log_in(a, daemon.url, "ann")
+    log_in(b, daemon.url, "bob")
+    expect(a.locator("#conv-title")).to_have_text("🔒 plans")
+    expect(a.locator("#conv-topic")).to_have_text("Where we go next")
+    expect(b.locator("#conv-title")).to_have_text("🔒 plans")
+
+    # Leaving a private room asks first, and says what it costs.
+    a.get_by_role("button", name="Leave this room").click()
+    dialog = a.locator("#dialog")
+    expect(dialog.locator("#dialog-title")).to_have_text("Leave #plans?")
+    expect(dialog).to_contain_text("you will need a new invitation")
+    expect(a.locator("#dialog-cancel")).to_be_focused()
+    a.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(a.locator("#conv-title")).to_have_text("🔒 plans")
+
+    # The owner removes bob from the member list, after saying yes.
+    bob_row = a.locator('#member-list li[data-user="bob"]')
+    expect(bob_row).to_have_attribute("data-status", "online")
+    expect(b.locator('#member-list li[data-user="ann"] .kick')).to_have_count(0)  # not his
+    bob_row.hover()
+    bob_row.get_by_role("button", name="Remove bob from #plans").click()
+    expect(dialog.locator("#dialog-title")).to_have_text("Remove bob from #plans?")
+    expect(dialog).to_contain_text("only a new invitation brings them back")
+    shot(a, artifacts, "desktop-remove-member")
+    a.locator("#dialog-ok").click()
+    expect(dialog).to_be_hidden()
+    expect(bob_row).to_have_count(0)
+    expect(a.locator("#message-list li.notice")).to_have_text(["ann removed bob"])
+
+    # Bob is taken to the room he still has, and told why.
+    expect(b.locator("#conv-title")).to_have_text("# zoo")
+    expect(b.locator("#toasts")).to_contain_text("ann removed you from #plans")
+    expect(b.locator('#room-list li[data-room="plans"]')).to_have_count(0)
+    shot(b, artifacts, "phone-removed-from-room")
+
+    # He leaves his last room: asked first, then the page offers what to do next.
+    b.get_by_role("button", name="Leave this room").click()
+    expect(b.locator("#dialog")).to_contain_text("join #zoo again")
+    b.locator("#dialog-ok").click()
+    expect(b.locator("#toasts")).to_contain_text("You left #zoo")
+    expect(b.locator("#conv-title")).to_have_text("Welcome to chatd")
+    expect(b.locator("#composer-text")).to_have_attribute("placeholder", "Message")
+    browse = b.get_by_role("button", name="Browse rooms")
+    expect(browse).to_be_in_viewport()
+    shot(b, artifacts, "phone-no-room-left")
+    browse.click()
+    b.get_by_role("button", name="Join zoo").click()
+    expect(b.locator("#conv-title")).to_have_text("# zoo")
+    assert ann.errors == [] and bob.errors == [] and ann.dialogs == [] and bob.dialogs == []

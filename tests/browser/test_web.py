@@ -459,6 +459,7 @@ def test_rooms_contacts_and_a_refused_message(
     expect(page.locator("#message-list li.msg")).to_have_count(0)
 
     page.get_by_role("button", name="Leave this room").click()
+    page.get_by_role("button", name="Leave", exact=True).click()  # the confirmation
     expect(page.locator("#toasts")).to_contain_text("You left #lobby")
     expect(page.locator("#room-list li[data-room]")).to_have_count(1)
     expect(page.locator("#conv-title")).to_have_text("🔒 plans")
