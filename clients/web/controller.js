@@ -81,6 +81,7 @@ export class Controller {
       isOnline: () => this.online,
       openDm: (user) => this.choose(model.openDm, user),
       roomChosen: () => layout.roomChosen(),
+      nonce: newNonce,
     });
     connection.bind({ retry: () => this.conn && this.conn.retryNow() });
     layout.bind({

@@ -71,6 +71,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     scrollTick: 0, // bumped when the message list should scroll to its end
     drafts, // room -> what its message box holds, not sent yet (drafts.js)
     sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
+    maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
   };
 }
 
@@ -102,6 +103,9 @@ const EVENTS = {
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
     state.connection = "online";
     state.closeReason = "";
+    if (Number.isSafeInteger(frame.max_text_chars) && frame.max_text_chars > 0) {
+      state.maxText = frame.max_text_chars;
+    }
     setPresence(state, state.me, "online"); // presence events never tell us about ourselves
     const listed = new Set();
     const effects = [];
@@ -445,6 +449,8 @@ export function selectRoom(state, name) {
 /** Open the conversation with `user`: a draft until the first message creates it. */
 export function openDm(state, user) {
   const name = dmName(state.me, user);
+  const known = state.rooms.get(name);
+  if (known && !known.peer) known.peer = user; // started by a message of one's own
   if (!state.rooms.has(name)) {
     const room = roomFor(state, name);
     room.kind = "dm";

@@ -6,7 +6,7 @@
 import { nextPage, pageFailed, pageLoaded, searchFor, startBrowse } from "./browse.js";
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
-import { sameUser } from "./store.js";
+import { dmName, sameUser } from "./store.js";
 
 const ROOM_PATTERN = "[A-Za-z0-9_\\-]{1,64}";
 const SEARCH_DELAY_MS = 200; // the room list is searched once typing pauses this long
@@ -35,7 +35,8 @@ export class DialogsView {
 
   /**
    * Handlers: ask(op, fields) → a promise of the `ok` frame (rejected with the server's
-   * refusal), isOnline() → bool, openDm(user), roomChosen() after a room was created or joined.
+   * refusal), isOnline() → bool, openDm(user), roomChosen() after a room was created or joined,
+   * nonce() → a new nonce for a message.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -223,16 +224,36 @@ export class DialogsView {
     });
   }
 
+  /**
+   * A new conversation starts with its first message, sent from here: the server says at once
+   * whether there is such a user, and only then is the conversation opened (one that exists
+   * already opens without a message). One nonce per dialog: sending again after an answer was
+   * lost stores the message once.
+   */
   newDm(state) {
+    const nonce = this.on.nonce();
     this.open({
       title: "New direct message",
-      ok: "Open",
-      fields: field("dm-user", "To (user name)", { required: true, maxlength: 32 }),
+      ok: "Send",
+      fields: [
+        ...field("dm-user", "To (user name)", { required: true, maxlength: 32 }),
+        h("label", { for: "dm-text" }, "Message"),
+        h("textarea", { id: "dm-text", name: "dm-text", rows: 3,
+          "aria-describedby": "dm-text-hint" }),
+        h("small", { id: "dm-text-hint", class: "hint" }, "The conversation starts with it."),
+      ],
       submit: async () => {
         const user = value("dm-user");
         if (!/^[A-Za-z0-9_.-]{1,32}$/.test(user)) throw new Error("That is not a user name.");
-        const known = state.contacts.find((c) => sameUser(c, user));
-        this.on.openDm(known || user);
+        const to = state.contacts.find((c) => sameUser(c, user)) || user;
+        const text = $("dm-text").value;
+        const existing = state.rooms.get(dmName(state.me, to));
+        if (!text.trim()) {
+          if (existing && !existing.draft) return this.on.openDm(to);
+          throw new Error("Write a first message: it starts the conversation.");
+        }
+        await this.on.ask("dm", { to, text, nonce });
+        return this.on.openDm(to);
       },
     });
   }

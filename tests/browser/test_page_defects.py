@@ -332,3 +332,77 @@ def test_leave_asks_the_owner_removes_and_the_removed_are_moved_on(
     b.get_by_role("button", name="Join zoo").click()
     expect(b.locator("#conv-title")).to_have_text("# zoo")
     assert ann.errors == [] and bob.errors == [] and ann.dialogs == [] and bob.dialogs == []
+
+
+# -- 5. a DM to nobody, a box that grows and counts ---------------------------------------------
+
+
+def test_a_dm_to_nobody_opens_nothing_and_the_box_grows_and_counts(
+    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+) -> None:
+    """A new conversation with a user who does not exist shows the server's refusal and stays
+    where it was; the message box grows with a long paragraph, keeps all of a long paste, counts
+    near the limit and refuses to send past it."""
+    register_and_login(daemon.url, "bob")
+    token = register_and_login(daemon.url, "ann")
+    setup = LineClient(daemon.tcp_port, token)
+    setup.request("create_room", room="lobby")
+    setup.close()
+    ann = person(people, browser)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+
+    page.get_by_role("button", name="New direct message").click()
+    page.locator("#dm-user").fill("nobody-here")
+    page.locator("#dm-text").fill("hello?")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#dialog-error")).to_contain_text("no")
+    expect(page.locator("#dialog-error")).to_contain_text("user")
+    expect(page.locator("#dialog")).to_be_visible()
+    shot(page, artifacts, "desktop-dm-to-nobody")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    expect(page.locator("#dm-list li[data-room]")).to_have_count(0)
+
+    page.get_by_role("button", name="New direct message").click()
+    page.locator("#dm-user").fill("Bob")
+    page.locator("#dm-text").fill("hello bob")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#conv-title")).to_have_text("bob")
+    expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(["hello bob"])
+    room_button(page, "lobby").click()
+
+    # A long paragraph (no line breaks) makes the box grow, up to a height, then it scrolls.
+    box = page.locator("#composer-text")
+    one_line = box.evaluate("b => b.clientHeight")
+    box.fill("a long paragraph without line breaks, " * 8)
+    grown = box.evaluate("b => b.clientHeight")
+    assert grown > 2 * one_line, (one_line, grown)
+    assert box.evaluate("b => b.scrollHeight <= b.clientHeight + 1")  # all of it in view
+    box.fill("a long paragraph without line breaks, " * 60)
+    tallest = box.evaluate("b => b.clientHeight")
+    assert grown < tallest <= 200, (grown, tallest)
+    assert box.evaluate("b => b.scrollHeight > b.clientHeight")  # now it scrolls
+    box.fill("")
+    expect(box).to_have_js_property("clientHeight", one_line)
+
+    # A paste over the limit is kept whole, counted, and not sent.
+    note = page.locator("#composer-limit")
+    expect(note).to_be_hidden()
+    box.focus()
+    page.keyboard.insert_text("y" * 4100)
+    expect(note).to_have_text("100 characters too long (4100 of 4000)")
+    assert box.evaluate("b => b.value.length") == 4100, "the paste was cut"
+    expect(box).to_have_attribute("aria-invalid", "true")
+    box.press("Enter")
+    expect(note).to_contain_text("Not sent: a message holds at most 4000 characters")
+    shot(page, artifacts, "desktop-message-too-long")
+    expect(page.locator("#message-list li.msg")).to_have_count(0)
+    box.press("Control+a")
+    page.keyboard.insert_text("z" * 3990)
+    expect(note).to_have_text("3990 of 4000")
+    box.press("Enter")
+    expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(["z" * 3990])
+    expect(note).to_be_hidden()
+    assert ann.errors == [] and ann.dialogs == []
