@@ -187,10 +187,9 @@ export class ConversationView {
   rowNode(row, room, state) {
     switch (row.kind) {
       case "day":
-        return h("li", { class: "day", role: "separator" }, h("span", {}, formatDay(row.ts)));
+        return h("li", { class: "day" }, h("span", {}, formatDay(row.ts)));
       case "divider":
-        return h("li", { class: "new-divider", role: "separator" },
-          h("span", {}, "New messages"));
+        return h("li", { class: "new-divider" }, h("span", {}, "New messages"));
       case "notice":
         return h("li", { class: "notice" }, row.text);
       default:

@@ -7,6 +7,7 @@ Screenshots land in tests/artifacts/.
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -406,3 +407,145 @@ def test_a_dm_to_nobody_opens_nothing_and_the_box_grows_and_counts(
     expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(["z" * 3990])
     expect(note).to_be_hidden()
     assert ann.errors == [] and ann.dialogs == []
+
+
+# -- 6. keyboard and accessibility ----------------------------------------------------------------
+
+AXE_SCRIPT = importlib.resources.files("axe_playwright_python") / "axe.min.js"
+
+
+def axe_serious(page: Page) -> list[str]:
+    """The serious and critical violations axe-core finds in the page as it is now, one line
+    each (rule, impact, the elements)."""
+    page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8"))
+    found = page.evaluate("""async () => {
+      const results = await axe.run(document, { resultTypes: ["violations"] });
+      return results.violations.map(v => ({ id: v.id, impact: v.impact,
+        nodes: v.nodes.map(n => n.target.join(" ") + ": " + n.failureSummary) }));
+    }""")
+    return [f"{v['id']} ({v['impact']}): {v['nodes']}" for v in found
+            if v["impact"] in ("serious", "critical")]
+
+
+def chat_scene(daemon: Daemon) -> LineClient:
+    """ann and bob share #lobby, where ann has unread messages, and #random, where she has
+    more; bob is her contact and online."""
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "bob"))
+    ann = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    for room, topic in (("lobby", "Say hello"), ("random", "")):
+        ann.request("create_room", room=room, topic=topic)
+        bob.request("join", room=room)
+    bob.send_many("lobby", ["good morning", "see https://example.com/page", "and this"], "l")
+    ann.request("read", room="lobby", seq=1)
+    bob.send_many("random", ["psst", "over here"], "r")
+    ann.request("add_contact", user="bob")
+    ann.close()
+    return bob  # connected (online) until the caller closes it
+
+
+def focus_cycle(page: Page) -> list[dict[str, Any]]:
+    """Press Tab from the top of the page until the focus comes round again: what got focus,
+    in order (its label and its box, and the window's size)."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    seen: list[dict[str, Any]] = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        now = page.evaluate("""() => {
+          const e = document.activeElement, r = e.getBoundingClientRect();
+          return { label: e.getAttribute("aria-label") || e.textContent.trim().slice(0, 40),
+                   id: e.id, left: r.left, right: r.right, top: r.top, bottom: r.bottom,
+                   width: innerWidth, height: innerHeight,
+                   opacity: getComputedStyle(e).opacity };
+        }""")
+        if seen and now["label"] == seen[0]["label"] and now["id"] == seen[0]["id"]:
+            return seen
+        seen.append(now)
+    raise AssertionError(f"the focus never came round: {[s['label'] for s in seen]}")
+
+
+def on_screen(item: dict[str, Any]) -> bool:
+    """Whether a box of `focus_cycle` lies within the window."""
+    return bool(item["left"] >= 0 and item["right"] <= item["width"] and item["top"] >= 0
+                and item["bottom"] <= item["height"])
+
+
+def test_every_button_is_reached_by_tab_and_nothing_off_screen(
+    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+) -> None:
+    """Tab reaches the member list's buttons (shown when focused); on a phone it visits only
+    what is on screen: the closed drawers are left out, an open one keeps the focus."""
+    bob = chat_scene(daemon)
+    desk = person(people, browser)
+    page = desk.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator('#member-list li[data-user="bob"]')).to_have_attribute(
+        "data-status", "online")
+    cycle = focus_cycle(page)
+    labels = [item["label"] for item in cycle]
+    for wanted in ("Message bob", "Remove bob from #lobby", "Remove bob from contacts"):
+        assert wanted in labels, labels
+        assert cycle[labels.index(wanted)]["opacity"] == "1", wanted  # shown when focused
+    page.get_by_role("button", name="Close the member list").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Message bob")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#conv-title")).to_have_text("bob")
+
+    phone = person(people, browser, PHONE, reduced_motion="reduce")  # drawers open at once
+    page = phone.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    cycle = focus_cycle(page)
+    off = [item["label"] for item in cycle if not on_screen(item)]
+    assert off == [], f"Tab visited what is off screen: {off}"
+    labels = [item["label"] for item in cycle]
+    assert "Message bob" not in labels and "Remove bob from contacts" not in labels, labels
+    assert "Show rooms and people" in labels, labels
+    page.get_by_role("button", name="Show rooms and people").click()
+    expect(page.locator("#sidebar")).to_be_visible()
+    cycle = focus_cycle(page)
+    labels = [item["label"] for item in cycle]
+    assert [item["label"] for item in cycle if not on_screen(item)] == [], labels
+    assert "Remove bob from contacts" in labels, labels
+    assert "Leave this room" not in labels, labels  # behind the open drawer
+    shot(page, artifacts, "phone-sidebar-focus")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Show rooms and people")).to_be_focused()
+    bob.close()
+    assert desk.errors == [] and phone.errors == []
+
+
+@pytest.mark.parametrize("scheme", ["light"])
+def test_axe_finds_nothing_serious(
+    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path, scheme: str
+) -> None:
+    """axe-core finds no serious or critical violation (contrast, lists, names...) in the log-in
+    form and the chat, at desktop and phone sizes."""
+    bob = chat_scene(daemon)
+    found: dict[str, list[str]] = {}
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        someone = person(people, browser, viewport, color_scheme=scheme)
+        page = someone.page
+        page.goto(daemon.url)
+        expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
+        found[f"{size} log-in"] = axe_serious(page)
+        log_in(page, daemon.url, "ann")
+        expect(page.locator("#message-list li.msg")).to_have_count(3)
+        expect(page.locator('#member-list li[data-user="bob"]')).to_have_attribute(
+            "data-status", "online")
+        if size == "desktop":  # first: lobby has unread messages
+            expect(page.locator("#message-list li.new-divider")).to_be_visible()
+            expect(room_button(page, "random").locator(".badge")).to_have_text("2")
+            found["desktop chat"] = axe_serious(page)
+            shot(page, artifacts, f"desktop-chat-{scheme}")
+            page.get_by_role("button", name="Create a room").click()
+            found["desktop dialog"] = axe_serious(page)
+        else:
+            found["phone chat"] = axe_serious(page)
+            shot(page, artifacts, f"phone-chat-{scheme}")
+            page.get_by_role("button", name="Show rooms and people").click()
+            expect(room_button(page, "random").locator(".badge")).to_have_text("2")
+            found["phone rooms"] = axe_serious(page)
+            shot(page, artifacts, f"phone-rooms-{scheme}")
+    bob.close()
+    assert {view: problems for view, problems in found.items() if problems} == {}
