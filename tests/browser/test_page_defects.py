@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -427,6 +428,28 @@ def axe_serious(page: Page) -> list[str]:
             if v["impact"] in ("serious", "critical")]
 
 
+def lightness(page: Page, selector: str, prop: str = "backgroundColor") -> float:
+    """The relative luminance (0 black to 1 white) of an element's colour `prop`."""
+    rgb = page.locator(selector).first.evaluate(f"e => getComputedStyle(e).{prop}")
+    red, green, blue = (int(part) / 255 for part in re.findall(r"\d+", rgb)[:3])
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+def assert_scheme(page: Page, scheme: str, selectors: list[str]) -> None:
+    """The page's surfaces are dark in the dark scheme (and light in the light one), their text
+    the other way round."""
+    for selector in selectors:
+        back, text = lightness(page, selector), lightness(page, selector, "color")
+        if scheme == "dark":
+            assert back < 0.05 and text > 0.5, (selector, back, text)
+        else:
+            assert back > 0.8 and text < 0.1, (selector, back, text)
+
+
 def chat_scene(daemon: Daemon) -> LineClient:
     """ann and bob share #lobby, where ann has unread messages, and #random, where she has
     more; bob is her contact and online."""
@@ -515,12 +538,13 @@ def test_every_button_is_reached_by_tab_and_nothing_off_screen(
     assert desk.errors == [] and phone.errors == []
 
 
-@pytest.mark.parametrize("scheme", ["light"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_nothing_serious(
     daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path, scheme: str
 ) -> None:
-    """axe-core finds no serious or critical violation (contrast, lists, names...) in the log-in
-    form and the chat, at desktop and phone sizes."""
+    """The page follows the light or dark scheme of the system, and axe-core finds no serious or
+    critical violation (contrast, lists, names...) in the log-in form and the chat, at desktop
+    and phone sizes, in either."""
     bob = chat_scene(daemon)
     found: dict[str, list[str]] = {}
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -528,11 +552,14 @@ def test_axe_finds_nothing_serious(
         page = someone.page
         page.goto(daemon.url)
         expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
+        assert_scheme(page, scheme, [".auth-card"])
         found[f"{size} log-in"] = axe_serious(page)
+        shot(page, artifacts, f"{size}-login-{scheme}")
         log_in(page, daemon.url, "ann")
         expect(page.locator("#message-list li.msg")).to_have_count(3)
         expect(page.locator('#member-list li[data-user="bob"]')).to_have_attribute(
             "data-status", "online")
+        assert_scheme(page, scheme, [".conversation", ".composer"])
         if size == "desktop":  # first: lobby has unread messages
             expect(page.locator("#message-list li.new-divider")).to_be_visible()
             expect(room_button(page, "random").locator(".badge")).to_have_text("2")
@@ -540,6 +567,8 @@ def test_axe_finds_nothing_serious(
             shot(page, artifacts, f"desktop-chat-{scheme}")
             page.get_by_role("button", name="Create a room").click()
             found["desktop dialog"] = axe_serious(page)
+            assert_scheme(page, scheme, ["#dialog"])
+            shot(page, artifacts, f"desktop-dialog-{scheme}")
         else:
             found["phone chat"] = axe_serious(page)
             shot(page, artifacts, f"phone-chat-{scheme}")
