@@ -92,7 +92,8 @@ export class Controller {
         this.choose(model.selectRoom, order[(index + step + order.length) % order.length]);
       },
     });
-    window.addEventListener("online", () => this.conn && this.conn.retryNow());
+    window.addEventListener("online", () => this.conn && this.conn.networkChanged(true));
+    window.addEventListener("offline", () => this.conn && this.conn.networkChanged(false));
     document.addEventListener("visibilitychange", () => {
       const visible = document.visibilityState === "visible";
       this.act(model.setVisible, visible);

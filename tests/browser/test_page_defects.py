@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -578,3 +579,46 @@ def test_axe_finds_nothing_serious(
             shot(page, artifacts, f"phone-rooms-{scheme}")
     bob.close()
     assert {view: problems for view, problems in found.items() if problems} == {}
+
+
+# -- 9. a dropped network -------------------------------------------------------------------------
+
+
+def test_a_dropped_network_is_noticed_within_seconds(
+    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+) -> None:
+    """Going offline shows the banner at once and coming back reconnects at once; a network
+    that dies without a word (the server stops answering, the socket stays open) is noticed
+    by the pings within seconds, not after a minute."""
+    token = register_and_login(daemon.url, "ann")
+    setup = LineClient(daemon.tcp_port, token)
+    setup.request("create_room", room="lobby")
+    setup.close()
+    ann = person(people, browser)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    phase = page.locator("#me-status")
+    banner = page.locator("#banner")
+    expect(phase).to_have_attribute("data-phase", "online")
+
+    ann.context.set_offline(True)
+    expect(banner).to_be_visible()
+    expect(phase).not_to_have_attribute("data-phase", "online")
+    shot(page, artifacts, "desktop-offline")
+    ann.context.set_offline(False)
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect(banner).to_be_hidden()
+    page.locator("#composer-text").fill("back online")
+    page.locator("#composer-text").press("Enter")
+    expect(page.locator("#message-list li.msg[data-seq] .msg-text")).to_have_text(["back online"])
+
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGSTOP)  # no answer, no close: as a dead network
+    try:
+        # Well under the minute the page used to need (two 30 s ping intervals).
+        expect(banner).to_be_visible(timeout=30_000)
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+    expect(phase).to_have_attribute("data-phase", "online", timeout=30_000)
+    expect(banner).to_be_hidden()
+    assert ann.errors == []
