@@ -622,3 +622,21 @@ def test_a_dropped_network_is_noticed_within_seconds(
     expect(phase).to_have_attribute("data-phase", "online", timeout=30_000)
     expect(banner).to_be_hidden()
     assert ann.errors == []
+
+
+# -- 8. compressed files --------------------------------------------------------------------------
+
+
+def test_the_page_reaches_the_browser_gzipped(
+    daemon: Daemon, browser: Browser, people: list[Session]
+) -> None:
+    """Chromium asks for gzip and gets the page, its modules and its stylesheet gzipped."""
+    someone = person(people, browser)
+    page = someone.page
+    encodings: dict[str, str | None] = {}
+    page.on("response", lambda response: encodings.__setitem__(
+        response.url.rsplit("/", 1)[-1] or "/", response.all_headers().get("content-encoding")))
+    page.goto(daemon.url)
+    expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
+    for name in ("/", "style.css", "app.js", "state.js", "controller.js"):
+        assert encodings.get(name) == "gzip", (name, encodings)
