@@ -3,11 +3,23 @@
 Every file is revalidated (``no-cache``) against its ETag: the page's modules import each
 other, so after an upgrade a browser must never mix a new file with a cached old one, and an
 unchanged file costs a 304 without a body. Reads run in a thread (they touch the disk).
+
+Text files (the page, its modules, the stylesheet, SVG, JSON) are sent gzipped to a client
+whose ``Accept-Encoding`` allows it: about a quarter of the bytes. The gzip variant is a
+different representation, so it has an ETag of its own (the file's, with ``-gz``), and every
+answer for such a file says ``Vary: Accept-Encoding`` so that a cache keeps the two apart.
+Compressing happens in the thread that read the file, once per content: the result is kept by
+ETag (a hash of the content), so an unchanged file is compressed once, and a changed one gets
+a new entry (the cache is bounded; the least recently used entry goes first).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
@@ -17,7 +29,8 @@ from chatd.errors import ChatError
 from chatd.http.messages import Reply, Request
 from chatd.protocol import codes
 
-__all__ = ["CONTENT_SECURITY_POLICY", "CONTENT_TYPES", "serve_static"]
+__all__ = ["COMPRESSIBLE", "CONTENT_SECURITY_POLICY", "CONTENT_TYPES", "accepts_gzip",
+           "serve_static"]
 
 CONTENT_TYPES = {
     ".html": b"text/html; charset=utf-8",
@@ -32,16 +45,57 @@ CONTENT_TYPES = {
     ".webmanifest": b"application/manifest+json",
     ".woff2": b"font/woff2",
 }
+#: The types worth compressing (images and fonts are compressed already).
+COMPRESSIBLE = frozenset({".html", ".js", ".mjs", ".css", ".svg", ".json", ".txt",
+                          ".webmanifest"})
+GZIP_LEVEL = 6
+GZIP_CACHE_ENTRIES = 128  # compressed bodies kept, by ETag
 CONTENT_SECURITY_POLICY = (
     b"default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
     b"script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
-def _read_static(root: Path, relative: str) -> tuple[bytes, Path] | None:
+
+@dataclass(frozen=True, slots=True)
+class _StaticFile:
+    """A file as read from the web root: its bytes, its ETag, and (when asked for and smaller)
+    the gzip variant of its bytes."""
+
+    path: Path
+    body: bytes
+    etag: bytes
+    gzipped: bytes | None
+
+
+_gzip_cache: OrderedDict[bytes, bytes] = OrderedDict()
+_gzip_lock = threading.Lock()  # the cache is used from worker threads
+
+
+def _gzip_cached(etag: bytes, body: bytes) -> bytes:
+    """``body`` gzipped, from the cache when this content (``etag``) was compressed before.
+
+    Runs in a worker thread. The output is deterministic (no timestamp, no name), so every
+    node of a cluster sends the same bytes under the same ETag.
+    """
+    with _gzip_lock:
+        found = _gzip_cache.get(etag)
+        if found is not None:
+            _gzip_cache.move_to_end(etag)
+            return found
+    compressed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+    with _gzip_lock:
+        _gzip_cache[etag] = compressed
+        while len(_gzip_cache) > GZIP_CACHE_ENTRIES:
+            _gzip_cache.popitem(last=False)
+    return compressed
+
+
+def _read_static(root: Path, relative: str, want_gzip: bool) -> _StaticFile | None:
     """The file at ``relative`` under ``root``, or None. Runs in a thread (it touches disk).
 
     Segments starting with a dot are refused before touching the disk (that covers ``..`` and
     hidden files), and the resolved path, symlinks followed, must still lie inside the root.
+    With ``want_gzip``, a compressible file also comes gzipped, unless that is no smaller.
     """
     parts = relative.split("/")
     if any(not part or part.startswith(".") or "\\" in part or "\0" in part for part in parts):
@@ -50,21 +104,58 @@ def _read_static(root: Path, relative: str) -> tuple[bytes, Path] | None:
         path = root.joinpath(*parts).resolve()
         if not path.is_relative_to(root) or not path.is_file():
             return None
-        return path.read_bytes(), path
+        body = path.read_bytes()
     except (OSError, ValueError):
         return None
+    etag = hashlib.blake2b(body, digest_size=12).hexdigest().encode()
+    gzipped = None
+    if want_gzip and path.suffix.lower() in COMPRESSIBLE:
+        gzipped = _gzip_cached(etag, body)
+        if len(gzipped) >= len(body):
+            gzipped = None
+    return _StaticFile(path, body, etag, gzipped)
+
+
+def accepts_gzip(accept_encoding: bytes | None) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (RFC 9110, 12.5.3): named with a q
+    above 0, or covered by ``*`` when gzip itself is not named."""
+    if not accept_encoding:
+        return False
+    weights: dict[bytes, float] = {}
+    for item in accept_encoding.lower().split(b","):
+        coding, *params = (part.strip() for part in item.split(b";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition(b"=")
+            if name.strip() == b"q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        if coding:
+            weights[coding] = weight
+    for coding in (b"gzip", b"x-gzip", b"*"):
+        if coding in weights:
+            return weights[coding] > 0
+    return False
 
 
 async def serve_static(request: Request, app: App, params: dict[str, str]) -> Reply:
     relative = request.path.lstrip("/") or "index.html"
-    found = await trio.to_thread.run_sync(_read_static, app.config.web_root, relative)
+    want_gzip = accepts_gzip(request.header(b"accept-encoding"))
+    found = await trio.to_thread.run_sync(_read_static, app.config.web_root, relative, want_gzip)
     if found is None:
         raise ChatError(codes.NOT_FOUND, f"no such file: {request.path}")
-    body, path = found
-    content_type = CONTENT_TYPES.get(path.suffix.lower(), b"application/octet-stream")
-    etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+    content_type = CONTENT_TYPES.get(found.path.suffix.lower(), b"application/octet-stream")
+    body, etag = found.body, b'"' + found.etag + b'"'
     headers = [(b"content-security-policy", CONTENT_SECURITY_POLICY),
-               (b"cache-control", b"no-cache"), (b"etag", etag)]
+               (b"cache-control", b"no-cache")]
+    if found.path.suffix.lower() in COMPRESSIBLE:
+        headers.append((b"vary", b"accept-encoding"))
+    if found.gzipped is not None:
+        body, etag = found.gzipped, b'"' + found.etag + b'-gz"'
+        headers.append((b"content-encoding", b"gzip"))
+    headers.append((b"etag", etag))
     if etag in (request.header(b"if-none-match") or b"").replace(b" ", b"").split(b","):
         return Reply(304, b"", content_type, headers)
     return Reply(200, body, content_type, headers)

@@ -12,7 +12,9 @@
 
 import * as api from "./api.js";
 import { $, h, toast } from "./dom.js";
+import * as drafts from "./drafts.js";
 import * as outbox from "./outbox.js";
+import * as readmarks from "./readmarks.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
 import { excerpt } from "./select-messages.js";
 import { Connection } from "./socket.js";
@@ -33,12 +35,13 @@ export class Controller {
     this.expiryTimer = null;
     this.renderQueued = false;
     this.savedOutbox = null;
+    this.savedDrafts = null;
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
     } = views;
-    const whenOnline = (action) => () => {
-      if (this.online) action();
+    const whenOnline = (action) => (...args) => {
+      if (this.online) action(...args);
       else toast("Not connected right now; try again in a moment.");
     };
     auth.bind({ loggedIn: (session) => this.enter(session) });
@@ -53,15 +56,14 @@ export class Controller {
       logout: () => this.leave("", { revoke: true }),
     });
     conversation.bind({
-      seen: (room, seq) => this.act(model.seen, room, seq),
+      sighted: (room, seqs) => this.act(readmarks.sighted, room, seqs),
       loadOlder: () => this.act(model.loadOlder),
       retry: (nonce) => this.act(model.retrySend, nonce),
       discard: (nonce) => this.act(model.discardSend, nonce),
       invite: whenOnline(() => dialogs.invite(this.state)),
-      leave: whenOnline(() => {
-        const room = this.state.current && this.state.rooms.get(this.state.current);
-        if (room && room.kind !== "dm") this.send({ op: "leave", room: room.name });
-      }),
+      leave: whenOnline(() => dialogs.confirmLeave(this.state)),
+      browseRooms: whenOnline(() => dialogs.browseRooms()),
+      createRoom: whenOnline(() => dialogs.createRoom()),
       // Changes to messages: edits, deletions and reactions go through the outbox.
       reply: (msgId) => {
         this.act(model.startReply, msgId);
@@ -85,16 +87,26 @@ export class Controller {
       editLast: () => this.act(model.editLast),
       cancelReply: () => this.act(model.cancelReply),
     });
-    members.bind({ openDm: (user) => this.choose(model.openDm, user) });
+    members.bind({
+      openDm: (user) => this.choose(model.openDm, user),
+      kick: whenOnline((user) => dialogs.confirmKick(this.state, user)),
+    });
     composer.bind({
-      send: (text) => this.act(model.compose, { text, nonce: newNonce(), now: Date.now() }),
+      send: (text, room) => {
+        // The box's text belongs to `room`: never send it into another one.
+        if (this.state && room === this.state.current) {
+          this.act(model.compose, { text, nonce: newNonce(), now: Date.now() });
+        }
+      },
       typing: () => this.act(model.typed, Date.now()),
+      draft: (room, text) => this.act(drafts.setDraft, room, text),
     });
     dialogs.bind({
       ask: (op, fields) => this.ask(op, fields),
       isOnline: () => this.online,
       openDm: (user) => this.choose(model.openDm, user),
       roomChosen: () => layout.roomChosen(),
+      nonce: newNonce,
     });
     connection.bind({ retry: () => this.conn && this.conn.retryNow() });
     layout.bind({
@@ -105,7 +117,8 @@ export class Controller {
         this.choose(model.selectRoom, order[(index + step + order.length) % order.length]);
       },
     });
-    window.addEventListener("online", () => this.conn && this.conn.retryNow());
+    window.addEventListener("online", () => this.conn && this.conn.networkChanged(true));
+    window.addEventListener("offline", () => this.conn && this.conn.networkChanged(false));
     document.addEventListener("visibilitychange", () => {
       const visible = document.visibilityState === "visible";
       this.act(model.setVisible, visible);
@@ -133,8 +146,10 @@ export class Controller {
       me: session.username,
       outbox: loadOutbox(session.username),
       visible: document.visibilityState === "visible",
+      drafts: loadDrafts(session.username),
     });
     this.savedOutbox = this.state.outbox;
+    this.savedDrafts = this.state.drafts;
     this.views.auth.hide();
     this.views.layout.showChat(true);
     clearTimeout(this.expiryTimer);
@@ -170,7 +185,9 @@ export class Controller {
     this.views.dialogs.close();
     this.views.connection.clear();
     this.views.conversation.reset(null);
+    this.views.composer.reset();
     this.views.layout.showChat(false);
+    if (revoke && session) forgetDrafts(session.username); // logged out on purpose
     if (revoke) await api.logout(session);
     else api.forgetSession();
     this.views.auth.show(message);
@@ -208,6 +225,10 @@ export class Controller {
     if (this.state && this.state.outbox !== this.savedOutbox) {
       saveOutbox(this.state.me, this.state.outbox);
       this.savedOutbox = this.state.outbox;
+    }
+    if (this.state && this.state.drafts !== this.savedDrafts) {
+      saveDrafts(this.state.me, this.state.drafts);
+      this.savedDrafts = this.state.drafts;
     }
     this.render();
   }
@@ -314,4 +335,29 @@ function loadOutbox(me) {
 function saveOutbox(me, items) {
   if (items.length) localStorage.setItem(outboxKey(me), JSON.stringify(outbox.save(items)));
   else localStorage.removeItem(outboxKey(me));
+}
+
+function draftsKey(me) {
+  return `chatd.drafts.${me.toLowerCase()}`;
+}
+
+function loadDrafts(me) {
+  try {
+    return drafts.restoreDrafts(JSON.parse(localStorage.getItem(draftsKey(me)) || "{}"));
+  } catch {
+    return new Map(); // a damaged entry is no drafts
+  }
+}
+
+function saveDrafts(me, items) {
+  try {
+    if (items.size) localStorage.setItem(draftsKey(me), JSON.stringify(drafts.saveDrafts(items)));
+    else localStorage.removeItem(draftsKey(me));
+  } catch {
+    // Storage full or refused: the drafts stay in the page, only a reload loses them.
+  }
+}
+
+function forgetDrafts(me) {
+  localStorage.removeItem(draftsKey(me));
 }

@@ -12,10 +12,32 @@
 // Every callback runs as the frame is read, before the next line of the same WebSocket
 // message, so the owner sees replies and events in the order the server sent them (a `join`
 // reply before the live messages that follow it, the welcome before the resume catch-up).
+//
+// A dropped network is noticed within seconds: after IDLE_PING_MS without a frame from the
+// server the page pings, and a ping that hears nothing back for PONG_TIMEOUT_MS drops the
+// socket (a dead TCP connection closes only after minutes); the page also pings at least every
+// `ping_interval` of the welcome, so the server never finds it idle. The browser's `offline`
+// event drops the socket at once, and `online` reconnects at once (networkChanged).
 
 const BACKOFF_FIRST_MS = 400;
 const BACKOFF_MAX_MS = 15000;
 const HELLO_TIMEOUT_MS = 15000;
+export const IDLE_PING_MS = 5000; // nothing heard for this long: ask
+export const PONG_TIMEOUT_MS = 4000; // a ping unanswered this long: the connection is dead
+const KEEPALIVE_TICK_MS = 1000;
+
+/**
+ * What the keepalive does now (ms times): "drop" when a ping has been waiting PONG_TIMEOUT_MS
+ * with nothing heard since it went out; "ping" when none is waiting and nothing was heard for
+ * IDLE_PING_MS, or nothing was sent for the server's `interval`; else null.
+ */
+export function keepaliveStep({ now, lastHeard, lastSent, pingSentAt, interval }) {
+  if (pingSentAt !== null && lastHeard < pingSentAt) {
+    return now - pingSentAt >= PONG_TIMEOUT_MS ? "drop" : null;
+  }
+  if (now - lastHeard >= IDLE_PING_MS || now - lastSent >= interval) return "ping";
+  return null;
+}
 
 /** A refused request: `code` is the protocol's error code ("disconnected" when the socket
  * closed before the reply came). */
@@ -44,6 +66,8 @@ export class Connection {
     this.retryTimer = null;
     this.keepaliveTimer = null;
     this.lastHeard = 0;
+    this.lastSent = 0;
+    this.pingSentAt = null; // when the ping waiting for its answer went out
   }
 
   /** Start connecting (and keep reconnecting until stop()). */
@@ -63,6 +87,23 @@ export class Connection {
   /** Skip the rest of the backoff wait and try now. */
   retryNow() {
     if (this.stopped || this.ws) return;
+    clearTimeout(this.retryTimer);
+    this.open();
+  }
+
+  /**
+   * The browser says the network went away (false) or came back (true). Away: the socket is
+   * dropped at once (it may look open for minutes). Back: whatever socket there is was opened
+   * on the old network, so it is dropped too, and a new one opened at once.
+   */
+  networkChanged(online) {
+    if (this.stopped) return;
+    if (!online) {
+      if (this.ws) this.drop("the network is offline", true);
+      return;
+    }
+    if (this.ws) this.drop("the network changed", false);
+    this.attempt = 0;
     clearTimeout(this.retryTimer);
     this.open();
   }
@@ -98,6 +139,7 @@ export class Connection {
   sendWith(op, fields, handlers) {
     const id = this.nextId++;
     this.ws.send(`${JSON.stringify({ op, id, ...fields })}\n`);
+    this.lastSent = Date.now();
     this.pending.set(id, handlers);
   }
 
@@ -176,13 +218,20 @@ export class Connection {
   startKeepalive(intervalSeconds) {
     clearInterval(this.keepaliveTimer);
     const interval = Math.max(1, intervalSeconds) * 1000;
+    this.pingSentAt = null;
     this.keepaliveTimer = setInterval(() => {
-      if (Date.now() - this.lastHeard > 2 * interval + 1000) {
+      const step = keepaliveStep({ now: Date.now(), lastHeard: this.lastHeard,
+        lastSent: this.lastSent, pingSentAt: this.pingSentAt, interval });
+      if (step === "drop") {
         this.drop("no answer to pings", true);
-        return;
+      } else if (step === "ping") {
+        const sentAt = Date.now();
+        this.pingSentAt = sentAt;
+        this.request("ping").then(() => {
+          if (this.pingSentAt === sentAt) this.pingSentAt = null;
+        }, () => {});
       }
-      this.request("ping").catch(() => {});
-    }, interval);
+    }, KEEPALIVE_TICK_MS);
   }
 
   /** Forget the current socket, fail its requests, and maybe schedule the next attempt. */

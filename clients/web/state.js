@@ -45,6 +45,7 @@
 
 import { quoteOf, revOf } from "./entries.js";
 import * as outbox from "./outbox.js";
+import { openingPage } from "./readmarks.js";
 import { firstRoom } from "./select.js";
 import { lastOwnMessage, shownMessage } from "./select-messages.js";
 import { dmName, Room, sameUser } from "./store.js";
@@ -60,7 +61,8 @@ export const SEEK_PAGE = 200; // entries per page when paging back to a reply's 
 export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
 
 /** A fresh state for `me` (the name the person logged in with), with a restored outbox. */
-export function initialState({ me = null, outbox: saved = [], visible = true } = {}) {
+export function initialState({ me = null, outbox: saved = [], visible = true,
+  drafts = new Map() } = {}) {
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
     connection: "connecting", // "connecting" | "online" | "waiting" | "stopped"
@@ -79,6 +81,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true } =
     scrollTick: 0, // bumped when the message list should scroll to its end
     editing: null, // {room, msgId}: the message being edited in place
     jump: { room: null, msgId: null, tick: 0 }, // show this message (tick: each time asked)
+    drafts, // room -> what its message box holds, not sent yet (drafts.js)
+    sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
+    maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
   };
 }
 
@@ -110,8 +115,12 @@ const EVENTS = {
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
     state.connection = "online";
     state.closeReason = "";
+    if (Number.isSafeInteger(frame.max_text_chars) && frame.max_text_chars > 0) {
+      state.maxText = frame.max_text_chars;
+    }
     setPresence(state, state.me, "online"); // presence events never tell us about ourselves
     const listed = new Set();
+    const effects = [];
     for (const info of frame.rooms || []) {
       if (!info || typeof info.room !== "string") continue;
       listed.add(info.room);
@@ -120,6 +129,7 @@ const EVENTS = {
     for (const [name, room] of state.rooms) {
       if (!listed.has(name) && !room.draft) {
         forgetRoom(state, name); // left or removed while away
+        if (room.kind !== "dm") effects.push({ toast: `You are no longer a member of #${name}` });
       } else {
         room.members = null; // may have changed while away: asked again when shown
         room.loading = false;
@@ -136,9 +146,9 @@ const EVENTS = {
     if (state.current === null) {
       const first = firstRoom(state);
       if (first) state.current = first.name;
+      if (first) state.divider = first.unread > 0 ? first.readSeq : null;
     }
-    const effects = state.current === null ? []
-      : loadRoom(state, state.current, { members: true });
+    if (state.current !== null) effects.push(...loadRoom(state, state.current, { members: true }));
     // What was not acknowledged goes out again, in order, with the same nonces.
     for (const item of outbox.toResend(state.outbox)) effects.push(...transmit(state, item.nonce));
     for (const room of state.rooms.values()) effects.push(...settle(state, room));
@@ -318,6 +328,7 @@ const ANSWERED = {
 
   join(state, asked, reply) {
     if (typeof reply.room !== "string") return [];
+    const joined = !state.rooms.has(reply.room);
     const room = roomFor(state, reply.room);
     room.private = Boolean(reply.private);
     if (!isSeq(reply.last_seq) || reply.last_seq >= room.topicSeq) {
@@ -330,7 +341,14 @@ const ANSWERED = {
     room.loaded = true;
     room.more = Boolean(reply.more);
     room.members = null;
-    return [{ refreshRooms: true }, ...settle(state, room), ...selectRoom(state, room.name)];
+    const effects = [{ refreshRooms: true }, ...settle(state, room)];
+    if (joined && isSeq(reply.last_seq) && reply.last_seq > room.readSeq) {
+      // A room just joined has nothing unread: what was said before is its history.
+      room.markRead(reply.last_seq, state.me);
+      state.reads.set(room.name, { seq: reply.last_seq, sent: null });
+      effects.push(...flushReads(state));
+    }
+    return [...effects, ...selectRoom(state, room.name)];
   },
 
   leave(state, asked) {
@@ -468,6 +486,8 @@ export function selectRoom(state, name) {
 /** Open the conversation with `user`: a draft until the first message creates it. */
 export function openDm(state, user) {
   const name = dmName(state.me, user);
+  const known = state.rooms.get(name);
+  if (known && !known.peer) known.peer = user; // started by a message of one's own
   if (!state.rooms.has(name)) {
     const room = roomFor(state, name);
     room.kind = "dm";
@@ -788,7 +808,7 @@ function loadRoom(state, name, { members = false } = {}) {
   const effects = [];
   if (!room.loaded && !room.loading) {
     room.loading = true;
-    effects.push(request("history", { room: name, limit: PAGE }));
+    effects.push(request("history", { room: name, limit: openingPage(room) }));
   }
   if (!room.members || members) effects.push(request("who", { room: name }));
   return effects;

@@ -1,12 +1,24 @@
-// The message box: Enter sends, Shift+Enter makes a new line, typing is announced. What is
-// typed stays in the textarea (the DOM's own state) until it is handed over to be sent.
+// The message box: Enter sends, Shift+Enter makes a new line, typing is announced. With a touch
+// keyboard (a coarse pointer: a phone, a tablet) Enter makes a new line and the button sends
+// (Ctrl or Cmd+Enter too, for a keyboard attached to a tablet). What is
+// typed is the open room's draft (drafts.js): reported as it changes, and shown again when the
+// room is opened again, so each room keeps its own half-typed message. The box grows with what
+// it holds (up to MAX_ROWS, then it scrolls), keeps all of a long paste, counts the characters
+// near the server's limit, and does not send a message over it (textlimit.js).
 
-import { $ } from "./dom.js";
+import { $, h } from "./dom.js";
+import { draftOf } from "./drafts.js";
 import { currentRoom } from "./select.js";
+import { lengthNote, MAX_TEXT_CHARS, tooLong } from "./textlimit.js";
+
+const MAX_ROWS = 8; // the box grows up to this many lines, then scrolls
+const TOUCH = matchMedia("(pointer: coarse)"); // a touch keyboard: its Enter key makes a line
 
 export class ComposerView {
   constructor() {
     this.on = {};
+    this.room = null; // the room whose draft the box holds
+    this.maxText = MAX_TEXT_CHARS;
     const box = $("composer-text");
     $("composer").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -14,45 +26,106 @@ export class ComposerView {
     });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        if (TOUCH.matches && !event.ctrlKey && !event.metaKey) return; // a new line
         event.preventDefault();
         this.send();
       }
     });
+    this.showEnterKey();
+    TOUCH.addEventListener("change", () => this.showEnterKey());
     box.addEventListener("input", () => {
       this.autosize();
+      this.showLength();
+      if (this.room !== null) this.on.draft(this.room, box.value);
       if (box.value.trim()) this.on.typing();
     });
   }
 
-  /** Handlers: send(text), typing(). */
+  /** Handlers: send(text, room), typing(), draft(room, text) (what the box holds now). */
   bind(handlers) { this.on = handlers; }
+
+  /** Say what Enter does: the touch keyboard's key label, and the hint under the box. */
+  showEnterKey() {
+    const touch = TOUCH.matches;
+    $("composer-text").setAttribute("enterkeyhint", touch ? "enter" : "send");
+    $("composer-hint").replaceChildren(...(touch
+      ? ["Enter makes a new line; the arrow button sends"]
+      : [h("kbd", {}, "Enter"), " to send, ", h("kbd", {}, "Shift"), "+", h("kbd", {}, "Enter"),
+        " for a new line"]));
+  }
 
   send() {
     const box = $("composer-text");
-    if (!box.value.trim() || box.disabled) return;
-    this.on.send(box.value);
+    if (!box.value.trim() || box.disabled || this.room === null) return;
+    if (lengthNote(box.value, this.maxText).over) {
+      const note = $("composer-limit");
+      note.hidden = false;
+      note.textContent = tooLong(box.value, this.maxText);
+      box.focus();
+      return;
+    }
+    const room = this.room;
+    this.on.send(box.value, room);
     box.value = "";
+    this.on.draft(room, "");
     this.autosize();
+    this.showLength();
   }
 
+  /** Fit the box's height to its text, wrapped lines included: up to MAX_ROWS lines. */
   autosize() {
     const box = $("composer-text");
-    box.classList.toggle("multiline", box.value.includes("\n") || box.scrollHeight > 48);
-    box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
+    box.rows = 1;
+    const style = getComputedStyle(box);
+    const line = parseFloat(style.lineHeight) || 20;
+    const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    const lines = Math.round((box.scrollHeight - padding) / line);
+    box.rows = Math.min(MAX_ROWS, Math.max(1, lines));
+    box.classList.toggle("multiline", box.rows > 1);
+  }
+
+  /** The count of characters near the limit, and past it how many are too many. */
+  showLength() {
+    const box = $("composer-text");
+    const note = lengthNote(box.value, this.maxText);
+    $("composer-limit").hidden = !note.shown;
+    $("composer-limit").textContent = note.text;
+    $("composer-limit").classList.toggle("over", note.over > 0);
+    box.setAttribute("aria-invalid", String(note.over > 0));
   }
 
   render(state) {
     const room = currentRoom(state);
     const box = $("composer-text");
+    const name = room ? room.name : null;
+    if (state.maxText && state.maxText !== this.maxText) {
+      this.maxText = state.maxText;
+      this.showLength();
+    }
+    if (name !== this.room) {
+      // Another room: its own draft replaces what the box held (already kept as the other's).
+      this.room = name;
+      box.value = draftOf(state, name);
+      this.autosize();
+      this.showLength();
+    }
     box.disabled = !room;
     $("send").disabled = !room;
-    if (!room) return;
-    const label = room.kind === "dm" ? `Message ${room.label}` : `Message #${room.name}`;
+    const label = !room ? "Message"
+      : room.kind === "dm" ? `Message ${room.label}` : `Message #${room.name}`;
     box.placeholder = label;
     box.setAttribute("aria-label", label);
   }
 
   focus() {
     $("composer-text").focus();
+  }
+
+  /** Empty the box and forget whose draft it held (logged out). */
+  reset() {
+    this.room = null;
+    $("composer-text").value = "";
+    this.autosize();
+    this.showLength();
   }
 }

@@ -12,32 +12,26 @@ import { $, formatDay, h } from "./dom.js";
 import {
   currentRoom, olderStatus, statusOf, timeline, typingText,
 } from "./select.js";
+import { Sightings } from "./sightings.js";
 import { sameUser } from "./store.js";
 import { MessageView } from "./view-message.js";
 
 const AT_BOTTOM_PX = 48;
 const LOAD_OLDER_PX = 160;
-const SEEN_RATIO = 0.6; // this much of a message on screen counts as seen
+const LANDING_MARGIN_PX = 8; // room left above the "New messages" line a room opens at
 
 export class ConversationView {
   constructor() {
     this.nodes = new Map(); // key -> element, for the shown room's message list
     this.shown = null; // the room whose messages the list holds
     this.scrollTick = 0; // the state's scrollTick last acted on
+    this.landed = false; // whether the open room was scrolled to where it opens
     this.on = {};
     this.message = new MessageView(() => this.on);
-    // A message is read when most of it has been on screen while the tab is visible. Each
-    // node says its own room: an entry delivered after another room was opened still counts.
-    this.observer = new IntersectionObserver((entries) => {
-      const highest = new Map(); // room -> the highest seq seen
-      for (const entry of entries) {
-        const { room, seq } = entry.target.dataset;
-        if (!entry.isIntersecting || !room || !seq) continue;
-        highest.set(room, Math.max(highest.get(room) || 0, Number(seq)));
-      }
-      for (const [room, seq] of highest) this.on.seen(room, seq);
-    }, { threshold: SEEN_RATIO });
     const scroller = $("messages");
+    // Which messages were seen on screen (sightings.js). Each node says its own room: an
+    // entry delivered after another room was opened still counts.
+    this.observer = new Sightings(scroller, (room, seqs) => this.on.sighted(room, seqs));
     scroller.addEventListener("scroll", () => {
       if (scroller.scrollTop < LOAD_OLDER_PX) this.on.loadOlder();
       if (atBottom(scroller)) $("jump").hidden = true;
@@ -49,13 +43,16 @@ export class ConversationView {
     });
     $("invite").addEventListener("click", () => this.on.invite());
     $("leave").addEventListener("click", () => this.on.leave());
+    $("empty-browse").addEventListener("click", () => this.on.browseRooms());
+    $("empty-create").addEventListener("click", () => this.on.createRoom());
   }
 
   /**
-   * Handlers: seen(room, seq) for messages that came into view, loadOlder(), retry(nonce) and
-   * discard(nonce) for messages not sent, invite() and leave() for the header's buttons; for
-   * a message (by msg_id): reply(msgId), react(msgId, emoji, on), edit(msgId),
-   * saveEdit(text), cancelEdit(), remove(msgId) (asks first), jumpTo(msgId).
+   * Handlers: sighted(room, seqs) for messages seen, loadOlder(), retry(nonce) and
+   * discard(nonce) for messages not sent, invite() and leave() for the header's buttons,
+   * browseRooms() and createRoom() for those of the empty view; for a message (by msg_id):
+   * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
+   * remove(msgId) (asks first), jumpTo(msgId).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -77,6 +74,9 @@ export class ConversationView {
     $("invite").hidden = !room || room.kind === "dm";
     $("leave").hidden = !room || room.kind === "dm";
     if (!room) {
+      // The open room went away (left, or removed by its owner) with none left to open: the
+      // empty view offers what to do next, and takes the focus from the box that is now off.
+      if (document.activeElement === $("composer-text")) $("empty-browse").focus();
       $("conv-title").textContent = state.rooms.size ? "Pick a conversation" : "Welcome to chatd";
       $("conv-topic").textContent = "";
       $("typing").replaceChildren();
@@ -106,13 +106,14 @@ export class ConversationView {
     $("message-list").replaceChildren();
     $("jump").hidden = true;
     this.shown = room ? room.name : null;
+    this.landed = false;
   }
 
   renderMessages(state, room) {
     const scroller = $("messages");
     const list = $("message-list");
     const wasAtBottom = atBottom(scroller);
-    const firstBefore = list.querySelector("li.msg[data-seq]");
+    const firstBefore = anchorRow(scroller, list);
     const anchorTop = firstBefore ? firstBefore.getBoundingClientRect().top : null;
     const lastBefore = list.lastElementChild;
 
@@ -151,7 +152,9 @@ export class ConversationView {
 
     $("older-status").textContent = olderStatus(room);
 
-    if (state.scrollTick !== this.scrollTick || (wasAtBottom && appended)) {
+    if (this.land(state, room, scroller)) {
+      // Opened where the unread messages begin.
+    } else if (state.scrollTick !== this.scrollTick || (wasAtBottom && appended)) {
       scroller.scrollTop = scroller.scrollHeight;
       this.scrollTick = state.scrollTick;
     } else if (firstBefore && anchorTop !== null && firstBefore.isConnected) {
@@ -169,12 +172,31 @@ export class ConversationView {
     }
   }
 
+  /**
+   * Once the open room's first page is there: scroll to its "New messages" line (or, with
+   * nothing unread, to the end). Returns whether it did.
+   */
+  land(state, room, scroller) {
+    if (this.landed || !room.loaded) return false;
+    this.landed = true;
+    this.scrollTick = state.scrollTick;
+    const divider = this.nodes.get("new");
+    if (!divider || !divider.isConnected) {
+      scroller.scrollTop = scroller.scrollHeight;
+      return true;
+    }
+    scroller.scrollTop += divider.getBoundingClientRect().top
+      - scroller.getBoundingClientRect().top - LANDING_MARGIN_PX;
+    $("jump").hidden = atBottom(scroller);
+    return true;
+  }
+
   rowNode(row, room, state) {
     switch (row.kind) {
       case "day":
-        return h("li", { class: "day", role: "separator" }, h("span", {}, formatDay(row.ts)));
+        return h("li", { class: "day" }, h("span", {}, formatDay(row.ts)));
       case "divider":
-        return h("li", { class: "new-divider", role: "separator" }, h("span", {}, "New"));
+        return h("li", { class: "new-divider" }, h("span", {}, "New messages"));
       case "notice":
         return h("li", { class: "notice" }, row.text);
       default:
@@ -191,6 +213,26 @@ export class ConversationView {
       h("button", { type: "button", class: "link", onclick: () => this.on.discard(item.nonce) },
         "Discard"));
   }
+}
+
+/**
+ * The row to hold in place when rows come in above: the first one wholly below the list's top
+ * edge (or else the first one on screen). Not the first message: it changes height when an
+ * older page makes it part of a group.
+ */
+function anchorRow(scroller, list) {
+  const rows = list.children;
+  if (!rows.length) return null;
+  const top = scroller.getBoundingClientRect().top;
+  let low = 0;
+  let high = rows.length - 1;
+  while (low < high) { // the first row whose bottom is below the top edge
+    const middle = (low + high) >> 1;
+    if (rows[middle].getBoundingClientRect().bottom <= top) low = middle + 1;
+    else high = middle;
+  }
+  const next = rows[low + 1];
+  return rows[low].getBoundingClientRect().top < top && next ? next : rows[low];
 }
 
 function atBottom(scroller) {

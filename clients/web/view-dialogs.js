@@ -1,11 +1,12 @@
-// The dialogs: create a room, join one, invite someone, start a conversation, add a contact.
+// The dialogs: create a room, join one, invite someone, start a conversation, add a contact,
+// and the confirmations of leaving a room and removing someone from it.
 // Each asks the server through `ask(op, fields)` (the controller: the reply changes the state
 // through state.js before `ask` resolves) and shows a refusal in the dialog itself.
 
 import { nextPage, pageFailed, pageLoaded, searchFor, startBrowse } from "./browse.js";
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
-import { sameUser } from "./store.js";
+import { dmName, sameUser } from "./store.js";
 
 const ROOM_PATTERN = "[A-Za-z0-9_\\-]{1,64}";
 const SEARCH_DELAY_MS = 200; // the room list is searched once typing pauses this long
@@ -34,7 +35,8 @@ export class DialogsView {
 
   /**
    * Handlers: ask(op, fields) → a promise of the `ok` frame (rejected with the server's
-   * refusal), isOnline() → bool, openDm(user), roomChosen() after a room was created or joined.
+   * refusal), isOnline() → bool, openDm(user), roomChosen() after a room was created or joined,
+   * nonce() → a new nonce for a message.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -189,16 +191,69 @@ export class DialogsView {
     });
   }
 
+  /** Ask before leaving the open room: a private one takes a new invitation to come back. */
+  confirmLeave(state) {
+    const room = currentRoom(state);
+    if (!room || room.kind === "dm") return;
+    this.open({
+      title: `Leave #${room.name}?`,
+      ok: "Leave",
+      fields: [h("p", {}, room.private
+        ? `#${room.name} is private: to come back, you will need a new invitation from one of `
+          + "its members."
+        : `You can join #${room.name} again from "Browse rooms".`)],
+      submit: async () => {
+        await this.on.ask("leave", { room: room.name });
+      },
+    });
+  }
+
+  /** Ask before the owner removes `user` from the open room. */
+  confirmKick(state, user) {
+    const room = currentRoom(state);
+    if (!room || room.kind === "dm") return;
+    this.open({
+      title: `Remove ${user} from #${room.name}?`,
+      ok: "Remove",
+      fields: [h("p", {}, room.private
+        ? `${user} will no longer see #${room.name}; only a new invitation brings them back.`
+        : `${user} will no longer get the messages of #${room.name}, until they join again.`)],
+      submit: async () => {
+        await this.on.ask("kick", { room: room.name, user });
+      },
+    });
+  }
+
+  /**
+   * A new conversation starts with its first message, sent from here: the server says at once
+   * whether there is such a user, and only then is the conversation opened (one that exists
+   * already opens without a message). One nonce per dialog: sending again after an answer was
+   * lost stores the message once.
+   */
   newDm(state) {
+    const nonce = this.on.nonce();
     this.open({
       title: "New direct message",
-      ok: "Open",
-      fields: field("dm-user", "To (user name)", { required: true, maxlength: 32 }),
+      ok: "Send",
+      fields: [
+        ...field("dm-user", "To (user name)", { required: true, maxlength: 32 }),
+        h("label", { for: "dm-text" }, "Message"),
+        h("textarea", { id: "dm-text", name: "dm-text", rows: 3,
+          "aria-describedby": "dm-text-hint" }),
+        h("small", { id: "dm-text-hint", class: "hint" }, "The conversation starts with it."),
+      ],
       submit: async () => {
         const user = value("dm-user");
         if (!/^[A-Za-z0-9_.-]{1,32}$/.test(user)) throw new Error("That is not a user name.");
-        const known = state.contacts.find((c) => sameUser(c, user));
-        this.on.openDm(known || user);
+        const to = state.contacts.find((c) => sameUser(c, user)) || user;
+        const text = $("dm-text").value;
+        const existing = state.rooms.get(dmName(state.me, to));
+        if (!text.trim()) {
+          if (existing && !existing.draft) return this.on.openDm(to);
+          throw new Error("Write a first message: it starts the conversation.");
+        }
+        await this.on.ask("dm", { to, text, nonce });
+        return this.on.openDm(to);
       },
     });
   }

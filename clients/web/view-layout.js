@@ -1,6 +1,10 @@
 // The page's frame: the sidebar and the member list as drawers on narrow screens (a column of
 // their own on wide ones), the keys that move between them, and where focus goes when a room
 // is opened. Only the DOM's classes hold this; it is not part of the state.
+//
+// A closed drawer is `inert` (as well as hidden by style.css): Tab never visits a button that is
+// off screen, and a screen reader does not read it. An open drawer makes the conversation
+// behind it inert, as a dialog would.
 
 import { $ } from "./dom.js";
 
@@ -8,6 +12,8 @@ export class LayoutView {
   constructor() {
     this.on = {};
     this.lastInput = "pointer";
+    for (const query of [PHONE, WIDE]) query.addEventListener("change", () => this.syncInert());
+    this.syncInert();
     document.addEventListener("keydown", () => { this.lastInput = "keyboard"; }, true);
     document.addEventListener("pointerdown", () => { this.lastInput = "pointer"; }, true);
     $("open-sidebar").addEventListener("click", () => {
@@ -17,6 +23,7 @@ export class LayoutView {
         $("app").classList.add("nav-open");
         $("open-sidebar").setAttribute("aria-expanded", "true");
         $("scrim").hidden = false;
+        this.syncInert();
         const current = $("sidebar").querySelector(".side-item.current")
           || $("sidebar").querySelector(".side-item") || $("browse-rooms");
         current.focus();
@@ -26,6 +33,7 @@ export class LayoutView {
       if (wideLayout()) {
         const hidden = $("app").classList.toggle("members-hidden");
         $("toggle-members").setAttribute("aria-expanded", String(!hidden));
+        this.syncInert();
         return;
       }
       const open = !$("app").classList.contains("members-open");
@@ -34,6 +42,7 @@ export class LayoutView {
         $("app").classList.add("members-open");
         $("toggle-members").setAttribute("aria-expanded", "true");
         $("scrim").hidden = false;
+        this.syncInert();
         $("close-members").focus();
       }
     });
@@ -69,6 +78,19 @@ export class LayoutView {
     $("toggle-members").setAttribute("aria-expanded",
       String(wideLayout() && !$("app").classList.contains("members-hidden")));
     $("scrim").hidden = true;
+    this.syncInert();
+  }
+
+  /** Make what is off screen (a closed drawer) or covered (by an open one) inert. */
+  syncInert() {
+    const app = $("app");
+    const navOpen = app.classList.contains("nav-open");
+    const membersOpen = app.classList.contains("members-open");
+    const sidebarDrawer = PHONE.matches;
+    const membersDrawer = !WIDE.matches;
+    $("sidebar").inert = sidebarDrawer && !navOpen;
+    $("members").inert = membersDrawer ? !membersOpen : app.classList.contains("members-hidden");
+    $("conversation").inert = (sidebarDrawer && navOpen) || (membersDrawer && membersOpen);
   }
 
   /**
@@ -79,7 +101,7 @@ export class LayoutView {
   roomChosen() {
     this.closeDrawers();
     setTimeout(() => {
-      const phone = matchMedia("(max-width: 760px)").matches;
+      const phone = PHONE.matches;
       if (!phone || this.lastInput === "keyboard") $("composer-text").focus();
       else $("messages").focus();
     }, 0);
@@ -92,7 +114,11 @@ export class LayoutView {
   }
 }
 
+// The layouts of style.css: the sidebar is a drawer on a phone, the member list below WIDE.
+const PHONE = matchMedia("(max-width: 760px)");
+const WIDE = matchMedia("(min-width: 1100px)");
+
 /** Whether the member list is a column of its own (else a drawer); matches style.css. */
 function wideLayout() {
-  return matchMedia("(min-width: 1100px)").matches;
+  return WIDE.matches;
 }

@@ -1,18 +1,22 @@
 // Who is here: the open room's members, online first, and the count on the header's button.
+// The room's owner gets a button to remove each other member.
 
 import { $, colourClass, h } from "./dom.js";
-import { initial, memberList } from "./select.js";
+import { currentRoom, initial, memberList } from "./select.js";
+import { sameUser } from "./store.js";
 
 export class MembersView {
   constructor() {
     this.on = {};
   }
 
-  /** Handlers: openDm(user). */
+  /** Handlers: openDm(user), kick(user) (from the open room). */
   bind(handlers) { this.on = handlers; }
 
   render(state) {
     const { known, members, online } = memberList(state);
+    const room = currentRoom(state);
+    const owner = Boolean(room) && room.kind !== "dm" && sameUser(room.owner, state.me);
     $("member-count").textContent = known ? `${online}/${members.length}` : "";
     $("toggle-members").setAttribute("aria-label",
       `Who is here: ${online} of ${members.length} online`);
@@ -26,6 +30,10 @@ export class MembersView {
       me ? null : h("button", {
         type: "button", class: "icon small", "aria-label": `Message ${user}`,
         title: `Message ${user}`, onclick: () => this.on.openDm(user),
-      }, "✉"))));
+      }, "✉"),
+      owner && !me ? h("button", {
+        type: "button", class: "icon small kick", "aria-label": `Remove ${user} from #${room.name}`,
+        title: `Remove ${user} from the room`, onclick: () => this.on.kick(user),
+      }, "×") : null)));
   }
 }

@@ -7,6 +7,7 @@ is about bytes the h11 client would refuse to send, through :func:`raw_exchange`
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import time
@@ -539,6 +540,85 @@ async def test_static_files_and_headers(server: Server) -> None:
         assert head.status == 200
         assert head.body == b""
         assert int(head.headers["content-length"]) == len(APP_JS)
+
+
+async def test_static_files_gzipped(server: Server) -> None:
+    """Text files go gzipped to a client that accepts it, with a -gz ETag of their own and
+    Vary: Accept-Encoding; each variant revalidates to a 304 only against its own ETag."""
+    with trio.fail_after(TIMEOUT):
+        server.app.config = server.app.config.replace(http={"web_root": ""})  # the real page
+        gz = [("Accept-Encoding", "gzip, deflate, br")]
+        plain = await server.call("GET", "/style.css")
+        assert plain.status == 200 and "content-encoding" not in plain.headers
+        assert plain.headers["vary"] == "accept-encoding"
+        packed = await server.call("GET", "/style.css", headers=gz)
+        assert packed.status == 200
+        assert packed.headers["content-encoding"] == "gzip"
+        assert packed.headers["vary"] == "accept-encoding"
+        assert packed.headers["content-type"] == "text/css; charset=utf-8"
+        assert packed.headers["etag"] == plain.headers["etag"][:-1] + '-gz"'
+        assert int(packed.headers["content-length"]) == len(packed.body)
+        assert gzip.decompress(packed.body) == plain.body
+        assert len(packed.body) < len(plain.body) / 2
+        # The same bytes the second time (compressed once, kept by ETag).
+        assert (await server.call("GET", "/style.css", headers=gz)).body == packed.body
+
+        def asking(etag: str, *more: tuple[str, str]) -> list[tuple[str, str]]:
+            return [("If-None-Match", etag), *more]
+
+        again = await server.call("GET", "/style.css", headers=asking(packed.headers["etag"], *gz))
+        assert (again.status, again.body) == (304, b"")
+        assert again.headers["etag"] == packed.headers["etag"]
+        assert again.headers["content-encoding"] == "gzip"
+        again = await server.call("GET", "/style.css", headers=asking(plain.headers["etag"]))
+        assert (again.status, again.body, again.headers["etag"]) == (
+            304, b"", plain.headers["etag"])
+        # A validator of the other variant does not match.
+        other = await server.call("GET", "/style.css", headers=asking(plain.headers["etag"], *gz))
+        assert (other.status, other.body) == (200, packed.body)
+        other = await server.call("GET", "/style.css", headers=asking(packed.headers["etag"]))
+        assert (other.status, other.body) == (200, plain.body)
+
+        head = await server.call("HEAD", "/app.js", headers=gz)
+        js = await server.call("GET", "/app.js", headers=gz)
+        assert head.status == 200 and head.body == b""
+        assert head.headers["content-length"] == js.headers["content-length"]
+        assert head.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(js.body) == (await server.call("GET", "/app.js")).body
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [
+        ("gzip", True),
+        ("GZIP;q=0.5, br", True),
+        ("*", True),
+        ("x-gzip", True),
+        ("gzip;q=0", False),
+        ("*;q=0.3, gzip;q=0", False),
+        ("identity", False),
+        ("deflate, br", False),
+        ("", False),
+    ],
+)
+async def test_static_accept_encoding(server: Server, accept: str, gzipped: bool) -> None:
+    """Gzip is sent only when Accept-Encoding allows it (q above 0, or * for it)."""
+    with trio.fail_after(TIMEOUT):
+        server.app.config = server.app.config.replace(http={"web_root": ""})
+        response = await server.call("GET", "/index.html", headers=[("Accept-Encoding", accept)])
+        assert response.status == 200
+        assert ("content-encoding" in response.headers) is gzipped
+        assert response.body.startswith(b"\x1f\x8b") is gzipped
+
+
+async def test_static_small_files_stay_plain(server: Server) -> None:
+    """A file that gzip would not make smaller is sent as it is, still with Vary."""
+    with trio.fail_after(TIMEOUT):
+        response = await server.call("GET", "/img/icon.svg", headers=[("Accept-Encoding", "gzip")])
+        assert response.status == 200 and response.body == ICON_SVG
+        assert "content-encoding" not in response.headers
+        assert response.headers["vary"] == "accept-encoding"
+        assert not response.headers["etag"].endswith('-gz"')
 
 
 @pytest.mark.parametrize(
