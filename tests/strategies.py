@@ -312,7 +312,7 @@ welcome_events = st.builds(
         {"id": st.integers(1, 2**31), "name": user_names}),
     rooms=st.lists(_room_objects, max_size=3).map(tuple),
     contacts=st.lists(_presences, max_size=3).map(tuple),
-    ping_interval=st.integers(1, 3600),
+    ping_interval=st.integers(1, 3600), max_text_chars=st.none() | st.integers(1, 100_000),
 )
 """``welcome`` events."""
 

@@ -53,6 +53,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
         contacts=app.presence.statuses(contacts), ping_interval=PING_INTERVAL,
+        max_text_chars=app.config.limits.max_text_chars,
     )
     return CatchUp(welcome, upto, then)
 

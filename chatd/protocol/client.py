@@ -308,6 +308,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         id=rid, user=user, rooms=_room_objects(obj),
         contacts=_objects(obj, "contacts", optional=True),
         ping_interval=_int(obj, "ping_interval", minimum=1),
+        max_text_chars=_optional_int(obj, "max_text_chars"),
     )
 
 

@@ -440,13 +440,17 @@ class Welcome(ServerEvent):
     rooms: Sequence[Mapping[str, Any]]
     contacts: Sequence[Mapping[str, Any]] = ()
     ping_interval: int
+    max_text_chars: int | None = None  # the longest message text the server takes
 
     def wire(self) -> dict[str, Any]:
-        return {
+        obj = {
             "op": self.OP, "id": self.id, "user": dict(self.user),
             "rooms": [dict(r) for r in self.rooms],
             "contacts": [dict(c) for c in self.contacts], "ping_interval": self.ping_interval,
         }
+        if self.max_text_chars is not None:
+            obj["max_text_chars"] = self.max_text_chars
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
