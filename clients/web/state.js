@@ -197,7 +197,7 @@ const EVENTS = {
     const room = state.rooms.get(frame.room);
     if (sameUser(frame.user, state.me)) {
       if (room) return [];
-      roomFor(state, frame.room);
+      roomFor(state, frame.room).announced = true;
       const effects = [{ refreshRooms: true }];
       if (frame.by) effects.push({ toast: `${frame.by} added you to #${frame.room}` });
       return effects;
@@ -328,7 +328,10 @@ const ANSWERED = {
 
   join(state, asked, reply) {
     if (typeof reply.room !== "string") return [];
-    const joined = !state.rooms.has(reply.room);
+    // New to this page, or only announced by our own `joined` event, which can come before
+    // this reply (a room refresh may have filled it in since): a room just joined.
+    const known = state.rooms.get(reply.room);
+    const joined = !known || (known.announced && !known.loaded);
     const room = roomFor(state, reply.room);
     room.private = Boolean(reply.private);
     if (!isSeq(reply.last_seq) || reply.last_seq >= room.topicSeq) {

@@ -44,6 +44,7 @@ export class Room {
     this.head = null; // resume point; null: not followed yet
     this.lastSeq = 0; // the highest seq known to exist
     this.readSeq = 0; // this user's read marker
+    this.announced = false; // added by a `joined` event of this user, before any reply
     this.unread = 0; // messages by others after readSeq
     this.mentions = 0; // of those, the ones that mention this user
     this.counted = 0; // seqs up to this one are included in `unread`

@@ -102,3 +102,18 @@ test("joining a room opens it with its latest messages, followed from its last s
   apply(state, message("music", 13));
   assert.equal(room.head, 13);
 });
+
+test("a join's own `joined` event may come before its reply: the room is still all read", () => {
+  // The announcement of one's own join is not held back with the room's messages: it can
+  // reach the page first. The room it adds is not loaded and was never read; the join's
+  // reply must still open it with nothing unread (and not land on a "New messages" line at
+  // the top of the page, which would load every older page at once).
+  const { state } = connected([roomInfo("general")]);
+  apply(state, { op: "joined", room: "music", user: state.me }, { now: 5 });
+  const effects = apply(state, { op: "ok", id: 9, room: "music", last_seq: 12, private: false,
+    topic: "", messages: [message("music", 11), message("music", 12)], more: true },
+  { request: { op: "join", room: "music" } });
+  assert.deepEqual(requests(effects).filter((r) => r.op === "read"),
+    [{ op: "read", room: "music", seq: 12 }]);
+  assert.equal(state.rooms.get("music").unread, 0);
+});
