@@ -221,9 +221,11 @@ export class DialogsView {
       },
     });
     // Counted as the server counts (code points), not by the input's maxlength (UTF-16 units).
+    // A refusal was about the text before: it goes once the text changes.
     $("topic-text").addEventListener("input", (event) => {
       const note = lengthNote(event.target.value.trim(), MAX_TOPIC_CHARS);
       hint.textContent = note.shown ? note.text : usual;
+      $("dialog-error").textContent = "";
     });
   }
 
