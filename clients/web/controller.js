@@ -60,6 +60,7 @@ export class Controller {
       loadOlder: () => this.act(model.loadOlder),
       retry: (nonce) => this.act(model.retrySend, nonce),
       discard: (nonce) => this.act(model.discardSend, nonce),
+      editTopic: whenOnline(() => dialogs.editTopic(this.state)),
       invite: whenOnline(() => dialogs.invite(this.state)),
       leave: whenOnline(() => dialogs.confirmLeave(this.state)),
       browseRooms: whenOnline(() => dialogs.browseRooms()),

@@ -27,6 +27,12 @@ export function currentRoom(state) {
   return state.current === null ? null : state.rooms.get(state.current) || null;
 }
 
+/** Whether this user may change the open room's topic: its owner (a conversation has none). */
+export function canSetTopic(state) {
+  const room = currentRoom(state);
+  return Boolean(room) && room.kind === "room" && !room.draft && sameUser(room.owner, state.me);
+}
+
 /** "online" or "offline" (what is not known is offline). */
 export function statusOf(state, user) {
   const known = typeof user === "string" && state.presence.get(user.toLowerCase());
@@ -108,8 +114,9 @@ export function olderStatus(room) {
 
 /**
  * The rows of the open room's message list, in order, each with a stable key: day lines,
- * notices (joined, left), the "New" line, messages (by seq, each once) and, last, what waits in
- * the outbox. Keys: `m<seq>`, `p<nonce>`, `n…` (notices), `d<day>`, `new`.
+ * notices (joined, left, a new topic), the "New" line, messages (by seq, each once) and, last,
+ * what waits in the outbox. Keys: `m<seq>`, `p<nonce>`, `n…` and `t<seq>` (notices),
+ * `d<day>`, `new`.
  */
 export function timeline(state, room) {
   const rows = [];

@@ -52,7 +52,7 @@ export class Room {
     this.loading = false; // the latest page has been asked for
     this.more = false; // older messages exist before the first one kept
     this.loadingOlder = false;
-    this.notices = []; // {after: seq, text, key}
+    this.notices = []; // {after: seq, text, ts, key}, in the order of `after`
     this.typing = new Map(); // user -> expiry (ms)
     this.members = null; // [{user}] from `who`, kept up to date by joined/left
     this.byId = new Map(); // msg_id -> seq of the messages held
@@ -151,15 +151,31 @@ export class Room {
     this.changes.add(entry.seq);
     this.lastSeq = Math.max(this.lastSeq, entry.seq);
     if (entry.seq > this.counted) this.counted = entry.seq; // a change is never unread
-    if (entry.op === "topic" && typeof entry.topic === "string" && entry.seq > this.topicSeq) {
-      this.topic = entry.topic; // the room's topic is an entry of its log too
-      this.topicSeq = entry.seq;
+    if (entry.op === "topic" && typeof entry.topic === "string") {
+      if (entry.seq > this.topicSeq) {
+        this.topic = entry.topic; // the room's topic is an entry of its log too
+        this.topicSeq = entry.seq;
+      }
+      this.addTopicNotice(entry);
     }
     if (!isChange(entry)) return; // an entry of another op: its seq is all that counts here
     let at = this.aside.length;
     while (at > 0 && this.aside[at - 1].seq > entry.seq) at -= 1;
     this.aside.splice(at, 0, entry);
     if (this.aside.length > ASIDE_MAX) this.aside.shift();
+  }
+
+  /**
+   * The line "ann set the topic: …" at the entry's place in the log (once: an entry is seen
+   * once), among the notices kept in the order of their place.
+   */
+  addTopicNotice(entry) {
+    if (!Number.isFinite(entry.ts)) return; // no day to show it under
+    const who = typeof entry.by === "string" ? entry.by : "Someone";
+    const text = entry.topic ? `${who} set the topic: ${entry.topic}` : `${who} cleared the topic`;
+    let at = this.notices.length;
+    while (at > 0 && this.notices[at - 1].after > entry.seq) at -= 1;
+    this.notices.splice(at, 0, { after: entry.seq, text, ts: entry.ts, key: `t${entry.seq}` });
   }
 
   /**

@@ -6,6 +6,7 @@
 // not in the UTF-16 units of a JavaScript string's length.
 
 export const MAX_TEXT_CHARS = 4000; // the server's default (limits.max_text_chars)
+export const MAX_TOPIC_CHARS = 256; // a room's topic (the protocol's string(0-256))
 export const COUNT_FROM = 0.9; // the count shows from this share of the limit on
 
 /** The length of `text` as the server counts it: code points. */

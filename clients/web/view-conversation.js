@@ -10,7 +10,7 @@
 
 import { $, formatDay, h } from "./dom.js";
 import {
-  currentRoom, olderStatus, statusOf, timeline, typingText,
+  canSetTopic, currentRoom, olderStatus, statusOf, timeline, typingText,
 } from "./select.js";
 import { Sightings } from "./sightings.js";
 import { sameUser } from "./store.js";
@@ -41,6 +41,7 @@ export class ConversationView {
       $("jump").hidden = true;
       $("composer-text").focus();
     });
+    $("edit-topic").addEventListener("click", () => this.on.editTopic());
     $("invite").addEventListener("click", () => this.on.invite());
     $("leave").addEventListener("click", () => this.on.leave());
     $("empty-browse").addEventListener("click", () => this.on.browseRooms());
@@ -49,8 +50,9 @@ export class ConversationView {
 
   /**
    * Handlers: sighted(room, seqs) for messages seen, loadOlder(), retry(nonce) and
-   * discard(nonce) for messages not sent, invite() and leave() for the header's buttons,
-   * browseRooms() and createRoom() for those of the empty view; for a message (by msg_id):
+   * discard(nonce) for messages not sent, editTopic() (shown to the room's owner), invite()
+   * and leave() for the header's buttons, browseRooms() and createRoom() for those of the
+   * empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
    * remove(msgId) (asks first), jumpTo(msgId).
    */
@@ -71,6 +73,7 @@ export class ConversationView {
     if (!room || room.name !== this.shown) this.reset(room);
     $("empty").hidden = Boolean(room);
     $("toggle-members").hidden = !room || room.draft;
+    $("edit-topic").hidden = !canSetTopic(state);
     $("invite").hidden = !room || room.kind === "dm";
     $("leave").hidden = !room || room.kind === "dm";
     if (!room) {

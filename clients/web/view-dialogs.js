@@ -1,5 +1,6 @@
-// The dialogs: create a room, join one, invite someone, start a conversation, add a contact,
-// and the confirmations of leaving a room and removing someone from it.
+// The dialogs: create a room, join one, invite someone, change a room's topic, start a
+// conversation, add a contact, and the confirmations of leaving a room and removing someone
+// from it.
 // Each asks the server through `ask(op, fields)` (the controller: the reply changes the state
 // through state.js before `ask` resolves) and shows a refusal in the dialog itself.
 
@@ -7,6 +8,7 @@ import { nextPage, pageFailed, pageLoaded, searchFor, startBrowse } from "./brow
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { dmName, sameUser } from "./store.js";
+import { lengthNote, MAX_TOPIC_CHARS, textLength } from "./textlimit.js";
 
 const ROOM_PATTERN = "[A-Za-z0-9_\\-]{1,64}";
 const SEARCH_DELAY_MS = 200; // the room list is searched once typing pauses this long
@@ -188,6 +190,42 @@ export class DialogsView {
       submit: async () => {
         await this.on.ask("invite", { room: room.name, user: value("invite-user") });
       },
+    });
+  }
+
+  /**
+   * The owner changes the open room's topic ("" clears it). The dialog closes once the server
+   * took it; the header shows it when its `topic` entry comes, as it does for every member.
+   */
+  editTopic(state) {
+    const room = currentRoom(state);
+    if (!room || room.kind === "dm") return;
+    const usual = `At most ${MAX_TOPIC_CHARS} characters; empty clears it.`;
+    const hint = h("small", { id: "topic-hint", class: "hint" }, usual);
+    this.open({
+      title: `Topic of #${room.name}`,
+      ok: "Save",
+      fields: [
+        ...field("topic-text", "Topic", { value: room.topic, "aria-describedby": "topic-hint",
+          autocapitalize: "sentences", spellcheck: "true" }),
+        hint,
+      ],
+      submit: async () => {
+        const topic = value("topic-text");
+        const over = textLength(topic) - MAX_TOPIC_CHARS;
+        if (over > 0) {
+          throw new Error(`A topic holds at most ${MAX_TOPIC_CHARS} characters: this one has ${
+            over} too many.`);
+        }
+        await this.on.ask("set_topic", { room: room.name, topic });
+      },
+    });
+    // Counted as the server counts (code points), not by the input's maxlength (UTF-16 units).
+    // A refusal was about the text before: it goes once the text changes.
+    $("topic-text").addEventListener("input", (event) => {
+      const note = lengthNote(event.target.value.trim(), MAX_TOPIC_CHARS);
+      hint.textContent = note.shown ? note.text : usual;
+      $("dialog-error").textContent = "";
     });
   }
 

@@ -337,6 +337,94 @@ def test_leave_asks_the_owner_removes_and_the_removed_are_moved_on(
     assert ann.errors == [] and bob.errors == [] and ann.dialogs == [] and bob.dialogs == []
 
 
+def test_the_owner_sets_the_topic_and_every_member_sees_it_at_once(
+    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+) -> None:
+    """The room's owner changes the topic from the header (a dialog, reached by keyboard, its
+    length counted in code points as the server counts, the server's refusal shown in it); the
+    other member's header shows the new topic live, with a notice in the conversation; a member
+    who is not the owner has no control, nor has anyone in a conversation."""
+    register_and_login(daemon.url, "bob")
+    token = register_and_login(daemon.url, "ann")
+    setup = LineClient(daemon.tcp_port, token)
+    setup.request("create_room", room="plans", topic="Where we go next")
+    setup.request("invite", room="plans", user="bob")
+    setup.close()
+    ann = person(people, browser)
+    bob = person(people, browser, PHONE)
+    a, b = ann.page, bob.page
+    log_in(a, daemon.url, "ann")
+    log_in(b, daemon.url, "bob")
+    expect(b.locator("#conv-topic")).to_have_text("Where we go next")
+    expect(b.locator("#conv-title")).to_have_text("# plans")
+    expect(b.locator("#edit-topic")).to_be_hidden()  # bob is a member, not the owner
+
+    # By keyboard: the button has a name, and opens the dialog with the topic in it.
+    edit = a.get_by_role("button", name="Edit the topic")
+    edit.focus()
+    a.keyboard.press("Enter")
+    dialog = a.locator("#dialog")
+    expect(dialog.locator("#dialog-title")).to_have_text("Topic of #plans")
+    topic = dialog.get_by_label("Topic")
+    expect(topic).to_be_focused()
+    expect(topic).to_have_value("Where we go next")
+    topic.fill("Release on Friday: bring the slides")
+    shot(a, artifacts, "desktop-topic")
+    a.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(edit).to_be_focused()
+    expect(a.locator("#conv-topic")).to_have_text("Release on Friday: bring the slides")
+    expect(b.locator("#conv-topic")).to_have_text("Release on Friday: bring the slides")
+    expect(b.locator("#message-list li.notice")).to_have_text(
+        ["ann set the topic: Release on Friday: bring the slides"])
+
+    # Counted in code points as the server counts: 256 of them (257 UTF-16 units) fit, 257 not.
+    longest = "ab " * 85 + "🚀"
+    edit.click()
+    topic.fill(longest + "!")
+    a.locator("#dialog-ok").click()
+    expect(a.locator("#dialog-error")).to_have_text(
+        "A topic holds at most 256 characters: this one has 1 too many.")
+    topic.fill(longest)
+    expect(a.locator("#dialog-error")).to_be_empty()
+    a.locator("#dialog-ok").click()
+    expect(dialog).to_be_hidden()
+    expect(b.locator("#conv-topic")).to_have_text(longest)
+
+    # A refusal of the server shows in the dialog, which stays open to try again.
+    edit.click()
+    topic.evaluate("(input) => { input.value = 'lone \\ud800'; }")
+    a.locator("#dialog-ok").click()
+    expect(a.locator("#dialog-error")).to_contain_text("lone surrogates")
+    topic.fill("Release moved to Monday")
+    a.locator("#dialog-ok").click()
+    expect(dialog).to_be_hidden()
+    expect(b.locator("#conv-topic")).to_have_text("Release moved to Monday")
+
+    # In a conversation there is no topic to set.
+    a.get_by_role("button", name="Message bob").click()
+    expect(a.locator("#conv-title")).to_have_text("bob")
+    expect(a.locator("#edit-topic")).to_be_hidden()
+    room_button(a, "plans").click()
+    expect(edit).to_be_visible()
+
+    # At phone size, the owner clears it.
+    a.set_viewport_size(PHONE)
+    edit.click()
+    expect(topic).to_have_value("Release moved to Monday")
+    shot(a, artifacts, "phone-topic")
+    topic.fill("")
+    a.locator("#dialog-ok").click()
+    expect(dialog).to_be_hidden()
+    expect(b.locator("#conv-topic")).to_be_hidden()
+    expect(b.locator("#message-list li.notice")).to_have_text([
+        "ann set the topic: Release on Friday: bring the slides",
+        "ann set the topic: " + longest,
+        "ann set the topic: Release moved to Monday",
+        "ann cleared the topic"])
+    assert ann.errors == [] and bob.errors == [] and ann.dialogs == [] and bob.dialogs == []
+
+
 # -- 5. a DM to nobody, a box that grows and counts ---------------------------------------------
 
 
