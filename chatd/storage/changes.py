@@ -88,7 +88,7 @@ INSERT INTO reactions (message_id, emoji, user_id, seq, since, created_at)
 SELECT message_id, emoji, user_id, seq, since, {_ts("$6")}
 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
     AS v(message_id, emoji, user_id, seq, since)
-ON CONFLICT DO NOTHING
+ON CONFLICT (message_id, emoji, user_id) DO UPDATE SET seq = EXCLUDED.seq, since = EXCLUDED.since
 """
 _SQL_REACTIONS_REMOVE = """
 DELETE FROM reactions x USING unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(m, e, u)

@@ -501,6 +501,11 @@ async def test_reaction_order_is_what_a_client_applying_entries_gets(storage: St
         await storage.append_messages([react(u, "general", mid, e, on) for u, e, on in steps[4:]])
         assert (await current(storage, ann, "general", mid)).reactions == (
             ("👍", ("cid", "ann")), ("❤️", ("ann",)))
+        # Taken back and put again in one batch: the user goes to the end, as live.
+        await storage.append_messages([react(cid, "general", mid, "👍", False),
+                                       react(cid, "general", mid, "👍", True)])
+        assert (await current(storage, ann, "general", mid)).reactions == (
+            ("👍", ("ann", "cid")), ("❤️", ("ann",)))
 
 
 def topic(user: User, room: str, text: str) -> NewChange:
