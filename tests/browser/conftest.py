@@ -13,6 +13,7 @@ installs it (.ci/run). Test modules mark themselves with ``needs_chromium``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from playwright.sync_api import Browser, Playwright, ViewportSize, sync_playwright
@@ -328,3 +329,18 @@ class PagedDaemon(Daemon):
 def paged_daemon(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
     """As ``daemon``, paging the room list by :data:`ROOMS_PAGE_MAX`."""
     yield from _running(PagedDaemon(tmp_path, database_dsn))
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+@pytest.fixture
+def sessions(browser: Browser) -> Iterator[list[Any]]:
+    """The sessions (browser contexts with their page, tests/browser/test_web.py ``Session``)
+    a test opens: closed after it."""
+    opened: list[Closable] = []
+    yield opened
+    for session in opened:
+        with contextlib.suppress(Exception):  # some are closed by the test already
+            session.close()

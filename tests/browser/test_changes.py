@@ -9,9 +9,7 @@ wait, or a frame the page received), never for time.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,15 +38,6 @@ from tests.browser.test_web import (
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 MORE = re.compile(r"^Actions for the message from ")
-
-
-@pytest.fixture
-def sessions(browser: Browser) -> Iterator[list[Session]]:
-    opened: list[Session] = []
-    yield opened
-    for session in opened:
-        with contextlib.suppress(Exception):  # some are closed by the test already
-            session.close()
 
 
 def message(page: Page, text: str) -> Locator:

@@ -6,11 +6,9 @@ Screenshots land in tests/artifacts/.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.resources
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +28,11 @@ from tests.browser.test_web import Session, _frames, log_in, shot
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 
-@pytest.fixture
-def people(browser: Browser) -> Iterator[list[Session]]:
-    """The sessions a test opens (closed after it)."""
-    opened: list[Session] = []
-    yield opened
-    for session in opened:
-        with contextlib.suppress(Exception):  # some are closed by the test already
-            session.close()
-
-
-def person(people: list[Session], browser: Browser, viewport: ViewportSize = DESKTOP,
+def person(sessions: list[Session], browser: Browser, viewport: ViewportSize = DESKTOP,
            **options: Any) -> Session:
     """A new person (a browser context with `options`, as Playwright's new_context takes)."""
     session = Session(browser, viewport, **options)
-    people.append(session)
+    sessions.append(session)
     return session
 
 
@@ -60,7 +48,7 @@ def shown_texts(page: Page) -> list[str]:
 
 
 def test_each_room_keeps_its_own_draft(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """A half-typed message stays with its room: another room shows its own draft, Enter there
     sends nothing of it, and a reload keeps the drafts."""
@@ -69,7 +57,7 @@ def test_each_room_keeps_its_own_draft(
     for room in ("alpha", "beta"):
         setup.request("create_room", room=room)
     setup.close()
-    ann = person(people, browser)
+    ann = person(sessions, browser)
     page = ann.page
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# alpha")
@@ -134,7 +122,7 @@ def message_at(page: Page, seq: int) -> Locator:
 
 
 def test_a_room_opens_at_its_first_unread_and_reads_only_what_was_seen(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """With many unread, the room opens at the "New messages" line; a jump to the end reads
     nothing skipped; a message taller than the view is read once its end was on screen."""
@@ -153,7 +141,7 @@ def test_a_room_opens_at_its_first_unread_and_reads_only_what_was_seen(
                            *(f"after {n}" for n in range(62, 101))], "new")
     bob.close()
 
-    ann = person(people, browser)
+    ann = person(sessions, browser)
     page = ann.page
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# news")
@@ -222,7 +210,7 @@ def test_a_room_opens_at_its_first_unread_and_reads_only_what_was_seen(
 
 
 def test_enter_makes_a_new_line_on_a_touch_screen(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """On a phone (a coarse pointer) Enter makes a new line and the send button sends; with a
     mouse, Enter sends and Shift+Enter makes a line."""
@@ -230,7 +218,7 @@ def test_enter_makes_a_new_line_on_a_touch_screen(
     setup = LineClient(daemon.tcp_port, token)
     setup.request("create_room", room="lobby")
     setup.close()
-    phone = person(people, browser, PHONE, has_touch=True, is_mobile=True)
+    phone = person(sessions, browser, PHONE, has_touch=True, is_mobile=True)
     page = phone.page
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# lobby")
@@ -249,7 +237,7 @@ def test_enter_makes_a_new_line_on_a_touch_screen(
         ["first line\nsecond line"])
     expect(box).to_have_value("")
 
-    desk = person(people, browser)
+    desk = person(sessions, browser)
     page = desk.page
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# lobby")
@@ -269,14 +257,14 @@ def test_enter_makes_a_new_line_on_a_touch_screen(
 
 
 def test_leave_asks_the_owner_removes_and_the_removed_are_moved_on(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """Leaving asks first (a private room then needs an invitation); the owner removes a member
     from the member list; the one removed lands in another room and is told why; with no room
     left, the page offers to browse or create one."""
     register_and_login(daemon.url, "bob")
-    ann = person(people, browser)
-    bob = person(people, browser, PHONE)
+    ann = person(sessions, browser)
+    bob = person(sessions, browser, PHONE)
     a, b = ann.page, bob.page
     token = register_and_login(daemon.url, "ann")
     setup = LineClient(daemon.tcp_port, token)
@@ -338,7 +326,7 @@ def test_leave_asks_the_owner_removes_and_the_removed_are_moved_on(
 
 
 def test_the_owner_sets_the_topic_and_every_member_sees_it_at_once(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """The room's owner changes the topic from the header (a dialog, reached by keyboard, its
     length counted in code points as the server counts, the server's refusal shown in it); the
@@ -350,8 +338,8 @@ def test_the_owner_sets_the_topic_and_every_member_sees_it_at_once(
     setup.request("create_room", room="plans", topic="Where we go next")
     setup.request("invite", room="plans", user="bob")
     setup.close()
-    ann = person(people, browser)
-    bob = person(people, browser, PHONE)
+    ann = person(sessions, browser)
+    bob = person(sessions, browser, PHONE)
     a, b = ann.page, bob.page
     log_in(a, daemon.url, "ann")
     log_in(b, daemon.url, "bob")
@@ -429,7 +417,7 @@ def test_the_owner_sets_the_topic_and_every_member_sees_it_at_once(
 
 
 def test_a_dm_to_nobody_opens_nothing_and_the_box_grows_and_counts(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """A new conversation with a user who does not exist shows the server's refusal and stays
     where it was; the message box grows with a long paragraph, keeps all of a long paste, counts
@@ -439,7 +427,7 @@ def test_a_dm_to_nobody_opens_nothing_and_the_box_grows_and_counts(
     setup = LineClient(daemon.tcp_port, token)
     setup.request("create_room", room="lobby")
     setup.close()
-    ann = person(people, browser)
+    ann = person(sessions, browser)
     page = ann.page
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# lobby")
@@ -582,12 +570,12 @@ def on_screen(item: dict[str, Any]) -> bool:
 
 
 def test_every_button_is_reached_by_tab_and_nothing_off_screen(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """Tab reaches the member list's buttons (shown when focused); on a phone it visits only
     what is on screen: the closed drawers are left out, an open one keeps the focus."""
     bob = chat_scene(daemon)
-    desk = person(people, browser)
+    desk = person(sessions, browser)
     page = desk.page
     log_in(page, daemon.url, "ann")
     expect(page.locator('#member-list li[data-user="bob"]')).to_have_attribute(
@@ -603,7 +591,7 @@ def test_every_button_is_reached_by_tab_and_nothing_off_screen(
     page.keyboard.press("Enter")
     expect(page.locator("#conv-title")).to_have_text("bob")
 
-    phone = person(people, browser, PHONE, reduced_motion="reduce")  # drawers open at once
+    phone = person(sessions, browser, PHONE, reduced_motion="reduce")  # drawers open at once
     page = phone.page
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# lobby")
@@ -629,7 +617,7 @@ def test_every_button_is_reached_by_tab_and_nothing_off_screen(
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_nothing_serious(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path, scheme: str
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path, scheme: str
 ) -> None:
     """The page follows the light or dark scheme of the system, and axe-core finds no serious or
     critical violation (contrast, lists, names...) in the log-in form and the chat, at desktop
@@ -637,7 +625,7 @@ def test_axe_finds_nothing_serious(
     bob = chat_scene(daemon)
     found: dict[str, list[str]] = {}
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        someone = person(people, browser, viewport, color_scheme=scheme)
+        someone = person(sessions, browser, viewport, color_scheme=scheme)
         page = someone.page
         page.goto(daemon.url)
         expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
@@ -673,7 +661,7 @@ def test_axe_finds_nothing_serious(
 
 
 def test_a_dropped_network_is_noticed_within_seconds(
-    daemon: Daemon, browser: Browser, people: list[Session], artifacts: Path
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """Going offline shows the banner at once and coming back reconnects at once; a network
     that dies without a word (the server stops answering, the socket stays open) is noticed
@@ -682,7 +670,7 @@ def test_a_dropped_network_is_noticed_within_seconds(
     setup = LineClient(daemon.tcp_port, token)
     setup.request("create_room", room="lobby")
     setup.close()
-    ann = person(people, browser)
+    ann = person(sessions, browser)
     page = ann.page
     log_in(page, daemon.url, "ann")
     phase = page.locator("#me-status")
@@ -716,10 +704,10 @@ def test_a_dropped_network_is_noticed_within_seconds(
 
 
 def test_the_page_reaches_the_browser_gzipped(
-    daemon: Daemon, browser: Browser, people: list[Session]
+    daemon: Daemon, browser: Browser, sessions: list[Session]
 ) -> None:
     """Chromium asks for gzip and gets the page, its modules and its stylesheet gzipped."""
-    someone = person(people, browser)
+    someone = person(sessions, browser)
     page = someone.page
     encodings: dict[str, str | None] = {}
     page.on("response", lambda response: encodings.__setitem__(

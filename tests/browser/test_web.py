@@ -10,11 +10,10 @@ land in tests/artifacts/.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +104,6 @@ class Session:
 
     def close(self) -> None:
         self.context.close()
-
-
-@pytest.fixture
-def sessions(browser: Browser) -> Iterator[list[Session]]:
-    opened: list[Session] = []
-    yield opened
-    for session in opened:
-        with contextlib.suppress(Exception):  # some are closed by the test already
-            session.close()
 
 
 def _frames(payload: str) -> list[dict[str, Any]]:
