@@ -137,7 +137,10 @@ class Committer:
         )
         if fresh:
             await self._registry.send(PublishMany(fresh))
-        self._metrics.messages_stored.inc(len(fresh))
+        changes = sum(1 for o in outcomes if isinstance(o, Appended) and not o.duplicate
+                      and o.message.kind != "message")
+        self._metrics.messages_stored.inc(len(fresh) - changes)
+        self._metrics.changes_stored.inc(changes)
         now = time.monotonic()
         for job, outcome in zip(batch, outcomes, strict=True):
             self._metrics.send_latency.observe(now - job.queued_at)

@@ -33,6 +33,10 @@ class Metrics:
             "chatd_messages_stored", "Messages committed to the database.",
             registry=self.registry,
         )
+        self.changes_stored = Counter(
+            "chatd_changes_stored", "Changes to messages and rooms (edits, deletions, "
+            "reactions, topics) committed to the database.", registry=self.registry,
+        )
         self.messages_delivered = Counter(
             "chatd_messages_delivered", "Message events queued to connections.",
             registry=self.registry,

@@ -20,6 +20,10 @@ async def test_metrics_parse_and_count_what_happened(daemon: Server) -> None:
     await client.request("join", room="metered")
     for i in range(3):
         await client.request("send", room="metered", text=f"m{i}", nonce=f"m{i}")
+    first = await client.request("history", room="metered")
+    mid = first["messages"][0]["msg_id"]
+    await client.request("react", room="metered", msg_id=mid, emoji="👍")
+    await client.request("react", room="metered", msg_id=mid, emoji="👍")  # changes nothing
     await http(daemon.http_port, "POST", "/api/login", {"username": "counted", "password": "no"})
     status, body = await http(daemon.http_port, "GET", "/metrics")
     assert status == 200
@@ -30,11 +34,12 @@ async def test_metrics_parse_and_count_what_happened(daemon: Server) -> None:
     }
     assert samples[("chatd_connections", (("transport", "tcp"),))] == 1
     assert samples[("chatd_messages_stored_total", ())] == 3
-    assert samples[("chatd_messages_delivered_total", ())] == 3
+    assert samples[("chatd_changes_stored_total", ())] == 1
+    assert samples[("chatd_messages_delivered_total", ())] == 4
     assert samples[("chatd_logins_total", (("result", "ok"),))] == 1
     assert samples[("chatd_logins_total", (("result", "failed"),))] == 1
-    assert samples[("chatd_send_ack_seconds_count", ())] == 3
-    assert samples[("chatd_commit_batch_size_sum", ())] == 3
+    assert samples[("chatd_send_ack_seconds_count", ())] == 5
+    assert samples[("chatd_commit_batch_size_sum", ())] == 5
     assert samples[("chatd_commit_seconds_count", ())] == samples[
         ("chatd_commit_batch_size_count", ())]
     assert samples[("chatd_commit_seconds_sum", ())] > 0
