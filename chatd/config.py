@@ -56,6 +56,7 @@ class HttpConfig:
     max_body_bytes: int = 65536
     max_header_bytes: int = 16384
     request_timeout: float = 30.0
+    body_idle_timeout: float = 30.0
     keepalive_timeout: float = 10.0
     connections_per_ip: int = 32
     trust_forwarded_for: bool = False
@@ -313,7 +314,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         bad("database.dsn", "must be empty or a postgresql:// DSN")
     positive = [
         "server.grace_period", "http.max_body_bytes", "http.max_header_bytes",
-        "http.request_timeout", "http.keepalive_timeout", "http.connections_per_ip",
+        "http.request_timeout", "http.body_idle_timeout", "http.keepalive_timeout",
+        "http.connections_per_ip",
         "database.pool_size", "database.max_batch",
         "database.statement_timeout", "database.connect_timeout", "auth.token_ttl",
         "auth.login_attempts_per_ip", "auth.login_failures_per_user",

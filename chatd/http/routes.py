@@ -5,6 +5,12 @@ operation (:mod:`chatd.actions`): it reads the request's fields from the path, t
 the JSON body, lets the protocol's own parser check them (:func:`chatd.protocol.parse_request`:
 one set of rules for both fronts), runs the operation for the Bearer token's user, and sends
 the reply's fields as JSON (reshaped where the HTTP API's documented shape differs).
+
+A method's handler is either a plain :data:`Handler`, which gets the request with its whole
+body (bounded by ``http.max_body_bytes``), or a :class:`Streaming` one, which the server calls
+as soon as the head has arrived, with the body to read as it comes
+(:class:`~chatd.http.messages.RequestBody`), bounded by the route's own limit. Any handler may
+answer a :class:`~chatd.http.messages.FileReply` to send a file from disk.
 """
 
 from __future__ import annotations
@@ -18,10 +24,15 @@ from typing import Any
 import trio
 
 from chatd.actions import OPERATIONS, App, Append, CatchUp, Stateless, accounts
+from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.messages import (
+    BodyError,
+    BytesBody,
+    FileReply,
     Reply,
     Request,
+    RequestBody,
     bool_field,
     error_reply,
     int_param,
@@ -33,14 +44,33 @@ from chatd.http.static import serve_static
 from chatd.protocol import RequestError, codes, parse_request
 from chatd.storage import StorageUnavailable, User
 
-__all__ = ["ROUTES", "Route", "dispatch"]
+__all__ = ["ROUTES", "BodyHandler", "Handler", "Route", "Streaming", "dispatch",
+           "streaming_limit"]
 
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the database
 METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
-Handler = Callable[[Request, App, dict[str, str]], Awaitable[Reply]]
+Handler = Callable[[Request, App, dict[str, str]], Awaitable[Reply | FileReply]]
+#: A streaming route's handler: the request (head only), its body to read, the app, the params.
+BodyHandler = Callable[[Request, RequestBody, App, dict[str, str]], Awaitable[Reply | FileReply]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Streaming:
+    """A method's handler that reads the request body as it arrives.
+
+    Attributes:
+        handler: called once the head has arrived; reads the body (or not) from its
+            :class:`~chatd.http.messages.RequestBody`.
+        max_bytes: the body's limit from the config (``lambda config: config.files.max_bytes``),
+            in place of ``http.max_body_bytes``: 413 ``too_large`` past it, before the handler
+            runs when the Content-Length says so, else while it reads.
+    """
+
+    handler: BodyHandler
+    max_bytes: Callable[[Config], int]
 
 
 async def authenticate(request: Request, app: App) -> tuple[User, str]:
@@ -201,11 +231,12 @@ class Route:
     ``while_draining``: answered while the daemon stops (everything else is 503)."""
 
     pattern: re.Pattern[str]
-    methods: Mapping[str, Handler]
+    methods: Mapping[str, Handler | Streaming]
     while_draining: bool = False
 
 
-def _route(path: str, methods: Mapping[str, Handler], *, while_draining: bool = False) -> Route:
+def _route(path: str, methods: Mapping[str, Handler | Streaming], *,
+           while_draining: bool = False) -> Route:
     return Route(re.compile(path), methods, while_draining)
 
 
@@ -248,8 +279,27 @@ def _find(path: str) -> tuple[Route, dict[str, str]]:
     return _STATIC, {}
 
 
-async def dispatch(request: Request, app: App) -> Reply:
-    """The reply to one request; never raises (but for cancellation)."""
+def streaming_limit(request: Request, app: App) -> int | None:
+    """The body limit of the :class:`Streaming` handler the request goes to, or None when it
+    goes to a plain handler (or to none: a 404 or 405 reads the body whole first)."""
+    try:
+        route, _ = _find(request.path)
+    except ChatError:
+        return None
+    handler = route.methods.get("GET" if request.method == "HEAD" else request.method)
+    return handler.max_bytes(app.config) if isinstance(handler, Streaming) else None
+
+
+async def dispatch(request: Request, app: App, body: RequestBody | None = None
+                   ) -> Reply | FileReply:
+    """The reply to one request; never raises (but for cancellation).
+
+    Args:
+        request: the request; its ``body`` is the whole body for a plain handler.
+        app: the daemon's shared objects.
+        body: the body to read, for a :class:`Streaming` handler (which gets
+            ``request.body`` as a :class:`~chatd.http.messages.BytesBody` when it is None).
+    """
     try:
         route, params = _find(request.path)
         method = "GET" if request.method == "HEAD" else request.method
@@ -263,9 +313,15 @@ async def dispatch(request: Request, app: App) -> Reply:
         if app.draining and not route.while_draining:
             return error_reply(ChatError(codes.SHUTTING_DOWN, "the server is shutting down"),
                                close=True)
+        if isinstance(handler, Streaming):
+            if body is None:
+                body = BytesBody(request.body, max_bytes=handler.max_bytes(app.config))
+            return await handler.handler(request, body, app, params)
         return await handler(request, app, params)
     except ChatError as exc:
         return error_reply(exc)
+    except BodyError as exc:
+        return exc.reply
     except StorageUnavailable as exc:
         log.warning("%s %s: storage unavailable: %r", request.method, request.path, exc)
         return error_reply(ChatError(codes.UNAVAILABLE, "the database is not available; try again"))

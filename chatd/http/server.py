@@ -25,7 +25,9 @@ survive every client.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -36,8 +38,17 @@ import trio
 from chatd import __version__
 from chatd.actions import App
 from chatd.errors import ChatError
-from chatd.http.messages import Reply, Request, error_reply, json_reply
-from chatd.http.routes import dispatch
+from chatd.http.files import CHUNK_BYTES, plan_file_answer
+from chatd.http.messages import (
+    BodyError,
+    FileReply,
+    Reply,
+    Request,
+    RequestBody,
+    error_reply,
+    json_reply,
+)
+from chatd.http.routes import dispatch, streaming_limit
 from chatd.http.websocket import (
     OnWebSocket,
     check_websocket_request,
@@ -53,6 +64,7 @@ log = logging.getLogger(__name__)
 
 SERVER_HEADER = f"chatd/{__version__}".encode()
 RECEIVE_BYTES = 16384
+BODY_RECEIVE_BYTES = 65536  # the most a streamed request body is read ahead, per chunk
 CLOSE_LINGER = 1.0  # seconds we read and discard after our last response, before closing
 # The same for a connection refused at once (over a cap): shorter, as it holds a descriptor
 # the daemon may be short of, and the client's request, if any, came with its first packet.
@@ -133,51 +145,147 @@ def _check_framing(event: h11.Request) -> None:
             "Transfer-Encoding is not allowed in an HTTP/1.0 request", 400)
 
 
-async def _read_request(
-    stream: trio.abc.Stream, conn: h11.Connection, max_head: int, max_body: int
-) -> tuple[h11.Request, bytes] | None:
-    """Read one request in full: ``(head, body)``, or None when the client closed cleanly.
+def _check_length(event: h11.Request, max_body: int) -> None:
+    """Refuse a Content-Length over ``max_body`` before reading the body.
+
+    Raises:
+        _TooLarge: it is (413).
+    """
+    length = next((v for k, v in event.headers if k == b"content-length"), None)
+    if length is not None and int(length) > max_body:
+        raise _TooLarge(413, f"the body is over {max_body} bytes")
+
+
+async def _receive(stream: trio.abc.Stream, conn: h11.Connection, max_bytes: int) -> None:
+    """Hand h11 the next bytes from the client (none when it has gone)."""
+    try:
+        data = await stream.receive_some(max_bytes)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        data = b""
+    conn.receive_data(bytes(data))
+
+
+async def _read_head(
+    stream: trio.abc.Stream, conn: h11.Connection, max_head: int
+) -> h11.Request | None:
+    """Read one request's head, or None when the client closed cleanly.
 
     h11's ``max_incomplete_event_size`` only bounds a head that is still arriving; a long head
     that came in one read is measured here.
 
     Raises:
         h11.RemoteProtocolError: the client spoke bad HTTP (or sent a long, unfinished head).
-        _TooLarge: the head is over ``max_head`` or the body over ``max_body``; the rest of
-            the request was not read.
+        _TooLarge: the head is over ``max_head`` (431).
     """
-    head: h11.Request | None = None
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            await _receive(stream, conn, RECEIVE_BYTES)
+        elif isinstance(event, h11.Request):
+            if _head_size(event) > max_head:
+                raise _TooLarge(431, f"the request head is over {max_head} bytes")
+            _check_framing(event)
+            return event
+        elif isinstance(event, h11.ConnectionClosed):
+            return None
+        else:  # a body or PAUSED cannot come before the head; anything else is h11 misbehaving
+            raise RuntimeError(f"unexpected h11 event {event!r}")
+
+
+async def _read_body(stream: trio.abc.Stream, conn: h11.Connection, max_body: int) -> bytes:
+    """Read the body of the request whose head was just read, in full.
+
+    Raises:
+        h11.RemoteProtocolError: the client spoke bad HTTP or left before the end.
+        _TooLarge: the body is over ``max_body`` (413); the rest of it was not read.
+    """
+    if conn.they_are_waiting_for_100_continue:
+        go_on = h11.InformationalResponse(status_code=100, headers=[])
+        await stream.send_all(conn.send(go_on))
     body = bytearray()
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
-            try:
-                data = await stream.receive_some(RECEIVE_BYTES)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                data = b""
-            conn.receive_data(bytes(data))
-        elif isinstance(event, h11.Request):
-            head = event
-            if _head_size(event) > max_head:
-                raise _TooLarge(431, f"the request head is over {max_head} bytes")
-            _check_framing(event)
-            length = next((v for k, v in event.headers if k == b"content-length"), None)
-            if length is not None and int(length) > max_body:
-                raise _TooLarge(413, f"the body is over {max_body} bytes")
-            if conn.they_are_waiting_for_100_continue:
-                go_on = h11.InformationalResponse(status_code=100, headers=[])
-                await stream.send_all(conn.send(go_on))
+            await _receive(stream, conn, RECEIVE_BYTES)
         elif isinstance(event, h11.Data):
             body += event.data
             if len(body) > max_body:
                 raise _TooLarge(413, f"the body is over {max_body} bytes")
         elif isinstance(event, h11.EndOfMessage):
-            assert head is not None
-            return head, bytes(body)
-        elif isinstance(event, h11.ConnectionClosed):
-            return None
+            return bytes(body)
         else:  # PAUSED cannot come before EndOfMessage; anything else is h11 misbehaving
             raise RuntimeError(f"unexpected h11 event {event!r}")
+
+
+class _StreamedBody(RequestBody):
+    """The body of a streaming route's request, read from the h11 connection as the handler
+    asks for it (see :class:`~chatd.http.messages.RequestBody`).
+
+    Each wait for the client's next bytes is bounded by ``idle_timeout``
+    (``http.body_idle_timeout``), not the whole body: a large upload on a slow link takes as
+    long as it takes while bytes keep coming. ``failure`` is the answer to a body that could
+    not be read (413, 408, 400); the server sends it whatever the handler returned.
+    """
+
+    def __init__(self, stream: trio.abc.Stream, conn: h11.Connection, *, max_bytes: int,
+                 length: int | None, idle_timeout: float) -> None:
+        self.length = length
+        self.max_bytes = max_bytes
+        self.failure: Reply | None = None
+        self._stream = stream
+        self._conn = conn
+        self._idle_timeout = idle_timeout
+        self._reading = False
+
+    async def __anext__(self) -> bytes:
+        if self._reading:
+            raise RuntimeError("two tasks are reading one request body")
+        if self.failure is not None:
+            raise BodyError(self.failure)
+        if self.complete:
+            await trio.lowlevel.checkpoint()
+            raise StopAsyncIteration
+        self._reading = True
+        try:
+            return await self._next_chunk()
+        except BodyError as exc:
+            self.failure = exc.reply
+            raise
+        finally:
+            self._reading = False
+
+    def _fail(self, status: int, code: str, message: str) -> BodyError:
+        return BodyError(json_reply(status, {"code": code, "message": message}, close=True))
+
+    async def _next_chunk(self) -> bytes:
+        conn = self._conn
+        if conn.they_are_waiting_for_100_continue:  # the handler wants the body: ask for it
+            go_on = h11.InformationalResponse(status_code=100, headers=[])
+            with trio.move_on_after(self._idle_timeout):
+                await self._stream.send_all(conn.send(go_on))
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise self._fail(exc.error_status_hint, codes.BAD_REQUEST, str(exc)) from None
+            if event is h11.NEED_DATA:
+                with trio.move_on_after(self._idle_timeout) as waited:
+                    await _receive(self._stream, conn, BODY_RECEIVE_BYTES)
+                if waited.cancelled_caught:
+                    raise self._fail(408, codes.BAD_REQUEST, "the request body stalled: "
+                                     f"nothing for {self._idle_timeout:g} s")
+            elif isinstance(event, h11.Data):
+                self.received += len(event.data)
+                if self.received > self.max_bytes:
+                    raise self._fail(413, codes.TOO_LARGE,
+                                     f"the body is over {self.max_bytes} bytes")
+                if event.data:
+                    return bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self.complete = True
+                raise StopAsyncIteration
+            else:  # PAUSED cannot come before EndOfMessage; anything else is h11 misbehaving
+                raise RuntimeError(f"unexpected h11 event {event!r}")
 
 
 def _headers(reply: Reply) -> list[tuple[bytes, bytes]]:
@@ -206,6 +314,57 @@ async def _send_reply(
     app.metrics.http_requests.labels(status=str(reply.status)).inc()
     with trio.fail_after(app.config.http.request_timeout):
         await stream.send_all(data)
+
+
+async def _send_file(
+    stream: trio.abc.Stream, conn: h11.Connection, event: h11.Request, reply: FileReply,
+    app: App,
+) -> int:
+    """Send ``reply``'s file, or the part of it the request asks for (:mod:`.files`); the
+    status sent."""
+    try:
+        file = await trio.open_file(reply.path, "rb")
+    except FileNotFoundError:
+        failure = error_reply(ChatError(codes.NOT_FOUND, "no such file"), close=reply.close)
+        await _send_reply(stream, conn, failure, head_only=False, app=app)
+        return failure.status
+    async with file:
+        size = (await trio.to_thread.run_sync(os.fstat, file.fileno())).st_size
+        first: dict[bytes, bytes] = {}
+        for name, value in event.headers:
+            first.setdefault(bytes(name), bytes(value))
+        answer = plan_file_answer(
+            bytes(event.method), first, size=size, content_type=reply.content_type,
+            etag=reply.etag, extra=reply.headers)
+        if answer.status == 416:
+            refusal = json_reply(416, {"code": codes.BAD_REQUEST,
+                                       "message": f"no range within the {size} bytes"},
+                                 headers=answer.headers, close=reply.close)
+            await _send_reply(stream, conn, refusal, head_only=False, app=app)
+            return 416
+        headers = [*COMMON_HEADERS, *answer.headers]
+        if reply.close:
+            headers.append((b"connection", b"close"))
+        reason = HTTPStatus(answer.status).phrase.encode()
+        app.metrics.http_requests.labels(status=str(answer.status)).inc()
+        timeout = app.config.http.body_idle_timeout
+        with trio.fail_after(app.config.http.request_timeout):
+            await stream.send_all(conn.send(h11.Response(
+                status_code=answer.status, headers=headers, reason=reason)))
+        span = answer.span
+        if span is not None and event.method != b"HEAD":
+            await file.seek(span.start)
+            left = span.stop - span.start
+            while left:
+                chunk = await file.read(min(CHUNK_BYTES, left))
+                if not chunk:  # the file shrank under us: the promised length cannot be met
+                    raise OSError(f"{reply.path} ended {left} bytes early")
+                left -= len(chunk)
+                with trio.fail_after(timeout):
+                    await stream.send_all(conn.send(h11.Data(data=chunk)))
+        with trio.fail_after(timeout):
+            await stream.send_all(conn.send(h11.EndOfMessage()))
+        return answer.status
 
 
 async def _close_gracefully(stream: trio.abc.Stream, linger: float = CLOSE_LINGER) -> None:
@@ -243,16 +402,26 @@ async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, r
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=http.max_header_bytes)
     while True:
         failure: Reply | None = None
-        incoming = None
+        event: h11.Request | None = None
+        request: Request | None = None
+        limit: int | None = None
         with trio.move_on_after(idle_timeout) as idle:
             await _wait_for_request(stream, conn)
         if idle.cancelled_caught:
             return  # idle: close quietly (RFC 9112 §9.8 lets either side end a keep-alive)
+        deadline = trio.current_time() + http.request_timeout
         try:
-            with trio.fail_after(http.request_timeout):
-                incoming = await _read_request(
-                    stream, conn, http.max_header_bytes, http.max_body_bytes
-                )
+            with trio.fail_at(deadline):
+                event = await _read_head(stream, conn, http.max_header_bytes)
+            if event is not None:
+                address = _client_address(event, remote, http.trust_forwarded_for)
+                request = _parse_request(event, b"", address)
+                limit = streaming_limit(request, app)
+                _check_length(event, http.max_body_bytes if limit is None else limit)
+                if limit is None:
+                    with trio.fail_at(deadline):
+                        body = await _read_body(stream, conn, http.max_body_bytes)
+                    request = dataclasses.replace(request, body=body)
         except trio.TooSlowError:
             if conn.their_state is h11.IDLE and not conn.trailing_data[0]:
                 return  # an idle keep-alive connection: just close it
@@ -266,46 +435,58 @@ async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, r
         except _TooLarge as exc:
             failure = json_reply(exc.status, {"code": codes.TOO_LARGE, "message": exc.message},
                                  close=True)
+        except ChatError as exc:
+            failure = error_reply(exc, close=True)
         if failure is not None:
             if conn.our_state in {h11.IDLE, h11.SEND_RESPONSE}:
                 await _send_reply(stream, conn, failure, head_only=False, app=app)
             await _close_gracefully(stream)
             return
-        if incoming is None:
+        if event is None or request is None:
             return
-        event, body = incoming
-        try:
-            address = _client_address(event, remote, app.config.http.trust_forwarded_for)
-            request = _parse_request(event, body, address)
-        except ChatError as exc:
-            reply = error_reply(exc, close=True)
-        else:
-            if (
-                request.path == "/ws"
-                and request.method == "GET"
-                and is_websocket_upgrade(event)
-                and not app.draining
-            ):
-                try:
-                    check_websocket_request(request)
-                except ChatError as exc:
-                    reply = error_reply(exc)
-                else:
-                    # The protocol connection counts connections per address: the client's.
-                    on_upgrade()
-                    port = remote.rsplit(":", 1)[-1]
-                    await serve_websocket(stream, conn, event, app, on_websocket,
-                                          f"{address}:{port}")
-                    return
+        reply: Reply | FileReply
+        if limit is not None:
+            length = next((v for k, v in event.headers if k == b"content-length"), None)
+            body_source = _StreamedBody(
+                stream, conn, max_bytes=limit, length=None if length is None else int(length),
+                idle_timeout=http.body_idle_timeout)
+            reply = await dispatch(request, app, body_source)
+            if body_source.failure is not None:
+                reply = body_source.failure
+            elif not body_source.complete:  # not read to its end: the connection ends
+                reply = dataclasses.replace(reply, close=True)
+        elif (
+            request.path == "/ws"
+            and request.method == "GET"
+            and is_websocket_upgrade(event)
+            and not app.draining
+        ):
+            try:
+                check_websocket_request(request)
+            except ChatError as exc:
+                reply = error_reply(exc)
             else:
-                reply = await dispatch(request, app)
-            if app.draining and not reply.close:
-                reply = Reply(reply.status, reply.body, reply.content_type, reply.headers, True)
+                # The protocol connection counts connections per address: the client's.
+                on_upgrade()
+                port = remote.rsplit(":", 1)[-1]
+                await serve_websocket(stream, conn, event, app, on_websocket,
+                                      f"{request.address}:{port}")
+                return
+        else:
+            reply = await dispatch(request, app)
+        if app.draining and not reply.close:
+            reply = dataclasses.replace(reply, close=True)
+        if isinstance(reply, FileReply):
+            status = await _send_file(stream, conn, event, reply, app)
+        else:
+            status = reply.status
+            if conn.our_state is h11.SEND_RESPONSE:  # not after a protocol error on their side
+                await _send_reply(stream, conn, reply, head_only=event.method == b"HEAD",
+                                  app=app)
         log.debug(
             "%s %s %s -> %d",
-            remote, event.method.decode(), event.target.decode("latin-1"), reply.status,
+            remote, event.method.decode(), event.target.decode("latin-1"), status,
         )
-        await _send_reply(stream, conn, reply, head_only=event.method == b"HEAD", app=app)
         if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
             await _close_gracefully(stream)
             return
