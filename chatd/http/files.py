@@ -8,10 +8,11 @@ function of the request's headers, the reply and the size), in the order of RFC 
 
 1. ``If-None-Match`` (weak comparison, ``*`` matches) on a GET or HEAD: 304, no body.
 2. ``Range`` (RFC 9110 §14), when ``If-Range`` is absent or names the file's strong ETag:
-   one satisfiable range is 206 with ``Content-Range``; ranges none of which is satisfiable
-   are 416 with ``Content-Range: bytes */size``; several ranges are answered with the whole
-   file (200), as a server may ignore Range, rather than a multipart body; a header we do not
-   read (another unit, a malformed or reversed range) is ignored (200).
+   one satisfiable range is 206 with ``Content-Range`` (the others, past the end, are left
+   out); ranges none of which is satisfiable are 416 with ``Content-Range: bytes */size``;
+   two or more satisfiable ranges are answered with the whole file (200), as a server may
+   ignore Range, rather than a multipart body; a header we do not read (another unit, a
+   malformed or reversed range) is ignored (200).
 3. Otherwise 200 with the whole file.
 
 Every 200 and 206 says ``Accept-Ranges: bytes`` and has a Content-Length; a HEAD gets the
@@ -67,9 +68,9 @@ def parse_range(value: bytes | None, size: int) -> Span | None:
     in any case and whitespace around each range.
 
     Returns:
-        The span, or None for the whole file: no header, another unit, a malformed or
-        reversed range (the header is then ignored), or several ranges of which at least one
-        is satisfiable (answered whole).
+        The span (the only satisfiable range of the header), or None for the whole file: no
+        header, another unit, a malformed or reversed range (the header is then ignored), or
+        two or more satisfiable ranges (answered whole rather than as a multipart body).
 
     Raises:
         RangeNotSatisfiable: every range starts at or past the end of the file, or asks for

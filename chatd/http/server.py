@@ -322,11 +322,12 @@ async def _send_file(
 ) -> int:
     """Send ``reply``'s file, or the part of it the request asks for (:mod:`.files`); the
     status sent."""
+    head_only = event.method == b"HEAD"
     try:
         file = await trio.open_file(reply.path, "rb")
     except FileNotFoundError:
         failure = error_reply(ChatError(codes.NOT_FOUND, "no such file"), close=reply.close)
-        await _send_reply(stream, conn, failure, head_only=False, app=app)
+        await _send_reply(stream, conn, failure, head_only=head_only, app=app)
         return failure.status
     async with file:
         size = (await trio.to_thread.run_sync(os.fstat, file.fileno())).st_size
@@ -340,7 +341,7 @@ async def _send_file(
             refusal = json_reply(416, {"code": codes.BAD_REQUEST,
                                        "message": f"no range within the {size} bytes"},
                                  headers=answer.headers, close=reply.close)
-            await _send_reply(stream, conn, refusal, head_only=False, app=app)
+            await _send_reply(stream, conn, refusal, head_only=head_only, app=app)
             return 416
         headers = [*COMMON_HEADERS, *answer.headers]
         if reply.close:
@@ -352,7 +353,7 @@ async def _send_file(
             await stream.send_all(conn.send(h11.Response(
                 status_code=answer.status, headers=headers, reason=reason)))
         span = answer.span
-        if span is not None and event.method != b"HEAD":
+        if span is not None and not head_only:
             await file.seek(span.start)
             left = span.stop - span.start
             while left:

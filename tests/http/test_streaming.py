@@ -426,7 +426,7 @@ async def test_expect_continue_for_a_streamed_body(start: Start) -> None:
         exchange = await Exchange.open(port, "POST", "/test/small",
                                        [("Content-Length", "5"), ("Expect", "100-continue")])
         async with exchange.stream:
-            event = h11.NEED_DATA
+            event: Any = h11.NEED_DATA
             while event is h11.NEED_DATA:
                 exchange.conn.receive_data(await exchange.stream.receive_some(65536))
                 event = exchange.conn.next_event()
@@ -458,6 +458,7 @@ def _ranges(size: int) -> list[tuple[dict[str, str], int, slice | None, str | No
         ({"Range": "bytes=-0"}, 416, None, f"bytes */{size}"),
         ({"Range": f"bytes={size}-,{size + 5}-{size + 9}"}, 416, None, f"bytes */{size}"),
         ({"Range": "bytes=0-0,5-9"}, 200, slice(None), None),  # several ranges: whole
+        ({"Range": f"bytes={size}-, 0-1"}, 206, slice(0, 2), f"bytes 0-1/{size}"),
         ({"Range": "bytes=9-5"}, 200, slice(None), None),  # reversed: ignored
         ({"Range": "bytes=abc"}, 200, slice(None), None),
         ({"Range": "items=0-5"}, 200, slice(None), None),
