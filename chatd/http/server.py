@@ -14,6 +14,19 @@ After an answer that ends the connection we half-close and discard what the clie
 for a moment, so that it reads our error instead of a TCP reset.
 A ``GET /ws`` with ``Upgrade: websocket`` is handed to :mod:`chatd.http.websocket`.
 
+The head is read first and routed (:func:`~chatd.http.routes.streaming_limit`). A request
+for a streaming route (a file upload) is not read further: its handler gets a
+:class:`_StreamedBody` that reads the body from the connection as the handler asks for it,
+one chunk (at most :data:`BODY_RECEIVE_BYTES`) at a time, bounded by the route's own limit
+(413 before reading when the Content-Length is over it, else as soon as the bytes are) and,
+in time, by ``http.body_idle_timeout`` for each wait for the client's next bytes (408), not by
+``http.request_timeout`` for the whole. A ``100 Continue`` is sent when the handler first
+reads. A body that failed is answered with its failure whatever the handler returned; a
+body the handler left unread is not drained: the answer says ``Connection: close`` and the
+connection ends (an upload refused at its head costs no more of its bytes than the linger).
+A :class:`~chatd.http.messages.FileReply` is sent from disk a chunk at a time
+(:mod:`chatd.http.files`), each send bounded by ``http.body_idle_timeout``.
+
 Connections are counted per client address (``http.connections_per_ip``): past the cap a new
 one is answered 429 at once, without reading its request, and closed
 (:func:`refuse_http_connection`, which the daemon also uses when it is short of file
