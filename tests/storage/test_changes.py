@@ -37,7 +37,7 @@ from chatd.storage import (
     User,
     open_storage,
 )
-from chatd.storage.postgres import _SQL_HISTORY_NEWEST
+from chatd.storage.postgres import _SQL_APPEND_RESOLVE, _SQL_HISTORY_NEWEST
 from tests.helpers import make_config
 from tests.storage.test_postgres import TIMEOUT, appended, make_member, refused
 
@@ -533,3 +533,36 @@ async def test_the_topic_is_an_entry_set_by_the_owner(storage: Storage) -> None:
         conversation = await storage.direct_room(ann.id, "bob")
         assert refused(await one(storage, topic(ann, conversation.room.name, "x"))) \
             == "forbidden"
+
+
+async def test_a_batch_of_plain_sends_reads_no_message_but_its_nonces(
+        storage: Storage, database_dsn: str) -> None:
+    """Resolving a batch of sends without replies probes the messages table by key only (the
+    nonce, a reply's message): never a scan of the messages, however many there are. A hash
+    join over every message to quote none once made each batch cost time in proportion to
+    the whole history."""
+    with trio.fail_after(TIMEOUT * 6):
+        ann = await make_member(storage, "ann", "general")
+        for k in range(20):
+            await storage.append_messages(
+                [say(ann, "general", f"m{k}-{i}") for i in range(1000)])
+        first = (await storage.history(ann.id, "general", limit=1)).messages[0]
+        batch = [say(ann, "general", f"new {i}", reply_to=first.msg_id if i == 0 else None)
+                 for i in range(400)]
+        plan = await trio.to_thread.run_sync(asyncio.run, _plan_of_a_resolve(database_dsn,
+                                                                              batch))
+    scans = [s for s in _scans(plan) if s["Relation Name"] == "messages"]
+    assert scans and all("Index" in s["Node Type"] for s in scans), scans
+
+
+async def _plan_of_a_resolve(dsn: str, batch: list[NewMessage]) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ANALYZE")
+        rows = await conn.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {_SQL_APPEND_RESOLVE}",
+            [m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch],
+            [m.reply_to for m in batch], [" ".join(m.mentions) for m in batch])
+    finally:
+        await conn.close()
+    return json.loads(rows)[0]["Plan"]  # type: ignore[no-any-return]
