@@ -330,21 +330,26 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
     all_sent = trio.Event()
     senders_left = [len(links)]
 
-    def change(n: int, room: str, k: int) -> Request:
-        """The k-th change (from 1) of link n: every ``edit_every``-th an edit with new text,
-        the others reactions that go round the link's messages, put on the first time round
-        and taken back the next (so each changes something)."""
+    def is_edit(n: int, k: int) -> bool:
+        # Shifted by the link's number, so that 1 in edit_every of the changes in flight are
+        # edits however few each link makes (open loop: rate x duration / C each).
+        return edit_every > 0 and (k + n) % edit_every == 0
+
+    def change(n: int, room: str, k: int, j: int) -> Request:
+        """The k-th change (from 1) of link n, its j-th reaction (from 0) unless an edit: an
+        edit with new text, or a reaction going round the link's messages, put on the first
+        time round and taken back the next (so that each changes something)."""
         messages = targets[n]  # type: ignore[index]
-        if edit_every > 0 and k % edit_every == 0:
+        if is_edit(n, k):
             return Edit(id=k, room=room, msg_id=messages[(k // edit_every) % len(messages)],
                         text=f"{k} {text}")
-        j = k - 1 - (k // edit_every if edit_every > 0 else 0)  # reactions before this one
         return React(id=k, room=room, msg_id=messages[j % len(messages)], emoji=REACTION,
                      on=(j // len(messages)) % 2 == 0)
 
     async def sender(n: int, link: Link, room: str, pending: dict[int, float],
                      slots: trio.Semaphore) -> None:
         k = 0
+        reactions = 0
         interval = 1.0 / per_link_rate if open_loop and per_link_rate > 0 else 0.0
         at = start + random.random() * interval if open_loop else start
         await trio.sleep(max(0.0, at - time.monotonic()))
@@ -364,7 +369,8 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
                 k += 1
                 request: Request
                 if targets is not None:
-                    request = change(n, room, k)
+                    request = change(n, room, k, reactions)
+                    reactions += isinstance(request, React)
                 else:
                     body = f"{time.time():.6f} {text}" if stamp else text
                     request = Send(id=k, room=room, text=body, nonce=f"{run_id}-{n}-{k}")
@@ -381,7 +387,8 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
             if senders_left[0] == 0:
                 all_sent.set()
 
-    async def reader(link: Link, pending: dict[int, float], slots: trio.Semaphore) -> None:
+    async def reader(n: int, link: Link, pending: dict[int, float],
+                     slots: trio.Semaphore) -> None:
         while True:
             lines = await link.receive_lines()
             if not lines:
@@ -402,8 +409,7 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
                     counts["acked"] += 1
                     if reply.unchanged:
                         counts["unchanged"] += 1
-                    if targets is not None and edit_every > 0 and \
-                            reply.id % edit_every == 0:  # type: ignore[operator]
+                    if targets is not None and is_edit(n, reply.id):  # type: ignore[arg-type]
                         counts["edits_acked"] += 1
                     if now <= end:
                         counts["acked_in_window"] += 1
@@ -420,7 +426,7 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
             pending: dict[int, float] = {}
             slots = trio.Semaphore(window)
             room = spec.clients[n][1]
-            nursery.start_soon(reader, link, pending, slots)
+            nursery.start_soon(reader, n, link, pending, slots)
             nursery.start_soon(sender, n, link, room, pending, slots)
         with trio.move_on_after(max(0.0, end - time.monotonic())):
             await all_sent.wait()

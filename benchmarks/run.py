@@ -239,12 +239,15 @@ class Bench:
         return Readings(read_proc(target.pid),
                         read_proc(pg_pid, tree=True) if pg_pid is not None else None)
 
-    def window(self, target: Target, delay: float, duration: float) -> dict[str, Readings]:
+    def window(self, target: Target, delay: float, duration: float
+               ) -> tuple[dict[str, Readings], list[threading.Timer]]:
         """Readings of the server (and PostgreSQL) when the measurement window opens,
-        ``delay`` seconds from now, and when it closes, taken by timers: the CPU figures then
-        leave out setup, the load generators' start and the teardown of the connections
-        (closing 10,000 connections costs the server more than 10 s of sends at 250/s)."""
+        ``delay`` seconds from now, and when it closes, taken by timers (returned, to be
+        joined before the server stops): the CPU figures then leave out setup, the load
+        generators' start and the teardown of the connections (closing 10,000 connections
+        costs the server more than 10 s of sends at 250/s)."""
         box: dict[str, Readings] = {}
+        timers = []
 
         def take(key: str) -> None:
             box[key] = self.read(target)
@@ -253,7 +256,8 @@ class Bench:
             timer = threading.Timer(at, take, (key,))
             timer.daemon = True
             timer.start()
-        return box
+            timers.append(timer)
+        return box, timers
 
     def profile(self, target: Target, label: str, delay: float, duration: float) -> None:
         """With ``--profile DIR``: py-spy on the server for the measurement window only
@@ -371,6 +375,7 @@ class _Measured:
         self._before: Readings | None = None
         self._counters: dict[str, float] | None = None
         self._edges: dict[str, Readings] = {}
+        self._timers: list[threading.Timer] = []
 
     def open_in(self, lead: float) -> float:
         """The workers are ready and the window opens ``lead`` seconds from now (returned,
@@ -378,12 +383,15 @@ class _Measured:
         self._before = self._bench.read(self._target)
         self._counters = self._bench.counters(self._target)
         self._bench.profile(self._target, self._label, lead, self._duration)
-        self._edges = self._bench.window(self._target, lead, self._duration)
+        self._edges, self._timers = self._bench.window(self._target, lead, self._duration)
         return lead
 
     def close(self, *, loadgen_cpu: float) -> dict[str, Any]:
-        """The workers are done: CPU use over the window (over the whole scenario if a timer
-        has not fired, which only a failed run should see) and chatd's own figures."""
+        """The workers are done: CPU use over the window and chatd's own figures. Waits for
+        the window to close: open-loop workers whose last sends were acked early are done
+        before it does (and a reading of a server already stopped would fail)."""
+        for timer in self._timers:
+            timer.join()
         after = self._bench.read(self._target)
         counters = self._bench.counters(self._target)
         self._bench.profiles_done()

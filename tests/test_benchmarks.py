@@ -65,29 +65,30 @@ def test_change_scenario_changes_messages_and_compares_with_send(tmp_path: Path,
                                                                  database_dsn: str) -> None:
     """The change scenario beside send, at a tiny size: every change is acknowledged as one
     that changed something (the reactions go on and off in turn, each edit brings new text:
-    none is ``unchanged``, none refused), its entry reaches the room's members, and the
-    report sets changes against sends of the same run."""
+    none is ``unchanged``, none refused), about 1 in 5 is an edit even in open loop where
+    each connection makes only two, its entry reaches the room's members, and the report
+    sets changes against sends of the same run."""
     out = tmp_path / "results.json"
     main(["run", "--scenario", "send,change", "--servers", "chatd", "--duration", "1",
-          "--connections", "20", "--rooms", "4", "--rates", "100", "--scale-connections", "",
-          "--edit-every", "2", "--dsn", database_dsn, "--out", str(out), "--no-plots"])
+          "--connections", "20", "--rooms", "4", "--rates", "40", "--scale-connections", "",
+          "--dsn", database_dsn, "--out", str(out), "--no-plots"])
     doc = json.loads(out.read_text())
     changes = {r["params"]["mode"]: r for r in doc["results"] if r["scenario"] == "change"}
     assert set(changes) == {"closed", "open"}
     for mode, result in changes.items():
         f = result["figures"]
-        assert result["params"]["messages"] == 3 and result["params"]["edit_every"] == 2
+        assert result["params"]["messages"] == 3 and result["params"]["edit_every"] == 5
         for name in ("acked_per_s", "p50_ms", "p99_ms", "server_cores", "edits_acked"):
             assert _positive(f[name]), f"{mode} {name} = {f[name]!r}"
-        assert f["edits_acked"] < f["acked"]  # and reactions
+        assert 0.1 < f["edits_acked"] / f["acked"] < 0.3, (f["edits_acked"], f["acked"])
         assert (f["errors"], f["timeouts"], f["unchanged"]) == (0, 0, 0), f["error_samples"]
         assert f["deliveries"] >= f["acked"]  # entries, to the 5 members of each room
     ratios = doc["ratios"]
     assert _positive(ratios["closed_acked_change_over_send"])
     assert _positive(ratios["closed_p99_change_over_send"])
-    assert [row["offered_per_s"] for row in ratios["change_open_loop"]] == [100.0]
+    assert [row["offered_per_s"] for row in ratios["change_open_loop"]] == [40.0]
     text = markdown(doc)
-    assert "### Changes to messages" in text and "change/send, open loop at 100/s" in text
+    assert "### Changes to messages" in text and "change/send, open loop at 40/s" in text
 
 
 def test_profile_summary_counts_own_and_inclusive_samples(tmp_path: Path) -> None:
