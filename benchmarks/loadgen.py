@@ -13,6 +13,12 @@ Latencies are measured against the *scheduled* time of each send in open loop (s
 falls behind is charged for the time the request waited to be sent: no coordinated omission),
 against the actual send time in closed loop, and against the sender's wall clock for fan-out
 (sender and receivers are different processes on the same machine).
+
+Changes to messages (kind ``change``) are driven exactly like sends (the same loops, the same
+latency): in setup each connection posts a few messages of its own and waits for their acks;
+then each request is a change to one of them, mostly a reaction put and taken back in turn
+(so that every request changes something: none is answered ``unchanged``) and every
+``edit_every``-th an edit with new text.
 """
 
 from __future__ import annotations
@@ -33,18 +39,28 @@ from typing import Any, Protocol
 import trio
 
 from benchmarks.infra import raise_nofile
-from benchmarks.wire import MESSAGE_PREFIX, Link, ProtocolError, hello, open_link, parse
-from chatd.protocol import Error, Gap, Join, MessagePosted, Send, Sent
+from benchmarks.wire import (
+    CHANGE_PREFIXES,
+    MESSAGE_PREFIX,
+    Link,
+    ProtocolError,
+    hello,
+    open_link,
+    parse,
+)
+from chatd.protocol import Edit, Error, Gap, Join, MessagePosted, React, Request, Send, Sent
 
 __all__ = ["Spec", "WorkerHandle", "run_workers"]
 
 CONNECT_CONCURRENCY = 256  # handshakes in flight per worker while setting up
+REACTION = "\N{THUMBS UP SIGN}"  # the emoji the change scenario puts and takes back
 
 
 @dataclass
 class Spec:
     """What one worker does. ``clients`` is one (token, room or "") per connection; ``kind``
-    is send, fanout_recv, fanout_send, connect or resume; ``params`` depend on the kind."""
+    is send, change, fanout_recv, fanout_send, connect or resume; ``params`` depend on the
+    kind."""
 
     kind: str
     host: str
@@ -167,6 +183,10 @@ async def _worker(pipe: multiprocessing.connection.Connection, spec: Spec) -> No
             started = time.monotonic()
             cpu = _cpu()
             links = await _connect_all(nursery, spec)
+            targets: list[list[int]] | None = None
+            if spec.kind == "change":
+                targets = await _post_targets(links, spec)
+                await _wait_quiet(links, lines=True)
             if spec.kind == "fanout_recv":
                 await _wait_quiet(links)
             # What setup made lives until the end: out of the collector's way, so that a full
@@ -179,6 +199,8 @@ async def _worker(pipe: multiprocessing.connection.Connection, spec: Spec) -> No
             cpu = _cpu()
             if spec.kind == "send":
                 report = await _send(links, spec, go_at)
+            elif spec.kind == "change":
+                report = await _send(links, spec, go_at, targets=targets)
             elif spec.kind == "fanout_send":
                 report = await _send(links, spec, go_at, stamp=True)
             elif spec.kind == "fanout_recv":
@@ -225,15 +247,42 @@ async def _connect_all(nursery: trio.Nursery, spec: Spec) -> list[Link]:
     return [link for link in links if link is not None]
 
 
-async def _wait_quiet(links: list[Link], quiet: float = 1.0, limit: float = 300.0) -> None:
+async def _post_targets(links: list[Link], spec: Spec) -> list[list[int]]:
+    """Each link posts ``messages`` messages to its room, one at a time, and waits for each
+    ack: the msg_ids its changes will be made to, per link."""
+    count: int = spec.params.get("messages", 3)
+    text = "x" * spec.params.get("text_bytes", 64)
+    run_id = secrets.token_hex(4)
+    targets: list[list[int]] = [[] for _ in links]
+    limiter = trio.CapacityLimiter(spec.params.get("concurrency", CONNECT_CONCURRENCY))
+
+    async def post(n: int, link: Link) -> None:
+        async with limiter:
+            for k in range(count):
+                reply = await link.request(Send(id=f"t{k}", room=spec.clients[n][1], text=text,
+                                                nonce=f"{run_id}-t{n}-{k}"))
+                if not isinstance(reply, Sent):
+                    raise ProtocolError(f"send answered with {reply}")
+                targets[n].append(reply.msg_id)
+
+    async with trio.open_nursery() as nursery:
+        for n, link in enumerate(links):
+            nursery.start_soon(post, n, link)
+    return targets
+
+
+async def _wait_quiet(links: list[Link], quiet: float = 1.0, limit: float = 300.0, *,
+                      lines: bool = False) -> None:
     """Read and drop whatever arrives until nothing has for ``quiet`` seconds: a room's
     members are told of every join (M joins to M members: M² ``joined`` events), and that
-    backlog must not be counted as, or delay, the fan-out being measured."""
+    backlog must not be counted as, or delay, the fan-out being measured. ``lines``: read
+    whole lines (through the link's line buffer and what a reply left held), for links that
+    go on reading lines afterwards."""
     last = [time.monotonic()]
 
     async def drop(link: Link) -> None:
         while True:
-            if not await link.receive_chunk():
+            if not await (link.receive_lines() if lines else link.receive_chunk()):
                 return
             last[0] = time.monotonic()
 
@@ -250,10 +299,14 @@ def _mono(wall: float) -> float:
     return time.monotonic() + (wall - time.time())
 
 
-async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = False
-                ) -> dict[str, Any]:
+async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = False,
+                targets: list[list[int]] | None = None) -> dict[str, Any]:
     """Every link sends to its room: open loop at ``rate`` per link per second, or closed loop
-    with ``window`` sends in flight per link. Counts acks and message events."""
+    with ``window`` sends in flight per link. Counts acks and message events.
+
+    With ``targets`` (the msg_ids each link posted in setup) the requests are changes to
+    those messages instead (see the module's docstring), and the events counted are the
+    change entries."""
     p = spec.params
     duration: float = p["duration"]
     drain: float = p.get("drain", 10.0)
@@ -262,19 +315,41 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
     window: int = p.get("window", 1)
     count: int | None = p.get("count")  # closed loop: stop after this many sends per link
     text = "x" * p.get("text_bytes", 64)
+    edit_every: int = p.get("edit_every", 5)
     run_id = secrets.token_hex(4)
+    answering: type[Request] = Send if targets is None else React
+    entry_prefix: bytes | tuple[bytes, ...] = MESSAGE_PREFIX if targets is None \
+        else CHANGE_PREFIXES
     start = _mono(go_at)
     end = start + duration
     latencies = array("d")
-    counts = {"sent": 0, "acked": 0, "acked_in_window": 0, "errors": 0, "deliveries": 0}
+    counts = {"sent": 0, "acked": 0, "acked_in_window": 0, "errors": 0, "deliveries": 0,
+              "unchanged": 0, "edits_acked": 0}
     error_samples: list[str] = []
     outstanding = [0]
     all_sent = trio.Event()
     senders_left = [len(links)]
 
+    def is_edit(n: int, k: int) -> bool:
+        # Shifted by the link's number, so that 1 in edit_every of the changes in flight are
+        # edits however few each link makes (open loop: rate x duration / C each).
+        return edit_every > 0 and (k + n) % edit_every == 0
+
+    def change(n: int, room: str, k: int, j: int) -> Request:
+        """The k-th change (from 1) of link n, its j-th reaction (from 0) unless an edit: an
+        edit with new text, or a reaction going round the link's messages, put on the first
+        time round and taken back the next (so that each changes something)."""
+        messages = targets[n]  # type: ignore[index]
+        if is_edit(n, k):
+            return Edit(id=k, room=room, msg_id=messages[(k // edit_every) % len(messages)],
+                        text=f"{k} {text}")
+        return React(id=k, room=room, msg_id=messages[j % len(messages)], emoji=REACTION,
+                     on=(j // len(messages)) % 2 == 0)
+
     async def sender(n: int, link: Link, room: str, pending: dict[int, float],
                      slots: trio.Semaphore) -> None:
         k = 0
+        reactions = 0
         interval = 1.0 / per_link_rate if open_loop and per_link_rate > 0 else 0.0
         at = start + random.random() * interval if open_loop else start
         await trio.sleep(max(0.0, at - time.monotonic()))
@@ -292,8 +367,13 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
                         break
                     at = time.monotonic()
                 k += 1
-                body = f"{time.time():.6f} {text}" if stamp else text
-                request = Send(id=k, room=room, text=body, nonce=f"{run_id}-{n}-{k}")
+                request: Request
+                if targets is not None:
+                    request = change(n, room, k, reactions)
+                    reactions += isinstance(request, React)
+                else:
+                    body = f"{time.time():.6f} {text}" if stamp else text
+                    request = Send(id=k, room=room, text=body, nonce=f"{run_id}-{n}-{k}")
                 pending[k] = at
                 outstanding[0] += 1
                 counts["sent"] += 1
@@ -307,17 +387,18 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
             if senders_left[0] == 0:
                 all_sent.set()
 
-    async def reader(link: Link, pending: dict[int, float], slots: trio.Semaphore) -> None:
+    async def reader(n: int, link: Link, pending: dict[int, float],
+                     slots: trio.Semaphore) -> None:
         while True:
             lines = await link.receive_lines()
             if not lines:
                 return
             now = time.monotonic()
             for line in lines:
-                if line.startswith(MESSAGE_PREFIX):
+                if line.startswith(entry_prefix):
                     counts["deliveries"] += 1
                     continue
-                reply = parse(line, Send)  # the acks, and the joined/presence/... events
+                reply = parse(line, answering)  # the acks, and the joined/presence/... events
                 if not isinstance(reply, Sent | Error):
                     continue
                 sent_at = pending.pop(reply.id, None)  # type: ignore[arg-type]
@@ -326,6 +407,10 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
                 outstanding[0] -= 1
                 if isinstance(reply, Sent):
                     counts["acked"] += 1
+                    if reply.unchanged:
+                        counts["unchanged"] += 1
+                    if targets is not None and is_edit(n, reply.id):  # type: ignore[arg-type]
+                        counts["edits_acked"] += 1
                     if now <= end:
                         counts["acked_in_window"] += 1
                     latencies.append((now - sent_at) * 1000.0)
@@ -341,7 +426,7 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
             pending: dict[int, float] = {}
             slots = trio.Semaphore(window)
             room = spec.clients[n][1]
-            nursery.start_soon(reader, link, pending, slots)
+            nursery.start_soon(reader, n, link, pending, slots)
             nursery.start_soon(sender, n, link, room, pending, slots)
         with trio.move_on_after(max(0.0, end - time.monotonic())):
             await all_sent.wait()

@@ -58,6 +58,37 @@ def ratios(doc: dict[str, Any]) -> dict[str, Any]:
     fan = {s: max((r["figures"]["deliveries_per_s"] for r in _rows(doc, "fanout", s)),
                   default=None) for s in ("chatd", "socketio")}
     out["fanout_max_deliveries_chatd_over_peer"] = _ratio(fan["chatd"], fan["socketio"])
+    out.update(_change_ratios(doc))
+    return out
+
+
+def _change_ratios(doc: dict[str, Any]) -> dict[str, Any]:
+    """A change against a send, in the same run (chatd, same connections, rooms and load):
+    acked/s and latency in closed loop, and latency at each offered rate in open loop."""
+    sends = {(r["params"]["mode"], r["params"]["offered_per_s"]): r["figures"]
+             for r in _rows(doc, "durable_send", "chatd")
+             if r["params"]["connections"] == _main_connections(doc)}
+    out: dict[str, Any] = {}
+    rows = []
+    for r in _rows(doc, "change", "chatd"):
+        p, f = r["params"], r["figures"]
+        send = sends.get((p["mode"], p["offered_per_s"]))
+        if send is None:
+            continue
+        if p["mode"] == "closed":
+            out["closed_acked_change_over_send"] = _ratio(f["acked_per_s"], send["acked_per_s"])
+            out["closed_p50_change_over_send"] = _ratio(f["p50_ms"], send["p50_ms"])
+            out["closed_p99_change_over_send"] = _ratio(f["p99_ms"], send["p99_ms"])
+        else:
+            rows.append({"offered_per_s": p["offered_per_s"],
+                         "acked_change_over_send": _ratio(f["acked_per_s"],
+                                                          send["acked_per_s"]),
+                         "p50_change_over_send": _ratio(f["p50_ms"], send["p50_ms"]),
+                         "p99_change_over_send": _ratio(f["p99_ms"], send["p99_ms"]),
+                         "server_cores_change_over_send": _ratio(f["server_cores"],
+                                                                 send["server_cores"])})
+    if rows:
+        out["change_open_loop"] = rows
     return out
 
 
@@ -167,6 +198,19 @@ def markdown(doc: dict[str, Any]) -> str:
              "p99 ms", "p99.9 ms", "errors+timeouts", "server cores", "PG cores",
              "server CPU ms/msg"], rows))
     rows = []
+    for r in _rows(doc, "change"):
+        p, f = r["params"], r["figures"]
+        rows.append([r["transport"], p["mode"] + (f" w={p['window']}"
+                     if p["mode"] == "closed" else ""), f"{p['connections']}/{p['rooms']}",
+                     p["offered_per_s"], f["acked_per_s"], f["p50_ms"], f["p99_ms"],
+                     f["p99_9_ms"], f["errors"] + f["timeouts"], f["unchanged"],
+                     f["server_cores"], f.get("pg_cores"), f["server_cpu_ms_per_msg"]])
+    if rows:
+        parts.append("### Changes to messages (chatd; reactions put and taken back, edits)\n\n"
+                     + _table(["transport", "loop", "conns/rooms", "offered/s", "acked/s",
+                               "p50 ms", "p99 ms", "p99.9 ms", "errors+timeouts", "unchanged",
+                               "server cores", "PG cores", "server CPU ms/change"], rows))
+    rows = []
     for r in _rows(doc, "fanout"):
         p, f = r["params"], r["figures"]
         rows.append([r["server"], p["members"], p["messages_per_s"],
@@ -211,10 +255,16 @@ def markdown(doc: dict[str, Any]) -> str:
         parts.append("### Ceilings\n\n" + _table(["ceiling", "shape", "rows or replies/s",
                                                  "commits/s"], rows))
     rat = doc.get("ratios") or ratios(doc)
-    lines = [f"- {k}: {v}" for k, v in rat.items() if k != "open_loop" and v is not None]
+    lines = [f"- {k}: {v}" for k, v in rat.items()
+             if k not in ("open_loop", "change_open_loop") and v is not None]
     lines += [f"- open loop at {row['offered_per_s']:g}/s: acked chatd/peer "
               f"{row['acked_chatd_over_peer']}, p99 chatd/peer {row['p99_chatd_over_peer']}"
               for row in rat.get("open_loop", [])]
+    lines += [f"- change/send, open loop at {row['offered_per_s']:g}/s: acked "
+              f"{row['acked_change_over_send']}, p50 {row['p50_change_over_send']}, p99 "
+              f"{row['p99_change_over_send']}, server cores "
+              f"{row['server_cores_change_over_send']}"
+              for row in rat.get("change_open_loop", [])]
     if lines:
         parts.append("### Ratios\n\n" + "\n".join(lines))
     tgt = targets(doc)

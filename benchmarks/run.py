@@ -239,12 +239,15 @@ class Bench:
         return Readings(read_proc(target.pid),
                         read_proc(pg_pid, tree=True) if pg_pid is not None else None)
 
-    def window(self, target: Target, delay: float, duration: float) -> dict[str, Readings]:
+    def window(self, target: Target, delay: float, duration: float
+               ) -> tuple[dict[str, Readings], list[threading.Timer]]:
         """Readings of the server (and PostgreSQL) when the measurement window opens,
-        ``delay`` seconds from now, and when it closes, taken by timers: the CPU figures then
-        leave out setup, the load generators' start and the teardown of the connections
-        (closing 10,000 connections costs the server more than 10 s of sends at 250/s)."""
+        ``delay`` seconds from now, and when it closes, taken by timers (returned, to be
+        joined before the server stops): the CPU figures then leave out setup, the load
+        generators' start and the teardown of the connections (closing 10,000 connections
+        costs the server more than 10 s of sends at 250/s)."""
         box: dict[str, Readings] = {}
+        timers = []
 
         def take(key: str) -> None:
             box[key] = self.read(target)
@@ -253,7 +256,8 @@ class Bench:
             timer = threading.Timer(at, take, (key,))
             timer.daemon = True
             timer.start()
-        return box
+            timers.append(timer)
+        return box, timers
 
     def profile(self, target: Target, label: str, delay: float, duration: float) -> None:
         """With ``--profile DIR``: py-spy on the server for the measurement window only
@@ -371,6 +375,7 @@ class _Measured:
         self._before: Readings | None = None
         self._counters: dict[str, float] | None = None
         self._edges: dict[str, Readings] = {}
+        self._timers: list[threading.Timer] = []
 
     def open_in(self, lead: float) -> float:
         """The workers are ready and the window opens ``lead`` seconds from now (returned,
@@ -378,12 +383,15 @@ class _Measured:
         self._before = self._bench.read(self._target)
         self._counters = self._bench.counters(self._target)
         self._bench.profile(self._target, self._label, lead, self._duration)
-        self._edges = self._bench.window(self._target, lead, self._duration)
+        self._edges, self._timers = self._bench.window(self._target, lead, self._duration)
         return lead
 
     def close(self, *, loadgen_cpu: float) -> dict[str, Any]:
-        """The workers are done: CPU use over the window (over the whole scenario if a timer
-        has not fired, which only a failed run should see) and chatd's own figures."""
+        """The workers are done: CPU use over the window and chatd's own figures. Waits for
+        the window to close: open-loop workers whose last sends were acked early are done
+        before it does (and a reading of a server already stopped would fail)."""
+        for timer in self._timers:
+            timer.join()
         after = self._bench.read(self._target)
         counters = self._bench.counters(self._target)
         self._bench.profiles_done()
@@ -414,13 +422,19 @@ def _usage(bench: Bench, before: Readings, after: Readings, loadgen_cpu: float,
 
 def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, mode: str,
                  rate: float, window: int, duration: float, procs: int,
-                 tokens: list[str]) -> dict[str, Any]:
+                 tokens: list[str], changes: dict[str, int] | None = None) -> dict[str, Any]:
     """C connections in R rooms (connection i in room i mod R) sending to their room, open
-    loop at ``rate`` sends/s in total or closed loop with ``window`` sends in flight each."""
+    loop at ``rate`` sends/s in total or closed loop with ``window`` sends in flight each.
+
+    With ``changes`` ({"messages": n, "edit_every": e}; chatd only) the scenario is
+    ``change``: each connection posts n messages in setup, then its requests are changes to
+    them (reactions put and taken back, every e-th an edit), measured as sends are."""
     clients = [(tokens[i], f"room{i % rooms}") for i in range(connections)]
     params = {"mode": mode, "rate": rate / connections if mode == "open" else 0.0,
-              "window": window, "duration": duration, "drain": max(5.0, duration)}
-    label = f"send-{connections}-" + (f"open{rate:g}" if mode == "open" else "closed")
+              "window": window, "duration": duration, "drain": max(5.0, duration),
+              **(changes or {})}
+    kind = "send" if changes is None else "change"
+    label = f"{kind}-{connections}-" + (f"open{rate:g}" if mode == "open" else "closed")
     measured = _Measured(bench, target, label, duration)
 
     def on_ready(_: list[dict[str, Any]]) -> float:
@@ -429,12 +443,13 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
         # send is late for the load generator's own sake.
         return measured.open_in(0.5 + connections / 4000)
 
-    reports = run_workers(bench.specs(target, "send", clients, params, procs, "send"),
+    reports = run_workers(bench.specs(target, kind, clients, params, procs, kind),
                           on_ready=on_ready)
     usage = measured.close(loadgen_cpu=sum(r["cpu"] for r in reports))
     latencies = merge_latencies(reports)
     total = {k: sum(r[k] for r in reports) for k in
-             ("sent", "acked", "acked_in_window", "errors", "timeouts", "deliveries")}
+             ("sent", "acked", "acked_in_window", "errors", "timeouts", "deliveries",
+              *(("unchanged", "edits_acked") if changes is not None else ()))}
     figures = {
         "acked_per_s": round(total["acked_in_window"] / duration, 1),
         "deliveries_per_s": round(total["deliveries"] / duration, 1),
@@ -446,10 +461,11 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
         "setup_s": round(max(r["setup"]["seconds"] for r in reports), 2),
     }
     return bench.record({
-        "scenario": "durable_send", "server": target.name, "transport": target.transport,
+        "scenario": "durable_send" if changes is None else "change", "server": target.name,
+        "transport": target.transport,
         "params": {"connections": connections, "rooms": rooms, "mode": mode,
                    "offered_per_s": rate if mode == "open" else None, "window": window,
-                   "duration_s": duration, "procs": procs},
+                   "duration_s": duration, "procs": procs, **(changes or {})},
         "figures": figures})
 
 
@@ -613,7 +629,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run scenarios and write results")
     run.add_argument("--scenario", default="all",
-                     help="comma-separated: send, fanout, connections, resume, ceilings, all")
+                     help="comma-separated: send, change, fanout, connections, resume, "
+                          "ceilings, all")
     run.add_argument("--servers", default="chatd,socketio",
                      help="servers compared: chatd, socketio (the peer; needs node and npm)")
     run.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
@@ -629,6 +646,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--scale-connections", default="100,10000",
                      help="durable send: other connection counts at the lowest rate, for the "
                           "cost per message against connections (empty: skip)")
+    run.add_argument("--change-messages", type=int, default=3,
+                     help="change (chatd only): messages each connection posts first, then "
+                          "changes (C, R, --rates and --window as for durable send)")
+    run.add_argument("--edit-every", type=int, default=5,
+                     help="change: every N-th change is an edit, the others reactions put "
+                          "and taken back in turn (0: reactions only)")
     run.add_argument("--members", type=int, default=1000, help="fan-out: M")
     run.add_argument("--fanout-rates", default="20,50,100,150",
                      help="fan-out: messages/s from the one sender, comma-separated")
@@ -678,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
     infra.raise_nofile()
     scenarios = {s.strip() for s in args.scenario.split(",")}
     if "all" in scenarios:
-        scenarios = {"send", "fanout", "connections", "resume", "ceilings"}
+        scenarios = {"send", "change", "fanout", "connections", "resume", "ceilings"}
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if "socketio" in servers:
         from benchmarks.peer import node_available, npm_install
@@ -755,6 +778,20 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
                                  rate=min(_floats(a.rates)), window=1, duration=d,
                                  procs=a.procs if count < 5000 else max(2, a.procs),
                                  tokens=tokens)
+    if "change" in scenarios:
+        if "chatd" in servers:
+            changes = {"messages": a.change_messages, "edit_every": a.edit_every}
+            with bench.target("chatd", "change", a.transport) as target:
+                tokens = target.tokens("c", a.connections)
+                durable_send(bench, target, connections=a.connections, rooms=a.rooms,
+                             mode="closed", rate=0, window=a.window, duration=d,
+                             procs=a.procs, tokens=tokens, changes=changes)
+                for rate in _floats(a.rates):
+                    durable_send(bench, target, connections=a.connections, rooms=a.rooms,
+                                 mode="open", rate=rate, window=1, duration=d, procs=a.procs,
+                                 tokens=tokens, changes=changes)
+        if set(servers) - {"chatd"}:
+            print("change: chatd only (the peer has no changes to messages)", file=sys.stderr)
     if "fanout" in scenarios:
         for server in servers:
             with bench.target(server, "fanout", a.transport) as target:
@@ -780,7 +817,8 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
 def _one_line(result: dict[str, Any]) -> str:
     f = result["figures"]
     keys = ["acked_per_s", "rows_per_s", "deliveries_per_s", "p50_ms", "p99_ms", "p99_9_ms",
-            "errors", "timeouts", "server_cores", "pg_cores", "loadgen_cores", "rss_per_conn_kib",
+            "errors", "timeouts", "unchanged", "server_cores", "pg_cores", "loadgen_cores",
+            "rss_per_conn_kib",
             "connect_hello_per_s", "all_caught_up_s", "failed", "mean_batch",
             "mean_commit_ms", "gc_full", "gc_ms", "gc_longest_ms",
             "server_acks_over_100ms_pct"]

@@ -31,9 +31,12 @@ from chatd.protocol import (
 )
 from chatd.protocol.client import MAX_SERVER_FRAME_BYTES
 
-__all__ = ["MESSAGE_PREFIX", "Link", "ProtocolError", "hello", "open_link", "parse"]
+__all__ = ["CHANGE_PREFIXES", "MESSAGE_PREFIX", "Link", "ProtocolError", "hello", "open_link",
+           "parse"]
 
 MESSAGE_PREFIX = b'{"op":"message"'
+#: The first bytes of the entries that change a message (``edited``, ``deleted``, ``reaction``).
+CHANGE_PREFIXES = (b'{"op":"edited"', b'{"op":"deleted"', b'{"op":"reaction"')
 _REPLY_OPS = frozenset({"ok", "error", "welcome"})
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.profile import summary
+from benchmarks.report import markdown
 from benchmarks.run import main
 
 pytestmark = pytest.mark.slow
@@ -24,8 +25,9 @@ def _positive(value: object) -> bool:
 
 
 def test_every_scenario_runs_and_reports_figures(tmp_path: Path, database_dsn: str) -> None:
-    """A smoke run of send (closed and open loop), fan-out, idle connections, resume and the
-    ceilings writes a results file in which every headline figure is a positive number."""
+    """A smoke run of send and change (closed and open loop), fan-out, idle connections,
+    resume and the ceilings writes a results file in which every headline figure is a
+    positive number."""
     out = tmp_path / "results.json"
     main(["run", "--scenario", "all", "--servers", "chatd", "--duration", "1",
           "--connections", "20", "--rooms", "4", "--rates", "100", "--scale-connections", "",
@@ -40,6 +42,8 @@ def test_every_scenario_runs_and_reports_figures(tmp_path: Path, database_dsn: s
         ("durable_send", "chatd", "closed"): ["acked_per_s", "p50_ms", "p99_ms", "p99_9_ms"],
         ("durable_send", "chatd", "open"): ["acked_per_s", "p50_ms", "p99_ms"],
         ("durable_send", "echo", "closed"): ["acked_per_s", "p99_ms"],
+        ("change", "chatd", "closed"): ["acked_per_s", "p50_ms", "p99_ms"],
+        ("change", "chatd", "open"): ["acked_per_s", "p50_ms", "p99_ms"],
         ("fanout", "chatd", None): ["deliveries_per_s", "p50_ms", "p99_ms"],
         ("connections", "chatd", None): ["connect_hello_per_s", "rss_after_mib"],
         ("resume", "chatd", None): ["all_caught_up_s", "messages_replayed"],
@@ -55,6 +59,36 @@ def test_every_scenario_runs_and_reports_figures(tmp_path: Path, database_dsn: s
     assert _positive(closed["mean_commit_ms"]) and "gc_ms" in closed
     assert by[("resume", "chatd", None)]["failed"] == 0
     assert "rss_per_conn_kib" in by[("connections", "chatd", None)]
+
+
+def test_change_scenario_changes_messages_and_compares_with_send(tmp_path: Path,
+                                                                 database_dsn: str) -> None:
+    """The change scenario beside send, at a tiny size: every change is acknowledged as one
+    that changed something (the reactions go on and off in turn, each edit brings new text:
+    none is ``unchanged``, none refused), about 1 in 5 is an edit even in open loop where
+    each connection makes only two, its entry reaches the room's members, and the report
+    sets changes against sends of the same run."""
+    out = tmp_path / "results.json"
+    main(["run", "--scenario", "send,change", "--servers", "chatd", "--duration", "1",
+          "--connections", "20", "--rooms", "4", "--rates", "40", "--scale-connections", "",
+          "--dsn", database_dsn, "--out", str(out), "--no-plots"])
+    doc = json.loads(out.read_text())
+    changes = {r["params"]["mode"]: r for r in doc["results"] if r["scenario"] == "change"}
+    assert set(changes) == {"closed", "open"}
+    for mode, result in changes.items():
+        f = result["figures"]
+        assert result["params"]["messages"] == 3 and result["params"]["edit_every"] == 5
+        for name in ("acked_per_s", "p50_ms", "p99_ms", "server_cores", "edits_acked"):
+            assert _positive(f[name]), f"{mode} {name} = {f[name]!r}"
+        assert 0.1 < f["edits_acked"] / f["acked"] < 0.3, (f["edits_acked"], f["acked"])
+        assert (f["errors"], f["timeouts"], f["unchanged"]) == (0, 0, 0), f["error_samples"]
+        assert f["deliveries"] >= f["acked"]  # entries, to the 5 members of each room
+    ratios = doc["ratios"]
+    assert _positive(ratios["closed_acked_change_over_send"])
+    assert _positive(ratios["closed_p99_change_over_send"])
+    assert [row["offered_per_s"] for row in ratios["change_open_loop"]] == [40.0]
+    text = markdown(doc)
+    assert "### Changes to messages" in text and "change/send, open loop at 40/s" in text
 
 
 def test_profile_summary_counts_own_and_inclusive_samples(tmp_path: Path) -> None:
