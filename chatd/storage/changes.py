@@ -10,9 +10,10 @@ and changes of a room take their seqs from ``rooms.last_seq`` one transaction at
 two nodes cannot deadlock). Under that lock it reads what the changes touch (the messages,
 the members, the reactions, the names an edit mentions), decides each change in batch order
 in Python, against the state the changes before it in the batch left, and writes the result
-in a fixed number of statements, whatever the batch's size: the entries, the rooms' new
-``last_seq`` (whose trigger tells the other nodes), the messages' new state, the reactions and
-the mentions. A change that changes nothing takes no seq and writes nothing.
+in one statement whatever the batch's size (the entries, the rooms' new ``last_seq``, whose
+trigger tells the other nodes, the messages' new state, the reactions), plus one for each rare
+kind of change it holds (a topic, a deletion, mentions to change): about five round trips a
+batch. A change that changes nothing takes no seq and writes nothing.
 
 Deleting a message removes its words: the row's text, the text of its earlier edits (kept in
 ``changes`` until then, as the log entries that carried them), its mentions and reactions.
@@ -21,6 +22,8 @@ Deleting a message removes its words: the row's text, the text of its earlier ed
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from chatd.errors import ChatError
@@ -38,17 +41,20 @@ ORDER BY id FOR NO KEY UPDATE
 """
 # Taken after the locks, so that an entry's ts follows its seq within a room.
 _SQL_NOW = f"SELECT {_ms('clock_timestamp()')}"
+# The messages the batch changes, and the reactions of those it reacts to ($2), in the order
+# a message object lists them.
 _SQL_MESSAGES = """
-SELECT id, room_id, seq, sender_id, text, rev, deleted_at IS NOT NULL AS deleted, mentions
-FROM messages WHERE id = ANY ($1::bigint[])
+SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.rev, m.deleted_at IS NOT NULL AS deleted,
+       m.mentions,
+       CASE WHEN m.id = ANY ($2::bigint[]) THEN (
+           SELECT json_agg(json_build_array(x.emoji, x.user_id, x.since) ORDER BY x.since, x.seq)
+           FROM reactions x WHERE x.message_id = m.id
+       ) END AS reactions
+FROM messages m WHERE m.id = ANY ($1::bigint[])
 """
 _SQL_MEMBERS = """
 SELECT m.room_id, m.user_id, u.name FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE (m.room_id, m.user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
-"""
-_SQL_REACTIONS = """
-SELECT message_id, emoji, user_id, since FROM reactions WHERE message_id = ANY ($1::bigint[])
-ORDER BY since, seq
 """
 # The members of rooms $1 whose lower-cased name is in $2: whom an edit's text may mention.
 _SQL_MENTIONABLE = """
@@ -56,43 +62,49 @@ SELECT um.room_id, lower(u.name) AS key, u.id, u.name
 FROM users u JOIN memberships um ON um.user_id = u.id
 WHERE um.room_id = ANY ($1::bigint[]) AND lower(u.name) = ANY ($2::text[])
 """
-_SQL_INSERT = f"""
-INSERT INTO changes (room_id, seq, message_id, actor_id, kind, text, mentions, emoji,
-                     reaction_on, created_at)
-SELECT room_id, seq, message_id, actor_id, kind, text,
-       CASE WHEN kind = 'edited' THEN string_to_array(mentions, ' ') END, emoji, reaction_on,
-       {_ts("$10")}
-FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::boolean[])
-    AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji, reaction_on)
-"""
-_SQL_BUMP = """
-UPDATE rooms r SET last_seq = v.last_seq
-FROM unnest($1::bigint[], $2::bigint[]) AS v(id, last_seq) WHERE r.id = v.id
+# What every batch writes, in one statement (one round trip): the entries ($1-$9, at $10 ms),
+# the rooms' new last_seq ($11-$12), the messages' new state ($13-$18), the reactions put
+# ($19-$23) and taken back ($24-$26). Each part is a data-modifying CTE over arrays of its own,
+# empty when the batch has none of it; no two parts touch the same row. A reaction put again
+# by the same user takes its new place (seq, since).
+_SQL_WRITE = f"""
+WITH entries AS (
+    INSERT INTO changes (room_id, seq, message_id, actor_id, kind, text, mentions, emoji,
+                         reaction_on, created_at)
+    SELECT room_id, seq, message_id, actor_id, kind, text,
+           CASE WHEN kind = 'edited' THEN string_to_array(mentions, ' ') END, emoji,
+           reaction_on, {_ts("$10")}
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                $6::text[], $7::text[], $8::text[], $9::boolean[])
+        AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji, reaction_on)
+), bumped AS (
+    UPDATE rooms r SET last_seq = v.last_seq
+    FROM unnest($11::bigint[], $12::bigint[]) AS v(id, last_seq) WHERE r.id = v.id
+), touched AS (
+    UPDATE messages m SET
+        text = v.text, rev = v.rev, mentions = string_to_array(v.mentions, ' '),
+        edited_at = CASE WHEN v.edited THEN {_ts("$10")} ELSE m.edited_at END,
+        deleted_at = CASE WHEN v.deleted THEN {_ts("$10")} ELSE m.deleted_at END
+    FROM unnest($13::bigint[], $14::text[], $15::bigint[], $16::boolean[], $17::boolean[],
+                $18::text[]) AS v(id, text, rev, edited, deleted, mentions)
+    WHERE m.id = v.id
+), put AS (
+    INSERT INTO reactions (message_id, emoji, user_id, seq, since, created_at)
+    SELECT message_id, emoji, user_id, seq, since, {_ts("$10")}
+    FROM unnest($19::bigint[], $20::text[], $21::bigint[], $22::bigint[], $23::bigint[])
+        AS v(message_id, emoji, user_id, seq, since)
+    ON CONFLICT (message_id, emoji, user_id)
+        DO UPDATE SET seq = EXCLUDED.seq, since = EXCLUDED.since
+), taken AS (
+    DELETE FROM reactions x
+    USING unnest($24::bigint[], $25::text[], $26::bigint[]) AS v(m, e, u)
+    WHERE x.message_id = v.m AND x.emoji = v.e AND x.user_id = v.u
+)
+SELECT 1
 """
 _SQL_TOPIC = """
 UPDATE rooms r SET topic = v.topic
 FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
-"""
-_SQL_UPDATE_MESSAGES = f"""
-UPDATE messages m SET
-    text = v.text, rev = v.rev, mentions = string_to_array(v.mentions, ' '),
-    edited_at = CASE WHEN v.edited THEN {_ts("$6")} ELSE m.edited_at END,
-    deleted_at = CASE WHEN v.deleted THEN {_ts("$6")} ELSE m.deleted_at END
-FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::boolean[], $5::boolean[], $7::text[])
-    AS v(id, text, rev, edited, deleted, mentions)
-WHERE m.id = v.id
-"""
-_SQL_REACTIONS_ADD = f"""
-INSERT INTO reactions (message_id, emoji, user_id, seq, since, created_at)
-SELECT message_id, emoji, user_id, seq, since, {_ts("$6")}
-FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
-    AS v(message_id, emoji, user_id, seq, since)
-ON CONFLICT (message_id, emoji, user_id) DO UPDATE SET seq = EXCLUDED.seq, since = EXCLUDED.since
-"""
-_SQL_REACTIONS_REMOVE = """
-DELETE FROM reactions x USING unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(m, e, u)
-WHERE x.message_id = v.m AND x.emoji = v.e AND x.user_id = v.u
 """
 _SQL_FORGET = """
 WITH gone AS (
@@ -154,19 +166,21 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
                                 row["topic"])
              for row in await conn.fetch(_SQL_LOCK_ROOMS, sorted({c.room for c in batch}))}
     now: int = await conn.fetchval(_SQL_NOW)
-    targets = {row["id"]: _Target(
-        id=row["id"], room_id=row["room_id"], seq=row["seq"], sender_id=row["sender_id"],
-        text=row["text"], rev=row["rev"] or row["seq"], deleted=row["deleted"],
-        mentions=tuple(row["mentions"]),
-    ) for row in await conn.fetch(_SQL_MESSAGES, sorted({c.msg_id for c in batch
-                                                         if c.kind != "topic"}))}
+    targets: dict[int, _Target] = {}
+    for row in await conn.fetch(_SQL_MESSAGES,
+                                sorted({c.msg_id for c in batch if c.kind != "topic"}),
+                                sorted({c.msg_id for c in batch if c.kind == "reaction"})):
+        held = targets[row["id"]] = _Target(
+            id=row["id"], room_id=row["room_id"], seq=row["seq"], sender_id=row["sender_id"],
+            text=row["text"], rev=row["rev"] or row["seq"], deleted=row["deleted"],
+            mentions=tuple(row["mentions"]),
+        )
+        for emoji, user_id, since in json.loads(row["reactions"] or "[]"):
+            held.reactions.setdefault(emoji, []).append(user_id)
+            held.since[emoji] = since
     pairs = sorted({(rooms[c.room].id, c.user_id) for c in batch if c.room in rooms})
     members = {(row["room_id"], row["user_id"]): row["name"] for row in await conn.fetch(
         _SQL_MEMBERS, [room for room, _ in pairs], [user for _, user in pairs])}
-    for row in await conn.fetch(_SQL_REACTIONS, [c.msg_id for c in batch if c.kind == "reaction"]):
-        held = targets[row["message_id"]]
-        held.reactions.setdefault(row["emoji"], []).append(row["user_id"])
-        held.since[row["emoji"]] = row["since"]
     candidates = sorted({name for c in batch if c.kind == "edited" for name in c.mentions})
     mentionable: dict[tuple[int, str], tuple[int, str]] = {}
     if candidates:
@@ -306,10 +320,14 @@ def _change(change: NewChange, target: _Target,
 
 async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target],
                  entries: list[tuple[Message, _Target | None, int]], now: int) -> None:
-    """Write what the batch did, in a fixed number of statements."""
+    """Write what the batch did: one statement, and one more for each rare kind of change
+    (a topic, a deletion, mentions to change)."""
     room_ids = {room.name: room.id for room in rooms.values()}
+    bumped = [room for room in rooms.values() if room.bumped]
+    touched = [t for t in targets.values() if t.touched]
+    put, taken = _reactions(entries)
     await conn.execute(
-        _SQL_INSERT,
+        _SQL_WRITE,
         [room_ids[e.room] for e, _, _ in entries], [e.seq for e, _, _ in entries],
         [e.msg_id or None for e, _, _ in entries], [actor for _, _, actor in entries],
         [e.kind for e, _, _ in entries], [e.text if e.kind in ("edited", "topic") else None
@@ -317,19 +335,15 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [" ".join(e.mentions) for e, _, _ in entries],
         [e.emoji or None for e, _, _ in entries],
         [e.on if e.kind == "reaction" else None for e, _, _ in entries], now,
+        [r.id for r in bumped], [r.last_seq for r in bumped],
+        [t.id for t in touched], [t.text for t in touched], [t.rev for t in touched],
+        [t.edited for t in touched], [t.deleted_now for t in touched],
+        [" ".join(t.mentions) for t in touched],
+        *_columns(put, 5), *_columns(taken, 3),
     )
-    bumped = [room for room in rooms.values() if room.bumped]
-    await conn.execute(_SQL_BUMP, [r.id for r in bumped], [r.last_seq for r in bumped])
     retitled = [room for room in rooms.values() if room.topic_changed]
     if retitled:
         await conn.execute(_SQL_TOPIC, [r.id for r in retitled], [r.topic for r in retitled])
-    touched = [t for t in targets.values() if t.touched]
-    await conn.execute(
-        _SQL_UPDATE_MESSAGES, [t.id for t in touched], [t.text for t in touched],
-        [t.rev for t in touched], [t.edited for t in touched], [t.deleted_now for t in touched],
-        now, [" ".join(t.mentions) for t in touched],
-    )
-    await _write_reactions(conn, entries, now)
     gone = [t.id for t in touched if t.deleted_now]
     if gone:
         await conn.execute(_SQL_FORGET, gone)
@@ -340,20 +354,23 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         added = [(uid, t.room_id, t.seq) for t in remention if not t.deleted
                  for uid in t.mention_ids]
         if added:
-            await conn.execute(_SQL_MENTIONS_ADD, *map(list, zip(*added, strict=True)))
+            await conn.execute(_SQL_MENTIONS_ADD, *_columns(added, 3))
 
 
-async def _write_reactions(conn: Any, entries: list[tuple[Message, _Target | None, int]],
-                           now: int) -> None:
-    """The reactions as the batch leaves them: per (message, emoji, user), the last word."""
+def _reactions(entries: list[tuple[Message, _Target | None, int]]
+               ) -> tuple[list[tuple[int, str, int, int, int]], list[tuple[int, str, int]]]:
+    """The reactions as the batch leaves them, per (message, emoji, user) the last word: those
+    put (with the seq that put them and the emoji's since) and those taken back."""
     final: dict[tuple[int, str, int], tuple[Message, _Target]] = {}
     for entry, target, actor in entries:
         if target is not None and entry.kind == "reaction" and not target.deleted:
             final[(entry.msg_id, entry.emoji, actor)] = entry, target
-    added = [(*key, entry.seq, target.since[entry.emoji])
-             for key, (entry, target) in final.items() if entry.on]
-    removed = [key for key, (entry, _) in final.items() if not entry.on]
-    if added:
-        await conn.execute(_SQL_REACTIONS_ADD, *map(list, zip(*added, strict=True)), now)
-    if removed:
-        await conn.execute(_SQL_REACTIONS_REMOVE, *map(list, zip(*removed, strict=True)))
+    put = [(*key, entry.seq, target.since[entry.emoji])
+           for key, (entry, target) in final.items() if entry.on]
+    taken = [key for key, (entry, _) in final.items() if not entry.on]
+    return put, taken
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` columns (lists), for ``unnest``; empty columns for no rows."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
