@@ -94,9 +94,15 @@ _SQL_REACTIONS_REMOVE = """
 DELETE FROM reactions x USING unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(m, e, u)
 WHERE x.message_id = v.m AND x.emoji = v.e AND x.user_id = v.u
 """
+# A deleted message's reactions go, its edits' words go, and its files are no longer served
+# nor counted against their uploader's quota (the bytes stay on disk while another kept row
+# refers to them).
 _SQL_FORGET = """
 WITH gone AS (
     DELETE FROM reactions WHERE message_id = ANY ($1::bigint[])
+), files_gone AS (
+    UPDATE files SET deleted_at = now()
+    WHERE message_id = ANY ($1::bigint[]) AND deleted_at IS NULL
 )
 UPDATE changes SET text = '', mentions = NULL
 WHERE message_id = ANY ($1::bigint[]) AND kind = 'edited'
