@@ -11,7 +11,8 @@ row is written once the bytes are in place, in the transaction that checks the q
 
 ``GET /api/files/{id}/{name}`` (the ``url`` of a file object) sends the file to a user who
 may read its room (as history: a public room's files to every user, a private room's to its
-members), else 404, with headers that keep a browser from running it as part of this site:
+members) once it is attached to a message (before, to its uploader only), else 404, with
+headers that keep a browser from running it as part of this site:
 ``Content-Disposition: attachment`` (``inline`` only for the raster images of
 :data:`chatd.files.INLINE_TYPES`), ``X-Content-Type-Options: nosniff``, a sandboxing
 ``Content-Security-Policy``, and documents and scripts served as
@@ -43,10 +44,9 @@ from chatd.files import (
 from chatd.http.messages import FileReply, Reply, Request, RequestBody, json_reply
 from chatd.protocol import codes
 from chatd.protocol.names import InvalidName, normalise_room
-from chatd.storage import FileInfo
+from chatd.views import file_object
 
-__all__ = ["MULTIPART_OVERHEAD", "download", "file_object", "file_url", "upload",
-           "upload_limit"]
+__all__ = ["MULTIPART_OVERHEAD", "download", "upload", "upload_limit"]
 
 #: Bytes a multipart body may hold on top of the file: its boundaries and part headers.
 MULTIPART_OVERHEAD = 16384
@@ -59,17 +59,6 @@ _FILENAME_STAR = re.compile(rb"filename\*\s*=\s*(?i:utf-8)''([^;\s]+)")
 def upload_limit(config: Any) -> int:
     """The body limit of an upload: ``files.max_bytes`` and the multipart framing."""
     return int(config.files.max_bytes) + MULTIPART_OVERHEAD
-
-
-def file_url(info: FileInfo) -> str:
-    """Where a file is downloaded: its id, then its name (for the browser's save dialog)."""
-    return f"/api/files/{info.id}/{urllib.parse.quote(info.name, safe='')}"
-
-
-def file_object(info: FileInfo) -> dict[str, Any]:
-    """A file as the API and the protocol show it."""
-    return {"id": info.id, "name": info.name, "size": info.size,
-            "content_type": info.content_type, "url": file_url(info)}
 
 
 class _Part:

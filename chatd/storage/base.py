@@ -455,8 +455,9 @@ class Storage(Protocol):
 
     async def get_file(self, user_id: int, file_id: int) -> StoredFile | None:
         """The file, if the user may read its room (as :meth:`history`: public rooms are
-        open to every user, private ones to their members) and its message is not deleted;
-        else None, so that a stranger cannot tell a file that exists from one that does not."""
+        open to every user, private ones to their members) and it is attached to a message
+        that is not deleted (a file not attached yet: to its uploader only); else None, so
+        that a stranger cannot tell a file that exists from one that does not."""
 
     async def file_bytes_in_use(self, sha256: str) -> bool:
         """Whether a kept file still refers to the bytes stored under ``sha256``."""

@@ -646,7 +646,8 @@ _SQL_GET_FILE = f"""
 SELECT f.id, f.name, f.size, f.content_type, f.sha256, f.uploader_id, f.message_id,
        r.name AS room
 FROM files f JOIN rooms r ON r.id = f.room_id
-WHERE f.id = $1 AND f.deleted_at IS NULL AND {_READABLE.format(user="$2")}
+WHERE f.id = $1 AND f.deleted_at IS NULL AND (f.message_id IS NOT NULL OR f.uploader_id = $2)
+  AND {_READABLE.format(user="$2")}
 """
 _SQL_FILE_BYTES_IN_USE = """
 SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND deleted_at IS NULL)

@@ -235,7 +235,8 @@ async def test_documents_are_never_served_inline(daemon: Daemon, declared: str |
 
 async def test_who_may_upload_and_download(daemon: Daemon) -> None:
     """Uploads need a token (401) and membership (403; 404 for no room); a private room's
-    files are 404 to a non-member, a public room's readable by any user, as its history."""
+    files are 404 to a non-member; a file not attached yet is its uploader's only, even in a
+    public room."""
     alice = await daemon.user("alice")
     bob = await daemon.user("bob")
     await daemon.room(alice, "secret", private=True)
@@ -251,7 +252,8 @@ async def test_who_may_upload_and_download(daemon: Daemon) -> None:
     assert refused.status == 404 and b"private" not in refused.body
     assert (await daemon.call("GET", f"/api/files/{secret['id'] + 1000}/x", token=alice)
             ).status == 404
-    assert (await daemon.call("GET", public["url"], token=bob)).body == b"public bytes"
+    assert (await daemon.call("GET", public["url"], token=bob)).status == 404
+    assert (await daemon.call("GET", public["url"], token=alice)).body == b"public bytes"
     assert (await daemon.call("GET", secret["url"], token=alice)).body == b"private bytes"
 
 
