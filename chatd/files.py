@@ -10,19 +10,26 @@ never changes once in place; its name, type, uploader and room are a row in the 
 An upload is written to a temporary file of its own in ``files/tmp`` (created exclusively,
 mode 0600), a chunk at a time, each write in a worker thread so that a slow disk never blocks
 the event loop; its SHA-256 is computed as it streams. When the upload is complete the file is
-flushed to disk (fsync), then renamed to its content path (an existing identical file is kept
-and the temporary one removed), and the folder is synced, before the database row is written:
-a row never points to a file that is not wholly on disk. An upload that fails or is cut off
-removes its temporary file; a process killed meanwhile leaves at most a temporary file, which
-:meth:`FileStore.sweep` removes at start-up once it is an hour old (another process
-sharing the folder may be writing a younger one). Bytes in place without a row (a crash between
-the rename and the insert) are harmless: no message can point to them.
+flushed to disk (fsync) and hard-linked at its content path (an identical file already there is
+kept), and the folder is synced, before the database row is written: a row never points to a
+file that is not wholly on disk. The temporary file is removed once the row is committed. An
+upload that fails or is cut off removes its temporary file; a process killed meanwhile leaves
+at most a temporary file, which :meth:`FileStore.sweep` removes at start-up once it is an hour
+old (another process sharing the folder may be writing a younger one). Bytes in place without
+a row (a crash between the link and the insert) are harmless: no message can point to them
+(nothing collects them yet).
+
+Bytes are removed by :func:`collect` once every file that referred to them is gone (its
+message deleted), which the daemon runs every :data:`COLLECT_INTERVAL` seconds. An upload of
+the same bytes may race with it; the order of steps on both sides (see :func:`collect`) keeps
+a committed row from ever pointing to missing bytes for longer than the upload's last step.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import time
@@ -30,12 +37,21 @@ import unicodedata
 import uuid
 from pathlib import Path
 
+import trio
+
+from chatd.storage import Storage, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
 __all__ = [
+    "COLLECT_INTERVAL",
     "INLINE_TYPES",
     "MAX_NAME_CHARS",
     "SWEEP_IDLE_SECONDS",
     "FileStore",
     "Upload",
+    "collect",
+    "collect_forever",
     "normalise_content_type",
     "sanitise_name",
     "served_type",
@@ -43,6 +59,9 @@ __all__ = [
 
 #: Longest file name kept, in characters (the rest is cut, the extension kept).
 MAX_NAME_CHARS = 200
+
+#: Seconds between two runs of :func:`collect` in the daemon.
+COLLECT_INTERVAL = 3600.0
 
 #: Seconds a temporary file must have gone unwritten before :meth:`FileStore.sweep` removes it.
 SWEEP_IDLE_SECONDS = 3600.0
@@ -104,6 +123,7 @@ class Upload:
                                        | os.O_CLOEXEC, 0o600)
         self._hash = hashlib.sha256()
         self.size = 0
+        self.sha256 = ""
 
     def write(self, data: bytes) -> None:
         """Append ``data`` to the file and the hash."""
@@ -115,29 +135,40 @@ class Upload:
         self._hash.update(data)
         self.size += len(data)
 
-    def commit(self) -> str:
-        """Flush the file to disk and move it to its content path; returns its SHA-256
-        (hex). An identical file already there is kept and this one removed."""
+    def place(self) -> str:
+        """Flush the file to disk and link it at its content path (an identical file already
+        there is kept); returns its SHA-256 (hex). The temporary file stays until
+        :meth:`finish` or :meth:`discard`."""
         assert self._fd is not None, "the upload is finished"
         os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
-        sha256 = self._hash.hexdigest()
-        target = self._store.path(sha256)
+        self.sha256 = self._hash.hexdigest()
+        self._link()
+        return self.sha256
+
+    def finish(self) -> None:
+        """Once the file's row is committed: make sure the bytes are at the content path (a
+        collection that found no row before the commit may have just taken them away: see
+        :func:`collect`), then remove the temporary file."""
+        self._link()
+        self.path.unlink(missing_ok=True)
+
+    def _link(self) -> None:
+        target = self._store.path(self.sha256)
         if target.exists():
-            self.path.unlink(missing_ok=True)
-            return sha256
+            return
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.path, target)
+        with contextlib.suppress(FileExistsError):
+            os.link(self.path, target)
         _fsync_dir(target.parent)
-        return sha256
 
     def discard(self) -> None:
-        """Remove the temporary file (idempotent; nothing after :meth:`commit`)."""
+        """Remove the temporary file (idempotent; bytes already placed stay)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-            self.path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
 
 
 class FileStore:
@@ -173,9 +204,45 @@ class FileStore:
                         removed += 1
         return removed
 
-    def remove(self, sha256: str) -> None:
-        """Remove the bytes stored under ``sha256`` (once no kept file refers to them)."""
-        self.path(sha256).unlink(missing_ok=True)
+    def take_away(self, sha256: str) -> Path | None:
+        """Move the bytes stored under ``sha256`` aside (atomically; they are no longer
+        served): the path they are now at, or None when they were not there."""
+        aside = self.tmp_dir / f"{sha256}.{uuid.uuid4().hex}.gone"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            os.rename(self.path(sha256), aside)
+        except FileNotFoundError:
+            return None
+        return aside
+
+    def put_back(self, sha256: str, aside: Path) -> None:
+        """Undo :meth:`take_away` (keeping an identical file placed meanwhile)."""
+        target = self.path(sha256)
+        with contextlib.suppress(FileExistsError):
+            os.link(aside, target)
+        aside.unlink(missing_ok=True)
+
+
+async def collect(storage: Storage, store: FileStore, *, limit: int = 1000) -> int:
+    """Remove the bytes that no kept file refers to any more (their messages were deleted),
+    and forget those files' rows; returns how many files' bytes were removed.
+
+    Safe against an upload of the same bytes at the same time (on any node sharing the
+    folder): the bytes are first moved aside, then the database is asked again; if a kept
+    row has appeared they are put back. An upload whose row commits after that second look
+    finds its bytes missing when it finishes and links them again from its temporary file
+    (:meth:`Upload.finish`)."""
+    removed = 0
+    for sha256 in await storage.dead_file_bytes(limit):
+        aside = await trio.to_thread.run_sync(store.take_away, sha256)
+        if aside is not None and await storage.file_bytes_in_use(sha256):
+            await trio.to_thread.run_sync(store.put_back, sha256, aside)
+            continue
+        if aside is not None:
+            await trio.to_thread.run_sync(aside.unlink)
+            removed += 1
+        await storage.forget_dead_files(sha256)
+    return removed
 
 
 def _fsync_dir(path: Path) -> None:
@@ -184,3 +251,18 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+async def collect_forever(storage: Storage, store: FileStore,
+                          interval: float = COLLECT_INTERVAL) -> None:
+    """Run :func:`collect` now and then every ``interval`` seconds, until cancelled; a
+    failure (the database or the disk) is logged and tried again next time."""
+    while True:
+        try:
+            removed = await collect(storage, store)
+        except (StorageUnavailable, OSError) as exc:
+            log.warning("collecting the files of deleted messages failed: %r", exc)
+        else:
+            if removed:
+                log.info("removed the bytes of %d files of deleted messages", removed)
+        await trio.sleep(interval)

@@ -36,7 +36,6 @@ from chatd.errors import ChatError
 from chatd.files import (
     INLINE_TYPES,
     FileStore,
-    Upload,
     normalise_content_type,
     sanitise_name,
     served_type,
@@ -166,8 +165,7 @@ async def upload(request: Request, body: RequestBody, app: App,
     part = _Part()
     parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
     store = FileStore(app.config.files_dir)
-    pending: Upload | None = await trio.to_thread.run_sync(store.open_upload)
-    assert pending is not None
+    pending = await trio.to_thread.run_sync(store.open_upload)
     try:
         async for chunk in body:
             try:
@@ -185,16 +183,14 @@ async def upload(request: Request, body: RequestBody, app: App,
         parser.finalize()
         if not (part.ended and part.file_done):
             raise ChatError(codes.BAD_REQUEST, "the body holds no complete part named 'file'")
-        size = pending.size
-        sha256 = await trio.to_thread.run_sync(pending.commit)
-        pending = None
+        sha256 = await trio.to_thread.run_sync(pending.place)
+        stored = await app.storage.add_file(
+            user.id, room, sha256=sha256, size=pending.size, name=part.name(),
+            content_type=part.content_type(), quota_bytes=config.quota_bytes)
+        await trio.to_thread.run_sync(pending.finish)
     finally:
-        if pending is not None:
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(pending.discard)
-    stored = await app.storage.add_file(
-        user.id, room, sha256=sha256, size=size, name=part.name(),
-        content_type=part.content_type(), quota_bytes=config.quota_bytes)
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(pending.discard)
     return json_reply(201, {"file": file_object(stored.info)})
 
 

@@ -462,5 +462,12 @@ class Storage(Protocol):
     async def file_bytes_in_use(self, sha256: str) -> bool:
         """Whether a kept file still refers to the bytes stored under ``sha256``."""
 
+    async def dead_file_bytes(self, limit: int) -> list[str]:
+        """Up to ``limit`` SHA-256s of bytes that only files of deleted messages refer to."""
+
+    async def forget_dead_files(self, sha256: str) -> None:
+        """Remove the rows of deleted files with these bytes, unless a kept file refers to
+        them again (their bytes are gone from disk)."""
+
     async def aclose(self) -> None:
         """Close the connections (and stop an embedded server this instance started)."""

@@ -652,6 +652,17 @@ WHERE f.id = $1 AND f.deleted_at IS NULL AND (f.message_id IS NOT NULL OR f.uplo
 _SQL_FILE_BYTES_IN_USE = """
 SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND deleted_at IS NULL)
 """
+_SQL_DEAD_FILE_BYTES = """
+SELECT DISTINCT d.sha256 FROM files d
+WHERE d.deleted_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM files k WHERE k.sha256 = d.sha256 AND k.deleted_at IS NULL)
+LIMIT $1
+"""
+_SQL_FORGET_DEAD_FILES = """
+DELETE FROM files d
+WHERE d.sha256 = $1 AND d.deleted_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM files k WHERE k.sha256 = $1 AND k.deleted_at IS NULL)
+"""
 
 
 def _log_page(room: str, direction: str, lo: str, hi: str, limit: str) -> str:
@@ -1156,6 +1167,13 @@ class PostgresStorage:
 
     async def file_bytes_in_use(self, sha256: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_FILE_BYTES_IN_USE, sha256))
+
+    async def dead_file_bytes(self, limit: int) -> list[str]:
+        rows = await self._run(self._pool.fetch, _SQL_DEAD_FILE_BYTES, limit)
+        return [row["sha256"] for row in rows]
+
+    async def forget_dead_files(self, sha256: str) -> None:
+        await self._run(self._pool.execute, _SQL_FORGET_DEAD_FILES, sha256)
 
     async def mark_read(self, user_id: int, room: str, seq: int) -> int:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter; past either end means the end

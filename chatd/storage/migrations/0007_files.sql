@@ -26,6 +26,8 @@ CREATE INDEX files_message_id_idx ON files (message_id) WHERE message_id IS NOT 
 CREATE INDEX files_uploader_idx ON files (uploader_id) WHERE deleted_at IS NULL;
 -- Whether any kept row still refers to some bytes.
 CREATE INDEX files_sha256_idx ON files (sha256) WHERE deleted_at IS NULL;
+-- The rows of deleted messages' files, until their bytes are collected (chatd/files.py).
+CREATE INDEX files_dead_idx ON files (sha256) WHERE deleted_at IS NOT NULL;
 
 -- How many files a message carries: 0 for nearly all, so that reading a page of the log
 -- looks files up only for the messages that have some.
