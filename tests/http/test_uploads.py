@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
@@ -26,6 +27,7 @@ from chatd.metrics import Metrics
 from chatd.server import run_actors
 from chatd.storage.base import Storage
 from tests.http.test_http import CHEAP_HASHER, Client, Response
+from tests.http.test_streaming import BLOCK, Exchange, MiB
 
 TIMEOUT = 20
 MAX_BYTES = 256 * 1024
@@ -86,13 +88,12 @@ class Daemon:
         return sorted((self.files / "tmp").glob("*")) if (self.files / "tmp").is_dir() else []
 
 
-@pytest.fixture
-async def daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path
-                 ) -> AsyncIterator[Daemon]:
+async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
+                 **files: int) -> Daemon:
     config = Config().replace(
         server={"data_dir": str(tmp_path / "data")},
         http={"max_body_bytes": 4096, "request_timeout": 5.0},
-        files={"max_bytes": MAX_BYTES, "quota_bytes": QUOTA_BYTES},
+        files={"max_bytes": MAX_BYTES, "quota_bytes": QUOTA_BYTES, **files},
     )
     metrics = Metrics()
     auth = Auth(storage, config, os.urandom(64), metrics, hasher=CHEAP_HASHER)
@@ -100,7 +101,13 @@ async def daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path
     handler = partial(serve_http_connection, app=app, on_websocket=_no_websocket,
                       remote="127.0.0.1:test")
     listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-    yield Daemon(listeners[0].socket.getsockname()[1], storage, config.files_dir)
+    return Daemon(listeners[0].socket.getsockname()[1], storage, config.files_dir)
+
+
+@pytest.fixture
+async def daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path
+                 ) -> AsyncIterator[Daemon]:
+    yield await _start(nursery, storage, tmp_path)
     nursery.cancel_scope.cancel()
 
 
@@ -314,3 +321,42 @@ def test_sweep_removes_only_stale_temporary_files(tmp_path: Path) -> None:
     assert not stale.path.exists() and young.path.exists()
     young.discard()
     stale.discard()
+
+
+async def test_upload_memory_stays_flat(nursery: trio.Nursery, storage: Storage,
+                                        tmp_path: Path) -> None:
+    """A 24 MiB upload is stored byte for byte while the process's Python allocations peak
+    far below its size: the file is never held in memory."""
+    daemon = await _start(nursery, storage, tmp_path, max_bytes=25 * MiB,
+                          quota_bytes=100 * MiB)
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    blocks = 24 * MiB // len(BLOCK)
+    head, headers = multipart(b"")
+    head, tail = head.split(b"\r\n\r\n\r\n", 1)
+    head += b"\r\n\r\n"
+    tail = b"\r\n" + tail
+    length = len(head) + blocks * len(BLOCK) + len(tail)
+    digest = hashlib.sha256()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        with trio.fail_after(120):
+            exchange = await Exchange.open(daemon.port, "POST", "/api/rooms/general/files", [
+                *headers, ("Authorization", f"Bearer {alice}"), ("Content-Length", str(length))])
+            async with exchange.stream:
+                await exchange.send(head)
+                for _ in range(blocks):
+                    digest.update(BLOCK)
+                    await exchange.send(BLOCK)
+                await exchange.send(tail)
+                await exchange.end()
+                response = await exchange.response()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status == 201, response.body
+    assert response.json()["file"]["size"] == 24 * MiB
+    sha = digest.hexdigest()
+    assert daemon.stored() == [daemon.files / sha[:2] / sha[2:4] / sha]
+    assert peak < 5 * MiB, f"{peak} bytes allocated at the peak of a 24 MiB upload"
