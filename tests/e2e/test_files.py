@@ -6,18 +6,25 @@ Rules: 127.0.0.1 and port 0 only; every wait is bounded (the client helpers fail
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import trio
 
 from chatd.server import Server
 from tests.client import Client, register_and_login
 from tests.client.wire import http
+from tests.e2e.conftest import Daemon, daemon_process
 from tests.http.test_uploads import multipart
 
+STEP_TIMEOUT = 60
 
-async def upload(daemon: Server, token: str, room: str, data: bytes, **part: Any
+
+async def upload(daemon: Server | Daemon, token: str, room: str, data: bytes, **part: Any
                  ) -> dict[str, Any]:
     body, headers = multipart(data, **part)
     status, answer = await http(daemon.http_port, "POST", f"/api/rooms/{room}/files",
@@ -27,7 +34,7 @@ async def upload(daemon: Server, token: str, room: str, data: bytes, **part: Any
     return file
 
 
-async def download(daemon: Server, token: str, url: str) -> tuple[int, Any]:
+async def download(daemon: Server | Daemon, token: str, url: str) -> tuple[int, Any]:
     return await http(daemon.http_port, "GET", url, token=token)
 
 
@@ -155,3 +162,48 @@ async def test_non_member_of_a_private_room_is_refused(daemon: Server, nursery: 
     assert status == 403
     status, _ = await http(daemon.http_port, "GET", file["url"])
     assert status == 401
+
+
+async def _count_files(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM files")
+    finally:
+        await conn.close()
+    return count
+
+
+async def test_sigkill_during_an_upload_leaves_no_row_and_no_file(tmp_path: Path,
+                                                                  database_dsn: str) -> None:
+    """A daemon killed halfway through an upload leaves no row and nothing under the content
+    paths, only its temporary file, which a later start-up sweeps once it is stale."""
+    data_files = tmp_path / "data" / "files"
+    async with daemon_process(tmp_path, database_dsn, "first") as daemon:
+        with trio.fail_after(STEP_TIMEOUT):
+            token = await register_and_login(daemon.http_port, "ann")
+            status, _ = await http(daemon.http_port, "POST", "/api/rooms", {"room": "team"},
+                                   token=token)
+            assert status == 201
+            body, headers = multipart(os.urandom(1024 * 1024))
+            head = "".join(f"{k}: {v}\r\n" for k, v in [
+                ("Host", "127.0.0.1"), ("Authorization", f"Bearer {token}"),
+                ("Content-Length", str(len(body))), *headers])
+            stream = await trio.open_tcp_stream("127.0.0.1", daemon.http_port)
+            await stream.send_all(f"POST /api/rooms/team/files HTTP/1.1\r\n{head}\r\n".encode()
+                                  + body[:len(body) // 2])
+            while not list((data_files / "tmp").glob("*.part")):  # noqa: ASYNC110 (the disk)
+                await trio.sleep(0.01)
+            daemon.process.send_signal(signal.SIGKILL)
+            assert await daemon.process.wait() == -signal.SIGKILL
+            await stream.aclose()
+    [leftover] = list((data_files / "tmp").glob("*.part"))
+    assert [p for p in data_files.rglob("*") if p.is_file()] == [leftover]
+    assert await trio.to_thread.run_sync(asyncio.run, _count_files(database_dsn)) == 0
+    os.utime(leftover, (1, 1))  # an hour and more without a write
+    async with daemon_process(tmp_path, database_dsn, "second") as daemon:
+        assert not leftover.exists()
+        with trio.fail_after(STEP_TIMEOUT):
+            token = await register_and_login(daemon.http_port, "ann")
+            file = await upload(daemon, token, "team", b"after the crash")
+            status, got = await download(daemon, token, file["url"])
+            assert (status, got) == (200, b"after the crash")
