@@ -104,6 +104,12 @@ class LimitsConfig:
     rooms_page_max: int = 200
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class FilesConfig:
+    max_bytes: int = 25 * 1024 * 1024
+    quota_bytes: int = 1024 * 1024 * 1024
+
+
 def shipped_web_root() -> Path:
     """The web page shipped with chatd.
 
@@ -152,6 +158,7 @@ class Config:
     database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
     auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
+    files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
     path: Path | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
                                                    repr=False)
@@ -164,6 +171,12 @@ class Config:
             base = self.path.parent if self.path is not None else Path.cwd()
             data_dir = base / data_dir
         return data_dir.resolve()
+
+    @property
+    def files_dir(self) -> Path:
+        """Where uploaded files are kept: ``data_dir/files`` (by content hash, and ``tmp/``
+        for uploads in progress)."""
+        return self.data_dir / "files"
 
     @property
     def web_root(self) -> Path:
@@ -323,7 +336,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
         "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
-        "limits.rooms_per_hour", "limits.rooms_page_max",
+        "limits.rooms_per_hour", "limits.rooms_page_max", "files.max_bytes",
+        "files.quota_bytes",
     ]
     for key in positive:
         section, _, name = key.partition(".")

@@ -32,6 +32,7 @@ from chatd.committer import Committer
 from chatd.config import Config
 from chatd.connection import Connection, refuse
 from chatd.errors import ChatError
+from chatd.files import FileStore, collect_forever
 from chatd.http import serve_http_connection
 from chatd.http.server import REFUSAL_LINGER, refuse_http_connection
 from chatd.limits import ConnectionCounter, DescriptorBudget, descriptors_left
@@ -105,10 +106,14 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
     async with open_storage(config) as storage:
         metrics.watch_storage(storage.statistics)
         secret = await trio.to_thread.run_sync(load_or_create_secret, config.data_dir)
+        swept = await trio.to_thread.run_sync(FileStore(config.files_dir).sweep)
+        if swept:
+            log.info("removed %d unfinished uploads from %s", swept, config.files_dir / "tmp")
         auth = Auth(storage, config, secret, metrics)
         async with trio.open_nursery() as actors:
             app = await run_actors(actors, config, storage, auth, metrics)
             await actors.start(partial(systemd.watchdog, failing=storage.database_lost))
+            actors.start_soon(collect_forever, storage, FileStore(config.files_dir))
             async with trio.open_nursery() as connections:
                 server = await _listen(app, connections, task_status)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "

@@ -3,6 +3,7 @@ that a client sees one room or one message the same way on both."""
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from chatd.protocol import (
@@ -13,9 +14,23 @@ from chatd.protocol import (
     ReactionChanged,
     TopicChanged,
 )
-from chatd.storage import Message, Room, User
+from chatd.storage import FileInfo, Message, Room, User
 
-__all__ = ["message_event", "message_object", "room_object", "user_object"]
+__all__ = ["file_object", "file_url", "message_event", "message_object", "room_object",
+           "user_object"]
+
+
+def file_url(info: FileInfo) -> str:
+    """Where a file is downloaded (``GET`` with a Bearer token): its id, then its name,
+    percent-encoded, for the browser's save dialog."""
+    return f"/api/files/{info.id}/{urllib.parse.quote(info.name, safe='')}"
+
+
+def file_object(info: FileInfo) -> dict[str, Any]:
+    """A file as clients see it: in the upload's answer and in the messages it is attached
+    to."""
+    return {"id": info.id, "name": info.name, "size": info.size,
+            "content_type": info.content_type, "url": file_url(info)}
 
 
 def message_event(message: Message) -> Entry:
@@ -40,6 +55,7 @@ def message_event(message: Message) -> Entry:
         text=message.text, ts=message.ts, nonce=message.nonce, rev=message.rev or None,
         edited_ts=message.edited_ts, deleted=message.deleted, reactions=message.reactions,
         reply_to=message.reply_to, quote=message.quote, mentions=message.mentions,
+        files=tuple(file_object(file) for file in message.files),
     )
 
 

@@ -63,6 +63,7 @@ from chatd.protocol import (
 )
 from chatd.protocol.codes import CODES
 from chatd.protocol.events import (
+    MAX_FILES,
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
     MAX_SEQ,
@@ -125,6 +126,8 @@ request_ids: st.SearchStrategy[RequestId] = st.none() | st.integers() | st.text(
 
 nonces = st.text(_storable, min_size=1, max_size=MAX_NONCE_CHARS)
 msg_ids = st.integers(min_value=1, max_value=MAX_SEQ)
+file_ids = st.lists(msg_ids, max_size=MAX_FILES, unique=True).map(tuple)
+"""What ``send`` and ``dm`` attach: up to MAX_FILES distinct ids."""
 emojis = st.sampled_from(["👍", "❤️", "😂", "🎉", "👍🏽", "🏳️\u200d🌈", "🇫🇷", "1️⃣"])
 """Emoji in their normal (fully-qualified) form, as the parser gives them back."""
 tokens = st.text(_storable, min_size=1, max_size=MAX_TOKEN_CHARS)
@@ -159,11 +162,13 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "join": st.builds(Join, id=request_ids, room=any_room_names),
         "leave": st.builds(Leave, id=request_ids, room=any_room_names),
         "send": st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
-                          nonce=nonces, reply_to=st.none() | msg_ids),
+                          nonce=nonces, reply_to=st.none() | msg_ids, files=file_ids)
+        | st.builds(Send, id=request_ids, room=any_room_names, text=st.sampled_from(["", " "]),
+                    nonce=nonces, files=file_ids.filter(bool)),
         "history": _history(limits),
         "ping": st.builds(Ping, id=request_ids),
         "dm": st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
-                        reply_to=st.none() | msg_ids),
+                        reply_to=st.none() | msg_ids, files=file_ids),
         "edit": st.builds(Edit, id=request_ids, room=any_room_names, msg_id=msg_ids,
                           text=texts(limits)),
         "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
@@ -273,6 +278,11 @@ message_events = st.builds(
     reply_to=st.none() | msg_ids,
     quote=st.none() | st.fixed_dictionaries({"from": user_names, "text": st.text(max_size=20)}),
     mentions=st.lists(user_names, max_size=3).map(tuple),
+    files=st.lists(st.fixed_dictionaries({
+        "id": msg_ids, "name": st.text(min_size=1, max_size=20), "size": st.integers(0, 2**40),
+        "content_type": st.sampled_from(["image/png", "application/octet-stream"]),
+        "url": st.just("/api/files/1/x"),
+    }), max_size=2).map(tuple),
 ).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to))
 """``message`` events (and the message objects of join and history replies)."""
 

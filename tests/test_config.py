@@ -24,6 +24,16 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
     assert config.limits.idle_timeout == 5.0
 
 
+def test_files_defaults_and_folder(tmp_path: Path) -> None:
+    """[files] defaults to 25 MiB uploads and a 1 GiB quota, stored under data_dir/files."""
+    config = load_config(_write(tmp_path, '[server]\ndata_dir = "state"\n'),
+                         env={"CHATD_FILES_MAX_BYTES": "1000"})
+    assert config.files.max_bytes == 1000
+    assert config.files.quota_bytes == 1024 ** 3
+    assert Config().files.max_bytes == 25 * 1024 ** 2
+    assert config.files_dir == (tmp_path / "state" / "files").resolve()
+
+
 def test_relative_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
     """A relative data_dir resolves against the config file's folder, not the cwd."""
     path = _write(tmp_path, '[server]\ndata_dir = "state"\n')
@@ -47,6 +57,11 @@ def test_relative_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> Non
         ("[http\n", {}, "not valid TOML"),
         ("[http]\nbody_idle_timeout = 0\n", {},
          "[http] body_idle_timeout in .*: must be greater than 0"),
+        ("[files]\nmax_byte = 1\n", {},
+         "[files] max_byte in .*: unknown key; did you mean [files] max_bytes?"),
+        ("", {"CHATD_FILES_QUOTA_BYTES": "0"},
+         "CHATD_FILES_QUOTA_BYTES in the environment: must be greater than 0"),
+        ("", {"CHATD_FILES_MAXBYTES": "1"}, "did you mean CHATD_FILES_MAX_BYTES?"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, env: dict[str, str],

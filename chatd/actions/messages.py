@@ -19,7 +19,7 @@ async def send(app: App, caller: Caller, request: Send) -> Append:
     user = signed_in(caller)
     return Append(request.id, NewMessage(
         user_id=user.id, room=request.room, text=request.text, nonce=request.nonce,
-        reply_to=request.reply_to, mentions=_mentions(request.text),
+        reply_to=request.reply_to, mentions=_mentions(request.text), files=request.files,
     ))
 
 
@@ -36,7 +36,7 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
         await app.registry.send(Subscribe(name, room, None))
     return Append(request.id, NewMessage(
         user_id=user.id, room=room, text=request.text, nonce=request.nonce,
-        reply_to=request.reply_to, mentions=_mentions(request.text),
+        reply_to=request.reply_to, mentions=_mentions(request.text), files=request.files,
     ))
 
 

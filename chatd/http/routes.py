@@ -41,6 +41,7 @@ from chatd.http.messages import (
     str_field,
 )
 from chatd.http.static import serve_static
+from chatd.http.uploads import download, upload, upload_limit
 from chatd.protocol import RequestError, codes, parse_request
 from chatd.storage import StorageUnavailable, User
 
@@ -254,6 +255,10 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/messages", {
         "GET": operation("history", _history_fields),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/files", {
+        "POST": Streaming(upload, upload_limit),
+    }),
+    _route(r"/api/files/(?P<id>[0-9]{1,18})/(?P<name>[^/]*)", {"GET": download}),
     _route(r"/api/contacts", {
         "GET": operation("contacts"),
         "POST": operation("add_contact", _body, status=201,

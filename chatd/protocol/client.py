@@ -237,7 +237,7 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         nonce=_str(obj, "nonce"), rev=_optional_int(obj, "rev"),
         edited_ts=_optional_int(obj, "edited_ts"), deleted=_bool(obj, "deleted", False),
         reactions=_reactions(obj), reply_to=_optional_int(obj, "reply_to"), quote=quote,
-        mentions=_strs(obj, "mentions"),
+        mentions=_strs(obj, "mentions"), files=_objects(obj, "files", optional=True),
     )
 
 

@@ -77,6 +77,7 @@ MAX_NONCE_CHARS: Final = 64
 MAX_TOKEN_CHARS: Final = 4096
 MAX_RESUME_ROOMS: Final = 1000
 MAX_TOPIC_CHARS: Final = 256
+MAX_FILES: Final = 10  # files one message may attach
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -102,11 +103,15 @@ class Request:
     id: RequestId = None
 
     def wire(self) -> dict[str, Any]:
-        """The JSON object a client sends; fields that are None are left out."""
+        """The JSON object a client sends; fields that are None or empty tuples (``files``)
+        are left out."""
         obj: dict[str, Any] = {"op": self.OP}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if value is not None:
+            if isinstance(value, tuple):
+                if value:
+                    obj[field.name] = list(value)
+            elif value is not None:
                 obj[field.name] = dict(value) if isinstance(value, Mapping) else value
         return obj
 
@@ -140,6 +145,7 @@ class Send(Request):
     text: str
     nonce: str
     reply_to: int | None = None  # the msg_id of a message of the same room this answers
+    files: tuple[int, ...] = ()  # ids of the sender's uploads to the room (text may be blank)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +171,7 @@ class Dm(Request):
     text: str
     nonce: str
     reply_to: int | None = None
+    files: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -323,8 +330,9 @@ class MessagePosted(ServerEvent):
     ``edited_ts``, ``deleted`` (a tombstone: ``text`` is empty), ``reactions`` as
     ``(emoji, users)`` pairs in the order they were first put. ``reply_to`` is the msg_id this
     one answers, with ``quote`` ({from, text} of that message, or {deleted: true}).
-    ``mentions``: the members it names as ``@name``. Fields at their defaults are left out of
-    the wire form, so a plain message's frame is what it was in v1."""
+    ``mentions``: the members it names as ``@name``. ``files``: the file objects attached
+    ({id, name, size, content_type, url}; none once deleted). Fields at their defaults are
+    left out of the wire form, so a plain message's frame is what it was in v1."""
 
     OP: ClassVar[str] = "message"
     room: str
@@ -341,6 +349,7 @@ class MessagePosted(ServerEvent):
     reply_to: int | None = None
     quote: Mapping[str, Any] | None = None
     mentions: Sequence[str] = ()
+    files: Sequence[Mapping[str, Any]] = ()
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -362,6 +371,8 @@ class MessagePosted(ServerEvent):
                 obj["quote"] = dict(self.quote)
         if self.mentions:
             obj["mentions"] = list(self.mentions)
+        if self.files:
+            obj["files"] = [dict(file) for file in self.files]
         return obj
 
 
@@ -684,11 +695,27 @@ def _parse_hello(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hell
     return Hello(id=rid, token=token, resume=resume)
 
 
-def _text(obj: Mapping[str, Any], limits: Limits) -> str:
+def _text(obj: Mapping[str, Any], limits: Limits, *, blank: bool = False) -> str:
+    """The text of a message; with ``blank`` (a message with files) it may be empty, blank
+    or left out."""
+    if blank and obj.get("text", "") == "":
+        return ""
     text = _str(obj, "text", max_chars=limits.max_text_chars)
-    if not text.strip():
+    if not blank and not text.strip():
         raise _Invalid("'text' must not be blank")
     return text
+
+
+def _files(obj: Mapping[str, Any]) -> tuple[int, ...]:
+    """The ids of the files a message attaches: 0 to MAX_FILES of them, without repeats."""
+    value = obj.get("files", [])
+    if not isinstance(value, list) or len(value) > MAX_FILES:
+        raise _Invalid(f"'files' must be an array of at most {MAX_FILES} file ids")
+    ids = tuple(_int({"files": item}, "files", minimum=1, maximum=MAX_SEQ) or 0
+                for item in value)
+    if len(set(ids)) != len(ids):
+        raise _Invalid("'files' must not name a file twice")
+    return ids
 
 
 def _msg_id(obj: Mapping[str, Any], key: str = "msg_id", *, optional: bool = False
@@ -698,10 +725,11 @@ def _msg_id(obj: Mapping[str, Any], key: str = "msg_id", *, optional: bool = Fal
 
 def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
     room = _room(obj)
-    text = _text(obj, limits)
+    files = _files(obj)
+    text = _text(obj, limits, blank=bool(files))
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
     return Send(id=rid, room=room, text=text, nonce=nonce,
-                reply_to=_msg_id(obj, "reply_to", optional=True))
+                reply_to=_msg_id(obj, "reply_to", optional=True), files=files)
 
 
 def _parse_edit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Edit:
@@ -754,10 +782,11 @@ def _new_room(obj: Mapping[str, Any]) -> str:
 
 def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
     to = _user(obj, "to")
-    text = _text(obj, limits)
+    files = _files(obj)
+    text = _text(obj, limits, blank=bool(files))
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
     return Dm(id=rid, to=to, text=text, nonce=nonce,
-              reply_to=_msg_id(obj, "reply_to", optional=True))
+              reply_to=_msg_id(obj, "reply_to", optional=True), files=files)
 
 
 def _topic(obj: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from chatd.storage.base import (
     CommitNotice,
     Conversation,
     Credentials,
+    FileInfo,
     Joined,
     MembershipNotice,
     Message,
@@ -23,6 +24,7 @@ from chatd.storage.base import (
     Storage,
     StorageStatistics,
     StorageUnavailable,
+    StoredFile,
     User,
 )
 from chatd.storage.postgres import open_storage
@@ -35,6 +37,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "FileInfo",
     "Joined",
     "MembershipNotice",
     "Message",
@@ -47,6 +50,7 @@ __all__ = [
     "Storage",
     "StorageStatistics",
     "StorageUnavailable",
+    "StoredFile",
     "User",
     "open_storage",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "FileInfo",
     "Joined",
     "MembershipNotice",
     "Message",
@@ -37,6 +38,7 @@ __all__ = [
     "Storage",
     "StorageStatistics",
     "StorageUnavailable",
+    "StoredFile",
     "User",
 ]
 
@@ -100,13 +102,37 @@ class Conversation:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FileInfo:
+    """A file as a message carries it: ``name`` is sanitised (never a path), ``content_type``
+    the type the uploader declared, normalised."""
+
+    id: int
+    name: str
+    size: int
+    content_type: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StoredFile:
+    """An uploaded file: its metadata, and where its bytes are (``sha256``: the name of the
+    content-addressed file). ``message_id``: the message it is attached to, if any."""
+
+    info: FileInfo
+    sha256: str
+    room: str
+    uploader_id: int
+    message_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """A committed entry of a room's log. ``seq`` strictly increases within ``room``, in
     commit order, across messages and changes alike.
 
     ``kind`` says which entry: ``"message"`` (a message as it is now: ``rev`` is the seq of
     the last change to it, 0 for none; ``edited_ts``, ``deleted``, ``reactions`` as
-    ``(emoji, users)`` pairs, ``reply_to`` with its ``quote``, ``mentions``), or a change to
+    ``(emoji, users)`` pairs, ``reply_to`` with its ``quote``, ``mentions``, ``files``, the
+    files attached to it, none once it is deleted), or a change to
     message ``msg_id``, made by ``sender``: ``"edited"`` (``text`` and ``mentions`` are the
     new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``); or ``"topic"``, the
     room's new topic in ``text`` (``msg_id`` 0). A change's ``nonce`` is empty."""
@@ -128,6 +154,7 @@ class Message:
     mentions: tuple[str, ...] = ()
     emoji: str = ""
     on: bool = True
+    files: tuple[FileInfo, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +162,8 @@ class NewMessage:
     """A message to store: ``nonce`` is the sender's idempotency key (unique per user).
     ``reply_to``: a message of the same room it answers. ``mentions``: the lower-cased names
     the text may mention (:func:`chatd.protocol.markup.mention_candidates`); those that are
-    members of the room are kept."""
+    members of the room are kept. ``files``: ids of files the sender uploaded to the room and
+    has not attached yet, without repeats."""
 
     user_id: int
     room: str
@@ -143,6 +171,7 @@ class NewMessage:
     nonce: str
     reply_to: int | None = None
     mentions: tuple[str, ...] = ()
+    files: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -380,7 +409,10 @@ class Storage(Protocol):
         changes, and strictly increase across commits; a nonce the user already used stores
         nothing and returns the first message (``duplicate=True``), also when both are in this
         batch. A sender who is not a member of the room gets ChatError('forbidden'); an unknown
-        room, or a ``reply_to`` that is no message of the room, ChatError('not_found').
+        room, or a ``reply_to`` that is no message of the room, ChatError('not_found'); a
+        file that is not the sender's upload to that room, ChatError('not_found'), one already
+        attached (also by an earlier message of this batch), ChatError('bad_request'). The
+        files are attached in the transaction that stores the message.
 
         Changes are checked against the message as it is when their room is locked, so
         concurrent changes from any node apply in seq order: an edit by its author only
@@ -388,7 +420,8 @@ class Storage(Protocol):
         room's owner; a reaction by a member, at most :data:`MAX_REACTIONS` different emoji a
         message ('conflict'). A change that changes nothing stores nothing
         (``duplicate=True``). Deleting a message empties its text and that of its edits, and
-        drops its reactions and mentions.
+        drops its reactions and mentions, and its files (no longer served nor counted
+        against the quota).
         Raises StorageUnavailable when nothing was committed."""
 
     async def history(
@@ -405,6 +438,36 @@ class Storage(Protocol):
         ``after``). With both, those between the two, nearest to ``after``. Public rooms are
         readable by every user, private ones by members only (ChatError('forbidden'));
         ChatError('not_found') for an unknown room."""
+
+    async def upload_allowance(self, user_id: int, room: str, quota_bytes: int) -> int:
+        """How many more bytes of files the user may store (``quota_bytes`` less what their
+        kept files hold; may be 0 or less), checking that they may upload to ``room``: its
+        members only. Raises ChatError('not_found') for an unknown room,
+        ChatError('forbidden') for a non-member."""
+
+    async def add_file(self, user_id: int, room: str, *, sha256: str, size: int, name: str,
+                       content_type: str, quota_bytes: int) -> StoredFile:
+        """Record a file whose bytes are stored (under ``sha256``), uploaded by the user to
+        ``room``; not attached to any message yet. ``name`` and ``content_type`` are already
+        sanitised. Concurrent uploads of one user are serialised, so that together they
+        cannot pass ``quota_bytes``. Raises ChatError('too_large') past the quota, and as
+        :meth:`upload_allowance` does."""
+
+    async def get_file(self, user_id: int, file_id: int) -> StoredFile | None:
+        """The file, if the user may read its room (as :meth:`history`: public rooms are
+        open to every user, private ones to their members) and it is attached to a message
+        that is not deleted (a file not attached yet: to its uploader only); else None, so
+        that a stranger cannot tell a file that exists from one that does not."""
+
+    async def file_bytes_in_use(self, sha256: str) -> bool:
+        """Whether a kept file still refers to the bytes stored under ``sha256``."""
+
+    async def dead_file_bytes(self, limit: int) -> list[str]:
+        """Up to ``limit`` SHA-256s of bytes that only files of deleted messages refer to."""
+
+    async def forget_dead_files(self, sha256: str) -> None:
+        """Remove the rows of deleted files with these bytes, unless a kept file refers to
+        them again (their bytes are gone from disk)."""
 
     async def aclose(self) -> None:
         """Close the connections (and stop an embedded server this instance started)."""

@@ -106,9 +106,15 @@ _SQL_TOPIC = """
 UPDATE rooms r SET topic = v.topic
 FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
 """
+# A deleted message's reactions go, its edits' words go, and its files are no longer served
+# nor counted against their uploader's quota (the bytes stay on disk while another kept row
+# refers to them).
 _SQL_FORGET = """
 WITH gone AS (
     DELETE FROM reactions WHERE message_id = ANY ($1::bigint[])
+), files_gone AS (
+    UPDATE files SET deleted_at = now()
+    WHERE message_id = ANY ($1::bigint[]) AND deleted_at IS NULL
 )
 UPDATE changes SET text = '', mentions = NULL
 WHERE message_id = ANY ($1::bigint[]) AND kind = 'edited'

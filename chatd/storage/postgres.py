@@ -88,6 +88,7 @@ from chatd.storage.base import (
     CommitNotice,
     Conversation,
     Credentials,
+    FileInfo,
     Joined,
     MembershipNotice,
     Message,
@@ -100,6 +101,7 @@ from chatd.storage.base import (
     Storage,
     StorageStatistics,
     StorageUnavailable,
+    StoredFile,
     User,
 )
 from chatd.storage.bridge import AsyncioBridge, BridgeClosed
@@ -465,13 +467,16 @@ RETURNING u.name
 # Step 1 of appending: one row per input, in input order. A reply's message (reply_to, $4)
 # must be in the same room; its quote is taken here, as the message is at commit. Mention
 # candidates ($5, space-separated lower-case names) are kept if they name a member, as
-# registered. Both lookups are probes of a key, and only for the rows that have them.
+# registered. Files ($6, space-separated ids) are looked up among the sender's uploads to the
+# room, with whether each is attached already. Each lookup is a probe of a key, and only for
+# the rows that have them.
 _SQL_APPEND_RESOLVE = f"""
 SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, s.name AS sender,
        e.id AS e_id, er.name AS e_room, e.seq AS e_seq, e.text AS e_text,
-       {_ms("e.created_at")} AS e_ts, q.id AS q_id, q.quote AS quote, mn.names AS mentions
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[])
-    WITH ORDINALITY AS i(user_id, room, nonce, reply_to, candidates, idx)
+       {_ms("e.created_at")} AS e_ts, q.id AS q_id, q.quote AS quote, mn.names AS mentions,
+       fl.files
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+    WITH ORDINALITY AS i(user_id, room, nonce, reply_to, candidates, file_ids, idx)
 LEFT JOIN rooms r ON r.name = i.room
 LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = i.user_id
 LEFT JOIN users s ON s.id = i.user_id
@@ -497,6 +502,14 @@ LEFT JOIN LATERAL (
     FROM users u JOIN memberships um ON um.user_id = u.id AND um.room_id = r.id
     WHERE i.candidates <> '' AND lower(u.name) = ANY (string_to_array(i.candidates, ' '))
 ) mn ON true
+LEFT JOIN LATERAL (
+    SELECT json_agg(json_build_array(f.id, f.name, f.size, f.content_type,
+                                     f.message_id IS NOT NULL OR f.deleted_at IS NOT NULL)
+                    ORDER BY f.id) AS files
+    FROM files f
+    WHERE i.file_ids <> '' AND f.id = ANY (string_to_array(i.file_ids, ' ')::bigint[])
+      AND f.uploader_id = i.user_id AND f.room_id = r.id
+) fl ON true
 ORDER BY i.idx
 """
 
@@ -504,12 +517,14 @@ ORDER BY i.idx
 # Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
 # rather than now(): taken after the lock, so ts follows seq within a room. The mentioned
 # members (the sender aside) get their rows of ``mentions`` in the same statement; a message
-# without mentions costs that an empty unnest.
-_SQL_APPEND_INSERT = f"""
+# without mentions costs that an empty unnest. A batch that attaches files runs
+# :data:`_SQL_APPEND_INSERT_FILES` instead, in a transaction of its own (see _append_once); a
+# batch without files runs this, which does not look at files.
+_SQL_APPEND_INSERT_HEAD = """
 WITH new AS (
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[],
-                         $6::text[])
-        WITH ORDINALITY AS n(room_id, sender_id, nonce, text, reply_to, mentions, ord)
+                         $6::text[], $7::text[])
+        WITH ORDINALITY AS n(room_id, sender_id, nonce, text, reply_to, mentions, file_ids, ord)
 ), counts AS (
     SELECT room_id, count(*) AS n FROM new GROUP BY room_id
 ), locked AS (
@@ -520,27 +535,43 @@ WITH new AS (
     WHERE r.id = l.id
     RETURNING r.id, r.last_seq - c.n AS base
 ), inserted AS (
-    INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at, reply_to, mentions)
+    INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at, reply_to, mentions,
+                          files)
     SELECT new.room_id, b.base + row_number() OVER (PARTITION BY new.room_id ORDER BY new.ord),
            new.sender_id, new.nonce, new.text, clock_timestamp(), new.reply_to,
-           string_to_array(new.mentions, ' ')
+           string_to_array(new.mentions, ' '),
+           coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)
     FROM new JOIN bumped AS b ON b.id = new.room_id
     ORDER BY new.room_id, new.ord
-    RETURNING id, room_id, seq, sender_id, mentions, created_at
+    RETURNING id, room_id, seq, sender_id, nonce, mentions, created_at
 ), mentioned AS (
     INSERT INTO mentions (user_id, room_id, seq)
     SELECT u.id, i.room_id, i.seq
     FROM inserted i CROSS JOIN LATERAL unnest(i.mentions) AS n(name)
     JOIN users u ON lower(u.name) = lower(n.name)
     WHERE u.id <> i.sender_id
+)"""
+_SQL_APPEND_INSERT = f"""{_SQL_APPEND_INSERT_HEAD}
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
+"""
+# The same, attaching each new message's files (still unattached, the sender's, in its room);
+# ``attached`` counts them, so that a file another commit attached meanwhile shows.
+_SQL_APPEND_INSERT_FILES = f"""{_SQL_APPEND_INSERT_HEAD}, attached AS (
+    UPDATE files f SET message_id = i.id
+    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+    WHERE new.file_ids <> '' AND f.id = ANY (string_to_array(new.file_ids, ' ')::bigint[])
+      AND f.message_id IS NULL AND f.deleted_at IS NULL
+      AND f.uploader_id = i.sender_id AND f.room_id = i.room_id
+    RETURNING f.id
 )
-SELECT id, room_id, seq, {_ms("created_at")} AS ts FROM inserted
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, (SELECT count(*) FROM attached) AS attached
+FROM inserted
 """
 
 # A page of room {room}'s log ({lo} < seq < {hi}, at most {limit} entries, by seq
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
 # A message is read as it is now; its reactions and its quote are looked up only for a
-# message that has them (rev set, reply_to set), by key.
+# message that has them (rev set, reply_to set, files > 0), by key.
 _SQL_LOG_PAGE = """
 SELECT e.*, a.name AS sender,
        CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
@@ -556,13 +587,18 @@ SELECT e.*, a.name AS sender,
        CASE WHEN e.reply_to IS NOT NULL THEN (
            SELECT {quote} FROM messages q JOIN users qu ON qu.id = q.sender_id
            WHERE q.id = e.reply_to
-       ) END AS quote
+       ) END AS quote,
+       CASE WHEN e.files > 0 AND e.deleted_at IS NULL THEN (
+           SELECT json_agg(json_build_array(f.id, f.name, f.size, f.content_type)
+                           ORDER BY f.id)
+           FROM files f WHERE f.message_id = e.msg_id
+       ) END AS file_list
 FROM (
     (
         SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
                {ts} AS ts, m.nonce, m.rev, m.edited_at, {edited_ts} AS edited_ts,
                m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
-               NULL::boolean AS reaction_on
+               NULL::boolean AS reaction_on, m.files
         FROM messages m
         WHERE m.room_id = {room} AND m.seq > {lo} AND m.seq < {hi}
         ORDER BY m.seq {direction}
@@ -571,7 +607,7 @@ FROM (
     UNION ALL
     (
         SELECT c.kind, c.seq, c.message_id, c.actor_id, coalesce(c.text, ''), {cts}, '',
-               NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on
+               NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on, NULL
         FROM changes c
         WHERE c.room_id = {room} AND c.seq > {lo} AND c.seq < {hi}
         ORDER BY c.seq {direction}
@@ -581,6 +617,55 @@ FROM (
     LIMIT {limit}
 ) e JOIN users a ON a.id = e.actor_id
 ORDER BY e.seq {direction}
+"""
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+# Whether user $2 may upload to room $1 (members only), and what their kept files hold.
+_SQL_UPLOAD_ALLOWANCE = """
+SELECT r.id, EXISTS (
+           SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
+       ) AS member,
+       (SELECT coalesce(sum(size), 0) FROM files
+        WHERE uploader_id = $2 AND deleted_at IS NULL) AS used
+FROM rooms r WHERE r.name = $1
+"""
+# Uploads of one user queue on their row (a lock that foreign-key checks do not take).
+_SQL_LOCK_UPLOADER = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
+# The file, if user $1 is a member of room $2 and the file fits in quota $7; else no row.
+_SQL_ADD_FILE = """
+WITH r AS (
+    SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
+    WHERE r.name = $2
+), used AS (
+    SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_id = $1 AND deleted_at IS NULL
+)
+INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id)
+SELECT $3::text, $4::bigint, $5::text, $6::text, $1::bigint, r.id FROM r, used
+WHERE used.n + $4::bigint <= $7::bigint
+RETURNING id
+"""
+_SQL_GET_FILE = f"""
+SELECT f.id, f.name, f.size, f.content_type, f.sha256, f.uploader_id, f.message_id,
+       r.name AS room
+FROM files f JOIN rooms r ON r.id = f.room_id
+WHERE f.id = $1 AND f.deleted_at IS NULL AND (f.message_id IS NOT NULL OR f.uploader_id = $2)
+  AND {_READABLE.format(user="$2")}
+"""
+_SQL_FILE_BYTES_IN_USE = """
+SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND deleted_at IS NULL)
+"""
+_SQL_DEAD_FILE_BYTES = """
+SELECT DISTINCT d.sha256 FROM files d
+WHERE d.deleted_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM files k WHERE k.sha256 = d.sha256 AND k.deleted_at IS NULL)
+LIMIT $1
+"""
+_SQL_FORGET_DEAD_FILES = """
+DELETE FROM files d
+WHERE d.sha256 = $1 AND d.deleted_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM files k WHERE k.sha256 = $1 AND k.deleted_at IS NULL)
 """
 
 
@@ -629,6 +714,7 @@ def _entry(room: str, row: Any) -> Message:
                        on=bool(row["reaction_on"]))
     reactions = row["reactions"]
     quote = row["quote"]
+    files = row["file_list"]
     return Message(
         room=room, seq=row["seq"], msg_id=row["msg_id"], sender=row["sender"],
         text=row["text"], ts=row["ts"], nonce=row["nonce"], rev=row["rev"] or 0,
@@ -640,7 +726,17 @@ def _entry(room: str, row: Any) -> Message:
         if reactions else (),
         reply_to=row["reply_to"], quote=json.loads(quote) if quote else None,
         mentions=tuple(row["mentions"] or ()),
+        files=tuple(FileInfo(id=f[0], name=f[1], size=f[2], content_type=f[3])
+                    for f in json.loads(files)) if files else (),
     )
+
+
+def _check_upload(room: str, row: Any) -> None:
+    """Refuse an upload to ``room`` from a row of :data:`_SQL_UPLOAD_ALLOWANCE`."""
+    if row is None:
+        raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+    if not row["member"]:
+        raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
 
 
 def _parse_notice(channel: str, payload: str) -> Change | None:
@@ -1033,6 +1129,56 @@ class PostgresStorage:
             raise ChatError(codes.BAD_REQUEST, "the owner cannot kick themselves")
         return row["target"], bool(row["was_member"])
 
+    # -- files -------------------------------------------------------------------------------
+
+    async def upload_allowance(self, user_id: int, room: str, quota_bytes: int) -> int:
+        row = await self._run(self._pool.fetchrow, _SQL_UPLOAD_ALLOWANCE, room, user_id)
+        _check_upload(room, row)
+        return quota_bytes - int(row["used"])
+
+    async def add_file(self, user_id: int, room: str, *, sha256: str, size: int, name: str,
+                       content_type: str, quota_bytes: int) -> StoredFile:
+        file_id = await self._run(self._do_add_file, user_id, room, sha256, size, name,
+                                  content_type, quota_bytes)
+        return StoredFile(info=FileInfo(id=file_id, name=name, size=size,
+                                        content_type=content_type),
+                          sha256=sha256, room=room, uploader_id=user_id)
+
+    async def _do_add_file(self, user_id: int, room: str, sha256: str, size: int, name: str,
+                           content_type: str, quota_bytes: int) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SQL_LOCK_UPLOADER, user_id)
+            file_id = await conn.fetchval(_SQL_ADD_FILE, user_id, room, sha256, size, name,
+                                          content_type, quota_bytes)
+            if file_id is not None:
+                return int(file_id)
+            row = await conn.fetchrow(_SQL_UPLOAD_ALLOWANCE, room, user_id)
+        _check_upload(room, row)
+        raise ChatError(codes.TOO_LARGE, f"this file ({size} bytes) would take you past your "
+                        f"quota of {quota_bytes} bytes of files; delete messages with files "
+                        "to make room")
+
+    async def get_file(self, user_id: int, file_id: int) -> StoredFile | None:
+        if not 0 < file_id <= _MAX_SEQ:
+            return None
+        row = await self._run(self._pool.fetchrow, _SQL_GET_FILE, file_id, user_id)
+        if row is None:
+            return None
+        return StoredFile(info=FileInfo(id=row["id"], name=row["name"], size=row["size"],
+                                        content_type=row["content_type"]),
+                          sha256=row["sha256"], room=row["room"],
+                          uploader_id=row["uploader_id"], message_id=row["message_id"])
+
+    async def file_bytes_in_use(self, sha256: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_FILE_BYTES_IN_USE, sha256))
+
+    async def dead_file_bytes(self, limit: int) -> list[str]:
+        rows = await self._run(self._pool.fetch, _SQL_DEAD_FILE_BYTES, limit)
+        return [row["sha256"] for row in rows]
+
+    async def forget_dead_files(self, sha256: str) -> None:
+        await self._run(self._pool.execute, _SQL_FORGET_DEAD_FILES, sha256)
+
     async def mark_read(self, user_id: int, room: str, seq: int) -> int:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter; past either end means the end
         row = await self._run(self._pool.fetchrow, _SQL_MARK_READ, room, user_id, seq)
@@ -1106,6 +1252,10 @@ class PostgresStorage:
                 if exc.constraint_name != "messages_sender_nonce_key" or attempt == APPEND_ATTEMPTS:
                     raise
                 log.debug("append batch lost a nonce race (attempt %d), retrying", attempt)
+            except _FilesRaced:
+                if attempt == APPEND_ATTEMPTS:
+                    raise StorageUnavailable("files kept being attached concurrently") from None
+                log.debug("append batch lost a file race (attempt %d), retrying", attempt)
         raise AssertionError("unreachable")
 
     async def history(
@@ -1155,6 +1305,24 @@ class PostgresStorage:
             await _release(self._bridge, self._pool.pool, self._embedded)
 
 
+class _FilesRaced(Exception):
+    """A file the batch attaches was attached by another commit between the two statements
+    of an append; the batch was rolled back, and is tried again."""
+
+
+def _file_refusal(item: NewMessage, found_json: str | None, claimed: set[int]
+                  ) -> ChatError | None:
+    """Why ``item`` cannot attach its files (as the resolve step found them), or None."""
+    found = {f[0]: f[4] for f in json.loads(found_json)} if found_json else {}
+    for file_id in item.files:
+        if file_id not in found:
+            return ChatError(codes.NOT_FOUND,
+                             f"there is no file {file_id} of yours in {item.room!r}")
+        if found[file_id] or file_id in claimed:
+            return ChatError(codes.BAD_REQUEST, f"file {file_id} is attached already")
+    return None
+
+
 async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
     """One attempt at a batch (asyncio side); see the module docstring."""
     rows = await conn.fetch(
@@ -1164,11 +1332,14 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
         [m.nonce for m in batch],
         [m.reply_to for m in batch],
         [" ".join(m.mentions) for m in batch],
+        [" ".join(map(str, m.files)) for m in batch],
     )
     results: list[Appended | ChatError | None] = [None] * len(batch)
     first: dict[tuple[int, str], int] = {}  # (sender, nonce) -> index of the input storing it
     duplicates: list[tuple[int, int]] = []  # (index, index of the input it repeats)
     new: list[tuple[int, int, Any]] = []  # (index, room id, resolved row) to insert
+    claimed: set[int] = set()  # files attached by the batch's new messages so far
+    files: dict[int, tuple[FileInfo, ...]] = {}  # index -> its files, by id
     for row in rows:
         index = row["idx"] - 1
         item = batch[index]
@@ -1193,20 +1364,34 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
         elif item.reply_to is not None and row["q_id"] is None:
             results[index] = ChatError(
                 codes.NOT_FOUND, f"there is no message {item.reply_to} in {item.room!r}")
+        elif item.files and (refusal := _file_refusal(item, row["files"], claimed)):
+            results[index] = refusal
         else:
+            if item.files:
+                found = json.loads(row["files"])
+                claimed.update(item.files)
+                files[index] = tuple(FileInfo(id=f[0], name=f[1], size=f[2], content_type=f[3])
+                                     for f in found)
             first[key] = index
             new.append((index, row["room_id"], row))
 
     if new:
-        inserted = await conn.fetch(
-            _SQL_APPEND_INSERT,
+        arguments = (
             [room_id for _, room_id, _ in new],
             [batch[index].user_id for index, _, _ in new],
             [batch[index].nonce for index, _, _ in new],
             [batch[index].text for index, _, _ in new],
             [batch[index].reply_to for index, _, _ in new],
             [" ".join(row["mentions"] or ()) for _, _, row in new],
+            [" ".join(map(str, batch[index].files)) for index, _, _ in new],
         )
+        if not claimed:
+            inserted = await conn.fetch(_SQL_APPEND_INSERT, *arguments)
+        else:
+            async with conn.transaction():
+                inserted = await conn.fetch(_SQL_APPEND_INSERT_FILES, *arguments)
+                if inserted and inserted[0]["attached"] != len(claimed):
+                    raise _FilesRaced  # rolls the batch back; it is tried again
         # Per room, seqs were given in input order: match them up by sorting on seq.
         stored: dict[int, collections.deque[Any]] = collections.defaultdict(collections.deque)
         for row in sorted(inserted, key=lambda row: (row["room_id"], row["seq"])):
@@ -1228,6 +1413,7 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                 reply_to=item.reply_to,
                 quote=json.loads(resolved["quote"]) if resolved["quote"] else None,
                 mentions=tuple(resolved["mentions"] or ()),
+                files=files.get(index, ()),
             )
             results[index] = Appended(message=message, duplicate=False)
 

@@ -562,7 +562,8 @@ async def _plan_of_a_resolve(dsn: str, batch: list[NewMessage]) -> dict[str, Any
         rows = await conn.fetchval(
             f"EXPLAIN (ANALYZE, FORMAT JSON) {_SQL_APPEND_RESOLVE}",
             [m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch],
-            [m.reply_to for m in batch], [" ".join(m.mentions) for m in batch])
+            [m.reply_to for m in batch], [" ".join(m.mentions) for m in batch],
+            [""] * len(batch))  # no files
     finally:
         await conn.close()
     return json.loads(rows)[0]["Plan"]  # type: ignore[no-any-return]

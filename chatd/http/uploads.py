@@ -1,0 +1,224 @@
+"""Files over HTTP: uploads to a room, and downloads of a file by its url.
+
+``POST /api/rooms/{room}/files`` takes ``multipart/form-data`` with one part named ``file``,
+read as it arrives: each chunk of the body goes through python-multipart's streaming parser,
+and the bytes of the part it yields are written to the upload's temporary file in a worker
+thread before the next chunk is read (:mod:`chatd.files`), so an upload holds one chunk of
+memory whatever its size. The part may hold ``files.max_bytes`` and what is left of the
+uploader's ``files.quota_bytes``; past either the answer is 413 ``too_large`` at once. The
+row is written once the bytes are in place, in the transaction that checks the quota again
+(concurrent uploads of one user are serialised there).
+
+``GET /api/files/{id}/{name}`` (the ``url`` of a file object) sends the file to a user who
+may read its room (as history: a public room's files to every user, a private room's to its
+members) once it is attached to a message (before, to its uploader only), else 404, with
+headers that keep a browser from running it as part of this site:
+``Content-Disposition: attachment`` (``inline`` only for the raster images of
+:data:`chatd.files.INLINE_TYPES`), ``X-Content-Type-Options: nosniff``, a sandboxing
+``Content-Security-Policy``, and documents and scripts served as
+``application/octet-stream`` (:func:`chatd.files.served_type`). The bytes never change
+under one url, so the reply is cached for a year (privately: it needs the token) with the
+SHA-256 as its ETag.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from typing import Any
+
+import trio
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from chatd.actions import App
+from chatd.errors import ChatError
+from chatd.files import (
+    INLINE_TYPES,
+    FileStore,
+    normalise_content_type,
+    sanitise_name,
+    served_type,
+)
+from chatd.http.messages import FileReply, Reply, Request, RequestBody, json_reply
+from chatd.protocol import codes
+from chatd.protocol.names import InvalidName, normalise_room
+from chatd.views import file_object
+
+__all__ = ["MULTIPART_OVERHEAD", "download", "upload", "upload_limit"]
+
+#: Bytes a multipart body may hold on top of the file: its boundaries and part headers.
+MULTIPART_OVERHEAD = 16384
+
+_CACHE = b"private, max-age=31536000, immutable"
+_CSP = b"sandbox; default-src 'none'"
+_FILENAME_STAR = re.compile(rb"filename\*\s*=\s*(?i:utf-8)''([^;\s]+)")
+
+
+def upload_limit(config: Any) -> int:
+    """The body limit of an upload: ``files.max_bytes`` and the multipart framing."""
+    return int(config.files.max_bytes) + MULTIPART_OVERHEAD
+
+
+class _Part:
+    """What the parser has told about the body so far; its callbacks collect the current
+    chunk's bytes of the ``file`` part into ``pending``."""
+
+    def __init__(self) -> None:
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.headers: dict[bytes, bytes] = {}
+        self.parts = 0
+        self.in_file = False
+        self.file_done = False
+        self.ended = False
+        self.problem: str | None = None
+        self.pending: list[bytes] = []
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda data, start, end:
+                self.header_field.extend(data[start:end]),
+            "on_header_value": lambda data, start, end:
+                self.header_value.extend(data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self.parts += 1
+        self.headers = {}
+
+    def _header_end(self) -> None:
+        self.headers[bytes(self.header_field).strip().lower()] = bytes(self.header_value).strip()
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def _headers_finished(self) -> None:
+        disposition, params = parse_options_header(self.headers.get(b"content-disposition", b""))
+        if self.parts > 1 or disposition != b"form-data" or params.get(b"name") != b"file":
+            self.problem = "the body must hold one part, named 'file'"
+        else:
+            self.in_file = True
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.in_file and end > start:
+            self.pending.append(bytes(data[start:end]))
+
+    def _part_end(self) -> None:
+        if self.in_file:
+            self.in_file = False
+            self.file_done = True
+
+    def _end(self) -> None:
+        self.ended = True
+
+    def name(self) -> str:
+        """The part's file name, sanitised."""
+        raw = self.headers.get(b"content-disposition", b"")
+        star = _FILENAME_STAR.search(raw)
+        if star:
+            return sanitise_name(urllib.parse.unquote(star[1].decode("ascii", "replace")))
+        _, params = parse_options_header(raw)
+        return sanitise_name(params.get(b"filename", b"").decode("utf-8", "replace"))
+
+    def content_type(self) -> str:
+        value = self.headers.get(b"content-type")
+        return normalise_content_type(value.decode("latin-1") if value is not None else None)
+
+
+def _boundary(request: Request) -> bytes:
+    value = request.header(b"content-type")
+    mime, params = parse_options_header(value or b"")
+    boundary = params.get(b"boundary", b"")
+    if mime != b"multipart/form-data" or not 0 < len(boundary) <= 70:
+        raise ChatError(codes.BAD_REQUEST,
+                        "the body must be multipart/form-data with a boundary")
+    return boundary
+
+
+def _too_large(limit: int, what: str) -> ChatError:
+    return ChatError(codes.TOO_LARGE, f"the file is over {what} ({limit} bytes)")
+
+
+async def upload(request: Request, body: RequestBody, app: App,
+                 params: dict[str, str]) -> Reply:
+    """``POST /api/rooms/{room}/files``: 201 ``{"file": {...}}``."""
+    from chatd.http.routes import authenticate  # routes imports this module
+
+    user, _ = await authenticate(request, app)
+    try:
+        room = normalise_room(params["room"])
+    except InvalidName as exc:
+        raise ChatError(codes.BAD_REQUEST, str(exc)) from None
+    boundary = _boundary(request)
+    config = app.config.files
+    allowance = await app.storage.upload_allowance(user.id, room, config.quota_bytes)
+    if allowance <= 0:
+        raise ChatError(codes.TOO_LARGE, f"you have used your quota of {config.quota_bytes} "
+                        "bytes of files; delete messages with files to make room")
+    limit, what = min((config.max_bytes, "the size limit"), (allowance, "your quota's rest"))
+    part = _Part()
+    parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
+    store = FileStore(app.config.files_dir)
+    pending = await trio.to_thread.run_sync(store.open_upload)
+    try:
+        async for chunk in body:
+            try:
+                parser.write(chunk)
+            except MultipartParseError:
+                raise ChatError(codes.BAD_REQUEST, "the multipart body is malformed") from None
+            if part.problem:
+                raise ChatError(codes.BAD_REQUEST, part.problem)
+            if part.pending:
+                data = b"".join(part.pending)
+                part.pending.clear()
+                if pending.size + len(data) > limit:
+                    raise _too_large(limit, what)
+                await trio.to_thread.run_sync(pending.write, data)
+        parser.finalize()
+        if not (part.ended and part.file_done):
+            raise ChatError(codes.BAD_REQUEST, "the body holds no complete part named 'file'")
+        sha256 = await trio.to_thread.run_sync(pending.place)
+        stored = await app.storage.add_file(
+            user.id, room, sha256=sha256, size=pending.size, name=part.name(),
+            content_type=part.content_type(), quota_bytes=config.quota_bytes)
+        await trio.to_thread.run_sync(pending.finish)
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(pending.discard)
+    return json_reply(201, {"file": file_object(stored.info)})
+
+
+async def download(request: Request, app: App, params: dict[str, str]) -> FileReply:
+    """``GET /api/files/{id}/{name}``: the file's bytes (the name is not checked: it is
+    there for the browser's save dialog)."""
+    from chatd.http.routes import authenticate  # routes imports this module
+
+    user, _ = await authenticate(request, app)
+    found = await app.storage.get_file(user.id, int(params["id"]))
+    if found is None:
+        raise ChatError(codes.NOT_FOUND, "there is no such file, or you may not read it")
+    info = found.info
+    inline = info.content_type in INLINE_TYPES
+    quoted = urllib.parse.quote(info.name, safe="")
+    ascii_name = info.name.encode("ascii", "replace").decode().replace("?", "_") \
+        .replace('"', "_").replace("\\", "_")
+    disposition = (f'{"inline" if inline else "attachment"}; filename="{ascii_name}"; '
+                   f"filename*=UTF-8''{quoted}")
+    return FileReply(
+        FileStore(app.config.files_dir).path(found.sha256),
+        content_type=served_type(info.content_type).encode(),
+        etag=f'"{found.sha256}"'.encode(),
+        headers=[
+            (b"content-disposition", disposition.encode("ascii")),
+            (b"x-content-type-options", b"nosniff"),
+            (b"content-security-policy", _CSP),
+            (b"cache-control", _CACHE),
+            (b"cross-origin-resource-policy", b"same-origin"),
+        ],
+    )

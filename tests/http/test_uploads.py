@@ -1,0 +1,362 @@
+"""Uploads to rooms and downloads of files (chatd/http/uploads.py), over real sockets against
+the real database.
+
+Rules as in ``test_http.py``: 127.0.0.1, port 0, ``trio.fail_after`` around all I/O. The
+daemon's files folder is inspected directly to show what a refused or cut upload leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tracemalloc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from chatd.auth import Auth
+from chatd.config import Config
+from chatd.files import FileStore
+from chatd.http import serve_http_connection
+from chatd.metrics import Metrics
+from chatd.server import run_actors
+from chatd.storage.base import Storage
+from tests.http.test_http import CHEAP_HASHER, Client, Response
+from tests.http.test_streaming import BLOCK, Exchange, MiB
+
+TIMEOUT = 20
+MAX_BYTES = 256 * 1024
+QUOTA_BYTES = 600 * 1024
+BOUNDARY = "chatd-test-boundary-7MA4YWxkTrZu0gW"
+
+
+def multipart(data: bytes, *, filename: str | bytes = "notes.txt",
+              content_type: str | None = "text/plain", name: str = "file",
+              extra: bytes = b"") -> tuple[bytes, list[tuple[str, str]]]:
+    """A multipart/form-data body with one part, and its Content-Type header."""
+    raw_name = filename if isinstance(filename, bytes) else filename.encode()
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+            f"filename=\"").encode() + raw_name + b'"\r\n'
+    if content_type is not None:
+        head += f"Content-Type: {content_type}\r\n".encode()
+    body = head + b"\r\n" + data + f"\r\n--{BOUNDARY}--\r\n".encode() + extra
+    return body, [("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")]
+
+
+@dataclass
+class Daemon:
+    port: int
+    storage: Storage
+    files: Path
+
+    async def call(self, method: str, target: str, **kwargs: Any) -> Response:
+        client = await Client.open(self.port)
+        try:
+            with trio.fail_after(TIMEOUT):
+                return await client.request(method, target, **kwargs)
+        finally:
+            await client.aclose()
+
+    async def user(self, name: str) -> str:
+        body = {"username": name, "password": "correct horse"}
+        assert (await self.call("POST", "/api/register", json_body=body)).status == 201
+        response = await self.call("POST", "/api/login", json_body=body)
+        token: str = response.json()["token"]
+        return token
+
+    async def room(self, token: str, name: str, *, private: bool = False) -> None:
+        response = await self.call("POST", "/api/rooms", token=token,
+                                   json_body={"room": name, "private": private})
+        assert response.status == 201, response.body
+
+    async def upload(self, token: str | None, room: str, data: bytes, **part: Any) -> Response:
+        body, headers = multipart(data, **part)
+        return await self.call("POST", f"/api/rooms/{room}/files", token=token, body=body,
+                               headers=headers)
+
+    def stored(self) -> list[Path]:
+        """Every file under the content paths (not the temporary folder)."""
+        return sorted(p for p in self.files.rglob("*") if p.is_file()
+                      and p.parent.name != "tmp")
+
+    def temporary(self) -> list[Path]:
+        return sorted((self.files / "tmp").glob("*")) if (self.files / "tmp").is_dir() else []
+
+
+async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
+                 **files: int) -> Daemon:
+    config = Config().replace(
+        server={"data_dir": str(tmp_path / "data")},
+        http={"max_body_bytes": 4096, "request_timeout": 5.0},
+        files={"max_bytes": MAX_BYTES, "quota_bytes": QUOTA_BYTES, **files},
+    )
+    metrics = Metrics()
+    auth = Auth(storage, config, os.urandom(64), metrics, hasher=CHEAP_HASHER)
+    app = await run_actors(nursery, config, storage, auth, metrics)
+    handler = partial(serve_http_connection, app=app, on_websocket=_no_websocket,
+                      remote="127.0.0.1:test")
+    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+    return Daemon(listeners[0].socket.getsockname()[1], storage, config.files_dir)
+
+
+@pytest.fixture
+async def daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path
+                 ) -> AsyncIterator[Daemon]:
+    yield await _start(nursery, storage, tmp_path)
+    nursery.cancel_scope.cancel()
+
+
+async def _no_websocket(*args: Any) -> None:
+    raise AssertionError("no WebSocket in these tests")
+
+
+async def test_round_trip_is_byte_exact(daemon: Daemon) -> None:
+    """An upload answers 201 with the file object; its url gives the same bytes back, with
+    the caching and safety headers; the bytes sit at their SHA-256's path, nothing in tmp."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    data = os.urandom(200 * 1024 + 13)
+    response = await daemon.upload(alice, "general", data, filename="report.bin",
+                                   content_type="Application/Octet-Stream; x=1")
+    assert response.status == 201, response.body
+    file = response.json()["file"]
+    assert file["name"] == "report.bin" and file["size"] == len(data)
+    assert file["content_type"] == "application/octet-stream"
+    assert file["url"] == f"/api/files/{file['id']}/report.bin"
+    got = await daemon.call("GET", file["url"], token=alice)
+    assert got.status == 200 and got.body == data
+    digest = hashlib.sha256(data).hexdigest()
+    assert got.headers["etag"] == f'"{digest}"'
+    assert got.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-security-policy"] == "sandbox; default-src 'none'"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert daemon.stored() == [daemon.files / digest[:2] / digest[2:4] / digest]
+    assert daemon.temporary() == []
+    ranged = await daemon.call("GET", file["url"], token=alice, headers=[("Range", "bytes=5-9")])
+    assert ranged.status == 206 and ranged.body == data[5:10]
+
+
+async def test_identical_uploads_share_the_bytes(daemon: Daemon) -> None:
+    """Two uploads of the same bytes are two files stored once."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    first = (await daemon.upload(alice, "general", b"same")).json()["file"]
+    second = (await daemon.upload(alice, "general", b"same", filename="b.txt")).json()["file"]
+    assert first["id"] != second["id"]
+    assert len(daemon.stored()) == 1
+
+
+async def test_too_large_leaves_nothing(daemon: Daemon) -> None:
+    """A file over files.max_bytes is 413 too_large, and leaves no file, temporary or not."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    response = await daemon.upload(alice, "general", b"x" * (MAX_BYTES + 1))
+    assert response.status == 413 and response.json()["code"] == "too_large"
+    assert daemon.stored() == [] and daemon.temporary() == []
+    exact = await daemon.upload(alice, "general", b"x" * MAX_BYTES)
+    assert exact.status == 201
+
+
+async def test_quota(daemon: Daemon) -> None:
+    """Uploads past files.quota_bytes are 413 with a message naming the quota; others' files
+    do not count."""
+    alice = await daemon.user("alice")
+    bob = await daemon.user("bob")
+    await daemon.room(alice, "general")
+    assert (await daemon.call("POST", "/api/rooms", token=bob,
+                              json_body={"room": "other"})).status == 201
+    for index in range(2):
+        response = await daemon.upload(alice, "general", os.urandom(MAX_BYTES))
+        assert response.status == 201, index
+    over = await daemon.upload(alice, "general", os.urandom(QUOTA_BYTES - 2 * MAX_BYTES + 1))
+    assert over.status == 413 and "quota" in over.json()["message"]
+    assert daemon.temporary() == []
+    fits = await daemon.upload(alice, "general", os.urandom(QUOTA_BYTES - 2 * MAX_BYTES))
+    assert fits.status == 201
+    full = await daemon.upload(alice, "general", b"1")
+    assert full.status == 413 and "quota" in full.json()["message"]
+    assert (await daemon.upload(bob, "other", b"bob's")).status == 201
+
+
+@pytest.mark.parametrize(("filename", "kept"), [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\windows\\system.ini", "system.ini"),
+    ("..", "file"),
+    ("", "file"),
+    (b"evil\x00name.txt", "evilname.txt"),
+    ("a\u202etxt.exe", "atxt.exe"),
+    ("line\tbreak\x07\x1b.txt", "linebreak.txt"),
+    ("x" * 500 + ".png", "x" * 196 + ".png"),
+])
+async def test_names_are_sanitised(daemon: Daemon, filename: str | bytes, kept: str) -> None:
+    """Path components, NUL and control characters go, long names are cut; the name is never
+    a path: nothing is written outside the content paths."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    response = await daemon.upload(alice, "general", b"data", filename=filename)
+    assert response.status == 201, response.body
+    file = response.json()["file"]
+    assert file["name"] == kept
+    got = await daemon.call("GET", file["url"], token=alice)
+    assert got.status == 200 and got.body == b"data"
+    assert "\r" not in got.headers["content-disposition"]
+    everything = [p for p in daemon.files.parent.rglob("*") if p.is_file()
+                  and daemon.files in p.parents]
+    assert everything == daemon.stored()
+
+
+@pytest.mark.parametrize(("declared", "served", "disposition"), [
+    ("text/html", "application/octet-stream", "attachment"),
+    ("image/svg+xml", "application/octet-stream", "attachment"),
+    ("application/xhtml+xml", "application/octet-stream", "attachment"),
+    ("text/javascript", "application/octet-stream", "attachment"),
+    ("image/png", "image/png", "inline"),
+    ("image/webp", "image/webp", "inline"),
+    ("text/plain", "text/plain", "attachment"),
+    ("not a type", "application/octet-stream", "attachment"),
+    (None, "application/octet-stream", "attachment"),
+])
+async def test_documents_are_never_served_inline(daemon: Daemon, declared: str | None,
+                                                 served: str, disposition: str) -> None:
+    """HTML and SVG (and any document or script) go out as attachment and octet-stream, with
+    nosniff and a sandboxing CSP; only raster images may be inline."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    data = b"<html><script>alert(document.cookie)</script></html>"
+    response = await daemon.upload(alice, "general", data, filename="page.html",
+                                   content_type=declared)
+    assert response.status == 201
+    got = await daemon.call("GET", response.json()["file"]["url"], token=alice)
+    assert got.status == 200 and got.body == data
+    assert got.headers["content-type"] == served
+    assert got.headers["content-disposition"].split(";")[0] == disposition
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-security-policy"] == "sandbox; default-src 'none'"
+
+
+async def test_who_may_upload_and_download(daemon: Daemon) -> None:
+    """Uploads need a token (401) and membership (403; 404 for no room); a private room's
+    files are 404 to a non-member; a file not attached yet is its uploader's only, even in a
+    public room."""
+    alice = await daemon.user("alice")
+    bob = await daemon.user("bob")
+    await daemon.room(alice, "secret", private=True)
+    await daemon.room(alice, "general")
+    assert (await daemon.upload(None, "secret", b"x")).status == 401
+    assert (await daemon.upload(bob, "secret", b"x")).status == 403
+    assert (await daemon.upload(bob, "general", b"x")).status == 403
+    assert (await daemon.upload(bob, "nowhere", b"x")).status == 404
+    secret = (await daemon.upload(alice, "secret", b"private bytes")).json()["file"]
+    public = (await daemon.upload(alice, "general", b"public bytes")).json()["file"]
+    assert (await daemon.call("GET", secret["url"])).status == 401
+    refused = await daemon.call("GET", secret["url"], token=bob)
+    assert refused.status == 404 and b"private" not in refused.body
+    assert (await daemon.call("GET", f"/api/files/{secret['id'] + 1000}/x", token=alice)
+            ).status == 404
+    assert (await daemon.call("GET", public["url"], token=bob)).status == 404
+    assert (await daemon.call("GET", public["url"], token=alice)).body == b"public bytes"
+    assert (await daemon.call("GET", secret["url"], token=alice)).body == b"private bytes"
+
+
+@pytest.mark.parametrize(("body", "headers"), [
+    (b"just bytes", [("Content-Type", "application/octet-stream")]),
+    (b"no boundary", [("Content-Type", "multipart/form-data")]),
+    (multipart(b"x", name="other")[0], multipart(b"x")[1]),
+    (multipart(b"x")[0][:-8], multipart(b"x")[1]),
+    (f"--{BOUNDARY}\r\nnot a header line\r\n\r\nx".encode(), multipart(b"x")[1]),
+    (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n"
+     f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\ny\r\n"
+     f"--{BOUNDARY}--\r\n".encode(), multipart(b"x")[1]),
+])
+async def test_bad_multipart_is_400(daemon: Daemon, body: bytes,
+                                    headers: list[tuple[str, str]]) -> None:
+    """A body that is not one complete part named 'file' is 400 bad_request, leaving no file."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    response = await daemon.call("POST", "/api/rooms/general/files", token=alice, body=body,
+                                 headers=headers)
+    assert response.status == 400, response.body
+    assert response.json()["code"] == "bad_request"
+    assert daemon.stored() == [] and daemon.temporary() == []
+
+
+async def test_cut_upload_leaves_nothing(daemon: Daemon) -> None:
+    """An upload whose client goes away halfway leaves no row, no file and no temporary
+    file."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    body, headers = multipart(os.urandom(MAX_BYTES))
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream("127.0.0.1", daemon.port)
+        head = "".join(f"{k}: {v}\r\n" for k, v in [
+            ("Host", "127.0.0.1"), ("Authorization", f"Bearer {alice}"),
+            ("Content-Length", str(len(body))), *headers])
+        await stream.send_all(f"POST /api/rooms/general/files HTTP/1.1\r\n{head}\r\n".encode()
+                              + body[:len(body) // 2])
+        while not daemon.temporary():  # noqa: ASYNC110 (the disk: the upload has begun)
+            await trio.sleep(0.01)
+        await stream.aclose()
+        while daemon.temporary():  # noqa: ASYNC110 (the disk: the handler cleaned up)
+            await trio.sleep(0.01)
+    assert daemon.stored() == []
+    fresh = await daemon.upload(alice, "general", b"after")
+    assert fresh.json()["file"]["id"] > 0
+
+
+def test_sweep_removes_only_stale_temporary_files(tmp_path: Path) -> None:
+    """Start-up's sweep removes temporary files unwritten for an hour, not younger ones
+    (another process sharing the folder may be writing them)."""
+    store = FileStore(tmp_path)
+    stale = store.open_upload()
+    stale.write(b"half")
+    young = store.open_upload()
+    os.utime(stale.path, (1, 1))
+    assert store.sweep() == 1
+    assert not stale.path.exists() and young.path.exists()
+    young.discard()
+    stale.discard()
+
+
+async def test_upload_memory_stays_flat(nursery: trio.Nursery, storage: Storage,
+                                        tmp_path: Path) -> None:
+    """A 24 MiB upload is stored byte for byte while the process's Python allocations peak
+    far below its size: the file is never held in memory."""
+    daemon = await _start(nursery, storage, tmp_path, max_bytes=25 * MiB,
+                          quota_bytes=100 * MiB)
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    blocks = 24 * MiB // len(BLOCK)
+    head, headers = multipart(b"")
+    head, tail = head.split(b"\r\n\r\n\r\n", 1)
+    head += b"\r\n\r\n"
+    tail = b"\r\n" + tail
+    length = len(head) + blocks * len(BLOCK) + len(tail)
+    digest = hashlib.sha256()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        with trio.fail_after(120):
+            exchange = await Exchange.open(daemon.port, "POST", "/api/rooms/general/files", [
+                *headers, ("Authorization", f"Bearer {alice}"), ("Content-Length", str(length))])
+            async with exchange.stream:
+                await exchange.send(head)
+                for _ in range(blocks):
+                    digest.update(BLOCK)
+                    await exchange.send(BLOCK)
+                await exchange.send(tail)
+                await exchange.end()
+                response = await exchange.response()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status == 201, response.body
+    assert response.json()["file"]["size"] == 24 * MiB
+    sha = digest.hexdigest()
+    assert daemon.stored() == [daemon.files / sha[:2] / sha[2:4] / sha]
+    assert peak < 5 * MiB, f"{peak} bytes allocated at the peak of a 24 MiB upload"

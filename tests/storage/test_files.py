@@ -1,0 +1,192 @@
+"""Contract tests of files in storage (``upload_allowance``, ``add_file``, ``get_file``, and
+``files`` of ``append_messages``), against a real (embedded) PostgreSQL.
+
+The rules (chatd.storage.base): only members upload; a user's kept files stay within their
+quota, also when their uploads race; a file is attached once, by its uploader, to a message of
+its room, in the transaction that stores the message; an attached file is readable by whoever
+may read the room, an unattached one by its uploader only; a deleted message's files are
+neither served nor counted. A message without files never looks at the files table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+import trio
+
+from chatd.errors import ChatError
+from chatd.storage import NewChange, NewMessage, Storage, StoredFile, User
+from chatd.storage.postgres import _SQL_HISTORY_NEWEST
+from tests.storage.test_changes import one
+from tests.storage.test_postgres import TIMEOUT, appended, make_member, refused
+
+SHA = "ab" * 32
+QUOTA = 1000
+
+
+async def add(storage: Storage, user: User, room: str, size: int = 10, *, name: str = "f.txt",
+              sha256: str = SHA, quota: int = QUOTA) -> StoredFile:
+    return await storage.add_file(user.id, room, sha256=sha256, size=size, name=name,
+                                  content_type="text/plain", quota_bytes=quota)
+
+
+def with_files(user: User, room: str, nonce: str, *files: StoredFile,
+               text: str = "") -> NewMessage:
+    return NewMessage(user_id=user.id, room=room, text=text, nonce=nonce,
+                      files=tuple(f.info.id for f in files))
+
+
+async def test_uploads_need_membership(storage: Storage) -> None:
+    """upload_allowance and add_file refuse a non-member (forbidden) and an unknown room
+    (not_found)."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        bob = await make_member(storage, "bob")
+        assert await storage.upload_allowance(ann.id, "general", QUOTA) == QUOTA
+        for user, room, code in ((bob, "general", "forbidden"), (ann, "nowhere", "not_found")):
+            with pytest.raises(ChatError) as caught:
+                await storage.upload_allowance(user.id, room, QUOTA)
+            assert caught.value.code == code
+            with pytest.raises(ChatError) as caught:
+                await add(storage, user, room)
+            assert caught.value.code == code
+
+
+async def test_quota_holds_under_concurrent_uploads(storage: Storage) -> None:
+    """Ten uploads of 300 bytes at once against a quota of 1000: three are kept, the others
+    are too_large; the allowance is what is left."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        outcomes: list[str] = []
+
+        async def upload() -> None:
+            try:
+                await add(storage, ann, "general", 300)
+                outcomes.append("kept")
+            except ChatError as exc:
+                outcomes.append(exc.code)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(10):
+                nursery.start_soon(upload)
+        assert sorted(outcomes) == ["kept"] * 3 + ["too_large"] * 7
+        assert await storage.upload_allowance(ann.id, "general", QUOTA) == 100
+
+
+async def test_attach_rules(storage: Storage) -> None:
+    """A file is attached by its uploader, to a message of its room, once; a batch that
+    names it twice attaches it to the first message only; a refused message stores
+    nothing."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general", "other")
+        bob = await make_member(storage, "bob", "general")
+        mine = await add(storage, ann, "general", name="a.png")
+        theirs = await add(storage, bob, "general")
+        elsewhere = await add(storage, ann, "other")
+        assert refused(await one(storage, with_files(ann, "general", "n1", theirs))) \
+            == "not_found"
+        assert refused(await one(storage, with_files(ann, "general", "n2", elsewhere))) \
+            == "not_found"
+        missing = NewMessage(user_id=ann.id, room="general", text="", nonce="n3",
+                             files=(10**9,))
+        assert refused(await one(storage, missing)) == "not_found"
+        first, second = await storage.append_messages([
+            with_files(ann, "general", "n4", mine), with_files(ann, "general", "n5", mine)])
+        posted = appended(first).message
+        assert posted.files == (mine.info,)
+        assert refused(second) == "bad_request"
+        assert refused(await one(storage, with_files(ann, "general", "n6", mine))) \
+            == "bad_request"
+        page = await storage.history(ann.id, "general", limit=10)
+        assert [m.nonce for m in page.messages] == ["n4"]
+        assert page.messages[0].files == (mine.info,)
+        found = await storage.get_file(bob.id, mine.info.id)
+        assert found is not None and found.message_id == posted.msg_id
+
+
+async def test_who_reads_a_file(storage: Storage) -> None:
+    """An unattached file is its uploader's only; attached, it is readable by whoever reads
+    the room (a public room's by any user, a private room's by members); unknown ids and
+    non-readers get None alike."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        bob = await make_member(storage, "bob")
+        await storage.create_room(ann.id, "secret", private=True, topic="")
+        public = await add(storage, ann, "general")
+        private = await add(storage, ann, "secret")
+        assert await storage.get_file(bob.id, public.info.id) is None
+        assert await storage.get_file(ann.id, public.info.id) is not None
+        await storage.append_messages([with_files(ann, "general", "p", public),
+                                       with_files(ann, "secret", "s", private)])
+        assert await storage.get_file(bob.id, public.info.id) is not None
+        assert await storage.get_file(bob.id, private.info.id) is None
+        assert await storage.get_file(ann.id, private.info.id) is not None
+        assert await storage.get_file(ann.id, 10**9) is None
+        assert await storage.get_file(ann.id, 2**70) is None
+
+
+async def test_deleting_a_message_drops_its_files(storage: Storage) -> None:
+    """Deleting a message makes its files unreadable, gives their bytes back to the quota,
+    and leaves them out of the message object; bytes still referred to by another file stay
+    in use."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        gone = await add(storage, ann, "general", 400)
+        kept = await add(storage, ann, "general", 400)  # the same bytes (SHA)
+        posted = appended(await one(storage, with_files(ann, "general", "n1", gone))).message
+        assert await storage.upload_allowance(ann.id, "general", QUOTA) == 200
+        appended(await one(storage, NewChange(user_id=ann.id, room="general",
+                                              msg_id=posted.msg_id, kind="deleted")))
+        assert await storage.get_file(ann.id, gone.info.id) is None
+        assert await storage.upload_allowance(ann.id, "general", QUOTA) == 600
+        page = await storage.history(ann.id, "general", limit=10)
+        assert page.messages[0].deleted and page.messages[0].files == ()
+        assert await storage.file_bytes_in_use(SHA)
+        second = appended(await one(storage, with_files(ann, "general", "n2", kept))).message
+        appended(await one(storage, NewChange(user_id=ann.id, room="general",
+                                              msg_id=second.msg_id, kind="deleted")))
+        assert not await storage.file_bytes_in_use(SHA)
+
+
+async def test_a_page_without_files_never_reads_the_files_table(storage: Storage,
+                                                                database_dsn: str) -> None:
+    """In a page of messages without files the lookup of files never runs (0 loops); in a
+    page with one message with files, it runs once."""
+    with trio.fail_after(TIMEOUT * 2):
+        ann = await make_member(storage, "ann", "general")
+        for i in range(30):
+            appended(await one(storage, NewMessage(user_id=ann.id, room="general",
+                                                   text=f"m{i}", nonce=f"m{i}")))
+        plain = await trio.to_thread.run_sync(asyncio.run, _plan_of_a_page(database_dsn))
+        file = await add(storage, ann, "general")
+        appended(await one(storage, with_files(ann, "general", "f", file)))
+        mixed = await trio.to_thread.run_sync(asyncio.run, _plan_of_a_page(database_dsn))
+    assert [s["Actual Loops"] for s in _scans(plain) if s.get("Relation Name") == "files"] \
+        in ([], [0])
+    probes = [s for s in _scans(mixed) if s.get("Relation Name") == "files"]
+    assert [s["Actual Loops"] for s in probes] == [1]
+
+
+async def _plan_of_a_page(dsn: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ANALYZE")
+        user_id = await conn.fetchval("SELECT id FROM users WHERE name = 'ann'")
+        rows = await conn.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {_SQL_HISTORY_NEWEST}",
+            "general", user_id, 0, 2**63 - 1, 51)
+    finally:
+        await conn.close()
+    return json.loads(rows)[0]["Plan"]  # type: ignore[no-any-return]
+
+
+def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [plan] if "Relation Name" in plan else []
+    for child in plan.get("Plans", []):
+        found += _scans(child)
+    return found
+
