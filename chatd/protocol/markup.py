@@ -9,6 +9,7 @@ backtick span) is a mention, so that ``@bob`` quoted in a snippet alerts nobody.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -68,6 +69,9 @@ def mention_candidates(text: str) -> list[str]:
     return list(found)[:MAX_MENTIONS]
 
 
+# Reactions repeat a handful of emoji, and the emoji table's lookups cost a few microseconds
+# each: remembered, a reaction parses about as fast as a send.
+@functools.lru_cache(maxsize=4096)
 def normalise_emoji(value: str) -> str | None:
     """The fully-qualified form of one emoji (so that "❤" and "❤️" are one reaction), or
     None when ``value`` is not exactly one emoji of Unicode's recommended set (a skin tone,
