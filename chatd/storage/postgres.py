@@ -469,14 +469,14 @@ RETURNING u.name
 # candidates ($5, space-separated lower-case names) are kept if they name a member, as
 # registered. Files ($6, space-separated ids) are looked up among the sender's uploads to the
 # room, with whether each is attached already. Each lookup is a probe of a key, and only for
-# the rows that have them.
-_SQL_APPEND_RESOLVE = f"""
+# the rows that have them. A batch of plain messages (no reply, no "@", no file: the common
+# case under load) runs the statement without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
+# and its insert without their columns: what appending cost before messages had them.
+_APPEND_RESOLVE = """
 SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, s.name AS sender,
        e.id AS e_id, er.name AS e_room, e.seq AS e_seq, e.text AS e_text,
-       {_ms("e.created_at")} AS e_ts, q.id AS q_id, q.quote AS quote, mn.names AS mentions,
-       fl.files
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
-    WITH ORDINALITY AS i(user_id, room, nonce, reply_to, candidates, file_ids, idx)
+       {e_ts} AS e_ts, {columns}
+FROM unnest({arrays}) WITH ORDINALITY AS i({names}, idx)
 LEFT JOIN rooms r ON r.name = i.room
 LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = i.user_id
 LEFT JOIN users s ON s.id = i.user_id
@@ -488,7 +488,15 @@ LEFT JOIN LATERAL (
     WHERE e.sender_id = i.user_id AND e.nonce = i.nonce LIMIT 1
 ) e ON true
 LEFT JOIN rooms er ON er.id = e.room_id
-LEFT JOIN LATERAL (
+{joins}
+ORDER BY i.idx
+"""
+_SQL_APPEND_RESOLVE = _APPEND_RESOLVE.format(
+    e_ts=_ms("e.created_at"),
+    columns="q.id AS q_id, q.quote AS quote, mn.names AS mentions, fl.files",
+    arrays="$1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]",
+    names="user_id, room, nonce, reply_to, candidates, file_ids",
+    joins=f"""LEFT JOIN LATERAL (
     -- LIMIT 1 (q.id is the key anyway), as for the nonce: without it the planner may hash
     -- every message of the database to quote none (measured: 91 of 95 ms of a batch of 400
     -- sends at 20k messages; benchmarks/README.md, issue 13).
@@ -509,22 +517,25 @@ LEFT JOIN LATERAL (
     FROM files f
     WHERE i.file_ids <> '' AND f.id = ANY (string_to_array(i.file_ids, ' ')::bigint[])
       AND f.uploader_id = i.user_id AND f.room_id = r.id
-) fl ON true
-ORDER BY i.idx
-"""
+) fl ON true""",
+)
+_SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
+    e_ts=_ms("e.created_at"),
+    columns="NULL::bigint AS q_id, NULL::text AS quote, NULL::text[] AS mentions, "
+            "NULL::text AS files",
+    arrays="$1::bigint[], $2::text[], $3::text[]", names="user_id, room, nonce", joins="",
+)
 
 # Step 2 of appending: lock rooms in id order, bump last_seq, insert; one atomic statement.
 # Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
 # rather than now(): taken after the lock, so ts follows seq within a room. The mentioned
-# members (the sender aside) get their rows of ``mentions`` in the same statement; a message
-# without mentions costs that an empty unnest. A batch that attaches files runs
-# :data:`_SQL_APPEND_INSERT_FILES` instead, in a transaction of its own (see _append_once); a
-# batch without files runs this, which does not look at files.
-_SQL_APPEND_INSERT_HEAD = """
+# members (the sender aside) get their rows of ``mentions`` in the same statement. A batch that
+# attaches files runs :data:`_SQL_APPEND_INSERT_FILES` instead, in a transaction of its own
+# (see _append_once); a batch of plain messages :data:`_SQL_APPEND_INSERT_PLAIN`.
+_APPEND_INSERT = """
 WITH new AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[],
-                         $6::text[], $7::text[])
-        WITH ORDINALITY AS n(room_id, sender_id, nonce, text, reply_to, mentions, file_ids, ord)
+    SELECT * FROM unnest({arrays})
+        WITH ORDINALITY AS n(room_id, sender_id, nonce, text{names}, ord)
 ), counts AS (
     SELECT room_id, count(*) AS n FROM new GROUP BY room_id
 ), locked AS (
@@ -535,22 +546,35 @@ WITH new AS (
     WHERE r.id = l.id
     RETURNING r.id, r.last_seq - c.n AS base
 ), inserted AS (
-    INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at, reply_to, mentions,
-                          files)
+    INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at{columns})
     SELECT new.room_id, b.base + row_number() OVER (PARTITION BY new.room_id ORDER BY new.ord),
-           new.sender_id, new.nonce, new.text, clock_timestamp(), new.reply_to,
-           string_to_array(new.mentions, ' '),
-           coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)
+           new.sender_id, new.nonce, new.text, clock_timestamp(){values}
     FROM new JOIN bumped AS b ON b.id = new.room_id
     ORDER BY new.room_id, new.ord
     RETURNING id, room_id, seq, sender_id, nonce, mentions, created_at
-), mentioned AS (
+){more}"""
+_SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
+    arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
+           "$7::text[]",
+    names=", reply_to, mentions, file_ids",
+    columns=", reply_to, mentions, files",
+    values=""",
+           new.reply_to, string_to_array(new.mentions, ' '),
+           coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)""",
+    more=""", mentioned AS (
     INSERT INTO mentions (user_id, room_id, seq)
     SELECT u.id, i.room_id, i.seq
     FROM inserted i CROSS JOIN LATERAL unnest(i.mentions) AS n(name)
     JOIN users u ON lower(u.name) = lower(n.name)
     WHERE u.id <> i.sender_id
-)"""
+)""",
+)
+_SQL_APPEND_INSERT_PLAIN = _APPEND_INSERT.format(
+    arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[]", names="", columns="",
+    values="", more="",
+) + f"""
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
+"""
 _SQL_APPEND_INSERT = f"""{_SQL_APPEND_INSERT_HEAD}
 SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
 """
@@ -1325,15 +1349,17 @@ def _file_refusal(item: NewMessage, found_json: str | None, claimed: set[int]
 
 async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
     """One attempt at a batch (asyncio side); see the module docstring."""
-    rows = await conn.fetch(
-        _SQL_APPEND_RESOLVE,
-        [m.user_id for m in batch],
-        [m.room for m in batch],
-        [m.nonce for m in batch],
-        [m.reply_to for m in batch],
-        [" ".join(m.mentions) for m in batch],
-        [" ".join(map(str, m.files)) for m in batch],
-    )
+    plain = not any(m.reply_to is not None or m.mentions or m.files for m in batch)
+    keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
+    if plain:
+        rows = await conn.fetch(_SQL_APPEND_RESOLVE_PLAIN, *keys)
+    else:
+        rows = await conn.fetch(
+            _SQL_APPEND_RESOLVE, *keys,
+            [m.reply_to for m in batch],
+            [" ".join(m.mentions) for m in batch],
+            [" ".join(map(str, m.files)) for m in batch],
+        )
     results: list[Appended | ChatError | None] = [None] * len(batch)
     first: dict[tuple[int, str], int] = {}  # (sender, nonce) -> index of the input storing it
     duplicates: list[tuple[int, int]] = []  # (index, index of the input it repeats)
@@ -1385,7 +1411,12 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             [" ".join(row["mentions"] or ()) for _, _, row in new],
             [" ".join(map(str, batch[index].files)) for index, _, _ in new],
         )
-        if not claimed:
+        # Replies and mentions need the insert's columns for them; files their transaction.
+        extras = any(batch[index].reply_to is not None or row["mentions"]
+                     for index, _, row in new)
+        if not claimed and not extras:
+            inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
+        elif not claimed:
             inserted = await conn.fetch(_SQL_APPEND_INSERT, *arguments)
         else:
             async with conn.transaction():
