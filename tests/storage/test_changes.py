@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -37,8 +35,9 @@ from chatd.storage import (
     User,
     open_storage,
 )
-from chatd.storage.postgres import _SQL_APPEND_RESOLVE, _SQL_HISTORY_NEWEST
+from chatd.storage.postgres import _SQL_APPEND_RESOLVE
 from tests.helpers import make_config
+from tests.storage.plans import page_plan, plan, scans
 from tests.storage.test_postgres import TIMEOUT, appended, make_member, refused
 
 _nonces = itertools.count()
@@ -451,10 +450,9 @@ async def test_a_page_of_the_log_reads_only_its_own_rows(storage: Storage,
         for i in range(300):
             await storage.append_messages([say(ann, "general", f"m{i}",
                                                reply_to=posted.msg_id if i % 10 else None)])
-        plan = await trio.to_thread.run_sync(asyncio.run, _plan_of_a_page(database_dsn))
-    scans = _scans(plan)
-    assert {s["Relation Name"] for s in scans} >= {"messages", "changes"}
-    for scan in scans:
+        read = scans(await page_plan(database_dsn))
+    assert {s["Relation Name"] for s in read} >= {"messages", "changes"}
+    for scan in read:
         if scan["Relation Name"] in ("messages", "changes"):
             assert "Index" in scan["Node Type"], scan
             assert scan["Actual Rows"] <= 51, (scan["Relation Name"], scan["Actual Rows"])
@@ -462,26 +460,6 @@ async def test_a_page_of_the_log_reads_only_its_own_rows(storage: Storage,
 
 _MANY = ["😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍",
          "😘", "🥰", "😗", "😙", "😚", "🙂", "🤗", "🤩", "🤔", "🤨", "😐", "😑"]
-
-
-async def _plan_of_a_page(dsn: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("ANALYZE")
-        user_id = await conn.fetchval("SELECT id FROM users WHERE name = 'ann'")
-        rows = await conn.fetchval(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) {_SQL_HISTORY_NEWEST}",
-            "general", user_id, 0, 2**63 - 1, 51)
-    finally:
-        await conn.close()
-    return json.loads(rows)[0]["Plan"]  # type: ignore[no-any-return]
-
-
-def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [plan] if "Relation Name" in plan else []
-    for child in plan.get("Plans", []):
-        found += _scans(child)
-    return found
 
 
 async def test_reaction_order_is_what_a_client_applying_entries_gets(storage: Storage) -> None:
@@ -549,21 +527,10 @@ async def test_a_batch_of_plain_sends_reads_no_message_but_its_nonces(
         first = (await storage.history(ann.id, "general", limit=1)).messages[0]
         batch = [say(ann, "general", f"new {i}", reply_to=first.msg_id if i == 0 else None)
                  for i in range(400)]
-        plan = await trio.to_thread.run_sync(asyncio.run, _plan_of_a_resolve(database_dsn,
-                                                                              batch))
-    scans = [s for s in _scans(plan) if s["Relation Name"] == "messages"]
-    assert scans and all("Index" in s["Node Type"] for s in scans), scans
-
-
-async def _plan_of_a_resolve(dsn: str, batch: list[NewMessage]) -> dict[str, Any]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("ANALYZE")
-        rows = await conn.fetchval(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) {_SQL_APPEND_RESOLVE}",
+        resolved = await plan(
+            database_dsn, _SQL_APPEND_RESOLVE,
             [m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch],
             [m.reply_to for m in batch], [" ".join(m.mentions) for m in batch],
             [""] * len(batch))  # no files
-    finally:
-        await conn.close()
-    return json.loads(rows)[0]["Plan"]  # type: ignore[no-any-return]
+    read = [s for s in scans(resolved) if s["Relation Name"] == "messages"]
+    assert read and all("Index" in s["Node Type"] for s in read), read

@@ -10,17 +10,12 @@ neither served nor counted. A message without files never looks at the files tab
 
 from __future__ import annotations
 
-import asyncio
-import json
-from typing import Any
-
-import asyncpg
 import pytest
 import trio
 
 from chatd.errors import ChatError
 from chatd.storage import NewChange, NewMessage, Storage, StoredFile, User
-from chatd.storage.postgres import _SQL_HISTORY_NEWEST
+from tests.storage.plans import page_plan, scans
 from tests.storage.test_changes import one
 from tests.storage.test_postgres import TIMEOUT, appended, make_member, refused
 
@@ -161,32 +156,12 @@ async def test_a_page_without_files_never_reads_the_files_table(storage: Storage
         for i in range(30):
             appended(await one(storage, NewMessage(user_id=ann.id, room="general",
                                                    text=f"m{i}", nonce=f"m{i}")))
-        plain = await trio.to_thread.run_sync(asyncio.run, _plan_of_a_page(database_dsn))
+        plain = await page_plan(database_dsn)
         file = await add(storage, ann, "general")
         appended(await one(storage, with_files(ann, "general", "f", file)))
-        mixed = await trio.to_thread.run_sync(asyncio.run, _plan_of_a_page(database_dsn))
-    assert [s["Actual Loops"] for s in _scans(plain) if s.get("Relation Name") == "files"] \
+        mixed = await page_plan(database_dsn)
+    assert [s["Actual Loops"] for s in scans(plain) if s.get("Relation Name") == "files"] \
         in ([], [0])
-    probes = [s for s in _scans(mixed) if s.get("Relation Name") == "files"]
+    probes = [s for s in scans(mixed) if s.get("Relation Name") == "files"]
     assert [s["Actual Loops"] for s in probes] == [1]
-
-
-async def _plan_of_a_page(dsn: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("ANALYZE")
-        user_id = await conn.fetchval("SELECT id FROM users WHERE name = 'ann'")
-        rows = await conn.fetchval(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) {_SQL_HISTORY_NEWEST}",
-            "general", user_id, 0, 2**63 - 1, 51)
-    finally:
-        await conn.close()
-    return json.loads(rows)[0]["Plan"]  # type: ignore[no-any-return]
-
-
-def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [plan] if "Relation Name" in plan else []
-    for child in plan.get("Plans", []):
-        found += _scans(child)
-    return found
 
