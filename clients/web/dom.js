@@ -32,24 +32,6 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
-
-/**
- * A message's text as nodes: plain text, with http(s) URLs made into links that open in a new
- * tab without a referrer. The link text and href are the URL itself, set as text/attribute.
- */
-export function richText(text) {
-  const nodes = [];
-  let last = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
-    nodes.push(h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
-    last = match.index + match[0].length;
-  }
-  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
-  return nodes;
-}
-
 const TOAST_MS = 5000;
 
 /** Say something in passing, at the bottom of the page, for a few seconds. */
