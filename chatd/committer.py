@@ -131,14 +131,15 @@ class Committer:
             log.exception("commit of %d messages failed", len(batch))
             failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
             outcomes = [failed] * len(batch)
-        fresh = tuple(
-            Delivery(o.message.room, o.message.seq, frame(message_event(o.message)))
-            for o in outcomes if isinstance(o, Appended) and not o.duplicate
-        )
+        fresh: list[Delivery] = []
+        changes = 0
+        for o in outcomes:
+            if isinstance(o, Appended) and not o.duplicate:
+                m = o.message
+                fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
+                changes += m.kind != "message"
         if fresh:
-            await self._registry.send(PublishMany(fresh))
-        changes = sum(1 for o in outcomes if isinstance(o, Appended) and not o.duplicate
-                      and o.message.kind != "message")
+            await self._registry.send(PublishMany(tuple(fresh)))
         self._metrics.messages_stored.inc(len(fresh) - changes)
         self._metrics.changes_stored.inc(changes)
         now = time.monotonic()

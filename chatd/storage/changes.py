@@ -218,30 +218,25 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         if refusal is not None:
             outcomes.append(refusal)
             continue
+        changed = _change(change, target, mentionable, room.last_seq + 1)
+        if changed:
+            room.last_seq += 1
+            room.bumped = target.touched = True
+            target.rev = room.last_seq
+        # Unchanged, the entry stands at the message's rev: the last entry that did change it.
         entry = Message(room=room.name, seq=target.rev, msg_id=target.id, sender=actor,
                         text=change.text if change.kind == "edited" else "", ts=now, nonce="",
-                        kind=change.kind, emoji=change.emoji, on=change.on)
-        if not _change(change, target, mentionable):
-            outcomes.append(Appended(message=entry, duplicate=True))
-            continue
-        room.last_seq += 1
-        room.bumped = True
-        target.rev = room.last_seq
-        if change.kind == "reaction":
-            if change.emoji not in target.reactions:
-                target.since.pop(change.emoji, None)
-            else:
-                target.since.setdefault(change.emoji, room.last_seq)
-        target.touched = True
-        entry = dataclasses.replace(entry, seq=room.last_seq, mentions=target.mentions
-                                    if change.kind == "edited" else ())
-        entries.append((entry, target, change.user_id))
-        outcomes.append(Appended(message=entry, duplicate=False))
+                        kind=change.kind, emoji=change.emoji, on=change.on,
+                        mentions=target.mentions if changed and change.kind == "edited" else ())
+        if changed:
+            entries.append((entry, target, change.user_id))
+        outcomes.append(Appended(message=entry, duplicate=not changed))
 
     if entries:
         await _write(conn, rooms, targets, entries, now)
-        # The words of a message deleted in this batch leave its edits' entries too.
-        gone = {target.id for target in targets.values() if target.deleted_now}
+    # The words of a message deleted in this batch leave its edits' entries too.
+    gone = {target.id for target in targets.values() if target.deleted_now}
+    if gone:
         outcomes = [
             Appended(message=dataclasses.replace(o.message, text="", mentions=()),
                      duplicate=False)
@@ -291,8 +286,9 @@ def _refusal(change: NewChange, target: _Target, room: _Room) -> ChatError | Non
 
 
 def _change(change: NewChange, target: _Target,
-            mentionable: dict[tuple[int, str], tuple[int, str]]) -> bool:
-    """Apply ``change`` to ``target``; whether it changed anything."""
+            mentionable: dict[tuple[int, str], tuple[int, str]], seq: int) -> bool:
+    """Apply ``change`` to ``target``, as the entry ``seq`` if it changes anything; whether
+    it does."""
     if change.kind == "edited":
         if change.text == target.text:
             return False
@@ -316,11 +312,14 @@ def _change(change: NewChange, target: _Target,
     if change.on == (change.user_id in users):
         return False
     if change.on:
+        if change.emoji not in target.reactions:
+            target.since[change.emoji] = seq  # put with nobody else on: it goes last
         target.reactions.setdefault(change.emoji, []).append(change.user_id)
     else:
         users.remove(change.user_id)
         if not users:
             del target.reactions[change.emoji]
+            target.since.pop(change.emoji, None)
     return True
 
 
