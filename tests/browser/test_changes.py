@@ -78,6 +78,16 @@ def join_room(page: Page, name: str) -> None:
     expect(page.locator("#conv-title")).to_have_text(f"# {name}")
 
 
+def ann_and_bob(daemon: Daemon, browser: Browser, sessions: list[Session]
+                ) -> tuple[Session, Session]:
+    """Two people at desktop size, registered as "ann" and "Bob", each on their page."""
+    ann = open_session(sessions, browser, DESKTOP)
+    bob = open_session(sessions, browser, DESKTOP)
+    register(ann.page, daemon.url, "ann")
+    register(bob.page, daemon.url, "Bob")
+    return ann, bob
+
+
 
 
 def test_edit_delete_react_and_reply(
@@ -86,10 +96,7 @@ def test_edit_delete_react_and_reply(
     """Two people fix, remove, answer and react to messages; each change shows on both pages,
     once; the keyboard reaches every action; the markdown of messages is drawn, their HTML
     never."""
-    ann = open_session(sessions, browser, DESKTOP)
-    bob = open_session(sessions, browser, DESKTOP)
-    register(ann.page, daemon.url, "ann")
-    register(bob.page, daemon.url, "Bob")
+    ann, bob = ann_and_bob(daemon, browser, sessions)
     a, b = ann.page, bob.page
     create_room(a, "general")
     join_room(b, "general")
@@ -236,10 +243,7 @@ def test_mentions_complete_highlight_and_count(
 ) -> None:
     """@ in the message box offers the room's members (arrows, Enter, Escape); a mention is
     highlighted for the one mentioned, and counted on the room until read."""
-    ann = open_session(sessions, browser, DESKTOP)
-    bob = open_session(sessions, browser, DESKTOP)
-    register(ann.page, daemon.url, "ann")
-    register(bob.page, daemon.url, "Bob")
+    ann, bob = ann_and_bob(daemon, browser, sessions)
     a, b = ann.page, bob.page
     create_room(a, "random")
     create_room(a, "general")
@@ -327,10 +331,7 @@ def test_changes_are_exact_across_a_reconnect(
     replays) and Bob edits and reacts (his changes wait in the outbox). Back online, both
     pages show every message once, as it is now, and no message ever went back to an older
     text on Bob's page."""
-    ann = open_session(sessions, browser, DESKTOP)
-    bob = open_session(sessions, browser, DESKTOP)
-    register(ann.page, daemon.url, "ann")
-    register(bob.page, daemon.url, "Bob")
+    ann, bob = ann_and_bob(daemon, browser, sessions)
     a, b = ann.page, bob.page
     create_room(a, "general")
     join_room(b, "general")

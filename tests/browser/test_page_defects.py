@@ -36,6 +36,14 @@ def person(sessions: list[Session], browser: Browser, viewport: ViewportSize = D
     return session
 
 
+def owner_of(daemon: Daemon, name: str, *rooms: str) -> None:
+    """Register ``name`` and have them create ``rooms`` (public), over the protocol."""
+    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, name))
+    for room in rooms:
+        setup.request("create_room", room=room)
+    setup.close()
+
+
 def room_button(page: Page, room: str) -> Locator:
     return page.locator(f'#room-list li[data-room="{room}"] button')
 
@@ -52,11 +60,7 @@ def test_each_room_keeps_its_own_draft(
 ) -> None:
     """A half-typed message stays with its room: another room shows its own draft, Enter there
     sends nothing of it, and a reload keeps the drafts."""
-    token = register_and_login(daemon.url, "ann")
-    setup = LineClient(daemon.tcp_port, token)
-    for room in ("alpha", "beta"):
-        setup.request("create_room", room=room)
-    setup.close()
+    owner_of(daemon, "ann", "alpha", "beta")
     ann = person(sessions, browser)
     page = ann.page
     log_in(page, daemon.url, "ann")
@@ -214,10 +218,7 @@ def test_enter_makes_a_new_line_on_a_touch_screen(
 ) -> None:
     """On a phone (a coarse pointer) Enter makes a new line and the send button sends; with a
     mouse, Enter sends and Shift+Enter makes a line."""
-    token = register_and_login(daemon.url, "ann")
-    setup = LineClient(daemon.tcp_port, token)
-    setup.request("create_room", room="lobby")
-    setup.close()
+    owner_of(daemon, "ann", "lobby")
     phone = person(sessions, browser, PHONE, has_touch=True, is_mobile=True)
     page = phone.page
     log_in(page, daemon.url, "ann")
@@ -423,10 +424,7 @@ def test_a_dm_to_nobody_opens_nothing_and_the_box_grows_and_counts(
     where it was; the message box grows with a long paragraph, keeps all of a long paste, counts
     near the limit and refuses to send past it."""
     register_and_login(daemon.url, "bob")
-    token = register_and_login(daemon.url, "ann")
-    setup = LineClient(daemon.tcp_port, token)
-    setup.request("create_room", room="lobby")
-    setup.close()
+    owner_of(daemon, "ann", "lobby")
     ann = person(sessions, browser)
     page = ann.page
     log_in(page, daemon.url, "ann")
@@ -666,10 +664,7 @@ def test_a_dropped_network_is_noticed_within_seconds(
     """Going offline shows the banner at once and coming back reconnects at once; a network
     that dies without a word (the server stops answering, the socket stays open) is noticed
     by the pings within seconds, not after a minute."""
-    token = register_and_login(daemon.url, "ann")
-    setup = LineClient(daemon.tcp_port, token)
-    setup.request("create_room", room="lobby")
-    setup.close()
+    owner_of(daemon, "ann", "lobby")
     ann = person(sessions, browser)
     page = ann.page
     log_in(page, daemon.url, "ann")
