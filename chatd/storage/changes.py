@@ -22,7 +22,6 @@ Deleting a message removes its words: the row's text, the text of its earlier ed
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,15 +41,17 @@ ORDER BY id FOR NO KEY UPDATE
 # Taken after the locks, so that an entry's ts follows its seq within a room.
 _SQL_NOW = f"SELECT {_ms('clock_timestamp()')}"
 # The messages the batch changes, and the reactions of those it reacts to ($2), in the order
-# a message object lists them.
+# a message object lists them (as arrays: decoding them costs less than JSON).
 _SQL_MESSAGES = """
 SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.rev, m.deleted_at IS NOT NULL AS deleted,
-       m.mentions,
-       CASE WHEN m.id = ANY ($2::bigint[]) THEN (
-           SELECT json_agg(json_build_array(x.emoji, x.user_id, x.since) ORDER BY x.since, x.seq)
-           FROM reactions x WHERE x.message_id = m.id
-       ) END AS reactions
-FROM messages m WHERE m.id = ANY ($1::bigint[])
+       m.mentions, x.emojis, x.users, x.sinces
+FROM messages m LEFT JOIN LATERAL (
+    SELECT array_agg(x.emoji ORDER BY x.since, x.seq) AS emojis,
+           array_agg(x.user_id ORDER BY x.since, x.seq) AS users,
+           array_agg(x.since ORDER BY x.since, x.seq) AS sinces
+    FROM reactions x WHERE x.message_id = m.id AND m.id = ANY ($2::bigint[])
+) x ON true
+WHERE m.id = ANY ($1::bigint[])
 """
 _SQL_MEMBERS = """
 SELECT m.room_id, m.user_id, u.name FROM memberships m JOIN users u ON u.id = m.user_id
@@ -63,10 +64,11 @@ FROM users u JOIN memberships um ON um.user_id = u.id
 WHERE um.room_id = ANY ($1::bigint[]) AND lower(u.name) = ANY ($2::text[])
 """
 # What every batch writes, in one statement (one round trip): the entries ($1-$9, at $10 ms),
-# the rooms' new last_seq ($11-$12), the messages' new state ($13-$18), the reactions put
-# ($19-$23) and taken back ($24-$26). Each part is a data-modifying CTE over arrays of its own,
-# empty when the batch has none of it; no two parts touch the same row. A reaction put again
-# by the same user takes its new place (seq, since).
+# the rooms' new last_seq ($11-$12), the messages' new rev (their newest entry's seq, taken
+# from the entries) and, for those edited or deleted, their text and mentions ($13-$17), the
+# reactions put ($18-$22) and taken back ($23-$25). Each part is a data-modifying CTE over
+# arrays of its own, empty when the batch has none of it; no two parts touch the same row. A
+# reaction put again by the same user takes its new place (seq, since).
 _SQL_WRITE = f"""
 WITH entries AS (
     INSERT INTO changes (room_id, seq, message_id, actor_id, kind, text, mentions, emoji,
@@ -80,24 +82,30 @@ WITH entries AS (
 ), bumped AS (
     UPDATE rooms r SET last_seq = v.last_seq
     FROM unnest($11::bigint[], $12::bigint[]) AS v(id, last_seq) WHERE r.id = v.id
+), revs AS (
+    SELECT message_id AS id, max(seq) AS rev
+    FROM unnest($3::bigint[], $2::bigint[]) AS v(message_id, seq)
+    WHERE message_id IS NOT NULL GROUP BY message_id
 ), touched AS (
     UPDATE messages m SET
-        text = v.text, rev = v.rev, mentions = string_to_array(v.mentions, ' '),
-        edited_at = CASE WHEN v.edited THEN {_ts("$10")} ELSE m.edited_at END,
-        deleted_at = CASE WHEN v.deleted THEN {_ts("$10")} ELSE m.deleted_at END
-    FROM unnest($13::bigint[], $14::text[], $15::bigint[], $16::boolean[], $17::boolean[],
-                $18::text[]) AS v(id, text, rev, edited, deleted, mentions)
+        rev = v.rev, text = coalesce(w.text, m.text),
+        mentions = coalesce(string_to_array(w.mentions, ' '), m.mentions),
+        edited_at = CASE WHEN w.edited THEN {_ts("$10")} ELSE m.edited_at END,
+        deleted_at = CASE WHEN w.deleted THEN {_ts("$10")} ELSE m.deleted_at END
+    FROM revs v LEFT JOIN unnest($13::bigint[], $14::text[], $15::boolean[], $16::boolean[],
+                                 $17::text[]) AS w(id, text, edited, deleted, mentions)
+        ON w.id = v.id
     WHERE m.id = v.id
 ), put AS (
     INSERT INTO reactions (message_id, emoji, user_id, seq, since, created_at)
     SELECT message_id, emoji, user_id, seq, since, {_ts("$10")}
-    FROM unnest($19::bigint[], $20::text[], $21::bigint[], $22::bigint[], $23::bigint[])
+    FROM unnest($18::bigint[], $19::text[], $20::bigint[], $21::bigint[], $22::bigint[])
         AS v(message_id, emoji, user_id, seq, since)
     ON CONFLICT (message_id, emoji, user_id)
         DO UPDATE SET seq = EXCLUDED.seq, since = EXCLUDED.since
 ), taken AS (
     DELETE FROM reactions x
-    USING unnest($24::bigint[], $25::text[], $26::bigint[]) AS v(m, e, u)
+    USING unnest($23::bigint[], $24::text[], $25::bigint[]) AS v(m, e, u)
     WHERE x.message_id = v.m AND x.emoji = v.e AND x.user_id = v.u
 )
 SELECT 1
@@ -181,9 +189,11 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             text=row["text"], rev=row["rev"] or row["seq"], deleted=row["deleted"],
             mentions=tuple(row["mentions"]),
         )
-        for emoji, user_id, since in json.loads(row["reactions"] or "[]"):
-            held.reactions.setdefault(emoji, []).append(user_id)
-            held.since[emoji] = since
+        if row["emojis"] is not None:
+            for emoji, user_id, since in zip(row["emojis"], row["users"], row["sinces"],
+                                             strict=True):
+                held.reactions.setdefault(emoji, []).append(user_id)
+                held.since[emoji] = since
     pairs = sorted({(rooms[c.room].id, c.user_id) for c in batch if c.room in rooms})
     members = {(row["room_id"], row["user_id"]): row["name"] for row in await conn.fetch(
         _SQL_MEMBERS, [room for room, _ in pairs], [user for _, user in pairs])}
@@ -330,6 +340,8 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
     room_ids = {room.name: room.id for room in rooms.values()}
     bumped = [room for room in rooms.values() if room.bumped]
     touched = [t for t in targets.values() if t.touched]
+    # Only edits and deletions rewrite a message's words; a reaction moves its rev alone.
+    rewritten = [t for t in touched if t.edited or t.deleted_now]
     put, taken = _reactions(entries)
     await conn.execute(
         _SQL_WRITE,
@@ -341,9 +353,9 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [e.emoji or None for e, _, _ in entries],
         [e.on if e.kind == "reaction" else None for e, _, _ in entries], now,
         [r.id for r in bumped], [r.last_seq for r in bumped],
-        [t.id for t in touched], [t.text for t in touched], [t.rev for t in touched],
-        [t.edited for t in touched], [t.deleted_now for t in touched],
-        [" ".join(t.mentions) for t in touched],
+        [t.id for t in rewritten], [t.text for t in rewritten],
+        [t.edited for t in rewritten], [t.deleted_now for t in rewritten],
+        [" ".join(t.mentions) for t in rewritten],
         *_columns(put, 5), *_columns(taken, 3),
     )
     retitled = [room for room in rooms.values() if room.topic_changed]
@@ -352,11 +364,10 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
     gone = [t.id for t in touched if t.deleted_now]
     if gone:
         await conn.execute(_SQL_FORGET, gone)
-    remention = [t for t in touched if t.edited or t.deleted_now]
-    if remention:
-        await conn.execute(_SQL_MENTIONS_REMOVE, [t.room_id for t in remention],
-                           [t.seq for t in remention])
-        added = [(uid, t.room_id, t.seq) for t in remention if not t.deleted
+    if rewritten:
+        await conn.execute(_SQL_MENTIONS_REMOVE, [t.room_id for t in rewritten],
+                           [t.seq for t in rewritten])
+        added = [(uid, t.room_id, t.seq) for t in rewritten if not t.deleted
                  for uid in t.mention_ids]
         if added:
             await conn.execute(_SQL_MENTIONS_ADD, *_columns(added, 3))
