@@ -64,9 +64,9 @@ FROM users u JOIN memberships um ON um.user_id = u.id
 WHERE um.room_id = ANY ($1::bigint[]) AND lower(u.name) = ANY ($2::text[])
 """
 # What every batch writes, in one statement (one round trip): the entries ($1-$9, at $10 ms),
-# the rooms' new last_seq ($11-$12), the messages' new rev (their newest entry's seq, taken
-# from the entries) and, for those edited or deleted, their text and mentions ($13-$17), the
-# reactions put ($18-$22) and taken back ($23-$25). Each part is a data-modifying CTE over
+# the rooms' new last_seq ($11-$12), the messages' new rev ($13-$14) and, for those edited or
+# deleted, their text and mentions ($15-$19), the reactions put ($20-$24) and taken back
+# ($25-$27). Each part is a data-modifying CTE over
 # arrays of its own, empty when the batch has none of it; no two parts touch the same row. A
 # reaction put again by the same user takes its new place (seq, since).
 _SQL_WRITE = f"""
@@ -82,30 +82,27 @@ WITH entries AS (
 ), bumped AS (
     UPDATE rooms r SET last_seq = v.last_seq
     FROM unnest($11::bigint[], $12::bigint[]) AS v(id, last_seq) WHERE r.id = v.id
-), revs AS (
-    SELECT message_id AS id, max(seq) AS rev
-    FROM unnest($3::bigint[], $2::bigint[]) AS v(message_id, seq)
-    WHERE message_id IS NOT NULL GROUP BY message_id
 ), touched AS (
     UPDATE messages m SET
         rev = v.rev, text = coalesce(w.text, m.text),
         mentions = coalesce(string_to_array(w.mentions, ' '), m.mentions),
         edited_at = CASE WHEN w.edited THEN {_ts("$10")} ELSE m.edited_at END,
         deleted_at = CASE WHEN w.deleted THEN {_ts("$10")} ELSE m.deleted_at END
-    FROM revs v LEFT JOIN unnest($13::bigint[], $14::text[], $15::boolean[], $16::boolean[],
-                                 $17::text[]) AS w(id, text, edited, deleted, mentions)
+    FROM unnest($13::bigint[], $14::bigint[]) AS v(id, rev)
+        LEFT JOIN unnest($15::bigint[], $16::text[], $17::boolean[], $18::boolean[],
+                         $19::text[]) AS w(id, text, edited, deleted, mentions)
         ON w.id = v.id
     WHERE m.id = v.id
 ), put AS (
     INSERT INTO reactions (message_id, emoji, user_id, seq, since, created_at)
     SELECT message_id, emoji, user_id, seq, since, {_ts("$10")}
-    FROM unnest($18::bigint[], $19::text[], $20::bigint[], $21::bigint[], $22::bigint[])
+    FROM unnest($20::bigint[], $21::text[], $22::bigint[], $23::bigint[], $24::bigint[])
         AS v(message_id, emoji, user_id, seq, since)
     ON CONFLICT (message_id, emoji, user_id)
         DO UPDATE SET seq = EXCLUDED.seq, since = EXCLUDED.since
 ), taken AS (
     DELETE FROM reactions x
-    USING unnest($23::bigint[], $24::text[], $25::bigint[]) AS v(m, e, u)
+    USING unnest($25::bigint[], $26::text[], $27::bigint[]) AS v(m, e, u)
     WHERE x.message_id = v.m AND x.emoji = v.e AND x.user_id = v.u
 )
 SELECT 1
@@ -353,6 +350,7 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [e.emoji or None for e, _, _ in entries],
         [e.on if e.kind == "reaction" else None for e, _, _ in entries], now,
         [r.id for r in bumped], [r.last_seq for r in bumped],
+        [t.id for t in touched], [t.rev for t in touched],
         [t.id for t in rewritten], [t.text for t in rewritten],
         [t.edited for t in rewritten], [t.deleted_now for t in rewritten],
         [" ".join(t.mentions) for t in rewritten],

@@ -1,4 +1,4 @@
--- 0008: a change entry costs what a message costs to store.
+-- 0010: a change entry costs what a message costs to store.
 --
 -- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
 -- Never edit a migration that has shipped: add the next numbered file instead.
