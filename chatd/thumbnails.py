@@ -13,7 +13,9 @@ errors), and the check here holds whatever Pillow's global is.
 
 A JPEG is decoded at a reduced scale (``draft``: 1/2 to 1/8 of its size, never below twice
 the thumbnail's box), which makes a camera photo cheap; other formats are decoded whole, at
-most 4 bytes a pixel: ``max_pixels`` bounds a decode's memory. An animated GIF or WebP gives
+most 4 bytes a pixel, and reduced through a copy (Pillow premultiplies alpha in a copy of the
+same size), so a thumbnail takes up to about 8 bytes a pixel at its peak: ``max_pixels``
+bounds that. An animated GIF or WebP gives
 its first frame. The image is reduced to fit :data:`BOX` (aspect kept, never enlarged), then
 turned as its EXIF Orientation says (after the reduction, so that the turn copies a small
 image; the box is square, so the order does not change the fit); the width and height
