@@ -6,12 +6,16 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from PIL import Image
 
 # What a PNG bomb's pixels are: (bit depth, colour type, bytes a row).
-_PNG_MODES = {"1": (1, 0, lambda w: (w + 7) // 8), "RGBA": (8, 6, lambda w: 4 * w)}
+_PNG_MODES: dict[str, tuple[int, int, Callable[[int], int]]] = {
+    "1": (1, 0, lambda w: (w + 7) // 8),
+    "RGBA": (8, 6, lambda w: 4 * w),
+}
 
 
 def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:

@@ -24,6 +24,7 @@ import trio
 from PIL import Image
 
 import chatd.http.uploads
+import chatd.thumbnails
 from chatd.auth import Auth
 from chatd.config import Config
 from chatd.files import FileStore, collect
@@ -186,7 +187,7 @@ async def test_thumbnails_are_made_two_at_a_time(daemon: Thumbs,
     most = 0
     lock = threading.Lock()
     release = threading.Event()
-    real = chatd.http.uploads.make_thumbnail
+    real = chatd.thumbnails.make_thumbnail
 
     def slow(path: Path, *, max_pixels: int) -> Thumbnail | None:
         nonlocal inside, most
@@ -200,7 +201,7 @@ async def test_thumbnails_are_made_two_at_a_time(daemon: Thumbs,
             with lock:
                 inside -= 1
 
-    monkeypatch.setattr(chatd.http.uploads, "make_thumbnail", slow)
+    monkeypatch.setattr("chatd.http.uploads.make_thumbnail", slow)
     alice = await _member(daemon)
     data = [encode(picture(300 + i, 200), "PNG") for i in range(6)]
     answers: list[Response] = []
