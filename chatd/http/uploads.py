@@ -7,18 +7,23 @@ thread before the next chunk is read (:mod:`chatd.files`), so an upload holds on
 memory whatever its size. The part may hold ``files.max_bytes`` and what is left of the
 uploader's ``files.quota_bytes``; past either the answer is 413 ``too_large`` at once. The
 row is written once the bytes are in place, in the transaction that checks the quota again
-(concurrent uploads of one user are serialised there).
+(concurrent uploads of one user are serialised there). Before it, an image gets its
+thumbnail (:mod:`chatd.thumbnails`, read from the upload's temporary file in a worker thread,
+at most :data:`THUMBNAIL_THREADS` at once in the daemon), whose bytes are placed by an upload
+of their own and recorded in the same row; a file that is not an image, or fails to decode,
+is kept without one.
 
-``GET /api/files/{id}/{name}`` (the ``url`` of a file object) sends the file to a user who
-may read its room (as history: a public room's files to every user, a private room's to its
-members) once it is attached to a message (before, to its uploader only), else 404, with
-headers that keep a browser from running it as part of this site:
+``GET /api/files/{id}/{name}`` (the ``url`` of a file object) sends the file, by a signed
+link (:mod:`chatd.http.links`) or to a user who may read its room (as history: a public
+room's files to every user, a private room's to its members) once it is attached to a message
+(before, to its uploader only), else 404, with headers that keep a browser from running it as
+part of this site:
 ``Content-Disposition: attachment`` (``inline`` only for the raster images of
 :data:`chatd.files.INLINE_TYPES`), ``X-Content-Type-Options: nosniff``, a sandboxing
 ``Content-Security-Policy``, and documents and scripts served as
 ``application/octet-stream`` (:func:`chatd.files.served_type`). The bytes never change
-under one url, so the reply is cached for a year (privately: it needs the token) with the
-SHA-256 as its ETag.
+under one url, so the reply is cached for a year, or until a signed link expires
+(privately: it needs the right to read), with the SHA-256 as its ETag.
 """
 
 from __future__ import annotations
