@@ -101,6 +101,7 @@ def _check(config: Config) -> int:
     print(f"  protocol (tcp)        {format_address(config.tcp.host, config.tcp.port)}")
     print(f"  database              {database}")
     print(f"  data directory        {config.data_dir}")
+    print(f"  files                 {config.files_label}")
     print(f"  web root              {config.web_root}")
     return 0
 
@@ -127,6 +128,7 @@ async def _serve(config: Config) -> None:
 
     log.info("database: %s", config.database_label)
     log.info("web page: %s", config.web_root)
+    log.info("files: %s", config.files_label)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             server = await nursery.start(serve, config)
