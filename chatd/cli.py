@@ -73,13 +73,28 @@ def _web_root_problem(config: Config) -> str | None:
             "reinstall chatd, or set [http] web_root")
 
 
+def _bucket_problem(config: Config) -> str | None:
+    """Why the S3 bucket of ``[files] store = "s3"`` cannot be used, if it cannot."""
+    if config.files.store != "s3":
+        return None
+    from chatd.files import StoreUnavailable, open_file_store
+
+    store = open_file_store(config)
+    try:
+        store.check()
+    except StoreUnavailable as exc:
+        return f"{config.source('files.s3_bucket')}: {exc}"
+    return None
+
+
 def _problems(config: Config) -> list[str]:
-    """What would stop ``serve`` that loading the config cannot see: the web page, and
-    listening hosts that do not resolve or are not this machine's."""
+    """What would stop ``serve`` that loading the config cannot see: the web page, listening
+    hosts that do not resolve or are not this machine's, an S3 bucket that does not
+    answer."""
     from chatd.listen import check_address
 
     found = [_web_root_problem(config), check_address(config, "http"),
-             check_address(config, "tcp")]
+             check_address(config, "tcp"), _bucket_problem(config)]
     return [problem for problem in found if problem is not None]
 
 

@@ -156,13 +156,13 @@ class S3Store(FileStore):
 
     @contextlib.contextmanager
     def _calling(self, what: str) -> Iterator[None]:
-        """Turn boto3's failures into :class:`StoreUnavailable`, naming ``what`` failed."""
+        """Turn boto3's failures into :class:`StoreUnavailable`: ``what`` could not be done
+        (``"cannot read KEY"``), and why."""
         try:
             yield
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
                 boto3.exceptions.Boto3Error) as exc:
-            raise StoreUnavailable(f"{what} in {self.describe()} failed: {_reason(exc)}"
-                                   ) from exc
+            raise StoreUnavailable(f"{what} in {self.describe()}: {_reason(exc)}") from exc
 
     def key(self, sha256: str) -> str:
         """The key of the bytes with this SHA-256."""
@@ -170,7 +170,7 @@ class S3Store(FileStore):
 
     def size_of(self, key: str) -> int | None:
         """The size of the object ``key``, or None when there is none."""
-        with self._calling(f"looking up {key}"):
+        with self._calling(f"cannot look up {key}"):
             try:
                 answer = self.client.head_object(Bucket=self.bucket, Key=key)
             except botocore.exceptions.ClientError as exc:
@@ -186,7 +186,7 @@ class S3Store(FileStore):
         Raises:
             FileNotFoundError: there is no such object (any more).
         """
-        with self._calling(f"reading {key}"):
+        with self._calling(f"cannot read {key}"):
             try:
                 answer = self.client.get_object(Bucket=self.bucket, Key=key,
                                                 Range=f"bytes={start}-{stop - 1}")
@@ -198,7 +198,7 @@ class S3Store(FileStore):
 
     def _copy(self, source: str, target: str) -> bool:
         """Copy an object inside the bucket; False when ``source`` is not there."""
-        with self._calling(f"copying {source} to {target}"):
+        with self._calling(f"cannot copy {source} to {target}"):
             try:
                 self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target,
                                  Config=self._transfer)
@@ -209,11 +209,11 @@ class S3Store(FileStore):
         return True
 
     def _delete(self, key: str) -> None:
-        with self._calling(f"deleting {key}"):
+        with self._calling(f"cannot delete {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def check(self) -> None:
-        with self._calling("reaching the bucket"):
+        with self._calling("cannot reach the bucket"):
             self.client.head_bucket(Bucket=self.bucket)
 
     def has(self, sha256: str) -> bool:
@@ -223,7 +223,7 @@ class S3Store(FileStore):
         key = self.key(sha256)
         if self.size_of(key) is not None:
             return
-        with self._calling(f"uploading {key}"):
+        with self._calling(f"cannot upload {key}"):
             self.client.upload_file(str(path), self.bucket, key, Config=self._transfer)
 
     def source(self, sha256: str) -> Source:
@@ -250,7 +250,7 @@ class S3Store(FileStore):
 
     def stale_asides(self, before: float) -> list[Aside]:
         found = []
-        with self._calling("listing the bytes taken away"):
+        with self._calling("cannot list the bytes taken away"):
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.prefix + _ASIDE)
             for page in pages:
@@ -294,7 +294,7 @@ class _S3Reader(Reader):
         if self._body is None:
             return b""
         store = self._source.store
-        with store._calling(f"reading {self._source.key}"):
+        with store._calling(f"cannot read {self._source.key}"):
             data: bytes = await store.run(self._body.read, max_bytes)
         return data
 

@@ -21,18 +21,21 @@ from typing import Any
 
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from chatd.actions import App
 from chatd.auth import Auth
 from chatd.config import Config
-from chatd.files import LocalStore
+from chatd.files import LocalStore, collect
 from chatd.http import serve_http_connection
-from chatd.metrics import Metrics
+from chatd.metrics import UPLOAD_RESULTS, Metrics
 from chatd.server import run_actors
+from chatd.storage import NewChange, NewMessage
 from chatd.storage.base import Storage
 from tests.filestores import stored
 from tests.http.test_http import CHEAP_HASHER, Client, Response
 from tests.http.test_streaming import BLOCK, Exchange, MiB
+from tests.storage.test_postgres import appended
 
 TIMEOUT = 20
 MAX_BYTES = 256 * 1024
@@ -393,3 +396,50 @@ async def test_upload_memory_stays_flat(nursery: trio.Nursery, storage: Storage,
     assert response.json()["file"]["size"] == 24 * MiB
     assert daemon.stored() == [digest.hexdigest()]
     assert peak < 5 * MiB, f"{peak} bytes allocated at the peak of a 24 MiB upload"
+
+
+async def test_file_metrics(daemon: Daemon) -> None:
+    """/metrics counts uploads by result and their bytes, downloads (200 and 206 to a GET:
+    not a HEAD, nor a 304) and their bytes, and the files and bytes collection removed."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    data = os.urandom(5000)
+    file = (await daemon.upload(alice, "general", data)).json()["file"]
+    assert (await daemon.upload(alice, "general", b"again", filename="b")).status == 201
+    assert (await daemon.upload(alice, "general", b"x" * (MAX_BYTES + 1))).status == 413
+    assert (await daemon.upload(alice, "general", b"x", name="other")).status == 400
+    assert (await daemon.upload(None, "general", b"x")).status == 401
+    assert (await daemon.call("GET", file["url"], token=alice)).status == 200
+    assert (await daemon.call("GET", file["url"], token=alice,
+                              headers=[("Range", "bytes=0-99")])).status == 206
+    assert (await daemon.call("HEAD", file["url"], token=alice)).status == 200
+    assert (await daemon.call("GET", file["url"], token=alice,
+                              headers=[("If-None-Match", f'"{hashlib.sha256(data).hexdigest()}"')])
+            ).status == 304
+    credentials = await daemon.storage.get_credentials("alice")
+    assert credentials is not None
+    [sent] = await daemon.storage.append_messages([NewMessage(
+        user_id=credentials.user.id, room="general", text="", nonce="n", files=(file["id"],))])
+    [deleted] = await daemon.storage.append_messages([NewChange(
+        user_id=credentials.user.id, room="general", msg_id=appended(sent).message.msg_id,
+        kind="deleted")])
+    appended(deleted)
+    with trio.fail_after(TIMEOUT):
+        assert await collect(daemon.storage, daemon.app.files, metrics=daemon.app.metrics) == 1
+    response = await daemon.call("GET", "/metrics")
+    assert response.status == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.body.decode())
+        for sample in family.samples
+    }
+
+    def uploads(result: str) -> float:
+        return samples[("chatd_file_uploads_total", (("result", result),))]
+
+    assert [uploads(result) for result in UPLOAD_RESULTS] == [2, 1, 1, 1, 0]
+    assert samples[("chatd_file_upload_bytes_total", ())] == len(data) + len(b"again")
+    assert samples[("chatd_file_downloads_total", ())] == 2
+    assert samples[("chatd_file_download_bytes_total", ())] == len(data) + 100
+    assert samples[("chatd_files_collected_total", ())] == 1
+    assert samples[("chatd_file_collected_bytes_total", ())] == len(data)
