@@ -54,11 +54,12 @@ they are moved aside rather than removed at once: the upload may have finished a
 temporary file gone). If (b) commits after (3), then (c), which comes after (b), comes after
 (2) too, finds the bytes missing and places them again from its temporary file. Either way a
 committed row points to missing bytes at most between (2) and (c): a download in that
-moment is a 404. Taking away is a rename in the folder and a copy then a delete in a bucket
-(there is no rename): between the two the bytes are in both places, which is harmless, since
-identical. A process that dies between (2) and (3) leaves the bytes aside; :meth:`FileStore.sweep`
-(at start-up and before each collection) puts back those an hour old, and the next collection
-decides again.
+moment is a 404. (If (a) comes after (2), it finds the bytes missing and places them anew;
+(3) then drops only the copy it took aside.) Taking away is a rename in the folder and a
+copy then a delete in a bucket (there is no rename): between the two the bytes are in both
+places, which is harmless, since identical. A process that dies between (2) and (3) leaves
+the bytes aside; :meth:`FileStore.sweep` (at start-up and before each collection) puts back
+those an hour old, and the next collection decides again.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ __all__ = [
     "Source",
     "StoreUnavailable",
     "Upload",
+    "check_sha256",
     "collect",
     "collect_forever",
     "normalise_content_type",
