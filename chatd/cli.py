@@ -73,13 +73,28 @@ def _web_root_problem(config: Config) -> str | None:
             "reinstall chatd, or set [http] web_root")
 
 
+def _bucket_problem(config: Config) -> str | None:
+    """Why the S3 bucket of ``[files] store = "s3"`` cannot be used, if it cannot."""
+    if config.files.store != "s3":
+        return None
+    from chatd.files import StoreUnavailable, open_file_store
+
+    store = open_file_store(config)
+    try:
+        store.check()
+    except StoreUnavailable as exc:
+        return f"{config.source('files.s3_bucket')}: {exc}"
+    return None
+
+
 def _problems(config: Config) -> list[str]:
-    """What would stop ``serve`` that loading the config cannot see: the web page, and
-    listening hosts that do not resolve or are not this machine's."""
+    """What would stop ``serve`` that loading the config cannot see: the web page, listening
+    hosts that do not resolve or are not this machine's, an S3 bucket that does not
+    answer."""
     from chatd.listen import check_address
 
     found = [_web_root_problem(config), check_address(config, "http"),
-             check_address(config, "tcp")]
+             check_address(config, "tcp"), _bucket_problem(config)]
     return [problem for problem in found if problem is not None]
 
 
@@ -101,6 +116,7 @@ def _check(config: Config) -> int:
     print(f"  protocol (tcp)        {format_address(config.tcp.host, config.tcp.port)}")
     print(f"  database              {database}")
     print(f"  data directory        {config.data_dir}")
+    print(f"  files                 {config.files_label}")
     print(f"  web root              {config.web_root}")
     return 0
 
@@ -127,6 +143,7 @@ async def _serve(config: Config) -> None:
 
     log.info("database: %s", config.database_label)
     log.info("web page: %s", config.web_root)
+    log.info("files: %s", config.files_label)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             server = await nursery.start(serve, config)
@@ -218,18 +235,27 @@ async def _token(config: Config, name: str) -> None:
         print(token)
 
 
-async def _backup(config: Config, file: str) -> None:
+async def _backup(config: Config, file: str, files: bool) -> None:
     from chatd.storage.backup import backup
 
-    size = await backup(config, Path(file))
-    print(f"chatd: backed up {config.database_label} to {file} ({size} bytes)", file=sys.stderr)
+    written = await backup(config, Path(file), files=files)
+    what = {"included": f"and {written.files} files from {config.files_label}",
+            "left out": "without the files (--no-files)",
+            "s3": f"without the files, which are in {config.files_label}: back the bucket "
+                  "up by S3's own means (versioning, replication)"}[written.files_are]
+    print(f"chatd: backed up {config.database_label} {what} to {file} ({written.size} bytes)",
+          file=sys.stderr)
 
 
 async def _restore(config: Config, file: str, force: bool) -> None:
     from chatd.storage.backup import restore
 
-    await restore(config, Path(file), force=force)
-    print(f"chatd: restored {file} into {config.database_label}", file=sys.stderr)
+    restored = await restore(config, Path(file), force=force)
+    what = {"none": " (a backup of the database only)",
+            "left out": " (made with --no-files: restore the files folder yourself)",
+            "s3": " (its files are in an S3 bucket, not in the backup)"}.get(
+                restored.files_are, f" and {restored.files} files into {config.files_label}")
+    print(f"chatd: restored {file} into {config.database_label}{what}", file=sys.stderr)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.ArgumentParser]]:
@@ -270,11 +296,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     token = command(("token",), commands, "print a token for USER (for scripts)")
     token.add_argument("user")
     backup = command(("backup",), commands,
-                     "write the database to FILE (pg_dump custom format, mode 0600); works "
-                     "while chatd runs")
+                     "write the database and the uploaded files to FILE (a tar archive, mode "
+                     "0600); works while chatd runs")
     backup.add_argument("file", metavar="FILE")
+    backup.add_argument("--no-files", action="store_true",
+                        help="leave the files of data_dir/files out (copy the folder "
+                             "yourself: see docs/operations.md)")
     restore = command(("restore",), commands,
-                      "load a backup into the configured database (stop chatd first)")
+                      "load a backup into the configured database and file store (stop "
+                      "chatd first)")
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--force", action="store_true",
                          help="replace a database that already holds users or messages")
@@ -335,7 +365,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         elif args.command == "token":
             trio.run(_token, config, args.user)
         elif args.command == "backup":
-            trio.run(_backup, config, args.file)
+            trio.run(_backup, config, args.file, not args.no_files)
     return 0
 
 

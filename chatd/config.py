@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import os
 import tomllib
 import urllib.parse
@@ -110,6 +111,13 @@ class FilesConfig:
     quota_bytes: int = 1024 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     link_seconds: int = 3600
+    store: str = "local"
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = dataclasses.field(default="", repr=False)
 
 
 def shipped_web_root() -> Path:
@@ -179,6 +187,15 @@ class Config:
         """Where uploaded files are kept: ``data_dir/files`` (by content hash, and ``tmp/``
         for uploads in progress)."""
         return self.data_dir / "files"
+
+    @property
+    def files_label(self) -> str:
+        """Where uploaded files are kept, in words, for logs and messages (no secret)."""
+        files = self.files
+        if files.store != "s3":
+            return f"the folder {self.files_dir}"
+        prefix = f" (keys under {files.s3_prefix!r})" if files.s3_prefix else ""
+        return f"the S3 bucket {files.s3_bucket}{prefix} at {files.s3_endpoint or 'AWS'}"
 
     @property
     def web_root(self) -> Path:
@@ -352,6 +369,26 @@ def _validate(config: Config, problems: list[str]) -> None:
         bad("database.watchdog_grace", "must be 0 (off) or more")
     if config.server.log_level.lower() not in {"debug", "info", "warning", "error"}:
         bad("server.log_level", "one of debug, info, warning, error")
+    _validate_files(config, bad)
+
+
+def _validate_files(config: Config, bad: Any) -> None:
+    files = config.files
+    if files.store not in {"local", "s3"}:
+        bad("files.store", f'"local" or "s3", got {files.store!r}')
+    if files.s3_endpoint and not files.s3_endpoint.startswith(("http://", "https://")):
+        bad("files.s3_endpoint", "must be empty (AWS) or an http:// or https:// URL")
+    if bool(files.s3_access_key) != bool(files.s3_secret_key):
+        bad("files.s3_secret_key" if files.s3_access_key else "files.s3_access_key",
+            "s3_access_key and s3_secret_key go together (or leave both empty for the "
+            "AWS_* variables or an instance role)")
+    if files.s3_prefix.startswith("/"):
+        bad("files.s3_prefix", "must not start with / (keys are relative to the bucket)")
+    if files.store == "s3":
+        if not files.s3_bucket:
+            bad("files.s3_bucket", 'needed with [files] store = "s3"')
+        if importlib.util.find_spec("boto3") is None:
+            bad("files.store", "\"s3\" needs boto3: pip install 'chatd[s3]' (or boto3)")
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -14,7 +14,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from chatd.storage import StorageStatistics
 
-__all__ = ["Metrics"]
+__all__ = ["UPLOAD_RESULTS", "Metrics"]
+
+#: The values of ``chatd_file_uploads_total``'s ``result`` label.
+UPLOAD_RESULTS = ("stored", "too_large", "bad_request", "refused", "failed")
 
 
 class Metrics:
@@ -95,6 +98,35 @@ class Metrics:
             "chatd_database_up",
             "1 when the database answered the daemon's last probe (one a second), else 0.",
             registry=self.registry,
+        )
+
+        self.file_uploads = Counter(
+            "chatd_file_uploads", "File uploads answered, by result: stored, too_large (over "
+            "files.max_bytes or the quota), bad_request (not one complete part named 'file'), "
+            "refused (no token, not a member, no such room), failed (the store or the "
+            "database failed, the client went silent or away).", ["result"],
+            registry=self.registry,
+        )
+        for result in UPLOAD_RESULTS:
+            self.file_uploads.labels(result=result)
+        self.file_upload_bytes = Counter(
+            "chatd_file_upload_bytes", "Bytes of the files uploaded and stored (identical "
+            "files are stored once, but counted each time).", registry=self.registry,
+        )
+        self.file_downloads = Counter(
+            "chatd_file_downloads", "Files, or ranges of them, sent: 200 and 206 answers to "
+            "a GET of a file.", registry=self.registry,
+        )
+        self.file_download_bytes = Counter(
+            "chatd_file_download_bytes", "Bytes of files sent.", registry=self.registry,
+        )
+        self.files_collected = Counter(
+            "chatd_files_collected", "Stored files removed because the messages that held "
+            "them were deleted.", registry=self.registry,
+        )
+        self.file_bytes_collected = Counter(
+            "chatd_file_collected_bytes", "Bytes of the stored files removed because the "
+            "messages that held them were deleted.", registry=self.registry,
         )
 
         self._gc = _GcTimes()

@@ -106,14 +106,12 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
     async with open_storage(config) as storage:
         metrics.watch_storage(storage.statistics)
         secret = await trio.to_thread.run_sync(load_or_create_secret, config.data_dir)
-        swept = await trio.to_thread.run_sync(FileStore(config.files_dir).sweep)
-        if swept:
-            log.info("removed %d unfinished uploads from %s", swept, config.files_dir / "tmp")
         auth = Auth(storage, config, secret, metrics)
         async with trio.open_nursery() as actors:
             app = await run_actors(actors, config, storage, auth, metrics)
+            await _open_files(app.files)
             await actors.start(partial(systemd.watchdog, failing=storage.database_lost))
-            actors.start_soon(collect_forever, storage, FileStore(config.files_dir))
+            actors.start_soon(partial(collect_forever, storage, app.files, metrics=metrics))
             async with trio.open_nursery() as connections:
                 server = await _listen(app, connections, task_status)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "
@@ -123,6 +121,15 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
                 await _drain(server, connections)
             actors.cancel_scope.cancel()
     log.info("stopped")
+
+
+async def _open_files(store: FileStore) -> None:
+    """Check that the file store can be used (a bucket that does not answer stops the start,
+    in one line) and clean up after uploads and collections a dead process left."""
+    await store.run(store.check)
+    swept = await store.run(store.sweep)
+    if swept:
+        log.info("removed %d unfinished uploads from %s", swept, store.tmp_dir)
 
 
 async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, auth: Auth,

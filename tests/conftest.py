@@ -99,3 +99,33 @@ async def storage(tmp_path: Path, database_dsn: str) -> AsyncIterator[Storage]:
     """Open, migrated storage on this test's database."""
     async with open_storage(make_config(tmp_path, database_dsn)) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3-compatible server for the session (moto's server mode); its URL."""
+    from tests.filestores import MotoServer
+
+    server = MotoServer()
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_endpoint: str) -> dict[str, str]:
+    """A new bucket for this test, as the ``[files]`` settings that make chatd use it."""
+    from tests.filestores import make_bucket
+
+    return make_bucket(s3_endpoint)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The ``[files]`` settings of each store in turn: the files folder (none to set) and a
+    new bucket on the local S3 server."""
+    if request.param == "local":
+        return {}
+    settings: dict[str, str] = request.getfixturevalue("s3_settings")
+    return settings

@@ -3,17 +3,21 @@ real pg_dump and pg_restore), on a DSN and on the embedded database.
 
 A round trip must give back the same users (ids, names, creation times), the same history (seq,
 msg_id, sender, text, time) in every room and conversation, and a room's next message must get
-the seq after its last one.
+the seq after its last one; and the same bytes for every uploaded file, whatever store the
+restored daemon uses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import signal
 import stat
 import subprocess
 import sys
+import tarfile
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,20 +30,24 @@ import pytest
 import trio
 
 from chatd.protocol.names import dm_room_name
+from chatd.storage.backup import DUMP, MANIFEST
 from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config, serving
+from tests.http.test_uploads import multipart
 
 PASSWORD = "correct horse"
 DM = dm_room_name("ann", "bob")
 
 
 def _chatd(tmp_path: Path, *args: str, dsn: str | None = None,
-           data: str = "data") -> subprocess.CompletedProcess[str]:
+           data: str = "data", files: dict[str, str] | None = None,
+           ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
     env["CHATD_SERVER_DATA_DIR"] = str(tmp_path / data)
     if dsn is not None:
         env["CHATD_DATABASE_DSN"] = dsn
+    env.update({f"CHATD_FILES_{key.upper()}": value for key, value in (files or {}).items()})
     return subprocess.run([sys.executable, "-m", "chatd", *args], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
 
@@ -48,6 +56,36 @@ async def _chatd_async(tmp_path: Path, *args: str, dsn: str | None = None,
                        data: str = "data") -> subprocess.CompletedProcess[str]:
     return await trio.to_thread.run_sync(
         lambda: _chatd(tmp_path, *args, dsn=dsn, data=data))
+
+
+async def _share_a_file(http_port: int, tcp_port: int, data: bytes) -> str:
+    """ann uploads ``data`` to ops and sends it there (after :func:`_fill`); its url."""
+    status, body = await http(http_port, "POST", "/api/login",
+                              {"username": "ann", "password": PASSWORD})
+    assert status == 200, body
+    token = body["token"]
+    form, headers = multipart(data, filename="photo.bin")
+    status, answer = await http(http_port, "POST", "/api/rooms/ops/files", token=token,
+                                raw=form, headers=headers)
+    assert status == 201, answer
+    client = await Client.tcp(tcp_port)
+    try:
+        await client.hello(token)
+        sent = await client.request("send", room="ops", text="", nonce="file",
+                                    files=[answer["file"]["id"]])
+        assert sent["op"] == "ok", sent
+    finally:
+        await client.aclose()
+    url: str = answer["file"]["url"]
+    return url
+
+
+async def _download(http_port: int, url: str) -> tuple[int, Any]:
+    """ann downloads ``url``."""
+    status, body = await http(http_port, "POST", "/api/login",
+                              {"username": "ann", "password": PASSWORD})
+    assert status == 200, body
+    return await http(http_port, "GET", url, token=body["token"])
 
 
 @pytest.fixture
@@ -234,3 +272,109 @@ def test_the_password_goes_in_the_environment(dsn: str, dbname: str,
     shown, env = _Target(dsn, embedded=False).tool_args()
     assert shown == dbname
     assert env.get("PGPASSWORD") == (password or os.environ.get("PGPASSWORD"))
+
+
+async def test_files_round_trip(tmp_path: Path, database_dsn: str, other_dsn: str) -> None:
+    """A backup holds the uploaded files: restored on a machine without them (another
+    database and data directory), the file downloads with the same bytes. The archive holds
+    the manifest, the dump and the file by its SHA-256, nothing else; it is private."""
+    data = os.urandom(150_000)
+    digest = hashlib.sha256(data).hexdigest()
+    backup = tmp_path / "chatd.backup"
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        await _fill(server.http_port, server.tcp_port)
+        url = await _share_a_file(server.http_port, server.tcp_port, data)
+        made = await _chatd_async(tmp_path, "backup", str(backup), dsn=database_dsn)
+    assert made.returncode == 0, made.stderr
+    assert f"and 1 files from the folder {tmp_path / 'data' / 'files'} to {backup}" in made.stderr
+    _assert_private(backup)
+    assert not list(tmp_path.glob(".chatd.backup*"))  # noqa: ASYNC240 (no temporary left)
+    with tarfile.open(backup) as tar:
+        assert tar.getnames() == [MANIFEST, DUMP, f"files/{digest[:2]}/{digest[2:4]}/{digest}"]
+        manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
+        assert manifest["format"] == 1 and manifest["files"] == "included"
+
+    restored = _chatd(tmp_path, "restore", str(backup), dsn=other_dsn, data="other/data")
+    assert restored.returncode == 0, restored.stderr
+    assert f"and 1 files into the folder {tmp_path / 'other' / 'data' / 'files'}" \
+        in restored.stderr
+    async with running(make_config(tmp_path / "other", other_dsn)) as server:
+        assert await _download(server.http_port, url) == (200, data)
+
+
+async def test_restore_puts_the_files_in_a_bucket(tmp_path: Path, database_dsn: str,
+                                                  other_dsn: str,
+                                                  s3_settings: dict[str, str]) -> None:
+    """A backup of the files folder restored into a daemon configured with the S3 store
+    puts the files in its bucket (a way from the folder to a bucket); a backup made with the
+    S3 store holds no files and says where they are."""
+    data = os.urandom(70_000)
+    backup = tmp_path / "chatd.backup"
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        await _fill(server.http_port, server.tcp_port)
+        url = await _share_a_file(server.http_port, server.tcp_port, data)
+    assert _chatd(tmp_path, "backup", str(backup), dsn=database_dsn).returncode == 0
+    restored = _chatd(tmp_path, "restore", str(backup), dsn=other_dsn, data="other/data",
+                      files=s3_settings)
+    assert restored.returncode == 0, restored.stderr
+    assert f"and 1 files into the S3 bucket {s3_settings['s3_bucket']}" in restored.stderr
+    config = make_config(tmp_path / "other", other_dsn, files=s3_settings)
+    async with running(config) as server:
+        assert await _download(server.http_port, url) == (200, data)
+    assert [p for p in (tmp_path / "other").rglob("files/*") if p.is_file()] == []
+    again = _chatd(tmp_path, "backup", str(tmp_path / "s3.backup"), dsn=other_dsn,
+                   data="other/data", files=s3_settings)
+    assert again.returncode == 0, again.stderr
+    assert "without the files, which are in the S3 bucket" in again.stderr
+    with tarfile.open(tmp_path / "s3.backup") as tar:
+        assert tar.getnames() == [MANIFEST, DUMP]
+
+
+async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
+                                         other_dsn: str) -> None:
+    """A bare pg_dump file (what backups were before they held files) still restores, as the
+    database only; --no-files leaves the files out and restore says so; a file of the
+    archive whose bytes do not match its name is refused by name, after the rest."""
+    data = b"the bytes of a file" * 1000
+    backup = tmp_path / "chatd.backup"
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        await _fill(server.http_port, server.tcp_port)
+        await _share_a_file(server.http_port, server.tcp_port, data)
+    assert _chatd(tmp_path, "backup", str(backup), dsn=database_dsn).returncode == 0
+
+    bare = tmp_path / "bare.dump"
+    with tarfile.open(backup) as tar:
+        bare.write_bytes(tar.extractfile(DUMP).read())  # type: ignore[union-attr]
+    restored = _chatd(tmp_path, "restore", str(bare), dsn=other_dsn, data="other")
+    assert restored.returncode == 0, restored.stderr
+    assert "(a backup of the database only)" in restored.stderr
+
+    without = _chatd(tmp_path, "backup", "--no-files", str(tmp_path / "without.backup"),
+                     dsn=database_dsn)
+    assert without.returncode == 0 and "without the files (--no-files)" in without.stderr
+    with tarfile.open(tmp_path / "without.backup") as tar:
+        assert tar.getnames() == [MANIFEST, DUMP]
+    restored = _chatd(tmp_path, "restore", "--force", str(tmp_path / "without.backup"),
+                      dsn=other_dsn, data="other")
+    assert restored.returncode == 0, restored.stderr
+    assert "restore the files folder yourself" in restored.stderr
+
+    with tarfile.open(backup) as tar:
+        [member] = [m for m in tar.getmembers() if m.name.startswith("files/")]
+    with open(backup, "r+b") as raw:  # noqa: ASYNC230 (a test's own file)
+        raw.seek(member.offset_data + 10)
+        raw.write(b"X")
+    damaged = _chatd(tmp_path, "restore", "--force", str(backup), dsn=other_dsn,
+                     data="damaged")
+    assert damaged.returncode == 1 and "Traceback" not in damaged.stderr
+    assert (f"restored the database and 0 files, but 1 files of {backup} are damaged (their "
+            f"bytes do not match their names) and were left out: {member.name}"
+            ) in damaged.stderr
+    assert [p for p in (tmp_path / "damaged" / "files").rglob("*") if p.is_file()] == []
+
+    junk = tmp_path / "junk.tar"
+    with tarfile.open(junk, "w") as tar:
+        tar.add(bare, arcname="something.dump")
+    refused = _chatd(tmp_path, "restore", str(junk), dsn=other_dsn, data="other")
+    assert refused.returncode == 1
+    assert f"{junk} is a tar archive but not a chatd backup" in refused.stderr

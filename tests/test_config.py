@@ -34,6 +34,23 @@ def test_files_defaults_and_folder(tmp_path: Path) -> None:
     assert config.files_dir == (tmp_path / "state" / "files").resolve()
 
 
+def test_s3_settings(tmp_path: Path) -> None:
+    """The S3 store's keys come from the file or CHATD_FILES_S3_*; the secret key is never in
+    the config's repr, nor in the label that logs show."""
+    path = _write(tmp_path, '[files]\nstore = "s3"\ns3_bucket = "team-files"\n'
+                  's3_prefix = "chatd/"\n')
+    config = load_config(path, env={"CHATD_FILES_S3_ENDPOINT": "https://s3.example.org",
+                                    "CHATD_FILES_S3_ACCESS_KEY": "AKIAEXAMPLE",
+                                    "CHATD_FILES_S3_SECRET_KEY": "very-secret"})
+    assert config.files.s3_bucket == "team-files"
+    assert config.files.s3_secret_key == "very-secret"
+    assert config.files_label == ("the S3 bucket team-files (keys under 'chatd/') at "
+                                  "https://s3.example.org")
+    assert "very-secret" not in repr(config) + config.files_label
+    assert Config().files.store == "local"
+    assert Config().files_label == f"the folder {Config().files_dir}"
+
+
 def test_relative_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
     """A relative data_dir resolves against the config file's folder, not the cwd."""
     path = _write(tmp_path, '[server]\ndata_dir = "state"\n')
@@ -62,6 +79,15 @@ def test_relative_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> Non
         ("", {"CHATD_FILES_QUOTA_BYTES": "0"},
          "CHATD_FILES_QUOTA_BYTES in the environment: must be greater than 0"),
         ("", {"CHATD_FILES_MAXBYTES": "1"}, "did you mean CHATD_FILES_MAX_BYTES?"),
+        ('[files]\nstore = "nfs"\n', {}, '[files] store in .*: "local" or "s3", got \'nfs\''),
+        ('[files]\nstore = "s3"\n', {},
+         'the default of [files] s3_bucket: needed with [files] store = "s3"'),
+        ("", {"CHATD_FILES_STORE": "s3"}, "needed with [files] store = \"s3\""),
+        ("", {"CHATD_FILES_S3_ENDPOINT": "minio:9000"},
+         "CHATD_FILES_S3_ENDPOINT in the environment: must be empty (AWS) or an http://"),
+        ("", {"CHATD_FILES_S3_ACCESS_KEY": "AKIA"},
+         "the default of [files] s3_secret_key: s3_access_key and s3_secret_key go together"),
+        ('[files]\ns3_prefix = "/chatd/"\n', {}, "[files] s3_prefix in .*: must not start"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, env: dict[str, str],

@@ -27,6 +27,7 @@ from chatd.auth import Auth, TokenClaims
 from chatd.committer import Committer
 from chatd.config import Config, LimitsConfig
 from chatd.errors import ChatError
+from chatd.files import FileStore, open_file_store
 from chatd.limits import ConnectionCounter, KeyedLimiter
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
@@ -80,7 +81,8 @@ class App:
     """Everything one daemon's operations and fronts share: the one context object.
 
     The actors are always there (tests start the daemon as production does); ``sessions``
-    are the live protocol connections of this node, ``draining`` is set once it stops.
+    are the live protocol connections of this node, ``draining`` is set once it stops;
+    ``files`` is where uploaded files are kept, as ``[files] store`` says.
     """
 
     config: Config
@@ -95,6 +97,10 @@ class App:
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False
     user_buckets: dict[str, KeyedLimiter] = dataclasses.field(default_factory=dict)
+    files: FileStore = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.files = open_file_store(self.config)
 
     @property
     def protocol_limits(self) -> Limits:

@@ -1,9 +1,10 @@
-"""Answering a :class:`~chatd.http.messages.FileReply`: a file sent from disk in chunks.
+"""Answering a :class:`~chatd.http.messages.FileReply`: a file sent from its store in chunks.
 
 Theory of operation
 -------------------
-The server opens the file in a worker thread and takes its size from the open file, then
-decides the answer without touching the disk again (:func:`plan_file_answer`, a pure
+The server opens the file in a worker thread and takes its size from the open file (a local
+file's ``fstat``, an S3 object's HEAD: :class:`chatd.files.Reader`), then decides the answer
+without asking the store again (:func:`plan_file_answer`, a pure
 function of the request's headers, the reply and the size), in the order of RFC 9110 §13.2.2:
 
 1. ``If-None-Match`` (weak comparison, ``*`` matches) on a GET or HEAD: 304, no body.
@@ -17,9 +18,10 @@ function of the request's headers, the reply and the size), in the order of RFC 
 
 Every 200 and 206 says ``Accept-Ranges: bytes`` and has a Content-Length; a HEAD gets the
 same head as the GET would, without the body. The body goes out in chunks of
-:data:`CHUNK_BYTES`, each read in a worker thread just before it is sent, so a file costs one
-chunk of memory however large it is, and a slow reader holds back the reads (each send waits
-at most ``http.body_idle_timeout``).
+:data:`CHUNK_BYTES`, each read in a worker thread just before it is sent (from an S3 object:
+out of one ranged GET for the span), so a file costs one chunk of memory however large it
+is, and a slow reader holds back the reads (each send waits at most
+``http.body_idle_timeout``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from typing import Any
 
 from chatd.actions import App
 from chatd.errors import ChatError
-from chatd.files import FileStore
 from chatd.http.messages import FileReply, Reply, Request, json_body, json_reply
 from chatd.links import LINK_KEY_LABEL, LinkRefused, check_link, link_expiry, signed_url
 from chatd.protocol import codes
@@ -84,7 +83,7 @@ async def thumbnail(request: Request, app: App, params: dict[str, str]) -> FileR
     if found.thumb_sha256 is None:
         raise ChatError(codes.NOT_FOUND, "this file has no thumbnail")
     return FileReply(
-        FileStore(app.config.files_dir).path(found.thumb_sha256),
+        app.files.source(found.thumb_sha256),
         content_type=THUMBNAIL_TYPE.encode(),
         etag=f'"{found.thumb_sha256}"'.encode(),
         headers=[

@@ -8,7 +8,7 @@ code maps to (:data:`chatd.protocol.codes.HTTP_STATUS`).
 Two shapes serve large bodies without holding them in memory. A streaming route (declared in
 :mod:`chatd.http.routes`) gets the request's head only, and a :class:`RequestBody` to read
 the body from, a chunk at a time, as it arrives. A route may answer a :class:`FileReply`: the
-server sends that file from disk in chunks, answering ``Range``, ``HEAD`` and
+server sends that file from its store in chunks, answering ``Range``, ``HEAD`` and
 ``If-None-Match`` itself (:mod:`chatd.http.files`).
 """
 
@@ -27,6 +27,7 @@ import h11
 import trio
 
 from chatd.errors import ChatError
+from chatd.files import Source
 from chatd.protocol import codes
 
 __all__ = [
@@ -61,7 +62,7 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class FileReply:
-    """A response whose body is a file on disk, sent in chunks read in a worker thread.
+    """A response whose body is a stored file, sent in chunks read in a worker thread.
 
     The server answers the request's ``Range`` (one range: 206; several: the whole file, 200;
     none satisfiable: 416), ``If-Range``, ``If-None-Match`` (304) and ``HEAD`` itself, from
@@ -69,7 +70,9 @@ class FileReply:
     content-addressed file never does); one that shrinks meanwhile ends the connection.
 
     Args:
-        path: the file; one that is missing when the server opens it is 404 ``not_found``.
+        source: the file: a path on disk, or bytes in a file store
+            (:meth:`chatd.files.FileStore.source`). One that is missing when the server opens
+            it is 404 ``not_found``; a store that cannot be read then, 503 ``unavailable``.
         content_type: the Content-Type header's value.
         etag: the quoted entity tag (``b'"abc"'``, or ``b'W/"abc"'``), or None for none; it
             is sent, and ``If-None-Match`` and ``If-Range`` are compared with it.
@@ -78,7 +81,7 @@ class FileReply:
         close: end the connection after the response.
     """
 
-    path: Path
+    source: Path | Source
     content_type: bytes = b"application/octet-stream"
     etag: bytes | None = None
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)

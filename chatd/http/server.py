@@ -24,8 +24,8 @@ in time, by ``http.body_idle_timeout`` for each wait for the client's next bytes
 reads. A body that failed is answered with its failure whatever the handler returned; a
 body the handler left unread is not drained: the answer says ``Connection: close`` and the
 connection ends (an upload refused at its head costs no more of its bytes than the linger).
-A :class:`~chatd.http.messages.FileReply` is sent from disk a chunk at a time
-(:mod:`chatd.http.files`), each send bounded by ``http.body_idle_timeout``.
+A :class:`~chatd.http.messages.FileReply` is sent from its store (the disk or a bucket) a
+chunk at a time (:mod:`chatd.http.files`), each send bounded by ``http.body_idle_timeout``.
 
 Connections are counted per client address (``http.connections_per_ip``): past the cap a new
 one is answered 429 at once, without reading its request, and closed
@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import h11
@@ -51,6 +51,7 @@ import trio
 from chatd import __version__
 from chatd.actions import App
 from chatd.errors import ChatError
+from chatd.files import LocalFile
 from chatd.http.files import CHUNK_BYTES, plan_file_answer
 from chatd.http.messages import (
     BodyError,
@@ -336,14 +337,20 @@ async def _send_file(
     """Send ``reply``'s file, or the part of it the request asks for (:mod:`.files`); the
     status sent."""
     head_only = event.method == b"HEAD"
+    source = LocalFile(reply.source) if isinstance(reply.source, Path) else reply.source
     try:
-        file = await trio.open_file(reply.path, "rb")
-    except FileNotFoundError:
-        failure = error_reply(ChatError(codes.NOT_FOUND, "no such file"), close=reply.close)
+        reader = await source.open()
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            failure = error_reply(ChatError(codes.NOT_FOUND, "no such file"), close=reply.close)
+        else:
+            log.warning("cannot open %r: %s", source, exc)
+            failure = error_reply(ChatError(codes.UNAVAILABLE, "the file cannot be read now; "
+                                            "try again"), close=reply.close)
         await _send_reply(stream, conn, failure, head_only=head_only, app=app)
         return failure.status
-    async with file:
-        size = (await trio.to_thread.run_sync(os.fstat, file.fileno())).st_size
+    async with reader:
+        size = reader.size
         first: dict[bytes, bytes] = {}
         for name, value in event.headers:
             first.setdefault(bytes(name), bytes(value))
@@ -367,13 +374,15 @@ async def _send_file(
                 status_code=answer.status, headers=headers, reason=reason)))
         span = answer.span
         if span is not None and not head_only:
-            await file.seek(span.start)
+            app.metrics.file_downloads.inc()
+            await reader.seek(span.start, span.stop)
             left = span.stop - span.start
             while left:
-                chunk = await file.read(min(CHUNK_BYTES, left))
+                chunk = await reader.read(min(CHUNK_BYTES, left))
                 if not chunk:  # the file shrank under us: the promised length cannot be met
-                    raise OSError(f"{reply.path} ended {left} bytes early")
+                    raise OSError(f"{source!r} ended {left} bytes early")
                 left -= len(chunk)
+                app.metrics.file_download_bytes.inc(len(chunk))
                 with trio.fail_after(timeout):
                     await stream.send_all(conn.send(h11.Data(data=chunk)))
         with trio.fail_after(timeout):

@@ -6,12 +6,13 @@ and the bytes of the part it yields are written to the upload's temporary file i
 thread before the next chunk is read (:mod:`chatd.files`), so an upload holds one chunk of
 memory whatever its size. The part may hold ``files.max_bytes`` and what is left of the
 uploader's ``files.quota_bytes``; past either the answer is 413 ``too_large`` at once. The
-row is written once the bytes are in place, in the transaction that checks the quota again
-(concurrent uploads of one user are serialised there). Before it, an image gets its
-thumbnail (:mod:`chatd.thumbnails`, read from the upload's temporary file in a worker thread,
-at most :data:`THUMBNAIL_THREADS` at once in the daemon), whose bytes are placed by an upload
-of their own and recorded in the same row; a file that is not an image, or fails to decode,
-is kept without one.
+row is written once the bytes are in their store (``app.files``: the files folder or a
+bucket), in the transaction that checks the quota again (concurrent uploads of one user are
+serialised there); a store that cannot take them is 503 ``unavailable``. Before the row, an
+image gets its thumbnail (:mod:`chatd.thumbnails`, read from the upload's temporary file in a
+worker thread, at most :data:`THUMBNAIL_THREADS` at once in the daemon), whose bytes are
+placed in the same store by an upload of their own and recorded in the same row; a file that
+is not an image, or fails to decode, is kept without one.
 
 ``GET /api/files/{id}/{name}`` (the ``url`` of a file object) sends the file, by a signed
 link (:mod:`chatd.http.links`) or to a user who may read its room (as history: a public
@@ -28,6 +29,7 @@ under one url, so the reply is cached for a year, or until a signed link expires
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import urllib.parse
@@ -45,13 +47,14 @@ from chatd.errors import ChatError
 from chatd.files import (
     INLINE_TYPES,
     FileStore,
+    StoreUnavailable,
     Upload,
     normalise_content_type,
     sanitise_name,
     served_type,
 )
-from chatd.http.links import cache_control, readable_file
-from chatd.http.messages import FileReply, Reply, Request, RequestBody, json_reply
+from chatd.http.links import FILE_HEADERS, cache_control, readable_file
+from chatd.http.messages import BodyError, FileReply, Reply, Request, RequestBody, json_reply
 from chatd.protocol import codes
 from chatd.protocol.names import InvalidName, normalise_room
 from chatd.storage import ImageFacts
@@ -59,6 +62,8 @@ from chatd.thumbnails import make_thumbnail
 from chatd.views import file_object
 
 __all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "download", "upload", "upload_limit"]
+
+log = logging.getLogger(__name__)
 
 #: Bytes a multipart body may hold on top of the file: its boundaries and part headers.
 MULTIPART_OVERHEAD = 16384
@@ -69,7 +74,6 @@ THUMBNAIL_THREADS = 2
 
 _THUMBNAIL_LIMITER: RunVar[trio.CapacityLimiter] = RunVar("chatd_thumbnail_limiter")
 
-_CSP = b"sandbox; default-src 'none'"
 _FILENAME_STAR = re.compile(rb"filename\*\s*=\s*(?i:utf-8)''([^;\s]+)")
 
 
@@ -195,14 +199,36 @@ async def _thumbnail(store: FileStore, source: Path, max_pixels: int
                                          limiter=_thumbnail_limiter())
     if made is None:
         return None, None
-    placed = await trio.to_thread.run_sync(_place_bytes, store, made.data)
+    placed = await store.run(_place_bytes, store, made.data)
     return ImageFacts(width=made.width, height=made.height, thumb_sha256=placed.sha256,
                       thumb_width=made.thumb_width, thumb_height=made.thumb_height), placed
 
 
+_RESULTS = {codes.TOO_LARGE: "too_large", codes.BAD_REQUEST: "bad_request",
+            codes.UNAVAILABLE: "failed", codes.INTERNAL: "failed"}
+
+
 async def upload(request: Request, body: RequestBody, app: App,
                  params: dict[str, str]) -> Reply:
-    """``POST /api/rooms/{room}/files``: 201 ``{"file": {...}}``."""
+    """``POST /api/rooms/{room}/files``: 201 ``{"file": {...}}``. Each answer is counted in
+    ``chatd_file_uploads_total`` by its result (:data:`chatd.metrics.UPLOAD_RESULTS`)."""
+    result = "failed"
+    try:
+        reply = await _upload(request, body, app, params)
+        result = "stored"
+        return reply
+    except ChatError as exc:
+        result = _RESULTS.get(exc.code, "refused")
+        raise
+    except BodyError as exc:
+        result = {413: "too_large", 400: "bad_request"}.get(exc.reply.status, "failed")
+        raise
+    finally:
+        app.metrics.file_uploads.labels(result=result).inc()
+
+
+async def _upload(request: Request, body: RequestBody, app: App,
+                  params: dict[str, str]) -> Reply:
     from chatd.http.routes import authenticate  # routes imports this module
 
     user, _ = await authenticate(request, app)
@@ -219,7 +245,7 @@ async def upload(request: Request, body: RequestBody, app: App,
     limit, what = min((config.max_bytes, "the size limit"), (allowance, "your quota's rest"))
     part = _Part()
     parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
-    store = FileStore(app.config.files_dir)
+    store = app.files
     pending = await trio.to_thread.run_sync(store.open_upload)
     thumb: Upload | None = None
     try:
@@ -239,14 +265,26 @@ async def upload(request: Request, body: RequestBody, app: App,
         parser.finalize()
         if not (part.ended and part.file_done):
             raise ChatError(codes.BAD_REQUEST, "the body holds no complete part named 'file'")
-        sha256 = await trio.to_thread.run_sync(pending.place)
-        image, thumb = await _thumbnail(store, pending.path, config.max_image_pixels)
+        try:
+            sha256 = await store.run(pending.place)
+            image, thumb = await _thumbnail(store, pending.path, config.max_image_pixels)
+        except StoreUnavailable as exc:
+            log.warning("an upload could not be stored: %s", exc)
+            raise ChatError(codes.UNAVAILABLE, "the file store is not available; try again"
+                            ) from None
         stored = await app.storage.add_file(
             user.id, room, sha256=sha256, size=pending.size, name=part.name(),
             content_type=part.content_type(), quota_bytes=config.quota_bytes, image=image)
-        await trio.to_thread.run_sync(pending.finish)
-        if thumb is not None:
-            await trio.to_thread.run_sync(thumb.finish)
+        try:
+            await store.run(pending.finish)
+            if thumb is not None:
+                await store.run(thumb.finish)
+        except StoreUnavailable as exc:
+            # The row is committed and the bytes were placed a moment ago: only a collection
+            # of the same bytes in between could have taken them (chatd.files). Answering
+            # 503 would make the client upload again, for a second row.
+            log.warning("an upload's bytes could not be checked once stored: %s", exc)
+        app.metrics.file_upload_bytes.inc(pending.size)
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(pending.discard)
@@ -267,14 +305,12 @@ async def download(request: Request, app: App, params: dict[str, str]) -> FileRe
     disposition = (f'{"inline" if inline else "attachment"}; filename="{ascii_name}"; '
                    f"filename*=UTF-8''{quoted}")
     return FileReply(
-        FileStore(app.config.files_dir).path(found.sha256),
+        app.files.source(found.sha256),
         content_type=served_type(info.content_type).encode(),
         etag=f'"{found.sha256}"'.encode(),
         headers=[
             (b"content-disposition", disposition.encode("ascii")),
-            (b"x-content-type-options", b"nosniff"),
-            (b"content-security-policy", _CSP),
+            *FILE_HEADERS,
             (b"cache-control", cache_control(exp, time.time())),
-            (b"cross-origin-resource-policy", b"same-origin"),
         ],
     )

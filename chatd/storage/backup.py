@@ -1,7 +1,47 @@
-"""``chatd backup FILE`` and ``chatd restore FILE``: the database as a pg_dump archive.
+"""``chatd backup FILE`` and ``chatd restore FILE``: the database and the uploaded files, in
+one archive.
 
 Theory of operation
 -------------------
+A backup is a tar archive (uncompressed: the dump is compressed already, and most files,
+images above all, do not shrink) holding, in this order:
+
+1. ``chatd-backup.json``, the manifest: the format's version, chatd's, and where the files
+   are (``"included"``, ``"left out"`` with ``--no-files``, or ``"s3"``);
+2. ``database.dump``: the whole database, by PostgreSQL's own ``pg_dump`` (custom format);
+3. ``files/ab/cd/<sha256>``: the bytes of every uploaded file of the local store
+   (``data_dir/files``), each read from disk a chunk at a time as it is written.
+
+**Why the files are in it.** A backup is what brings a server back after a lost disk; one
+without the files would bring back messages whose files are 404. So by default the backup
+holds them, and an operator who does nothing else has a complete backup. A large store
+copied whole every night is costly, though: ``chatd backup --no-files`` leaves them out for
+those who copy ``data_dir/files`` incrementally instead (``rsync``, snapshots: stored files
+never change, so an incremental copy sends only the new ones), as docs/operations.md says,
+and then restore the folder themselves. With ``[files] store = "s3"`` the files are not in
+the backup: the bucket is backed up by S3's own means (versioning, replication), which a
+tar on one machine could not do better.
+
+**Order.** The dump is made first, then the files are read: a file uploaded in between is in
+the archive without a row (harmless: nothing refers to it), whereas the other order would
+leave rows whose bytes are missing. A file whose message is deleted and whose bytes are
+collected (at most hourly) while the backup runs may be missing from it: its message, not yet
+deleted in the dump, then shows a file that answers 404. A file missing when it is read is
+left out without failing the backup.
+
+**Restore** reads the manifest and extracts the dump to a temporary file (``$TMPDIR``: room
+for the dump is needed there), restores it exactly as it did a bare dump (below), then reads
+the files one by one into the configured store through the same path as uploads
+(:meth:`chatd.files.FileStore.open_upload`: a temporary file, its SHA-256, placed), checking
+each against its name: a damaged one is left out and named, and the restore then fails after
+the rest. Only members named ``files/ab/cd/<sha256>`` are read, and never as a path: the
+archive cannot write anywhere else. A backup restored into a daemon configured with the S3
+store puts its files in the bucket (a way to move from the folder to a bucket). A backup of
+chatd before archives (a bare pg_dump file, recognised by its first bytes) still restores, as
+the database only.
+
+The database part
+~~~~~~~~~~~~~~~~~
 The work is done by PostgreSQL's own ``pg_dump`` and ``pg_restore``; this module finds them,
 points them at the configured database and guards the two ways a restore can hurt.
 
@@ -14,10 +54,11 @@ points them at the configured database and guards the two ways a restore can hur
   bundles those of its PostgreSQL (``pgserver/pginstall/bin``); the embedded database always
   uses them. For a DSN the newest found among those, ``PATH`` and Debian's
   ``/usr/lib/postgresql/*/bin`` is used, checked against the server's version.
-- **The file.** The custom format (compressed; ``pg_restore --list`` reads it), written to a
-  temporary file made with mode 0600 in the destination folder and renamed over ``FILE`` only
-  once pg_dump succeeded: a failed backup neither leaves a truncated file nor replaces an older
-  one, and the messages in it are never readable by others.
+- **The file.** The archive and the dump (custom format, compressed; ``pg_restore --list``
+  reads it) are written to temporary files made with mode 0600 in the destination folder,
+  and the archive renamed over ``FILE`` only once complete: a failed backup neither leaves a
+  truncated file nor replaces an older one, and the messages in it are never readable by
+  others.
 - **Restore refuses** a file that is not a chatd backup, a database that chatd daemons are
   connected to (stop them: their pools would fight the restore), and, unless ``force``, a
   database that holds users or messages, or tables chatd did not make. It then drops every
@@ -33,12 +74,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import io
+import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
+import tempfile
+import time
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -46,13 +93,15 @@ from typing import Any
 import asyncpg
 import trio
 
+from chatd import __version__
 from chatd.config import Config, redact_dsn
+from chatd.files import FileStore, open_file_store
 from chatd.storage.base import StorageUnavailable
 from chatd.storage.bridge import open_bridge
 from chatd.storage.embedded import start_embedded
 from chatd.storage.migrations import load_migrations
 
-__all__ = ["BackupError", "backup", "restore"]
+__all__ = ["DUMP", "MANIFEST", "BackupError", "Restored", "Written", "backup", "restore"]
 
 # Seconds to wait for a connection: a database that does not answer should fail quickly.
 CONNECT_TIMEOUT = 10.0
@@ -245,44 +294,212 @@ def _readable_path(file: Path) -> Path:
     return file
 
 
-async def backup(config: Config, file: Path) -> int:
-    """Write the configured database to ``file`` (pg_dump custom format, mode 0600).
+@dataclasses.dataclass(frozen=True, slots=True)
+class Written:
+    """What :func:`backup` wrote: the archive's size in bytes, how many files it holds, and
+    where the files are (the manifest's ``files``: ``"included"``, ``"left out"``, ``"s3"``)."""
+
+    size: int
+    files: int
+    files_are: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Restored:
+    """What :func:`restore` did: how many files it put in the store (0 from a bare dump),
+    and where the backup said the files are (``"none"`` for a bare dump)."""
+
+    files: int
+    files_are: str
+
+
+MANIFEST = "chatd-backup.json"
+DUMP = "database.dump"
+FORMAT = 1
+_PG_DUMP_MAGIC = b"PGDMP"
+_FILE_MEMBER = re.compile(r"files/([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})")
+_CHUNK = 1024 * 1024
+
+
+def _content_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """The stored files of the local store ``root`` (``ab/cd/<sha256>``), a folder at a
+    time: (their member name, their path)."""
+    def folders(parent: Path) -> list[Path]:
+        with contextlib.suppress(FileNotFoundError):
+            return sorted(p for p in parent.iterdir()
+                          if re.fullmatch(r"[0-9a-f]{2}", p.name) and p.is_dir())
+        return []
+
+    for first in folders(root):
+        for second in folders(first):
+            with contextlib.suppress(FileNotFoundError):
+                for path in sorted(second.iterdir()):
+                    name = f"files/{first.name}/{second.name}/{path.name}"
+                    if _FILE_MEMBER.fullmatch(name):
+                        yield name, path
+
+
+def _add(tar: tarfile.TarFile, name: str, path: Path) -> bool:
+    """Append the file ``path`` to ``tar`` as ``name``, read a chunk at a time; False when it
+    is gone (a collection removed it meanwhile)."""
+    try:
+        source = open(path, "rb")  # noqa: SIM115 (closed below, after fstat)
+    except FileNotFoundError:
+        return False
+    with source:
+        status = os.fstat(source.fileno())
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = status.st_size, int(status.st_mtime), 0o600
+        tar.addfile(info, source)
+    return True
+
+
+def _write_archive(partial: Path, dump: Path, manifest: dict[str, Any],
+                   files_dir: Path | None) -> int:
+    """Write the archive to ``partial`` (made here, mode 0600) and flush it to disk; the
+    number of files it holds. Blocking: run it in a worker thread."""
+    count = 0
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as raw:
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            text = json.dumps(manifest, indent=2).encode() + b"\n"
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mtime, info.mode = len(text), int(time.time()), 0o600
+            tar.addfile(info, io.BytesIO(text))
+            if not _add(tar, DUMP, dump):
+                raise BackupError(f"the dump {dump} went away")
+            if files_dir is not None:
+                for name, path in _content_files(files_dir):
+                    count += _add(tar, name, path)
+        raw.flush()
+        os.fsync(raw.fileno())
+    return count
+
+
+async def backup(config: Config, file: Path, *, files: bool = True) -> Written:
+    """Write the configured database, and the files of the local store unless ``files`` is
+    False, to the archive ``file`` (mode 0600; see the module's docstring).
 
     Returns:
-        The size of the file, in bytes.
+        What was written.
 
     Raises:
         BackupError: no suitable pg_dump, or it failed; ``file`` is then left as it was.
         StorageUnavailable: the database cannot be reached, or (embedded) there is none.
+        OSError: a file of the store could not be read.
     """
     file = _writable_path(file)
+    files_are = ("s3" if config.files.store == "s3" else "included" if files else "left out")
+    manifest = {"format": FORMAT, "chatd": __version__, "database": DUMP,
+                "files": files_are}
     async with _open(config, create=False) as target:
         facts = await _on_loop(_inspect_on_loop, target.dsn)
         program = _find_program("pg_dump", target, facts.server_major)
         dbname, env = target.tool_args()
         partial = file.with_name(f".{file.name}.partial-{os.getpid()}")
+        dump = file.with_name(f".{file.name}.dump-{os.getpid()}")
         try:
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(dump, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
             raise BackupError(f"cannot write {file}: {exc.strerror}") from None
         try:
             try:
                 await _run_tool(program, ["--format=custom", f"--dbname={dbname}"], env,
                                 stdout=fd)
-                os.fsync(fd)
             finally:
                 os.close(fd)
+            count = await trio.to_thread.run_sync(
+                _write_archive, partial, dump, manifest,
+                config.files_dir if files_are == "included" else None)
             os.replace(partial, file)
         except BaseException:
             with contextlib.suppress(OSError):
                 partial.unlink()
             raise
-    return file.stat().st_size
+        finally:
+            with contextlib.suppress(OSError):
+                dump.unlink()
+    return Written(file.stat().st_size, count, files_are)
 
 
-async def _check_archive(program: Path, file: Path) -> None:
-    """Refuse a file pg_restore cannot read, or one that holds no chatd database."""
-    result = await trio.run_process([str(program), "--list", str(file)], capture_stdout=True,
+def _read_manifest(file: Path) -> dict[str, Any] | None:
+    """The manifest of a chatd archive; None for a file that is not an archive (a bare
+    pg_dump file of older backups, or anything else: pg_restore then says what it is).
+
+    Raises:
+        BackupError: a tar archive that is not a chatd backup.
+    """
+    with open(file, "rb") as raw:
+        if raw.read(len(_PG_DUMP_MAGIC)) == _PG_DUMP_MAGIC:
+            return None
+    if not tarfile.is_tarfile(file):
+        return None
+    with tarfile.open(file, "r:") as tar:
+        first = tar.next()
+        source = tar.extractfile(first) if first is not None and first.name == MANIFEST \
+            else None
+        try:
+            manifest = json.loads(source.read(65536)) if source is not None else None
+        except ValueError:
+            manifest = None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("format"), int):
+        raise BackupError(f"{file} is a tar archive but not a chatd backup (no {MANIFEST})")
+    if manifest["format"] > FORMAT:
+        raise BackupError(f"{file} was made by a newer chatd ({manifest.get('chatd')}): "
+                          "restore it with that version or newer")
+    return manifest
+
+
+def _extract_dump(file: Path, scratch: Path) -> Path:
+    """Copy the archive's dump to a file in ``scratch``; its path."""
+    with tarfile.open(file, "r:") as tar:
+        for member in tar:
+            if member.name == DUMP and member.isreg():
+                source = tar.extractfile(member)
+                assert source is not None
+                target = scratch / DUMP
+                with open(target, "wb") as out:
+                    shutil.copyfileobj(source, out, _CHUNK)
+                return target
+    raise BackupError(f"{file} holds no {DUMP}: it is not a whole chatd backup")
+
+
+def _restore_files(file: Path, store: FileStore) -> tuple[int, list[str]]:
+    """Put the archive's files in ``store``, each checked against its name: how many, and
+    the names of those whose bytes do not match (left out). Blocking."""
+    store.check()
+    count = 0
+    damaged: list[str] = []
+    with tarfile.open(file, "r:") as tar:
+        while (member := tar.next()) is not None:
+            # tarfile keeps every member it has read (for getmembers): with a million files,
+            # that is memory for nothing here, where each is read once, in order.
+            tar.members.clear()  # type: ignore[attr-defined]
+            match = _FILE_MEMBER.fullmatch(member.name)
+            source = tar.extractfile(member) if match and member.isreg() else None
+            if match is None or source is None:
+                continue
+            digest = hashlib.sha256()
+            upload = store.open_upload()
+            try:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    upload.write(chunk)
+                if digest.hexdigest() != match[3]:
+                    damaged.append(member.name)
+                    continue
+                upload.place()
+                upload.finish()
+                count += 1
+            finally:
+                upload.discard()
+    return count, damaged
+
+
+async def _check_archive(program: Path, dump: Path, file: Path) -> None:
+    """Refuse a dump pg_restore cannot read, or one that holds no chatd database (``file``:
+    the backup it comes from, named in the messages)."""
+    result = await trio.run_process([str(program), "--list", str(dump)], capture_stdout=True,
                                     capture_stderr=True, check=False)
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()
@@ -292,24 +509,49 @@ async def _check_archive(program: Path, file: Path) -> None:
         raise BackupError(f"{file} is not a chatd backup (it holds no schema_migrations table)")
 
 
-async def restore(config: Config, file: Path, *, force: bool = False) -> None:
-    """Load a backup made by :func:`backup` into the configured database.
+async def restore(config: Config, file: Path, *, force: bool = False) -> Restored:
+    """Load a backup made by :func:`backup` into the configured database, and its files into
+    the configured store; or an older backup, a bare pg_dump file, into the database.
 
     Embedded, the database is created if there is none (a restore on a fresh machine).
 
     Args:
         force: replace a database that holds users or messages, or tables chatd did not make.
 
+    Returns:
+        What was restored.
+
     Raises:
         BackupError: the file is not a chatd backup, daemons are connected, the database holds
-            data and ``force`` is False, no suitable pg_restore, or it failed.
+            data and ``force`` is False, no suitable pg_restore, or it failed; or some files
+            of the archive were damaged (the database and the others are restored then).
         StorageUnavailable: the database cannot be reached.
+        OSError: the store cannot take the files.
     """
     file = _readable_path(file)
+    manifest = await trio.to_thread.run_sync(_read_manifest, file)
+    with tempfile.TemporaryDirectory(prefix="chatd-restore-") as scratch:
+        dump = file if manifest is None else await trio.to_thread.run_sync(
+            _extract_dump, file, Path(scratch))
+        await _restore_database(config, file, dump, force=force)
+    if manifest is None:
+        return Restored(0, "none")
+    count, damaged = await trio.to_thread.run_sync(_restore_files, file,
+                                                   open_file_store(config))
+    if damaged:
+        raise BackupError(f"restored the database and {count} files, but {len(damaged)} "
+                          f"files of {file} are damaged (their bytes do not match their "
+                          f"names) and were left out: {', '.join(damaged[:5])}"
+                          + (", ..." if len(damaged) > 5 else ""))
+    return Restored(count, str(manifest.get("files", "")))
+
+
+async def _restore_database(config: Config, file: Path, dump: Path, *, force: bool) -> None:
+    """:func:`restore`'s database part, from ``dump`` (``file``'s, or ``file`` itself)."""
     async with _open(config, create=True) as target:
         facts = await _on_loop(_inspect_on_loop, target.dsn)
         program = _find_program("pg_restore", target, facts.server_major)
-        await _check_archive(program, file)
+        await _check_archive(program, dump, file)
         label = config.database_label
         if facts.daemons:
             raise BackupError(f"{facts.daemons} connection(s) of a running chatd use {label}: "
@@ -325,4 +567,4 @@ async def restore(config: Config, file: Path, *, force: bool = False) -> None:
             await _on_loop(_wipe_on_loop, target.dsn)
         dbname, env = target.tool_args()
         await _run_tool(program, ["--single-transaction", "--exit-on-error", "--no-owner",
-                                  "--no-privileges", f"--dbname={dbname}", str(file)], env)
+                                  "--no-privileges", f"--dbname={dbname}", str(dump)], env)

@@ -27,7 +27,7 @@ import chatd.http.uploads
 import chatd.thumbnails
 from chatd.auth import Auth
 from chatd.config import Config
-from chatd.files import FileStore, collect
+from chatd.files import collect
 from chatd.http import serve_http_connection
 from chatd.links import LINK_KEY_LABEL, link_signature
 from chatd.metrics import Metrics
@@ -80,7 +80,7 @@ async def daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path
     handler = partial(serve_http_connection, app=app, on_websocket=_no_websocket,
                       remote="127.0.0.1:test")
     listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-    yield Thumbs(listeners[0].socket.getsockname()[1], storage, config.files_dir,
+    yield Thumbs(listeners[0].socket.getsockname()[1], storage, config.files_dir, app,
                  key=auth.derive_key(LINK_KEY_LABEL))
     nursery.cancel_scope.cancel()
 
@@ -349,13 +349,13 @@ async def test_thumbnail_bytes_are_collected_after_deletion(daemon: Thumbs) -> N
     data = encode(picture(900, 600), "PNG")
     file = await _upload(daemon, alice, data)
     thumbnail = (await daemon.call("GET", file["thumbnail_url"], token=alice)).body
-    store = FileStore(daemon.files)
-    paths = [store.path(hashlib.sha256(b).hexdigest()) for b in (data, thumbnail)]
-    assert daemon.stored() == sorted(paths)
+    store = daemon.app.files
+    shas = sorted(hashlib.sha256(b).hexdigest() for b in (data, thumbnail))
+    assert daemon.stored() == shas
     msg_id = await daemon.post(alice, "general", "n", file)
     with trio.fail_after(TIMEOUT):
         assert await collect(daemon.storage, store) == 0
-        assert daemon.stored() == sorted(paths)
+        assert daemon.stored() == shas
         await daemon.delete(alice, "general", msg_id)
         assert await collect(daemon.storage, store) == 2
     assert daemon.stored() == []

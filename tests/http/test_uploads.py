@@ -2,7 +2,10 @@
 the real database.
 
 Rules as in ``test_http.py``: 127.0.0.1, port 0, ``trio.fail_after`` around all I/O. The
-daemon's files folder is inspected directly to show what a refused or cut upload leaves.
+daemon's store (its files folder, or a bucket) and temporary folder are inspected directly
+to show what a refused or cut upload leaves. The tests of the main rules (a round trip with
+a range, identical uploads stored once, the size limit, the quota) run against both stores
+(``any_daemon``); the rest against the files folder.
 """
 
 from __future__ import annotations
@@ -18,16 +21,21 @@ from typing import Any
 
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
+from chatd.actions import App
 from chatd.auth import Auth
 from chatd.config import Config
-from chatd.files import FileStore
+from chatd.files import LocalStore, collect
 from chatd.http import serve_http_connection
-from chatd.metrics import Metrics
+from chatd.metrics import UPLOAD_RESULTS, Metrics
 from chatd.server import run_actors
+from chatd.storage import NewChange, NewMessage
 from chatd.storage.base import Storage
+from tests.filestores import stored
 from tests.http.test_http import CHEAP_HASHER, Client, Response
 from tests.http.test_streaming import BLOCK, Exchange, MiB
+from tests.storage.test_postgres import appended
 
 TIMEOUT = 20
 MAX_BYTES = 256 * 1024
@@ -52,7 +60,8 @@ def multipart(data: bytes, *, filename: str | bytes = "notes.txt",
 class Daemon:
     port: int
     storage: Storage
-    files: Path
+    files: Path  # data_dir/files: the local store's folder, and uploads in progress (tmp)
+    app: App
 
     async def call(self, method: str, target: str, **kwargs: Any) -> Response:
         client = await Client.open(self.port)
@@ -79,17 +88,16 @@ class Daemon:
         return await self.call("POST", f"/api/rooms/{room}/files", token=token, body=body,
                                headers=headers)
 
-    def stored(self) -> list[Path]:
-        """Every file under the content paths (not the temporary folder)."""
-        return sorted(p for p in self.files.rglob("*") if p.is_file()
-                      and p.parent.name != "tmp")
+    def stored(self) -> list[str]:
+        """The SHA-256s of the bytes in the store (not uploads in progress)."""
+        return stored(self.app.files)
 
     def temporary(self) -> list[Path]:
         return sorted((self.files / "tmp").glob("*")) if (self.files / "tmp").is_dir() else []
 
 
 async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
-                 **files: int) -> Daemon:
+                 **files: Any) -> Daemon:
     config = Config().replace(
         server={"data_dir": str(tmp_path / "data")},
         http={"max_body_bytes": 4096, "request_timeout": 5.0},
@@ -101,7 +109,7 @@ async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
     handler = partial(serve_http_connection, app=app, on_websocket=_no_websocket,
                       remote="127.0.0.1:test")
     listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-    return Daemon(listeners[0].socket.getsockname()[1], storage, config.files_dir)
+    return Daemon(listeners[0].socket.getsockname()[1], storage, config.files_dir, app)
 
 
 @pytest.fixture
@@ -111,13 +119,23 @@ async def daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path
     nursery.cancel_scope.cancel()
 
 
+@pytest.fixture
+async def any_daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
+                     store_settings: dict[str, str]) -> AsyncIterator[Daemon]:
+    """The daemon with each store in turn: the files folder, a bucket."""
+    yield await _start(nursery, storage, tmp_path, **store_settings)
+    nursery.cancel_scope.cancel()
+
+
 async def _no_websocket(*args: Any) -> None:
     raise AssertionError("no WebSocket in these tests")
 
 
-async def test_round_trip_is_byte_exact(daemon: Daemon) -> None:
+async def test_round_trip_is_byte_exact(any_daemon: Daemon) -> None:
     """An upload answers 201 with the file object; its url gives the same bytes back, with
-    the caching and safety headers; the bytes sit at their SHA-256's path, nothing in tmp."""
+    the caching and safety headers, whole or a range of them, and HEAD the same head; the
+    bytes are stored under their SHA-256, nothing left in tmp."""
+    daemon = any_daemon
     alice = await daemon.user("alice")
     await daemon.room(alice, "general")
     data = os.urandom(200 * 1024 + 13)
@@ -136,14 +154,31 @@ async def test_round_trip_is_byte_exact(daemon: Daemon) -> None:
     assert got.headers["x-content-type-options"] == "nosniff"
     assert got.headers["content-security-policy"] == "sandbox; default-src 'none'"
     assert got.headers["content-disposition"].startswith("attachment;")
-    assert daemon.stored() == [daemon.files / digest[:2] / digest[2:4] / digest]
+    assert daemon.stored() == [digest]
     assert daemon.temporary() == []
     ranged = await daemon.call("GET", file["url"], token=alice, headers=[("Range", "bytes=5-9")])
     assert ranged.status == 206 and ranged.body == data[5:10]
+    assert ranged.headers["content-range"] == f"bytes 5-9/{len(data)}"
+    tail = await daemon.call("GET", file["url"], token=alice, headers=[("Range", "bytes=-7")])
+    assert tail.status == 206 and tail.body == data[-7:]
+    stale = await daemon.call("GET", file["url"], token=alice,
+                              headers=[("Range", "bytes=0-1"), ("If-Range", '"other"')])
+    assert stale.status == 200 and stale.body == data
+    past = await daemon.call("GET", file["url"], token=alice,
+                             headers=[("Range", f"bytes={len(data)}-")])
+    assert past.status == 416 and past.headers["content-range"] == f"bytes */{len(data)}"
+    cached = await daemon.call("GET", file["url"], token=alice,
+                               headers=[("If-None-Match", f'"{digest}"')])
+    assert cached.status == 304 and cached.body == b""
+    head = await daemon.call("HEAD", file["url"], token=alice)
+    assert head.status == 200 and head.body == b""
+    assert head.headers["content-length"] == str(len(data))
+    assert head.headers["accept-ranges"] == "bytes"
 
 
-async def test_identical_uploads_share_the_bytes(daemon: Daemon) -> None:
+async def test_identical_uploads_share_the_bytes(any_daemon: Daemon) -> None:
     """Two uploads of the same bytes are two files stored once."""
+    daemon = any_daemon
     alice = await daemon.user("alice")
     await daemon.room(alice, "general")
     first = (await daemon.upload(alice, "general", b"same")).json()["file"]
@@ -152,8 +187,9 @@ async def test_identical_uploads_share_the_bytes(daemon: Daemon) -> None:
     assert len(daemon.stored()) == 1
 
 
-async def test_too_large_leaves_nothing(daemon: Daemon) -> None:
+async def test_too_large_leaves_nothing(any_daemon: Daemon) -> None:
     """A file over files.max_bytes is 413 too_large, and leaves no file, temporary or not."""
+    daemon = any_daemon
     alice = await daemon.user("alice")
     await daemon.room(alice, "general")
     response = await daemon.upload(alice, "general", b"x" * (MAX_BYTES + 1))
@@ -163,9 +199,10 @@ async def test_too_large_leaves_nothing(daemon: Daemon) -> None:
     assert exact.status == 201
 
 
-async def test_quota(daemon: Daemon) -> None:
+async def test_quota(any_daemon: Daemon) -> None:
     """Uploads past files.quota_bytes are 413 with a message naming the quota; others' files
     do not count."""
+    daemon = any_daemon
     alice = await daemon.user("alice")
     bob = await daemon.user("bob")
     await daemon.room(alice, "general")
@@ -206,7 +243,7 @@ async def test_names_are_sanitised(daemon: Daemon, filename: str | bytes, kept: 
     got = await daemon.call("GET", file["url"], token=alice)
     assert got.status == 200 and got.body == b"data"
     assert "\r" not in got.headers["content-disposition"]
-    everything = [p for p in daemon.files.parent.rglob("*") if p.is_file()
+    everything = [p.name for p in daemon.files.parent.rglob("*") if p.is_file()
                   and daemon.files in p.parents]
     assert everything == daemon.stored()
 
@@ -312,7 +349,7 @@ async def test_cut_upload_leaves_nothing(daemon: Daemon) -> None:
 def test_sweep_removes_only_stale_temporary_files(tmp_path: Path) -> None:
     """Start-up's sweep removes temporary files unwritten for an hour, not younger ones
     (another process sharing the folder may be writing them)."""
-    store = FileStore(tmp_path)
+    store = LocalStore(tmp_path)
     stale = store.open_upload()
     stale.write(b"half")
     young = store.open_upload()
@@ -357,6 +394,52 @@ async def test_upload_memory_stays_flat(nursery: trio.Nursery, storage: Storage,
         tracemalloc.stop()
     assert response.status == 201, response.body
     assert response.json()["file"]["size"] == 24 * MiB
-    sha = digest.hexdigest()
-    assert daemon.stored() == [daemon.files / sha[:2] / sha[2:4] / sha]
+    assert daemon.stored() == [digest.hexdigest()]
     assert peak < 5 * MiB, f"{peak} bytes allocated at the peak of a 24 MiB upload"
+
+
+async def test_file_metrics(daemon: Daemon) -> None:
+    """/metrics counts uploads by result and their bytes, downloads (200 and 206 to a GET:
+    not a HEAD, nor a 304) and their bytes, and the files and bytes collection removed."""
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    data = os.urandom(5000)
+    file = (await daemon.upload(alice, "general", data)).json()["file"]
+    assert (await daemon.upload(alice, "general", b"again", filename="b")).status == 201
+    assert (await daemon.upload(alice, "general", b"x" * (MAX_BYTES + 1))).status == 413
+    assert (await daemon.upload(alice, "general", b"x", name="other")).status == 400
+    assert (await daemon.upload(None, "general", b"x")).status == 401
+    assert (await daemon.call("GET", file["url"], token=alice)).status == 200
+    assert (await daemon.call("GET", file["url"], token=alice,
+                              headers=[("Range", "bytes=0-99")])).status == 206
+    assert (await daemon.call("HEAD", file["url"], token=alice)).status == 200
+    assert (await daemon.call("GET", file["url"], token=alice,
+                              headers=[("If-None-Match", f'"{hashlib.sha256(data).hexdigest()}"')])
+            ).status == 304
+    credentials = await daemon.storage.get_credentials("alice")
+    assert credentials is not None
+    [sent] = await daemon.storage.append_messages([NewMessage(
+        user_id=credentials.user.id, room="general", text="", nonce="n", files=(file["id"],))])
+    [deleted] = await daemon.storage.append_messages([NewChange(
+        user_id=credentials.user.id, room="general", msg_id=appended(sent).message.msg_id,
+        kind="deleted")])
+    appended(deleted)
+    with trio.fail_after(TIMEOUT):
+        assert await collect(daemon.storage, daemon.app.files, metrics=daemon.app.metrics) == 1
+    response = await daemon.call("GET", "/metrics")
+    assert response.status == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.body.decode())
+        for sample in family.samples
+    }
+
+    def uploads(result: str) -> float:
+        return samples[("chatd_file_uploads_total", (("result", result),))]
+
+    assert [uploads(result) for result in UPLOAD_RESULTS] == [2, 1, 1, 1, 0]
+    assert samples[("chatd_file_upload_bytes_total", ())] == len(data) + len(b"again")
+    assert samples[("chatd_file_downloads_total", ())] == 2
+    assert samples[("chatd_file_download_bytes_total", ())] == len(data) + 100
+    assert samples[("chatd_files_collected_total", ())] == 1
+    assert samples[("chatd_file_collected_bytes_total", ())] == len(data)
