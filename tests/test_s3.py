@@ -23,6 +23,7 @@ from chatd.files import collect
 from chatd.s3 import S3Store
 from chatd.storage import NewChange, NewMessage, Storage
 from tests.filestores import read_all, s3_client, stored
+from tests.images import encode, picture
 from tests.http.test_uploads import TIMEOUT, Daemon, _start
 from tests.storage.test_postgres import appended
 
@@ -201,3 +202,27 @@ def test_serve_check_reaches_the_bucket(tmp_path: Path, s3_settings: dict[str, s
     assert line.startswith("chatd: CHATD_FILES_S3_BUCKET in the environment: cannot reach "
                            "the bucket in the S3 bucket no-such-bucket")
     assert s3_settings["s3_secret_key"] not in ok.stdout + ok.stderr + missing.stderr
+
+
+async def test_thumbnails_live_in_the_bucket(nursery: trio.Nursery, storage: Storage,
+                                             tmp_path: Path, s3_settings: dict[str, str]
+                                             ) -> None:
+    """An image uploaded to a node on the bucket gets its thumbnail, stored as an object of
+    the bucket beside the image's and served from it, by token and by signed link; both go
+    with the file's deletion."""
+    daemon = await _start(nursery, storage, tmp_path, **s3_settings)
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    data = encode(picture(900, 600), "PNG")
+    file = (await daemon.upload(alice, "general", data)).json()["file"]
+    assert (file["width"], file["height"]) == (900, 600)
+    got = await daemon.call("GET", file["thumbnail_url"], token=alice)
+    assert got.status == 200 and got.headers["content-type"] == "image/webp"
+    assert daemon.stored() == sorted(hashlib.sha256(b).hexdigest() for b in (data, got.body))
+    [link] = (await daemon.call("POST", "/api/files/links", token=alice,
+                                json_body={"ids": [file["id"]]})).json()["links"]
+    assert (await daemon.call("GET", link["thumbnail_url"])).body == got.body
+    await _attach_and_delete(storage, await _user_id(storage, "alice"), file["id"])
+    with trio.fail_after(TIMEOUT):
+        assert await collect(storage, daemon.app.files) == 2
+    assert daemon.stored() == []
