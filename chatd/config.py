@@ -102,12 +102,14 @@ class LimitsConfig:
     history_max: int = 500
     rooms_per_hour: int = 20
     rooms_page_max: int = 200
+    uploads_per_minute: int = 30
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FilesConfig:
     max_bytes: int = 25 * 1024 * 1024
     quota_bytes: int = 1024 * 1024 * 1024
+    unattached_seconds: float = 86400.0
 
 
 def shipped_web_root() -> Path:
@@ -336,8 +338,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
         "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
-        "limits.rooms_per_hour", "limits.rooms_page_max", "files.max_bytes",
-        "files.quota_bytes",
+        "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
+        "files.max_bytes", "files.quota_bytes", "files.unattached_seconds",
     ]
     for key in positive:
         section, _, name = key.partition(".")

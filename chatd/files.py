@@ -19,6 +19,10 @@ old (another process sharing the folder may be writing a younger one). Bytes in 
 a row (a crash between the link and the insert) are harmless: no message can point to them
 (nothing collects them yet).
 
+An upload that no message attached within ``files.unattached_seconds`` expires: its row is
+marked deleted (by :func:`collect` for everyone, and for its uploader before each of their
+uploads, so that the quota never counts it), and its bytes go as a deleted message's do.
+
 Bytes are removed by :func:`collect` once every file that referred to them is gone (its
 message deleted), which the daemon runs every :data:`COLLECT_INTERVAL` seconds. An upload of
 the same bytes may race with it; the order of steps on both sides (see :func:`collect`) keeps
@@ -223,9 +227,12 @@ class FileStore:
         aside.unlink(missing_ok=True)
 
 
-async def collect(storage: Storage, store: FileStore, *, limit: int = 1000) -> int:
-    """Remove the bytes that no kept file refers to any more (their messages were deleted),
-    and forget those files' rows; returns how many files' bytes were removed.
+async def collect(storage: Storage, store: FileStore, *, limit: int = 1000,
+                  unattached_seconds: float | None = None) -> int:
+    """Remove the bytes that no kept file refers to any more (their messages were deleted,
+    or, with ``unattached_seconds``, they were uploaded longer ago than that and never
+    attached: those are expired first), and forget those files' rows; returns how many
+    files' bytes were removed.
 
     Safe against an upload of the same bytes at the same time (on any node sharing the
     folder): the bytes are first moved aside, then the database is asked again; if a kept
@@ -233,6 +240,8 @@ async def collect(storage: Storage, store: FileStore, *, limit: int = 1000) -> i
     finds its bytes missing when it finishes and links them again from its temporary file
     (:meth:`Upload.finish`)."""
     removed = 0
+    if unattached_seconds is not None:
+        await storage.expire_uploads(unattached_seconds)
     for sha256 in await storage.dead_file_bytes(limit):
         aside = await trio.to_thread.run_sync(store.take_away, sha256)
         if aside is not None and await storage.file_bytes_in_use(sha256):
@@ -254,12 +263,13 @@ def _fsync_dir(path: Path) -> None:
 
 
 async def collect_forever(storage: Storage, store: FileStore,
-                          interval: float = COLLECT_INTERVAL) -> None:
+                          interval: float = COLLECT_INTERVAL, *,
+                          unattached_seconds: float | None = None) -> None:
     """Run :func:`collect` now and then every ``interval`` seconds, until cancelled; a
     failure (the database or the disk) is logged and tried again next time."""
     while True:
         try:
-            removed = await collect(storage, store)
+            removed = await collect(storage, store, unattached_seconds=unattached_seconds)
         except (StorageUnavailable, OSError) as exc:
             log.warning("collecting the files of deleted messages failed: %r", exc)
         else:

@@ -113,7 +113,8 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
         async with trio.open_nursery() as actors:
             app = await run_actors(actors, config, storage, auth, metrics)
             await actors.start(partial(systemd.watchdog, failing=storage.database_lost))
-            actors.start_soon(collect_forever, storage, FileStore(config.files_dir))
+            actors.start_soon(partial(collect_forever, storage, FileStore(config.files_dir),
+                                      unattached_seconds=config.files.unattached_seconds))
             async with trio.open_nursery() as connections:
                 server = await _listen(app, connections, task_status)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "

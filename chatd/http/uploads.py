@@ -7,7 +7,10 @@ thread before the next chunk is read (:mod:`chatd.files`), so an upload holds on
 memory whatever its size. The part may hold ``files.max_bytes`` and what is left of the
 uploader's ``files.quota_bytes``; past either the answer is 413 ``too_large`` at once. The
 row is written once the bytes are in place, in the transaction that checks the quota again
-(concurrent uploads of one user are serialised there).
+(concurrent uploads of one user are serialised there). Before any of that, a user past
+``limits.uploads_per_minute`` gets 429 ``rate_limited`` (:data:`UPLOADS`), and their uploads
+left unattached for ``files.unattached_seconds`` are expired, so that the quota no longer
+counts them.
 
 ``GET /api/files/{id}/{name}`` (the ``url`` of a file object) sends the file to a user who
 may read its room (as history: a public room's files to every user, a private room's to its
@@ -31,7 +34,7 @@ import trio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from chatd.actions import App
+from chatd.actions import App, Bucket
 from chatd.errors import ChatError
 from chatd.files import (
     INLINE_TYPES,
@@ -45,10 +48,16 @@ from chatd.protocol import codes
 from chatd.protocol.names import InvalidName, normalise_room
 from chatd.views import file_object
 
-__all__ = ["MULTIPART_OVERHEAD", "download", "upload", "upload_limit"]
+__all__ = ["MULTIPART_OVERHEAD", "UPLOADS", "download", "upload", "upload_limit"]
 
 #: Bytes a multipart body may hold on top of the file: its boundaries and part headers.
 MULTIPART_OVERHEAD = 16384
+
+#: Uploads per user: ``limits.uploads_per_minute``, as many at once, in this process (each node
+#: of a cluster counts its own), whatever connection they come by.
+UPLOADS = Bucket("uploads", lambda limits: (limits.uploads_per_minute / 60,
+                                            limits.uploads_per_minute),
+                 "too many uploads; try again later", per_user=True)
 
 _CACHE = b"private, max-age=31536000, immutable"
 _CSP = b"sandbox; default-src 'none'"
@@ -156,7 +165,13 @@ async def upload(request: Request, body: RequestBody, app: App,
     except InvalidName as exc:
         raise ChatError(codes.BAD_REQUEST, str(exc)) from None
     boundary = _boundary(request)
+    try:
+        app.take(UPLOADS, user.name)
+    except ChatError:
+        app.metrics.rate_limited.labels("upload").inc()
+        raise
     config = app.config.files
+    await app.storage.expire_uploads(config.unattached_seconds, uploader_id=user.id)
     allowance = await app.storage.upload_allowance(user.id, room, config.quota_bytes)
     if allowance <= 0:
         raise ChatError(codes.TOO_LARGE, f"you have used your quota of {config.quota_bytes} "

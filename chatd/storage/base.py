@@ -459,6 +459,15 @@ class Storage(Protocol):
         that is not deleted (a file not attached yet: to its uploader only); else None, so
         that a stranger cannot tell a file that exists from one that does not."""
 
+    async def expire_uploads(self, older_than: float, *, uploader_id: int | None = None,
+                             limit: int = 10000) -> int:
+        """Expire the files that were uploaded more than ``older_than`` seconds ago and that
+        no message attached (those of ``uploader_id`` only, when given; at most ``limit``):
+        from then on they are treated as deleted files (not served, not counted against the
+        quota, not attachable, their bytes collected). An attach racing with the expiry
+        either wins (the file is kept) or finds the file gone (``not_found``). Returns how
+        many were expired."""
+
     async def file_bytes_in_use(self, sha256: str) -> bool:
         """Whether a kept file still refers to the bytes stored under ``sha256``."""
 
