@@ -114,7 +114,7 @@ async def test_sigkill_amid_uploads_loses_no_acknowledged_file(tmp_path: Path,
             head = "".join(f"{k}: {v}\r\n" for k, v in [
                 ("Host", "127.0.0.1"), ("Authorization", f"Bearer {token}"),
                 ("Content-Length", str(len(body))), *headers])
-            with suppress(_GONE):
+            with suppress(*_GONE):
                 await stream.send_all(f"POST /api/rooms/team/files HTTP/1.1\r\n{head}\r\n"
                                       .encode() + body)
 
