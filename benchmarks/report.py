@@ -242,6 +242,18 @@ def markdown(doc: dict[str, Any]) -> str:
             ["clients", "rooms", "missed/room", "replayed", "all caught up s", "p50 s",
              "welcome p99 s", "failed", "SIGTERM→exit s", "start→listening s"], rows))
     rows = []
+    for r in _rows(doc, "upload"):
+        p, f = r["params"], r["figures"]
+        rows.append([p["clients"], p["file_mb"], p["files_each"], f["mb"], f["seconds"],
+                     f["mb_per_s"], f["upload_p50_s"], f["upload_max_s"], f["errors"],
+                     f["rss_idle_mib"], f["rss_during_max_mib"], f["rss_during_mean_mib"],
+                     f["vm_hwm_mib"], f["server_cores"]])
+    if rows:
+        parts.append("### Uploads (chatd, HTTP)\n\n" + _table(
+            ["clients", "file MB", "files each", "MB sent", "s", "MB/s", "upload p50 s",
+             "upload max s", "errors", "RSS idle MiB", "RSS max during MiB",
+             "RSS mean during MiB", "VmHWM MiB", "server cores"], rows))
+    rows = []
     for r in _rows(doc, "commit_ceiling"):
         f = r["figures"]
         rows.append([f"asyncpg, {r['params']['mode']}", f"{f['batch']} rows/commit, "

@@ -99,10 +99,12 @@ class Target:
 class ChatdTarget(Target):
     name = "chatd"
 
-    def __init__(self, bench: Bench, database: str, transport: str) -> None:
+    def __init__(self, bench: Bench, database: str, transport: str,
+                 env: dict[str, str] | None = None) -> None:
         self.dsn = bench.pg.create_database(database)
         self.transport = transport
-        self.daemon = Daemon(bench.tmp / database, self.dsn, env_extra=bench.chatd_env())
+        self.daemon = Daemon(bench.tmp / database, self.dsn,
+                             env_extra={**(env or {}), **bench.chatd_env()})
         self.daemon.start()
         self._refresh()
 
@@ -630,7 +632,7 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenarios and write results")
     run.add_argument("--scenario", default="all",
                      help="comma-separated: send, change, fanout, connections, resume, "
-                          "ceilings, all")
+                          "ceilings, all (all but upload), upload")
     run.add_argument("--servers", default="chatd,socketio",
                      help="servers compared: chatd, socketio (the peer; needs node and npm)")
     run.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
@@ -662,6 +664,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--resume-rooms", type=int, default=100, help="resume: rooms")
     run.add_argument("--resume-missed", type=int, default=50,
                      help="resume: messages missed per room")
+    run.add_argument("--upload-clients", type=int, default=20,
+                     help="upload (chatd only, not in all): clients uploading at once")
+    run.add_argument("--upload-sizes-mb", default="2,20",
+                     help="upload: file sizes in MB (10^6 bytes), a fresh daemon for each")
+    run.add_argument("--upload-rounds", type=int, default=1,
+                     help="upload: files of the largest size each client sends one after "
+                          "another (as many bytes in smaller files at the other sizes)")
     run.add_argument("--batch", type=int, default=20, help="commit ceiling: rows per commit")
     run.add_argument("--dsn", default="",
                      help="an existing PostgreSQL (a role that may create databases) instead "
@@ -807,6 +816,11 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
                     idle_connections(bench, target, count=count,
                                      procs=a.procs if count <= 5000 else max(2, a.procs),
                                      tokens=tokens)
+    if "upload" in scenarios and "chatd" in servers:
+        from benchmarks.upload import MB, uploads
+
+        uploads(bench, clients=a.upload_clients, rounds=a.upload_rounds,
+                sizes=[round(size * MB) for size in _floats(a.upload_sizes_mb)])
     if "resume" in scenarios and "chatd" in servers:
         with bench.target("chatd", "resume", a.transport) as target:
             assert isinstance(target, ChatdTarget)
@@ -821,6 +835,7 @@ def _one_line(result: dict[str, Any]) -> str:
             "rss_per_conn_kib",
             "connect_hello_per_s", "all_caught_up_s", "failed", "mean_batch",
             "mean_commit_ms", "gc_full", "gc_ms", "gc_longest_ms",
-            "server_acks_over_100ms_pct"]
+            "server_acks_over_100ms_pct", "mb_per_s", "upload_max_s", "rss_idle_mib",
+            "rss_during_max_mib", "vm_hwm_mib"]
     shown = ", ".join(f"{k}={f[k]}" for k in keys if k in f and f[k] is not None)
     return f"[{result['scenario']} {result['server']} {result['params']}] {shown}"

@@ -310,12 +310,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
                          help="replace a database that already holds users or messages")
     client = command(("client",), commands, "chat in the terminal")
     client.add_argument("--server", metavar="URL",
-                        help="the server's HTTP address (default: from the config's [http])")
+                        help="the server's HTTP address, for logging in, /upload and the "
+                             "WebSocket (default: from the config's [http])")
     client.add_argument("--user", help="the user name (asked for when not given)")
     client.add_argument("--password-stdin", action="store_true",
                         help="read the password from the first line of standard input")
     client.add_argument("--tcp", metavar="HOST:PORT",
-                        help="use the bare TCP protocol port instead of the WebSocket")
+                        help="use the bare TCP protocol port instead of the WebSocket (log-in "
+                             "and /upload still go to --server)")
     client.add_argument("--register", action="store_true",
                         help="create the account first (a taken name is just logged in)")
     command(("version",), commands, "print chatd's version")

@@ -103,6 +103,7 @@ class LimitsConfig:
     history_max: int = 500
     rooms_per_hour: int = 20
     rooms_page_max: int = 200
+    uploads_per_minute: int = 30
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ class FilesConfig:
     s3_prefix: str = ""
     s3_access_key: str = ""
     s3_secret_key: str = dataclasses.field(default="", repr=False)
+    unattached_seconds: float = 86400.0
 
 
 def shipped_web_root() -> Path:
@@ -355,8 +357,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
         "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
-        "limits.rooms_per_hour", "limits.rooms_page_max", "files.max_bytes",
-        "files.quota_bytes", "files.link_seconds",
+        "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
+        "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
     ]
     for key in positive:
         section, _, name = key.partition(".")

@@ -27,6 +27,10 @@ removes once it is an hour old (another process sharing the folder may be writin
 one). Bytes placed without a row (a crash between the place and the insert) are harmless: no
 message can point to them (nothing collects them yet).
 
+An upload that no message attached within ``files.unattached_seconds`` expires: its row is
+marked deleted (by :func:`collect` for everyone, and for its uploader before each of their
+uploads, so that the quota never counts it), and its bytes go as a deleted message's do.
+
 Collection
 ~~~~~~~~~~
 Bytes are removed by :func:`collect` once every file that referred to them is gone (its
@@ -503,10 +507,12 @@ def open_file_store(config: Config) -> FileStore:
 
 
 async def collect(storage: Storage, store: FileStore, *, limit: int = 1000,
-                  metrics: Metrics | None = None) -> int:
-    """Remove the bytes that no kept file refers to any more (their messages were deleted),
-    as its content or as its thumbnail, and forget those files' rows; returns how many
-    contents and thumbnails were removed.
+                  metrics: Metrics | None = None, unattached_seconds: float | None = None
+                  ) -> int:
+    """Remove the bytes that no kept file refers to any more (their messages were deleted,
+    or, with ``unattached_seconds``, they were uploaded longer ago than that and never
+    attached: those are expired first), as its content or as its thumbnail, and forget those
+    files' rows; returns how many contents and thumbnails were removed.
 
     Safe against an upload of the same bytes at the same time, on any node sharing the
     store: the bytes are first moved aside, then the database is asked again, and if a kept
@@ -518,6 +524,8 @@ async def collect(storage: Storage, store: FileStore, *, limit: int = 1000,
         metrics: counts the files and bytes removed, when given.
     """
     removed = 0
+    if unattached_seconds is not None:
+        await storage.expire_uploads(unattached_seconds)
     for sha256 in await storage.dead_file_bytes(limit):
         aside = await store.run(store.take_away, sha256)
         if aside is not None and await storage.file_bytes_in_use(sha256):
@@ -542,13 +550,15 @@ def _fsync_dir(path: Path) -> None:
 
 
 async def collect_forever(storage: Storage, store: FileStore, *, metrics: Metrics | None = None,
-                          interval: float = COLLECT_INTERVAL) -> None:
+                          interval: float = COLLECT_INTERVAL,
+                          unattached_seconds: float | None = None) -> None:
     """Run :func:`collect` now and then every ``interval`` seconds, each time but the first
     after :meth:`FileStore.sweep` (the daemon sweeps at start-up itself), until cancelled; a
     failure (the database, the disk, the bucket) is logged and tried again next time."""
     while True:
         try:
-            removed = await collect(storage, store, metrics=metrics)
+            removed = await collect(storage, store, metrics=metrics,
+                                    unattached_seconds=unattached_seconds)
         except (StorageUnavailable, OSError) as exc:
             log.warning("collecting the files of deleted messages failed: %r", exc)
         else:

@@ -111,7 +111,8 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
             app = await run_actors(actors, config, storage, auth, metrics)
             await _open_files(app.files)
             await actors.start(partial(systemd.watchdog, failing=storage.database_lost))
-            actors.start_soon(partial(collect_forever, storage, app.files, metrics=metrics))
+            actors.start_soon(partial(collect_forever, storage, app.files, metrics=metrics,
+                                      unattached_seconds=config.files.unattached_seconds))
             async with trio.open_nursery() as connections:
                 server = await _listen(app, connections, task_status)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "

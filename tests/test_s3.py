@@ -23,8 +23,8 @@ from chatd.files import collect
 from chatd.s3 import S3Store
 from chatd.storage import NewChange, NewMessage, Storage
 from tests.filestores import read_all, s3_client, stored
-from tests.images import encode, picture
 from tests.http.test_uploads import TIMEOUT, Daemon, _start
+from tests.images import encode, picture
 from tests.storage.test_postgres import appended
 
 MiB = 1024 * 1024

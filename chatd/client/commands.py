@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import emoji as _emoji
 
@@ -49,7 +51,7 @@ from chatd.protocol import (
 from chatd.protocol.markup import normalise_emoji
 
 __all__ = ["COMMANDS", "Outcome", "handle_line", "message_number", "reaction_emoji",
-           "read_input"]
+           "read_input", "split_path"]
 
 
 class Outcome(enum.Enum):
@@ -247,6 +249,35 @@ async def dm(client: ChatClient, arg: str) -> None:
     user = client.user_arg(user_arg)
     if user is not None:
         await client.say(None, text, to=user)
+
+
+def split_path(arg: str) -> tuple[str, str] | None:
+    """``PATH [TEXT]`` as typed after ``/upload``: the path (``~`` expanded; in quotes when it
+    holds spaces: ``"my notes.txt"`` or ``'my notes.txt'``) and the text after it; None when
+    there is no path or a quote is not closed."""
+    arg = arg.strip()
+    if arg[:1] in ("'", '"'):
+        end = arg.find(arg[0], 1)
+        if end < 0:
+            return None
+        path, text = arg[1:end], arg[end + 1:]
+    else:
+        path, _, text = arg.partition(" ")
+    if not path:
+        return None
+    return os.path.expanduser(path), text.strip()
+
+
+async def upload(client: ChatClient, arg: str) -> None:
+    """``/upload PATH [TEXT]``: send a file to the current room or conversation, with TEXT."""
+    parsed = split_path(arg)
+    if parsed is None:
+        client.screen.problem('usage: /upload PATH [TEXT] (quote a PATH with spaces: '
+                              '/upload "my file.pdf")')
+        return
+    room = _need_room(client, "/upload")
+    if room is not None:
+        await client.upload(room, Path(parsed[0]), parsed[1])
 
 
 async def who(client: ChatClient, arg: str) -> None:
@@ -510,6 +541,7 @@ COMMANDS: dict[str, Command] = {
                      "list rooms (whose name holds QUERY), a page at a time"),
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER TEXT", "send a private message"),
+    "upload": Command(upload, "/upload PATH [TEXT]", "send a file here, with TEXT"),
     "who": Command(who, "/who [ROOM]", "who is in the room, and online"),
     "history": Command(history, "/history [COUNT]", "show COUNT older messages"),
     "reply": Command(reply, "/reply N TEXT", "answer message [N] (/re)"),

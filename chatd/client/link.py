@@ -1,4 +1,5 @@
-"""Reaching the server: its address, one HTTP request (log in, register), and a protocol link.
+"""Reaching the server: its address, one HTTP request (log in, register), an upload, and a
+protocol link.
 
 A :class:`Link` is one open connection, TCP or WebSocket, driven through the protocol's own
 client side (:class:`chatd.protocol.ClientConnection`): requests go out as it frames them, and
@@ -10,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import secrets
 import ssl
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import h11
@@ -34,18 +36,28 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "HTTP_ERRORS",
     "LINK_ERRORS",
+    "TRANSFER_TIMEOUT",
+    "UPLOAD_CHUNK",
     "ConnectionLost",
     "Endpoint",
     "Link",
+    "SourceFailed",
     "describe",
     "http_error",
     "http_json",
+    "http_upload",
     "open_link",
     "parse_hostport",
 ]
 
 #: Seconds allowed to connect, and to get the welcome after the hello.
 CONNECT_TIMEOUT = 15.0
+#: Bytes of a file read and sent at a time by :func:`http_upload`.
+UPLOAD_CHUNK = 256 * 1024
+#: Seconds an upload may go without a byte sent, and the answer may take once all is sent.
+TRANSFER_TIMEOUT = 60.0
+#: Seconds an upload waits for the server's ``100 Continue`` before sending its body anyway.
+CONTINUE_WAIT = 5.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,6 +86,11 @@ class Endpoint:
     def authority(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port/prefix``: what a path of the API (``/api/files/…``) follows."""
+        return f"{'https' if self.secure else 'http'}://{self.authority}{self.prefix}"
 
     @property
     def ws_url(self) -> str:
@@ -137,6 +154,156 @@ async def http_json(endpoint: Endpoint, method: str, path: str,
         return status, json.loads(content)
     except ValueError:
         return status, None
+
+
+class SourceFailed(Exception):
+    """The file being uploaded could not be read to the end (it shrank, or a read failed)."""
+
+
+class _Source(Protocol):
+    """A file open for reading, in trio's manner (:func:`trio.open_file`: each read is done in
+    a worker thread)."""
+
+    async def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _multipart_head(boundary: str, name: str, content_type: str) -> bytes:
+    """The head of the one part, ``file``: its name as an ASCII ``filename`` and in full as
+    ``filename*`` (RFC 5987), which the server prefers."""
+    plain = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
+    quoted = urllib.parse.quote(name, safe="")
+    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"{plain}\"; filename*=UTF-8''{quoted}\r\n"
+            f"Content-Type: {content_type}\r\n\r\n").encode("ascii")
+
+
+async def http_upload(endpoint: Endpoint, path: str, token: str, source: _Source, size: int,
+                      *, name: str, content_type: str,
+                      on_progress: Callable[[int, int], None] | None = None
+                      ) -> tuple[int, Any]:
+    """``POST`` ``size`` bytes of ``source`` to ``path`` as ``multipart/form-data`` (one part,
+    ``file``), streamed: a chunk of :data:`UPLOAD_CHUNK` bytes is read (in a worker thread)
+    and sent at a time, so the file is never held in memory whatever its size.
+
+    The request says ``Expect: 100-continue``: the server refuses at its head (no token, not a
+    member, rate limited, quota spent) before a byte of the file is sent. An answer that comes
+    while the body is still going (413 past the size limit) ends the upload at once.
+
+    Args:
+        on_progress: called with (bytes of the file sent, ``size``) after each chunk.
+    Returns:
+        The status and the decoded JSON answer (None when it is not JSON).
+    Raises:
+        SourceFailed: the file could not be read to ``size`` bytes.
+        what :data:`HTTP_ERRORS` lists: the server could not be reached, went silent for
+            :data:`TRANSFER_TIMEOUT`, closed without an answer, or answered nonsense.
+    """
+    boundary = f"chatd-{secrets.token_hex(16)}"
+    head = _multipart_head(boundary, name, content_type)
+    tail = f"\r\n--{boundary}--\r\n".encode("ascii")
+    headers = [
+        ("Host", endpoint.authority), ("Authorization", f"Bearer {token}"),
+        ("Content-Type", f"multipart/form-data; boundary={boundary}"),
+        ("Content-Length", str(len(head) + size + len(tail))), ("Expect", "100-continue"),
+        ("Accept", "application/json"), ("Connection", "close"),
+    ]
+    with trio.fail_after(CONNECT_TIMEOUT):
+        stream = await _open_stream(endpoint.host, endpoint.port, endpoint.secure)
+    async with stream:
+        conn = h11.Connection(h11.CLIENT)
+        with trio.fail_after(TRANSFER_TIMEOUT):
+            await stream.send_all(conn.send(h11.Request(
+                method="POST", target=endpoint.prefix + path, headers=headers)) or b"")
+        answer = _Answer()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(answer.read, stream, conn, nursery.cancel_scope)
+            try:
+                await _send_body(stream, conn, answer, source, size, head, tail, on_progress)
+            except Exception as exc:  # raised below, unless the whole answer came anyway
+                answer.failure = answer.failure or exc
+                nursery.cancel_scope.cancel()
+    if answer.failure is not None and not answer.complete:
+        raise answer.failure
+    if answer.status == 0:
+        raise ConnectionLost("the server closed the connection without an answer")
+    try:
+        return answer.status, json.loads(answer.content)
+    except ValueError:
+        return answer.status, None
+
+
+class _Answer:
+    """The server's answer to an upload, read while the body is sent."""
+
+    def __init__(self) -> None:
+        self.status = 0  # of the final response, once its head came
+        self.content = bytearray()
+        self.complete = False  # the whole answer came
+        self.go_on = trio.Event()  # 100 Continue, or the final response, came
+        self.deadline = trio.CancelScope()  # given a deadline once the body is sent
+        self.failure: BaseException | None = None
+
+    async def read(self, stream: trio.abc.Stream, conn: h11.Connection,
+                   done: trio.CancelScope) -> None:
+        try:
+            with self.deadline:
+                while True:
+                    event = conn.next_event()
+                    if event is h11.NEED_DATA:
+                        conn.receive_data(bytes(await stream.receive_some(65536)))
+                    elif isinstance(event, h11.InformationalResponse):
+                        if event.status_code == 100:
+                            self.go_on.set()
+                    elif isinstance(event, h11.Response):
+                        self.status = event.status_code
+                        self.go_on.set()
+                    elif isinstance(event, h11.Data):
+                        self.content += event.data
+                    elif isinstance(event, h11.EndOfMessage):
+                        self.complete = True
+                        break
+                    elif isinstance(event, h11.ConnectionClosed):
+                        break
+            if self.deadline.cancelled_caught:
+                raise trio.TooSlowError
+        except HTTP_ERRORS as exc:
+            self.failure = self.failure or exc
+        done.cancel()  # the answer is in (or will never be): stop sending
+
+
+async def _send_body(stream: trio.abc.Stream, conn: h11.Connection, answer: _Answer,
+                     source: _Source, size: int, head: bytes, tail: bytes,
+                     on_progress: Callable[[int, int], None] | None) -> None:
+    with trio.move_on_after(CONTINUE_WAIT):
+        await answer.go_on.wait()
+    if answer.status:
+        return  # answered at the head: nothing of the file is wanted
+
+    async def send(data: bytes) -> None:
+        with trio.fail_after(TRANSFER_TIMEOUT):
+            await stream.send_all(data)
+
+    try:
+        await send(conn.send(h11.Data(data=head)) or b"")
+        sent = 0
+        while sent < size:
+            try:
+                chunk = await source.read(min(UPLOAD_CHUNK, size - sent))
+            except OSError as exc:
+                raise SourceFailed(f"reading the file failed: {exc.strerror or exc}") from exc
+            if not chunk:
+                raise SourceFailed("the file shrank while it was being sent")
+            await send(conn.send(h11.Data(data=chunk)) or b"")
+            sent += len(chunk)
+            if on_progress is not None:
+                on_progress(sent, size)
+        await send((conn.send(h11.Data(data=tail)) or b"")
+                   + (conn.send(h11.EndOfMessage()) or b""))
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        if answer.status:  # the server answered early (413) and stopped reading
+            return
+        raise
+    answer.deadline.deadline = trio.current_time() + TRANSFER_TIMEOUT
 
 
 def http_error(status: int, answer: Any) -> str:

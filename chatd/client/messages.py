@@ -68,17 +68,18 @@ class Applied(enum.Enum):
 
 def normalised(message: MessagePosted) -> MessagePosted:
     """``message`` in the form it is held: ``rev`` set (its seq when the server left it out),
-    reactions and mentions as tuples; a tombstone with nothing but its place, sender and time
-    (not even whether it had been edited, which the entries that reach a client do not always
-    tell)."""
+    reactions, mentions and files as tuples; a tombstone with nothing but its place, sender
+    and time (not even whether it had been edited, which the entries that reach a client do
+    not always tell)."""
     if message.deleted:
         message = dataclasses.replace(message, text="", edited_ts=None, reactions=(),
-                                      mentions=())
+                                      mentions=(), files=())
     return dataclasses.replace(
         message,
         rev=max(message.rev or 0, message.seq),
         reactions=_tupled(message.reactions),
         mentions=tuple(message.mentions),
+        files=tuple(message.files),
         quote=dict(message.quote) if message.quote is not None else None,
     )
 
@@ -123,7 +124,7 @@ def _changed(held: MessagePosted, entry: MessageEdited | MessageDeleted | Reacti
                                    mentions=tuple(entry.mentions), rev=entry.seq)
     if isinstance(entry, MessageDeleted):
         return dataclasses.replace(held, deleted=True, text="", edited_ts=None, reactions=(),
-                                   mentions=(), rev=entry.seq)
+                                   mentions=(), files=(), rev=entry.seq)
     return dataclasses.replace(held, rev=entry.seq,
                                reactions=_react(_tupled(held.reactions), entry.emoji,
                                                 entry.user, entry.on))

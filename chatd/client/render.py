@@ -31,6 +31,8 @@ __all__ = [
     "Rendered",
     "deleted_spans",
     "excerpt",
+    "file_spans",
+    "human_size",
     "markdown",
     "message_spans",
     "plain_text",
@@ -209,6 +211,38 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
 
 
+def human_size(size: object) -> str:
+    """A size in bytes as people read it: ``512 B``, ``12.3 kB``, ``20.0 MB`` (powers of
+    1000); ``?`` for anything but a count of bytes."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return "?"
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if round(value, 1) < 1000 or unit == "TB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def file_spans(file: Mapping[str, Any], base_url: str = "") -> Line:
+    """A file a message carries: ``📎 report.pdf (1.2 MB) http://host/api/files/7/report.pdf``
+    (and an image's pixels, when the server gives them). The URL is the server's ``url``
+    after ``base_url`` (it needs the user's token: ``curl -H "Authorization: Bearer …"``)."""
+    spans: Line = [Span("📎 "), Span(clean(file.get("name", "file")), Style.BOLD)]
+    about = human_size(file.get("size"))
+    width, height = file.get("width"), file.get("height")
+    if isinstance(width, int) and isinstance(height, int):
+        about += f", {width}x{height}"
+    spans.append(Span(f" ({about})"))
+    url = file.get("url")
+    if isinstance(url, str) and url:
+        spans += [Span(" "), Span(clean(base_url + url if url.startswith("/") else url),
+                                  Style.UNDERLINE)]
+    return spans
+
+
 def _header(message: MessagePosted, number: int, label: str) -> Span:
     return Span(f"[{number}] {hhmm(message.ts)} [{label}] {clean(message.sender)}: ")
 
@@ -246,13 +280,17 @@ def _reply_line(message: MessagePosted, answered: tuple[int, MessagePosted] | No
 
 
 def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
-                  styled: bool = True, answered: tuple[int, MessagePosted] | None = None
-                  ) -> Line:
+                  styled: bool = True, answered: tuple[int, MessagePosted] | None = None,
+                  base_url: str = "") -> Line:
     """A message as shown, as one line of spans that may hold line breaks (each followed by
     an indent)::
 
               ↳ re [2] bob: how about lunch?
-        [3] 12:30 [general] ann: **yes**, at noon (edited)  👍 2
+        [3] 12:30 [general] ann: **yes**, at noon
+              📎 menu.pdf (48.2 kB) http://127.0.0.1:8080/api/files/7/menu.pdf (edited)  👍 2
+
+    Its files follow its text, one a line (the first on the message's line when it has no
+    text); see :func:`file_spans`.
 
     Args:
         number: its short number.
@@ -260,6 +298,7 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
         me: the user's name (their mentions are highlighted, their reactions bold).
         styled: whether the screen shows styles.
         answered: the message it answers, when held, with its number.
+        base_url: the server's HTTP base URL, which a file's ``url`` follows.
     """
     spans: Line = []
     if message.reply_to is not None:
@@ -268,9 +307,13 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
     if message.deleted:
         spans.append(Span("[deleted]", Style.DIM))
         return spans
-    rendered = markdown(message.text, styled=styled,
-                        me=me if _mentions_me(message, me) else None)
-    lines: list[Line] = ([[]] if rendered.block_first else []) + rendered.lines
+    files = [file_spans(file, base_url) for file in message.files]
+    if files and not message.text.strip():
+        lines: list[Line] = files
+    else:
+        rendered = markdown(message.text, styled=styled,
+                            me=me if _mentions_me(message, me) else None)
+        lines = ([[]] if rendered.block_first else []) + rendered.lines + files
     for index, line in enumerate(lines):
         if index:
             spans.append(Span(BODY_INDENT))
@@ -295,7 +338,9 @@ def reaction_spans(message: MessagePosted, *, number: int, label: str, me: str, 
     """A reaction just put or taken back, on one line: the message's first words, its
     reactions now, and who did what."""
     what = f"{clean(user)} {'reacted' if on else 'took back'} {clean(emoji)}"
-    return [_header(message, number, label), Span(excerpt(message.text)),
+    text = excerpt(message.text) or next(
+        (f"📎 {excerpt(str(file.get('name', '')))}" for file in message.files), "")
+    return [_header(message, number, label), Span(text),
             *_reactions(message, me), Span(f"  ({what})", Style.DIM)]
 
 

@@ -33,11 +33,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import getpass
+import mimetypes
+import os
 import random
+import stat
 import time
+import urllib.parse
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
@@ -49,13 +54,15 @@ from chatd.client.link import (
     ConnectionLost,
     Endpoint,
     Link,
+    SourceFailed,
     describe,
     http_error,
     http_json,
+    http_upload,
     open_link,
 )
 from chatd.client.messages import Applied, Messages
-from chatd.client.render import deleted_spans, message_spans, reaction_spans
+from chatd.client.render import deleted_spans, human_size, message_spans, reaction_spans
 from chatd.client.terminal import (
     LineReader,
     Screen,
@@ -117,6 +124,8 @@ RETRYABLE = frozenset({codes.UNAVAILABLE, codes.INTERNAL, codes.RATE_LIMITED,
                        codes.SHUTTING_DOWN})
 #: How many confirmed nonces are remembered, to recognise one's own late ``message`` echo.
 RECENT_NONCES = 1000
+#: At a terminal, an upload at least this large says how far it got at each quarter.
+PROGRESS_BYTES = 1_000_000
 
 _R = TypeVar("_R", bound=ServerEvent)
 Handler = Callable[[Reply], Awaitable[None]]
@@ -166,6 +175,7 @@ class PendingSend:
     label: str
     key: str
     failed: bool = False
+    files: tuple[Mapping[str, Any], ...] = ()  # the file objects of a send's ``files``
 
 
 @dataclasses.dataclass(slots=True)
@@ -498,23 +508,106 @@ class ChatClient:
     # ------------------------------------------------------------------ sending
 
     async def say(self, room: str | None, text: str, *, to: str | None = None,
-                  reply_to: int | None = None) -> None:
+                  reply_to: int | None = None,
+                  files: Sequence[Mapping[str, Any]] = ()) -> None:
         """Send ``text`` to ``room`` (or as a dm ``to`` a user), keeping it until acked;
-        ``reply_to``: the msg_id of a message of the room it answers."""
+        ``reply_to``: the msg_id of a message of the room it answers; ``files``: the file
+        objects of uploads to attach (``text`` may then be empty)."""
         nonce = uuid.uuid4().hex
+        ids = tuple(int(file["id"]) for file in files)
         request: Send | Dm
         if to is not None:
-            request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to)
+            request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to, files=ids)
             label = self.label(dm_room_name(self.me, to))
         else:
             assert room is not None
-            request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to)
+            request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to, files=ids)
             label = self.label(room)
-        pending = PendingSend(request, label, nonce)
+        pending = PendingSend(request, label, nonce, files=tuple(files))
         self.pending[nonce] = pending
         state = "sending" if self.link is not None else "not connected: sent once reconnected"
-        self.screen.line(f"  ... [{label}] {clean(self.me)}: {clean_body(text)}  ({state})")
+        shown = " ".join([clean_body(text)] * bool(text)
+                         + [f"[file {clean(file.get('name'))}]" for file in files])
+        self.screen.line(f"  ... [{label}] {clean(self.me)}: {shown}  ({state})")
         await self.transmit(pending)
+
+    async def upload(self, room: str, source: Path, text: str = "") -> None:
+        """``/upload``: send the file at ``source`` to ``room`` over HTTP
+        (``POST /api/rooms/{room}/files``), streamed from the disk, then send a message
+        that attaches it, with ``text`` (a ``dm`` in a conversation). A refusal
+        (``too_large``, ``not_found``, ``rate_limited``...), a file that cannot be read and a
+        server that cannot be reached are printed as problems, and nothing is sent."""
+        what = f"/upload {clean(source.name or str(source))}"
+        try:
+            opened = await trio.open_file(source, "rb")
+        except OSError as exc:
+            self.screen.problem(f"/upload: cannot read {clean(str(source))}: "
+                                f"{clean(exc.strerror or exc)}")
+            return
+        async with opened as file:
+            info = await trio.to_thread.run_sync(os.fstat, file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                self.screen.problem(f"/upload: {clean(str(source))} is not a file")
+                return
+            answer = await self._post_file(what, room, file, info.st_size, source.name)
+        if answer is None:
+            return
+        self.screen.notice(f"uploaded {clean(answer.get('name'))} "
+                           f"({human_size(answer.get('size'))}) to [{self.label(room)}]")
+        if is_dm_room(room):
+            await self.say(None, text, to=self._peer_of(room), files=[answer])
+        else:
+            await self.say(room, text, files=[answer])
+
+    async def _post_file(self, what: str, room: str, file: Any, size: int, name: str
+                         ) -> Mapping[str, Any] | None:
+        """The file object the server made of the upload, or None (and a problem printed).
+        A token the server no longer takes (it expired) is renewed once."""
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        path = f"/api/rooms/{urllib.parse.quote(room, safe='')}/files"
+        progress = (self._progress_printer(name, size)
+                    if self.options.interactive and size >= PROGRESS_BYTES else None)
+        for attempt in (1, 2):
+            await file.seek(0)
+            try:
+                assert self.token is not None
+                status, answer = await http_upload(
+                    self.options.endpoint, path, self.token, file, size, name=name,
+                    content_type=content_type, on_progress=progress)
+                if status == 401 and attempt == 1:
+                    await self.login()
+                    continue
+            except SourceFailed as exc:
+                self.screen.problem(f"{what}: {clean(exc)}")
+                return None
+            except LoginFailed as exc:
+                self.screen.problem(f"{what}: {clean(exc)}")
+                return None
+            except HTTP_ERRORS as exc:
+                self.screen.problem(f"{what}: cannot reach "
+                                    f"{self.options.endpoint.authority}: {describe(exc)}")
+                return None
+            if status == 201 and isinstance(answer, dict) \
+                    and isinstance(answer.get("file"), dict) \
+                    and isinstance(answer["file"].get("id"), int):
+                file_object: Mapping[str, Any] = answer["file"]
+                return file_object
+            self.screen.problem(f"{what}: {http_error(status, answer)}")
+            return None
+        return None
+
+    def _progress_printer(self, name: str, size: int) -> Callable[[int, int], None]:
+        """A progress callback that prints a line at each quarter of the file sent."""
+        shown = [0]
+
+        def progress(sent: int, total: int) -> None:
+            quarter = 4 * sent // total
+            if quarter > shown[0] and sent < total:
+                shown[0] = quarter
+                self.screen.notice(f"uploading {clean(name)}: {25 * quarter}% "
+                                   f"({human_size(sent)} of {human_size(total)})")
+
+        return progress
 
     async def change(self, request: Change, label: str) -> None:
         """Send an ``edit``, ``delete`` or ``react``, keeping it until acked (and sending it
@@ -572,7 +665,7 @@ class ChatClient:
             del self.pending[key]
             if isinstance(request, Send | Dm):
                 self._recent.append(key)
-                self._on_sent(request, reply)
+                self._on_sent(request, reply, pending.files)
             elif reply.unchanged:
                 self.screen.notice(f"{pending.label}: nothing to change")
             return
@@ -595,9 +688,11 @@ class ChatClient:
             "kept: /retry sends it again (with the same nonce), /drop forgets it"
         self.screen.notice(hint)
 
-    def _on_sent(self, request: Send | Dm, reply: Sent) -> None:
+    def _on_sent(self, request: Send | Dm, reply: Sent,
+                 files: Sequence[Mapping[str, Any]] = ()) -> None:
         """Our message is stored: print it as confirmed, as held (its own ``message`` event
-        may have come first, with what the server read in it), else as sent."""
+        may have come first, with what the server read in it), else as sent (with the file
+        objects of its uploads)."""
         room = reply.room
         if is_dm_room(room) and room not in self.rooms:
             self.rooms[room] = RoomInfo(kind="dm", peer=self._peer_of(room))
@@ -606,6 +701,7 @@ class ChatClient:
             self.messages.apply(MessagePosted(
                 room=room, seq=reply.seq, msg_id=reply.msg_id, sender=self.me,
                 text=request.text, ts=reply.ts, nonce=request.nonce, reply_to=request.reply_to,
+                files=tuple(files),
             ))
             held = self.messages.get(room, reply.msg_id)
             assert held is not None
@@ -666,7 +762,8 @@ class ChatClient:
                 answered = (self.messages.number(original), original)
         return message_spans(message, number=self.messages.number(message),
                              label=self.label(message.room), me=self.me,
-                             styled=self.screen.styled, answered=answered)
+                             styled=self.screen.styled, answered=answered,
+                             base_url=self.options.endpoint.base_url)
 
     def show(self, message: MessagePosted) -> None:
         self.screen.spans(self.format_message(message))

@@ -12,7 +12,10 @@ serialised there); a store that cannot take them is 503 ``unavailable``. Before 
 image gets its thumbnail (:mod:`chatd.thumbnails`, read from the upload's temporary file in a
 worker thread, at most :data:`THUMBNAIL_THREADS` at once in the daemon), whose bytes are
 placed in the same store by an upload of their own and recorded in the same row; a file that
-is not an image, or fails to decode, is kept without one.
+is not an image, or fails to decode, is kept without one. Before any of that, a user past
+``limits.uploads_per_minute`` gets 429 ``rate_limited`` (:data:`UPLOADS`), and their uploads
+left unattached for ``files.unattached_seconds`` are expired, so that the quota no longer
+counts them.
 
 ``GET /api/files/{id}/{name}`` (the ``url`` of a file object) sends the file, by a signed
 link (:mod:`chatd.http.links`) or to a user who may read its room (as history: a public
@@ -42,7 +45,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from trio.lowlevel import RunVar
 
-from chatd.actions import App
+from chatd.actions import App, Bucket
 from chatd.errors import ChatError
 from chatd.files import (
     INLINE_TYPES,
@@ -61,7 +64,8 @@ from chatd.storage import ImageFacts
 from chatd.thumbnails import make_thumbnail
 from chatd.views import file_object
 
-__all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "download", "upload", "upload_limit"]
+__all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "UPLOADS", "download", "upload",
+           "upload_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,12 @@ MULTIPART_OVERHEAD = 16384
 THUMBNAIL_THREADS = 2
 
 _THUMBNAIL_LIMITER: RunVar[trio.CapacityLimiter] = RunVar("chatd_thumbnail_limiter")
+
+#: Uploads per user: ``limits.uploads_per_minute``, as many at once, in this process (each node
+#: of a cluster counts its own), whatever connection they come by.
+UPLOADS = Bucket("uploads", lambda limits: (limits.uploads_per_minute / 60,
+                                            limits.uploads_per_minute),
+                 "too many uploads; try again later", per_user=True)
 
 _FILENAME_STAR = re.compile(rb"filename\*\s*=\s*(?i:utf-8)''([^;\s]+)")
 
@@ -237,7 +247,13 @@ async def _upload(request: Request, body: RequestBody, app: App,
     except InvalidName as exc:
         raise ChatError(codes.BAD_REQUEST, str(exc)) from None
     boundary = _boundary(request)
+    try:
+        app.take(UPLOADS, user.name)
+    except ChatError:
+        app.metrics.rate_limited.labels("upload").inc()
+        raise
     config = app.config.files
+    await app.storage.expire_uploads(config.unattached_seconds, uploader_id=user.id)
     allowance = await app.storage.upload_allowance(user.id, room, config.quota_bytes)
     if allowance <= 0:
         raise ChatError(codes.TOO_LARGE, f"you have used your quota of {config.quota_bytes} "

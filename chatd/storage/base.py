@@ -488,6 +488,14 @@ class Storage(Protocol):
     async def kept_file(self, file_id: int) -> StoredFile | None:
         """The file, whoever may read it, unless its message was deleted (or there is no
         such file, any int): for a link that proves the right to read it."""
+    async def expire_uploads(self, older_than: float, *, uploader_id: int | None = None,
+                             limit: int = 10000) -> int:
+        """Expire the files that were uploaded more than ``older_than`` seconds ago and that
+        no message attached (those of ``uploader_id`` only, when given; at most ``limit``):
+        from then on they are treated as deleted files (not served, not counted against the
+        quota, not attachable, their bytes collected). An attach racing with the expiry
+        either wins (the file is kept) or finds the file gone (``not_found``). Returns how
+        many were expired."""
 
     async def file_bytes_in_use(self, sha256: str) -> bool:
         """Whether a kept file still refers to the bytes stored under ``sha256``, as its

@@ -521,6 +521,7 @@ LEFT JOIN LATERAL (
     FROM files f
     WHERE i.file_ids <> '' AND f.id = ANY (string_to_array(i.file_ids, ' ')::bigint[])
       AND f.uploader_id = i.user_id AND f.room_id = r.id
+      AND (f.deleted_at IS NULL OR f.message_id IS NOT NULL)  -- an expired upload: not_found
 ) fl ON true""",
 )
 _SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
@@ -688,6 +689,21 @@ _SQL_READABLE_FILES = f"""{_FILE_COLUMNS}
 WHERE f.id = ANY ($1::bigint[]) AND f.deleted_at IS NULL
   AND (f.message_id IS NOT NULL OR f.uploader_id = $2) AND {_READABLE.format(user="$2")}
 ORDER BY f.id
+"""
+# Uploads older than $1 seconds that no message attached become deleted files (see
+# Storage.expire_uploads); the WHERE is checked again on each row as it is locked, so an attach
+# that committed meanwhile keeps its file. All users' (the collect's sweep, by
+# files_unattached_idx, at most $2), or one user's ($2, by files_uploader_idx: before their
+# upload checks their quota).
+_EXPIRED = "f.message_id IS NULL AND f.deleted_at IS NULL " \
+    "AND f.created_at < now() - make_interval(secs => $1)"
+_SQL_EXPIRE_UPLOADS = f"""
+UPDATE files f SET deleted_at = now()
+WHERE f.id IN (SELECT f.id FROM files f WHERE {_EXPIRED} ORDER BY f.created_at LIMIT $2)
+  AND {_EXPIRED}
+"""
+_SQL_EXPIRE_USER_UPLOADS = f"""
+UPDATE files f SET deleted_at = now() WHERE f.uploader_id = $2 AND {_EXPIRED}
 """
 _SQL_KEPT_FILE = f"""{_FILE_COLUMNS}
 WHERE f.id = $1 AND f.deleted_at IS NULL
@@ -1255,6 +1271,16 @@ class PostgresStorage:
             return None
         row = await self._run(self._pool.fetchrow, _SQL_KEPT_FILE, file_id)
         return None if row is None else _stored_file(row)
+
+    async def expire_uploads(self, older_than: float, *, uploader_id: int | None = None,
+                             limit: int = 10000) -> int:
+        if uploader_id is None:
+            status = await self._run(self._pool.execute, _SQL_EXPIRE_UPLOADS,
+                                     float(older_than), limit)
+        else:
+            status = await self._run(self._pool.execute, _SQL_EXPIRE_USER_UPLOADS,
+                                     float(older_than), uploader_id)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def file_bytes_in_use(self, sha256: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_FILE_BYTES_IN_USE, sha256))
