@@ -24,6 +24,8 @@ was revoked, so a log-out takes effect at once on every node sharing the databas
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import logging
 import math
 import os
@@ -321,6 +323,13 @@ class Auth:
             self.metrics.logins.labels(result=result).inc()
 
     # -- tokens ----------------------------------------------------------------------------
+
+    def derive_key(self, label: bytes) -> bytes:
+        """A key for another use of the daemon's secret (signed file links): HMAC-SHA256 of
+        ``label`` under the secret. Every node sharing the secret derives the same key; a MAC
+        made with it is never a token's signature, which is made with the secret itself over
+        a JWT's base64url header and payload (never equal to a label)."""
+        return hmac.new(self._secret, label, hashlib.sha256).digest()
 
     def issue_token(self, user: User) -> tuple[str, int]:
         """A fresh token for ``user``, valid for ``auth.token_ttl`` seconds.

@@ -108,6 +108,8 @@ class LimitsConfig:
 class FilesConfig:
     max_bytes: int = 25 * 1024 * 1024
     quota_bytes: int = 1024 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    link_seconds: int = 3600
 
 
 def shipped_web_root() -> Path:
@@ -337,13 +339,15 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
         "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "files.max_bytes",
-        "files.quota_bytes",
+        "files.quota_bytes", "files.link_seconds",
     ]
     for key in positive:
         section, _, name = key.partition(".")
         value = getattr(getattr(config, section), name)
         if value <= 0:
             bad(key, f"must be greater than 0, got {value}")
+    if config.files.max_image_pixels < 0:
+        bad("files.max_image_pixels", "must be 0 (no thumbnails) or more")
     if config.database.watchdog_grace < 0:
         bad("database.watchdog_grace", "must be 0 (off) or more")
     if config.server.log_level.lower() not in {"debug", "info", "warning", "error"}:

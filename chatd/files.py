@@ -225,7 +225,8 @@ class FileStore:
 
 async def collect(storage: Storage, store: FileStore, *, limit: int = 1000) -> int:
     """Remove the bytes that no kept file refers to any more (their messages were deleted),
-    and forget those files' rows; returns how many files' bytes were removed.
+    as its content or as its thumbnail, and forget those files' rows; returns how many
+    contents and thumbnails were removed.
 
     Safe against an upload of the same bytes at the same time (on any node sharing the
     folder): the bytes are first moved aside, then the database is asked again; if a kept

@@ -17,7 +17,7 @@ from chatd.protocol import (
 from chatd.storage import FileInfo, Message, Room, User
 
 __all__ = ["file_object", "file_url", "message_event", "message_object", "room_object",
-           "user_object"]
+           "thumbnail_url", "user_object"]
 
 
 def file_url(info: FileInfo) -> str:
@@ -26,11 +26,17 @@ def file_url(info: FileInfo) -> str:
     return f"/api/files/{info.id}/{urllib.parse.quote(info.name, safe='')}"
 
 
+def thumbnail_url(info: FileInfo) -> str | None:
+    """Where a file's thumbnail is downloaded (``GET`` with a Bearer token), if it has one."""
+    return f"/api/thumbnails/{info.id}" if info.thumbnail else None
+
+
 def file_object(info: FileInfo) -> dict[str, Any]:
     """A file as clients see it: in the upload's answer and in the messages it is attached
-    to."""
+    to. ``thumbnail_url``, ``width`` and ``height`` are null unless it is an image."""
     return {"id": info.id, "name": info.name, "size": info.size,
-            "content_type": info.content_type, "url": file_url(info)}
+            "content_type": info.content_type, "url": file_url(info),
+            "thumbnail_url": thumbnail_url(info), "width": info.width, "height": info.height}
 
 
 def message_event(message: Message) -> Entry:

@@ -17,7 +17,7 @@ from chatd.files import (
     sanitise_name,
     served_type,
 )
-from chatd.storage import NewChange, NewMessage, Storage, User
+from chatd.storage import ImageFacts, NewChange, NewMessage, Storage, User
 from tests.storage.test_postgres import TIMEOUT, appended, make_member
 
 
@@ -142,3 +142,32 @@ async def test_collect_racing_an_upload_of_the_same_bytes(storage: Storage, tmp_
         assert store.path(new.sha256).read_bytes() == b"same bytes"
         assert not new.path.exists()
         assert await storage.file_bytes_in_use(new.sha256)
+
+
+async def test_collect_takes_a_thumbnail_with_its_file(storage: Storage, tmp_path: Path
+                                                      ) -> None:
+    """A thumbnail's bytes stay while its file is kept and go with it, in one run; the row
+    is then forgotten."""
+    with trio.fail_after(TIMEOUT):
+        store = FileStore(tmp_path / "files")
+        ann = await make_member(storage, "ann", "general")
+        content = await _upload_bytes(store, b"the image")
+        thumb = await _upload_bytes(store, b"its thumbnail")
+        stored = await storage.add_file(
+            ann.id, "general", sha256=content.sha256, size=9, name="a.png",
+            content_type="image/png", quota_bytes=10**9,
+            image=ImageFacts(width=10, height=10, thumb_sha256=thumb.sha256, thumb_width=10,
+                             thumb_height=10))
+        for upload in (content, thumb):
+            await trio.to_thread.run_sync(upload.finish)
+        [result] = await storage.append_messages([NewMessage(
+            user_id=ann.id, room="general", text="", nonce="a", files=(stored.info.id,))])
+        msg_id = appended(result).message.msg_id
+        assert await collect(storage, store) == 0
+        assert store.path(thumb.sha256).exists() and store.path(content.sha256).exists()
+        await _delete(storage, ann, msg_id)
+        assert await collect(storage, store) == 2
+        assert not store.path(thumb.sha256).exists()
+        assert not store.path(content.sha256).exists()
+        assert await storage.dead_file_bytes(10) == []
+        assert await collect(storage, store) == 0

@@ -26,6 +26,7 @@ import trio
 from chatd.actions import OPERATIONS, App, Append, CatchUp, Stateless, accounts
 from chatd.config import Config
 from chatd.errors import ChatError
+from chatd.http.links import links, thumbnail
 from chatd.http.messages import (
     BodyError,
     BytesBody,
@@ -258,7 +259,9 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),
     }),
+    _route(r"/api/files/links", {"POST": links}),
     _route(r"/api/files/(?P<id>[0-9]{1,18})/(?P<name>[^/]*)", {"GET": download}),
+    _route(r"/api/thumbnails/(?P<id>[0-9]{1,18})", {"GET": thumbnail}),
     _route(r"/api/contacts", {
         "GET": operation("contacts"),
         "POST": operation("add_contact", _body, status=201,

@@ -24,33 +24,46 @@ SHA-256 as its ETag.
 from __future__ import annotations
 
 import re
+import time
 import urllib.parse
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from trio.lowlevel import RunVar
 
 from chatd.actions import App
 from chatd.errors import ChatError
 from chatd.files import (
     INLINE_TYPES,
     FileStore,
+    Upload,
     normalise_content_type,
     sanitise_name,
     served_type,
 )
+from chatd.http.links import cache_control, readable_file
 from chatd.http.messages import FileReply, Reply, Request, RequestBody, json_reply
 from chatd.protocol import codes
 from chatd.protocol.names import InvalidName, normalise_room
+from chatd.storage import ImageFacts
+from chatd.thumbnails import make_thumbnail
 from chatd.views import file_object
 
-__all__ = ["MULTIPART_OVERHEAD", "download", "upload", "upload_limit"]
+__all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "download", "upload", "upload_limit"]
 
 #: Bytes a multipart body may hold on top of the file: its boundaries and part headers.
 MULTIPART_OVERHEAD = 16384
 
-_CACHE = b"private, max-age=31536000, immutable"
+#: Thumbnails made at once (each a worker thread decoding an image): twenty uploads of
+#: images at once take this many cores, and this many decodes' memory, not twenty.
+THUMBNAIL_THREADS = 2
+
+_THUMBNAIL_LIMITER: RunVar[trio.CapacityLimiter] = RunVar("chatd_thumbnail_limiter")
+
 _CSP = b"sandbox; default-src 'none'"
 _FILENAME_STAR = re.compile(rb"filename\*\s*=\s*(?i:utf-8)''([^;\s]+)")
 
@@ -145,6 +158,43 @@ def _too_large(limit: int, what: str) -> ChatError:
     return ChatError(codes.TOO_LARGE, f"the file is over {what} ({limit} bytes)")
 
 
+def _thumbnail_limiter() -> trio.CapacityLimiter:
+    try:
+        return _THUMBNAIL_LIMITER.get()
+    except LookupError:
+        limiter = trio.CapacityLimiter(THUMBNAIL_THREADS)
+        _THUMBNAIL_LIMITER.set(limiter)
+        return limiter
+
+
+def _place_bytes(store: FileStore, data: bytes) -> Upload:
+    """``data`` placed at its content path, by an upload of its own (blocks)."""
+    upload = store.open_upload()
+    try:
+        upload.write(data)
+        upload.place()
+    except BaseException:
+        upload.discard()
+        raise
+    return upload
+
+
+async def _thumbnail(store: FileStore, source: Path, max_pixels: int
+                     ) -> tuple[ImageFacts | None, Upload | None]:
+    """The image facts of an upload whose bytes are complete in ``source``, and the upload of
+    its thumbnail's bytes, placed (to finish once the row is committed); (None, None) for a
+    file that is not an image (or with thumbnails off: ``max_pixels`` 0)."""
+    if max_pixels <= 0:
+        return None, None
+    made = await trio.to_thread.run_sync(partial(make_thumbnail, source, max_pixels=max_pixels),
+                                         limiter=_thumbnail_limiter())
+    if made is None:
+        return None, None
+    placed = await trio.to_thread.run_sync(_place_bytes, store, made.data)
+    return ImageFacts(width=made.width, height=made.height, thumb_sha256=placed.sha256,
+                      thumb_width=made.thumb_width, thumb_height=made.thumb_height), placed
+
+
 async def upload(request: Request, body: RequestBody, app: App,
                  params: dict[str, str]) -> Reply:
     """``POST /api/rooms/{room}/files``: 201 ``{"file": {...}}``."""
@@ -166,6 +216,7 @@ async def upload(request: Request, body: RequestBody, app: App,
     parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
     store = FileStore(app.config.files_dir)
     pending = await trio.to_thread.run_sync(store.open_upload)
+    thumb: Upload | None = None
     try:
         async for chunk in body:
             try:
@@ -184,25 +235,25 @@ async def upload(request: Request, body: RequestBody, app: App,
         if not (part.ended and part.file_done):
             raise ChatError(codes.BAD_REQUEST, "the body holds no complete part named 'file'")
         sha256 = await trio.to_thread.run_sync(pending.place)
+        image, thumb = await _thumbnail(store, pending.path, config.max_image_pixels)
         stored = await app.storage.add_file(
             user.id, room, sha256=sha256, size=pending.size, name=part.name(),
-            content_type=part.content_type(), quota_bytes=config.quota_bytes)
+            content_type=part.content_type(), quota_bytes=config.quota_bytes, image=image)
         await trio.to_thread.run_sync(pending.finish)
+        if thumb is not None:
+            await trio.to_thread.run_sync(thumb.finish)
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(pending.discard)
+            if thumb is not None:
+                await trio.to_thread.run_sync(thumb.discard)
     return json_reply(201, {"file": file_object(stored.info)})
 
 
 async def download(request: Request, app: App, params: dict[str, str]) -> FileReply:
     """``GET /api/files/{id}/{name}``: the file's bytes (the name is not checked: it is
-    there for the browser's save dialog)."""
-    from chatd.http.routes import authenticate  # routes imports this module
-
-    user, _ = await authenticate(request, app)
-    found = await app.storage.get_file(user.id, int(params["id"]))
-    if found is None:
-        raise ChatError(codes.NOT_FOUND, "there is no such file, or you may not read it")
+    there for the browser's save dialog), with a Bearer token or a signed link."""
+    found, exp = await readable_file(request, app, "file", int(params["id"]))
     info = found.info
     inline = info.content_type in INLINE_TYPES
     quoted = urllib.parse.quote(info.name, safe="")
@@ -218,7 +269,7 @@ async def download(request: Request, app: App, params: dict[str, str]) -> FileRe
             (b"content-disposition", disposition.encode("ascii")),
             (b"x-content-type-options", b"nosniff"),
             (b"content-security-policy", _CSP),
-            (b"cache-control", _CACHE),
+            (b"cache-control", cache_control(exp, time.time())),
             (b"cross-origin-resource-policy", b"same-origin"),
         ],
     )

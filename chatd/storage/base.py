@@ -27,6 +27,7 @@ __all__ = [
     "Conversation",
     "Credentials",
     "FileInfo",
+    "ImageFacts",
     "Joined",
     "MembershipNotice",
     "Message",
@@ -104,24 +105,43 @@ class Conversation:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class FileInfo:
     """A file as a message carries it: ``name`` is sanitised (never a path), ``content_type``
-    the type the uploader declared, normalised."""
+    the type the uploader declared, normalised. An image (by its content) has its ``width``
+    and ``height`` and a ``thumbnail``; other files None, None and False."""
 
     id: int
     name: str
     size: int
     content_type: str
+    width: int | None = None
+    height: int | None = None
+    thumbnail: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ImageFacts:
+    """What an upload that decodes as an image adds to its file: its ``width`` and
+    ``height`` (after its EXIF orientation), and its thumbnail's bytes (stored as a file's,
+    under ``thumb_sha256``) and size."""
+
+    width: int
+    height: int
+    thumb_sha256: str
+    thumb_width: int
+    thumb_height: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StoredFile:
     """An uploaded file: its metadata, and where its bytes are (``sha256``: the name of the
-    content-addressed file). ``message_id``: the message it is attached to, if any."""
+    content-addressed file; ``thumb_sha256``: its thumbnail's, if it has one).
+    ``message_id``: the message it is attached to, if any."""
 
     info: FileInfo
     sha256: str
     room: str
     uploader_id: int
     message_id: int | None = None
+    thumb_sha256: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -446,12 +466,14 @@ class Storage(Protocol):
         ChatError('forbidden') for a non-member."""
 
     async def add_file(self, user_id: int, room: str, *, sha256: str, size: int, name: str,
-                       content_type: str, quota_bytes: int) -> StoredFile:
+                       content_type: str, quota_bytes: int,
+                       image: ImageFacts | None = None) -> StoredFile:
         """Record a file whose bytes are stored (under ``sha256``), uploaded by the user to
         ``room``; not attached to any message yet. ``name`` and ``content_type`` are already
-        sanitised. Concurrent uploads of one user are serialised, so that together they
-        cannot pass ``quota_bytes``. Raises ChatError('too_large') past the quota, and as
-        :meth:`upload_allowance` does."""
+        sanitised; ``image``, for an image, its size and its thumbnail's (whose bytes are
+        stored too, and do not count against the quota). Concurrent uploads of one user are
+        serialised, so that together they cannot pass ``quota_bytes``. Raises
+        ChatError('too_large') past the quota, and as :meth:`upload_allowance` does."""
 
     async def get_file(self, user_id: int, file_id: int) -> StoredFile | None:
         """The file, if the user may read its room (as :meth:`history`: public rooms are
@@ -459,15 +481,26 @@ class Storage(Protocol):
         that is not deleted (a file not attached yet: to its uploader only); else None, so
         that a stranger cannot tell a file that exists from one that does not."""
 
+    async def readable_files(self, user_id: int, file_ids: Sequence[int]) -> list[StoredFile]:
+        """Those of the files that the user may read, as :meth:`get_file` decides, by id;
+        unknown ids (any int) are left out like unreadable ones."""
+
+    async def kept_file(self, file_id: int) -> StoredFile | None:
+        """The file, whoever may read it, unless its message was deleted (or there is no
+        such file, any int): for a link that proves the right to read it."""
+
     async def file_bytes_in_use(self, sha256: str) -> bool:
-        """Whether a kept file still refers to the bytes stored under ``sha256``."""
+        """Whether a kept file still refers to the bytes stored under ``sha256``, as its
+        content or as its thumbnail."""
 
     async def dead_file_bytes(self, limit: int) -> list[str]:
-        """Up to ``limit`` SHA-256s of bytes that only files of deleted messages refer to."""
+        """Up to ``limit`` SHA-256s of bytes that only files of deleted messages refer to
+        (as their content or their thumbnail), thumbnails first."""
 
     async def forget_dead_files(self, sha256: str) -> None:
-        """Remove the rows of deleted files with these bytes, unless a kept file refers to
-        them again (their bytes are gone from disk)."""
+        """Forget these bytes in the rows of deleted files, unless a kept file refers to
+        them again (their bytes are gone from disk): a thumbnail is set to none, and a row
+        whose content these are, and that has no thumbnail left, is removed."""
 
     async def aclose(self) -> None:
         """Close the connections (and stop an embedded server this instance started)."""

@@ -89,6 +89,7 @@ from chatd.storage.base import (
     Conversation,
     Credentials,
     FileInfo,
+    ImageFacts,
     Joined,
     MembershipNotice,
     Message,
@@ -464,6 +465,9 @@ WHERE c.user_id = $1 AND c.contact_id = u.id AND lower(u.name) = lower($2)
 RETURNING u.name
 """
 
+# A file as message objects carry it (a JSON array of these, read by _file_info).
+_FILE_FIELDS = "f.id, f.name, f.size, f.content_type, f.width, f.height, f.thumb_sha256 IS NOT NULL"
+
 # Step 1 of appending: one row per input, in input order. A reply's message (reply_to, $4)
 # must be in the same room; its quote is taken here, as the message is at commit. Mention
 # candidates ($5, space-separated lower-case names) are kept if they name a member, as
@@ -511,7 +515,7 @@ LEFT JOIN LATERAL (
     WHERE i.candidates <> '' AND lower(u.name) = ANY (string_to_array(i.candidates, ' '))
 ) mn ON true
 LEFT JOIN LATERAL (
-    SELECT json_agg(json_build_array(f.id, f.name, f.size, f.content_type,
+    SELECT json_agg(json_build_array({_FILE_FIELDS},
                                      f.message_id IS NOT NULL OR f.deleted_at IS NOT NULL)
                     ORDER BY f.id) AS files
     FROM files f
@@ -613,8 +617,7 @@ SELECT e.*, a.name AS sender,
            WHERE q.id = e.reply_to
        ) END AS quote,
        CASE WHEN e.files > 0 AND e.deleted_at IS NULL THEN (
-           SELECT json_agg(json_build_array(f.id, f.name, f.size, f.content_type)
-                           ORDER BY f.id)
+           SELECT json_agg(json_build_array({file_fields}) ORDER BY f.id)
            FROM files f WHERE f.message_id = e.msg_id
        ) END AS file_list
 FROM (
@@ -665,37 +668,66 @@ WITH r AS (
 ), used AS (
     SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_id = $1 AND deleted_at IS NULL
 )
-INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id)
-SELECT $3::text, $4::bigint, $5::text, $6::text, $1::bigint, r.id FROM r, used
+INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
+                   width, height, thumb_sha256, thumb_width, thumb_height)
+SELECT $3::text, $4::bigint, $5::text, $6::text, $1::bigint, r.id,
+       $8::integer, $9::integer, $10::text, $11::integer, $12::integer FROM r, used
 WHERE used.n + $4::bigint <= $7::bigint
 RETURNING id
 """
-_SQL_GET_FILE = f"""
+_FILE_COLUMNS = """
 SELECT f.id, f.name, f.size, f.content_type, f.sha256, f.uploader_id, f.message_id,
-       r.name AS room
-FROM files f JOIN rooms r ON r.id = f.room_id
+       f.width, f.height, f.thumb_sha256, r.name AS room
+FROM files f JOIN rooms r ON r.id = f.room_id"""
+_SQL_GET_FILE = f"""{_FILE_COLUMNS}
 WHERE f.id = $1 AND f.deleted_at IS NULL AND (f.message_id IS NOT NULL OR f.uploader_id = $2)
   AND {_READABLE.format(user="$2")}
 """
-_SQL_FILE_BYTES_IN_USE = """
-SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND deleted_at IS NULL)
+# The same rule for the files of ids $1 (any number, as a batch of links asks).
+_SQL_READABLE_FILES = f"""{_FILE_COLUMNS}
+WHERE f.id = ANY ($1::bigint[]) AND f.deleted_at IS NULL
+  AND (f.message_id IS NOT NULL OR f.uploader_id = $2) AND {_READABLE.format(user="$2")}
+ORDER BY f.id
 """
-_SQL_DEAD_FILE_BYTES = """
-SELECT DISTINCT d.sha256 FROM files d
-WHERE d.deleted_at IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM files k WHERE k.sha256 = d.sha256 AND k.deleted_at IS NULL)
+_SQL_KEPT_FILE = f"""{_FILE_COLUMNS}
+WHERE f.id = $1 AND f.deleted_at IS NULL
+"""
+# Bytes $1 are in use while a kept file has them as its content or its thumbnail (two probes
+# of partial indexes).
+_IN_USE = """(
+    EXISTS (SELECT 1 FROM files k WHERE k.sha256 = {sha} AND k.deleted_at IS NULL)
+    OR EXISTS (SELECT 1 FROM files k WHERE k.thumb_sha256 = {sha} AND k.deleted_at IS NULL
+                                      AND k.thumb_sha256 IS NOT NULL)
+)"""
+_SQL_FILE_BYTES_IN_USE = f"SELECT {_IN_USE.format(sha='$1')}"
+# Thumbnails first: a deleted row is forgotten once its content's bytes go and its thumbnail's
+# are gone already, so that collecting thumbnails first lets one run finish both.
+_SQL_DEAD_FILE_BYTES = f"""
+SELECT sha256 FROM (
+    SELECT d.thumb_sha256 AS sha256, 0 AS role FROM files d
+    WHERE d.deleted_at IS NOT NULL AND d.thumb_sha256 IS NOT NULL
+    UNION
+    SELECT d.sha256, 1 FROM files d WHERE d.deleted_at IS NOT NULL
+) dead
+WHERE NOT {_IN_USE.format(sha="dead.sha256")}
+GROUP BY sha256 ORDER BY min(role)
 LIMIT $1
 """
-_SQL_FORGET_DEAD_FILES = """
+_SQL_FORGET_DEAD_THUMBNAILS = f"""
+UPDATE files SET thumb_sha256 = NULL
+WHERE thumb_sha256 = $1 AND deleted_at IS NOT NULL AND NOT {_IN_USE.format(sha="$1")}
+"""
+_SQL_FORGET_DEAD_FILES = f"""
 DELETE FROM files d
-WHERE d.sha256 = $1 AND d.deleted_at IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM files k WHERE k.sha256 = $1 AND k.deleted_at IS NULL)
+WHERE d.sha256 = $1 AND d.deleted_at IS NOT NULL AND d.thumb_sha256 IS NULL
+  AND NOT {_IN_USE.format(sha="$1")}
 """
 
 
 def _log_page(room: str, direction: str, lo: str, hi: str, limit: str) -> str:
     return _SQL_LOG_PAGE.format(
         room=room, direction=direction, lo=lo, hi=hi, limit=limit, quote=_QUOTE,
+        file_fields=_FILE_FIELDS,
         ts=_ms("m.created_at"), edited_ts=_ms("m.edited_at"), cts=_ms("c.created_at"),
     )
 
@@ -728,6 +760,22 @@ SELECT p.* FROM r CROSS JOIN LATERAL (
 """
 
 
+def _file_info(fields: list[Any]) -> FileInfo:
+    """A file from the JSON array of its :data:`_FILE_FIELDS`."""
+    return FileInfo(id=fields[0], name=fields[1], size=fields[2], content_type=fields[3],
+                    width=fields[4], height=fields[5], thumbnail=fields[6])
+
+
+def _stored_file(row: Any) -> StoredFile:
+    """A file from a row of :data:`_SQL_GET_FILE` (or a statement with its columns)."""
+    return StoredFile(info=FileInfo(id=row["id"], name=row["name"], size=row["size"],
+                                    content_type=row["content_type"], width=row["width"],
+                                    height=row["height"],
+                                    thumbnail=row["thumb_sha256"] is not None),
+                      sha256=row["sha256"], room=row["room"], uploader_id=row["uploader_id"],
+                      message_id=row["message_id"], thumb_sha256=row["thumb_sha256"])
+
+
 def _entry(room: str, row: Any) -> Message:
     """An entry of ``room``'s log from a row of :data:`_SQL_LOG_PAGE`."""
     kind = row["kind"]
@@ -750,8 +798,7 @@ def _entry(room: str, row: Any) -> Message:
         if reactions else (),
         reply_to=row["reply_to"], quote=json.loads(quote) if quote else None,
         mentions=tuple(row["mentions"] or ()),
-        files=tuple(FileInfo(id=f[0], name=f[1], size=f[2], content_type=f[3])
-                    for f in json.loads(files)) if files else (),
+        files=tuple(map(_file_info, json.loads(files))) if files else (),
     )
 
 
@@ -1161,19 +1208,27 @@ class PostgresStorage:
         return quota_bytes - int(row["used"])
 
     async def add_file(self, user_id: int, room: str, *, sha256: str, size: int, name: str,
-                       content_type: str, quota_bytes: int) -> StoredFile:
+                       content_type: str, quota_bytes: int,
+                       image: ImageFacts | None = None) -> StoredFile:
         file_id = await self._run(self._do_add_file, user_id, room, sha256, size, name,
-                                  content_type, quota_bytes)
+                                  content_type, quota_bytes, image)
         return StoredFile(info=FileInfo(id=file_id, name=name, size=size,
-                                        content_type=content_type),
-                          sha256=sha256, room=room, uploader_id=user_id)
+                                        content_type=content_type,
+                                        width=image.width if image else None,
+                                        height=image.height if image else None,
+                                        thumbnail=image is not None),
+                          sha256=sha256, room=room, uploader_id=user_id,
+                          thumb_sha256=image.thumb_sha256 if image else None)
 
     async def _do_add_file(self, user_id: int, room: str, sha256: str, size: int, name: str,
-                           content_type: str, quota_bytes: int) -> int:
+                           content_type: str, quota_bytes: int, image: ImageFacts | None
+                           ) -> int:
+        facts = ((image.width, image.height, image.thumb_sha256, image.thumb_width,
+                  image.thumb_height) if image else (None,) * 5)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_SQL_LOCK_UPLOADER, user_id)
             file_id = await conn.fetchval(_SQL_ADD_FILE, user_id, room, sha256, size, name,
-                                          content_type, quota_bytes)
+                                          content_type, quota_bytes, *facts)
             if file_id is not None:
                 return int(file_id)
             row = await conn.fetchrow(_SQL_UPLOAD_ALLOWANCE, room, user_id)
@@ -1186,12 +1241,20 @@ class PostgresStorage:
         if not 0 < file_id <= _MAX_SEQ:
             return None
         row = await self._run(self._pool.fetchrow, _SQL_GET_FILE, file_id, user_id)
-        if row is None:
+        return None if row is None else _stored_file(row)
+
+    async def readable_files(self, user_id: int, file_ids: Sequence[int]) -> list[StoredFile]:
+        ids = sorted({i for i in file_ids if 0 < i <= _MAX_SEQ})
+        if not ids:
+            return []
+        rows = await self._run(self._pool.fetch, _SQL_READABLE_FILES, ids, user_id)
+        return [_stored_file(row) for row in rows]
+
+    async def kept_file(self, file_id: int) -> StoredFile | None:
+        if not 0 < file_id <= _MAX_SEQ:
             return None
-        return StoredFile(info=FileInfo(id=row["id"], name=row["name"], size=row["size"],
-                                        content_type=row["content_type"]),
-                          sha256=row["sha256"], room=row["room"],
-                          uploader_id=row["uploader_id"], message_id=row["message_id"])
+        row = await self._run(self._pool.fetchrow, _SQL_KEPT_FILE, file_id)
+        return None if row is None else _stored_file(row)
 
     async def file_bytes_in_use(self, sha256: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_FILE_BYTES_IN_USE, sha256))
@@ -1201,7 +1264,12 @@ class PostgresStorage:
         return [row["sha256"] for row in rows]
 
     async def forget_dead_files(self, sha256: str) -> None:
-        await self._run(self._pool.execute, _SQL_FORGET_DEAD_FILES, sha256)
+        await self._run(self._do_forget_dead_files, sha256)
+
+    async def _do_forget_dead_files(self, sha256: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SQL_FORGET_DEAD_THUMBNAILS, sha256)
+            await conn.execute(_SQL_FORGET_DEAD_FILES, sha256)
 
     async def mark_read(self, user_id: int, room: str, seq: int) -> int:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter; past either end means the end
@@ -1337,7 +1405,7 @@ class _FilesRaced(Exception):
 def _file_refusal(item: NewMessage, found_json: str | None, claimed: set[int]
                   ) -> ChatError | None:
     """Why ``item`` cannot attach its files (as the resolve step found them), or None."""
-    found = {f[0]: f[4] for f in json.loads(found_json)} if found_json else {}
+    found = {f[0]: f[7] for f in json.loads(found_json)} if found_json else {}
     for file_id in item.files:
         if file_id not in found:
             return ChatError(codes.NOT_FOUND,
@@ -1396,8 +1464,7 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             if item.files:
                 found = json.loads(row["files"])
                 claimed.update(item.files)
-                files[index] = tuple(FileInfo(id=f[0], name=f[1], size=f[2], content_type=f[3])
-                                     for f in found)
+                files[index] = tuple(map(_file_info, found))
             first[key] = index
             new.append((index, row["room_id"], row))
 

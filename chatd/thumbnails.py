@@ -1,0 +1,128 @@
+"""Thumbnails of uploaded images: a pure, blocking function of a file on disk.
+
+Theory of operation
+-------------------
+An upload is an image if Pillow opens it as PNG, JPEG, GIF or WebP: the content decides, not
+the declared type, and no other decoder is ever tried (Pillow's others include formats that
+run programs, such as EPS through Ghostscript). Opening reads the header only; the image's
+pixel count is checked against ``max_pixels`` (``[files] max_image_pixels``) before anything
+is decoded, so a small file that claims 30000x30000 pixels (a decompression bomb) costs a
+header read. Pillow's own bomb check (``Image.MAX_IMAGE_PIXELS``) may refuse first, with an
+error, or warn; either is caught and means "no thumbnail" (the test suite turns warnings into
+errors), and the check here holds whatever Pillow's global is.
+
+A JPEG is decoded at a reduced scale (``draft``: 1/2 to 1/8 of its size, never below twice
+the thumbnail's box), which makes a camera photo cheap; other formats are decoded whole, at
+most 4 bytes a pixel: ``max_pixels`` bounds a decode's memory. An animated GIF or WebP gives
+its first frame. The image is reduced to fit :data:`BOX` (aspect kept, never enlarged), then
+turned as its EXIF Orientation says (after the reduction, so that the turn copies a small
+image; the box is square, so the order does not change the fit); the width and height
+reported for the original are after that turn, as a viewer shows it. The thumbnail is WebP
+(small, with alpha, shown by every current browser).
+
+Anything that fails (a corrupt or truncated file, a decoder's error of any kind) gives None:
+the upload is kept as a plain file, without a thumbnail and without an error to the user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from pathlib import Path
+
+from PIL import ExifTags, Image
+
+__all__ = ["BOX", "DEFAULT_MAX_PIXELS", "FORMATS", "THUMBNAIL_TYPE", "Thumbnail",
+           "make_thumbnail"]
+
+log = logging.getLogger(__name__)
+
+#: The largest thumbnail, in pixels (width, height).
+BOX = (400, 400)
+
+#: The default of ``[files] max_image_pixels``.
+DEFAULT_MAX_PIXELS = 50_000_000
+
+#: The formats that get a thumbnail, as Pillow names them (the only decoders tried).
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
+# What Pillow may call them once open: a JPEG with several pictures, as some cameras write, is
+# an MPO (its first picture is read).
+_OPENED = frozenset({*FORMATS, "MPO"})
+
+#: The thumbnail's Content-Type.
+THUMBNAIL_TYPE = "image/webp"
+
+_WEBP_QUALITY = 80
+# What each EXIF Orientation asks for (as ImageOps.exif_transpose reads it); 5-8 swap width and
+# height (a quarter turn, with or without a flip).
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPPED = frozenset({5, 6, 7, 8})
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Thumbnail:
+    """A thumbnail (``data``, WebP, ``thumb_width`` x ``thumb_height``) of an image of
+    ``width`` x ``height`` pixels (after its EXIF orientation)."""
+
+    data: bytes
+    width: int
+    height: int
+    thumb_width: int
+    thumb_height: int
+
+
+def make_thumbnail(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Thumbnail | None:
+    """The thumbnail of the image in the file at ``path``; blocks (decoding takes CPU time
+    and up to 4 bytes a pixel): call it in a worker thread.
+
+    Args:
+        path: the uploaded file.
+        max_pixels: images with more pixels (width times height, from the header) are not
+            decoded.
+
+    Returns:
+        The thumbnail, or None when the file is not a PNG, JPEG, GIF or WebP image, has more
+        than ``max_pixels`` pixels, or fails to decode.
+    """
+    try:
+        with Image.open(path, formats=FORMATS) as image:
+            return _thumbnail(image, max_pixels)
+    except Exception as exc:  # decoders raise many types on broken input
+        log.debug("no thumbnail for %s: %r", path.name, exc)
+        return None
+
+
+def _thumbnail(image: Image.Image, max_pixels: int) -> Thumbnail | None:
+    width, height = image.size
+    if image.format not in _OPENED or width * height > max_pixels:
+        return None
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    if image.format in ("JPEG", "MPO"):
+        image.draft("RGB", (2 * BOX[0], 2 * BOX[1]))
+    image.load()  # the first frame of an animation
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        # Palette and bilevel images would be reduced by dropping pixels; wider modes (16-bit,
+        # CMYK) are not WebP's.
+        alpha = "A" in image.mode or "transparency" in image.info
+        image = image.convert("RGBA" if alpha else "RGB")
+    image.thumbnail(BOX, Image.Resampling.LANCZOS)
+    turn = _TURNS.get(orientation)
+    if turn is not None:
+        image = image.transpose(turn)
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    out = io.BytesIO()
+    image.save(out, "WEBP", quality=_WEBP_QUALITY)
+    if orientation in _SWAPPED:
+        width, height = height, width
+    return Thumbnail(data=out.getvalue(), width=width, height=height,
+                     thumb_width=image.width, thumb_height=image.height)
