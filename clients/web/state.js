@@ -552,8 +552,11 @@ export function compose(state, { text, nonce, now }) {
   const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
   room.replyTo = null;
   state.uploads = uploads.consume(state.uploads, room.name);
+  // In the server's order (by id, that is, in the order they were stored), so that the message
+  // does not reorder its files when the server's copy replaces the page's.
+  const files = [...attached.files].sort((a, b) => a.id - b.id);
   state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name, to, text,
-    ts: now, reply_to: replyTo, files: attached.files }));
+    ts: now, reply_to: replyTo, files }));
   state.lastTyping.delete(room.name); // the next keystroke starts a new "typing"
   state.scrollTick += 1;
   return transmit(state, nonce);
