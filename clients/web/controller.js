@@ -20,7 +20,7 @@ import * as drafts from "./drafts.js";
 import * as outbox from "./outbox.js";
 import * as readmarks from "./readmarks.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
-import { excerpt } from "./select-messages.js";
+import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 
@@ -294,6 +294,8 @@ export class Controller {
       size: blob.size, type: blob.type, blob }));
     for (const item of items) this.blobs.set(item.key, { blob: item.blob, name: item.name });
     this.act(model.attachFiles, { room, files: items.map(({ blob, ...meta }) => meta) });
+    // Those the state refused (too many, no room to upload to) are not kept.
+    if (this.state) this.forgetUploads(new Set(this.state.uploads.map((item) => item.key)));
     return items.map((item) => item.key);
   }
 
@@ -388,8 +390,10 @@ export class Controller {
       ok: "Delete",
       fields: [
         h("p", { class: "confirm-text" },
-          "It will show as deleted for everyone. This cannot be undone."),
-        h("blockquote", { class: "confirm-quote" }, excerpt(message.text, 200)),
+          `It will show as deleted for everyone${filesOf(message).length
+            ? ", and its files will be gone" : ""}. This cannot be undone.`),
+        h("blockquote", { class: "confirm-quote" },
+          excerpt(message.text, 200) || filesSummary(message)),
       ],
       submit: async () => this.act(model.deleteMessage,
         { room: room.name, msgId, key: newNonce(), now: Date.now() }),

@@ -23,9 +23,7 @@ const ONE_IMAGE = { width: 360, height: 300 }; // the largest box of a message's
 const SOME_IMAGES = { width: 200, height: 200 }; // each, when a message has several
 const ICON_PATHS = {
   download: "M12 4v11M7 10l5 5 5-5M5 20h14",
-  file: "M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5",
   close: "M6 6l12 12M18 6L6 18",
-  attach: "M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8",
   retry: "M4 12a8 8 0 0 1 14-5.3M20 4v4h-4M20 12a8 8 0 0 1-14 5.3M4 20v-4h4",
 };
 
