@@ -6,7 +6,8 @@ marked and retried; a file over the size limit can only be removed.
 The rules of test_web.py hold here: every wait is for a state (a Playwright expect or locator
 wait, or a frame the page received), never for time. Files reach the page the way a person's
 do: a paste event with the clipboard's files, drag events carrying a DataTransfer, the file
-chooser.
+chooser. Screenshots land in tests/artifacts/files-*.png (docs/screenshots/*files*,
+*image-viewer* and *upload-failed* are copies of some).
 """
 
 from __future__ import annotations
