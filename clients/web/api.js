@@ -99,3 +99,63 @@ export function loadSession() {
 export function forgetSession() {
   localStorage.removeItem(SESSION_KEY);
 }
+
+// -- files -------------------------------------------------------------------------------------
+
+/**
+ * Upload `blob` as `name` to `room` (`POST /api/rooms/{room}/files`, one part named `file`),
+ * with an XMLHttpRequest: fetch cannot report an upload's progress. Calls
+ * `onProgress(loaded, total)` as the body goes out, then `onDone(file)` with the server's file
+ * object or `onFailed({status, code, message})` (status 0: no answer). Returns a function that
+ * stops the upload (after which none of them is called).
+ */
+export function uploadFile(token, room, blob, name, { onProgress, onDone, onFailed }) {
+  const xhr = new XMLHttpRequest();
+  let stopped = false;
+  xhr.open("POST", `/api/rooms/${encodeURIComponent(room)}/files`);
+  xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+  xhr.responseType = "json";
+  xhr.upload.addEventListener("progress", (event) => {
+    if (!stopped && event.lengthComputable) onProgress(event.loaded, event.total);
+  });
+  xhr.addEventListener("load", () => {
+    if (stopped) return;
+    const body = xhr.response && typeof xhr.response === "object" ? xhr.response : {};
+    if (xhr.status === 201 && body.file) onDone(body.file);
+    else onFailed({ status: xhr.status, code: body.code || "", message: body.message || "" });
+  });
+  const lost = () => {
+    if (!stopped) onFailed({ status: 0, code: "network", message: "" });
+  };
+  xhr.addEventListener("error", lost);
+  xhr.addEventListener("timeout", lost);
+  const form = new FormData();
+  form.append("file", blob, name);
+  xhr.send(form);
+  return () => {
+    stopped = true;
+    xhr.abort();
+  };
+}
+
+/** Signed links to files (`POST /api/files/links`): [{id, url, thumbnail_url, expires_at}]. */
+export async function fileLinks(token, ids) {
+  const data = await call("POST", "/api/files/links", { ids }, token);
+  return Array.isArray(data.links) ? data.links : [];
+}
+
+/** A file's bytes with the Bearer token (when no signed link is at hand), as a Blob. */
+export async function fetchFile(token, url) {
+  let response;
+  try {
+    response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  } catch {
+    throw new ApiError("The server cannot be reached.", "network", 0);
+  }
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new ApiError(data.message || `HTTP ${response.status}`, data.code || "internal",
+      response.status);
+  }
+  return response.blob();
+}

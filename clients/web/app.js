@@ -8,6 +8,9 @@
 //   readmarks.js  where a room opens, and how far what was seen moves the read marker; pure
 //   sightings.js  which messages of the list were seen on screen (for readmarks.js)
 //   textlimit.js  the longest message, counted as the server counts; pure
+//   uploads.js  the files attached in the message box, queued → uploading → done | failed; pure
+//   links.js    signed links to files (for <img> and downloads), renewed before they expire; pure
+//   files.js    sizes, kinds and preview boxes of files; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
 //   select.js   what the views show, derived from the state; pure
 //   view-*.js   one view per region of the page, rendering from the state
@@ -18,6 +21,7 @@
 // CSP forbids inline scripts and styles, so there are none, and no style attributes either.
 
 import { Controller } from "./controller.js";
+import { AttachmentsView } from "./view-attachments.js";
 import { AuthView } from "./view-auth.js";
 import { ComposerView } from "./view-composer.js";
 import { ComposerExtrasView } from "./view-composer-extras.js";
@@ -27,6 +31,7 @@ import { DialogsView } from "./view-dialogs.js";
 import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
 import { SidebarView } from "./view-sidebar.js";
+import { ViewerView } from "./view-viewer.js";
 
 const controller = new Controller({
   auth: new AuthView(),
@@ -38,5 +43,7 @@ const controller = new Controller({
   connection: new ConnectionView(),
   layout: new LayoutView(),
   extras: new ComposerExtrasView(),
+  attachments: new AttachmentsView(),
+  viewer: new ViewerView(),
 });
 controller.start();

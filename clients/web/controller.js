@@ -9,6 +9,10 @@
 // Replies reach `apply` through socket.js's onReply as they are read, in the order the server
 // sent them among the events. The outbox is saved to localStorage whenever it changed, so
 // messages not yet acknowledged survive a reload and are sent again with their nonces.
+//
+// Files: the bytes of each attached file are kept here under its key while the state has an
+// upload for it (uploads.js), and its XMLHttpRequest runs here; an upload the state let go of
+// (removed, sent, its room left) is stopped and its bytes forgotten when the state changes.
 
 import * as api from "./api.js";
 import { $, h, toast } from "./dom.js";
@@ -16,7 +20,7 @@ import * as drafts from "./drafts.js";
 import * as outbox from "./outbox.js";
 import * as readmarks from "./readmarks.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
-import { excerpt } from "./select-messages.js";
+import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 
@@ -36,9 +40,12 @@ export class Controller {
     this.renderQueued = false;
     this.savedOutbox = null;
     this.savedDrafts = null;
+    this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
+    this.savedUploads = null;
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
+      attachments, viewer,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -83,6 +90,20 @@ export class Controller {
       },
       remove: (msgId) => this.confirmDelete(msgId),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
+      // Files: signed links for what is drawn, the larger view of an image, downloads.
+      wantLinks: (ids) => this.act(model.wantLinks, ids, Date.now()),
+      linkBroken: (id) => this.act(model.linkBroken, id, Date.now()),
+      openImage: (file, opener) => viewer.open(file, opener),
+      download: (file) => this.download(file),
+    });
+    viewer.bind({
+      wantLinks: (ids) => this.act(model.wantLinks, ids, Date.now()),
+      download: (file) => this.download(file),
+    });
+    attachments.bind({
+      attach: (files, room) => this.attach(files, room),
+      remove: (key) => this.act(model.removeUpload, key),
+      retry: (key) => this.act(model.retryUpload, key),
     });
     extras.bind({
       editLast: () => this.act(model.editLast),
@@ -95,9 +116,10 @@ export class Controller {
     composer.bind({
       send: (text, room) => {
         // The box's text belongs to `room`: never send it into another one.
-        if (this.state && room === this.state.current) {
-          this.act(model.compose, { text, nonce: newNonce(), now: Date.now() });
-        }
+        if (!this.state || room !== this.state.current) return false;
+        const before = this.state.outbox;
+        this.act(model.compose, { text, nonce: newNonce(), now: Date.now() });
+        return Boolean(this.state) && this.state.outbox !== before;
       },
       typing: () => this.act(model.typed, Date.now()),
       draft: (room, text) => this.act(drafts.setDraft, room, text),
@@ -151,6 +173,7 @@ export class Controller {
     });
     this.savedOutbox = this.state.outbox;
     this.savedDrafts = this.state.drafts;
+    this.savedUploads = this.state.uploads;
     this.views.auth.hide();
     this.views.layout.showChat(true);
     clearTimeout(this.expiryTimer);
@@ -183,6 +206,8 @@ export class Controller {
     clearTimeout(this.typingTimer);
     this.session = null;
     this.state = null;
+    this.forgetUploads(new Set());
+    this.views.viewer.close();
     this.views.dialogs.close();
     this.views.connection.clear();
     this.views.conversation.reset(null);
@@ -231,6 +256,10 @@ export class Controller {
       saveDrafts(this.state.me, this.state.drafts);
       this.savedDrafts = this.state.drafts;
     }
+    if (this.state && this.state.uploads !== this.savedUploads) {
+      this.forgetUploads(new Set(this.state.uploads.map((item) => item.key)));
+      this.savedUploads = this.state.uploads;
+    }
     this.render();
   }
 
@@ -243,12 +272,87 @@ export class Controller {
         this.refreshTimer = setTimeout(() => this.send(model.ROOMS_REFRESH), ROOMS_REFRESH_MS);
       } else if (effect.toast) {
         toast(effect.toast);
+      } else if (effect.upload) {
+        this.upload(effect.upload.key, effect.upload.room);
+      } else if (effect.fetchLinks) {
+        this.fetchLinks(effect.fetchLinks);
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {
         this.timers.set(effect.key, setTimeout(() => {
           this.timers.delete(effect.key);
-          this.act(model.actions[effect.action], ...effect.args);
+          this.act(model.actions[effect.action], ...effect.args, Date.now());
         }, effect.later));
       }
+    }
+  }
+
+  // -- files ---------------------------------------------------------------------------------
+
+  /** Files attached in `room`'s box: kept here under new keys, handed to the state. */
+  attach(files, room) {
+    if (!this.state) return [];
+    const items = files.map((blob) => ({ key: newNonce(), name: blob.name || "file",
+      size: blob.size, type: blob.type, blob }));
+    for (const item of items) this.blobs.set(item.key, { blob: item.blob, name: item.name });
+    this.act(model.attachFiles, { room, files: items.map(({ blob, ...meta }) => meta) });
+    // Those the state refused (too many, no room to upload to) are not kept.
+    if (this.state) this.forgetUploads(new Set(this.state.uploads.map((item) => item.key)));
+    return items.map((item) => item.key);
+  }
+
+  /** Send the bytes of upload `key` (an effect of the state: it is now "uploading"). */
+  upload(key, room) {
+    const held = this.blobs.get(key);
+    if (!held || !this.session) {
+      this.act(model.uploadFailed, key, { status: 0, message: "" });
+      return;
+    }
+    if (held.stop) held.stop();
+    held.stop = api.uploadFile(this.session.token, room, held.blob, held.name, {
+      onProgress: (loaded, total) => this.act(model.uploadProgress, key, loaded, total),
+      onDone: (file) => {
+        held.stop = null;
+        this.act(model.uploadDone, key, file);
+      },
+      onFailed: (answer) => {
+        held.stop = null;
+        this.act(model.uploadFailed, key, answer);
+      },
+    });
+  }
+
+  /** Stop the uploads and forget the bytes of every key but those in `keep`. */
+  forgetUploads(keep) {
+    for (const [key, held] of this.blobs) {
+      if (keep.has(key)) continue;
+      if (held.stop) held.stop();
+      this.blobs.delete(key);
+    }
+  }
+
+  async fetchLinks(ids) {
+    const session = this.session;
+    if (!session) return;
+    try {
+      const links = await api.fileLinks(session.token, ids);
+      if (this.session === session) this.act(model.linksReceived, ids, links, Date.now());
+    } catch {
+      if (this.session === session) this.act(model.linksFailed, ids, Date.now());
+    }
+  }
+
+  /** Download a file with the token (no signed link at hand): its bytes, saved under its name. */
+  async download(file) {
+    if (!this.session) return;
+    try {
+      const blob = await api.fetchFile(this.session.token, file.url);
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: file.name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      toast(`Cannot download ${file.name}: ${error.message}`);
     }
   }
 
@@ -286,8 +390,10 @@ export class Controller {
       ok: "Delete",
       fields: [
         h("p", { class: "confirm-text" },
-          "It will show as deleted for everyone. This cannot be undone."),
-        h("blockquote", { class: "confirm-quote" }, excerpt(message.text, 200)),
+          `It will show as deleted for everyone${filesOf(message).length
+            ? ", and its files will be gone" : ""}. This cannot be undone.`),
+        h("blockquote", { class: "confirm-quote" },
+          excerpt(message.text, 200) || filesSummary(message)),
       ],
       submit: async () => this.act(model.deleteMessage,
         { room: room.name, msgId, key: newNonce(), now: Date.now() }),
@@ -304,8 +410,11 @@ export class Controller {
       this.renderQueued = false;
       if (!this.state) return;
       const now = Date.now();
-      const { sidebar, conversation, members, composer, connection, extras } = this.views;
-      for (const view of [sidebar, conversation, members, composer, connection, extras]) {
+      const {
+        sidebar, conversation, members, composer, connection, extras, attachments, viewer,
+      } = this.views;
+      for (const view of [sidebar, conversation, members, composer, connection, extras,
+        attachments, viewer]) {
         view.render(this.state, now);
       }
       // The typing line changes by itself when someone's indicator expires.

@@ -20,7 +20,7 @@
 // Messages are never changed in place: a change makes a new object, so a view can tell by
 // identity that a message changed. A tombstone is always the same shape, whether it was made
 // here from a `deleted` entry or read from the server: `text` "", `deleted` true, no
-// reactions, mentions or `edited_ts`.
+// reactions, mentions, files or `edited_ts`.
 
 /** The ops of change entries (the other entries of a room's log are `message`s). */
 export const CHANGE_OPS = Object.freeze(["edited", "deleted", "reaction"]);
@@ -47,7 +47,7 @@ export function replaces(incoming, held) {
  */
 export function normalise(message) {
   if (message.deleted === true) {
-    if (message.text === "" && !message.reactions && !message.mentions
+    if (message.text === "" && !message.reactions && !message.mentions && !message.files
         && message.edited_ts === undefined) return message;
     return tombstone(message, revOf(message));
   }
@@ -114,7 +114,7 @@ export const QUOTE_CHARS = 200;
 
 function tombstone(message, rev) {
   const {
-    reactions: _r, mentions: _m, edited_ts: _e, text: _t, ...rest
+    reactions: _r, mentions: _m, edited_ts: _e, text: _t, files: _f, ...rest
   } = message;
   return { ...rest, text: "", deleted: true, rev };
 }

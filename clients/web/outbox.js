@@ -20,6 +20,8 @@
 // the moment it is in the message, never the old text in between. An acked change is never
 // sent again, nor kept across a reload.
 
+import { MAX_FILES } from "./files.js";
+
 /** Codes after which a send is worth repeating (nothing was stored, or we cannot know). */
 const RETRYABLE = new Set(["disconnected", "unavailable", "internal", "shutting_down"]);
 
@@ -29,11 +31,14 @@ export const RATE_TEXT = "Sending too fast: retrying in a moment.";
 
 /**
  * A new entry: `to` (the peer's name) for a conversation, else null; `ts` in ms; `reply_to`
- * the msg_id of the message it answers, if any.
+ * the msg_id of the message it answers, if any; `files` the file objects it carries (uploaded
+ * already: the request names their ids), if any.
  */
-export function entry({ nonce, room, to = null, text, ts, reply_to: replyTo = null }) {
+export function entry({ nonce, room, to = null, text, ts, reply_to: replyTo = null,
+  files = [] }) {
   return Object.freeze({ nonce, room, to, text, ts, status: "sending", error: "",
-    ...(Number.isSafeInteger(replyTo) ? { reply_to: replyTo } : {}) });
+    ...(Number.isSafeInteger(replyTo) ? { reply_to: replyTo } : {}),
+    ...(files.length ? { files: Object.freeze([...files]) } : {}) });
 }
 
 const CHANGE_FIELDS = { edit: ["text"], delete: [], react: ["emoji", "on"] };
@@ -86,10 +91,13 @@ export function update(outbox, nonce, changes) {
  */
 export function request(item) {
   if (item.change) return { ...item.change, room: item.room };
-  const reply = item.reply_to !== undefined ? { reply_to: item.reply_to } : {};
+  const extra = {
+    ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}),
+    ...(item.files ? { files: item.files.map((file) => file.id) } : {}),
+  };
   return item.to
-    ? { op: "dm", to: item.to, text: item.text, nonce: item.nonce, ...reply }
-    : { op: "send", room: item.room, text: item.text, nonce: item.nonce, ...reply };
+    ? { op: "dm", to: item.to, text: item.text, nonce: item.nonce, ...extra }
+    : { op: "send", room: item.room, text: item.text, nonce: item.nonce, ...extra };
 }
 
 /** The entries to send again once connected, in the order they were made. */
@@ -124,12 +132,20 @@ export function failure(error, online) {
 /** The outbox as saved (plain data). Acked changes are done: they are not saved. */
 export function save(outbox) {
   return outbox.filter((item) => item.status !== "acked").map(({
-    nonce, room, to, text, ts, status, error, reply_to: replyTo, change: fields,
+    nonce, room, to, text, ts, status, error, reply_to: replyTo, change: fields, files,
   }) => ({
     nonce, room, to, text, ts, status, error,
     ...(replyTo !== undefined ? { reply_to: replyTo } : {}),
     ...(fields ? { change: { ...fields } } : {}),
+    ...(files ? { files: files.map((file) => ({ ...file })) } : {}),
   }));
+}
+
+/** Saved file objects as kept: those with an id and a name, at most MAX_FILES. */
+function restoredFiles(files) {
+  if (!Array.isArray(files)) return [];
+  return files.filter((file) => file && Number.isSafeInteger(file.id)
+    && typeof file.name === "string").slice(0, MAX_FILES).map((file) => Object.freeze({ ...file }));
 }
 
 function restoredChange(fields) {
@@ -167,6 +183,8 @@ export function restore(saved) {
         status: item.status === "rejected" ? "rejected" : "failed",
         error: item.status === "rejected" ? String(item.error || "") : RETRY_TEXT,
         ...(Number.isSafeInteger(item.reply_to) ? { reply_to: item.reply_to } : {}),
+        ...(restoredFiles(item.files).length
+          ? { files: Object.freeze(restoredFiles(item.files)) } : {}),
       });
     });
 }

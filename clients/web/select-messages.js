@@ -23,7 +23,8 @@ export function pendingChanges(state, name, msgId) {
 /**
  * How a confirmed message is shown:
  * {message, text, deleted, edited, editedTs, saving, deleting, reactions: [{emoji, users,
- * count, mine}], mentionsMe, own, canEdit, canDelete, canReact, quote, editing}.
+ * count, mine}], files, mentionsMe, own, canEdit, canDelete, canReact, quote, editing}.
+ * `files` are the message's file objects (none once it is deleted).
  * `quote` is null for a message that answers none, else {msgId, from, text, deleted,
  * held}: from the original when the page holds it (it is the newest), else from the
  * message's `quote`.
@@ -55,6 +56,7 @@ export function shownMessage(state, room, message) {
       emoji: r.emoji, users: r.users, count: r.users.length,
       mine: r.users.some((u) => sameUser(u, state.me)),
     })),
+    files: deleted ? [] : filesOf(message),
     mentionsMe: mentions(message, state.me),
     own,
     canEdit: own && !deleted && !deleting,
@@ -86,7 +88,21 @@ export function signature(view) {
   return JSON.stringify([view.text, view.deleted, view.edited, view.editedTs, view.saving,
     view.deleting, view.reactions.map((r) => [r.emoji, r.users, r.mine]), view.mentionsMe,
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
-    view.message.mentions || null]);
+    view.message.mentions || null, view.files.map((file) => file.id)]);
+}
+
+/** A message's file objects (well-formed ones: an id and a name). */
+export function filesOf(message) {
+  return Array.isArray(message.files) ? message.files.filter((file) => file
+    && Number.isSafeInteger(file.id) && typeof file.name === "string") : [];
+}
+
+/** What stands for a message with no text but files: "📎 report.pdf" (and how many more). */
+export function filesSummary(message) {
+  const files = filesOf(message);
+  if (!files.length) return "";
+  return files.length === 1 ? `📎 ${files[0].name}`
+    : `📎 ${files[0].name} and ${files.length - 1} more`;
 }
 
 /** The quote of the message `message` answers, or null (see `shownMessage`). */
@@ -95,7 +111,8 @@ export function quoteFor(room, message) {
   const original = room.byMsgId(message.reply_to);
   if (original) {
     return { msgId: message.reply_to, from: original.from, deleted: Boolean(original.deleted),
-      text: original.deleted ? "" : [...original.text].slice(0, QUOTE_CHARS).join(""),
+      text: original.deleted ? ""
+        : [...(original.text || filesSummary(original))].slice(0, QUOTE_CHARS).join(""),
       held: true };
   }
   const quote = message.quote && typeof message.quote === "object" ? message.quote : {};
@@ -117,7 +134,8 @@ export function replyTarget(state, room) {
   const message = room.byMsgId(room.replyTo);
   if (!message) return null;
   return { msgId: room.replyTo, from: message.from,
-    text: message.deleted ? "This message was deleted" : excerpt(message.text) };
+    text: message.deleted ? "This message was deleted"
+      : excerpt(message.text) || filesSummary(message) };
 }
 
 /** The person's last message in a room that they may still edit, or null. */

@@ -158,7 +158,8 @@ export function timeline(state, room) {
   for (const item of state.outbox) {
     if (item.room !== room.name || item.change) continue; // a change shows in its message
     pushDay(item.ts);
-    const message = { from: state.me, text: item.text, ts: item.ts };
+    const message = { from: state.me, text: item.text, ts: item.ts,
+      ...(item.files ? { files: item.files } : {}) };
     rows.push({ key: `p${item.nonce}`, kind: "pending", message, item,
       grouped: grouped(message) });
     previous = message;

@@ -23,9 +23,14 @@
 //                                the request, in the order replies and events are read
 //   {refreshRooms: true}         ask for the user's rooms soon (coalesced): send ROOMS_REFRESH
 //   {toast: text}                tell the person something in passing
-//   {later: ms, key, action, args}  call `actions[action](state, ...args)` after `ms`; a timer
-//                                already waiting under the same key is left to run (so a
-//                                stream of read markers is sent at most every `ms`)
+//   {later: ms, key, action, args}  call `actions[action](state, ...args, now)` after `ms`; a
+//                                timer already waiting under the same key is left to run (so
+//                                a stream of read markers is sent at most every `ms`)
+//   {upload: {key, room}}        upload the file kept under `key` to `room` (HTTP, with
+//                                progress); its outcome comes back through uploadProgress,
+//                                uploadDone and uploadFailed
+//   {fetchLinks: ids}            ask for signed links to these files (at most links.BATCH);
+//                                the answer comes back through linksReceived or linksFailed
 //
 // Time is an argument (`now`, in ms) wherever it matters, so that every change is
 // deterministic and can be tested without a clock.
@@ -42,10 +47,18 @@
 // (outbox.js) until their entry is in the message, and are shown meanwhile
 // (select-messages.js): nothing flickers back to the old text, and after a reconnect what was
 // not acknowledged is sent again.
+//
+// Files: what is attached in a room's message box waits in `uploads` (uploads.js: each entry's
+// way from queued to done or failed), a few at a time, and goes out with the room's next message
+// once all are up. Signed links for the files drawn on screen are kept in `links` (links.js),
+// asked for in batches and renewed before they expire.
 
 import { quoteOf, revOf } from "./entries.js";
+import * as linkCache from "./links.js";
 import * as outbox from "./outbox.js";
+import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
+import { MAX_FILES } from "./files.js";
 import { firstRoom } from "./select.js";
 import { lastOwnMessage, shownMessage } from "./select-messages.js";
 import { dmName, Room, sameUser } from "./store.js";
@@ -59,6 +72,8 @@ export const SEEK_PAGE = 200; // entries per page when paging back to a reply's 
 // The request that refreshes the user's rooms: only theirs (the public list is paged and
 // browsed apart, see browse.js); its reply asks for the next page while there is one.
 export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
+export const PARALLEL_UPLOADS = 3; // uploads on their way at once; the others wait, queued
+const MAX_LATER_MS = 6 * 3600_000; // a timer this long at most (a later one is set again then)
 
 /** A fresh state for `me` (the name the person logged in with), with a restored outbox. */
 export function initialState({ me = null, outbox: saved = [], visible = true,
@@ -84,6 +99,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     drafts, // room -> what its message box holds, not sent yet (drafts.js)
     sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
     maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
+    uploads: [], // files attached in message boxes, by room (uploads.js)
+    links: linkCache.emptyLinks(), // signed links to the files drawn (links.js)
   };
 }
 
@@ -432,6 +449,8 @@ function acked(state, asked, reply) {
       op: "message", room: reply.room, seq: reply.seq, msg_id: reply.msg_id, from: state.me,
       text: asked.text, ts: reply.ts, nonce: asked.nonce,
     };
+    const item = outbox.find(state.outbox, asked.nonce);
+    if (item && item.files) message.files = item.files;
     if (Number.isSafeInteger(asked.reply_to)) {
       message.reply_to = asked.reply_to;
       const original = state.rooms.get(reply.room)?.byMsgId(asked.reply_to);
@@ -515,15 +534,29 @@ export function loadOlder(state) {
   return [request("history", { room: room.name, before, limit: PAGE })];
 }
 
-/** Send `text` to the open room: into the outbox at once, then out with `nonce`. */
+/**
+ * Send `text` to the open room, with the files attached there: into the outbox at once, then
+ * out with `nonce`. With files the text may be empty; while some are still uploading (or
+ * failed) nothing is sent.
+ */
 export function compose(state, { text, nonce, now }) {
   const room = state.rooms.get(state.current);
-  if (!room || typeof text !== "string" || !text.trim()) return [];
+  if (!room || typeof text !== "string") return [];
+  const attached = uploads.readiness(state.uploads, room.name);
+  if (attached.count && !attached.ready) {
+    return [{ toast: attached.failed ? "Retry or remove the files that failed first."
+      : "The files are still uploading: send once they are done." }];
+  }
+  if (!text.trim() && !attached.files.length) return [];
   const to = room.kind === "dm" ? room.peer : null;
   const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
   room.replyTo = null;
+  state.uploads = uploads.consume(state.uploads, room.name);
+  // In the server's order (by id, that is, in the order they were stored), so that the message
+  // does not reorder its files when the server's copy replaces the page's.
+  const files = [...attached.files].sort((a, b) => a.id - b.id);
   state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name, to, text,
-    ts: now, reply_to: replyTo }));
+    ts: now, reply_to: replyTo, files }));
   state.lastTyping.delete(room.name); // the next keystroke starts a new "typing"
   state.scrollTick += 1;
   return transmit(state, nonce);
@@ -581,8 +614,114 @@ export function setVisible(state, visible) {
   return [];
 }
 
-/** The reducers that `later` effects name. */
-export const actions = { flushReads, retrySend };
+// -- files: uploads and signed links --------------------------------------------------------
+
+/**
+ * Files were attached in room `name`'s box: [{key, name, size, type}] (the controller keeps
+ * their bytes under `key`). They upload at once, a few at a time; past MAX_FILES the rest are
+ * refused. A conversation not started yet takes none (there is no room to upload to).
+ */
+export function attachFiles(state, { room: name, files }) {
+  const room = state.rooms.get(name);
+  if (!room || !Array.isArray(files) || !files.length) return [];
+  if (room.draft) {
+    return [{ toast: "Send a first message to start the conversation, then attach files." }];
+  }
+  const { list, refused } = uploads.add(state.uploads, name, files);
+  state.uploads = list;
+  const effects = refused
+    ? [{ toast: `At most ${MAX_FILES} files go with one message: ${refused} left out.` }] : [];
+  return [...effects, ...pumpUploads(state)];
+}
+
+/** `loaded` of `total` bytes of upload `key` went out. */
+export function uploadProgress(state, key, loaded, total) {
+  state.uploads = uploads.progress(state.uploads, key, loaded, total);
+  return [];
+}
+
+/** Upload `key` is stored: `file` is the server's file object. */
+export function uploadDone(state, key, file) {
+  if (!file || !Number.isSafeInteger(file.id) || typeof file.name !== "string") {
+    return uploadFailed(state, key, { status: 500, message: "the server's answer is malformed" });
+  }
+  state.uploads = uploads.finish(state.uploads, key, file);
+  return pumpUploads(state);
+}
+
+/** Upload `key` failed: `answer` is {status (0: no answer), code, message}. */
+export function uploadFailed(state, key, answer) {
+  state.uploads = uploads.fail(state.uploads, key, uploads.failure(answer));
+  return pumpUploads(state);
+}
+
+/** Upload a failed file again. */
+export function retryUpload(state, key) {
+  state.uploads = uploads.retry(state.uploads, key);
+  return pumpUploads(state);
+}
+
+/** Take a file out of the box (stopping its upload; the controller forgets its bytes). */
+export function removeUpload(state, key) {
+  state.uploads = uploads.remove(state.uploads, key);
+  return pumpUploads(state);
+}
+
+/** Start queued uploads while fewer than PARALLEL_UPLOADS are on their way. */
+function pumpUploads(state) {
+  const effects = [];
+  let going = state.uploads.filter((item) => item.status === "uploading").length;
+  for (const item of state.uploads) {
+    if (going >= PARALLEL_UPLOADS) break;
+    if (item.status !== "queued") continue;
+    state.uploads = uploads.start(state.uploads, item.key);
+    effects.push({ upload: { key: item.key, room: item.room } });
+    going += 1;
+  }
+  return effects;
+}
+
+/** The files `ids` are drawn on screen at `now`: ask for the links they lack. */
+export function wantLinks(state, ids, now) {
+  return [...fetchLinks(linkCache.want(state.links, ids, now)), ...renewLater(state, now)];
+}
+
+/** The links asked for `asked` came: `items` [{id, url, thumbnail_url, expires_at}]. */
+export function linksReceived(state, asked, items, now) {
+  linkCache.received(state.links, asked, items, now);
+  return renewLater(state, now);
+}
+
+/** The request for the links of `asked` failed: asked again later. */
+export function linksFailed(state, asked, now) {
+  linkCache.failed(state.links, asked, now);
+  return renewLater(state, now);
+}
+
+/** A link of file `id` did not load: ask for a new one. */
+export function linkBroken(state, id, now) {
+  linkCache.broken(state.links, id);
+  return wantLinks(state, [id], now);
+}
+
+/** Renew the links about to expire (and retry those that failed) of the files drawn lately. */
+export function renewLinks(state, now) {
+  return [...fetchLinks(linkCache.due(state.links, now)), ...renewLater(state, now)];
+}
+
+function fetchLinks(ids) {
+  return linkCache.batches(ids).map((batch) => ({ fetchLinks: batch }));
+}
+
+function renewLater(state, now) {
+  const at = linkCache.nextDue(state.links);
+  if (at === null) return [];
+  const later = Math.min(MAX_LATER_MS, Math.max(0, at - now));
+  return [{ later, key: `links@${now + later}`, action: "renewLinks", args: [] }];
+}
+
+/** The reducers that `later` effects name (called with their args, then the time). */
+export const actions = { flushReads, retrySend, renewLinks };
 
 // -- changes to messages (protocol v2) -------------------------------------------------------
 
@@ -788,6 +927,9 @@ function roomFor(state, name) {
 
 function forgetRoom(state, name) {
   state.rooms.delete(name);
+  if (state.uploads.some((item) => item.room === name)) {
+    state.uploads = state.uploads.filter((item) => item.room !== name);
+  }
   if (state.outbox.some((item) => item.change && item.room === name)) {
     state.outbox = state.outbox.filter((item) => !(item.change && item.room === name));
   }

@@ -4,12 +4,15 @@
 // typed is the open room's draft (drafts.js): reported as it changes, and shown again when the
 // room is opened again, so each room keeps its own half-typed message. The box grows with what
 // it holds (up to MAX_ROWS, then it scrolls), keeps all of a long paste, counts the characters
-// near the server's limit, and does not send a message over it (textlimit.js).
+// near the server's limit, and does not send a message over it (textlimit.js). Files attached
+// in the room (view-attachments.js) go with the message: it may then have no text, and it
+// waits (the button is off) until they are all uploaded.
 
 import { $, h } from "./dom.js";
 import { draftOf } from "./drafts.js";
 import { currentRoom } from "./select.js";
 import { lengthNote, MAX_TEXT_CHARS, tooLong } from "./textlimit.js";
+import { readiness } from "./uploads.js";
 
 const MAX_ROWS = 8; // the box grows up to this many lines, then scrolls
 const TOUCH = matchMedia("(pointer: coarse)"); // a touch keyboard: its Enter key makes a line
@@ -19,6 +22,7 @@ export class ComposerView {
     this.on = {};
     this.room = null; // the room whose draft the box holds
     this.maxText = MAX_TEXT_CHARS;
+    this.attached = readiness([], null); // where the room's attachments stand
     const box = $("composer-text");
     $("composer").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -41,7 +45,10 @@ export class ComposerView {
     });
   }
 
-  /** Handlers: send(text, room), typing(), draft(room, text) (what the box holds now). */
+  /**
+   * Handlers: send(text, room) → whether it was sent (with the room's files), typing(),
+   * draft(room, text) (what the box holds now).
+   */
   bind(handlers) { this.on = handlers; }
 
   /** Say what Enter does: the touch keyboard's key label, and the hint under the box. */
@@ -56,7 +63,18 @@ export class ComposerView {
 
   send() {
     const box = $("composer-text");
-    if (!box.value.trim() || box.disabled || this.room === null) return;
+    const attached = this.attached;
+    if (box.disabled || this.room === null) return;
+    if (attached.count && !attached.ready) {
+      const note = $("composer-limit");
+      note.hidden = false;
+      note.classList.remove("over");
+      note.textContent = attached.failed
+        ? "Retry or remove the files that failed, then send."
+        : "The files are still uploading: send once they are done.";
+      return;
+    }
+    if (!box.value.trim() && !attached.ready) return;
     if (lengthNote(box.value, this.maxText).over) {
       const note = $("composer-limit");
       note.hidden = false;
@@ -65,7 +83,7 @@ export class ComposerView {
       return;
     }
     const room = this.room;
-    this.on.send(box.value, room);
+    if (!this.on.send(box.value, room)) return;
     box.value = "";
     this.on.draft(room, "");
     this.autosize();
@@ -110,7 +128,15 @@ export class ComposerView {
       this.showLength();
     }
     box.disabled = !room;
-    $("send").disabled = !room;
+    const attached = readiness(state.uploads, name);
+    if (attached.ready !== this.attached.ready || attached.count !== this.attached.count) {
+      this.showLength(); // a note about the files no longer holds
+    }
+    this.attached = attached;
+    $("send").disabled = !room || (attached.count > 0 && !attached.ready);
+    $("send").title = attached.count && !attached.ready
+      ? (attached.failed ? "Retry or remove the files that failed" : "Waiting for the uploads")
+      : "Send (Enter)";
     const label = !room ? "Message"
       : room.kind === "dm" ? `Message ${room.label}` : `Message #${room.name}`;
     box.placeholder = label;

@@ -14,6 +14,7 @@ import {
 } from "./select.js";
 import { Sightings } from "./sightings.js";
 import { sameUser } from "./store.js";
+import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
 
 const AT_BOTTOM_PX = 48;
@@ -27,7 +28,8 @@ export class ConversationView {
     this.scrollTick = 0; // the state's scrollTick last acted on
     this.landed = false; // whether the open room was scrolled to where it opens
     this.on = {};
-    this.message = new MessageView(() => this.on);
+    this.files = new FilesView(() => this.on);
+    this.message = new MessageView(() => this.on, this.files);
     const scroller = $("messages");
     // Which messages were seen on screen (sightings.js). Each node says its own room: an
     // entry delivered after another room was opened still counts.
@@ -54,7 +56,8 @@ export class ConversationView {
    * and leave() for the header's buttons, browseRooms() and createRoom() for those of the
    * empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
-   * remove(msgId) (asks first), jumpTo(msgId).
+   * remove(msgId) (asks first), jumpTo(msgId); for files: wantLinks(ids), linkBroken(id),
+   * openImage(file, opener), download(file).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -95,6 +98,7 @@ export class ConversationView {
       $("conv-topic").textContent = room.topic;
     }
     this.renderMessages(state, room);
+    this.files.apply(state.links, now);
     this.message.showJump(state);
     const typing = typingText(state, now);
     $("typing").replaceChildren(...(typing ? [
@@ -106,6 +110,7 @@ export class ConversationView {
     this.message.closePopup(false);
     for (const node of this.nodes.values()) this.observer.unobserve(node);
     this.nodes.clear();
+    this.files.reset();
     $("message-list").replaceChildren();
     $("jump").hidden = true;
     this.shown = room ? room.name : null;

@@ -1,6 +1,6 @@
 // One message of the open conversation, drawn from the state (select-messages.js): its text in
-// the Markdown subset (markdown.js), "(edited)", the tombstone of a deleted one, the quote of
-// the message it answers, reaction chips, and its actions (React, Reply, Edit, Delete), with the
+// the Markdown subset (markdown.js), its files (view-files.js), "(edited)", the tombstone of a
+// deleted one, the quote of the message it answers, reaction chips, and its actions (React, Reply, Edit, Delete), with the
 // two small popups that act on it: the actions menu and the reaction picker.
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
@@ -41,9 +41,13 @@ function icon(name) {
 }
 
 export class MessageView {
-  /** `handlers()` gives the conversation's handlers (they are bound after this is made). */
-  constructor(handlers) {
+  /**
+   * `handlers()` gives the conversation's handlers (they are bound after this is made);
+   * `files` draws messages' files (view-files.js).
+   */
+  constructor(handlers, files) {
     this.on = handlers;
+    this.files = files;
     this.popup = null; // {element, opener, msgId}
     this.jumpTick = 0;
     this.focusEdit = false;
@@ -108,8 +112,9 @@ export class MessageView {
       ["quote", view.quote, () => (view.quote ? this.quote(view.quote, state) : null)],
       ["meta", null, () => meta(message, state.me)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
-        message.mentions || null],
+        message.mentions || null, view.files.length > 0],
       () => (view.editing ? this.editor(view) : text(view, state.me))],
+      ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["edited", [view.edited && !view.editing, view.saving, view.editedTs],
         () => (view.edited && !view.editing ? h("span", {
           class: "msg-edited", title: view.saving ? "Saving your edit"
@@ -157,8 +162,9 @@ export class MessageView {
       h("div", { class: "msg-body" },
         quote ? this.quote(quote, state) : null,
         meta(message, state.me),
-        h("div", { class: "msg-text" }, render(parse(message.text, { mentions: null,
-          me: state.me })))),
+        message.text.trim() || !message.files ? h("div", { class: "msg-text" },
+          render(parse(message.text, { mentions: null, me: state.me }))) : null,
+        this.files.part(message.files || [])),
       h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
         formatTime(message.ts)),
     ];
@@ -421,6 +427,7 @@ function meta(message, me) {
 
 function text(view, me) {
   if (view.deleted) return h("div", { class: "msg-text deleted-text" }, "This message was deleted");
+  if (!view.text.trim() && view.files.length && !view.saving) return null; // the files say it all
   // While an edit is on its way, the server has not said whom the new text mentions.
   const mentions = view.saving ? null : view.message.mentions || [];
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
