@@ -19,6 +19,7 @@ from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room
 
 __all__ = [
     "EVENTS",
+    "NOTIFY_LEVELS",
     "REQUESTS",
     "AddContact",
     "Answer",
@@ -45,7 +46,6 @@ __all__ = [
     "MessageDeleted",
     "MessageEdited",
     "MessagePosted",
-    "NOTIFY_LEVELS",
     "NotifyChanged",
     "Ok",
     "Ping",

@@ -206,16 +206,22 @@ async def test_a_level_set_on_one_node_is_told_to_the_others(storage: Storage,
     """Another storage (another node) on the same database hears of a changed level, once
     per change, not of a level set to what it was."""
     heard: list[Change] = []
+    both = trio.Event()
+
+    def hear(notice: Change) -> None:
+        heard.append(notice)
+        if len([n for n in heard if isinstance(n, NotifyNotice)]) == 2:
+            both.set()
+
     with trio.fail_after(TIMEOUT):
         ann, = await users(storage, "Ann")
         await storage.create_room(ann.id, "team", private=False, topic="")
         async with open_storage(config) as other, trio.open_nursery() as nursery:
-            await nursery.start(other.follow_changes, heard.append)
+            await nursery.start(other.follow_changes, hear)
             await storage.set_notify(ann.id, "team", "none")
             await storage.set_notify(ann.id, "team", "none")
             await storage.set_notify(ann.id, "team", "all")
-            while len([n for n in heard if isinstance(n, NotifyNotice)]) < 2:
-                await trio.sleep(0.01)
+            await both.wait()
             nursery.cancel_scope.cancel()
     levels = [(n.room, n.user, n.notify) for n in heard if isinstance(n, NotifyNotice)]
     assert levels == [("team", "Ann", "none"), ("team", "Ann", "all")]
