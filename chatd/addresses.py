@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import trio
 
@@ -84,16 +85,22 @@ def _parse(addresses: Iterable[str]) -> list[IPAddress]:
     return [ipaddress.ip_address(a) for a in addresses]
 
 
-async def public_addresses(host: str, port: int, *, allow_private: bool = False) -> list[str]:
-    """The addresses ``host`` resolves to, in the resolver's order, if chatd may connect to
-    them: with ``allow_private``, all of them; otherwise all must be public.
+#: What resolves names: :func:`trio.socket.getaddrinfo`'s signature.
+Resolver = Callable[..., Awaitable[list[tuple[Any, ...]]]]
+
+
+async def public_addresses(host: str, port: int, *, allow_private: bool = False,
+                           getaddrinfo: Resolver = trio.socket.getaddrinfo) -> list[str]:
+    """The addresses ``host`` resolves to (by ``getaddrinfo``), in the resolver's order, if
+    chatd may connect to them: with ``allow_private``, all of them; otherwise all must be
+    public.
 
     Raises:
         RefusedAddress: the host does not resolve, or (without ``allow_private``) one of its
             addresses is not public.
     """
     try:
-        infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise RefusedAddress(f"the host {host!r} does not resolve ({exc})") from None
     found: list[str] = []

@@ -45,7 +45,7 @@ from typing import Any
 import httpcore
 import trio
 
-from chatd.addresses import RefusedAddress, public_addresses
+from chatd.addresses import RefusedAddress, Resolver, public_addresses
 from chatd.config import PushConfig
 from chatd.metrics import Metrics
 from chatd.rooms import RoomRegistry
@@ -114,16 +114,19 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's trio backend, connecting only to the addresses :mod:`chatd.addresses`
     allows for the host, and to nothing else (no second lookup behind the check's back)."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool,
+                 getaddrinfo: Resolver = trio.socket.getaddrinfo) -> None:
         self._inner = httpcore.TrioBackend()
         self._allow_private = allow_private
+        self._getaddrinfo = getaddrinfo
 
     async def connect_tcp(self, host: str, port: int,
                           timeout: float | None = None,  # noqa: ASYNC109 (httpcore's API)
                           local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None
                           ) -> httpcore.AsyncNetworkStream:
-        addresses = await public_addresses(host, port, allow_private=self._allow_private)
+        addresses = await public_addresses(host, port, allow_private=self._allow_private,
+                                           getaddrinfo=self._getaddrinfo)
         failure: Exception | None = None
         for address in addresses:
             try:

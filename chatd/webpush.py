@@ -197,8 +197,9 @@ def endpoint_origin(endpoint: str) -> str:
 
 def encrypt(plaintext: bytes, subscription: PushSubscription) -> bytes:
     """``plaintext`` encrypted to the subscription's keys (RFC 8291, ``aes128gcm``), with a
-    fresh ephemeral key and salt: the body of a push. Takes about a millisecond (a key
-    generation and a key agreement).
+    fresh ephemeral key and salt: the body of a push. About 0.1 ms (a key generation, a key
+    agreement and AES-GCM of a few hundred bytes; measured on the 2-core test machine), so
+    the pusher runs it on the event loop rather than pay a thread hand-off.
 
     Raises:
         ValueError: the subscription's keys are not valid (checked when it was stored).
