@@ -485,8 +485,10 @@ _SQL_FORGET_SUBSCRIPTION = "DELETE FROM push_subscriptions WHERE endpoint = $1 R
 # Three walks, each from keys: a conversation's members (two rows); the message's rows of
 # ``mentions`` (written with it, the sender aside) and those members' levels; the room's
 # members at 'all' (memberships_notify_all_idx). A room's other members, at its default
-# ('mentions'), cost nothing. Then each found user's subscriptions, by push_subscriptions_user_idx:
-# users without any drop out there.
+# ('mentions'), cost nothing. Then each found user's subscriptions and name, by key: users
+# without a subscription drop out there. The LATERALs with a LIMIT (far above what they can
+# find) keep each a probe per row: as plain joins the planner scans and hashes the whole
+# memberships, subscriptions and users tables to serve a handful of messages.
 _SQL_PUSH_TARGETS = """
 WITH b AS (
     SELECT r.id AS room_id, r.name AS room, r.kind, x.seq, x.sender_id
@@ -495,20 +497,36 @@ WITH b AS (
     JOIN messages x ON x.room_id = r.id AND x.seq = i.seq
 ), t AS (
     SELECT b.room, b.seq, m.user_id, 'dm' AS reason
-    FROM b JOIN memberships m ON m.room_id = b.room_id
-    WHERE b.kind = 'dm' AND m.user_id <> b.sender_id AND coalesce(m.notify, 'all') <> 'none'
+    FROM b CROSS JOIN LATERAL (
+        SELECT m.user_id FROM memberships m
+        WHERE b.kind = 'dm' AND m.room_id = b.room_id AND m.user_id <> b.sender_id
+          AND coalesce(m.notify, 'all') <> 'none'
+        ORDER BY m.user_id  -- the primary key's order: a probe of it, never a scan
+        LIMIT 2
+    ) m
     UNION ALL
     SELECT b.room, b.seq, mn.user_id, 'mention'
     FROM b JOIN mentions mn ON mn.room_id = b.room_id AND mn.seq = b.seq
-    JOIN memberships m ON m.room_id = b.room_id AND m.user_id = mn.user_id
-    WHERE b.kind = 'room' AND coalesce(m.notify, 'mentions') <> 'none'
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM memberships m
+        WHERE m.room_id = b.room_id AND m.user_id = mn.user_id
+          AND coalesce(m.notify, 'mentions') <> 'none'
+        LIMIT 1
+    ) m
+    WHERE b.kind = 'room'
     UNION ALL
     SELECT b.room, b.seq, m.user_id, 'message'
     FROM b JOIN memberships m ON m.room_id = b.room_id AND m.notify = 'all'
     WHERE b.kind = 'room' AND m.user_id <> b.sender_id
 )
 SELECT t.room, t.seq, t.reason, u.name AS user, s.endpoint, s.p256dh, s.auth
-FROM t JOIN push_subscriptions s ON s.user_id = t.user_id JOIN users u ON u.id = t.user_id
+FROM t CROSS JOIN LATERAL (
+    SELECT s.endpoint, s.p256dh, s.auth FROM push_subscriptions s
+    WHERE s.user_id = t.user_id
+    LIMIT 1000
+) s CROSS JOIN LATERAL (
+    SELECT u.name FROM users u WHERE u.id = t.user_id LIMIT 1
+) u
 ORDER BY t.room, t.seq
 """
 

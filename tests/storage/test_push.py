@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 import trio
 
@@ -26,6 +28,7 @@ from chatd.storage import (
     User,
     open_storage,
 )
+from chatd.storage.bridge import open_bridge
 from tests.helpers import make_config
 
 TIMEOUT = 20
@@ -230,3 +233,43 @@ async def test_a_level_set_on_one_node_is_told_to_the_others(storage: Storage,
 @pytest.fixture
 def config(tmp_path: Path, database_dsn: str) -> Config:
     return make_config(tmp_path, database_dsn)
+
+
+async def test_a_big_rooms_members_are_not_walked(storage: Storage, database_dsn: str) -> None:
+    """Looking up pushes for messages of a room of 20,000 members, a few at 'all', probes
+    keys (the message, its mentions, the members at 'all', their subscriptions): it scans
+    neither the room's memberships nor the subscriptions."""
+    from chatd.storage.postgres import _SQL_PUSH_TARGETS
+
+    with trio.fail_after(TIMEOUT * 3):
+        ann, = await users(storage, "ann")
+        await storage.create_room(ann.id, "big", private=False, topic="")
+        async with open_bridge(name="explain") as bridge:
+            conn: Any = await bridge.run(asyncpg.connect, database_dsn)
+            try:
+                await bridge.run(conn.execute, """
+                    INSERT INTO users (name, password_hash)
+                        SELECT 'u' || g, 'h' FROM generate_series(1, 20000) g;
+                    INSERT INTO memberships (room_id, user_id, notify)
+                        SELECT r.id, u.id, CASE WHEN u.id % 2000 = 0 THEN 'all' END
+                        FROM rooms r, users u WHERE r.name = 'big' AND u.name LIKE 'u%';
+                    INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth)
+                        SELECT 'https://p.example/' || id, id, 'k', 'a' FROM users
+                        WHERE name LIKE 'u%';
+                    ANALYZE users; ANALYZE memberships; ANALYZE push_subscriptions
+                """)
+                seqs = [await post(storage, ann, "big", f"@u{i} hi", mentions=(f"u{i}",))
+                        for i in range(1, 6)]
+                dm = (await storage.direct_room(ann.id, "u7")).room.name
+                dm_seq = await post(storage, ann, dm, "psst")
+                rows = await bridge.run(conn.fetch, "EXPLAIN " + _SQL_PUSH_TARGETS,
+                                        ["big"] * len(seqs) + [dm], [*seqs, dm_seq])
+                plan = "\n".join(row[0] for row in rows)
+            finally:
+                await bridge.run(conn.close)
+        found = await storage.push_targets([("big", seq) for seq in seqs] + [(dm, dm_seq)])
+    assert [t.user for t in found if t.reason == "dm"] == ["u7"]
+    assert len([t for t in found if t.reason == "message"]) == 10 * len(seqs)
+    assert len([t for t in found if t.reason == "mention"]) == len(seqs)
+    assert "Seq Scan on memberships" not in plan, plan
+    assert "Seq Scan on push_subscriptions" not in plan, plan
