@@ -51,13 +51,11 @@ export class Install {
     active = this;
   }
 
-  /** Open the room the address names, register the worker and listen to it. */
+  /** Open the room the address names (now and when it changes), register the worker and
+   * listen to it. */
   start() {
-    const room = roomFromHash(location.hash);
-    if (room !== null) {
-      history.replaceState(null, "", location.pathname + location.search);
-      this.openRoom(room);
-    }
+    this.followAddress();
+    window.addEventListener("hashchange", () => this.followAddress());
     // No worker outside a secure context (plain http other than localhost): the page works
     // as before, without the offline shell and pushes.
     if (!("serviceWorker" in navigator)) return;
@@ -73,6 +71,14 @@ export class Install {
         status.addEventListener("change", () => this.sync());
       }).catch(() => {});
     }
+  }
+
+  /** Open the room named by the address's "#room=NAME", and take that off the address. */
+  followAddress() {
+    const room = roomFromHash(location.hash);
+    if (room === null) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    this.openRoom(room);
   }
 
   message(event) {
