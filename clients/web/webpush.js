@@ -118,9 +118,10 @@ function clip(text, max) {
 
 /**
  * The notification a payload (from parsePushPayload) shows: {title, options} for
- * `registration.showNotification`. One tag per room, so a room's notifications replace each
- * other instead of piling up; a DM or a mention rings again (`renotify`), another message of a
- * room set to "all" replaces the last one quietly. Icons are resolved against `scope`.
+ * `registration.showNotification`. One tag per room ("chatd:NAME", the tag of the page's own
+ * notifications too), so a room's notifications replace each other instead of piling up; a
+ * DM or a mention rings again (`renotify`), another message of a room set to "all" replaces
+ * the last one quietly. Icons are resolved against `scope`.
  */
 export function notificationFor(payload, scope) {
   const { room, from, kind } = payload;
@@ -134,7 +135,7 @@ export function notificationFor(payload, scope) {
   if (!body) body = room ? "Sent files" : "New activity";
   const options = {
     body: clip(body, MAX_BODY),
-    tag: room ? `chatd-room:${room}` : "chatd",
+    tag: room ? `chatd:${room}` : "chatd",
     renotify: Boolean(room) && (kind === "dm" || kind === "mention"),
     icon: new URL("icons/icon-192.png", scope).href,
     badge: new URL("icons/badge-96.png", scope).href,

@@ -49,14 +49,32 @@ pytestmark = [pytest.mark.slow, needs_chromium]
 WEB = ROOT / "clients" / "web"
 MARK = '<meta name="chatd-test" content="a changed page">'
 
-# In the page: wait until a service worker controls it; its script URL.
-CONTROLLED = """async () => {
-  await navigator.serviceWorker.ready;
-  if (!navigator.serviceWorker.controller) {
-    await new Promise((resolve) => navigator.serviceWorker.addEventListener(
-      "controllerchange", resolve, { once: true }));
-  }
-  return navigator.serviceWorker.controller.scriptURL;
+# Conditions polled in the page by wait_in: each answers null until it holds.
+
+# A service worker controls the page: its script's URL.
+CONTROLLER = """async () => navigator.serviceWorker.controller
+  ? navigator.serviceWorker.controller.scriptURL : null"""
+
+# The shell caches are exactly one, other than `old`: its name.
+NEW_CACHE = """async (old) => {
+  const names = (await caches.keys()).filter((name) => name.startsWith("chatd-shell-"));
+  return names.length === 1 && names[0] !== old ? names[0] : null;
+}"""
+
+# The worker shows a notification with this {tag, body}: what the notifications say then.
+NOTIFICATIONS = """async ({ tag, body }) => {
+  const registration = await navigator.serviceWorker.ready;
+  const shown = await registration.getNotifications();
+  if (!shown.some((n) => n.tag === tag && n.body === body)) return null;
+  return shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data,
+    renotify: n.renotify, icon: n.icon, badge: n.badge }));
+}"""
+
+# No notification has this tag: the tags of those left.
+GONE = """async (tag) => {
+  const registration = await navigator.serviceWorker.ready;
+  const shown = await registration.getNotifications();
+  return shown.some((n) => n.tag === tag) ? null : shown.map((n) => ({ tag: n.tag }));
 }"""
 
 # In the page: the shell caches and what each holds (paths).
@@ -67,39 +85,6 @@ CACHES = """async () => {
     found[name] = (await cache.keys()).map((request) => new URL(request.url).pathname).sort();
   }
   return found;
-}"""
-
-# In the page: wait until the shell caches are exactly one, other than `old`; its name.
-NEW_CACHE = """async (old) => {
-  for (;;) {
-    const names = (await caches.keys()).filter((name) => name.startsWith("chatd-shell-"));
-    if (names.length === 1 && names[0] !== old) return names[0];
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}"""
-
-# In the page: wait until the worker shows a notification with this {tag, body}; what the
-# notifications shown then say.
-NOTIFICATIONS = """async ({ tag, body }) => {
-  const registration = await navigator.serviceWorker.ready;
-  for (;;) {
-    const shown = await registration.getNotifications();
-    if (shown.some((n) => n.tag === tag && n.body === body)) {
-      return shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data,
-        renotify: n.renotify, icon: n.icon, badge: n.badge }));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}"""
-
-# In the page: wait until no notification has this tag; the tags of those left.
-GONE = """async (tag) => {
-  const registration = await navigator.serviceWorker.ready;
-  for (;;) {
-    const shown = await registration.getNotifications();
-    if (!shown.some((n) => n.tag === tag)) return shown.map((n) => ({ tag: n.tag }));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }"""
 
 # In the worker: click the notification tagged `tag` (an untrusted event, to its listener).
@@ -130,9 +115,27 @@ def copied_daemon(tmp_path: Path, database_dsn: str) -> Iterator[WebRootDaemon]:
     yield from _running(WebRootDaemon(tmp_path, database_dsn, web_root))
 
 
+def wait_in(page: Page, check: str, arg: Any = None, *, what: str) -> Any:
+    """What the async function ``check(arg)`` answers in the page once it is not null
+    (polled; Playwright's evaluate has no timeout of its own, so this one fails after
+    TIMEOUT_MS rather than hang)."""
+    script = f"""async ({{ arg, limit }}) => {{
+      const check = {check};
+      const until = Date.now() + limit;
+      for (;;) {{
+        const found = await check(arg);
+        if (found !== null || Date.now() > until) return found;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }}
+    }}"""
+    found = page.evaluate(script, {"arg": arg, "limit": TIMEOUT_MS})
+    assert found is not None, f"timed out waiting for {what}"
+    return found
+
+
 def controlled(page: Page) -> str:
     """Wait until a service worker controls the page; its script's path."""
-    url = page.evaluate(CONTROLLED)
+    url = wait_in(page, CONTROLLER, what="a service worker to control the page")
     assert isinstance(url, str)
     return url.split("/", 3)[3]
 
@@ -227,7 +230,8 @@ def test_a_changed_page_is_served_fresh_and_replaces_the_cached_shell(
     page.reload()
     expect(marked).to_have_count(1)  # from the network, at once
     expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
-    new = page.evaluate(NEW_CACHE, old)  # the new worker installed, activated, cleaned up
+    # The new worker installed, activated and dropped the old cache.
+    new = wait_in(page, NEW_CACHE, old, what="the new shell cache alone")
     assert new != old
 
     daemon.stop()
@@ -335,9 +339,10 @@ def test_a_push_shows_a_notification_and_its_click_opens_the_room(
     _deliver(cdp, daemon.url, registration, {"room": "ops", "seq": 1, "from": "bob",
                                              "kind": "mention", "text": "@ann deploy?",
                                              "title": "bob in #ops"})
-    [shown] = page.evaluate(NOTIFICATIONS, {"tag": "chatd-room:ops", "body": "@ann deploy?"})
+    [shown] = wait_in(page, NOTIFICATIONS, {"tag": "chatd:ops", "body": "@ann deploy?"},
+                      what="the notification of #ops")
     assert shown == {
-        "title": "bob in #ops", "body": "@ann deploy?", "tag": "chatd-room:ops",
+        "title": "bob in #ops", "body": "@ann deploy?", "tag": "chatd:ops",
         "data": {"room": "ops", "seq": 1}, "renotify": True,
         "icon": f"{daemon.url}/icons/icon-192.png", "badge": f"{daemon.url}/icons/badge-96.png",
     }
@@ -347,21 +352,23 @@ def test_a_push_shows_a_notification_and_its_click_opens_the_room(
                                              "kind": "dm", "text": "lunch?", "title": "bob"})
     _deliver(cdp, daemon.url, registration, {"room": "ops", "seq": 2, "from": "bob",
                                              "kind": "message", "text": "", "title": ""})
-    page.evaluate(NOTIFICATIONS, {"tag": "chatd-room:@ann:bob", "body": "lunch?"})
-    shown_all = page.evaluate(NOTIFICATIONS, {"tag": "chatd-room:ops", "body": "Sent files"})
-    assert sorted(n["tag"] for n in shown_all) == ["chatd-room:@ann:bob", "chatd-room:ops"]
+    wait_in(page, NOTIFICATIONS, {"tag": "chatd:@ann:bob", "body": "lunch?"},
+            what="the notification of the DM")
+    shown_all = wait_in(page, NOTIFICATIONS, {"tag": "chatd:ops", "body": "Sent files"},
+                        what="the second notification of #ops")
+    assert sorted(n["tag"] for n in shown_all) == ["chatd:@ann:bob", "chatd:ops"]
     by_tag = {n["tag"]: n for n in shown_all}
-    assert by_tag["chatd-room:@ann:bob"]["renotify"] is True
-    assert by_tag["chatd-room:ops"]["renotify"] is False
-    assert by_tag["chatd-room:ops"]["title"] == "bob in #ops"
+    assert by_tag["chatd:@ann:bob"]["renotify"] is True
+    assert by_tag["chatd:ops"]["renotify"] is False
+    assert by_tag["chatd:ops"]["title"] == "bob in #ops"
 
     # A click on the #ops notification: the window opens #ops; the notification goes.
     worker = worker_of(ann.context, daemon.url)
-    assert worker.evaluate(CLICK, "chatd-room:ops") is True
+    assert worker.evaluate(CLICK, "chatd:ops") is True
     expect(room_button("ops")).to_have_attribute("aria-current", "page")
     expect(page.locator("#conv-title")).to_have_text("# ops")
-    remaining = page.evaluate(GONE, "chatd-room:ops")
-    assert [n["tag"] for n in remaining] == ["chatd-room:@ann:bob"]
+    remaining = wait_in(page, GONE, "chatd:ops", what="the clicked notification to close")
+    assert [n["tag"] for n in remaining] == ["chatd:@ann:bob"]
 
     # The address names a room: in a new window at start, and in this one when it changes.
     other = ann.context.new_page()

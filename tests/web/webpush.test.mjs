@@ -104,7 +104,7 @@ test("a DM rings again under its room's tag, with the sender as title", () => {
   assert.equal(title, "bob");
   assert.deepEqual(options, {
     body: "lunch?",
-    tag: "chatd-room:ann@bob",
+    tag: "chatd:ann@bob",
     renotify: true,
     icon: "https://chat.example/icons/icon-192.png",
     badge: "https://chat.example/icons/badge-96.png",
