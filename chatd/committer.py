@@ -16,6 +16,8 @@ is the second line of defence, and costs nothing while batches commit.
 
 Being the only publisher of locally committed messages is what keeps fan-out in seq order;
 ``flush`` lets a draining daemon wait until everything queued so far is committed and answered.
+After publishing, the batch's new entries go to ``on_committed`` (the pusher's queue, which
+never waits: chatd.pusher), so that Web Push costs the send path nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import trio
 
@@ -32,7 +34,7 @@ from chatd.metrics import Metrics
 from chatd.outbox import Delivery
 from chatd.protocol import codes, frame
 from chatd.rooms import PublishMany, RoomRegistry
-from chatd.storage import Appended, NewEntry, Storage, StorageUnavailable
+from chatd.storage import Appended, Message, NewEntry, Storage, StorageUnavailable
 from chatd.views import message_event
 
 __all__ = ["Committer", "Outcome", "SendJob"]
@@ -65,13 +67,17 @@ class Committer:
         registry: where committed messages are published.
         max_batch: the most messages stored in one transaction.
         queue_size: how many sends may wait; submitters wait when it is full.
+        on_committed: told each batch's new entries (not the duplicates) once they are
+            published; it must not block (it queues them with ``send_nowait``).
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
-                 *, max_batch: int = 1024, queue_size: int = 8192) -> None:
+                 *, max_batch: int = 1024, queue_size: int = 8192,
+                 on_committed: Callable[[Sequence[Message]], None] | None = None) -> None:
         self._storage = storage
         self._registry = registry
         self._metrics = metrics
+        self._on_committed = on_committed
         self._max_batch = max_batch
         self._send, self._receive = trio.open_memory_channel[SendJob | _Barrier](queue_size)
 
@@ -132,14 +138,21 @@ class Committer:
             failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
             outcomes = [failed] * len(batch)
         fresh: list[Delivery] = []
+        stored: list[Message] = []
         changes = 0
         for o in outcomes:
             if isinstance(o, Appended) and not o.duplicate:
                 m = o.message
                 fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
+                stored.append(m)
                 changes += m.kind != "message"
         if fresh:
             await self._registry.send(PublishMany(tuple(fresh)))
+            if self._on_committed is not None:
+                try:
+                    self._on_committed(stored)
+                except Exception:
+                    log.exception("handing committed messages on failed")
         self._metrics.messages_stored.inc(len(fresh) - changes)
         self._metrics.changes_stored.inc(changes)
         now = time.monotonic()

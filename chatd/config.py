@@ -122,6 +122,15 @@ class FilesConfig:
     unattached_seconds: float = 86400.0
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PushConfig:
+    subject: str = "mailto:admin@localhost"
+    allow_private_endpoints: bool = False
+    concurrency: int = 4
+    queue_size: int = 1000
+    ttl: int = 86400
+
+
 def shipped_web_root() -> Path:
     """The web page shipped with chatd.
 
@@ -171,6 +180,7 @@ class Config:
     auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
+    push: PushConfig = dataclasses.field(default_factory=PushConfig)
     path: Path | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
                                                    repr=False)
@@ -359,6 +369,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
+        "push.concurrency", "push.queue_size",
     ]
     for key in positive:
         section, _, name = key.partition(".")
@@ -372,6 +383,7 @@ def _validate(config: Config, problems: list[str]) -> None:
     if config.server.log_level.lower() not in {"debug", "info", "warning", "error"}:
         bad("server.log_level", "one of debug, info, warning, error")
     _validate_files(config, bad)
+    _validate_push(config, bad)
 
 
 def _validate_files(config: Config, bad: Any) -> None:
@@ -391,6 +403,18 @@ def _validate_files(config: Config, bad: Any) -> None:
             bad("files.s3_bucket", 'needed with [files] store = "s3"')
         if importlib.util.find_spec("boto3") is None:
             bad("files.store", "\"s3\" needs boto3: pip install 'chatd[s3]' (or boto3)")
+
+
+def _validate_push(config: Config, bad: Any) -> None:
+    push = config.push
+    subject = push.subject
+    if not ((subject.startswith("mailto:") and len(subject) > len("mailto:"))
+            or (subject.startswith("https://") and len(subject) > len("https://"))) \
+            or any(c.isspace() or not c.isprintable() for c in subject):
+        bad("push.subject", "a mailto: address or an https:// URL where the push services "
+            f"can reach the server's operator, got {subject!r}")
+    if not 0 <= push.ttl <= 28 * 86400:
+        bad("push.ttl", f"seconds from 0 to 2419200 (28 days), got {push.ttl}")
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:

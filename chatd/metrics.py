@@ -129,6 +129,38 @@ class Metrics:
             "messages that held them were deleted.", registry=self.registry,
         )
 
+        self.push_queued = Counter(
+            "chatd_push_queued", "Web Pushes queued to be sent (one per subscription).",
+            registry=self.registry,
+        )
+        self.push_sent = Counter(
+            "chatd_push_sent", "Web Pushes a push service took (2xx).", registry=self.registry,
+        )
+        self.push_retries = Counter(
+            "chatd_push_retries", "Web Pushes tried again after a 429, a 5xx, a timeout or a "
+            "network error.", registry=self.registry,
+        )
+        self.push_failed = Counter(
+            "chatd_push_failed", "Web Pushes given up, by reason: unavailable (still 429, 5xx "
+            "or unreachable after the last attempt), rejected (another answer: the VAPID "
+            "signature, a payload refused), refused (the endpoint's address is not public), "
+            "internal.", ["reason"], registry=self.registry,
+        )
+        for reason in ("unavailable", "rejected", "refused", "internal"):
+            self.push_failed.labels(reason=reason)
+        self.push_dropped = Counter(
+            "chatd_push_dropped", "Web Pushes not sent because a queue was full (or the "
+            "database did not answer the lookup), by stage: lookup (messages), send (pushes).",
+            ["stage"], registry=self.registry,
+        )
+        for stage in ("lookup", "send"):
+            self.push_dropped.labels(stage=stage)
+        self.push_subscriptions_removed = Counter(
+            "chatd_push_subscriptions_removed", "Push subscriptions removed because their "
+            "push service answered 404 or 410 (the browser unsubscribed, or was reset).",
+            registry=self.registry,
+        )
+
         self._gc = _GcTimes()
         self.registry.register(self._gc)
 

@@ -375,6 +375,11 @@ class RoomRegistry:
         """Whether anyone online here is in ``room`` (a snapshot, like :meth:`is_member`)."""
         return room in self.state.room_users
 
+    def is_online(self, user: str) -> bool:
+        """Whether ``user`` has a connection here, as of the commands applied so far (a
+        snapshot, like :meth:`is_member`)."""
+        return user in self.state.user_conns
+
     def is_member(self, user: str, room: str) -> bool:
         """Whether online ``user`` is in ``room``, as of the commands applied so far. A read
         of the actor's state, for checks that can do with a snapshot."""

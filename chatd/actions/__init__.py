@@ -1,8 +1,8 @@
 """Every operation of chatd, written once for both fronts.
 
 An operation is a plain async function ``(app, caller, request) -> result`` in one of the
-modules here (``rooms``, ``messages``, ``contacts``, ``session``; ``accounts`` for the
-HTTP-only ones). It takes the daemon's shared objects (:class:`App`), who asks
+modules here (``rooms``, ``messages``, ``contacts``, ``session``; ``accounts`` and ``push`` for
+the HTTP-only ones). It takes the daemon's shared objects (:class:`App`), who asks
 (:class:`Caller`) and a validated request (the protocol's request records), calls storage and
 the actors, and returns a reply event, a :class:`CatchUp` or an :class:`Append`, or raises
 :class:`~chatd.errors.ChatError`. :data:`OPERATIONS` lists them with what they need. The

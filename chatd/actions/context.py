@@ -32,6 +32,7 @@ from chatd.limits import ConnectionCounter, KeyedLimiter
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.protocol import Limits, ServerEvent, codes
+from chatd.pusher import Pusher
 from chatd.rooms import RoomRegistry
 from chatd.storage import NewEntry, Storage, User
 
@@ -80,7 +81,8 @@ class Endable(Protocol):
 class App:
     """Everything one daemon's operations and fronts share: the one context object.
 
-    The actors are always there (tests start the daemon as production does); ``sessions``
+    The actors are always there (tests start the daemon as production does; ``pusher``
+    sends Web Pushes and holds the VAPID key); ``sessions``
     are the live protocol connections of this node, ``draining`` is set once it stops;
     ``files`` is where uploaded files are kept, as ``[files] store`` says.
     """
@@ -93,6 +95,7 @@ class App:
     presence: PresenceTracker
     committer: Committer
     per_ip: ConnectionCounter
+    pusher: Pusher
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False

@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 
-from chatd.actions import OPERATIONS, App, Append, CatchUp, Stateless, accounts
+from chatd.actions import OPERATIONS, App, Append, CatchUp, Stateless, accounts, push
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.links import links, thumbnail
@@ -174,6 +174,10 @@ def _contact_from_path(request: Request, params: dict[str, str]) -> dict[str, An
     return {"user": params["user"]}
 
 
+def _notify_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {**json_body(request), "room": params["room"]}
+
+
 # -- accounts --------------------------------------------------------------------------------
 
 
@@ -198,6 +202,28 @@ async def _logout(request: Request, app: App, params: dict[str, str]) -> Reply:
 async def _me(request: Request, app: App, params: dict[str, str]) -> Reply:
     user, _ = await authenticate(request, app)
     return json_reply(200, await accounts.me(app, user))
+
+
+# -- Web Push --------------------------------------------------------------------------------
+
+
+async def _push_key(request: Request, app: App, params: dict[str, str]) -> Reply:
+    return json_reply(200, push.public_key(app))
+
+
+async def _push_subscribe(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    try:
+        return json_reply(201, await push.subscribe(app, user, json_body(request)))
+    except ChatError as exc:
+        if exc.code == codes.RATE_LIMITED:
+            app.metrics.rate_limited.labels("push_subscribe").inc()
+        raise
+
+
+async def _push_unsubscribe(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await push.unsubscribe(app, user, json_body(request)))
 
 
 # -- the daemon ------------------------------------------------------------------------------
@@ -256,12 +282,17 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/messages", {
         "GET": operation("history", _history_fields),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/notify", {
+        "PUT": operation("set_notify", _notify_fields),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),
     }),
     _route(r"/api/files/links", {"POST": links}),
     _route(r"/api/files/(?P<id>[0-9]{1,18})/(?P<name>[^/]*)", {"GET": download}),
     _route(r"/api/thumbnails/(?P<id>[0-9]{1,18})", {"GET": thumbnail}),
+    _route(r"/api/push/key", {"GET": _push_key}),
+    _route(r"/api/push/subscriptions", {"POST": _push_subscribe, "DELETE": _push_unsubscribe}),
     _route(r"/api/contacts", {
         "GET": operation("contacts"),
         "POST": operation("add_contact", _body, status=201,

@@ -1,0 +1,97 @@
+"""chatd.pusher without a daemon: which pushes a batch of messages makes (pure), and the
+network backend that connects only where the address check allowed."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import httpcore
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chatd.addresses import RefusedAddress
+from chatd.pusher import URGENCY, _PinnedBackend, jobs_for
+from chatd.storage import Message, PushSubscription, PushTarget
+from tests.pushservice import PushService
+
+REASONS = ("dm", "mention", "message")
+
+
+def message(room: str, seq: int) -> Message:
+    return Message(room=room, seq=seq, msg_id=seq, sender="ann", text=f"{room} {seq}", ts=0,
+                   nonce=str(seq))
+
+
+targets = st.lists(st.builds(
+    lambda room, seq, user, reason, sub: PushTarget(
+        room=room, seq=seq, user=user, reason=reason,
+        subscription=PushSubscription(endpoint=f"https://p.example/{user}/{sub}",
+                                      p256dh="k", auth="a")),
+    st.sampled_from(["team", "@ann:bob"]), st.integers(1, 3), st.sampled_from(["bob", "cid"]),
+    st.sampled_from(REASONS), st.integers(1, 2)), max_size=20)
+
+
+@given(targets, st.sets(st.sampled_from(["bob", "cid"])))
+def test_one_push_per_subscription_with_the_most_urgent_reason(
+        found: list[PushTarget], online: set[str]) -> None:
+    """Each (message, user) gets its most urgent reason (dm, then mention, then message),
+    sent once to each of their subscriptions; users online get nothing."""
+    messages = [message(room, seq) for room in ("team", "@ann:bob") for seq in (1, 2, 3)]
+    jobs = jobs_for(messages, found, online)
+    got = {(json.loads(j.payload)["room"], json.loads(j.payload)["seq"], j.user,
+            j.subscription.endpoint): (json.loads(j.payload)["kind"], j.urgency) for j in jobs}
+    assert len(got) == len(jobs)
+    expected: dict[tuple[str, int, str, str], str] = {}
+    for t in found:
+        if t.user in online:
+            continue
+        reasons = [x.reason for x in found if (x.room, x.seq, x.user) == (t.room, t.seq, t.user)]
+        best = min(reasons, key=REASONS.index)
+        expected[(t.room, t.seq, t.user, t.subscription.endpoint)] = best
+    assert got == {key: (reason, URGENCY[reason]) for key, reason in expected.items()}
+
+
+def test_targets_of_messages_not_in_the_batch_are_ignored() -> None:
+    stray = PushTarget(room="team", seq=9, user="bob", reason="dm",
+                       subscription=PushSubscription(endpoint="https://p.example/x",
+                                                     p256dh="k", auth="a"))
+    assert jobs_for([message("team", 1)], [stray]) == []
+
+
+def resolver(answer: str) -> Any:
+    """A resolver that answers ``answer`` for every name, as a DNS server could."""
+    asked: list[str] = []
+
+    async def getaddrinfo(host: str, port: int, **kwargs: Any) -> list[tuple[Any, ...]]:
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, port))]
+
+    getaddrinfo.asked = asked  # type: ignore[attr-defined]
+    return getaddrinfo
+
+
+async def test_a_connection_goes_to_the_checked_address(nursery: trio.Nursery) -> None:
+    """The backend connects to the address it resolved and judged, with the endpoint's
+    name in the request: push.example (which no real DNS resolves) reaches the service on
+    127.0.0.1, asked of the resolver once; without allow_private the same answer is refused
+    before anything connects."""
+    service = PushService()
+    await nursery.start(service.serve)
+    endpoint = f"http://push.example:{service.port}/push/x"
+    with trio.fail_after(20):
+        getaddrinfo = resolver("127.0.0.1")
+        async with httpcore.AsyncConnectionPool(
+                network_backend=_PinnedBackend(True, getaddrinfo)) as pool:
+            response = await pool.request("POST", endpoint, content=b"x")
+        assert response.status == 400  # it reached the service (which wants a real push)
+        assert service.requests == {"x": 1} and getaddrinfo.asked == ["push.example"]
+
+        async with httpcore.AsyncConnectionPool(
+                network_backend=_PinnedBackend(False, resolver("127.0.0.1"))) as pool:
+            with pytest.raises(RefusedAddress):
+                await pool.request("POST", endpoint, content=b"x")
+        assert service.connections == 1
