@@ -10,15 +10,15 @@
 //
 // Subscribing: GET /api/push/key; a subscription made for another key is replaced; the
 // subscription is posted when it differs from the last one posted from this browser for this
-// user (kept in localStorage). Logging out (or the session ending) deletes it on the server
+// user (kept in localStorage), and the endpoint it replaces is then deleted on the server. Logging out (or the session ending) deletes it on the server
 // while the token still works, unsubscribes it in the browser (a push service then answers the
 // server 410 for it, should the DELETE not have reached it), and closes the notifications
 // shown for the user.
 
 import * as api from "./api.js";
 import {
-  MESSAGE_TYPES, needsPost, postedRecord, roomFromHash, sameServerKey, subscriptionBody,
-  urlBase64ToUint8Array,
+  MESSAGE_TYPES, needsPost, postedRecord, replacedEndpoint, roomFromHash, sameServerKey,
+  subscriptionBody, urlBase64ToUint8Array,
 } from "./webpush.js";
 
 const POSTED_KEY = "chatd.push"; // {user, endpoint, p256dh, auth}: the last one posted
@@ -136,9 +136,15 @@ export class Install {
       });
     }
     const body = subscriptionBody(subscription.toJSON());
-    if (this.session !== session || !needsPost(loadPosted(), session.username, body)) return;
+    const saved = loadPosted();
+    if (this.session !== session || !needsPost(saved, session.username, body)) return;
     await api.addPushSubscription(session.token, body);
     savePosted(postedRecord(session.username, body));
+    const replaced = replacedEndpoint(saved, session.username, body);
+    if (replaced !== null) {
+      // Its push service would answer 410 for it sooner or later; tidy up now.
+      await api.removePushSubscription(session.token, replaced).catch(() => {});
+    }
   }
 
   /** The person left (`session`: the one that ended): no more pushes for them here. */

@@ -84,6 +84,20 @@ export function needsPost(saved, user, body) {
     || saved.auth !== body.keys.auth;
 }
 
+/**
+ * The endpoint posted before for `user` that `body` replaces (the browser renewed its
+ * subscription, or it was made again for a new server key), to delete on the server; null
+ * when there is none.
+ */
+export function replacedEndpoint(saved, user, body) {
+  if (!body || !saved || typeof saved !== "object" || typeof saved.user !== "string"
+    || typeof saved.endpoint !== "string" || !saved.endpoint) {
+    return null;
+  }
+  if (saved.user.toLowerCase() !== String(user).toLowerCase()) return null;
+  return saved.endpoint !== body.endpoint ? saved.endpoint : null;
+}
+
 /** The record needsPost compares against, for `body` posted for `user`. */
 export function postedRecord(user, body) {
   return { user, endpoint: body.endpoint, p256dh: body.keys.p256dh, auth: body.keys.auth };

@@ -21,14 +21,31 @@ that settles when the state is reached.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import json
+import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Worker, expect
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    Response,
+    Worker,
+    expect,
+)
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.conftest import (
@@ -39,6 +56,7 @@ from tests.browser.conftest import (
     Daemon,
     LineClient,
     _running,
+    http_json,
     needs_chromium,
     register_and_login,
 )
@@ -108,7 +126,7 @@ class WebRootDaemon(Daemon):
 
 
 @pytest.fixture
-def copied_daemon(tmp_path: Path, database_dsn: str) -> Iterator[WebRootDaemon]:
+def copied_daemon(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
     """As ``daemon``, serving a copy of clients/web (tmp_path/web)."""
     web_root = tmp_path / "web"
     shutil.copytree(WEB, web_root)
@@ -150,8 +168,10 @@ def worker_of(context: BrowserContext, base: str) -> Worker:
     for worker in context.service_workers:
         if worker.url == f"{base}/sw.js":
             return worker
-    return context.wait_for_event("serviceworker",
-                                  lambda worker: worker.url == f"{base}/sw.js")
+    found = context.wait_for_event("serviceworker",
+                                   lambda worker: worker.url == f"{base}/sw.js")
+    assert isinstance(found, Worker)
+    return found
 
 
 def shell_files() -> list[str]:
@@ -210,12 +230,13 @@ def test_reload_while_the_daemon_is_down_shows_the_page_and_its_banner(
 
 
 def test_a_changed_page_is_served_fresh_and_replaces_the_cached_shell(
-    copied_daemon: WebRootDaemon, sessions: list[Session], browser: Browser,
+    copied_daemon: Daemon, sessions: list[Session], browser: Browser,
 ) -> None:
     """While the server answers, the page comes from it, never from the worker's cache: a
     changed page shows at the next reload, the worker is replaced by one with the new shell
     (skipWaiting, clients.claim), the old cache goes, and the new page is what shows offline."""
     daemon = copied_daemon
+    assert isinstance(daemon, WebRootDaemon)
     ann = open_session(sessions, browser, DESKTOP)
     page = ann.page
     register(page, daemon.url, "ann")
@@ -324,7 +345,10 @@ def test_a_push_shows_a_notification_and_its_click_opens_the_room(
     log_in(page, daemon.url, "ann")
     expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
     controlled(page)
-    room_button = lambda name: page.locator(f'#room-list li[data-room="{name}"] button')  # noqa: E731
+
+    def room_button(name: str) -> Locator:
+        return page.locator(f'#room-list li[data-room="{name}"] button')
+
     room_button("dev").click()
     expect(room_button("dev")).to_have_attribute("aria-current", "page")
 
@@ -380,4 +404,207 @@ def test_a_push_shows_a_notification_and_its_click_opens_the_room(
     page.evaluate("location.hash = '#room=dev'")
     expect(room_button("dev")).to_have_attribute("aria-current", "page")
     expect(page).to_have_url(f"{daemon.url}/")
+    assert not ann.errors, ann.errors
+
+
+# -- the page's subscription -------------------------------------------------------------------
+
+# A stand-in for the browser's PushManager, as an init script: headless Chromium refuses every
+# subscription here ("Registration failed - permission denied", in an incognito context and
+# with no push service to reach), so the page's subscribe() gets this one. It keeps the
+# subscription in localStorage, as a browser keeps one across reloads, and counts calls.
+FAKE_PUSH = """(() => {
+  const KEY = "chatd-test.push";
+  const record = window.__push = { subscribe: [], unsubscribed: [], toJSON: 0 };
+  const b64 = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/[+]/g, "-").replace(/[/]/g, "_").replace(/=+$/, "");
+  const unb64 = (text) => Uint8Array.from(
+    atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4)),
+    (c) => c.charCodeAt(0));
+  const load = () => JSON.parse(localStorage.getItem(KEY) || "null");
+  function subscription(saved) {
+    return {
+      endpoint: saved.endpoint,
+      options: { userVisibleOnly: true, applicationServerKey: unb64(saved.key).buffer },
+      toJSON() {
+        record.toJSON += 1;
+        return { endpoint: saved.endpoint, expirationTime: null,
+          keys: { p256dh: "P256DH", auth: "AUTH" } };
+      },
+      async unsubscribe() {
+        record.unsubscribed.push(saved.endpoint);
+        localStorage.removeItem(KEY);
+        return true;
+      },
+    };
+  }
+  PushManager.prototype.getSubscription = async function () {
+    const saved = load();
+    return saved ? subscription(saved) : null;
+  };
+  PushManager.prototype.subscribe = async function (options) {
+    const key = b64(options.applicationServerKey);
+    record.subscribe.push({ userVisibleOnly: options.userVisibleOnly, key });
+    const n = Number(localStorage.getItem(KEY + ".n") || 0) + 1;
+    localStorage.setItem(KEY + ".n", String(n));
+    const saved = { endpoint: `ENDPOINT/${n}`, key };
+    localStorage.setItem(KEY, JSON.stringify(saved));
+    return subscription(saved);
+  };
+})();"""
+
+PUSH_KEY = "chatd-test.push"
+
+
+class PrivatePushDaemon(Daemon):
+    """A daemon that takes push endpoints on 127.0.0.1 (the fake subscriptions' endpoints)."""
+
+    def _spawn(self, extra: dict[str, str]) -> Any:
+        return super()._spawn({**extra, "CHATD_PUSH_ALLOW_PRIVATE_ENDPOINTS": "true"})
+
+
+@pytest.fixture
+def push_daemon(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
+    yield from _running(PrivatePushDaemon(tmp_path, database_dsn))
+
+
+def _fetch(dsn: str, query: str) -> list[tuple[Any, ...]]:
+    """Rows of a query, read from a thread of its own (Playwright's loop runs in this one)."""
+    rows: list[tuple[Any, ...]] = []
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows.extend(tuple(row) for row in await conn.fetch(query))
+        finally:
+            await conn.close()
+
+    worker = threading.Thread(target=lambda: asyncio.run(run()))
+    worker.start()
+    worker.join()
+    return rows
+
+
+def _stored(daemon: Daemon) -> list[tuple[str, str, str, str]]:
+    """The push subscriptions the daemon keeps: (user, endpoint, p256dh, auth)."""
+    return [(str(a), str(b), str(c), str(d)) for a, b, c, d in _fetch(daemon.dsn, """
+        SELECT u.name, s.endpoint, s.p256dh, s.auth
+        FROM push_subscriptions s JOIN users u ON u.id = s.user_id ORDER BY s.endpoint""")]
+
+
+@contextlib.contextmanager
+def replaced(page: Page, old: str) -> Iterator[Any]:
+    """Expect the page to POST a new subscription, then DELETE the one it replaces (`old`);
+    yields the POST's response (its ``value``) and returns once the DELETE is answered."""
+    def answer_to(method: str) -> Callable[[Response], bool]:
+        return lambda r: r.url.endswith("/api/push/subscriptions") and r.request.method == method
+
+    with (page.expect_response(answer_to("DELETE")) as deleted,
+          page.expect_response(answer_to("POST")) as posted):
+        yield posted
+    assert deleted.value.status == 200
+    assert deleted.value.request.post_data_json == {"endpoint": old}
+
+
+def _keys() -> tuple[str, str]:
+    """A browser's subscription keys: an uncompressed P-256 point and 16 bytes (base64url)."""
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return (base64.urlsafe_b64encode(point).rstrip(b"=").decode(),
+            base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode())
+
+
+# The page has looked at its subscription `count` times in this document (each sync does,
+# once it has the server's key): a POST, if any, was sent in the same turn.
+LOOKED = """async (count) => window.__push.toJSON >= count ? window.__push.toJSON : null"""
+
+
+def test_the_page_subscribes_once_allowed_and_unsubscribes_at_log_out(
+    push_daemon: Daemon, sessions: list[Session], browser: Browser,
+) -> None:
+    """Nothing is subscribed before notifications are allowed; once they are, the page
+    subscribes with the server's key (userVisibleOnly) and POSTs the subscription, which the
+    daemon keeps; a reload posts nothing new, a changed subscription is posted again, one
+    made for another key is replaced; log-out DELETEs it (before the token is revoked) and
+    unsubscribes."""
+    daemon = push_daemon
+    p256dh, auth = _keys()
+    ann = open_session(sessions, browser, DESKTOP)
+    ann.context.add_init_script(FAKE_PUSH.replace("ENDPOINT", "https://127.0.0.1:9/push")
+                                .replace("P256DH", p256dh).replace("AUTH", auth))
+    page = ann.page
+    requests: list[tuple[str, str]] = []
+    page.on("request", lambda request: requests.append((request.method, request.url)))
+    register(page, daemon.url, "ann")
+    controlled(page)
+    status, body = http_json(daemon.url, "GET", "/api/push/key")
+    assert status == 200, body
+    server_key = body["public_key"]
+
+    # Not allowed yet: the page asks for no subscription (and never asks for permission).
+    assert page.evaluate("Notification.permission") == "default"
+    assert page.evaluate("window.__push.subscribe") == []
+    assert _stored(daemon) == []
+
+    # Allowed (as a click on the page's button would): the page subscribes and posts.
+    with page.expect_response(lambda r: r.url == f"{daemon.url}/api/push/subscriptions"
+                              and r.request.method == "POST") as posted:
+        ann.context.grant_permissions(["notifications"], origin=daemon.url)
+    assert posted.value.status == 201
+    assert posted.value.request.post_data_json == {
+        "endpoint": "https://127.0.0.1:9/push/1", "keys": {"p256dh": p256dh, "auth": auth}}
+    assert page.evaluate("window.__push.subscribe") == [
+        {"userVisibleOnly": True, "key": server_key}]
+    assert _stored(daemon) == [("ann", "https://127.0.0.1:9/push/1", p256dh, auth)]
+
+    # A reload: the same subscription, already posted: nothing is sent.
+    page.reload()
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    wait_in(page, LOOKED, 1, what="the page to look at its subscription")
+    assert page.evaluate("window.__push.subscribe") == []
+    posts = [url for method, url in requests
+             if method == "POST" and url.endswith("/api/push/subscriptions")]
+    assert len(posts) == 1, requests
+
+    # The browser changed the subscription (a new endpoint): it is posted again.
+    page.evaluate("""(key) => localStorage.setItem(key, JSON.stringify({
+      ...JSON.parse(localStorage.getItem(key)), endpoint: "https://127.0.0.1:9/push/rotated" }))""",
+                  PUSH_KEY)
+    with replaced(page, "https://127.0.0.1:9/push/1") as posted:
+        page.reload()
+    assert posted.value.status == 201
+    assert posted.value.request.post_data_json["endpoint"] == "https://127.0.0.1:9/push/rotated"
+    assert _stored(daemon) == [("ann", "https://127.0.0.1:9/push/rotated", p256dh, auth)]
+
+    # A subscription made for another server key (data_dir reset): replaced by a new one.
+    other = bytearray(base64.urlsafe_b64decode(server_key + "=" * (-len(server_key) % 4)))
+    other[-1] ^= 1
+    other_key = base64.urlsafe_b64encode(bytes(other)).rstrip(b"=").decode()
+    page.evaluate("""([key, other]) => localStorage.setItem(key, JSON.stringify({
+      ...JSON.parse(localStorage.getItem(key)), key: other }))""", [PUSH_KEY, other_key])
+    with replaced(page, "https://127.0.0.1:9/push/rotated") as posted:
+        page.reload()
+    assert posted.value.status == 201
+    assert posted.value.request.post_data_json["endpoint"] == "https://127.0.0.1:9/push/2"
+    assert page.evaluate("window.__push.unsubscribed") == ["https://127.0.0.1:9/push/rotated"]
+    assert page.evaluate("window.__push.subscribe") == [
+        {"userVisibleOnly": True, "key": server_key}]
+    assert _stored(daemon) == [("ann", "https://127.0.0.1:9/push/2", p256dh, auth)]
+
+    # Log-out: the subscription is deleted while the token works, then unsubscribed.
+    requests.clear()
+    with page.expect_response(lambda r: r.url.endswith("/api/push/subscriptions")
+                              and r.request.method == "DELETE") as deleted:
+        page.get_by_role("button", name="Log out").click()
+    assert deleted.value.status == 200
+    assert deleted.value.request.post_data_json == {"endpoint": "https://127.0.0.1:9/push/2"}
+    expect(page.get_by_role("tab", name="Log in")).to_be_visible()
+    order = [(method, url.removeprefix(daemon.url)) for method, url in requests
+             if "/api/" in url]
+    assert order.index(("DELETE", "/api/push/subscriptions")) < order.index(
+        ("POST", "/api/logout")), order
+    assert page.evaluate("window.__push.unsubscribed") == [
+        "https://127.0.0.1:9/push/rotated", "https://127.0.0.1:9/push/2"]
+    assert page.evaluate("localStorage.getItem('chatd-test.push')") is None
+    assert _stored(daemon) == [], "each replaced one deleted, then the last"
     assert not ann.errors, ann.errors

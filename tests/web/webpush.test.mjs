@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  clientToFocus, needsPost, notificationFor, parsePushPayload, postedRecord, roomFromHash,
-  roomHash, roomUrl, sameServerKey, subscriptionBody, uint8ArrayToUrlBase64,
+  clientToFocus, needsPost, notificationFor, parsePushPayload, postedRecord, replacedEndpoint,
+  roomFromHash, roomHash, roomUrl, sameServerKey, subscriptionBody, uint8ArrayToUrlBase64,
   urlBase64ToUint8Array, visibleClients,
 } from "../../clients/web/webpush.js";
 
@@ -83,6 +83,17 @@ test("a subscription is posted again only when it or the user changed", () => {
   assert.equal(needsPost(saved, "ann", { ...body, keys: { p256dh: "BP", auth: "av" } }), true);
   assert.equal(needsPost("garbage", "ann", body), true, "a damaged record");
   assert.equal(needsPost(saved, "ann", null), false, "nothing to post");
+});
+
+test("the endpoint a new subscription replaces is the user's last one, if it differs", () => {
+  const body = { endpoint: "https://push.example/new", keys: { p256dh: "BP", auth: "au" } };
+  const old = postedRecord("ann", { ...body, endpoint: "https://push.example/old" });
+  assert.equal(replacedEndpoint(old, "Ann", body), "https://push.example/old");
+  assert.equal(replacedEndpoint(postedRecord("ann", body), "ann", body), null, "the same one");
+  assert.equal(replacedEndpoint(old, "bob", body), null, "another user's: not bob's to delete");
+  assert.equal(replacedEndpoint(null, "ann", body), null);
+  assert.equal(replacedEndpoint({ user: "ann" }, "ann", body), null);
+  assert.equal(replacedEndpoint(old, "ann", null), null);
 });
 
 test("a payload is read leniently: what is missing or wrong becomes a default", () => {
