@@ -13,10 +13,15 @@
 // Files: the bytes of each attached file are kept here under its key while the state has an
 // upload for it (uploads.js), and its XMLHttpRequest runs here; an upload the state let go of
 // (removed, sent, its room left) is stopped and its bytes forgotten when the state changes.
+//
+// The service worker and pushes (install.js) follow the session: the subscription is made
+// after each welcome (when notifications are allowed) and removed when the person leaves. A
+// room named by a notification click or the address opens once the welcome has listed it.
 
 import * as api from "./api.js";
 import { $, h, toast } from "./dom.js";
 import * as drafts from "./drafts.js";
+import { Install } from "./install.js";
 import * as outbox from "./outbox.js";
 import * as readmarks from "./readmarks.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
@@ -42,6 +47,11 @@ export class Controller {
     this.savedDrafts = null;
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
+    this.pendingRoom = null; // a room to open once the welcome has come (openRoom)
+    this.install = new Install({
+      shownRoom: () => (this.state ? this.state.current : null),
+      openRoom: (room) => this.openRoom(room),
+    });
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
@@ -152,6 +162,7 @@ export class Controller {
 
   /** Show the chat for the stored session, or the log-in form. */
   start() {
+    this.install.start();
     const session = api.loadSession();
     if (session) this.enter(session);
     else this.views.auth.show();
@@ -174,6 +185,7 @@ export class Controller {
     this.savedOutbox = this.state.outbox;
     this.savedDrafts = this.state.drafts;
     this.savedUploads = this.state.uploads;
+    this.install.signedIn(session);
     this.views.auth.hide();
     this.views.layout.showChat(true);
     clearTimeout(this.expiryTimer);
@@ -214,6 +226,7 @@ export class Controller {
     this.views.composer.reset();
     this.views.layout.showChat(false);
     if (revoke && session) forgetDrafts(session.username); // logged out on purpose
+    await this.install.signedOut(session); // while the token still works
     if (revoke) await api.logout(session);
     else api.forgetSession();
     this.views.auth.show(message);
@@ -224,6 +237,22 @@ export class Controller {
   /** A frame from the server (`request`: the request a reply answers). */
   receive(frame, request = null) {
     this.act(model.apply, frame, { request, now: Date.now() });
+    if (frame.op === "welcome" && this.state) {
+      if (this.pendingRoom !== null) this.openRoom(this.pendingRoom);
+      this.pendingRoom = null; // not one of the user's rooms: nothing to open
+      this.install.sync();
+    }
+  }
+
+  /** Show room `name` (a notification was clicked, or the address named it): now if the
+   * state has it, else once the welcome has come. */
+  openRoom(name) {
+    if (this.state && this.state.rooms.has(name)) {
+      this.pendingRoom = null;
+      this.choose(model.selectRoom, name);
+    } else {
+      this.pendingRoom = name;
+    }
   }
 
   /** A local action: a reducer of state.js with its arguments. */
