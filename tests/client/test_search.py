@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -39,7 +40,8 @@ def _message(**fields: object) -> MessagePosted:
 def test_search_spans() -> None:
     """A result: number, day and time, room, sender, then the snippet with hits in bold
     (between * without styles); line breaks as spaces; control characters made safe."""
-    snippet = [{"text": "the ", "hit": False}, {"text": "deployment", "hit": True},
+    snippet: list[dict[str, Any]] = [{"text": "the ", "hit": False},
+                                     {"text": "deployment", "hit": True},
                {"text": "\nis \x1b[2Jdone", "hit": False}, {"bogus": 1}]
     spans = search_spans(_message(), snippet, number=4, label="ops")
     assert re.fullmatch(rf"\[4\] {DAY_TIME} \[ops\] bob: the deployment is \ufffd\[2Jdone",
