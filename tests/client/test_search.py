@@ -42,7 +42,7 @@ def test_search_spans() -> None:
     (between * without styles); line breaks as spaces; control characters made safe."""
     snippet: list[dict[str, Any]] = [{"text": "the ", "hit": False},
                                      {"text": "deployment", "hit": True},
-               {"text": "\nis \x1b[2Jdone", "hit": False}, {"bogus": 1}]
+                                     {"text": "\nis \x1b[2Jdone", "hit": False}, {"bogus": 1}]
     spans = search_spans(_message(), snippet, number=4, label="ops")
     assert re.fullmatch(rf"\[4\] {DAY_TIME} \[ops\] bob: the deployment is \ufffd\[2Jdone",
                         plain_text(spans))
