@@ -24,6 +24,8 @@ notice is checked against storage, with the registry's epoch read before, exactl
 here may have come after the removal it tells of; chatd.rooms, "Membership").
 Revocations too (migration 0004): when a token is revoked anywhere (a log-out on another node,
 a new password set with ``chatd user passwd``), the sessions it opened on this node end.
+And notification levels (migration 0012): a level set on another node reaches the user's
+connections here as a ``notify`` event.
 
 Presence and typing are per node for now: a user online on another node shows as offline.
 """
@@ -37,11 +39,12 @@ from collections.abc import Callable
 import trio
 
 from chatd.outbox import Delivery
-from chatd.protocol import MemberJoined, MemberLeft, frame, is_dm_room
-from chatd.rooms import PublishMany, RoomRegistry
+from chatd.protocol import MemberJoined, MemberLeft, NotifyChanged, frame, is_dm_room
+from chatd.rooms import PublishMany, RoomRegistry, ToUser
 from chatd.storage import (
     Change,
     MembershipNotice,
+    NotifyNotice,
     RevocationNotice,
     Storage,
     StorageUnavailable,
@@ -89,6 +92,10 @@ class Relay:
                 if isinstance(notice, RevocationNotice):
                     if self._on_revoked is not None:
                         self._on_revoked(notice)
+                    continue
+                if isinstance(notice, NotifyNotice):
+                    await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
+                        room=notice.room, notify=notice.notify))))
                     continue
                 if not self._registry.has_members(notice.room):
                     continue  # nobody here to tell; they read it on join or resume

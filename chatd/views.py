@@ -13,6 +13,7 @@ from chatd.protocol import (
     MessagePosted,
     ReactionChanged,
     TopicChanged,
+    default_notify,
 )
 from chatd.storage import FileInfo, Message, Room, User
 
@@ -72,12 +73,14 @@ def message_object(message: Message) -> dict[str, Any]:
 
 def room_object(room: Room) -> dict[str, Any]:
     """A room as clients see it in ``welcome``, ``rooms``, ``create_room`` and /api/rooms.
-    ``member``, ``read_seq``, ``unread`` and ``mentions`` are the asking user's; ``peer`` is
-    there for a 1:1 conversation (kind ``dm``)."""
+    ``member``, ``read_seq``, ``unread``, ``mentions`` and ``notify`` are the asking user's
+    (``notify``: the level they set, else the default of the kind); ``peer`` is there for a
+    1:1 conversation (kind ``dm``)."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
         "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
         "read_seq": room.read_seq, "unread": room.unread, "mentions": room.mentions,
+        "notify": room.notify or default_notify(room.kind),
     }
     if room.peer is not None:
         obj["peer"] = room.peer

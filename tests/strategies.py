@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from chatd.protocol import (
+    NOTIFY_LEVELS,
     REQUESTS,
     AddContact,
     Answer,
@@ -39,6 +40,7 @@ from chatd.protocol import (
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    NotifyChanged,
     Ok,
     Ping,
     PresenceChanged,
@@ -53,6 +55,7 @@ from chatd.protocol import (
     Send,
     Sent,
     ServerEvent,
+    SetNotify,
     SetTopic,
     TopicChanged,
     Typing,
@@ -82,6 +85,7 @@ __all__ = [
     "json_values",
     "message_events",
     "nonces",
+    "notify_levels",
     "replies",
     "reply_ids",
     "request_ids",
@@ -131,6 +135,8 @@ file_ids = st.lists(msg_ids, max_size=MAX_FILES, unique=True).map(tuple)
 emojis = st.sampled_from(["👍", "❤️", "😂", "🎉", "👍🏽", "🏳️\u200d🌈", "🇫🇷", "1️⃣"])
 """Emoji in their normal (fully-qualified) form, as the parser gives them back."""
 tokens = st.text(_storable, min_size=1, max_size=MAX_TOKEN_CHARS)
+notify_levels = st.sampled_from(NOTIFY_LEVELS)
+"""A member's notification levels for a room."""
 
 
 def texts(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[str]:
@@ -177,6 +183,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "set_topic": st.builds(
             SetTopic, id=request_ids, room=any_room_names,
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
+        "set_notify": st.builds(SetNotify, id=request_ids, room=any_room_names,
+                                notify=notify_levels),
         "rooms": st.builds(Rooms, id=request_ids),
         "create_room": st.builds(
             CreateRoom, id=request_ids, room=room_names, private=st.booleans(),
@@ -304,7 +312,7 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
 _room_objects = st.fixed_dictionaries(
     {"room": any_room_names, "kind": st.sampled_from(["room", "dm"]),
      "private": st.booleans(), "topic": st.text(max_size=20), "last_seq": seqs},
-    optional={"peer": user_names, "unread": st.integers(0, 999)},
+    optional={"peer": user_names, "unread": st.integers(0, 999), "notify": notify_levels},
 )
 _presences = st.fixed_dictionaries(
     {"user": user_names, "status": st.sampled_from(["online", "offline"])}
@@ -340,10 +348,11 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(MemberLeft, room=any_room_names, user=user_names, by=st.none() | user_names),
     st.builds(UserTyping, room=any_room_names, user=user_names),
     st.builds(ReadMoved, room=any_room_names, seq=seqs),
+    st.builds(NotifyChanged, room=any_room_names, notify=notify_levels),
     st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
-``joined``, ``left``, ``typing``, ``read``, ``gap``)."""
+``joined``, ``left``, ``typing``, ``read``, ``notify``, ``gap``)."""
 
 _pages = st.lists(message_events | change_events, max_size=3).map(tuple)
 
@@ -361,11 +370,12 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
                last_seq=st.none() | seqs)),
     ([Join(room="a")],
      st.builds(JoinAccepted, room=any_room_names, last_seq=seqs, messages=_pages,
-               more=st.booleans(), private=st.booleans(), topic=st.text(max_size=20))),
+               more=st.booleans(), private=st.booleans(), topic=st.text(max_size=20),
+               notify=st.none() | notify_levels)),
     ([Leave(room="a"), Ping(), Typing(room="a")], st.builds(Ok)),
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Contacts(), AddContact(user="b"),
-      RemoveContact(user="b")],
+      RemoveContact(user="b"), SetNotify(room="a", notify="none")],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

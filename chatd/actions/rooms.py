@@ -20,13 +20,16 @@ from chatd.protocol import (
     MemberLeft,
     Ok,
     Read,
+    NotifyChanged,
     ReadMoved,
     Rooms,
+    SetNotify,
     SetTopic,
     Typing,
     UserTyping,
     Who,
     codes,
+    default_notify,
     frame,
     is_dm_room,
 )
@@ -44,6 +47,7 @@ __all__ = [
     "leave",
     "overview",
     "read",
+    "set_notify",
     "set_topic",
     "typing",
     "who",
@@ -76,6 +80,7 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
         id=request.id, room=request.room, last_seq=page.last_seq,
         messages=[message_event(m) for m in page.messages], more=page.more,
         private=joined.room.private, topic=joined.room.topic,
+        notify=joined.room.notify or default_notify(joined.room.kind),
     )
     return CatchUp(reply, {request.room: page.last_seq})
 
@@ -203,6 +208,17 @@ async def read(app: App, caller: Caller, request: Read) -> Answer:
     data = frame(ReadMoved(room=request.room, seq=seq))
     await app.registry.send(ToUser(user.name, data, exclude=caller.conn_id))
     return Answer(id=request.id, fields={"room": request.room, "seq": seq})
+
+
+async def set_notify(app: App, caller: Caller, request: SetNotify) -> Answer:
+    """Set the caller's notification level for a room they are in. Every connection of
+    theirs on this node is told (the caller's too: a page shows it from the event as from
+    any other device's change); other nodes are told through storage (chatd.cluster)."""
+    user = signed_in(caller)
+    level = await app.storage.set_notify(user.id, request.room, request.notify)
+    await app.registry.send(ToUser(user.name, frame(NotifyChanged(room=request.room,
+                                                                   notify=level))))
+    return Answer(id=request.id, fields={"room": request.room, "notify": level})
 
 
 async def set_topic(app: App, caller: Caller, request: SetTopic) -> Append:

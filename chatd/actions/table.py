@@ -35,6 +35,7 @@ from chatd.protocol import (
     Request,
     Rooms,
     Send,
+    SetNotify,
     SetTopic,
     Typing,
     Who,
@@ -81,6 +82,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Who: Operation(rooms.who),
     Typing: Operation(rooms.typing, rate=TYPING),
     Read: Operation(rooms.read),
+    SetNotify: Operation(rooms.set_notify),
     Send: Operation(messages.send, rate=SEND),
     Dm: Operation(messages.dm, rate=SEND),
     # Changes are entries of the log like messages, and cost what a send does: one bucket.

@@ -63,6 +63,7 @@ from chatd.protocol.events import (
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    NotifyChanged,
     Ok,
     Ping,
     PresenceChanged,
@@ -338,6 +339,7 @@ def _join_accepted(obj: Mapping[str, Any], rid: RequestId) -> JoinAccepted:
         id=rid, room=_str(obj, "room"), last_seq=_int(obj, "last_seq"),
         messages=_messages(obj), more=_bool(obj, "more", False),
         private=_bool(obj, "private", False), topic=_optional_str(obj, "topic") or "",
+        notify=_optional_str(obj, "notify"),
     )
 
 
@@ -373,6 +375,7 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                    by=_optional_str(obj, "by")),
     "typing": lambda obj: UserTyping(room=_str(obj, "room"), user=_str(obj, "user")),
     "read": lambda obj: ReadMoved(room=_str(obj, "room"), seq=_int(obj, "seq")),
+    "notify": lambda obj: NotifyChanged(room=_str(obj, "room"), notify=_str(obj, "notify")),
     "gap": lambda obj: Gap(room=_str(obj, "room"), after=_int(obj, "after"),
                            last_seq=_int(obj, "last_seq")),
 }

@@ -45,6 +45,8 @@ __all__ = [
     "MessageDeleted",
     "MessageEdited",
     "MessagePosted",
+    "NOTIFY_LEVELS",
+    "NotifyChanged",
     "Ok",
     "Ping",
     "PresenceChanged",
@@ -60,12 +62,14 @@ __all__ = [
     "Send",
     "Sent",
     "ServerEvent",
+    "SetNotify",
     "SetTopic",
     "TopicChanged",
     "Typing",
     "UserTyping",
     "Welcome",
     "Who",
+    "default_notify",
     "is_storable",
     "parse_request",
 ]
@@ -80,6 +84,16 @@ MAX_TOPIC_CHARS: Final = 256
 MAX_FILES: Final = 10  # files one message may attach
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
+
+#: A member's notification level for a room: every message, mentions (and, in a
+#: conversation, every message) only, or nothing.
+NOTIFY_LEVELS: Final = ("all", "mentions", "none")
+
+
+def default_notify(kind: str) -> str:
+    """The level of a membership nobody set: ``"all"`` for a 1:1 conversation (kind
+    ``dm``), ``"mentions"`` for a room."""
+    return "all" if kind == "dm" else "mentions"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,6 +297,16 @@ class SetTopic(Request):
     OP: ClassVar[str] = "set_topic"
     room: str
     topic: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetNotify(Request):
+    """The user's notification level for a room they are in (one of :data:`NOTIFY_LEVELS`),
+    kept on the server so that every device follows it."""
+
+    OP: ClassVar[str] = "set_notify"
+    room: str
+    notify: str
 
 
 #: The requests that change a room's log after the fact: each is an entry of the log.
@@ -533,13 +557,17 @@ class JoinAccepted(ServerEvent):
     more: bool
     private: bool = False
     topic: str = ""
+    notify: str | None = None  # the joiner's notification level for the room
 
     def wire(self) -> dict[str, Any]:
-        return {
+        obj: dict[str, Any] = {
             "op": self.OP, "id": self.id, "room": self.room, "last_seq": self.last_seq,
             "private": self.private, "topic": self.topic,
             "messages": [m.wire() for m in self.messages], "more": self.more,
         }
+        if self.notify is not None:
+            obj["notify"] = self.notify
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -592,6 +620,16 @@ class ReadMoved(ServerEvent):
     OP: ClassVar[str] = "read"
     room: str
     seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyChanged(ServerEvent):
+    """The user's notification level for a room changed (on any of their connections, on
+    any node)."""
+
+    OP: ClassVar[str] = "notify"
+    room: str
+    notify: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -822,6 +860,14 @@ def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     return Read(id=rid, room=_room(obj), seq=seq)
 
 
+def _notify(obj: Mapping[str, Any]) -> str:
+    value = obj.get("notify")
+    if value not in NOTIFY_LEVELS:
+        raise _Invalid("'notify' must be one of " + ", ".join(f'"{v}"' for v in NOTIFY_LEVELS))
+    assert isinstance(value, str)
+    return value
+
+
 _Parser = Callable[[Mapping[str, Any], RequestId, Limits], Request]
 
 
@@ -860,6 +906,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "delete": (Delete, _parse_delete),
     "react": (React, _parse_react),
     "set_topic": (SetTopic, _fields(SetTopic, room=_room, topic=_topic)),
+    "set_notify": (SetNotify, _fields(SetNotify, room=_room, notify=_notify)),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -878,6 +925,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "gap": (Gap,),
     "typing": (UserTyping,),
     "read": (ReadMoved,),
+    "notify": (NotifyChanged,),
 }
 
 

@@ -34,7 +34,10 @@ __all__ = [
     "NewChange",
     "NewEntry",
     "NewMessage",
+    "NotifyNotice",
     "Page",
+    "PushSubscription",
+    "PushTarget",
     "Room",
     "Storage",
     "StorageStatistics",
@@ -69,8 +72,10 @@ class Room:
     ``@a:b`` by :func:`chatd.protocol.names.dm_room_name`; ``peer`` is the other user's name
     as registered, seen from the user who asked). ``member``, ``read_seq`` and ``unread`` are
     the asking user's: their read marker and how many messages by others came after it (capped
-    at :data:`UNREAD_CAP`), and ``mentions``, how many of those name them. Methods that do not
-    say they fill them leave the defaults."""
+    at :data:`UNREAD_CAP`), and ``mentions``, how many of those name them; ``notify``, the
+    notification level they set for it (None: they set none, and the default of the kind,
+    :func:`chatd.protocol.default_notify`, applies). Methods that do not say they fill them
+    leave the defaults."""
 
     id: int
     name: str
@@ -84,6 +89,7 @@ class Room:
     read_seq: int = 0
     unread: int = 0
     mentions: int = 0  # unread messages that mention the user (capped at UNREAD_CAP)
+    notify: str | None = None  # the user's level as set; None: the default of the kind
 
 
 #: Unread counts stop at this many; clients show "999+".
@@ -263,7 +269,41 @@ class RevocationNotice:
     before: int | None = None
 
 
-Change = CommitNotice | MembershipNotice | RevocationNotice
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyNotice:
+    """Another node set ``user``'s notification level for ``room`` to ``notify``."""
+
+    node: str
+    room: str
+    user: str
+    notify: str
+
+
+Change = CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PushSubscription:
+    """A browser's Web Push subscription: its push service's ``endpoint`` (an https URL) and
+    the keys pushes are encrypted to, base64url as the browser gives them: ``p256dh`` (an
+    uncompressed P-256 point) and ``auth`` (16 bytes)."""
+
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PushTarget:
+    """A subscription of ``user`` that the message at ``seq`` of ``room`` should be pushed
+    to, and why: ``"dm"`` (a message of a 1:1 conversation), ``"mention"`` (it names them)
+    or ``"message"`` (their level for the room is ``all``)."""
+
+    room: str
+    seq: int
+    user: str
+    reason: str
+    subscription: PushSubscription
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -360,6 +400,31 @@ class Storage(Protocol):
     async def is_member(self, room: str, user: str) -> bool:
         """Whether ``user`` (a name) is a member of ``room`` now (False if either is unknown):
         the re-check that keeps the room registry from subscribing a removed member."""
+
+    async def set_notify(self, user_id: int, room: str, notify: str) -> str:
+        """Set the user's notification level for ``room`` (one of
+        :data:`chatd.protocol.NOTIFY_LEVELS`) and return it. Every node is told (a
+        :class:`NotifyNotice`) when it changed. Raises ChatError('not_found') for an unknown
+        room, ChatError('forbidden') for a non-member."""
+
+    async def add_push_subscription(self, user_id: int, subscription: PushSubscription, *,
+                                    keep: int) -> None:
+        """Store a subscription of the user (already validated), replacing the one with the
+        same endpoint, whoever had it; then keep only the user's ``keep`` newest ones."""
+
+    async def remove_push_subscription(self, user_id: int, endpoint: str) -> bool:
+        """Remove the user's subscription with this endpoint; False when they had none."""
+
+    async def forget_push_subscription(self, endpoint: str) -> bool:
+        """Remove the subscription with this endpoint, whoever has it (its push service said
+        it is gone); False when there was none."""
+
+    async def push_targets(self, entries: Sequence[tuple[str, int]]) -> list[PushTarget]:
+        """Who should get a push for each new message (``(room, seq)`` of messages just
+        committed), with each of their subscriptions: in a 1:1 conversation the other member
+        unless their level is ``none``; in a room the members it mentions unless ``none``,
+        and every member whose level is ``all``; never its sender. A member may appear once
+        per reason (the caller keeps one). Whether they are online is the caller's to know."""
 
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
         """Create a room with its owner as first member. Raises ChatError('conflict')."""

@@ -96,7 +96,10 @@ from chatd.storage.base import (
     NewChange,
     NewEntry,
     NewMessage,
+    NotifyNotice,
     Page,
+    PushSubscription,
+    PushTarget,
     RevocationNotice,
     Room,
     Storage,
@@ -134,6 +137,7 @@ APPEND_ATTEMPTS = 3
 COMMIT_CHANNEL = "chatd_commits"
 MEMBERS_CHANNEL = "chatd_members"
 REVOCATIONS_CHANNEL = "chatd_revocations"  # migration 0004
+LEVELS_CHANNEL = "chatd_levels"  # migration 0012
 LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 30.0
 
@@ -183,8 +187,9 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
 # does. The ORDER BY is there for the planner: without it, it may pick a bitmap scan, which
 # collects every entry after the marker before the LIMIT applies.
 # Unread mentions walk the member's own rows of ``mentions`` (migration 0006) from the marker.
+# The notification level is a column of the membership (migration 0012): no lookup of its own.
 _MEMBER_COLUMNS = f"""
-true AS member, m.read_seq, peer.name AS peer, (
+true AS member, m.read_seq, m.notify, peer.name AS peer, (
     SELECT count(*) FROM (
         SELECT 1 FROM messages x
         WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.sender_id <> m.user_id
@@ -282,8 +287,8 @@ SELECT * FROM (
     )
     UNION ALL
     (
-        SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS peer,
-               0::bigint AS unread, 0::bigint AS mentions
+        SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS notify,
+               NULL::text AS peer, 0::bigint AS unread, 0::bigint AS mentions
         FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
         WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
           AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
@@ -308,13 +313,13 @@ WITH r AS (
 SELECT {_ROOM_COLUMNS} FROM r LEFT JOIN users o ON o.id = r.owner_id
 """
 
-# Joins a public room the user is not in yet; reports what it found and did.
+# Joins a public room the user is not in yet; reports what it found and did, with the
+# notification level of a member who was one already.
 _SQL_JOIN_ROOM = f"""
 WITH r AS (
-    SELECT {_ROOM_COLUMNS}, peer.name AS peer,
-           EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
-               AS was_member
+    SELECT {_ROOM_COLUMNS}, peer.name AS peer, me.user_id IS NOT NULL AS was_member, me.notify
     FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
+    LEFT JOIN memberships me ON me.room_id = r.id AND me.user_id = $2
     {_PEER_JOIN.format(me="$2")}
     WHERE r.name = $1
 ), joined AS (
@@ -442,6 +447,69 @@ WITH r AS (
     RETURNING m.read_seq
 )
 SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT read_seq FROM marked) AS read_seq
+"""
+
+# Like the read marker: notify is NULL for a non-member.
+_SQL_SET_NOTIFY = """
+WITH r AS (
+    SELECT id FROM rooms WHERE name = $1
+), set_ AS (
+    UPDATE memberships m SET notify = $3 FROM r WHERE m.room_id = r.id AND m.user_id = $2
+    RETURNING m.notify
+)
+SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT notify FROM set_) AS notify
+"""
+
+# -- push subscriptions ------------------------------------------------------------------------
+
+# Subscriptions of one user queue on their row, so that together they keep within the limit.
+_SQL_LOCK_SUBSCRIBER = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
+_SQL_ADD_SUBSCRIPTION = """
+INSERT INTO push_subscriptions AS s (endpoint, user_id, p256dh, auth) VALUES ($1, $2, $3, $4)
+ON CONFLICT (endpoint) DO UPDATE
+SET user_id = EXCLUDED.user_id, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
+    created_at = now()
+"""
+_SQL_TRIM_SUBSCRIPTIONS = """
+DELETE FROM push_subscriptions WHERE endpoint IN (
+    SELECT endpoint FROM push_subscriptions WHERE user_id = $1
+    ORDER BY created_at DESC, endpoint OFFSET $2
+)
+"""
+_SQL_REMOVE_SUBSCRIPTION = """
+DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2 RETURNING 1
+"""
+_SQL_FORGET_SUBSCRIPTION = "DELETE FROM push_subscriptions WHERE endpoint = $1 RETURNING 1"
+
+# Who gets a push for each new message ($1 rooms, $2 seqs), with each of their subscriptions.
+# Three walks, each from keys: a conversation's members (two rows); the message's rows of
+# ``mentions`` (written with it, the sender aside) and those members' levels; the room's
+# members at 'all' (memberships_notify_all_idx). A room's other members, at its default
+# ('mentions'), cost nothing. Then each found user's subscriptions, by push_subscriptions_user_idx:
+# users without any drop out there.
+_SQL_PUSH_TARGETS = """
+WITH b AS (
+    SELECT r.id AS room_id, r.name AS room, r.kind, x.seq, x.sender_id
+    FROM unnest($1::text[], $2::bigint[]) AS i(room, seq)
+    JOIN rooms r ON r.name = i.room
+    JOIN messages x ON x.room_id = r.id AND x.seq = i.seq
+), t AS (
+    SELECT b.room, b.seq, m.user_id, 'dm' AS reason
+    FROM b JOIN memberships m ON m.room_id = b.room_id
+    WHERE b.kind = 'dm' AND m.user_id <> b.sender_id AND coalesce(m.notify, 'all') <> 'none'
+    UNION ALL
+    SELECT b.room, b.seq, mn.user_id, 'mention'
+    FROM b JOIN mentions mn ON mn.room_id = b.room_id AND mn.seq = b.seq
+    JOIN memberships m ON m.room_id = b.room_id AND m.user_id = mn.user_id
+    WHERE b.kind = 'room' AND coalesce(m.notify, 'mentions') <> 'none'
+    UNION ALL
+    SELECT b.room, b.seq, m.user_id, 'message'
+    FROM b JOIN memberships m ON m.room_id = b.room_id AND m.notify = 'all'
+    WHERE b.kind = 'room' AND m.user_id <> b.sender_id
+)
+SELECT t.room, t.seq, t.reason, u.name AS user, s.endpoint, s.p256dh, s.auth
+FROM t JOIN push_subscriptions s ON s.user_id = t.user_id JOIN users u ON u.id = t.user_id
+ORDER BY t.room, t.seq
 """
 
 _SQL_CONTACTS = """
@@ -831,6 +899,8 @@ def _parse_notice(channel: str, payload: str) -> Change | None:
     ours."""
     if channel == REVOCATIONS_CHANNEL:
         return _parse_revocation(payload)
+    if channel == LEVELS_CHANNEL:
+        return _parse_level(payload)
     parts = payload.split(" ")
     if len(parts) != 4:
         return None
@@ -844,6 +914,14 @@ def _parse_notice(channel: str, payload: str) -> Change | None:
                             last_seq=int(parts[3]))
     except ValueError:
         return None
+
+
+def _parse_level(payload: str) -> NotifyNotice | None:
+    """'<node> <room> <level> <user>' (migration 0012); the user's name is the rest."""
+    parts = payload.split(" ", 3)
+    if len(parts) != 4 or not all(parts):
+        return None
+    return NotifyNotice(node=parts[0], room=parts[1], notify=parts[2], user=parts[3])
 
 
 def _parse_revocation(payload: str) -> RevocationNotice | None:
@@ -881,9 +959,9 @@ def _user(row: Any) -> User:
 
 def _room(row: Any, **view: Any) -> Room:
     """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
-    ``read_seq``, ``unread``, ``mentions``, ``peer``) from the row where it has those
+    ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``) from the row where it has those
     columns, else from ``view``, else the defaults."""
-    for key in ("member", "read_seq", "unread", "mentions", "peer"):
+    for key in ("member", "read_seq", "unread", "mentions", "peer", "notify"):
         value = row.get(key)
         if value is not None:
             view[key] = value
@@ -1308,6 +1386,47 @@ class PostgresStorage:
 
     # -- contacts ----------------------------------------------------------------------------
 
+    async def set_notify(self, user_id: int, room: str, notify: str) -> str:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_NOTIFY, room, user_id, notify)
+        if not row["found"]:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if row["notify"] is None:
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+        return str(row["notify"])
+
+    # -- push subscriptions -------------------------------------------------------------------
+
+    async def add_push_subscription(self, user_id: int, subscription: PushSubscription, *,
+                                    keep: int) -> None:
+        await self._run(self._do_add_push_subscription, user_id, subscription, keep)
+
+    async def _do_add_push_subscription(self, user_id: int, subscription: PushSubscription,
+                                        keep: int) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SQL_LOCK_SUBSCRIBER, user_id)
+            await conn.execute(_SQL_ADD_SUBSCRIPTION, subscription.endpoint, user_id,
+                               subscription.p256dh, subscription.auth)
+            await conn.execute(_SQL_TRIM_SUBSCRIPTIONS, user_id, keep)
+
+    async def remove_push_subscription(self, user_id: int, endpoint: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_REMOVE_SUBSCRIPTION, user_id,
+                                    endpoint))
+
+    async def forget_push_subscription(self, endpoint: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_FORGET_SUBSCRIPTION, endpoint))
+
+    async def push_targets(self, entries: Sequence[tuple[str, int]]) -> list[PushTarget]:
+        if not entries:
+            return []
+        rows = await self._run(self._pool.fetch, _SQL_PUSH_TARGETS,
+                               [room for room, _ in entries], [seq for _, seq in entries])
+        return [PushTarget(room=row["room"], seq=row["seq"], user=row["user"],
+                           reason=row["reason"],
+                           subscription=PushSubscription(endpoint=row["endpoint"],
+                                                         p256dh=row["p256dh"],
+                                                         auth=row["auth"]))
+                for row in rows]
+
     async def contacts(self, user_id: int) -> list[str]:
         rows = await self._run(self._pool.fetch, _SQL_CONTACTS, user_id)
         return sorted((row["name"] for row in rows), key=str.lower)
@@ -1643,6 +1762,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(COMMIT_CHANNEL, callback)
         await conn.add_listener(MEMBERS_CHANNEL, callback)
         await conn.add_listener(REVOCATIONS_CHANNEL, callback)
+        await conn.add_listener(LEVELS_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise
