@@ -5,7 +5,7 @@
 
 import { h } from "./dom.js";
 
-let open = null; // {element, opener, onClose}
+let open = null; // {element, opener, onClose, back}
 
 document.addEventListener("pointerdown", (event) => {
   if (open && !open.element.contains(event.target) && !open.opener.contains(event.target)) {
@@ -22,9 +22,10 @@ export function isOpenFrom(opener) {
 /**
  * Open a menu under `opener` (or at `point` {x, y}, for a context menu): `items` are
  * [{label, checked?, run}]; `checked` makes them radio items. Focus goes to the checked item
- * (else the first). Returns the menu element.
+ * (else the first). `back()` gives what takes the focus when the menu closes (by default the
+ * opener; one drawn anew meanwhile has a successor). Returns the menu element.
  */
-export function openMenu(opener, { label, items, point = null }) {
+export function openMenu(opener, { label, items, point = null, back = () => opener }) {
   const buttons = items.map((item) => {
     const radio = item.checked !== undefined;
     return h("button", {
@@ -51,7 +52,7 @@ export function openMenu(opener, { label, items, point = null }) {
       closePopup(false);
     }
   });
-  place(opener, menu, point);
+  place(opener, menu, point, () => {}, back);
   (buttons.find((b) => b.getAttribute("aria-checked") === "true") || buttons[0])?.focus();
   return menu;
 }
@@ -72,10 +73,11 @@ export function closePopup(refocus) {
     popup.opener.setAttribute("aria-expanded", "false");
   }
   popup.onClose();
-  if (refocus && popup.opener.isConnected) popup.opener.focus();
+  const back = refocus ? popup.back() : null;
+  if (back && back.isConnected) back.focus();
 }
 
-function place(opener, element, point, onClose = () => {}) {
+function place(opener, element, point, onClose = () => {}, back = () => opener) {
   closePopup(false);
   document.body.append(element);
   element.addEventListener("keydown", (event) => {
@@ -103,5 +105,5 @@ function place(opener, element, point, onClose = () => {}) {
   element.style.top = `${Math.round(Math.max(4, top))}px`;
   element.style.left = `${Math.round(Math.max(4, left))}px`;
   if (opener.hasAttribute("aria-expanded")) opener.setAttribute("aria-expanded", "true");
-  open = { element, opener, onClose };
+  open = { element, opener, onClose, back };
 }

@@ -76,6 +76,10 @@ export class AlertsView {
     openMenu(opener, {
       label: `Notifications for ${roomLabel(room)}`,
       point,
+      // The sidebar is drawn anew on every change: its room's button of the moment.
+      back: () => (opener.isConnected ? opener : [...document.querySelectorAll(
+        "#sidebar li[data-room]")].find((li) => li.dataset.room === name)
+        ?.querySelector("button") || $("composer-text")),
       items: levelsFor(room).map((choice) => ({
         label: levelLabel(choice), value: choice, checked: choice === level,
         run: () => this.on.setNotify(room.name, choice),
@@ -129,8 +133,8 @@ export class AlertsView {
         h("input", { type: "checkbox", id: "alert-sound", checked: settings.sound,
           onchange: (event) => this.on.setAlerts({ sound: event.target.checked }) }),
         " Play a sound"),
-      h("p", { class: "hint" }, "Each room's own setting: the bell in its header, or "
-        + "right-click it in the list."));
+      h("p", { class: "hint" }, "Each room has its own setting: the bell in its header, or "
+        + "its menu in the list (right-click, or a long press)."));
     if (focused && $(focused)) $(focused).focus();
     else if (focused === "alert-enable") panel.querySelector("input, button")?.focus();
   }

@@ -43,8 +43,15 @@ export class SidebarView {
   }
 
   renderList(list, rooms, state, empty) {
+    // The list is drawn anew: a room's button that had the focus gives it to its successor.
+    const focused = list.contains(document.activeElement)
+      ? document.activeElement.closest("li[data-room]")?.dataset.room : undefined;
     list.replaceChildren(...(rooms.length ? rooms.map((room) => this.roomItem(room, state))
       : [h("li", { class: "side-empty" }, empty)]));
+    if (focused !== undefined) {
+      [...list.querySelectorAll("li[data-room]")].find((li) => li.dataset.room === focused)
+        ?.querySelector("button")?.focus({ preventScroll: true });
+    }
   }
 
   roomItem(room, state) {

@@ -45,7 +45,7 @@ from tests.browser.conftest import (
     register_and_login,
 )
 from tests.browser.test_page_defects import axe_serious
-from tests.browser.test_web import Session, log_in, register, send, shot
+from tests.browser.test_web import Session, log_in, register, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -70,8 +70,8 @@ COUNTERS = """
 """
 
 FAKE_NOTIFICATIONS = """(() => {
-%s
-  let permission = "%s";
+/*COUNTERS*/
+  let permission = "/*PERMISSION*/";
   class RecordedNotification extends EventTarget {
     static get permission() { return permission; }
     static requestPermission(callback) {
@@ -97,7 +97,7 @@ FAKE_NOTIFICATIONS = """(() => {
 })();"""
 
 RECORD_NOTIFICATIONS = """(() => {
-%s
+/*COUNTERS*/
   const Real = window.Notification;
   class RecordedNotification extends Real {
     constructor(title, options = {}) {
@@ -114,7 +114,7 @@ RECORD_NOTIFICATIONS = """(() => {
     return Real.requestPermission(...args);
   };
   window.Notification = RecordedNotification;
-})();""" % COUNTERS
+})();""".replace("/*COUNTERS*/", COUNTERS)
 
 HIDDEN_TAB = """(() => {
   let hidden = false;
@@ -130,7 +130,8 @@ HIDDEN_TAB = """(() => {
 
 
 def fake(permission: str) -> str:
-    return FAKE_NOTIFICATIONS % (COUNTERS, permission)
+    return FAKE_NOTIFICATIONS.replace("/*COUNTERS*/", COUNTERS).replace(
+        "/*PERMISSION*/", permission)
 
 
 def person(sessions: list[Session], browser: Browser, script: str,
@@ -389,7 +390,8 @@ def test_a_room_muted_on_one_page_is_muted_on_the_other_at_once(
     expect(other.locator("#room-notify")).to_have_accessible_name(
         "Notifications for #general: All messages")
 
-    # Now every message of #general notifies (Ann is in #random).
+    # Now every message of #general notifies (Ann is in #random; her second page, looking at
+    # #general, reads it).
     room_button(page, "random").click()
     bob.request("send", room="general", text="plain words", nonce="b1")
     expect_count(page, "notified", 1)
@@ -399,15 +401,25 @@ def test_a_room_muted_on_one_page_is_muted_on_the_other_at_once(
     menu = level_menu(page)
     menu.get_by_role("menuitemradio", name="Muted").click()
     expect(room_button(page, "general")).to_have_class(re.compile(r"\bmuted\b"))
+    expect(room_button(page, "general")).to_be_focused()  # drawn anew, the focus kept
     expect(room_button(other, "general")).to_have_class(re.compile(r"\bmuted\b"))
     expect(other.locator("#room-notify")).to_have_accessible_name(
         "Notifications for #general: Muted")
 
+    # The keyboard reaches the same menu (Shift+F10 on the room), and Escape closes it.
+    room_button(page, "random").press("Shift+F10")
+    expect(level_menu(page)).to_have_accessible_name("Notifications for #random")
+    expect(level_menu(page).get_by_role("menuitemradio", name="Mentions only")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(level_menu(page)).to_have_count(0)
+    expect(room_button(page, "random")).to_be_focused()
+
     hide(page)
+    hide(other)  # else the second page, looking at #general, would read what comes
     bob.request("send", room="general", text="@ann still there?", nonce="b2")
     bob.request("send", room="general", text="more words", nonce="b3")
     expect(room_button(page, "general")).to_have_accessible_name(
-        re.compile(r"muted, 3 unread, 1 mentioning you$"))
+        re.compile(r"muted, 2 unread, 1 mentioning you$"))
     expect(page).to_have_title("(1*) #random · chatd")  # only the mention counts
     assert made(page) and len(made(page)) == 1, made(page)
     expect_count(page, "notified", 1)
