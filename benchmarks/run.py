@@ -54,6 +54,7 @@ _LIFTED_LIMITS = {
     "connect_rate": 1_000_000.0,
     "connect_burst": 1_000_000,
     "login_attempts": 1_000_000,
+    "searches_per_minute": 1_000_000,
 }
 
 
