@@ -17,7 +17,7 @@ import { excerpt, filesSummary } from "./select-messages.js";
 /** Results per page (the server's default; at most 50). */
 export const SEARCH_PAGE = 20;
 /** The longest query sent (the server refuses longer ones anyway). */
-export const MAX_QUERY_CHARS = 256;
+export const MAX_QUERY_CHARS = 500;
 const FALLBACK_CHARS = 160;
 
 /** The query syntax, for the help next to the search box: [example, what it does]. */
@@ -25,8 +25,8 @@ export const SYNTAX = Object.freeze([
   ["deploy", "words, each the start of a word: finds “deployment”"],
   ["\"release plan\"", "a phrase, these words in this order"],
   ["from:ann", "messages by ann"],
-  ["in:general", "messages in #general"],
-  ["after:2026-01-31", "sent after that day (before: for before)"],
+  ["in:general", "messages in #general (in:@bob: your conversation with bob)"],
+  ["after:2026-01-31", "sent after that day (before: for before it; days in UTC)"],
   ["-draft", "leave out messages with this word"],
 ]);
 

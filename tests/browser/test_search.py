@@ -45,7 +45,8 @@ def scene(daemon: Daemon) -> None:
     bob.close()
     bob = LineClient(daemon.tcp_port, token)  # a connection's burst allowance is 100 sends
     bob.send_many("general", [f"filler {n}" for n in range(FILLER - 25)], "filler")
-    bob.request("send", room="general", text=f"<b>deploy</b> {XSS}", nonce="xss")
+    last = bob.request("send", room="general", text=f"<b>deploy</b> {XSS}", nonce="xss")
+    ann.request("read", room="general", seq=last["seq"])  # #general opens at its end
     ann.request("send", room="random", text="shall we deploy tomorrow?", nonce="ask")
     ann.close()
     bob.close()
@@ -64,6 +65,9 @@ def search(page: Page, query: str) -> None:
 def test_find_a_word_by_its_beginning_and_land_on_the_message(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
+    """"/" opens the search; "deplo" finds "deploy" and "deployment", newest first, the hits
+    marked and markup shown as text; a result far behind the room's first page is paged back
+    to, shown, focused and highlighted; one in another room opens that room."""
     scene(daemon)
     ann = open_session(sessions, browser, DESKTOP)
     page = ann.page
@@ -93,9 +97,10 @@ def test_find_a_word_by_its_beginning_and_land_on_the_message(
     shot(page, artifacts, "desktop-search")
 
     # The oldest result is far behind the room's latest page: the page pages back to it.
-    third.click()
     target = page.locator("#message-list li.msg[data-seq]").filter(
         has_text="the deployment went fine")
+    expect(target).to_have_count(0)
+    third.click()
     expect(target).to_be_focused()
     expect(target).to_have_class(re.compile(r"\bflash\b"))
     expect(target).to_be_in_viewport()
@@ -116,8 +121,10 @@ def test_find_a_word_by_its_beginning_and_land_on_the_message(
 
 
 def test_more_results_the_query_syntax_and_its_help(
-    daemon: Daemon, browser: Browser, sessions: list[Session]
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
+    """20 results a page, "More results" for the next; from:, in:, -word and quoted phrases
+    narrow; nothing found says so; the tips list the syntax."""
     scene(daemon)
     ann = open_session(sessions, browser, DESKTOP)
     page = ann.page
@@ -151,17 +158,33 @@ def test_more_results_the_query_syntax_and_its_help(
     expect(help_list).to_contain_text("from:ann")
     expect(help_list).to_contain_text("in:general")
     expect(help_list).to_contain_text("-draft")
+
+    # Narrower than the three columns: the panel covers the conversation's right side, whole.
+    search(page, "alpha")
+    page.set_viewport_size({"width": 900, "height": 800})
+    box = page.locator("#search-panel").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 900, box
+    expect(results(page)).to_have_count(20)
+    shot(page, artifacts, "medium-search")
+    results(page).first.click()
+    expect(page.locator("#search-panel")).to_be_hidden()
+    expect(page.locator("#message-list li.msg[data-seq]").filter(
+        has_text="alpha report 24")).to_be_focused()
     assert ann.errors == []
 
 
 def test_a_phone_searches_and_the_panel_gives_way_to_the_message(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
+    """On a phone (here in the dark scheme) the search is in the drawer and covers the page;
+    opening a result closes it on the message."""
     scene(daemon)
-    ann = open_session(sessions, browser, PHONE)
+    ann = Session(browser, PHONE, color_scheme="dark")
+    sessions.append(ann)
     page = ann.page
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# general")
+    expect(page.locator("#message-list li.msg[data-seq]")).to_have_count(50)
     page.get_by_role("button", name="Show rooms and people").click()
     page.get_by_role("button", name="Search messages").click()
     expect(page.get_by_role("searchbox", name="Search messages")).to_be_focused()
