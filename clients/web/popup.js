@@ -60,6 +60,11 @@ export function openMenu(opener, { label, items, point = null, back = () => open
 /** Open `element` as a panel under `opener`; `onClose` runs when it closes. */
 export function openPanel(opener, element, onClose = () => {}) {
   place(opener, element, null, onClose);
+  // Tab out of the panel (to anything but its opener) closes it, as a click outside does.
+  element.addEventListener("focusout", (event) => {
+    const to = event.relatedTarget;
+    if (to && !element.contains(to) && to !== opener && isOpenFrom(opener)) closePopup(false);
+  });
   return element;
 }
 
