@@ -37,6 +37,27 @@ settings.register_profile("ci", deadline=None, max_examples=30, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """As root, give this session a folder of its own for ``tmp_path``. The embedded
+    PostgreSQL then runs as another OS user, which needs to traverse every folder above its
+    data directory (pgserver opens them up); but pytest takes group and other permissions off
+    the shared ``/tmp/pytest-of-root`` at the start of every session, so a second session
+    started meanwhile (another checkout's tests) breaks this one's databases."""
+    if config.option.basetemp is None and os.geteuid() == 0:
+        config.option.basetemp = tempfile.mkdtemp(prefix="chatd-pytest-", dir="/tmp")
+        config.stash[_OWN_BASETEMP] = Path(config.option.basetemp)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove this session's own folder when every test passed (kept to look into else)."""
+    own = session.config.stash.get(_OWN_BASETEMP, None)
+    if own is not None and exitstatus == 0:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[Path]()
+
+
 def _with_database(dsn: str, name: str) -> str:
     """``dsn`` pointing at database ``name`` (the path of the URL)."""
     parts = urllib.parse.urlsplit(dsn)

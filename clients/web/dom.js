@@ -35,6 +35,19 @@ export function h(tag, attrs = {}, ...children) {
 const TOAST_MS = 5000;
 
 /** Say something in passing, at the bottom of the page, for a few seconds. */
+const SVG = "http://www.w3.org/2000/svg";
+
+/** An inline SVG icon of one path (`d`), decorative: hidden from screen readers. */
+export function svgIcon(d) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", d);
+  svg.append(path);
+  return svg;
+}
+
 export function toast(text) {
   const item = h("div", { class: "toast" }, text);
   $("toasts").append(item);

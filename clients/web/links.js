@@ -125,16 +125,7 @@ export function received(links, asked, items, now) {
     entry.answeredAt = now;
     answered.add(item.id);
   }
-  for (const id of asked) {
-    if (answered.has(id)) continue;
-    const entry = links.entries.get(id);
-    if (entry) {
-      entry.pending = false;
-      entry.failedAt = now;
-      entry.answeredAt = now;
-    }
-  }
-  links.version += 1;
+  failed(links, asked.filter((id) => !answered.has(id)), now);
 }
 
 /** The request for `asked` failed: they are asked again after RETRY_MS. */

@@ -14,11 +14,10 @@
 // Like every view, nothing here parses markup: a file's name is user data and goes into text
 // nodes and attributes only.
 
-import { h } from "./dom.js";
+import { h, svgIcon } from "./dom.js";
 import { describe, extensionOf, fileKind, fitBox, humanSize, isPreviewable } from "./files.js";
 import { linkFor } from "./links.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const ONE_IMAGE = { width: 360, height: 300 }; // the largest box of a message's only image
 const SOME_IMAGES = { width: 200, height: 200 }; // each, when a message has several
 const ICON_PATHS = {
@@ -29,13 +28,7 @@ const ICON_PATHS = {
 
 /** An inline SVG icon by name (decorative: hidden from screen readers). */
 export function fileIcon(name) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", ICON_PATHS[name]);
-  svg.append(path);
-  return svg;
+  return svgIcon(ICON_PATHS[name]);
 }
 
 /** The badge that says what kind of file this is: its extension on the kind's colour. */

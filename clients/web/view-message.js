@@ -11,7 +11,7 @@
 //
 // Like every view, nothing here parses markup: text goes in as text nodes.
 
-import { $, colourClass, formatFull, formatTime, h } from "./dom.js";
+import { $, colourClass, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { parse, render } from "./markdown.js";
 import { initial } from "./select.js";
 import {
@@ -20,7 +20,6 @@ import {
 
 const FLASH_MS = 2000; // how long the message a quote jumped to stays highlighted
 const PICKER_COLUMNS = 5;
-const SVG = "http://www.w3.org/2000/svg";
 const ICONS = {
   react: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM8.5 14.5s1.2 1.8 3.5 1.8 3.5-1.8 3.5-1.8"
     + "M9 9.5h.01M15 9.5h.01",
@@ -31,13 +30,7 @@ const ICONS = {
 };
 
 function icon(name) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", ICONS[name]);
-  svg.append(path);
-  return svg;
+  return svgIcon(ICONS[name]);
 }
 
 export class MessageView {

@@ -25,15 +25,12 @@ import pytest
 import trio
 
 from chatd.actions import App
-from chatd.auth import Auth
 from chatd.config import Config
-from chatd.http import serve_http_connection
 from chatd.http.messages import BodyError, FileReply, Reply, Request, RequestBody, json_reply
 from chatd.http.routes import ROUTES, Route, Streaming
-from chatd.metrics import Metrics
-from chatd.server import run_actors
 from chatd.storage.base import Storage
-from tests.http.test_http import CHEAP_HASHER, Client, Response
+from tests.http.serving import serve_http
+from tests.http.test_http import Client, Response
 
 TIMEOUT = 20
 MiB = 1024 * 1024
@@ -139,21 +136,10 @@ async def start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
             server={"data_dir": str(tmp_path / "data")},
             http={"max_body_bytes": 4096, "request_timeout": 5.0, **http},
         )
-        metrics = Metrics()
-        auth = Auth(storage, config, os.urandom(64), metrics, hasher=CHEAP_HASHER)
-        app = await run_actors(nursery, config, storage, auth, metrics)
-        handler = partial(serve_http_connection, app=app, on_websocket=_no_websocket,
-                          remote="127.0.0.1:test")
-        listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-        port: int = listeners[0].socket.getsockname()[1]
-        return port
+        return (await serve_http(nursery, storage, config)).port
 
     yield start
     nursery.cancel_scope.cancel()
-
-
-async def _no_websocket(*args: Any) -> None:
-    raise AssertionError("no WebSocket in these tests")
 
 
 # -- a client that streams -------------------------------------------------------------------

@@ -15,7 +15,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,14 @@ from PIL import Image
 
 import chatd.http.uploads
 import chatd.thumbnails
-from chatd.auth import Auth
 from chatd.config import Config
 from chatd.files import collect
-from chatd.http import serve_http_connection
 from chatd.links import LINK_KEY_LABEL, link_signature
-from chatd.metrics import Metrics
-from chatd.server import run_actors
 from chatd.storage import NewChange, NewMessage, Storage
 from chatd.thumbnails import Thumbnail
-from tests.http.test_http import CHEAP_HASHER, Response
-from tests.http.test_uploads import TIMEOUT, Daemon, _no_websocket
+from tests.http.serving import serve_http
+from tests.http.test_http import Response
+from tests.http.test_uploads import TIMEOUT, Daemon
 from tests.images import encode, picture, png_bomb, with_orientation
 
 LINK_SECONDS = 600
@@ -74,14 +70,9 @@ async def daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path
         http={"request_timeout": 5.0},
         files={"max_bytes": 4 * 1024 * 1024, "link_seconds": LINK_SECONDS},
     )
-    metrics = Metrics()
-    auth = Auth(storage, config, os.urandom(64), metrics, hasher=CHEAP_HASHER)
-    app = await run_actors(nursery, config, storage, auth, metrics)
-    handler = partial(serve_http_connection, app=app, on_websocket=_no_websocket,
-                      remote="127.0.0.1:test")
-    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-    yield Thumbs(listeners[0].socket.getsockname()[1], storage, config.files_dir, app,
-                 key=auth.derive_key(LINK_KEY_LABEL))
+    served = await serve_http(nursery, storage, config)
+    yield Thumbs(served.port, storage, config.files_dir, served.app,
+                 key=served.auth.derive_key(LINK_KEY_LABEL))
     nursery.cancel_scope.cancel()
 
 

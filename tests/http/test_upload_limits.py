@@ -7,21 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from chatd.auth import Auth
 from chatd.config import Config
 from chatd.files import LocalStore, collect
-from chatd.http import serve_http_connection
-from chatd.metrics import Metrics
-from chatd.server import run_actors
 from chatd.storage import NewMessage
 from chatd.storage.base import Storage
-from tests.http.test_http import CHEAP_HASHER
+from tests.http.serving import serve_http
 from tests.http.test_uploads import TIMEOUT, Daemon
 from tests.storage.test_postgres import appended
 
@@ -33,17 +28,8 @@ async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
     config = Config().replace(
         server={"data_dir": str(tmp_path / "data")},
         http={"max_body_bytes": 4096, "request_timeout": 5.0}, **sections)
-    metrics = Metrics()
-    auth = Auth(storage, config, os.urandom(64), metrics, hasher=CHEAP_HASHER)
-    app = await run_actors(nursery, config, storage, auth, metrics)
-    handler = partial(serve_http_connection, app=app, on_websocket=_no_websocket,
-                      remote="127.0.0.1:test")
-    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-    return Daemon(listeners[0].socket.getsockname()[1], storage, config.files_dir, app)
-
-
-async def _no_websocket(*args: Any) -> None:
-    raise AssertionError("no WebSocket in these tests")
+    served = await serve_http(nursery, storage, config)
+    return Daemon(served.port, storage, config.files_dir, served.app)
 
 
 async def test_uploads_per_minute(nursery: trio.Nursery, storage: Storage,

@@ -15,7 +15,6 @@ import os
 import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +23,14 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatd.actions import App
-from chatd.auth import Auth
 from chatd.config import Config
 from chatd.files import LocalStore, collect
-from chatd.http import serve_http_connection
-from chatd.metrics import UPLOAD_RESULTS, Metrics
-from chatd.server import run_actors
+from chatd.metrics import UPLOAD_RESULTS
 from chatd.storage import NewChange, NewMessage
 from chatd.storage.base import Storage
 from tests.filestores import stored
-from tests.http.test_http import CHEAP_HASHER, Client, Response
+from tests.http.serving import serve_http
+from tests.http.test_http import Client, Response
 from tests.http.test_streaming import BLOCK, Exchange, MiB
 from tests.storage.test_postgres import appended
 
@@ -103,13 +100,8 @@ async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
         http={"max_body_bytes": 4096, "request_timeout": 5.0},
         files={"max_bytes": MAX_BYTES, "quota_bytes": QUOTA_BYTES, **files},
     )
-    metrics = Metrics()
-    auth = Auth(storage, config, os.urandom(64), metrics, hasher=CHEAP_HASHER)
-    app = await run_actors(nursery, config, storage, auth, metrics)
-    handler = partial(serve_http_connection, app=app, on_websocket=_no_websocket,
-                      remote="127.0.0.1:test")
-    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-    return Daemon(listeners[0].socket.getsockname()[1], storage, config.files_dir, app)
+    served = await serve_http(nursery, storage, config)
+    return Daemon(served.port, storage, config.files_dir, served.app)
 
 
 @pytest.fixture
@@ -125,10 +117,6 @@ async def any_daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
     """The daemon with each store in turn: the files folder, a bucket."""
     yield await _start(nursery, storage, tmp_path, **store_settings)
     nursery.cancel_scope.cancel()
-
-
-async def _no_websocket(*args: Any) -> None:
-    raise AssertionError("no WebSocket in these tests")
 
 
 async def test_round_trip_is_byte_exact(any_daemon: Daemon) -> None:
