@@ -5,11 +5,10 @@
 // The permission is asked for only when the person presses "Enable desktop notifications".
 
 import { roomLabel, levelLabel, levelOf, levelsFor } from "./alerts.js";
-import { $, h } from "./dom.js";
+import { $, h, svgIcon } from "./dom.js";
 import { closePopup, isOpenFrom, openMenu, openPanel } from "./popup.js";
 import { currentRoom } from "./select.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const BELL = "M6 16V11a6 6 0 0 1 12 0v5l2 2H4l2-2zM10 20a2 2 0 0 0 4 0";
 const BELL_OFF = "M6 16V11a6 6 0 0 1 9.4-4.9M18 11v5l2 2H8M10 20a2 2 0 0 0 4 0M3 3l18 18";
 const BELL_AT = `${BELL}M12 9.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z`;
@@ -17,13 +16,7 @@ const BELL_ALL = `${BELL}M3 7.5a9 9 0 0 1 2.5-4M21 7.5a9 9 0 0 0-2.5-4`;
 
 /** The bell drawn for a level: with waves (all), with a dot (mentions), struck out (none). */
 export function bellIcon(level) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", { all: BELL_ALL, mentions: BELL_AT, none: BELL_OFF }[level] || BELL);
-  svg.append(path);
-  return svg;
+  return svgIcon({ all: BELL_ALL, mentions: BELL_AT, none: BELL_OFF }[level] || BELL);
 }
 
 export class AlertsView {
