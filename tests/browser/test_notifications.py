@@ -22,7 +22,9 @@ the context) stands in for the browser's part:
   (``window.chatdTestHide(true)``) and fires ``visibilitychange``, as switching tabs does.
 - The chime is counted by wrapping ``OscillatorNode.prototype.start`` (``data-tones``).
 
-The rules of test_web.py hold: every wait is for a state, never for time.
+The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
+tests/artifacts/ (docs/screenshots/desktop-notification-settings.png,
+desktop-room-notify-menu.png and desktop-room-muted.png are copies of them).
 """
 
 from __future__ import annotations

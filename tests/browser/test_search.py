@@ -3,7 +3,9 @@ search, a word's beginning finds the messages (newest first, the hits highlighte
 snippet's segments, as text), "More results" pages, the query syntax narrows, and a result
 opens its room at the message, paging back to it when it is far behind the latest ones.
 
-The rules of test_web.py hold: every wait is for a state, never for time.
+The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
+tests/artifacts/ (docs/screenshots/desktop-search.png, desktop-search-landed.png and
+phone-search.png are copies of them).
 """
 
 from __future__ import annotations
