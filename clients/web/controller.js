@@ -23,12 +23,12 @@ import * as alerts from "./alerts.js";
 import * as api from "./api.js";
 import { $, h, toast } from "./dom.js";
 import * as drafts from "./drafts.js";
+import * as notifier from "./notifier.js";
 import * as outbox from "./outbox.js";
+import { closePopup } from "./popup.js";
 import * as readmarks from "./readmarks.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
-import * as notifier from "./notifier.js";
-import { closePopup } from "./popup.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 
@@ -389,8 +389,12 @@ export class Controller {
         + "are not in. Join it to read the message where it was said.")],
       submit: async () => {
         await this.ask("join", { room: result.room });
-        this.act(model.openResult, target);
-        this.views.search.resultOpened();
+        // Once the dialog has closed (and given the focus back to the result): the message
+        // takes the focus then.
+        $("dialog").addEventListener("close", () => {
+          this.act(model.openResult, target);
+          this.views.search.resultOpened();
+        }, { once: true });
       },
     });
   }

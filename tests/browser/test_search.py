@@ -155,6 +155,22 @@ def test_more_results_the_query_syntax_and_its_help(
     expect(page.locator("#search-status")).to_have_text("No messages match “nothingmatcheszz”.")
     expect(results(page)).to_have_count(0)
 
+    # A public room Ann is not in, named with in:: its result offers to join it first.
+    carol = LineClient(daemon.tcp_port, register_and_login(daemon.url, "carol"))
+    carol.request("create_room", room="lobby", topic="")
+    carol.request("send", room="lobby", text="deploy notes for everyone", nonce="c1")
+    carol.close()
+    search(page, "deploy in:lobby")
+    expect(results(page)).to_have_count(1)
+    results(page).first.click()
+    dialog = page.get_by_role("dialog", name="Join #lobby?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Join").click()
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    expect(page.locator("#message-list li.msg[data-seq]").filter(
+        has_text="deploy notes for everyone")).to_be_focused()
+
+    page.get_by_role("button", name="Search messages").click()
     page.get_by_text("Search tips").click()
     help_list = page.locator("#search-help-list")
     expect(help_list).to_contain_text("from:ann")
