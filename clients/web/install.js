@@ -5,8 +5,8 @@
 //
 // Permission: this module never asks for it (a page asks on a person's click, not on load).
 // It subscribes as soon as the permission is "granted": after each welcome, when the
-// Permissions API reports a change, and when pushPermissionChanged() is called (call it after
-// Notification.requestPermission() resolves; not every browser reports the change).
+// Permissions API reports a change, and when sync() is called (the controller calls it once
+// Notification.requestPermission() resolves: not every browser reports the change).
 //
 // Subscribing: GET /api/push/key; a subscription made for another key is replaced; the
 // subscription is posted when it differs from the last one posted from this browser for this
@@ -25,13 +25,6 @@ const POSTED_KEY = "chatd.push"; // {user, endpoint, p256dh, auth}: the last one
 const WORKER = "/sw.js";
 const SCOPE = "/";
 
-let active = null; // the page's Install, for pushPermissionChanged
-
-/** Subscribe to pushes now if the permission allows it (call after asking for permission). */
-export function pushPermissionChanged() {
-  if (active) active.sync();
-}
-
 function pushSupported() {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
 }
@@ -48,7 +41,6 @@ export class Install {
     this.syncing = null; // the running sync, if any
     this.again = false; // another sync was asked for while one ran
     this.permission = null; // the PermissionStatus listened to (kept, or it is collected)
-    active = this;
   }
 
   /** Open the room the address names (now and when it changes), register the worker and
