@@ -9,6 +9,7 @@ Server events are turned into JSON objects by their ``wire()`` method.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
@@ -353,12 +354,21 @@ class ServerEvent:
         default to None) when they are None. ``id`` is always there, null or not. Events
         whose wire form differs from their fields override this."""
         obj: dict[str, Any] = {"op": self.OP}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if value is None and field.default is None and field.name != "id":
+        for name, optional in _wire_fields(type(self)):
+            value = getattr(self, name)
+            if value is None and optional:
                 continue
-            obj[field.name] = value
+            obj[name] = value
         return obj
+
+
+@functools.cache
+def _wire_fields(cls: type[ServerEvent]) -> tuple[tuple[str, bool], ...]:
+    """Each field of an event class, and whether ``wire`` leaves it out when None: read once
+    per class (``dataclasses.fields`` walks the class's fields on every call, and reactions,
+    deletions and many replies are encoded through the generic ``wire``)."""
+    return tuple((field.name, field.default is None and field.name != "id")
+                 for field in dataclasses.fields(cls))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
