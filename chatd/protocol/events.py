@@ -9,7 +9,6 @@ Server events are turned into JSON objects by their ``wire()`` method.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
@@ -362,13 +361,19 @@ class ServerEvent:
         return obj
 
 
-@functools.cache
 def _wire_fields(cls: type[ServerEvent]) -> tuple[tuple[str, bool], ...]:
     """Each field of an event class, and whether ``wire`` leaves it out when None: read once
     per class (``dataclasses.fields`` walks the class's fields on every call, and reactions,
     deletions and many replies are encoded through the generic ``wire``)."""
-    return tuple((field.name, field.default is None and field.name != "id")
-                 for field in dataclasses.fields(cls))
+    found = _WIRE_FIELDS.get(cls)
+    if found is None:
+        found = _WIRE_FIELDS[cls] = tuple(
+            (field.name, field.default is None and field.name != "id")
+            for field in dataclasses.fields(cls))
+    return found
+
+
+_WIRE_FIELDS: dict[type[ServerEvent], tuple[tuple[str, bool], ...]] = {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
