@@ -99,6 +99,8 @@ class LimitsConfig:
     max_in_flight: int = 64
     send_rate: float = 20.0
     send_burst: int = 100
+    user_send_rate: float = 40.0
+    user_send_burst: int = 200
     connections_per_ip: int = 64
     history_max: int = 500
     rooms_per_hour: int = 20
@@ -366,7 +368,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "auth.registrations_per_ip", "limits.max_frame_bytes",
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
-        "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
+        "limits.send_burst", "limits.user_send_rate", "limits.user_send_burst",
+        "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "push.concurrency", "push.queue_size",

@@ -123,8 +123,8 @@ def operation(op: str, fields: Fields = _none, *, status: int = 200,
             raise ChatError(parsed.code, parsed.message)
         row = OPERATIONS[type(parsed)]
         try:
-            if row.rate is not None:
-                app.take(row.rate, user.name)  # the user's bucket: a request has no connection
+            # the user's buckets, all of them: a request has no connection to keep one on
+            app.take_all(row.rate, user.name)
             result = await row.run(app, Stateless(user), parsed)
         except ChatError as exc:
             if exc.code == codes.RATE_LIMITED:  # counted as the socket counts its refusals
