@@ -106,6 +106,8 @@ class LimitsConfig:
     rooms_per_hour: int = 20
     rooms_page_max: int = 200
     uploads_per_minute: int = 30
+    hook_rate: float = 1.0
+    hook_burst: int = 30
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,6 +133,14 @@ class PushConfig:
     concurrency: int = 4
     queue_size: int = 1000
     ttl: int = 86400
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebhooksConfig:
+    allow_private_endpoints: bool = False
+    concurrency: int = 4
+    queue_size: int = 1000
+    timeout: float = 10.0
 
 
 def shipped_web_root() -> Path:
@@ -183,6 +193,7 @@ class Config:
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
     push: PushConfig = dataclasses.field(default_factory=PushConfig)
+    webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
     path: Path | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
                                                    repr=False)
@@ -372,7 +383,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
-        "push.concurrency", "push.queue_size",
+        "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",
+        "webhooks.concurrency", "webhooks.queue_size", "webhooks.timeout",
     ]
     for key in positive:
         section, _, name = key.partition(".")

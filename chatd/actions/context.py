@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import trio
 
 from chatd.auth import Auth, TokenClaims
-from chatd.committer import Committer
+from chatd.committer import Committer, Outcome, SendJob
 from chatd.config import Config, LimitsConfig
 from chatd.errors import ChatError
 from chatd.files import FileStore, open_file_store
@@ -34,7 +34,7 @@ from chatd.presence import PresenceTracker
 from chatd.protocol import Limits, ServerEvent, codes
 from chatd.pusher import Pusher
 from chatd.rooms import RoomRegistry
-from chatd.storage import NewEntry, Storage, User
+from chatd.storage import Appended, NewEntry, Storage, User
 
 __all__ = [
     "App",
@@ -140,6 +140,28 @@ class App:
     def give_back(self, bucket: Bucket, user: str) -> None:
         """Return a token :meth:`take` took for something that did not happen after all."""
         self._limiter(bucket).give_back(user, trio.current_time())
+
+    async def commit(self, message: NewEntry) -> Appended:
+        """Store ``message`` through the group committer and return once it is committed:
+        for a front that answers after the commit and has no connection to queue the answer
+        on (an HTTP route). Cancelling the wait does not take the message back.
+
+        Raises:
+            ChatError: the committer's refusal (``forbidden``, ``not_found``,
+                ``unavailable``...).
+        """
+        done = trio.Event()
+        outcomes: list[Outcome] = []
+
+        def on_done(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            done.set()
+
+        await self.committer.submit(SendJob(message, on_done))
+        await done.wait()
+        if isinstance(outcomes[0], ChatError):
+            raise outcomes[0]
+        return outcomes[0]
 
     def end_sessions(self, user: str | None, jti: str | None,
                      issued_before: int | None = None) -> None:
