@@ -210,7 +210,8 @@ async def _user_list(config: Config) -> None:
         users = await storage.list_users()
         for user in users:
             created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(user.created_at / 1000))
-            print(f"{user.id:>6}  {user.name:<32}  created {created} UTC")
+            print(f"{user.id:>6}  {user.name:<32}  created {created} UTC"
+                  + ("  (bot)" if user.bot else ""))
         if not users:
             print("chatd: no users yet (chatd user add NAME)", file=sys.stderr)
 

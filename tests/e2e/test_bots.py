@@ -198,6 +198,9 @@ async def test_the_bot_command(tmp_path: Path, database_dsn: str) -> None:
             session = await Client.tcp(server.tcp_port)
             await session.hello(second)
 
+            users = await chatd("user", "list")
+            rows = {line.split()[1]: line for line in users.stdout.splitlines()}
+            assert rows["CI"].endswith("(bot)") and not rows["Owner"].endswith("(bot)")
             listed = await chatd("bot", "list")
             assert listed.returncode == 0, listed.stderr
             assert "CI" in listed.stdout and "Owner" in listed.stdout
