@@ -101,6 +101,8 @@ class LimitsConfig:
     send_burst: int = 100
     user_send_rate: float = 40.0
     user_send_burst: int = 200
+    user_typing_rate: float = 2.0
+    user_typing_burst: int = 10
     connections_per_ip: int = 64
     history_max: int = 500
     rooms_per_hour: int = 20
@@ -380,6 +382,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
         "limits.send_burst", "limits.user_send_rate", "limits.user_send_burst",
+        "limits.user_typing_rate", "limits.user_typing_burst",
         "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",

@@ -17,7 +17,7 @@ import trio
 from chatd.config import Config
 
 __all__ = [
-    "UNLIMITED_SENDS",
+    "LIFTED_RATES",
     "make_config",
     "read_until_listening",
     "readiness",
@@ -27,11 +27,12 @@ __all__ = [
 ]
 
 
-#: ``[limits]`` that lift the send rate limits, per connection and per user: for tests about
-#: something else that send in bursts (``limits={**UNLIMITED_SENDS, ...}``).
-UNLIMITED_SENDS: Mapping[str, Any] = {
+#: ``[limits]`` that lift the send rate limits (per connection and per user) and the per-user
+#: typing limit: for tests about something else that send or type in bursts
+#: (``limits={**LIFTED_RATES, ...}``).
+LIFTED_RATES: Mapping[str, Any] = {
     "send_rate": 1e6, "send_burst": 1_000_000, "user_send_rate": 1e6,
-    "user_send_burst": 1_000_000,
+    "user_send_burst": 1_000_000, "user_typing_rate": 1e6, "user_typing_burst": 1_000_000,
 }
 
 

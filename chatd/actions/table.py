@@ -48,10 +48,6 @@ __all__ = ["OPERATIONS", "ROOMS", "SEND", "TYPING", "USER_SEND", "USER_TYPING", 
 # seconds while a person types; more is noise for everyone else in the room)
 TYPING_BURST = 5
 TYPING_RATE = 1.0
-# ... and per user, over all their connections: a person types in one place at a time; a few
-# open tabs never come near this, fifty connections sending typing in a loop do.
-USER_TYPING_BURST = 10
-USER_TYPING_RATE = 2.0
 
 
 SEND = Bucket("send", lambda limits: (limits.send_rate, limits.send_burst),
@@ -62,7 +58,10 @@ SEND = Bucket("send", lambda limits: (limits.send_rate, limits.send_burst),
 USER_SEND = Bucket("user_send", lambda limits: (limits.user_send_rate, limits.user_send_burst),
                    "too many messages from your account; slow down", per_user=True)
 TYPING = Bucket("typing", lambda limits: (TYPING_RATE, TYPING_BURST), "typing too often")
-USER_TYPING = Bucket("user_typing", lambda limits: (USER_TYPING_RATE, USER_TYPING_BURST),
+#: typing per user, over all their connections (``[limits] user_typing_rate``): a person types
+#: in one place at a time; a few open tabs never come near it, fifty connections in a loop do.
+USER_TYPING = Bucket("user_typing",
+                     lambda limits: (limits.user_typing_rate, limits.user_typing_burst),
                      "typing too often", per_user=True)
 #: What a send or a change takes from: its connection's bucket and its user's.
 SENDS = (SEND, USER_SEND)

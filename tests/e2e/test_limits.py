@@ -21,7 +21,7 @@ import trio.testing
 from chatd.config import Config
 from tests.client import Client, full_history, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import UNLIMITED_SENDS, make_config
+from tests.helpers import LIFTED_RATES, make_config
 
 # A timed limit, in seconds of the test's clock: far more than the real seconds any step takes.
 LONG = 600.0
@@ -225,7 +225,7 @@ async def test_connections_per_address_are_capped(tmp_path: Path, database_dsn: 
 async def test_drain_answers_every_send(tmp_path: Path, database_dsn: str) -> None:
     """SIGTERM-style drain amid pipelined sends: each send is acknowledged and stored, or
     refused with shutting_down and not stored; none is both, none is lost."""
-    config = make_config(tmp_path, database_dsn, limits=UNLIMITED_SENDS)
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
     sent = 400
     async with running(config) as server:
         clients = []
