@@ -49,6 +49,8 @@ _LIFTED_LIMITS = {
     "sends_per_second": 1_000_000,
     "send_rate": 1_000_000.0,
     "send_burst": 1_000_000,
+    "user_send_rate": 1_000_000.0,
+    "user_send_burst": 1_000_000,
     "hello_rate": 1_000_000.0,
     "hello_burst": 1_000_000,
     "connect_rate": 1_000_000.0,

@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import gc
 import logging
+from collections.abc import Sequence
 from functools import partial
 
 import trio
@@ -41,8 +42,9 @@ from chatd.presence import PresenceTracker
 from chatd.protocol import codes
 from chatd.pusher import Pusher
 from chatd.rooms import RoomRegistry
-from chatd.storage import RevocationNotice, Storage, open_storage
+from chatd.storage import Message, RevocationNotice, Storage, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
+from chatd.webhooks import WebhookSender
 from chatd.webpush import load_or_create_vapid_key
 
 __all__ = ["Server", "run_actors", "serve", "tune_gc"]
@@ -137,21 +139,30 @@ async def _open_files(store: FileStore) -> None:
 
 async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, auth: Auth,
                      metrics: Metrics) -> App:
-    """Start the actors (room registry, presence, group committer, the pusher, the relay
-    from other nodes) in ``nursery`` and return the :class:`App` that connections and routes
-    share. The VAPID key is read (made at first start) from ``data_dir``."""
+    """Start the actors (room registry, presence, group committer, the pusher, the webhook
+    sender, the relay from other nodes) in ``nursery`` and return the :class:`App` that
+    connections and routes share. The VAPID key is read (made at first start) from
+    ``data_dir``."""
     registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
                             on_dropped=metrics.outbox_drops.inc)
     presence = PresenceTracker(registry)
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
     pusher = Pusher(storage, registry, metrics, key, config.push)
+    webhooks = WebhookSender(storage, metrics, config.webhooks)
+
+    def committed(messages: Sequence[Message]) -> None:
+        # Neither waits: each queues the batch with send_nowait (or drops and counts it).
+        pusher.offer(messages)
+        webhooks.offer(messages)
+
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
-                          on_committed=pusher.offer)
+                          on_committed=committed)
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
     await nursery.start(pusher.run)
+    await nursery.start(webhooks.run)
     await nursery.start(committer.run)
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app))
     await nursery.start(relay.run)

@@ -17,6 +17,7 @@ import trio
 from chatd.config import Config
 
 __all__ = [
+    "LIFTED_RATES",
     "make_config",
     "read_until_listening",
     "readiness",
@@ -24,6 +25,15 @@ __all__ = [
     "wait_ready",
     "without_chatd_settings",
 ]
+
+
+#: ``[limits]`` that lift the send rate limits (per connection and per user) and the per-user
+#: typing limit: for tests about something else that send or type in bursts
+#: (``limits={**LIFTED_RATES, ...}``).
+LIFTED_RATES: Mapping[str, Any] = {
+    "send_rate": 1e6, "send_burst": 1_000_000, "user_send_rate": 1e6,
+    "user_send_burst": 1_000_000, "user_typing_rate": 1e6, "user_typing_burst": 1_000_000,
+}
 
 
 def make_config(tmp_path: Path, dsn: str, **sections: Mapping[str, Any]) -> Config:

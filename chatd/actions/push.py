@@ -3,12 +3,11 @@ unsubscribing it. Sending pushes is the pusher's (chatd.pusher)."""
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from chatd.actions.context import App, Bucket
-from chatd.addresses import RefusedAddress, public_addresses
+from chatd.addresses import RefusedAddress, url_addresses
 from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.storage import User
@@ -41,11 +40,8 @@ async def subscribe(app: App, user: User, body: Mapping[str, Any]) -> dict[str, 
     app.take(SUBSCRIBE, user.name)
     allow_private = app.config.push.allow_private_endpoints
     subscription = parse_subscription(body, allow_http=allow_private)
-    parts = urllib.parse.urlsplit(subscription.endpoint)
-    assert parts.hostname is not None, "parse_subscription checks it"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        await public_addresses(parts.hostname, port, allow_private=allow_private)
+        await url_addresses(subscription.endpoint, allow_private=allow_private)
     except RefusedAddress as exc:
         raise ChatError(codes.BAD_REQUEST, f"'endpoint' cannot be used: {exc}") from None
     await app.storage.add_push_subscription(user.id, subscription, keep=MAX_SUBSCRIPTIONS)

@@ -23,7 +23,17 @@ from typing import Any
 
 import trio
 
-from chatd.actions import OPERATIONS, App, Append, CatchUp, Stateless, accounts, push
+from chatd.actions import (
+    OPERATIONS,
+    App,
+    Append,
+    CatchUp,
+    Stateless,
+    accounts,
+    bots,
+    hooks,
+    push,
+)
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.links import links, thumbnail
@@ -123,8 +133,8 @@ def operation(op: str, fields: Fields = _none, *, status: int = 200,
             raise ChatError(parsed.code, parsed.message)
         row = OPERATIONS[type(parsed)]
         try:
-            if row.rate is not None:
-                app.take(row.rate, user.name)  # the user's bucket: a request has no connection
+            # the user's buckets, all of them: a request has no connection to keep one on
+            app.take_all(row.rate, user.name)
             result = await row.run(app, Stateless(user), parsed)
         except ChatError as exc:
             if exc.code == codes.RATE_LIMITED:  # counted as the socket counts its refusals
@@ -246,6 +256,80 @@ async def _push_unsubscribe(request: Request, app: App, params: dict[str, str]) 
     return json_reply(200, await push.unsubscribe(app, user, json_body(request)))
 
 
+# -- bots and webhooks -----------------------------------------------------------------------
+
+
+async def _counting(label: str, answer: Awaitable[dict[str, Any]], app: App) -> dict[str, Any]:
+    """``answer``, counting a rate-limited refusal under ``label`` as the socket counts its
+    own."""
+    try:
+        return await answer
+    except ChatError as exc:
+        if exc.code == codes.RATE_LIMITED:
+            app.metrics.rate_limited.labels(label).inc()
+        raise
+
+
+async def _bots(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await bots.list_bots(app, user))
+
+
+async def _create_bot(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(201, await _counting(
+        "create_bot", bots.create_bot(app, user, json_body(request)), app))
+
+
+async def _new_bot_token(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(201, await _counting(
+        "bot_token", bots.new_token(app, user, params["name"], json_body(request)), app))
+
+
+async def _revoke_bot_token(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await bots.revoke_token(app, user, params["name"], int(params["id"])))
+
+
+async def _hooks(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await hooks.list_hooks(app, user, params["room"]))
+
+
+async def _create_hook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(201, await _counting(
+        "create_hook", hooks.create_hook(app, user, params["room"], json_body(request)), app))
+
+
+async def _delete_hook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await hooks.delete_hook(app, user, params["room"], int(params["id"])))
+
+
+async def _post_to_hook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """An incoming webhook's post: its URL's secret is the credential (no Bearer)."""
+    status, answer = await hooks.post(app, params["secret"], json_body(request))
+    return json_reply(status, answer)
+
+
+async def _webhook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await hooks.get_webhook(app, user, params["room"]))
+
+
+async def _set_webhook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await _counting(
+        "set_webhook", hooks.set_webhook(app, user, params["room"], json_body(request)), app))
+
+
+async def _delete_webhook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await hooks.delete_webhook(app, user, params["room"]))
+
+
 # -- the daemon ------------------------------------------------------------------------------
 
 
@@ -308,6 +392,17 @@ ROUTES: list[Route] = [
     _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/hooks", {"GET": _hooks, "POST": _create_hook}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/hooks/(?P<id>[0-9]{1,18})", {"DELETE": _delete_hook}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/webhook", {
+        "GET": _webhook, "PUT": _set_webhook, "DELETE": _delete_webhook,
+    }),
+    _route(r"/api/hooks/(?P<secret>[A-Za-z0-9_-]{1,128})", {"POST": _post_to_hook}),
+    _route(r"/api/bots", {"GET": _bots, "POST": _create_bot}),
+    _route(r"/api/bots/(?P<name>[^/]+)/tokens", {"POST": _new_bot_token}),
+    _route(r"/api/bots/(?P<name>[^/]+)/tokens/(?P<id>[0-9]{1,18})", {
+        "DELETE": _revoke_bot_token,
     }),
     _route(r"/api/files/links", {"POST": links}),
     _route(r"/api/files/(?P<id>[0-9]{1,18})/(?P<name>[^/]*)", {"GET": download}),

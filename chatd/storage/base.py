@@ -23,11 +23,15 @@ __all__ = [
     "MAX_REACTIONS",
     "UNREAD_CAP",
     "Appended",
+    "Bot",
+    "BotToken",
     "Change",
     "CommitNotice",
     "Conversation",
     "Credentials",
     "FileInfo",
+    "Hook",
+    "HookTarget",
     "ImageFacts",
     "Joined",
     "MembershipNotice",
@@ -40,12 +44,14 @@ __all__ = [
     "PushSubscription",
     "PushTarget",
     "Room",
+    "RoomWebhook",
     "SearchPage",
     "Storage",
     "StorageStatistics",
     "StorageUnavailable",
     "StoredFile",
     "User",
+    "WebhookTargets",
 ]
 
 
@@ -55,9 +61,12 @@ class StorageUnavailable(Exception):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class User:
+    """An account. ``bot``: a bot's (API tokens only, never a password)."""
+
     id: int
     name: str
     created_at: int
+    bot: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -341,6 +350,71 @@ class SearchPage:
     more: bool
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BotToken:
+    """A bot's API token, as it may be shown: never the token, which only its maker saw.
+    ``last_used_at`` is to the minute; ``revoked_at`` None while it works."""
+
+    id: int
+    name: str
+    created_at: int
+    last_used_at: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Bot:
+    """A bot account, the user who owns it (``owner_id`` and ``owner``, None once that user
+    is gone) and its tokens, oldest first."""
+
+    user: User
+    owner_id: int | None
+    owner: str | None
+    tokens: tuple[BotToken, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Hook:
+    """An incoming webhook of ``room``, posting as ``bot``, made by ``creator``."""
+
+    id: int
+    room: str
+    bot: str
+    creator: str
+    created_at: int
+    last_used_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HookTarget:
+    """Where an incoming webhook posts: its ``room``, as its ``bot``."""
+
+    id: int
+    room: str
+    bot: User
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RoomWebhook:
+    """A room's outgoing webhook: new messages are POSTed to ``url``, signed under
+    ``secret``."""
+
+    room: str
+    url: str
+    secret: str
+    set_by: str | None
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookTargets:
+    """For a batch of new messages: the outgoing webhooks of their rooms (by room), and
+    which of their senders are bots."""
+
+    webhooks: dict[str, RoomWebhook]
+    bots: frozenset[str]
+
+
 class Storage(Protocol):
     """The database behind chatd. One instance is shared by all tasks of a daemon."""
 
@@ -403,6 +477,77 @@ class Storage(Protocol):
 
     async def revoke_all_tokens(self, user_id: int) -> None:
         """Revoke every token issued to the user up to now (this process's clock, ms)."""
+
+    async def is_admin(self, user_id: int) -> bool:
+        """Whether the user is a server administrator (False for an unknown user)."""
+
+    async def create_bot(self, owner_id: int, name: str, *, token_name: str,
+                         token_hash: bytes) -> Bot:
+        """Create a bot account called ``name`` owned by the user ``owner_id``, with its
+        first token (``token_hash``: the SHA-256 of the token). Raises ChatError:
+        'conflict' (the name, any case, is taken), 'forbidden' (the owner is a bot),
+        'not_found' (no such owner)."""
+
+    async def bots(self, owner_id: int | None = None) -> list[Bot]:
+        """The bots ``owner_id`` owns (every bot when None), by name, with their tokens."""
+
+    async def get_bot(self, name: str) -> Bot | None:
+        """The bot called ``name`` (any case), with its tokens; None when there is no such
+        user or it is not a bot."""
+
+    async def add_bot_token(self, bot_id: int, name: str, token_hash: bytes) -> BotToken:
+        """Store a new token of the bot (``token_hash``: its SHA-256)."""
+
+    async def revoke_bot_tokens(self, bot_id: int, token_id: int | None = None) -> list[int]:
+        """Revoke the bot's token ``token_id`` (every token of the bot when None); the ids
+        of the tokens revoked by this call (none: no such token of that bot, or it was
+        revoked already). Every node is told (a :class:`RevocationNotice` with the jti
+        ``bot:<id>``)."""
+
+    async def check_bot_token(self, token_hash: bytes) -> tuple[User, BotToken] | None:
+        """The bot whose token has this SHA-256, if the token is not revoked (and the
+        token); notes the use in ``last_used_at`` (at most once a minute)."""
+
+    async def add_hook(self, creator_id: int, room: str, bot_id: int,
+                       secret_hash: bytes) -> Hook:
+        """Store an incoming webhook of ``room`` posting as ``bot_id`` (already a member).
+        Raises ChatError: 'not_found' (no such room), 'forbidden' (the creator is not a
+        member), 'bad_request' (a conversation)."""
+
+    async def hooks(self, user_id: int, room: str, *, admin: bool = False) -> list[Hook]:
+        """The incoming webhooks of ``room`` the user manages: those they made, or all when
+        they own the room or are an ``admin``; oldest first. ChatError('not_found') for an
+        unknown room."""
+
+    async def delete_hook(self, user_id: int, room: str, hook_id: int, *,
+                          admin: bool = False) -> None:
+        """Delete a webhook of ``room``: its creator, the room's owner or an ``admin`` may.
+        Raises ChatError: 'not_found' (no such room, or no such hook in it), 'forbidden'."""
+
+    async def find_hook(self, secret_hash: bytes) -> HookTarget | None:
+        """The webhook whose secret has this SHA-256, with its room and bot; notes the use
+        (at most once a minute). None when there is none."""
+
+    async def set_room_webhook(self, user_id: int, room: str, url: str, secret: str, *,
+                               admin: bool = False) -> RoomWebhook:
+        """Set (or replace) the outgoing webhook of ``room``: its owner or an ``admin``
+        may. Raises ChatError: 'not_found', 'forbidden' (not the owner), 'bad_request' (a
+        conversation)."""
+
+    async def room_webhook(self, user_id: int, room: str, *,
+                           admin: bool = False) -> RoomWebhook | None:
+        """The outgoing webhook of ``room``, to its owner or an ``admin``; None when it has
+        none. Raises ChatError: 'not_found', 'forbidden'."""
+
+    async def delete_room_webhook(self, user_id: int, room: str, *,
+                                  admin: bool = False) -> bool:
+        """Remove the outgoing webhook of ``room`` (its owner or an ``admin``); False when
+        it had none. Raises ChatError: 'not_found', 'forbidden'."""
+
+    async def webhook_targets(self, rooms: Sequence[str],
+                              senders: Sequence[str]) -> WebhookTargets:
+        """The outgoing webhooks of ``rooms``, and which of ``senders`` (names as
+        registered) are bots: what the webhook sender needs for a batch of messages."""
 
     async def user_rooms(self, user_id: int) -> list[Room]:
         """The rooms and conversations the user is a member of, by name, with ``read_seq``,

@@ -83,14 +83,19 @@ from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.protocol.names import dm_room_name, is_dm_room
 from chatd.search import SearchQuery
+from chatd.storage import bots
 from chatd.storage.base import (
     UNREAD_CAP,
     Appended,
+    Bot,
+    BotToken,
     Change,
     CommitNotice,
     Conversation,
     Credentials,
     FileInfo,
+    Hook,
+    HookTarget,
     ImageFacts,
     Joined,
     MembershipNotice,
@@ -104,12 +109,14 @@ from chatd.storage.base import (
     PushTarget,
     RevocationNotice,
     Room,
+    RoomWebhook,
     SearchPage,
     Storage,
     StorageStatistics,
     StorageUnavailable,
     StoredFile,
     User,
+    WebhookTargets,
 )
 from chatd.storage.bridge import AsyncioBridge, BridgeClosed
 from chatd.storage.changes import apply_changes
@@ -157,7 +164,7 @@ _UNAVAILABLE = (
 )
 
 
-_USER_COLUMNS = f"u.id, u.name, {_ms('u.created_at')} AS created_at"
+_USER_COLUMNS = f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.bot"
 _ROOM_COLUMNS = "r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq"
 
 # Who may read a room r and list its members: anyone for a public room, members otherwise.
@@ -1010,7 +1017,7 @@ def _redact(dsn: str) -> str:
 
 
 def _user(row: Any) -> User:
-    return User(id=row["id"], name=row["name"], created_at=row["created_at"])
+    return User(id=row["id"], name=row["name"], created_at=row["created_at"], bot=row["bot"])
 
 
 def _room(row: Any, **view: Any) -> Room:
@@ -1233,6 +1240,65 @@ class PostgresStorage:
     async def revoke_all_tokens(self, user_id: int) -> None:
         """See :meth:`Storage.revoke_all_tokens`; "now" is this process's clock, in ms."""
         await self._run(self._pool.execute, _SQL_REVOKE_ALL, user_id, _now_ms())
+
+    # -- bots and webhooks (chatd/storage/bots.py) ----------------------------------------------
+
+    async def is_admin(self, user_id: int) -> bool:
+        return await self._run(bots.is_admin, self._pool, user_id)
+
+    async def create_bot(self, owner_id: int, name: str, *, token_name: str,
+                         token_hash: bytes) -> Bot:
+        return await self._run(bots.create_bot, self._pool, owner_id, name, token_name,
+                               token_hash)
+
+    async def bots(self, owner_id: int | None = None) -> list[Bot]:
+        return await self._run(bots.bots, self._pool, owner_id)
+
+    async def get_bot(self, name: str) -> Bot | None:
+        return await self._run(bots.get_bot, self._pool, name)
+
+    async def add_bot_token(self, bot_id: int, name: str, token_hash: bytes) -> BotToken:
+        return await self._run(bots.add_bot_token, self._pool, bot_id, name, token_hash)
+
+    async def revoke_bot_tokens(self, bot_id: int, token_id: int | None = None) -> list[int]:
+        return await self._run(bots.revoke_bot_tokens, self._pool, bot_id, token_id)
+
+    async def check_bot_token(self, token_hash: bytes) -> tuple[User, BotToken] | None:
+        return await self._run(bots.check_bot_token, self._pool, token_hash)
+
+    async def add_hook(self, creator_id: int, room: str, bot_id: int,
+                       secret_hash: bytes) -> Hook:
+        return await self._run(bots.add_hook, self._pool, creator_id, room, bot_id,
+                               secret_hash)
+
+    async def hooks(self, user_id: int, room: str, *, admin: bool = False) -> list[Hook]:
+        return await self._run(bots.hooks, self._pool, user_id, room, admin)
+
+    async def delete_hook(self, user_id: int, room: str, hook_id: int, *,
+                          admin: bool = False) -> None:
+        await self._run(bots.delete_hook, self._pool, user_id, room, hook_id, admin)
+
+    async def find_hook(self, secret_hash: bytes) -> HookTarget | None:
+        return await self._run(bots.find_hook, self._pool, secret_hash)
+
+    async def set_room_webhook(self, user_id: int, room: str, url: str, secret: str, *,
+                               admin: bool = False) -> RoomWebhook:
+        return await self._run(bots.set_room_webhook, self._pool, user_id, room, url, secret,
+                               admin)
+
+    async def room_webhook(self, user_id: int, room: str, *,
+                           admin: bool = False) -> RoomWebhook | None:
+        return await self._run(bots.room_webhook, self._pool, user_id, room, admin)
+
+    async def delete_room_webhook(self, user_id: int, room: str, *,
+                                  admin: bool = False) -> bool:
+        return await self._run(bots.delete_room_webhook, self._pool, user_id, room, admin)
+
+    async def webhook_targets(self, rooms: Sequence[str],
+                              senders: Sequence[str]) -> WebhookTargets:
+        if not rooms:
+            return WebhookTargets(webhooks={}, bots=frozenset())
+        return await self._run(bots.webhook_targets, self._pool, rooms, senders)
 
     # -- rooms -------------------------------------------------------------------------------
 
