@@ -11,6 +11,7 @@ from chatd.actions.context import App, Bucket
 from chatd.addresses import RefusedAddress, public_addresses
 from chatd.errors import ChatError
 from chatd.protocol import codes
+from chatd.protocol.events import is_storable
 from chatd.storage import User
 from chatd.webpush import parse_subscription
 
@@ -56,7 +57,7 @@ async def unsubscribe(app: App, user: User, body: Mapping[str, Any]) -> dict[str
     """Forget ``user``'s subscription with this endpoint (if they have one: removing one
     twice is no error)."""
     endpoint = body.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint:
+    if not isinstance(endpoint, str) or not endpoint or not is_storable(endpoint):
         raise ChatError(codes.BAD_REQUEST, "'endpoint' must be the subscription's URL")
     await app.storage.remove_push_subscription(user.id, endpoint)
     return {}
