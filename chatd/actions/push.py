@@ -33,15 +33,16 @@ async def subscribe(app: App, user: User, body: Mapping[str, Any]) -> dict[str, 
     """Keep a browser's subscription for ``user`` (``PushSubscription.toJSON()``), in place
     of one with the same endpoint (whoever had it); past :data:`MAX_SUBSCRIPTIONS` their
     oldest goes. The endpoint must be https and its host must resolve to public addresses
-    only, unless ``[push] allow_private_endpoints`` (chatd.addresses).
+    only, unless ``[push] allow_private_endpoints`` (chatd.addresses). A malformed
+    subscription is refused before it counts against :data:`SUBSCRIBE`.
 
     Raises:
         ChatError: ``bad_request`` (a malformed subscription, an endpoint refused),
             ``rate_limited``.
     """
-    app.take(SUBSCRIBE, user.name)
     allow_private = app.config.push.allow_private_endpoints
     subscription = parse_subscription(body, allow_http=allow_private)
+    app.take(SUBSCRIBE, user.name)  # what it limits: resolving and storing, not a 400
     parts = urllib.parse.urlsplit(subscription.endpoint)
     assert parts.hostname is not None, "parse_subscription checks it"
     port = parts.port or (443 if parts.scheme == "https" else 80)
