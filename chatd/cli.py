@@ -320,6 +320,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
                              "and /upload still go to --server)")
     client.add_argument("--register", action="store_true",
                         help="create the account first (a taken name is just logged in)")
+    client.add_argument("--bell", action="store_true",
+                        help="ring the terminal bell when a direct message or a message "
+                             "mentioning you arrives")
     command(("version",), commands, "print chatd's version")
     help_ = command(("help",), commands, "show the help of chatd or of a command")
     help_.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. serve, or user add")
@@ -353,7 +356,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
         return client_main(config, server=args.server, user=args.user,
                            password_stdin=args.password_stdin, tcp=args.tcp,
-                           register=args.register)
+                           register=args.register, bell=args.bell)
     else:
         _use_database(config)
         if args.command == "migrate":

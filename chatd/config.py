@@ -104,6 +104,7 @@ class LimitsConfig:
     rooms_per_hour: int = 20
     rooms_page_max: int = 200
     uploads_per_minute: int = 30
+    searches_per_minute: int = 120
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -368,6 +369,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
         "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
+        "limits.searches_per_minute",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "push.concurrency", "push.queue_size",
     ]

@@ -52,6 +52,7 @@ from chatd.protocol import (
     Request,
     RequestId,
     Rooms,
+    Search,
     Send,
     Sent,
     ServerEvent,
@@ -69,9 +70,11 @@ from chatd.protocol.events import (
     MAX_FILES,
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
+    MAX_QUERY_CHARS,
     MAX_SEQ,
     MAX_TOKEN_CHARS,
     MAX_TOPIC_CHARS,
+    SEARCH_PAGE_MAX,
 )
 
 __all__ = [
@@ -198,6 +201,11 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "contacts": st.builds(Contacts, id=request_ids),
         "add_contact": st.builds(AddContact, id=request_ids, user=user_names),
         "remove_contact": st.builds(RemoveContact, id=request_ids, user=user_names),
+        "search": st.builds(
+            Search, id=request_ids,
+            query=st.text(_storable, min_size=1, max_size=MAX_QUERY_CHARS).filter(str.strip),
+            room=st.none() | any_room_names, limit=st.none() | st.integers(1, SEARCH_PAGE_MAX),
+            before=st.none() | msg_ids),
     }
     missing = set(REQUESTS) - set(by_op)
     assert not missing, f"tests/strategies.py has no strategy for {sorted(missing)}"
@@ -375,7 +383,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Leave(room="a"), Ping(), Typing(room="a")], st.builds(Ok)),
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Contacts(), AddContact(user="b"),
-      RemoveContact(user="b"), SetNotify(room="a", notify="none")],
+      RemoveContact(user="b"), SetNotify(room="a", notify="none"),
+      Search(query="q")],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, messages, rooms, session
+from chatd.actions import contacts, messages, rooms, search, session
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
@@ -34,6 +34,7 @@ from chatd.protocol import (
     RemoveContact,
     Request,
     Rooms,
+    Search,
     Send,
     SetNotify,
     SetTopic,
@@ -41,7 +42,7 @@ from chatd.protocol import (
     Who,
 )
 
-__all__ = ["OPERATIONS", "ROOMS", "SEND", "TYPING", "Bucket", "Operation"]
+__all__ = ["OPERATIONS", "ROOMS", "SEARCH", "SEND", "TYPING", "Bucket", "Operation"]
 
 # typing events per connection: a burst, then this many per second (clients send one every few
 # seconds while a person types; more is noise for everyone else in the room)
@@ -52,6 +53,11 @@ TYPING_RATE = 1.0
 SEND = Bucket("send", lambda limits: (limits.send_rate, limits.send_burst),
               "too many messages; slow down")
 TYPING = Bucket("typing", lambda limits: (TYPING_RATE, TYPING_BURST), "typing too often")
+#: Searches per user, over all their sessions and the HTTP API: ``limits.searches_per_minute``
+#: at once, refilled at that many a minute (each costs the database a few milliseconds).
+SEARCH = Bucket("search", lambda limits: (limits.searches_per_minute / 60,
+                                          limits.searches_per_minute),
+                "too many searches; try again in a moment", per_user=True)
 #: New rooms per user (see :data:`chatd.actions.rooms.ROOMS`); ``join`` takes from it itself,
 #: and only when it creates the room, so its row names no bucket.
 ROOMS = rooms.ROOMS
@@ -93,4 +99,5 @@ OPERATIONS: dict[type[Request], Operation] = {
     Contacts: Operation(contacts.contacts),
     AddContact: Operation(contacts.add_contact),
     RemoveContact: Operation(contacts.remove_contact),
+    Search: Operation(search.search, rate=SEARCH),
 }

@@ -172,6 +172,26 @@ def _rooms_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _search_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?q=&room=&limit=&before=`` of ``GET /api/search``, checked by the protocol's parser
+    as the socket's ``search`` is (``q`` is its ``query``; a repeated key is refused)."""
+    fields: dict[str, Any] = {}
+    for key, field in (("q", "query"), ("room", "room")):
+        values = request.query.get(key)
+        if values is None or (key == "room" and values == [""]):
+            continue
+        if len(values) != 1:
+            raise ChatError(codes.BAD_REQUEST, f"{key!r} must be given once")
+        fields[field] = values[0]
+    if "query" not in fields:
+        raise ChatError(codes.BAD_REQUEST, "'q' is required: what to search for")
+    for key in ("limit", "before"):
+        value = int_param(request, key)
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
 def _contact_from_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return {"user": params["user"]}
 
@@ -297,6 +317,7 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/notify", {
         "PUT": operation("set_notify", _notify_fields),
     }),
+    _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),
     }),

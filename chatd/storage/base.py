@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import trio
 
 from chatd.errors import ChatError
+from chatd.search import SearchQuery
 
 __all__ = [
     "MAX_REACTIONS",
@@ -39,6 +40,7 @@ __all__ = [
     "PushSubscription",
     "PushTarget",
     "Room",
+    "SearchPage",
     "Storage",
     "StorageStatistics",
     "StorageUnavailable",
@@ -330,6 +332,15 @@ class Page:
     last_seq: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SearchPage:
+    """Messages found by a search, newest first (by ``msg_id``), each as it is now (kind
+    ``"message"``, with its ``room``). ``more``: older matches exist below the last one."""
+
+    messages: list[Message]
+    more: bool
+
+
 class Storage(Protocol):
     """The database behind chatd. One instance is shared by all tasks of a daemon."""
 
@@ -523,6 +534,20 @@ class Storage(Protocol):
         ``after``). With both, those between the two, nearest to ``after``. Public rooms are
         readable by every user, private ones by members only (ChatError('forbidden'));
         ChatError('not_found') for an unknown room."""
+
+    async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),
+                     before: int | None = None, limit: int) -> SearchPage:
+        """Messages that match ``query`` (its words, phrases, exclusions, senders and days:
+        :mod:`chatd.search`; its ``rooms`` and ``peers`` are the caller's to resolve into
+        ``rooms``), newest first, those with msg_id < ``before``, at most ``limit``.
+
+        Searched are ``rooms`` (normalised names) when given, else every room and
+        conversation the user is a member of. A named room must exist
+        (ChatError('not_found')) and be readable as for :meth:`history`: a public room by
+        anyone, a private one or a conversation by its members (ChatError('forbidden')). A
+        sender must exist (ChatError('not_found')). Deleted messages are never found, nor
+        words that an edit removed. ChatError('bad_request') when the query's words hold
+        nothing to search for (punctuation alone) and it has no filter either."""
 
     async def upload_allowance(self, user_id: int, room: str, quota_bytes: int) -> int:
         """How many more bytes of files the user may store (``quota_bytes`` less what their

@@ -65,6 +65,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import datetime
 import json
 import logging
 import time
@@ -81,6 +82,7 @@ from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.protocol.names import dm_room_name, is_dm_room
+from chatd.search import SearchQuery
 from chatd.storage.base import (
     UNREAD_CAP,
     Appended,
@@ -102,6 +104,7 @@ from chatd.storage.base import (
     PushTarget,
     RevocationNotice,
     Room,
+    SearchPage,
     Storage,
     StorageStatistics,
     StorageUnavailable,
@@ -112,6 +115,7 @@ from chatd.storage.bridge import AsyncioBridge, BridgeClosed
 from chatd.storage.changes import apply_changes
 from chatd.storage.embedded import EmbeddedPostgres, start_embedded
 from chatd.storage.migrations import apply_migrations
+from chatd.storage.search import find_ids
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
 
@@ -687,8 +691,7 @@ FROM inserted
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
 # A message is read as it is now; its reactions and its quote are looked up only for a
 # message that has them (rev set, reply_to set, files > 0), by key.
-_SQL_LOG_PAGE = """
-SELECT e.*, a.name AS sender,
+_MESSAGE_EXTRAS = """
        CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array(g.emoji, g.users) ORDER BY g.first)
            FROM (
@@ -706,7 +709,9 @@ SELECT e.*, a.name AS sender,
        CASE WHEN e.files > 0 AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array({file_fields}) ORDER BY f.id)
            FROM files f WHERE f.message_id = e.msg_id
-       ) END AS file_list
+       ) END AS file_list"""
+_SQL_LOG_PAGE = """
+SELECT e.*, a.name AS sender,""" + _MESSAGE_EXTRAS + """
 FROM (
     (
         SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
@@ -852,6 +857,39 @@ _SQL_HISTORY_NEWEST = _SQL_HISTORY.format(
 _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
     readable=_READABLE.format(user="$2"), page=_log_page("r.id", "ASC", "$3", "$4", "$5"),
 )
+
+# -- search (chatd/storage/search.py finds the ids) ------------------------------------------
+
+# What a search of user $1 covers: the largest message id, the user's rooms, the rooms named
+# $2 with whether the user may read them, the senders named $3 (lower case), and how many
+# operands PostgreSQL keeps of the positive ($4) and negative ($5) tsquery texts (0: nothing
+# searchable in them).
+_SQL_SEARCH_SCOPE = f"""
+SELECT (SELECT coalesce(max(id), 0) FROM messages) AS top,
+       (SELECT coalesce(array_agg(room_id), '{{}}') FROM memberships WHERE user_id = $1)
+           AS mine,
+       (SELECT json_agg(json_build_array(r.name, r.id, {_READABLE.format(user="$1")}))
+        FROM rooms r WHERE r.name = ANY ($2::text[])) AS named,
+       (SELECT json_agg(json_build_array(lower(u.name), u.id))
+        FROM users u WHERE lower(u.name) = ANY ($3::text[])) AS senders,
+       CASE WHEN $4 = '' THEN 0 ELSE numnode(to_tsquery('simple', $4)) END AS positive,
+       CASE WHEN $5 = '' THEN 0 ELSE numnode(to_tsquery('simple', $5)) END AS negative
+"""
+# The messages of ids $1 as message objects (as a page of history shows them), with their
+# room, newest first.
+_SQL_FOUND = f"""
+SELECT e.*, a.name AS sender, r.name AS room,{_MESSAGE_EXTRAS.format(
+    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM (
+    SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
+           {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
+           m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
+           NULL::boolean AS reaction_on, m.files, m.room_id
+    FROM messages m WHERE m.id = ANY ($1::bigint[])
+) e JOIN users a ON a.id = e.actor_id JOIN rooms r ON r.id = e.room_id
+ORDER BY e.msg_id DESC
+"""
+
 
 # The entries of room $1 with $2 < seq <= $3, oldest first ($4: their most, $3 - $2).
 _SQL_MESSAGES_RANGE = f"""
@@ -1548,6 +1586,45 @@ class PostgresStorage:
             messages.reverse()
         return Page(messages=messages, more=more, last_seq=rows[0]["last_seq"])
 
+    async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),
+                     before: int | None = None, limit: int) -> SearchPage:
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        return await self._run(self._do_search, user_id, query, tuple(rooms), before, limit)
+
+    async def _do_search(self, user_id: int, query: SearchQuery, rooms: tuple[str, ...],
+                         before: int | None, limit: int) -> SearchPage:
+        """See :meth:`Storage.search`; the plan is chatd/storage/search.py's."""
+        positive, negative = query.positive(), query.negative()
+        senders = sorted({name.lower() for name in query.senders})
+        async with self._pool.acquire() as conn, conn.transaction(
+                isolation="repeatable_read", readonly=True):
+            # Each statement planned with its own values: see chatd/storage/search.py.
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            scope = await conn.fetchrow(_SQL_SEARCH_SCOPE, user_id, list(rooms), senders,
+                                        positive, negative)
+            if positive and not scope["positive"] and not query.has_filters:
+                raise ChatError(codes.BAD_REQUEST,
+                                "the query has no words to search for: letters or digits, "
+                                "or a filter such as from:NAME or in:ROOM")
+            room_ids = _searched_rooms(rooms, scope)
+            sender_ids = None
+            if senders:
+                known = dict(json.loads(scope["senders"]) if scope["senders"] else ())
+                for name in query.senders:
+                    if name.lower() not in known:
+                        raise ChatError(codes.NOT_FOUND, f"there is no user called {name!r}")
+                sender_ids = sorted(set(known.values()))
+            ids = await find_ids(
+                conn, rooms=room_ids, top=scope["top"], before=before,
+                positive=positive if scope["positive"] else "",
+                negative=negative if scope["negative"] else "", senders=sender_ids,
+                after_time=_day_start(query.after, 1), before_time=_day_start(query.before),
+                limit=limit + 1)
+            rows = await conn.fetch(_SQL_FOUND, ids[:limit]) if ids and limit else []
+        return SearchPage(messages=[_entry(row["room"], row) for row in rows],
+                          more=len(ids) > limit)
+
     # -- life cycle --------------------------------------------------------------------------
 
     async def aclose(self) -> None:
@@ -1558,6 +1635,32 @@ class PostgresStorage:
         self._closed = True
         with trio.CancelScope(shield=True):
             await _release(self._bridge, self._pool.pool, self._embedded)
+
+
+def _searched_rooms(names: tuple[str, ...], scope: Any) -> list[int]:
+    """The ids of the rooms a search covers: those ``names`` (each must exist and be
+    readable), or the user's own; from a row of :data:`_SQL_SEARCH_SCOPE`."""
+    if not names:
+        return list(scope["mine"])
+    named = {name: (room_id, readable) for name, room_id, readable
+             in (json.loads(scope["named"]) if scope["named"] else ())}
+    ids = []
+    for name in names:
+        if name not in named:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {name!r}")
+        room_id, readable = named[name]
+        if not readable:
+            raise ChatError(codes.FORBIDDEN, f"room {name!r} is private")
+        ids.append(room_id)
+    return sorted(set(ids))
+
+
+def _day_start(day: datetime.date | None, days_later: int = 0) -> datetime.datetime | None:
+    """The start of ``day`` (plus ``days_later`` days) in UTC, or None."""
+    if day is None:
+        return None
+    return datetime.datetime.combine(day + datetime.timedelta(days=days_later),
+                                     datetime.time(), tzinfo=datetime.UTC)
 
 
 class _FilesRaced(Exception):

@@ -1,0 +1,38 @@
+"""The search scenario of the load harness (benchmarks/search.py) at a tiny size, so that it
+cannot rot: it completes and reports figures for every kind of query and both send runs,
+never a threshold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import markdown
+from benchmarks.run import main
+from benchmarks.search import QUERY_KINDS
+
+pytestmark = pytest.mark.slow
+
+
+def test_search_scenario_runs_and_reports(tmp_path: Path, database_dsn: str) -> None:
+    """Two sizes, one round: a result per size with every kind of query, a send run with
+    the index and one without, and the tables in the report."""
+    out = tmp_path / "results.json"
+    main(["run", "--scenario", "search", "--servers", "chatd", "--search-sizes", "300,600",
+          "--search-rounds", "1", "--search-send-rounds", "1", "--connections", "4",
+          "--rooms", "2", "--duration", "1", "--dsn", database_dsn, "--out", str(out),
+          "--no-plots"])
+    doc = json.loads(out.read_text())
+    searches = [r for r in doc["results"] if r["scenario"] == "search"]
+    assert [r["params"]["messages"] for r in searches] == [300, 600]
+    for result in searches:
+        kinds = result["figures"]["kinds"]
+        assert set(kinds) == set(QUERY_KINDS)
+        assert all(k["samples"] == 3 and k["p50_ms"] > 0 for k in kinds.values())
+    sends = [r for r in doc["results"] if r["scenario"] == "search_send"]
+    assert [r["params"]["search_index"] for r in sends] == [True, False]
+    assert all(r["figures"]["acked_per_s"] > 0 for r in sends)
+    text = markdown(doc)
+    assert "### Search latency" in text and "### Durable send with and without" in text
