@@ -38,7 +38,13 @@ from chatd.config import Config
 from chatd.files import MAX_NAME_CHARS
 from chatd.http.links import MAX_LINKS
 from chatd.protocol import NOTIFY_LEVELS, codes
-from chatd.protocol.events import MAX_SEQ, MAX_TOPIC_CHARS
+from chatd.protocol.events import (
+    MAX_QUERY_CHARS,
+    MAX_SEQ,
+    MAX_TOPIC_CHARS,
+    SEARCH_PAGE,
+    SEARCH_PAGE_MAX,
+)
 from chatd.webpush import MAX_ENDPOINT_CHARS
 
 __all__ = ["OPENAPI_PATH", "OPENAPI_VERSION", "build_document", "route_template",
@@ -168,14 +174,37 @@ class _Builder:
     # -- components ----------------------------------------------------------------------------
 
     def schemas(self) -> dict[str, Schema]:
-        seq = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
-        ms = {"type": "integer", "minimum": 0,
-              "description": "Milliseconds since the Unix epoch (UTC)."}
-        names = {"type": "array", "items": {"type": "string"}}
-        entry_base = {
+        seq: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
+        ms: Schema = {"type": "integer", "minimum": 0,
+                      "description": "Milliseconds since the Unix epoch (UTC)."}
+        names: Schema = {"type": "array", "items": {"type": "string"}}
+        entry_base: dict[str, Schema] = {
             "room": {"type": "string", "description": "The room, or the conversation's `@a:b`."},
             "seq": {**seq, "minimum": 1, "description": "The entry's place in the room's log."},
         }
+        message: dict[str, Schema] = {
+            "op": {"const": "message"},
+            **entry_base,
+            "msg_id": {"type": "integer", "minimum": 1},
+            "from": {"type": "string", "description": "The sender, as registered."},
+            "text": {"type": "string"},
+            "ts": ms,
+            "nonce": {"type": "string"},
+            "rev": {**seq, "description": "The seq of the last entry that changed "
+                                          "it."},
+            "edited_ts": ms,
+            "deleted": {"const": True},
+            "reactions": {"type": "array", "items": self.sent(
+                {"emoji": {"type": "string"}, "users": names})},
+            "reply_to": {"type": "integer", "minimum": 1},
+            "quote": {"oneOf": [
+                self.sent({"from": {"type": "string"}, "text": {"type": "string"}}),
+                self.sent({"deleted": {"const": True}}),
+            ]},
+            "mentions": names,
+            "files": {"type": "array", "items": _ref("File")},
+        }
+        message_required = ["op", "room", "seq", "msg_id", "from", "text", "ts", "nonce"]
         return {
             "UserName": {"type": "string", "pattern": USER_NAME,
                          "description": "1-32 of `A-Z a-z 0-9 _ . -`; unique regardless of "
@@ -234,6 +263,10 @@ class _Builder:
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
                           "read_seq", "unread", "mentions", "notify"],
                 description="A room or conversation as the asking user sees it.",
+                # `peer` is there for a conversation, and only then.
+                **{"if": {"properties": {"kind": {"const": "dm"}}},
+                   "then": {"required": ["peer"]},
+                   "else": {"not": {"required": ["peer"]}}},
                 examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
                            "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
                            "unread": 2, "mentions": 0, "notify": "all", "peer": "Bob"}],
@@ -259,33 +292,20 @@ class _Builder:
                            "height": 800}],
             ),
             "Message": self.sent(
-                {
-                    "op": {"const": "message"},
-                    **entry_base,
-                    "msg_id": {"type": "integer", "minimum": 1},
-                    "from": {"type": "string", "description": "The sender, as registered."},
-                    "text": {"type": "string"},
-                    "ts": ms,
-                    "nonce": {"type": "string"},
-                    "rev": {**seq, "description": "The seq of the last entry that changed "
-                                                  "it."},
-                    "edited_ts": ms,
-                    "deleted": {"const": True},
-                    "reactions": {"type": "array", "items": self.sent(
-                        {"emoji": {"type": "string"}, "users": names})},
-                    "reply_to": {"type": "integer", "minimum": 1},
-                    "quote": {"oneOf": [
-                        self.sent({"from": {"type": "string"}, "text": {"type": "string"}}),
-                        self.sent({"deleted": {"const": True}}),
-                    ]},
-                    "mentions": names,
-                    "files": {"type": "array", "items": _ref("File")},
-                },
-                required=["op", "room", "seq", "msg_id", "from", "text", "ts", "nonce"],
+                message,
+                required=message_required,
                 description="A message as it is now (the `message` event's object).",
                 examples=[{"op": "message", "room": "general", "seq": 43, "msg_id": 1043,
                            "from": "ann", "text": "hi all", "ts": 1732700000123,
                            "nonce": "5f0c"}],
+            ),
+            "SearchResult": self.sent(
+                {**message, "snippet": {"type": "array", "items": self.sent(
+                    {"text": {"type": "string"}, "hit": {"type": "boolean"}})}},
+                required=[*message_required, "snippet"],
+                description="A message found, with the part of its text around the first "
+                            "match: segments of plain text, `hit` marking the words that "
+                            "matched.",
             ),
             "Edited": self.sent(
                 {"op": {"const": "edited"}, **entry_base,
@@ -607,6 +627,35 @@ class _Builder:
                 })),
                 errors=(400, 403, 404),
             )},
+            "/api/search": {"get": self.op(
+                "Search messages",
+                "Messages found by their words in the rooms the user may read, newest "
+                "first, as the protocol's `search`: words (each a prefix), \"quoted "
+                "phrases\", `-word` to leave out, `from:NAME`, `in:ROOM`, `in:@NAME`, "
+                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`. The next page: `before` the last "
+                "`msg_id`. A repeated parameter is 400; an empty `room` is no room. At "
+                f"most `limits.searches_per_minute` ({limits.searches_per_minute}) "
+                "searches of a user a minute.",
+                tag="rooms", op_id="search",
+                parameters=[
+                    {**query("q", {"type": "string", "minLength": 1,
+                                   "maxLength": MAX_QUERY_CHARS, "pattern": NO_NUL},
+                             "What to look for (not blank)."), "required": True,
+                     "example": "deploy from:ann"},
+                    query("room", {"anyOf": [_ref("RoomOrConversation"), {"const": ""}]},
+                          "This room or conversation only."),
+                    query("limit", {"type": "integer", "minimum": 1,
+                                    "maximum": SEARCH_PAGE_MAX},
+                          f"At most this many (default {SEARCH_PAGE})."),
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Only messages older than this `msg_id`."),
+                ],
+                ok=ok(200, "A page of matches.", self.sent({
+                    "messages": {"type": "array", "items": _ref("SearchResult")},
+                    "more": {"type": "boolean"},
+                })),
+                errors=(400, 403, 404, 429),
+            )},
             "/api/rooms/{room}/notify": {"put": self.op(
                 "Set a room's notification level",
                 "The user's level for a room or conversation they are in, as the "
@@ -662,7 +711,7 @@ class _Builder:
                 "`Content-Disposition: attachment` but for PNG, JPEG, GIF and WebP)")},
             "/api/thumbnails/{id}": {"get": file_download(
                 "thumbnail", "image/webp", "downloadThumbnail",
-                " (WebP, at most 400×400; 404 for a file without one)")},
+                " (WebP, at most 400x400; 404 for a file without one)")},
             "/api/push/key": {"get": self.op(
                 "The server's Web Push key",
                 "The VAPID public key, an uncompressed P-256 point in base64url: the "
