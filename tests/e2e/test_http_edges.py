@@ -434,7 +434,8 @@ async def test_upgrade_that_the_websocket_library_refuses_is_a_json_400(
     """An upgrade without ``Connection: Upgrade``, with an ``Upgrade`` other than
     ``websocket`` alone, or without a readable ``Host`` (RFC 6455 §4.2.1) is answered 400
     with the API's JSON error, as every refusal is, not a bare 400 from the WebSocket
-    library (found by schemathesis: requests sends ``Connection: keep-alive``)."""
+    library, or no answer at all for a Host that is not IDNA (found by schemathesis:
+    requests sends ``Connection: keep-alive``; the Host case by reading wsproto)."""
     with trio.fail_after(TIMEOUT):
         stream = await trio.open_tcp_stream("127.0.0.1", daemon.http_port)
         async with stream:

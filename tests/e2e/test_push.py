@@ -266,7 +266,7 @@ async def test_unsubscribing_an_endpoint_that_cannot_be_stored_is_a_bad_request(
         daemon: Server, endpoint: str) -> None:
     """An endpoint with U+0000 or a lone surrogate (which no subscription can have) is
     refused with 400 bad_request, not passed to the database (which answered 503
-    unavailable; found with the OpenAPI description's tests)."""
+    unavailable; found while describing the API)."""
     with trio.fail_after(TIMEOUT):
         token = await register_and_login(daemon.http_port, "bob")
         status, body = await http(daemon.http_port, "DELETE", "/api/push/subscriptions",

@@ -424,8 +424,8 @@ async def test_messages_paging(server: Server) -> None:
 
 async def test_messages_paging_takes_every_seq_the_protocol_does(server: Server) -> None:
     """``before`` and ``after`` take any seq up to 2^63-1 over HTTP, as ``history`` does on
-    the socket (the HTTP front refused numbers of more than 15 digits; found with the
-    OpenAPI description's tests); one past it is 400."""
+    the socket (the HTTP front refused numbers of more than 15 digits; found while
+    describing the API); one past it is 400."""
     with trio.fail_after(TIMEOUT):
         token = await server.user("alice")
         await server.call("POST", "/api/rooms", token=token, json_body={"room": "general"})
