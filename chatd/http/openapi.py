@@ -399,15 +399,17 @@ class _Builder:
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
-    def json_body(self, schema: Schema, example: Any) -> dict[str, Any]:
-        return _json(schema, example)
-
     def paths(self) -> dict[str, Any]:
+        """Every path and method of :data:`chatd.http.routes.ROUTES`, and ``/`` for the page.
+        A route added there is described here (tests/http/test_openapi.py fails until it
+        is), with the statuses its handler can answer (the schemathesis run fails on one
+        that is not listed)."""
         config = self.config
         limits = config.limits
         history_max = limits.history_max
         rooms_default = min(100, limits.rooms_page_max)
-        no_store = {"Cache-Control": {"schema": {"type": "string", "const": "no-store"}}}
+        no_store = {"Cache-Control": {"required": True, "description": "Never cached.",
+                                      "schema": {"type": "string", "const": "no-store"}}}
 
         def ok(status: int, description: str, schema: Schema | None = None,
                example: Any = None, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -511,13 +513,12 @@ class _Builder:
                 f"`auth.registrations_per_ip` ({config.auth.registrations_per_ip}) "
                 "registrations an hour from one address.",
                 tag="accounts", auth="none", op_id="register",
-                body=self.json_body(self.body({
+                body=_json(self.body({
                     "username": _ref("UserName"),
                     "password": {"type": "string",
                                  "minLength": config.auth.min_password_length,
                                  "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL},
-                }, ["username", "password"]), {"username": "ann",
-                                               "password": "correct horse"}),
+                }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
                 ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
                       {"user": {"id": 7, "name": "ann"}}),
                 errors=(409, 429),
@@ -530,10 +531,9 @@ class _Builder:
                 "(`auth.login_attempts_per_ip` a minute) and failures per user name "
                 "(`auth.login_failures_per_user` in 15 minutes).",
                 tag="accounts", auth="none", op_id="login",
-                body=self.json_body(self.body({
+                body=_json(self.body({
                     "username": {"type": "string"}, "password": {"type": "string"},
-                }, ["username", "password"]), {"username": "ann",
-                                               "password": "correct horse"}),
+                }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
                 ok=ok(200, "Logged in.", self.sent({
                     "token": {"type": "string", "description": "A JWT."},
                     "expires_at": {"type": "integer", "minimum": 0,
@@ -546,8 +546,8 @@ class _Builder:
                 "Revokes the token (with `everywhere`, every token of the user); the "
                 "connections that said `hello` with it get `unauthenticated` and are closed.",
                 tag="accounts", op_id="logout", body_required=False,
-                body=self.json_body(self.body({"everywhere": {"type": "boolean"}}, []),
-                                    {"everywhere": False}),
+                body=_json(self.body({"everywhere": {"type": "boolean"}}, []),
+                           {"everywhere": False}),
                 ok=empty(200, "Logged out."),
             )},
             "/api/me": {"get": self.op(
@@ -593,7 +593,7 @@ class _Builder:
                     f"`limits.rooms_per_hour` ({limits.rooms_per_hour}) new rooms per user "
                     "an hour.",
                     tag="rooms", op_id="createRoom",
-                    body=self.json_body(self.body({
+                    body=_json(self.body({
                         "room": _ref("RoomName"),
                         "private": {"type": "boolean", "default": False},
                         "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS,
@@ -662,8 +662,8 @@ class _Builder:
                 "protocol's `set_notify`; their connections get the `notify` event.",
                 tag="rooms", op_id="setNotify",
                 parameters=[room_param],
-                body=self.json_body(self.body({"notify": _ref("NotifyLevel")}, ["notify"]),
-                                    {"notify": "all"}),
+                body=_json(self.body({"notify": _ref("NotifyLevel")}, ["notify"]),
+                           {"notify": "all"}),
                 ok=ok(200, "Set.", self.sent({"room": {"type": "string"},
                                               "notify": _ref("NotifyLevel")})),
                 errors=(403, 404),
@@ -694,7 +694,7 @@ class _Builder:
                 "left out), in the order asked, its `url` and `thumbnail_url` signed until "
                 "`expires_at`: a GET of them needs no token until then.",
                 tag="files", op_id="signLinks",
-                body=self.json_body(self.body({"ids": {
+                body=_json(self.body({"ids": {
                     "type": "array", "maxItems": MAX_LINKS,
                     "items": {"type": "integer", "minimum": 1}}}, ["ids"]), {"ids": [1]}),
                 ok=ok(200, "The links.", self.sent({"links": {"type": "array", "items":
@@ -728,7 +728,7 @@ class _Builder:
                     "resolves to public addresses only. A user keeps at most 10; 10 at once, "
                     "then one a minute.",
                     tag="push", op_id="subscribe",
-                    body=self.json_body(self.body({
+                    body=_json(self.body({
                         "endpoint": {"type": "string", "format": "uri",
                                      "maxLength": MAX_ENDPOINT_CHARS},
                         "keys": self.body({
@@ -745,11 +745,9 @@ class _Builder:
                     "Unsubscribe from Web Push",
                     "Forgets the user's subscription with this endpoint, if they have one.",
                     tag="push", op_id="unsubscribe",
-                    body=self.json_body(self.body({"endpoint": {"type": "string",
-                                                                "minLength": 1,
-                                                                "pattern": NO_NUL}},
-                                                  ["endpoint"]),
-                                        {"endpoint": subscription_example["endpoint"]}),
+                    body=_json(self.body({"endpoint": {"type": "string", "minLength": 1,
+                                                       "pattern": NO_NUL}}, ["endpoint"]),
+                               {"endpoint": subscription_example["endpoint"]}),
                     ok=empty(200, "Forgotten."),
                 ),
             },
@@ -766,8 +764,8 @@ class _Builder:
                     "From then on the user's connections get the contact's `presence` "
                     "events. Adding a contact one has already is no error; oneself is 400.",
                     tag="contacts", op_id="addContact",
-                    body=self.json_body(self.body({"user": _ref("UserName")}, ["user"]),
-                                        {"user": "Bob"}),
+                    body=_json(self.body({"user": _ref("UserName")}, ["user"]),
+                               {"user": "Bob"}),
                     ok=ok(201, "Added.", self.sent({"contact": _ref("Contact")})),
                     errors=(404,),
                 ),
@@ -832,8 +830,10 @@ class _Builder:
                 parameters=[{"name": "If-None-Match", "in": "header", "required": False,
                              "schema": {"type": "string"}}],
                 ok={"200": {"description": "The description.",
-                            "headers": {"ETag": {"required": True,
-                                                 "schema": {"type": "string"}}},
+                            "headers": {
+                                "ETag": {"required": True, "schema": {"type": "string"}},
+                                "Cache-Control": {"required": True, "schema": {
+                                    "type": "string", "const": "public, max-age=300"}}},
                             "content": _json({"type": "object",
                                               "required": ["openapi", "info", "paths"]})},
                     "304": {"description": "Not modified."}},
