@@ -38,6 +38,7 @@ from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.links import links, thumbnail
 from chatd.http.messages import (
+    JSON_TYPE,
     BodyError,
     BytesBody,
     FileReply,
@@ -51,6 +52,7 @@ from chatd.http.messages import (
     json_reply,
     str_field,
 )
+from chatd.http.openapi import OPENAPI_PATH, served_document
 from chatd.http.static import serve_static
 from chatd.http.uploads import download, upload, upload_limit
 from chatd.protocol import RequestError, codes, parse_request
@@ -350,6 +352,16 @@ async def _metrics(request: Request, app: App, params: dict[str, str]) -> Reply:
     return Reply(200, body, METRICS_TYPE, [(b"cache-control", b"no-store")])
 
 
+async def _openapi(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """The API's OpenAPI description (:mod:`chatd.http.openapi`): public, and cacheable (it
+    changes only with the daemon's version or settings)."""
+    body, etag = served_document(app.config)
+    headers = [(b"cache-control", b"public, max-age=300"), (b"etag", etag)]
+    if etag in (request.header(b"if-none-match") or b"").replace(b" ", b"").split(b","):
+        return Reply(304, b"", JSON_TYPE, headers)
+    return Reply(200, body, JSON_TYPE, headers)
+
+
 async def _ws_without_upgrade(request: Request, app: App, params: dict[str, str]) -> Reply:
     raise ChatError(codes.BAD_REQUEST, "/ws takes a WebSocket upgrade (Upgrade: websocket)")
 
@@ -417,6 +429,7 @@ ROUTES: list[Route] = [
     _route(r"/api/contacts/(?P<user>[^/]+)", {
         "DELETE": operation("remove_contact", _contact_from_path, shape=lambda _: {}),
     }),
+    _route(re.escape(OPENAPI_PATH), {"GET": _openapi}),
     _route(r"/healthz", {"GET": _healthz}, while_draining=True),
     _route(r"/metrics", {"GET": _metrics}),
     _route(r"/ws", {"GET": _ws_without_upgrade}),

@@ -422,6 +422,25 @@ async def test_messages_paging(server: Server) -> None:
         assert [m["text"] for m in everything["messages"]] == ["m1", "m2", "m3", "m4", "m5"]
 
 
+async def test_messages_paging_takes_every_seq_the_protocol_does(server: Server) -> None:
+    """``before`` and ``after`` take any seq up to 2^63-1 over HTTP, as ``history`` does on
+    the socket (the HTTP front refused numbers of more than 15 digits; found while
+    describing the API); one past it is 400."""
+    with trio.fail_after(TIMEOUT):
+        token = await server.user("alice")
+        await server.call("POST", "/api/rooms", token=token, json_body={"room": "general"})
+        for query in (f"before={2**63 - 1}", f"after={2**63 - 1}", "before=0001"):
+            response = await server.call("GET", f"/api/rooms/general/messages?{query}",
+                                         token=token)
+            assert response.status == 200, (query, response.body)
+            assert response.json()["messages"] == []
+        for query in (f"before={2**63}", f"after={10**19}", f"limit={'9' * 400}"):
+            response = await server.call("GET", f"/api/rooms/general/messages?{query}",
+                                         token=token)
+            assert response.status == 400, (query, response.body)
+            assert response.json()["code"] == "bad_request"
+
+
 @pytest.mark.parametrize(
     ("target", "status", "code"),
     [
