@@ -33,6 +33,9 @@ import re
 from typing import Any
 
 from chatd import __version__
+from chatd.actions.bots import DEFAULT_TOKEN_NAME, MAX_TOKEN_NAME
+from chatd.actions.hooks import MAX_KEY_CHARS, MAX_SECRET_CHARS, MIN_SECRET_CHARS
+from chatd.addresses import MAX_URL_CHARS
 from chatd.auth import MAX_PASSWORD_LENGTH
 from chatd.config import Config
 from chatd.files import MAX_NAME_CHARS
@@ -177,6 +180,7 @@ class _Builder:
         seq: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
         ms: Schema = {"type": "integer", "minimum": 0,
                       "description": "Milliseconds since the Unix epoch (UTC)."}
+        nullable_ms: Schema = {"type": ["integer", "null"], "minimum": 0}
         names: Schema = {"type": "array", "items": {"type": "string"}}
         entry_base: dict[str, Schema] = {
             "room": {"type": "string", "description": "The room, or the conversation's `@a:b`."},
@@ -324,6 +328,65 @@ class _Builder:
                 {"op": {"const": "topic"}, **entry_base,
                  "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
                  "by": {"type": "string"}, "ts": ms}),
+            "BotToken": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "name": {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_NAME},
+                    "created_at": ms,
+                    "last_used_at": {**nullable_ms, "description": "To the minute; null "
+                                     "before its first use."},
+                    "revoked_at": {**nullable_ms, "description": "Null while it works."},
+                },
+                description="A bot's API token as it is listed: never the token itself.",
+                examples=[{"id": 3, "name": "ci", "created_at": 1767225600000,
+                           "last_used_at": None, "revoked_at": None}],
+            ),
+            "Bot": self.sent(
+                {
+                    "name": {"type": "string", "description": "As registered."},
+                    "owner": {"type": ["string", "null"],
+                              "description": "Null once the owning user is gone."},
+                    "created_at": ms,
+                    "tokens": {"type": "array", "items": _ref("BotToken"),
+                               "description": "Oldest first."},
+                },
+                description="A bot account the user manages.",
+                examples=[{"name": "buildbot", "owner": "ann", "created_at": 1767225600000,
+                           "tokens": [{"id": 3, "name": "ci", "created_at": 1767225600000,
+                                       "last_used_at": None, "revoked_at": None}]}],
+            ),
+            "Hook": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "room": {"type": "string"},
+                    "bot": {"type": "string", "description": "The bot it posts as."},
+                    "creator": {"type": "string", "description": "Who made it."},
+                    "created_at": ms,
+                    "last_used_at": {**nullable_ms, "description": "Null before its first "
+                                     "post."},
+                },
+                description="An incoming webhook as it is listed: never its URL.",
+                examples=[{"id": 2, "room": "ops", "bot": "buildbot", "creator": "ann",
+                           "created_at": 1767225600000, "last_used_at": None}],
+            ),
+            "RoomWebhook": self.sent(
+                {
+                    "room": {"type": "string"},
+                    "url": {"type": "string", "description": "Where new messages are "
+                                                             "POSTed."},
+                    "secret": {"type": "string", "minLength": MIN_SECRET_CHARS,
+                               "maxLength": MAX_SECRET_CHARS,
+                               "description": "The key of `X-Chatd-Signature`: only in the "
+                                              "answer of `PUT`."},
+                    "set_by": {"type": ["string", "null"],
+                               "description": "Null once that user is gone."},
+                    "created_at": ms,
+                },
+                required=["room", "url", "set_by", "created_at"],
+                description="A room's outgoing webhook.",
+                examples=[{"room": "ops", "url": "https://ci.example.net/chatd",
+                           "set_by": "ann", "created_at": 1767225600000}],
+            ),
             "Entry": {
                 "description": "An entry of a room's log: a message, or a change to one, told "
                                "apart by `op`. A client ignores ops it does not know.",
@@ -505,6 +568,28 @@ class _Builder:
             },
         }
         room_object = _ref("Room")
+        record_id = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+        bot_param = path_param("name", _ref("UserName"), "The bot.", "buildbot")
+        token_name = {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_NAME,
+                      "pattern": NO_NUL, "default": DEFAULT_TOKEN_NAME,
+                      "description": "A label for people (not blank)."}
+        bot_token = {"type": "string", "pattern": "^chatdbot_[A-Za-z0-9_-]{43}$",
+                     "description": "The token, for `Authorization: Bearer` and `hello`; "
+                                    "shown this once."}
+
+        def posted(duplicate: bool) -> Schema:
+            return self.sent({"room": {"type": "string"}, "seq": {"type": "integer",
+                                                                   "minimum": 1},
+                              "msg_id": {"type": "integer", "minimum": 1},
+                              "ts": {"type": "integer", "minimum": 0},
+                              "duplicate": {"const": duplicate}})
+
+        def webhook(secret: bool) -> Schema:
+            schema = self.schemas()["RoomWebhook"]
+            properties = dict(schema["properties"])
+            if not secret:
+                del properties["secret"]
+            return self.sent(properties, description=schema["description"])
 
         return {
             "/api/register": {"post": self.op(
@@ -751,6 +836,156 @@ class _Builder:
                     ok=empty(200, "Forgotten."),
                 ),
             },
+            "/api/bots": {
+                "get": self.op(
+                    "List the user's bots",
+                    "The bots the user owns, by name, with their tokens' metadata (never a "
+                    "token).",
+                    tag="bots", op_id="listBots",
+                    ok=ok(200, "The bots.", self.sent({"bots": {
+                        "type": "array", "items": _ref("Bot")}})),
+                ),
+                "post": self.op(
+                    "Make a bot",
+                    "A bot account owned by the user, with its first API token, shown this "
+                    "once (the server keeps its hash only). A bot cannot own bots (403). "
+                    "10 new bots at once, then 10 an hour.",
+                    tag="bots", op_id="createBot",
+                    body=_json(self.body({
+                        "name": _ref("UserName"),
+                        "token_name": token_name,
+                    }, ["name"]), {"name": "buildbot", "token_name": "ci"}),
+                    ok=ok(201, "Made.", self.sent({"bot": _ref("Bot"), "token": bot_token})),
+                    errors=(403, 409, 429),
+                ),
+            },
+            "/api/bots/{name}/tokens": {"post": self.op(
+                "Make a bot token",
+                "A new API token of a bot the user owns (or any bot, for an administrator), "
+                "shown this once. 20 new tokens at once, then 20 an hour.",
+                tag="bots", op_id="createBotToken",
+                parameters=[bot_param],
+                body=_json(self.body({"name": token_name}, []), {"name": "deploy"}),
+                body_required=False,
+                ok=ok(201, "Made.", self.sent({
+                    **self.schemas()["BotToken"]["properties"],
+                    "bot": {"type": "string"},
+                    "token": bot_token,
+                })),
+                errors=(403, 404, 429),
+            )},
+            "/api/bots/{name}/tokens/{id}": {"delete": self.op(
+                "Revoke a bot token",
+                "The token stops working at once, and the sessions it opened are closed "
+                "with `unauthenticated` on every node. Revoking one twice is no error.",
+                tag="bots", op_id="revokeBotToken",
+                parameters=[bot_param, path_param("id", record_id, "The token's id.", 1)],
+                ok=empty(200, "Revoked."),
+                errors=(400, 403, 404),
+            )},
+            "/api/rooms/{room}/hooks": {
+                "get": self.op(
+                    "List a room's incoming webhooks",
+                    "Those the user made, or all of them for the room's owner or an "
+                    "administrator, oldest first (never a URL).",
+                    tag="bots", op_id="listHooks",
+                    parameters=[room_param],
+                    ok=ok(200, "The webhooks.", self.sent({"hooks": {
+                        "type": "array", "items": _ref("Hook")}})),
+                    errors=(400, 404),
+                ),
+                "post": self.op(
+                    "Make an incoming webhook",
+                    "A URL that posts into the room as the bot (a bot the user manages; it "
+                    "is invited into the room if it is not a member), shown this once. The "
+                    "user must be a member of the room; not for a conversation. 20 new "
+                    "webhooks at once, then 20 an hour.",
+                    tag="bots", op_id="createHook",
+                    parameters=[room_param],
+                    body=_json(self.body({"bot": _ref("UserName")}, ["bot"]),
+                               {"bot": "buildbot"}),
+                    ok=ok(201, "Made.", self.sent({
+                        "hook": _ref("Hook"),
+                        "url": {"type": "string", "pattern": r"^/api/hooks/[A-Za-z0-9_-]+$",
+                                "description": "`POST` to it, with no token."},
+                    })),
+                    errors=(403, 404, 429),
+                ),
+            },
+            "/api/rooms/{room}/hooks/{id}": {"delete": self.op(
+                "Delete an incoming webhook",
+                "By its creator, the room's owner or an administrator; its URL is 404 from "
+                "now on.",
+                tag="bots", op_id="deleteHook",
+                parameters=[room_param, path_param("id", record_id, "The webhook's id.", 1)],
+                ok=empty(200, "Deleted."),
+                errors=(400, 403, 404),
+            )},
+            "/api/hooks/{secret}": {"post": self.op(
+                "Post through an incoming webhook",
+                "Posts `text` into the webhook's room as its bot, with no token: the URL is "
+                "the credential. The text is checked as a `send`'s; the answer comes once "
+                "the message is committed. A `key` posted to this webhook before stores "
+                "nothing and is answered 200 with the first message. At most "
+                f"`limits.hook_burst` ({limits.hook_burst}) posts at once, then "
+                f"`limits.hook_rate` ({limits.hook_rate}) a second, per webhook, and the "
+                "bot's own send rate. 403 when the bot is no longer a member of the room.",
+                tag="bots", auth="none", op_id="postToHook",
+                parameters=[path_param(
+                    "secret", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+                    "The secret of the webhook's URL.",
+                    "Yx3m1B0yUuFq2h8o4vV6bq0n9cJtZ5pW7eR2kLsD1aE")],
+                body=_json(self.body({
+                    "text": {"type": "string", "minLength": 1,
+                             "maxLength": limits.max_text_chars, "pattern": NO_NUL,
+                             "description": "Not blank."},
+                    "key": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS,
+                            "pattern": NO_NUL,
+                            "description": "Makes the post idempotent."},
+                }, ["text"]), {"text": "build #12 failed", "key": "build-12"}),
+                ok={**ok(201, "Posted.", posted(False)),
+                    **ok(200, "Posted before with this `key`: the first message.",
+                         posted(True))},
+                errors=(403, 404, 429),
+            )},
+            "/api/rooms/{room}/webhook": {
+                "get": self.op(
+                    "A room's outgoing webhook",
+                    "To the room's owner or an administrator, without its secret; 404 when "
+                    "the room has none.",
+                    tag="bots", op_id="getWebhook",
+                    parameters=[room_param],
+                    ok=ok(200, "The webhook.", webhook(False)),
+                    errors=(400, 403, 404),
+                ),
+                "put": self.op(
+                    "Set a room's outgoing webhook",
+                    "By the room's owner or an administrator: every new message of the room "
+                    "is POSTed to `url`, signed with `secret` (made when left out). The URL "
+                    "must be `https://` and its host resolve to public addresses only (unless "
+                    "`webhooks.allow_private_endpoints`); not for a conversation. 10 "
+                    "changes at once, then one a minute.",
+                    tag="bots", op_id="setWebhook",
+                    parameters=[room_param],
+                    body=_json(self.body({
+                        "url": {"type": "string", "format": "uri", "minLength": 1,
+                                "maxLength": MAX_URL_CHARS},
+                        "secret": {"type": "string", "minLength": MIN_SECRET_CHARS,
+                                   "maxLength": MAX_SECRET_CHARS,
+                                   "pattern": "^[\\x20-\\x7e]*$"},
+                    }, ["url"]), {"url": "https://ci.example.net/chatd"}),
+                    ok=ok(200, "Set.", webhook(True)),
+                    errors=(403, 404, 429),
+                ),
+                "delete": self.op(
+                    "Remove a room's outgoing webhook",
+                    "By the room's owner or an administrator; no error when it had none.",
+                    tag="bots", op_id="deleteWebhook",
+                    parameters=[room_param],
+                    ok=empty(200, "Removed."),
+                    errors=(400, 403, 404),
+                ),
+            },
             "/api/contacts": {
                 "get": self.op(
                     "List contacts",
@@ -880,6 +1115,8 @@ class _Builder:
                 {"name": "files", "description": "Uploads, downloads, thumbnails, signed "
                                                  "links."},
                 {"name": "push", "description": "Web Push subscriptions."},
+                {"name": "bots", "description": "Bots, their tokens, and incoming and "
+                                                "outgoing webhooks."},
                 {"name": "contacts", "description": "The user's contacts."},
                 {"name": "daemon", "description": "Health, metrics, the WebSocket, the page "
                                                   "and this description."},
