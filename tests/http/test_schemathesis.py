@@ -64,9 +64,15 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "push": {"allow_private_endpoints": True},
     # Each POST /api/logout logs in first, for a token of its own to revoke.
     "auth": {"login_attempts_per_ip": 100000},
+    # Outgoing webhooks are set to 127.0.0.1 (see _local_url).
+    "webhooks": {"allow_private_endpoints": True},
 }
 CONFIG = Config().replace(**SETTINGS)
 
+#: The secret of the description's example of POST /api/hooks/{secret}: posts with it go to
+#: the scene's webhook instead.
+EXAMPLE_HOOK_SECRET = build_document(CONFIG)["paths"]["/api/hooks/{secret}"]["post"][
+    "parameters"][0]["example"]
 #: Examples per operation in the fuzzing phase (the examples and coverage phases add theirs).
 MAX_EXAMPLES = 60
 SEED = 20261205
@@ -108,6 +114,7 @@ class Api:
     url: str
     tcp_port: int
     token: str
+    hook_secret: str
     proc: subprocess.Popen[bytes]
     log_path: Path
 
@@ -176,9 +183,9 @@ class _Line:
         self.sock.close()
 
 
-def _set_scene(url: str, tcp_port: int) -> str:
-    """The users, rooms, messages, changes and file the description's examples name; ann's
-    token."""
+def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
+    """The users, rooms, messages, changes, file, bot and webhooks the description's
+    examples name; ann's token and the secret of an incoming webhook to post to."""
     for name in ("ann", "bob"):
         answer = _call(url, "POST", "/api/register", {"username": name, "password": PASSWORD})
         assert answer.status_code == 201, answer.text
@@ -206,7 +213,20 @@ def _set_scene(url: str, tcp_port: int) -> str:
         line.request("add_contact", user="bob")
     finally:
         line.close()
-    return token
+    # The bot buildbot (token 1), the incoming webhook 1 (which the example of
+    # DELETE /api/rooms/{room}/hooks/{id} deletes) and 2 (which the posts go to), and an
+    # outgoing webhook of general (to a port on 127.0.0.1 where nothing listens).
+    answer = _call(url, "POST", "/api/bots", {"name": "buildbot"}, token)
+    assert answer.status_code == 201, answer.text
+    secrets = []
+    for _ in range(2):
+        answer = _call(url, "POST", "/api/rooms/general/hooks", {"bot": "buildbot"}, token)
+        assert answer.status_code == 201, answer.text
+        secrets.append(answer.json()["url"].rsplit("/", 1)[1])
+    answer = _call(url, "PUT", "/api/rooms/general/webhook",
+                   {"url": _local_url({"url": "https://ci.example.net/chatd"})["url"]}, token)
+    assert answer.status_code == 200, answer.text
+    return token, secrets[1]
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +257,8 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
                                     env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         http_port, tcp_port = _wait_ready(ready, proc)
         url = f"http://127.0.0.1:{http_port}"
-        token = _set_scene(url, tcp_port)
-        yield Api(url, tcp_port, token, proc, log_path)
+        token, hook_secret = _set_scene(url, tcp_port)
+        yield Api(url, tcp_port, token, hook_secret, proc, log_path)
         assert proc.poll() is None, f"chatd exited:\n{log_path.read_text()}"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(STOP_TIMEOUT) == 0, log_path.read_text()
@@ -251,21 +271,33 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         _execute(pg_server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def _local_endpoint(body: Any) -> Any:
-    """A push subscription's endpoint with its host name replaced by 127.0.0.1, so that
-    subscribing never resolves a name (this test reaches nothing but 127.0.0.1). Only a
-    valid subscription (the description's example) gets that far; an IP address is kept."""
-    if not isinstance(body, dict) or not isinstance(body.get("endpoint"), str):
+def _local_url(body: Any, field: str = "url") -> Any:
+    """A body whose URL ``field`` (a push subscription's endpoint, an outgoing webhook's
+    url) has its host name replaced by 127.0.0.1 (and the port by one where nothing
+    listens), so that the daemon never resolves a name nor reaches past this machine. Only
+    a valid URL (the description's example) gets that far; an IP address is kept."""
+    if not isinstance(body, dict) or not isinstance(body.get(field), str):
         return body
     try:
-        parts = urllib.parse.urlsplit(body["endpoint"])
+        parts = urllib.parse.urlsplit(body[field])
         host = parts.hostname
     except ValueError:
         return body
     if not host or re.fullmatch(r"[0-9.]+|.*:.*", host):
         return body
-    netloc = parts.netloc.rsplit("@", 1)[-1].replace(host, "127.0.0.1", 1)
-    return {**body, "endpoint": urllib.parse.urlunsplit(parts._replace(netloc=netloc))}
+    netloc = f"127.0.0.1:{_CLOSED_PORT}"
+    return {**body, field: urllib.parse.urlunsplit(parts._replace(netloc=netloc))}
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+_CLOSED_PORT = _closed_port()
 
 
 @SCHEMA.parametrize()
@@ -277,7 +309,12 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
     if path == "/api/logout":
         token = _login(api.url, "bob")  # a token of its own to revoke (everywhere: bob's)
     if path == "/api/push/subscriptions":
-        case.body = _local_endpoint(case.body)
+        case.body = _local_url(case.body, "endpoint")
+    if path == "/api/rooms/{room}/webhook":
+        case.body = _local_url(case.body)
+    if path == "/api/hooks/{secret}" and case.path_parameters is not None \
+            and case.path_parameters.get("secret") == EXAMPLE_HOOK_SECRET:
+        case.path_parameters["secret"] = api.hook_secret  # the example posts for real
     # No session: each call has a connection of its own, closed after it (/ws may switch
     # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
     response = case.call_and_validate(base_url=api.url, timeout=30,
