@@ -42,9 +42,9 @@ Every ``merge_every`` messages indexed (and after every sweep) the GIN index's p
 list is merged into the index in a statement of its own (:meth:`Storage.index_words`'s
 ``merge``): searches then read a short list, and no batch merges it while holding its rows.
 
-A failure (the database gone, a statement timed out) is logged, the hints are dropped for a
-sweep, and the next round comes after a growing delay; nothing is lost, since the work list
-is the database's.
+A failure (the database gone, a statement timed out, even a bug) is logged, the hints are
+dropped for a sweep, and the next round comes after a growing delay; nothing is lost, since
+the work list is the database's, and the daemon goes on: search lags, chat does not stop.
 """
 
 from __future__ import annotations
@@ -129,10 +129,15 @@ class Indexer:
                     next_sweep = started + self._sweep_interval
                     await self.sweep()
                 await self.index_hints()
-            except StorageUnavailable as exc:
+            except Exception as exc:
+                # Never fatal: search lags, chat goes on. A bug is logged with its traceback.
                 self._metrics.search_index_failures.inc()
-                log.warning("indexing messages for search failed (again in %.0f s): %s",
-                            delay, exc)
+                if isinstance(exc, StorageUnavailable):
+                    log.warning("indexing messages for search failed (again in %.0f s): %s",
+                                delay, exc)
+                else:
+                    log.exception("indexing messages for search failed (again in %.0f s)",
+                                  delay)
                 self._hints.clear()
                 self._sweep_due = True
                 await trio.sleep(delay)

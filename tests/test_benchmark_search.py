@@ -41,3 +41,18 @@ def test_search_scenario_runs_and_reports(tmp_path: Path, database_dsn: str) -> 
         assert figures["fresh_samples"] >= 1 and figures["fresh_p50_ms"] > 0, figures
     text = markdown(doc)
     assert "### Search latency" in text and "### Durable send with and without" in text
+
+
+def test_statement_costs_run_and_report(pg_server: str) -> None:
+    """benchmarks/search_statements.py at a tiny size: figures for every variant, and for
+    the indexer's statements where it runs, which indexed every message stored."""
+    from benchmarks.search_statements import VARIANTS
+    from benchmarks.search_statements import main as statements
+
+    figures = statements(["--batches", "3", "--batch", "20", "--merge-every", "30",
+                          "--dsn", pg_server])
+    assert set(figures) == set(VARIANTS)
+    for variant in figures.values():
+        assert variant["median_ms"] > 0 and variant["cpu_us_per_message"] >= 0
+    assert figures["async"]["indexer"]["median_ms"] > 0
+    assert figures["async"]["indexer"]["indexed"] == 3 * 20

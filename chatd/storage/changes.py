@@ -17,7 +17,8 @@ batch. A change that changes nothing takes no seq and writes nothing.
 
 Deleting a message removes its words: the row's text and search words, the text of its
 earlier edits (kept in ``changes`` until then, as the log entries that carried them), its
-mentions and reactions. Editing one leaves its search words to be indexed again (chatd/indexer.py).
+mentions and reactions. Editing one leaves its search words to be indexed again
+(chatd/indexer.py).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
 -- acknowledged sends; see benchmarks/README.md, "Issue 15: search".)
 --
 -- Each message keeps its words as a tsvector, `words`, filled in AFTER the message is
--- stored and acknowledged, by the daemon's indexer (chatd/indexer.py, the statement is
--- chatd/storage/postgres.py's _SQL_INDEX_WORDS): a message is stored with `words` NULL,
+-- stored and acknowledged, by the daemon's indexer (chatd/indexer.py; the statements are
+-- chatd/storage/postgres.py's _INDEX_WORDS): a message is stored with `words` NULL,
 -- meaning "not indexed yet", and the indexer, woken by the commit, computes the words of a
 -- batch of such messages in one statement a moment later (milliseconds at everyday load;
 -- under overload the backlog grows and searches lag, sends do not). A NULL `words` matches
