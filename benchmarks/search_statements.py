@@ -18,8 +18,10 @@ of benchmarks/search.py, with its skewed law) through the append's insert statem
 (``_SQL_APPEND_INSERT_PLAIN``: its own transaction, committed with fsync), 1,000 users in 100
 rooms; the variants take turns batch by batch, so that the machine's noise falls on all of
 them. Reported per variant: the insert's wall time per batch (median, 90th percentile,
-mean) and its backend's CPU time per message (from ``/proc``, summed over the run, so that
-the clock's 10 ms ticks average out); for ``async`` the same for the indexer's statements.
+mean), its backend's CPU time per message (from ``/proc``, summed over the run, so that
+the clock's 10 ms ticks average out) and the WAL it wrote per message (every commit of a
+send waits for the WAL to reach the disk); for ``async`` the same for the indexer's
+statements.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ VARIANTS = {
     "async": "",
 }
 _TICK = os.sysconf("SC_CLK_TCK")
+_LSN = "SELECT pg_current_wal_insert_lsn()"
+_WAL_SINCE = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1)::bigint"
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -96,8 +100,10 @@ async def measure(*, batches: int, batch: int, merge_every: int, variants: list[
         indexers = {v: await asyncpg.connect(made[v][0]) for v in variants}
         walls: dict[str, list[float]] = {v: [] for v in variants}
         cpu = dict.fromkeys(variants, 0.0)
+        wal = dict.fromkeys(variants, 0)
         index_walls: list[float] = []
         index_cpu = 0.0
+        index_wal = 0
         unmerged = indexed = 0
         nonce = 0
         for _ in range(batches):
@@ -115,14 +121,17 @@ async def measure(*, batches: int, batch: int, merge_every: int, variants: list[
                         for _ in range(rng.randint(6, 15))))
                 conn = inserters[variant]
                 pid = conn.get_server_pid()
+                lsn = await conn.fetchval(_LSN)
                 before, started = _cpu_seconds(pid), time.perf_counter()
                 rows = await conn.fetch(postgres._SQL_APPEND_INSERT_PLAIN, *columns)
                 walls[variant].append((time.perf_counter() - started) * 1000)
                 cpu[variant] += _cpu_seconds(pid) - before
+                wal[variant] += await conn.fetchval(_WAL_SINCE, lsn)
                 if variant != "async":
                     continue
                 conn = indexers[variant]
                 pid = conn.get_server_pid()
+                lsn = await conn.fetchval(_LSN)
                 before, started = _cpu_seconds(pid), time.perf_counter()
                 async with conn.transaction():
                     await conn.execute("SET LOCAL synchronous_commit = off")
@@ -136,14 +145,17 @@ async def measure(*, batches: int, batch: int, merge_every: int, variants: list[
                         await conn.execute(postgres._SQL_INDEX_MERGE)
                 index_walls.append((time.perf_counter() - started) * 1000)
                 index_cpu += _cpu_seconds(pid) - before
+                index_wal += await conn.fetchval(_WAL_SINCE, lsn)
         stored = batches * batch
         out: dict[str, dict[str, Any]] = {
-            v: {**_summary(walls[v]), "cpu_us_per_message": round(cpu[v] / stored * 1e6, 1)}
+            v: {**_summary(walls[v]), "cpu_us_per_message": round(cpu[v] / stored * 1e6, 1),
+                "wal_bytes_per_message": round(wal[v] / stored)}
             for v in variants}
         if "async" in out:
             out["async"]["indexer"] = {
                 **_summary(index_walls),
-                "cpu_us_per_message": round(index_cpu / stored * 1e6, 1), "indexed": indexed}
+                "cpu_us_per_message": round(index_cpu / stored * 1e6, 1),
+                "wal_bytes_per_message": round(index_wal / stored), "indexed": indexed}
         for connection in (*inserters.values(), *indexers.values()):
             await connection.close()
         return out

@@ -32,11 +32,17 @@ Several nodes share one database: each indexes its own commits, and every statem
 its rows ``FOR UPDATE SKIP LOCKED``, so two indexers never wait for each other nor index a
 message twice.
 
-**Under overload** the send path does not slow: a batch that comes back full is followed by
-a rest as long as it took, so the indexer keeps at most about one database connection half
-busy, and search freshness degrades instead (newest first: the latest messages are
-searchable first, the backlog waits). Hints past ``max_hints`` are dropped for a sweep,
-which bounds the memory. ``chatd_search_backlog`` shows the backlog a sweep found.
+**Under overload** search freshness degrades, sends do not. Indexing costs the database
+more than computing the words in the insert did (each message's row is written a second
+time, with its index entries), so it must stay out of the way when the database is what
+sends wait for: while the committer has found sends queued up behind it after every commit
+for :data:`SATURATED_AFTER` seconds (:meth:`chatd.committer.Committer.busy_for`), the
+indexer runs one batch per :data:`SATURATED_GAP` seconds at most, the newest messages first
+(so the latest are still searchable within about a second, and the backlog waits for a
+lull). Otherwise a batch that comes back full (a backlog) is followed by a rest as long as
+it took: at most about half of one database connection. Hints past ``max_hints`` are
+dropped for a sweep, which bounds the memory. ``chatd_search_backlog`` shows the backlog a
+sweep found.
 
 Every ``merge_every`` messages indexed (and after every sweep) the GIN index's pending
 list is merged into the index in a statement of its own (:meth:`Storage.index_words`'s
@@ -51,14 +57,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import trio
 
 from chatd.metrics import Metrics
 from chatd.storage import Message, Storage, StorageUnavailable
 
-__all__ = ["BACKLOG_COUNT_MAX", "INDEX_BATCH", "Indexer"]
+__all__ = ["BACKLOG_COUNT_MAX", "INDEX_BATCH", "Indexer", "hold_back"]
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +82,41 @@ MERGE_EVERY = 1000
 BACKLOG_COUNT_MAX = 1_000_000
 #: Seconds between two counts of the backlog during a long sweep.
 BACKLOG_COUNT_INTERVAL = 10.0
+#: The send path counts as saturated once the committer has found sends queued up behind it
+#: after every commit for this many seconds (:meth:`chatd.committer.Committer.busy_for`).
+SATURATED_AFTER = 0.25
+#: While it is, one batch at most this often (the newest messages first).
+SATURATED_GAP = 1.0
+#: How often a batch held back looks again.
+HOLD_POLL = 0.05
 #: Delays before the next round after a failure: doubled after each one, up to the max.
 RETRY_MIN = 1.0
 RETRY_MAX = 30.0
 
 
+def hold_back(busy_for: float, since_batch: float) -> bool:
+    """Whether the next batch waits: the send path has been saturated for
+    :data:`SATURATED_AFTER` seconds (``busy_for``) and the last batch was less than
+    :data:`SATURATED_GAP` seconds ago (``since_batch``)."""
+    return busy_for >= SATURATED_AFTER and since_batch < SATURATED_GAP
+
+
 class Indexer:
     """The indexing actor (see the module's docstring). :meth:`offer` is the committer's
-    hook; :meth:`run` the task. ``rest``: after a full batch, rest this many times as long
-    as it took (0: no rest, for tests)."""
+    hook; :meth:`run` the task. ``busy``: for how many seconds the send path has been
+    saturated (the committer's :meth:`~chatd.committer.Committer.busy_for`; never, without
+    it). ``rest``: after a full batch, rest this many times as long as it took (0: no rest,
+    for tests)."""
 
-    def __init__(self, storage: Storage, metrics: Metrics, *, batch: int = INDEX_BATCH,
+    def __init__(self, storage: Storage, metrics: Metrics, *,
+                 busy: Callable[[], float] = lambda: 0.0, batch: int = INDEX_BATCH,
                  gap: float = INDEX_GAP, sweep_interval: float = SWEEP_INTERVAL,
                  max_hints: int = MAX_HINTS, merge_every: int = MERGE_EVERY,
                  rest: float = 1.0) -> None:
         self._storage = storage
         self._metrics = metrics
+        self._busy = busy
+        self._batch_at = -SATURATED_GAP  # (time.monotonic() of the last batch)
         self._batch = batch
         self._gap = gap
         self._sweep_interval = sweep_interval
@@ -176,12 +201,16 @@ class Indexer:
 
     async def _index(self, *, ids: Sequence[int] | None = None, limit: int = 0,
                      full: bool, merge: bool = False) -> int:
-        """One batch; after a ``full`` one (more work waits), a rest as long as it took."""
+        """One batch, once the send path lets it (:func:`hold_back`); after a ``full`` one
+        (more work waits), a rest as long as it took."""
+        while hold_back(self._busy(), time.monotonic() - self._batch_at):  # noqa: ASYNC110
+            await trio.sleep(HOLD_POLL)  # (the committer's state, looked at now and then)
         started = time.monotonic()
         merge = merge or self._unmerged >= self._merge_every
         indexed = await self._storage.index_words(ids=ids, limit=limit, merge=merge)
         self._unmerged = 0 if merge else self._unmerged + indexed
         self._metrics.search_indexed.inc(indexed)
+        self._batch_at = time.monotonic()
         if full and self._rest > 0:
             await trio.sleep((time.monotonic() - started) * self._rest)
         return indexed

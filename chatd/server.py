@@ -148,7 +148,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     presence = PresenceTracker(registry)
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
     pusher = Pusher(storage, registry, metrics, key, config.push)
-    indexer = Indexer(storage, metrics)
+    indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
                           on_committed=_each(pusher.offer, indexer.offer))
     app = App(config, storage, auth, metrics, registry, presence, committer,
