@@ -682,6 +682,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--search-send-rounds", type=int, default=2,
                      help="search: closed-loop send runs with the index and without, "
                           "alternated")
+    run.add_argument("--search-fresh-rate", type=float, default=500.0,
+                     help="search: the open loop's sends/s in which a probe times how soon "
+                          "a message is indexed after its acknowledgement")
     run.add_argument("--batch", type=int, default=20, help="commit ceiling: rows per commit")
     run.add_argument("--dsn", default="",
                      help="an existing PostgreSQL (a role that may create databases) instead "
@@ -836,7 +839,8 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
         from benchmarks.search import search_latency, send_with_and_without_index
 
         search_latency(bench, sizes=_ints(a.search_sizes), rounds=a.search_rounds)
-        send_with_and_without_index(bench, rounds=a.search_send_rounds)
+        send_with_and_without_index(bench, rounds=a.search_send_rounds,
+                                    fresh_rate=a.search_fresh_rate)
     if "resume" in scenarios and "chatd" in servers:
         with bench.target("chatd", "resume", a.transport) as target:
             assert isinstance(target, ChatdTarget)

@@ -1,12 +1,13 @@
-"""The search scenario: search latency over 10k, 100k and 1M messages, and what keeping the
-index costs the send path.
+"""The search scenario: search latency over 10k, 100k and 1M messages, what keeping the index
+costs the send path, and how soon a message is found after its acknowledgement.
 
 ``python -m benchmarks run --scenario search --servers chatd`` (chatd only: the peer has no
-search). Two parts, in the same run:
+search). Three parts, in the same run:
 
 1. **Latency.** For each size (``--search-sizes``), a fresh daemon on a database of its own,
-   filled straight in SQL (``generate_series`` over a word list, the GIN index built after
-   the load, then ``VACUUM ANALYZE``): 1,000 users, 200 rooms, each user in 20 of them (so
+   filled straight in SQL (``generate_series`` over a word list, each message's words
+   computed in the load as the indexer would have, the GIN index built after the load, then
+   ``VACUUM ANALYZE``): 1,000 users, 200 rooms, each user in 20 of them (so
    a user's rooms hold a tenth of the messages), messages of 6-15 words drawn from 20,000
    made-up words with a skewed law (the commonest word is in about one message of six, the
    rarest in a few per million), one a second back from now. Then one user searches over the
@@ -17,15 +18,25 @@ search). Two parts, in the same run:
    for the whole mix.
 2. **The send path.** The durable-send closed loop of the send scenario (``--connections``
    in ``--rooms``, ``--window`` in flight each, ``--duration``), on two fresh daemons: one on
-   the schema as migrated (the ``words`` column and its GIN index) and one on the same
-   schema with both dropped, the one before migration 0011. They alternate
-   ``--search-send-rounds`` times, so that the machine's noise falls on both.
+   the schema as migrated (the ``words`` column, its GIN index and the daemon's indexer at
+   work) and one on the same schema with the column and its indexes dropped, the one before
+   migration 0011 (that daemon's indexer then fails on every round, logged, retried after a
+   growing delay: a statement every few seconds). They alternate ``--search-send-rounds``
+   times, so that the machine's noise falls on both.
+3. **Freshness.** While the closed loop runs with the index (overload), and in an open loop
+   at ``--search-fresh-rate`` sends/s in total (everyday load, same connections and rooms),
+   a probe connection sends a message every ``PROBE_EVERY`` seconds and times its
+   acknowledgement to the moment the database holds its words (polled every few
+   milliseconds, by key: what a search needs to find it), and the backlog is counted once a
+   second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +46,13 @@ import trio
 from benchmarks import infra
 from benchmarks.stats import latency_summary
 from benchmarks.wire import hello, open_link
+from chatd.storage.sql import words_of
 
 if TYPE_CHECKING:
     from benchmarks.run import Bench
 
-__all__ = ["QUERY_KINDS", "populate", "search_latency", "send_with_and_without_index",
-           "word_list"]
+__all__ = ["QUERY_KINDS", "Probe", "populate", "search_latency",
+           "send_with_and_without_index", "word_list"]
 
 WORDS = 20_000
 USERS = 1_000
@@ -69,9 +81,9 @@ def word_list(count: int = WORDS, seed: int = 15) -> list[str]:
 
 
 _SQL_MESSAGES = f"""
-INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at)
+INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at, words)
 SELECT r.id, s.seq, u.id, 'bench' || g, t.text,
-       now() - ($2::bigint - g) * interval '1 second'
+       now() - ($2::bigint - g) * interval '1 second', {words_of("t.text")}
 FROM generate_series($3::bigint, $4::bigint) g
 CROSS JOIN LATERAL (SELECT g % {ROOMS} AS k, g / {ROOMS} + 1 AS seq) s
 JOIN rooms r ON r.name = 'room' || s.k
@@ -88,7 +100,9 @@ CROSS JOIN LATERAL (
 
 def populate(dsn: str, messages: int, password_hash: str) -> dict[str, Any]:
     """Fill a migrated, empty chatd database (see the module's docstring); what was made.
-    The GIN index is dropped for the load and built again after it, as a restore would."""
+    The messages come with their words (as a restore brings them back), so that the
+    daemon's indexer finds nothing to do; the GIN index is dropped for the load and built
+    again after it, as a restore would."""
     words = word_list()
 
     async def run() -> dict[str, Any]:
@@ -200,28 +214,126 @@ async def _user_id(dsn: str, name: str) -> int:
 async def _drop_index(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("DROP INDEX messages_words_idx")
+        # (Its indexes go with the column.)
         await conn.execute("ALTER TABLE messages DROP COLUMN words")
     finally:
         await conn.close()
 
 
-def send_with_and_without_index(bench: Bench, *, rounds: int) -> None:
-    """Part 2 (see the module's docstring): the closed loop with the index and without it,
-    alternated ``rounds`` times."""
+#: Seconds between two probe messages (see the module's docstring, part 3).
+PROBE_EVERY = 0.5
+#: Seconds between two looks at whether a probe message's words are there yet.
+PROBE_POLL = 0.005
+
+
+class Probe:
+    """Part 3 (see the module's docstring), in a thread of its own with its own asyncio
+    loop, for as long as a load runs: one connection (raw NDJSON over TCP) that sends a
+    message every :data:`PROBE_EVERY` seconds to ``room`` and times its acknowledgement to
+    the moment its words are in the database; and the backlog (messages with NULL words),
+    counted once a second. :meth:`stop` ends it and returns the figures."""
+
+    def __init__(self, port: int, token: str, dsn: str, room: str) -> None:
+        self._port, self._token, self._dsn, self._room = port, token, dsn, room
+        self._stop = threading.Event()
+        self._fresh_ms: list[float] = []
+        self._backlog: list[int] = []
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join(60)
+        if self._failure is not None:
+            raise self._failure
+        fresh = sorted(self._fresh_ms)
+        summary = latency_summary(fresh)
+        return {"fresh_samples": len(fresh), "fresh_p50_ms": summary.get("p50_ms"),
+                "fresh_p99_ms": summary.get("p99_ms"), "fresh_max_ms": summary.get("max_ms"),
+                "backlog_max": max(self._backlog, default=0),
+                "backlog_mean": round(sum(self._backlog) / len(self._backlog), 1)
+                if self._backlog else 0}
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:  # reported by stop()
+            self._failure = exc
+
+    async def _run(self) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        reader, writer = await asyncio.open_connection("127.0.0.1", self._port)
+        counting = asyncio.create_task(self._count_backlog())
+        try:
+            await self._request(reader, writer, {"op": "hello", "id": "h",
+                                                 "token": self._token})
+            await self._request(reader, writer, {"op": "join", "id": "j", "room": self._room})
+            n = 0
+            while not self._stop.is_set():
+                n += 1
+                sent = await self._request(reader, writer, {
+                    "op": "send", "id": n, "room": self._room, "nonce": f"probe{n}",
+                    "text": f"probe number {n}"})
+                acked = time.perf_counter()
+                while not await conn.fetchval(  # noqa: ASYNC110 (the database's state)
+                        "SELECT words IS NOT NULL FROM messages WHERE id = $1",
+                        sent["msg_id"]):
+                    await asyncio.sleep(PROBE_POLL)
+                self._fresh_ms.append((time.perf_counter() - acked) * 1000)
+                await asyncio.sleep(PROBE_EVERY)
+        finally:
+            counting.cancel()
+            writer.close()
+            await conn.close()
+
+    async def _count_backlog(self) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            while True:
+                self._backlog.append(int(await conn.fetchval(
+                    "SELECT count(*) FROM messages WHERE words IS NULL")))
+                await asyncio.sleep(1.0)
+        finally:
+            await conn.close()
+
+    @staticmethod
+    async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       request: dict[str, Any]) -> dict[str, Any]:
+        writer.write(json.dumps(request).encode() + b"\n")
+        await writer.drain()
+        while True:
+            reply = json.loads(await asyncio.wait_for(reader.readline(), 60))
+            if reply.get("id") == request["id"]:
+                if reply["op"] == "error":
+                    raise RuntimeError(f"the probe's {request['op']} failed: {reply}")
+                return reply  # type: ignore[no-any-return]
+
+
+def send_with_and_without_index(bench: Bench, *, rounds: int, fresh_rate: float) -> None:
+    """Parts 2 and 3 (see the module's docstring): the closed loop with the index and
+    without it, alternated ``rounds`` times, the probe running along the ones with it; then
+    the open loop at ``fresh_rate`` with the index and the probe."""
     from benchmarks.run import durable_send
 
     a = bench.args
-    for _ in range(rounds):
-        for indexed in (True, False):
-            with bench.target("chatd", "searchsend" if indexed else "plainsend") as target:
-                assert hasattr(target, "dsn")
-                if not indexed:
-                    asyncio.run(_drop_index(target.dsn))
-                tokens = target.tokens("s", a.connections)
-                result = durable_send(bench, target, connections=a.connections, rooms=a.rooms,
-                                      mode="closed", rate=0, window=a.window,
-                                      duration=a.duration, procs=a.procs, tokens=tokens)
-                # Its own scenario, so that the send tables and ratios leave it out.
-                result["scenario"] = "search_send"
-                result["params"]["search_index"] = indexed
+    runs = [("closed", True), ("closed", False)] * rounds + [("open", True)]
+    for mode, indexed in runs:
+        with bench.target("chatd", "searchsend" if indexed else "plainsend") as target:
+            assert hasattr(target, "dsn") and hasattr(target, "daemon")
+            if not indexed:
+                asyncio.run(_drop_index(target.dsn))
+            tokens = target.tokens("s", a.connections + 1)
+            probe = Probe(target.port, tokens[-1], target.dsn, "room0") if indexed else None
+            try:
+                result = durable_send(bench, target, connections=a.connections,
+                                      rooms=a.rooms, mode=mode,
+                                      rate=fresh_rate if mode == "open" else 0,
+                                      window=a.window, duration=a.duration, procs=a.procs,
+                                      tokens=tokens[:-1])
+            finally:
+                freshness = probe.stop() if probe is not None else {}
+            # Its own scenario, so that the send tables and ratios leave it out.
+            result["scenario"] = "search_send"
+            result["params"]["search_index"] = indexed
+            result["figures"].update(freshness)

@@ -188,6 +188,20 @@ class Metrics:
         )
         for stage in ("lookup", "send"):
             self.webhook_dropped.labels(stage=stage)
+        self.search_indexed = Counter(
+            "chatd_search_indexed", "Messages indexed for search (new ones, and edited ones "
+            "again), by this node's indexer.", registry=self.registry,
+        )
+        self.search_backlog = Gauge(
+            "chatd_search_backlog", "Messages waiting to be indexed for search (not found by "
+            "their words yet), as the indexer's last sweep counted them (up to 1,000,000; 0 "
+            "when it caught up).", registry=self.registry,
+        )
+        self.search_index_failures = Counter(
+            "chatd_search_index_failures", "Rounds of the search indexer that failed (the "
+            "database did not answer); each is logged and tried again.",
+            registry=self.registry,
+        )
 
         self._gc = _GcTimes()
         self.registry.register(self._gc)

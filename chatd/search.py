@@ -27,7 +27,8 @@ what to look for: a word, a phrase or a filter (exclusions alone would match nea
 everything); one that does not is refused with :class:`QueryError`, a sentence for the person.
 
 PostgreSQL does the matching: a message keeps its words as a ``tsvector`` of the 'simple'
-configuration (migration 0011), and :func:`tsquery_text` turns the words and phrases into the
+configuration (migration 0011; computed a moment after the message is stored, by
+chatd/indexer.py), and :func:`tsquery_text` turns the words and phrases into the
 text ``to_tsquery('simple', …)`` reads, each word quoted as a lexeme of its own (so no
 character a person types is ever an operator) and passed as a parameter, never spliced into
 SQL. ``to_tsquery`` then splits and lower-cases each quoted word with the same parser and

@@ -692,7 +692,25 @@ class Storage(Protocol):
         anyone, a private one or a conversation by its members (ChatError('forbidden')). A
         sender must exist (ChatError('not_found')). Deleted messages are never found, nor
         words that an edit removed. ChatError('bad_request') when the query's words hold
-        nothing to search for (punctuation alone) and it has no filter either."""
+        nothing to search for (punctuation alone) and it has no filter either.
+
+        A message is found by its words only once it is indexed (:meth:`index_words`, run
+        by the daemon's indexer a moment after the commit; an edited message again after
+        the edit): before that, filters alone find it, words never."""
+
+    async def index_words(self, *, ids: Sequence[int] | None = None, limit: int = 0,
+                          merge: bool = False) -> int:
+        """Index the words of messages not indexed yet (stored, or edited, since) and
+        return how many were: those of ``ids`` (msg_ids, as committed); or, without
+        ``ids``, a sweep: up to ``limit`` of any, newest first (fewer than ``limit`` then
+        means no other was left, but those another caller was indexing at that moment).
+        Safe from several nodes at once: no message is indexed twice, no caller waits for
+        another. ``merge``: then fold what was indexed into the search index proper (see
+        the implementation), which every so many messages keeps searches and batches
+        quick."""
+
+    async def index_backlog(self, limit: int) -> int:
+        """How many messages are waiting to be indexed, counted up to ``limit``."""
 
     async def upload_allowance(self, user_id: int, room: str, quota_bytes: int) -> int:
         """How many more bytes of files the user may store (``quota_bytes`` less what their

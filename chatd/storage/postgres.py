@@ -125,6 +125,7 @@ from chatd.storage.migrations import apply_migrations
 from chatd.storage.search import find_ids
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
+from chatd.storage.sql import words_of as _words_of
 
 __all__ = ["PostgresStorage", "migrate", "open_storage"]
 
@@ -882,6 +883,33 @@ SELECT (SELECT coalesce(max(id), 0) FROM messages) AS top,
        CASE WHEN $4 = '' THEN 0 ELSE numnode(to_tsquery('simple', $4)) END AS positive,
        CASE WHEN $5 = '' THEN 0 ELSE numnode(to_tsquery('simple', $5)) END AS negative
 """
+# Indexing (chatd/indexer.py): fill in the words of messages not indexed yet (words NULL,
+# migration 0011), in one statement per batch, and return how many. {pick} chooses the rows:
+# those of ids $1 (the new and edited messages a commit of this node names), or a sweep's
+# newest $1 through messages_unindexed_idx. FOR UPDATE SKIP LOCKED leaves the rows another
+# indexer (another node's) is on: two never wait for each other nor index a message twice.
+# The rows are then updated by key. Under READ COMMITTED a row edited since this statement's
+# snapshot is updated as the edit left it (if its words are NULL again, with its new text):
+# the words stored are always those of the text the row holds.
+_INDEX_WORDS = f"""
+WITH indexed AS (
+    UPDATE messages SET words = {_words_of("text")}
+    WHERE id = ANY (ARRAY(
+        SELECT id FROM messages WHERE {{pick}} FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING 1
+)
+SELECT count(*) FROM indexed
+"""
+_SQL_INDEX_WORDS_OF = _INDEX_WORDS.format(pick="id = ANY ($1::bigint[]) AND words IS NULL")
+_SQL_INDEX_WORDS_SWEEP = _INDEX_WORDS.format(
+    pick="words IS NULL ORDER BY id DESC LIMIT $1")
+# Merge the GIN index's pending list into the index (see PostgresStorage._do_index_words).
+_SQL_INDEX_MERGE = "SELECT gin_clean_pending_list('messages_words_idx'::regclass)"
+# The messages waiting for the indexer, counted up to $1.
+_SQL_INDEX_BACKLOG = """
+SELECT count(*) FROM (SELECT 1 FROM messages WHERE words IS NULL LIMIT $1) w
+"""
 # The messages of ids $1 as message objects (as a page of history shows them), with their
 # room, newest first.
 _SQL_FOUND = f"""
@@ -1066,6 +1094,7 @@ class PostgresStorage:
         self._answered_at = time.monotonic()
         self._up = True
         self._restarts = 0
+        self._merge_pending = True  # see _do_index_words
 
     @property
     def node(self) -> str:
@@ -1690,6 +1719,50 @@ class PostgresStorage:
             rows = await conn.fetch(_SQL_FOUND, ids[:limit]) if ids and limit else []
         return SearchPage(messages=[_entry(row["room"], row) for row in rows],
                           more=len(ids) > limit)
+
+    async def index_words(self, *, ids: Sequence[int] | None = None, limit: int = 0,
+                          merge: bool = False) -> int:
+        if ids is None and limit <= 0:
+            raise ValueError(f"limit must be > 0, got {limit}")
+        return await self._run(self._do_index_words, None if ids is None else list(ids),
+                                limit, merge)
+
+    async def _do_index_words(self, ids: list[int] | None, limit: int, merge: bool) -> int:
+        """See :meth:`Storage.index_words`.
+
+        The batch is its own transaction, committed without waiting for the WAL to reach
+        the disk (``synchronous_commit = off``): the words can be computed again from the
+        text, so a crash that loses the last batches (a fraction of a second's: the WAL
+        writer, and any later durable commit, flush them) leaves those messages NULL, to be
+        indexed again; and indexing never adds a wait for the disk. Rows stay locked only
+        for the statement, so a change to a message being indexed waits that long at most.
+
+        ``merge`` then moves the GIN index's pending list (what the batches added since)
+        into the index, in a statement of its own that holds no row lock: otherwise the
+        batch that fills the list would merge it while its rows are locked (up to a few
+        hundred milliseconds at 512 kB on a busy machine), and every search reads the whole
+        list. Merging takes ownership of the index (as VACUUM does); a role that does not
+        own it leaves the merges to autovacuum and to the batches, logged once."""
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                if ids is None:
+                    indexed: int = await conn.fetchval(_SQL_INDEX_WORDS_SWEEP, limit)
+                else:
+                    indexed = await conn.fetchval(_SQL_INDEX_WORDS_OF, ids)
+            if merge and self._merge_pending:
+                try:
+                    async with conn.transaction():
+                        await conn.execute("SET LOCAL synchronous_commit = off")
+                        await conn.execute(_SQL_INDEX_MERGE)
+                except asyncpg.InsufficientPrivilegeError as exc:
+                    self._merge_pending = False
+                    log.warning("cannot merge the search index's pending list (%s): "
+                                "autovacuum and the indexer's batches will", exc)
+        return indexed
+
+    async def index_backlog(self, limit: int) -> int:
+        return int(await self._run(self._pool.fetchval, _SQL_INDEX_BACKLOG, limit))
 
     # -- life cycle --------------------------------------------------------------------------
 

@@ -5,8 +5,11 @@ resolved and before the messages found are read as message objects.
 Theory of operation
 -------------------
 Messages keep their words as a tsvector (``messages.words``, migration 0011) under a GIN
-index. A search wants the newest matches first, a page at a time (``ORDER BY id DESC LIMIT
-n``), and PostgreSQL has two ways to answer that, each ruinous where the other shines:
+index, filled in by the indexer a moment after the commit (chatd/indexer.py); until then
+they are NULL, which matches no word and is not in the index (a partial one), so ``NOT
+words @@ q`` leaves such a message out too. A search wants the newest matches first, a
+page at a time (``ORDER BY id DESC LIMIT n``), and PostgreSQL has two ways to answer that,
+each ruinous where the other shines:
 
 - walk the primary key backwards from the newest message, testing each row, until n match:
   a few hundred rows for a common word, the whole table for a rare one;

@@ -52,6 +52,7 @@ def scene(daemon: Daemon) -> None:
     ann.request("send", room="random", text="shall we deploy tomorrow?", nonce="ask")
     ann.close()
     bob.close()
+    daemon.search_caught_up()
 
 
 def results(page: Page) -> Locator:
@@ -160,6 +161,7 @@ def test_more_results_the_query_syntax_and_its_help(
     carol.request("create_room", room="lobby", topic="")
     carol.request("send", room="lobby", text="deploy notes for everyone", nonce="c1")
     carol.close()
+    daemon.search_caught_up()
     search(page, "deploy in:lobby")
     expect(results(page)).to_have_count(1)
     results(page).first.click()

@@ -25,6 +25,7 @@ from tests.client.test_commands import Session
 from tests.client.test_terminal import client_on_pty, config, log_in, party  # noqa: F401
 from tests.client.wire import register_and_login
 from tests.e2e.conftest import running
+from tests.helpers import search_caught_up
 
 DAY_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d"
 
@@ -82,6 +83,7 @@ async def test_search_in_the_terminal(tmp_path: Path, config: Config) -> None:  
             await bob.request("send", room="general", text=f"deployment step {i} done",
                               nonce=f"d{i}")
         await bob.request("send", room="general", text="lunch?", nonce="l")
+        await search_caught_up(server.app.storage)
         async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
             await log_in(pty)
             term = Plain(pty)

@@ -1,7 +1,9 @@
 """Contract tests of :meth:`chatd.storage.Storage.search` against a real (embedded)
 PostgreSQL: what is found (prefixes, phrases, exclusions, filters), what never is (a private
 room's messages by a non-member, edited-away words, deleted messages), paging, and that the
-statements use the GIN index.
+statements use the GIN index. Messages are indexed (as the daemon's indexer does a moment
+after each commit) by :func:`find`, before it searches; test_indexing.py is about the
+moments before that.
 
 Rules as in test_postgres.py: a fresh database per test, every await under ``fail_after``.
 """
@@ -28,7 +30,7 @@ from chatd.search import QueryError, SearchQuery, parse_query
 from chatd.storage import NewChange, NewMessage, SearchPage, Storage, User, open_storage
 from chatd.storage import search as search_module
 from chatd.storage.search import window_sql
-from tests.helpers import make_config
+from tests.helpers import index_for_search, make_config
 from tests.storage.test_postgres import TIMEOUT, appended, make_member
 
 _nonces = itertools.count()
@@ -43,8 +45,12 @@ async def say(storage: Storage, user: User, room: str, text: str) -> int:
 
 
 async def find(storage: Storage, user: User, query: str, *, rooms: tuple[str, ...] = (),
-               before: int | None = None, limit: int = 50) -> SearchPage:
+               before: int | None = None, limit: int = 50, index: bool = True) -> SearchPage:
+    """Search as ``user``, once every message is indexed (``index``: run the indexer
+    first, as the daemon does a moment after each commit)."""
     with trio.fail_after(TIMEOUT):
+        if index:
+            await index_for_search(storage)
         return await storage.search(user.id, parse_query(query), rooms=rooms, before=before,
                                     limit=limit)
 
@@ -367,6 +373,7 @@ async def test_the_search_uses_the_gin_index(storage: Storage, database_dsn: str
     ann = await make_member(storage, "ann", "ops")
     await trio.to_thread.run_sync(_fill, database_dsn, 30_000)
     await say(storage, ann, "ops", "a rare zanzibar word")
+    await index_for_search(storage)
     query = SearchQuery(words=("zanz",))
     sql = window_sql(positive=True, negative=False, senders=False, after=False, before=False)
     rest = await trio.to_thread.run_sync(lambda: _explain(
