@@ -1,4 +1,4 @@
-"""Bots, their API tokens, incoming webhooks and rooms' outgoing webhooks (migration 0014).
+"""Bots, their API tokens, incoming webhooks and rooms' outgoing webhooks (migration 0013).
 
 Asyncio side of the matching :class:`chatd.storage.postgres.PostgresStorage` methods: each
 function here takes the pool and runs one statement, or one short transaction, on it.
@@ -52,8 +52,9 @@ __all__ = [
     "webhook_targets",
 ]
 
-# Server administrators are users.admin, a column that migration 0013 (moderation) adds. Read
-# through the row's JSON so that this works with and without it (false without).
+# Server administrators are users.admin, a column that the moderation migration (0014, to
+# come) adds. Read through the row's JSON so that this works with and without it (false
+# without).
 _SQL_IS_ADMIN = """
 SELECT coalesce(to_jsonb(u) ->> 'admin' = 'true', false) FROM users u WHERE u.id = $1
 """

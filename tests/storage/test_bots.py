@@ -1,5 +1,5 @@
 """Contract tests of bots and their tokens, incoming webhooks and rooms' outgoing webhooks
-(migration 0014).
+(migration 0013).
 
 Same rules as ``test_postgres.py``: a fresh database per test (the ``storage`` fixture), every
 await on the database under ``trio.fail_after``, and only the documented contract of

@@ -1,4 +1,4 @@
--- 0014: bot accounts and their API tokens, incoming webhooks, and a room's outgoing webhook.
+-- 0013: bot accounts and their API tokens, incoming webhooks, and a room's outgoing webhook.
 --
 -- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
 -- Never edit a migration that has shipped: add the next numbered file instead.
