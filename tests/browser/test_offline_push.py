@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -305,7 +306,7 @@ def test_manifest_is_installable_and_its_icons_load(
 # -- pushes ------------------------------------------------------------------------------------
 
 
-def _registration_id(cdp: Any, base: str) -> str:
+def _registration_id(page: Page, cdp: Any, base: str) -> str:
     """The id of the page's service worker registration, from the DevTools protocol."""
     found: list[str] = []
 
@@ -316,8 +317,12 @@ def _registration_id(cdp: Any, base: str) -> str:
 
     cdp.on("ServiceWorker.workerRegistrationUpdated", updated)
     cdp.send("ServiceWorker.enable")
-    if not found:  # reported as the domain is enabled; a call delivers the event
-        cdp.send("ServiceWorker.enable")
+    # Chromium reports the registrations after it answers `enable`, once it has asked the
+    # worker's thread (late on a busy machine); the sync API hands events over only while it
+    # waits, so wait in short steps until the event came.
+    deadline = time.monotonic() + 60
+    while not found and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     assert found, "no registration reported"
     return found[-1]
 
@@ -353,7 +358,7 @@ def test_a_push_shows_a_notification_and_its_click_opens_the_room(
     expect(room_button("dev")).to_have_attribute("aria-current", "page")
 
     cdp = ann.context.new_cdp_session(page)
-    registration = _registration_id(cdp, daemon.url)
+    registration = _registration_id(page, cdp, daemon.url)
     # The page shows #dev: a push for it shows nothing. One for #ops does. (The worker
     # handles pushes in the order delivered, and asks the page in that order: by the time the
     # second notification shows, the first push was decided.)
