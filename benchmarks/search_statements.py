@@ -73,7 +73,8 @@ async def _database(pg: BenchPostgres, variant: str) -> tuple[str, list[int], li
     conn = await asyncpg.connect(dsn)
     try:
         await apply_migrations(conn)
-        await conn.execute(VARIANTS[variant])
+        if VARIANTS[variant]:
+            await conn.execute(VARIANTS[variant])
         await conn.execute("INSERT INTO users (name, password_hash) "
                            "SELECT 'u' || g, 'x' FROM generate_series(0, 999) g")
         await conn.execute("INSERT INTO rooms (name) SELECT 'r' || g FROM generate_series(0, 99) g")
