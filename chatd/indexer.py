@@ -39,10 +39,10 @@ sends wait for: while the committer has found sends queued up behind it after ev
 for :data:`SATURATED_AFTER` seconds (:meth:`chatd.committer.Committer.busy_for`), the
 indexer runs one batch per :data:`SATURATED_GAP` seconds at most, of the newest messages
 (a trickle, so that a node that never gets a lull still indexes something), and the backlog
-waits for the load to drop: then it is indexed, newest first. Otherwise a batch that comes back full (a backlog) is followed by a rest as long as
-it took: at most about half of one database connection. Hints past ``max_hints`` are
-dropped for a sweep, which bounds the memory. ``chatd_search_backlog`` shows the backlog a
-sweep found.
+waits for the load to drop: then it is indexed, newest first. Otherwise a batch that
+comes back full (a backlog) is followed by a rest as long as it took: at most about half of
+one database connection. Hints past ``max_hints`` are dropped for a sweep, which bounds the
+memory. ``chatd_search_backlog`` shows the backlog a sweep found.
 
 Every ``merge_every`` messages indexed (and after every sweep) the GIN index's pending
 list is merged into the index in a statement of its own (:meth:`Storage.index_words`'s
