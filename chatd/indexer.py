@@ -5,9 +5,9 @@ Theory of operation
 -------------------
 A message is stored with its search words (``messages.words``, migration 0011) NULL: "not
 indexed yet", matched by no query. Computing them (``to_tsvector``) and adding them to the
-GIN index cost the statement that stores a batch of messages about 12 µs of PostgreSQL time
-per message, a fifth of the closed loop's acknowledged sends (benchmarks/README.md, "Issue
-15: search"); so this actor does it a moment later, in batches, and a send never waits for
+GIN index in the statement that stores a batch of messages doubled its PostgreSQL time and
+tripled its WAL, which every send's commit waits for (benchmarks/README.md, "Issue 15:
+search"); so this actor does it a moment later, in batches, and a send never waits for
 it. It is the way Zulip keeps its search vector (``process_fts_updates``), with the work
 list kept in the messages table itself (the NULL words, under a partial index) instead of a
 log table the send would have to write to.
@@ -17,10 +17,9 @@ Where the work comes from:
 - **Hints.** After each commit the committer calls :meth:`Indexer.offer` with the batch's
   entries (never waiting: it adds their msg_ids to a set and sets an event). A new message
   and an edited one (an edit sets the words back to NULL) are hints; a round indexes them by
-  key, newest first, ``batch`` at a time: at everyday load a message is searchable a few
-  milliseconds after its acknowledgement (at most ``gap`` seconds more when commits come
-  faster than that: rounds are at least ``gap`` apart, so that a busy room makes fewer,
-  larger batches).
+  key, newest first, ``batch`` at a time: at everyday load a message is searchable tens of
+  milliseconds after its acknowledgement, under a second in every benchmark sample (rounds
+  are at least ``gap`` apart, so that a stream of commits makes fewer, larger batches).
 - **Sweeps.** At start (the messages of before the upgrade that added search, those a
   crash left), every ``sweep_interval`` seconds, after a failure and when more than
   ``max_hints`` hints wait: the newest ``batch`` messages with NULL words, through the
@@ -39,11 +38,10 @@ sends wait for: while the committer has found sends queued up behind it after ev
 for :data:`SATURATED_AFTER` seconds (:meth:`chatd.committer.Committer.busy_for`), the
 indexer runs one batch per :data:`SATURATED_GAP` seconds at most, of the newest messages
 (a trickle, so that a node that never gets a lull still indexes something), and the backlog
-waits for the load to drop: then it is indexed, newest first. Otherwise a batch that comes
-back full (a backlog) is followed by a rest as long as it took: at most about half of one
-database connection. Hints past ``max_hints`` are
-dropped for a sweep, which bounds the memory. ``chatd_search_backlog`` shows the backlog a
-sweep found.
+waits for the load to drop: then it is indexed, newest first. Otherwise a batch that
+comes back full (a backlog) is followed by a rest as long as it took: at most about half of
+one database connection. Hints past ``max_hints`` are dropped for a sweep, which bounds the
+memory. ``chatd_search_backlog`` shows the backlog a sweep found.
 
 Every ``merge_every`` messages indexed (and after every sweep) the GIN index's pending
 list is merged into the index in a statement of its own (:meth:`Storage.index_words`'s
@@ -86,8 +84,9 @@ BACKLOG_COUNT_INTERVAL = 10.0
 #: The send path counts as saturated once the committer has found sends queued up behind it
 #: after every commit for this many seconds (:meth:`chatd.committer.Committer.busy_for`).
 SATURATED_AFTER = 0.25
-#: While it is, one batch at most this often (the newest messages first).
-SATURATED_GAP = 1.0
+#: While it is, one batch at most this often (of the newest messages): a trickle, about 1 %
+#: of a core and 0.4 MB/s of WAL at 1,000 messages a batch (benchmarks/README.md).
+SATURATED_GAP = 5.0
 #: How often a batch held back looks again.
 HOLD_POLL = 0.05
 #: Delays before the next round after a failure: doubled after each one, up to the max.
