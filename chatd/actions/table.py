@@ -13,10 +13,13 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, messages, rooms, session
+from chatd.actions import contacts, messages, moderation, rooms, session
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
+    Audit,
+    Ban,
+    Bans,
     Contacts,
     CreateRoom,
     Delete,
@@ -36,8 +39,10 @@ from chatd.protocol import (
     Rooms,
     Send,
     SetNotify,
+    SetRole,
     SetTopic,
     Typing,
+    Unban,
     Who,
 )
 
@@ -78,7 +83,6 @@ OPERATIONS: dict[type[Request], Operation] = {
     Rooms: Operation(rooms.overview),
     CreateRoom: Operation(rooms.create_room, rate=ROOMS),
     Invite: Operation(rooms.invite),
-    Kick: Operation(rooms.kick),
     Who: Operation(rooms.who),
     Typing: Operation(rooms.typing, rate=TYPING),
     Read: Operation(rooms.read),
@@ -90,6 +94,13 @@ OPERATIONS: dict[type[Request], Operation] = {
     Delete: Operation(messages.delete, rate=SEND),
     React: Operation(messages.react, rate=SEND),
     SetTopic: Operation(rooms.set_topic, rate=SEND),
+    # Moderation: entries of the log too, committed before they are answered.
+    SetRole: Operation(moderation.set_role, rate=SEND),
+    Ban: Operation(moderation.ban, rate=SEND),
+    Unban: Operation(moderation.unban, rate=SEND),
+    Kick: Operation(moderation.kick, rate=SEND),
+    Bans: Operation(moderation.bans),
+    Audit: Operation(moderation.audit),
     Contacts: Operation(contacts.contacts),
     AddContact: Operation(contacts.add_contact),
     RemoveContact: Operation(contacts.remove_contact),

@@ -5,8 +5,13 @@ Nothing outside this package imports asyncpg or knows that it runs on asyncio.
 
 from chatd.storage.base import (
     MAX_REACTIONS,
+    MODERATION_KINDS,
+    ROLES,
     UNREAD_CAP,
+    AdminRoom,
     Appended,
+    AuditEntry,
+    Ban,
     Change,
     CommitNotice,
     Conversation,
@@ -14,6 +19,7 @@ from chatd.storage.base import (
     FileInfo,
     ImageFacts,
     Joined,
+    Member,
     MembershipNotice,
     Message,
     NewChange,
@@ -35,8 +41,13 @@ from chatd.storage.postgres import open_storage
 
 __all__ = [
     "MAX_REACTIONS",
+    "MODERATION_KINDS",
+    "ROLES",
     "UNREAD_CAP",
+    "AdminRoom",
     "Appended",
+    "AuditEntry",
+    "Ban",
     "Change",
     "CommitNotice",
     "Conversation",
@@ -44,6 +55,7 @@ __all__ = [
     "FileInfo",
     "ImageFacts",
     "Joined",
+    "Member",
     "MembershipNotice",
     "Message",
     "NewChange",
