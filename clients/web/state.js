@@ -53,7 +53,7 @@
 // once all are up. Signed links for the files drawn on screen are kept in `links` (links.js),
 // asked for in batches and renewed before they expire.
 
-import { quoteOf, revOf } from "./entries.js";
+import { isChange, quoteOf, revOf } from "./entries.js";
 import * as linkCache from "./links.js";
 import * as outbox from "./outbox.js";
 import * as uploads from "./uploads.js";
@@ -182,6 +182,11 @@ const EVENTS = {
   deleted: changed,
   reaction: changed,
   topic: changed,
+  // Moderation entries: the page shows nothing of them yet, but they are part of the log.
+  role: changed,
+  banned: changed,
+  unbanned: changed,
+  kicked: changed,
 
   presence(state, frame) {
     if (typeof frame.user === "string") setPresence(state, frame.user, frame.status);
@@ -830,10 +835,10 @@ function queueChange(state, room, message, fields, key, now) {
   return transmit(state, key);
 }
 
-/** A change entry from the server (live, or on resume); `topic` entries too. */
+/** A change entry from the server (live, or on resume); `topic` and moderation entries too. */
 function changed(state, frame) {
   if (typeof frame.room !== "string" || !isSeq(frame.seq)
-      || (frame.op !== "topic" && !Number.isSafeInteger(frame.msg_id))) return [];
+      || (isChange(frame) && !Number.isSafeInteger(frame.msg_id))) return [];
   const room = state.rooms.get(frame.room);
   if (!room || room.draft) return []; // a room not followed: its list says what is new
   room.add([frame], state.me);
