@@ -473,11 +473,13 @@ async def ws_read(stream: trio.SocketStream, buffer: bytearray) -> tuple[int, by
         while True:
             if len(buffer) >= 2:
                 size, at = buffer[1] & 0x7F, 2
-                if size == 126 and len(buffer) >= 4:
-                    size, at = struct.unpack("!H", buffer[2:4])[0], 4
-                elif size == 127 and len(buffer) >= 10:
-                    size, at = struct.unpack("!Q", buffer[2:10])[0], 10
-                if size < 126 and len(buffer) >= at + size:
+                if size == 126:
+                    at = 4
+                    size = struct.unpack("!H", buffer[2:4])[0] if len(buffer) >= at else -1
+                elif size == 127:
+                    at = 10
+                    size = struct.unpack("!Q", buffer[2:10])[0] if len(buffer) >= at else -1
+                if size >= 0 and len(buffer) >= at + size:
                     assert not buffer[1] & 0x80, "a server frame must not be masked"
                     opcode, payload = buffer[0] & 0x0F, bytes(buffer[at:at + size])
                     del buffer[:at + size]
