@@ -29,20 +29,25 @@ class RecentRate:
     def __init__(self, window: int = 60) -> None:
         self.window = window
         self._counts: dict[int, int] = {}
+        self._latest = 0  # the latest second seen: nothing a window before it is kept
 
     def add(self, n: int, now: float) -> None:
         second = int(now)
+        self._latest = max(self._latest, second)
+        if second <= self._latest - self.window:
+            return  # out of every window still to be asked about
         self._counts[second] = self._counts.get(second, 0) + n
         if len(self._counts) > self.window:
-            self._forget(second)
+            self._forget()
 
     def per_second(self, now: float) -> float:
         """The mean rate over the ``window`` seconds up to ``now``."""
-        self._forget(int(now))
+        self._latest = max(self._latest, int(now))
+        self._forget()
         return sum(self._counts.values()) / self.window
 
-    def _forget(self, second: int) -> None:
-        for old in [s for s in self._counts if s <= second - self.window]:
+    def _forget(self) -> None:
+        for old in [s for s in self._counts if s <= self._latest - self.window]:
             del self._counts[old]
 
 
