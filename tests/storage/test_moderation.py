@@ -333,7 +333,7 @@ async def test_a_room_whose_owner_is_deactivated_is_still_moderated(storage: Sto
     """Deactivating the owner leaves the room owned; its moderators and administrators go on
     moderating it, and an administrator can hand it to someone else."""
     with trio.fail_after(TIMEOUT):
-        ann, mod, bob, cid = await _team(storage)
+        _ann, mod, bob, cid = await _team(storage)
         (root,) = await users(storage, "root")
         await storage.set_admin("root", True)
         await storage.set_deactivated("ann", True)
@@ -457,9 +457,9 @@ async def test_a_join_waits_for_a_ban_in_progress(storage: Storage, database_dsn
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(join)
-                while not await raw.fetchval(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                        "AND NOT granted"):
+                waiting = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                           "AND NOT granted")
+                while not await raw.fetchval(waiting):  # noqa: ASYNC110 (the join's lock wait)
                     await trio.sleep(0.01)
                 assert outcome == []  # waiting for the ban
                 await raw.execute("COMMIT")
@@ -481,7 +481,7 @@ async def test_a_removal_names_who_made_it_to_the_other_nodes(storage: Storage,
                 done.set()
 
     with trio.fail_after(TIMEOUT):
-        ann, mod, bob, cid = await _team(storage)
+        ann, mod, _bob, _cid = await _team(storage)
         async with open_storage(config) as other, trio.open_nursery() as nursery:
             await nursery.start(other.follow_changes, hear)
             await one(storage, change(mod, "team", "kicked", "bob"))
