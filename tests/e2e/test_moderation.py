@@ -124,14 +124,15 @@ async def _room(cast: Cast, room: str) -> int:
 
 def _request(op: str, room: str, msg_id: int) -> tuple[str, dict[str, Any]]:
     """The socket request of ``op`` in ``room``."""
-    return {
+    requests: dict[str, tuple[str, dict[str, Any]]] = {
         "set_role": ("set_role", {"room": room, "user": NAMES["victim"], "role": "moderator"}),
         "ban": ("ban", {"room": room, "user": NAMES["victim"], "reason": "spam"}),
         "unban": ("unban", {"room": room, "user": NAMES["prior"]}),
         "kick": ("kick", {"room": room, "user": NAMES["victim"]}),
         "delete": ("delete", {"room": room, "msg_id": msg_id}),
         "set_topic": ("set_topic", {"room": room, "topic": "moderated"}),
-    }[op]
+    }
+    return requests[op]
 
 
 def _route(op: str, room: str, msg_id: int) -> tuple[str, str, dict[str, Any] | None]:

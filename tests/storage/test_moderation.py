@@ -471,7 +471,7 @@ async def test_a_removal_names_who_made_it_to_the_other_nodes(storage: Storage,
                                                               config: Config) -> None:
     """Another node hears of a kick and of a ban as membership notices ``by`` the moderator
     (and of a leave without one)."""
-    heard: list[Change] = []
+    heard: list[MembershipNotice] = []
     done = trio.Event()
 
     def hear(notice: Change) -> None:
