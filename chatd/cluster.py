@@ -22,7 +22,7 @@ kick on this node after another node's join, whose notice arrives late): so a ``
 notice is checked against storage, with the registry's epoch read before, exactly as a local
 ``join`` is, and a ``left`` notice is followed by the same check as a local ``kick`` (a join
 here may have come after the removal it tells of; chatd.rooms, "Membership").
-A removal by a moderator (a kick, a ban) names them (migration 0013), so that ``left`` says
+A removal by a moderator (a kick, a ban) names them (migration 0014), so that ``left`` says
 ``by`` here as it does on the node that made it; the entry of the log (``kicked``,
 ``banned``) comes first, with the commit's notice.
 Revocations too (migration 0004): when a token is revoked anywhere (a log-out on another node,

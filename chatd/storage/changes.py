@@ -205,7 +205,7 @@ ON CONFLICT DO NOTHING
 """
 # Moderation's writes, each only when the batch has some: roles, owners, bans put and lifted,
 # memberships ended (after chatd.by names who ended them: the membership notice carries it,
-# migration 0013), and the audit log's rows.
+# migration 0014), and the audit log's rows.
 _SQL_ROLES = """
 UPDATE memberships m SET role = v.role
 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(room_id, user_id, role)

@@ -161,7 +161,7 @@ _USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
                  f"{_ms('u.deactivated_at')} AS deactivated_at")
 _ROOM_COLUMNS = "r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq"
 
-# A ban of user {user} from room {room} that is in force (migration 0013).
+# A ban of user {user} from room {room} that is in force (migration 0014).
 _BANNED = """EXISTS (
     SELECT 1 FROM bans bn WHERE bn.room_id = {room} AND bn.user_id = {user}
       AND (bn.expires_at IS NULL OR bn.expires_at > now())
@@ -1063,7 +1063,7 @@ def _parse_notice(channel: str, payload: str) -> Change | None:
         return _parse_level(payload)
     parts = payload.split(" ")
     if channel == MEMBERS_CHANNEL:
-        # '<node> <+|-> <room> <user>[ <by>]' (migrations 0003, 0013)
+        # '<node> <+|-> <room> <user>[ <by>]' (migrations 0003, 0014)
         if len(parts) not in (4, 5) or parts[1] not in ("+", "-"):
             return None
         return MembershipNotice(node=parts[0], room=parts[2], user=parts[3],

@@ -1,4 +1,4 @@
--- 0013: roles, bans, server administrators, deactivated accounts, and the audit log.
+-- 0014: roles, bans, server administrators, deactivated accounts, and the audit log.
 --
 -- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
 -- Never edit a migration that has shipped: add the next numbered file instead.
