@@ -254,6 +254,33 @@ def markdown(doc: dict[str, Any]) -> str:
              "upload max s", "errors", "RSS idle MiB", "RSS max during MiB",
              "RSS mean during MiB", "VmHWM MiB", "server cores"], rows))
     rows = []
+    for r in _rows(doc, "search"):
+        p, f = r["params"], r["figures"]
+        rows.append([f"{p['messages']:,}", "all", f["samples"], f["p50_ms"], f["p99_ms"],
+                     f["max_ms"]])
+        for kind, k in f.get("kinds", {}).items():
+            rows.append(["", kind, k["samples"], k["p50_ms"], k["p99_ms"], k["max_ms"]])
+    if rows:
+        parts.append("### Search latency (chatd, one client over TCP)\n\n" + _table(
+            ["messages", "query", "samples", "p50 ms", "p99 ms", "max ms"], rows))
+    rows = []
+    for r in _rows(doc, "search_send"):
+        p, f = r["params"], r["figures"]
+        rows.append(["with" if p.get("search_index") else "without",
+                     "closed" if p.get("mode", "closed") == "closed"
+                     else f"open {p.get('offered_per_s') or 0:g}/s",
+                     f"{p['connections']}/{p['rooms']}", f["acked_per_s"], f["p50_ms"],
+                     f["p99_ms"], f["server_cores"], f.get("pg_cores"),
+                     f.get("mean_commit_ms"), f["server_cpu_ms_per_msg"],
+                     f.get("fresh_p50_ms"), f.get("fresh_p99_ms"), f.get("fresh_max_ms"),
+                     f.get("backlog_max")])
+    if rows:
+        parts.append("### Durable send with and without the search index\n\n"
+                     + _table(["words + GIN index", "loop", "conns/rooms", "acked/s",
+                               "p50 ms", "p99 ms", "server cores", "PG cores",
+                               "mean commit ms", "server CPU ms/msg", "indexed after ack p50 ms",
+                               "p99 ms", "max ms", "backlog max"], rows))
+    rows = []
     for r in _rows(doc, "commit_ceiling"):
         f = r["figures"]
         rows.append([f"asyncpg, {r['params']['mode']}", f"{f['batch']} rows/commit, "

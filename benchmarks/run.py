@@ -49,11 +49,14 @@ _LIFTED_LIMITS = {
     "sends_per_second": 1_000_000,
     "send_rate": 1_000_000.0,
     "send_burst": 1_000_000,
+    "user_send_rate": 1_000_000.0,
+    "user_send_burst": 1_000_000,
     "hello_rate": 1_000_000.0,
     "hello_burst": 1_000_000,
     "connect_rate": 1_000_000.0,
     "connect_burst": 1_000_000,
     "login_attempts": 1_000_000,
+    "searches_per_minute": 1_000_000,
 }
 
 
@@ -632,7 +635,7 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenarios and write results")
     run.add_argument("--scenario", default="all",
                      help="comma-separated: send, change, fanout, connections, resume, "
-                          "ceilings, all (all but upload), upload")
+                          "ceilings, all (all but upload and search), upload, search")
     run.add_argument("--servers", default="chatd,socketio",
                      help="servers compared: chatd, socketio (the peer; needs node and npm)")
     run.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
@@ -671,6 +674,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--upload-rounds", type=int, default=1,
                      help="upload: files of the largest size each client sends one after "
                           "another (as many bytes in smaller files at the other sizes)")
+    run.add_argument("--search-sizes", default="10000,100000,1000000",
+                     help="search (chatd only, not in all): messages in the database, a "
+                          "fresh daemon and database for each")
+    run.add_argument("--search-rounds", type=int, default=5,
+                     help="search: rounds of the query mix measured at each size")
+    run.add_argument("--search-send-rounds", type=int, default=2,
+                     help="search: closed-loop send runs with the index and without, "
+                          "alternated")
+    run.add_argument("--search-fresh-rate", type=float, default=500.0,
+                     help="search: the open loop's sends/s in which a probe times how soon "
+                          "a message is indexed after its acknowledgement")
     run.add_argument("--batch", type=int, default=20, help="commit ceiling: rows per commit")
     run.add_argument("--dsn", default="",
                      help="an existing PostgreSQL (a role that may create databases) instead "
@@ -821,6 +835,12 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
 
         uploads(bench, clients=a.upload_clients, rounds=a.upload_rounds,
                 sizes=[round(size * MB) for size in _floats(a.upload_sizes_mb)])
+    if "search" in scenarios and "chatd" in servers:
+        from benchmarks.search import search_latency, send_with_and_without_index
+
+        search_latency(bench, sizes=_ints(a.search_sizes), rounds=a.search_rounds)
+        send_with_and_without_index(bench, rounds=a.search_send_rounds,
+                                    fresh_rate=a.search_fresh_rate)
     if "resume" in scenarios and "chatd" in servers:
         with bench.target("chatd", "resume", a.transport) as target:
             assert isinstance(target, ChatdTarget)
@@ -836,6 +856,7 @@ def _one_line(result: dict[str, Any]) -> str:
             "connect_hello_per_s", "all_caught_up_s", "failed", "mean_batch",
             "mean_commit_ms", "gc_full", "gc_ms", "gc_longest_ms",
             "server_acks_over_100ms_pct", "mb_per_s", "upload_max_s", "rss_idle_mib",
-            "rss_during_max_mib", "vm_hwm_mib"]
+            "rss_during_max_mib", "vm_hwm_mib", "load_s", "index_s", "index_mib",
+            "max_ms"]
     shown = ", ".join(f"{k}={f[k]}" for k in keys if k in f and f[k] is not None)
     return f"[{result['scenario']} {result['server']} {result['params']}] {shown}"

@@ -25,12 +25,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import trio
 
-__all__ = ["RefusedAddress", "is_public", "public_addresses"]
+__all__ = ["MAX_URL_CHARS", "RefusedAddress", "check_url", "is_public", "public_addresses",
+           "url_addresses"]
+
+#: The longest URL chatd takes from a user to connect to.
+MAX_URL_CHARS = 2048
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -117,3 +122,55 @@ async def public_addresses(host: str, port: int, *, allow_private: bool = False,
                                      "not public (private, loopback, link-local, multicast "
                                      "or reserved)")
     return found
+
+
+def check_url(url: object, field: str, *, allow_http: bool = False,
+              what: str = "URL") -> urllib.parse.SplitResult:
+    """A URL a user gives chatd to send requests to (a push endpoint, a webhook), checked
+    for its form only: an https URL (http too with ``allow_http``) with a host, no user
+    name, password or fragment, printable ASCII, at most :data:`MAX_URL_CHARS`. Whether its
+    host's addresses may be used is :func:`url_addresses`'s to say.
+
+    Args:
+        url: as the user gave it.
+        field: its name in the request, for the message (``endpoint``, ``url``).
+        what: what it is, for the message when it is missing.
+
+    Raises:
+        ValueError: why it cannot be used, naming ``field``.
+    """
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"'{field}' must be the {what}")
+    if len(url) > MAX_URL_CHARS or not url.isascii() \
+            or not all(c.isprintable() and not c.isspace() for c in url):
+        raise ValueError(f"'{field}' must be a URL of at most {MAX_URL_CHARS} printable "
+                         "ASCII characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"'{field}' is not a valid URL") from None
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes:
+        raise ValueError(f"'{field}' must be an https:// URL")
+    if not parts.hostname or parts.username is not None or parts.password is not None \
+            or parts.fragment or "#" in url or port == 0:
+        raise ValueError(f"'{field}' must be a URL with a host (and no user name, password "
+                         "or fragment)")
+    return parts
+
+
+async def url_addresses(url: str, *, allow_private: bool = False,
+                        getaddrinfo: Resolver = trio.socket.getaddrinfo) -> list[str]:
+    """:func:`public_addresses` of the host of ``url`` (checked by :func:`check_url`), on
+    its port (or the scheme's).
+
+    Raises:
+        RefusedAddress: as :func:`public_addresses`.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        raise RefusedAddress(f"{url!r} has no host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return await public_addresses(parts.hostname, port, allow_private=allow_private,
+                                  getaddrinfo=getaddrinfo)

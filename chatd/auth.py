@@ -19,6 +19,15 @@ trick. A token carries ``sub`` (the user id), ``name``, ``jti`` (a random id), `
 compares it with the moment of the user's last "log out everywhere", and a log-in a few
 milliseconds after such a log-out must stay valid. Every use of a token asks storage whether it
 was revoked, so a log-out takes effect at once on every node sharing the database.
+
+A bot has no password: it authenticates with long-lived API tokens, wherever a JWT is taken
+(``Authorization: Bearer``, the protocol's ``hello``). A bot token is ``chatdbot_`` followed
+by 32 random bytes in base64url, told from a JWT by that prefix; storage keeps only its
+SHA-256 (:func:`bot_token_hash`), so a copy of the database authenticates nobody, and a
+random 256-bit secret needs no salt or key stretching. Each use asks storage, like a JWT's
+revocation check, so revoking one works at once on every node. A session opened with one
+carries the jti ``bot:<token id>``, which is what a revocation's notice names. A bot never
+logs in with a password, whatever its row holds.
 """
 
 from __future__ import annotations
@@ -52,6 +61,8 @@ if TYPE_CHECKING:
     from chatd.metrics import Metrics
 
 __all__ = [
+    "BOT_JTI_PREFIX",
+    "BOT_TOKEN_PREFIX",
     "JWT_ALGORITHM",
     "KDF_THREADS",
     "LOGIN_KDF_THREADS",
@@ -59,7 +70,9 @@ __all__ = [
     "SECRET_FILE",
     "Auth",
     "TokenClaims",
+    "bot_token_hash",
     "load_or_create_secret",
+    "new_bot_token",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +93,21 @@ MAX_USER_ID_DIGITS = len(str(MAX_USER_ID))
 MAX_JTI_CHARS = 256  # we issue 22
 MAX_NAME_CHARS = 256
 MAX_TOKEN_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, in seconds
+BOT_TOKEN_PREFIX = "chatdbot_"  # what a bot token starts with (a JWT starts with "eyJ")
+BOT_TOKEN_BYTES = 32
+BOT_JTI_PREFIX = "bot:"  # the jti of a session opened with a bot token: bot:<token id>
+
+
+def new_bot_token() -> tuple[str, bytes]:
+    """A new bot token and the hash storage keeps of it (:func:`bot_token_hash`)."""
+    token = BOT_TOKEN_PREFIX + secrets.token_urlsafe(BOT_TOKEN_BYTES)
+    return token, bot_token_hash(token)
+
+
+def bot_token_hash(token: str) -> bytes:
+    """What storage keeps of a bot token (or of an incoming webhook's secret): its
+    SHA-256."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:
@@ -315,7 +343,7 @@ class Auth:
         credentials = None
         with contextlib.suppress(ChatError):
             credentials = await self.storage.get_credentials(_user_name(name))
-        if credentials is None:
+        if credentials is None or credentials.user.bot:  # a bot has API tokens only
             await self._verify(await self._dummy(), password)
             raise wrong
         if not await self._verify(credentials.password_hash, password):
@@ -419,12 +447,24 @@ class Auth:
         return await self._check(token)
 
     async def _check(self, token: str) -> tuple[User, TokenClaims]:
+        if token.startswith(BOT_TOKEN_PREFIX):
+            return await self._check_bot(token)
         claims = self.decode_token(token)
         user = await self.storage.check_token(claims.user_id, claims.jti, claims.issued_at)
         if user is None:
             raise ChatError(codes.UNAUTHENTICATED,
                             "the token was revoked or its user is gone; log in again")
         return user, claims
+
+    async def _check_bot(self, token: str) -> tuple[User, TokenClaims]:
+        found = await self.storage.check_bot_token(bot_token_hash(token))
+        if found is None:
+            raise ChatError(codes.UNAUTHENTICATED, "the bot token is unknown or was revoked")
+        user, bot_token = found
+        return user, TokenClaims(user_id=user.id, name=user.name,
+                                 jti=f"{BOT_JTI_PREFIX}{bot_token.id}",
+                                 issued_at=bot_token.created_at,
+                                 expires_at=MAX_TOKEN_TIME * 1000)
 
     async def authenticate(self, token: str) -> User:
         """The user a token belongs to.
@@ -444,6 +484,10 @@ class Auth:
             ChatError: ``unauthenticated`` when the token is not valid in the first place.
         """
         user, claims = await self._check(token)
+        if claims.jti.startswith(BOT_JTI_PREFIX):  # a bot token: revoked for good
+            token_id = int(claims.jti.removeprefix(BOT_JTI_PREFIX))
+            await self.storage.revoke_bot_tokens(user.id, None if everywhere else token_id)
+            return user, claims
         await self.storage.revoke_token(claims.jti, claims.expires_at)
         if everywhere:
             await self.storage.revoke_all_tokens(user.id)

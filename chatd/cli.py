@@ -1,5 +1,5 @@
 """The ``chatd`` command: ``serve``, ``migrate``,
-``user add|passwd|list|admin|deactivate|reactivate``, ``token``,
+``user add|passwd|list|admin|deactivate|reactivate``, ``token``, ``bot add|token|list|revoke``,
 ``backup``, ``restore``, ``client``, ``version``, ``help``.
 
 Every subcommand reads the same configuration (``--config FILE``, before or after the
@@ -232,7 +232,8 @@ async def _user_list(config: Config) -> None:
         for user in users:
             created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(user.created_at / 1000))
             flags = "".join((" admin" if user.admin else "",
-                             " deactivated" if user.deactivated else ""))
+                             " deactivated" if user.deactivated else "",
+                             "  (bot)" if user.bot else ""))
             print(f"{user.id:>6}  {user.name:<32}  created {created} UTC{flags}")
         if not users:
             print("chatd: no users yet (chatd user add NAME)", file=sys.stderr)
@@ -256,6 +257,89 @@ async def _token(config: Config, name: str) -> None:
         auth = Auth(storage, config, load_or_create_secret(config.data_dir))
         token, _ = auth.issue_token(credentials.user)
         print(token)
+
+
+async def _bot_add(config: Config, name: str, owner: str, token_name: str) -> None:
+    from chatd.auth import new_bot_token
+    from chatd.errors import ChatError
+    from chatd.protocol import InvalidName, codes, normalise_user
+    from chatd.storage import open_storage
+
+    try:
+        name = normalise_user(name)
+    except InvalidName as exc:
+        raise _Refused(f"{name!r}: {exc}") from None
+    async with open_storage(config) as storage:
+        credentials = await storage.get_credentials(owner)
+        if credentials is None:
+            raise ChatError(codes.NOT_FOUND, f"no user called {owner!r} (the bot's owner)")
+        token, digest = new_bot_token()
+        bot = await storage.create_bot(credentials.user.id, name, token_name=token_name,
+                                       token_hash=digest)
+        print(f"chatd: created bot {bot.user.name} (id {bot.user.id}), owned by "
+              f"{bot.owner}; its token (shown once):", file=sys.stderr)
+        print(token)
+
+
+async def _bot_token(config: Config, name: str, token_name: str) -> None:
+    from chatd.auth import new_bot_token
+    from chatd.errors import ChatError
+    from chatd.protocol import codes
+    from chatd.storage import open_storage
+
+    async with open_storage(config) as storage:
+        bot = await storage.get_bot(name)
+        if bot is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no bot called {name!r}")
+        token, digest = new_bot_token()
+        stored = await storage.add_bot_token(bot.user.id, token_name, digest)
+        print(f"chatd: a new token of {bot.user.name}, id {stored.id} (shown once):",
+              file=sys.stderr)
+        print(token)
+
+
+def _token_name(name: str) -> str:
+    from chatd.actions.bots import MAX_TOKEN_NAME
+
+    if not 1 <= len(name) <= MAX_TOKEN_NAME or not name.isprintable():
+        raise _Refused(f"--token-name: 1 to {MAX_TOKEN_NAME} printable characters")
+    return name
+
+
+def _when(ms: int | None) -> str:
+    return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
+async def _bot_list(config: Config) -> None:
+    from chatd.storage import open_storage
+
+    async with open_storage(config) as storage:
+        bots = await storage.bots()
+        for bot in bots:
+            print(f"{bot.user.name:<32}  owner {bot.owner or '-':<32}  "
+                  f"created {_when(bot.user.created_at)} UTC")
+            for token in bot.tokens:
+                state = (f"revoked {_when(token.revoked_at)}" if token.revoked_at is not None
+                         else f"last used {_when(token.last_used_at)}")
+                print(f"    token {token.id:>6}  {token.name:<24}  created "
+                      f"{_when(token.created_at)}  {state}")
+        if not bots:
+            print("chatd: no bots yet (chatd bot add NAME --owner USER)", file=sys.stderr)
+
+
+async def _bot_revoke(config: Config, name: str, token_id: int) -> None:
+    from chatd.errors import ChatError
+    from chatd.protocol import codes
+    from chatd.storage import open_storage
+
+    async with open_storage(config) as storage:
+        bot = await storage.get_bot(name)
+        if bot is None or token_id not in {token.id for token in bot.tokens}:
+            raise ChatError(codes.NOT_FOUND, f"there is no token {token_id} of a bot {name!r}")
+        revoked = await storage.revoke_bot_tokens(bot.user.id, token_id)
+        print(f"chatd: revoked token {token_id} of {bot.user.name}; its sessions end on every "
+              "node" if revoked else f"chatd: token {token_id} was revoked already",
+              file=sys.stderr)
 
 
 async def _backup(config: Config, file: str, files: bool) -> None:
@@ -332,6 +416,24 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
         sub.add_argument("name")
     token = command(("token",), commands, "print a token for USER (for scripts)")
     token.add_argument("user")
+    bot = command(("bot",), commands, "manage bot accounts and their API tokens")
+    bot_commands = bot.add_subparsers(dest="bot_command", required=True, metavar="COMMAND")
+    bot_add = command(("bot", "add"), bot_commands,
+                      "create a bot owned by a user, and print its first token")
+    bot_add.add_argument("name")
+    bot_add.add_argument("--owner", required=True, metavar="USER",
+                         help="the user who owns the bot (and may manage its tokens)")
+    bot_add.add_argument("--token-name", default="default", metavar="LABEL",
+                         help="a name for the token (default: default)")
+    bot_token = command(("bot", "token"), bot_commands, "print a new token for a bot")
+    bot_token.add_argument("name")
+    bot_token.add_argument("--token-name", default="default", metavar="LABEL",
+                           help="a name for the token (default: default)")
+    command(("bot", "list"), bot_commands, "list the bots, their owners and tokens")
+    bot_revoke = command(("bot", "revoke"), bot_commands,
+                         "revoke a bot's token (its sessions end on every node)")
+    bot_revoke.add_argument("name")
+    bot_revoke.add_argument("token_id", type=int, metavar="ID")
     backup = command(("backup",), commands,
                      "write the database and the uploaded files to FILE (a tar archive, mode "
                      "0600); works while chatd runs")
@@ -357,6 +459,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
                              "and /upload still go to --server)")
     client.add_argument("--register", action="store_true",
                         help="create the account first (a taken name is just logged in)")
+    client.add_argument("--bell", action="store_true",
+                        help="ring the terminal bell when a direct message or a message "
+                             "mentioning you arrives")
     command(("version",), commands, "print chatd's version")
     help_ = command(("help",), commands, "show the help of chatd or of a command")
     help_.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. serve, or user add")
@@ -390,7 +495,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
         return client_main(config, server=args.server, user=args.user,
                            password_stdin=args.password_stdin, tcp=args.tcp,
-                           register=args.register)
+                           register=args.register, bell=args.bell)
     else:
         _use_database(config)
         if args.command == "migrate":
@@ -408,6 +513,15 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             trio.run(_user_passwd, config, args.name, _read_password(args.password_stdin))
         elif args.command == "token":
             trio.run(_token, config, args.user)
+        elif args.command == "bot":
+            if args.bot_command == "add":
+                trio.run(_bot_add, config, args.name, args.owner, _token_name(args.token_name))
+            elif args.bot_command == "token":
+                trio.run(_bot_token, config, args.name, _token_name(args.token_name))
+            elif args.bot_command == "list":
+                trio.run(_bot_list, config)
+            else:
+                trio.run(_bot_revoke, config, args.name, args.token_id)
         elif args.command == "backup":
             trio.run(_backup, config, args.file, not args.no_files)
     return 0

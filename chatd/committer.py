@@ -80,6 +80,8 @@ class Committer:
         self._on_committed = on_committed
         self._max_batch = max_batch
         self._send, self._receive = trio.open_memory_channel[SendJob | _Barrier](queue_size)
+        self._waiting = True  # for a send, with none queued
+        self._idle_at = time.monotonic()  # when it last was
 
     async def submit(self, job: SendJob) -> None:
         """Queue a send; waits only while the queue is full."""
@@ -111,6 +113,13 @@ class Committer:
             raise outcomes[0]
         return outcomes[0]
 
+    def busy_for(self) -> float:
+        """Seconds since the committer last found no send waiting for it (0 while it waits
+        for one): for how long sends have been queueing up behind commits, i.e. the send
+        path is saturated. Background work on the database (the search indexer) holds back
+        while this grows, so that it never slows sends."""
+        return 0.0 if self._waiting else time.monotonic() - self._idle_at
+
     async def flush(self) -> None:
         """Wait until every job queued before this call is committed and answered."""
         barrier = _Barrier(trio.Event())
@@ -122,7 +131,12 @@ class Committer:
         task_status.started()
         async with self._receive:
             while True:
+                idle = self._receive.statistics().current_buffer_used == 0
+                self._waiting = idle
                 first = await self._receive.receive()
+                if idle:
+                    self._waiting = False
+                    self._idle_at = time.monotonic()
                 batch: list[SendJob] = []
                 barriers: list[_Barrier] = []
                 item: SendJob | _Barrier = first

@@ -99,11 +99,18 @@ class LimitsConfig:
     max_in_flight: int = 64
     send_rate: float = 20.0
     send_burst: int = 100
+    user_send_rate: float = 40.0
+    user_send_burst: int = 200
+    user_typing_rate: float = 2.0
+    user_typing_burst: int = 10
     connections_per_ip: int = 64
     history_max: int = 500
     rooms_per_hour: int = 20
     rooms_page_max: int = 200
     uploads_per_minute: int = 30
+    searches_per_minute: int = 120
+    hook_rate: float = 1.0
+    hook_burst: int = 30
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -129,6 +136,14 @@ class PushConfig:
     concurrency: int = 4
     queue_size: int = 1000
     ttl: int = 86400
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebhooksConfig:
+    allow_private_endpoints: bool = False
+    concurrency: int = 4
+    queue_size: int = 1000
+    timeout: float = 10.0
 
 
 def shipped_web_root() -> Path:
@@ -181,6 +196,7 @@ class Config:
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
     push: PushConfig = dataclasses.field(default_factory=PushConfig)
+    webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
     path: Path | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
                                                    repr=False)
@@ -366,10 +382,14 @@ def _validate(config: Config, problems: list[str]) -> None:
         "auth.registrations_per_ip", "limits.max_frame_bytes",
         "limits.max_text_chars", "limits.outbox_frames", "limits.idle_timeout",
         "limits.join_recent", "limits.resume_max", "limits.max_in_flight", "limits.send_rate",
-        "limits.send_burst", "limits.connections_per_ip", "limits.history_max",
+        "limits.send_burst", "limits.user_send_rate", "limits.user_send_burst",
+        "limits.user_typing_rate", "limits.user_typing_burst",
+        "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
+        "limits.searches_per_minute",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
-        "push.concurrency", "push.queue_size",
+        "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",
+        "webhooks.concurrency", "webhooks.queue_size", "webhooks.timeout",
     ]
     for key in positive:
         section, _, name = key.partition(".")

@@ -39,6 +39,7 @@ from typing import Any
 import trio
 
 from chatd.actions import OPERATIONS, App, Append, Bucket, CatchUp
+from chatd.actions.context import take_tokens
 from chatd.auth import TokenClaims
 from chatd.committer import Outcome, SendJob
 from chatd.delivery import DeliveryOrder, Repair
@@ -382,7 +383,7 @@ class Connection:
             # The session's state table already lets nothing but hello through before the
             # welcome; this keeps the row's promise should that table ever change.
             raise ChatError(codes.UNAUTHENTICATED, "say hello first")
-        if operation.rate is not None:
+        if operation.rate:
             self._take(operation.rate)
         try:
             result = await operation.run(self._app, self, request)
@@ -406,18 +407,21 @@ class Connection:
         else:
             await self._reply(result)
 
-    def _take(self, bucket: Bucket) -> None:
-        if bucket.per_user:
-            assert self._user is not None, "per-user buckets are on session operations"
-            self._app.take(bucket, self._user.name)
-            return
-        limiter = self._buckets.get(bucket.name)
-        if limiter is None:
-            rate, burst = bucket.rate(self._limits)
-            limiter = self._buckets[bucket.name] = TokenBucket(rate=rate, burst=burst)
-        wait = limiter.take(trio.current_time())
-        if wait > 0:
-            raise ChatError(codes.RATE_LIMITED, bucket.message, retry_after=wait)
+    def _take(self, buckets: tuple[Bucket, ...]) -> None:
+        """A token from each of ``buckets`` (this connection's, or its user's for a
+        ``per_user`` one), or from none: ``rate_limited`` with the wait."""
+        assert self._user is not None, "rate buckets are on session operations"
+        tokens: list[tuple[Bucket, TokenBucket]] = []
+        for bucket in buckets:
+            if bucket.per_user:
+                tokens.append((bucket, self._app.user_bucket(bucket, self._user.name)))
+                continue
+            limiter = self._buckets.get(bucket.name)
+            if limiter is None:
+                rate, burst = bucket.rate(self._limits)
+                limiter = self._buckets[bucket.name] = TokenBucket(rate=rate, burst=burst)
+            tokens.append((bucket, limiter))
+        take_tokens(tokens)
 
     async def _submit(self, append: Append) -> None:
         """Queue a message with the committer; the acknowledgement comes from its callback."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import os
 import resource
+from collections.abc import Sequence
 
 __all__ = [
     "ConnectionCounter",
@@ -16,6 +17,7 @@ __all__ = [
     "KeyedLimiter",
     "TokenBucket",
     "descriptors_left",
+    "take_all",
 ]
 
 
@@ -87,6 +89,11 @@ class KeyedLimiter:
         while len(self._buckets) >= self._max_keys:
             self._buckets.popitem(last=False)  # the least recently used
 
+    def bucket(self, key: str, now: float) -> TokenBucket:
+        """``key``'s bucket (made full when the key is new), to take from together with
+        others (:func:`take_all`)."""
+        return self._bucket(key, now)
+
     def wait(self, key: str, now: float) -> float:
         return self._bucket(key, now).wait(now)
 
@@ -95,6 +102,24 @@ class KeyedLimiter:
 
     def give_back(self, key: str, now: float) -> None:
         self._bucket(key, now).give_back(now)
+
+
+def take_all(buckets: Sequence[TokenBucket], now: float) -> float:
+    """Take a token from every one of ``buckets``, or from none of them.
+
+    An action limited twice (by its connection's bucket and by its user's) must not spend a
+    token of one when the other refuses: a connection refused by its user's bucket keeps its
+    own tokens, and the other way round.
+
+    Returns:
+        0.0 when each bucket had a token (each gave one); else the seconds until all of them
+        have one (the longest of their waits), and nothing is taken.
+    """
+    wait = max((bucket.wait(now) for bucket in buckets), default=0.0)
+    if wait == 0.0:
+        for bucket in buckets:
+            bucket.take(now)
+    return wait
 
 
 class ConnectionCounter:

@@ -194,6 +194,48 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.webhook_queued = Counter(
+            "chatd_webhook_queued", "Outgoing webhook deliveries queued (one per new message "
+            "of a room with a webhook).", registry=self.registry,
+        )
+        self.webhook_sent = Counter(
+            "chatd_webhook_sent", "Outgoing webhook deliveries the receiver took (2xx).",
+            registry=self.registry,
+        )
+        self.webhook_retries = Counter(
+            "chatd_webhook_retries", "Outgoing webhook deliveries tried again after a 429, a "
+            "5xx, a timeout or a network error.", registry=self.registry,
+        )
+        self.webhook_failed = Counter(
+            "chatd_webhook_failed", "Outgoing webhook deliveries given up, by reason: "
+            "unavailable (still 429, 5xx or unreachable after the last attempt), rejected "
+            "(another answer), refused (the URL's address is not public), internal.",
+            ["reason"], registry=self.registry,
+        )
+        for reason in ("unavailable", "rejected", "refused", "internal"):
+            self.webhook_failed.labels(reason=reason)
+        self.webhook_dropped = Counter(
+            "chatd_webhook_dropped", "Outgoing webhook deliveries not sent because a queue "
+            "was full (or the database did not answer the lookup), by stage: lookup "
+            "(messages), send (deliveries).", ["stage"], registry=self.registry,
+        )
+        for stage in ("lookup", "send"):
+            self.webhook_dropped.labels(stage=stage)
+        self.search_indexed = Counter(
+            "chatd_search_indexed", "Messages indexed for search (new ones, and edited ones "
+            "again), by this node's indexer.", registry=self.registry,
+        )
+        self.search_backlog = Gauge(
+            "chatd_search_backlog", "Messages waiting to be indexed for search (not found by "
+            "their words yet), as the indexer's last sweep counted them (up to 1,000,000; 0 "
+            "when it caught up).", registry=self.registry,
+        )
+        self.search_index_failures = Counter(
+            "chatd_search_index_failures", "Rounds of the search indexer that failed (the "
+            "database did not answer); each is logged and tried again.",
+            registry=self.registry,
+        )
+
         self._gc = _GcTimes()
         self.registry.register(self._gc)
 

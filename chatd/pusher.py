@@ -22,10 +22,10 @@ network error is tried again after a delay that doubles (or the ``Retry-After`` 
 asks for, up to :data:`MAX_RETRY_AFTER`), :data:`ATTEMPTS` times in all; any other answer fails
 at once. Each outcome is counted (``chatd_push_*``).
 
-HTTP goes through one httpcore connection pool (HTTP/1.1, keep-alive, on trio) whose network
-backend resolves the endpoint's host itself, refuses it unless every address is public
-(``[push] allow_private_endpoints`` lifts that), and connects to those very addresses: see
-:mod:`chatd.addresses`. TLS is verified against the host's name, as for any https request.
+HTTP goes through one :class:`chatd.httpout.Poster` (shared with outgoing webhooks), whose
+connections resolve the endpoint's host themselves, refuse it unless every address is public
+(``[push] allow_private_endpoints`` lifts that), and connect to those very addresses: see
+:mod:`chatd.httpout` and :mod:`chatd.addresses`.
 
 With several nodes, the node that committed a message decides on its pushes, and it knows only
 its own connections: a user connected to another node only may get a push as well (presence
@@ -34,19 +34,15 @@ across nodes is not shared yet).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import email.utils
 import logging
-import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-import httpcore
 import trio
 
-from chatd.addresses import RefusedAddress, Resolver, public_addresses
+from chatd.addresses import RefusedAddress
 from chatd.config import PushConfig
+from chatd.httpout import GaveUp, Poster, post_with_retries
 from chatd.metrics import Metrics
 from chatd.rooms import RoomRegistry
 from chatd.storage import Message, PushSubscription, PushTarget, Storage, StorageUnavailable
@@ -60,16 +56,10 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 #: Seconds before the first retry; doubled for each next one.
 RETRY_DELAY = 1.0
-#: The longest ``Retry-After`` followed, in seconds.
-MAX_RETRY_AFTER = 60.0
-#: Seconds one attempt may take, connecting included.
-ATTEMPT_SECONDS = 30.0
 #: Messages looked up in one storage call.
 RESOLVE_BATCH = 1024
 #: Batches of committed messages that may wait for the lookup.
 COMMITS_QUEUE = 1024
-#: The most bytes of a push service's answer read (its status is what counts).
-MAX_ANSWER_BYTES = 16384
 
 #: The urgency of a push by its reason (RFC 8030: "high" may wake a phone at once).
 URGENCY = {"dm": "high", "mention": "high", "message": "normal"}
@@ -110,65 +100,6 @@ def jobs_for(messages: Iterable[Message], targets: Iterable[PushTarget],
     return jobs
 
 
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's trio backend, connecting only to the addresses :mod:`chatd.addresses`
-    allows for the host, and to nothing else (no second lookup behind the check's back)."""
-
-    def __init__(self, allow_private: bool,
-                 getaddrinfo: Resolver = trio.socket.getaddrinfo) -> None:
-        self._inner = httpcore.TrioBackend()
-        self._allow_private = allow_private
-        self._getaddrinfo = getaddrinfo
-
-    async def connect_tcp(self, host: str, port: int,
-                          timeout: float | None = None,  # noqa: ASYNC109 (httpcore's API)
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None
-                          ) -> httpcore.AsyncNetworkStream:
-        addresses = await public_addresses(host, port, allow_private=self._allow_private,
-                                           getaddrinfo=self._getaddrinfo)
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout,
-                                                     local_address=local_address,
-                                                     socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None
-        raise failure
-
-    async def connect_unix_socket(self, path: str,
-                                  timeout: float | None = None,  # noqa: ASYNC109
-                                  socket_options: Iterable[Any] | None = None
-                                  ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("pushes go over TCP only")
-
-    async def sleep(self, seconds: float) -> None:
-        await trio.sleep(seconds)
-
-
-class _Retry(Exception):
-    """An attempt that may succeed later; ``after``: how long the push service asked to
-    wait, if it did."""
-
-    def __init__(self, why: str, after: float | None = None) -> None:
-        super().__init__(why)
-        self.after = after
-
-
-def _retry_after(value: bytes | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (seconds, or an HTTP date), if there is one."""
-    if not value:
-        return None
-    text = value.decode("latin-1").strip()
-    if text.isdigit():
-        return float(text)
-    with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
-        return max(0.0, email.utils.parsedate_to_datetime(text).timestamp() - time.time())
-    return None
-
-
 class Pusher:
     """The push actor (see the module's docstring).
 
@@ -193,7 +124,7 @@ class Pusher:
         self._commits_in, self._commits = trio.open_memory_channel[tuple[Message, ...]](
             COMMITS_QUEUE)
         self._jobs_in, self._jobs = trio.open_memory_channel[PushJob](config.queue_size)
-        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._poster: Poster | None = None
 
     def offer(self, messages: Sequence[Message]) -> None:
         """Committed messages, from the committer: queued for a lookup, never waited for
@@ -208,19 +139,14 @@ class Pusher:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
-        pool = httpcore.AsyncConnectionPool(
-            max_connections=self._config.concurrency, keepalive_expiry=60.0, retries=0,
-            network_backend=_PinnedBackend(self._config.allow_private_endpoints))
-        self._pool = pool
-        try:
+        async with Poster(concurrency=self._config.concurrency,
+                          allow_private=self._config.allow_private_endpoints) as poster:
+            self._poster = poster
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._resolve_forever)
                 for _ in range(self._config.concurrency):
                     nursery.start_soon(self._work_forever)
                 task_status.started()
-        finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await pool.aclose()
 
     # -- who gets what -----------------------------------------------------------------------
 
@@ -263,43 +189,31 @@ class Pusher:
             log.warning("cannot push to %s: %s", job.subscription.endpoint, exc)
             self._metrics.push_failed.labels("rejected").inc()
             return
-        delay = self._retry_delay
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                status = await self._post(job, body)
-            except RefusedAddress as exc:
-                log.warning("refused to push to %s: %s", job.subscription.endpoint, exc)
-                self._metrics.push_failed.labels("refused").inc()
-                return
-            except _Retry as retry:
-                if attempt == ATTEMPTS:
-                    log.info("gave up pushing to %s after %d attempts: %s",
-                             job.subscription.endpoint, attempt, retry)
-                    self._metrics.push_failed.labels("unavailable").inc()
-                    return
-                wait = delay if retry.after is None else min(retry.after, MAX_RETRY_AFTER)
-                delay *= 2
-                self._metrics.push_retries.inc()
-                await trio.sleep(wait)
-                continue
-            if 200 <= status < 300:
-                self._metrics.push_sent.inc()
-            elif status in (404, 410):
-                await self._forget(job.subscription)
-            else:
-                log.warning("the push service at %s refused a push: HTTP %d",
-                            job.subscription.endpoint, status)
-                self._metrics.push_failed.labels("rejected").inc()
+        try:
+            status = await post_with_retries(
+                lambda: self._post(job, body), attempts=ATTEMPTS, delay=self._retry_delay,
+                on_retry=lambda _: self._metrics.push_retries.inc())
+        except RefusedAddress as exc:
+            log.warning("refused to push to %s: %s", job.subscription.endpoint, exc)
+            self._metrics.push_failed.labels("refused").inc()
             return
+        except GaveUp as exc:
+            log.info("gave up pushing to %s: %s", job.subscription.endpoint, exc)
+            self._metrics.push_failed.labels("unavailable").inc()
+            return
+        if 200 <= status < 300:
+            self._metrics.push_sent.inc()
+        elif status in (404, 410):
+            await self._forget(job.subscription)
+        else:
+            log.warning("the push service at %s refused a push: HTTP %d",
+                        job.subscription.endpoint, status)
+            self._metrics.push_failed.labels("rejected").inc()
 
     async def _post(self, job: PushJob, body: bytes) -> int:
-        """One attempt: the answer's status.
-
-        Raises:
-            _Retry: 429, a 5xx, a timeout or a network error.
-            RefusedAddress: the endpoint's host may not be connected to.
-        """
-        assert self._pool is not None, "the pusher runs"
+        """One attempt (signed afresh): the answer's status; raises as
+        :meth:`chatd.httpout.Poster.post`."""
+        assert self._poster is not None, "the pusher runs"
         endpoint = job.subscription.endpoint
         headers = [
             (b"Authorization", self.key.authorization(endpoint, self._config.subject).encode()),
@@ -308,27 +222,7 @@ class Pusher:
             (b"TTL", str(self._config.ttl).encode()),
             (b"Urgency", job.urgency.encode()),
         ]
-        timeouts = {"connect": ATTEMPT_SECONDS, "read": ATTEMPT_SECONDS,
-                    "write": ATTEMPT_SECONDS, "pool": ATTEMPT_SECONDS}
-        try:
-            with trio.fail_after(ATTEMPT_SECONDS):
-                async with self._pool.stream("POST", endpoint, headers=headers, content=body,
-                                             extensions={"timeout": timeouts}) as response:
-                    read = 0
-                    async for chunk in response.aiter_stream():
-                        read += len(chunk)
-                        if read > MAX_ANSWER_BYTES:
-                            break
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
-                trio.TooSlowError, OSError) as exc:
-            raise _Retry(f"{type(exc).__name__}: {exc}") from None
-        except httpcore.UnsupportedProtocol as exc:  # not http(s): refused when stored
-            raise RefusedAddress(str(exc)) from None
-        status = response.status
-        if status == 429 or status >= 500:
-            raise _Retry(f"HTTP {status}",
-                         _retry_after(_header(response.headers, b"retry-after")))
-        return status
+        return await self._poster.post(endpoint, headers, body)
 
     async def _forget(self, subscription: PushSubscription) -> None:
         """The push service says the subscription is gone (404, 410): forget it."""
@@ -339,9 +233,3 @@ class Pusher:
             log.warning("cannot forget the push subscription %s: %s", subscription.endpoint,
                         exc)
 
-
-def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None

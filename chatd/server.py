@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import gc
 import logging
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import trio
@@ -35,14 +36,16 @@ from chatd.errors import ChatError
 from chatd.files import FileStore, collect_forever
 from chatd.http import serve_http_connection
 from chatd.http.server import REFUSAL_LINGER, refuse_http_connection
+from chatd.indexer import Indexer
 from chatd.limits import ConnectionCounter, DescriptorBudget, descriptors_left
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.protocol import codes
 from chatd.pusher import Pusher
 from chatd.rooms import RoomRegistry
-from chatd.storage import RevocationNotice, Storage, open_storage
+from chatd.storage import Message, RevocationNotice, Storage, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
+from chatd.webhooks import WebhookSender
 from chatd.webpush import load_or_create_vapid_key
 
 __all__ = ["Server", "run_actors", "serve", "tune_gc"]
@@ -137,25 +140,44 @@ async def _open_files(store: FileStore) -> None:
 
 async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, auth: Auth,
                      metrics: Metrics) -> App:
-    """Start the actors (room registry, presence, group committer, the pusher, the relay
-    from other nodes) in ``nursery`` and return the :class:`App` that connections and routes
-    share. The VAPID key is read (made at first start) from ``data_dir``."""
+    """Start the actors (room registry, presence, group committer, the pusher, the webhook
+    sender, the search indexer, the relay from other nodes) in ``nursery`` and return the
+    :class:`App` that connections and routes share. The VAPID key is read (made at first start) from
+    ``data_dir``."""
     registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
                             on_dropped=metrics.outbox_drops.inc)
     presence = PresenceTracker(registry)
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
     pusher = Pusher(storage, registry, metrics, key, config.push)
+    webhooks = WebhookSender(storage, metrics, config.webhooks)
+    indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
+    # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
-                          on_committed=pusher.offer)
+                          on_committed=_each(pusher.offer, webhooks.offer, indexer.offer))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
     await nursery.start(pusher.run)
+    await nursery.start(webhooks.run)
+    await nursery.start(indexer.run)
     await nursery.start(committer.run)
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app))
     await nursery.start(relay.run)
     return app
+
+
+def _each(*hooks: Callable[[Sequence[Message]], None]
+          ) -> Callable[[Sequence[Message]], None]:
+    """One committer hook that calls each of ``hooks`` (each must not block), a failure of
+    one never keeping the others from their turn."""
+    def call(messages: Sequence[Message]) -> None:
+        for hook in hooks:
+            try:
+                hook(messages)
+            except Exception:
+                log.exception("handing committed messages to %r failed", hook)
+    return call
 
 
 async def _listen(app: App, connections: trio.Nursery,

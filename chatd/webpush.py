@@ -43,6 +43,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from chatd.addresses import MAX_URL_CHARS, check_url
 from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.storage import Message, PushSubscription
@@ -66,7 +67,7 @@ log = logging.getLogger(__name__)
 #: The VAPID private key's file in data_dir.
 KEY_FILE = "vapid_key"
 #: The longest endpoint taken (the push services' are a few hundred characters).
-MAX_ENDPOINT_CHARS = 2048
+MAX_ENDPOINT_CHARS = MAX_URL_CHARS
 #: The most characters of a message's text a push carries.
 TEXT_CHARS = 200
 #: How long a VAPID JWT is valid (RFC 8292 allows at most 24 hours), and how long before its
@@ -232,24 +233,11 @@ def parse_subscription(body: Mapping[str, Any], *, allow_http: bool = False
         ChatError: ``bad_request``, saying which field is wrong.
     """
     endpoint = body.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint:
-        raise _bad("'endpoint' must be the subscription's URL")
-    if len(endpoint) > MAX_ENDPOINT_CHARS or not endpoint.isascii() \
-            or not all(c.isprintable() and not c.isspace() for c in endpoint):
-        raise _bad(f"'endpoint' must be a URL of at most {MAX_ENDPOINT_CHARS} printable "
-                   "ASCII characters")
     try:
-        parts = urllib.parse.urlsplit(endpoint)
-        port = parts.port
-    except ValueError:
-        raise _bad("'endpoint' is not a valid URL") from None
-    schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes:
-        raise _bad("'endpoint' must be an https:// URL")
-    if not parts.hostname or parts.username is not None or parts.password is not None \
-            or parts.fragment or "#" in endpoint or port == 0:
-        raise _bad("'endpoint' must be a URL with a host (and no user name, password or "
-                   "fragment)")
+        check_url(endpoint, "endpoint", allow_http=allow_http, what="subscription's URL")
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    assert isinstance(endpoint, str)
     keys = body.get("keys")
     if not isinstance(keys, dict):
         raise _bad("'keys' must be an object with 'p256dh' and 'auth'")

@@ -15,15 +15,28 @@ from typing import Any
 import trio
 
 from chatd.config import Config
+from chatd.storage import Storage
 
 __all__ = [
+    "LIFTED_RATES",
+    "index_for_search",
     "make_config",
     "read_until_listening",
     "readiness",
+    "search_caught_up",
     "serving",
     "wait_ready",
     "without_chatd_settings",
 ]
+
+
+#: ``[limits]`` that lift the send rate limits (per connection and per user) and the per-user
+#: typing limit: for tests about something else that send or type in bursts
+#: (``limits={**LIFTED_RATES, ...}``).
+LIFTED_RATES: Mapping[str, Any] = {
+    "send_rate": 1e6, "send_burst": 1_000_000, "user_send_rate": 1e6,
+    "user_send_burst": 1_000_000, "user_typing_rate": 1e6, "user_typing_burst": 1_000_000,
+}
 
 
 def make_config(tmp_path: Path, dsn: str, **sections: Mapping[str, Any]) -> Config:
@@ -39,6 +52,27 @@ def make_config(tmp_path: Path, dsn: str, **sections: Mapping[str, Any]) -> Conf
     for name, values in sections.items():
         changes[name] = {**changes.get(name, {}), **values}
     return Config().replace(**changes)
+
+
+async def index_for_search(storage: Storage) -> int:
+    """Index for search every message not indexed yet, as the daemon's indexer does a moment
+    after each commit (chatd/indexer.py), and return how many were: what a storage test does
+    before it searches, instead of running the indexer."""
+    total = 0
+    while True:
+        indexed = await storage.index_words(limit=1000, merge=True)
+        total += indexed
+        if indexed < 1000:
+            return total
+
+
+async def search_caught_up(storage: Storage, within: float = 10.0) -> None:
+    """Wait until a running daemon's indexer has indexed every message committed so far
+    (polling the database's backlog; fails after ``within`` seconds): what an end-to-end
+    test does between a send and a search that must find it."""
+    with trio.fail_after(within):
+        while await storage.index_backlog(1):  # noqa: ASYNC110 (the database's state)
+            await trio.sleep(0.01)
 
 
 @asynccontextmanager

@@ -60,6 +60,7 @@ from chatd.protocol import (
     RequestId,
     RoleChanged,
     Rooms,
+    Search,
     Send,
     Sent,
     ServerEvent,
@@ -81,10 +82,12 @@ from chatd.protocol.events import (
     MAX_FILES,
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
+    MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
     MAX_SEQ,
     MAX_TOKEN_CHARS,
     MAX_TOPIC_CHARS,
+    SEARCH_PAGE_MAX,
 )
 
 __all__ = [
@@ -228,6 +231,11 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "contacts": st.builds(Contacts, id=request_ids),
         "add_contact": st.builds(AddContact, id=request_ids, user=user_names),
         "remove_contact": st.builds(RemoveContact, id=request_ids, user=user_names),
+        "search": st.builds(
+            Search, id=request_ids,
+            query=st.text(_storable, min_size=1, max_size=MAX_QUERY_CHARS).filter(str.strip),
+            room=st.none() | any_room_names, limit=st.none() | st.integers(1, SEARCH_PAGE_MAX),
+            before=st.none() | msg_ids),
     }
     missing = set(REQUESTS) - set(by_op)
     assert not missing, f"tests/strategies.py has no strategy for {sorted(missing)}"
@@ -423,7 +431,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       Who(room="a"), Read(room="a", seq=1), Contacts(), AddContact(user="b"),
       RemoveContact(user="b"), SetNotify(room="a", notify="none"),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
-      Unban(room="a", user="b"), Bans(room="a"), Audit(room="a")],
+      Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q")],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

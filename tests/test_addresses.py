@@ -12,7 +12,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatd.addresses import RefusedAddress, is_public, public_addresses
+from chatd.addresses import RefusedAddress, check_url, is_public, public_addresses, url_addresses
 
 NOT_PUBLIC_V4 = [ipaddress.IPv4Network(n) for n in (
     "0.0.0.0/8",        # this network
@@ -117,3 +117,44 @@ async def test_names_are_judged_by_what_they_resolve_to() -> None:
         assert "127.0.0.1" in await public_addresses("127.0.0.1", 443, allow_private=True)
         with pytest.raises(RefusedAddress):
             await public_addresses("no-such-host.invalid", 443, allow_private=True)
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    (None, "must be the URL"),
+    ("", "must be the URL"),
+    ("https://" + "a" * 2048, "at most 2048"),
+    ("https://exa mple.org/", "printable"),
+    ("https://exämple.org/", "printable"),
+    ("http://example.org/", "https://"),
+    ("ftp://example.org/", "https://"),
+    ("https:///path", "with a host"),
+    ("https://user:pw@example.org/", "with a host"),
+    ("https://example.org/#frag", "with a host"),
+    ("https://example.org:0/", "with a host"),
+    ("https://example.org:99999/", "not a valid URL"),
+])
+def test_check_url_refuses_what_cannot_be_posted_to(url: object, why: str) -> None:
+    """A URL of the wrong form is refused with a message naming the field."""
+    with pytest.raises(ValueError, match=why) as refused:
+        check_url(url, "url")
+    assert "'url'" in str(refused.value)
+
+
+def test_check_url_takes_http_only_when_allowed() -> None:
+    assert check_url("https://example.org:8443/hook?x=1", "url").port == 8443
+    assert check_url("http://127.0.0.1:1/h", "url", allow_http=True).hostname == "127.0.0.1"
+
+
+async def test_url_addresses_judges_the_urls_host() -> None:
+    """The URL's host and port (or the scheme's) are resolved and judged."""
+    asked: list[tuple[str, int]] = []
+
+    async def getaddrinfo(host: str, port: int, **kwargs: object) -> list[tuple[object, ...]]:
+        asked.append((host, port))
+        return [(0, 0, 0, "", ("127.0.0.1", port))]
+
+    with pytest.raises(RefusedAddress):
+        await url_addresses("https://hooks.example/x", getaddrinfo=getaddrinfo)
+    assert await url_addresses("http://hooks.example/x", allow_private=True,
+                               getaddrinfo=getaddrinfo) == ["127.0.0.1"]
+    assert asked == [("hooks.example", 443), ("hooks.example", 80)]

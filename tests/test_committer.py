@@ -11,9 +11,12 @@ batch holds exactly the jobs queued in it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import asyncpg
 import pytest
 import trio
 
@@ -158,3 +161,55 @@ async def test_a_lost_database_is_unavailable_for_the_whole_batch(storage: Stora
                 user_id=mallory.id, room="lobby", text="\0", nonce="x")))
             await committer.flush()
         assert codes_of(answers.outcomes) == ["unavailable", "unavailable"]
+
+
+async def test_busy_for_tells_how_long_sends_have_waited_behind_commits(
+        storage: Storage, database_dsn: str) -> None:
+    """``busy_for`` is 0 while the committer waits for sends; it grows from the moment it
+    takes one for as long as commits keep it from waiting again (here a commit held up by a
+    lock on the room, another send queued behind it), and is 0 again once it caught up."""
+    (ann,) = await members(storage, "lobby", "ann")
+    answers = Answers()
+    async with running_committer(storage) as committer, _room_locked(database_dsn) as unlock:
+        with trio.fail_after(TIMEOUT):
+            assert committer.busy_for() == 0
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="lobby", text="one", nonce="n1")))
+            while not committer.busy_for():  # noqa: ASYNC110 (it took the send, is stuck)
+                await trio.sleep(0.01)
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="lobby", text="two", nonce="n2")))
+            first = committer.busy_for()
+            while committer.busy_for() <= first:  # noqa: ASYNC110 (never back to 0)
+                await trio.sleep(0.01)
+            assert answers.outcomes == [None, None]
+            unlock()
+            while answers.outcomes[-1] is None or committer.busy_for():  # noqa: ASYNC110
+                await trio.sleep(0.01)
+    assert codes_of(answers.outcomes) == ["ok", "ok"]
+
+
+@asynccontextmanager
+async def _room_locked(dsn: str) -> AsyncIterator[Callable[[], None]]:
+    """Lock every room row from a connection of its own (in a thread: asyncpg on its own
+    loop) until the returned function is called, as a long transaction of another node
+    would; the lock goes at the latest when the block ends."""
+    locked, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT id FROM rooms FOR UPDATE")
+                locked.set()
+                await asyncio.to_thread(release.wait)
+        finally:
+            await conn.close()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.to_thread.run_sync, lambda: asyncio.run(hold()))
+        await trio.to_thread.run_sync(locked.wait)
+        try:
+            yield release.set
+        finally:
+            release.set()

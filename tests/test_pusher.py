@@ -1,22 +1,15 @@
-"""chatd.pusher without a daemon: which pushes a batch of messages makes (pure), and the
-network backend that connects only where the address check allowed."""
+"""chatd.pusher without a daemon: which pushes a batch of messages makes (pure). (Its HTTP
+side, shared with outgoing webhooks, is tests/test_httpout.py's.)"""
 
 from __future__ import annotations
 
 import json
-import socket
-from typing import Any
 
-import httpcore
-import pytest
-import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatd.addresses import RefusedAddress
-from chatd.pusher import URGENCY, _PinnedBackend, jobs_for
+from chatd.pusher import URGENCY, jobs_for
 from chatd.storage import Message, PushSubscription, PushTarget
-from tests.pushservice import PushService
 
 REASONS = ("dm", "mention", "message")
 
@@ -60,38 +53,3 @@ def test_targets_of_messages_not_in_the_batch_are_ignored() -> None:
                        subscription=PushSubscription(endpoint="https://p.example/x",
                                                      p256dh="k", auth="a"))
     assert jobs_for([message("team", 1)], [stray]) == []
-
-
-def resolver(answer: str) -> Any:
-    """A resolver that answers ``answer`` for every name, as a DNS server could."""
-    asked: list[str] = []
-
-    async def getaddrinfo(host: str, port: int, **kwargs: Any) -> list[tuple[Any, ...]]:
-        asked.append(host)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, port))]
-
-    getaddrinfo.asked = asked  # type: ignore[attr-defined]
-    return getaddrinfo
-
-
-async def test_a_connection_goes_to_the_checked_address(nursery: trio.Nursery) -> None:
-    """The backend connects to the address it resolved and judged, with the endpoint's
-    name in the request: push.example (which no real DNS resolves) reaches the service on
-    127.0.0.1, asked of the resolver once; without allow_private the same answer is refused
-    before anything connects."""
-    service = PushService()
-    await nursery.start(service.serve)
-    endpoint = f"http://push.example:{service.port}/push/x"
-    with trio.fail_after(20):
-        getaddrinfo = resolver("127.0.0.1")
-        async with httpcore.AsyncConnectionPool(
-                network_backend=_PinnedBackend(True, getaddrinfo)) as pool:
-            response = await pool.request("POST", endpoint, content=b"x")
-        assert response.status == 400  # it reached the service (which wants a real push)
-        assert service.requests == {"x": 1} and getaddrinfo.asked == ["push.example"]
-
-        async with httpcore.AsyncConnectionPool(
-                network_backend=_PinnedBackend(False, resolver("127.0.0.1"))) as pool:
-            with pytest.raises(RefusedAddress):
-                await pool.request("POST", endpoint, content=b"x")
-        assert service.connections == 1

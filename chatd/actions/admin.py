@@ -18,6 +18,7 @@ from typing import Any
 from chatd.actions.context import App
 from chatd.errors import ChatError
 from chatd.protocol import codes
+from chatd.protocol.events import MAX_SEQ
 from chatd.storage import User
 from chatd.views import admin_room_object, admin_user_object, audit_object
 
@@ -132,5 +133,7 @@ async def audit(app: App, user: User, *, before: int | None = None,
     the last entry's id."""
     require_admin(user)
     size = _page(limit)
+    if before is not None and not 1 <= before <= MAX_SEQ:
+        raise ChatError(codes.BAD_REQUEST, f"'before' must be 1-{MAX_SEQ}")
     found = await app.storage.audit_log(user.id, before=before, limit=size + 1)
     return {"entries": [audit_object(e) for e in found[:size]], "more": len(found) > size}

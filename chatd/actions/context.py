@@ -24,17 +24,17 @@ from typing import Any, Protocol
 import trio
 
 from chatd.auth import Auth, TokenClaims
-from chatd.committer import Committer
+from chatd.committer import Committer, Outcome, SendJob
 from chatd.config import Config, LimitsConfig
 from chatd.errors import ChatError
 from chatd.files import FileStore, open_file_store
-from chatd.limits import ConnectionCounter, KeyedLimiter
+from chatd.limits import ConnectionCounter, KeyedLimiter, TokenBucket, take_all
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.protocol import Limits, ServerEvent, codes
 from chatd.pusher import Pusher
 from chatd.rooms import RoomRegistry
-from chatd.storage import NewEntry, Storage, User
+from chatd.storage import Appended, NewEntry, Storage, User
 
 __all__ = [
     "App",
@@ -46,6 +46,7 @@ __all__ = [
     "Result",
     "Stateless",
     "signed_in",
+    "take_tokens",
 ]
 
 
@@ -118,20 +119,49 @@ class App:
             limiter = self.user_buckets[bucket.name] = KeyedLimiter(rate, burst)
         return limiter
 
+    def user_bucket(self, bucket: Bucket, user: str) -> TokenBucket:
+        """``user``'s token bucket of ``bucket`` (one per user name, whatever
+        ``bucket.per_user`` says: the HTTP front has no connection to keep one on)."""
+        return self._limiter(bucket).bucket(user, trio.current_time())
+
     def take(self, bucket: Bucket, user: str) -> None:
-        """Take a token from ``user``'s ``bucket`` (per user, whatever ``bucket.per_user``
-        says: the HTTP front has no connection to keep one on).
+        """Take a token from ``user``'s ``bucket``.
 
         Raises:
             ChatError: ``rate_limited``, with the seconds until a token is back.
         """
-        wait = self._limiter(bucket).take(user, trio.current_time())
-        if wait > 0:
-            raise ChatError(codes.RATE_LIMITED, bucket.message, retry_after=wait)
+        self.take_all((bucket,), user)
+
+    def take_all(self, buckets: Sequence[Bucket], user: str) -> None:
+        """Take a token from each of ``user``'s ``buckets``, or from none (see
+        :func:`take_tokens`)."""
+        take_tokens([(bucket, self.user_bucket(bucket, user)) for bucket in buckets])
 
     def give_back(self, bucket: Bucket, user: str) -> None:
         """Return a token :meth:`take` took for something that did not happen after all."""
         self._limiter(bucket).give_back(user, trio.current_time())
+
+    async def commit(self, message: NewEntry) -> Appended:
+        """Store ``message`` through the group committer and return once it is committed:
+        for a front that answers after the commit and has no connection to queue the answer
+        on (an HTTP route). Cancelling the wait does not take the message back.
+
+        Raises:
+            ChatError: the committer's refusal (``forbidden``, ``not_found``,
+                ``unavailable``...).
+        """
+        done = trio.Event()
+        outcomes: list[Outcome] = []
+
+        def on_done(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            done.set()
+
+        await self.committer.submit(SendJob(message, on_done))
+        await done.wait()
+        if isinstance(outcomes[0], ChatError):
+            raise outcomes[0]
+        return outcomes[0]
 
     def end_sessions(self, user: str | None, jti: str | None,
                      issued_before: int | None = None) -> None:
@@ -211,6 +241,21 @@ class Append:
 
 
 Result = ServerEvent | CatchUp | Append
+
+
+def take_tokens(buckets: Sequence[tuple[Bucket, TokenBucket]]) -> None:
+    """Take a token from every one of ``buckets`` (each a limit and its token bucket), or,
+    when one of them has none, from none of them (:func:`chatd.limits.take_all`).
+
+    Raises:
+        ChatError: ``rate_limited`` with the message of the limit that waits longest and the
+            seconds until every bucket has a token again (``retry_after``).
+    """
+    now = trio.current_time()
+    wait = take_all([tokens for _, tokens in buckets], now)
+    if wait > 0:
+        short = max(buckets, key=lambda pair: pair[1].wait(now))[0]
+        raise ChatError(codes.RATE_LIMITED, short.message, retry_after=wait)
 
 
 def protocol_limits(limits: LimitsConfig) -> Limits:

@@ -3,14 +3,14 @@ unsubscribing it. Sending pushes is the pusher's (chatd.pusher)."""
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from chatd.actions.context import App, Bucket
-from chatd.addresses import RefusedAddress, public_addresses
+from chatd.addresses import RefusedAddress, url_addresses
 from chatd.errors import ChatError
 from chatd.protocol import codes
+from chatd.protocol.events import is_storable
 from chatd.storage import User
 from chatd.webpush import parse_subscription
 
@@ -32,20 +32,18 @@ async def subscribe(app: App, user: User, body: Mapping[str, Any]) -> dict[str, 
     """Keep a browser's subscription for ``user`` (``PushSubscription.toJSON()``), in place
     of one with the same endpoint (whoever had it); past :data:`MAX_SUBSCRIPTIONS` their
     oldest goes. The endpoint must be https and its host must resolve to public addresses
-    only, unless ``[push] allow_private_endpoints`` (chatd.addresses).
+    only, unless ``[push] allow_private_endpoints`` (chatd.addresses). A malformed
+    subscription is refused before it counts against :data:`SUBSCRIBE`.
 
     Raises:
         ChatError: ``bad_request`` (a malformed subscription, an endpoint refused),
             ``rate_limited``.
     """
-    app.take(SUBSCRIBE, user.name)
     allow_private = app.config.push.allow_private_endpoints
     subscription = parse_subscription(body, allow_http=allow_private)
-    parts = urllib.parse.urlsplit(subscription.endpoint)
-    assert parts.hostname is not None, "parse_subscription checks it"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    app.take(SUBSCRIBE, user.name)  # what it limits: resolving and storing, not a 400
     try:
-        await public_addresses(parts.hostname, port, allow_private=allow_private)
+        await url_addresses(subscription.endpoint, allow_private=allow_private)
     except RefusedAddress as exc:
         raise ChatError(codes.BAD_REQUEST, f"'endpoint' cannot be used: {exc}") from None
     await app.storage.add_push_subscription(user.id, subscription, keep=MAX_SUBSCRIPTIONS)
@@ -56,7 +54,7 @@ async def unsubscribe(app: App, user: User, body: Mapping[str, Any]) -> dict[str
     """Forget ``user``'s subscription with this endpoint (if they have one: removing one
     twice is no error)."""
     endpoint = body.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint:
+    if not isinstance(endpoint, str) or not endpoint or not is_storable(endpoint):
         raise ChatError(codes.BAD_REQUEST, "'endpoint' must be the subscription's URL")
     await app.storage.remove_push_subscription(user.id, endpoint)
     return {}

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, messages, moderation, rooms, session
+from chatd.actions import contacts, messages, moderation, rooms, search, session
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
@@ -37,6 +37,7 @@ from chatd.protocol import (
     RemoveContact,
     Request,
     Rooms,
+    Search,
     Send,
     SetNotify,
     SetRole,
@@ -46,7 +47,8 @@ from chatd.protocol import (
     Who,
 )
 
-__all__ = ["OPERATIONS", "ROOMS", "SEND", "TYPING", "Bucket", "Operation"]
+__all__ = ["OPERATIONS", "ROOMS", "SEARCH", "SEND", "TYPING", "USER_SEND", "USER_TYPING",
+           "Bucket", "Operation"]
 
 # typing events per connection: a burst, then this many per second (clients send one every few
 # seconds while a person types; more is noise for everyone else in the room)
@@ -56,7 +58,24 @@ TYPING_RATE = 1.0
 
 SEND = Bucket("send", lambda limits: (limits.send_rate, limits.send_burst),
               "too many messages; slow down")
+#: Sends per user over all their connections (and the HTTP routes that post, incoming
+#: webhooks included): a user with fifty connections gets the user's rate, not fifty times a
+#: connection's. Taken together with :data:`SEND`, all or nothing.
+USER_SEND = Bucket("user_send", lambda limits: (limits.user_send_rate, limits.user_send_burst),
+                   "too many messages from your account; slow down", per_user=True)
 TYPING = Bucket("typing", lambda limits: (TYPING_RATE, TYPING_BURST), "typing too often")
+#: Searches per user, over all their sessions and the HTTP API: ``limits.searches_per_minute``
+#: at once, refilled at that many a minute (each costs the database a few milliseconds).
+SEARCH = Bucket("search", lambda limits: (limits.searches_per_minute / 60,
+                                          limits.searches_per_minute),
+                "too many searches; try again in a moment", per_user=True)
+#: typing per user, over all their connections (``[limits] user_typing_rate``): a person types
+#: in one place at a time; a few open tabs never come near it, fifty connections in a loop do.
+USER_TYPING = Bucket("user_typing",
+                     lambda limits: (limits.user_typing_rate, limits.user_typing_burst),
+                     "typing too often", per_user=True)
+#: What a send or a change takes from: its connection's bucket and its user's.
+SENDS = (SEND, USER_SEND)
 #: New rooms per user (see :data:`chatd.actions.rooms.ROOMS`); ``join`` takes from it itself,
 #: and only when it creates the room, so its row names no bucket.
 ROOMS = rooms.ROOMS
@@ -67,11 +86,12 @@ Handler = Callable[[App, Caller, Any], Awaitable[Result]]
 @dataclasses.dataclass(frozen=True, slots=True)
 class Operation:
     """One request type's row: ``run`` does it; ``session``: only after a good ``hello``;
-    ``rate``: the bucket each request takes a token from first."""
+    ``rate``: the buckets each request takes a token from first (one from each, or it is
+    refused and takes none)."""
 
     run: Handler
     session: bool = True
-    rate: Bucket | None = None
+    rate: tuple[Bucket, ...] = ()
 
 
 OPERATIONS: dict[type[Request], Operation] = {
@@ -81,27 +101,28 @@ OPERATIONS: dict[type[Request], Operation] = {
     Leave: Operation(rooms.leave),
     History: Operation(rooms.history),
     Rooms: Operation(rooms.overview),
-    CreateRoom: Operation(rooms.create_room, rate=ROOMS),
+    CreateRoom: Operation(rooms.create_room, rate=(ROOMS,)),
     Invite: Operation(rooms.invite),
     Who: Operation(rooms.who),
-    Typing: Operation(rooms.typing, rate=TYPING),
+    Typing: Operation(rooms.typing, rate=(TYPING, USER_TYPING)),
     Read: Operation(rooms.read),
     SetNotify: Operation(rooms.set_notify),
-    Send: Operation(messages.send, rate=SEND),
-    Dm: Operation(messages.dm, rate=SEND),
+    Send: Operation(messages.send, rate=SENDS),
+    Dm: Operation(messages.dm, rate=SENDS),
     # Changes are entries of the log like messages, and cost what a send does: one bucket.
-    Edit: Operation(messages.edit, rate=SEND),
-    Delete: Operation(messages.delete, rate=SEND),
-    React: Operation(messages.react, rate=SEND),
-    SetTopic: Operation(rooms.set_topic, rate=SEND),
+    Edit: Operation(messages.edit, rate=SENDS),
+    Delete: Operation(messages.delete, rate=SENDS),
+    React: Operation(messages.react, rate=SENDS),
+    SetTopic: Operation(rooms.set_topic, rate=SENDS),
     # Moderation: entries of the log too, committed before they are answered.
-    SetRole: Operation(moderation.set_role, rate=SEND),
-    Ban: Operation(moderation.ban, rate=SEND),
-    Unban: Operation(moderation.unban, rate=SEND),
-    Kick: Operation(moderation.kick, rate=SEND),
+    SetRole: Operation(moderation.set_role, rate=SENDS),
+    Ban: Operation(moderation.ban, rate=SENDS),
+    Unban: Operation(moderation.unban, rate=SENDS),
+    Kick: Operation(moderation.kick, rate=SENDS),
     Bans: Operation(moderation.bans),
     Audit: Operation(moderation.audit),
     Contacts: Operation(contacts.contacts),
     AddContact: Operation(contacts.add_contact),
     RemoveContact: Operation(contacts.remove_contact),
+    Search: Operation(search.search, rate=(SEARCH,)),
 }

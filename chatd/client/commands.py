@@ -22,6 +22,7 @@ from pathlib import Path
 import emoji as _emoji
 
 from chatd.client.messages import reacted
+from chatd.client.render import search_spans
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
 from chatd.client.terminal import clean, clean_body, presences
@@ -49,10 +50,12 @@ from chatd.protocol import (
     RemoveContact,
     Request,
     Rooms,
+    Search,
     SetRole,
     Unban,
     Who,
     is_dm_room,
+    parse_event,
 )
 from chatd.protocol.markup import normalise_emoji
 
@@ -245,6 +248,63 @@ async def rooms(client: ChatClient, arg: str) -> None:
             client.screen.notice(f"more: /rooms {search}+{clean(last)}")
 
     await client.ask("/rooms", Rooms(query=query, after=after), Answer, on_ok)
+
+
+#: Results /search shows at a time.
+SEARCH_PAGE = 10
+
+
+async def search(client: ChatClient, arg: str) -> None:
+    """``/search QUERY``: the newest messages that match, in every room the user is in (the
+    query may say ``in:ROOM``, ``from:USER``, ``"a phrase"``, ``-word``, ``before:`` and
+    ``after:`` days; docs/protocol.md); ``/search more``: the next page of the last search.
+    Each result shows its short number, so that /reply, /react and /edit work on it."""
+    query = arg.strip()
+    before: int | None = None
+    if not query:
+        client.screen.problem('usage: /search WORDS ("a phrase", -word, from:USER, in:ROOM, '
+                              "after:YYYY-MM-DD); /search more for the next page")
+        return
+    if query.lower() == "more":
+        if client.next_search is None:
+            client.screen.problem("/search more: no search has more results; /search WORDS")
+            return
+        query, before = client.next_search
+
+    async def on_ok(reply: Answer) -> None:
+        found = reply.fields.get("messages")
+        found = found if isinstance(found, list) else []
+        if not found:
+            client.next_search = None
+            client.screen.notice(f"no {'more ' if before else ''}messages match "
+                                 f"{clean(query)!r}")
+            return
+        client.screen.notice(f"{'more ' if before else ''}messages matching "
+                             f"{clean(query)!r}, newest first:")
+        last: int | None = None
+        for obj in found:
+            if not isinstance(obj, dict):
+                continue
+            message = parse_event(obj)
+            if not isinstance(message, MessagePosted):
+                continue
+            last = message.msg_id
+            number = None
+            if message.room in client.rooms:  # held, so that it can be answered by number
+                [message] = client.take([message]) or [message]
+                number = client.messages.number(message)
+            snippet = obj.get("snippet")
+            client.screen.spans(search_spans(
+                message, snippet if isinstance(snippet, list) else [], number=number,
+                label=client.label(message.room), styled=client.screen.styled))
+        if reply.fields.get("more") is True and last is not None:
+            client.next_search = (query, last)
+            client.screen.notice("/search more for older ones")
+        else:
+            client.next_search = None
+
+    await client.ask("/search", Search(query=query, before=before, limit=SEARCH_PAGE), Answer,
+                     on_ok)
 
 
 async def dm(client: ChatClient, arg: str) -> None:
@@ -655,6 +715,8 @@ COMMANDS: dict[str, Command] = {
     "upload": Command(upload, "/upload PATH [TEXT]", "send a file here, with TEXT"),
     "who": Command(who, "/who [ROOM]", "who is in the room, and online"),
     "history": Command(history, "/history [COUNT]", "show COUNT older messages"),
+    "search": Command(search, "/search WORDS|more",
+                      "find messages (\"phrase\" -word from:USER in:ROOM); more: next page"),
     "reply": Command(reply, "/reply N TEXT", "answer message [N] (/re)"),
     "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),
     "delete": Command(delete, "/delete N[!]", "delete message [N] (asks for the !)"),
@@ -678,4 +740,4 @@ COMMANDS: dict[str, Command] = {
     "quit": Command(quit_, "/quit", "leave the client (/q)"),
 }
 ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit",
-           "re": "reply"}
+           "re": "reply", "s": "search", "find": "search"}

@@ -50,7 +50,7 @@ def _default_server(config: Settings) -> str:
 
 
 def main(config: Settings, *, server: str | None, user: str | None, password_stdin: bool,
-         tcp: str | None, register: bool = False) -> int:
+         tcp: str | None, register: bool = False, bell: bool = False) -> int:
     """``chatd client``: ask what is missing, then chat; returns the exit status.
 
     Args:
@@ -62,6 +62,8 @@ def main(config: Settings, *, server: str | None, user: str | None, password_std
             is not a terminal).
         tcp: ``HOST:PORT`` of the bare protocol port, to use instead of the WebSocket.
         register: create the account first (a name that is taken is then just logged in).
+        bell: ring the terminal bell for a direct message or a mention (see
+            :meth:`chatd.client.session.ChatClient.ring`).
     """
     logging.getLogger().setLevel(logging.WARNING)  # the server's INFO lines are not for here
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -89,5 +91,5 @@ def main(config: Settings, *, server: str | None, user: str | None, password_std
         password = getpass.getpass("password: ")
     options = ClientOptions(endpoint=endpoint, user=user, tcp=hostport,
                             password_from_stdin=password_stdin, register=register,
-                            interactive=interactive)
+                            interactive=interactive, bell=bell)
     return trio.run(run, options, password)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
-from chatd.client.terminal import Span, Style, clean, hhmm
+from chatd.client.terminal import Span, Style, clean, day_time, hhmm
 from chatd.protocol import (
     MemberBanned,
     MemberKicked,
@@ -45,6 +45,7 @@ __all__ = [
     "moderation_text",
     "plain_text",
     "reaction_spans",
+    "search_spans",
     "until",
 ]
 
@@ -351,6 +352,37 @@ def reaction_spans(message: MessagePosted, *, number: int, label: str, me: str, 
         (f"📎 {excerpt(str(file.get('name', '')))}" for file in message.files), "")
     return [_header(message, number, label), Span(text),
             *_reactions(message, me), Span(f"  ({what})", Style.DIM)]
+
+
+def search_spans(message: MessagePosted, snippet: Sequence[Mapping[str, Any]], *,
+                 number: int | None, label: str, styled: bool = True) -> Line:
+    """A search result on one line: its short number (when it has one), day and time, room
+    and sender, then its snippet with the words that matched in bold (between ``*`` on a
+    screen without styles)::
+
+        [12] 2026-12-05 12:30 [ops] ann: the **deployment** starts
+
+    Args:
+        snippet: the result's ``snippet``, segments ``{"text", "hit"}`` (anything else in
+            it is skipped); line breaks in it are shown as spaces.
+        number: its short number, or None for a message of a room the client does not hold.
+        label: how its room is shown (already made safe).
+        styled: whether the screen shows styles.
+    """
+    lead = f"[{number}] " if number is not None else ""
+    spans: Line = [Span(f"{lead}{day_time(message.ts)} [{label}] {clean(message.sender)}: ")]
+    for segment in snippet:
+        text = segment.get("text")
+        if not isinstance(text, str) or not text:
+            continue
+        shown = clean(text.replace("\r\n", " ").replace("\n", " "))
+        if segment.get("hit") is True:
+            spans.append(Span(shown, Style.BOLD) if styled else Span(f"*{shown}*"))
+        else:
+            spans.append(Span(shown))
+    if not snippet:
+        spans.append(Span("(files)" if message.files else "(no text)", Style.DIM))
+    return spans
 
 
 def plain_text(spans: Sequence[Span]) -> str:

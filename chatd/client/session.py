@@ -151,6 +151,7 @@ class ClientOptions:
     password_from_stdin: bool = False
     register: bool = False  # create the account before logging in
     interactive: bool = True  # a person at a terminal (else: piped input, a script)
+    bell: bool = False  # ring the terminal bell for a direct message or a mention
 
     @property
     def where(self) -> str:
@@ -244,6 +245,7 @@ class ChatClient:
         self._last_heard = 0.0
         self._session_nursery: trio.Nursery | None = None
         self._stop: trio.CancelScope | None = None
+        self.next_search: tuple[str, int] | None = None  # the query and msg_id of /search more
 
     # ------------------------------------------------------------------ login
 
@@ -828,6 +830,8 @@ class ChatClient:
                     entry.nonce in self.pending or entry.nonce in self._recent):
                 return  # our own send: its ack prints it
             self.show(held)
+            if self.rings_for(held):
+                self.screen.bell()
         elif isinstance(entry, MessageDeleted):
             self.screen.spans(deleted_spans(held, number=self.messages.number(held),
                                             label=self.label(room), by=entry.by))
@@ -837,6 +841,19 @@ class ChatClient:
                 user=entry.user, emoji=entry.emoji, on=entry.on))
         else:
             self.show(held)
+
+    def rings_for(self, message: MessagePosted) -> bool:
+        """Whether a new message just shown rings the bell (with ``--bell``): a direct
+        message or one that mentions the user, by someone else, whichever room is current.
+        The bell rings always rather than only for rooms not being looked at: a terminal
+        cannot tell whether it is looked at, and the terminal (or tmux, screen) already
+        decides what a bell does in the window in front and in one behind."""
+        if not self.options.bell or message.deleted:
+            return False
+        if message.sender.lower() == self.me.lower():
+            return False
+        return is_dm_room(message.room) or any(
+            name.lower() == self.me.lower() for name in message.mentions)
 
     def my_last(self, room: str) -> MessagePosted | None:
         """The user's latest message in ``room`` that is held and not deleted."""

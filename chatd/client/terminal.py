@@ -34,6 +34,7 @@ __all__ = [
     "ansi",
     "clean",
     "clean_body",
+    "day_time",
     "error_text",
     "hhmm",
     "presences",
@@ -122,6 +123,17 @@ def styles_supported(stream: TextIO, environ: Mapping[str, str]) -> bool:
 # --------------------------------------------------------------------------- how things look
 
 
+def day_time(ts: object) -> str:
+    """The local day and time of a protocol timestamp (ms since the epoch), as
+    ``YYYY-MM-DD HH:MM``."""
+    if not isinstance(ts, int):
+        return "---------- --:--"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts / 1000))
+    except (ValueError, OverflowError, OSError):
+        return "---------- --:--"
+
+
 def hhmm(ts: object) -> str:
     """The local time of a protocol timestamp (ms since the epoch), as HH:MM."""
     if not isinstance(ts, int):
@@ -193,6 +205,12 @@ class Screen:
     def problem(self, text: str) -> None:
         self.problems += 1
         self.line(f"!! {text}")
+
+    def bell(self) -> None:
+        """Ring the terminal's bell (BEL): the terminal, or tmux or screen around it,
+        decides what that does (a sound, a flash, a mark on a window in the background)."""
+        self._stream.write("\a")
+        self._stream.flush()
 
     def prompt(self, text: str) -> None:
         """A question without a line break after it."""

@@ -251,9 +251,15 @@ def bool_field(body: Mapping[str, Any], key: str, default: bool) -> bool:
 
 
 def int_param(request: Request, key: str) -> int | None:
+    """The query parameter ``key`` as an int, or None when absent. Up to 19 digits: every
+    seq (at most 2^63-1) fits, and the protocol's parser checks the range.
+
+    Raises:
+        ChatError: ``bad_request`` for a repeated key or a value that is not 1-19 digits.
+    """
     values = request.query.get(key)
     if values is None:
         return None
-    if len(values) != 1 or not re.fullmatch(r"[0-9]{1,15}", values[0]):
+    if len(values) != 1 or not re.fullmatch(r"[0-9]{1,19}", values[0]):
         raise ChatError(codes.BAD_REQUEST, f"{key!r} must be one non-negative integer")
     return int(values[0])

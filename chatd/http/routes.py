@@ -23,11 +23,23 @@ from typing import Any
 
 import trio
 
-from chatd.actions import OPERATIONS, App, Append, CatchUp, Stateless, accounts, admin, push
+from chatd.actions import (
+    OPERATIONS,
+    App,
+    Append,
+    CatchUp,
+    Stateless,
+    accounts,
+    admin,
+    bots,
+    hooks,
+    push,
+)
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.links import links, thumbnail
 from chatd.http.messages import (
+    JSON_TYPE,
     BodyError,
     BytesBody,
     FileReply,
@@ -41,6 +53,7 @@ from chatd.http.messages import (
     json_reply,
     str_field,
 )
+from chatd.http.openapi import OPENAPI_PATH, served_document
 from chatd.http.static import serve_static
 from chatd.http.uploads import download, upload, upload_limit
 from chatd.protocol import (
@@ -52,6 +65,7 @@ from chatd.protocol import (
     normalise_user,
     parse_request,
 )
+from chatd.protocol.events import is_storable
 from chatd.storage import StorageUnavailable, User
 
 __all__ = ["ROUTES", "BodyHandler", "Handler", "Route", "Streaming", "dispatch",
@@ -131,8 +145,8 @@ def operation(op: str, fields: Fields = _none, *, status: int = 200,
             raise ChatError(parsed.code, parsed.message)
         row = OPERATIONS[type(parsed)]
         try:
-            if row.rate is not None:
-                app.take(row.rate, user.name)  # the user's bucket: a request has no connection
+            # the user's buckets, all of them: a request has no connection to keep one on
+            app.take_all(row.rate, user.name)
             result = await row.run(app, Stateless(user), parsed)
         except ChatError as exc:
             if exc.code == codes.RATE_LIMITED:  # counted as the socket counts its refusals
@@ -186,6 +200,26 @@ def _rooms_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _search_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?q=&room=&limit=&before=`` of ``GET /api/search``, checked by the protocol's parser
+    as the socket's ``search`` is (``q`` is its ``query``; a repeated key is refused)."""
+    fields: dict[str, Any] = {}
+    for key, field in (("q", "query"), ("room", "room")):
+        values = request.query.get(key)
+        if values is None or (key == "room" and values == [""]):
+            continue
+        if len(values) != 1:
+            raise ChatError(codes.BAD_REQUEST, f"{key!r} must be given once")
+        fields[field] = values[0]
+    if "query" not in fields:
+        raise ChatError(codes.BAD_REQUEST, "'q' is required: what to search for")
+    for key in ("limit", "before"):
+        value = int_param(request, key)
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
 def _contact_from_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return {"user": params["user"]}
 
@@ -193,6 +227,14 @@ def _contact_from_path(request: Request, params: dict[str, str]) -> dict[str, An
 def _room_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """The JSON body, with the room (and the user, the message) from the path."""
     return {**json_body(request), **params}
+
+
+def _topic_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{"topic"}`` (required: a body without it is no request to clear the topic)."""
+    body = json_body(request)
+    if "topic" not in body:
+        raise ChatError(codes.BAD_REQUEST, "'topic' is required (\"\" clears it)")
+    return {**body, **params}
 
 
 def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -213,12 +255,14 @@ def _audit_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
 
 
 def _query_text(request: Request, key: str) -> str:
-    """A query parameter given at most once ('' when absent)."""
+    """A query parameter given at most once ('' when absent), text the database can take."""
     values = request.query.get(key)
     if values is None:
         return ""
     if len(values) != 1:
         raise ChatError(codes.BAD_REQUEST, f"{key!r} must be given once")
+    if not is_storable(values[0]):
+        raise ChatError(codes.BAD_REQUEST, f"{key!r} must be text without U+0000")
     return values[0]
 
 
@@ -277,8 +321,8 @@ async def _admin_password(request: Request, app: App, params: dict[str, str]) ->
     user, _ = await authenticate(request, app)
     body = json_body(request)
     password = body.get("password")
-    if password is not None and not isinstance(password, str):
-        raise ChatError(codes.BAD_REQUEST, "'password' must be a string")
+    if "password" in body and not isinstance(password, str):
+        raise ChatError(codes.BAD_REQUEST, "'password' must be a string (or left out)")
     return json_reply(200, await admin.reset_password(app, user, _user_in_path(params),
                                                       password))
 
@@ -329,6 +373,80 @@ async def _push_unsubscribe(request: Request, app: App, params: dict[str, str]) 
     return json_reply(200, await push.unsubscribe(app, user, json_body(request)))
 
 
+# -- bots and webhooks -----------------------------------------------------------------------
+
+
+async def _counting(label: str, answer: Awaitable[dict[str, Any]], app: App) -> dict[str, Any]:
+    """``answer``, counting a rate-limited refusal under ``label`` as the socket counts its
+    own."""
+    try:
+        return await answer
+    except ChatError as exc:
+        if exc.code == codes.RATE_LIMITED:
+            app.metrics.rate_limited.labels(label).inc()
+        raise
+
+
+async def _bots(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await bots.list_bots(app, user))
+
+
+async def _create_bot(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(201, await _counting(
+        "create_bot", bots.create_bot(app, user, json_body(request)), app))
+
+
+async def _new_bot_token(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(201, await _counting(
+        "bot_token", bots.new_token(app, user, params["name"], json_body(request)), app))
+
+
+async def _revoke_bot_token(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await bots.revoke_token(app, user, params["name"], int(params["id"])))
+
+
+async def _hooks(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await hooks.list_hooks(app, user, params["room"]))
+
+
+async def _create_hook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(201, await _counting(
+        "create_hook", hooks.create_hook(app, user, params["room"], json_body(request)), app))
+
+
+async def _delete_hook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await hooks.delete_hook(app, user, params["room"], int(params["id"])))
+
+
+async def _post_to_hook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """An incoming webhook's post: its URL's secret is the credential (no Bearer)."""
+    status, answer = await hooks.post(app, params["secret"], json_body(request))
+    return json_reply(status, answer)
+
+
+async def _webhook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await hooks.get_webhook(app, user, params["room"]))
+
+
+async def _set_webhook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await _counting(
+        "set_webhook", hooks.set_webhook(app, user, params["room"], json_body(request)), app))
+
+
+async def _delete_webhook(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await hooks.delete_webhook(app, user, params["room"]))
+
+
 # -- the daemon ------------------------------------------------------------------------------
 
 
@@ -347,6 +465,16 @@ async def _healthz(request: Request, app: App, params: dict[str, str]) -> Reply:
 async def _metrics(request: Request, app: App, params: dict[str, str]) -> Reply:
     body = await trio.to_thread.run_sync(app.metrics.render)
     return Reply(200, body, METRICS_TYPE, [(b"cache-control", b"no-store")])
+
+
+async def _openapi(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """The API's OpenAPI description (:mod:`chatd.http.openapi`): public, and cacheable (it
+    changes only with the daemon's version or settings)."""
+    body, etag = served_document(app.config)
+    headers = [(b"cache-control", b"public, max-age=300"), (b"etag", etag)]
+    if etag in (request.header(b"if-none-match") or b"").replace(b" ", b"").split(b","):
+        return Reply(304, b"", JSON_TYPE, headers)
+    return Reply(200, body, JSON_TYPE, headers)
 
 
 async def _ws_without_upgrade(request: Request, app: App, params: dict[str, str]) -> Reply:
@@ -392,7 +520,7 @@ ROUTES: list[Route] = [
         "PUT": operation("set_notify", _room_body),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/topic", {
-        "PUT": operation("set_topic", _room_body),
+        "PUT": operation("set_topic", _topic_body),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/members/(?P<user>[^/]+)", {
         "DELETE": operation("kick", _room_body),
@@ -410,8 +538,20 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/audit", {
         "GET": operation("audit", _audit_fields),
     }),
+    _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/hooks", {"GET": _hooks, "POST": _create_hook}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/hooks/(?P<id>[0-9]{1,18})", {"DELETE": _delete_hook}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/webhook", {
+        "GET": _webhook, "PUT": _set_webhook, "DELETE": _delete_webhook,
+    }),
+    _route(r"/api/hooks/(?P<secret>[A-Za-z0-9_-]{1,128})", {"POST": _post_to_hook}),
+    _route(r"/api/bots", {"GET": _bots, "POST": _create_bot}),
+    _route(r"/api/bots/(?P<name>[^/]+)/tokens", {"POST": _new_bot_token}),
+    _route(r"/api/bots/(?P<name>[^/]+)/tokens/(?P<id>[0-9]{1,18})", {
+        "DELETE": _revoke_bot_token,
     }),
     _route(r"/api/files/links", {"POST": links}),
     _route(r"/api/files/(?P<id>[0-9]{1,18})/(?P<name>[^/]*)", {"GET": download}),
@@ -434,6 +574,7 @@ ROUTES: list[Route] = [
     _route(r"/api/contacts/(?P<user>[^/]+)", {
         "DELETE": operation("remove_contact", _contact_from_path, shape=lambda _: {}),
     }),
+    _route(re.escape(OPENAPI_PATH), {"GET": _openapi}),
     _route(r"/healthz", {"GET": _healthz}, while_draining=True),
     _route(r"/metrics", {"GET": _metrics}),
     _route(r"/ws", {"GET": _ws_without_upgrade}),

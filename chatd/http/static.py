@@ -11,12 +11,20 @@ answer for such a file says ``Vary: Accept-Encoding`` so that a cache keeps the 
 Compressing happens in the thread that read the file, once per content: the result is kept by
 ETag (a hash of the content), so an unchanged file is compressed once, and a changed one gets
 a new entry (the cache is bounded; the least recently used entry goes first).
+
+The service worker (``sw.js``) is served with its shell written in: where its source holds
+the placeholder ``"__CHATD_SHELL__"``, the server puts ``{"version": …, "files": […]}``, the
+page's files (those with a suffix of :data:`SHELL_SUFFIXES`, ``sw.js`` itself left out) and a
+hash of their names and contents. Any change to any of them changes ``sw.js``, so the browser
+installs the new worker, which caches the new shell under a new name: the version can never be
+forgotten, and there is no build step.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -29,8 +37,8 @@ from chatd.errors import ChatError
 from chatd.http.messages import Reply, Request
 from chatd.protocol import codes
 
-__all__ = ["COMPRESSIBLE", "CONTENT_SECURITY_POLICY", "CONTENT_TYPES", "accepts_gzip",
-           "serve_static"]
+__all__ = ["COMPRESSIBLE", "CONTENT_SECURITY_POLICY", "CONTENT_TYPES", "SHELL_SUFFIXES",
+           "accepts_gzip", "serve_static", "shell_of"]
 
 CONTENT_TYPES = {
     ".html": b"text/html; charset=utf-8",
@@ -48,6 +56,11 @@ CONTENT_TYPES = {
 #: The types worth compressing (images and fonts are compressed already).
 COMPRESSIBLE = frozenset({".html", ".js", ".mjs", ".css", ".svg", ".json", ".txt",
                           ".webmanifest"})
+#: The files of the web root that the service worker keeps for a reload while offline.
+SHELL_SUFFIXES = frozenset({".html", ".js", ".css", ".svg", ".png", ".ico", ".webmanifest",
+                            ".woff2"})
+SERVICE_WORKER = "sw.js"
+_SHELL_PLACEHOLDER = b'"__CHATD_SHELL__"'
 GZIP_LEVEL = 6
 GZIP_CACHE_ENTRIES = 128  # compressed bodies kept, by ETag
 CONTENT_SECURITY_POLICY = (
@@ -90,6 +103,27 @@ def _gzip_cached(etag: bytes, body: bytes) -> bytes:
     return compressed
 
 
+def shell_of(root: Path) -> dict[str, object]:
+    """The page's shell under ``root``: ``{"version", "files"}`` (paths relative to the root,
+    sorted; the version a hash of every listed file's name and bytes). Runs in a thread.
+
+    Only what :func:`_read_static` would serve is listed (no hidden files, nothing that a
+    symlink takes outside the root): the worker fails to install if one of them is missing.
+    """
+    digest = hashlib.blake2b(digest_size=12)
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if (relative == SERVICE_WORKER or path.suffix.lower() not in SHELL_SUFFIXES
+                or any(part.startswith(".") for part in relative.split("/"))
+                or not path.is_file() or not path.resolve().is_relative_to(root)):
+            continue
+        body = path.read_bytes()
+        digest.update(b"%d:%s\0%d:" % (len(relative), relative.encode(), len(body)) + body)
+        files.append(relative)
+    return {"version": digest.hexdigest(), "files": files}
+
+
 def _read_static(root: Path, relative: str, want_gzip: bool) -> _StaticFile | None:
     """The file at ``relative`` under ``root``, or None. Runs in a thread (it touches disk).
 
@@ -105,6 +139,9 @@ def _read_static(root: Path, relative: str, want_gzip: bool) -> _StaticFile | No
         if not path.is_relative_to(root) or not path.is_file():
             return None
         body = path.read_bytes()
+        if relative == SERVICE_WORKER and _SHELL_PLACEHOLDER in body:
+            shell = json.dumps(shell_of(root), separators=(",", ":")).encode()
+            body = body.replace(_SHELL_PLACEHOLDER, shell)
     except (OSError, ValueError):
         return None
     etag = hashlib.blake2b(body, digest_size=12).hexdigest().encode()

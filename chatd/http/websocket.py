@@ -126,6 +126,23 @@ def check_websocket_request(request: Request) -> None:
     """
     if request.body or request.header(b"transfer-encoding") is not None:
         raise ChatError(codes.BAD_REQUEST, "a WebSocket upgrade request has no body")
+    # What wsproto refuses with a bare 400 of its own (or, for a Host it cannot decode, an
+    # exception): refused here first, with the API's JSON error.
+    connection = {token.strip().lower() for name, value in request.headers.headers
+                  if name == b"connection" for token in bytes(value).split(b",")}
+    if b"upgrade" not in connection:
+        raise ChatError(codes.BAD_REQUEST, "a WebSocket upgrade needs 'Connection: Upgrade'")
+    upgrade = request.header(b"upgrade")
+    if upgrade is None or upgrade.strip().lower() != b"websocket":
+        raise ChatError(codes.BAD_REQUEST, "a WebSocket upgrade needs 'Upgrade: websocket'")
+    host = request.header(b"host")
+    try:
+        if host is None:
+            raise ValueError("no Host")
+        host.decode("idna")
+    except (ValueError, UnicodeError):
+        raise ChatError(codes.BAD_REQUEST, "a WebSocket upgrade needs a Host header "
+                        "naming a host") from None
     keys = [value for name, value in request.headers.headers if name == b"sec-websocket-key"]
     if not keys:
         raise ChatError(codes.BAD_REQUEST, "Sec-WebSocket-Key is missing")

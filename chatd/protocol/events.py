@@ -68,6 +68,7 @@ __all__ = [
     "RequestId",
     "RoleChanged",
     "Rooms",
+    "Search",
     "Send",
     "Sent",
     "ServerEvent",
@@ -96,6 +97,9 @@ MAX_REASON_CHARS: Final = 256  # why a member was banned or kicked
 MAX_BAN_SECONDS: Final = 100 * 366 * 24 * 3600  # a ban's duration: a century at most
 AUDIT_PAGE_MAX: Final = 200  # entries of the audit log in one page
 MAX_FILES: Final = 10  # files one message may attach
+MAX_QUERY_CHARS: Final = 500  # the longest search query (chatd.search.MAX_QUERY_CHARS)
+SEARCH_PAGE: Final = 20  # results a search gives without a limit
+SEARCH_PAGE_MAX: Final = 50  # and the most it gives
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -381,6 +385,19 @@ class SetNotify(Request):
     notify: str
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Search(Request):
+    """Messages whose words match ``query`` (the search language of docs/protocol.md), in
+    ``room`` or in every room the user is in, newest first: those with a msg_id below
+    ``before``, at most ``limit``."""
+
+    OP: ClassVar[str] = "search"
+    query: str
+    room: str | None = None
+    limit: int | None = None
+    before: int | None = None
+
+
 #: The requests that change a room's log after the fact: each is an entry of the log.
 Change = Edit | Delete | React | SetTopic
 
@@ -408,12 +425,27 @@ class ServerEvent:
         default to None) when they are None. ``id`` is always there, null or not. Events
         whose wire form differs from their fields override this."""
         obj: dict[str, Any] = {"op": self.OP}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if value is None and field.default is None and field.name != "id":
+        for name, optional in _wire_fields(type(self)):
+            value = getattr(self, name)
+            if value is None and optional:
                 continue
-            obj[field.name] = value
+            obj[name] = value
         return obj
+
+
+def _wire_fields(cls: type[ServerEvent]) -> tuple[tuple[str, bool], ...]:
+    """Each field of an event class, and whether ``wire`` leaves it out when None: read once
+    per class (``dataclasses.fields`` walks the class's fields on every call, and reactions,
+    deletions and many replies are encoded through the generic ``wire``)."""
+    found = _WIRE_FIELDS.get(cls)
+    if found is None:
+        found = _WIRE_FIELDS[cls] = tuple(
+            (field.name, field.default is None and field.name != "id")
+            for field in dataclasses.fields(cls))
+    return found
+
+
+_WIRE_FIELDS: dict[type[ServerEvent], tuple[tuple[str, bool], ...]] = {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1002,6 +1034,16 @@ def _notify(obj: Mapping[str, Any]) -> str:
     return value
 
 
+def _parse_search(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Search:
+    query = _str(obj, "query", max_chars=MAX_QUERY_CHARS)
+    if not query.strip():
+        raise _Invalid("'query' must not be blank")
+    room = _room(obj) if obj.get("room") is not None else None
+    limit = _int(obj, "limit", minimum=1, maximum=SEARCH_PAGE_MAX)
+    return Search(id=rid, query=query, room=room, limit=limit, before=_msg_id(
+        obj, "before", optional=True))
+
+
 _Parser = Callable[[Mapping[str, Any], RequestId, Limits], Request]
 
 
@@ -1076,6 +1118,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "unban": (Unban, _fields(Unban, room=_room, user=_member)),
     "bans": (Bans, _fields(Bans, room=_room)),
     "audit": (Audit, _parse_audit),
+    "search": (Search, _parse_search),
 }
 
 #: Every op a server sends, with the event classes that carry it.

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import trio
 
 from chatd.errors import ChatError
+from chatd.search import SearchQuery
 
 __all__ = [
     "MAX_REACTIONS",
@@ -27,11 +28,15 @@ __all__ = [
     "Appended",
     "AuditEntry",
     "Ban",
+    "Bot",
+    "BotToken",
     "Change",
     "CommitNotice",
     "Conversation",
     "Credentials",
     "FileInfo",
+    "Hook",
+    "HookTarget",
     "ImageFacts",
     "Joined",
     "Member",
@@ -45,11 +50,14 @@ __all__ = [
     "PushSubscription",
     "PushTarget",
     "Room",
+    "RoomWebhook",
+    "SearchPage",
     "Storage",
     "StorageStatistics",
     "StorageUnavailable",
     "StoredFile",
     "User",
+    "WebhookTargets",
 ]
 
 
@@ -60,15 +68,17 @@ class StorageUnavailable(Exception):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class User:
     """An account. ``admin``: a server administrator (may moderate every room and use the
-    admin API); ``deactivated_at`` (ms): when it was deactivated (None: it is active).
-    Read when the user is looked up: a session keeps the values its token was checked with,
-    so permissions are never decided from them (storage reads them again)."""
+    admin API); ``deactivated_at`` (ms): when it was deactivated (None: it is active);
+    ``bot``: a bot's (API tokens only, never a password). Read when the user is looked up:
+    a session keeps the values its token was checked with, so permissions are never decided
+    from them (storage reads them again)."""
 
     id: int
     name: str
     created_at: int
     admin: bool = False
     deactivated_at: int | None = None
+    bot: bool = False
 
     @property
     def deactivated(self) -> bool:
@@ -425,6 +435,80 @@ class Page:
     last_seq: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SearchPage:
+    """Messages found by a search, newest first (by ``msg_id``), each as it is now (kind
+    ``"message"``, with its ``room``). ``more``: older matches exist below the last one."""
+
+    messages: list[Message]
+    more: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BotToken:
+    """A bot's API token, as it may be shown: never the token, which only its maker saw.
+    ``last_used_at`` is to the minute; ``revoked_at`` None while it works."""
+
+    id: int
+    name: str
+    created_at: int
+    last_used_at: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Bot:
+    """A bot account, the user who owns it (``owner_id`` and ``owner``, None once that user
+    is gone) and its tokens, oldest first."""
+
+    user: User
+    owner_id: int | None
+    owner: str | None
+    tokens: tuple[BotToken, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Hook:
+    """An incoming webhook of ``room``, posting as ``bot``, made by ``creator``."""
+
+    id: int
+    room: str
+    bot: str
+    creator: str
+    created_at: int
+    last_used_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HookTarget:
+    """Where an incoming webhook posts: its ``room``, as its ``bot``."""
+
+    id: int
+    room: str
+    bot: User
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RoomWebhook:
+    """A room's outgoing webhook: new messages are POSTed to ``url``, signed under
+    ``secret``."""
+
+    room: str
+    url: str
+    secret: str
+    set_by: str | None
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookTargets:
+    """For a batch of new messages: the outgoing webhooks of their rooms (by room), and
+    which of their senders are bots."""
+
+    webhooks: dict[str, RoomWebhook]
+    bots: frozenset[str]
+
+
 class Storage(Protocol):
     """The database behind chatd. One instance is shared by all tasks of a daemon."""
 
@@ -531,6 +615,77 @@ class Storage(Protocol):
 
     async def revoke_all_tokens(self, user_id: int) -> None:
         """Revoke every token issued to the user up to now (this process's clock, ms)."""
+
+    async def is_admin(self, user_id: int) -> bool:
+        """Whether the user is a server administrator (False for an unknown user)."""
+
+    async def create_bot(self, owner_id: int, name: str, *, token_name: str,
+                         token_hash: bytes) -> Bot:
+        """Create a bot account called ``name`` owned by the user ``owner_id``, with its
+        first token (``token_hash``: the SHA-256 of the token). Raises ChatError:
+        'conflict' (the name, any case, is taken), 'forbidden' (the owner is a bot),
+        'not_found' (no such owner)."""
+
+    async def bots(self, owner_id: int | None = None) -> list[Bot]:
+        """The bots ``owner_id`` owns (every bot when None), by name, with their tokens."""
+
+    async def get_bot(self, name: str) -> Bot | None:
+        """The bot called ``name`` (any case), with its tokens; None when there is no such
+        user or it is not a bot."""
+
+    async def add_bot_token(self, bot_id: int, name: str, token_hash: bytes) -> BotToken:
+        """Store a new token of the bot (``token_hash``: its SHA-256)."""
+
+    async def revoke_bot_tokens(self, bot_id: int, token_id: int | None = None) -> list[int]:
+        """Revoke the bot's token ``token_id`` (every token of the bot when None); the ids
+        of the tokens revoked by this call (none: no such token of that bot, or it was
+        revoked already). Every node is told (a :class:`RevocationNotice` with the jti
+        ``bot:<id>``)."""
+
+    async def check_bot_token(self, token_hash: bytes) -> tuple[User, BotToken] | None:
+        """The bot whose token has this SHA-256, if the token is not revoked (and the
+        token); notes the use in ``last_used_at`` (at most once a minute)."""
+
+    async def add_hook(self, creator_id: int, room: str, bot_id: int,
+                       secret_hash: bytes) -> Hook:
+        """Store an incoming webhook of ``room`` posting as ``bot_id`` (already a member).
+        Raises ChatError: 'not_found' (no such room), 'forbidden' (the creator is not a
+        member), 'bad_request' (a conversation)."""
+
+    async def hooks(self, user_id: int, room: str, *, admin: bool = False) -> list[Hook]:
+        """The incoming webhooks of ``room`` the user manages: those they made, or all when
+        they own the room or are an ``admin``; oldest first. ChatError('not_found') for an
+        unknown room."""
+
+    async def delete_hook(self, user_id: int, room: str, hook_id: int, *,
+                          admin: bool = False) -> None:
+        """Delete a webhook of ``room``: its creator, the room's owner or an ``admin`` may.
+        Raises ChatError: 'not_found' (no such room, or no such hook in it), 'forbidden'."""
+
+    async def find_hook(self, secret_hash: bytes) -> HookTarget | None:
+        """The webhook whose secret has this SHA-256, with its room and bot; notes the use
+        (at most once a minute). None when there is none."""
+
+    async def set_room_webhook(self, user_id: int, room: str, url: str, secret: str, *,
+                               admin: bool = False) -> RoomWebhook:
+        """Set (or replace) the outgoing webhook of ``room``: its owner or an ``admin``
+        may. Raises ChatError: 'not_found', 'forbidden' (not the owner), 'bad_request' (a
+        conversation)."""
+
+    async def room_webhook(self, user_id: int, room: str, *,
+                           admin: bool = False) -> RoomWebhook | None:
+        """The outgoing webhook of ``room``, to its owner or an ``admin``; None when it has
+        none. Raises ChatError: 'not_found', 'forbidden'."""
+
+    async def delete_room_webhook(self, user_id: int, room: str, *,
+                                  admin: bool = False) -> bool:
+        """Remove the outgoing webhook of ``room`` (its owner or an ``admin``); False when
+        it had none. Raises ChatError: 'not_found', 'forbidden'."""
+
+    async def webhook_targets(self, rooms: Sequence[str],
+                              senders: Sequence[str]) -> WebhookTargets:
+        """The outgoing webhooks of ``rooms``, and which of ``senders`` (names as
+        registered) are bots: what the webhook sender needs for a batch of messages."""
 
     async def user_rooms(self, user_id: int) -> list[Room]:
         """The rooms and conversations the user is a member of, by name, with ``read_seq``,
@@ -663,6 +818,38 @@ class Storage(Protocol):
         readable by every user not banned from them, private ones by members only
         (ChatError('forbidden'));
         ChatError('not_found') for an unknown room."""
+
+    async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),
+                     before: int | None = None, limit: int) -> SearchPage:
+        """Messages that match ``query`` (its words, phrases, exclusions, senders and days:
+        :mod:`chatd.search`; its ``rooms`` and ``peers`` are the caller's to resolve into
+        ``rooms``), newest first, those with msg_id < ``before``, at most ``limit``.
+
+        Searched are ``rooms`` (normalised names) when given, else every room and
+        conversation the user is a member of. A named room must exist
+        (ChatError('not_found')) and be readable as for :meth:`history`: a public room by
+        anyone, a private one or a conversation by its members (ChatError('forbidden')). A
+        sender must exist (ChatError('not_found')). Deleted messages are never found, nor
+        words that an edit removed. ChatError('bad_request') when the query's words hold
+        nothing to search for (punctuation alone) and it has no filter either.
+
+        A message is found by its words only once it is indexed (:meth:`index_words`, run
+        by the daemon's indexer a moment after the commit; an edited message again after
+        the edit): before that, filters alone find it, words never."""
+
+    async def index_words(self, *, ids: Sequence[int] | None = None, limit: int = 0,
+                          merge: bool = False) -> int:
+        """Index the words of messages not indexed yet (stored, or edited, since) and
+        return how many were: those of ``ids`` (msg_ids, as committed); or, without
+        ``ids``, a sweep: up to ``limit`` of any, newest first (fewer than ``limit`` then
+        means no other was left, but those another caller was indexing at that moment).
+        Safe from several nodes at once: no message is indexed twice, no caller waits for
+        another. ``merge``: then fold what was indexed into the search index proper (see
+        the implementation), which every so many messages keeps searches and batches
+        quick."""
+
+    async def index_backlog(self, limit: int) -> int:
+        """How many messages are waiting to be indexed, counted up to ``limit``."""
 
     async def upload_allowance(self, user_id: int, room: str, quota_bytes: int) -> int:
         """How many more bytes of files the user may store (``quota_bytes`` less what their

@@ -17,8 +17,10 @@ plus one for each rare kind of change it holds (a topic, a deletion, mentions to
 moderation, the audit log): about five round trips a batch. A change that changes nothing
 takes no seq and writes nothing.
 
-Deleting a message removes its words: the row's text, the text of its earlier edits (kept in
-``changes`` until then, as the log entries that carried them), its mentions and reactions.
+Deleting a message removes its words: the row's text and search words, the text of its
+earlier edits (kept in ``changes`` until then, as the log entries that carried them), its
+mentions and reactions. Editing one leaves its search words to be indexed again
+(chatd/indexer.py).
 
 Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says the same):
 
@@ -133,10 +135,12 @@ WHERE um.room_id = ANY ($1::bigint[]) AND lower(u.name) = ANY ($2::text[])
 """
 # What every batch writes, in one statement (one round trip): the entries ($1-$9, at $10 ms,
 # with $28-$29 for moderation's), the rooms' new last_seq ($11-$12), the messages' new rev
-# ($13-$14) and, for those edited or deleted, their text and mentions ($15-$19), the
-# reactions put ($20-$24) and taken back ($25-$27). Each part is a data-modifying CTE over
-# arrays of its own, empty when the batch has none of it; no two parts touch the same row. A
-# reaction put again by the same user takes its new place (seq, since).
+# ($13-$14) and, for those edited or deleted, their text, words and mentions ($15-$19), the
+# reactions put ($20-$24) and taken back ($25-$27). An edit leaves the message's words to the
+# indexer (NULL: not indexed, found by no word until the indexer has run, so never by a word
+# the edit took away); a deletion empties them for good (migration 0011). Each part is a
+# data-modifying CTE over arrays of its own, empty when the batch has none of it; no two parts
+# touch the same row. A reaction put again by the same user takes its new place (seq, since).
 _SQL_WRITE = f"""
 WITH entries AS (
     INSERT INTO changes (room_id, seq, message_id, actor_id, kind, text, mentions, emoji,
@@ -155,6 +159,8 @@ WITH entries AS (
 ), touched AS (
     UPDATE messages m SET
         rev = v.rev, text = coalesce(w.text, m.text),
+        words = CASE WHEN w.deleted THEN ''::tsvector WHEN w.edited THEN NULL
+                     ELSE m.words END,
         mentions = coalesce(string_to_array(w.mentions, ' '), m.mentions),
         edited_at = CASE WHEN w.edited THEN {_ts("$10")} ELSE m.edited_at END,
         deleted_at = CASE WHEN w.deleted THEN {_ts("$10")} ELSE m.deleted_at END

@@ -65,6 +65,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import datetime
 import json
 import logging
 import time
@@ -81,17 +82,23 @@ from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.protocol.names import dm_room_name, is_dm_room
+from chatd.search import SearchQuery
+from chatd.storage import bots
 from chatd.storage.base import (
     UNREAD_CAP,
     AdminRoom,
     Appended,
     AuditEntry,
     Ban,
+    Bot,
+    BotToken,
     Change,
     CommitNotice,
     Conversation,
     Credentials,
     FileInfo,
+    Hook,
+    HookTarget,
     ImageFacts,
     Joined,
     Member,
@@ -106,18 +113,23 @@ from chatd.storage.base import (
     PushTarget,
     RevocationNotice,
     Room,
+    RoomWebhook,
+    SearchPage,
     Storage,
     StorageStatistics,
     StorageUnavailable,
     StoredFile,
     User,
+    WebhookTargets,
 )
 from chatd.storage.bridge import AsyncioBridge, BridgeClosed
 from chatd.storage.changes import BANS_LOCK, apply_changes
 from chatd.storage.embedded import EmbeddedPostgres, start_embedded
 from chatd.storage.migrations import apply_migrations
+from chatd.storage.search import find_ids
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
+from chatd.storage.sql import words_of as _words_of
 
 __all__ = ["PostgresStorage", "migrate", "open_storage"]
 
@@ -158,7 +170,7 @@ _UNAVAILABLE = (
 
 
 _USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
-                 f"{_ms('u.deactivated_at')} AS deactivated_at")
+                 f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot")
 _ROOM_COLUMNS = "r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq"
 
 # A ban of user {user} from room {room} that is in force (migration 0014).
@@ -810,8 +822,7 @@ FROM inserted
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
 # A message is read as it is now; its reactions and its quote are looked up only for a
 # message that has them (rev set, reply_to set, files > 0), by key.
-_SQL_LOG_PAGE = """
-SELECT e.*, a.name AS sender,
+_MESSAGE_EXTRAS = """
        CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array(g.emoji, g.users) ORDER BY g.first)
            FROM (
@@ -829,7 +840,9 @@ SELECT e.*, a.name AS sender,
        CASE WHEN e.files > 0 AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array({file_fields}) ORDER BY f.id)
            FROM files f WHERE f.message_id = e.msg_id
-       ) END AS file_list,
+       ) END AS file_list"""
+_SQL_LOG_PAGE = """
+SELECT e.*, a.name AS sender,""" + _MESSAGE_EXTRAS + """,
        CASE WHEN e.target_id IS NOT NULL THEN (
            SELECT t.name FROM users t WHERE t.id = e.target_id
        ) END AS target
@@ -982,6 +995,66 @@ _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
     readable=_READABLE.format(user="$2"), page=_log_page("r.id", "ASC", "$3", "$4", "$5"),
 )
 
+# -- search (chatd/storage/search.py finds the ids) ------------------------------------------
+
+# What a search of user $1 covers: the largest message id, the user's rooms, the rooms named
+# $2 with whether the user may read them, the senders named $3 (lower case), and how many
+# operands PostgreSQL keeps of the positive ($4) and negative ($5) tsquery texts (0: nothing
+# searchable in them).
+_SQL_SEARCH_SCOPE = f"""
+SELECT (SELECT coalesce(max(id), 0) FROM messages) AS top,
+       (SELECT coalesce(array_agg(room_id), '{{}}') FROM memberships WHERE user_id = $1)
+           AS mine,
+       (SELECT json_agg(json_build_array(r.name, r.id, {_READABLE.format(user="$1")}))
+        FROM rooms r WHERE r.name = ANY ($2::text[])) AS named,
+       (SELECT json_agg(json_build_array(lower(u.name), u.id))
+        FROM users u WHERE lower(u.name) = ANY ($3::text[])) AS senders,
+       CASE WHEN $4 = '' THEN 0 ELSE numnode(to_tsquery('simple', $4)) END AS positive,
+       CASE WHEN $5 = '' THEN 0 ELSE numnode(to_tsquery('simple', $5)) END AS negative
+"""
+# Indexing (chatd/indexer.py): fill in the words of messages not indexed yet (words NULL,
+# migration 0011), in one statement per batch, and return how many. {pick} chooses the rows:
+# those of ids $1 (the new and edited messages a commit of this node names), or a sweep's
+# newest $1 through messages_unindexed_idx. FOR UPDATE SKIP LOCKED leaves the rows another
+# indexer (another node's) is on: two never wait for each other nor index a message twice.
+# The rows are then updated by key. Under READ COMMITTED a row edited since this statement's
+# snapshot is updated as the edit left it (if its words are NULL again, with its new text):
+# the words stored are always those of the text the row holds.
+_INDEX_WORDS = f"""
+WITH indexed AS (
+    UPDATE messages SET words = {_words_of("text")}
+    WHERE id = ANY (ARRAY(
+        SELECT id FROM messages WHERE {{pick}} FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING 1
+)
+SELECT count(*) FROM indexed
+"""
+_SQL_INDEX_WORDS_OF = _INDEX_WORDS.format(pick="id = ANY ($1::bigint[]) AND words IS NULL")
+_SQL_INDEX_WORDS_SWEEP = _INDEX_WORDS.format(
+    pick="words IS NULL ORDER BY id DESC LIMIT $1")
+# Merge the GIN index's pending list into the index (see PostgresStorage._do_index_words).
+_SQL_INDEX_MERGE = "SELECT gin_clean_pending_list('messages_words_idx'::regclass)"
+# The messages waiting for the indexer, counted up to $1.
+_SQL_INDEX_BACKLOG = """
+SELECT count(*) FROM (SELECT 1 FROM messages WHERE words IS NULL LIMIT $1) w
+"""
+# The messages of ids $1 as message objects (as a page of history shows them), with their
+# room, newest first.
+_SQL_FOUND = f"""
+SELECT e.*, a.name AS sender, r.name AS room,{_MESSAGE_EXTRAS.format(
+    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM (
+    SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
+           {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
+           m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
+           NULL::boolean AS reaction_on, m.files, m.room_id
+    FROM messages m WHERE m.id = ANY ($1::bigint[])
+) e JOIN users a ON a.id = e.actor_id JOIN rooms r ON r.id = e.room_id
+ORDER BY e.msg_id DESC
+"""
+
+
 # The entries of room $1 with $2 < seq <= $3, oldest first ($4: their most, $3 - $2).
 _SQL_MESSAGES_RANGE = f"""
 WITH r AS (SELECT id FROM rooms WHERE name = $1)
@@ -1117,7 +1190,7 @@ def _redact(dsn: str) -> str:
 
 def _user(row: Any) -> User:
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
-                admin=row["admin"], deactivated_at=row["deactivated_at"])
+                admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"])
 
 
 def _room(row: Any, **view: Any) -> Room:
@@ -1166,6 +1239,7 @@ class PostgresStorage:
         self._answered_at = time.monotonic()
         self._up = True
         self._restarts = 0
+        self._merge_pending = True  # see _do_index_words
 
     @property
     def node(self) -> str:
@@ -1403,6 +1477,65 @@ class PostgresStorage:
     async def revoke_all_tokens(self, user_id: int) -> None:
         """See :meth:`Storage.revoke_all_tokens`; "now" is this process's clock, in ms."""
         await self._run(self._pool.execute, _SQL_REVOKE_ALL, user_id, _now_ms())
+
+    # -- bots and webhooks (chatd/storage/bots.py) ----------------------------------------------
+
+    async def is_admin(self, user_id: int) -> bool:
+        return await self._run(bots.is_admin, self._pool, user_id)
+
+    async def create_bot(self, owner_id: int, name: str, *, token_name: str,
+                         token_hash: bytes) -> Bot:
+        return await self._run(bots.create_bot, self._pool, owner_id, name, token_name,
+                               token_hash)
+
+    async def bots(self, owner_id: int | None = None) -> list[Bot]:
+        return await self._run(bots.bots, self._pool, owner_id)
+
+    async def get_bot(self, name: str) -> Bot | None:
+        return await self._run(bots.get_bot, self._pool, name)
+
+    async def add_bot_token(self, bot_id: int, name: str, token_hash: bytes) -> BotToken:
+        return await self._run(bots.add_bot_token, self._pool, bot_id, name, token_hash)
+
+    async def revoke_bot_tokens(self, bot_id: int, token_id: int | None = None) -> list[int]:
+        return await self._run(bots.revoke_bot_tokens, self._pool, bot_id, token_id)
+
+    async def check_bot_token(self, token_hash: bytes) -> tuple[User, BotToken] | None:
+        return await self._run(bots.check_bot_token, self._pool, token_hash)
+
+    async def add_hook(self, creator_id: int, room: str, bot_id: int,
+                       secret_hash: bytes) -> Hook:
+        return await self._run(bots.add_hook, self._pool, creator_id, room, bot_id,
+                               secret_hash)
+
+    async def hooks(self, user_id: int, room: str, *, admin: bool = False) -> list[Hook]:
+        return await self._run(bots.hooks, self._pool, user_id, room, admin)
+
+    async def delete_hook(self, user_id: int, room: str, hook_id: int, *,
+                          admin: bool = False) -> None:
+        await self._run(bots.delete_hook, self._pool, user_id, room, hook_id, admin)
+
+    async def find_hook(self, secret_hash: bytes) -> HookTarget | None:
+        return await self._run(bots.find_hook, self._pool, secret_hash)
+
+    async def set_room_webhook(self, user_id: int, room: str, url: str, secret: str, *,
+                               admin: bool = False) -> RoomWebhook:
+        return await self._run(bots.set_room_webhook, self._pool, user_id, room, url, secret,
+                               admin)
+
+    async def room_webhook(self, user_id: int, room: str, *,
+                           admin: bool = False) -> RoomWebhook | None:
+        return await self._run(bots.room_webhook, self._pool, user_id, room, admin)
+
+    async def delete_room_webhook(self, user_id: int, room: str, *,
+                                  admin: bool = False) -> bool:
+        return await self._run(bots.delete_room_webhook, self._pool, user_id, room, admin)
+
+    async def webhook_targets(self, rooms: Sequence[str],
+                              senders: Sequence[str]) -> WebhookTargets:
+        if not rooms:
+            return WebhookTargets(webhooks={}, bots=frozenset())
+        return await self._run(bots.webhook_targets, self._pool, rooms, senders)
 
     # -- rooms -------------------------------------------------------------------------------
 
@@ -1760,6 +1893,89 @@ class PostgresStorage:
             messages.reverse()
         return Page(messages=messages, more=more, last_seq=rows[0]["last_seq"])
 
+    async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),
+                     before: int | None = None, limit: int) -> SearchPage:
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        return await self._run(self._do_search, user_id, query, tuple(rooms), before, limit)
+
+    async def _do_search(self, user_id: int, query: SearchQuery, rooms: tuple[str, ...],
+                         before: int | None, limit: int) -> SearchPage:
+        """See :meth:`Storage.search`; the plan is chatd/storage/search.py's."""
+        positive, negative = query.positive(), query.negative()
+        senders = sorted({name.lower() for name in query.senders})
+        async with self._pool.acquire() as conn, conn.transaction(
+                isolation="repeatable_read", readonly=True):
+            # Each statement planned with its own values: see chatd/storage/search.py.
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            scope = await conn.fetchrow(_SQL_SEARCH_SCOPE, user_id, list(rooms), senders,
+                                        positive, negative)
+            if positive and not scope["positive"] and not query.has_filters:
+                raise ChatError(codes.BAD_REQUEST,
+                                "the query has no words to search for: letters or digits, "
+                                "or a filter such as from:NAME or in:ROOM")
+            room_ids = _searched_rooms(rooms, scope)
+            sender_ids = None
+            if senders:
+                known = dict(json.loads(scope["senders"]) if scope["senders"] else ())
+                for name in query.senders:
+                    if name.lower() not in known:
+                        raise ChatError(codes.NOT_FOUND, f"there is no user called {name!r}")
+                sender_ids = sorted(set(known.values()))
+            ids = await find_ids(
+                conn, rooms=room_ids, top=scope["top"], before=before,
+                positive=positive if scope["positive"] else "",
+                negative=negative if scope["negative"] else "", senders=sender_ids,
+                after_time=_day_start(query.after, 1), before_time=_day_start(query.before),
+                limit=limit + 1)
+            rows = await conn.fetch(_SQL_FOUND, ids[:limit]) if ids and limit else []
+        return SearchPage(messages=[_entry(row["room"], row) for row in rows],
+                          more=len(ids) > limit)
+
+    async def index_words(self, *, ids: Sequence[int] | None = None, limit: int = 0,
+                          merge: bool = False) -> int:
+        if ids is None and limit <= 0:
+            raise ValueError(f"limit must be > 0, got {limit}")
+        return await self._run(self._do_index_words, None if ids is None else list(ids),
+                                limit, merge)
+
+    async def _do_index_words(self, ids: list[int] | None, limit: int, merge: bool) -> int:
+        """See :meth:`Storage.index_words`.
+
+        The batch is its own transaction, committed without waiting for the WAL to reach
+        the disk (``synchronous_commit = off``): the words can be computed again from the
+        text, so a crash that loses the last batches (a fraction of a second's: the WAL
+        writer, and any later durable commit, flush them) leaves those messages NULL, to be
+        indexed again; and indexing never adds a wait for the disk. Rows stay locked only
+        for the statement, so a change to a message being indexed waits that long at most.
+
+        ``merge`` then moves the GIN index's pending list (what the batches added since)
+        into the index, in a statement of its own that holds no row lock: otherwise the
+        batch that fills the list would merge it while its rows are locked (up to a few
+        hundred milliseconds at 512 kB on a busy machine), and every search reads the whole
+        list. Merging takes ownership of the index (as VACUUM does); a role that does not
+        own it leaves the merges to autovacuum and to the batches, logged once."""
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                if ids is None:
+                    indexed: int = await conn.fetchval(_SQL_INDEX_WORDS_SWEEP, limit)
+                else:
+                    indexed = await conn.fetchval(_SQL_INDEX_WORDS_OF, ids)
+            if merge and self._merge_pending:
+                try:
+                    async with conn.transaction():
+                        await conn.execute("SET LOCAL synchronous_commit = off")
+                        await conn.execute(_SQL_INDEX_MERGE)
+                except asyncpg.InsufficientPrivilegeError as exc:
+                    self._merge_pending = False
+                    log.warning("cannot merge the search index's pending list (%s): "
+                                "autovacuum and the indexer's batches will", exc)
+        return indexed
+
+    async def index_backlog(self, limit: int) -> int:
+        return int(await self._run(self._pool.fetchval, _SQL_INDEX_BACKLOG, limit))
+
     # -- life cycle --------------------------------------------------------------------------
 
     async def aclose(self) -> None:
@@ -1770,6 +1986,32 @@ class PostgresStorage:
         self._closed = True
         with trio.CancelScope(shield=True):
             await _release(self._bridge, self._pool.pool, self._embedded)
+
+
+def _searched_rooms(names: tuple[str, ...], scope: Any) -> list[int]:
+    """The ids of the rooms a search covers: those ``names`` (each must exist and be
+    readable), or the user's own; from a row of :data:`_SQL_SEARCH_SCOPE`."""
+    if not names:
+        return list(scope["mine"])
+    named = {name: (room_id, readable) for name, room_id, readable
+             in (json.loads(scope["named"]) if scope["named"] else ())}
+    ids = []
+    for name in names:
+        if name not in named:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {name!r}")
+        room_id, readable = named[name]
+        if not readable:
+            raise ChatError(codes.FORBIDDEN, f"room {name!r} is private")
+        ids.append(room_id)
+    return sorted(set(ids))
+
+
+def _day_start(day: datetime.date | None, days_later: int = 0) -> datetime.datetime | None:
+    """The start of ``day`` (plus ``days_later`` days) in UTC, or None."""
+    if day is None:
+        return None
+    return datetime.datetime.combine(day + datetime.timedelta(days=days_later),
+                                     datetime.time(), tzinfo=datetime.UTC)
 
 
 class _FilesRaced(Exception):

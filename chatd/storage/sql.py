@@ -1,9 +1,13 @@
 """SQL spelled once for the storage's modules: how times cross between PostgreSQL and chatd,
-which counts them in integer milliseconds since the epoch."""
+which counts them in integer milliseconds since the epoch; and the words a message is
+searched by."""
 
 from __future__ import annotations
 
-__all__ = ["ms", "ts"]
+__all__ = ["INDEXED_CHARS", "ms", "ts", "words_of"]
+
+#: How much of a text is indexed for search, in characters (migration 0011 says why).
+INDEXED_CHARS = 100_000
 
 
 def ms(column: str) -> str:
@@ -14,3 +18,10 @@ def ms(column: str) -> str:
 def ts(param: str) -> str:
     """SQL: integer milliseconds since the epoch as an exact timestamptz."""
     return f"(timestamptz 'epoch' + {param}::bigint * interval '1 millisecond')"
+
+
+def words_of(text: str) -> str:
+    """SQL: the words of the text ``text`` (a column or an expression) as search keeps them
+    in ``messages.words`` (migration 0011): a tsvector of the 'simple' configuration, of its
+    first :data:`INDEXED_CHARS` characters."""
+    return f"to_tsvector('simple'::regconfig, left({text}, {INDEXED_CHARS}))"

@@ -159,3 +159,26 @@ export async function fetchFile(token, url) {
   }
   return response.blob();
 }
+
+// -- Web Push ----------------------------------------------------------------------------------
+
+/** The server's VAPID public key (base64url), or null when this server sends no pushes. */
+export async function pushKey() {
+  try {
+    const data = await call("GET", "/api/push/key");
+    return typeof data.public_key === "string" && data.public_key ? data.public_key : null;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+/** Keep this browser's push subscription ({endpoint, keys: {p256dh, auth}}) for the user. */
+export async function addPushSubscription(token, subscription) {
+  return call("POST", "/api/push/subscriptions", subscription, token);
+}
+
+/** Forget the push subscription with this endpoint. */
+export async function removePushSubscription(token, endpoint) {
+  return call("DELETE", "/api/push/subscriptions", { endpoint }, token);
+}

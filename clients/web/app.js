@@ -11,16 +11,21 @@
 //   uploads.js  the files attached in the message box, queued → uploading → done | failed; pure
 //   links.js    signed links to files (for <img> and downloads), renewed before they expire; pure
 //   files.js    sizes, kinds and preview boxes of files; pure
+//   alerts.js   what a new message alerts (notification levels), the title's count; pure
+//   search.js   the search: query, pages of results, errors; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
 //   select.js   what the views show, derived from the state; pure
 //   view-*.js   one view per region of the page, rendering from the state
 //   controller.js  frames and view events in, effects (requests, timers) out, then render
 //   socket.js, api.js  the WebSocket (replies matched by id, reconnects) and the HTTP API
+//   notifier.js  desktop notifications and the chime (the browser's APIs for alerts.js)
+//   popup.js    small menus and panels anchored to a button
 //
 // Everything a user typed reaches the page through textContent, never innerHTML. The page's
 // CSP forbids inline scripts and styles, so there are none, and no style attributes either.
 
 import { Controller } from "./controller.js";
+import { AlertsView } from "./view-alerts.js";
 import { AttachmentsView } from "./view-attachments.js";
 import { AuthView } from "./view-auth.js";
 import { ComposerView } from "./view-composer.js";
@@ -30,6 +35,7 @@ import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
 import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
+import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ViewerView } from "./view-viewer.js";
 
@@ -45,5 +51,7 @@ const controller = new Controller({
   extras: new ComposerExtrasView(),
   attachments: new AttachmentsView(),
   viewer: new ViewerView(),
+  alertsView: new AlertsView(),
+  search: new SearchView(),
 });
 controller.start();

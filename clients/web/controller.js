@@ -13,11 +13,23 @@
 // Files: the bytes of each attached file are kept here under its key while the state has an
 // upload for it (uploads.js), and its XMLHttpRequest runs here; an upload the state let go of
 // (removed, sent, its room left) is stopped and its bytes forgotten when the state changes.
+//
+// The service worker and pushes (install.js) follow the session: the subscription is made
+// after each welcome (when notifications are allowed) and removed when the person leaves. A
+// room named by a notification click or the address opens once the welcome has listed it.
+// Alerts: an `alert` effect becomes a desktop notification and/or a chime (notifier.js); the
+// settings (desktop, sound) are saved to localStorage per user whenever they changed. The
+// browser's permission is asked for only from the settings' button, and followed when the
+// person changes it in the browser; a grant is passed on to install.js, which subscribes.
 
+import * as alerts from "./alerts.js";
 import * as api from "./api.js";
 import { $, h, toast } from "./dom.js";
 import * as drafts from "./drafts.js";
+import { Install } from "./install.js";
+import * as notifier from "./notifier.js";
 import * as outbox from "./outbox.js";
+import { closePopup } from "./popup.js";
 import * as readmarks from "./readmarks.js";
 import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
@@ -42,10 +54,17 @@ export class Controller {
     this.savedDrafts = null;
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
+    this.pendingRoom = null; // a room to open once the welcome has come (openRoom)
+    this.install = new Install({
+      shownRoom: () => (this.state ? this.state.current : null),
+      openRoom: (room) => this.openRoom(room),
+    });
+    this.savedAlerts = null;
+    this.lastSound = null; // when (ms) the chime last played
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
-      attachments, viewer,
+      attachments, viewer, alertsView, search,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -61,7 +80,33 @@ export class Controller {
       newDm: whenOnline(() => dialogs.newDm(this.state)),
       addContact: whenOnline(() => dialogs.addContact()),
       logout: () => this.leave("", { revoke: true }),
+      roomMenu: (name, opener, point) => alertsView.roomMenu(name, opener, point),
     });
+    alertsView.bind({
+      enableDesktop: async () => {
+        const permission = await notifier.askPermission();
+        this.act(model.setAlerts, { permission });
+        if (permission === "granted") this.install.sync(); // subscribe to pushes now
+        if (permission === "denied") {
+          toast("Notifications are blocked: allow them in the browser's site settings.");
+        }
+      },
+      setAlerts: (changes) => this.act(model.setAlerts, changes),
+      setNotify: whenOnline((room, level) => this.act(model.setNotify, room, level)),
+    });
+    search.bind({
+      search: (query) => this.act(model.searchFor, query),
+      more: () => this.act(model.searchMore),
+      retry: () => this.act(model.searchRetry),
+      openResult: (result) => this.openResult(result),
+      opened: (shown) => {
+        closePopup(false);
+        if (shown) layout.closeDrawers();
+        layout.syncInert();
+      },
+    });
+    notifier.prepareSound();
+    notifier.watchPermission((permission) => this.act(model.setAlerts, { permission }));
     conversation.bind({
       sighted: (room, seqs) => this.act(readmarks.sighted, room, seqs),
       loadOlder: () => this.act(model.loadOlder),
@@ -142,9 +187,15 @@ export class Controller {
     });
     window.addEventListener("online", () => this.conn && this.conn.networkChanged(true));
     window.addEventListener("offline", () => this.conn && this.conn.networkChanged(false));
+    window.addEventListener("focus", () => this.act(model.setFocused, true));
+    window.addEventListener("blur", () => this.act(model.setFocused, false));
     document.addEventListener("visibilitychange", () => {
       const visible = document.visibilityState === "visible";
       this.act(model.setVisible, visible);
+      // Changed in the browser's settings while away (where no change event tells).
+      if (this.state && this.state.alerts.permission !== notifier.permission()) {
+        this.act(model.setAlerts, { permission: notifier.permission() });
+      }
       // Messages that arrived while the tab was hidden are read once seen: report them again.
       if (visible) conversation.reobserve();
     });
@@ -152,6 +203,7 @@ export class Controller {
 
   /** Show the chat for the stored session, or the log-in form. */
   start() {
+    this.install.start();
     const session = api.loadSession();
     if (session) this.enter(session);
     else this.views.auth.show();
@@ -169,11 +221,15 @@ export class Controller {
       me: session.username,
       outbox: loadOutbox(session.username),
       visible: document.visibilityState === "visible",
+      focused: document.hasFocus(),
       drafts: loadDrafts(session.username),
+      alerts: loadAlerts(session.username),
     });
+    this.savedAlerts = this.state.alerts;
     this.savedOutbox = this.state.outbox;
     this.savedDrafts = this.state.drafts;
     this.savedUploads = this.state.uploads;
+    this.install.signedIn(session);
     this.views.auth.hide();
     this.views.layout.showChat(true);
     clearTimeout(this.expiryTimer);
@@ -207,6 +263,9 @@ export class Controller {
     this.session = null;
     this.state = null;
     this.forgetUploads(new Set());
+    closePopup(false);
+    this.views.search.close({ refocus: false });
+    document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();
     this.views.connection.clear();
@@ -214,6 +273,7 @@ export class Controller {
     this.views.composer.reset();
     this.views.layout.showChat(false);
     if (revoke && session) forgetDrafts(session.username); // logged out on purpose
+    await this.install.signedOut(session); // while the token still works
     if (revoke) await api.logout(session);
     else api.forgetSession();
     this.views.auth.show(message);
@@ -224,6 +284,22 @@ export class Controller {
   /** A frame from the server (`request`: the request a reply answers). */
   receive(frame, request = null) {
     this.act(model.apply, frame, { request, now: Date.now() });
+    if (frame.op === "welcome" && this.state) {
+      if (this.pendingRoom !== null) this.openRoom(this.pendingRoom);
+      this.pendingRoom = null; // not one of the user's rooms: nothing to open
+      this.install.sync();
+    }
+  }
+
+  /** Show room `name` (a notification was clicked, or the address named it): now if the
+   * state has it, else once the welcome has come. */
+  openRoom(name) {
+    if (this.state && this.state.rooms.has(name)) {
+      this.pendingRoom = null;
+      this.choose(model.selectRoom, name);
+    } else {
+      this.pendingRoom = name;
+    }
   }
 
   /** A local action: a reducer of state.js with its arguments. */
@@ -256,6 +332,10 @@ export class Controller {
       saveDrafts(this.state.me, this.state.drafts);
       this.savedDrafts = this.state.drafts;
     }
+    if (this.state && this.state.alerts !== this.savedAlerts) {
+      saveAlerts(this.state.me, this.state.alerts);
+      this.savedAlerts = this.state.alerts;
+    }
     if (this.state && this.state.uploads !== this.savedUploads) {
       this.forgetUploads(new Set(this.state.uploads.map((item) => item.key)));
       this.savedUploads = this.state.uploads;
@@ -276,6 +356,8 @@ export class Controller {
         this.upload(effect.upload.key, effect.upload.room);
       } else if (effect.fetchLinks) {
         this.fetchLinks(effect.fetchLinks);
+      } else if (effect.alert) {
+        this.alert(effect.alert);
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {
         this.timers.set(effect.key, setTimeout(() => {
           this.timers.delete(effect.key);
@@ -283,6 +365,67 @@ export class Controller {
         }, effect.later));
       }
     }
+  }
+
+  // -- alerts and search ---------------------------------------------------------------------
+
+  /** Tell the person of a new message (alerts.js `alertFor` said how). */
+  alert(alert) {
+    const now = Date.now();
+    if (alert.sound && alerts.soundDue(this.lastSound, now)) {
+      this.lastSound = now;
+      try {
+        notifier.chime();
+      } catch (error) {
+        reportError(error); // no sound is no reason to lose the notification
+      }
+    }
+    if (alert.desktop) notifier.notify(alert, (shown) => this.openAlerted(shown));
+  }
+
+  /** A notification was clicked: open its room at its message. */
+  openAlerted(alert) {
+    if (!this.state) return;
+    this.act(model.openResult, { room: alert.room, msgId: alert.msgId, seq: alert.seq });
+    this.views.layout.closeDrawers();
+  }
+
+  /**
+   * Open a search result: its room at its message. A public room the person is not in is
+   * joined first, once they said so.
+   */
+  openResult(result) {
+    if (!this.state) return;
+    const target = { room: result.room, msgId: result.msg_id, seq: result.seq };
+    const room = this.state.rooms.get(result.room);
+    if (room && !room.draft) {
+      this.act(model.openResult, target);
+      this.views.search.resultOpened();
+      return;
+    }
+    if (result.room.startsWith("@")) {
+      toast("That conversation is not open on this page.");
+      return;
+    }
+    if (!this.online) {
+      toast("Not connected right now; try again in a moment.");
+      return;
+    }
+    this.views.dialogs.open({
+      title: `Join #${result.room}?`,
+      ok: "Join",
+      fields: [h("p", { class: "confirm-text" }, `The message is in #${result.room}, a room you `
+        + "are not in. Join it to read the message where it was said.")],
+      submit: async () => {
+        await this.ask("join", { room: result.room });
+        // Once the dialog has closed (and given the focus back to the result): the message
+        // takes the focus then.
+        $("dialog").addEventListener("close", () => {
+          this.act(model.openResult, target);
+          this.views.search.resultOpened();
+        }, { once: true });
+      },
+    });
   }
 
   // -- files ---------------------------------------------------------------------------------
@@ -412,10 +555,15 @@ export class Controller {
       const now = Date.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
+        alertsView, search,
       } = this.views;
       for (const view of [sidebar, conversation, members, composer, connection, extras,
-        attachments, viewer]) {
+        attachments, viewer, alertsView, search]) {
         view.render(this.state, now);
+      }
+      // The notification of the room the person is looking at has been seen.
+      if (this.state.current !== null && alerts.looking(this.state, this.state.current)) {
+        notifier.dismiss(`chatd:${this.state.current}`);
       }
       // The typing line changes by itself when someone's indicator expires.
       clearTimeout(this.typingTimer);
@@ -465,6 +613,28 @@ function saveDrafts(me, items) {
     else localStorage.removeItem(draftsKey(me));
   } catch {
     // Storage full or refused: the drafts stay in the page, only a reload loses them.
+  }
+}
+
+function alertsKey(me) {
+  return `chatd.alerts.${me.toLowerCase()}`;
+}
+
+function loadAlerts(me) {
+  let saved = null;
+  try {
+    saved = JSON.parse(localStorage.getItem(alertsKey(me)) || "null");
+  } catch {
+    // a damaged entry is the defaults
+  }
+  return alerts.restoreSettings(saved, notifier.permission());
+}
+
+function saveAlerts(me, settings) {
+  try {
+    localStorage.setItem(alertsKey(me), JSON.stringify(alerts.saveSettings(settings)));
+  } catch {
+    // Storage full or refused: the settings hold until the page is reloaded.
   }
 }
 

@@ -31,6 +31,8 @@
 //                                uploadDone and uploadFailed
 //   {fetchLinks: ids}            ask for signed links to these files (at most links.BATCH);
 //                                the answer comes back through linksReceived or linksFailed
+//   {alert: {...}}               tell the person of a new message: a desktop notification
+//                                and/or a sound (alerts.js `alertFor` says what and which)
 //
 // Time is an argument (`now`, in ms) wherever it matters, so that every change is
 // deterministic and can be tested without a clock.
@@ -52,10 +54,22 @@
 // way from queued to done or failed), a few at a time, and goes out with the room's next message
 // once all are up. Signed links for the files drawn on screen are kept in `links` (links.js),
 // asked for in batches and renewed before they expire.
+//
+// Notifications (alerts.js): each room has a notification level (all, mentions, none) that the
+// server keeps per membership; `setNotify` changes it at once here and asks the server, which
+// tells every connection of the person (`notify`), so another device follows; a refusal puts
+// back the level the server last gave. A new message the person is not looking at gives an
+// `alert` effect when its room's level wants it.
+//
+// Search (search.js): `state.search` holds the query, the pages of results and the request on
+// its way; `openResult` opens a result's room and shows the message, paging back to it when it
+// is not held (as a reply's original is found), in pages sized to reach its seq at once.
 
+import * as alerts from "./alerts.js";
 import { isChange, quoteOf, revOf } from "./entries.js";
 import * as linkCache from "./links.js";
 import * as outbox from "./outbox.js";
+import * as searching from "./search.js";
 import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
 import { MAX_FILES } from "./files.js";
@@ -69,6 +83,8 @@ export const READ_DELAY_MS = 300; // read markers are sent at most this often
 export const PAGE = 50; // messages per page when opening a room or scrolling up
 export const GAP_PAGE = 500; // messages per page when filling a gap
 export const SEEK_PAGE = 200; // entries per page when paging back to a reply's original
+export const SEEK_MAX = 500; // the largest page when paging back to a message of known seq
+export const SEEK_CONTEXT = 20; // entries shown before a message paged back to by its seq
 // The request that refreshes the user's rooms: only theirs (the public list is paged and
 // browsed apart, see browse.js); its reply asks for the next page while there is one.
 export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
@@ -77,7 +93,7 @@ const MAX_LATER_MS = 6 * 3600_000; // a timer this long at most (a later one is 
 
 /** A fresh state for `me` (the name the person logged in with), with a restored outbox. */
 export function initialState({ me = null, outbox: saved = [], visible = true,
-  drafts = new Map() } = {}) {
+  drafts = new Map(), focused = true, alerts: settings = alerts.defaultSettings() } = {}) {
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
     connection: "connecting", // "connecting" | "online" | "waiting" | "stopped"
@@ -85,6 +101,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     retryAt: null, // while "waiting": when (ms) the next attempt starts
     closeReason: "", // why the server closed the connection, for the banner
     visible, // whether the tab is visible (only then are messages read)
+    focused, // whether the page's window has the focus (else new messages alert, alerts.js)
+    alerts: settings, // {desktop, sound, permission}: how new messages alert (alerts.js)
+    search: searching.emptySearch(), // the search and its results (search.js)
     rooms: new Map(), // name -> Room
     current: null, // the open room's name
     divider: null, // the "New" line of the open room goes after this seq
@@ -173,9 +192,22 @@ const EVENTS = {
     return effects;
   },
 
-  message(state, frame) {
+  message(state, frame, now) {
     if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
-    return receive(state, frame.room, [frame]);
+    const known = state.rooms.get(frame.room);
+    const fresh = !known || !(known.messages.has(frame.seq) || known.changes.has(frame.seq));
+    const effects = receive(state, frame.room, [frame]);
+    const room = state.rooms.get(frame.room);
+    const alert = fresh && room
+      ? alerts.alertFor(state, room, room.messages.get(frame.seq), now) : null;
+    return alert ? [...effects, { alert }] : effects;
+  },
+
+  notify(state, frame) {
+    // This person's notification level of a room changed (here or on another device).
+    const room = state.rooms.get(frame.room);
+    if (room && alerts.isLevel(frame.notify)) room.setNotify(frame.notify, { confirmed: true });
+    return [];
   },
 
   edited: changed,
@@ -293,7 +325,7 @@ const ANSWERED = {
     room.more = Boolean(reply.more);
     room.add(messages, state.me);
     if (state.current === room.name) state.scrollTick += 1;
-    return settle(state, room);
+    return [...settle(state, room), ...seekOlder(state, room)];
   },
 
   who(state, asked, reply) {
@@ -360,6 +392,7 @@ const ANSWERED = {
       room.topic = reply.topic || "";
       room.topicSeq = isSeq(reply.last_seq) ? reply.last_seq : room.topicSeq;
     }
+    if (alerts.isLevel(reply.notify)) room.setNotify(reply.notify, { confirmed: true });
     room.follow(isSeq(reply.last_seq) ? reply.last_seq : 0);
     room.add((Array.isArray(reply.messages) ? reply.messages : []).filter((m) => m && isSeq(m.seq)),
       state.me);
@@ -396,6 +429,18 @@ const ANSWERED = {
     state.contacts = state.contacts.filter((c) => !sameUser(c, asked.user));
     return [];
   },
+
+  set_notify(state, asked, reply) {
+    const room = state.rooms.get(asked.room);
+    const level = alerts.isLevel(reply.notify) ? reply.notify : asked.notify;
+    if (room && alerts.isLevel(level)) room.setNotify(level, { confirmed: true });
+    return [];
+  },
+
+  search(state, asked, reply) {
+    searching.received(state.search, asked, reply);
+    return [];
+  },
 };
 
 /** `error` replies, by the op of the request they answer (the others need nothing). */
@@ -407,6 +452,7 @@ const REFUSED = {
     if (asked.before !== undefined) {
       room.loadingOlder = false;
       room.seeking = null;
+      room.seekSeq = null;
       return away ? [] : [{ toast: `Cannot load older messages: ${error.message}` }];
     }
     room.loading = false;
@@ -441,6 +487,21 @@ const REFUSED = {
 
   remove_contact(state, asked, error) {
     return [{ toast: String(error.message || error.code) }];
+  },
+
+  set_notify(state, asked, error) {
+    const room = state.rooms.get(asked.room);
+    if (!room) return [];
+    room.notify = room.notifyConfirmed; // the level the server last gave
+    const why = error.code === "disconnected" ? "not connected"
+      : error.code === "unknown_op" ? "this server does not keep notification settings"
+        : String(error.message || error.code);
+    return [{ toast: `Could not change the notifications of ${alerts.roomLabel(room)}: ${why}` }];
+  },
+
+  search(state, asked, error) {
+    searching.failed(state.search, asked, error);
+    return [];
   },
 };
 
@@ -617,6 +678,88 @@ export function flushReads(state) {
 export function setVisible(state, visible) {
   state.visible = Boolean(visible);
   return [];
+}
+
+/** The page's window gained or lost the focus. */
+export function setFocused(state, focused) {
+  state.focused = Boolean(focused);
+  return [];
+}
+
+// -- notifications (alerts.js) ---------------------------------------------------------------
+
+/**
+ * Change how new messages alert on this device: `changes` has any of {desktop, sound,
+ * permission} (the browser's permission, as Notification.permission names it).
+ */
+export function setAlerts(state, changes) {
+  const next = { ...state.alerts };
+  if (typeof changes.desktop === "boolean") next.desktop = changes.desktop;
+  if (typeof changes.sound === "boolean") next.sound = changes.sound;
+  if (typeof changes.permission === "string") {
+    next.permission = alerts.restoreSettings({}, changes.permission).permission;
+    // Allowed just now, after the person asked for it: that is turning them on.
+    if (next.permission === "granted" && state.alerts.permission !== "granted") next.desktop = true;
+  }
+  state.alerts = next;
+  return [];
+}
+
+/** Set the notification level of room `name` ("all", "mentions" or "none"): here, and on
+ * the server (every device of the person follows). */
+export function setNotify(state, name, level) {
+  const room = state.rooms.get(name);
+  if (!room || room.draft || !alerts.isLevel(level) || alerts.levelOf(room) === level) return [];
+  room.notify = level;
+  return [request("set_notify", { room: name, notify: level })];
+}
+
+// -- search (search.js) ----------------------------------------------------------------------
+
+/** Search messages for `query` (in room `room` only, if given); an empty query clears. */
+export function searchFor(state, query, room = null) {
+  const fields = searching.begin(state.search, query, room);
+  return fields ? [request("search", fields)] : [];
+}
+
+/** Ask for the next page of results. */
+export function searchMore(state) {
+  const fields = searching.nextPage(state.search);
+  return fields ? [request("search", fields)] : [];
+}
+
+/** Ask again for what failed. */
+export function searchRetry(state) {
+  const fields = searching.retry(state.search);
+  return fields ? [request("search", fields)] : [];
+}
+
+/** Forget the search and its results. */
+export function clearSearch(state) {
+  searching.begin(state.search, "");
+  return [];
+}
+
+/**
+ * Open a search result (or a notification): room `room` at message `msgId` (seq `seq`, when
+ * known), shown and highlighted once it is held, paging back to it if needed.
+ */
+export function openResult(state, { room: name, msgId, seq = null }) {
+  const room = state.rooms.get(name);
+  if (!room || room.draft) return [{ toast: `You are not a member of ${name} any more.` }];
+  if (!Number.isSafeInteger(msgId)) return selectRoom(state, name);
+  const effects = selectRoom(state, name);
+  if (room.byMsgId(msgId)) {
+    room.seeking = null;
+    state.jump = { room: name, msgId, tick: state.jump.tick + 1 };
+    return effects;
+  }
+  room.seeking = msgId;
+  room.seekSeq = isSeq(seq) ? seq : null;
+  if (room.loaded) return [...effects, ...seekOlder(state, room)];
+  if (room.loading) return effects; // its latest page is on its way; seeking goes on from there
+  room.seeking = null;
+  return [...effects, { toast: "Not connected: the message cannot be loaded now." }];
 }
 
 // -- files: uploads and signed links --------------------------------------------------------
@@ -826,6 +969,7 @@ export function jumpTo(state, msgId) {
     return [{ toast: "Not connected: the original message cannot be loaded now." }];
   }
   room.seeking = msgId;
+  room.seekSeq = null;
   return seekOlder(state, room);
 }
 
@@ -903,20 +1047,31 @@ function settle(state, room) {
   if (room.seeking !== null && room.byMsgId(room.seeking)) {
     state.jump = { room: room.name, msgId: room.seeking, tick: state.jump.tick + 1 };
     room.seeking = null;
+    room.seekSeq = null;
   }
   return effects;
 }
 
-/** Page back towards the message being looked for, or say it cannot be found. */
+/**
+ * Page back towards the message being looked for, or say it cannot be found. With its seq
+ * known (a search result), one page reaches it (up to SEEK_MAX entries a page), with a few
+ * entries before it.
+ */
 function seekOlder(state, room) {
   if (room.seeking === null || room.loadingOlder) return [];
   const before = room.oldest;
-  if (!room.more || before === null || before <= 1 || !online(state)) {
+  const target = room.seekSeq;
+  if (!room.more || before === null || before <= 1 || !online(state)
+      || (target !== null && target >= before)) {
     room.seeking = null;
-    return [{ toast: "The original message is not available." }];
+    room.seekSeq = null;
+    return [{ toast: target === null ? "The original message is not available."
+      : "That message is not available any more." }];
   }
   room.loadingOlder = true;
-  return [request("history", { room: room.name, before, limit: SEEK_PAGE })];
+  const limit = target === null ? SEEK_PAGE
+    : Math.min(SEEK_MAX, Math.max(1, before - target + SEEK_CONTEXT));
+  return [request("history", { room: room.name, before, limit })];
 }
 
 // -- helpers ---------------------------------------------------------------------------------

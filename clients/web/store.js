@@ -18,6 +18,7 @@
 import { applyChange, isChange, mentions, normalise, replaces } from "./entries.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
+const NOTIFY_LEVELS = ["all", "mentions", "none"]; // as alerts.js's LEVELS
 
 /** The canonical name of the 1:1 conversation of two users ("@ann:bob"). */
 export function dmName(a, b) {
@@ -59,6 +60,11 @@ export class Room {
     this.changes = new Set(); // seqs of the change entries seen (v2)
     this.aside = []; // change entries not applied yet (see above), by seq
     this.seeking = null; // the msg_id being looked for by paging back (a reply's original)
+    this.seekSeq = null; // its seq, when known (a search result): pages are sized to reach it
+    // The notification level (alerts.js): "all" | "mentions" | "none", or null for the
+    // default of the room's kind; and the level the server last gave, for a refused change.
+    this.notify = null;
+    this.notifyConfirmed = null;
     this.replyTo = null; // the msg_id the next message sent here answers
   }
 
@@ -91,7 +97,15 @@ export class Room {
       }
     }
     this.readSeq = Math.max(this.readSeq, read);
+    if (NOTIFY_LEVELS.includes(info.notify)) this.setNotify(info.notify, { confirmed: true });
     this.advance();
+  }
+
+  /** Take a notification level; `confirmed`: the server gave it. */
+  setNotify(level, { confirmed = false } = {}) {
+    if (!NOTIFY_LEVELS.includes(level)) return;
+    this.notify = level;
+    if (confirmed) this.notifyConfirmed = level;
   }
 
   /** Display name: "general", or the peer's name for a conversation. */

@@ -88,9 +88,13 @@ export class LayoutView {
     const membersOpen = app.classList.contains("members-open");
     const sidebarDrawer = PHONE.matches;
     const membersDrawer = !WIDE.matches;
-    $("sidebar").inert = sidebarDrawer && !navOpen;
-    $("members").inert = membersDrawer ? !membersOpen : app.classList.contains("members-hidden");
-    $("conversation").inert = (sidebarDrawer && navOpen) || (membersDrawer && membersOpen);
+    // On a phone the search panel covers the whole page (view-search.js).
+    const searchCovers = PHONE.matches && app.classList.contains("searching");
+    $("sidebar").inert = (sidebarDrawer && !navOpen) || searchCovers;
+    $("members").inert = (membersDrawer ? !membersOpen : app.classList.contains("members-hidden"))
+      || app.classList.contains("searching");
+    $("conversation").inert = (sidebarDrawer && navOpen) || (membersDrawer && membersOpen)
+      || searchCovers;
   }
 
   /**

@@ -1,8 +1,12 @@
 // The sidebar (who I am, rooms, conversations, contacts) and the unread count of the title
-// and the menu button. Renders from the state; reports clicks to the handlers it is bound to.
+// and the menu button (alerts.js). Renders from the state; reports clicks to the handlers it is
+// bound to. A muted room shows its bell struck out and its count dimmed; a room's menu (its
+// notification level) opens on a right click or the context-menu key.
 
+import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, h } from "./dom.js";
-import { badge, initial, sortedRooms, statusOf, unreadTotal } from "./select.js";
+import { badge, initial, sortedRooms, statusOf } from "./select.js";
+import { bellIcon } from "./view-alerts.js";
 
 export class SidebarView {
   constructor() {
@@ -17,8 +21,9 @@ export class SidebarView {
   }
 
   /**
-   * Handlers: selectRoom(name), openDm(user), removeContact(user), and createRoom(),
-   * browseRooms(), newDm(), addContact(), logout() for the buttons.
+   * Handlers: selectRoom(name), openDm(user), removeContact(user), roomMenu(name, opener,
+   * point) for a room's menu, and createRoom(), browseRooms(), newDm(), addContact(), logout()
+   * for the buttons.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -29,16 +34,24 @@ export class SidebarView {
     this.renderList($("room-list"), sortedRooms(state, "room"), state, "No rooms yet");
     this.renderList($("dm-list"), sortedRooms(state, "dm"), state, "No conversations yet");
     this.renderContacts(state);
-    const total = unreadTotal(state);
-    document.title = total ? `(${total > 999 ? "999+" : total}) chatd` : "chatd";
+    const total = titleCount(state).count;
+    const title = titleText(state);
+    if (document.title !== title) document.title = title;
     const menu = $("menu-badge");
     menu.hidden = total === 0;
     menu.textContent = total > 99 ? "99+" : String(total);
   }
 
   renderList(list, rooms, state, empty) {
+    // The list is drawn anew: a room's button that had the focus gives it to its successor.
+    const focused = list.contains(document.activeElement)
+      ? document.activeElement.closest("li[data-room]")?.dataset.room : undefined;
     list.replaceChildren(...(rooms.length ? rooms.map((room) => this.roomItem(room, state))
       : [h("li", { class: "side-empty" }, empty)]));
+    if (focused !== undefined) {
+      [...list.querySelectorAll("li[data-room]")].find((li) => li.dataset.room === focused)
+        ?.querySelector("button")?.focus({ preventScroll: true });
+    }
   }
 
   roomItem(room, state) {
@@ -54,19 +67,30 @@ export class SidebarView {
       ? `Conversation with ${room.label}, ${status}`
       : `${room.private ? "Private room" : "Room"} ${room.name}`;
     const mentioned = count && room.mentions > 0 ? room.mentions : 0;
-    return h("li", { dataset: { room: room.name } },
-      h("button", {
-        type: "button",
-        class: `side-item${current ? " current" : ""}${count ? " unread" : ""}`,
-        "aria-current": current ? "page" : null,
-        "aria-label": description + (count ? `, ${room.unread} unread` : "")
-          + (mentioned ? `, ${mentioned} mentioning you` : ""),
-        onclick: () => this.on.selectRoom(room.name),
-      }, label,
-      mentioned ? h("span", { class: "badge mention", title: `${mentioned} mentioning you`,
-        "aria-hidden": "true" }, "@") : null,
-      count ? h("span", { class: "badge", "aria-label": `${count} unread` }, count)
-        : null));
+    const muted = !room.draft && levelOf(room) === "none";
+    const item = h("button", {
+      type: "button",
+      class: `side-item${current ? " current" : ""}${count ? " unread" : ""}${
+        muted ? " muted" : ""}`,
+      "aria-current": current ? "page" : null,
+      "aria-label": description + (muted ? ", muted" : "")
+        + (count ? `, ${room.unread} unread` : "")
+        + (mentioned ? `, ${mentioned} mentioning you` : ""),
+      onclick: () => this.on.selectRoom(room.name),
+      oncontextmenu: (event) => {
+        if (room.draft) return;
+        event.preventDefault();
+        const point = event.clientX || event.clientY ? { x: event.clientX, y: event.clientY }
+          : null; // from the keyboard: under the item
+        this.on.roomMenu(room.name, item, point);
+      },
+    }, label,
+    muted ? h("span", { class: "muted-icon", title: "Muted" }, bellIcon("none")) : null,
+    mentioned ? h("span", { class: "badge mention", title: `${mentioned} mentioning you`,
+      "aria-hidden": "true" }, "@") : null,
+    count ? h("span", { class: `badge${muted ? " muted" : ""}`, "aria-label": `${count} unread` },
+      count) : null);
+    return h("li", { dataset: { room: room.name } }, item);
   }
 
   renderContacts(state) {

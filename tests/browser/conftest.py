@@ -13,6 +13,7 @@ installs it (.ci/run). Test modules mark themselves with ``needs_chromium``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -30,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import asyncpg
 import pytest
 from playwright.sync_api import Browser, Playwright, ViewportSize, sync_playwright
 
@@ -83,6 +85,10 @@ def database_dsn(pg_server: str) -> Iterator[str]:
         yield _with_database(pg_server, name)
     finally:
         _in_thread(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# Whether a message waits for the search indexer (migration 0011).
+_WAITING = "SELECT EXISTS (SELECT 1 FROM messages WHERE words IS NULL)"
 
 
 class Daemon:
@@ -159,6 +165,33 @@ class Daemon:
             proc.wait()
             raise AssertionError(f"chatd did not stop on SIGTERM:\n{self.log_tail()}") from None
         assert code == 0, f"chatd exited with {code}:\n{self.log_tail()}"
+
+    def search_caught_up(self, within: float = 10.0) -> None:
+        """Wait until the daemon's indexer has indexed for search every message committed so
+        far (it does a moment after each commit), polling the database; fails after
+        ``within`` seconds. A scene calls it before the page searches for what it sent."""
+        failure: list[BaseException] = []
+
+        async def poll() -> None:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                async with asyncio.timeout(within):
+                    while await conn.fetchval(_WAITING):  # noqa: ASYNC110 (the database)
+                        await asyncio.sleep(0.01)
+            finally:
+                await conn.close()
+
+        def run() -> None:
+            try:
+                asyncio.run(poll())
+            except BaseException as exc:
+                failure.append(exc)
+
+        worker = threading.Thread(target=run)  # (Playwright's loop runs in this thread)
+        worker.start()
+        worker.join()
+        if failure:
+            raise failure[0]
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():

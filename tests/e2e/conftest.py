@@ -64,6 +64,7 @@ async def daemon_process(tmp_path: Path, dsn: str, name: str) -> AsyncIterator[D
         "CHATD_HTTP_PORT": "0", "CHATD_TCP_PORT": "0",
         # The senders blast: this test is about durability, not the per-connection rate limit.
         "CHATD_LIMITS_SEND_RATE": "1000000", "CHATD_LIMITS_SEND_BURST": "1000000",
+        "CHATD_LIMITS_USER_SEND_RATE": "1000000", "CHATD_LIMITS_USER_SEND_BURST": "1000000",
     }
     # The log goes to a file, not a pipe: nobody has to read it for the daemon to go on.
     async with serving(tmp_path, env, tmp_path / f"{name}.log", start_within=START_TIMEOUT) as (

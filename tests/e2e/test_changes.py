@@ -16,7 +16,7 @@ from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, full_history, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import LIFTED_RATES, make_config
 
 CHANGE_OPS = ("message", "edited", "deleted", "reaction")
 
@@ -239,7 +239,7 @@ async def test_mentions_count_until_read(daemon: Server, nursery: trio.Nursery) 
 async def test_changes_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
     """A change made on one node reaches the members connected to another, in seq order,
     and concurrent reactions from both nodes to one message end the same everywhere."""
-    config = make_config(tmp_path, database_dsn, limits={"send_burst": 10_000})
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
     async with running(config) as a, running(config) as b:
         ann = await Client.tcp(a.tcp_port)
         await ann.hello(await register_and_login(a.http_port, "ann"))

@@ -10,12 +10,12 @@ from chatd.config import Config
 from chatd.storage import open_storage
 from tests.client import Client, http, register_and_login, send_at_once_and_check
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import LIFTED_RATES, make_config
 
 
 def _node(tmp_path: Path, dsn: str) -> Config:
     # One data_dir for both: nodes must share the token secret (data_dir/jwt_secret).
-    return make_config(tmp_path, dsn, limits={"send_burst": 10_000})
+    return make_config(tmp_path, dsn, limits=LIFTED_RATES)
 
 
 async def _client(port_http: int, port_tcp: int, name: str) -> Client:

@@ -26,7 +26,7 @@ from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config, readiness
+from tests.helpers import LIFTED_RATES, make_config, readiness
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def embedded_config(tmp_path: Path) -> Iterator[Config]:
         tmp_path, "",
         database={"statement_timeout": STATEMENT_TIMEOUT, "connect_timeout": STATEMENT_TIMEOUT,
                   "watchdog_grace": GRACE},
-        limits={"send_rate": 1_000_000.0, "send_burst": 1_000_000},
+        limits=LIFTED_RATES,
         server={"grace_period": 5.0, "data_dir": str(data)},
     )
     shutil.rmtree(data, ignore_errors=True)

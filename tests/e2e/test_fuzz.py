@@ -38,7 +38,7 @@ from chatd.protocol import REQUESTS
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import LIFTED_RATES, make_config
 
 CI = os.environ.get("CI") == "true"
 FUZZ_EXAMPLES = int(os.environ.get("CHATD_TEST_FUZZ_EXAMPLES") or (100 if CI else 200))
@@ -56,7 +56,7 @@ async def server(tmp_path: Path, database_dsn: str) -> AsyncIterator[Server]:
     # Fuzzing sends many frames: the send bucket is not what is under test here. A short
     # request timeout lets a half-sent HTTP request end quickly.
     config = make_config(tmp_path, database_dsn, http={"request_timeout": 2.0},
-                         limits={"send_rate": 10_000.0, "send_burst": 10_000})
+                         limits=LIFTED_RATES)
     async with running(config) as server:
         yield server
 

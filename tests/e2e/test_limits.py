@@ -21,7 +21,7 @@ import trio.testing
 from chatd.config import Config
 from tests.client import Client, full_history, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import LIFTED_RATES, make_config
 
 # A timed limit, in seconds of the test's clock: far more than the real seconds any step takes.
 LONG = 600.0
@@ -126,6 +126,79 @@ async def test_sends_past_the_rate_are_refused_with_a_retry_hint(
         assert [m["text"] for m in history["messages"]] == ["m0", "m1", "m2", "later"]
 
 
+async def test_a_user_with_many_connections_gets_the_users_rate_in_total(
+    tmp_path: Path, database_dsn: str, steered_clock: trio.testing.MockClock,
+) -> None:
+    """Twelve connections of one user (TCP and WebSocket), each allowed 3 sends at once,
+    share the user's 5: 24 sends store 5, the rest are rate_limited with a retry hint and
+    store nothing; another user is not affected; once the user's bucket refills, a
+    connection whose sends were all refused still has its own tokens."""
+    config = make_config(tmp_path, database_dsn, limits={
+        "send_rate": 1 / LONG, "send_burst": 3, "user_send_rate": 1 / LONG,
+        "user_send_burst": 5, "idle_timeout": 10 * LONG,
+    })
+    async with running(config) as server, trio.open_nursery() as nursery:
+        token = await register_and_login(server.http_port, "many")
+        clients = []
+        for i in range(12):
+            client = await (Client.tcp(server.tcp_port) if i % 2
+                            else Client.ws(server.http_port, nursery))
+            await client.hello(token)
+            clients.append(client)
+        await clients[0].request("join", room="busy")
+        replies = [await client.request("send", room="busy", text=f"{i}-{n}", nonce=f"{i}-{n}")
+                   for n in range(2) for i, client in enumerate(clients)]
+        assert [r["op"] for r in replies].count("ok") == 5
+        refused = [r for r in replies if r["op"] == "error"]
+        assert {r["code"] for r in refused} == {"rate_limited"}
+        assert all(0 < r["retry_after"] <= LONG * 1000 for r in refused)
+        history = await clients[0].request("history", room="busy")
+        assert [m["text"] for m in history["messages"]] == [f"{i}-0" for i in range(5)]
+
+        other = await Client.tcp(server.tcp_port)
+        await other.hello(await register_and_login(server.http_port, "other"))
+        await other.request("join", room="busy")
+        assert (await other.request("send", room="busy", text="mine", nonce="o"))["op"] == "ok"
+
+        # One token back for the user: the last connection, refused twice, may send (its own
+        # bucket kept its three tokens); the next send from anywhere waits again.
+        steered_clock.jump(LONG)
+        reply = await clients[-1].request("send", room="busy", text="again", nonce="again")
+        assert reply["op"] == "ok"
+        reply = await clients[1].request("send", room="busy", text="no", nonce="no")
+        assert reply["code"] == "rate_limited"
+        for client in [*clients, other]:
+            await client.aclose()
+        nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+def frozen_clock() -> trio.testing.MockClock:
+    """A clock that stands still (nothing in the test may wait for time to pass)."""
+    return trio.testing.MockClock(rate=0.0)
+
+
+async def test_typing_is_limited_per_user_too(
+    tmp_path: Path, database_dsn: str, frozen_clock: trio.testing.MockClock,
+) -> None:
+    """typing from many connections of one user is capped by the user's own bucket."""
+    config = make_config(tmp_path, database_dsn)
+    async with running(config) as server:
+        token = await register_and_login(server.http_port, "typist")
+        clients = [await Client.tcp(server.tcp_port) for _ in range(5)]
+        for client in clients:
+            await client.hello(token)
+        await clients[0].request("join", room="keys")
+        # 5 connections x 5 typing each: every connection is within its own burst (5), the
+        # user's burst (10) is not.
+        replies = [await client.request("typing", room="keys")
+                   for _ in range(5) for client in clients]
+        assert [r["op"] for r in replies].count("ok") == 10
+        assert {r["code"] for r in replies if r["op"] == "error"} == {"rate_limited"}
+        for client in clients:
+            await client.aclose()
+
+
 async def test_connections_per_address_are_capped(tmp_path: Path, database_dsn: str) -> None:
     """Past connections_per_ip, a new connection is told rate_limited and closed; closing one
     makes room again."""
@@ -152,7 +225,7 @@ async def test_connections_per_address_are_capped(tmp_path: Path, database_dsn: 
 async def test_drain_answers_every_send(tmp_path: Path, database_dsn: str) -> None:
     """SIGTERM-style drain amid pipelined sends: each send is acknowledged and stored, or
     refused with shutting_down and not stored; none is both, none is lost."""
-    config = make_config(tmp_path, database_dsn, limits={"send_burst": 10_000})
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
     sent = 400
     async with running(config) as server:
         clients = []

@@ -21,7 +21,7 @@ from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import LIFTED_RATES, make_config
 
 ROUNDS = 60
 ROOM = "den"
@@ -31,7 +31,7 @@ ROOM = "den"
 async def server(tmp_path: Path, database_dsn: str) -> AsyncIterator[Server]:
     # Two sends a round: this test is about membership, not the send rate limit.
     config: Config = make_config(tmp_path, database_dsn,
-                                 limits={"send_rate": 10_000.0, "send_burst": 10_000})
+                                 limits=LIFTED_RATES)
     async with running(config) as server:
         yield server
 
@@ -120,8 +120,7 @@ async def test_a_kick_on_another_node_racing_a_join_never_leaves_the_victim_subs
     """The same race across two nodes: the kick is made on node B and reaches node A's
     registry through the relay (a notice), while the victim's ``join`` runs on node A."""
     # One data_dir for both: nodes share the token secret.
-    config = make_config(tmp_path, database_dsn, limits={"send_rate": 10_000.0,
-                                                         "send_burst": 10_000})
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
     async with running(config) as a, running(config) as b:
         owner = await _session(b, await register_and_login(b.http_port, "owner"))
         bob_token = await register_and_login(a.http_port, "bob")

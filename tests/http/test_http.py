@@ -8,6 +8,7 @@ is about bytes the h11 client would refuse to send, through :func:`raw_exchange`
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import time
@@ -23,6 +24,7 @@ import trio
 import trio.testing
 import trio_websocket
 from argon2 import PasswordHasher
+from PIL import Image
 
 from chatd.actions import App
 from chatd.auth import Auth
@@ -420,6 +422,25 @@ async def test_messages_paging(server: Server) -> None:
         assert [m["text"] for m in everything["messages"]] == ["m1", "m2", "m3", "m4", "m5"]
 
 
+async def test_messages_paging_takes_every_seq_the_protocol_does(server: Server) -> None:
+    """``before`` and ``after`` take any seq up to 2^63-1 over HTTP, as ``history`` does on
+    the socket (the HTTP front refused numbers of more than 15 digits; found while
+    describing the API); one past it is 400."""
+    with trio.fail_after(TIMEOUT):
+        token = await server.user("alice")
+        await server.call("POST", "/api/rooms", token=token, json_body={"room": "general"})
+        for query in (f"before={2**63 - 1}", f"after={2**63 - 1}", "before=0001"):
+            response = await server.call("GET", f"/api/rooms/general/messages?{query}",
+                                         token=token)
+            assert response.status == 200, (query, response.body)
+            assert response.json()["messages"] == []
+        for query in (f"before={2**63}", f"after={10**19}", f"limit={'9' * 400}"):
+            response = await server.call("GET", f"/api/rooms/general/messages?{query}",
+                                         token=token)
+            assert response.status == 400, (query, response.body)
+            assert response.json()["code"] == "bad_request"
+
+
 @pytest.mark.parametrize(
     ("target", "status", "code"),
     [
@@ -657,6 +678,90 @@ async def test_shipped_web_client(server: Server) -> None:
         assert b"<style" not in index.body and b"style=" not in index.body
         for asset in ("/app.js", "/style.css"):
             assert (await server.call("GET", asset)).status == 200
+
+
+def _shell_in(worker: bytes, before: bytes) -> Any:
+    """The JSON value the server wrote into a served sw.js, right after ``before``."""
+    start = worker.index(before) + len(before)
+    value, _ = json.JSONDecoder().raw_decode(worker[start:].decode())
+    return value
+
+
+async def test_service_worker_gets_the_shell_written_in(server: Server, web_root: Path,
+                                                        tmp_path: Path) -> None:
+    """sw.js is served with {version, files} in place of its placeholder: the page's files
+    (no hidden file, nothing linked from outside, not sw.js), and a version that changes
+    with any of them, so a changed page is a changed worker."""
+    (web_root / "sw.js").write_bytes(b'const SHELL = "__CHATD_SHELL__";\n')
+    (web_root / "notes.txt").write_bytes(b"not part of the shell")
+    (tmp_path / "outside.js").write_bytes(SECRET)
+    os.symlink(tmp_path / "outside.js", web_root / "linked.js")
+    with trio.fail_after(TIMEOUT):
+        first = await server.call("GET", "/sw.js")
+        assert first.status == 200
+        assert first.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert first.headers["cache-control"] == "no-cache"
+        shell = _shell_in(first.body, b"const SHELL = ")
+        assert shell["files"] == ["app.js", "img/icon.svg", "index.html", "style.css"]
+        assert isinstance(shell["version"], str) and len(shell["version"]) == 24
+        assert b"__CHATD_SHELL__" not in first.body
+        again = await server.call("GET", "/sw.js", headers=[("If-None-Match",
+                                                             first.headers["etag"])])
+        assert again.status == 304, "unchanged page, unchanged worker"
+
+        (web_root / "img" / "icon.svg").write_bytes(ICON_SVG + b"<!-- new -->")
+        changed = await server.call("GET", "/sw.js", headers=[("If-None-Match",
+                                                               first.headers["etag"])])
+        assert changed.status == 200
+        assert _shell_in(changed.body, b"const SHELL = ")["version"] != shell["version"]
+        (web_root / "img" / "icon.svg").write_bytes(ICON_SVG)
+        back = await server.call("GET", "/sw.js")
+        assert back.body == first.body, "the version is the content's, not a time"
+
+        (web_root / "img" / "extra.png").write_bytes(b"\x89PNG")
+        added = _shell_in((await server.call("GET", "/sw.js")).body, b"const SHELL = ")
+        assert "img/extra.png" in added["files"] and added["version"] != shell["version"]
+
+
+async def test_shipped_worker_shell_and_manifest(server: Server) -> None:
+    """The shipped page's worker lists files that are all served (the install fetches each
+    one), the page itself among them; the manifest comes as application/manifest+json and
+    its icons load with their type and size."""
+    with trio.fail_after(TIMEOUT):
+        server.app.config = server.app.config.replace(http={"web_root": ""})
+        worker = await server.call("GET", "/sw.js")
+        assert worker.status == 200
+        shell = _shell_in(worker.body, b"readShell(")
+        files = shell["files"]
+        assert {"index.html", "app.js", "sw.js"} - set(files) == {"sw.js"}
+        assert {"manifest.webmanifest", "icons/icon-192.png", "style.css"} <= set(files)
+        assert "package.json" not in files
+        for name in files:
+            assert (await server.call("HEAD", f"/{name}")).status == 200, name
+
+        manifest = await server.call("GET", "/manifest.webmanifest")
+        assert manifest.status == 200
+        assert manifest.headers["content-type"] == "application/manifest+json"
+        info = json.loads(manifest.body)
+        assert info["start_url"] == "/" and info["scope"] == "/"
+        assert info["display"] == "standalone"
+        purposes = set()
+        for icon in info["icons"]:
+            response = await server.call("GET", "/" + icon["src"])
+            assert response.status == 200, icon
+            assert response.headers["content-type"] == icon["type"], icon
+            assert icon["src"] in files
+            purposes.add(icon["purpose"])
+            if icon["type"] == "image/png":
+                with Image.open(io.BytesIO(response.body)) as image:
+                    width, height = image.size
+                assert icon["sizes"] == f"{width}x{height}", icon
+        assert {"any", "maskable"} <= purposes
+        sizes = {icon["sizes"] for icon in info["icons"]}
+        assert {"192x192", "512x512", "any"} <= sizes
+
+        index = (await server.call("GET", "/")).body
+        assert b'<link rel="manifest" href="manifest.webmanifest">' in index
 
 
 # -- protocol errors and limits --------------------------------------------------------------

@@ -1,0 +1,1508 @@
+"""The HTTP API described: the OpenAPI 3.1 document served at ``GET /api/openapi.json``.
+
+Theory of operation
+-------------------
+The document is built here, in Python, from shared pieces: the JSON Schemas of the objects
+both fronts send (a room, a message and the other entries of a room's log, a file, a user, a
+contact), the JSON error body with its stable codes (:mod:`chatd.protocol.codes`) and one
+response per error status, and then one operation per path and method of
+:data:`chatd.http.routes.ROUTES`, which refers to those pieces. What depends on the settings
+(the largest page of history, the shortest password, the largest upload...) is read from the
+:class:`~chatd.config.Config` the daemon runs with: a daemon describes itself.
+
+The objects the server sends are *open* in the served document (``additionalProperties`` is
+left alone): the protocol lets a newer server add fields, and clients ignore the fields they
+do not know. The tests build the document with ``closed=True``, in which every object the
+server sends is closed, so that a field sent but not described fails them. Request bodies are
+always open: the server ignores unknown fields.
+
+What keeps it true (tests/http/test_openapi.py and tests/http/test_schemathesis.py): the
+paths and methods described here are compared with the route table both ways, so a route
+added without a description fails a test; the document is validated as OpenAPI 3.1; the
+JSON examples of docs/protocol.md validate against the schemas; and schemathesis sends
+generated requests to every operation of a real daemon and checks every answer against the
+closed document.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from typing import Any
+
+from chatd import __version__
+from chatd.actions.admin import PAGE as ADMIN_PAGE
+from chatd.actions.admin import PAGE_MAX as ADMIN_PAGE_MAX
+from chatd.actions.bots import DEFAULT_TOKEN_NAME, MAX_TOKEN_NAME
+from chatd.actions.hooks import MAX_KEY_CHARS, MAX_SECRET_CHARS, MIN_SECRET_CHARS
+from chatd.actions.moderation import AUDIT_PAGE
+from chatd.addresses import MAX_URL_CHARS
+from chatd.auth import MAX_PASSWORD_LENGTH
+from chatd.config import Config
+from chatd.files import MAX_NAME_CHARS
+from chatd.http.links import MAX_LINKS
+from chatd.protocol import NOTIFY_LEVELS, ROLES, codes
+from chatd.protocol.events import (
+    AUDIT_PAGE_MAX,
+    MAX_BAN_SECONDS,
+    MAX_QUERY_CHARS,
+    MAX_REASON_CHARS,
+    MAX_SEQ,
+    MAX_TOPIC_CHARS,
+    SEARCH_PAGE,
+    SEARCH_PAGE_MAX,
+)
+from chatd.webpush import MAX_ENDPOINT_CHARS
+
+__all__ = ["OPENAPI_PATH", "OPENAPI_VERSION", "build_document", "route_template",
+           "served_document"]
+
+OPENAPI_VERSION = "3.1.0"
+#: Where the daemon serves the document.
+OPENAPI_PATH = "/api/openapi.json"
+
+Schema = dict[str, Any]
+
+# The name rules of chatd.protocol.names, as JSON Schema patterns (ECMA-262, which Python's re
+# reads the same way for these). Upper case is accepted where the server folds it.
+USER_NAME = r"^[A-Za-z0-9_.-]{1,32}$"
+ROOM_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+ROOM_OR_CONVERSATION = r"^(?:[A-Za-z0-9_-]{1,64}|@[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9_.-]{1,32})$"
+# Strings the server stores: no U+0000 (PostgreSQL text cannot hold it).
+NO_NUL = r"^[^\u0000]*$"
+
+_REF = "#/components/schemas/"
+
+#: Every status the API answers with an error body, and the codes it can carry there.
+ERROR_STATUSES: dict[int, tuple[str, ...]] = {
+    400: (codes.BAD_REQUEST,),
+    401: (codes.UNAUTHENTICATED,),
+    403: (codes.FORBIDDEN, codes.DEACTIVATED),
+    404: (codes.NOT_FOUND,),
+    405: (codes.METHOD_NOT_ALLOWED,),
+    408: (codes.BAD_REQUEST,),
+    409: (codes.CONFLICT,),
+    413: (codes.TOO_LARGE,),
+    416: (codes.BAD_REQUEST,),
+    429: (codes.RATE_LIMITED,),
+    431: (codes.TOO_LARGE,),
+    500: (codes.INTERNAL,),
+    503: (codes.UNAVAILABLE, codes.SHUTTING_DOWN),
+}
+# The name of each error status's shared response (components.responses).
+_ERROR_NAMES = {
+    400: "BadRequest", 401: "Unauthenticated", 403: "Forbidden", 404: "NotFound",
+    405: "MethodNotAllowed", 408: "RequestTimeout", 409: "Conflict", 413: "TooLarge",
+    416: "RangeNotSatisfiable", 429: "RateLimited", 431: "HeadTooLarge", 500: "Internal",
+    503: "Unavailable",
+}
+_ERROR_MEANINGS = {
+    400: "A field, parameter or body is missing, malformed or out of range; the message says "
+         "which.",
+    401: "No Bearer token, or a malformed, forged, expired or revoked one (or, logging in, a "
+         "wrong name or password).",
+    403: "The user may not do this (a private room or conversation they are not in, a room "
+         "they are banned from, moderation without the right to, an admin route for anyone "
+         "but an administrator), or a signed link is bad, tampered with or expired; logging "
+         "in, the account is deactivated (`deactivated`).",
+    404: "No such room, user, file or path, or one the user may not see.",
+    405: "The method is not allowed on this path; `Allow` lists those that are.",
+    408: "The request took longer than `http.request_timeout` to arrive (or its body stalled "
+         "for `http.body_idle_timeout`); the connection closes.",
+    409: "The name is taken.",
+    413: "The body is over its limit (`http.max_body_bytes`; an upload: `files.max_bytes` or "
+         "what is left of the user's `files.quota_bytes`).",
+    416: "No range of the `Range` header is within the file.",
+    429: "Too many requests; `Retry-After` (seconds) and `retry_after` (ms) say when to try "
+         "again.",
+    431: "The request head is over `http.max_header_bytes`.",
+    500: "A bug in the server; the request may or may not have taken effect.",
+    503: "The database or the file store cannot be reached (`unavailable`), or the server is "
+         "stopping (`shutting_down`); retry after `Retry-After` seconds.",
+}
+
+
+def route_template(pattern: str) -> str:
+    """The OpenAPI path template of a route's regular expression: each named group becomes
+    ``{name}`` (``/api/rooms/(?P<room>[^/]+)/messages`` is ``/api/rooms/{room}/messages``).
+
+    Raises:
+        ValueError: the pattern holds regular-expression syntax other than named groups of
+            a character class with an optional repeat (a template cannot say it).
+    """
+    template = re.sub(r"\(\?P<(\w+)>\[[^\]]*\](?:[*+]|\{\d+(?:,\d*)?\})?\)", r"{\1}", pattern)
+    if re.search(r"(?<!\\)[.()\[\]*+?|^$]", template):
+        raise ValueError(f"the route {pattern!r} is not a plain path with named parameters")
+    return re.sub(r"\\([^A-Za-z0-9])", r"\1", template)
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": _REF + name}
+
+
+def _response_ref(status: int) -> Schema:
+    return {"$ref": f"#/components/responses/{_ERROR_NAMES[status]}"}
+
+
+def _json(schema: Schema, example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"application/json": media}
+
+
+class _Builder:
+    """The document's pieces for one configuration. ``closed``: objects the server sends
+    allow no field that is not described (the tests' strict reading)."""
+
+    def __init__(self, config: Config, *, closed: bool) -> None:
+        self.config = config
+        self.closed = closed
+
+    # -- schema helpers ----------------------------------------------------------------------
+
+    def sent(self, properties: dict[str, Schema], required: list[str] | None = None,
+             **extra: Any) -> Schema:
+        """An object the server sends: every listed field required unless ``required``
+        names them."""
+        schema: Schema = {"type": "object", "properties": properties,
+                          "required": list(properties) if required is None else required,
+                          **extra}
+        if self.closed:
+            schema["additionalProperties"] = False
+        return schema
+
+    @staticmethod
+    def body(properties: dict[str, Schema], required: list[str], **extra: Any) -> Schema:
+        """A request body: a JSON object whose unknown fields are ignored."""
+        schema: Schema = {"type": "object", "properties": properties, **extra}
+        if required:
+            schema["required"] = required
+        return schema
+
+    # -- components ----------------------------------------------------------------------------
+
+    def schemas(self) -> dict[str, Schema]:
+        seq: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
+        ms: Schema = {"type": "integer", "minimum": 0,
+                      "description": "Milliseconds since the Unix epoch (UTC)."}
+        nullable_ms: Schema = {"type": ["integer", "null"], "minimum": 0}
+        names: Schema = {"type": "array", "items": {"type": "string"}}
+        entry_base: dict[str, Schema] = {
+            "room": {"type": "string", "description": "The room, or the conversation's `@a:b`."},
+            "seq": {**seq, "minimum": 1, "description": "The entry's place in the room's log."},
+        }
+        message: dict[str, Schema] = {
+            "op": {"const": "message"},
+            **entry_base,
+            "msg_id": {"type": "integer", "minimum": 1},
+            "from": {"type": "string", "description": "The sender, as registered."},
+            "text": {"type": "string"},
+            "ts": ms,
+            "nonce": {"type": "string"},
+            "rev": {**seq, "description": "The seq of the last entry that changed "
+                                          "it."},
+            "edited_ts": ms,
+            "deleted": {"const": True},
+            "reactions": {"type": "array", "items": self.sent(
+                {"emoji": {"type": "string"}, "users": names})},
+            "reply_to": {"type": "integer", "minimum": 1},
+            "quote": {"oneOf": [
+                self.sent({"from": {"type": "string"}, "text": {"type": "string"}}),
+                self.sent({"deleted": {"const": True}}),
+            ]},
+            "mentions": names,
+            "files": {"type": "array", "items": _ref("File")},
+        }
+        message_required = ["op", "room", "seq", "msg_id", "from", "text", "ts", "nonce"]
+        return {
+            "UserName": {"type": "string", "pattern": USER_NAME,
+                         "description": "1-32 of `A-Z a-z 0-9 _ . -`; unique regardless of "
+                                        "case, given in any case."},
+            "RoomName": {"type": "string", "pattern": ROOM_NAME,
+                         "description": "1-64 of `a-z 0-9 _ -`; upper case is folded to "
+                                        "lower case."},
+            "RoomOrConversation": {
+                "type": "string", "pattern": ROOM_OR_CONVERSATION,
+                "description": "A room name, or a 1:1 conversation's `@a:b`: the two user "
+                               "names in lower case, sorted by code point (another order is "
+                               "`bad_request`).",
+            },
+            "NotifyLevel": {"type": "string", "enum": list(NOTIFY_LEVELS),
+                            "description": "`all`: every message; `mentions`: messages that "
+                                           "mention the user (and every direct message); "
+                                           "`none`: nothing."},
+            "Error": self.sent(
+                {
+                    "code": {"type": "string", "enum": sorted(codes.HTTP_STATUS),
+                             "description": "A stable code; branch on it."},
+                    "message": {"type": "string", "description": "For a person; may change."},
+                    "retry_after": {"type": "integer", "minimum": 0,
+                                    "description": "With `rate_limited`: ms to wait."},
+                },
+                required=["code", "message"],
+                examples=[{"code": "forbidden", "message": "room 'staff' is private"}],
+            ),
+            "User": self.sent({"id": {"type": "integer", "minimum": 1},
+                               "name": {"type": "string",
+                                        "description": "As registered."},
+                               "admin": {"type": "boolean",
+                                         "description": "A server administrator."}},
+                              examples=[{"id": 7, "name": "ann", "admin": False}]),
+            "Role": {"type": "string", "enum": list(ROLES),
+                     "description": "A member's role in a room: the owner (one per room), "
+                                    "a moderator, a member."},
+            "AdminUser": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "name": {"type": "string", "description": "As registered."},
+                    "created_at": ms,
+                    "admin": {"type": "boolean"},
+                    "deactivated": {"type": "boolean"},
+                    "deactivated_at": {**nullable_ms, "description": "Null while active."},
+                },
+                description="A user as administrators see them.",
+                examples=[{"id": 7, "name": "ann", "created_at": 1767225600000,
+                           "admin": False, "deactivated": False, "deactivated_at": None}],
+            ),
+            "AdminRoom": self.sent(
+                {
+                    "room": {"type": "string"},
+                    "private": {"type": "boolean"},
+                    "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
+                    "owner": {"type": ["string", "null"],
+                              "description": "Null once that account is gone."},
+                    "owner_deactivated": {"type": "boolean"},
+                    "members": {"type": "integer", "minimum": 0},
+                    "last_seq": seq,
+                    "created_at": ms,
+                },
+                description="A room (never a conversation) as administrators see it.",
+                examples=[{"room": "general", "private": False, "topic": "", "owner": "ann",
+                           "owner_deactivated": False, "members": 12, "last_seq": 420,
+                           "created_at": 1767225600000}],
+            ),
+            "Ban": self.sent(
+                {
+                    "user": {"type": "string", "description": "As registered."},
+                    "by": {"type": ["string", "null"],
+                           "description": "Null once that account is gone."},
+                    "reason": {"type": "string", "maxLength": MAX_REASON_CHARS},
+                    "ts": ms,
+                    "expires_at": {**nullable_ms, "description": "Null: until lifted."},
+                },
+                description="A ban in force.",
+                examples=[{"user": "eve", "by": "ann", "reason": "spam", "ts": 1767225600000,
+                           "expires_at": None}],
+            ),
+            "AuditEntry": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "ts": ms,
+                    "actor": {"type": ["string", "null"],
+                              "description": "Null: the `chatd` command line."},
+                    "action": {"type": "string", "enum": [
+                        "set_role", "ban", "unban", "kick", "delete", "set_topic",
+                        "deactivate", "reactivate", "set_password", "admin"]},
+                    "target": {"type": ["string", "null"]},
+                    "room": {"type": ["string", "null"]},
+                    "reason": {"type": "string"},
+                    "details": {"type": "object"},
+                },
+                description="A moderation or admin action, as the audit log keeps it.",
+                examples=[{"id": 41, "ts": 1767225600000, "actor": "ann", "action": "ban",
+                           "target": "eve", "room": "general", "reason": "spam",
+                           "details": {"expires_at": None, "seq": 88}}],
+            ),
+            "Contact": self.sent(
+                {"user": {"type": "string", "description": "As registered."},
+                 "status": {"type": "string", "enum": ["online", "offline"]}},
+                examples=[{"user": "Bob", "status": "online"}]),
+            "Room": self.sent(
+                {
+                    "room": {"type": "string",
+                             "description": "Lower case; a conversation's `@a:b`."},
+                    "kind": {"type": "string", "enum": ["room", "dm"]},
+                    "private": {"type": "boolean"},
+                    "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
+                    "owner": {"type": ["string", "null"],
+                              "description": "Null for a conversation."},
+                    "last_seq": seq,
+                    "member": {"type": "boolean"},
+                    "read_seq": seq,
+                    "unread": {"type": "integer", "minimum": 0, "maximum": 999},
+                    "mentions": {"type": "integer", "minimum": 0, "maximum": 999},
+                    "notify": _ref("NotifyLevel"),
+                    "role": {"anyOf": [_ref("Role"), {"type": "null"}],
+                             "description": "The user's role in it; null when not a "
+                                            "member."},
+                    "peer": {"type": "string",
+                             "description": "Only for kind `dm`: the other user, as "
+                                            "registered."},
+                },
+                required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
+                          "read_seq", "unread", "mentions", "notify", "role"],
+                description="A room or conversation as the asking user sees it.",
+                # `peer` is there for a conversation, and only then.
+                **{"if": {"properties": {"kind": {"const": "dm"}}},
+                   "then": {"required": ["peer"]},
+                   "else": {"not": {"required": ["peer"]}}},
+                examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
+                           "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
+                           "unread": 2, "mentions": 0, "notify": "all", "role": "member",
+                           "peer": "Bob"}],
+            ),
+            "File": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS},
+                    "size": {"type": "integer", "minimum": 0},
+                    "content_type": {"type": "string"},
+                    "url": {"type": "string", "pattern": r"^/api/files/[0-9]+/",
+                            "description": "`GET` with the Bearer token."},
+                    "thumbnail_url": {"type": ["string", "null"],
+                                      "pattern": r"^/api/thumbnails/[0-9]+$",
+                                      "description": "Null unless an image."},
+                    "width": {"type": ["integer", "null"], "minimum": 1},
+                    "height": {"type": ["integer", "null"], "minimum": 1},
+                },
+                description="An uploaded file.",
+                examples=[{"id": 7, "name": "screenshot.png", "size": 48213,
+                           "content_type": "image/png", "url": "/api/files/7/screenshot.png",
+                           "thumbnail_url": "/api/thumbnails/7", "width": 1280,
+                           "height": 800}],
+            ),
+            "Message": self.sent(
+                message,
+                required=message_required,
+                description="A message as it is now (the `message` event's object).",
+                examples=[{"op": "message", "room": "general", "seq": 43, "msg_id": 1043,
+                           "from": "ann", "text": "hi all", "ts": 1732700000123,
+                           "nonce": "5f0c"}],
+            ),
+            "SearchResult": self.sent(
+                {**message, "snippet": {"type": "array", "items": self.sent(
+                    {"text": {"type": "string"}, "hit": {"type": "boolean"}})}},
+                required=[*message_required, "snippet"],
+                description="A message found, with the part of its text around the first "
+                            "match: segments of plain text, `hit` marking the words that "
+                            "matched.",
+            ),
+            "Edited": self.sent(
+                {"op": {"const": "edited"}, **entry_base,
+                 "msg_id": {"type": "integer", "minimum": 1}, "text": {"type": "string"},
+                 "from": {"type": "string"}, "ts": ms, "mentions": names},
+                required=["op", "room", "seq", "msg_id", "text", "from", "ts"]),
+            "Deleted": self.sent(
+                {"op": {"const": "deleted"}, **entry_base,
+                 "msg_id": {"type": "integer", "minimum": 1}, "by": {"type": "string"},
+                 "ts": ms}),
+            "Reaction": self.sent(
+                {"op": {"const": "reaction"}, **entry_base,
+                 "msg_id": {"type": "integer", "minimum": 1}, "emoji": {"type": "string"},
+                 "user": {"type": "string"}, "on": {"type": "boolean"}, "ts": ms}),
+            "Topic": self.sent(
+                {"op": {"const": "topic"}, **entry_base,
+                 "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
+                 "by": {"type": "string"}, "ts": ms}),
+            "RoleEntry": self.sent(
+                {"op": {"const": "role"}, **entry_base, "user": {"type": "string"},
+                 "role": _ref("Role"), "by": {"type": "string"}, "ts": ms}),
+            "Banned": self.sent(
+                {"op": {"const": "banned"}, **entry_base, "user": {"type": "string"},
+                 "by": {"type": "string"}, "ts": ms,
+                 "reason": {"type": "string", "minLength": 1,
+                            "maxLength": MAX_REASON_CHARS},
+                 "expires_at": ms},
+                required=["op", "room", "seq", "user", "by", "ts"]),
+            "Unbanned": self.sent(
+                {"op": {"const": "unbanned"}, **entry_base, "user": {"type": "string"},
+                 "by": {"type": "string"}, "ts": ms}),
+            "Kicked": self.sent(
+                {"op": {"const": "kicked"}, **entry_base, "user": {"type": "string"},
+                 "by": {"type": "string"}, "ts": ms,
+                 "reason": {"type": "string", "minLength": 1,
+                            "maxLength": MAX_REASON_CHARS}},
+                required=["op", "room", "seq", "user", "by", "ts"]),
+            "BotToken": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "name": {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_NAME},
+                    "created_at": ms,
+                    "last_used_at": {**nullable_ms, "description": "To the minute; null "
+                                     "before its first use."},
+                    "revoked_at": {**nullable_ms, "description": "Null while it works."},
+                },
+                description="A bot's API token as it is listed: never the token itself.",
+                examples=[{"id": 3, "name": "ci", "created_at": 1767225600000,
+                           "last_used_at": None, "revoked_at": None}],
+            ),
+            "Bot": self.sent(
+                {
+                    "name": {"type": "string", "description": "As registered."},
+                    "owner": {"type": ["string", "null"],
+                              "description": "Null once the owning user is gone."},
+                    "created_at": ms,
+                    "tokens": {"type": "array", "items": _ref("BotToken"),
+                               "description": "Oldest first."},
+                },
+                description="A bot account the user manages.",
+                examples=[{"name": "buildbot", "owner": "ann", "created_at": 1767225600000,
+                           "tokens": [{"id": 3, "name": "ci", "created_at": 1767225600000,
+                                       "last_used_at": None, "revoked_at": None}]}],
+            ),
+            "Hook": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "room": {"type": "string"},
+                    "bot": {"type": "string", "description": "The bot it posts as."},
+                    "creator": {"type": "string", "description": "Who made it."},
+                    "created_at": ms,
+                    "last_used_at": {**nullable_ms, "description": "Null before its first "
+                                     "post."},
+                },
+                description="An incoming webhook as it is listed: never its URL.",
+                examples=[{"id": 2, "room": "ops", "bot": "buildbot", "creator": "ann",
+                           "created_at": 1767225600000, "last_used_at": None}],
+            ),
+            "RoomWebhook": self.sent(
+                {
+                    "room": {"type": "string"},
+                    "url": {"type": "string", "description": "Where new messages are "
+                                                             "POSTed."},
+                    "secret": {"type": "string", "minLength": MIN_SECRET_CHARS,
+                               "maxLength": MAX_SECRET_CHARS,
+                               "description": "The key of `X-Chatd-Signature`: only in the "
+                                              "answer of `PUT`."},
+                    "set_by": {"type": ["string", "null"],
+                               "description": "Null once that user is gone."},
+                    "created_at": ms,
+                },
+                required=["room", "url", "set_by", "created_at"],
+                description="A room's outgoing webhook.",
+                examples=[{"room": "ops", "url": "https://ci.example.net/chatd",
+                           "set_by": "ann", "created_at": 1767225600000}],
+            ),
+            "Entry": {
+                "description": "An entry of a room's log: a message, a change to one, the "
+                               "topic, or moderation, told apart by `op`. A client ignores "
+                               "ops it does not know.",
+                "oneOf": [_ref(name) for name in
+                          ("Message", "Edited", "Deleted", "Reaction", "Topic", "RoleEntry",
+                           "Banned", "Unbanned", "Kicked")],
+                "discriminator": {"propertyName": "op", "mapping": {
+                    "message": _REF + "Message", "edited": _REF + "Edited",
+                    "deleted": _REF + "Deleted", "reaction": _REF + "Reaction",
+                    "topic": _REF + "Topic", "role": _REF + "RoleEntry",
+                    "banned": _REF + "Banned", "unbanned": _REF + "Unbanned",
+                    "kicked": _REF + "Kicked"}},
+            },
+        }
+
+    def error_responses(self) -> dict[str, Any]:
+        responses: dict[str, Any] = {}
+        for status, found in ERROR_STATUSES.items():
+            schema: Schema = {"allOf": [_ref("Error"), {"properties": {
+                "code": {"enum": list(found)} if len(found) > 1 else {"const": found[0]}}}]}
+            if status == 429:
+                schema["allOf"][1]["required"] = ["retry_after"]
+            response: dict[str, Any] = {"description": _ERROR_MEANINGS[status],
+                                        "content": _json(schema)}
+            headers = {}
+            if status == 401:
+                headers["WWW-Authenticate"] = {"required": True, "schema": {
+                    "type": "string", "const": "Bearer"}}
+            if status in (429, 503):
+                headers["Retry-After"] = {
+                    "required": True, "description": "Seconds to wait.",
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+            if status == 405:
+                headers["Allow"] = {"required": True, "schema": {"type": "string"}}
+            if status == 416:
+                headers["Content-Range"] = {"required": True, "schema": {
+                    "type": "string", "pattern": r"^bytes \*/[0-9]+$"}}
+            if headers:
+                response["headers"] = headers
+            responses[_ERROR_NAMES[status]] = response
+        return responses
+
+    # -- operations ------------------------------------------------------------------------
+
+    def op(self, summary: str, description: str, *, tag: str, ok: dict[str, Any],
+           errors: tuple[int, ...] = (), auth: str = "bearer",
+           parameters: list[dict[str, Any]] | None = None,
+           body: dict[str, Any] | None = None, body_required: bool = True,
+           op_id: str) -> dict[str, Any]:
+        """One operation. ``ok``: its success responses by status; ``errors``: the error
+        statuses it may answer besides those of every request (500 and 503, and 413 where
+        there is a body, 401 where a token is needed). ``auth``: ``"bearer"``, ``"none"``
+        or ``"link"`` (a Bearer token or a signed link)."""
+        statuses = set(errors) | {500, 503}
+        if auth in ("bearer", "link"):
+            statuses.add(401)
+        if body is not None:
+            statuses |= {400, 413}
+        operation: dict[str, Any] = {
+            "operationId": op_id, "summary": summary, "description": description,
+            "tags": [tag],
+        }
+        if auth == "bearer":
+            operation["security"] = [{"bearer": []}]
+        elif auth == "link":
+            operation["security"] = [{"bearer": []}, {"linkExpiry": [], "linkSignature": []}]
+        else:
+            operation["security"] = []
+        if parameters:
+            operation["parameters"] = parameters
+        if body is not None:
+            operation["requestBody"] = {"required": body_required, "content": body}
+        responses: dict[str, Any] = dict(ok)
+        for status in sorted(statuses):
+            responses[str(status)] = _response_ref(status)
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def paths(self) -> dict[str, Any]:
+        """Every path and method of :data:`chatd.http.routes.ROUTES`, and ``/`` for the page.
+        A route added there is described here (tests/http/test_openapi.py fails until it
+        is), with the statuses its handler can answer (the schemathesis run fails on one
+        that is not listed)."""
+        config = self.config
+        limits = config.limits
+        history_max = limits.history_max
+        rooms_default = min(100, limits.rooms_page_max)
+        no_store = {"Cache-Control": {"required": True, "description": "Never cached.",
+                                      "schema": {"type": "string", "const": "no-store"}}}
+
+        def ok(status: int, description: str, schema: Schema | None = None,
+               example: Any = None, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+            response: dict[str, Any] = {"description": description}
+            if schema is not None:
+                response["content"] = _json(schema, example)
+                response["headers"] = {**no_store, **(headers or {})}
+            elif headers:
+                response["headers"] = headers
+            return {str(status): response}
+
+        def empty(status: int, description: str) -> dict[str, Any]:
+            return ok(status, description, self.sent({}), {})
+
+        def path_param(name: str, schema: Schema, description: str,
+                       example: Any) -> dict[str, Any]:
+            return {"name": name, "in": "path", "required": True, "schema": schema,
+                    "description": description, "example": example}
+
+        def query(name: str, schema: Schema, description: str) -> dict[str, Any]:
+            return {"name": name, "in": "query", "required": False, "schema": schema,
+                    "description": description}
+
+        room_param = path_param("room", _ref("RoomOrConversation"),
+                                "A room or conversation name.", "general")
+        file_id = path_param("id", {"type": "integer", "minimum": 0,
+                                    "maximum": 10**18 - 1},
+                             "The file's id.", 1)
+        file_headers = [
+            {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+             "example": "bytes=0-99",
+             "description": "One range of bytes (`bytes=0-99`, `bytes=100-`, `bytes=-100`): "
+                            "206; several: the whole file (200); none within the file: 416. "
+                            "A header that cannot be read is ignored."},
+            {"name": "If-None-Match", "in": "header", "required": False,
+             "schema": {"type": "string"},
+             "description": "304 when it names the file's ETag (its SHA-256)."},
+            {"name": "If-Range", "in": "header", "required": False,
+             "schema": {"type": "string"},
+             "description": "`Range` applies only if this is the file's ETag."},
+        ]
+        file_answer_headers = {
+            "ETag": {"required": True, "schema": {"type": "string"}},
+            "Cache-Control": {"required": True, "schema": {"type": "string"},
+                              "description": "`private, max-age=…, immutable`: a year, or "
+                                             "until a signed link expires."},
+            "Content-Disposition": {"required": True, "schema": {"type": "string"}},
+            "Content-Security-Policy": {"required": True, "schema": {
+                "type": "string", "const": "sandbox; default-src 'none'"}},
+            "Accept-Ranges": {"required": True, "schema": {"type": "string",
+                                                           "const": "bytes"}},
+        }
+
+        def file_download(what: str, media: str, op_id: str, extra: str
+                          ) -> dict[str, Any]:
+            return self.op(
+                f"Download a {what}",
+                f"The {what}'s bytes{extra}, for a user who may read the room's history (a "
+                "public room's files for every user, a private room's and a conversation's "
+                "for their members; a file not yet attached to a message for its uploader "
+                "only), with the Bearer token, or for anyone with a signed link "
+                "(`POST /api/files/links`): with `exp` or `sig` in the query the request is "
+                "judged by them alone (403 when bad, tampered with or expired). `Range`, "
+                "`If-None-Match` and `HEAD` are answered.",
+                tag="files", auth="link", op_id=op_id,
+                parameters=[file_id, *([path_param(
+                    "name", {"type": "string"}, "The file's name, percent-encoded (not "
+                    "checked: it is there for the browser's save dialog).", "photo.png")]
+                    if what == "file" else []), *file_headers],
+                ok={
+                    "200": {"description": f"The whole {what}.", "headers":
+                            file_answer_headers,
+                            "content": {media: {"schema": {"type": "string",
+                                                           "format": "binary"}}}},
+                    "206": {"description": "The range asked for.", "headers": {
+                        **file_answer_headers,
+                        "Content-Range": {"required": True, "schema": {
+                            "type": "string", "pattern": r"^bytes [0-9]+-[0-9]+/[0-9]+$"}}},
+                        "content": {media: {"schema": {"type": "string",
+                                                       "format": "binary"}}}},
+                    "304": {"description": "Not modified (`If-None-Match`).",
+                            "headers": {"ETag": file_answer_headers["ETag"]}},
+                },
+                errors=(403, 404, 416),
+            )
+
+        subscription_example = {  # the keys of RFC 8291's example
+            "endpoint": "https://push.example.net/push/JzLQ3raZJfFBR0aqvOMsLrt54w4rJUsV",
+            "keys": {
+                "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs"
+                          "7Vd8pZGH6SRpkNtoIAiw4",
+                "auth": "BTBZMqHH6r4Tts7J_aSIgg",
+            },
+        }
+        room_object = _ref("Room")
+        record_id = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+        bot_param = path_param("name", _ref("UserName"), "The bot.", "buildbot")
+        token_name = {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_NAME,
+                      "pattern": NO_NUL, "default": DEFAULT_TOKEN_NAME,
+                      "description": "A label for people (not blank)."}
+        bot_token = {"type": "string", "pattern": "^chatdbot_[A-Za-z0-9_-]{43}$",
+                     "description": "The token, for `Authorization: Bearer` and `hello`; "
+                                    "shown this once."}
+
+        def member_param(example: str) -> dict[str, Any]:
+            return path_param("user", _ref("UserName"), "The user (any case).", example)
+
+        admin_user = path_param("name", _ref("UserName"), "The user (any case).", "zed")
+
+        def moderated(**extra: Schema) -> Schema:
+            """The answer to a moderation change: the member as registered, the entry's seq
+            and ts, ``unchanged`` when it changed nothing."""
+            return self.sent({"room": {"type": "string"}, "user": {"type": "string"},
+                              **extra, "seq": seq_schema, "ts": {"type": "integer",
+                                                                  "minimum": 0},
+                              "unchanged": {"const": True}},
+                             required=["room", "user", *extra, "seq", "ts"])
+
+        def changed_entry() -> Schema:
+            """The answer to a change (a deletion, a topic), once its entry is committed."""
+            return self.sent({"room": {"type": "string"}, "seq": seq_schema,
+                              "msg_id": {"type": "integer", "minimum": 0},
+                              "ts": {"type": "integer", "minimum": 0},
+                              "unchanged": {"const": True}},
+                             required=["room", "seq", "msg_id", "ts"])
+
+        seq_schema: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
+        reason = {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS,
+                  "pattern": NO_NUL, "description": "Why; shown to the members with the "
+                                                    "entry (\"\" or null: none)."}
+        page_limit = query("limit", {"type": "integer", "minimum": 1,
+                                     "maximum": ADMIN_PAGE_MAX},
+                           f"At most this many (default {ADMIN_PAGE}).")
+
+        def admin_op(summary: str, description: str, op_id: str, answer: Schema,
+                     errors: tuple[int, ...] = (400,), **more: Any) -> dict[str, Any]:
+            return self.op(summary, description + " For server administrators only (403 "
+                           "for anyone else).", tag="admin", op_id=op_id,
+                           ok=ok(200, summary + ".", answer),
+                           errors=tuple(sorted({403, *errors})), **more)
+
+        def posted(duplicate: bool) -> Schema:
+            return self.sent({"room": {"type": "string"}, "seq": {"type": "integer",
+                                                                   "minimum": 1},
+                              "msg_id": {"type": "integer", "minimum": 1},
+                              "ts": {"type": "integer", "minimum": 0},
+                              "duplicate": {"const": duplicate}})
+
+        def webhook(secret: bool) -> Schema:
+            schema = self.schemas()["RoomWebhook"]
+            properties = dict(schema["properties"])
+            if not secret:
+                del properties["secret"]
+            return self.sent(properties, description=schema["description"])
+
+        return {
+            "/api/register": {"post": self.op(
+                "Register an account",
+                "Creates an account; log in with `POST /api/login` afterwards. At most "
+                f"`auth.registrations_per_ip` ({config.auth.registrations_per_ip}) "
+                "registrations an hour from one address.",
+                tag="accounts", auth="none", op_id="register",
+                body=_json(self.body({
+                    "username": _ref("UserName"),
+                    "password": {"type": "string",
+                                 "minLength": config.auth.min_password_length,
+                                 "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL},
+                }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
+                ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
+                      {"user": {"id": 7, "name": "ann", "admin": False}}),
+                errors=(409, 429),
+            )},
+            "/api/login": {"post": self.op(
+                "Log in",
+                "A token for `Authorization: Bearer` and the protocol's `hello`, valid until "
+                "`expires_at` or until revoked with `POST /api/logout`. A wrong name or "
+                "password is 401; attempts are limited per address "
+                "(`auth.login_attempts_per_ip` a minute) and failures per user name "
+                "(`auth.login_failures_per_user` in 15 minutes).",
+                tag="accounts", auth="none", op_id="login",
+                body=_json(self.body({
+                    "username": {"type": "string"}, "password": {"type": "string"},
+                }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
+                ok=ok(200, "Logged in.", self.sent({
+                    "token": {"type": "string", "description": "A JWT."},
+                    "expires_at": {"type": "integer", "minimum": 0,
+                                   "description": "ms since the epoch."},
+                }), {"token": "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "expires_at": 1733304800000}),
+                errors=(401, 403, 429),
+            )},
+            "/api/logout": {"post": self.op(
+                "Log out",
+                "Revokes the token (with `everywhere`, every token of the user); the "
+                "connections that said `hello` with it get `unauthenticated` and are closed.",
+                tag="accounts", op_id="logout", body_required=False,
+                body=_json(self.body({"everywhere": {"type": "boolean"}}, []),
+                           {"everywhere": False}),
+                ok=empty(200, "Logged out."),
+            )},
+            "/api/me": {"get": self.op(
+                "Who am I",
+                "The user (with `admin`), their rooms and conversations, and their "
+                "contacts: what the protocol's `welcome` says.",
+                tag="accounts", op_id="me",
+                ok=ok(200, "The user.", self.sent({
+                    "user": _ref("User"),
+                    "rooms": {"type": "array", "items": room_object},
+                    "contacts": {"type": "array", "items": _ref("Contact")},
+                })),
+            )},
+            "/api/rooms": {
+                "get": self.op(
+                    "List rooms",
+                    "A page of the room overview, by name: the public rooms and the rooms "
+                    "and conversations of the user, as the protocol's `rooms`. The next "
+                    "page: `after` the last name (and the same `query`). An empty value is "
+                    "no value; a repeated one is 400.",
+                    tag="rooms", op_id="listRooms",
+                    parameters=[
+                        query("query", {"type": "string", "pattern": r"^[A-Za-z0-9_-]{0,64}$"},
+                              "Only rooms whose name holds it (case-insensitive)."),
+                        query("after", {"anyOf": [_ref("RoomOrConversation"),
+                                                  {"const": ""}]},
+                              "The page starts after this name."),
+                        query("limit", {"type": "integer", "minimum": 1,
+                                        "maximum": limits.rooms_page_max},
+                              f"At most this many rooms (default {rooms_default})."),
+                        query("joined", {"anyOf": [{"type": "boolean"}, {"const": ""}]},
+                              "Only the rooms and conversations the user is in."),
+                    ],
+                    ok=ok(200, "A page of rooms.", self.sent({
+                        "rooms": {"type": "array", "items": room_object},
+                        "more": {"type": "boolean"},
+                    })),
+                    errors=(400,),
+                ),
+                "post": self.op(
+                    "Create a room",
+                    "The creator is its owner and first member. At most "
+                    f"`limits.rooms_per_hour` ({limits.rooms_per_hour}) new rooms per user "
+                    "an hour.",
+                    tag="rooms", op_id="createRoom",
+                    body=_json(self.body({
+                        "room": _ref("RoomName"),
+                        "private": {"type": "boolean", "default": False},
+                        "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS,
+                                  "pattern": NO_NUL, "default": ""},
+                    }, ["room"]), {"room": "staff", "private": True, "topic": "for staff"}),
+                    ok=ok(201, "Created.", self.sent({"room": room_object})),
+                    errors=(409, 429),
+                ),
+            },
+            "/api/rooms/{room}/messages": {"get": self.op(
+                "Read a room's history",
+                "A page of the room's log, oldest first, as the protocol's `history`. Give "
+                "`before` or `after`, not both; with neither, the latest entries. Public "
+                "rooms can be read by every user; private rooms and conversations by their "
+                "members only.",
+                tag="rooms", op_id="history",
+                parameters=[
+                    room_param,
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Entries with a seq below this one."),
+                    query("after", {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+                          "Entries with a seq above this one."),
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": history_max},
+                          f"At most this many (default {limits.join_recent})."),
+                ],
+                ok=ok(200, "A page of the log.", self.sent({
+                    "room": {"type": "string"},
+                    "messages": {"type": "array", "items": _ref("Entry")},
+                    "more": {"type": "boolean"},
+                    "last_seq": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+                })),
+                errors=(400, 403, 404),
+            )},
+            "/api/search": {"get": self.op(
+                "Search messages",
+                "Messages found by their words in the rooms the user may read, newest "
+                "first, as the protocol's `search`: words (each a prefix), \"quoted "
+                "phrases\", `-word` to leave out, `from:NAME`, `in:ROOM`, `in:@NAME`, "
+                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`. The next page: `before` the last "
+                "`msg_id`. A repeated parameter is 400; an empty `room` is no room. At "
+                f"most `limits.searches_per_minute` ({limits.searches_per_minute}) "
+                "searches of a user a minute.",
+                tag="rooms", op_id="search",
+                parameters=[
+                    {**query("q", {"type": "string", "minLength": 1,
+                                   "maxLength": MAX_QUERY_CHARS, "pattern": NO_NUL},
+                             "What to look for (not blank)."), "required": True,
+                     "example": "deploy from:ann"},
+                    query("room", {"anyOf": [_ref("RoomOrConversation"), {"const": ""}]},
+                          "This room or conversation only."),
+                    query("limit", {"type": "integer", "minimum": 1,
+                                    "maximum": SEARCH_PAGE_MAX},
+                          f"At most this many (default {SEARCH_PAGE})."),
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Only messages older than this `msg_id`."),
+                ],
+                ok=ok(200, "A page of matches.", self.sent({
+                    "messages": {"type": "array", "items": _ref("SearchResult")},
+                    "more": {"type": "boolean"},
+                })),
+                errors=(400, 403, 404, 429),
+            )},
+            "/api/rooms/{room}/notify": {"put": self.op(
+                "Set a room's notification level",
+                "The user's level for a room or conversation they are in, as the "
+                "protocol's `set_notify`; their connections get the `notify` event.",
+                tag="rooms", op_id="setNotify",
+                parameters=[room_param],
+                body=_json(self.body({"notify": _ref("NotifyLevel")}, ["notify"]),
+                           {"notify": "all"}),
+                ok=ok(200, "Set.", self.sent({"room": {"type": "string"},
+                                              "notify": _ref("NotifyLevel")})),
+                errors=(403, 404),
+            )},
+            "/api/rooms/{room}/messages/{msg_id}": {"delete": self.op(
+                "Delete a message",
+                "As the protocol's `delete`: by its author, or by whoever moderates the room "
+                "(its owner, its moderators, an administrator). Answered once the `deleted` "
+                "entry is committed; a message deleted already is `unchanged`.",
+                tag="moderation", op_id="deleteMessage",
+                parameters=[room_param, path_param(
+                    "msg_id", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                    "The message's `msg_id`.", 5)],
+                ok=ok(200, "Deleted.", changed_entry()),
+                errors=(400, 403, 404, 429),
+            )},
+            "/api/rooms/{room}/topic": {"put": self.op(
+                "Set a room's topic",
+                "As the protocol's `set_topic`: by whoever moderates the room; a `topic` "
+                "entry of its log (the same topic again is `unchanged`).",
+                tag="moderation", op_id="setTopic",
+                parameters=[room_param],
+                body=_json(self.body({"topic": {"type": "string",
+                                                "maxLength": MAX_TOPIC_CHARS,
+                                                "pattern": NO_NUL}}, ["topic"]),
+                           {"topic": "release on Friday"}),
+                ok=ok(200, "Set.", changed_entry()),
+                errors=(403, 404, 429),
+            )},
+            "/api/rooms/{room}/members/{user}": {"delete": self.op(
+                "Kick a member",
+                "As the protocol's `kick`: by whoever moderates the room and outranks the "
+                "member; a `kicked` entry, then `left` to the room (the member's connections "
+                "included, on every node). Kicking a non-member is `unchanged`.",
+                tag="moderation", op_id="kick",
+                parameters=[room_param, member_param("cid")],
+                body=_json(self.body({"reason": reason}, []), {"reason": "off topic"}),
+                body_required=False,
+                ok=ok(200, "Kicked.", moderated()),
+                errors=(403, 404, 429),
+            )},
+            "/api/rooms/{room}/members/{user}/role": {"put": self.op(
+                "Set a member's role",
+                "As the protocol's `set_role`: by the room's owner or an administrator; "
+                "`owner` hands the room over (the old owner becomes a moderator).",
+                tag="moderation", op_id="setRole",
+                parameters=[room_param, member_param("bob")],
+                body=_json(self.body({"role": _ref("Role")}, ["role"]),
+                           {"role": "moderator"}),
+                ok=ok(200, "Set.", moderated(role=_ref("Role"))),
+                errors=(403, 404, 429),
+            )},
+            "/api/rooms/{room}/bans": {
+                "get": self.op(
+                    "List a room's bans",
+                    "As the protocol's `bans`: the bans in force, newest first, for whoever "
+                    "moderates the room.",
+                    tag="moderation", op_id="listBans",
+                    parameters=[room_param],
+                    ok=ok(200, "The bans.", self.sent({
+                        "room": {"type": "string"},
+                        "bans": {"type": "array", "items": _ref("Ban")}})),
+                    errors=(400, 403, 404),
+                ),
+                "post": self.op(
+                    "Ban a user",
+                    "As the protocol's `ban`: by whoever moderates the room and outranks the "
+                    "user; removes them (a `banned` entry, then `left`) and keeps them out "
+                    "(no join, invitation or reading) until `expires_at`, for `duration` "
+                    "seconds, or until unbanned.",
+                    tag="moderation", op_id="ban",
+                    parameters=[room_param],
+                    body=_json(self.body({
+                        "user": _ref("UserName"),
+                        "reason": reason,
+                        "expires_at": {"type": ["integer", "null"], "minimum": 1,
+                                       "maximum": MAX_SEQ,
+                                       "description": "ms since the epoch, in the future "
+                                                      "(null: none)."},
+                        "duration": {"type": ["integer", "null"], "minimum": 1,
+                                     "maximum": MAX_BAN_SECONDS,
+                                     "description": "Seconds; not with `expires_at` (null: "
+                                                    "none)."},
+                    }, ["user"]), {"user": "dan", "reason": "spam", "duration": 86400}),
+                    ok=ok(200, "Banned.", moderated(
+                        reason={"type": "string"},
+                        expires_at={"type": ["integer", "null"], "minimum": 0})),
+                    errors=(403, 404, 429),
+                ),
+            },
+            "/api/rooms/{room}/bans/{user}": {"delete": self.op(
+                "Lift a ban",
+                "As the protocol's `unban`; `unchanged` when the user was not banned.",
+                tag="moderation", op_id="unban",
+                parameters=[room_param, member_param("dan")],
+                ok=ok(200, "Lifted.", moderated()),
+                errors=(400, 403, 404, 429),
+            )},
+            "/api/rooms/{room}/audit": {"get": self.op(
+                "Read a room's audit log",
+                "As the protocol's `audit`: the room's moderation, newest first, for "
+                "whoever moderates it. The next page: `before` the last `id`.",
+                tag="moderation", op_id="roomAudit",
+                parameters=[
+                    room_param,
+                    query("limit", {"type": "integer", "minimum": 1,
+                                    "maximum": AUDIT_PAGE_MAX},
+                          f"At most this many (default {AUDIT_PAGE})."),
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Only entries with a lower id."),
+                ],
+                ok=ok(200, "A page of the room's audit log.", self.sent({
+                    "room": {"type": "string"},
+                    "entries": {"type": "array", "items": _ref("AuditEntry")},
+                    "more": {"type": "boolean"}})),
+                errors=(400, 403, 404),
+            )},
+            "/api/admin/users": {"get": admin_op(
+                "List users",
+                "A page of the users by name ignoring case, those whose name holds `query`; "
+                "the next page: `after` the last name.",
+                "adminUsers",
+                self.sent({"users": {"type": "array", "items": _ref("AdminUser")},
+                           "more": {"type": "boolean"}}),
+                parameters=[query("query", {"type": "string", "pattern": NO_NUL},
+                                  "A part of the name, any case."),
+                            query("after", {"type": "string", "pattern": NO_NUL},
+                                  "The page starts after this name."),
+                            page_limit],
+            )},
+            "/api/admin/users/{name}/deactivate": {"post": admin_op(
+                "Deactivate an account",
+                "Its sessions end on every node, its tokens and log-ins are refused, its "
+                "push subscriptions are forgotten; its messages stay. Not oneself (400).",
+                "deactivate", self.sent({"user": _ref("AdminUser")}),
+                errors=(400, 404), parameters=[admin_user],
+            )},
+            "/api/admin/users/{name}/reactivate": {"post": admin_op(
+                "Reactivate an account", "It can log in again.",
+                "reactivate", self.sent({"user": _ref("AdminUser")}),
+                errors=(400, 404), parameters=[admin_user],
+            )},
+            "/api/admin/users/{name}/password": {"post": admin_op(
+                "Set a new password",
+                "The one given, or a random one (then returned, once); the user's earlier "
+                "tokens stop working and their sessions end on every node.",
+                "resetPassword",
+                self.sent({"user": _ref("AdminUser"),
+                           "password": {"type": "string", "minLength": 1}},
+                          required=["user"]),
+                errors=(400, 404), parameters=[admin_user],
+                body=_json(self.body({"password": {
+                    "type": "string", "minLength": self.config.auth.min_password_length,
+                    "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL}}, []),
+                    {"password": "a new password"}),
+                body_required=False,
+            )},
+            "/api/admin/users/{name}/admin": {"post": admin_op(
+                "Make an administrator",
+                "A server administrator (`admin` true, the default) or no longer one; not "
+                "oneself (400).",
+                "setAdmin", self.sent({"user": _ref("AdminUser")}),
+                errors=(400, 404), parameters=[admin_user],
+                body=_json(self.body({"admin": {"type": "boolean", "default": True}}, []),
+                           {"admin": True}),
+                body_required=False,
+            )},
+            "/api/admin/rooms": {"get": admin_op(
+                "List rooms",
+                "A page of the rooms (not conversations) by name, with owner and member "
+                "count, those whose name holds `query`; the next page: `after` the last "
+                "name.",
+                "adminRooms",
+                self.sent({"rooms": {"type": "array", "items": _ref("AdminRoom")},
+                           "more": {"type": "boolean"}}),
+                parameters=[query("query", {"type": "string", "pattern": NO_NUL},
+                                  "A part of the name."),
+                            query("after", {"type": "string", "pattern": NO_NUL},
+                                  "The page starts after this name."),
+                            page_limit],
+            )},
+            "/api/admin/stats": {"get": admin_op(
+                "The server's figures",
+                "This node's open protocol connections, the messages it committed per second "
+                "over the last minute, and the database's size on disk.",
+                "adminStats",
+                self.sent({"connections": {"type": "integer", "minimum": 0},
+                           "messages_per_second": {"type": "number", "minimum": 0},
+                           "database_bytes": {"type": "integer", "minimum": 0},
+                           "node": {"type": "string"}}),
+                errors=(),
+            )},
+            "/api/admin/audit": {"get": admin_op(
+                "Read the audit log",
+                "Every moderation and admin action, newest first; the next page: `before` "
+                "the last `id`.",
+                "adminAudit",
+                self.sent({"entries": {"type": "array", "items": _ref("AuditEntry")},
+                           "more": {"type": "boolean"}}),
+                parameters=[page_limit,
+                            query("before", {"type": "integer", "minimum": 1,
+                                             "maximum": MAX_SEQ},
+                                  "Only entries with a lower id.")],
+            )},
+            "/api/rooms/{room}/files": {"post": self.op(
+                "Upload a file",
+                "One `multipart/form-data` part named `file`, read as it arrives; its "
+                "`filename` (made safe) and `Content-Type` are kept. Attach it to a message "
+                "with the protocol's `send` or `dm` `files`. At most `files.max_bytes` "
+                f"({config.files.max_bytes} bytes) and what is left of the user's "
+                f"`files.quota_bytes`; at most `limits.uploads_per_minute` "
+                f"({limits.uploads_per_minute}) uploads a minute.",
+                tag="files", op_id="upload",
+                parameters=[{**room_param, "description": "A room or conversation the user "
+                             "is a member of."}],
+                body={"multipart/form-data": {
+                    "schema": {"type": "object", "properties": {
+                        "file": {"type": "string", "format": "binary"}},
+                        "required": ["file"], "additionalProperties": False},
+                    "encoding": {"file": {"contentType": "*/*"}},
+                }},
+                ok=ok(201, "Stored.", self.sent({"file": _ref("File")})),
+                errors=(403, 404, 429),
+            )},
+            "/api/files/links": {"post": self.op(
+                "Sign links to files",
+                "For each of the files the user may read (the others, and unknown ids, are "
+                "left out), in the order asked, its `url` and `thumbnail_url` signed until "
+                "`expires_at`: a GET of them needs no token until then.",
+                tag="files", op_id="signLinks",
+                body=_json(self.body({"ids": {
+                    "type": "array", "maxItems": MAX_LINKS,
+                    "items": {"type": "integer", "minimum": 1}}}, ["ids"]), {"ids": [1]}),
+                ok=ok(200, "The links.", self.sent({"links": {"type": "array", "items":
+                    self.sent({
+                        "id": {"type": "integer", "minimum": 1},
+                        "url": {"type": "string"},
+                        "thumbnail_url": {"type": ["string", "null"]},
+                        "expires_at": {"type": "integer", "minimum": 0},
+                    })}})),
+            )},
+            "/api/files/{id}/{name}": {"get": file_download(
+                "file", "*/*", "downloadFile",
+                " (documents and scripts as `application/octet-stream`; "
+                "`Content-Disposition: attachment` but for PNG, JPEG, GIF and WebP)")},
+            "/api/thumbnails/{id}": {"get": file_download(
+                "thumbnail", "image/webp", "downloadThumbnail",
+                " (WebP, at most 400x400; 404 for a file without one)")},
+            "/api/push/key": {"get": self.op(
+                "The server's Web Push key",
+                "The VAPID public key, an uncompressed P-256 point in base64url: the "
+                "`applicationServerKey` to subscribe with.",
+                tag="push", auth="none", op_id="pushKey",
+                ok=ok(200, "The key.", self.sent({"public_key": {
+                    "type": "string", "pattern": "^[A-Za-z0-9_-]{87}$"}})),
+            )},
+            "/api/push/subscriptions": {
+                "post": self.op(
+                    "Subscribe to Web Push",
+                    "Keeps a browser's subscription (`PushSubscription.toJSON()`; other "
+                    "fields are ignored). The endpoint must be an `https://` URL whose host "
+                    "resolves to public addresses only. A user keeps at most 10; 10 at once, "
+                    "then one a minute.",
+                    tag="push", op_id="subscribe",
+                    body=_json(self.body({
+                        "endpoint": {"type": "string", "format": "uri",
+                                     "maxLength": MAX_ENDPOINT_CHARS},
+                        "keys": self.body({
+                            "p256dh": {"type": "string", "description": "An uncompressed "
+                                       "P-256 point (65 bytes), base64url."},
+                            "auth": {"type": "string",
+                                     "description": "16 bytes, base64url."},
+                        }, ["p256dh", "auth"]),
+                    }, ["endpoint", "keys"]), subscription_example),
+                    ok=empty(201, "Subscribed."),
+                    errors=(429,),
+                ),
+                "delete": self.op(
+                    "Unsubscribe from Web Push",
+                    "Forgets the user's subscription with this endpoint, if they have one.",
+                    tag="push", op_id="unsubscribe",
+                    body=_json(self.body({"endpoint": {"type": "string", "minLength": 1,
+                                                       "pattern": NO_NUL}}, ["endpoint"]),
+                               {"endpoint": subscription_example["endpoint"]}),
+                    ok=empty(200, "Forgotten."),
+                ),
+            },
+            "/api/bots": {
+                "get": self.op(
+                    "List the user's bots",
+                    "The bots the user owns, by name, with their tokens' metadata (never a "
+                    "token).",
+                    tag="bots", op_id="listBots",
+                    ok=ok(200, "The bots.", self.sent({"bots": {
+                        "type": "array", "items": _ref("Bot")}})),
+                ),
+                "post": self.op(
+                    "Make a bot",
+                    "A bot account owned by the user, with its first API token, shown this "
+                    "once (the server keeps its hash only). A bot cannot own bots (403). "
+                    "10 new bots at once, then 10 an hour.",
+                    tag="bots", op_id="createBot",
+                    body=_json(self.body({
+                        "name": _ref("UserName"),
+                        "token_name": token_name,
+                    }, ["name"]), {"name": "buildbot", "token_name": "ci"}),
+                    ok=ok(201, "Made.", self.sent({"bot": _ref("Bot"), "token": bot_token})),
+                    errors=(403, 409, 429),
+                ),
+            },
+            "/api/bots/{name}/tokens": {"post": self.op(
+                "Make a bot token",
+                "A new API token of a bot the user owns (or any bot, for an administrator), "
+                "shown this once. 20 new tokens at once, then 20 an hour.",
+                tag="bots", op_id="createBotToken",
+                parameters=[bot_param],
+                body=_json(self.body({"name": token_name}, []), {"name": "deploy"}),
+                body_required=False,
+                ok=ok(201, "Made.", self.sent({
+                    **self.schemas()["BotToken"]["properties"],
+                    "bot": {"type": "string"},
+                    "token": bot_token,
+                })),
+                errors=(403, 404, 429),
+            )},
+            "/api/bots/{name}/tokens/{id}": {"delete": self.op(
+                "Revoke a bot token",
+                "The token stops working at once, and the sessions it opened are closed "
+                "with `unauthenticated` on every node. Revoking one twice is no error.",
+                tag="bots", op_id="revokeBotToken",
+                parameters=[bot_param, path_param("id", record_id, "The token's id.", 1)],
+                ok=empty(200, "Revoked."),
+                errors=(400, 403, 404),
+            )},
+            "/api/rooms/{room}/hooks": {
+                "get": self.op(
+                    "List a room's incoming webhooks",
+                    "Those the user made, or all of them for the room's owner or an "
+                    "administrator, oldest first (never a URL).",
+                    tag="bots", op_id="listHooks",
+                    parameters=[room_param],
+                    ok=ok(200, "The webhooks.", self.sent({"hooks": {
+                        "type": "array", "items": _ref("Hook")}})),
+                    errors=(400, 404),
+                ),
+                "post": self.op(
+                    "Make an incoming webhook",
+                    "A URL that posts into the room as the bot (a bot the user manages; it "
+                    "is invited into the room if it is not a member), shown this once. The "
+                    "user must be a member of the room; not for a conversation. 20 new "
+                    "webhooks at once, then 20 an hour.",
+                    tag="bots", op_id="createHook",
+                    parameters=[room_param],
+                    body=_json(self.body({"bot": _ref("UserName")}, ["bot"]),
+                               {"bot": "buildbot"}),
+                    ok=ok(201, "Made.", self.sent({
+                        "hook": _ref("Hook"),
+                        "url": {"type": "string", "pattern": r"^/api/hooks/[A-Za-z0-9_-]+$",
+                                "description": "`POST` to it, with no token."},
+                    })),
+                    errors=(403, 404, 429),
+                ),
+            },
+            "/api/rooms/{room}/hooks/{id}": {"delete": self.op(
+                "Delete an incoming webhook",
+                "By its creator, the room's owner or an administrator; its URL is 404 from "
+                "now on.",
+                tag="bots", op_id="deleteHook",
+                parameters=[room_param, path_param("id", record_id, "The webhook's id.", 1)],
+                ok=empty(200, "Deleted."),
+                errors=(400, 403, 404),
+            )},
+            "/api/hooks/{secret}": {"post": self.op(
+                "Post through an incoming webhook",
+                "Posts `text` into the webhook's room as its bot, with no token: the URL is "
+                "the credential. The text is checked as a `send`'s; the answer comes once "
+                "the message is committed. A `key` posted to this webhook before stores "
+                "nothing and is answered 200 with the first message. At most "
+                f"`limits.hook_burst` ({limits.hook_burst}) posts at once, then "
+                f"`limits.hook_rate` ({limits.hook_rate}) a second, per webhook, and the "
+                "bot's own send rate. 403 when the bot is no longer a member of the room.",
+                tag="bots", auth="none", op_id="postToHook",
+                parameters=[path_param(
+                    "secret", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+                    "The secret of the webhook's URL.",
+                    "Yx3m1B0yUuFq2h8o4vV6bq0n9cJtZ5pW7eR2kLsD1aE")],
+                body=_json(self.body({
+                    "text": {"type": "string", "minLength": 1,
+                             "maxLength": limits.max_text_chars, "pattern": NO_NUL,
+                             "description": "Not blank."},
+                    "key": {"type": ["string", "null"], "minLength": 1,
+                            "maxLength": MAX_KEY_CHARS, "pattern": NO_NUL,
+                            "description": "Makes the post idempotent; null is none."},
+                }, ["text"]), {"text": "build #12 failed", "key": "build-12"}),
+                ok={**ok(201, "Posted.", posted(False)),
+                    **ok(200, "Posted before with this `key`: the first message.",
+                         posted(True))},
+                errors=(403, 404, 429),
+            )},
+            "/api/rooms/{room}/webhook": {
+                "get": self.op(
+                    "A room's outgoing webhook",
+                    "To the room's owner or an administrator, without its secret; 404 when "
+                    "the room has none.",
+                    tag="bots", op_id="getWebhook",
+                    parameters=[room_param],
+                    ok=ok(200, "The webhook.", webhook(False)),
+                    errors=(400, 403, 404),
+                ),
+                "put": self.op(
+                    "Set a room's outgoing webhook",
+                    "By the room's owner or an administrator: every new message of the room "
+                    "is POSTed to `url`, signed with `secret` (made when left out). The URL "
+                    "must be `https://` and its host resolve to public addresses only (unless "
+                    "`webhooks.allow_private_endpoints`); not for a conversation. 10 "
+                    "changes at once, then one a minute.",
+                    tag="bots", op_id="setWebhook",
+                    parameters=[room_param],
+                    body=_json(self.body({
+                        "url": {"type": "string", "format": "uri", "minLength": 1,
+                                "maxLength": MAX_URL_CHARS},
+                        "secret": {"type": ["string", "null"],
+                                   "minLength": MIN_SECRET_CHARS,
+                                   "maxLength": MAX_SECRET_CHARS,
+                                   "pattern": "^[\\x20-\\x7e]*$",
+                                   "description": "Printable ASCII; left out or null: "
+                                                  "chatd makes one."},
+                    }, ["url"]), {"url": "https://ci.example.net/chatd"}),
+                    ok=ok(200, "Set.", webhook(True)),
+                    errors=(403, 404, 429),
+                ),
+                "delete": self.op(
+                    "Remove a room's outgoing webhook",
+                    "By the room's owner or an administrator; no error when it had none.",
+                    tag="bots", op_id="deleteWebhook",
+                    parameters=[room_param],
+                    ok=empty(200, "Removed."),
+                    errors=(400, 403, 404),
+                ),
+            },
+            "/api/contacts": {
+                "get": self.op(
+                    "List contacts",
+                    "The user's contacts with their presence, sorted by name ignoring case.",
+                    tag="contacts", op_id="contacts",
+                    ok=ok(200, "The contacts.", self.sent({"contacts": {
+                        "type": "array", "items": _ref("Contact")}})),
+                ),
+                "post": self.op(
+                    "Add a contact",
+                    "From then on the user's connections get the contact's `presence` "
+                    "events. Adding a contact one has already is no error; oneself is 400.",
+                    tag="contacts", op_id="addContact",
+                    body=_json(self.body({"user": _ref("UserName")}, ["user"]),
+                               {"user": "Bob"}),
+                    ok=ok(201, "Added.", self.sent({"contact": _ref("Contact")})),
+                    errors=(404,),
+                ),
+            },
+            "/api/contacts/{user}": {"delete": self.op(
+                "Remove a contact",
+                "404 when the user is not a contact. (A name of dots, `.` or `..`, must be "
+                "percent-encoded in the path.)",
+                tag="contacts", op_id="removeContact",
+                parameters=[path_param("user", _ref("UserName"), "The contact.", "Bob")],
+                ok=empty(200, "Removed."),
+                errors=(400, 404),
+            )},
+            "/healthz": {"get": self.op(
+                "Health",
+                "Whether this node can serve: 200 when its database answers; 503 while it "
+                "stops (`draining`) or when the database does not answer.",
+                tag="daemon", auth="none", op_id="health",
+                ok={
+                    **ok(200, "Serving.", self.sent({"status": {"const": "ok"}})),
+                    "503": {"description": "Stopping, or the database does not answer.",
+                            "content": _json({"oneOf": [
+                                self.sent({"status": {"const": "draining"}}),
+                                _ref("Error")]})},
+                },
+            )},
+            "/metrics": {"get": self.op(
+                "Metrics",
+                "The daemon's figures in Prometheus's text format.",
+                tag="daemon", auth="none", op_id="metrics",
+                ok={"200": {"description": "The figures.", "content": {
+                    "text/plain": {"schema": {"type": "string"}}}}},
+            )},
+            "/ws": {"get": self.op(
+                "The protocol over WebSocket",
+                "The upgrade to a WebSocket that speaks the NDJSON protocol of "
+                "docs/protocol.md (first frame: `hello` with the token). Without a valid "
+                "upgrade, 400.",
+                tag="daemon", auth="none", op_id="websocket",
+                parameters=[
+                    {"name": "Connection", "in": "header", "required": True,
+                     "schema": {"type": "string", "const": "Upgrade"}, "example": "Upgrade"},
+                    {"name": "Upgrade", "in": "header", "required": True,
+                     "schema": {"type": "string", "const": "websocket"},
+                     "example": "websocket"},
+                    {"name": "Sec-WebSocket-Version", "in": "header", "required": True,
+                     "schema": {"type": "string", "const": "13"}, "example": "13"},
+                    {"name": "Sec-WebSocket-Key", "in": "header", "required": True,
+                     "schema": {"type": "string",
+                                "pattern": "^[A-Za-z0-9+/]{21}[AQgw]==$"},
+                     "description": "The base64 of a 16-byte nonce.",
+                     "example": "dGhlIHNhbXBsZSBub25jZQ=="},
+                ],
+                ok={"101": {"description": "Switching to the WebSocket protocol."}},
+                errors=(400,),
+            )},
+            OPENAPI_PATH: {"get": self.op(
+                "This description",
+                "The OpenAPI 3.1 description of this API, as this server is configured. "
+                "Cacheable (`ETag`, `If-None-Match`).",
+                tag="daemon", auth="none", op_id="openapi",
+                parameters=[{"name": "If-None-Match", "in": "header", "required": False,
+                             "schema": {"type": "string"}}],
+                ok={"200": {"description": "The description.",
+                            "headers": {
+                                "ETag": {"required": True, "schema": {"type": "string"}},
+                                "Cache-Control": {"required": True, "schema": {
+                                    "type": "string", "const": "public, max-age=300"}}},
+                            "content": _json({"type": "object",
+                                              "required": ["openapi", "info", "paths"]})},
+                    "304": {"description": "Not modified."}},
+            )},
+            "/": {"get": self.op(
+                "The web page",
+                "The web client. Every other path outside `/api/` is one of its files (404 "
+                "when there is none).",
+                tag="daemon", auth="none", op_id="page",
+                ok={"200": {"description": "The page.",
+                            "content": {"text/html": {"schema": {"type": "string"}}}},
+                    "304": {"description": "Not modified."}},
+            )},
+        }
+
+    def document(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "openapi": OPENAPI_VERSION,
+            "info": {
+                "title": "chatd HTTP API",
+                "version": __version__,
+                "summary": "Accounts, rooms, history, files and Web Push of a chatd server.",
+                "description": (
+                    "The HTTP front of chatd. Real-time chat itself (sending, live messages, "
+                    "presence) is the NDJSON protocol of docs/protocol.md, over TCP or the "
+                    "WebSocket at `/ws`; these routes log in and read and change what the "
+                    "protocol's requests do. Request bodies are JSON objects "
+                    "(`Content-Type: application/json`, or none; another type is 400) of at "
+                    f"most `http.max_body_bytes` ({config.http.max_body_bytes} bytes); "
+                    "unknown fields are ignored, and objects in answers may gain fields, "
+                    "which clients ignore. Answers to `/api/` are JSON and not cached, "
+                    "except files. Errors are JSON `{\"code\", \"message\"}` with a stable "
+                    "code. `HEAD` is allowed wherever `GET` is. Besides the statuses listed "
+                    "with each operation, any request may get 408 (too slow to arrive), 413 "
+                    "(a body over the limit), 431 (a head over `http.max_header_bytes`), 429 "
+                    "(more than `http.connections_per_ip` connections from one address) and "
+                    "405 (another method)."),
+                "license": {"name": "MIT", "identifier": "MIT"},
+            },
+            "tags": [
+                {"name": "accounts", "description": "Registering, logging in and out."},
+                {"name": "rooms", "description": "Rooms, their history and settings."},
+                {"name": "files", "description": "Uploads, downloads, thumbnails, signed "
+                                                 "links."},
+                {"name": "push", "description": "Web Push subscriptions."},
+                {"name": "bots", "description": "Bots, their tokens, and incoming and "
+                                                "outgoing webhooks."},
+                {"name": "moderation", "description": "Roles, bans, kicks, deletions, topics "
+                                                      "and a room's audit log."},
+                {"name": "admin", "description": "Server administration: users, rooms, "
+                                                 "figures, the audit log."},
+                {"name": "contacts", "description": "The user's contacts."},
+                {"name": "daemon", "description": "Health, metrics, the WebSocket, the page "
+                                                  "and this description."},
+            ],
+            "paths": self.paths(),
+            "components": {
+                "schemas": self.schemas(),
+                "responses": self.error_responses(),
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                               "description": "The token of `POST /api/login`."},
+                    "linkExpiry": {"type": "apiKey", "in": "query", "name": "exp",
+                                   "description": "A signed link's expiry (Unix seconds), "
+                                                  "with `sig`."},
+                    "linkSignature": {"type": "apiKey", "in": "query", "name": "sig",
+                                      "description": "A signed link's signature, with "
+                                                     "`exp`."},
+                },
+            },
+        }
+
+
+def build_document(config: Config, *, closed: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the HTTP API of a daemon running with ``config``.
+
+    Args:
+        config: the daemon's settings (limits, sizes and rates in the description).
+        closed: every object the server sends allows only the fields described (for
+            tests: a field sent but not described is then a failure).
+
+    Returns:
+        A new JSON-serialisable dict.
+    """
+    return _Builder(config, closed=closed).document()
+
+
+@functools.lru_cache(maxsize=4)
+def served_document(config: Config) -> tuple[bytes, bytes]:
+    """The document as served (compact JSON) and its quoted ETag, made once per config."""
+    body = json.dumps(build_document(config), separators=(",", ":"),
+                      ensure_ascii=False).encode()
+    etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+    return body, etag

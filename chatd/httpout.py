@@ -1,0 +1,207 @@
+"""HTTP requests chatd makes to URLs its users name: Web Push (chatd.pusher) and outgoing
+webhooks (chatd.webhooks).
+
+Theory of operation. A user chooses where chatd posts (a push subscription's endpoint, a
+room's webhook URL), so every request must keep to public addresses
+(:mod:`chatd.addresses`), including when the name resolves differently between a check and
+the connection (DNS rebinding). A :class:`Poster` is one httpcore connection pool (HTTP/1.1,
+keep-alive, on trio) whose network backend (:class:`PinnedBackend`) resolves the host itself,
+refuses it unless every address is public (``allow_private`` lifts that, for tests and closed
+networks), and connects to those very addresses and nothing else. TLS is verified against the
+URL's host name, as for any https request.
+
+One attempt (:meth:`Poster.post`) is bounded in time, reads at most a little of the answer
+(its status is what counts), and sorts failures: 429, a 5xx, a timeout or a network error is a
+:class:`Retry` (with the ``Retry-After`` asked for, if any); an address that may not be used is
+:class:`~chatd.addresses.RefusedAddress`. :func:`post_with_retries` tries again after a delay
+that doubles, or what the server asked for (up to :data:`MAX_RETRY_AFTER`), a given number of
+times. What an answer means beyond that (a 410 for a push, a 4xx for a webhook) is the
+caller's to decide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpcore
+import trio
+
+from chatd.addresses import RefusedAddress, Resolver, public_addresses
+
+__all__ = [
+    "ATTEMPT_SECONDS",
+    "MAX_ANSWER_BYTES",
+    "MAX_RETRY_AFTER",
+    "GaveUp",
+    "PinnedBackend",
+    "Poster",
+    "Retry",
+    "header",
+    "post_with_retries",
+    "retry_after",
+]
+
+#: Seconds one attempt may take, connecting included.
+ATTEMPT_SECONDS = 30.0
+#: The most bytes of an answer read (its status is what counts).
+MAX_ANSWER_BYTES = 16384
+#: The longest ``Retry-After`` followed, in seconds.
+MAX_RETRY_AFTER = 60.0
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's trio backend, connecting only to the addresses :mod:`chatd.addresses`
+    allows for the host, and to nothing else (no second lookup behind the check's back)."""
+
+    def __init__(self, allow_private: bool,
+                 getaddrinfo: Resolver = trio.socket.getaddrinfo) -> None:
+        self._inner = httpcore.TrioBackend()
+        self._allow_private = allow_private
+        self._getaddrinfo = getaddrinfo
+
+    async def connect_tcp(self, host: str, port: int,
+                          timeout: float | None = None,  # noqa: ASYNC109 (httpcore's API)
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None
+                          ) -> httpcore.AsyncNetworkStream:
+        addresses = await public_addresses(host, port, allow_private=self._allow_private,
+                                           getaddrinfo=self._getaddrinfo)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout,
+                                                     local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(self, path: str,
+                                  timeout: float | None = None,  # noqa: ASYNC109
+                                  socket_options: Iterable[Any] | None = None
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("requests go over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await trio.sleep(seconds)
+
+
+class Retry(Exception):
+    """An attempt that may succeed later; ``after``: how long the server asked to wait, if
+    it did."""
+
+    def __init__(self, why: str, after: float | None = None) -> None:
+        super().__init__(why)
+        self.after = after
+
+
+class GaveUp(Exception):
+    """Every attempt asked for a retry; the message is the last one's reason."""
+
+
+def retry_after(value: bytes | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds, or an HTTP date), if there is one."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+        return max(0.0, email.utils.parsedate_to_datetime(text).timestamp() - time.time())
+    return None
+
+
+def header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The value of header ``name`` (lower case), if present."""
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+class Poster:
+    """A pool of at most ``concurrency`` connections for POSTs to users' URLs; use it as
+    ``async with Poster(...) as poster``.
+
+    Args:
+        concurrency: connections at once (requests beyond wait for one).
+        allow_private: connect to non-public addresses too (tests, closed networks).
+        getaddrinfo: the resolver (tests answer names themselves).
+    """
+
+    def __init__(self, *, concurrency: int, allow_private: bool,
+                 getaddrinfo: Resolver = trio.socket.getaddrinfo) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            max_connections=concurrency, keepalive_expiry=60.0, retries=0,
+            network_backend=PinnedBackend(allow_private, getaddrinfo))
+
+    async def __aenter__(self) -> Poster:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        with trio.CancelScope(shield=True), trio.move_on_after(1):
+            await self._pool.aclose()
+
+    async def post(self, url: str, headers: Sequence[tuple[bytes, bytes]], body: bytes,
+                   *, seconds: float = ATTEMPT_SECONDS) -> int:
+        """One attempt: the answer's status (its body is read, up to
+        :data:`MAX_ANSWER_BYTES`, and dropped).
+
+        Raises:
+            Retry: 429, a 5xx, a timeout or a network error.
+            RefusedAddress: the host may not be connected to (or the URL is not http(s)).
+        """
+        timeouts = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+        try:
+            with trio.fail_after(seconds):
+                async with self._pool.stream("POST", url, headers=list(headers), content=body,
+                                             extensions={"timeout": timeouts}) as response:
+                    read = 0
+                    async for chunk in response.aiter_stream():
+                        read += len(chunk)
+                        if read > MAX_ANSWER_BYTES:
+                            break
+        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
+                trio.TooSlowError, OSError) as exc:
+            raise Retry(f"{type(exc).__name__}: {exc}") from None
+        except httpcore.UnsupportedProtocol as exc:  # not http(s): refused when stored
+            raise RefusedAddress(str(exc)) from None
+        status = response.status
+        if status == 429 or status >= 500:
+            raise Retry(f"HTTP {status}", retry_after(header(response.headers, b"retry-after")))
+        return status
+
+
+async def post_with_retries(attempt: Callable[[], Awaitable[int]], *, attempts: int,
+                            delay: float, on_retry: Callable[[Retry], None] | None = None
+                            ) -> int:
+    """Call ``attempt`` (one request, e.g. a :meth:`Poster.post` with fresh headers) until
+    it gives a status, at most ``attempts`` times, waiting ``delay`` seconds before the first
+    retry and twice as long before each next one, or what the server asked for (up to
+    :data:`MAX_RETRY_AFTER`).
+
+    Returns:
+        The status of the first attempt that did not ask for a retry.
+
+    Raises:
+        GaveUp: the last attempt asked for a retry too.
+        RefusedAddress: from ``attempt``, at once (trying again would not help).
+    """
+    for number in range(1, attempts + 1):
+        try:
+            return await attempt()
+        except Retry as retry:
+            if number == attempts:
+                raise GaveUp(f"{retry} (after {number} attempts)") from None
+            if on_retry is not None:
+                on_retry(retry)
+            await trio.sleep(delay if retry.after is None else min(retry.after, MAX_RETRY_AFTER))
+            delay *= 2
+    raise AssertionError("attempts must be at least 1")

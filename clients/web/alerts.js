@@ -1,0 +1,194 @@
+// What the page tells a person about new messages: a desktop notification, a sound, and the
+// unread count in the tab's title. Pure, like state.js: no DOM, no I/O, no clock (time is an
+// argument). state.js asks `alertFor` about every new `message` event and hands what it gives
+// to the controller as an `alert` effect; notifier.js shows it.
+//
+// Theory of operation
+// -------------------
+// Every membership has a notification level, kept by the server so that every device of the
+// person follows it (`set_notify`, the room objects' `notify`, the `notify` event):
+//
+//   "all"       every message by someone else
+//   "mentions"  messages that mention the person as @name; in a direct conversation every
+//               message is addressed to the person, so it counts as a mention there
+//   "none"      muted: nothing, not even a mention (the mention still shows as the room's "@"
+//               badge and in the title's count, as Slack and Mattermost do)
+//
+// A room the server has not told the level of has the default for its kind: "all" for a
+// direct conversation, "mentions" for a room.
+//
+// A message alerts when it is new to the page, after the read marker (not read on another
+// device already), by someone else, not deleted, wanted at the room's level, not older than
+// STALE_MS by its server time (a page coming back after hours replays what it missed as
+// events: the person was told by Web Push, or will see the badges), and the person is not
+// looking at its room: the tab hidden, the window not focused, or another room open. Then a desktop notification if the person turned them on and the browser
+// allows them, and a sound if the sound is on (both local settings of this browser, in
+// localStorage, per user).
+//
+// The title counts unread messages: every room's, the open room's too while the tab is hidden
+// (nobody is reading it then), except a muted room's, of which only the mentions count. A
+// "*" after the count says that some of it is a direct message or a mention.
+
+import { mentions } from "./entries.js";
+import { excerpt, filesSummary } from "./select-messages.js";
+import { sameUser } from "./store.js";
+
+/** The notification levels, as the server names them. */
+export const LEVELS = Object.freeze(["all", "mentions", "none"]);
+/** A message older than this (by its `ts`, ms) is not notified: it was missed, not new. */
+export const STALE_MS = 5 * 60_000;
+/** How much of a message's text a notification shows. */
+export const BODY_CHARS = 100;
+/** Sounds are played at most this often (ms): a burst of messages rings once. */
+export const SOUND_GAP_MS = 1500;
+const APP = "chatd";
+
+/** Whether `value` is a notification level. */
+export function isLevel(value) {
+  return LEVELS.includes(value);
+}
+
+/** The level of a room the server has not told the level of: by its kind. */
+export function defaultLevel(kind) {
+  return kind === "dm" ? "all" : "mentions";
+}
+
+/** A room's notification level. */
+export function levelOf(room) {
+  return isLevel(room.notify) ? room.notify : defaultLevel(room.kind);
+}
+
+/** The levels a person may choose for a room: a conversation has no "mentions only". */
+export function levelsFor(room) {
+  return room.kind === "dm" ? ["all", "none"] : [...LEVELS];
+}
+
+/** How a level is named in menus. */
+export function levelLabel(level) {
+  return { all: "All messages", mentions: "Mentions only", none: "Muted" }[level] || level;
+}
+
+/** What a message is to `me`: "dm" (in a direct conversation), "mention" or "message". */
+export function kindOf(room, message, me) {
+  if (room.kind === "dm") return "dm";
+  return mentions(message, me) ? "mention" : "message";
+}
+
+/** Whether a message of `kind` alerts at `level`. */
+export function wanted(level, kind) {
+  return level === "all" || (level === "mentions" && kind !== "message");
+}
+
+/** The page's alert settings: {desktop, sound, permission} (see `restoreSettings`). */
+export function defaultSettings(permission = "default") {
+  return { desktop: permission === "granted", sound: true, permission: cleanPermission(permission) };
+}
+
+/**
+ * The settings kept in localStorage ({desktop, sound}; anything else is dropped) with the
+ * browser's permission now ("default", "granted", "denied" or "unsupported"). Desktop
+ * notifications stay off until the person turns them on; a browser that already allows them
+ * (allowed in an earlier session) has them on unless the person turned them off here.
+ */
+export function restoreSettings(saved, permission) {
+  const settings = defaultSettings(permission);
+  if (saved && typeof saved === "object" && !Array.isArray(saved)) {
+    if (typeof saved.desktop === "boolean") settings.desktop = saved.desktop;
+    if (typeof saved.sound === "boolean") settings.sound = saved.sound;
+  }
+  return settings;
+}
+
+/** The settings as kept in localStorage. */
+export function saveSettings(settings) {
+  return { desktop: Boolean(settings.desktop), sound: Boolean(settings.sound) };
+}
+
+function cleanPermission(value) {
+  return ["default", "granted", "denied", "unsupported"].includes(value) ? value : "default";
+}
+
+/** Whether desktop notifications are shown now (turned on, and allowed by the browser). */
+export function desktopOn(settings) {
+  return Boolean(settings.desktop) && settings.permission === "granted";
+}
+
+/** Whether the person is looking at room `name` now. */
+export function looking(state, name) {
+  return state.visible && state.focused !== false && state.current === name;
+}
+
+/**
+ * What to tell the person about `message`, new in `room` at `now` (ms), or null:
+ * {room, msgId, seq, kind, title, body, tag, desktop, sound}. `desktop`: show a notification;
+ * `sound`: play the sound (at least one of them is true).
+ */
+export function alertFor(state, room, message, now) {
+  if (!room || !message || message.deleted || typeof message.from !== "string") return null;
+  if (sameUser(message.from, state.me) || message.seq <= room.readSeq) return null;
+  if (Number.isFinite(message.ts) && now - message.ts > STALE_MS) return null;
+  const kind = kindOf(room, message, state.me);
+  if (!wanted(levelOf(room), kind) || looking(state, room.name)) return null;
+  const settings = state.alerts || defaultSettings();
+  const desktop = desktopOn(settings);
+  const sound = Boolean(settings.sound);
+  if (!desktop && !sound) return null;
+  return {
+    room: room.name,
+    msgId: Number.isSafeInteger(message.msg_id) ? message.msg_id : null,
+    seq: message.seq,
+    kind,
+    title: room.kind === "dm" ? message.from : `${message.from} in ${roomLabel(room)}`,
+    body: bodyOf(message),
+    tag: `chatd:${room.name}`,
+    desktop,
+    sound,
+  };
+}
+
+/** A notification's text: the message as plain text, cut to BODY_CHARS, or its files. */
+export function bodyOf(message) {
+  const text = typeof message.text === "string" ? excerpt(message.text, BODY_CHARS) : "";
+  return text || filesSummary(message) || "New message";
+}
+
+/** Whether a sound may play at `now` when the last one played at `last` (ms, or null). */
+export function soundDue(last, now) {
+  return last === null || now - last >= SOUND_GAP_MS || now < last;
+}
+
+/**
+ * The title's count: {count, urgent}. `count` is the unread messages (see the top of the
+ * file); `urgent` whether some are direct messages or mention the person.
+ */
+export function titleCount(state) {
+  let count = 0;
+  let urgent = false;
+  for (const room of state.rooms.values()) {
+    if (room.name === state.current && state.visible) continue;
+    const muted = levelOf(room) === "none";
+    if (muted) {
+      if (room.kind !== "dm") count += room.mentions;
+      urgent = urgent || (room.kind !== "dm" && room.mentions > 0);
+    } else {
+      count += room.unread;
+      urgent = urgent || (room.kind === "dm" ? room.unread > 0 : room.mentions > 0);
+    }
+  }
+  return { count, urgent };
+}
+
+/** A room as the title and notifications name it: "#general", "🔒 plans", or the peer. */
+export function roomLabel(room) {
+  if (room.kind === "dm") return room.label;
+  return room.private ? `🔒 ${room.name}` : `#${room.name}`;
+}
+
+/** The tab's title: "(3) #general · chatd", "(2*) Bob · chatd", or "chatd". */
+export function titleText(state) {
+  const { count, urgent } = titleCount(state);
+  const room = state.current === null ? null : state.rooms.get(state.current);
+  const name = room ? `${roomLabel(room)} · ${APP}` : APP;
+  if (!count) return name;
+  return `(${count > 999 ? "999+" : count}${urgent ? "*" : ""}) ${name}`;
+}

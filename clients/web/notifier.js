@@ -1,0 +1,135 @@
+// The browser's side of alerts (alerts.js says what to alert): desktop notifications through
+// the Notification API, and a short chime made with WebAudio (no sound file to fetch).
+//
+// The permission is asked only from a click of the person's (`askPermission`, called by the
+// "Enable desktop notifications" button), never on load: browsers ignore or penalise prompts
+// nobody asked for. Where a page may not make notifications itself (Chrome on Android allows
+// them only through a service worker), the notification goes through the page's service worker
+// registration if there is one; its click is then the service worker's to handle.
+//
+// Browsers start an AudioContext suspended until the person has interacted with the page, so
+// the chime's context is made (or resumed) on the first key or pointer press; a chime asked
+// for before that is silent.
+
+const ICON = "icon.svg";
+const shown = new Map(); // tag -> Notification, to close a room's once it is looked at
+
+/** The browser's permission: "default", "granted", "denied", or "unsupported". */
+export function permission() {
+  if (typeof Notification === "undefined") return "unsupported";
+  return Notification.permission;
+}
+
+/**
+ * Ask the browser for the permission (only from a click of the person's). Resolves with the
+ * permission then, as `permission()` names it.
+ */
+export async function askPermission() {
+  if (typeof Notification === "undefined") return "unsupported";
+  try {
+    // Old Safari takes a callback and returns nothing; the others return a promise.
+    const answer = await new Promise((resolve) => {
+      const promise = Notification.requestPermission(resolve);
+      if (promise && typeof promise.then === "function") promise.then(resolve, () => resolve());
+    });
+    return typeof answer === "string" ? answer : permission();
+  } catch {
+    return permission();
+  }
+}
+
+/** Call `changed(permission)` when the person changes it in the browser's settings. */
+export function watchPermission(changed) {
+  if (!navigator.permissions || typeof navigator.permissions.query !== "function") return;
+  navigator.permissions.query({ name: "notifications" }).then((status) => {
+    status.addEventListener("change", () => changed(permission()));
+  }, () => {});
+}
+
+/**
+ * Show a notification for `alert` (alerts.js `alertFor`): its title and body; a click brings
+ * the page forward and calls `opened(alert)`. A later one of the same room replaces it.
+ */
+export function notify(alert, opened) {
+  if (permission() !== "granted") return;
+  const options = { body: alert.body, tag: alert.tag, renotify: true, icon: ICON,
+    data: { room: alert.room, msg_id: alert.msgId, seq: alert.seq } };
+  let notification;
+  try {
+    notification = new Notification(alert.title, options);
+  } catch {
+    // No notifications made by pages here (Chrome on Android): the service worker's.
+    if (navigator.serviceWorker) {
+      navigator.serviceWorker.getRegistration().then((registration) => {
+        if (registration) return registration.showNotification(alert.title, options);
+        return undefined;
+      }).catch(() => {});
+    }
+    return;
+  }
+  shown.set(alert.tag, notification);
+  notification.addEventListener("click", () => {
+    window.focus();
+    notification.close();
+    opened(alert);
+  });
+  notification.addEventListener("close", () => {
+    if (shown.get(alert.tag) === notification) shown.delete(alert.tag);
+  });
+}
+
+/** Close the notification of the room with this tag, if one is shown (the room is read). */
+export function dismiss(tag) {
+  const notification = shown.get(tag);
+  if (!notification) return;
+  shown.delete(tag);
+  notification.close();
+}
+
+// -- the chime -------------------------------------------------------------------------------
+
+let audio = null;
+
+function context() {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return null;
+  if (!audio) {
+    try {
+      audio = new Context();
+    } catch {
+      return null;
+    }
+  }
+  if (audio.state === "suspended") audio.resume().catch(() => {});
+  return audio;
+}
+
+/** Make (or wake) the audio context on the person's first key or pointer press. */
+export function prepareSound() {
+  const wake = () => {
+    context();
+    document.removeEventListener("pointerdown", wake, true);
+    document.removeEventListener("keydown", wake, true);
+  };
+  document.addEventListener("pointerdown", wake, true);
+  document.addEventListener("keydown", wake, true);
+}
+
+/** Two short soft notes, rising (about a quarter of a second). */
+export function chime() {
+  const ctx = context();
+  if (!ctx) return;
+  const start = ctx.currentTime + 0.01;
+  for (const [offset, frequency] of [[0, 880], [0.11, 1318.5]]) {
+    const tone = ctx.createOscillator();
+    const gain = ctx.createGain();
+    tone.type = "sine";
+    tone.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, start + offset);
+    gain.gain.exponentialRampToValueAtTime(0.12, start + offset + 0.015);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.16);
+    tone.connect(gain).connect(ctx.destination);
+    tone.start(start + offset);
+    tone.stop(start + offset + 0.18);
+  }
+}

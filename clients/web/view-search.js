@@ -1,0 +1,148 @@
+// The search panel: a search box (opened from the sidebar's "Search messages" or with "/"), a
+// short help on the query syntax, the results newest first (room, sender, time, and the
+// matched words highlighted from the result's snippet segments, as text: never markup), and
+// "More results". A result opens its room at the message. Renders from the state (search.js).
+//
+// On a wide screen the panel is a column of its own, in the place of the member list, and stays
+// open while results are opened beside it; on narrower screens it covers the conversation and
+// closes when a result is opened. Escape closes it and puts the focus back where it was.
+
+import { roomLabel } from "./alerts.js";
+import { $, formatDay, formatFull, formatTime, h } from "./dom.js";
+import { segments, statusText, SYNTAX } from "./search.js";
+
+const WIDE = matchMedia("(min-width: 1100px)");
+
+export class SearchView {
+  constructor() {
+    this.on = {};
+    this.shownSearches = -1; // the search whose results the list holds
+    this.shownCount = 0; // how many of its results are drawn
+    this.returnFocus = null;
+    $("search-open").addEventListener("click", () => this.open());
+    $("search-close").addEventListener("click", () => this.close());
+    $("search-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.on.search($("search-input").value);
+    });
+    $("search-more").addEventListener("click", () => this.on.more());
+    // On a wide screen the panel stands in the member list's place: asking for the list
+    // closes the search and shows it as it was (before view-layout.js's own listener runs).
+    $("toggle-members").addEventListener("click", (event) => {
+      if (!this.isOpen || !WIDE.matches) return;
+      event.stopImmediatePropagation();
+      this.close({ refocus: false });
+    }, true);
+    $("search-retry").addEventListener("click", () => this.on.retry());
+    $("search-panel").addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !event.defaultPrevented) {
+        event.preventDefault();
+        this.close();
+      }
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+      if ($("app").hidden || $("dialog").open || $("viewer").open || typing(event.target)) return;
+      event.preventDefault();
+      this.open();
+    });
+    const help = $("search-help-list");
+    help.replaceChildren(...SYNTAX.flatMap(([example, meaning]) => [
+      h("dt", {}, h("code", {}, example)), h("dd", {}, meaning)]));
+  }
+
+  /** Handlers: search(query), more(), retry(), openResult(result), opened(shown). */
+  bind(handlers) { this.on = handlers; }
+
+  get isOpen() {
+    return !$("search-panel").hidden;
+  }
+
+  /** Show the panel and put the focus in its box (its text selected, to type a new one). */
+  open() {
+    if (!this.isOpen) {
+      this.returnFocus = document.activeElement;
+      $("search-panel").hidden = false;
+      $("app").classList.add("searching");
+      $("search-open").setAttribute("aria-expanded", "true");
+      this.on.opened(true);
+    }
+    $("search-input").focus();
+    $("search-input").select();
+  }
+
+  /** Hide the panel; the focus goes back to where it was before (or the message box). */
+  close({ refocus = true } = {}) {
+    if (!this.isOpen) return;
+    $("search-panel").hidden = true;
+    $("app").classList.remove("searching");
+    $("search-open").setAttribute("aria-expanded", "false");
+    this.on.opened(false);
+    const back = this.returnFocus;
+    this.returnFocus = null;
+    if (!refocus) return;
+    if (back && back.isConnected && back !== document.body && !back.closest("[inert]")) {
+      back.focus();
+    } else {
+      $("composer-text").focus();
+    }
+  }
+
+  /** A result was opened: on a narrow screen the panel gives the conversation its place. */
+  resultOpened() {
+    if (!WIDE.matches) this.close({ refocus: false });
+  }
+
+  render(state) {
+    const { search } = state;
+    const list = $("search-results");
+    if (search.searches !== this.shownSearches) {
+      this.shownSearches = search.searches;
+      this.shownCount = 0;
+      list.replaceChildren();
+      $("search-scroll").scrollTop = 0;
+    }
+    for (const result of search.results.slice(this.shownCount)) {
+      list.append(this.resultItem(result, state));
+    }
+    this.shownCount = search.results.length;
+    $("search-status").textContent = statusText(search);
+    $("search-status").classList.toggle("failed", search.status === "failed");
+    const more = $("search-more");
+    more.hidden = !search.more && search.status !== "paging";
+    more.disabled = search.status === "paging";
+    more.textContent = search.status === "paging" ? "Loading…" : "More results";
+    $("search-retry").hidden = search.status !== "failed";
+  }
+
+  resultItem(result, state) {
+    const room = state.rooms.get(result.room);
+    const where = room ? roomLabel(room) : nameOf(result.room, state.me);
+    const text = h("span", { class: "result-text" }, segments(result).map((part) => (part.hit
+      ? h("mark", {}, part.text) : part.text)));
+    return h("li", {},
+      h("button", {
+        type: "button", class: "result",
+        dataset: { room: result.room, msgId: String(result.msg_id) },
+        onclick: () => this.on.openResult(result),
+      },
+      h("span", { class: "result-head" },
+        h("span", { class: "result-room" }, where),
+        h("strong", { class: "result-from" }, result.from),
+        Number.isFinite(result.ts) ? h("time", { title: formatFull(result.ts) },
+          `${formatDay(result.ts)} ${formatTime(result.ts)}`) : null),
+      text));
+  }
+}
+
+/** A room the page does not hold, by its name: "#general", or the other one of "@a:b". */
+function nameOf(name, me) {
+  if (!name.startsWith("@")) return `#${name}`;
+  const [a, b] = name.slice(1).split(":");
+  return a && me && a.toLowerCase() === me.toLowerCase() ? b || a : a;
+}
+
+function typing(target) {
+  return Boolean(target) && (target.isContentEditable
+    || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}

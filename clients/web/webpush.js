@@ -1,0 +1,198 @@
+// Web Push, the pure half: shared by the page (install.js) and the service worker (sw.js).
+// No DOM, no I/O: what a push payload shows, which window a click goes to, the address that
+// opens a room, and the conversions between a subscription and what the server stores.
+//
+// The payload the server sends (docs/protocol.md, "Web Push"): {room, seq, from, kind:
+// "dm" | "mention" | "message", text (at most 200 characters, "" for a message of files
+// only), title}. A payload that is not that still shows a notification (a push the browser
+// was told is user-visible must show one), just a plainer one.
+
+export const MESSAGE_TYPES = Object.freeze({
+  openRoom: "chatd:open-room", // worker → page: show this room ({room})
+  whichRoom: "chatd:which-room", // worker → page, on a MessagePort: which room do you show?
+});
+const KINDS = new Set(["dm", "mention", "message"]);
+const MAX_TITLE = 120;
+const MAX_BODY = 400;
+const HASH_PREFIX = "#room=";
+
+/**
+ * A base64url string (padded or not, as the server's `public_key`) as bytes, for
+ * `pushManager.subscribe`'s `applicationServerKey`. Throws TypeError on anything else.
+ */
+export function urlBase64ToUint8Array(text) {
+  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*={0,2}$/.test(text)) {
+    throw new TypeError("not base64url");
+  }
+  const bare = text.replace(/=+$/, "");
+  if (bare.length % 4 === 1) throw new TypeError("not base64url: bad length");
+  const base64 = bare.replace(/-/g, "+").replace(/_/g, "/")
+    + "=".repeat((4 - (bare.length % 4)) % 4);
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Bytes (an ArrayBuffer or a typed array) as base64url without padding. */
+export function uint8ArrayToUrlBase64(bytes) {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let binary = "";
+  for (const byte of view) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/**
+ * Whether a subscription's `options.applicationServerKey` (an ArrayBuffer, or null) is the
+ * server's key `publicKey` (base64url). A subscription made for another key (the server's
+ * data_dir was reset) cannot be pushed to by this server: it must be replaced.
+ */
+export function sameServerKey(applicationServerKey, publicKey) {
+  if (!applicationServerKey) return false;
+  try {
+    return uint8ArrayToUrlBase64(applicationServerKey)
+      === uint8ArrayToUrlBase64(urlBase64ToUint8Array(publicKey));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What `POST /api/push/subscriptions` takes, {endpoint, keys: {p256dh, auth}}, from a
+ * subscription's `toJSON()`; null when something is missing.
+ */
+export function subscriptionBody(json) {
+  const keys = json && json.keys;
+  if (!json || typeof json.endpoint !== "string" || !json.endpoint || !keys
+    || typeof keys.p256dh !== "string" || !keys.p256dh
+    || typeof keys.auth !== "string" || !keys.auth) {
+    return null;
+  }
+  return { endpoint: json.endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } };
+}
+
+/**
+ * Whether `body` (a subscriptionBody) must be posted for `user`, given the record of the last
+ * one posted from this browser (`saved`: {user, endpoint, p256dh, auth} or null): when the
+ * subscription or the user changed since.
+ */
+export function needsPost(saved, user, body) {
+  if (!body) return false;
+  return !saved || typeof saved !== "object" || typeof saved.user !== "string"
+    || saved.user.toLowerCase() !== String(user).toLowerCase()
+    || saved.endpoint !== body.endpoint || saved.p256dh !== body.keys.p256dh
+    || saved.auth !== body.keys.auth;
+}
+
+/**
+ * The endpoint posted before for `user` that `body` replaces (the browser renewed its
+ * subscription, or it was made again for a new server key), to delete on the server; null
+ * when there is none.
+ */
+export function replacedEndpoint(saved, user, body) {
+  if (!body || !saved || typeof saved !== "object" || typeof saved.user !== "string"
+    || typeof saved.endpoint !== "string" || !saved.endpoint) {
+    return null;
+  }
+  if (saved.user.toLowerCase() !== String(user).toLowerCase()) return null;
+  return saved.endpoint !== body.endpoint ? saved.endpoint : null;
+}
+
+/** The record needsPost compares against, for `body` posted for `user`. */
+export function postedRecord(user, body) {
+  return { user, endpoint: body.endpoint, p256dh: body.keys.p256dh, auth: body.keys.auth };
+}
+
+/**
+ * A push's data (text) as {room, seq, from, kind, text, title}: `room` null when there is no
+ * usable room, `seq` null unless a positive integer, `kind` "message" unless one of the three.
+ */
+export function parsePushPayload(text) {
+  let data = null;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    data = null;
+  }
+  if (!data || typeof data !== "object" || Array.isArray(data)) data = {};
+  const str = (value) => (typeof value === "string" ? value : "");
+  return {
+    room: typeof data.room === "string" && data.room ? data.room : null,
+    seq: Number.isSafeInteger(data.seq) && data.seq > 0 ? data.seq : null,
+    from: str(data.from),
+    kind: KINDS.has(data.kind) ? data.kind : "message",
+    text: str(data.text),
+    title: str(data.title),
+  };
+}
+
+function clip(text, max) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * The notification a payload (from parsePushPayload) shows: {title, options} for
+ * `registration.showNotification`. One tag per room ("chatd:NAME", the tag of the page's own
+ * notifications too), so a room's notifications replace each other instead of piling up; a
+ * DM or a mention rings again (`renotify`), another message of a room set to "all" replaces
+ * the last one quietly. Icons are resolved against `scope`.
+ */
+export function notificationFor(payload, scope) {
+  const { room, from, kind } = payload;
+  let title = payload.title;
+  if (!title) {
+    if (!room) title = "chatd";
+    else if (kind === "dm") title = from || "Direct message";
+    else title = from ? `${from} in #${room}` : `#${room}`;
+  }
+  let body = payload.text;
+  if (!body) body = room ? "Sent files" : "New activity";
+  const options = {
+    body: clip(body, MAX_BODY),
+    tag: room ? `chatd:${room}` : "chatd",
+    renotify: Boolean(room) && (kind === "dm" || kind === "mention"),
+    icon: new URL("icons/icon-192.png", scope).href,
+    badge: new URL("icons/badge-96.png", scope).href,
+    data: { room, seq: payload.seq },
+  };
+  return { title: clip(title, MAX_TITLE), options };
+}
+
+/** The address that opens `room` in a new window (the page reads it with roomFromHash). */
+export function roomUrl(scope, room) {
+  return new URL(room ? `./${roomHash(room)}` : "./", scope).href;
+}
+
+/** The fragment that names `room`: "#room=" and the name, URL-encoded. */
+export function roomHash(room) {
+  return `${HASH_PREFIX}${encodeURIComponent(room)}`;
+}
+
+/** The room a fragment names ("#room=NAME"), or null. */
+export function roomFromHash(hash) {
+  if (typeof hash !== "string" || !hash.startsWith(HASH_PREFIX)) return null;
+  try {
+    const room = decodeURIComponent(hash.slice(HASH_PREFIX.length));
+    return room || null;
+  } catch {
+    return null; // a malformed escape
+  }
+}
+
+/**
+ * The window a notification click goes to, from `clients.matchAll({type: "window"})` (most
+ * recently focused first): the focused one, else a visible one, else the most recent one;
+ * null when there is none (then a new window opens at roomUrl).
+ */
+export function clientToFocus(windows) {
+  const list = [...(windows || [])];
+  return list.find((client) => client.focused)
+    || list.find((client) => client.visibilityState === "visible")
+    || list[0]
+    || null;
+}
+
+/** The windows that a person may be looking at: those whose page is visible. */
+export function visibleClients(windows) {
+  return [...(windows || [])].filter((client) => client.visibilityState === "visible");
+}

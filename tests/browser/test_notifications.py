@@ -1,0 +1,455 @@
+"""Notifications in the page, in a real Chromium against the real daemon: the permission asked
+only from a click, a desktop notification and a sound for a direct message in a hidden tab (and
+a click on it opening the conversation at the message), the unread count in the title, and a
+room's notification level (all, mentions, muted) set from its header or the sidebar, followed
+live by another page of the same person.
+
+How notifications are observed: headless Chromium shows none, and a permission prompt would
+wait for a person. So an init script (run before the page's own scripts in every document of
+the context) stands in for the browser's part:
+
+- ``FAKE_NOTIFICATIONS`` replaces ``window.Notification`` with a recorder: its permission starts
+  as the test says, ``requestPermission`` counts its calls (a prompt) and answers "granted" as a
+  person clicking Allow would, and every ``new Notification(title, options)`` is kept with its
+  options. The count of notifications made and of permission requests is mirrored on
+  ``<html data-notified data-asked>``, so that the test waits for them with ``expect`` (the
+  page's CSP forbids the string form of ``wait_for_function``). A click is a ``click`` event
+  dispatched on the recorded notification, as the browser does when the person clicks it.
+- ``RECORD_NOTIFICATIONS`` keeps the real ``Notification`` (the context is granted the
+  permission, as Playwright can) and only records what is made, to check the page's options
+  are ones the real constructor takes.
+- ``HIDDEN_TAB`` makes ``document.visibilityState``/``hidden`` say what the test sets
+  (``window.chatdTestHide(true)``) and fires ``visibilitychange``, as switching tabs does.
+- The chime is counted by wrapping ``OscillatorNode.prototype.start`` (``data-tones``).
+
+The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
+tests/artifacts/ (docs/screenshots/desktop-notification-settings.png,
+desktop-room-notify-menu.png and desktop-room-muted.png are copies of them).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
+
+from tests.browser.conftest import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    Daemon,
+    LineClient,
+    http_json,
+    needs_chromium,
+    register_and_login,
+)
+from tests.browser.test_page_defects import axe_serious
+from tests.browser.test_web import Session, log_in, register, shot
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+# Counters mirrored on <html>, for expect() to wait on.
+COUNTERS = """
+  const chatdTest = window.chatdTest = { made: [], asked: 0, tones: 0 };
+  const mirror = () => {
+    const root = document.documentElement;
+    if (!root) return;
+    root.dataset.notified = String(chatdTest.made.length);
+    root.dataset.asked = String(chatdTest.asked);
+    root.dataset.tones = String(chatdTest.tones);
+  };
+  chatdTest.mirror = mirror;
+  document.addEventListener("DOMContentLoaded", mirror);
+  const start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (...args) {
+    chatdTest.tones += 1;
+    mirror();
+    return start.apply(this, args);
+  };
+"""
+
+FAKE_NOTIFICATIONS = """(() => {
+/*COUNTERS*/
+  let permission = "/*PERMISSION*/";
+  class RecordedNotification extends EventTarget {
+    static get permission() { return permission; }
+    static requestPermission(callback) {
+      chatdTest.asked += 1;
+      permission = "granted";
+      mirror();
+      if (callback) callback(permission);
+      return Promise.resolve(permission);
+    }
+    constructor(title, options = {}) {
+      super();
+      this.title = title;
+      this.body = options.body;
+      this.tag = options.tag;
+      this.data = options.data;
+      this.closed = false;
+      chatdTest.made.push(this);
+      mirror();
+    }
+    close() { this.closed = true; }
+  }
+  window.Notification = RecordedNotification;
+})();"""
+
+RECORD_NOTIFICATIONS = """(() => {
+/*COUNTERS*/
+  const Real = window.Notification;
+  class RecordedNotification extends Real {
+    constructor(title, options = {}) {
+      super(title, options);
+      this.chatdError = false;
+      this.addEventListener("error", () => { this.chatdError = true; });
+      chatdTest.made.push(this);
+      mirror();
+    }
+  }
+  RecordedNotification.requestPermission = (...args) => {
+    chatdTest.asked += 1;
+    mirror();
+    return Real.requestPermission(...args);
+  };
+  window.Notification = RecordedNotification;
+})();""".replace("/*COUNTERS*/", COUNTERS)
+
+HIDDEN_TAB = """(() => {
+  let hidden = false;
+  Object.defineProperty(Document.prototype, "visibilityState",
+    { configurable: true, get() { return hidden ? "hidden" : "visible"; } });
+  Object.defineProperty(Document.prototype, "hidden",
+    { configurable: true, get() { return hidden; } });
+  window.chatdTestHide = (value) => {
+    hidden = value;
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+})();"""
+
+
+def fake(permission: str) -> str:
+    return FAKE_NOTIFICATIONS.replace("/*COUNTERS*/", COUNTERS).replace(
+        "/*PERMISSION*/", permission)
+
+
+def person(sessions: list[Session], browser: Browser, script: str,
+           viewport: ViewportSize = DESKTOP, **options: Any) -> Session:
+    """A browser context whose documents run `script` (and the hidden-tab switch) first."""
+    session = Session(browser, viewport, **options)
+    session.context.add_init_script(script)
+    session.context.add_init_script(HIDDEN_TAB)
+    sessions.append(session)
+    return session
+
+
+def hide(page: Page, hidden: bool = True) -> None:
+    page.evaluate("(hidden) => window.chatdTestHide(hidden)", hidden)
+
+
+def made(page: Page) -> list[dict[str, Any]]:
+    """The notifications the page made: title, body, tag, data."""
+    result: list[dict[str, Any]] = page.evaluate("""() => window.chatdTest.made.map(n => ({
+      title: n.title, body: n.body, tag: n.tag, data: n.data,
+      error: Boolean(n.chatdError) }))""")
+    return result
+
+
+def expect_count(page: Page, name: str, value: int) -> None:
+    expect(page.locator("html")).to_have_attribute(f"data-{name}", str(value))
+
+
+def create_room(page: Page, name: str) -> None:
+    page.get_by_role("button", name="Create a room").click()
+    page.locator("#new-room-name").fill(name)
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.locator("#conv-title")).to_have_text(f"# {name}")
+
+
+def room_button(page: Page, room: str) -> Locator:
+    return page.locator(f'#sidebar li[data-room="{room}"] button.side-item')
+
+
+def settings(page: Page) -> Locator:
+    """Open the notification settings (the bell of the sidebar): the panel."""
+    page.get_by_role("button", name="Notification settings").click()
+    panel = page.get_by_role("dialog", name="Notifications")
+    expect(panel).to_be_visible()
+    return panel
+
+
+# -- the permission -----------------------------------------------------------------------------
+
+
+def test_permission_is_asked_only_from_a_click(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Loading the page, logging in and reloading ask nothing; "Enable desktop notifications"
+    asks once, and turns them on; they can be turned off and the sound too, kept across a
+    reload."""
+    ann = person(sessions, browser, fake("default"))
+    page = ann.page
+    register(page, daemon.url, "ann")
+    create_room(page, "general")
+    page.reload()
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    expect_count(page, "asked", 0)
+
+    panel = settings(page)
+    expect_count(page, "asked", 0)  # opening the settings is no reason to ask
+    enable = panel.get_by_role("button", name="Enable desktop notifications")
+    expect(enable).to_be_focused()
+    assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-notification-settings")
+    enable.click()
+    expect_count(page, "asked", 1)
+    desktop = panel.get_by_role("checkbox", name="Desktop notifications")
+    expect(desktop).to_be_checked()
+    expect(desktop).to_be_focused()
+    sound = panel.get_by_role("checkbox", name="Play a sound")
+    expect(sound).to_be_checked()
+    sound.uncheck()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(page.get_by_role("button", name="Notification settings")).to_be_focused()
+
+    page.reload()
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    panel = settings(page)
+    # The stand-in's permission starts as "default" again on a reload: the button is back,
+    # nothing was asked, and the sound stayed off (localStorage).
+    expect(panel.get_by_role("button", name="Enable desktop notifications")).to_be_visible()
+    expect(panel.get_by_role("checkbox", name="Play a sound")).not_to_be_checked()
+    expect_count(page, "asked", 0)
+    assert ann.errors == []
+
+
+def test_a_blocked_permission_says_where_to_allow_it(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    ann = person(sessions, browser, fake("denied"))
+    page = ann.page
+    register(page, daemon.url, "ann")
+    panel = settings(page)
+    expect(panel).to_contain_text("blocked for this site")
+    expect(panel.get_by_role("button", name="Enable desktop notifications")).to_have_count(0)
+    expect_count(page, "asked", 0)
+
+
+# -- a direct message in a hidden tab ----------------------------------------------------------
+
+
+def test_a_dm_in_a_hidden_tab_notifies_sounds_and_counts_in_the_title(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Ann's tab is hidden: Bob's DM makes a notification (sender and text) and a sound, and
+    the title counts it (and the open room's new messages); a plain room message does not
+    notify, a mention does; her own messages never do. A click on the notification brings up
+    the conversation at the message."""
+    ann = person(sessions, browser, RECORD_NOTIFICATIONS, permissions=["notifications"])
+    page = ann.page
+    register(page, daemon.url, "ann")
+    expect(page).to_have_title("chatd")
+    create_room(page, "general")
+    expect(page).to_have_title("#general · chatd")
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    bob.request("join", room="general")
+    expect(page.locator("#message-list li.notice")).to_have_text(["Bob joined"])
+    page.locator("#composer-text").click()  # a first press: the page may play sounds now
+
+    # Looking at the room: nothing for a message there, even a mention.
+    bob.request("send", room="general", text="@ann are you there?", nonce="b0")
+    expect(page.locator("#message-list li.msg[data-seq]")).to_have_count(1)
+    expect(page).to_have_title("#general · chatd")
+
+    hide(page)
+    long = "Lunch at noon? " + "We could try the new place on the corner. " * 5
+    dm = bob.request("dm", to="ann", text=long, nonce="b1")
+    expect_count(page, "notified", 1)
+    [note] = made(page)
+    assert note["title"] == "Bob"
+    assert note["body"].startswith("Lunch at noon? We could") and note["body"].endswith("…")
+    assert len(note["body"]) == 100
+    assert note["tag"] == "chatd:@ann:bob" and not note["error"]
+    assert note["data"] == {"room": "@ann:bob", "msg_id": dm["msg_id"], "seq": dm["seq"]}
+    expect_count(page, "tones", 2)  # the chime: two notes
+    expect(page).to_have_title("(1*) #general · chatd")
+
+    # The open room counts while hidden; a plain message there does not notify (its level is
+    # "mentions only"), a mention does.
+    bob.request("send", room="general", text="anyone?", nonce="b2")
+    expect(page).to_have_title("(2*) #general · chatd")
+    bob.request("send", room="general", text="@ann the deploy is done", nonce="b3")
+    expect_count(page, "notified", 2)
+    assert made(page)[1]["title"] == "Bob in #general"
+    assert made(page)[1]["body"] == "@ann the deploy is done"
+    expect(page).to_have_title("(3*) #general · chatd")
+
+    # Ann's own message from elsewhere: nothing.
+    me = LineClient(daemon.tcp_port, register_and_login_again(daemon, "ann"))
+    me.request("send", room="general", text="from my phone", nonce="a1")
+    expect(page.locator("#message-list li.msg[data-seq]")).to_have_count(4)
+    expect_count(page, "notified", 2)
+    me.close()
+
+    # A click on the DM's notification: the tab is shown and the conversation opens at it.
+    page.evaluate("() => window.chatdTest.made[0].dispatchEvent(new Event('click'))")
+    hide(page, False)
+    expect(page.locator("#conv-title")).to_have_text("Bob")
+    landed = page.locator(f'#message-list li.msg[data-msg-id="{dm["msg_id"]}"]')
+    expect(landed).to_be_focused()
+    expect(landed).to_have_class(re.compile(r"\bflash\b"))
+    # What is on screen is read once the tab is visible: the DM; #general's two unread stay.
+    expect(page).to_have_title("(2*) Bob · chatd")
+    shot(page, artifacts, "desktop-notification-opened")
+    bob.close()
+    assert ann.errors == []
+
+
+def register_and_login_again(daemon: Daemon, name: str) -> str:
+    """A new token for an account that exists."""
+    status, body = http_json(daemon.url, "POST", "/api/login",
+                             {"username": name, "password": PASSWORD})
+    assert status == 200, body
+    token = body["token"]
+    assert isinstance(token, str)
+    return token
+
+
+def test_the_sound_can_be_turned_off_and_a_visible_other_room_still_alerts(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """The tab visible, another room open: a DM alerts (notification and chime); with the
+    sound off, only the notification."""
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    register(page, daemon.url, "ann")
+    create_room(page, "general")
+    page.locator("#composer-text").click()
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    bob.request("dm", to="ann", text="one", nonce="b1")
+    expect_count(page, "notified", 1)
+    expect_count(page, "tones", 2)
+    panel = settings(page)
+    panel.get_by_role("checkbox", name="Play a sound").uncheck()
+    page.keyboard.press("Escape")
+    bob.request("dm", to="ann", text="two", nonce="b2")
+    expect_count(page, "notified", 2)
+    expect(room_button(page, "@ann:bob").locator(".badge")).to_have_text("2")
+    expect_count(page, "tones", 2)
+    # Desktop notifications off: nothing at all (the sound is off too).
+    panel = settings(page)
+    panel.get_by_role("checkbox", name="Desktop notifications").uncheck()
+    page.keyboard.press("Escape")
+    bob.request("dm", to="ann", text="three", nonce="b3")
+    expect(room_button(page, "@ann:bob").locator(".badge")).to_have_text("3")
+    expect_count(page, "notified", 2)
+    bob.close()
+    assert ann.errors == []
+
+
+# -- a room's level ------------------------------------------------------------------------------
+
+
+def level_menu(page: Page) -> Locator:
+    return page.get_by_role("menu", name=re.compile("^Notifications for "))
+
+
+def test_a_room_muted_on_one_page_is_muted_on_the_other_at_once(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Ann sets #general to all messages from its header; her second page follows at once.
+    She mutes it from the sidebar's menu (right click): both pages show it muted, a mention
+    there no longer notifies, and its messages leave the title's count (its mentions stay)."""
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    register(page, daemon.url, "ann")
+    create_room(page, "general")
+    create_room(page, "random")
+    other = ann.context.new_page()
+    other.goto(daemon.url)
+    expect(other.locator("#me-status")).to_have_attribute("data-phase", "online")
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    bob.request("join", room="general")
+
+    # From the header: all messages.
+    room_button(page, "general").click()
+    bell = page.locator("#room-notify")
+    expect(bell).to_have_accessible_name("Notifications for #general: Mentions only")
+    bell.click()
+    menu = level_menu(page)
+    expect(menu.get_by_role("menuitemradio", name="Mentions only")).to_be_focused()
+    expect(menu.get_by_role("menuitemradio", name="Mentions only")).to_have_attribute(
+        "aria-checked", "true")
+    shot(page, artifacts, "desktop-room-notify-menu")
+    menu.get_by_role("menuitemradio", name="All messages").click()
+    expect(bell).to_have_accessible_name("Notifications for #general: All messages")
+    expect(bell).to_be_focused()
+    room_button(other, "general").click()
+    expect(other.locator("#room-notify")).to_have_accessible_name(
+        "Notifications for #general: All messages")
+
+    # Now every message of #general notifies (Ann is in #random; her second page, looking at
+    # #general, reads it).
+    room_button(page, "random").click()
+    bob.request("send", room="general", text="plain words", nonce="b1")
+    expect_count(page, "notified", 1)
+
+    # From the sidebar: muted.
+    room_button(page, "general").click(button="right")
+    menu = level_menu(page)
+    menu.get_by_role("menuitemradio", name="Muted").click()
+    expect(room_button(page, "general")).to_have_class(re.compile(r"\bmuted\b"))
+    expect(room_button(page, "general")).to_be_focused()  # drawn anew, the focus kept
+    expect(room_button(other, "general")).to_have_class(re.compile(r"\bmuted\b"))
+    expect(other.locator("#room-notify")).to_have_accessible_name(
+        "Notifications for #general: Muted")
+
+    # The keyboard reaches the same menu (Shift+F10 on the room), and Escape closes it.
+    room_button(page, "random").press("Shift+F10")
+    expect(level_menu(page)).to_have_accessible_name("Notifications for #random")
+    expect(level_menu(page).get_by_role("menuitemradio", name="Mentions only")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(level_menu(page)).to_have_count(0)
+    expect(room_button(page, "random")).to_be_focused()
+
+    hide(page)
+    hide(other)  # else the second page, looking at #general, would read what comes
+    bob.request("send", room="general", text="@ann still there?", nonce="b2")
+    bob.request("send", room="general", text="more words", nonce="b3")
+    expect(room_button(page, "general")).to_have_accessible_name(
+        re.compile(r"muted, 2 unread, 1 mentioning you$"))
+    expect(page).to_have_title("(1*) #random · chatd")  # only the mention counts
+    assert made(page) and len(made(page)) == 1, made(page)
+    expect_count(page, "notified", 1)
+    shot(page, artifacts, "desktop-room-muted")
+    bob.close()
+    assert ann.errors == []
+
+
+def test_a_phone_reaches_the_settings_and_a_rooms_level(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """On a phone, a room's bell is in its header and the settings in the drawer; both fit."""
+    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    setup.request("create_room", room="general", topic="")
+    setup.close()
+    ann = person(sessions, browser, fake("default"), PHONE)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    page.locator("#room-notify").click()
+    level_menu(page).get_by_role("menuitemradio", name="Muted").click()
+    expect(page.locator("#room-notify")).to_have_accessible_name(
+        "Notifications for #general: Muted")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    page.get_by_role("button", name="Show rooms and people").click()
+    panel = settings(page)
+    box = panel.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    shot(page, artifacts, "phone-notification-settings")
+    assert ann.errors == []

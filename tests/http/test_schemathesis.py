@@ -1,0 +1,387 @@
+"""schemathesis against a real daemon: every operation of the OpenAPI description
+(:mod:`chatd.http.openapi`), with requests generated from it, answered without a 5xx and as
+described, and the daemon still healthy afterwards.
+
+The daemon is ``python -m chatd serve`` on 127.0.0.1 (free ports) against a fresh database of
+the session's PostgreSQL, started once for the module. A scene is set first, so that the
+description's examples name things that exist: users ``ann`` (a server administrator,
+whose token the Bearer operations send), ``bob`` and ``cid`` (members of ``general``), ``dan``
+and ``zed`` (for the moderation and admin examples), the public room ``general`` with
+messages, an edit, a reaction, a deletion, a topic, a message that the search example finds,
+a message the deletion example deletes (msg_id 3), and an image (file 1, with a thumbnail),
+and the conversation ``@ann:bob``.
+
+The answers are checked against the document built with ``closed=True``: an object with a
+field the description does not list fails. Checks: no 5xx, the status, content type,
+headers and body as described, the server refusing what the description says is invalid
+(``negative_data_rejection``), and a described operation refusing a request without its
+token (``ignored_auth``). ``positive_data_acceptance`` is left out: some rules cannot be put
+in a JSON Schema (a conversation's two names must be in order, ``@ann:bob`` not
+``@bob:ann``), so a request the schema allows may rightly be refused.
+
+Deterministic: a fixed seed, derandomized generation, no example database, a bounded number of
+examples per operation, and a fresh database; the daemon is only reached on 127.0.0.1 (no
+push endpoint or host name is ever resolved: see :func:`_local_endpoint`). About 30 s on
+2 cores busy with other work (marked ``api_fuzz``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.result import Ok
+
+from chatd.config import Config
+from chatd.http.openapi import build_document
+from tests.conftest import _execute, _with_database
+from tests.images import encode, picture
+
+pytestmark = pytest.mark.api_fuzz
+
+PASSWORD = "correct horse"  # the description's example: its log-in succeeds
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+#: The daemon's settings besides the defaults: as environment variables for it, and as a
+#: Config for the description (which states some of them).
+SETTINGS: dict[str, dict[str, Any]] = {
+    # Subscriptions are stored for endpoints on 127.0.0.1 (see _local_endpoint).
+    "push": {"allow_private_endpoints": True},
+    # Each POST /api/logout logs in first, for a token of its own to revoke.
+    "auth": {"login_attempts_per_ip": 100000},
+    # Outgoing webhooks are set to 127.0.0.1 (see _local_url).
+    "webhooks": {"allow_private_endpoints": True},
+}
+CONFIG = Config().replace(**SETTINGS)
+
+#: The secret of the description's example of POST /api/hooks/{secret}: posts with it go to
+#: the scene's webhook instead.
+EXAMPLE_HOOK_SECRET = build_document(CONFIG)["paths"]["/api/hooks/{secret}"]["post"][
+    "parameters"][0]["example"]
+#: Examples per operation in the fuzzing phase (the examples and coverage phases add theirs).
+MAX_EXAMPLES = 60
+SEED = 20261205
+
+SCHEMA = schemathesis.openapi.from_dict(
+    build_document(CONFIG, closed=True),
+    config=SchemathesisConfig.from_dict({
+        "seed": SEED,
+        "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],
+        # Unknown query parameters are ignored, as unknown fields are: not invalid.
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True,
+                       "database": "none", "allow-extra-parameters": False},
+        "phases": {"stateful": {"enabled": False}},
+        # Each log-in hashes a password (argon2, about 50 ms of a core): fewer there.
+        "operations": [{"include-path-regex": "^/api/(login|logout|register)$",
+                        "generation": {"max-examples": 20}}],
+        "checks": {
+            "positive_data_acceptance": {"enabled": False},
+            # 101: /ws switched to a WebSocket, which is no server error.
+            "not_a_server_error": {"expected-statuses": ["101", "2xx", "3xx", "4xx"]},
+        },
+    }),
+)
+
+
+def _environment(settings: dict[str, dict[str, Any]]) -> dict[str, str]:
+    env = {}
+    for section, values in settings.items():
+        for key, value in values.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            env[f"CHATD_{section.upper()}_{key.upper()}"] = text
+    return env
+
+
+@dataclass
+class Api:
+    """The daemon under test, and what the scene made."""
+
+    url: str
+    tcp_port: int
+    token: str
+    hook_secret: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _wait_ready(ready: socket.socket, proc: subprocess.Popen[bytes]) -> tuple[int, int]:
+    """The daemon's (http, tcp) ports once it says READY=1; fails if it exits first."""
+    exited = os.pidfd_open(proc.pid)
+    try:
+        while True:
+            readable, _, _ = select.select([ready.fileno(), exited], [], [], START_TIMEOUT)
+            assert readable, f"chatd neither got ready nor exited in {START_TIMEOUT} s"
+            assert exited not in readable, f"chatd exited with {proc.wait()}"
+            lines = ready.recv(4096).decode().splitlines()
+            fields = dict(line.split("=", 1) for line in lines if "=" in line)
+            if fields.get("READY") == "1":
+                found = re.search(r"http port (\d+), tcp port (\d+)", fields.get("STATUS", ""))
+                assert found, fields
+                return int(found[1]), int(found[2])
+    finally:
+        os.close(exited)
+
+
+def _call(url: str, method: str, path: str, body: Any = None, token: str | None = None,
+          **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.request(method, url + path, json=body, headers=headers, timeout=30,
+                            **kwargs)
+
+
+def _login(url: str, name: str) -> str:
+    answer = _call(url, "POST", "/api/login", {"username": name, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["token"]
+    assert isinstance(token, str)
+    return token
+
+
+class _Line:
+    """A blocking NDJSON client on the TCP port, for the requests HTTP does not offer."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buffer = b""
+        self.next_id = 0
+        assert self.request("hello", token=token)["op"] == "welcome"
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        self.next_id += 1
+        self.sock.sendall(json.dumps({"op": op, "id": self.next_id, **fields}).encode()
+                          + b"\n")
+        while True:
+            while b"\n" not in self.buffer:
+                chunk = self.sock.recv(65536)
+                assert chunk, "the server closed the connection"
+                self.buffer += chunk
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            frame: dict[str, Any] = json.loads(line)
+            if frame.get("id") == self.next_id:
+                assert frame["op"] != "error", frame
+                return frame
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
+    """The users, rooms, messages, changes, file, bot and webhooks the description's
+    examples name; ann's token and the secret of an incoming webhook to post to."""
+    for name in ("ann", "bob", "cid", "dan", "zed"):
+        answer = _call(url, "POST", "/api/register", {"username": name, "password": PASSWORD})
+        assert answer.status_code == 201, answer.text
+    token = _login(url, "ann")
+    answer = _call(url, "POST", "/api/rooms", {"room": "general"}, token)
+    assert answer.status_code == 201, answer.text
+    for name in ("bob", "cid"):  # the members the role and kick examples name
+        member = _Line(tcp_port, _login(url, name))
+        try:
+            member.request("join", room="general")
+        finally:
+            member.close()
+    line = _Line(tcp_port, token)
+    try:
+        # The examples' file, attached to a message of the conversation @ann:bob: an
+        # administrator moderates rooms, not conversations, so that DELETE
+        # /api/rooms/{room}/messages/{msg_id} with generated ids never deletes it.
+        line.request("dm", to="bob", text="lunch?", nonce="n4")
+        image = encode(picture(64, 48), "PNG")
+        answer = requests.post(url + "/api/rooms/@ann:bob/files", timeout=30,
+                               headers={"Authorization": f"Bearer {token}"},
+                               files={"file": ("photo.png", image, "image/png")})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["file"]["id"] == 1  # the examples' file
+        line.request("dm", to="bob", text="the photo", nonce="n0", files=[1])
+        first = line.request("send", room="general", text="hi @bob", nonce="n1")
+        second = line.request("send", room="general", text="to delete", nonce="n2",
+                              reply_to=first["msg_id"])
+        line.request("edit", room="general", msg_id=first["msg_id"], text="hi all")
+        line.request("react", room="general", msg_id=first["msg_id"], emoji="👍")
+        line.request("delete", room="general", msg_id=second["msg_id"])
+        third = line.request("send", room="general", text="re", nonce="n3",
+                             reply_to=second["msg_id"])
+        assert third["msg_id"] == 5  # the example of DELETE .../messages/{msg_id}
+        line.request("send", room="general", text="the deployment is done", nonce="n5")
+        line.request("set_topic", room="general", topic="release on Friday")
+        line.request("add_contact", user="bob")
+    finally:
+        line.close()
+    # The bot buildbot (token 1), the incoming webhook 1 (which the example of
+    # DELETE /api/rooms/{room}/hooks/{id} deletes) and 2 (which the posts go to), and an
+    # outgoing webhook of general (to a port on 127.0.0.1 where nothing listens).
+    answer = _call(url, "POST", "/api/bots", {"name": "buildbot"}, token)
+    assert answer.status_code == 201, answer.text
+    secrets = []
+    for _ in range(2):
+        answer = _call(url, "POST", "/api/rooms/general/hooks", {"bot": "buildbot"}, token)
+        assert answer.status_code == 201, answer.text
+        secrets.append(answer.json()["url"].rsplit("/", 1)[1])
+    answer = _call(url, "PUT", "/api/rooms/general/webhook",
+                   {"url": _local_url({"url": "https://ci.example.net/chatd"})["url"]}, token)
+    assert answer.status_code == 200, answer.text
+    return token, secrets[1]
+
+
+@pytest.fixture(scope="module")
+def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A ``chatd serve`` on a fresh database, with the scene set; stopped after the module
+    (it must still be healthy, and stop cleanly on SIGTERM)."""
+    workdir = tmp_path_factory.mktemp("schemathesis")
+    database = f"chatd_test_{uuid.uuid4().hex[:12]}"
+    _execute(pg_server, f'CREATE DATABASE "{database}"')
+    log_path = workdir / "daemon.log"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CHATD_") and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    env.update(_environment(SETTINGS))
+    env.update({
+        "CHATD_SERVER_DATA_DIR": str(workdir / "data"),
+        "CHATD_DATABASE_DSN": _with_database(pg_server, database),
+        "CHATD_HTTP_PORT": "0", "CHATD_TCP_PORT": "0",
+    })
+    proc: subprocess.Popen[bytes] | None = None
+    # Open while the daemon runs: it tells it when it stops, too.
+    ready = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    try:
+        name = f"chatd-test-{uuid.uuid4().hex}"
+        ready.bind("\0" + name)
+        env["NOTIFY_SOCKET"] = "@" + name
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "chatd", "serve"], cwd=workdir,
+                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        http_port, tcp_port = _wait_ready(ready, proc)
+        url = f"http://127.0.0.1:{http_port}"
+        token, hook_secret = _set_scene(url, tcp_port)
+        # ann is a server administrator, made so as an operator does: the admin examples.
+        made = subprocess.run([sys.executable, "-m", "chatd", "user", "admin", "ann"],
+                              cwd=workdir, env=env, capture_output=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        yield Api(url, tcp_port, token, hook_secret, proc, log_path)
+        assert proc.poll() is None, f"chatd exited:\n{log_path.read_text()}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(STOP_TIMEOUT) == 0, log_path.read_text()
+    finally:
+        ready.close()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        print(f"--- chatd log ---\n{log_path.read_text(errors='replace')[-20000:]}")
+        _execute(pg_server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _local_url(body: Any, field: str = "url") -> Any:
+    """A body whose URL ``field`` (a push subscription's endpoint, an outgoing webhook's
+    url) has its host name replaced by 127.0.0.1 (and the port by one where nothing
+    listens), so that the daemon never resolves a name nor reaches past this machine. Only
+    a valid URL (the description's example) gets that far; an IP address is kept."""
+    if not isinstance(body, dict) or not isinstance(body.get(field), str):
+        return body
+    try:
+        parts = urllib.parse.urlsplit(body[field])
+        host = parts.hostname
+    except ValueError:
+        return body
+    if not host or re.fullmatch(r"[0-9.]+|.*:.*", host):
+        return body
+    netloc = f"127.0.0.1:{_CLOSED_PORT}"
+    return {**body, field: urllib.parse.urlunsplit(parts._replace(netloc=netloc))}
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+_CLOSED_PORT = _closed_port()
+
+
+@SCHEMA.parametrize()
+def test_api(case: schemathesis.Case[Any], api: Api) -> None:
+    """Every operation answers generated requests without a 5xx, with the status, headers
+    and body its description gives, and refuses what the description calls invalid."""
+    token = api.token
+    path = case.operation.path
+    if path == "/api/logout":
+        token = _login(api.url, "bob")  # a token of its own to revoke (everywhere: bob's)
+    if path == "/api/push/subscriptions":
+        case.body = _local_url(case.body, "endpoint")
+    if path == "/api/rooms/{room}/webhook":
+        case.body = _local_url(case.body)
+    if path == "/api/hooks/{secret}" and case.path_parameters is not None \
+            and case.path_parameters.get("secret") == EXAMPLE_HOOK_SECRET:
+        case.path_parameters["secret"] = api.hook_secret  # the example posts for real
+    # No session: each call has a connection of its own, closed after it (/ws may switch
+    # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
+    response = case.call_and_validate(base_url=api.url, timeout=30,
+                                      headers={"Authorization": f"Bearer {token}"})
+    ANSWERED.setdefault(case.operation.label, set()).add(response.status_code)
+
+
+#: The statuses each operation answered in test_api (by its label, "GET /api/me").
+ANSWERED: dict[str, set[int]] = {}
+
+
+def test_every_operation_succeeded(api: Api) -> None:
+    """Every operation answered a success at least once in test_api (its description's
+    example, at least), so its success was checked against the description too."""
+    labels = {result.ok().label for result in SCHEMA.get_all_operations()
+              if isinstance(result, Ok)}
+    assert set(ANSWERED) == labels
+    for label, statuses in sorted(ANSWERED.items()):
+        print(f"{label}: {sorted(statuses)}")
+    failed = {label: sorted(statuses) for label, statuses in ANSWERED.items()
+              if not any(status < 400 for status in statuses)}
+    assert not failed, failed
+
+
+def test_served_description(api: Api) -> None:
+    """``GET /api/openapi.json`` serves the description of the daemon's settings, without a
+    token; it is cacheable, and answered 304 when unchanged."""
+    answer = requests.get(api.url + "/api/openapi.json", timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert "public" in answer.headers["cache-control"]
+    assert answer.json() == build_document(CONFIG)
+    again = requests.get(api.url + "/api/openapi.json", timeout=30,
+                         headers={"If-None-Match": answer.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+def test_daemon_still_healthy(api: Api) -> None:
+    """After the generated requests (this module's tests run in order), the daemon answers
+    /healthz, its token still works, and its log holds no traceback."""
+    answer = requests.get(api.url + "/healthz", timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"status": "ok"}
+    assert _call(api.url, "GET", "/api/me", token=api.token).status_code == 200
+    assert api.proc.poll() is None
+    assert "Traceback" not in api.log(), api.log()
+    metrics = requests.get(api.url + "/metrics", timeout=30).text
+    answered = {m[0]: float(m[1]) for m in re.findall(
+        r'^chatd_http_requests_total\{status="(\d+)"\} (\S+)$', metrics, re.MULTILINE)}
+    print(f"answers by status: {answered}")
+    assert sum(answered.values()) > 1000  # the run did send requests
