@@ -131,6 +131,19 @@ async def test_ambiguous_framing_is_refused_and_closes(daemon: Server,
     assert b'"rooms"' not in raw
 
 
+async def test_a_refused_head_request_is_answered_without_a_body(
+        daemon: Server, caplog: pytest.LogCaptureFixture) -> None:
+    """A HEAD request refused before it is routed (here for its framing) gets the refusal's
+    head and no body, as every answer to HEAD (RFC 9110 §9.3.2); the server logs no error.
+    (Found by test_fuzz_the_http_port: the JSON body of the refusal was written after a HEAD,
+    which h11 rightly refuses, and the connection failed without an answer.)"""
+    raw = await exchange(daemon.http_port, b"HEAD /api/rooms HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert statuses(raw) == [400], raw
+    assert raw.endswith(b"\r\n\r\n"), raw  # the head alone
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 CONTENT_LENGTHS = [b"Content-Length: 0", b"Content-Length: 2", b"Content-Length: 5",
                    b"Content-Length: 2, 2", b"Content-Length: 2,5", b"Content-Length: +2",
                    b"Content-Length:\t2 "]
@@ -420,6 +433,43 @@ async def test_upgrade_with_a_bad_key_is_refused(daemon: Server, key: bytes) -> 
             raw = await stream.receive_some(65536)
     assert statuses(raw) == [400], raw
     assert json.loads(raw.partition(b"\r\n\r\n")[2])["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("head", [
+    upgrade(NONCE).replace(b"Connection: Upgrade\r\n", b""),
+    upgrade(NONCE).replace(b"Connection: Upgrade", b"Connection: keep-alive"),
+    upgrade(NONCE).replace(b"Upgrade: websocket", b"Upgrade: websocket, h2c"),
+    upgrade(NONCE).replace(b"HTTP/1.1\r\nHost: x\r\n", b"HTTP/1.0\r\n"),
+    upgrade(NONCE).replace(b"Host: x", b"Host: \xff\xfe"),
+], ids=["no Connection", "Connection: keep-alive", "two upgrades", "no Host", "Host not IDNA"])
+async def test_upgrade_that_the_websocket_library_refuses_is_a_json_400(
+        daemon: Server, head: bytes) -> None:
+    """An upgrade without ``Connection: Upgrade``, with an ``Upgrade`` other than
+    ``websocket`` alone, or without a readable ``Host`` (RFC 6455 §4.2.1) is answered 400
+    with the API's JSON error, as every refusal is, not a bare 400 from the WebSocket
+    library, or no answer at all for a Host that is not IDNA (found by schemathesis:
+    requests sends ``Connection: keep-alive``; the Host case by reading wsproto)."""
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream("127.0.0.1", daemon.http_port)
+        async with stream:
+            await stream.send_all(head)
+            raw = b""
+            while not re.search(rb"\r\ncontent-length: *(\d+)\r\n(?:.*\r\n)*?\r\n", raw,
+                                re.IGNORECASE):
+                chunk = await stream.receive_some(65536)
+                assert chunk, raw
+                raw += chunk
+            head_part, _, body = raw.partition(b"\r\n\r\n")
+            found = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head_part)
+            assert found is not None, raw
+            length = int(found[1])
+            while len(body) < length:
+                chunk = await stream.receive_some(65536)
+                assert chunk, raw
+                body += chunk
+    assert statuses(head_part + b"\r\n\r\n") == [400], raw
+    assert b"\r\ncontent-type: application/json" in head_part.lower(), raw
+    assert json.loads(body)["code"] == "bad_request"
 
 
 async def test_upgrade_with_a_good_key_is_accepted(daemon: Server) -> None:
