@@ -223,7 +223,8 @@ async def test_the_permission_matrix(daemon: Server, nursery: trio.Nursery, data
 async def test_a_ban_removes_the_user_at_once(daemon: Server, nursery: trio.Nursery) -> None:
     """The banned member's connections (TCP and WebSocket) get the ``banned`` entry and then
     ``left`` by the moderator, and nothing of the room after the answer; they cannot join,
-    read or be invited back; the bans list shows the ban; unbanning lets them join."""
+    read (history, who, search) or be invited back; the bans list shows the ban; unbanning
+    lets them join."""
     ann = await Client.tcp(daemon.tcp_port)
     await ann.hello(await register_and_login(daemon.http_port, "ann"))
     token = await register_and_login(daemon.http_port, "bob")
@@ -248,6 +249,8 @@ async def test_a_ban_removes_the_user_at_once(daemon: Server, nursery: trio.Nurs
     assert (await bob_tcp.request("join", room="team"))["code"] == "forbidden"
     assert (await bob_tcp.request("history", room="team"))["code"] == "forbidden"
     assert (await bob_tcp.request("who", room="team"))["code"] == "forbidden"
+    assert (await bob_tcp.request("search", query="after", room="team"))["code"] == "forbidden"
+    assert (await bob_tcp.request("search", query="in:team ban"))["code"] == "forbidden"
     assert (await ann.request("invite", room="team", user="bob"))["code"] == "forbidden"
     status, _ = await http(daemon.http_port, "GET", "/api/rooms/team/messages", token=token)
     assert status == 403
