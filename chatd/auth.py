@@ -260,8 +260,10 @@ class Auth:
         _check_text(password)
         return password
 
-    async def register(self, name: str, password: str, *, address: str | None = None) -> User:
-        """Create an account.
+    async def register(self, name: str, password: str, *, address: str | None = None,
+                       admin: bool = False) -> User:
+        """Create an account (a server administrator with ``admin``: the operator's
+        ``chatd user add --admin``).
 
         Registrations are limited per client ``address`` (``auth.registrations_per_ip`` an
         hour, all at once at most); the operator's ``chatd user add`` gives none.
@@ -280,16 +282,19 @@ class Auth:
                 raise ChatError(codes.RATE_LIMITED, "too many registrations; try again later",
                                 retry_after=wait)
         password_hash = await self._hash(password)
-        return await self.storage.create_user(name, password_hash)
+        return await self.storage.create_user(name, password_hash, admin=admin)
 
-    async def change_password(self, name: str, password: str) -> User:
-        """Set a new password; every token issued before stops working.
+    async def change_password(self, name: str, password: str, *,
+                              actor_id: int | None = None) -> User:
+        """Set a new password; every token issued before stops working. ``actor_id``: the
+        administrator who did it (None: the command line), for the audit log.
 
         Raises:
             ChatError: ``bad_request`` for a password out of bounds; ``not_found``.
         """
         password_hash = await self._hash(self._check_password(password))
-        return await self.storage.set_password(_user_name(name), password_hash)
+        return await self.storage.set_password(_user_name(name), password_hash,
+                                               actor_id=actor_id)
 
     async def login(self, name: str, password: str, *, address: str | None = None
                     ) -> tuple[str, int]:
@@ -302,11 +307,15 @@ class Auth:
         past either limit the answer is ``rate_limited`` with ``retry_after`` (seconds), and
         no password is checked.
 
+        A deactivated account is refused with ``deactivated``, but only once its password
+        was checked: the answer tells nobody else that the account exists.
+
         Returns:
             ``(token, expires_at)``, ``expires_at`` in ms since the epoch.
 
         Raises:
-            ChatError: ``unauthenticated``, "wrong user name or password"; ``rate_limited``.
+            ChatError: ``unauthenticated``, "wrong user name or password"; ``rate_limited``;
+                ``deactivated``.
         """
         now = trio.current_time()
         user_key = name.lower() if isinstance(name, str) else ""
@@ -339,6 +348,9 @@ class Auth:
             raise wrong
         if not await self._verify(credentials.password_hash, password):
             raise wrong
+        if credentials.user.deactivated:
+            raise ChatError(codes.DEACTIVATED,
+                            "this account is deactivated; ask an administrator")
         return self.issue_token(credentials.user)
 
     async def _dummy(self) -> str:

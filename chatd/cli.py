@@ -1,5 +1,6 @@
-"""The ``chatd`` command: ``serve``, ``migrate``, ``user add|passwd|list``, ``token``,
-``bot add|token|list|revoke``, ``backup``, ``restore``, ``client``, ``version``, ``help``.
+"""The ``chatd`` command: ``serve``, ``migrate``,
+``user add|passwd|list|admin|deactivate|reactivate``, ``token``, ``bot add|token|list|revoke``,
+``backup``, ``restore``, ``client``, ``version``, ``help``.
 
 Every subcommand reads the same configuration (``--config FILE``, before or after the
 subcommand; default ``./chatd.toml`` or the built-in defaults) with ``CHATD_<SECTION>_<KEY>``
@@ -187,12 +188,32 @@ def _unsigned_auth(storage: Storage, config: Config) -> Auth:
     return Auth(storage, config, secrets.token_bytes(32))
 
 
-async def _user_add(config: Config, name: str, password: str) -> None:
+async def _user_add(config: Config, name: str, password: str, admin: bool = False) -> None:
     from chatd.storage import open_storage
 
     async with open_storage(config) as storage:
-        user = await _unsigned_auth(storage, config).register(name, password)
-        print(f"created user {user.name} (id {user.id})")
+        user = await _unsigned_auth(storage, config).register(name, password, admin=admin)
+        what = "server administrator" if user.admin else "user"
+        print(f"created {what} {user.name} (id {user.id})")
+
+
+async def _user_admin(config: Config, name: str, revoke: bool) -> None:
+    from chatd.storage import open_storage
+
+    async with open_storage(config) as storage:
+        user = await storage.set_admin(name, not revoke)
+        print(f"{user.name} is {'a' if user.admin else 'no longer a'} server administrator")
+
+
+async def _user_deactivate(config: Config, name: str, deactivated: bool) -> None:
+    """Deactivate or reactivate an account; the daemons end its sessions (the revocation
+    reaches every node through the database)."""
+    from chatd.storage import open_storage
+
+    async with open_storage(config) as storage:
+        user = await storage.set_deactivated(name, deactivated)
+        print(f"{user.name} is deactivated: their sessions end, they cannot log in"
+              if deactivated else f"{user.name} is active again")
 
 
 async def _user_passwd(config: Config, name: str, password: str) -> None:
@@ -210,8 +231,10 @@ async def _user_list(config: Config) -> None:
         users = await storage.list_users()
         for user in users:
             created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(user.created_at / 1000))
-            print(f"{user.id:>6}  {user.name:<32}  created {created} UTC"
-                  + ("  (bot)" if user.bot else ""))
+            flags = "".join((" admin" if user.admin else "",
+                             " deactivated" if user.deactivated else "",
+                             "  (bot)" if user.bot else ""))
+            print(f"{user.id:>6}  {user.name:<32}  created {created} UTC{flags}")
         if not users:
             print("chatd: no users yet (chatd user add NAME)", file=sys.stderr)
 
@@ -376,7 +399,21 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
         sub.add_argument("--password-stdin", action="store_true",
                          help="read the password from the first line of standard input (the "
                               "default when standard input is not a terminal)")
+        if name == "add":
+            sub.add_argument("--admin", action="store_true",
+                             help="make them a server administrator")
     command(("user", "list"), user_commands, "list the users")
+    admin = command(("user", "admin"), user_commands,
+                    "make a user a server administrator (may moderate every room and use "
+                    "the admin API)")
+    admin.add_argument("name")
+    admin.add_argument("--revoke", action="store_true",
+                       help="make them no longer a server administrator")
+    for name, summary in (("deactivate", "deactivate an account: its sessions end on every "
+                                         "node, it cannot log in, its messages stay"),
+                          ("reactivate", "let a deactivated account log in again")):
+        sub = command(("user", name), user_commands, summary)
+        sub.add_argument("name")
     token = command(("token",), commands, "print a token for USER (for scripts)")
     token.add_argument("user")
     bot = command(("bot",), commands, "manage bot accounts and their API tokens")
@@ -465,10 +502,15 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             trio.run(_migrate, config)
         elif args.command == "user" and args.user_command == "list":
             trio.run(_user_list, config)
+        elif args.command == "user" and args.user_command == "admin":
+            trio.run(_user_admin, config, args.name, args.revoke)
+        elif args.command == "user" and args.user_command in ("deactivate", "reactivate"):
+            trio.run(_user_deactivate, config, args.name, args.user_command == "deactivate")
+        elif args.command == "user" and args.user_command == "add":
+            trio.run(_user_add, config, args.name, _read_password(args.password_stdin),
+                     args.admin)
         elif args.command == "user":
-            password = _read_password(args.password_stdin)
-            action = _user_add if args.user_command == "add" else _user_passwd
-            trio.run(action, config, args.name, password)
+            trio.run(_user_passwd, config, args.name, _read_password(args.password_stdin))
         elif args.command == "token":
             trio.run(_token, config, args.user)
         elif args.command == "bot":

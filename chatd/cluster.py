@@ -22,8 +22,12 @@ kick on this node after another node's join, whose notice arrives late): so a ``
 notice is checked against storage, with the registry's epoch read before, exactly as a local
 ``join`` is, and a ``left`` notice is followed by the same check as a local ``kick`` (a join
 here may have come after the removal it tells of; chatd.rooms, "Membership").
+A removal by a moderator (a kick, a ban) names them (migration 0014), so that ``left`` says
+``by`` here as it does on the node that made it; the entry of the log (``kicked``,
+``banned``) comes first, with the commit's notice.
 Revocations too (migration 0004): when a token is revoked anywhere (a log-out on another node,
-a new password set with ``chatd user passwd``), the sessions it opened on this node end.
+a new password set with ``chatd user passwd``, a deactivated account), the sessions it opened
+on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
 connections here as a ``notify`` event.
 
@@ -116,8 +120,8 @@ class Relay:
         room's messages reach the user's connections on this node too."""
         announce = None
         if not is_dm_room(notice.room):
-            event = (MemberJoined if notice.joined else MemberLeft)(room=notice.room,
-                                                                    user=notice.user)
+            event = (MemberJoined(room=notice.room, user=notice.user) if notice.joined
+                     else MemberLeft(room=notice.room, user=notice.user, by=notice.by))
             announce = frame(event)
         still_member = functools.partial(self._storage.is_member, notice.room, notice.user)
         try:

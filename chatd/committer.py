@@ -91,6 +91,28 @@ class Committer:
         """Queue a send, or raise ``trio.WouldBlock`` if the queue is full."""
         self._send.send_nowait(job)
 
+    async def commit(self, entry: NewEntry) -> Appended:
+        """Store ``entry`` with the next batch and return its outcome once it is published:
+        for an operation that acts after the commit (a kick, then the registry) and for the
+        HTTP front, which answers after it. Cancelled while it waits, the entry may still
+        be stored (as a send whose connection dropped).
+
+        Raises:
+            ChatError: the entry was refused (or the database was unavailable).
+        """
+        done = trio.Event()
+        outcomes: list[Outcome] = []
+
+        def finished(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            done.set()
+
+        await self.submit(SendJob(entry, finished))
+        await done.wait()
+        if isinstance(outcomes[0], ChatError):
+            raise outcomes[0]
+        return outcomes[0]
+
     def busy_for(self) -> float:
         """Seconds since the committer last found no send waiting for it (0 while it waits
         for one): for how long sends have been queueing up behind commits, i.e. the send
@@ -168,6 +190,7 @@ class Committer:
                 except Exception:
                     log.exception("handing committed messages on failed")
         self._metrics.messages_stored.inc(len(fresh) - changes)
+        self._metrics.recent_messages.add(len(fresh) - changes, time.monotonic())
         self._metrics.changes_stored.inc(changes)
         now = time.monotonic()
         for job, outcome in zip(batch, outcomes, strict=True):

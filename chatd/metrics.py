@@ -14,10 +14,41 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from chatd.storage import StorageStatistics
 
-__all__ = ["UPLOAD_RESULTS", "Metrics"]
+__all__ = ["UPLOAD_RESULTS", "Metrics", "RecentRate"]
 
 #: The values of ``chatd_file_uploads_total``'s ``result`` label.
 UPLOAD_RESULTS = ("stored", "too_large", "bad_request", "refused", "failed")
+
+
+class RecentRate:
+    """How many things happened per second over the last ``window`` seconds: one count per
+    whole second, the oldest dropped as time moves on (bounded memory: ``window`` slots).
+    Given the time explicitly (tests drive it without a clock); not thread-safe, used from
+    the trio thread only."""
+
+    def __init__(self, window: int = 60) -> None:
+        self.window = window
+        self._counts: dict[int, int] = {}
+        self._latest = 0  # the latest second seen: nothing a window before it is kept
+
+    def add(self, n: int, now: float) -> None:
+        second = int(now)
+        self._latest = max(self._latest, second)
+        if second <= self._latest - self.window:
+            return  # out of every window still to be asked about
+        self._counts[second] = self._counts.get(second, 0) + n
+        if len(self._counts) > self.window:
+            self._forget()
+
+    def per_second(self, now: float) -> float:
+        """The mean rate over the ``window`` seconds up to ``now``."""
+        self._latest = max(self._latest, int(now))
+        self._forget()
+        return sum(self._counts.values()) / self.window
+
+    def _forget(self) -> None:
+        for old in [s for s in self._counts if s <= self._latest - self.window]:
+            del self._counts[old]
 
 
 class Metrics:
@@ -25,6 +56,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        #: Messages this node committed, for the admin API's figure of the last minute.
+        self.recent_messages = RecentRate(60)
         self.connections = Gauge(
             "chatd_connections", "Open protocol connections.", ["transport"],
             registry=self.registry,

@@ -8,17 +8,22 @@ from typing import Any
 
 from chatd.protocol import (
     Entry,
+    MemberBanned,
+    MemberKicked,
+    MemberUnbanned,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
     ReactionChanged,
+    RoleChanged,
     TopicChanged,
     default_notify,
 )
-from chatd.storage import FileInfo, Message, Room, User
+from chatd.storage import AdminRoom, AuditEntry, Ban, FileInfo, Member, Message, Room, User
 
-__all__ = ["file_object", "file_url", "message_event", "message_object", "room_object",
-           "thumbnail_url", "user_object"]
+__all__ = ["admin_room_object", "admin_user_object", "audit_object", "ban_object",
+           "file_object", "file_url", "member_object", "message_event", "message_object",
+           "room_object", "thumbnail_url", "user_object"]
 
 
 def file_url(info: FileInfo) -> str:
@@ -57,6 +62,19 @@ def message_event(message: Message) -> Entry:
         return ReactionChanged(room=message.room, seq=message.seq, msg_id=message.msg_id,
                                emoji=message.emoji, user=message.sender, on=message.on,
                                ts=message.ts)
+    if message.kind == "role":
+        return RoleChanged(room=message.room, seq=message.seq, user=message.target,
+                           role=message.text, by=message.sender, ts=message.ts)
+    if message.kind == "banned":
+        return MemberBanned(room=message.room, seq=message.seq, user=message.target,
+                            by=message.sender, ts=message.ts, reason=message.text or None,
+                            expires_at=message.expires_at)
+    if message.kind == "unbanned":
+        return MemberUnbanned(room=message.room, seq=message.seq, user=message.target,
+                              by=message.sender, ts=message.ts)
+    if message.kind == "kicked":
+        return MemberKicked(room=message.room, seq=message.seq, user=message.target,
+                            by=message.sender, ts=message.ts, reason=message.text or None)
     return MessagePosted(
         room=message.room, seq=message.seq, msg_id=message.msg_id, sender=message.sender,
         text=message.text, ts=message.ts, nonce=message.nonce, rev=message.rev or None,
@@ -73,14 +91,15 @@ def message_object(message: Message) -> dict[str, Any]:
 
 def room_object(room: Room) -> dict[str, Any]:
     """A room as clients see it in ``welcome``, ``rooms``, ``create_room`` and /api/rooms.
-    ``member``, ``read_seq``, ``unread``, ``mentions`` and ``notify`` are the asking user's
-    (``notify``: the level they set, else the default of the kind); ``peer`` is there for a
-    1:1 conversation (kind ``dm``)."""
+    ``member``, ``read_seq``, ``unread``, ``mentions``, ``notify`` and ``role`` are the
+    asking user's (``notify``: the level they set, else the default of the kind; ``role``:
+    null when not a member); ``peer`` is there for a 1:1 conversation (kind ``dm``)."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
         "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
         "read_seq": room.read_seq, "unread": room.unread, "mentions": room.mentions,
         "notify": room.notify or default_notify(room.kind),
+        "role": room.role or ("member" if room.member else None),
     }
     if room.peer is not None:
         obj["peer"] = room.peer
@@ -88,4 +107,39 @@ def room_object(room: Room) -> dict[str, Any]:
 
 
 def user_object(user: User) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name}
+    """A user as they see themselves (``welcome``, /api/me): with ``admin``."""
+    return {"id": user.id, "name": user.name, "admin": user.admin}
+
+
+def member_object(member: Member, status: str) -> dict[str, Any]:
+    """A member as ``who`` lists them: ``deactivated`` only when their account is."""
+    obj: dict[str, Any] = {"user": member.name, "status": status, "role": member.role}
+    if member.deactivated:
+        obj["deactivated"] = True
+    return obj
+
+
+def ban_object(ban: Ban) -> dict[str, Any]:
+    return {"user": ban.user, "by": ban.by, "reason": ban.reason, "ts": ban.ts,
+            "expires_at": ban.expires_at}
+
+
+def audit_object(entry: AuditEntry) -> dict[str, Any]:
+    """An action of the audit log: ``actor`` null for the ``chatd`` command line."""
+    return {"id": entry.id, "ts": entry.ts, "actor": entry.actor, "action": entry.action,
+            "target": entry.target, "room": entry.room, "reason": entry.reason,
+            "details": entry.details}
+
+
+def admin_user_object(user: User) -> dict[str, Any]:
+    """A user as the admin API lists them."""
+    return {"id": user.id, "name": user.name, "created_at": user.created_at,
+            "admin": user.admin, "deactivated": user.deactivated,
+            "deactivated_at": user.deactivated_at}
+
+
+def admin_room_object(room: AdminRoom) -> dict[str, Any]:
+    return {"room": room.name, "private": room.private, "topic": room.topic,
+            "owner": room.owner, "owner_deactivated": room.owner_deactivated,
+            "members": room.members, "last_seq": room.last_seq,
+            "created_at": room.created_at}

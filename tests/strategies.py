@@ -17,8 +17,12 @@ from hypothesis import strategies as st
 from chatd.protocol import (
     NOTIFY_LEVELS,
     REQUESTS,
+    ROLES,
     AddContact,
     Answer,
+    Audit,
+    Ban,
+    Bans,
     Contacts,
     CreateRoom,
     Delete,
@@ -35,8 +39,11 @@ from chatd.protocol import (
     Kick,
     Leave,
     Limits,
+    MemberBanned,
     MemberJoined,
+    MemberKicked,
     MemberLeft,
+    MemberUnbanned,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -51,15 +58,18 @@ from chatd.protocol import (
     RemoveContact,
     Request,
     RequestId,
+    RoleChanged,
     Rooms,
     Search,
     Send,
     Sent,
     ServerEvent,
     SetNotify,
+    SetRole,
     SetTopic,
     TopicChanged,
     Typing,
+    Unban,
     UserTyping,
     Welcome,
     Who,
@@ -67,10 +77,13 @@ from chatd.protocol import (
 )
 from chatd.protocol.codes import CODES
 from chatd.protocol.events import (
+    AUDIT_PAGE_MAX,
+    MAX_BAN_SECONDS,
     MAX_FILES,
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
     MAX_QUERY_CHARS,
+    MAX_REASON_CHARS,
     MAX_SEQ,
     MAX_TOKEN_CHARS,
     MAX_TOPIC_CHARS,
@@ -87,6 +100,7 @@ __all__ = [
     "frames",
     "json_values",
     "message_events",
+    "moderation_events",
     "nonces",
     "notify_levels",
     "replies",
@@ -140,6 +154,10 @@ emojis = st.sampled_from(["👍", "❤️", "😂", "🎉", "👍🏽", "🏳️
 tokens = st.text(_storable, min_size=1, max_size=MAX_TOKEN_CHARS)
 notify_levels = st.sampled_from(NOTIFY_LEVELS)
 """A member's notification levels for a room."""
+roles = st.sampled_from(ROLES)
+"""A member's roles in a room."""
+reasons = st.none() | st.text(_storable, min_size=1, max_size=MAX_REASON_CHARS)
+"""Why a member is banned or kicked (None: no reason given)."""
 
 
 def texts(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[str]:
@@ -194,7 +212,19 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS),
         ),
         "invite": st.builds(Invite, id=request_ids, room=any_room_names, user=user_names),
-        "kick": st.builds(Kick, id=request_ids, room=any_room_names, user=user_names),
+        "kick": st.builds(Kick, id=request_ids, room=any_room_names, user=user_names,
+                          reason=reasons),
+        "set_role": st.builds(SetRole, id=request_ids, room=any_room_names, user=user_names,
+                              role=roles),
+        "ban": st.builds(Ban, id=request_ids, room=any_room_names, user=user_names,
+                         reason=reasons, expires_at=st.none() | st.integers(1, MAX_SEQ))
+        | st.builds(Ban, id=request_ids, room=any_room_names, user=user_names,
+                    reason=reasons, duration=st.integers(1, MAX_BAN_SECONDS)),
+        "unban": st.builds(Unban, id=request_ids, room=any_room_names, user=user_names),
+        "bans": st.builds(Bans, id=request_ids, room=any_room_names),
+        "audit": st.builds(Audit, id=request_ids, room=any_room_names,
+                           limit=st.none() | st.integers(1, AUDIT_PAGE_MAX),
+                           before=st.none() | st.integers(1, MAX_SEQ)),
         "who": st.builds(Who, id=request_ids, room=any_room_names),
         "typing": st.builds(Typing, id=request_ids, room=any_room_names),
         "read": st.builds(Read, id=request_ids, room=any_room_names, seq=seqs),
@@ -315,7 +345,22 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
               topic=st.text(max_size=30), by=user_names, ts=st.integers(0, 2**53)),
 )
 """The entries of a room's log that change a message (``edited``, ``deleted``,
-``reaction``)."""
+``reaction``) or the room (``topic``)."""
+
+_server_reasons = st.none() | st.text(min_size=1, max_size=40)
+moderation_events: st.SearchStrategy[ServerEvent] = st.one_of(
+    st.builds(RoleChanged, room=room_names, seq=st.integers(1, MAX_SEQ), user=user_names,
+              role=roles, by=user_names, ts=st.integers(0, 2**53)),
+    st.builds(MemberBanned, room=room_names, seq=st.integers(1, MAX_SEQ), user=user_names,
+              by=user_names, ts=st.integers(0, 2**53), reason=_server_reasons,
+              expires_at=st.none() | st.integers(0, 2**53)),
+    st.builds(MemberUnbanned, room=room_names, seq=st.integers(1, MAX_SEQ), user=user_names,
+              by=user_names, ts=st.integers(0, 2**53)),
+    st.builds(MemberKicked, room=room_names, seq=st.integers(1, MAX_SEQ), user=user_names,
+              by=user_names, ts=st.integers(0, 2**53), reason=_server_reasons),
+)
+"""The entries of a room's log that moderate its members (``role``, ``banned``,
+``unbanned``, ``kicked``)."""
 
 _room_objects = st.fixed_dictionaries(
     {"room": any_room_names, "kind": st.sampled_from(["room", "dm"]),
@@ -351,6 +396,7 @@ error_events = st.builds(
 events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     message_events,
     change_events,
+    moderation_events,
     st.builds(PresenceChanged, user=user_names, status=st.sampled_from(["online", "offline"])),
     st.builds(MemberJoined, room=any_room_names, user=user_names, by=st.none() | user_names),
     st.builds(MemberLeft, room=any_room_names, user=user_names, by=st.none() | user_names),
@@ -362,7 +408,7 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``notify``, ``gap``)."""
 
-_pages = st.lists(message_events | change_events, max_size=3).map(tuple)
+_pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
 # The request a reply answers (an instance of each type the reply can answer) with the
 # strategy of that reply; the reply's id is the caller's to set.
@@ -379,12 +425,13 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Join(room="a")],
      st.builds(JoinAccepted, room=any_room_names, last_seq=seqs, messages=_pages,
                more=st.booleans(), private=st.booleans(), topic=st.text(max_size=20),
-               notify=st.none() | notify_levels)),
+               notify=st.none() | notify_levels, role=st.none() | roles)),
     ([Leave(room="a"), Ping(), Typing(room="a")], st.builds(Ok)),
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Contacts(), AddContact(user="b"),
       RemoveContact(user="b"), SetNotify(room="a", notify="none"),
-      Search(query="q")],
+      SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
+      Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q")],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

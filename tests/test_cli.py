@@ -302,3 +302,54 @@ async def test_user_commands_and_token(tmp_path: Path, database_dsn: str) -> Non
         status, _ = await http(server.http_port, "POST", "/api/login",
                                {"username": "admin", "password": "second password"})
         assert status == 200
+
+
+async def test_administrators_and_deactivation_from_the_command_line(
+        tmp_path: Path, database_dsn: str) -> None:
+    """`user add --admin`, `user admin [--revoke]`, `user deactivate` and `user reactivate`:
+    `user list` shows the flags; a running daemon ends a deactivated user's session and its
+    admin API follows the flag; an unknown name fails in one line."""
+    added = _chatd(tmp_path, database_dsn, "user", "add", "--admin", "root",
+                   stdin="root password\n")
+    assert added.returncode == 0 and "created server administrator root" in added.stdout, \
+        added.stderr
+    config = make_config(tmp_path, database_dsn)
+    async with running(config) as server:
+        root = await register_and_login(server.http_port, "root", "root password")
+        status, _ = await http(server.http_port, "GET", "/api/admin/stats", token=root)
+        assert status == 200
+        token = await register_and_login(server.http_port, "bob")
+        bob = await Client.tcp(server.tcp_port)
+        await bob.hello(token)
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return _chatd(tmp_path, database_dsn, *args)
+
+        made = await trio.to_thread.run_sync(run, "user", "admin", "BOB")
+        assert made.returncode == 0 and "bob is a server administrator" in made.stdout
+        status, _ = await http(server.http_port, "GET", "/api/admin/users", token=token)
+        assert status == 200
+        revoked = await trio.to_thread.run_sync(run, "user", "admin", "--revoke", "bob")
+        assert "bob is no longer a server administrator" in revoked.stdout
+        status, _ = await http(server.http_port, "GET", "/api/admin/users", token=token)
+        assert status == 403
+
+        gone = await trio.to_thread.run_sync(run, "user", "deactivate", "bob")
+        assert gone.returncode == 0 and "bob is deactivated" in gone.stdout, gone.stderr
+        await bob.wait_closed()
+        assert [e["code"] for e in bob.events if e["op"] == "error"] == ["unauthenticated"]
+        listed = await trio.to_thread.run_sync(run, "user", "list")
+        lines = {line.split()[1]: line for line in listed.stdout.splitlines()}
+        assert lines["bob"].endswith("deactivated") and lines["root"].endswith("admin")
+        status, body = await http(server.http_port, "POST", "/api/login",
+                                  {"username": "bob", "password": "correct horse"})
+        assert (status, body["code"]) == (403, "deactivated")
+        back = await trio.to_thread.run_sync(run, "user", "reactivate", "bob")
+        assert back.returncode == 0 and "bob is active again" in back.stdout
+        assert await register_and_login(server.http_port, "bob")
+        ghost = await trio.to_thread.run_sync(run, "user", "deactivate", "ghost")
+        assert "no user called 'ghost'" in _one_line_failure(ghost)
+        status, body = await http(server.http_port, "GET", "/api/admin/audit", token=root)
+        assert [(e["actor"], e["action"], e["target"]) for e in body["entries"]] == [
+            (None, "reactivate", "bob"), (None, "deactivate", "bob"), (None, "admin", "bob"),
+            (None, "admin", "bob"), (None, "admin", "root")]

@@ -1,5 +1,6 @@
-"""Rooms: entering and leaving them, reading them, running them (invite, kick, set_topic),
-who is in them, typing and read markers."""
+"""Rooms: entering and leaving them, reading them, running them (invite, set_topic; the
+rest of moderation is in :mod:`chatd.actions.moderation`), who is in them, typing and read
+markers."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from chatd.protocol import (
     Invite,
     Join,
     JoinAccepted,
-    Kick,
     Leave,
     MemberJoined,
     MemberLeft,
@@ -35,7 +35,7 @@ from chatd.protocol import (
 )
 from chatd.rooms import ToUser
 from chatd.storage import Joined, NewChange
-from chatd.views import message_event, room_object
+from chatd.views import member_object, message_event, room_object
 
 __all__ = [
     "ROOMS",
@@ -43,7 +43,6 @@ __all__ = [
     "history",
     "invite",
     "join",
-    "kick",
     "leave",
     "overview",
     "read",
@@ -80,7 +79,7 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
         id=request.id, room=request.room, last_seq=page.last_seq,
         messages=[message_event(m) for m in page.messages], more=page.more,
         private=joined.room.private, topic=joined.room.topic,
-        notify=joined.room.notify or default_notify(joined.room.kind),
+        notify=joined.room.notify or default_notify(joined.room.kind), role=joined.room.role,
     )
     return CatchUp(reply, {request.room: page.last_seq})
 
@@ -169,23 +168,15 @@ async def invite(app: App, caller: Caller, request: Invite) -> Answer:
     return Answer(id=request.id, fields={"room": request.room, "user": name})
 
 
-async def kick(app: App, caller: Caller, request: Kick) -> Answer:
-    """Remove a member (owner only). Storage first, then the registry: the ``Leave`` is
-    applied before the answer, so nothing the room gets after the answer reaches them, and
-    any ``Join`` based on an older storage read is dropped (chatd.rooms, "Membership")."""
-    user = signed_in(caller)
-    name, was_member = await app.storage.kick(user.id, request.room, request.user)
-    if was_member:
-        announce = frame(MemberLeft(room=request.room, user=name, by=user.name))
-        await unsubscribe(app, name, request.room, announce)
-    return Answer(id=request.id, fields={"room": request.room, "user": name})
-
-
 async def who(app: App, caller: Caller, request: Who) -> Answer:
+    """The members with their presence and role (and ``deactivated`` accounts marked)."""
     user = signed_in(caller)
     members = await app.storage.room_members(user.id, request.room)
+    statuses = app.presence.statuses(member.name for member in members)
     return Answer(id=request.id, fields={
-        "room": request.room, "members": app.presence.statuses(members),
+        "room": request.room,
+        "members": [member_object(member, status["status"])
+                    for member, status in zip(members, statuses, strict=True)],
     })
 
 
@@ -222,8 +213,8 @@ async def set_notify(app: App, caller: Caller, request: SetNotify) -> Answer:
 
 
 async def set_topic(app: App, caller: Caller, request: SetTopic) -> Append:
-    """A new topic for a room the caller owns: an entry of the room's log, so every member
-    (and every resume) learns it in seq order with the messages."""
+    """A new topic for a room the caller moderates: an entry of the room's log, so every
+    member (and every resume) learns it in seq order with the messages."""
     user = signed_in(caller)
     return Append(request.id, NewChange(
         user_id=user.id, room=request.room, msg_id=0, kind="topic", text=request.topic,

@@ -13,10 +13,13 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, messages, rooms, search, session
+from chatd.actions import contacts, messages, moderation, rooms, search, session
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
+    Audit,
+    Ban,
+    Bans,
     Contacts,
     CreateRoom,
     Delete,
@@ -37,8 +40,10 @@ from chatd.protocol import (
     Search,
     Send,
     SetNotify,
+    SetRole,
     SetTopic,
     Typing,
+    Unban,
     Who,
 )
 
@@ -98,7 +103,6 @@ OPERATIONS: dict[type[Request], Operation] = {
     Rooms: Operation(rooms.overview),
     CreateRoom: Operation(rooms.create_room, rate=(ROOMS,)),
     Invite: Operation(rooms.invite),
-    Kick: Operation(rooms.kick),
     Who: Operation(rooms.who),
     Typing: Operation(rooms.typing, rate=(TYPING, USER_TYPING)),
     Read: Operation(rooms.read),
@@ -110,6 +114,13 @@ OPERATIONS: dict[type[Request], Operation] = {
     Delete: Operation(messages.delete, rate=SENDS),
     React: Operation(messages.react, rate=SENDS),
     SetTopic: Operation(rooms.set_topic, rate=SENDS),
+    # Moderation: entries of the log too, committed before they are answered.
+    SetRole: Operation(moderation.set_role, rate=SENDS),
+    Ban: Operation(moderation.ban, rate=SENDS),
+    Unban: Operation(moderation.unban, rate=SENDS),
+    Kick: Operation(moderation.kick, rate=SENDS),
+    Bans: Operation(moderation.bans),
+    Audit: Operation(moderation.audit),
     Contacts: Operation(contacts.contacts),
     AddContact: Operation(contacts.add_contact),
     RemoveContact: Operation(contacts.remove_contact),

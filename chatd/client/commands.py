@@ -23,11 +23,15 @@ import emoji as _emoji
 
 from chatd.client.messages import reacted
 from chatd.client.render import search_spans
+from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
 from chatd.client.terminal import clean, clean_body, presences
 from chatd.protocol import (
+    ROLES,
     AddContact,
     Answer,
+    Ban,
+    Bans,
     Contacts,
     CreateRoom,
     Delete,
@@ -47,6 +51,8 @@ from chatd.protocol import (
     Request,
     Rooms,
     Search,
+    SetRole,
+    Unban,
     Who,
     is_dm_room,
     parse_event,
@@ -531,9 +537,114 @@ async def invite(client: ChatClient, arg: str) -> None:
                       "invited {user} into [{room}]")
 
 
+async def _moderate(client: ChatClient, what: str, request: Request, done: str,
+                    unchanged: str) -> None:
+    """Ask for a moderation change of the current room; the entry itself, which every member
+    sees, is shown when it arrives: the reply only says when nothing changed."""
+
+    async def on_ok(reply: Answer) -> None:
+        fields = reply.fields
+        template = unchanged if fields.get("unchanged") else done
+        if template:
+            client.screen.notice(template.format(
+                user=clean(fields.get("user")), room=client.label(str(fields.get("room"))),
+                role=clean(fields.get("role"))))
+
+    await client.ask(what, request, Answer, on_ok)
+
+
+def _user_then_rest(client: ChatClient, arg: str, what: str, usage: str
+                    ) -> tuple[str, str, str] | None:
+    """The current room, the user named first in ``arg`` and the rest of it; None (and a
+    problem shown) when there is no room or no valid user."""
+    room = _need_room(client, what)
+    name, _, rest = arg.strip().partition(" ")
+    user = client.user_arg(name) if name else None
+    if room is None or user is None:
+        if not name:
+            client.screen.problem(f"usage: {usage}")
+        return None
+    return room, user, rest.strip()
+
+
 async def kick(client: ChatClient, arg: str) -> None:
-    await _membership(client, arg, "/kick", lambda r, u: Kick(room=r, user=u),
-                      "{user} is not in [{room}] (any more)")
+    """``/kick USER [REASON]``: remove USER from the current room."""
+    found = _user_then_rest(client, arg, "/kick", "/kick USER [REASON]")
+    if found is not None:
+        room, user, reason = found
+        await _moderate(client, "/kick", Kick(room=room, user=user, reason=reason or None),
+                        "", "{user} is not in [{room}]")
+
+
+_DURATION = re.compile(r"([0-9]{1,9})([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def ban_duration(word: str) -> int | None:
+    """Seconds from a duration as typed after ``/ban USER``: ``30m``, ``2h``, ``7d``,
+    ``1w``; None if the word is not one."""
+    found = _DURATION.fullmatch(word)
+    return int(found.group(1)) * _UNITS[found.group(2)] if found else None
+
+
+async def ban(client: ChatClient, arg: str) -> None:
+    """``/ban USER [DURATION] [REASON]``: remove USER from the current room and keep them
+    out, for DURATION (``30m``, ``2h``, ``7d``) or until ``/unban``."""
+    found = _user_then_rest(client, arg, "/ban", "/ban USER [30m|2h|7d] [REASON]")
+    if found is None:
+        return
+    room, user, rest = found
+    first, _, after = rest.partition(" ")
+    duration = ban_duration(first) if first else None
+    reason = (after if duration is not None else rest).strip()
+    if duration == 0:
+        client.screen.problem("/ban: a duration is at least 1s")
+        return
+    await _moderate(client, "/ban", Ban(room=room, user=user, reason=reason or None,
+                                        duration=duration),
+                    "", "{user} is banned from [{room}] already, as asked")
+
+
+async def unban(client: ChatClient, arg: str) -> None:
+    found = _user_then_rest(client, arg, "/unban", "/unban USER")
+    if found is not None:
+        room, user, _ = found
+        await _moderate(client, "/unban", Unban(room=room, user=user), "",
+                        "{user} is not banned from [{room}]")
+
+
+async def role(client: ChatClient, arg: str) -> None:
+    """``/role USER moderator|member|owner``: give USER that role in the current room
+    (``owner`` hands the room over: you become a moderator)."""
+    found = _user_then_rest(client, arg, "/role", "/role USER moderator|member|owner")
+    if found is None:
+        return
+    room, user, given = found
+    if given.lower() not in ROLES:
+        client.screen.problem("usage: /role USER moderator|member|owner")
+        return
+    await _moderate(client, "/role", SetRole(room=room, user=user, role=given.lower()), "",
+                    "{user} is {role} of [{room}] already")
+
+
+async def bans(client: ChatClient, arg: str) -> None:
+    room = client.room_arg(arg) if arg else _need_room(client, "/bans")
+    if room is None:
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("bans") or []
+        if not listed:
+            client.screen.notice(f"nobody is banned from [{client.label(room)}]")
+            return
+        client.screen.notice(f"banned from [{client.label(room)}]:")
+        for item in listed:
+            until = item.get("expires_at")
+            reason = f" ({clean(item.get('reason'))})" if item.get("reason") else ""
+            client.screen.line(f"  {clean(item.get('user'))} by {clean(item.get('by'))} "
+                               f"{_until(until)}{reason}")
+
+    await client.ask("/bans", Bans(room=room), Answer, on_ok)
 
 
 async def create(client: ChatClient, arg: str) -> None:
@@ -614,7 +725,13 @@ COMMANDS: dict[str, Command] = {
     "add": Command(add, "/add USER", "add a contact"),
     "remove": Command(remove, "/remove USER", "remove a contact"),
     "invite": Command(invite, "/invite USER", "invite into the current room"),
-    "kick": Command(kick, "/kick USER", "remove from the current room (owner)"),
+    "kick": Command(kick, "/kick USER [REASON]", "remove from the current room (moderators)"),
+    "ban": Command(ban, "/ban USER [7d] [REASON]",
+                   "remove and keep out, for a while or for good (moderators)"),
+    "unban": Command(unban, "/unban USER", "lift a ban from the current room (moderators)"),
+    "bans": Command(bans, "/bans [ROOM]", "who is banned from the room (moderators)"),
+    "role": Command(role, "/role USER ROLE",
+                    "make a moderator, a member, or the owner (hands it over; owner)"),
     "create": Command(create, "/create ROOM [private]", "create a room"),
     "read": Command(read, "/read", "mark the current room read"),
     "retry": Command(retry, "/retry", "send failed messages again"),

@@ -46,7 +46,6 @@ from chatd.protocol import (
     MessageEdited,
     MessagePosted,
     ReactionChanged,
-    TopicChanged,
 )
 
 __all__ = ["MAX_HELD_PER_ROOM", "Applied", "Messages", "normalised", "reacted"]
@@ -150,8 +149,8 @@ class Messages:
         """Apply one entry of a room's log, by the rules of the module's docstring."""
         if isinstance(entry, MessagePosted):
             return self._put(normalised(entry))
-        if isinstance(entry, TopicChanged):
-            return Applied.NOTHING  # the room's, not a message's: the session keeps it
+        if not isinstance(entry, MessageEdited | MessageDeleted | ReactionChanged):
+            return Applied.NOTHING  # the room's (a topic, moderation): the session's to show
         held = self._rooms.get(entry.room, {}).get(entry.msg_id)
         if held is None or entry.seq <= _rev(held):
             return Applied.NOTHING

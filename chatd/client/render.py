@@ -20,11 +20,18 @@ links are laid out the same.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from chatd.client.terminal import Span, Style, clean, day_time, hhmm
-from chatd.protocol import MessagePosted
+from chatd.protocol import (
+    MemberBanned,
+    MemberKicked,
+    MemberUnbanned,
+    MessagePosted,
+    RoleChanged,
+)
 
 __all__ = [
     "BODY_INDENT",
@@ -35,9 +42,11 @@ __all__ = [
     "human_size",
     "markdown",
     "message_spans",
+    "moderation_text",
     "plain_text",
     "reaction_spans",
     "search_spans",
+    "until",
 ]
 
 #: What starts each line of a message after its first (so no message can fake a line).
@@ -379,3 +388,31 @@ def search_spans(message: MessagePosted, snippet: Sequence[Mapping[str, Any]], *
 def plain_text(spans: Sequence[Span]) -> str:
     """The text of ``spans`` without their styles (for tests and logs)."""
     return "".join(span.text for span in spans)
+
+
+def until(ms: int | None) -> str:
+    """When a ban ends, in UTC, or "for good"."""
+    if ms is None:
+        return "for good"
+    return time.strftime("until %Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def moderation_text(entry: RoleChanged | MemberBanned | MemberUnbanned | MemberKicked,
+                    label: str, me: str) -> str:
+    """The line that shows a moderation entry of room ``label`` (``you`` for ``me``); every
+    name and reason made safe with :func:`clean`."""
+    def who(name: str) -> str:
+        return "you" if name.lower() == me.lower() else clean(name)
+
+    by, user = who(entry.by), who(entry.user)
+    if isinstance(entry, RoleChanged):
+        if entry.role == "owner":
+            return f"{by} handed [{label}] over to {user}: the owner now"
+        article = "a moderator" if entry.role == "moderator" else "a member"
+        return f"{by} made {user} {article} of [{label}]"
+    if isinstance(entry, MemberUnbanned):
+        return f"{by} lifted the ban of {user} from [{label}]"
+    reason = f" ({clean(entry.reason)})" if entry.reason else ""
+    if isinstance(entry, MemberBanned):
+        return f"{by} banned {user} from [{label}] {until(entry.expires_at)}{reason}"
+    return f"{by} removed {user} from [{label}]{reason}"

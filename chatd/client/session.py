@@ -62,7 +62,13 @@ from chatd.client.link import (
     open_link,
 )
 from chatd.client.messages import Applied, Messages
-from chatd.client.render import deleted_spans, human_size, message_spans, reaction_spans
+from chatd.client.render import (
+    deleted_spans,
+    human_size,
+    message_spans,
+    moderation_text,
+    reaction_spans,
+)
 from chatd.client.terminal import (
     LineReader,
     Screen,
@@ -84,8 +90,11 @@ from chatd.protocol import (
     History,
     HistoryPage,
     InvalidName,
+    MemberBanned,
     MemberJoined,
+    MemberKicked,
     MemberLeft,
+    MemberUnbanned,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -95,6 +104,7 @@ from chatd.protocol import (
     RemoteProtocolError,
     Reply,
     Request,
+    RoleChanged,
     Send,
     Sent,
     ServerEvent,
@@ -185,6 +195,7 @@ class RoomInfo:
     peer: str | None = None
     private: bool = False
     topic: str = ""
+    role: str | None = None  # the user's role in the room, when known
 
 
 @dataclasses.dataclass(slots=True)
@@ -226,6 +237,8 @@ class ChatClient:
         self._waiters: dict[int | str, _Waiter] = {}
         self._progress = trio.Event()  # set (and replaced) when sends or the link change
         self._typing_shown: dict[tuple[str, str], float] = {}
+        # (room, user) of the kicks and bans shown: their `left` event says nothing more
+        self._removals_shown: set[tuple[str, str]] = set()
         self._registered = False
         self._welcomed_before = False
         self._welcomed_now = False
@@ -801,6 +814,13 @@ class ChatClient:
                 self.screen.notice(f"{clean(entry.by)} set the topic of [{self.label(room)}]: "
                                    f"{clean(entry.topic) or '(none)'}")
             return
+        if isinstance(entry, RoleChanged | MemberBanned | MemberUnbanned | MemberKicked):
+            if isinstance(entry, RoleChanged) and entry.user.lower() == self.me.lower():
+                self.rooms[room].role = entry.role
+            if isinstance(entry, MemberBanned | MemberKicked):
+                self._removals_shown.add((room, entry.user.lower()))
+            self.screen.notice(moderation_text(entry, self.label(room), self.me))
+            return
         if self.messages.apply(entry) is Applied.NOTHING:
             return
         held = self.messages.get(room, entry.msg_id)
@@ -851,6 +871,8 @@ class ChatClient:
             info.peer = obj["peer"]
         info.private = bool(obj.get("private"))
         info.topic = str(obj.get("topic") or "")
+        if isinstance(obj.get("role"), str):
+            info.role = obj["role"]
 
     def forget_room(self, room: str) -> None:
         self.rooms.pop(room, None)
@@ -922,8 +944,7 @@ class ChatClient:
         self._typing_shown.pop((event.room, event.sender.lower()), None)
         self._take_live(event)
 
-    async def _on_change(self, event: MessageEdited | MessageDeleted | ReactionChanged
-                         | TopicChanged) -> None:
+    async def _on_change(self, event: Entry) -> None:
         self._take_live(event)
 
     async def _on_presence(self, event: PresenceChanged) -> None:
@@ -944,6 +965,12 @@ class ChatClient:
     async def _on_left(self, event: MemberLeft) -> None:
         room, user, by = event.room, event.user, event.by
         label = self.label(room)
+        if by is not None and (room, user.lower()) in self._removals_shown:
+            # its kick or ban was shown (with the reason): say nothing twice
+            self._removals_shown.discard((room, user.lower()))
+            if user.lower() == self.me.lower():
+                self.forget_room(room)
+            return
         if user.lower() == self.me.lower():
             if room in self.rooms:  # else the reply to our /leave said it already
                 self.screen.notice(f"{clean(by)} removed you from [{label}]" if by
@@ -1005,6 +1032,10 @@ class ChatClient:
         MessageDeleted: _on_change,
         ReactionChanged: _on_change,
         TopicChanged: _on_change,
+        RoleChanged: _on_change,
+        MemberBanned: _on_change,
+        MemberUnbanned: _on_change,
+        MemberKicked: _on_change,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,
         MemberLeft: _on_left,

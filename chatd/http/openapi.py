@@ -33,16 +33,22 @@ import re
 from typing import Any
 
 from chatd import __version__
+from chatd.actions.admin import PAGE as ADMIN_PAGE
+from chatd.actions.admin import PAGE_MAX as ADMIN_PAGE_MAX
 from chatd.actions.bots import DEFAULT_TOKEN_NAME, MAX_TOKEN_NAME
 from chatd.actions.hooks import MAX_KEY_CHARS, MAX_SECRET_CHARS, MIN_SECRET_CHARS
+from chatd.actions.moderation import AUDIT_PAGE
 from chatd.addresses import MAX_URL_CHARS
 from chatd.auth import MAX_PASSWORD_LENGTH
 from chatd.config import Config
 from chatd.files import MAX_NAME_CHARS
 from chatd.http.links import MAX_LINKS
-from chatd.protocol import NOTIFY_LEVELS, codes
+from chatd.protocol import NOTIFY_LEVELS, ROLES, codes
 from chatd.protocol.events import (
+    AUDIT_PAGE_MAX,
+    MAX_BAN_SECONDS,
     MAX_QUERY_CHARS,
+    MAX_REASON_CHARS,
     MAX_SEQ,
     MAX_TOPIC_CHARS,
     SEARCH_PAGE,
@@ -73,7 +79,7 @@ _REF = "#/components/schemas/"
 ERROR_STATUSES: dict[int, tuple[str, ...]] = {
     400: (codes.BAD_REQUEST,),
     401: (codes.UNAUTHENTICATED,),
-    403: (codes.FORBIDDEN,),
+    403: (codes.FORBIDDEN, codes.DEACTIVATED),
     404: (codes.NOT_FOUND,),
     405: (codes.METHOD_NOT_ALLOWED,),
     408: (codes.BAD_REQUEST,),
@@ -97,8 +103,10 @@ _ERROR_MEANINGS = {
          "which.",
     401: "No Bearer token, or a malformed, forged, expired or revoked one (or, logging in, a "
          "wrong name or password).",
-    403: "The user may not do this (a private room or conversation they are not in), or a "
-         "signed link is bad, tampered with or expired.",
+    403: "The user may not do this (a private room or conversation they are not in, a room "
+         "they are banned from, moderation without the right to, an admin route for anyone "
+         "but an administrator), or a signed link is bad, tampered with or expired; logging "
+         "in, the account is deactivated (`deactivated`).",
     404: "No such room, user, file or path, or one the user may not see.",
     405: "The method is not allowed on this path; `Allow` lists those that are.",
     408: "The request took longer than `http.request_timeout` to arrive (or its body stalled "
@@ -239,8 +247,75 @@ class _Builder:
             ),
             "User": self.sent({"id": {"type": "integer", "minimum": 1},
                                "name": {"type": "string",
-                                        "description": "As registered."}},
-                              examples=[{"id": 7, "name": "ann"}]),
+                                        "description": "As registered."},
+                               "admin": {"type": "boolean",
+                                         "description": "A server administrator."}},
+                              examples=[{"id": 7, "name": "ann", "admin": False}]),
+            "Role": {"type": "string", "enum": list(ROLES),
+                     "description": "A member's role in a room: the owner (one per room), "
+                                    "a moderator, a member."},
+            "AdminUser": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "name": {"type": "string", "description": "As registered."},
+                    "created_at": ms,
+                    "admin": {"type": "boolean"},
+                    "deactivated": {"type": "boolean"},
+                    "deactivated_at": {**nullable_ms, "description": "Null while active."},
+                },
+                description="A user as administrators see them.",
+                examples=[{"id": 7, "name": "ann", "created_at": 1767225600000,
+                           "admin": False, "deactivated": False, "deactivated_at": None}],
+            ),
+            "AdminRoom": self.sent(
+                {
+                    "room": {"type": "string"},
+                    "private": {"type": "boolean"},
+                    "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
+                    "owner": {"type": ["string", "null"],
+                              "description": "Null once that account is gone."},
+                    "owner_deactivated": {"type": "boolean"},
+                    "members": {"type": "integer", "minimum": 0},
+                    "last_seq": seq,
+                    "created_at": ms,
+                },
+                description="A room (never a conversation) as administrators see it.",
+                examples=[{"room": "general", "private": False, "topic": "", "owner": "ann",
+                           "owner_deactivated": False, "members": 12, "last_seq": 420,
+                           "created_at": 1767225600000}],
+            ),
+            "Ban": self.sent(
+                {
+                    "user": {"type": "string", "description": "As registered."},
+                    "by": {"type": ["string", "null"],
+                           "description": "Null once that account is gone."},
+                    "reason": {"type": "string", "maxLength": MAX_REASON_CHARS},
+                    "ts": ms,
+                    "expires_at": {**nullable_ms, "description": "Null: until lifted."},
+                },
+                description="A ban in force.",
+                examples=[{"user": "eve", "by": "ann", "reason": "spam", "ts": 1767225600000,
+                           "expires_at": None}],
+            ),
+            "AuditEntry": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "ts": ms,
+                    "actor": {"type": ["string", "null"],
+                              "description": "Null: the `chatd` command line."},
+                    "action": {"type": "string", "enum": [
+                        "set_role", "ban", "unban", "kick", "delete", "set_topic",
+                        "deactivate", "reactivate", "set_password", "admin"]},
+                    "target": {"type": ["string", "null"]},
+                    "room": {"type": ["string", "null"]},
+                    "reason": {"type": "string"},
+                    "details": {"type": "object"},
+                },
+                description="A moderation or admin action, as the audit log keeps it.",
+                examples=[{"id": 41, "ts": 1767225600000, "actor": "ann", "action": "ban",
+                           "target": "eve", "room": "general", "reason": "spam",
+                           "details": {"expires_at": None, "seq": 88}}],
+            ),
             "Contact": self.sent(
                 {"user": {"type": "string", "description": "As registered."},
                  "status": {"type": "string", "enum": ["online", "offline"]}},
@@ -260,12 +335,15 @@ class _Builder:
                     "unread": {"type": "integer", "minimum": 0, "maximum": 999},
                     "mentions": {"type": "integer", "minimum": 0, "maximum": 999},
                     "notify": _ref("NotifyLevel"),
+                    "role": {"anyOf": [_ref("Role"), {"type": "null"}],
+                             "description": "The user's role in it; null when not a "
+                                            "member."},
                     "peer": {"type": "string",
                              "description": "Only for kind `dm`: the other user, as "
                                             "registered."},
                 },
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
-                          "read_seq", "unread", "mentions", "notify"],
+                          "read_seq", "unread", "mentions", "notify", "role"],
                 description="A room or conversation as the asking user sees it.",
                 # `peer` is there for a conversation, and only then.
                 **{"if": {"properties": {"kind": {"const": "dm"}}},
@@ -273,7 +351,8 @@ class _Builder:
                    "else": {"not": {"required": ["peer"]}}},
                 examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
                            "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
-                           "unread": 2, "mentions": 0, "notify": "all", "peer": "Bob"}],
+                           "unread": 2, "mentions": 0, "notify": "all", "role": "member",
+                           "peer": "Bob"}],
             ),
             "File": self.sent(
                 {
@@ -328,6 +407,25 @@ class _Builder:
                 {"op": {"const": "topic"}, **entry_base,
                  "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
                  "by": {"type": "string"}, "ts": ms}),
+            "RoleEntry": self.sent(
+                {"op": {"const": "role"}, **entry_base, "user": {"type": "string"},
+                 "role": _ref("Role"), "by": {"type": "string"}, "ts": ms}),
+            "Banned": self.sent(
+                {"op": {"const": "banned"}, **entry_base, "user": {"type": "string"},
+                 "by": {"type": "string"}, "ts": ms,
+                 "reason": {"type": "string", "minLength": 1,
+                            "maxLength": MAX_REASON_CHARS},
+                 "expires_at": ms},
+                required=["op", "room", "seq", "user", "by", "ts"]),
+            "Unbanned": self.sent(
+                {"op": {"const": "unbanned"}, **entry_base, "user": {"type": "string"},
+                 "by": {"type": "string"}, "ts": ms}),
+            "Kicked": self.sent(
+                {"op": {"const": "kicked"}, **entry_base, "user": {"type": "string"},
+                 "by": {"type": "string"}, "ts": ms,
+                 "reason": {"type": "string", "minLength": 1,
+                            "maxLength": MAX_REASON_CHARS}},
+                required=["op", "room", "seq", "user", "by", "ts"]),
             "BotToken": self.sent(
                 {
                     "id": {"type": "integer", "minimum": 1},
@@ -388,14 +486,18 @@ class _Builder:
                            "set_by": "ann", "created_at": 1767225600000}],
             ),
             "Entry": {
-                "description": "An entry of a room's log: a message, or a change to one, told "
-                               "apart by `op`. A client ignores ops it does not know.",
+                "description": "An entry of a room's log: a message, a change to one, the "
+                               "topic, or moderation, told apart by `op`. A client ignores "
+                               "ops it does not know.",
                 "oneOf": [_ref(name) for name in
-                          ("Message", "Edited", "Deleted", "Reaction", "Topic")],
+                          ("Message", "Edited", "Deleted", "Reaction", "Topic", "RoleEntry",
+                           "Banned", "Unbanned", "Kicked")],
                 "discriminator": {"propertyName": "op", "mapping": {
                     "message": _REF + "Message", "edited": _REF + "Edited",
                     "deleted": _REF + "Deleted", "reaction": _REF + "Reaction",
-                    "topic": _REF + "Topic"}},
+                    "topic": _REF + "Topic", "role": _REF + "RoleEntry",
+                    "banned": _REF + "Banned", "unbanned": _REF + "Unbanned",
+                    "kicked": _REF + "Kicked"}},
             },
         }
 
@@ -577,6 +679,43 @@ class _Builder:
                      "description": "The token, for `Authorization: Bearer` and `hello`; "
                                     "shown this once."}
 
+        def member_param(example: str) -> dict[str, Any]:
+            return path_param("user", _ref("UserName"), "The user (any case).", example)
+
+        admin_user = path_param("name", _ref("UserName"), "The user (any case).", "zed")
+
+        def moderated(**extra: Schema) -> Schema:
+            """The answer to a moderation change: the member as registered, the entry's seq
+            and ts, ``unchanged`` when it changed nothing."""
+            return self.sent({"room": {"type": "string"}, "user": {"type": "string"},
+                              **extra, "seq": seq_schema, "ts": {"type": "integer",
+                                                                  "minimum": 0},
+                              "unchanged": {"const": True}},
+                             required=["room", "user", *extra, "seq", "ts"])
+
+        def changed_entry() -> Schema:
+            """The answer to a change (a deletion, a topic), once its entry is committed."""
+            return self.sent({"room": {"type": "string"}, "seq": seq_schema,
+                              "msg_id": {"type": "integer", "minimum": 0},
+                              "ts": {"type": "integer", "minimum": 0},
+                              "unchanged": {"const": True}},
+                             required=["room", "seq", "msg_id", "ts"])
+
+        seq_schema: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
+        reason = {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS,
+                  "pattern": NO_NUL, "description": "Why; shown to the members with the "
+                                                    "entry (\"\" or null: none)."}
+        page_limit = query("limit", {"type": "integer", "minimum": 1,
+                                     "maximum": ADMIN_PAGE_MAX},
+                           f"At most this many (default {ADMIN_PAGE}).")
+
+        def admin_op(summary: str, description: str, op_id: str, answer: Schema,
+                     errors: tuple[int, ...] = (400,), **more: Any) -> dict[str, Any]:
+            return self.op(summary, description + " For server administrators only (403 "
+                           "for anyone else).", tag="admin", op_id=op_id,
+                           ok=ok(200, summary + ".", answer),
+                           errors=tuple(sorted({403, *errors})), **more)
+
         def posted(duplicate: bool) -> Schema:
             return self.sent({"room": {"type": "string"}, "seq": {"type": "integer",
                                                                    "minimum": 1},
@@ -605,7 +744,7 @@ class _Builder:
                                  "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL},
                 }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
                 ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
-                      {"user": {"id": 7, "name": "ann"}}),
+                      {"user": {"id": 7, "name": "ann", "admin": False}}),
                 errors=(409, 429),
             )},
             "/api/login": {"post": self.op(
@@ -624,7 +763,7 @@ class _Builder:
                     "expires_at": {"type": "integer", "minimum": 0,
                                    "description": "ms since the epoch."},
                 }), {"token": "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "expires_at": 1733304800000}),
-                errors=(401, 429),
+                errors=(401, 403, 429),
             )},
             "/api/logout": {"post": self.op(
                 "Log out",
@@ -637,8 +776,8 @@ class _Builder:
             )},
             "/api/me": {"get": self.op(
                 "Who am I",
-                "The user, their rooms and conversations, and their contacts: what the "
-                "protocol's `welcome` says.",
+                "The user (with `admin`), their rooms and conversations, and their "
+                "contacts: what the protocol's `welcome` says.",
                 tag="accounts", op_id="me",
                 ok=ok(200, "The user.", self.sent({
                     "user": _ref("User"),
@@ -752,6 +891,206 @@ class _Builder:
                 ok=ok(200, "Set.", self.sent({"room": {"type": "string"},
                                               "notify": _ref("NotifyLevel")})),
                 errors=(403, 404),
+            )},
+            "/api/rooms/{room}/messages/{msg_id}": {"delete": self.op(
+                "Delete a message",
+                "As the protocol's `delete`: by its author, or by whoever moderates the room "
+                "(its owner, its moderators, an administrator). Answered once the `deleted` "
+                "entry is committed; a message deleted already is `unchanged`.",
+                tag="moderation", op_id="deleteMessage",
+                parameters=[room_param, path_param(
+                    "msg_id", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                    "The message's `msg_id`.", 5)],
+                ok=ok(200, "Deleted.", changed_entry()),
+                errors=(400, 403, 404, 429),
+            )},
+            "/api/rooms/{room}/topic": {"put": self.op(
+                "Set a room's topic",
+                "As the protocol's `set_topic`: by whoever moderates the room; a `topic` "
+                "entry of its log (the same topic again is `unchanged`).",
+                tag="moderation", op_id="setTopic",
+                parameters=[room_param],
+                body=_json(self.body({"topic": {"type": "string",
+                                                "maxLength": MAX_TOPIC_CHARS,
+                                                "pattern": NO_NUL}}, ["topic"]),
+                           {"topic": "release on Friday"}),
+                ok=ok(200, "Set.", changed_entry()),
+                errors=(403, 404, 429),
+            )},
+            "/api/rooms/{room}/members/{user}": {"delete": self.op(
+                "Kick a member",
+                "As the protocol's `kick`: by whoever moderates the room and outranks the "
+                "member; a `kicked` entry, then `left` to the room (the member's connections "
+                "included, on every node). Kicking a non-member is `unchanged`.",
+                tag="moderation", op_id="kick",
+                parameters=[room_param, member_param("cid")],
+                body=_json(self.body({"reason": reason}, []), {"reason": "off topic"}),
+                body_required=False,
+                ok=ok(200, "Kicked.", moderated()),
+                errors=(403, 404, 429),
+            )},
+            "/api/rooms/{room}/members/{user}/role": {"put": self.op(
+                "Set a member's role",
+                "As the protocol's `set_role`: by the room's owner or an administrator; "
+                "`owner` hands the room over (the old owner becomes a moderator).",
+                tag="moderation", op_id="setRole",
+                parameters=[room_param, member_param("bob")],
+                body=_json(self.body({"role": _ref("Role")}, ["role"]),
+                           {"role": "moderator"}),
+                ok=ok(200, "Set.", moderated(role=_ref("Role"))),
+                errors=(403, 404, 429),
+            )},
+            "/api/rooms/{room}/bans": {
+                "get": self.op(
+                    "List a room's bans",
+                    "As the protocol's `bans`: the bans in force, newest first, for whoever "
+                    "moderates the room.",
+                    tag="moderation", op_id="listBans",
+                    parameters=[room_param],
+                    ok=ok(200, "The bans.", self.sent({
+                        "room": {"type": "string"},
+                        "bans": {"type": "array", "items": _ref("Ban")}})),
+                    errors=(400, 403, 404),
+                ),
+                "post": self.op(
+                    "Ban a user",
+                    "As the protocol's `ban`: by whoever moderates the room and outranks the "
+                    "user; removes them (a `banned` entry, then `left`) and keeps them out "
+                    "(no join, invitation or reading) until `expires_at`, for `duration` "
+                    "seconds, or until unbanned.",
+                    tag="moderation", op_id="ban",
+                    parameters=[room_param],
+                    body=_json(self.body({
+                        "user": _ref("UserName"),
+                        "reason": reason,
+                        "expires_at": {"type": ["integer", "null"], "minimum": 1,
+                                       "maximum": MAX_SEQ,
+                                       "description": "ms since the epoch, in the future "
+                                                      "(null: none)."},
+                        "duration": {"type": ["integer", "null"], "minimum": 1,
+                                     "maximum": MAX_BAN_SECONDS,
+                                     "description": "Seconds; not with `expires_at` (null: "
+                                                    "none)."},
+                    }, ["user"]), {"user": "dan", "reason": "spam", "duration": 86400}),
+                    ok=ok(200, "Banned.", moderated(
+                        reason={"type": "string"},
+                        expires_at={"type": ["integer", "null"], "minimum": 0})),
+                    errors=(403, 404, 429),
+                ),
+            },
+            "/api/rooms/{room}/bans/{user}": {"delete": self.op(
+                "Lift a ban",
+                "As the protocol's `unban`; `unchanged` when the user was not banned.",
+                tag="moderation", op_id="unban",
+                parameters=[room_param, member_param("dan")],
+                ok=ok(200, "Lifted.", moderated()),
+                errors=(400, 403, 404, 429),
+            )},
+            "/api/rooms/{room}/audit": {"get": self.op(
+                "Read a room's audit log",
+                "As the protocol's `audit`: the room's moderation, newest first, for "
+                "whoever moderates it. The next page: `before` the last `id`.",
+                tag="moderation", op_id="roomAudit",
+                parameters=[
+                    room_param,
+                    query("limit", {"type": "integer", "minimum": 1,
+                                    "maximum": AUDIT_PAGE_MAX},
+                          f"At most this many (default {AUDIT_PAGE})."),
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Only entries with a lower id."),
+                ],
+                ok=ok(200, "A page of the room's audit log.", self.sent({
+                    "room": {"type": "string"},
+                    "entries": {"type": "array", "items": _ref("AuditEntry")},
+                    "more": {"type": "boolean"}})),
+                errors=(400, 403, 404),
+            )},
+            "/api/admin/users": {"get": admin_op(
+                "List users",
+                "A page of the users by name ignoring case, those whose name holds `query`; "
+                "the next page: `after` the last name.",
+                "adminUsers",
+                self.sent({"users": {"type": "array", "items": _ref("AdminUser")},
+                           "more": {"type": "boolean"}}),
+                parameters=[query("query", {"type": "string", "pattern": NO_NUL},
+                                  "A part of the name, any case."),
+                            query("after", {"type": "string", "pattern": NO_NUL},
+                                  "The page starts after this name."),
+                            page_limit],
+            )},
+            "/api/admin/users/{name}/deactivate": {"post": admin_op(
+                "Deactivate an account",
+                "Its sessions end on every node, its tokens and log-ins are refused, its "
+                "push subscriptions are forgotten; its messages stay. Not oneself (400).",
+                "deactivate", self.sent({"user": _ref("AdminUser")}),
+                errors=(400, 404), parameters=[admin_user],
+            )},
+            "/api/admin/users/{name}/reactivate": {"post": admin_op(
+                "Reactivate an account", "It can log in again.",
+                "reactivate", self.sent({"user": _ref("AdminUser")}),
+                errors=(400, 404), parameters=[admin_user],
+            )},
+            "/api/admin/users/{name}/password": {"post": admin_op(
+                "Set a new password",
+                "The one given, or a random one (then returned, once); the user's earlier "
+                "tokens stop working and their sessions end on every node.",
+                "resetPassword",
+                self.sent({"user": _ref("AdminUser"),
+                           "password": {"type": "string", "minLength": 1}},
+                          required=["user"]),
+                errors=(400, 404), parameters=[admin_user],
+                body=_json(self.body({"password": {
+                    "type": "string", "minLength": self.config.auth.min_password_length,
+                    "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL}}, []),
+                    {"password": "a new password"}),
+                body_required=False,
+            )},
+            "/api/admin/users/{name}/admin": {"post": admin_op(
+                "Make an administrator",
+                "A server administrator (`admin` true, the default) or no longer one; not "
+                "oneself (400).",
+                "setAdmin", self.sent({"user": _ref("AdminUser")}),
+                errors=(400, 404), parameters=[admin_user],
+                body=_json(self.body({"admin": {"type": "boolean", "default": True}}, []),
+                           {"admin": True}),
+                body_required=False,
+            )},
+            "/api/admin/rooms": {"get": admin_op(
+                "List rooms",
+                "A page of the rooms (not conversations) by name, with owner and member "
+                "count, those whose name holds `query`; the next page: `after` the last "
+                "name.",
+                "adminRooms",
+                self.sent({"rooms": {"type": "array", "items": _ref("AdminRoom")},
+                           "more": {"type": "boolean"}}),
+                parameters=[query("query", {"type": "string", "pattern": NO_NUL},
+                                  "A part of the name."),
+                            query("after", {"type": "string", "pattern": NO_NUL},
+                                  "The page starts after this name."),
+                            page_limit],
+            )},
+            "/api/admin/stats": {"get": admin_op(
+                "The server's figures",
+                "This node's open protocol connections, the messages it committed per second "
+                "over the last minute, and the database's size on disk.",
+                "adminStats",
+                self.sent({"connections": {"type": "integer", "minimum": 0},
+                           "messages_per_second": {"type": "number", "minimum": 0},
+                           "database_bytes": {"type": "integer", "minimum": 0},
+                           "node": {"type": "string"}}),
+                errors=(),
+            )},
+            "/api/admin/audit": {"get": admin_op(
+                "Read the audit log",
+                "Every moderation and admin action, newest first; the next page: `before` "
+                "the last `id`.",
+                "adminAudit",
+                self.sent({"entries": {"type": "array", "items": _ref("AuditEntry")},
+                           "more": {"type": "boolean"}}),
+                parameters=[page_limit,
+                            query("before", {"type": "integer", "minimum": 1,
+                                             "maximum": MAX_SEQ},
+                                  "Only entries with a lower id.")],
             )},
             "/api/rooms/{room}/files": {"post": self.op(
                 "Upload a file",
@@ -1120,6 +1459,10 @@ class _Builder:
                 {"name": "push", "description": "Web Push subscriptions."},
                 {"name": "bots", "description": "Bots, their tokens, and incoming and "
                                                 "outgoing webhooks."},
+                {"name": "moderation", "description": "Roles, bans, kicks, deletions, topics "
+                                                      "and a room's audit log."},
+                {"name": "admin", "description": "Server administration: users, rooms, "
+                                                 "figures, the audit log."},
                 {"name": "contacts", "description": "The user's contacts."},
                 {"name": "daemon", "description": "Health, metrics, the WebSocket, the page "
                                                   "and this description."},

@@ -30,6 +30,7 @@ from chatd.actions import (
     CatchUp,
     Stateless,
     accounts,
+    admin,
     bots,
     hooks,
     push,
@@ -55,7 +56,16 @@ from chatd.http.messages import (
 from chatd.http.openapi import OPENAPI_PATH, served_document
 from chatd.http.static import serve_static
 from chatd.http.uploads import download, upload, upload_limit
-from chatd.protocol import RequestError, codes, parse_request
+from chatd.protocol import (
+    InvalidName,
+    RequestError,
+    Sent,
+    ServerEvent,
+    codes,
+    normalise_user,
+    parse_request,
+)
+from chatd.protocol.events import is_storable
 from chatd.storage import StorageUnavailable, User
 
 __all__ = ["ROUTES", "BodyHandler", "Handler", "Route", "Streaming", "dispatch",
@@ -142,9 +152,17 @@ def operation(op: str, fields: Fields = _none, *, status: int = 200,
             if exc.code == codes.RATE_LIMITED:  # counted as the socket counts its refusals
                 app.metrics.rate_limited.labels(op).inc()
             raise
+        event: ServerEvent
         if isinstance(result, Append):
-            raise TypeError(f"{op} commits a message: its route must wait for the commit")
-        event = result.reply if isinstance(result, CatchUp) else result
+            # What the socket acknowledges after the commit, the route answers after it.
+            done = await app.committer.commit(result.message)
+            m = done.message
+            change = m.kind != "message"
+            event = Sent(room=m.room, seq=m.seq, msg_id=m.msg_id, ts=m.ts,
+                         duplicate=done.duplicate and not change,
+                         unchanged=done.duplicate and change)
+        else:
+            event = result.reply if isinstance(result, CatchUp) else result
         body = {key: value for key, value in event.wire().items() if key not in ("op", "id")}
         return json_reply(status, shape(body))
 
@@ -206,8 +224,53 @@ def _contact_from_path(request: Request, params: dict[str, str]) -> dict[str, An
     return {"user": params["user"]}
 
 
-def _notify_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
-    return {**json_body(request), "room": params["room"]}
+def _room_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """The JSON body, with the room (and the user, the message) from the path."""
+    return {**json_body(request), **params}
+
+
+def _topic_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{"topic"}`` (required: a body without it is no request to clear the topic)."""
+    body = json_body(request)
+    if "topic" not in body:
+        raise ChatError(codes.BAD_REQUEST, "'topic' is required (\"\" clears it)")
+    return {**body, **params}
+
+
+def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """The fields from the path alone (``msg_id`` as a number)."""
+    fields: dict[str, Any] = dict(params)
+    if "msg_id" in fields:
+        fields["msg_id"] = int(fields["msg_id"])
+    return fields
+
+
+def _audit_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"room": params["room"]}
+    for key in ("limit", "before"):
+        value = int_param(request, key)
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
+def _query_text(request: Request, key: str) -> str:
+    """A query parameter given at most once ('' when absent), text the database can take."""
+    values = request.query.get(key)
+    if values is None:
+        return ""
+    if len(values) != 1:
+        raise ChatError(codes.BAD_REQUEST, f"{key!r} must be given once")
+    if not is_storable(values[0]):
+        raise ChatError(codes.BAD_REQUEST, f"{key!r} must be text without U+0000")
+    return values[0]
+
+
+def _user_in_path(params: dict[str, str]) -> str:
+    try:
+        return normalise_user(params["name"])
+    except InvalidName as exc:
+        raise ChatError(codes.BAD_REQUEST, f"the user name in the path: {exc}") from None
 
 
 # -- accounts --------------------------------------------------------------------------------
@@ -234,6 +297,58 @@ async def _logout(request: Request, app: App, params: dict[str, str]) -> Reply:
 async def _me(request: Request, app: App, params: dict[str, str]) -> Reply:
     user, _ = await authenticate(request, app)
     return json_reply(200, await accounts.me(app, user))
+
+
+# -- administration --------------------------------------------------------------------------
+
+
+async def _admin_users(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await admin.list_users(
+        app, user, query=_query_text(request, "query"), after=_query_text(request, "after"),
+        limit=int_param(request, "limit")))
+
+
+def _deactivation(deactivated: bool) -> Handler:
+    async def handle(request: Request, app: App, params: dict[str, str]) -> Reply:
+        user, _ = await authenticate(request, app)
+        return json_reply(200, await admin.deactivate(app, user, _user_in_path(params),
+                                                      deactivated))
+    return handle
+
+
+async def _admin_password(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    body = json_body(request)
+    password = body.get("password")
+    if "password" in body and not isinstance(password, str):
+        raise ChatError(codes.BAD_REQUEST, "'password' must be a string (or left out)")
+    return json_reply(200, await admin.reset_password(app, user, _user_in_path(params),
+                                                      password))
+
+
+async def _admin_flag(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    flag = bool_field(json_body(request), "admin", True)
+    return json_reply(200, await admin.set_admin(app, user, _user_in_path(params), flag))
+
+
+async def _admin_rooms(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await admin.list_rooms(
+        app, user, query=_query_text(request, "query"), after=_query_text(request, "after"),
+        limit=int_param(request, "limit")))
+
+
+async def _admin_stats(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await admin.stats(app, user))
+
+
+async def _admin_audit(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await admin.audit(app, user, before=int_param(request, "before"),
+                                             limit=int_param(request, "limit")))
 
 
 # -- Web Push --------------------------------------------------------------------------------
@@ -398,8 +513,30 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/messages", {
         "GET": operation("history", _history_fields),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})", {
+        "DELETE": operation("delete", _room_path),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/notify", {
-        "PUT": operation("set_notify", _notify_fields),
+        "PUT": operation("set_notify", _room_body),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/topic", {
+        "PUT": operation("set_topic", _topic_body),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/members/(?P<user>[^/]+)", {
+        "DELETE": operation("kick", _room_body),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/members/(?P<user>[^/]+)/role", {
+        "PUT": operation("set_role", _room_body),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/bans", {
+        "GET": operation("bans", _room_path),
+        "POST": operation("ban", _room_body),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/bans/(?P<user>[^/]+)", {
+        "DELETE": operation("unban", _room_path),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/audit", {
+        "GET": operation("audit", _audit_fields),
     }),
     _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
@@ -419,6 +556,14 @@ ROUTES: list[Route] = [
     _route(r"/api/files/links", {"POST": links}),
     _route(r"/api/files/(?P<id>[0-9]{1,18})/(?P<name>[^/]*)", {"GET": download}),
     _route(r"/api/thumbnails/(?P<id>[0-9]{1,18})", {"GET": thumbnail}),
+    _route(r"/api/admin/users", {"GET": _admin_users}),
+    _route(r"/api/admin/users/(?P<name>[^/]+)/deactivate", {"POST": _deactivation(True)}),
+    _route(r"/api/admin/users/(?P<name>[^/]+)/reactivate", {"POST": _deactivation(False)}),
+    _route(r"/api/admin/users/(?P<name>[^/]+)/password", {"POST": _admin_password}),
+    _route(r"/api/admin/users/(?P<name>[^/]+)/admin", {"POST": _admin_flag}),
+    _route(r"/api/admin/rooms", {"GET": _admin_rooms}),
+    _route(r"/api/admin/stats", {"GET": _admin_stats}),
+    _route(r"/api/admin/audit", {"GET": _admin_audit}),
     _route(r"/api/push/key", {"GET": _push_key}),
     _route(r"/api/push/subscriptions", {"POST": _push_subscribe, "DELETE": _push_unsubscribe}),
     _route(r"/api/contacts", {

@@ -179,31 +179,37 @@ async def _receive(stream: trio.abc.Stream, conn: h11.Connection, max_bytes: int
     conn.receive_data(bytes(data))
 
 
-async def _read_head(
-    stream: trio.abc.Stream, conn: h11.Connection, max_head: int
-) -> h11.Request | None:
-    """Read one request's head, or None when the client closed cleanly.
-
-    h11's ``max_incomplete_event_size`` only bounds a head that is still arriving; a long head
-    that came in one read is measured here.
+async def _read_head(stream: trio.abc.Stream, conn: h11.Connection) -> h11.Request | None:
+    """Read one request's head, or None when the client closed cleanly. Check it with
+    :func:`_check_head` (once the caller holds it: a refusal of a HEAD request has no body).
 
     Raises:
         h11.RemoteProtocolError: the client spoke bad HTTP (or sent a long, unfinished head).
-        _TooLarge: the head is over ``max_head`` (431).
     """
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
             await _receive(stream, conn, RECEIVE_BYTES)
         elif isinstance(event, h11.Request):
-            if _head_size(event) > max_head:
-                raise _TooLarge(431, f"the request head is over {max_head} bytes")
-            _check_framing(event)
             return event
         elif isinstance(event, h11.ConnectionClosed):
             return None
         else:  # a body or PAUSED cannot come before the head; anything else is h11 misbehaving
             raise RuntimeError(f"unexpected h11 event {event!r}")
+
+
+def _check_head(event: h11.Request, max_head: int) -> None:
+    """Refuse a head over ``max_head`` or with ambiguous framing. h11's
+    ``max_incomplete_event_size`` only bounds a head that is still arriving; a long head that
+    came in one read is measured here.
+
+    Raises:
+        _TooLarge: the head is over ``max_head`` (431).
+        ChatError: the framing is ambiguous (see :func:`_check_framing`).
+    """
+    if _head_size(event) > max_head:
+        raise _TooLarge(431, f"the request head is over {max_head} bytes")
+    _check_framing(event)
 
 
 async def _read_body(stream: trio.abc.Stream, conn: h11.Connection, max_body: int) -> bytes:
@@ -435,8 +441,9 @@ async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, r
         deadline = trio.current_time() + http.request_timeout
         try:
             with trio.fail_at(deadline):
-                event = await _read_head(stream, conn, http.max_header_bytes)
+                event = await _read_head(stream, conn)
             if event is not None:
+                _check_head(event, http.max_header_bytes)
                 address = _client_address(event, remote, http.trust_forwarded_for)
                 request = _parse_request(event, b"", address)
                 limit = streaming_limit(request, app)
@@ -462,7 +469,9 @@ async def _serve(stream: trio.abc.Stream, app: App, on_websocket: OnWebSocket, r
             failure = error_reply(exc, close=True)
         if failure is not None:
             if conn.our_state in {h11.IDLE, h11.SEND_RESPONSE}:
-                await _send_reply(stream, conn, failure, head_only=False, app=app)
+                # An answer to HEAD has no body, a refusal's neither (h11 refuses one).
+                head_only = event is not None and event.method == b"HEAD"
+                await _send_reply(stream, conn, failure, head_only=head_only, app=app)
             await _close_gracefully(stream)
             return
         if event is None or request is None:

@@ -58,8 +58,11 @@ from chatd.protocol.events import (
     Join,
     JoinAccepted,
     Leave,
+    MemberBanned,
     MemberJoined,
+    MemberKicked,
     MemberLeft,
+    MemberUnbanned,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -73,6 +76,7 @@ from chatd.protocol.events import (
     Request,
     RequestError,
     RequestId,
+    RoleChanged,
     Send,
     Sent,
     ServerEvent,
@@ -268,6 +272,30 @@ def _topic(obj: Mapping[str, Any]) -> TopicChanged:
                         by=_str(obj, "by"), ts=_int(obj, "ts", minimum=None))
 
 
+def _role(obj: Mapping[str, Any]) -> RoleChanged:
+    return RoleChanged(room=_str(obj, "room"), seq=_int(obj, "seq"), user=_str(obj, "user"),
+                       role=_str(obj, "role"), by=_str(obj, "by"),
+                       ts=_int(obj, "ts", minimum=None))
+
+
+def _banned(obj: Mapping[str, Any]) -> MemberBanned:
+    return MemberBanned(room=_str(obj, "room"), seq=_int(obj, "seq"), user=_str(obj, "user"),
+                        by=_str(obj, "by"), ts=_int(obj, "ts", minimum=None),
+                        reason=_optional_str(obj, "reason"),
+                        expires_at=_optional_int(obj, "expires_at"))
+
+
+def _unbanned(obj: Mapping[str, Any]) -> MemberUnbanned:
+    return MemberUnbanned(room=_str(obj, "room"), seq=_int(obj, "seq"), user=_str(obj, "user"),
+                          by=_str(obj, "by"), ts=_int(obj, "ts", minimum=None))
+
+
+def _kicked(obj: Mapping[str, Any]) -> MemberKicked:
+    return MemberKicked(room=_str(obj, "room"), seq=_int(obj, "seq"), user=_str(obj, "user"),
+                        by=_str(obj, "by"), ts=_int(obj, "ts", minimum=None),
+                        reason=_optional_str(obj, "reason"))
+
+
 #: The parser of each kind of entry of a room's log, by its op.
 _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "message": _message,
@@ -275,6 +303,10 @@ _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "deleted": _deleted,
     "reaction": _reaction,
     "topic": _topic,
+    "role": _role,
+    "banned": _banned,
+    "unbanned": _unbanned,
+    "kicked": _kicked,
 }
 
 
@@ -339,7 +371,7 @@ def _join_accepted(obj: Mapping[str, Any], rid: RequestId) -> JoinAccepted:
         id=rid, room=_str(obj, "room"), last_seq=_int(obj, "last_seq"),
         messages=_messages(obj), more=_bool(obj, "more", False),
         private=_bool(obj, "private", False), topic=_optional_str(obj, "topic") or "",
-        notify=_optional_str(obj, "notify"),
+        notify=_optional_str(obj, "notify"), role=_optional_str(obj, "role"),
     )
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "BAD_REQUEST",
     "CODES",
     "CONFLICT",
+    "DEACTIVATED",
     "FATAL_CODES",
     "FORBIDDEN",
     "HTTP_STATUS",
@@ -38,6 +39,7 @@ UNKNOWN_OP: Final = "unknown_op"
 BAD_REQUEST: Final = "bad_request"
 UNAUTHENTICATED: Final = "unauthenticated"
 FORBIDDEN: Final = "forbidden"
+DEACTIVATED: Final = "deactivated"
 NOT_FOUND: Final = "not_found"
 METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 CONFLICT: Final = "conflict"
@@ -65,6 +67,7 @@ _TABLE: Final[dict[str, Code]] = {
     BAD_REQUEST: Code("a field is missing, of the wrong type or out of range", 400),
     UNAUTHENTICATED: Code("no valid hello yet, or the token is bad, expired or revoked", 401),
     FORBIDDEN: Code("the user may not do this (e.g. a private room they are not in)", 403),
+    DEACTIVATED: Code("the account is deactivated: it cannot log in", 403, socket=False),
     NOT_FOUND: Code("no such room or user", 404),
     METHOD_NOT_ALLOWED: Code("the HTTP method is not allowed on this path", 405, socket=False),
     CONFLICT: Code("the name is taken", 409),

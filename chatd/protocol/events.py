@@ -21,8 +21,12 @@ __all__ = [
     "EVENTS",
     "NOTIFY_LEVELS",
     "REQUESTS",
+    "ROLES",
     "AddContact",
     "Answer",
+    "Audit",
+    "Ban",
+    "Bans",
     "Change",
     "Contacts",
     "CreateRoom",
@@ -41,11 +45,15 @@ __all__ = [
     "Kick",
     "Leave",
     "Limits",
+    "MemberBanned",
     "MemberJoined",
+    "MemberKicked",
     "MemberLeft",
+    "MemberUnbanned",
     "MessageDeleted",
     "MessageEdited",
     "MessagePosted",
+    "Moderation",
     "NotifyChanged",
     "Ok",
     "Ping",
@@ -58,15 +66,18 @@ __all__ = [
     "Request",
     "RequestError",
     "RequestId",
+    "RoleChanged",
     "Rooms",
     "Search",
     "Send",
     "Sent",
     "ServerEvent",
     "SetNotify",
+    "SetRole",
     "SetTopic",
     "TopicChanged",
     "Typing",
+    "Unban",
     "UserTyping",
     "Welcome",
     "Who",
@@ -82,6 +93,9 @@ MAX_NONCE_CHARS: Final = 64
 MAX_TOKEN_CHARS: Final = 4096
 MAX_RESUME_ROOMS: Final = 1000
 MAX_TOPIC_CHARS: Final = 256
+MAX_REASON_CHARS: Final = 256  # why a member was banned or kicked
+MAX_BAN_SECONDS: Final = 100 * 366 * 24 * 3600  # a ban's duration: a century at most
+AUDIT_PAGE_MAX: Final = 200  # entries of the audit log in one page
 MAX_FILES: Final = 10  # files one message may attach
 MAX_QUERY_CHARS: Final = 500  # the longest search query (chatd.search.MAX_QUERY_CHARS)
 SEARCH_PAGE: Final = 20  # results a search gives without a limit
@@ -92,6 +106,10 @@ _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 #: A member's notification level for a room: every message, mentions (and, in a
 #: conversation, every message) only, or nothing.
 NOTIFY_LEVELS: Final = ("all", "mentions", "none")
+
+#: A member's role in a room, lowest first (``set_role`` gives one; ``owner`` hands the room
+#: over, and the old owner becomes a moderator).
+ROLES: Final = ("member", "moderator", "owner")
 
 
 def default_notify(kind: str) -> str:
@@ -223,9 +241,63 @@ class Invite(Request):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Kick(Request):
+    """End a member's membership (the room's owner, its moderators, administrators); an
+    entry of the room's log."""
+
     OP: ClassVar[str] = "kick"
     room: str
     user: str
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetRole(Request):
+    """Give a member a role (the room's owner, administrators): ``owner`` hands the room
+    over (the old owner becomes a moderator)."""
+
+    OP: ClassVar[str] = "set_role"
+    room: str
+    user: str
+    role: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Ban(Request):
+    """Remove a user from a room and keep them out (the room's owner, its moderators,
+    administrators): until ``expires_at`` (ms), for ``duration`` (seconds), or until
+    ``unban``."""
+
+    OP: ClassVar[str] = "ban"
+    room: str
+    user: str
+    reason: str | None = None
+    expires_at: int | None = None
+    duration: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Unban(Request):
+    OP: ClassVar[str] = "unban"
+    room: str
+    user: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Bans(Request):
+    """The bans in force in a room (for those who moderate it)."""
+
+    OP: ClassVar[str] = "bans"
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Audit(Request):
+    """A page of a room's audit log, newest first (for those who moderate it)."""
+
+    OP: ClassVar[str] = "audit"
+    room: str
+    limit: int | None = None
+    before: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -493,8 +565,67 @@ class TopicChanged(ServerEvent):
     ts: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RoleChanged(ServerEvent):
+    """An entry of the log: ``user`` now has ``role`` in the room, given ``by`` its owner or
+    an administrator (``owner``: the room was handed over to them)."""
+
+    OP: ClassVar[str] = "role"
+    room: str
+    seq: int
+    user: str
+    role: str
+    by: str
+    ts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MemberBanned(ServerEvent):
+    """An entry of the log: ``user`` was banned ``by`` a moderator (removed, and kept out
+    until ``expires_at``, ms, or until unbanned when there is none), for ``reason``."""
+
+    OP: ClassVar[str] = "banned"
+    room: str
+    seq: int
+    user: str
+    by: str
+    ts: int
+    reason: str | None = None
+    expires_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MemberUnbanned(ServerEvent):
+    """An entry of the log: ``user``'s ban was lifted ``by`` a moderator."""
+
+    OP: ClassVar[str] = "unbanned"
+    room: str
+    seq: int
+    user: str
+    by: str
+    ts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MemberKicked(ServerEvent):
+    """An entry of the log: ``user`` was removed from the room ``by`` a moderator, for
+    ``reason``."""
+
+    OP: ClassVar[str] = "kicked"
+    room: str
+    seq: int
+    user: str
+    by: str
+    ts: int
+    reason: str | None = None
+
+
 #: An entry of a room's log: what ``history``, ``join``, a resume and live delivery carry.
-Entry = MessagePosted | MessageEdited | MessageDeleted | ReactionChanged | TopicChanged
+Entry = (MessagePosted | MessageEdited | MessageDeleted | ReactionChanged | TopicChanged
+         | RoleChanged | MemberBanned | MemberUnbanned | MemberKicked)
+
+#: The entries that moderate the room's members.
+Moderation = RoleChanged | MemberBanned | MemberUnbanned | MemberKicked
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -590,6 +721,7 @@ class JoinAccepted(ServerEvent):
     private: bool = False
     topic: str = ""
     notify: str | None = None  # the joiner's notification level for the room
+    role: str | None = None  # the joiner's role in the room
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -599,6 +731,8 @@ class JoinAccepted(ServerEvent):
         }
         if self.notify is not None:
             obj["notify"] = self.notify
+        if self.role is not None:
+            obj["role"] = self.role
         return obj
 
 
@@ -633,7 +767,7 @@ class MemberLeft(ServerEvent):
     OP: ClassVar[str] = "left"
     room: str
     user: str
-    by: str | None = None  # the owner who removed them, when they were kicked
+    by: str | None = None  # who removed them, when they were kicked or banned
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -925,6 +1059,36 @@ def _fields(cls: Callable[..., Request], **readers: Callable[[Mapping[str, Any]]
 def _member(obj: Mapping[str, Any]) -> str:
     return _user(obj, "user")
 
+
+def _reason(obj: Mapping[str, Any]) -> str | None:
+    """Why a member is banned or kicked: 1-256 characters, or nothing (absent or "")."""
+    if obj.get("reason") in (None, ""):
+        return None
+    return _str(obj, "reason", max_chars=MAX_REASON_CHARS)
+
+
+def _role_name(obj: Mapping[str, Any]) -> str:
+    value = obj.get("role")
+    if value not in ROLES:
+        raise _Invalid("'role' must be one of " + ", ".join(f'"{r}"' for r in ROLES))
+    assert isinstance(value, str)
+    return value
+
+
+def _parse_ban(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Ban:
+    expires_at = _int(obj, "expires_at", minimum=1, maximum=MAX_SEQ)
+    duration = _int(obj, "duration", minimum=1, maximum=MAX_BAN_SECONDS)
+    if expires_at is not None and duration is not None:
+        raise _Invalid("give 'expires_at' or 'duration', not both")
+    return Ban(id=rid, room=_room(obj), user=_member(obj), reason=_reason(obj),
+               expires_at=expires_at, duration=duration)
+
+
+def _parse_audit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Audit:
+    return Audit(id=rid, room=_room(obj),
+                 limit=_int(obj, "limit", minimum=1, maximum=AUDIT_PAGE_MAX),
+                 before=_int(obj, "before", minimum=1, maximum=MAX_SEQ))
+
 #: Every request op, with its parser: the table that dispatch checks before anything runs.
 REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "hello": (Hello, _parse_hello),
@@ -937,7 +1101,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "rooms": (Rooms, _parse_rooms),
     "create_room": (CreateRoom, _parse_create_room),
     "invite": (Invite, _fields(Invite, room=_room, user=_member)),
-    "kick": (Kick, _fields(Kick, room=_room, user=_member)),
+    "kick": (Kick, _fields(Kick, room=_room, user=_member, reason=_reason)),
     "who": (Who, _fields(Who, room=_room)),
     "typing": (Typing, _fields(Typing, room=_room)),
     "read": (Read, _parse_read),
@@ -949,6 +1113,11 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "react": (React, _parse_react),
     "set_topic": (SetTopic, _fields(SetTopic, room=_room, topic=_topic)),
     "set_notify": (SetNotify, _fields(SetNotify, room=_room, notify=_notify)),
+    "set_role": (SetRole, _fields(SetRole, room=_room, user=_member, role=_role_name)),
+    "ban": (Ban, _parse_ban),
+    "unban": (Unban, _fields(Unban, room=_room, user=_member)),
+    "bans": (Bans, _fields(Bans, room=_room)),
+    "audit": (Audit, _parse_audit),
     "search": (Search, _parse_search),
 }
 
@@ -962,6 +1131,10 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "deleted": (MessageDeleted,),
     "reaction": (ReactionChanged,),
     "topic": (TopicChanged,),
+    "role": (RoleChanged,),
+    "banned": (MemberBanned,),
+    "unbanned": (MemberUnbanned,),
+    "kicked": (MemberKicked,),
     "presence": (PresenceChanged,),
     "joined": (MemberJoined,),
     "left": (MemberLeft,),

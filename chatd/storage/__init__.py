@@ -5,8 +5,13 @@ Nothing outside this package imports asyncpg or knows that it runs on asyncio.
 
 from chatd.storage.base import (
     MAX_REACTIONS,
+    MODERATION_KINDS,
+    ROLES,
     UNREAD_CAP,
+    AdminRoom,
     Appended,
+    AuditEntry,
+    Ban,
     Bot,
     BotToken,
     Change,
@@ -18,6 +23,7 @@ from chatd.storage.base import (
     HookTarget,
     ImageFacts,
     Joined,
+    Member,
     MembershipNotice,
     Message,
     NewChange,
@@ -42,8 +48,13 @@ from chatd.storage.postgres import open_storage
 
 __all__ = [
     "MAX_REACTIONS",
+    "MODERATION_KINDS",
+    "ROLES",
     "UNREAD_CAP",
+    "AdminRoom",
     "Appended",
+    "AuditEntry",
+    "Ban",
     "Bot",
     "BotToken",
     "Change",
@@ -55,6 +66,7 @@ __all__ = [
     "HookTarget",
     "ImageFacts",
     "Joined",
+    "Member",
     "MembershipNotice",
     "Message",
     "NewChange",

@@ -21,8 +21,13 @@ from chatd.search import SearchQuery
 
 __all__ = [
     "MAX_REACTIONS",
+    "MODERATION_KINDS",
+    "ROLES",
     "UNREAD_CAP",
+    "AdminRoom",
     "Appended",
+    "AuditEntry",
+    "Ban",
     "Bot",
     "BotToken",
     "Change",
@@ -34,6 +39,7 @@ __all__ = [
     "HookTarget",
     "ImageFacts",
     "Joined",
+    "Member",
     "MembershipNotice",
     "Message",
     "NewChange",
@@ -61,12 +67,22 @@ class StorageUnavailable(Exception):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class User:
-    """An account. ``bot``: a bot's (API tokens only, never a password)."""
+    """An account. ``admin``: a server administrator (may moderate every room and use the
+    admin API); ``deactivated_at`` (ms): when it was deactivated (None: it is active);
+    ``bot``: a bot's (API tokens only, never a password). Read when the user is looked up:
+    a session keeps the values its token was checked with, so permissions are never decided
+    from them (storage reads them again)."""
 
     id: int
     name: str
     created_at: int
+    admin: bool = False
+    deactivated_at: int | None = None
     bot: bool = False
+
+    @property
+    def deactivated(self) -> bool:
+        return self.deactivated_at is not None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +117,70 @@ class Room:
     unread: int = 0
     mentions: int = 0  # unread messages that mention the user (capped at UNREAD_CAP)
     notify: str | None = None  # the user's level as set; None: the default of the kind
+    role: str | None = None  # the user's role in it (see ROLES); None: not a member
+
+
+#: A member's role in a room, lowest first: the owner is the room's (``rooms.owner_id``),
+#: moderators and members are set with ``set_role``. Server administrators rank above all
+#: three in every room, but are no role of any.
+ROLES = ("member", "moderator", "owner")
+
+#: The kinds of change entries that moderate a room's members (each names a ``target``).
+MODERATION_KINDS = frozenset({"role", "banned", "unbanned", "kicked"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """A member of a room as ``who`` lists them: their name as registered, their role, and
+    whether their account is deactivated."""
+
+    name: str
+    role: str = "member"
+    deactivated: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Ban:
+    """A ban in force: ``user`` may not join nor read ``room`` until ``expires_at`` (ms;
+    None: until lifted); set ``by`` (None: their account is gone) at ``ts``."""
+
+    room: str
+    user: str
+    by: str | None
+    reason: str
+    ts: int
+    expires_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    """One moderation or admin action, as the audit log keeps it. ``actor`` None: the
+    ``chatd`` command line (or an account since gone); ``target`` and ``room`` None when the
+    action has none; ``details``: what else it says (a role, a message id, an expiry)."""
+
+    id: int
+    ts: int
+    actor: str | None
+    action: str
+    target: str | None
+    room: str | None
+    reason: str
+    details: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AdminRoom:
+    """A room as the admin API lists it: its owner (None: none, or gone) and whether the
+    owner's account is deactivated, its member count."""
+
+    name: str
+    private: bool
+    topic: str
+    owner: str | None
+    owner_deactivated: bool
+    members: int
+    last_seq: int
+    created_at: int
 
 
 #: Unread counts stop at this many; clients show "999+".
@@ -172,7 +252,10 @@ class Message:
     files attached to it, none once it is deleted), or a change to
     message ``msg_id``, made by ``sender``: ``"edited"`` (``text`` and ``mentions`` are the
     new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``); or ``"topic"``, the
-    room's new topic in ``text`` (``msg_id`` 0). A change's ``nonce`` is empty."""
+    room's new topic in ``text`` (``msg_id`` 0); or moderation of member ``target`` by
+    ``sender``: ``"role"`` (the new role in ``text``), ``"banned"`` (the reason in ``text``,
+    ``expires_at`` in ms or None), ``"unbanned"``, ``"kicked"`` (``msg_id`` 0). A change's
+    ``nonce`` is empty."""
 
     room: str
     seq: int
@@ -192,6 +275,8 @@ class Message:
     emoji: str = ""
     on: bool = True
     files: tuple[FileInfo, ...] = ()
+    target: str = ""
+    expires_at: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,7 +301,10 @@ class NewChange:
     """A change to message ``msg_id`` of ``room`` by user ``user_id``: ``kind`` is
     ``"edited"`` (with ``text`` and its mention candidates), ``"deleted"`` or
     ``"reaction"`` (with ``emoji`` and ``on``); or ``"topic"`` (the room's, in ``text``;
-    ``msg_id`` 0), by the room's owner."""
+    ``msg_id`` 0); or one of :data:`MODERATION_KINDS` about the user named ``target`` (any
+    case; ``msg_id`` 0): ``"role"`` (one of :data:`ROLES` in ``text``), ``"banned"`` (the
+    reason in ``text``, and ``expires_at`` in ms, None for good), ``"unbanned"``,
+    ``"kicked"``. Who may make which is decided by storage."""
 
     user_id: int
     room: str
@@ -226,6 +314,8 @@ class NewChange:
     mentions: tuple[str, ...] = ()
     emoji: str = ""
     on: bool = True
+    target: str = ""
+    expires_at: int | None = None
 
 
 #: What the group committer stores: a new message or a change to one.
@@ -236,10 +326,12 @@ NewEntry = NewMessage | NewChange
 class Appended:
     """The outcome of one stored entry. ``duplicate``: nothing was stored, for a message
     because its nonce was already used (``message`` is the first one stored with it), for a
-    change because it changed nothing (``message`` is the change, at the message's ``rev``)."""
+    change because it changed nothing (``message`` is the change, at the message's ``rev``).
+    ``removed``: the change (a kick, a ban) ended its target's membership of the room."""
 
     message: Message
     duplicate: bool
+    removed: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -261,12 +353,14 @@ class CommitNotice:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MembershipNotice:
-    """Another node made ``user`` a member of ``room`` (``joined``) or ended it."""
+    """Another node made ``user`` a member of ``room`` (``joined``) or ended it (``by`` a
+    moderator who removed them, when one did)."""
 
     node: str
     room: str
     user: str
     joined: bool
+    by: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -451,23 +545,67 @@ class Storage(Protocol):
         as they are now, and changes). No access
         check: for the daemon's own use (fan-out of other nodes' commits)."""
 
-    async def create_user(self, name: str, password_hash: str) -> User:
-        """Create a user. Raises ChatError('conflict') when the name (any case) is taken."""
+    async def create_user(self, name: str, password_hash: str, *, admin: bool = False) -> User:
+        """Create a user (a server administrator with ``admin``, which the audit log records
+        as done from the command line). Raises ChatError('conflict') when the name (any case)
+        is taken."""
 
-    async def set_password(self, name: str, password_hash: str) -> User:
+    async def set_password(self, name: str, password_hash: str, *,
+                           actor_id: int | None = None) -> User:
         """Replace the password hash of the user called ``name`` (any case) and revoke every
-        token issued before (a new password logs out everywhere).
+        token issued before (a new password logs out everywhere). Recorded in the audit log
+        as done by ``actor_id`` (an administrator; None: the command line).
         Raises ChatError('not_found')."""
 
     async def list_users(self) -> list[User]:
         """Every user, by name (case-insensitively)."""
 
+    async def find_users(self, *, query: str = "", after: str = "", limit: int) -> list[User]:
+        """A page of the users whose name holds ``query`` (any case; '' for all), by name
+        case-insensitively, after the name ``after`` ('' from the first), at most
+        ``limit``: ask one more to learn whether another page follows."""
+
+    async def set_admin(self, name: str, admin: bool, *, actor_id: int | None = None) -> User:
+        """Make the user called ``name`` (any case) a server administrator, or no longer
+        one; recorded in the audit log when it changed anything, as done by ``actor_id``
+        (None: the command line). Raises ChatError('not_found')."""
+
+    async def set_deactivated(self, name: str, deactivated: bool, *,
+                              actor_id: int | None = None) -> User:
+        """Deactivate the account called ``name`` (any case), or reactivate it. Deactivating
+        revokes every token it holds (their sessions end on every node: a
+        :class:`RevocationNotice`) and forgets its push subscriptions; its messages and
+        memberships stay. Recorded in the audit log when it changed anything, as done by
+        ``actor_id`` (None: the command line). Raises ChatError('not_found')."""
+
+    async def admin_rooms(self, *, query: str = "", after: str = "", limit: int
+                          ) -> list[AdminRoom]:
+        """A page of the rooms (not conversations) whose name holds ``query``, by name
+        (code point order) after ``after``, at most ``limit``, with their owner and member
+        count: what an administrator sees."""
+
+    async def database_size(self) -> int:
+        """The size of the database on disk, in bytes."""
+
+    async def bans(self, user_id: int, room: str) -> list[Ban]:
+        """The bans in force in ``room``, newest first, for its owner, its moderators and
+        administrators. Raises ChatError('not_found') for an unknown room,
+        ChatError('forbidden') for anyone else."""
+
+    async def audit_log(self, user_id: int, *, room: str | None = None,
+                        before: int | None = None, limit: int) -> list[AuditEntry]:
+        """The audit log, newest first (ids below ``before``, at most ``limit``): all of it
+        for an administrator, or (``room`` given) that room's for its owner, its moderators
+        and administrators. Raises ChatError('forbidden') for anyone else,
+        ChatError('not_found') for an unknown room."""
+
     async def get_credentials(self, name: str) -> Credentials | None:
         """The user called ``name`` (any case) with their password hash, or None."""
 
     async def check_token(self, user_id: int, jti: str, issued_at: int) -> User | None:
-        """The user a token names, or None when the user is gone, the token id was revoked,
-        or the token was issued (``issued_at``, ms) before the user's last log-out-everywhere.
+        """The user a token names, or None when the user is gone or deactivated, the token id
+        was revoked, or the token was issued (``issued_at``, ms) before the user's last
+        log-out-everywhere.
         The comparison is to the millisecond, on this process's clock: pass the issue time in
         ms, not rounded to the second, or a token issued just after a log-out-everywhere
         looks older than it. Expiry is the caller's to check."""
@@ -589,7 +727,9 @@ class Storage(Protocol):
         """Make the user a member, creating a public room if none has that name (unless
         ``create`` is false: then ChatError('not_found') when there is none).
         Raises ChatError('forbidden') for a private room or a conversation the user is not a
-        member of; a conversation is never created here (ChatError('not_found') when it does
+        member of, and for a room the user is banned from (a join racing a ban either
+        commits first, and the ban removes them, or finds the ban); a conversation is never
+        created here (ChatError('not_found') when it does
         not exist yet: conversations start with :meth:`direct_room`)."""
 
     async def leave_room(self, user_id: int, name: str) -> bool:
@@ -602,22 +742,16 @@ class Storage(Protocol):
         as members on first use. A conversation with oneself is allowed (notes to self).
         Raises ChatError('not_found') when there is no user called ``peer``."""
 
-    async def room_members(self, user_id: int, room: str) -> list[str]:
-        """The names of a room's members, sorted. Public rooms are open to every user;
-        private rooms and conversations only to members (ChatError('forbidden')).
-        ChatError('not_found') for an unknown room."""
+    async def room_members(self, user_id: int, room: str) -> list[Member]:
+        """A room's members with their roles, sorted by name case-insensitively. Public rooms
+        are open to every user not banned from them; private rooms and conversations only to
+        members (ChatError('forbidden')). ChatError('not_found') for an unknown room."""
 
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
         """Make ``invitee`` (any case) a member of ``room``; any member may invite. Returns the
         invitee's registered name and whether they are new to the room.
         Raises ChatError: 'not_found' (room or user), 'forbidden' (the inviter is not a
-        member, or the room is a conversation)."""
-
-    async def kick(self, user_id: int, room: str, target: str) -> tuple[str, bool]:
-        """End ``target``'s membership; only the room's owner may. Returns the target's
-        registered name and whether they were a member.
-        Raises ChatError: 'not_found' (room or user), 'forbidden' (not the owner, or a
-        conversation), 'bad_request' (the owner kicking themselves)."""
+        member, the room is a conversation, or the invitee is banned from it)."""
 
     async def mark_read(self, user_id: int, room: str, seq: int) -> int:
         """Move the user's read marker forward to ``seq`` (never back, never past the room's
@@ -657,9 +791,13 @@ class Storage(Protocol):
 
         Changes are checked against the message as it is when their room is locked, so
         concurrent changes from any node apply in seq order: an edit by its author only
-        ('forbidden'), not of a deleted message ('not_found'); a deletion by the author or the
-        room's owner; a reaction by a member, at most :data:`MAX_REACTIONS` different emoji a
-        message ('conflict'). A change that changes nothing stores nothing
+        ('forbidden'), not of a deleted message ('not_found'); a deletion by the author or
+        whoever moderates the room; a reaction by a member, at most :data:`MAX_REACTIONS`
+        different emoji a message ('conflict'); a topic, and the moderation kinds, by whoever
+        moderates the room (its owner, its moderators, administrators; never in a
+        conversation), with the rules of chatd.storage.changes. A moderation change is
+        recorded in the audit log in its transaction, as is a deletion of someone else's
+        message and a topic. A change that changes nothing stores nothing
         (``duplicate=True``). Deleting a message empties its text and that of its edits, and
         drops its reactions and mentions, and its files (no longer served nor counted
         against the quota).
@@ -677,7 +815,8 @@ class Storage(Protocol):
         """Messages of a room, oldest first: those with seq < ``before``, or > ``after``, or
         the latest, at most ``limit`` (the ones nearest to ``before``/the end, or nearest to
         ``after``). With both, those between the two, nearest to ``after``. Public rooms are
-        readable by every user, private ones by members only (ChatError('forbidden'));
+        readable by every user not banned from them, private ones by members only
+        (ChatError('forbidden'));
         ChatError('not_found') for an unknown room."""
 
     async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),

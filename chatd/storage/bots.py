@@ -56,7 +56,7 @@ __all__ = [
 # come) adds. Read through the row's JSON so that this works with and without it (false
 # without).
 _SQL_IS_ADMIN = """
-SELECT coalesce(to_jsonb(u) ->> 'admin' = 'true', false) FROM users u WHERE u.id = $1
+SELECT u.admin FROM users u WHERE u.id = $1
 """
 
 _TOKEN_JSON = f"""
@@ -116,7 +116,7 @@ WITH t AS (
 SELECT u.id, u.name, {_ms('u.created_at')} AS created_at, t.id AS token_id,
        t.name AS token_name, {_ms('t.created_at')} AS token_created_at,
        {_ms('coalesce((SELECT last_used_at FROM touched), t.last_used_at)')} AS last_used_at
-FROM t JOIN users u ON u.id = t.user_id AND u.bot
+FROM t JOIN users u ON u.id = t.user_id AND u.bot AND u.deactivated_at IS NULL
 """
 
 # A room ($1) as a user ($2) who is an admin or not ($3) may manage it: kind, membership,
@@ -171,7 +171,8 @@ WITH h AS (
 )
 SELECT h.id, r.name AS room, u.id AS bot_id, u.name AS bot,
        {_ms('u.created_at')} AS created_at
-FROM h JOIN rooms r ON r.id = h.room_id JOIN users u ON u.id = h.bot_id
+FROM h JOIN rooms r ON r.id = h.room_id
+JOIN users u ON u.id = h.bot_id AND u.deactivated_at IS NULL
 """
 
 _SQL_SET_WEBHOOK = f"""

@@ -1,4 +1,5 @@
-"""Changes to messages (edits, deletions, reactions) as entries of the room's log.
+"""Changes to a room (edits, deletions, reactions, its topic, and moderating its members) as
+entries of the room's log; and who may make each, decided here and nowhere else.
 
 Asyncio side of :meth:`chatd.storage.postgres.PostgresStorage.append_messages`: one
 transaction per batch of changes, on one pooled connection.
@@ -8,37 +9,80 @@ message may come from two nodes at once; so the transaction first locks the room
 (in id order, ``FOR NO KEY UPDATE``, as appending messages does: the same lock, so messages
 and changes of a room take their seqs from ``rooms.last_seq`` one transaction at a time, and
 two nodes cannot deadlock). Under that lock it reads what the changes touch (the messages,
-the members, the reactions, the names an edit mentions), decides each change in batch order
-in Python, against the state the changes before it in the batch left, and writes the result
-in one statement whatever the batch's size (the entries, the rooms' new ``last_seq``, whose
-trigger tells the other nodes, the messages' new state, the reactions), plus one for each rare
-kind of change it holds (a topic, a deletion, mentions to change): about five round trips a
-batch. A change that changes nothing takes no seq and writes nothing.
+the actors and the members moderated, the reactions, the names an edit mentions), decides each
+change in batch order in Python, against the state the changes before it in the batch left,
+and writes the result in one statement whatever the batch's size (the entries, the rooms' new
+``last_seq``, whose trigger tells the other nodes, the messages' new state, the reactions),
+plus one for each rare kind of change it holds (a topic, a deletion, mentions to change,
+moderation, the audit log): about five round trips a batch. A change that changes nothing
+takes no seq and writes nothing.
 
 Deleting a message removes its words: the row's text and search words, the text of its
 earlier edits (kept in ``changes`` until then, as the log entries that carried them), its
 mentions and reactions. Editing one leaves its search words to be indexed again
 (chatd/indexer.py).
+
+Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says the same):
+
+- edit a message: its author;
+- delete one: its author, or whoever *moderates* the room;
+- react: a member;
+- set the topic, ban, unban, kick: whoever moderates the room;
+- set a role (hand the room over with ``owner``): the owner, or an administrator.
+
+Whoever moderates a room is its owner (``rooms.owner_id``, member or not), its moderators
+(``memberships.role``), and every server administrator (``users.admin``, read here, in the
+transaction: never from a session's copy); nobody moderates a 1:1 conversation. Banning and
+kicking also need to outrank the target (administrator > owner > moderator > member): a
+moderator cannot remove another, an owner cannot remove an administrator. Nobody bans or
+kicks themselves (``leave``), nor the room's owner: the owner's role changes only when the
+room is handed over (``set_role`` with ``owner`` to another member; the old owner becomes a
+moderator), so a room always has its owner, and a room whose owner is deactivated is still
+moderated by its moderators and the administrators.
+
+A ban removes a member at once and keeps them out: ``join_room`` and ``invite`` check it.
+A join racing a ban must not slip in between the ban's read of the memberships and its
+commit, so a batch that bans takes an exclusive advisory lock per room (:data:`BANS_LOCK`
+plus the room's id) after the room's lock, and a join or an invitation takes it shared around
+its check and its insert: one waits for the other's commit, and either the join comes first
+(and the ban removes the new member) or it sees the ban.
+
+Every moderation change, a deletion of someone else's message and a topic is also a row of
+``audit_log``, written in the same transaction.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from chatd.errors import ChatError
 from chatd.protocol import codes
-from chatd.storage.base import MAX_REACTIONS, Appended, Message, NewChange
+from chatd.storage.base import MAX_REACTIONS, MODERATION_KINDS, Appended, Message, NewChange
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
 
-__all__ = ["apply_changes"]
+__all__ = ["BANS_LOCK", "apply_changes", "outranks"]
+
+#: The advisory lock (``pg_advisory_xact_lock``, one bigint) of a room's bans is this plus
+#: the room's id: a ban takes it exclusive, a join or an invitation shared ("ban" in ASCII,
+#: shifted past any room id chatd will see, and far from the migrations' key).
+BANS_LOCK = 0x62_61_6E << 40
+
+#: Where a role ranks when banning and kicking: one must outrank the target.
+_RANKS = {"member": 0, "moderator": 1, "owner": 2}
+_ADMIN_RANK = 3
 
 
 _SQL_LOCK_ROOMS = """
 SELECT id, name, kind, owner_id, last_seq, topic FROM rooms WHERE name = ANY ($1::text[])
 ORDER BY id FOR NO KEY UPDATE
+"""
+# Taken by a batch that bans, after the rooms' locks (see the module's docstring).
+_SQL_LOCK_BANS = f"""
+SELECT pg_advisory_xact_lock({BANS_LOCK} + id) FROM unnest($1::bigint[]) AS id ORDER BY id
 """
 # Taken after the locks, so that an entry's ts follows its seq within a room.
 _SQL_NOW = f"SELECT {_ms('clock_timestamp()')}"
@@ -55,9 +99,33 @@ FROM messages m LEFT JOIN LATERAL (
 ) x ON true
 WHERE m.id = ANY ($1::bigint[])
 """
-_SQL_MEMBERS = """
-SELECT m.room_id, m.user_id, u.name FROM memberships m JOIN users u ON u.id = m.user_id
-WHERE (m.room_id, m.user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
+# The users acting in rooms (and a room's owner, when its roles change): their name, whether
+# they are an administrator, and their role in the room (NULL: not a member). Each a probe by
+# key (the LATERALs with LIMIT 1 keep the planner from hashing whole tables).
+_SQL_PEOPLE = """
+SELECT v.room_id, v.user_id AS id, u.name, u.admin, m.role
+FROM unnest($1::bigint[], $2::bigint[]) AS v(room_id, user_id)
+CROSS JOIN LATERAL (SELECT name, admin FROM users WHERE id = v.user_id LIMIT 1) u
+LEFT JOIN LATERAL (
+    SELECT role FROM memberships WHERE room_id = v.room_id AND user_id = v.user_id LIMIT 1
+) m ON true
+"""
+# The users a moderation change names ($2: lower-cased names, in rooms $1), with their role
+# and their ban in force, if any.
+_SQL_TARGETS = f"""
+SELECT v.room_id, u.id, u.name, u.admin, m.role, b.reason, b.banned,
+       {_ms("b.expires_at")} AS expires_at
+FROM unnest($1::bigint[], $2::text[]) AS v(room_id, key)
+CROSS JOIN LATERAL (SELECT id, name, admin FROM users WHERE lower(name) = v.key LIMIT 1) u
+LEFT JOIN LATERAL (
+    SELECT role FROM memberships WHERE room_id = v.room_id AND user_id = u.id LIMIT 1
+) m ON true
+LEFT JOIN LATERAL (
+    SELECT true AS banned, reason, expires_at FROM bans
+    WHERE room_id = v.room_id AND user_id = u.id
+      AND (expires_at IS NULL OR expires_at > now())
+    LIMIT 1
+) b ON true
 """
 # The members of rooms $1 whose lower-cased name is in $2: whom an edit's text may mention.
 _SQL_MENTIONABLE = """
@@ -65,24 +133,26 @@ SELECT um.room_id, lower(u.name) AS key, u.id, u.name
 FROM users u JOIN memberships um ON um.user_id = u.id
 WHERE um.room_id = ANY ($1::bigint[]) AND lower(u.name) = ANY ($2::text[])
 """
-# What every batch writes, in one statement (one round trip): the entries ($1-$9, at $10 ms),
-# the rooms' new last_seq ($11-$12), the messages' new rev ($13-$14) and, for those edited or
-# deleted, their text, words and mentions ($15-$19), the reactions put ($20-$24) and taken
-# back ($25-$27). An edit leaves the message's words to the indexer (NULL: not indexed, found
-# by no word until the indexer has run, so never by a word the edit took away); a deletion
-# empties them for good (migration 0011). Each part is a data-modifying CTE over
-# arrays of its own, empty when the batch has none of it; no two parts touch the same row. A
-# reaction put again by the same user takes its new place (seq, since).
+# What every batch writes, in one statement (one round trip): the entries ($1-$9, at $10 ms,
+# with $28-$29 for moderation's), the rooms' new last_seq ($11-$12), the messages' new rev
+# ($13-$14) and, for those edited or deleted, their text, words and mentions ($15-$19), the
+# reactions put ($20-$24) and taken back ($25-$27). An edit leaves the message's words to the
+# indexer (NULL: not indexed, found by no word until the indexer has run, so never by a word
+# the edit took away); a deletion empties them for good (migration 0011). Each part is a
+# data-modifying CTE over arrays of its own, empty when the batch has none of it; no two parts
+# touch the same row. A reaction put again by the same user takes its new place (seq, since).
 _SQL_WRITE = f"""
 WITH entries AS (
     INSERT INTO changes (room_id, seq, message_id, actor_id, kind, text, mentions, emoji,
-                         reaction_on, created_at)
+                         reaction_on, created_at, target_id, expires_at)
     SELECT room_id, seq, message_id, actor_id, kind, text,
            CASE WHEN kind = 'edited' THEN string_to_array(mentions, ' ') END, emoji,
-           reaction_on, {_ts("$10")}
+           reaction_on, {_ts("$10")}, target_id, {_ts("expires_at")}
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-                $6::text[], $7::text[], $8::text[], $9::boolean[])
-        AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji, reaction_on)
+                $6::text[], $7::text[], $8::text[], $9::boolean[], $28::bigint[],
+                $29::bigint[])
+        AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji, reaction_on,
+             target_id, expires_at)
 ), bumped AS (
     UPDATE rooms r SET last_seq = v.last_seq
     FROM unnest($11::bigint[], $12::bigint[]) AS v(id, last_seq) WHERE r.id = v.id
@@ -139,6 +209,42 @@ INSERT INTO mentions (user_id, room_id, seq)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
 ON CONFLICT DO NOTHING
 """
+# Moderation's writes, each only when the batch has some: roles, owners, bans put and lifted,
+# memberships ended (after chatd.by names who ended them: the membership notice carries it,
+# migration 0014), and the audit log's rows.
+_SQL_ROLES = """
+UPDATE memberships m SET role = v.role
+FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(room_id, user_id, role)
+WHERE m.room_id = v.room_id AND m.user_id = v.user_id
+"""
+_SQL_OWNERS = """
+UPDATE rooms r SET owner_id = v.owner_id
+FROM unnest($1::bigint[], $2::bigint[]) AS v(id, owner_id) WHERE r.id = v.id
+"""
+_SQL_BANS_PUT = f"""
+INSERT INTO bans (room_id, user_id, by_id, reason, expires_at, created_at)
+SELECT room_id, user_id, by_id, reason, {_ts("expires_at")}, {_ts("$6")}
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])
+    AS v(room_id, user_id, by_id, reason, expires_at)
+ON CONFLICT (room_id, user_id) DO UPDATE
+SET by_id = EXCLUDED.by_id, reason = EXCLUDED.reason, expires_at = EXCLUDED.expires_at,
+    created_at = EXCLUDED.created_at
+"""
+_SQL_BANS_LIFT = """
+DELETE FROM bans b USING unnest($1::bigint[], $2::bigint[]) AS v(room_id, user_id)
+WHERE b.room_id = v.room_id AND b.user_id = v.user_id
+"""
+_SQL_SET_BY = "SELECT set_config('chatd.by', $1, true)"
+_SQL_REMOVE = """
+DELETE FROM memberships m USING unnest($1::bigint[], $2::bigint[]) AS v(room_id, user_id)
+WHERE m.room_id = v.room_id AND m.user_id = v.user_id
+"""
+_SQL_AUDIT = f"""
+INSERT INTO audit_log (at, actor_id, action, target_id, room_id, reason, details)
+SELECT {_ts("$1")}, actor_id, action, target_id, room_id, reason, details::jsonb
+FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+    AS v(actor_id, action, target_id, room_id, reason, details)
+"""
 
 
 @dataclasses.dataclass(slots=True)
@@ -165,11 +271,85 @@ class _Target:
 class _Room:
     id: int
     name: str
+    kind: str
     owner_id: int | None
     last_seq: int
     topic: str
     bumped: bool = False
     topic_changed: bool = False
+    owner_changed: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class _Person:
+    """A user in one room, as the batch's changes leave them, so far. ``role`` is their
+    membership's (``member`` for a non-member); ``member`` whether they are one."""
+
+    id: int
+    name: str
+    admin: bool
+    member: bool
+    role: str = "member"
+    banned: bool = False
+    reason: str = ""
+    expires_at: int | None = None
+    banned_by: int | None = None
+    role_changed: bool = False
+    ban_changed: bool = False
+    removed_by: str | None = None  # set when a change of the batch ended their membership
+
+
+@dataclasses.dataclass(slots=True)
+class _Entry:
+    """An entry the batch writes: the log's ``message`` (the entry as clients get it), the
+    message it changes (None for a topic or moderation), who made it and whom it is about."""
+
+    message: Message
+    target: _Target | None
+    actor_id: int
+    target_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Audit:
+    """A row of the audit log."""
+
+    actor_id: int
+    action: str
+    room_id: int
+    target_id: int | None = None
+    reason: str = ""
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _role(person: _Person, room: _Room) -> str | None:
+    """The person's role in the room (None: not a member, nor its owner)."""
+    if person.id == room.owner_id:
+        return "owner"
+    return person.role if person.member else None
+
+
+def _moderates(person: _Person | None, room: _Room) -> bool:
+    """Whether the person moderates the room: its owner, a moderator or an administrator;
+    nobody moderates a 1:1 conversation."""
+    if person is None or room.kind == "dm":
+        return False
+    return person.admin or _role(person, room) in ("owner", "moderator")
+
+
+def _rank(person: _Person, room: _Room) -> int:
+    return _ADMIN_RANK if person.admin else _RANKS.get(_role(person, room) or "member", 0)
+
+
+def outranks(actor_admin: bool, actor_role: str | None, target_admin: bool,
+             target_role: str | None) -> bool:
+    """Whether an actor may ban or kick a target, by their standing in the room (a role of
+    :data:`chatd.storage.ROLES`, None for a non-member): an administrator outranks every
+    role, and an owner a moderator, who outranks a member. The rule of :func:`_rank`, for
+    those who show it (docs, tests)."""
+    def rank(admin: bool, role: str | None) -> int:
+        return _ADMIN_RANK if admin else _RANKS.get(role or "member", 0)
+    return rank(actor_admin, actor_role) > rank(target_admin, target_role)
 
 
 async def apply_changes(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError]:
@@ -179,13 +359,16 @@ async def apply_changes(conn: Any, batch: list[NewChange]) -> list[Appended | Ch
 
 
 async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError]:
-    rooms = {row["name"]: _Room(row["id"], row["name"], row["owner_id"], row["last_seq"],
-                                row["topic"])
+    rooms = {row["name"]: _Room(row["id"], row["name"], row["kind"], row["owner_id"],
+                                row["last_seq"], row["topic"])
              for row in await conn.fetch(_SQL_LOCK_ROOMS, sorted({c.room for c in batch}))}
+    banning = sorted({rooms[c.room].id for c in batch if c.kind == "banned" and c.room in rooms})
+    if banning:
+        await conn.execute(_SQL_LOCK_BANS, banning)
     now: int = await conn.fetchval(_SQL_NOW)
     targets: dict[int, _Target] = {}
     for row in await conn.fetch(_SQL_MESSAGES,
-                                sorted({c.msg_id for c in batch if c.kind != "topic"}),
+                                sorted({c.msg_id for c in batch if c.msg_id}),
                                 sorted({c.msg_id for c in batch if c.kind == "reaction"})):
         held = targets[row["id"]] = _Target(
             id=row["id"], room_id=row["room_id"], seq=row["seq"], sender_id=row["sender_id"],
@@ -197,9 +380,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
                                              strict=True):
                 held.reactions.setdefault(emoji, []).append(user_id)
                 held.since[emoji] = since
-    pairs = sorted({(rooms[c.room].id, c.user_id) for c in batch if c.room in rooms})
-    members = {(row["room_id"], row["user_id"]): row["name"] for row in await conn.fetch(
-        _SQL_MEMBERS, [room for room, _ in pairs], [user for _, user in pairs])}
+    people = await _read_people(conn, batch, rooms)
     candidates = sorted({name for c in batch if c.kind == "edited" for name in c.mentions})
     mentionable: dict[tuple[int, str], tuple[int, str]] = {}
     if candidates:
@@ -208,45 +389,59 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             mentionable[(row["room_id"], row["key"])] = (row["id"], row["name"])
 
     outcomes: list[Appended | ChatError] = []
-    # (entry, its message (None for a topic), its actor)
-    entries: list[tuple[Message, _Target | None, int]] = []
+    entries: list[_Entry] = []
+    audit: list[_Audit] = []
     for change in batch:
         room = rooms.get(change.room)
-        target = targets.get(change.msg_id)
-        actor = members.get((room.id, change.user_id)) if room is not None else None
         if room is None:
             outcomes.append(ChatError(codes.NOT_FOUND, f"there is no room {change.room!r}"))
             continue
+        actor = people.get((room.id, change.user_id))
         if change.kind == "topic":
-            outcomes.append(_set_topic(change, room, actor, now, entries))
+            outcomes.append(_set_topic(change, room, actor, now, entries, audit))
             continue
-        if target is None or target.room_id != room.id:
+        if change.kind in MODERATION_KINDS:
+            target = people.get((room.id, _key(change.target)))
+            outcomes.append(_moderate(change, room, actor, target, people, now, entries, audit))
+            continue
+        message = targets.get(change.msg_id)
+        if message is None or message.room_id != room.id:
             outcomes.append(ChatError(
                 codes.NOT_FOUND, f"there is no message {change.msg_id} in {change.room!r}"))
             continue
-        if actor is None:
+        if actor is None or not (actor.member or (change.kind == "deleted"
+                                                  and _moderates(actor, room))):
             outcomes.append(ChatError(codes.FORBIDDEN, f"you are not a member of {room.name!r}"))
             continue
-        refusal = _refusal(change, target, room)
+        refusal = _refusal(change, message, room, actor)
         if refusal is not None:
             outcomes.append(refusal)
             continue
-        changed = _change(change, target, mentionable, room.last_seq + 1)
+        changed = _change(change, message, mentionable, room.last_seq + 1)
         if changed:
             room.last_seq += 1
-            room.bumped = target.touched = True
-            target.rev = room.last_seq
+            room.bumped = message.touched = True
+            message.rev = room.last_seq
         # Unchanged, the entry stands at the message's rev: the last entry that did change it.
-        entry = Message(room=room.name, seq=target.rev, msg_id=target.id, sender=actor,
+        entry = Message(room=room.name, seq=message.rev, msg_id=message.id, sender=actor.name,
                         text=change.text if change.kind == "edited" else "", ts=now, nonce="",
                         kind=change.kind, emoji=change.emoji, on=change.on,
-                        mentions=target.mentions if changed and change.kind == "edited" else ())
+                        mentions=message.mentions if changed and change.kind == "edited" else ())
         if changed:
-            entries.append((entry, target, change.user_id))
+            entries.append(_Entry(entry, message, change.user_id))
+            if change.kind == "deleted" and change.user_id != message.sender_id:
+                audit.append(_Audit(change.user_id, "delete", room.id, message.sender_id,
+                                    details={"msg_id": message.id, "seq": message.seq}))
         outcomes.append(Appended(message=entry, duplicate=not changed))
 
     if entries:
         await _write(conn, rooms, targets, entries, now)
+    if any(c.kind in MODERATION_KINDS for c in batch):
+        await _write_moderation(conn, rooms, people, now)
+    if audit:
+        await conn.execute(_SQL_AUDIT, now, *_columns(
+            [(a.actor_id, a.action, a.target_id, a.room_id, a.reason, json.dumps(a.details))
+             for a in audit], 6))
     # The words of a message deleted in this batch leave its edits' entries too.
     gone = {target.id for target in targets.values() if target.deleted_now}
     if gone:
@@ -260,12 +455,52 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
     return outcomes
 
 
-def _set_topic(change: NewChange, room: _Room, actor: str | None, now: int,
-               entries: list[tuple[Message, _Target | None, int]]) -> Appended | ChatError:
-    """A new topic for ``room``, by its owner (the room's last_seq when it is the same)."""
-    if actor is None or change.user_id != room.owner_id:
-        return ChatError(codes.FORBIDDEN, "only the room's owner can set its topic")
-    entry = Message(room=room.name, seq=room.last_seq, msg_id=0, sender=actor,
+def _key(name: str) -> str:
+    """How a target's name is looked up: any case."""
+    return "@" + name.lower()
+
+
+async def _read_people(conn: Any, batch: list[NewChange], rooms: dict[str, _Room]
+                       ) -> dict[tuple[int, int | str], _Person]:
+    """The actors of the batch in their rooms, and the targets of its moderation changes,
+    by ``(room id, user id)``; a target is also found by ``(room id, _key(name))``.
+    One record per user and room, which the batch's changes then change as they go."""
+    pairs = {(rooms[c.room].id, c.user_id) for c in batch if c.room in rooms}
+    # The owner's role changes when the room is handed over: they are read too.
+    pairs |= {(room.id, room.owner_id) for c in batch if c.kind == "role"
+              and (room := rooms.get(c.room)) is not None and room.owner_id is not None}
+    people: dict[tuple[int, int | str], _Person] = {}
+    ordered = sorted(pairs)
+    for row in await conn.fetch(_SQL_PEOPLE, [r for r, _ in ordered], [u for _, u in ordered]):
+        person = _Person(id=row["id"], name=row["name"], admin=row["admin"],
+                         member=row["role"] is not None, role=row["role"] or "member")
+        people[(row["room_id"], row["id"])] = person
+    named = sorted({(rooms[c.room].id, c.target.lower()) for c in batch
+                    if c.kind in MODERATION_KINDS and c.room in rooms})
+    if named:
+        for row in await conn.fetch(_SQL_TARGETS, [r for r, _ in named], [k for _, k in named]):
+            key = (row["room_id"], row["id"])
+            found = people.get(key)
+            if found is None:
+                found = people[key] = _Person(
+                    id=row["id"], name=row["name"], admin=row["admin"],
+                    member=row["role"] is not None, role=row["role"] or "member")
+            person = found
+            if row["banned"]:
+                person.banned, person.reason = True, row["reason"]
+                person.expires_at = row["expires_at"]
+            people[(row["room_id"], _key(row["name"]))] = person
+    return people
+
+
+def _set_topic(change: NewChange, room: _Room, actor: _Person | None, now: int,
+               entries: list[_Entry], audit: list[_Audit]) -> Appended | ChatError:
+    """A new topic for ``room``, by whoever moderates it (the room's last_seq when it is the
+    same)."""
+    if actor is None or not _moderates(actor, room):
+        return ChatError(codes.FORBIDDEN,
+                         "only the room's owner or its moderators can set its topic")
+    entry = Message(room=room.name, seq=room.last_seq, msg_id=0, sender=actor.name,
                     text=change.text, ts=now, nonce="", kind="topic")
     if change.text == room.topic:
         return Appended(message=entry, duplicate=True)
@@ -273,11 +508,142 @@ def _set_topic(change: NewChange, room: _Room, actor: str | None, now: int,
     room.bumped = room.topic_changed = True
     room.topic = change.text
     entry = dataclasses.replace(entry, seq=room.last_seq)
-    entries.append((entry, None, change.user_id))
+    entries.append(_Entry(entry, None, change.user_id))
+    audit.append(_Audit(change.user_id, "set_topic", room.id, details={"topic": change.text}))
     return Appended(message=entry, duplicate=False)
 
 
-def _refusal(change: NewChange, target: _Target, room: _Room) -> ChatError | None:
+_VERBS = {"role": "set roles in", "banned": "ban from", "unbanned": "unban from",
+          "kicked": "kick from"}
+
+
+def _moderation_refusal(change: NewChange, room: _Room, actor: _Person | None,
+                        target: _Person | None, now: int) -> ChatError | None:
+    """Why ``actor`` may not make the moderation change to ``target``, if they may not."""
+    verb = _VERBS[change.kind]
+    if room.kind == "dm":
+        return ChatError(codes.FORBIDDEN, "nobody moderates a 1:1 conversation")
+    if actor is None or not _moderates(actor, room):
+        return ChatError(codes.FORBIDDEN,
+                         f"only the owner or the moderators of {room.name!r} can {verb} it")
+    if change.kind == "role" and not (actor.admin or actor.id == room.owner_id):
+        return ChatError(codes.FORBIDDEN, f"only the owner of {room.name!r} can set roles")
+    if target is None:
+        return ChatError(codes.NOT_FOUND, f"there is no user {change.target!r}")
+    if change.kind == "role":
+        if not target.member:
+            return ChatError(codes.NOT_FOUND, f"{target.name} is not a member of {room.name!r}")
+        if _role(target, room) == "owner" and change.text != "owner":
+            return ChatError(codes.BAD_REQUEST,
+                             "the owner stays the owner until they hand the room over: "
+                             "set another member's role to owner")
+        return None
+    if change.kind == "unbanned":
+        return None
+    if target.id == actor.id:
+        return ChatError(codes.BAD_REQUEST,
+                         f"you cannot {verb.split()[0]} yourself; leave the room instead")
+    if target.id == room.owner_id:
+        return ChatError(codes.BAD_REQUEST,
+                         f"the owner of {room.name!r} cannot be removed; hand the room over "
+                         "first (set another member's role to owner)")
+    if _rank(actor, room) <= _rank(target, room):
+        return ChatError(codes.FORBIDDEN,
+                         f"you cannot {verb.split()[0]} {target.name}: they moderate "
+                         f"{room.name!r} as much as you do, or more")
+    if change.kind == "banned" and change.expires_at is not None and change.expires_at <= now:
+        return ChatError(codes.BAD_REQUEST, "the ban's end is in the past")
+    return None
+
+
+def _moderate(change: NewChange, room: _Room, actor: _Person | None, target: _Person | None,
+              people: dict[tuple[int, int | str], _Person], now: int, entries: list[_Entry],
+              audit: list[_Audit]) -> Appended | ChatError:
+    """A role, a ban, an unban or a kick: its entry (at the room's last_seq when it changes
+    nothing), and what it does to ``target``, kept in ``people`` until written."""
+    refusal = _moderation_refusal(change, room, actor, target, now)
+    if refusal is not None:
+        return refusal
+    assert actor is not None and target is not None
+    entry = Message(room=room.name, seq=room.last_seq, msg_id=0, sender=actor.name, text="",
+                    ts=now, nonce="", kind=change.kind, target=target.name)
+    removed = False
+    record = _Audit(actor.id, {"role": "set_role", "banned": "ban", "unbanned": "unban",
+                               "kicked": "kick"}[change.kind], room.id, target.id)
+    if change.kind == "role":
+        was = _role(target, room)
+        entry = dataclasses.replace(entry, text=change.text)
+        if was == change.text:
+            return Appended(message=entry, duplicate=True)
+        if change.text == "owner":
+            old = people.get((room.id, room.owner_id)) if room.owner_id is not None else None
+            if old is not None and old.member:
+                old.role, old.role_changed = "moderator", True
+            room.owner_id, room.owner_changed = target.id, True
+        else:
+            target.role, target.role_changed = change.text, True
+        record = dataclasses.replace(record, details={"role": change.text, "was": was})
+    elif change.kind == "banned":
+        entry = dataclasses.replace(entry, text=change.text, expires_at=change.expires_at)
+        if target.banned and (target.reason, target.expires_at) == (change.text,
+                                                                     change.expires_at):
+            return Appended(message=entry, duplicate=True)
+        target.banned, target.reason, target.expires_at = True, change.text, change.expires_at
+        target.banned_by, target.ban_changed = actor.id, True
+        removed = target.member
+        record = dataclasses.replace(record, reason=change.text,
+                                     details={"expires_at": change.expires_at})
+    elif change.kind == "unbanned":
+        if not target.banned:
+            return Appended(message=entry, duplicate=True)
+        target.banned, target.ban_changed = False, True
+    else:  # kicked
+        entry = dataclasses.replace(entry, text=change.text)
+        if not target.member:
+            return Appended(message=entry, duplicate=True)
+        removed = True
+        record = dataclasses.replace(record, reason=change.text)
+    if removed:
+        target.member, target.removed_by = False, actor.name
+    room.last_seq += 1
+    room.bumped = True
+    entry = dataclasses.replace(entry, seq=room.last_seq)
+    entries.append(_Entry(entry, None, actor.id, target.id))
+    audit.append(dataclasses.replace(record, details={**record.details, "seq": entry.seq}))
+    return Appended(message=entry, duplicate=False, removed=removed)
+
+
+async def _write_moderation(conn: Any, rooms: dict[str, _Room],
+                            people: dict[tuple[int, int | str], _Person], now: int) -> None:
+    """Write what moderation did: roles, owners, bans, memberships ended."""
+    persons = {(room_id, person.id): person for (room_id, _), person in people.items()}
+    keyed = sorted(persons.items())
+    roles = [(r, p.id, p.role) for (r, _), p in keyed if p.role_changed and p.member]
+    if roles:
+        await conn.execute(_SQL_ROLES, *_columns(roles, 3))
+    owners = [(room.id, room.owner_id) for room in rooms.values() if room.owner_changed]
+    if owners:
+        await conn.execute(_SQL_OWNERS, *_columns(owners, 2))
+    put = [(r, p.id, p.banned_by, p.reason, p.expires_at) for (r, _), p in keyed
+           if p.ban_changed and p.banned]
+    if put:
+        await conn.execute(_SQL_BANS_PUT, *_columns(put, 5), now)
+    lifted = [(r, p.id) for (r, _), p in keyed if p.ban_changed and not p.banned]
+    if lifted:
+        await conn.execute(_SQL_BANS_LIFT, *_columns(lifted, 2))
+    by_actor: dict[str, list[tuple[int, int]]] = {}
+    for (r, _), p in keyed:
+        if p.removed_by is not None:
+            by_actor.setdefault(p.removed_by, []).append((r, p.id))
+    for name, removed in sorted(by_actor.items()):
+        await conn.execute(_SQL_SET_BY, name)
+        await conn.execute(_SQL_REMOVE, *_columns(removed, 2))
+    if by_actor:
+        await conn.execute(_SQL_SET_BY, "")
+
+
+def _refusal(change: NewChange, target: _Target, room: _Room, actor: _Person
+             ) -> ChatError | None:
     """Why ``change`` may not be made to the message as it is now, if it may not."""
     if change.kind == "edited":
         if change.user_id != target.sender_id:
@@ -285,9 +651,9 @@ def _refusal(change: NewChange, target: _Target, room: _Room) -> ChatError | Non
         if target.deleted:
             return ChatError(codes.NOT_FOUND, f"message {target.id} was deleted")
     elif change.kind == "deleted":
-        if change.user_id not in (target.sender_id, room.owner_id):
-            return ChatError(codes.FORBIDDEN,
-                             "only its author or the room's owner can delete a message")
+        if change.user_id != target.sender_id and not _moderates(actor, room):
+            return ChatError(codes.FORBIDDEN, "only its author or the room's owner or "
+                             "moderators can delete a message")
     elif change.kind == "reaction":
         if target.deleted:
             return ChatError(codes.NOT_FOUND, f"message {target.id} was deleted")
@@ -337,7 +703,7 @@ def _change(change: NewChange, target: _Target,
 
 
 async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target],
-                 entries: list[tuple[Message, _Target | None, int]], now: int) -> None:
+                 entries: list[_Entry], now: int) -> None:
     """Write what the batch did: one statement, and one more for each rare kind of change
     (a topic, a deletion, mentions to change)."""
     room_ids = {room.name: room.id for room in rooms.values()}
@@ -346,21 +712,23 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
     # Only edits and deletions rewrite a message's words; a reaction moves its rev alone.
     rewritten = [t for t in touched if t.edited or t.deleted_now]
     put, taken = _reactions(entries)
+    logged = [e.message for e in entries]
     await conn.execute(
         _SQL_WRITE,
-        [room_ids[e.room] for e, _, _ in entries], [e.seq for e, _, _ in entries],
-        [e.msg_id or None for e, _, _ in entries], [actor for _, _, actor in entries],
-        [e.kind for e, _, _ in entries], [e.text if e.kind in ("edited", "topic") else None
-                                          for e, _, _ in entries],
-        [" ".join(e.mentions) for e, _, _ in entries],
-        [e.emoji or None for e, _, _ in entries],
-        [e.on if e.kind == "reaction" else None for e, _, _ in entries], now,
+        [room_ids[e.room] for e in logged], [e.seq for e in logged],
+        [e.msg_id or None for e in logged], [e.actor_id for e in entries],
+        [e.kind for e in logged],
+        [e.text if e.kind in _TEXTS else None for e in logged],
+        [" ".join(e.mentions) for e in logged],
+        [e.emoji or None for e in logged],
+        [e.on if e.kind == "reaction" else None for e in logged], now,
         [r.id for r in bumped], [r.last_seq for r in bumped],
         [t.id for t in touched], [t.rev for t in touched],
         [t.id for t in rewritten], [t.text for t in rewritten],
         [t.edited for t in rewritten], [t.deleted_now for t in rewritten],
         [" ".join(t.mentions) for t in rewritten],
         *_columns(put, 5), *_columns(taken, 3),
+        [e.target_id for e in entries], [e.message.expires_at for e in entries],
     )
     retitled = [room for room in rooms.values() if room.topic_changed]
     if retitled:
@@ -377,14 +745,19 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
             await conn.execute(_SQL_MENTIONS_ADD, *_columns(added, 3))
 
 
-def _reactions(entries: list[tuple[Message, _Target | None, int]]
+# The kinds of entry whose text is kept: an edit's words, a topic, a role, a reason.
+_TEXTS = frozenset({"edited", "topic", "role", "banned", "kicked"})
+
+
+def _reactions(entries: list[_Entry]
                ) -> tuple[list[tuple[int, str, int, int, int]], list[tuple[int, str, int]]]:
     """The reactions as the batch leaves them, per (message, emoji, user) the last word: those
     put (with the seq that put them and the emoji's since) and those taken back."""
     final: dict[tuple[int, str, int], tuple[Message, _Target]] = {}
-    for entry, target, actor in entries:
+    for e in entries:
+        entry, target = e.message, e.target
         if target is not None and entry.kind == "reaction" and not target.deleted:
-            final[(entry.msg_id, entry.emoji, actor)] = entry, target
+            final[(entry.msg_id, entry.emoji, e.actor_id)] = entry, target
     put = [(*key, entry.seq, target.since[entry.emoji])
            for key, (entry, target) in final.items() if entry.on]
     taken = [key for key, (entry, _) in final.items() if not entry.on]

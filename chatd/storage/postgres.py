@@ -86,7 +86,10 @@ from chatd.search import SearchQuery
 from chatd.storage import bots
 from chatd.storage.base import (
     UNREAD_CAP,
+    AdminRoom,
     Appended,
+    AuditEntry,
+    Ban,
     Bot,
     BotToken,
     Change,
@@ -98,6 +101,7 @@ from chatd.storage.base import (
     HookTarget,
     ImageFacts,
     Joined,
+    Member,
     MembershipNotice,
     Message,
     NewChange,
@@ -119,7 +123,7 @@ from chatd.storage.base import (
     WebhookTargets,
 )
 from chatd.storage.bridge import AsyncioBridge, BridgeClosed
-from chatd.storage.changes import apply_changes
+from chatd.storage.changes import BANS_LOCK, apply_changes
 from chatd.storage.embedded import EmbeddedPostgres, start_embedded
 from chatd.storage.migrations import apply_migrations
 from chatd.storage.search import find_ids
@@ -165,15 +169,27 @@ _UNAVAILABLE = (
 )
 
 
-_USER_COLUMNS = f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.bot"
+_USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
+                 f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot")
 _ROOM_COLUMNS = "r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq"
 
-# Who may read a room r and list its members: anyone for a public room, members otherwise.
+# A ban of user {user} from room {room} that is in force (migration 0014).
+_BANNED = """EXISTS (
+    SELECT 1 FROM bans bn WHERE bn.room_id = {room} AND bn.user_id = {user}
+      AND (bn.expires_at IS NULL OR bn.expires_at > now())
+)"""
+
+# Who may read a room r and list its members: anyone not banned from it for a public room,
+# members otherwise (a banned user is no member: the ban ended that).
 _READABLE = """
-((NOT r.private AND r.kind = 'room') OR EXISTS (
+((NOT r.private AND r.kind = 'room' AND NOT """ + _BANNED.format(room="r.id", user="{user}") + """)
+ OR EXISTS (
     SELECT 1 FROM memberships rm WHERE rm.room_id = r.id AND rm.user_id = {user}
 ))
 """
+
+# A member's role in room r from their membership m: the owner is the room's.
+_ROLE = "CASE WHEN r.owner_id = m.user_id THEN 'owner' ELSE m.role END"
 
 # The other member of conversation r, as user {me} sees it (themselves only in a conversation
 # with oneself); no row for a room. Joined LATERAL as "peer".
@@ -201,7 +217,7 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
 # Unread mentions walk the member's own rows of ``mentions`` (migration 0006) from the marker.
 # The notification level is a column of the membership (migration 0012): no lookup of its own.
 _MEMBER_COLUMNS = f"""
-true AS member, m.read_seq, m.notify, peer.name AS peer, (
+true AS member, m.read_seq, m.notify, {_ROLE} AS role, peer.name AS peer, (
     SELECT count(*) FROM (
         SELECT 1 FROM messages x
         WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.sender_id <> m.user_id
@@ -227,21 +243,130 @@ FROM memberships m JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = 
 WHERE m.user_id = $1
 """
 
+# A new user; made an administrator ($3) from the command line, which the audit log says.
 _SQL_CREATE_USER = f"""
-INSERT INTO users AS u (name, password_hash) VALUES ($1, $2)
-ON CONFLICT ((lower(name))) DO NOTHING
-RETURNING {_USER_COLUMNS}
+WITH u AS (
+    INSERT INTO users AS u (name, password_hash, admin) VALUES ($1, $2, $3)
+    ON CONFLICT ((lower(name))) DO NOTHING
+    RETURNING {_USER_COLUMNS}
+), audited AS (
+    INSERT INTO audit_log (action, target_id, details)
+    SELECT 'admin', id, '{{"admin": true}}' FROM u WHERE u.admin
+)
+SELECT * FROM u
+"""
+
+# The audit log's row for an action on a user (the row of CTE "u"), by $1 (NULL: the command
+# line), with its details ($2, JSON), if the CTE "changed" has a row.
+_AUDIT_USER = """
+, audited AS (
+    INSERT INTO audit_log (actor_id, action, target_id, details)
+    SELECT $1::bigint, {action}, u.id, $2::jsonb FROM u WHERE EXISTS (SELECT 1 FROM changed)
+)
 """
 
 _SQL_SET_PASSWORD = f"""
-UPDATE users u SET password_hash = $2,
-    tokens_valid_after = greatest(tokens_valid_after, {_ts("$3")})
-WHERE lower(u.name) = lower($1)
-RETURNING {_USER_COLUMNS}
+WITH u AS (
+    UPDATE users u SET password_hash = $4,
+        tokens_valid_after = greatest(tokens_valid_after, {_ts("$5")})
+    WHERE lower(u.name) = lower($3)
+    RETURNING {_USER_COLUMNS}
+), changed AS (SELECT 1 FROM u){_AUDIT_USER.format(action="'set_password'")}
+SELECT * FROM u
 """
 
 _SQL_LIST_USERS = f"""
 SELECT {_USER_COLUMNS} FROM users u ORDER BY lower(u.name)
+"""
+
+# A page of users by lower(name) (the unique index's order), whose name holds $1 (lower
+# case), after $2, at most $3. A search walks the index from $2 and checks each name it meets.
+_SQL_FIND_USERS = f"""
+SELECT {_USER_COLUMNS} FROM users u
+WHERE lower(u.name) > $2 AND strpos(lower(u.name), $1) > 0
+ORDER BY lower(u.name)
+LIMIT $3
+"""
+
+_SQL_SET_ADMIN = f"""
+WITH old AS (
+    SELECT id, admin FROM users WHERE lower(name) = lower($3) FOR UPDATE
+), u AS (
+    UPDATE users u SET admin = $4 FROM old WHERE u.id = old.id
+    RETURNING {_USER_COLUMNS}
+), changed AS (
+    SELECT 1 FROM old WHERE old.admin <> $4
+){_AUDIT_USER.format(action="'admin'")}
+SELECT * FROM u
+"""
+
+# Deactivating also revokes every token (the trigger of migration 0004 tells every node) and
+# forgets the push subscriptions; reactivating changes deactivated_at alone.
+_SQL_SET_DEACTIVATED = f"""
+WITH old AS (
+    SELECT id, deactivated_at IS NOT NULL AS deactivated FROM users
+    WHERE lower(name) = lower($3) FOR UPDATE
+), u AS (
+    UPDATE users u SET
+        deactivated_at = CASE WHEN NOT $4 THEN NULL
+                              ELSE coalesce(u.deactivated_at, {_ts("$5")}) END,
+        tokens_valid_after = CASE WHEN $4 AND NOT old.deactivated
+                                  THEN greatest(u.tokens_valid_after, {_ts("$5")})
+                                  ELSE u.tokens_valid_after END
+    FROM old WHERE u.id = old.id
+    RETURNING {_USER_COLUMNS}
+), changed AS (
+    SELECT 1 FROM old WHERE old.deactivated <> $4
+), unsubscribed AS (
+    DELETE FROM push_subscriptions s USING old WHERE $4 AND s.user_id = old.id
+){_AUDIT_USER.format(action="CASE WHEN $4 THEN 'deactivate' ELSE 'reactivate' END")}
+SELECT * FROM u
+"""
+
+# Rooms for administrators: a page by name (code point order), with the owner and the number
+# of members (an index-only count per room of the page).
+_SQL_ADMIN_ROOMS = f"""
+SELECT r.name, r.private, r.topic, o.name AS owner,
+       coalesce(o.deactivated_at IS NOT NULL, false) AS owner_deactivated, r.last_seq,
+       {_ms("r.created_at")} AS created_at,
+       (SELECT count(*) FROM memberships m WHERE m.room_id = r.id) AS members
+FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
+WHERE r.kind = 'room' AND r.name COLLATE "C" > $2 AND strpos(r.name, $1) > 0
+ORDER BY r.name COLLATE "C"
+LIMIT $3
+"""
+
+# Whether user $2 moderates room $1 (its owner, a moderator, an administrator; never in a
+# conversation): one row when the room exists. The rule of chatd.storage.changes, for reads.
+_MODERATES = """
+SELECT r.id,
+       r.kind = 'room' AND (
+           r.owner_id = $2
+           OR EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
+                                                    AND m.role = 'moderator')
+           OR EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin)
+       ) AS moderates
+FROM rooms r WHERE r.name = $1
+"""
+
+_SQL_BANS = f"""
+SELECT u.name AS user, by_.name AS by, b.reason, {_ms("b.created_at")} AS ts,
+       {_ms("b.expires_at")} AS expires_at
+FROM bans b JOIN users u ON u.id = b.user_id LEFT JOIN users by_ ON by_.id = b.by_id
+WHERE b.room_id = $1 AND (b.expires_at IS NULL OR b.expires_at > now())
+ORDER BY b.created_at DESC, u.name
+"""
+
+# A page of the audit log, newest first: all of it, or room $1's (NULL: all), ids below $2.
+_SQL_AUDIT_LOG = f"""
+SELECT l.id, {_ms("l.at")} AS ts, a.name AS actor, l.action, t.name AS target,
+       r.name AS room, l.reason, l.details::text AS details
+FROM audit_log l
+LEFT JOIN users a ON a.id = l.actor_id LEFT JOIN users t ON t.id = l.target_id
+LEFT JOIN rooms r ON r.id = l.room_id
+WHERE ($1::bigint IS NULL OR l.room_id = $1) AND l.id < $2
+ORDER BY l.id DESC
+LIMIT $3
 """
 
 _SQL_GET_CREDENTIALS = f"""
@@ -250,7 +375,7 @@ SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower
 
 _SQL_CHECK_TOKEN = f"""
 SELECT {_USER_COLUMNS} FROM users u
-WHERE u.id = $1
+WHERE u.id = $1 AND u.deactivated_at IS NULL
   AND (u.tokens_valid_after IS NULL OR u.tokens_valid_after <= {_ts("$3")})
   AND NOT EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti = $2)
 """
@@ -300,7 +425,8 @@ SELECT * FROM (
     UNION ALL
     (
         SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS notify,
-               NULL::text AS peer, 0::bigint AS unread, 0::bigint AS mentions
+               NULL::text AS role, NULL::text AS peer, 0::bigint AS unread,
+               0::bigint AS mentions
         FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
         WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
           AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
@@ -325,22 +451,33 @@ WITH r AS (
 SELECT {_ROOM_COLUMNS} FROM r LEFT JOIN users o ON o.id = r.owner_id
 """
 
-# Joins a public room the user is not in yet; reports what it found and did, with the
-# notification level of a member who was one already.
+# Joins a public room the user is not in yet, unless they are banned from it; reports what it
+# found and did, with the notification level and the role of a member who was one already.
+# Run after the room's bans lock was taken shared (see _SQL_LOCK_BANS_SHARED).
 _SQL_JOIN_ROOM = f"""
 WITH r AS (
-    SELECT {_ROOM_COLUMNS}, peer.name AS peer, me.user_id IS NOT NULL AS was_member, me.notify
+    SELECT {_ROOM_COLUMNS}, peer.name AS peer, me.user_id IS NOT NULL AS was_member, me.notify,
+           CASE WHEN r.owner_id = $2 THEN 'owner' ELSE coalesce(me.role, 'member') END AS role,
+           {_BANNED.format(room="r.id", user="$2")} AS banned
     FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
     LEFT JOIN memberships me ON me.room_id = r.id AND me.user_id = $2
     {_PEER_JOIN.format(me="$2")}
     WHERE r.name = $1
 ), joined AS (
     INSERT INTO memberships (room_id, user_id)
-    SELECT id, $2 FROM r WHERE NOT private AND kind = 'room' AND NOT was_member
+    SELECT id, $2 FROM r WHERE NOT private AND kind = 'room' AND NOT was_member AND NOT banned
     ON CONFLICT DO NOTHING
     RETURNING room_id
 )
 SELECT r.*, EXISTS (SELECT 1 FROM joined) AS newly_joined FROM r
+"""
+
+# A join or an invitation takes the room's bans lock shared, in its transaction, before the
+# statement that checks the bans and inserts the membership: a ban (which takes it exclusive)
+# then commits either before that statement's snapshot (which sees it) or after the
+# membership's commit (and removes it). chatd.storage.changes, the module's docstring.
+_SQL_LOCK_BANS_SHARED = f"""
+SELECT pg_advisory_xact_lock_shared({BANS_LOCK} + id) FROM rooms WHERE name = $1
 """
 
 _SQL_IS_MEMBER = """
@@ -406,46 +543,32 @@ SELECT {_ROOM_COLUMNS} FROM rooms r LEFT JOIN users o ON o.id = r.owner_id WHERE
 # One row per member (name NULL for a readable room without members); none for no such room.
 _SQL_ROOM_MEMBERS = f"""
 WITH r AS (
-    SELECT r.id, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+    SELECT r.id, r.owner_id, {_READABLE.format(user="$2")} AS allowed
+    FROM rooms r WHERE r.name = $1
 )
-SELECT r.allowed, u.name
+SELECT r.allowed, u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
 FROM r LEFT JOIN memberships m ON r.allowed AND m.room_id = r.id
 LEFT JOIN users u ON u.id = m.user_id
 """
 
 # Invitation: checks and insert in one statement; always one row, NULLs for what is missing.
-_SQL_INVITE = """
+# Run after the room's bans lock was taken shared, as a join.
+_SQL_INVITE = f"""
 WITH r AS (
     SELECT r.id, r.kind,
            EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
                AS member
     FROM rooms r WHERE r.name = $1
 ), u AS (
-    SELECT id, name FROM users WHERE lower(name) = lower($3)
+    SELECT u.id, u.name, {_BANNED.format(room="r.id", user="u.id")} AS banned
+    FROM users u LEFT JOIN r ON true WHERE lower(u.name) = lower($3)
 ), added AS (
     INSERT INTO memberships (room_id, user_id)
-    SELECT r.id, u.id FROM r, u WHERE r.member AND r.kind = 'room'
+    SELECT r.id, u.id FROM r, u WHERE r.member AND r.kind = 'room' AND NOT u.banned
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
-SELECT r.kind, r.member, u.name AS invitee, EXISTS (SELECT 1 FROM added) AS new
-FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN u ON true
-"""
-
-# Kick: checks and delete in one statement; always one row, NULLs for what is missing.
-_SQL_KICK = """
-WITH r AS (
-    SELECT id, kind, coalesce(owner_id = $2, false) AS is_owner FROM rooms WHERE name = $1
-), u AS (
-    SELECT id, name FROM users WHERE lower(name) = lower($3)
-), gone AS (
-    DELETE FROM memberships m USING r, u
-    WHERE m.room_id = r.id AND m.user_id = u.id
-      AND r.kind = 'room' AND r.is_owner AND u.id <> $2
-    RETURNING 1
-)
-SELECT r.kind, r.is_owner, u.id AS target_id, u.name AS target,
-       EXISTS (SELECT 1 FROM gone) AS was_member
+SELECT r.kind, r.member, u.name AS invitee, u.banned, EXISTS (SELECT 1 FROM added) AS new
 FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN u ON true
 """
 
@@ -719,13 +842,17 @@ _MESSAGE_EXTRAS = """
            FROM files f WHERE f.message_id = e.msg_id
        ) END AS file_list"""
 _SQL_LOG_PAGE = """
-SELECT e.*, a.name AS sender,""" + _MESSAGE_EXTRAS + """
+SELECT e.*, a.name AS sender,""" + _MESSAGE_EXTRAS + """,
+       CASE WHEN e.target_id IS NOT NULL THEN (
+           SELECT t.name FROM users t WHERE t.id = e.target_id
+       ) END AS target
 FROM (
     (
         SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
                {ts} AS ts, m.nonce, m.rev, m.edited_at, {edited_ts} AS edited_ts,
                m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
-               NULL::boolean AS reaction_on, m.files
+               NULL::boolean AS reaction_on, m.files, NULL::bigint AS target_id,
+               NULL::bigint AS expires_at
         FROM messages m
         WHERE m.room_id = {room} AND m.seq > {lo} AND m.seq < {hi}
         ORDER BY m.seq {direction}
@@ -734,7 +861,8 @@ FROM (
     UNION ALL
     (
         SELECT c.kind, c.seq, c.message_id, c.actor_id, coalesce(c.text, ''), {cts}, '',
-               NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on, NULL
+               NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on, NULL,
+               c.target_id, {cexp}
         FROM changes c
         WHERE c.room_id = {room} AND c.seq > {lo} AND c.seq < {hi}
         ORDER BY c.seq {direction}
@@ -844,6 +972,7 @@ def _log_page(room: str, direction: str, lo: str, hi: str, limit: str) -> str:
         room=room, direction=direction, lo=lo, hi=hi, limit=limit, quote=_QUOTE,
         file_fields=_FILE_FIELDS,
         ts=_ms("m.created_at"), edited_ts=_ms("m.edited_at"), cts=_ms("c.created_at"),
+        cexp=_ms("c.expires_at"),
     )
 
 
@@ -958,7 +1087,8 @@ def _entry(room: str, row: Any) -> Message:
         return Message(room=room, seq=row["seq"], msg_id=row["msg_id"] or 0, sender=row["sender"],
                        text=row["text"], ts=row["ts"], nonce="", kind=kind,
                        mentions=tuple(row["mentions"] or ()), emoji=row["emoji"] or "",
-                       on=bool(row["reaction_on"]))
+                       on=bool(row["reaction_on"]), target=row["target"] or "",
+                       expires_at=row["expires_at"])
     reactions = row["reactions"]
     quote = row["quote"]
     files = row["file_list"]
@@ -977,6 +1107,18 @@ def _entry(room: str, row: Any) -> Message:
     )
 
 
+async def _check_moderates(conn: Any, room: str, user_id: int, what: str) -> int:
+    """Asyncio side: the id of ``room`` if the user moderates it (see :data:`_MODERATES`);
+    else ChatError('not_found') or ChatError('forbidden'), saying they cannot do ``what``."""
+    row = await conn.fetchrow(_MODERATES, room, user_id)
+    if row is None:
+        raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+    if not row["moderates"]:
+        raise ChatError(codes.FORBIDDEN,
+                        f"only the owner or the moderators of {room!r} can {what}")
+    return int(row["id"])
+
+
 def _check_upload(room: str, row: Any) -> None:
     """Refuse an upload to ``room`` from a row of :data:`_SQL_UPLOAD_ALLOWANCE`."""
     if row is None:
@@ -993,13 +1135,15 @@ def _parse_notice(channel: str, payload: str) -> Change | None:
     if channel == LEVELS_CHANNEL:
         return _parse_level(payload)
     parts = payload.split(" ")
-    if len(parts) != 4:
-        return None
     if channel == MEMBERS_CHANNEL:
-        if parts[1] not in ("+", "-"):
+        # '<node> <+|-> <room> <user>[ <by>]' (migrations 0003, 0014)
+        if len(parts) not in (4, 5) or parts[1] not in ("+", "-"):
             return None
         return MembershipNotice(node=parts[0], room=parts[2], user=parts[3],
-                                joined=parts[1] == "+")
+                                joined=parts[1] == "+",
+                                by=parts[4] if len(parts) == 5 and parts[4] else None)
+    if len(parts) != 4:
+        return None
     try:
         return CommitNotice(node=parts[0], room=parts[1], after=int(parts[2]),
                             last_seq=int(parts[3]))
@@ -1045,14 +1189,15 @@ def _redact(dsn: str) -> str:
 
 
 def _user(row: Any) -> User:
-    return User(id=row["id"], name=row["name"], created_at=row["created_at"], bot=row["bot"])
+    return User(id=row["id"], name=row["name"], created_at=row["created_at"],
+                admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"])
 
 
 def _room(row: Any, **view: Any) -> Room:
     """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
     ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``) from the row where it has those
     columns, else from ``view``, else the defaults."""
-    for key in ("member", "read_seq", "unread", "mentions", "peer", "notify"):
+    for key in ("member", "read_seq", "unread", "mentions", "peer", "notify", "role"):
         value = row.get(key)
         if value is not None:
             view[key] = value
@@ -1230,15 +1375,17 @@ class PostgresStorage:
     async def ping(self) -> None:
         await self._run(self._pool.fetchval, "SELECT 1")
 
-    async def create_user(self, name: str, password_hash: str) -> User:
-        row = await self._run(self._pool.fetchrow, _SQL_CREATE_USER, name, password_hash)
+    async def create_user(self, name: str, password_hash: str, *, admin: bool = False) -> User:
+        row = await self._run(self._pool.fetchrow, _SQL_CREATE_USER, name, password_hash,
+                              admin)
         if row is None:
             raise ChatError(codes.CONFLICT, f"the name {name!r} is taken")
         return _user(row)
 
-    async def set_password(self, name: str, password_hash: str) -> User:
-        row = await self._run(self._pool.fetchrow, _SQL_SET_PASSWORD, name, password_hash,
-                              _now_ms())
+    async def set_password(self, name: str, password_hash: str, *,
+                           actor_id: int | None = None) -> User:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_PASSWORD, actor_id, "{}", name,
+                              password_hash, _now_ms())
         if row is None:
             raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
         return _user(row)
@@ -1246,6 +1393,67 @@ class PostgresStorage:
     async def list_users(self) -> list[User]:
         rows = await self._run(self._pool.fetch, _SQL_LIST_USERS)
         return [_user(row) for row in rows]
+
+    async def find_users(self, *, query: str = "", after: str = "", limit: int) -> list[User]:
+        rows = await self._run(self._pool.fetch, _SQL_FIND_USERS, query.lower(), after.lower(),
+                               limit)
+        return [_user(row) for row in rows]
+
+    async def set_admin(self, name: str, admin: bool, *, actor_id: int | None = None) -> User:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_ADMIN, actor_id,
+                              json.dumps({"admin": admin}), name, admin)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
+        return _user(row)
+
+    async def set_deactivated(self, name: str, deactivated: bool, *,
+                              actor_id: int | None = None) -> User:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_DEACTIVATED, actor_id, "{}", name,
+                              deactivated, _now_ms())
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
+        return _user(row)
+
+    async def admin_rooms(self, *, query: str = "", after: str = "", limit: int
+                          ) -> list[AdminRoom]:
+        rows = await self._run(self._pool.fetch, _SQL_ADMIN_ROOMS, query, after, limit)
+        return [AdminRoom(name=row["name"], private=row["private"], topic=row["topic"],
+                          owner=row["owner"], owner_deactivated=row["owner_deactivated"],
+                          members=row["members"], last_seq=row["last_seq"],
+                          created_at=row["created_at"]) for row in rows]
+
+    async def database_size(self) -> int:
+        return int(await self._run(self._pool.fetchval,
+                                   "SELECT pg_database_size(current_database())"))
+
+    async def bans(self, user_id: int, room: str) -> list[Ban]:
+        return await self._run(self._do_bans, user_id, room)
+
+    async def _do_bans(self, user_id: int, room: str) -> list[Ban]:
+        async with self._pool.acquire() as conn:
+            room_id = await _check_moderates(conn, room, user_id, "see its bans")
+            rows = await conn.fetch(_SQL_BANS, room_id)
+        return [Ban(room=room, user=row["user"], by=row["by"], reason=row["reason"],
+                    ts=row["ts"], expires_at=row["expires_at"]) for row in rows]
+
+    async def audit_log(self, user_id: int, *, room: str | None = None,
+                        before: int | None = None, limit: int) -> list[AuditEntry]:
+        return await self._run(self._do_audit_log, user_id, room, before, limit)
+
+    async def _do_audit_log(self, user_id: int, room: str | None, before: int | None,
+                            limit: int) -> list[AuditEntry]:
+        async with self._pool.acquire() as conn:
+            room_id = None
+            if room is not None:
+                room_id = await _check_moderates(conn, room, user_id, "read its audit log")
+            elif not await conn.fetchval("SELECT admin FROM users WHERE id = $1", user_id):
+                raise ChatError(codes.FORBIDDEN, "only administrators can read the audit log")
+            rows = await conn.fetch(_SQL_AUDIT_LOG, room_id,
+                                    _MAX_SEQ if before is None else before, limit)
+        return [AuditEntry(id=row["id"], ts=row["ts"], actor=row["actor"],
+                           action=row["action"], target=row["target"], room=row["room"],
+                           reason=row["reason"], details=json.loads(row["details"]))
+                for row in rows]
 
     async def get_credentials(self, name: str) -> Credentials | None:
         row = await self._run(self._pool.fetchrow, _SQL_GET_CREDENTIALS, name)
@@ -1348,7 +1556,7 @@ class PostgresStorage:
         row = await self._run(self._pool.fetchrow, _SQL_CREATE_ROOM, name, private, topic, owner_id)
         if row is None:
             raise ChatError(codes.CONFLICT, f"a room called {name!r} exists")
-        return _room(row)
+        return _room(row, role="owner")
 
     async def join_room(self, user_id: int, name: str, *, create: bool = True) -> Joined:
         """See :meth:`Storage.join_room`. A room created by joining is owned by the joiner.
@@ -1360,17 +1568,24 @@ class PostgresStorage:
         if row["private"] and not row["was_member"]:
             what = "conversation" if row["kind"] == "dm" else "room"
             raise ChatError(codes.FORBIDDEN, f"{what} {name!r} is private")
+        if row["banned"] and not row["was_member"]:
+            raise ChatError(codes.FORBIDDEN, f"you are banned from {name!r}")
         return Joined(room=_room(row), newly_joined=row["newly_joined"], created=created)
 
     async def _do_join_room(self, user_id: int, name: str, create: bool) -> tuple[Any, bool]:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
+            async with conn.transaction():
+                await conn.execute(_SQL_LOCK_BANS_SHARED, name)
+                row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
             created = False
             if row is None and create and not is_dm_room(name):
-                # No such room yet: create it (or lose the race), then join.
+                # No such room yet: create it (or lose the race), then join. A room just made
+                # has no bans; one made by another join meanwhile is joined as any other.
                 status = await conn.execute(_SQL_CREATE_PUBLIC_ROOM, name, user_id)
                 created = status == "INSERT 0 1"
-                row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
+                async with conn.transaction():
+                    await conn.execute(_SQL_LOCK_BANS_SHARED, name)
+                    row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
             return row, created
 
     async def leave_room(self, user_id: int, name: str) -> bool:
@@ -1410,17 +1625,21 @@ class PostgresStorage:
         room = _room(row, peer=other["name"])
         return Conversation(room=room, peer=other["name"], created=created)
 
-    async def room_members(self, user_id: int, room: str) -> list[str]:
+    async def room_members(self, user_id: int, room: str) -> list[Member]:
         """See :meth:`Storage.room_members`; sorted case-insensitively, as contacts are."""
         rows = await self._run(self._pool.fetch, _SQL_ROOM_MEMBERS, room, user_id)
         if not rows:
             raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if not rows[0]["allowed"]:
-            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
-        return sorted((row["name"] for row in rows if row["name"] is not None), key=str.lower)
+            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private, or you are banned "
+                            "from it")
+        return sorted((Member(name=row["name"], role=row["role"] or "member",
+                              deactivated=row["deactivated"])
+                       for row in rows if row["name"] is not None),
+                      key=lambda member: member.name.lower())
 
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
-        row = await self._run(self._pool.fetchrow, _SQL_INVITE, room, user_id, invitee)
+        row = await self._run(self._do_invite, room, user_id, invitee)
         if row["kind"] is None:
             raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if not row["member"]:
@@ -1429,21 +1648,14 @@ class PostgresStorage:
             raise ChatError(codes.FORBIDDEN, "nobody can be invited into a 1:1 conversation")
         if row["invitee"] is None:
             raise ChatError(codes.NOT_FOUND, f"there is no user {invitee!r}")
+        if row["banned"]:
+            raise ChatError(codes.FORBIDDEN, f"{row['invitee']} is banned from {room!r}")
         return row["invitee"], bool(row["new"])
 
-    async def kick(self, user_id: int, room: str, target: str) -> tuple[str, bool]:
-        row = await self._run(self._pool.fetchrow, _SQL_KICK, room, user_id, target)
-        if row["kind"] is None:
-            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
-        if row["kind"] == "dm":
-            raise ChatError(codes.FORBIDDEN, "nobody can be kicked from a 1:1 conversation")
-        if not row["is_owner"]:
-            raise ChatError(codes.FORBIDDEN, f"only the owner of {room!r} can kick")
-        if row["target"] is None:
-            raise ChatError(codes.NOT_FOUND, f"there is no user {target!r}")
-        if row["target_id"] == user_id:
-            raise ChatError(codes.BAD_REQUEST, "the owner cannot kick themselves")
-        return row["target"], bool(row["was_member"])
+    async def _do_invite(self, room: str, user_id: int, invitee: str) -> Any:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SQL_LOCK_BANS_SHARED, room)
+            return await conn.fetchrow(_SQL_INVITE, room, user_id, invitee)
 
     # -- files -------------------------------------------------------------------------------
 

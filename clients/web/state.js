@@ -66,7 +66,7 @@
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
 
 import * as alerts from "./alerts.js";
-import { quoteOf, revOf } from "./entries.js";
+import { isChange, quoteOf, revOf } from "./entries.js";
 import * as linkCache from "./links.js";
 import * as outbox from "./outbox.js";
 import * as searching from "./search.js";
@@ -214,6 +214,11 @@ const EVENTS = {
   deleted: changed,
   reaction: changed,
   topic: changed,
+  // Moderation entries: the page shows nothing of them yet, but they are part of the log.
+  role: changed,
+  banned: changed,
+  unbanned: changed,
+  kicked: changed,
 
   presence(state, frame) {
     if (typeof frame.user === "string") setPresence(state, frame.user, frame.status);
@@ -974,10 +979,10 @@ function queueChange(state, room, message, fields, key, now) {
   return transmit(state, key);
 }
 
-/** A change entry from the server (live, or on resume); `topic` entries too. */
+/** A change entry from the server (live, or on resume); `topic` and moderation entries too. */
 function changed(state, frame) {
   if (typeof frame.room !== "string" || !isSeq(frame.seq)
-      || (frame.op !== "topic" && !Number.isSafeInteger(frame.msg_id))) return [];
+      || (isChange(frame) && !Number.isSafeInteger(frame.msg_id))) return [];
   const room = state.rooms.get(frame.room);
   if (!room || room.draft) return []; // a room not followed: its list says what is new
   room.add([frame], state.me);

@@ -23,7 +23,6 @@ from chatd.protocol import (
     MessageEdited,
     MessagePosted,
     ReactionChanged,
-    TopicChanged,
 )
 
 ROOM = "team"
@@ -75,7 +74,8 @@ class Log:
                     entry.seq, entry.msg_id, entry.sender, entry.text, entry.ts, entry.seq,
                     entry.reply_to, tuple(entry.mentions))
                 continue
-            assert not isinstance(entry, TopicChanged), "the model makes no topic entries"
+            assert isinstance(entry, MessageEdited | MessageDeleted | ReactionChanged), \
+                "the model makes no topic or moderation entries"
             held = messages[entry.msg_id]
             held.rev = entry.seq
             if isinstance(entry, MessageEdited):

@@ -89,8 +89,8 @@ async def test_private_room_invite_and_kick(daemon: Server) -> None:
     ack = await guest.request("send", room="secret", text="thanks", nonce="g2")
     assert (await owner.event("message", seq=ack["seq"]))["text"] == "thanks"
     who = await guest.request("who", room="secret")
-    assert who["members"] == [{"user": "guest", "status": "online"},
-                              {"user": "owner", "status": "online"}]
+    assert who["members"] == [{"user": "guest", "status": "online", "role": "member"},
+                              {"user": "owner", "status": "online", "role": "owner"}]
 
     assert (await guest.request("kick", room="secret", user="owner"))["code"] == "forbidden"
     assert (await owner.request("kick", room="secret", user="owner"))["code"] == "bad_request"

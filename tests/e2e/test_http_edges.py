@@ -131,6 +131,19 @@ async def test_ambiguous_framing_is_refused_and_closes(daemon: Server,
     assert b'"rooms"' not in raw
 
 
+async def test_a_refused_head_request_is_answered_without_a_body(
+        daemon: Server, caplog: pytest.LogCaptureFixture) -> None:
+    """A HEAD request refused before it is routed (here for its framing) gets the refusal's
+    head and no body, as every answer to HEAD (RFC 9110 §9.3.2); the server logs no error.
+    (Found by test_fuzz_the_http_port: the JSON body of the refusal was written after a HEAD,
+    which h11 rightly refuses, and the connection failed without an answer.)"""
+    raw = await exchange(daemon.http_port, b"HEAD /api/rooms HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert statuses(raw) == [400], raw
+    assert raw.endswith(b"\r\n\r\n"), raw  # the head alone
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 CONTENT_LENGTHS = [b"Content-Length: 0", b"Content-Length: 2", b"Content-Length: 5",
                    b"Content-Length: 2, 2", b"Content-Length: 2,5", b"Content-Length: +2",
                    b"Content-Length:\t2 "]
@@ -510,11 +523,13 @@ async def ws_read(stream: trio.SocketStream, buffer: bytearray) -> tuple[int, by
         while True:
             if len(buffer) >= 2:
                 size, at = buffer[1] & 0x7F, 2
-                if size == 126 and len(buffer) >= 4:
-                    size, at = struct.unpack("!H", buffer[2:4])[0], 4
-                elif size == 127 and len(buffer) >= 10:
-                    size, at = struct.unpack("!Q", buffer[2:10])[0], 10
-                if size < 126 and len(buffer) >= at + size:
+                if size == 126:
+                    at = 4
+                    size = struct.unpack("!H", buffer[2:4])[0] if len(buffer) >= at else -1
+                elif size == 127:
+                    at = 10
+                    size = struct.unpack("!Q", buffer[2:10])[0] if len(buffer) >= at else -1
+                if size >= 0 and len(buffer) >= at + size:
                     assert not buffer[1] & 0x80, "a server frame must not be masked"
                     opcode, payload = buffer[0] & 0x0F, bytes(buffer[at:at + size])
                     del buffer[:at + size]

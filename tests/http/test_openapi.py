@@ -176,7 +176,8 @@ def test_the_protocol_examples_validate(closed: dict[str, Any]) -> None:
         seen[name] = seen.get(name, 0) + 1
 
     entries = {"message": "Message", "edited": "Edited", "deleted": "Deleted",
-               "reaction": "Reaction", "topic": "Topic"}
+               "reaction": "Reaction", "topic": "Topic", "role": "RoleEntry",
+               "banned": "Banned", "unbanned": "Unbanned", "kicked": "Kicked"}
     for value in protocol_examples():
         if not isinstance(value, dict):
             continue
@@ -199,8 +200,9 @@ def test_the_protocol_examples_validate(closed: dict[str, Any]) -> None:
             fits("Room", value)
         elif op is None and {"id", "url", "content_type"} <= set(value):
             fits("File", value)
-    assert {"Room", "Message", "Edited", "Deleted", "Reaction", "Topic", "File",
-            "SearchResult", "User", "Contact", "Error"} <= set(seen), seen
+    assert {"Room", "Message", "Edited", "Deleted", "Reaction", "Topic", "RoleEntry",
+            "Banned", "Unbanned", "Kicked", "File", "SearchResult", "User", "Contact",
+            "Error"} <= set(seen), seen
 
 
 def test_a_field_not_described_fails_the_closed_reading(closed: dict[str, Any]) -> None:
@@ -208,7 +210,7 @@ def test_a_field_not_described_fails_the_closed_reading(closed: dict[str, Any]) 
     sending must be described first. The served reading lets clients' newer fields through."""
     room = {"room": "general", "kind": "room", "private": False, "topic": "", "owner": "ann",
             "last_seq": 3, "member": True, "read_seq": 3, "unread": 0, "mentions": 0,
-            "notify": "mentions"}
+            "notify": "mentions", "role": "owner"}
     validator(closed, "Room").validate(room)
     with pytest.raises(jsonschema.ValidationError):
         validator(closed, "Room").validate({**room, "pinned": True})

@@ -4,10 +4,12 @@ described, and the daemon still healthy afterwards.
 
 The daemon is ``python -m chatd serve`` on 127.0.0.1 (free ports) against a fresh database of
 the session's PostgreSQL, started once for the module. A scene is set first, so that the
-description's examples name things that exist: users ``ann`` (whose token the Bearer
-operations send) and ``bob``, the public room ``general`` with messages, an edit, a reaction,
-a deletion, a topic, a message that the search example finds, and an image (file 1, with a
-thumbnail), and the conversation ``@ann:bob``.
+description's examples name things that exist: users ``ann`` (a server administrator,
+whose token the Bearer operations send), ``bob`` and ``cid`` (members of ``general``), ``dan``
+and ``zed`` (for the moderation and admin examples), the public room ``general`` with
+messages, an edit, a reaction, a deletion, a topic, a message that the search example finds,
+a message the deletion example deletes (msg_id 3), and an image (file 1, with a thumbnail),
+and the conversation ``@ann:bob``.
 
 The answers are checked against the document built with ``closed=True``: an object with a
 field the description does not list fails. Checks: no 5xx, the status, content type,
@@ -186,30 +188,42 @@ class _Line:
 def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
     """The users, rooms, messages, changes, file, bot and webhooks the description's
     examples name; ann's token and the secret of an incoming webhook to post to."""
-    for name in ("ann", "bob"):
+    for name in ("ann", "bob", "cid", "dan", "zed"):
         answer = _call(url, "POST", "/api/register", {"username": name, "password": PASSWORD})
         assert answer.status_code == 201, answer.text
     token = _login(url, "ann")
     answer = _call(url, "POST", "/api/rooms", {"room": "general"}, token)
     assert answer.status_code == 201, answer.text
-    image = encode(picture(64, 48), "PNG")
-    answer = requests.post(url + "/api/rooms/general/files", timeout=30,
-                           headers={"Authorization": f"Bearer {token}"},
-                           files={"file": ("photo.png", image, "image/png")})
-    assert answer.status_code == 201, answer.text
-    assert answer.json()["file"]["id"] == 1  # the examples' file
+    for name in ("bob", "cid"):  # the members the role and kick examples name
+        member = _Line(tcp_port, _login(url, name))
+        try:
+            member.request("join", room="general")
+        finally:
+            member.close()
     line = _Line(tcp_port, token)
     try:
-        first = line.request("send", room="general", text="hi @bob", nonce="n1", files=[1])
+        # The examples' file, attached to a message of the conversation @ann:bob: an
+        # administrator moderates rooms, not conversations, so that DELETE
+        # /api/rooms/{room}/messages/{msg_id} with generated ids never deletes it.
+        line.request("dm", to="bob", text="lunch?", nonce="n4")
+        image = encode(picture(64, 48), "PNG")
+        answer = requests.post(url + "/api/rooms/@ann:bob/files", timeout=30,
+                               headers={"Authorization": f"Bearer {token}"},
+                               files={"file": ("photo.png", image, "image/png")})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["file"]["id"] == 1  # the examples' file
+        line.request("dm", to="bob", text="the photo", nonce="n0", files=[1])
+        first = line.request("send", room="general", text="hi @bob", nonce="n1")
         second = line.request("send", room="general", text="to delete", nonce="n2",
                               reply_to=first["msg_id"])
         line.request("edit", room="general", msg_id=first["msg_id"], text="hi all")
         line.request("react", room="general", msg_id=first["msg_id"], emoji="👍")
         line.request("delete", room="general", msg_id=second["msg_id"])
-        line.request("send", room="general", text="re", nonce="n3", reply_to=second["msg_id"])
+        third = line.request("send", room="general", text="re", nonce="n3",
+                             reply_to=second["msg_id"])
+        assert third["msg_id"] == 5  # the example of DELETE .../messages/{msg_id}
         line.request("send", room="general", text="the deployment is done", nonce="n5")
         line.request("set_topic", room="general", topic="release on Friday")
-        line.request("dm", to="bob", text="lunch?", nonce="n4")
         line.request("add_contact", user="bob")
     finally:
         line.close()
@@ -258,6 +272,10 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         http_port, tcp_port = _wait_ready(ready, proc)
         url = f"http://127.0.0.1:{http_port}"
         token, hook_secret = _set_scene(url, tcp_port)
+        # ann is a server administrator, made so as an operator does: the admin examples.
+        made = subprocess.run([sys.executable, "-m", "chatd", "user", "admin", "ann"],
+                              cwd=workdir, env=env, capture_output=True, timeout=60)
+        assert made.returncode == 0, made.stderr
         yield Api(url, tcp_port, token, hook_secret, proc, log_path)
         assert proc.poll() is None, f"chatd exited:\n{log_path.read_text()}"
         proc.send_signal(signal.SIGTERM)

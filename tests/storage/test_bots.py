@@ -141,16 +141,16 @@ async def test_a_revoked_bot_token_is_told_to_the_other_nodes(storage: Storage,
         (f"bot:{token_id}", None)]
 
 
-async def test_admins_are_read_whether_or_not_the_column_exists(storage: Storage,
-                                                               database_dsn: str) -> None:
-    """Without users.admin nobody is an admin; once a migration adds it, it is read."""
+async def test_admins_are_read_from_the_users_flag(storage: Storage) -> None:
+    """Nobody is an administrator until made one (users.admin, migration 0014); then
+    is_admin says so, and no longer once revoked; an unknown user is none."""
     with trio.fail_after(TIMEOUT):
         ann, bob = await users(storage, "ann", "bob")
         assert not await storage.is_admin(ann.id)
-        await sql(database_dsn, "ALTER TABLE users ADD COLUMN admin boolean NOT NULL "
-                  "DEFAULT false")
-        await sql(database_dsn, "UPDATE users SET admin = true WHERE name = 'ann'")
+        await storage.set_admin("ann", True)
         assert await storage.is_admin(ann.id) and not await storage.is_admin(bob.id)
+        await storage.set_admin("ann", False)
+        assert not await storage.is_admin(ann.id)
         assert not await storage.is_admin(10**9)
 
 

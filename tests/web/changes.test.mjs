@@ -386,3 +386,16 @@ test("topic entries set the room's topic in seq order and are part of the log", 
     { request: { op: "rooms", joined: true } });
   assert.equal(room.topic, "release on Friday");
 });
+
+test("moderation entries (role, banned, unbanned, kicked) take their place in the log", () => {
+  const { state } = connected([roomInfo("general", { lastSeq: 2 })]);
+  const room = state.rooms.get("general");
+  const at = (seq) => ({ room: "general", seq, user: "carol", by: "ann", ts: 10 + seq });
+  receiveAll(state, [{ op: "role", ...at(3), role: "moderator" }, { op: "banned", ...at(4),
+    reason: "spam" }, { op: "unbanned", ...at(5) }, { op: "kicked", ...at(6) }]);
+  assert.equal(room.head, 6); // no hole left in the resume point
+  // A change after them is applied at once (nothing is missing before it).
+  apply(state, message("general", 7));
+  apply(state, edited("general", 8, 7, "m7!"));
+  assert.equal(held(state, "general", 7).text, "m7!");
+});
