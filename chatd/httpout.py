@@ -17,26 +17,39 @@ One attempt (:meth:`Poster.post`) is bounded in time, reads at most a little of 
 that doubles, or what the server asked for (up to :data:`MAX_RETRY_AFTER`), a given number of
 times. What an answer means beyond that (a 410 for a push, a 4xx for a webhook) is the
 caller's to decide.
+
+Both callers are a :class:`Dispatcher`: the committer offers it every batch of new messages
+(never waiting: a full queue drops and counts), one resolver task turns up to
+:data:`RESOLVE_BATCH` of them into jobs with one storage lookup, and ``concurrency`` workers
+post the jobs. The pusher and the webhook sender say only how to look up and how to deliver.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpcore
 import trio
+from prometheus_client import Counter
 
 from chatd.addresses import RefusedAddress, Resolver, public_addresses
+from chatd.storage import Message, StorageUnavailable
 
 __all__ = [
     "ATTEMPT_SECONDS",
+    "COMMITS_QUEUE",
     "MAX_ANSWER_BYTES",
     "MAX_RETRY_AFTER",
+    "RESOLVE_BATCH",
+    "Counters",
+    "Dispatcher",
     "GaveUp",
     "PinnedBackend",
     "Poster",
@@ -52,6 +65,14 @@ ATTEMPT_SECONDS = 30.0
 MAX_ANSWER_BYTES = 16384
 #: The longest ``Retry-After`` followed, in seconds.
 MAX_RETRY_AFTER = 60.0
+#: Messages a dispatcher looks up in one storage call.
+RESOLVE_BATCH = 1024
+#: Batches of committed messages that may wait for a dispatcher's lookup.
+COMMITS_QUEUE = 1024
+
+log = logging.getLogger(__name__)
+
+Job = TypeVar("Job")
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -205,3 +226,132 @@ async def post_with_retries(attempt: Callable[[], Awaitable[int]], *, attempts: 
             await trio.sleep(delay if retry.after is None else min(retry.after, MAX_RETRY_AFTER))
             delay *= 2
     raise AssertionError("attempts must be at least 1")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Counters:
+    """The metrics of one :class:`Dispatcher` (``chatd_push_*``, ``chatd_webhook_*``):
+    ``dropped`` is labelled by ``stage`` (``lookup``, ``send``), ``failed`` by ``reason``
+    (``refused``, ``unavailable``, ``rejected``, ``internal``)."""
+
+    queued: Counter
+    sent: Counter
+    retries: Counter
+    failed: Counter
+    dropped: Counter
+
+
+class Dispatcher(Generic[Job]):
+    """Posts about committed messages, off the send path (see the module's docstring). A
+    subclass says what a batch of messages means (:meth:`resolve`, one storage lookup) and
+    how one job is sent (:meth:`deliver`, usually through :meth:`post`).
+
+    Args:
+        what: what a job is, for the log ("a push", "a webhook delivery").
+        counters: its metrics.
+        concurrency: workers, and connections at once.
+        allow_private: post to non-public addresses too.
+        queue_size: jobs that may wait for a worker (more are dropped and counted).
+        attempts: tries of one job (the first and the retries).
+        retry_delay: seconds before the first retry; doubled for each next one.
+    """
+
+    def __init__(self, what: str, counters: Counters, *, concurrency: int,
+                 allow_private: bool, queue_size: int, attempts: int,
+                 retry_delay: float) -> None:
+        self._what = what
+        self._counters = counters
+        self._concurrency = concurrency
+        self._allow_private = allow_private
+        self._attempts = attempts
+        self._retry_delay = retry_delay
+        self._commits_in, self._commits = trio.open_memory_channel[tuple[Message, ...]](
+            COMMITS_QUEUE)
+        self._jobs_in, self._jobs = trio.open_memory_channel[Job](queue_size)
+        self._poster: Poster | None = None
+
+    def offer(self, messages: Sequence[Message]) -> None:
+        """Committed entries, from the committer: the new messages among them (not changes)
+        are queued for a lookup, never waited for (dropped and counted when the queue is
+        full)."""
+        fresh = tuple(m for m in messages if m.kind == "message")
+        if not fresh:
+            return
+        try:
+            self._commits_in.send_nowait(fresh)
+        except trio.WouldBlock:
+            self._counters.dropped.labels("lookup").inc(len(fresh))
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        async with Poster(concurrency=self._concurrency,
+                          allow_private=self._allow_private) as poster:
+            self._poster = poster
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._resolve_forever)
+                for _ in range(self._concurrency):
+                    nursery.start_soon(self._work_forever)
+                task_status.started()
+
+    async def resolve(self, messages: Sequence[Message]) -> Iterable[Job]:
+        """The jobs for a batch of new messages (one storage lookup; may raise
+        :class:`~chatd.storage.StorageUnavailable`)."""
+        raise NotImplementedError
+
+    async def deliver(self, job: Job) -> None:
+        """Send one job and count its outcome."""
+        raise NotImplementedError
+
+    def describe(self, job: Job) -> str:
+        """Where ``job`` goes, for the log."""
+        raise NotImplementedError
+
+    async def post(self, job: Job, attempt: Callable[[], Awaitable[int]]) -> int | None:
+        """Run ``attempt`` (one request) with retries: the status of the answer, or None
+        when it was refused or given up (logged and counted)."""
+        try:
+            return await post_with_retries(
+                attempt, attempts=self._attempts, delay=self._retry_delay,
+                on_retry=lambda _: self._counters.retries.inc())
+        except RefusedAddress as exc:
+            log.warning("refused %s to %s: %s", self._what, self.describe(job), exc)
+            self._counters.failed.labels("refused").inc()
+        except GaveUp as exc:
+            log.info("gave up %s to %s: %s", self._what, self.describe(job), exc)
+            self._counters.failed.labels("unavailable").inc()
+        return None
+
+    @property
+    def poster(self) -> Poster:
+        assert self._poster is not None, "the dispatcher runs"
+        return self._poster
+
+    async def _resolve_forever(self) -> None:
+        async for first in self._commits:
+            messages = list(first)
+            while len(messages) < RESOLVE_BATCH:
+                try:
+                    messages.extend(self._commits.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            try:
+                jobs = await self.resolve(messages)
+            except StorageUnavailable as exc:
+                log.warning("cannot look up %s for %d messages: %s", self._what,
+                            len(messages), exc)
+                self._counters.dropped.labels("lookup").inc(len(messages))
+                continue
+            for job in jobs:
+                try:
+                    self._jobs_in.send_nowait(job)
+                    self._counters.queued.inc()
+                except trio.WouldBlock:
+                    self._counters.dropped.labels("send").inc()
+
+    async def _work_forever(self) -> None:
+        async for job in self._jobs:
+            try:
+                await self.deliver(job)
+            except Exception:
+                log.exception("%s to %s failed", self._what, self.describe(job))
+                self._counters.failed.labels("internal").inc()

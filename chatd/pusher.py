@@ -5,7 +5,8 @@ Theory of operation. The committer hands every batch of newly committed messages
 counted when the queue is full. So pushes can fall behind, or be lost under a flood, but they
 never delay a commit or an acknowledgement.
 
-One task (the resolver) takes what is queued, up to :data:`RESOLVE_BATCH` messages at once,
+One task (the resolver) takes what is queued, up to
+:data:`~chatd.httpout.RESOLVE_BATCH` messages at once,
 and asks storage in one call who should get a push for each (:meth:`Storage.push_targets`:
 the other member of a 1:1 conversation, the members a message mentions, the members whose
 level for the room is ``all``; never the sender; each with their subscriptions). It keeps one
@@ -38,11 +39,8 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 
-import trio
-
-from chatd.addresses import RefusedAddress
 from chatd.config import PushConfig
-from chatd.httpout import GaveUp, Poster, post_with_retries
+from chatd.httpout import Counters, Dispatcher
 from chatd.metrics import Metrics
 from chatd.rooms import RoomRegistry
 from chatd.storage import Message, PushSubscription, PushTarget, Storage, StorageUnavailable
@@ -56,11 +54,6 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 #: Seconds before the first retry; doubled for each next one.
 RETRY_DELAY = 1.0
-#: Messages looked up in one storage call.
-RESOLVE_BATCH = 1024
-#: Batches of committed messages that may wait for the lookup.
-COMMITS_QUEUE = 1024
-
 #: The urgency of a push by its reason (RFC 8030: "high" may wake a phone at once).
 URGENCY = {"dm": "high", "mention": "high", "message": "normal"}
 _RANK = {"dm": 0, "mention": 1, "message": 2}
@@ -100,7 +93,7 @@ def jobs_for(messages: Iterable[Message], targets: Iterable[PushTarget],
     return jobs
 
 
-class Pusher:
+class Pusher(Dispatcher[PushJob]):
     """The push actor (see the module's docstring).
 
     Args:
@@ -115,91 +108,34 @@ class Pusher:
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
                  key: VapidKey, config: PushConfig, *, retry_delay: float = RETRY_DELAY
                  ) -> None:
+        super().__init__(
+            "a push", Counters(metrics.push_queued, metrics.push_sent, metrics.push_retries,
+                               metrics.push_failed, metrics.push_dropped),
+            concurrency=config.concurrency, allow_private=config.allow_private_endpoints,
+            queue_size=config.queue_size, attempts=ATTEMPTS, retry_delay=retry_delay)
         self._storage = storage
         self._registry = registry
         self._metrics = metrics
         self.key = key
         self._config = config
-        self._retry_delay = retry_delay
-        self._commits_in, self._commits = trio.open_memory_channel[tuple[Message, ...]](
-            COMMITS_QUEUE)
-        self._jobs_in, self._jobs = trio.open_memory_channel[PushJob](config.queue_size)
-        self._poster: Poster | None = None
 
-    def offer(self, messages: Sequence[Message]) -> None:
-        """Committed messages, from the committer: queued for a lookup, never waited for
-        (dropped and counted when the queue is full). Only new messages count, not changes."""
-        fresh = tuple(m for m in messages if m.kind == "message")
-        if not fresh:
-            return
-        try:
-            self._commits_in.send_nowait(fresh)
-        except trio.WouldBlock:
-            self._metrics.push_dropped.labels("lookup").inc(len(fresh))
+    async def resolve(self, messages: Sequence[Message]) -> list[PushJob]:
+        targets = await self._storage.push_targets([(m.room, m.seq) for m in messages])
+        online = {t.user for t in targets if self._registry.is_online(t.user)}
+        return jobs_for(messages, targets, online)
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-                  ) -> None:
-        async with Poster(concurrency=self._config.concurrency,
-                          allow_private=self._config.allow_private_endpoints) as poster:
-            self._poster = poster
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._resolve_forever)
-                for _ in range(self._config.concurrency):
-                    nursery.start_soon(self._work_forever)
-                task_status.started()
+    def describe(self, job: PushJob) -> str:
+        return job.subscription.endpoint
 
-    # -- who gets what -----------------------------------------------------------------------
-
-    async def _resolve_forever(self) -> None:
-        async for first in self._commits:
-            messages = list(first)
-            while len(messages) < RESOLVE_BATCH:
-                try:
-                    messages.extend(self._commits.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            try:
-                targets = await self._storage.push_targets([(m.room, m.seq) for m in messages])
-            except StorageUnavailable as exc:
-                log.warning("cannot look up the pushes of %d messages: %s", len(messages), exc)
-                self._metrics.push_dropped.labels("lookup").inc(len(messages))
-                continue
-            online = {t.user for t in targets if self._registry.is_online(t.user)}
-            for job in jobs_for(messages, targets, online):
-                try:
-                    self._jobs_in.send_nowait(job)
-                    self._metrics.push_queued.inc()
-                except trio.WouldBlock:
-                    self._metrics.push_dropped.labels("send").inc()
-
-    # -- sending -----------------------------------------------------------------------------
-
-    async def _work_forever(self) -> None:
-        async for job in self._jobs:
-            try:
-                await self._deliver(job)
-            except Exception:
-                log.exception("a push to %s failed", job.subscription.endpoint)
-                self._metrics.push_failed.labels("internal").inc()
-
-    async def _deliver(self, job: PushJob) -> None:
+    async def deliver(self, job: PushJob) -> None:
         try:
             body = encrypt(job.payload, job.subscription)
         except ValueError as exc:
             log.warning("cannot push to %s: %s", job.subscription.endpoint, exc)
             self._metrics.push_failed.labels("rejected").inc()
             return
-        try:
-            status = await post_with_retries(
-                lambda: self._post(job, body), attempts=ATTEMPTS, delay=self._retry_delay,
-                on_retry=lambda _: self._metrics.push_retries.inc())
-        except RefusedAddress as exc:
-            log.warning("refused to push to %s: %s", job.subscription.endpoint, exc)
-            self._metrics.push_failed.labels("refused").inc()
-            return
-        except GaveUp as exc:
-            log.info("gave up pushing to %s: %s", job.subscription.endpoint, exc)
-            self._metrics.push_failed.labels("unavailable").inc()
+        status = await self.post(job, lambda: self._post(job, body))
+        if status is None:
             return
         if 200 <= status < 300:
             self._metrics.push_sent.inc()
@@ -213,7 +149,6 @@ class Pusher:
     async def _post(self, job: PushJob, body: bytes) -> int:
         """One attempt (signed afresh): the answer's status; raises as
         :meth:`chatd.httpout.Poster.post`."""
-        assert self._poster is not None, "the pusher runs"
         endpoint = job.subscription.endpoint
         headers = [
             (b"Authorization", self.key.authorization(endpoint, self._config.subject).encode()),
@@ -222,7 +157,7 @@ class Pusher:
             (b"TTL", str(self._config.ttl).encode()),
             (b"Urgency", job.urgency.encode()),
         ]
-        return await self._poster.post(endpoint, headers, body)
+        return await self.poster.post(endpoint, headers, body)
 
     async def _forget(self, subscription: PushSubscription) -> None:
         """The push service says the subscription is gone (404, 410): forget it."""
@@ -232,4 +167,3 @@ class Pusher:
         except StorageUnavailable as exc:
             log.warning("cannot forget the push subscription %s: %s", subscription.endpoint,
                         exc)
-

@@ -8,11 +8,12 @@ can lag, or be lost under a flood, but never delay a commit or an acknowledgemen
 node that committed a message delivers it (relayed commits are not offered), so each message
 is delivered once whatever the number of nodes.
 
-One task (the resolver) takes what is queued, up to :data:`RESOLVE_BATCH` messages at once,
-and asks storage in one call which of their rooms have a webhook and which of their senders
-are bots (:meth:`Storage.webhook_targets`). It queues one delivery per message of such a
-room, in a second bounded queue (``[webhooks] queue_size``; a delivery that does not fit is
-dropped and counted). Messages of rooms without a webhook cost that one lookup per batch.
+One task (the resolver) takes what is queued, up to :data:`~chatd.httpout.RESOLVE_BATCH`
+messages at once, and asks storage in one call which of their rooms have a webhook and which
+of their senders are bots (:meth:`Storage.webhook_targets`). It queues one delivery per
+message of such a room, in a second bounded queue (``[webhooks] queue_size``; a delivery
+that does not fit is dropped and counted). Messages of rooms without a webhook cost that one
+lookup per batch.
 
 ``[webhooks] concurrency`` workers send the deliveries through a :class:`chatd.httpout.Poster`
 (addresses checked and pinned: :mod:`chatd.addresses`; ``[webhooks] allow_private_endpoints``
@@ -35,14 +36,11 @@ import logging
 import time
 from collections.abc import Sequence
 
-import trio
-
 from chatd import __version__
-from chatd.addresses import RefusedAddress
 from chatd.config import WebhooksConfig
-from chatd.httpout import GaveUp, Poster, post_with_retries
+from chatd.httpout import Counters, Dispatcher
 from chatd.metrics import Metrics
-from chatd.storage import Message, RoomWebhook, Storage, StorageUnavailable
+from chatd.storage import Message, RoomWebhook, Storage
 from chatd.views import message_object
 
 __all__ = [
@@ -63,11 +61,6 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 5
 #: Seconds before the first retry; doubled for each next one.
 RETRY_DELAY = 1.0
-#: Messages looked up in one storage call.
-RESOLVE_BATCH = 1024
-#: Batches of committed messages that may wait for the lookup.
-COMMITS_QUEUE = 1024
-
 SIGNATURE_HEADER = "X-Chatd-Signature"
 TIMESTAMP_HEADER = "X-Chatd-Timestamp"
 DELIVERY_HEADER = "X-Chatd-Delivery"
@@ -107,7 +100,7 @@ class Delivery:
     delivery_id: str
 
 
-class WebhookSender:
+class WebhookSender(Dispatcher[Delivery]):
     """The outgoing webhooks' actor (see the module's docstring).
 
     Args:
@@ -119,104 +112,48 @@ class WebhookSender:
 
     def __init__(self, storage: Storage, metrics: Metrics, config: WebhooksConfig, *,
                  retry_delay: float = RETRY_DELAY) -> None:
+        super().__init__(
+            "a webhook delivery",
+            Counters(metrics.webhook_queued, metrics.webhook_sent, metrics.webhook_retries,
+                     metrics.webhook_failed, metrics.webhook_dropped),
+            concurrency=config.concurrency, allow_private=config.allow_private_endpoints,
+            queue_size=config.queue_size, attempts=ATTEMPTS, retry_delay=retry_delay)
         self._storage = storage
         self._metrics = metrics
         self._config = config
-        self._retry_delay = retry_delay
-        self._commits_in, self._commits = trio.open_memory_channel[tuple[Message, ...]](
-            COMMITS_QUEUE)
-        self._jobs_in, self._jobs = trio.open_memory_channel[Delivery](config.queue_size)
-        self._poster: Poster | None = None
 
-    def offer(self, messages: Sequence[Message]) -> None:
-        """Committed entries, from the committer: the new messages among them are queued for
-        a lookup, never waited for (dropped and counted when the queue is full)."""
-        fresh = tuple(m for m in messages if m.kind == "message")
-        if not fresh:
-            return
-        try:
-            self._commits_in.send_nowait(fresh)
-        except trio.WouldBlock:
-            self._metrics.webhook_dropped.labels("lookup").inc(len(fresh))
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-                  ) -> None:
-        async with Poster(concurrency=self._config.concurrency,
-                          allow_private=self._config.allow_private_endpoints) as poster:
-            self._poster = poster
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._resolve_forever)
-                for _ in range(self._config.concurrency):
-                    nursery.start_soon(self._work_forever)
-                task_status.started()
-
-    async def _resolve_forever(self) -> None:
-        async for first in self._commits:
-            messages = list(first)
-            while len(messages) < RESOLVE_BATCH:
-                try:
-                    messages.extend(self._commits.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            try:
-                targets = await self._storage.webhook_targets(
-                    sorted({m.room for m in messages}), sorted({m.sender for m in messages}))
-            except StorageUnavailable as exc:
-                log.warning("cannot look up the webhooks of %d messages: %s", len(messages),
-                            exc)
-                self._metrics.webhook_dropped.labels("lookup").inc(len(messages))
-                continue
-            for message in messages:
-                webhook = targets.webhooks.get(message.room)
-                if webhook is None:
-                    continue
+    async def resolve(self, messages: Sequence[Message]) -> list[Delivery]:
+        targets = await self._storage.webhook_targets(
+            sorted({m.room for m in messages}), sorted({m.sender for m in messages}))
+        deliveries = []
+        for message in messages:
+            webhook = targets.webhooks.get(message.room)
+            if webhook is not None:
                 body = payload(message, sender_bot=message.sender in targets.bots)
-                delivery = Delivery(webhook, body, f"{message.room}:{message.seq}")
-                try:
-                    self._jobs_in.send_nowait(delivery)
-                    self._metrics.webhook_queued.inc()
-                except trio.WouldBlock:
-                    self._metrics.webhook_dropped.labels("send").inc()
+                deliveries.append(Delivery(webhook, body, f"{message.room}:{message.seq}"))
+        return deliveries
 
-    async def _work_forever(self) -> None:
-        async for delivery in self._jobs:
-            try:
-                await self._deliver(delivery)
-            except Exception:
-                log.exception("a webhook delivery to %s failed", delivery.webhook.url)
-                self._metrics.webhook_failed.labels("internal").inc()
+    def describe(self, delivery: Delivery) -> str:
+        return f"{delivery.webhook.url} (#{delivery.webhook.room})"
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        url = delivery.webhook.url
-        try:
-            status = await post_with_retries(
-                lambda: self._post(delivery), attempts=ATTEMPTS, delay=self._retry_delay,
-                on_retry=lambda _: self._metrics.webhook_retries.inc())
-        except RefusedAddress as exc:
-            log.warning("refused to deliver a webhook of %s to %s: %s",
-                        delivery.webhook.room, url, exc)
-            self._metrics.webhook_failed.labels("refused").inc()
-            return
-        except GaveUp as exc:
-            log.info("gave up delivering a webhook of %s to %s: %s", delivery.webhook.room,
-                     url, exc)
-            self._metrics.webhook_failed.labels("unavailable").inc()
+    async def deliver(self, delivery: Delivery) -> None:
+        status = await self.post(delivery, lambda: self._post(delivery))
+        if status is None:
             return
         if 200 <= status < 300:
             self._metrics.webhook_sent.inc()
         else:
             log.warning("the webhook of %s at %s refused a delivery: HTTP %d",
-                        delivery.webhook.room, url, status)
+                        delivery.webhook.room, delivery.webhook.url, status)
             self._metrics.webhook_failed.labels("rejected").inc()
 
     async def _post(self, delivery: Delivery) -> int:
         """One attempt, signed now; raises as :meth:`chatd.httpout.Poster.post`."""
-        assert self._poster is not None, "the sender runs"
         headers = [
             (b"Content-Type", b"application/json"),
             (b"User-Agent", f"chatd/{__version__}".encode()),
             (DELIVERY_HEADER.encode(), delivery.delivery_id.encode()),
             *signature_headers(delivery.webhook.secret, delivery.body, time.time()),
         ]
-        return await self._poster.post(delivery.webhook.url, headers, delivery.body,
-                                       seconds=self._config.timeout)
+        return await self.poster.post(delivery.webhook.url, headers, delivery.body,
+                                      seconds=self._config.timeout)

@@ -7,7 +7,7 @@ import re
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ __all__ = [
     "readiness",
     "search_caught_up",
     "serving",
+    "until",
     "wait_ready",
     "without_chatd_settings",
 ]
@@ -87,6 +88,13 @@ async def readiness() -> AsyncIterator[tuple[trio.socket.SocketType, dict[str, s
         yield sock, {"NOTIFY_SOCKET": "@" + name}
     finally:
         sock.close()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Return once ``condition()`` holds: a state that nothing signals (a counter, the
+    registry), polled. Bound it with the caller's ``trio.fail_after`` or the test's timeout."""
+    while not condition():  # noqa: ASYNC110 (a counter or the registry: nothing to wait on)
+        await trio.sleep(0.01)
 
 
 async def wait_ready(sock: trio.socket.SocketType, process: trio.Process,

@@ -10,16 +10,21 @@ from typing import Any
 import httpcore
 import pytest
 import trio
+from prometheus_client import CollectorRegistry, Counter
 
 from chatd.addresses import RefusedAddress
 from chatd.httpout import (
     MAX_RETRY_AFTER,
+    Counters,
+    Dispatcher,
     GaveUp,
     PinnedBackend,
     Retry,
     post_with_retries,
     retry_after,
 )
+from chatd.storage import Message, StorageUnavailable
+from tests.helpers import until
 from tests.pushservice import PushService
 
 
@@ -122,3 +127,64 @@ def test_retry_after_values() -> None:
     assert retry_after(b"120") == 120.0
     assert retry_after(None) is None and retry_after(b"soon") is None
     assert retry_after(b"Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: at once
+
+
+class _Echo(Dispatcher[int]):
+    """A dispatcher whose jobs are the messages' seqs: a lookup of seq 13 fails, a delivery of
+    seq 7 raises; the others are recorded."""
+
+    def __init__(self, counters: Counters) -> None:
+        super().__init__("an echo", counters, concurrency=2, allow_private=False,
+                         queue_size=3, attempts=1, retry_delay=0)
+        self.delivered: list[int] = []
+
+    async def resolve(self, messages: Any) -> list[int]:
+        if any(m.seq == 13 for m in messages):
+            raise StorageUnavailable("the database is gone")
+        return [m.seq for m in messages]
+
+    async def deliver(self, job: int) -> None:
+        if job == 7:
+            raise RuntimeError("a bug")
+        self.delivered.append(job)
+
+    def describe(self, job: int) -> str:
+        return f"job {job}"
+
+
+def _counters() -> Counters:
+    registry = CollectorRegistry()
+    return Counters(*(Counter(f"t_{name}", name, labels, registry=registry) for name, labels in (
+        ("queued", ()), ("sent", ()), ("retries", ()), ("failed", ("reason",)),
+        ("dropped", ("stage",)))))
+
+
+def _message(seq: int, kind: str = "message") -> Message:
+    return Message(room="team", seq=seq, msg_id=seq, sender="ann", text="", ts=0,
+                   nonce=str(seq), kind=kind)
+
+
+async def test_a_dispatcher_survives_failed_lookups_and_deliveries(nursery: trio.Nursery
+                                                                   ) -> None:
+    """Shared by the pusher and the webhook sender: a failed lookup drops and counts its batch,
+    a delivery that raises is counted as ``internal`` and the workers go on; changes are not
+    offered; jobs past the queue are dropped and counted, never waited for."""
+    counters = _counters()
+    echo = _Echo(counters)
+    await nursery.start(echo.run)
+    dropped, failed = counters.dropped.labels, counters.failed.labels
+    echo.offer([_message(13)])
+    with trio.fail_after(10):
+        await until(lambda: dropped("lookup")._value.get() == 1)
+    echo.offer([_message(1), _message(2, kind="edited")])
+    echo.offer([_message(7)])
+    echo.offer([_message(3)])
+    with trio.fail_after(10):
+        await until(lambda: sorted(echo.delivered) == [1, 3]
+                    and failed("internal")._value.get() == 1)
+    assert counters.queued._value.get() == 3
+    # Ten jobs found at once, with room for three waiting: what does not fit is dropped.
+    echo.offer([_message(seq) for seq in range(20, 30)])
+    with trio.fail_after(10):
+        await until(lambda: len(echo.delivered) - 2 + dropped("send")._value.get() == 10)
+    assert dropped("send")._value.get() >= 1

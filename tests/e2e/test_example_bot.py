@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import importlib.util
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +22,7 @@ import trio
 
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
-from tests.helpers import without_chatd_settings
+from tests.helpers import until, without_chatd_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -58,11 +58,6 @@ def test_commands_to_read_again_lower_the_resume_point() -> None:
     assert place.resume() == {"a": 6, "b": 4}
     assert place.resume() == {"a": 10, "b": 4}
 
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Return once ``condition()`` holds: the registry's state, which nothing signals."""
-    while not condition():  # noqa: ASYNC110 (the registry: nothing to wait on)
-        await trio.sleep(0.01)
 
 
 @asynccontextmanager

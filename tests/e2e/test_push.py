@@ -11,7 +11,7 @@ many pushes were queued in all).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from chatd.server import Server
 from chatd.storage import PushSubscription
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import make_config, until
 from tests.pushservice import PushService
 
 TIMEOUT = 20
@@ -66,12 +66,6 @@ async def connected(daemon: Server, token: str) -> Client:
     await client.hello(token)
     return client
 
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Return once ``condition()`` holds: a state of the daemon's (a counter, the registry)
-    that nothing signals, polled."""
-    while not condition():  # noqa: ASYNC110 (a counter or the registry: nothing to wait on)
-        await trio.sleep(0.01)
 
 
 async def gone(daemon: Server, client: Client, name: str) -> None:

@@ -10,7 +10,7 @@ commit order, so once the later one is in, the earlier one was decided on.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import trio
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import make_config, until
 from tests.webhookreceiver import WebhookReceiver
 
 TIMEOUT = 30
@@ -46,12 +46,6 @@ def metric(daemon: Server, name: str, **labels: str) -> float:
     value = daemon.app.metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
 
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Return once ``condition()`` holds: a counter of the daemon's that nothing signals,
-    polled."""
-    while not condition():  # noqa: ASYNC110 (a counter: nothing to wait on)
-        await trio.sleep(0.01)
 
 
 async def member(daemon: Server, name: str, room: str) -> tuple[Client, str]:
