@@ -9,7 +9,8 @@ private key (RFC 8291). What it received, and what was wrong, is kept for the te
 on; ``answers`` tells it how to answer a subscription (statuses in turn, or ``None``: never
 answer), 201 once they are used up.
 
-Tests wait for its state (:meth:`PushService.wait_for`), never for time.
+Its HTTP side is tests/httpreceiver.py's; tests wait for its state (``wait_for``), never for
+time.
 """
 
 from __future__ import annotations
@@ -18,17 +19,16 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import h11
 import http_ece
 import jwt
-import trio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chatd.webpush import b64url, b64url_decode
+from tests.httpreceiver import Receiver
 
 
 @dataclasses.dataclass(slots=True)
@@ -49,20 +49,16 @@ class _Subscription:
     auth: bytes
 
 
-class PushService:
+class PushService(Receiver):
     """Run with ``await nursery.start(service.serve)``; then :meth:`subscribe`."""
 
+    ok_status = 201
+    refused_status = 400
+
     def __init__(self, *, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host=host)
         self.pushes: list[Push] = []
-        self.problems: list[str] = []
-        self.requests: dict[str, int] = {}  # per subscription name, answered or not
-        self.connections = 0
-        self.hanging = 0
-        self.answers: dict[str, list[int | None]] = {}
         self._subscriptions: dict[str, _Subscription] = {}
-        self._changed = trio.Event()
 
     @property
     def origin(self) -> str:
@@ -84,78 +80,15 @@ class PushService:
     def to(self, name: str) -> list[Push]:
         return [push for push in self.pushes if push.name == name]
 
-    async def wait_for(self, condition: Callable[[], bool]) -> None:
-        """Return once ``condition()`` holds (checked after every change of state)."""
-        while not condition():
-            await self._changed.wait()
+    def key(self, request: h11.Request) -> str:
+        return request.target.decode().rsplit("/", 1)[-1]
 
-    def _touch(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
-
-    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-                    ) -> None:
-        listeners = await trio.open_tcp_listeners(0, host=self.host)
-        self.port = listeners[0].socket.getsockname()[1]
-        task_status.started()
-        await trio.serve_listeners(self._connection, listeners)
-
-    async def _connection(self, stream: trio.SocketStream) -> None:
-        self.connections += 1
-        self._touch()
-        conn = h11.Connection(h11.SERVER)
-        async with stream:
-            while True:
-                request: h11.Request | None = None
-                body = b""
-                while True:
-                    event = conn.next_event()
-                    if event is h11.NEED_DATA:
-                        data = await stream.receive_some(65536)
-                        if not data:
-                            return
-                        conn.receive_data(data)
-                    elif isinstance(event, h11.Request):
-                        request = event
-                    elif isinstance(event, h11.Data):
-                        body += bytes(event.data)
-                    elif isinstance(event, h11.EndOfMessage):
-                        break
-                    elif isinstance(event, h11.ConnectionClosed):
-                        return
-                assert request is not None
-                status = await self._answer(request, body)
-                await stream.send_all(conn.send(h11.Response(
-                    status_code=status, headers=[("content-length", "0")])))
-                await stream.send_all(conn.send(h11.EndOfMessage()))
-                if conn.our_state is h11.MUST_CLOSE:
-                    return
-                conn.start_next_cycle()
-
-    async def _answer(self, request: h11.Request, body: bytes) -> int:
-        name = request.target.decode().rsplit("/", 1)[-1]
-        self.requests[name] = self.requests.get(name, 0) + 1
-        planned = self.answers.get(name, [])
-        status = planned.pop(0) if planned else 201
-        self._touch()
-        if status is None:
-            self.hanging += 1
-            self._touch()
-            await trio.sleep_forever()
-        if status == 201:
-            push = self._check(name, request, body)
-            if push is None:
-                return 400
-            self.pushes.append(push)
-            self._touch()
-        return status
-
-    def _check(self, name: str, request: h11.Request, body: bytes) -> Push | None:
+    def take(self, name: str, request: h11.Request, body: bytes) -> bool:
         headers = {k.decode().lower(): v.decode() for k, v in request.headers}
         subscription = self._subscriptions.get(name)
         if subscription is None:
             self.problems.append(f"a push to an unknown subscription {name!r}")
-            return None
+            return False
         try:
             scheme, _, params = headers["authorization"].partition(" ")
             assert scheme == "vapid", scheme
@@ -170,7 +103,8 @@ class PushService:
             assert headers["urgency"] in ("very-low", "low", "normal", "high")
             plaintext = http_ece.decrypt(body, private_key=subscription.key,
                                          auth_secret=subscription.auth, version="aes128gcm")
-            return Push(name, headers, claims, fields["k"], json.loads(plaintext))
+            self.pushes.append(Push(name, headers, claims, fields["k"], json.loads(plaintext)))
+            return True
         except Exception as exc:  # everything wrong is the test's to see
             self.problems.append(f"push to {name}: {type(exc).__name__}: {exc}")
-            return None
+            return False
