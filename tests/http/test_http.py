@@ -108,6 +108,10 @@ class Client:
             elif isinstance(event, h11.EndOfMessage):
                 assert response is not None
                 headers = {k.decode(): v.decode() for k, v in response.headers}
+                # Every header chatd sends is one of its kind: a repeated one is a mistake
+                # (two answers to one question), not something a dict should hide.
+                names = [k for k, _ in response.headers]
+                assert len(names) == len(set(names)), f"a header repeated: {names}"
                 return Response(response.status_code, headers, bytes(body))
             else:
                 raise AssertionError(f"unexpected {event!r}")
