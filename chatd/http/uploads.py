@@ -68,6 +68,9 @@ __all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "UPLOADS", "download", "up
            "upload_limit"]
 
 log = logging.getLogger(__name__)
+# python-multipart logs a warning for each malformed body before it raises: a client's mistake,
+# answered 400 already, that any client could repeat to fill the server's log.
+logging.getLogger("python_multipart.multipart").setLevel(logging.ERROR)
 
 #: Bytes a multipart body may hold on top of the file: its boundaries and part headers.
 MULTIPART_OVERHEAD = 16384

@@ -11,6 +11,7 @@ a range, identical uploads stored once, the size limit, the quota) run against b
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -300,8 +301,10 @@ async def test_who_may_upload_and_download(daemon: Daemon) -> None:
      f"--{BOUNDARY}--\r\n".encode(), multipart(b"x")[1]),
 ])
 async def test_bad_multipart_is_400(daemon: Daemon, body: bytes,
-                                    headers: list[tuple[str, str]]) -> None:
-    """A body that is not one complete part named 'file' is 400 bad_request, leaving no file."""
+                                    headers: list[tuple[str, str]],
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A body that is not one complete part named 'file' is 400 bad_request, leaving no file
+    and nothing in the server's log (which a client could otherwise fill)."""
     alice = await daemon.user("alice")
     await daemon.room(alice, "general")
     response = await daemon.call("POST", "/api/rooms/general/files", token=alice, body=body,
@@ -309,6 +312,7 @@ async def test_bad_multipart_is_400(daemon: Daemon, body: bytes,
     assert response.status == 400, response.body
     assert response.json()["code"] == "bad_request"
     assert daemon.stored() == [] and daemon.temporary() == []
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_cut_upload_leaves_nothing(daemon: Daemon) -> None:
