@@ -1193,6 +1193,13 @@ def _user(row: Any) -> User:
                 admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"])
 
 
+def _named_user(row: Any, name: str) -> User:
+    """The user a statement about ``name`` returned, or ``not_found`` when it found none."""
+    if row is None:
+        raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
+    return _user(row)
+
+
 def _room(row: Any, **view: Any) -> Room:
     """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
     ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``) from the row where it has those
@@ -1386,9 +1393,7 @@ class PostgresStorage:
                            actor_id: int | None = None) -> User:
         row = await self._run(self._pool.fetchrow, _SQL_SET_PASSWORD, actor_id, "{}", name,
                               password_hash, _now_ms())
-        if row is None:
-            raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
-        return _user(row)
+        return _named_user(row, name)
 
     async def list_users(self) -> list[User]:
         rows = await self._run(self._pool.fetch, _SQL_LIST_USERS)
@@ -1402,17 +1407,13 @@ class PostgresStorage:
     async def set_admin(self, name: str, admin: bool, *, actor_id: int | None = None) -> User:
         row = await self._run(self._pool.fetchrow, _SQL_SET_ADMIN, actor_id,
                               json.dumps({"admin": admin}), name, admin)
-        if row is None:
-            raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
-        return _user(row)
+        return _named_user(row, name)
 
     async def set_deactivated(self, name: str, deactivated: bool, *,
                               actor_id: int | None = None) -> User:
         row = await self._run(self._pool.fetchrow, _SQL_SET_DEACTIVATED, actor_id, "{}", name,
                               deactivated, _now_ms())
-        if row is None:
-            raise ChatError(codes.NOT_FOUND, f"no user called {name!r}")
-        return _user(row)
+        return _named_user(row, name)
 
     async def admin_rooms(self, *, query: str = "", after: str = "", limit: int
                           ) -> list[AdminRoom]:
