@@ -60,6 +60,21 @@ export class DialogsView {
     if (first) first.focus();
   }
 
+  /**
+   * As `open`, with a red OK for what cannot be undone (`danger`), or with OK alone (`single`:
+   * something to read, such as a new password).
+   */
+  confirm({ danger = false, single = false, ...options }) {
+    const ok = $("dialog-ok");
+    ok.classList.toggle("danger", danger);
+    $("dialog").addEventListener("close", () => {
+      ok.classList.remove("danger");
+      $("dialog-cancel").hidden = false;
+    }, { once: true });
+    this.open(options);
+    $("dialog-cancel").hidden = single;
+  }
+
   createRoom() {
     this.open({
       title: "Create a room",
@@ -255,9 +270,11 @@ export class DialogsView {
       ok: "Remove",
       fields: [h("p", {}, room.private
         ? `${user} will no longer see #${room.name}; only a new invitation brings them back.`
-        : `${user} will no longer get the messages of #${room.name}, until they join again.`)],
+        : `${user} will no longer get the messages of #${room.name}, until they join again.`),
+      ...field("kick-reason", "Reason (optional, shown to the room)", { maxlength: 256 })],
       submit: async () => {
-        await this.on.ask("kick", { room: room.name, user });
+        const reason = value("kick-reason");
+        await this.on.ask("kick", { room: room.name, user, ...(reason ? { reason } : {}) });
       },
     });
   }
