@@ -97,6 +97,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
     admin: false, // whether the user administers the server (the welcome's user.admin)
+    farewell: "", // why the last room went away (removed, banned, deleted), until one opens
     connection: "connecting", // "connecting" | "online" | "waiting" | "stopped"
     attempt: 0, // connection attempts since the last welcome
     retryAt: null, // while "waiting": when (ms) the next attempt starts
@@ -228,7 +229,8 @@ const EVENTS = {
     if (typeof frame.room !== "string" || !state.rooms.has(frame.room)) return [];
     forgetRoom(state, frame.room);
     const by = typeof frame.by === "string" && frame.by ? frame.by : "An administrator";
-    return [{ toast: `${by} deleted #${frame.room}` }, ...openNext(state)];
+    state.farewell = `${by} deleted #${frame.room}`;
+    return [{ toast: state.farewell }, ...openNext(state)];
   },
 
   presence(state, frame) {
@@ -269,7 +271,7 @@ const EVENTS = {
     }
     if (!room) return [];
     if (room.members && !room.members.some((m) => sameUser(m.user, frame.user))) {
-      room.members.push({ user: frame.user });
+      room.members.push({ user: frame.user, role: "member" }); // a newcomer is a member
       room.members.sort((a, b) => a.user.toLowerCase().localeCompare(b.user.toLowerCase()));
     }
     addNotice(room, frame.by ? `${frame.by} added ${frame.user}` : `${frame.user} joined`, now);
@@ -288,13 +290,18 @@ const EVENTS = {
     if (sameUser(frame.user, state.me)) {
       const removal = room.removal || { banned: false, reason: "" };
       const why = removal.reason ? `: ${removal.reason}` : "";
-      const effects = frame.by ? [{ toast: `${frame.by} ${removal.banned ? "banned" : "removed"
-      } you from #${frame.room}${why}` }] : [];
+      const said = frame.by ? `${frame.by} ${removal.banned ? "banned" : "removed"
+      } you from #${frame.room}${why}` : "";
+      const effects = said ? [{ toast: said }] : [];
+      state.farewell = said;
       forgetRoom(state, frame.room);
       return [...effects, ...openNext(state)];
     }
     if (room.members) room.members = room.members.filter((m) => !sameUser(m.user, frame.user));
-    addNotice(room, frame.by ? `${frame.by} removed ${frame.user}` : `${frame.user} left`, now);
+    const told = Boolean(frame.by) && room.removed.delete(frame.user.toLowerCase());
+    if (!told) {
+      addNotice(room, frame.by ? `${frame.by} removed ${frame.user}` : `${frame.user} left`, now);
+    }
     return [];
   },
 
@@ -588,6 +595,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
 export function selectRoom(state, name) {
   if (state.current === name) return [];
   state.current = name;
+  state.farewell = "";
   const room = state.rooms.get(name);
   state.divider = room && room.unread > 0 ? room.readSeq : null;
   state.scrollTick += 1;

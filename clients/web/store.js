@@ -71,6 +71,7 @@ export class Room {
     this.notifyConfirmed = null;
     this.replyTo = null; // the msg_id the next message sent here answers
     this.removal = null; // {banned, reason}: this user's ban or kick entry, for the `left` after
+    this.removed = new Set(); // lower-case users whose ban or kick entry has its line already
   }
 
   /** Apply a room object (welcome, rooms, create_room). */
@@ -210,7 +211,13 @@ export class Room {
    */
   addModeration(entry, me) {
     const text = moderationText(entry);
-    if (text && Number.isFinite(entry.ts)) this.addNoticeAt(entry.seq, text, entry.ts, `x${entry.seq}`);
+    if (text && Number.isFinite(entry.ts)) {
+      this.addNoticeAt(entry.seq, text, entry.ts, `x${entry.seq}`);
+      // The `left` (with `by`) that follows a ban or kick needs no line of its own.
+      if ((entry.op === "banned" || entry.op === "kicked") && typeof entry.user === "string") {
+        this.removed.add(entry.user.toLowerCase());
+      }
+    }
     if (entry.seq <= this.statusSeq) return;
     this.statusSeq = entry.seq;
     const mine = typeof me === "string" && typeof entry.user === "string"

@@ -282,7 +282,7 @@ export class AdminView {
         copied,
       ],
       submit: async () => {},
-      close: true,
+      single: true,
     });
   }
 

@@ -54,6 +54,7 @@ export class DialogsView {
     $("dialog-ok").textContent = ok;
     $("dialog-ok").hidden = false;
     $("dialog-cancel").textContent = "Cancel";
+    $("dialog-cancel").hidden = false;
     this.submit = submit;
     element.showModal();
     const first = element.querySelector("#dialog-body input, #dialog-body button");
@@ -66,13 +67,14 @@ export class DialogsView {
    */
   confirm({ danger = false, single = false, ...options }) {
     const ok = $("dialog-ok");
+    this.open(options);
     ok.classList.toggle("danger", danger);
+    $("dialog-cancel").hidden = single;
     $("dialog").addEventListener("close", () => {
+      if ($("dialog").open) return; // another dialog opened from this one's closing
       ok.classList.remove("danger");
       $("dialog-cancel").hidden = false;
     }, { once: true });
-    this.open(options);
-    $("dialog-cancel").hidden = single;
   }
 
   createRoom() {

@@ -153,3 +153,36 @@ test("a join reply gives the role and the archived flag", () => {
   assert.equal(room.role, "moderator");
   assert.equal(room.archived, true);
 });
+
+test("someone who joins shows as a member, so the owner can make them a moderator", () => {
+  const { state } = connected([roomInfo("team", { owner: "ann", role: "owner" })]);
+  selectRoom(state, "team");
+  apply(state, { op: "ok", id: 2, room: "team", members: [
+    { user: "ann", status: "online", role: "owner" }] },
+  { request: { op: "who", room: "team" } });
+  apply(state, { op: "joined", room: "team", user: "bob" });
+  const bob = memberList(state).members.find((m) => m.user === "bob");
+  assert.equal(bob.role, "member");
+});
+
+test("a kick or ban shows one line: the entry's, not a second one for the `left` after it", () => {
+  const { state } = connected([roomInfo("team", { lastSeq: 0 })]);
+  receiveAll(state, [entry("kicked", 1, { user: "Cid", reason: "off topic" }),
+    { op: "left", room: "team", user: "cid", by: "ann" },
+    entry("banned", 2, { user: "eve" }), { op: "left", room: "team", user: "eve", by: "ann" },
+    { op: "left", room: "team", user: "dan", by: "ann" }, // an older server: no entry
+    { op: "left", room: "team", user: "cid" }], 5_000_000);
+  assert.deepEqual(rows(state, "team"), ["ann removed Cid: off topic", "ann banned eve",
+    "ann removed dan", "cid left"]);
+});
+
+test("removed from the last room, the page keeps saying why until a room opens", () => {
+  const { state } = connected([roomInfo("team", { lastSeq: 0 })]);
+  receiveAll(state, [entry("banned", 1, { user: "ann", reason: "spam" }),
+    { op: "left", room: "team", user: "ann", by: "bob" }]);
+  assert.equal(state.current, null);
+  assert.equal(state.farewell, "bob banned you from #team: spam");
+  apply(state, { op: "ok", id: 4, room: "zoo", last_seq: 0, private: false, topic: "",
+    messages: [], more: false }, { request: { op: "join", room: "zoo" } });
+  assert.equal(state.farewell, "");
+});
