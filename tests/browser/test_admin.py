@@ -117,7 +117,7 @@ def skip_without(daemon: Daemon, token: str, method: str, path: str,
     the route comes with branch admin-rooms, which the lead merges with this one."""
     status, answer = http_json(daemon.url, method, path, body, token=token)
     if status == 404 and answer.get("code") == "not_found" \
-            and answer.get("message") == "no such endpoint":
+            and str(answer.get("message", "")).startswith("no such endpoint"):
         pytest.skip(f"{method} {path} is not in this daemon yet (branch admin-rooms)")
 
 
