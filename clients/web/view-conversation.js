@@ -80,7 +80,7 @@ export class ConversationView {
     $("empty-why").textContent = room ? "" : state.farewell;
     $("toggle-members").hidden = !room || room.draft;
     $("edit-topic").hidden = !canSetTopic(state);
-    $("invite").hidden = !room || room.kind === "dm";
+    $("invite").hidden = !room || room.kind === "dm" || room.archived;
     $("leave").hidden = !room || room.kind === "dm";
     if (!room) {
       // The open room went away (left, or removed by its owner) with none left to open: the
