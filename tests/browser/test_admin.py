@@ -212,6 +212,7 @@ def test_an_admin_removes_a_spammer_in_a_minute(
                                   "root deactivated eve"])
     assert view.locator("#admin-audit-list li").first.locator(".audit-reason").inner_text() \
         == "“spam”"
+    shot(page, artifacts, "desktop-admin-audit")
     assert r.errors == [] and a.errors == [] and e.errors == []
 
 
@@ -482,6 +483,21 @@ def test_a_moderator_kicks_and_bans_and_a_member_sees_no_controls(
         "button", name="Moderate bob").click()
     expect(phone.page.get_by_role("menu", name="Moderate bob")).to_be_visible()
     shot(phone.page, artifacts, "phone-moderation-member-menu")
+    phone.page.keyboard.press("Escape")
+
+    # The owner hands the room over to bob (after saying yes): roles swap on every page.
+    member_menu(a.page, "bob", "Hand over ownership…")
+    confirm(a.page, "Hand #team over to bob?", "Hand over")
+    for page in (a.page, b.page):
+        expect(notices(page).filter(has_text="ann handed the room over to bob")).to_have_count(1)
+    expect(b.page.locator('#member-list li[data-user="bob"] .role-tag')).to_have_text("owner")
+    expect(b.page.locator('#member-list li[data-user="ann"] .role-tag')).to_have_text(
+        "moderator")
+    # ann, a moderator now, no longer acts on the owner nor archives.
+    expect(a.page.locator('#member-list li[data-user="bob"] button.moderate')).to_have_count(0)
+    a.page.locator("#moderate").click()
+    expect(a.page.get_by_role("menuitem", name="Archive the room…")).to_have_count(0)
+    a.page.keyboard.press("Escape")
     assert a.errors == [] and b.errors == [] and c.errors == [] and phone.errors == []
 
 
