@@ -182,6 +182,7 @@ const ACTIONS = {
   set_password: "reset the password of",
   admin: "changed the administrator right of",
   archive: "archived",
+  unarchive: "unarchived",
   delete_room: "deleted",
 };
 

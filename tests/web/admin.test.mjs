@@ -153,6 +153,12 @@ test("audit lines say who did what to whom, where", () => {
   assert.equal(auditText(entry("set_topic", { target: null, room: "team" })),
     "root set the topic of #team");
   assert.equal(auditText(entry("something_new", { target: null })), "root something new");
+  // Archiving and deleting rooms (branch admin-rooms): the room is what was acted on.
+  assert.equal(auditText(entry("archive", { target: null, room: "old" })), "root archived #old");
+  assert.equal(auditText(entry("unarchive", { target: null, room: "old" })),
+    "root unarchived #old");
+  assert.equal(auditText(entry("delete_room", { target: null, room: "old" })),
+    "root deleted #old");
 });
 
 test("live figures: formatted, and a malformed answer is none", () => {
