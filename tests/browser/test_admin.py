@@ -226,7 +226,11 @@ def test_the_admin_view_pages_searches_and_resets_a_password(
     for n in range(55):
         http_json(open_daemon.url, "POST", "/api/register",
                   {"username": f"user{n:02d}", "password": "correct horse battery"})
-    dan = LineClient(open_daemon.tcp_port, register_and_login(open_daemon.url, "dan"))
+    dan_token = register_and_login(open_daemon.url, "dan")
+    status, body = http_json(open_daemon.url, "POST", "/api/bots", {"name": "ci-bot"},
+                             token=dan_token)
+    assert status == 201, body
+    dan = LineClient(open_daemon.tcp_port, dan_token)
     dan.request("create_room", room="design", topic="Pixels")
     dan.request("create_room", room="ops")
     dan.close()
@@ -241,7 +245,8 @@ def test_the_admin_view_pages_searches_and_resets_a_password(
     users = view.locator("#admin-users-list li")
     expect(users).to_have_count(50)
     view.get_by_role("button", name="More users").click()
-    expect(users).to_have_count(57)
+    expect(users).to_have_count(58)
+    expect(view.locator('#admin-users-list li[data-user="ci-bot"] .tag')).to_have_text(["bot"])
     expect(view.get_by_role("button", name="More users")).to_be_hidden()
     root_row = view.locator('#admin-users-list li[data-user="root"]')
     expect(root_row.locator(".tag")).to_have_text(["admin", "you"])
