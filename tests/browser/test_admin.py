@@ -483,6 +483,10 @@ def test_a_moderator_kicks_and_bans_and_a_member_sees_no_controls(
     phone = person(sessions, browser, PHONE, color_scheme="dark", has_touch=True, is_mobile=True)
     log_in(phone.page, daemon.url, "ann")
     expect(phone.page.locator("#conv-title")).to_have_text("# team")
+    expect(phone.page.locator("#moderate")).to_be_visible()
+    width = phone.page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    shot(phone.page, artifacts, "phone-moderation-header")
     phone.page.locator("#toggle-members").click()
     phone.page.locator('#member-list li[data-user="bob"]').get_by_role(
         "button", name="Moderate bob").click()
