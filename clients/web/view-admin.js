@@ -201,7 +201,8 @@ export class AdminView {
     return h("li", { class: `admin-row${user.deactivated ? " deactivated" : ""}`,
       dataset: { user: user.name } },
     h("div", { class: "admin-row-main" },
-      h("strong", { class: "admin-name" }, user.name), ...badges),
+      h("strong", { class: "admin-name" }, user.name),
+      ...badges.flatMap((badge) => (badge ? [" ", badge] : []))),
     h("div", { class: "admin-actions" },
       self ? null : user.deactivated
         ? button("Reactivate", `Reactivate ${user.name}`, () => this.setActive(user, true))
@@ -329,7 +330,8 @@ export class AdminView {
       room.archived ? h("span", { class: "tag" }, "archived") : null,
       h("span", { class: "hint" }, `${room.members} member${room.members === 1 ? "" : "s"}`),
       h("span", { class: "hint admin-owner" }, room.owner ? `owner ${room.owner}` : "no owner",
-        room.ownerDeactivated ? h("span", { class: "tag off-tag" }, "deactivated") : null)),
+        room.ownerDeactivated ? [" ", h("span", { class: "tag off-tag" }, "deactivated")]
+          : null)),
     h("div", { class: "admin-actions" },
       h("button", { type: "button", class: "small-button", "aria-expanded": String(Boolean(members)),
         "aria-controls": listId, "aria-label": `Members of #${room.room}`,

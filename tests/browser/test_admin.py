@@ -140,6 +140,7 @@ def test_an_admin_removes_a_spammer_in_a_minute(
     ann.close()
     eve = LineClient(daemon.tcp_port, eve_token)
     eve.request("join", room="lobby")
+    eve.request("create_room", room="eves-shop")
     eve.send_many("lobby", ["BUY CHEAP PILLS", "CLICK https://spam.example"], "spam")
     eve.close()
 
@@ -188,7 +189,11 @@ def test_an_admin_removes_a_spammer_in_a_minute(
     expect(a.page.locator("#message-list li.msg.deleted")).to_have_count(2)
     expect(message(a.page, "welcome, everyone")).to_have_count(1)  # ann's stays
 
-    # 3. The ban: from the member list, for a week, with a reason everyone sees.
+    # 3. The ban: from the member list (which marks the account deactivated), for a week,
+    # with a reason everyone sees.
+    show_members(page)
+    expect(page.locator('#member-list li[data-user="eve"] .role-tag.off')).to_have_text(
+        "deactivated")
     member_menu(page, "eve", "Ban…")
     dialog = page.locator("#dialog")
     expect(dialog.locator("#dialog-title")).to_have_text("Ban eve from #lobby?")
@@ -203,8 +208,12 @@ def test_an_admin_removes_a_spammer_in_a_minute(
                              {"username": "eve", "password": PASSWORD})
     assert status in (401, 403), body
 
-    # The audit log, newest first: the ban, the deletions, the deactivation.
+    # The room she owns shows its owner deactivated; the audit log, newest first, tells the
+    # ban, the deletions, the deactivation.
     view = open_admin(page)
+    page.get_by_role("tab", name="Rooms").click()
+    shop = view.locator('#admin-rooms-list li[data-room="eves-shop"]')
+    expect(shop.locator(".admin-owner")).to_have_text("owner eve deactivated")
     page.get_by_role("tab", name="Audit log").click()
     entries = view.locator("#admin-audit-list li .audit-text")
     expect(entries).to_have_text(["root banned eve in #lobby", "root deleted a message of eve "
