@@ -135,7 +135,7 @@ def admin_user_object(user: User) -> dict[str, Any]:
     """A user as the admin API lists them."""
     return {"id": user.id, "name": user.name, "created_at": user.created_at,
             "admin": user.admin, "deactivated": user.deactivated,
-            "deactivated_at": user.deactivated_at}
+            "deactivated_at": user.deactivated_at, "bot": user.bot}
 
 
 def admin_room_object(room: AdminRoom) -> dict[str, Any]:

@@ -262,10 +262,13 @@ class _Builder:
                     "admin": {"type": "boolean"},
                     "deactivated": {"type": "boolean"},
                     "deactivated_at": {**nullable_ms, "description": "Null while active."},
+                    "bot": {"type": "boolean", "description": "A bot account (API tokens "
+                                                              "only)."},
                 },
                 description="A user as administrators see them.",
                 examples=[{"id": 7, "name": "ann", "created_at": 1767225600000,
-                           "admin": False, "deactivated": False, "deactivated_at": None}],
+                           "admin": False, "deactivated": False, "deactivated_at": None,
+                           "bot": False}],
             ),
             "AdminRoom": self.sent(
                 {

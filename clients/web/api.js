@@ -182,3 +182,11 @@ export async function addPushSubscription(token, subscription) {
 export async function removePushSubscription(token, endpoint) {
   return call("DELETE", "/api/push/subscriptions", { endpoint }, token);
 }
+
+// -- administration and other Bearer calls -----------------------------------------------------
+
+/** `method` `path` (with a JSON `body`) as the user of `token`: the answer's JSON, or an
+ * ApiError with the server's code and message (the admin API, `PUT /api/rooms/…/archived`). */
+export async function authed(token, method, path, body) {
+  return call(method, path, body, token);
+}

@@ -13,6 +13,8 @@
 //   files.js    sizes, kinds and preview boxes of files; pure
 //   alerts.js   what a new message alerts (notification levels), the title's count; pure
 //   search.js   the search: query, pages of results, errors; pure
+//   admin.js    moderation and administration: who gets which control, ban durations, the
+//               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
 //   select.js   what the views show, derived from the state; pure
 //   view-*.js   one view per region of the page, rendering from the state
@@ -25,6 +27,7 @@
 // CSP forbids inline scripts and styles, so there are none, and no style attributes either.
 
 import { Controller } from "./controller.js";
+import { AdminView } from "./view-admin.js";
 import { AlertsView } from "./view-alerts.js";
 import { AttachmentsView } from "./view-attachments.js";
 import { AuthView } from "./view-auth.js";
@@ -35,6 +38,7 @@ import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
 import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
+import { ModerationView } from "./view-moderation.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ViewerView } from "./view-viewer.js";
@@ -53,5 +57,7 @@ const controller = new Controller({
   viewer: new ViewerView(),
   alertsView: new AlertsView(),
   search: new SearchView(),
+  moderation: new ModerationView(),
+  admin: new AdminView(),
 });
 controller.start();

@@ -64,7 +64,7 @@ export class Controller {
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
-      attachments, viewer, alertsView, search,
+      attachments, viewer, alertsView, search, moderation, admin,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -157,6 +157,27 @@ export class Controller {
     members.bind({
       openDm: (user) => this.choose(model.openDm, user),
       kick: whenOnline((user) => dialogs.confirmKick(this.state, user)),
+      moderate: whenOnline((member, opener) => moderation.memberMenu(member, opener)),
+    });
+    moderation.bind({
+      ask: (op, fields) => this.ask(op, fields),
+      dialog: (options) => dialogs.confirm(options),
+      kick: whenOnline((user) => dialogs.confirmKick(this.state, user)),
+    });
+    admin.bind({
+      call: (method, path, body) => {
+        if (!this.session) return Promise.reject(new Error("Not logged in."));
+        return api.authed(this.session.token, method, path, body);
+      },
+      ask: (op, fields) => this.ask(op, fields),
+      dialog: (options) => dialogs.confirm(options),
+      me: () => (this.state ? this.state.me : null),
+      shown: (open) => {
+        closePopup(false);
+        layout.closeDrawers();
+        if (open) this.views.search.close({ refocus: false });
+        $("app").hidden = open || !this.state;
+      },
     });
     composer.bind({
       send: (text, room) => {
@@ -265,6 +286,7 @@ export class Controller {
     this.forgetUploads(new Set());
     closePopup(false);
     this.views.search.close({ refocus: false });
+    this.views.admin.close({ refocus: false });
     document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();
@@ -555,10 +577,10 @@ export class Controller {
       const now = Date.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
-        alertsView, search,
+        alertsView, search, moderation, admin,
       } = this.views;
       for (const view of [sidebar, conversation, members, composer, connection, extras,
-        attachments, viewer, alertsView, search]) {
+        attachments, viewer, alertsView, search, moderation, admin]) {
         view.render(this.state, now);
       }
       // The notification of the room the person is looking at has been seen.

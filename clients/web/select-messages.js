@@ -3,6 +3,7 @@
 // it answers, and what the person may do with it. Pure, like select.js: no DOM, no I/O, no clock;
 // nothing here changes the state.
 
+import { moderates } from "./admin.js";
 import { mentions, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
 import { sameUser } from "./store.js";
@@ -59,9 +60,10 @@ export function shownMessage(state, room, message) {
     files: deleted ? [] : filesOf(message),
     mentionsMe: mentions(message, state.me),
     own,
-    canEdit: own && !deleted && !deleting,
-    canDelete: !deleted && !deleting && (own || sameUser(room.owner, state.me)),
-    canReact: !deleted && !deleting && !room.draft,
+    canEdit: own && !deleted && !deleting && !room.archived,
+    canDelete: !deleted && !deleting && (own || sameUser(room.owner, state.me)
+      || moderates(room, state.admin)),
+    canReact: !deleted && !deleting && !room.draft && !room.archived,
     quote: quoteFor(room, message),
     editing,
   };

@@ -1,6 +1,7 @@
 // What the views show, derived from the state (state.js). Pure: no DOM, no I/O, no clock
 // (time is an argument); nothing here changes the state.
 
+import { moderates } from "./admin.js";
 import { sameUser } from "./store.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
@@ -30,7 +31,8 @@ export function currentRoom(state) {
 /** Whether this user may change the open room's topic: its owner (a conversation has none). */
 export function canSetTopic(state) {
   const room = currentRoom(state);
-  return Boolean(room) && room.kind === "room" && !room.draft && sameUser(room.owner, state.me);
+  return Boolean(room) && room.kind === "room" && !room.draft && !room.archived
+    && (sameUser(room.owner, state.me) || moderates(room, state.admin));
 }
 
 /** "online" or "offline" (what is not known is offline). */
@@ -96,6 +98,7 @@ export function memberList(state) {
   if (!room || !room.members) return { known: false, members: [], online: 0 };
   const members = room.members.map((m) => ({
     user: m.user, status: statusOf(state, m.user), me: sameUser(m.user, state.me),
+    role: m.role || null, deactivated: Boolean(m.deactivated),
   }));
   const online = members.filter((m) => m.status === "online");
   return { known: true, members: [...online, ...members.filter((m) => m.status !== "online")],

@@ -96,6 +96,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
   drafts = new Map(), focused = true, alerts: settings = alerts.defaultSettings() } = {}) {
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
+    admin: false, // whether the user administers the server (the welcome's user.admin)
+    farewell: "", // why the last room went away (removed, banned, deleted), until one opens
     connection: "connecting", // "connecting" | "online" | "waiting" | "stopped"
     attempt: 0, // connection attempts since the last welcome
     retryAt: null, // while "waiting": when (ms) the next attempt starts
@@ -149,6 +151,7 @@ export function apply(state, frame, { request: asked = null, now = 0 } = {}) {
 const EVENTS = {
   welcome(state, frame) {
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
+    state.admin = Boolean(frame.user && frame.user.admin === true);
     state.connection = "online";
     state.closeReason = "";
     if (Number.isSafeInteger(frame.max_text_chars) && frame.max_text_chars > 0) {
@@ -214,11 +217,21 @@ const EVENTS = {
   deleted: changed,
   reaction: changed,
   topic: changed,
-  // Moderation entries: the page shows nothing of them yet, but they are part of the log.
+  // Moderation entries: a line in the conversation (store.js), and a ban or kick of this user
+  // takes the room off the page with a word of why.
   role: changed,
-  banned: changed,
+  banned: removedBy,
   unbanned: changed,
-  kicked: changed,
+  kicked: removedBy,
+  archived: changed,
+
+  room_deleted(state, frame) {
+    if (typeof frame.room !== "string" || !state.rooms.has(frame.room)) return [];
+    forgetRoom(state, frame.room);
+    const by = typeof frame.by === "string" && frame.by ? frame.by : "An administrator";
+    state.farewell = `${by} deleted #${frame.room}`;
+    return [{ toast: state.farewell }, ...openNext(state)];
+  },
 
   presence(state, frame) {
     if (typeof frame.user === "string") setPresence(state, frame.user, frame.status);
@@ -258,7 +271,7 @@ const EVENTS = {
     }
     if (!room) return [];
     if (room.members && !room.members.some((m) => sameUser(m.user, frame.user))) {
-      room.members.push({ user: frame.user });
+      room.members.push({ user: frame.user, role: "member" }); // a newcomer is a member
       room.members.sort((a, b) => a.user.toLowerCase().localeCompare(b.user.toLowerCase()));
     }
     addNotice(room, frame.by ? `${frame.by} added ${frame.user}` : `${frame.user} joined`, now);
@@ -275,12 +288,20 @@ const EVENTS = {
     const room = state.rooms.get(frame.room);
     if (!room || typeof frame.user !== "string") return [];
     if (sameUser(frame.user, state.me)) {
-      const effects = frame.by ? [{ toast: `${frame.by} removed you from #${frame.room}` }] : [];
+      const removal = room.removal || { banned: false, reason: "" };
+      const why = removal.reason ? `: ${removal.reason}` : "";
+      const said = frame.by ? `${frame.by} ${removal.banned ? "banned" : "removed"
+      } you from #${frame.room}${why}` : "";
+      const effects = said ? [{ toast: said }] : [];
+      state.farewell = said;
       forgetRoom(state, frame.room);
       return [...effects, ...openNext(state)];
     }
     if (room.members) room.members = room.members.filter((m) => !sameUser(m.user, frame.user));
-    addNotice(room, frame.by ? `${frame.by} removed ${frame.user}` : `${frame.user} left`, now);
+    const told = Boolean(frame.by) && room.removed.delete(frame.user.toLowerCase());
+    if (!told) {
+      addNotice(room, frame.by ? `${frame.by} removed ${frame.user}` : `${frame.user} left`, now);
+    }
     return [];
   },
 
@@ -333,7 +354,11 @@ const ANSWERED = {
     const members = (Array.isArray(reply.members) ? reply.members : [])
       .filter((m) => m && typeof m.user === "string");
     for (const member of members) setPresence(state, member.user, member.status);
-    if (room) room.members = members.map((m) => ({ user: m.user }));
+    if (room) {
+      room.members = members.map((m) => ({ user: m.user,
+        role: ["owner", "moderator", "member"].includes(m.role) ? m.role : null,
+        deactivated: m.deactivated === true }));
+    }
     return [];
   },
 
@@ -393,6 +418,11 @@ const ANSWERED = {
       room.topicSeq = isSeq(reply.last_seq) ? reply.last_seq : room.topicSeq;
     }
     if (alerts.isLevel(reply.notify)) room.setNotify(reply.notify, { confirmed: true });
+    if (!isSeq(reply.last_seq) || reply.last_seq >= room.statusSeq) {
+      if (["owner", "moderator", "member"].includes(reply.role)) room.role = reply.role;
+      if (typeof reply.archived === "boolean") room.archived = reply.archived;
+      if (isSeq(reply.last_seq)) room.statusSeq = reply.last_seq;
+    }
     room.follow(isSeq(reply.last_seq) ? reply.last_seq : 0);
     room.add((Array.isArray(reply.messages) ? reply.messages : []).filter((m) => m && isSeq(m.seq)),
       state.me);
@@ -565,6 +595,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
 export function selectRoom(state, name) {
   if (state.current === name) return [];
   state.current = name;
+  state.farewell = "";
   const room = state.rooms.get(name);
   state.divider = room && room.unread > 0 ? room.readSeq : null;
   state.scrollTick += 1;
@@ -987,6 +1018,20 @@ function changed(state, frame) {
   if (!room || room.draft) return []; // a room not followed: its list says what is new
   room.add([frame], state.me);
   return settle(state, room);
+}
+
+/**
+ * A `banned` or `kicked` entry: a line in the conversation; when it is about this user, what
+ * the `left` event that follows it (live only, never replayed) says: banned or removed, and why.
+ */
+function removedBy(state, frame) {
+  const effects = changed(state, frame);
+  const room = state.rooms.get(frame.room);
+  if (room && sameUser(frame.user, state.me)) {
+    room.removal = { banned: frame.op === "banned",
+      reason: typeof frame.reason === "string" ? frame.reason : "" };
+  }
+  return effects;
 }
 
 function changeAcked(state, asked, reply) {

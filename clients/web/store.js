@@ -15,6 +15,7 @@
 // could hide an older change to the same message still to come: one in the stretch a `gap`
 // left to page, or behind a page of history whose reply overtook the live entries.
 
+import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
 import { applyChange, isChange, mentions, normalise, replaces } from "./entries.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
@@ -39,6 +40,9 @@ export class Room {
     this.topic = "";
     this.topicSeq = 0; // the seq the topic is as of (a `topic` entry, or a room object's)
     this.owner = null;
+    this.role = null; // this user's role here: "owner" | "moderator" | "member" | null
+    this.archived = false; // an archived room is read-only
+    this.statusSeq = 0; // the seq the role and archived flag are as of (entries move them)
     this.peer = null; // for a dm: the other user's name as registered
     this.draft = false; // a dm not created yet (nothing sent)
     this.messages = new Map(); // seq -> message object
@@ -66,6 +70,8 @@ export class Room {
     this.notify = null;
     this.notifyConfirmed = null;
     this.replyTo = null; // the msg_id the next message sent here answers
+    this.removal = null; // {banned, reason}: this user's ban or kick entry, for the `left` after
+    this.removed = new Set(); // lower-case users whose ban or kick entry has its line already
   }
 
   /** Apply a room object (welcome, rooms, create_room). */
@@ -76,7 +82,12 @@ export class Room {
       this.topic = info.topic || "";
       if (typeof info.last_seq === "number") this.topicSeq = info.last_seq;
     }
-    this.owner = info.owner ?? null;
+    if (typeof info.last_seq !== "number" || info.last_seq >= this.statusSeq) {
+      this.owner = info.owner ?? null;
+      if (ROLES.includes(info.role) || info.role === null) this.role = info.role;
+      if (typeof info.archived === "boolean") this.archived = info.archived;
+      if (typeof info.last_seq === "number") this.statusSeq = info.last_seq;
+    }
     if (info.peer) this.peer = info.peer;
     this.draft = false;
     if (typeof info.last_seq === "number") {
@@ -126,7 +137,7 @@ export class Room {
     for (const item of messages) {
       if (typeof item.seq !== "number") continue;
       if (item.op !== undefined && item.op !== "message") {
-        this.addChange(item);
+        this.addChange(item, me);
         continue;
       }
       const kept = normalise(item);
@@ -160,7 +171,7 @@ export class Room {
   }
 
   /** A change entry: kept aside, to be applied by `applyAside` (see the top of the file). */
-  addChange(entry) {
+  addChange(entry, me = null) {
     if (this.messages.has(entry.seq) || this.changes.has(entry.seq)) return; // seen already
     this.changes.add(entry.seq);
     this.lastSeq = Math.max(this.lastSeq, entry.seq);
@@ -172,6 +183,7 @@ export class Room {
       }
       this.addTopicNotice(entry);
     }
+    if (MODERATION_OPS.has(entry.op)) this.addModeration(entry, me);
     if (!isChange(entry)) return; // an entry of another op: its seq is all that counts here
     let at = this.aside.length;
     while (at > 0 && this.aside[at - 1].seq > entry.seq) at -= 1;
@@ -190,6 +202,55 @@ export class Room {
     let at = this.notices.length;
     while (at > 0 && this.notices[at - 1].after > entry.seq) at -= 1;
     this.notices.splice(at, 0, { after: entry.seq, text, ts: entry.ts, key: `t${entry.seq}` });
+  }
+
+  /**
+   * A moderation entry (role, banned, unbanned, kicked, archived): the line it leaves in the
+   * conversation, and what it changes of the room as this user sees it (their role, the owner,
+   * the members' roles, the archived flag), unless a room object newer than it said otherwise.
+   */
+  addModeration(entry, me) {
+    const text = moderationText(entry);
+    if (text && Number.isFinite(entry.ts)) {
+      this.addNoticeAt(entry.seq, text, entry.ts, `x${entry.seq}`);
+      // The `left` (with `by`) that follows a ban or kick needs no line of its own.
+      if ((entry.op === "banned" || entry.op === "kicked") && typeof entry.user === "string") {
+        this.removed.add(entry.user.toLowerCase());
+      }
+    }
+    if (entry.seq <= this.statusSeq) return;
+    this.statusSeq = entry.seq;
+    const mine = typeof me === "string" && typeof entry.user === "string"
+      && entry.user.toLowerCase() === me.toLowerCase();
+    if (entry.op === "archived" && typeof entry.archived === "boolean") {
+      this.archived = entry.archived;
+    } else if (entry.op === "role" && ROLES.includes(entry.role)) {
+      if (entry.role === "owner") {
+        const old = this.owner;
+        if (old && typeof me === "string" && old.toLowerCase() === me.toLowerCase()) {
+          this.role = "moderator";
+        }
+        this.setMemberRole(old, "moderator");
+        this.owner = entry.user;
+      }
+      if (mine) this.role = entry.role;
+      this.setMemberRole(entry.user, entry.role);
+    }
+  }
+
+  /** Change the role a member has in the list of `who`, if the list is held. */
+  setMemberRole(user, role) {
+    if (!this.members || typeof user !== "string") return;
+    this.members = this.members.map((m) => (m.user.toLowerCase() === user.toLowerCase()
+      ? { ...m, role } : m));
+  }
+
+  /** A notice at place `seq` of the log (once, by `key`), among those kept in place order. */
+  addNoticeAt(seq, text, ts, key) {
+    if (this.notices.some((n) => n.key === key)) return;
+    let at = this.notices.length;
+    while (at > 0 && this.notices[at - 1].after > seq) at -= 1;
+    this.notices.splice(at, 0, { after: seq, text, ts, key });
   }
 
   /**

@@ -120,7 +120,7 @@ export class AttachmentsView {
 
   render(state) {
     const room = currentRoom(state);
-    const usable = Boolean(room) && !room.draft;
+    const usable = Boolean(room) && !room.draft && !room.archived;
     this.room = usable ? room.name : null;
     this.roomLabel = !room ? "" : room.kind === "dm" ? room.label : `#${room.name}`;
     $("attach").disabled = !usable;

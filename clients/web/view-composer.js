@@ -127,17 +127,22 @@ export class ComposerView {
       this.autosize();
       this.showLength();
     }
-    box.disabled = !room;
+    // An archived room is read-only: the box is off, and says why.
+    const archived = Boolean(room) && room.archived === true;
+    box.disabled = !room || archived;
+    $("composer-archived").hidden = !archived;
+    $("composer-archived").textContent = archived
+      ? `#${room.name} is archived: it is read-only. Its messages stay to be read.` : "";
     const attached = readiness(state.uploads, name);
     if (attached.ready !== this.attached.ready || attached.count !== this.attached.count) {
       this.showLength(); // a note about the files no longer holds
     }
     this.attached = attached;
-    $("send").disabled = !room || (attached.count > 0 && !attached.ready);
+    $("send").disabled = !room || archived || (attached.count > 0 && !attached.ready);
     $("send").title = attached.count && !attached.ready
       ? (attached.failed ? "Retry or remove the files that failed" : "Waiting for the uploads")
       : "Send (Enter)";
-    const label = !room ? "Message"
+    const label = !room ? "Message" : archived ? `#${room.name} is archived`
       : room.kind === "dm" ? `Message ${room.label}` : `Message #${room.name}`;
     box.placeholder = label;
     box.setAttribute("aria-label", label);

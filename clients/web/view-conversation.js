@@ -75,9 +75,12 @@ export class ConversationView {
     const room = currentRoom(state);
     if (!room || room.name !== this.shown) this.reset(room);
     $("empty").hidden = Boolean(room);
+    // Removed from the last room (or it was deleted): the empty view keeps saying why.
+    $("empty-why").hidden = Boolean(room) || !state.farewell;
+    $("empty-why").textContent = room ? "" : state.farewell;
     $("toggle-members").hidden = !room || room.draft;
     $("edit-topic").hidden = !canSetTopic(state);
-    $("invite").hidden = !room || room.kind === "dm";
+    $("invite").hidden = !room || room.kind === "dm" || room.archived;
     $("leave").hidden = !room || room.kind === "dm";
     if (!room) {
       // The open room went away (left, or removed by its owner) with none left to open: the

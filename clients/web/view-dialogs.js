@@ -54,10 +54,27 @@ export class DialogsView {
     $("dialog-ok").textContent = ok;
     $("dialog-ok").hidden = false;
     $("dialog-cancel").textContent = "Cancel";
+    $("dialog-cancel").hidden = false;
     this.submit = submit;
     element.showModal();
     const first = element.querySelector("#dialog-body input, #dialog-body button");
     if (first) first.focus();
+  }
+
+  /**
+   * As `open`, with a red OK for what cannot be undone (`danger`), or with OK alone (`single`:
+   * something to read, such as a new password).
+   */
+  confirm({ danger = false, single = false, ...options }) {
+    const ok = $("dialog-ok");
+    this.open(options);
+    ok.classList.toggle("danger", danger);
+    $("dialog-cancel").hidden = single;
+    $("dialog").addEventListener("close", () => {
+      if ($("dialog").open) return; // another dialog opened from this one's closing
+      ok.classList.remove("danger");
+      $("dialog-cancel").hidden = false;
+    }, { once: true });
   }
 
   createRoom() {
@@ -255,9 +272,11 @@ export class DialogsView {
       ok: "Remove",
       fields: [h("p", {}, room.private
         ? `${user} will no longer see #${room.name}; only a new invitation brings them back.`
-        : `${user} will no longer get the messages of #${room.name}, until they join again.`)],
+        : `${user} will no longer get the messages of #${room.name}, until they join again.`),
+      ...field("kick-reason", "Reason (optional, shown to the room)", { maxlength: 256 })],
       submit: async () => {
-        await this.on.ask("kick", { room: room.name, user });
+        const reason = value("kick-reason");
+        await this.on.ask("kick", { room: room.name, user, ...(reason ? { reason } : {}) });
       },
     });
   }

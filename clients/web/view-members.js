@@ -1,39 +1,58 @@
 // Who is here: the open room's members, online first, and the count on the header's button.
-// The room's owner gets a button to remove each other member.
+// Each member shows their role (owner, moderator) and a mark when an administrator deactivated
+// the account. Those who moderate the room (admin.js `controlsFor`) get, per member they may
+// act on, a button to remove them and a menu of the rest (roles, hand-over, ban).
 
+import { controlsFor } from "./admin.js";
 import { $, colourClass, h } from "./dom.js";
 import { currentRoom, initial, memberList } from "./select.js";
-import { sameUser } from "./store.js";
+
+const ROLE_LABELS = { owner: "owner", moderator: "moderator" };
 
 export class MembersView {
   constructor() {
     this.on = {};
   }
 
-  /** Handlers: openDm(user), kick(user) (from the open room). */
+  /** Handlers: openDm(user), kick(user) (from the open room), moderate(member, opener). */
   bind(handlers) { this.on = handlers; }
 
   render(state) {
     const { known, members, online } = memberList(state);
     const room = currentRoom(state);
-    const owner = Boolean(room) && room.kind !== "dm" && sameUser(room.owner, state.me);
     $("member-count").textContent = known ? `${online}/${members.length}` : "";
     $("toggle-members").setAttribute("aria-label",
       `Who is here: ${online} of ${members.length} online`);
-    $("member-list").replaceChildren(...members.map(({ user, status, me }) => h("li",
-      { class: `member ${status}`, dataset: { user, status } },
-      h("span", { class: `avatar small ${colourClass(user)}`, "aria-hidden": "true" },
-        initial(user),
-        h("span", { class: `dot ${status}` })),
-      h("span", { class: "name" }, user, me ? h("span", { class: "you" }, " (you)") : null),
-      h("span", { class: "visually-hidden" }, `, ${status}`),
-      me ? null : h("button", {
-        type: "button", class: "icon small", "aria-label": `Message ${user}`,
-        title: `Message ${user}`, onclick: () => this.on.openDm(user),
-      }, "✉"),
-      owner && !me ? h("button", {
-        type: "button", class: "icon small kick", "aria-label": `Remove ${user} from #${room.name}`,
-        title: `Remove ${user} from the room`, onclick: () => this.on.kick(user),
-      }, "×") : null)));
+    $("member-list").replaceChildren(...members.map((member) => {
+      const { user, status, me, role, deactivated } = member;
+      const can = room ? controlsFor(room, { me: state.me, admin: state.admin }, member)
+        : { menu: false, kick: false };
+      return h("li",
+        { class: `member ${status}${deactivated ? " deactivated" : ""}`,
+          dataset: { user, status, role: role || "" } },
+        h("span", { class: `avatar small ${colourClass(user)}`, "aria-hidden": "true" },
+          initial(user),
+          h("span", { class: `dot ${status}` })),
+        h("span", { class: "member-text" },
+          h("span", { class: "name" }, user, me ? h("span", { class: "you" }, " (you)") : null),
+          ROLE_LABELS[role] || deactivated ? h("span", { class: "member-tags" },
+            ROLE_LABELS[role] ? h("span", { class: `role-tag ${role}` }, ROLE_LABELS[role]) : null,
+            deactivated ? h("span", { class: "role-tag off",
+              title: "Deactivated by an administrator" }, "deactivated") : null) : null),
+        h("span", { class: "visually-hidden" }, `, ${status}`),
+        me ? null : h("button", {
+          type: "button", class: "icon small", "aria-label": `Message ${user}`,
+          title: `Message ${user}`, onclick: () => this.on.openDm(user),
+        }, "✉"),
+        can.kick ? h("button", {
+          type: "button", class: "icon small kick", "aria-label": `Remove ${user} from #${room.name}`,
+          title: `Remove ${user} from the room`, onclick: () => this.on.kick(user),
+        }, "×") : null,
+        can.menu ? h("button", {
+          type: "button", class: "icon small moderate", "aria-label": `Moderate ${user}`,
+          title: `Moderate ${user}`, "aria-haspopup": "menu", "aria-expanded": "false",
+          onclick: (event) => this.on.moderate(member, event.currentTarget),
+        }, "⋯") : null);
+    }));
   }
 }

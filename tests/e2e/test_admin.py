@@ -68,6 +68,16 @@ async def test_users_search_and_pages(daemon: Server) -> None:
     status, body = await http(daemon.http_port, "GET", "/api/admin/users?query=BOB",
                               token=root)
     assert [u["name"] for u in body["users"]] == ["Bob", "bobby"]
+    assert not any(u["bot"] for u in body["users"])
+    # A bot account is marked (the admin page shows a badge for it).
+    bob = await register_and_login(daemon.http_port, "bob2")
+    status, body = await http(daemon.http_port, "POST", "/api/bots", {"name": "ci-bot"},
+                              token=bob)
+    assert status == 201, body
+    status, body = await http(daemon.http_port, "GET", "/api/admin/users?query=bot",
+                              token=root)
+    assert status == 200, body
+    assert [(u["name"], u["bot"]) for u in body["users"]] == [("ci-bot", True)]
     status, body = await http(daemon.http_port, "GET", "/api/admin/users?limit=0", token=root)
     assert (status, body["code"]) == (400, "bad_request")
 
