@@ -28,7 +28,7 @@ import trio_websocket
 from chatd import listen, systemd
 from chatd.actions import App
 from chatd.auth import Auth, load_or_create_secret
-from chatd.cluster import Relay
+from chatd.cluster import Nodes, Relay
 from chatd.committer import Committer
 from chatd.config import Config
 from chatd.connection import Connection, refuse
@@ -140,13 +140,16 @@ async def _open_files(store: FileStore) -> None:
 
 async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, auth: Auth,
                      metrics: Metrics) -> App:
-    """Start the actors (room registry, presence, group committer, the pusher, the webhook
-    sender, the search indexer, the relay from other nodes) in ``nursery`` and return the
+    """Start the actors (room registry, presence, this node's heartbeat and presence
+    publisher, group committer, the pusher, the webhook sender, the search indexer, the relay
+    from other nodes) in ``nursery`` and return the
     :class:`App` that connections and routes share. The VAPID key is read (made at first start) from
     ``data_dir``."""
     registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
                             on_dropped=metrics.outbox_drops.inc)
-    presence = PresenceTracker(registry)
+    presence = PresenceTracker(registry, rooms_of=storage.rooms_of_users,
+                               on_publish=lambda effect: nodes.publish(effect))
+    nodes = Nodes(storage, presence, config.cluster)
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
     pusher = Pusher(storage, registry, metrics, key, config.push)
     webhooks = WebhookSender(storage, metrics, config.webhooks)
@@ -155,14 +158,17 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer))
     app = App(config, storage, auth, metrics, registry, presence, committer,
-              per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher)
+              per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
+              nodes=nodes)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
+    await nursery.start(nodes.run)
     await nursery.start(pusher.run)
     await nursery.start(webhooks.run)
     await nursery.start(indexer.run)
     await nursery.start(committer.run)
-    relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app))
+    relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),
+                  presence=presence)
     await nursery.start(relay.run)
     return app
 
