@@ -71,7 +71,7 @@ def test_a_snapshot_announces_only_the_differences() -> None:
     state = PresenceState()
     apply(state, Remote("b", online=("ann", "bob")))
     effects = apply(state, Snapshot({"b": frozenset({"bob"}), "c": frozenset({"cid"})}))
-    assert sorted(effects, key=lambda e: e.user) == [  # type: ignore[union-attr]
+    assert sorted(effects, key=lambda e: e.user) == [
         Announce("ann", "offline", remote=True), Announce("cid", "online", remote=True)]
 
 
