@@ -52,7 +52,9 @@ $$;
 CREATE TRIGGER rooms_notify_commit AFTER UPDATE OF last_seq ON rooms
     FOR EACH ROW WHEN (NEW.last_seq > OLD.last_seq) EXECUTE FUNCTION chatd_notify_commit();
 """
-MODES = {"per-room": _PER_ROOM, "per-batch": ""}
+#: No notice at all: the ceiling of the commits themselves (other nodes would hear nothing).
+_NONE = "DROP TRIGGER rooms_notify_commits ON rooms;"
+MODES = {"per-room": _PER_ROOM, "per-batch": "", "none": _NONE}
 
 
 async def _database(pg: BenchPostgres, name: str, mode: str, rooms: int,

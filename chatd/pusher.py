@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import trio
 
@@ -113,10 +113,12 @@ class Pusher:
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
-                 key: VapidKey, config: PushConfig, *, retry_delay: float = RETRY_DELAY
-                 ) -> None:
+                 key: VapidKey, config: PushConfig, *, retry_delay: float = RETRY_DELAY,
+                 is_online: Callable[[str], bool] | None = None) -> None:
         self._storage = storage
         self._registry = registry
+        # Online on any node (the presence tracker's view), else on this node only.
+        self._is_online = is_online or registry.is_online
         self._metrics = metrics
         self.key = key
         self._config = config
@@ -164,7 +166,7 @@ class Pusher:
                 log.warning("cannot look up the pushes of %d messages: %s", len(messages), exc)
                 self._metrics.push_dropped.labels("lookup").inc(len(messages))
                 continue
-            online = {t.user for t in targets if self._registry.is_online(t.user)}
+            online = {t.user for t in targets if self._is_online(t.user)}
             for job in jobs_for(messages, targets, online):
                 try:
                     self._jobs_in.send_nowait(job)

@@ -151,7 +151,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                                on_publish=lambda effect: nodes.publish(effect))
     nodes = Nodes(storage, presence, config.cluster)
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
-    pusher = Pusher(storage, registry, metrics, key, config.push)
+    pusher = Pusher(storage, registry, metrics, key, config.push,
+                    is_online=presence.state.is_online)
     webhooks = WebhookSender(storage, metrics, config.webhooks)
     indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
