@@ -250,8 +250,9 @@ class Nodes:
 
     def typing(self, room: str, user: str) -> None:
         """Queue ``user`` typing in ``room`` for the other nodes (a member: checked by the
-        caller), unless relayed less than :data:`TYPING_RELAY_INTERVAL` ago; never blocks."""
-        if not self.others:
+        caller), unless relayed less than :data:`TYPING_RELAY_INTERVAL` ago, or no other
+        node is alive (as of the last sweep) nor has anyone online; never blocks."""
+        if not self.others and not self._presence.state.nodes:
             return
         now = trio.current_time()
         key = (room, user)
