@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 import trio
@@ -94,20 +94,22 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def serve(config: Config, *,
+async def serve(config: Config, *, inherited: Mapping[str, list[int]] | None = None,
                 task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the daemon until :meth:`Server.shutdown`, then drain and return.
 
     ``task_status.started`` receives the :class:`Server` once both ports listen, so that
-    ``await nursery.start(serve, config)`` works with port 0.
+    ``await nursery.start(serve, config)`` works with port 0. ``inherited``: listening
+    sockets bound by a parent (``chatd serve --workers``), by section (``"http"``,
+    ``"tcp"``), used instead of binding ``[http]`` and ``[tcp]``.
     """
     metrics = Metrics()
     with metrics.watching_gc():
-        await _serve(config, metrics, task_status)
+        await _serve(config, metrics, task_status, inherited or {})
 
 
-async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[Server]
-                 ) -> None:
+async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[Server],
+                 inherited: Mapping[str, list[int]]) -> None:
     async with open_storage(config) as storage:
         metrics.watch_storage(storage.statistics)
         secret = await trio.to_thread.run_sync(load_or_create_secret, config.data_dir)
@@ -119,7 +121,7 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
             actors.start_soon(partial(collect_forever, storage, app.files, metrics=metrics,
                                       unattached_seconds=config.files.unattached_seconds))
             async with trio.open_nursery() as connections:
-                server = await _listen(app, connections, task_status)
+                server = await _listen(app, connections, task_status, inherited)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "
                                f"tcp port {server.tcp_port}")
                 await server._stop.wait()
@@ -188,7 +190,8 @@ def _each(*hooks: Callable[[Sequence[Message]], None]
 
 
 async def _listen(app: App, connections: trio.Nursery,
-                  task_status: trio.TaskStatus[Server]) -> Server:
+                  task_status: trio.TaskStatus[Server],
+                  inherited: Mapping[str, list[int]]) -> Server:
     config = app.config
 
     async def on_websocket(ws: trio_websocket.WebSocketConnection, remote: str) -> None:
@@ -218,8 +221,12 @@ async def _listen(app: App, connections: trio.Nursery,
         finally:
             budget.release()
 
-    tcp_listeners = await listen.open_listeners(config, "tcp")
-    http_listeners = await listen.open_listeners(config, "http")
+    if inherited:
+        tcp_listeners = listen.inherited_listeners(inherited["tcp"])
+        http_listeners = listen.inherited_listeners(inherited["http"])
+    else:
+        tcp_listeners = await listen.open_listeners(config, "tcp")
+        http_listeners = await listen.open_listeners(config, "http")
     budget = _descriptor_budget(config)  # what is left once the listeners are open
     listeners_scope = trio.CancelScope()
 
