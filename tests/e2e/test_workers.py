@@ -64,8 +64,9 @@ def _server_side(pid: int, tcp_port: int) -> set[int]:
 
 
 def _worker_of(client: Client, workers: set[int], tcp_port: int) -> int | None:
-    assert client._stream is not None
-    port = client._stream.socket.getsockname()[1]
+    stream = client._stream
+    assert isinstance(stream, trio.SocketStream)
+    port = stream.socket.getsockname()[1]
     for pid in workers:
         if port in _server_side(pid, tcp_port):
             return pid
