@@ -20,7 +20,6 @@ What an operator meets first is held to three rules here:
 from __future__ import annotations
 
 import argparse
-import functools
 import getpass
 import logging
 import os
@@ -39,6 +38,7 @@ from chatd.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
     from chatd.auth import Auth
+    from chatd.server import Server
     from chatd.storage import Storage
 
 __all__ = ["main"]
@@ -162,12 +162,23 @@ async def _serve(config: Config, inherited: dict[str, list[int]] | None = None) 
     log.info("files: %s", config.files_label)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(functools.partial(serve, config, inherited=inherited))
+
+            async def run(task_status: trio.TaskStatus[Server]) -> None:
+                await serve(config, inherited=inherited, task_status=task_status)
+                nursery.cancel_scope.cancel()  # drained: stop listening for signals
+
+            server = await nursery.start(run)
+            draining = False
             async for signum in signals:
-                log.info("%s: draining (grace period %ss)", signal.Signals(signum).name,
-                         config.server.grace_period)
+                name = signal.Signals(signum).name
+                if draining:
+                    # A worker hears SIGTERM twice when systemd signals every process of the
+                    # unit and its parent forwards it: the drain goes on.
+                    log.info("%s again: already draining", name)
+                    continue
+                log.info("%s: draining (grace period %ss)", name, config.server.grace_period)
+                draining = True
                 server.shutdown()
-                break
 
 
 async def _migrate(config: Config) -> None:
