@@ -26,7 +26,7 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import trio
 
@@ -128,12 +128,7 @@ class Supervisor:
                                  "(protocol), %d workers", config.http.host, http_port,
                                  config.tcp.host, tcp_port, self._workers)
                         nursery.start_soon(self._say_ready, http_port, tcp_port)
-                        async for signum in signals:
-                            log.info("%s: stopping the %d workers (each drains)",
-                                     signal.Signals(signum).name, self._workers)
-                            systemd.notify("STOPPING=1\nSTATUS=draining")
-                            self._stop_all()
-                            break
+                        nursery.start_soon(self._on_signals, signals)
                     nursery.cancel_scope.cancel()
             for listener in (*http, *tcp):
                 await listener.aclose()
@@ -142,6 +137,18 @@ class Supervisor:
                 with trio.CancelScope(shield=True):
                     await embedded.aclose()
         log.info("stopped")
+
+    async def _on_signals(self, signals: AsyncIterator[int]) -> None:
+        """The first SIGTERM or SIGINT stops the workers; later ones are only logged (under
+        systemd every process of the unit hears it too: a worker drains once)."""
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if self._stopping:
+                log.info("%s again: the workers are already stopping", name)
+                continue
+            log.info("%s: stopping the %d workers (each drains)", name, self._workers)
+            systemd.notify("STOPPING=1\nSTATUS=draining")
+            self._stop_all()
 
     def _stop_all(self) -> None:
         self._stopping = True
