@@ -189,7 +189,7 @@ async def measure(*, nodes: list[int], modes: list[str], duration: float, batch:
                 print(json.dumps(rows[-1]), file=sys.stderr)
         return rows
     finally:
-        pg.drop_created()
+        await asyncio.to_thread(pg.drop_created)  # it runs an event loop of its own
         pg.close()
 
 
