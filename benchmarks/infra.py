@@ -283,6 +283,8 @@ class Daemon:
     http_port: int = 0
     tcp_port: int = 0
     log_path: Path | None = None
+    #: ``chatd serve --workers N`` (None: one process).
+    workers: int | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
@@ -294,13 +296,16 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"chatd-{int(time.time() * 1000)}.log"
         log = self.log_path.open("wb")
-        self.proc = subprocess.Popen([self.python, "-m", "chatd", "serve"], cwd=ROOT, env=env,
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        args = ["--workers", str(self.workers)] if self.workers else []
+        self.proc = subprocess.Popen([self.python, "-m", "chatd", "serve", *args], cwd=ROOT,
+                                     env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = LISTENING.search(self.log_path.read_bytes())
-            if found:
+            text = self.log_path.read_bytes()
+            found = LISTENING.search(text)
+            # With workers, the parent logs the ports first; serving is when all say so.
+            if found and (not self.workers or b"workers are serving" in text):
                 self.http_port, self.tcp_port = int(found[1]), int(found[2])
                 return
             if self.proc.poll() is not None:

@@ -187,7 +187,8 @@ def markdown(doc: dict[str, Any]) -> str:
     rows = []
     for r in _rows(doc, "durable_send"):
         p, f = r["params"], r["figures"]
-        rows.append([r["server"], r["transport"], p["mode"] + (f" w={p['window']}"
+        server = r["server"] + (f" --workers {p['workers']}" if p.get("workers") else "")
+        rows.append([server, r["transport"], p["mode"] + (f" w={p['window']}"
                      if p["mode"] == "closed" else ""), f"{p['connections']}/{p['rooms']}",
                      p["offered_per_s"], f["acked_per_s"], f["p50_ms"], f["p99_ms"],
                      f["p99_9_ms"], f["errors"] + f["timeouts"], f["server_cores"],

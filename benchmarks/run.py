@@ -103,11 +103,12 @@ class ChatdTarget(Target):
     name = "chatd"
 
     def __init__(self, bench: Bench, database: str, transport: str,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, workers: int | None = None) -> None:
         self.dsn = bench.pg.create_database(database)
         self.transport = transport
+        self.workers = workers
         self.daemon = Daemon(bench.tmp / database, self.dsn,
-                             env_extra={**(env or {}), **bench.chatd_env()})
+                             env_extra={**(env or {}), **bench.chatd_env()}, workers=workers)
         self.daemon.start()
         self._refresh()
 
@@ -226,10 +227,11 @@ class Bench:
         return f"bench_{what}_{self._n}"
 
     @contextlib.contextmanager
-    def target(self, name: str, what: str, transport: str = "tcp") -> Iterator[Target]:
+    def target(self, name: str, what: str, transport: str = "tcp",
+               workers: int | None = None) -> Iterator[Target]:
         target: Target
         if name == "chatd":
-            target = ChatdTarget(self, self.database(what), transport)
+            target = ChatdTarget(self, self.database(what), transport, workers=workers)
         elif name == "socketio":
             target = PeerTarget(self, self.database(what))
         else:
@@ -241,7 +243,8 @@ class Bench:
 
     def read(self, target: Target) -> Readings:
         pg_pid = self.pg.postmaster_pid
-        return Readings(read_proc(target.pid),
+        # With workers, the server is the parent and every worker.
+        return Readings(read_proc(target.pid, tree=bool(getattr(target, "workers", None))),
                         read_proc(pg_pid, tree=True) if pg_pid is not None else None)
 
     def window(self, target: Target, delay: float, duration: float
@@ -295,8 +298,8 @@ class Bench:
     def counters(self, target: Target) -> dict[str, float] | None:
         """chatd's own counters from ``/metrics``: group commits (count, messages, seconds)
         and garbage collections (runs and seconds per generation, longest pause)."""
-        if not isinstance(target, ChatdTarget):
-            return None
+        if not isinstance(target, ChatdTarget) or target.workers:
+            return None  # with workers, /metrics answers for one of them only
         url = f"http://127.0.0.1:{target.daemon.http_port}/metrics"
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
@@ -470,7 +473,9 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
         "transport": target.transport,
         "params": {"connections": connections, "rooms": rooms, "mode": mode,
                    "offered_per_s": rate if mode == "open" else None, "window": window,
-                   "duration_s": duration, "procs": procs, **(changes or {})},
+                   "duration_s": duration, "procs": procs, **(changes or {}),
+                   **({"workers": getattr(target, "workers", None)}
+                      if getattr(target, "workers", None) else {})},
         "figures": figures})
 
 
@@ -685,6 +690,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--search-fresh-rate", type=float, default=500.0,
                      help="search: the open loop's sends/s in which a probe times how soon "
                           "a message is indexed after its acknowledgement")
+    run.add_argument("--workers", default="",
+                     help="durable send: run chatd with `serve --workers N` for each N, "
+                          "comma-separated (CPU then counts the parent and every worker); "
+                          "empty: one process")
     run.add_argument("--batch", type=int, default=20, help="commit ceiling: rows per commit")
     run.add_argument("--dsn", default="",
                      help="an existing PostgreSQL (a role that may create databases) instead "
@@ -785,8 +794,10 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
             durable_send(bench, echo, connections=a.connections, rooms=a.rooms, mode="closed",
                          rate=0, window=a.window, duration=d, procs=a.procs, tokens=tokens)
     if "send" in scenarios:
-        for server in servers:
-            with bench.target(server, "send", a.transport) as target:
+        workers: list[int | None] = [*_ints(a.workers)] if a.workers else [None]
+        for server, nworkers in [(s, w) for s in servers
+                                 for w in (workers if s == "chatd" else [None])]:
+            with bench.target(server, "send", a.transport, workers=nworkers) as target:
                 tokens = target.tokens("s", max([a.connections, *_ints(a.scale_connections)]))
                 durable_send(bench, target, connections=a.connections, rooms=a.rooms,
                              mode="closed", rate=0, window=a.window, duration=d, procs=a.procs,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -37,6 +38,7 @@ from chatd.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
     from chatd.auth import Auth
+    from chatd.server import Server
     from chatd.storage import Storage
 
 __all__ = ["main"]
@@ -139,7 +141,20 @@ def _use_database(config: Config, *, create: bool = False) -> None:
         "chatd serve creates it on its first start; or give the daemon's config with --config")
 
 
-async def _serve(config: Config) -> None:
+def _workers(text: str) -> int:
+    """``--workers``: a count of at least 1, or ``auto`` (the cores)."""
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number or 'auto', not {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return count
+
+
+async def _serve(config: Config, inherited: dict[str, list[int]] | None = None) -> None:
     from chatd.server import serve
 
     log.info("database: %s", config.database_label)
@@ -147,12 +162,23 @@ async def _serve(config: Config) -> None:
     log.info("files: %s", config.files_label)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(serve, config)
+
+            async def run(task_status: trio.TaskStatus[Server]) -> None:
+                await serve(config, inherited=inherited, task_status=task_status)
+                nursery.cancel_scope.cancel()  # drained: stop listening for signals
+
+            server = await nursery.start(run)
+            draining = False
             async for signum in signals:
-                log.info("%s: draining (grace period %ss)", signal.Signals(signum).name,
-                         config.server.grace_period)
+                name = signal.Signals(signum).name
+                if draining:
+                    # A worker hears SIGTERM twice when systemd signals every process of the
+                    # unit and its parent forwards it: the drain goes on.
+                    log.info("%s again: already draining", name)
+                    continue
+                log.info("%s: draining (grace period %ss)", name, config.server.grace_period)
+                draining = True
                 server.shutdown()
-                break
 
 
 async def _migrate(config: Config) -> None:
@@ -389,6 +415,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     serve.add_argument("--check", action="store_true",
                        help="name every mistake in the configuration, or show what serve would "
                             "use, and exit")
+    serve.add_argument("--workers", metavar="N", type=_workers,
+                       help="run N worker processes sharing the ports, each a node on the same "
+                            "database ('auto': one per core)")
+    # A worker's, from its parent: the listening sockets it inherited.
+    serve.add_argument("--listen-fds", help=argparse.SUPPRESS)
     command(("migrate",), commands, "apply pending database migrations and exit")
     user = command(("user",), commands, "manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
@@ -483,10 +514,17 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             return _check(config)
         if problems := _problems(config):
             raise ConfigError(*problems)
-        from chatd.server import tune_gc
+        if args.workers is not None and not args.listen_fds:
+            from chatd.workers import Supervisor
 
+            trio.run(Supervisor(config, args.workers).run)
+            return 0
+        from chatd.server import tune_gc
+        from chatd.workers import parse_fds
+
+        inherited = parse_fds(args.listen_fds) if args.listen_fds else None
         tune_gc()  # after the imports, which it freezes
-        trio.run(_serve, config)
+        trio.run(_serve, config, inherited)
     elif args.command == "restore":
         _use_database(config, create=True)
         trio.run(_restore, config, args.file, args.force)

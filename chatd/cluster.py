@@ -31,31 +31,65 @@ on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
 connections here as a ``notify`` event.
 
-Presence and typing are per node for now: a user online on another node shows as offline.
+And presence and typing (migration 0017). Each node keeps a row in ``nodes`` and touches it
+every ``[cluster] heartbeat_interval`` seconds (:class:`Nodes`); each sweeps away the rows not
+touched for ``[cluster] node_timeout`` seconds (database time), which removes the dead node's
+users from ``node_presence`` and sends a ``down`` notice: every other node's tracker then
+takes that node's users offline. So a node killed with SIGKILL has its users offline
+everywhere within ``node_timeout`` plus one heartbeat interval. A node records in
+``node_presence``, and publishes, only its own transitions (a user's first connection there,
+their last), batched: whatever queued while the previous write ran goes in the next, as one
+transaction with one notice. Typing crosses the same way, at most once per
+:data:`TYPING_RELAY_INTERVAL` per user and room (the page sends one every 3 s while its user
+types, and shows it for 5 s), and not at all while no other node is alive.
+
+The tracker's picture of the other nodes comes from their notices, which a lost listening
+connection (or a full inbox here) misses: each time the listener is in place again, and after a
+dropped presence notice, the relay reads the whole picture from ``node_presence`` (a
+:class:`~chatd.presence.Snapshot`), then applies the notices that follow. Applying a notice
+older than the snapshot after it is harmless: for each node and user, the last notice applied
+is the last one sent, so the picture ends right (it may announce a change and its undoing).
+
+A node that was only stalled past ``node_timeout`` (its row swept, its users announced
+offline) finds its row gone at its next heartbeat, puts it back and publishes all its users
+again, with ``reset``. A node restarted after a crash is a new node (a new name): the old
+one's users stay online until it is swept, within the bound, and never after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
 
 import trio
 
+from chatd.config import ClusterConfig
 from chatd.outbox import Delivery
-from chatd.protocol import MemberJoined, MemberLeft, NotifyChanged, frame, is_dm_room
-from chatd.rooms import PublishMany, RoomRegistry, ToUser
+from chatd.presence import NodeDown, PresenceTracker, Publish, Remote, Snapshot
+from chatd.protocol import (
+    MemberJoined,
+    MemberLeft,
+    NotifyChanged,
+    UserTyping,
+    frame,
+    is_dm_room,
+)
+from chatd.rooms import Broadcast, PublishMany, RoomRegistry, ToUser
 from chatd.storage import (
     Change,
+    ListeningNotice,
     MembershipNotice,
     NotifyNotice,
+    PresenceNotice,
     RevocationNotice,
     Storage,
     StorageUnavailable,
 )
 from chatd.views import message_event
 
-__all__ = ["Relay"]
+__all__ = ["TYPING_RELAY_INTERVAL", "Nodes", "Relay"]
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +105,22 @@ class Relay:
 
     def __init__(self, storage: Storage, registry: RoomRegistry,
                  on_revoked: Callable[[RevocationNotice], None] | None = None,
-                 inbox_size: int = 10_000) -> None:
+                 inbox_size: int = 10_000, *, presence: PresenceTracker | None = None) -> None:
         self._storage = storage
         self._registry = registry
         self._on_revoked = on_revoked
+        self._presence = presence
         self._send, self._receive = trio.open_memory_channel[Change](inbox_size)
         self.dropped = 0
+        self._presence_stale = False
 
     def _on_change(self, notice: Change) -> None:
         try:
             self._send.send_nowait(notice)
         except trio.WouldBlock:
             self.dropped += 1
+            if isinstance(notice, PresenceNotice | ListeningNotice):
+                self._presence_stale = True
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
@@ -90,6 +128,13 @@ class Relay:
             await nursery.start(self._storage.follow_changes, self._on_change)
             task_status.started()
             async for notice in self._receive:
+                if isinstance(notice, ListeningNotice) or self._presence_stale:
+                    await self._read_presence()
+                if isinstance(notice, PresenceNotice):
+                    await self._presence_notice(notice)
+                    continue
+                if isinstance(notice, ListeningNotice):
+                    continue
                 if isinstance(notice, MembershipNotice):
                     await self._membership(notice)
                     continue
@@ -115,6 +160,33 @@ class Relay:
                     Delivery(m.room, m.seq, frame(message_event(m))) for m in messages
                 )))
 
+    async def _read_presence(self) -> None:
+        """Replace the picture of the other nodes' users with storage's (see the module
+        docstring); on failure, try again with the next notice."""
+        if self._presence is None:
+            return
+        self._presence_stale = True
+        try:
+            nodes = await self._storage.online_elsewhere()
+        except StorageUnavailable as exc:
+            log.warning("cannot read who is online on the other nodes: %s", exc)
+            return
+        self._presence_stale = False
+        await self._presence.remote(Snapshot(nodes))
+
+    async def _presence_notice(self, notice: PresenceNotice) -> None:
+        """Another node's users came or went, or it is down; its members typed."""
+        if self._presence is not None:
+            if notice.down:
+                await self._presence.remote(NodeDown(notice.node))
+            elif notice.online or notice.offline or notice.reset:
+                await self._presence.remote(Remote(notice.node, notice.online,
+                                                   notice.offline, notice.reset))
+        for room, user in notice.typing:
+            if self._registry.has_members(room):
+                await self._registry.send(Broadcast(
+                    frozenset((room,)), frame(UserTyping(room=room, user=user)), exclude=user))
+
     async def _membership(self, notice: MembershipNotice) -> None:
         """Another node changed who is in a room: the registry here follows, so that the
         room's messages reach the user's connections on this node too."""
@@ -138,3 +210,119 @@ class Relay:
             # here, which is the safe side of the race.
             log.warning("cannot check %s's membership of %s: %s", notice.user, notice.room,
                         exc)
+
+
+#: Seconds between two relays of one user's typing in one room to the other nodes: under the
+#: page's 3 s between two ``typing`` requests (so none is lost) and its 5 s of display.
+TYPING_RELAY_INTERVAL = 2.5
+#: Seconds between attempts at publishing presence while the database refuses.
+PUBLISH_RETRY = 1.0
+#: Seconds a stopping node gives itself to say it is gone.
+LEAVE_TIMEOUT = 2.0
+
+
+class Nodes:
+    """This node among the others: its heartbeat, the sweep of dead nodes, and the
+    publication of its users' presence and typing (see the module docstring).
+
+    The tracker hands it transitions with :meth:`publish` and the actions typing with
+    :meth:`typing`; neither blocks: a writer task takes everything queued since its last
+    write and records it in one transaction (the latest transition of each user wins).
+    """
+
+    def __init__(self, storage: Storage, presence: PresenceTracker,
+                 config: ClusterConfig) -> None:
+        self._storage = storage
+        self._presence = presence
+        self._config = config
+        self._pending: dict[str, bool] = {}
+        self._typing: dict[tuple[str, str], None] = {}
+        self._typed_at: dict[tuple[str, str], float] = {}
+        self._reset = False
+        self._wake = trio.Event()
+        #: Other nodes alive at the last sweep (typing is not published while there are none).
+        self.others = 0
+
+    def publish(self, effect: Publish) -> None:
+        """Queue a transition of this node's (from the tracker); never blocks."""
+        self._pending[effect.user] = effect.online
+        self._wake.set()
+
+    def typing(self, room: str, user: str) -> None:
+        """Queue ``user`` typing in ``room`` for the other nodes (a member: checked by the
+        caller), unless relayed less than :data:`TYPING_RELAY_INTERVAL` ago, or no other
+        node is alive (as of the last sweep) nor has anyone online; never blocks."""
+        if not self.others and not self._presence.state.nodes:
+            return
+        now = trio.current_time()
+        key = (room, user)
+        if now - self._typed_at.get(key, -TYPING_RELAY_INTERVAL) < TYPING_RELAY_INTERVAL:
+            return
+        self._typed_at[key] = now
+        self._typing[key] = None
+        self._wake.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Register this node (its first heartbeat and sweep), then keep both going and
+        write what is queued; on the way out, say that this node is gone."""
+        await self._beat(first=True)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._heartbeats)
+                task_status.started()
+                await self._write_forever()
+        finally:
+            with (trio.CancelScope(shield=True), trio.move_on_after(LEAVE_TIMEOUT),
+                  contextlib.suppress(StorageUnavailable)):
+                await self._storage.leave_cluster()
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await trio.sleep(self._config.heartbeat_interval)
+            try:
+                await self._beat(first=False)
+            except StorageUnavailable as exc:
+                log.warning("cannot tell the other nodes this one is alive: %s", exc)
+
+    async def _beat(self, *, first: bool) -> None:
+        if await self._storage.heartbeat() and not first:
+            log.warning("the other nodes took this one for dead (no heartbeat for "
+                        "[cluster] node_timeout); publishing its users again")
+            self._reset = True
+            self._wake.set()
+        seen = await self._storage.sweep_nodes(self._config.node_timeout)
+        self.others = seen.others
+        for node in seen.dead:
+            log.warning("node %s sent no heartbeat for %.0f s: its users are offline",
+                        node, self._config.node_timeout)
+        now = trio.current_time()
+        for key, at in list(self._typed_at.items()):
+            if now - at >= TYPING_RELAY_INTERVAL:
+                del self._typed_at[key]
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            reset, self._reset = self._reset, False
+            if reset:
+                # Everyone here now: the tracker's state, read after the queue was taken.
+                self._pending.clear()
+                pending = dict.fromkeys(self._presence.local_users(), True)
+            else:
+                pending, self._pending = self._pending, {}
+            typing, self._typing = list(self._typing), {}
+            online = sorted(u for u, on in pending.items() if on)
+            offline = sorted(u for u, on in pending.items() if not on)
+            try:
+                await self._storage.publish_presence(online, offline, typing, reset=reset)
+            except StorageUnavailable as exc:
+                log.warning("cannot publish presence to the other nodes (trying again): %s",
+                            exc)
+                # Put back what no later transition replaced; typing is stale by then.
+                self._reset = self._reset or reset
+                for user, on in pending.items():
+                    self._pending.setdefault(user, on)
+                self._wake.set()
+                await trio.sleep(PUBLISH_RETRY)

@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "load_config", "redact_dsn", "shipped_web_root"]
+__all__ = ["ClusterConfig", "Config", "ConfigError", "load_config", "redact_dsn",
+           "shipped_web_root"]
 
 # Environment variables under the CHATD_ prefix that are not settings: the test suite's.
 _NOT_SETTINGS = "CHATD_TEST_"
@@ -146,6 +147,12 @@ class WebhooksConfig:
     timeout: float = 10.0
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    heartbeat_interval: float = 5.0
+    node_timeout: float = 20.0
+
+
 def shipped_web_root() -> Path:
     """The web page shipped with chatd.
 
@@ -197,6 +204,7 @@ class Config:
     files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
     push: PushConfig = dataclasses.field(default_factory=PushConfig)
     webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
+    cluster: ClusterConfig = dataclasses.field(default_factory=ClusterConfig)
     path: Path | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
                                                    repr=False)
@@ -390,6 +398,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",
         "webhooks.concurrency", "webhooks.queue_size", "webhooks.timeout",
+        "cluster.heartbeat_interval", "cluster.node_timeout",
     ]
     for key in positive:
         section, _, name = key.partition(".")
@@ -402,6 +411,9 @@ def _validate(config: Config, problems: list[str]) -> None:
         bad("database.watchdog_grace", "must be 0 (off) or more")
     if config.server.log_level.lower() not in {"debug", "info", "warning", "error"}:
         bad("server.log_level", "one of debug, info, warning, error")
+    if config.cluster.node_timeout < 2 * config.cluster.heartbeat_interval:
+        bad("cluster.node_timeout", "must be at least twice [cluster] heartbeat_interval "
+            f"({config.cluster.heartbeat_interval}), or live nodes are taken for dead")
     _validate_files(config, bad)
     _validate_push(config, bad)
 

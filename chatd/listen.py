@@ -15,7 +15,7 @@ import trio
 
 from chatd.config import Config, ConfigError
 
-__all__ = ["check_address", "format_address", "open_listeners"]
+__all__ = ["check_address", "format_address", "inherited_listeners", "open_listeners"]
 
 
 def format_address(host: str, port: int) -> str:
@@ -55,6 +55,17 @@ async def open_listeners(config: Config, section: str) -> list[trio.SocketListen
         return await trio.open_tcp_listeners(settings.port, host=settings.host)
     except OSError as exc:
         raise ConfigError(_explain(config, section, exc)) from None
+
+
+def inherited_listeners(fds: list[int]) -> list[trio.SocketListener]:
+    """Listeners on sockets a parent bound and passed down (``chatd serve --workers``): each
+    file descriptor is a TCP socket already listening."""
+    listeners = []
+    for fd in fds:
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        listeners.append(trio.SocketListener(trio.socket.from_stdlib_socket(sock)))
+    return listeners
 
 
 def check_address(config: Config, section: str) -> str | None:

@@ -28,16 +28,15 @@ connections resolve the endpoint's host themselves, refuse it unless every addre
 (``[push] allow_private_endpoints`` lifts that), and connect to those very addresses: see
 :mod:`chatd.httpout` and :mod:`chatd.addresses`.
 
-With several nodes, the node that committed a message decides on its pushes, and it knows only
-its own connections: a user connected to another node only may get a push as well (presence
-across nodes is not shared yet).
+With several nodes, the node that committed a message decides on its pushes, from the presence
+tracker's view of every node (``is_online``): a user connected to any node gets no push.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from chatd.config import PushConfig
 from chatd.httpout import Counters, Dispatcher
@@ -106,8 +105,8 @@ class Pusher(Dispatcher[PushJob]):
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
-                 key: VapidKey, config: PushConfig, *, retry_delay: float = RETRY_DELAY
-                 ) -> None:
+                 key: VapidKey, config: PushConfig, *, retry_delay: float = RETRY_DELAY,
+                 is_online: Callable[[str], bool] | None = None) -> None:
         super().__init__(
             "a push", Counters(metrics.push_queued, metrics.push_sent, metrics.push_retries,
                                metrics.push_failed, metrics.push_dropped),
@@ -115,13 +114,15 @@ class Pusher(Dispatcher[PushJob]):
             queue_size=config.queue_size, attempts=ATTEMPTS, retry_delay=retry_delay)
         self._storage = storage
         self._registry = registry
+        # Online on any node (the presence tracker's view), else on this node only.
+        self._is_online = is_online or registry.is_online
         self._metrics = metrics
         self.key = key
         self._config = config
 
     async def resolve(self, messages: Sequence[Message]) -> list[PushJob]:
         targets = await self._storage.push_targets([(m.room, m.seq) for m in messages])
-        online = {t.user for t in targets if self._registry.is_online(t.user)}
+        online = {t.user for t in targets if self._is_online(t.user)}
         return jobs_for(messages, targets, online)
 
     def describe(self, job: PushJob) -> str:

@@ -193,11 +193,14 @@ class FromMember:
 @dataclasses.dataclass(frozen=True, slots=True)
 class BroadcastPresence:
     """A presence frame about ``user`` for everyone online who shares a room with them, and
-    for the users in ``also`` (those who have ``user`` as a contact); never twice."""
+    for the users in ``also`` (those who have ``user`` as a contact); never twice.
+    ``rooms``: the user's rooms, for a user online only on other nodes (None: as the
+    registry knows them)."""
 
     user: str
     data: bytes
     also: frozenset[str] = frozenset()
+    rooms: frozenset[str] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -340,9 +343,9 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
             for room in rooms:
                 audience |= state.room_users.get(room, set())
             return [Deliver(_conns_of(state, audience, exclude), Notice(data))]
-        case BroadcastPresence(user, data, also):
+        case BroadcastPresence(user, data, also, rooms):
             audience = set(also)
-            for room in state.user_rooms.get(user, ()):
+            for room in state.user_rooms.get(user, ()) if rooms is None else rooms:
                 audience |= state.room_users.get(room, set())
             return [Deliver(_conns_of(state, audience, exclude=user), Notice(data))]
         case ToUser(user, data, exclude):

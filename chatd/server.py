@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 import trio
@@ -28,7 +28,7 @@ import trio_websocket
 from chatd import listen, systemd
 from chatd.actions import App
 from chatd.auth import Auth, load_or_create_secret
-from chatd.cluster import Relay
+from chatd.cluster import Nodes, Relay
 from chatd.committer import Committer
 from chatd.config import Config
 from chatd.connection import Connection, refuse
@@ -94,20 +94,22 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def serve(config: Config, *,
+async def serve(config: Config, *, inherited: Mapping[str, list[int]] | None = None,
                 task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the daemon until :meth:`Server.shutdown`, then drain and return.
 
     ``task_status.started`` receives the :class:`Server` once both ports listen, so that
-    ``await nursery.start(serve, config)`` works with port 0.
+    ``await nursery.start(serve, config)`` works with port 0. ``inherited``: listening
+    sockets bound by a parent (``chatd serve --workers``), by section (``"http"``,
+    ``"tcp"``), used instead of binding ``[http]`` and ``[tcp]``.
     """
     metrics = Metrics()
     with metrics.watching_gc():
-        await _serve(config, metrics, task_status)
+        await _serve(config, metrics, task_status, inherited or {})
 
 
-async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[Server]
-                 ) -> None:
+async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[Server],
+                 inherited: Mapping[str, list[int]]) -> None:
     async with open_storage(config) as storage:
         metrics.watch_storage(storage.statistics)
         secret = await trio.to_thread.run_sync(load_or_create_secret, config.data_dir)
@@ -119,7 +121,7 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
             actors.start_soon(partial(collect_forever, storage, app.files, metrics=metrics,
                                       unattached_seconds=config.files.unattached_seconds))
             async with trio.open_nursery() as connections:
-                server = await _listen(app, connections, task_status)
+                server = await _listen(app, connections, task_status, inherited)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "
                                f"tcp port {server.tcp_port}")
                 await server._stop.wait()
@@ -140,29 +142,36 @@ async def _open_files(store: FileStore) -> None:
 
 async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, auth: Auth,
                      metrics: Metrics) -> App:
-    """Start the actors (room registry, presence, group committer, the pusher, the webhook
-    sender, the search indexer, the relay from other nodes) in ``nursery`` and return the
+    """Start the actors (room registry, presence, this node's heartbeat and presence
+    publisher, group committer, the pusher, the webhook sender, the search indexer, the relay
+    from other nodes) in ``nursery`` and return the
     :class:`App` that connections and routes share. The VAPID key is read (made at first start) from
     ``data_dir``."""
     registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
                             on_dropped=metrics.outbox_drops.inc)
-    presence = PresenceTracker(registry)
+    presence = PresenceTracker(registry, rooms_of=storage.rooms_of_users,
+                               on_publish=lambda effect: nodes.publish(effect))
+    nodes = Nodes(storage, presence, config.cluster)
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
-    pusher = Pusher(storage, registry, metrics, key, config.push)
+    pusher = Pusher(storage, registry, metrics, key, config.push,
+                    is_online=presence.state.is_online)
     webhooks = WebhookSender(storage, metrics, config.webhooks)
     indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer))
     app = App(config, storage, auth, metrics, registry, presence, committer,
-              per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher)
+              per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
+              nodes=nodes)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
+    await nursery.start(nodes.run)
     await nursery.start(pusher.run)
     await nursery.start(webhooks.run)
     await nursery.start(indexer.run)
     await nursery.start(committer.run)
-    relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app))
+    relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),
+                  presence=presence)
     await nursery.start(relay.run)
     return app
 
@@ -181,7 +190,8 @@ def _each(*hooks: Callable[[Sequence[Message]], None]
 
 
 async def _listen(app: App, connections: trio.Nursery,
-                  task_status: trio.TaskStatus[Server]) -> Server:
+                  task_status: trio.TaskStatus[Server],
+                  inherited: Mapping[str, list[int]]) -> Server:
     config = app.config
 
     async def on_websocket(ws: trio_websocket.WebSocketConnection, remote: str) -> None:
@@ -211,8 +221,12 @@ async def _listen(app: App, connections: trio.Nursery,
         finally:
             budget.release()
 
-    tcp_listeners = await listen.open_listeners(config, "tcp")
-    http_listeners = await listen.open_listeners(config, "http")
+    if inherited:
+        tcp_listeners = listen.inherited_listeners(inherited["tcp"])
+        http_listeners = listen.inherited_listeners(inherited["http"])
+    else:
+        tcp_listeners = await listen.open_listeners(config, "tcp")
+        http_listeners = await listen.open_listeners(config, "http")
     budget = _descriptor_budget(config)  # what is left once the listeners are open
     listeners_scope = trio.CancelScope()
 

@@ -7,7 +7,7 @@ import re
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -146,14 +146,15 @@ async def read_until_listening(process: trio.Process) -> tuple[bytes, int, int]:
 
 @asynccontextmanager
 async def serving(cwd: Path, env: Mapping[str, str], log_path: Path, *,
-                  start_within: float = 60) -> AsyncIterator[tuple[trio.Process, int, int]]:
-    """``python -m chatd serve`` in ``cwd`` with ``env`` (over the environment without any
-    ``CHATD_*`` setting), its output in ``log_path``, once it says it is ready: the process
-    and its (http, tcp) ports. Killed on the way out if it is still running."""
+                  start_within: float = 60, args: Sequence[str] = ()
+                  ) -> AsyncIterator[tuple[trio.Process, int, int]]:
+    """``python -m chatd serve`` (and ``args``) in ``cwd`` with ``env`` (over the environment
+    without any ``CHATD_*`` setting), its output in ``log_path``, once it says it is ready:
+    the process and its (http, tcp) ports. Killed on the way out if it is still running."""
     async with readiness() as (ready, notify):
         with log_path.open("wb") as log_file:
             process = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "chatd", "serve"], cwd=cwd,
+                [sys.executable, "-m", "chatd", "serve", *args], cwd=cwd,
                 env={**without_chatd_settings(), **env, **notify},
                 stdout=log_file, stderr=log_file,
             )

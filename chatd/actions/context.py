@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import trio
 
 from chatd.auth import Auth, TokenClaims
+from chatd.cluster import Nodes
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.config import Config, LimitsConfig
 from chatd.errors import ChatError
@@ -97,6 +98,8 @@ class App:
     committer: Committer
     per_ip: ConnectionCounter
     pusher: Pusher
+    #: This node among the others (presence and typing across nodes); None in tests of one.
+    nodes: Nodes | None = None
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False

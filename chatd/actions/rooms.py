@@ -189,6 +189,8 @@ async def typing(app: App, caller: Caller, request: Typing) -> Ok:
     data = frame(UserTyping(room=request.room, user=user.name))
     if not await app.registry.from_member(user.name, request.room, data):
         raise ChatError(codes.FORBIDDEN, "you are not a member of this room")
+    if app.nodes is not None:
+        app.nodes.typing(request.room, user.name)
     return Ok(id=request.id)
 
 

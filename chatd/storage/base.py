@@ -39,14 +39,17 @@ __all__ = [
     "HookTarget",
     "ImageFacts",
     "Joined",
+    "ListeningNotice",
     "Member",
     "MembershipNotice",
     "Message",
     "NewChange",
     "NewEntry",
     "NewMessage",
+    "NodesSeen",
     "NotifyNotice",
     "Page",
+    "PresenceNotice",
     "PushSubscription",
     "PushTarget",
     "Room",
@@ -384,7 +387,41 @@ class NotifyNotice:
     notify: str
 
 
-Change = CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PresenceNotice:
+    """Another node's presence changed (migration 0017): ``online`` users got their first
+    connection there, ``offline`` ones closed their last; with ``reset``, forget whom
+    ``node`` had before (its users are ``online``, and those of the notices that follow);
+    ``down``: the node stopped or was found dead, its users are offline there.
+    ``typing``: (room, user) pairs, a member typing in a room (checked by that node)."""
+
+    node: str
+    online: tuple[str, ...] = ()
+    offline: tuple[str, ...] = ()
+    typing: tuple[tuple[str, str], ...] = ()
+    reset: bool = False
+    down: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ListeningNotice:
+    """This node listens (again): notices sent before may have been lost, so state kept from
+    notices (presence) must be read again from the database. ``node`` is this node."""
+
+    node: str
+
+
+Change = (CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice | PresenceNotice
+          | ListeningNotice)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NodesSeen:
+    """What a heartbeat's sweep found: the ``dead`` nodes it removed (their users are
+    offline), and how many ``others`` are alive."""
+
+    dead: tuple[str, ...]
+    others: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -538,7 +575,35 @@ class Storage(Protocol):
         database, in commit order.
         Reconnects by itself when the connection drops (notices sent meanwhile are lost; the
         connections repair such gaps from the database). ``task_status.started()`` once the
-        first LISTEN is in place."""
+        first LISTEN is in place. Each time a LISTEN is in place, first and after a loss, a
+        :class:`ListeningNotice` comes before the notices that follow it."""
+
+    async def heartbeat(self) -> bool:
+        """Say that this node is alive (``nodes.seen_at``, migration 0017). True when its row
+        was created: at the first heartbeat, or after other nodes took it for dead (then the
+        node must publish its users again, with ``reset``)."""
+
+    async def sweep_nodes(self, after: float) -> NodesSeen:
+        """Remove the nodes (never this one) not heard of for ``after`` seconds, database
+        time, with their users' presence; every other node is told (a ``down``
+        :class:`PresenceNotice`)."""
+
+    async def publish_presence(self, online: Sequence[str], offline: Sequence[str],
+                               typing: Sequence[tuple[str, str]] = (), *,
+                               reset: bool = False) -> None:
+        """Record that ``online`` users have a connection on this node and ``offline`` ones
+        no more (with ``reset``: only ``online`` have), and tell the other nodes, with the
+        (room, user) pairs of ``typing``, in one transaction. Names as registered."""
+
+    async def online_elsewhere(self) -> dict[str, frozenset[str]]:
+        """The users online on each other node, as recorded (node -> names)."""
+
+    async def rooms_of_users(self, users: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The names of the rooms (conversations included) each of ``users`` is in."""
+
+    async def leave_cluster(self) -> None:
+        """Remove this node's row and its users' presence, and tell the other nodes (a
+        ``down`` notice): the last thing a node stopping cleanly does."""
 
     async def messages_range(self, room: str, *, after: int, upto: int) -> list[Message]:
         """The entries of ``room`` with ``after`` < seq <= ``upto``, in seq order (messages

@@ -101,14 +101,17 @@ from chatd.storage.base import (
     HookTarget,
     ImageFacts,
     Joined,
+    ListeningNotice,
     Member,
     MembershipNotice,
     Message,
     NewChange,
     NewEntry,
     NewMessage,
+    NodesSeen,
     NotifyNotice,
     Page,
+    PresenceNotice,
     PushSubscription,
     PushTarget,
     RevocationNotice,
@@ -131,7 +134,8 @@ from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
 from chatd.storage.sql import words_of as _words_of
 
-__all__ = ["PostgresStorage", "migrate", "open_storage"]
+__all__ = ["PostgresStorage", "migrate", "open_storage", "parse_presence",
+           "presence_payloads"]
 
 log = logging.getLogger("chatd.storage")
 
@@ -154,6 +158,9 @@ COMMIT_CHANNEL = "chatd_commits"
 MEMBERS_CHANNEL = "chatd_members"
 REVOCATIONS_CHANNEL = "chatd_revocations"  # migration 0004
 LEVELS_CHANNEL = "chatd_levels"  # migration 0012
+PRESENCE_CHANNEL = "chatd_presence"  # migration 0017
+# A notice's payload must stay under 8,000 bytes: presence notices are split past this.
+NOTICE_BYTES = 7000
 LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 30.0
 
@@ -1119,6 +1126,62 @@ async def _check_moderates(conn: Any, room: str, user_id: int, what: str) -> int
     return int(row["id"])
 
 
+# Nodes and who is online on each (migration 0017; see chatd.cluster).
+_SQL_HEARTBEAT = """
+INSERT INTO nodes (name) VALUES ($1)
+ON CONFLICT (name) DO UPDATE SET seen_at = now()
+RETURNING (xmax = 0) AS created
+"""
+
+# The 'down' notices name the dead node, so that every node but that one hears them (a node
+# that was only stalled finds its row gone at its next heartbeat, and publishes again).
+_SQL_SWEEP_NODES = """
+WITH dead AS (
+    DELETE FROM nodes WHERE name <> $1 AND seen_at < now() - make_interval(secs => $2)
+    RETURNING name
+), told AS (
+    SELECT pg_notify('chatd_presence', name || ' down') FROM dead
+)
+SELECT (SELECT array_agg(name) FROM dead) AS dead,
+       (SELECT count(*) FROM told) AS told,
+       (SELECT count(*) FROM nodes WHERE name <> $1) - (SELECT count(*) FROM dead) AS others
+"""
+
+# The rows deleted and those inserted never overlap (a reset deletes only the users not in
+# the new set), so the two parts of one statement cannot trip over each other. A node whose
+# row is gone (others took it for dead) inserts nothing: its heartbeat puts the row back and
+# it publishes everyone again.
+_SQL_PUBLISH_PRESENCE = """
+WITH gone AS (
+    DELETE FROM node_presence p USING users u
+    WHERE p.node = $1 AND p.user_id = u.id
+      AND (lower(u.name) = ANY($3::text[]) OR ($4 AND NOT lower(u.name) = ANY($2::text[])))
+)
+INSERT INTO node_presence (node, user_id)
+SELECT $1, u.id FROM users u
+WHERE lower(u.name) = ANY($2::text[]) AND EXISTS (SELECT 1 FROM nodes WHERE name = $1)
+ON CONFLICT DO NOTHING
+"""
+
+_SQL_ONLINE_ELSEWHERE = """
+SELECT p.node, u.name FROM node_presence p JOIN users u ON u.id = p.user_id WHERE p.node <> $1
+"""
+
+_SQL_ROOMS_OF_USERS = """
+SELECT u.name, array_agg(r.name) AS rooms
+FROM users u
+JOIN memberships m ON m.user_id = u.id
+JOIN rooms r ON r.id = m.room_id
+WHERE lower(u.name) = ANY($1::text[])
+GROUP BY u.name
+"""
+
+_SQL_LEAVE_CLUSTER = """
+WITH gone AS (DELETE FROM nodes WHERE name = $1 RETURNING name)
+SELECT pg_notify('chatd_presence', name || ' down') FROM gone
+"""
+
+
 def _check_upload(room: str, row: Any) -> None:
     """Refuse an upload to ``room`` from a row of :data:`_SQL_UPLOAD_ALLOWANCE`."""
     if row is None:
@@ -1127,28 +1190,89 @@ def _check_upload(room: str, row: Any) -> None:
         raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
 
 
-def _parse_notice(channel: str, payload: str) -> Change | None:
-    """A notice from its payload (see migrations 0003 and 0004), or None if it is not one of
-    ours."""
+def _parse_notice(channel: str, payload: str) -> list[Change]:
+    """The notices a payload holds (see migrations 0003, 0004, 0012, 0017): none if it is not
+    one of ours; several for a commit of several rooms (one notice per statement)."""
     if channel == REVOCATIONS_CHANNEL:
-        return _parse_revocation(payload)
+        return _listed(_parse_revocation(payload))
     if channel == LEVELS_CHANNEL:
-        return _parse_level(payload)
+        return _listed(_parse_level(payload))
+    if channel == PRESENCE_CHANNEL:
+        return _listed(parse_presence(payload))
     parts = payload.split(" ")
     if channel == MEMBERS_CHANNEL:
         # '<node> <+|-> <room> <user>[ <by>]' (migrations 0003, 0014)
         if len(parts) not in (4, 5) or parts[1] not in ("+", "-"):
-            return None
-        return MembershipNotice(node=parts[0], room=parts[2], user=parts[3],
-                                joined=parts[1] == "+",
-                                by=parts[4] if len(parts) == 5 and parts[4] else None)
-    if len(parts) != 4:
-        return None
+            return []
+        return [MembershipNotice(node=parts[0], room=parts[2], user=parts[3],
+                                 joined=parts[1] == "+",
+                                 by=parts[4] if len(parts) == 5 and parts[4] else None)]
+    # '<node> <room> <before> <after>[ <room> <before> <after>...]' (migrations 0003, 0017)
+    if len(parts) < 4 or (len(parts) - 1) % 3:
+        return []
     try:
-        return CommitNotice(node=parts[0], room=parts[1], after=int(parts[2]),
-                            last_seq=int(parts[3]))
+        return [CommitNotice(node=parts[0], room=parts[i], after=int(parts[i + 1]),
+                             last_seq=int(parts[i + 2]))
+                for i in range(1, len(parts), 3)]
     except ValueError:
+        return []
+
+
+def _listed(notice: Change | None) -> list[Change]:
+    return [] if notice is None else [notice]
+
+
+def presence_payloads(node: str, online: Sequence[str], offline: Sequence[str],
+                      typing: Sequence[tuple[str, str]] = (), *,
+                      reset: bool = False) -> list[str]:
+    """The payloads of channel ``chatd_presence`` (migration 0017) that tell this much:
+    ``'<node> <item> <item>...'``, each item ``+name`` (online here), ``-name`` (offline
+    here), ``~room/name`` (typing), or ``=`` (forget what this node had: first item of the
+    first payload only). Split under :data:`NOTICE_BYTES`; user names and room names hold
+    neither a space nor a slash. ``'<node> down'`` (the node is gone) is sent by the
+    database (:data:`_SQL_SWEEP_NODES`)."""
+    items = (["="] if reset else []) + [f"+{u}" for u in online] + [f"-{u}" for u in offline]
+    items += [f"~{room}/{user}" for room, user in typing]
+    payloads: list[str] = []
+    current = node
+    for item in items:
+        if len(current) + 1 + len(item) > NOTICE_BYTES and current != node:
+            payloads.append(current)
+            current = node
+        current += " " + item
+    if current != node or reset:
+        payloads.append(current)
+    return payloads
+
+
+def parse_presence(payload: str) -> PresenceNotice | None:
+    """A :class:`PresenceNotice` from a payload of :func:`presence_payloads` or a ``down``
+    one; None if it is neither."""
+    node, *items = payload.split(" ")
+    if not node:
         return None
+    if items == ["down"]:
+        return PresenceNotice(node=node, down=True)
+    online: list[str] = []
+    offline: list[str] = []
+    typing: list[tuple[str, str]] = []
+    reset = False
+    for item in items:
+        kind, name = item[:1], item[1:]
+        if kind == "=" and not name:
+            reset = True
+        elif kind == "+" and name:
+            online.append(name)
+        elif kind == "-" and name:
+            offline.append(name)
+        elif kind == "~" and "/" in name:
+            room, _, user = name.partition("/")
+            if room and user:
+                typing.append((room, user))
+        else:
+            return None
+    return PresenceNotice(node=node, online=tuple(online), offline=tuple(offline),
+                          typing=tuple(typing), reset=reset)
 
 
 def _parse_level(payload: str) -> NotifyNotice | None:
@@ -1262,11 +1386,11 @@ class PostgresStorage:
 
         def received(_conn: Any, _pid: int, channel: str, payload: str) -> None:
             # Loop thread: parse, drop our own, hand the rest to trio in arrival order.
-            notice = _parse_notice(channel, payload)
-            if notice is None or notice.node == self._node:
-                return
-            with contextlib.suppress(trio.RunFinishedError):
-                token.run_sync_soon(on_change, notice)
+            for notice in _parse_notice(channel, payload):
+                if notice.node == self._node:
+                    continue
+                with contextlib.suppress(trio.RunFinishedError):
+                    token.run_sync_soon(on_change, notice)
 
         started = False
         delay = LISTEN_RETRY_MIN
@@ -1274,6 +1398,9 @@ class PostgresStorage:
             conn: Any = None
             try:
                 conn = await self._run(_listen, self._dsn, received, self._connect_timeout)
+                # Queued behind any notice already handed over: what follows it is complete.
+                with contextlib.suppress(trio.RunFinishedError):
+                    token.run_sync_soon(on_change, ListeningNotice(node=self._node))
                 if not started:
                     task_status.started()
                     started = True
@@ -1290,6 +1417,48 @@ class PostgresStorage:
                         await self._run(_close_listener, conn)
             await trio.sleep(delay)
             delay = min(delay * 2, LISTEN_RETRY_MAX)
+
+    async def heartbeat(self) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_HEARTBEAT, self._node)
+        return bool(row["created"])
+
+    async def sweep_nodes(self, after: float) -> NodesSeen:
+        row = await self._run(self._pool.fetchrow, _SQL_SWEEP_NODES, self._node, after)
+        return NodesSeen(dead=tuple(row["dead"] or ()), others=int(row["others"]))
+
+    async def publish_presence(self, online: Sequence[str], offline: Sequence[str],
+                               typing: Sequence[tuple[str, str]] = (), *,
+                               reset: bool = False) -> None:
+        payloads = presence_payloads(self._node, online, offline, typing, reset=reset)
+        await self._run(self._do_publish_presence, [u.lower() for u in online],
+                        [u.lower() for u in offline], reset, payloads)
+
+    async def _do_publish_presence(self, online: list[str], offline: list[str], reset: bool,
+                                   payloads: list[str]) -> None:
+        # One transaction: the rows and the notices are seen together or not at all, and
+        # PostgreSQL's commit lock for notifying transactions is taken once.
+        async with self._pool.acquire() as conn, conn.transaction():
+            if online or offline or reset:
+                await conn.execute(_SQL_PUBLISH_PRESENCE, self._node, online, offline, reset)
+            for payload in payloads:
+                await conn.execute("SELECT pg_notify($1, $2)", PRESENCE_CHANNEL, payload)
+
+    async def online_elsewhere(self) -> dict[str, frozenset[str]]:
+        rows = await self._run(self._pool.fetch, _SQL_ONLINE_ELSEWHERE, self._node)
+        found: dict[str, set[str]] = {}
+        for row in rows:
+            found.setdefault(row["node"], set()).add(row["name"])
+        return {node: frozenset(users) for node, users in found.items()}
+
+    async def rooms_of_users(self, users: Sequence[str]) -> dict[str, frozenset[str]]:
+        if not users:
+            return {}
+        rows = await self._run(self._pool.fetch, _SQL_ROOMS_OF_USERS,
+                               [u.lower() for u in users])
+        return {row["name"]: frozenset(row["rooms"]) for row in rows}
+
+    async def leave_cluster(self) -> None:
+        await self._run(self._pool.execute, _SQL_LEAVE_CLUSTER, self._node)
 
     async def messages_range(self, room: str, *, after: int, upto: int) -> list[Message]:
         if upto <= after:
@@ -2236,6 +2405,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(MEMBERS_CHANNEL, callback)
         await conn.add_listener(REVOCATIONS_CHANNEL, callback)
         await conn.add_listener(LEVELS_CHANNEL, callback)
+        await conn.add_listener(PRESENCE_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise

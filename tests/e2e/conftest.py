@@ -4,7 +4,7 @@ database of the session's embedded PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -56,15 +56,19 @@ class Daemon:
 
 
 @asynccontextmanager
-async def daemon_process(tmp_path: Path, dsn: str, name: str) -> AsyncIterator[Daemon]:
-    """Run ``python -m chatd serve`` on ``dsn`` (data in ``tmp_path/data``, ports 0) for the
-    block; the process is killed on the way out, whatever happened."""
+async def daemon_process(tmp_path: Path, dsn: str, name: str,
+                         env: Mapping[str, str] | None = None) -> AsyncIterator[Daemon]:
+    """Run ``python -m chatd serve`` on ``dsn`` (data in ``tmp_path/data``, ports 0, and any
+    other ``CHATD_*`` settings in ``env``) for the block; the process is killed on the way
+    out, whatever happened."""
+    extra = env or {}
     env = {
         "CHATD_DATABASE_DSN": dsn, "CHATD_SERVER_DATA_DIR": str(tmp_path / "data"),
         "CHATD_HTTP_PORT": "0", "CHATD_TCP_PORT": "0",
         # The senders blast: this test is about durability, not the per-connection rate limit.
         "CHATD_LIMITS_SEND_RATE": "1000000", "CHATD_LIMITS_SEND_BURST": "1000000",
         "CHATD_LIMITS_USER_SEND_RATE": "1000000", "CHATD_LIMITS_USER_SEND_BURST": "1000000",
+        **extra,
     }
     # The log goes to a file, not a pipe: nobody has to read it for the daemon to go on.
     async with serving(tmp_path, env, tmp_path / f"{name}.log", start_within=START_TIMEOUT) as (
