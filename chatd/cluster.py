@@ -29,7 +29,8 @@ Revocations too (migration 0004): when a token is revoked anywhere (a log-out on
 a new password set with ``chatd user passwd``, a deactivated account), the sessions it opened
 on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
-connections here as a ``notify`` event.
+connections here as a ``notify`` event. And deleted rooms (migration 0015): the room's members
+here get ``room_deleted`` and the room leaves the registry.
 
 Presence and typing are per node for now: a user online on another node shows as offline.
 """
@@ -43,13 +44,14 @@ from collections.abc import Callable
 import trio
 
 from chatd.outbox import Delivery
-from chatd.protocol import MemberJoined, MemberLeft, NotifyChanged, frame, is_dm_room
-from chatd.rooms import PublishMany, RoomRegistry, ToUser
+from chatd.protocol import MemberJoined, MemberLeft, NotifyChanged, RoomDeleted, frame, is_dm_room
+from chatd.rooms import CloseRoom, PublishMany, RoomRegistry, ToUser
 from chatd.storage import (
     Change,
     MembershipNotice,
     NotifyNotice,
     RevocationNotice,
+    RoomDeletedNotice,
     Storage,
     StorageUnavailable,
 )
@@ -96,6 +98,10 @@ class Relay:
                 if isinstance(notice, RevocationNotice):
                     if self._on_revoked is not None:
                         self._on_revoked(notice)
+                    continue
+                if isinstance(notice, RoomDeletedNotice):
+                    await self._registry.send(CloseRoom(notice.room, frame(RoomDeleted(
+                        room=notice.room, by=notice.by))))
                     continue
                 if isinstance(notice, NotifyNotice):
                     await self._registry.send(ToUser(notice.user, frame(NotifyChanged(

@@ -64,6 +64,7 @@ __all__ = [
     "Broadcast",
     "BroadcastPresence",
     "Call",
+    "CloseRoom",
     "Connect",
     "Deliver",
     "Disconnect",
@@ -163,6 +164,17 @@ class Leave:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CloseRoom:
+    """``room`` was deleted: ``data`` (its ``room_deleted``) goes to every connection in it,
+    after everything published to it before, and then the room is gone from the registry
+    (each member's removal counts as a Leave, so that a Join read before the deletion is
+    dropped)."""
+
+    room: str
+    data: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class PublishMany:
     """Committed messages, in seq order per room: one command for a whole commit batch, so
     that the committer crosses into the registry once per batch, not once per message."""
@@ -228,7 +240,7 @@ Effect = Deliver | Call
 #: What the registry takes. A :class:`Call` is a command too: its function runs once every
 #: command queued before it is applied (:meth:`RoomRegistry.settled`).
 Command = (Connect | Disconnect | Join | Leave | PublishMany | Broadcast | FromMember
-           | BroadcastPresence | ToUser | Call)
+           | BroadcastPresence | ToUser | Call | CloseRoom)
 
 
 def _conns_of(state: RegistryState, users: Iterable[str], exclude: str | None = None
@@ -319,6 +331,13 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
                 )
             _remove(state, user, room)
             _record_leave(state, user, room)
+            return effects
+        case CloseRoom(room, data):
+            users = state.room_users.get(room, set())
+            effects = [Deliver(_conns_of(state, users), Notice(data))] if users else []
+            for user in sorted(users):
+                _remove(state, user, room)
+                _record_leave(state, user, room)
             return effects
         case FromMember(user, room, data, done):
             in_room = state.room_users.get(room, set())
