@@ -334,7 +334,8 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
             return effects
         case CloseRoom(room, data):
             users = state.room_users.get(room, set())
-            effects = [Deliver(_conns_of(state, users), Notice(data))] if users else []
+            effects = ([Deliver(_conns_of(state, users), Notice(data, forget=room))]
+                       if users else [])
             for user in sorted(users):
                 _remove(state, user, room)
                 _record_leave(state, user, room)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 
 from chatd.errors import ChatError
 from chatd.storage import Appended, NewChange, NewMessage, Storage, User
@@ -67,7 +68,7 @@ async def test_who_may_archive(storage: Storage, database_dsn: str) -> None:
 
 
 async def test_a_conversation_is_never_archived(storage: Storage) -> None:
-    ann, bob = await users(storage, "ann", "bob")
+    ann, _bob = await users(storage, "ann", "bob")
     await storage.set_admin("ann", True)
     conversation = await storage.direct_room(ann.id, "bob")
     assert await refusal(storage, archive(ann, conversation.room.name)) == "forbidden"
@@ -177,7 +178,7 @@ async def test_deleting_a_room(storage: Storage, database_dsn: str) -> None:
 
 
 async def test_a_conversation_is_never_deleted(storage: Storage) -> None:
-    root, bob = await users(storage, "root", "bob")
+    root, _bob = await users(storage, "root", "bob")
     await storage.set_admin("root", True)
     conversation = await storage.direct_room(root.id, "bob")
     with pytest.raises(ChatError) as refused:
@@ -189,11 +190,12 @@ async def test_sends_racing_a_deletion(storage: Storage, database_dsn: str) -> N
     """Members send as fast as they can while an administrator deletes the room: each send
     is refused or stored (and then deleted with the room); none is left behind, and the
     deletion finishes."""
-    ann, mod, bob, root, cid = await _team(storage)
+    ann, mod, bob, root, _cid = await _team(storage)
     for n in range(50):
         await say(storage, bob, "team", f"before {n}")
     outcomes: list[Appended | ChatError] = []
     deleted = trio.Event()
+    first = trio.Event()
 
     async def sender(user: User) -> None:
         n = 0
@@ -202,14 +204,14 @@ async def test_sends_racing_a_deletion(storage: Storage, database_dsn: str) -> N
             outcomes.extend(await storage.append_messages([
                 NewMessage(user_id=user.id, room="team", text=f"{user.name} {n}.{i}",
                            nonce=f"{user.name}/{n}/{i}") for i in range(5)]))
-            await trio.sleep(0)
+            first.set()
+            await trio.lowlevel.checkpoint()
 
     with trio.fail_after(TIMEOUT):
         async with trio.open_nursery() as nursery:
             for user in (ann, mod, bob):
                 nursery.start_soon(sender, user)
-            while not outcomes:
-                await trio.sleep(0.01)
+            await first.wait()
             await storage.delete_room(root.id, "team")
             deleted.set()
     refused = {o.code for o in outcomes if isinstance(o, ChatError)}
@@ -228,7 +230,7 @@ async def test_a_tombstone_left_by_a_crash_is_purged(storage: Storage, tmp_path:
     still there) is finished by the next purge, in chunks."""
     from chatd.storage import postgres
 
-    ann, mod, bob, root, cid = await _team(storage)
+    _ann, _mod, bob, root, _cid = await _team(storage)
     for n in range(30):
         await say(storage, bob, "team", f"m{n}")
     assert isinstance(storage, postgres.PostgresStorage)
@@ -253,7 +255,7 @@ async def test_a_tombstone_left_by_a_crash_is_purged(storage: Storage, tmp_path:
 async def test_an_administrator_lists_any_rooms_members(storage: Storage) -> None:
     """``who`` of a private room: its members and any administrator, member or not; not
     someone else."""
-    ann, bob, root, cid = await users(storage, "ann", "bob", "root", "cid")
+    ann, _bob, root, cid = await users(storage, "ann", "bob", "root", "cid")
     await storage.set_admin("root", True)
     await storage.create_room(ann.id, "secret", private=True, topic="")
     await storage.invite(ann.id, "secret", "bob")
