@@ -101,6 +101,13 @@ def test_close_room_tells_every_member_then_forgets_the_room() -> None:
     assert _targets(apply(state, _publish("b", 1, b""))) == {"c1", "c3"}
     assert "a" not in state.room_users
     assert overtaken(state, "bob", "a", since)
+    # A Join read before the deletion (of someone who was no member yet) is dropped too;
+    # one read after it is not.
+    told: list[bool] = []
+    _run_calls(apply(state, Join("cid", "a", None, since, told.append)))
+    assert told == [False] and "a" not in state.room_users
+    _run_calls(apply(state, Join("cid", "a", None, state.epoch, told.append)))
+    assert told == [False, True] and state.room_users["a"] == {"cid"}
 
 
 def test_disconnect_of_last_connection_forgets_the_user() -> None:
