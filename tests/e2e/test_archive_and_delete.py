@@ -21,6 +21,7 @@ from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
+from tests.e2e.test_hooks import bot_of, hook, member
 from tests.e2e.test_moderation import ACTORS, NAMES, Cast, _cast, _room, tables
 from tests.helpers import make_config
 
@@ -117,8 +118,8 @@ async def test_an_archived_room_is_read_only(daemon: Server, database_dsn: str) 
     dan = await Client.tcp(daemon.tcp_port)
     await dan.hello(await register_and_login(daemon.http_port, "dan"))
     await ann.request("create_room", room="team")
-    for member in (bob, dan):
-        await member.request("join", room="team")
+    for joiner in (bob, dan):
+        await joiner.request("join", room="team")
     posted = await bob.request("send", room="team", text="words to find", nonce="b1")
     spam = await dan.request("send", room="team", text="spam", nonce="d1")
     archived = await ann.request("archive", room="team", archived=True)
@@ -295,3 +296,17 @@ async def test_room_deleted_reaches_the_other_node(tmp_path: Path, database_dsn:
         assert not [e for e in bob.events if e.get("room") == "team"]
         assert (await bob.request("send", room="team", text="x", nonce="b1"))["code"] == \
             "not_found"
+
+
+async def test_an_incoming_webhook_cannot_post_into_an_archived_room(daemon: Server) -> None:
+    """A webhook made before the room was archived is refused 409 ``archived`` while it is,
+    and posts again once it is unarchived."""
+    ann, token = await member(daemon, "ann", "ops")
+    await bot_of(daemon, token, "ci")
+    url, _ = await hook(daemon, token, "ops", "ci")
+    assert (await ann.request("archive", room="ops", archived=True))["op"] == "ok"
+    status, body = await http(daemon.http_port, "POST", url, {"text": "build failed"})
+    assert (status, body["code"]) == (409, "archived")
+    assert (await ann.request("archive", room="ops", archived=False))["op"] == "ok"
+    status, body = await http(daemon.http_port, "POST", url, {"text": "build failed"})
+    assert status == 201, body
