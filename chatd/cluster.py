@@ -29,7 +29,8 @@ Revocations too (migration 0004): when a token is revoked anywhere (a log-out on
 a new password set with ``chatd user passwd``, a deactivated account), the sessions it opened
 on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
-connections here as a ``notify`` event.
+connections here as a ``notify`` event. And deleted rooms (migration 0015): the room's members
+here get ``room_deleted`` and the room leaves the registry.
 
 And presence and typing (migration 0017). Each node keeps a row in ``nodes`` and touches it
 every ``[cluster] heartbeat_interval`` seconds (:class:`Nodes`); each sweeps away the rows not
@@ -72,11 +73,12 @@ from chatd.protocol import (
     MemberJoined,
     MemberLeft,
     NotifyChanged,
+    RoomDeleted,
     UserTyping,
     frame,
     is_dm_room,
 )
-from chatd.rooms import Broadcast, PublishMany, RoomRegistry, ToUser
+from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToUser
 from chatd.storage import (
     Change,
     ListeningNotice,
@@ -84,6 +86,7 @@ from chatd.storage import (
     NotifyNotice,
     PresenceNotice,
     RevocationNotice,
+    RoomDeletedNotice,
     Storage,
     StorageUnavailable,
 )
@@ -141,6 +144,10 @@ class Relay:
                 if isinstance(notice, RevocationNotice):
                     if self._on_revoked is not None:
                         self._on_revoked(notice)
+                    continue
+                if isinstance(notice, RoomDeletedNotice):
+                    await self._registry.send(CloseRoom(notice.room, frame(RoomDeleted(
+                        room=notice.room, by=notice.by))))
                     continue
                 if isinstance(notice, NotifyNotice):
                     await self._registry.send(ToUser(notice.user, frame(NotifyChanged(

@@ -58,6 +58,11 @@ Rule 7 (bounded): more than ``held_max`` deliveries and notices waiting at once 
    client cannot be served in order without unbounded memory: the batch says ``overflow``,
    and the caller applies the slow-consumer policy. The batch is still decided in full.
 
+Rule 7b (a room gone): a ``Notice`` naming a room to ``forget`` (``room_deleted``) is written
+   (or waits) as any notice, and then the order forgets the room: its last seq, and its
+   deliveries that wait (queued before the notice, of a room with nothing more to come). A
+   new room of the same name then starts at its first delivery, as a room never seen does.
+
 Rule 8 (close): ``Close(data)`` writes ``data`` (if any) and ends the connection: the items
    after it in the same batch are not written, and the order takes no more batches.
 
@@ -105,9 +110,10 @@ class Delivery:
 class Notice:
     """An event that is not in a room's log (presence, joined, typing...). While every room
     is held (between ``hello`` and ``welcome``) notices wait too, so that a client hears of
-    nothing before its welcome."""
+    nothing before its welcome. ``forget``: a room that is gone (rule 7b)."""
 
     data: bytes
+    forget: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -226,6 +232,8 @@ class DeliveryOrder:
                     self._wait(item.data, batch)
                 else:
                     out.append(item.data)
+                if item.forget is not None:
+                    self._forget(item.forget)
             elif isinstance(item, Hold):
                 if item.rooms is None:
                     self._held_all = True
@@ -262,6 +270,13 @@ class DeliveryOrder:
         else:
             batch.out.append(delivery.data)
             self._last[room] = delivery.seq
+
+    def _forget(self, room: str) -> None:
+        """Rule 7b."""
+        self._last.pop(room, None)
+        waiting = self._buffered.pop(room, None)
+        if waiting:
+            self._waiting -= len(waiting)
 
     def _wait(self, kept: Delivery | bytes, batch: Batch) -> None:
         """Keep a delivery (or, before the welcome, a notice) for after its Release."""

@@ -64,6 +64,7 @@ __all__ = [
     "Broadcast",
     "BroadcastPresence",
     "Call",
+    "CloseRoom",
     "Connect",
     "Deliver",
     "Disconnect",
@@ -113,6 +114,9 @@ class RegistryState:
     last_left: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
     leave_order: collections.deque[tuple[int, tuple[str, str]]] = dataclasses.field(
         default_factory=collections.deque)
+    # The epoch at which each room was closed (deleted), for every user at once; as many as
+    # LEAVE_MEMORY of them, oldest first (a ``since`` older than those counts as overtaken).
+    closed: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -160,6 +164,17 @@ class Leave:
     user: str
     room: str
     announce: bytes | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CloseRoom:
+    """``room`` was deleted: ``data`` (its ``room_deleted``) goes to every connection in it,
+    after everything published to it before, and then the room is gone from the registry
+    (it counts as a Leave of every user, so that any Join read before the deletion is
+    dropped)."""
+
+    room: str
+    data: bytes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -231,7 +246,7 @@ Effect = Deliver | Call
 #: What the registry takes. A :class:`Call` is a command too: its function runs once every
 #: command queued before it is applied (:meth:`RoomRegistry.settled`).
 Command = (Connect | Disconnect | Join | Leave | PublishMany | Broadcast | FromMember
-           | BroadcastPresence | ToUser | Call)
+           | BroadcastPresence | ToUser | Call | CloseRoom)
 
 
 def _conns_of(state: RegistryState, users: Iterable[str], exclude: str | None = None
@@ -266,7 +281,8 @@ def overtaken(state: RegistryState, user: str, room: str, since: int | None) -> 
         return False
     if since < state.epoch - LEAVE_MEMORY:
         return True
-    return state.last_left.get((user, room), -1) > since
+    return (state.last_left.get((user, room), -1) > since
+            or state.closed.get(room, -1) > since)
 
 
 def _record_leave(state: RegistryState, user: str, room: str) -> None:
@@ -322,6 +338,20 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
                 )
             _remove(state, user, room)
             _record_leave(state, user, room)
+            return effects
+        case CloseRoom(room, data):
+            users = state.room_users.get(room, set())
+            effects = ([Deliver(_conns_of(state, users), Notice(data, forget=room))]
+                       if users else [])
+            for user in sorted(users):
+                _remove(state, user, room)
+                _record_leave(state, user, room)
+            # Anyone's Join read before the deletion is dropped too, member then or not.
+            state.epoch += 1
+            state.closed.pop(room, None)
+            state.closed[room] = state.epoch
+            if len(state.closed) > LEAVE_MEMORY:
+                del state.closed[next(iter(state.closed))]
             return effects
         case FromMember(user, room, data, done):
             in_room = state.room_users.get(room, set())

@@ -16,6 +16,7 @@ from chatd.protocol import (
     MessagePosted,
     ReactionChanged,
     RoleChanged,
+    RoomArchived,
     TopicChanged,
     default_notify,
 )
@@ -72,6 +73,9 @@ def message_event(message: Message) -> Entry:
     if message.kind == "unbanned":
         return MemberUnbanned(room=message.room, seq=message.seq, user=message.target,
                               by=message.sender, ts=message.ts)
+    if message.kind == "archived":
+        return RoomArchived(room=message.room, seq=message.seq, archived=message.on,
+                            by=message.sender, ts=message.ts)
     if message.kind == "kicked":
         return MemberKicked(room=message.room, seq=message.seq, user=message.target,
                             by=message.sender, ts=message.ts, reason=message.text or None)
@@ -100,6 +104,7 @@ def room_object(room: Room) -> dict[str, Any]:
         "read_seq": room.read_seq, "unread": room.unread, "mentions": room.mentions,
         "notify": room.notify or default_notify(room.kind),
         "role": room.role or ("member" if room.member else None),
+        "archived": room.archived,
     }
     if room.peer is not None:
         obj["peer"] = room.peer
@@ -142,4 +147,4 @@ def admin_room_object(room: AdminRoom) -> dict[str, Any]:
     return {"room": room.name, "private": room.private, "topic": room.topic,
             "owner": room.owner, "owner_deactivated": room.owner_deactivated,
             "members": room.members, "last_seq": room.last_seq,
-            "created_at": room.created_at}
+            "created_at": room.created_at, "archived": room.archived}

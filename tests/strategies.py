@@ -20,6 +20,7 @@ from chatd.protocol import (
     ROLES,
     AddContact,
     Answer,
+    Archive,
     Audit,
     Ban,
     Bans,
@@ -59,6 +60,8 @@ from chatd.protocol import (
     Request,
     RequestId,
     RoleChanged,
+    RoomArchived,
+    RoomDeleted,
     Rooms,
     Search,
     Send,
@@ -225,6 +228,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "audit": st.builds(Audit, id=request_ids, room=any_room_names,
                            limit=st.none() | st.integers(1, AUDIT_PAGE_MAX),
                            before=st.none() | st.integers(1, MAX_SEQ)),
+        "archive": st.builds(Archive, id=request_ids, room=any_room_names,
+                             archived=st.booleans()),
         "who": st.builds(Who, id=request_ids, room=any_room_names),
         "typing": st.builds(Typing, id=request_ids, room=any_room_names),
         "read": st.builds(Read, id=request_ids, room=any_room_names, seq=seqs),
@@ -358,14 +363,17 @@ moderation_events: st.SearchStrategy[ServerEvent] = st.one_of(
               by=user_names, ts=st.integers(0, 2**53)),
     st.builds(MemberKicked, room=room_names, seq=st.integers(1, MAX_SEQ), user=user_names,
               by=user_names, ts=st.integers(0, 2**53), reason=_server_reasons),
+    st.builds(RoomArchived, room=room_names, seq=st.integers(1, MAX_SEQ),
+              archived=st.booleans(), by=user_names, ts=st.integers(0, 2**53)),
 )
-"""The entries of a room's log that moderate its members (``role``, ``banned``,
-``unbanned``, ``kicked``)."""
+"""The entries of a room's log that moderate it (``role``, ``banned``, ``unbanned``,
+``kicked``, ``archived``)."""
 
 _room_objects = st.fixed_dictionaries(
     {"room": any_room_names, "kind": st.sampled_from(["room", "dm"]),
      "private": st.booleans(), "topic": st.text(max_size=20), "last_seq": seqs},
-    optional={"peer": user_names, "unread": st.integers(0, 999), "notify": notify_levels},
+    optional={"peer": user_names, "unread": st.integers(0, 999), "notify": notify_levels,
+              "archived": st.booleans()},
 )
 _presences = st.fixed_dictionaries(
     {"user": user_names, "status": st.sampled_from(["online", "offline"])}
@@ -404,6 +412,7 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(ReadMoved, room=any_room_names, seq=seqs),
     st.builds(NotifyChanged, room=any_room_names, notify=notify_levels),
     st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
+    st.builds(RoomDeleted, room=room_names, by=user_names),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``notify``, ``gap``)."""
@@ -425,13 +434,15 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Join(room="a")],
      st.builds(JoinAccepted, room=any_room_names, last_seq=seqs, messages=_pages,
                more=st.booleans(), private=st.booleans(), topic=st.text(max_size=20),
-               notify=st.none() | notify_levels, role=st.none() | roles)),
+               notify=st.none() | notify_levels, role=st.none() | roles,
+               archived=st.booleans())),
     ([Leave(room="a"), Ping(), Typing(room="a")], st.builds(Ok)),
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Contacts(), AddContact(user="b"),
       RemoveContact(user="b"), SetNotify(room="a", notify="none"),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
-      Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q")],
+      Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
+      Archive(room="a", archived=True)],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

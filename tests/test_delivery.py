@@ -182,6 +182,23 @@ def test_a_failed_repair_skips_the_gap_and_writes_no_empty_frame() -> None:
     assert b"" not in order.feed([Release(b"", {"b": 1})]).out
 
 
+def test_a_notice_that_forgets_a_room_ends_it() -> None:
+    """Rule 7b: ``room_deleted`` is written, and a new room of the same name starts at its
+    first delivery (seq 1), not dropped as older than what the client had."""
+    order = welcomed(a=5)
+    batch = order.feed([d("a", 6), Notice(b"gone\n", forget="a"), d("a", 1), d("a", 2)])
+    assert batch.out == [*entries("a", 6), b"gone\n", *entries("a", 1, 2)]
+    assert order.last_seq("a") == 2
+
+
+def test_a_forgotten_room_s_waiting_deliveries_go() -> None:
+    order = DeliveryOrder()
+    order.feed([Hold(None), d("a", 3), d("b", 1), Notice(b"gone\n", forget="a")])
+    assert order.waiting == 2
+    assert order.feed([Release(b"W\n", {"b": 0})]).out == [b"W\n", b"gone\n",
+                                                           *entries("b", 1)]
+
+
 def test_more_than_held_max_waiting_is_an_overflow() -> None:
     order = DeliveryOrder(held_max=3)
     batch = order.feed([Hold(None), Notice(b"1"), d("a", 1), Notice(b"2")])

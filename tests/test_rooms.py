@@ -10,12 +10,14 @@ from typing import Any
 import hypothesis
 from hypothesis import strategies as st
 
+from chatd.delivery import Notice
 from chatd.outbox import Delivery
 from chatd.rooms import (
     LEAVE_MEMORY,
     Broadcast,
     BroadcastPresence,
     Call,
+    CloseRoom,
     Connect,
     Deliver,
     Disconnect,
@@ -80,6 +82,32 @@ def test_leave_announces_to_the_leaver_then_stops_delivery() -> None:
     _connect(state, "c2", "bob", "a")
     assert _targets(apply(state, Leave("ann", "a", b"left\n"))) == {"c1", "c2"}
     assert _targets(apply(state, _publish("a", 2, b""))) == {"c2"}
+
+
+def test_close_room_tells_every_member_then_forgets_the_room() -> None:
+    """CloseRoom (a room deleted) tells every connection in the room, as a notice that
+    forgets the room, and nothing of the room reaches them after; a Join read before it is
+    dropped; other rooms go on."""
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a", "b")
+    _connect(state, "c2", "bob", "a")
+    _connect(state, "c3", "cid", "b")
+    since = state.epoch
+    effects = apply(state, CloseRoom("a", b"deleted\n"))
+    assert _targets(effects) == {"c1", "c2"}
+    [deliver] = [e for e in effects if isinstance(e, Deliver)]
+    assert deliver.item == Notice(b"deleted\n", forget="a")
+    assert _targets(apply(state, _publish("a", 9, b""))) == set()
+    assert _targets(apply(state, _publish("b", 1, b""))) == {"c1", "c3"}
+    assert "a" not in state.room_users
+    assert overtaken(state, "bob", "a", since)
+    # A Join read before the deletion (of someone who was no member yet) is dropped too;
+    # one read after it is not.
+    told: list[bool] = []
+    _run_calls(apply(state, Join("cid", "a", None, since, told.append)))
+    assert told == [False] and "a" not in state.room_users
+    _run_calls(apply(state, Join("cid", "a", None, state.epoch, told.append)))
+    assert told == [False, True] and state.room_users["a"] == {"cid"}
 
 
 def test_disconnect_of_last_connection_forgets_the_user() -> None:

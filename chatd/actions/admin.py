@@ -17,8 +17,9 @@ from typing import Any
 
 from chatd.actions.context import App
 from chatd.errors import ChatError
-from chatd.protocol import codes
+from chatd.protocol import RoomDeleted, codes, frame
 from chatd.protocol.events import MAX_SEQ
+from chatd.rooms import CloseRoom
 from chatd.storage import User
 from chatd.views import admin_room_object, admin_user_object, audit_object
 
@@ -27,6 +28,7 @@ __all__ = [
     "PAGE_MAX",
     "audit",
     "deactivate",
+    "delete_room",
     "list_rooms",
     "list_users",
     "reset_password",
@@ -112,6 +114,16 @@ async def list_rooms(app: App, user: User, *, query: str = "", after: str = "",
     size = _page(limit)
     found = await app.storage.admin_rooms(query=query.lower(), after=after, limit=size + 1)
     return {"rooms": [admin_room_object(r) for r in found[:size]], "more": len(found) > size}
+
+
+async def delete_room(app: App, user: User, room: str) -> dict[str, Any]:
+    """Delete a room with its whole log (not a conversation). Its members' connections on
+    this node are told ``room_deleted`` here; other nodes from storage's notice
+    (chatd.cluster)."""
+    require_admin(user)
+    await app.storage.delete_room(user.id, room)
+    await app.registry.send(CloseRoom(room, frame(RoomDeleted(room=room, by=user.name))))
+    return {}
 
 
 async def stats(app: App, user: User) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from chatd.actions.context import App, Caller, signed_in
 from chatd.actions.membership import unsubscribe
 from chatd.protocol import (
     Answer,
+    Archive,
     Audit,
     Ban,
     Bans,
@@ -38,7 +39,7 @@ from chatd.protocol import (
 from chatd.storage import Appended, NewChange
 from chatd.views import audit_object, ban_object
 
-__all__ = ["AUDIT_PAGE", "audit", "ban", "bans", "kick", "set_role", "unban"]
+__all__ = ["AUDIT_PAGE", "archive", "audit", "ban", "bans", "kick", "set_role", "unban"]
 
 #: The page of ``audit`` a request without ``limit`` gets.
 AUDIT_PAGE = 50
@@ -106,6 +107,20 @@ async def kick(app: App, caller: Caller, request: Kick) -> Answer:
         text=request.reason or ""))
     await _removed(app, request.room, done)
     return _answer(request.id, request.room, done)
+
+
+async def archive(app: App, caller: Caller, request: Archive) -> Answer:
+    """Archive (read-only until unarchived) or unarchive a room: its owner or an
+    administrator. An entry of the log, like a topic; ``unchanged`` when it already was."""
+    user = signed_in(caller)
+    done = await app.committer.commit(NewChange(
+        user_id=user.id, room=request.room, msg_id=0, kind="archived", on=request.archived))
+    entry = done.message
+    reply: dict[str, Any] = {"room": request.room, "archived": request.archived,
+                             "seq": entry.seq, "ts": entry.ts}
+    if done.duplicate:
+        reply["unchanged"] = True
+    return Answer(id=request.id, fields=reply)
 
 
 async def bans(app: App, caller: Caller, request: Bans) -> Answer:

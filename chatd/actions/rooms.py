@@ -80,6 +80,7 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
         messages=[message_event(m) for m in page.messages], more=page.more,
         private=joined.room.private, topic=joined.room.topic,
         notify=joined.room.notify or default_notify(joined.room.kind), role=joined.room.role,
+        archived=joined.room.archived,
     )
     return CatchUp(reply, {request.room: page.last_seq})
 
@@ -184,8 +185,11 @@ async def typing(app: App, caller: Caller, request: Typing) -> Ok:
     """Tell the room's other members the caller is typing (ephemeral: never stored).
 
     Checked by the registry in order with its other commands, not on a snapshot: after a
-    kick is answered, its victim's ``typing`` is refused."""
+    kick is answered, its victim's ``typing`` is refused. An archived room takes none (read
+    from storage: the archive may have come from another node)."""
     user = signed_in(caller)
+    if await app.storage.room_archived(request.room):
+        raise ChatError(codes.ARCHIVED, f"{request.room!r} is archived")
     data = frame(UserTyping(room=request.room, user=user.name))
     if not await app.registry.from_member(user.name, request.room, data):
         raise ChatError(codes.FORBIDDEN, "you are not a member of this room")

@@ -17,6 +17,7 @@ from chatd.actions import contacts, messages, moderation, rooms, search, session
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
+    Archive,
     Audit,
     Ban,
     Bans,
@@ -121,6 +122,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Kick: Operation(moderation.kick, rate=SENDS),
     Bans: Operation(moderation.bans),
     Audit: Operation(moderation.audit),
+    Archive: Operation(moderation.archive, rate=SENDS),
     Contacts: Operation(contacts.contacts),
     AddContact: Operation(contacts.add_contact),
     RemoveContact: Operation(contacts.remove_contact),

@@ -30,6 +30,7 @@ from chatd.protocol import (
     ROLES,
     AddContact,
     Answer,
+    Archive,
     Ban,
     Bans,
     Contacts,
@@ -177,8 +178,10 @@ async def join(client: ChatClient, arg: str) -> None:
         info = client.rooms.setdefault(name, RoomInfo())
         info.kind = "dm" if is_dm_room(name) else "room"
         info.private, info.topic = reply.private, reply.topic
+        info.archived = reply.archived
         topic = f" - {clean(info.topic)}" if info.topic else ""
-        client.screen.notice(f"joined [{client.label(name)}]{topic}")
+        archived = " (archived: read-only)" if info.archived else ""
+        client.screen.notice(f"joined [{client.label(name)}]{topic}{archived}")
         shown = client.take(reply.messages)[-10:]
         for message in shown:
             client.show(message)
@@ -627,6 +630,26 @@ async def role(client: ChatClient, arg: str) -> None:
                     "{user} is {role} of [{room}] already")
 
 
+def _archiving(archived: bool) -> Callable[[ChatClient, str], Awaitable[None]]:
+    """``/archive`` or ``/unarchive`` [ROOM] (the current room by default): the room's owner
+    or an administrator. The ``archived`` entry, which every member sees, says it."""
+    what = "/archive" if archived else "/unarchive"
+
+    async def run(client: ChatClient, arg: str) -> None:
+        room = client.room_arg(arg) if arg else _need_room(client, what)
+        if room is None:
+            return
+        state = "archived" if archived else "not archived"
+        await _moderate(client, what, Archive(room=room, archived=archived), "",
+                        f"[{{room}}] is {state} already")
+
+    return run
+
+
+archive = _archiving(True)
+unarchive = _archiving(False)
+
+
 async def bans(client: ChatClient, arg: str) -> None:
     room = client.room_arg(arg) if arg else _need_room(client, "/bans")
     if room is None:
@@ -732,6 +755,9 @@ COMMANDS: dict[str, Command] = {
     "bans": Command(bans, "/bans [ROOM]", "who is banned from the room (moderators)"),
     "role": Command(role, "/role USER ROLE",
                     "make a moderator, a member, or the owner (hands it over; owner)"),
+    "archive": Command(archive, "/archive [ROOM]",
+                       "make the room read-only (owner, administrators)"),
+    "unarchive": Command(unarchive, "/unarchive [ROOM]", "let the room be written to again"),
     "create": Command(create, "/create ROOM [private]", "create a room"),
     "read": Command(read, "/read", "mark the current room read"),
     "retry": Command(retry, "/retry", "send failed messages again"),

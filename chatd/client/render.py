@@ -31,11 +31,13 @@ from chatd.protocol import (
     MemberUnbanned,
     MessagePosted,
     RoleChanged,
+    RoomArchived,
 )
 
 __all__ = [
     "BODY_INDENT",
     "Rendered",
+    "archived_text",
     "deleted_spans",
     "excerpt",
     "file_spans",
@@ -395,6 +397,14 @@ def until(ms: int | None) -> str:
     if ms is None:
         return "for good"
     return time.strftime("until %Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def archived_text(entry: RoomArchived, label: str, me: str) -> str:
+    """The line that shows an ``archived`` entry of room ``label``."""
+    by = "you" if entry.by.lower() == me.lower() else clean(entry.by)
+    if entry.archived:
+        return f"{by} archived [{label}]: read-only now"
+    return f"{by} unarchived [{label}]: it can be written to again"
 
 
 def moderation_text(entry: RoleChanged | MemberBanned | MemberUnbanned | MemberKicked,

@@ -63,6 +63,7 @@ from chatd.client.link import (
 )
 from chatd.client.messages import Applied, Messages
 from chatd.client.render import (
+    archived_text,
     deleted_spans,
     human_size,
     message_spans,
@@ -105,6 +106,8 @@ from chatd.protocol import (
     Reply,
     Request,
     RoleChanged,
+    RoomArchived,
+    RoomDeleted,
     Send,
     Sent,
     ServerEvent,
@@ -196,6 +199,7 @@ class RoomInfo:
     private: bool = False
     topic: str = ""
     role: str | None = None  # the user's role in the room, when known
+    archived: bool = False  # read-only until unarchived
 
 
 @dataclasses.dataclass(slots=True)
@@ -814,6 +818,11 @@ class ChatClient:
                 self.screen.notice(f"{clean(entry.by)} set the topic of [{self.label(room)}]: "
                                    f"{clean(entry.topic) or '(none)'}")
             return
+        if isinstance(entry, RoomArchived):
+            if entry.archived != self.rooms[room].archived:
+                self.rooms[room].archived = entry.archived
+                self.screen.notice(archived_text(entry, self.label(room), self.me))
+            return
         if isinstance(entry, RoleChanged | MemberBanned | MemberUnbanned | MemberKicked):
             if isinstance(entry, RoleChanged) and entry.user.lower() == self.me.lower():
                 self.rooms[room].role = entry.role
@@ -873,6 +882,7 @@ class ChatClient:
         info.topic = str(obj.get("topic") or "")
         if isinstance(obj.get("role"), str):
             info.role = obj["role"]
+        info.archived = obj.get("archived") is True
 
     def forget_room(self, room: str) -> None:
         self.rooms.pop(room, None)
@@ -980,6 +990,11 @@ class ChatClient:
         via = f" (removed by {clean(by)})" if by else ""
         self.screen.notice(f"{clean(user)} left [{label}]{via}")
 
+    async def _on_room_deleted(self, event: RoomDeleted) -> None:
+        """The room is gone, with its log: forget it (a new room may take its name)."""
+        self.screen.notice(f"[{self.label(event.room)}] was deleted by {clean(event.by)}")
+        self.forget_room(event.room)
+
     async def _on_typing(self, event: UserTyping) -> None:
         now = time.monotonic()
         key = (event.room, event.user.lower())
@@ -1036,6 +1051,8 @@ class ChatClient:
         MemberBanned: _on_change,
         MemberUnbanned: _on_change,
         MemberKicked: _on_change,
+        RoomArchived: _on_change,
+        RoomDeleted: _on_room_deleted,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,
         MemberLeft: _on_left,

@@ -83,7 +83,7 @@ ERROR_STATUSES: dict[int, tuple[str, ...]] = {
     404: (codes.NOT_FOUND,),
     405: (codes.METHOD_NOT_ALLOWED,),
     408: (codes.BAD_REQUEST,),
-    409: (codes.CONFLICT,),
+    409: (codes.CONFLICT, codes.ARCHIVED),
     413: (codes.TOO_LARGE,),
     416: (codes.BAD_REQUEST,),
     429: (codes.RATE_LIMITED,),
@@ -111,7 +111,8 @@ _ERROR_MEANINGS = {
     405: "The method is not allowed on this path; `Allow` lists those that are.",
     408: "The request took longer than `http.request_timeout` to arrive (or its body stalled "
          "for `http.body_idle_timeout`); the connection closes.",
-    409: "The name is taken.",
+    409: "The name is taken (`conflict`), or the room is archived: read-only until it is "
+         "unarchived (`archived`).",
     413: "The body is over its limit (`http.max_body_bytes`; an upload: `files.max_bytes` or "
          "what is left of the user's `files.quota_bytes`).",
     416: "No range of the `Range` header is within the file.",
@@ -281,11 +282,13 @@ class _Builder:
                     "members": {"type": "integer", "minimum": 0},
                     "last_seq": seq,
                     "created_at": ms,
+                    "archived": {"type": "boolean", "description": "Read-only until "
+                                                                   "unarchived."},
                 },
                 description="A room (never a conversation) as administrators see it.",
                 examples=[{"room": "general", "private": False, "topic": "", "owner": "ann",
                            "owner_deactivated": False, "members": 12, "last_seq": 420,
-                           "created_at": 1767225600000}],
+                           "created_at": 1767225600000, "archived": False}],
             ),
             "Ban": self.sent(
                 {
@@ -308,6 +311,7 @@ class _Builder:
                               "description": "Null: the `chatd` command line."},
                     "action": {"type": "string", "enum": [
                         "set_role", "ban", "unban", "kick", "delete", "set_topic",
+                        "archive", "unarchive", "delete_room",
                         "deactivate", "reactivate", "set_password", "admin"]},
                     "target": {"type": ["string", "null"]},
                     "room": {"type": ["string", "null"]},
@@ -341,12 +345,15 @@ class _Builder:
                     "role": {"anyOf": [_ref("Role"), {"type": "null"}],
                              "description": "The user's role in it; null when not a "
                                             "member."},
+                    "archived": {"type": "boolean",
+                                 "description": "Read-only until unarchived (never a "
+                                                "conversation)."},
                     "peer": {"type": "string",
                              "description": "Only for kind `dm`: the other user, as "
                                             "registered."},
                 },
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
-                          "read_seq", "unread", "mentions", "notify", "role"],
+                          "read_seq", "unread", "mentions", "notify", "role", "archived"],
                 description="A room or conversation as the asking user sees it.",
                 # `peer` is there for a conversation, and only then.
                 **{"if": {"properties": {"kind": {"const": "dm"}}},
@@ -355,7 +362,7 @@ class _Builder:
                 examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
                            "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
                            "unread": 2, "mentions": 0, "notify": "all", "role": "member",
-                           "peer": "Bob"}],
+                           "archived": False, "peer": "Bob"}],
             ),
             "File": self.sent(
                 {
@@ -429,6 +436,9 @@ class _Builder:
                  "reason": {"type": "string", "minLength": 1,
                             "maxLength": MAX_REASON_CHARS}},
                 required=["op", "room", "seq", "user", "by", "ts"]),
+            "Archived": self.sent(
+                {"op": {"const": "archived"}, **entry_base, "archived": {"type": "boolean"},
+                 "by": {"type": "string"}, "ts": ms}),
             "BotToken": self.sent(
                 {
                     "id": {"type": "integer", "minimum": 1},
@@ -494,13 +504,13 @@ class _Builder:
                                "ops it does not know.",
                 "oneOf": [_ref(name) for name in
                           ("Message", "Edited", "Deleted", "Reaction", "Topic", "RoleEntry",
-                           "Banned", "Unbanned", "Kicked")],
+                           "Banned", "Unbanned", "Kicked", "Archived")],
                 "discriminator": {"propertyName": "op", "mapping": {
                     "message": _REF + "Message", "edited": _REF + "Edited",
                     "deleted": _REF + "Deleted", "reaction": _REF + "Reaction",
                     "topic": _REF + "Topic", "role": _REF + "RoleEntry",
                     "banned": _REF + "Banned", "unbanned": _REF + "Unbanned",
-                    "kicked": _REF + "Kicked"}},
+                    "kicked": _REF + "Kicked", "archived": _REF + "Archived"}},
             },
         }
 
@@ -918,6 +928,25 @@ class _Builder:
                                                 "pattern": NO_NUL}}, ["topic"]),
                            {"topic": "release on Friday"}),
                 ok=ok(200, "Set.", changed_entry()),
+                errors=(403, 404, 409, 429),
+            )},
+            "/api/rooms/{room}/archived": {"put": self.op(
+                "Archive or unarchive a room",
+                "As the protocol's `archive`: by the room's owner or an administrator (never "
+                "a conversation). An archived room is read-only (sends, edits, reactions, "
+                "typing, a topic, invitations and joins by non-members are refused with "
+                "409 `archived`) until it is unarchived; an `archived` entry of its log "
+                "either way (the same state again is `unchanged`).",
+                tag="moderation", op_id="setArchived",
+                parameters=[path_param("room", _ref("RoomOrConversation"),
+                                       "A room name.", "attic")],
+                body=_json(self.body({"archived": {"type": "boolean"}}, ["archived"]),
+                           {"archived": True}),
+                ok=ok(200, "Set.", self.sent({
+                    "room": {"type": "string"}, "archived": {"type": "boolean"},
+                    "seq": seq_schema, "ts": {"type": "integer", "minimum": 0},
+                    "unchanged": {"const": True}},
+                    required=["room", "archived", "seq", "ts"])),
                 errors=(403, 404, 429),
             )},
             "/api/rooms/{room}/members/{user}": {"delete": self.op(
@@ -1071,6 +1100,16 @@ class _Builder:
                             query("after", {"type": "string", "pattern": NO_NUL},
                                   "The page starts after this name."),
                             page_limit],
+            )},
+            "/api/admin/rooms/{room}": {"delete": admin_op(
+                "Delete a room",
+                "The room (never a conversation: 400) with its messages, changes, "
+                "memberships, bans, webhooks and files (their bytes are collected later); its "
+                "name is free at once. Its members' connections on every node get "
+                "`room_deleted`; the audit log keeps a `delete_room` entry.",
+                "deleteRoom", self.sent({}),
+                errors=(400, 404),
+                parameters=[path_param("room", _ref("RoomName"), "The room.", "scrap")],
             )},
             "/api/admin/stats": {"get": admin_op(
                 "The server's figures",
@@ -1271,7 +1310,8 @@ class _Builder:
                 "nothing and is answered 200 with the first message. At most "
                 f"`limits.hook_burst` ({limits.hook_burst}) posts at once, then "
                 f"`limits.hook_rate` ({limits.hook_rate}) a second, per webhook, and the "
-                "bot's own send rate. 403 when the bot is no longer a member of the room.",
+                "bot's own send rate. 403 when the bot is no longer a member of the room, 409 "
+                "while the room is archived.",
                 tag="bots", auth="none", op_id="postToHook",
                 parameters=[path_param(
                     "secret", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
@@ -1288,7 +1328,7 @@ class _Builder:
                 ok={**ok(201, "Posted.", posted(False)),
                     **ok(200, "Posted before with this `key`: the first message.",
                          posted(True))},
-                errors=(403, 404, 429),
+                errors=(403, 404, 409, 429),
             )},
             "/api/rooms/{room}/webhook": {
                 "get": self.op(

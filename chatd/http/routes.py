@@ -62,6 +62,8 @@ from chatd.protocol import (
     Sent,
     ServerEvent,
     codes,
+    is_dm_room,
+    normalise_room,
     normalise_user,
     parse_request,
 )
@@ -340,6 +342,17 @@ async def _admin_rooms(request: Request, app: App, params: dict[str, str]) -> Re
         limit=int_param(request, "limit")))
 
 
+async def _admin_delete_room(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    try:
+        room = normalise_room(params["room"])
+    except InvalidName as exc:
+        raise ChatError(codes.BAD_REQUEST, f"the room name in the path: {exc}") from None
+    if is_dm_room(room):
+        raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be deleted")
+    return json_reply(200, await admin.delete_room(app, user, room))
+
+
 async def _admin_stats(request: Request, app: App, params: dict[str, str]) -> Reply:
     user, _ = await authenticate(request, app)
     return json_reply(200, await admin.stats(app, user))
@@ -522,6 +535,9 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/topic", {
         "PUT": operation("set_topic", _topic_body),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/archived", {
+        "PUT": operation("archive", _room_body),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/members/(?P<user>[^/]+)", {
         "DELETE": operation("kick", _room_body),
     }),
@@ -562,6 +578,7 @@ ROUTES: list[Route] = [
     _route(r"/api/admin/users/(?P<name>[^/]+)/password", {"POST": _admin_password}),
     _route(r"/api/admin/users/(?P<name>[^/]+)/admin", {"POST": _admin_flag}),
     _route(r"/api/admin/rooms", {"GET": _admin_rooms}),
+    _route(r"/api/admin/rooms/(?P<room>[^/]+)", {"DELETE": _admin_delete_room}),
     _route(r"/api/admin/stats", {"GET": _admin_stats}),
     _route(r"/api/admin/audit", {"GET": _admin_audit}),
     _route(r"/api/push/key", {"GET": _push_key}),

@@ -77,6 +77,8 @@ from chatd.protocol.events import (
     RequestError,
     RequestId,
     RoleChanged,
+    RoomArchived,
+    RoomDeleted,
     Send,
     Sent,
     ServerEvent,
@@ -296,6 +298,12 @@ def _kicked(obj: Mapping[str, Any]) -> MemberKicked:
                         reason=_optional_str(obj, "reason"))
 
 
+def _archived(obj: Mapping[str, Any]) -> RoomArchived:
+    return RoomArchived(room=_str(obj, "room"), seq=_int(obj, "seq"),
+                        archived=_bool(obj, "archived", True), by=_str(obj, "by"),
+                        ts=_int(obj, "ts", minimum=None))
+
+
 #: The parser of each kind of entry of a room's log, by its op.
 _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "message": _message,
@@ -307,6 +315,7 @@ _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "banned": _banned,
     "unbanned": _unbanned,
     "kicked": _kicked,
+    "archived": _archived,
 }
 
 
@@ -372,6 +381,7 @@ def _join_accepted(obj: Mapping[str, Any], rid: RequestId) -> JoinAccepted:
         messages=_messages(obj), more=_bool(obj, "more", False),
         private=_bool(obj, "private", False), topic=_optional_str(obj, "topic") or "",
         notify=_optional_str(obj, "notify"), role=_optional_str(obj, "role"),
+        archived=_bool(obj, "archived", False),
     )
 
 
@@ -408,6 +418,7 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
     "typing": lambda obj: UserTyping(room=_str(obj, "room"), user=_str(obj, "user")),
     "read": lambda obj: ReadMoved(room=_str(obj, "room"), seq=_int(obj, "seq")),
     "notify": lambda obj: NotifyChanged(room=_str(obj, "room"), notify=_str(obj, "notify")),
+    "room_deleted": lambda obj: RoomDeleted(room=_str(obj, "room"), by=_str(obj, "by")),
     "gap": lambda obj: Gap(room=_str(obj, "room"), after=_int(obj, "after"),
                            last_seq=_int(obj, "last_seq")),
 }

@@ -12,6 +12,7 @@ import dataclasses
 from typing import Final
 
 __all__ = [
+    "ARCHIVED",
     "BAD_FRAME",
     "BAD_REQUEST",
     "CODES",
@@ -43,6 +44,7 @@ DEACTIVATED: Final = "deactivated"
 NOT_FOUND: Final = "not_found"
 METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 CONFLICT: Final = "conflict"
+ARCHIVED: Final = "archived"
 RATE_LIMITED: Final = "rate_limited"
 SLOW_CONSUMER: Final = "slow_consumer"
 SHUTTING_DOWN: Final = "shutting_down"
@@ -71,6 +73,8 @@ _TABLE: Final[dict[str, Code]] = {
     NOT_FOUND: Code("no such room or user", 404),
     METHOD_NOT_ALLOWED: Code("the HTTP method is not allowed on this path", 405, socket=False),
     CONFLICT: Code("the name is taken", 409),
+    ARCHIVED: Code("the room is archived: it can be read, but not written to, until it is "
+                   "unarchived", 409),
     RATE_LIMITED: Code("too many requests; slow down", 429),
     SLOW_CONSUMER: Code("the client did not read fast enough; the connection closes", 400),
     SHUTTING_DOWN: Code("the server is stopping; reconnect later", 503),

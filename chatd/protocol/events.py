@@ -24,6 +24,7 @@ __all__ = [
     "ROLES",
     "AddContact",
     "Answer",
+    "Archive",
     "Audit",
     "Ban",
     "Bans",
@@ -67,6 +68,8 @@ __all__ = [
     "RequestError",
     "RequestId",
     "RoleChanged",
+    "RoomArchived",
+    "RoomDeleted",
     "Rooms",
     "Search",
     "Send",
@@ -376,6 +379,16 @@ class SetTopic(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Archive(Request):
+    """Archive a room (``archived``: it is read-only until unarchived) or unarchive it: its
+    owner or an administrator; an entry of the room's log."""
+
+    OP: ClassVar[str] = "archive"
+    room: str
+    archived: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SetNotify(Request):
     """The user's notification level for a room they are in (one of :data:`NOTIFY_LEVELS`),
     kept on the server so that every device follows it."""
@@ -620,9 +633,22 @@ class MemberKicked(ServerEvent):
     reason: str | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RoomArchived(ServerEvent):
+    """An entry of the log: the room was archived (``archived``: read-only from here on) or
+    unarchived, ``by`` its owner or an administrator."""
+
+    OP: ClassVar[str] = "archived"
+    room: str
+    seq: int
+    archived: bool
+    by: str
+    ts: int
+
+
 #: An entry of a room's log: what ``history``, ``join``, a resume and live delivery carry.
 Entry = (MessagePosted | MessageEdited | MessageDeleted | ReactionChanged | TopicChanged
-         | RoleChanged | MemberBanned | MemberUnbanned | MemberKicked)
+         | RoleChanged | MemberBanned | MemberUnbanned | MemberKicked | RoomArchived)
 
 #: The entries that moderate the room's members.
 Moderation = RoleChanged | MemberBanned | MemberUnbanned | MemberKicked
@@ -722,11 +748,12 @@ class JoinAccepted(ServerEvent):
     topic: str = ""
     notify: str | None = None  # the joiner's notification level for the room
     role: str | None = None  # the joiner's role in the room
+    archived: bool = False  # read-only until unarchived
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
             "op": self.OP, "id": self.id, "room": self.room, "last_seq": self.last_seq,
-            "private": self.private, "topic": self.topic,
+            "private": self.private, "topic": self.topic, "archived": self.archived,
             "messages": [m.wire() for m in self.messages], "more": self.more,
         }
         if self.notify is not None:
@@ -768,6 +795,16 @@ class MemberLeft(ServerEvent):
     room: str
     user: str
     by: str | None = None  # who removed them, when they were kicked or banned
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RoomDeleted(ServerEvent):
+    """The room was deleted ``by`` an administrator, with its whole log: nothing more of it
+    follows (not an entry of the log: there is none left)."""
+
+    OP: ClassVar[str] = "room_deleted"
+    room: str
+    by: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1084,6 +1121,13 @@ def _parse_ban(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Ban:
                expires_at=expires_at, duration=duration)
 
 
+def _archived(obj: Mapping[str, Any]) -> bool:
+    value = obj.get("archived")
+    if not isinstance(value, bool):
+        raise _Invalid("'archived' must be true or false")
+    return value
+
+
 def _parse_audit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Audit:
     return Audit(id=rid, room=_room(obj),
                  limit=_int(obj, "limit", minimum=1, maximum=AUDIT_PAGE_MAX),
@@ -1118,6 +1162,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "unban": (Unban, _fields(Unban, room=_room, user=_member)),
     "bans": (Bans, _fields(Bans, room=_room)),
     "audit": (Audit, _parse_audit),
+    "archive": (Archive, _fields(Archive, room=_room, archived=_archived)),
     "search": (Search, _parse_search),
 }
 
@@ -1135,6 +1180,8 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "banned": (MemberBanned,),
     "unbanned": (MemberUnbanned,),
     "kicked": (MemberKicked,),
+    "archived": (RoomArchived,),
+    "room_deleted": (RoomDeleted,),
     "presence": (PresenceChanged,),
     "joined": (MemberJoined,),
     "left": (MemberLeft,),

@@ -53,6 +53,7 @@ __all__ = [
     "PushSubscription",
     "PushTarget",
     "Room",
+    "RoomDeletedNotice",
     "RoomWebhook",
     "SearchPage",
     "Storage",
@@ -121,6 +122,7 @@ class Room:
     mentions: int = 0  # unread messages that mention the user (capped at UNREAD_CAP)
     notify: str | None = None  # the user's level as set; None: the default of the kind
     role: str | None = None  # the user's role in it (see ROLES); None: not a member
+    archived: bool = False  # read-only until unarchived
 
 
 #: A member's role in a room, lowest first: the owner is the room's (``rooms.owner_id``),
@@ -184,6 +186,7 @@ class AdminRoom:
     members: int
     last_seq: int
     created_at: int
+    archived: bool = False
 
 
 #: Unread counts stop at this many; clients show "999+".
@@ -404,6 +407,16 @@ class PresenceNotice:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RoomDeletedNotice:
+    """Another node deleted ``room`` (``by`` an administrator): its members' connections
+    here are told, and the room leaves the registry."""
+
+    node: str
+    room: str
+    by: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ListeningNotice:
     """This node listens (again): notices sent before may have been lost, so state kept from
     notices (presence) must be read again from the database. ``node`` is this node."""
@@ -412,7 +425,7 @@ class ListeningNotice:
 
 
 Change = (CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice | PresenceNotice
-          | ListeningNotice)
+          | ListeningNotice | RoomDeletedNotice)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -651,6 +664,21 @@ class Storage(Protocol):
 
     async def database_size(self) -> int:
         """The size of the database on disk, in bytes."""
+
+    async def delete_room(self, user_id: int, room: str) -> None:
+        """Delete a room (not a conversation) with everything in it, for an administrator
+        (read in the transaction): its log, memberships, bans, hooks, webhook; its files
+        become deleted files (their bytes are collected later). The name is free at once;
+        the audit log keeps the action, with the room's name. Other nodes get a
+        :class:`RoomDeletedNotice`. A send racing it is refused or deleted with the room.
+
+        Raises:
+            ChatError: ``forbidden`` (not an administrator), ``not_found``, ``bad_request``
+                (a conversation).
+        """
+
+    async def room_archived(self, room: str) -> bool:
+        """Whether ``room`` is archived (False when there is no such room)."""
 
     async def bans(self, user_id: int, room: str) -> list[Ban]:
         """The bans in force in ``room``, newest first, for its owner, its moderators and

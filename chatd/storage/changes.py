@@ -28,7 +28,12 @@ Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says th
 - delete one: its author, or whoever *moderates* the room;
 - react: a member;
 - set the topic, ban, unban, kick: whoever moderates the room;
-- set a role (hand the room over with ``owner``): the owner, or an administrator.
+- set a role (hand the room over with ``owner``): the owner, or an administrator;
+- archive or unarchive a room: its owner, or an administrator (never a conversation).
+
+While a room is archived (``rooms.archived``, read under the lock) it is read-only: edits,
+reactions and a new topic are refused with ``archived``; deleting messages and moderating
+members still work.
 
 Whoever moderates a room is its owner (``rooms.owner_id``, member or not), its moderators
 (``memberships.role``), and every server administrator (``users.admin``, read here, in the
@@ -77,7 +82,8 @@ _ADMIN_RANK = 3
 
 
 _SQL_LOCK_ROOMS = """
-SELECT id, name, kind, owner_id, last_seq, topic FROM rooms WHERE name = ANY ($1::text[])
+SELECT id, name, kind, owner_id, last_seq, topic, archived FROM rooms
+WHERE name = ANY ($1::text[]) AND deleted_at IS NULL
 ORDER BY id FOR NO KEY UPDATE
 """
 # Taken by a batch that bans, after the rooms' locks (see the module's docstring).
@@ -183,6 +189,10 @@ WITH entries AS (
 )
 SELECT 1
 """
+_SQL_ARCHIVED = """
+UPDATE rooms r SET archived = v.archived
+FROM unnest($1::bigint[], $2::boolean[]) AS v(id, archived) WHERE r.id = v.id
+"""
 _SQL_TOPIC = """
 UPDATE rooms r SET topic = v.topic
 FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
@@ -275,8 +285,10 @@ class _Room:
     owner_id: int | None
     last_seq: int
     topic: str
+    archived: bool = False
     bumped: bool = False
     topic_changed: bool = False
+    archived_changed: bool = False
     owner_changed: bool = False
 
 
@@ -360,7 +372,7 @@ async def apply_changes(conn: Any, batch: list[NewChange]) -> list[Appended | Ch
 
 async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError]:
     rooms = {row["name"]: _Room(row["id"], row["name"], row["kind"], row["owner_id"],
-                                row["last_seq"], row["topic"])
+                                row["last_seq"], row["topic"], row["archived"])
              for row in await conn.fetch(_SQL_LOCK_ROOMS, sorted({c.room for c in batch}))}
     banning = sorted({rooms[c.room].id for c in batch if c.kind == "banned" and c.room in rooms})
     if banning:
@@ -397,6 +409,12 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             outcomes.append(ChatError(codes.NOT_FOUND, f"there is no room {change.room!r}"))
             continue
         actor = people.get((room.id, change.user_id))
+        if change.kind == "archived":
+            outcomes.append(_archive(change, room, actor, now, entries, audit))
+            continue
+        if room.archived and change.kind in _READ_ONLY:
+            outcomes.append(ChatError(codes.ARCHIVED, f"{room.name!r} is archived"))
+            continue
         if change.kind == "topic":
             outcomes.append(_set_topic(change, room, actor, now, entries, audit))
             continue
@@ -510,6 +528,34 @@ def _set_topic(change: NewChange, room: _Room, actor: _Person | None, now: int,
     entry = dataclasses.replace(entry, seq=room.last_seq)
     entries.append(_Entry(entry, None, change.user_id))
     audit.append(_Audit(change.user_id, "set_topic", room.id, details={"topic": change.text}))
+    return Appended(message=entry, duplicate=False)
+
+
+#: What an archived room refuses (with ``archived``): anything that writes to it but
+#: deleting messages and moderating members.
+_READ_ONLY = frozenset({"edited", "reaction", "topic"})
+
+
+def _archive(change: NewChange, room: _Room, actor: _Person | None, now: int,
+             entries: list[_Entry], audit: list[_Audit]) -> Appended | ChatError:
+    """Archive (``change.on``) or unarchive ``room``, by its owner or an administrator (the
+    room's last_seq, unchanged, when it already is so)."""
+    if room.kind == "dm":
+        return ChatError(codes.FORBIDDEN, "a 1:1 conversation cannot be archived")
+    if actor is None or not (actor.admin or actor.id == room.owner_id):
+        return ChatError(codes.FORBIDDEN,
+                         f"only the owner of {room.name!r} or an administrator can archive it")
+    entry = Message(room=room.name, seq=room.last_seq, msg_id=0, sender=actor.name, text="",
+                    ts=now, nonce="", kind="archived", on=change.on)
+    if room.archived == change.on:
+        return Appended(message=entry, duplicate=True)
+    room.last_seq += 1
+    room.bumped = room.archived_changed = True
+    room.archived = change.on
+    entry = dataclasses.replace(entry, seq=room.last_seq)
+    entries.append(_Entry(entry, None, change.user_id))
+    audit.append(_Audit(change.user_id, "archive" if change.on else "unarchive", room.id,
+                        details={"seq": entry.seq}))
     return Appended(message=entry, duplicate=False)
 
 
@@ -721,7 +767,7 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [e.text if e.kind in _TEXTS else None for e in logged],
         [" ".join(e.mentions) for e in logged],
         [e.emoji or None for e in logged],
-        [e.on if e.kind == "reaction" else None for e in logged], now,
+        [e.on if e.kind in ("reaction", "archived") else None for e in logged], now,
         [r.id for r in bumped], [r.last_seq for r in bumped],
         [t.id for t in touched], [t.rev for t in touched],
         [t.id for t in rewritten], [t.text for t in rewritten],
@@ -730,6 +776,10 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         *_columns(put, 5), *_columns(taken, 3),
         [e.target_id for e in entries], [e.message.expires_at for e in entries],
     )
+    archived = [room for room in rooms.values() if room.archived_changed]
+    if archived:
+        await conn.execute(_SQL_ARCHIVED, [r.id for r in archived],
+                           [r.archived for r in archived])
     retitled = [room for room in rooms.values() if room.topic_changed]
     if retitled:
         await conn.execute(_SQL_TOPIC, [r.id for r in retitled], [r.topic for r in retitled])

@@ -116,6 +116,7 @@ from chatd.storage.base import (
     PushTarget,
     RevocationNotice,
     Room,
+    RoomDeletedNotice,
     RoomWebhook,
     SearchPage,
     Storage,
@@ -157,6 +158,7 @@ APPEND_ATTEMPTS = 3
 COMMIT_CHANNEL = "chatd_commits"
 MEMBERS_CHANNEL = "chatd_members"
 REVOCATIONS_CHANNEL = "chatd_revocations"  # migration 0004
+ROOMS_CHANNEL = "chatd_rooms"  # migration 0015: '<node> <room> <by>', a room deleted
 LEVELS_CHANNEL = "chatd_levels"  # migration 0012
 PRESENCE_CHANNEL = "chatd_presence"  # migration 0017
 # A notice's payload must stay under 8,000 bytes: presence notices are split past this.
@@ -178,7 +180,8 @@ _UNAVAILABLE = (
 
 _USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
                  f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot")
-_ROOM_COLUMNS = "r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq"
+_ROOM_COLUMNS = ("r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq, "
+                 "r.archived")
 
 # A ban of user {user} from room {room} that is in force (migration 0014).
 _BANNED = """EXISTS (
@@ -333,12 +336,13 @@ SELECT * FROM u
 # Rooms for administrators: a page by name (code point order), with the owner and the number
 # of members (an index-only count per room of the page).
 _SQL_ADMIN_ROOMS = f"""
-SELECT r.name, r.private, r.topic, o.name AS owner,
+SELECT r.name, r.private, r.topic, o.name AS owner, r.archived,
        coalesce(o.deactivated_at IS NOT NULL, false) AS owner_deactivated, r.last_seq,
        {_ms("r.created_at")} AS created_at,
        (SELECT count(*) FROM memberships m WHERE m.room_id = r.id) AS members
 FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
-WHERE r.kind = 'room' AND r.name COLLATE "C" > $2 AND strpos(r.name, $1) > 0
+WHERE r.kind = 'room' AND r.deleted_at IS NULL AND r.name COLLATE "C" > $2
+  AND strpos(r.name, $1) > 0
 ORDER BY r.name COLLATE "C"
 LIMIT $3
 """
@@ -367,7 +371,7 @@ ORDER BY b.created_at DESC, u.name
 # A page of the audit log, newest first: all of it, or room $1's (NULL: all), ids below $2.
 _SQL_AUDIT_LOG = f"""
 SELECT l.id, {_ms("l.at")} AS ts, a.name AS actor, l.action, t.name AS target,
-       r.name AS room, l.reason, l.details::text AS details
+       coalesce(r.name, l.room_name) AS room, l.reason, l.details::text AS details
 FROM audit_log l
 LEFT JOIN users a ON a.id = l.actor_id LEFT JOIN users t ON t.id = l.target_id
 LEFT JOIN rooms r ON r.id = l.room_id
@@ -472,7 +476,8 @@ WITH r AS (
     WHERE r.name = $1
 ), joined AS (
     INSERT INTO memberships (room_id, user_id)
-    SELECT id, $2 FROM r WHERE NOT private AND kind = 'room' AND NOT was_member AND NOT banned
+    SELECT id, $2 FROM r
+    WHERE NOT private AND kind = 'room' AND NOT was_member AND NOT banned AND NOT archived
     ON CONFLICT DO NOTHING
     RETURNING room_id
 )
@@ -548,9 +553,13 @@ SELECT {_ROOM_COLUMNS} FROM rooms r LEFT JOIN users o ON o.id = r.owner_id WHERE
 """
 
 # One row per member (name NULL for a readable room without members); none for no such room.
+# A server administrator may list the members of any room (not of a conversation).
 _SQL_ROOM_MEMBERS = f"""
 WITH r AS (
-    SELECT r.id, r.owner_id, {_READABLE.format(user="$2")} AS allowed
+    SELECT r.id, r.owner_id,
+           {_READABLE.format(user="$2")}
+           OR (r.kind = 'room' AND EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin))
+               AS allowed
     FROM rooms r WHERE r.name = $1
 )
 SELECT r.allowed, u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
@@ -562,7 +571,7 @@ LEFT JOIN users u ON u.id = m.user_id
 # Run after the room's bans lock was taken shared, as a join.
 _SQL_INVITE = f"""
 WITH r AS (
-    SELECT r.id, r.kind,
+    SELECT r.id, r.kind, r.archived,
            EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
                AS member
     FROM rooms r WHERE r.name = $1
@@ -571,11 +580,13 @@ WITH r AS (
     FROM users u LEFT JOIN r ON true WHERE lower(u.name) = lower($3)
 ), added AS (
     INSERT INTO memberships (room_id, user_id)
-    SELECT r.id, u.id FROM r, u WHERE r.member AND r.kind = 'room' AND NOT u.banned
+    SELECT r.id, u.id FROM r, u
+    WHERE r.member AND r.kind = 'room' AND NOT u.banned AND NOT r.archived
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
-SELECT r.kind, r.member, u.name AS invitee, u.banned, EXISTS (SELECT 1 FROM added) AS new
+SELECT r.kind, r.member, r.archived, u.name AS invitee, u.banned,
+       EXISTS (SELECT 1 FROM added) AS new
 FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN u ON true
 """
 
@@ -705,7 +716,8 @@ _FILE_FIELDS = "f.id, f.name, f.size, f.content_type, f.width, f.height, f.thumb
 # case under load) runs the statement without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
 # and its insert without their columns: what appending cost before messages had them.
 _APPEND_RESOLVE = """
-SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, s.name AS sender,
+SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, r.archived,
+       s.name AS sender,
        e.id AS e_id, er.name AS e_room, e.seq AS e_seq, e.text AS e_text,
        {e_ts} AS e_ts, {columns}
 FROM unnest({arrays}) WITH ORDINALITY AS i({names}, idx)
@@ -772,7 +784,11 @@ WITH new AS (
 ), counts AS (
     SELECT room_id, count(*) AS n FROM new GROUP BY room_id
 ), locked AS (
-    SELECT id FROM rooms WHERE id IN (SELECT room_id FROM counts) ORDER BY id FOR NO KEY UPDATE
+    -- Checked again on the row as locked: a room archived or deleted (a tombstone) since
+    -- step 1 takes nothing (see _append_once).
+    SELECT id FROM rooms
+    WHERE id IN (SELECT room_id FROM counts) AND NOT archived AND deleted_at IS NULL
+    ORDER BY id FOR NO KEY UPDATE
 ), bumped AS (
     UPDATE rooms AS r SET last_seq = r.last_seq + c.n
     FROM locked AS l JOIN counts AS c ON c.room_id = l.id
@@ -881,6 +897,66 @@ FROM (
 ORDER BY e.seq {direction}
 """
 
+
+# -- archiving and deleting rooms (migration 0015) -------------------------------------------
+
+_SQL_ROOM_ARCHIVED = "SELECT archived FROM rooms WHERE name = $1"
+# Which of rooms $1 are archived (false for a tombstone: a deleted room is not found).
+_SQL_ROOMS_ARCHIVED = """
+SELECT id, archived AND deleted_at IS NULL AS archived FROM rooms WHERE id = ANY ($1::bigint[])
+"""
+
+# Deleting a room, step 1 (one short transaction; PostgresStorage.delete_room): lock the
+# room as appending does, but exclusively (FOR UPDATE: a send's lock waits for this commit,
+# then finds a tombstone and takes nothing), after reading the actor ($1).
+_SQL_DELETE_ACTOR = "SELECT name, admin FROM users WHERE id = $1"
+_SQL_DELETE_LOCK = """
+SELECT id, kind, last_seq FROM rooms WHERE name = $1 AND deleted_at IS NULL FOR UPDATE
+"""
+# Then, with chatd.quiet set (migration 0015: no membership notice per member), the
+# memberships go, the files stop being served, the audit log keeps the room's name and
+# records the deletion, the room becomes a tombstone whose name ('~' and its id) no room can
+# have, and the other nodes are told (at commit).
+_SQL_DELETE_TOMBSTONE = """
+WITH members AS (
+    DELETE FROM memberships WHERE room_id = $1
+), files_gone AS (
+    UPDATE files SET deleted_at = coalesce(deleted_at, now()) WHERE room_id = $1
+), named AS (
+    UPDATE audit_log SET room_name = $2 WHERE room_id = $1
+), audited AS (
+    INSERT INTO audit_log (actor_id, action, room_id, room_name, details)
+    VALUES ($3, 'delete_room', $1, $2, $4::jsonb)
+), tomb AS (
+    UPDATE rooms SET name = '~' || id, private = true, archived = true, deleted_at = now()
+    WHERE id = $1
+)
+SELECT pg_notify('chatd_rooms', current_setting('application_name') || ' ' || $2 || ' ' || $5)
+"""
+# Step 2, in transactions nobody waits on (a tombstone has no name anyone can give): its log
+# in chunks of $2 entries, each a walk of a (room_id, seq) index, then the row itself, whose
+# foreign keys take the rest (mentions, bans, hooks, webhook; files and the audit log keep
+# their rows without it).
+_SQL_TOMBSTONES = "SELECT id FROM rooms WHERE deleted_at IS NOT NULL ORDER BY id"
+_SQL_PURGE_CHANGES = """
+DELETE FROM changes WHERE room_id = $1 AND seq IN (
+    SELECT seq FROM changes WHERE room_id = $1 ORDER BY seq LIMIT $2
+)
+"""
+_SQL_PURGE_MESSAGES = """
+WITH doomed AS (
+    SELECT id FROM messages WHERE room_id = $1 ORDER BY seq LIMIT $2
+), reactions_gone AS (
+    DELETE FROM reactions x USING doomed d WHERE x.message_id = d.id
+), unfiled AS (
+    UPDATE files f SET message_id = NULL FROM doomed d WHERE f.message_id = d.id
+)
+SELECT array_agg(id) FROM doomed
+"""
+_SQL_PURGE_MESSAGE_ROWS = "DELETE FROM messages WHERE id = ANY ($1::bigint[])"
+_SQL_PURGE_ROOM = "DELETE FROM rooms WHERE id = $1 AND deleted_at IS NOT NULL"
+#: Entries of a deleted room's log deleted per transaction.
+PURGE_CHUNK = 5000
 
 # -- files ---------------------------------------------------------------------------------------
 
@@ -1191,7 +1267,7 @@ def _check_upload(room: str, row: Any) -> None:
 
 
 def _parse_notice(channel: str, payload: str) -> list[Change]:
-    """The notices a payload holds (see migrations 0003, 0004, 0012, 0017): none if it is not
+    """The notices a payload holds (see migrations 0003, 0004, 0012, 0015, 0017): none if it is not
     one of ours; several for a commit of several rooms (one notice per statement)."""
     if channel == REVOCATIONS_CHANNEL:
         return _listed(_parse_revocation(payload))
@@ -1199,6 +1275,12 @@ def _parse_notice(channel: str, payload: str) -> list[Change]:
         return _listed(_parse_level(payload))
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
+    if channel == ROOMS_CHANNEL:
+        # '<node> <room> <by>' (migration 0015)
+        parts = payload.split(" ")
+        if len(parts) != 3 or not all(parts):
+            return []
+        return [RoomDeletedNotice(node=parts[0], room=parts[1], by=parts[2])]
     parts = payload.split(" ")
     if channel == MEMBERS_CHANNEL:
         # '<node> <+|-> <room> <user>[ <by>]' (migrations 0003, 0014)
@@ -1340,6 +1422,7 @@ def _room(row: Any, **view: Any) -> Room:
         topic=row["topic"],
         owner=row["owner"],
         last_seq=row["last_seq"],
+        archived=bool(row.get("archived", False)),
         **view,
     )
 
@@ -1590,7 +1673,54 @@ class PostgresStorage:
         return [AdminRoom(name=row["name"], private=row["private"], topic=row["topic"],
                           owner=row["owner"], owner_deactivated=row["owner_deactivated"],
                           members=row["members"], last_seq=row["last_seq"],
-                          created_at=row["created_at"]) for row in rows]
+                          created_at=row["created_at"], archived=row["archived"])
+                for row in rows]
+
+    async def room_archived(self, room: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_ROOM_ARCHIVED, room))
+
+    async def delete_room(self, user_id: int, room: str) -> None:
+        """See :meth:`Storage.delete_room`: a tombstone in one short transaction, then its
+        rows, in chunks (:meth:`purge_deleted_rooms`)."""
+        await self._run(self._do_delete_room, user_id, room)
+        await self.purge_deleted_rooms()
+
+    async def _do_delete_room(self, user_id: int, room: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            actor = await conn.fetchrow(_SQL_DELETE_ACTOR, user_id)
+            if actor is None or not actor["admin"]:
+                raise ChatError(codes.FORBIDDEN, "only server administrators can delete a room")
+            row = await conn.fetchrow(_SQL_DELETE_LOCK, room)
+            if row is None:
+                raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+            if row["kind"] != "room":
+                raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be deleted")
+            await conn.execute("SELECT set_config('chatd.quiet', 'on', true)")
+            await conn.fetchval(_SQL_DELETE_TOMBSTONE, row["id"], room, user_id,
+                                json.dumps({"last_seq": row["last_seq"]}), actor["name"])
+            await conn.execute("SELECT set_config('chatd.quiet', '', true)")
+
+    async def purge_deleted_rooms(self) -> int:
+        """Delete the rows of every deleted room (their tombstones), in chunks of
+        :data:`PURGE_CHUNK` entries per transaction; how many rooms were purged. Run after
+        each deletion and once at start-up (a crash may have left a tombstone)."""
+        return await self._run(self._do_purge)
+
+    async def _do_purge(self) -> int:
+        async with self._pool.acquire() as conn:
+            rooms = [row["id"] for row in await conn.fetch(_SQL_TOMBSTONES)]
+            for room_id in rooms:
+                while (await conn.execute(_SQL_PURGE_CHANGES, room_id, PURGE_CHUNK)
+                       != "DELETE 0"):
+                    pass
+                while True:
+                    async with conn.transaction():
+                        ids = await conn.fetchval(_SQL_PURGE_MESSAGES, room_id, PURGE_CHUNK)
+                        if not ids:
+                            break
+                        await conn.execute(_SQL_PURGE_MESSAGE_ROWS, ids)
+                await conn.execute(_SQL_PURGE_ROOM, room_id)
+        return len(rooms)
 
     async def database_size(self) -> int:
         return int(await self._run(self._pool.fetchval,
@@ -1740,6 +1870,8 @@ class PostgresStorage:
             raise ChatError(codes.FORBIDDEN, f"{what} {name!r} is private")
         if row["banned"] and not row["was_member"]:
             raise ChatError(codes.FORBIDDEN, f"you are banned from {name!r}")
+        if row["archived"] and not row["was_member"]:
+            raise ChatError(codes.ARCHIVED, f"{name!r} is archived: nobody joins it")
         return Joined(room=_room(row), newly_joined=row["newly_joined"], created=created)
 
     async def _do_join_room(self, user_id: int, name: str, create: bool) -> tuple[Any, bool]:
@@ -1816,6 +1948,8 @@ class PostgresStorage:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         if row["kind"] == "dm":
             raise ChatError(codes.FORBIDDEN, "nobody can be invited into a 1:1 conversation")
+        if row["archived"]:
+            raise ChatError(codes.ARCHIVED, f"{room!r} is archived: nobody joins it")
         if row["invitee"] is None:
             raise ChatError(codes.NOT_FOUND, f"there is no user {invitee!r}")
         if row["banned"]:
@@ -2242,6 +2376,8 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             results[index] = ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}")
         elif not row["member"]:
             results[index] = ChatError(codes.FORBIDDEN, f"you are not a member of {item.room!r}")
+        elif row["archived"]:
+            results[index] = ChatError(codes.ARCHIVED, f"{item.room!r} is archived")
         elif item.reply_to is not None and row["q_id"] is None:
             results[index] = ChatError(
                 codes.NOT_FOUND, f"there is no message {item.reply_to} in {item.room!r}")
@@ -2277,14 +2413,22 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                 inserted = await conn.fetch(_SQL_APPEND_INSERT_FILES, *arguments)
                 if inserted and inserted[0]["attached"] != len(claimed):
                     raise _FilesRaced  # rolls the batch back; it is tried again
+        vanished: dict[int, bool] | None = None
         # Per room, seqs were given in input order: match them up by sorting on seq.
         stored: dict[int, collections.deque[Any]] = collections.defaultdict(collections.deque)
         for row in sorted(inserted, key=lambda row: (row["room_id"], row["seq"])):
             stored[row["room_id"]].append(row)
         for index, room_id, resolved in new:
             item = batch[index]
-            if not stored[room_id]:  # the room vanished between the two statements
-                results[index] = ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}")
+            if not stored[room_id]:
+                # Archived or deleted between the two statements (the lock waited for it).
+                if vanished is None:
+                    vanished = {row["id"]: row["archived"] for row in await conn.fetch(
+                        _SQL_ROOMS_ARCHIVED, sorted({r for _, r, _ in new}))}
+                results[index] = (
+                    ChatError(codes.ARCHIVED, f"{item.room!r} is archived")
+                    if vanished.get(room_id) else
+                    ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}"))
                 continue
             row = stored[room_id].popleft()
             message = Message(
@@ -2406,6 +2550,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(REVOCATIONS_CHANNEL, callback)
         await conn.add_listener(LEVELS_CHANNEL, callback)
         await conn.add_listener(PRESENCE_CHANNEL, callback)
+        await conn.add_listener(ROOMS_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise
@@ -2501,6 +2646,17 @@ async def _connect(config: Config) -> PostgresStorage:
         raise
 
 
+async def _purge_at_start(storage: PostgresStorage) -> None:
+    """Finish deleting the rooms a crash left as tombstones (nothing waits for it)."""
+    try:
+        purged = await storage.purge_deleted_rooms()
+    except StorageUnavailable as exc:
+        log.warning("cannot purge deleted rooms: %s", exc)
+        return
+    if purged:
+        log.info("purged %d deleted room(s) left by an earlier run", purged)
+
+
 @asynccontextmanager
 async def open_storage(config: Config) -> AsyncIterator[Storage]:
     """The storage for ``config``, open for the duration of the block.
@@ -2519,6 +2675,7 @@ async def open_storage(config: Config) -> AsyncIterator[Storage]:
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(storage.watch)
+            nursery.start_soon(_purge_at_start, storage)
             try:
                 yield storage
             finally:

@@ -177,7 +177,8 @@ def test_the_protocol_examples_validate(closed: dict[str, Any]) -> None:
 
     entries = {"message": "Message", "edited": "Edited", "deleted": "Deleted",
                "reaction": "Reaction", "topic": "Topic", "role": "RoleEntry",
-               "banned": "Banned", "unbanned": "Unbanned", "kicked": "Kicked"}
+               "banned": "Banned", "unbanned": "Unbanned", "kicked": "Kicked",
+               "archived": "Archived"}
     for value in protocol_examples():
         if not isinstance(value, dict):
             continue
@@ -210,7 +211,7 @@ def test_a_field_not_described_fails_the_closed_reading(closed: dict[str, Any]) 
     sending must be described first. The served reading lets clients' newer fields through."""
     room = {"room": "general", "kind": "room", "private": False, "topic": "", "owner": "ann",
             "last_seq": 3, "member": True, "read_seq": 3, "unread": 0, "mentions": 0,
-            "notify": "mentions", "role": "owner"}
+            "notify": "mentions", "role": "owner", "archived": False}
     validator(closed, "Room").validate(room)
     with pytest.raises(jsonschema.ValidationError):
         validator(closed, "Room").validate({**room, "pinned": True})

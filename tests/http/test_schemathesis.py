@@ -9,7 +9,10 @@ whose token the Bearer operations send), ``bob`` and ``cid`` (members of ``gener
 and ``zed`` (for the moderation and admin examples), the public room ``general`` with
 messages, an edit, a reaction, a deletion, a topic, a message that the search example finds,
 a message the deletion example deletes (msg_id 3), and an image (file 1, with a thumbnail),
-and the conversation ``@ann:bob``.
+and the conversation ``@ann:bob``; and two rooms of their own for the operations that would
+spoil the scene: ``attic``, which the archiving example archives (and every ``PUT
+/api/rooms/{room}/archived`` toggles), and ``scrap``, with a message, which the example of
+``DELETE /api/admin/rooms/{room}`` deletes (later ones find it gone: 404).
 
 The answers are checked against the document built with ``closed=True``: an object with a
 field the description does not list fails. Checks: no 5xx, the status, content type,
@@ -192,8 +195,9 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
         answer = _call(url, "POST", "/api/register", {"username": name, "password": PASSWORD})
         assert answer.status_code == 201, answer.text
     token = _login(url, "ann")
-    answer = _call(url, "POST", "/api/rooms", {"room": "general"}, token)
-    assert answer.status_code == 201, answer.text
+    for room in ("general", "attic", "scrap"):
+        answer = _call(url, "POST", "/api/rooms", {"room": room}, token)
+        assert answer.status_code == 201, answer.text
     for name in ("bob", "cid"):  # the members the role and kick examples name
         member = _Line(tcp_port, _login(url, name))
         try:
@@ -225,6 +229,7 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
         line.request("send", room="general", text="the deployment is done", nonce="n5")
         line.request("set_topic", room="general", topic="release on Friday")
         line.request("add_contact", user="bob")
+        line.request("send", room="scrap", text="soon gone", nonce="n6")
     finally:
         line.close()
     # The bot buildbot (token 1), the incoming webhook 1 (which the example of
