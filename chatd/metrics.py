@@ -298,13 +298,18 @@ def merge(workers: Mapping[str, str], once: str = "") -> bytes:
     and without it, as the total over the workers (the series a single daemon exposes, under
     the same names and labels: the sum, or what :data:`TOTAL_BY` says; the earliest of the
     ``*_created`` times). ``once`` holds what exists once per server (the parent's figures:
-    the embedded PostgreSQL, restarts of workers), copied as it is. Parses and formats text:
+    the embedded PostgreSQL, restarts of workers), copied as it is, in place of any series of
+    the same name from a worker. Parses and formats text:
     call it in a worker thread."""
+    parents = list(text_string_to_metric_families(once)) if once else []
+    taken = {family.name for family in parents}  # the parent's, never the workers' too
     families: dict[str, Metric] = {}
     totals: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]] = {}
     per_worker: dict[str, list[tuple[str, dict[str, str], float]]] = {}
     for worker, text in workers.items():
         for family in text_string_to_metric_families(text):
+            if family.name in taken:
+                continue
             if family.name not in families:
                 families[family.name] = Metric(family.name, family.documentation, family.type)
                 totals[family.name] = {}
@@ -323,9 +328,7 @@ def merge(workers: Mapping[str, str], once: str = "") -> bytes:
     scraped = Metric("chatd_workers_scraped", "Workers whose figures this scrape holds (one "
                      "that is restarting, or did not answer in time, is missing).", "gauge")
     scraped.add_sample("chatd_workers_scraped", {}, float(len(workers)))
-    merged = [*families.values(), scraped]
-    if once:
-        merged += text_string_to_metric_families(once)
+    merged = [*families.values(), scraped, *parents]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Fixed(merged))
     return generate_latest(registry)

@@ -270,7 +270,7 @@ async def test_the_parent_restarts_a_killed_embedded_database(tmp_path: Path) ->
             os.kill(killed, signal.SIGKILL)
             with trio.fail_after(RECOVERY_TIMEOUT):
                 while True:
-                    status, body = await http(http_port, "GET", "/metrics")
+                    _, body = await http(http_port, "GET", "/metrics")
                     if _samples(body, "chatd_embedded_postgres_restarts") == {"": 1}:
                         break
                     await trio.sleep(0.1)
