@@ -158,15 +158,15 @@ def _workers(text: str) -> int:
 async def _serve(config: Config, inherited: dict[str, list[int]] | None = None,
                  worker: WorkerLink | None = None) -> None:
     from chatd.server import serve
-    from chatd.workers import watch_parent
+    from chatd.workers import clean_up_after_parent, watch_parent
 
     log.info("database: %s", config.database_label)
     log.info("web page: %s", config.web_root)
     log.info("files: %s", config.files_label)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        draining = False
+        orphan = False  # the parent died
         async with trio.open_nursery() as nursery:
-
-            draining = False
 
             async def run(task_status: trio.TaskStatus[Server]) -> None:
                 await serve(config, inherited=inherited, worker=worker,
@@ -174,7 +174,8 @@ async def _serve(config: Config, inherited: dict[str, list[int]] | None = None,
                 nursery.cancel_scope.cancel()  # drained: stop listening for signals
 
             def orphaned() -> None:
-                nonlocal draining
+                nonlocal draining, orphan
+                orphan = True
                 if not draining:
                     draining = True
                     server.shutdown()
@@ -192,6 +193,8 @@ async def _serve(config: Config, inherited: dict[str, list[int]] | None = None,
                 log.info("%s: draining (grace period %ss)", name, config.server.grace_period)
                 draining = True
                 server.shutdown()
+    if worker is not None and orphan:
+        await trio.to_thread.run_sync(clean_up_after_parent, worker)
 
 
 async def _migrate(config: Config) -> None:

@@ -63,7 +63,8 @@ if TYPE_CHECKING:
     from chatd.storage.embedded import EmbeddedPostgres
 
 __all__ = ["RESTART_DELAY_MAX", "RESTART_DELAY_MIN", "SCRAPE_TIMEOUT", "Supervisor",
-           "WorkerLink", "format_fds", "parse_fds", "serve_exposition", "watch_parent"]
+           "WorkerLink", "clean_up_after_parent", "format_fds", "parse_fds",
+           "serve_exposition", "watch_parent"]
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,11 @@ async def serve_exposition(path: str, render: Callable[[], bytes], *,
                 await stream.send_all(await trio.to_thread.run_sync(render))
 
     task_status.started()
-    await trio.serve_listeners(answer, [trio.SocketListener(sock)])
+    try:
+        await trio.serve_listeners(answer, [trio.SocketListener(sock)])
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 async def watch_parent(fd: int, on_gone: Callable[[], None]) -> None:
@@ -191,6 +196,15 @@ async def watch_parent(fd: int, on_gone: Callable[[], None]) -> None:
             break
     log.warning("the parent process (chatd serve --workers) is gone: draining and exiting")
     on_gone()
+
+
+def clean_up_after_parent(link: WorkerLink) -> None:
+    """What a dead parent left of the metrics folder: its socket, and the folder once the
+    last worker's socket is gone too (each worker removes its own as it exits)."""
+    with contextlib.suppress(OSError):
+        os.unlink(link.directory / PARENT_SOCKET)
+    with contextlib.suppress(OSError):
+        os.rmdir(link.directory)
 
 
 def format_fds(fds: Mapping[str, list[int]]) -> str:

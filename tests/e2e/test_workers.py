@@ -236,6 +236,8 @@ async def test_a_killed_parent_takes_its_workers_down(tmp_path: Path,
     async with serving(tmp_path, env, tmp_path / "workers.log",
                        args=["--workers", str(WORKERS)]) as (parent, http_port, tcp_port):
         workers, clients, _ = await _on_every_worker(parent.pid, http_port, tcp_port, "all")
+        folders = _metrics_folders(workers)
+        assert len(folders) == 1 and all(map(_exists, folders)), folders
         parent.kill()
         await parent.wait()
         with trio.fail_after(30):
@@ -246,6 +248,22 @@ async def test_a_killed_parent_takes_its_workers_down(tmp_path: Path,
         for client in clients.values():
             assert any(e.get("code") == "shutting_down" for e in client.events), client.events
         assert _free(http_port) and _free(tcp_port)
+        # The workers cleaned up what the parent left of the metrics folder.
+        assert not [folder for folder in folders if _exists(folder)]
+
+
+def _exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+def _metrics_folders(workers: set[int]) -> set[str]:
+    """The parent's metrics folder, as its workers' ``--worker`` option names it."""
+    folders = set()
+    for pid in workers:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().decode().split("\0")
+        folders.add(argv[argv.index("--worker") + 1].split(":", 3)[3])
+    return folders
 
 
 @pytest.mark.slow
