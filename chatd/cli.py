@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from chatd.auth import Auth
     from chatd.server import Server
     from chatd.storage import Storage
+    from chatd.workers import WorkerLink
 
 __all__ = ["main"]
 
@@ -154,21 +155,34 @@ def _workers(text: str) -> int:
     return count
 
 
-async def _serve(config: Config, inherited: dict[str, list[int]] | None = None) -> None:
+async def _serve(config: Config, inherited: dict[str, list[int]] | None = None,
+                 worker: WorkerLink | None = None) -> None:
     from chatd.server import serve
+    from chatd.workers import clean_up_after_parent, watch_parent
 
     log.info("database: %s", config.database_label)
     log.info("web page: %s", config.web_root)
     log.info("files: %s", config.files_label)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        draining = False
+        orphan = False  # the parent died
         async with trio.open_nursery() as nursery:
 
             async def run(task_status: trio.TaskStatus[Server]) -> None:
-                await serve(config, inherited=inherited, task_status=task_status)
+                await serve(config, inherited=inherited, worker=worker,
+                            task_status=task_status)
                 nursery.cancel_scope.cancel()  # drained: stop listening for signals
 
+            def orphaned() -> None:
+                nonlocal draining, orphan
+                orphan = True
+                if not draining:
+                    draining = True
+                    server.shutdown()
+
             server = await nursery.start(run)
-            draining = False
+            if worker is not None:
+                nursery.start_soon(watch_parent, worker.parent_fd, orphaned)
             async for signum in signals:
                 name = signal.Signals(signum).name
                 if draining:
@@ -179,6 +193,8 @@ async def _serve(config: Config, inherited: dict[str, list[int]] | None = None) 
                 log.info("%s: draining (grace period %ss)", name, config.server.grace_period)
                 draining = True
                 server.shutdown()
+    if worker is not None and orphan:
+        await trio.to_thread.run_sync(clean_up_after_parent, worker)
 
 
 async def _migrate(config: Config) -> None:
@@ -420,6 +436,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
                             "database ('auto': one per core)")
     # A worker's, from its parent: the listening sockets it inherited.
     serve.add_argument("--listen-fds", help=argparse.SUPPRESS)
+    # A worker's, from its parent: its index, the parent's pipe and metrics folder.
+    serve.add_argument("--worker", help=argparse.SUPPRESS)
     command(("migrate",), commands, "apply pending database migrations and exit")
     user = command(("user",), commands, "manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
@@ -520,11 +538,12 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             trio.run(Supervisor(config, args.workers).run)
             return 0
         from chatd.server import tune_gc
-        from chatd.workers import parse_fds
+        from chatd.workers import WorkerLink, parse_fds
 
         inherited = parse_fds(args.listen_fds) if args.listen_fds else None
+        worker = WorkerLink.parse(args.worker) if args.worker else None
         tune_gc()  # after the imports, which it freezes
-        trio.run(_serve, config, inherited)
+        trio.run(_serve, config, inherited, worker)
     elif args.command == "restore":
         _use_database(config, create=True)
         trio.run(_restore, config, args.file, args.force)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+import trio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from chatd.storage import StorageStatistics
 
-__all__ = ["UPLOAD_RESULTS", "Metrics", "RecentRate"]
+__all__ = ["TOTAL_BY", "UPLOAD_RESULTS", "WORKER_LABEL", "Metrics", "RecentRate", "merge"]
 
 #: The values of ``chatd_file_uploads_total``'s ``result`` label.
 UPLOAD_RESULTS = ("stored", "too_large", "bad_request", "refused", "failed")
@@ -56,6 +59,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        #: Under ``chatd serve --workers``: what :meth:`scrape` answers instead of this
+        #: process's own figures (every worker's, and their totals; see chatd.workers).
+        self.gather: Callable[[], Awaitable[bytes]] | None = None
         #: Messages this node committed, for the admin API's figure of the last minute.
         self.recent_messages = RecentRate(60)
         self.connections = Gauge(
@@ -265,6 +271,77 @@ class Metrics:
         """The Prometheus text exposition of every metric. It reads files (the embedded
         server's pid file), so call it in a worker thread."""
         return generate_latest(self.registry)
+
+    async def scrape(self) -> bytes:
+        """What ``GET /metrics`` answers: this process's figures, or, in a worker of
+        ``chatd serve --workers``, every worker's and their totals."""
+        if self.gather is not None:
+            return await self.gather()
+        return await trio.to_thread.run_sync(self.render)
+
+
+#: The label that tells the workers' series apart under ``chatd serve --workers``.
+WORKER_LABEL = "worker"
+
+#: How the workers' figures of a series make its total, where it is not their sum.
+TOTAL_BY: dict[str, Callable[[Iterable[float]], float]] = {
+    "chatd_database_up": min,  # 1 only when every worker reaches the database
+    "chatd_search_backlog": max,  # each worker's indexer counts the same backlog
+    "chatd_gc_longest_pause_seconds": max,
+}
+
+
+def merge(workers: Mapping[str, str], once: str = "") -> bytes:
+    """One exposition from the workers' (text format, by worker name) and the parent's.
+
+    Each series of a worker appears twice: with a ``worker`` label (that worker's figure)
+    and without it, as the total over the workers (the series a single daemon exposes, under
+    the same names and labels: the sum, or what :data:`TOTAL_BY` says; the earliest of the
+    ``*_created`` times). ``once`` holds what exists once per server (the parent's figures:
+    the embedded PostgreSQL, restarts of workers), copied as it is, in place of any series of
+    the same name from a worker. Parses and formats text:
+    call it in a worker thread."""
+    parents = list(text_string_to_metric_families(once)) if once else []
+    taken = {family.name for family in parents}  # the parent's, never the workers' too
+    families: dict[str, Metric] = {}
+    totals: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]] = {}
+    per_worker: dict[str, list[tuple[str, dict[str, str], float]]] = {}
+    for worker, text in workers.items():
+        for family in text_string_to_metric_families(text):
+            if family.name in taken:
+                continue
+            if family.name not in families:
+                families[family.name] = Metric(family.name, family.documentation, family.type)
+                totals[family.name] = {}
+                per_worker[family.name] = []
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                totals[family.name].setdefault(key, []).append(sample.value)
+                per_worker[family.name].append(
+                    (sample.name, {**sample.labels, WORKER_LABEL: worker}, sample.value))
+    for name, metric in families.items():
+        total = min if name.endswith("_created") else TOTAL_BY.get(name, sum)
+        for (sample_name, labels), values in totals[name].items():
+            metric.add_sample(sample_name, dict(labels), float(total(values)))
+        for sample_name, worker_labels, value in per_worker[name]:
+            metric.add_sample(sample_name, worker_labels, value)
+    scraped = Metric("chatd_workers_scraped", "Workers whose figures this scrape holds (one "
+                     "that is restarting, or did not answer in time, is missing).", "gauge")
+    scraped.add_sample("chatd_workers_scraped", {}, float(len(workers)))
+    merged = [*families.values(), scraped, *parents]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(merged))
+    return generate_latest(registry)
+
+
+class _Fixed:
+    """A collector of metrics already gathered."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._metrics
 
 
 class _GcTimes:

@@ -47,6 +47,7 @@ from chatd.storage import Message, RevocationNotice, Storage, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
 from chatd.webhooks import WebhookSender
 from chatd.webpush import load_or_create_vapid_key
+from chatd.workers import WorkerLink, serve_exposition
 
 __all__ = ["Server", "run_actors", "serve", "tune_gc"]
 
@@ -95,21 +96,23 @@ def tune_gc() -> None:
 
 
 async def serve(config: Config, *, inherited: Mapping[str, list[int]] | None = None,
+                worker: WorkerLink | None = None,
                 task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the daemon until :meth:`Server.shutdown`, then drain and return.
 
     ``task_status.started`` receives the :class:`Server` once both ports listen, so that
     ``await nursery.start(serve, config)`` works with port 0. ``inherited``: listening
     sockets bound by a parent (``chatd serve --workers``), by section (``"http"``,
-    ``"tcp"``), used instead of binding ``[http]`` and ``[tcp]``.
+    ``"tcp"``), used instead of binding ``[http]`` and ``[tcp]``. ``worker``: this process
+    is a worker of ``chatd serve --workers`` (its metrics are gathered with the others').
     """
     metrics = Metrics()
     with metrics.watching_gc():
-        await _serve(config, metrics, task_status, inherited or {})
+        await _serve(config, metrics, task_status, inherited or {}, worker)
 
 
 async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[Server],
-                 inherited: Mapping[str, list[int]]) -> None:
+                 inherited: Mapping[str, list[int]], worker: WorkerLink | None) -> None:
     async with open_storage(config) as storage:
         metrics.watch_storage(storage.statistics)
         secret = await trio.to_thread.run_sync(load_or_create_secret, config.data_dir)
@@ -120,6 +123,10 @@ async def _serve(config: Config, metrics: Metrics, task_status: trio.TaskStatus[
             await actors.start(partial(systemd.watchdog, failing=storage.database_lost))
             actors.start_soon(partial(collect_forever, storage, app.files, metrics=metrics,
                                       unattached_seconds=config.files.unattached_seconds))
+            if worker is not None:
+                await actors.start(serve_exposition, worker.socket_path(worker.index),
+                                   metrics.render)
+                metrics.gather = worker.gatherer(metrics.render)
             async with trio.open_nursery() as connections:
                 server = await _listen(app, connections, task_status, inherited)
                 systemd.notify(f"READY=1\nSTATUS=serving http port {server.http_port}, "

@@ -476,7 +476,7 @@ async def _healthz(request: Request, app: App, params: dict[str, str]) -> Reply:
 
 
 async def _metrics(request: Request, app: App, params: dict[str, str]) -> Reply:
-    body = await trio.to_thread.run_sync(app.metrics.render)
+    body = await app.metrics.scrape()
     return Reply(200, body, METRICS_TYPE, [(b"cache-control", b"no-store")])
 
 
