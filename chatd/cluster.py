@@ -44,6 +44,13 @@ transaction with one notice. Typing crosses the same way, at most once per
 :data:`TYPING_RELAY_INTERVAL` per user and room (the page sends one every 3 s while its user
 types, and shows it for 5 s), and not at all while no other node is alive.
 
+Membership notices can be lost the same ways (a lost listening connection, a full inbox):
+each time the listener is in place again, and after a dropped membership or deletion notice,
+the relay checks every subscription here against the database and ends those it no longer
+has (a kick, a ban, a deleted room), with ``left``, so a removed member never keeps getting a
+room's messages. Lost additions need no check: the member's next ``hello`` or ``join``
+subscribes them.
+
 The tracker's picture of the other nodes comes from their notices, which a lost listening
 connection (or a full inbox here) misses: each time the listener is in place again, and after a
 dropped presence notice, the relay reads the whole picture from ``node_presence`` (a
@@ -116,6 +123,7 @@ class Relay:
         self._send, self._receive = trio.open_memory_channel[Change](inbox_size)
         self.dropped = 0
         self._presence_stale = False
+        self._members_stale = False
 
     def _on_change(self, notice: Change) -> None:
         try:
@@ -124,6 +132,8 @@ class Relay:
             self.dropped += 1
             if isinstance(notice, PresenceNotice | ListeningNotice):
                 self._presence_stale = True
+            if isinstance(notice, MembershipNotice | RoomDeletedNotice | ListeningNotice):
+                self._members_stale = True
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
@@ -133,6 +143,8 @@ class Relay:
             async for notice in self._receive:
                 if isinstance(notice, ListeningNotice) or self._presence_stale:
                     await self._read_presence()
+                if isinstance(notice, ListeningNotice) or self._members_stale:
+                    await self._read_memberships()
                 if isinstance(notice, PresenceNotice):
                     await self._presence_notice(notice)
                     continue
@@ -193,6 +205,39 @@ class Relay:
             if self._registry.has_members(room):
                 await self._registry.send(Broadcast(
                     frozenset((room,)), frame(UserTyping(room=room, user=user)), exclude=user))
+
+    async def _read_memberships(self) -> None:
+        """After membership notices may have been lost (the listener was away, or the inbox
+        here was full): end the subscriptions here that storage no longer has (a kick, a ban,
+        a deleted room), as their notices would have, with ``left``. The registry's picture
+        is read before storage's, so a join applied meanwhile is not taken for a removal (and
+        :meth:`RoomRegistry.unsubscribe` asks storage again all the same). On failure, the
+        next notice tries again. Additions lost are no harm here: a member's next ``hello``
+        or ``join`` subscribes them, and their gap is repaired."""
+        self._members_stale = True
+        here = {(room, user) for room, user in self._registry.subscriptions()
+                if not is_dm_room(room)}  # conversations are never left
+        if not here:
+            self._members_stale = False
+            return
+        try:
+            stored = await self._storage.memberships_of(sorted({user for _, user in here}))
+        except StorageUnavailable as exc:
+            log.warning("cannot check the memberships of this node's users: %s", exc)
+            return
+        self._members_stale = False
+        stored_keys = {(room, user.lower()) for room, user in stored}
+        for room, user in sorted(here):
+            if (room, user.lower()) in stored_keys:
+                continue
+            log.info("%s is no longer in %s (a notice was lost): unsubscribed", user, room)
+            still_member = functools.partial(self._storage.is_member, room, user)
+            try:
+                await self._registry.unsubscribe(user, room, frame(MemberLeft(
+                    room=room, user=user)), still_member)
+            except StorageUnavailable as exc:
+                log.warning("cannot check %s's membership of %s: %s", user, room, exc)
+                self._members_stale = True
 
     async def _membership(self, notice: MembershipNotice) -> None:
         """Another node changed who is in a room: the registry here follows, so that the

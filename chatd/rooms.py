@@ -424,6 +424,11 @@ class RoomRegistry:
         ``Join`` or ``Connect`` is based on, and pass it as their ``since``."""
         return self.state.epoch
 
+    def subscriptions(self) -> set[tuple[str, str]]:
+        """Every (room, user) subscribed here, as of the commands applied so far."""
+        return {(room, user) for room, users in self.state.room_users.items()
+                for user in users}
+
     def rooms_of(self, user: str) -> frozenset[str]:
         """The rooms online ``user`` is subscribed to, as of the commands applied so far."""
         return frozenset(self.state.user_rooms.get(user, ()))

@@ -788,6 +788,10 @@ class Storage(Protocol):
         """Whether ``user`` (a name) is a member of ``room`` now (False if either is unknown):
         the re-check that keeps the room registry from subscribing a removed member."""
 
+    async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
+        """The (room, user) pairs of every membership of ``users`` (names, as registered) now:
+        what a node checks its room registry against after it may have lost notices."""
+
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         """Set the user's notification level for ``room`` (one of
         :data:`chatd.protocol.NOTIFY_LEVELS`) and return it. Every node is told (a

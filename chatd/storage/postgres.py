@@ -500,6 +500,14 @@ SELECT EXISTS (
 )
 """
 
+# The memberships of the users named in $1 (names as the registry has them, any case): the
+# rooms each is in now, for a node's check after it may have lost membership notices.
+_SQL_MEMBERSHIPS_OF = """
+SELECT r.name AS room, u.name AS "user"
+FROM users u JOIN memberships m ON m.user_id = u.id JOIN rooms r ON r.id = m.room_id
+WHERE lower(u.name) = ANY(SELECT lower(n) FROM unnest($1::text[]) AS n)
+"""
+
 # A room created by joining it is public, owned by whoever joined first.
 _SQL_CREATE_PUBLIC_ROOM = """
 INSERT INTO rooms (name, owner_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
@@ -1845,6 +1853,10 @@ class PostgresStorage:
 
     async def is_member(self, room: str, user: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_IS_MEMBER, room, user))
+
+    async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
+        rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))
+        return {(row["room"], row["user"]) for row in rows}
 
     async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",
                              limit: int | None = None, joined: bool = False) -> list[Room]:

@@ -4,10 +4,15 @@ client still sees every room's log in order, once, with no gap."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import asyncpg
+import trio
 
 from chatd.auth import Auth, load_or_create_secret
 from chatd.config import Config
 from chatd.storage import open_storage
+from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login, send_at_once_and_check
 from tests.e2e.conftest import running
 from tests.helpers import LIFTED_RATES, make_config
@@ -64,6 +69,44 @@ async def test_memberships_cross_nodes(tmp_path: Path, database_dsn: str) -> Non
         await ann.event("message", room="club", seq=sent["seq"])
         await bea.request("ping")
         assert not [e for e in bea.events if e.get("text") == "private again"]
+        await ann.aclose()
+        await bea.aclose()
+
+
+async def test_a_removal_whose_notice_was_lost_ends_the_subscription(
+        tmp_path: Path, database_dsn: str) -> None:
+    """A membership that ended while the node's listener was away (its notice lost): once the
+    node listens again it checks its subscriptions against the database, and the removed
+    member is told `left` and gets nothing more of the room. (The removal is made here with
+    the notice trigger off, then the listening connection is cut: the two ways a node loses
+    notices are a full inbox and a lost listener, and both end in this check.)"""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as a:
+        ann = await _client(a.http_port, a.tcp_port, "ann")
+        bea = await _client(a.http_port, a.tcp_port, "bea")
+        await ann.request("create_room", room="club", private=True)
+        await ann.request("invite", room="club", user="bea")
+        assert await bea.event("joined", room="club", user="bea")
+        async with open_bridge(name="raw") as bridge:
+            conn: Any = await bridge.run(asyncpg.connect, database_dsn)
+            try:
+                await bridge.run(conn.execute, "SET session_replication_role = replica")
+                await bridge.run(conn.execute, """
+                    DELETE FROM memberships m USING rooms r, users u
+                    WHERE m.room_id = r.id AND m.user_id = u.id
+                      AND r.name = 'club' AND u.name = 'bea'""")
+                cut = await bridge.run(conn.fetchval, """
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE application_name = 'chatd-listener'""")
+                assert cut >= 1
+            finally:
+                await bridge.run(conn.close)
+        with trio.fail_after(30):
+            assert await bea.event("left", room="club", user="bea")
+        sent = await ann.request("send", room="club", text="members only", nonce="y1")
+        await ann.event("message", room="club", seq=sent["seq"])
+        await bea.request("ping")
+        assert not [e for e in bea.events if e.get("text") == "members only"]
         await ann.aclose()
         await bea.aclose()
 
