@@ -1,0 +1,120 @@
+"""End-to-end: removing a spammer with their messages (``ban`` with ``delete_messages``, the
+admin's deactivation with it) over TCP, WebSocket and HTTP, across two nodes: every member
+sees each message go as a ``deleted`` entry by the moderator, live and, after being away, once
+on resume; a refusal stores nothing.
+
+Rules: 127.0.0.1 and port 0 only; every wait is bounded (the client helper fails after 10 s)
+and waits for a state, never for time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from tests.client import Client, http, register_and_login
+from tests.e2e.conftest import running
+from tests.e2e.test_moderation import tables
+from tests.helpers import make_config
+
+
+async def _ban(transport: str, port_tcp: int, port_http: int, token: str,
+               nursery: trio.Nursery, **fields: Any) -> dict[str, Any]:
+    """Ban over ``transport``: the reply's fields (``code`` when refused)."""
+    if transport == "http":
+        room = fields.pop("room")
+        status, body = await http(port_http, "POST", f"/api/rooms/{room}/bans", fields,
+                                  token=token)
+        assert (status == 200) == ("code" not in body), (status, body)
+        return dict(body)
+    client = await (Client.tcp(port_tcp) if transport == "tcp"
+                    else Client.ws(port_http, nursery))
+    await client.hello(token)
+    reply = await client.request("ban", **fields)
+    await client.aclose()
+    return reply
+
+
+@pytest.mark.parametrize("transport", ["tcp", "ws", "http"])
+async def test_a_ban_deletes_the_spammers_messages_on_every_node(
+        tmp_path: Path, database_dsn: str, nursery: trio.Nursery, transport: str) -> None:
+    """ann (owner, node A, over ``transport``) bans bob with an hour of his messages: cid on
+    node B gets one ``deleted`` entry by ann for each of bob's messages and nothing for his
+    own; dan, away meanwhile, gets them once on resume; the reply counts them; the same ban
+    again deletes nothing more. Before that, cid (a member) trying the same is refused and
+    stores nothing."""
+    config = make_config(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        ann_token = await register_and_login(a.http_port, "ann")
+        ann = await Client.tcp(a.tcp_port)
+        await ann.hello(ann_token)
+        bob = await Client.tcp(b.tcp_port)
+        await bob.hello(await register_and_login(b.http_port, "bob"))
+        cid_token = await register_and_login(b.http_port, "cid")
+        cid = await Client.tcp(b.tcp_port)
+        await cid.hello(cid_token)
+        dan_token = await register_and_login(b.http_port, "dan")
+        dan = await Client.tcp(b.tcp_port)
+        await dan.hello(dan_token)
+        await ann.request("create_room", room="team")
+        for member in (bob, cid, dan):
+            assert (await member.request("join", room="team"))["op"] == "ok"
+        spam = [await bob.request("send", room="team", text=f"buy {i}", nonce=f"b{i}")
+                for i in range(3)]
+        mine = await cid.request("send", room="team", text="hello", nonce="c1")
+        await cid.event("message", room="team", seq=mine["seq"])
+        await dan.aclose()
+
+        async with tables(database_dsn) as snapshot:
+            before = await snapshot("team")
+            refused = await _ban(transport, b.tcp_port, b.http_port, cid_token, nursery,
+                                 room="team", user="bob", delete_messages=3600)
+            assert refused["code"] == "forbidden"
+            assert await snapshot("team") == before
+
+        done = await _ban(transport, a.tcp_port, a.http_port, ann_token, nursery,
+                          room="team", user="bob", reason="spam", delete_messages=3600)
+        assert done["deleted"] == 3 and "more_deleted" not in done, done
+        spam_ids = {s["msg_id"] for s in spam}
+        for _ in range(len(spam_ids)):
+            entry = await cid.event("deleted", room="team", by="ann")
+            spam_ids.discard(entry["msg_id"])
+        assert spam_ids == set()
+        assert await cid.event("banned", room="team", user="bob")
+        assert not [e for e in cid.events if e.get("op") == "deleted"]
+
+        again = await Client.tcp(b.tcp_port)
+        await again.hello(dan_token, resume={"team": mine["seq"]})
+        await again.request("ping")
+        resumed = [(e["op"], e.get("msg_id")) for e in again.events if e.get("room") == "team"]
+        assert sorted(resumed) == sorted([("banned", None)] + [("deleted", s["msg_id"])
+                                                               for s in spam])
+        page = await again.request("history", room="team")
+        texts = [(m.get("text"), m.get("deleted", False)) for m in page["messages"]
+                 if m["op"] == "message"]
+        assert texts == [("", True)] * 3 + [("hello", False)]
+
+        same = await _ban(transport, a.tcp_port, a.http_port, ann_token, nursery,
+                          room="team", user="bob", reason="spam", delete_messages=3600)
+        assert same["unchanged"] is True and same["deleted"] == 0, same
+
+
+async def test_bad_windows_are_refused(tmp_path: Path, database_dsn: str) -> None:
+    """delete_messages must be 0 to 604800 seconds: anything else is ``bad_request`` over the
+    socket and 400 over HTTP, and bans nobody."""
+    async with running(make_config(tmp_path, database_dsn)) as a:
+        token = await register_and_login(a.http_port, "ann")
+        ann = await Client.tcp(a.tcp_port)
+        await ann.hello(token)
+        await register_and_login(a.http_port, "bob")
+        await ann.request("create_room", room="team")
+        for bad in (-1, 604801, "3600", True):
+            reply = await ann.request("ban", room="team", user="bob", delete_messages=bad)
+            assert reply["code"] == "bad_request", reply
+            status, body = await http(a.http_port, "POST", "/api/rooms/team/bans",
+                                      {"user": "bob", "delete_messages": bad}, token=token)
+            assert (status, body["code"]) == (400, "bad_request")
+        assert (await ann.request("bans", room="team"))["bans"] == []
