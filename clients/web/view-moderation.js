@@ -7,7 +7,7 @@
 
 import {
   BAN_DURATIONS, banLeft, banRequest, bansInForce, controlsFor, emptyList, listBegin, listFailed,
-  listNext, listReceived, moderates, parseAudit, runs,
+  listNext, listReceived, moderates, parseAudit, PURGE_WINDOWS, removedText, runs,
 } from "./admin.js";
 import { $, h, toast } from "./dom.js";
 import { openMenu } from "./popup.js";
@@ -108,11 +108,15 @@ export class ModerationView {
         h("label", { for: "ban-reason" }, "Reason (optional, shown to the room)"),
         h("input", { id: "ban-reason", maxlength: 256, autocomplete: "off" }),
         h("fieldset", { class: "ban-durations" }, h("legend", {}, "For how long"), ...choices),
+        purgeChoices("ban-purge"),
       ],
       submit: async () => {
-        const chosen = $("dialog-body").querySelector("input[name=ban-duration]:checked");
-        await this.on.ask("ban", banRequest(room, user, chosen ? chosen.value : "day",
-          $("ban-reason").value));
+        const body = $("dialog-body");
+        const chosen = body.querySelector("input[name=ban-duration]:checked");
+        const purge = body.querySelector("input[name=ban-purge]:checked");
+        const reply = await this.on.ask("ban", banRequest(room, user, chosen ? chosen.value : "day",
+          $("ban-reason").value, purge ? purge.value : "none"));
+        if (reply && "deleted" in reply) toast(removedText(user, "is banned", reply));
       },
     });
   }
@@ -193,4 +197,16 @@ export class ModerationView {
       fields: [note, list, more], submit: async () => {} });
     load(listBegin(entries, ""));
   }
+}
+
+/**
+ * The "Also delete their messages from the last: none / hour / 24 hours / 7 days" choice of
+ * the ban dialog and the admin's deactivation (radio buttons named `name`; none checked first).
+ */
+export function purgeChoices(name) {
+  return h("fieldset", { class: "ban-durations purge-windows" },
+    h("legend", {}, "Also delete their messages from"),
+    ...PURGE_WINDOWS.map((window, index) => h("label", { class: "check" },
+      h("input", { type: "radio", name, value: window.key, checked: index === 0 }),
+      ` ${window.label}`)));
 }
