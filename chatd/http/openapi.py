@@ -311,7 +311,7 @@ class _Builder:
                     "actor": {"type": ["string", "null"],
                               "description": "Null: the `chatd` command line."},
                     "action": {"type": "string", "enum": [
-                        "set_role", "ban", "unban", "kick", "delete", "set_topic",
+                        "set_role", "ban", "unban", "kick", "delete", "purge", "set_topic",
                         "archive", "unarchive", "delete_room",
                         "deactivate", "reactivate", "set_password", "admin"]},
                     "target": {"type": ["string", "null"]},
@@ -1068,9 +1068,24 @@ class _Builder:
             "/api/admin/users/{name}/deactivate": {"post": admin_op(
                 "Deactivate an account",
                 "Its sessions end on every node, its tokens and log-ins are refused, its "
-                "push subscriptions are forgotten; its messages stay. Not oneself (400).",
-                "deactivate", self.sent({"user": _ref("AdminUser")}),
+                "push subscriptions are forgotten; its messages stay, but for those of the "
+                "last `delete_messages` seconds: deleted in every room and conversation, "
+                "each a `deleted` entry by the administrator, at most 1,000 a request "
+                "(`more_deleted`: deactivate again for the rest). Not oneself (400).",
+                "deactivate", self.sent({
+                    "user": _ref("AdminUser"),
+                    "deleted": {"type": "integer", "minimum": 0, "description":
+                                "With `delete_messages`: how many messages were deleted."},
+                    "more_deleted": {"const": True, "description":
+                                     "More remain: deactivate again to delete them."}},
+                    required=["user"]),
                 errors=(400, 404), parameters=[admin_user],
+                body=_json(self.body({"delete_messages": {
+                    "type": ["integer", "null"], "minimum": 0, "maximum": MAX_DELETE_SECONDS,
+                    "description": "Also delete the account's messages of the last that "
+                                   "many seconds (0 or null: none)."}}, []),
+                    {"delete_messages": 86400}),
+                body_required=False,
             )},
             "/api/admin/users/{name}/reactivate": {"post": admin_op(
                 "Reactivate an account", "It can log in again.",

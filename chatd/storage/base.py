@@ -686,6 +686,11 @@ class Storage(Protocol):
     async def database_size(self) -> int:
         """The size of the database on disk, in bytes."""
 
+    async def rooms_written_in(self, name: str, since: int) -> list[str]:
+        """The rooms and conversations (not deleted) where user ``name`` (any case) has
+        messages sent at ``since`` (ms) or later and not deleted, by name: where a
+        deactivation with ``delete_messages`` purges. Empty for an unknown user."""
+
     async def delete_room(self, user_id: int, room: str) -> None:
         """Delete a room (not a conversation) with everything in it, for an administrator
         (read in the transaction): its log, memberships, bans, hooks, webhook; its files

@@ -12,9 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import trio
 
+from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
 from tests.e2e.test_moderation import tables
@@ -118,3 +120,71 @@ async def test_bad_windows_are_refused(tmp_path: Path, database_dsn: str) -> Non
                                       {"user": "bob", "delete_messages": bad}, token=token)
             assert (status, body["code"]) == (400, "bad_request")
         assert (await ann.request("bans", room="team"))["bans"] == []
+
+
+async def test_a_deactivation_deletes_the_messages_in_every_room(
+        tmp_path: Path, database_dsn: str) -> None:
+    """root (node A, HTTP) deactivates eve with a day of her messages: cid (node B) sees each
+    of her messages in two rooms and in their conversation go, as ``deleted`` by root; an
+    older message of hers and cid's own stay; the answer counts them; one ``purge`` audit
+    entry per room. cid trying the same is refused and stores nothing; a bad window is 400."""
+    config = make_config(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        root = await register_and_login(a.http_port, "root")
+        await a.app.storage.set_admin("root", True)
+        eve = await Client.tcp(b.tcp_port)
+        await eve.hello(await register_and_login(b.http_port, "eve"))
+        cid_token = await register_and_login(b.http_port, "cid")
+        cid = await Client.tcp(b.tcp_port)
+        await cid.hello(cid_token)
+        await cid.request("create_room", room="market")
+        for room in ("lobby", "market"):
+            await cid.request("join", room=room)
+            await eve.request("join", room=room)
+        old = await eve.request("send", room="lobby", text="hello all", nonce="e0")
+        spam = [await eve.request("send", room=room, text=f"buy {i}", nonce=f"{room}{i}")
+                for room in ("lobby", "market") for i in range(2)]
+        dm = await eve.request("dm", to="cid", text="psst", nonce="dm")
+        spam.append(dm)
+        mine = await cid.request("send", room="lobby", text="mine", nonce="c1")
+        await cid.event("message", room="@cid:eve", seq=dm["seq"])
+        async with open_bridge(name="raw") as bridge:
+            conn = await bridge.run(asyncpg.connect, database_dsn)
+            await bridge.run(conn.execute, "UPDATE messages SET created_at = now() - "
+                             "interval '2 days' WHERE id = $1", old["msg_id"])
+            counts = "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM audit_log)"
+            before = tuple(await bridge.run(conn.fetchrow, counts))
+
+            status, body = await http(b.http_port, "POST", "/api/admin/users/eve/deactivate",
+                                      {"delete_messages": 86400}, token=cid_token)
+            assert (status, body["code"]) == (403, "forbidden")
+            for bad in (-1, 604801, "86400", True):
+                status, body = await http(a.http_port, "POST",
+                                          "/api/admin/users/eve/deactivate",
+                                          {"delete_messages": bad}, token=root)
+                assert (status, body["code"]) == (400, "bad_request"), bad
+            assert tuple(await bridge.run(conn.fetchrow, counts)) == before
+
+            status, body = await http(a.http_port, "POST", "/api/admin/users/eve/deactivate",
+                                      {"delete_messages": 86400}, token=root)
+            assert status == 200 and body["user"]["deactivated"] is True, body
+            assert body["deleted"] == 5 and "more_deleted" not in body
+            purges = await bridge.run(conn.fetch, "SELECT r.name, l.details->>'deleted' AS n "
+                                      "FROM audit_log l JOIN rooms r ON r.id = l.room_id "
+                                      "WHERE l.action = 'purge' ORDER BY r.name")
+            assert [(p["name"], p["n"]) for p in purges] == [
+                ("@cid:eve", "1"), ("lobby", "2"), ("market", "2")]
+            await bridge.run(conn.close)
+        wanted = {(s["room"], s["msg_id"]) for s in spam}
+        for _ in range(len(wanted)):
+            entry = await cid.event("deleted", by="root")
+            wanted.discard((entry["room"], entry["msg_id"]))
+        assert wanted == set()
+        page = await cid.request("history", room="lobby")
+        assert [(m["text"], m.get("deleted", False)) for m in page["messages"]
+                if m["op"] == "message"] == [("hello all", False), ("", True), ("", True),
+                                             ("mine", False)]
+        assert mine["room"] == "lobby"
+        again = await http(a.http_port, "POST", "/api/admin/users/eve/deactivate",
+                           {"delete_messages": 86400}, token=root)
+        assert again[0] == 200 and again[1]["deleted"] == 0

@@ -313,3 +313,22 @@ def test_a_ban_that_deletes_messages_is_described(closed: dict[str, Any]) -> Non
             check(closed, body, {"user": "eve", "delete_messages": bad})
     check(closed, answer, {"room": "team", "user": "eve", "reason": "", "expires_at": None,
                            "seq": 9, "ts": 1, "deleted": 1000, "more_deleted": True})
+
+
+def test_a_deactivation_that_deletes_messages_is_described(closed: dict[str, Any]) -> None:
+    """The deactivation's optional body takes ``delete_messages``; its answer may carry
+    ``deleted`` and ``more_deleted``; the audit log's ``purge`` entries are described."""
+    deactivate = closed["paths"]["/api/admin/users/{name}/deactivate"]["post"]
+    assert deactivate["requestBody"]["required"] is False
+    body, answer = _json_schema(deactivate, "body"), _json_schema(deactivate, "answer")
+    check(closed, body, {"delete_messages": 3600})
+    check(closed, body, {})
+    with pytest.raises(jsonschema.ValidationError):
+        check(closed, body, {"delete_messages": 604801})
+    user = {"id": 1, "name": "eve", "created_at": 1, "admin": False, "deactivated": True,
+            "deactivated_at": 2, "bot": False}
+    check(closed, answer, {"user": user})
+    check(closed, answer, {"user": user, "deleted": 1000, "more_deleted": True})
+    check(closed, {"$ref": "#/components/schemas/AuditEntry"}, {
+        "id": 1, "ts": 1, "actor": "root", "action": "purge", "target": "eve", "room": "team",
+        "reason": "", "details": {"deleted": 3}})
