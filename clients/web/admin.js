@@ -93,6 +93,12 @@ export function banRequest(room, user, durationKey, reason = "", purgeKey = "non
   return fields;
 }
 
+/** The body of a deactivation that also deletes messages of a window (none: no body). */
+export function deactivationBody(windowKey) {
+  const seconds = purgeSeconds(windowKey);
+  return seconds > 0 ? { delete_messages: seconds } : undefined;
+}
+
 /**
  * The toast after removing `user` (a ban's or a deactivation's answer): who, and how many of
  * their messages went; "more remain" when the server left some for the next request.

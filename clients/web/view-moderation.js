@@ -7,12 +7,12 @@
 
 import {
   BAN_DURATIONS, banLeft, banRequest, bansInForce, controlsFor, emptyList, listBegin, listFailed,
-  listNext, listReceived, moderates, parseAudit, PURGE_WINDOWS, removedText, runs,
+  listNext, listReceived, moderates, parseAudit, removedText, runs,
 } from "./admin.js";
 import { $, h, toast } from "./dom.js";
 import { openMenu } from "./popup.js";
 import { currentRoom } from "./select.js";
-import { auditRow } from "./view-admin.js";
+import { auditRow, purgeChoices } from "./view-admin.js";
 
 export class ModerationView {
   constructor() {
@@ -197,16 +197,4 @@ export class ModerationView {
       fields: [note, list, more], submit: async () => {} });
     load(listBegin(entries, ""));
   }
-}
-
-/**
- * The "Also delete their messages from the last: none / hour / 24 hours / 7 days" choice of
- * the ban dialog and the admin's deactivation (radio buttons named `name`; none checked first).
- */
-export function purgeChoices(name) {
-  return h("fieldset", { class: "ban-durations purge-windows" },
-    h("legend", {}, "Also delete their messages from"),
-    ...PURGE_WINDOWS.map((window, index) => h("label", { class: "check" },
-      h("input", { type: "radio", name, value: window.key, checked: index === 0 }),
-      ` ${window.label}`)));
 }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  auditText, BAN_DURATIONS, banLeft, banRequest, bansInForce, controlsFor, emptyList,
+  auditText, BAN_DURATIONS, deactivationBody, banLeft, banRequest, bansInForce, controlsFor, emptyList,
   formatBytes, formatRate, listBegin, listFailed, listNext, listReceived, listRemove, listUpdate,
   moderates, moderationText, parseAudit, parseRooms, parseStats, parseUsers, PURGE_WINDOWS,
   purgeSeconds, queryString, rank, removedText, runs,
@@ -82,6 +82,13 @@ test("a ban that also deletes messages: delete_messages in seconds, none left ou
   assert.deepEqual(PURGE_WINDOWS.map((w) => [w.label, w.seconds]), [["None", 0],
     ["The last hour", 3600], ["The last 24 hours", 86_400], ["The last 7 days", 604_800]]);
   assert.equal(purgeSeconds("none"), 0);
+});
+
+test("a deactivation's body: delete_messages for a window, no body for none", () => {
+  assert.equal(deactivationBody("none"), undefined);
+  assert.deepEqual(deactivationBody("hour"), { delete_messages: 3600 });
+  assert.deepEqual(deactivationBody("week"), { delete_messages: 604_800 });
+  assert.throws(() => deactivationBody("ever"), /no such window/);
 });
 
 test("the toast after removing someone says how many of their messages went", () => {
