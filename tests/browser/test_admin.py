@@ -212,6 +212,13 @@ def test_an_admin_removes_a_spammer_in_a_minute(
     dialog.get_by_label("The last 7 days").check()
     assert axe_serious(page) == []
     shot(page, artifacts, "desktop-moderation-ban-purge")
+    page.set_viewport_size(PHONE)  # the same dialog on a phone, dark
+    page.emulate_media(color_scheme="dark")
+    expect(dialog.get_by_label("The last 7 days")).to_be_in_viewport()
+    assert axe_serious(page) == []
+    shot(page, artifacts, "phone-dark-moderation-ban-purge")
+    page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme="light")
     dialog.get_by_role("button", name="Ban", exact=True).click()
     expect(dialog).to_be_hidden()
     expect(page.locator("#toasts")).to_contain_text("eve is banned; 0 messages deleted.")
