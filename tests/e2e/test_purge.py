@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 import trio
 
+from chatd.storage import NewMessage
 from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
@@ -188,3 +189,31 @@ async def test_a_deactivation_deletes_the_messages_in_every_room(
         again = await http(a.http_port, "POST", "/api/admin/users/eve/deactivate",
                            {"delete_messages": 86400}, token=root)
         assert again[0] == 200 and again[1]["deleted"] == 0
+
+
+async def test_a_ban_deletes_at_most_1000_messages_a_request(tmp_path: Path,
+                                                             database_dsn: str) -> None:
+    """1,003 messages of bob's: the ban deletes 1,000 and says ``more_deleted``; the same ban
+    again is ``unchanged`` and deletes the last 3; a member sees 1,003 ``deleted`` entries."""
+    async with running(make_config(tmp_path, database_dsn)) as a:
+        ann = await Client.tcp(a.tcp_port)
+        await ann.hello(await register_and_login(a.http_port, "ann"))
+        bob_token = await register_and_login(a.http_port, "bob")
+        bob = await Client.tcp(a.tcp_port)
+        await bob.hello(bob_token)
+        await ann.request("create_room", room="team")
+        await bob.request("join", room="team")
+        user = await a.app.storage.get_credentials("bob")
+        assert user is not None
+        await a.app.storage.append_messages([
+            NewMessage(user_id=user.user.id, room="team", text=f"spam {i}", nonce=f"n{i}")
+            for i in range(1003)])
+        first = await ann.request("ban", room="team", user="bob", delete_messages=60)
+        assert first["deleted"] == 1000 and first["more_deleted"] is True, first
+        second = await ann.request("ban", room="team", user="bob", delete_messages=60)
+        assert second["unchanged"] is True and second["deleted"] == 3
+        assert "more_deleted" not in second
+        gone = set()
+        for _ in range(1003):
+            gone.add((await ann.event("deleted", room="team", by="ann"))["msg_id"])
+        assert len(gone) == 1003
