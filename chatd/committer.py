@@ -177,11 +177,11 @@ class Committer:
         stored: list[Message] = []
         changes = 0
         for o in outcomes:
-            if isinstance(o, Appended) and not o.duplicate:
-                m = o.message
-                fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
-                stored.append(m)
-                changes += m.kind != "message"
+            if isinstance(o, Appended):
+                for m in o.stored:  # a purge stores several entries
+                    fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
+                    stored.append(m)
+                    changes += m.kind != "message"
         if fresh:
             await self._registry.send(PublishMany(tuple(fresh)))
             if self._on_committed is not None:

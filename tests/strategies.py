@@ -82,6 +82,7 @@ from chatd.protocol.codes import CODES
 from chatd.protocol.events import (
     AUDIT_PAGE_MAX,
     MAX_BAN_SECONDS,
+    MAX_DELETE_SECONDS,
     MAX_FILES,
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
@@ -220,9 +221,11 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "set_role": st.builds(SetRole, id=request_ids, room=any_room_names, user=user_names,
                               role=roles),
         "ban": st.builds(Ban, id=request_ids, room=any_room_names, user=user_names,
-                         reason=reasons, expires_at=st.none() | st.integers(1, MAX_SEQ))
+                         reason=reasons, expires_at=st.none() | st.integers(1, MAX_SEQ),
+                         delete_messages=st.integers(0, MAX_DELETE_SECONDS))
         | st.builds(Ban, id=request_ids, room=any_room_names, user=user_names,
-                    reason=reasons, duration=st.integers(1, MAX_BAN_SECONDS)),
+                    reason=reasons, duration=st.integers(1, MAX_BAN_SECONDS),
+                    delete_messages=st.integers(0, MAX_DELETE_SECONDS)),
         "unban": st.builds(Unban, id=request_ids, room=any_room_names, user=user_names),
         "bans": st.builds(Bans, id=request_ids, room=any_room_names),
         "audit": st.builds(Audit, id=request_ids, room=any_room_names,

@@ -20,7 +20,7 @@ from chatd.errors import ChatError
 from chatd.protocol import RoomDeleted, codes, frame
 from chatd.protocol.events import MAX_SEQ
 from chatd.rooms import CloseRoom
-from chatd.storage import User
+from chatd.storage import PURGE_MAX, NewChange, User
 from chatd.views import admin_room_object, admin_user_object, audit_object
 
 __all__ = [
@@ -70,16 +70,44 @@ async def list_users(app: App, user: User, *, query: str = "", after: str = "",
     return {"users": [admin_user_object(u) for u in found[:size]], "more": len(found) > size}
 
 
-async def deactivate(app: App, user: User, name: str, deactivated: bool) -> dict[str, Any]:
+async def deactivate(app: App, user: User, name: str, deactivated: bool,
+                     delete_messages: int = 0) -> dict[str, Any]:
     """Deactivate (or reactivate) an account; deactivating ends its sessions on every node.
-    An administrator cannot deactivate themselves (another one, or the command line, can)."""
+    An administrator cannot deactivate themselves (another one, or the command line, can).
+
+    With ``delete_messages`` (seconds), deactivating also deletes the account's messages
+    of that long ago or later, in every room and conversation: one ``purge`` per room (each
+    a ``deleted`` entry by the administrator per message, through the committer, as a ban
+    with ``delete_messages`` does), at most :data:`PURGE_MAX` in all; ``deleted`` says how
+    many, ``more_deleted`` that some are left (deactivating again deletes them)."""
     require_admin(user)
     if deactivated and name.lower() == user.name.lower():
         raise ChatError(codes.BAD_REQUEST, "you cannot deactivate yourself")
     changed = await app.storage.set_deactivated(name, deactivated, actor_id=user.id)
     if deactivated:
         app.end_sessions(changed.name, None)
-    return {"user": admin_user_object(changed)}
+    answer: dict[str, Any] = {"user": admin_user_object(changed)}
+    if deactivated and delete_messages:
+        since = time.time_ns() // 1_000_000 - delete_messages * 1000
+        deleted, more = 0, False
+        for room in await app.storage.rooms_written_in(changed.name, since):
+            if deleted >= PURGE_MAX:
+                more = True
+                break
+            try:
+                purged = await app.committer.commit(NewChange(
+                    user_id=user.id, room=room, msg_id=0, kind="purge", target=changed.name,
+                    within=delete_messages, limit=PURGE_MAX - deleted))
+            except ChatError as exc:
+                if exc.code == codes.NOT_FOUND:  # the room was deleted meanwhile
+                    continue
+                raise
+            deleted += len(purged.entries)
+            more = more or purged.more
+        answer["deleted"] = deleted
+        if more:
+            answer["more_deleted"] = True
+    return answer
 
 
 async def reset_password(app: App, user: User, name: str, password: str | None

@@ -86,8 +86,16 @@ async def ban(app: App, caller: Caller, request: Ban) -> Answer:
         user_id=user.id, room=request.room, msg_id=0, kind="banned", target=request.user,
         text=request.reason or "", expires_at=expires_at))
     await _removed(app, request.room, done)
-    return _answer(request.id, request.room, done, reason=done.message.text,
-                   expires_at=done.message.expires_at)
+    fields: dict[str, Any] = {"reason": done.message.text,
+                              "expires_at": done.message.expires_at}
+    if request.delete_messages:
+        purged = await app.committer.commit(NewChange(
+            user_id=user.id, room=request.room, msg_id=0, kind="purge", target=request.user,
+            within=request.delete_messages))
+        fields["deleted"] = len(purged.entries)
+        if purged.more:
+            fields["more_deleted"] = True
+    return _answer(request.id, request.room, done, **fields)
 
 
 async def unban(app: App, caller: Caller, request: Unban) -> Answer:

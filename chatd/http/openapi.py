@@ -47,6 +47,7 @@ from chatd.protocol import NOTIFY_LEVELS, ROLES, codes
 from chatd.protocol.events import (
     AUDIT_PAGE_MAX,
     MAX_BAN_SECONDS,
+    MAX_DELETE_SECONDS,
     MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
     MAX_SEQ,
@@ -310,7 +311,7 @@ class _Builder:
                     "actor": {"type": ["string", "null"],
                               "description": "Null: the `chatd` command line."},
                     "action": {"type": "string", "enum": [
-                        "set_role", "ban", "unban", "kick", "delete", "set_topic",
+                        "set_role", "ban", "unban", "kick", "delete", "purge", "set_topic",
                         "archive", "unarchive", "delete_room",
                         "deactivate", "reactivate", "set_password", "admin"]},
                     "target": {"type": ["string", "null"]},
@@ -697,13 +698,13 @@ class _Builder:
 
         admin_user = path_param("name", _ref("UserName"), "The user (any case).", "zed")
 
-        def moderated(**extra: Schema) -> Schema:
+        def moderated(optional: dict[str, Schema] | None = None, **extra: Schema) -> Schema:
             """The answer to a moderation change: the member as registered, the entry's seq
-            and ts, ``unchanged`` when it changed nothing."""
+            and ts, ``unchanged`` when it changed nothing (and the ``optional`` fields)."""
             return self.sent({"room": {"type": "string"}, "user": {"type": "string"},
                               **extra, "seq": seq_schema, "ts": {"type": "integer",
                                                                   "minimum": 0},
-                              "unchanged": {"const": True}},
+                              "unchanged": {"const": True}, **(optional or {})},
                              required=["room", "user", *extra, "seq", "ts"])
 
         def changed_entry() -> Schema:
@@ -1003,10 +1004,24 @@ class _Builder:
                                      "maximum": MAX_BAN_SECONDS,
                                      "description": "Seconds; not with `expires_at` (null: "
                                                     "none)."},
-                    }, ["user"]), {"user": "dan", "reason": "spam", "duration": 86400}),
+                        "delete_messages": {
+                            "type": ["integer", "null"], "minimum": 0,
+                            "maximum": MAX_DELETE_SECONDS,
+                            "description": "Also delete the user's messages to the room of the "
+                                           "last that many seconds (0 or null: none), each a "
+                                           "`deleted` entry by the moderator; at most 1,000 "
+                                           "a request."},
+                    }, ["user"]), {"user": "dan", "reason": "spam", "duration": 86400,
+                                   "delete_messages": 3600}),
                     ok=ok(200, "Banned.", moderated(
                         reason={"type": "string"},
-                        expires_at={"type": ["integer", "null"], "minimum": 0})),
+                        expires_at={"type": ["integer", "null"], "minimum": 0},
+                        optional={
+                            "deleted": {"type": "integer", "minimum": 0, "description":
+                                        "With `delete_messages`: how many messages were "
+                                        "deleted."},
+                            "more_deleted": {"const": True, "description":
+                                             "More remain: ban again to delete them."}})),
                     errors=(403, 404, 429),
                 ),
             },
@@ -1053,9 +1068,24 @@ class _Builder:
             "/api/admin/users/{name}/deactivate": {"post": admin_op(
                 "Deactivate an account",
                 "Its sessions end on every node, its tokens and log-ins are refused, its "
-                "push subscriptions are forgotten; its messages stay. Not oneself (400).",
-                "deactivate", self.sent({"user": _ref("AdminUser")}),
+                "push subscriptions are forgotten; its messages stay, but for those of the "
+                "last `delete_messages` seconds: deleted in every room and conversation, "
+                "each a `deleted` entry by the administrator, at most 1,000 a request "
+                "(`more_deleted`: deactivate again for the rest). Not oneself (400).",
+                "deactivate", self.sent({
+                    "user": _ref("AdminUser"),
+                    "deleted": {"type": "integer", "minimum": 0, "description":
+                                "With `delete_messages`: how many messages were deleted."},
+                    "more_deleted": {"const": True, "description":
+                                     "More remain: deactivate again to delete them."}},
+                    required=["user"]),
                 errors=(400, 404), parameters=[admin_user],
+                body=_json(self.body({"delete_messages": {
+                    "type": ["integer", "null"], "minimum": 0, "maximum": MAX_DELETE_SECONDS,
+                    "description": "Also delete the account's messages of the last that "
+                                   "many seconds (0 or null: none)."}}, []),
+                    {"delete_messages": 86400}),
+                body_required=False,
             )},
             "/api/admin/users/{name}/reactivate": {"post": admin_op(
                 "Reactivate an account", "It can log in again.",

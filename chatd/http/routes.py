@@ -67,7 +67,7 @@ from chatd.protocol import (
     normalise_user,
     parse_request,
 )
-from chatd.protocol.events import is_storable
+from chatd.protocol.events import MAX_DELETE_SECONDS, is_storable
 from chatd.storage import StorageUnavailable, User
 
 __all__ = ["ROUTES", "BodyHandler", "Handler", "Route", "Streaming", "dispatch",
@@ -314,8 +314,18 @@ async def _admin_users(request: Request, app: App, params: dict[str, str]) -> Re
 def _deactivation(deactivated: bool) -> Handler:
     async def handle(request: Request, app: App, params: dict[str, str]) -> Reply:
         user, _ = await authenticate(request, app)
+        delete_messages = 0
+        if deactivated:
+            value = json_body(request).get("delete_messages", 0)
+            if value is None:
+                value = 0
+            if not isinstance(value, int) or isinstance(value, bool) \
+                    or not 0 <= value <= MAX_DELETE_SECONDS:
+                raise ChatError(codes.BAD_REQUEST,
+                                f"'delete_messages' must be 0-{MAX_DELETE_SECONDS}")
+            delete_messages = value
         return json_reply(200, await admin.deactivate(app, user, _user_in_path(params),
-                                                      deactivated))
+                                                      deactivated, delete_messages))
     return handle
 
 

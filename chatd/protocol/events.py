@@ -98,6 +98,7 @@ MAX_RESUME_ROOMS: Final = 1000
 MAX_TOPIC_CHARS: Final = 256
 MAX_REASON_CHARS: Final = 256  # why a member was banned or kicked
 MAX_BAN_SECONDS: Final = 100 * 366 * 24 * 3600  # a ban's duration: a century at most
+MAX_DELETE_SECONDS: Final = 7 * 24 * 3600  # how far back a ban's delete_messages reaches
 AUDIT_PAGE_MAX: Final = 200  # entries of the audit log in one page
 MAX_FILES: Final = 10  # files one message may attach
 MAX_QUERY_CHARS: Final = 500  # the longest search query (chatd.search.MAX_QUERY_CHARS)
@@ -268,7 +269,8 @@ class SetRole(Request):
 class Ban(Request):
     """Remove a user from a room and keep them out (the room's owner, its moderators,
     administrators): until ``expires_at`` (ms), for ``duration`` (seconds), or until
-    ``unban``."""
+    ``unban``. ``delete_messages``: also delete their messages to the room of the last
+    that many seconds (0: none)."""
 
     OP: ClassVar[str] = "ban"
     room: str
@@ -276,6 +278,7 @@ class Ban(Request):
     reason: str | None = None
     expires_at: int | None = None
     duration: int | None = None
+    delete_messages: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1117,8 +1120,9 @@ def _parse_ban(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Ban:
     duration = _int(obj, "duration", minimum=1, maximum=MAX_BAN_SECONDS)
     if expires_at is not None and duration is not None:
         raise _Invalid("give 'expires_at' or 'duration', not both")
+    delete_messages = _int(obj, "delete_messages", minimum=0, maximum=MAX_DELETE_SECONDS)
     return Ban(id=rid, room=_room(obj), user=_member(obj), reason=_reason(obj),
-               expires_at=expires_at, duration=duration)
+               expires_at=expires_at, duration=duration, delete_messages=delete_messages or 0)
 
 
 def _archived(obj: Mapping[str, Any]) -> bool:

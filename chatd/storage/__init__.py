@@ -6,6 +6,7 @@ Nothing outside this package imports asyncpg or knows that it runs on asyncio.
 from chatd.storage.base import (
     MAX_REACTIONS,
     MODERATION_KINDS,
+    PURGE_MAX,
     ROLES,
     UNREAD_CAP,
     AdminRoom,
@@ -53,6 +54,7 @@ from chatd.storage.postgres import open_storage
 __all__ = [
     "MAX_REACTIONS",
     "MODERATION_KINDS",
+    "PURGE_MAX",
     "ROLES",
     "UNREAD_CAP",
     "AdminRoom",

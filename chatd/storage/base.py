@@ -22,6 +22,7 @@ from chatd.search import SearchQuery
 __all__ = [
     "MAX_REACTIONS",
     "MODERATION_KINDS",
+    "PURGE_MAX",
     "ROLES",
     "UNREAD_CAP",
     "AdminRoom",
@@ -132,6 +133,9 @@ ROLES = ("member", "moderator", "owner")
 
 #: The kinds of change entries that moderate a room's members (each names a ``target``).
 MODERATION_KINDS = frozenset({"role", "banned", "unbanned", "kicked"})
+
+#: The most messages one ``purge`` change deletes (the rest wait for the next one).
+PURGE_MAX = 1000
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -310,7 +314,10 @@ class NewChange:
     ``msg_id`` 0); or one of :data:`MODERATION_KINDS` about the user named ``target`` (any
     case; ``msg_id`` 0): ``"role"`` (one of :data:`ROLES` in ``text``), ``"banned"`` (the
     reason in ``text``, and ``expires_at`` in ms, None for good), ``"unbanned"``,
-    ``"kicked"``. Who may make which is decided by storage."""
+    ``"kicked"``; or ``"purge"``: delete the messages user ``target`` sent to ``room`` in
+    the last ``within`` seconds, at most ``limit`` (at most :data:`PURGE_MAX`), each a
+    ``deleted`` entry by ``user_id`` (``msg_id`` 0; never an entry itself). Who may make
+    which is decided by storage."""
 
     user_id: int
     room: str
@@ -322,6 +329,8 @@ class NewChange:
     on: bool = True
     target: str = ""
     expires_at: int | None = None
+    within: int = 0
+    limit: int = PURGE_MAX
 
 
 #: What the group committer stores: a new message or a change to one.
@@ -333,11 +342,23 @@ class Appended:
     """The outcome of one stored entry. ``duplicate``: nothing was stored, for a message
     because its nonce was already used (``message`` is the first one stored with it), for a
     change because it changed nothing (``message`` is the change, at the message's ``rev``).
-    ``removed``: the change (a kick, a ban) ended its target's membership of the room."""
+    ``removed``: the change (a kick, a ban) ended its target's membership of the room.
+    ``entries``: for a change stored as several entries (a purge), all of them, in seq
+    order (``message`` is then only a summary, never published); ``more``: a purge left
+    some of the messages it may delete for the next one."""
 
     message: Message
     duplicate: bool
     removed: bool = False
+    entries: tuple[Message, ...] = ()
+    more: bool = False
+
+    @property
+    def stored(self) -> tuple[Message, ...]:
+        """The entries this outcome stored, to publish in this order."""
+        if self.duplicate:
+            return ()
+        return self.entries or (self.message,)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -664,6 +685,11 @@ class Storage(Protocol):
 
     async def database_size(self) -> int:
         """The size of the database on disk, in bytes."""
+
+    async def rooms_written_in(self, name: str, since: int) -> list[str]:
+        """The rooms and conversations (not deleted) where user ``name`` (any case) has
+        messages sent at ``since`` (ms) or later and not deleted, by name: where a
+        deactivation with ``delete_messages`` purges. Empty for an unknown user."""
 
     async def delete_room(self, user_id: int, room: str) -> None:
         """Delete a room (not a conversation) with everything in it, for an administrator

@@ -29,7 +29,17 @@ Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says th
 - react: a member;
 - set the topic, ban, unban, kick: whoever moderates the room;
 - set a role (hand the room over with ``owner``): the owner, or an administrator;
-- archive or unarchive a room: its owner, or an administrator (never a conversation).
+- archive or unarchive a room: its owner, or an administrator (never a conversation);
+- purge a user's recent messages from a room: whoever moderates it, or, in a 1:1
+  conversation, an administrator (deactivating an account with its messages).
+
+A purge (kind ``"purge"``: a ban with ``delete_messages``, a deactivation with it) finds,
+under the room's lock, the messages its target sent to the room in the last ``within``
+seconds and not deleted yet, newest first, at most ``limit``, and deletes each exactly as a
+``delete`` by the purger would: one ``deleted`` entry per message, with a seq of the room's
+log, so members and resumes learn each once. Its outcome carries the entries
+(``Appended.entries``), which the committer publishes; the audit log gets one ``purge`` row
+with their count, not one per message.
 
 While a room is archived (``rooms.archived``, read under the lock) it is read-only: edits,
 reactions and a new topic are refused with ``archived``; deleting messages and moderating
@@ -65,7 +75,14 @@ from typing import Any
 
 from chatd.errors import ChatError
 from chatd.protocol import codes
-from chatd.storage.base import MAX_REACTIONS, MODERATION_KINDS, Appended, Message, NewChange
+from chatd.storage.base import (
+    MAX_REACTIONS,
+    MODERATION_KINDS,
+    PURGE_MAX,
+    Appended,
+    Message,
+    NewChange,
+)
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
 
@@ -104,6 +121,14 @@ FROM messages m LEFT JOIN LATERAL (
     FROM reactions x WHERE x.message_id = m.id AND m.id = ANY ($2::bigint[])
 ) x ON true
 WHERE m.id = ANY ($1::bigint[])
+"""
+# The messages a purge deletes: those user $2 (a lower-cased name) sent to room $1 since $3
+# (ms) and not deleted yet, newest first, $4 at most (by the index on (sender_id, nonce)).
+_SQL_PURGED = f"""
+SELECT m.id FROM messages m
+WHERE m.sender_id = (SELECT id FROM users WHERE lower(name) = $2 LIMIT 1)
+  AND m.room_id = $1 AND m.deleted_at IS NULL AND m.created_at >= {_ts("$3")}
+ORDER BY m.seq DESC LIMIT $4
 """
 # The users acting in rooms (and a room's owner, when its roles change): their name, whether
 # they are an administrator, and their role in the room (NULL: not a member). Each a probe by
@@ -378,9 +403,18 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
     if banning:
         await conn.execute(_SQL_LOCK_BANS, banning)
     now: int = await conn.fetchval(_SQL_NOW)
+    # What each purge of the batch may delete (one more than its limit: whether more wait).
+    purged: list[list[int]] = []
+    for c in batch:
+        if c.kind == "purge" and c.room in rooms:
+            limit = max(0, min(c.limit, PURGE_MAX))
+            purged.append([row["id"] for row in await conn.fetch(
+                _SQL_PURGED, rooms[c.room].id, c.target.lower(), now - c.within * 1000,
+                limit + 1)])
     targets: dict[int, _Target] = {}
     for row in await conn.fetch(_SQL_MESSAGES,
-                                sorted({c.msg_id for c in batch if c.msg_id}),
+                                sorted({c.msg_id for c in batch if c.msg_id}
+                                       | {i for ids in purged for i in ids}),
                                 sorted({c.msg_id for c in batch if c.kind == "reaction"})):
         held = targets[row["id"]] = _Target(
             id=row["id"], room_id=row["room_id"], seq=row["seq"], sender_id=row["sender_id"],
@@ -403,6 +437,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
     outcomes: list[Appended | ChatError] = []
     entries: list[_Entry] = []
     audit: list[_Audit] = []
+    purges = iter(purged)
     for change in batch:
         room = rooms.get(change.room)
         if room is None:
@@ -417,6 +452,11 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             continue
         if change.kind == "topic":
             outcomes.append(_set_topic(change, room, actor, now, entries, audit))
+            continue
+        if change.kind == "purge":
+            target = people.get((room.id, _key(change.target)))
+            outcomes.append(_purge(change, room, actor, target, next(purges), targets, now,
+                                   entries, audit))
             continue
         if change.kind in MODERATION_KINDS:
             target = people.get((room.id, _key(change.target)))
@@ -494,7 +534,7 @@ async def _read_people(conn: Any, batch: list[NewChange], rooms: dict[str, _Room
                          member=row["role"] is not None, role=row["role"] or "member")
         people[(row["room_id"], row["id"])] = person
     named = sorted({(rooms[c.room].id, c.target.lower()) for c in batch
-                    if c.kind in MODERATION_KINDS and c.room in rooms})
+                    if (c.kind in MODERATION_KINDS or c.kind == "purge") and c.room in rooms})
     if named:
         for row in await conn.fetch(_SQL_TARGETS, [r for r, _ in named], [k for _, k in named]):
             key = (row["room_id"], row["id"])
@@ -509,6 +549,41 @@ async def _read_people(conn: Any, batch: list[NewChange], rooms: dict[str, _Room
                 person.expires_at = row["expires_at"]
             people[(row["room_id"], _key(row["name"]))] = person
     return people
+
+
+def _purge(change: NewChange, room: _Room, actor: _Person | None, target: _Person | None,
+           found: list[int], messages: dict[int, _Target], now: int, entries: list[_Entry],
+           audit: list[_Audit]) -> Appended | ChatError:
+    """Delete what ``found`` lists (the target's recent messages, newest first, one more
+    than the purge's limit when more wait) as ``actor``: one ``deleted`` entry each, as a
+    ``delete`` makes; one audit row for them all."""
+    if actor is None or not (_moderates(actor, room) or (room.kind == "dm" and actor.admin)):
+        return ChatError(codes.FORBIDDEN, f"only the owner or the moderators of {room.name!r} "
+                         "can delete others' messages")
+    if target is None:
+        return ChatError(codes.NOT_FOUND, f"there is no user {change.target!r}")
+    limit = max(0, min(change.limit, PURGE_MAX))
+    stored: list[Message] = []
+    for msg_id in found[:limit]:
+        message = messages[msg_id]
+        if not _change(NewChange(user_id=actor.id, room=room.name, msg_id=msg_id,
+                                 kind="deleted"), message, {}, room.last_seq + 1):
+            continue  # deleted by a change before it in the batch
+        room.last_seq += 1
+        room.bumped = message.touched = True
+        message.rev = room.last_seq
+        entry = Message(room=room.name, seq=room.last_seq, msg_id=msg_id, sender=actor.name,
+                        text="", ts=now, nonce="", kind="deleted")
+        entries.append(_Entry(entry, message, actor.id))
+        stored.append(entry)
+    more = len(found) > limit
+    summary = Message(room=room.name, seq=room.last_seq, msg_id=0, sender=actor.name,
+                      text="", ts=now, nonce="", kind="purge", target=target.name)
+    if stored:
+        audit.append(_Audit(actor.id, "purge", room.id, target.id, details={
+            "deleted": len(stored), "within": change.within, "more": more,
+            "seqs": [stored[0].seq, stored[-1].seq]}))
+    return Appended(message=summary, duplicate=not stored, entries=tuple(stored), more=more)
 
 
 def _set_topic(change: NewChange, room: _Room, actor: _Person | None, now: int,

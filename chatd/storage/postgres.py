@@ -368,6 +368,16 @@ WHERE b.room_id = $1 AND (b.expires_at IS NULL OR b.expires_at > now())
 ORDER BY b.created_at DESC, u.name
 """
 
+# The rooms where user $1 (lower-cased) has messages sent since $2 (ms) and not deleted (by
+# the index on (sender_id, nonce)): where a deactivation with delete_messages purges.
+_SQL_ROOMS_WRITTEN_IN = f"""
+SELECT r.name FROM rooms r
+WHERE r.deleted_at IS NULL AND r.id IN (
+    SELECT m.room_id FROM messages m
+    WHERE m.sender_id = (SELECT id FROM users WHERE lower(name) = $1 LIMIT 1)
+      AND m.deleted_at IS NULL AND m.created_at >= {_ts("$2")})
+ORDER BY r.name
+"""
 # A page of the audit log, newest first: all of it, or room $1's (NULL: all), ids below $2.
 _SQL_AUDIT_LOG = f"""
 SELECT l.id, {_ms("l.at")} AS ts, a.name AS actor, l.action, t.name AS target,
@@ -1733,6 +1743,10 @@ class PostgresStorage:
     async def database_size(self) -> int:
         return int(await self._run(self._pool.fetchval,
                                    "SELECT pg_database_size(current_database())"))
+
+    async def rooms_written_in(self, name: str, since: int) -> list[str]:
+        rows = await self._run(self._pool.fetch, _SQL_ROOMS_WRITTEN_IN, name.lower(), since)
+        return [row["name"] for row in rows]
 
     async def bans(self, user_id: int, room: str) -> list[Ban]:
         return await self._run(self._do_bans, user_id, room)

@@ -59,15 +59,56 @@ export const BAN_DURATIONS = Object.freeze([
   { key: "forever", label: "Until lifted", seconds: null },
 ]);
 
-/** The fields of a `ban` request for `room`, `user`, a duration key and a reason. */
-export function banRequest(room, user, durationKey, reason = "") {
+/**
+ * How far back a ban (or a deactivation) also deletes the user's messages: the server's
+ * `delete_messages`, in seconds (0: none; at most 7 days).
+ */
+export const PURGE_WINDOWS = Object.freeze([
+  { key: "none", label: "None", seconds: 0 },
+  { key: "hour", label: "The last hour", seconds: 3600 },
+  { key: "day", label: "The last 24 hours", seconds: 86_400 },
+  { key: "week", label: "The last 7 days", seconds: 7 * 86_400 },
+]);
+
+/** The `delete_messages` of a purge window's key (0 for none). */
+export function purgeSeconds(windowKey) {
+  const window = PURGE_WINDOWS.find((w) => w.key === windowKey);
+  if (!window) throw new Error(`no such window: ${windowKey}`);
+  return window.seconds;
+}
+
+/**
+ * The fields of a `ban` request for `room`, `user`, a duration key, a reason and how far
+ * back their messages go too (a key of PURGE_WINDOWS).
+ */
+export function banRequest(room, user, durationKey, reason = "", purgeKey = "none") {
   const duration = BAN_DURATIONS.find((d) => d.key === durationKey);
   if (!duration) throw new Error(`no such ban duration: ${durationKey}`);
   const fields = { room, user };
   const why = String(reason).trim();
   if (why) fields.reason = why;
   if (duration.seconds !== null) fields.duration = duration.seconds;
+  const seconds = purgeSeconds(purgeKey);
+  if (seconds > 0) fields.delete_messages = seconds;
   return fields;
+}
+
+/** The body of a deactivation that also deletes messages of a window (none: no body). */
+export function deactivationBody(windowKey) {
+  const seconds = purgeSeconds(windowKey);
+  return seconds > 0 ? { delete_messages: seconds } : undefined;
+}
+
+/**
+ * The toast after removing `user` (a ban's or a deactivation's answer): who, and how many of
+ * their messages went; "more remain" when the server left some for the next request.
+ */
+export function removedText(user, verb, reply) {
+  const count = reply && Number.isSafeInteger(reply.deleted) ? reply.deleted : null;
+  if (count === null) return `${user} ${verb}.`;
+  const messages = count === 1 ? "1 message" : `${count.toLocaleString("en")} messages`;
+  const more = reply.more_deleted === true ? "; more remain: do it again to delete them" : "";
+  return `${user} ${verb}; ${messages} deleted${more}.`;
 }
 
 /** The bans of a `bans` reply still in force at `now` (an ended ban stops holding by itself). */
@@ -177,6 +218,7 @@ const ACTIONS = {
   kick: "removed",
   set_topic: "set the topic of",
   delete: "deleted a message of",
+  purge: "deleted messages of",
   deactivate: "deactivated",
   reactivate: "reactivated",
   set_password: "reset the password of",
@@ -202,6 +244,9 @@ export function auditText(entry) {
   }
   if (entry.action === "archive" && details.archived === false) what = "unarchived";
   if (entry.action === "set_topic") return `${who} set the topic of #${entry.room || "?"}`;
+  if (entry.action === "purge" && Number.isSafeInteger(details.deleted)) {
+    what = `deleted ${details.deleted === 1 ? "1 message" : `${details.deleted} messages`} of`;
+  }
   const whom = entry.target ? ` ${entry.target}` : entry.room && /room|archive/.test(entry.action)
     ? ` #${entry.room}` : "";
   const where = entry.room && entry.target ? ` in #${entry.room}` : "";

@@ -16,10 +16,11 @@
 // the server sends reaches the page as text (h(), textContent), never as markup.
 
 import {
-  auditText, emptyList, listBegin, listFailed, listNext, listReceived, listRemove, listUpdate,
-  parseAudit, parseRooms, parseStats, parseUsers, queryString,
+  auditText, deactivationBody, emptyList, listBegin, listFailed, listNext, listReceived,
+  listRemove, listUpdate, parseAudit, parseRooms, parseStats, parseUsers, PURGE_WINDOWS,
+  queryString, removedText,
 } from "./admin.js";
-import { $, formatFull, h } from "./dom.js";
+import { $, formatFull, h, toast } from "./dom.js";
 
 export const STATS_MS = 5000;
 const PAGE = 50;
@@ -232,11 +233,22 @@ export class AdminView {
       title: active ? `Reactivate ${user.name}?` : `Deactivate ${user.name}?`,
       ok: active ? "Reactivate" : "Deactivate",
       danger: !active,
-      fields: [h("p", { class: "confirm-text" }, active
-        ? `${user.name} will be able to log in again.`
-        : `${user.name} is logged out everywhere at once and cannot log in; their messages and `
-          + "memberships stay.")],
-      submit: async () => this.userChanged(await this.on.call("POST", path)),
+      fields: active
+        ? [h("p", { class: "confirm-text" }, `${user.name} will be able to log in again.`)]
+        : [h("p", { class: "confirm-text" }, `${user.name} is logged out everywhere at once and `
+          + "cannot log in; their memberships stay, and their messages unless you choose "
+          + "below."), purgeChoices("deactivate-purge")],
+      submit: async () => {
+        if (active) {
+          this.userChanged(await this.on.call("POST", path));
+          return;
+        }
+        const chosen = $("dialog-body").querySelector("input[name=deactivate-purge]:checked");
+        const body = deactivationBody(chosen ? chosen.value : "none");
+        const answer = await this.on.call("POST", path, body);
+        this.userChanged(answer);
+        if (body) toast(removedText(user.name, "is deactivated", answer));
+      },
     });
   }
 
@@ -456,4 +468,16 @@ function status(section, list, none, what) {
   more.disabled = list.loading;
   more.textContent = list.loading && list.items.length ? "Loading…"
     : `More ${what}`;
+}
+
+/**
+ * The "Also delete their messages from the last: none / hour / 24 hours / 7 days" choice of
+ * the ban dialog and the admin's deactivation (radio buttons named `name`; none checked first).
+ */
+export function purgeChoices(name) {
+  return h("fieldset", { class: "ban-durations purge-windows" },
+    h("legend", {}, "Also delete their messages from"),
+    ...PURGE_WINDOWS.map((window, index) => h("label", { class: "check" },
+      h("input", { type: "radio", name, value: window.key, checked: index === 0 }),
+      ` ${window.label}`)));
 }

@@ -7,12 +7,12 @@
 
 import {
   BAN_DURATIONS, banLeft, banRequest, bansInForce, controlsFor, emptyList, listBegin, listFailed,
-  listNext, listReceived, moderates, parseAudit, runs,
+  listNext, listReceived, moderates, parseAudit, removedText, runs,
 } from "./admin.js";
 import { $, h, toast } from "./dom.js";
 import { openMenu } from "./popup.js";
 import { currentRoom } from "./select.js";
-import { auditRow } from "./view-admin.js";
+import { auditRow, purgeChoices } from "./view-admin.js";
 
 export class ModerationView {
   constructor() {
@@ -108,11 +108,15 @@ export class ModerationView {
         h("label", { for: "ban-reason" }, "Reason (optional, shown to the room)"),
         h("input", { id: "ban-reason", maxlength: 256, autocomplete: "off" }),
         h("fieldset", { class: "ban-durations" }, h("legend", {}, "For how long"), ...choices),
+        purgeChoices("ban-purge"),
       ],
       submit: async () => {
-        const chosen = $("dialog-body").querySelector("input[name=ban-duration]:checked");
-        await this.on.ask("ban", banRequest(room, user, chosen ? chosen.value : "day",
-          $("ban-reason").value));
+        const body = $("dialog-body");
+        const chosen = body.querySelector("input[name=ban-duration]:checked");
+        const purge = body.querySelector("input[name=ban-purge]:checked");
+        const reply = await this.on.ask("ban", banRequest(room, user, chosen ? chosen.value : "day",
+          $("ban-reason").value, purge ? purge.value : "none"));
+        if (reply && "deleted" in reply) toast(removedText(user, "is banned", reply));
       },
     });
   }

@@ -127,25 +127,31 @@ def skip_without(daemon: Daemon, token: str, method: str, path: str,
 def test_an_admin_removes_a_spammer_in_a_minute(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
-    """Deactivate the account (admin view), delete the spam (message menu), ban from the room
-    (member list): ann's page sees the messages go and the ban's line, eve's page is logged
-    out; the audit log tells it all, newest first."""
+    """Deactivate the account with the last 24 hours of its messages (admin view, one
+    dialog): the spam in two rooms goes at once, ann's page sees it go, eve's page is logged
+    out, the toast counts it; then ban from the room (member list), whose dialog offers the
+    same choice. The audit log tells it all, newest first, one line per room purged."""
     ann_token = register_and_login(daemon.url, "ann")
     eve_token = register_and_login(daemon.url, "eve")
     register_and_login(daemon.url, "root")
     make_admin(daemon, "root")
     ann = LineClient(daemon.tcp_port, ann_token)
     ann.request("create_room", room="lobby", topic="Say hello")
+    ann.request("create_room", room="market", topic="Buy and sell")
     ann.request("send", room="lobby", text="welcome, everyone", nonce="a1")
+    ann.request("send", room="market", text="bikes for sale", nonce="a2")
     ann.close()
     eve = LineClient(daemon.tcp_port, eve_token)
     eve.request("join", room="lobby")
+    eve.request("join", room="market")
     eve.request("create_room", room="eves-shop")
     eve.send_many("lobby", ["BUY CHEAP PILLS", "CLICK https://spam.example"], "spam")
+    eve.send_many("market", ["CHEAP WATCHES", "FREE MONEY", "WIN A PRIZE"], "more")
     eve.close()
 
     a = person(sessions, browser)  # ann, a member watching
     log_in(a.page, daemon.url, "ann")
+    open_room(a.page, "lobby")
     expect(message(a.page, "CLICK https://spam.example")).to_have_count(1)
     e = person(sessions, browser)  # eve's own page
     log_in(e.page, daemon.url, "eve")
@@ -157,7 +163,8 @@ def test_an_admin_removes_a_spammer_in_a_minute(
     log_in(page, daemon.url, "root")
     expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
 
-    # 1. The account: found by name, deactivated after saying yes.
+    # 1. The account and its spam, in one step: found by name, deactivated with the last 24
+    # hours of its messages after saying yes.
     view = open_admin(page)
     expect(page.locator("#stat-connections")).to_have_text(re.compile(r"^\d+$"))
     expect(page.locator("#stat-database")).to_have_text(re.compile(r"^[\d.]+ (B|KB|MB|GB)$"))
@@ -168,40 +175,54 @@ def test_an_admin_removes_a_spammer_in_a_minute(
     row = rows.first
     expect(row).to_have_attribute("data-user", "eve")
     row.get_by_role("button", name="Deactivate eve").click()
-    confirm(page, "Deactivate eve?", "Deactivate")
+    dialog = page.locator("#dialog")
+    expect(dialog.locator("#dialog-title")).to_have_text("Deactivate eve?")
+    expect(dialog.get_by_label("None")).to_be_checked()
+    dialog.get_by_label("The last 24 hours").check()
+    assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-admin-deactivate-purge")
+    dialog.get_by_role("button", name="Deactivate", exact=True).click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#toasts")).to_contain_text("eve is deactivated; 5 messages deleted.")
     expect(row.locator(".tag")).to_have_text(["deactivated"])
     expect(row.get_by_role("button", name="Reactivate eve")).to_be_visible()
     expect(e.page.locator("#auth-view")).to_be_visible()  # logged out at once
     expect(e.page.locator("#auth-error")).to_contain_text("session has ended")
+    expect(a.page.locator("#message-list li.msg.deleted")).to_have_count(2)
+    expect(message(a.page, "welcome, everyone")).to_have_count(1)  # ann's stays
+    open_room(a.page, "market")
+    expect(a.page.locator("#message-list li.msg.deleted")).to_have_count(3)
+    expect(message(a.page, "bikes for sale")).to_have_count(1)
 
-    # 2. The spam: deleted from the room's messages, one by one, from the message menu.
+    # 2. The ban: from the member list (which marks the account deactivated), for a week,
+    # with a reason everyone sees; its dialog offers the same choice (nothing left to delete).
     page.get_by_role("button", name="Back to the chat").click()
     expect(view).to_be_hidden()
     page.get_by_role("button", name="Browse and join rooms").click()
     page.get_by_role("button", name="Join lobby").click()
     expect(page.locator("#conv-title")).to_have_text("# lobby")
-    for text in ("BUY CHEAP PILLS", "CLICK https://spam.example"):
-        item = message(page, text)
-        item.hover()
-        item.get_by_role("button", name=MORE).click()
-        page.get_by_role("menu").get_by_role("menuitem", name="Delete…").click()
-        confirm(page, "Delete this message?", "Delete")
-    expect(a.page.locator("#message-list li.msg.deleted")).to_have_count(2)
-    expect(message(a.page, "welcome, everyone")).to_have_count(1)  # ann's stays
-
-    # 3. The ban: from the member list (which marks the account deactivated), for a week,
-    # with a reason everyone sees.
+    expect(page.locator("#message-list li.msg.deleted")).to_have_count(2)
     show_members(page)
     expect(page.locator('#member-list li[data-user="eve"] .role-tag.off')).to_have_text(
         "deactivated")
     member_menu(page, "eve", "Ban…")
-    dialog = page.locator("#dialog")
     expect(dialog.locator("#dialog-title")).to_have_text("Ban eve from #lobby?")
     page.get_by_label("Reason (optional, shown to the room)").fill("spam")
     page.get_by_label("1 week").check()
+    dialog.get_by_label("The last 7 days").check()
     assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-moderation-ban-purge")
+    page.set_viewport_size(PHONE)  # the same dialog on a phone, dark
+    page.emulate_media(color_scheme="dark")
+    expect(dialog.get_by_label("The last 7 days")).to_be_in_viewport()
+    assert axe_serious(page) == []
+    shot(page, artifacts, "phone-dark-moderation-ban-purge")
+    page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme="light")
     dialog.get_by_role("button", name="Ban", exact=True).click()
     expect(dialog).to_be_hidden()
+    expect(page.locator("#toasts")).to_contain_text("eve is banned; 0 messages deleted.")
+    open_room(a.page, "lobby")
     expect(notices(a.page).filter(has_text="root banned eve for a while: spam")).to_have_count(1)
     expect(page.locator('#member-list li[data-user="eve"]')).to_have_count(0)
     status, body = http_json(daemon.url, "POST", "/api/login",
@@ -209,15 +230,16 @@ def test_an_admin_removes_a_spammer_in_a_minute(
     assert status in (401, 403), body
 
     # The room she owns shows its owner deactivated; the audit log, newest first, tells the
-    # ban, the deletions, the deactivation.
+    # ban, the purges (one per room), the deactivation.
     view = open_admin(page)
     page.get_by_role("tab", name="Rooms").click()
     shop = view.locator('#admin-rooms-list li[data-room="eves-shop"]')
     expect(shop.locator(".admin-owner")).to_have_text("owner eve deactivated")
     page.get_by_role("tab", name="Audit log").click()
     entries = view.locator("#admin-audit-list li .audit-text")
-    expect(entries).to_have_text(["root banned eve in #lobby", "root deleted a message of eve "
-                                  "in #lobby", "root deleted a message of eve in #lobby",
+    expect(entries).to_have_text(["root banned eve in #lobby",
+                                  "root deleted 3 messages of eve in #market",
+                                  "root deleted 2 messages of eve in #lobby",
                                   "root deactivated eve"])
     assert view.locator("#admin-audit-list li").first.locator(".audit-reason").inner_text() \
         == "“spam”"

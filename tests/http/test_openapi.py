@@ -294,3 +294,41 @@ async def test_served_without_a_token_and_cacheable(port: int) -> None:
             assert refused.status == 405 and refused.headers["allow"] == "GET, HEAD"
         finally:
             await client.aclose()
+
+
+def _json_schema(operation: dict[str, Any], part: str) -> dict[str, Any]:
+    """The JSON schema of an operation's request body (``part`` "body") or 200 answer."""
+    holder = operation["requestBody"] if part == "body" else operation["responses"]["200"]
+    return dict(holder["content"]["application/json"]["schema"])
+
+
+def test_a_ban_that_deletes_messages_is_described(closed: dict[str, Any]) -> None:
+    """``delete_messages`` (0 to 7 days) in the ban's body; ``deleted`` and ``more_deleted``
+    in its answer, read closed."""
+    ban = closed["paths"]["/api/rooms/{room}/bans"]["post"]
+    body, answer = _json_schema(ban, "body"), _json_schema(ban, "answer")
+    check(closed, body, {"user": "eve", "delete_messages": 604800})
+    for bad in (-1, 604801, "3600"):
+        with pytest.raises(jsonschema.ValidationError):
+            check(closed, body, {"user": "eve", "delete_messages": bad})
+    check(closed, answer, {"room": "team", "user": "eve", "reason": "", "expires_at": None,
+                           "seq": 9, "ts": 1, "deleted": 1000, "more_deleted": True})
+
+
+def test_a_deactivation_that_deletes_messages_is_described(closed: dict[str, Any]) -> None:
+    """The deactivation's optional body takes ``delete_messages``; its answer may carry
+    ``deleted`` and ``more_deleted``; the audit log's ``purge`` entries are described."""
+    deactivate = closed["paths"]["/api/admin/users/{name}/deactivate"]["post"]
+    assert deactivate["requestBody"]["required"] is False
+    body, answer = _json_schema(deactivate, "body"), _json_schema(deactivate, "answer")
+    check(closed, body, {"delete_messages": 3600})
+    check(closed, body, {})
+    with pytest.raises(jsonschema.ValidationError):
+        check(closed, body, {"delete_messages": 604801})
+    user = {"id": 1, "name": "eve", "created_at": 1, "admin": False, "deactivated": True,
+            "deactivated_at": 2, "bot": False}
+    check(closed, answer, {"user": user})
+    check(closed, answer, {"user": user, "deleted": 1000, "more_deleted": True})
+    check(closed, {"$ref": "#/components/schemas/AuditEntry"}, {
+        "id": 1, "ts": 1, "actor": "root", "action": "purge", "target": "eve", "room": "team",
+        "reason": "", "details": {"deleted": 3}})

@@ -18,6 +18,7 @@ from chatd.protocol import (
     CLOSED,
     NEED_DATA,
     PAUSED,
+    Ban,
     Error,
     Hello,
     History,
@@ -426,3 +427,17 @@ def test_rooms_query_is_checked_not_crashed(query: str) -> None:
         assert getattr(event, "query", None) == query.lower()
     else:
         assert isinstance(event, RequestError) and event.code == "bad_request"
+
+
+@given(st.integers(-(2**63), 2**63) | st.text(max_size=8) | st.booleans() | st.floats())
+def test_a_bans_delete_messages_is_0_to_7_days(value: object) -> None:
+    """``delete_messages`` is an integer of seconds, 0 to 7 days: any other value is
+    ``bad_request``; absent it is 0."""
+    parsed = parse_request({"op": "ban", "room": "team", "user": "eve",
+                            "delete_messages": value}, LIMITS)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 604800:
+        assert isinstance(parsed, Ban) and parsed.delete_messages == value
+    else:
+        assert isinstance(parsed, RequestError) and parsed.code == "bad_request"
+    absent = parse_request({"op": "ban", "room": "team", "user": "eve"}, LIMITS)
+    assert isinstance(absent, Ban) and absent.delete_messages == 0

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  auditText, BAN_DURATIONS, banLeft, banRequest, bansInForce, controlsFor, emptyList,
+  auditText, BAN_DURATIONS, deactivationBody, banLeft, banRequest, bansInForce, controlsFor, emptyList,
   formatBytes, formatRate, listBegin, listFailed, listNext, listReceived, listRemove, listUpdate,
-  moderates, moderationText, parseAudit, parseRooms, parseStats, parseUsers, queryString, rank,
-  runs,
+  moderates, moderationText, parseAudit, parseRooms, parseStats, parseUsers, PURGE_WINDOWS,
+  purgeSeconds, queryString, rank, removedText, runs,
 } from "../../clients/web/admin.js";
 
 const room = (role, extra = {}) => ({ name: "team", kind: "room", role, draft: false, ...extra });
@@ -70,6 +70,37 @@ test("a ban request: reason trimmed or left out, duration in seconds, none for u
   assert.throws(() => banRequest("team", "eve", "month"), /no such ban duration/);
   assert.deepEqual(BAN_DURATIONS.map((d) => d.label), ["1 hour", "1 day", "1 week",
     "Until lifted"]);
+});
+
+test("a ban that also deletes messages: delete_messages in seconds, none left out", () => {
+  assert.deepEqual(banRequest("team", "eve", "forever", "spam", "day"),
+    { room: "team", user: "eve", reason: "spam", delete_messages: 86_400 });
+  assert.deepEqual(banRequest("team", "eve", "hour", "", "none"),
+    { room: "team", user: "eve", duration: 3600 });
+  assert.deepEqual(banRequest("team", "eve", "hour", "", "week").delete_messages, 604_800);
+  assert.throws(() => banRequest("team", "eve", "hour", "", "year"), /no such window/);
+  assert.deepEqual(PURGE_WINDOWS.map((w) => [w.label, w.seconds]), [["None", 0],
+    ["The last hour", 3600], ["The last 24 hours", 86_400], ["The last 7 days", 604_800]]);
+  assert.equal(purgeSeconds("none"), 0);
+});
+
+test("a deactivation's body: delete_messages for a window, no body for none", () => {
+  assert.equal(deactivationBody("none"), undefined);
+  assert.deepEqual(deactivationBody("hour"), { delete_messages: 3600 });
+  assert.deepEqual(deactivationBody("week"), { delete_messages: 604_800 });
+  assert.throws(() => deactivationBody("ever"), /no such window/);
+});
+
+test("the toast after removing someone says how many of their messages went", () => {
+  assert.equal(removedText("eve", "is banned", { deleted: 3 }),
+    "eve is banned; 3 messages deleted.");
+  assert.equal(removedText("eve", "is banned", { deleted: 1 }),
+    "eve is banned; 1 message deleted.");
+  assert.equal(removedText("eve", "is deactivated", { deleted: 1000, more_deleted: true }),
+    "eve is deactivated; 1,000 messages deleted; more remain: do it again to delete them.");
+  assert.equal(removedText("eve", "is banned", {}), "eve is banned.");
+  assert.equal(removedText("eve", "is banned", { deleted: "3" }), "eve is banned.");
+  assert.equal(removedText("eve", "is banned", null), "eve is banned.");
 });
 
 test("the bans in force: ended ones and malformed ones are left out", () => {
@@ -153,6 +184,11 @@ test("audit lines say who did what to whom, where", () => {
   assert.equal(auditText(entry("set_topic", { target: null, room: "team" })),
     "root set the topic of #team");
   assert.equal(auditText(entry("something_new", { target: null })), "root something new");
+  assert.equal(auditText(entry("purge", { room: "team", details: { deleted: 12 } })),
+    "root deleted 12 messages of eve in #team");
+  assert.equal(auditText(entry("purge", { room: "team", details: { deleted: 1 } })),
+    "root deleted 1 message of eve in #team");
+  assert.equal(auditText(entry("purge", { room: "team" })), "root deleted messages of eve in #team");
   // Archiving and deleting rooms (branch admin-rooms): the room is what was acted on.
   assert.equal(auditText(entry("archive", { target: null, room: "old" })), "root archived #old");
   assert.equal(auditText(entry("unarchive", { target: null, room: "old" })),
