@@ -27,6 +27,7 @@ from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
 from chatd.client.terminal import clean, clean_body, presences
 from chatd.protocol import (
+    MAX_DELETE_SECONDS,
     ROLES,
     AddContact,
     Answer,
@@ -591,21 +592,44 @@ def ban_duration(word: str) -> int | None:
 
 
 async def ban(client: ChatClient, arg: str) -> None:
-    """``/ban USER [DURATION] [REASON]``: remove USER from the current room and keep them
-    out, for DURATION (``30m``, ``2h``, ``7d``) or until ``/unban``."""
-    found = _user_then_rest(client, arg, "/ban", "/ban USER [30m|2h|7d] [REASON]")
+    """``/ban USER [DURATION] [--delete DURATION] [REASON]``: remove USER from the current room
+    and keep them out, for DURATION (``30m``, ``2h``, ``7d``) or until ``/unban``; with
+    ``--delete``, also delete their messages to the room from that long ago on (up to 7d)."""
+    usage = "/ban USER [30m|2h|7d] [--delete 1h|24h|7d] [REASON]"
+    found = _user_then_rest(client, arg, "/ban", usage)
     if found is None:
         return
     room, user, rest = found
-    first, _, after = rest.partition(" ")
-    duration = ban_duration(first) if first else None
-    reason = (after if duration is not None else rest).strip()
+    words = rest.split(" ")
+    duration = ban_duration(words[0]) if words[0] else None
+    if duration is not None:
+        words = words[1:]
+    delete_messages = 0
+    if words and words[0] == "--delete":
+        window = ban_duration(words[1]) if len(words) > 1 else None
+        if window is None or not 0 < window <= MAX_DELETE_SECONDS:
+            client.screen.problem("/ban: --delete takes a duration up to 7d, e.g. 24h")
+            return
+        delete_messages, words = window, words[2:]
+    reason = " ".join(words).strip()
     if duration == 0:
         client.screen.problem("/ban: a duration is at least 1s")
         return
-    await _moderate(client, "/ban", Ban(room=room, user=user, reason=reason or None,
-                                        duration=duration),
-                    "", "{user} is banned from [{room}] already, as asked")
+
+    async def on_ok(reply: Answer) -> None:
+        fields = reply.fields
+        if fields.get("unchanged") and not fields.get("deleted"):
+            client.screen.notice(f"{clean(fields.get('user'))} is banned from "
+                                 f"[{client.label(room)}] already, as asked")
+        if fields.get("deleted"):
+            more = " (more are left: /ban again to delete them)" if fields.get(
+                "more_deleted") else ""
+            client.screen.notice(f"deleted {fields['deleted']} messages of "
+                                 f"{clean(fields.get('user'))} in [{client.label(room)}]{more}")
+
+    await client.ask("/ban", Ban(room=room, user=user, reason=reason or None,
+                                duration=duration, delete_messages=delete_messages),
+                     Answer, on_ok)
 
 
 async def unban(client: ChatClient, arg: str) -> None:
@@ -749,7 +773,7 @@ COMMANDS: dict[str, Command] = {
     "remove": Command(remove, "/remove USER", "remove a contact"),
     "invite": Command(invite, "/invite USER", "invite into the current room"),
     "kick": Command(kick, "/kick USER [REASON]", "remove from the current room (moderators)"),
-    "ban": Command(ban, "/ban USER [7d] [REASON]",
+    "ban": Command(ban, "/ban USER [7d] [--delete 24h] [REASON]",
                    "remove and keep out, for a while or for good (moderators)"),
     "unban": Command(unban, "/unban USER", "lift a ban from the current room (moderators)"),
     "bans": Command(bans, "/bans [ROOM]", "who is banned from the room (moderators)"),

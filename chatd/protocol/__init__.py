@@ -16,6 +16,7 @@ from chatd.protocol.client import (
 from chatd.protocol.codec import LineBuffer, decode_line, encode, frame
 from chatd.protocol.events import (
     EVENTS,
+    MAX_DELETE_SECONDS,
     NOTIFY_LEVELS,
     REQUESTS,
     ROLES,
@@ -103,6 +104,7 @@ from chatd.protocol.session import (
 __all__ = [
     "CLOSED",
     "EVENTS",
+    "MAX_DELETE_SECONDS",
     "NEED_DATA",
     "NOTIFY_LEVELS",
     "PAUSED",

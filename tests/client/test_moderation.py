@@ -65,20 +65,31 @@ async def test_moderation_commands_send_what_was_typed() -> None:
     assert await _ask(s, "/ban bob spamming", user="bob") == Ban(
         id=3, room="general", user="bob", reason="spamming")
     assert await _ask(s, "/ban bob", user="bob") == Ban(id=4, room="general", user="bob")
-    assert await _ask(s, "/unban bob", user="bob") == Unban(id=5, room="general", user="bob")
+    assert await _ask(s, "/ban bob 1w --delete 24h bot spam", user="bob", deleted=3) == Ban(
+        id=5, room="general", user="bob", reason="bot spam", duration=604800,
+        delete_messages=86400)
+    assert s.lines()[-1] == "-- deleted 3 messages of bob in [general]"
+    assert await _ask(s, "/ban bob --delete 7d", user="bob", deleted=1000,
+                      more_deleted=True) == Ban(id=6, room="general", user="bob",
+                                                delete_messages=604800)
+    assert s.lines()[-1].endswith("(more are left: /ban again to delete them)")
+    assert await _ask(s, "/unban bob", user="bob") == Unban(id=7, room="general", user="bob")
     assert await _ask(s, "/kick bob be nice", user="bob") == Kick(
-        id=6, room="general", user="bob", reason="be nice")
+        id=8, room="general", user="bob", reason="be nice")
     sent = len(s.link.sent)
-    for line in ("/role bob", "/role bob king", "/ban", "/kick", "/unban", "/ban bob 0s"):
+    for line in ("/role bob", "/role bob king", "/ban", "/kick", "/unban", "/ban bob 0s",
+                 "/ban bob --delete 8d", "/ban bob 1d --delete"):
         await s.line(line)
     assert len(s.link.sent) == sent
-    assert s.lines()[-6:] == [
+    assert s.lines()[-8:] == [
         "!! usage: /role USER moderator|member|owner",
         "!! usage: /role USER moderator|member|owner",
-        "!! usage: /ban USER [30m|2h|7d] [REASON]",
+        "!! usage: /ban USER [30m|2h|7d] [--delete 1h|24h|7d] [REASON]",
         "!! usage: /kick USER [REASON]",
         "!! usage: /unban USER",
         "!! /ban: a duration is at least 1s",
+        "!! /ban: --delete takes a duration up to 7d, e.g. 24h",
+        "!! /ban: --delete takes a duration up to 7d, e.g. 24h",
     ]
 
 
