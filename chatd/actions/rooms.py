@@ -39,6 +39,7 @@ from chatd.views import member_object, message_event, room_object
 
 __all__ = [
     "ROOMS",
+    "WHO_PAGE",
     "create_room",
     "history",
     "invite",
@@ -168,16 +169,40 @@ async def invite(app: App, caller: Caller, request: Invite) -> Answer:
     return Answer(id=request.id, fields={"room": request.room, "user": name})
 
 
+#: The page of ``who`` a request without ``limit`` gets (at most ``limits.rooms_page_max``).
+WHO_PAGE = 100
+
+
 async def who(app: App, caller: Caller, request: Who) -> Answer:
-    """The members with their presence and role (and ``deactivated`` accounts marked)."""
+    """A page of the members by name with their presence and role (and ``deactivated``
+    accounts marked), the number of members in all and how many are online. ``more``:
+    another page follows, after the last name of this one. A client that sends neither
+    ``after`` nor ``limit`` gets the first page in the shape the unpaged list had.
+
+    What it costs is the page's, not the room's: the page is read by name from storage and
+    the online members are counted from this node's room registry (the room's subscribed
+    users), never by asking for every member's presence."""
     user = signed_in(caller)
-    members = await app.storage.room_members(user.id, request.room)
+    limit = request.limit or min(WHO_PAGE, app.config.limits.rooms_page_max)
+    page = await app.storage.member_page(user.id, request.room, after=request.after or "",
+                                         limit=limit + 1)
+    members = page.members[:limit]
     statuses = app.presence.statuses(member.name for member in members)
     return Answer(id=request.id, fields={
         "room": request.room,
         "members": [member_object(member, status["status"])
                     for member, status in zip(members, statuses, strict=True)],
+        "count": page.count,
+        "online": _online_members(app, request.room),
+        "more": len(page.members) > limit,
     })
+
+
+def _online_members(app: App, room: str) -> int:
+    """How many of ``room``'s members are online: those with a connection subscribed to it
+    (every session of a member is subscribed to all their rooms). A read of the registry's
+    state, as :meth:`chatd.rooms.RoomRegistry.is_member` is."""
+    return len(app.registry.state.room_users.get(room, ()))
 
 
 async def typing(app: App, caller: Caller, request: Typing) -> Ok:

@@ -102,6 +102,7 @@ from chatd.storage.base import (
     ImageFacts,
     Joined,
     Member,
+    MemberPage,
     MembershipNotice,
     Message,
     NewChange,
@@ -209,30 +210,37 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
      ELSE json_build_object('from', qu.name, 'text', left(q.text, 200))::text END
 """
 
-# A member's view of room r from their membership m. Unread counts the others' messages after
-# the marker by walking the (room_id, seq) index from read_seq; the LIMIT ends the walk after
+# A member's view of room r from their membership m (NULL for a room they are not in: then
+# member is false, the counts 0). Unread counts the others' messages after the marker by
+# walking messages_unread_idx (migration 0016: (room_id, seq) of the messages that are not
+# deleted, with their sender) from read_seq: an index-only scan, which the LIMIT ends after
 # UNREAD_CAP of them, so a room with a million unread messages costs what one with a thousand
-# does. The ORDER BY is there for the planner: without it, it may pick a bitmap scan, which
-# collects every entry after the marker before the LIMIT applies.
-# Unread mentions walk the member's own rows of ``mentions`` (migration 0006) from the marker.
+# does, a few index pages. The ORDER BY is there for the planner: without it, it may pick a
+# bitmap scan, which collects every entry after the marker before the LIMIT applies. A room
+# the member has read to its end (last_seq is the room's latest entry) skips both walks.
+# Unread mentions walk the member's own rows of ``mentions`` (migration 0006, its primary key,
+# index-only too) from the marker.
 # The notification level is a column of the membership (migration 0012): no lookup of its own.
 _MEMBER_COLUMNS = f"""
-true AS member, m.read_seq, m.notify, {_ROLE} AS role, peer.name AS peer, (
+m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
+{_ROLE} AS role, peer.name AS peer,
+CASE WHEN r.last_seq > m.read_seq THEN (
     SELECT count(*) FROM (
         SELECT 1 FROM messages x
         WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.sender_id <> m.user_id
           AND x.deleted_at IS NULL
-        ORDER BY x.seq
+        ORDER BY x.room_id, x.seq
         LIMIT {UNREAD_CAP}
     ) AS capped
-) AS unread, (
+) ELSE 0 END AS unread,
+CASE WHEN r.last_seq > m.read_seq THEN (
     SELECT count(*) FROM (
         SELECT 1 FROM mentions mn
         WHERE mn.user_id = m.user_id AND mn.room_id = r.id AND mn.seq > m.read_seq
-        ORDER BY mn.seq
+        ORDER BY mn.user_id, mn.room_id, mn.seq
         LIMIT {UNREAD_CAP}
     ) AS capped
-) AS mentions
+) ELSE 0 END AS mentions
 """
 
 # The rooms and conversations user $1 is in, with their view of each.
@@ -241,6 +249,19 @@ SELECT {_ROOM_COLUMNS}, {_MEMBER_COLUMNS}
 FROM memberships m JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
 {_PEER_JOIN.format(me="m.user_id")}
 WHERE m.user_id = $1
+"""
+
+# What a hello subscribes to before it reads the rooms in full: the names of user $1's rooms
+# and of their contacts, in one statement (two index walks: memberships_user_id_idx, the
+# contacts' primary key, each contact's user by id).
+_SQL_ROOM_AND_CONTACT_NAMES = """
+SELECT ARRAY(
+    SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1
+) AS rooms, ARRAY(
+    SELECT u.name FROM contacts c
+    CROSS JOIN LATERAL (SELECT u.name FROM users u WHERE u.id = c.contact_id LIMIT 1) u
+    WHERE c.user_id = $1
+) AS contacts
 """
 
 # A new user; made an administrator ($3) from the command line, which the audit log says.
@@ -414,29 +435,36 @@ ORDER BY r.name COLLATE "C"
 # public room's name once, without a sort, and the page's LIMIT ends it as soon as it is full.
 # Measured (the test machine, embedded PostgreSQL): a page of 100 of 100,000 public rooms in
 # 0.2 ms; a search that matches nothing, the worst case, walks them all in 13 ms.
+# The page is chosen on names alone; only then are its rooms read with the user's view of
+# each (the unread counts): a user in 1,000 rooms pays for the page's counts, not for all.
 _SQL_ROOMS_OVERVIEW = f"""
-SELECT * FROM (
-    (
-        {_SQL_MY_ROOMS}
-          AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
-        ORDER BY r.name COLLATE "C"
-        LIMIT $4
-    )
-    UNION ALL
-    (
-        SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS notify,
-               NULL::text AS role, NULL::text AS peer, 0::bigint AS unread,
-               0::bigint AS mentions
-        FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
-        WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
-          AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
-          AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $1)
-        ORDER BY r.name COLLATE "C"
-        LIMIT $4
-    )
-) AS overview
-ORDER BY name COLLATE "C"
-LIMIT $4
+WITH page AS (
+    SELECT * FROM (
+        (
+            SELECT r.id, r.name FROM memberships m JOIN rooms r ON r.id = m.room_id
+            WHERE m.user_id = $1 AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
+            ORDER BY r.name COLLATE "C"
+            LIMIT $4
+        )
+        UNION ALL
+        (
+            SELECT r.id, r.name FROM rooms r
+            WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
+              AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
+              AND NOT EXISTS (SELECT 1 FROM memberships m
+                              WHERE m.room_id = r.id AND m.user_id = $1)
+            ORDER BY r.name COLLATE "C"
+            LIMIT $4
+        )
+    ) AS both_halves
+    ORDER BY name COLLATE "C"
+    LIMIT $4
+)
+SELECT {_ROOM_COLUMNS}, {_MEMBER_COLUMNS}
+FROM page JOIN rooms r ON r.id = page.id LEFT JOIN users o ON o.id = r.owner_id
+LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
+{_PEER_JOIN.format(me="$1")}
+ORDER BY r.name COLLATE "C"
 """
 
 # The room and its owner's membership in one statement, so neither exists without the other.
@@ -549,6 +577,28 @@ WITH r AS (
 SELECT r.allowed, u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
 FROM r LEFT JOIN memberships m ON r.allowed AND m.room_id = r.id
 LEFT JOIN users u ON u.id = m.user_id
+"""
+
+# A page of room $1's members as user $2 may see them: those whose name (lower case) comes
+# after $3, by name, at most $4 (NULL: all); one row (name NULL) for a readable room without
+# such members, none for no such room. count: the room's members in all, an index-only count
+# of its memberships. The page sorts the room's memberships by name (each member's user by
+# id): no index holds members by name.
+_SQL_MEMBER_PAGE = f"""
+WITH r AS (
+    SELECT r.id, r.owner_id, {_READABLE.format(user="$2")} AS allowed
+    FROM rooms r WHERE r.name = $1
+)
+SELECT r.allowed,
+       (SELECT count(*) FROM memberships c WHERE r.allowed AND c.room_id = r.id) AS count,
+       p.name, p.role, p.deactivated
+FROM r LEFT JOIN LATERAL (
+    SELECT u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
+    FROM memberships m JOIN users u ON u.id = m.user_id
+    WHERE r.allowed AND m.room_id = r.id AND lower(u.name) COLLATE "C" > $3
+    ORDER BY lower(u.name) COLLATE "C"
+    LIMIT $4
+) p ON true
 """
 
 # Invitation: checks and insert in one statement; always one row, NULLs for what is missing.
@@ -665,8 +715,13 @@ FROM t CROSS JOIN LATERAL (
 ORDER BY t.room, t.seq
 """
 
+# By index however many contacts and users there are: the contacts' primary key from the
+# user, then each contact by id (the LATERAL keeps the planner from a hash join over a scan of
+# every user, which it preferred at 10,000 contacts).
 _SQL_CONTACTS = """
-SELECT u.name FROM contacts c JOIN users u ON u.id = c.contact_id WHERE c.user_id = $1
+SELECT u.name FROM contacts c
+CROSS JOIN LATERAL (SELECT u.name FROM users u WHERE u.id = c.contact_id LIMIT 1) u
+WHERE c.user_id = $1
 """
 
 # The contact ($2, any case) and, unless it is the user themselves, the row added (if new).
@@ -1638,6 +1693,20 @@ class PostgresStorage:
                        for row in rows if row["name"] is not None),
                       key=lambda member: member.name.lower())
 
+    async def member_page(self, user_id: int, room: str, *, after: str = "",
+                          limit: int | None = None) -> MemberPage:
+        rows = await self._run(self._pool.fetch, _SQL_MEMBER_PAGE, room, user_id,
+                               after.lower(), limit)
+        if not rows:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not rows[0]["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private, or you are banned "
+                            "from it")
+        return MemberPage(members=[Member(name=row["name"], role=row["role"] or "member",
+                                          deactivated=row["deactivated"])
+                                   for row in rows if row["name"] is not None],
+                          count=int(rows[0]["count"]))
+
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
         row = await self._run(self._do_invite, room, user_id, invitee)
         if row["kind"] is None:
@@ -1793,6 +1862,10 @@ class PostgresStorage:
     async def contacts(self, user_id: int) -> list[str]:
         rows = await self._run(self._pool.fetch, _SQL_CONTACTS, user_id)
         return sorted((row["name"] for row in rows), key=str.lower)
+
+    async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
+        row = await self._run(self._pool.fetchrow, _SQL_ROOM_AND_CONTACT_NAMES, user_id)
+        return frozenset(row["rooms"]), sorted(row["contacts"], key=str.lower)
 
     async def add_contact(self, user_id: int, name: str) -> str:
         row = await self._run(self._pool.fetchrow, _SQL_ADD_CONTACT, user_id, name)
