@@ -213,34 +213,23 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
 # A member's view of room r from their membership m (NULL for a room they are not in: then
 # member is false, the counts 0). Unread counts the others' messages after the marker by
 # walking messages_unread_idx (migration 0016: (room_id, seq) of the messages that are not
-# deleted, with their sender) from read_seq: an index-only scan, which the LIMIT ends after
-# UNREAD_CAP of them, so a room with a million unread messages costs what one with a thousand
-# does, a few index pages. The ORDER BY is there for the planner: without it, it may pick a
-# bitmap scan, which collects every entry after the marker before the LIMIT applies. A room
-# the member has read to its end (last_seq is the room's latest entry) skips both walks.
-# Unread mentions walk the member's own rows of ``mentions`` (migration 0006, its primary key,
-# index-only too) from the marker.
+# deleted, with their sender) from read_seq: an index-only scan that stops after UNREAD_CAP
+# of them, so a room with a million unread messages costs what one with a thousand does, a
+# few index pages. Unread mentions walk the member's own rows of ``mentions`` (its primary
+# key, index-only too) from the marker. Both walks are functions of migration 0016, which
+# run them with the planner settings that leave the index walk as the only plan (inline, the
+# planner may collect every entry after the marker in a bitmap first). A room the member has
+# read to its end (last_seq is the room's latest entry) skips both.
 # The notification level is a column of the membership (migration 0012): no lookup of its own.
 _MEMBER_COLUMNS = f"""
 m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
 {_ROLE} AS role, peer.name AS peer,
-CASE WHEN r.last_seq > m.read_seq THEN (
-    SELECT count(*) FROM (
-        SELECT 1 FROM messages x
-        WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.sender_id <> m.user_id
-          AND x.deleted_at IS NULL
-        ORDER BY x.room_id, x.seq
-        LIMIT {UNREAD_CAP}
-    ) AS capped
-) ELSE 0 END AS unread,
-CASE WHEN r.last_seq > m.read_seq THEN (
-    SELECT count(*) FROM (
-        SELECT 1 FROM mentions mn
-        WHERE mn.user_id = m.user_id AND mn.room_id = r.id AND mn.seq > m.read_seq
-        ORDER BY mn.user_id, mn.room_id, mn.seq
-        LIMIT {UNREAD_CAP}
-    ) AS capped
-) ELSE 0 END AS mentions
+CASE WHEN r.last_seq > m.read_seq
+     THEN chatd_unread_messages(r.id, m.read_seq, m.user_id, {UNREAD_CAP}) ELSE 0 END
+    AS unread,
+CASE WHEN r.last_seq > m.read_seq
+     THEN chatd_unread_mentions(r.id, m.read_seq, m.user_id, {UNREAD_CAP}) ELSE 0 END
+    AS mentions
 """
 
 # The rooms and conversations user $1 is in, with their view of each.
