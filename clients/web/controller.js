@@ -157,6 +157,7 @@ export class Controller {
     members.bind({
       openDm: (user) => this.choose(model.openDm, user),
       kick: whenOnline((user) => dialogs.confirmKick(this.state, user)),
+      moreMembers: () => this.act(model.moreMembers),
     });
     composer.bind({
       send: (text, room) => {
