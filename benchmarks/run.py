@@ -628,6 +628,16 @@ def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
+def _scale_levels(a: argparse.Namespace) -> list[dict[str, int]]:
+    """The data-scale levels: the four ``--scale-*`` lists, zipped."""
+    axes = [_ints(a.scale_messages), _ints(a.scale_rooms), _ints(a.scale_members),
+            _ints(a.scale_contacts)]
+    if len({len(axis) for axis in axes}) != 1:
+        raise SystemExit("data-scale: the four --scale-* lists must be as long")
+    return [{"messages": m, "rooms": r, "members": n, "contacts": c}
+            for m, r, n, c in zip(*axes, strict=True)]
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -738,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = {s.strip() for s in args.scenario.split(",")}
     if "all" in scenarios:
         scenarios = {"send", "change", "fanout", "connections", "resume", "ceilings"}
+    if "data-scale" in scenarios:
+        _scale_levels(args)  # a mistake in them is told before anything starts
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if "socketio" in servers:
         from benchmarks.peer import node_available, npm_install
@@ -857,13 +869,7 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
     if "data-scale" in scenarios and "chatd" in servers:
         from benchmarks.datascale import data_scale
 
-        axes = [_ints(a.scale_messages), _ints(a.scale_rooms), _ints(a.scale_members),
-                _ints(a.scale_contacts)]
-        if len({len(axis) for axis in axes}) != 1:
-            raise SystemExit("data-scale: the four --scale-* lists must be as long")
-        data_scale(bench, rounds=a.scale_rounds, levels=[
-            {"messages": m, "rooms": r, "members": n, "contacts": c}
-            for m, r, n, c in zip(*axes, strict=True)])
+        data_scale(bench, rounds=a.scale_rounds, levels=_scale_levels(a))
     if "resume" in scenarios and "chatd" in servers:
         with bench.target("chatd", "resume", a.transport) as target:
             assert isinstance(target, ChatdTarget)
