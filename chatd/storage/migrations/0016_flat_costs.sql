@@ -9,9 +9,10 @@
 -- and whether the message was deleted): 1,000 rooms with 999+ unread each made a thousand
 -- random reads per room. This index holds what the count needs (the sender, and only
 -- messages that are not deleted), so the walk is an index-only scan: a few pages per room.
--- Building it locks out writes to messages for as long as it takes (seconds per million
--- messages); see docs/operations.md, "Upgrading".
-CREATE INDEX messages_unread_idx ON messages (room_id, seq) INCLUDE (sender_id)
+-- Building it locks out writes to messages for as long as it takes (about a second per million
+-- messages); IF NOT EXISTS lets an operator build it beforehand with CREATE INDEX CONCURRENTLY
+-- (docs/operations.md, "Upgrading").
+CREATE INDEX IF NOT EXISTS messages_unread_idx ON messages (room_id, seq) INCLUDE (sender_id)
     WHERE deleted_at IS NULL;
 
 -- The two walks that count a member's unread messages and mentions in a room, at most cap_
