@@ -54,10 +54,14 @@ visible (history, members, read markers) to their members only.
 
 A membership carries the member's read marker (``read_seq``). Unread counts are computed when
 rooms are listed, not kept up to date as messages arrive, which would put a write per member on
-the hot path: each is a walk of the (room_id, seq) index from the marker, stopped after
+the hot path: each is a walk of an index of (room_id, seq) from the marker, stopped after
 ``UNREAD_CAP`` messages by others, so a room with a million unread messages lists as fast as
-one with a thousand. (The user's own messages after the marker are walked over uncounted:
-sending does not move the marker.)
+one with a thousand. The index is migration 0016's, which holds the sender and only the
+messages not deleted, so that the walk reads the index alone; the walk is a function of that
+migration, run with planner settings that leave it no other plan (see ``_MEMBER_COLUMNS``).
+A listing counts only the rooms it returns (a page of the overview counts its page), and a
+room read to its end is not walked. (The user's own messages after the marker are walked over
+uncounted: sending does not move the marker.)
 """
 
 from __future__ import annotations
