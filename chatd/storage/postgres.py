@@ -572,26 +572,48 @@ FROM r LEFT JOIN memberships m ON r.allowed AND m.room_id = r.id
 LEFT JOIN users u ON u.id = m.user_id
 """
 
-# A page of room $1's members as user $2 may see them: those whose name (lower case) comes
-# after $3, by name, at most $4 (NULL: all); one row (name NULL) for a readable room without
-# such members, none for no such room. count: the room's members in all, an index-only count
-# of its memberships. The page sorts the room's memberships by name (each member's user by
-# id): no index holds members by name.
-_SQL_MEMBER_PAGE = f"""
-WITH r AS (
+# A page of a room's members (``who``), in two statements. The first: room $1 as user $2 may
+# see it (none for no such room), with its members in all (an index-only count of its
+# memberships) and the number of users (the planner's estimate, free to read).
+_SQL_MEMBER_COUNT = f"""
+WITH r AS MATERIALIZED (
     SELECT r.id, r.owner_id, {_READABLE.format(user="$2")} AS allowed
     FROM rooms r WHERE r.name = $1
 )
-SELECT r.allowed,
+SELECT r.id, r.owner_id, r.allowed,
        (SELECT count(*) FROM memberships c WHERE r.allowed AND c.room_id = r.id) AS count,
-       p.name, p.role, p.deactivated
-FROM r LEFT JOIN LATERAL (
-    SELECT u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
-    FROM memberships m JOIN users u ON u.id = m.user_id
-    WHERE r.allowed AND m.room_id = r.id AND lower(u.name) COLLATE "C" > $3
-    ORDER BY lower(u.name) COLLATE "C"
-    LIMIT $4
-) p ON true
+       (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass)
+           AS users
+FROM r
+"""
+
+# The second: the members of room $1 (owned by $2) whose name (lower case) comes after $3, by
+# lower-case name in code point order (as Python sorts), at most $4 (NULL: all). Two ways to
+# the same rows, the cheaper chosen by PostgresStorage.member_page: a room with few members
+# sorts its memberships (each member's user by id); a room whose members are many of the
+# users walks users_name_lower_c_idx (migration 0016) in order from $3 and looks each
+# user up among the room's memberships (by its primary key), until the page is full: the
+# page's cost, not the room's. (The LATERAL with its LIMIT keeps the lookup a probe per user
+# in name order, never a join that would read every membership first.)
+_MEMBER_PAGE_COLUMNS = """u.name, CASE WHEN m.user_id = $2 THEN 'owner' ELSE m.role END AS role,
+       u.deactivated_at IS NOT NULL AS deactivated"""
+_SQL_MEMBER_PAGE_BY_ROOM = f"""
+SELECT {_MEMBER_PAGE_COLUMNS}
+FROM memberships m JOIN users u ON u.id = m.user_id
+WHERE m.room_id = $1 AND lower(u.name) COLLATE "C" > $3
+ORDER BY lower(u.name) COLLATE "C"
+LIMIT $4
+"""
+_SQL_MEMBER_PAGE_BY_NAME = f"""
+SELECT {_MEMBER_PAGE_COLUMNS}
+FROM users u CROSS JOIN LATERAL (
+    SELECT m.user_id, m.role FROM memberships m
+    WHERE m.room_id = $1 AND m.user_id = u.id
+    LIMIT 1
+) m
+WHERE lower(u.name) COLLATE "C" > $3
+ORDER BY lower(u.name) COLLATE "C"
+LIMIT $4
 """
 
 # Invitation: checks and insert in one statement; always one row, NULLs for what is missing.
@@ -1688,17 +1710,30 @@ class PostgresStorage:
 
     async def member_page(self, user_id: int, room: str, *, after: str = "",
                           limit: int | None = None) -> MemberPage:
-        rows = await self._run(self._pool.fetch, _SQL_MEMBER_PAGE, room, user_id,
-                               after.lower(), limit)
-        if not rows:
-            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
-        if not rows[0]["allowed"]:
-            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private, or you are banned "
-                            "from it")
+        """See :meth:`Storage.member_page`. Two statements in one crossing: the room, its
+        count and the number of users; then the page, the cheaper way (see
+        ``_SQL_MEMBER_PAGE_BY_NAME``): by the users' names when walking them in order fills
+        the page sooner than sorting the room's memberships would end, that is when ``limit``
+        * users / members (the users walked, on average) is below the members."""
+        return await self._run(self._do_member_page, user_id, room, after.lower(), limit)
+
+    async def _do_member_page(self, user_id: int, room: str, after: str,
+                              limit: int | None) -> MemberPage:
+        async with self._pool.acquire() as conn:
+            head = await conn.fetchrow(_SQL_MEMBER_COUNT, room, user_id)
+            if head is None:
+                raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+            if not head["allowed"]:
+                raise ChatError(codes.FORBIDDEN, f"room {room!r} is private, or you are "
+                                "banned from it")
+            count = int(head["count"])
+            by_name = limit is not None and limit * max(head["users"], count) < count * count
+            rows = await conn.fetch(
+                _SQL_MEMBER_PAGE_BY_NAME if by_name else _SQL_MEMBER_PAGE_BY_ROOM,
+                head["id"], head["owner_id"], after, limit)
         return MemberPage(members=[Member(name=row["name"], role=row["role"] or "member",
-                                          deactivated=row["deactivated"])
-                                   for row in rows if row["name"] is not None],
-                          count=int(rows[0]["count"]))
+                                          deactivated=row["deactivated"]) for row in rows],
+                          count=count)
 
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
         row = await self._run(self._do_invite, room, user_id, invitee)

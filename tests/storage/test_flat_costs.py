@@ -17,6 +17,7 @@ import trio
 from chatd.storage import UNREAD_CAP, Storage, User
 from chatd.storage.postgres import (
     _SQL_CONTACTS,
+    _SQL_MEMBER_PAGE_BY_NAME,
     _SQL_ROOMS_OVERVIEW,
     _SQL_USER_ROOMS,
 )
@@ -259,6 +260,12 @@ async def test_member_page_is_a_page_of_a_large_room(storage: Storage,
             INSERT INTO memberships (room_id, user_id)
             SELECT r.id, u.id FROM rooms r, users u WHERE r.name = 'big' AND u.name LIKE 'u%'
         """)
+        big = await room_id(database_dsn, "big")
+        walk = await plan(database_dsn, _SQL_MEMBER_PAGE_BY_NAME, big, ann.id, "", 101)
+        assert not [n for n in nodes(walk) if n["Node Type"] == "Sort"], walk
+        [users_walk] = [n for n in scans(walk) if n["Relation Name"] == "users"]
+        assert users_walk["Index Name"] == "users_name_lower_c_idx", walk
+        assert users_walk["Actual Rows"] <= 101, walk
         page = await storage.member_page(ann.id, "big", limit=101)
         assert page.count == 3001 and len(page.members) == 101
         assert page.members[0].name == "ann"
@@ -267,3 +274,31 @@ async def test_member_page_is_a_page_of_a_large_room(storage: Storage,
         assert [m.name for m in later.members] == []
         later = await storage.member_page(ann.id, "big", after="U998", limit=5)
         assert [m.name for m in later.members] == ["u999"]
+
+
+async def test_member_pages_in_code_point_order_either_way(storage: Storage,
+                                                           database_dsn: str) -> None:
+    """Names with punctuation come in the order Python sorts them (lower case, code point),
+    in a small room among many users (its memberships sorted) as in a room of nearly every
+    user (the users walked by name): pages of two give every member once."""
+    with trio.fail_after(TIMEOUT):
+        names = ["a.b", "ab", "a_b", "A-c", "Zed", "z9", "b"]
+        people = await users(storage, *names)
+        for person in people:
+            await storage.join_room(person.id, "mixed")
+        expected = sorted(names, key=str.lower)
+        for crowd in (0, 300):  # dense (every user a member), then sparse
+            if crowd:
+                await sql(database_dsn, f"""
+                    INSERT INTO users (name, password_hash)
+                    SELECT 'x' || g, 'hash' FROM generate_series(1, {crowd}) g
+                """, "ANALYZE users")
+            seen: list[str] = []
+            after = ""
+            while True:
+                page = await storage.member_page(people[0].id, "mixed", after=after, limit=2)
+                seen += [member.name for member in page.members]
+                if len(page.members) < 2:
+                    break
+                after = page.members[-1].name
+            assert seen == expected, crowd

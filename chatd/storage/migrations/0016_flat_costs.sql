@@ -48,3 +48,9 @@ AS $$
         LIMIT cap_
     ) AS capped
 $$;
+
+-- A page of a large room's members (who) walks the users by name, lower case, in code point
+-- order (COLLATE "C", as Python sorts them and the clients expect; users_name_lower_key is in
+-- the database's collation, which may order punctuation otherwise), and looks each one up
+-- among the room's memberships until the page is full.
+CREATE INDEX IF NOT EXISTS users_name_lower_c_idx ON users ((lower(name) COLLATE "C"));
