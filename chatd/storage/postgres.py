@@ -54,14 +54,15 @@ visible (history, members, read markers) to their members only.
 
 A membership carries the member's read marker (``read_seq``). Unread counts are computed when
 rooms are listed, not kept up to date as messages arrive, which would put a write per member on
-the hot path: each is a walk of an index of (room_id, seq) from the marker, stopped after
-``UNREAD_CAP`` messages by others, so a room with a million unread messages lists as fast as
-one with a thousand. The index is migration 0016's, which holds the sender and only the
-messages not deleted, so that the walk reads the index alone; the walk is a function of that
-migration, run with planner settings that leave it no other plan (see ``_MEMBER_COLUMNS``).
-A listing counts only the rooms it returns (a page of the overview counts its page), and a
-room read to its end is not walked. (The user's own messages after the marker are walked over
-uncounted: sending does not move the marker.)
+the hot path. A room's log is dense (every seq up to ``last_seq`` is a message or a change),
+so the entries after a marker are ``last_seq - read_seq``; the unread messages are those but
+the changes, the reader's own messages and the deleted ones, each counted by a short walk of
+an index that holds only them (migration 0016), at most ``UNREAD_CAP`` in all: a room with a
+million unread messages lists as fast as one with ten. (The user's own messages after the
+marker are not counted: sending does not move the marker.) When one of those walks is long,
+the count walks the messages from the marker instead, stopped after ``UNREAD_CAP`` of
+others'. A listing counts only the rooms it returns (a page of the overview counts its page),
+and a room read to its end costs nothing.
 """
 
 from __future__ import annotations
@@ -215,21 +216,21 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
 """
 
 # A member's view of room r from their membership m (NULL for a room they are not in: then
-# member is false, the counts 0). Unread counts the others' messages after the marker by
-# walking messages_unread_idx (migration 0016: (room_id, seq) of the messages that are not
-# deleted, with their sender) from read_seq: an index-only scan that stops after UNREAD_CAP
-# of them, so a room with a million unread messages costs what one with a thousand does, a
-# few index pages. Unread mentions walk the member's own rows of ``mentions`` (its primary
-# key, index-only too) from the marker. Both walks are functions of migration 0016, which
-# run them with the planner settings that leave the index walk as the only plan (inline, the
-# planner may collect every entry after the marker in a bitmap first). A room the member has
-# read to its end (last_seq is the room's latest entry) skips both.
+# member is false, the counts 0). The unread counts are functions of migration 0016, which
+# says how they stay bounded: the messages after the marker are the entries after it
+# (last_seq - read_seq: the log is dense) but the changes, the reader's own messages and the
+# deleted ones, each a short walk of an index of its own (falling back to a walk of the
+# messages from the marker, stopped at UNREAD_CAP, when one of those is long); the unread
+# mentions walk the member's own rows of ``mentions`` (migration 0006, its primary key) from
+# the marker, stopped at UNREAD_CAP. A room the member has read to its end (last_seq is the
+# room's latest entry) skips both.
 # The notification level is a column of the membership (migration 0012): no lookup of its own.
 _MEMBER_COLUMNS = f"""
 m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
 {_ROLE} AS role, peer.name AS peer,
 CASE WHEN r.last_seq > m.read_seq
-     THEN chatd_unread_messages(r.id, m.read_seq, m.user_id, {UNREAD_CAP}) ELSE 0 END
+     THEN chatd_unread_messages(r.id, m.read_seq, r.last_seq, m.user_id, {UNREAD_CAP})
+     ELSE 0 END
     AS unread,
 CASE WHEN r.last_seq > m.read_seq
      THEN chatd_unread_mentions(r.id, m.read_seq, m.user_id, {UNREAD_CAP}) ELSE 0 END

@@ -7,12 +7,16 @@ unread counts, the members or the contacts. Plans, never times: the shape Postgr
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import re
+import uuid
 from typing import Any
 
 import asyncpg
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chatd.storage import UNREAD_CAP, Storage, User
 from chatd.storage.postgres import (
@@ -70,7 +74,8 @@ def message_scans(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [n for n in scans(node) if n["Relation Name"] == "messages"]
 
 
-async def walk_plan(dsn: str, function: str, *args: int) -> dict[str, Any]:
+async def walk_plan(dsn: str, function: str, params: tuple[str, ...],
+                    *args: int) -> dict[str, Any]:
     """The executed plan of the statement inside ``function`` (migration 0016), planned as
     PostgreSQL plans it there: with the function's own settings, its arguments unknown to
     the planner (a generic plan), after an ANALYZE."""
@@ -80,7 +85,7 @@ async def walk_plan(dsn: str, function: str, *args: int) -> dict[str, Any]:
         try:
             body, settings = await conn.fetchrow(
                 "SELECT prosrc, proconfig FROM pg_proc WHERE proname = $1", function)
-            for n, name in enumerate(("room_", "after_", "reader_", "cap_"), start=1):
+            for n, name in enumerate(params, start=1):
                 body = re.sub(rf"\b{name}\b", f"${n}", body)
             await conn.execute("ANALYZE")
             await conn.execute("SET plan_cache_mode = force_generic_plan")
@@ -114,6 +119,17 @@ async def function_calls(dsn: str, statement: str, *args: Any) -> dict[str, int]
     return await trio.to_thread.run_sync(asyncio.run, run())
 
 
+async def fetch(dsn: str, statement: str, *args: Any) -> list[asyncpg.Record]:
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return list(await conn.fetch(statement, *args))
+        finally:
+            await conn.close()
+
+    return await trio.to_thread.run_sync(asyncio.run, run())
+
+
 async def room_id(dsn: str, name: str) -> int:
     async def read() -> int:
         conn = await asyncpg.connect(dsn)
@@ -125,29 +141,62 @@ async def room_id(dsn: str, name: str) -> int:
     return await trio.to_thread.run_sync(asyncio.run, read())
 
 
-async def test_unread_count_is_an_index_only_walk_stopped_at_the_cap(
-        storage: Storage, database_dsn: str) -> None:
-    """A room with more unread messages than the cap: the count reads the covering index
-    (migration 0016) only, in order, and stops at the cap, never a bitmap of every entry
-    after the marker nor a visit of each message's row; the count says the cap (999+)."""
+UNREAD_PARAMS = ("room_", "after_", "last_", "reader_", "cap_")
+MENTION_PARAMS = ("room_", "after_", "reader_", "cap_")
+
+
+async def last_seq(dsn: str, room: str) -> int:
+    rows = await fetch(dsn, "SELECT last_seq FROM rooms WHERE name = $1", room)
+    return int(rows[0]["last_seq"])
+
+
+async def test_unread_count_is_a_few_short_walks(storage: Storage, database_dsn: str) -> None:
+    """A room with three times the cap unread: the count walks the reader's own messages,
+    the deleted ones and the changes after the marker (a few entries each, by their
+    indexes), never the unread messages themselves, never a bitmap or a sort; it is the cap
+    (999+). With fewer unread, it is exact."""
     with trio.fail_after(TIMEOUT):
         ann, bob = await users(storage, "ann", "bob")
         await unread_rooms(storage, database_dsn, ann, bob, rooms=1, unread=3 * UNREAD_CAP)
-        await post(storage, ann, "r0", "mine, walked over uncounted")
+        await post(storage, ann, "r0", "mine, not counted")
         room = await room_id(database_dsn, "r0")
-        walk = await walk_plan(database_dsn, "chatd_unread_messages", room, 0, ann.id,
-                               UNREAD_CAP)
-        [scan] = message_scans(walk)
-        # An index walk in (room_id, seq) order that the LIMIT stops: index-only on the
-        # covering index when the visibility map is current (autovacuum's job), else the
-        # planner may take the unique key and visit the rows; bounded either way.
-        assert scan["Node Type"] in ("Index Only Scan", "Index Scan"), walk
-        assert scan["Index Name"] in ("messages_unread_idx", "messages_room_seq_key"), walk
-        assert scan["Actual Rows"] <= UNREAD_CAP + 1, walk  # + ann's own, walked over
-        assert not [n for n in nodes(walk) if n["Node Type"] == "Sort"], walk
-        assert not [n for n in scans(walk) if "Bitmap" in n["Node Type"]], walk
+        walk = await walk_plan(database_dsn, "chatd_unread_messages", UNREAD_PARAMS, room, 0,
+                               await last_seq(database_dsn, "r0"), ann.id, UNREAD_CAP)
+        assert not [n for n in nodes(walk) if "Bitmap" in n["Node Type"]
+                    or n["Node Type"] in ("Sort", "Seq Scan")], walk
+        read = [n for n in scans(walk) if n.get("Actual Loops")]
+        assert {n["Relation Name"] for n in read} == {"messages", "changes"}, walk
+        assert all(n["Actual Rows"] <= 1 for n in read), walk  # ann's one message
         [listed] = await storage.user_rooms(ann.id)
         assert listed.unread == UNREAD_CAP
+        await storage.mark_read(ann.id, "r0", 3 * UNREAD_CAP - 10)
+        [listed] = await storage.user_rooms(ann.id)
+        assert listed.unread == 10
+
+
+async def test_unread_count_falls_back_to_a_walk_stopped_at_the_cap(
+        storage: Storage, database_dsn: str) -> None:
+    """A room whose entries after the marker are mostly changes (more than four times the
+    cap): the count walks the messages from the marker instead, in order, and stops at the
+    cap; it is exact."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await unread_rooms(storage, database_dsn, ann, bob, rooms=1, unread=30)
+        await sql(database_dsn, f"""
+            INSERT INTO changes (room_id, seq, actor_id, kind, text)
+            SELECT r.id, r.last_seq + g, {bob.id}, 'topic', 'topic ' || g
+            FROM rooms r CROSS JOIN generate_series(1, {4 * UNREAD_CAP}) g WHERE r.name = 'r0'
+        """, f"UPDATE rooms SET last_seq = last_seq + {4 * UNREAD_CAP} WHERE name = 'r0'",
+                  "VACUUM ANALYZE")
+        await post(storage, bob, "r0", *(f"late {n}" for n in range(5)))
+        room = await room_id(database_dsn, "r0")
+        walk = await walk_plan(database_dsn, "chatd_unread_messages", UNREAD_PARAMS, room, 0,
+                               await last_seq(database_dsn, "r0"), ann.id, UNREAD_CAP)
+        assert not [n for n in nodes(walk) if "Bitmap" in n["Node Type"]
+                    or n["Node Type"] in ("Sort", "Seq Scan")], walk
+        assert all(n["Actual Rows"] <= 4 * UNREAD_CAP for n in scans(walk)), walk
+        [listed] = await storage.user_rooms(ann.id)
+        assert listed.unread == 35
 
 
 async def test_unread_mentions_walk_the_readers_own_rows(storage: Storage,
@@ -163,8 +212,8 @@ async def test_unread_mentions_walk_the_readers_own_rows(storage: Storage,
             CROSS JOIN generate_series(1, {2 * UNREAD_CAP}) g WHERE r.name LIKE 'r%'
         """, "VACUUM ANALYZE")
         room = await room_id(database_dsn, "r0")
-        walk = await walk_plan(database_dsn, "chatd_unread_mentions", room, 10, ann.id,
-                               UNREAD_CAP)
+        walk = await walk_plan(database_dsn, "chatd_unread_mentions", MENTION_PARAMS, room,
+                               10, ann.id, UNREAD_CAP)
         [scan] = [n for n in scans(walk) if n["Relation Name"] == "mentions"]
         assert scan["Node Type"] == "Index Only Scan", walk
         assert scan["Index Name"] == "mentions_pkey", walk
@@ -302,3 +351,51 @@ async def test_member_pages_in_code_point_order_either_way(storage: Storage,
                     break
                 after = page.members[-1].name
             assert seen == expected, crowd
+
+
+_ENTRY = st.sampled_from(["other", "other", "other", "mine", "other deleted", "mine deleted",
+                          "change"])
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(log=st.lists(_ENTRY, max_size=40))
+async def test_unread_count_is_the_others_messages_after_the_marker(
+        storage: Storage, database_dsn: str, log: list[str]) -> None:
+    """Any log of messages (the reader's and others', deleted or not) and changes, any
+    marker, any cap: the count is the others' messages not deleted after the marker, capped;
+    whichever way it is made (the entries but the rest, or the walk it falls back to, which
+    a small cap brings about sooner)."""
+
+    async def check() -> None:
+        conn = await asyncpg.connect(database_dsn)
+        try:
+            await conn.execute("INSERT INTO users (name, password_hash) VALUES ('me', 'h'), "
+                               "('them', 'h') ON CONFLICT DO NOTHING")
+            me, them = [row["id"] for row in await conn.fetch(
+                "SELECT id FROM users WHERE name IN ('me', 'them') ORDER BY name")]
+            room = await conn.fetchval(
+                "INSERT INTO rooms (name, last_seq) VALUES ($1, $2) RETURNING id",
+                f"p{uuid.uuid4().hex[:12]}", len(log))
+            for seq, entry in enumerate(log, start=1):
+                if entry == "change":
+                    await conn.execute(
+                        "INSERT INTO changes (room_id, seq, actor_id, kind, text) "
+                        "VALUES ($1, $2, $3, 'topic', 't')", room, seq, them)
+                else:
+                    await conn.execute(
+                        "INSERT INTO messages (room_id, seq, sender_id, nonce, text, "
+                        "deleted_at) VALUES ($1, $2, $3, $4, 'x', $5)", room, seq,
+                        me if entry.startswith("mine") else them, f"{room}:{seq}",
+                        datetime.datetime.now(datetime.UTC) if "deleted" in entry else None)
+            for marker in range(len(log) + 1):
+                others = log[marker:].count("other")
+                for cap in (1, 2, 5, UNREAD_CAP):
+                    got = await conn.fetchval("SELECT chatd_unread_messages($1, $2, $3, $4, $5)",
+                                              room, marker, len(log), me, cap)
+                    assert got == min(cap, others), (log, marker, cap)
+        finally:
+            await conn.close()
+
+    with trio.fail_after(TIMEOUT):
+        await trio.to_thread.run_sync(asyncio.run, check())
