@@ -281,6 +281,11 @@ def markdown(doc: dict[str, Any]) -> str:
                                "p50 ms", "p99 ms", "server cores", "PG cores",
                                "mean commit ms", "server CPU ms/msg", "indexed after ack p50 ms",
                                "p99 ms", "max ms", "backlog max"], rows))
+    scale = _rows(doc, "data_scale")
+    if scale:
+        from benchmarks.datascale import table
+
+        parts.append("### Data scale (chatd, one client over TCP)\n\n" + table(scale))
     rows = []
     for r in _rows(doc, "commit_ceiling"):
         f = r["figures"]

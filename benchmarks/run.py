@@ -633,6 +633,16 @@ def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
+def _scale_levels(a: argparse.Namespace) -> list[dict[str, int]]:
+    """The data-scale levels: the four ``--scale-*`` lists, zipped."""
+    axes = [_ints(a.scale_messages), _ints(a.scale_rooms), _ints(a.scale_members),
+            _ints(a.scale_contacts)]
+    if len({len(axis) for axis in axes}) != 1:
+        raise SystemExit("data-scale: the four --scale-* lists must be as long")
+    return [{"messages": m, "rooms": r, "members": n, "contacts": c}
+            for m, r, n, c in zip(*axes, strict=True)]
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -640,7 +650,8 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenarios and write results")
     run.add_argument("--scenario", default="all",
                      help="comma-separated: send, change, fanout, connections, resume, "
-                          "ceilings, all (all but upload and search), upload, search")
+                          "ceilings, all (all but upload, search and data-scale), upload, "
+                          "search, data-scale")
     run.add_argument("--servers", default="chatd,socketio",
                      help="servers compared: chatd, socketio (the peer; needs node and npm)")
     run.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
@@ -694,6 +705,18 @@ def parser() -> argparse.ArgumentParser:
                      help="durable send: run chatd with `serve --workers N` for each N, "
                           "comma-separated (CPU then counts the parent and every worker); "
                           "empty: one process")
+    run.add_argument("--scale-messages", default="10000,500000,5000000",
+                     help="data-scale (chatd only, not in all): messages in the room 'big' "
+                          "at each level (the levels are the --scale-* lists, zipped)")
+    run.add_argument("--scale-rooms", default="10,100,1000",
+                     help="data-scale: rooms of the measured user at each level, each with "
+                          "999+ unread")
+    run.add_argument("--scale-members", default="10,1000,10000",
+                     help="data-scale: members of the room 'big' at each level")
+    run.add_argument("--scale-contacts", default="10,1000,10000",
+                     help="data-scale: contacts of the measured user at each level")
+    run.add_argument("--scale-rounds", type=int, default=30,
+                     help="data-scale: samples of each operation at each level")
     run.add_argument("--batch", type=int, default=20, help="commit ceiling: rows per commit")
     run.add_argument("--dsn", default="",
                      help="an existing PostgreSQL (a role that may create databases) instead "
@@ -734,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = {s.strip() for s in args.scenario.split(",")}
     if "all" in scenarios:
         scenarios = {"send", "change", "fanout", "connections", "resume", "ceilings"}
+    if "data-scale" in scenarios:
+        _scale_levels(args)  # a mistake in them is told before anything starts
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if "socketio" in servers:
         from benchmarks.peer import node_available, npm_install
@@ -852,6 +877,10 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
         search_latency(bench, sizes=_ints(a.search_sizes), rounds=a.search_rounds)
         send_with_and_without_index(bench, rounds=a.search_send_rounds,
                                     fresh_rate=a.search_fresh_rate)
+    if "data-scale" in scenarios and "chatd" in servers:
+        from benchmarks.datascale import data_scale
+
+        data_scale(bench, rounds=a.scale_rounds, levels=_scale_levels(a))
     if "resume" in scenarios and "chatd" in servers:
         with bench.target("chatd", "resume", a.transport) as target:
             assert isinstance(target, ChatdTarget)

@@ -39,6 +39,7 @@ from chatd.views import member_object, message_event, room_object
 
 __all__ = [
     "ROOMS",
+    "WHO_PAGE",
     "create_room",
     "history",
     "invite",
@@ -169,16 +170,48 @@ async def invite(app: App, caller: Caller, request: Invite) -> Answer:
     return Answer(id=request.id, fields={"room": request.room, "user": name})
 
 
+#: The page of ``who`` a request without ``limit`` gets (at most ``limits.rooms_page_max``).
+WHO_PAGE = 100
+
+
 async def who(app: App, caller: Caller, request: Who) -> Answer:
-    """The members with their presence and role (and ``deactivated`` accounts marked)."""
+    """A page of the members by name with their presence and role (and ``deactivated``
+    accounts marked), the number of members in all and how many are online. ``more``:
+    another page follows, after the last name of this one. A client that sends neither
+    ``after`` nor ``limit`` gets the first page in the shape the unpaged list had.
+
+    What it costs is the page's, not the room's: the page is read by name from storage and
+    the online members are counted from this node's room registry (the room's subscribed
+    users) and, for users online only on other nodes, by storage, never by asking for every
+    member's presence."""
     user = signed_in(caller)
-    members = await app.storage.room_members(user.id, request.room)
+    limit = request.limit or min(WHO_PAGE, app.config.limits.rooms_page_max)
+    page = await app.storage.member_page(user.id, request.room, after=request.after or "",
+                                         limit=limit + 1)
+    members = page.members[:limit]
     statuses = app.presence.statuses(member.name for member in members)
     return Answer(id=request.id, fields={
         "room": request.room,
         "members": [member_object(member, status["status"])
                     for member, status in zip(members, statuses, strict=True)],
+        "count": page.count,
+        "online": await _online_members(app, request.room),
+        "more": len(page.members) > limit,
     })
+
+
+async def _online_members(app: App, room: str) -> int:
+    """How many of ``room``'s members are online anywhere: those with a connection here
+    subscribed to it (every session of a member is subscribed to all their rooms: a read of
+    the registry's state, as :meth:`chatd.rooms.RoomRegistry.is_member` is), plus the
+    members among the users online only on other nodes, which storage counts (none to count
+    with one node)."""
+    here = app.registry.state.room_users.get(room, ())
+    presence = app.presence.state
+    elsewhere = [user for user in presence.remote if user not in presence.conns]
+    if not elsewhere:
+        return len(here)
+    return len(here) + await app.storage.count_members(room, elsewhere)
 
 
 async def typing(app: App, caller: Caller, request: Typing) -> Ok:

@@ -25,13 +25,17 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     session is still authenticating, and the error closes it. The registry's epoch is read
     before each read of the user's rooms, so that a removal racing the hello never leaves the
     user subscribed (chatd.rooms, "Membership").
+
+    Three statements in all, however many rooms: the token's check, the names of the rooms
+    and contacts (what the connection subscribes to and watches), and the rooms in full
+    (their counts), read once unless they changed meanwhile.
     """
     user, claims = await app.auth.verify(request.token)
     storage = app.storage
     since = app.registry.epoch
-    subscribed = {room.name for room in await storage.user_rooms(user.id)}
+    subscribed, contacts = await storage.room_and_contact_names(user.id)
     await caller.hold(None)
-    await caller.attach(user, claims, frozenset(subscribed), since)
+    await caller.attach(user, claims, subscribed, since)
     rooms = await _settle_rooms(app, user)
     upto = {room.name: room.last_seq for room in rooms}
     then: list[ServerEvent] = []
@@ -46,7 +50,6 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
             continue
         then.extend(message_event(m) for m in page.messages)
         upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
-    contacts = await storage.contacts(user.id)
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
     await app.presence.online(user.name, caller.conn_id, frozenset(contacts))

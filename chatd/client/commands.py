@@ -40,6 +40,7 @@ from chatd.protocol import (
     Edit,
     History,
     HistoryPage,
+    InvalidName,
     Invite,
     Join,
     JoinAccepted,
@@ -57,6 +58,7 @@ from chatd.protocol import (
     Unban,
     Who,
     is_dm_room,
+    normalise_user,
     parse_event,
 )
 from chatd.protocol.markup import normalise_emoji
@@ -351,15 +353,32 @@ async def upload(client: ChatClient, arg: str) -> None:
 
 
 async def who(client: ChatClient, arg: str) -> None:
-    room = client.room_arg(arg) if arg else _need_room(client, "/who")
+    """``/who [ROOM] [AFTER]``: a page of the room's members (those after AFTER by name),
+    with how many there are in all and online when the room has more than one page."""
+    words = arg.split()
+    if len(words) > 2:
+        client.screen.problem("usage: /who [ROOM] [AFTER]")
+        return
+    room = client.room_arg(words[0]) if words else _need_room(client, "/who")
     if room is None:
+        return
+    try:
+        after = normalise_user(words[1]) if len(words) == 2 else None
+    except InvalidName as exc:
+        client.screen.problem(f"{clean(words[1])!r}: {exc}")
         return
 
     async def on_ok(reply: Answer) -> None:
-        members = presences(reply.fields.get("members") or [])
-        client.screen.notice(f"in [{client.label(room)}]: {members}")
+        listed = reply.fields.get("members") or []
+        client.screen.notice(f"in [{client.label(room)}]: {presences(listed)}")
+        count, online = reply.fields.get("count"), reply.fields.get("online")
+        if reply.fields.get("more") is True and listed:
+            last = clean(listed[-1].get("user"))
+            client.screen.notice(
+                f"[{client.label(room)}]: {clean(count)} members, {clean(online)} online; "
+                f"/who {room} {last} lists those after {last}")
 
-    await client.ask("/who", Who(room=room), Answer, on_ok)
+    await client.ask("/who", Who(room=room, after=after), Answer, on_ok)
 
 
 async def history(client: ChatClient, arg: str) -> None:
@@ -760,7 +779,8 @@ COMMANDS: dict[str, Command] = {
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER TEXT", "send a private message"),
     "upload": Command(upload, "/upload PATH [TEXT]", "send a file here, with TEXT"),
-    "who": Command(who, "/who [ROOM]", "who is in the room, and online"),
+    "who": Command(who, "/who [ROOM] [AFTER]", "who is in the room, and online (a page "
+                   "at a time in a large room: those after AFTER)"),
     "history": Command(history, "/history [COUNT]", "show COUNT older messages"),
     "search": Command(search, "/search WORDS|more",
                       "find messages (\"phrase\" -word from:USER in:ROOM); more: next page"),

@@ -308,8 +308,13 @@ class Audit(Request):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Who(Request):
+    """A page of a room's members by name (case-insensitive), after the name ``after``; at
+    most ``limit`` of them (the server's default when absent)."""
+
     OP: ClassVar[str] = "who"
     room: str
+    after: str | None = None
+    limit: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1060,6 +1065,12 @@ def _parse_rooms(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Room
     return Rooms(id=rid, query=query, after=after, limit=limit, joined=joined)
 
 
+def _parse_who(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Who:
+    after = _user(obj, "after") if obj.get("after") is not None else None
+    limit = _int(obj, "limit", minimum=1, maximum=limits.rooms_page_max)
+    return Who(id=rid, room=_room(obj), after=after, limit=limit)
+
+
 def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
     assert seq is not None
@@ -1150,7 +1161,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "create_room": (CreateRoom, _parse_create_room),
     "invite": (Invite, _fields(Invite, room=_room, user=_member)),
     "kick": (Kick, _fields(Kick, room=_room, user=_member, reason=_reason)),
-    "who": (Who, _fields(Who, room=_room)),
+    "who": (Who, _parse_who),
     "typing": (Typing, _fields(Typing, room=_room)),
     "read": (Read, _parse_read),
     "contacts": (Contacts, _fields(Contacts)),

@@ -42,6 +42,7 @@ __all__ = [
     "Joined",
     "ListeningNotice",
     "Member",
+    "MemberPage",
     "MembershipNotice",
     "Message",
     "NewChange",
@@ -146,6 +147,15 @@ class Member:
     name: str
     role: str = "member"
     deactivated: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MemberPage:
+    """A page of a room's members (``who``): ``members`` in name order (case-insensitive),
+    ``count`` the room's members in all."""
+
+    members: list[Member]
+    count: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -814,6 +824,9 @@ class Storage(Protocol):
         """Whether ``user`` (a name) is a member of ``room`` now (False if either is unknown):
         the re-check that keeps the room registry from subscribing a removed member."""
 
+    async def count_members(self, room: str, users: Sequence[str]) -> int:
+        """How many of ``users`` (names, any case) are members of ``room`` now."""
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         """The (room, user) pairs of every membership of ``users`` (names, as registered) now:
         what a node checks its room registry against after it may have lost notices."""
@@ -870,6 +883,14 @@ class Storage(Protocol):
         are open to every user not banned from them; private rooms and conversations only to
         members (ChatError('forbidden')). ChatError('not_found') for an unknown room."""
 
+    async def member_page(self, user_id: int, room: str, *, after: str = "",
+                          limit: int | None = None) -> MemberPage:
+        """A page of a room's members, as :meth:`room_members` lists them (the same rights,
+        errors and order): those whose name comes after ``after`` ignoring case ('' from the
+        first), at most ``limit`` (None: all), with the number of members in all. A page
+        ends at ``limit``: ask one more to learn whether another page follows; the next
+        starts after the last name."""
+
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
         """Make ``invitee`` (any case) a member of ``room``; any member may invite. Returns the
         invitee's registered name and whether they are new to the room.
@@ -892,6 +913,11 @@ class Storage(Protocol):
 
     async def contacts(self, user_id: int) -> list[str]:
         """The registered names of the user's contacts, sorted case-insensitively."""
+
+    async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
+        """The names of the user's rooms and conversations, and their contacts' as
+        :meth:`contacts` gives them, in one read: what a ``hello`` subscribes to and watches
+        before it reads the rooms in full (:meth:`user_rooms`), which it then does once."""
 
     async def add_contact(self, user_id: int, name: str) -> str:
         """Add a contact (any case; idempotent) and return their registered name.

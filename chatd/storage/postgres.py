@@ -54,10 +54,15 @@ visible (history, members, read markers) to their members only.
 
 A membership carries the member's read marker (``read_seq``). Unread counts are computed when
 rooms are listed, not kept up to date as messages arrive, which would put a write per member on
-the hot path: each is a walk of the (room_id, seq) index from the marker, stopped after
-``UNREAD_CAP`` messages by others, so a room with a million unread messages lists as fast as
-one with a thousand. (The user's own messages after the marker are walked over uncounted:
-sending does not move the marker.)
+the hot path. A room's log is dense (every seq up to ``last_seq`` is a message or a change),
+so the entries after a marker are ``last_seq - read_seq``; the unread messages are those but
+the changes, the reader's own messages and the deleted ones, each counted by a short walk of
+an index that holds only them (migration 0016), at most ``UNREAD_CAP`` in all: a room with a
+million unread messages lists as fast as one with ten. (The user's own messages after the
+marker are not counted: sending does not move the marker.) When one of those walks is long,
+the count walks the messages from the marker instead, stopped after ``UNREAD_CAP`` of
+others'. A listing counts only the rooms it returns (a page of the overview counts its page),
+and a room read to its end costs nothing.
 """
 
 from __future__ import annotations
@@ -103,6 +108,7 @@ from chatd.storage.base import (
     Joined,
     ListeningNotice,
     Member,
+    MemberPage,
     MembershipNotice,
     Message,
     NewChange,
@@ -219,30 +225,26 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
      ELSE json_build_object('from', qu.name, 'text', left(q.text, 200))::text END
 """
 
-# A member's view of room r from their membership m. Unread counts the others' messages after
-# the marker by walking the (room_id, seq) index from read_seq; the LIMIT ends the walk after
-# UNREAD_CAP of them, so a room with a million unread messages costs what one with a thousand
-# does. The ORDER BY is there for the planner: without it, it may pick a bitmap scan, which
-# collects every entry after the marker before the LIMIT applies.
-# Unread mentions walk the member's own rows of ``mentions`` (migration 0006) from the marker.
+# A member's view of room r from their membership m (NULL for a room they are not in: then
+# member is false, the counts 0). The unread counts are functions of migration 0016, which
+# says how they stay bounded: the messages after the marker are the entries after it
+# (last_seq - read_seq: the log is dense) but the changes, the reader's own messages and the
+# deleted ones, each a short walk of an index of its own (falling back to a walk of the
+# messages from the marker, stopped at UNREAD_CAP, when one of those is long); the unread
+# mentions walk the member's own rows of ``mentions`` (migration 0006, its primary key) from
+# the marker, stopped at UNREAD_CAP. A room the member has read to its end (last_seq is the
+# room's latest entry) skips both.
 # The notification level is a column of the membership (migration 0012): no lookup of its own.
 _MEMBER_COLUMNS = f"""
-true AS member, m.read_seq, m.notify, {_ROLE} AS role, peer.name AS peer, (
-    SELECT count(*) FROM (
-        SELECT 1 FROM messages x
-        WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.sender_id <> m.user_id
-          AND x.deleted_at IS NULL
-        ORDER BY x.seq
-        LIMIT {UNREAD_CAP}
-    ) AS capped
-) AS unread, (
-    SELECT count(*) FROM (
-        SELECT 1 FROM mentions mn
-        WHERE mn.user_id = m.user_id AND mn.room_id = r.id AND mn.seq > m.read_seq
-        ORDER BY mn.seq
-        LIMIT {UNREAD_CAP}
-    ) AS capped
-) AS mentions
+m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
+{_ROLE} AS role, peer.name AS peer,
+CASE WHEN r.last_seq > m.read_seq
+     THEN chatd_unread_messages(r.id, m.read_seq, r.last_seq, m.user_id, {UNREAD_CAP})
+     ELSE 0 END
+    AS unread,
+CASE WHEN r.last_seq > m.read_seq
+     THEN chatd_unread_mentions(r.id, m.read_seq, m.user_id, {UNREAD_CAP}) ELSE 0 END
+    AS mentions
 """
 
 # The rooms and conversations user $1 is in, with their view of each.
@@ -251,6 +253,25 @@ SELECT {_ROOM_COLUMNS}, {_MEMBER_COLUMNS}
 FROM memberships m JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
 {_PEER_JOIN.format(me="m.user_id")}
 WHERE m.user_id = $1
+"""
+
+# By index however many contacts and users there are: the user's contacts by the contacts'
+# primary key, then their names in one walk of users_pkey over those ids (= ANY of an array:
+# the planner cannot pick a hash join over a scan of every user, which it preferred at 10,000
+# contacts; a nested loop of one lookup per contact costs twice this walk).
+_CONTACT_NAMES = """
+SELECT u.name FROM users u
+WHERE u.id = ANY(ARRAY(SELECT c.contact_id FROM contacts c WHERE c.user_id = $1))
+"""
+_SQL_CONTACTS = _CONTACT_NAMES
+
+# What a hello subscribes to before it reads the rooms in full: the names of user $1's rooms
+# and of their contacts, in one statement (two index walks: memberships_user_id_idx, the
+# contacts' primary key, each contact's user by id).
+_SQL_ROOM_AND_CONTACT_NAMES = f"""
+SELECT ARRAY(
+    SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1
+) AS rooms, ARRAY({_CONTACT_NAMES}) AS contacts
 """
 
 # A new user; made an administrator ($3) from the command line, which the audit log says.
@@ -435,29 +456,36 @@ ORDER BY r.name COLLATE "C"
 # public room's name once, without a sort, and the page's LIMIT ends it as soon as it is full.
 # Measured (the test machine, embedded PostgreSQL): a page of 100 of 100,000 public rooms in
 # 0.2 ms; a search that matches nothing, the worst case, walks them all in 13 ms.
+# The page is chosen on names alone; only then are its rooms read with the user's view of
+# each (the unread counts): a user in 1,000 rooms pays for the page's counts, not for all.
 _SQL_ROOMS_OVERVIEW = f"""
-SELECT * FROM (
-    (
-        {_SQL_MY_ROOMS}
-          AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
-        ORDER BY r.name COLLATE "C"
-        LIMIT $4
-    )
-    UNION ALL
-    (
-        SELECT {_ROOM_COLUMNS}, false AS member, 0::bigint AS read_seq, NULL::text AS notify,
-               NULL::text AS role, NULL::text AS peer, 0::bigint AS unread,
-               0::bigint AS mentions
-        FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
-        WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
-          AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
-          AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $1)
-        ORDER BY r.name COLLATE "C"
-        LIMIT $4
-    )
-) AS overview
-ORDER BY name COLLATE "C"
-LIMIT $4
+WITH page AS (
+    SELECT * FROM (
+        (
+            SELECT r.id, r.name FROM memberships m JOIN rooms r ON r.id = m.room_id
+            WHERE m.user_id = $1 AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
+            ORDER BY r.name COLLATE "C"
+            LIMIT $4
+        )
+        UNION ALL
+        (
+            SELECT r.id, r.name FROM rooms r
+            WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
+              AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
+              AND NOT EXISTS (SELECT 1 FROM memberships m
+                              WHERE m.room_id = r.id AND m.user_id = $1)
+            ORDER BY r.name COLLATE "C"
+            LIMIT $4
+        )
+    ) AS both_halves
+    ORDER BY name COLLATE "C"
+    LIMIT $4
+)
+SELECT {_ROOM_COLUMNS}, {_MEMBER_COLUMNS}
+FROM page JOIN rooms r ON r.id = page.id LEFT JOIN users o ON o.id = r.owner_id
+LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
+{_PEER_JOIN.format(me="$1")}
+ORDER BY r.name COLLATE "C"
 """
 
 # The room and its owner's membership in one statement, so neither exists without the other.
@@ -516,6 +544,13 @@ _SQL_MEMBERSHIPS_OF = """
 SELECT r.name AS room, u.name AS "user"
 FROM users u JOIN memberships m ON m.user_id = u.id JOIN rooms r ON r.id = m.room_id
 WHERE lower(u.name) = ANY(SELECT lower(n) FROM unnest($1::text[]) AS n)
+"""
+
+# How many of the users named in $2 (any case) are members of room $1.
+_SQL_COUNT_MEMBERS = """
+SELECT count(*) FROM memberships m
+JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id
+WHERE r.name = $1 AND lower(u.name) = ANY(SELECT lower(n) FROM unnest($2::text[]) AS n)
 """
 
 # A room created by joining it is public, owned by whoever joined first.
@@ -583,6 +618,50 @@ WITH r AS (
 SELECT r.allowed, u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
 FROM r LEFT JOIN memberships m ON r.allowed AND m.room_id = r.id
 LEFT JOIN users u ON u.id = m.user_id
+"""
+
+# A page of a room's members (``who``), in two statements. The first: room $1 as user $2 may
+# see it (none for no such room), with its members in all (an index-only count of its
+# memberships) and the number of users (the planner's estimate, free to read).
+_SQL_MEMBER_COUNT = f"""
+WITH r AS MATERIALIZED (
+    SELECT r.id, r.owner_id, {_READABLE.format(user="$2")} AS allowed
+    FROM rooms r WHERE r.name = $1
+)
+SELECT r.id, r.owner_id, r.allowed,
+       (SELECT count(*) FROM memberships c WHERE r.allowed AND c.room_id = r.id) AS count,
+       (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass)
+           AS users
+FROM r
+"""
+
+# The second: the members of room $1 (owned by $2) whose name (lower case) comes after $3, by
+# lower-case name in code point order (as Python sorts), at most $4 (NULL: all). Two ways to
+# the same rows, the cheaper chosen by PostgresStorage.member_page: a room with few members
+# sorts its memberships (each member's user by id); a room whose members are many of the
+# users walks users_name_lower_c_idx (migration 0016) in order from $3 and looks each
+# user up among the room's memberships (by its primary key), until the page is full: the
+# page's cost, not the room's. (The LATERAL with its LIMIT keeps the lookup a probe per user
+# in name order, never a join that would read every membership first.)
+_MEMBER_PAGE_COLUMNS = """u.name, CASE WHEN m.user_id = $2 THEN 'owner' ELSE m.role END AS role,
+       u.deactivated_at IS NOT NULL AS deactivated"""
+_SQL_MEMBER_PAGE_BY_ROOM = f"""
+SELECT {_MEMBER_PAGE_COLUMNS}
+FROM memberships m JOIN users u ON u.id = m.user_id
+WHERE m.room_id = $1 AND lower(u.name) COLLATE "C" > $3
+ORDER BY lower(u.name) COLLATE "C"
+LIMIT $4
+"""
+_SQL_MEMBER_PAGE_BY_NAME = f"""
+SELECT {_MEMBER_PAGE_COLUMNS}
+FROM users u CROSS JOIN LATERAL (
+    SELECT m.user_id, m.role FROM memberships m
+    WHERE m.room_id = $1 AND m.user_id = u.id
+    LIMIT 1
+) m
+WHERE lower(u.name) COLLATE "C" > $3
+ORDER BY lower(u.name) COLLATE "C"
+LIMIT $4
 """
 
 # Invitation: checks and insert in one statement; always one row, NULLs for what is missing.
@@ -701,9 +780,6 @@ FROM t CROSS JOIN LATERAL (
 ORDER BY t.room, t.seq
 """
 
-_SQL_CONTACTS = """
-SELECT u.name FROM contacts c JOIN users u ON u.id = c.contact_id WHERE c.user_id = $1
-"""
 
 # The contact ($2, any case) and, unless it is the user themselves, the row added (if new).
 _SQL_ADD_CONTACT = """
@@ -1868,6 +1944,9 @@ class PostgresStorage:
     async def is_member(self, room: str, user: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_IS_MEMBER, room, user))
 
+    async def count_members(self, room: str, users: Sequence[str]) -> int:
+        return int(await self._run(self._pool.fetchval, _SQL_COUNT_MEMBERS, room, list(users)))
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))
         return {(row["room"], row["user"]) for row in rows}
@@ -1965,6 +2044,33 @@ class PostgresStorage:
                               deactivated=row["deactivated"])
                        for row in rows if row["name"] is not None),
                       key=lambda member: member.name.lower())
+
+    async def member_page(self, user_id: int, room: str, *, after: str = "",
+                          limit: int | None = None) -> MemberPage:
+        """See :meth:`Storage.member_page`. Two statements in one crossing: the room, its
+        count and the number of users; then the page, the cheaper way (see
+        ``_SQL_MEMBER_PAGE_BY_NAME``): by the users' names when walking them in order fills
+        the page sooner than sorting the room's memberships would end, that is when ``limit``
+        * users / members (the users walked, on average) is below the members."""
+        return await self._run(self._do_member_page, user_id, room, after.lower(), limit)
+
+    async def _do_member_page(self, user_id: int, room: str, after: str,
+                              limit: int | None) -> MemberPage:
+        async with self._pool.acquire() as conn:
+            head = await conn.fetchrow(_SQL_MEMBER_COUNT, room, user_id)
+            if head is None:
+                raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+            if not head["allowed"]:
+                raise ChatError(codes.FORBIDDEN, f"room {room!r} is private, or you are "
+                                "banned from it")
+            count = int(head["count"])
+            by_name = limit is not None and limit * max(head["users"], count) < count * count
+            rows = await conn.fetch(
+                _SQL_MEMBER_PAGE_BY_NAME if by_name else _SQL_MEMBER_PAGE_BY_ROOM,
+                head["id"], head["owner_id"], after, limit)
+        return MemberPage(members=[Member(name=row["name"], role=row["role"] or "member",
+                                          deactivated=row["deactivated"]) for row in rows],
+                          count=count)
 
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
         row = await self._run(self._do_invite, room, user_id, invitee)
@@ -2123,6 +2229,10 @@ class PostgresStorage:
     async def contacts(self, user_id: int) -> list[str]:
         rows = await self._run(self._pool.fetch, _SQL_CONTACTS, user_id)
         return sorted((row["name"] for row in rows), key=str.lower)
+
+    async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
+        row = await self._run(self._pool.fetchrow, _SQL_ROOM_AND_CONTACT_NAMES, user_id)
+        return frozenset(row["rooms"]), sorted(row["contacts"], key=str.lower)
 
     async def add_contact(self, user_id: int, name: str) -> str:
         row = await self._run(self._pool.fetchrow, _SQL_ADD_CONTACT, user_id, name)

@@ -158,6 +158,7 @@ export class Controller {
       openDm: (user) => this.choose(model.openDm, user),
       kick: whenOnline((user) => dialogs.confirmKick(this.state, user)),
       moderate: whenOnline((member, opener) => moderation.memberMenu(member, opener)),
+      moreMembers: () => this.act(model.moreMembers),
     });
     moderation.bind({
       ask: (op, fields) => this.ask(op, fields),

@@ -92,17 +92,21 @@ export function nextTypingChange(state, now) {
   return next;
 }
 
-/** The open room's members, online first: [{user, status, me}], and how many are online. */
+/**
+ * The open room's members listed so far, online first: [{user, status, me}], how many of them
+ * are online, how many members the room has in all, and whether more can be listed.
+ */
 export function memberList(state) {
   const room = currentRoom(state);
-  if (!room || !room.members) return { known: false, members: [], online: 0 };
+  if (!room || !room.members) return { known: false, members: [], online: 0, total: 0, more: false };
   const members = room.members.map((m) => ({
     user: m.user, status: statusOf(state, m.user), me: sameUser(m.user, state.me),
     role: m.role || null, deactivated: Boolean(m.deactivated),
   }));
   const online = members.filter((m) => m.status === "online");
   return { known: true, members: [...online, ...members.filter((m) => m.status !== "online")],
-    online: online.length };
+    online: online.length, total: Math.max(room.memberCount ?? 0, members.length),
+    more: room.membersMore };
 }
 
 /** The line above the messages: loading, or the start of the room, or nothing. */

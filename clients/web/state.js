@@ -271,8 +271,14 @@ const EVENTS = {
     }
     if (!room) return [];
     if (room.members && !room.members.some((m) => sameUser(m.user, frame.user))) {
-      room.members.push({ user: frame.user, role: "member" }); // a newcomer is a member
-      room.members.sort((a, b) => a.user.toLowerCase().localeCompare(b.user.toLowerCase()));
+      if (room.memberCount !== null) room.memberCount += 1;
+      // A partial list (more pages) takes a newcomer only within the pages it has: one who
+      // sorts after its last member comes with a later page.
+      const last = room.members.length ? room.members[room.members.length - 1].user : "";
+      if (!room.membersMore || byName(frame.user, last) < 0) {
+        room.members.push({ user: frame.user, role: "member" }); // a newcomer is a member
+        room.members.sort((a, b) => byName(a.user, b.user));
+      }
     }
     addNotice(room, frame.by ? `${frame.by} added ${frame.user}` : `${frame.user} joined`, now);
     if (presenceOf(state, frame.user) !== null) return [];
@@ -298,6 +304,7 @@ const EVENTS = {
       return [...effects, ...openNext(state)];
     }
     if (room.members) room.members = room.members.filter((m) => !sameUser(m.user, frame.user));
+    if (room.memberCount !== null) room.memberCount = Math.max(0, room.memberCount - 1);
     const told = Boolean(frame.by) && room.removed.delete(frame.user.toLowerCase());
     if (!told) {
       addNotice(room, frame.by ? `${frame.by} removed ${frame.user}` : `${frame.user} left`, now);
@@ -354,11 +361,21 @@ const ANSWERED = {
     const members = (Array.isArray(reply.members) ? reply.members : [])
       .filter((m) => m && typeof m.user === "string");
     for (const member of members) setPresence(state, member.user, member.status);
-    if (room) {
-      room.members = members.map((m) => ({ user: m.user,
-        role: ["owner", "moderator", "member"].includes(m.role) ? m.role : null,
-        deactivated: m.deactivated === true }));
+    if (!room) return [];
+    const page = members.map((m) => ({ user: m.user,
+      role: ["owner", "moderator", "member"].includes(m.role) ? m.role : null,
+      deactivated: m.deactivated === true }));
+    if (asked.after && room.members) {
+      // A next page: after the last one this list has (joined/left kept it up to date).
+      const known = new Set(room.members.map((m) => m.user.toLowerCase()));
+      room.members.push(...page.filter((m) => !known.has(m.user.toLowerCase())));
+    } else {
+      room.members = page;
     }
+    // A server before paging sends every member and no count.
+    room.memberCount = Number.isInteger(reply.count) ? reply.count : room.members.length;
+    room.membersMore = reply.more === true;
+    room.loadingMembers = false;
     return [];
   },
 
@@ -490,6 +507,8 @@ const REFUSED = {
   },
 
   who(state, asked, error) {
+    const room = state.rooms.get(asked.room);
+    if (room) room.loadingMembers = false;
     return error.code === "disconnected" ? []
       : [{ toast: `Cannot open ${asked.room}: ${error.message}` }];
   },
@@ -619,6 +638,24 @@ export function openDm(state, user) {
 }
 
 /** Load the page of messages older than the oldest one kept in the open room. */
+/** The next page of the open room's members (`who` after the last one listed). */
+export function moreMembers(state) {
+  const room = state.rooms.get(state.current);
+  if (!room || !room.members || !room.membersMore || room.loadingMembers || !online(state)) {
+    return [];
+  }
+  room.loadingMembers = true;
+  const last = room.members[room.members.length - 1];
+  return [request("who", { room: room.name, ...(last ? { after: last.user } : {}) })];
+}
+
+/** Names in the order `who` gives them: by code point, ignoring case. */
+function byName(a, b) {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 export function loadOlder(state) {
   const room = state.rooms.get(state.current);
   if (!room || !room.more || room.loadingOlder || !online(state)) return [];

@@ -60,6 +60,9 @@ export class Room {
     this.notices = []; // {after: seq, text, ts, key}, in the order of `after`
     this.typing = new Map(); // user -> expiry (ms)
     this.members = null; // [{user}] from `who`, kept up to date by joined/left
+    this.memberCount = null; // members in all (`who`'s count), kept up to date by joined/left
+    this.membersMore = false; // `who` has more pages after the last member of `members`
+    this.loadingMembers = false; // a next page of `who` has been asked for
     this.byId = new Map(); // msg_id -> seq of the messages held
     this.changes = new Set(); // seqs of the change entries seen (v2)
     this.aside = []; // change entries not applied yet (see above), by seq

@@ -14,15 +14,21 @@ export class MembersView {
     this.on = {};
   }
 
-  /** Handlers: openDm(user), kick(user) (from the open room), moderate(member, opener). */
+  /** Handlers: openDm(user), kick(user) (from the open room), moderate(member, opener),
+   * moreMembers(). */
   bind(handlers) { this.on = handlers; }
 
   render(state) {
-    const { known, members, online } = memberList(state);
+    const { known, members, online, total, more } = memberList(state);
     const room = currentRoom(state);
-    $("member-count").textContent = known ? `${online}/${members.length}` : "";
+    // Online among those listed, of the room's members in all: a large room is listed a
+    // page at a time (`who`), so the online count is of the pages listed.
+    $("member-count").textContent = known ? `${online}/${total}` : "";
     $("toggle-members").setAttribute("aria-label",
-      `Who is here: ${online} of ${members.length} online`);
+      `Who is here: ${online} of ${total} online`);
+    const rest = more ? [h("li", { class: "member more" }, h("button", {
+      type: "button", class: "link", onclick: () => this.on.moreMembers(),
+    }, `Show more members (${members.length} of ${total} listed)`))] : [];
     $("member-list").replaceChildren(...members.map((member) => {
       const { user, status, me, role, deactivated } = member;
       const can = room ? controlsFor(room, { me: state.me, admin: state.admin }, member)
@@ -53,6 +59,6 @@ export class MembersView {
           title: `Moderate ${user}`, "aria-haspopup": "menu", "aria-expanded": "false",
           onclick: (event) => this.on.moderate(member, event.currentTarget),
         }, "⋯") : null);
-    }));
+    }), ...rest);
   }
 }

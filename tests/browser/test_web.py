@@ -615,3 +615,38 @@ def test_the_room_list_pages_and_searches(
     page.get_by_role("button", name="Join redesign").click()
     expect(page.locator("#conv-title")).to_have_text("# redesign")
     assert ann.errors == [] and ann.dialogs == []
+
+
+def test_a_large_room_lists_its_members_a_page_at_a_time(
+    paged_daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Who is here in a room of more members than a page: the first page, the count of all
+    of them on the header's button, and Show more members for the next pages, by name."""
+    from tests.browser.conftest import ROOMS_PAGE_MAX
+
+    daemon = paged_daemon
+    names = ["bob", "carl", "dora", "eve", "finn", "gus"]
+    clients = []
+    for name in names:
+        client = LineClient(daemon.tcp_port, register_and_login(daemon.url, name))
+        client.request("join", room="hall")
+        clients.append(client)
+    for client in clients[1:]:
+        client.close()  # offline: bob alone stays
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    register(page, daemon.url, "ann")
+    page.get_by_role("button", name="Browse and join rooms").click()
+    page.get_by_role("button", name="Join hall").click()
+    expect(page.locator("#conv-title")).to_have_text("# hall")
+    listed = page.locator("#member-list li.member[data-user]")
+    more = page.get_by_role("button", name=re.compile("Show more members"))
+    expect(listed).to_have_count(ROOMS_PAGE_MAX)
+    expect(page.locator("#member-count")).to_have_text("2/7")  # ann and bob online, of 7
+    for shown in (2 * ROOMS_PAGE_MAX, 7):
+        more.click()
+        expect(listed).to_have_count(shown)
+    expect(more).to_have_count(0)
+    expect(page.locator("#member-list li.member.online")).to_have_count(2)
+    assert ann.errors == [] and ann.dialogs == []
+    clients[0].close()

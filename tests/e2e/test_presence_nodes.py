@@ -40,14 +40,18 @@ async def _connect(tcp_port: int, token: str) -> Client:
 
 
 async def _statuses(client: Client, room: str) -> dict[str, str]:
+    """Each member's status as ``who`` says, and (as ``#online``) its count of the members
+    online anywhere."""
     reply = await client.request("who", room=room)
-    return {m["user"]: m["status"] for m in reply["members"]}
+    return {**{m["user"]: m["status"] for m in reply["members"]},
+            "#online": str(reply["online"])}
 
 
 async def _until_who(client: Client, room: str, expected: dict[str, str],
                      within: float = 10.0) -> None:
     """Ask ``who`` until it says ``expected`` (a node's picture of the others settles as
     their notices arrive: wait for the state, bounded)."""
+    expected = {**expected, "#online": str(list(expected.values()).count("online"))}
     with trio.fail_after(within):
         while (await _statuses(client, room)) != expected:
             await client.request("ping")

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { memberList, statusOf } from "../../clients/web/select.js";
-import { apply } from "../../clients/web/state.js";
+import { apply, moreMembers } from "../../clients/web/state.js";
 import { connected, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 test("the welcome brings the contacts and their status, and the user is online", () => {
@@ -46,7 +46,8 @@ test("contacts are added once and removed, whatever the case", () => {
 test("who lists the members, online first, and tells their status", () => {
   const { state, effects } = connected([roomInfo("general")]);
   const [who] = requests(effects).filter((r) => r.op === "who");
-  assert.deepEqual(memberList(state), { known: false, members: [], online: 0 });
+  assert.deepEqual(memberList(state),
+    { known: false, members: [], online: 0, total: 0, more: false });
   apply(state, { op: "ok", id: 3, room: "general", members: [{ user: "ann", status: "online" },
     { user: "Bob", status: "offline" }, { user: "carol", status: "online" }] }, { request: who });
   const list = memberList(state);
@@ -55,6 +56,41 @@ test("who lists the members, online first, and tells their status", () => {
     ["ann", "online", true], ["carol", "online", false], ["Bob", "offline", false]]);
   apply(state, { op: "presence", user: "Bob", status: "online" });
   assert.equal(memberList(state).online, 3);
+});
+
+test("a large room's members come a page at a time, counted in all", () => {
+  const { state, effects } = connected([roomInfo("general")]);
+  const [who] = requests(effects).filter((r) => r.op === "who");
+  assert.deepEqual(moreMembers(state), []); // nothing listed yet
+  apply(state, { op: "ok", id: 3, room: "general", count: 5, online: 2, more: true,
+    members: [{ user: "ann", status: "online" }, { user: "Bob", status: "offline" }] },
+  { request: who });
+  let list = memberList(state);
+  assert.deepEqual([list.total, list.more, list.members.length], [5, true, 2]);
+  // A newcomer who sorts after the last one listed comes with a later page; the count grows.
+  apply(state, { op: "joined", room: "general", user: "zed" });
+  assert.deepEqual(memberList(state).members.map((m) => m.user), ["ann", "Bob"]);
+  assert.equal(memberList(state).total, 6);
+  const [next] = requests(moreMembers(state));
+  assert.deepEqual(next, { op: "who", room: "general", after: "Bob" });
+  assert.deepEqual(moreMembers(state), []); // asked already
+  apply(state, { op: "ok", id: 4, room: "general", count: 6, online: 2, more: false,
+    members: [{ user: "carol", status: "online" }, { user: "zed", status: "offline" }] },
+  { request: next });
+  list = memberList(state);
+  assert.deepEqual(list.members.map((m) => m.user), ["ann", "carol", "Bob", "zed"]);
+  assert.deepEqual([list.total, list.more, list.online], [6, false, 2]);
+  apply(state, { op: "left", room: "general", user: "zed" });
+  assert.equal(memberList(state).total, 5);
+  assert.deepEqual(moreMembers(state), []); // the last page came
+});
+
+test("a server without paging: every member, no count", () => {
+  const { state, effects } = connected([roomInfo("general")]);
+  const [who] = requests(effects).filter((r) => r.op === "who");
+  apply(state, { op: "ok", id: 3, room: "general", members: [{ user: "ann", status: "online" },
+    { user: "Bob", status: "offline" }] }, { request: who });
+  assert.deepEqual([memberList(state).total, memberList(state).more], [2, false]);
 });
 
 test("a reconnect's welcome replaces the contacts (removed on another device meanwhile)", () => {
