@@ -26,10 +26,11 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     before each read of the user's rooms, so that a removal racing the hello never leaves the
     user subscribed (chatd.rooms, "Membership").
     """
-    user, claims = await app.auth.verify(request.token)
-    storage = app.storage
     since = app.registry.epoch
-    subscribed = {room.name for room in await storage.user_rooms(user.id)}
+    # The token's check, the user's rooms and contacts: one crossing to the database.
+    start, claims = await app.auth.open_session(request.token)
+    user, storage = start.user, app.storage
+    subscribed = {room.name for room in start.rooms}
     await caller.hold(None)
     await caller.attach(user, claims, frozenset(subscribed), since)
     rooms = await _settle_rooms(app, user)
@@ -46,7 +47,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
             continue
         then.extend(message_event(m) for m in page.messages)
         upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
-    contacts = await storage.contacts(user.id)
+    contacts = start.contacts
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
     await app.presence.online(user.name, caller.conn_id, frozenset(contacts))
