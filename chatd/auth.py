@@ -55,7 +55,7 @@ from chatd.errors import ChatError
 from chatd.limits import KeyedLimiter
 from chatd.protocol import InvalidName, codes, normalise_user
 from chatd.protocol.events import is_storable
-from chatd.storage.base import Storage, User
+from chatd.storage.base import SessionStart, Storage, User
 
 if TYPE_CHECKING:
     from chatd.metrics import Metrics
@@ -445,6 +445,25 @@ class Auth:
             ChatError: ``unauthenticated``, as :meth:`authenticate`.
         """
         return await self._check(token)
+
+    async def open_session(self, token: str) -> tuple[SessionStart, TokenClaims]:
+        """As :meth:`verify`, with what a hello reads next (the names of the user's rooms and
+        contacts): for a user's token, the revocation check and that read are one storage
+        call.
+
+        Raises:
+            ChatError: ``unauthenticated``, as :meth:`authenticate`.
+        """
+        if token.startswith(BOT_TOKEN_PREFIX):
+            user, claims = await self._check_bot(token)
+            rooms, contacts = await self.storage.room_and_contact_names(user.id)
+            return SessionStart(user=user, rooms=rooms, contacts=contacts), claims
+        claims = self.decode_token(token)
+        found = await self.storage.open_session(claims.user_id, claims.jti, claims.issued_at)
+        if found is None:
+            raise ChatError(codes.UNAUTHENTICATED,
+                            "the token was revoked or its user is gone; log in again")
+        return found, claims
 
     async def _check(self, token: str) -> tuple[User, TokenClaims]:
         if token.startswith(BOT_TOKEN_PREFIX):

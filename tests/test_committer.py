@@ -15,10 +15,12 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import pytest
 import trio
+import trio.testing
 
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.errors import ChatError
@@ -213,3 +215,47 @@ async def _room_locked(dsn: str) -> AsyncIterator[Callable[[], None]]:
             yield release.set
         finally:
             release.set()
+
+
+@pytest.fixture
+def slow_jump_clock() -> trio.testing.MockClock:
+    """Trio's clock, standing still unless every task has waited 5 s of real time: then it
+    jumps to the next deadline. A commit that waits on a timer (for company, say) moves it;
+    one that waits only for the database does not."""
+    return trio.testing.MockClock(autojump_threshold=5.0)
+
+
+async def test_a_lone_send_commits_at_once_and_a_burst_commits_as_one_batch(
+        storage: Storage, slow_jump_clock: trio.testing.MockClock) -> None:
+    """The batching rule: the committer takes what is queued when it runs and never waits
+    for more. A lone send is stored and answered without any timer running (trio's clock has
+    not moved); fifty sends queued together are stored in one call."""
+    (ann,) = await members(storage, "lobby", "ann")
+    calls: list[int] = []
+    append = storage.append_messages
+
+    async def counted(batch: Any) -> Any:
+        calls.append(len(batch))
+        return await append(batch)
+
+    storage.append_messages = counted  # type: ignore[method-assign]
+    answers = Answers()
+    async with running_committer(storage) as committer:
+        started = trio.current_time()
+        answered = trio.Event()
+        job = answers.job(NewMessage(user_id=ann.id, room="lobby", text="alone", nonce="lone"))
+
+        def done(outcome: Outcome) -> None:
+            job.on_done(outcome)
+            answered.set()
+
+        committer.submit_nowait(SendJob(job.message, done))
+        await answered.wait()  # idle meanwhile: a timer would make the clock jump to it
+        assert trio.current_time() == started
+        assert calls == [1]
+        for i in range(50):
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="lobby", text=f"burst {i}", nonce=f"b{i}")))
+        await committer.flush()
+    assert calls == [1, 50]
+    assert codes_of(answers.outcomes) == ["ok"] * 51

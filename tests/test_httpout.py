@@ -4,6 +4,7 @@ that doubles, the server's Retry-After up to a cap, refusals at once)."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 from typing import Any
 
@@ -15,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter
 from chatd.addresses import RefusedAddress
 from chatd.httpout import (
     MAX_RETRY_AFTER,
+    RESOLVE_GAP,
     Counters,
     Dispatcher,
     GaveUp,
@@ -188,3 +190,40 @@ async def test_a_dispatcher_survives_failed_lookups_and_deliveries(nursery: trio
     with trio.fail_after(10):
         await until(lambda: len(echo.delivered) - 2 + dropped("send")._value.get() == 10)
     assert dropped("send")._value.get() >= 1
+
+
+class _Timed(_Echo):
+    """An echo that records when each lookup started and how many messages it held."""
+
+    def __init__(self, counters: Counters) -> None:
+        super().__init__(counters)
+        self.lookups: list[tuple[float, int]] = []
+
+    async def resolve(self, messages: Any) -> list[int]:
+        self.lookups.append((trio.current_time(), len(messages)))
+        return await super().resolve(messages)
+
+
+async def test_lookups_are_shared_by_the_commits_of_a_quiet_server(
+        nursery: trio.Nursery, autojump_clock: Any) -> None:
+    """One commit of one message after a quiet spell is looked up at once; a stream of them
+    (a message every 5 ms, as at 200 messages/s) is looked up at most once per RESOLVE_GAP,
+    each lookup carrying what committed meanwhile."""
+    echo = _Timed(_counters())
+    await nursery.start(echo.run)
+    await trio.sleep(1)
+    offered_at = trio.current_time()
+    echo.offer([_message(1)])
+    with trio.fail_after(10):
+        await until(lambda: echo.delivered == [1])
+    assert echo.lookups == [(offered_at, 1)]
+    await trio.sleep(1)
+    for seq in range(100, 140):
+        echo.offer([_message(seq)])
+        await trio.sleep(0.005)
+    with trio.fail_after(10):
+        await until(lambda: sum(count for _, count in echo.lookups[1:]) == 40)
+    stream = echo.lookups[1:]
+    starts = [at for at, _ in stream]
+    assert all(b - a >= RESOLVE_GAP - 1e-9 for a, b in itertools.pairwise(starts))
+    assert len(stream) <= 40 * 0.005 / RESOLVE_GAP + 2

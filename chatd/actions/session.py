@@ -26,14 +26,16 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     before each read of the user's rooms, so that a removal racing the hello never leaves the
     user subscribed (chatd.rooms, "Membership").
 
-    Three statements in all, however many rooms: the token's check, the names of the rooms
-    and contacts (what the connection subscribes to and watches), and the rooms in full
-    (their counts), read once unless they changed meanwhile.
+    Three statements in two crossings of the bridge, however many rooms: the token's check
+    with the names of the rooms and contacts (what the connection subscribes to and
+    watches), then the rooms in full (their counts), read once unless they changed
+    meanwhile.
     """
-    user, claims = await app.auth.verify(request.token)
-    storage = app.storage
     since = app.registry.epoch
-    subscribed, contacts = await storage.room_and_contact_names(user.id)
+    # The token's check and the names of the user's rooms and contacts: one crossing.
+    start, claims = await app.auth.open_session(request.token)
+    user, storage = start.user, app.storage
+    subscribed, contacts = start.rooms, start.contacts
     await caller.hold(None)
     await caller.attach(user, claims, subscribed, since)
     rooms = await _settle_rooms(app, user)

@@ -125,6 +125,7 @@ from chatd.storage.base import (
     RoomDeletedNotice,
     RoomWebhook,
     SearchPage,
+    SessionStart,
     Storage,
     StorageStatistics,
     StorageUnavailable,
@@ -1863,6 +1864,22 @@ class PostgresStorage:
         """See :meth:`Storage.check_token`: ``issued_at`` must be in ms, not whole seconds."""
         row = await self._run(self._pool.fetchrow, _SQL_CHECK_TOKEN, user_id, jti, issued_at)
         return None if row is None else _user(row)
+
+    async def open_session(self, user_id: int, jti: str, issued_at: int
+                           ) -> SessionStart | None:
+        return await self._run(self._do_open_session, user_id, jti, issued_at)
+
+    async def _do_open_session(self, user_id: int, jti: str, issued_at: int
+                               ) -> SessionStart | None:
+        """See :meth:`Storage.open_session`: two statements on one connection, one crossing
+        of the bridge (each statement sees its own snapshot, as two calls would)."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_SQL_CHECK_TOKEN, user_id, jti, issued_at)
+            if row is None:
+                return None
+            names = await conn.fetchrow(_SQL_ROOM_AND_CONTACT_NAMES, user_id)
+        return SessionStart(user=_user(row), rooms=frozenset(names["rooms"]),
+                            contacts=sorted(names["contacts"], key=str.lower))
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)

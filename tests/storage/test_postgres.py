@@ -106,6 +106,38 @@ async def test_check_token(storage: Storage) -> None:
         assert await storage.check_token(user.id, "jti-2", issued) == user
 
 
+async def test_open_session_reads_what_a_hello_needs_in_one_crossing(
+        storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """open_session is check_token and room_and_contact_names in one crossing of the
+    asyncio bridge (a hello's cost at connect); None for a revoked token, as check_token."""
+    with trio.fail_after(TIMEOUT):
+        alice = await storage.create_user("alice", "h")
+        await storage.create_user("Bob", "h")
+        await storage.create_room(alice.id, "dev", private=False, topic="")
+        await storage.add_contact(alice.id, "bob")
+        issued = now_ms()
+        bridge = storage._bridge  # type: ignore[attr-defined]
+        crossings = 0
+        run = bridge.run
+
+        async def counted(fn: Any, *args: Any) -> Any:
+            nonlocal crossings
+            crossings += 1
+            return await run(fn, *args)
+
+        monkeypatch.setattr(bridge, "run", counted)
+        start = await storage.open_session(alice.id, "jti-1", issued)
+        assert crossings == 1
+        monkeypatch.setattr(bridge, "run", run)
+        assert start is not None and start.user == alice
+        assert (start.rooms, start.contacts) == await storage.room_and_contact_names(alice.id)
+        assert start.rooms == {"dev"}
+        assert start.contacts == await storage.contacts(alice.id) == ["Bob"]
+        await storage.revoke_token("jti-1", issued + 3_600_000)
+        assert await storage.open_session(alice.id, "jti-1", issued) is None
+        assert await storage.open_session(alice.id + 99, "jti-2", issued) is None
+
+
 async def test_revoke_all_tokens(storage: Storage) -> None:
     """Tokens issued before a log-out-everywhere are refused, later ones accepted; other
     users are not affected."""
