@@ -64,7 +64,7 @@ def _with_database(dsn: str, name: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(path="/" + name))
 
 
-def _execute(dsn: str, *statements: str) -> None:
+def execute_sql(dsn: str, *statements: str) -> None:
     """Run statements outside any transaction, from sync code (fixtures run outside trio)."""
 
     async def run() -> None:
@@ -91,7 +91,7 @@ def pg_server() -> Iterator[str]:
     server = EmbeddedPostgres.start(root)
     try:
         # Test databases are throw-away: trade durability for speed.
-        _execute(
+        execute_sql(
             server.uri,
             "ALTER SYSTEM SET fsync = off",
             "ALTER SYSTEM SET synchronous_commit = off",
@@ -108,11 +108,11 @@ def pg_server() -> Iterator[str]:
 def database_dsn(pg_server: str) -> Iterator[str]:
     """A new empty database for this test; dropped (connections and all) afterwards."""
     name = f"chatd_test_{uuid.uuid4().hex[:12]}"
-    _execute(pg_server, f'CREATE DATABASE "{name}"')
+    execute_sql(pg_server, f'CREATE DATABASE "{name}"')
     try:
         yield _with_database(pg_server, name)
     finally:
-        _execute(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        execute_sql(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ import asyncpg
 import pytest
 from playwright.sync_api import Browser, Playwright, ViewportSize, sync_playwright
 
-from tests.conftest import _execute, _with_database
+from tests.conftest import _with_database, execute_sql
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = [
@@ -64,7 +64,7 @@ def _in_thread(dsn: str, statement: str) -> None:
 
     def run() -> None:
         try:
-            _execute(dsn, statement)
+            execute_sql(dsn, statement)
         except BaseException as exc:
             failure.append(exc)
 

@@ -53,7 +53,7 @@ from schemathesis.core.result import Ok
 
 from chatd.config import Config
 from chatd.http.openapi import build_document
-from tests.conftest import _execute, _with_database
+from tests.conftest import _with_database, execute_sql
 from tests.images import encode, picture
 
 pytestmark = pytest.mark.api_fuzz
@@ -254,7 +254,7 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     (it must still be healthy, and stop cleanly on SIGTERM)."""
     workdir = tmp_path_factory.mktemp("schemathesis")
     database = f"chatd_test_{uuid.uuid4().hex[:12]}"
-    _execute(pg_server, f'CREATE DATABASE "{database}"')
+    execute_sql(pg_server, f'CREATE DATABASE "{database}"')
     log_path = workdir / "daemon.log"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("CHATD_") and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
@@ -291,7 +291,7 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
             proc.kill()
             proc.wait()
         print(f"--- chatd log ---\n{log_path.read_text(errors='replace')[-20000:]}")
-        _execute(pg_server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        execute_sql(pg_server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def _local_url(body: Any, field: str = "url") -> Any:

@@ -25,6 +25,7 @@ from chatd.storage.postgres import (
     _SQL_ROOMS_OVERVIEW,
     _SQL_USER_ROOMS,
 )
+from tests.conftest import execute_sql
 from tests.storage.plans import plan, scans
 from tests.storage.test_rooms_contacts import post, users
 
@@ -33,16 +34,7 @@ TIMEOUT = 60
 
 async def sql(dsn: str, *statements: str) -> None:
     """Run statements outside a transaction (VACUUM needs that), from trio."""
-
-    async def run() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            for statement in statements:
-                await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    await trio.to_thread.run_sync(asyncio.run, run())
+    await trio.to_thread.run_sync(execute_sql, dsn, *statements)
 
 
 async def unread_rooms(storage: Storage, dsn: str, reader: User, writer: User, *,
