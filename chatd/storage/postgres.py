@@ -608,12 +608,14 @@ SELECT {_ROOM_COLUMNS} FROM rooms r LEFT JOIN users o ON o.id = r.owner_id WHERE
 
 # One row per member (name NULL for a readable room without members); none for no such room.
 # A server administrator may list the members of any room (not of a conversation).
+# Who may list room r's members: who may read it, and server administrators in any room (not
+# a conversation); the user is $2.
+_MAY_LIST_MEMBERS = (_READABLE.format(user="$2") + """
+    OR (r.kind = 'room' AND EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin))""")
+
 _SQL_ROOM_MEMBERS = f"""
 WITH r AS (
-    SELECT r.id, r.owner_id,
-           {_READABLE.format(user="$2")}
-           OR (r.kind = 'room' AND EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin))
-               AS allowed
+    SELECT r.id, r.owner_id, {_MAY_LIST_MEMBERS} AS allowed
     FROM rooms r WHERE r.name = $1
 )
 SELECT r.allowed, u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
@@ -626,7 +628,7 @@ LEFT JOIN users u ON u.id = m.user_id
 # memberships) and the number of users (the planner's estimate, free to read).
 _SQL_MEMBER_COUNT = f"""
 WITH r AS MATERIALIZED (
-    SELECT r.id, r.owner_id, {_READABLE.format(user="$2")} AS allowed
+    SELECT r.id, r.owner_id, {_MAY_LIST_MEMBERS} AS allowed
     FROM rooms r WHERE r.name = $1
 )
 SELECT r.id, r.owner_id, r.allowed,
