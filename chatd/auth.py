@@ -43,7 +43,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 import trio
@@ -460,20 +460,14 @@ class Auth:
             return SessionStart(user=user, rooms=rooms, contacts=contacts), claims
         claims = self.decode_token(token)
         found = await self.storage.open_session(claims.user_id, claims.jti, claims.issued_at)
-        if found is None:
-            raise ChatError(codes.UNAUTHENTICATED,
-                            "the token was revoked or its user is gone; log in again")
-        return found, claims
+        return _not_revoked(found), claims
 
     async def _check(self, token: str) -> tuple[User, TokenClaims]:
         if token.startswith(BOT_TOKEN_PREFIX):
             return await self._check_bot(token)
         claims = self.decode_token(token)
         user = await self.storage.check_token(claims.user_id, claims.jti, claims.issued_at)
-        if user is None:
-            raise ChatError(codes.UNAUTHENTICATED,
-                            "the token was revoked or its user is gone; log in again")
-        return user, claims
+        return _not_revoked(user), claims
 
     async def _check_bot(self, token: str) -> tuple[User, TokenClaims]:
         found = await self.storage.check_bot_token(bot_token_hash(token))
@@ -511,3 +505,15 @@ class Auth:
         if everywhere:
             await self.storage.revoke_all_tokens(user.id)
         return user, claims
+
+
+_Found = TypeVar("_Found")
+
+
+def _not_revoked(found: _Found | None) -> _Found:
+    """What storage found for a user's token; ``unauthenticated`` when it found nothing (the
+    token was revoked, or its user is gone)."""
+    if found is None:
+        raise ChatError(codes.UNAUTHENTICATED,
+                        "the token was revoked or its user is gone; log in again")
+    return found
