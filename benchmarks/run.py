@@ -277,7 +277,10 @@ class Bench:
         folder.mkdir(parents=True, exist_ok=True)
         self._profiled += 1
         out = folder / f"{self._profiled:02d}-{target.name}-{label}.txt"
+        # With workers, the server's work is in the parent's children: py-spy follows them.
+        children = "--subprocesses " if getattr(target, "workers", None) else ""
         command = (f"sleep {delay}; exec py-spy record --pid {target.pid} --rate 100 --gil "
+                   f"{children}"
                    f"--format raw --duration {max(1, round(duration))} "
                    f"--output {out}")
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
