@@ -88,6 +88,12 @@ class Metrics:
             "where they came from: carried by the commit's notice, or read back from the "
             "database.", ["source"], registry=self.registry,
         )
+        self.gap_repairs = Counter(
+            "chatd_gap_repairs", "Gaps in a room's log that a connection filled (entries "
+            "that reached it out of order, from several nodes), by where the missing entries "
+            "came from: published here meanwhile, or read from the database.", ["source"],
+            registry=self.registry,
+        )
         self.send_latency = Histogram(
             "chatd_send_ack_seconds", "Time from a send request to its acknowledgement.",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
