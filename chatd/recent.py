@@ -60,10 +60,19 @@ class RecentEntries:
                 waiting.set()
         while self._bytes > self._most and self._order:
             name, seq = self._order.popleft()
-            room = self._rooms[name]
-            self._bytes -= len(room.pop(seq))
-            if not room:
+            kept = self._rooms.get(name)
+            data = None if kept is None else kept.pop(seq, None)
+            if kept is None or data is None:
+                continue  # forgotten with its room
+            self._bytes -= len(data)
+            if not kept:
                 del self._rooms[name]
+
+    def forget(self, room: str) -> None:
+        """``room`` is gone (deleted): a new room of that name has seqs of its own."""
+        kept = self._rooms.pop(room, None)
+        if kept is not None:
+            self._bytes -= sum(len(data) for data in kept.values())
 
     def get(self, room: str, after: int, upto: int) -> bytes | None:
         """The frames of ``room``'s entries ``after`` < seq <= ``upto``, if every one of them

@@ -61,3 +61,15 @@ async def test_a_repair_waits_for_its_range_then_gives_up(
         recent.published([_d("a", 6)])
     assert got == [b"a:6\na:7\n"]
     assert await recent.wait_for("a", 7, 8) is None
+
+
+def test_a_deleted_room_is_forgotten() -> None:
+    """A room deleted, then made again under its name, starts at seq 1: nothing of the old
+    one may fill its gaps; and the bound still holds."""
+    recent = RecentEntries(most_bytes=12)
+    recent.published([_d("a", 1), _d("a", 2)])
+    recent.forget("a")
+    assert recent.get("a", 0, 1) is None
+    recent.published([Delivery("a", 1, b"new\n"), _d("b", 1), _d("b", 2), _d("b", 3)])
+    assert recent.get("b", 1, 3) == b"b:2\nb:3\n"
+    assert recent.get("a", 0, 1) is None  # the oldest, forgotten for the bound
