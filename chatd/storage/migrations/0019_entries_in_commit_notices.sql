@@ -30,46 +30,51 @@ DECLARE
     payload text := '';
     room record;
     item text;
-    whole text;
 BEGIN
+    -- One statement for every room of the commit.
     FOR room IN
-        SELECT n.id, n.name, o.last_seq AS before, n.last_seq AS after
-        FROM new_rooms n JOIN old_rooms o ON o.id = n.id
-        WHERE n.last_seq > o.last_seq
-        ORDER BY n.id
-    LOOP
-        item := json_build_array(room.name, room.before, room.after)::text;
-        whole := NULL;
-        -- ~40 bytes is the least a message takes: more than that many cannot fit.
-        IF carry AND room.after - room.before <= (7000 - octet_length(payload)) / 40 THEN
-            SELECT CASE WHEN count(*) = room.after - room.before THEN json_build_array(
-                       room.name, room.before, room.after, json_agg(json_build_array(
-                           m.seq, m.id, u.name, floor(extract(epoch FROM m.created_at) * 1000)::bigint,
-                           m.nonce, m.text, m.reply_to,
-                           CASE WHEN m.reply_to IS NOT NULL THEN (
-                               SELECT CASE WHEN q.deleted_at IS NOT NULL
-                                           THEN json_build_object('deleted', true)::text
-                                           ELSE json_build_object('from', qu.name,
-                                                                  'text', left(q.text, 200))::text
-                                      END
-                               FROM messages q JOIN users qu ON qu.id = q.sender_id
-                               WHERE q.id = m.reply_to
-                           ) END,
-                           m.mentions,
-                           CASE WHEN m.files > 0 THEN (
-                               SELECT json_agg(json_build_array(
-                                   f.id, f.name, f.size, f.content_type, f.width, f.height,
-                                   f.thumb_sha256 IS NOT NULL) ORDER BY f.id)
-                               FROM files f WHERE f.message_id = m.id
-                           ) END
-                       ) ORDER BY m.seq))::text END
-            INTO whole
+        WITH bumped AS (
+            SELECT n.id, n.name, o.last_seq AS before, n.last_seq AS after
+            FROM new_rooms n JOIN old_rooms o ON o.id = n.id
+            WHERE n.last_seq > o.last_seq
+        )
+        SELECT '[' || to_json(b.name)::text || ',' || b.before || ',' || b.after AS head_of,
+               CASE WHEN c.found = b.after - b.before THEN c.entries END AS entries
+        FROM bumped b LEFT JOIN LATERAL (
+            -- Per room (LATERAL: a walk of messages' (room_id, seq) index each, whatever
+            -- the planner guesses of a transition table), its new messages joined to their
+            -- senders; ~40 bytes is the least a message takes: a room of more cannot fit.
+            SELECT count(*) AS found, json_agg(json_build_array(
+                       m.seq, m.id, u.name, floor(extract(epoch FROM m.created_at) * 1000)::bigint,
+                       m.nonce, m.text, m.reply_to,
+                       CASE WHEN m.reply_to IS NOT NULL THEN (
+                           SELECT CASE WHEN q.deleted_at IS NOT NULL
+                                       THEN json_build_object('deleted', true)::text
+                                       ELSE json_build_object('from', qu.name,
+                                                              'text', left(q.text, 200))::text
+                                  END
+                           FROM messages q JOIN users qu ON qu.id = q.sender_id
+                           WHERE q.id = m.reply_to
+                       ) END,
+                       m.mentions,
+                       CASE WHEN m.files > 0 THEN (
+                           SELECT json_agg(json_build_array(
+                               f.id, f.name, f.size, f.content_type, f.width, f.height,
+                               f.thumb_sha256 IS NOT NULL) ORDER BY f.id)
+                           FROM files f WHERE f.message_id = m.id
+                       ) END
+                   ) ORDER BY m.seq)::text AS entries
             FROM messages m JOIN users u ON u.id = m.sender_id
-            WHERE m.room_id = room.id AND m.seq > room.before AND m.seq <= room.after
-              AND m.rev IS NULL AND m.deleted_at IS NULL;
-            IF whole IS NOT NULL AND octet_length(payload) + octet_length(whole) < 7000 THEN
-                item := whole;
-            END IF;
+            WHERE carry AND b.after - b.before <= 175
+              AND m.room_id = b.id AND m.seq > b.before AND m.seq <= b.after
+              AND m.rev IS NULL AND m.deleted_at IS NULL
+        ) c ON true
+        ORDER BY b.id
+    LOOP
+        item := room.head_of || ']';
+        IF room.entries IS NOT NULL
+           AND octet_length(payload) + octet_length(item) + octet_length(room.entries) < 7000 THEN
+            item := room.head_of || ',' || room.entries || ']';
         END IF;
         IF payload <> '' AND octet_length(payload) + octet_length(item) > 7000 THEN
             PERFORM pg_notify('chatd_commits', head || ' [' || payload || ']');
