@@ -317,13 +317,16 @@ class Connection:
     async def _repair(self, repair: Repair) -> None:
         """Fetch the entries a held room misses and release it (see chatd.delivery): as the
         registry publishes them, if it does soon enough (chatd.recent), else from storage."""
+        recent = self._app.registry.recent
         data = None
         if repair.upto - repair.after <= RECENT_RANGE:
-            data = await self._app.registry.recent.wait_for(repair.room, repair.after,
-                                                            repair.upto)
+            data = await recent.wait_for(repair.room, repair.after, repair.upto)
         self._app.metrics.gap_repairs.labels("read" if data is None else "published").inc()
         if data is None:
-            data = await read_range(self._app.storage, repair, most=self._limits.resume_max)
+            data = await recent.read_once(
+                repair.room, repair.after, repair.upto,
+                functools.partial(read_range, self._app.storage, repair,
+                                  most=self._limits.resume_max))
         with contextlib.suppress(_EndSession):
             await self._queue(Release(data, {repair.room: repair.upto}))
 

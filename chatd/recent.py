@@ -12,14 +12,16 @@ members here; at most :data:`RECENT_BYTES` bytes in all, the oldest forgotten fi
 repair first waits up to :data:`REPAIR_WAIT` seconds for its range to have been published
 here, and takes those frames: the very bytes the room's other connections were given, one
 for each seq of the range. Past the wait (a lost notice, a stalled relay, entries forgotten
-already) it reads the database as before. Nothing else changes: the repair's ``Release`` is
-the same, and a delivery of the range that comes after it is dropped by seq.
+already) it reads the database as before, once for all the connections here that miss the
+same range at the same time (:meth:`RecentEntries.read_once`): they saw the same gap. Nothing
+else changes: the repair's ``Release`` is the same, and a delivery of the range that comes
+after it is dropped by seq.
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import trio
 
@@ -44,6 +46,7 @@ class RecentEntries:
         self._rooms: dict[str, dict[int, bytes]] = {}
         self._order: collections.deque[tuple[str, int]] = collections.deque()
         self._waiters: dict[str, trio.Event] = {}
+        self._reads: dict[tuple[str, int, int], _Read] = {}
 
     def published(self, deliveries: Iterable[Delivery]) -> None:
         """Keep these (just published), forgetting the oldest past the bound, and wake the
@@ -98,3 +101,32 @@ class RecentEntries:
                 await waiting.wait()
             return data
         return None
+
+    async def read_once(self, room: str, after: int, upto: int,
+                        read: Callable[[], Awaitable[bytes]]) -> bytes:
+        """``await read()``, unless a read of the same range is under way: then its result
+        (or, if it failed, a read of our own)."""
+        key = (room, after, upto)
+        running = self._reads.get(key)
+        if running is not None:
+            await running.done.wait()
+            if running.data is not None:
+                return running.data
+            return await read()
+        mine = self._reads[key] = _Read()
+        try:
+            mine.data = await read()
+            return mine.data
+        finally:
+            del self._reads[key]
+            mine.done.set()
+
+
+class _Read:
+    """A read of a range under way, for the repairs that wait for it."""
+
+    __slots__ = ("data", "done")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.done = trio.Event()

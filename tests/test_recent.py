@@ -73,3 +73,47 @@ def test_a_deleted_room_is_forgotten() -> None:
     recent.published([Delivery("a", 1, b"new\n"), _d("b", 1), _d("b", 2), _d("b", 3)])
     assert recent.get("b", 1, 3) == b"b:2\nb:3\n"
     assert recent.get("a", 0, 1) is None  # the oldest, forgotten for the bound
+
+
+async def test_repairs_of_one_range_read_it_once() -> None:
+    """Repairs of the same range at the same time share one read; a read that fails (here,
+    cancelled with its connection) leaves the others to read for themselves."""
+    recent = RecentEntries()
+    reads = 0
+    release = trio.Event()
+
+    async def read() -> bytes:
+        nonlocal reads
+        reads += 1
+        await release.wait()
+        return b"a:6\n"
+
+    got: list[bytes] = []
+
+    async def repair() -> None:
+        got.append(await recent.read_once("a", 5, 6, read))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(repair)
+        await trio.testing.wait_all_tasks_blocked()
+        release.set()
+    assert (reads, got) == (1, [b"a:6\n"] * 3)
+
+    release = trio.Event()
+    reads = 0
+    first = trio.CancelScope()
+
+    async def cancelled() -> None:
+        with first:
+            await recent.read_once("a", 5, 6, read)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cancelled)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(repair)
+        await trio.testing.wait_all_tasks_blocked()
+        first.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        release.set()
+    assert reads == 2 and got[-1] == b"a:6\n"
