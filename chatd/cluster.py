@@ -13,9 +13,10 @@ nothing is read. The rooms a notice could not carry are read as before.
 Local and relayed messages of one room can reach the registry out of seq order (a local
 commit of seq 6 may be published before the notice of another node's seq 5 is relayed).
 Connections do not depend on that order: a connection's writer that sees seq 7 after seq 5
-holds the room, fetches seq 6 from the database, and writes them in order (see
-:meth:`chatd.connection.Connection._repair`); duplicates are dropped by seq. The same repair
-covers notices lost while the listening connection was down.
+holds the room, takes seq 6 as the relay publishes it here (or, past a short wait, reads it
+from the database), and writes them in order (see :meth:`chatd.connection.Connection._repair`
+and :mod:`chatd.recent`); duplicates are dropped by seq. The same repair covers notices lost
+while the listening connection was down.
 
 Memberships travel the same way (a second trigger): when another node adds a user to a room
 (a join, an invitation, a first direct message), the registry here subscribes that user's
