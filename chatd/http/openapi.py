@@ -1182,7 +1182,7 @@ class _Builder:
                     "encoding": {"file": {"contentType": "*/*"}},
                 }},
                 ok=ok(201, "Stored.", self.sent({"file": _ref("File")})),
-                errors=(403, 404, 429),
+                errors=(403, 404, 409, 429),
             )},
             "/api/files/links": {"post": self.op(
                 "Sign links to files",

@@ -1020,7 +1020,8 @@ class Storage(Protocol):
         """How many more bytes of files the user may store (``quota_bytes`` less what their
         kept files hold; may be 0 or less), checking that they may upload to ``room``: its
         members only. Raises ChatError('not_found') for an unknown room,
-        ChatError('forbidden') for a non-member."""
+        ChatError('forbidden') for a non-member, ChatError('archived') while the room is
+        archived."""
 
     async def add_file(self, user_id: int, room: str, *, sha256: str, size: int, name: str,
                        content_type: str, quota_bytes: int,

@@ -1057,9 +1057,10 @@ PURGE_CHUNK = 5000
 
 # -- files ---------------------------------------------------------------------------------------
 
-# Whether user $2 may upload to room $1 (members only), and what their kept files hold.
+# Whether user $2 may upload to room $1 (members only, not while it is archived), and what
+# their kept files hold.
 _SQL_UPLOAD_ALLOWANCE = """
-SELECT r.id, EXISTS (
+SELECT r.id, r.archived, EXISTS (
            SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
        ) AS member,
        (SELECT coalesce(sum(size), 0) FROM files
@@ -1068,11 +1069,12 @@ FROM rooms r WHERE r.name = $1
 """
 # Uploads of one user queue on their row (a lock that foreign-key checks do not take).
 _SQL_LOCK_UPLOADER = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
-# The file, if user $1 is a member of room $2 and the file fits in quota $7; else no row.
+# The file, if user $1 is a member of room $2, the room is not archived (it may have been
+# while the body streamed) and the file fits in quota $7; else no row.
 _SQL_ADD_FILE = """
 WITH r AS (
     SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
-    WHERE r.name = $2
+    WHERE r.name = $2 AND NOT r.archived
 ), used AS (
     SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_id = $1 AND deleted_at IS NULL
 )
@@ -1361,6 +1363,9 @@ def _check_upload(room: str, row: Any) -> None:
         raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
     if not row["member"]:
         raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+    if row["archived"]:
+        # Refused before the body streams: the file could never be attached to a message.
+        raise ChatError(codes.ARCHIVED, f"{room!r} is archived")
 
 
 def _parse_notice(channel: str, payload: str) -> list[Change]:

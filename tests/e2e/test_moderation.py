@@ -78,6 +78,8 @@ async def tables(dsn: str) -> AsyncIterator[Any]:
                 "deleted": await rows("SELECT id FROM messages WHERE room_id = $1 AND "
                                       "deleted_at IS NOT NULL", room_id),
                 "audit": await rows("SELECT count(*) FROM audit_log"),
+                "files": await rows("SELECT id FROM files WHERE room_id = $1 ORDER BY id",
+                                    room_id),
             }
 
         try:
