@@ -894,18 +894,15 @@ class Storage(Protocol):
         as members on first use. A conversation with oneself is allowed (notes to self).
         Raises ChatError('not_found') when there is no user called ``peer``."""
 
-    async def room_members(self, user_id: int, room: str) -> list[Member]:
-        """A room's members with their roles, sorted by name case-insensitively. Public rooms
-        are open to every user not banned from them; private rooms and conversations only to
-        members (ChatError('forbidden')). ChatError('not_found') for an unknown room."""
-
     async def member_page(self, user_id: int, room: str, *, after: str = "",
                           limit: int | None = None) -> MemberPage:
-        """A page of a room's members, as :meth:`room_members` lists them (the same rights,
-        errors and order): those whose name comes after ``after`` ignoring case ('' from the
-        first), at most ``limit`` (None: all), with the number of members in all. A page
-        ends at ``limit``: ask one more to learn whether another page follows; the next
-        starts after the last name."""
+        """A page of a room's members with their roles, sorted by name case-insensitively:
+        those whose name comes after ``after`` ignoring case ('' from the first), at most
+        ``limit`` (None: all), with the number of members in all. A page ends at ``limit``:
+        ask one more to learn whether another page follows; the next starts after the last
+        name. Public rooms are open to every user not banned from them; private rooms and
+        conversations only to members (ChatError('forbidden')); administrators to any room
+        but a conversation. ChatError('not_found') for an unknown room."""
 
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
         """Make ``invitee`` (any case) a member of ``room``; any member may invite. Returns the

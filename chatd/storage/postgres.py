@@ -613,16 +613,6 @@ SELECT {_ROOM_COLUMNS} FROM rooms r LEFT JOIN users o ON o.id = r.owner_id WHERE
 _MAY_LIST_MEMBERS = (_READABLE.format(user="$2") + """
     OR (r.kind = 'room' AND EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin))""")
 
-_SQL_ROOM_MEMBERS = f"""
-WITH r AS (
-    SELECT r.id, r.owner_id, {_MAY_LIST_MEMBERS} AS allowed
-    FROM rooms r WHERE r.name = $1
-)
-SELECT r.allowed, u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
-FROM r LEFT JOIN memberships m ON r.allowed AND m.room_id = r.id
-LEFT JOIN users u ON u.id = m.user_id
-"""
-
 # A page of a room's members (``who``), in two statements. The first: room $1 as user $2 may
 # see it (none for no such room), with its members in all (an index-only count of its
 # memberships) and the number of users (the planner's estimate, free to read).
@@ -2055,19 +2045,6 @@ class PostgresStorage:
             assert row is not None, "conversations are never deleted"
         room = _room(row, peer=other["name"])
         return Conversation(room=room, peer=other["name"], created=created)
-
-    async def room_members(self, user_id: int, room: str) -> list[Member]:
-        """See :meth:`Storage.room_members`; sorted case-insensitively, as contacts are."""
-        rows = await self._run(self._pool.fetch, _SQL_ROOM_MEMBERS, room, user_id)
-        if not rows:
-            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
-        if not rows[0]["allowed"]:
-            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private, or you are banned "
-                            "from it")
-        return sorted((Member(name=row["name"], role=row["role"] or "member",
-                              deactivated=row["deactivated"])
-                       for row in rows if row["name"] is not None),
-                      key=lambda member: member.name.lower())
 
     async def member_page(self, user_id: int, room: str, *, after: str = "",
                           limit: int | None = None) -> MemberPage:

@@ -10,16 +10,15 @@ and waits for a state, never for time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
+from tests.e2e import test_moderation
 from tests.e2e.conftest import running
 from tests.e2e.test_hooks import bot_of, hook, member
 from tests.e2e.test_moderation import ACTORS, NAMES, Cast, _cast, _room, tables
@@ -30,17 +29,8 @@ from tests.http.test_uploads import multipart
 MAY_ARCHIVE = {"owner", "admin"}
 
 
-@pytest.fixture
-def config(tmp_path: Path, database_dsn: str) -> Config:
-    return make_config(tmp_path, database_dsn, server={"grace_period": 5.0},
-                       limits={"rooms_per_hour": 10_000, "send_burst": 10_000,
-                               "send_rate": 10_000.0})
-
-
-@pytest.fixture
-async def daemon(config: Config) -> AsyncIterator[Server]:
-    async with running(config) as server:
-        yield server
+#: The moderation tests' daemon settings (tests/e2e/conftest.py's ``daemon`` uses them).
+config = test_moderation.config
 
 
 async def _archive(transport: str, actor: Client | None, token: str, room: str,

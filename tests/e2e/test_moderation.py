@@ -49,12 +49,6 @@ def config(tmp_path: Path, database_dsn: str) -> Config:
                                "send_rate": 10_000.0})
 
 
-@pytest.fixture
-async def daemon(config: Config) -> AsyncIterator[Server]:
-    async with running(config) as server:
-        yield server
-
-
 @asynccontextmanager
 async def tables(dsn: str) -> AsyncIterator[Any]:
     """A function giving what moderation may change in a room, read from the database."""
