@@ -56,6 +56,7 @@ export class Controller {
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
     this.pendingRoom = null; // a room to open once it is listed (openRoom)
+    this.pagedHello = true; // the hello asks for the first rooms and contacts only
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room) => this.openRoom(room),
@@ -240,6 +241,7 @@ export class Controller {
 
   enter(session) {
     this.session = session;
+    this.pagedHello = true;
     this.state = model.initialState({
       me: session.username,
       outbox: loadOutbox(session.username),
@@ -261,7 +263,15 @@ export class Controller {
     }, Math.min(MAX_TIMER_MS, Math.max(0, session.expires_at - Date.now())));
     this.conn = new Connection({
       hello: () => ({ token: session.token, resume: resumePoints(this.state),
-        rooms_limit: model.WELCOME_ROOMS, contacts_limit: model.WELCOME_CONTACTS }),
+        ...(this.pagedHello ? { rooms_limit: model.WELCOME_ROOMS,
+          contacts_limit: model.WELCOME_CONTACTS } : {}) }),
+      // A server whose largest page is below the hello's sizes refuses them: ask for
+      // everything then, as before paging.
+      onHelloRefused: () => {
+        const changed = this.pagedHello;
+        this.pagedHello = false;
+        return changed;
+      },
       onWelcome: (frame) => this.receive(frame),
       onEvent: (frame) => this.receive(frame),
       onReply: (frame, request) => this.receive(frame, request),

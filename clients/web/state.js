@@ -89,10 +89,10 @@ export const SEEK_CONTEXT = 20; // entries shown before a message paged back to 
 // browsed apart, see browse.js); its reply asks for the next page while there is one.
 export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
 // The paged welcome: the hello asks for the first WELCOME_ROOMS rooms and WELCOME_CONTACTS
-// contacts; the rest come at once after it, LIST_PAGE a page (see "The listing" below).
+// contacts; the rest come at once after it, a page of the server's default size each (100,
+// or limits.rooms_page_max if smaller: see "The listing" below).
 export const WELCOME_ROOMS = 30;
 export const WELCOME_CONTACTS = 30;
-export const LIST_PAGE = 100;
 export const LIST_RETRY_MS = 2000; // a page refused (not for a lost connection): asked again
 export const PARALLEL_UPLOADS = 3; // uploads on their way at once; the others wait, queued
 const MAX_LATER_MS = 6 * 3600_000; // a timer this long at most (a later one is set again then)
@@ -192,7 +192,7 @@ const EVENTS = {
       room.loadingOlder = false;
     }
     state.listing = more ? { after: last, waiting: false, unlisted, gone: new Set(),
-      early: new Map(), alerts: [] } : null;
+      early: new Map(), alerts: [], refresh: false } : null;
     state.roomsListed = !more;
     state.contacts = [];
     for (const contact of Array.isArray(frame.contacts) ? frame.contacts : []) {
@@ -305,7 +305,7 @@ const EVENTS = {
       present(state, frame.room);
       if (room) return [];
       roomFor(state, frame.room).announced = true;
-      const effects = covered(state, frame.room) ? [] : [{ refreshRooms: true }];
+      const effects = refresh(state, frame.room);
       if (frame.by) effects.push({ toast: `${frame.by} added you to #${frame.room}` });
       return effects;
     }
@@ -513,7 +513,7 @@ const ANSWERED = {
     room.loaded = true;
     room.more = Boolean(reply.more);
     room.members = null;
-    const effects = [{ refreshRooms: true }, ...settle(state, room)];
+    const effects = [...refresh(state, room.name), ...settle(state, room)];
     if (joined && isSeq(reply.last_seq) && reply.last_seq > room.readSeq) {
       // A room just joined has nothing unread: what was said before is its history.
       room.markRead(reply.last_seq, state.me);
@@ -1247,7 +1247,9 @@ function seekOlder(state, room) {
 //
 // The hello asks for the first WELCOME_ROOMS rooms and WELCOME_CONTACTS contacts; a welcome
 // with `rooms_more` (or `contacts_more`) is followed at once by `rooms` {joined, after} (or
-// `contacts` {after}) pages of LIST_PAGE, one at a time, until one says there is no more.
+// `contacts` {after}) pages, one at a time, until one says there is no more. The pages carry
+// no `limit`: the server's default (100, or its largest page if smaller) never exceeds what
+// the server takes.
 // Meanwhile the connection gets the live events of every room of the user, listed or not:
 //
 // - A room known before the welcome and not in it may be on a later page: it is forgotten
@@ -1270,7 +1272,7 @@ export function listRooms(state) {
   const listing = state.listing;
   if (!listing || listing.waiting || !online(state)) return [];
   listing.waiting = true;
-  return [request("rooms", { joined: true, after: listing.after, limit: LIST_PAGE })];
+  return [request("rooms", { joined: true, after: listing.after })];
 }
 
 /** Ask the next page of the welcome's contacts (none while one is on its way). */
@@ -1278,14 +1280,17 @@ export function listContacts(state) {
   const listing = state.contactsListing;
   if (!listing || listing.waiting || !online(state)) return [];
   listing.waiting = true;
-  return [request("contacts", { after: listing.after, limit: LIST_PAGE })];
+  return [request("contacts", { after: listing.after })];
 }
 
-/** Whether `asked` is the page of the welcome's rooms on its way. */
+/**
+ * Whether `asked` is the page of the welcome's rooms on its way: a page of one's rooms after
+ * its cursor (whoever asked it, what it lists is the listing's next page).
+ */
 function isListingPage(state, asked) {
   const listing = state.listing;
   return Boolean(listing) && listing.waiting && asked.joined === true
-    && asked.limit === LIST_PAGE && asked.after === listing.after;
+    && asked.query === undefined && asked.after === listing.after;
 }
 
 /** A page of the welcome's rooms came (`more`: another follows). */
@@ -1319,7 +1324,6 @@ function listingPage(state, infos, more, now) {
 /** The last page came: what was not listed is gone; what is still unknown is looked up. */
 function listingDone(state, now) {
   const { unlisted, alerts: waiting } = state.listing;
-  state.listing = null;
   state.roomsListed = true;
   const effects = [];
   for (const name of unlisted) {
@@ -1333,10 +1337,13 @@ function listingDone(state, now) {
     const alert = room ? alerts.alertFor(state, room, room.messages.get(seq), now) : null;
     if (alert) effects.push({ alert });
   }
-  // A room that came live after the page that would have listed it was read.
-  if ([...state.rooms.values()].some((room) => !room.described && !room.draft)) {
+  // A room that came live after the page that would have listed it was read, or a refresh
+  // asked for meanwhile.
+  if (state.listing.refresh
+      || [...state.rooms.values()].some((room) => !room.described && !room.draft)) {
     effects.push({ refreshRooms: true });
   }
+  state.listing = null;
   return [...effects, ...openNext(state)];
 }
 
@@ -1352,6 +1359,17 @@ function heldAlerts(state, name, now) {
   }
   listing.alerts = listing.alerts.filter((item) => item.room !== name);
   return effects;
+}
+
+/**
+ * Look room `name`'s object up (ROOMS_REFRESH, coalesced): not while the listing is on its way
+ * (a second walk through every room): it lists the room if it sorts after the pages asked, and
+ * a refresh follows its end otherwise.
+ */
+function refresh(state, name) {
+  if (!state.listing) return [{ refreshRooms: true }];
+  if (!covered(state, name)) state.listing.refresh = true;
+  return [];
 }
 
 /** Whether the listing on its way will list room `name` (it sorts after the pages asked). */
@@ -1455,12 +1473,11 @@ function receive(state, name, messages, { weak = false } = {}) {
       const other = messages.find((m) => !sameUser(m.from, state.me));
       if (other) room.peer = other.from;
     }
-    // A room the welcome's listing has still to reach comes with it; any other is looked up.
-    if (!covered(state, name)) effects.push({ refreshRooms: true });
+    effects.push(...refresh(state, name));
   } else if (room.draft) {
     room.draft = false; // the first message created the conversation
     room.follow(first - 1);
-    effects.push({ refreshRooms: true }); // the peer's name as registered, not as typed
+    effects.push(...refresh(state, name)); // the peer's name as registered, not as typed
     if (state.current === name) effects.push(...loadRoom(state, name)); // now it has members
   }
   present(state, name); // a message of a room proves it is one's own

@@ -7,8 +7,8 @@ import { test } from "node:test";
 
 import { badge, resumePoints } from "../../clients/web/select.js";
 import {
-  actions, apply, connectionChanged, initialState, LIST_PAGE, LIST_RETRY_MS, WELCOME_CONTACTS,
-  WELCOME_ROOMS,
+  actions, apply, connectionChanged, initialState, LIST_RETRY_MS, ROOMS_REFRESH,
+  WELCOME_CONTACTS, WELCOME_ROOMS,
 } from "../../clients/web/state.js";
 import { message, requests, roomInfo, welcome } from "./fixtures.mjs";
 
@@ -36,10 +36,9 @@ function page(state, effects, rooms, more, now = 0) {
   return apply(state, ok({ rooms, more }), { request: asked, now });
 }
 
-test("the hello's page sizes and the page size of the rest", () => {
+test("the hello's page sizes", () => {
   assert.equal(WELCOME_ROOMS, 30);
   assert.equal(WELCOME_CONTACTS, 30);
-  assert.equal(LIST_PAGE, 100);
 });
 
 test("after a welcome with more, the rest is asked at once, page after page, until no more", () => {
@@ -47,13 +46,12 @@ test("after a welcome with more, the rest is asked at once, page after page, unt
     { contacts: [contact("Ann2"), contact("bob", "online")], contactsMore: true });
   assert.equal(state.roomsListed, false);
   assert.deepEqual(requests(effects).filter((r) => r.op === "rooms" || r.op === "contacts"), [
-    { op: "rooms", joined: true, after: "beta", limit: LIST_PAGE },
-    { op: "contacts", after: "bob", limit: LIST_PAGE },
+    { op: "rooms", joined: true, after: "beta" },
+    { op: "contacts", after: "bob" },
   ]);
   let next = page(state, effects, [roomInfo("delta", { lastSeq: 9, unread: 4 }),
     roomInfo("gamma", { lastSeq: 3, readSeq: 3 })], true);
-  assert.deepEqual(requests(next), [{ op: "rooms", joined: true, after: "gamma",
-    limit: LIST_PAGE }]);
+  assert.deepEqual(requests(next), [{ op: "rooms", joined: true, after: "gamma" }]);
   assert.equal(state.roomsListed, false);
   next = page(state, next, [roomInfo("zeta", { lastSeq: 2, unread: 2, mentions: 1 })], false);
   assert.deepEqual(requests(next), []);
@@ -68,7 +66,7 @@ test("after a welcome with more, the rest is asked at once, page after page, unt
   const asked = requests(effects).find((r) => r.op === "contacts");
   let more = requests(apply(state, ok({ contacts: [contact("BOB"), contact("carol", "online")],
     more: true }), { request: asked }));
-  assert.deepEqual(more, [{ op: "contacts", after: "carol", limit: LIST_PAGE }]);
+  assert.deepEqual(more, [{ op: "contacts", after: "carol" }]);
   more = requests(apply(state, ok({ contacts: [contact("dave")], more: false }),
     { request: more[0] }));
   assert.deepEqual(more, []);
@@ -160,19 +158,31 @@ test("a room joined again during the listing is not forgotten at its end", () =>
   assert.deepEqual([...state.rooms.keys()].sort(), ["alpha", "beta", "mid", "zeta"]);
 });
 
-test("a room the pages will list is not looked up apart; one they passed is", () => {
-  const { state, effects } = pagedConnect([roomInfo("alpha"), roomInfo("kilo")]);
-  // After "kilo", the page on its way: it will list it.
-  assert.deepEqual(apply(state, message("tango", 1)).filter((e) => e.refreshRooms), []);
-  assert.deepEqual(apply(state, { op: "joined", room: "yankee", user: "ann", by: "Bob" }),
-    [{ toast: "Bob added you to #yankee" }]);
-  // Before it (joined after that page was read): looked up.
-  assert.deepEqual(apply(state, message("bravo", 1)).filter((e) => e.refreshRooms),
-    [{ refreshRooms: true }]);
-  // The last page lists tango but not yankee (read before the user was added): looked up then.
-  const done = page(state, effects, [roomInfo("tango", { lastSeq: 1 })], false);
-  assert.deepEqual(done.filter((e) => e.refreshRooms), [{ refreshRooms: true }]);
-});
+test("no room is looked up apart during the listing: the pages list it, or a refresh follows",
+  () => {
+    const refreshes = (effects) => effects.filter((e) => e.refreshRooms);
+    const { state, effects } = pagedConnect([roomInfo("alpha"), roomInfo("kilo")]);
+    // After "kilo", the page on its way: it will list them.
+    assert.deepEqual(refreshes(apply(state, message("tango", 1))), []);
+    assert.deepEqual(apply(state, { op: "joined", room: "yankee", user: "ann", by: "Bob" }),
+      [{ toast: "Bob added you to #yankee" }]);
+    // The last page lists tango but not yankee (read before the user was added): looked up.
+    let done = page(state, effects, [roomInfo("tango", { lastSeq: 1 })], false);
+    assert.deepEqual(refreshes(done), [{ refreshRooms: true }]);
+    assert.deepEqual(refreshes(apply(state, message("zulu", 1))), [{ refreshRooms: true }]);
+
+    // Before the cursor (joined after the welcome was read): after the listing, not twice.
+    const again = pagedConnect([roomInfo("alpha"), roomInfo("kilo")]);
+    assert.deepEqual(refreshes(apply(again.state, message("bravo", 1))), []);
+    apply(again.state, ok({ room: "bravo", last_seq: 1, messages: [], more: false }),
+      { request: { op: "join", room: "bravo" } });
+    done = page(again.state, again.effects, [roomInfo("kilo2")], false);
+    assert.deepEqual(refreshes(done), [{ refreshRooms: true }]);
+    // The refresh's pages never end the listing nor add rooms (only the listing's do).
+    assert.equal(again.state.listing, null);
+    apply(again.state, ok({ rooms: [roomInfo("new")], more: false }), { request: ROOMS_REFRESH });
+    assert.equal(again.state.rooms.has("new"), false);
+  });
 
 test("a refused page is asked again a moment later; a lost connection lists from the next "
   + "welcome", () => {
@@ -191,7 +201,7 @@ test("a refused page is asked again a moment later; a lost connection lists from
   connectionChanged(state, "online");
   const again = apply(state, pagedWelcome([roomInfo("alpha"), roomInfo("bravo")]));
   assert.deepEqual(requests(again).filter(roomPage), [{ op: "rooms", joined: true,
-    after: "bravo", limit: LIST_PAGE }]);
+    after: "bravo" }]);
   // A page answering another cursor (a refresh's) does not end the listing.
   apply(state, ok({ rooms: [roomInfo("zulu")], more: false }), { request: asked });
   assert.equal(state.roomsListed, false);
