@@ -204,10 +204,13 @@ const EVENTS = {
     state.contactsListing = frame.contacts_more === true && lastContact !== null
       ? { after: lastContact, waiting: false, removed: new Set() } : null;
     if (state.current !== null && !state.rooms.has(state.current)) state.current = null;
-    if (state.current === null) {
-      const first = firstRoom(state);
-      if (first) state.current = first.name;
-      if (first) state.divider = first.unread > 0 ? first.readSeq : null;
+    // The first room opens (as the sidebar sorts them: rooms, then conversations); when the
+    // page lists only conversations (they sort first by name) and more follow, a room may be
+    // on a later page: the first one opens once the whole list is in (listingDone).
+    const first = state.current === null ? firstRoom(state) : null;
+    if (first && !(more && first.kind === "dm")) {
+      state.current = first.name;
+      state.divider = first.unread > 0 ? first.readSeq : null;
     }
     if (state.current !== null) effects.push(...loadRoom(state, state.current, { members: true }));
     // What was not acknowledged goes out again, in order, with the same nonces.

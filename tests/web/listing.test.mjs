@@ -130,6 +130,25 @@ test("the open room, gone at the end of the listing, gives way to the first room
   assert.ok(requests(next).some((r) => r.op === "who" && r.room === "alpha"));
 });
 
+test("the first room opens, as with a whole welcome, also when the first page has only "
+  + "conversations", () => {
+  let { state } = pagedConnect([roomInfo("@ann:bob", { peer: "Bob" }), roomInfo("kilo")]);
+  assert.equal(state.current, "kilo");
+  const paged = pagedConnect([roomInfo("@ann:bob", { peer: "Bob" }),
+    roomInfo("@ann:carl", { peer: "carl" })]);
+  state = paged.state;
+  assert.equal(state.current, null);
+  const next = page(state, paged.effects, [roomInfo("lima", { lastSeq: 4, readSeq: 2,
+    unread: 2 })], false);
+  assert.equal(state.current, "lima");
+  assert.equal(state.divider, 2);
+  assert.ok(requests(next).some((r) => r.op === "history" && r.room === "lima"));
+  // Only conversations after all: the first of them.
+  const dms = pagedConnect([roomInfo("@ann:bob", { peer: "Bob" })]);
+  page(dms.state, dms.effects, [], false);
+  assert.equal(dms.state.current, "@ann:bob");
+});
+
 test("a room left, removed or deleted during the listing is not brought back by a page", () => {
   const { state, effects } = pagedConnect([roomInfo("alpha"), roomInfo("beta")]);
   // Left here (a known room), removed elsewhere, and deleted, before the page came.
