@@ -58,8 +58,8 @@ def test_every_room_and_contact_past_the_first_page_shows_with_its_badges(
 ) -> None:
     """45 rooms (some unread, one mention on a later page) and 40 contacts: the welcome lists
     the first 30 of each and the page asks for the rest; every room shows with its badge, every
-    contact with their status, a room of the later page opens from the address, and a message
-    sent to one shows its badge there."""
+    contact, a room of the later page opens from the address, a message sent to one shows its
+    badge there; after a reconnect, a room of the later page left while away goes, only it."""
     daemon = roomy_daemon
     bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "bob"))
     for room in ROOMS:
@@ -110,5 +110,23 @@ def test_every_room_and_contact_past_the_first_page_shows_with_its_badges(
     expect(other.locator('#room-list li[data-room="room-35"] .badge:not(.mention)')
            ).to_have_text("3")
     other.close()
+
+    # Away, ann is removed from a room of the later page and bob writes in another. Back, the
+    # first goes (once the whole list is in) with a word; the others stay, with their counts.
+    phase = page.locator("#me-status")
+    ann.context.set_offline(True)
+    expect(phase).not_to_have_attribute("data-phase", "online")
+    bob.request("kick", room="room-42", user="ann")
+    bob.send_many("room-39", ["seven", "eight"], "e")
+    ann.context.set_offline(False)
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect(page.locator("#toasts")).to_contain_text("You are no longer a member of #room-42")
+    expect(page.locator("#toasts .toast", has_text="no longer a member")).to_have_count(1)
+    expect(page.locator("#room-list li[data-room]")).to_have_count(len(ROOMS) - 1)
+    expect(room_button(page, "room-42")).to_have_count(0)
+    expect(room_button(page, "room-39").locator(".badge:not(.mention)")).to_have_text("2")
+    expect(room_button(page, "room-38").locator(".badge:not(.mention)")).to_have_text("1")
+    expect(room_button(page, "room-35").locator(".badge:not(.mention)")).to_have_text("3")
+    expect(page.locator("#contact-list li.contact")).to_have_count(len(FRIENDS))
     bob.close()
     assert ann.errors == [] and ann.dialogs == []
