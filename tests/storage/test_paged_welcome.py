@@ -4,6 +4,11 @@ that costs its size, by name ignoring case, either way it is read."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
 import trio
 
 from chatd.storage import Storage
@@ -11,6 +16,7 @@ from chatd.storage.postgres import (
     _SQL_CONTACT_PAGE_BY_CONTACTS,
     _SQL_CONTACT_PAGE_BY_NAME,
     _SQL_ROOM_HEADS,
+    _SQL_ROOMS_OVERVIEW,
 )
 from tests.storage.plans import plan, scans
 from tests.storage.test_flat_costs import function_calls, nodes, sql, unread_rooms
@@ -112,3 +118,50 @@ async def test_a_contact_page_costs_its_size(storage: Storage, database_dsn: str
         assert not [n for n in scans(few) if n["Node Type"] == "Seq Scan"
                     and n["Relation Name"] == "users"], few
         assert await storage.contact_page(bob.id, limit=31) == ["u1", "u2", "u3"]
+
+
+async def generic_plan(dsn: str, statement: str, types: str, args: str) -> dict[str, Any]:
+    """The executed generic plan of ``statement`` (what a pooled connection runs once it
+    has run a statement five times: parameters unknown to the planner)."""
+
+    async def explain() -> dict[str, Any]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("ANALYZE")
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE probe ({types}) AS {statement}")
+            found = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE probe ({args})")
+        finally:
+            await conn.close()
+        return json.loads(found)[0]["Plan"]  # type: ignore[no-any-return]
+
+    return await trio.to_thread.run_sync(asyncio.run, explain())
+
+
+async def test_the_overviews_generic_plan_probes_memberships(storage: Storage,
+                                                             database_dsn: str) -> None:
+    """A user in hundreds of public rooms, among thousands of users in a room each: the
+    first page of the overview looks up each public room walked in the user's memberships by
+    their key, also in the generic plan (which takes a user's memberships for one row, and
+    walked all of them for every room)."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await unread_rooms(storage, database_dsn, ann, bob, rooms=300, unread=1)
+        await storage.join_room(bob.id, "hall")
+        await sql(database_dsn, """
+            INSERT INTO users (name, password_hash)
+            SELECT 'u' || g, 'hash' FROM generate_series(1, 3000) g
+        """, """
+            INSERT INTO memberships (room_id, user_id)
+            SELECT r.id, u.id FROM rooms r, users u WHERE r.name = 'hall' AND u.name LIKE 'u%'
+        """, "VACUUM ANALYZE")
+        walk = await generic_plan(database_dsn, _SQL_ROOMS_OVERVIEW,
+                                  "bigint, text, text, bigint, boolean",
+                                  f"{ann.id}, '', '', 31, false")
+        read = sum(n.get("Actual Rows", 0) * n.get("Actual Loops", 1) for n in nodes(walk)
+                   if n.get("Relation Name") == "memberships"
+                   or n["Node Type"] == "Materialize")
+        assert read < 5 * 300, walk
+        page = await storage.rooms_overview(ann.id, limit=31)
+        assert [room.name for room in page] == sorted([*(f"r{n}" for n in range(300)),
+                                                       "hall"])[:31]
