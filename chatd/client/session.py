@@ -254,6 +254,7 @@ class ChatClient:
         self._registered = False
         self._welcomed_before = False
         self._known_before: set[str] = set()  # the rooms known when the last welcome came
+        self._first_welcome = False  # the first welcome came; its notices are not out yet
         self._paged_hello = True  # False once a server refused the paged hello
         self._welcomed_now = False
         self._last_heard = 0.0
@@ -945,6 +946,11 @@ class ChatClient:
         self._known_before = set(self.rooms)
         for obj in welcome.rooms:
             self._take_room(obj)
+        if self._welcomed_before:
+            self.screen.notice(f"reconnected to {self.options.where} as {clean(self.me)}")
+            return
+        self._welcomed_before = self._first_welcome = True
+        self.screen.notice(f"connected to {self.options.where} as {clean(self.me)}")
 
     def _take_room(self, obj: Mapping[str, Any]) -> None:
         """A room object of the user's own rooms (the welcome, a ``rooms`` page)."""
@@ -993,11 +999,10 @@ class ChatClient:
         await self._resend_pending()
 
     def _welcome_notices(self, welcome: Welcome, objects: list[Mapping[str, Any]]) -> None:
-        if self._welcomed_before:
-            self.screen.notice(f"reconnected to {self.options.where} as {clean(self.me)}")
+        """After the first welcome (and its pages): the rooms, the contacts, where to talk."""
+        if not self._first_welcome:
             return
-        self._welcomed_before = True
-        self.screen.notice(f"connected to {self.options.where} as {clean(self.me)}")
+        self._first_welcome = False
         rooms = [self.room_summary(obj) for obj in objects if obj.get("room") in self.rooms]
         self.screen.notice("rooms: " + (", ".join(rooms) if rooms else "none yet"))
         if welcome.contacts:
