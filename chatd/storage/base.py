@@ -600,6 +600,16 @@ class SessionStart:
     contacts: list[str]
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRooms:
+    """What a ``hello`` reads of the user's rooms once the connection is subscribed
+    (:meth:`Storage.session_rooms`): every room's ``last_seq`` by name, and the rooms the
+    welcome shows, in full."""
+
+    last_seqs: dict[str, int]
+    rooms: list[Room]
+
+
 class Storage(Protocol):
     """The database behind chatd. One instance is shared by all tasks of a daemon."""
 
@@ -836,6 +846,18 @@ class Storage(Protocol):
         """The rooms and conversations the user is a member of, by name, with ``read_seq``,
         ``unread`` and (for conversations) ``peer`` filled."""
 
+    async def room_heads(self, user_id: int) -> dict[str, int]:
+        """The names of the rooms and conversations the user is a member of, each with its
+        ``last_seq``: the light read of :meth:`user_rooms` (no counts), one index walk of the
+        user's memberships."""
+
+    async def session_rooms(self, user_id: int, limit: int | None) -> SessionRooms:
+        """What a ``hello`` reads once subscribed, in one crossing. With ``limit`` None: the
+        rooms as :meth:`user_rooms` reads them (one statement), every one in the welcome.
+        Otherwise :meth:`room_heads`, then the first ``limit`` rooms as
+        :meth:`rooms_overview` with ``joined`` gives them (ask one more to learn whether
+        more follow); their counts cost the page's, not every room's."""
+
     async def is_member(self, room: str, user: str) -> bool:
         """Whether ``user`` (a name) is a member of ``room`` now (False if either is unknown):
         the re-check that keeps the room registry from subscribing a removed member."""
@@ -926,6 +948,12 @@ class Storage(Protocol):
 
     async def contacts(self, user_id: int) -> list[str]:
         """The registered names of the user's contacts, sorted case-insensitively."""
+
+    async def contact_page(self, user_id: int, *, after: str = "", limit: int) -> list[str]:
+        """The registered names of the user's contacts whose lower-case name comes after
+        ``after``'s (any case; '' from the first), at most ``limit``, in the order of
+        :meth:`contacts`. The page costs its size, not the contacts' number (as
+        :meth:`member_page`). Ask one more to learn whether another page follows."""
 
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         """The names of the user's rooms and conversations, and their contacts' as
