@@ -955,8 +955,8 @@ class Storage(Protocol):
     async def contact_page(self, user_id: int, *, after: str = "", limit: int) -> list[str]:
         """The registered names of the user's contacts whose lower-case name comes after
         ``after``'s (any case; '' from the first), at most ``limit``, in the order of
-        :meth:`contacts`. The page costs its size, not the contacts' number (as
-        :meth:`member_page`). Ask one more to learn whether another page follows."""
+        :meth:`contacts`. The page costs its size, not the contacts' number. Ask one more
+        to learn whether another page follows."""
 
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         """The names of the user's rooms and conversations, and their contacts' as
