@@ -855,8 +855,8 @@ class Storage(Protocol):
         """What a ``hello`` reads once subscribed, in one crossing. With ``limit`` None: the
         rooms as :meth:`user_rooms` reads them (one statement), every one in the welcome.
         Otherwise :meth:`room_heads`, then the first ``limit`` rooms as
-        :meth:`rooms_overview` with ``joined`` gives them (ask one more to learn whether
-        more follow); their counts cost the page's, not every room's."""
+        :meth:`rooms_overview` with ``joined`` gives them (more follow when the heads are
+        more than ``limit``); their counts cost the page's, not every room's."""
 
     async def is_member(self, room: str, user: str) -> bool:
         """Whether ``user`` (a name) is a member of ``room`` now (False if either is unknown):
