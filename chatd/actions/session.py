@@ -63,7 +63,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
-    await app.presence.online(user.name, caller.conn_id, frozenset(contacts))
+    await app.presence.online(user.name, caller.conn_id, contacts)
     shown = contacts if request.contacts_limit is None else contacts[:request.contacts_limit]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
