@@ -31,8 +31,9 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     watches), then the rooms in full (their counts), read once unless they changed
     meanwhile. A paged hello (``rooms_limit``) reads every room's name and last_seq
     instead, and the page's rooms in full, in the second crossing (four statements): the
-    counts cost the page's rooms, and the connection is subscribed to every room all the
-    same. ``contacts_limit`` shows the first contacts of the names already read.
+    counts cost the page's rooms (``rooms_more`` is told by the names, not by one more room
+    counted), and the connection is subscribed to every room all the same.
+    ``contacts_limit`` shows the first contacts of the names already read (in order).
     """
     since = app.registry.epoch
     # The token's check and the names of the user's rooms and contacts: one crossing.
@@ -42,11 +43,11 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     await caller.hold(None)
     await caller.attach(user, claims, subscribed, since)
     limit = request.rooms_limit
-    read = await _settle_rooms(app, user, None if limit is None else limit + 1)
+    read = await _settle_rooms(app, user, limit)
     # Every room's last_seq; the page's rooms from the same read as their objects, so that
     # a room object and the live messages after it neither overlap nor leave a hole.
     upto = dict(read.last_seqs)
-    rooms = read.rooms if limit is None else read.rooms[:limit]
+    rooms = read.rooms
     upto.update((room.name, room.last_seq) for room in rooms)
     then: list[ServerEvent] = []
     for room, seen in (request.resume or {}).items():
@@ -62,13 +63,13 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
-    await app.presence.online(user.name, caller.conn_id, frozenset(contacts))
+    await app.presence.online(user.name, caller.conn_id, contacts)
     shown = contacts if request.contacts_limit is None else contacts[:request.contacts_limit]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
         contacts=app.presence.statuses(shown), ping_interval=PING_INTERVAL,
         max_text_chars=app.config.limits.max_text_chars,
-        rooms_more=None if limit is None else len(read.rooms) > limit,
+        rooms_more=None if limit is None else len(read.last_seqs) > limit,
         contacts_more=(None if request.contacts_limit is None
                        else len(contacts) > request.contacts_limit),
     )

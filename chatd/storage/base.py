@@ -855,8 +855,8 @@ class Storage(Protocol):
         """What a ``hello`` reads once subscribed, in one crossing. With ``limit`` None: the
         rooms as :meth:`user_rooms` reads them (one statement), every one in the welcome.
         Otherwise :meth:`room_heads`, then the first ``limit`` rooms as
-        :meth:`rooms_overview` with ``joined`` gives them (ask one more to learn whether
-        more follow); their counts cost the page's, not every room's."""
+        :meth:`rooms_overview` with ``joined`` gives them (more follow when the heads are
+        more than ``limit``); their counts cost the page's, not every room's."""
 
     async def is_member(self, room: str, user: str) -> bool:
         """Whether ``user`` (a name) is a member of ``room`` now (False if either is unknown):
@@ -952,8 +952,8 @@ class Storage(Protocol):
     async def contact_page(self, user_id: int, *, after: str = "", limit: int) -> list[str]:
         """The registered names of the user's contacts whose lower-case name comes after
         ``after``'s (any case; '' from the first), at most ``limit``, in the order of
-        :meth:`contacts`. The page costs its size, not the contacts' number (as
-        :meth:`member_page`). Ask one more to learn whether another page follows."""
+        :meth:`contacts`. The page costs its size, not the contacts' number. Ask one more
+        to learn whether another page follows."""
 
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         """The names of the user's rooms and conversations, and their contacts' as
