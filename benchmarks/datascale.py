@@ -13,13 +13,19 @@ last the largest), a fresh daemon on a database of its own, filled straight in S
 - d0 has ``contacts`` contacts (the contacts axis).
 
 Then, over chatd's protocol (TCP, one request at a time, as a person does; ``--scale-rounds``
-samples each, after one unmeasured round), the operations a client makes every day: ``hello``
-(connect, then hello → welcome: the time of the hello alone), ``resume`` (a hello resuming
-``big`` 20 entries back), ``rooms`` (the first page of the overview), ``GET /api/rooms`` (the
-same over HTTP, keep-alive), ``who big``, ``contacts``, ``history`` (a page of 50 from the
-middle of ``big``), ``join`` (a user who is not a member joins ``big``: its latest page),
-``send`` (to ``big``, until acknowledged). Each level reports median and p99 per operation;
-the report adds, per operation, the ratio of the largest level's median to the smallest's.
+samples each, after one unmeasured round), the operations a client makes every day, as a
+client that pages asks them (the first screen, :data:`~chatd.protocol.WELCOME_PAGE` = 30
+rooms and contacts, as the web page and the terminal client): ``hello`` (connect, then a hello
+with ``rooms_limit`` and ``contacts_limit`` → welcome: the time of the hello alone),
+``resume`` (the same hello resuming ``big`` 20 entries back), ``rooms`` (the first page of
+the overview, 30), ``GET /api/rooms`` (the same over HTTP, keep-alive), ``who big``,
+``contacts`` (the first page, 30), ``history`` (a page of 50 from the middle of ``big``),
+``join`` (a user who is not a member joins ``big``: its latest page), ``send`` (to ``big``,
+until acknowledged). For information, not counted (:data:`INFORMATION`): ``hello
+(everything)`` (a hello without limits: every room and contact), and ``rooms``, ``GET
+/api/rooms`` and ``contacts`` with the default page (100). Each level reports median and p99
+per operation; the report adds, per operation, the ratio of the largest level's median to the
+smallest's.
 """
 
 from __future__ import annotations
@@ -36,19 +42,26 @@ import trio
 from benchmarks import infra
 from benchmarks.stats import latency_summary
 from benchmarks.wire import hello, open_link
-from chatd.protocol import Contacts, History, Join, Rooms, Send, Who
+from chatd.protocol import WELCOME_PAGE, Contacts, History, Join, Rooms, Send, Who
 from chatd.storage.sql import words_of
 
 if TYPE_CHECKING:
     from benchmarks.run import Bench
 
-__all__ = ["OPERATIONS", "UNREAD", "data_scale", "populate", "table"]
+__all__ = ["INFORMATION", "OPERATIONS", "UNREAD", "data_scale", "populate", "table"]
 
 #: Messages by another member after the measured user's marker, in each of their rooms.
 UNREAD = 1100
 #: The operations measured, in the report's order.
 OPERATIONS = ("hello", "resume", "rooms", "GET /api/rooms", "who", "contacts", "history",
-              "join", "send")
+              "join", "send", "hello (everything)", "rooms (100)", "GET /api/rooms (100)",
+              "contacts (100)")
+#: The operations reported for information, whose ratio is not held to the rule: the unpaged
+#: welcome and the default pages (100) of what a paging client asks 30 of.
+INFORMATION = frozenset({"hello (everything)", "rooms (100)", "GET /api/rooms (100)",
+                         "contacts (100)"})
+#: The default page of ``rooms`` and ``contacts`` (chatd.actions).
+DEFAULT_PAGE = 100
 #: Rows per INSERT while loading.
 BATCH = 200_000
 #: Senders of the history of ``big`` (its first members, d0 aside).
@@ -176,18 +189,23 @@ async def _measure(port: int, http_port: int, token: str, joiner_tokens: list[st
         await hello(link, token)
         middle = max(1, last_seq // 2)
         for n in range(rounds + 1):
+            for op, page in (("hello", WELCOME_PAGE), ("hello (everything)", None)):
+                fresh = await open_link(nursery, "tcp", "127.0.0.1", port)
+                started = time.perf_counter()
+                await hello(fresh, token, rooms_limit=page, contacts_limit=page)
+                timed(op, started, n)
+                await fresh.aclose()
             fresh = await open_link(nursery, "tcp", "127.0.0.1", port)
             started = time.perf_counter()
-            await hello(fresh, token)
-            timed("hello", started, n)
-            await fresh.aclose()
-            fresh = await open_link(nursery, "tcp", "127.0.0.1", port)
-            started = time.perf_counter()
-            await hello(fresh, token, resume={"big": max(0, last_seq - 20)})
+            await hello(fresh, token, resume={"big": max(0, last_seq - 20)},
+                        rooms_limit=WELCOME_PAGE, contacts_limit=WELCOME_PAGE)
             timed("resume", started, n)
             await fresh.aclose()
-            for op, request in (("rooms", Rooms(id=n)), ("who", Who(id=n, room="big")),
-                                ("contacts", Contacts(id=n)),
+            for op, request in (("rooms", Rooms(id=n, limit=WELCOME_PAGE)),
+                                ("rooms (100)", Rooms(id=n)),
+                                ("who", Who(id=n, room="big")),
+                                ("contacts", Contacts(id=n, limit=WELCOME_PAGE)),
+                                ("contacts (100)", Contacts(id=n)),
                                 ("history", History(id=n, room="big", before=middle,
                                                     limit=50))):
                 started = time.perf_counter()
@@ -205,7 +223,9 @@ async def _measure(port: int, http_port: int, token: str, joiner_tokens: list[st
             last_seq += 1
         await link.aclose()
     times["GET /api/rooms"] = await trio.to_thread.run_sync(
-        _http_get, http_port, token, "/api/rooms", rounds)
+        _http_get, http_port, token, f"/api/rooms?limit={WELCOME_PAGE}", rounds)
+    times["GET /api/rooms (100)"] = await trio.to_thread.run_sync(
+        _http_get, http_port, token, f"/api/rooms?limit={DEFAULT_PAGE}", rounds)
     return times
 
 
@@ -242,7 +262,8 @@ def table(results: list[dict[str, Any]]) -> str:
             cells.append(f"{f.get('p50_ms')} / {f.get('p99_ms')}")
         first = levels[0]["figures"]["operations"].get(op, {}).get("p50_ms")
         last = levels[-1]["figures"]["operations"].get(op, {}).get("p50_ms")
-        cells.append(f"{last / first:.1f}" if first and last else "-")
+        ratio = f"{last / first:.1f}" if first and last else "-"
+        cells.append(f"({ratio}, not counted)" if op in INFORMATION else ratio)
         rows.append(cells)
     legend = "\n".join(f"- L{i + 1}: {_level_name(r['params'])}"
                        for i, r in enumerate(levels))

@@ -177,10 +177,12 @@ async def open_link(nursery: trio.Nursery, transport: str, host: str, port: int)
 
 async def hello(link: Link, token: str, *, resume: dict[str, int] | None = None,
                 timeout: float = 60.0,  # noqa: ASYNC109
-                keep: list[bytes] | None = None) -> Welcome:
-    """Say hello; returns the welcome. Lines before it go to ``keep`` (if given); those after
-    it stay for ``receive_lines``."""
-    welcome = await link.request(Hello(id="h", token=token, resume=resume or None),
+                keep: list[bytes] | None = None, rooms_limit: int | None = None,
+                contacts_limit: int | None = None) -> Welcome:
+    """Say hello (paged with ``rooms_limit``/``contacts_limit``); returns the welcome. Lines
+    before it go to ``keep`` (if given); those after it stay for ``receive_lines``."""
+    welcome = await link.request(Hello(id="h", token=token, resume=resume or None,
+                                       rooms_limit=rooms_limit, contacts_limit=contacts_limit),
                                  timeout=timeout, keep=keep)
     if not isinstance(welcome, Welcome):
         raise ProtocolError(f"hello answered with {welcome}")

@@ -17,7 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chatd.storage import StorageStatistics
 
-__all__ = ["TOTAL_BY", "UPLOAD_RESULTS", "WORKER_LABEL", "Metrics", "RecentRate", "merge"]
+__all__ = [
+    "PER_WORKER_PREFIX", "TOTAL_BY", "UPLOAD_RESULTS", "WORKER_LABEL", "Metrics", "RecentRate",
+    "merge", "per_worker_name",
+]
 
 #: The values of ``chatd_file_uploads_total``'s ``result`` label.
 UPLOAD_RESULTS = ("stored", "too_large", "bad_request", "refused", "failed")
@@ -293,6 +296,10 @@ class Metrics:
 
 #: The label that tells the workers' series apart under ``chatd serve --workers``.
 WORKER_LABEL = "worker"
+#: What a worker's own figures are renamed with in a merge: ``chatd_x`` as
+#: ``chatd_per_worker_x{worker="0"}``. Under names of their own, so that a bare ``sum()`` of
+#: either name counts each event once (the totals keep the single daemon's names).
+PER_WORKER_PREFIX = "chatd_per_worker_"
 
 #: How the workers' figures of a series make its total, where it is not their sum.
 TOTAL_BY: dict[str, Callable[[Iterable[float]], float]] = {
@@ -305,18 +312,18 @@ TOTAL_BY: dict[str, Callable[[Iterable[float]], float]] = {
 def merge(workers: Mapping[str, str], once: str = "") -> bytes:
     """One exposition from the workers' (text format, by worker name) and the parent's.
 
-    Each series of a worker appears twice: with a ``worker`` label (that worker's figure)
-    and without it, as the total over the workers (the series a single daemon exposes, under
-    the same names and labels: the sum, or what :data:`TOTAL_BY` says; the earliest of the
-    ``*_created`` times). ``once`` holds what exists once per server (the parent's figures:
-    the embedded PostgreSQL, restarts of workers), copied as it is, in place of any series of
-    the same name from a worker. Parses and formats text:
-    call it in a worker thread."""
+    Each series of a worker appears twice: as the total over the workers (the series a
+    single daemon exposes, under the same names and labels: the sum, or what
+    :data:`TOTAL_BY` says; the earliest of the ``*_created`` times), and renamed
+    (:func:`per_worker_name`) with a ``worker`` label: that worker's figure. ``once`` holds
+    what exists once per server (the parent's figures: the embedded PostgreSQL, restarts of
+    workers), copied as it is, in place of any series of the same name from a worker.
+    Parses and formats text: call it in a worker thread."""
     parents = list(text_string_to_metric_families(once)) if once else []
     taken = {family.name for family in parents}  # the parent's, never the workers' too
     families: dict[str, Metric] = {}
     totals: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]] = {}
-    per_worker: dict[str, list[tuple[str, dict[str, str], float]]] = {}
+    per_worker: dict[str, Metric] = {}
     for worker, text in workers.items():
         for family in text_string_to_metric_families(text):
             if family.name in taken:
@@ -324,25 +331,32 @@ def merge(workers: Mapping[str, str], once: str = "") -> bytes:
             if family.name not in families:
                 families[family.name] = Metric(family.name, family.documentation, family.type)
                 totals[family.name] = {}
-                per_worker[family.name] = []
+                per_worker[family.name] = Metric(
+                    per_worker_name(family.name), f"{family.documentation} (each worker's)",
+                    family.type)
             for sample in family.samples:
                 key = (sample.name, tuple(sorted(sample.labels.items())))
                 totals[family.name].setdefault(key, []).append(sample.value)
-                per_worker[family.name].append(
-                    (sample.name, {**sample.labels, WORKER_LABEL: worker}, sample.value))
+                per_worker[family.name].add_sample(
+                    per_worker_name(sample.name), {**sample.labels, WORKER_LABEL: worker},
+                    sample.value)
     for name, metric in families.items():
         total = min if name.endswith("_created") else TOTAL_BY.get(name, sum)
         for (sample_name, labels), values in totals[name].items():
             metric.add_sample(sample_name, dict(labels), float(total(values)))
-        for sample_name, worker_labels, value in per_worker[name]:
-            metric.add_sample(sample_name, worker_labels, value)
     scraped = Metric("chatd_workers_scraped", "Workers whose figures this scrape holds (one "
                      "that is restarting, or did not answer in time, is missing).", "gauge")
     scraped.add_sample("chatd_workers_scraped", {}, float(len(workers)))
-    merged = [*families.values(), scraped, *parents]
+    merged = [*families.values(), *per_worker.values(), scraped, *parents]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Fixed(merged))
     return generate_latest(registry)
+
+
+def per_worker_name(name: str) -> str:
+    """The name a worker's own series of ``name`` has in a merge: ``chatd_x`` becomes
+    ``chatd_per_worker_x`` (and ``process_x``, ``chatd_per_worker_process_x``)."""
+    return PER_WORKER_PREFIX + name.removeprefix("chatd_")
 
 
 class _Fixed:

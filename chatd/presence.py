@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Sequence
 
 import trio
 
@@ -83,11 +83,12 @@ class PresenceState:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Online:
     """A connection of ``user`` is authenticated (and already connected in the registry);
-    ``contacts`` are the users whose presence they want."""
+    ``contacts`` are the users whose presence they want (each once; read only for the user's
+    first connection here, so a hello hands over the list it has, never a copy)."""
 
     user: str
     conn: ConnId
-    contacts: frozenset[str] = frozenset()
+    contacts: Collection[str] = ()
     done: Callable[[], None] | None = None
 
 
@@ -309,7 +310,7 @@ class PresenceTracker:
         self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
         self._out_send, self._out_receive = trio.open_memory_channel[_Outgoing](inbox_size)
 
-    async def online(self, user: str, conn: ConnId, contacts: frozenset[str]) -> None:
+    async def online(self, user: str, conn: ConnId, contacts: Collection[str]) -> None:
         """Mark a connection open and wait until the tracker has applied it, so that a
         status read afterwards (:meth:`statuses`) is followed by every later change."""
         applied = trio.Event()

@@ -23,8 +23,9 @@ Metrics. ``GET /metrics`` lands on any one worker. Each worker answers its own f
 Unix socket ``worker-<index>.sock`` in a private folder (mode 0700) that the parent makes, and
 the parent its own (``chatd_embedded_postgres_*``, ``chatd_workers``,
 ``chatd_worker_restarts_total``) on ``parent.sock``; the worker that takes the scrape asks every
-other one and answers the lot (:func:`chatd.metrics.merge`): every series per worker, with a
-``worker`` label, and in total, under the names and labels of a single daemon.
+other one and answers the lot (:func:`chatd.metrics.merge`): every series in total, under the
+names and labels of a single daemon, and per worker, as ``chatd_per_worker_*`` with a
+``worker`` label.
 (prometheus_client's multiprocess mode would not do: its gauges computed at scrape time, the
 garbage collector's collector and the storage gauges, are not carried across processes.)
 

@@ -189,6 +189,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "hello": st.builds(
             Hello, id=request_ids, token=tokens,
             resume=st.none() | st.dictionaries(room_names, seqs, max_size=5),
+            rooms_limit=st.none() | st.integers(1, limits.rooms_page_max),
+            contacts_limit=st.none() | st.integers(0, limits.rooms_page_max),
         ),
         "join": st.builds(Join, id=request_ids, room=any_room_names),
         "leave": st.builds(Leave, id=request_ids, room=any_room_names),
@@ -236,7 +238,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "who": st.builds(Who, id=request_ids, room=any_room_names),
         "typing": st.builds(Typing, id=request_ids, room=any_room_names),
         "read": st.builds(Read, id=request_ids, room=any_room_names, seq=seqs),
-        "contacts": st.builds(Contacts, id=request_ids),
+        "contacts": st.builds(Contacts, id=request_ids, after=st.none() | user_names,
+                              limit=st.none() | st.integers(1, limits.rooms_page_max)),
         "add_contact": st.builds(AddContact, id=request_ids, user=user_names),
         "remove_contact": st.builds(RemoveContact, id=request_ids, user=user_names),
         "search": st.builds(
@@ -395,6 +398,7 @@ welcome_events = st.builds(
     rooms=st.lists(_room_objects, max_size=3).map(tuple),
     contacts=st.lists(_presences, max_size=3).map(tuple),
     ping_interval=st.integers(1, 3600), max_text_chars=st.none() | st.integers(1, 100_000),
+    rooms_more=st.none() | st.booleans(), contacts_more=st.none() | st.booleans(),
 )
 """``welcome`` events."""
 

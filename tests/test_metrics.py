@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatd.metrics import WORKER_LABEL, Metrics, RecentRate, merge
+from chatd.metrics import (
+    PER_WORKER_PREFIX,
+    WORKER_LABEL,
+    Metrics,
+    RecentRate,
+    merge,
+    per_worker_name,
+)
 
 
 def test_a_rate_over_the_last_minute() -> None:
@@ -46,10 +53,10 @@ def _parsed(exposition: bytes) -> dict[tuple[str, frozenset[tuple[str, str]]], f
 @given(st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 50), st.booleans(),
                           st.sampled_from([0.001, 0.02, 0.3])), min_size=1, max_size=4))
 def test_the_workers_figures_add_up(workers: list[tuple[int, int, bool, float]]) -> None:
-    """Merged expositions hold every worker's series under a ``worker`` label, unchanged,
-    and the total of each series under the single daemon's name and labels: the sum for
-    counters, gauges and histograms, the least for ``chatd_database_up``, the most for the
-    search backlog."""
+    """Merged expositions hold every worker's series under a ``worker`` label, renamed
+    ``chatd_per_worker_*`` and otherwise unchanged, and the total of each series under the
+    single daemon's name and labels: the sum for counters, gauges and histograms, the least
+    for ``chatd_database_up``, the most for the search backlog."""
     texts = {}
     for index, (stored, tcp, up, latency) in enumerate(workers):
         metrics = Metrics()
@@ -66,7 +73,10 @@ def test_the_workers_figures_add_up(workers: list[tuple[int, int, bool, float]])
 
     for worker, text in texts.items():
         for (name, labels), value in _parsed(text.encode()).items():
-            assert merged[(name, labels | {(WORKER_LABEL, worker)})] == value
+            assert merged[(per_worker_name(name), labels | {(WORKER_LABEL, worker)})] == value
+    # One name, one meaning: a bare sum() over any name counts each event once.
+    for name, labels in merged:
+        assert (WORKER_LABEL in dict(labels)) == name.startswith(PER_WORKER_PREFIX), name
     assert total("chatd_messages_stored_total") == sum(w[0] for w in workers)
     assert total("chatd_connections", transport="tcp") == sum(w[1] for w in workers)
     assert total("chatd_database_up") == min(float(w[2]) for w in workers)

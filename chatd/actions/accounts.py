@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatd.actions.contacts import contact_page
 from chatd.actions.context import App
 from chatd.storage import User
 from chatd.views import room_object, user_object
@@ -30,11 +31,22 @@ async def logout(app: App, token: str, *, everywhere: bool) -> dict[str, Any]:
     return {}
 
 
-async def me(app: App, user: User) -> dict[str, Any]:
-    """The user, their rooms and contacts: what ``welcome`` says, without a session."""
-    rooms = await app.storage.user_rooms(user.id)
-    contacts = await app.storage.contacts(user.id)
-    return {
-        "user": user_object(user), "rooms": [room_object(room) for room in rooms],
-        "contacts": app.presence.statuses(contacts),
-    }
+async def me(app: App, user: User, *, rooms_limit: int | None = None,
+             contacts_limit: int | None = None) -> dict[str, Any]:
+    """The user, their rooms and contacts: what ``welcome`` says, without a session; with
+    ``rooms_limit`` (``contacts_limit``) the first rooms (contacts) only and ``rooms_more``
+    (``contacts_more``), as a paged ``hello``."""
+    answer: dict[str, Any] = {"user": user_object(user)}
+    if rooms_limit is None:
+        rooms = await app.storage.user_rooms(user.id)
+    else:
+        rooms = await app.storage.rooms_overview(user.id, limit=rooms_limit + 1, joined=True)
+        answer["rooms_more"] = len(rooms) > rooms_limit
+        rooms = rooms[:rooms_limit]
+    answer["rooms"] = [room_object(room) for room in rooms]
+    if contacts_limit is None:
+        answer["contacts"] = app.presence.statuses(await app.storage.contacts(user.id))
+    else:
+        answer["contacts"], answer["contacts_more"] = await contact_page(
+            app, user.id, "", contacts_limit)
+    return answer

@@ -6,13 +6,29 @@ from chatd.actions.context import App, Caller, signed_in
 from chatd.errors import ChatError
 from chatd.protocol import AddContact, Answer, Contacts, RemoveContact, codes
 
-__all__ = ["add_contact", "contacts", "remove_contact"]
+__all__ = ["CONTACTS_PAGE", "add_contact", "contact_page", "contacts", "remove_contact"]
+
+#: The page of ``contacts`` a request without ``limit`` gets (at most
+#: ``limits.rooms_page_max``).
+CONTACTS_PAGE = 100
 
 
 async def contacts(app: App, caller: Caller, request: Contacts) -> Answer:
+    """A page of the user's contacts with their status, by name ignoring case, after
+    ``after``. ``more``: another page follows, after the last name of this one. A client
+    that sends neither field gets the first page, in the shape the unpaged list had."""
     user = signed_in(caller)
-    names = await app.storage.contacts(user.id)
-    return Answer(id=request.id, fields={"contacts": app.presence.statuses(names)})
+    limit = request.limit or min(CONTACTS_PAGE, app.config.limits.rooms_page_max)
+    page, more = await contact_page(app, user.id, request.after or "", limit)
+    return Answer(id=request.id, fields={"contacts": page, "more": more})
+
+
+async def contact_page(app: App, user_id: int, after: str, limit: int
+                       ) -> tuple[list[dict[str, str]], bool]:
+    """The first ``limit`` contacts after ``after`` with their status, and whether more
+    follow."""
+    names = await app.storage.contact_page(user_id, after=after, limit=limit + 1)
+    return app.presence.statuses(names[:limit]), len(names) > limit
 
 
 async def add_contact(app: App, caller: Caller, request: AddContact) -> Answer:

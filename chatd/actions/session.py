@@ -6,7 +6,7 @@ from chatd.actions.context import App, Caller, CatchUp
 from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, Welcome
 from chatd.rooms import Join as Subscribe
 from chatd.rooms import Leave as Unsubscribe
-from chatd.storage import Room, User
+from chatd.storage import SessionRooms, User
 from chatd.views import message_event, room_object, user_object
 
 __all__ = ["PING_INTERVAL", "hello", "ping"]
@@ -29,7 +29,11 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     Three statements in two crossings of the bridge, however many rooms: the token's check
     with the names of the rooms and contacts (what the connection subscribes to and
     watches), then the rooms in full (their counts), read once unless they changed
-    meanwhile.
+    meanwhile. A paged hello (``rooms_limit``) reads every room's name and last_seq
+    instead, and the page's rooms in full, in the second crossing (four statements): the
+    counts cost the page's rooms (``rooms_more`` is told by the names, not by one more room
+    counted), and the connection is subscribed to every room all the same.
+    ``contacts_limit`` shows the first contacts of the names already read (in order).
     """
     since = app.registry.epoch
     # The token's check and the names of the user's rooms and contacts: one crossing.
@@ -38,8 +42,13 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     subscribed, contacts = start.rooms, start.contacts
     await caller.hold(None)
     await caller.attach(user, claims, subscribed, since)
-    rooms = await _settle_rooms(app, user)
-    upto = {room.name: room.last_seq for room in rooms}
+    limit = request.rooms_limit
+    read = await _settle_rooms(app, user, limit)
+    # Every room's last_seq; the page's rooms from the same read as their objects, so that
+    # a room object and the live messages after it neither overlap nor leave a hole.
+    upto = dict(read.last_seqs)
+    rooms = read.rooms
+    upto.update((room.name, room.last_seq) for room in rooms)
     then: list[ServerEvent] = []
     for room, seen in (request.resume or {}).items():
         if room not in upto:
@@ -54,17 +63,22 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
-    await app.presence.online(user.name, caller.conn_id, frozenset(contacts))
+    await app.presence.online(user.name, caller.conn_id, contacts)
+    shown = contacts if request.contacts_limit is None else contacts[:request.contacts_limit]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
-        contacts=app.presence.statuses(contacts), ping_interval=PING_INTERVAL,
+        contacts=app.presence.statuses(shown), ping_interval=PING_INTERVAL,
         max_text_chars=app.config.limits.max_text_chars,
+        rooms_more=None if limit is None else len(read.last_seqs) > limit,
+        contacts_more=(None if request.contacts_limit is None
+                       else len(contacts) > request.contacts_limit),
     )
     return CatchUp(welcome, upto, then)
 
 
-async def _settle_rooms(app: App, user: User) -> list[Room]:
-    """The user's rooms, read after the registry has them all.
+async def _settle_rooms(app: App, user: User, limit: int | None) -> SessionRooms:
+    """The user's rooms (``Storage.session_rooms``: with ``limit``, every room's name and
+    last_seq and the first ``limit`` in full), read after the registry has them all.
 
     A room the user entered (an invitation, a first DM) between the read that subscribed the
     connection and this one is subscribed now and read again, so that no room is in the
@@ -75,8 +89,8 @@ async def _settle_rooms(app: App, user: User) -> list[Room]:
     for _ in range(SETTLE_ROUNDS):
         since = app.registry.epoch
         subscribed = app.registry.rooms_of(user.name)
-        rooms = await app.storage.user_rooms(user.id)
-        names = {room.name for room in rooms}
+        read = await app.storage.session_rooms(user.id, limit)
+        names = read.last_seqs.keys()
         if names == subscribed:
             break
         for name in names - subscribed:
@@ -84,7 +98,7 @@ async def _settle_rooms(app: App, user: User) -> list[Room]:
         for name in subscribed - names:
             await app.registry.send(Unsubscribe(user.name, name, None))
         await app.registry.settled()
-    return rooms
+    return read
 
 
 async def ping(app: App, caller: Caller, request: Ping) -> Ok:

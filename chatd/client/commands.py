@@ -504,11 +504,23 @@ async def reply(client: ChatClient, arg: str) -> None:
 
 
 async def contacts(client: ChatClient, arg: str) -> None:
-    async def on_ok(reply: Answer) -> None:
-        listed = presences(reply.fields.get("contacts") or [])
-        client.screen.notice(f"contacts: {listed or 'none (/add USER)'}")
+    """``/contacts [+NAME]``: a page of the contacts with their presence, after NAME; when
+    another page follows, the line that shows it is printed."""
+    words = arg.split()
+    if len(words) > 1 or (words and (not words[0].startswith("+") or len(words[0]) < 2)):
+        client.screen.problem("usage: /contacts [+NAME]")
+        return
+    after = words[0][1:] if words else None
 
-    await client.ask("/contacts", Contacts(), Answer, on_ok)
+    async def on_ok(reply: Answer) -> None:
+        page = reply.fields.get("contacts") or []
+        empty = "none (/add USER)" if after is None else "no more"
+        client.screen.notice(f"contacts: {presences(page) or empty}")
+        last = page[-1].get("user") if page else None
+        if reply.fields.get("more") is True and isinstance(last, str):
+            client.screen.notice(f"more: /contacts +{clean(last)}")
+
+    await client.ask("/contacts", Contacts(after=after), Answer, on_ok)
 
 
 async def add(client: ChatClient, arg: str) -> None:
@@ -788,7 +800,8 @@ COMMANDS: dict[str, Command] = {
     "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),
     "delete": Command(delete, "/delete N[!]", "delete message [N] (asks for the !)"),
     "react": Command(react, "/react N EMOJI", "put or take back a reaction (👍, :tada:)"),
-    "contacts": Command(contacts, "/contacts", "list contacts and presence"),
+    "contacts": Command(contacts, "/contacts [+NAME]", "list contacts and presence (a page, "
+                        "after NAME)"),
     "add": Command(add, "/add USER", "add a contact"),
     "remove": Command(remove, "/remove USER", "remove a contact"),
     "invite": Command(invite, "/invite USER", "invite into the current room"),

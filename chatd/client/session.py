@@ -82,6 +82,8 @@ from chatd.client.terminal import (
 )
 from chatd.protocol import (
     REPLIES,
+    WELCOME_PAGE,
+    Answer,
     Change,
     Dm,
     Entry,
@@ -108,6 +110,7 @@ from chatd.protocol import (
     RoleChanged,
     RoomArchived,
     RoomDeleted,
+    Rooms,
     Send,
     Sent,
     ServerEvent,
@@ -178,6 +181,11 @@ class _HelloRefused(Exception):
     pass
 
 
+class _PagesRefused(_HelloRefused):
+    """A paged hello refused as ``bad_request``: a server whose pages are smaller than
+    :data:`WELCOME_PAGE` (``limits.rooms_page_max``). The next hello asks for everything."""
+
+
 @dataclasses.dataclass(slots=True)
 class PendingSend:
     """A ``send``, ``dm`` or change not yet acknowledged; resent (a send with the same nonce)
@@ -245,6 +253,9 @@ class ChatClient:
         self._removals_shown: set[tuple[str, str]] = set()
         self._registered = False
         self._welcomed_before = False
+        self._known_before: set[str] = set()  # the rooms known when the last welcome came
+        self._first_welcome = False  # the first welcome came; its notices are not out yet
+        self._paged_hello = True  # False once a server refused the paged hello
         self._welcomed_now = False
         self._last_heard = 0.0
         self._session_nursery: trio.Nursery | None = None
@@ -357,6 +368,8 @@ class ChatClient:
                     return
                 except HTTP_ERRORS as exc:
                     reason = describe(exc)
+            except _PagesRefused:
+                continue  # at once, asking for the whole welcome
             except _HelloRefused as exc:
                 reason = str(exc)
             except LINK_ERRORS as exc:
@@ -390,7 +403,9 @@ class ChatClient:
         """
         assert self.token is not None
         resume = {room: self._paging.get(room, seq) for room, seq in self.seen.items()}
-        await link.send(Hello(token=self.token, resume=dict(list(resume.items())[:1000]) or None))
+        page = WELCOME_PAGE if self._paged_hello else None
+        await link.send(Hello(token=self.token, resume=dict(list(resume.items())[:1000]) or None,
+                              rooms_limit=page, contacts_limit=page))
         ending: list[str] = []
         refusal: list[BaseException] = []
         async with trio.open_nursery() as nursery:
@@ -403,9 +418,7 @@ class ChatClient:
                 self._last_heard = trio.current_time()
                 nursery.start_soon(self._keepalive, link, welcome.ping_interval, ending)
                 self._on_welcome(welcome)
-                self.ready.set()
-                self._notify()
-                await self._resend_pending()
+                nursery.start_soon(self._finish_welcome, welcome)
                 while True:
                     try:
                         event = await link.next_event()
@@ -438,6 +451,9 @@ class ChatClient:
         if isinstance(event, Error):
             if event.code == codes.UNAUTHENTICATED:
                 raise _TokenRejected(clean(event.message))
+            if event.code == codes.BAD_REQUEST and self._paged_hello:
+                self._paged_hello = False
+                raise _PagesRefused(clean(event.message))
             raise _HelloRefused(f"{clean(event.code)}: {clean(event.message)}")
         assert isinstance(event, Welcome), "the connection lets nothing else come first"
         return event
@@ -923,25 +939,77 @@ class ChatClient:
                                 "frame from the server")
 
     def _on_welcome(self, welcome: Welcome) -> None:
+        """Take the welcome's rooms (the first page of them: the hello is paged), before any
+        event that follows it; :meth:`_finish_welcome` pages the rest."""
         self.me = str(welcome.user.get("name") or self.me)
         self._paging.clear()  # the hello resumed those rooms from where their paging was
-        listed: set[str] = set()
+        self._known_before = set(self.rooms)
         for obj in welcome.rooms:
-            room = str(obj["room"])
-            listed.add(room)
-            self.remember_room(obj)
-            self.seen.setdefault(room, int(obj.get("last_seq") or 0))
-        for room in set(self.rooms) - listed:  # left or kicked while away
-            self.forget_room(room)
+            self._take_room(obj)
         if self._welcomed_before:
             self.screen.notice(f"reconnected to {self.options.where} as {clean(self.me)}")
             return
-        self._welcomed_before = True
+        self._welcomed_before = self._first_welcome = True
         self.screen.notice(f"connected to {self.options.where} as {clean(self.me)}")
-        rooms = [self.room_summary(obj) for obj in welcome.rooms]
+
+    def _take_room(self, obj: Mapping[str, Any]) -> None:
+        """A room object of the user's own rooms (the welcome, a ``rooms`` page)."""
+        self.remember_room(obj)
+        self.seen.setdefault(str(obj["room"]), int(obj.get("last_seq") or 0))
+
+    async def _finish_welcome(self, welcome: Welcome) -> None:
+        """Page the rooms the welcome did not list (``rooms`` with ``joined``, while ``more``)
+        so that the client knows every room, as the unpaged welcome gave them; then forget
+        the rooms left while away, say what the session has, and send what waits. Events
+        are handled meanwhile: the connection is subscribed to every room already."""
+        objects = list(welcome.rooms)
+        listed = [str(obj["room"]) for obj in objects]
+        more = welcome.rooms_more is True
+        try:
+            replies: list[Reply] = []
+
+            async def on_reply(reply: Reply) -> None:
+                replies.append(reply)
+
+            while more and listed:
+                if not await self.request(Rooms(joined=True, after=listed[-1]), on_reply,
+                                          wait=True):
+                    return  # the link was lost: the next session starts again
+                reply = replies.pop()
+                if not isinstance(reply, Answer):
+                    if isinstance(reply, Error):
+                        self.show_error("rooms", reply)
+                    break  # keep every room known: the list is not complete
+                for obj in reply.fields.get("rooms") or []:
+                    self._take_room(obj)
+                    objects.append(obj)
+                    listed.append(str(obj["room"]))
+                more = reply.fields.get("more") is True
+        except ConnectionLost:
+            return
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self.screen.problem("could not understand a 'rooms' page from the server")
+            more = True
+        if not more:
+            for room in self._known_before - set(listed):  # left or kicked while away
+                self.forget_room(room)
+        self._welcome_notices(welcome, objects)
+        self.ready.set()
+        self._notify()
+        await self._resend_pending()
+
+    def _welcome_notices(self, welcome: Welcome, objects: list[Mapping[str, Any]]) -> None:
+        """After the first welcome (and its pages): the rooms, the contacts, where to talk."""
+        if not self._first_welcome:
+            return
+        self._first_welcome = False
+        rooms = [self.room_summary(obj) for obj in objects if obj.get("room") in self.rooms]
         self.screen.notice("rooms: " + (", ".join(rooms) if rooms else "none yet"))
         if welcome.contacts:
-            self.screen.notice("contacts: " + presences(welcome.contacts))
+            last = welcome.contacts[-1].get("user")
+            more = (f" (more: /contacts +{clean(last)})"
+                    if welcome.contacts_more is True and isinstance(last, str) else "")
+            self.screen.notice("contacts: " + presences(welcome.contacts) + more)
         first = [r for r in self.rooms if self.rooms[r].kind == "room"] or list(self.rooms)
         if first:
             self.current = first[0]

@@ -791,13 +791,27 @@ class _Builder:
             "/api/me": {"get": self.op(
                 "Who am I",
                 "The user (with `admin`), their rooms and conversations, and their "
-                "contacts: what the protocol's `welcome` says.",
+                "contacts: what the protocol's `welcome` says. Without `rooms_limit` and "
+                "`contacts_limit` every room and contact (the answer's size and cost grow "
+                "with them); with them the first rooms (as `GET /api/rooms?joined=true` "
+                "lists them) and contacts, and `rooms_more`/`contacts_more`.",
                 tag="accounts", op_id="me",
+                parameters=[
+                    query("rooms_limit", {"type": "integer", "minimum": 1,
+                                          "maximum": limits.rooms_page_max},
+                          "Only the first this many rooms, with `rooms_more`."),
+                    query("contacts_limit", {"type": "integer", "minimum": 0,
+                                             "maximum": limits.rooms_page_max},
+                          "Only the first this many contacts, with `contacts_more`."),
+                ],
                 ok=ok(200, "The user.", self.sent({
                     "user": _ref("User"),
                     "rooms": {"type": "array", "items": room_object},
+                    "rooms_more": {"type": "boolean"},
                     "contacts": {"type": "array", "items": _ref("Contact")},
-                })),
+                    "contacts_more": {"type": "boolean"},
+                }, ["user", "rooms", "contacts"])),
+                errors=(400,),
             )},
             "/api/rooms": {
                 "get": self.op(
@@ -1182,7 +1196,7 @@ class _Builder:
                     "encoding": {"file": {"contentType": "*/*"}},
                 }},
                 ok=ok(201, "Stored.", self.sent({"file": _ref("File")})),
-                errors=(403, 404, 429),
+                errors=(403, 404, 409, 429),
             )},
             "/api/files/links": {"post": self.op(
                 "Sign links to files",
@@ -1404,10 +1418,22 @@ class _Builder:
             "/api/contacts": {
                 "get": self.op(
                     "List contacts",
-                    "The user's contacts with their presence, sorted by name ignoring case.",
+                    "A page of the user's contacts with their presence, sorted by name "
+                    "ignoring case, as the protocol's `contacts`. The next page: `after` the "
+                    "last `user`. An empty `after` is no value.",
                     tag="contacts", op_id="contacts",
-                    ok=ok(200, "The contacts.", self.sent({"contacts": {
-                        "type": "array", "items": _ref("Contact")}})),
+                    parameters=[
+                        query("after", {"anyOf": [_ref("UserName"), {"const": ""}]},
+                              "The page starts after this name (ignoring case)."),
+                        query("limit", {"type": "integer", "minimum": 1,
+                                        "maximum": limits.rooms_page_max},
+                              f"At most this many contacts (default {rooms_default})."),
+                    ],
+                    ok=ok(200, "A page of contacts.", self.sent({
+                        "contacts": {"type": "array", "items": _ref("Contact")},
+                        "more": {"type": "boolean"},
+                    })),
+                    errors=(400,),
                 ),
                 "post": self.op(
                     "Add a contact",

@@ -256,6 +256,16 @@ def _audit_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _contacts_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?after=&limit=`` of ``GET /api/contacts``, checked by the protocol's parser (an
+    empty ``after`` is no value)."""
+    fields: dict[str, Any] = {"limit": int_param(request, "limit")}
+    after = _query_text(request, "after")
+    if after:
+        fields["after"] = after
+    return fields
+
+
 def _query_text(request: Request, key: str) -> str:
     """A query parameter given at most once ('' when absent), text the database can take."""
     values = request.query.get(key)
@@ -297,8 +307,20 @@ async def _logout(request: Request, app: App, params: dict[str, str]) -> Reply:
 
 
 async def _me(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``?rooms_limit=&contacts_limit=``: a paged answer, as a ``hello`` with them."""
     user, _ = await authenticate(request, app)
-    return json_reply(200, await accounts.me(app, user))
+    page_max = app.config.limits.rooms_page_max
+    return json_reply(200, await accounts.me(
+        app, user, rooms_limit=_bounded_param(request, "rooms_limit", 1, page_max),
+        contacts_limit=_bounded_param(request, "contacts_limit", 0, page_max)))
+
+
+def _bounded_param(request: Request, key: str, low: int, high: int) -> int | None:
+    """The query parameter ``key``, an int ``low``..``high``, or None when absent."""
+    value = int_param(request, key)
+    if value is not None and not low <= value <= high:
+        raise ChatError(codes.BAD_REQUEST, f"{key!r} must be {low}-{high}")
+    return value
 
 
 # -- administration --------------------------------------------------------------------------
@@ -594,7 +616,7 @@ ROUTES: list[Route] = [
     _route(r"/api/push/key", {"GET": _push_key}),
     _route(r"/api/push/subscriptions", {"POST": _push_subscribe, "DELETE": _push_unsubscribe}),
     _route(r"/api/contacts", {
-        "GET": operation("contacts"),
+        "GET": operation("contacts", _contacts_fields),
         "POST": operation("add_contact", _body, status=201,
                           shape=lambda contact: {"contact": contact}),
     }),

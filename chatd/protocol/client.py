@@ -196,6 +196,10 @@ def _bool(obj: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
+def _optional_bool(obj: Mapping[str, Any], key: str) -> bool | None:
+    return None if obj.get(key) is None else _bool(obj, key, False)
+
+
 def _object(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = obj.get(key)
     if not isinstance(value, dict):
@@ -351,6 +355,8 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         contacts=_objects(obj, "contacts", optional=True),
         ping_interval=_int(obj, "ping_interval", minimum=1),
         max_text_chars=_optional_int(obj, "max_text_chars"),
+        rooms_more=_optional_bool(obj, "rooms_more"),
+        contacts_more=_optional_bool(obj, "contacts_more"),
     )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "NOTIFY_LEVELS",
     "REQUESTS",
     "ROLES",
+    "WELCOME_PAGE",
     "AddContact",
     "Answer",
     "Archive",
@@ -95,6 +96,9 @@ MAX_ID_CHARS: Final = 64
 MAX_NONCE_CHARS: Final = 64
 MAX_TOKEN_CHARS: Final = 4096
 MAX_RESUME_ROOMS: Final = 1000
+#: The first screen chatd's own clients (the terminal client, the web page, the benchmarks)
+#: ask in a paged ``hello``: ``rooms_limit`` and ``contacts_limit``.
+WELCOME_PAGE: Final = 30
 MAX_TOPIC_CHARS: Final = 256
 MAX_REASON_CHARS: Final = 256  # why a member was banned or kicked
 MAX_BAN_SECONDS: Final = 100 * 366 * 24 * 3600  # a ban's duration: a century at most
@@ -164,6 +168,10 @@ class Hello(Request):
     OP: ClassVar[str] = "hello"
     token: str
     resume: Mapping[str, int] | None = None
+    #: A paged welcome: the first ``rooms_limit`` of the user's rooms (as ``rooms`` with
+    #: ``joined`` lists them) and the first ``contacts_limit`` contacts; None: all of them.
+    rooms_limit: int | None = None
+    contacts_limit: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -332,7 +340,12 @@ class Read(Request):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Contacts(Request):
+    """A page of the user's contacts, by name ignoring case, after the user named ``after``;
+    at most ``limit`` of them (the server's default when None)."""
+
     OP: ClassVar[str] = "contacts"
+    after: str | None = None
+    limit: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -673,15 +686,23 @@ class Welcome(ServerEvent):
     contacts: Sequence[Mapping[str, Any]] = ()
     ping_interval: int
     max_text_chars: int | None = None  # the longest message text the server takes
+    #: Whether more rooms (contacts) follow the welcome's: only in the answer to a hello
+    #: that gave ``rooms_limit`` (``contacts_limit``).
+    rooms_more: bool | None = None
+    contacts_more: bool | None = None
 
     def wire(self) -> dict[str, Any]:
-        obj = {
+        obj: dict[str, Any] = {
             "op": self.OP, "id": self.id, "user": dict(self.user),
             "rooms": [dict(r) for r in self.rooms],
             "contacts": [dict(c) for c in self.contacts], "ping_interval": self.ping_interval,
         }
         if self.max_text_chars is not None:
             obj["max_text_chars"] = self.max_text_chars
+        if self.rooms_more is not None:
+            obj["rooms_more"] = self.rooms_more
+        if self.contacts_more is not None:
+            obj["contacts_more"] = self.contacts_more
         return obj
 
 
@@ -941,7 +962,11 @@ def _parse_hello(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hell
             resume[_room({"resume": room}, "resume")] = _int(
                 {"seq": seq}, "seq", minimum=0, maximum=MAX_SEQ, optional=False
             ) or 0
-    return Hello(id=rid, token=token, resume=resume)
+    return Hello(id=rid, token=token, resume=resume,
+                 rooms_limit=_int(obj, "rooms_limit", minimum=1,
+                                  maximum=limits.rooms_page_max),
+                 contacts_limit=_int(obj, "contacts_limit", minimum=0,
+                                     maximum=limits.rooms_page_max))
 
 
 def _text(obj: Mapping[str, Any], limits: Limits, *, blank: bool = False) -> str:
@@ -1071,6 +1096,12 @@ def _parse_who(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Who:
     return Who(id=rid, room=_room(obj), after=after, limit=limit)
 
 
+def _parse_contacts(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Contacts:
+    after = _user(obj, "after") if obj.get("after") is not None else None
+    limit = _int(obj, "limit", minimum=1, maximum=limits.rooms_page_max)
+    return Contacts(id=rid, after=after, limit=limit)
+
+
 def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
     assert seq is not None
@@ -1164,7 +1195,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "who": (Who, _parse_who),
     "typing": (Typing, _fields(Typing, room=_room)),
     "read": (Read, _parse_read),
-    "contacts": (Contacts, _fields(Contacts)),
+    "contacts": (Contacts, _parse_contacts),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),
     "edit": (Edit, _parse_edit),

@@ -605,6 +605,16 @@ class SessionStart:
     contacts: list[str]
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRooms:
+    """What a ``hello`` reads of the user's rooms once the connection is subscribed
+    (:meth:`Storage.session_rooms`): every room's ``last_seq`` by name, and the rooms the
+    welcome shows, in full."""
+
+    last_seqs: dict[str, int]
+    rooms: list[Room]
+
+
 class Storage(Protocol):
     """The database behind chatd. One instance is shared by all tasks of a daemon."""
 
@@ -841,6 +851,18 @@ class Storage(Protocol):
         """The rooms and conversations the user is a member of, by name, with ``read_seq``,
         ``unread`` and (for conversations) ``peer`` filled."""
 
+    async def room_heads(self, user_id: int) -> dict[str, int]:
+        """The names of the rooms and conversations the user is a member of, each with its
+        ``last_seq``: the light read of :meth:`user_rooms` (no counts), one index walk of the
+        user's memberships."""
+
+    async def session_rooms(self, user_id: int, limit: int | None) -> SessionRooms:
+        """What a ``hello`` reads once subscribed, in one crossing. With ``limit`` None: the
+        rooms as :meth:`user_rooms` reads them (one statement), every one in the welcome.
+        Otherwise :meth:`room_heads`, then the first ``limit`` rooms as
+        :meth:`rooms_overview` with ``joined`` gives them (more follow when the heads are
+        more than ``limit``); their counts cost the page's, not every room's."""
+
     async def is_member(self, room: str, user: str) -> bool:
         """Whether ``user`` (a name) is a member of ``room`` now (False if either is unknown):
         the re-check that keeps the room registry from subscribing a removed member."""
@@ -899,18 +921,15 @@ class Storage(Protocol):
         as members on first use. A conversation with oneself is allowed (notes to self).
         Raises ChatError('not_found') when there is no user called ``peer``."""
 
-    async def room_members(self, user_id: int, room: str) -> list[Member]:
-        """A room's members with their roles, sorted by name case-insensitively. Public rooms
-        are open to every user not banned from them; private rooms and conversations only to
-        members (ChatError('forbidden')). ChatError('not_found') for an unknown room."""
-
     async def member_page(self, user_id: int, room: str, *, after: str = "",
                           limit: int | None = None) -> MemberPage:
-        """A page of a room's members, as :meth:`room_members` lists them (the same rights,
-        errors and order): those whose name comes after ``after`` ignoring case ('' from the
-        first), at most ``limit`` (None: all), with the number of members in all. A page
-        ends at ``limit``: ask one more to learn whether another page follows; the next
-        starts after the last name."""
+        """A page of a room's members with their roles, sorted by name case-insensitively:
+        those whose name comes after ``after`` ignoring case ('' from the first), at most
+        ``limit`` (None: all), with the number of members in all. A page ends at ``limit``:
+        ask one more to learn whether another page follows; the next starts after the last
+        name. Public rooms are open to every user not banned from them; private rooms and
+        conversations only to members (ChatError('forbidden')); administrators to any room
+        but a conversation. ChatError('not_found') for an unknown room."""
 
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
         """Make ``invitee`` (any case) a member of ``room``; any member may invite. Returns the
@@ -934,6 +953,12 @@ class Storage(Protocol):
 
     async def contacts(self, user_id: int) -> list[str]:
         """The registered names of the user's contacts, sorted case-insensitively."""
+
+    async def contact_page(self, user_id: int, *, after: str = "", limit: int) -> list[str]:
+        """The registered names of the user's contacts whose lower-case name comes after
+        ``after``'s (any case; '' from the first), at most ``limit``, in the order of
+        :meth:`contacts`. The page costs its size, not the contacts' number. Ask one more
+        to learn whether another page follows."""
 
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         """The names of the user's rooms and conversations, and their contacts' as
@@ -1025,7 +1050,8 @@ class Storage(Protocol):
         """How many more bytes of files the user may store (``quota_bytes`` less what their
         kept files hold; may be 0 or less), checking that they may upload to ``room``: its
         members only. Raises ChatError('not_found') for an unknown room,
-        ChatError('forbidden') for a non-member."""
+        ChatError('forbidden') for a non-member, ChatError('archived') while the room is
+        archived."""
 
     async def add_file(self, user_id: int, room: str, *, sha256: str, size: int, name: str,
                        content_type: str, quota_bytes: int,

@@ -125,6 +125,7 @@ from chatd.storage.base import (
     RoomDeletedNotice,
     RoomWebhook,
     SearchPage,
+    SessionRooms,
     SessionStart,
     Storage,
     StorageStatistics,
@@ -256,19 +257,35 @@ FROM memberships m JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = 
 WHERE m.user_id = $1
 """
 
-# By index however many contacts and users there are: the user's contacts by the contacts'
-# primary key, then their names in one walk of users_pkey over those ids (= ANY of an array:
-# the planner cannot pick a hash join over a scan of every user, which it preferred at 10,000
-# contacts; a nested loop of one lookup per contact costs twice this walk).
+# By index however many contacts and users there are: the names the user's contact rows
+# keep (migration 0018), one index-only walk of contacts_user_name_idx, in the order of the
+# contacts op (lower case, code point order: as Python's str.lower sorts the names, which are
+# ASCII). Before 0018 the names were one lookup of users_pkey per contact (6 ms at 10,000),
+# then a sort.
 _CONTACT_NAMES = """
-SELECT u.name FROM users u
-WHERE u.id = ANY(ARRAY(SELECT c.contact_id FROM contacts c WHERE c.user_id = $1))
+SELECT c.name FROM contacts c WHERE c.user_id = $1 ORDER BY lower(c.name) COLLATE "C"
 """
 _SQL_CONTACTS = _CONTACT_NAMES
 
+# A page of user $1's contacts after $2 (lower case), $3 at most: the walk of
+# contacts_user_name_idx from the cursor, the page's own rows (migration 0018).
+_SQL_CONTACT_PAGE = """
+SELECT c.name FROM contacts c
+WHERE c.user_id = $1 AND lower(c.name) COLLATE "C" > $2
+ORDER BY lower(c.name) COLLATE "C"
+LIMIT $3
+"""
+
+# The light read of a hello's rooms (PostgresStorage.session_rooms): each room's name and
+# last_seq, no counts; memberships_user_id_idx, each room by its primary key.
+_SQL_ROOM_HEADS = """
+SELECT r.name, r.last_seq FROM memberships m JOIN rooms r ON r.id = m.room_id
+WHERE m.user_id = $1
+"""
+
 # What a hello subscribes to before it reads the rooms in full: the names of user $1's rooms
-# and of their contacts, in one statement (two index walks: memberships_user_id_idx, the
-# contacts' primary key, each contact's user by id).
+# and of their contacts, in one statement (two index walks: memberships_user_id_idx, each
+# room by id; contacts_user_name_idx, index-only).
 _SQL_ROOM_AND_CONTACT_NAMES = f"""
 SELECT ARRAY(
     SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1
@@ -459,6 +476,10 @@ ORDER BY r.name COLLATE "C"
 # 0.2 ms; a search that matches nothing, the worst case, walks them all in 13 ms.
 # The page is chosen on names alone; only then are its rooms read with the user's view of
 # each (the unread counts): a user in 1,000 rooms pays for the page's counts, not for all.
+# "Not a member" is a probe of memberships_pkey per public room walked (OFFSET 0 keeps the
+# NOT EXISTS a subplan): as a join, the generic plan that a pooled connection switches to
+# after five runs (it takes a user's memberships for one row) was a nested loop over every
+# membership of the user for every public room: 1,000 x 1,000 rows, 15-130 ms at 1,000 rooms.
 _SQL_ROOMS_OVERVIEW = f"""
 WITH page AS (
     SELECT * FROM (
@@ -474,7 +495,7 @@ WITH page AS (
             WHERE NOT $5 AND NOT r.private AND r.kind = 'room'
               AND r.name COLLATE "C" > $2 AND strpos(r.name, $3) > 0
               AND NOT EXISTS (SELECT 1 FROM memberships m
-                              WHERE m.room_id = r.id AND m.user_id = $1)
+                              WHERE m.room_id = r.id AND m.user_id = $1 OFFSET 0)
             ORDER BY r.name COLLATE "C"
             LIMIT $4
         )
@@ -612,16 +633,6 @@ SELECT {_ROOM_COLUMNS} FROM rooms r LEFT JOIN users o ON o.id = r.owner_id WHERE
 # a conversation); the user is $2.
 _MAY_LIST_MEMBERS = (_READABLE.format(user="$2") + """
     OR (r.kind = 'room' AND EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin))""")
-
-_SQL_ROOM_MEMBERS = f"""
-WITH r AS (
-    SELECT r.id, r.owner_id, {_MAY_LIST_MEMBERS} AS allowed
-    FROM rooms r WHERE r.name = $1
-)
-SELECT r.allowed, u.name, {_ROLE} AS role, u.deactivated_at IS NOT NULL AS deactivated
-FROM r LEFT JOIN memberships m ON r.allowed AND m.room_id = r.id
-LEFT JOIN users u ON u.id = m.user_id
-"""
 
 # A page of a room's members (``who``), in two statements. The first: room $1 as user $2 may
 # see it (none for no such room), with its members in all (an index-only count of its
@@ -1057,9 +1068,10 @@ PURGE_CHUNK = 5000
 
 # -- files ---------------------------------------------------------------------------------------
 
-# Whether user $2 may upload to room $1 (members only), and what their kept files hold.
+# Whether user $2 may upload to room $1 (members only, not while it is archived), and what
+# their kept files hold.
 _SQL_UPLOAD_ALLOWANCE = """
-SELECT r.id, EXISTS (
+SELECT r.id, r.archived, EXISTS (
            SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
        ) AS member,
        (SELECT coalesce(sum(size), 0) FROM files
@@ -1068,11 +1080,12 @@ FROM rooms r WHERE r.name = $1
 """
 # Uploads of one user queue on their row (a lock that foreign-key checks do not take).
 _SQL_LOCK_UPLOADER = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
-# The file, if user $1 is a member of room $2 and the file fits in quota $7; else no row.
+# The file, if user $1 is a member of room $2, the room is not archived (it may have been
+# while the body streamed) and the file fits in quota $7; else no row.
 _SQL_ADD_FILE = """
 WITH r AS (
     SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
-    WHERE r.name = $2
+    WHERE r.name = $2 AND NOT r.archived
 ), used AS (
     SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_id = $1 AND deleted_at IS NULL
 )
@@ -1361,6 +1374,9 @@ def _check_upload(room: str, row: Any) -> None:
         raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
     if not row["member"]:
         raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+    if row["archived"]:
+        # Refused before the body streams: the file could never be attached to a message.
+        raise ChatError(codes.ARCHIVED, f"{room!r} is archived")
 
 
 def _parse_notice(channel: str, payload: str) -> list[Change]:
@@ -1933,7 +1949,7 @@ class PostgresStorage:
                 return None
             names = await conn.fetchrow(_SQL_ROOM_AND_CONTACT_NAMES, user_id)
         return SessionStart(user=_user(row), rooms=frozenset(names["rooms"]),
-                            contacts=sorted(names["contacts"], key=str.lower))
+                            contacts=list(names["contacts"]))
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)
@@ -2011,6 +2027,27 @@ class PostgresStorage:
     async def user_rooms(self, user_id: int) -> list[Room]:
         rows = await self._run(self._pool.fetch, _SQL_USER_ROOMS, user_id)
         return [_room(row) for row in rows]
+
+    async def room_heads(self, user_id: int) -> dict[str, int]:
+        rows = await self._run(self._pool.fetch, _SQL_ROOM_HEADS, user_id)
+        return {row["name"]: row["last_seq"] for row in rows}
+
+    async def session_rooms(self, user_id: int, limit: int | None) -> SessionRooms:
+        return await self._run(self._do_session_rooms, user_id, limit)
+
+    async def _do_session_rooms(self, user_id: int, limit: int | None) -> SessionRooms:
+        """See :meth:`Storage.session_rooms`: without a limit one statement (the rooms in
+        full), else two on one connection (the heads, then the page by name)."""
+        if limit is None:
+            rows = await self._pool.fetch(_SQL_USER_ROOMS, user_id)
+            rooms = [_room(row) for row in rows]
+            return SessionRooms(last_seqs={room.name: room.last_seq for room in rooms},
+                                rooms=rooms)
+        async with self._pool.acquire() as conn:
+            heads = await conn.fetch(_SQL_ROOM_HEADS, user_id)
+            rows = await conn.fetch(_SQL_ROOMS_OVERVIEW, user_id, "", "", limit, True)
+        return SessionRooms(last_seqs={row["name"]: row["last_seq"] for row in heads},
+                            rooms=[_room(row) for row in rows])
 
     async def is_member(self, room: str, user: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_IS_MEMBER, room, user))
@@ -2102,19 +2139,6 @@ class PostgresStorage:
             assert row is not None, "conversations are never deleted"
         room = _room(row, peer=other["name"])
         return Conversation(room=room, peer=other["name"], created=created)
-
-    async def room_members(self, user_id: int, room: str) -> list[Member]:
-        """See :meth:`Storage.room_members`; sorted case-insensitively, as contacts are."""
-        rows = await self._run(self._pool.fetch, _SQL_ROOM_MEMBERS, room, user_id)
-        if not rows:
-            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
-        if not rows[0]["allowed"]:
-            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private, or you are banned "
-                            "from it")
-        return sorted((Member(name=row["name"], role=row["role"] or "member",
-                              deactivated=row["deactivated"])
-                       for row in rows if row["name"] is not None),
-                      key=lambda member: member.name.lower())
 
     async def member_page(self, user_id: int, room: str, *, after: str = "",
                           limit: int | None = None) -> MemberPage:
@@ -2299,11 +2323,16 @@ class PostgresStorage:
 
     async def contacts(self, user_id: int) -> list[str]:
         rows = await self._run(self._pool.fetch, _SQL_CONTACTS, user_id)
-        return sorted((row["name"] for row in rows), key=str.lower)
+        return [row["name"] for row in rows]
+
+    async def contact_page(self, user_id: int, *, after: str = "", limit: int) -> list[str]:
+        rows = await self._run(self._pool.fetch, _SQL_CONTACT_PAGE, user_id, after.lower(),
+                               limit)
+        return [row["name"] for row in rows]
 
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         row = await self._run(self._pool.fetchrow, _SQL_ROOM_AND_CONTACT_NAMES, user_id)
-        return frozenset(row["rooms"]), sorted(row["contacts"], key=str.lower)
+        return frozenset(row["rooms"]), list(row["contacts"])
 
     async def add_contact(self, user_id: int, name: str) -> str:
         row = await self._run(self._pool.fetchrow, _SQL_ADD_CONTACT, user_id, name)

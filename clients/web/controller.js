@@ -16,7 +16,8 @@
 //
 // The service worker and pushes (install.js) follow the session: the subscription is made
 // after each welcome (when notifications are allowed) and removed when the person leaves. A
-// room named by a notification click or the address opens once the welcome has listed it.
+// room named by a notification click or the address opens once the welcome or one of its pages
+// (state.js, "The listing") has listed it; once the whole list is in without it, it is dropped.
 // Alerts: an `alert` effect becomes a desktop notification and/or a chime (notifier.js); the
 // settings (desktop, sound) are saved to localStorage per user whenever they changed. The
 // browser's permission is asked for only from the settings' button, and followed when the
@@ -54,7 +55,8 @@ export class Controller {
     this.savedDrafts = null;
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
-    this.pendingRoom = null; // a room to open once the welcome has come (openRoom)
+    this.pendingRoom = null; // a room to open once it is listed (openRoom)
+    this.pagedHello = true; // the hello asks for the first rooms and contacts only
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room) => this.openRoom(room),
@@ -239,6 +241,7 @@ export class Controller {
 
   enter(session) {
     this.session = session;
+    this.pagedHello = true;
     this.state = model.initialState({
       me: session.username,
       outbox: loadOutbox(session.username),
@@ -259,7 +262,16 @@ export class Controller {
       this.leave("Your session has expired. Please log in again.");
     }, Math.min(MAX_TIMER_MS, Math.max(0, session.expires_at - Date.now())));
     this.conn = new Connection({
-      hello: () => ({ token: session.token, resume: resumePoints(this.state) }),
+      hello: () => ({ token: session.token, resume: resumePoints(this.state),
+        ...(this.pagedHello ? { rooms_limit: model.WELCOME_ROOMS,
+          contacts_limit: model.WELCOME_CONTACTS } : {}) }),
+      // A server whose largest page is below the hello's sizes refuses them: ask for
+      // everything then, as before paging.
+      onHelloRefused: () => {
+        const changed = this.pagedHello;
+        this.pagedHello = false;
+        return changed;
+      },
       onWelcome: (frame) => this.receive(frame),
       onEvent: (frame) => this.receive(frame),
       onReply: (frame, request) => this.receive(frame, request),
@@ -306,16 +318,19 @@ export class Controller {
 
   /** A frame from the server (`request`: the request a reply answers). */
   receive(frame, request = null) {
+    const listed = Boolean(this.state && this.state.roomsListed);
     this.act(model.apply, frame, { request, now: Date.now() });
-    if (frame.op === "welcome" && this.state) {
-      if (this.pendingRoom !== null) this.openRoom(this.pendingRoom);
-      this.pendingRoom = null; // not one of the user's rooms: nothing to open
-      this.install.sync();
+    if (!this.state) return;
+    if (this.pendingRoom !== null && this.state.rooms.has(this.pendingRoom)) {
+      this.openRoom(this.pendingRoom);
+    } else if (this.state.roomsListed && (!listed || frame.op === "welcome")) {
+      this.pendingRoom = null; // the whole list is in without it: nothing to open
     }
+    if (frame.op === "welcome") this.install.sync();
   }
 
   /** Show room `name` (a notification was clicked, or the address named it): now if the
-   * state has it, else once the welcome has come. */
+   * state has it, else once it is listed (after the welcome, or on one of its pages). */
   openRoom(name) {
     if (this.state && this.state.rooms.has(name)) {
       this.pendingRoom = null;

@@ -88,6 +88,12 @@ export const SEEK_CONTEXT = 20; // entries shown before a message paged back to 
 // The request that refreshes the user's rooms: only theirs (the public list is paged and
 // browsed apart, see browse.js); its reply asks for the next page while there is one.
 export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
+// The paged welcome: the hello asks for the first WELCOME_ROOMS rooms and WELCOME_CONTACTS
+// contacts; the rest come at once after it, a page of the server's default size each (100,
+// or limits.rooms_page_max if smaller: see "The listing" below).
+export const WELCOME_ROOMS = 30;
+export const WELCOME_CONTACTS = 30;
+export const LIST_RETRY_MS = 2000; // a page refused (not for a lost connection): asked again
 export const PARALLEL_UPLOADS = 3; // uploads on their way at once; the others wait, queued
 const MAX_LATER_MS = 6 * 3600_000; // a timer this long at most (a later one is set again then)
 
@@ -111,6 +117,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     divider: null, // the "New" line of the open room goes after this seq
     presence: new Map(), // lower-case user -> {user, status}
     contacts: [], // names as registered
+    listing: null, // the welcome's rooms still being paged in (see "The listing"), or null
+    roomsListed: false, // every room of the user has been listed since the last welcome
+    contactsListing: null, // {after, waiting, removed}: the welcome's contacts being paged in
     outbox: saved, // see outbox.js
     reads: new Map(), // room -> {seq, sent}: a read marker not yet acknowledged
     lastTyping: new Map(), // room -> ms when `typing` was last sent
@@ -160,38 +169,55 @@ const EVENTS = {
     setPresence(state, state.me, "online"); // presence events never tell us about ourselves
     const listed = new Set();
     const effects = [];
-    for (const info of frame.rooms || []) {
+    let last = null;
+    for (const info of Array.isArray(frame.rooms) ? frame.rooms : []) {
       if (!info || typeof info.room !== "string") continue;
       listed.add(info.room);
-      roomFor(state, info.room).applyInfo(info);
+      last = info.room;
+      roomFor(state, info.room).applyInfo(info, { me: state.me });
     }
+    // With more pages to come, a room not listed yet may be on one of them: it is gone only
+    // once the whole list is in (listingDone).
+    const more = frame.rooms_more === true && last !== null;
+    const unlisted = new Set();
     for (const [name, room] of state.rooms) {
-      if (!listed.has(name) && !room.draft) {
+      if (!listed.has(name) && !room.draft && !more) {
         forgetRoom(state, name); // left or removed while away
         if (room.kind !== "dm") effects.push({ toast: `You are no longer a member of #${name}` });
-      } else {
-        room.members = null; // may have changed while away: asked again when shown
-        room.loading = false;
-        room.loadingOlder = false;
+        continue;
       }
+      if (!listed.has(name) && !room.draft) unlisted.add(name);
+      room.members = null; // may have changed while away: asked again when shown
+      room.loading = false;
+      room.loadingOlder = false;
     }
+    state.listing = more ? { after: last, waiting: false, unlisted, gone: new Set(),
+      early: new Map(), alerts: [], refresh: false } : null;
+    state.roomsListed = !more;
     state.contacts = [];
-    for (const contact of frame.contacts || []) {
+    for (const contact of Array.isArray(frame.contacts) ? frame.contacts : []) {
       if (!contact || typeof contact.user !== "string") continue;
       state.contacts.push(contact.user);
       setPresence(state, contact.user, contact.status);
     }
+    const lastContact = state.contacts.length ? state.contacts[state.contacts.length - 1] : null;
+    state.contactsListing = frame.contacts_more === true && lastContact !== null
+      ? { after: lastContact, waiting: false, removed: new Set() } : null;
     if (state.current !== null && !state.rooms.has(state.current)) state.current = null;
-    if (state.current === null) {
-      const first = firstRoom(state);
-      if (first) state.current = first.name;
-      if (first) state.divider = first.unread > 0 ? first.readSeq : null;
+    // The first room opens (as the sidebar sorts them: rooms, then conversations); when the
+    // page lists only conversations (they sort first by name) and more follow, a room may be
+    // on a later page: the first one opens once the whole list is in (listingDone).
+    const first = state.current === null ? firstRoom(state) : null;
+    if (first && !(more && first.kind === "dm")) {
+      state.current = first.name;
+      state.divider = first.unread > 0 ? first.readSeq : null;
     }
     if (state.current !== null) effects.push(...loadRoom(state, state.current, { members: true }));
     // What was not acknowledged goes out again, in order, with the same nonces.
     for (const item of outbox.toResend(state.outbox)) effects.push(...transmit(state, item.nonce));
     for (const room of state.rooms.values()) effects.push(...settle(state, room));
     effects.push(...flushReads(state));
+    effects.push(...listRooms(state), ...listContacts(state));
     return effects;
   },
 
@@ -201,15 +227,22 @@ const EVENTS = {
     const fresh = !known || !(known.messages.has(frame.seq) || known.changes.has(frame.seq));
     const effects = receive(state, frame.room, [frame]);
     const room = state.rooms.get(frame.room);
-    const alert = fresh && room
-      ? alerts.alertFor(state, room, room.messages.get(frame.seq), now) : null;
+    if (!fresh || !room) return effects;
+    if (awaited(state, room)) {
+      // Its level (and read marker) come with its room object: alert then, if at all.
+      state.listing.alerts.push({ room: room.name, seq: frame.seq });
+      return effects;
+    }
+    const alert = alerts.alertFor(state, room, room.messages.get(frame.seq), now);
     return alert ? [...effects, { alert }] : effects;
   },
 
   notify(state, frame) {
     // This person's notification level of a room changed (here or on another device).
     const room = state.rooms.get(frame.room);
-    if (room && alerts.isLevel(frame.notify)) room.setNotify(frame.notify, { confirmed: true });
+    if (!alerts.isLevel(frame.notify)) return [];
+    if (room) room.setNotify(frame.notify, { confirmed: true });
+    else early(state, frame.room).notify = frame.notify; // for its room object, on its way
     return [];
   },
 
@@ -226,7 +259,11 @@ const EVENTS = {
   archived: changed,
 
   room_deleted(state, frame) {
-    if (typeof frame.room !== "string" || !state.rooms.has(frame.room)) return [];
+    if (typeof frame.room !== "string") return [];
+    if (!state.rooms.has(frame.room)) {
+      if (state.listing) state.listing.gone.add(frame.room); // not to be listed by a late page
+      return [];
+    }
     forgetRoom(state, frame.room);
     const by = typeof frame.by === "string" && frame.by ? frame.by : "An administrator";
     state.farewell = `${by} deleted #${frame.room}`;
@@ -250,7 +287,12 @@ const EVENTS = {
   read(state, frame) {
     // Another connection of this user moved the marker.
     const room = state.rooms.get(frame.room);
-    if (!room || !isSeq(frame.seq)) return [];
+    if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
+    if (!room) {
+      const held = early(state, frame.room); // for its room object, on its way
+      held.read = Math.max(held.read || 0, frame.seq);
+      return [];
+    }
     room.markRead(frame.seq, state.me);
     const pending = state.reads.get(frame.room);
     if (pending && pending.sent === null && pending.seq <= frame.seq) {
@@ -263,9 +305,10 @@ const EVENTS = {
     if (typeof frame.room !== "string" || typeof frame.user !== "string") return [];
     const room = state.rooms.get(frame.room);
     if (sameUser(frame.user, state.me)) {
+      present(state, frame.room);
       if (room) return [];
       roomFor(state, frame.room).announced = true;
-      const effects = [{ refreshRooms: true }];
+      const effects = refresh(state, frame.room);
       if (frame.by) effects.push({ toast: `${frame.by} added you to #${frame.room}` });
       return effects;
     }
@@ -292,6 +335,10 @@ const EVENTS = {
 
   left(state, frame, now) {
     const room = state.rooms.get(frame.room);
+    if (!room && state.listing && typeof frame.room === "string"
+        && sameUser(frame.user, state.me)) {
+      state.listing.gone.add(frame.room); // not to be listed by a late page
+    }
     if (!room || typeof frame.user !== "string") return [];
     if (sameUser(frame.user, state.me)) {
       const removal = room.removal || { banned: false, reason: "" };
@@ -398,11 +445,12 @@ const ANSWERED = {
     return flushReads(state);
   },
 
-  rooms(state, asked, reply) {
+  rooms(state, asked, reply, now) {
     const listed = Array.isArray(reply.rooms) ? reply.rooms : [];
+    if (isListingPage(state, asked)) return listingPage(state, listed, reply.more === true, now);
     for (const info of listed) {
       const room = info && state.rooms.get(info.room);
-      if (room && info.member) room.applyInfo(info);
+      if (room && info.member) room.applyInfo(info, { me: state.me });
     }
     // The list is paged by name: a refresh of one's rooms goes on after the last one.
     const last = listed.length ? listed[listed.length - 1] : null;
@@ -412,11 +460,32 @@ const ANSWERED = {
     return [];
   },
 
+  contacts(state, asked, reply) {
+    const listing = state.contactsListing;
+    if (!listing || !listing.waiting || asked.after !== listing.after) return [];
+    listing.waiting = false;
+    let last = null;
+    for (const contact of Array.isArray(reply.contacts) ? reply.contacts : []) {
+      if (!contact || typeof contact.user !== "string") continue;
+      last = contact.user;
+      if (listing.removed.has(contact.user.toLowerCase())) continue; // removed meanwhile
+      if (!state.contacts.some((c) => sameUser(c, contact.user))) state.contacts.push(contact.user);
+      setPresence(state, contact.user, contact.status);
+    }
+    if (reply.more === true && last !== null && byName(last, listing.after) > 0) {
+      listing.after = last;
+      return listContacts(state);
+    }
+    state.contactsListing = null;
+    return [];
+  },
+
   create_room(state, asked, reply) {
     const info = reply.room;
     if (!info || typeof info.room !== "string") return [];
+    present(state, info.room);
     const room = roomFor(state, info.room);
-    room.applyInfo(info);
+    room.applyInfo(info, { me: state.me });
     room.loaded = true;
     room.members = [{ user: state.me }];
     return selectRoom(state, room.name);
@@ -428,6 +497,7 @@ const ANSWERED = {
     // this reply (a room refresh may have filled it in since): a room just joined.
     const known = state.rooms.get(reply.room);
     const joined = !known || (known.announced && !known.loaded);
+    present(state, reply.room);
     const room = roomFor(state, reply.room);
     room.private = Boolean(reply.private);
     if (!isSeq(reply.last_seq) || reply.last_seq >= room.topicSeq) {
@@ -446,7 +516,7 @@ const ANSWERED = {
     room.loaded = true;
     room.more = Boolean(reply.more);
     room.members = null;
-    const effects = [{ refreshRooms: true }, ...settle(state, room)];
+    const effects = [...refresh(state, room.name), ...settle(state, room)];
     if (joined && isSeq(reply.last_seq) && reply.last_seq > room.readSeq) {
       // A room just joined has nothing unread: what was said before is its history.
       room.markRead(reply.last_seq, state.me);
@@ -467,6 +537,7 @@ const ANSWERED = {
 
   add_contact(state, asked, reply) {
     if (typeof reply.user !== "string") return [];
+    if (state.contactsListing) state.contactsListing.removed.delete(reply.user.toLowerCase());
     if (!state.contacts.some((c) => sameUser(c, reply.user))) state.contacts.push(reply.user);
     setPresence(state, reply.user, reply.status);
     return [];
@@ -474,6 +545,9 @@ const ANSWERED = {
 
   remove_contact(state, asked) {
     state.contacts = state.contacts.filter((c) => !sameUser(c, asked.user));
+    if (state.contactsListing && typeof asked.user === "string") {
+      state.contactsListing.removed.add(asked.user.toLowerCase()); // a late page may list them
+    }
     return [];
   },
 
@@ -532,6 +606,22 @@ const REFUSED = {
 
   leave(state, asked, error) {
     return [{ toast: `Cannot leave: ${error.message}` }];
+  },
+
+  rooms(state, asked, error) {
+    if (!isListingPage(state, asked)) return [];
+    state.listing.waiting = false;
+    // A lost connection lists again from its welcome; anything else is asked again soon.
+    return error.code === "disconnected" ? []
+      : [{ later: LIST_RETRY_MS, key: "list-rooms", action: "listRooms", args: [] }];
+  },
+
+  contacts(state, asked, error) {
+    const listing = state.contactsListing;
+    if (!listing || !listing.waiting || asked.after !== listing.after) return [];
+    listing.waiting = false;
+    return error.code === "disconnected" ? []
+      : [{ later: LIST_RETRY_MS, key: "list-contacts", action: "listContacts", args: [] }];
   },
 
   remove_contact(state, asked, error) {
@@ -937,7 +1027,7 @@ function renewLater(state, now) {
 }
 
 /** The reducers that `later` effects name (called with their args, then the time). */
-export const actions = { flushReads, retrySend, renewLinks };
+export const actions = { flushReads, retrySend, renewLinks, listRooms, listContacts };
 
 // -- changes to messages (protocol v2) -------------------------------------------------------
 
@@ -1156,6 +1246,171 @@ function seekOlder(state, room) {
   return [request("history", { room: room.name, before, limit })];
 }
 
+// -- the listing: the welcome's rooms and contacts, paged ------------------------------------
+//
+// The hello asks for the first WELCOME_ROOMS rooms and WELCOME_CONTACTS contacts; a welcome
+// with `rooms_more` (or `contacts_more`) is followed at once by `rooms` {joined, after} (or
+// `contacts` {after}) pages, one at a time, until one says there is no more. The pages carry
+// no `limit`: the server's default (100, or its largest page if smaller) never exceeds what
+// the server takes.
+// Meanwhile the connection gets the live events of every room of the user, listed or not:
+//
+// - A room known before the welcome and not in it may be on a later page: it is forgotten
+//   ("no longer a member") only once the last page has come without it (`unlisted` holds those
+//   not seen yet; a page, a message of the room, or joining it again takes it out).
+// - A page's room unknown here is added. One that went meanwhile (left, removed, deleted:
+//   `gone`) is not brought back by a page read before it went.
+// - A message of a room not known yet starts following the room from it (as any message of a
+//   new room does); its room object then counts what came before it (store.js applyInfo: the
+//   object and the live messages neither overlap in `unread` nor lose one). Its alert waits
+//   for the object, which says the level and the read marker (`alerts`), as do `read` and
+//   `notify` events of a room not known yet (`early`). A room the pages have still to reach
+//   (its name sorts after the last one asked for) is not looked up apart.
+// - Without `rooms_more` (an older server, or few rooms) the welcome lists everything, as it
+//   always did: `roomsListed` is true from it on. controller.js opens a room named by the
+//   address or a notification once it is listed, or once the whole list is in without it.
+
+/** Ask the next page of the welcome's rooms (none while one is on its way). */
+export function listRooms(state) {
+  const listing = state.listing;
+  if (!listing || listing.waiting || !online(state)) return [];
+  listing.waiting = true;
+  return [request("rooms", { joined: true, after: listing.after })];
+}
+
+/** Ask the next page of the welcome's contacts (none while one is on its way). */
+export function listContacts(state) {
+  const listing = state.contactsListing;
+  if (!listing || listing.waiting || !online(state)) return [];
+  listing.waiting = true;
+  return [request("contacts", { after: listing.after })];
+}
+
+/**
+ * Whether `asked` is the page of the welcome's rooms on its way: a page of one's rooms after
+ * its cursor (whoever asked it, what it lists is the listing's next page).
+ */
+function isListingPage(state, asked) {
+  const listing = state.listing;
+  return Boolean(listing) && listing.waiting && asked.joined === true
+    && asked.query === undefined && asked.after === listing.after;
+}
+
+/** A page of the welcome's rooms came (`more`: another follows). */
+function listingPage(state, infos, more, now) {
+  const listing = state.listing;
+  listing.waiting = false;
+  const effects = [];
+  let last = null;
+  for (const info of infos) {
+    if (!info || typeof info.room !== "string") continue;
+    last = info.room;
+    listing.unlisted.delete(info.room);
+    if (info.member === false || listing.gone.has(info.room)) continue;
+    const room = roomFor(state, info.room);
+    room.applyInfo(info, { me: state.me });
+    const held = listing.early.get(info.room);
+    if (held) {
+      listing.early.delete(info.room);
+      if (isSeq(held.read)) room.markRead(held.read, state.me);
+      if (alerts.isLevel(held.notify)) room.setNotify(held.notify, { confirmed: true });
+    }
+    effects.push(...settle(state, room), ...heldAlerts(state, room.name, now));
+  }
+  if (more && last !== null && byCodePoint(last, listing.after) > 0) {
+    listing.after = last;
+    return [...effects, ...listRooms(state)];
+  }
+  return [...effects, ...listingDone(state, now)];
+}
+
+/** The last page came: what was not listed is gone; what is still unknown is looked up. */
+function listingDone(state, now) {
+  const { unlisted, alerts: waiting } = state.listing;
+  state.roomsListed = true;
+  const effects = [];
+  for (const name of unlisted) {
+    const room = state.rooms.get(name);
+    if (!room || room.draft) continue;
+    forgetRoom(state, name); // left or removed while away
+    if (room.kind !== "dm") effects.push({ toast: `You are no longer a member of #${name}` });
+  }
+  for (const { room: name, seq } of waiting) {
+    const room = state.rooms.get(name);
+    const alert = room ? alerts.alertFor(state, room, room.messages.get(seq), now) : null;
+    if (alert) effects.push({ alert });
+  }
+  // A room that came live after the page that would have listed it was read, or a refresh
+  // asked for meanwhile.
+  if (state.listing.refresh
+      || [...state.rooms.values()].some((room) => !room.described && !room.draft)) {
+    effects.push({ refreshRooms: true });
+  }
+  state.listing = null;
+  return [...effects, ...openNext(state)];
+}
+
+/** The alerts that waited for room `name`'s object, now that it came. */
+function heldAlerts(state, name, now) {
+  const listing = state.listing;
+  if (!listing.alerts.some((item) => item.room === name)) return [];
+  const room = state.rooms.get(name);
+  const effects = [];
+  for (const { seq } of listing.alerts.filter((item) => item.room === name)) {
+    const alert = alerts.alertFor(state, room, room.messages.get(seq), now);
+    if (alert) effects.push({ alert });
+  }
+  listing.alerts = listing.alerts.filter((item) => item.room !== name);
+  return effects;
+}
+
+/**
+ * Look room `name`'s object up (ROOMS_REFRESH, coalesced): not while the listing is on its way
+ * (a second walk through every room): it lists the room if it sorts after the pages asked, and
+ * a refresh follows its end otherwise.
+ */
+function refresh(state, name) {
+  if (!state.listing) return [{ refreshRooms: true }];
+  if (!covered(state, name)) state.listing.refresh = true;
+  return [];
+}
+
+/** Whether the listing on its way will list room `name` (it sorts after the pages asked). */
+function covered(state, name) {
+  return state.listing !== null && byCodePoint(name, state.listing.after) > 0;
+}
+
+/** Whether room `room` waits for its object from the listing (so does its level). */
+function awaited(state, room) {
+  return !room.described && covered(state, room.name);
+}
+
+/** What came for room `name` before it was known: {read, notify}, kept for its object. */
+function early(state, name) {
+  const listing = state.listing;
+  if (typeof name !== "string" || !covered(state, name)) return {}; // nobody keeps it
+  if (!listing.early.has(name)) listing.early.set(name, {});
+  return listing.early.get(name);
+}
+
+/** Room `name` is one's own now (joined, created, a message came): not gone, not unlisted. */
+function present(state, name) {
+  if (!state.listing) return;
+  state.listing.unlisted.delete(name);
+  state.listing.gone.delete(name);
+}
+
+/** Names in the order of the server's room list: by code point. */
+function byCodePoint(a, b) {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) {
+    const d = x[i].codePointAt(0) - y[i].codePointAt(0);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
 // -- helpers ---------------------------------------------------------------------------------
 
 function roomFor(state, name) {
@@ -1169,6 +1424,10 @@ function roomFor(state, name) {
 
 function forgetRoom(state, name) {
   state.rooms.delete(name);
+  if (state.listing) {
+    state.listing.unlisted.delete(name);
+    state.listing.gone.add(name); // a page read before it went must not bring it back
+  }
   if (state.uploads.some((item) => item.room === name)) {
     state.uploads = state.uploads.filter((item) => item.room !== name);
   }
@@ -1217,13 +1476,14 @@ function receive(state, name, messages, { weak = false } = {}) {
       const other = messages.find((m) => !sameUser(m.from, state.me));
       if (other) room.peer = other.from;
     }
-    effects.push({ refreshRooms: true });
+    effects.push(...refresh(state, name));
   } else if (room.draft) {
     room.draft = false; // the first message created the conversation
     room.follow(first - 1);
-    effects.push({ refreshRooms: true }); // the peer's name as registered, not as typed
+    effects.push(...refresh(state, name)); // the peer's name as registered, not as typed
     if (state.current === name) effects.push(...loadRoom(state, name)); // now it has members
   }
+  present(state, name); // a message of a room proves it is one's own
   for (const message of room.add(messages, state.me, { weak })) {
     if (sameUser(message.from, state.me)) state.outbox = outbox.drop(state.outbox, message.nonce);
   }

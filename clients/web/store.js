@@ -53,6 +53,7 @@ export class Room {
     this.unread = 0; // messages by others after readSeq
     this.mentions = 0; // of those, the ones that mention this user
     this.counted = 0; // seqs up to this one are included in `unread`
+    this.described = false; // a room object has been applied (else unread counts live entries)
     this.loaded = false; // the latest page has been fetched
     this.loading = false; // the latest page has been asked for
     this.more = false; // older messages exist before the first one kept
@@ -77,8 +78,17 @@ export class Room {
     this.removed = new Set(); // lower-case users whose ban or kick entry has its line already
   }
 
-  /** Apply a room object (welcome, rooms, create_room). */
-  applyInfo(info, { follow = true } = {}) {
+  /**
+   * Apply a room object (welcome, rooms, create_room). `me` is this user's name (own messages
+   * are not unread).
+   *
+   * The object's `unread` counts up to its `last_seq`. Entries already here past it (live
+   * events that overtook the object: a room listed on a later page of the welcome, or a
+   * refresh read before them) are added to its count, once each, when every entry between
+   * its `last_seq` and the last one counted here is held, or when the room had no object yet
+   * (its count was only what came live); else an older object leaves the count alone.
+   */
+  applyInfo(info, { follow = true, me = null } = {}) {
     this.kind = info.kind || this.kind;
     this.private = Boolean(info.private);
     if (typeof info.last_seq !== "number" || info.last_seq >= this.topicSeq) {
@@ -109,10 +119,32 @@ export class Room {
         this.mentions = 0;
         this.counted = info.last_seq;
       }
+    } else if (typeof info.unread === "number" && typeof info.last_seq === "number"
+        && read >= this.readSeq && (!this.described || this.holdsAfter(info.last_seq))) {
+      // An object older than entries here: its count, plus what came after it.
+      let unread = info.unread;
+      let mentioned = typeof info.mentions === "number" ? info.mentions : 0;
+      for (const message of this.messages.values()) {
+        if (message.seq <= Math.max(info.last_seq, read) || message.seq > this.counted
+            || !this.counts(message, me)) continue;
+        unread += 1;
+        if (mentions(message, me)) mentioned += 1;
+      }
+      this.unread = unread;
+      this.mentions = mentioned;
     }
+    this.described = true;
     this.readSeq = Math.max(this.readSeq, read);
     if (NOTIFY_LEVELS.includes(info.notify)) this.setNotify(info.notify, { confirmed: true });
     this.advance();
+  }
+
+  /** Whether every entry after `seq`, up to the last one counted, is held. */
+  holdsAfter(seq) {
+    for (let at = seq + 1; at <= this.counted; at += 1) {
+      if (!this.messages.has(at) && !this.changes.has(at)) return false;
+    }
+    return true;
   }
 
   /** Take a notification level; `confirmed`: the server gave it. */

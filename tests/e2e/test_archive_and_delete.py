@@ -10,36 +10,27 @@ and waits for a state, never for time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
+from tests.e2e import test_moderation
 from tests.e2e.conftest import running
 from tests.e2e.test_hooks import bot_of, hook, member
 from tests.e2e.test_moderation import ACTORS, NAMES, Cast, _cast, _room, tables
 from tests.helpers import make_config
+from tests.http.test_uploads import multipart
 
 #: Who may archive (everyone else: ``forbidden``).
 MAY_ARCHIVE = {"owner", "admin"}
 
 
-@pytest.fixture
-def config(tmp_path: Path, database_dsn: str) -> Config:
-    return make_config(tmp_path, database_dsn, server={"grace_period": 5.0},
-                       limits={"rooms_per_hour": 10_000, "send_burst": 10_000,
-                               "send_rate": 10_000.0})
-
-
-@pytest.fixture
-async def daemon(config: Config) -> AsyncIterator[Server]:
-    async with running(config) as server:
-        yield server
+#: The moderation tests' daemon settings (tests/e2e/conftest.py's ``daemon`` uses them).
+config = test_moderation.config
 
 
 async def _archive(transport: str, actor: Client | None, token: str, room: str,
@@ -103,10 +94,10 @@ async def test_who_may_archive(daemon: Server, nursery: trio.Nursery, database_d
 
 
 async def test_an_archived_room_is_read_only(daemon: Server, database_dsn: str) -> None:
-    """While archived: send, edit, react, typing, set_topic, invite and a non-member's join
-    are refused ``archived`` (over the socket and HTTP) and store nothing; history, who,
-    search, read, set_notify, delete of a message and kick still work; room objects say
-    ``archived``; unarchived, a send works again."""
+    """While archived: send, edit, react, typing, set_topic, invite, an upload and a
+    non-member's join are refused ``archived`` (over the socket and HTTP) and store nothing;
+    history, who, search, read, set_notify, delete of a message and kick still work; room
+    objects say ``archived``; unarchived, a send and an upload work again."""
     ann = await Client.tcp(daemon.tcp_port)
     ann_token = await register_and_login(daemon.http_port, "ann")
     await ann.hello(ann_token)
@@ -141,6 +132,10 @@ async def test_an_archived_room_is_read_only(daemon: Server, database_dsn: str) 
         status, answer = await http(daemon.http_port, "PUT", "/api/rooms/team/topic",
                                     {"topic": "closed"}, token=ann_token)
         assert (status, answer["code"]) == (409, "archived")
+        notes, headers = multipart(b"notes", filename="notes.txt")
+        status, answer = await http(daemon.http_port, "POST", "/api/rooms/team/files",
+                                    token=bob_token, raw=notes, headers=headers)
+        assert (status, answer["code"]) == (409, "archived")
         assert await snapshot("team") == before
     assert not [e for e in ann.events if e["op"] == "typing"]
 
@@ -162,6 +157,9 @@ async def test_an_archived_room_is_read_only(daemon: Server, database_dsn: str) 
 
     assert (await ann.request("archive", room="team", archived=False))["op"] == "ok"
     assert (await bob.request("send", room="team", text="open", nonce="b3"))["op"] == "ok"
+    status, answer = await http(daemon.http_port, "POST", "/api/rooms/team/files",
+                                token=bob_token, raw=notes, headers=headers)
+    assert status == 201, answer
     assert (await cid.request("join", room="team"))["op"] == "ok"
 
 

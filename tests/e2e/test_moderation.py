@@ -49,12 +49,6 @@ def config(tmp_path: Path, database_dsn: str) -> Config:
                                "send_rate": 10_000.0})
 
 
-@pytest.fixture
-async def daemon(config: Config) -> AsyncIterator[Server]:
-    async with running(config) as server:
-        yield server
-
-
 @asynccontextmanager
 async def tables(dsn: str) -> AsyncIterator[Any]:
     """A function giving what moderation may change in a room, read from the database."""
@@ -78,6 +72,8 @@ async def tables(dsn: str) -> AsyncIterator[Any]:
                 "deleted": await rows("SELECT id FROM messages WHERE room_id = $1 AND "
                                       "deleted_at IS NOT NULL", room_id),
                 "audit": await rows("SELECT count(*) FROM audit_log"),
+                "files": await rows("SELECT id FROM files WHERE room_id = $1 ORDER BY id",
+                                    room_id),
             }
 
         try:

@@ -200,10 +200,10 @@ async def test_metrics_add_up_over_the_workers(tmp_path: Path, database_dsn: str
         for _ in range(6):  # fresh connections: the kernel spreads them over the workers
             status, body = await http(http_port, "GET", "/metrics")
             assert status == 200
-            stored = _samples(body, "chatd_messages_stored_total")
-            assert stored[""] == 5, stored
-            assert sorted(v for k, v in stored.items() if k) == [2, 3], stored
-            assert set(stored) == {"", '{worker="0"}', '{worker="1"}'}, stored
+            assert _samples(body, "chatd_messages_stored_total") == {"": 5}
+            stored = _samples(body, "chatd_per_worker_messages_stored_total")
+            assert set(stored) == {'{worker="0"}', '{worker="1"}'}, stored
+            assert sorted(stored.values()) == [2, 3], stored
             connections = _samples(body, "chatd_connections")
             assert connections['{transport="tcp"}'] == len(clients), connections
             assert _samples(body, "chatd_send_ack_seconds_count")[""] == 5

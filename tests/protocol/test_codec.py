@@ -323,6 +323,22 @@ def test_unknown_op() -> None:
         {"op": "hello", "token": "t", "resume": {"a": "1"}},
         {"op": "hello", "token": "t", "resume": {"a b": 1}},
         {"op": "hello", "token": "t", "resume": {str(i): 0 for i in range(1001)}},
+        {"op": "hello", "token": "t", "rooms_limit": 0},
+        {"op": "hello", "token": "t", "rooms_limit": 201},
+        {"op": "hello", "token": "t", "rooms_limit": "5"},
+        {"op": "hello", "token": "t", "rooms_limit": True},
+        {"op": "hello", "token": "t", "rooms_limit": 1.0},
+        {"op": "hello", "token": "t", "contacts_limit": -1},
+        {"op": "hello", "token": "t", "contacts_limit": 201},
+        {"op": "hello", "token": "t", "contacts_limit": [1]},
+        {"op": "hello", "token": "t", "contacts_limit": False},
+        {"op": "contacts", "limit": 0},
+        {"op": "contacts", "limit": 201},
+        {"op": "contacts", "limit": "5"},
+        {"op": "contacts", "after": ""},
+        {"op": "contacts", "after": "a b"},
+        {"op": "contacts", "after": 1},
+        {"op": "contacts", "after": "x" * 33},
     ],
 )
 @pytest.mark.parametrize("rid", [7, "req-7", None])
@@ -441,3 +457,42 @@ def test_a_bans_delete_messages_is_0_to_7_days(value: object) -> None:
         assert isinstance(parsed, RequestError) and parsed.code == "bad_request"
     absent = parse_request({"op": "ban", "room": "team", "user": "eve"}, LIMITS)
     assert isinstance(absent, Ban) and absent.delete_messages == 0
+
+
+# -- paged welcome and contacts -------------------------------------------------------------
+
+
+def test_paged_hello_and_contacts_fields() -> None:
+    """``hello`` takes ``rooms_limit`` (1-rooms_page_max) and ``contacts_limit``
+    (0-rooms_page_max); ``contacts`` a cursor and a size. Without them, the requests an
+    older client sends, unchanged."""
+    from chatd.protocol import Contacts
+
+    assert parse_request({"op": "hello", "token": "t", "rooms_limit": 200,
+                          "contacts_limit": 0}, LIMITS) == Hello(
+        token="t", rooms_limit=200, contacts_limit=0)
+    assert Hello(token="t").wire() == {"op": "hello", "token": "t"}
+    assert parse_request({"op": "contacts", "after": "Ann", "limit": 3}, LIMITS) == Contacts(
+        after="Ann", limit=3)
+    assert Contacts().wire() == {"op": "contacts"}
+    assert parse_request({"op": "contacts", "id": 2}, LIMITS) == Contacts(id=2)
+
+
+@given(st.integers(-3, 12) | st.text(max_size=3) | st.booleans() | st.floats() | st.none(),
+       st.sampled_from(["rooms_limit", "contacts_limit", "limit"]))
+def test_page_sizes_follow_the_configured_maximum(value: Any, field: str) -> None:
+    """Any value of a page size is taken when it is an int in its range (0 only for
+    ``contacts_limit``), up to the server's rooms_page_max, and bad_request otherwise."""
+    small = Limits(rooms_page_max=9)
+    obj = ({"op": "contacts", "limit": value} if field == "limit"
+           else {"op": "hello", "token": "t", field: value})
+    event = parse_request(obj, small)
+    low = 0 if field == "contacts_limit" else 1
+    fits = value is None or (isinstance(value, int) and not isinstance(value, bool)
+                             and low <= value <= 9)
+    if fits:
+        assert not isinstance(event, RequestError)
+        assert getattr(event, field) == value
+    else:
+        assert isinstance(event, RequestError) and event.code == "bad_request"
+        assert field in event.message

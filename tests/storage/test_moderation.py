@@ -81,7 +81,7 @@ async def say(storage: Storage, user: User, room: str, text: str) -> int:
 
 
 async def roles(storage: Storage, viewer: User, room: str) -> dict[str, str]:
-    return {m.name: m.role for m in await storage.room_members(viewer.id, room)}
+    return {m.name: m.role for m in (await storage.member_page(viewer.id, room)).members}
 
 
 @asynccontextmanager
@@ -146,7 +146,7 @@ def test_rank_rule() -> None:
 async def test_roles_are_entries_of_the_log_and_rows_of_the_audit_log(
         storage: Storage, database_dsn: str) -> None:
     """set_role takes the room's next seq, shows in history as a ``role`` entry and in
-    ``room_members``, and writes its audit row; the same role again stores nothing."""
+    ``member_page``, and writes its audit row; the same role again stores nothing."""
     with trio.fail_after(TIMEOUT):
         ann, mod, bob, _cid = await _team(storage)
         assert await roles(storage, bob, "team") == {"ann": "owner", "Mod": "moderator",
@@ -254,7 +254,7 @@ async def test_a_ban_keeps_a_user_out_until_lifted(storage: Storage) -> None:
         assert not await storage.is_member("team", "bob")
         for call in (storage.join_room(bob.id, "team"), storage.invite(cid.id, "team", "bob"),
                      storage.history(bob.id, "team", limit=5),
-                     storage.room_members(bob.id, "team")):
+                     storage.member_page(bob.id, "team")):
             with pytest.raises(ChatError) as info:
                 await call
             assert info.value.code == "forbidden"
@@ -337,7 +337,7 @@ async def test_a_room_whose_owner_is_deactivated_is_still_moderated(storage: Sto
         (root,) = await users(storage, "root")
         await storage.set_admin("root", True)
         await storage.set_deactivated("ann", True)
-        assert {m.name: m.deactivated for m in await storage.room_members(bob.id, "team")}[
+        assert {m.name: m.deactivated for m in (await storage.member_page(bob.id, "team")).members}[
             "ann"] is True
         await one(storage, change(mod, "team", "kicked", "bob"))
         await one(storage, change(root, "team", "role", "cid", "owner"))

@@ -56,8 +56,8 @@ async def users(storage: Storage, *names: str) -> list[User]:
 
 
 async def members(storage: Storage, user_id: int, room: str) -> list[str]:
-    """The names of the room's members, as ``room_members`` lists them."""
-    return [member.name for member in await storage.room_members(user_id, room)]
+    """The names of the room's members, as ``member_page`` lists them."""
+    return [member.name for member in (await storage.member_page(user_id, room)).members]
 
 
 async def kick(storage: Storage, user_id: int, room: str, target: str) -> tuple[str, bool]:
@@ -265,7 +265,7 @@ async def test_non_member_is_refused_everything(storage: Storage, room: str) -> 
         )
         assert isinstance(result, ChatError) and result.code == "forbidden"
         assert await refusal(storage.history(mallory.id, room, limit=10)) == "forbidden"
-        assert await refusal(storage.room_members(mallory.id, room)) == "forbidden"
+        assert await refusal(storage.member_page(mallory.id, room)) == "forbidden"
         assert await refusal(storage.invite(mallory.id, room, "mallory")) == "forbidden"
         assert await refusal(storage.mark_read(mallory.id, room, 1)) == "forbidden"
         assert await members(storage, alice.id, room) in (["alice"], ["alice", "bob"])
@@ -277,7 +277,7 @@ async def test_unknown_room_is_not_found(storage: Storage) -> None:
         (alice,) = await users(storage, "alice")
         await users(storage, "bob")
         calls: list[Callable[[], Awaitable[object]]] = [
-            lambda: storage.room_members(alice.id, "nowhere"),
+            lambda: storage.member_page(alice.id, "nowhere"),
             lambda: storage.invite(alice.id, "nowhere", "bob"),
             lambda: kick(storage, alice.id, "nowhere", "bob"),
             lambda: storage.mark_read(alice.id, "nowhere", 1),

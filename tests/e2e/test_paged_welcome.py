@@ -1,0 +1,231 @@
+"""End-to-end: a paged welcome (``hello`` with ``rooms_limit`` and ``contacts_limit``) and
+paged contacts, over TCP and WebSocket, and ``GET /api/me`` and ``GET /api/contacts``.
+
+The welcome shows the first rooms and contacts; the connection is subscribed to every room
+and watches every contact all the same; the rest is paged with ``rooms`` (``joined``) and
+``contacts``, each room and contact exactly once. A hello without the fields is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import trio
+
+from chatd.server import Server
+from tests.client import Client, http, register_and_login
+from tests.e2e.conftest import running
+from tests.helpers import make_config
+
+PAGE_MAX = 4
+ROOMS = ["alpha", "beta", "delta", "epsilon", "gamma", "zeta"]  # with the DM: 7 rooms
+Connect = Callable[[], Awaitable[Client]]
+
+
+@pytest.fixture
+async def server(tmp_path: Path, database_dsn: str) -> AsyncIterator[Server]:
+    async with running(make_config(tmp_path, database_dsn,
+                                   limits={"rooms_page_max": PAGE_MAX})) as server:
+        yield server
+
+
+@pytest.fixture(params=["tcp", "ws"])
+def connect(request: pytest.FixtureRequest, server: Server, nursery: trio.Nursery) -> Connect:
+    async def open_client() -> Client:
+        if request.param == "tcp":
+            return await Client.tcp(server.tcp_port)
+        return await Client.ws(server.http_port, nursery)
+    return open_client
+
+
+async def _alice_in_rooms(server: Server, connect: Connect) -> tuple[str, str, list[str]]:
+    """alice in ROOMS (each with a message of bob's) and a conversation with bob: their
+    tokens and alice's rooms by name."""
+    bob_token = await register_and_login(server.http_port, "bob")
+    token = await register_and_login(server.http_port, "alice")
+    alice = await connect()
+    await alice.hello(token)
+    bob = await connect()
+    await bob.hello(bob_token)
+    for room in ROOMS:
+        assert (await alice.request("join", room=room))["op"] == "ok"
+        assert (await bob.request("join", room=room))["op"] == "ok"
+        assert (await bob.request("send", room=room, text="hi @alice",
+                                  nonce=room))["op"] == "ok"
+    assert (await bob.request("dm", to="alice", text="psst", nonce="dm"))["op"] == "ok"
+    await alice.aclose()
+    await bob.aclose()
+    return token, bob_token, sorted([*ROOMS, "@alice:bob"])
+
+
+async def _joined_pages(client: Client, after: str) -> list[dict[str, Any]]:
+    rooms: list[dict[str, Any]] = []
+    while True:
+        reply = await client.request("rooms", joined=True, after=after)
+        assert reply["op"] == "ok", reply
+        rooms.extend(reply["rooms"])
+        if not reply["more"]:
+            return rooms
+        after = reply["rooms"][-1]["room"]
+
+
+async def test_a_paged_welcome_then_rooms_pages_give_every_room_once(
+        server: Server, connect: Connect) -> None:
+    token, _, names = await _alice_in_rooms(server, connect)
+    everything = await connect()
+    full = await everything.hello(token)
+    assert "rooms_more" not in full and "contacts_more" not in full
+    assert [room["room"] for room in full["rooms"]] == names
+
+    paged = await connect()
+    welcome = await paged.hello(token, rooms_limit=3)
+    assert [room["room"] for room in welcome["rooms"]] == names[:3]
+    assert welcome["rooms_more"] is True
+    assert "contacts_more" not in welcome
+    rest = await _joined_pages(paged, welcome["rooms"][-1]["room"])
+    # Every room exactly once, each object as the unpaged welcome has it (counts included).
+    assert [*welcome["rooms"], *rest] == full["rooms"]
+    assert all(room["unread"] == 1 and room["mentions"] == (room["kind"] == "room")
+               for room in full["rooms"])
+
+    whole = await connect()
+    exact = await whole.hello(token, rooms_limit=len(names) if len(names) <= PAGE_MAX
+                              else PAGE_MAX)
+    assert exact["rooms_more"] is (len(names) > PAGE_MAX)
+
+
+async def test_live_messages_and_resume_of_rooms_not_in_the_page(
+        server: Server, connect: Connect) -> None:
+    token, bob_token, names = await _alice_in_rooms(server, connect)
+    last = names[-1]  # "zeta": not in a page of one
+    alice = await connect()
+    welcome = await alice.hello(token, rooms_limit=1)
+    assert [room["room"] for room in welcome["rooms"]] == names[:1] != [last]
+    bob = await connect()
+    await bob.hello(bob_token)
+    sent = await bob.request("send", room=last, text="live", nonce="live")
+    assert sent["op"] == "ok", sent
+    event = await alice.event("message", room=last)
+    assert event["text"] == "live" and event["seq"] == sent["seq"]
+    # Nothing before the welcome comes live: the room's first message is history.
+    assert [f for f in alice.events if f.get("op") == "message"] == []
+
+    # Resume of a room not in the page: what was missed, in order, once.
+    more = await bob.request("send", room=last, text="missed", nonce="missed")
+    again = await connect()
+    welcome = await again.hello(token, rooms_limit=1, resume={last: event["seq"]})
+    assert last not in [room["room"] for room in welcome["rooms"]]
+    caught = await again.event("message", room=last)
+    assert (caught["seq"], caught["text"]) == (more["seq"], "missed")
+    final = await bob.request("send", room=last, text="after", nonce="after")
+    after = await again.event("message", room=last)
+    assert after["seq"] == final["seq"]
+    assert [f for f in again.events if f.get("op") == "message"] == []
+
+
+async def test_contacts_page_by_name_ignoring_case(server: Server, connect: Connect) -> None:
+    names = ["bob", "Carol", "dave", "Eve", "frank", "Gina"]
+    for name in [*names, "Bea", "zed"]:
+        await register_and_login(server.http_port, name)
+    token = await register_and_login(server.http_port, "alice")
+    alice = await connect()
+    await alice.hello(token)
+    for name in reversed(names):
+        assert (await alice.request("add_contact", user=name.lower()))["op"] == "ok"
+
+    first = await alice.request("contacts", limit=2)
+    assert [c["user"] for c in first["contacts"]] == ["bob", "Carol"] and first["more"] is True
+    # Added between pages: "Bea" sorts before the cursor (not on a later page), "zed" after.
+    assert (await alice.request("add_contact", user="bea"))["op"] == "ok"
+    assert (await alice.request("add_contact", user="ZED"))["op"] == "ok"
+    pages = [first["contacts"]]
+    after = "CAROL"  # any case
+    while True:
+        page = await alice.request("contacts", after=after, limit=2)
+        assert page["op"] == "ok", page
+        pages.append(page["contacts"])
+        if not page["more"]:
+            break
+        after = page["contacts"][-1]["user"]
+    seen = [c["user"] for page in pages for c in page]
+    assert seen == ["bob", "Carol", "dave", "Eve", "frank", "Gina", "zed"]
+    assert all(len(page) <= 2 for page in pages)
+
+    # Without fields: the first page (all of them here), with more.
+    plain = await alice.request("contacts")
+    assert [c["user"] for c in plain["contacts"]] == ["Bea", "bob", "Carol", "dave"]
+    assert plain["more"] is True  # PAGE_MAX is below the default page
+
+    # The welcome's first contacts, and the presence of one beyond them.
+    fan = await connect()
+    welcome = await fan.hello(token, contacts_limit=2)
+    assert welcome["contacts"] == [{"user": "Bea", "status": "offline"},
+                                   {"user": "bob", "status": "offline"}]
+    assert welcome["contacts_more"] is True and "rooms_more" not in welcome
+    none = await (await connect()).hello(token, contacts_limit=0)
+    assert none["contacts"] == [] and none["contacts_more"] is True
+    zed = await connect()
+    await zed.hello(await register_and_login(server.http_port, "zed"))
+    assert (await fan.event("presence", user="zed"))["status"] == "online"
+
+    status, body = await http(server.http_port, "GET", "/api/contacts?" + urlencode(
+        {"after": "gina", "limit": 2}), token=token)
+    assert status == 200 and body == {"contacts": [{"user": "zed", "status": "online"}],
+                                      "more": False}
+    status, body = await http(server.http_port, "GET", "/api/contacts?limit=1", token=token)
+    assert status == 200 and body["more"] is True and len(body["contacts"]) == 1
+
+
+@pytest.mark.parametrize("fields", [
+    {"rooms_limit": 0}, {"rooms_limit": PAGE_MAX + 1}, {"rooms_limit": "3"},
+    {"rooms_limit": True}, {"rooms_limit": 2.5}, {"contacts_limit": -1},
+    {"contacts_limit": PAGE_MAX + 1}, {"contacts_limit": "1"}, {"contacts_limit": False},
+])
+async def test_bad_limits_in_hello_are_refused(
+        server: Server, connect: Connect, fields: dict[str, Any]) -> None:
+    """As any malformed hello (a bad ``resume``): ``bad_request``, and the connection still
+    waits for a hello."""
+    token = await register_and_login(server.http_port, "alice")
+    client = await connect()
+    reply = await client.request("hello", token=token, **fields)
+    assert reply["op"] == "error" and reply["code"] == "bad_request", reply
+    assert "rooms_limit" in reply["message"] or "contacts_limit" in reply["message"]
+    await client.hello(token)
+
+
+async def test_bad_contacts_pages_are_refused(server: Server, connect: Connect) -> None:
+    token = await register_and_login(server.http_port, "alice")
+    client = await connect()
+    await client.hello(token)
+    for fields in ({"limit": 0}, {"limit": PAGE_MAX + 1}, {"limit": "2"}, {"after": "no one"},
+                   {"after": 3}):
+        reply = await client.request("contacts", **fields)
+        assert reply["op"] == "error" and reply["code"] == "bad_request", (fields, reply)
+    for query in ("limit=0", "limit=x", "after=no%20one", "limit=1&limit=2"):
+        status, body = await http(server.http_port, "GET", f"/api/contacts?{query}",
+                                  token=token)
+        assert status == 400 and body["code"] == "bad_request", (query, body)
+    for query in ("rooms_limit=0", f"rooms_limit={PAGE_MAX + 1}", "contacts_limit=-1",
+                  "contacts_limit=x"):
+        status, body = await http(server.http_port, "GET", f"/api/me?{query}", token=token)
+        assert status == 400 and body["code"] == "bad_request", (query, body)
+
+
+async def test_api_me_pages_as_the_welcome(server: Server, connect: Connect) -> None:
+    token, _, names = await _alice_in_rooms(server, connect)
+    await http(server.http_port, "POST", "/api/contacts", {"user": "bob"}, token=token)
+    status, full = await http(server.http_port, "GET", "/api/me", token=token)
+    assert status == 200 and "rooms_more" not in full and "contacts_more" not in full
+    assert [room["room"] for room in full["rooms"]] == names
+    status, paged = await http(server.http_port, "GET", "/api/me?rooms_limit=2&contacts_limit=0",
+                               token=token)
+    assert status == 200, paged
+    assert paged["rooms"] == full["rooms"][:2] and paged["rooms_more"] is True
+    assert paged["contacts"] == [] and paged["contacts_more"] is True
+    status, last = await http(server.http_port, "GET", "/api/me?contacts_limit=1", token=token)
+    assert last["contacts"] == [{"user": "bob", "status": "offline"}]
+    assert last["contacts_more"] is False and last["rooms"] == full["rooms"]

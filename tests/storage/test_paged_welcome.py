@@ -1,0 +1,168 @@
+"""The reads behind a paged welcome and paged contacts: the light read of a user's rooms
+(names and last_seq, no counts), what a hello reads once subscribed, and a page of contacts
+that costs its size, by name ignoring case, either way it is read."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+import trio
+
+from chatd.storage import Storage
+from chatd.storage.postgres import (
+    _SQL_CONTACT_PAGE,
+    _SQL_CONTACTS,
+    _SQL_ROOM_HEADS,
+    _SQL_ROOMS_OVERVIEW,
+)
+from tests.storage.plans import plan, scans
+from tests.storage.test_flat_costs import function_calls, nodes, sql, unread_rooms
+from tests.storage.test_rooms_contacts import post, users
+
+TIMEOUT = 60
+
+
+async def test_room_heads_are_names_and_last_seqs_without_counts(
+        storage: Storage, database_dsn: str) -> None:
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await unread_rooms(storage, database_dsn, ann, bob, rooms=12, unread=30)
+        await storage.direct_room(ann.id, "bob")
+        await post(storage, bob, "@ann:bob", "hi", "there")
+        heads = await storage.room_heads(ann.id)
+        assert heads == {room.name: room.last_seq for room in await storage.user_rooms(ann.id)}
+        assert heads["@ann:bob"] == 2 and heads["r0"] == 30 and len(heads) == 13
+        assert await function_calls(database_dsn, _SQL_ROOM_HEADS, ann.id) == {}
+        assert await storage.room_heads(bob.id) == heads  # bob is in the same rooms
+        (cat,) = await users(storage, "cat")
+        assert await storage.room_heads(cat.id) == {}
+
+
+async def test_session_rooms_read_every_head_and_the_page_in_full(
+        storage: Storage, database_dsn: str) -> None:
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await unread_rooms(storage, database_dsn, ann, bob, rooms=10, unread=5)
+        full = await storage.user_rooms(ann.id)
+        everything = await storage.session_rooms(ann.id, None)
+        assert everything.rooms == full
+        assert everything.last_seqs == {room.name: room.last_seq for room in full}
+        paged = await storage.session_rooms(ann.id, 4)
+        assert paged.rooms == full[:4] == await storage.rooms_overview(ann.id, limit=4,
+                                                                       joined=True)
+        assert [room.unread for room in paged.rooms] == [5] * 4
+        assert paged.last_seqs == everything.last_seqs
+
+
+async def test_contact_pages_in_order(storage: Storage, database_dsn: str) -> None:
+    """Names with punctuation, in the order Python sorts them (lower case, code point): pages
+    of two give every contact once, among few users as among many; ``after`` in any case."""
+    with trio.fail_after(TIMEOUT):
+        names = ["a.b", "ab", "a_b", "A-c", "Zed", "z9", "b"]
+        (ann, *people) = await users(storage, "ann", *names)
+        for person in people:
+            await storage.add_contact(ann.id, person.name)
+        expected = sorted(names, key=str.lower)
+        assert await storage.contacts(ann.id) == expected
+        for crowd in (0, 400):  # nearly every user a contact, then few of many
+            if crowd:
+                await sql(database_dsn, f"""
+                    INSERT INTO users (name, password_hash)
+                    SELECT 'x' || g, 'hash' FROM generate_series(1, {crowd}) g
+                """, "ANALYZE users")
+            seen: list[str] = []
+            after = ""
+            while True:
+                page = await storage.contact_page(ann.id, after=after, limit=2)
+                seen += page
+                if len(page) < 2:
+                    break
+                after = page[-1].upper()
+            assert seen == expected, crowd
+            assert await storage.contact_page(ann.id, limit=100) == expected
+            assert await storage.contact_page(ann.id, after="zed", limit=5) == []
+        (bob,) = await users(storage, "bob")
+        assert await storage.contact_page(bob.id, limit=5) == []
+
+
+async def test_a_contact_page_costs_its_size(storage: Storage, database_dsn: str) -> None:
+    """Thousands of contacts, added straight in SQL (the row's name is filled in from
+    users): a page walks contacts_user_name_idx for its own rows, no sort, no users; all
+    the names (what a hello watches) are one index-only walk of the same index, in order."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await sql(database_dsn, """
+            INSERT INTO users (name, password_hash)
+            SELECT 'u' || g, 'hash' FROM generate_series(1, 3000) g
+        """, f"""
+            INSERT INTO contacts (user_id, contact_id)
+            SELECT {ann.id}, id FROM users WHERE name LIKE 'u%'
+        """, f"""
+            INSERT INTO contacts (user_id, contact_id)
+            SELECT {bob.id}, id FROM users WHERE name IN ('u1', 'u2', 'u3')
+        """, "VACUUM ANALYZE")
+        for statement, args in ((_SQL_CONTACT_PAGE, (ann.id, "u5", 31)),
+                                (_SQL_CONTACTS, (ann.id,))):
+            walk = await plan(database_dsn, statement, *args)
+            assert not [n for n in nodes(walk) if n["Node Type"] == "Sort"], walk
+            [contacts_walk] = scans(walk)
+            assert contacts_walk["Index Name"] == "contacts_user_name_idx", walk
+            assert contacts_walk["Node Type"] == "Index Only Scan", walk
+        assert contacts_walk["Actual Rows"] == 3000, walk
+        page = await storage.contact_page(ann.id, limit=31)
+        assert page[:4] == ["u1", "u10", "u100", "u1000"] and len(page) == 31
+        assert await storage.contact_page(ann.id, after="U999", limit=5) == []
+        assert await storage.contact_page(ann.id, after="u998", limit=5) == ["u999"]
+        assert await storage.contact_page(bob.id, limit=31) == ["u1", "u2", "u3"]
+        everyone = await storage.contacts(ann.id)
+        assert everyone == sorted(everyone, key=str.lower) and len(everyone) == 3000
+
+
+async def generic_plan(dsn: str, statement: str, types: str, args: str) -> dict[str, Any]:
+    """The executed generic plan of ``statement`` (what a pooled connection runs once it
+    has run a statement five times: parameters unknown to the planner)."""
+
+    async def explain() -> dict[str, Any]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("ANALYZE")
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE probe ({types}) AS {statement}")
+            found = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE probe ({args})")
+        finally:
+            await conn.close()
+        return json.loads(found)[0]["Plan"]  # type: ignore[no-any-return]
+
+    return await trio.to_thread.run_sync(asyncio.run, explain())
+
+
+async def test_the_overviews_generic_plan_probes_memberships(storage: Storage,
+                                                             database_dsn: str) -> None:
+    """A user in hundreds of public rooms, among thousands of users in a room each: the
+    first page of the overview looks up each public room walked in the user's memberships by
+    their key, also in the generic plan (which takes a user's memberships for one row, and
+    walked all of them for every room)."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await unread_rooms(storage, database_dsn, ann, bob, rooms=300, unread=1)
+        await storage.join_room(bob.id, "hall")
+        await sql(database_dsn, """
+            INSERT INTO users (name, password_hash)
+            SELECT 'u' || g, 'hash' FROM generate_series(1, 3000) g
+        """, """
+            INSERT INTO memberships (room_id, user_id)
+            SELECT r.id, u.id FROM rooms r, users u WHERE r.name = 'hall' AND u.name LIKE 'u%'
+        """, "VACUUM ANALYZE")
+        walk = await generic_plan(database_dsn, _SQL_ROOMS_OVERVIEW,
+                                  "bigint, text, text, bigint, boolean",
+                                  f"{ann.id}, '', '', 31, false")
+        read = sum(n.get("Actual Rows", 0) * n.get("Actual Loops", 1) for n in nodes(walk)
+                   if n.get("Relation Name") == "memberships"
+                   or n["Node Type"] == "Materialize")
+        assert read < 5 * 300, walk
+        page = await storage.rooms_overview(ann.id, limit=31)
+        assert [room.name for room in page] == sorted([*(f"r{n}" for n in range(300)),
+                                                       "hall"])[:31]
