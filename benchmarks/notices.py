@@ -54,7 +54,10 @@ CREATE TRIGGER rooms_notify_commit AFTER UPDATE OF last_seq ON rooms
 """
 #: No notice at all: the ceiling of the commits themselves (other nodes would hear nothing).
 _NONE = "DROP TRIGGER rooms_notify_commits ON rooms;"
-MODES = {"per-room": _PER_ROOM, "per-batch": "", "none": _NONE}
+#: Migration 0019's notice with another node alive (a row of ``nodes`` that no process
+#: here is): each notice carries the batch's new messages while they fit.
+_CARRYING = "INSERT INTO nodes (name) VALUES ('elsewhere');"
+MODES = {"per-room": _PER_ROOM, "per-batch": "", "carrying": _CARRYING, "none": _NONE}
 
 
 async def _database(pg: BenchPostgres, name: str, mode: str, rooms: int,
@@ -90,12 +93,14 @@ def _node_main(argv: list[str]) -> None:
 
     async def run() -> dict[str, Any]:
         heard = 0
+        carried = 0
         walls: list[float] = []
         messages = 0
 
-        def hear(_notice: object) -> None:
-            nonlocal heard
+        def hear(notice: object) -> None:
+            nonlocal heard, carried
             heard += 1
+            carried += getattr(notice, "entries", None) is not None
 
         async with open_storage(config) as storage, trio.open_nursery() as nursery:
             await nursery.start(storage.follow_changes, hear)
@@ -123,17 +128,20 @@ def _node_main(argv: list[str]) -> None:
                 for writer in range(writers):
                     writing.start_soon(write, writer)
             nursery.cancel_scope.cancel()
-        return {"walls": walls, "messages": messages, "heard": heard}
+        return {"walls": walls, "messages": messages, "heard": heard, "carried": carried}
 
     print(json.dumps(trio.run(run)))
 
 
-async def _count_payloads(dsn: str, stop: asyncio.Event) -> int:
+async def _count_payloads(dsn: str, stop: asyncio.Event) -> tuple[int, int]:
+    """The payloads delivered on chatd_commits until ``stop``, and their bytes."""
     count = 0
+    size = 0
 
-    def heard(*_args: Any) -> None:
-        nonlocal count
+    def heard(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        nonlocal count, size
         count += 1
+        size += len(payload.encode())
 
     conn = await asyncpg.connect(dsn)
     try:
@@ -142,7 +150,7 @@ async def _count_payloads(dsn: str, stop: asyncio.Event) -> int:
         await conn.execute("SELECT 1")  # deliveries queued before this have arrived
     finally:
         await conn.close()
-    return count
+    return count, size
 
 
 async def _one(pg: BenchPostgres, mode: str, nodes: int, *, duration: float, batch: int,
@@ -158,7 +166,7 @@ async def _one(pg: BenchPostgres, mode: str, nodes: int, *, duration: float, bat
         for i in range(nodes)]
     outputs = await asyncio.gather(*(p.communicate() for p in procs))
     stop.set()
-    payloads = await counter
+    payloads, size = await counter
     results = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
     walls = sorted(w for r in results for w in r["walls"])
     # Each node writes for `duration` from its own start: the window is that, per node.
@@ -169,6 +177,10 @@ async def _one(pg: BenchPostgres, mode: str, nodes: int, *, duration: float, bat
         "messages_per_s": round(sum(r["messages"] for r in results) / duration),
         "notices_per_s": round(payloads / duration, 1),
         "notices_per_commit": round(payloads / commits, 2) if commits else 0.0,
+        "notice_bytes": round(size / payloads) if payloads else 0,
+        # Of the rooms the nodes heard of, the share whose new messages the notice carried.
+        "carried": round(sum(r["carried"] for r in results)
+                         / max(1, sum(r["heard"] for r in results)), 2),
         "commit_ms_p50": round(statistics.median(walls) * 1000, 2) if walls else 0.0,
         "commit_ms_p99": round(walls[min(len(walls) - 1, int(len(walls) * 0.99))] * 1000, 2)
         if walls else 0.0,
@@ -196,12 +208,13 @@ async def measure(*, nodes: list[int], modes: list[str], duration: float, batch:
 def table(rows: list[dict[str, Any]]) -> str:
     """The rows as the Markdown table of benchmarks/README.md."""
     lines = ["| notices | nodes | batches/s | messages/s | notices/s | notices per batch "
-             "| commit p50 ms | commit p99 ms |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| bytes per notice | rooms carried | commit p50 ms | commit p99 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['mode']} | {r['nodes']} | {r['commits_per_s']} | "
                      f"{r['messages_per_s']} | {r['notices_per_s']} | "
-                     f"{r['notices_per_commit']} | {r['commit_ms_p50']} | "
+                     f"{r['notices_per_commit']} | {r.get('notice_bytes', '-')} | "
+                     f"{r.get('carried', '-')} | {r['commit_ms_p50']} | "
                      f"{r['commit_ms_p99']} |")
     return "\n".join(lines)
 

@@ -277,7 +277,10 @@ class Bench:
         folder.mkdir(parents=True, exist_ok=True)
         self._profiled += 1
         out = folder / f"{self._profiled:02d}-{target.name}-{label}.txt"
+        # With workers, the server's work is in the parent's children: py-spy follows them.
+        children = "--subprocesses " if getattr(target, "workers", None) else ""
         command = (f"sleep {delay}; exec py-spy record --pid {target.pid} --rate 100 --gil "
+                   f"{children}"
                    f"--format raw --duration {max(1, round(duration))} "
                    f"--output {out}")
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
@@ -298,8 +301,10 @@ class Bench:
     def counters(self, target: Target) -> dict[str, float] | None:
         """chatd's own counters from ``/metrics``: group commits (count, messages, seconds)
         and garbage collections (runs and seconds per generation, longest pause)."""
-        if not isinstance(target, ChatdTarget) or target.workers:
-            return None  # with workers, /metrics answers for one of them only
+        if not isinstance(target, ChatdTarget):
+            return None
+        # With workers, /metrics has every series per worker and, without the worker
+        # label, in total: the lines read here are the totals.
         url = f"http://127.0.0.1:{target.daemon.http_port}/metrics"
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
@@ -336,6 +341,7 @@ class Bench:
 
 _COUNTER_LINE = re.compile(
     r'^(chatd_commit_batch_size_(?:count|sum)|chatd_commit_seconds_sum'
+    r'|chatd_(?:relayed_entries|gap_repairs)_total\{source="\w+"\}'
     r'|chatd_gc_(?:collections_total|seconds_total)\{generation="\d"\}'
     r'|chatd_gc_longest_pause_seconds|chatd_send_ack_seconds_count'
     r'|chatd_send_ack_seconds_bucket\{le="0.1"\}) (\S+)$', re.M)
@@ -363,6 +369,14 @@ def _daemon_figures(before: dict[str, float] | None,
         # the daemon's own view of send→ack (commit and queueing, not the sockets)
         slow = acks - delta('chatd_send_ack_seconds_bucket{le="0.1"}')
         out["server_acks_over_100ms_pct"] = round(100 * slow / acks, 2)
+    # With several nodes: other nodes' entries carried by their notices or read back, and
+    # the gaps connections filled from what was published here or from the database.
+    for source in ("notice", "read"):
+        if count := delta(f'chatd_relayed_entries_total{{source="{source}"}}'):
+            out[f"relayed_{source}"] = int(count)
+    for source in ("published", "read"):
+        if count := delta(f'chatd_gap_repairs_total{{source="{source}"}}'):
+            out[f"repairs_{source}"] = int(count)
     gc_seconds = sum(delta(f'chatd_gc_seconds_total{{generation="{g}"}}') for g in range(3))
     out.update(gc_full=int(delta('chatd_gc_collections_total{generation="2"}')),
                gc_ms=round(gc_seconds * 1000, 1),

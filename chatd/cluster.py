@@ -5,14 +5,18 @@ Theory of operation. Every commit of messages bumps the room's ``last_seq``, and
 turns the bump into a PostgreSQL NOTIFY (migration 0003) that every node LISTENs to. The
 :class:`Relay` takes the notices of *other* nodes' commits (its own are published by the
 committer already), reads the new messages of rooms that have members on this node, and
-publishes them to the room registry like local ones.
+publishes them to the room registry like local ones. A notice carries the new messages
+themselves when they fit in it (migration 0019: new messages, not changes, while another
+node is alive, under PostgreSQL's 8,000 bytes), each exactly as a read would give it; then
+nothing is read. The rooms a notice could not carry are read as before.
 
 Local and relayed messages of one room can reach the registry out of seq order (a local
 commit of seq 6 may be published before the notice of another node's seq 5 is relayed).
 Connections do not depend on that order: a connection's writer that sees seq 7 after seq 5
-holds the room, fetches seq 6 from the database, and writes them in order (see
-:meth:`chatd.connection.Connection._repair`); duplicates are dropped by seq. The same repair
-covers notices lost while the listening connection was down.
+holds the room, takes seq 6 as the relay publishes it here (or, past a short wait, reads it
+from the database), and writes them in order (see :meth:`chatd.connection.Connection._repair`
+and :mod:`chatd.recent`); duplicates are dropped by seq. The same repair covers notices lost
+while the listening connection was down.
 
 Memberships travel the same way (a second trigger): when another node adds a user to a room
 (a join, an invitation, a first direct message), the registry here subscribes that user's
@@ -111,12 +115,17 @@ class Relay:
         on_revoked: ends this node's sessions of tokens revoked elsewhere.
         inbox_size: notices that may wait; past that they are dropped (and the connections
             repair the gaps), so that a slow database never backs up the notice callback.
+        on_relayed: told, for each commit relayed, where its entries came from (``"notice"``:
+            carried by it; ``"read"``: read back from storage) and how many there were.
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry,
                  on_revoked: Callable[[RevocationNotice], None] | None = None,
-                 inbox_size: int = 10_000, *, presence: PresenceTracker | None = None) -> None:
+                 inbox_size: int = 10_000, *, presence: PresenceTracker | None = None,
+                 on_relayed: Callable[[str, int], None] = lambda _source, _count: None,
+                 ) -> None:
         self._storage = storage
+        self._on_relayed = on_relayed
         self._registry = registry
         self._on_revoked = on_revoked
         self._presence = presence
@@ -167,14 +176,19 @@ class Relay:
                     continue
                 if not self._registry.has_members(notice.room):
                     continue  # nobody here to tell; they read it on join or resume
-                try:
-                    messages = await self._storage.messages_range(
-                        notice.room, after=notice.after, upto=notice.last_seq
-                    )
-                except StorageUnavailable as exc:
-                    log.warning("cannot relay %s's commit in %s: %s", notice.node,
-                                notice.room, exc)
-                    continue
+                if notice.entries is not None:
+                    messages = notice.entries
+                    self._on_relayed("notice", len(messages))
+                else:
+                    try:
+                        messages = tuple(await self._storage.messages_range(
+                            notice.room, after=notice.after, upto=notice.last_seq
+                        ))
+                    except StorageUnavailable as exc:
+                        log.warning("cannot relay %s's commit in %s: %s", notice.node,
+                                    notice.room, exc)
+                        continue
+                    self._on_relayed("read", len(messages))
                 await self._registry.send(PublishMany(tuple(
                     Delivery(m.room, m.seq, frame(message_event(m))) for m in messages
                 )))

@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 KICK_GRACE = 2.0  # seconds a slow consumer gets to take its last words
 DRAIN_READ = 0.5  # seconds a draining connection goes on reading, to refuse what was sent
 REPAIR_ATTEMPTS = 3  # reads of a missing range of messages before giving up on it
+RECENT_RANGE = 64  # entries a repair may wait to be published here rather than read
 
 
 class Phase(enum.Enum):
@@ -314,8 +315,18 @@ class Connection:
             self._writer_done.set()
 
     async def _repair(self, repair: Repair) -> None:
-        """Fetch the entries a held room misses and release it (see chatd.delivery)."""
-        data = await read_range(self._app.storage, repair, most=self._limits.resume_max)
+        """Fetch the entries a held room misses and release it (see chatd.delivery): as the
+        registry publishes them, if it does soon enough (chatd.recent), else from storage."""
+        recent = self._app.registry.recent
+        data = None
+        if repair.upto - repair.after <= RECENT_RANGE:
+            data = await recent.wait_for(repair.room, repair.after, repair.upto)
+        self._app.metrics.gap_repairs.labels("read" if data is None else "published").inc()
+        if data is None:
+            data = await recent.read_once(
+                repair.room, repair.after, repair.upto,
+                functools.partial(read_range, self._app.storage, repair,
+                                  most=self._limits.resume_max))
         with contextlib.suppress(_EndSession):
             await self._queue(Release(data, {repair.room: repair.upto}))
 

@@ -86,6 +86,17 @@ class Metrics:
             "chatd_messages_delivered", "Message events queued to connections.",
             registry=self.registry,
         )
+        self.relayed_entries = Counter(
+            "chatd_relayed_entries", "Entries of other nodes' commits published here, by "
+            "where they came from: carried by the commit's notice, or read back from the "
+            "database.", ["source"], registry=self.registry,
+        )
+        self.gap_repairs = Counter(
+            "chatd_gap_repairs", "Gaps in a room's log that a connection filled (entries "
+            "that reached it out of order, from several nodes), by where the missing entries "
+            "came from: published here meanwhile, or read from the database.", ["source"],
+            registry=self.registry,
+        )
         self.send_latency = Histogram(
             "chatd_send_ack_seconds", "Time from a send request to its acknowledgement.",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),

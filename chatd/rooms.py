@@ -57,6 +57,7 @@ from typing import Any
 import trio
 
 from chatd.outbox import Delivery, Notice, OutboxItem
+from chatd.recent import RecentEntries
 
 __all__ = [
     "LEAVE_MEMORY",
@@ -396,6 +397,8 @@ class RoomRegistry:
                  on_delivered: Callable[[int], None] | None = None,
                  on_dropped: Callable[[], None] | None = None) -> None:
         self.state = RegistryState()
+        #: What was published lately, for the connections' repairs (chatd.recent).
+        self.recent = RecentEntries()
         self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
         self._on_delivered = on_delivered
         self._on_dropped = on_dropped
@@ -512,6 +515,11 @@ class RoomRegistry:
         task_status.started()
         async with self._receive:
             async for command in self._receive:
+                if isinstance(command, PublishMany):
+                    rooms = self.state.room_users
+                    self.recent.published(d for d in command.deliveries if d.room in rooms)
+                elif isinstance(command, CloseRoom):
+                    self.recent.forget(command.room)  # a new room of that name starts at 1
                 for effect in apply(self.state, command):
                     self._perform(effect)
 

@@ -178,7 +178,9 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     await nursery.start(indexer.run)
     await nursery.start(committer.run)
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),
-                  presence=presence)
+                  presence=presence,
+                  on_relayed=lambda source, count: metrics.relayed_entries.labels(
+                      source).inc(count))
     await nursery.start(relay.run)
     return app
 

@@ -380,12 +380,17 @@ class Joined:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class CommitNotice:
-    """Another node committed messages ``after`` < seq <= ``last_seq`` in ``room``."""
+    """Another node committed messages ``after`` < seq <= ``last_seq`` in ``room``.
+
+    ``entries``: every one of them, as :meth:`Storage.messages_range` would read them, when
+    the notice carried them (migration 0019: new messages that fit in it); None when they
+    are to be read."""
 
     node: str
     room: str
     after: int
     last_seq: int
+    entries: tuple[Message, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -1402,6 +1402,9 @@ def _parse_notice(channel: str, payload: str) -> list[Change]:
         return [MembershipNotice(node=parts[0], room=parts[2], user=parts[3],
                                  joined=parts[1] == "+",
                                  by=parts[4] if len(parts) == 5 and parts[4] else None)]
+    if len(parts) > 1 and parts[1].startswith("["):
+        # '<node> [<item>,...]' (migration 0019)
+        return _parse_commits(parts[0], payload[len(parts[0]) + 1:])
     # '<node> <room> <before> <after>[ <room> <before> <after>...]' (migrations 0003, 0017)
     if len(parts) < 4 or (len(parts) - 1) % 3:
         return []
@@ -1411,6 +1414,51 @@ def _parse_notice(channel: str, payload: str) -> list[Change]:
                 for i in range(1, len(parts), 3)]
     except ValueError:
         return []
+
+
+def _parse_commits(node: str, items: str) -> list[Change]:
+    """The commit notices of a JSON array of migration 0019's items (one per room):
+    ``[room, before, after]``, or ``[room, before, after, [message, ...]]`` carrying every
+    entry of the range (see :func:`_carried`). Entries that do not cover the range exactly,
+    one per seq in order, are not used: the range is read instead. Anything else that is
+    not of that shape: no notice at all (the connections repair the gap)."""
+    try:
+        parsed = json.loads(items)
+        if not isinstance(parsed, list):
+            return []
+        notices: list[Change] = []
+        for item in parsed:
+            room, after, last_seq = item[0], item[1], item[2]
+            if not (isinstance(room, str) and room and type(after) is int
+                    and type(last_seq) is int and len(item) in (3, 4)):
+                return []
+            entries = None
+            if len(item) == 4 and isinstance(item[3], list):
+                entries = tuple(_carried(room, fields) for fields in item[3])
+                if [m.seq for m in entries] != list(range(after + 1, last_seq + 1)):
+                    entries = None
+            notices.append(CommitNotice(node=node, room=room, after=after,
+                                        last_seq=last_seq, entries=entries))
+        return notices
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError):
+        return []
+
+
+def _carried(room: str, fields: list[Any]) -> Message:
+    """A new message of ``room`` from the fields a commit notice carries it with (migration
+    0019): as :func:`_entry` makes it from a read of it, which a new message gives with no
+    edit, no reaction and no deletion."""
+    seq, msg_id, sender, ts, nonce, text, reply_to, quote, mentions, files = fields
+    for value, kind in ((seq, int), (msg_id, int), (sender, str), (ts, int), (nonce, str),
+                        (text, str)):
+        if type(value) is not kind:
+            raise TypeError(f"a carried message's field is not {kind.__name__}: {value!r}")
+    return Message(
+        room=room, seq=seq, msg_id=msg_id, sender=sender, text=text, ts=ts, nonce=nonce,
+        reply_to=reply_to, quote=json.loads(quote) if quote else None,
+        mentions=tuple(mentions or ()),
+        files=tuple(map(_file_info, files)) if files else (),
+    )
 
 
 def _listed(notice: Change | None) -> list[Change]:
@@ -1580,8 +1628,12 @@ class PostgresStorage:
     ) -> None:
         token = trio.lowlevel.current_trio_token()
 
+        own = self._node + " "
+
         def received(_conn: Any, _pid: int, channel: str, payload: str) -> None:
             # Loop thread: parse, drop our own, hand the rest to trio in arrival order.
+            if channel == COMMIT_CHANNEL and payload.startswith(own):
+                return  # ours: no need to parse the entries it may carry
             for notice in _parse_notice(channel, payload):
                 if notice.node == self._node:
                     continue

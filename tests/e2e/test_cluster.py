@@ -16,6 +16,7 @@ from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login, send_at_once_and_check
 from tests.e2e.conftest import running
 from tests.helpers import LIFTED_RATES, make_config
+from tests.http.test_uploads import multipart
 
 
 def _node(tmp_path: Path, dsn: str) -> Config:
@@ -44,6 +45,51 @@ async def test_messages_cross_nodes_in_order_without_gap(tmp_path: Path,
         await send_at_once_and_check(clients, "shared", per_client=30)
         for client in clients:
             await client.aclose()
+
+
+async def test_a_message_crosses_nodes_as_the_frame_a_read_gives(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Messages committed on node A reach a member on node B as the very `message` frame B
+    gives for them when read back (`history`): a plain one, a reply quoting with a mention,
+    one with a file; each carried by its commit's notice, nothing read back (migration 0019).
+    One too big to be carried (7,200 bytes of text) is read back, and arrives the same."""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        ann_token = await register_and_login(a.http_port, "Ann")
+        ann = await Client.tcp(a.tcp_port)
+        await ann.hello(ann_token)
+        bea = await _client(b.http_port, b.tcp_port, "bea")
+        for client in (ann, bea):
+            await client.request("join", room="lobby")
+        body, headers = multipart(b"notes", filename="notes.txt")
+        status, uploaded = await http(a.http_port, "POST", "/api/rooms/lobby/files",
+                                      token=ann_token, raw=body, headers=headers)
+        assert status == 201, uploaded
+
+        def relayed(source: str) -> float:
+            value = b.app.metrics.registry.get_sample_value(
+                "chatd_relayed_entries_total", {"source": source})
+            return value or 0.0
+
+        first = await ann.request("send", room="lobby", text="plain", nonce="c1")
+        sends = [first,
+                 await ann.request("send", room="lobby", text="ça, @bea 👋", nonce="c2",
+                                   reply_to=first["msg_id"]),
+                 await ann.request("send", room="lobby", text="", nonce="c3",
+                                   files=[uploaded["file"]["id"]])]
+        live = [await bea.event("message", room="lobby", seq=sent["seq"]) for sent in sends]
+        assert relayed("notice") == 3 and relayed("read") == 0
+        big = await ann.request("send", room="lobby", text="é" * 3600, nonce="c4")
+        live.append(await bea.event("message", room="lobby", seq=big["seq"]))
+        assert relayed("notice") == 3 and relayed("read") == 1
+
+        page = await bea.request("history", room="lobby", after=0, limit=10)
+        assert live == page["messages"]
+        assert live[1]["quote"] == {"from": "Ann", "text": "plain"}
+        assert live[1]["mentions"] == ["bea"]
+        assert [f["name"] for f in live[2]["files"]] == ["notes.txt"]
+        await ann.aclose()
+        await bea.aclose()
 
 
 async def test_memberships_cross_nodes(tmp_path: Path, database_dsn: str) -> None:

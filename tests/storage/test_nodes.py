@@ -6,7 +6,8 @@ Rules: a fresh database per test; every await on the database under ``trio.fail_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,15 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chatd.protocol import frame
 from chatd.storage import (
+    Appended,
     Change,
     CommitNotice,
+    FileInfo,
     ListeningNotice,
+    Message,
+    NewChange,
     NewMessage,
     PresenceNotice,
     Storage,
@@ -32,7 +38,8 @@ from chatd.storage.postgres import (
     parse_presence,
     presence_payloads,
 )
-from tests.helpers import make_config
+from chatd.views import message_event
+from tests.helpers import make_config, until
 
 TIMEOUT = 20
 
@@ -161,3 +168,138 @@ def test_presence_payloads_round_trip(online: list[str], offline: list[str],
 def test_presence_parser_takes_any_text(payload: str) -> None:
     """A payload that is not one of ours parses to None or a notice, never an exception."""
     parse_presence(payload)
+
+
+async def _notices_of(database_dsn: str, batch: Callable[[], Awaitable[object]]
+                      ) -> list[str]:
+    """The payloads of chatd_commits that ``batch`` makes PostgreSQL send (one or more)."""
+    async with raw_notices(database_dsn, "chatd_commits") as (payloads, arrived):
+        await batch()
+        await arrived.wait()
+        async with open_bridge(name="ping") as bridge:  # a later notice has come by then
+            conn: Any = await bridge.run(asyncpg.connect, database_dsn)
+            try:
+                await bridge.run(conn.execute, "NOTIFY chatd_commits, 'ping'")
+            finally:
+                await bridge.run(conn.close)
+        await until(lambda: payloads[-1] == "ping")
+    return payloads[:-1]
+
+
+async def test_a_notice_carries_new_messages_as_a_read_gives_them(
+        tmp_path: Path, database_dsn: str) -> None:
+    """With another node alive, one batch's notice (still one) carries its new messages
+    (plain, a reply with its quote, mentions, a file, non-ASCII text), and each encodes to
+    the very frame a read of it gives. A room whose entries do not fit, and a change, go as
+    ranges to be read. With no other node, nothing is carried (nobody would use it)."""
+    config = make_config(tmp_path, database_dsn)
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as a, open_storage(config) as b:
+            ann = await a.create_user("Ann", "hash")
+            bob = await a.create_user("bob", "hash")
+            for user in (ann, bob):
+                await a.join_room(user.id, "lobby")
+                await a.join_room(user.id, "big")
+            [first] = await a.append_messages([NewMessage(user_id=ann.id, room="lobby",
+                                                          text="first", nonce="n0")])
+            assert isinstance(first, Appended)
+            upload = await a.add_file(bob.id, "lobby", sha256="ab" * 32, size=3, name="a.txt",
+                                      content_type="text/plain", quota_bytes=10**6)
+
+            def batch(nonce: str) -> list[NewMessage]:
+                return [
+                    NewMessage(user_id=ann.id, room="lobby", text="plain", nonce=nonce + "1"),
+                    NewMessage(user_id=bob.id, room="lobby", text="ça, @ann 👋",
+                               nonce=nonce + "2", reply_to=first.message.msg_id,
+                               mentions=("ann",)),
+                    NewMessage(user_id=bob.id, room="lobby", text="", nonce=nonce + "3",
+                               files=(upload.info.id,) if nonce == "b" else ()),
+                    NewMessage(user_id=ann.id, room="big", text="é" * 3600,
+                               nonce=nonce + "4"),
+                ]
+
+            # No other node alive: ranges only.
+            [alone] = await _notices_of(database_dsn, lambda: a.append_messages(batch("a")))
+            assert all(isinstance(n, CommitNotice) and n.entries is None
+                       for n in _parse_notice("chatd_commits", alone))
+
+            assert await b.heartbeat() is True
+            [payload] = await _notices_of(database_dsn, lambda: a.append_messages(batch("b")))
+            assert len(payload.encode()) < 8000
+            lobby, big = _parse_notice("chatd_commits", payload)
+            assert isinstance(lobby, CommitNotice) and isinstance(big, CommitNotice)
+            assert (big.room, big.entries) == ("big", None)  # 7,200 bytes: too big to carry
+            assert lobby.entries is not None
+            read = await b.messages_range("lobby", after=lobby.after, upto=lobby.last_seq)
+            assert lobby.entries == tuple(read)
+            assert [frame(message_event(m)) for m in lobby.entries] == \
+                [frame(message_event(m)) for m in read]
+            plain, reply, filed = lobby.entries
+            assert reply.quote == {"from": "Ann", "text": "first"}
+            assert reply.mentions == ("Ann",) and reply.text == "ça, @ann 👋"
+            assert [f.name for f in filed.files] == ["a.txt"]
+
+            # A change (a reaction) is read, not carried.
+            [change] = await _notices_of(database_dsn, lambda: a.append_messages([NewChange(
+                user_id=bob.id, room="lobby", kind="reaction", msg_id=plain.msg_id,
+                emoji="👍")]))
+            [reacted] = _parse_notice("chatd_commits", change)
+            assert isinstance(reacted, CommitNotice) and reacted.entries is None
+
+
+TEXTS = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
+                max_size=40)
+FILES = st.lists(st.tuples(st.integers(1, 10**9), TEXTS, st.integers(0, 10**9),
+                           st.sampled_from(["text/plain", "image/png"]),
+                           st.none() | st.integers(1, 5000), st.none() | st.integers(1, 5000),
+                           st.booleans()), max_size=3)
+CARRIED = st.tuples(st.integers(1, 10**9), NAMES, st.integers(0, 2**41), TEXTS, TEXTS,
+                    st.none() | st.integers(1, 10**9), st.none() | NAMES,
+                    st.lists(NAMES, max_size=3), FILES)
+
+
+@given(items=st.lists(st.tuples(ROOMS, st.integers(0, 10**12),
+                                st.none() | st.lists(CARRIED, min_size=1, max_size=4),
+                                st.integers(1, 4)), max_size=6))
+def test_carrying_commit_notices_round_trip(
+        items: list[tuple[str, int, list[Any] | None, int]]) -> None:
+    """A payload of migration 0019 parses to one CommitNotice per room, in order: with the
+    messages it carries (each as storage's read makes it), or None for a range to read;
+    carried messages that do not cover their range one seq each are not used."""
+    encoded: list[list[Any]] = []
+    expected: list[CommitNotice] = []
+    for room, before, carried, count in items:
+        if carried is None:
+            encoded.append([room, before, before + count])
+            expected.append(CommitNotice(node="n1", room=room, after=before,
+                                         last_seq=before + count))
+            continue
+        messages = []
+        fields = []
+        for seq, (msg_id, sender, ts, nonce, text, reply_to, quoted, mentions, files) in \
+                enumerate(carried, start=before + 1):
+            quote = None if quoted is None else {"from": quoted, "text": text}
+            fields.append([seq, msg_id, sender, ts, nonce, text, reply_to,
+                           None if quote is None else json.dumps(quote), mentions,
+                           [list(f) for f in files] or None])
+            messages.append(Message(
+                room=room, seq=seq, msg_id=msg_id, sender=sender, text=text, ts=ts,
+                nonce=nonce, reply_to=reply_to, quote=quote, mentions=tuple(mentions),
+                files=tuple(FileInfo(id=f[0], name=f[1], size=f[2], content_type=f[3],
+                                     width=f[4], height=f[5], thumbnail=f[6]) for f in files)))
+        exact = count == len(carried)  # else the entries leave seqs out, or go past
+        last_seq = before + count
+        encoded.append([room, before, last_seq, fields])
+        expected.append(CommitNotice(node="n1", room=room, after=before, last_seq=last_seq,
+                                     entries=tuple(messages) if exact else None))
+    payload = "n1 " + json.dumps(encoded, ensure_ascii=False)
+    assert _parse_notice("chatd_commits", payload) == (expected if items else [])
+
+
+@given(st.text(max_size=200))
+def test_commit_parser_takes_any_text(payload: str) -> None:
+    """A commit payload that is not one of ours parses to notices or nothing, never an
+    exception; so does one that looks like migration 0019's and is not."""
+    _parse_notice("chatd_commits", payload)
+    _parse_notice("chatd_commits", "n1 [" + payload)
+    _parse_notice("chatd_commits", "n1 [[\"r\", 1, 2, [" + payload)
