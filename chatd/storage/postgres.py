@@ -810,8 +810,7 @@ _FILE_FIELDS = "f.id, f.name, f.size, f.content_type, f.width, f.height, f.thumb
 # registered. Files ($6, space-separated ids) are looked up among the sender's uploads to the
 # room, with whether each is attached already. Each lookup is a probe of a key, and only for
 # the rows that have them. A batch of plain messages (no reply, no "@", no file: the common
-# case under load) runs the statement without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
-# and its insert without their columns: what appending cost before messages had them.
+# case under load) is resolved and stored by :data:`_SQL_APPEND_ONE_TRIP` instead.
 _APPEND_RESOLVE = """
 SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, r.archived,
        s.name AS sender,
@@ -861,12 +860,11 @@ LEFT JOIN LATERAL (
       AND (f.deleted_at IS NULL OR f.message_id IS NOT NULL)  -- an expired upload: not_found
 ) fl ON true""",
 )
-_SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
-    e_ts=_ms("e.created_at"),
-    columns="NULL::bigint AS q_id, NULL::text AS quote, NULL::text[] AS mentions, "
-            "NULL::text AS files",
-    arrays="$1::bigint[], $2::text[], $3::text[]", names="user_id, room, nonce", joins="",
-)
+# A batch of plain messages (no reply, no "@", no file: the common case, and every message
+# under load) is resolved and stored in one call instead: migration 0020's chatd_append runs
+# these two steps with plans it keeps (see there why).
+_SQL_APPEND_ONE_TRIP = (
+    "SELECT * FROM chatd_append($1::bigint[], $2::text[], $3::text[], $4::text[])")
 
 # Step 2 of appending: lock rooms in id order, bump last_seq, insert; one atomic statement.
 # Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
@@ -2495,8 +2493,12 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     """One attempt at a batch (asyncio side); see the module docstring."""
     plain = not any(m.reply_to is not None or m.mentions or m.files for m in batch)
     keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
+    # index -> its stored row, when one call both resolved and stored (plain messages)
+    one_trip: dict[int, Any] | None = None
     if plain:
-        rows = await conn.fetch(_SQL_APPEND_RESOLVE_PLAIN, *keys)
+        rows = await conn.fetch(_SQL_APPEND_ONE_TRIP, *keys, [m.text for m in batch])
+        one_trip = {row["idx"] - 1: row for row in rows if row["id"] is not None}
+        rows = [row for row in rows if row["id"] is None]
     else:
         rows = await conn.fetch(
             _SQL_APPEND_RESOLVE, *keys,
@@ -2547,35 +2549,15 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             new.append((index, row["room_id"], row))
 
     if new:
-        arguments = (
-            [room_id for _, room_id, _ in new],
-            [batch[index].user_id for index, _, _ in new],
-            [batch[index].nonce for index, _, _ in new],
-            [batch[index].text for index, _, _ in new],
-            [batch[index].reply_to for index, _, _ in new],
-            [" ".join(row["mentions"] or ()) for _, _, row in new],
-            [" ".join(map(str, batch[index].files)) for index, _, _ in new],
-        )
-        # Replies and mentions need the insert's columns for them; files their transaction.
-        extras = any(batch[index].reply_to is not None or row["mentions"]
-                     for index, _, row in new)
-        if not claimed and not extras:
-            inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
-        elif not claimed:
-            inserted = await conn.fetch(_SQL_APPEND_INSERT, *arguments)
+        if one_trip is not None:
+            stored_rows = one_trip
         else:
-            async with conn.transaction():
-                inserted = await conn.fetch(_SQL_APPEND_INSERT_FILES, *arguments)
-                if inserted and inserted[0]["attached"] != len(claimed):
-                    raise _FilesRaced  # rolls the batch back; it is tried again
+            stored_rows = await _insert_resolved(conn, batch, new, claimed)
         vanished: dict[int, bool] | None = None
-        # Per room, seqs were given in input order: match them up by sorting on seq.
-        stored: dict[int, collections.deque[Any]] = collections.defaultdict(collections.deque)
-        for row in sorted(inserted, key=lambda row: (row["room_id"], row["seq"])):
-            stored[row["room_id"]].append(row)
         for index, room_id, resolved in new:
             item = batch[index]
-            if not stored[room_id]:
+            row = stored_rows.get(index)
+            if row is None:
                 # Archived or deleted between the two statements (the lock waited for it).
                 if vanished is None:
                     vanished = {row["id"]: row["archived"] for row in await conn.fetch(
@@ -2585,7 +2567,6 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                     if vanished.get(room_id) else
                     ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}"))
                 continue
-            row = stored[room_id].popleft()
             message = Message(
                 room=item.room,
                 seq=row["seq"],
@@ -2595,8 +2576,8 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                 ts=row["ts"],
                 nonce=item.nonce,
                 reply_to=item.reply_to,
-                quote=json.loads(resolved["quote"]) if resolved["quote"] else None,
-                mentions=tuple(resolved["mentions"] or ()),
+                quote=json.loads(quote) if (quote := resolved.get("quote")) else None,
+                mentions=tuple(resolved.get("mentions") or ()),
                 files=files.get(index, ()),
             )
             results[index] = Appended(message=message, duplicate=False)
@@ -2609,6 +2590,40 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             results[index] = outcome
     assert all(result is not None for result in results)
     return results  # type: ignore[return-value]
+
+
+async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[int, int, Any]],
+                           claimed: set[int]) -> dict[int, Any]:
+    """Step 2 of appending messages that are not all plain: insert the resolved ``new``
+    (index, room id, resolved row); the stored row of each index stored (an index missing:
+    its room was archived or deleted since step 1)."""
+    arguments = (
+        [room_id for _, room_id, _ in new],
+        [batch[index].user_id for index, _, _ in new],
+        [batch[index].nonce for index, _, _ in new],
+        [batch[index].text for index, _, _ in new],
+        [batch[index].reply_to for index, _, _ in new],
+        [" ".join(row["mentions"] or ()) for _, _, row in new],
+        [" ".join(map(str, batch[index].files)) for index, _, _ in new],
+    )
+    # Replies and mentions need the insert's columns for them; files their transaction.
+    extras = any(batch[index].reply_to is not None or row["mentions"]
+                 for index, _, row in new)
+    if not claimed and not extras:
+        inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
+    elif not claimed:
+        inserted = await conn.fetch(_SQL_APPEND_INSERT, *arguments)
+    else:
+        async with conn.transaction():
+            inserted = await conn.fetch(_SQL_APPEND_INSERT_FILES, *arguments)
+            if inserted and inserted[0]["attached"] != len(claimed):
+                raise _FilesRaced  # rolls the batch back; it is tried again
+    # Per room, seqs were given in input order: match them up by sorting on seq.
+    stored: dict[int, collections.deque[Any]] = collections.defaultdict(collections.deque)
+    for row in sorted(inserted, key=lambda row: (row["room_id"], row["seq"])):
+        stored[row["room_id"]].append(row)
+    return {index: stored[room_id].popleft()
+            for index, room_id, _ in new if stored[room_id]}
 
 
 # -- opening and closing ----------------------------------------------------------------------
