@@ -7,8 +7,10 @@ a database migrated by this chatd with ``--users`` users, ``--rooms`` rooms (use
 i mod R) and ``--preload`` messages already stored and indexed. One connection appends one
 message at a time, ``--count`` times per variant, the variants alternating for ``--rounds``
 rounds. For each: the wall time per append (median, mean, p99) measured by the client, and
-the CPU time PostgreSQL spent per append, in the connection's backend and in the whole server
-(the backend, the WAL writer, the checkpointer...), read from /proc.
+the CPU time PostgreSQL spent per message, in the connection's backend and in the whole
+server (the backend, the WAL writer, the checkpointer...), read from /proc. ``--batch`` makes
+each append of ``chatd`` and ``chatd-fn`` a batch of that many messages (to different rooms),
+as the group commit's are under load.
 
 Variants (each a real durable commit unless said):
 
@@ -22,8 +24,13 @@ Variants (each a real durable commit unless said):
   (migration 0020).
 - ``peer``: the Socket.IO peer's transaction (BEGIN, UPDATE rooms, INSERT, COMMIT) on its own
   schema in the same database.
+- ``<variant>-quiet``: the variant with the commit notice's trigger disabled (what the
+  notice costs).
 - ``index``: the search indexer's work for one message (its UPDATE of ``words``), without
   waiting for the flush (as the indexer commits).
+
+With ``--bridge``, also what a crossing of chatd's trio-asyncio bridge adds to a statement
+(``SELECT 1`` through it, from trio, against the same on the storage loop itself).
 
 Also prints ``EXPLAIN (ANALYZE, BUFFERS)`` of each of the append's statements for one message
 (``--explain``).
@@ -46,20 +53,12 @@ import asyncpg
 from benchmarks.infra import BenchPostgres, read_proc
 from chatd.storage import postgres as pg_storage
 from chatd.storage.migrations import apply_migrations
-from chatd.storage.sql import ms, words_of
+from chatd.storage.sql import words_of
 
 __all__ = ["main", "measure"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
-#: The first of the two statements that appended a batch of plain messages before migration
-#: 0020 (chatd_append runs the same in one call): the ``resolve`` and ``chatd`` variants.
-_RESOLVE_PLAIN = pg_storage._APPEND_RESOLVE.format(
-    e_ts=ms("e.created_at"),
-    columns="NULL::bigint AS q_id, NULL::text AS quote, NULL::text[] AS mentions, "
-            "NULL::text AS files",
-    arrays="$1::bigint[], $2::text[], $3::text[]", names="user_id, room, nonce", joins="",
-)
 
 _PEER_SCHEMA = """
 CREATE TABLE peer_rooms (
@@ -117,7 +116,7 @@ class _Sender:
         self.rooms = rooms
         self.n = 0
         self.split: dict[str, list[float]] = {"resolve": [], "insert": []}
-        self.has_fn = False
+        self.batch = 1  # messages per append (chatd and chatd-fn)
 
     def _next(self) -> tuple[int, str, str, str]:
         self.n += 1
@@ -129,7 +128,7 @@ class _Sender:
 
     async def resolve(self) -> None:
         user, room, nonce, _ = self._next()
-        await self.conn.fetch(_RESOLVE_PLAIN, [user], [room], [nonce])
+        await self.conn.fetch(pg_storage._SQL_APPEND_RESOLVE_PLAIN, [user], [room], [nonce])
 
     async def insert(self) -> None:
         user, room, nonce, text = self._next()
@@ -137,21 +136,24 @@ class _Sender:
         await self.conn.fetch(pg_storage._SQL_APPEND_INSERT_PLAIN, [room_id], [user],
                               [nonce], [text])
 
+    def _batch(self) -> tuple[list[int], list[str], list[str], list[str]]:
+        sends = [self._next() for _ in range(self.batch)]
+        return ([s[0] for s in sends], [s[1] for s in sends], [s[2] for s in sends],
+                [s[3] for s in sends])
+
     async def chatd(self) -> None:
-        user, room, nonce, text = self._next()
+        users, rooms, nonces, texts = self._batch()
         t0 = time.perf_counter()
-        rows = await self.conn.fetch(_RESOLVE_PLAIN, [user], [room],
-                                     [nonce])
+        rows = await self.conn.fetch(pg_storage._SQL_APPEND_RESOLVE_PLAIN, users, rooms, nonces)
         t1 = time.perf_counter()
-        await self.conn.fetch(pg_storage._SQL_APPEND_INSERT_PLAIN, [rows[0]["room_id"]],
-                              [user], [nonce], [text])
+        await self.conn.fetch(pg_storage._SQL_APPEND_INSERT_PLAIN,
+                              [r["room_id"] for r in rows], users, nonces, texts)
         t2 = time.perf_counter()
         self.split["resolve"].append(t1 - t0)
         self.split["insert"].append(t2 - t1)
 
     async def chatd_fn(self) -> None:
-        user, room, nonce, text = self._next()
-        await self.conn.fetch(pg_storage._SQL_APPEND_ONE_TRIP, [user], [room], [nonce], [text])
+        await self.conn.fetch(pg_storage._SQL_APPEND_ONE_TRIP, *self._batch())
 
     async def peer(self) -> None:
         user, room, nonce, text = self._next()
@@ -179,7 +181,8 @@ class _Sender:
 
 
 async def _timed(fn: Callable[[], Awaitable[None]], count: int, backend: int,
-                 postmaster: int | None) -> dict[str, float]:
+                 postmaster: int | None, per: int = 1) -> dict[str, float]:
+    """Wall times per call; CPU per message (``per`` messages a call)."""
     for _ in range(20):  # warm the statement caches
         await fn()
     walls = []
@@ -196,8 +199,8 @@ async def _timed(fn: Callable[[], Awaitable[None]], count: int, backend: int,
         "p50_ms": statistics.median(walls) * 1000,
         "mean_ms": statistics.fmean(walls) * 1000,
         "p99_ms": walls[int(len(walls) * 0.99)] * 1000,
-        "backend_cpu_ms": (b1 - b0) * 1000 / count,
-        "pg_cpu_ms": (p1 - p0) * 1000 / count,
+        "backend_cpu_ms": (b1 - b0) * 1000 / count / per,
+        "pg_cpu_ms": (p1 - p0) * 1000 / count / per,
     }
 
 
@@ -205,7 +208,7 @@ async def _explain(conn: Any, users: dict[int, int]) -> None:
     user, room, nonce = users[1], "room1", f"explain-{time.time_ns()}"
     async with conn.transaction():
         for title, sql, args in (
-            ("resolve", _RESOLVE_PLAIN, ([user], [room], [nonce])),
+            ("resolve", pg_storage._SQL_APPEND_RESOLVE_PLAIN, ([user], [room], [nonce])),
             ("insert", pg_storage._SQL_APPEND_INSERT_PLAIN, ([2], [user], [nonce], ["hi"])),
             ("chatd_append (its statements are not shown)", pg_storage._SQL_APPEND_ONE_TRIP,
              ([user], [room], [nonce + "-fn"], ["hi"])),
@@ -220,13 +223,70 @@ class _Rollback(Exception):
     pass
 
 
+def _crossings(dsn: str, count: int) -> dict[str, float]:
+    """Trio side: ``count`` sequential ``SELECT 1`` through chatd's bridge (a crossing to the
+    storage loop and back each), against the same on the storage loop itself: what a
+    crossing adds to a statement, wall time median and the process's CPU per call."""
+    import trio
+
+    from chatd.storage.bridge import open_bridge
+
+    async def main() -> dict[str, float]:
+        async with open_bridge(name="sendpath") as bridge:
+            conn: Any = await bridge.run(asyncpg.connect, dsn)
+
+            async def direct() -> list[float]:
+                walls = []
+                for _ in range(count):
+                    t = time.perf_counter()
+                    await conn.fetchval("SELECT 1")
+                    walls.append(time.perf_counter() - t)
+                return walls
+
+            out: dict[str, float] = {}
+            for _ in range(2):  # the second round is the one kept (caches warm)
+                walls = []
+                c0 = time.process_time()
+                for _ in range(count):
+                    t = time.perf_counter()
+                    await bridge.run(conn.fetchval, "SELECT 1")
+                    walls.append(time.perf_counter() - t)
+                c1 = time.process_time()
+                inner = await bridge.run(direct)
+                c2 = time.process_time()
+                out = {"bridged_p50_ms": statistics.median(walls) * 1000,
+                       "bridged_cpu_ms": (c1 - c0) * 1000 / count,
+                       "direct_p50_ms": statistics.median(inner) * 1000,
+                       "direct_cpu_ms": (c2 - c1) * 1000 / count}
+            await bridge.run(conn.close)
+            return {k: round(v, 4) for k, v in out.items()}
+
+    return trio.run(main)
+
+
 async def measure(*, users: int, rooms: int, preload: int, count: int, rounds: int,
                   variants: list[str], explain: bool, dsn: str = "",
-                  plan_cache_mode: str = "") -> dict[str, Any]:
+                  plan_cache_mode: str = "", strip: tuple[str, ...] = (),
+                  bridge: bool = False, batch: int = 1) -> dict[str, Any]:
     pg = BenchPostgres(dsn or None)
     try:
         db = await asyncio.to_thread(pg.create_database, "sendpath")
         await _setup(db, users, rooms, preload)
+        if strip:
+            # What a part of the schema costs: the run without it (never for chatd itself).
+            conn = await asyncpg.connect(db)
+            try:
+                for name in strip:
+                    if await conn.fetchval("SELECT count(*) FROM pg_constraint WHERE conname = $1",
+                                           name):
+                        await conn.execute(f"ALTER TABLE messages DROP CONSTRAINT {name}")
+                    elif name.startswith("trigger:"):
+                        table, trigger = name.removeprefix("trigger:").split(".")
+                        await conn.execute(f"DROP TRIGGER {trigger} ON {table}")
+                    else:
+                        await conn.execute(f"DROP INDEX {name}")
+            finally:
+                await conn.close()
         settings = {"plan_cache_mode": plan_cache_mode} if plan_cache_mode else {}
         conn = await asyncpg.connect(db, server_settings=settings)
         try:
@@ -246,15 +306,25 @@ async def measure(*, users: int, rooms: int, preload: int, count: int, rounds: i
                 with contextlib.suppress(_Rollback):
                     await _explain(conn, ids)
             sender = _Sender(conn, ids, rooms)
+            sender.batch = batch
             fns = {"select1": sender.select1, "resolve": sender.resolve,
                    "insert": sender.insert, "chatd": sender.chatd, "chatd-fn": sender.chatd_fn,
                    "peer": sender.peer, "index": sender.index}
             results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
             for r in range(rounds):
                 for v in variants:
-                    results[v].append(await _timed(fns[v], count, backend, pg.postmaster_pid))
+                    quiet = v.endswith("-quiet")
+                    if quiet:
+                        await conn.execute("ALTER TABLE rooms DISABLE TRIGGER rooms_notify_commits")
+                    name = v.removesuffix("-quiet")
+                    results[v].append(await _timed(
+                        fns[name], count, backend, pg.postmaster_pid,
+                        per=batch if name in ("chatd", "chatd-fn") else 1))
+                    if quiet:
+                        await conn.execute("ALTER TABLE rooms ENABLE TRIGGER rooms_notify_commits")
                 print(f"round {r + 1}/{rounds} done", flush=True)
             await listener.close()
+            crossings = await asyncio.to_thread(_crossings, db, count * 3) if bridge else {}
         finally:
             await conn.close()
         summary = {v: {k: round(statistics.median(x[k] for x in rs), 3) for k in rs[0]}
@@ -265,9 +335,10 @@ async def measure(*, users: int, rooms: int, preload: int, count: int, rounds: i
             summary["chatd"]["insert_p50_ms"] = round(
                 statistics.median(sender.split["insert"]) * 1000, 3)
         return {"params": {"users": users, "rooms": rooms, "preload": preload, "count": count,
-                           "rounds": rounds, "plan_cache_mode": plan_cache_mode},
+                           "rounds": rounds, "plan_cache_mode": plan_cache_mode,
+                           "strip": list(strip), "batch": batch},
                 "loadavg_1m": round(os.getloadavg()[0], 2),
-                "results": summary, "notices_heard": heard}
+                "results": summary, "notices_heard": heard, "crossings": crossings}
     finally:
         await asyncio.to_thread(pg.drop_created)
         pg.close()
@@ -286,12 +357,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--dsn", default="")
     p.add_argument("--plan-cache-mode", default="",
                    help="the measuring connection's plan_cache_mode (default: the server's)")
+    p.add_argument("--strip", default="",
+                   help="comma-separated constraints of messages, indexes or "
+                        "trigger:<table>.<name> to drop before measuring: what each costs")
+    p.add_argument("--batch", type=int, default=1,
+                   help="messages per append of chatd and chatd-fn (times are per append, "
+                        "CPU per message)")
+    p.add_argument("--bridge", action="store_true",
+                   help="also time SELECT 1 through chatd's trio-asyncio bridge and without")
     p.add_argument("--out", default="")
     a = p.parse_args(argv)
     out = asyncio.run(measure(users=a.users, rooms=a.rooms, preload=a.preload, count=a.count,
                               rounds=a.rounds, variants=a.variants.split(","),
                               explain=a.explain, dsn=a.dsn,
-                              plan_cache_mode=a.plan_cache_mode))
+                              plan_cache_mode=a.plan_cache_mode,
+                              strip=tuple(filter(None, a.strip.split(","))),
+                              bridge=a.bridge, batch=a.batch))
     text = json.dumps(out, indent=1)
     print(text)
     if a.out:

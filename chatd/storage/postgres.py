@@ -42,6 +42,12 @@ If another node stored the same (sender, nonce) between the two statements, the 
 the unique constraint, nothing is committed, and the batch is retried from step 1, where that
 message now shows up as a duplicate.
 
+A batch of up to ``ONE_TRIP_MAX`` plain messages (everyday load) runs both steps in one call
+of the SQL function ``chatd_append`` (migration 0020): one round trip and one transaction, and
+step 1's plan kept by the connection instead of made again for every batch. A statement the
+client gave up on (a timeout) may then have stored its messages all the same, as an insert
+could before: the resend is their duplicate.
+
 Rooms and conversations share the ``rooms`` table. A 1:1 conversation is a room of kind ``dm``,
 private, without owner, named by :func:`chatd.protocol.names.dm_room_name`, with both users as
 members; it is created only by :meth:`PostgresStorage.direct_room`, never by joining, and nobody
@@ -810,7 +816,9 @@ _FILE_FIELDS = "f.id, f.name, f.size, f.content_type, f.width, f.height, f.thumb
 # registered. Files ($6, space-separated ids) are looked up among the sender's uploads to the
 # room, with whether each is attached already. Each lookup is a probe of a key, and only for
 # the rows that have them. A batch of plain messages (no reply, no "@", no file: the common
-# case under load) is resolved and stored by :data:`_SQL_APPEND_ONE_TRIP` instead.
+# case under load) runs the statement without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
+# and its insert without their columns: what appending cost before messages had them; a small
+# one, :data:`_SQL_APPEND_ONE_TRIP`.
 _APPEND_RESOLVE = """
 SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, r.archived,
        s.name AS sender,
@@ -860,11 +868,21 @@ LEFT JOIN LATERAL (
       AND (f.deleted_at IS NULL OR f.message_id IS NOT NULL)  -- an expired upload: not_found
 ) fl ON true""",
 )
-# A batch of plain messages (no reply, no "@", no file: the common case, and every message
-# under load) is resolved and stored in one call instead: migration 0020's chatd_append runs
-# these two steps with plans it keeps (see there why).
+_SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
+    e_ts=_ms("e.created_at"),
+    columns="NULL::bigint AS q_id, NULL::text AS quote, NULL::text[] AS mentions, "
+            "NULL::text AS files",
+    arrays="$1::bigint[], $2::text[], $3::text[]", names="user_id, room, nonce", joins="",
+)
+# A small batch of plain messages (everyday load: one or two at a time) is resolved and
+# stored in one call instead, migration 0020's chatd_append: one round trip, and the first
+# step's plan kept rather than made again at every call, which was most of what a lone send
+# cost PostgreSQL. From :data:`ONE_TRIP_MAX` + 1 messages on, the two statements cost less per
+# message (their planning is shared by the batch; the function's rows and sort are not:
+# benchmarks/README.md, "Everyday load, second pass").
 _SQL_APPEND_ONE_TRIP = (
     "SELECT * FROM chatd_append($1::bigint[], $2::text[], $3::text[], $4::text[])")
+ONE_TRIP_MAX = 3
 
 # Step 2 of appending: lock rooms in id order, bump last_seq, insert; one atomic statement.
 # Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
@@ -2493,12 +2511,16 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     """One attempt at a batch (asyncio side); see the module docstring."""
     plain = not any(m.reply_to is not None or m.mentions or m.files for m in batch)
     keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
-    # index -> its stored row, when one call both resolved and stored (plain messages)
-    one_trip: dict[int, Any] | None = None
-    if plain:
+    # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
+    # messages)
+    one_trip: dict[tuple[int, str], Any] | None = None
+    if plain and len(batch) <= ONE_TRIP_MAX:
         rows = await conn.fetch(_SQL_APPEND_ONE_TRIP, *keys, [m.text for m in batch])
-        one_trip = {row["idx"] - 1: row for row in rows if row["id"] is not None}
+        one_trip = {(row["sender_id"], row["nonce"]): row
+                    for row in rows if row["id"] is not None}
         rows = [row for row in rows if row["id"] is None]
+    elif plain:
+        rows = await conn.fetch(_SQL_APPEND_RESOLVE_PLAIN, *keys)
     else:
         rows = await conn.fetch(
             _SQL_APPEND_RESOLVE, *keys,
@@ -2550,7 +2572,8 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
 
     if new:
         if one_trip is not None:
-            stored_rows = one_trip
+            stored_rows = {index: one_trip[key] for key, index in first.items()
+                           if key in one_trip}
         else:
             stored_rows = await _insert_resolved(conn, batch, new, claimed)
         vanished: dict[int, bool] | None = None

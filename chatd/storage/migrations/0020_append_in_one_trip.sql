@@ -11,16 +11,20 @@
 -- against 0.08 with its plan kept): its inputs are arrays whose length the planner reads from
 -- the values, so it finds every fresh plan cheaper than the generic one and never keeps one.
 -- This function runs the same two statements in one call (one round trip, one transaction),
--- with generic plans: each is planned once per connection, for arrays of any length. Both are
--- bound to the inputs' rows by key (rooms by name, memberships, users and messages by their
--- keys), whatever the batch's size.
+-- the first one with a generic plan: planned once per connection, for arrays of any length,
+-- and bound to the inputs' rows by key (rooms by name, memberships, users and messages by
+-- their keys), whatever the batch's size.
 --
 -- It returns one row per input with what the first statement found (id NULL), and one row
--- per message stored (id set; idx names its input). Of several inputs with the same sender
--- and nonce, the first one that may be stored is (the later ones are its duplicates); an
--- input whose room was archived or deleted between the two statements gets no stored row.
--- Messages with a reply, mentions or files still take the two statements (they need more
--- lookups and columns).
+-- per message stored (id set, with its sender and nonce: the caller knows which input that
+-- is; a join back to the inputs here would be planned as a nested loop, as many comparisons
+-- as the square of the batch). Of several inputs with the same sender and nonce, the first
+-- one that may be stored is (the later ones are its duplicates); an input whose room was
+-- archived or deleted between the two statements gets no stored row.
+-- chatd calls it for batches of up to 3 plain messages (ONE_TRIP_MAX in
+-- chatd/storage/postgres.py): larger batches share the planning of the two statements, and
+-- cost less that way. Messages with a reply, mentions or files still take the two
+-- statements (they need more lookups and columns).
 
 CREATE TYPE chatd_append_row AS (
     idx bigint,        -- the input's position, from 1
@@ -35,7 +39,10 @@ CREATE TYPE chatd_append_row AS (
     e_ts bigint,       -- milliseconds since the epoch
     id bigint,         -- set on the rows of the messages stored by this call
     seq bigint,
-    ts bigint
+    ts bigint,
+    sender_id bigint,  -- the input's (on the rows of messages stored: the message's)
+    nonce text,
+    text text          -- the input's, kept for the insert (never returned)
 );
 
 CREATE FUNCTION chatd_append(user_ids bigint[], room_names text[], nonces text[],
@@ -51,9 +58,10 @@ BEGIN
                i.idx, r.id, m.user_id IS NOT NULL, r.archived, s.name,
                e.id, er.name, e.seq, e.text,
                floor(extract(epoch FROM e.created_at) * 1000)::bigint,
-               NULL, NULL, NULL)::chatd_append_row ORDER BY i.idx)
+               NULL, NULL, NULL, i.user_id, i.nonce, i.text)::chatd_append_row ORDER BY i.idx)
     INTO resolved
-    FROM unnest(user_ids, room_names, nonces) WITH ORDINALITY AS i(user_id, room, nonce, idx)
+    FROM unnest(user_ids, room_names, nonces, texts)
+        WITH ORDINALITY AS i(user_id, room, nonce, text, idx)
     LEFT JOIN rooms r ON r.name = i.room
     LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = i.user_id
     LEFT JOIN users s ON s.id = i.user_id
@@ -65,18 +73,26 @@ BEGIN
     ) e ON true
     LEFT JOIN rooms er ON er.id = e.room_id;
 
-    RETURN QUERY SELECT * FROM unnest(resolved);
+    RETURN QUERY
+    SELECT x.idx, x.room_id, x.member, x.archived, x.sender, x.e_id, x.e_room, x.e_seq,
+           x.e_text, x.e_ts, NULL::bigint, NULL::bigint, NULL::bigint, x.sender_id, x.nonce,
+           NULL::text
+    FROM unnest(resolved) AS x;
+
+    -- The insert's inputs are a few at everyday load and up to a thousand under load: its
+    -- plan is chosen for each call's (or kept, as PostgreSQL's plan cache decides), as it
+    -- was when it was a statement of its own. Its planning is a small part of its cost.
+    PERFORM set_config('plan_cache_mode', 'auto', true);
 
     -- As chatd/storage/postgres.py's _SQL_APPEND_INSERT_PLAIN: lock the rooms in id order,
     -- bump last_seq, insert; per room, the k-th new message (by input) gets old last_seq + k.
     RETURN QUERY
     WITH new AS (
-        SELECT DISTINCT ON (user_ids[x.idx], nonces[x.idx])
-               x.room_id, user_ids[x.idx] AS sender_id, nonces[x.idx] AS nonce,
-               texts[x.idx] AS text, x.idx AS ord
+        SELECT DISTINCT ON (x.sender_id, x.nonce)
+               x.room_id, x.sender_id, x.nonce, x.text, x.idx AS ord
         FROM unnest(resolved) AS x
         WHERE x.room_id IS NOT NULL AND x.member AND NOT x.archived AND x.e_id IS NULL
-        ORDER BY user_ids[x.idx], nonces[x.idx], x.idx
+        ORDER BY x.sender_id, x.nonce, x.idx
     ), counts AS (
         SELECT new.room_id, count(*) AS n FROM new GROUP BY new.room_id
     ), locked AS (
@@ -101,10 +117,10 @@ BEGIN
         RETURNING messages.id, messages.room_id, messages.seq, messages.sender_id,
                   messages.nonce, messages.created_at
     )
-    SELECT new.ord, ins.room_id, NULL::boolean, NULL::boolean, NULL::text,
+    SELECT NULL::bigint, ins.room_id, NULL::boolean, NULL::boolean, NULL::text,
            NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::bigint,
-           ins.id, ins.seq, floor(extract(epoch FROM ins.created_at) * 1000)::bigint
-    FROM inserted AS ins
-    JOIN new ON new.sender_id = ins.sender_id AND new.nonce = ins.nonce;
+           ins.id, ins.seq, floor(extract(epoch FROM ins.created_at) * 1000)::bigint,
+           ins.sender_id, ins.nonce, NULL::text
+    FROM inserted AS ins;
 END
 $$;
