@@ -42,6 +42,12 @@ If another node stored the same (sender, nonce) between the two statements, the 
 the unique constraint, nothing is committed, and the batch is retried from step 1, where that
 message now shows up as a duplicate.
 
+A batch of up to ``ONE_TRIP_MAX`` plain messages (everyday load) runs both steps in one call
+of the SQL function ``chatd_append`` (migration 0020): one round trip and one transaction, and
+step 1's plan kept by the connection instead of made again for every batch. A statement the
+client gave up on (a timeout) may then have stored its messages all the same, as an insert
+could before: the resend is their duplicate.
+
 Rooms and conversations share the ``rooms`` table. A 1:1 conversation is a room of kind ``dm``,
 private, without owner, named by :func:`chatd.protocol.names.dm_room_name`, with both users as
 members; it is created only by :meth:`PostgresStorage.direct_room`, never by joining, and nobody
@@ -822,7 +828,8 @@ _FILE_FIELDS = "f.id, f.name, f.size, f.content_type, f.width, f.height, f.thumb
 # room, with whether each is attached already. Each lookup is a probe of a key, and only for
 # the rows that have them. A batch of plain messages (no reply, no "@", no file: the common
 # case under load) runs the statement without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
-# and its insert without their columns: what appending cost before messages had them.
+# and its insert without their columns: what appending cost before messages had them; a small
+# one, :data:`_SQL_APPEND_ONE_TRIP`.
 _APPEND_RESOLVE = """
 SELECT i.idx, r.id AS room_id, (m.user_id IS NOT NULL) AS member, r.archived,
        s.name AS sender,
@@ -878,6 +885,15 @@ _SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
             "NULL::text AS files",
     arrays="$1::bigint[], $2::text[], $3::text[]", names="user_id, room, nonce", joins="",
 )
+# A small batch of plain messages (everyday load: one or two at a time) is resolved and
+# stored in one call instead, migration 0020's chatd_append: one round trip, and the first
+# step's plan kept rather than made again at every call, which was most of what a lone send
+# cost PostgreSQL. From :data:`ONE_TRIP_MAX` + 1 messages on, the two statements cost less per
+# message (their planning is shared by the batch; the function's rows and sort are not:
+# benchmarks/README.md, "Everyday load, second pass").
+_SQL_APPEND_ONE_TRIP = (
+    "SELECT * FROM chatd_append($1::bigint[], $2::text[], $3::text[], $4::text[])")
+ONE_TRIP_MAX = 3
 
 # Step 2 of appending: lock rooms in id order, bump last_seq, insert; one atomic statement.
 # Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
@@ -2576,7 +2592,15 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     """One attempt at a batch (asyncio side); see the module docstring."""
     plain = not any(m.reply_to is not None or m.mentions or m.files for m in batch)
     keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
-    if plain:
+    # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
+    # messages)
+    one_trip: dict[tuple[int, str], Any] | None = None
+    if plain and len(batch) <= ONE_TRIP_MAX:
+        rows = await conn.fetch(_SQL_APPEND_ONE_TRIP, *keys, [m.text for m in batch])
+        one_trip = {(row["sender_id"], row["nonce"]): row
+                    for row in rows if row["id"] is not None}
+        rows = [row for row in rows if row["id"] is None]
+    elif plain:
         rows = await conn.fetch(_SQL_APPEND_RESOLVE_PLAIN, *keys)
     else:
         rows = await conn.fetch(
@@ -2628,35 +2652,16 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             new.append((index, row["room_id"], row))
 
     if new:
-        arguments = (
-            [room_id for _, room_id, _ in new],
-            [batch[index].user_id for index, _, _ in new],
-            [batch[index].nonce for index, _, _ in new],
-            [batch[index].text for index, _, _ in new],
-            [batch[index].reply_to for index, _, _ in new],
-            [" ".join(row["mentions"] or ()) for _, _, row in new],
-            [" ".join(map(str, batch[index].files)) for index, _, _ in new],
-        )
-        # Replies and mentions need the insert's columns for them; files their transaction.
-        extras = any(batch[index].reply_to is not None or row["mentions"]
-                     for index, _, row in new)
-        if not claimed and not extras:
-            inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
-        elif not claimed:
-            inserted = await conn.fetch(_SQL_APPEND_INSERT, *arguments)
+        if one_trip is not None:
+            stored_rows = {index: one_trip[key] for key, index in first.items()
+                           if key in one_trip}
         else:
-            async with conn.transaction():
-                inserted = await conn.fetch(_SQL_APPEND_INSERT_FILES, *arguments)
-                if inserted and inserted[0]["attached"] != len(claimed):
-                    raise _FilesRaced  # rolls the batch back; it is tried again
+            stored_rows = await _insert_resolved(conn, batch, new, claimed)
         vanished: dict[int, bool] | None = None
-        # Per room, seqs were given in input order: match them up by sorting on seq.
-        stored: dict[int, collections.deque[Any]] = collections.defaultdict(collections.deque)
-        for row in sorted(inserted, key=lambda row: (row["room_id"], row["seq"])):
-            stored[row["room_id"]].append(row)
         for index, room_id, resolved in new:
             item = batch[index]
-            if not stored[room_id]:
+            row = stored_rows.get(index)
+            if row is None:
                 # Archived or deleted between the two statements (the lock waited for it).
                 if vanished is None:
                     vanished = {row["id"]: row["archived"] for row in await conn.fetch(
@@ -2666,7 +2671,6 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                     if vanished.get(room_id) else
                     ChatError(codes.NOT_FOUND, f"there is no room {item.room!r}"))
                 continue
-            row = stored[room_id].popleft()
             message = Message(
                 room=item.room,
                 seq=row["seq"],
@@ -2676,8 +2680,8 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                 ts=row["ts"],
                 nonce=item.nonce,
                 reply_to=item.reply_to,
-                quote=json.loads(resolved["quote"]) if resolved["quote"] else None,
-                mentions=tuple(resolved["mentions"] or ()),
+                quote=json.loads(quote) if (quote := resolved.get("quote")) else None,
+                mentions=tuple(resolved.get("mentions") or ()),
                 files=files.get(index, ()),
             )
             results[index] = Appended(message=message, duplicate=False)
@@ -2690,6 +2694,40 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             results[index] = outcome
     assert all(result is not None for result in results)
     return results  # type: ignore[return-value]
+
+
+async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[int, int, Any]],
+                           claimed: set[int]) -> dict[int, Any]:
+    """Step 2 of appending messages that are not all plain: insert the resolved ``new``
+    (index, room id, resolved row); the stored row of each index stored (an index missing:
+    its room was archived or deleted since step 1)."""
+    arguments = (
+        [room_id for _, room_id, _ in new],
+        [batch[index].user_id for index, _, _ in new],
+        [batch[index].nonce for index, _, _ in new],
+        [batch[index].text for index, _, _ in new],
+        [batch[index].reply_to for index, _, _ in new],
+        [" ".join(row["mentions"] or ()) for _, _, row in new],
+        [" ".join(map(str, batch[index].files)) for index, _, _ in new],
+    )
+    # Replies and mentions need the insert's columns for them; files their transaction.
+    extras = any(batch[index].reply_to is not None or row["mentions"]
+                 for index, _, row in new)
+    if not claimed and not extras:
+        inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
+    elif not claimed:
+        inserted = await conn.fetch(_SQL_APPEND_INSERT, *arguments)
+    else:
+        async with conn.transaction():
+            inserted = await conn.fetch(_SQL_APPEND_INSERT_FILES, *arguments)
+            if inserted and inserted[0]["attached"] != len(claimed):
+                raise _FilesRaced  # rolls the batch back; it is tried again
+    # Per room, seqs were given in input order: match them up by sorting on seq.
+    stored: dict[int, collections.deque[Any]] = collections.defaultdict(collections.deque)
+    for row in sorted(inserted, key=lambda row: (row["room_id"], row["seq"])):
+        stored[row["room_id"]].append(row)
+    return {index: stored[room_id].popleft()
+            for index, room_id, _ in new if stored[room_id]}
 
 
 # -- opening and closing ----------------------------------------------------------------------

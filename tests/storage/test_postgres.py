@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -594,14 +594,25 @@ async def test_cancelled_call_leaves_storage_usable(storage: Storage) -> None:
 
 
 @asynccontextmanager
-async def locked_messages(dsn: str) -> AsyncIterator[None]:
-    """The messages table locked by another session for the block: appends wait on it."""
+async def locked_messages(dsn: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """The messages table locked by another session for the block: appends wait on it. The
+    block gets a function that returns once no other session waits on a lock any more (the
+    server has ended the statements that did)."""
     async with open_bridge(name="locker") as bridge:
         locker: Any = await bridge.run(asyncpg.connect, dsn)
+
+        async def nobody_waits() -> None:
+            while await bridge.run(  # noqa: ASYNC110 (the server's state: nothing to wait on)
+                locker.fetchval,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND pid <> pg_backend_pid()",
+            ):
+                await trio.sleep(0.01)
+
         try:
             await bridge.run(locker.execute, "BEGIN")
             await bridge.run(locker.execute, "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
-            yield
+            yield nobody_waits
         finally:
             await bridge.run(locker.close)
 
@@ -610,15 +621,20 @@ async def test_a_commit_past_the_statement_timeout_is_unavailable(
     tmp_path: Path, database_dsn: str,
 ) -> None:
     """A commit that cannot finish within [database] statement_timeout (here: it waits on a
-    lock) is StorageUnavailable, never reported stored; resent with the same nonce once the
-    database can, it is stored once."""
+    lock) is StorageUnavailable, never reported stored, and the server ends it too; resent
+    with the same nonce once the database can, it is stored once.
+
+    (The client's timeout may fire a moment before the server's: a lock released in that
+    moment would let the statement commit after all, and the resend would then be its
+    duplicate. The lock is held until the server has ended the statement.)"""
     config = make_config(tmp_path, database_dsn, database={"statement_timeout": 0.2})
     with trio.fail_after(TIMEOUT):
         async with open_storage(config) as storage:
             alice = await make_member(storage, "alice", "lobby")
-            async with locked_messages(database_dsn):
+            async with locked_messages(database_dsn) as nobody_waits:
                 with pytest.raises(StorageUnavailable):
                     await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
+                await nobody_waits()
             (first,) = await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
             (again,) = await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
             assert not appended(first).duplicate and appended(again).duplicate
