@@ -92,6 +92,28 @@ async def test_a_message_crosses_nodes_as_the_frame_a_read_gives(
         await bea.aclose()
 
 
+async def test_lone_sends_are_carried_by_their_notices(tmp_path: Path,
+                                                       database_dsn: str) -> None:
+    """Plain messages committed one at a time (everyday load: migration 0020's one-call
+    append) reach the other node in their notices, none read back: the notice's trigger
+    fires once the messages are stored, not between the room's bump and the insert."""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        ann = await _client(a.http_port, a.tcp_port, "ann")
+        bea = await _client(b.http_port, b.tcp_port, "bea")
+        for client in (ann, bea):
+            await client.request("join", room="lobby")
+        for n in range(3):
+            sent = await ann.request("send", room="lobby", text=f"plain {n}", nonce=f"p{n}")
+            await bea.event("message", room="lobby", seq=sent["seq"])
+        relayed = {source: b.app.metrics.registry.get_sample_value(
+            "chatd_relayed_entries_total", {"source": source}) or 0.0
+            for source in ("notice", "read")}
+        assert relayed == {"notice": 3, "read": 0}
+        await ann.aclose()
+        await bea.aclose()
+
+
 async def test_memberships_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
     """A first DM, an invitation and a kick made on one node take effect for the other
     user's connection on the other node at once."""

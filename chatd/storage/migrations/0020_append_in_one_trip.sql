@@ -56,7 +56,6 @@ DECLARE
     new_count bigint;    -- messages to store (an input repeating an earlier one's nonce aside)
     room_count bigint;   -- rooms they go to
     only_room bigint;    -- the room, when there is one
-    base bigint;         -- its last_seq before them
 BEGIN
     SELECT array_agg(row(
                i.idx, r.id, m.user_id IS NOT NULL, r.archived, s.name,
@@ -94,24 +93,26 @@ BEGIN
     IF room_count = 1 THEN
         -- One room (a lone send): bump it by key and insert, as the statement below does
         -- for many rooms, without its joins and sorts (most of what it cost for one
-        -- message). One UPDATE of rooms, hence one commit notice, as below.
-        UPDATE rooms SET last_seq = last_seq + new_count
-        WHERE id = only_room AND NOT archived AND deleted_at IS NULL
-        RETURNING last_seq - new_count INTO base;
-        IF NOT FOUND THEN
-            RETURN;  -- archived or deleted since the first statement: nothing stored
-        END IF;
+        -- message). One statement: the commit notice's trigger (statement-level, on rooms)
+        -- fires at its end, when the messages are there to be carried (migration 0019); a
+        -- statement of its own for the UPDATE would fire it before the INSERT, and the
+        -- other nodes would have to read the messages back.
         RETURN QUERY
         WITH new AS (
             SELECT DISTINCT ON (x.sender_id, x.nonce) x.sender_id, x.nonce, x.text, x.idx
             FROM unnest(resolved) AS x
             WHERE x.room_id IS NOT NULL AND x.member AND NOT x.archived AND x.e_id IS NULL
             ORDER BY x.sender_id, x.nonce, x.idx
+        ), bumped AS (
+            -- Archived or deleted since the first step: no row, nothing stored.
+            UPDATE rooms SET last_seq = last_seq + new_count
+            WHERE id = only_room AND NOT archived AND deleted_at IS NULL
+            RETURNING last_seq - new_count AS base
         ), inserted AS (
             INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at)
-            SELECT only_room, base + row_number() OVER (ORDER BY new.idx), new.sender_id,
+            SELECT only_room, b.base + row_number() OVER (ORDER BY new.idx), new.sender_id,
                    new.nonce, new.text, clock_timestamp()
-            FROM new
+            FROM new CROSS JOIN bumped AS b
             ORDER BY new.idx
             RETURNING messages.id, messages.room_id, messages.seq, messages.sender_id,
                       messages.nonce, messages.created_at
