@@ -19,7 +19,15 @@ from chatd.storage.postgres import (
     _SQL_ROOMS_OVERVIEW,
 )
 from tests.storage.plans import plan, scans
-from tests.storage.test_flat_costs import function_calls, nodes, sql, unread_rooms
+from tests.storage.test_flat_costs import (
+    PUNCTUATED,
+    every_page,
+    function_calls,
+    more_users,
+    nodes,
+    sql,
+    unread_rooms,
+)
 from tests.storage.test_rooms_contacts import post, users
 
 TIMEOUT = 60
@@ -61,27 +69,18 @@ async def test_contact_pages_in_order(storage: Storage, database_dsn: str) -> No
     """Names with punctuation, in the order Python sorts them (lower case, code point): pages
     of two give every contact once, among few users as among many; ``after`` in any case."""
     with trio.fail_after(TIMEOUT):
-        names = ["a.b", "ab", "a_b", "A-c", "Zed", "z9", "b"]
-        (ann, *people) = await users(storage, "ann", *names)
+        (ann, *people) = await users(storage, "ann", *PUNCTUATED)
         for person in people:
             await storage.add_contact(ann.id, person.name)
-        expected = sorted(names, key=str.lower)
+        expected = sorted(PUNCTUATED, key=str.lower)
         assert await storage.contacts(ann.id) == expected
+
+        async def contacts(after: str) -> list[str]:
+            return await storage.contact_page(ann.id, after=after, limit=2)
+
         for crowd in (0, 400):  # nearly every user a contact, then few of many
-            if crowd:
-                await sql(database_dsn, f"""
-                    INSERT INTO users (name, password_hash)
-                    SELECT 'x' || g, 'hash' FROM generate_series(1, {crowd}) g
-                """, "ANALYZE users")
-            seen: list[str] = []
-            after = ""
-            while True:
-                page = await storage.contact_page(ann.id, after=after, limit=2)
-                seen += page
-                if len(page) < 2:
-                    break
-                after = page[-1].upper()
-            assert seen == expected, crowd
+            await more_users(database_dsn, crowd)
+            assert await every_page(contacts, 2) == expected, crowd
             assert await storage.contact_page(ann.id, limit=100) == expected
             assert await storage.contact_page(ann.id, after="zed", limit=5) == []
         (bob,) = await users(storage, "bob")
