@@ -62,7 +62,7 @@ points them at the configured database and guards the two ways a restore can hur
 - **Restore refuses** a file that is not a chatd backup, a database that chatd daemons are
   connected to (stop them: their pools would fight the restore), and, unless ``force``, a
   database that holds users or messages, or tables chatd did not make. It then drops every
-  table, view, sequence and function of the schema and runs pg_restore in one transaction,
+  table, view, sequence, function and type of the schema and runs pg_restore in one transaction,
   without owners and grants (the configured role owns what it restores). A backup of an older
   chatd restores as it was: the next ``chatd serve`` applies the newer migrations.
 
@@ -237,7 +237,7 @@ async def _inspect_on_loop(dsn: str) -> _Database:
 
 
 async def _wipe_on_loop(dsn: str) -> None:
-    """Asyncio side: drop every table, view, sequence and function of the schema."""
+    """Asyncio side: drop every table, view, sequence, function and type of the schema."""
     conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
     try:
         async with conn.transaction():
@@ -254,6 +254,15 @@ async def _wipe_on_loop(dsn: str) -> None:
                     "JOIN pg_namespace n ON n.oid = p.pronamespace "
                     "WHERE n.nspname = current_schema() AND p.prokind = 'f'"):
                 await conn.execute(f"DROP FUNCTION IF EXISTS {function} CASCADE")
+            # Types of their own (migration 0020's composite row type), not a table's row
+            # type nor an array's: pg_restore creates them again.
+            for (type_name,) in await conn.fetch(
+                    "SELECT t.oid::regtype::text FROM pg_type t "
+                    "JOIN pg_namespace n ON n.oid = t.typnamespace "
+                    "WHERE n.nspname = current_schema() AND (t.typtype IN ('e', 'd', 'r', 'm') "
+                    "OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c "
+                    "WHERE c.oid = t.typrelid AND c.relkind = 'c')))"):
+                await conn.execute(f"DROP TYPE IF EXISTS {type_name} CASCADE")
     finally:
         await conn.close()
 
