@@ -323,6 +323,7 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
     start = _mono(go_at)
     end = start + duration
     latencies = array("d")
+    lags = array("d")  # open loop: how late each send was written after its scheduled time
     counts = {"sent": 0, "acked": 0, "acked_in_window": 0, "errors": 0, "deliveries": 0,
               "unchanged": 0, "edits_acked": 0}
     error_samples: list[str] = []
@@ -377,6 +378,8 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
                 pending[k] = at
                 outstanding[0] += 1
                 counts["sent"] += 1
+                if open_loop:
+                    lags.append((time.monotonic() - at) * 1000.0)
                 await link.send(request)
                 if open_loop:
                     at += interval
@@ -436,7 +439,7 @@ async def _send(links: list[Link], spec: Spec, go_at: float, *, stamp: bool = Fa
                 await trio.sleep(0.02)
         nursery.cancel_scope.cancel()
     return {**counts, "timeouts": outstanding[0], "latencies_ms": latencies.tobytes(),
-            "duration": duration, "error_samples": error_samples}
+            "send_lag_ms": lags.tobytes(), "duration": duration, "error_samples": error_samples}
 
 
 async def _fanout_recv(links: list[Link], spec: Spec, go_at: float,

@@ -22,13 +22,17 @@ import jwt
 from benchmarks.infra import socket_dir
 from benchmarks.loadgen import Spec
 
-__all__ = ["NodeWorker", "Peer", "node_available", "npm_install", "peer_tokens"]
+__all__ = ["CHATD_LOADGEN", "PEER_LOADGEN", "NodeWorker", "Peer", "node_available",
+           "npm_install", "peer_tokens"]
 
 PEER_DIR = Path(__file__).resolve().parent / "peers" / "socketio"
+PEER_LOADGEN = PEER_DIR / "loadgen.js"
+#: chatd's protocol from Node (standard library only: no npm install needed).
+CHATD_LOADGEN = PEER_DIR.parent / "chatd" / "loadgen.js"
 
 
-def node_available() -> bool:
-    return shutil.which("node") is not None and shutil.which("npm") is not None
+def node_available(*, npm: bool = True) -> bool:
+    return shutil.which("node") is not None and (not npm or shutil.which("npm") is not None)
 
 
 def npm_install() -> None:
@@ -90,16 +94,18 @@ class Peer:
 
 
 class NodeWorker:
-    """``node loadgen.js`` for one :class:`Spec` (its ``port`` is the peer's)."""
+    """A Node load generator (``script``: the peer's by default, or :data:`CHATD_LOADGEN`)
+    for one :class:`Spec`, through the same handshake as the Python workers (the scenarios
+    and measurements it shares with the others are in ``peers/harness.js``)."""
 
-    def __init__(self, spec: Spec, spool: Path) -> None:
+    def __init__(self, spec: Spec, spool: Path, script: Path = PEER_LOADGEN) -> None:
         spool.mkdir(parents=True, exist_ok=True)
         path = spool / f"{spec.name}-{time.time_ns()}.json"
-        path.write_text(json.dumps({"kind": spec.kind, "port": spec.port,
+        path.write_text(json.dumps({"kind": spec.kind, "host": spec.host, "port": spec.port,
                                     "clients": spec.clients, "params": spec.params}))
         self._path = path
-        self.proc = subprocess.Popen(["node", "--max-old-space-size=4096", "loadgen.js",
-                                      str(path)], cwd=PEER_DIR, stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(["node", "--max-old-space-size=4096", script.name,
+                                      str(path)], cwd=script.parent, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE)
         self._lines: queue.Queue[bytes] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()

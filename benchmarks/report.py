@@ -156,6 +156,12 @@ def _scale_rows(doc: dict[str, Any], server: str) -> list[tuple[int, dict[str, A
     return sorted(found.items())
 
 
+def _server(r: dict[str, Any]) -> str:
+    """The server's name, with the load generator when it is not the default one."""
+    loadgen = r["params"].get("loadgen")
+    return str(r["server"]) + (f" ({loadgen} loadgen)" if loadgen else "")
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
@@ -187,7 +193,7 @@ def markdown(doc: dict[str, Any]) -> str:
     rows = []
     for r in _rows(doc, "durable_send"):
         p, f = r["params"], r["figures"]
-        server = r["server"] + (f" --workers {p['workers']}" if p.get("workers") else "")
+        server = _server(r) + (f" --workers {p['workers']}" if p.get("workers") else "")
         rows.append([server, r["transport"], p["mode"] + (f" w={p['window']}"
                      if p["mode"] == "closed" else ""), f"{p['connections']}/{p['rooms']}",
                      p["offered_per_s"], f["acked_per_s"], f["p50_ms"], f["p99_ms"],
@@ -214,7 +220,7 @@ def markdown(doc: dict[str, Any]) -> str:
     rows = []
     for r in _rows(doc, "fanout"):
         p, f = r["params"], r["figures"]
-        rows.append([r["server"], p["members"], p["messages_per_s"],
+        rows.append([_server(r), p["members"], p["messages_per_s"],
                      f["offered_deliveries_per_s"], f["deliveries_per_s"], f["p50_ms"],
                      f["p99_ms"], f["p99_9_ms"], f["server_cores"],
                      f["server_cpu_us_per_delivery"]])
@@ -225,7 +231,7 @@ def markdown(doc: dict[str, Any]) -> str:
     rows = []
     for r in _rows(doc, "connections"):
         p, f = r["params"], r["figures"]
-        rows.append([r["server"], p["connections"], f["rss_before_mib"], f["rss_after_mib"],
+        rows.append([_server(r), p["connections"], f["rss_before_mib"], f["rss_after_mib"],
                      f["rss_per_conn_kib"], f["connect_hello_per_s"],
                      f["server_cpu_ms_per_conn"]])
     if rows:

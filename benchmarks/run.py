@@ -81,6 +81,11 @@ def lifted_limits_env() -> dict[str, str]:
 
 # ------------------------------------------------------------------------------ targets
 
+#: The scenario kinds the Node load generator for chatd (``peers/chatd/loadgen.js``) runs; the
+#: others (change, resume) stay with the Python one whatever ``--loadgen`` says.
+NODE_KINDS = frozenset({"send", "fanout_send", "fanout_recv", "connect"})
+
+
 class Target:
     """A server under test, as the scenarios see it."""
 
@@ -91,6 +96,11 @@ class Target:
 
     def tokens(self, prefix: str, count: int) -> list[str]:
         raise NotImplementedError
+
+    def node_drives(self, kind: str) -> bool:
+        """Whether a worker of this kind is a Node load generator (one process, whatever
+        ``--procs`` says)."""
+        return False
 
     def worker(self, spec: Spec) -> Spec | WorkerHandle:
         return spec
@@ -103,10 +113,13 @@ class ChatdTarget(Target):
     name = "chatd"
 
     def __init__(self, bench: Bench, database: str, transport: str,
-                 env: dict[str, str] | None = None, workers: int | None = None) -> None:
+                 env: dict[str, str] | None = None, workers: int | None = None,
+                 loadgen: str = "python") -> None:
+        self.bench = bench
         self.dsn = bench.pg.create_database(database)
         self.transport = transport
         self.workers = workers
+        self.loadgen = loadgen
         self.daemon = Daemon(bench.tmp / database, self.dsn,
                              env_extra={**(env or {}), **bench.chatd_env()}, workers=workers)
         self.daemon.start()
@@ -119,6 +132,16 @@ class ChatdTarget(Target):
     def tokens(self, prefix: str, count: int) -> list[str]:
         users = infra.create_users(self.dsn, prefix, count)
         return infra.mint_tokens(self.daemon.secret(), users)
+
+    def node_drives(self, kind: str) -> bool:
+        return self.loadgen == "node" and kind in NODE_KINDS
+
+    def worker(self, spec: Spec) -> Spec | WorkerHandle:
+        if not self.node_drives(spec.kind):
+            return spec
+        from benchmarks.peer import CHATD_LOADGEN, NodeWorker
+
+        return NodeWorker(spec, self.bench.tmp / "specs", script=CHATD_LOADGEN)
 
     def restart(self) -> tuple[float, float]:
         """SIGTERM, wait, start again; (seconds to stop, seconds to listen again)."""
@@ -148,6 +171,9 @@ class PeerTarget(Target):
         from benchmarks.peer import peer_tokens
 
         return peer_tokens(self.peer.secret, count, prefix)
+
+    def node_drives(self, kind: str) -> bool:
+        return True
 
     def worker(self, spec: Spec) -> Spec | WorkerHandle:
         from benchmarks.peer import NodeWorker
@@ -231,7 +257,8 @@ class Bench:
                workers: int | None = None) -> Iterator[Target]:
         target: Target
         if name == "chatd":
-            target = ChatdTarget(self, self.database(what), transport, workers=workers)
+            target = ChatdTarget(self, self.database(what), transport, workers=workers,
+                                 loadgen=getattr(self.args, "loadgen", "python"))
         elif name == "socketio":
             target = PeerTarget(self, self.database(what))
         else:
@@ -326,7 +353,7 @@ class Bench:
               params: dict[str, Any], procs: int, name: str) -> list[Spec | WorkerHandle]:
         """``clients`` split over ``procs`` workers (just one for a Node load generator, which
         is not CPU-bound at these sizes)."""
-        if target.name == "socketio":
+        if target.node_drives(kind):
             procs = 1
         procs = max(1, min(procs, len(clients)))
         out: list[Spec | WorkerHandle] = []
@@ -442,6 +469,22 @@ def _usage(bench: Bench, before: Readings, after: Readings, loadgen_cpu: float,
 
 # ------------------------------------------------------------------------------ scenarios
 
+def _loadgen_param(target: Target, kind: str) -> dict[str, str]:
+    """``{"loadgen": "node"}`` for chatd driven by the Node load generator (``--loadgen
+    node``); nothing otherwise (chatd's Python one, or the peer, always driven by Node)."""
+    return {"loadgen": "node"} if target.name == "chatd" and target.node_drives(kind) else {}
+
+
+def _lag_summary(reports: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Open loop: how late the load generator wrote its sends after their scheduled time
+    (part of every latency, since latency counts from the schedule), p50 and p99 in ms."""
+    lags = merge_latencies(reports, "send_lag_ms")
+    if not lags:
+        return {}
+    summary = latency_summary(lags)
+    return {"send_lag_p50_ms": summary["p50_ms"], "send_lag_p99_ms": summary["p99_ms"]}
+
+
 def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, mode: str,
                  rate: float, window: int, duration: float, procs: int,
                  tokens: list[str], changes: dict[str, int] | None = None) -> dict[str, Any]:
@@ -475,7 +518,7 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
     figures = {
         "acked_per_s": round(total["acked_in_window"] / duration, 1),
         "deliveries_per_s": round(total["deliveries"] / duration, 1),
-        **latency_summary(latencies), **total, **usage,
+        **latency_summary(latencies), **_lag_summary(reports), **total, **usage,
         "server_cpu_ms_per_msg": round(usage["server_cpu_s"] * 1000
                                        / total["acked_in_window"], 4)
         if total["acked_in_window"] else None,
@@ -488,6 +531,7 @@ def durable_send(bench: Bench, target: Target, *, connections: int, rooms: int, 
         "params": {"connections": connections, "rooms": rooms, "mode": mode,
                    "offered_per_s": rate if mode == "open" else None, "window": window,
                    "duration_s": duration, "procs": procs, **(changes or {}),
+                   **_loadgen_param(target, kind),
                    **({"workers": getattr(target, "workers", None)}
                       if getattr(target, "workers", None) else {})},
         "figures": figures})
@@ -531,7 +575,7 @@ def fanout(bench: Bench, target: Target, *, members: int, rate: float, duration:
     return bench.record({
         "scenario": "fanout", "server": target.name, "transport": target.transport,
         "params": {"members": members, "messages_per_s": rate, "duration_s": duration,
-                   "procs": procs},
+                   "procs": procs, **_loadgen_param(target, "fanout_recv")},
         "figures": figures})
 
 
@@ -570,7 +614,8 @@ def idle_connections(bench: Bench, target: Target, *, count: int, procs: int,
         figures["pg_cpu_ms_per_conn"] = round((after.pg.cpu - before.pg.cpu) * 1000 / count, 3)
     return bench.record({
         "scenario": "connections", "server": target.name, "transport": target.transport,
-        "params": {"connections": count, "procs": procs}, "figures": figures})
+        "params": {"connections": count, "procs": procs,
+                   **_loadgen_param(target, "connect")}, "figures": figures})
 
 
 def resume(bench: Bench, target: ChatdTarget, *, clients: int, rooms: int, missed: int,
@@ -672,6 +717,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--transport", default="tcp", choices=["tcp", "ws"],
                      help="chatd transport for the load")
     run.add_argument("--procs", type=int, default=1, help="load generator processes (Python)")
+    run.add_argument("--loadgen", default="python", choices=["python", "node"],
+                     help="load generator for chatd: python (trio workers, loadgen.py) or node "
+                          "(peers/chatd/loadgen.js, the same code as the Socket.IO peer's; one "
+                          "process, TCP only; send, fan-out and connections: change and resume "
+                          "stay with python)")
     run.add_argument("--connections", type=int, default=1000, help="durable send: C")
     run.add_argument("--rooms", type=int, default=100, help="durable send: R")
     run.add_argument("--rates", default="250,500,1000,2000",
@@ -777,6 +827,13 @@ def main(argv: list[str] | None = None) -> int:
     if "data-scale" in scenarios:
         _scale_levels(args)  # a mistake in them is told before anything starts
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if args.loadgen == "node" and "chatd" in servers:
+        from benchmarks.peer import node_available
+
+        if args.transport != "tcp":
+            raise SystemExit("--loadgen node speaks chatd's protocol over TCP only")
+        if not node_available(npm=False):
+            raise SystemExit("--loadgen node: node not found")
     if "socketio" in servers:
         from benchmarks.peer import node_available, npm_install
 
@@ -909,8 +966,8 @@ def run_all(bench: Bench, scenarios: set[str], servers: list[str]) -> None:
 def _one_line(result: dict[str, Any]) -> str:
     f = result["figures"]
     keys = ["acked_per_s", "rows_per_s", "deliveries_per_s", "p50_ms", "p99_ms", "p99_9_ms",
-            "errors", "timeouts", "unchanged", "server_cores", "pg_cores", "loadgen_cores",
-            "rss_per_conn_kib",
+            "send_lag_p50_ms", "errors", "timeouts", "unchanged", "server_cores", "pg_cores",
+            "loadgen_cores", "rss_per_conn_kib",
             "connect_hello_per_s", "all_caught_up_s", "failed", "mean_batch",
             "mean_commit_ms", "gc_full", "gc_ms", "gc_longest_ms",
             "server_acks_over_100ms_pct", "mb_per_s", "upload_max_s", "rss_idle_mib",
