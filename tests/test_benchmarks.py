@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,39 @@ def test_every_scenario_runs_and_reports_figures(tmp_path: Path, database_dsn: s
     assert _positive(closed["mean_commit_ms"]) and "gc_ms" in closed
     assert by[("resume", "chatd", None)]["failed"] == 0
     assert "rss_per_conn_kib" in by[("connections", "chatd", None)]
+    assert by[("durable_send", "chatd", "open")]["send_lag_p50_ms"] is not None
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_load_generator_drives_chatd(tmp_path: Path, database_dsn: str) -> None:
+    """``--loadgen node``: chatd's sends, closed and open loop, and its connect+hello rate,
+    driven by peers/chatd/loadgen.js (the Socket.IO peer's scenarios over chatd's protocol).
+    Every send is acknowledged and timed, the messages reach the room's 5 members, and the
+    results say which load generator measured them."""
+    out = tmp_path / "results.json"
+    main(["run", "--scenario", "send,connections", "--servers", "chatd", "--loadgen", "node",
+          "--duration", "1", "--connections", "20", "--rooms", "4", "--rates", "40",
+          "--scale-connections", "", "--idle", "30", "--dsn", database_dsn,
+          "--out", str(out), "--no-plots"])
+    doc = json.loads(out.read_text())
+    sends = {r["params"]["mode"]: r for r in doc["results"] if r["scenario"] == "durable_send"}
+    assert set(sends) == {"closed", "open"}
+    for mode, result in sends.items():
+        f = result["figures"]
+        assert result["params"]["loadgen"] == "node"
+        assert (f["errors"], f["timeouts"]) == (0, 0), f["error_samples"]
+        assert f["acked"] == f["sent"] > 0
+        assert f["samples"] == f["acked"]  # one latency per ack
+        for name in ("acked_per_s", "p50_ms", "p99_ms", "loadgen_cores"):
+            assert _positive(f[name]), f"{mode} {name} = {f[name]!r}"
+        # to each of the room's 5 members (but the last few, still on their way at the end)
+        assert 4 * f["acked"] <= f["deliveries"] <= 5 * f["acked"]
+    assert sends["open"]["figures"]["sent"] == 40  # 40/s for 1 s
+    assert sends["open"]["figures"]["send_lag_p50_ms"] is not None
+    (idle,) = [r for r in doc["results"] if r["scenario"] == "connections"]
+    assert idle["params"]["loadgen"] == "node"
+    assert _positive(idle["figures"]["connect_hello_per_s"])
+    assert "chatd (node loadgen)" in markdown(doc)
 
 
 def test_change_scenario_changes_messages_and_compares_with_send(tmp_path: Path,
