@@ -12,6 +12,7 @@ const { spec, run } = require("../harness.js");
 
 const MESSAGE_PREFIX = '{"op":"message"';
 const REPLY_OPS = new Set(["ok", "error", "welcome"]);
+const CLOSED = { op: "error", code: "closed", message: "connection closed" };
 const host = spec.host || "127.0.0.1";
 let lastData = performance.now();
 
@@ -19,18 +20,22 @@ class Conn {
   constructor(socket) {
     this.socket = socket;
     this.buffer = "";
-    this.pending = new Map(); // request id -> fn(reply)
+    this.pending = new Map(); // request id -> [fn(reply), whether to fail it on close]
     this.onMessage = null; // [parse, fn]
     this.nextId = 0;
     this.closed = false;
     socket.setEncoding("utf8");
     socket.on("data", (chunk) => this.feed(chunk));
     socket.on("error", () => {}); // "close" follows
+    // A send the server closed on stays unanswered (a timeout, as in loadgen.py); hello and
+    // join fail.
     socket.on("close", () => {
       this.closed = true;
-      const waiting = [...this.pending.values()];
-      this.pending.clear();
-      for (const fn of waiting) fn({ op: "error", code: "closed", message: "connection closed" });
+      for (const [id, [fn, failOnClose]] of [...this.pending]) {
+        if (!failOnClose) continue;
+        this.pending.delete(id);
+        fn(CLOSED);
+      }
     });
   }
 
@@ -54,17 +59,20 @@ class Conn {
     }
     const obj = JSON.parse(line);
     if (!REPLY_OPS.has(obj.op)) return; // joined, presence, ...
-    const fn = this.pending.get(obj.id);
-    if (fn === undefined) return;
+    const waiting = this.pending.get(obj.id);
+    if (waiting === undefined) return;
     this.pending.delete(obj.id);
-    fn(obj);
+    waiting[0](obj);
   }
 
   // Write a request with a fresh id; fn(reply) when its reply is read.
-  request(req, fn) {
+  request(req, fn, failOnClose = false) {
     const id = ++this.nextId;
-    if (this.closed) { fn({ op: "error", code: "closed", message: "connection closed" }); return; }
-    this.pending.set(id, fn);
+    if (this.closed) {
+      if (failOnClose) fn(CLOSED);
+      return;
+    }
+    this.pending.set(id, [fn, failOnClose]);
     this.socket.write(JSON.stringify({ op: req.op, id, ...req.fields }) + "\n");
   }
 
@@ -73,7 +81,7 @@ class Conn {
       this.request({ op, fields }, (reply) => {
         if (reply.op === "error") reject(new Error(`${op}: ${JSON.stringify(reply)}`));
         else resolve(reply);
-      });
+      }, true);
     });
   }
 }
