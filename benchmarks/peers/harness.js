@@ -30,6 +30,14 @@ const mono = () => performance.now() / 1000;
 const wall = () => (performance.timeOrigin + performance.now()) / 1000;
 const monoFromWall = (at) => mono() + (at - wall());
 const sleep = (s) => new Promise((r) => setTimeout(r, Math.max(0, s * 1000)));
+// Until mono() >= t, never before: a timer's delay is cut to whole ms and counted from the
+// event loop's cached clock, so a timer alone may fire up to a ms early (and a send written
+// early would have its latency, counted from its scheduled time, understated).
+async function sleepUntil(t) {
+  for (let left = t - mono(); left > 0; left = t - mono()) {
+    await new Promise((r) => setTimeout(r, Math.ceil(left * 1000)));
+  }
+}
 
 const inbox = [];
 let waiting = null;
@@ -79,7 +87,7 @@ async function runSend(adapter, conns, goAt, stamp) {
     let k = 0;
     const interval = open && perRate > 0 ? 1 / perRate : 0;
     let at = open ? start + Math.random() * interval : start;
-    await sleep(at - mono());
+    await sleepUntil(at);
     const fire = (scheduled) => {
       k++;
       const body = stamp ? `${wall().toFixed(6)} ${text}` : text;
@@ -103,8 +111,7 @@ async function runSend(adapter, conns, goAt, stamp) {
     };
     if (open) {
       while (at < end) {
-        const delay = at - mono();
-        if (delay > 0) await sleep(delay);
+        await sleepUntil(at);
         fire(at);
         at += interval;
       }
