@@ -174,6 +174,9 @@ class Relay:
                     await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
                         room=notice.room, notify=notice.notify))))
                     continue
+                # Another node commits: its entries may come out of order (a node that has
+                # just started, not seen by this one's sweep yet).
+                self._registry.recent.share(True)
                 if not self._registry.has_members(notice.room):
                     continue  # nobody here to tell; they read it on join or resume
                 if notice.entries is not None:
@@ -291,14 +294,17 @@ class Nodes:
     """This node among the others: its heartbeat, the sweep of dead nodes, and the
     publication of its users' presence and typing (see the module docstring).
 
+    ``on_others`` is told, after each sweep, how many other nodes are alive.
     The tracker hands it transitions with :meth:`publish` and the actions typing with
     :meth:`typing`; neither blocks: a writer task takes everything queued since its last
     write and records it in one transaction (the latest transition of each user wins).
     """
 
     def __init__(self, storage: Storage, presence: PresenceTracker,
-                 config: ClusterConfig) -> None:
+                 config: ClusterConfig, *,
+                 on_others: Callable[[int], None] = lambda _count: None) -> None:
         self._storage = storage
+        self._on_others = on_others
         self._presence = presence
         self._config = config
         self._pending: dict[str, bool] = {}
@@ -359,6 +365,7 @@ class Nodes:
             self._wake.set()
         seen = await self._storage.sweep_nodes(self._config.node_timeout)
         self.others = seen.others
+        self._on_others(seen.others)
         for node in seen.dead:
             log.warning("node %s sent no heartbeat for %.0f s: its users are offline",
                         node, self._config.node_timeout)

@@ -158,7 +158,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                             on_dropped=metrics.outbox_drops.inc)
     presence = PresenceTracker(registry, rooms_of=storage.rooms_of_users,
                                on_publish=lambda effect: nodes.publish(effect))
-    nodes = Nodes(storage, presence, config.cluster)
+    nodes = Nodes(storage, presence, config.cluster,
+                  on_others=lambda count: registry.recent.share(count > 0))
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
     pusher = Pusher(storage, registry, metrics, key, config.push,
                     is_online=presence.state.is_online)
