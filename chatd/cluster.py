@@ -73,7 +73,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import trio
 
@@ -100,6 +100,7 @@ from chatd.storage import (
     RoomDeletedNotice,
     Storage,
     StorageUnavailable,
+    TargetsNotice,
 )
 from chatd.views import message_event
 
@@ -117,14 +118,19 @@ class Relay:
             repair the gaps), so that a slow database never backs up the notice callback.
         on_relayed: told, for each commit relayed, where its entries came from (``"notice"``:
             carried by it; ``"read"``: read back from storage) and how many there were.
+        on_targets: by table, what to tell when rows of outgoing targets (webhooks, push
+            subscriptions) were added or removed, on any node (migration 0022); all of
+            them, each time the listener is in place again.
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry,
                  on_revoked: Callable[[RevocationNotice], None] | None = None,
                  inbox_size: int = 10_000, *, presence: PresenceTracker | None = None,
                  on_relayed: Callable[[str, int], None] = lambda _source, _count: None,
+                 on_targets: Mapping[str, Callable[[], None]] | None = None,
                  ) -> None:
         self._storage = storage
+        self._on_targets = on_targets or {}
         self._on_relayed = on_relayed
         self._registry = registry
         self._on_revoked = on_revoked
@@ -158,6 +164,12 @@ class Relay:
                     await self._presence_notice(notice)
                     continue
                 if isinstance(notice, ListeningNotice):
+                    for touched in self._on_targets.values():
+                        touched()  # rows may have come and gone unheard
+                    continue
+                if isinstance(notice, TargetsNotice):
+                    if notice.table in self._on_targets:
+                        self._on_targets[notice.table]()
                     continue
                 if isinstance(notice, MembershipNotice):
                     await self._membership(notice)

@@ -170,7 +170,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
-              nodes=nodes)
+              nodes=nodes, webhooks=webhooks)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
     await nursery.start(nodes.run)
@@ -181,7 +181,9 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),
                   presence=presence,
                   on_relayed=lambda source, count: metrics.relayed_entries.labels(
-                      source).inc(count))
+                      source).inc(count),
+                  on_targets={"push_subscriptions": pusher.touched,
+                              "room_webhooks": webhooks.touched})
     await nursery.start(relay.run)
     return app
 

@@ -137,6 +137,7 @@ from chatd.storage.base import (
     StorageStatistics,
     StorageUnavailable,
     StoredFile,
+    TargetsNotice,
     User,
     WebhookTargets,
 )
@@ -175,6 +176,9 @@ REVOCATIONS_CHANNEL = "chatd_revocations"  # migration 0004
 ROOMS_CHANNEL = "chatd_rooms"  # migration 0015: '<node> <room> <by>', a room deleted
 LEVELS_CHANNEL = "chatd_levels"  # migration 0012
 PRESENCE_CHANNEL = "chatd_presence"  # migration 0017
+TARGETS_CHANNEL = "chatd_targets"  # migration 0022: '<node> <table>'
+#: The tables whose rows are outgoing targets (migration 0022), each probed by any_targets.
+TARGET_TABLES = ("room_webhooks", "push_subscriptions")
 # A notice's payload must stay under 8,000 bytes: presence notices are split past this.
 NOTICE_BYTES = 7000
 LISTEN_RETRY_MIN = 0.5
@@ -1407,6 +1411,10 @@ def _parse_notice(channel: str, payload: str) -> list[Change]:
         return _listed(_parse_level(payload))
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
+    if channel == TARGETS_CHANNEL:
+        # '<node> <table>' (migration 0022)
+        node, _, table = payload.partition(" ")
+        return [TargetsNotice(node=node, table=table)] if table in TARGET_TABLES else []
     if channel == ROOMS_CHANNEL:
         # '<node> <room> <by>' (migration 0015)
         parts = payload.split(" ")
@@ -1654,8 +1662,8 @@ class PostgresStorage:
             if channel == COMMIT_CHANNEL and payload.startswith(own):
                 return  # ours: no need to parse the entries it may carry
             for notice in _parse_notice(channel, payload):
-                if notice.node == self._node:
-                    continue
+                if notice.node == self._node and not isinstance(notice, TargetsNotice):
+                    continue  # (a removal here too may leave no target at all)
                 with contextlib.suppress(trio.RunFinishedError):
                     token.run_sync_soon(on_change, notice)
 
@@ -2034,6 +2042,12 @@ class PostgresStorage:
     async def delete_room_webhook(self, user_id: int, room: str, *,
                                   admin: bool = False) -> bool:
         return await self._run(bots.delete_room_webhook, self._pool, user_id, room, admin)
+
+    async def any_targets(self, table: str) -> bool:
+        if table not in TARGET_TABLES:
+            raise ValueError(f"not a table of outgoing targets: {table!r}")
+        return bool(await self._run(self._pool.fetchval,
+                                    f"SELECT EXISTS (SELECT 1 FROM {table})"))
 
     async def webhook_targets(self, rooms: Sequence[str],
                               senders: Sequence[str]) -> WebhookTargets:
@@ -2827,6 +2841,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(LEVELS_CHANNEL, callback)
         await conn.add_listener(PRESENCE_CHANNEL, callback)
         await conn.add_listener(ROOMS_CHANNEL, callback)
+        await conn.add_listener(TARGETS_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise
