@@ -32,7 +32,7 @@ import * as notifier from "./notifier.js";
 import * as outbox from "./outbox.js";
 import { closePopup } from "./popup.js";
 import * as readmarks from "./readmarks.js";
-import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
+import { nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
@@ -262,7 +262,7 @@ export class Controller {
       this.leave("Your session has expired. Please log in again.");
     }, Math.min(MAX_TIMER_MS, Math.max(0, session.expires_at - Date.now())));
     this.conn = new Connection({
-      hello: () => ({ token: session.token, resume: resumePoints(this.state),
+      hello: () => ({ token: session.token, resume: model.helloResume(this.state),
         ...(this.pagedHello ? { rooms_limit: model.WELCOME_ROOMS,
           contacts_limit: model.WELCOME_CONTACTS } : {}) }),
       // A server whose largest page is below the hello's sizes refuses them: ask for
