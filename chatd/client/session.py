@@ -178,6 +178,12 @@ class _TokenRejected(Exception):
     pass
 
 
+#: The most bytes of JSON a hello's ``resume`` takes: the hello is one frame, and a server
+#: refuses a frame over its limit (64 KiB by default); 1,000 long conversation names would
+#: not fit. The rest of the frame is left for the token.
+RESUME_BYTES = 32 * 1024
+
+
 class _HelloRefused(Exception):
     pass
 
@@ -442,17 +448,23 @@ class ChatClient:
     def resume_points(self, most: int = MAX_RESUME_ROOMS) -> dict[str, int]:
         """The hello's ``resume``: where each room was left (a gap being paged: where its
         paging was), the current room first, then the rooms with a gap, then those whose
-        entries came last, at most ``most`` (the server refuses a larger one). A room left out
-        is followed from its room object (:meth:`_take_room`): what it missed is not shown."""
+        entries came last, at most ``most`` (the server refuses a larger one) and
+        :data:`RESUME_BYTES` of JSON. A room left out is followed from its room object
+        (:meth:`_take_room`): what it missed is not shown."""
         order = [self.current] if self.current in self.seen else []
         order += [room for room in self._paging if room in self.seen]
         order += reversed(self.seen)  # the rooms with the latest live entries last
         resume: dict[str, int] = {}
+        size = 2  # {}
         for room in order:
-            if len(resume) >= most:
+            if room in resume:
+                continue
+            seq = self._paging.get(room, self.seen[room])
+            entry = len(room) + len(str(seq)) + 4  # "room":seq, (names are ASCII)
+            if len(resume) >= most or size + entry > RESUME_BYTES:
                 break
-            if room not in resume:
-                resume[room] = self._paging.get(room, self.seen[room])
+            resume[room] = seq
+            size += entry
         return resume
 
     async def _wait_welcome(self, link: Link) -> Welcome:

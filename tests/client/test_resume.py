@@ -8,10 +8,12 @@ client says how many were not caught up.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import trio
 
+from chatd.client.session import RESUME_BYTES
 from chatd.protocol import MAX_RESUME_ROOMS
 from tests.client.test_commands import Session
 from tests.client.test_terminal import (
@@ -58,6 +60,20 @@ async def test_the_resume_names_the_current_room_first_and_never_too_many() -> N
     client._take_room(_room("r0007", 900))
     assert client.seen["r0000"] == 900
     assert client.seen["r0007"] == 7
+
+
+async def test_a_resume_of_long_names_fits_in_a_hello_frame() -> None:
+    s = Session()
+    client = s.client
+    me = "a" * 32
+    names = [f"@{me}:p{n:031}" for n in range(1000)]
+    for name in names:
+        client._take_room(_room(name, 2**40))
+    client.current = names[-1]
+    resume = client.resume_points()
+    assert 300 < len(resume) < 1000
+    assert len(json.dumps(resume, separators=(",", ":"))) <= RESUME_BYTES
+    assert next(iter(resume)) == names[-1]
 
 
 async def test_a_client_in_more_rooms_than_a_resume_catches_up_its_room(

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { RESUME_ROOMS, resumePoints } from "../../clients/web/select.js";
+import { RESUME_BYTES, RESUME_ROOMS, resumePoints } from "../../clients/web/select.js";
 import {
   apply, connectionChanged, GAP_PAGE, helloResume, openDm, PAGE, selectRoom,
 } from "../../clients/web/state.js";
@@ -62,6 +62,20 @@ test("only the rooms whose messages the page holds are resumed: the open one fir
   assert.ok(!("room-0200" in resume)); // opened longest ago
   assert.ok(!("room-1200" in resume)); // never opened
   assert.deepEqual(Object.keys(resumePoints(state, 3)), ["room-0005", "room-1199", "room-1198"]);
+});
+
+test("a resume of long conversation names stays within the bytes a hello frame may take", () => {
+  const peers = Array.from({ length: 1000 }, (_, i) => `p${String(i).padStart(31, "0")}`);
+  const me = "a".repeat(32);
+  const names = peers.map((peer) => `@${me}:${peer}`);
+  const { state } = connected(names.map((name) => roomInfo(name, { lastSeq: 2 ** 40 })),
+    { me });
+  for (const name of names) open(state, name);
+  const resume = resumePoints(state);
+  const size = JSON.stringify(resume).length;
+  assert.ok(size <= RESUME_BYTES, `${size}`);
+  assert.ok(Object.keys(resume).length > 300 && Object.keys(resume).length < 1000);
+  assert.equal(Object.keys(resume)[0], names[999]); // the open one, the last opened
 });
 
 test("after a reconnect, a room not resumed is followed afresh from its room object: what it "
