@@ -73,7 +73,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import trio
 
@@ -100,6 +100,7 @@ from chatd.storage import (
     RoomDeletedNotice,
     Storage,
     StorageUnavailable,
+    TargetsNotice,
 )
 from chatd.views import message_event
 
@@ -117,14 +118,19 @@ class Relay:
             repair the gaps), so that a slow database never backs up the notice callback.
         on_relayed: told, for each commit relayed, where its entries came from (``"notice"``:
             carried by it; ``"read"``: read back from storage) and how many there were.
+        on_targets: by table, what to tell when rows of outgoing targets (webhooks, push
+            subscriptions) were added or removed, on any node (migration 0022); all of
+            them, each time the listener is in place again.
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry,
                  on_revoked: Callable[[RevocationNotice], None] | None = None,
                  inbox_size: int = 10_000, *, presence: PresenceTracker | None = None,
                  on_relayed: Callable[[str, int], None] = lambda _source, _count: None,
+                 on_targets: Mapping[str, Callable[[], None]] | None = None,
                  ) -> None:
         self._storage = storage
+        self._on_targets = on_targets or {}
         self._on_relayed = on_relayed
         self._registry = registry
         self._on_revoked = on_revoked
@@ -158,6 +164,12 @@ class Relay:
                     await self._presence_notice(notice)
                     continue
                 if isinstance(notice, ListeningNotice):
+                    for touched in self._on_targets.values():
+                        touched()  # rows may have come and gone unheard
+                    continue
+                if isinstance(notice, TargetsNotice):
+                    if notice.table in self._on_targets:
+                        self._on_targets[notice.table]()
                     continue
                 if isinstance(notice, MembershipNotice):
                     await self._membership(notice)
@@ -174,6 +186,9 @@ class Relay:
                     await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
                         room=notice.room, notify=notice.notify))))
                     continue
+                # Another node commits: its entries may come out of order (a node that has
+                # just started, not seen by this one's sweep yet).
+                self._registry.recent.share(True)
                 if not self._registry.has_members(notice.room):
                     continue  # nobody here to tell; they read it on join or resume
                 if notice.entries is not None:
@@ -291,14 +306,17 @@ class Nodes:
     """This node among the others: its heartbeat, the sweep of dead nodes, and the
     publication of its users' presence and typing (see the module docstring).
 
+    ``on_others`` is told, after each sweep, how many other nodes are alive.
     The tracker hands it transitions with :meth:`publish` and the actions typing with
     :meth:`typing`; neither blocks: a writer task takes everything queued since its last
     write and records it in one transaction (the latest transition of each user wins).
     """
 
     def __init__(self, storage: Storage, presence: PresenceTracker,
-                 config: ClusterConfig) -> None:
+                 config: ClusterConfig, *,
+                 on_others: Callable[[int], None] = lambda _count: None) -> None:
         self._storage = storage
+        self._on_others = on_others
         self._presence = presence
         self._config = config
         self._pending: dict[str, bool] = {}
@@ -359,6 +377,7 @@ class Nodes:
             self._wake.set()
         seen = await self._storage.sweep_nodes(self._config.node_timeout)
         self.others = seen.others
+        self._on_others(seen.others)
         for node in seen.dead:
             log.warning("node %s sent no heartbeat for %.0f s: its users are offline",
                         node, self._config.node_timeout)

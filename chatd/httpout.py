@@ -24,6 +24,16 @@ Both callers are a :class:`Dispatcher`: the committer offers it every batch of n
 :data:`RESOLVE_GAP` apart, so that the one-message commits of a quiet server share them), and
 ``concurrency`` workers post the jobs. The pusher and the webhook sender say only how to
 look up and how to deliver.
+
+A server without any webhook, or without any push subscription, would still make that lookup
+after every commit (up to 20 a second each at everyday load), to find nothing. So a dispatcher
+given ``any_targets`` knows whether its table has a row at all: it asks at start, and again
+each time it is :meth:`~Dispatcher.touched` (a row was added or removed on any node: a
+notice of migration 0022, relayed by chatd.cluster; or by this node's own request, at once,
+before it is answered; or the listener is back after notices may have been lost). While the
+answer is "none", commits are not even queued. An addition is believed at once and a
+"none" only if nothing touched the table while it was being read, so a row added is never
+missed for longer than its notice takes to arrive from another node.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "RESOLVE_BATCH",
     "RESOLVE_GAP",
+    "TARGETS_RETRY",
     "Counters",
     "Dispatcher",
     "GaveUp",
@@ -78,6 +89,8 @@ COMMITS_QUEUE = 1024
 #: of the asyncio bridge and a query) of its own; with it, what commits meanwhile joins the
 #: next lookup. A lookup after a quiet spell is not delayed.
 RESOLVE_GAP = 0.05
+#: Seconds before asking again whether there are targets, after the database refused.
+TARGETS_RETRY = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -264,12 +277,21 @@ class Dispatcher(Generic[Job]):
         attempts: tries of one job (the first and the retries).
         retry_delay: seconds before the first retry; doubled for each next one.
         resolve_gap: seconds at least between the starts of two lookups.
+        any_targets: whether there is anything to look up at all (see the module's
+            docstring); without it, every commit is looked up.
     """
 
     def __init__(self, what: str, counters: Counters, *, concurrency: int,
                  allow_private: bool, queue_size: int, attempts: int,
-                 retry_delay: float, resolve_gap: float = RESOLVE_GAP) -> None:
+                 retry_delay: float, resolve_gap: float = RESOLVE_GAP,
+                 any_targets: Callable[[], Awaitable[bool]] | None = None) -> None:
         self._what = what
+        self._any_targets = any_targets
+        #: Whether there may be targets: False only once storage said there are none.
+        self.some = True
+        self._touches = 0  # how many times the table was touched (see touched)
+        self._look = trio.Event()  # set: ask storage whether there are targets
+        self._look.set()
         self._resolve_gap = resolve_gap
         self._counters = counters
         self._concurrency = concurrency
@@ -285,6 +307,8 @@ class Dispatcher(Generic[Job]):
         """Committed entries, from the committer: the new messages among them (not changes)
         are queued for a lookup, never waited for (dropped and counted when the queue is
         full)."""
+        if not self.some:
+            return
         fresh = tuple(m for m in messages if m.kind == "message")
         if not fresh:
             return
@@ -299,10 +323,41 @@ class Dispatcher(Generic[Job]):
                           allow_private=self._allow_private) as poster:
             self._poster = poster
             async with trio.open_nursery() as nursery:
+                if self._any_targets is not None:
+                    await self._ask_whether_any()  # before the first commit is offered
+                    nursery.start_soon(self._watch_targets)
                 nursery.start_soon(self._resolve_forever)
                 for _ in range(self._concurrency):
                     nursery.start_soon(self._work_forever)
                 task_status.started()
+
+    def touched(self) -> None:
+        """Targets were added or removed (or may have been, unseen): believe there are
+        some until storage says otherwise. Never blocks."""
+        self.some = True
+        self._touches += 1
+        self._look.set()
+
+    async def _watch_targets(self) -> None:
+        while True:
+            await self._look.wait()
+            await self._ask_whether_any()
+
+    async def _ask_whether_any(self) -> None:
+        assert self._any_targets is not None
+        self._look = trio.Event()
+        touches = self._touches
+        try:
+            some = await self._any_targets()
+        except StorageUnavailable as exc:
+            log.warning("cannot tell whether there is %s to make (asking again): %s",
+                        self._what, exc)
+            self.some = True
+            await trio.sleep(TARGETS_RETRY)
+            self._look.set()
+            return
+        if touches == self._touches:  # else a touch came meanwhile: its look decides
+            self.some = some
 
     async def resolve(self, messages: Sequence[Message]) -> Iterable[Job]:
         """The jobs for a batch of new messages (one storage lookup; may raise

@@ -35,6 +35,7 @@ tracker's view of every node (``is_online``): a user connected to any node gets 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
@@ -111,7 +112,8 @@ class Pusher(Dispatcher[PushJob]):
             "a push", Counters(metrics.push_queued, metrics.push_sent, metrics.push_retries,
                                metrics.push_failed, metrics.push_dropped),
             concurrency=config.concurrency, allow_private=config.allow_private_endpoints,
-            queue_size=config.queue_size, attempts=ATTEMPTS, retry_delay=retry_delay)
+            queue_size=config.queue_size, attempts=ATTEMPTS, retry_delay=retry_delay,
+            any_targets=functools.partial(storage.any_targets, "push_subscriptions"))
         self._storage = storage
         self._registry = registry
         # Online on any node (the presence tracker's view), else on this node only.

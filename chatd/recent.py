@@ -16,6 +16,12 @@ already) it reads the database as before, once for all the connections here that
 same range at the same time (:meth:`RecentEntries.read_once`): they saw the same gap. Nothing
 else changes: the repair's ``Release`` is the same, and a delivery of the range that comes
 after it is dropped by seq.
+
+All of this is for entries that come from other nodes. A node alone (most servers) publishes
+every entry in seq order itself, so a gap it sees (a join's read racing a commit, a full
+outbox) will never be filled by a publication: it keeps nothing and its repairs read at once.
+:meth:`RecentEntries.share` says which case holds: ``chatd.cluster.Nodes`` tells it after each
+sweep of the nodes table, and the relay as soon as another node's commit notice arrives.
 """
 
 from __future__ import annotations
@@ -47,10 +53,22 @@ class RecentEntries:
         self._order: collections.deque[tuple[str, int]] = collections.deque()
         self._waiters: dict[str, trio.Event] = {}
         self._reads: dict[tuple[str, int, int], _Read] = {}
+        #: Whether another node is alive, whose entries may come here out of order.
+        self.shared = True
+
+    def share(self, shared: bool) -> None:
+        """Whether another node is alive (see the module docstring); alone, nothing is kept."""
+        self.shared = shared
+        if not shared and self._rooms:
+            self._rooms.clear()
+            self._order.clear()
+            self._bytes = 0
 
     def published(self, deliveries: Iterable[Delivery]) -> None:
         """Keep these (just published), forgetting the oldest past the bound, and wake the
         repairs waiting in their rooms."""
+        if not self.shared:
+            return
         for delivery in deliveries:
             room = self._rooms.setdefault(delivery.room, {})
             if delivery.seq in room:
@@ -92,7 +110,10 @@ class RecentEntries:
         return b"".join(frames)
 
     async def wait_for(self, room: str, after: int, upto: int) -> bytes | None:
-        """:meth:`get`, waiting up to ``wait`` seconds for the range to be complete."""
+        """:meth:`get`, waiting up to ``wait`` seconds for the range to be complete (not at
+        all on a node alone: nothing would complete it)."""
+        if not self.shared:
+            return None
         with trio.move_on_after(self._wait):
             while (data := self.get(room, after, upto)) is None:
                 waiting = self._waiters.get(room)

@@ -516,8 +516,9 @@ class RoomRegistry:
         async with self._receive:
             async for command in self._receive:
                 if isinstance(command, PublishMany):
-                    rooms = self.state.room_users
-                    self.recent.published(d for d in command.deliveries if d.room in rooms)
+                    if self.recent.shared:
+                        rooms = self.state.room_users
+                        self.recent.published(d for d in command.deliveries if d.room in rooms)
                 elif isinstance(command, CloseRoom):
                     self.recent.forget(command.room)  # a new room of that name starts at 1
                 for effect in apply(self.state, command):

@@ -158,7 +158,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                             on_dropped=metrics.outbox_drops.inc)
     presence = PresenceTracker(registry, rooms_of=storage.rooms_of_users,
                                on_publish=lambda effect: nodes.publish(effect))
-    nodes = Nodes(storage, presence, config.cluster)
+    nodes = Nodes(storage, presence, config.cluster,
+                  on_others=lambda count: registry.recent.share(count > 0))
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
     pusher = Pusher(storage, registry, metrics, key, config.push,
                     is_online=presence.state.is_online)
@@ -169,7 +170,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
-              nodes=nodes)
+              nodes=nodes, webhooks=webhooks)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
     await nursery.start(nodes.run)
@@ -180,7 +181,9 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),
                   presence=presence,
                   on_relayed=lambda source, count: metrics.relayed_entries.labels(
-                      source).inc(count))
+                      source).inc(count),
+                  on_targets={"push_subscriptions": pusher.touched,
+                              "room_webhooks": webhooks.touched})
     await nursery.start(relay.run)
     return app
 

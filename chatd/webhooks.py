@@ -29,6 +29,7 @@ retries mean a room's deliveries may arrive out of order: each carries its ``seq
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -117,7 +118,8 @@ class WebhookSender(Dispatcher[Delivery]):
             Counters(metrics.webhook_queued, metrics.webhook_sent, metrics.webhook_retries,
                      metrics.webhook_failed, metrics.webhook_dropped),
             concurrency=config.concurrency, allow_private=config.allow_private_endpoints,
-            queue_size=config.queue_size, attempts=ATTEMPTS, retry_delay=retry_delay)
+            queue_size=config.queue_size, attempts=ATTEMPTS, retry_delay=retry_delay,
+            any_targets=functools.partial(storage.any_targets, "room_webhooks"))
         self._storage = storage
         self._metrics = metrics
         self._config = config

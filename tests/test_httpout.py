@@ -11,6 +11,7 @@ from typing import Any
 import httpcore
 import pytest
 import trio
+import trio.testing
 from prometheus_client import CollectorRegistry, Counter
 
 from chatd.addresses import RefusedAddress
@@ -227,3 +228,72 @@ async def test_lookups_are_shared_by_the_commits_of_a_quiet_server(
     starts = [at for at, _ in stream]
     assert all(b - a >= RESOLVE_GAP - 1e-9 for a, b in itertools.pairwise(starts))
     assert len(stream) <= 40 * 0.005 / RESOLVE_GAP + 2
+
+
+class _Known(_Timed):
+    """An echo with a table of targets: ``rows`` says whether it has any; a look at it waits
+    for ``gate`` when one is given (to touch the table while it is being read)."""
+
+    def __init__(self, counters: Counters) -> None:
+        self.rows = False
+        self.looks = 0
+        self.gate: trio.Event | None = None
+        super().__init__(counters)
+        self._any_targets = self._look_at_table
+
+    async def _look_at_table(self) -> bool:
+        rows = self.rows  # read before the wait: what a snapshot taken then would see
+        self.looks += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        return rows
+
+
+async def test_a_dispatcher_without_targets_looks_nothing_up(nursery: trio.Nursery) -> None:
+    """A server without any webhook (or push subscription) makes no lookup per commit: what
+    commits is not even queued. A row added (touched, here or by another node's notice) is
+    believed at once, before storage is asked again; a "none" stands only once read."""
+    echo = _Known(_counters())
+    await nursery.start(echo.run)
+    assert not echo.some and echo.looks == 1  # asked once, before its first commit
+    echo.offer([_message(1)])
+    await trio.testing.wait_all_tasks_blocked()
+    assert echo.lookups == [] and echo.delivered == []
+
+    echo.rows = True
+    echo.touched()
+    assert echo.some  # at once: the next commit is looked up
+    echo.offer([_message(2)])
+    with trio.fail_after(10):
+        await until(lambda: echo.delivered == [2] and echo.looks == 2)
+    assert echo.some
+
+    echo.rows = False  # the last one removed
+    echo.touched()
+    with trio.fail_after(10):
+        await until(lambda: not echo.some)
+    echo.offer([_message(3)])
+    await trio.testing.wait_all_tasks_blocked()
+    assert echo.delivered == [2] and len(echo.lookups) == 1
+
+
+async def test_a_row_added_while_the_table_is_read_is_not_missed(nursery: trio.Nursery
+                                                                 ) -> None:
+    """A look that read "none" before a row was added does not overrule the touch that came
+    meanwhile: its answer is dropped and the table is read again."""
+    echo = _Known(_counters())
+    await nursery.start(echo.run)
+    echo.gate = trio.Event()
+    echo.touched()  # (say, a removal elsewhere): a look starts, and reads "none"
+    await trio.testing.wait_all_tasks_blocked()
+    assert echo.looks == 2
+    echo.rows = True
+    echo.touched()  # a row added, its notice while the look is under way
+    echo.gate.set()
+    with trio.fail_after(10):
+        await until(lambda: echo.looks == 3)
+    await trio.testing.wait_all_tasks_blocked()
+    assert echo.some
+    echo.offer([_message(4)])
+    with trio.fail_after(10):
+        await until(lambda: echo.delivered == [4])

@@ -117,3 +117,27 @@ async def test_repairs_of_one_range_read_it_once() -> None:
         await trio.testing.wait_all_tasks_blocked()
         release.set()
     assert reads == 2 and got[-1] == b"a:6\n"
+
+
+async def test_a_node_alone_keeps_nothing_and_never_waits(
+        autojump_clock: trio.testing.MockClock) -> None:
+    """Alone, every entry is published here in seq order: a gap is never filled by a
+    publication, so nothing is kept and a repair reads at once instead of waiting in vain.
+    Once another node is alive it keeps and waits again; alone again, it forgets."""
+    recent = RecentEntries(wait=1.0)
+    recent.share(False)
+    recent.published([_d("a", 6), _d("a", 7)])
+    assert recent.get("a", 5, 7) is None
+    started = trio.current_time()
+    assert await recent.wait_for("a", 5, 7) is None
+    assert trio.current_time() == started  # no wait at all
+
+    recent.share(True)
+    recent.published([_d("a", 6), _d("a", 7)])
+    assert await recent.wait_for("a", 5, 7) == b"a:6\na:7\n"
+    recent.share(False)
+    assert recent.get("a", 5, 7) is None
+    recent.share(True)
+    assert recent.get("a", 5, 7) is None  # forgotten, not hidden
+    assert await recent.wait_for("a", 5, 7) is None
+    assert trio.current_time() == started + 1.0

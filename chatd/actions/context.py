@@ -36,6 +36,7 @@ from chatd.protocol import Limits, ServerEvent, codes
 from chatd.pusher import Pusher
 from chatd.rooms import RoomRegistry
 from chatd.storage import Appended, NewEntry, Storage, User
+from chatd.webhooks import WebhookSender
 
 __all__ = [
     "App",
@@ -100,6 +101,8 @@ class App:
     pusher: Pusher
     #: This node among the others (presence and typing across nodes); None in tests of one.
     nodes: Nodes | None = None
+    #: The outgoing webhooks' sender (told when a webhook is set here); None in tests.
+    webhooks: WebhookSender | None = None
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False

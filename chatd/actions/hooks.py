@@ -219,6 +219,8 @@ async def set_webhook(app: App, user: User, room: str, body: Mapping[str, Any]
         raise ChatError(codes.BAD_REQUEST, f"'url' cannot be used: {exc}") from None
     admin = await app.storage.is_admin(user.id)
     webhook = await app.storage.set_room_webhook(user.id, name, url, secret, admin=admin)
+    if app.webhooks is not None:
+        app.webhooks.touched()  # once stored: the sender may have known of no webhook at all
     return _webhook_object(webhook, secret=True)
 
 

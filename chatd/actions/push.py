@@ -47,6 +47,7 @@ async def subscribe(app: App, user: User, body: Mapping[str, Any]) -> dict[str, 
     except RefusedAddress as exc:
         raise ChatError(codes.BAD_REQUEST, f"'endpoint' cannot be used: {exc}") from None
     await app.storage.add_push_subscription(user.id, subscription, keep=MAX_SUBSCRIPTIONS)
+    app.pusher.touched()  # once stored: the pusher may have known of no subscription at all
     return {}
 
 

@@ -81,6 +81,7 @@ from chatd.client.terminal import (
     room_summary,
 )
 from chatd.protocol import (
+    MAX_RESUME_ROOMS,
     REPLIES,
     WELCOME_PAGE,
     Answer,
@@ -177,13 +178,14 @@ class _TokenRejected(Exception):
     pass
 
 
+#: The most bytes of JSON a hello's ``resume`` takes: the hello is one frame, and a server
+#: refuses a frame over its limit (64 KiB by default); 1,000 long conversation names would
+#: not fit. The rest of the frame is left for the token.
+RESUME_BYTES = 32 * 1024
+
+
 class _HelloRefused(Exception):
     pass
-
-
-class _PagesRefused(_HelloRefused):
-    """A paged hello refused as ``bad_request``: a server whose pages are smaller than
-    :data:`WELCOME_PAGE` (``limits.rooms_page_max``). The next hello asks for everything."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -255,7 +257,7 @@ class ChatClient:
         self._welcomed_before = False
         self._known_before: set[str] = set()  # the rooms known when the last welcome came
         self._first_welcome = False  # the first welcome came; its notices are not out yet
-        self._paged_hello = True  # False once a server refused the paged hello
+        self._resumed: set[str] = set()  # the rooms the last hello resumed
         self._welcomed_now = False
         self._last_heard = 0.0
         self._session_nursery: trio.Nursery | None = None
@@ -368,8 +370,6 @@ class ChatClient:
                     return
                 except HTTP_ERRORS as exc:
                     reason = describe(exc)
-            except _PagesRefused:
-                continue  # at once, asking for the whole welcome
             except _HelloRefused as exc:
                 reason = str(exc)
             except LINK_ERRORS as exc:
@@ -402,10 +402,12 @@ class ChatClient:
             _HelloRefused: the hello was refused otherwise.
         """
         assert self.token is not None
-        resume = {room: self._paging.get(room, seq) for room, seq in self.seen.items()}
-        page = WELCOME_PAGE if self._paged_hello else None
-        await link.send(Hello(token=self.token, resume=dict(list(resume.items())[:1000]) or None,
-                              rooms_limit=page, contacts_limit=page))
+        resume = self.resume_points()
+        self._resumed = set(resume)
+        # The first rooms and contacts (a server whose largest page is smaller gives a page of
+        # that; one that does not page lists everything, without rooms_more).
+        await link.send(Hello(token=self.token, resume=resume or None,
+                              rooms_limit=WELCOME_PAGE, contacts_limit=WELCOME_PAGE))
         ending: list[str] = []
         refusal: list[BaseException] = []
         async with trio.open_nursery() as nursery:
@@ -443,6 +445,28 @@ class ChatClient:
             raise refusal[0]
         return ending[0] if ending else "the connection ended"
 
+    def resume_points(self, most: int = MAX_RESUME_ROOMS) -> dict[str, int]:
+        """The hello's ``resume``: where each room was left (a gap being paged: where its
+        paging was), the current room first, then the rooms with a gap, then those whose
+        entries came last, at most ``most`` (the server refuses a larger one) and
+        :data:`RESUME_BYTES` of JSON. A room left out is followed from its room object
+        (:meth:`_take_room`): what it missed is not shown."""
+        order = [self.current] if self.current in self.seen else []
+        order += [room for room in self._paging if room in self.seen]
+        order += reversed(self.seen)  # the rooms with the latest live entries last
+        resume: dict[str, int] = {}
+        size = 2  # {}
+        for room in order:
+            if room in resume:
+                continue
+            seq = self._paging.get(room, self.seen[room])
+            entry = len(room) + len(str(seq)) + 4  # "room":seq, (names are ASCII)
+            if len(resume) >= most or size + entry > RESUME_BYTES:
+                break
+            resume[room] = seq
+            size += entry
+        return resume
+
     async def _wait_welcome(self, link: Link) -> Welcome:
         """The welcome; before it, the protocol allows only an error, which ends the session."""
         event = await link.next_event()
@@ -451,9 +475,6 @@ class ChatClient:
         if isinstance(event, Error):
             if event.code == codes.UNAUTHENTICATED:
                 raise _TokenRejected(clean(event.message))
-            if event.code == codes.BAD_REQUEST and self._paged_hello:
-                self._paged_hello = False
-                raise _PagesRefused(clean(event.message))
             raise _HelloRefused(f"{clean(event.code)}: {clean(event.message)}")
         assert isinstance(event, Welcome), "the connection lets nothing else come first"
         return event
@@ -821,7 +842,8 @@ class ChatClient:
         a ``gap`` they come before the entries of the gap, which are read with ``history``:
         so they are kept until the gap is filled."""
         room = entry.room
-        self.seen[room] = max(self.seen.get(room, 0), entry.seq)
+        # Moved last in `seen`: the rooms with the latest entries are resumed first.
+        self.seen[room] = max(self.seen.pop(room, 0), entry.seq)
         if room in self._paging and not filling:
             self._held_live.setdefault(room, []).append(entry)
             return
@@ -948,14 +970,25 @@ class ChatClient:
             self._take_room(obj)
         if self._welcomed_before:
             self.screen.notice(f"reconnected to {self.options.where} as {clean(self.me)}")
+            skipped = len(set(self.seen) - self._resumed)
+            if skipped:
+                self.screen.notice(
+                    f"{skipped} rooms not caught up (a reconnection resumes at most "
+                    f"{MAX_RESUME_ROOMS}): what was said there meanwhile is not shown "
+                    "(/history there shows it)")
             return
         self._welcomed_before = self._first_welcome = True
         self.screen.notice(f"connected to {self.options.where} as {clean(self.me)}")
 
     def _take_room(self, obj: Mapping[str, Any]) -> None:
-        """A room object of the user's own rooms (the welcome, a ``rooms`` page)."""
+        """A room object of the user's own rooms (the welcome, a ``rooms`` page). A room known
+        before that the hello did not resume is followed from the object on, as a new one."""
         self.remember_room(obj)
-        self.seen.setdefault(str(obj["room"]), int(obj.get("last_seq") or 0))
+        room, last = str(obj["room"]), int(obj.get("last_seq") or 0)
+        if room in self.seen and room not in self._resumed:
+            self.seen[room] = max(self.seen[room], last)
+        else:
+            self.seen.setdefault(room, last)
 
     async def _finish_welcome(self, welcome: Welcome) -> None:
         """Page the rooms the welcome did not list (``rooms`` with ``joined``, while ``more``)

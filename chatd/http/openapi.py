@@ -586,7 +586,8 @@ class _Builder:
         config = self.config
         limits = config.limits
         history_max = limits.history_max
-        rooms_default = min(100, limits.rooms_page_max)
+        page_max = limits.rooms_page_max  # a larger page size is served as this (clamped)
+        rooms_default = min(100, page_max)
         no_store = {"Cache-Control": {"required": True, "description": "Never cached.",
                                       "schema": {"type": "string", "const": "no-store"}}}
 
@@ -797,12 +798,12 @@ class _Builder:
                 "lists them) and contacts, and `rooms_more`/`contacts_more`.",
                 tag="accounts", op_id="me",
                 parameters=[
-                    query("rooms_limit", {"type": "integer", "minimum": 1,
-                                          "maximum": limits.rooms_page_max},
-                          "Only the first this many rooms, with `rooms_more`."),
-                    query("contacts_limit", {"type": "integer", "minimum": 0,
-                                             "maximum": limits.rooms_page_max},
-                          "Only the first this many contacts, with `contacts_more`."),
+                    query("rooms_limit", {"type": "integer", "minimum": 1},
+                          "Only the first this many rooms, with `rooms_more` (a larger "
+                          f"number than {page_max} gives {page_max})."),
+                    query("contacts_limit", {"type": "integer", "minimum": 0},
+                          "Only the first this many contacts, with `contacts_more` (a "
+                          f"larger number than {page_max} gives {page_max})."),
                 ],
                 ok=ok(200, "The user.", self.sent({
                     "user": _ref("User"),
@@ -827,9 +828,9 @@ class _Builder:
                         query("after", {"anyOf": [_ref("RoomOrConversation"),
                                                   {"const": ""}]},
                               "The page starts after this name."),
-                        query("limit", {"type": "integer", "minimum": 1,
-                                        "maximum": limits.rooms_page_max},
-                              f"At most this many rooms (default {rooms_default})."),
+                        query("limit", {"type": "integer", "minimum": 1},
+                              f"At most this many rooms (default {rooms_default}; a larger "
+                              f"number than {page_max} gives {page_max})."),
                         query("joined", {"anyOf": [{"type": "boolean"}, {"const": ""}]},
                               "Only the rooms and conversations the user is in."),
                     ],
@@ -1425,9 +1426,9 @@ class _Builder:
                     parameters=[
                         query("after", {"anyOf": [_ref("UserName"), {"const": ""}]},
                               "The page starts after this name (ignoring case)."),
-                        query("limit", {"type": "integer", "minimum": 1,
-                                        "maximum": limits.rooms_page_max},
-                              f"At most this many contacts (default {rooms_default})."),
+                        query("limit", {"type": "integer", "minimum": 1},
+                              f"At most this many contacts (default {rooms_default}; a "
+                              f"larger number than {page_max} gives {page_max})."),
                     ],
                     ok=ok(200, "A page of contacts.", self.sent({
                         "contacts": {"type": "array", "items": _ref("Contact")},

@@ -67,7 +67,7 @@ from chatd.protocol import (
     normalise_user,
     parse_request,
 )
-from chatd.protocol.events import MAX_DELETE_SECONDS, is_storable
+from chatd.protocol.events import MAX_DELETE_SECONDS, is_storable, page_size
 from chatd.storage import StorageUnavailable, User
 
 __all__ = ["ROUTES", "BodyHandler", "Handler", "Route", "Streaming", "dispatch",
@@ -311,16 +311,18 @@ async def _me(request: Request, app: App, params: dict[str, str]) -> Reply:
     user, _ = await authenticate(request, app)
     page_max = app.config.limits.rooms_page_max
     return json_reply(200, await accounts.me(
-        app, user, rooms_limit=_bounded_param(request, "rooms_limit", 1, page_max),
-        contacts_limit=_bounded_param(request, "contacts_limit", 0, page_max)))
+        app, user, rooms_limit=_page_param(request, "rooms_limit", 1, page_max),
+        contacts_limit=_page_param(request, "contacts_limit", 0, page_max)))
 
 
-def _bounded_param(request: Request, key: str, low: int, high: int) -> int | None:
-    """The query parameter ``key``, an int ``low``..``high``, or None when absent."""
+def _page_param(request: Request, key: str, low: int, most: int) -> int | None:
+    """The query parameter ``key``, a page size: an int of at least ``low`` (else
+    ``bad_request``), at most ``most`` (a larger one is a page of ``most``, as the socket's
+    ``hello`` takes it: chatd.protocol.page_size), or None when absent."""
     value = int_param(request, key)
-    if value is not None and not low <= value <= high:
-        raise ChatError(codes.BAD_REQUEST, f"{key!r} must be {low}-{high}")
-    return value
+    if value is not None and value < low:
+        raise ChatError(codes.BAD_REQUEST, f"{key!r} must be at least {low}")
+    return None if value is None else page_size(value, most=most)
 
 
 # -- administration --------------------------------------------------------------------------

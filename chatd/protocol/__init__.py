@@ -17,6 +17,7 @@ from chatd.protocol.codec import LineBuffer, decode_line, encode, frame
 from chatd.protocol.events import (
     EVENTS,
     MAX_DELETE_SECONDS,
+    MAX_RESUME_ROOMS,
     NOTIFY_LEVELS,
     REQUESTS,
     ROLES,
@@ -83,6 +84,7 @@ from chatd.protocol.events import (
     Welcome,
     Who,
     default_notify,
+    page_size,
     parse_request,
 )
 from chatd.protocol.names import (
@@ -106,6 +108,7 @@ __all__ = [
     "CLOSED",
     "EVENTS",
     "MAX_DELETE_SECONDS",
+    "MAX_RESUME_ROOMS",
     "NEED_DATA",
     "NOTIFY_LEVELS",
     "PAUSED",
@@ -192,6 +195,7 @@ __all__ = [
     "normalise_new_room",
     "normalise_room",
     "normalise_user",
+    "page_size",
     "parse_event",
     "parse_request",
 ]

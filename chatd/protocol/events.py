@@ -19,6 +19,7 @@ from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room
 
 __all__ = [
     "EVENTS",
+    "MAX_RESUME_ROOMS",
     "NOTIFY_LEVELS",
     "REQUESTS",
     "ROLES",
@@ -87,6 +88,7 @@ __all__ = [
     "Who",
     "default_notify",
     "is_storable",
+    "page_size",
     "parse_request",
 ]
 
@@ -936,6 +938,20 @@ def _int(obj: Mapping[str, Any], key: str, *, minimum: int, maximum: int | None 
     return value
 
 
+def page_size(value: int, *, most: int) -> int:
+    """A page size asked for, at most ``most`` (``limits.rooms_page_max``): a larger one is
+    not refused but served as a page of ``most``, whose ``more`` says whether more follow (as
+    Slack, Zulip and Matrix treat a limit past their own)."""
+    return min(value, most)
+
+
+def _page(obj: Mapping[str, Any], key: str, *, minimum: int, most: int) -> int | None:
+    """An optional page size: an integer of at least ``minimum`` (else ``bad_request``),
+    clamped to ``most`` (:func:`page_size`)."""
+    value = _int(obj, key, minimum=minimum)
+    return None if value is None else page_size(value, most=most)
+
+
 def _room(obj: Mapping[str, Any], key: str = "room") -> str:
     try:
         return normalise_room(obj.get(key))
@@ -963,10 +979,9 @@ def _parse_hello(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hell
                 {"seq": seq}, "seq", minimum=0, maximum=MAX_SEQ, optional=False
             ) or 0
     return Hello(id=rid, token=token, resume=resume,
-                 rooms_limit=_int(obj, "rooms_limit", minimum=1,
-                                  maximum=limits.rooms_page_max),
-                 contacts_limit=_int(obj, "contacts_limit", minimum=0,
-                                     maximum=limits.rooms_page_max))
+                 rooms_limit=_page(obj, "rooms_limit", minimum=1, most=limits.rooms_page_max),
+                 contacts_limit=_page(obj, "contacts_limit", minimum=0,
+                                      most=limits.rooms_page_max))
 
 
 def _text(obj: Mapping[str, Any], limits: Limits, *, blank: bool = False) -> str:
@@ -1085,20 +1100,20 @@ def _parse_rooms(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Room
             raise _Invalid("'query' must be 1-64 of a-z 0-9 _ - (any case)")
         query = query.lower()
     after = _room(obj, "after") if obj.get("after") is not None else None
-    limit = _int(obj, "limit", minimum=1, maximum=limits.rooms_page_max)
+    limit = _page(obj, "limit", minimum=1, most=limits.rooms_page_max)
     joined = _bool(obj, "joined", False) or None
     return Rooms(id=rid, query=query, after=after, limit=limit, joined=joined)
 
 
 def _parse_who(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Who:
     after = _user(obj, "after") if obj.get("after") is not None else None
-    limit = _int(obj, "limit", minimum=1, maximum=limits.rooms_page_max)
+    limit = _page(obj, "limit", minimum=1, most=limits.rooms_page_max)
     return Who(id=rid, room=_room(obj), after=after, limit=limit)
 
 
 def _parse_contacts(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Contacts:
     after = _user(obj, "after") if obj.get("after") is not None else None
-    limit = _int(obj, "limit", minimum=1, maximum=limits.rooms_page_max)
+    limit = _page(obj, "limit", minimum=1, most=limits.rooms_page_max)
     return Contacts(id=rid, after=after, limit=limit)
 
 

@@ -49,6 +49,7 @@ from chatd.storage.base import (
     StorageStatistics,
     StorageUnavailable,
     StoredFile,
+    TargetsNotice,
     User,
     WebhookTargets,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "StorageStatistics",
     "StorageUnavailable",
     "StoredFile",
+    "TargetsNotice",
     "User",
     "WebhookTargets",
     "open_storage",

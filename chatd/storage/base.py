@@ -62,6 +62,7 @@ __all__ = [
     "StorageStatistics",
     "StorageUnavailable",
     "StoredFile",
+    "TargetsNotice",
     "User",
     "WebhookTargets",
 ]
@@ -453,6 +454,16 @@ class RoomDeletedNotice:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TargetsNotice:
+    """Rows of ``table`` (``room_webhooks``, ``push_subscriptions``) were added or removed,
+    on any node this one included (migration 0022): whether any is left decides whether
+    the webhook sender and the pusher look anything up after a commit."""
+
+    node: str
+    table: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ListeningNotice:
     """This node listens (again): notices sent before may have been lost, so state kept from
     notices (presence) must be read again from the database. ``node`` is this node."""
@@ -461,7 +472,7 @@ class ListeningNotice:
 
 
 Change = (CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice | PresenceNotice
-          | ListeningNotice | RoomDeletedNotice)
+          | ListeningNotice | RoomDeletedNotice | TargetsNotice)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -891,6 +902,10 @@ class Storage(Protocol):
     async def forget_push_subscription(self, endpoint: str) -> bool:
         """Remove the subscription with this endpoint, whoever has it (its push service said
         it is gone); False when there was none."""
+
+    async def any_targets(self, table: str) -> bool:
+        """Whether ``table`` (``room_webhooks`` or ``push_subscriptions``) has any row: if
+        not, there is nothing to look up for a commit (see :class:`TargetsNotice`)."""
 
     async def push_targets(self, entries: Sequence[tuple[str, int]]) -> list[PushTarget]:
         """Who should get a push for each new message (``(room, seq)`` of messages just

@@ -137,6 +137,7 @@ from chatd.storage.base import (
     StorageStatistics,
     StorageUnavailable,
     StoredFile,
+    TargetsNotice,
     User,
     WebhookTargets,
 )
@@ -175,6 +176,9 @@ REVOCATIONS_CHANNEL = "chatd_revocations"  # migration 0004
 ROOMS_CHANNEL = "chatd_rooms"  # migration 0015: '<node> <room> <by>', a room deleted
 LEVELS_CHANNEL = "chatd_levels"  # migration 0012
 PRESENCE_CHANNEL = "chatd_presence"  # migration 0017
+TARGETS_CHANNEL = "chatd_targets"  # migration 0022: '<node> <table>'
+#: The tables whose rows are outgoing targets (migration 0022), each probed by any_targets.
+TARGET_TABLES = ("room_webhooks", "push_subscriptions")
 # A notice's payload must stay under 8,000 bytes: presence notices are split past this.
 NOTICE_BYTES = 7000
 LISTEN_RETRY_MIN = 0.5
@@ -1229,6 +1233,9 @@ SELECT (SELECT coalesce(max(id), 0) FROM messages) AS top,
 # The rows are then updated by key. Under READ COMMITTED a row edited since this statement's
 # snapshot is updated as the edit left it (if its words are NULL again, with its new text):
 # the words stored are always those of the text the row holds.
+# One statement, committed on its own (no BEGIN, SET LOCAL, COMMIT: four round trips that
+# were most of the indexer's cost at low load): set_config(..., true) lasts until the end of
+# the statement's own transaction, whose commit then does not wait for the disk.
 _INDEX_WORDS = f"""
 WITH indexed AS (
     UPDATE messages SET words = {_words_of("text")}
@@ -1237,7 +1244,7 @@ WITH indexed AS (
     ))
     RETURNING 1
 )
-SELECT count(*) FROM indexed
+SELECT (SELECT count(*) FROM indexed), set_config('synchronous_commit', 'off', true)
 """
 _SQL_INDEX_WORDS_OF = _INDEX_WORDS.format(pick="id = ANY ($1::bigint[]) AND words IS NULL")
 _SQL_INDEX_WORDS_SWEEP = _INDEX_WORDS.format(
@@ -1404,6 +1411,10 @@ def _parse_notice(channel: str, payload: str) -> list[Change]:
         return _listed(_parse_level(payload))
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
+    if channel == TARGETS_CHANNEL:
+        # '<node> <table>' (migration 0022)
+        node, _, table = payload.partition(" ")
+        return [TargetsNotice(node=node, table=table)] if table in TARGET_TABLES else []
     if channel == ROOMS_CHANNEL:
         # '<node> <room> <by>' (migration 0015)
         parts = payload.split(" ")
@@ -1651,8 +1662,8 @@ class PostgresStorage:
             if channel == COMMIT_CHANNEL and payload.startswith(own):
                 return  # ours: no need to parse the entries it may carry
             for notice in _parse_notice(channel, payload):
-                if notice.node == self._node:
-                    continue
+                if notice.node == self._node and not isinstance(notice, TargetsNotice):
+                    continue  # (a removal here too may leave no target at all)
                 with contextlib.suppress(trio.RunFinishedError):
                     token.run_sync_soon(on_change, notice)
 
@@ -2031,6 +2042,12 @@ class PostgresStorage:
     async def delete_room_webhook(self, user_id: int, room: str, *,
                                   admin: bool = False) -> bool:
         return await self._run(bots.delete_room_webhook, self._pool, user_id, room, admin)
+
+    async def any_targets(self, table: str) -> bool:
+        if table not in TARGET_TABLES:
+            raise ValueError(f"not a table of outgoing targets: {table!r}")
+        return bool(await self._run(self._pool.fetchval,
+                                    f"SELECT EXISTS (SELECT 1 FROM {table})"))
 
     async def webhook_targets(self, rooms: Sequence[str],
                               senders: Sequence[str]) -> WebhookTargets:
@@ -2498,12 +2515,13 @@ class PostgresStorage:
     async def _do_index_words(self, ids: list[int] | None, limit: int, merge: bool) -> int:
         """See :meth:`Storage.index_words`.
 
-        The batch is its own transaction, committed without waiting for the WAL to reach
-        the disk (``synchronous_commit = off``): the words can be computed again from the
-        text, so a crash that loses the last batches (a fraction of a second's: the WAL
-        writer, and any later durable commit, flush them) leaves those messages NULL, to be
-        indexed again; and indexing never adds a wait for the disk. Rows stay locked only
-        for the statement, so a change to a message being indexed waits that long at most.
+        The batch is one statement in its own transaction, committed without waiting for
+        the WAL to reach the disk (``synchronous_commit = off``): the words can be computed
+        again from the text, so a crash that loses the last batches (a fraction of a
+        second's: the WAL writer, and any later durable commit, flush them) leaves those
+        messages NULL, to be indexed again; and indexing never adds a wait for the disk.
+        Rows stay locked only for the statement, so a change to a message being indexed
+        waits that long at most.
 
         ``merge`` then moves the GIN index's pending list (what the batches added since)
         into the index, in a statement of its own that holds no row lock: otherwise the
@@ -2512,12 +2530,10 @@ class PostgresStorage:
         list. Merging takes ownership of the index (as VACUUM does); a role that does not
         own it leaves the merges to autovacuum and to the batches, logged once."""
         async with self._pool.acquire() as conn:
-            async with conn.transaction():
-                await conn.execute("SET LOCAL synchronous_commit = off")
-                if ids is None:
-                    indexed: int = await conn.fetchval(_SQL_INDEX_WORDS_SWEEP, limit)
-                else:
-                    indexed = await conn.fetchval(_SQL_INDEX_WORDS_OF, ids)
+            if ids is None:
+                indexed: int = await conn.fetchval(_SQL_INDEX_WORDS_SWEEP, limit)
+            else:
+                indexed = await conn.fetchval(_SQL_INDEX_WORDS_OF, ids)
             if merge and self._merge_pending:
                 try:
                     async with conn.transaction():
@@ -2825,6 +2841,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(LEVELS_CHANNEL, callback)
         await conn.add_listener(PRESENCE_CHANNEL, callback)
         await conn.add_listener(ROOMS_CHANNEL, callback)
+        await conn.add_listener(TARGETS_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise

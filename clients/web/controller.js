@@ -32,7 +32,7 @@ import * as notifier from "./notifier.js";
 import * as outbox from "./outbox.js";
 import { closePopup } from "./popup.js";
 import * as readmarks from "./readmarks.js";
-import { nextTypingChange, resumePoints, roomOrder } from "./select.js";
+import { nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
@@ -56,7 +56,6 @@ export class Controller {
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
     this.pendingRoom = null; // a room to open once it is listed (openRoom)
-    this.pagedHello = true; // the hello asks for the first rooms and contacts only
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room) => this.openRoom(room),
@@ -241,7 +240,6 @@ export class Controller {
 
   enter(session) {
     this.session = session;
-    this.pagedHello = true;
     this.state = model.initialState({
       me: session.username,
       outbox: loadOutbox(session.username),
@@ -262,16 +260,10 @@ export class Controller {
       this.leave("Your session has expired. Please log in again.");
     }, Math.min(MAX_TIMER_MS, Math.max(0, session.expires_at - Date.now())));
     this.conn = new Connection({
-      hello: () => ({ token: session.token, resume: resumePoints(this.state),
-        ...(this.pagedHello ? { rooms_limit: model.WELCOME_ROOMS,
-          contacts_limit: model.WELCOME_CONTACTS } : {}) }),
-      // A server whose largest page is below the hello's sizes refuses them: ask for
-      // everything then, as before paging.
-      onHelloRefused: () => {
-        const changed = this.pagedHello;
-        this.pagedHello = false;
-        return changed;
-      },
+      // The first rooms and contacts only (a server whose largest page is smaller gives a
+      // page of that; one that does not page lists everything, without `rooms_more`).
+      hello: () => ({ token: session.token, resume: model.helloResume(this.state),
+        rooms_limit: model.WELCOME_ROOMS, contacts_limit: model.WELCOME_CONTACTS }),
       onWelcome: (frame) => this.receive(frame),
       onEvent: (frame) => this.receive(frame),
       onReply: (frame, request) => this.receive(frame, request),

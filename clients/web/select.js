@@ -62,11 +62,37 @@ export function unreadTotal(state) {
   return total;
 }
 
-/** The hello's `resume`: for every followed room, the last seq received without a hole. */
-export function resumePoints(state) {
+// The most rooms a hello's `resume` may name: the server refuses more (docs/protocol.md,
+// `hello`; MAX_RESUME_ROOMS in chatd/protocol/events.py).
+export const RESUME_ROOMS = 1000;
+// And the most bytes its rooms and seqs take: the hello is one frame, and a server refuses a
+// frame over its limit (64 KiB by default) and closes the connection. 1,000 conversation names
+// of two 32-character users would not fit; this leaves room for the token.
+export const RESUME_BYTES = 32 * 1024;
+
+/**
+ * The hello's `resume`: the last seq received without a hole, for the rooms whose messages the
+ * page holds (the open room, and those opened: their latest page loaded), the open room first,
+ * then the most recently opened, at most `most` (and RESUME_BYTES of JSON). The others are
+ * followed afresh from their room objects, as on a first load (state.js, the welcome):
+ * resuming them would only make the server read what the page does not keep, and a user in
+ * more than RESUME_ROOMS rooms could not say hello at all.
+ */
+export function resumePoints(state, most = RESUME_ROOMS) {
+  const held = [...state.rooms.values()]
+    .filter((room) => room.head !== null && !room.draft
+      && (room.loaded || room.name === state.current))
+    .sort((a, b) => Number(b.name === state.current) - Number(a.name === state.current)
+      || b.opened - a.opened);
   const resume = {};
-  for (const room of state.rooms.values()) {
-    if (room.head !== null && !room.draft) resume[room.name] = room.head;
+  let count = 0;
+  let bytes = 2;
+  for (const room of held) {
+    const size = JSON.stringify(room.name).length + String(room.head).length + 2; // ":" ","
+    if (count >= most || bytes + size > RESUME_BYTES) break;
+    resume[room.name] = room.head;
+    count += 1;
+    bytes += size;
   }
   return resume;
 }

@@ -7,9 +7,9 @@
 // request it answers (`{op, ...fields}`; when the socket closes first, an `error` frame with
 // code "disconnected"), `onState(state, detail)` with state "connecting" | "online" | "waiting"
 // (detail: {delay, attempt, reason}) | "stopped", and `onAuthFailed(error)` when the server
-// refuses the token (then no more attempts are made). `onHelloRefused(error)`, when the server
-// refuses the hello as a bad request, returns true when the owner changed its hello (one field
-// this server does not take): the next attempt starts at once.
+// refuses the token (then no more attempts are made). Any other refusal of the hello waits for
+// the backoff, as a lost connection does (the server takes page sizes past its largest page as
+// that page: the hello has nothing to take back).
 //
 // Every callback runs as the frame is read, before the next line of the same WebSocket
 // message, so the owner sees replies and events in the order the server sent them (a `join`
@@ -52,10 +52,8 @@ export class RequestError extends Error {
 }
 
 export class Connection {
-  constructor({ hello, onWelcome, onEvent, onReply = () => {}, onState, onAuthFailed,
-    onHelloRefused = () => false }) {
+  constructor({ hello, onWelcome, onEvent, onReply = () => {}, onState, onAuthFailed }) {
     this.hello = hello;
-    this.onHelloRefused = onHelloRefused;
     this.onWelcome = onWelcome;
     this.onEvent = onEvent;
     this.onReply = onReply;
@@ -179,9 +177,6 @@ export class Connection {
             this.stopped = true;
             this.drop("unauthenticated", false);
             this.onAuthFailed(error);
-          } else if (error.code === "bad_request" && this.onHelloRefused(error)) {
-            this.drop(error.message, false);
-            this.open();
           } else {
             this.drop(error.message, true);
           }

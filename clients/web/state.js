@@ -73,7 +73,7 @@ import * as searching from "./search.js";
 import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
 import { MAX_FILES } from "./files.js";
-import { firstRoom } from "./select.js";
+import { firstRoom, resumePoints } from "./select.js";
 import { lastOwnMessage, shownMessage } from "./select-messages.js";
 import { dmName, Room, sameUser } from "./store.js";
 
@@ -118,6 +118,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     presence: new Map(), // lower-case user -> {user, status}
     contacts: [], // names as registered
     listing: null, // the welcome's rooms still being paged in (see "The listing"), or null
+    opened: 0, // rooms opened so far: a Room's `opened` is this tick when it was last opened
+    resumed: null, // the rooms the last hello resumed (helloResume), until its welcome
     roomsListed: false, // every room of the user has been listed since the last welcome
     contactsListing: null, // {after, waiting, removed}: the welcome's contacts being paged in
     outbox: saved, // see outbox.js
@@ -157,6 +159,16 @@ export function apply(state, frame, { request: asked = null, now = 0 } = {}) {
   return handler ? handler(state, frame, now) : [];
 }
 
+/**
+ * The `resume` of the hello about to be sent (select.js resumePoints), remembered for its
+ * welcome: the rooms it does not name are followed afresh then.
+ */
+export function helloResume(state, most = undefined) {
+  const resume = resumePoints(state, most);
+  state.resumed = new Set(Object.keys(resume));
+  return resume;
+}
+
 const EVENTS = {
   welcome(state, frame) {
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
@@ -167,6 +179,13 @@ const EVENTS = {
       state.maxText = frame.max_text_chars;
     }
     setPresence(state, state.me, "online"); // presence events never tell us about ourselves
+    // The rooms the hello did not resume are followed afresh from their room objects (this
+    // welcome's, or a later page's), as on a first load: what they held would have a hole.
+    const resumed = state.resumed || new Set(Object.keys(resumePoints(state)));
+    state.resumed = null;
+    for (const room of state.rooms.values()) {
+      if (!room.draft && room.head !== null && !resumed.has(room.name)) room.unfollow();
+    }
     const listed = new Set();
     const effects = [];
     let last = null;
@@ -210,6 +229,7 @@ const EVENTS = {
     const first = state.current === null ? firstRoom(state) : null;
     if (first && !(more && first.kind === "dm")) {
       state.current = first.name;
+      first.opened = (state.opened += 1);
       state.divider = first.unread > 0 ? first.readSeq : null;
     }
     if (state.current !== null) effects.push(...loadRoom(state, state.current, { members: true }));
@@ -706,6 +726,7 @@ export function selectRoom(state, name) {
   state.current = name;
   state.farewell = "";
   const room = state.rooms.get(name);
+  if (room) room.opened = (state.opened += 1);
   state.divider = room && room.unread > 0 ? room.readSeq : null;
   state.scrollTick += 1;
   return loadRoom(state, name);

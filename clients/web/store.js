@@ -55,6 +55,7 @@ export class Room {
     this.counted = 0; // seqs up to this one are included in `unread`
     this.described = false; // a room object has been applied (else unread counts live entries)
     this.loaded = false; // the latest page has been fetched
+    this.opened = 0; // when it was last opened (state.opened's tick then), 0: never
     this.loading = false; // the latest page has been asked for
     this.more = false; // older messages exist before the first one kept
     this.loadingOlder = false;
@@ -328,6 +329,28 @@ export class Room {
   advance() {
     if (this.head === null) return;
     while (this.messages.has(this.head + 1) || this.changes.has(this.head + 1)) this.head += 1;
+  }
+
+  /**
+   * Stop following the room and drop its entries, as a page that never opened it: a room the
+   * hello did not resume (select.js resumePoints). Its next room object follows it again from
+   * its `last_seq` and gives its counts whole (applyInfo); opening it loads its latest page.
+   */
+  unfollow() {
+    this.head = null;
+    this.messages.clear();
+    this.byId.clear();
+    this.changes.clear();
+    this.aside = [];
+    this.notices = [];
+    this.removed.clear();
+    this.loaded = false;
+    this.loading = false;
+    this.more = false;
+    this.loadingOlder = false;
+    this.seeking = null;
+    this.seekSeq = null;
+    this.described = false;
   }
 
   /** Start following at `seq` if not following yet, then move over what is already here. */

@@ -64,10 +64,11 @@ async def test_the_client_knows_every_room_past_the_welcomes_page(
         nursery.cancel_scope.cancel()
 
 
-async def test_a_server_with_smaller_pages_gets_the_whole_welcome(
+async def test_a_server_with_smaller_pages_gives_a_page_of_its_own(
         tmp_path: Path, database_dsn: str) -> None:
-    """``limits.rooms_page_max`` below the client's page: the paged hello is refused, and
-    the client says hello again at once for everything."""
+    """``limits.rooms_page_max`` below the client's page: the server takes the hello's
+    sizes as its largest page (a page of 4 with ``rooms_more``), and the client pages the
+    rest as from any paged welcome: every room known, no hello refused."""
     config = make_config(tmp_path, database_dsn, limits={"rooms_page_max": 4,
                                                          "rooms_per_hour": 100})
     async with running(config) as server:
@@ -99,8 +100,8 @@ async def test_contacts_page(tmp_path: Path, database_dsn: str) -> None:
     assert returncode == 1, output  # the usage problem of the last line
     pages = re.findall(r"-- contacts: (.*)\n", output)
     assert pages == [
-        "Bea (offline), bob (offline), Cy (offline), dan (offline), Eve (offline), "
-        "fay (offline)",  # the welcome, unpaged on this server
+        # The welcome: the hello's 30 taken as this server's largest page, 4.
+        "Bea (offline), bob (offline), Cy (offline), dan (offline) (more: /contacts +dan)",
         "Bea (offline), bob (offline), Cy (offline), dan (offline)",
         "Eve (offline), fay (offline)",
         "no more",

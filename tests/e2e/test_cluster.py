@@ -15,7 +15,7 @@ from chatd.storage import open_storage
 from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login, send_at_once_and_check
 from tests.e2e.conftest import running
-from tests.helpers import LIFTED_RATES, make_config
+from tests.helpers import LIFTED_RATES, make_config, until
 from tests.http.test_uploads import multipart
 
 
@@ -224,3 +224,24 @@ async def test_a_new_password_set_elsewhere_ends_the_live_sessions(tmp_path: Pat
         await fresh.hello(str(body["token"]))
         assert (await fresh.request("ping"))["op"] == "ok"
         await fresh.aclose()
+
+
+async def test_a_node_keeps_entries_for_repairs_only_while_another_is_alive(
+        tmp_path: Path, database_dsn: str) -> None:
+    """A node alone keeps no published frames for gap repairs (nothing could fill a gap of
+    its own); it starts keeping them once another node is alive, and stops when it leaves."""
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES,
+                         cluster={"heartbeat_interval": 0.2, "node_timeout": 3.0})
+    async with running(config) as a:
+        recent = a.app.registry.recent
+        assert not recent.shared  # its first sweep, before it served, found nobody
+        async with running(config) as b:
+            await until(lambda: recent.shared and b.app.registry.recent.shared)
+            ann = await _client(a.http_port, a.tcp_port, "ann")
+            await ann.request("join", room="kept")
+            await ann.request("send", room="kept", text="hello", nonce="n1")
+            await until(lambda: recent.get("kept", 0, 1) is not None)
+            await ann.aclose()
+        # b said it was leaving: a's next sweep finds nobody else.
+        await until(lambda: not recent.shared)
+        assert recent.get("kept", 0, 1) is None

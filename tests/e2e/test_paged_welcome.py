@@ -181,9 +181,8 @@ async def test_contacts_page_by_name_ignoring_case(server: Server, connect: Conn
 
 
 @pytest.mark.parametrize("fields", [
-    {"rooms_limit": 0}, {"rooms_limit": PAGE_MAX + 1}, {"rooms_limit": "3"},
-    {"rooms_limit": True}, {"rooms_limit": 2.5}, {"contacts_limit": -1},
-    {"contacts_limit": PAGE_MAX + 1}, {"contacts_limit": "1"}, {"contacts_limit": False},
+    {"rooms_limit": 0}, {"rooms_limit": "3"}, {"rooms_limit": True}, {"rooms_limit": 2.5},
+    {"contacts_limit": -1}, {"contacts_limit": "1"}, {"contacts_limit": False},
 ])
 async def test_bad_limits_in_hello_are_refused(
         server: Server, connect: Connect, fields: dict[str, Any]) -> None:
@@ -201,18 +200,56 @@ async def test_bad_contacts_pages_are_refused(server: Server, connect: Connect) 
     token = await register_and_login(server.http_port, "alice")
     client = await connect()
     await client.hello(token)
-    for fields in ({"limit": 0}, {"limit": PAGE_MAX + 1}, {"limit": "2"}, {"after": "no one"},
-                   {"after": 3}):
+    for fields in ({"limit": 0}, {"limit": "2"}, {"after": "no one"}, {"after": 3}):
         reply = await client.request("contacts", **fields)
         assert reply["op"] == "error" and reply["code"] == "bad_request", (fields, reply)
     for query in ("limit=0", "limit=x", "after=no%20one", "limit=1&limit=2"):
         status, body = await http(server.http_port, "GET", f"/api/contacts?{query}",
                                   token=token)
         assert status == 400 and body["code"] == "bad_request", (query, body)
-    for query in ("rooms_limit=0", f"rooms_limit={PAGE_MAX + 1}", "contacts_limit=-1",
+    for query in ("rooms_limit=0", "rooms_limit=2.5", "contacts_limit=-1",
                   "contacts_limit=x"):
         status, body = await http(server.http_port, "GET", f"/api/me?{query}", token=token)
         assert status == 400 and body["code"] == "bad_request", (query, body)
+
+
+async def test_limits_past_the_largest_page_are_clamped(
+        server: Server, connect: Connect) -> None:
+    """A page size past ``limits.rooms_page_max``, on the socket (``hello``'s ``rooms_limit``
+    and ``contacts_limit``, ``rooms``' and ``contacts``' ``limit``) and over HTTP (``GET
+    /api/me``, ``/api/rooms``, ``/api/contacts``): a page of rooms_page_max, with more."""
+    token, _, names = await _alice_in_rooms(server, connect)
+    friends = ["bob", "carl", "dora", "eve", "finn"]  # more than PAGE_MAX
+    for name in friends[1:]:
+        await register_and_login(server.http_port, name)
+    alice = await connect()
+    await alice.hello(token)
+    for name in friends:
+        assert (await alice.request("add_contact", user=name))["op"] == "ok"
+    assert len(names) > PAGE_MAX and len(friends) > PAGE_MAX
+
+    client = await connect()
+    welcome = await client.hello(token, rooms_limit=PAGE_MAX + 1, contacts_limit=10**6)
+    assert [room["room"] for room in welcome["rooms"]] == names[:PAGE_MAX]
+    assert welcome["rooms_more"] is True
+    assert [c["user"] for c in welcome["contacts"]] == friends[:PAGE_MAX]
+    assert welcome["contacts_more"] is True
+    rooms = await client.request("rooms", joined=True, limit=10**6)
+    assert [r["room"] for r in rooms["rooms"]] == names[:PAGE_MAX] and rooms["more"] is True
+    contacts = await client.request("contacts", limit=PAGE_MAX + 1)
+    assert [c["user"] for c in contacts["contacts"]] == friends[:PAGE_MAX]
+    assert contacts["more"] is True
+
+    status, me = await http(server.http_port, "GET",
+                            f"/api/me?rooms_limit={PAGE_MAX + 1}&contacts_limit=999", token=token)
+    assert status == 200, me
+    assert [room["room"] for room in me["rooms"]] == names[:PAGE_MAX] and me["rooms_more"]
+    assert len(me["contacts"]) == PAGE_MAX and me["contacts_more"] is True
+    status, listed = await http(server.http_port, "GET", "/api/rooms?joined=true&limit=999",
+                                token=token)
+    assert status == 200 and len(listed["rooms"]) == PAGE_MAX and listed["more"] is True
+    status, paged = await http(server.http_port, "GET", "/api/contacts?limit=999", token=token)
+    assert status == 200 and len(paged["contacts"]) == PAGE_MAX and paged["more"] is True
 
 
 async def test_api_me_pages_as_the_welcome(server: Server, connect: Connect) -> None:

@@ -106,7 +106,7 @@ async def test_pages_and_searches_are_the_same_over_every_front(
 
 
 @pytest.mark.parametrize("query", [
-    "query=two%20words", "query=%25", "query=" + "x" * 65, f"limit={PAGE_MAX + 1}", "limit=0",
+    "query=two%20words", "query=%25", "query=" + "x" * 65, "limit=0",
     "limit=x", "after=a%20b", "joined=yes", "query=a&query=b",
 ])
 async def test_bad_fields_are_refused_on_both_fronts(server: Server, query: str) -> None:
@@ -119,7 +119,7 @@ async def test_bad_fields_are_refused_on_the_socket(server: Server) -> None:
     token = await register_and_login(server.http_port, "alice")
     client = await Client.tcp(server.tcp_port)
     await client.hello(token)
-    for fields in ({"query": "a b"}, {"query": ""}, {"limit": PAGE_MAX + 1}, {"after": 3}):
+    for fields in ({"query": "a b"}, {"query": ""}, {"limit": 0}, {"after": 3}):
         reply = await client.request("rooms", **fields)
         assert (reply["op"], reply["code"]) == ("error", "bad_request"), (fields, reply)
     assert (await client.request("ping"))["op"] == "ok"  # the connection lives on

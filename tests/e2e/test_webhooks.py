@@ -199,3 +199,28 @@ async def test_private_addresses_are_refused_without_the_setting(
                 lambda: metric(daemon, "chatd_webhook_failed_total", reason="refused") == 1)
             assert receiver.connections == 0
             await owner.aclose()
+
+
+async def test_a_webhook_set_on_another_node_is_delivered_from_this_one(
+        tmp_path: Path, database_dsn: str, receiver: WebhookReceiver) -> None:
+    """Without any webhook a node makes no lookup after its commits (migration 0022); a
+    webhook set on node B reaches node A by notice, and A's next message is delivered.
+    Once it is removed (on B), both nodes know again that there is none."""
+    config = make_config(tmp_path, database_dsn, webhooks={"allow_private_endpoints": True})
+    async with running(config) as a, running(config) as b:
+        with trio.fail_after(TIMEOUT):
+            assert not a.app.webhooks.some and not b.app.webhooks.some  # type: ignore[union-attr]
+            ann, token = await member(a, "ann", "ops")
+            await ann.request("send", room="ops", text="before any webhook", nonce="m0")
+            status, _ = await set_webhook(b, token, "ops",
+                                          {"url": receiver.url(), "secret": SECRET})
+            assert status == 200
+            await until(lambda: a.app.webhooks.some)  # type: ignore[union-attr]
+            sent = await ann.request("send", room="ops", text="heard", nonce="m1")
+            await receiver.wait_for(lambda: len(receiver.received) == 1)
+            assert receiver.received[0].body["seq"] == sent["seq"]
+            status, _ = await http(b.http_port, "DELETE", "/api/rooms/ops/webhook", token=token)
+            assert status == 200
+            await until(lambda: not a.app.webhooks.some  # type: ignore[union-attr]
+                        and not b.app.webhooks.some)  # type: ignore[union-attr]
+            await ann.aclose()

@@ -27,6 +27,7 @@ from chatd.protocol import (
     Ping,
     Request,
     RequestError,
+    Rooms,
     ServerConnection,
     State,
     Welcome,
@@ -324,16 +325,13 @@ def test_unknown_op() -> None:
         {"op": "hello", "token": "t", "resume": {"a b": 1}},
         {"op": "hello", "token": "t", "resume": {str(i): 0 for i in range(1001)}},
         {"op": "hello", "token": "t", "rooms_limit": 0},
-        {"op": "hello", "token": "t", "rooms_limit": 201},
         {"op": "hello", "token": "t", "rooms_limit": "5"},
         {"op": "hello", "token": "t", "rooms_limit": True},
         {"op": "hello", "token": "t", "rooms_limit": 1.0},
         {"op": "hello", "token": "t", "contacts_limit": -1},
-        {"op": "hello", "token": "t", "contacts_limit": 201},
         {"op": "hello", "token": "t", "contacts_limit": [1]},
         {"op": "hello", "token": "t", "contacts_limit": False},
         {"op": "contacts", "limit": 0},
-        {"op": "contacts", "limit": 201},
         {"op": "contacts", "limit": "5"},
         {"op": "contacts", "after": ""},
         {"op": "contacts", "after": "a b"},
@@ -408,7 +406,6 @@ def test_rooms_fields() -> None:
         {"op": "rooms", "after": "a b"},
         {"op": "rooms", "after": 1},
         {"op": "rooms", "limit": 0},
-        {"op": "rooms", "limit": 201},
         {"op": "rooms", "limit": "5"},
         {"op": "rooms", "limit": True},
         {"op": "rooms", "joined": "yes"},
@@ -416,18 +413,20 @@ def test_rooms_fields() -> None:
     ids=repr,
 )
 def test_rooms_bad_fields_are_bad_request(obj: dict[str, Any]) -> None:
-    """A search outside the room-name alphabet, a cursor that is no room name, a size out of
-    1-rooms_page_max: bad_request, never a crash."""
+    """A search outside the room-name alphabet, a cursor that is no room name, a size that is
+    no integer or below 1: bad_request, never a crash."""
     event = parse_request({**obj, "id": 4}, LIMITS)
     assert isinstance(event, RequestError)
     assert (event.code, event.id) == ("bad_request", 4)
 
 
 def test_rooms_limit_follows_the_configured_maximum() -> None:
-    """The largest page is the server's, not a constant of the protocol."""
+    """The largest page is the server's, not a constant of the protocol: a larger size asks
+    for a page of it (clamped, not refused)."""
     small = Limits(rooms_page_max=5)
-    assert not isinstance(parse_request({"op": "rooms", "limit": 5}, small), RequestError)
-    assert isinstance(parse_request({"op": "rooms", "limit": 6}, small), RequestError)
+    assert parse_request({"op": "rooms", "limit": 5}, small) == Rooms(limit=5)
+    assert parse_request({"op": "rooms", "limit": 6}, small) == Rooms(limit=5)
+    assert parse_request({"op": "rooms", "limit": 201}, LIMITS) == Rooms(limit=200)
 
 
 @given(st.text(max_size=70))
@@ -478,21 +477,34 @@ def test_paged_hello_and_contacts_fields() -> None:
     assert parse_request({"op": "contacts", "id": 2}, LIMITS) == Contacts(id=2)
 
 
-@given(st.integers(-3, 12) | st.text(max_size=3) | st.booleans() | st.floats() | st.none(),
-       st.sampled_from(["rooms_limit", "contacts_limit", "limit"]))
-def test_page_sizes_follow_the_configured_maximum(value: Any, field: str) -> None:
-    """Any value of a page size is taken when it is an int in its range (0 only for
-    ``contacts_limit``), up to the server's rooms_page_max, and bad_request otherwise."""
-    small = Limits(rooms_page_max=9)
-    obj = ({"op": "contacts", "limit": value} if field == "limit"
-           else {"op": "hello", "token": "t", field: value})
-    event = parse_request(obj, small)
+@given(st.integers(-3, 12) | st.integers(-(2**70), 2**70) | st.text(max_size=3)
+       | st.booleans() | st.floats() | st.none(),
+       st.sampled_from([("hello", "rooms_limit"), ("hello", "contacts_limit"),
+                        ("contacts", "limit"), ("rooms", "limit"), ("who", "limit")]),
+       st.integers(1, 300))
+@example(10, ("hello", "rooms_limit"), 9)
+@example(2**64, ("contacts", "limit"), 200)
+@example(0, ("hello", "contacts_limit"), 9)
+@example(0, ("rooms", "limit"), 9)
+def test_page_sizes_are_clamped_to_the_configured_maximum(
+        value: Any, where: tuple[str, str], most: int) -> None:
+    """A page size that is an int of at least 1 (0 too for ``contacts_limit``) is taken, and
+    one past the server's rooms_page_max asks for a page of rooms_page_max (clamped, as Slack,
+    Zulip and Matrix treat a limit past theirs); anything else is bad_request naming it."""
+    limits = Limits(rooms_page_max=most)
+    op, field = where
+    obj: dict[str, Any] = {"op": op, field: value}
+    if op == "hello":
+        obj["token"] = "t"
+    if op == "who":
+        obj["room"] = "general"
+    event = parse_request(obj, limits)
     low = 0 if field == "contacts_limit" else 1
     fits = value is None or (isinstance(value, int) and not isinstance(value, bool)
-                             and low <= value <= 9)
+                             and value >= low)
     if fits:
         assert not isinstance(event, RequestError)
-        assert getattr(event, field) == value
+        assert getattr(event, field) == (None if value is None else min(value, most))
     else:
         assert isinstance(event, RequestError) and event.code == "bad_request"
         assert field in event.message

@@ -249,13 +249,7 @@ async def test_contacts_by_index(storage: Storage, database_dsn: str) -> None:
     contacts' key and each user's id, never by a scan of users."""
     with trio.fail_after(TIMEOUT):
         (ann,) = await users(storage, "ann")
-        await sql(database_dsn, """
-            INSERT INTO users (name, password_hash)
-            SELECT 'u' || g, 'hash' FROM generate_series(1, 2000) g
-        """, f"""
-            INSERT INTO contacts (user_id, contact_id)
-            SELECT {ann.id}, id FROM users WHERE name LIKE 'u%'
-        """, "VACUUM ANALYZE")
+        await generated_users(database_dsn, 2000, contacts_of=ann.id)
         executed = await plan(database_dsn, _SQL_CONTACTS, ann.id)
         assert not [n for n in scans(executed) if n["Node Type"] == "Seq Scan"
                     and n["Relation Name"] == "users"], executed
@@ -294,13 +288,7 @@ async def test_member_page_is_a_page_of_a_large_room(storage: Storage,
     with trio.fail_after(TIMEOUT):
         (ann,) = await users(storage, "ann")
         await storage.join_room(ann.id, "big")
-        await sql(database_dsn, """
-            INSERT INTO users (name, password_hash)
-            SELECT 'u' || g, 'hash' FROM generate_series(1, 3000) g
-        """, """
-            INSERT INTO memberships (room_id, user_id)
-            SELECT r.id, u.id FROM rooms r, users u WHERE r.name = 'big' AND u.name LIKE 'u%'
-        """)
+        await generated_users(database_dsn, 3000, members_of="big")
         big = await room_id(database_dsn, "big")
         walk = await plan(database_dsn, _SQL_MEMBER_PAGE_BY_NAME, big, ann.id, "", 101)
         assert not [n for n in nodes(walk) if n["Node Type"] == "Sort"], walk
@@ -319,6 +307,27 @@ async def test_member_page_is_a_page_of_a_large_room(storage: Storage,
 
 #: Names with punctuation: pages by name must follow Python's order (lower case, code point).
 PUNCTUATED = ["a.b", "ab", "a_b", "A-c", "Zed", "z9", "b"]
+
+
+async def generated_users(dsn: str, count: int, *, members_of: str | None = None,
+                          contacts_of: int | None = None) -> None:
+    """Users u1 to u<count>, made straight in SQL, each a member of room ``members_of`` or a
+    contact of user id ``contacts_of`` if given; then VACUUM ANALYZE, as after a bulk load."""
+    joined = []
+    if members_of is not None:
+        joined.append(f"""
+            INSERT INTO memberships (room_id, user_id) SELECT r.id, u.id FROM rooms r, users u
+            WHERE r.name = '{members_of}' AND u.name LIKE 'u%'
+        """)
+    if contacts_of is not None:
+        joined.append(f"""
+            INSERT INTO contacts (user_id, contact_id)
+            SELECT {contacts_of}, id FROM users WHERE name LIKE 'u%'
+        """)
+    await sql(dsn, f"""
+        INSERT INTO users (name, password_hash)
+        SELECT 'u' || g, 'hash' FROM generate_series(1, {count}) g
+    """, *joined, "VACUUM ANALYZE")
 
 
 async def more_users(dsn: str, count: int) -> None:

@@ -381,3 +381,29 @@ async def test_a_failure_is_logged_and_retried(storage: Storage, database_dsn: s
             while not await found(storage, ann, "survivor"):  # noqa: ASYNC110 (the database)
                 await trio.sleep(0.01)
             nursery.cancel_scope.cancel()
+
+
+async def test_a_batch_commits_unsynced_in_one_statement_and_leaves_the_connection_synced(
+        storage: Storage, database_dsn: str) -> None:
+    """A batch is one statement (no BEGIN, SET LOCAL, COMMIT around it) that turns
+    synchronous_commit off for its own transaction only: the pooled connection it ran on
+    goes back to the appends, which must wait for the disk."""
+    user = await make_member(storage, "ivy", "lab")
+    message = await say(storage, user, "lab", "unsynced words")
+
+    async def run() -> list[str]:
+        conn = await asyncpg.connect(database_dsn)
+        try:
+            await conn.execute("SET synchronous_commit = on")  # (the tests' server has it off)
+            async with conn.transaction():  # to look inside the statement's transaction
+                assert await conn.fetchval(_SQL_INDEX_WORDS_OF, [message.msg_id]) == 1
+                inside = await conn.fetchval("SHOW synchronous_commit")
+            after = await conn.fetchval("SHOW synchronous_commit")
+            await conn.fetchval(_SQL_INDEX_WORDS_SWEEP, 10)  # autocommit, as the indexer
+            return [inside, after, await conn.fetchval("SHOW synchronous_commit")]
+        finally:
+            await conn.close()
+
+    with trio.fail_after(TIMEOUT):
+        assert await trio.to_thread.run_sync(asyncio.run, run()) == ["off", "on", "on"]
+    assert await found(storage, user, "unsynced") == [message.msg_id]

@@ -29,6 +29,7 @@ from chatd.storage import (
     NewMessage,
     PresenceNotice,
     Storage,
+    TargetsNotice,
     open_storage,
 )
 from chatd.storage.bridge import open_bridge
@@ -39,6 +40,7 @@ from chatd.storage.postgres import (
     presence_payloads,
 )
 from chatd.views import message_event
+from tests.conftest import execute_sql
 from tests.helpers import make_config, until
 
 TIMEOUT = 20
@@ -303,3 +305,44 @@ def test_commit_parser_takes_any_text(payload: str) -> None:
     _parse_notice("chatd_commits", payload)
     _parse_notice("chatd_commits", "n1 [" + payload)
     _parse_notice("chatd_commits", "n1 [[\"r\", 1, 2, [" + payload)
+
+
+@given(payload=st.text(max_size=60))
+def test_a_targets_notice_names_a_table_of_targets_or_is_nothing(payload: str) -> None:
+    """'<node> <table>' (migration 0022): a notice only for the tables of outgoing targets;
+    anything else on the channel is no notice, never an error."""
+    assert _parse_notice("chatd_targets", "chatd-1 room_webhooks") == [
+        TargetsNotice(node="chatd-1", table="room_webhooks")]
+    assert _parse_notice("chatd_targets", "chatd-2 push_subscriptions") == [
+        TargetsNotice(node="chatd-2", table="push_subscriptions")]
+    notices = _parse_notice("chatd_targets", payload)
+    assert all(isinstance(n, TargetsNotice)
+               and n.table in ("room_webhooks", "push_subscriptions") for n in notices)
+
+
+async def test_rows_of_targets_added_or_removed_are_announced(storage: Storage,
+                                                              database_dsn: str) -> None:
+    """Any statement adding or removing webhooks or push subscriptions sends a notice (a
+    node with none of either then looks again); any_targets says whether any is left."""
+    heard: list[Change] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(storage.follow_changes, heard.append)
+        assert not await storage.any_targets("room_webhooks")
+        assert not await storage.any_targets("push_subscriptions")
+        user = await storage.create_user("pat", "x")
+        await trio.to_thread.run_sync(
+            execute_sql, database_dsn,
+            "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth)"
+            f" VALUES ('https://push.example/1', {user.id}, 'k', 'a')")
+        with trio.fail_after(30):
+            await until(lambda: any(isinstance(n, TargetsNotice) for n in heard))
+        assert await storage.any_targets("push_subscriptions")
+        assert not await storage.any_targets("room_webhooks")
+        await trio.to_thread.run_sync(execute_sql, database_dsn,
+                                      "DELETE FROM push_subscriptions")
+        with trio.fail_after(30):
+            await until(lambda: sum(isinstance(n, TargetsNotice) for n in heard) == 2)
+        assert not await storage.any_targets("push_subscriptions")
+        assert {n.table for n in heard if isinstance(n, TargetsNotice)} == {
+            "push_subscriptions"}
+        nursery.cancel_scope.cancel()

@@ -23,6 +23,7 @@ from tests.storage.test_flat_costs import (
     PUNCTUATED,
     every_page,
     function_calls,
+    generated_users,
     more_users,
     nodes,
     sql,
@@ -93,13 +94,8 @@ async def test_a_contact_page_costs_its_size(storage: Storage, database_dsn: str
     the names (what a hello watches) are one index-only walk of the same index, in order."""
     with trio.fail_after(TIMEOUT):
         ann, bob = await users(storage, "ann", "bob")
-        await sql(database_dsn, """
-            INSERT INTO users (name, password_hash)
-            SELECT 'u' || g, 'hash' FROM generate_series(1, 3000) g
-        """, f"""
-            INSERT INTO contacts (user_id, contact_id)
-            SELECT {ann.id}, id FROM users WHERE name LIKE 'u%'
-        """, f"""
+        await generated_users(database_dsn, 3000, contacts_of=ann.id)
+        await sql(database_dsn, f"""
             INSERT INTO contacts (user_id, contact_id)
             SELECT {bob.id}, id FROM users WHERE name IN ('u1', 'u2', 'u3')
         """, "VACUUM ANALYZE")
@@ -148,13 +144,7 @@ async def test_the_overviews_generic_plan_probes_memberships(storage: Storage,
         ann, bob = await users(storage, "ann", "bob")
         await unread_rooms(storage, database_dsn, ann, bob, rooms=300, unread=1)
         await storage.join_room(bob.id, "hall")
-        await sql(database_dsn, """
-            INSERT INTO users (name, password_hash)
-            SELECT 'u' || g, 'hash' FROM generate_series(1, 3000) g
-        """, """
-            INSERT INTO memberships (room_id, user_id)
-            SELECT r.id, u.id FROM rooms r, users u WHERE r.name = 'hall' AND u.name LIKE 'u%'
-        """, "VACUUM ANALYZE")
+        await generated_users(database_dsn, 3000, members_of="hall")
         walk = await generic_plan(database_dsn, _SQL_ROOMS_OVERVIEW,
                                   "bigint, text, text, bigint, boolean",
                                   f"{ann.id}, '', '', 31, false")

@@ -1,6 +1,7 @@
-// The hello (socket.js): a hello the server refuses as a bad request (a server whose largest
-// page is below the welcome's page sizes) is sent again at once, as the owner changed it; any
-// other refusal waits for the backoff, as before. A fake WebSocket stands for the browser's.
+// The hello (socket.js): the server takes page sizes past its largest page as that page, so
+// a hello refused as a bad request is not sent again changed: it waits for the backoff, as any
+// refusal but `unauthenticated` does, and the next attempt asks the owner's hello afresh. A
+// fake WebSocket stands for the browser's.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -37,60 +38,47 @@ class FakeSocket {
   }
 }
 
-function connect({ refused }) {
+function connect() {
   FakeSocket.opened = [];
   globalThis.WebSocket = FakeSocket;
   globalThis.location = { protocol: "http:", host: "chat.test" };
-  let paged = true;
+  let asked = 0;
   const states = [];
   const welcomes = [];
   const conn = new Connection({
-    hello: () => ({ token: "t", ...(paged ? { rooms_limit: 30 } : {}) }),
+    hello: () => {
+      asked += 1;
+      return { token: "t", rooms_limit: 30, contacts_limit: 30, resume: { general: asked } };
+    },
     onWelcome: (frame) => welcomes.push(frame),
     onEvent: () => {},
     onState: (phase) => states.push(phase),
     onAuthFailed: () => {},
-    onHelloRefused: (error) => {
-      refused.push(error.code);
-      const changed = paged;
-      paged = false;
-      return changed;
-    },
   });
-  return { conn, states, welcomes };
+  return { conn, states, welcomes, asked: () => asked };
 }
 
-test("a hello refused as a bad request is sent again at once, changed by its owner", () => {
-  const refused = [];
-  const { conn, states, welcomes } = connect({ refused });
+test("a hello carries the page sizes, whatever the server's largest page", () => {
+  const { conn, welcomes } = connect();
   conn.start();
   const [first] = FakeSocket.opened;
   first.fire("open");
-  assert.equal(first.sent[0].op, "hello");
-  assert.equal(first.sent[0].rooms_limit, 30);
-  first.answer({ op: "error", code: "bad_request", message: "'rooms_limit' must be 1-3" });
-  assert.deepEqual(refused, ["bad_request"]);
-  assert.equal(first.closed, true);
-  assert.equal(FakeSocket.opened.length, 2); // at once, no backoff
-  assert.ok(!states.includes("waiting"));
-  const second = FakeSocket.opened[1];
-  second.fire("open");
-  assert.deepEqual(second.sent[0], { op: "hello", id: 2, token: "t" });
-  second.answer({ op: "welcome", ping_interval: 30 });
+  assert.deepEqual(first.sent[0], { op: "hello", id: 1, token: "t", rooms_limit: 30,
+    contacts_limit: 30, resume: { general: 1 } });
+  first.answer({ op: "welcome", ping_interval: 30, rooms: [], rooms_more: true });
   assert.equal(welcomes.length, 1);
   conn.stop();
 });
 
-test("a hello refused again (the owner changed nothing) waits for the backoff", () => {
-  const refused = [];
-  const { conn, states } = connect({ refused });
+test("a hello refused as a bad request waits for the backoff: it is not sent again at once", () => {
+  const { conn, states, asked } = connect();
   conn.start();
   FakeSocket.opened[0].fire("open");
-  FakeSocket.opened[0].answer({ op: "error", code: "bad_request", message: "no" });
-  FakeSocket.opened[1].fire("open");
-  FakeSocket.opened[1].answer({ op: "error", code: "bad_request", message: "no" });
-  assert.deepEqual(refused, ["bad_request", "bad_request"]);
-  assert.equal(FakeSocket.opened.length, 2);
+  FakeSocket.opened[0].answer({ op: "error", code: "bad_request",
+    message: "'resume' must be an object of at most 1000 rooms" });
+  assert.equal(FakeSocket.opened[0].closed, true);
+  assert.equal(FakeSocket.opened.length, 1); // not again at once
   assert.equal(states[states.length - 1], "waiting");
+  assert.equal(asked(), 1);
   conn.stop();
 });

@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { badge, resumePoints } from "../../clients/web/select.js";
 import {
-  actions, apply, connectionChanged, initialState, LIST_RETRY_MS, ROOMS_REFRESH,
+  actions, apply, connectionChanged, initialState, LIST_RETRY_MS, ROOMS_REFRESH, selectRoom,
   WELCOME_CONTACTS, WELCOME_ROOMS,
 } from "../../clients/web/state.js";
 import { message, requests, roomInfo, welcome } from "./fixtures.mjs";
@@ -60,7 +60,10 @@ test("after a welcome with more, the rest is asked at once, page after page, unt
   assert.deepEqual([...state.rooms.keys()].sort(), ["alpha", "beta", "delta", "gamma", "zeta"]);
   assert.equal(badge(state, state.rooms.get("delta")), "4");
   assert.equal(state.rooms.get("zeta").mentions, 1);
-  assert.deepEqual(resumePoints(state), { alpha: 0, beta: 0, delta: 9, gamma: 3, zeta: 2 });
+  // Every room listed is followed from its last_seq; only the open one is resumed.
+  assert.deepEqual(Object.fromEntries([...state.rooms].map(([name, room]) => [name, room.head])),
+    { alpha: 0, beta: 0, delta: 9, gamma: 3, zeta: 2 });
+  assert.deepEqual(resumePoints(state), { alpha: 0 });
 
   // The contacts: the welcome's, then each page's, once each.
   const asked = requests(effects).find((r) => r.op === "contacts");
@@ -294,7 +297,8 @@ function random(seed) {
  * One history of room "romeo", on a later page: `before` messages when the welcome was sent
  * (ann read up to `read`), then `live` messages sent live. The page's room object was read
  * after `seen` of the live ones were stored, and its reply is read among the live events
- * after `at` of them. `known`: the page knew the room from an earlier connection, up to `had`.
+ * after `at` of them. `known`: the page knew the room from an earlier connection, up to `had`;
+ * `opened`: and had it open (its latest page loaded), so that the hello resumes it from there.
  */
 function scenario(rand) {
   const pick = (n) => Math.floor(rand() * (n + 1));
@@ -304,6 +308,7 @@ function scenario(rand) {
   const seen = pick(live);
   const at = pick(live);
   const known = rand() < 0.4;
+  const opened = known && rand() < 0.5;
   const had = known ? read + pick(before - read) : 0;
   const authors = ["ann", "Bob", "carol"];
   const log = Array.from({ length: before + live }, (_, i) => {
@@ -312,10 +317,10 @@ function scenario(rand) {
     return message("romeo", i + 1, from, mention ? `@ann m${i + 1}` : `m${i + 1}`,
       mention ? { mentions: ["ann"] } : {});
   });
-  return { before, read, live, seen, at, known, had, log };
+  return { before, read, live, seen, at, known, opened, had, log };
 }
 
-function play({ before, read, live, seen, at, known, had, log }) {
+function play({ before, read, live, seen, at, known, opened, had, log }) {
   const state = initialState({ me: "ann" });
   connectionChanged(state, "online");
   const others = (list) => list.filter((m) => m.from !== "ann");
@@ -325,12 +330,19 @@ function play({ before, read, live, seen, at, known, had, log }) {
     const seenBefore = log.slice(read, had);
     apply(state, welcome([roomInfo("alpha"), roomInfo("romeo", { lastSeq: had, readSeq: read,
       unread: others(seenBefore).length, mentions: mentioned(seenBefore) })]));
+    if (opened) {
+      const [asked] = requests(selectRoom(state, "romeo"));
+      apply(state, ok({ room: "romeo", messages: log.slice(0, had), more: false }),
+        { request: asked });
+    }
     connectionChanged(state, "waiting");
     connectionChanged(state, "online");
   }
+  const resume = resumePoints(state);
+  assert.equal("romeo" in resume, opened);
   const effects = apply(state, pagedWelcome([roomInfo("alpha")]));
-  if (known) {
-    // The resume catch-up, right after the welcome.
+  if (opened) {
+    // The resume catch-up, right after the welcome (a room not opened is not resumed).
     for (const m of log.slice(had, before)) apply(state, m);
   }
   const liveLog = log.slice(before);
@@ -358,7 +370,8 @@ test("live messages of a room on a later page and its room object, in any order:
     const held = room.sorted().map((m) => m.seq);
     for (const m of sc.log.slice(sc.before)) assert.ok(held.includes(m.seq), `lost: ${label}`);
     assert.equal(new Set(held).size, held.length);
-    assert.equal(resumePoints(state).romeo, sc.before + sc.live, `resume: ${label}`);
+    assert.equal(room.head, sc.before + sc.live, `resume: ${label}`);
+    if (sc.opened) assert.equal(resumePoints(state).romeo, sc.before + sc.live, label);
     assert.equal(room.readSeq, sc.read);
   }
 });
