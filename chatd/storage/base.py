@@ -598,11 +598,13 @@ class WebhookTargets:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SessionStart:
     """What a ``hello`` reads first: the user its token names, the names of their rooms and
-    of their contacts (as :meth:`Storage.room_and_contact_names`)."""
+    of their contacts (as :meth:`Storage.room_and_contact_names`), and each room's
+    ``last_seq`` in the same read (None: not read)."""
 
     user: User
     rooms: frozenset[str]
     contacts: list[str]
+    last_seqs: dict[str, int] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -839,7 +841,8 @@ class Storage(Protocol):
     async def open_session(self, user_id: int, jti: str, issued_at: int
                            ) -> SessionStart | None:
         """:meth:`check_token`, then (when it finds the user)
-        :meth:`room_and_contact_names`, in one call: a hello's first reads cost one crossing
+        :meth:`room_and_contact_names` with each room's ``last_seq``
+        (``SessionStart.last_seqs``), in one call: a hello's first reads cost one crossing
         to the database instead of two. None where :meth:`check_token` is None."""
 
     async def webhook_targets(self, rooms: Sequence[str],

@@ -298,6 +298,17 @@ SELECT ARRAY(
 ) AS rooms, ARRAY({_CONTACT_NAMES}) AS contacts
 """
 
+# The same with each room's last_seq (the heads, in the order of the names): what a paged
+# hello subscribes to and starts each room's live messages after, read once.
+_SQL_ROOM_HEADS_AND_CONTACT_NAMES = f"""
+SELECT h.rooms, h.last_seqs, ARRAY({_CONTACT_NAMES}) AS contacts
+FROM (
+    SELECT coalesce(array_agg(r.name), '{{}}') AS rooms,
+           coalesce(array_agg(r.last_seq), '{{}}') AS last_seqs
+    FROM memberships m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1
+) h
+"""
+
 # A new user; made an administrator ($3) from the command line, which the audit log says.
 _SQL_CREATE_USER = f"""
 WITH u AS (
@@ -1963,9 +1974,10 @@ class PostgresStorage:
             row = await conn.fetchrow(_SQL_CHECK_TOKEN, user_id, jti, issued_at)
             if row is None:
                 return None
-            names = await conn.fetchrow(_SQL_ROOM_AND_CONTACT_NAMES, user_id)
-        return SessionStart(user=_user(row), rooms=frozenset(names["rooms"]),
-                            contacts=list(names["contacts"]))
+            names = await conn.fetchrow(_SQL_ROOM_HEADS_AND_CONTACT_NAMES, user_id)
+        last_seqs = dict(zip(names["rooms"], names["last_seqs"], strict=True))
+        return SessionStart(user=_user(row), rooms=frozenset(last_seqs),
+                            contacts=list(names["contacts"]), last_seqs=last_seqs)
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)
