@@ -27,6 +27,7 @@ from chatd.rooms import (
     PublishMany,
     RegistryState,
     apply,
+    changed_since,
     overtaken,
 )
 
@@ -209,6 +210,39 @@ def test_the_leaves_remembered_are_bounded_and_an_older_since_counts_as_overtake
     assert not overtaken(state, "ann", "a", state.epoch - LEAVE_MEMORY)
     assert overtaken(state, f"user{LEAVE_MEMORY + 9}", "z", state.epoch - 1)
     assert not overtaken(state, "ann", "a", None)
+
+
+def test_every_join_and_leave_of_a_user_counts_as_a_change_of_their_rooms() -> None:
+    """A Join or Leave of a user (online here or not, applied or dropped) is a change of
+    their rooms after any count read before it; another user's is not; a CloseRoom is
+    everyone's."""
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a")
+    mark = state.changes
+    assert not changed_since(state, "bob", mark)
+    apply(state, Join("bob", "b", None, state.epoch))  # bob is offline: it still counts
+    assert changed_since(state, "bob", mark) and not changed_since(state, "ann", mark)
+    mark = state.changes
+    apply(state, Leave("bob", "b"))
+    assert changed_since(state, "bob", mark) and not changed_since(state, "ann", mark)
+    mark = state.changes
+    apply(state, Join("bob", "c", None, -1))  # dropped (overtaken): counted all the same
+    assert changed_since(state, "bob", mark)
+    mark = state.changes
+    apply(state, CloseRoom("z", b"gone"))
+    assert changed_since(state, "ann", mark) and changed_since(state, "carl", mark)
+    assert not changed_since(state, "ann", state.changes)
+
+
+def test_the_changes_remembered_are_bounded_and_an_older_mark_counts_as_changed() -> None:
+    state = RegistryState()
+    mark = state.changes
+    for i in range(LEAVE_MEMORY + 10):
+        apply(state, Leave(f"user{i}", "z"))
+    assert len(state.user_changed) <= LEAVE_MEMORY and len(state.change_order) <= LEAVE_MEMORY
+    assert changed_since(state, "ann", mark)  # not remembered: on the safe side
+    assert not changed_since(state, "ann", state.changes - LEAVE_MEMORY)
+    assert changed_since(state, f"user{LEAVE_MEMORY + 9}", state.changes - 1)
 
 
 def test_from_member_checks_membership_in_order_with_the_commands_before() -> None:
