@@ -19,7 +19,7 @@ import trio
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import make_config, until
 
 PAGE_MAX = 4
 ROOMS = ["alpha", "beta", "delta", "epsilon", "gamma", "zeta"]  # with the DM: 7 rooms
@@ -263,8 +263,8 @@ async def _during_first_read(server: Server, monkeypatch: pytest.MonkeyPatch,
     storage = server.app.storage
     open_session = storage.open_session
 
-    async def then_act(*args: Any) -> Any:
-        start = await open_session(*args)
+    async def then_act(*args: Any, **kwargs: Any) -> Any:
+        start = await open_session(*args, **kwargs)
         monkeypatch.setattr(storage, "open_session", open_session)
         await act()
         return start
@@ -328,3 +328,77 @@ async def test_messages_stored_between_the_first_read_and_the_subscription(
         assert event["seq"] == sent["seq"]
     live = [(f["room"], f["seq"]) for f in alice.events if f.get("op") == "message"]
     assert live in ([], [(last, between[last]["seq"])]), live
+
+
+async def _alice_with_contacts(server: Server, connect: Connect,
+                               names: list[str]) -> tuple[str, Client]:
+    """alice with ``names`` as contacts, and her connection (open)."""
+    for name in names:
+        await register_and_login(server.http_port, name)
+    token = await register_and_login(server.http_port, "alice")
+    alice = await connect()
+    await alice.hello(token)
+    for name in names:
+        assert (await alice.request("add_contact", user=name))["op"] == "ok"
+    return token, alice
+
+
+async def test_a_second_connection_reads_only_the_welcomes_contacts(
+        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With another connection of the user's open here (the presence tracker watches their
+    contacts), a hello with ``contacts_limit`` reads that many contacts and one more, not
+    all of them; the presence of a contact beyond the page still reaches it."""
+    names = ["bob", "carl", "dora", "eve"]
+    token, alice = await _alice_with_contacts(server, connect, names)
+    storage = server.app.storage
+    asked: list[int | None] = []
+    open_session = storage.open_session
+
+    async def spy(*args: Any, contacts_limit: int | None = None) -> Any:
+        asked.append(contacts_limit)
+        return await open_session(*args, contacts_limit=contacts_limit)
+
+    monkeypatch.setattr(storage, "open_session", spy)
+    second = await connect()
+    welcome = await second.hello(token, contacts_limit=2)
+    assert [c["user"] for c in welcome["contacts"]] == ["bob", "carl"]
+    assert welcome["contacts_more"] is True and asked == [3]
+    whole = await connect()
+    exact = await whole.hello(token, contacts_limit=PAGE_MAX)
+    assert [c["user"] for c in exact["contacts"]] == names and exact["contacts_more"] is False
+    eve = await connect()
+    await eve.hello(await register_and_login(server.http_port, "eve"))
+    assert (await second.event("presence", user="eve"))["status"] == "online"
+    for client in (alice, second, whole):
+        await client.aclose()
+    with trio.fail_after(10):
+        await until(lambda: not server.app.presence.watches("alice"))
+    # None of theirs here now: a hello reads every contact again.
+    third = await connect()
+    await third.hello(token, contacts_limit=2)
+    assert asked[-1] is None
+
+
+async def test_a_first_connection_after_a_page_of_contacts_watches_them_all(
+        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's other connection closes between a hello's first read (a page of contacts,
+    the tracker watching them) and its going online: the tracker is given every contact,
+    and the presence of one beyond the page reaches the new connection."""
+    names = ["bob", "carl", "dora", "eve"]
+    token, alice = await _alice_with_contacts(server, connect, names)
+    presence = server.app.presence
+
+    async def close_the_other() -> None:
+        await alice.aclose()
+        with trio.fail_after(10):
+            await until(lambda: not presence.watches("alice"))
+
+    await _during_first_read(server, monkeypatch, close_the_other)
+    second = await connect()
+    welcome = await second.hello(token, contacts_limit=1)
+    assert [c["user"] for c in welcome["contacts"]] == ["bob"]
+    assert welcome["contacts_more"] is True
+    assert presence.state.watching["alice"] == set(names)
+    eve = await connect()
+    await eve.hello(await register_and_login(server.http_port, "eve"))
+    assert (await second.event("presence", user="eve"))["status"] == "online"
