@@ -53,6 +53,7 @@ __all__ = [
     "Remote",
     "Snapshot",
     "Watch",
+    "WatchAll",
     "apply",
 ]
 
@@ -84,11 +85,23 @@ class PresenceState:
 class Online:
     """A connection of ``user`` is authenticated (and already connected in the registry);
     ``contacts`` are the users whose presence they want (each once; read only for the user's
-    first connection here, so a hello hands over the list it has, never a copy)."""
+    first connection here, so a hello hands over the list it has, never a copy). ``done``
+    is told whether it was their first (then, when ``contacts`` was only the first of
+    them, the rest follows in a :class:`WatchAll`)."""
 
     user: str
     conn: ConnId
     contacts: Collection[str] = ()
+    done: Callable[[bool], None] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WatchAll:
+    """Online ``user``'s contacts in full, after an :class:`Online` that had only the first
+    of them (a hello that expected another connection of theirs here to watch them)."""
+
+    user: str
+    contacts: Collection[str]
     done: Callable[[], None] | None = None
 
 
@@ -136,7 +149,7 @@ class Snapshot:
     nodes: dict[str, frozenset[str]]
 
 
-Command = Online | Offline | Watch | Remote | NodeDown | Snapshot
+Command = Online | Offline | Watch | WatchAll | Remote | NodeDown | Snapshot
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -247,6 +260,11 @@ def apply(state: PresenceState, command: Command) -> list[Effect]:
             if user in state.conns:
                 (_watch if watch else _unwatch)(state, user, contact)
             return []
+        case WatchAll(user, contacts, _):
+            if user in state.conns:
+                for contact in contacts:
+                    _watch(state, user, contact)
+            return []
         case Remote(node, online, offline, reset):
             had = set(state.nodes.get(node, ())) if reset else set()
 
@@ -310,12 +328,33 @@ class PresenceTracker:
         self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
         self._out_send, self._out_receive = trio.open_memory_channel[_Outgoing](inbox_size)
 
-    async def online(self, user: str, conn: ConnId, contacts: Collection[str]) -> None:
+    async def online(self, user: str, conn: ConnId, contacts: Collection[str]) -> bool:
         """Mark a connection open and wait until the tracker has applied it, so that a
-        status read afterwards (:meth:`statuses`) is followed by every later change."""
+        status read afterwards (:meth:`statuses`) is followed by every later change.
+        Returns whether it was the user's first connection here (``contacts`` was read)."""
         applied = trio.Event()
-        await self._send.send(Online(user, conn, contacts, applied.set))
+        first: list[bool] = []
+
+        def done(was_first: bool) -> None:
+            first.append(was_first)
+            applied.set()
+
+        await self._send.send(Online(user, conn, contacts, done))
         await applied.wait()
+        return first[0]
+
+    async def watch_all(self, user: str, contacts: Collection[str]) -> None:
+        """Send the presence of every one of ``contacts`` to online ``user`` (whose first
+        connection here handed over only the first of them); waits until applied."""
+        applied = trio.Event()
+        await self._send.send(WatchAll(user, contacts, applied.set))
+        await applied.wait()
+
+    def watches(self, user: str) -> bool:
+        """Whether ``user`` has a connection here, so that the tracker watches their
+        contacts already (a snapshot: their last connection may close meanwhile, and then
+        :meth:`online` says the next one is the first)."""
+        return user in self.state.conns
 
     async def watch(self, user: str, contact: str, watch: bool) -> None:
         """Start (or stop) sending ``contact``'s presence to ``user``; waits until applied."""
@@ -349,7 +388,8 @@ class PresenceTracker:
             task_status.started()
             async with self._receive, self._out_send:
                 async for command in self._receive:
-                    for effect in apply(self.state, command):
+                    effects = apply(self.state, command)
+                    for effect in effects:
                         if isinstance(effect, Publish):
                             if self._on_publish is not None:
                                 self._on_publish(effect)
@@ -357,7 +397,9 @@ class PresenceTracker:
                             await self._out_send.send(effect)
                     if isinstance(command, Offline):
                         await self._out_send.send(Disconnect(command.conn))
-                    elif isinstance(command, Online | Watch) and command.done is not None:
+                    elif isinstance(command, Online) and command.done is not None:
+                        command.done(any(isinstance(e, Publish) for e in effects))
+                    elif isinstance(command, Watch | WatchAll) and command.done is not None:
                         command.done()
 
     async def _announce(self) -> None:

@@ -43,6 +43,16 @@ both properties on every interleaving of adders and removers that hypothesis fin
 The registry remembers the last :data:`LEAVE_MEMORY` leaves only; a ``since`` older than those
 counts as overtaken, which is safe (the adder re-checks). Conversations are never left, so
 their ``Join``s carry no ``since``.
+
+Changes since a read. A ``hello`` reads the user's rooms once, before its ``Connect``, and
+does not read them again when nothing changed them meanwhile. Every membership change is told
+to the registry (a ``Join`` or ``Leave`` after storage, another node's through its notice, a
+``CloseRoom``), whether or not the user is online here; the registry counts them
+(:attr:`RegistryState.changes`) and remembers, for the last :data:`LEAVE_MEMORY` of them,
+whose rooms they were. :func:`changed_since` answers whether any may have touched a user's
+rooms after a count read before the read: when not, what the read said is what ``Connect``
+subscribed, and any change told after the ``Connect`` is applied to the user's connections
+as to any other's.
 """
 
 from __future__ import annotations
@@ -78,6 +88,7 @@ __all__ = [
     "RoomRegistry",
     "ToUser",
     "apply",
+    "changed_since",
     "overtaken",
 ]
 
@@ -118,6 +129,14 @@ class RegistryState:
     # The epoch at which each room was closed (deleted), for every user at once; as many as
     # LEAVE_MEMORY of them, oldest first (a ``since`` older than those counts as overtaken).
     closed: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Membership changes told so far (every Join, Leave and CloseRoom, applied or dropped),
+    # the count at the last change of each user's rooms among the last LEAVE_MEMORY of them
+    # (oldest first in ``change_order``), and the count at the last CloseRoom (every user's).
+    changes: int = 0
+    user_changed: dict[str, int] = dataclasses.field(default_factory=dict)
+    change_order: collections.deque[tuple[int, str]] = dataclasses.field(
+        default_factory=collections.deque)
+    last_close: int = 0
 
 
 # ----------------------------------------------------------------------------- commands
@@ -286,6 +305,29 @@ def overtaken(state: RegistryState, user: str, room: str, since: int | None) -> 
             or state.closed.get(room, -1) > since)
 
 
+def changed_since(state: RegistryState, user: str, mark: int) -> bool:
+    """Whether a change of ``user``'s rooms (a Join or Leave of theirs, any CloseRoom) was
+    told after count ``mark`` (or may have been: ``mark`` is older than the changes
+    remembered)."""
+    if mark < state.changes - LEAVE_MEMORY:
+        return True
+    return state.user_changed.get(user, -1) > mark or state.last_close > mark
+
+
+def _record_change(state: RegistryState, user: str | None) -> None:
+    """Count a membership change of ``user``'s rooms (None: a room closed, everyone's)."""
+    state.changes += 1
+    if user is None:
+        state.last_close = state.changes
+        return
+    state.user_changed[user] = state.changes
+    state.change_order.append((state.changes, user))
+    if len(state.change_order) > LEAVE_MEMORY:
+        count, old = state.change_order.popleft()
+        if state.user_changed.get(old) == count:
+            del state.user_changed[old]
+
+
 def _record_leave(state: RegistryState, user: str, room: str) -> None:
     state.epoch += 1
     key = (user, room)
@@ -319,6 +361,7 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
                     _remove(state, member.user, room)
             return []
         case Join(user, room, announce, since, done):
+            _record_change(state, user)
             effects: list[Effect] = []
             applied = not overtaken(state, user, room, since)
             if applied:
@@ -331,6 +374,7 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
                 effects.append(Call(functools.partial(done, applied)))
             return effects
         case Leave(user, room, announce):
+            _record_change(state, user)
             effects = []
             if announce is not None:
                 effects.append(
@@ -341,6 +385,7 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
             _record_leave(state, user, room)
             return effects
         case CloseRoom(room, data):
+            _record_change(state, None)
             users = state.room_users.get(room, set())
             effects = ([Deliver(_conns_of(state, users), Notice(data, forget=room))]
                        if users else [])
@@ -426,6 +471,17 @@ class RoomRegistry:
         """The Leave commands applied so far: read it *before* the storage read that a
         ``Join`` or ``Connect`` is based on, and pass it as their ``since``."""
         return self.state.epoch
+
+    @property
+    def changes(self) -> int:
+        """The membership changes told so far: read it *before* a storage read of a user's
+        rooms, and ask :meth:`changed_since` after the ``Connect`` based on it."""
+        return self.state.changes
+
+    def changed_since(self, user: str, mark: int) -> bool:
+        """Whether ``user``'s rooms may have changed after count ``mark``, as of the
+        commands applied so far (:func:`changed_since`)."""
+        return changed_since(self.state, user, mark)
 
     def subscriptions(self) -> set[tuple[str, str]]:
         """Every (room, user) subscribed here, as of the commands applied so far."""

@@ -16,6 +16,7 @@ from chatd.presence import (
     Publish,
     Remote,
     Snapshot,
+    WatchAll,
     apply,
 )
 
@@ -89,6 +90,21 @@ def test_watchers_hear_of_remote_users() -> None:
     apply(state, Online("ann", 1, frozenset({"bob"})))
     assert apply(state, Remote("b", online=("bob",))) == [
         Announce("bob", "online", frozenset({"ann"}), remote=True)]
+
+
+def test_watch_all_completes_the_contacts_of_an_online_user_only() -> None:
+    """A first connection that handed over only the first contacts is given the rest by
+    WatchAll: the rest's watchers include the user; an offline user's WatchAll is
+    nothing (their next first connection reads their contacts)."""
+    state = PresenceState()
+    apply(state, Online("ann", 1, ["bob"]))
+    assert apply(state, WatchAll("ann", ["bob", "cid", "dee"])) == []
+    assert state.watching["ann"] == {"bob", "cid", "dee"}
+    assert _announced(apply(state, Online("dee", 2))) == [
+        Announce("dee", "online", frozenset({"ann"}))]
+    apply(state, Offline("ann", 1))
+    apply(state, WatchAll("ann", ["eve"]))
+    assert "ann" not in state.watching and "eve" not in state.watchers
 
 
 @given(st.lists(st.tuples(st.sampled_from(["ann", "bob"]), st.integers(0, 4), st.booleans())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from chatd.rooms import (
     PublishMany,
     RegistryState,
     apply,
+    changed_since,
     overtaken,
 )
 
@@ -211,6 +213,39 @@ def test_the_leaves_remembered_are_bounded_and_an_older_since_counts_as_overtake
     assert not overtaken(state, "ann", "a", None)
 
 
+def test_every_join_and_leave_of_a_user_counts_as_a_change_of_their_rooms() -> None:
+    """A Join or Leave of a user (online here or not, applied or dropped) is a change of
+    their rooms after any count read before it; another user's is not; a CloseRoom is
+    everyone's."""
+    state = RegistryState()
+    _connect(state, "c1", "ann", "a")
+    mark = state.changes
+    assert not changed_since(state, "bob", mark)
+    apply(state, Join("bob", "b", None, state.epoch))  # bob is offline: it still counts
+    assert changed_since(state, "bob", mark) and not changed_since(state, "ann", mark)
+    mark = state.changes
+    apply(state, Leave("bob", "b"))
+    assert changed_since(state, "bob", mark) and not changed_since(state, "ann", mark)
+    mark = state.changes
+    apply(state, Join("bob", "c", None, -1))  # dropped (overtaken): counted all the same
+    assert changed_since(state, "bob", mark)
+    mark = state.changes
+    apply(state, CloseRoom("z", b"gone"))
+    assert changed_since(state, "ann", mark) and changed_since(state, "carl", mark)
+    assert not changed_since(state, "ann", state.changes)
+
+
+def test_the_changes_remembered_are_bounded_and_an_older_mark_counts_as_changed() -> None:
+    state = RegistryState()
+    mark = state.changes
+    for i in range(LEAVE_MEMORY + 10):
+        apply(state, Leave(f"user{i}", "z"))
+    assert len(state.user_changed) <= LEAVE_MEMORY and len(state.change_order) <= LEAVE_MEMORY
+    assert changed_since(state, "ann", mark)  # not remembered: on the safe side
+    assert not changed_since(state, "ann", state.changes - LEAVE_MEMORY)
+    assert changed_since(state, f"user{LEAVE_MEMORY + 9}", state.changes - 1)
+
+
 def test_from_member_checks_membership_in_order_with_the_commands_before() -> None:
     """Typing: sent to the others only while the sender is in the room."""
     state = RegistryState()
@@ -233,6 +268,7 @@ def test_from_member_checks_membership_in_order_with_the_commands_before() -> No
 # then queue their Leave, as kick and leave do.
 
 KEY = ("bob", "r")
+SETTLING = b"settling"  # marks the Leave of a hello's settling (not a removal's)
 
 
 @dataclasses.dataclass
@@ -247,7 +283,7 @@ class _World:
 
     def step_registry(self) -> None:
         command = self.queue.popleft()
-        if isinstance(command, Leave):
+        if isinstance(command, Leave) and command.announce != SETTLING:
             self.removing -= 1
         _run_calls(apply(self.state, command))
 
@@ -329,3 +365,76 @@ def test_no_interleaving_leaves_a_non_member_subscribed(
                 del actors[pick]
         assert not world.subscribed() or world.member or world.removing > 0
     assert world.subscribed() == world.member
+
+
+def _hello(world: _World, on_page: bool, fast: list[bool]) -> Iterator[None]:
+    """A paged ``hello`` of bob, offline until then (chatd.actions.session): the epoch and
+    the count of changes, the first read, a Connect with what it said; then, unless a change
+    of bob's rooms was told meanwhile, the page read (the room in it if bob is a member and
+    it is ``on_page``) and done when the registry has every room of the page; else the
+    settling of ``_settle_rooms`` (registry first, then storage, a Join or a Leave,
+    settled; 3 rounds)."""
+    since, mark = world.state.epoch, world.state.changes
+    yield
+    read = world.member
+    yield
+    ready: list[bool] = []
+    world.queue.append(Connect("c2", "bob", None, lambda: None,
+                               frozenset({"r"} if read else ()),
+                               lambda: ready.append(True), since))
+    while not ready:
+        yield
+    if not changed_since(world.state, "bob", mark):
+        yield
+        if not (on_page and world.member) or world.subscribed():
+            fast.append(True)
+            return
+    for _ in range(3):
+        since = world.state.epoch
+        subscribed = world.subscribed()
+        yield
+        stored = world.member
+        if stored == subscribed:
+            return
+        world.queue.append(Join("bob", "r", None, since) if stored
+                           else Leave("bob", "r", SETTLING))
+        settled: list[bool] = []
+        world.queue.append(Call(functools.partial(settled.append, True)))
+        while not settled:
+            yield
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(
+    initially=st.booleans(),
+    on_page=st.booleans(),
+    adders=st.lists(st.booleans(), max_size=3),
+    removers=st.integers(min_value=0, max_value=3),
+    data=st.data(),
+)
+def test_no_interleaving_with_a_hello_that_reads_once_leaves_it_wrong(
+        initially: bool, on_page: bool, adders: list[bool], removers: int,
+        data: st.DataObject) -> None:
+    """A hello that trusts its first read when no change of the user's rooms was told
+    between it and the Connect, racing additions and removals: a non-member is subscribed
+    only while their removal is on its way, and once everything has run, subscribed is
+    exactly what storage says."""
+    world = _World(RegistryState(), member=initially)
+    fast: list[bool] = []
+    actors: list[Iterator[None]] = [_hello(world, on_page, fast)]
+    actors += [_adder(world, adds) for adds in adders]
+    actors += [_remover(world) for _ in range(removers)]
+    while actors or world.queue:
+        # The registry first (the simplest run applies each command as soon as it is queued).
+        waiting = 1 if world.queue else 0
+        pick = data.draw(st.integers(min_value=0, max_value=len(actors) + waiting - 1))
+        if pick < waiting:
+            world.step_registry()
+        else:
+            try:
+                next(actors[pick - waiting])
+            except StopIteration:
+                del actors[pick - waiting]
+        assert not world.subscribed() or world.member or world.removing > 0
+    assert world.subscribed() == world.member
+    hypothesis.event("read once" if fast else "read again")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from chatd.actions.context import App, Caller, CatchUp
 from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, Welcome
 from chatd.rooms import Join as Subscribe
 from chatd.rooms import Leave as Unsubscribe
-from chatd.storage import SessionRooms, User
+from chatd.storage import SessionRooms, SessionStart, User
 from chatd.views import message_event, room_object, user_object
 
 __all__ = ["PING_INTERVAL", "hello", "ping"]
@@ -29,21 +31,26 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     Three statements in two crossings of the bridge, however many rooms: the token's check
     with the names of the rooms and contacts (what the connection subscribes to and
     watches), then the rooms in full (their counts), read once unless they changed
-    meanwhile. A paged hello (``rooms_limit``) reads every room's name and last_seq
-    instead, and the page's rooms in full, in the second crossing (four statements): the
-    counts cost the page's rooms (``rooms_more`` is told by the names, not by one more room
-    counted), and the connection is subscribed to every room all the same.
-    ``contacts_limit`` shows the first contacts of the names already read (in order).
+    meanwhile. A paged hello (``rooms_limit``) reads every room's name and last_seq in the
+    first crossing, and only the page's rooms in full in the second (:func:`_read_once`):
+    the counts cost the page's rooms (``rooms_more`` is told by the names, not by one more
+    room counted), and the connection is subscribed to every room all the same.
+    ``contacts_limit`` shows the first contacts of the names already read (in order); when
+    another connection of the user's is open here, the presence tracker watches their
+    contacts already, and only those first ones are read (:func:`_contacts_to_read`).
     """
-    since = app.registry.epoch
+    since, mark = app.registry.epoch, app.registry.changes
     # The token's check and the names of the user's rooms and contacts: one crossing.
-    start, claims = await app.auth.open_session(request.token)
+    start, claims = await app.auth.open_session(
+        request.token, functools.partial(_contacts_to_read, app, request.contacts_limit))
     user, storage = start.user, app.storage
     subscribed, contacts = start.rooms, start.contacts
     await caller.hold(None)
     await caller.attach(user, claims, subscribed, since)
     limit = request.rooms_limit
-    read = await _settle_rooms(app, user, limit)
+    read = await _read_once(app, user, limit, start, mark)
+    if read is None:
+        read = await _settle_rooms(app, user, limit)
     # Every room's last_seq; the page's rooms from the same read as their objects, so that
     # a room object and the live messages after it neither overlap nor leave a hole.
     upto = dict(read.last_seqs)
@@ -60,10 +67,14 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
             upto[room] = page.last_seq
             continue
         then.extend(message_event(m) for m in page.messages)
-        upto[room] = page.messages[-1].seq if page.messages else min(seen, upto[room])
+        # Read after subscribing, as the page's messages (upto may be the first read's).
+        upto[room] = page.messages[-1].seq if page.messages else min(seen, page.last_seq)
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
-    await app.presence.online(user.name, caller.conn_id, contacts)
+    if (await app.presence.online(user.name, caller.conn_id, contacts)
+            and not start.contacts_complete):
+        # Their other connection here closed meanwhile: this one watches them all.
+        await app.presence.watch_all(user.name, await storage.contacts(user.id))
     shown = contacts if request.contacts_limit is None else contacts[:request.contacts_limit]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
@@ -74,6 +85,39 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
                        else len(contacts) > request.contacts_limit),
     )
     return CatchUp(welcome, upto, then)
+
+
+def _contacts_to_read(app: App, page: int | None, name: str) -> int | None:
+    """How many of ``name``'s contacts a hello reads: all (None), unless it shows a page of
+    them and the presence tracker watches them already (another connection of theirs is
+    open here): then the page and one more, to tell whether more follow. Should that
+    connection close before this one is online, :meth:`PresenceTracker.online` says this
+    one is the first, and the hello reads the rest then."""
+    if page is None or not app.presence.watches(name):
+        return None
+    return page + 1
+
+
+async def _read_once(app: App, user: User, limit: int | None, start: SessionStart,
+                     mark: int) -> SessionRooms | None:
+    """A paged hello's rooms without reading every room a second time: the heads of the
+    first read (before the ``Connect``) and the page's rooms in full (after it); None when
+    that read cannot be trusted, and the rooms are read again (:func:`_settle_rooms`).
+
+    It can when no change of the user's rooms was told to the registry between ``mark``
+    (read before the first read) and the ``Connect``: the connection is then subscribed to
+    exactly the rooms storage had, and every change after it reaches the connection as any
+    other. A room of the page the registry does not have yet (its ``Join`` is on its way)
+    needs the settling all the same. A room's live messages start after the first read's
+    ``last_seq`` (the writer repairs any gap from there); a room of the page after its own.
+    Without a page, the rooms are read in full after the ``Connect`` anyway."""
+    if limit is None or start.last_seqs is None or app.registry.changed_since(user.name, mark):
+        return None
+    rooms = await app.storage.rooms_overview(user.id, limit=limit, joined=True)
+    subscribed = app.registry.rooms_of(user.name)
+    if any(room.name not in subscribed for room in rooms):
+        return None
+    return SessionRooms(last_seqs=start.last_seqs, rooms=rooms)
 
 
 async def _settle_rooms(app: App, user: User, limit: int | None) -> SessionRooms:

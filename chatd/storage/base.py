@@ -609,11 +609,15 @@ class WebhookTargets:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SessionStart:
     """What a ``hello`` reads first: the user its token names, the names of their rooms and
-    of their contacts (as :meth:`Storage.room_and_contact_names`)."""
+    of their contacts (as :meth:`Storage.room_and_contact_names`), and each room's
+    ``last_seq`` in the same read (None: not read). ``contacts_complete``: False when
+    ``contacts`` are only the first of them (as many as asked, and there may be more)."""
 
     user: User
     rooms: frozenset[str]
     contacts: list[str]
+    last_seqs: dict[str, int] | None = None
+    contacts_complete: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -847,11 +851,13 @@ class Storage(Protocol):
         """Remove the outgoing webhook of ``room`` (its owner or an ``admin``); False when
         it had none. Raises ChatError: 'not_found', 'forbidden'."""
 
-    async def open_session(self, user_id: int, jti: str, issued_at: int
-                           ) -> SessionStart | None:
+    async def open_session(self, user_id: int, jti: str, issued_at: int, *,
+                           contacts_limit: int | None = None) -> SessionStart | None:
         """:meth:`check_token`, then (when it finds the user)
-        :meth:`room_and_contact_names`, in one call: a hello's first reads cost one crossing
-        to the database instead of two. None where :meth:`check_token` is None."""
+        :meth:`room_and_contact_names` with each room's ``last_seq``
+        (``SessionStart.last_seqs``), in one call: a hello's first reads cost one crossing
+        to the database instead of two. With ``contacts_limit``, only the first that many
+        contacts (in order). None where :meth:`check_token` is None."""
 
     async def webhook_targets(self, rooms: Sequence[str],
                               senders: Sequence[str]) -> WebhookTargets:

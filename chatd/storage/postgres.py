@@ -302,6 +302,18 @@ SELECT ARRAY(
 ) AS rooms, ARRAY({_CONTACT_NAMES}) AS contacts
 """
 
+# The same with each room's last_seq (the heads, in the order of the names): what a paged
+# hello subscribes to and starts each room's live messages after, read once; and the first
+# $2 contacts only (NULL: all), when the presence tracker watches the user's already.
+_SQL_ROOM_HEADS_AND_CONTACT_NAMES = f"""
+SELECT h.rooms, h.last_seqs, ARRAY({_CONTACT_NAMES} LIMIT $2) AS contacts
+FROM (
+    SELECT coalesce(array_agg(r.name), '{{}}') AS rooms,
+           coalesce(array_agg(r.last_seq), '{{}}') AS last_seqs
+    FROM memberships m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1
+) h
+"""
+
 # A new user; made an administrator ($3) from the command line, which the audit log says.
 _SQL_CREATE_USER = f"""
 WITH u AS (
@@ -1962,21 +1974,26 @@ class PostgresStorage:
         row = await self._run(self._pool.fetchrow, _SQL_CHECK_TOKEN, user_id, jti, issued_at)
         return None if row is None else _user(row)
 
-    async def open_session(self, user_id: int, jti: str, issued_at: int
-                           ) -> SessionStart | None:
-        return await self._run(self._do_open_session, user_id, jti, issued_at)
+    async def open_session(self, user_id: int, jti: str, issued_at: int, *,
+                           contacts_limit: int | None = None) -> SessionStart | None:
+        return await self._run(self._do_open_session, user_id, jti, issued_at, contacts_limit)
 
-    async def _do_open_session(self, user_id: int, jti: str, issued_at: int
-                               ) -> SessionStart | None:
+    async def _do_open_session(self, user_id: int, jti: str, issued_at: int,
+                               contacts_limit: int | None) -> SessionStart | None:
         """See :meth:`Storage.open_session`: two statements on one connection, one crossing
         of the bridge (each statement sees its own snapshot, as two calls would)."""
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(_SQL_CHECK_TOKEN, user_id, jti, issued_at)
             if row is None:
                 return None
-            names = await conn.fetchrow(_SQL_ROOM_AND_CONTACT_NAMES, user_id)
-        return SessionStart(user=_user(row), rooms=frozenset(names["rooms"]),
-                            contacts=list(names["contacts"]))
+            names = await conn.fetchrow(_SQL_ROOM_HEADS_AND_CONTACT_NAMES, user_id,
+                                        contacts_limit)
+        last_seqs = dict(zip(names["rooms"], names["last_seqs"], strict=True))
+        contacts = list(names["contacts"])
+        return SessionStart(user=_user(row), rooms=frozenset(last_seqs), contacts=contacts,
+                            last_seqs=last_seqs,
+                            contacts_complete=(contacts_limit is None
+                                               or len(contacts) < contacts_limit))
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)

@@ -19,7 +19,7 @@ import trio
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import make_config, until
 
 PAGE_MAX = 4
 ROOMS = ["alpha", "beta", "delta", "epsilon", "gamma", "zeta"]  # with the DM: 7 rooms
@@ -266,3 +266,176 @@ async def test_api_me_pages_as_the_welcome(server: Server, connect: Connect) -> 
     status, last = await http(server.http_port, "GET", "/api/me?contacts_limit=1", token=token)
     assert last["contacts"] == [{"user": "bob", "status": "offline"}]
     assert last["contacts_more"] is False and last["rooms"] == full["rooms"]
+
+
+async def test_a_paged_hello_reads_every_room_once(
+        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paged hello whose rooms nothing changed meanwhile reads every room (its name and
+    last_seq) once, with the token's check: after subscribing, only the page's rooms."""
+    token, _, names = await _alice_in_rooms(server, connect)
+    storage = server.app.storage
+    read_again: list[int | None] = []
+    session_rooms = storage.session_rooms
+
+    async def spy(user_id: int, limit: int | None) -> Any:
+        read_again.append(limit)
+        return await session_rooms(user_id, limit)
+
+    monkeypatch.setattr(storage, "session_rooms", spy)
+    alice = await connect()
+    welcome = await alice.hello(token, rooms_limit=3, contacts_limit=1)
+    assert [room["room"] for room in welcome["rooms"]] == names[:3]
+    assert welcome["rooms_more"] is True
+    assert read_again == []
+    # Unpaged, every room is in the welcome: read in full after subscribing, as before.
+    everything = await connect()
+    full = await everything.hello(token)
+    assert [room["room"] for room in full["rooms"]] == names and read_again == [None]
+
+
+async def _during_first_read(server: Server, monkeypatch: pytest.MonkeyPatch,
+                             act: Callable[[], Awaitable[None]]) -> None:
+    """Make the next hello's first read (the token's check with the heads) run ``act`` once
+    it has read: what ``act`` stores comes after that read and before the subscription."""
+    storage = server.app.storage
+    open_session = storage.open_session
+
+    async def then_act(*args: Any, **kwargs: Any) -> Any:
+        start = await open_session(*args, **kwargs)
+        monkeypatch.setattr(storage, "open_session", open_session)
+        await act()
+        return start
+
+    monkeypatch.setattr(storage, "open_session", then_act)
+
+
+async def test_a_room_entered_between_the_first_read_and_the_subscription_is_subscribed(
+        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invitation stored after a paged hello's first read, its Join applied before the
+    connection is subscribed: the hello reads the rooms again, and the room is in the
+    subscription (its next message reaches the connection) and in the rooms' pages."""
+    token, bob_token, names = await _alice_in_rooms(server, connect)
+    bob = await connect()
+    await bob.hello(bob_token)
+    assert (await bob.request("create_room", room="late", private=True))["op"] == "ok"
+    between: dict[str, Any] = {}
+
+    async def invite() -> None:
+        assert (await bob.request("invite", room="late", user="alice"))["op"] == "ok"
+        between.update(await bob.request("send", room="late", text="between",
+                                          nonce="between"))
+
+    await _during_first_read(server, monkeypatch, invite)
+    alice = await connect()
+    welcome = await alice.hello(token, rooms_limit=1)
+    assert between["op"] == "ok", between
+    assert welcome["rooms_more"] is True
+    sent = await bob.request("send", room="late", text="after", nonce="after")
+    event = await alice.event("message", room="late")
+    assert (event["seq"], event["text"]) == (sent["seq"], "after")
+    rest = await _joined_pages(alice, welcome["rooms"][-1]["room"])
+    assert [room["room"] for room in [*welcome["rooms"], *rest]] == sorted([*names, "late"])
+
+
+async def test_messages_stored_between_the_first_read_and_the_subscription(
+        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages stored after a paged hello's first read and before its subscription: the
+    page's room object counts them (no live copy follows); in a room off the page, the
+    next live message comes, and whatever comes before it, once each and in order."""
+    token, bob_token, names = await _alice_in_rooms(server, connect)
+    first, last = names[0], names[-1]
+    bob = await connect()
+    await bob.hello(bob_token)
+    between: dict[str, dict[str, Any]] = {}
+
+    async def send() -> None:
+        for room in (first, last):
+            between[room] = await bob.request("send", room=room, text="between",
+                                              nonce=f"between-{room}")
+
+    await _during_first_read(server, monkeypatch, send)
+    alice = await connect()
+    welcome = await alice.hello(token, rooms_limit=1)
+    shown = welcome["rooms"][0]
+    assert shown["room"] == first and shown["last_seq"] == between[first]["seq"]
+    assert shown["unread"] == 2
+    for room in (first, last):
+        sent = await bob.request("send", room=room, text="after", nonce=f"after-{room}")
+        event = await alice.event("message", room=room, text="after")
+        assert event["seq"] == sent["seq"]
+    live = [(f["room"], f["seq"]) for f in alice.events if f.get("op") == "message"]
+    assert live in ([], [(last, between[last]["seq"])]), live
+
+
+async def _alice_with_contacts(server: Server, connect: Connect,
+                               names: list[str]) -> tuple[str, Client]:
+    """alice with ``names`` as contacts, and her connection (open)."""
+    for name in names:
+        await register_and_login(server.http_port, name)
+    token = await register_and_login(server.http_port, "alice")
+    alice = await connect()
+    await alice.hello(token)
+    for name in names:
+        assert (await alice.request("add_contact", user=name))["op"] == "ok"
+    return token, alice
+
+
+async def test_a_second_connection_reads_only_the_welcomes_contacts(
+        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With another connection of the user's open here (the presence tracker watches their
+    contacts), a hello with ``contacts_limit`` reads that many contacts and one more, not
+    all of them; the presence of a contact beyond the page still reaches it."""
+    names = ["bob", "carl", "dora", "eve"]
+    token, alice = await _alice_with_contacts(server, connect, names)
+    storage = server.app.storage
+    asked: list[int | None] = []
+    open_session = storage.open_session
+
+    async def spy(*args: Any, contacts_limit: int | None = None) -> Any:
+        asked.append(contacts_limit)
+        return await open_session(*args, contacts_limit=contacts_limit)
+
+    monkeypatch.setattr(storage, "open_session", spy)
+    second = await connect()
+    welcome = await second.hello(token, contacts_limit=2)
+    assert [c["user"] for c in welcome["contacts"]] == ["bob", "carl"]
+    assert welcome["contacts_more"] is True and asked == [3]
+    whole = await connect()
+    exact = await whole.hello(token, contacts_limit=PAGE_MAX)
+    assert [c["user"] for c in exact["contacts"]] == names and exact["contacts_more"] is False
+    eve = await connect()
+    await eve.hello(await register_and_login(server.http_port, "eve"))
+    assert (await second.event("presence", user="eve"))["status"] == "online"
+    for client in (alice, second, whole):
+        await client.aclose()
+    with trio.fail_after(10):
+        await until(lambda: not server.app.presence.watches("alice"))
+    # None of theirs here now: a hello reads every contact again.
+    third = await connect()
+    await third.hello(token, contacts_limit=2)
+    assert asked[-1] is None
+
+
+async def test_a_first_connection_after_a_page_of_contacts_watches_them_all(
+        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's other connection closes between a hello's first read (a page of contacts,
+    the tracker watching them) and its going online: the tracker is given every contact,
+    and the presence of one beyond the page reaches the new connection."""
+    names = ["bob", "carl", "dora", "eve"]
+    token, alice = await _alice_with_contacts(server, connect, names)
+    presence = server.app.presence
+
+    async def close_the_other() -> None:
+        await alice.aclose()
+        with trio.fail_after(10):
+            await until(lambda: not presence.watches("alice"))
+
+    await _during_first_read(server, monkeypatch, close_the_other)
+    second = await connect()
+    welcome = await second.hello(token, contacts_limit=1)
+    assert [c["user"] for c in welcome["contacts"]] == ["bob"]
+    assert welcome["contacts_more"] is True
+    assert presence.state.watching["alice"] == set(names)
+    eve = await connect()
+    await eve.hello(await register_and_login(server.http_port, "eve"))
+    assert (await second.event("presence", user="eve"))["status"] == "online"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import asyncpg
@@ -64,6 +65,34 @@ async def test_session_rooms_read_every_head_and_the_page_in_full(
                                                                        joined=True)
         assert [room.unread for room in paged.rooms] == [5] * 4
         assert paged.last_seqs == everything.last_seqs
+
+
+async def test_open_session_reads_the_heads_and_as_many_contacts_as_asked(
+        storage: Storage, database_dsn: str) -> None:
+    """A hello's first read: every room's name with its last_seq (as ``room_heads``), and
+    the contacts in order, all of them or the first ``contacts_limit``, saying which."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob, *others = await users(storage, "ann", "bob", "Cy", "dee", "Eve")
+        await unread_rooms(storage, database_dsn, ann, bob, rooms=5, unread=3)
+        await storage.direct_room(ann.id, "bob")
+        for other in others:
+            await storage.add_contact(ann.id, other.name)
+        issued = int(time.time() * 1000)
+        start = await storage.open_session(ann.id, "jti-h", issued)
+        assert start is not None and start.user == ann
+        assert start.last_seqs == await storage.room_heads(ann.id)
+        assert start.rooms == frozenset(start.last_seqs) and len(start.rooms) == 6
+        assert start.contacts == ["Cy", "dee", "Eve"] and start.contacts_complete
+        for limit, expected, complete in ((2, ["Cy", "dee"], False),
+                                          (3, ["Cy", "dee", "Eve"], False),
+                                          (4, ["Cy", "dee", "Eve"], True)):
+            page = await storage.open_session(ann.id, "jti-h", issued, contacts_limit=limit)
+            assert page is not None and page.last_seqs == start.last_seqs
+            assert (page.contacts, page.contacts_complete) == (expected, complete)
+        (cat,) = await users(storage, "cat")
+        alone = await storage.open_session(cat.id, "jti-c", issued, contacts_limit=1)
+        assert alone is not None and (alone.last_seqs, alone.contacts) == ({}, [])
+        assert alone.contacts_complete
 
 
 async def test_contact_pages_in_order(storage: Storage, database_dsn: str) -> None:
