@@ -209,7 +209,9 @@ async def test_a_webhook_set_on_another_node_is_delivered_from_this_one(
     config = make_config(tmp_path, database_dsn, webhooks={"allow_private_endpoints": True})
     async with running(config) as a, running(config) as b:
         with trio.fail_after(TIMEOUT):
-            assert not a.app.webhooks.some and not b.app.webhooks.some  # type: ignore[union-attr]
+            # (Each asks again once its listener is in place: until then, it may believe.)
+            await until(lambda: not a.app.webhooks.some  # type: ignore[union-attr]
+                        and not b.app.webhooks.some)  # type: ignore[union-attr]
             ann, token = await member(a, "ann", "ops")
             await ann.request("send", room="ops", text="before any webhook", nonce="m0")
             status, _ = await set_webhook(b, token, "ops",
