@@ -119,7 +119,7 @@ class Relay:
         on_relayed: told, for each commit relayed, where its entries came from (``"notice"``:
             carried by it; ``"read"``: read back from storage) and how many there were.
         on_targets: by table, what to tell when rows of outgoing targets (webhooks, push
-            subscriptions) were added or removed, on any node (migration 0022); all of
+            subscriptions) were added or removed, on any node (migration 0021); all of
             them, each time the listener is in place again.
     """
 

@@ -29,7 +29,7 @@ A server without any webhook, or without any push subscription, would still make
 after every commit (up to 20 a second each at everyday load), to find nothing. So a dispatcher
 given ``any_targets`` knows whether its table has a row at all: it asks at start, and again
 each time it is :meth:`~Dispatcher.touched` (a row was added or removed on any node: a
-notice of migration 0022, relayed by chatd.cluster; or by this node's own request, at once,
+notice of migration 0021, relayed by chatd.cluster; or by this node's own request, at once,
 before it is answered; or the listener is back after notices may have been lost). While the
 answer is "none", commits are not even queued. An addition is believed at once and a
 "none" only if nothing touched the table while it was being read, so a row added is never

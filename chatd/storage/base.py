@@ -456,7 +456,7 @@ class RoomDeletedNotice:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class TargetsNotice:
     """Rows of ``table`` (``room_webhooks``, ``push_subscriptions``) were added or removed,
-    on any node this one included (migration 0022): whether any is left decides whether
+    on any node this one included (migration 0021): whether any is left decides whether
     the webhook sender and the pusher look anything up after a commit."""
 
     node: str

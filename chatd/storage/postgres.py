@@ -176,8 +176,8 @@ REVOCATIONS_CHANNEL = "chatd_revocations"  # migration 0004
 ROOMS_CHANNEL = "chatd_rooms"  # migration 0015: '<node> <room> <by>', a room deleted
 LEVELS_CHANNEL = "chatd_levels"  # migration 0012
 PRESENCE_CHANNEL = "chatd_presence"  # migration 0017
-TARGETS_CHANNEL = "chatd_targets"  # migration 0022: '<node> <table>'
-#: The tables whose rows are outgoing targets (migration 0022), each probed by any_targets.
+TARGETS_CHANNEL = "chatd_targets"  # migration 0021: '<node> <table>'
+#: The tables whose rows are outgoing targets (migration 0021), each probed by any_targets.
 TARGET_TABLES = ("room_webhooks", "push_subscriptions")
 # A notice's payload must stay under 8,000 bytes: presence notices are split past this.
 NOTICE_BYTES = 7000
@@ -1424,7 +1424,7 @@ def _parse_notice(channel: str, payload: str) -> list[Change]:
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
     if channel == TARGETS_CHANNEL:
-        # '<node> <table>' (migration 0022)
+        # '<node> <table>' (migration 0021)
         node, _, table = payload.partition(" ")
         return [TargetsNotice(node=node, table=table)] if table in TARGET_TABLES else []
     if channel == ROOMS_CHANNEL:

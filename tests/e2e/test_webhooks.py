@@ -203,7 +203,7 @@ async def test_private_addresses_are_refused_without_the_setting(
 
 async def test_a_webhook_set_on_another_node_is_delivered_from_this_one(
         tmp_path: Path, database_dsn: str, receiver: WebhookReceiver) -> None:
-    """Without any webhook a node makes no lookup after its commits (migration 0022); a
+    """Without any webhook a node makes no lookup after its commits (migration 0021); a
     webhook set on node B reaches node A by notice, and A's next message is delivered.
     Once it is removed (on B), both nodes know again that there is none."""
     config = make_config(tmp_path, database_dsn, webhooks={"allow_private_endpoints": True})

@@ -309,7 +309,7 @@ def test_commit_parser_takes_any_text(payload: str) -> None:
 
 @given(payload=st.text(max_size=60))
 def test_a_targets_notice_names_a_table_of_targets_or_is_nothing(payload: str) -> None:
-    """'<node> <table>' (migration 0022): a notice only for the tables of outgoing targets;
+    """'<node> <table>' (migration 0021): a notice only for the tables of outgoing targets;
     anything else on the channel is no notice, never an error."""
     assert _parse_notice("chatd_targets", "chatd-1 room_webhooks") == [
         TargetsNotice(node="chatd-1", table="room_webhooks")]

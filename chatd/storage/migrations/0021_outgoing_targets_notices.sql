@@ -1,4 +1,4 @@
--- 0022: a notice when outgoing webhooks or push subscriptions are added or removed, so that a
+-- 0021: a notice when outgoing webhooks or push subscriptions are added or removed, so that a
 -- node knows when there are none of either and skips the lookup it would otherwise make
 -- after every commit (chatd/httpout.py, Dispatcher: at everyday load, a crossing of the
 -- storage bridge and a query each, for nothing on a server without webhooks or pushes).
