@@ -62,7 +62,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
@@ -320,23 +320,27 @@ def _record_change(state: RegistryState, user: str | None) -> None:
     if user is None:
         state.last_close = state.changes
         return
-    state.user_changed[user] = state.changes
-    state.change_order.append((state.changes, user))
-    if len(state.change_order) > LEAVE_MEMORY:
-        count, old = state.change_order.popleft()
-        if state.user_changed.get(old) == count:
-            del state.user_changed[old]
+    _remember(state.user_changed, state.change_order, user, state.changes)
 
 
 def _record_leave(state: RegistryState, user: str, room: str) -> None:
     state.epoch += 1
-    key = (user, room)
-    state.last_left[key] = state.epoch
-    state.leave_order.append((state.epoch, key))
-    if len(state.leave_order) > LEAVE_MEMORY:
-        epoch, old = state.leave_order.popleft()
-        if state.last_left.get(old) == epoch:
-            del state.last_left[old]
+    _remember(state.last_left, state.leave_order, (user, room), state.epoch)
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def _remember(latest: dict[K, int], order: collections.deque[tuple[int, K]], key: K,
+              at: int) -> None:
+    """``key``'s latest count is ``at``; only the last :data:`LEAVE_MEMORY` are kept (the
+    oldest forgotten first, unless a later one of the same key is still kept)."""
+    latest[key] = at
+    order.append((at, key))
+    if len(order) > LEAVE_MEMORY:
+        old_at, old = order.popleft()
+        if latest.get(old) == old_at:
+            del latest[old]
 
 
 def apply(state: RegistryState, command: Command) -> list[Effect]:
