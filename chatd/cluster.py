@@ -73,7 +73,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import trio
 
@@ -92,8 +92,10 @@ from chatd.protocol import (
 from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToUser
 from chatd.storage import (
     Change,
+    CommitNotice,
     ListeningNotice,
     MembershipNotice,
+    Message,
     NotifyNotice,
     PresenceNotice,
     RevocationNotice,
@@ -106,6 +108,10 @@ from chatd.views import message_event
 
 __all__ = ["TYPING_RELAY_INTERVAL", "Nodes", "Relay"]
 
+#: What waits in the relay's inbox: the notices of one payload, or the entries of carried
+#: commits ready for the registry (which was busy when they came).
+_Item = tuple[Change, ...] | PublishMany
+
 log = logging.getLogger(__name__)
 
 
@@ -116,8 +122,9 @@ class Relay:
         on_revoked: ends this node's sessions of tokens revoked elsewhere.
         inbox_size: notices that may wait; past that they are dropped (and the connections
             repair the gaps), so that a slow database never backs up the notice callback.
-        on_relayed: told, for each commit relayed, where its entries came from (``"notice"``:
-            carried by it; ``"read"``: read back from storage) and how many there were.
+        on_relayed: told, for the commits relayed (one call for a payload's carried ones,
+            one per range read), where their entries came from (``"notice"``: carried by
+            it; ``"read"``: read back from storage) and how many there were.
         on_targets: by table, what to tell when rows of outgoing targets (webhooks, push
             subscriptions) were added or removed, on any node (migration 0021); all of
             them, each time the listener is in place again.
@@ -135,78 +142,164 @@ class Relay:
         self._registry = registry
         self._on_revoked = on_revoked
         self._presence = presence
-        self._send, self._receive = trio.open_memory_channel[Change](inbox_size)
+        self._send, self._receive = trio.open_memory_channel[_Item](inbox_size)
+        #: Items in the inbox or being handled by :meth:`run` (see :meth:`_on_batch`).
+        self._queued = 0
         self.dropped = 0
         self._presence_stale = False
         self._members_stale = False
 
     def _on_change(self, notice: Change) -> None:
+        self._on_batch((notice,))
+
+    def _on_batch(self, notices: tuple[Change, ...]) -> None:
+        """The notices of one payload, in trio's thread (a ``run_sync_soon`` callback).
+
+        The common case, another node's commit whose entries the notice carries, is
+        published from here, with no hop through this relay's task: one command to the
+        registry for the whole payload. Only while nothing is queued or being handled here
+        (``_queued``), so that it never overtakes an earlier notice (a membership the
+        task is still applying); else, and for anything else, the task takes it in order."""
+        item: _Item = notices
+        if not self._queued and not self._stale() and all(map(self._carried, notices)):
+            try:
+                command = self._publish_carried(notices)
+            except Exception:  # never into trio's run_sync_soon: the task tries again
+                log.exception("cannot publish another node's commit here")
+            else:
+                if command is None:
+                    return
+                try:
+                    self._registry.send_nowait(command)
+                    return
+                except trio.WouldBlock:
+                    item = command  # the registry is busy: the task waits for it
         try:
-            self._send.send_nowait(notice)
+            self._send.send_nowait(item)
+            self._queued += 1
         except trio.WouldBlock:
             self.dropped += 1
-            if isinstance(notice, PresenceNotice | ListeningNotice):
-                self._presence_stale = True
-            if isinstance(notice, MembershipNotice | RoomDeletedNotice | ListeningNotice):
-                self._members_stale = True
+            if isinstance(item, PublishMany):
+                return  # entries only: the connections repair the gaps
+            for notice in item:
+                if isinstance(notice, PresenceNotice | ListeningNotice):
+                    self._presence_stale = True
+                if isinstance(notice, MembershipNotice | RoomDeletedNotice | ListeningNotice):
+                    self._members_stale = True
+
+    def _carried(self, notice: Change) -> bool:
+        """Whether ``notice`` is a commit whose entries, if anyone here needs them, it
+        carries (nothing to read)."""
+        return isinstance(notice, CommitNotice) and (
+            notice.entries is not None or not self._registry.has_members(notice.room))
+
+    def _publish_carried(self, notices: Iterable[Change]) -> PublishMany | None:
+        """One command that publishes the entries these commit notices carry (see
+        :meth:`_carried`), for the rooms with members here; None when there are none."""
+        deliveries: list[Delivery] = []
+        for notice in notices:
+            assert isinstance(notice, CommitNotice)
+            self._relayed(notice, notice.entries or (), deliveries)
+        if deliveries:
+            self._on_relayed("notice", len(deliveries))
+            return PublishMany(tuple(deliveries))
+        return None
+
+    def _relayed(self, notice: CommitNotice, messages: Iterable[Message],
+                 deliveries: list[Delivery]) -> int:
+        """Add ``messages`` (of ``notice``'s range) to ``deliveries``, if anyone here is in
+        their room; how many were."""
+        # Another node commits: its entries may come out of order (a node that has just
+        # started, not seen by this one's sweep yet).
+        self._registry.recent.share(True)
+        if not self._registry.has_members(notice.room):
+            return 0  # nobody here to tell; they read it on join or resume
+        before = len(deliveries)
+        deliveries.extend(Delivery(m.room, m.seq, frame(message_event(m))) for m in messages)
+        return len(deliveries) - before
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         async with trio.open_nursery() as nursery:
-            await nursery.start(self._storage.follow_changes, self._on_change)
+            await nursery.start(functools.partial(
+                self._storage.follow_changes, self._on_change, on_batch=self._on_batch,
+                wanted=self._registry.has_members))
             task_status.started()
-            async for notice in self._receive:
-                if isinstance(notice, ListeningNotice) or self._presence_stale:
-                    await self._read_presence()
-                if isinstance(notice, ListeningNotice) or self._members_stale:
-                    await self._read_memberships()
-                if isinstance(notice, PresenceNotice):
-                    await self._presence_notice(notice)
-                    continue
-                if isinstance(notice, ListeningNotice):
-                    for touched in self._on_targets.values():
-                        touched()  # rows may have come and gone unheard
-                    continue
-                if isinstance(notice, TargetsNotice):
-                    if notice.table in self._on_targets:
-                        self._on_targets[notice.table]()
-                    continue
-                if isinstance(notice, MembershipNotice):
-                    await self._membership(notice)
-                    continue
-                if isinstance(notice, RevocationNotice):
-                    if self._on_revoked is not None:
-                        self._on_revoked(notice)
-                    continue
-                if isinstance(notice, RoomDeletedNotice):
-                    await self._registry.send(CloseRoom(notice.room, frame(RoomDeleted(
-                        room=notice.room, by=notice.by))))
-                    continue
-                if isinstance(notice, NotifyNotice):
-                    await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
-                        room=notice.room, notify=notice.notify))))
-                    continue
-                # Another node commits: its entries may come out of order (a node that has
-                # just started, not seen by this one's sweep yet).
-                self._registry.recent.share(True)
-                if not self._registry.has_members(notice.room):
-                    continue  # nobody here to tell; they read it on join or resume
-                if notice.entries is not None:
-                    messages = notice.entries
-                    self._on_relayed("notice", len(messages))
-                else:
-                    try:
-                        messages = tuple(await self._storage.messages_range(
-                            notice.room, after=notice.after, upto=notice.last_seq
-                        ))
-                    except StorageUnavailable as exc:
-                        log.warning("cannot relay %s's commit in %s: %s", notice.node,
-                                    notice.room, exc)
-                        continue
-                    self._on_relayed("read", len(messages))
-                await self._registry.send(PublishMany(tuple(
-                    Delivery(m.room, m.seq, frame(message_event(m))) for m in messages
-                )))
+            async for item in self._receive:
+                try:
+                    if isinstance(item, PublishMany):
+                        await self._registry.send(item)
+                    else:
+                        await self._handle(item)
+                finally:
+                    self._queued -= 1
+
+    async def _handle(self, notices: tuple[Change, ...]) -> None:
+        """The notices of one payload, in order; the entries of consecutive commit notices
+        go to the registry as one command."""
+        deliveries: list[Delivery] = []
+        for notice in notices:
+            if isinstance(notice, CommitNotice) and not self._stale():
+                await self._commit(notice, deliveries)
+                continue
+            if deliveries:
+                await self._registry.send(PublishMany(tuple(deliveries)))
+                deliveries = []
+            await self._notice(notice, deliveries)
+        if deliveries:
+            await self._registry.send(PublishMany(tuple(deliveries)))
+
+    def _stale(self) -> bool:
+        """Whether notices may have been lost, and storage is to be read again first."""
+        return self._presence_stale or self._members_stale
+
+    async def _commit(self, notice: CommitNotice, deliveries: list[Delivery]) -> None:
+        """Add the entries of another node's commit to ``deliveries``: those the notice
+        carries, or else read."""
+        if notice.entries is not None:
+            if carried := self._relayed(notice, notice.entries, deliveries):
+                self._on_relayed("notice", carried)
+            return
+        self._registry.recent.share(True)
+        if not self._registry.has_members(notice.room):
+            return
+        try:
+            messages = await self._storage.messages_range(
+                notice.room, after=notice.after, upto=notice.last_seq)
+        except StorageUnavailable as exc:
+            log.warning("cannot relay %s's commit in %s: %s", notice.node, notice.room, exc)
+            return
+        self._on_relayed("read", len(messages))
+        self._relayed(notice, messages, deliveries)
+
+    async def _notice(self, notice: Change, deliveries: list[Delivery]) -> None:
+        """One notice, in order with every one before it; after reading storage again
+        if notices may have been lost. A commit's entries go to ``deliveries``."""
+        if isinstance(notice, ListeningNotice) or self._presence_stale:
+            await self._read_presence()
+        if isinstance(notice, ListeningNotice) or self._members_stale:
+            await self._read_memberships()
+        if isinstance(notice, CommitNotice):
+            await self._commit(notice, deliveries)
+        elif isinstance(notice, PresenceNotice):
+            await self._presence_notice(notice)
+        elif isinstance(notice, ListeningNotice):
+            for touched in self._on_targets.values():
+                touched()  # rows may have come and gone unheard
+        elif isinstance(notice, TargetsNotice):
+            if notice.table in self._on_targets:
+                self._on_targets[notice.table]()
+        elif isinstance(notice, MembershipNotice):
+            await self._membership(notice)
+        elif isinstance(notice, RevocationNotice):
+            if self._on_revoked is not None:
+                self._on_revoked(notice)
+        elif isinstance(notice, RoomDeletedNotice):
+            await self._registry.send(CloseRoom(notice.room, frame(RoomDeleted(
+                room=notice.room, by=notice.by))))
+        elif isinstance(notice, NotifyNotice):
+            await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
+                room=notice.room, notify=notice.notify))))
 
     async def _read_presence(self) -> None:
         """Replace the picture of the other nodes' users with storage's (see the module

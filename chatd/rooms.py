@@ -456,8 +456,14 @@ class RoomRegistry:
         """Queue a command; waits only while the inbox is full."""
         await self._send.send(command)
 
+    def send_nowait(self, command: Command) -> None:
+        """Queue a command now; raises trio.WouldBlock while the inbox is full."""
+        self._send.send_nowait(command)
+
     def has_members(self, room: str) -> bool:
-        """Whether anyone online here is in ``room`` (a snapshot, like :meth:`is_member`)."""
+        """Whether anyone online here is in ``room`` (a snapshot, like :meth:`is_member`).
+        Safe to call from another thread (the storage's listener): one ``in`` test of a dict,
+        atomic in CPython."""
         return room in self.state.room_users
 
     def is_online(self, user: str) -> bool:

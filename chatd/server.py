@@ -178,10 +178,10 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     await nursery.start(webhooks.run)
     await nursery.start(indexer.run)
     await nursery.start(committer.run)
+    relayed = {source: metrics.relayed_entries.labels(source) for source in ("notice", "read")}
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),
                   presence=presence,
-                  on_relayed=lambda source, count: metrics.relayed_entries.labels(
-                      source).inc(count),
+                  on_relayed=lambda source, count: relayed[source].inc(count),
                   on_targets={"push_subscriptions": pusher.touched,
                               "room_webhooks": webhooks.touched})
     await nursery.start(relay.run)

@@ -652,11 +652,21 @@ class Storage(Protocol):
         self,
         on_change: Callable[[Change], None],
         *,
+        on_batch: Callable[[tuple[Change, ...]], None] | None = None,
+        wanted: Callable[[str], bool] | None = None,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Until cancelled, call ``on_change`` (in this trio thread, never concurrently) for
         every commit of messages and every membership change by *another* node sharing the
         database, in commit order.
+        With ``on_batch``, the notices that arrived together (one payload: a commit over
+        several rooms) are given to it at once, in order, instead of to ``on_change`` one by
+        one: one wake-up of the trio thread for them all.
+        ``wanted(room)``, if given, says whether the entries a notice carries for ``room``
+        are of use here (someone here to tell): when not, they are not even parsed, and the
+        notice comes as a range to read (:attr:`CommitNotice.entries` None). It is called
+        from another thread than trio's, so it must only read (a ``in`` test of a dict is
+        atomic in CPython) and never block.
         Reconnects by itself when the connection drops (notices sent meanwhile are lost; the
         connections repair such gaps from the database). ``task_status.started()`` once the
         first LISTEN is in place. Each time a LISTEN is in place, first and after a loss, a

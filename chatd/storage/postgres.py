@@ -1414,9 +1414,12 @@ def _check_upload(room: str, row: Any) -> None:
         raise ChatError(codes.ARCHIVED, f"{room!r} is archived")
 
 
-def _parse_notice(channel: str, payload: str) -> list[Change]:
+def _parse_notice(channel: str, payload: str,
+                  wanted: Callable[[str], bool] | None = None) -> list[Change]:
     """The notices a payload holds (see migrations 0003, 0004, 0012, 0015, 0017): none if it is not
-    one of ours; several for a commit of several rooms (one notice per statement)."""
+    one of ours; several for a commit of several rooms (one notice per statement).
+    ``wanted``: whether a room's carried entries are of use here (see :func:`_parse_commits`);
+    None: every room's are."""
     if channel == REVOCATIONS_CHANNEL:
         return _listed(_parse_revocation(payload))
     if channel == LEVELS_CHANNEL:
@@ -1443,7 +1446,7 @@ def _parse_notice(channel: str, payload: str) -> list[Change]:
                                  by=parts[4] if len(parts) == 5 and parts[4] else None)]
     if len(parts) > 1 and parts[1].startswith("["):
         # '<node> [<item>,...]' (migration 0019)
-        return _parse_commits(parts[0], payload[len(parts[0]) + 1:])
+        return _parse_commits(parts[0], payload[len(parts[0]) + 1:], wanted)
     # '<node> <room> <before> <after>[ <room> <before> <after>...]' (migrations 0003, 0017)
     if len(parts) < 4 or (len(parts) - 1) % 3:
         return []
@@ -1455,12 +1458,17 @@ def _parse_notice(channel: str, payload: str) -> list[Change]:
         return []
 
 
-def _parse_commits(node: str, items: str) -> list[Change]:
+def _parse_commits(node: str, items: str,
+                   wanted: Callable[[str], bool] | None = None) -> list[Change]:
     """The commit notices of a JSON array of migration 0019's items (one per room):
     ``[room, before, after]``, or ``[room, before, after, [message, ...]]`` carrying every
     entry of the range (see :func:`_carried`). Entries that do not cover the range exactly,
     one per seq in order, are not used: the range is read instead. Anything else that is
-    not of that shape: no notice at all (the connections repair the gap)."""
+    not of that shape: no notice at all (the connections repair the gap).
+
+    A room for which ``wanted(room)`` is false (nobody here to tell, as the relay will find)
+    gets its notice without building its entries, as a range: should a member come
+    meanwhile, the relay reads that range, which is what a range always meant."""
     try:
         parsed = json.loads(items)
         if not isinstance(parsed, list):
@@ -1472,7 +1480,8 @@ def _parse_commits(node: str, items: str) -> list[Change]:
                     and type(last_seq) is int and len(item) in (3, 4)):
                 return []
             entries = None
-            if len(item) == 4 and isinstance(item[3], list):
+            if len(item) == 4 and isinstance(item[3], list) \
+                    and (wanted is None or wanted(room)):
                 entries = tuple(_carried(room, fields) for fields in item[3])
                 if [m.seq for m in entries] != list(range(after + 1, last_seq + 1)):
                     entries = None
@@ -1663,6 +1672,8 @@ class PostgresStorage:
         self,
         on_change: Callable[[Change], None],
         *,
+        on_batch: Callable[[tuple[Change, ...]], None] | None = None,
+        wanted: Callable[[str], bool] | None = None,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         token = trio.lowlevel.current_trio_token()
@@ -1670,13 +1681,21 @@ class PostgresStorage:
         own = self._node + " "
 
         def received(_conn: Any, _pid: int, channel: str, payload: str) -> None:
-            # Loop thread: parse, drop our own, hand the rest to trio in arrival order.
+            # Loop thread: parse, drop our own, hand the rest to trio in arrival order: one
+            # crossing (one wake-up of trio) per payload when on_batch takes them together.
             if channel == COMMIT_CHANNEL and payload.startswith(own):
                 return  # ours: no need to parse the entries it may carry
-            for notice in _parse_notice(channel, payload):
-                if notice.node == self._node and not isinstance(notice, TargetsNotice):
-                    continue  # (a removal here too may leave no target at all)
-                with contextlib.suppress(trio.RunFinishedError):
+            notices = tuple(
+                notice for notice in _parse_notice(channel, payload, wanted)
+                # (a removal here too may leave no target at all)
+                if notice.node != self._node or isinstance(notice, TargetsNotice))
+            if not notices:
+                return
+            with contextlib.suppress(trio.RunFinishedError):
+                if on_batch is not None:
+                    token.run_sync_soon(on_batch, notices)
+                    return
+                for notice in notices:
                     token.run_sync_soon(on_change, notice)
 
         started = False
@@ -1686,8 +1705,12 @@ class PostgresStorage:
             try:
                 conn = await self._run(_listen, self._dsn, received, self._connect_timeout)
                 # Queued behind any notice already handed over: what follows it is complete.
+                listening = ListeningNotice(node=self._node)
                 with contextlib.suppress(trio.RunFinishedError):
-                    token.run_sync_soon(on_change, ListeningNotice(node=self._node))
+                    if on_batch is not None:
+                        token.run_sync_soon(on_batch, (listening,))
+                    else:
+                        token.run_sync_soon(on_change, listening)
                 if not started:
                     task_status.started()
                     started = True
