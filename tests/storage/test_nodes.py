@@ -6,6 +6,8 @@ Rules: a fresh database per test; every await on the database under ``trio.fail_
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -249,6 +251,43 @@ async def test_a_notice_carries_new_messages_as_a_read_gives_them(
             assert isinstance(reacted, CommitNotice) and reacted.entries is None
 
 
+async def test_a_payload_comes_at_once_with_only_the_wanted_entries_built(
+        tmp_path: Path, database_dsn: str) -> None:
+    """With ``on_batch``, the notices of one payload (a batch over three rooms) come in one
+    call, in order (one crossing to trio for them all), and nothing to ``on_change``; a room
+    that ``wanted`` refuses comes as its range, its carried entries not built."""
+    config = make_config(tmp_path, database_dsn)
+    batches: list[tuple[Change, ...]] = []
+    one_by_one: list[Change] = []
+    asked: list[str] = []
+
+    def wanted(room: str) -> bool:
+        asked.append(room)
+        return room != "quiet"
+
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as a, open_storage(config) as b, \
+                trio.open_nursery() as nursery:
+            ann = await a.create_user("ann", "hash")
+            rooms = ["lobby", "quiet", "other"]
+            for room in rooms:
+                await a.join_room(ann.id, room)
+            assert await a.heartbeat() and await b.heartbeat()  # a's notices carry
+            await nursery.start(functools.partial(b.follow_changes, one_by_one.append,
+                                                  on_batch=batches.append, wanted=wanted))
+            await until(lambda: batches == [(ListeningNotice(node=b.node),)])
+            await a.append_messages([NewMessage(user_id=ann.id, room=room, text=room,
+                                                nonce=room) for room in rooms])
+            await until(lambda: len(batches) == 2)
+            lobby, quiet, other = batches[1]
+            assert isinstance(lobby, CommitNotice) and isinstance(other, CommitNotice)
+            assert [m.text for m in lobby.entries or ()] == ["lobby"]
+            assert [m.text for m in other.entries or ()] == ["other"]
+            assert quiet == CommitNotice(node=a.node, room="quiet", after=0, last_seq=1)
+            assert asked == rooms and one_by_one == []
+            nursery.cancel_scope.cancel()
+
+
 TEXTS = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
                 max_size=40)
 FILES = st.lists(st.tuples(st.integers(1, 10**9), TEXTS, st.integers(0, 10**9),
@@ -262,12 +301,14 @@ CARRIED = st.tuples(st.integers(1, 10**9), NAMES, st.integers(0, 2**41), TEXTS, 
 
 @given(items=st.lists(st.tuples(ROOMS, st.integers(0, 10**12),
                                 st.none() | st.lists(CARRIED, min_size=1, max_size=4),
-                                st.integers(1, 4)), max_size=6))
+                                st.integers(1, 4)), max_size=6),
+       unwanted_at=st.sets(st.integers(0, 5)))
 def test_carrying_commit_notices_round_trip(
-        items: list[tuple[str, int, list[Any] | None, int]]) -> None:
+        items: list[tuple[str, int, list[Any] | None, int]], unwanted_at: set[int]) -> None:
     """A payload of migration 0019 parses to one CommitNotice per room, in order: with the
     messages it carries (each as storage's read makes it), or None for a range to read;
-    carried messages that do not cover their range one seq each are not used."""
+    carried messages that do not cover their range one seq each are not used. Parsed for
+    a node that does not want some rooms' entries, the same, those rooms' as ranges."""
     encoded: list[list[Any]] = []
     expected: list[CommitNotice] = []
     for room, before, carried, count in items:
@@ -296,6 +337,9 @@ def test_carrying_commit_notices_round_trip(
                                      entries=tuple(messages) if exact else None))
     payload = "n1 " + json.dumps(encoded, ensure_ascii=False)
     assert _parse_notice("chatd_commits", payload) == (expected if items else [])
+    unwanted = {items[i][0] for i in unwanted_at if i < len(items)}
+    assert _parse_notice("chatd_commits", payload, lambda room: room not in unwanted) == [
+        dataclasses.replace(n, entries=None) if n.room in unwanted else n for n in expected]
 
 
 @given(st.text(max_size=200))

@@ -1,0 +1,120 @@
+"""The relay (chatd.cluster.Relay) between two nodes on a real PostgreSQL: how another node's
+commits reach this node's registry, and in what order with its membership changes.
+
+Rules: a fresh database per test; every await on the database under ``trio.fail_after``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from chatd.cluster import Relay
+from chatd.delivery import Delivery, Notice
+from chatd.protocol import frame
+from chatd.rooms import Command, Connect, PublishMany, RoomRegistry
+from chatd.storage import Appended, CommitNotice, MembershipNotice, NewMessage, open_storage
+from chatd.views import message_event
+from tests.helpers import make_config, until
+
+TIMEOUT = 20
+
+
+class Recorded(RoomRegistry):
+    """A real registry that also keeps every command it was given, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands: list[Command] = []
+
+    async def send(self, command: Command) -> None:
+        self.commands.append(command)
+        await super().send(command)
+
+    def send_nowait(self, command: Command) -> None:
+        super().send_nowait(command)
+        self.commands.append(command)
+
+
+async def _connect(registry: RoomRegistry, conn: int, user: str,
+                   rooms: frozenset[str]) -> trio.MemoryReceiveChannel[Any]:
+    send, receive = trio.open_memory_channel[Any](100)
+    await registry.connect(Connect(conn, user, send, lambda: None, rooms, lambda: None))
+    return receive
+
+
+async def test_a_commit_over_two_rooms_is_one_command_to_the_registry(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Another node's batch over two rooms (one notice, carrying both) reaches the registry
+    as one PublishMany with the entries of both rooms, as the frames a read gives; a room
+    with nobody here is not published (and its entries were not even built)."""
+    config = make_config(tmp_path, database_dsn)
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as a, open_storage(config) as b, \
+                trio.open_nursery() as nursery:
+            ann = await a.create_user("ann", "hash")
+            bea = await a.create_user("bea", "hash")
+            for room in ("lobby", "other", "empty"):
+                await a.join_room(ann.id, room)
+            for room in ("lobby", "other"):
+                await a.join_room(bea.id, room)
+            assert await a.heartbeat() and await b.heartbeat()  # a's notices carry
+            registry = Recorded()
+            await nursery.start(registry.run)
+            outbox = await _connect(registry, 1, "bea", frozenset({"lobby", "other"}))
+            relayed: list[tuple[str, int]] = []
+            relay = Relay(b, registry, on_relayed=lambda source, n: relayed.append((source, n)))
+            await nursery.start(relay.run)
+
+            await a.append_messages([
+                NewMessage(user_id=ann.id, room=room, text=f"to {room}", nonce=room)
+                for room in ("lobby", "other", "empty")])
+            got = [await outbox.receive(), await outbox.receive()]
+
+            published = [c for c in registry.commands if isinstance(c, PublishMany)]
+            assert len(published) == 1, published
+            read = [*await b.messages_range("lobby", after=0, upto=1),
+                    *await b.messages_range("other", after=0, upto=1)]
+            expected = [Delivery(m.room, m.seq, frame(message_event(m))) for m in read]
+            assert list(published[0].deliveries) == expected == got
+            assert relayed == [("notice", 2)]
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_commit_after_a_membership_waits_for_it(tmp_path: Path,
+                                                         database_dsn: str) -> None:
+    """A carried commit that comes while an earlier membership notice is being applied
+    does not overtake it: the new member's connection here gets ``joined`` and then the
+    message (published straight away, it would have gone to nobody)."""
+    config = make_config(tmp_path, database_dsn)
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as a, open_storage(config) as b, \
+                trio.open_nursery() as nursery:
+            ann = await a.create_user("ann", "hash")
+            bea = await a.create_user("bea", "hash")
+            cid = await a.create_user("cid", "hash")
+            for user in (ann, bea, cid):
+                await a.join_room(user.id, "lobby")
+            [appended] = await a.append_messages([NewMessage(
+                user_id=ann.id, room="lobby", text="hi", nonce="n1")])
+            assert isinstance(appended, Appended)
+            message = appended.message
+            registry = Recorded()
+            await nursery.start(registry.run)
+            outbox = await _connect(registry, 1, "bea", frozenset())
+            others = await _connect(registry, 2, "cid", frozenset({"lobby"}))  # not bea's
+            relay = Relay(b, registry)
+            await nursery.start(relay.run)
+
+            # As the listener hands them over, one payload each, before the task runs.
+            relay._on_batch((MembershipNotice(node=a.node, room="lobby", user="bea",
+                                              joined=True),))
+            relay._on_batch((CommitNotice(node=a.node, room="lobby", after=0, last_seq=1,
+                                          entries=(message,)),))
+            joined = await outbox.receive()
+            assert isinstance(joined, Notice) and b'"op":"joined"' in joined.data
+            assert await outbox.receive() == Delivery("lobby", 1, frame(message_event(message)))
+            await until(lambda: others.statistics().current_buffer_used == 2)
+            nursery.cancel_scope.cancel()
