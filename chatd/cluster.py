@@ -10,6 +10,13 @@ themselves when they fit in it (migration 0019: new messages, not changes, while
 node is alive, under PostgreSQL's 8,000 bytes), each exactly as a read would give it; then
 nothing is read. The rooms a notice could not carry are read as before.
 
+What that costs the node, per notice (each wakes its storage loop thread, then trio's): the
+listener parses a payload on the loop thread, building the carried messages only of rooms
+with members here (``wanted``: the registry's rooms, read from that thread), and hands all
+of the payload's notices to trio in one crossing; the relay publishes what they carry as one
+command to the registry, from that callback itself while its own task has nothing queued
+(so that it never overtakes a membership notice still being applied), else through the task.
+
 Local and relayed messages of one room can reach the registry out of seq order (a local
 commit of seq 6 may be published before the notice of another node's seq 5 is relayed).
 Connections do not depend on that order: a connection's writer that sees seq 7 after seq 5
