@@ -185,6 +185,10 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                   on_targets={"push_subscriptions": pusher.touched,
                               "room_webhooks": webhooks.touched})
     await nursery.start(relay.run)
+    # Registered (nodes.run) and listening: once the transactions in flight now have ended,
+    # every commit anywhere either is in what this node reads, or tells it (migration 0022:
+    # a node alone until now sends no commit notice).
+    await storage.wait_for_writers()
     return app
 
 

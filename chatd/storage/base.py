@@ -667,6 +667,13 @@ class Storage(Protocol):
         was created: at the first heartbeat, or after other nodes took it for dead (then the
         node must publish its users again, with ``reset``)."""
 
+    async def wait_for_writers(self) -> None:
+        """Return once every transaction in progress when called has ended (or after
+        ``[database] statement_timeout``, which bounds each of chatd's statements): a
+        node that has just registered and listens calls it before serving anyone, because
+        the commits of another node that was alone until then checked for other nodes
+        before this one's row was there, and send no commit notice (migration 0022)."""
+
     async def sweep_nodes(self, after: float) -> NodesSeen:
         """Remove the nodes (never this one) not heard of for ``after`` seconds, database
         time, with their users' presence; every other node is told (a ``down``

@@ -44,7 +44,9 @@ message now shows up as a duplicate.
 
 A batch of up to ``ONE_TRIP_MAX`` plain messages (everyday load) runs both steps in one call
 of the SQL function ``chatd_append`` (migration 0020): one round trip and one transaction, and
-step 1's plan kept by the connection instead of made again for every batch. A statement the
+step 1's plan kept by the connection instead of made again for every batch. A lone plain
+message, the most common batch of all, takes one statement of its own instead
+(``_SQL_APPEND_LONE``), cheaper still. A statement the
 client gave up on (a timeout) may then have stored its messages all the same, as an insert
 could before: the resend is their duplicate.
 
@@ -910,6 +912,45 @@ _SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
 _SQL_APPEND_ONE_TRIP = (
     "SELECT * FROM chatd_append($1::bigint[], $2::text[], $3::text[], $4::text[])")
 ONE_TRIP_MAX = 3
+# A lone plain message (a batch of one: most commits at everyday load) is resolved and stored
+# by one statement with scalar parameters, whose plan PostgreSQL keeps for the connection as
+# for any prepared statement: the function's several statements cost PostgreSQL half as much
+# again (benchmarks/README.md, "Everyday load, fourth pass"). One row: what the resolve finds
+# (as a row of chatd_append's first part) and, when stored, the message's id, seq and ts. The
+# UPDATE stores only what the resolve allowed (its snapshot) and the locked row still allows
+# (archived or deleted since: no row, as chatd_append's); the commit notice's trigger fires at
+# the statement's end, when the message is there to be carried (migration 0019).
+_SQL_APPEND_LONE = f"""
+WITH r AS (
+    SELECT r.id, r.archived, m.user_id IS NOT NULL AS member
+    FROM rooms r LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
+    WHERE r.name = $2
+), e AS (
+    -- LIMIT 1: a probe of the (sender_id, nonce) index, as in the batch's resolve.
+    SELECT e.id, e.room_id, e.seq, e.text, e.created_at FROM messages e
+    WHERE e.sender_id = $1 AND e.nonce = $3 LIMIT 1
+), bumped AS (
+    UPDATE rooms SET last_seq = rooms.last_seq + 1
+    FROM r
+    WHERE rooms.id = r.id AND r.member AND NOT r.archived AND NOT EXISTS (SELECT 1 FROM e)
+      AND NOT rooms.archived AND rooms.deleted_at IS NULL
+    RETURNING rooms.id, rooms.last_seq
+), inserted AS (
+    INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at)
+    SELECT b.id, b.last_seq, $1, $3, $4, clock_timestamp() FROM bumped AS b
+    RETURNING id, seq, created_at
+)
+SELECT 1::bigint AS idx, r.id AS room_id, r.member, r.archived, s.name AS sender,
+       e.id AS e_id, er.name AS e_room, e.seq AS e_seq, e.text AS e_text,
+       {_ms("e.created_at")} AS e_ts,
+       ins.id, ins.seq, {_ms("ins.created_at")} AS ts, $1::bigint AS sender_id, $3::text AS nonce
+FROM (SELECT 1) AS one
+LEFT JOIN r ON true
+LEFT JOIN users s ON s.id = $1
+LEFT JOIN e ON true
+LEFT JOIN rooms er ON er.id = e.room_id
+LEFT JOIN inserted ins ON true
+"""
 
 # Step 2 of appending: lock rooms in id order, bump last_seq, insert; one atomic statement.
 # Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
@@ -1354,6 +1395,20 @@ ON CONFLICT (name) DO UPDATE SET seen_at = now()
 RETURNING (xmax = 0) AS created
 """
 
+# The transactions that hold an id (they wrote) and are in progress now, and those of them
+# still in progress later (Storage.wait_for_writers; migration 0022). pg_stat_activity rather
+# than a snapshot: a snapshot lists only the ids below the highest completed one.
+_SQL_WRITERS_IN_PROGRESS = """
+SELECT array_agg(backend_xid::text) FROM pg_stat_activity
+WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+"""
+_SQL_STILL_IN_PROGRESS = """
+SELECT array_agg(backend_xid::text) FROM pg_stat_activity
+WHERE backend_xid::text = ANY($1::text[])
+"""
+#: Seconds between two looks at the transactions a starting node waits for.
+WRITERS_POLL = 0.01
+
 # The 'down' notices name the dead node, so that every node but that one hears them (a node
 # that was only stalled finds its row gone at its next heartbeat, and publishes again).
 _SQL_SWEEP_NODES = """
@@ -1647,6 +1702,7 @@ class PostgresStorage:
         database = (config or Config()).database
         self._connect_timeout = database.connect_timeout
         self._probe_timeout = database.statement_timeout
+        self._statement_timeout = database.statement_timeout
         self._grace = database.watchdog_grace
         # Written by the watcher task (trio thread), read by metrics from a worker thread:
         # plain attributes, each read or written whole.
@@ -1708,6 +1764,13 @@ class PostgresStorage:
     async def heartbeat(self) -> bool:
         row = await self._run(self._pool.fetchrow, _SQL_HEARTBEAT, self._node)
         return bool(row["created"])
+
+    async def wait_for_writers(self) -> None:
+        xids = await self._run(self._pool.fetchval, _SQL_WRITERS_IN_PROGRESS)
+        deadline = trio.current_time() + self._statement_timeout
+        while xids and trio.current_time() < deadline:
+            await trio.sleep(WRITERS_POLL)
+            xids = await self._run(self._pool.fetchval, _SQL_STILL_IN_PROGRESS, xids)
 
     async def sweep_nodes(self, after: float) -> NodesSeen:
         row = await self._run(self._pool.fetchrow, _SQL_SWEEP_NODES, self._node, after)
@@ -2628,7 +2691,13 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
     # messages)
     one_trip: dict[tuple[int, str], Any] | None = None
-    if plain and len(batch) <= ONE_TRIP_MAX:
+    if plain and len(batch) == 1:
+        lone = batch[0]
+        row = await conn.fetchrow(_SQL_APPEND_LONE, lone.user_id, lone.room, lone.nonce,
+                                  lone.text)
+        rows = [row]  # what was resolved and, if stored, what was stored: one row
+        one_trip = {} if row["id"] is None else {(row["sender_id"], row["nonce"]): row}
+    elif plain and len(batch) <= ONE_TRIP_MAX:
         rows = await conn.fetch(_SQL_APPEND_ONE_TRIP, *keys, [m.text for m in batch])
         one_trip = {(row["sender_id"], row["nonce"]): row
                     for row in rows if row["id"] is not None}
