@@ -2,9 +2,9 @@
 
 Theory of operation. Every ``send`` of every connection becomes a :class:`SendJob` in one
 bounded queue. The committer takes whatever is queued (up to ``max_batch``), stores it with one
-``append_messages`` call (one transaction, one crossing of the asyncio bridge), publishes the
-new messages to the room registry in batch order (which is seq order per room), and only then
-runs each job's ``on_done`` with its outcome: a send is never acknowledged before its commit.
+``append_messages`` call (one transaction, one crossing of the asyncio bridge), runs each
+job's ``on_done`` with its outcome (a send is never acknowledged before its commit), then
+publishes the new messages to the room registry in batch order (which is seq order per room).
 While a batch commits the next one fills, so the batch size follows the load by itself.
 
 One bad row must not fail the messages of others that happen to share its transaction. When
@@ -182,6 +182,17 @@ class Committer:
                     fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
                     stored.append(m)
                     changes += m.kind != "message"
+        # The acknowledgements first, then the fan-out, as the peers do: the senders' replies
+        # are queued before the registry's turn, not after every member's delivery. Nothing
+        # awaits between the two, so a task woken by its ``on_done`` (a kick, then the
+        # registry) reaches the registry after this batch's entries.
+        now = time.monotonic()
+        for job, outcome in zip(batch, outcomes, strict=True):
+            self._metrics.send_latency.observe(now - job.queued_at)
+            try:
+                job.on_done(outcome)
+            except Exception:
+                log.exception("a send's completion callback failed")
         if fresh:
             await self._registry.send(PublishMany(tuple(fresh)))
             if self._on_committed is not None:
@@ -192,13 +203,6 @@ class Committer:
         self._metrics.messages_stored.inc(len(fresh) - changes)
         self._metrics.recent_messages.add(len(fresh) - changes, time.monotonic())
         self._metrics.changes_stored.inc(changes)
-        now = time.monotonic()
-        for job, outcome in zip(batch, outcomes, strict=True):
-            self._metrics.send_latency.observe(now - job.queued_at)
-            try:
-                job.on_done(outcome)
-            except Exception:
-                log.exception("a send's completion callback failed")
 
     async def _isolate(self, messages: list[NewEntry], exc: StorageUnavailable
                        ) -> list[Outcome]:

@@ -259,3 +259,35 @@ async def test_a_lone_send_commits_at_once_and_a_burst_commits_as_one_batch(
         await committer.flush()
     assert calls == [1, 50]
     assert codes_of(answers.outcomes) == ["ok"] * 51
+
+
+async def test_the_senders_are_answered_before_their_rooms_are_told(storage: Storage) -> None:
+    """A batch's acknowledgements are queued before its fan-out is handed to the registry,
+    as the peers do it: a sender's reply does not wait behind every member's delivery."""
+    order: list[str] = []
+
+    class Registry(RoomRegistry):
+        async def send(self, command: Any) -> None:
+            order.append(type(command).__name__)
+            await super().send(command)
+
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            registry = Registry()
+            await nursery.start(registry.run)
+            committer = Committer(storage, registry, Metrics())
+            await nursery.start(committer.run)
+            answered = trio.Event()
+
+            def done(outcome: Outcome) -> None:
+                assert isinstance(outcome, Appended)
+                order.append("answered")
+                answered.set()
+
+            committer.submit_nowait(SendJob(NewMessage(user_id=ann.id, room="lobby",
+                                                       text="hi", nonce="n1"), done))
+            await answered.wait()
+            await committer.flush()
+            nursery.cancel_scope.cancel()
+    assert order == ["answered", "PublishMany"]
