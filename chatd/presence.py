@@ -23,14 +23,15 @@ frame per connection or per message. A node that stops or dies takes its users w
 (:class:`Snapshot`), and only the differences are announced.
 
 The announcer. The second task of :class:`PresenceTracker` hands the announcements and the
-``Disconnect`` s to the registry, in the tracker's order, a batch at a time
+registry's ``Disconnect`` commands to the registry, in the tracker's order, a batch at a time
 (:data:`ANNOUNCE_BATCH`). For each batch it first reads, in one statement
 (``Storage.presence_audience``), who has the batch's users as a contact, and the rooms of
 those online only elsewhere (``remote=True``: not in this node's registry, which therefore
 does not know their rooms). The registry delivers to the watchers connected here and drops
-the others. So a user's contacts are never read at their hello (it reads only the page it
-shows) nor kept in memory: the cost of a status change is one row per user having that user
-as a contact, paid at their transitions only, never per message or per someone else's hello.
+the others. So a user's contacts are never kept in memory, nor read at their hello beyond
+the page it shows (chatd.actions.session): the cost of a status change is one row per user
+having that user as a contact, paid at their transitions only, never per message or per
+someone else's hello.
 A slow database delays the frames but never the tracker itself; one that fails a lookup is
 logged, and the batch goes to room mates only (those online only elsewhere: to nobody).
 

@@ -27,12 +27,13 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     user subscribed (chatd.rooms, "Membership").
 
     Three statements in two crossings of the bridge, however many rooms: the token's check
-    with the names of the rooms and contacts (what the connection subscribes to and
-    watches), then the rooms in full (their counts), read once unless they changed
-    meanwhile. A paged hello (``rooms_limit``) reads every room's name and last_seq in the
-    first crossing, and only the page's rooms in full in the second (:func:`_read_once`):
-    the counts cost the page's rooms (``rooms_more`` is told by the names, not by one more
-    room counted), and the connection is subscribed to every room all the same.
+    with the names of the rooms and contacts (what the connection subscribes to, and the
+    contacts the welcome shows), then the rooms in full (their counts), read once unless
+    they changed meanwhile. A paged hello (``rooms_limit``) reads every room's name and
+    last_seq in the first crossing, and only the page's rooms in full in the second
+    (:func:`_read_once`): the counts cost the page's rooms (``rooms_more`` is told by the
+    names, not by one more room counted), and the connection is subscribed to every room
+    all the same.
     ``contacts_limit`` reads only the contacts it shows and one more (to tell whether more
     follow), first connection or not: the presence tracker looks up who has a user as a
     contact when their status changes (chatd.presence), never at a hello. Without it, every

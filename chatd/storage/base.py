@@ -1001,7 +1001,7 @@ class Storage(Protocol):
 
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         """The names of the user's rooms and conversations, and their contacts' as
-        :meth:`contacts` gives them, in one read: what a ``hello`` subscribes to and watches
+        :meth:`contacts` gives them, in one read: what a ``hello`` subscribes to and shows
         before it reads the rooms in full (:meth:`user_rooms`), which it then does once."""
 
     async def add_contact(self, user_id: int, name: str) -> str:
