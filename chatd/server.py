@@ -156,7 +156,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     ``data_dir``."""
     registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
                             on_dropped=metrics.outbox_drops.inc)
-    presence = PresenceTracker(registry, rooms_of=storage.rooms_of_users,
+    presence = PresenceTracker(registry, audience=storage.presence_audience,
                                on_publish=lambda effect: nodes.publish(effect))
     nodes = Nodes(storage, presence, config.cluster,
                   on_others=lambda count: registry.recent.share(count > 0))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from chatd.actions.context import App, Caller, CatchUp
 from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, Welcome
 from chatd.rooms import Join as Subscribe
@@ -29,20 +27,23 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     user subscribed (chatd.rooms, "Membership").
 
     Three statements in two crossings of the bridge, however many rooms: the token's check
-    with the names of the rooms and contacts (what the connection subscribes to and
-    watches), then the rooms in full (their counts), read once unless they changed
-    meanwhile. A paged hello (``rooms_limit``) reads every room's name and last_seq in the
-    first crossing, and only the page's rooms in full in the second (:func:`_read_once`):
-    the counts cost the page's rooms (``rooms_more`` is told by the names, not by one more
-    room counted), and the connection is subscribed to every room all the same.
-    ``contacts_limit`` shows the first contacts of the names already read (in order); when
-    another connection of the user's is open here, the presence tracker watches their
-    contacts already, and only those first ones are read (:func:`_contacts_to_read`).
+    with the names of the rooms and contacts (what the connection subscribes to, and the
+    contacts the welcome shows), then the rooms in full (their counts), read once unless
+    they changed meanwhile. A paged hello (``rooms_limit``) reads every room's name and
+    last_seq in the first crossing, and only the page's rooms in full in the second
+    (:func:`_read_once`): the counts cost the page's rooms (``rooms_more`` is told by the
+    names, not by one more room counted), and the connection is subscribed to every room
+    all the same.
+    ``contacts_limit`` reads only the contacts it shows and one more (to tell whether more
+    follow), first connection or not: the presence tracker looks up who has a user as a
+    contact when their status changes (chatd.presence), never at a hello. Without it, every
+    contact is read, and shown.
     """
     since, mark = app.registry.epoch, app.registry.changes
     # The token's check and the names of the user's rooms and contacts: one crossing.
+    shows = request.contacts_limit
     start, claims = await app.auth.open_session(
-        request.token, functools.partial(_contacts_to_read, app, request.contacts_limit))
+        request.token, contacts_limit=None if shows is None else shows + 1)
     user, storage = start.user, app.storage
     subscribed, contacts = start.rooms, start.contacts
     await caller.hold(None)
@@ -71,31 +72,16 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         upto[room] = page.messages[-1].seq if page.messages else min(seen, page.last_seq)
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
-    if (await app.presence.online(user.name, caller.conn_id, contacts)
-            and not start.contacts_complete):
-        # Their other connection here closed meanwhile: this one watches them all.
-        await app.presence.watch_all(user.name, await storage.contacts(user.id))
-    shown = contacts if request.contacts_limit is None else contacts[:request.contacts_limit]
+    await app.presence.online(user.name, caller.conn_id)
+    shown = contacts if shows is None else contacts[:shows]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
         contacts=app.presence.statuses(shown), ping_interval=PING_INTERVAL,
         max_text_chars=app.config.limits.max_text_chars,
         rooms_more=None if limit is None else len(read.last_seqs) > limit,
-        contacts_more=(None if request.contacts_limit is None
-                       else len(contacts) > request.contacts_limit),
+        contacts_more=None if shows is None else len(contacts) > shows,
     )
     return CatchUp(welcome, upto, then)
-
-
-def _contacts_to_read(app: App, page: int | None, name: str) -> int | None:
-    """How many of ``name``'s contacts a hello reads: all (None), unless it shows a page of
-    them and the presence tracker watches them already (another connection of theirs is
-    open here): then the page and one more, to tell whether more follow. Should that
-    connection close before this one is online, :meth:`PresenceTracker.online` says this
-    one is the first, and the hello reads the rest then."""
-    if page is None or not app.presence.watches(name):
-        return None
-    return page + 1
 
 
 async def _read_once(app: App, user: User, limit: int | None, start: SessionStart,

@@ -125,6 +125,7 @@ from chatd.storage.base import (
     NodesSeen,
     NotifyNotice,
     Page,
+    PresenceAudience,
     PresenceNotice,
     PushSubscription,
     PushTarget,
@@ -306,7 +307,8 @@ SELECT ARRAY(
 
 # The same with each room's last_seq (the heads, in the order of the names): what a paged
 # hello subscribes to and starts each room's live messages after, read once; and the first
-# $2 contacts only (NULL: all), when the presence tracker watches the user's already.
+# $2 contacts only (NULL: all): a paged hello reads the page it shows and one more (the
+# presence tracker looks up a user's watchers at their transitions, chatd.presence).
 _SQL_ROOM_HEADS_AND_CONTACT_NAMES = f"""
 SELECT h.rooms, h.last_seqs, ARRAY({_CONTACT_NAMES} LIMIT $2) AS contacts
 FROM (
@@ -1443,13 +1445,19 @@ _SQL_ONLINE_ELSEWHERE = """
 SELECT p.node, u.name FROM node_presence p JOIN users u ON u.id = p.user_id WHERE p.node <> $1
 """
 
-_SQL_ROOMS_OF_USERS = """
-SELECT u.name, array_agg(r.name) AS rooms
+# The presence tracker's batch (PostgresStorage.presence_audience): for each of users $1
+# (lower case; users_name_lower_key), who has them as a contact (contacts_contact_id_idx,
+# each watcher's name by users_pkey), and for those of $2 (lower case) their rooms
+# (memberships_user_id_idx, each room by id): a CASE runs its subquery only when it is true.
+_SQL_PRESENCE_AUDIENCE = """
+SELECT u.name,
+       ARRAY(SELECT w.name FROM contacts c JOIN users w ON w.id = c.user_id
+             WHERE c.contact_id = u.id) AS watchers,
+       CASE WHEN lower(u.name) = ANY($2::text[]) THEN ARRAY(
+           SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id
+           WHERE m.user_id = u.id) END AS rooms
 FROM users u
-JOIN memberships m ON m.user_id = u.id
-JOIN rooms r ON r.id = m.room_id
 WHERE lower(u.name) = ANY($1::text[])
-GROUP BY u.name
 """
 
 _SQL_LEAVE_CLUSTER = """
@@ -1800,12 +1808,17 @@ class PostgresStorage:
             found.setdefault(row["node"], set()).add(row["name"])
         return {node: frozenset(users) for node, users in found.items()}
 
-    async def rooms_of_users(self, users: Sequence[str]) -> dict[str, frozenset[str]]:
-        if not users:
-            return {}
-        rows = await self._run(self._pool.fetch, _SQL_ROOMS_OF_USERS,
-                               [u.lower() for u in users])
-        return {row["name"]: frozenset(row["rooms"]) for row in rows}
+    async def presence_audience(self, users: Sequence[str],
+                                rooms_of: Sequence[str] = ()) -> PresenceAudience:
+        if not users and not rooms_of:
+            return PresenceAudience(watchers={}, rooms={})
+        wanted = {u.lower() for u in rooms_of}
+        rows = await self._run(self._pool.fetch, _SQL_PRESENCE_AUDIENCE,
+                               sorted(wanted.union(u.lower() for u in users)), sorted(wanted))
+        return PresenceAudience(
+            watchers={row["name"]: frozenset(row["watchers"]) for row in rows
+                      if row["watchers"]},
+            rooms={row["name"]: frozenset(row["rooms"]) for row in rows if row["rooms"]})
 
     async def leave_cluster(self) -> None:
         await self._run(self._pool.execute, _SQL_LEAVE_CLUSTER, self._node)
@@ -2052,11 +2065,8 @@ class PostgresStorage:
             names = await conn.fetchrow(_SQL_ROOM_HEADS_AND_CONTACT_NAMES, user_id,
                                         contacts_limit)
         last_seqs = dict(zip(names["rooms"], names["last_seqs"], strict=True))
-        contacts = list(names["contacts"])
-        return SessionStart(user=_user(row), rooms=frozenset(last_seqs), contacts=contacts,
-                            last_seqs=last_seqs,
-                            contacts_complete=(contacts_limit is None
-                                               or len(contacts) < contacts_limit))
+        return SessionStart(user=_user(row), rooms=frozenset(last_seqs),
+                            contacts=list(names["contacts"]), last_seqs=last_seqs)
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)

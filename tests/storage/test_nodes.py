@@ -131,7 +131,8 @@ async def test_presence_crosses_nodes_and_a_dead_node_is_swept(tmp_path: Path,
             assert notice == PresenceNotice(node=a.node, online=("Ann", "bob"),
                                             typing=(("lobby", "bob"),))
             assert await b.online_elsewhere() == {a.node: frozenset({"Ann", "bob"})}
-            assert await b.rooms_of_users(["bob", "Ann"]) == {"bob": frozenset({"lobby"})}
+            audience = await b.presence_audience(["bob", "Ann"], ["bob", "Ann"])
+            assert audience.rooms == {"bob": frozenset({"lobby"})}
             await a.publish_presence([], ["Ann"])
             await heard_presence(2)
             assert await b.online_elsewhere() == {a.node: frozenset({"bob"})}
