@@ -7,6 +7,15 @@ job's ``on_done`` with its outcome (a send is never acknowledged before its comm
 publishes the new messages to the room registry in batch order (which is seq order per room).
 While a batch commits the next one fills, so the batch size follows the load by itself.
 
+Up to ``MAX_FLIGHTS`` (2) batches commit at once, as long as they share no room: a send that
+comes while a commit is in flight no longer waits for it to end before its own starts (at
+everyday load, most of a send's wait), and PostgreSQL runs the two transactions side by side.
+A job whose room a commit in flight touches is held back until that commit has landed, and so
+is every later job of that room: each room's entries are still stored, answered and published
+in the order they came, and a room's publications never overlap, so fan-out stays in seq order
+per room. Under load each flight still takes everything held (up to ``max_batch``): the
+batching is as before, with two of them.
+
 One bad row must not fail the messages of others that happen to share its transaction. When
 the database refuses a batch for what a row holds (its SQLSTATE says so), the committer splits
 the batch until the refused rows stand alone, answers those ``bad_request`` and stores the
@@ -22,6 +31,7 @@ never waits: chatd.pusher), so that Web Push costs the send path nothing.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import time
@@ -40,6 +50,9 @@ from chatd.views import message_event
 __all__ = ["Committer", "Outcome", "SendJob"]
 
 log = logging.getLogger(__name__)
+
+#: Commits in flight at once, of batches that share no room.
+MAX_FLIGHTS = 2
 
 Outcome = Appended | ChatError
 
@@ -73,6 +86,7 @@ class Committer:
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
                  *, max_batch: int = 1024, queue_size: int = 8192,
+                 max_flights: int = MAX_FLIGHTS,
                  on_committed: Callable[[Sequence[Message]], None] | None = None) -> None:
         self._storage = storage
         self._registry = registry
@@ -80,6 +94,10 @@ class Committer:
         self._on_committed = on_committed
         self._max_batch = max_batch
         self._send, self._receive = trio.open_memory_channel[SendJob | _Barrier](queue_size)
+        self._max_flights = max_flights
+        self._flights = 0  # commits in flight
+        self._busy: collections.Counter[str] = collections.Counter()  # their rooms' jobs
+        self._wait: trio.CancelScope | None = None  # the loop's, while it waits
         self._waiting = True  # for a send, with none queued
         self._idle_at = time.monotonic()  # when it last was
 
@@ -114,8 +132,8 @@ class Committer:
         return outcomes[0]
 
     def busy_for(self) -> float:
-        """Seconds since the committer last found no send waiting for it (0 while it waits
-        for one): for how long sends have been queueing up behind commits, i.e. the send
+        """Seconds since the committer last found no send waiting for it and no commit in
+        flight (0 while so): for how long sends have been queueing up behind commits, i.e. the send
         path is saturated. Background work on the database (the search indexer) holds back
         while this grows, so that it never slows sends."""
         return 0.0 if self._waiting else time.monotonic() - self._idle_at
@@ -129,32 +147,82 @@ class Committer:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         task_status.started()
-        async with self._receive:
+        async with self._receive, trio.open_nursery() as nursery:
+            held: list[SendJob] = []  # taken, not started yet: in queue order
+            barrier: _Barrier | None = None  # waits for everything queued before it
             while True:
-                idle = self._receive.statistics().current_buffer_used == 0
-                self._waiting = idle
-                first = await self._receive.receive()
-                if idle:
+                if barrier is None:
+                    barrier = self._take(held)
+                if barrier is not None and not held and not self._busy:
+                    barrier.reached.set()
+                    barrier = None
+                    continue
+                if self._flights < self._max_flights:
+                    batch = self._pick(held)
+                    if batch:
+                        self._flights += 1
+                        for job in batch:
+                            self._busy[job.message.room] += 1
+                        nursery.start_soon(self._fly, batch)
+                        continue
+                # Nothing to start: wait for a send (unless a barrier stops the taking) or
+                # for a commit to land, whichever comes first.
+                self._waiting = not held and not self._flights  # see busy_for
+                with trio.CancelScope() as self._wait:
+                    if barrier is None:
+                        item = await self._receive.receive()
+                        if isinstance(item, _Barrier):
+                            barrier = item
+                        else:
+                            held.append(item)
+                    else:
+                        await trio.sleep_forever()
+                self._wait = None
+                if self._waiting:
                     self._waiting = False
                     self._idle_at = time.monotonic()
-                batch: list[SendJob] = []
-                barriers: list[_Barrier] = []
-                item: SendJob | _Barrier = first
-                while True:
-                    if isinstance(item, _Barrier):
-                        barriers.append(item)
-                        break  # commit what came before the barrier, then release it
-                    batch.append(item)
-                    if len(batch) >= self._max_batch:
-                        break
-                    try:
-                        item = self._receive.receive_nowait()
-                    except trio.WouldBlock:
-                        break
-                if batch:
-                    await self._commit(batch)
-                for barrier in barriers:
-                    barrier.reached.set()
+
+    def _take(self, held: list[SendJob]) -> _Barrier | None:
+        """Move what is queued to ``held``, up to a barrier (returned)."""
+        while len(held) < self._max_batch * self._max_flights:
+            try:
+                item = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                return None
+            if isinstance(item, _Barrier):
+                return item
+            held.append(item)
+        return None
+
+    def _pick(self, held: list[SendJob]) -> list[SendJob]:
+        """The next batch out of ``held`` (up to ``max_batch``, in queue order): the jobs of
+        rooms no commit in flight touches. A job of a busy room stays, and so does every later
+        job of its room, so that each room's entries are stored in the order they came."""
+        batch: list[SendJob] = []
+        kept: list[SendJob] = []
+        blocked: set[str] = set()
+        for job in held:
+            room = job.message.room
+            if len(batch) >= self._max_batch or room in blocked or self._busy[room]:
+                blocked.add(room)
+                kept.append(job)
+            else:
+                batch.append(job)
+        held[:] = kept
+        return batch
+
+    async def _fly(self, batch: list[SendJob]) -> None:
+        try:
+            await self._commit(batch)
+        finally:
+            self._flights -= 1
+            for job in batch:
+                room = job.message.room
+                self._busy[room] -= 1
+                if not self._busy[room]:
+                    del self._busy[room]
+            if self._wait is not None:
+                self._wait.cancel()  # the loop may start what this commit held back
 
     async def _commit(self, batch: list[SendJob]) -> None:
         self._metrics.batch_size.observe(len(batch))
