@@ -7,9 +7,10 @@ job's ``on_done`` with its outcome (a send is never acknowledged before its comm
 publishes the new messages to the room registry in batch order (which is seq order per room).
 While a batch commits the next one fills, so the batch size follows the load by itself.
 
-Up to ``MAX_FLIGHTS`` (2) batches commit at once, as long as they share no room: a send that
-comes while a commit is in flight no longer waits for it to end before its own starts (at
-everyday load, most of a send's wait), and PostgreSQL runs the two transactions side by side.
+Up to ``max_flights`` batches (``[database] commits_in_flight``, 2) commit at once, as long
+as they share no room: a send that comes while a commit is in flight no longer waits for it
+to end before its own starts (at everyday load, most of a send's wait), and PostgreSQL runs
+the two transactions side by side.
 A job whose room a commit in flight touches is held back until that commit has landed, and so
 is every later job of that room: each room's entries are still stored, answered and published
 in the order they came, and a room's publications never overlap, so fan-out stays in seq order
@@ -79,6 +80,7 @@ class Committer:
         storage: where messages are stored.
         registry: where committed messages are published.
         max_batch: the most messages stored in one transaction.
+        max_flights: the most batches committing at once (batches that share no room).
         queue_size: how many sends may wait; submitters wait when it is full.
         on_committed: told each batch's new entries (not the duplicates) once they are
             published; it must not block (it queues them with ``send_nowait``).

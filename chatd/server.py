@@ -167,6 +167,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
+                          max_flights=config.database.commits_in_flight,
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
