@@ -1779,6 +1779,10 @@ class PostgresStorage:
         while xids and trio.current_time() < deadline:
             await trio.sleep(WRITERS_POLL)
             xids = await self._run(self._pool.fetchval, _SQL_STILL_IN_PROGRESS, xids)
+        if xids:
+            # Not chatd's (its statements end by then): a session left open in a transaction.
+            log.warning("%d transactions were still in progress after %.0f s; serving anyway",
+                        len(xids), self._statement_timeout)
 
     async def sweep_nodes(self, after: float) -> NodesSeen:
         row = await self._run(self._pool.fetchrow, _SQL_SWEEP_NODES, self._node, after)
