@@ -97,6 +97,9 @@ class Committer:
         self._max_batch = max_batch
         self._send, self._receive = trio.open_memory_channel[SendJob | _Barrier](queue_size)
         self._max_flights = max_flights
+        # Taken out of the queue but not started, at most: what the flights would carry. Past
+        # that, sends wait in the queue, whose bound pushes back on the readers.
+        self._held_max = max_batch * max_flights
         self._flights = 0  # commits in flight
         self._busy: collections.Counter[str] = collections.Counter()  # their rooms' jobs
         self._wait: trio.CancelScope | None = None  # the loop's, while it waits
@@ -167,11 +170,11 @@ class Committer:
                             self._busy[job.message.room] += 1
                         nursery.start_soon(self._fly, batch)
                         continue
-                # Nothing to start: wait for a send (unless a barrier stops the taking) or
-                # for a commit to land, whichever comes first.
+                # Nothing to start: wait for a send (unless a barrier stops the taking, or
+                # enough is held already) or for a commit to land, whichever comes first.
                 self._waiting = not held and not self._flights  # see busy_for
                 with trio.CancelScope() as self._wait:
-                    if barrier is None:
+                    if barrier is None and len(held) < self._held_max:
                         item = await self._receive.receive()
                         if isinstance(item, _Barrier):
                             barrier = item
@@ -186,7 +189,7 @@ class Committer:
 
     def _take(self, held: list[SendJob]) -> _Barrier | None:
         """Move what is queued to ``held``, up to a barrier (returned)."""
-        while len(held) < self._max_batch * self._max_flights:
+        while len(held) < self._held_max:
             try:
                 item = self._receive.receive_nowait()
             except trio.WouldBlock:

@@ -380,3 +380,34 @@ async def test_commits_in_flight_keep_each_rooms_order(
     for index, name in enumerate(rooms):
         count = sum(1 for _, r in sent if r == index)
         assert published.get(name, []) == list(range(1, count + 1))
+
+
+async def test_what_is_held_back_is_bounded_and_the_queue_pushes_back(
+        storage: Storage, database_dsn: str) -> None:
+    """Behind a commit stuck in flight, the committer takes out of its queue at most what
+    the flights would carry (``max_batch`` times ``max_flights``); past that the queue fills and
+    refuses, which makes the connections stop reading."""
+    (ann,) = await members(storage, "lobby", "ann")
+    answers = Answers()
+    async with trio.open_nursery() as nursery, _room_locked(database_dsn) as unlock:
+        registry = RoomRegistry()
+        await nursery.start(registry.run)
+        committer = Committer(storage, registry, Metrics(), max_batch=2, max_flights=2,
+                              queue_size=4)
+        await nursery.start(committer.run)
+        with trio.fail_after(TIMEOUT):
+            taken = 0
+            for n in range(50):
+                try:
+                    committer.submit_nowait(answers.job(NewMessage(
+                        user_id=ann.id, room="lobby", text=f"m{n}", nonce=f"n{n}")))
+                except trio.WouldBlock:
+                    break
+                taken += 1
+                await trio.testing.wait_all_tasks_blocked()
+            # 1 in flight (stuck on the lock), 2 times 2 held, 4 queued.
+            assert taken == 1 + 4 + 4
+            unlock()
+            await committer.flush()
+        nursery.cancel_scope.cancel()
+    assert codes_of(answers.outcomes) == ["ok"] * taken + ["none"]  # the one refused
