@@ -60,12 +60,16 @@ _NONE = "DROP TRIGGER rooms_notify_commits ON rooms;"
 
 
 def _migration_0017_trigger() -> str:
-    """Migration 0017's trigger function: one notice per statement naming its rooms' ranges,
-    whether or not another node is alive (0019 added the messages, 0022 silence when alone)."""
+    """Migration 0017's trigger and function: one notice per statement naming its rooms'
+    ranges, whether or not another node is alive (0019 added the messages, 0022 silence when
+    alone)."""
     text = (Path(__file__).parent.parent / "chatd" / "storage" / "migrations"
             / "0017_nodes_and_presence.sql").read_text()
     start = text.index("CREATE FUNCTION chatd_notify_commits")
-    return "CREATE OR REPLACE" + text[start + len("CREATE"):text.index("$$;", start) + 3]
+    function = "CREATE OR REPLACE" + text[start + len("CREATE"):text.index("$$;", start) + 3]
+    trigger = text[text.index("CREATE TRIGGER rooms_notify_commits"):]
+    trigger = trigger[:trigger.index(";") + 1]
+    return f"{function}\nDROP TRIGGER rooms_notify_commits ON rooms;\n{trigger}"
 
 
 #: Migration 0019's notice with another node alive (a row of ``nodes`` that no process
