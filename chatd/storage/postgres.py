@@ -1397,12 +1397,13 @@ ON CONFLICT (name) DO UPDATE SET seen_at = now()
 RETURNING (xmax = 0) AS created
 """
 
-# The transactions that hold an id (they wrote) and are in progress now, and those of them
-# still in progress later (Storage.wait_for_writers; migration 0022). pg_stat_activity rather
-# than a snapshot: a snapshot lists only the ids below the highest completed one.
+# The transactions of this database that hold an id (they wrote) and are in progress now, and
+# those of them still in progress later (Storage.wait_for_writers; migration 0022).
+# pg_stat_activity rather than a snapshot: a snapshot lists only the ids below the highest
+# completed one.
 _SQL_WRITERS_IN_PROGRESS = """
 SELECT array_agg(backend_xid::text) FROM pg_stat_activity
-WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()
 """
 _SQL_STILL_IN_PROGRESS = """
 SELECT array_agg(backend_xid::text) FROM pg_stat_activity
