@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chatd.actions.context import App, Caller, CatchUp
+from chatd.errors import ChatError
 from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, Welcome
 from chatd.rooms import Join as Subscribe
 from chatd.rooms import Leave as Unsubscribe
@@ -58,11 +59,15 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     rooms = read.rooms
     upto.update((room.name, room.last_seq) for room in rooms)
     then: list[ServerEvent] = []
-    for room, seen in (request.resume or {}).items():
-        if room not in upto:
-            continue  # not a member (any more): nothing to resume
-        page = await storage.history(user.id, room, after=seen,
-                                     limit=app.config.limits.resume_max)
+    # Every resumed room in one read (one statement, one crossing), in the order of resume;
+    # a room not a member's (any more) has nothing to resume.
+    resume = {room: seen for room, seen in (request.resume or {}).items() if room in upto}
+    pages = await storage.resume_pages(user.id, resume, limit=app.config.limits.resume_max) \
+        if resume else {}
+    for room, seen in resume.items():
+        page = pages[room]
+        if isinstance(page, ChatError):
+            raise page
         if page.more:
             then.append(Gap(room=room, after=seen, last_seq=page.last_seq))
             upto[room] = page.last_seq
