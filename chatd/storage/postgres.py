@@ -1266,21 +1266,28 @@ _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
 # A resume (Storage.resume_pages): rooms $2 (names) with the seqs $3 their client saw, in one
 # statement: per room, its last_seq, whether user $1 may read it, and its entries after the
 # seq seen, as a history "after" page of $4 (limit + 1) would give them: the same page, each
-# room a walk of the (room_id, seq) indexes. A room with more than $5 (limit) entries after the
-# seq seen reads none (the log is dense: last_seq tells, in the same snapshot), and gets a gap.
-# Ordered by the rooms' order in $2, then by seq. A room that does not exist has no row.
+# room a walk of the (room_id, seq) indexes. A room the user may not read, or with more than
+# $5 (limit) entries after the seq seen (the log is dense: last_seq tells, in the same
+# snapshot), reads none: its page's LIMIT is 0, and a Limit node with nothing to return does
+# not run what is under it (a condition in the join's ON would be checked only after the
+# page was read, row by row). OFFSET 0 keeps the room's subquery whole, so that whether the
+# user may read it is found once a room (flattened, it was found again for each LIMIT and
+# each row). Ordered by the rooms' order in $2, then by seq; a room that does not exist has
+# no row.
+_RESUME_LIMIT = "(CASE WHEN r.allowed AND r.last_seq - q.after <= $5 THEN $4 ELSE 0 END)"
 _SQL_RESUME = """
 SELECT q.ord, r.last_seq, r.allowed, p.*
 FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS q(name, after, ord)
 JOIN LATERAL (
     SELECT r.id, r.last_seq, {readable} AS allowed FROM rooms r WHERE r.name = q.name
+    OFFSET 0
 ) r ON true
 LEFT JOIN LATERAL (
     {page}
-) p ON r.allowed AND r.last_seq - q.after <= $5
+) p ON true
 ORDER BY q.ord, p.seq
 """.format(readable=_READABLE.format(user="$1"),
-           page=_log_page("r.id", "ASC", "q.after", str(_MAX_SEQ), "$4"))
+           page=_log_page("r.id", "ASC", "q.after", str(_MAX_SEQ), _RESUME_LIMIT))
 
 # -- search (chatd/storage/search.py finds the ids) ------------------------------------------
 
