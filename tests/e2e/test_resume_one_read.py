@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from chatd.actions import session
+from chatd.actions.session import RESUME_READ_ENTRIES
 from chatd.server import Server
 from chatd.storage.postgres import _SQL_HISTORY_OLDEST, _SQL_RESUME, PostgresStorage
 from tests.client import Client, register_and_login
@@ -43,11 +45,16 @@ async def _runs(server: Server) -> dict[str, int]:
     return {row["statement"]: row["runs"] for row in rows}
 
 
-async def test_fifty_rooms_resume_in_one_statement(server: Server) -> None:
+@pytest.mark.parametrize("budget", [None, 12])
+async def test_fifty_rooms_resume_in_one_statement(
+        server: Server, budget: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """alice in 50 rooms, each with 1 to 5 of bob's messages she missed; a hello resuming
     them in a shuffled order gets, room by room in that order, the missed messages in seq
     order (a gap for those with more than resume_max), then a live message after them; the
-    rooms were read by one statement, and history's not once (it was once a room)."""
+    rooms were read by one statement, and history's not once (it was once a room). With a
+    budget of 12 entries a read, the same catch-up, from reads of at most 12 (or one room)."""
+    if budget is not None:
+        monkeypatch.setattr(session, "RESUME_READ_ENTRIES", budget)
     bob_token = await register_and_login(server.http_port, "bob")
     token = await register_and_login(server.http_port, "alice")
     alice, bob = await Client.tcp(server.tcp_port), await Client.tcp(server.tcp_port)
@@ -95,8 +102,11 @@ async def test_fifty_rooms_resume_in_one_statement(server: Server) -> None:
 
     ran = {sql: runs - before.get(sql, 0) for sql, runs in after.items()}
     assert ran.get(_SQL_HISTORY_OLDEST, 0) == 0, "a history read per room"
-    assert ran.get(_SQL_RESUME) == 1
-    assert sum(ran.values()) < 20, ran  # a handful for the hello, not one per room
+    parts = list(session.resume_reads(resume, {room: sent[room][-1] for room in rooms},
+                                      RESUME_MAX, budget=budget or RESUME_READ_ENTRIES))
+    assert len(parts) == 1 if budget is None else len(parts) > 5
+    assert ran.get(_SQL_RESUME) == len(parts)
+    assert sum(ran.values()) < 20 + len(parts), ran  # a handful for the hello, not one per room
 
     # Live messages follow the catch-up, once, in every kind of room.
     for room in (order[0], order[-1]):
