@@ -11,7 +11,7 @@ user registered with. Refusals the client should see are raised as :class:`chatd
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import trio
@@ -1059,6 +1059,18 @@ class Storage(Protocol):
         readable by every user not banned from them, private ones by members only
         (ChatError('forbidden'));
         ChatError('not_found') for an unknown room."""
+
+    async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
+                           limit: int) -> dict[str, Page | ChatError]:
+        """A resume's read: for each room of ``seen`` (room name to the last seq its client
+        saw), what ``history(user_id, room, after=seen[room], limit=limit)`` gives, read at
+        once (one statement, one snapshot): its entries after that seq, oldest first, each
+        exactly as history shows it, ``more`` and ``last_seq``; or the ChatError history
+        would raise (``not_found``, ``forbidden``), as the room's value rather than raised.
+        A room with more than ``limit`` entries after the seq seen is a page with ``more``
+        and no messages (its client gets a ``gap`` and pages them itself): those are not
+        read. What it reads is then at most ``limit`` entries a room, all of which a resume
+        sends."""
 
     async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),
                      before: int | None = None, limit: int) -> SearchPage:

@@ -84,7 +84,7 @@ import logging
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
@@ -1262,6 +1262,32 @@ _SQL_HISTORY_NEWEST = _SQL_HISTORY.format(
 _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
     readable=_READABLE.format(user="$2"), page=_log_page("r.id", "ASC", "$3", "$4", "$5"),
 )
+
+# A resume (Storage.resume_pages): rooms $2 (names) with the seqs $3 their client saw, in one
+# statement: per room, its last_seq, whether user $1 may read it, and its entries after the
+# seq seen, as a history "after" page of $4 (limit + 1) would give them: the same page, each
+# room a walk of the (room_id, seq) indexes. A room the user may not read, or with more than
+# $5 (limit) entries after the seq seen (the log is dense: last_seq tells, in the same
+# snapshot), reads none: its page's LIMIT is 0, and a Limit node with nothing to return does
+# not run what is under it (a condition in the join's ON would be checked only after the
+# page was read, row by row). OFFSET 0 keeps the room's subquery whole, so that whether the
+# user may read it is found once a room (flattened, it was found again for each LIMIT and
+# each row). Ordered by the rooms' order in $2, then by seq; a room that does not exist has
+# no row.
+_RESUME_LIMIT = "(CASE WHEN r.allowed AND r.last_seq - q.after <= $5 THEN $4 ELSE 0 END)"
+_SQL_RESUME = """
+SELECT q.ord, r.last_seq, r.allowed, p.*
+FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS q(name, after, ord)
+JOIN LATERAL (
+    SELECT r.id, r.last_seq, {readable} AS allowed FROM rooms r WHERE r.name = q.name
+    OFFSET 0
+) r ON true
+LEFT JOIN LATERAL (
+    {page}
+) p ON true
+ORDER BY q.ord, p.seq
+""".format(readable=_READABLE.format(user="$1"),
+           page=_log_page("r.id", "ASC", "q.after", str(_MAX_SEQ), _RESUME_LIMIT))
 
 # -- search (chatd/storage/search.py finds the ids) ------------------------------------------
 
@@ -2560,6 +2586,36 @@ class PostgresStorage:
         if newest_first:
             messages.reverse()
         return Page(messages=messages, more=more, last_seq=rows[0]["last_seq"])
+
+    async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
+                           limit: int) -> dict[str, Page | ChatError]:
+        """See :meth:`Storage.resume_pages`: one statement, one crossing."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        if not seen:
+            return {}
+        names = list(seen)
+        afters = [seen[name] for name in names]
+        rows = await self._run(self._pool.fetch, _SQL_RESUME, user_id, names, afters,
+                               limit + 1, limit)
+        pages: dict[str, Page | ChatError] = {
+            name: ChatError(codes.NOT_FOUND, f"there is no room {name!r}") for name in names}
+        by_room: dict[int, list[Any]] = {}
+        for row in rows:
+            by_room.setdefault(row["ord"], []).append(row)
+        for ord_, room_rows in by_room.items():
+            name = names[ord_ - 1]
+            first = room_rows[0]
+            if not first["allowed"]:
+                pages[name] = ChatError(codes.FORBIDDEN, f"room {name!r} is private")
+                continue
+            last_seq = first["last_seq"]
+            messages = [_entry(name, row) for row in room_rows if row["seq"] is not None]
+            more = len(messages) > limit or last_seq - seen[name] > limit
+            if more:
+                messages = []
+            pages[name] = Page(messages=messages, more=more, last_seq=last_seq)
+        return pages
 
     async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),
                      before: int | None = None, limit: int) -> SearchPage:
