@@ -3,14 +3,16 @@ real pg_dump and pg_restore), on a DSN and on the embedded database.
 
 A round trip must give back the same users (ids, names, creation times), the same history (seq,
 msg_id, sender, text, time) in every room and conversation, and a room's next message must get
-the seq after its last one; and the same bytes for every uploaded file, whatever store the
-restored daemon uses.
+the seq after its last one; the same bytes for every uploaded file, whatever store the
+restored daemon uses; and the same keys (jwt_secret, vapid_key), so that the tokens and push
+subscriptions of before still work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import os
 import signal
@@ -30,7 +32,7 @@ import pytest
 import trio
 
 from chatd.protocol.names import dm_room_name
-from chatd.storage.backup import DUMP, MANIFEST
+from chatd.storage.backup import DUMP, KEY_MEMBERS, MANIFEST
 from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config, serving
@@ -38,6 +40,7 @@ from tests.http.test_uploads import multipart
 
 PASSWORD = "correct horse"
 DM = dm_room_name("ann", "bob")
+KEYS = list(KEY_MEMBERS)  # keys/jwt_secret, keys/vapid_key: in this order, after the dump
 
 
 def _chatd(tmp_path: Path, *args: str, dsn: str | None = None,
@@ -224,7 +227,7 @@ async def _serving(tmp_path: Path, data: str) -> AsyncIterator[tuple[int, int]]:
 async def test_round_trip_of_the_embedded_database(tmp_path: Path) -> None:
     """Embedded: a backup works while chatd runs (which goes on serving) and while it is
     stopped; restoring into a fresh data directory makes its database, with the same users
-    and history, and the next message gets the next seq."""
+    and history, and the next message gets the next seq; the keys come back too."""
     running_backup = tmp_path / "running.dump"
     stopped_backup = tmp_path / "stopped.dump"
     async with _serving(tmp_path, "data") as (http_port, tcp_port):
@@ -245,6 +248,7 @@ async def test_round_trip_of_the_embedded_database(tmp_path: Path) -> None:
     restored = _chatd(tmp_path, "restore", str(running_backup), data="fresh")
     assert restored.returncode == 0, restored.stderr
     assert _chatd(tmp_path, "user", "list", data="fresh").stdout == users
+    assert _keys_of(tmp_path / "fresh") == _keys_of(tmp_path / "data")
     async with _serving(tmp_path, "fresh") as (http_port, tcp_port):
         assert await _history(http_port, tcp_port) == before
         assert await _send_next(http_port, tcp_port) == 4
@@ -290,7 +294,8 @@ async def test_files_round_trip(tmp_path: Path, database_dsn: str, other_dsn: st
     _assert_private(backup)
     assert not list(tmp_path.glob(".chatd.backup*"))  # noqa: ASYNC240 (no temporary left)
     with tarfile.open(backup) as tar:
-        assert tar.getnames() == [MANIFEST, DUMP, f"files/{digest[:2]}/{digest[2:4]}/{digest}"]
+        assert tar.getnames() == [MANIFEST, DUMP, *KEYS,
+                                  f"files/{digest[:2]}/{digest[2:4]}/{digest}"]
         manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
         assert manifest["format"] == 1 and manifest["files"] == "included"
 
@@ -327,7 +332,7 @@ async def test_restore_puts_the_files_in_a_bucket(tmp_path: Path, database_dsn: 
     assert again.returncode == 0, again.stderr
     assert "without the files, which are in the S3 bucket" in again.stderr
     with tarfile.open(tmp_path / "s3.backup") as tar:
-        assert tar.getnames() == [MANIFEST, DUMP]
+        assert tar.getnames() == [MANIFEST, DUMP, *KEYS]
 
 
 async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
@@ -353,7 +358,7 @@ async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
                      dsn=database_dsn)
     assert without.returncode == 0 and "without the files (--no-files)" in without.stderr
     with tarfile.open(tmp_path / "without.backup") as tar:
-        assert tar.getnames() == [MANIFEST, DUMP]
+        assert tar.getnames() == [MANIFEST, DUMP, *KEYS]
     restored = _chatd(tmp_path, "restore", "--force", str(tmp_path / "without.backup"),
                       dsn=other_dsn, data="other")
     assert restored.returncode == 0, restored.stderr
@@ -367,7 +372,8 @@ async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
     damaged = _chatd(tmp_path, "restore", "--force", str(backup), dsn=other_dsn,
                      data="damaged")
     assert damaged.returncode == 1 and "Traceback" not in damaged.stderr
-    assert (f"restored the database and 0 files, but 1 files of {backup} are damaged (their "
+    assert (f"restored the database, the keys and 0 files, but 1 files of {backup} are "
+            "damaged (their "
             f"bytes do not match their names) and were left out: {member.name}"
             ) in damaged.stderr
     assert [p for p in (tmp_path / "damaged" / "files").rglob("*") if p.is_file()] == []
@@ -378,3 +384,130 @@ async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
     refused = _chatd(tmp_path, "restore", str(junk), dsn=other_dsn, data="other")
     assert refused.returncode == 1
     assert f"{junk} is a tar archive but not a chatd backup" in refused.stderr
+
+
+def _keys_of(data_dir: Path) -> dict[str, bytes]:
+    return {name: (data_dir / name).read_bytes() for name in KEY_MEMBERS.values()}
+
+
+async def _push_key(http_port: int) -> str:
+    status, body = await http(http_port, "GET", "/api/push/key")
+    assert status == 200, body
+    key: str = body["public_key"]
+    return key
+
+
+async def test_keys_round_trip(tmp_path: Path, database_dsn: str, other_dsn: str) -> None:
+    """A backup holds data_dir's jwt_secret and vapid_key: restored into a data directory
+    where a daemon made other keys, they replace those (same bytes, mode 0600, nothing else
+    left there), so a token issued before the backup still opens a session on the restored
+    server, and the Web Push key is the one the browsers subscribed with."""
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        await _fill(server.http_port, server.tcp_port)
+        status, body = await http(server.http_port, "POST", "/api/login",
+                                  {"username": "ann", "password": PASSWORD})
+        assert status == 200, body
+        token, push_key = body["token"], await _push_key(server.http_port)
+    keys = _keys_of(tmp_path / "data")
+    backup = tmp_path / "chatd.backup"
+    made = _chatd(tmp_path, "backup", str(backup), dsn=database_dsn)
+    assert made.returncode == 0, made.stderr
+    assert (f"the backup holds the keys of {tmp_path / 'data'} (jwt_secret, vapid_key): "
+            "keep it as secret as they are") in made.stderr
+    _assert_private(backup)
+    with tarfile.open(backup) as tar:
+        assert tar.getnames()[:4] == [MANIFEST, DUMP, *KEYS]
+        manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
+        assert manifest["keys"] == "included" and manifest["key_files"] == KEYS
+        assert {member.name: member.mode for member in tar.getmembers()
+                if member.name in KEYS} == dict.fromkeys(KEYS, 0o600)
+
+    # The new machine: a daemon was started there before the restore, and made its own.
+    other = tmp_path / "other" / "data"
+    async with running(make_config(tmp_path / "other", other_dsn)):
+        pass
+    assert _keys_of(other) != keys
+    restored = _chatd(tmp_path, "restore", "--force", str(backup), dsn=other_dsn,
+                      data="other/data")
+    assert restored.returncode == 0, restored.stderr
+    assert (f"chatd: wrote the backup's keys, replacing those there: {other / 'jwt_secret'}, "
+            f"{other / 'vapid_key'} (mode 0600)") in restored.stderr
+    assert _keys_of(other) == keys
+    for name in KEY_MEMBERS.values():
+        _assert_private(other / name)
+    assert sorted(p.name for p in other.iterdir() if p.is_file()) == sorted(
+        KEY_MEMBERS.values())  # no temporary file left
+
+    async with running(make_config(tmp_path / "other", other_dsn)) as server:
+        client = await Client.tcp(server.tcp_port)
+        try:
+            welcome = await client.hello(token)
+            assert welcome["user"]["name"] == "ann", welcome
+        finally:
+            await client.aclose()
+        assert await _push_key(server.http_port) == push_key
+
+
+async def test_no_keys_and_backups_without_keys(tmp_path: Path, database_dsn: str,
+                                                other_dsn: str) -> None:
+    """--no-keys leaves the keys out and the manifest says so; restoring it, or an archive
+    made before backups held keys, leaves data_dir's keys as they are and tells the operator
+    to put the old ones back. A damaged key is refused before the database is touched."""
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        await _fill(server.http_port, server.tcp_port)
+    without = tmp_path / "without.backup"
+    made = _chatd(tmp_path, "backup", "--no-keys", str(without), dsn=database_dsn)
+    assert made.returncode == 0, made.stderr
+    assert "the backup holds no keys (--no-keys)" in made.stderr
+    with tarfile.open(without) as tar:
+        assert tar.getnames() == [MANIFEST, DUMP]
+        manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
+        assert manifest["keys"] == "left out" and manifest["key_files"] == []
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "jwt_secret").write_bytes(b"s" * 64)
+    restored = _chatd(tmp_path, "restore", str(without), dsn=other_dsn, data="other")
+    assert restored.returncode == 0, restored.stderr
+    assert (f"chatd: made with --no-keys: put the jwt_secret and vapid_key of the backed-up "
+            f"server in {other} before starting chatd") in restored.stderr
+    assert (other / "jwt_secret").read_bytes() == b"s" * 64
+    assert not (other / "vapid_key").exists()
+
+    # An archive as chatd wrote them before keys: its manifest says nothing of them.
+    full = tmp_path / "full.backup"
+    assert _chatd(tmp_path, "backup", str(full), dsn=database_dsn).returncode == 0
+    older = tmp_path / "older.backup"
+    with tarfile.open(full) as source, tarfile.open(older, "w", format=tarfile.PAX_FORMAT
+                                                    ) as tar:
+        for member in source.getmembers():
+            data = source.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == MANIFEST:
+                manifest = json.loads(data)
+                del manifest["keys"], manifest["key_files"]
+                data = json.dumps(manifest).encode()
+            elif member.name in KEYS:
+                continue
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    restored = _chatd(tmp_path, "restore", "--force", str(older), dsn=other_dsn, data="fresh")
+    assert restored.returncode == 0, restored.stderr
+    assert "chatd: the backup holds no keys: put the jwt_secret" in restored.stderr
+    assert not (tmp_path / "fresh" / "jwt_secret").exists()
+
+    # A damaged key: refused before anything is touched (the data directory is not made).
+    damaged = tmp_path / "damaged.backup"
+    with tarfile.open(full) as source, tarfile.open(damaged, "w", format=tarfile.PAX_FORMAT
+                                                    ) as tar:
+        for member in source.getmembers():
+            data = source.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "keys/vapid_key":
+                data = data.replace(b"PRIVATE KEY", b"PUBLIC KEY")
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    refused = _chatd(tmp_path, "restore", "--force", str(damaged), dsn=other_dsn,
+                     data="broken")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"chatd: {damaged}: keys/vapid_key is damaged: not a PEM private key" \
+        in refused.stderr
+    assert not (tmp_path / "broken").exists()
