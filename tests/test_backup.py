@@ -427,6 +427,8 @@ async def test_keys_round_trip(tmp_path: Path, database_dsn: str, other_dsn: str
     async with running(make_config(tmp_path / "other", other_dsn)):
         pass
     assert _keys_of(other) != keys
+    if os.geteuid() == 0:  # restore as root gives the keys to data_dir's owner, the daemon's
+        os.chown(other, 4321, 4321)
     restored = _chatd(tmp_path, "restore", "--force", str(backup), dsn=other_dsn,
                       data="other/data")
     assert restored.returncode == 0, restored.stderr
@@ -435,6 +437,8 @@ async def test_keys_round_trip(tmp_path: Path, database_dsn: str, other_dsn: str
     assert _keys_of(other) == keys
     for name in KEY_MEMBERS.values():
         _assert_private(other / name)
+        if os.geteuid() == 0:
+            assert (other / name).stat().st_uid == (other / name).stat().st_gid == 4321
     assert sorted(p.name for p in other.iterdir() if p.is_file()) == sorted(
         KEY_MEMBERS.values())  # no temporary file left
 

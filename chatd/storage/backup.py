@@ -59,7 +59,9 @@ the rest. Only members named ``files/ab/cd/<sha256>``, ``keys/jwt_secret`` and
 ``keys/vapid_key`` are read, and never as a path: the archive cannot write anywhere else. A
 backup restored into a daemon configured with the S3 store puts its files in the bucket (a
 way to move from the folder to a bucket). A backup of chatd before archives (a bare pg_dump
-file, recognised by its first bytes) still restores, as the database only.
+file, recognised by its first bytes) still restores, as the database only; an archive made
+before backups held the keys restores without them, as one made with ``--no-keys``: the keys
+in ``data_dir`` are left as they are.
 
 The database part
 ~~~~~~~~~~~~~~~~~
@@ -599,18 +601,25 @@ def _write_keys(data_dir: Path, keys: dict[str, bytes]) -> tuple[Path, ...]:
     once: written to a temporary file of mode 0600 beside it, flushed, renamed over it. Their
     paths. Blocking.
 
+    Run as root (a restore with an external PostgreSQL may be), the files are given to the
+    owner of ``data_dir``: the daemon, running as that user, could not read a root's 0600
+    file, and would fail to start.
+
     Raises:
         OSError: ``data_dir`` cannot take them.
     """
     if not keys:
         return ()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder_status = data_dir.stat()
     written: list[Path] = []
     for member, data in keys.items():
         path = data_dir / KEY_MEMBERS[member]
         partial = data_dir / f".{path.name}.restore-{os.getpid()}-{os.urandom(4).hex()}"
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
+            if os.geteuid() == 0:
+                os.fchown(fd, folder_status.st_uid, folder_status.st_gid)
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
                 out.flush()
