@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -30,9 +31,13 @@ from typing import Any
 import asyncpg
 import pytest
 import trio
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatd.protocol.names import dm_room_name
-from chatd.storage.backup import DUMP, KEY_MEMBERS, MANIFEST
+from chatd.storage.backup import DUMP, KEY_MEMBERS, MANIFEST, BackupError
+from chatd.webpush import VapidKey
 from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config, serving
@@ -515,3 +520,41 @@ async def test_no_keys_and_backups_without_keys(tmp_path: Path, database_dsn: st
     assert f"chatd: {damaged}: keys/vapid_key is damaged: not a PEM private key" \
         in refused.stderr
     assert not (tmp_path / "broken").exists()
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
+_SECRET = os.urandom(64)
+_PEM = VapidKey(ec.generate_private_key(ec.SECP256R1())).pem()
+
+
+@given(key_files=_JSON | st.lists(st.sampled_from([*KEYS, "keys/../x", "files/x"]),
+                                  max_size=3),
+       members=st.lists(st.tuples(st.sampled_from([*KEYS, "keys/other", "files/x"]),
+                                  st.sampled_from([b"", b"short", _SECRET, _PEM, b"-----BEGIN"])),
+                        max_size=4))
+def test_reading_keys_refuses_or_returns_checked_keys(key_files: Any,
+                                                      members: list[tuple[str, bytes]]) -> None:
+    """Whatever the manifest's key_files and the key members hold, reading the keys of an
+    archive returns only known members, each of a usable key, every listed one among them,
+    or refuses with a BackupError; nothing else is raised."""
+
+    from chatd.storage.backup import _extract_keys
+
+    manifest = {"format": 1, "keys": "included", "key_files": key_files}
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "a.backup"
+        with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+            for name, data in [(MANIFEST, json.dumps(manifest).encode()), (DUMP, b"PGDMP"),
+                               *members]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        try:
+            found = _extract_keys(archive, manifest)
+        except BackupError:
+            return
+    assert set(found) <= set(KEYS) and set(key_files) <= set(found)
+    assert found.get("keys/jwt_secret") in (None, _SECRET, _PEM)
+    assert found.get("keys/vapid_key") in (None, _PEM)
