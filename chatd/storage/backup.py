@@ -31,12 +31,13 @@ database is worth less without them: ``jwt_secret`` signs every session token (a
 signed file links), and ``vapid_key`` is the key every browser's push subscription, which is
 in the database, was made for. A daemon started without them makes new ones: every session
 is refused (everyone logs in again; bot tokens, kept as hashes in the database, still work),
-and every push is refused by the push services (401 or 403, which chatd counts as
-"rejected" and keeps the subscription) until each person opens the page, which subscribes
-again for the new key. A restore after a lost disk is when nobody has those files any more,
-so by default the backup holds them, which makes it as secret as they are (it is written
-0600, as is the rest). ``--no-keys`` leaves them out, for those who keep secrets apart from
-backups; the manifest says so and restore reminds the operator to put them back.
+and every push is refused by the push services (Mozilla's answer 401, Google's 403, Apple's
+400: chatd logs each, counts it "rejected" and keeps the subscription) until each person
+opens the page, which subscribes again for the new key. A restore after a lost disk is when
+nobody has those files any more, so by default the backup holds them, which makes it as
+secret as they are (it is written 0600, as is the rest). ``--no-keys`` leaves them out, for
+those who keep secrets apart from backups; the manifest says so and restore reminds the
+operator to put them back.
 
 **Order.** The dump is made first, then the files are read: a file uploaded in between is in
 the archive without a row (harmless: nothing refers to it), whereas the other order would
