@@ -22,14 +22,15 @@ the overview, 30), ``GET /api/rooms`` (the same over HTTP, keep-alive), ``who bi
 ``contacts`` (the first page, 30), ``history`` (a page of 50 from the middle of ``big``),
 ``join`` (a user who is not a member joins ``big``: its latest page), ``send`` (to ``big``,
 until acknowledged). The measured user keeps a connection open through all of these (the
-one the requests go on), so each ``hello`` is their second connection on the node. For
+one the requests go on), so each ``hello`` is their second connection on the node. After
+those rounds, ``hello (alone)``: the paged hello again with no other connection of the
+user's open (as far as the client knows: each closes before the next opens), as after a
+restart: the user's first connection on the node, which reads no more contacts than a second
+one (the presence tracker looks up a user's watchers when their status changes). For
 information, not counted (:data:`INFORMATION`): ``hello (everything)`` (a hello without
 limits: every room and contact), ``rooms``, ``GET /api/rooms`` and ``contacts`` with the
-default page (100), and, after those rounds, ``hello (alone)``: the paged hello again with
-no other connection of the user's open (as far as the client knows: each closes before the
-next opens), as after a restart, when the node reads every contact for presence. Each
-level reports median and p99 per operation; the report adds, per operation, the ratio of the
-largest level's median to the smallest's.
+default page (100). Each level reports median and p99 per operation; the report adds, per
+operation, the ratio of the largest level's median to the smallest's.
 """
 
 from __future__ import annotations
@@ -61,10 +62,9 @@ OPERATIONS = ("hello", "resume", "rooms", "GET /api/rooms", "who", "contacts", "
               "join", "send", "hello (everything)", "rooms (100)", "GET /api/rooms (100)",
               "contacts (100)", "hello (alone)")
 #: The operations reported for information, whose ratio is not held to the rule: the unpaged
-#: welcome, the default pages (100) of what a paging client asks 30 of, and the paged hello
-#: of a user with no other connection open.
+#: welcome, and the default pages (100) of what a paging client asks 30 of.
 INFORMATION = frozenset({"hello (everything)", "rooms (100)", "GET /api/rooms (100)",
-                         "contacts (100)", "hello (alone)"})
+                         "contacts (100)"})
 #: The default page of ``rooms`` and ``contacts`` (chatd.actions).
 DEFAULT_PAGE = 100
 #: Rows per INSERT while loading.

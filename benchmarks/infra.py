@@ -285,6 +285,8 @@ class Daemon:
     log_path: Path | None = None
     #: ``chatd serve --workers N`` (None: one process).
     workers: int | None = None
+    #: The checkout whose chatd runs (``python -m chatd`` imports it from there; None: this one).
+    cwd: Path | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATD_")}
@@ -297,7 +299,8 @@ class Daemon:
         self.log_path = self.data_dir / f"chatd-{int(time.time() * 1000)}.log"
         log = self.log_path.open("wb")
         args = ["--workers", str(self.workers)] if self.workers else []
-        self.proc = subprocess.Popen([self.python, "-m", "chatd", "serve", *args], cwd=ROOT,
+        self.proc = subprocess.Popen([self.python, "-m", "chatd", "serve", *args],
+                                     cwd=self.cwd or ROOT,
                                      env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout

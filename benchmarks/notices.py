@@ -1,6 +1,8 @@
 """What the commit notices cost several nodes on one PostgreSQL: notices per second and commit
 time with 1, 2 and 4 nodes, one notice per room of a batch (migration 0003's trigger) against
-one per batch (migration 0017's).
+one per batch (migration 0017's, ``per-batch``), one per batch carrying the messages
+(``carrying``: 0019's with another node alive), none when alone (``alone``: 0022's with no
+other node), and no trigger at all (``none``).
 
 ``python -m benchmarks.notices`` (not part of ``run``: it measures the storage path that the
 group commit drives, not the whole daemon). On a fresh embedded PostgreSQL (fsync on), for
@@ -30,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -54,10 +57,27 @@ CREATE TRIGGER rooms_notify_commit AFTER UPDATE OF last_seq ON rooms
 """
 #: No notice at all: the ceiling of the commits themselves (other nodes would hear nothing).
 _NONE = "DROP TRIGGER rooms_notify_commits ON rooms;"
+
+
+def _migration_0017_trigger() -> str:
+    """Migration 0017's trigger and function: one notice per statement naming its rooms'
+    ranges, whether or not another node is alive (0019 added the messages, 0022 silence when
+    alone)."""
+    text = (Path(__file__).parent.parent / "chatd" / "storage" / "migrations"
+            / "0017_nodes_and_presence.sql").read_text()
+    start = text.index("CREATE FUNCTION chatd_notify_commits")
+    function = "CREATE OR REPLACE" + text[start + len("CREATE"):text.index("$$;", start) + 3]
+    trigger = text[text.index("CREATE TRIGGER rooms_notify_commits"):]
+    trigger = trigger[:trigger.index(";") + 1]
+    return f"{function}\nDROP TRIGGER rooms_notify_commits ON rooms;\n{trigger}"
+
+
 #: Migration 0019's notice with another node alive (a row of ``nodes`` that no process
-#: here is): each notice carries the batch's new messages while they fit.
+#: here is): each notice carries the batch's new messages while they fit. Without that row
+#: (mode ``alone``), migration 0022 sends no notice at all.
 _CARRYING = "INSERT INTO nodes (name) VALUES ('elsewhere');"
-MODES = {"per-room": _PER_ROOM, "per-batch": "", "carrying": _CARRYING, "none": _NONE}
+MODES = {"per-room": _PER_ROOM, "per-batch": _migration_0017_trigger(),
+         "carrying": _CARRYING, "alone": "", "none": _NONE}
 
 
 async def _database(pg: BenchPostgres, name: str, mode: str, rooms: int,

@@ -22,12 +22,18 @@ Variants (each a real durable commit unless said):
   share of each.
 - ``chatd-fn``: the same outcome in one round trip, if the database has ``chatd_append``
   (migration 0020).
+- ``lone``: the statement a lone send takes (a batch of one plain message), one round trip.
 - ``peer``: the Socket.IO peer's transaction (BEGIN, UPDATE rooms, INSERT, COMMIT) on its own
   schema in the same database.
 - ``<variant>-quiet``: the variant with the commit notice's trigger disabled (what the
   notice costs).
 - ``index``: the search indexer's work for one message (its UPDATE of ``words``), without
   waiting for the flush (as the indexer commits).
+
+``--gap S`` sleeps S seconds before each append, as at everyday load, where the backend idles
+between sends and its caches are cold (at 100 sends/s and a batch of one, about 0.01).
+``--other-node`` adds a row to ``nodes`` first, as if another node were alive: the commits
+then notify and carry their messages (migration 0022: a node alone sends no notice).
 
 With ``--bridge``, also what a crossing of chatd's trio-asyncio bridge adds to a statement
 (``SELECT 1`` through it, from trio, against the same on the storage loop itself).
@@ -155,6 +161,9 @@ class _Sender:
     async def chatd_fn(self) -> None:
         await self.conn.fetch(pg_storage._SQL_APPEND_ONE_TRIP, *self._batch())
 
+    async def lone(self) -> None:
+        await self.conn.fetchrow(pg_storage._SQL_APPEND_LONE, *self._next())
+
     async def peer(self) -> None:
         user, room, nonce, text = self._next()
         room_id = int(room[4:]) + 1
@@ -181,7 +190,7 @@ class _Sender:
 
 
 async def _timed(fn: Callable[[], Awaitable[None]], count: int, backend: int,
-                 postmaster: int | None, per: int = 1) -> dict[str, float]:
+                 postmaster: int | None, per: int = 1, gap: float = 0.0) -> dict[str, float]:
     """Wall times per call; CPU per message (``per`` messages a call)."""
     for _ in range(20):  # warm the statement caches
         await fn()
@@ -189,6 +198,8 @@ async def _timed(fn: Callable[[], Awaitable[None]], count: int, backend: int,
     b0 = _cpu(backend)
     p0 = read_proc(postmaster, tree=True).cpu if postmaster else 0.0
     for _ in range(count):
+        if gap:
+            await asyncio.sleep(gap)  # everyday load: the backend idle between sends
         t = time.perf_counter()
         await fn()
         walls.append(time.perf_counter() - t)
@@ -267,11 +278,18 @@ def _crossings(dsn: str, count: int) -> dict[str, float]:
 async def measure(*, users: int, rooms: int, preload: int, count: int, rounds: int,
                   variants: list[str], explain: bool, dsn: str = "",
                   plan_cache_mode: str = "", strip: tuple[str, ...] = (),
-                  bridge: bool = False, batch: int = 1) -> dict[str, Any]:
+                  bridge: bool = False, batch: int = 1, gap: float = 0.0,
+                  other_node: bool = False) -> dict[str, Any]:
     pg = BenchPostgres(dsn or None)
     try:
         db = await asyncio.to_thread(pg.create_database, "sendpath")
         await _setup(db, users, rooms, preload)
+        if other_node:
+            conn = await asyncpg.connect(db)
+            try:
+                await conn.execute("INSERT INTO nodes (name) VALUES ('sendpath-elsewhere')")
+            finally:
+                await conn.close()
         if strip:
             # What a part of the schema costs: the run without it (never for chatd itself).
             conn = await asyncpg.connect(db)
@@ -309,6 +327,7 @@ async def measure(*, users: int, rooms: int, preload: int, count: int, rounds: i
             sender.batch = batch
             fns = {"select1": sender.select1, "resolve": sender.resolve,
                    "insert": sender.insert, "chatd": sender.chatd, "chatd-fn": sender.chatd_fn,
+                   "lone": sender.lone,
                    "peer": sender.peer, "index": sender.index}
             results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
             for r in range(rounds):
@@ -319,7 +338,7 @@ async def measure(*, users: int, rooms: int, preload: int, count: int, rounds: i
                     name = v.removesuffix("-quiet")
                     results[v].append(await _timed(
                         fns[name], count, backend, pg.postmaster_pid,
-                        per=batch if name in ("chatd", "chatd-fn") else 1))
+                        per=batch if name in ("chatd", "chatd-fn") else 1, gap=gap))
                     if quiet:
                         await conn.execute("ALTER TABLE rooms ENABLE TRIGGER rooms_notify_commits")
                 print(f"round {r + 1}/{rounds} done", flush=True)
@@ -336,7 +355,8 @@ async def measure(*, users: int, rooms: int, preload: int, count: int, rounds: i
                 statistics.median(sender.split["insert"]) * 1000, 3)
         return {"params": {"users": users, "rooms": rooms, "preload": preload, "count": count,
                            "rounds": rounds, "plan_cache_mode": plan_cache_mode,
-                           "strip": list(strip), "batch": batch},
+                           "strip": list(strip), "batch": batch, "gap": gap,
+                           "other_node": other_node},
                 "loadavg_1m": round(os.getloadavg()[0], 2),
                 "results": summary, "notices_heard": heard, "crossings": crossings}
     finally:
@@ -363,6 +383,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--batch", type=int, default=1,
                    help="messages per append of chatd and chatd-fn (times are per append, "
                         "CPU per message)")
+    p.add_argument("--gap", type=float, default=0.0,
+                   help="seconds the connection idles before each append (everyday load)")
+    p.add_argument("--other-node", action="store_true",
+                   help="a row of another node in nodes: commits notify (and carry)")
     p.add_argument("--bridge", action="store_true",
                    help="also time SELECT 1 through chatd's trio-asyncio bridge and without")
     p.add_argument("--out", default="")
@@ -372,7 +396,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               explain=a.explain, dsn=a.dsn,
                               plan_cache_mode=a.plan_cache_mode,
                               strip=tuple(filter(None, a.strip.split(","))),
-                              bridge=a.bridge, batch=a.batch))
+                              bridge=a.bridge, batch=a.batch, gap=a.gap,
+                              other_node=a.other_node))
     text = json.dumps(out, indent=1)
     print(text)
     if a.out:

@@ -41,7 +41,6 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -447,13 +446,11 @@ class Auth:
         """
         return await self._check(token)
 
-    async def open_session(self, token: str,
-                           contacts_limit: Callable[[str], int | None] | None = None
+    async def open_session(self, token: str, *, contacts_limit: int | None = None
                            ) -> tuple[SessionStart, TokenClaims]:
         """As :meth:`verify`, with what a hello reads next (the names of the user's rooms and
         contacts): for a user's token, the revocation check and that read are one storage
-        call. ``contacts_limit`` says, given the token's user name, how many contacts to
-        read (None: all; ``SessionStart.contacts_complete`` tells whether that was all).
+        call. ``contacts_limit``: how many contacts to read, the first in order (None: all).
 
         Raises:
             ChatError: ``unauthenticated``, as :meth:`authenticate`.
@@ -463,9 +460,8 @@ class Auth:
             rooms, contacts = await self.storage.room_and_contact_names(user.id)
             return SessionStart(user=user, rooms=rooms, contacts=contacts), claims
         claims = self.decode_token(token)
-        limit = None if contacts_limit is None else contacts_limit(claims.name)
         found = await self.storage.open_session(claims.user_id, claims.jti, claims.issued_at,
-                                                contacts_limit=limit)
+                                                contacts_limit=contacts_limit)
         return _not_revoked(found), claims
 
     async def _check(self, token: str) -> tuple[User, TokenClaims]:

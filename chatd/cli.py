@@ -384,20 +384,34 @@ async def _bot_revoke(config: Config, name: str, token_id: int) -> None:
               file=sys.stderr)
 
 
-async def _backup(config: Config, file: str, files: bool) -> None:
+async def _backup(config: Config, file: str, files: bool, keys: bool = True) -> None:
+    from chatd.auth import SECRET_FILE
     from chatd.storage.backup import backup
+    from chatd.webpush import KEY_FILE
 
-    written = await backup(config, Path(file), files=files)
+    written = await backup(config, Path(file), files=files, keys=keys)
     what = {"included": f"and {written.files} files from {config.files_label}",
             "left out": "without the files (--no-files)",
             "s3": f"without the files, which are in {config.files_label}: back the bucket "
                   "up by S3's own means (versioning, replication)"}[written.files_are]
     print(f"chatd: backed up {config.database_label} {what} to {file} ({written.size} bytes)",
           file=sys.stderr)
+    if written.keys_are == "included":
+        print(f"chatd: the backup holds the keys of {config.data_dir} "
+              f"({', '.join(written.keys)}): keep it as secret as they are", file=sys.stderr)
+    elif written.keys_are == "left out":
+        print(f"chatd: the backup holds no keys (--no-keys): keep {SECRET_FILE} and "
+              f"{KEY_FILE} of {config.data_dir} yourself", file=sys.stderr)
+    else:
+        print(f"chatd: warning: no {SECRET_FILE} nor {KEY_FILE} in {config.data_dir} (from "
+              f"{config.source('server.data_dir')}), so the backup holds no keys: is that the "
+              "daemon's data directory?", file=sys.stderr)
 
 
 async def _restore(config: Config, file: str, force: bool) -> None:
+    from chatd.auth import SECRET_FILE
     from chatd.storage.backup import restore
+    from chatd.webpush import KEY_FILE
 
     restored = await restore(config, Path(file), force=force)
     what = {"none": " (a backup of the database only)",
@@ -405,6 +419,16 @@ async def _restore(config: Config, file: str, force: bool) -> None:
             "s3": " (its files are in an S3 bucket, not in the backup)"}.get(
                 restored.files_are, f" and {restored.files} files into {config.files_label}")
     print(f"chatd: restored {file} into {config.database_label}{what}", file=sys.stderr)
+    if restored.keys:
+        print(f"chatd: wrote the backup's keys, replacing those there: "
+              f"{', '.join(map(str, restored.keys))} (mode 0600)", file=sys.stderr)
+    else:
+        why = ("made with --no-keys" if restored.keys_are == "left out"
+               else "the backup holds no keys")
+        print(f"chatd: {why}: put the {SECRET_FILE} and {KEY_FILE} of the backed-up server in "
+              f"{config.data_dir} before starting chatd (without them every session token "
+              "is refused and every push subscription fails until its page subscribes again)",
+              file=sys.stderr)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.ArgumentParser]]:
@@ -484,15 +508,18 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     bot_revoke.add_argument("name")
     bot_revoke.add_argument("token_id", type=int, metavar="ID")
     backup = command(("backup",), commands,
-                     "write the database and the uploaded files to FILE (a tar archive, mode "
-                     "0600); works while chatd runs")
+                     "write the database, the keys of data_dir and the uploaded files to "
+                     "FILE (a tar archive, mode 0600); works while chatd runs")
     backup.add_argument("file", metavar="FILE")
     backup.add_argument("--no-files", action="store_true",
                         help="leave the files of data_dir/files out (copy the folder "
                              "yourself: see docs/operations.md)")
+    backup.add_argument("--no-keys", action="store_true",
+                        help="leave the keys of data_dir (jwt_secret, vapid_key) out (keep "
+                             "them apart yourself: see docs/operations.md)")
     restore = command(("restore",), commands,
-                      "load a backup into the configured database and file store (stop "
-                      "chatd first)")
+                      "load a backup into the configured database, data_dir (its keys) "
+                      "and file store (stop chatd first)")
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--force", action="store_true",
                          help="replace a database that already holds users or messages")
@@ -580,7 +607,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             else:
                 trio.run(_bot_revoke, config, args.name, args.token_id)
         elif args.command == "backup":
-            trio.run(_backup, config, args.file, not args.no_files)
+            trio.run(_backup, config, args.file, not args.no_files, not args.no_keys)
     return 0
 
 

@@ -2,10 +2,20 @@
 
 Theory of operation. Every ``send`` of every connection becomes a :class:`SendJob` in one
 bounded queue. The committer takes whatever is queued (up to ``max_batch``), stores it with one
-``append_messages`` call (one transaction, one crossing of the asyncio bridge), publishes the
-new messages to the room registry in batch order (which is seq order per room), and only then
-runs each job's ``on_done`` with its outcome: a send is never acknowledged before its commit.
+``append_messages`` call (one transaction, one crossing of the asyncio bridge), runs each
+job's ``on_done`` with its outcome (a send is never acknowledged before its commit), then
+publishes the new messages to the room registry in batch order (which is seq order per room).
 While a batch commits the next one fills, so the batch size follows the load by itself.
+
+Up to ``max_flights`` batches (``[database] commits_in_flight``, 2) commit at once, as long
+as they share no room: a send that comes while a commit is in flight no longer waits for it
+to end before its own starts (at everyday load, most of a send's wait), and PostgreSQL runs
+the two transactions side by side.
+A job whose room a commit in flight touches is held back until that commit has landed, and so
+is every later job of that room: each room's entries are still stored, answered and published
+in the order they came, and a room's publications never overlap, so fan-out stays in seq order
+per room. Under load each flight still takes everything held (up to ``max_batch``): the
+batching is as before, with two of them.
 
 One bad row must not fail the messages of others that happen to share its transaction. When
 the database refuses a batch for what a row holds (its SQLSTATE says so), the committer splits
@@ -22,6 +32,7 @@ never waits: chatd.pusher), so that Web Push costs the send path nothing.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import time
@@ -40,6 +51,9 @@ from chatd.views import message_event
 __all__ = ["Committer", "Outcome", "SendJob"]
 
 log = logging.getLogger(__name__)
+
+#: Commits in flight at once, of batches that share no room.
+MAX_FLIGHTS = 2
 
 Outcome = Appended | ChatError
 
@@ -66,6 +80,7 @@ class Committer:
         storage: where messages are stored.
         registry: where committed messages are published.
         max_batch: the most messages stored in one transaction.
+        max_flights: the most batches committing at once (batches that share no room).
         queue_size: how many sends may wait; submitters wait when it is full.
         on_committed: told each batch's new entries (not the duplicates) once they are
             published; it must not block (it queues them with ``send_nowait``).
@@ -73,6 +88,7 @@ class Committer:
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
                  *, max_batch: int = 1024, queue_size: int = 8192,
+                 max_flights: int = MAX_FLIGHTS,
                  on_committed: Callable[[Sequence[Message]], None] | None = None) -> None:
         self._storage = storage
         self._registry = registry
@@ -80,6 +96,13 @@ class Committer:
         self._on_committed = on_committed
         self._max_batch = max_batch
         self._send, self._receive = trio.open_memory_channel[SendJob | _Barrier](queue_size)
+        self._max_flights = max_flights
+        # Taken out of the queue but not started, at most: what the flights would carry. Past
+        # that, sends wait in the queue, whose bound pushes back on the readers.
+        self._held_max = max_batch * max_flights
+        self._flights = 0  # commits in flight
+        self._busy: collections.Counter[str] = collections.Counter()  # their rooms' jobs
+        self._wait: trio.CancelScope | None = None  # the loop's, while it waits
         self._waiting = True  # for a send, with none queued
         self._idle_at = time.monotonic()  # when it last was
 
@@ -114,8 +137,8 @@ class Committer:
         return outcomes[0]
 
     def busy_for(self) -> float:
-        """Seconds since the committer last found no send waiting for it (0 while it waits
-        for one): for how long sends have been queueing up behind commits, i.e. the send
+        """Seconds since the committer last found no send waiting for it and no commit in
+        flight (0 while so): for how long sends have been queueing up behind commits, i.e. the send
         path is saturated. Background work on the database (the search indexer) holds back
         while this grows, so that it never slows sends."""
         return 0.0 if self._waiting else time.monotonic() - self._idle_at
@@ -129,32 +152,82 @@ class Committer:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         task_status.started()
-        async with self._receive:
+        async with self._receive, trio.open_nursery() as nursery:
+            held: list[SendJob] = []  # taken, not started yet: in queue order
+            barrier: _Barrier | None = None  # waits for everything queued before it
             while True:
-                idle = self._receive.statistics().current_buffer_used == 0
-                self._waiting = idle
-                first = await self._receive.receive()
-                if idle:
+                if barrier is None:
+                    barrier = self._take(held)
+                if barrier is not None and not held and not self._busy:
+                    barrier.reached.set()
+                    barrier = None
+                    continue
+                if self._flights < self._max_flights:
+                    batch = self._pick(held)
+                    if batch:
+                        self._flights += 1
+                        for job in batch:
+                            self._busy[job.message.room] += 1
+                        nursery.start_soon(self._fly, batch)
+                        continue
+                # Nothing to start: wait for a send (unless a barrier stops the taking, or
+                # enough is held already) or for a commit to land, whichever comes first.
+                self._waiting = not held and not self._flights  # see busy_for
+                with trio.CancelScope() as self._wait:
+                    if barrier is None and len(held) < self._held_max:
+                        item = await self._receive.receive()
+                        if isinstance(item, _Barrier):
+                            barrier = item
+                        else:
+                            held.append(item)
+                    else:
+                        await trio.sleep_forever()
+                self._wait = None
+                if self._waiting:
                     self._waiting = False
                     self._idle_at = time.monotonic()
-                batch: list[SendJob] = []
-                barriers: list[_Barrier] = []
-                item: SendJob | _Barrier = first
-                while True:
-                    if isinstance(item, _Barrier):
-                        barriers.append(item)
-                        break  # commit what came before the barrier, then release it
-                    batch.append(item)
-                    if len(batch) >= self._max_batch:
-                        break
-                    try:
-                        item = self._receive.receive_nowait()
-                    except trio.WouldBlock:
-                        break
-                if batch:
-                    await self._commit(batch)
-                for barrier in barriers:
-                    barrier.reached.set()
+
+    def _take(self, held: list[SendJob]) -> _Barrier | None:
+        """Move what is queued to ``held``, up to a barrier (returned)."""
+        while len(held) < self._held_max:
+            try:
+                item = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                return None
+            if isinstance(item, _Barrier):
+                return item
+            held.append(item)
+        return None
+
+    def _pick(self, held: list[SendJob]) -> list[SendJob]:
+        """The next batch out of ``held`` (up to ``max_batch``, in queue order): the jobs of
+        rooms no commit in flight touches. A job of a busy room stays, and so does every later
+        job of its room, so that each room's entries are stored in the order they came."""
+        batch: list[SendJob] = []
+        kept: list[SendJob] = []
+        blocked: set[str] = set()
+        for job in held:
+            room = job.message.room
+            if len(batch) >= self._max_batch or room in blocked or self._busy[room]:
+                blocked.add(room)
+                kept.append(job)
+            else:
+                batch.append(job)
+        held[:] = kept
+        return batch
+
+    async def _fly(self, batch: list[SendJob]) -> None:
+        try:
+            await self._commit(batch)
+        finally:
+            self._flights -= 1
+            for job in batch:
+                room = job.message.room
+                self._busy[room] -= 1
+                if not self._busy[room]:
+                    del self._busy[room]
+            if self._wait is not None:
+                self._wait.cancel()  # the loop may start what this commit held back
 
     async def _commit(self, batch: list[SendJob]) -> None:
         self._metrics.batch_size.observe(len(batch))
@@ -182,6 +255,17 @@ class Committer:
                     fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
                     stored.append(m)
                     changes += m.kind != "message"
+        # The acknowledgements first, then the fan-out, as the peers do: the senders' replies
+        # are queued before the registry's turn, not after every member's delivery. Nothing
+        # awaits between the two, so a task woken by its ``on_done`` (a kick, then the
+        # registry) reaches the registry after this batch's entries.
+        now = time.monotonic()
+        for job, outcome in zip(batch, outcomes, strict=True):
+            self._metrics.send_latency.observe(now - job.queued_at)
+            try:
+                job.on_done(outcome)
+            except Exception:
+                log.exception("a send's completion callback failed")
         if fresh:
             await self._registry.send(PublishMany(tuple(fresh)))
             if self._on_committed is not None:
@@ -192,13 +276,6 @@ class Committer:
         self._metrics.messages_stored.inc(len(fresh) - changes)
         self._metrics.recent_messages.add(len(fresh) - changes, time.monotonic())
         self._metrics.changes_stored.inc(changes)
-        now = time.monotonic()
-        for job, outcome in zip(batch, outcomes, strict=True):
-            self._metrics.send_latency.observe(now - job.queued_at)
-            try:
-                job.on_done(outcome)
-            except Exception:
-                log.exception("a send's completion callback failed")
 
     async def _isolate(self, messages: list[NewEntry], exc: StorageUnavailable
                        ) -> list[Outcome]:

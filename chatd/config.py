@@ -75,6 +75,7 @@ class DatabaseConfig:
     dsn: str = ""
     pool_size: int = 10
     max_batch: int = 1024
+    commits_in_flight: int = 2
     statement_timeout: float = 5.0
     connect_timeout: float = 5.0
     watchdog_grace: float = 60.0
@@ -384,7 +385,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "server.grace_period", "http.max_body_bytes", "http.max_header_bytes",
         "http.request_timeout", "http.body_idle_timeout", "http.keepalive_timeout",
         "http.connections_per_ip",
-        "database.pool_size", "database.max_batch",
+        "database.pool_size", "database.max_batch", "database.commits_in_flight",
         "database.statement_timeout", "database.connect_timeout", "auth.token_ttl",
         "auth.login_attempts_per_ip", "auth.login_failures_per_user",
         "auth.registrations_per_ip", "limits.max_frame_bytes",

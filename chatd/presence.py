@@ -3,8 +3,7 @@ and across every node sharing the database.
 
 A user is online from the opening of their first connection, on any node, to the closing of
 their last. Their ``presence`` frames go to everyone who shares a room with them (the registry
-knows who) and to the online users who have them as a contact (the tracker knows: it keeps, for
-each online user here, whom they watch, and the reverse index).
+knows who) and to the users connected here who have them as a contact (their *watchers*).
 
 The tracker is an actor like the room registry: :func:`apply` is pure and returns effects, and
 the loop in :class:`PresenceTracker` turns them into registry commands. Connection lifecycle
@@ -23,26 +22,50 @@ frame per connection or per message. A node that stops or dies takes its users w
 (:class:`NodeDown`); a node listening again after a loss reads the whole picture
 (:class:`Snapshot`), and only the differences are announced.
 
-A user online only elsewhere is not in this node's registry, which therefore does not know
-their rooms: their announcements carry ``remote=True``, and the announcer (the second task of
-:class:`PresenceTracker`, which keeps the order of every announcement and ``Disconnect``)
-reads their rooms from storage before handing the frame to the registry. So a slow database
-delays those frames but never the tracker itself.
+The announcer. The second task of :class:`PresenceTracker` hands the announcements and the
+registry's ``Disconnect`` commands to the registry, in the tracker's order, a batch at a time
+(:data:`ANNOUNCE_BATCH`). For each batch it first reads, in one statement
+(``Storage.presence_audience``), who has the batch's users as a contact, and the rooms of
+those online only elsewhere (``remote=True``: not in this node's registry, which therefore
+does not know their rooms). The registry delivers to the watchers connected here and drops
+the others. So a user's contacts are never kept in memory, nor read at their hello beyond
+the page it shows (chatd.actions.session): the cost of a status change is one row per user
+having that user as a contact, paid at their transitions only, never per message or per
+someone else's hello.
+A slow database delays the frames but never the tracker itself; one that fails a lookup is
+logged, and the batch goes to room mates only (those online only elsewhere: to nobody).
+
+Why nobody misses a change of a contact's status (C below). A status read (:meth:`statuses`:
+``welcome``, ``add_contact``, ``contacts``, ``who``) reads the tracker's state as applied so
+far; every change applied after it is announced after it, and its watchers are looked up
+after it was applied, since the announcer reads only what the tracker loop already sent.
+- A hello: the connection is in the registry (``Connect``) before :meth:`online` returns,
+  which is before the status read; a change of C after that read is looked up later still,
+  finds the user (their contact row is old) and is delivered, held until the welcome is out.
+- ``add_contact``: the contact row is committed, then C's status is read. A change of C is
+  applied either before that read (the read has it) or after it, and then its lookup starts
+  after the commit and sees the new row. At worst a change is in both (a repeated status).
+  The reply is queued as soon as the status is read, so every frame about a later change
+  follows it.
+- ``remove_contact``: the row is gone before the reply; a change applied after it is looked
+  up after, and does not reach the user (unless they share a room). A lookup that started
+  before the removal may still deliver one last frame.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 
 import trio
 
 from chatd.protocol import PresenceChanged, frame
 from chatd.rooms import BroadcastPresence, Disconnect, RoomRegistry
-from chatd.storage import StorageUnavailable
+from chatd.storage import PresenceAudience, StorageUnavailable
 
 __all__ = [
+    "ANNOUNCE_BATCH",
     "Announce",
     "NodeDown",
     "Offline",
@@ -52,8 +75,6 @@ __all__ = [
     "Publish",
     "Remote",
     "Snapshot",
-    "Watch",
-    "WatchAll",
     "apply",
 ]
 
@@ -65,10 +86,6 @@ ConnId = Hashable
 @dataclasses.dataclass(slots=True)
 class PresenceState:
     conns: dict[str, set[ConnId]] = dataclasses.field(default_factory=dict)
-    #: online user -> the contacts they watch
-    watching: dict[str, set[str]] = dataclasses.field(default_factory=dict)
-    #: user -> the online users watching them
-    watchers: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     #: user -> the other nodes where they have a connection, and the reverse index
     remote: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     nodes: dict[str, set[str]] = dataclasses.field(default_factory=dict)
@@ -84,24 +101,10 @@ class PresenceState:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Online:
     """A connection of ``user`` is authenticated (and already connected in the registry);
-    ``contacts`` are the users whose presence they want (each once; read only for the user's
-    first connection here, so a hello hands over the list it has, never a copy). ``done``
-    is told whether it was their first (then, when ``contacts`` was only the first of
-    them, the rest follows in a :class:`WatchAll`)."""
+    ``done`` is called once it is applied."""
 
     user: str
     conn: ConnId
-    contacts: Collection[str] = ()
-    done: Callable[[bool], None] | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class WatchAll:
-    """Online ``user``'s contacts in full, after an :class:`Online` that had only the first
-    of them (a hello that expected another connection of theirs here to watch them)."""
-
-    user: str
-    contacts: Collection[str]
     done: Callable[[], None] | None = None
 
 
@@ -111,16 +114,6 @@ class Offline:
 
     user: str
     conn: ConnId
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Watch:
-    """Online ``user`` added (``watch=True``) or removed a contact."""
-
-    user: str
-    contact: str
-    watch: bool
-    done: Callable[[], None] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -149,18 +142,17 @@ class Snapshot:
     nodes: dict[str, frozenset[str]]
 
 
-Command = Online | Offline | Watch | WatchAll | Remote | NodeDown | Snapshot
+Command = Online | Offline | Remote | NodeDown | Snapshot
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Announce:
-    """Effect: tell everyone who shares a room with ``user``, and ``watchers``, their new
+    """Effect: tell everyone who shares a room with ``user``, and their watchers, their new
     ``status``. ``remote``: the user has no connection here (the registry does not know
     their rooms)."""
 
     user: str
     status: str
-    watchers: frozenset[str] = frozenset()
     remote: bool = False
 
 
@@ -174,20 +166,6 @@ class Publish:
 
 
 Effect = Announce | Publish
-
-
-def _watch(state: PresenceState, user: str, contact: str) -> None:
-    state.watching.setdefault(user, set()).add(contact)
-    state.watchers.setdefault(contact, set()).add(user)
-
-
-def _unwatch(state: PresenceState, user: str, contact: str) -> None:
-    state.watching.get(user, set()).discard(contact)
-    watchers = state.watchers.get(contact)
-    if watchers is not None:
-        watchers.discard(user)
-        if not watchers:
-            del state.watchers[contact]
 
 
 def _set_remote(state: PresenceState, node: str, user: str, online: bool) -> None:
@@ -218,8 +196,7 @@ def _remote_change(state: PresenceState, touched: Iterable[str],
     for user in users:
         now = state.is_online(user)
         if now != was[user]:
-            effects.append(Announce(user, "online" if now else "offline",
-                                    frozenset(state.watchers.get(user, ())), remote=True))
+            effects.append(Announce(user, "online" if now else "offline", remote=True))
     return effects
 
 
@@ -228,18 +205,15 @@ def apply(state: PresenceState, command: Command) -> list[Effect]:
     change of their status everywhere, and publish only this node's first opening and last
     closing."""
     match command:
-        case Online(user, conn, contacts, _):
+        case Online(user, conn, _):
             conns = state.conns.setdefault(user, set())
             first = not conns
             conns.add(conn)
             if not first:
                 return []
-            for contact in contacts:
-                _watch(state, user, contact)
             effects: list[Effect] = [Publish(user, True)]
             if user not in state.remote:
-                effects.append(Announce(user, "online",
-                                        frozenset(state.watchers.get(user, ()))))
+                effects.append(Announce(user, "online"))
             return effects
         case Offline(user, conn):
             remaining = state.conns.get(user)
@@ -249,22 +223,10 @@ def apply(state: PresenceState, command: Command) -> list[Effect]:
             if remaining:
                 return []
             del state.conns[user]
-            for contact in list(state.watching.pop(user, ())):
-                _unwatch(state, user, contact)
             effects = [Publish(user, False)]
             if user not in state.remote:
-                effects.append(Announce(user, "offline",
-                                        frozenset(state.watchers.get(user, ()))))
+                effects.append(Announce(user, "offline"))
             return effects
-        case Watch(user, contact, watch, _):
-            if user in state.conns:
-                (_watch if watch else _unwatch)(state, user, contact)
-            return []
-        case WatchAll(user, contacts, _):
-            if user in state.conns:
-                for contact in contacts:
-                    _watch(state, user, contact)
-            return []
         case Remote(node, online, offline, reset):
             had = set(state.nodes.get(node, ())) if reset else set()
 
@@ -302,64 +264,43 @@ def apply(state: PresenceState, command: Command) -> list[Effect]:
 #: What the announcer hands to the registry, in the tracker's order.
 _Outgoing = Announce | Disconnect
 
-#: Remote announcements the announcer resolves with one storage read.
+#: Announcements whose audience the announcer reads with one storage statement.
 ANNOUNCE_BATCH = 512
+
+#: Reads the audience of a batch (storage's ``presence_audience``): the users announced,
+#: and those of them whose rooms are wanted.
+AudienceReader = Callable[[Sequence[str], Sequence[str]], Awaitable[PresenceAudience]]
+
+_NOBODY = PresenceAudience(watchers={}, rooms={})
 
 
 class PresenceTracker:
     """The actor around :func:`apply`; it sends its announcements through the registry.
 
     Args:
-        rooms_of: reads the rooms of users online only elsewhere (storage's
-            ``rooms_of_users``); without it (one node), they are announced to their
-            watchers only.
+        audience: reads who has the announced users as a contact, and the rooms of users
+            online only elsewhere (storage's ``presence_audience``); without it, each
+            announcement goes to the room mates the registry knows only.
         on_publish: told each of this node's transitions (:class:`Publish`), for the other
             nodes; must not block.
     """
 
     def __init__(self, registry: RoomRegistry, inbox_size: int = 4096, *,
-                 rooms_of: Callable[[Sequence[str]], Awaitable[dict[str, frozenset[str]]]]
-                 | None = None,
+                 audience: AudienceReader | None = None,
                  on_publish: Callable[[Publish], None] | None = None) -> None:
         self.state = PresenceState()
         self._registry = registry
-        self._rooms_of = rooms_of
+        self._audience = audience
         self._on_publish = on_publish
         self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
         self._out_send, self._out_receive = trio.open_memory_channel[_Outgoing](inbox_size)
 
-    async def online(self, user: str, conn: ConnId, contacts: Collection[str]) -> bool:
+    async def online(self, user: str, conn: ConnId) -> None:
         """Mark a connection open and wait until the tracker has applied it, so that a
-        status read afterwards (:meth:`statuses`) is followed by every later change.
-        Returns whether it was the user's first connection here (``contacts`` was read)."""
+        status read afterwards (:meth:`statuses`) is followed by every later change (the
+        module's docstring says why)."""
         applied = trio.Event()
-        first: list[bool] = []
-
-        def done(was_first: bool) -> None:
-            first.append(was_first)
-            applied.set()
-
-        await self._send.send(Online(user, conn, contacts, done))
-        await applied.wait()
-        return first[0]
-
-    async def watch_all(self, user: str, contacts: Collection[str]) -> None:
-        """Send the presence of every one of ``contacts`` to online ``user`` (whose first
-        connection here handed over only the first of them); waits until applied."""
-        applied = trio.Event()
-        await self._send.send(WatchAll(user, contacts, applied.set))
-        await applied.wait()
-
-    def watches(self, user: str) -> bool:
-        """Whether ``user`` has a connection here, so that the tracker watches their
-        contacts already (a snapshot: their last connection may close meanwhile, and then
-        :meth:`online` says the next one is the first)."""
-        return user in self.state.conns
-
-    async def watch(self, user: str, contact: str, watch: bool) -> None:
-        """Start (or stop) sending ``contact``'s presence to ``user``; waits until applied."""
-        applied = trio.Event()
-        await self._send.send(Watch(user, contact, watch, applied.set))
+        await self._send.send(Online(user, conn, applied.set))
         await applied.wait()
 
     async def remote(self, command: Remote | NodeDown | Snapshot) -> None:
@@ -398,13 +339,12 @@ class PresenceTracker:
                     if isinstance(command, Offline):
                         await self._out_send.send(Disconnect(command.conn))
                     elif isinstance(command, Online) and command.done is not None:
-                        command.done(any(isinstance(e, Publish) for e in effects))
-                    elif isinstance(command, Watch | WatchAll) and command.done is not None:
                         command.done()
 
     async def _announce(self) -> None:
         """Hand the announcements and disconnections to the registry in the tracker's order,
-        reading first the rooms of the users online only elsewhere (a batch at a time)."""
+        reading first the audience of a batch of them: who has each as a contact, and the
+        rooms of those online only elsewhere."""
         async with self._out_receive:
             async for first in self._out_receive:
                 batch = [first]
@@ -413,23 +353,26 @@ class PresenceTracker:
                         batch.append(self._out_receive.receive_nowait())
                     except trio.WouldBlock:
                         break
-                rooms = await self._remote_rooms(
-                    [o.user for o in batch if isinstance(o, Announce) and o.remote])
+                audience = await self._read_audience(
+                    [o for o in batch if isinstance(o, Announce)])
                 for item in batch:
                     if isinstance(item, Disconnect):
                         await self._registry.send(item)
                         continue
                     data = frame(PresenceChanged(user=item.user, status=item.status))
                     await self._registry.send(BroadcastPresence(
-                        item.user, data, also=item.watchers,
-                        rooms=rooms.get(item.user, frozenset()) if item.remote else None))
+                        item.user, data, also=audience.watchers.get(item.user, frozenset()),
+                        rooms=audience.rooms.get(item.user, frozenset()) if item.remote
+                        else None))
 
-    async def _remote_rooms(self, users: list[str]) -> dict[str, frozenset[str]]:
-        if not users or self._rooms_of is None:
-            return {}
+    async def _read_audience(self, announced: list[Announce]) -> PresenceAudience:
+        if not announced or self._audience is None:
+            return _NOBODY
+        users = sorted({a.user for a in announced})
+        remote = sorted({a.user for a in announced if a.remote})
         try:
-            return await self._rooms_of(sorted(set(users)))
+            return await self._audience(users, remote)
         except StorageUnavailable as exc:
-            log.warning("cannot read the rooms of users online elsewhere (their presence "
-                        "goes to their contacts only): %s", exc)
-            return {}
+            log.warning("cannot read who has %d users as a contact (their presence goes to "
+                        "the room mates this node knows only): %s", len(users), exc)
+            return _NOBODY

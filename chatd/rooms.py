@@ -228,7 +228,8 @@ class FromMember:
 @dataclasses.dataclass(frozen=True, slots=True)
 class BroadcastPresence:
     """A presence frame about ``user`` for everyone online who shares a room with them, and
-    for the users in ``also`` (those who have ``user`` as a contact); never twice.
+    for the users in ``also`` (those who have ``user`` as a contact: those connected here;
+    the others are skipped, as a room's members who are not); never twice.
     ``rooms``: the user's rooms, for a user online only on other nodes (None: as the
     registry knows them)."""
 

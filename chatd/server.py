@@ -156,7 +156,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     ``data_dir``."""
     registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
                             on_dropped=metrics.outbox_drops.inc)
-    presence = PresenceTracker(registry, rooms_of=storage.rooms_of_users,
+    presence = PresenceTracker(registry, audience=storage.presence_audience,
                                on_publish=lambda effect: nodes.publish(effect))
     nodes = Nodes(storage, presence, config.cluster,
                   on_others=lambda count: registry.recent.share(count > 0))
@@ -167,6 +167,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
+                          max_flights=config.database.commits_in_flight,
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
@@ -185,6 +186,10 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                   on_targets={"push_subscriptions": pusher.touched,
                               "room_webhooks": webhooks.touched})
     await nursery.start(relay.run)
+    # Registered (nodes.run) and listening: once the transactions in flight now have ended,
+    # every commit anywhere either is in what this node reads, or tells it (migration 0022:
+    # a node alone until now sends no commit notice).
+    await storage.wait_for_writers()
     return app
 
 

@@ -137,6 +137,22 @@ class VapidKey:
             self._tokens[(audience, subject)] = cached = (token, exp)
         return f"vapid t={cached[0]}, k={self.public_key}"
 
+    @classmethod
+    def from_pem(cls, data: bytes) -> VapidKey:
+        """The key a :data:`KEY_FILE` holds (PEM, unencrypted).
+
+        Raises:
+            ValueError: ``data`` is not a P-256 private key in PEM; the message says which.
+        """
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"not a PEM private key ({exc})") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve,
+                                                                             ec.SECP256R1):
+            raise ValueError("not a P-256 (prime256v1) private key")
+        return cls(key)
+
     def pem(self) -> bytes:
         """The private key as PKCS#8 PEM (what :data:`KEY_FILE` holds)."""
         return self._key.private_bytes(serialization.Encoding.PEM,
@@ -175,13 +191,9 @@ def load_or_create_vapid_key(data_dir: Path) -> VapidKey:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("%s is readable by other users (mode %o); chmod 600 it", path, mode & 0o777)
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: not a PEM private key ({exc})") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve,
-                                                                         ec.SECP256R1):
-        raise ValueError(f"{path}: not a P-256 (prime256v1) private key")
-    return VapidKey(key)
+        return VapidKey.from_pem(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def endpoint_origin(endpoint: str) -> str:

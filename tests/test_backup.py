@@ -3,14 +3,16 @@ real pg_dump and pg_restore), on a DSN and on the embedded database.
 
 A round trip must give back the same users (ids, names, creation times), the same history (seq,
 msg_id, sender, text, time) in every room and conversation, and a room's next message must get
-the seq after its last one; and the same bytes for every uploaded file, whatever store the
-restored daemon uses.
+the seq after its last one; the same bytes for every uploaded file, whatever store the
+restored daemon uses; and the same keys (jwt_secret, vapid_key), so that the tokens and push
+subscriptions of before still work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import os
 import signal
@@ -18,6 +20,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,9 +31,13 @@ from typing import Any
 import asyncpg
 import pytest
 import trio
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatd.protocol.names import dm_room_name
-from chatd.storage.backup import DUMP, MANIFEST
+from chatd.storage.backup import DUMP, KEY_MEMBERS, MANIFEST, BackupError
+from chatd.webpush import VapidKey
 from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config, serving
@@ -38,6 +45,7 @@ from tests.http.test_uploads import multipart
 
 PASSWORD = "correct horse"
 DM = dm_room_name("ann", "bob")
+KEYS = list(KEY_MEMBERS)  # keys/jwt_secret, keys/vapid_key: in this order, after the dump
 
 
 def _chatd(tmp_path: Path, *args: str, dsn: str | None = None,
@@ -224,7 +232,7 @@ async def _serving(tmp_path: Path, data: str) -> AsyncIterator[tuple[int, int]]:
 async def test_round_trip_of_the_embedded_database(tmp_path: Path) -> None:
     """Embedded: a backup works while chatd runs (which goes on serving) and while it is
     stopped; restoring into a fresh data directory makes its database, with the same users
-    and history, and the next message gets the next seq."""
+    and history, and the next message gets the next seq; the keys come back too."""
     running_backup = tmp_path / "running.dump"
     stopped_backup = tmp_path / "stopped.dump"
     async with _serving(tmp_path, "data") as (http_port, tcp_port):
@@ -245,6 +253,7 @@ async def test_round_trip_of_the_embedded_database(tmp_path: Path) -> None:
     restored = _chatd(tmp_path, "restore", str(running_backup), data="fresh")
     assert restored.returncode == 0, restored.stderr
     assert _chatd(tmp_path, "user", "list", data="fresh").stdout == users
+    assert _keys_of(tmp_path / "fresh") == _keys_of(tmp_path / "data")
     async with _serving(tmp_path, "fresh") as (http_port, tcp_port):
         assert await _history(http_port, tcp_port) == before
         assert await _send_next(http_port, tcp_port) == 4
@@ -290,7 +299,8 @@ async def test_files_round_trip(tmp_path: Path, database_dsn: str, other_dsn: st
     _assert_private(backup)
     assert not list(tmp_path.glob(".chatd.backup*"))  # noqa: ASYNC240 (no temporary left)
     with tarfile.open(backup) as tar:
-        assert tar.getnames() == [MANIFEST, DUMP, f"files/{digest[:2]}/{digest[2:4]}/{digest}"]
+        assert tar.getnames() == [MANIFEST, DUMP, *KEYS,
+                                  f"files/{digest[:2]}/{digest[2:4]}/{digest}"]
         manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
         assert manifest["format"] == 1 and manifest["files"] == "included"
 
@@ -327,7 +337,7 @@ async def test_restore_puts_the_files_in_a_bucket(tmp_path: Path, database_dsn: 
     assert again.returncode == 0, again.stderr
     assert "without the files, which are in the S3 bucket" in again.stderr
     with tarfile.open(tmp_path / "s3.backup") as tar:
-        assert tar.getnames() == [MANIFEST, DUMP]
+        assert tar.getnames() == [MANIFEST, DUMP, *KEYS]
 
 
 async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
@@ -353,7 +363,7 @@ async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
                      dsn=database_dsn)
     assert without.returncode == 0 and "without the files (--no-files)" in without.stderr
     with tarfile.open(tmp_path / "without.backup") as tar:
-        assert tar.getnames() == [MANIFEST, DUMP]
+        assert tar.getnames() == [MANIFEST, DUMP, *KEYS]
     restored = _chatd(tmp_path, "restore", "--force", str(tmp_path / "without.backup"),
                       dsn=other_dsn, data="other")
     assert restored.returncode == 0, restored.stderr
@@ -367,7 +377,8 @@ async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
     damaged = _chatd(tmp_path, "restore", "--force", str(backup), dsn=other_dsn,
                      data="damaged")
     assert damaged.returncode == 1 and "Traceback" not in damaged.stderr
-    assert (f"restored the database and 0 files, but 1 files of {backup} are damaged (their "
+    assert (f"restored the database, the keys and 0 files, but 1 files of {backup} are "
+            "damaged (their "
             f"bytes do not match their names) and were left out: {member.name}"
             ) in damaged.stderr
     assert [p for p in (tmp_path / "damaged" / "files").rglob("*") if p.is_file()] == []
@@ -378,3 +389,172 @@ async def test_older_and_partial_backups(tmp_path: Path, database_dsn: str,
     refused = _chatd(tmp_path, "restore", str(junk), dsn=other_dsn, data="other")
     assert refused.returncode == 1
     assert f"{junk} is a tar archive but not a chatd backup" in refused.stderr
+
+
+def _keys_of(data_dir: Path) -> dict[str, bytes]:
+    return {name: (data_dir / name).read_bytes() for name in KEY_MEMBERS.values()}
+
+
+async def _push_key(http_port: int) -> str:
+    status, body = await http(http_port, "GET", "/api/push/key")
+    assert status == 200, body
+    key: str = body["public_key"]
+    return key
+
+
+async def test_keys_round_trip(tmp_path: Path, database_dsn: str, other_dsn: str) -> None:
+    """A backup holds data_dir's jwt_secret and vapid_key: restored into a data directory
+    where a daemon made other keys, they replace those (same bytes, mode 0600, nothing else
+    left there), so a token issued before the backup still opens a session on the restored
+    server, and the Web Push key is the one the browsers subscribed with."""
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        await _fill(server.http_port, server.tcp_port)
+        status, body = await http(server.http_port, "POST", "/api/login",
+                                  {"username": "ann", "password": PASSWORD})
+        assert status == 200, body
+        token, push_key = body["token"], await _push_key(server.http_port)
+    keys = _keys_of(tmp_path / "data")
+    backup = tmp_path / "chatd.backup"
+    made = _chatd(tmp_path, "backup", str(backup), dsn=database_dsn)
+    assert made.returncode == 0, made.stderr
+    assert (f"the backup holds the keys of {tmp_path / 'data'} (jwt_secret, vapid_key): "
+            "keep it as secret as they are") in made.stderr
+    _assert_private(backup)
+    with tarfile.open(backup) as tar:
+        assert tar.getnames()[:4] == [MANIFEST, DUMP, *KEYS]
+        manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
+        assert manifest["keys"] == "included" and manifest["key_files"] == KEYS
+        assert {member.name: member.mode for member in tar.getmembers()
+                if member.name in KEYS} == dict.fromkeys(KEYS, 0o600)
+
+    # The new machine: a daemon was started there before the restore, and made its own.
+    other = tmp_path / "other" / "data"
+    async with running(make_config(tmp_path / "other", other_dsn)):
+        pass
+    assert _keys_of(other) != keys
+    if os.geteuid() == 0:  # restore as root gives the keys to data_dir's owner, the daemon's
+        os.chown(other, 4321, 4321)
+    restored = _chatd(tmp_path, "restore", "--force", str(backup), dsn=other_dsn,
+                      data="other/data")
+    assert restored.returncode == 0, restored.stderr
+    assert (f"chatd: wrote the backup's keys, replacing those there: {other / 'jwt_secret'}, "
+            f"{other / 'vapid_key'} (mode 0600)") in restored.stderr
+    assert _keys_of(other) == keys
+    for name in KEY_MEMBERS.values():
+        _assert_private(other / name)
+        if os.geteuid() == 0:
+            assert (other / name).stat().st_uid == (other / name).stat().st_gid == 4321
+    assert sorted(p.name for p in other.iterdir() if p.is_file()) == sorted(
+        KEY_MEMBERS.values())  # no temporary file left
+
+    async with running(make_config(tmp_path / "other", other_dsn)) as server:
+        client = await Client.tcp(server.tcp_port)
+        try:
+            welcome = await client.hello(token)
+            assert welcome["user"]["name"] == "ann", welcome
+        finally:
+            await client.aclose()
+        assert await _push_key(server.http_port) == push_key
+
+
+async def test_no_keys_and_backups_without_keys(tmp_path: Path, database_dsn: str,
+                                                other_dsn: str) -> None:
+    """--no-keys leaves the keys out and the manifest says so; restoring it, or an archive
+    made before backups held keys, leaves data_dir's keys as they are and tells the operator
+    to put the old ones back. A damaged key is refused before the database is touched."""
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        await _fill(server.http_port, server.tcp_port)
+    without = tmp_path / "without.backup"
+    made = _chatd(tmp_path, "backup", "--no-keys", str(without), dsn=database_dsn)
+    assert made.returncode == 0, made.stderr
+    assert "the backup holds no keys (--no-keys)" in made.stderr
+    with tarfile.open(without) as tar:
+        assert tar.getnames() == [MANIFEST, DUMP]
+        manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
+        assert manifest["keys"] == "left out" and manifest["key_files"] == []
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "jwt_secret").write_bytes(b"s" * 64)
+    restored = _chatd(tmp_path, "restore", str(without), dsn=other_dsn, data="other")
+    assert restored.returncode == 0, restored.stderr
+    assert (f"chatd: made with --no-keys: put the jwt_secret and vapid_key of the backed-up "
+            f"server in {other} before starting chatd") in restored.stderr
+    assert (other / "jwt_secret").read_bytes() == b"s" * 64
+    assert not (other / "vapid_key").exists()
+
+    # An archive as chatd wrote them before keys: its manifest says nothing of them.
+    full = tmp_path / "full.backup"
+    assert _chatd(tmp_path, "backup", str(full), dsn=database_dsn).returncode == 0
+    older = tmp_path / "older.backup"
+    with tarfile.open(full) as source, tarfile.open(older, "w", format=tarfile.PAX_FORMAT
+                                                    ) as tar:
+        for member in source.getmembers():
+            data = source.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == MANIFEST:
+                manifest = json.loads(data)
+                del manifest["keys"], manifest["key_files"]
+                data = json.dumps(manifest).encode()
+            elif member.name in KEYS:
+                continue
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    restored = _chatd(tmp_path, "restore", "--force", str(older), dsn=other_dsn, data="fresh")
+    assert restored.returncode == 0, restored.stderr
+    assert "chatd: the backup holds no keys: put the jwt_secret" in restored.stderr
+    assert not (tmp_path / "fresh" / "jwt_secret").exists()
+
+    # A damaged key: refused before anything is touched (the data directory is not made).
+    damaged = tmp_path / "damaged.backup"
+    with tarfile.open(full) as source, tarfile.open(damaged, "w", format=tarfile.PAX_FORMAT
+                                                    ) as tar:
+        for member in source.getmembers():
+            data = source.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "keys/vapid_key":
+                data = data.replace(b"PRIVATE KEY", b"PUBLIC KEY")
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    refused = _chatd(tmp_path, "restore", "--force", str(damaged), dsn=other_dsn,
+                     data="broken")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"chatd: {damaged}: keys/vapid_key is damaged: not a PEM private key" \
+        in refused.stderr
+    assert not (tmp_path / "broken").exists()
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
+_SECRET = os.urandom(64)
+_PEM = VapidKey(ec.generate_private_key(ec.SECP256R1())).pem()
+
+
+@given(key_files=_JSON | st.lists(st.sampled_from([*KEYS, "keys/../x", "files/x"]),
+                                  max_size=3),
+       members=st.lists(st.tuples(st.sampled_from([*KEYS, "keys/other", "files/x"]),
+                                  st.sampled_from([b"", b"short", _SECRET, _PEM, b"-----BEGIN"])),
+                        max_size=4))
+def test_reading_keys_refuses_or_returns_checked_keys(key_files: Any,
+                                                      members: list[tuple[str, bytes]]) -> None:
+    """Whatever the manifest's key_files and the key members hold, reading the keys of an
+    archive returns only known members, each of a usable key, every listed one among them,
+    or refuses with a BackupError; nothing else is raised."""
+
+    from chatd.storage.backup import _extract_keys
+
+    manifest = {"format": 1, "keys": "included", "key_files": key_files}
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "a.backup"
+        with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+            for name, data in [(MANIFEST, json.dumps(manifest).encode()), (DUMP, b"PGDMP"),
+                               *members]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        try:
+            found = _extract_keys(archive, manifest)
+        except BackupError:
+            return
+    assert set(found) <= set(KEYS) and set(key_files) <= set(found)
+    assert found.get("keys/jwt_secret") in (None, _SECRET, _PEM)
+    assert found.get("keys/vapid_key") in (None, _PEM)

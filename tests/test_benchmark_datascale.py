@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.datascale import OPERATIONS, UNREAD
+from benchmarks.datascale import INFORMATION, OPERATIONS, UNREAD, table
 from benchmarks.report import markdown
 from benchmarks.run import main
 
@@ -44,3 +44,18 @@ def test_data_scale_levels_must_match() -> None:
     with pytest.raises(SystemExit, match="as long"):
         main(["run", "--scenario", "data-scale", "--servers", "chatd", "--scale-messages",
               "200,400", "--scale-rooms", "2", "--dsn", "postgresql://nowhere/x"])
+
+
+def test_a_first_connections_hello_is_counted() -> None:
+    """``hello (alone)`` (a user's first connection on the node) is held to the ratio like
+    the second connection's hello; the unpaged welcome and the default pages are not."""
+    def level(contacts: int, alone: float) -> dict[str, object]:
+        ops = {op: {"p50_ms": 1.0, "p99_ms": 2.0} for op in OPERATIONS}
+        ops["hello (alone)"] = {"p50_ms": alone, "p99_ms": alone}
+        return {"params": {"messages": 1, "rooms": 1, "members": 1, "contacts": contacts},
+                "figures": {"operations": ops}}
+
+    assert "hello (alone)" not in INFORMATION and "hello (everything)" in INFORMATION
+    rows = table([level(10, 4.0), level(10_000, 10.0)]).splitlines()
+    assert "| hello (alone) | 4.0 / 4.0 | 10.0 / 10.0 | 2.5 |" in rows
+    assert "| hello (everything) | 1.0 / 2.0 | 1.0 / 2.0 | (1.0, not counted) |" in rows

@@ -21,9 +21,11 @@ def test_notices_run_and_report(pg_server: str) -> None:
     by_mode = {r["mode"]: r for r in rows}
     assert all(r["commits_per_s"] > 0 and r["commit_ms_p50"] > 0 for r in rows)
     assert by_mode["per-batch"]["notices_per_commit"] == 1.0
-    assert by_mode["per-batch"]["carried"] == 0  # no other node alive
+    assert by_mode["per-batch"]["carried"] == 0  # migration 0017's: ranges only
     assert by_mode["carrying"]["notices_per_commit"] == 1.0  # migration 0019: still one
     assert by_mode["carrying"]["carried"] == 1.0  # 8 short messages always fit
     assert by_mode["per-room"]["notices_per_commit"] > 1.0
     assert by_mode["none"]["notices_per_s"] == 0
+    assert by_mode["alone"]["notices_per_s"] == 0  # migration 0022: no other node, no notice
+    assert by_mode["alone"]["commits_per_s"] > 0
     assert "| per-batch | 2 |" in table(rows)

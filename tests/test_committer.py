@@ -13,20 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 import trio
 import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
-from chatd.rooms import RoomRegistry
-from chatd.storage import Appended, NewMessage, Storage, User
+from chatd.rooms import PublishMany, RoomRegistry
+from chatd.storage import Appended, NewMessage, Storage, User, open_storage
+from tests.helpers import make_config
 
 TIMEOUT = 30
 BAD_TEXTS = ["a\0b", "\0", "a\ud800b"]
@@ -192,17 +197,19 @@ async def test_busy_for_tells_how_long_sends_have_waited_behind_commits(
 
 
 @asynccontextmanager
-async def _room_locked(dsn: str) -> AsyncIterator[Callable[[], None]]:
-    """Lock every room row from a connection of its own (in a thread: asyncpg on its own
-    loop) until the returned function is called, as a long transaction of another node
-    would; the lock goes at the latest when the block ends."""
+async def _room_locked(dsn: str, room: str | None = None
+                       ) -> AsyncIterator[Callable[[], None]]:
+    """Lock every room row (or ``room``'s) from a connection of its own (in a thread: asyncpg
+    on its own loop) until the returned function is called, as a long transaction of another
+    node would; the lock goes at the latest when the block ends."""
     locked, release = threading.Event(), threading.Event()
 
     async def hold() -> None:
         conn = await asyncpg.connect(dsn)
         try:
             async with conn.transaction():
-                await conn.execute("SELECT id FROM rooms FOR UPDATE")
+                await conn.execute("SELECT id FROM rooms WHERE $1::text IS NULL OR name = $1 "
+                                   "FOR UPDATE", room)
                 locked.set()
                 await asyncio.to_thread(release.wait)
         finally:
@@ -259,3 +266,148 @@ async def test_a_lone_send_commits_at_once_and_a_burst_commits_as_one_batch(
         await committer.flush()
     assert calls == [1, 50]
     assert codes_of(answers.outcomes) == ["ok"] * 51
+
+
+async def test_the_senders_are_answered_before_their_rooms_are_told(storage: Storage) -> None:
+    """A batch's acknowledgements are queued before its fan-out is handed to the registry,
+    as the peers do it: a sender's reply does not wait behind every member's delivery."""
+    order: list[str] = []
+
+    class Registry(RoomRegistry):
+        async def send(self, command: Any) -> None:
+            order.append(type(command).__name__)
+            await super().send(command)
+
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            registry = Registry()
+            await nursery.start(registry.run)
+            committer = Committer(storage, registry, Metrics())
+            await nursery.start(committer.run)
+            answered = trio.Event()
+
+            def done(outcome: Outcome) -> None:
+                assert isinstance(outcome, Appended)
+                order.append("answered")
+                answered.set()
+
+            committer.submit_nowait(SendJob(NewMessage(user_id=ann.id, room="lobby",
+                                                       text="hi", nonce="n1"), done))
+            await answered.wait()
+            await committer.flush()
+            nursery.cancel_scope.cancel()
+    assert order == ["answered", "PublishMany"]
+
+
+async def test_a_send_to_another_room_does_not_wait_for_a_commit_in_flight(
+        storage: Storage, database_dsn: str) -> None:
+    """Two batches that share no room commit side by side: a send to ``b`` is stored and
+    answered while a send to ``a`` is stuck in its commit (another transaction holds the
+    room); the one sent to ``a`` after it waits for the first, and both keep their order."""
+    ann, _ = await members(storage, "a", "ann", "bob")
+    await storage.join_room(ann.id, "b")
+    answers = Answers()
+    async with running_committer(storage) as committer, \
+            _room_locked(database_dsn, "a") as unlock:
+        with trio.fail_after(TIMEOUT):
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="a", text="a1", nonce="a1")))
+            while not committer.busy_for():  # noqa: ASYNC110 (it took the send, is stuck)
+                await trio.sleep(0.01)
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="a", text="a2", nonce="a2")))
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="b", text="b1", nonce="b1")))
+            while answers.outcomes[2] is None:  # noqa: ASYNC110 (the database's pace)
+                await trio.sleep(0.01)
+            assert answers.outcomes[:2] == [None, None]
+            unlock()
+            await committer.flush()
+    assert codes_of(answers.outcomes) == ["ok", "ok", "ok"]
+    seqs = [o.message.seq for o in answers.outcomes if isinstance(o, Appended)]
+    assert seqs == [1, 2, 1]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.booleans()),
+                       min_size=1, max_size=40))
+async def test_commits_in_flight_keep_each_rooms_order(
+        tmp_path: Path, database_dsn: str, script: list[tuple[int, int, bool]]) -> None:
+    """Whatever the interleaving of sends (user, room) and checkpoints, with two commits in
+    flight: every send is answered once; each user's sends to a room get increasing seqs in
+    the order they were sent; each room is published in seq order, each seq once; and a
+    flush returns only once everything queued before it is answered."""
+    run = uuid.uuid4().hex[:8]  # the examples share one database
+    published: dict[str, list[int]] = {}
+
+    class Registry(RoomRegistry):
+        async def send(self, command: Any) -> None:
+            if isinstance(command, PublishMany):
+                for delivery in command.deliveries:
+                    published.setdefault(delivery.room, []).append(delivery.seq)
+            await super().send(command)
+
+    answers = Answers()
+    sent: list[tuple[int, int]] = []
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(make_config(tmp_path, database_dsn)) as storage, \
+                trio.open_nursery() as nursery:
+            users = [await storage.create_user(f"u{i}{run}", "hash") for i in range(3)]
+            rooms = [f"r{i}{run}" for i in range(4)]
+            for member in users:
+                for name in rooms:
+                    await storage.join_room(member.id, name)
+            registry = Registry()
+            await nursery.start(registry.run)
+            committer = Committer(storage, registry, Metrics(), max_batch=3)
+            await nursery.start(committer.run)
+            for n, (u, r, pause) in enumerate(script):
+                committer.submit_nowait(answers.job(NewMessage(
+                    user_id=users[u].id, room=rooms[r], text=f"m{n}", nonce=f"n{n}")))
+                sent.append((u, r))
+                if pause:
+                    await trio.lowlevel.checkpoint()  # the committer may start a batch
+            await committer.flush()
+            assert all(o is not None for o in answers.outcomes)
+            nursery.cancel_scope.cancel()
+    assert codes_of(answers.outcomes) == ["ok"] * len(script)
+    for key in set(sent):
+        seqs = [o.message.seq for k, o in zip(sent, answers.outcomes, strict=True)
+                if k == key and isinstance(o, Appended)]
+        assert seqs == sorted(seqs)
+    for index, name in enumerate(rooms):
+        count = sum(1 for _, r in sent if r == index)
+        assert published.get(name, []) == list(range(1, count + 1))
+
+
+async def test_what_is_held_back_is_bounded_and_the_queue_pushes_back(
+        storage: Storage, database_dsn: str) -> None:
+    """Behind a commit stuck in flight, the committer takes out of its queue at most what
+    the flights would carry (``max_batch`` times ``max_flights``); past that the queue fills and
+    refuses, which makes the connections stop reading."""
+    (ann,) = await members(storage, "lobby", "ann")
+    answers = Answers()
+    async with trio.open_nursery() as nursery, _room_locked(database_dsn) as unlock:
+        registry = RoomRegistry()
+        await nursery.start(registry.run)
+        committer = Committer(storage, registry, Metrics(), max_batch=2, max_flights=2,
+                              queue_size=4)
+        await nursery.start(committer.run)
+        with trio.fail_after(TIMEOUT):
+            taken = 0
+            for n in range(50):
+                try:
+                    committer.submit_nowait(answers.job(NewMessage(
+                        user_id=ann.id, room="lobby", text=f"m{n}", nonce=f"n{n}")))
+                except trio.WouldBlock:
+                    break
+                taken += 1
+                await trio.testing.wait_all_tasks_blocked()
+            # 1 in flight (stuck on the lock), 2 times 2 held, 4 queued.
+            assert taken == 1 + 4 + 4
+            unlock()
+            await committer.flush()
+        nursery.cancel_scope.cancel()
+    assert codes_of(answers.outcomes) == ["ok"] * taken + ["none"]  # the one refused

@@ -71,6 +71,8 @@ def test_relative_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> Non
         ('[database]\ndsn = "mysql://x"\n', {}, "[database] dsn in .*: must be empty or a"),
         ("", {"CHATD_LIMITS_OUTBOX_FRAMES": "0"},
          "CHATD_LIMITS_OUTBOX_FRAMES in the environment: must be greater than 0"),
+        ("", {"CHATD_DATABASE_COMMITS_IN_FLIGHT": "0"},
+         "CHATD_DATABASE_COMMITS_IN_FLIGHT in the environment: must be greater than 0"),
         ("[http\n", {}, "not valid TOML"),
         ("[http]\nbody_idle_timeout = 0\n", {},
          "[http] body_idle_timeout in .*: must be greater than 0"),

@@ -1,24 +1,42 @@
-"""The presence tracker's pure logic: one announcement per user, not per connection, and
-one status per user across every node."""
+"""The presence tracker: its pure logic (one announcement per user, not per connection, and
+one status per user across every node), and the actor with a real room registry and real
+storage (who hears of a change: room mates, and the users connected here who have the user as
+a contact, looked up at each transition)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+import trio.lowlevel
+import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from chatd.outbox import Notice, Outbox
 from chatd.presence import (
     Announce,
+    AudienceReader,
     NodeDown,
     Offline,
     Online,
     PresenceState,
+    PresenceTracker,
     Publish,
     Remote,
     Snapshot,
-    WatchAll,
     apply,
 )
+from chatd.rooms import Connect, RoomRegistry
+from chatd.storage import PresenceAudience, Storage, open_storage
+from tests.helpers import make_config, until
+from tests.storage.test_rooms_contacts import users as make_users
+
+TIMEOUT = 20
 
 
 def _announced(effects: list[Announce | Publish]) -> list[Announce]:
@@ -82,29 +100,6 @@ def test_a_reset_replaces_a_nodes_users() -> None:
     apply(state, Remote("b", online=("ann", "bob")))
     assert apply(state, Remote("b", online=("bob", "cid"), reset=True)) == [
         Announce("ann", "offline", remote=True), Announce("cid", "online", remote=True)]
-
-
-def test_watchers_hear_of_remote_users() -> None:
-    """A local user watching a contact is named in the contact's remote announcements."""
-    state = PresenceState()
-    apply(state, Online("ann", 1, frozenset({"bob"})))
-    assert apply(state, Remote("b", online=("bob",))) == [
-        Announce("bob", "online", frozenset({"ann"}), remote=True)]
-
-
-def test_watch_all_completes_the_contacts_of_an_online_user_only() -> None:
-    """A first connection that handed over only the first contacts is given the rest by
-    WatchAll: the rest's watchers include the user; an offline user's WatchAll is
-    nothing (their next first connection reads their contacts)."""
-    state = PresenceState()
-    apply(state, Online("ann", 1, ["bob"]))
-    assert apply(state, WatchAll("ann", ["bob", "cid", "dee"])) == []
-    assert state.watching["ann"] == {"bob", "cid", "dee"}
-    assert _announced(apply(state, Online("dee", 2))) == [
-        Announce("dee", "online", frozenset({"ann"}))]
-    apply(state, Offline("ann", 1))
-    apply(state, WatchAll("ann", ["eve"]))
-    assert "ann" not in state.watching and "eve" not in state.watchers
 
 
 @given(st.lists(st.tuples(st.sampled_from(["ann", "bob"]), st.integers(0, 4), st.booleans())))
@@ -219,3 +214,211 @@ class ClusterPresence(RuleBasedStateMachine):
 
 
 TestClusterPresence = ClusterPresence.TestCase
+
+
+# ------------------------------------------------------------------ the actor, real storage
+
+
+@asynccontextmanager
+async def tracking(audience: AudienceReader | None
+                   ) -> AsyncIterator[tuple[RoomRegistry, PresenceTracker]]:
+    """A room registry and a presence tracker running, the tracker reading ``audience``."""
+    registry = RoomRegistry()
+    tracker = PresenceTracker(registry, audience=audience)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(registry.run)
+        await nursery.start(tracker.run)
+        yield registry, tracker
+        nursery.cancel_scope.cancel()
+
+
+async def connect(registry: RoomRegistry, tracker: PresenceTracker, user: str,
+                  *rooms: str) -> Outbox:
+    """A connection of ``user`` in ``rooms``, connected in the registry then online (as a
+    hello does); its outbox, which nothing takes from."""
+    outbox = Outbox(100_000)
+    ready = trio.Event()
+    await registry.send(Connect((user, len(tracker.state.conns.get(user, ()))), user,
+                                outbox, lambda: None, frozenset(rooms), ready.set))
+    await ready.wait()
+    await tracker.online(user, (user, len(tracker.state.conns.get(user, ()))))
+    return outbox
+
+
+def heard(outbox: Outbox, start: int = 0) -> list[tuple[str, str]]:
+    """The (user, status) of each presence frame in ``outbox`` from item ``start``."""
+    found = []
+    for item in list(outbox._items)[start:]:
+        assert isinstance(item, Notice)
+        event = json.loads(item.data)
+        if event["op"] == "presence":
+            found.append((event["user"], event["status"]))
+    return found
+
+
+async def hear(outbox: Outbox, *expected: tuple[str, str]) -> None:
+    """Wait until ``outbox`` holds exactly ``expected`` presence frames (more fails)."""
+    with trio.fail_after(TIMEOUT):
+        await until(lambda: len(heard(outbox)) >= len(expected))
+    assert heard(outbox) == list(expected)
+
+
+async def test_watchers_are_looked_up_at_each_transition(storage: Storage) -> None:
+    """A user's transitions reach the users connected here who have them as a contact
+    (read from storage when the change is announced: nothing was handed over at their
+    hello), and their room mates; a user neither has nothing."""
+    with trio.fail_after(TIMEOUT):
+        ann, _bob, _cy, dee = await make_users(storage, "ann", "Bob", "cy", "dee")
+        await storage.add_contact(ann.id, "bob")
+        await storage.add_contact(dee.id, "bob")  # dee is not connected: nobody to tell
+        async with tracking(storage.presence_audience) as (registry, tracker):
+            ann_out = await connect(registry, tracker, "ann")
+            mate = await connect(registry, tracker, "eve", "lobby")
+            await connect(registry, tracker, "cy")
+            bob_out = await connect(registry, tracker, "Bob", "lobby")
+            await hear(ann_out, ("Bob", "online"))
+            await hear(mate, ("Bob", "online"))
+            await tracker.offline("Bob", ("Bob", 0))
+            await hear(ann_out, ("Bob", "online"), ("Bob", "offline"))
+            await hear(mate, ("Bob", "online"), ("Bob", "offline"))
+            assert not [e for e in heard(bob_out) if e[0] == "Bob"]  # never of themselves
+
+
+async def test_users_online_only_elsewhere_reach_their_watchers_and_room_mates(
+        storage: Storage) -> None:
+    """Another node's user: their watchers here and their room mates here (their rooms
+    read in the same statement) hear of them, once per change of their status anywhere."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob, _eve = await make_users(storage, "ann", "bob", "eve")
+        await storage.add_contact(ann.id, "bob")
+        await storage.join_room(bob.id, "lobby")
+        read: list[tuple[Sequence[str], Sequence[str]]] = []
+
+        async def audience(users: Sequence[str], rooms_of: Sequence[str]
+                           ) -> PresenceAudience:
+            read.append((users, rooms_of))
+            return await storage.presence_audience(users, rooms_of)
+
+        async with tracking(audience) as (registry, tracker):
+            ann_out = await connect(registry, tracker, "ann")
+            mate = await connect(registry, tracker, "eve", "lobby")
+            await tracker.remote(Remote("b", online=("bob",)))
+            await hear(ann_out, ("bob", "online"))
+            await hear(mate, ("bob", "online"))
+            # One statement: bob's watchers with his rooms (eve's lookup may share it).
+            assert [rooms_of for users, rooms_of in read if "bob" in users] == [["bob"]]
+            await tracker.remote(Remote("c", online=("bob",)))  # online already
+            await tracker.remote(NodeDown("b"))
+            await tracker.remote(NodeDown("c"))
+            await hear(ann_out, ("bob", "online"), ("bob", "offline"))
+            await hear(mate, ("bob", "online"), ("bob", "offline"))
+
+
+async def test_a_burst_of_transitions_is_one_lookup_per_batch(storage: Storage) -> None:
+    """Hundreds of users coming online at once (a restart): their watchers are read a batch
+    at a time, not once per user, and every watcher hears of every contact."""
+    with trio.fail_after(TIMEOUT):
+        ann, *crowd = await make_users(storage, "ann", *(f"u{i}" for i in range(300)))
+        for user in crowd:
+            await storage.add_contact(ann.id, user.name)
+        reads: list[int] = []
+        gate = trio.Event()
+
+        async def audience(users: Sequence[str], rooms_of: Sequence[str]
+                           ) -> PresenceAudience:
+            reads.append(len(users))
+            await gate.wait()  # the first lookup is slow: the rest of the burst queues
+            return await storage.presence_audience(users, rooms_of)
+
+        async with tracking(audience) as (registry, tracker):
+            outbox = Outbox(1000)
+            ready = trio.Event()
+            await registry.send(Connect(1, "ann", outbox, lambda: None, frozenset(),
+                                        ready.set))
+            await ready.wait()
+            await tracker.remote(Remote("b", online=tuple(u.name for u in crowd)))
+            await trio.testing.wait_all_tasks_blocked()
+            gate.set()
+            await hear(outbox, *((u, "online") for u in sorted(u.name for u in crowd)))
+            assert sum(reads) == 300 and len(reads) <= 2, reads
+
+
+async def test_a_lookup_that_fails_announces_to_room_mates_only(tmp_path: Path,
+                                                                database_dsn: str) -> None:
+    """Storage unavailable (closed here) during a lookup: logged, the announcement goes to
+    the room mates the registry knows, and the tracker goes on."""
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(make_config(tmp_path, database_dsn)) as storage:
+            ann, _bob = await make_users(storage, "ann", "bob")
+            await storage.add_contact(ann.id, "bob")
+        # Closed: every read raises StorageUnavailable.
+        async with tracking(storage.presence_audience) as (registry, tracker):
+            watcher = await connect(registry, tracker, "ann")
+            mate = await connect(registry, tracker, "eve", "lobby")
+            await connect(registry, tracker, "bob", "lobby")
+            await hear(mate, ("bob", "online"))
+            await tracker.remote(Remote("b", online=("cid",)))
+            await tracker.offline("bob", ("bob", 0))
+            await hear(mate, ("bob", "online"), ("bob", "offline"))
+            assert heard(watcher) == []  # bob's watcher: not told, the lookup failed
+
+
+async def test_a_contact_added_during_transitions_is_never_left_stale(
+        storage: Storage) -> None:
+    """The race of ``add_contact`` (chatd.presence's docstring): the contact is committed,
+    then their status read, while they come and go. Whatever the interleaving, the status
+    read followed by the frames queued after it ends on their real status; and once removed
+    (committed), a later transition no longer reaches the user."""
+    with trio.fail_after(TIMEOUT * 3):
+        ann, _bob, _eve = await make_users(storage, "ann", "bob", "eve")
+        await storage.add_contact(ann.id, "eve")  # eve's transitions mark where we are
+
+        async def barrier(outbox: Outbox, conn: int) -> int:
+            """eve comes and goes: once ann hears it, every frame announced before is
+            queued (announcements keep their order). The outbox's length then."""
+            mark = len(outbox)
+            await tracker.online("eve", ("eve", conn))
+            await tracker.offline("eve", ("eve", conn))
+            with trio.fail_after(TIMEOUT):
+                await until(lambda: ("eve", "offline") in heard(outbox, mark))
+            return len(outbox)
+
+        async with tracking(storage.presence_audience) as (registry, tracker):
+            ann_out = await connect(registry, tracker, "ann")
+            for round_ in range(20):
+                toggles = round_ % 7 + 1
+                seen: list[tuple[str, int]] = []
+
+                async def come_and_go(toggles: int = toggles) -> None:
+                    for n in range(toggles):
+                        if n % 2 == 0:
+                            await tracker.online("bob", ("bob", n))
+                        else:
+                            await tracker.offline("bob", ("bob", n - 1))
+                        await trio.lowlevel.checkpoint()
+
+                async def add(round_: int = round_, seen: list[tuple[str, int]] = seen
+                              ) -> None:
+                    for _ in range(round_ % 4):
+                        await trio.lowlevel.checkpoint()
+                    name = await storage.add_contact(ann.id, "bob")
+                    [status] = tracker.statuses([name])
+                    seen.append((status["status"], len(ann_out)))
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(come_and_go)
+                    nursery.start_soon(add)
+                final = "online" if toggles % 2 else "offline"
+                await barrier(ann_out, 2 * round_)
+                [(status, position)] = seen
+                after = [s for u, s in heard(ann_out, position) if u == "bob"]
+                assert ([status, *after][-1], round_) == (final, round_)
+                if final == "online":
+                    await tracker.offline("bob", ("bob", toggles - 1))
+                # Removed (committed): bob's next transitions reach ann no more.
+                assert await storage.remove_contact(ann.id, "bob") == "bob"
+                mark = await barrier(ann_out, 2 * round_ + 1)
+                await tracker.online("bob", ("bob", 99))
+                await tracker.offline("bob", ("bob", 99))
+                await barrier(ann_out, 2 * round_ + 1)
+                assert heard(ann_out, mark) == [("eve", "online"), ("eve", "offline")]

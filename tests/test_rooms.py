@@ -136,6 +136,26 @@ def test_presence_goes_to_those_sharing_a_room_except_the_user() -> None:
         "c1", "c4"}
 
 
+def test_presence_goes_to_the_watchers_connected_here_only() -> None:
+    """``also`` (every user who has the subject as a contact, as storage says, connected or
+    not): only the connected ones get the frame, each connection once, with the room mates;
+    the subject never, even when a contact of a contact of theirs."""
+    state = RegistryState()
+    _connect(state, "c1", "ann")
+    _connect(state, "c2", "ann", "a")
+    _connect(state, "c3", "bob", "a")
+    _connect(state, "c4", "cy")
+    watchers = frozenset({"ann", "bob", "dee", "eve", "zed"})  # dee, eve, zed: not here
+    assert _targets(apply(state, BroadcastPresence("zed", b"p\n", also=watchers))) == {
+        "c1", "c2", "c3"}
+    effects = apply(state, BroadcastPresence("cy", b"p\n", also=frozenset({"cy", "ann"})))
+    assert sorted(str(c) for e in effects if isinstance(e, Deliver) for c in e.conns) == [
+        "c1", "c2"]
+    apply(state, Disconnect("c3"))
+    assert _targets(apply(state, BroadcastPresence("zed", b"p\n", also=watchers))) == {
+        "c1", "c2"}
+
+
 def test_publish_many_delivers_each_message_to_its_room_in_order() -> None:
     """A commit batch becomes one Deliver per message with members, in batch order."""
     state = RegistryState()

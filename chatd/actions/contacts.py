@@ -32,10 +32,11 @@ async def contact_page(app: App, user_id: int, after: str, limit: int
 
 
 async def add_contact(app: App, caller: Caller, request: AddContact) -> Answer:
-    """Follow a user's presence; the answer is their status now, changes follow."""
+    """Follow a user's presence; the answer is their status now, changes follow: the
+    contact is committed before the status is read, and the presence tracker looks up
+    their watchers after each change it applies (chatd.presence says why none is missed)."""
     user = signed_in(caller)
     name = await app.storage.add_contact(user.id, request.user)
-    await app.presence.watch(user.name, name, True)
     [contact] = app.presence.statuses([name])
     return Answer(id=request.id, fields=contact)
 
@@ -45,5 +46,4 @@ async def remove_contact(app: App, caller: Caller, request: RemoveContact) -> An
     name = await app.storage.remove_contact(user.id, request.user)
     if name is None:
         raise ChatError(codes.NOT_FOUND, f"{request.user} is not one of your contacts")
-    await app.presence.watch(user.name, name, False)
     return Answer(id=request.id, fields={"user": name})

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Iterator, Mapping
 
 from chatd.actions.context import App, Caller, CatchUp
+from chatd.errors import ChatError
 from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, Welcome
 from chatd.rooms import Join as Subscribe
 from chatd.rooms import Leave as Unsubscribe
-from chatd.storage import SessionRooms, SessionStart, User
+from chatd.storage import Page, SessionRooms, SessionStart, User
 from chatd.views import message_event, room_object, user_object
 
-__all__ = ["PING_INTERVAL", "hello", "ping"]
+__all__ = ["PING_INTERVAL", "RESUME_READ_ENTRIES", "hello", "ping", "resume_reads"]
 
 PING_INTERVAL = 30  # seconds; told to clients in `welcome`
 SETTLE_ROUNDS = 3  # re-reads of a user's rooms at hello while they keep changing
+#: The entries one read of a resume fetches at most (about: a room is never split).
+RESUME_READ_ENTRIES = 20_000
 
 
 async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
@@ -28,21 +31,25 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     before each read of the user's rooms, so that a removal racing the hello never leaves the
     user subscribed (chatd.rooms, "Membership").
 
-    Three statements in two crossings of the bridge, however many rooms: the token's check
-    with the names of the rooms and contacts (what the connection subscribes to and
-    watches), then the rooms in full (their counts), read once unless they changed
-    meanwhile. A paged hello (``rooms_limit``) reads every room's name and last_seq in the
-    first crossing, and only the page's rooms in full in the second (:func:`_read_once`):
-    the counts cost the page's rooms (``rooms_more`` is told by the names, not by one more
-    room counted), and the connection is subscribed to every room all the same.
-    ``contacts_limit`` shows the first contacts of the names already read (in order); when
-    another connection of the user's is open here, the presence tracker watches their
-    contacts already, and only those first ones are read (:func:`_contacts_to_read`).
+    Three statements in two crossings of the bridge, however many rooms (and one for the
+    resumed rooms, read at once however many: :func:`resume_reads`): the token's check
+    with the names of the rooms and contacts (what the connection subscribes to, and the
+    contacts the welcome shows), then the rooms in full (their counts), read once unless
+    they changed meanwhile. A paged hello (``rooms_limit``) reads every room's name and
+    last_seq in the first crossing, and only the page's rooms in full in the second
+    (:func:`_read_once`): the counts cost the page's rooms (``rooms_more`` is told by the
+    names, not by one more room counted), and the connection is subscribed to every room
+    all the same.
+    ``contacts_limit`` reads only the contacts it shows and one more (to tell whether more
+    follow), first connection or not: the presence tracker looks up who has a user as a
+    contact when their status changes (chatd.presence), never at a hello. Without it, every
+    contact is read, and shown.
     """
     since, mark = app.registry.epoch, app.registry.changes
     # The token's check and the names of the user's rooms and contacts: one crossing.
+    shows = request.contacts_limit
     start, claims = await app.auth.open_session(
-        request.token, functools.partial(_contacts_to_read, app, request.contacts_limit))
+        request.token, contacts_limit=None if shows is None else shows + 1)
     user, storage = start.user, app.storage
     subscribed, contacts = start.rooms, start.contacts
     await caller.hold(None)
@@ -57,11 +64,18 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     rooms = read.rooms
     upto.update((room.name, room.last_seq) for room in rooms)
     then: list[ServerEvent] = []
-    for room, seen in (request.resume or {}).items():
-        if room not in upto:
-            continue  # not a member (any more): nothing to resume
-        page = await storage.history(user.id, room, after=seen,
-                                     limit=app.config.limits.resume_max)
+    # The resumed rooms read at once (one statement, one crossing, as long as what they
+    # missed is under RESUME_READ_ENTRIES), in the order of resume; a room not a member's
+    # (any more) has nothing to resume.
+    resume = {room: seen for room, seen in (request.resume or {}).items() if room in upto}
+    most = app.config.limits.resume_max
+    pages: dict[str, Page | ChatError] = {}
+    for part in resume_reads(resume, upto, most, budget=RESUME_READ_ENTRIES):
+        pages.update(await storage.resume_pages(user.id, part, limit=most))
+    for room, seen in resume.items():
+        page = pages[room]
+        if isinstance(page, ChatError):
+            raise page
         if page.more:
             then.append(Gap(room=room, after=seen, last_seq=page.last_seq))
             upto[room] = page.last_seq
@@ -71,31 +85,39 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         upto[room] = page.messages[-1].seq if page.messages else min(seen, page.last_seq)
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
-    if (await app.presence.online(user.name, caller.conn_id, contacts)
-            and not start.contacts_complete):
-        # Their other connection here closed meanwhile: this one watches them all.
-        await app.presence.watch_all(user.name, await storage.contacts(user.id))
-    shown = contacts if request.contacts_limit is None else contacts[:request.contacts_limit]
+    await app.presence.online(user.name, caller.conn_id)
+    shown = contacts if shows is None else contacts[:shows]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
         contacts=app.presence.statuses(shown), ping_interval=PING_INTERVAL,
         max_text_chars=app.config.limits.max_text_chars,
         rooms_more=None if limit is None else len(read.last_seqs) > limit,
-        contacts_more=(None if request.contacts_limit is None
-                       else len(contacts) > request.contacts_limit),
+        contacts_more=None if shows is None else len(contacts) > shows,
     )
     return CatchUp(welcome, upto, then)
 
 
-def _contacts_to_read(app: App, page: int | None, name: str) -> int | None:
-    """How many of ``name``'s contacts a hello reads: all (None), unless it shows a page of
-    them and the presence tracker watches them already (another connection of theirs is
-    open here): then the page and one more, to tell whether more follow. Should that
-    connection close before this one is online, :meth:`PresenceTracker.online` says this
-    one is the first, and the hello reads the rest then."""
-    if page is None or not app.presence.watches(name):
-        return None
-    return page + 1
+def resume_reads(resume: dict[str, int], heads: Mapping[str, int], most: int, *,
+                 budget: int = RESUME_READ_ENTRIES) -> Iterator[dict[str, int]]:
+    """The rooms of ``resume`` (room to the seq seen) in the reads that fetch them, in order:
+    one read while the entries they missed add up to at most ``budget``
+    (counted from ``heads``, each room's last_seq when the rooms were read, and one more
+    entry a room for its row), a new read past it; a room is never split. A room that missed
+    more than ``most`` counts one (its page is a gap: none of its entries are read). What a
+    statement returns, and holds in memory at once, stays bounded however much a client
+    missed; a resume of a few entries a room is one read of up to 1,000 rooms."""
+    part: dict[str, int] = {}
+    entries = 0
+    for room, seen in resume.items():
+        missed = heads[room] - seen
+        cost = 1 + (missed if 0 < missed <= most else 0)
+        if part and entries + cost > budget:
+            yield part
+            part, entries = {}, 0
+        part[room] = seen
+        entries += cost
+    if part:
+        yield part
 
 
 async def _read_once(app: App, user: User, limit: int | None, start: SessionStart,

@@ -6,10 +6,14 @@ Theory of operation
 A backup is a tar archive (uncompressed: the dump is compressed already, and most files,
 images above all, do not shrink) holding, in this order:
 
-1. ``chatd-backup.json``, the manifest: the format's version, chatd's, and where the files
-   are (``"included"``, ``"left out"`` with ``--no-files``, or ``"s3"``);
+1. ``chatd-backup.json``, the manifest: the format's version, chatd's, where the files
+   are (``"included"``, ``"left out"`` with ``--no-files``, or ``"s3"``), whether the keys
+   are in it (``"included"``, ``"left out"`` with ``--no-keys``, or ``"none"`` when the data
+   directory had none) and which (``key_files``);
 2. ``database.dump``: the whole database, by PostgreSQL's own ``pg_dump`` (custom format);
-3. ``files/ab/cd/<sha256>``: the bytes of every uploaded file of the local store
+3. ``keys/jwt_secret`` and ``keys/vapid_key``: the daemon's two secrets, copied from
+   ``data_dir`` (those present);
+4. ``files/ab/cd/<sha256>``: the bytes of every uploaded file of the local store
    (``data_dir/files``), each read from disk a chunk at a time as it is written.
 
 **Why the files are in it.** A backup is what brings a server back after a lost disk; one
@@ -22,6 +26,19 @@ and then restore the folder themselves. With ``[files] store = "s3"`` the files 
 the backup: the bucket is backed up by S3's own means (versioning, replication), which a
 tar on one machine could not do better.
 
+**Why the keys are in it.** Two secrets live in ``data_dir``, not in the database, and the
+database is worth less without them: ``jwt_secret`` signs every session token (and the
+signed file links), and ``vapid_key`` is the key every browser's push subscription, which is
+in the database, was made for. A daemon started without them makes new ones: every session
+is refused (everyone logs in again; bot tokens, kept as hashes in the database, still work),
+and every push is refused by the push services (Mozilla's answer 401, Google's 403, Apple's
+400: chatd logs each, counts it "rejected" and keeps the subscription) until each person
+opens the page, which subscribes again for the new key. A restore after a lost disk is when
+nobody has those files any more, so by default the backup holds them, which makes it as
+secret as they are (it is written 0600, as is the rest). ``--no-keys`` leaves them out, for
+those who keep secrets apart from backups; the manifest says so and restore reminds the
+operator to put them back.
+
 **Order.** The dump is made first, then the files are read: a file uploaded in between is in
 the archive without a row (harmless: nothing refers to it), whereas the other order would
 leave rows whose bytes are missing. A file whose message is deleted and whose bytes are
@@ -29,16 +46,23 @@ collected (at most hourly) while the backup runs may be missing from it: its mes
 deleted in the dump, then shows a file that answers 404. A file missing when it is read is
 left out without failing the backup.
 
-**Restore** reads the manifest and extracts the dump to a temporary file (``$TMPDIR``: room
-for the dump is needed there), restores it exactly as it did a bare dump (below), then reads
-the files one by one into the configured store through the same path as uploads
+**Restore** reads the manifest and the keys (checked before anything is touched: a
+``jwt_secret`` of at least 32 bytes, a ``vapid_key`` that is a P-256 key in PEM; a key the
+manifest lists but the archive lacks is refused), extracts the dump to a temporary file
+(``$TMPDIR``: room for the dump is needed there), restores it exactly as it did a bare dump
+(below), then writes the keys into ``data_dir`` (each to a temporary file of mode 0600
+there, flushed, then renamed over the old one: replacing what a daemon started on the new
+machine made, which matches nothing in the restored database), then reads the files one by
+one into the configured store through the same path as uploads
 (:meth:`chatd.files.FileStore.open_upload`: a temporary file, its SHA-256, placed), checking
 each against its name: a damaged one is left out and named, and the restore then fails after
-the rest. Only members named ``files/ab/cd/<sha256>`` are read, and never as a path: the
-archive cannot write anywhere else. A backup restored into a daemon configured with the S3
-store puts its files in the bucket (a way to move from the folder to a bucket). A backup of
-chatd before archives (a bare pg_dump file, recognised by its first bytes) still restores, as
-the database only.
+the rest. Only members named ``files/ab/cd/<sha256>``, ``keys/jwt_secret`` and
+``keys/vapid_key`` are read, and never as a path: the archive cannot write anywhere else. A
+backup restored into a daemon configured with the S3 store puts its files in the bucket (a
+way to move from the folder to a bucket). A backup of chatd before archives (a bare pg_dump
+file, recognised by its first bytes) still restores, as the database only; an archive made
+before backups held the keys restores without them, as one made with ``--no-keys``: the keys
+in ``data_dir`` are left as they are.
 
 The database part
 ~~~~~~~~~~~~~~~~~
@@ -65,6 +89,11 @@ points them at the configured database and guards the two ways a restore can hur
   table, view, sequence, function and type of the schema and runs pg_restore in one transaction,
   without owners and grants (the configured role owns what it restores). A backup of an older
   chatd restores as it was: the next ``chatd serve`` applies the newer migrations.
+- **The keys** are written only once the database is restored, so the refusals above (a
+  running daemon above all) leave ``data_dir`` untouched too. A daemon reads its keys once,
+  at start: one running during a restore would go on signing with the keys it had. The check
+  that no daemon is connected to the database stands for "no daemon uses this data_dir"
+  (with the embedded database it is the same thing).
 
 The DSN's password goes to the programs in ``PGPASSWORD``, not on their command line, where
 ``ps`` would show it.
@@ -94,14 +123,17 @@ import asyncpg
 import trio
 
 from chatd import __version__
+from chatd.auth import MIN_SECRET_BYTES, SECRET_FILE
 from chatd.config import Config, redact_dsn
 from chatd.files import FileStore, open_file_store
 from chatd.storage.base import StorageUnavailable
 from chatd.storage.bridge import open_bridge
 from chatd.storage.embedded import start_embedded
 from chatd.storage.migrations import load_migrations
+from chatd.webpush import KEY_FILE, VapidKey
 
-__all__ = ["DUMP", "MANIFEST", "BackupError", "Restored", "Written", "backup", "restore"]
+__all__ = ["DUMP", "KEY_MEMBERS", "MANIFEST", "BackupError", "Restored", "Written", "backup",
+           "restore"]
 
 # Seconds to wait for a connection: a database that does not answer should fail quickly.
 CONNECT_TIMEOUT = 10.0
@@ -305,21 +337,30 @@ def _readable_path(file: Path) -> Path:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Written:
-    """What :func:`backup` wrote: the archive's size in bytes, how many files it holds, and
-    where the files are (the manifest's ``files``: ``"included"``, ``"left out"``, ``"s3"``)."""
+    """What :func:`backup` wrote: the archive's size in bytes, how many files it holds,
+    where the files are (the manifest's ``files``: ``"included"``, ``"left out"``, ``"s3"``),
+    whether the keys are in it (``keys``: ``"included"``, ``"left out"``, ``"none"``) and the
+    names of those it holds (``jwt_secret``, ``vapid_key``)."""
 
     size: int
     files: int
     files_are: str
+    keys_are: str = "none"
+    keys: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Restored:
     """What :func:`restore` did: how many files it put in the store (0 from a bare dump),
-    and where the backup said the files are (``"none"`` for a bare dump)."""
+    where the backup said the files are (``"none"`` for a bare dump), what it said of the
+    keys (``"included"``, ``"left out"``, or ``"none"``: a bare dump, a backup made before
+    archives held keys, or one whose data directory had none), and the key files it wrote
+    (their paths in ``data_dir``)."""
 
     files: int
     files_are: str
+    keys_are: str = "none"
+    keys: tuple[Path, ...] = ()
 
 
 MANIFEST = "chatd-backup.json"
@@ -328,6 +369,45 @@ FORMAT = 1
 _PG_DUMP_MAGIC = b"PGDMP"
 _FILE_MEMBER = re.compile(r"files/([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})")
 _CHUNK = 1024 * 1024
+#: The secrets of ``data_dir`` a backup holds: their member names, and their files' names.
+KEY_MEMBERS = {f"keys/{SECRET_FILE}": SECRET_FILE, f"keys/{KEY_FILE}": KEY_FILE}
+# A key file is a few hundred bytes: a larger member is not one of ours.
+_MAX_KEY_BYTES = 64 * 1024
+
+
+def _read_keys(data_dir: Path) -> dict[str, bytes]:
+    """The key files of ``data_dir`` that exist, by member name. Blocking.
+
+    Raises:
+        BackupError: one is larger than a key can be.
+        OSError: one cannot be read.
+    """
+    found: dict[str, bytes] = {}
+    for member, name in KEY_MEMBERS.items():
+        try:
+            with open(data_dir / name, "rb") as source:
+                data = source.read(_MAX_KEY_BYTES + 1)
+        except FileNotFoundError:
+            continue
+        if len(data) > _MAX_KEY_BYTES:
+            raise BackupError(f"{data_dir / name} is larger than a key ({_MAX_KEY_BYTES} "
+                              "bytes at most): is it chatd's?")
+        found[member] = data
+    return found
+
+
+def _check_key(member: str, data: bytes) -> None:
+    """Refuse a key the daemon could not use, as its loaders would (see
+    :func:`chatd.auth.load_or_create_secret`, :func:`chatd.webpush.load_or_create_vapid_key`).
+
+    Raises:
+        ValueError: which is wrong with it.
+    """
+    if KEY_MEMBERS[member] == SECRET_FILE:
+        if len(data) < MIN_SECRET_BYTES:
+            raise ValueError(f"a JWT secret needs at least {MIN_SECRET_BYTES} bytes")
+    else:
+        VapidKey.from_pem(data)
 
 
 def _content_files(root: Path) -> Iterator[tuple[str, Path]]:
@@ -364,7 +444,7 @@ def _add(tar: tarfile.TarFile, name: str, path: Path) -> bool:
 
 
 def _write_archive(partial: Path, dump: Path, manifest: dict[str, Any],
-                   files_dir: Path | None) -> int:
+                   keys: dict[str, bytes], files_dir: Path | None) -> int:
     """Write the archive to ``partial`` (made here, mode 0600) and flush it to disk; the
     number of files it holds. Blocking: run it in a worker thread."""
     count = 0
@@ -377,6 +457,10 @@ def _write_archive(partial: Path, dump: Path, manifest: dict[str, Any],
             tar.addfile(info, io.BytesIO(text))
             if not _add(tar, DUMP, dump):
                 raise BackupError(f"the dump {dump} went away")
+            for member, data in keys.items():
+                info = tarfile.TarInfo(member)
+                info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
+                tar.addfile(info, io.BytesIO(data))
             if files_dir is not None:
                 for name, path in _content_files(files_dir):
                     count += _add(tar, name, path)
@@ -385,9 +469,11 @@ def _write_archive(partial: Path, dump: Path, manifest: dict[str, Any],
     return count
 
 
-async def backup(config: Config, file: Path, *, files: bool = True) -> Written:
-    """Write the configured database, and the files of the local store unless ``files`` is
-    False, to the archive ``file`` (mode 0600; see the module's docstring).
+async def backup(config: Config, file: Path, *, files: bool = True,
+                 keys: bool = True) -> Written:
+    """Write the configured database, the keys of ``data_dir`` unless ``keys`` is False, and
+    the files of the local store unless ``files`` is False, to the archive ``file`` (mode
+    0600; see the module's docstring).
 
     Returns:
         What was written.
@@ -395,12 +481,14 @@ async def backup(config: Config, file: Path, *, files: bool = True) -> Written:
     Raises:
         BackupError: no suitable pg_dump, or it failed; ``file`` is then left as it was.
         StorageUnavailable: the database cannot be reached, or (embedded) there is none.
-        OSError: a file of the store could not be read.
+        OSError: a key or a file of the store could not be read.
     """
     file = _writable_path(file)
     files_are = ("s3" if config.files.store == "s3" else "included" if files else "left out")
+    held = await trio.to_thread.run_sync(_read_keys, config.data_dir) if keys else {}
+    keys_are = "included" if held else "left out" if not keys else "none"
     manifest = {"format": FORMAT, "chatd": __version__, "database": DUMP,
-                "files": files_are}
+                "files": files_are, "keys": keys_are, "key_files": list(held)}
     async with _open(config, create=False) as target:
         facts = await _on_loop(_inspect_on_loop, target.dsn)
         program = _find_program("pg_dump", target, facts.server_major)
@@ -418,7 +506,7 @@ async def backup(config: Config, file: Path, *, files: bool = True) -> Written:
             finally:
                 os.close(fd)
             count = await trio.to_thread.run_sync(
-                _write_archive, partial, dump, manifest,
+                _write_archive, partial, dump, manifest, held,
                 config.files_dir if files_are == "included" else None)
             os.replace(partial, file)
         except BaseException:
@@ -428,7 +516,8 @@ async def backup(config: Config, file: Path, *, files: bool = True) -> Written:
         finally:
             with contextlib.suppress(OSError):
                 dump.unlink()
-    return Written(file.stat().st_size, count, files_are)
+    return Written(file.stat().st_size, count, files_are, keys_are,
+                   tuple(KEY_MEMBERS[member] for member in held))
 
 
 def _read_manifest(file: Path) -> dict[str, Any] | None:
@@ -471,6 +560,83 @@ def _extract_dump(file: Path, scratch: Path) -> Path:
                     shutil.copyfileobj(source, out, _CHUNK)
                 return target
     raise BackupError(f"{file} holds no {DUMP}: it is not a whole chatd backup")
+
+
+def _extract_keys(file: Path, manifest: dict[str, Any]) -> dict[str, bytes]:
+    """The keys of the archive ``file``, by member name, each checked (:func:`_check_key`).
+    They follow the dump: the reading stops at the first member that is neither. Blocking.
+
+    Raises:
+        BackupError: a key is damaged, or one the manifest lists is missing.
+    """
+    listed = manifest.get("key_files", [])
+    if not isinstance(listed, list) or not all(name in KEY_MEMBERS for name in listed
+                                               if isinstance(name, str)) \
+            or not all(isinstance(name, str) for name in listed):
+        raise BackupError(f"{file}: the manifest's key_files is not a list of "
+                          f"{', '.join(KEY_MEMBERS)}")
+    found: dict[str, bytes] = {}
+    with tarfile.open(file, "r:") as tar:
+        for member in tar:
+            if member.name in (MANIFEST, DUMP):
+                continue
+            if member.name not in KEY_MEMBERS:
+                break
+            source = tar.extractfile(member) if member.isreg() else None
+            if source is None or member.size > _MAX_KEY_BYTES:
+                raise BackupError(f"{file}: {member.name} is not a key file")
+            data = source.read()
+            try:
+                _check_key(member.name, data)
+            except ValueError as exc:
+                raise BackupError(f"{file}: {member.name} is damaged: {exc}") from None
+            found[member.name] = data
+    if missing := [member for member in listed if member not in found]:
+        raise BackupError(f"{file} lacks {', '.join(missing)}, which its manifest lists: "
+                          "the archive is damaged")
+    return found
+
+
+def _write_keys(data_dir: Path, keys: dict[str, bytes]) -> tuple[Path, ...]:
+    """Put ``keys`` (by member name) into ``data_dir``, each replacing the file there at
+    once: written to a temporary file of mode 0600 beside it, flushed, renamed over it. Their
+    paths. Blocking.
+
+    Run as root (a restore with an external PostgreSQL may be), the files are given to the
+    owner of ``data_dir``: the daemon, running as that user, could not read a root's 0600
+    file, and would fail to start.
+
+    Raises:
+        OSError: ``data_dir`` cannot take them.
+    """
+    if not keys:
+        return ()
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder_status = data_dir.stat()
+    written: list[Path] = []
+    for member, data in keys.items():
+        path = data_dir / KEY_MEMBERS[member]
+        partial = data_dir / f".{path.name}.restore-{os.getpid()}-{os.urandom(4).hex()}"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            if os.geteuid() == 0:
+                os.fchown(fd, folder_status.st_uid, folder_status.st_gid)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise
+        written.append(path)
+    folder = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)  # the renames themselves survive a crash
+    finally:
+        os.close(folder)
+    return tuple(written)
 
 
 def _restore_files(file: Path, store: FileStore) -> tuple[int, list[str]]:
@@ -519,8 +685,9 @@ async def _check_archive(program: Path, dump: Path, file: Path) -> None:
 
 
 async def restore(config: Config, file: Path, *, force: bool = False) -> Restored:
-    """Load a backup made by :func:`backup` into the configured database, and its files into
-    the configured store; or an older backup, a bare pg_dump file, into the database.
+    """Load a backup made by :func:`backup` into the configured database, its keys into
+    ``data_dir`` (replacing those there) and its files into the configured store; or an
+    older backup, a bare pg_dump file, into the database.
 
     Embedded, the database is created if there is none (a restore on a fresh machine).
 
@@ -531,28 +698,35 @@ async def restore(config: Config, file: Path, *, force: bool = False) -> Restore
         What was restored.
 
     Raises:
-        BackupError: the file is not a chatd backup, daemons are connected, the database holds
-            data and ``force`` is False, no suitable pg_restore, or it failed; or some files
-            of the archive were damaged (the database and the others are restored then).
+        BackupError: the file is not a chatd backup, a key in it is damaged, daemons are
+            connected, the database holds data and ``force`` is False, no suitable
+            pg_restore, or it failed (nothing is changed then); or some files of the archive
+            were damaged (the database, the keys and the other files are restored then).
         StorageUnavailable: the database cannot be reached.
-        OSError: the store cannot take the files.
+        OSError: ``data_dir`` cannot take the keys, or the store the files.
     """
     file = _readable_path(file)
     manifest = await trio.to_thread.run_sync(_read_manifest, file)
+    keys = {} if manifest is None else await trio.to_thread.run_sync(_extract_keys, file,
+                                                                      manifest)
     with tempfile.TemporaryDirectory(prefix="chatd-restore-") as scratch:
         dump = file if manifest is None else await trio.to_thread.run_sync(
             _extract_dump, file, Path(scratch))
         await _restore_database(config, file, dump, force=force)
     if manifest is None:
         return Restored(0, "none")
+    written = await trio.to_thread.run_sync(_write_keys, config.data_dir, keys)
+    keys_are = str(manifest.get("keys", "none"))
     count, damaged = await trio.to_thread.run_sync(_restore_files, file,
                                                    open_file_store(config))
     if damaged:
-        raise BackupError(f"restored the database and {count} files, but {len(damaged)} "
+        keys_too = ", the keys" if written else ""
+        raise BackupError(f"restored the database{keys_too} and {count} files, but "
+                          f"{len(damaged)} "
                           f"files of {file} are damaged (their bytes do not match their "
                           f"names) and were left out: {', '.join(damaged[:5])}"
                           + (", ..." if len(damaged) > 5 else ""))
-    return Restored(count, str(manifest.get("files", "")))
+    return Restored(count, str(manifest.get("files", "")), keys_are, written)
 
 
 async def _restore_database(config: Config, file: Path, dump: Path, *, force: bool) -> None:

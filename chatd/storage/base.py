@@ -11,7 +11,7 @@ user registered with. Refusals the client should see are raised as :class:`chatd
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import trio
@@ -51,6 +51,7 @@ __all__ = [
     "NodesSeen",
     "NotifyNotice",
     "Page",
+    "PresenceAudience",
     "PresenceNotice",
     "PushSubscription",
     "PushTarget",
@@ -609,15 +610,24 @@ class WebhookTargets:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SessionStart:
     """What a ``hello`` reads first: the user its token names, the names of their rooms and
-    of their contacts (as :meth:`Storage.room_and_contact_names`), and each room's
-    ``last_seq`` in the same read (None: not read). ``contacts_complete``: False when
-    ``contacts`` are only the first of them (as many as asked, and there may be more)."""
+    of their contacts (as :meth:`Storage.room_and_contact_names`, or only the first of them
+    when asked), and each room's ``last_seq`` in the same read (None: not read)."""
 
     user: User
     rooms: frozenset[str]
     contacts: list[str]
     last_seqs: dict[str, int] | None = None
-    contacts_complete: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PresenceAudience:
+    """Who hears of a batch of users' status changes beyond what a node's room registry
+    knows (:meth:`Storage.presence_audience`): by user, the users who have them as a
+    contact (``watchers``; a user nobody has is absent), and the rooms of those asked for
+    (``rooms``; a user in none is absent). Names as registered."""
+
+    watchers: dict[str, frozenset[str]]
+    rooms: dict[str, frozenset[str]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -677,6 +687,13 @@ class Storage(Protocol):
         was created: at the first heartbeat, or after other nodes took it for dead (then the
         node must publish its users again, with ``reset``)."""
 
+    async def wait_for_writers(self) -> None:
+        """Return once every transaction in progress when called has ended (or after
+        ``[database] statement_timeout``, which bounds each of chatd's statements): a
+        node that has just registered and listens calls it before serving anyone, because
+        the commits of another node that was alone until then checked for other nodes
+        before this one's row was there, and send no commit notice (migration 0022)."""
+
     async def sweep_nodes(self, after: float) -> NodesSeen:
         """Remove the nodes (never this one) not heard of for ``after`` seconds, database
         time, with their users' presence; every other node is told (a ``down``
@@ -692,8 +709,16 @@ class Storage(Protocol):
     async def online_elsewhere(self) -> dict[str, frozenset[str]]:
         """The users online on each other node, as recorded (node -> names)."""
 
-    async def rooms_of_users(self, users: Sequence[str]) -> dict[str, frozenset[str]]:
-        """The names of the rooms (conversations included) each of ``users`` is in."""
+    async def presence_audience(self, users: Sequence[str],
+                                rooms_of: Sequence[str] = ()) -> PresenceAudience:
+        """For the presence tracker's batch of announcements, in one statement: the users
+        who have each of ``users`` as a contact (on any node, online or not: the caller
+        keeps those it has), and the names of the rooms (conversations included) each of
+        ``rooms_of`` (users online only on other nodes: no node's registry here knows
+        their rooms; each also in ``users``) is in. Names any case; the answer's as
+        registered. One index walk per user and row (``contacts_contact_id_idx``, each
+        watcher's name by ``users_pkey``): a user who is the contact of 10,000 costs those
+        10,000 rows, at their transitions only."""
 
     async def leave_cluster(self) -> None:
         """Remove this node's row and its users' presence, and tell the other nodes (a
@@ -993,7 +1018,7 @@ class Storage(Protocol):
 
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         """The names of the user's rooms and conversations, and their contacts' as
-        :meth:`contacts` gives them, in one read: what a ``hello`` subscribes to and watches
+        :meth:`contacts` gives them, in one read: what a ``hello`` subscribes to and shows
         before it reads the rooms in full (:meth:`user_rooms`), which it then does once."""
 
     async def add_contact(self, user_id: int, name: str) -> str:
@@ -1044,6 +1069,18 @@ class Storage(Protocol):
         readable by every user not banned from them, private ones by members only
         (ChatError('forbidden'));
         ChatError('not_found') for an unknown room."""
+
+    async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
+                           limit: int) -> dict[str, Page | ChatError]:
+        """A resume's read: for each room of ``seen`` (room name to the last seq its client
+        saw), what ``history(user_id, room, after=seen[room], limit=limit)`` gives, read at
+        once (one statement, one snapshot): its entries after that seq, oldest first, each
+        exactly as history shows it, ``more`` and ``last_seq``; or the ChatError history
+        would raise (``not_found``, ``forbidden``), as the room's value rather than raised.
+        A room with more than ``limit`` entries after the seq seen is a page with ``more``
+        and no messages (its client gets a ``gap`` and pages them itself): those are not
+        read. What it reads is then at most ``limit`` entries a room, all of which a resume
+        sends."""
 
     async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),
                      before: int | None = None, limit: int) -> SearchPage:

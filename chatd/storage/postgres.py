@@ -44,7 +44,9 @@ message now shows up as a duplicate.
 
 A batch of up to ``ONE_TRIP_MAX`` plain messages (everyday load) runs both steps in one call
 of the SQL function ``chatd_append`` (migration 0020): one round trip and one transaction, and
-step 1's plan kept by the connection instead of made again for every batch. A statement the
+step 1's plan kept by the connection instead of made again for every batch. A lone plain
+message, the most common batch of all, takes one statement of its own instead
+(``_SQL_APPEND_LONE``), cheaper still. A statement the
 client gave up on (a timeout) may then have stored its messages all the same, as an insert
 could before: the resend is their duplicate.
 
@@ -82,7 +84,7 @@ import logging
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
@@ -123,6 +125,7 @@ from chatd.storage.base import (
     NodesSeen,
     NotifyNotice,
     Page,
+    PresenceAudience,
     PresenceNotice,
     PushSubscription,
     PushTarget,
@@ -304,7 +307,8 @@ SELECT ARRAY(
 
 # The same with each room's last_seq (the heads, in the order of the names): what a paged
 # hello subscribes to and starts each room's live messages after, read once; and the first
-# $2 contacts only (NULL: all), when the presence tracker watches the user's already.
+# $2 contacts only (NULL: all): a paged hello reads the page it shows and one more (the
+# presence tracker looks up a user's watchers at their transitions, chatd.presence).
 _SQL_ROOM_HEADS_AND_CONTACT_NAMES = f"""
 SELECT h.rooms, h.last_seqs, ARRAY({_CONTACT_NAMES} LIMIT $2) AS contacts
 FROM (
@@ -910,6 +914,45 @@ _SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
 _SQL_APPEND_ONE_TRIP = (
     "SELECT * FROM chatd_append($1::bigint[], $2::text[], $3::text[], $4::text[])")
 ONE_TRIP_MAX = 3
+# A lone plain message (a batch of one: most commits at everyday load) is resolved and stored
+# by one statement with scalar parameters, whose plan PostgreSQL keeps for the connection as
+# for any prepared statement: the function's several statements cost PostgreSQL half as much
+# again (benchmarks/README.md, "Everyday load, fourth pass"). One row: what the resolve finds
+# (as a row of chatd_append's first part) and, when stored, the message's id, seq and ts. The
+# UPDATE stores only what the resolve allowed (its snapshot) and the locked row still allows
+# (archived or deleted since: no row, as chatd_append's); the commit notice's trigger fires at
+# the statement's end, when the message is there to be carried (migration 0019).
+_SQL_APPEND_LONE = f"""
+WITH r AS (
+    SELECT r.id, r.archived, m.user_id IS NOT NULL AS member
+    FROM rooms r LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
+    WHERE r.name = $2
+), e AS (
+    -- LIMIT 1: a probe of the (sender_id, nonce) index, as in the batch's resolve.
+    SELECT e.id, e.room_id, e.seq, e.text, e.created_at FROM messages e
+    WHERE e.sender_id = $1 AND e.nonce = $3 LIMIT 1
+), bumped AS (
+    UPDATE rooms SET last_seq = rooms.last_seq + 1
+    FROM r
+    WHERE rooms.id = r.id AND r.member AND NOT r.archived AND NOT EXISTS (SELECT 1 FROM e)
+      AND NOT rooms.archived AND rooms.deleted_at IS NULL
+    RETURNING rooms.id, rooms.last_seq
+), inserted AS (
+    INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at)
+    SELECT b.id, b.last_seq, $1, $3, $4, clock_timestamp() FROM bumped AS b
+    RETURNING id, seq, created_at
+)
+SELECT 1::bigint AS idx, r.id AS room_id, r.member, r.archived, s.name AS sender,
+       e.id AS e_id, er.name AS e_room, e.seq AS e_seq, e.text AS e_text,
+       {_ms("e.created_at")} AS e_ts,
+       ins.id, ins.seq, {_ms("ins.created_at")} AS ts, $1::bigint AS sender_id, $3::text AS nonce
+FROM (SELECT 1) AS one
+LEFT JOIN r ON true
+LEFT JOIN users s ON s.id = $1
+LEFT JOIN e ON true
+LEFT JOIN rooms er ON er.id = e.room_id
+LEFT JOIN inserted ins ON true
+"""
 
 # Step 2 of appending: lock rooms in id order, bump last_seq, insert; one atomic statement.
 # Per room, the k-th new message (in input order) gets seq old_last_seq + k. clock_timestamp()
@@ -1220,6 +1263,32 @@ _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
     readable=_READABLE.format(user="$2"), page=_log_page("r.id", "ASC", "$3", "$4", "$5"),
 )
 
+# A resume (Storage.resume_pages): rooms $2 (names) with the seqs $3 their client saw, in one
+# statement: per room, its last_seq, whether user $1 may read it, and its entries after the
+# seq seen, as a history "after" page of $4 (limit + 1) would give them: the same page, each
+# room a walk of the (room_id, seq) indexes. A room the user may not read, or with more than
+# $5 (limit) entries after the seq seen (the log is dense: last_seq tells, in the same
+# snapshot), reads none: its page's LIMIT is 0, and a Limit node with nothing to return does
+# not run what is under it (a condition in the join's ON would be checked only after the
+# page was read, row by row). OFFSET 0 keeps the room's subquery whole, so that whether the
+# user may read it is found once a room (flattened, it was found again for each LIMIT and
+# each row). Ordered by the rooms' order in $2, then by seq; a room that does not exist has
+# no row.
+_RESUME_LIMIT = "(CASE WHEN r.allowed AND r.last_seq - q.after <= $5 THEN $4 ELSE 0 END)"
+_SQL_RESUME = """
+SELECT q.ord, r.last_seq, r.allowed, p.*
+FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS q(name, after, ord)
+JOIN LATERAL (
+    SELECT r.id, r.last_seq, {readable} AS allowed FROM rooms r WHERE r.name = q.name
+    OFFSET 0
+) r ON true
+LEFT JOIN LATERAL (
+    {page}
+) p ON true
+ORDER BY q.ord, p.seq
+""".format(readable=_READABLE.format(user="$1"),
+           page=_log_page("r.id", "ASC", "q.after", str(_MAX_SEQ), _RESUME_LIMIT))
+
 # -- search (chatd/storage/search.py finds the ids) ------------------------------------------
 
 # What a search of user $1 covers: the largest message id, the user's rooms, the rooms named
@@ -1354,6 +1423,21 @@ ON CONFLICT (name) DO UPDATE SET seen_at = now()
 RETURNING (xmax = 0) AS created
 """
 
+# The transactions of this database that hold an id (they wrote) and are in progress now, and
+# those of them still in progress later (Storage.wait_for_writers; migration 0022).
+# pg_stat_activity rather than a snapshot: a snapshot lists only the ids below the highest
+# completed one.
+_SQL_WRITERS_IN_PROGRESS = """
+SELECT array_agg(backend_xid::text) FROM pg_stat_activity
+WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()
+"""
+_SQL_STILL_IN_PROGRESS = """
+SELECT array_agg(backend_xid::text) FROM pg_stat_activity
+WHERE backend_xid::text = ANY($1::text[])
+"""
+#: Seconds between two looks at the transactions a starting node waits for.
+WRITERS_POLL = 0.01
+
 # The 'down' notices name the dead node, so that every node but that one hears them (a node
 # that was only stalled finds its row gone at its next heartbeat, and publishes again).
 _SQL_SWEEP_NODES = """
@@ -1388,13 +1472,19 @@ _SQL_ONLINE_ELSEWHERE = """
 SELECT p.node, u.name FROM node_presence p JOIN users u ON u.id = p.user_id WHERE p.node <> $1
 """
 
-_SQL_ROOMS_OF_USERS = """
-SELECT u.name, array_agg(r.name) AS rooms
+# The presence tracker's batch (PostgresStorage.presence_audience): for each of users $1
+# (lower case; users_name_lower_key), who has them as a contact (contacts_contact_id_idx,
+# each watcher's name by users_pkey), and for those of $2 (lower case) their rooms
+# (memberships_user_id_idx, each room by id): a CASE runs its subquery only when it is true.
+_SQL_PRESENCE_AUDIENCE = """
+SELECT u.name,
+       ARRAY(SELECT w.name FROM contacts c JOIN users w ON w.id = c.user_id
+             WHERE c.contact_id = u.id) AS watchers,
+       CASE WHEN lower(u.name) = ANY($2::text[]) THEN ARRAY(
+           SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id
+           WHERE m.user_id = u.id) END AS rooms
 FROM users u
-JOIN memberships m ON m.user_id = u.id
-JOIN rooms r ON r.id = m.room_id
 WHERE lower(u.name) = ANY($1::text[])
-GROUP BY u.name
 """
 
 _SQL_LEAVE_CLUSTER = """
@@ -1656,6 +1746,7 @@ class PostgresStorage:
         database = (config or Config()).database
         self._connect_timeout = database.connect_timeout
         self._probe_timeout = database.statement_timeout
+        self._statement_timeout = database.statement_timeout
         self._grace = database.watchdog_grace
         # Written by the watcher task (trio thread), read by metrics from a worker thread:
         # plain attributes, each read or written whole.
@@ -1732,6 +1823,17 @@ class PostgresStorage:
         row = await self._run(self._pool.fetchrow, _SQL_HEARTBEAT, self._node)
         return bool(row["created"])
 
+    async def wait_for_writers(self) -> None:
+        xids = await self._run(self._pool.fetchval, _SQL_WRITERS_IN_PROGRESS)
+        deadline = trio.current_time() + self._statement_timeout
+        while xids and trio.current_time() < deadline:
+            await trio.sleep(WRITERS_POLL)
+            xids = await self._run(self._pool.fetchval, _SQL_STILL_IN_PROGRESS, xids)
+        if xids:
+            # Not chatd's (its statements end by then): a session left open in a transaction.
+            log.warning("%d transactions were still in progress after %.0f s; serving anyway",
+                        len(xids), self._statement_timeout)
+
     async def sweep_nodes(self, after: float) -> NodesSeen:
         row = await self._run(self._pool.fetchrow, _SQL_SWEEP_NODES, self._node, after)
         return NodesSeen(dead=tuple(row["dead"] or ()), others=int(row["others"]))
@@ -1760,12 +1862,17 @@ class PostgresStorage:
             found.setdefault(row["node"], set()).add(row["name"])
         return {node: frozenset(users) for node, users in found.items()}
 
-    async def rooms_of_users(self, users: Sequence[str]) -> dict[str, frozenset[str]]:
-        if not users:
-            return {}
-        rows = await self._run(self._pool.fetch, _SQL_ROOMS_OF_USERS,
-                               [u.lower() for u in users])
-        return {row["name"]: frozenset(row["rooms"]) for row in rows}
+    async def presence_audience(self, users: Sequence[str],
+                                rooms_of: Sequence[str] = ()) -> PresenceAudience:
+        if not users and not rooms_of:
+            return PresenceAudience(watchers={}, rooms={})
+        wanted = {u.lower() for u in rooms_of}
+        rows = await self._run(self._pool.fetch, _SQL_PRESENCE_AUDIENCE,
+                               sorted(wanted.union(u.lower() for u in users)), sorted(wanted))
+        return PresenceAudience(
+            watchers={row["name"]: frozenset(row["watchers"]) for row in rows
+                      if row["watchers"]},
+            rooms={row["name"]: frozenset(row["rooms"]) for row in rows if row["rooms"]})
 
     async def leave_cluster(self) -> None:
         await self._run(self._pool.execute, _SQL_LEAVE_CLUSTER, self._node)
@@ -2012,11 +2119,8 @@ class PostgresStorage:
             names = await conn.fetchrow(_SQL_ROOM_HEADS_AND_CONTACT_NAMES, user_id,
                                         contacts_limit)
         last_seqs = dict(zip(names["rooms"], names["last_seqs"], strict=True))
-        contacts = list(names["contacts"])
-        return SessionStart(user=_user(row), rooms=frozenset(last_seqs), contacts=contacts,
-                            last_seqs=last_seqs,
-                            contacts_complete=(contacts_limit is None
-                                               or len(contacts) < contacts_limit))
+        return SessionStart(user=_user(row), rooms=frozenset(last_seqs),
+                            contacts=list(names["contacts"]), last_seqs=last_seqs)
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)
@@ -2506,6 +2610,36 @@ class PostgresStorage:
             messages.reverse()
         return Page(messages=messages, more=more, last_seq=rows[0]["last_seq"])
 
+    async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
+                           limit: int) -> dict[str, Page | ChatError]:
+        """See :meth:`Storage.resume_pages`: one statement, one crossing."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        if not seen:
+            return {}
+        names = list(seen)
+        afters = [seen[name] for name in names]
+        rows = await self._run(self._pool.fetch, _SQL_RESUME, user_id, names, afters,
+                               limit + 1, limit)
+        pages: dict[str, Page | ChatError] = {
+            name: ChatError(codes.NOT_FOUND, f"there is no room {name!r}") for name in names}
+        by_room: dict[int, list[Any]] = {}
+        for row in rows:
+            by_room.setdefault(row["ord"], []).append(row)
+        for ord_, room_rows in by_room.items():
+            name = names[ord_ - 1]
+            first = room_rows[0]
+            if not first["allowed"]:
+                pages[name] = ChatError(codes.FORBIDDEN, f"room {name!r} is private")
+                continue
+            last_seq = first["last_seq"]
+            messages = [_entry(name, row) for row in room_rows if row["seq"] is not None]
+            more = len(messages) > limit or last_seq - seen[name] > limit
+            if more:
+                messages = []
+            pages[name] = Page(messages=messages, more=more, last_seq=last_seq)
+        return pages
+
     async def search(self, user_id: int, query: SearchQuery, *, rooms: Sequence[str] = (),
                      before: int | None = None, limit: int) -> SearchPage:
         if limit < 0:
@@ -2651,7 +2785,13 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
     # messages)
     one_trip: dict[tuple[int, str], Any] | None = None
-    if plain and len(batch) <= ONE_TRIP_MAX:
+    if plain and len(batch) == 1:
+        lone = batch[0]
+        row = await conn.fetchrow(_SQL_APPEND_LONE, lone.user_id, lone.room, lone.nonce,
+                                  lone.text)
+        rows = [row]  # what was resolved and, if stored, what was stored: one row
+        one_trip = {} if row["id"] is None else {(row["sender_id"], row["nonce"]): row}
+    elif plain and len(batch) <= ONE_TRIP_MAX:
         rows = await conn.fetch(_SQL_APPEND_ONE_TRIP, *keys, [m.text for m in batch])
         one_trip = {(row["sender_id"], row["nonce"]): row
                     for row in rows if row["id"] is not None}

@@ -139,10 +139,16 @@ async def test_sigkill_loses_no_acknowledged_message_and_resend_stores_once(
         # Every client resends everything, pipelined, with the same nonces.
         resent: dict[str, dict[str, Any]] = {}
 
-        async def resend(sender: Sender) -> None:
-            client = await Client.tcp(daemon.tcp_port)
-            welcome = await client.hello(sender.token)
-            assert {r["room"]: r["last_seq"] for r in welcome["rooms"]} == last_seq
+        # Every welcome before any resend: a resend of a nonce the crash lost stores it now.
+        clients = []
+        with trio.fail_after(STEP_TIMEOUT):
+            for sender in senders:
+                client = await Client.tcp(daemon.tcp_port)
+                welcome = await client.hello(sender.token)
+                assert {r["room"]: r["last_seq"] for r in welcome["rooms"]} == last_seq
+                clients.append(client)
+
+        async def resend(sender: Sender, client: Client) -> None:
             nonces = sender.nonces()
 
             async def write() -> None:
@@ -160,8 +166,8 @@ async def test_sigkill_loses_no_acknowledged_message_and_resend_stores_once(
 
         with trio.fail_after(STEP_TIMEOUT):
             async with trio.open_nursery() as nursery:
-                for sender in senders:
-                    nursery.start_soon(resend, sender)
+                for sender, client in zip(senders, clients, strict=True):
+                    nursery.start_soon(resend, sender, client)
 
         for nonce, reply in resent.items():
             assert reply["op"] == "ok", reply

@@ -380,13 +380,8 @@ async def _alice_with_contacts(server: Server, connect: Connect,
     return token, alice
 
 
-async def test_a_second_connection_reads_only_the_welcomes_contacts(
-        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With another connection of the user's open here (the presence tracker watches their
-    contacts), a hello with ``contacts_limit`` reads that many contacts and one more, not
-    all of them; the presence of a contact beyond the page still reaches it."""
-    names = ["bob", "carl", "dora", "eve"]
-    token, alice = await _alice_with_contacts(server, connect, names)
+def _spy_contacts_read(server: Server, monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The ``contacts_limit`` of each hello's first read, from now on."""
     storage = server.app.storage
     asked: list[int | None] = []
     open_session = storage.open_session
@@ -396,46 +391,84 @@ async def test_a_second_connection_reads_only_the_welcomes_contacts(
         return await open_session(*args, contacts_limit=contacts_limit)
 
     monkeypatch.setattr(storage, "open_session", spy)
-    second = await connect()
-    welcome = await second.hello(token, contacts_limit=2)
-    assert [c["user"] for c in welcome["contacts"]] == ["bob", "carl"]
-    assert welcome["contacts_more"] is True and asked == [3]
-    whole = await connect()
-    exact = await whole.hello(token, contacts_limit=PAGE_MAX)
-    assert [c["user"] for c in exact["contacts"]] == names and exact["contacts_more"] is False
-    eve = await connect()
-    await eve.hello(await register_and_login(server.http_port, "eve"))
-    assert (await second.event("presence", user="eve"))["status"] == "online"
-    for client in (alice, second, whole):
-        await client.aclose()
-    with trio.fail_after(10):
-        await until(lambda: not server.app.presence.watches("alice"))
-    # None of theirs here now: a hello reads every contact again.
-    third = await connect()
-    await third.hello(token, contacts_limit=2)
-    assert asked[-1] is None
+    return asked
 
 
-async def test_a_first_connection_after_a_page_of_contacts_watches_them_all(
+async def test_a_paged_hello_reads_only_its_page_of_contacts_first_connection_or_not(
         server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The user's other connection closes between a hello's first read (a page of contacts,
-    the tracker watching them) and its going online: the tracker is given every contact,
-    and the presence of one beyond the page reaches the new connection."""
+    """A hello with ``contacts_limit`` reads that many contacts and one more, not all of
+    them, whether or not another connection of the user's is open here (the presence
+    tracker looks up a user's watchers when their status changes); the presence of
+    contacts beyond the page reaches the connection all the same. Without the field, every
+    contact is read (and shown)."""
     names = ["bob", "carl", "dora", "eve"]
     token, alice = await _alice_with_contacts(server, connect, names)
     presence = server.app.presence
-
-    async def close_the_other() -> None:
-        await alice.aclose()
-        with trio.fail_after(10):
-            await until(lambda: not presence.watches("alice"))
-
-    await _during_first_read(server, monkeypatch, close_the_other)
+    dora = await connect()
+    await dora.hello(await register_and_login(server.http_port, "dora"))
+    await alice.aclose()
+    with trio.fail_after(10):
+        await until(lambda: "alice" not in presence.state.conns)
+    asked = _spy_contacts_read(server, monkeypatch)
+    first = await connect()  # alice's first connection on the node
+    welcome = await first.hello(token, contacts_limit=2)
+    assert [c["user"] for c in welcome["contacts"]] == ["bob", "carl"]
+    assert welcome["contacts_more"] is True and asked == [3]
     second = await connect()
-    welcome = await second.hello(token, contacts_limit=1)
-    assert [c["user"] for c in welcome["contacts"]] == ["bob"]
-    assert welcome["contacts_more"] is True
-    assert presence.state.watching["alice"] == set(names)
+    exact = await second.hello(token, contacts_limit=PAGE_MAX)
+    assert [c["user"] for c in exact["contacts"]] == names and exact["contacts_more"] is False
+    assert asked == [3, PAGE_MAX + 1]
     eve = await connect()
     await eve.hello(await register_and_login(server.http_port, "eve"))
-    assert (await second.event("presence", user="eve"))["status"] == "online"
+    for client in (first, second):
+        assert (await client.event("presence", user="eve"))["status"] == "online"
+    await dora.aclose()
+    for client in (first, second):
+        assert (await client.event("presence", user="dora"))["status"] == "offline"
+    whole = await connect()
+    everything = await whole.hello(token)
+    assert asked[-1] is None
+    assert everything["contacts"] == [
+        {"user": "bob", "status": "offline"}, {"user": "carl", "status": "offline"},
+        {"user": "dora", "status": "offline"}, {"user": "eve", "status": "online"}]
+    for client in (first, second, whole, eve):
+        await client.aclose()
+
+
+async def test_a_contact_added_is_heard_and_one_removed_is_not(
+        server: Server, connect: Connect) -> None:
+    """A contact added (on a connection whose welcome read a page of contacts): their next
+    transitions reach every connection of the user; removed, they reach none (nor do they
+    after the user reconnects). eve, a contact throughout, marks where the frames are."""
+    token, alice = await _alice_with_contacts(server, connect, ["eve"])
+    other = await connect()
+    await other.hello(token, contacts_limit=1)
+    zed_token = await register_and_login(server.http_port, "zed")
+    eve_token = await register_and_login(server.http_port, "eve")
+
+    async def eve_comes_and_goes(*watchers: Client) -> None:
+        eve = await connect()
+        await eve.hello(eve_token)
+        await eve.aclose()
+        for client in watchers:
+            assert await client.event("presence", user="eve", status="offline")
+
+    added = await alice.request("add_contact", user="ZED")
+    assert (added["op"], added["user"], added["status"]) == ("ok", "zed", "offline")
+    zed = await connect()
+    await zed.hello(zed_token)
+    for client in (alice, other):
+        assert await client.event("presence", user="zed", status="online")
+    await zed.aclose()
+    for client in (alice, other):
+        assert await client.event("presence", user="zed", status="offline")
+    assert (await other.request("remove_contact", user="zed"))["op"] == "ok"
+    await eve_comes_and_goes(alice, other)
+    zed = await connect()
+    await zed.hello(zed_token)
+    await zed.aclose()
+    await eve_comes_and_goes(alice, other)
+    for client in (alice, other):
+        assert not [e for e in client.events if e.get("user") == "zed"], client.events
+    await alice.aclose()
+    await other.aclose()

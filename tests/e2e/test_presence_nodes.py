@@ -16,7 +16,7 @@ import trio
 from chatd.config import Config
 from tests.client import Client, register_and_login
 from tests.e2e.conftest import daemon_process, running
-from tests.helpers import LIFTED_RATES, make_config
+from tests.helpers import LIFTED_RATES, make_config, until
 
 #: Short in tests: a dead node's users go offline within NODE_TIMEOUT + HEARTBEAT.
 HEARTBEAT = 0.5
@@ -182,4 +182,44 @@ async def test_a_killed_node_s_users_go_offline_and_a_restart_leaves_no_ghost(
             # The killed node's row is gone: a and b2 are all there is.
             assert (await a.app.storage.sweep_nodes(NODE_TIMEOUT)).others == 1
             await bob.aclose()
+        await ann.aclose()
+
+
+async def test_watchers_on_one_node_hear_of_contacts_on_another(tmp_path: Path,
+                                                                 database_dsn: str) -> None:
+    """ann's first connection on a reads a page of one contact; her contacts come and go on
+    b, in no room of hers: each transition reaches her on a (looked up there when a hears
+    of it), the contact beyond her page included. A contact she adds on a is heard from b;
+    one she removes is not (cid, her contact throughout, marks where the frames are)."""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        tokens = {n: await register_and_login(a.http_port, n)
+                  for n in ("ann", "bob", "cid", "dan", "zed")}
+        setup = await _connect(a.tcp_port, tokens["ann"])
+        for name in ("bob", "cid", "dan"):
+            assert (await setup.request("add_contact", user=name))["op"] == "ok"
+        await setup.aclose()
+        with trio.fail_after(10):
+            await until(lambda: "ann" not in a.app.presence.state.conns)
+        ann = await Client.tcp(a.tcp_port)
+        welcome = await ann.hello(tokens["ann"], contacts_limit=1)
+        assert welcome["contacts"] == [{"user": "bob", "status": "offline"}]
+
+        async def comes_and_goes(name: str) -> None:
+            client = await _connect(b.tcp_port, tokens[name])
+            assert await ann.event("presence", user=name, status="online")
+            await client.aclose()
+            assert await ann.event("presence", user=name, status="offline")
+
+        await comes_and_goes("dan")  # beyond the page
+        await comes_and_goes("bob")
+        added = await ann.request("add_contact", user="zed")
+        assert (added["user"], added["status"]) == ("zed", "offline")
+        await comes_and_goes("zed")
+        assert (await ann.request("remove_contact", user="zed"))["op"] == "ok"
+        await comes_and_goes("cid")
+        zed = await _connect(b.tcp_port, tokens["zed"])
+        await zed.aclose()
+        await comes_and_goes("cid")
+        assert _presence(ann, "zed") == []
         await ann.aclose()

@@ -69,12 +69,23 @@ async def raw_notices(dsn: str, channel: str) -> AsyncIterator[tuple[list[str], 
             await bridge.run(conn.close)
 
 
+async def _sql(dsn: str, statement: str) -> None:
+    """Run one statement on a connection of its own (as another process would)."""
+    async with open_bridge(name="sql") as bridge:
+        conn: Any = await bridge.run(asyncpg.connect, dsn)
+        try:
+            await bridge.run(conn.execute, statement)
+        finally:
+            await bridge.run(conn.close)
+
+
 async def test_a_batch_over_many_rooms_is_one_notice(storage: Storage,
                                                      database_dsn: str) -> None:
     """One group-commit batch over 30 rooms NOTIFYs once, naming every room with its seq
     range (it used to be one notice per room); a node parses it into one CommitNotice per
     room."""
     with trio.fail_after(TIMEOUT):
+        await _sql(database_dsn, "INSERT INTO nodes (name) VALUES ('elsewhere')")
         ann = await storage.create_user("ann", "hash")
         rooms = [f"room-{i}" for i in range(30)]
         for room in rooms:
@@ -87,8 +98,9 @@ async def test_a_batch_over_many_rooms_is_one_notice(storage: Storage,
             await storage.ping()  # a second notice, if any, has come by now
         assert len(payloads) == 1, payloads
         notices = _parse_notice("chatd_commits", payloads[0])
-        assert notices == [CommitNotice(node=storage.node, room=room, after=0, last_seq=2)
-                           for room in rooms]
+        assert [(n.node, n.room, n.after, n.last_seq) for n in notices
+                if isinstance(n, CommitNotice)] == [(storage.node, room, 0, 2) for room in rooms]
+        assert len(notices) == len(rooms)
 
 
 async def test_presence_crosses_nodes_and_a_dead_node_is_swept(tmp_path: Path,
@@ -121,7 +133,8 @@ async def test_presence_crosses_nodes_and_a_dead_node_is_swept(tmp_path: Path,
             assert notice == PresenceNotice(node=a.node, online=("Ann", "bob"),
                                             typing=(("lobby", "bob"),))
             assert await b.online_elsewhere() == {a.node: frozenset({"Ann", "bob"})}
-            assert await b.rooms_of_users(["bob", "Ann"]) == {"bob": frozenset({"lobby"})}
+            audience = await b.presence_audience(["bob", "Ann"], ["bob", "Ann"])
+            assert audience.rooms == {"bob": frozenset({"lobby"})}
             await a.publish_presence([], ["Ann"])
             await heard_presence(2)
             assert await b.online_elsewhere() == {a.node: frozenset({"bob"})}
@@ -177,16 +190,11 @@ def test_presence_parser_takes_any_text(payload: str) -> None:
 async def _notices_of(database_dsn: str, batch: Callable[[], Awaitable[object]]
                       ) -> list[str]:
     """The payloads of chatd_commits that ``batch`` makes PostgreSQL send (one or more)."""
-    async with raw_notices(database_dsn, "chatd_commits") as (payloads, arrived):
+    async with raw_notices(database_dsn, "chatd_commits") as (payloads, _):
         await batch()
-        await arrived.wait()
-        async with open_bridge(name="ping") as bridge:  # a later notice has come by then
-            conn: Any = await bridge.run(asyncpg.connect, database_dsn)
-            try:
-                await bridge.run(conn.execute, "NOTIFY chatd_commits, 'ping'")
-            finally:
-                await bridge.run(conn.close)
-        await until(lambda: payloads[-1] == "ping")
+        # Notices come in commit order: the batch's, if any, have come before this one.
+        await _sql(database_dsn, "NOTIFY chatd_commits, 'ping'")
+        await until(lambda: payloads[-1:] == ["ping"])
     return payloads[:-1]
 
 
@@ -195,7 +203,8 @@ async def test_a_notice_carries_new_messages_as_a_read_gives_them(
     """With another node alive, one batch's notice (still one) carries its new messages
     (plain, a reply with its quote, mentions, a file, non-ASCII text), and each encodes to
     the very frame a read of it gives. A room whose entries do not fit, and a change, go as
-    ranges to be read. With no other node, nothing is carried (nobody would use it)."""
+    ranges to be read. With no other node, there is no notice at all (nobody would hear it:
+    migration 0022)."""
     config = make_config(tmp_path, database_dsn)
     with trio.fail_after(TIMEOUT):
         async with open_storage(config) as a, open_storage(config) as b:
@@ -222,10 +231,9 @@ async def test_a_notice_carries_new_messages_as_a_read_gives_them(
                                nonce=nonce + "4"),
                 ]
 
-            # No other node alive: ranges only.
-            [alone] = await _notices_of(database_dsn, lambda: a.append_messages(batch("a")))
-            assert all(isinstance(n, CommitNotice) and n.entries is None
-                       for n in _parse_notice("chatd_commits", alone))
+            # No other node alive: no notice.
+            assert await _notices_of(database_dsn, lambda: a.append_messages(batch("a"))) == []
+            assert len((await a.history(ann.id, "lobby", limit=10)).messages) == 4
 
             assert await b.heartbeat() is True
             [payload] = await _notices_of(database_dsn, lambda: a.append_messages(batch("b")))
@@ -390,3 +398,38 @@ async def test_rows_of_targets_added_or_removed_are_announced(storage: Storage,
         assert {n.table for n in heard if isinstance(n, TargetsNotice)} == {
             "push_subscriptions"}
         nursery.cancel_scope.cancel()
+
+
+async def test_a_starting_node_waits_for_the_writers_in_flight(storage: Storage,
+                                                               database_dsn: str) -> None:
+    """``wait_for_writers`` returns only once the transactions that had written when it was
+    called have ended: a node alone until then may have checked for other nodes before the
+    new one's row was there, and commit without a notice (migration 0022)."""
+    returned = trio.Event()
+
+    async def wait() -> None:
+        await storage.wait_for_writers()
+        returned.set()
+
+    async def polled() -> bool:
+        return bool(await bridge.run(watcher.fetchval, """
+            SELECT count(*) FROM pg_stat_activity
+            WHERE pid <> pg_backend_pid() AND query LIKE '%backend_xid::text = ANY%'"""))
+
+    with trio.fail_after(TIMEOUT):
+        async with open_bridge(name="writer") as bridge:
+            writer: Any = await bridge.run(asyncpg.connect, database_dsn)
+            watcher: Any = await bridge.run(asyncpg.connect, database_dsn)
+            try:
+                await bridge.run(writer.execute,
+                                 "BEGIN; INSERT INTO nodes (name) VALUES ('in-flight')")
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(wait)
+                    while not await polled():  # noqa: ASYNC110 (the database: nothing signals it)
+                        await trio.sleep(0.01)
+                    assert not returned.is_set()
+                    await bridge.run(writer.execute, "COMMIT")
+                    await returned.wait()
+            finally:
+                await bridge.run(writer.close)
+                await bridge.run(watcher.close)

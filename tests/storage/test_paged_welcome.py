@@ -12,10 +12,11 @@ from typing import Any
 import asyncpg
 import trio
 
-from chatd.storage import Storage
+from chatd.storage import PresenceAudience, Storage
 from chatd.storage.postgres import (
     _SQL_CONTACT_PAGE,
     _SQL_CONTACTS,
+    _SQL_PRESENCE_AUDIENCE,
     _SQL_ROOM_HEADS,
     _SQL_ROOMS_OVERVIEW,
 )
@@ -70,7 +71,7 @@ async def test_session_rooms_read_every_head_and_the_page_in_full(
 async def test_open_session_reads_the_heads_and_as_many_contacts_as_asked(
         storage: Storage, database_dsn: str) -> None:
     """A hello's first read: every room's name with its last_seq (as ``room_heads``), and
-    the contacts in order, all of them or the first ``contacts_limit``, saying which."""
+    the contacts in order, all of them or the first ``contacts_limit``."""
     with trio.fail_after(TIMEOUT):
         ann, bob, *others = await users(storage, "ann", "bob", "Cy", "dee", "Eve")
         await unread_rooms(storage, database_dsn, ann, bob, rooms=5, unread=3)
@@ -82,17 +83,15 @@ async def test_open_session_reads_the_heads_and_as_many_contacts_as_asked(
         assert start is not None and start.user == ann
         assert start.last_seqs == await storage.room_heads(ann.id)
         assert start.rooms == frozenset(start.last_seqs) and len(start.rooms) == 6
-        assert start.contacts == ["Cy", "dee", "Eve"] and start.contacts_complete
-        for limit, expected, complete in ((2, ["Cy", "dee"], False),
-                                          (3, ["Cy", "dee", "Eve"], False),
-                                          (4, ["Cy", "dee", "Eve"], True)):
+        assert start.contacts == ["Cy", "dee", "Eve"]
+        for limit, expected in ((2, ["Cy", "dee"]), (3, ["Cy", "dee", "Eve"]),
+                                (4, ["Cy", "dee", "Eve"])):
             page = await storage.open_session(ann.id, "jti-h", issued, contacts_limit=limit)
             assert page is not None and page.last_seqs == start.last_seqs
-            assert (page.contacts, page.contacts_complete) == (expected, complete)
+            assert page.contacts == expected
         (cat,) = await users(storage, "cat")
         alone = await storage.open_session(cat.id, "jti-c", issued, contacts_limit=1)
         assert alone is not None and (alone.last_seqs, alone.contacts) == ({}, [])
-        assert alone.contacts_complete
 
 
 async def test_contact_pages_in_order(storage: Storage, database_dsn: str) -> None:
@@ -143,6 +142,61 @@ async def test_a_contact_page_costs_its_size(storage: Storage, database_dsn: str
         assert await storage.contact_page(bob.id, limit=31) == ["u1", "u2", "u3"]
         everyone = await storage.contacts(ann.id)
         assert everyone == sorted(everyone, key=str.lower) and len(everyone) == 3000
+
+
+async def test_the_presence_audience_is_who_has_each_user_as_a_contact(
+        storage: Storage) -> None:
+    """For a batch of users (any case): who has each as a contact, on any node, online or
+    not; and the rooms of those asked for only (users online only elsewhere). Names as
+    registered; a user nobody has, or in no room, is absent."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob, cy, dee, _eve = await users(storage, "ann", "Bob", "cy", "dee", "eve")
+        for who, contact in ((ann, "bob"), (cy, "BOB"), (dee, "ann"), (bob, "ann")):
+            await storage.add_contact(who.id, contact)
+        await storage.join_room(bob.id, "lobby")
+        await storage.join_room(ann.id, "hall")
+        await storage.direct_room(bob.id, "eve")
+        found = await storage.presence_audience(["bob", "ANN", "eve", "nobody"], ["Bob"])
+        assert found == PresenceAudience(
+            watchers={"Bob": frozenset({"ann", "cy"}), "ann": frozenset({"dee", "Bob"})},
+            rooms={"Bob": frozenset({"lobby", "@bob:eve"})})
+        assert (await storage.presence_audience(["eve"], ["eve", "ann"])).rooms == {
+            "eve": frozenset({"@bob:eve"}), "ann": frozenset({"hall"})}
+        await storage.remove_contact(cy.id, "bob")
+        assert (await storage.presence_audience(["bob"])).watchers == {
+            "Bob": frozenset({"ann"})}
+        assert await storage.presence_audience([]) == PresenceAudience(watchers={}, rooms={})
+
+
+async def test_the_presence_audience_walks_the_contacts_of_the_batch_only(
+        storage: Storage, database_dsn: str) -> None:
+    """Among thousands of contact rows, a user who is the contact of 3,000 (u1..u3000 have
+    ann): the lookup walks contacts_contact_id_idx for their rows (and those of the other
+    users of the batch), never the whole table; the rooms only of those asked for."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await storage.join_room(ann.id, "hall")
+        await generated_users(database_dsn, 3000)
+        await sql(database_dsn, f"""
+            INSERT INTO contacts (user_id, contact_id)
+            SELECT id, {ann.id} FROM users WHERE name LIKE 'u%'
+        """, f"""
+            INSERT INTO contacts (user_id, contact_id)
+            SELECT {bob.id}, id FROM users WHERE name LIKE 'u%'
+        """, "VACUUM ANALYZE")
+        found = await storage.presence_audience(["ann", "bob", "u1"], [])
+        assert len(found.watchers["ann"]) == 3000 and "bob" not in found.watchers
+        assert found.watchers["u1"] == frozenset({"bob"}) and found.rooms == {}
+        walk = await plan(database_dsn, _SQL_PRESENCE_AUDIENCE, ["ann", "bob", "u1"], [])
+        contact_walks = [s for s in scans(walk) if s["Relation Name"] == "contacts"]
+        assert [s["Index Name"] for s in contact_walks] == ["contacts_contact_id_idx"], walk
+        # Once per user of the batch: 3,000 rows for ann, none for bob, one for u1 (the plan
+        # gives the rows per loop, rounded).
+        [walk_of_contacts] = contact_walks
+        assert walk_of_contacts["Actual Loops"] == 3, walk
+        assert 3000 <= walk_of_contacts["Actual Rows"] * 3 <= 3003, walk
+        assert not [s for s in scans(walk) if s["Relation Name"] in ("memberships", "rooms")
+                    and s.get("Actual Loops", 0) > 0], walk
 
 
 async def generic_plan(dsn: str, statement: str, types: str, args: str) -> dict[str, Any]:
