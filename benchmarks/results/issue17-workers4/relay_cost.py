@@ -43,7 +43,7 @@ def _trio_listener(storage: Any, dsn: str) -> Any:
     trio's own thread (psycopg's libpq, non-blocking), so that a notice wakes one thread and
     crosses none. Commit notices only, for the measurement; same parsing and filtering as
     chatd's listener (chatd.storage.postgres)."""
-    import psycopg
+    import psycopg  # type: ignore[import-not-found]  # not a dependency: see above
     import trio
 
     from chatd.storage import ListeningNotice, TargetsNotice
