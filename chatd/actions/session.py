@@ -31,7 +31,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     before each read of the user's rooms, so that a removal racing the hello never leaves the
     user subscribed (chatd.rooms, "Membership").
 
-    Three statements in two crossings of the bridge, however many rooms (and one for the
+    Two statements in two crossings of the bridge, however many rooms (and one for the
     resumed rooms, read at once however many: :func:`resume_reads`): the token's check
     with the names of the rooms and contacts (what the connection subscribes to, and the
     contacts the welcome shows), then the rooms in full (their counts), read once unless

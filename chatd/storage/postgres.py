@@ -305,18 +305,6 @@ SELECT ARRAY(
 ) AS rooms, ARRAY({_CONTACT_NAMES}) AS contacts
 """
 
-# The same with each room's last_seq (the heads, in the order of the names): what a paged
-# hello subscribes to and starts each room's live messages after, read once; and the first
-# $2 contacts only (NULL: all): a paged hello reads the page it shows and one more (the
-# presence tracker looks up a user's watchers at their transitions, chatd.presence).
-_SQL_ROOM_HEADS_AND_CONTACT_NAMES = f"""
-SELECT h.rooms, h.last_seqs, ARRAY({_CONTACT_NAMES} LIMIT $2) AS contacts
-FROM (
-    SELECT coalesce(array_agg(r.name), '{{}}') AS rooms,
-           coalesce(array_agg(r.last_seq), '{{}}') AS last_seqs
-    FROM memberships m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1
-) h
-"""
 
 # A new user; made an administrator ($3) from the command line, which the audit log says.
 _SQL_CREATE_USER = f"""
@@ -461,6 +449,26 @@ SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower
 
 _SQL_CHECK_TOKEN = f"""
 SELECT {_USER_COLUMNS} FROM users u
+WHERE u.id = $1 AND u.deactivated_at IS NULL
+  AND (u.tokens_valid_after IS NULL OR u.tokens_valid_after <= {_ts("$3")})
+  AND NOT EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti = $2)
+"""
+
+# A hello's first read, one statement (one round trip, one snapshot): the token's check
+# (_SQL_CHECK_TOKEN: no row if it fails); the names of the user's rooms with each one's
+# last_seq (the heads, in the order of the names: what a paged hello subscribes to and starts
+# each room's live messages after, read once); and the first $4 of their contacts by name
+# (NULL: all): a paged hello reads the page it shows and one more (the presence tracker looks
+# up a user's watchers at their transitions, chatd.presence).
+_SQL_OPEN_SESSION = f"""
+SELECT {_USER_COLUMNS}, h.rooms, h.last_seqs,
+       ARRAY(SELECT c.name FROM contacts c WHERE c.user_id = u.id
+             ORDER BY lower(c.name) COLLATE "C" LIMIT $4) AS contacts
+FROM users u CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(r.name), '{{}}') AS rooms,
+           coalesce(array_agg(r.last_seq), '{{}}') AS last_seqs
+    FROM memberships m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = u.id
+) h
 WHERE u.id = $1 AND u.deactivated_at IS NULL
   AND (u.tokens_valid_after IS NULL OR u.tokens_valid_after <= {_ts("$3")})
   AND NOT EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti = $2)
@@ -2110,17 +2118,14 @@ class PostgresStorage:
 
     async def _do_open_session(self, user_id: int, jti: str, issued_at: int,
                                contacts_limit: int | None) -> SessionStart | None:
-        """See :meth:`Storage.open_session`: two statements on one connection, one crossing
-        of the bridge (each statement sees its own snapshot, as two calls would)."""
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_SQL_CHECK_TOKEN, user_id, jti, issued_at)
-            if row is None:
-                return None
-            names = await conn.fetchrow(_SQL_ROOM_HEADS_AND_CONTACT_NAMES, user_id,
+        """See :meth:`Storage.open_session`: one statement, one crossing of the bridge."""
+        row = await self._pool.fetchrow(_SQL_OPEN_SESSION, user_id, jti, issued_at,
                                         contacts_limit)
-        last_seqs = dict(zip(names["rooms"], names["last_seqs"], strict=True))
+        if row is None:
+            return None
+        last_seqs = dict(zip(row["rooms"], row["last_seqs"], strict=True))
         return SessionStart(user=_user(row), rooms=frozenset(last_seqs),
-                            contacts=list(names["contacts"]), last_seqs=last_seqs)
+                            contacts=list(row["contacts"]), last_seqs=last_seqs)
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)

@@ -16,7 +16,13 @@ import pytest
 from chatd.actions import session
 from chatd.actions.session import RESUME_READ_ENTRIES
 from chatd.server import Server
-from chatd.storage.postgres import _SQL_HISTORY_OLDEST, _SQL_RESUME, PostgresStorage
+from chatd.storage.postgres import (
+    _SQL_CHECK_TOKEN,
+    _SQL_HISTORY_OLDEST,
+    _SQL_OPEN_SESSION,
+    _SQL_RESUME,
+    PostgresStorage,
+)
 from tests.client import Client, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
@@ -116,3 +122,21 @@ async def test_fifty_rooms_resume_in_one_statement(
     assert (await again.request("ping"))["op"] == "ok"
     assert [f for f in again.events if f.get("op") == "message" and f.get("text") == "live"] \
         == []
+
+
+async def test_a_hello_reads_its_token_rooms_and_contacts_in_one_statement(
+        server: Server) -> None:
+    """A paged hello's first read, the token's check with the names and heads of the rooms
+    and the first contacts, is one statement (one round trip): then the page's rooms."""
+    token = await register_and_login(server.http_port, "alice")
+    first = await Client.tcp(server.tcp_port)
+    await first.hello(token, rooms_limit=10)
+    assert (await first.request("join", room="lobby"))["op"] == "ok"
+    before = await _runs(server)
+    again = await Client.tcp(server.tcp_port)
+    welcome = await again.hello(token, rooms_limit=10, contacts_limit=10)
+    assert [room["room"] for room in welcome["rooms"]] == ["lobby"]
+    after = await _runs(server)
+    ran = {sql: runs - before.get(sql, 0) for sql, runs in after.items()}
+    assert ran.get(_SQL_OPEN_SESSION) == 1
+    assert ran.get(_SQL_CHECK_TOKEN, 0) == 0
