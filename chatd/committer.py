@@ -103,6 +103,8 @@ class Committer:
         self._flights = 0  # commits in flight
         self._busy: collections.Counter[str] = collections.Counter()  # their rooms' jobs
         self._wait: trio.CancelScope | None = None  # the loop's, while it waits
+        self._held: list[SendJob] = []  # taken, not started yet: in queue order
+        self._barrier: _Barrier | None = None  # waits for everything queued before it
         self._waiting = True  # for a send, with none queued
         self._idle_at = time.monotonic()  # when it last was
 
@@ -153,14 +155,13 @@ class Committer:
                   ) -> None:
         task_status.started()
         async with self._receive, trio.open_nursery() as nursery:
-            held: list[SendJob] = []  # taken, not started yet: in queue order
-            barrier: _Barrier | None = None  # waits for everything queued before it
+            held = self._held
             while True:
-                if barrier is None:
-                    barrier = self._take(held)
-                if barrier is not None and not held and not self._busy:
-                    barrier.reached.set()
-                    barrier = None
+                if self._barrier is None:
+                    self._barrier = self._take(held)
+                if self._barrier is not None and not held and not self._busy:
+                    self._barrier.reached.set()
+                    self._barrier = None
                     continue
                 if self._flights < self._max_flights:
                     batch = self._pick(held)
@@ -174,10 +175,10 @@ class Committer:
                 # enough is held already) or for a commit to land, whichever comes first.
                 self._waiting = not held and not self._flights  # see busy_for
                 with trio.CancelScope() as self._wait:
-                    if barrier is None and len(held) < self._held_max:
+                    if self._barrier is None and len(held) < self._held_max:
                         item = await self._receive.receive()
                         if isinstance(item, _Barrier):
-                            barrier = item
+                            self._barrier = item
                         else:
                             held.append(item)
                     else:
@@ -226,8 +227,14 @@ class Committer:
                 self._busy[room] -= 1
                 if not self._busy[room]:
                     del self._busy[room]
-            if self._wait is not None:
-                self._wait.cancel()  # the loop may start what this commit held back
+            if self._wait is None:
+                pass  # the loop is not waiting: it sees all this on its next turn
+            elif self._held or self._barrier is not None:
+                self._wait.cancel()  # it may start what this commit held back
+            elif not self._flights:
+                # Nothing held, nothing in flight: idle again (busy_for), without waking the
+                # loop, which waits for the next send anyway.
+                self._waiting = True
 
     async def _commit(self, batch: list[SendJob]) -> None:
         self._metrics.batch_size.observe(len(batch))
