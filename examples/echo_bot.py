@@ -96,7 +96,11 @@ async def serve(link: Link, token: str, rooms: list[str], place: Place) -> None:
     for listed in welcome.rooms:
         seen.setdefault(listed["room"], listed["last_seq"])  # rooms it was invited into
     for name in rooms:
-        await link.send(Join(id=link.conn.next_id(), room=name))
+        # A member already (the welcome lists it): no join. A join would read the room's
+        # latest page again, and a command posted meanwhile would come in that page, which
+        # is the past for this bot, instead of live.
+        if name not in seen:
+            await link.send(Join(id=link.conn.next_id(), room=name))
     pending: dict[RequestId, tuple[str, int]] = {}  # answer not acknowledged -> command
     refused: str | None = None
     try:

@@ -92,10 +92,15 @@ async def test_the_example_bot_answers_and_comes_back(daemon: Server, tmp_path: 
         status, made = await http(daemon.http_port, "POST", "/api/bots", {"name": "echo"},
                                   token=ann_token)
         assert status == 201
+        # In the room before it connects: once ann hears it is online, its welcome has read
+        # the room, so whatever she says next reaches it live. (After a join, a command said
+        # before the join's reply would come in the reply's page: the past, for the bot.)
+        invited = await ann.request("invite", room="lobby", user="echo")
+        assert invited["op"] == "ok", invited
         extra = ["--tcp", f"127.0.0.1:{daemon.tcp_port}"] if transport == "tcp" else []
         async with bot_process(daemon, made["token"], tmp_path / "bot.log", "--room", "lobby",
                                *extra) as process:
-            await ann.event("joined", room="lobby", user="echo")
+            await ann.event("presence", user="echo", status="online")
             sent = await ann.request("send", room="lobby", text="!echo hi there", nonce="1")
             got = await answers(ann, sent["msg_id"])
             assert got["from"] == "echo" and got["text"] == "hi there"
