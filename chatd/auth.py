@@ -446,11 +446,13 @@ class Auth:
         """
         return await self._check(token)
 
-    async def open_session(self, token: str, *, contacts_limit: int | None = None
-                           ) -> tuple[SessionStart, TokenClaims]:
+    async def open_session(self, token: str, *, contacts_limit: int | None = None,
+                           rooms_limit: int | None = None) -> tuple[SessionStart, TokenClaims]:
         """As :meth:`verify`, with what a hello reads next (the names of the user's rooms and
-        contacts): for a user's token, the revocation check and that read are one storage
-        call. ``contacts_limit``: how many contacts to read, the first in order (None: all).
+        contacts, and the first rooms in full): for a user's token, the revocation check and
+        that read are one storage call. ``contacts_limit``: how many contacts to read, the
+        first in order (None: all); ``rooms_limit``: how many rooms in full (None: all). A
+        bot's reads only the names.
 
         Raises:
             ChatError: ``unauthenticated``, as :meth:`authenticate`.
@@ -461,7 +463,8 @@ class Auth:
             return SessionStart(user=user, rooms=rooms, contacts=contacts), claims
         claims = self.decode_token(token)
         found = await self.storage.open_session(claims.user_id, claims.jti, claims.issued_at,
-                                                contacts_limit=contacts_limit)
+                                                contacts_limit=contacts_limit,
+                                                rooms_limit=rooms_limit)
         return _not_revoked(found), claims
 
     async def _check(self, token: str) -> tuple[User, TokenClaims]:

@@ -216,14 +216,19 @@ class Relay:
                  deliveries: list[Delivery]) -> int:
         """Add ``messages`` (of ``notice``'s range) to ``deliveries``, if anyone here is in
         their room; how many were."""
-        # Another node commits: its entries may come out of order (a node that has just
-        # started, not seen by this one's sweep yet).
-        self._registry.recent.share(True)
+        self._foreign(notice)
         if not self._registry.has_members(notice.room):
             return 0  # nobody here to tell; they read it on join or resume
         before = len(deliveries)
         deliveries.extend(Delivery(m.room, m.seq, frame(message_event(m))) for m in messages)
         return len(deliveries) - before
+
+    def _foreign(self, notice: CommitNotice) -> None:
+        """Another node committed: its entries may come out of order (a node that has just
+        started, not seen by this one's sweep yet), and a hello here must know the room's
+        log moved, whoever is in it here (chatd.rooms.Heads)."""
+        self._registry.recent.share(True)
+        self._registry.heads.saw(notice.room, notice.last_seq)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
@@ -267,7 +272,7 @@ class Relay:
             if carried := self._relayed(notice, notice.entries, deliveries):
                 self._on_relayed("notice", carried)
             return
-        self._registry.recent.share(True)
+        self._foreign(notice)
         if not self._registry.has_members(notice.room):
             return
         try:

@@ -47,12 +47,14 @@ their ``Join``s carry no ``since``.
 Changes since a read. A ``hello`` reads the user's rooms once, before its ``Connect``, and
 does not read them again when nothing changed them meanwhile. Every membership change is told
 to the registry (a ``Join`` or ``Leave`` after storage, another node's through its notice, a
-``CloseRoom``), whether or not the user is online here; the registry counts them
-(:attr:`RegistryState.changes`) and remembers, for the last :data:`LEAVE_MEMORY` of them,
-whose rooms they were. :func:`changed_since` answers whether any may have touched a user's
-rooms after a count read before the read: when not, what the read said is what ``Connect``
-subscribed, and any change told after the ``Connect`` is applied to the user's connections
-as to any other's.
+``CloseRoom``), whether or not the user is online here, and so is every change of how a user
+sees their rooms (a read marker moved, a notification level set: a ``ToUser``); the registry
+counts them (:attr:`RegistryState.changes`) and remembers, for the last :data:`LEAVE_MEMORY`
+of them, whose rooms they were. :func:`changed_since` answers whether any may have touched a
+user's rooms after a count read before the read: when not, what the read said is what
+``Connect`` subscribed, and any change told after the ``Connect`` is applied to the user's
+connections as to any other's. What a read said of a room's log (its ``last_seq``, the
+counts) holds unless an entry was published in between: :class:`Heads` tells.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ import collections
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import trio
@@ -70,6 +72,7 @@ from chatd.outbox import Delivery, Notice, OutboxItem
 from chatd.recent import RecentEntries
 
 __all__ = [
+    "HEADS_KEPT",
     "LEAVE_MEMORY",
     "SUBSCRIBE_ATTEMPTS",
     "Broadcast",
@@ -80,6 +83,7 @@ __all__ = [
     "Deliver",
     "Disconnect",
     "FromMember",
+    "Heads",
     "Join",
     "Leave",
     "Member",
@@ -98,6 +102,8 @@ ConnId = Hashable
 
 #: Leaves remembered for :func:`overtaken` (a ``since`` older than these counts as overtaken).
 LEAVE_MEMORY = 4096
+#: Rooms whose last published seq :class:`Heads` keeps (the oldest forgotten first).
+HEADS_KEPT = 100_000
 #: Joins overtaken in a row before :meth:`RoomRegistry.subscribe` gives up: each needs a Leave
 #: of the same user and room between a storage read and the registry, so more is a storm.
 SUBSCRIBE_ATTEMPTS = 5
@@ -307,16 +313,16 @@ def overtaken(state: RegistryState, user: str, room: str, since: int | None) -> 
 
 
 def changed_since(state: RegistryState, user: str, mark: int) -> bool:
-    """Whether a change of ``user``'s rooms (a Join or Leave of theirs, any CloseRoom) was
-    told after count ``mark`` (or may have been: ``mark`` is older than the changes
-    remembered)."""
+    """Whether a change of ``user``'s rooms or of their view of them (a Join, Leave or
+    ToUser of theirs, any CloseRoom) was told after count ``mark`` (or may have been:
+    ``mark`` is older than the changes remembered)."""
     if mark < state.changes - LEAVE_MEMORY:
         return True
     return state.user_changed.get(user, -1) > mark or state.last_close > mark
 
 
 def _record_change(state: RegistryState, user: str | None) -> None:
-    """Count a membership change of ``user``'s rooms (None: a room closed, everyone's)."""
+    """Count a change of ``user``'s rooms (None: a room closed, everyone's)."""
     state.changes += 1
     if user is None:
         state.last_close = state.changes
@@ -430,9 +436,46 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
                 audience |= state.room_users.get(room, set())
             return [Deliver(_conns_of(state, audience, exclude=user), Notice(data))]
         case ToUser(user, data, exclude):
+            # A read marker moved or a level set: the user's view of their rooms changed.
+            _record_change(state, user)
             targets = tuple(c for c in state.user_conns.get(user, ()) if c != exclude)
             return [Deliver(targets, Notice(data))]
     raise TypeError(f"not a registry command: {command!r}")
+
+
+class Heads:
+    """The last seq published here of each room (every room, members here or not): what
+    lets a ``hello`` take the rooms it read before its ``Connect`` as they are
+    (chatd.actions.session). The registry's task records every ``PublishMany`` before
+    applying it, and the relay every other node's commit it takes, members here or not (both
+    on trio's thread). A hello reads :attr:`forgotten` before its read, and asks
+    :meth:`moved` after its ``Connect``: a room published past what the read says, or a
+    room forgotten meanwhile (past :data:`HEADS_KEPT` rooms), and the read is not trusted."""
+
+    def __init__(self, most: int = HEADS_KEPT) -> None:
+        self._most = most
+        self._seqs: dict[str, int] = {}
+        #: Rooms forgotten so far (a hello's read made before a forgetting is not trusted).
+        self.forgotten = 0
+
+    def saw(self, room: str, seq: int) -> None:
+        """``room``'s entry ``seq`` was published here (or committed by another node)."""
+        seqs = self._seqs
+        if seq > seqs.get(room, 0):
+            seqs[room] = seq
+            if len(seqs) > self._most:
+                del seqs[next(iter(seqs))]
+                self.forgotten += 1
+
+    def forget(self, room: str) -> None:
+        """``room`` was deleted: a new room of that name starts again at seq 1 (a hello
+        racing the deletion is told by the registry's change count)."""
+        self._seqs.pop(room, None)
+
+    def moved(self, last_seqs: Mapping[str, int]) -> bool:
+        """Whether any of these rooms was published past the seq given for it."""
+        seqs = self._seqs
+        return any(seqs.get(room, 0) > seq for room, seq in last_seqs.items())
 
 
 class RoomRegistry:
@@ -449,6 +492,8 @@ class RoomRegistry:
         self.state = RegistryState()
         #: What was published lately, for the connections' repairs (chatd.recent).
         self.recent = RecentEntries()
+        #: The last seq published of each room, for the hellos (:class:`Heads`).
+        self.heads = Heads()
         self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
         self._on_delivered = on_delivered
         self._on_dropped = on_dropped
@@ -583,11 +628,15 @@ class RoomRegistry:
         async with self._receive:
             async for command in self._receive:
                 if isinstance(command, PublishMany):
+                    saw = self.heads.saw
+                    for delivery in command.deliveries:
+                        saw(delivery.room, delivery.seq)
                     if self.recent.shared:
                         rooms = self.state.room_users
                         self.recent.published(d for d in command.deliveries if d.room in rooms)
                 elif isinstance(command, CloseRoom):
                     self.recent.forget(command.room)  # a new room of that name starts at 1
+                    self.heads.forget(command.room)
                 for effect in apply(self.state, command):
                     self._perform(effect)
 

@@ -23,10 +23,12 @@ from chatd.rooms import (
     Deliver,
     Disconnect,
     FromMember,
+    Heads,
     Join,
     Leave,
     PublishMany,
     RegistryState,
+    ToUser,
     apply,
     changed_since,
     overtaken,
@@ -458,3 +460,28 @@ def test_no_interleaving_with_a_hello_that_reads_once_leaves_it_wrong(
         assert not world.subscribed() or world.member or world.removing > 0
     assert world.subscribed() == world.member
     hypothesis.event("read once" if fast else "read again")
+
+
+def test_heads_tell_a_room_published_past_a_read_and_forget_the_oldest() -> None:
+    """Heads keeps each room's last published seq (never lowered): a read is moved past
+    once any of its rooms was published beyond it; past ``most`` rooms the oldest is
+    forgotten and counted, and a deleted room starts again."""
+    heads = Heads(most=2)
+    heads.saw("a", 3)
+    heads.saw("a", 2)  # another node's older commit, relayed late
+    assert not heads.moved({"a": 3, "b": 0}) and heads.moved({"a": 2})
+    heads.saw("b", 1)
+    assert heads.forgotten == 0 and heads.moved({"b": 0})
+    heads.saw("c", 5)  # a third room: "a", the oldest, is forgotten
+    assert heads.forgotten == 1 and not heads.moved({"a": 0}) and heads.moved({"c": 4})
+    heads.forget("c")
+    assert not heads.moved({"c": 0}) and heads.forgotten == 1
+
+
+def test_a_to_user_counts_as_a_change_of_that_users_rooms() -> None:
+    """A read marker moved or a level set elsewhere (ToUser) changes how the user's rooms
+    look to them: a hello's read of before it is not trusted (changed_since)."""
+    state = RegistryState()
+    mark = state.changes
+    apply(state, ToUser("bob", b"x"))
+    assert not changed_since(state, "alice", mark) and changed_since(state, "bob", mark)

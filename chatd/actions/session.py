@@ -31,31 +31,35 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     before each read of the user's rooms, so that a removal racing the hello never leaves the
     user subscribed (chatd.rooms, "Membership").
 
-    Two statements in two crossings of the bridge, however many rooms (and one for the
+    One statement in one crossing of the bridge, however many rooms (and one for the
     resumed rooms, read at once however many: :func:`resume_reads`): the token's check
     with the names of the rooms and contacts (what the connection subscribes to, and the
-    contacts the welcome shows), then the rooms in full (their counts), read once unless
-    they changed meanwhile. A paged hello (``rooms_limit``) reads every room's name and
-    last_seq in the first crossing, and only the page's rooms in full in the second
-    (:func:`_read_once`): the counts cost the page's rooms (``rooms_more`` is told by the
-    names, not by one more room counted), and the connection is subscribed to every room
-    all the same.
+    contacts the welcome shows) and the rooms in full (their counts), taken as they are
+    unless something may have changed them before the ``Connect`` (:func:`_read_before`);
+    then the rooms are read again, once unless they changed meanwhile. A paged hello
+    (``rooms_limit``) reads every room's name and last_seq, and only the page's rooms in full
+    (:func:`_read_once` when they are read again): the counts cost the page's rooms
+    (``rooms_more`` is told by the names, not by one more room counted), and the connection
+    is subscribed to every room all the same.
     ``contacts_limit`` reads only the contacts it shows and one more (to tell whether more
     follow), first connection or not: the presence tracker looks up who has a user as a
     contact when their status changes (chatd.presence), never at a hello. Without it, every
     contact is read, and shown.
     """
-    since, mark = app.registry.epoch, app.registry.changes
-    # The token's check and the names of the user's rooms and contacts: one crossing.
-    shows = request.contacts_limit
+    registry = app.registry
+    since, mark, forgotten = registry.epoch, registry.changes, registry.heads.forgotten
+    # The token's check, the names of the user's rooms and contacts, and the welcome's rooms
+    # in full: one statement.
+    shows, limit = request.contacts_limit, request.rooms_limit
     start, claims = await app.auth.open_session(
-        request.token, contacts_limit=None if shows is None else shows + 1)
+        request.token, contacts_limit=None if shows is None else shows + 1, rooms_limit=limit)
     user, storage = start.user, app.storage
     subscribed, contacts = start.rooms, start.contacts
     await caller.hold(None)
     await caller.attach(user, claims, subscribed, since)
-    limit = request.rooms_limit
-    read = await _read_once(app, user, limit, start, mark)
+    read = _read_before(app, user, start, mark, forgotten)
+    if read is None:
+        read = await _read_once(app, user, limit, start, mark)
     if read is None:
         read = await _settle_rooms(app, user, limit)
     # Every room's last_seq; the page's rooms from the same read as their objects, so that
@@ -118,6 +122,30 @@ def resume_reads(resume: dict[str, int], heads: Mapping[str, int], most: int, *,
         entries += cost
     if part:
         yield part
+
+
+def _read_before(app: App, user: User, start: SessionStart, mark: int,
+                 forgotten: int) -> SessionRooms | None:
+    """The rooms as the first read gave them, before the ``Connect``, when nothing can have
+    changed them since; None when something may have (then they are read again).
+
+    Nothing did when, as of the ``Connect`` applied: no change of the user's rooms or of
+    their view of them (a membership, a read marker, a level) was told to the registry after
+    ``mark``, read before the read; the connection is subscribed to exactly the rooms read;
+    no entry of any of them was published here past the seq the read gave
+    (``registry.heads``; nothing forgotten meanwhile); and this node is alone. Then every
+    entry after the read's ``last_seq`` is published after the ``Connect``, live to the
+    connection. With another node alive, that node's commits reach the registry only
+    through its notices, which a lost listening connection misses: the rooms are read again.
+    A hello in a quiet room, the common case, is one statement."""
+    registry = app.registry
+    if (start.page is None or start.last_seqs is None or registry.recent.shared
+            or registry.changed_since(user.name, mark)
+            or registry.heads.forgotten != forgotten
+            or registry.rooms_of(user.name) != start.rooms
+            or registry.heads.moved(start.last_seqs)):
+        return None
+    return SessionRooms(last_seqs=start.last_seqs, rooms=start.page)
 
 
 async def _read_once(app: App, user: User, limit: int | None, start: SessionStart,

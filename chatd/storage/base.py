@@ -617,6 +617,9 @@ class SessionStart:
     rooms: frozenset[str]
     contacts: list[str]
     last_seqs: dict[str, int] | None = None
+    #: The first rooms by name in full, as :meth:`Storage.session_rooms` gives them, read
+    #: with the rest (None: not read).
+    page: list[Room] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -887,12 +890,14 @@ class Storage(Protocol):
         it had none. Raises ChatError: 'not_found', 'forbidden'."""
 
     async def open_session(self, user_id: int, jti: str, issued_at: int, *,
-                           contacts_limit: int | None = None) -> SessionStart | None:
+                           contacts_limit: int | None = None,
+                           rooms_limit: int | None = None) -> SessionStart | None:
         """:meth:`check_token`, then (when it finds the user)
         :meth:`room_and_contact_names` with each room's ``last_seq``
-        (``SessionStart.last_seqs``), in one call: a hello's first reads cost one crossing
-        to the database instead of two. With ``contacts_limit``, only the first that many
-        contacts (in order). None where :meth:`check_token` is None."""
+        (``SessionStart.last_seqs``) and the rooms of :meth:`session_rooms` with
+        ``rooms_limit`` (``SessionStart.page``), in one call: what a hello reads is one
+        statement. With ``contacts_limit``, only the first that many contacts (in order).
+        None where :meth:`check_token` is None."""
 
     async def webhook_targets(self, rooms: Sequence[str],
                               senders: Sequence[str]) -> WebhookTargets:

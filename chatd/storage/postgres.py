@@ -457,13 +457,25 @@ WHERE u.id = $1 AND u.deactivated_at IS NULL
 # A hello's first read, one statement (one round trip, one snapshot): the token's check
 # (_SQL_CHECK_TOKEN: no row if it fails); the names of the user's rooms with each one's
 # last_seq (the heads, in the order of the names: what a paged hello subscribes to and starts
-# each room's live messages after, read once); and the first $4 of their contacts by name
+# each room's live messages after, read once); the first $4 of their contacts by name
 # (NULL: all): a paged hello reads the page it shows and one more (the presence tracker looks
-# up a user's watchers at their transitions, chatd.presence).
+# up a user's watchers at their transitions, chatd.presence); and the first $5 of their rooms
+# by name (NULL: all) in full, as _SQL_USER_ROOMS and a joined page of _SQL_ROOMS_OVERVIEW
+# read them, as JSON (the page is chosen on names alone, then only its rooms are counted): the
+# welcome's rooms, which the hello takes as they are unless something changed them before
+# its connection was subscribed (chatd.actions.session).
 _SQL_OPEN_SESSION = f"""
 SELECT {_USER_COLUMNS}, h.rooms, h.last_seqs,
        ARRAY(SELECT c.name FROM contacts c WHERE c.user_id = u.id
-             ORDER BY lower(c.name) COLLATE "C" LIMIT $4) AS contacts
+             ORDER BY lower(c.name) COLLATE "C" LIMIT $4) AS contacts,
+       (SELECT json_agg(p ORDER BY p.name COLLATE "C") FROM (
+            SELECT {_ROOM_COLUMNS}, {_MEMBER_COLUMNS}
+            FROM (SELECT pm.room_id FROM memberships pm JOIN rooms pr ON pr.id = pm.room_id
+                  WHERE pm.user_id = u.id ORDER BY pr.name COLLATE "C" LIMIT $5) page
+            JOIN memberships m ON m.room_id = page.room_id AND m.user_id = u.id
+            JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
+            {_PEER_JOIN.format(me="u.id")}
+       ) p) AS page
 FROM users u CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(r.name), '{{}}') AS rooms,
            coalesce(array_agg(r.last_seq), '{{}}') AS last_seqs
@@ -2113,19 +2125,24 @@ class PostgresStorage:
         return None if row is None else _user(row)
 
     async def open_session(self, user_id: int, jti: str, issued_at: int, *,
-                           contacts_limit: int | None = None) -> SessionStart | None:
-        return await self._run(self._do_open_session, user_id, jti, issued_at, contacts_limit)
+                           contacts_limit: int | None = None,
+                           rooms_limit: int | None = None) -> SessionStart | None:
+        return await self._run(self._do_open_session, user_id, jti, issued_at, contacts_limit,
+                               rooms_limit)
 
     async def _do_open_session(self, user_id: int, jti: str, issued_at: int,
-                               contacts_limit: int | None) -> SessionStart | None:
+                               contacts_limit: int | None,
+                               rooms_limit: int | None) -> SessionStart | None:
         """See :meth:`Storage.open_session`: one statement, one crossing of the bridge."""
         row = await self._pool.fetchrow(_SQL_OPEN_SESSION, user_id, jti, issued_at,
-                                        contacts_limit)
+                                        contacts_limit, rooms_limit)
         if row is None:
             return None
         last_seqs = dict(zip(row["rooms"], row["last_seqs"], strict=True))
+        page = row["page"]
         return SessionStart(user=_user(row), rooms=frozenset(last_seqs),
-                            contacts=list(row["contacts"]), last_seqs=last_seqs)
+                            contacts=list(row["contacts"]), last_seqs=last_seqs,
+                            page=[_room(room) for room in json.loads(page)] if page else [])
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)

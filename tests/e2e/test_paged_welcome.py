@@ -268,10 +268,11 @@ async def test_api_me_pages_as_the_welcome(server: Server, connect: Connect) -> 
     assert last["contacts_more"] is False and last["rooms"] == full["rooms"]
 
 
-async def test_a_paged_hello_reads_every_room_once(
+async def test_a_hello_reads_every_room_once(
         server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A paged hello whose rooms nothing changed meanwhile reads every room (its name and
-    last_seq) once, with the token's check: after subscribing, only the page's rooms."""
+    """A hello whose rooms nothing changed meanwhile reads every room (its name and
+    last_seq), and the welcome's rooms in full, once, with the token's check: nothing after
+    subscribing, paged or not."""
     token, _, names = await _alice_in_rooms(server, connect)
     storage = server.app.storage
     read_again: list[int | None] = []
@@ -287,10 +288,10 @@ async def test_a_paged_hello_reads_every_room_once(
     assert [room["room"] for room in welcome["rooms"]] == names[:3]
     assert welcome["rooms_more"] is True
     assert read_again == []
-    # Unpaged, every room is in the welcome: read in full after subscribing, as before.
     everything = await connect()
     full = await everything.hello(token)
-    assert [room["room"] for room in full["rooms"]] == names and read_again == [None]
+    assert [room["room"] for room in full["rooms"]] == names and read_again == []
+    assert [room["unread"] for room in full["rooms"]] == [1] * len(names)
 
 
 async def _during_first_read(server: Server, monkeypatch: pytest.MonkeyPatch,
@@ -367,6 +368,42 @@ async def test_messages_stored_between_the_first_read_and_the_subscription(
     assert live in ([], [(last, between[last]["seq"])]), live
 
 
+@pytest.mark.parametrize("what", ["message", "marker"])
+async def test_an_unpaged_welcome_shows_what_came_between_the_read_and_the_subscription(
+        server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch, what: str) -> None:
+    """A message stored, or a read marker moved by another connection of alice's, after a
+    hello's first read and before its subscription: the welcome's rooms are read again, so
+    they show it (and no live copy of the message follows)."""
+    token, bob_token, names = await _alice_in_rooms(server, connect)
+    room = names[-1]
+    bob, other = await connect(), await connect()
+    await bob.hello(bob_token)
+    await other.hello(token)
+    between: dict[str, Any] = {}
+
+    async def meanwhile() -> None:
+        if what == "message":
+            between.update(await bob.request("send", room=room, text="between",
+                                              nonce="between"))
+        else:
+            between.update(await other.request("read", room=room, seq=1))
+
+    await _during_first_read(server, monkeypatch, meanwhile)
+    alice = await connect()
+    welcome = await alice.hello(token)
+    assert between["op"] == "ok", between
+    shown = {r["room"]: r for r in welcome["rooms"]}[room]
+    if what == "marker":
+        assert (shown["read_seq"], shown["unread"]) == (1, 0)
+        return
+    assert (shown["last_seq"], shown["unread"]) == (between["seq"], 2)
+    sent = await bob.request("send", room=room, text="after", nonce="after")
+    event = await alice.event("message", room=room, text="after")
+    assert event["seq"] == sent["seq"]
+    assert [f for f in alice.events if f.get("op") == "message" and f.get("text") == "between"
+            ] == []
+
+
 async def _alice_with_contacts(server: Server, connect: Connect,
                                names: list[str]) -> tuple[str, Client]:
     """alice with ``names`` as contacts, and her connection (open)."""
@@ -386,9 +423,9 @@ def _spy_contacts_read(server: Server, monkeypatch: pytest.MonkeyPatch) -> list[
     asked: list[int | None] = []
     open_session = storage.open_session
 
-    async def spy(*args: Any, contacts_limit: int | None = None) -> Any:
+    async def spy(*args: Any, contacts_limit: int | None = None, **kwargs: Any) -> Any:
         asked.append(contacts_limit)
-        return await open_session(*args, contacts_limit=contacts_limit)
+        return await open_session(*args, contacts_limit=contacts_limit, **kwargs)
 
     monkeypatch.setattr(storage, "open_session", spy)
     return asked

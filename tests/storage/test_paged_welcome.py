@@ -92,6 +92,25 @@ async def test_open_session_reads_the_heads_and_as_many_contacts_as_asked(
         (cat,) = await users(storage, "cat")
         alone = await storage.open_session(cat.id, "jti-c", issued, contacts_limit=1)
         assert alone is not None and (alone.last_seqs, alone.contacts) == ({}, [])
+        assert alone.page == []
+
+
+async def test_open_session_reads_the_welcomes_rooms_as_session_rooms_does(
+        storage: Storage, database_dsn: str) -> None:
+    """The rooms of a hello's first read, all or the first ``rooms_limit``, are the rooms
+    ``session_rooms`` reads (counts, markers, levels, roles, the conversation's peer)."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await unread_rooms(storage, database_dsn, ann, bob, rooms=5, unread=3)
+        await storage.mark_read(ann.id, "r1", 3)
+        await storage.mark_read(ann.id, "r2", 1)
+        await storage.set_notify(ann.id, "r3", "none")
+        await storage.direct_room(ann.id, "bob")
+        issued = int(time.time() * 1000)
+        for limit in (None, 0, 1, 3, 6, 7, 50):
+            start = await storage.open_session(ann.id, "jti-p", issued, rooms_limit=limit)
+            assert start is not None
+            assert start.page == (await storage.session_rooms(ann.id, limit)).rooms, limit
 
 
 async def test_contact_pages_in_order(storage: Storage, database_dsn: str) -> None:
