@@ -9,12 +9,14 @@ asyncio event loop that runs forever in a daemon thread, and *every* asyncpg cal
 included, is a coroutine run on that loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
 
 1. ``run`` hands the coroutine function to the loop (``loop.call_soon_threadsafe``), which starts
-   it as an asyncio task;
+   it as an asyncio task (calls made while the loop has not started the last ones yet join
+   them: one wake-up of its thread for a burst);
 2. the trio task parks in :func:`trio.lowlevel.wait_task_rescheduled`, so trio goes on running
    every other task meanwhile;
 3. when the asyncio task is done, its done-callback (on the loop thread) passes the outcome back
    through ``TrioToken.run_sync_soon(trio.lowlevel.reschedule, ...)``, the one thread-safe door
-   into trio. If trio has already finished (``RunFinishedError``) there is nobody to wake.
+   into trio (the outcomes of tasks done before trio took the last ones join them, likewise).
+   If trio has already finished (``RunFinishedError``) there is nobody to wake.
 
 Cancellation goes the other way, and returns at once. When the trio task is cancelled, the
 abort callback asks the loop to cancel the asyncio task and the trio task raises ``Cancelled``
@@ -95,11 +97,9 @@ class _Call(Generic[T]):
 
     def wake(self, result: outcome.Outcome[Any]) -> None:
         """Any thread: hand ``result`` to the trio thread (exactly once per call)."""
-        # If trio has finished, nobody is waiting for this any more.
-        with contextlib.suppress(trio.RunFinishedError):
-            self.token.run_sync_soon(self._deliver, result)
+        self.bridge._hand_back(self, result)
 
-    def _deliver(self, result: outcome.Outcome[Any]) -> None:
+    def deliver(self, result: outcome.Outcome[Any]) -> None:
         """Trio thread: resume the caller, unless it was cancelled and has gone on already."""
         if self.abandoned:
             self.bridge.unwinding -= 1
@@ -123,6 +123,16 @@ class AsyncioBridge:
         # before the loop is told to stop (and is then run or cancelled, never lost).
         self._lock = threading.Lock()
         self._closing = False
+        # Calls waiting to be started on the loop, and whether a callback that starts them
+        # all is scheduled there already (both under the lock): a burst of calls is one
+        # wake-up of the loop's thread, not one each. Likewise the outcomes waiting for the
+        # trio thread, for calls made from ``_token``'s trio run (the first one seen; the
+        # calls of any other run are handed back one by one).
+        self._calls: list[tuple[_Call[Any], Callable[..., Coroutine[Any, Any, Any]], Any]] = []
+        self._starting = False
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._outcomes: list[tuple[_Call[Any], outcome.Outcome[Any]]] = []
+        self._handing = False
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
         #: Calls whose trio caller was cancelled and whose asyncio task has not finished yet.
@@ -150,6 +160,42 @@ class AsyncioBridge:
             asyncio.set_event_loop(None)
             loop.close()
 
+    def _start_all(self) -> None:
+        """Loop thread: start every call submitted since the last time."""
+        with self._lock:
+            calls, self._calls = self._calls, []
+            self._starting = False
+        for call, fn, args in calls:
+            self._start(call, fn, args)
+
+    def _hand_back(self, call: _Call[Any], result: outcome.Outcome[Any]) -> None:
+        """Any thread: queue ``call``'s outcome for the trio thread; one wake-up of it for
+        all the outcomes queued until it runs."""
+        if call.token is not self._token:
+            # Another trio run's call (or trio has finished: nobody waits for it any more).
+            with contextlib.suppress(trio.RunFinishedError):
+                call.token.run_sync_soon(call.deliver, result)
+            return
+        with self._lock:
+            self._outcomes.append((call, result))
+            if self._handing:
+                return
+            self._handing = True
+        try:
+            call.token.run_sync_soon(self._deliver_all)
+        except trio.RunFinishedError:
+            with self._lock:  # nobody waits for them any more
+                self._outcomes.clear()
+                self._handing = False
+
+    def _deliver_all(self) -> None:
+        """Trio thread: every outcome queued since the last time to its caller."""
+        with self._lock:
+            outcomes, self._outcomes = self._outcomes, []
+            self._handing = False
+        for call, result in outcomes:
+            call.deliver(result)
+
     def _start(self, call: _Call[T], fn: Callable[..., Coroutine[Any, Any, T]], args: Any) -> None:
         """Loop thread: start the coroutine as a task and arrange for the caller to be woken."""
         try:
@@ -176,15 +222,20 @@ class AsyncioBridge:
             BridgeClosed: the bridge was closed before or during the call.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        call: _Call[T] = _Call(self, trio.lowlevel.current_task(),
-                               trio.lowlevel.current_trio_token())
+        token = trio.lowlevel.current_trio_token()
+        if self._token is None:
+            self._token = token
+        call: _Call[T] = _Call(self, trio.lowlevel.current_task(), token)
         with self._lock:
             if self._closing:
                 raise BridgeClosed("the storage event loop is closed")
-            self._loop.call_soon_threadsafe(self._start, call, fn, args)
+            self._calls.append((call, fn, args))
+            if not self._starting:
+                self._starting = True
+                self._loop.call_soon_threadsafe(self._start_all)
 
         def abort(raise_cancel: Callable[[], Any]) -> trio.lowlevel.Abort:
-            # Trio thread, like _deliver: from here on, the outcome is dropped when it comes.
+            # Trio thread, like deliver: from here on, the outcome is dropped when it comes.
             call.abandoned = True
             self.unwinding += 1
             # RuntimeError: the loop is closed; its shutdown has cancelled the task already.

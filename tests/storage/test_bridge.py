@@ -173,3 +173,46 @@ async def test_not_a_coroutine_function_raises() -> None:
         async with open_bridge() as bridge:
             with pytest.raises(ValueError, match="sync"):
                 await bridge.run(not_async)  # type: ignore[arg-type]
+
+
+async def test_a_burst_of_calls_wakes_each_thread_once() -> None:
+    """Calls made while the loop has not started the previous ones yet are started
+    together (one wake-up of its thread), and outcomes ready together reach trio together;
+    each caller gets its own result."""
+    entered, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:  # keeps the loop's thread busy until released
+        entered.set()
+        release.wait(TIMEOUT)
+
+    with trio.fail_after(TIMEOUT):
+        async with open_bridge() as bridge:
+            starts = delivers = 0
+            start_all, deliver_all = bridge._start_all, bridge._deliver_all
+
+            def count_start() -> None:
+                nonlocal starts
+                starts += 1
+                start_all()
+
+            def count_deliver() -> None:
+                nonlocal delivers
+                delivers += 1
+                deliver_all()
+
+            bridge._start_all, bridge._deliver_all = count_start, count_deliver  # type: ignore[method-assign]
+            results: dict[int, int] = {}
+
+            async def one(i: int) -> None:
+                results[i] = await bridge.run(add, i, 1000)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(bridge.run, hold)
+                await trio.to_thread.run_sync(entered.wait, TIMEOUT)
+                for i in range(50):
+                    nursery.start_soon(one, i)
+                await trio.testing.wait_all_tasks_blocked()
+                release.set()
+            assert results == {i: i + 1000 for i in range(50)}
+            assert starts == 2  # hold's call, then the fifty at once
+            assert delivers < 51
