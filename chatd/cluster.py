@@ -167,6 +167,8 @@ class Relay:
         registry for the whole payload. Only while nothing is queued or being handled here
         (``_queued``), so that it never overtakes an earlier notice (a membership the
         task is still applying); else, and for anything else, the task takes it in order."""
+        if isinstance(notices[0], ListeningNotice):
+            self._registry.heads.hear()  # (alone in its payload)
         item: _Item = notices
         if not self._queued and not self._stale() and all(map(self._carried, notices)):
             try:
@@ -186,6 +188,7 @@ class Relay:
             self._queued += 1
         except trio.WouldBlock:
             self.dropped += 1
+            self._registry.heads.missed()
             if isinstance(item, PublishMany):
                 return  # entries only: the connections repair the gaps
             for notice in item:
@@ -235,7 +238,7 @@ class Relay:
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(
                 self._storage.follow_changes, self._on_change, on_batch=self._on_batch,
-                wanted=self._registry.has_members))
+                wanted=self._registry.has_members, on_lost=self._registry.heads.deaf))
             task_status.started()
             async for item in self._receive:
                 try:

@@ -448,15 +448,36 @@ class Heads:
     lets a ``hello`` take the rooms it read before its ``Connect`` as they are
     (chatd.actions.session). The registry's task records every ``PublishMany`` before
     applying it, and the relay every other node's commit it takes, members here or not (both
-    on trio's thread). A hello reads :attr:`forgotten` before its read, and asks
-    :meth:`moved` after its ``Connect``: a room published past what the read says, or a
-    room forgotten meanwhile (past :data:`HEADS_KEPT` rooms), and the read is not trusted."""
+    on trio's thread). A hello reads :attr:`forgotten` and :attr:`hearing` before its read,
+    and asks :meth:`moved` after its ``Connect``: a room published past what the read says,
+    a room forgotten meanwhile (past :data:`HEADS_KEPT` rooms), or other nodes' commits
+    that may have gone unheard, and the read is not trusted."""
 
     def __init__(self, most: int = HEADS_KEPT) -> None:
         self._most = most
         self._seqs: dict[str, int] = {}
         #: Rooms forgotten so far (a hello's read made before a forgetting is not trusted).
         self.forgotten = 0
+        #: Whether every other node's commit reaches :meth:`saw`: None while the relay does
+        #: not listen, else a number that changes each time it listens again or may have
+        #: missed a notice. A hello's read is trusted only when this did not change (nor
+        #: was None) from before the read to after the ``Connect``.
+        self.hearing: int | None = None
+        self._hearings = 0
+
+    def hear(self) -> None:
+        """The relay listens (again): every other node's commit from now on is told."""
+        self._hearings += 1
+        self.hearing = self._hearings
+
+    def deaf(self) -> None:
+        """The relay's listening connection is lost: other nodes' commits go unheard."""
+        self.hearing = None
+
+    def missed(self) -> None:
+        """A notice was dropped (the relay's inbox was full): its commit went unheard."""
+        if self.hearing is not None:
+            self.hear()
 
     def saw(self, room: str, seq: int) -> None:
         """``room``'s entry ``seq`` was published here (or committed by another node)."""

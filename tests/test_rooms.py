@@ -485,3 +485,22 @@ def test_a_to_user_counts_as_a_change_of_that_users_rooms() -> None:
     mark = state.changes
     apply(state, ToUser("bob", b"x"))
     assert not changed_since(state, "alice", mark) and changed_since(state, "bob", mark)
+
+
+def test_heads_hearing_changes_whenever_a_notice_may_have_gone_unheard() -> None:
+    """``hearing`` is None until the relay listens, a new number each time it listens
+    again or drops a notice, None while it does not listen: a hello compares it before and
+    after and trusts its read only when it is the same number."""
+    heads = Heads()
+    assert heads.hearing is None
+    heads.missed()  # not listening: nothing to miss
+    assert heads.hearing is None
+    heads.hear()
+    first = heads.hearing
+    assert first is not None
+    heads.missed()
+    assert heads.hearing not in (None, first)
+    heads.deaf()
+    assert heads.hearing is None
+    heads.hear()
+    assert heads.hearing not in (None, first)

@@ -46,8 +46,9 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     contact when their status changes (chatd.presence), never at a hello. Without it, every
     contact is read, and shown.
     """
-    registry = app.registry
-    since, mark, forgotten = registry.epoch, registry.changes, registry.heads.forgotten
+    registry, heads = app.registry, app.registry.heads
+    since, mark, forgotten, hearing = (registry.epoch, registry.changes, heads.forgotten,
+                                       heads.hearing)
     # The token's check, the names of the user's rooms and contacts, and the welcome's rooms
     # in full: one statement.
     shows, limit = request.contacts_limit, request.rooms_limit
@@ -57,7 +58,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     subscribed, contacts = start.rooms, start.contacts
     await caller.hold(None)
     await caller.attach(user, claims, subscribed, since)
-    read = _read_before(app, user, start, mark, forgotten)
+    read = _read_before(app, user, start, mark, forgotten, hearing)
     if read is None:
         read = await _read_once(app, user, limit, start, mark)
     if read is None:
@@ -124,22 +125,23 @@ def resume_reads(resume: dict[str, int], heads: Mapping[str, int], most: int, *,
         yield part
 
 
-def _read_before(app: App, user: User, start: SessionStart, mark: int,
-                 forgotten: int) -> SessionRooms | None:
+def _read_before(app: App, user: User, start: SessionStart, mark: int, forgotten: int,
+                 hearing: int | None) -> SessionRooms | None:
     """The rooms as the first read gave them, before the ``Connect``, when nothing can have
     changed them since; None when something may have (then they are read again).
 
     Nothing did when, as of the ``Connect`` applied: no change of the user's rooms or of
     their view of them (a membership, a read marker, a level) was told to the registry after
     ``mark``, read before the read; the connection is subscribed to exactly the rooms read;
-    no entry of any of them was published here past the seq the read gave
-    (``registry.heads``; nothing forgotten meanwhile); and this node is alone. Then every
-    entry after the read's ``last_seq`` is published after the ``Connect``, live to the
-    connection. With another node alive, that node's commits reach the registry only
-    through its notices, which a lost listening connection misses: the rooms are read again.
+    and no entry of any of them was published here past the seq the read gave, nor
+    committed by another node as far as the relay heard (``registry.heads``; nothing
+    forgotten, and the relay listening all along, ``hearing``). Then every entry after the
+    read's ``last_seq`` reaches the registry after the ``Connect``, live to the connection
+    (another node's through its notice, which the relay publishes to the members here).
     A hello in a quiet room, the common case, is one statement."""
     registry = app.registry
-    if (start.page is None or start.last_seqs is None or registry.recent.shared
+    if (start.page is None or start.last_seqs is None or hearing is None
+            or registry.heads.hearing != hearing
             or registry.changed_since(user.name, mark)
             or registry.heads.forgotten != forgotten
             or registry.rooms_of(user.name) != start.rooms

@@ -667,6 +667,7 @@ class Storage(Protocol):
         *,
         on_batch: Callable[[tuple[Change, ...]], None] | None = None,
         wanted: Callable[[str], bool] | None = None,
+        on_lost: Callable[[], None] | None = None,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Until cancelled, call ``on_change`` (in this trio thread, never concurrently) for
@@ -683,7 +684,9 @@ class Storage(Protocol):
         Reconnects by itself when the connection drops (notices sent meanwhile are lost; the
         connections repair such gaps from the database). ``task_status.started()`` once the
         first LISTEN is in place. Each time a LISTEN is in place, first and after a loss, a
-        :class:`ListeningNotice` comes before the notices that follow it."""
+        :class:`ListeningNotice` comes before the notices that follow it; ``on_lost`` (in
+        this trio thread) is told each time the listening connection is lost or could not
+        be made, before the notices of that time are missed."""
 
     async def heartbeat(self) -> bool:
         """Say that this node is alive (``nodes.seen_at``, migration 0017). True when its row

@@ -1785,6 +1785,7 @@ class PostgresStorage:
         *,
         on_batch: Callable[[tuple[Change, ...]], None] | None = None,
         wanted: Callable[[str], bool] | None = None,
+        on_lost: Callable[[], None] | None = None,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         token = trio.lowlevel.current_trio_token()
@@ -1833,6 +1834,8 @@ class PostgresStorage:
             except StorageUnavailable as exc:
                 log.warning("cannot listen for other nodes' changes: %s", exc)
             finally:
+                if on_lost is not None:
+                    on_lost()
                 if conn is not None:
                     with trio.CancelScope(shield=True), contextlib.suppress(Exception):
                         await self._run(_close_listener, conn)
