@@ -661,7 +661,18 @@ def test_a_redraw_keeps_the_keyboard_focus(
     page.keyboard.press("Enter")
     expect(page.locator("#conv-title")).to_have_text("# random")
     carol.close()
+
+    # A member's menu open when their row is drawn anew: Escape gives the focus to the menu's
+    # button as it is now.
+    moderate_bob = page.get_by_role("button", name="Moderate bob")
+    moderate_bob.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("menu", name="Moderate bob")).to_be_visible()
     bob.close()
+    expect(members.locator('li[data-user="bob"]')).to_have_attribute("data-status", "offline")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menu", name="Moderate bob")).to_be_hidden()
+    expect(moderate_bob).to_be_focused()
     assert ann.errors == []
 
 
