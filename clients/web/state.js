@@ -189,7 +189,7 @@ const EVENTS = {
     setPresence(state, state.me, "online"); // presence events never tell us about ourselves
     // What the page saw of each room, before this welcome's objects say what came since.
     state.seen = missed.remember(state);
-    state.away = [];
+    state.away = state.away || []; // what a listing cut short noted stays to be told
     // The rooms the hello did not resume are followed afresh from their room objects (this
     // welcome's, or a later page's), as on a first load: what they held would have a hole.
     const resumed = state.resumed || new Set(Object.keys(resumePoints(state)));

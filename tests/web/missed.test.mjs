@@ -177,6 +177,21 @@ test("with a paged welcome, what was missed is told once the whole list is in, t
   assert.deepEqual(toastsOf(last), ["While you were away: 1 mention in #mid, 1 mention in #zed."]);
 });
 
+test("what a listing cut short by a dropped connection noted is told after the next one", () => {
+  const kept = restoreSeen({ alpha: [1, 1, 0, 0], mid: [1, 1, 0, 0] });
+  const state = initialState({ me: "ann", alerts: { ...ON }, seen: kept });
+  connectionChanged(state, "online");
+  const rooms = [roomInfo("alpha", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("mid", { lastSeq: 3, readSeq: 1, unread: 2, mentions: 1 })];
+  apply(state, { ...welcome(rooms), rooms_more: true });
+  connectionChanged(state, "waiting");
+  connectionChanged(state, "online");
+  helloResume(state);
+  const again = apply(state, welcome(rooms)); // the whole list at once this time
+  assert.deepEqual(alertsOf(again).map((a) => a.room), ["mid"]);
+  assert.deepEqual(toastsOf(again), ["While you were away: 1 mention in #mid."]);
+});
+
 test("a room that came live during the listing alerts by its messages, not twice", () => {
   const kept = restoreSeen({ alpha: [1, 1, 0, 0], zed: [1, 1, 0, 0] });
   const state = initialState({ me: "ann", alerts: { ...ON }, seen: kept });
