@@ -20,7 +20,8 @@
 // A message alerts when it is new to the page, after the read marker (not read on another
 // device already), by someone else, not deleted, wanted at the room's level, not older than
 // STALE_MS by its server time (a page coming back after hours replays what it missed as
-// events: the person was told by Web Push, or will see the badges), and the person is not
+// events: the person was told by Web Push, or will see the badges; the rooms it does not
+// replay are told once each by missed.js), and the person is not
 // looking at its room: the tab hidden, the window not focused, or another room open. Then a desktop notification if the person turned them on and the browser
 // allows them, and a sound if the sound is on (both local settings of this browser, in
 // localStorage, per user).

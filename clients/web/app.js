@@ -12,6 +12,8 @@
 //   links.js    signed links to files (for <img> and downloads), renewed before they expire; pure
 //   files.js    sizes, kinds and preview boxes of files; pure
 //   alerts.js   what a new message alerts (notification levels), the title's count; pure
+//   missed.js   what the rooms not replayed missed while the page was away (from their
+//               room objects' counts), told once per room when it comes back; pure
 //   search.js   the search: query, pages of results, errors; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure

@@ -28,6 +28,7 @@ import * as api from "./api.js";
 import { $, h, toast } from "./dom.js";
 import * as drafts from "./drafts.js";
 import { Install } from "./install.js";
+import * as missed from "./missed.js";
 import * as notifier from "./notifier.js";
 import * as outbox from "./outbox.js";
 import { closePopup } from "./popup.js";
@@ -38,6 +39,7 @@ import { Connection } from "./socket.js";
 import * as model from "./state.js";
 
 const ROOMS_REFRESH_MS = 150; // rooms seen in events are looked up together, this long after
+const SEEN_SAVE_MS = 1000; // what the page saw of its rooms is saved at most this often
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Controller {
@@ -62,6 +64,9 @@ export class Controller {
     });
     this.savedAlerts = null;
     this.lastSound = null; // when (ms) the chime last played
+    this.savedSeen = null; // what the page saw of its rooms, as last saved (missed.js)
+    this.seenSavedAt = -Infinity; // when (ms)
+    this.seenTimer = null;
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
@@ -87,7 +92,7 @@ export class Controller {
       enableDesktop: async () => {
         const permission = await notifier.askPermission();
         this.act(model.setAlerts, { permission });
-        if (permission === "granted") this.install.sync(); // subscribe to pushes now
+        if (permission === "granted") this.syncPush(); // subscribe to pushes now
         if (permission === "denied") {
           toast("Notifications are blocked: allow them in the browser's site settings.");
         }
@@ -212,8 +217,11 @@ export class Controller {
     window.addEventListener("offline", () => this.conn && this.conn.networkChanged(false));
     window.addEventListener("focus", () => this.act(model.setFocused, true));
     window.addEventListener("blur", () => this.act(model.setFocused, false));
+    // What the page saw of its rooms, for the next visit to compare with (missed.js).
+    window.addEventListener("pagehide", () => this.saveSeen());
     document.addEventListener("visibilitychange", () => {
       const visible = document.visibilityState === "visible";
+      if (!visible) this.saveSeen();
       this.act(model.setVisible, visible);
       // Changed in the browser's settings while away (where no change event tells).
       if (this.state && this.state.alerts.permission !== notifier.permission()) {
@@ -246,9 +254,13 @@ export class Controller {
       visible: document.visibilityState === "visible",
       focused: document.hasFocus(),
       drafts: loadDrafts(session.username),
-      alerts: loadAlerts(session.username),
+      alerts: { ...loadAlerts(session.username),
+        pushed: this.install.pushedFor(session.username) },
+      seen: loadSeen(session.username),
     });
     this.savedAlerts = this.state.alerts;
+    this.savedSeen = null;
+    this.seenSavedAt = -Infinity;
     this.savedOutbox = this.state.outbox;
     this.savedDrafts = this.state.drafts;
     this.savedUploads = this.state.uploads;
@@ -286,6 +298,9 @@ export class Controller {
     this.timers.clear();
     clearTimeout(this.refreshTimer);
     clearTimeout(this.typingTimer);
+    if (!revoke) this.saveSeen(); // logged out on purpose: forgotten below
+    clearTimeout(this.seenTimer);
+    this.seenTimer = null;
     this.session = null;
     this.state = null;
     this.forgetUploads(new Set());
@@ -299,7 +314,7 @@ export class Controller {
     this.views.conversation.reset(null);
     this.views.composer.reset();
     this.views.layout.showChat(false);
-    if (revoke && session) forgetDrafts(session.username); // logged out on purpose
+    if (revoke && session) forgetKept(session.username); // logged out on purpose
     await this.install.signedOut(session); // while the token still works
     if (revoke) await api.logout(session);
     else api.forgetSession();
@@ -318,7 +333,17 @@ export class Controller {
     } else if (this.state.roomsListed && (!listed || frame.op === "welcome")) {
       this.pendingRoom = null; // the whole list is in without it: nothing to open
     }
-    if (frame.op === "welcome") this.install.sync();
+    if (frame.op === "welcome") this.syncPush();
+  }
+
+  /** Keep the push subscription on the server, and the state told whether it is. */
+  syncPush() {
+    const state = this.state;
+    return this.install.sync().then(() => {
+      if (this.state === state) {
+        this.act(model.setAlerts, { pushed: this.install.pushedFor(state.me) });
+      }
+    });
   }
 
   /** Show room `name` (a notification was clicked, or the address named it): now if the
@@ -370,7 +395,41 @@ export class Controller {
       this.forgetUploads(new Set(this.state.uploads.map((item) => item.key)));
       this.savedUploads = this.state.uploads;
     }
+    this.saveSeenSoon();
     this.render();
+  }
+
+  /**
+   * Save what the page saw of its rooms: now if it was not saved for SEEN_SAVE_MS (so the
+   * welcome's rooms are saved as they come), else once that time is up (a burst of messages
+   * writes once).
+   */
+  saveSeenSoon() {
+    if (this.seenTimer !== null) return;
+    const wait = this.seenSavedAt + SEEN_SAVE_MS - Date.now();
+    if (wait <= 0) {
+      this.saveSeen();
+      return;
+    }
+    this.seenTimer = setTimeout(() => {
+      this.seenTimer = null;
+      this.saveSeen();
+    }, wait);
+  }
+
+  saveSeen() {
+    if (!this.state) return;
+    const seen = missed.remember(this.state);
+    if (seen === null) return;
+    this.seenSavedAt = Date.now();
+    const text = JSON.stringify(missed.saveSeen(seen));
+    if (text === this.savedSeen) return;
+    this.savedSeen = text;
+    try {
+      localStorage.setItem(seenKey(this.state.me), text);
+    } catch {
+      // Storage full or refused: the next visit compares with an older record, or none.
+    }
   }
 
   perform(effects) {
@@ -668,6 +727,20 @@ function saveAlerts(me, settings) {
   }
 }
 
-function forgetDrafts(me) {
+function seenKey(me) {
+  return `chatd.seen.${me.toLowerCase()}`;
+}
+
+function loadSeen(me) {
+  try {
+    return missed.restoreSeen(JSON.parse(localStorage.getItem(seenKey(me)) || "null"));
+  } catch {
+    return null; // a damaged entry: nothing remembered
+  }
+}
+
+/** What this browser kept of `me` (drafts, what the page saw), for one who logged out. */
+function forgetKept(me) {
   localStorage.removeItem(draftsKey(me));
+  localStorage.removeItem(seenKey(me));
 }

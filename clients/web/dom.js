@@ -32,6 +32,54 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * Draw `list` from `items` ([{key, sig, build}], in order), keyed, for the lists drawn again
+ * on live events (the member list on every presence, the sidebar on every message): an element
+ * drawn before under the same `key` with the same `sig` (a string of what it shows) is kept
+ * where it is, and only what changed is built anew (`build()`) or moved. What is kept keeps
+ * the focus, and stays the opener of a menu it opened.
+ *
+ * A focus inside an element built anew, moved or gone goes back to the same control (the same
+ * `data-focus`, else the first button) of the element now under the same key, or, when the key
+ * is gone, of the one in its place (else the last): Enter then still acts, as a keyboard user
+ * expects.
+ */
+export function drawKeyed(list, items) {
+  const active = document.activeElement;
+  const children = [...list.children];
+  const holder = active && active !== list && list.contains(active)
+    ? children.find((child) => child.contains(active)) : null;
+  const focus = holder ? { key: holder.chatdKey, at: children.indexOf(holder),
+    control: active.closest("[data-focus]")?.dataset.focus } : null;
+  const old = new Map(children.map((child) => [child.chatdKey, child]));
+  const nodes = items.map(({ key, sig, build }) => {
+    const held = old.get(key);
+    if (held && held.chatdSig === sig) {
+      old.delete(key);
+      return held;
+    }
+    const node = build();
+    node.chatdKey = key;
+    node.chatdSig = sig;
+    return node;
+  });
+  const keep = new Set(nodes);
+  for (const child of children) if (!keep.has(child)) child.remove();
+  // Move only what is out of place (a moved element loses the focus).
+  let cursor = list.firstElementChild;
+  for (const node of nodes) {
+    if (node === cursor) cursor = cursor.nextElementSibling;
+    else list.insertBefore(node, cursor);
+  }
+  if (!focus || list.contains(document.activeElement)) return;
+  const heir = nodes.find((node) => node.chatdKey === focus.key)
+    || nodes[Math.min(focus.at, nodes.length - 1)];
+  const control = heir && ((focus.control !== undefined && [...heir.querySelectorAll(
+    "[data-focus]")].find((el) => el.dataset.focus === focus.control))
+    || heir.querySelector("button, [tabindex]"));
+  if (control) control.focus({ preventScroll: true });
+}
+
 const TOAST_MS = 5000;
 
 /** Say something in passing, at the bottom of the page, for a few seconds. */

@@ -88,6 +88,13 @@ export class Install {
     this.session = session;
   }
 
+  /** Whether this browser's push subscription was posted for `user` (pushes reach them). */
+  pushedFor(user) {
+    const saved = loadPosted();
+    return Boolean(saved && typeof saved.user === "string" && typeof user === "string"
+      && saved.user.toLowerCase() === user.toLowerCase());
+  }
+
   /** Make sure the server has this browser's subscription for the user, if permitted. */
   sync() {
     if (this.syncing) {

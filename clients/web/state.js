@@ -60,6 +60,10 @@
 // tells every connection of the person (`notify`), so another device follows; a refusal puts
 // back the level the server last gave. A new message the person is not looking at gives an
 // `alert` effect when its room's level wants it.
+// What came while the page was away, in the rooms it does not replay (missed.js): each room
+// object of a welcome (and of its pages) is compared with what the page last saw of the room
+// (`seen`), and once the whole list is in, each room that missed what its level wants gives
+// an `alert` effect, and a toast says it all in one line.
 //
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
@@ -68,6 +72,7 @@
 import * as alerts from "./alerts.js";
 import { isChange, quoteOf, revOf } from "./entries.js";
 import * as linkCache from "./links.js";
+import * as missed from "./missed.js";
 import * as outbox from "./outbox.js";
 import * as searching from "./search.js";
 import * as uploads from "./uploads.js";
@@ -99,7 +104,8 @@ const MAX_LATER_MS = 6 * 3600_000; // a timer this long at most (a later one is 
 
 /** A fresh state for `me` (the name the person logged in with), with a restored outbox. */
 export function initialState({ me = null, outbox: saved = [], visible = true,
-  drafts = new Map(), focused = true, alerts: settings = alerts.defaultSettings() } = {}) {
+  drafts = new Map(), focused = true, alerts: settings = alerts.defaultSettings(),
+  seen = null } = {}) {
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
     admin: false, // whether the user administers the server (the welcome's user.admin)
@@ -133,6 +139,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
     uploads: [], // files attached in message boxes, by room (uploads.js)
     links: linkCache.emptyLinks(), // signed links to the files drawn (links.js)
+    seen, // room -> what the page last saw of it, or null (missed.js)
+    away: null, // [{room, missed}]: what the welcome's rooms missed, until the list is in
   };
 }
 
@@ -179,6 +187,9 @@ const EVENTS = {
       state.maxText = frame.max_text_chars;
     }
     setPresence(state, state.me, "online"); // presence events never tell us about ourselves
+    // What the page saw of each room, before this welcome's objects say what came since.
+    state.seen = missed.remember(state);
+    state.away = state.away || []; // what a listing cut short noted stays to be told
     // The rooms the hello did not resume are followed afresh from their room objects (this
     // welcome's, or a later page's), as on a first load: what they held would have a hole.
     const resumed = state.resumed || new Set(Object.keys(resumePoints(state)));
@@ -193,7 +204,10 @@ const EVENTS = {
       if (!info || typeof info.room !== "string") continue;
       listed.add(info.room);
       last = info.room;
-      roomFor(state, info.room).applyInfo(info, { me: state.me });
+      const unseen = replayless(state, info.room);
+      const room = roomFor(state, info.room);
+      room.applyInfo(info, { me: state.me });
+      if (unseen) noteMissed(state, room, info);
     }
     // With more pages to come, a room not listed yet may be on one of them: it is gone only
     // once the whole list is in (listingDone).
@@ -238,6 +252,7 @@ const EVENTS = {
     for (const room of state.rooms.values()) effects.push(...settle(state, room));
     effects.push(...flushReads(state));
     effects.push(...listRooms(state), ...listContacts(state));
+    if (!more) effects.push(...tellMissed(state));
     return effects;
   },
 
@@ -875,6 +890,9 @@ export function setAlerts(state, changes) {
   const next = { ...state.alerts };
   if (typeof changes.desktop === "boolean") next.desktop = changes.desktop;
   if (typeof changes.sound === "boolean") next.sound = changes.sound;
+  // Whether this browser's push subscription is on the server for the person (install.js):
+  // not a setting, not saved; missed.js leaves to the pushes what they told.
+  if (typeof changes.pushed === "boolean") next.pushed = changes.pushed;
   if (typeof changes.permission === "string") {
     next.permission = alerts.restoreSettings({}, changes.permission).permission;
     // Allowed just now, after the person asked for it: that is turning them on.
@@ -1328,6 +1346,7 @@ function listingPage(state, infos, more, now) {
     last = info.room;
     listing.unlisted.delete(info.room);
     if (info.member === false || listing.gone.has(info.room)) continue;
+    const unseen = replayless(state, info.room);
     const room = roomFor(state, info.room);
     room.applyInfo(info, { me: state.me });
     const held = listing.early.get(info.room);
@@ -1336,6 +1355,7 @@ function listingPage(state, infos, more, now) {
       if (isSeq(held.read)) room.markRead(held.read, state.me);
       if (alerts.isLevel(held.notify)) room.setNotify(held.notify, { confirmed: true });
     }
+    if (unseen) noteMissed(state, room, info);
     effects.push(...settle(state, room), ...heldAlerts(state, room.name, now));
   }
   if (more && last !== null && byCodePoint(last, listing.after) > 0) {
@@ -1368,7 +1388,45 @@ function listingDone(state, now) {
     effects.push({ refreshRooms: true });
   }
   state.listing = null;
-  return [...effects, ...openNext(state)];
+  return [...effects, ...openNext(state), ...tellMissed(state)];
+}
+
+// -- what was missed while away (missed.js) ----------------------------------------------------
+
+/**
+ * Whether room `name`'s object is all the page gets of what it missed: a room the hello did
+ * not resume (so unfollowed by the welcome) or that is new here. A resumed room replays its
+ * entries, and a room that came live during the listing has them: they alert one by one.
+ */
+function replayless(state, name) {
+  const room = state.rooms.get(name);
+  return !room || (!room.described && room.messages.size === 0);
+}
+
+/** Room object `info` was applied to `room`: keep what it says was missed, if anything. */
+function noteMissed(state, room, info) {
+  if (state.seen === null || state.away === null) return;
+  const found = missed.missedOf(room, missed.news(state.seen.get(room.name), info));
+  if (found) state.away.push({ room: room.name, missed: found });
+}
+
+/**
+ * The whole list is in (and the room to show chosen): an alert for each room that missed
+ * something, but the one looked at, and one line that says it all.
+ */
+function tellMissed(state) {
+  const away = state.away || [];
+  state.away = null;
+  const items = away.map(({ room, missed: found }) => ({ room: state.rooms.get(room),
+    missed: found })).filter(({ room }) => room && !alerts.looking(state, room.name));
+  const effects = [];
+  for (const { room, missed: found } of items) {
+    const alert = missed.awayAlert(state, room, found);
+    if (alert) effects.push({ alert });
+  }
+  const text = missed.awayText(items);
+  if (text) effects.push({ toast: text });
+  return effects;
 }
 
 /** The alerts that waited for room `name`'s object, now that it came. */

@@ -4,7 +4,7 @@
 // act on, a button to remove them and a menu of the rest (roles, hand-over, ban).
 
 import { controlsFor } from "./admin.js";
-import { $, colourClass, h } from "./dom.js";
+import { $, colourClass, drawKeyed, h } from "./dom.js";
 import { currentRoom, initial, memberList } from "./select.js";
 
 const ROLE_LABELS = { owner: "owner", moderator: "moderator" };
@@ -26,39 +26,55 @@ export class MembersView {
     $("member-count").textContent = known ? `${online}/${total}` : "";
     $("toggle-members").setAttribute("aria-label",
       `Who is here: ${online} of ${total} online`);
-    const rest = more ? [h("li", { class: "member more" }, h("button", {
-      type: "button", class: "link", onclick: () => this.on.moreMembers(),
-    }, `Show more members (${members.length} of ${total} listed)`))] : [];
-    $("member-list").replaceChildren(...members.map((member) => {
-      const { user, status, me, role, deactivated } = member;
+    // Drawn keyed by user: a presence or `who` arriving while a keyboard user is on a
+    // member's button leaves that button (and an open menu's opener) in place.
+    const rows = members.map((member) => {
       const can = room ? controlsFor(room, { me: state.me, admin: state.admin }, member)
         : { menu: false, kick: false };
-      return h("li",
-        { class: `member ${status}${deactivated ? " deactivated" : ""}`,
-          dataset: { user, status, role: role || "" } },
-        h("span", { class: `avatar small ${colourClass(user)}`, "aria-hidden": "true" },
-          initial(user),
-          h("span", { class: `dot ${status}` })),
-        h("span", { class: "member-text" },
-          h("span", { class: "name" }, user, me ? h("span", { class: "you" }, " (you)") : null),
-          ROLE_LABELS[role] || deactivated ? h("span", { class: "member-tags" },
-            ROLE_LABELS[role] ? h("span", { class: `role-tag ${role}` }, ROLE_LABELS[role]) : null,
-            deactivated ? h("span", { class: "role-tag off",
-              title: "Deactivated by an administrator" }, "deactivated") : null) : null),
-        h("span", { class: "visually-hidden" }, `, ${status}`),
-        me ? null : h("button", {
-          type: "button", class: "icon small", "aria-label": `Message ${user}`,
-          title: `Message ${user}`, onclick: () => this.on.openDm(user),
-        }, "✉"),
-        can.kick ? h("button", {
-          type: "button", class: "icon small kick", "aria-label": `Remove ${user} from #${room.name}`,
-          title: `Remove ${user} from the room`, onclick: () => this.on.kick(user),
-        }, "×") : null,
-        can.menu ? h("button", {
-          type: "button", class: "icon small moderate", "aria-label": `Moderate ${user}`,
-          title: `Moderate ${user}`, "aria-haspopup": "menu", "aria-expanded": "false",
-          onclick: (event) => this.on.moderate(member, event.currentTarget),
-        }, "⋯") : null);
-    }), ...rest);
+      const shown = { ...member, room: room ? room.name : null, kick: can.kick, menu: can.menu };
+      return { key: `u:${member.user.toLowerCase()}`, sig: JSON.stringify(shown),
+        build: () => this.row(member, shown) };
+    });
+    if (more) {
+      const label = `Show more members (${members.length} of ${total} listed)`;
+      rows.push({ key: "more", sig: label, build: () => h("li", { class: "member more" },
+        h("button", { type: "button", class: "link", dataset: { focus: "more" },
+          onclick: () => this.on.moreMembers() }, label)) });
+    }
+    drawKeyed($("member-list"), rows);
+  }
+
+  /** A member's row: `shown` is what it shows (the member, the room, the controls). */
+  row(member, shown) {
+    const { user, status, me, role, deactivated } = member;
+    return h("li",
+      { class: `member ${status}${deactivated ? " deactivated" : ""}`,
+        dataset: { user, status, role: role || "" } },
+      h("span", { class: `avatar small ${colourClass(user)}`, "aria-hidden": "true" },
+        initial(user),
+        h("span", { class: `dot ${status}` })),
+      h("span", { class: "member-text" },
+        h("span", { class: "name" }, user, me ? h("span", { class: "you" }, " (you)") : null),
+        ROLE_LABELS[role] || deactivated ? h("span", { class: "member-tags" },
+          ROLE_LABELS[role] ? h("span", { class: `role-tag ${role}` }, ROLE_LABELS[role]) : null,
+          deactivated ? h("span", { class: "role-tag off",
+            title: "Deactivated by an administrator" }, "deactivated") : null) : null),
+      h("span", { class: "visually-hidden" }, `, ${status}`),
+      me ? null : h("button", {
+        type: "button", class: "icon small", "aria-label": `Message ${user}`,
+        title: `Message ${user}`, dataset: { focus: "dm" }, onclick: () => this.on.openDm(user),
+      }, "✉"),
+      shown.kick ? h("button", {
+        type: "button", class: "icon small kick",
+        "aria-label": `Remove ${user} from #${shown.room}`,
+        title: `Remove ${user} from the room`, dataset: { focus: "kick" },
+        onclick: () => this.on.kick(user),
+      }, "×") : null,
+      shown.menu ? h("button", {
+        type: "button", class: "icon small moderate", "aria-label": `Moderate ${user}`,
+        title: `Moderate ${user}`, "aria-haspopup": "menu", "aria-expanded": "false",
+        dataset: { focus: "moderate" },
+        onclick: (event) => this.on.moderate(member, event.currentTarget),
+      }, "⋯") : null);
   }
 }

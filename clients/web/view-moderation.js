@@ -69,7 +69,12 @@ export class ModerationView {
     }
     if (can.kick) items.push({ label: "Remove from the room…", run: () => this.on.kick(user) });
     if (can.ban) items.push({ label: "Ban…", run: () => this.ban(room.name, user) });
-    if (items.length) openMenu(opener, { label: `Moderate ${user}`, items });
+    // The member's row may have been drawn anew meanwhile (their role or status changed):
+    // the focus goes back to its button of the moment.
+    const back = () => (opener.isConnected ? opener : [...document.querySelectorAll(
+      "#member-list li[data-user]")].find((li) => li.dataset.user === user)
+      ?.querySelector('[data-focus="moderate"]') || $("composer-text"));
+    if (items.length) openMenu(opener, { label: `Moderate ${user}`, items, back });
   }
 
   async setRole(room, user, role) {

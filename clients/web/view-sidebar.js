@@ -4,7 +4,7 @@
 // notification level) opens on a right click or the context-menu key.
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
-import { $, colourClass, h } from "./dom.js";
+import { $, colourClass, drawKeyed, h } from "./dom.js";
 import { badge, initial, sortedRooms, statusOf } from "./select.js";
 import { bellIcon } from "./view-alerts.js";
 
@@ -43,21 +43,29 @@ export class SidebarView {
   }
 
   renderList(list, rooms, state, empty) {
-    // The list is drawn anew: a room's button that had the focus gives it to its successor.
-    const focused = list.contains(document.activeElement)
-      ? document.activeElement.closest("li[data-room]")?.dataset.room : undefined;
-    list.replaceChildren(...(rooms.length ? rooms.map((room) => this.roomItem(room, state))
-      : [h("li", { class: "side-empty" }, empty)]));
-    if (focused !== undefined) {
-      [...list.querySelectorAll("li[data-room]")].find((li) => li.dataset.room === focused)
-        ?.querySelector("button")?.focus({ preventScroll: true });
-    }
+    // Drawn keyed by room on every change (a message, a presence): a room's button that did
+    // not change stays, with the focus; one drawn anew gets it back (dom.js drawKeyed).
+    drawKeyed(list, rooms.length ? rooms.map((room) => {
+      const shown = this.roomShown(room, state);
+      return { key: `r:${room.name}`, sig: JSON.stringify(shown),
+        build: () => this.roomItem(room, shown) };
+    }) : [{ key: "empty", sig: empty, build: () => h("li", { class: "side-empty" }, empty) }]);
   }
 
-  roomItem(room, state) {
-    const current = room.name === state.current;
+  /** What a room's item shows. */
+  roomShown(room, state) {
     const count = badge(state, room);
-    const status = statusOf(state, room.label);
+    return {
+      name: room.name, kind: room.kind, label: room.label, private: room.private,
+      current: room.name === state.current, count,
+      status: room.kind === "dm" ? statusOf(state, room.label) : null,
+      mentioned: count && room.mentions > 0 ? room.mentions : 0, unread: room.unread,
+      muted: !room.draft && levelOf(room) === "none", draft: room.draft,
+    };
+  }
+
+  roomItem(room, shown) {
+    const { current, count, status, mentioned, muted } = shown;
     const label = room.kind === "dm"
       ? [h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
         h("span", { class: "name" }, room.label)]
@@ -66,15 +74,13 @@ export class SidebarView {
     const description = room.kind === "dm"
       ? `Conversation with ${room.label}, ${status}`
       : `${room.private ? "Private room" : "Room"} ${room.name}`;
-    const mentioned = count && room.mentions > 0 ? room.mentions : 0;
-    const muted = !room.draft && levelOf(room) === "none";
     const item = h("button", {
       type: "button",
       class: `side-item${current ? " current" : ""}${count ? " unread" : ""}${
         muted ? " muted" : ""}`,
       "aria-current": current ? "page" : null,
       "aria-label": description + (muted ? ", muted" : "")
-        + (count ? `, ${room.unread} unread` : "")
+        + (count ? `, ${shown.unread} unread` : "")
         + (mentioned ? `, ${mentioned} mentioning you` : ""),
       onclick: () => this.on.selectRoom(room.name),
       oncontextmenu: (event) => {
@@ -96,24 +102,32 @@ export class SidebarView {
   renderContacts(state) {
     const contacts = [...state.contacts]
       .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
-    $("contact-list").replaceChildren(...(contacts.length
+    // Drawn keyed by contact: a presence leaves the other contacts' buttons (and the focus)
+    // alone, and the focus on the one whose status changed goes to its button drawn anew.
+    drawKeyed($("contact-list"), contacts.length
       ? contacts.map((user) => {
         const status = statusOf(state, user);
-        return h("li", { class: "contact", dataset: { user, status } },
-          h("button", {
-            type: "button", class: "side-item",
-            "aria-label": `${user}, ${status}: open conversation`,
-            onclick: () => this.on.openDm(user),
-          },
-          h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
-          h("span", { class: "name" }, user),
-          h("span", { class: "status-text" }, status)),
-          h("button", {
-            type: "button", class: "icon small remove",
-            "aria-label": `Remove ${user} from contacts`, title: "Remove contact",
-            onclick: () => this.on.removeContact(user),
-          }, "×"));
+        return { key: `c:${user.toLowerCase()}`, sig: `${user} ${status}`,
+          build: () => this.contactItem(user, status) };
       })
-      : [h("li", { class: "side-empty" }, "Add people to see when they are online")]));
+      : [{ key: "empty", sig: "", build: () => h("li", { class: "side-empty" },
+        "Add people to see when they are online") }]);
+  }
+
+  contactItem(user, status) {
+    return h("li", { class: "contact", dataset: { user, status } },
+      h("button", {
+        type: "button", class: "side-item", dataset: { focus: "open" },
+        "aria-label": `${user}, ${status}: open conversation`,
+        onclick: () => this.on.openDm(user),
+      },
+      h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
+      h("span", { class: "name" }, user),
+      h("span", { class: "status-text" }, status)),
+      h("button", {
+        type: "button", class: "icon small remove", dataset: { focus: "remove" },
+        "aria-label": `Remove ${user} from contacts`, title: "Remove contact",
+        onclick: () => this.on.removeContact(user),
+      }, "×"));
   }
 }

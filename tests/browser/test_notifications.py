@@ -351,6 +351,68 @@ def test_the_sound_can_be_turned_off_and_a_visible_other_room_still_alerts(
     assert ann.errors == []
 
 
+# -- what came while away -----------------------------------------------------------------------
+
+
+def test_what_came_while_away_in_rooms_never_opened_is_told_on_coming_back(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Ann's page never opened #random, nor a conversation with Bob. While it is closed, Bob
+    mentions her there and writes to her: the page opened again notifies each room once (from
+    the room objects' counts against what the last visit saw) and says it in a line; the same
+    while the page stays open but offline. The notification opens the room."""
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    for room in ("lobby", "random"):
+        setup.request("create_room", room=room)
+        bob.request("join", room=room)
+    setup.close()
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    phase = page.locator("#me-status")
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    # What this visit saw of its rooms was saved as the welcome was applied (the first save
+    # of a visit is at once), before anything was drawn.
+    page.close()
+
+    bob.request("send", room="random", text="@ann the numbers are in", nonce="r1")
+    bob.request("dm", to="ann", text="call me when you can", nonce="d1")
+    page = ann.context.new_page()
+    page.goto(daemon.url)
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    expect_count(page, "notified", 2)
+    # No push service here (headless Chromium): no subscription, so no push told her of them,
+    # and the page does (one that was subscribed leaves mentions and DMs to the pushes).
+    assert page.evaluate("() => localStorage.getItem('chatd.push')") is None
+    notes = sorted((note["title"], note["body"], note["tag"]) for note in made(page))
+    assert notes == [("#random", "1 mention while you were away", "chatd:random"),
+                     ("Bob", "1 new message while you were away", "chatd:@ann:bob")], notes
+    expect(page.locator("#toasts")).to_contain_text(
+        "While you were away: 1 message from Bob, 1 mention in #random.")
+    expect(room_button(page, "random").locator(".badge.mention")).to_be_visible()
+    expect(page.locator("#conv-title")).to_have_text("# lobby")  # nothing else opened
+    shot(page, artifacts, "desktop-missed-while-away")
+
+    # Offline, the page open: what came meanwhile in #random is told when it is back.
+    phase = page.locator("#me-status")
+    ann.context.set_offline(True)
+    expect(phase).not_to_have_attribute("data-phase", "online")
+    bob.request("send", room="random", text="@ann are you back?", nonce="r2")
+    ann.context.set_offline(False)
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect_count(page, "notified", 3)
+    last = made(page)[2]
+    assert (last["title"], last["body"]) == ("#random", "1 mention while you were away"), last
+    page.evaluate("() => window.chatdTest.made[2].dispatchEvent(new Event('click'))")
+    expect(page.locator("#conv-title")).to_have_text("# random")
+    expect(page.locator("#message-list li.msg .msg-text")).to_have_text(
+        ["@ann the numbers are in", "@ann are you back?"])
+    bob.close()
+    assert ann.errors == []
+
+
 # -- a room's level ------------------------------------------------------------------------------
 
 

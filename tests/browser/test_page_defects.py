@@ -586,9 +586,9 @@ def test_every_button_is_reached_by_tab_and_nothing_off_screen(
     page.get_by_role("button", name="Close the member list").focus()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Message bob")).to_be_focused()
-    # On the button as it is now: a presence or member update arriving late (a loaded
-    # machine) may have drawn the list again since the focus was checked.
-    page.get_by_role("button", name="Message bob").press("Enter")
+    # As a person does, on whatever has the focus: a late presence or `who` that drew the
+    # list again meanwhile leaves it there (test_a_redraw_keeps_the_keyboard_focus).
+    page.keyboard.press("Enter")
     expect(page.locator("#conv-title")).to_have_text("bob")
 
     phone = person(sessions, browser, PHONE, reduced_motion="reduce")  # drawers open at once
@@ -613,6 +613,67 @@ def test_every_button_is_reached_by_tab_and_nothing_off_screen(
     expect(page.get_by_role("button", name="Show rooms and people")).to_be_focused()
     bob.close()
     assert desk.errors == [] and phone.errors == []
+
+
+def test_a_redraw_keeps_the_keyboard_focus(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Presences (another member connecting, leaving) and messages draw the member list, the
+    contacts and the rooms again: the focus stays on the button it was on, or on the same
+    button drawn anew when its own row changed, and Enter then acts on it."""
+    bob = chat_scene(daemon)
+    carol_token = register_and_login(daemon.url, "carol")
+    carol = LineClient(daemon.tcp_port, carol_token)
+    carol.request("join", room="lobby")
+    carol.close()
+    ann = person(sessions, browser)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    members = page.locator("#member-list")
+    carol_row = members.locator('li[data-user="carol"]')
+    expect(members.locator('li[data-user="bob"]')).to_have_attribute("data-status", "online")
+    expect(carol_row).to_have_attribute("data-status", "offline")
+
+    message_bob = page.get_by_role("button", name="Message bob")
+    message_bob.focus()
+    carol = LineClient(daemon.tcp_port, carol_token)  # her presence draws the list again
+    expect(carol_row).to_have_attribute("data-status", "online")
+    expect(message_bob).to_be_focused()
+
+    message_carol = page.get_by_role("button", name="Message carol")
+    message_carol.focus()
+    carol.close()  # her own row changes (and moves down): drawn anew
+    expect(carol_row).to_have_attribute("data-status", "offline")
+    expect(message_carol).to_be_focused()
+
+    remove_bob = page.get_by_role("button", name="Remove bob from contacts")
+    remove_bob.focus()
+    carol = LineClient(daemon.tcp_port, carol_token)
+    expect(carol_row).to_have_attribute("data-status", "online")
+    expect(remove_bob).to_be_focused()
+
+    random = room_button(page, "random")
+    random.focus()
+    bob.send_many("random", ["one more"], "again")  # its count changes: drawn anew
+    expect(random.locator(".badge:not(.mention)")).to_have_text("3")
+    expect(random).to_be_focused()
+
+    page.keyboard.press("Enter")
+    expect(page.locator("#conv-title")).to_have_text("# random")
+    carol.close()
+
+    # A member's menu open when their row is drawn anew: Escape gives the focus to the menu's
+    # button as it is now.
+    moderate_bob = page.get_by_role("button", name="Moderate bob")
+    moderate_bob.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("menu", name="Moderate bob")).to_be_visible()
+    bob.close()
+    expect(members.locator('li[data-user="bob"]')).to_have_attribute("data-status", "offline")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menu", name="Moderate bob")).to_be_hidden()
+    expect(moderate_bob).to_be_focused()
+    assert ann.errors == []
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

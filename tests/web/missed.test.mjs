@@ -1,0 +1,240 @@
+// What a page that comes back missed in the rooms it does not replay (missed.js, through the
+// welcome and its pages in state.js): counted from the room objects against what the page last
+// saw, alerted once per room, said in one line.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import {
+  awayText, news, remember, restoreSeen, saveSeen, SEEN_MAX,
+} from "../../clients/web/missed.js";
+import {
+  apply, connectionChanged, helloResume, initialState, selectRoom, setAlerts, setFocused,
+} from "../../clients/web/state.js";
+import { message, requests, roomInfo, welcome } from "./fixtures.mjs";
+
+const ON = { desktop: true, sound: true, permission: "granted" };
+
+const seen = (seq, read = 0, mentions = 0, unread = 0) => ({ seq, read, mentions, unread });
+
+/** A page of ann's that saw `rooms` (alerts on), with what localStorage kept (`kept`). */
+function page(rooms, { kept = null, alerts = ON } = {}) {
+  const state = initialState({ me: "ann", alerts: { ...alerts }, seen: kept });
+  connectionChanged(state, "online");
+  const effects = apply(state, welcome(rooms));
+  return { state, effects };
+}
+
+/** The connection drops and comes back with `rooms` as the welcome lists them: the effects. */
+function comeBack(state, rooms, extra = {}) {
+  connectionChanged(state, "waiting");
+  connectionChanged(state, "online");
+  helloResume(state);
+  return apply(state, { ...welcome(rooms), ...extra });
+}
+
+const alertsOf = (effects) => effects.filter((e) => e.alert).map((e) => e.alert);
+const toastsOf = (effects) => effects.filter((e) => e.toast).map((e) => e.toast);
+
+test("what is new since the page saw a room: nothing when no entry came; everything unread when "
+  + "the marker is past what was seen; else what the counts grew by", () => {
+  const info = (lastSeq, readSeq, unread, mentions) => roomInfo("r", { lastSeq, readSeq, unread,
+    mentions });
+  assert.equal(news(seen(10, 5, 1, 5), info(10, 5, 5, 1)), null); // nothing came since
+  assert.equal(news(seen(10, 5, 1, 5), info(10, 10, 0, 0)), null); // read elsewhere, nothing new
+  assert.deepEqual(news(seen(10, 10), info(12, 10, 2, 1)), { mentions: 1, unread: 2 });
+  assert.deepEqual(news(seen(10, 5, 1, 5), info(12, 5, 7, 2)), { mentions: 1, unread: 2 });
+  // The marker moved past part of what was seen: the growth is a lower bound, never negative.
+  assert.deepEqual(news(seen(10, 5, 1, 5), info(12, 8, 4, 1)), null);
+  assert.deepEqual(news(seen(10, 5, 1, 5), info(12, 11, 1, 1)), { mentions: 1, unread: 1 });
+  // Only own messages came (not unread): nothing.
+  assert.equal(news(seen(10, 10), info(12, 12, 0, 0)), null);
+  // A room never seen counts whole.
+  assert.deepEqual(news(undefined, info(3, 0, 3, 1)), { mentions: 1, unread: 3 });
+  assert.equal(news(seen(1), null), null);
+});
+
+test("after a reconnect, a mention in a room the page never opened alerts once, with a line "
+  + "that says it; the open room (resumed) alerts by its replayed messages instead", () => {
+  const { state } = page([
+    roomInfo("general", { lastSeq: 5, readSeq: 5 }),
+    roomInfo("random", { lastSeq: 10, readSeq: 8, unread: 2 }),
+  ]);
+  assert.equal(state.current, "general");
+  setFocused(state, false); // in another window: the open room is not looked at either
+  const effects = comeBack(state, [
+    roomInfo("general", { lastSeq: 7, readSeq: 5, unread: 2, mentions: 2 }),
+    roomInfo("random", { lastSeq: 12, readSeq: 8, unread: 4, mentions: 1, notify: "mentions" }),
+  ]);
+  assert.deepEqual(alertsOf(effects).map(({ room, kind, title, body, msgId, tag }) => ({
+    room, kind, title, body, msgId, tag })), [{ room: "random", kind: "mention",
+    title: "#random", body: "1 mention while you were away", msgId: null, tag: "chatd:random" }]);
+  assert.deepEqual(toastsOf(effects), ["While you were away: 1 mention in #random."]);
+  assert.equal(state.rooms.get("random").mentions, 1); // the "@" badge
+  // The open room's missed messages come as events (its resume) and alert one by one.
+  const live = apply(state, message("general", 6, "Bob", "@ann hi", { ts: 50, mentions: ["ann"] }),
+    { now: 60 });
+  assert.equal(alertsOf(live).length, 1);
+  // Seen now: the next reconnect with nothing new tells nothing.
+  assert.deepEqual(comeBack(state, [
+    roomInfo("general", { lastSeq: 7, readSeq: 5, unread: 2, mentions: 2 }),
+    roomInfo("random", { lastSeq: 12, readSeq: 8, unread: 4, mentions: 1 }),
+  ]).filter((e) => e.alert || e.toast), []);
+});
+
+test("after a reload, what was missed is counted against what the last visit saw (kept in "
+  + "localStorage); a first visit has missed nothing", () => {
+  const before = [
+    roomInfo("general", { lastSeq: 5, readSeq: 5 }),
+    roomInfo("random", { lastSeq: 10, readSeq: 10 }),
+    roomInfo("@ann:bob", { lastSeq: 3, readSeq: 3, peer: "Bob" }),
+  ];
+  const first = page(before);
+  assert.deepEqual(first.effects.filter((e) => e.alert || e.toast), []);
+  const kept = JSON.parse(JSON.stringify(saveSeen(remember(first.state))));
+  const later = [ // in the server's order
+    roomInfo("@ann:bob", { lastSeq: 5, readSeq: 3, unread: 2, peer: "Bob" }),
+    roomInfo("@ann:carol", { lastSeq: 1, unread: 1, peer: "carol" }), // new while away
+    roomInfo("general", { lastSeq: 5, readSeq: 5 }),
+    roomInfo("quiet", { lastSeq: 9, readSeq: 2, unread: 7, notify: "none", mentions: 1 }),
+    roomInfo("random", { lastSeq: 14, readSeq: 10, unread: 4, mentions: 2 }),
+  ];
+  const { effects } = page(later, { kept: restoreSeen(kept) });
+  assert.deepEqual(alertsOf(effects).map(({ room, kind, title, body }) => [room, kind, title,
+    body]), [
+    ["@ann:bob", "dm", "Bob", "2 new messages while you were away"],
+    ["@ann:carol", "dm", "carol", "1 new message while you were away"],
+    ["random", "mention", "#random", "2 mentions while you were away"],
+  ]); // not "quiet": muted; not "general", open (and nothing new)
+  assert.deepEqual(toastsOf(effects), ["While you were away: 2 messages from Bob, 1 message "
+    + "from carol, 2 mentions in #random."]);
+  // Without any record (this browser's first visit), the same welcome tells nothing.
+  assert.deepEqual(page(later).effects.filter((e) => e.alert || e.toast), []);
+});
+
+test("a room's level decides: every message at \"all\", mentions only at \"mentions\", nothing "
+  + "muted; alerts follow the settings, the line does not need them", () => {
+  const kept = restoreSeen({ loud: [1, 1, 0, 0], calm: [1, 1, 0, 0], off: [1, 1, 0, 0],
+    aaa: [1, 1, 0, 0] });
+  const rooms = [
+    roomInfo("aaa", { lastSeq: 1, readSeq: 1 }), // opens first
+    roomInfo("calm", { lastSeq: 4, readSeq: 1, unread: 3, notify: "mentions" }),
+    roomInfo("loud", { lastSeq: 4, readSeq: 1, unread: 3, notify: "all" }),
+    roomInfo("off", { lastSeq: 4, readSeq: 1, unread: 3, mentions: 3, notify: "none" }),
+  ];
+  const { effects } = page(rooms, { kept });
+  assert.deepEqual(alertsOf(effects).map((a) => [a.room, a.kind, a.body]),
+    [["loud", "message", "3 new messages while you were away"]]);
+  const quiet = page(rooms, { kept, alerts: { desktop: false, sound: false,
+    permission: "default" } }).effects;
+  assert.deepEqual(alertsOf(quiet), []);
+  assert.deepEqual(toastsOf(quiet), ["While you were away: 3 messages in #loud."]);
+  const soundOnly = page(rooms, { kept, alerts: { desktop: true, sound: true,
+    permission: "denied" } }).effects;
+  assert.deepEqual(alertsOf(soundOnly).map((a) => [a.desktop, a.sound]), [[false, true]]);
+});
+
+test("a browser subscribed to pushes was told of mentions and direct messages by them: they do "
+  + "not ring again, the line says them; messages of a room at \"all\" (never pushed) do", () => {
+  const kept = restoreSeen({ aaa: [1, 1, 0, 0], calm: [1, 1, 0, 0], loud: [1, 1, 0, 0] });
+  const rooms = [
+    roomInfo("@ann:bob", { lastSeq: 2, unread: 2, peer: "Bob" }),
+    roomInfo("aaa", { lastSeq: 1, readSeq: 1 }), // opens first
+    roomInfo("calm", { lastSeq: 4, readSeq: 1, unread: 3, mentions: 1 }),
+    roomInfo("loud", { lastSeq: 4, readSeq: 1, unread: 3, notify: "all" }),
+  ];
+  const state = initialState({ me: "ann", alerts: { ...ON }, seen: kept });
+  setAlerts(state, { pushed: true }); // install.js: posted for ann from this browser
+  connectionChanged(state, "online");
+  const effects = apply(state, welcome(rooms));
+  assert.deepEqual(alertsOf(effects).map((a) => [a.room, a.kind]), [["loud", "message"]]);
+  assert.deepEqual(toastsOf(effects), ["While you were away: 2 messages from Bob, 1 mention in "
+    + "#calm, 3 messages in #loud."]);
+  const unsubscribed = page(rooms, { kept }).effects;
+  assert.deepEqual(alertsOf(unsubscribed).map((a) => a.room), ["@ann:bob", "calm", "loud"]);
+});
+
+test("the room the page opens on is looked at: it does not alert", () => {
+  const kept = restoreSeen({ general: [1, 1, 0, 0] });
+  const { state, effects } = page([roomInfo("general", { lastSeq: 3, readSeq: 1, unread: 2,
+    mentions: 2 })], { kept });
+  assert.equal(state.current, "general");
+  assert.deepEqual(effects.filter((e) => e.alert || e.toast), []);
+});
+
+test("with a paged welcome, what was missed is told once the whole list is in, the rooms of "
+  + "every page together", () => {
+  const kept = restoreSeen({ alpha: [1, 1, 0, 0], mid: [1, 1, 0, 0], zed: [1, 1, 0, 0] });
+  const state = initialState({ me: "ann", alerts: { ...ON }, seen: kept });
+  connectionChanged(state, "online");
+  const first = apply(state, { ...welcome([roomInfo("alpha", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("mid", { lastSeq: 3, readSeq: 1, unread: 2, mentions: 1 })]), rooms_more: true });
+  assert.deepEqual(first.filter((e) => e.alert || e.toast), []);
+  const [asked] = requests(first).filter((r) => r.op === "rooms");
+  const last = apply(state, { op: "ok", id: 2, rooms: [roomInfo("zed", { lastSeq: 2, readSeq: 1,
+    unread: 1, mentions: 1 })], more: false }, { request: asked });
+  assert.deepEqual(alertsOf(last).map((a) => a.room), ["mid", "zed"]);
+  assert.deepEqual(toastsOf(last), ["While you were away: 1 mention in #mid, 1 mention in #zed."]);
+});
+
+test("what a listing cut short by a dropped connection noted is told after the next one", () => {
+  const kept = restoreSeen({ alpha: [1, 1, 0, 0], mid: [1, 1, 0, 0] });
+  const state = initialState({ me: "ann", alerts: { ...ON }, seen: kept });
+  connectionChanged(state, "online");
+  const rooms = [roomInfo("alpha", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("mid", { lastSeq: 3, readSeq: 1, unread: 2, mentions: 1 })];
+  apply(state, { ...welcome(rooms), rooms_more: true });
+  connectionChanged(state, "waiting");
+  connectionChanged(state, "online");
+  helloResume(state);
+  const again = apply(state, welcome(rooms)); // the whole list at once this time
+  assert.deepEqual(alertsOf(again).map((a) => a.room), ["mid"]);
+  assert.deepEqual(toastsOf(again), ["While you were away: 1 mention in #mid."]);
+});
+
+test("a room that came live during the listing alerts by its messages, not twice", () => {
+  const kept = restoreSeen({ alpha: [1, 1, 0, 0], zed: [1, 1, 0, 0] });
+  const state = initialState({ me: "ann", alerts: { ...ON }, seen: kept });
+  connectionChanged(state, "online");
+  const first = apply(state, { ...welcome([roomInfo("alpha", { lastSeq: 1, readSeq: 1 })]),
+    rooms_more: true });
+  apply(state, message("zed", 2, "Bob", "@ann now", { mentions: ["ann"] }), { now: 1_000_010 });
+  const [asked] = requests(first).filter((r) => r.op === "rooms");
+  const last = apply(state, { op: "ok", id: 2, rooms: [roomInfo("zed", { lastSeq: 2, readSeq: 1,
+    unread: 1, mentions: 1 })], more: false }, { request: asked, now: 1_000_010 });
+  assert.deepEqual(alertsOf(last).map((a) => [a.room, a.msgId]), [["zed", 1002]]); // its own
+  assert.deepEqual(toastsOf(last), []);
+});
+
+test("what is remembered: every room described, merged over the record until the whole list "
+  + "is in; kept as compact arrays, junk dropped", () => {
+  const kept = restoreSeen({ old: [4, 4, 0, 0], general: [1, 1, 0, 0] });
+  const state = initialState({ me: "ann", seen: kept });
+  connectionChanged(state, "online");
+  apply(state, { ...welcome([roomInfo("general", { lastSeq: 5, readSeq: 2, unread: 3 })]),
+    rooms_more: true });
+  assert.deepEqual(Object.fromEntries(remember(state)),
+    { old: seen(4, 4), general: seen(5, 2, 0, 3) });
+  selectRoom(state, "general");
+  assert.deepEqual(saveSeen(remember(state)), { general: [5, 2, 0, 3], old: [4, 4, 0, 0] });
+  assert.equal(remember(initialState({ me: "ann" })), null); // nothing seen, nothing kept
+  assert.equal(restoreSeen(null), null);
+  assert.equal(restoreSeen([1, 2]), null);
+  assert.deepEqual(Object.fromEntries(restoreSeen({ a: [1, 2, 3, 4], b: [1, -2, 3, 4],
+    c: "x", d: [1, 2, 3] })), { a: seen(1, 2, 3, 4) });
+  const many = new Map(Array.from({ length: SEEN_MAX + 5 }, (_, i) => [`r${i}`, seen(i)]));
+  const saved = saveSeen(many);
+  assert.equal(Object.keys(saved).length, SEEN_MAX);
+  assert.ok(!("r0" in saved) && `r${SEEN_MAX + 4}` in saved);
+});
+
+test("the line names conversations by their peer and rooms by their label", () => {
+  const room = (name, label, priv = false) => ({ name, label, kind: name.startsWith("@") ? "dm"
+    : "room", private: priv });
+  assert.equal(awayText([]), "");
+  assert.equal(awayText([
+    { room: room("@a:b", "b"), missed: { kind: "dm", count: 1 } },
+    { room: room("plans", "plans", true), missed: { kind: "mention", count: 3 } },
+    { room: room("news", "news"), missed: { kind: "message", count: 1 } },
+  ]), "While you were away: 1 message from b, 3 mentions in 🔒 plans, 1 message in #news.");
+});
