@@ -415,6 +415,8 @@ def test_a_moderator_kicks_and_bans_and_a_member_sees_no_controls(
     c = person(sessions, browser)
     for session, name in ((b, "bob"), (c, "cid")):
         log_in(session.page, daemon.url, name)
+        # The rooms can be browsed once the page is online (before, the button does nothing).
+        expect(session.page.locator("#me-status")).to_have_attribute("data-phase", "online")
         session.page.get_by_role("button", name="Browse and join rooms").click()
         session.page.get_by_role("button", name="Join team").click()
         expect(session.page.locator("#conv-title")).to_have_text("# team")
