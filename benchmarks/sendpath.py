@@ -36,7 +36,9 @@ between sends and its caches are cold (at 100 sends/s and a batch of one, about 
 then notify and carry their messages (migration 0022: a node alone sends no notice).
 
 With ``--bridge``, also what a crossing of chatd's trio-asyncio bridge adds to a statement
-(``SELECT 1`` through it, from trio, against the same on the storage loop itself).
+(``SELECT 1`` through it, from trio, against the same on the storage loop itself); with
+``--gap`` too, after a sleep each, with what a wake-up of an idle loop costs alone (trio's,
+asyncio's), as at everyday load.
 
 Also prints ``EXPLAIN (ANALYZE, BUFFERS)`` of each of the append's statements for one message
 (``--explain``).
@@ -234,10 +236,13 @@ class _Rollback(Exception):
     pass
 
 
-def _crossings(dsn: str, count: int) -> dict[str, float]:
+def _crossings(dsn: str, count: int, gap: float = 0.0) -> dict[str, float]:
     """Trio side: ``count`` sequential ``SELECT 1`` through chatd's bridge (a crossing to the
     storage loop and back each), against the same on the storage loop itself: what a
-    crossing adds to a statement, wall time median and the process's CPU per call."""
+    crossing adds to a statement, wall time median and the process's CPU per call. With
+    ``gap``, each call comes after a sleep of that long (as at everyday load, where both
+    threads sleep between sends); the CPU of the sleeps alone (``*_sleep_cpu_ms``: a
+    wake-up of an idle event loop, trio's and asyncio's) is measured apart and taken off."""
     import trio
 
     from chatd.storage.bridge import open_bridge
@@ -246,29 +251,41 @@ def _crossings(dsn: str, count: int) -> dict[str, float]:
         async with open_bridge(name="sendpath") as bridge:
             conn: Any = await bridge.run(asyncpg.connect, dsn)
 
-            async def direct() -> list[float]:
+            async def direct() -> tuple[list[float], float, float]:
                 walls = []
+                c0 = time.process_time()
                 for _ in range(count):
+                    if gap:
+                        await asyncio.sleep(gap)
                     t = time.perf_counter()
                     await conn.fetchval("SELECT 1")
                     walls.append(time.perf_counter() - t)
-                return walls
+                c1 = time.process_time()
+                for _ in range(count if gap else 0):
+                    await asyncio.sleep(gap)
+                return walls, c1 - c0, time.process_time() - c1
 
             out: dict[str, float] = {}
             for _ in range(2):  # the second round is the one kept (caches warm)
                 walls = []
                 c0 = time.process_time()
                 for _ in range(count):
+                    if gap:
+                        await trio.sleep(gap)
                     t = time.perf_counter()
                     await bridge.run(conn.fetchval, "SELECT 1")
                     walls.append(time.perf_counter() - t)
                 c1 = time.process_time()
-                inner = await bridge.run(direct)
-                c2 = time.process_time()
+                for _ in range(count if gap else 0):
+                    await trio.sleep(gap)
+                trio_sleeps = time.process_time() - c1
+                inner, inner_cpu, asyncio_sleeps = await bridge.run(direct)
                 out = {"bridged_p50_ms": statistics.median(walls) * 1000,
-                       "bridged_cpu_ms": (c1 - c0) * 1000 / count,
+                       "bridged_cpu_ms": (c1 - c0 - trio_sleeps) * 1000 / count,
                        "direct_p50_ms": statistics.median(inner) * 1000,
-                       "direct_cpu_ms": (c2 - c1) * 1000 / count}
+                       "direct_cpu_ms": (inner_cpu - asyncio_sleeps) * 1000 / count,
+                       "trio_sleep_cpu_ms": trio_sleeps * 1000 / count,
+                       "asyncio_sleep_cpu_ms": asyncio_sleeps * 1000 / count}
             await bridge.run(conn.close)
             return {k: round(v, 4) for k, v in out.items()}
 
@@ -343,7 +360,8 @@ async def measure(*, users: int, rooms: int, preload: int, count: int, rounds: i
                         await conn.execute("ALTER TABLE rooms ENABLE TRIGGER rooms_notify_commits")
                 print(f"round {r + 1}/{rounds} done", flush=True)
             await listener.close()
-            crossings = await asyncio.to_thread(_crossings, db, count * 3) if bridge else {}
+            crossings = (await asyncio.to_thread(_crossings, db, count * 3, gap) if bridge
+                         else {})
         finally:
             await conn.close()
         summary = {v: {k: round(statistics.median(x[k] for x in rs), 3) for k in rs[0]}

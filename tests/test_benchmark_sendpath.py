@@ -28,3 +28,14 @@ def test_sendpath_runs_and_reports(pg_server: str) -> None:
                         "--dsn", pg_server])
     assert batched["params"]["batch"] == 4
     assert set(batched["results"]) == {"chatd", "chatd-fn"}
+
+
+def test_sendpath_times_a_crossing_after_a_gap(pg_server: str) -> None:
+    """With ``--gap``, the crossing's timing also reports what the idle loops' wake-ups
+    cost alone (taken off the crossing's CPU)."""
+    out = sendpath(["--users", "4", "--rooms", "2", "--preload", "0", "--count", "3",
+                    "--rounds", "1", "--variants", "select1", "--bridge", "--gap", "0.002",
+                    "--dsn", pg_server])
+    crossings = out["crossings"]
+    assert crossings["trio_sleep_cpu_ms"] > 0 and crossings["asyncio_sleep_cpu_ms"] > 0
+    assert crossings["bridged_p50_ms"] > 0 and crossings["direct_p50_ms"] > 0
