@@ -4,7 +4,7 @@ database of the session's embedded PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,22 @@ def config(tmp_path: Path, database_dsn: str) -> Config:
 async def daemon(config: Config) -> AsyncIterator[Server]:
     async with running(config) as server:
         yield server
+
+
+def during_first_read(server: Server, monkeypatch: pytest.MonkeyPatch,
+                      act: Callable[[], Awaitable[None]]) -> None:
+    """Make the next hello's first read (the token's check with the rooms) run ``act`` once
+    it has read: what ``act`` does comes after that read and before the subscription."""
+    storage = server.app.storage
+    open_session = storage.open_session
+
+    async def then_act(*args: Any, **kwargs: Any) -> Any:
+        start = await open_session(*args, **kwargs)
+        monkeypatch.setattr(storage, "open_session", open_session)
+        await act()
+        return start
+
+    monkeypatch.setattr(storage, "open_session", then_act)
 
 
 def messages_of(frames: list[dict[str, Any]], room: str) -> list[dict[str, Any]]:

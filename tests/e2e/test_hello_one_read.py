@@ -6,7 +6,6 @@ sockets."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from chatd.server import Server
 from chatd.storage import postgres
 from chatd.storage.bridge import open_bridge
 from tests.client import Client, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import during_first_read, running
 from tests.helpers import LIFTED_RATES, make_config, until
 
 ROOMS = ["alpha", "beta", "gamma"]
@@ -53,21 +52,6 @@ def _reads_after_subscribing(server: Server, monkeypatch: pytest.MonkeyPatch) ->
 
         monkeypatch.setattr(storage, name, spy)
     return reads
-
-
-def _during_first_read(server: Server, monkeypatch: pytest.MonkeyPatch,
-                       act: Callable[[], Awaitable[None]]) -> None:
-    """Run ``act`` once the next hello's first read is done, before its subscription."""
-    storage = server.app.storage
-    open_session = storage.open_session
-
-    async def then_act(*args: Any, **kwargs: Any) -> Any:
-        start = await open_session(*args, **kwargs)
-        monkeypatch.setattr(storage, "open_session", open_session)
-        await act()
-        return start
-
-    monkeypatch.setattr(storage, "open_session", then_act)
 
 
 async def test_a_hello_is_one_read_on_either_of_two_nodes(
@@ -110,7 +94,7 @@ async def test_a_commit_on_the_other_node_between_the_read_and_the_subscription(
             with trio.fail_after(30):
                 await until(lambda: heads.moved({"beta": sent["seq"] - 1}))
 
-        _during_first_read(b, monkeypatch, meanwhile)
+        during_first_read(b, monkeypatch, meanwhile)
         alice = await Client.tcp(b.tcp_port)
         welcome = await alice.hello(token)
         beta = {r["room"]: r for r in welcome["rooms"]}["beta"]
@@ -156,7 +140,7 @@ async def test_a_commit_unheard_while_the_listener_was_lost(
             with trio.fail_after(30):
                 await until(lambda: heads.hearing is None)
 
-        _during_first_read(a, monkeypatch, meanwhile)
+        during_first_read(a, monkeypatch, meanwhile)
         alice = await Client.tcp(a.tcp_port)
         welcome = await alice.hello(token)
         gamma = {r["room"]: r for r in welcome["rooms"]}["gamma"]

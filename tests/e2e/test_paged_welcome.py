@@ -18,7 +18,7 @@ import trio
 
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import during_first_read, running
 from tests.helpers import make_config, until
 
 PAGE_MAX = 4
@@ -294,22 +294,6 @@ async def test_a_hello_reads_every_room_once(
     assert [room["unread"] for room in full["rooms"]] == [1] * len(names)
 
 
-async def _during_first_read(server: Server, monkeypatch: pytest.MonkeyPatch,
-                             act: Callable[[], Awaitable[None]]) -> None:
-    """Make the next hello's first read (the token's check with the heads) run ``act`` once
-    it has read: what ``act`` stores comes after that read and before the subscription."""
-    storage = server.app.storage
-    open_session = storage.open_session
-
-    async def then_act(*args: Any, **kwargs: Any) -> Any:
-        start = await open_session(*args, **kwargs)
-        monkeypatch.setattr(storage, "open_session", open_session)
-        await act()
-        return start
-
-    monkeypatch.setattr(storage, "open_session", then_act)
-
-
 async def test_a_room_entered_between_the_first_read_and_the_subscription_is_subscribed(
         server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
     """An invitation stored after a paged hello's first read, its Join applied before the
@@ -326,7 +310,7 @@ async def test_a_room_entered_between_the_first_read_and_the_subscription_is_sub
         between.update(await bob.request("send", room="late", text="between",
                                           nonce="between"))
 
-    await _during_first_read(server, monkeypatch, invite)
+    during_first_read(server, monkeypatch, invite)
     alice = await connect()
     welcome = await alice.hello(token, rooms_limit=1)
     assert between["op"] == "ok", between
@@ -354,7 +338,7 @@ async def test_messages_stored_between_the_first_read_and_the_subscription(
             between[room] = await bob.request("send", room=room, text="between",
                                               nonce=f"between-{room}")
 
-    await _during_first_read(server, monkeypatch, send)
+    during_first_read(server, monkeypatch, send)
     alice = await connect()
     welcome = await alice.hello(token, rooms_limit=1)
     shown = welcome["rooms"][0]
@@ -388,7 +372,7 @@ async def test_an_unpaged_welcome_shows_what_came_between_the_read_and_the_subsc
         else:
             between.update(await other.request("read", room=room, seq=1))
 
-    await _during_first_read(server, monkeypatch, meanwhile)
+    during_first_read(server, monkeypatch, meanwhile)
     alice = await connect()
     welcome = await alice.hello(token)
     assert between["op"] == "ok", between
