@@ -8,6 +8,8 @@ folder under /tmp, and give each test a database of its own on it:
 - ``database_dsn``: the DSN of a new, empty database for one test; dropped afterwards.
 - ``storage``: an open :class:`chatd.storage.Storage` on that database (migrated).
 
+Every test's daemons hash passwords with argon2id's cheapest parameters (tests/cheapkdf.py).
+
 Build configs with :func:`tests.helpers.make_config`.
 """
 
@@ -26,8 +28,10 @@ import asyncpg
 import pytest
 from hypothesis import settings
 
+import chatd.auth
 from chatd.storage import Storage, open_storage
 from chatd.storage.embedded import EmbeddedPostgres
+from tests.cheapkdf import cheap_hasher
 from tests.helpers import make_config
 
 # Hypothesis: no deadline (the first example pays for imports and connections; CI machines are
@@ -56,6 +60,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 _OWN_BASETEMP = pytest.StashKey[Path]()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Auth`` built without a hasher (the daemon's) hashes with argon2id's cheapest
+    parameters: each register and log-in of a scene cost 150 ms of both cores otherwise."""
+    monkeypatch.setattr(chatd.auth, "PasswordHasher", cheap_hasher)
 
 
 def _with_database(dsn: str, name: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ import trio
 
 from chatd.config import Config
 from chatd.storage import Storage
+from tests.cheapkdf import CHATD, child_env
 
 __all__ = [
     "LIFTED_RATES",
@@ -150,12 +150,13 @@ async def serving(cwd: Path, env: Mapping[str, str], log_path: Path, *,
                   ) -> AsyncIterator[tuple[trio.Process, int, int]]:
     """``python -m chatd serve`` (and ``args``) in ``cwd`` with ``env`` (over the environment
     without any ``CHATD_*`` setting), its output in ``log_path``, once it says it is ready:
-    the process and its (http, tcp) ports. Killed on the way out if it is still running."""
+    the process and its (http, tcp) ports. Killed on the way out if it is still running.
+    (Run as ``-m tests.cheapkdf``: chatd's command line, hashing passwords cheaply.)"""
     async with readiness() as (ready, notify):
         with log_path.open("wb") as log_file:
             process = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "chatd", "serve", *args], cwd=cwd,
-                env={**without_chatd_settings(), **env, **notify},
+                [*CHATD, "serve", *args], cwd=cwd,
+                env=child_env({**without_chatd_settings(), **env, **notify}),
                 stdout=log_file, stderr=log_file,
             )
         try:

@@ -22,7 +22,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -35,6 +34,7 @@ import asyncpg
 import pytest
 from playwright.sync_api import Browser, Playwright, ViewportSize, sync_playwright
 
+from tests.cheapkdf import CHATD, child_env
 from tests.conftest import _with_database, execute_sql
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
@@ -146,8 +146,9 @@ class Daemon:
             "CHATD_LIMITS_RESUME_MAX": str(RESUME_MAX),
         })
         with self.log_path.open("ab") as log:
+            # chatd's command line, hashing passwords cheaply (tests/cheapkdf.py).
             return subprocess.Popen(
-                [sys.executable, "-m", "chatd", "serve"], cwd=self.workdir, env=env,
+                [*CHATD, "serve"], cwd=self.workdir, env=child_env(env),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
 
