@@ -53,6 +53,7 @@ from schemathesis.core.result import Ok
 
 from chatd.config import Config
 from chatd.http.openapi import build_document
+from tests.cheapkdf import CHATD, child_env
 from tests.conftest import _with_database, execute_sql
 from tests.images import encode, picture
 
@@ -272,8 +273,9 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         ready.bind("\0" + name)
         env["NOTIFY_SOCKET"] = "@" + name
         with log_path.open("wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "chatd", "serve"], cwd=workdir,
-                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            # chatd's command line, hashing passwords cheaply (tests/cheapkdf.py).
+            proc = subprocess.Popen([*CHATD, "serve"], cwd=workdir, env=child_env(env),
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         http_port, tcp_port = _wait_ready(ready, proc)
         url = f"http://127.0.0.1:{http_port}"
         token, hook_secret = _set_scene(url, tcp_port)
