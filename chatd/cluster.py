@@ -10,12 +10,12 @@ themselves when they fit in it (migration 0019: new messages, not changes, while
 node is alive, under PostgreSQL's 8,000 bytes), each exactly as a read would give it; then
 nothing is read. The rooms a notice could not carry are read as before.
 
-What that costs the node, per notice (each wakes its storage loop thread, then trio's): the
-listener parses a payload on the loop thread, building the carried messages only of rooms
-with members here (``wanted``: the registry's rooms, read from that thread), and hands all
-of the payload's notices to trio in one crossing; the relay publishes what they carry as one
-command to the registry, from that callback itself while its own task has nothing queued
-(so that it never overtakes a membership notice still being applied), else through the task.
+What that costs the node, per notice (each wakes trio's thread, which runs the storage's
+asyncio loop too): the listener parses a payload, building the carried messages only of rooms
+with members here (``wanted``: the registry's rooms), and hands all of the payload's notices
+on in one call; the relay publishes what they carry as one command to the registry, from
+that call itself while its own task has nothing queued (so that it never overtakes a
+membership notice still being applied), else through the task.
 
 Local and relayed messages of one room can reach the registry out of seq order (a local
 commit of seq 6 may be published before the notice of another node's seq 5 is relayed).
@@ -160,7 +160,8 @@ class Relay:
         self._on_batch((notice,))
 
     def _on_batch(self, notices: tuple[Change, ...]) -> None:
-        """The notices of one payload, in trio's thread (a ``run_sync_soon`` callback).
+        """The notices of one payload, from the listener's callback (on trio's thread,
+        outside any task of this relay: nothing here may wait, or raise).
 
         The common case, another node's commit whose entries the notice carries, is
         published from here, with no hop through this relay's task: one command to the
@@ -173,7 +174,7 @@ class Relay:
         if not self._queued and not self._stale() and all(map(self._carried, notices)):
             try:
                 command = self._publish_carried(notices)
-            except Exception:  # never into trio's run_sync_soon: the task tries again
+            except Exception:  # never into the listener: the task tries again
                 log.exception("cannot publish another node's commit here")
             else:
                 if command is None:

@@ -1,49 +1,65 @@
-"""Run asyncio coroutines (asyncpg) from trio: one asyncio loop in its own daemon thread.
+"""Run asyncio coroutines (asyncpg) from trio, on trio's own thread.
 
 Theory of operation
 -------------------
-asyncpg speaks only asyncio and chatd runs on trio. Rather than run trio and asyncio in one
-thread (trio-asyncio: measured here at 1,900-2,500 inserts/s from 50 tasks against
-4,400-4,500 for this bridge), the storage layer owns one
-asyncio event loop that runs forever in a daemon thread, and *every* asyncpg call, pool creation
-included, is a coroutine run on that loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
+asyncpg speaks only asyncio and chatd runs on trio. The storage layer owns one asyncio event
+loop that is never left running: trio's thread runs its iterations, when there is something
+for it to do, and *every* asyncpg call, pool creation included, is a coroutine run on that
+loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
 
-1. ``run`` hands the coroutine function to the loop (``loop.call_soon_threadsafe``), which starts
-   it as an asyncio task (calls made while the loop has not started the last ones yet join
-   them: one wake-up of its thread for a burst);
-2. the trio task parks in :func:`trio.lowlevel.wait_task_rescheduled`, so trio goes on running
-   every other task meanwhile;
-3. when the asyncio task is done, its done-callback (on the loop thread) passes the outcome back
-   through ``TrioToken.run_sync_soon(trio.lowlevel.reschedule, ...)``, the one thread-safe door
-   into trio (the outcomes of tasks done before trio took the last ones join them, likewise).
-   If trio has already finished (``RunFinishedError``) there is nobody to wake.
+1. ``run`` starts the coroutine as a task of the loop and asks for an iteration: a task of the
+   bridge (the *starter*) runs one, for all the calls of the current trio batch, before trio
+   next waits for I/O. So a statement leaves in the batch that made it;
+2. the trio task parks in :func:`trio.lowlevel.wait_task_rescheduled`, and trio goes on;
+3. the loop's selector is an epoll descriptor, readable while any socket of the loop is: a
+   second task of the bridge (the *pump*) waits on it with :func:`trio.lowlevel.wait_readable`
+   (the server's reply, a notification, a write that can go on), and for the loop's next timer
+   with a deadline (asyncpg's timeouts), and runs an iteration for either. Another thread's
+   ``call_soon_threadsafe`` (an executor's result) writes the loop's self-pipe, which its
+   selector watches: that wakes the pump too;
+4. when the asyncio task is done, its done-callback reschedules the trio task with the
+   outcome, directly: everything here runs on trio's thread, so there is nothing to hand over.
 
-Cancellation goes the other way, and returns at once. When the trio task is cancelled, the
-abort callback asks the loop to cancel the asyncio task and the trio task raises ``Cancelled``
-right away, without waiting for that asyncio task to unwind: a server that does not answer
-(stopped with SIGSTOP, or behind a dead network) may never let it unwind, and a caller with a
-deadline (``/healthz``, a send) must get its answer by that deadline. The asyncio task then
-finishes on its own, its outcome dropped (:attr:`AsyncioBridge.unwinding` counts the calls
-still unwinding). Whoever runs coroutines here must make that unwinding
-prompt and leave nothing behind: the storage terminates a connection whose call was cancelled
-(``chatd/storage/postgres.py``), so that it goes back to the pool at once instead of waiting
-for the server to acknowledge a cancel request. Both sides of the hand-off run on the trio
-thread (the abort callback, and the wake-up that ``run_sync_soon`` queues), so a result that
-arrives after the abort is dropped rather than delivered to a task that no longer waits.
+An iteration is what ``run_forever`` does once after ``stop()``: a poll of the selector with a
+zero timeout, then the callbacks ready. It runs rounds of that until none is left ready (a
+reply takes three: the data, the task's step, its done-callback), at most ``ROUNDS`` before
+trio runs again. That is asyncio's own ``_run_once``, called as ``run_forever`` calls it; with
+``_ready`` and ``_scheduled`` (what is due) these are private names of CPython's
+``BaseEventLoop``, unchanged from 3.8 to 3.13, checked when a bridge is made (a Python that
+changed them fails at start, and in tests/storage/test_bridge.py, not later).
 
-Each crossing costs two thread hand-offs (a few tens of microseconds: 2,600-2,700 sequential
-``SELECT 1``/s through it against 5,900-7,900 on plain asyncio, as measured on 2 cores): callers
-should make one call carry a whole unit of work (a transaction, a batch of messages).
+Why not a thread of its own, as this bridge was first: each call then woke the loop's thread
+(its self-pipe) and the reply woke trio's (``run_sync_soon``), with the GIL passed twice. One
+thread saves those: ``SELECT 1`` after 10 ms idle costs 0.1 ms less CPU, back to back 0.13 against
+0.22 ms, and a node's commit notices wake one thread instead of two (benchmarks/README.md,
+"the storage loop on trio's thread"). Nor trio-asyncio: 1,900-2,500 inserts/s from 50 tasks
+there against 4,400-4,500 for the threaded bridge, and no cheaper per call.
 
-:meth:`AsyncioBridge.aclose` refuses new calls, stops the loop, cancels whatever still runs on
-it (those callers get :class:`BridgeClosed`), closes the loop and joins the thread.
+What runs on the loop runs on trio's thread, so it must not block: asyncpg never does (it
+resolves host names in the loop's executor); hashing and file I/O stay in
+``trio.to_thread`` as everywhere in chatd. A bridge serves the trio run that first calls it.
+
+Cancellation returns at once. When the trio task is cancelled, the abort callback cancels the
+asyncio task and the trio task raises ``Cancelled`` right away, without waiting for that
+asyncio task to unwind: a server that does not answer (stopped with SIGSTOP, or behind a dead
+network) may never let it unwind, and a caller with a deadline (``/healthz``, a send) must get
+its answer by that deadline. The asyncio task then finishes on its own, its outcome dropped
+(:attr:`AsyncioBridge.unwinding` counts the calls still unwinding). Whoever runs coroutines
+here must make that unwinding prompt and leave nothing behind: the storage terminates a
+connection whose call was cancelled (``chatd/storage/postgres.py``), so that it goes back to
+the pool at once instead of waiting for the server to acknowledge a cancel request.
+
+:meth:`AsyncioBridge.aclose` refuses new calls, cancels whatever still runs on the loop (those
+callers get :class:`BridgeClosed`), waits for it to finish, and closes the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import math
+import selectors
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -52,12 +68,20 @@ from typing import Any, Generic, TypeVar, TypeVarTuple, Unpack
 import outcome
 import trio
 
-__all__ = ["AsyncioBridge", "BridgeClosed", "open_bridge"]
+__all__ = ["ROUNDS", "AsyncioBridge", "BridgeClosed", "open_bridge"]
 
 log = logging.getLogger("chatd.storage")
 
 T = TypeVar("T")
 PosArgsT = TypeVarTuple("PosArgsT")
+
+#: Rounds of the asyncio loop one iteration runs at most before trio runs again: a reply
+#: takes three, a coroutine that keeps scheduling itself must not starve trio.
+ROUNDS = 16
+
+#: What the bridge uses of asyncio's ``BaseEventLoop`` beyond its public API.
+_LOOP_INTERNALS = ("_run_once", "_ready", "_scheduled", "_stopping", "_thread_id",
+                   "_asyncgen_firstiter_hook", "_asyncgen_finalizer_hook")
 
 
 class BridgeClosed(RuntimeError):
@@ -65,42 +89,24 @@ class BridgeClosed(RuntimeError):
 
 
 class _Call(Generic[T]):
-    """One crossing. ``task`` and ``cancel_requested`` are touched only on the loop thread;
-    ``abandoned`` only on the trio thread."""
+    """One call: its trio task, and whether it has gone on without the outcome."""
 
-    __slots__ = ("abandoned", "bridge", "cancel_requested", "task", "token", "trio_task")
+    __slots__ = ("abandoned", "bridge", "trio_task")
 
-    def __init__(self, bridge: AsyncioBridge, trio_task: trio.lowlevel.Task,
-                 token: trio.lowlevel.TrioToken) -> None:
+    def __init__(self, bridge: AsyncioBridge, trio_task: trio.lowlevel.Task) -> None:
         self.bridge = bridge
         self.trio_task = trio_task
-        self.token = token
-        self.task: asyncio.Task[T] | None = None
-        self.cancel_requested = False
         self.abandoned = False
 
-    def cancel(self) -> None:
-        """Loop thread: cancel the asyncio task on behalf of the trio caller, who has gone."""
-        self.cancel_requested = True
-        if self.task is not None:
-            self.task.cancel()
-
     def finish(self, task: asyncio.Task[T]) -> None:
-        """Loop thread, done-callback of the task: wake the trio caller with the outcome."""
+        """Done-callback of the asyncio task: resume the caller with the outcome, unless it
+        was cancelled and has gone on already."""
         result: outcome.Outcome[Any]
         if task.cancelled():
             result = outcome.Error(BridgeClosed("the storage event loop was shut down"))
         else:
             exc = task.exception()
             result = outcome.Value(task.result()) if exc is None else outcome.Error(exc)
-        self.wake(result)
-
-    def wake(self, result: outcome.Outcome[Any]) -> None:
-        """Any thread: hand ``result`` to the trio thread (exactly once per call)."""
-        self.bridge._hand_back(self, result)
-
-    def deliver(self, result: outcome.Outcome[Any]) -> None:
-        """Trio thread: resume the caller, unless it was cancelled and has gone on already."""
         if self.abandoned:
             self.bridge.unwinding -= 1
             if isinstance(result, outcome.Error) and not isinstance(result.error, BridgeClosed):
@@ -110,111 +116,145 @@ class _Call(Generic[T]):
 
 
 class AsyncioBridge:
-    """An asyncio event loop in a daemon thread, whose coroutines trio tasks can await.
+    """An asyncio event loop whose coroutines trio tasks can await, run by trio's thread.
 
     Create it with :func:`open_bridge` (or construct it and call :meth:`aclose` when done).
-    Thread-safe: any number of trio tasks may call :meth:`run` concurrently; their coroutines
+    Any number of trio tasks of one run may call :meth:`run` concurrently; their coroutines
     run concurrently on the loop.
     """
 
     def __init__(self, *, name: str = "chatd-storage-loop") -> None:
-        self._loop = asyncio.new_event_loop()
-        # Held while submitting and while closing, so that every submitted call reaches the loop
-        # before the loop is told to stop (and is then run or cancelled, never lost).
-        self._lock = threading.Lock()
+        self._name = name
+        self._selector = selectors.EpollSelector()
+        self._loop = asyncio.SelectorEventLoop(self._selector)
+        missing = [attr for attr in _LOOP_INTERNALS if not hasattr(self._loop, attr)]
+        if missing:
+            self._loop.close()
+            raise RuntimeError(f"this Python's asyncio loop lacks {', '.join(missing)}: "
+                               "chatd's storage bridge cannot drive it")
         self._closing = False
-        # Calls waiting to be started on the loop, and whether a callback that starts them
-        # all is scheduled there already (both under the lock): a burst of calls is one
-        # wake-up of the loop's thread, not one each. Likewise the outcomes waiting for the
-        # trio thread, for calls made from ``_token``'s trio run (the first one seen; the
-        # calls of any other run are handed back one by one).
-        self._calls: list[tuple[_Call[Any], Callable[..., Coroutine[Any, Any, Any]], Any]] = []
-        self._starting = False
         self._token: trio.lowlevel.TrioToken | None = None
-        self._outcomes: list[tuple[_Call[Any], outcome.Outcome[Any]]] = []
-        self._handing = False
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self._thread.start()
+        # An iteration is wanted (a call, a cancel); the starter, while it waits for one.
+        self._poked = False
+        self._starter_task: trio.lowlevel.Task | None = None
+        # The pump's wait for the selector, whose deadline is the loop's next timer.
+        self._idle: trio.CancelScope | None = None
+        self._iterating = False
+        self._finished = False
+        self._stopped = 0
+        self._done = trio.Event()
         #: Calls whose trio caller was cancelled and whose asyncio task has not finished yet.
-        #: Read and written on the trio thread only.
         self.unwinding = 0
 
     @property
     def closed(self) -> bool:
         return self._closing
 
-    def _serve(self) -> None:
-        """Thread body: run the loop until :meth:`aclose`, then cancel and reap what is left."""
-        loop = self._loop
-        asyncio.set_event_loop(loop)
+    def _iterate(self) -> None:
+        """Run the loop's callbacks until none is ready (at most ``ROUNDS`` rounds), as its
+        ``run_forever`` would after ``stop()``: the selector is polled with a zero timeout."""
+        if self._iterating:  # an asyncio callback that made trio code poke: runs on anyway
+            return
+        loop: Any = self._loop
+        hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=loop._asyncgen_firstiter_hook,
+                               finalizer=loop._asyncgen_finalizer_hook)
+        loop._thread_id = threading.get_ident()
+        asyncio.events._set_running_loop(loop)
+        self._iterating = True
         try:
-            loop.run_forever()
-            leftovers = asyncio.all_tasks(loop)
-            for task in leftovers:
-                task.cancel()
-            if leftovers:
-                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
+            for _ in range(ROUNDS):
+                loop._stopping = True  # a zero timeout for the selector, as after stop()
+                loop._run_once()
+                if not loop._ready:
+                    break
         finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+            self._iterating = False
+            loop._stopping = False
+            loop._thread_id = None
+            asyncio.events._set_running_loop(None)
+            sys.set_asyncgen_hooks(*hooks)
+        idle = self._idle
+        if idle is not None:
+            # The pump's wait ends at the loop's next timer, or at once for what is still
+            # ready. A timer later than the wait's end changes nothing: the wait ends early,
+            # finds nothing due, and waits again (asyncpg's per-statement timeouts are
+            # set and cancelled once a call: this costs one early wake per timeout's length).
+            deadline = self._deadline()
+            if deadline < idle.deadline:
+                idle.deadline = deadline
 
-    def _start_all(self) -> None:
-        """Loop thread: start every call submitted since the last time."""
-        with self._lock:
-            calls, self._calls = self._calls, []
-            self._starting = False
-        for call, fn, args in calls:
-            self._start(call, fn, args)
+    def _deadline(self) -> float:
+        """The trio time of the loop's next due callback: now if one is ready."""
+        loop: Any = self._loop
+        if loop._ready:
+            return -math.inf
+        scheduled = loop._scheduled
+        if not scheduled:
+            return math.inf
+        due: float = scheduled[0].when()
+        return trio.current_time() + max(0.0, due - self._loop.time())
 
-    def _hand_back(self, call: _Call[Any], result: outcome.Outcome[Any]) -> None:
-        """Any thread: queue ``call``'s outcome for the trio thread; one wake-up of it for
-        all the outcomes queued until it runs."""
-        if call.token is not self._token:
-            # Another trio run's call (or trio has finished: nobody waits for it any more).
-            with contextlib.suppress(trio.RunFinishedError):
-                call.token.run_sync_soon(call.deliver, result)
+    def _poke(self) -> None:
+        """Have the starter run an iteration before trio next waits (once for all the pokes
+        of a batch)."""
+        if self._poked:
             return
-        with self._lock:
-            self._outcomes.append((call, result))
-            if self._handing:
+        self._poked = True
+        if self._starter_task is not None:
+            task, self._starter_task = self._starter_task, None
+            trio.lowlevel.reschedule(task)
+
+    async def _starter(self) -> None:
+        while True:
+            if not self._poked:
+                self._starter_task = trio.lowlevel.current_task()
+                await trio.lowlevel.wait_task_rescheduled(
+                    lambda _: trio.lowlevel.Abort.SUCCEEDED)
+            self._poked = False
+            self._iterate()
+            if self._closing and not asyncio.all_tasks(self._loop):
+                self._finished = True
+                if self._idle is not None:
+                    self._idle.cancel()
                 return
-            self._handing = True
-        try:
-            call.token.run_sync_soon(self._deliver_all)
-        except trio.RunFinishedError:
-            with self._lock:  # nobody waits for them any more
-                self._outcomes.clear()
-                self._handing = False
 
-    def _deliver_all(self) -> None:
-        """Trio thread: every outcome queued since the last time to its caller."""
-        with self._lock:
-            outcomes, self._outcomes = self._outcomes, []
-            self._handing = False
-        for call, result in outcomes:
-            call.deliver(result)
+    async def _pump(self) -> None:
+        fd = self._selector.fileno()
+        while not self._finished:
+            # One scope while nothing is due: no scope to build per wake-up.
+            with trio.CancelScope(deadline=self._deadline()) as scope:
+                self._idle = scope
+                while True:
+                    await trio.lowlevel.wait_readable(fd)
+                    self._iterate()
+                    if self._closing:
+                        self._poke()  # the starter sees when the last task is done
+            self._idle = None
+            if self._finished:
+                break
+            self._iterate()  # a timer is due, or callbacks were left ready
+            if self._closing:
+                self._poke()
+            await trio.lowlevel.checkpoint()
 
-    def _start(self, call: _Call[T], fn: Callable[..., Coroutine[Any, Any, T]], args: Any) -> None:
-        """Loop thread: start the coroutine as a task and arrange for the caller to be woken."""
+    async def _serve(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A system task of the trio run (the bridge is made where there is no nursery)."""
         try:
-            task = self._loop.create_task(fn(*args))
-        except BaseException as exc:  # not a coroutine function, or its call raised
-            call.wake(outcome.Error(exc))
-            return
-        call.task = task
-        task.add_done_callback(call.finish)
-        if call.cancel_requested:
-            task.cancel()
+            await body()
+        except trio.Cancelled:
+            raise  # the run is ending
+        except BaseException:  # anything else from a system task would crash trio
+            log.exception("the storage event loop failed")
+        finally:
+            self._stopped += 1
+            if self._stopped == 2:
+                self._done.set()
 
     async def run(
         self, fn: Callable[[Unpack[PosArgsT]], Coroutine[Any, Any, T]], *args: *PosArgsT
     ) -> T:
-        """Run ``fn(*args)`` on the loop thread and return its result (or raise its exception).
-
-        The coroutine is created on the loop thread, so nothing is left un-awaited if the
-        bridge is already closed.
+        """Run ``fn(*args)`` on the loop and return its result (or raise its exception).
 
         Raises:
             trio.Cancelled: the caller was cancelled. Raised at once: the asyncio task is
@@ -222,37 +262,48 @@ class AsyncioBridge:
             BridgeClosed: the bridge was closed before or during the call.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        if self._closing:
+            raise BridgeClosed("the storage event loop is closed")
         token = trio.lowlevel.current_trio_token()
         if self._token is None:
             self._token = token
-        call: _Call[T] = _Call(self, trio.lowlevel.current_task(), token)
-        with self._lock:
-            if self._closing:
-                raise BridgeClosed("the storage event loop is closed")
-            self._calls.append((call, fn, args))
-            if not self._starting:
-                self._starting = True
-                self._loop.call_soon_threadsafe(self._start_all)
+            trio.lowlevel.spawn_system_task(self._serve, self._starter, name=self._name)
+            trio.lowlevel.spawn_system_task(self._serve, self._pump, name=f"{self._name}-io")
+        elif token is not self._token:
+            raise RuntimeError("a storage bridge serves the trio run that first called it")
+        task = self._loop.create_task(fn(*args))
+        call: _Call[T] = _Call(self, trio.lowlevel.current_task())
+        task.add_done_callback(call.finish)
+        self._poke()
 
         def abort(raise_cancel: Callable[[], Any]) -> trio.lowlevel.Abort:
-            # Trio thread, like deliver: from here on, the outcome is dropped when it comes.
+            # From here on, the outcome is dropped when it comes.
             call.abandoned = True
             self.unwinding += 1
-            # RuntimeError: the loop is closed; its shutdown has cancelled the task already.
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(call.cancel)
+            task.cancel()
+            self._poke()
             return trio.lowlevel.Abort.SUCCEEDED
 
         return await trio.lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
-        """Stop the loop and join its thread. Idempotent. Calls still running end with
-        :class:`BridgeClosed`. Waits for the thread even when cancelled (shield it anyway)."""
-        with self._lock:
-            if not self._closing:
-                self._closing = True
-                self._loop.call_soon_threadsafe(self._loop.stop)
-        await trio.to_thread.run_sync(self._thread.join)
+        """Cancel what runs on the loop, wait for it to finish, and close the loop.
+        Idempotent. Calls still running end with :class:`BridgeClosed`. Waits even when
+        cancelled (shield it anyway)."""
+        if self._closing:
+            if self._token is not None:
+                await self._done.wait()
+            return
+        self._closing = True
+        loop = self._loop
+        if self._token is not None:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            self._poke()
+            await self._done.wait()
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
 
 
 @asynccontextmanager

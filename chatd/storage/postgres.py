@@ -2,9 +2,9 @@
 
 Theory of operation
 -------------------
-asyncpg runs on a private asyncio loop in its own thread (``chatd/storage/bridge.py``). Every
-public method of :class:`PostgresStorage` is one crossing of that bridge: the trio side calls
-``self._run(self._do_x, ...)``, the ``_do_x`` coroutine runs on the loop, takes a pooled
+asyncpg runs on a private asyncio loop, driven from trio's thread (``chatd/storage/bridge.py``).
+Every public method of :class:`PostgresStorage` is one crossing of that bridge: the trio side
+calls ``self._run(self._do_x, ...)``, the ``_do_x`` coroutine runs on the loop, takes a pooled
 connection, runs its statements and returns dataclasses. Crossings cost, so each method does its
 whole job in one crossing and as few round trips to the server as its SQL allows.
 
@@ -1788,13 +1788,12 @@ class PostgresStorage:
         on_lost: Callable[[], None] | None = None,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        token = trio.lowlevel.current_trio_token()
-
         own = self._node + " "
 
         def received(_conn: Any, _pid: int, channel: str, payload: str) -> None:
-            # Loop thread: parse, drop our own, hand the rest to trio in arrival order: one
-            # crossing (one wake-up of trio) per payload when on_batch takes them together.
+            # asyncpg's notification callback (on trio's thread, like everything of the
+            # bridge's loop): parse, drop our own, hand the rest on in arrival order, a
+            # payload's notices together when on_batch takes them.
             if channel == COMMIT_CHANNEL and payload.startswith(own):
                 return  # ours: no need to parse the entries it may carry
             notices = tuple(
@@ -1803,12 +1802,11 @@ class PostgresStorage:
                 if notice.node != self._node or isinstance(notice, TargetsNotice))
             if not notices:
                 return
-            with contextlib.suppress(trio.RunFinishedError):
-                if on_batch is not None:
-                    token.run_sync_soon(on_batch, notices)
-                    return
-                for notice in notices:
-                    token.run_sync_soon(on_change, notice)
+            if on_batch is not None:
+                on_batch(notices)
+                return
+            for notice in notices:
+                on_change(notice)
 
         started = False
         delay = LISTEN_RETRY_MIN
@@ -1816,13 +1814,12 @@ class PostgresStorage:
             conn: Any = None
             try:
                 conn = await self._run(_listen, self._dsn, received, self._connect_timeout)
-                # Queued behind any notice already handed over: what follows it is complete.
+                # After any notice already handed over: what follows it is complete.
                 listening = ListeningNotice(node=self._node)
-                with contextlib.suppress(trio.RunFinishedError):
-                    if on_batch is not None:
-                        token.run_sync_soon(on_batch, (listening,))
-                    else:
-                        token.run_sync_soon(on_change, listening)
+                if on_batch is not None:
+                    on_batch((listening,))
+                else:
+                    on_change(listening)
                 if not started:
                     task_status.started()
                     started = True
@@ -1908,8 +1905,8 @@ class PostgresStorage:
         return [_entry(room, row) for row in rows]
 
     def statistics(self) -> StorageStatistics:
-        # The pool lives on the loop thread; reading two ints from here is a harmless race
-        # (a metric may be one off), and it needs no crossing.
+        # Read by the metrics, perhaps from a worker thread: two ints read outside the loop
+        # are a harmless race (a metric may be one off), and need no crossing.
         size = self._pool.get_size()
         return StorageStatistics(
             pool_size=size,
@@ -3162,7 +3159,7 @@ async def open_storage(config: Config) -> AsyncIterator[Storage]:
     e.g. ``postgresql://chatd@/chatd?host=/run/postgresql``). Opens a pool of
     ``database.pool_size`` connections and applies pending migrations before yielding, and
     runs :meth:`PostgresStorage.watch` while open. On exit, even when cancelled, closes the
-    pool, the event loop thread and the embedded server.
+    pool, the storage's event loop and the embedded server.
 
     Raises:
         StorageUnavailable: the database cannot be started or reached, or migrating failed.

@@ -6,12 +6,16 @@ Every test bounds its waits with ``trio.fail_after``: a lost wake-up must fail, 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 
 import pytest
 import trio
+import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from chatd.storage.bridge import AsyncioBridge, BridgeClosed, open_bridge
+from chatd.storage.bridge import ROUNDS, AsyncioBridge, BridgeClosed, open_bridge
 
 TIMEOUT = 10
 
@@ -37,7 +41,8 @@ async def test_run_returns_and_raises() -> None:
             assert await bridge.run(add, 2, 3) == 5
             with pytest.raises(KeyError, match="boom"):
                 await bridge.run(fail)
-            assert await bridge.run(thread_name) == "test-loop"
+            # On trio's own thread: no thread of its own to hand calls to and back.
+            assert await bridge.run(thread_name) == threading.current_thread().name
 
 
 async def test_calls_run_concurrently_without_blocking_trio() -> None:
@@ -175,44 +180,188 @@ async def test_not_a_coroutine_function_raises() -> None:
                 await bridge.run(not_async)  # type: ignore[arg-type]
 
 
-async def test_a_burst_of_calls_wakes_each_thread_once() -> None:
-    """Calls made while the loop has not started the previous ones yet are started
-    together (one wake-up of its thread), and outcomes ready together reach trio together;
+async def test_a_burst_of_calls_is_started_by_one_iteration() -> None:
+    """Calls made in one trio batch are started together, by one iteration of the loop;
     each caller gets its own result."""
-    entered, release = threading.Event(), threading.Event()
+    async with open_bridge() as bridge:
+        assert await bridge.run(add, 1, 1) == 2  # the bridge's tasks are running
+        await trio.testing.wait_all_tasks_blocked()
+        iterations = 0
+        iterate = bridge._iterate
 
-    async def hold() -> None:  # keeps the loop's thread busy until released
-        entered.set()
-        release.wait(TIMEOUT)
+        def counted() -> None:
+            nonlocal iterations
+            iterations += 1
+            iterate()
 
-    with trio.fail_after(TIMEOUT):
-        async with open_bridge() as bridge:
-            starts = delivers = 0
-            start_all, deliver_all = bridge._start_all, bridge._deliver_all
+        bridge._iterate = counted  # type: ignore[method-assign]
+        results: dict[int, int] = {}
+        started: list[int] = []
 
-            def count_start() -> None:
-                nonlocal starts
-                starts += 1
-                start_all()
+        async def note(i: int) -> None:
+            started.append(i)
 
-            def count_deliver() -> None:
-                nonlocal delivers
-                delivers += 1
-                deliver_all()
+        async def one(i: int) -> None:
+            results[i] = await bridge.run(note, i)
 
-            bridge._start_all, bridge._deliver_all = count_start, count_deliver  # type: ignore[method-assign]
-            results: dict[int, int] = {}
-
-            async def one(i: int) -> None:
-                results[i] = await bridge.run(add, i, 1000)
-
+        with trio.fail_after(TIMEOUT):
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(bridge.run, hold)
-                await trio.to_thread.run_sync(entered.wait, TIMEOUT)
                 for i in range(50):
                     nursery.start_soon(one, i)
                 await trio.testing.wait_all_tasks_blocked()
-                release.set()
-            assert results == {i: i + 1000 for i in range(50)}
-            assert starts == 2  # hold's call, then the fifty at once
-            assert delivers < 51
+        assert sorted(started) == list(range(50))
+        assert results == {i: None for i in range(50)}
+        # One to start the fifty, at most one more (the pump) for their done-callbacks if
+        # they were left over: never one per call.
+        assert iterations <= 2
+
+
+async def test_an_asyncio_timer_fires_while_nothing_else_happens() -> None:
+    """A timer of the loop (asyncpg's timeouts) wakes it by itself: no I/O, no other call.
+    And a timer set while the pump waits for a later one is not held up by it."""
+    with trio.fail_after(TIMEOUT):
+        async with open_bridge() as bridge, trio.open_nursery() as nursery:
+            nursery.start_soon(bridge.run, asyncio.sleep, 60)  # the pump waits for this one
+            await trio.testing.wait_all_tasks_blocked()
+            start = trio.current_time()
+            assert await bridge.run(asyncio.sleep, 0.05, "woke") == "woke"
+            assert trio.current_time() - start < 5  # not the 60 s timer's
+            nursery.cancel_scope.cancel()
+
+
+async def test_the_loops_sockets_wake_it() -> None:
+    """Data on a socket of the loop (a server's reply) wakes the loop with nothing else
+    happening: trio waits on the loop's selector."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs, trio.fail_after(TIMEOUT):
+        async with open_bridge() as bridge:
+            ours.setblocking(False)
+
+            async def receive() -> bytes:
+                return await asyncio.get_running_loop().sock_recv(ours, 100)
+
+            async with trio.open_nursery() as nursery:
+                got: list[bytes] = []
+
+                async def reader() -> None:
+                    got.append(await bridge.run(receive))
+
+                nursery.start_soon(reader)
+                await trio.testing.wait_all_tasks_blocked()
+                assert not got
+                await trio.to_thread.run_sync(theirs.sendall, b"reply")  # another thread
+            assert got == [b"reply"]
+
+
+async def test_another_threads_callback_wakes_it() -> None:
+    """The loop's executor (asyncpg resolves host names there) hands its result back with
+    ``call_soon_threadsafe``: that wakes the loop too."""
+    finish = threading.Event()
+
+    async def in_executor() -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: finish.wait(TIMEOUT) and "done")
+
+    with trio.fail_after(TIMEOUT):
+        async with open_bridge() as bridge, trio.open_nursery() as nursery:
+            got: list[str] = []
+
+            async def caller() -> None:
+                got.append(await bridge.run(in_executor))
+
+            nursery.start_soon(caller)
+            await trio.testing.wait_all_tasks_blocked()
+            finish.set()
+        assert got == ["done"]
+
+
+async def test_a_busy_coroutine_does_not_starve_trio() -> None:
+    """A coroutine that never waits on anything (``sleep(0)`` forever) runs ``ROUNDS``
+    rounds at a time; trio's tasks run in between, and can cancel it."""
+    spins = 0
+
+    async def spin() -> None:
+        nonlocal spins
+        while True:
+            spins += 1
+            await asyncio.sleep(0)
+
+    with trio.fail_after(TIMEOUT):
+        async with open_bridge() as bridge:
+            with trio.move_on_after(0.2) as scope:
+                await bridge.run(spin)
+            assert scope.cancelled_caught
+            assert spins > ROUNDS
+            while bridge.unwinding:  # noqa: ASYNC110 (a count kept by the bridge)
+                await trio.sleep(0.01)
+
+
+async def test_a_bridge_serves_one_trio_run() -> None:
+    """A bridge belongs to the trio run that first called it: another run is refused
+    clearly, not served by tasks that run elsewhere."""
+    bridge = AsyncioBridge()
+    try:
+        assert await bridge.run(add, 1, 2) == 3
+
+        def elsewhere() -> None:
+            async def call() -> None:
+                await bridge.run(add, 1, 2)
+
+            trio.run(call)
+
+        with pytest.raises(RuntimeError, match="trio run"):
+            await trio.to_thread.run_sync(elsewhere)
+    finally:
+        await bridge.aclose()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["finish", "cancel", "raise"])),
+                min_size=1, max_size=12),
+       st.booleans())
+def test_every_call_ends_once_whatever_the_interleaving(
+        calls: list[tuple[int, str]], close_early: bool) -> None:
+    """Any mix of calls that finish after some steps of the loop, raise, or are cancelled
+    by their caller, with the bridge closed under them or not: each caller ends exactly
+    once, with its own outcome (or BridgeClosed, once closed); nothing is left unwinding."""
+    async def body(steps: int, fate: str, i: int) -> int:
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        if fate == "raise":
+            raise KeyError(i)
+        if fate == "cancel":
+            await asyncio.sleep(60)
+        return i
+
+    async def main() -> None:
+        bridge = AsyncioBridge()
+        ended: dict[int, object] = {}
+
+        async def caller(i: int, steps: int, fate: str) -> None:
+            with trio.move_on_after(0.05 if fate == "cancel" else 60) as scope:
+                try:
+                    ended[i] = await bridge.run(body, steps, fate, i)
+                except KeyError as exc:
+                    ended[i] = ("raised", exc.args[0])
+                except BridgeClosed:
+                    ended[i] = "closed"
+            if scope.cancelled_caught:
+                assert i not in ended
+                ended[i] = "cancelled"
+
+        with trio.fail_after(TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                for i, (steps, fate) in enumerate(calls):
+                    nursery.start_soon(caller, i, steps, fate)
+                if close_early:
+                    await trio.sleep(0)
+                    await bridge.aclose()
+            await bridge.aclose()
+        assert sorted(ended) == list(range(len(calls)))
+        for i, (_steps, fate) in enumerate(calls):
+            expected = {"finish": i, "raise": ("raised", i), "cancel": "cancelled"}[fate]
+            assert ended[i] in (expected, "closed") if close_early else ended[i] == expected
+        assert bridge.unwinding == 0
+
+    trio.run(main)
