@@ -238,10 +238,10 @@ class _Rollback(Exception):
 
 def _crossings(dsn: str, count: int, gap: float = 0.0) -> dict[str, float]:
     """Trio side: ``count`` sequential ``SELECT 1`` through chatd's bridge (a crossing to the
-    storage loop and back each), against the same on the storage loop itself: what a
+    storage loop and back each), against the same inside the storage loop itself: what a
     crossing adds to a statement, wall time median and the process's CPU per call. With
-    ``gap``, each call comes after a sleep of that long (as at everyday load, where both
-    threads sleep between sends); the CPU of the sleeps alone (``*_sleep_cpu_ms``: a
+    ``gap``, each call comes after a sleep of that long (as at everyday load, where the
+    process sleeps between sends); the CPU of the sleeps alone (``*_sleep_cpu_ms``: a
     wake-up of an idle event loop, trio's and asyncio's) is measured apart and taken off."""
     import trio
 
