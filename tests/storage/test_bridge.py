@@ -45,25 +45,25 @@ async def test_run_returns_and_raises() -> None:
             assert await bridge.run(thread_name) == threading.current_thread().name
 
 
+async def tick(ticks: list[int], interval: float) -> None:
+    """A trio task that counts how often it gets to run."""
+    while True:
+        ticks[0] += 1
+        await trio.sleep(interval)
+
+
 async def test_calls_run_concurrently_without_blocking_trio() -> None:
     """Calls overlap on the loop, and trio keeps running other tasks while they wait."""
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await trio.sleep(0.01)
-
+    ticks = [0]
     with trio.fail_after(TIMEOUT):
         async with open_bridge() as bridge, trio.open_nursery() as nursery:
-            nursery.start_soon(ticker)
+            nursery.start_soon(tick, ticks, 0.01)
             start = trio.current_time()
             async with trio.open_nursery() as calls:
                 for _ in range(20):
                     calls.start_soon(bridge.run, asyncio.sleep, 0.2)
             assert trio.current_time() - start < 2
-            assert ticks >= 5
+            assert ticks[0] >= 5
             nursery.cancel_scope.cancel()
 
 
@@ -198,8 +198,9 @@ async def test_a_burst_of_calls_is_started_by_one_iteration() -> None:
         results: dict[int, int] = {}
         started: list[int] = []
 
-        async def note(i: int) -> None:
+        async def note(i: int) -> int:
             started.append(i)
+            return i * 2
 
         async def one(i: int) -> None:
             results[i] = await bridge.run(note, i)
@@ -210,7 +211,7 @@ async def test_a_burst_of_calls_is_started_by_one_iteration() -> None:
                     nursery.start_soon(one, i)
                 await trio.testing.wait_all_tasks_blocked()
         assert sorted(started) == list(range(50))
-        assert results == {i: None for i in range(50)}
+        assert results == {i: i * 2 for i in range(50)}
         # One to start the fifty, at most one more (the pump) for their done-callbacks if
         # they were left over: never one per call.
         assert iterations <= 2
@@ -258,9 +259,11 @@ async def test_another_threads_callback_wakes_it() -> None:
     ``call_soon_threadsafe``: that wakes the loop too."""
     finish = threading.Event()
 
+    def blocking() -> str:
+        return "done" if finish.wait(TIMEOUT) else "timed out"
+
     async def in_executor() -> str:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, lambda: finish.wait(TIMEOUT) and "done")
+        return await asyncio.get_running_loop().run_in_executor(None, blocking)
 
     with trio.fail_after(TIMEOUT):
         async with open_bridge() as bridge, trio.open_nursery() as nursery:
@@ -286,12 +289,16 @@ async def test_a_busy_coroutine_does_not_starve_trio() -> None:
             spins += 1
             await asyncio.sleep(0)
 
+    ticks = [0]
     with trio.fail_after(TIMEOUT):
-        async with open_bridge() as bridge:
+        async with open_bridge() as bridge, trio.open_nursery() as nursery:
+            nursery.start_soon(tick, ticks, 0)
             with trio.move_on_after(0.2) as scope:
                 await bridge.run(spin)
+            nursery.cancel_scope.cancel()
             assert scope.cancelled_caught
             assert spins > ROUNDS
+            assert ticks[0] > 10  # a trio task ran again and again meanwhile
             while bridge.unwinding:  # noqa: ASYNC110 (a count kept by the bridge)
                 await trio.sleep(0.01)
 
@@ -355,7 +362,7 @@ def test_every_call_ends_once_whatever_the_interleaving(
                 for i, (steps, fate) in enumerate(calls):
                     nursery.start_soon(caller, i, steps, fate)
                 if close_early:
-                    await trio.sleep(0)
+                    await trio.lowlevel.checkpoint()
                     await bridge.aclose()
             await bridge.aclose()
         assert sorted(ended) == list(range(len(calls)))
