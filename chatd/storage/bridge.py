@@ -139,7 +139,6 @@ class AsyncioBridge:
         self._starter_task: trio.lowlevel.Task | None = None
         # The pump's wait for the selector, whose deadline is the loop's next timer.
         self._idle: trio.CancelScope | None = None
-        self._iterating = False
         self._finished = False
         self._stopped = 0
         self._done = trio.Event()
@@ -153,15 +152,12 @@ class AsyncioBridge:
     def _iterate(self) -> None:
         """Run the loop's callbacks until none is ready (at most ``ROUNDS`` rounds), as its
         ``run_forever`` would after ``stop()``: the selector is polled with a zero timeout."""
-        if self._iterating:  # an asyncio callback that made trio code poke: runs on anyway
-            return
         loop: Any = self._loop
         hooks = sys.get_asyncgen_hooks()
         sys.set_asyncgen_hooks(firstiter=loop._asyncgen_firstiter_hook,
                                finalizer=loop._asyncgen_finalizer_hook)
         loop._thread_id = threading.get_ident()
         asyncio.events._set_running_loop(loop)
-        self._iterating = True
         try:
             for _ in range(ROUNDS):
                 loop._stopping = True  # a zero timeout for the selector, as after stop()
@@ -169,7 +165,6 @@ class AsyncioBridge:
                 if not loop._ready:
                     break
         finally:
-            self._iterating = False
             loop._stopping = False
             loop._thread_id = None
             asyncio.events._set_running_loop(None)
@@ -227,16 +222,17 @@ class AsyncioBridge:
                 self._idle = scope
                 while True:
                     await trio.lowlevel.wait_readable(fd)
-                    self._iterate()
-                    if self._closing:
-                        self._poke()  # the starter sees when the last task is done
+                    self._pump_iterate()
             self._idle = None
             if self._finished:
                 break
-            self._iterate()  # a timer is due, or callbacks were left ready
-            if self._closing:
-                self._poke()
+            self._pump_iterate()  # a timer is due, or callbacks were left ready
             await trio.lowlevel.checkpoint()
+
+    def _pump_iterate(self) -> None:
+        self._iterate()
+        if self._closing:
+            self._poke()  # the starter sees whether that was the last task
 
     async def _serve(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A system task of the trio run (the bridge is made where there is no nursery)."""
