@@ -84,7 +84,7 @@ import logging
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
@@ -1758,12 +1758,14 @@ class PostgresStorage:
         dsn: str = "", node: str = "chatd", config: Config | None = None,
     ) -> None:
         self._bridge = bridge
-        self._pool = _TerminatingPool(pool)
+        database = (config or Config()).database
+        # A quarter of the pool at most stays with the send path between its commits.
+        self._pool = _TerminatingPool(
+            pool, keep=min(database.commits_in_flight, database.pool_size // 4))
         self._embedded = embedded
         self._dsn = dsn
         self._node = node
         self._closed = False
-        database = (config or Config()).database
         self._connect_timeout = database.connect_timeout
         self._probe_timeout = database.statement_timeout
         self._statement_timeout = database.statement_timeout
@@ -2585,8 +2587,7 @@ class PostgresStorage:
                                    ) -> list[Appended | ChatError]:
         for attempt in range(1, APPEND_ATTEMPTS + 1):
             try:
-                async with self._pool.acquire() as conn:
-                    return await _append_once(conn, batch)
+                return await self._pool.run_kept(_append_once, batch)
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name != "messages_sender_nonce_key" or attempt == APPEND_ATTEMPTS:
                     raise
@@ -2753,6 +2754,10 @@ class PostgresStorage:
             return
         self._closed = True
         with trio.CancelScope(shield=True):
+            try:
+                await self._bridge.run(self._pool.release_kept)
+            except Exception:
+                log.exception("giving the kept connections back failed")
             await _release(self._bridge, self._pool.pool, self._embedded)
 
 
@@ -2960,14 +2965,63 @@ class _TerminatingPool:
     rather than waited on when a call is cancelled or times out (see the module docstring).
     Asyncio side, but for the two size getters."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, keep: int = 0) -> None:
         self.pool = pool
+        # Connections kept out of the pool between the appends (see run_kept), at most
+        # `keep`: the rest of the pool always serves everything else.
+        self._kept: list[Any] = []
+        self._keep = keep
 
     def get_size(self) -> int:
         return int(self.pool.get_size())
 
     def get_idle_size(self) -> int:
-        return int(self.pool.get_idle_size())
+        return int(self.pool.get_idle_size()) + len(self._kept)
+
+    async def run_kept(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``fn(conn, *args)`` on a connection that stays out of the pool between calls.
+
+        The send path's own: a pool's acquire and release (a proxy object, a shielded task,
+        an inactivity timer, a second round of the loop before the caller sees its result)
+        were a tenth of the daemon's CPU per message at everyday load
+        (benchmarks/README.md). At most ``keep`` connections are kept (the others go back
+        to the pool): a pool of one keeps none, so that nothing else ever waits for one the
+        send path sits on. A connection found closed (the server restarted, or ended its
+        backend) goes back to the pool, which connects again. A call that fails gives its
+        connection back to the pool, as :meth:`acquire` does (terminated if it was
+        cancelled or timed out), so that what is kept is always between transactions."""
+        kept = self._kept
+        conn = None
+        while kept:
+            conn = kept.pop()
+            try:
+                closed = conn.is_closed()
+            except asyncpg.InterfaceError:  # closed, and given back to the pool by asyncpg
+                conn = None
+                continue
+            if not closed:
+                break
+            await self.pool.release(conn)
+            conn = None
+        if conn is None:
+            conn = await self.pool.acquire()
+        try:
+            result = await fn(conn, *args)
+        except BaseException as exc:
+            if isinstance(exc, (asyncio.CancelledError, TimeoutError)):
+                conn.terminate()
+            await self.pool.release(conn)
+            raise
+        if len(kept) < self._keep and not conn.is_in_transaction():  # (never in one, by design)
+            kept.append(conn)
+        else:
+            await self.pool.release(conn)
+        return result
+
+    async def release_kept(self) -> None:
+        """Give the kept connections back, so that the pool can close."""
+        while self._kept:
+            await self.pool.release(self._kept.pop())
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Any]:

@@ -660,6 +660,76 @@ async def test_a_cancelled_call_gives_its_connection_back(
             await storage.ping()
 
 
+async def _append_backends(dsn: str, node: str) -> list[int]:
+    """The backends of ``node`` whose last statement was an append of a lone message."""
+    async with open_bridge(name="observer") as bridge:
+        conn: Any = await bridge.run(asyncpg.connect, dsn)
+        try:
+            rows = await bridge.run(
+                conn.fetch,
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 "
+                "AND query LIKE '%INSERT INTO messages%' AND pid <> pg_backend_pid()", node)
+            return [row["pid"] for row in rows]
+        finally:
+            await bridge.run(conn.close)
+
+
+async def test_the_send_path_keeps_its_connection_and_replaces_a_closed_one(
+    tmp_path: Path, database_dsn: str,
+) -> None:
+    """Appends one after another run on one connection kept out of the pool. When its
+    backend is ended (a restart, an administrator), the next append is stored on another
+    connection instead of failing."""
+    config = make_config(tmp_path, database_dsn, database={"pool_size": 8})
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as storage:
+            alice = await make_member(storage, "alice", "lobby")
+            for i in range(5):
+                await storage.append_messages([msg(alice, "lobby", f"m{i}")])
+                await storage.ping()  # other calls between them, on pool connections
+            [pid] = await _append_backends(database_dsn, storage.node)
+            async with open_bridge(name="killer") as bridge:
+                killer: Any = await bridge.run(asyncpg.connect, database_dsn)
+                assert await bridge.run(killer.fetchval, "SELECT pg_terminate_backend($1)", pid)
+                while await bridge.run(  # noqa: ASYNC110 (the server's state)
+                        killer.fetchval, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                        pid):
+                    await trio.sleep(0.01)
+                await bridge.run(killer.close)
+            await storage.ping()  # the loop has read the ended connection's last words
+            (after,) = await storage.append_messages([msg(alice, "lobby", "after")])
+            assert appended(after).message.seq == 6
+            assert pid not in await _append_backends(database_dsn, storage.node)
+
+
+async def test_a_pool_of_one_is_not_kept_by_the_send_path(
+    tmp_path: Path, database_dsn: str,
+) -> None:
+    """With one connection in the pool, the send path keeps none between its appends: any
+    other call after an append gets the pool's connection."""
+    config = make_config(tmp_path, database_dsn, database={"pool_size": 1})
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as storage:
+            alice = await make_member(storage, "alice", "lobby")
+            await storage.append_messages([msg(alice, "lobby", "first")])
+            await storage.ping()
+            page = await storage.history(alice.id, "lobby", limit=10)
+            assert [m.text for m in page.messages] == ["first"]
+
+
+async def test_closing_gives_the_kept_connections_back_at_once(
+    tmp_path: Path, database_dsn: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connections the send path keeps go back to the pool when storage closes: the
+    pool closes without waiting for them (nor cutting them after its timeout)."""
+    config = make_config(tmp_path, database_dsn)
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as storage:
+            alice = await make_member(storage, "alice", "lobby")
+            await storage.append_messages([msg(alice, "lobby", "kept")])
+    assert "still busy" not in caplog.text
+
+
 @pytest.mark.slow
 async def test_embedded_server_keeps_data(tmp_path: Path) -> None:
     """With no DSN, storage runs PostgreSQL in <data_dir>/postgres, stops it on close, and
