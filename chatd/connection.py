@@ -10,7 +10,10 @@ here, which the *writer* drains, batching whatever is queued into one write, in 
 :class:`chatd.delivery.DeliveryOrder` decides (every rule of which lives in that module). The
 actors put events into the outbox with ``send_nowait``; when it is full the connection is a slow
 consumer and is closed with ``slow_consumer`` (the policy lives in :meth:`Connection._overflow`),
-so that one client that does not read never holds anybody else back.
+so that one client that does not read never holds anybody else back. While the writer waits
+for work, the registry's fan-out and the committer's acknowledgements do its work themselves
+(:meth:`Connection._write_now`, through ``Outbox.flush``): on a bare TCP stream a message to a
+room is written to each member without waking any member's writer.
 
 ``send`` does not wait for its commit: the reader queues the job with the committer and reads
 on, and the committer's callback queues the acknowledgement. At most ``limits.max_in_flight``
@@ -32,7 +35,7 @@ import contextlib
 import enum
 import functools
 import logging
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from math import ceil
 from typing import Any
 
@@ -45,7 +48,7 @@ from chatd.committer import Outcome, SendJob
 from chatd.delivery import DeliveryOrder, Repair
 from chatd.errors import ChatError
 from chatd.limits import TokenBucket
-from chatd.outbox import Close, Hold, Outbox, OutboxItem, Release
+from chatd.outbox import Close, Delivery, Hold, Notice, Outbox, OutboxItem, Release
 from chatd.protocol import (
     CLOSED,
     NEED_DATA,
@@ -122,7 +125,11 @@ class Connection:
         self._limits = limits
         self._session = ServerConnection(app.protocol_limits)
         self._phase = Phase.GREETING
-        self._outbox = Outbox(limits.outbox_frames)
+        # The writer's state, which _write_now shares while the writer waits for work.
+        self._order = DeliveryOrder()
+        self._send_now: Callable[[bytes], int] | None = getattr(transport, "send_now", None)
+        self._outbox = Outbox(limits.outbox_frames,
+                              write_now=None if self._send_now is None else self._write_now)
         self._reader_scope = trio.CancelScope()
         self._scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
@@ -289,7 +296,7 @@ class Connection:
     # ------------------------------------------------------------------------- writer
 
     async def _write_loop(self) -> None:
-        order = DeliveryOrder()
+        order = self._order
         try:
             while True:
                 items = await self._outbox.take()
@@ -313,6 +320,38 @@ class Connection:
         finally:
             self._outbox.close()
             self._writer_done.set()
+
+    def _write_now(self, items: list[OutboxItem]) -> list[OutboxItem] | None:
+        """The writer's work for ``items``, done by the caller while the writer waits for work
+        (see chatd.outbox, ``Outbox.flush``); None when all is written, else what is left to
+        the writer.
+
+        Only what the writer does every time: deliveries, frames and notices, all written in
+        one go. Holds, releases and the last words, a kicked connection, and whatever the
+        kernel does not take at once are left to the writer, which also learns that the
+        peer is gone by trying the rest itself."""
+        send_now = self._send_now
+        if send_now is None or self._phase is Phase.KICKED:
+            return items
+        for item in items:
+            kind = type(item)
+            if kind is not Delivery and kind is not bytes and kind is not Notice:
+                return items
+        batch = self._order.feed(items)
+        if batch.overflow:
+            self._overflow()
+        if batch.repairs:
+            assert self._nursery is not None, "a writer that waits runs in the nursery"
+            for repair in batch.repairs:
+                self._nursery.start_soon(self._repair, repair)
+        if not batch.out:
+            return None
+        data = b"".join(batch.out)
+        try:
+            sent = send_now(data)
+        except TransportClosed:
+            sent = 0
+        return None if sent == len(data) else [data[sent:]]
 
     async def _repair(self, repair: Repair) -> None:
         """Fetch the entries a held room misses and release it (see chatd.delivery): as the
@@ -466,7 +505,10 @@ class Connection:
         # A reply in READY leaves the session's state alone, so this bypasses session.send:
         # the callback may run after the reader has stopped.
         try:
-            self._outbox.send_nowait(frame(event))
+            # Written at once when the writer is idle (see _write_now): a send's answer does
+            # not wait for the writer's turn behind the members' deliveries.
+            self._outbox.send_nowait(frame(event), wake=False)
+            self._outbox.flush()
         except trio.WouldBlock:
             self._app.metrics.outbox_drops.inc()
             self._overflow()

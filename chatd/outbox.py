@@ -11,13 +11,17 @@ gap-free and duplicate-free; the rules the writer applies to them are stated and
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from typing import Any
 
 import trio
 
 from chatd.delivery import Close, Delivery, Hold, Notice, OutboxItem, Release
 
-__all__ = ["Close", "Delivery", "Hold", "Notice", "Outbox", "OutboxItem", "Release"]
+__all__ = ["Close", "Delivery", "Hold", "Notice", "Outbox", "OutboxItem", "Release", "WriteNow"]
+
+#: What writes queued items at once, in the caller's task (see :meth:`Outbox.flush`).
+WriteNow = Callable[[list[OutboxItem]], list[OutboxItem] | None]
 
 
 class Outbox:
@@ -32,25 +36,51 @@ class Outbox:
     ``receive`` plus a ``receive_nowait`` per item and an exception to learn the queue is empty.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, write_now: WriteNow | None = None) -> None:
         self._capacity = capacity
         self._items: collections.deque[OutboxItem] = collections.deque()
         self._taker: trio.lowlevel.Task | None = None
         self._room = trio.lowlevel.ParkingLot()  # senders waiting for room
         self._closed = False
+        self._write_now = write_now
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def send_nowait(self, item: OutboxItem) -> None:
+    def send_nowait(self, item: OutboxItem, *, wake: bool = True) -> None:
+        """Queue ``item``. With ``wake=False`` the taker is left waiting: the caller queues
+        more (to this outbox and others) and then calls :meth:`flush` on each."""
         if self._closed:
             raise trio.BrokenResourceError("the connection's writer has finished")
         if len(self._items) >= self._capacity:
             raise trio.WouldBlock
         self._items.append(item)
-        if self._taker is not None:
+        if wake and self._taker is not None:
             taker, self._taker = self._taker, None
             trio.lowlevel.reschedule(taker)
+
+    def flush(self) -> None:
+        """Have what is queued written now, if the taker waits for it.
+
+        ``write_now`` (the connection's) does the taker's work in the caller's task when it
+        can: the writer stays asleep, and a message to a room wakes no member's writer. It
+        gets every queued item and returns None when it has written them all, else what is
+        left for the taker, which is then woken as :meth:`send_nowait` would have. An
+        outbox whose taker is busy (writing) is left alone: it takes what is queued next."""
+        taker = self._taker
+        if taker is None or not self._items:
+            return
+        if self._write_now is not None:
+            items = list(self._items)
+            self._items.clear()
+            left = self._write_now(items)
+            if left is None:
+                if self._room:
+                    self._room.unpark_all()
+                return
+            self._items.extendleft(reversed(left))
+        self._taker = None
+        trio.lowlevel.reschedule(taker)
 
     async def send(self, item: OutboxItem) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()

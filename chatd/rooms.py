@@ -518,6 +518,7 @@ class RoomRegistry:
         self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
         self._on_delivered = on_delivered
         self._on_dropped = on_dropped
+        self._touched: list[Any] = []  # outboxes queued to by the command being applied
 
     async def send(self, command: Command) -> None:
         """Queue a command; waits only while the inbox is full."""
@@ -660,6 +661,11 @@ class RoomRegistry:
                     self.heads.forget(command.room)
                 for effect in apply(self.state, command):
                     self._perform(effect)
+                # Written once the whole command is queued: a connection that gets several
+                # of its entries (a batch's messages to one room) gets them in one write.
+                touched, self._touched = self._touched, []
+                for outbox in touched:
+                    outbox.flush()
 
     def _perform(self, effect: Effect) -> None:
         if isinstance(effect, Call):
@@ -671,7 +677,8 @@ class RoomRegistry:
             if member is None or member.dead:
                 continue
             try:
-                member.outbox.send_nowait(effect.item)
+                member.outbox.send_nowait(effect.item, wake=False)
+                self._touched.append(member.outbox)
                 delivered += 1
             except trio.WouldBlock:
                 # The slow-consumer policy: this connection is not reading; it is closed

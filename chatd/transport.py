@@ -95,17 +95,24 @@ class TcpTransport:
         except trio.ClosedResourceError:  # closed under us by aclose(): nothing more to read
             self._closed = True
 
+    def send_now(self, data: bytes) -> int:
+        """One non-blocking write, from any task: how much of ``data`` the kernel took (0
+        when the socket's buffer is full, or when this stream has no socket of its own).
+        Raises TransportClosed. Only while no :meth:`send` is under way (the connection
+        calls it only while its writer waits for work, see chatd.outbox)."""
+        if self._fd is None or self._closed:
+            return 0
+        try:
+            return os.write(self._fd, data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:  # EPIPE, ECONNRESET...: the peer is gone
+            raise TransportClosed(str(exc)) from None
+
     async def send(self, data: bytes) -> None:
-        sent = 0
-        if self._fd is not None and not self._closed:
-            try:
-                sent = os.write(self._fd, data)
-            except BlockingIOError:
-                sent = 0
-            except OSError as exc:  # EPIPE, ECONNRESET...: the peer is gone
-                raise TransportClosed(str(exc)) from None
-            if sent == len(data):
-                return
+        sent = self.send_now(data)
+        if sent == len(data):
+            return
         try:
             await self._stream.send_all(memoryview(data)[sent:])
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:

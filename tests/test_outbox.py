@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-from chatd.outbox import Close, Outbox
+from chatd.outbox import Close, Outbox, OutboxItem
 
 
 async def test_take_returns_everything_queued_in_order() -> None:
@@ -105,3 +105,67 @@ async def test_a_writer_that_always_finds_work_still_lets_others_run() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(busy_writer)
             nursery.start_soon(other)
+
+
+async def test_a_flush_writes_through_the_hook_and_leaves_the_writer_asleep() -> None:
+    """``flush`` hands everything queued to ``write_now`` while the writer waits: the writer
+    is not woken when all is written, and wakes with what is left (first) when not."""
+    written: list[list[OutboxItem]] = []
+    left: list[OutboxItem] | None = None
+
+    def write_now(items: list[OutboxItem]) -> list[OutboxItem] | None:
+        written.append(items)
+        return left
+
+    outbox = Outbox(capacity=10, write_now=write_now)
+    taken: list[object] = []
+
+    async def writer() -> None:
+        taken.extend(await outbox.take())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        outbox.send_nowait(b"a", wake=False)
+        outbox.send_nowait(b"b", wake=False)
+        await trio.testing.wait_all_tasks_blocked()
+        assert taken == [] and len(outbox) == 2  # queued, nobody woken
+        outbox.flush()
+        assert written == [[b"a", b"b"]] and len(outbox) == 0
+        await trio.testing.wait_all_tasks_blocked()
+        assert taken == []  # all written: the writer still waits
+        left = [b"rest of c"]
+        outbox.send_nowait(b"c", wake=False)
+        outbox.send_nowait(b"d", wake=False)
+        outbox.flush()
+    assert written[-1] == [b"c", b"d"]
+    assert taken == [b"rest of c"]
+
+
+async def test_a_flush_leaves_a_busy_writer_its_queue() -> None:
+    """While the writer is not waiting (it is writing), a flush does nothing: the writer
+    takes what is queued, in order, when it comes back."""
+    calls: list[list[OutboxItem]] = []
+
+    def write_now(items: list[OutboxItem]) -> None:
+        calls.append(items)
+
+    outbox = Outbox(capacity=10, write_now=write_now)
+    outbox.send_nowait(b"x", wake=False)
+    outbox.flush()
+    assert calls == [] and await outbox.take() == [b"x"]
+
+
+async def test_without_a_hook_a_flush_wakes_the_writer() -> None:
+    outbox = Outbox(capacity=10)
+    taken: list[object] = []
+
+    async def writer() -> None:
+        taken.extend(await outbox.take())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        outbox.send_nowait(b"y", wake=False)
+        outbox.flush()
+    assert taken == [b"y"]

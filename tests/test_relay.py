@@ -38,10 +38,24 @@ class Recorded(RoomRegistry):
         self.commands.append(command)
 
 
+class _Outbox:
+    """What the registry needs of an outbox, on a memory channel the test reads from."""
+
+    def __init__(self, send: trio.MemorySendChannel[Any]) -> None:
+        self._send = send
+
+    def send_nowait(self, item: Any, *, wake: bool = True) -> None:
+        self._send.send_nowait(item)
+
+    def flush(self) -> None:
+        pass
+
+
 async def _connect(registry: RoomRegistry, conn: int, user: str,
                    rooms: frozenset[str]) -> trio.MemoryReceiveChannel[Any]:
     send, receive = trio.open_memory_channel[Any](100)
-    await registry.connect(Connect(conn, user, send, lambda: None, rooms, lambda: None))
+    await registry.connect(Connect(conn, user, _Outbox(send), lambda: None, rooms,
+                                   lambda: None))
     return receive
 
 

@@ -5,9 +5,12 @@ Rules: 127.0.0.1 and port 0 only; every wait is bounded (the client helper fails
 
 from __future__ import annotations
 
+import pytest
 import trio
+import trio.testing
 
 from chatd.config import Config
+from chatd.outbox import Outbox, OutboxItem
 from chatd.server import Server
 from tests.client import Client, register_and_login, send_at_once_and_check
 from tests.e2e.conftest import messages_of, running
@@ -38,6 +41,41 @@ async def test_tcp_and_websocket_clients_chat(daemon: Server, nursery: trio.Nurs
         assert messages_of(client.events, "lobby") == []  # nothing twice
     await alice.aclose()
     await bob.aclose()
+
+
+async def test_tcp_members_get_a_message_without_their_writers_waking(
+        daemon: Server, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a bare TCP stream the sender's acknowledgement and the members' deliveries are
+    written by the committer's and the registry's tasks while the connections' writers wait
+    for work (chatd.outbox, ``Outbox.flush``): no TCP writer wakes for a message. The
+    WebSocket member's writer still writes its copy, and everyone gets the message once."""
+    takes = 0
+    take = Outbox.take
+
+    async def counted(self: Outbox) -> list[OutboxItem]:
+        nonlocal takes
+        items = await take(self)
+        takes += 1
+        return items
+
+    monkeypatch.setattr(Outbox, "take", counted)
+    clients = [await Client.tcp(daemon.tcp_port) for _ in range(3)]
+    clients.append(await Client.ws(daemon.http_port, nursery))
+    for i, client in enumerate(clients):
+        await client.hello(await register_and_login(daemon.http_port, f"member{i}"))
+        await client.request("join", room="quiet")
+    await trio.testing.wait_all_tasks_blocked()  # the joins' notices are written
+    before = takes
+    sender = clients[0]
+    ack = await sender.request("send", room="quiet", text="hi all", nonce="n1")
+    assert ack["op"] == "ok"
+    for client in clients:
+        assert (await client.event("message", seq=ack["seq"]))["text"] == "hi all"
+    await trio.testing.wait_all_tasks_blocked()
+    assert takes - before == 1  # the WebSocket member's writer, and nobody else's
+    for client in clients:
+        assert messages_of(client.events, "quiet") == []  # nothing twice
+        await client.aclose()
 
 
 async def test_concurrent_senders_get_one_ordered_log(daemon: Server) -> None:
