@@ -17,6 +17,13 @@ in the order they came, and a room's publications never overlap, so fan-out stay
 per room. Under load each flight still takes everything held (up to ``max_batch``): the
 batching is as before, with two of them.
 
+A flight is a task of the committer's that waits for its next batch. A send that finds the
+committer idle (nothing queued or held, no barrier, a flight waiting, its room not
+committing) is handed to a flight by the submitter itself, without a turn of the committer's
+loop: at everyday load, where a commit carries one message, that is one pass through trio's
+scheduler less before the statement leaves. Whatever comes while it commits queues and is
+batched as before, so the rules above hold: per room, jobs start in the order they came.
+
 One bad row must not fail the messages of others that happen to share its transaction. When
 the database refuses a batch for what a row holds (its SQLSTATE says so), the committer splits
 the batch until the refused rows stand alone, answers those ``bad_request`` and stores the
@@ -38,6 +45,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+import outcome
 import trio
 
 from chatd.errors import ChatError
@@ -101,6 +109,8 @@ class Committer:
         # that, sends wait in the queue, whose bound pushes back on the readers.
         self._held_max = max_batch * max_flights
         self._flights = 0  # commits in flight
+        self._idle_flights: list[trio.lowlevel.Task] = []  # flights waiting for a batch
+        self._queued = 0  # items sent to the queue and not taken by the loop yet
         self._busy: collections.Counter[str] = collections.Counter()  # their rooms' jobs
         self._wait: trio.CancelScope | None = None  # the loop's, while it waits
         self._held: list[SendJob] = []  # taken, not started yet: in queue order
@@ -110,11 +120,39 @@ class Committer:
 
     async def submit(self, job: SendJob) -> None:
         """Queue a send; waits only while the queue is full."""
-        await self._send.send(job)
+        if self._start_now(job):
+            await trio.lowlevel.cancel_shielded_checkpoint()  # started: not to be undone
+            return
+        self._queued += 1
+        try:
+            await self._send.send(job)
+        except BaseException:
+            self._queued -= 1
+            raise
 
     def submit_nowait(self, job: SendJob) -> None:
         """Queue a send, or raise ``trio.WouldBlock`` if the queue is full."""
-        self._send.send_nowait(job)
+        if not self._start_now(job):
+            self._send.send_nowait(job)
+            self._queued += 1
+
+    def _start_now(self, job: SendJob) -> bool:
+        """Hand ``job`` to a waiting flight as a batch of its own if the committer is idle
+        (see the module docstring); False if it must queue."""
+        if (self._wait is None or self._queued or self._held or self._barrier is not None
+                or not self._idle_flights or job.message.room in self._busy):
+            return False
+        self._launch([job])
+        if self._waiting:
+            self._waiting = False
+            self._idle_at = time.monotonic()
+        return True
+
+    def _launch(self, batch: list[SendJob]) -> None:
+        self._flights += 1
+        for job in batch:
+            self._busy[job.message.room] += 1
+        trio.lowlevel.reschedule(self._idle_flights.pop(), outcome.Value(batch))
 
     async def commit(self, entry: NewEntry) -> Appended:
         """Store ``entry`` with the next batch and return its outcome once it is published:
@@ -128,8 +166,8 @@ class Committer:
         done = trio.Event()
         outcomes: list[Outcome] = []
 
-        def finished(outcome: Outcome) -> None:
-            outcomes.append(outcome)
+        def finished(result: Outcome) -> None:
+            outcomes.append(result)
             done.set()
 
         await self.submit(SendJob(entry, finished))
@@ -148,13 +186,20 @@ class Committer:
     async def flush(self) -> None:
         """Wait until every job queued before this call is committed and answered."""
         barrier = _Barrier(trio.Event())
-        await self._send.send(barrier)
+        self._queued += 1
+        try:
+            await self._send.send(barrier)
+        except BaseException:
+            self._queued -= 1
+            raise
         await barrier.reached.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
-        task_status.started()
         async with self._receive, trio.open_nursery() as nursery:
+            for _ in range(self._max_flights):
+                await nursery.start(self._flight)
+            task_status.started()
             held = self._held
             while True:
                 if self._barrier is None:
@@ -163,13 +208,10 @@ class Committer:
                     self._barrier.reached.set()
                     self._barrier = None
                     continue
-                if self._flights < self._max_flights:
+                if self._idle_flights:
                     batch = self._pick(held)
                     if batch:
-                        self._flights += 1
-                        for job in batch:
-                            self._busy[job.message.room] += 1
-                        nursery.start_soon(self._fly, batch)
+                        self._launch(batch)
                         continue
                 # Nothing to start: wait for a send (unless a barrier stops the taking, or
                 # enough is held already) or for a commit to land, whichever comes first.
@@ -177,6 +219,7 @@ class Committer:
                 with trio.CancelScope() as self._wait:
                     if self._barrier is None and len(held) < self._held_max:
                         item = await self._receive.receive()
+                        self._queued -= 1
                         if isinstance(item, _Barrier):
                             self._barrier = item
                         else:
@@ -195,6 +238,7 @@ class Committer:
                 item = self._receive.receive_nowait()
             except trio.WouldBlock:
                 return None
+            self._queued -= 1
             if isinstance(item, _Barrier):
                 return item
             held.append(item)
@@ -216,6 +260,21 @@ class Committer:
                 batch.append(job)
         held[:] = kept
         return batch
+
+    async def _flight(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                      ) -> None:
+        """One commit at a time, each batch handed over by :meth:`_launch`."""
+        me = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self._idle_flights.remove(me)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        task_status.started()
+        while True:
+            self._idle_flights.append(me)
+            batch: list[SendJob] = await trio.lowlevel.wait_task_rescheduled(abort)
+            await self._fly(batch)
 
     async def _fly(self, batch: list[SendJob]) -> None:
         try:
@@ -253,6 +312,18 @@ class Committer:
             log.exception("commit of %d messages failed", len(batch))
             failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
             outcomes = [failed] * len(batch)
+        # The acknowledgements first, then the fan-out, as the peers do: the senders' replies
+        # are written (or queued) before the entries' frames are even made, not after every
+        # member's delivery. Nothing awaits between the two, so a task woken by its
+        # ``on_done`` (a kick, then the registry) reaches the registry after this batch's
+        # entries.
+        now = time.monotonic()
+        for job, result in zip(batch, outcomes, strict=True):
+            self._metrics.send_latency.observe(now - job.queued_at)
+            try:
+                job.on_done(result)
+            except Exception:
+                log.exception("a send's completion callback failed")
         fresh: list[Delivery] = []
         stored: list[Message] = []
         changes = 0
@@ -262,17 +333,6 @@ class Committer:
                     fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
                     stored.append(m)
                     changes += m.kind != "message"
-        # The acknowledgements first, then the fan-out, as the peers do: the senders' replies
-        # are queued before the registry's turn, not after every member's delivery. Nothing
-        # awaits between the two, so a task woken by its ``on_done`` (a kick, then the
-        # registry) reaches the registry after this batch's entries.
-        now = time.monotonic()
-        for job, outcome in zip(batch, outcomes, strict=True):
-            self._metrics.send_latency.observe(now - job.queued_at)
-            try:
-                job.on_done(outcome)
-            except Exception:
-                log.exception("a send's completion callback failed")
         if fresh:
             await self._registry.send(PublishMany(tuple(fresh)))
             if self._on_committed is not None:
