@@ -7,9 +7,13 @@ loop that is never left running: trio's thread runs its iterations, when there i
 for it to do, and *every* asyncpg call, pool creation included, is a coroutine run on that
 loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
 
-1. ``run`` starts the coroutine as a task of the loop and asks for an iteration: a task of the
-   bridge (the *starter*) runs one, for all the calls of the current trio batch, before trio
-   next waits for I/O. So a statement leaves in the batch that made it;
+1. ``run`` starts the coroutine as a task of the loop and runs an iteration itself, in the
+   caller's task, when it is the first call since the last iteration: the statement leaves
+   before the caller parks (at everyday load, where calls come one at a time, one pass
+   through trio's scheduler less per call). Later calls of the same trio batch ask a task of
+   the bridge (the *starter*) for one, which runs it, once for all of them, before trio next
+   waits for I/O. So a statement leaves in the batch that made it, and a burst of calls costs
+   two iterations;
 2. the trio task parks in :func:`trio.lowlevel.wait_task_rescheduled`, and trio goes on;
 3. the loop's selector is an epoll descriptor, readable while any socket of the loop is: a
    second task of the bridge (the *pump*) waits on it with :func:`trio.lowlevel.wait_readable`
@@ -91,12 +95,15 @@ class BridgeClosed(RuntimeError):
 class _Call(Generic[T]):
     """One call: its trio task, and whether it has gone on without the outcome."""
 
-    __slots__ = ("abandoned", "bridge", "trio_task")
+    __slots__ = ("abandoned", "bridge", "early", "inline", "trio_task")
 
     def __init__(self, bridge: AsyncioBridge, trio_task: trio.lowlevel.Task) -> None:
         self.bridge = bridge
         self.trio_task = trio_task
         self.abandoned = False
+        # While the caller runs the loop itself (not parked yet), an outcome is kept here.
+        self.inline = False
+        self.early: outcome.Outcome[Any] | None = None
 
     def finish(self, task: asyncio.Task[T]) -> None:
         """Done-callback of the asyncio task: resume the caller with the outcome, unless it
@@ -111,6 +118,9 @@ class _Call(Generic[T]):
             self.bridge.unwinding -= 1
             if isinstance(result, outcome.Error) and not isinstance(result.error, BridgeClosed):
                 log.debug("a cancelled storage call ended with %r", result.error)
+            return
+        if self.inline:
+            self.early = result
             return
         trio.lowlevel.reschedule(self.trio_task, result)
 
@@ -137,6 +147,9 @@ class AsyncioBridge:
         # An iteration is wanted (a call, a cancel); the starter, while it waits for one.
         self._poked = False
         self._starter_task: trio.lowlevel.Task | None = None
+        # A call ran an iteration itself, and the starter has not run since: later calls
+        # leave theirs to the starter (see run).
+        self._inline_turn = False
         # The pump's wait for the selector, whose deadline is the loop's next timer.
         self._idle: trio.CancelScope | None = None
         self._finished = False
@@ -206,6 +219,9 @@ class AsyncioBridge:
                 self._starter_task = trio.lowlevel.current_task()
                 await trio.lowlevel.wait_task_rescheduled(
                     lambda _: trio.lowlevel.Abort.SUCCEEDED)
+            self._inline_turn = False
+            if not self._poked:
+                continue  # woken by a call that iterated itself, and nothing asked since
             self._poked = False
             self._iterate()
             if self._closing and not asyncio.all_tasks(self._loop):
@@ -270,7 +286,23 @@ class AsyncioBridge:
         task = self._loop.create_task(fn(*args))
         call: _Call[T] = _Call(self, trio.lowlevel.current_task())
         task.add_done_callback(call.finish)
-        self._poke()
+        starter = self._starter_task
+        if starter is None or self._inline_turn:
+            self._poke()
+        else:
+            # The first call since the starter last ran: iterate now, and have the starter
+            # run once (next batch) to end this turn. Until then, calls poke it instead.
+            self._inline_turn = True
+            self._starter_task = None
+            trio.lowlevel.reschedule(starter)
+            call.inline = True
+            try:
+                self._iterate()
+            finally:
+                call.inline = False
+            if call.early is not None:  # done already (nothing to wait for on the loop)
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return call.early.unwrap()  # type: ignore[no-any-return]
 
         def abort(raise_cancel: Callable[[], Any]) -> trio.lowlevel.Abort:
             # From here on, the outcome is dropped when it comes.

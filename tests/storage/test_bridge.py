@@ -180,9 +180,9 @@ async def test_not_a_coroutine_function_raises() -> None:
                 await bridge.run(not_async)  # type: ignore[arg-type]
 
 
-async def test_a_burst_of_calls_is_started_by_one_iteration() -> None:
-    """Calls made in one trio batch are started together, by one iteration of the loop;
-    each caller gets its own result."""
+async def test_a_burst_of_calls_is_started_by_two_iterations() -> None:
+    """Calls made in one trio batch are started by two iterations of the loop (the first
+    call's own, and the starter's for all the others); each caller gets its own result."""
     async with open_bridge() as bridge:
         assert await bridge.run(add, 1, 1) == 2  # the bridge's tasks are running
         await trio.testing.wait_all_tasks_blocked()
@@ -212,9 +212,38 @@ async def test_a_burst_of_calls_is_started_by_one_iteration() -> None:
                 await trio.testing.wait_all_tasks_blocked()
         assert sorted(started) == list(range(50))
         assert results == {i: i * 2 for i in range(50)}
-        # One to start the fifty, at most one more (the pump) for their done-callbacks if
-        # they were left over: never one per call.
+        # The first call's, then the starter's for the 49 others (their done-callbacks run
+        # in its later rounds): never one per call.
         assert iterations <= 2
+
+
+async def test_a_lone_call_leaves_before_its_caller_parks() -> None:
+    """The first call since the loop last ran starts its coroutine in the caller's own
+    task (its statement leaves before trio runs anything else); a call made right after,
+    in the same trio batch, is started by the bridge's starter task."""
+    async with open_bridge() as bridge:
+        assert await bridge.run(add, 1, 1) == 2  # the bridge's tasks are running
+        await trio.testing.wait_all_tasks_blocked()
+        ran_in: dict[str, trio.lowlevel.Task] = {}
+        callers: dict[str, trio.lowlevel.Task] = {}
+
+        async def note(name: str) -> str:
+            ran_in[name] = trio.lowlevel.current_task()  # the trio task running the loop
+            await asyncio.sleep(0)
+            return name
+
+        async def call(name: str) -> None:
+            callers[name] = trio.lowlevel.current_task()
+            assert await bridge.run(note, name) == name
+
+        with trio.fail_after(TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(call, "first")
+                nursery.start_soon(call, "second")
+        # Whichever trio ran first started its own; the other's was the starter's.
+        own = [name for name in callers if ran_in[name] is callers[name]]
+        assert len(own) == 1, ran_in
+        assert len(set(ran_in.values())) == 2
 
 
 async def test_an_asyncio_timer_fires_while_nothing_else_happens() -> None:
