@@ -270,6 +270,40 @@ async def test_a_lone_send_commits_at_once_and_a_burst_commits_as_one_batch(
     assert codes_of(answers.outcomes) == ["ok"] * 51
 
 
+async def test_sends_that_come_while_a_commit_is_in_flight_are_one_batch(
+        storage: Storage, database_dsn: str) -> None:
+    """Only a committer with nothing in flight hands a send over at once: the sends that
+    come together while a commit waits (here on a lock of its room) are stored together by
+    the other flight, not the first of them alone."""
+    ann, bea = await members(storage, "lobby", "ann", "bea")
+    await storage.join_room(ann.id, "other")
+    calls: list[int] = []
+    append = storage.append_messages
+
+    async def counted(batch: Any) -> Any:
+        calls.append(len(batch))
+        return await append(batch)
+
+    storage.append_messages = counted  # type: ignore[method-assign]
+    answers = Answers()
+    async with running_committer(storage) as committer, \
+            _room_locked(database_dsn, "lobby") as unlock:
+        with trio.fail_after(TIMEOUT):
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=bea.id, room="lobby", text="stuck", nonce="s")))
+            await trio.testing.wait_all_tasks_blocked()
+            assert calls == [1]  # in flight, waiting for the lock
+            for i in range(5):
+                committer.submit_nowait(answers.job(NewMessage(
+                    user_id=ann.id, room="other", text=f"together {i}", nonce=f"t{i}")))
+            while any(o is None for o in answers.outcomes[1:]):  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            assert calls == [1, 5]
+            unlock()
+            await committer.flush()
+    assert codes_of(answers.outcomes) == ["ok"] * 6
+
+
 async def test_the_senders_are_answered_before_their_rooms_are_told(storage: Storage) -> None:
     """A batch's acknowledgements are queued before its fan-out is handed to the registry,
     as the peers do it: a sender's reply does not wait behind every member's delivery."""
