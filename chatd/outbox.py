@@ -11,6 +11,7 @@ gap-free and duplicate-free; the rules the writer applies to them are stated and
 from __future__ import annotations
 
 import collections
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ import trio
 from chatd.delivery import Close, Delivery, Hold, Notice, OutboxItem, Release
 
 __all__ = ["Close", "Delivery", "Hold", "Notice", "Outbox", "OutboxItem", "Release", "WriteNow"]
+
+log = logging.getLogger(__name__)
 
 #: What writes queued items at once, in the caller's task (see :meth:`Outbox.flush`).
 WriteNow = Callable[[list[OutboxItem]], list[OutboxItem] | None]
@@ -73,7 +76,13 @@ class Outbox:
         if self._write_now is not None:
             items = list(self._items)
             self._items.clear()
-            left = self._write_now(items)
+            try:
+                left = self._write_now(items)
+            except Exception:
+                # The caller is the registry or the committer: one connection's failure is
+                # its writer's to meet (it fails that connection alone), not theirs.
+                log.exception("writing at once failed; the connection's writer takes over")
+                left = items
             if left is None:
                 if self._room:
                     self._room.unpark_all()

@@ -169,3 +169,27 @@ async def test_without_a_hook_a_flush_wakes_the_writer() -> None:
         outbox.send_nowait(b"y", wake=False)
         outbox.flush()
     assert taken == [b"y"]
+
+
+async def test_a_hook_that_fails_leaves_the_items_to_the_writer(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A ``write_now`` that raises does not raise in the caller (the registry, the
+    committer): the error is logged and the writer is woken with every item."""
+
+    def broken(items: list[OutboxItem]) -> list[OutboxItem] | None:
+        raise RuntimeError("a bug")
+
+    outbox = Outbox(capacity=10, write_now=broken)
+    taken: list[object] = []
+
+    async def writer() -> None:
+        taken.extend(await outbox.take())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        outbox.send_nowait(b"p", wake=False)
+        outbox.send_nowait(b"q", wake=False)
+        outbox.flush()
+    assert taken == [b"p", b"q"]
+    assert "writing at once failed" in caplog.text
