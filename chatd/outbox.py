@@ -34,9 +34,11 @@ class Outbox:
     ``trio.WouldBlock`` when ``capacity`` items wait and ``trio.BrokenResourceError`` once the
     taker has closed it; ``send`` waits for room instead. The taker's side differs, and that
     is why this is not a memory channel: :meth:`take` returns *every* queued item at once.
-    Delivering a message to a room is one ``send_nowait`` per member and one :meth:`take` per
-    member's writer, on the hot path of every message; a channel's writer would pay a
-    ``receive`` plus a ``receive_nowait`` per item and an exception to learn the queue is empty.
+    A writer woken for a message takes it with one :meth:`take`, where a channel's would pay
+    a ``receive`` plus a ``receive_nowait`` per item and an exception to learn the queue is
+    empty. And a writer that waits need not be woken at all: a sender that queues with
+    ``wake=False`` and then calls :meth:`flush` has ``write_now`` do the writer's work (the
+    registry's fan-out and the committer's acknowledgements, on TCP).
     """
 
     def __init__(self, capacity: int, write_now: WriteNow | None = None) -> None:
