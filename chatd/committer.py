@@ -17,16 +17,12 @@ in the order they came, and a room's publications never overlap, so fan-out stay
 per room. Under load each flight still takes everything held (up to ``max_batch``): the
 batching is as before, with two of them.
 
-A flight is a task of the committer's that waits for its next batch. A send that finds the
-committer idle (no commit in flight, nothing queued or held, no barrier) is handed to a
-flight by the submitter itself, without a turn of the committer's loop: at everyday load,
-where a commit carries one message, that is one pass through trio's scheduler less before
-the statement leaves. Whatever comes while it commits queues and is batched as before, so
-the rules above hold: per room, jobs start in the order they came. Under load a commit is
-always in flight, and every send goes through the loop, which batches all that came in the
-same turn of trio's scheduler (a send handed over alone while the other flight commits
-would take that flight from the batch that follows it: it halved the batches of a closed
-loop, which cost PostgreSQL a fifth more CPU).
+A flight is a task of the committer's that waits for its next batch (not a task per
+commit). Every send goes through the committer's loop, which batches all that came in the
+same turn of trio's scheduler. Handing a send to an idle flight straight from its submitter
+was tried: one pass through the scheduler less for a lone send (70-90 µs at everyday load),
+but the first send of a burst then went alone, and a closed loop's batches halved (200
+against 400-900 messages), with 4-6 % less throughput (benchmarks/README.md).
 
 One bad row must not fail the messages of others that happen to share its transaction. When
 the database refuses a batch for what a row holds (its SQLSTATE says so), the committer splits
@@ -114,7 +110,6 @@ class Committer:
         self._held_max = max_batch * max_flights
         self._flights = 0  # commits in flight
         self._idle_flights: list[trio.lowlevel.Task] = []  # flights waiting for a batch
-        self._queued = 0  # items sent to the queue and not taken by the loop yet
         self._busy: collections.Counter[str] = collections.Counter()  # their rooms' jobs
         self._wait: trio.CancelScope | None = None  # the loop's, while it waits
         self._held: list[SendJob] = []  # taken, not started yet: in queue order
@@ -124,33 +119,11 @@ class Committer:
 
     async def submit(self, job: SendJob) -> None:
         """Queue a send; waits only while the queue is full."""
-        if self._start_now(job):
-            await trio.lowlevel.cancel_shielded_checkpoint()  # started: not to be undone
-            return
-        self._queued += 1
-        try:
-            await self._send.send(job)
-        except BaseException:
-            self._queued -= 1
-            raise
+        await self._send.send(job)
 
     def submit_nowait(self, job: SendJob) -> None:
         """Queue a send, or raise ``trio.WouldBlock`` if the queue is full."""
-        if not self._start_now(job):
-            self._send.send_nowait(job)
-            self._queued += 1
-
-    def _start_now(self, job: SendJob) -> bool:
-        """Hand ``job`` to a waiting flight as a batch of its own if the committer is idle
-        (see the module docstring); False if it must queue."""
-        if (self._flights or self._wait is None or self._queued or self._held
-                or self._barrier is not None or not self._idle_flights):
-            return False
-        self._launch([job])
-        if self._waiting:
-            self._waiting = False
-            self._idle_at = time.monotonic()
-        return True
+        self._send.send_nowait(job)
 
     def _launch(self, batch: list[SendJob]) -> None:
         self._flights += 1
@@ -190,12 +163,7 @@ class Committer:
     async def flush(self) -> None:
         """Wait until every job queued before this call is committed and answered."""
         barrier = _Barrier(trio.Event())
-        self._queued += 1
-        try:
-            await self._send.send(barrier)
-        except BaseException:
-            self._queued -= 1
-            raise
+        await self._send.send(barrier)
         await barrier.reached.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -223,7 +191,6 @@ class Committer:
                 with trio.CancelScope() as self._wait:
                     if self._barrier is None and len(held) < self._held_max:
                         item = await self._receive.receive()
-                        self._queued -= 1
                         if isinstance(item, _Barrier):
                             self._barrier = item
                         else:
@@ -242,7 +209,6 @@ class Committer:
                 item = self._receive.receive_nowait()
             except trio.WouldBlock:
                 return None
-            self._queued -= 1
             if isinstance(item, _Barrier):
                 return item
             held.append(item)
