@@ -236,8 +236,8 @@ async def test_a_lone_send_commits_at_once_and_a_burst_commits_as_one_batch(
         storage: Storage, slow_jump_clock: trio.testing.MockClock) -> None:
     """The batching rule: the committer takes what is queued when it runs and never waits
     for more. A lone send is stored and answered without any timer running (trio's clock has
-    not moved); fifty sends queued together are stored in one call, also when the committer
-    was idle (the first is not sent off alone)."""
+    not moved); fifty sends queued together right after are stored in one call (the first
+    is not sent off alone)."""
     (ann,) = await members(storage, "lobby", "ann")
     calls: list[int] = []
     append = storage.append_messages
@@ -268,6 +268,48 @@ async def test_a_lone_send_commits_at_once_and_a_burst_commits_as_one_batch(
         await committer.flush()
     assert calls == [1, 50]
     assert codes_of(answers.outcomes) == ["ok"] * 51
+
+
+async def test_a_send_after_an_idle_spell_goes_straight_to_a_flight(
+        storage: Storage, mock_clock: trio.testing.MockClock) -> None:
+    """A send that comes after the committer has been idle for longer than its last commit
+    took is handed to a flight without a turn of the committer's loop; one that comes
+    sooner (as the senders a commit just answered send again) goes through the loop, which
+    batches it with whatever came with it. (Trio's clock moves only when the test jumps it.)"""
+    (ann,) = await members(storage, "lobby", "ann")
+    answers = Answers()
+    async with running_committer(storage) as committer:
+        turns = 0
+        take = committer._take
+
+        def counted(held: list[SendJob]) -> Any:
+            nonlocal turns
+            turns += 1
+            return take(held)
+
+        committer._take = counted  # type: ignore[method-assign]
+
+        async def send(nonce: str) -> None:
+            answered = trio.Event()
+            job = answers.job(NewMessage(user_id=ann.id, room="lobby", text=nonce, nonce=nonce))
+
+            def done(outcome: Outcome) -> None:
+                job.on_done(outcome)
+                answered.set()
+
+            committer.submit_nowait(SendJob(job.message, done))
+            await answered.wait()
+            await trio.testing.wait_all_tasks_blocked()
+
+        await send("first")  # idle since ever: straight to a flight
+        assert turns == 0
+        await send("soon")  # no time since the first landed
+        assert turns > 0
+        turns = 0
+        mock_clock.jump(1.0)  # idle for longer than that commit took
+        await send("later")
+        assert turns == 0
+    assert codes_of(answers.outcomes) == ["ok"] * 3
 
 
 async def test_sends_that_come_while_a_commit_is_in_flight_are_one_batch(
