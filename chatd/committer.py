@@ -131,9 +131,13 @@ class Committer:
         if self._start_now(job):
             await trio.lowlevel.cancel_shielded_checkpoint()  # started: not to be undone
             return
+        await self._queue(job)
+
+    async def _queue(self, item: SendJob | _Barrier) -> None:
+        """Into the loop's queue, counted until the loop takes it."""
         self._queued += 1
         try:
-            await self._send.send(job)
+            await self._send.send(item)
         except BaseException:
             self._queued -= 1
             raise
@@ -195,12 +199,7 @@ class Committer:
     async def flush(self) -> None:
         """Wait until every job queued before this call is committed and answered."""
         barrier = _Barrier(trio.Event())
-        self._queued += 1
-        try:
-            await self._send.send(barrier)
-        except BaseException:
-            self._queued -= 1
-            raise
+        await self._queue(barrier)
         await barrier.reached.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

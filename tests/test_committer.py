@@ -48,6 +48,19 @@ async def running_committer(storage: Storage) -> AsyncIterator[Committer]:
         nursery.cancel_scope.cancel()
 
 
+def count_appends(storage: Storage) -> list[int]:
+    """The size of each batch ``storage`` is asked to append from now on, in call order."""
+    calls: list[int] = []
+    append = storage.append_messages
+
+    async def counted(batch: Any) -> Any:
+        calls.append(len(batch))
+        return await append(batch)
+
+    storage.append_messages = counted  # type: ignore[method-assign]
+    return calls
+
+
 class Answers:
     """The outcome of each job queued through it, in the order they were queued."""
 
@@ -239,14 +252,7 @@ async def test_a_lone_send_commits_at_once_and_a_burst_commits_as_one_batch(
     not moved); fifty sends queued together right after are stored in one call (the first
     is not sent off alone)."""
     (ann,) = await members(storage, "lobby", "ann")
-    calls: list[int] = []
-    append = storage.append_messages
-
-    async def counted(batch: Any) -> Any:
-        calls.append(len(batch))
-        return await append(batch)
-
-    storage.append_messages = counted  # type: ignore[method-assign]
+    calls = count_appends(storage)
     answers = Answers()
     async with running_committer(storage) as committer:
         started = trio.current_time()
@@ -318,14 +324,7 @@ async def test_sends_that_come_while_a_commit_is_in_flight_are_one_batch(
     stored together by the other flight, not the first of them alone."""
     ann, bea = await members(storage, "lobby", "ann", "bea")
     await storage.join_room(ann.id, "other")
-    calls: list[int] = []
-    append = storage.append_messages
-
-    async def counted(batch: Any) -> Any:
-        calls.append(len(batch))
-        return await append(batch)
-
-    storage.append_messages = counted  # type: ignore[method-assign]
+    calls = count_appends(storage)
     answers = Answers()
     async with running_committer(storage) as committer, \
             _room_locked(database_dsn, "lobby") as unlock:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 import trio
 import trio.testing
@@ -107,6 +110,20 @@ async def test_a_writer_that_always_finds_work_still_lets_others_run() -> None:
             nursery.start_soon(other)
 
 
+@asynccontextmanager
+async def waiting_writer(outbox: Outbox) -> AsyncIterator[list[OutboxItem]]:
+    """A writer waiting in ``take`` for the block; the list gets what it takes (once)."""
+    taken: list[OutboxItem] = []
+
+    async def writer() -> None:
+        taken.extend(await outbox.take())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        yield taken
+
+
 async def test_a_flush_writes_through_the_hook_and_leaves_the_writer_asleep() -> None:
     """``flush`` hands everything queued to ``write_now`` while the writer waits: the writer
     is not woken when all is written, and wakes with what is left (first) when not."""
@@ -118,14 +135,7 @@ async def test_a_flush_writes_through_the_hook_and_leaves_the_writer_asleep() ->
         return left
 
     outbox = Outbox(capacity=10, write_now=write_now)
-    taken: list[object] = []
-
-    async def writer() -> None:
-        taken.extend(await outbox.take())
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(writer)
-        await trio.testing.wait_all_tasks_blocked()
+    async with waiting_writer(outbox) as taken:
         outbox.send_nowait(b"a", wake=False)
         outbox.send_nowait(b"b", wake=False)
         await trio.testing.wait_all_tasks_blocked()
@@ -158,14 +168,7 @@ async def test_a_flush_leaves_a_busy_writer_its_queue() -> None:
 
 async def test_without_a_hook_a_flush_wakes_the_writer() -> None:
     outbox = Outbox(capacity=10)
-    taken: list[object] = []
-
-    async def writer() -> None:
-        taken.extend(await outbox.take())
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(writer)
-        await trio.testing.wait_all_tasks_blocked()
+    async with waiting_writer(outbox) as taken:
         outbox.send_nowait(b"y", wake=False)
         outbox.flush()
     assert taken == [b"y"]
@@ -180,14 +183,7 @@ async def test_a_hook_that_fails_leaves_the_items_to_the_writer(
         raise RuntimeError("a bug")
 
     outbox = Outbox(capacity=10, write_now=broken)
-    taken: list[object] = []
-
-    async def writer() -> None:
-        taken.extend(await outbox.take())
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(writer)
-        await trio.testing.wait_all_tasks_blocked()
+    async with waiting_writer(outbox) as taken:
         outbox.send_nowait(b"p", wake=False)
         outbox.send_nowait(b"q", wake=False)
         outbox.flush()
