@@ -45,7 +45,7 @@ from chatd.actions import OPERATIONS, App, Append, Bucket, CatchUp
 from chatd.actions.context import take_tokens
 from chatd.auth import TokenClaims
 from chatd.committer import Outcome, SendJob
-from chatd.delivery import DeliveryOrder, Repair
+from chatd.delivery import Batch, DeliveryOrder, Repair
 from chatd.errors import ChatError
 from chatd.limits import TokenBucket
 from chatd.outbox import Close, Delivery, Hold, Notice, Outbox, OutboxItem, Release
@@ -296,7 +296,6 @@ class Connection:
     # ------------------------------------------------------------------------- writer
 
     async def _write_loop(self) -> None:
-        order = self._order
         try:
             while True:
                 items = await self._outbox.take()
@@ -305,12 +304,7 @@ class Connection:
                                        message="closing: the client did not read fast enough")
                     await self._t.send(frame(last_words))
                     return
-                batch = order.feed(items)
-                if batch.overflow:
-                    self._overflow()
-                assert self._nursery is not None, "the writer runs in the connection's nursery"
-                for repair in batch.repairs:
-                    self._nursery.start_soon(self._repair, repair)
+                batch = self._feed(items)
                 if batch.out:
                     await self._t.send(b"".join(batch.out))
                 if batch.close:
@@ -320,6 +314,18 @@ class Connection:
         finally:
             self._outbox.close()
             self._writer_done.set()
+
+    def _feed(self, items: list[OutboxItem]) -> Batch:
+        """The writer's order applied to ``items``: the slow-consumer policy if too much
+        waits, and the repairs it asks for started. What to write is the caller's."""
+        batch = self._order.feed(items)
+        if batch.overflow:
+            self._overflow()
+        if batch.repairs:
+            assert self._nursery is not None, "the writer runs in the connection's nursery"
+            for repair in batch.repairs:
+                self._nursery.start_soon(self._repair, repair)
+        return batch
 
     def _write_now(self, items: list[OutboxItem]) -> list[OutboxItem] | None:
         """The writer's work for ``items``, done by the caller while the writer waits for work
@@ -337,13 +343,7 @@ class Connection:
             kind = type(item)
             if kind is not Delivery and kind is not bytes and kind is not Notice:
                 return items
-        batch = self._order.feed(items)
-        if batch.overflow:
-            self._overflow()
-        if batch.repairs:
-            assert self._nursery is not None, "a writer that waits runs in the nursery"
-            for repair in batch.repairs:
-                self._nursery.start_soon(self._repair, repair)
+        batch = self._feed(items)
         if not batch.out:
             return None
         data = b"".join(batch.out)
