@@ -346,7 +346,12 @@ class Committer:
                     stored.append(m)
                     changes += m.kind != "message"
         if fresh:
-            await self._registry.send(PublishMany(tuple(fresh)))
+            publish = PublishMany(tuple(fresh))
+            # With sends waiting, the next commit goes first: the registry's task fans this
+            # one out meanwhile. Otherwise (everyday load) the fan-out is done here, with no
+            # hand-over to that task.
+            if self._queued or self._held or not self._registry.apply_now(publish):
+                await self._registry.send(publish)
             if self._on_committed is not None:
                 try:
                     self._on_committed(stored)

@@ -519,14 +519,40 @@ class RoomRegistry:
         self._on_delivered = on_delivered
         self._on_dropped = on_dropped
         self._touched: list[Any] = []  # outboxes queued to by the command being applied
+        # Commands queued and not taken by the task yet (one handed straight to the waiting
+        # task counts until it runs), whether one is being applied, and whether the task
+        # waits for commands: what apply_now needs to know that nothing would be overtaken.
+        self._queued = 0
+        self._applying = False
+        self._running = False
 
     async def send(self, command: Command) -> None:
         """Queue a command; waits only while the inbox is full."""
-        await self._send.send(command)
+        self._queued += 1
+        try:
+            await self._send.send(command)
+        except BaseException:
+            self._queued -= 1
+            raise
 
     def send_nowait(self, command: Command) -> None:
         """Queue a command now; raises trio.WouldBlock while the inbox is full."""
         self._send.send_nowait(command)
+        self._queued += 1
+
+    def apply_now(self, command: Command) -> bool:
+        """Apply ``command`` in the caller's task, as the registry's task would, if nothing
+        is queued before it (nor being applied); else do nothing and return False (the
+        caller queues it with :meth:`send`).
+
+        Why: at everyday load a commit's entries reach an idle registry one command at a
+        time, and handing each to the registry's task costs a pass through trio's scheduler
+        (a task switch, with cold caches at 100 sends/s) for nothing: the order is the same,
+        since the task would take this command next anyway."""
+        if self._queued or self._applying or not self._running:
+            return False
+        self._apply(command)
+        return True
 
     def has_members(self, room: str) -> bool:
         """Whether anyone online here is in ``room`` (a snapshot, like :meth:`is_member`).
@@ -647,25 +673,38 @@ class RoomRegistry:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         task_status.started()
-        async with self._receive:
-            async for command in self._receive:
-                if isinstance(command, PublishMany):
-                    saw = self.heads.saw
-                    for delivery in command.deliveries:
-                        saw(delivery.room, delivery.seq)
-                    if self.recent.shared:
-                        rooms = self.state.room_users
-                        self.recent.published(d for d in command.deliveries if d.room in rooms)
-                elif isinstance(command, CloseRoom):
-                    self.recent.forget(command.room)  # a new room of that name starts at 1
-                    self.heads.forget(command.room)
-                for effect in apply(self.state, command):
-                    self._perform(effect)
-                # Written once the whole command is queued: a connection that gets several
-                # of its entries (a batch's messages to one room) gets them in one write.
-                touched, self._touched = self._touched, []
-                for outbox in touched:
-                    outbox.flush()
+        self._running = True
+        try:
+            async with self._receive:
+                async for command in self._receive:
+                    self._queued -= 1
+                    self._apply(command)
+        finally:
+            self._running = False
+
+    def _apply(self, command: Command) -> None:
+        """Apply one command and perform its effects (never waits)."""
+        self._applying = True
+        try:
+            if isinstance(command, PublishMany):
+                saw = self.heads.saw
+                for delivery in command.deliveries:
+                    saw(delivery.room, delivery.seq)
+                if self.recent.shared:
+                    rooms = self.state.room_users
+                    self.recent.published(d for d in command.deliveries if d.room in rooms)
+            elif isinstance(command, CloseRoom):
+                self.recent.forget(command.room)  # a new room of that name starts at 1
+                self.heads.forget(command.room)
+            for effect in apply(self.state, command):
+                self._perform(effect)
+        finally:
+            self._applying = False
+        # Written once the whole command is queued: a connection that gets several of its
+        # entries (a batch's messages to one room) gets them in one write.
+        touched, self._touched = self._touched, []
+        for outbox in touched:
+            outbox.flush()
 
     def _perform(self, effect: Effect) -> None:
         if isinstance(effect, Call):

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
-from chatd.rooms import PublishMany, RoomRegistry
+from chatd.outbox import Outbox
+from chatd.rooms import Connect, PublishMany, RoomRegistry
 from chatd.storage import Appended, NewMessage, Storage, User, open_storage
 from tests.helpers import make_config
 
@@ -350,9 +351,9 @@ async def test_the_senders_are_answered_before_their_rooms_are_told(storage: Sto
     order: list[str] = []
 
     class Registry(RoomRegistry):
-        async def send(self, command: Any) -> None:
+        def _apply(self, command: Any) -> None:  # queued or applied at once, both come here
             order.append(type(command).__name__)
-            await super().send(command)
+            super()._apply(command)
 
     ann, _ = await members(storage, "lobby", "ann", "bob")
     with trio.fail_after(TIMEOUT):
@@ -374,6 +375,39 @@ async def test_the_senders_are_answered_before_their_rooms_are_told(storage: Sto
             await committer.flush()
             nursery.cancel_scope.cancel()
     assert order == ["answered", "PublishMany"]
+
+
+async def test_an_idle_registry_gets_a_lone_commit_without_its_task(storage: Storage) -> None:
+    """At everyday load (nothing queued anywhere) a commit's fan-out is applied by the
+    commit's own task, not handed to the registry's (a task switch per message saved); the
+    member gets the entry all the same."""
+    applied_by: list[str] = []
+
+    class Registry(RoomRegistry):
+        def _apply(self, command: Any) -> None:
+            if isinstance(command, PublishMany):
+                applied_by.append(trio.lowlevel.current_task().name)
+            super()._apply(command)
+
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            registry = Registry()
+            await nursery.start(registry.run)
+            outbox = Outbox(capacity=10)
+            await registry.connect(Connect("bob-1", "bob", outbox, lambda: None,
+                                           frozenset({"lobby"}), lambda: None))
+            committer = Committer(storage, registry, Metrics())
+            await nursery.start(committer.run)
+            answers = Answers()
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="lobby", text="hi", nonce="n1")))
+            delivered = await outbox.take()
+            await committer.flush()
+            nursery.cancel_scope.cancel()
+    assert [d.seq for d in delivered] == [1]  # type: ignore[union-attr]
+    assert len(applied_by) == 1
+    assert "RoomRegistry.run" not in applied_by[0], applied_by
 
 
 async def test_a_send_to_another_room_does_not_wait_for_a_commit_in_flight(
@@ -419,11 +453,11 @@ async def test_commits_in_flight_keep_each_rooms_order(
     published: dict[str, list[int]] = {}
 
     class Registry(RoomRegistry):
-        async def send(self, command: Any) -> None:
+        def _apply(self, command: Any) -> None:  # in the order applied, queued or not
             if isinstance(command, PublishMany):
                 for delivery in command.deliveries:
                     published.setdefault(delivery.room, []).append(delivery.seq)
-            await super().send(command)
+            super()._apply(command)
 
     answers = Answers()
     sent: list[tuple[int, int]] = []
