@@ -15,7 +15,9 @@ asyncio loop too): the listener parses a payload, building the carried messages 
 with members here (``wanted``: the registry's rooms), and hands all of the payload's notices
 on in one call; the relay publishes what they carry as one command to the registry, from
 that call itself while its own task has nothing queued (so that it never overtakes a
-membership notice still being applied), else through the task.
+membership notice still being applied), else through the task; an idle registry applies
+that command in the call too (:meth:`~chatd.rooms.RoomRegistry.apply_now`), without waking
+its task.
 
 Local and relayed messages of one room can reach the registry out of seq order (a local
 commit of seq 6 may be published before the notice of another node's seq 5 is relayed).
@@ -180,7 +182,10 @@ class Relay:
                 if command is None:
                     return
                 try:
-                    self._registry.send_nowait(command)
+                    # An idle registry applies it here and now (no wake of its task);
+                    # a busy one gets it queued behind what it has.
+                    if not self._registry.apply_now(command):
+                        self._registry.send_nowait(command)
                     return
                 except trio.WouldBlock:
                     item = command  # the registry is busy: the task waits for it

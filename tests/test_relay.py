@@ -28,6 +28,14 @@ class Recorded(RoomRegistry):
     def __init__(self) -> None:
         super().__init__()
         self.commands: list[Command] = []
+        #: For each PublishMany applied, whether the registry's own task applied it.
+        self.published_by_task: list[bool] = []
+
+    def _apply(self, command: Command) -> None:
+        if isinstance(command, PublishMany):
+            self.published_by_task.append(
+                "RoomRegistry.run" in trio.lowlevel.current_task().name)
+        super()._apply(command)
 
     async def send(self, command: Command) -> None:
         self.commands.append(command)
@@ -36,6 +44,12 @@ class Recorded(RoomRegistry):
     def send_nowait(self, command: Command) -> None:
         super().send_nowait(command)
         self.commands.append(command)
+
+    def apply_now(self, command: Command) -> bool:
+        applied = super().apply_now(command)
+        if applied:
+            self.commands.append(command)
+        return applied
 
 
 class _Outbox:
@@ -97,6 +111,8 @@ async def test_a_commit_over_two_rooms_is_one_command_to_the_registry(
             # still been busy with the ListeningNotice)
             assert {source for source, _ in relayed} == {"notice"}
             assert sum(n for _, n in relayed) == 2
+            # ...and applied there too: the idle registry's task was not woken for it.
+            assert registry.published_by_task == [False]
             nursery.cancel_scope.cancel()
 
 
