@@ -24,7 +24,9 @@
 // replay are told once each by missed.js), and the person is not
 // looking at its room: the tab hidden, the window not focused, or another room open. Then a desktop notification if the person turned them on and the browser
 // allows them, and a sound if the sound is on (both local settings of this browser, in
-// localStorage, per user).
+// localStorage, per user). Every tab of the person's in this browser gets the message, but one
+// alert is told in all (`alertKey` names it), and none while another tab shows its room to the
+// person: tabs.js decides which tab tells it, if any.
 //
 // The title counts unread messages: every room's, the open room's too while the tab is hidden
 // (nobody is reading it then), except a muted room's, of which only the mentions count. A
@@ -120,9 +122,17 @@ export function looking(state, name) {
 }
 
 /**
+ * What an alert is known by across the tabs of the page (tabs.js): room `room`'s message `seq`
+ * (or its last, for what it missed: missed.js `awayAlert`).
+ */
+export function alertKey(room, seq) {
+  return `${room}#${seq}`;
+}
+
+/**
  * What to tell the person about `message`, new in `room` at `now` (ms), or null:
- * {room, msgId, seq, kind, title, body, tag, desktop, sound}. `desktop`: show a notification;
- * `sound`: play the sound (at least one of them is true).
+ * {room, msgId, seq, key, kind, title, body, tag, desktop, sound}. `key`: `alertKey`;
+ * `desktop`: show a notification; `sound`: play the sound (at least one of them is true).
  */
 export function alertFor(state, room, message, now) {
   if (!room || !message || message.deleted || typeof message.from !== "string") return null;
@@ -138,6 +148,7 @@ export function alertFor(state, room, message, now) {
     room: room.name,
     msgId: Number.isSafeInteger(message.msg_id) ? message.msg_id : null,
     seq: message.seq,
+    key: alertKey(room.name, message.seq),
     kind,
     title: room.kind === "dm" ? message.from : `${message.from} in ${roomLabel(room)}`,
     body: bodyOf(message),

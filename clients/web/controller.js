@@ -22,6 +22,11 @@
 // settings (desktop, sound) are saved to localStorage per user whenever they changed. The
 // browser's permission is asked for only from the settings' button, and followed when the
 // person changes it in the browser; a grant is passed on to install.js, which subscribes.
+// The person's tabs in this browser tell each alert once between them, and none while one of
+// them shows its room: before alerting, a tab claims the alert on the record they share
+// (tabs.js, kept by tabs-store.js), and a tab that shows a room (visible, focused) says so
+// there whenever that changes, and again every tabs.LOOK_REFRESH_MS while it lasts; a lock
+// held while the tab is open tells the others when it is gone.
 
 import * as alerts from "./alerts.js";
 import * as api from "./api.js";
@@ -37,6 +42,8 @@ import { nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
+import * as tabs from "./tabs.js";
+import * as tabsStore from "./tabs-store.js";
 
 const ROOMS_REFRESH_MS = 150; // rooms seen in events are looked up together, this long after
 const SEEN_SAVE_MS = 1000; // what the page saw of its rooms is saved at most this often
@@ -63,7 +70,11 @@ export class Controller {
       openRoom: (room) => this.openRoom(room),
     });
     this.savedAlerts = null;
-    this.lastSound = null; // when (ms) the chime last played
+    this.lastSound = null; // when (ms) the chime last played (when no record is shared)
+    this.tab = newNonce(); // this tab's name in the record the person's tabs share (tabs.js)
+    tabsStore.holdWhileOpen(this.tab);
+    this.looks = null; // the room this tab last said it shows the person, or null
+    this.lookTimer = null; // says it again while it does
     this.savedSeen = null; // what the page saw of its rooms, as last saved (missed.js)
     this.seenSavedAt = -Infinity; // when (ms)
     this.seenTimer = null;
@@ -218,7 +229,10 @@ export class Controller {
     window.addEventListener("focus", () => this.act(model.setFocused, true));
     window.addEventListener("blur", () => this.act(model.setFocused, false));
     // What the page saw of its rooms, for the next visit to compare with (missed.js).
-    window.addEventListener("pagehide", () => this.saveSeen());
+    window.addEventListener("pagehide", () => {
+      this.saveSeen();
+      this.sayLooking(true); // (shown again from the back-forward cache: said again)
+    });
     document.addEventListener("visibilitychange", () => {
       const visible = document.visibilityState === "visible";
       if (!visible) this.saveSeen();
@@ -299,6 +313,7 @@ export class Controller {
     clearTimeout(this.refreshTimer);
     clearTimeout(this.typingTimer);
     if (!revoke) this.saveSeen(); // logged out on purpose: forgotten below
+    this.sayLooking(true);
     clearTimeout(this.seenTimer);
     this.seenTimer = null;
     this.session = null;
@@ -396,7 +411,30 @@ export class Controller {
       this.savedUploads = this.state.uploads;
     }
     this.saveSeenSoon();
+    this.sayLooking();
     this.render();
+  }
+
+  /**
+   * Tell the person's other tabs which room this one shows them now (visible, focused, the
+   * room open: alerts.js `looking`), or that it shows none (`away`: it is going): when that
+   * changes, and again every tabs.LOOK_REFRESH_MS while it shows one (tabs.js). A failed
+   * write is let go: the other tabs then alert for the room, as they did before tabs.js.
+   */
+  sayLooking(away = false) {
+    const state = this.state;
+    if (!state) return;
+    const room = !away && state.current !== null && alerts.looking(state, state.current)
+      ? state.current : null;
+    if (room === this.looks) return;
+    this.looks = room;
+    clearInterval(this.lookTimer);
+    this.lookTimer = null;
+    const say = () => tabsStore.update(state.me, (saved) => ({
+      record: tabs.look(saved, this.tab, room, Date.now()),
+    })).catch(() => {});
+    say();
+    if (room !== null) this.lookTimer = setInterval(say, tabs.LOOK_REFRESH_MS);
   }
 
   /**
@@ -446,7 +484,7 @@ export class Controller {
       } else if (effect.fetchLinks) {
         this.fetchLinks(effect.fetchLinks);
       } else if (effect.alert) {
-        this.alert(effect.alert);
+        this.alert(effect.alert).catch(reportError);
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {
         this.timers.set(effect.key, setTimeout(() => {
           this.timers.delete(effect.key);
@@ -458,18 +496,36 @@ export class Controller {
 
   // -- alerts and search ---------------------------------------------------------------------
 
-  /** Tell the person of a new message (alerts.js `alertFor` said how). */
-  alert(alert) {
-    const now = Date.now();
-    if (alert.sound && alerts.soundDue(this.lastSound, now)) {
-      this.lastSound = now;
+  /**
+   * Tell the person of a new message (alerts.js `alertFor` said how), unless another of their
+   * tabs told of it already or shows them its room: the tab that claims it first on the record
+   * the tabs share tells it (tabs.js `claim`).
+   */
+  async alert(alert) {
+    const state = this.state;
+    let told;
+    try {
+      const alive = await tabsStore.openTabs();
+      told = await tabsStore.update(state.me, (saved) => {
+        const claimed = tabs.claim(saved, alert, this.tab, Date.now(), alive);
+        return { record: claimed.record, result: claimed };
+      });
+    } catch {
+      // No record shared (no IndexedDB, storage refused or full, no answer in time): alert as
+      // if this tab were alone. Another tab may alert too; better twice than never.
+      told = { desktop: alert.desktop,
+        sound: alert.sound && alerts.soundDue(this.lastSound, Date.now()) };
+    }
+    if (this.state !== state) return; // logged out meanwhile
+    if (told.sound) {
+      this.lastSound = Date.now();
       try {
         notifier.chime();
       } catch (error) {
         reportError(error); // no sound is no reason to lose the notification
       }
     }
-    if (alert.desktop) notifier.notify(alert, (shown) => this.openAlerted(shown));
+    if (told.desktop) notifier.notify(alert, (shown) => this.openAlerted(shown));
   }
 
   /** A notification was clicked: open its room at its message. */
@@ -739,8 +795,10 @@ function loadSeen(me) {
   }
 }
 
-/** What this browser kept of `me` (drafts, what the page saw), for one who logged out. */
+/** What this browser kept of `me` (drafts, what the page saw, the alerts told), for one who
+ * logged out. */
 function forgetKept(me) {
   localStorage.removeItem(draftsKey(me));
   localStorage.removeItem(seenKey(me));
+  tabsStore.forget(me); // the alerts told lately (tabs.js)
 }

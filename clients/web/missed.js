@@ -35,7 +35,9 @@
 // pushes was told of them by those, and the page does not ring for them again. `awayText`
 // says it all in one line, in the page, for everyone.
 
-import { defaultSettings, desktopOn, levelOf, looking, roomLabel, wanted } from "./alerts.js";
+import {
+  alertKey, defaultSettings, desktopOn, levelOf, looking, roomLabel, wanted,
+} from "./alerts.js";
 
 /** The most rooms remembered (those of the highest seqs: a bound, not an order of use). */
 export const SEEN_MAX = 2000;
@@ -112,6 +114,9 @@ export function awayAlert(state, room, missed) {
     room: room.name,
     msgId: null,
     seq: null,
+    // Known by the room's last message, as its live alert is: a tab that told of that message
+    // as it came, and one that comes back to find it missed, tell of it once (tabs.js).
+    key: alertKey(room.name, room.lastSeq),
     kind: missed.kind,
     title: roomLabel(room),
     body: `${what} while you were away`,

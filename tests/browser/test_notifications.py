@@ -21,6 +21,9 @@ the context) stands in for the browser's part:
 - ``HIDDEN_TAB`` makes ``document.visibilityState``/``hidden`` say what the test sets
   (``window.chatdTestHide(true)``) and fires ``visibilitychange``, as switching tabs does.
 - The chime is counted by wrapping ``OscillatorNode.prototype.start`` (``data-tones``).
+- ``TAB_TOTALS`` adds up those counts over every page of the context (the tabs of one person
+  in one browser), through a BroadcastChannel, on ``<html data-all-notified data-all-tones>``
+  of each page: an alert told by whichever tab claims it is waited for on any of them.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
 tests/artifacts/ (docs/screenshots/desktop-notification-settings.png,
@@ -131,6 +134,33 @@ HIDDEN_TAB = """(() => {
 })();"""
 
 
+TAB_TOTALS = """(() => {
+  const me = String(Math.random());
+  const counts = new Map(); // page -> [notified, tones]
+  const channel = new BroadcastChannel("chatd-test-totals");
+  const show = () => {
+    const all = [...counts.values()];
+    document.documentElement.dataset.allNotified = String(all.reduce((n, c) => n + c[0], 0));
+    document.documentElement.dataset.allTones = String(all.reduce((n, c) => n + c[1], 0));
+  };
+  const mine = () => {
+    const count = [window.chatdTest.made.length, window.chatdTest.tones];
+    counts.set(me, count);
+    channel.postMessage([me, count]);
+    show();
+  };
+  channel.onmessage = ({ data: [page, count] }) => {
+    counts.set(page, count);
+    if (document.documentElement) show();
+  };
+  document.addEventListener("DOMContentLoaded", () => {
+    new MutationObserver(mine).observe(document.documentElement,
+      { attributes: true, attributeFilter: ["data-notified", "data-tones"] });
+    mine();
+  });
+})();"""
+
+
 def fake(permission: str) -> str:
     return FAKE_NOTIFICATIONS.replace("/*COUNTERS*/", COUNTERS).replace(
         "/*PERMISSION*/", permission)
@@ -160,6 +190,15 @@ def made(page: Page) -> list[dict[str, Any]]:
 
 def expect_count(page: Page, name: str, value: int) -> None:
     expect(page.locator("html")).to_have_attribute(f"data-{name}", str(value))
+
+
+def second_tab(session: Session, url: str) -> Page:
+    """Another page of the person's in the same context (a second tab), online."""
+    page = session.context.new_page()
+    page.on("pageerror", lambda error: session.errors.append(str(error)))
+    page.goto(url)
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    return page
 
 
 def create_room(page: Page, name: str) -> None:
@@ -413,6 +452,97 @@ def test_what_came_while_away_in_rooms_never_opened_is_told_on_coming_back(
     assert ann.errors == []
 
 
+# -- several tabs ---------------------------------------------------------------------------------
+
+
+def shared_record(page: Page) -> dict[str, Any]:
+    """The record ann's tabs share (tabs.js), read by `page` once every change it asked for
+    before is done: the alerts it claimed, the room it said it shows."""
+    record: dict[str, Any] = page.evaluate(
+        "async () => (await import('/tabs-store.js')).read('ann')")
+    return record
+
+
+def told(pages: list[Page]) -> list[tuple[str, str]]:
+    """The notifications made by all these pages: (title, body), sorted."""
+    return sorted((note["title"], note["body"]) for page in pages for note in made(page))
+
+
+def test_two_tabs_alert_once_and_not_for_a_room_shown_in_either(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Ann has the page in two tabs of one browser. Both hidden: Bob's DM makes one
+    notification and one chime in all, not one per tab, and so does his mention in #general.
+    One tab shown (visible, focused) on #general, the other hidden: his mention there alerts
+    in neither tab; his next DM, in a room nobody looks at, alerts once. The shown tab closed:
+    the other alerts for #general again."""
+    ann = person(sessions, browser, fake("granted"))
+    ann.context.add_init_script(TAB_TOTALS)
+    page = ann.page
+    register(page, daemon.url, "ann")
+    create_room(page, "general")
+    other = second_tab(ann, daemon.url)
+    tabs = [page, other]
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    bob.request("join", room="general")
+    for tab in tabs:
+        expect(tab.locator("#message-list li.notice")).to_have_text(["Bob joined"])
+        tab.locator("#composer-text").click()  # a first press: the page may play sounds now
+        hide(tab)
+
+    # Each tab gets the DM and claims its alert; the first claim tells it, the second finds it
+    # told. Both claims are done once each tab has the DM (its badge) and has read the record.
+    bob.request("dm", to="ann", text="one", nonce="b1")
+    for tab in tabs:
+        expect_count(tab, "all-notified", 1)
+        expect(room_button(tab, "@ann:bob").locator(".badge")).to_have_text("1")
+        shared_record(tab)
+    assert told(tabs) == [("Bob", "one")]
+    expect_count(page, "all-tones", 2)  # one chime: two notes
+
+    # The next message, in another room: told once too, by whichever tab claims it first.
+    bob.request("send", room="general", text="@ann two", nonce="b2")
+    for tab in tabs:
+        expect_count(tab, "all-notified", 2)
+        expect(tab.locator("#message-list li.msg .msg-text").last).to_have_text("@ann two")
+        shared_record(tab)
+    assert told(tabs) == [("Bob", "one"), ("Bob in #general", "@ann two")]
+    # A second chime unless it came within SOUND_GAP_MS of the first, in either tab.
+    assert page.locator("html").get_attribute("data-all-tones") in ("2", "4")
+
+    # The second tab shown on #general: it reads the mention there, and the hidden first tab,
+    # which would have alerted, says nothing either.
+    room_button(other, "general").click()
+    other.bring_to_front()
+    hide(other, False)
+    looking = shared_record(other)["looking"]
+    assert looking is not None and looking["room"] == "general", looking
+    bob.request("send", room="general", text="@ann look here", nonce="b3")
+    expect(other.locator("#message-list li.msg .msg-text").last).to_have_text("@ann look here")
+    expect(page.locator("#message-list li.msg .msg-text").last).to_have_text("@ann look here")
+    for tab in tabs:
+        shared_record(tab)
+    assert told(tabs) == [("Bob", "one"), ("Bob in #general", "@ann two")]
+
+    # A DM meanwhile: nobody looks at that conversation, so it alerts, once.
+    bob.request("dm", to="ann", text="three", nonce="b4")
+    for tab in tabs:
+        expect_count(tab, "all-notified", 3)
+        expect(room_button(tab, "@ann:bob").locator(".badge")).to_have_text("2")
+        shared_record(tab)
+    assert told(tabs) == [("Bob", "one"), ("Bob", "three"), ("Bob in #general", "@ann two")]
+
+    # The shown tab is closed (its last word may be lost with it; its lock is not): the tab
+    # left alerts for #general again at once.
+    before = len(made(page))
+    other.close()
+    bob.request("send", room="general", text="@ann gone?", nonce="b5")
+    expect_count(page, "notified", before + 1)
+    assert made(page)[-1]["body"] == "@ann gone?"
+    bob.close()
+    assert ann.errors == []
+
+
 # -- a room's level ------------------------------------------------------------------------------
 
 
@@ -427,13 +557,12 @@ def test_a_room_muted_on_one_page_is_muted_on_the_other_at_once(
     She mutes it from the sidebar's menu (right click): both pages show it muted, a mention
     there no longer notifies, and its messages leave the title's count (its mentions stay)."""
     ann = person(sessions, browser, fake("granted"))
+    ann.context.add_init_script(TAB_TOTALS)
     page = ann.page
     register(page, daemon.url, "ann")
     create_room(page, "general")
     create_room(page, "random")
-    other = ann.context.new_page()
-    other.goto(daemon.url)
-    expect(other.locator("#me-status")).to_have_attribute("data-phase", "online")
+    other = second_tab(ann, daemon.url)
     bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
     bob.request("join", room="general")
 
@@ -454,11 +583,13 @@ def test_a_room_muted_on_one_page_is_muted_on_the_other_at_once(
     expect(other.locator("#room-notify")).to_have_accessible_name(
         "Notifications for #general: All messages")
 
-    # Now every message of #general notifies (Ann is in #random; her second page, looking at
-    # #general, reads it).
+    # Now every message of #general notifies: Ann is in #random, and her second page is hidden
+    # (shown, on #general, it would have her read it there, and neither page would alert:
+    # test_two_tabs_alert_once_and_not_for_a_room_shown_in_either). One of the two tells it.
     room_button(page, "random").click()
+    hide(other)
     bob.request("send", room="general", text="plain words", nonce="b1")
-    expect_count(page, "notified", 1)
+    expect_count(page, "all-notified", 1)
 
     # From the sidebar: muted.
     room_button(page, "general").click(button="right")
@@ -479,14 +610,14 @@ def test_a_room_muted_on_one_page_is_muted_on_the_other_at_once(
     expect(room_button(page, "random")).to_be_focused()
 
     hide(page)
-    hide(other)  # else the second page, looking at #general, would read what comes
     bob.request("send", room="general", text="@ann still there?", nonce="b2")
     bob.request("send", room="general", text="more words", nonce="b3")
+    # Unread: these two, and "plain words" (nobody was looking at #general then).
     expect(room_button(page, "general")).to_have_accessible_name(
-        re.compile(r"muted, 2 unread, 1 mentioning you$"))
+        re.compile(r"muted, 3 unread, 1 mentioning you$"))
     expect(page).to_have_title("(1*) #random · chatd")  # only the mention counts
-    assert made(page) and len(made(page)) == 1, made(page)
-    expect_count(page, "notified", 1)
+    assert len(made(page) + made(other)) == 1, made(page) + made(other)
+    expect_count(page, "all-notified", 1)
     shot(page, artifacts, "desktop-room-muted")
     bob.close()
     assert ann.errors == []

@@ -61,8 +61,8 @@ test("a DM and a mention alert; a plain room message does not at the default lev
   assert.deepEqual(found.map((a) => [a.room, a.seq, a.kind]),
     [["@ann:bob", 11, "dm"], ["general", 12, "mention"]]);
   assert.deepEqual(found[0], {
-    room: "@ann:bob", msgId: 1011, seq: 11, kind: "dm", title: "Bob", body: "lunch?",
-    tag: "chatd:@ann:bob", desktop: true, sound: true,
+    room: "@ann:bob", msgId: 1011, seq: 11, key: "@ann:bob#11", kind: "dm", title: "Bob",
+    body: "lunch?", tag: "chatd:@ann:bob", desktop: true, sound: true,
   });
   assert.equal(found[1].title, "Bob in #general");
 });
