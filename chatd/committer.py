@@ -155,17 +155,19 @@ class Committer:
                 or self._barrier is not None or not self._idle_flights
                 or trio.current_time() - self._landed_at <= self._took):
             return False
-        self._launch([job])
+        self._launch([job], alone=True)
         if self._waiting:
             self._waiting = False
             self._idle_at = time.monotonic()
         return True
 
-    def _launch(self, batch: list[SendJob]) -> None:
+    def _launch(self, batch: list[SendJob], *, alone: bool = False) -> None:
+        """Hand ``batch`` to a waiting flight; ``alone``: handed over by its submitter, the
+        committer idle (see :meth:`_commit`)."""
         self._flights += 1
         for job in batch:
             self._busy[job.message.room] += 1
-        trio.lowlevel.reschedule(self._idle_flights.pop(), outcome.Value(batch))
+        trio.lowlevel.reschedule(self._idle_flights.pop(), outcome.Value((batch, alone)))
 
     async def commit(self, entry: NewEntry) -> Appended:
         """Store ``entry`` with the next batch and return its outcome once it is published:
@@ -281,13 +283,14 @@ class Committer:
         task_status.started()
         while True:
             self._idle_flights.append(me)
-            batch: list[SendJob] = await trio.lowlevel.wait_task_rescheduled(abort)
-            await self._fly(batch)
+            batch: list[SendJob]
+            batch, alone = await trio.lowlevel.wait_task_rescheduled(abort)
+            await self._fly(batch, alone)
 
-    async def _fly(self, batch: list[SendJob]) -> None:
+    async def _fly(self, batch: list[SendJob], alone: bool) -> None:
         started = trio.current_time()
         try:
-            await self._commit(batch)
+            await self._commit(batch, alone)
         finally:
             self._flights -= 1
             if not self._flights:
@@ -307,7 +310,10 @@ class Committer:
                 # loop, which waits for the next send anyway.
                 self._waiting = True
 
-    async def _commit(self, batch: list[SendJob]) -> None:
+    async def _commit(self, batch: list[SendJob], alone: bool = False) -> None:
+        """Store ``batch``, answer its senders, publish its entries. ``alone``: the batch was
+        handed over by its submitter after an idle spell (everyday load); then, if nothing
+        came meanwhile, this task also fans its entries out."""
         self._metrics.batch_size.observe(len(batch))
         started = time.monotonic()
         messages = [job.message for job in batch]
@@ -347,10 +353,13 @@ class Committer:
                     changes += m.kind != "message"
         if fresh:
             publish = PublishMany(tuple(fresh))
-            # With sends waiting, the next commit goes first: the registry's task fans this
-            # one out meanwhile. Otherwise (everyday load) the fan-out is done here, with no
-            # hand-over to that task.
-            if self._queued or self._held or not self._registry.apply_now(publish):
+            # At everyday load (a lone send after an idle spell, nothing since) the fan-out
+            # is done here, without waking the registry's task. Otherwise that task does it
+            # while this flight is free for the next commit, whose statement then goes to
+            # the database before the fan-out's work, not after it (measured: at 2,000
+            # sends/s, fanning out here too raised the p50 by a third).
+            if not (alone and self._flights == 1 and not self._queued and not self._held
+                    and self._registry.apply_now(publish)):
                 await self._registry.send(publish)
             if self._on_committed is not None:
                 try:

@@ -2,13 +2,16 @@
 
 Theory of operation. The registry is an actor: one task owns :class:`RegistryState` and is the
 only code that changes it; everything else sends it frozen command records over a bounded
-memory channel. The logic is the pure function :func:`apply`, which returns *effects* (frames to
+memory channel. (One exception, for speed, keeps the same order: when nothing is queued for
+the task nor being applied, the committer and the relay apply their ``PublishMany`` in their
+own task, as the registry's would next; see :meth:`RoomRegistry.apply_now`.) The logic is the pure function :func:`apply`, which returns *effects* (frames to
 deliver to connections, callbacks to run) instead of doing I/O, so tests call it without trio.
 The actor loop around it (:class:`RoomRegistry`) performs the effects with ``send_nowait``: a
 connection whose outbox is full is marked dead and told to go (the slow-consumer policy), and
 nobody else waits for it.
 
-Ordering. All commands arrive through one FIFO channel. The committer publishes each room's
+Ordering. All commands arrive through one FIFO channel (or are applied at once when it is
+empty and idle, which is the same order). The committer publishes each room's
 messages in seq order after they are committed; a connection subscribes (``Connect`` or
 ``Join``) *before* it reads a room's catch-up from the database. So every message is either
 committed before that read (and is in it) or published after the subscription (and is
