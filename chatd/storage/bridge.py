@@ -8,10 +8,11 @@ for it to do, and *every* asyncpg call, pool creation included, is a coroutine r
 loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
 
 1. ``run`` starts the coroutine as a task of the loop and runs an iteration itself, in the
-   caller's task, when it is the first call since the last iteration: the statement leaves
-   before the caller parks (at everyday load, where calls come one at a time, one pass
-   through trio's scheduler less per call). Later calls of the same trio batch ask a task of
-   the bridge (the *starter*) for one, which runs it, once for all of them, before trio next
+   caller's task, when it is the first call since the bridge's tasks last iterated the
+   loop: the statement leaves before the caller parks, and nothing else wakes (at everyday
+   load, where calls come one at a time, two passes through trio's scheduler less per call).
+   Later calls, until the pump (step 3) or the starter iterates again, ask a task of the
+   bridge (the *starter*) for one, which runs it, once for all of them, before trio next
    waits for I/O. So a statement leaves in the batch that made it, and a burst of calls costs
    two iterations;
 2. the trio task parks in :func:`trio.lowlevel.wait_task_rescheduled`, and trio goes on;
@@ -147,8 +148,8 @@ class AsyncioBridge:
         # An iteration is wanted (a call, a cancel); the starter, while it waits for one.
         self._poked = False
         self._starter_task: trio.lowlevel.Task | None = None
-        # A call ran an iteration itself, and the starter has not run since: later calls
-        # leave theirs to the starter (see run).
+        # A call ran an iteration itself, and the loop has not been iterated by the pump or
+        # the starter since: later calls leave theirs to the starter (see run).
         self._inline_turn = False
         # The pump's wait for the selector, whose deadline is the loop's next timer.
         self._idle: trio.CancelScope | None = None
@@ -221,7 +222,7 @@ class AsyncioBridge:
                     lambda _: trio.lowlevel.Abort.SUCCEEDED)
             self._inline_turn = False
             if not self._poked:
-                continue  # woken by a call that iterated itself, and nothing asked since
+                continue  # (only a poke wakes it; nothing asked since)
             self._poked = False
             self._iterate()
             if self._closing and not asyncio.all_tasks(self._loop):
@@ -247,6 +248,7 @@ class AsyncioBridge:
 
     def _pump_iterate(self) -> None:
         self._iterate()
+        self._inline_turn = False  # the next call may iterate itself again
         if self._closing:
             self._poke()  # the starter sees whether that was the last task
 
@@ -286,15 +288,15 @@ class AsyncioBridge:
         task = self._loop.create_task(fn(*args))
         call: _Call[T] = _Call(self, trio.lowlevel.current_task())
         task.add_done_callback(call.finish)
-        starter = self._starter_task
-        if starter is None or self._inline_turn:
+        if self._starter_task is None or self._inline_turn:
             self._poke()
         else:
-            # The first call since the starter last ran: iterate now, and have the starter
-            # run once (next batch) to end this turn. Until then, calls poke it instead.
+            # The first call since the loop was last iterated by the bridge's tasks: iterate
+            # now. Until one of them iterates it again (the pump, at the reply; or the
+            # starter, for the calls that poked it meanwhile), calls poke the starter, so
+            # that a burst costs two iterations. Nothing wakes for this one: at everyday
+            # load, one pass through trio's scheduler less per call.
             self._inline_turn = True
-            self._starter_task = None
-            trio.lowlevel.reschedule(starter)
             call.inline = True
             try:
                 self._iterate()

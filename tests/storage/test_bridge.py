@@ -246,6 +246,32 @@ async def test_a_lone_call_leaves_before_its_caller_parks() -> None:
         assert len(set(ran_in.values())) == 2
 
 
+async def test_a_lone_call_wakes_no_task_of_the_bridge() -> None:
+    """At everyday load (one call, the loop idle) the caller's own iteration is all it
+    takes: the starter is not woken for it, before or after (each wake a pass through
+    trio's scheduler, at every send)."""
+
+    class Steps(trio.abc.Instrument):
+        def __init__(self) -> None:
+            self.tasks: list[str] = []
+
+        def before_task_step(self, task: trio.lowlevel.Task) -> None:
+            self.tasks.append(task.name)
+
+    async with open_bridge(name="lone") as bridge:
+        assert await bridge.run(add, 1, 1) == 2  # the bridge's tasks are running
+        await trio.testing.wait_all_tasks_blocked()
+        steps = Steps()
+        trio.lowlevel.add_instrument(steps)
+        try:
+            with trio.fail_after(TIMEOUT):
+                assert await bridge.run(add, 2, 2) == 4  # done within its own iteration
+                await trio.testing.wait_all_tasks_blocked()
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+        assert "lone" not in steps.tasks, steps.tasks
+
+
 async def test_an_asyncio_timer_fires_while_nothing_else_happens() -> None:
     """A timer of the loop (asyncpg's timeouts) wakes it by itself: no I/O, no other call.
     And a timer set while the pump waits for a later one is not held up by it."""
