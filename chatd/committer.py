@@ -289,12 +289,16 @@ class Committer:
 
     async def _fly(self, batch: list[SendJob], alone: bool) -> None:
         started = trio.current_time()
+        answered: float | None = None
         try:
-            await self._commit(batch, alone)
+            answered = await self._commit(batch, alone)
         finally:
             self._flights -= 1
             if not self._flights:
-                self._landed_at = trio.current_time()
+                # Landed when its senders were answered: a fan-out done here after that
+                # counts as idle time, as when the registry's task does it, so that it
+                # does not make the hand-over rarer (see _start_now).
+                self._landed_at = trio.current_time() if answered is None else answered
                 self._took = self._landed_at - started
             for job in batch:
                 room = job.message.room
@@ -310,10 +314,11 @@ class Committer:
                 # loop, which waits for the next send anyway.
                 self._waiting = True
 
-    async def _commit(self, batch: list[SendJob], alone: bool = False) -> None:
-        """Store ``batch``, answer its senders, publish its entries. ``alone``: the batch was
-        handed over by its submitter after an idle spell (everyday load); then, if nothing
-        came meanwhile, this task also fans its entries out."""
+    async def _commit(self, batch: list[SendJob], alone: bool = False) -> float:
+        """Store ``batch``, answer its senders, publish its entries; when they were answered
+        (trio's clock). ``alone``: the batch was handed over by its submitter after an idle
+        spell (everyday load); then, if nothing came meanwhile, this task also fans its
+        entries out."""
         self._metrics.batch_size.observe(len(batch))
         started = time.monotonic()
         messages = [job.message for job in batch]
@@ -342,6 +347,7 @@ class Committer:
                 job.on_done(result)
             except Exception:
                 log.exception("a send's completion callback failed")
+        answered = trio.current_time()
         fresh: list[Delivery] = []
         stored: list[Message] = []
         changes = 0
@@ -369,6 +375,7 @@ class Committer:
         self._metrics.messages_stored.inc(len(fresh) - changes)
         self._metrics.recent_messages.add(len(fresh) - changes, time.monotonic())
         self._metrics.changes_stored.inc(changes)
+        return answered
 
     async def _isolate(self, messages: list[NewEntry], exc: StorageUnavailable
                        ) -> list[Outcome]:

@@ -4,8 +4,9 @@ Theory of operation. The registry is an actor: one task owns :class:`RegistrySta
 only code that changes it; everything else sends it frozen command records over a bounded
 memory channel. (One exception, for speed, keeps the same order: when nothing is queued for
 the task nor being applied, the committer and the relay apply their ``PublishMany`` in their
-own task, as the registry's would next; see :meth:`RoomRegistry.apply_now`.) The logic is the pure function :func:`apply`, which returns *effects* (frames to
-deliver to connections, callbacks to run) instead of doing I/O, so tests call it without trio.
+own task, as the registry's would next; see :meth:`RoomRegistry.apply_now`.) The logic is
+the pure function :func:`apply`, which returns *effects* (frames to deliver to connections,
+callbacks to run) instead of doing I/O, so tests call it without trio.
 The actor loop around it (:class:`RoomRegistry`) performs the effects with ``send_nowait``: a
 connection whose outbox is full is marked dead and told to go (the slow-consumer policy), and
 nobody else waits for it.

@@ -422,6 +422,40 @@ async def test_an_idle_registry_gets_a_lone_commit_without_its_task(
     assert "RoomRegistry.run" in applied_by[1], applied_by
 
 
+async def test_a_fan_out_in_the_flight_counts_as_idle_time(
+        storage: Storage, mock_clock: trio.testing.MockClock) -> None:
+    """The hand-over after an idle spell measures the commit up to its senders' answers,
+    and the idle spell from then: a fan-out that the flight does itself afterwards (made to
+    take 5 s of trio's clock here) counts as idle, as it does when the registry's task fans
+    out, and does not make the next lone send go through the loop."""
+    applied_by: list[str] = []
+
+    class Registry(RoomRegistry):
+        def _apply(self, command: Any) -> None:
+            if isinstance(command, PublishMany):
+                applied_by.append(trio.lowlevel.current_task().name)
+                mock_clock.jump(5)
+            super()._apply(command)
+
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    async with trio.open_nursery() as nursery:
+        registry = Registry()
+        await nursery.start(registry.run)
+        await registry.connect(Connect("bob-1", "bob", Outbox(capacity=10), lambda: None,
+                                       frozenset({"lobby"}), lambda: None))
+        committer = Committer(storage, registry, Metrics())
+        await nursery.start(committer.run)
+        answers = Answers()
+        for nonce in ("n1", "n2"):
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="lobby", text=nonce, nonce=nonce)))
+            await committer.flush()
+            mock_clock.jump(1)  # 1 s after the fan-out, 6 s after the answer
+        nursery.cancel_scope.cancel()
+    assert codes_of(answers.outcomes) == ["ok", "ok"]
+    assert ["RoomRegistry.run" in name for name in applied_by] == [False, False], applied_by
+
+
 async def test_a_send_to_another_room_does_not_wait_for_a_commit_in_flight(
         storage: Storage, database_dsn: str) -> None:
     """Two batches that share no room commit side by side: a send to ``b`` is stored and
