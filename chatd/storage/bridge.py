@@ -9,8 +9,9 @@ loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
 
 1. ``run`` starts the coroutine as a task of the loop and runs an iteration itself, in the
    caller's task, when it is the first call since the bridge's tasks last iterated the
-   loop: the statement leaves before the caller parks, and nothing else wakes (at everyday
-   load, where calls come one at a time, two passes through trio's scheduler less per call).
+   loop: the statement leaves before the caller parks, and no task of the bridge wakes until
+   the reply (at everyday load, where calls come one at a time, fewer passes through trio's
+   scheduler per call).
    Later calls, until the pump (step 3) or the starter iterates again, ask a task of the
    bridge (the *starter*) for one, which runs it, once for all of them, before trio next
    waits for I/O. So a statement leaves in the batch that made it, and a burst of calls costs
