@@ -62,6 +62,19 @@ def count_appends(storage: Storage) -> list[int]:
     return calls
 
 
+class Watched(RoomRegistry):
+    """A real registry that shows ``seen`` each command as it is applied, queued or applied
+    at once (``apply_now``): in the order applied, and in the task that applies it."""
+
+    def __init__(self, seen: Callable[[Any], None]) -> None:
+        super().__init__()
+        self._seen = seen
+
+    def _apply(self, command: Any) -> None:
+        self._seen(command)
+        super()._apply(command)
+
+
 class Answers:
     """The outcome of each job queued through it, in the order they were queued."""
 
@@ -350,15 +363,10 @@ async def test_the_senders_are_answered_before_their_rooms_are_told(storage: Sto
     as the peers do it: a sender's reply does not wait behind every member's delivery."""
     order: list[str] = []
 
-    class Registry(RoomRegistry):
-        def _apply(self, command: Any) -> None:  # queued or applied at once, both come here
-            order.append(type(command).__name__)
-            super()._apply(command)
-
     ann, _ = await members(storage, "lobby", "ann", "bob")
     with trio.fail_after(TIMEOUT):
         async with trio.open_nursery() as nursery:
-            registry = Registry()
+            registry = Watched(lambda command: order.append(type(command).__name__))
             await nursery.start(registry.run)
             committer = Committer(storage, registry, Metrics())
             await nursery.start(committer.run)
@@ -386,16 +394,14 @@ async def test_an_idle_registry_gets_a_lone_commit_without_its_task(
     the burst comes sooner than the commit took, however slow the machine.)"""
     applied_by: list[str] = []
 
-    class Registry(RoomRegistry):
-        def _apply(self, command: Any) -> None:
-            if isinstance(command, PublishMany):
-                applied_by.append(trio.lowlevel.current_task().name)
-            super()._apply(command)
+    def seen(command: Any) -> None:
+        if isinstance(command, PublishMany):
+            applied_by.append(trio.lowlevel.current_task().name)
 
     ann, _ = await members(storage, "lobby", "ann", "bob")
     with trio.fail_after(TIMEOUT):
         async with trio.open_nursery() as nursery:
-            registry = Registry()
+            registry = Watched(seen)
             await nursery.start(registry.run)
             outbox = Outbox(capacity=10)
             await registry.connect(Connect("bob-1", "bob", outbox, lambda: None,
@@ -430,16 +436,14 @@ async def test_a_fan_out_in_the_flight_counts_as_idle_time(
     out, and does not make the next lone send go through the loop."""
     applied_by: list[str] = []
 
-    class Registry(RoomRegistry):
-        def _apply(self, command: Any) -> None:
-            if isinstance(command, PublishMany):
-                applied_by.append(trio.lowlevel.current_task().name)
-                mock_clock.jump(5)
-            super()._apply(command)
+    def seen(command: Any) -> None:
+        if isinstance(command, PublishMany):
+            applied_by.append(trio.lowlevel.current_task().name)
+            mock_clock.jump(5)
 
     ann, _ = await members(storage, "lobby", "ann", "bob")
     async with trio.open_nursery() as nursery:
-        registry = Registry()
+        registry = Watched(seen)
         await nursery.start(registry.run)
         await registry.connect(Connect("bob-1", "bob", Outbox(capacity=10), lambda: None,
                                        frozenset({"lobby"}), lambda: None))
@@ -498,12 +502,10 @@ async def test_commits_in_flight_keep_each_rooms_order(
     run = uuid.uuid4().hex[:8]  # the examples share one database
     published: dict[str, list[int]] = {}
 
-    class Registry(RoomRegistry):
-        def _apply(self, command: Any) -> None:  # in the order applied, queued or not
-            if isinstance(command, PublishMany):
-                for delivery in command.deliveries:
-                    published.setdefault(delivery.room, []).append(delivery.seq)
-            super()._apply(command)
+    def seen(command: Any) -> None:
+        if isinstance(command, PublishMany):
+            for delivery in command.deliveries:
+                published.setdefault(delivery.room, []).append(delivery.seq)
 
     answers = Answers()
     sent: list[tuple[int, int]] = []
@@ -515,7 +517,7 @@ async def test_commits_in_flight_keep_each_rooms_order(
             for member in users:
                 for name in rooms:
                     await storage.join_room(member.id, name)
-            registry = Registry()
+            registry = Watched(seen)
             await nursery.start(registry.run)
             committer = Committer(storage, registry, Metrics(), max_batch=3)
             await nursery.start(committer.run)

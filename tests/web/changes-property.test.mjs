@@ -13,23 +13,12 @@ import { test } from "node:test";
 import { revOf } from "../../clients/web/entries.js";
 import { quoteFor } from "../../clients/web/select-messages.js";
 import { apply } from "../../clients/web/state.js";
-import { connected, roomInfo } from "./fixtures.mjs";
+import { connected, generator, roomInfo } from "./fixtures.mjs";
 
 const ROOM = "general";
 const PEOPLE = ["ann", "Bob", "carol"];
 const EMOJI = ["👍", "❤️", "🎉"];
 const WORDS = ["hi", "**bold**", "`@ann`", "@ann", "@Bob", "ok", "x"];
-
-/** A generator of integers in [0, n), seeded (the LCG of Numerical Recipes). */
-function generator(seed) {
-  let s = seed >>> 0;
-  const next = (n) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return Math.floor((s / 2 ** 32) * n);
-  };
-  next.pick = (list) => list[next(list.length)];
-  return next;
-}
 
 /**
  * The server side of one room, as docs/protocol.md tells it: every change an entry of the

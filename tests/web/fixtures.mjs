@@ -49,3 +49,14 @@ export function answer(state, effects, reply, now = 0) {
   return requests(effects).flatMap((request) => apply(state, { op: "ok", id: 9, ...reply(request) },
     { request, now }));
 }
+
+/** A generator of integers in [0, n), seeded (the LCG of Numerical Recipes). */
+export function generator(seed) {
+  let s = seed >>> 0;
+  const next = (n) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return Math.floor((s / 2 ** 32) * n);
+  };
+  next.pick = (list) => list[next(list.length)];
+  return next;
+}

@@ -12,7 +12,7 @@ import { apply, connectionChanged, initialState, selectRoom } from "../../client
 import {
   claim, emptyRecord, KEEP_MAX, KEEP_MS, look, LOOK_MS, LOOK_REFRESH_MS, restoreRecord,
 } from "../../clients/web/tabs.js";
-import { message, roomInfo, welcome } from "./fixtures.mjs";
+import { generator, message, roomInfo, welcome } from "./fixtures.mjs";
 
 const NOW = 1_000_100; // just after the fixtures' messages (ts 1_000_000 + seq)
 const ON = { desktop: true, sound: true, permission: "granted" };
@@ -163,17 +163,6 @@ test("a page showing its room does not alert; a hidden one defers to its look", 
 });
 
 // -- a random walk ------------------------------------------------------------------------------
-
-/** A generator of integers in [0, n), seeded (the LCG of Numerical Recipes). */
-function generator(seed) {
-  let s = seed >>> 0;
-  const next = (n) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return Math.floor((s / 2 ** 32) * n);
-  };
-  next.pick = (list) => list[next(list.length)];
-  return next;
-}
 
 test("any interleaving: each message told at most once, and by its first claim unless another "
   + "tab looked at its room; chimes SOUND_GAP_MS apart", () => {
