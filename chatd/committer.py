@@ -21,7 +21,9 @@ A flight is a task of the committer's that waits for its next batch. A send that
 committer idle, and idle for longer than its last commit took, is handed to a flight by its
 submitter, without a turn of the committer's loop: at everyday load, where sends come far
 apart and a commit carries one, that is one pass through trio's scheduler and one turn of
-the loop less per message (a tenth of the daemon's CPU per message at 100 sends/s). Sends
+the loop less per message (a tenth of the daemon's CPU per message at 100 sends/s); and
+that flight, nothing having come meanwhile, fans the commit out itself
+(:meth:`~chatd.rooms.RoomRegistry.apply_now`) instead of waking the registry's task. Sends
 that come sooner after a commit go through the loop, which batches all that came in the
 same turn of trio's scheduler: handing over the first of a burst alone (the senders that a
 commit just answered, sending again) halved a closed loop's batches and cost 4-6 % of its
