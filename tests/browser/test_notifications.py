@@ -536,6 +536,9 @@ def test_two_tabs_alert_once_and_not_for_a_room_shown_in_either(
     # left alerts for #general again at once.
     before = len(made(page))
     other.close()
+    # The browser lets go of a closed tab's lock a moment after close() returns: wait for it.
+    page.wait_for_function("""async () => (await navigator.locks.query()).held
+        .filter((lock) => (lock.name || "").startsWith("chatd.tab.")).length === 1""")
     bob.request("send", room="general", text="@ann gone?", nonce="b5")
     expect_count(page, "notified", before + 1)
     assert made(page)[-1]["body"] == "@ann gone?"
