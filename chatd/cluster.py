@@ -123,6 +123,10 @@ _Item = tuple[Change, ...] | PublishMany
 
 log = logging.getLogger(__name__)
 
+#: Payloads (or commands) the relay's task takes at once when they queued up: their ranges
+#: are one read, their entries one command to the registry.
+GATHER_MAX = 64
+
 
 class Relay:
     """Publishes other nodes' commits and membership changes to this node's registry.
@@ -247,24 +251,41 @@ class Relay:
                 wanted=self._registry.has_members, on_lost=self._registry.heads.deaf))
             task_status.started()
             async for item in self._receive:
+                # With what queued behind it (a busy node's commits, while this one was
+                # busy too): their ranges are read at once, so that the relay's work per
+                # entry falls as it falls behind, as the committer's does, instead of it
+                # falling further behind.
+                items = [item]
+                while len(items) < GATHER_MAX:
+                    try:
+                        items.append(self._receive.receive_nowait())
+                    except trio.WouldBlock:
+                        break
                 try:
-                    if isinstance(item, PublishMany):
-                        await self._registry.send(item)
-                    else:
-                        await self._handle(item)
+                    notices: list[Change] = []
+                    for taken in items:
+                        if isinstance(taken, PublishMany):
+                            if notices:
+                                await self._handle(tuple(notices))
+                                notices = []
+                            await self._registry.send(taken)
+                        else:
+                            notices += taken
+                    if notices:
+                        await self._handle(tuple(notices))
                 finally:
-                    self._queued -= 1
+                    self._queued -= len(items)
 
     async def _handle(self, notices: tuple[Change, ...]) -> None:
-        """The notices of one payload, in order; the entries of consecutive commit notices
-        go to the registry as one command."""
+        """The notices of one payload or more, in order; the entries of consecutive commit
+        notices go to the registry as one command, what they do not carry read at once."""
         deliveries: list[Delivery] = []
         index = 0
         while index < len(notices):
             notice = notices[index]
             if isinstance(notice, CommitNotice) and not self._stale():
-                # This commit notice and those right after it (one commit's rooms): what
-                # they do not carry is read at once.
+                # This commit notice and those right after it (one commit's rooms, or
+                # several commits'): what they do not carry is read at once.
                 commits = [notice]
                 index += 1
                 while index < len(notices) and isinstance(follower := notices[index],
