@@ -123,6 +123,10 @@ _Item = tuple[Change, ...] | PublishMany
 
 log = logging.getLogger(__name__)
 
+#: Payloads (or commands) the relay's task takes at once when they queued up: their ranges
+#: are one read, their entries one command to the registry.
+GATHER_MAX = 64
+
 
 class Relay:
     """Publishes other nodes' commits and membership changes to this node's registry.
@@ -132,7 +136,7 @@ class Relay:
         inbox_size: notices that may wait; past that they are dropped (and the connections
             repair the gaps), so that a slow database never backs up the notice callback.
         on_relayed: told, for the commits relayed (one call for a payload's carried ones,
-            one per range read), where their entries came from (``"notice"``: carried by
+            one per read), where their entries came from (``"notice"``: carried by
             it; ``"read"``: read back from storage) and how many there were.
         on_targets: by table, what to tell when rows of outgoing targets (webhooks, push
             subscriptions) were added or removed, on any node (migration 0021); all of
@@ -247,26 +251,54 @@ class Relay:
                 wanted=self._registry.has_members, on_lost=self._registry.heads.deaf))
             task_status.started()
             async for item in self._receive:
+                # With what queued behind it (a busy node's commits, while this one was
+                # busy too): their ranges are read at once, so that the relay's work per
+                # entry falls as it falls behind, as the committer's does, instead of it
+                # falling further behind.
+                items = [item]
+                while len(items) < GATHER_MAX:
+                    try:
+                        items.append(self._receive.receive_nowait())
+                    except trio.WouldBlock:
+                        break
                 try:
-                    if isinstance(item, PublishMany):
-                        await self._registry.send(item)
-                    else:
-                        await self._handle(item)
+                    notices: list[Change] = []
+                    for taken in items:
+                        if isinstance(taken, PublishMany):
+                            if notices:
+                                await self._handle(tuple(notices))
+                                notices = []
+                            await self._registry.send(taken)
+                        else:
+                            notices += taken
+                    if notices:
+                        await self._handle(tuple(notices))
                 finally:
-                    self._queued -= 1
+                    self._queued -= len(items)
 
     async def _handle(self, notices: tuple[Change, ...]) -> None:
-        """The notices of one payload, in order; the entries of consecutive commit notices
-        go to the registry as one command."""
+        """The notices of one payload or more, in order; the entries of consecutive commit
+        notices go to the registry as one command, what they do not carry read at once."""
         deliveries: list[Delivery] = []
-        for notice in notices:
+        index = 0
+        while index < len(notices):
+            notice = notices[index]
             if isinstance(notice, CommitNotice) and not self._stale():
-                await self._commit(notice, deliveries)
+                # This commit notice and those right after it (one commit's rooms, or
+                # several commits'): what they do not carry is read at once.
+                commits = [notice]
+                index += 1
+                while index < len(notices) and isinstance(follower := notices[index],
+                                                          CommitNotice):
+                    commits.append(follower)
+                    index += 1
+                await self._commits(commits, deliveries)
                 continue
             if deliveries:
                 await self._registry.send(PublishMany(tuple(deliveries)))
                 deliveries = []
             await self._notice(notice, deliveries)
+            index += 1
         if deliveries:
             await self._registry.send(PublishMany(tuple(deliveries)))
 
@@ -274,24 +306,35 @@ class Relay:
         """Whether notices may have been lost, and storage is to be read again first."""
         return self._presence_stale or self._members_stale
 
-    async def _commit(self, notice: CommitNotice, deliveries: list[Delivery]) -> None:
-        """Add the entries of another node's commit to ``deliveries``: those the notice
-        carries, or else read."""
-        if notice.entries is not None:
-            if carried := self._relayed(notice, notice.entries, deliveries):
-                self._on_relayed("notice", carried)
-            return
-        self._foreign(notice)
-        if not self._registry.has_members(notice.room):
-            return
-        try:
-            messages = await self._storage.messages_range(
-                notice.room, after=notice.after, upto=notice.last_seq)
-        except StorageUnavailable as exc:
-            log.warning("cannot relay %s's commit in %s: %s", notice.node, notice.room, exc)
-            return
-        self._on_relayed("read", len(messages))
-        self._relayed(notice, messages, deliveries)
+    async def _commits(self, notices: list[CommitNotice], deliveries: list[Delivery]) -> None:
+        """Add the entries of other nodes' commits to ``deliveries``, in order: those their
+        notices carry, and the others' read, all in one read. (A commit of many rooms does
+        not fit in its notices, whose rooms past the first few are ranges: a read per room
+        fell behind a busy node's commits, and its members' messages came ever later.)"""
+        reading = [index for index, notice in enumerate(notices) if notice.entries is None
+                   and self._registry.has_members(notice.room)]
+        read: dict[int, list[Message]] = {}
+        if reading:
+            try:
+                ranges = await self._storage.messages_ranges(
+                    [(notices[i].room, notices[i].after, notices[i].last_seq) for i in reading])
+            except StorageUnavailable as exc:
+                # Not relayed: the connections repair the gaps from the next entries.
+                log.warning("cannot relay %d commits of other nodes here: %s",
+                            len(reading), exc)
+            else:
+                read = dict(zip(reading, ranges, strict=True))
+                self._on_relayed("read", sum(map(len, ranges)))
+        carried = 0
+        for index, notice in enumerate(notices):
+            if notice.entries is not None:
+                carried += self._relayed(notice, notice.entries, deliveries)
+            elif index in read:
+                self._relayed(notice, read[index], deliveries)
+            else:
+                self._foreign(notice)  # (nobody here to tell, or not read)
+        if carried:
+            self._on_relayed("notice", carried)
 
     async def _notice(self, notice: Change, deliveries: list[Delivery]) -> None:
         """One notice, in order with every one before it; after reading storage again
@@ -301,7 +344,7 @@ class Relay:
         if isinstance(notice, ListeningNotice) or self._members_stale:
             await self._read_memberships()
         if isinstance(notice, CommitNotice):
-            await self._commit(notice, deliveries)
+            await self._commits([notice], deliveries)
         elif isinstance(notice, PresenceNotice):
             await self._presence_notice(notice)
         elif isinstance(notice, ListeningNotice):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+import trio.testing
 
 from chatd.cluster import Relay
 from chatd.delivery import Delivery, Notice
@@ -150,4 +151,100 @@ async def test_a_commit_after_a_membership_waits_for_it(tmp_path: Path,
             assert isinstance(joined, Notice) and b'"op":"joined"' in joined.data
             assert await outbox.receive() == Delivery("lobby", 1, frame(message_event(message)))
             await until(lambda: others.statistics().current_buffer_used == 2)
+            nursery.cancel_scope.cancel()
+
+
+async def test_the_rooms_a_commits_notice_cannot_carry_are_read_at_once(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Another node's batch over many rooms with long messages: its notice carries the
+    entries of the first rooms only, the others as ranges. The relay reads all of those in
+    one read, not one per room (which fell behind a busy node: its members here got its
+    messages ever later), and publishes every entry, in each room's order."""
+    config = make_config(tmp_path, database_dsn)
+    rooms = [f"room-{i}" for i in range(8)]
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as a, open_storage(config) as b, \
+                trio.open_nursery() as nursery:
+            ann = await a.create_user("ann", "hash")
+            bea = await a.create_user("bea", "hash")
+            for room in rooms:
+                await a.join_room(ann.id, room)
+                await a.join_room(bea.id, room)
+            assert await a.heartbeat() and await b.heartbeat()  # a's notices carry
+            reads: list[int] = []
+            ranges = b.messages_ranges
+
+            async def counted(asked: Any) -> Any:
+                reads.append(len(asked))
+                return await ranges(asked)
+
+            b.messages_ranges = counted  # type: ignore[method-assign]
+            b.messages_range = None  # type: ignore[assignment]  # never one room at a time
+            registry = Recorded()
+            await nursery.start(registry.run)
+            outbox = await _connect(registry, 1, "bea", frozenset(rooms))
+            relayed: list[tuple[str, int]] = []
+            relay = Relay(b, registry, on_relayed=lambda source, n: relayed.append((source, n)))
+            await nursery.start(relay.run)
+
+            appended = await a.append_messages([
+                NewMessage(user_id=ann.id, room=room, text=f"{room} " + "x" * 2500,
+                           nonce=f"{room}-{k}")
+                for k in range(2) for room in rooms])
+            got = [await outbox.receive() for _ in appended]
+
+            assert sorted((d.room, d.seq) for d in got) == sorted(
+                (room, seq) for room in rooms for seq in (1, 2))
+            for room in rooms:
+                assert [d.seq for d in got if d.room == room] == [1, 2]
+            assert {source for source, _ in relayed} == {"notice", "read"}, relayed
+            assert sum(n for _, n in relayed) == len(appended)
+            assert len(reads) == 1 and reads[0] > 1, reads
+            nursery.cancel_scope.cancel()
+
+
+async def test_what_queued_up_for_the_relay_is_read_at_once(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Payloads that queued up while the relay's task was busy (another node committing
+    faster than this one relays) are taken together: the ranges of all their commits are
+    one read, so that the relay catches up instead of falling further behind. Each room's
+    entries still come in order, once."""
+    config = make_config(tmp_path, database_dsn)
+    rooms = ["lobby", "other", "third"]
+    with trio.fail_after(TIMEOUT):
+        async with open_storage(config) as a, open_storage(config) as b, \
+                trio.open_nursery() as nursery:
+            ann = await a.create_user("ann", "hash")
+            bea = await a.create_user("bea", "hash")
+            for room in rooms:
+                await a.join_room(ann.id, room)
+                await a.join_room(bea.id, room)
+            # (no heartbeat: node a thinks itself alone and sends no notice of its own)
+            await a.append_messages([
+                NewMessage(user_id=ann.id, room=room, text=f"{room} {k}", nonce=f"{room}{k}")
+                for k in range(2) for room in rooms])
+            reads: list[int] = []
+            ranges = b.messages_ranges
+
+            async def counted(asked: Any) -> Any:
+                reads.append(len(asked))
+                return await ranges(asked)
+
+            b.messages_ranges = counted  # type: ignore[method-assign]
+            registry = Recorded()
+            await nursery.start(registry.run)
+            outbox = await _connect(registry, 1, "bea", frozenset(rooms))
+            relay = Relay(b, registry)
+            await nursery.start(relay.run)
+            await trio.testing.wait_all_tasks_blocked()
+
+            # Three payloads, one commit each, as the listener hands them over, with no
+            # checkpoint in between: the relay's task finds them all queued.
+            for room in rooms:
+                relay._on_batch((CommitNotice(node="elsewhere", room=room, after=0,
+                                              last_seq=2, entries=None),))
+            got = [await outbox.receive() for _ in range(2 * len(rooms))]
+            for room in rooms:
+                assert [d.seq for d in got if d.room == room] == [1, 2]
+            assert reads == [3], reads
             nursery.cancel_scope.cancel()

@@ -735,6 +735,12 @@ class Storage(Protocol):
         as they are now, and changes). No access
         check: for the daemon's own use (fan-out of other nodes' commits)."""
 
+    async def messages_ranges(self, ranges: Sequence[tuple[str, int, int]]
+                              ) -> list[list[Message]]:
+        """For each ``(room, after, upto)`` of ``ranges``, its entries as
+        :meth:`messages_range` reads them, in one statement (one snapshot, one round trip):
+        the relay reads the ranges of all the rooms of another node's commit at once."""
+
     async def create_user(self, name: str, password_hash: str, *, admin: bool = False) -> User:
         """Create a user (a server administrator with ``admin``, which the audit log records
         as done from the command line). Raises ChatError('conflict') when the name (any case)

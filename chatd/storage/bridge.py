@@ -27,12 +27,15 @@ loop. A trio task crosses over with :meth:`AsyncioBridge.run`:
    outcome, directly: everything here runs on trio's thread, so there is nothing to hand over.
 
 An iteration is what ``run_forever`` does once after ``stop()``: a poll of the selector with a
-zero timeout, then the callbacks ready. It runs rounds of that until none is left ready (a
-reply takes three: the data, the task's step, its done-callback), at most ``ROUNDS`` before
-trio runs again. That is asyncio's own ``_run_once``, called as ``run_forever`` calls it; with
+zero timeout, then the callbacks ready (asyncio's own ``_run_once``, called as ``run_forever``
+calls it). Then it runs what those callbacks made ready, in rounds, until none is left (a
+reply takes three rounds: the data, the task's step, its done-callback), at most ``ROUNDS``
+before trio runs again. Those later rounds do not poll the selector again nor look at the
+timers, as ``run_forever`` would: that would be two more system calls per statement, and
+what they would find keeps the selector readable, so the next iteration comes at once. With
 ``_ready`` and ``_scheduled`` (what is due) these are private names of CPython's
-``BaseEventLoop``, unchanged from 3.8 to 3.13, checked when a bridge is made (a Python that
-changed them fails at start, and in tests/storage/test_bridge.py, not later).
+``BaseEventLoop`` and ``Handle``, unchanged from 3.8 to 3.13, checked when a bridge is made (a
+Python that changed them fails at start, and in tests/storage/test_bridge.py, not later).
 
 Why not a thread of its own, as this bridge was first: each call then woke the loop's thread
 (its self-pipe) and the reply woke trio's (``run_sync_soon``), with the GIL passed twice. One
@@ -88,6 +91,8 @@ ROUNDS = 16
 #: What the bridge uses of asyncio's ``BaseEventLoop`` beyond its public API.
 _LOOP_INTERNALS = ("_run_once", "_ready", "_scheduled", "_stopping", "_thread_id",
                    "_asyncgen_firstiter_hook", "_asyncgen_finalizer_hook")
+#: And of its ``Handle`` (a callback made ready), to run the later rounds of an iteration.
+_HANDLE_INTERNALS = ("_run", "_cancelled")
 
 
 class BridgeClosed(RuntimeError):
@@ -140,6 +145,8 @@ class AsyncioBridge:
         self._selector = selectors.EpollSelector()
         self._loop = asyncio.SelectorEventLoop(self._selector)
         missing = [attr for attr in _LOOP_INTERNALS if not hasattr(self._loop, attr)]
+        missing += [f"Handle.{attr}" for attr in _HANDLE_INTERNALS
+                    if not hasattr(asyncio.Handle, attr)]
         if missing:
             self._loop.close()
             raise RuntimeError(f"this Python's asyncio loop lacks {', '.join(missing)}: "
@@ -165,8 +172,9 @@ class AsyncioBridge:
         return self._closing
 
     def _iterate(self) -> None:
-        """Run the loop's callbacks until none is ready (at most ``ROUNDS`` rounds), as its
-        ``run_forever`` would after ``stop()``: the selector is polled with a zero timeout."""
+        """Run the loop once, as its ``run_forever`` would after ``stop()`` (the selector
+        polled with a zero timeout), then what that made ready, until none is (at most
+        ``ROUNDS`` rounds in all)."""
         loop: Any = self._loop
         hooks = sys.get_asyncgen_hooks()
         sys.set_asyncgen_hooks(firstiter=loop._asyncgen_firstiter_hook,
@@ -174,11 +182,18 @@ class AsyncioBridge:
         loop._thread_id = threading.get_ident()
         asyncio.events._set_running_loop(loop)
         try:
-            for _ in range(ROUNDS):
-                loop._stopping = True  # a zero timeout for the selector, as after stop()
-                loop._run_once()
-                if not loop._ready:
+            loop._stopping = True  # a zero timeout for the selector, as after stop()
+            loop._run_once()
+            # Then only what that made ready (a reply's task step, then its done-callback),
+            # without polling the selector again (see the module docstring).
+            ready = loop._ready
+            for _ in range(ROUNDS - 1):
+                if not ready:
                     break
+                for _ in range(len(ready)):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
         finally:
             loop._stopping = False
             loop._thread_id = None

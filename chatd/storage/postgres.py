@@ -1379,6 +1379,18 @@ SELECT p.* FROM r CROSS JOIN LATERAL (
     {_log_page("r.id", "ASC", "$2", "$3 + 1", "$4")}
 ) p
 """
+# The same for several rooms at once (Storage.messages_ranges): rooms $1 (names), each with
+# its range after $2 < seq <= $3; ordered by the ranges' order, then by seq. OFFSET 0 keeps
+# each room's lookup whole, as in _SQL_RESUME.
+_SQL_MESSAGES_RANGES = f"""
+SELECT q.ord, p.*
+FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS q(name, after, upto, ord)
+JOIN LATERAL (SELECT id FROM rooms WHERE name = q.name OFFSET 0) r ON true
+CROSS JOIN LATERAL (
+    {_log_page("r.id", "ASC", "q.after", "q.upto + 1", "q.upto - q.after")}
+) p
+ORDER BY q.ord, p.seq
+"""
 
 
 def _file_info(fields: list[Any]) -> FileInfo:
@@ -1905,6 +1917,22 @@ class PostgresStorage:
         rows = await self._run(self._pool.fetch, _SQL_MESSAGES_RANGE, room, after, upto,
                                upto - after)
         return [_entry(room, row) for row in rows]
+
+    async def messages_ranges(self, ranges: Sequence[tuple[str, int, int]]
+                              ) -> list[list[Message]]:
+        wanted = [(index, range_) for index, range_ in enumerate(ranges)
+                  if range_[2] > range_[1]]
+        found: list[list[Message]] = [[] for _ in ranges]
+        if not wanted:
+            return found
+        rows = await self._run(self._pool.fetch, _SQL_MESSAGES_RANGES,
+                               [room for _, (room, _, _) in wanted],
+                               [after for _, (_, after, _) in wanted],
+                               [upto for _, (_, _, upto) in wanted])
+        for row in rows:
+            index, (room, _, _) = wanted[row["ord"] - 1]
+            found[index].append(_entry(room, row))
+        return found
 
     def statistics(self) -> StorageStatistics:
         # Read by the metrics, perhaps from a worker thread: two ints read outside the loop

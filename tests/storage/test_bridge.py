@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from typing import Any
 
 import pytest
 import trio
@@ -307,6 +308,40 @@ async def test_the_loops_sockets_wake_it() -> None:
                 assert not got
                 await trio.to_thread.run_sync(theirs.sendall, b"reply")  # another thread
             assert got == [b"reply"]
+
+
+async def test_a_reply_polls_the_selector_once() -> None:
+    """A reply takes three rounds of the loop (the data, the task's step, its done-callback),
+    and only the first polls the selector: each poll is a system call, at every statement.
+    What the later rounds would have found waits for the next iteration, which comes at
+    once (the selector stays readable)."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs, trio.fail_after(TIMEOUT):
+        async with open_bridge() as bridge:
+            ours.setblocking(False)
+            selector = bridge._selector
+            polls: list[float | None] = []
+            select = selector.select
+
+            def counted(timeout: float | None = None) -> Any:
+                polls.append(timeout)
+                return select(timeout)
+
+            async def receive() -> bytes:
+                return await asyncio.get_running_loop().sock_recv(ours, 100)
+
+            async with trio.open_nursery() as nursery:
+                got: list[bytes] = []
+
+                async def reader() -> None:
+                    got.append(await bridge.run(receive))
+
+                nursery.start_soon(reader)
+                await trio.testing.wait_all_tasks_blocked()
+                selector.select = counted  # type: ignore[method-assign]
+                theirs.sendall(b"reply")
+            assert got == [b"reply"]
+            assert polls == [0], polls
 
 
 async def test_another_threads_callback_wakes_it() -> None:

@@ -378,6 +378,13 @@ async def _run_model(storage: Storage, room: str, batches: list[list[tuple[objec
             after = part.messages[-1].seq
         assert small == page.messages
         assert await storage.messages_range(room, after=0, upto=page.last_seq) == page.messages
+        # Several ranges in one read (the relay's): each as a read of its own gives it, an
+        # unknown room and an empty range included.
+        last = page.last_seq
+        ranges = [(room, 0, last), (room, last // 2, last), ("no-such-room", 0, 5),
+                  (room, last, last), (room, 1, max(1, last - 1)), (room, 0, 1)]
+        assert await storage.messages_ranges(ranges) == [
+            await storage.messages_range(r, after=a, upto=u) for r, a, u in ranges]
         return page
 
 
