@@ -29,6 +29,10 @@ same turn of trio's scheduler: handing over the first of a burst alone (the send
 commit just answered, sending again) halved a closed loop's batches and cost 4-6 % of its
 throughput (benchmarks/README.md). Either way, per room, jobs start in the order they came.
 
+A resend of a stored message (a duplicate nonce) is published again, as it is now: its first
+commit may have been told to nobody here, when the database connection was lost before its
+reply; connections drop an entry they have.
+
 One bad row must not fail the messages of others that happen to share its transaction. When
 the database refuses a batch for what a row holds (its SQLSTATE says so), the committer splits
 the batch until the refused rows stand alone, answers those ``bad_request`` and stores the
@@ -377,7 +381,31 @@ class Committer:
         self._metrics.messages_stored.inc(len(fresh) - changes)
         self._metrics.recent_messages.add(len(fresh) - changes, time.monotonic())
         self._metrics.changes_stored.inc(changes)
+        published = {(d.room, d.seq) for d in fresh}
+        resent = [o.message for o in outcomes if isinstance(o, Appended) and o.duplicate
+                  and o.message.kind == "message"
+                  and (o.message.room, o.message.seq) not in published]
+        if resent:
+            await self._republish(resent)
         return answered
+
+    async def _republish(self, resent: list[Message]) -> None:
+        """Publish again the stored messages that resends repeated. Their first commit may
+        have been told to nobody here: when its reply was lost with the database connection,
+        its sender was answered ``unavailable`` (and sent it again), and this node, which
+        publishes its own commits itself and skips their notices, never published it. They
+        are read as they are now (a duplicate's outcome has only some of a message's
+        fields); a connection that has one already drops it (by its seq)."""
+        try:
+            found = await self._storage.messages_ranges(
+                [(m.room, m.seq - 1, m.seq) for m in resent])
+        except StorageUnavailable as exc:
+            log.warning("cannot publish %d resent messages again: %s", len(resent), exc)
+            return
+        deliveries = tuple(Delivery(m.room, m.seq, frame(message_event(m)))
+                           for entries in found for m in entries)
+        if deliveries:
+            await self._registry.send(PublishMany(deliveries))
 
     async def _isolate(self, messages: list[NewEntry], exc: StorageUnavailable
                        ) -> list[Outcome]:

@@ -29,9 +29,18 @@ from hypothesis import strategies as st
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
-from chatd.outbox import Outbox
+from chatd.outbox import Delivery, Outbox
+from chatd.protocol import frame
 from chatd.rooms import Connect, PublishMany, RoomRegistry
-from chatd.storage import Appended, NewMessage, Storage, User, open_storage
+from chatd.storage import (
+    Appended,
+    NewMessage,
+    Storage,
+    StorageUnavailable,
+    User,
+    open_storage,
+)
+from chatd.views import message_event
 from tests.helpers import make_config
 
 TIMEOUT = 30
@@ -569,3 +578,83 @@ async def test_what_is_held_back_is_bounded_and_the_queue_pushes_back(
             await committer.flush()
         nursery.cancel_scope.cancel()
     assert codes_of(answers.outcomes) == ["ok"] * taken + ["none"]  # the one refused
+
+
+async def test_a_resend_after_a_lost_reply_is_published(storage: Storage) -> None:
+    """The database stored a send, but its reply was lost with the connection: the sender is
+    answered unavailable, and nobody here is told of the message (this node skips its own
+    commits' notices). The sender sends it again with the same nonce: a duplicate, and the
+    message is published then, as a read gives it."""
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    append = storage.append_messages
+    lose = [True]
+
+    async def losing(batch: Any) -> Any:
+        outcomes = await append(batch)
+        if lose:
+            lose.pop()
+            raise StorageUnavailable("the connection was lost before the reply")
+        return outcomes
+
+    storage.append_messages = losing  # type: ignore[method-assign]
+    published: list[PublishMany] = []
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            registry = Watched(
+                lambda command: published.append(command)
+                if isinstance(command, PublishMany) else None)
+            await nursery.start(registry.run)
+            committer = Committer(storage, registry, Metrics())
+            await nursery.start(committer.run)
+            answers = Answers()
+            send = NewMessage(user_id=ann.id, room="lobby", text="hi", nonce="n1")
+            committer.submit_nowait(answers.job(send))
+            await committer.flush()
+            await trio.testing.wait_all_tasks_blocked()
+            assert codes_of(answers.outcomes) == ["unavailable"]
+            assert published == []
+
+            committer.submit_nowait(answers.job(send))
+            await committer.flush()
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+    assert codes_of(answers.outcomes) == ["unavailable", "ok"]
+    resent = answers.outcomes[1]
+    assert isinstance(resent, Appended) and resent.duplicate and resent.message.seq == 1
+    [stored] = await storage.messages_range("lobby", after=0, upto=1)
+    assert [command.deliveries for command in published] == [
+        (Delivery("lobby", 1, frame(message_event(stored))),)]
+
+
+async def test_a_resend_of_a_message_told_already_is_published_once_more(
+        storage: Storage) -> None:
+    """The usual resend (the ack was lost with the client's connection, the message was
+    published): published again, which a connection that has it drops. In the same batch as
+    its first send, it is published once."""
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    published: list[tuple[str, int]] = []
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            registry = Watched(
+                lambda command: published.extend((d.room, d.seq) for d in command.deliveries)
+                if isinstance(command, PublishMany) else None)
+            await nursery.start(registry.run)
+            committer = Committer(storage, registry, Metrics())
+            await nursery.start(committer.run)
+            answers = Answers()
+            send = NewMessage(user_id=ann.id, room="lobby", text="hi", nonce="n1")
+            # (the first, the committer idle, goes to a flight alone; the two after it are
+            # one batch)
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="lobby", text="first", nonce="n0")))
+            committer.submit_nowait(answers.job(send))
+            committer.submit_nowait(answers.job(send))
+            await committer.flush()
+            await trio.testing.wait_all_tasks_blocked()
+            assert published == [("lobby", 1), ("lobby", 2)]
+            committer.submit_nowait(answers.job(send))
+            await committer.flush()
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+    assert codes_of(answers.outcomes) == ["ok", "ok", "ok", "ok"]
+    assert published == [("lobby", 1), ("lobby", 2), ("lobby", 2)]
