@@ -6,6 +6,7 @@ Rules: a fresh database per test; every await on the database under ``trio.fail_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ from chatd.cluster import Relay
 from chatd.delivery import Delivery, Notice
 from chatd.protocol import frame
 from chatd.rooms import Command, Connect, PublishMany, RoomRegistry
-from chatd.storage import Appended, CommitNotice, MembershipNotice, NewMessage, open_storage
+from chatd.storage import (
+    Appended,
+    CommitNotice,
+    MembershipNotice,
+    Message,
+    NewMessage,
+    open_storage,
+)
 from chatd.views import message_event
 from tests.helpers import make_config, until
 
@@ -174,11 +182,11 @@ async def test_the_rooms_a_commits_notice_cannot_carry_are_read_at_once(
             reads: list[int] = []
             ranges = b.messages_ranges
 
-            async def counted(asked: Any) -> Any:
+            async def counted(asked: Sequence[tuple[str, int, int]]) -> list[list[Message]]:
                 reads.append(len(asked))
                 return await ranges(asked)
 
-            b.messages_ranges = counted  # type: ignore[method-assign]
+            b.messages_ranges = counted  # type: ignore[method-assign,assignment]
             b.messages_range = None  # type: ignore[assignment]  # never one room at a time
             registry = Recorded()
             await nursery.start(registry.run)
@@ -226,11 +234,11 @@ async def test_what_queued_up_for_the_relay_is_read_at_once(
             reads: list[int] = []
             ranges = b.messages_ranges
 
-            async def counted(asked: Any) -> Any:
+            async def counted(asked: Sequence[tuple[str, int, int]]) -> list[list[Message]]:
                 reads.append(len(asked))
                 return await ranges(asked)
 
-            b.messages_ranges = counted  # type: ignore[method-assign]
+            b.messages_ranges = counted  # type: ignore[method-assign,assignment]
             registry = Recorded()
             await nursery.start(registry.run)
             outbox = await _connect(registry, 1, "bea", frozenset(rooms))
