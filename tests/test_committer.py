@@ -48,9 +48,10 @@ BAD_TEXTS = ["a\0b", "\0", "a\ud800b"]
 
 
 @asynccontextmanager
-async def running_committer(storage: Storage) -> AsyncIterator[Committer]:
+async def running_committer(storage: Storage, registry: RoomRegistry | None = None
+                            ) -> AsyncIterator[Committer]:
     async with trio.open_nursery() as nursery:
-        registry = RoomRegistry()
+        registry = registry or RoomRegistry()
         await nursery.start(registry.run)
         committer = Committer(storage, registry, Metrics())
         await nursery.start(committer.run)
@@ -598,14 +599,10 @@ async def test_a_resend_after_a_lost_reply_is_published(storage: Storage) -> Non
 
     storage.append_messages = losing  # type: ignore[method-assign]
     published: list[PublishMany] = []
+    registry = Watched(lambda command: published.append(command)
+                       if isinstance(command, PublishMany) else None)
     with trio.fail_after(TIMEOUT):
-        async with trio.open_nursery() as nursery:
-            registry = Watched(
-                lambda command: published.append(command)
-                if isinstance(command, PublishMany) else None)
-            await nursery.start(registry.run)
-            committer = Committer(storage, registry, Metrics())
-            await nursery.start(committer.run)
+        async with running_committer(storage, registry) as committer:
             answers = Answers()
             send = NewMessage(user_id=ann.id, room="lobby", text="hi", nonce="n1")
             committer.submit_nowait(answers.job(send))
@@ -617,7 +614,6 @@ async def test_a_resend_after_a_lost_reply_is_published(storage: Storage) -> Non
             committer.submit_nowait(answers.job(send))
             await committer.flush()
             await trio.testing.wait_all_tasks_blocked()
-            nursery.cancel_scope.cancel()
     assert codes_of(answers.outcomes) == ["unavailable", "ok"]
     resent = answers.outcomes[1]
     assert isinstance(resent, Appended) and resent.duplicate and resent.message.seq == 1
@@ -633,14 +629,10 @@ async def test_a_resend_of_a_message_told_already_is_published_once_more(
     its first send, it is published once."""
     ann, _ = await members(storage, "lobby", "ann", "bob")
     published: list[tuple[str, int]] = []
+    registry = Watched(lambda command: published.extend(
+        (d.room, d.seq) for d in command.deliveries) if isinstance(command, PublishMany) else None)
     with trio.fail_after(TIMEOUT):
-        async with trio.open_nursery() as nursery:
-            registry = Watched(
-                lambda command: published.extend((d.room, d.seq) for d in command.deliveries)
-                if isinstance(command, PublishMany) else None)
-            await nursery.start(registry.run)
-            committer = Committer(storage, registry, Metrics())
-            await nursery.start(committer.run)
+        async with running_committer(storage, registry) as committer:
             answers = Answers()
             send = NewMessage(user_id=ann.id, room="lobby", text="hi", nonce="n1")
             # (the first, the committer idle, goes to a flight alone; the two after it are
@@ -655,6 +647,5 @@ async def test_a_resend_of_a_message_told_already_is_published_once_more(
             committer.submit_nowait(answers.job(send))
             await committer.flush()
             await trio.testing.wait_all_tasks_blocked()
-            nursery.cancel_scope.cancel()
     assert codes_of(answers.outcomes) == ["ok", "ok", "ok", "ok"]
     assert published == [("lobby", 1), ("lobby", 2), ("lobby", 2)]

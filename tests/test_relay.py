@@ -23,6 +23,8 @@ from chatd.storage import (
     MembershipNotice,
     Message,
     NewMessage,
+    Storage,
+    User,
     open_storage,
 )
 from chatd.views import message_event
@@ -80,6 +82,28 @@ async def _connect(registry: RoomRegistry, conn: int, user: str,
     await registry.connect(Connect(conn, user, _Outbox(send), lambda: None, rooms,
                                    lambda: None))
     return receive
+
+
+async def _members(storage: Storage, rooms: list[str], *names: str) -> list[User]:
+    """Users called ``names``, each a member of every room of ``rooms``."""
+    users = [await storage.create_user(name, "hash") for name in names]
+    for room in rooms:
+        for user in users:
+            await storage.join_room(user.id, room)
+    return users
+
+
+def _count_reads(storage: Storage) -> list[int]:
+    """How many ranges each of ``storage``'s ``messages_ranges`` calls asks for, from now."""
+    reads: list[int] = []
+    ranges = storage.messages_ranges
+
+    async def counted(asked: Sequence[tuple[str, int, int]]) -> list[list[Message]]:
+        reads.append(len(asked))
+        return await ranges(asked)
+
+    storage.messages_ranges = counted  # type: ignore[method-assign,assignment]
+    return reads
 
 
 async def test_a_commit_over_two_rooms_is_one_command_to_the_registry(
@@ -173,20 +197,9 @@ async def test_the_rooms_a_commits_notice_cannot_carry_are_read_at_once(
     with trio.fail_after(TIMEOUT):
         async with open_storage(config) as a, open_storage(config) as b, \
                 trio.open_nursery() as nursery:
-            ann = await a.create_user("ann", "hash")
-            bea = await a.create_user("bea", "hash")
-            for room in rooms:
-                await a.join_room(ann.id, room)
-                await a.join_room(bea.id, room)
+            ann, _ = await _members(a, rooms, "ann", "bea")
             assert await a.heartbeat() and await b.heartbeat()  # a's notices carry
-            reads: list[int] = []
-            ranges = b.messages_ranges
-
-            async def counted(asked: Sequence[tuple[str, int, int]]) -> list[list[Message]]:
-                reads.append(len(asked))
-                return await ranges(asked)
-
-            b.messages_ranges = counted  # type: ignore[method-assign,assignment]
+            reads = _count_reads(b)
             b.messages_range = None  # type: ignore[assignment]  # never one room at a time
             registry = Recorded()
             await nursery.start(registry.run)
@@ -222,23 +235,12 @@ async def test_what_queued_up_for_the_relay_is_read_at_once(
     with trio.fail_after(TIMEOUT):
         async with open_storage(config) as a, open_storage(config) as b, \
                 trio.open_nursery() as nursery:
-            ann = await a.create_user("ann", "hash")
-            bea = await a.create_user("bea", "hash")
-            for room in rooms:
-                await a.join_room(ann.id, room)
-                await a.join_room(bea.id, room)
+            ann, _ = await _members(a, rooms, "ann", "bea")
             # (no heartbeat: node a thinks itself alone and sends no notice of its own)
             await a.append_messages([
                 NewMessage(user_id=ann.id, room=room, text=f"{room} {k}", nonce=f"{room}{k}")
                 for k in range(2) for room in rooms])
-            reads: list[int] = []
-            ranges = b.messages_ranges
-
-            async def counted(asked: Sequence[tuple[str, int, int]]) -> list[list[Message]]:
-                reads.append(len(asked))
-                return await ranges(asked)
-
-            b.messages_ranges = counted  # type: ignore[method-assign,assignment]
+            reads = _count_reads(b)
             registry = Recorded()
             await nursery.start(registry.run)
             outbox = await _connect(registry, 1, "bea", frozenset(rooms))
