@@ -357,8 +357,13 @@ class Committer:
         fresh: list[Delivery] = []
         stored: list[Message] = []
         changes = 0
+        resent: list[Message] = []
         for o in outcomes:
             if isinstance(o, Appended):
+                if o.duplicate:
+                    if o.message.kind == "message":
+                        resent.append(o.message)
+                    continue
                 for m in o.stored:  # a purge stores several entries
                     fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
                     stored.append(m)
@@ -381,12 +386,10 @@ class Committer:
         self._metrics.messages_stored.inc(len(fresh) - changes)
         self._metrics.recent_messages.add(len(fresh) - changes, time.monotonic())
         self._metrics.changes_stored.inc(changes)
-        published = {(d.room, d.seq) for d in fresh}
-        resent = [o.message for o in outcomes if isinstance(o, Appended) and o.duplicate
-                  and o.message.kind == "message"
-                  and (o.message.room, o.message.seq) not in published]
-        if resent:
-            await self._republish(resent)
+        if resent:  # (rare: nothing more to do per commit otherwise)
+            published = {(d.room, d.seq) for d in fresh}
+            if resent := [m for m in resent if (m.room, m.seq) not in published]:
+                await self._republish(resent)
         return answered
 
     async def _republish(self, resent: list[Message]) -> None:
