@@ -92,7 +92,8 @@ SCHEMA = schemathesis.openapi.from_dict(
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True,
                        "database": "none", "allow-extra-parameters": False},
         "phases": {"stateful": {"enabled": False}},
-        # Each log-in hashes a password (argon2, about 50 ms of a core): fewer there.
+        # Each log-in hashes a password (argon2id, cheap in tests but still the slowest
+        # request): fewer there.
         "operations": [{"include-path-regex": "^/api/(login|logout|register)$",
                         "generation": {"max-examples": 20}}],
         "checks": {
