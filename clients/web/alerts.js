@@ -20,8 +20,9 @@
 // A message alerts when it is new to the page, after the read marker (not read on another
 // device already), by someone else, not deleted, wanted at the room's level, not older than
 // STALE_MS by its server time (a page coming back after hours replays what it missed as
-// events: the person was told by Web Push, or will see the badges; the rooms it does not
-// replay are told once each by missed.js), and the person is not
+// events: rather than a notification each for hours-old news, state.js counts those and tells
+// once per room what it missed, as missed.js tells the rooms it does not replay), and the
+// person is not
 // looking at its room: the tab hidden, the window not focused, or another room open. Then a desktop notification if the person turned them on and the browser
 // allows them, and a sound if the sound is on (both local settings of this browser, in
 // localStorage, per user). Every tab of the person's in this browser gets the message, but one
@@ -135,11 +136,9 @@ export function alertKey(room, seq) {
  * `desktop`: show a notification; `sound`: play the sound (at least one of them is true).
  */
 export function alertFor(state, room, message, now) {
-  if (!room || !message || message.deleted || typeof message.from !== "string") return null;
-  if (sameUser(message.from, state.me) || message.seq <= room.readSeq) return null;
-  if (Number.isFinite(message.ts) && now - message.ts > STALE_MS) return null;
-  const kind = kindOf(room, message, state.me);
-  if (!wanted(levelOf(room), kind) || looking(state, room.name)) return null;
+  if (late(message, now)) return null;
+  const kind = alertKind(state, room, message);
+  if (kind === null) return null;
   const settings = state.alerts || defaultSettings();
   const desktop = desktopOn(settings);
   const sound = Boolean(settings.sound);
@@ -156,6 +155,24 @@ export function alertFor(state, room, message, now) {
     desktop,
     sound,
   };
+}
+
+/**
+ * What kind of alert `message`, new in `room`, is worth ("mention", "dm" or "message"), whatever
+ * its age, or null: none for a message read or deleted already, one's own, one the room's level
+ * does not want, or one of the room looked at.
+ */
+export function alertKind(state, room, message) {
+  if (!room || !message || message.deleted || typeof message.from !== "string") return null;
+  if (sameUser(message.from, state.me) || message.seq <= room.readSeq) return null;
+  const kind = kindOf(room, message, state.me);
+  if (!wanted(levelOf(room), kind) || looking(state, room.name)) return null;
+  return kind;
+}
+
+/** Whether `message` is older than STALE_MS at `now` by its server time: missed, not new. */
+export function late(message, now) {
+  return Boolean(message) && Number.isFinite(message.ts) && now - message.ts > STALE_MS;
 }
 
 /** A notification's text: the message as plain text, cut to BODY_CHARS, or its files. */

@@ -5,7 +5,9 @@
 // Theory of operation
 // -------------------
 // A page that comes back replays (hello `resume`) only the rooms it opened; their missed
-// messages come again as events and alert one by one (alerts.js `alertFor`). Every other room
+// messages come again as events and alert one by one (alerts.js `alertFor`), or, older than
+// alerts.STALE_MS, are counted and told once per room in the same words as here (state.js
+// `alertsFor`, with `awayAlert`). Every other room
 // comes back as its room object only (`last_seq`, `read_seq`, `unread`, `mentions`): nothing
 // of it is replayed, and nothing would alert. Fetching each such room's history to find out
 // would cost a request per room; the counts are enough, as the sidebars of Zulip, Mattermost

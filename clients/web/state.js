@@ -63,7 +63,9 @@
 // What came while the page was away, in the rooms it does not replay (missed.js): each room
 // object of a welcome (and of its pages) is compared with what the page last saw of the room
 // (`seen`), and once the whole list is in, each room that missed what its level wants gives
-// an `alert` effect, and a toast says it all in one line.
+// an `alert` effect, and a toast says it all in one line. In the rooms it does replay, a
+// missed message older than alerts.STALE_MS is counted, not alerted, and the room tells what
+// it missed in one `alert` once its replay has caught up (`alertsFor`).
 //
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
@@ -141,6 +143,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     links: linkCache.emptyLinks(), // signed links to the files drawn (links.js)
     seen, // room -> what the page last saw of it, or null (missed.js)
     away: null, // [{room, missed}]: what the welcome's rooms missed, until the list is in
+    late: new Map(), // room -> {mention, dm, message}: counted, not alerted, until caught up
   };
 }
 
@@ -268,8 +271,7 @@ const EVENTS = {
       state.listing.alerts.push({ room: room.name, seq: frame.seq });
       return effects;
     }
-    const alert = alerts.alertFor(state, room, room.messages.get(frame.seq), now);
-    return alert ? [...effects, { alert }] : effects;
+    return [...effects, ...alertsFor(state, room, room.messages.get(frame.seq), now)];
   },
 
   notify(state, frame) {
@@ -1183,7 +1185,7 @@ function changed(state, frame) {
   const room = state.rooms.get(frame.room);
   if (!room || room.draft) return []; // a room not followed: its list says what is new
   room.add([frame], state.me);
-  return settle(state, room);
+  return [...settle(state, room), ...tellLate(state, room)]; // (the last missed, an edit, say)
 }
 
 /**
@@ -1378,8 +1380,7 @@ function listingDone(state, now) {
   }
   for (const { room: name, seq } of waiting) {
     const room = state.rooms.get(name);
-    const alert = room ? alerts.alertFor(state, room, room.messages.get(seq), now) : null;
-    if (alert) effects.push({ alert });
+    if (room) effects.push(...alertsFor(state, room, room.messages.get(seq), now));
   }
   // A room that came live after the page that would have listed it was read, or a refresh
   // asked for meanwhile.
@@ -1401,6 +1402,47 @@ function listingDone(state, now) {
 function replayless(state, name) {
   const room = state.rooms.get(name);
   return !room || (!room.described && room.messages.size === 0);
+}
+
+/**
+ * What to tell of `message`, new in `room` at `now`: its alert (alerts.js `alertFor`), if any.
+ * A message that would alert but for its age (STALE_MS) is one the page missed: the replay of
+ * a room the hello resumed after a long absence (a laptop asleep an hour), or any message while
+ * the page's clock runs ahead of the server's. Alerting each would ring for hours-old news, and
+ * alerting none let a mention in a resumed room go untold (missed.js tells only of the rooms
+ * not resumed): so they are counted, and told once per room, as missed.js tells a room's,
+ * once the room has caught up (`tellLate`).
+ */
+function alertsFor(state, room, message, now) {
+  if (!alerts.late(message, now)) {
+    const alert = alerts.alertFor(state, room, message, now);
+    if (!alert) return tellLate(state, room);
+    state.late.delete(room.name); // one alert per room: this one stands for what it missed
+    return [{ alert }];
+  }
+  const kind = alerts.alertKind(state, room, message);
+  if (kind !== null) {
+    const counts = state.late.get(room.name) || { mention: 0, dm: 0, message: 0 };
+    counts[kind] += 1;
+    state.late.set(room.name, counts);
+  }
+  return tellLate(state, room);
+}
+
+/**
+ * The alert for what `room` missed (`alertsFor` counted it), once the room has caught up (its
+ * entries held up to the last one known): one per room, known across tabs by the room's last
+ * entry as missed.js `awayAlert` is, so a live alert of that entry, told already, stands for it.
+ */
+function tellLate(state, room) {
+  const counts = state.late.get(room.name);
+  if (!counts || room.head === null || room.head < room.lastSeq) return [];
+  state.late.delete(room.name);
+  const found = room.kind === "dm" ? { kind: "dm", count: counts.dm + counts.message }
+    : counts.mention ? { kind: "mention", count: counts.mention }
+      : { kind: "message", count: counts.message };
+  const alert = missed.awayAlert(state, room, found);
+  return alert ? [{ alert }] : [];
 }
 
 /** Room object `info` was applied to `room`: keep what it says was missed, if anything. */
@@ -1436,8 +1478,7 @@ function heldAlerts(state, name, now) {
   const room = state.rooms.get(name);
   const effects = [];
   for (const { seq } of listing.alerts.filter((item) => item.room === name)) {
-    const alert = alerts.alertFor(state, room, room.messages.get(seq), now);
-    if (alert) effects.push({ alert });
+    effects.push(...alertsFor(state, room, room.messages.get(seq), now));
   }
   listing.alerts = listing.alerts.filter((item) => item.room !== name);
   return effects;
@@ -1503,6 +1544,7 @@ function roomFor(state, name) {
 
 function forgetRoom(state, name) {
   state.rooms.delete(name);
+  state.late.delete(name);
   if (state.listing) {
     state.listing.unlisted.delete(name);
     state.listing.gone.add(name); // a page read before it went must not bring it back

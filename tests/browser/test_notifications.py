@@ -452,6 +452,46 @@ def test_what_came_while_away_in_rooms_never_opened_is_told_on_coming_back(
     assert ann.errors == []
 
 
+def test_a_mention_in_the_open_room_missed_for_long_is_told_once_on_coming_back(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Ann's page shows #lobby in a hidden tab; her laptop sleeps (offline) while Bob mentions
+    her there twice, and wakes "an hour later" (the page's clock set ahead: what the server
+    stamped is then older than alerts.STALE_MS). The room is resumed, so its missed messages
+    come again as events: not one notification each for hours-old news, and not none either,
+    but one for the room once it has caught up, as for the rooms not resumed."""
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    setup.request("create_room", room="lobby")
+    bob.request("join", room="lobby")
+    setup.close()
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    phase = page.locator("#me-status")
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    hide(page)
+
+    ann.context.set_offline(True)
+    expect(phase).not_to_have_attribute("data-phase", "online")
+    bob.request("send", room="lobby", text="@ann the numbers are in", nonce="l1")
+    bob.request("send", room="lobby", text="@ann are you there?", nonce="l2")
+    bob.request("send", room="lobby", text="never mind", nonce="l3")
+    now = page.evaluate("() => Date.now()")
+    page.clock.set_fixed_time(now + 60 * 60 * 1000)
+    ann.context.set_offline(False)
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect(page.locator("#message-list li.msg .msg-text")).to_have_text(
+        ["@ann the numbers are in", "@ann are you there?", "never mind"])
+    expect_count(page, "notified", 1)
+    note = made(page)[0]
+    assert (note["title"], note["body"], note["tag"]) == (
+        "#lobby", "2 mentions while you were away", "chatd:lobby"), note
+    bob.close()
+    assert ann.errors == []
+
+
 # -- several tabs ---------------------------------------------------------------------------------
 
 

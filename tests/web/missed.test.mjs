@@ -11,6 +11,7 @@ import {
 import {
   apply, connectionChanged, helloResume, initialState, selectRoom, setAlerts, setFocused,
 } from "../../clients/web/state.js";
+import { STALE_MS } from "../../clients/web/alerts.js";
 import { message, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 const ON = { desktop: true, sound: true, permission: "granted" };
@@ -239,4 +240,77 @@ test("the line names conversations by their peer and rooms by their label", () =
     { room: room("plans", "plans", true), missed: { kind: "mention", count: 3 } },
     { room: room("news", "news"), missed: { kind: "message", count: 1 } },
   ]), "While you were away: 1 message from b, 3 mentions in 🔒 plans, 1 message in #news.");
+});
+
+test("a resumed room's replay of what is older than STALE_MS alerts once for the room, when the "
+  + "replay has caught up, not per message; a fresh last message's own alert stands for it", () => {
+  const { state } = page([roomInfo("general", { lastSeq: 5, readSeq: 5 })]);
+  setFocused(state, false); // the laptop went to sleep with the room open in another window
+  const back = comeBack(state, [roomInfo("general", { lastSeq: 8, readSeq: 5, unread: 3,
+    mentions: 2 })]);
+  assert.deepEqual(alertsOf(back), []); // resumed: its messages come as events
+  const hourLater = 1_000_000 + 3_600_000;
+  const replay = [
+    message("general", 6, "Bob", "@ann look", { mentions: ["ann"] }),
+    message("general", 7, "carol", "@ann and this", { mentions: ["ann"] }),
+    message("general", 8, "Bob", "anyone?"),
+  ];
+  assert.deepEqual(alertsOf(apply(state, replay[0], { now: hourLater })), []);
+  assert.deepEqual(alertsOf(apply(state, replay[1], { now: hourLater })), []); // not caught up
+  const told = alertsOf(apply(state, replay[2], { now: hourLater }));
+  assert.deepEqual(told.map(({ room, kind, body, key, msgId, tag }) => ({ room, kind, body, key,
+    msgId, tag })), [{ room: "general", kind: "mention", body: "2 mentions while you were away",
+    key: "general#8", msgId: null, tag: "chatd:general" }]);
+  // Told: the next live message alerts by itself, as ever.
+  const next = apply(state, message("general", 9, "Bob", "@ann ping", { mentions: ["ann"],
+    ts: hourLater }), { now: hourLater });
+  assert.deepEqual(alertsOf(next).map((a) => [a.kind, a.body]), [["mention", "@ann ping"]]);
+
+  // A replay whose last message is fresh: that message alerts (its text), and no count does.
+  const fresh = comeBack(state, [roomInfo("general", { lastSeq: 11, readSeq: 5, unread: 5,
+    mentions: 4 })]);
+  assert.deepEqual(alertsOf(fresh), []);
+  const later = hourLater + 2 * STALE_MS;
+  assert.deepEqual(alertsOf(apply(state, message("general", 10, "Bob", "@ann old",
+    { mentions: ["ann"], ts: hourLater }), { now: later })), []);
+  const last = alertsOf(apply(state, message("general", 11, "Bob", "@ann new",
+    { mentions: ["ann"], ts: later - 1000 }), { now: later }));
+  assert.deepEqual(last.map((a) => [a.key, a.body]), [["general#11", "@ann new"]]);
+  assert.equal(state.late.size, 0);
+});
+
+test("late messages the room's level does not want, one's own, read or looked at count for "
+  + "nothing; a page whose clock runs ahead still alerts each message, as missed", () => {
+  const { state } = page([roomInfo("general", { lastSeq: 2, readSeq: 2 })]);
+  setFocused(state, false);
+  const ahead = 1_000_000 + 10 * STALE_MS; // this computer's clock, wrong by almost an hour
+  const quiet = [message("general", 3, "Bob", "no mention"), message("general", 4, "ann", "mine",
+    { mentions: ["ann"] })];
+  assert.deepEqual(quiet.flatMap((m) => alertsOf(apply(state, m, { now: ahead }))), []);
+  assert.equal(state.late.size, 0);
+  const told = alertsOf(apply(state, message("general", 5, "Bob", "@ann hi", { mentions: ["ann"] }),
+    { now: ahead }));
+  assert.deepEqual(told.map((a) => [a.kind, a.body, a.key]),
+    [["mention", "1 mention while you were away", "general#5"]]);
+  // Looked at (the window focused on the room): nothing, and nothing counted.
+  setFocused(state, true);
+  assert.deepEqual(alertsOf(apply(state, message("general", 6, "Bob", "@ann again",
+    { mentions: ["ann"] }), { now: ahead })), []);
+  assert.equal(state.late.size, 0);
+});
+
+test("a browser subscribed to pushes was told of late mentions by them; a direct conversation's "
+  + "late messages alert as one", () => {
+  const { state } = page([roomInfo("general", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("@ann:bob", { lastSeq: 1, readSeq: 1, peer: "Bob" })]);
+  setFocused(state, false);
+  const later = 1_000_000 + 2 * STALE_MS;
+  const dm = [message("@ann:bob", 2, "Bob", "hi"), message("@ann:bob", 3, "Bob", "there?")];
+  const told = dm.flatMap((m) => alertsOf(apply(state, m, { now: later })));
+  assert.deepEqual(told.map((a) => [a.room, a.kind, a.body]),
+    [["@ann:bob", "dm", "1 new message while you were away"],
+      ["@ann:bob", "dm", "1 new message while you were away"]]); // each came live, caught up
+  setAlerts(state, { pushed: true });
+  assert.deepEqual(alertsOf(apply(state, message("general", 2, "Bob", "@ann x",
+    { mentions: ["ann"] }), { now: later })), []);
 });
