@@ -367,7 +367,7 @@ class Connection:
                 functools.partial(read_range, self._app.storage, repair,
                                   most=self._limits.resume_max))
         with contextlib.suppress(_EndSession):
-            await self._queue(Release(data, {repair.room: repair.upto}))
+            await self._queue(Release(data, {repair.room: repair.upto}, repair))
 
     async def _queue(self, item: OutboxItem) -> None:
         try:

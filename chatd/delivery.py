@@ -59,9 +59,13 @@ Rule 7 (bounded): more than ``held_max`` deliveries and notices waiting at once 
    and the caller applies the slow-consumer policy. The batch is still decided in full.
 
 Rule 7b (a room gone): a ``Notice`` naming a room to ``forget`` (``room_deleted``) is written
-   (or waits) as any notice, and then the order forgets the room: its last seq, and its
-   deliveries that wait (queued before the notice, of a room with nothing more to come). A
-   new room of the same name then starts at its first delivery, as a room never seen does.
+   (or waits) as any notice, and then the order forgets the room: its last seq, its
+   deliveries that wait (queued before the notice, of a room with nothing more to come), and
+   the repair it waits for, with that repair's hold: the repair's Release (known by its
+   ``repair``), when it comes, writes nothing and changes nothing (its entries would follow
+   ``room_deleted``, and its ``upto`` would make a new room of the same name drop its first
+   entries as old ones). A new room of the same name then starts at its first delivery, as
+   a room never seen does.
 
 Rule 8 (close): ``Close(data)`` writes ``data`` (if any) and ends the connection: the items
    after it in the same batch are not written, and the order takes no more batches.
@@ -124,12 +128,25 @@ class Hold:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Repair:
+    """Entries are missing (rule 6): fetch those of ``room`` with ``after`` < seq <= ``upto``,
+    then feed ``Release(data, {room: upto})`` (``data`` empty if they could not be read: the
+    client sees the seqs jump and pages the rest with ``history``)."""
+
+    room: str
+    after: int
+    upto: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Release:
     """Write ``data`` (the reply carrying the catch-up), note that the client now has each
-    room up to ``upto[room]``, then write what waited past that and stop holding."""
+    room up to ``upto[room]``, then write what waited past that and stop holding. ``repair``:
+    the repair (rule 6) it answers, if it answers one."""
 
     data: bytes
     upto: Mapping[str, int]
+    repair: Repair | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -143,17 +160,6 @@ OutboxItem = bytes | Delivery | Notice | Hold | Release | Close
 
 
 # --------------------------------------------------------------------------- decisions
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Repair:
-    """Entries are missing (rule 6): fetch those of ``room`` with ``after`` < seq <= ``upto``,
-    then feed ``Release(data, {room: upto})`` (``data`` empty if they could not be read: the
-    client sees the seqs jump and pages the rest with ``history``)."""
-
-    room: str
-    after: int
-    upto: int
 
 
 @dataclasses.dataclass(slots=True)
@@ -173,7 +179,7 @@ class DeliveryOrder:
     """The state of one connection's writer: what the client has, what waits and why."""
 
     __slots__ = ("_batch", "_buffered", "_closed", "_held", "_held_all", "_held_max", "_last",
-                 "_notices", "_repairs", "_waiting")
+                 "_notices", "_repairs", "_void", "_waiting")
 
     def __init__(self, *, held_max: int = HELD_MAX) -> None:
         self._held_max = held_max
@@ -181,6 +187,7 @@ class DeliveryOrder:
         self._held_all = False  # rule 3
         self._held: dict[str, int] = {}  # room -> its holds, rules 4 and 6 (never 0)
         self._repairs: dict[str, Repair] = {}  # room -> the repair it waits for (rule 6)
+        self._void: list[Repair] = []  # repairs of rooms forgotten since they were asked
         self._buffered: dict[str, list[Delivery]] = {}  # room -> its waiting deliveries
         self._notices: list[bytes] = []  # notices waiting for the welcome (rule 3)
         self._waiting = 0  # deliveries and notices waiting, counted for rule 7
@@ -277,6 +284,14 @@ class DeliveryOrder:
         waiting = self._buffered.pop(room, None)
         if waiting:
             self._waiting -= len(waiting)
+        repair = self._repairs.pop(room, None)
+        if repair is not None:
+            self._void.append(repair)
+            holds = self._held[room]  # (a repair holds its room until its Release)
+            if holds > 1:
+                self._held[room] = holds - 1  # a join's hold stays for its own Release
+            else:
+                del self._held[room]
 
     def _wait(self, kept: Delivery | bytes, batch: Batch) -> None:
         """Keep a delivery (or, before the welcome, a notice) for after its Release."""
@@ -292,6 +307,11 @@ class DeliveryOrder:
         """Rules 5 and 6b."""
         data = release.data
         last = self._last
+        if self._void and release.repair is not None:
+            for index, void in enumerate(self._void):
+                if void is release.repair:  # (the very one: a new room's may look alike)
+                    del self._void[index]
+                    return  # a repair of a room forgotten since (rule 7b): nothing to do
         if self._repairs and len(release.upto) == 1:
             [(room, upto)] = release.upto.items()
             repair = self._repairs.get(room)

@@ -199,6 +199,38 @@ def test_a_forgotten_room_s_waiting_deliveries_go() -> None:
                                                            *entries("b", 1)]
 
 
+def test_a_repair_of_a_room_forgotten_meanwhile_writes_nothing_when_it_comes() -> None:
+    """Rule 7b: a room deleted while a gap of it was being repaired. The repair's entries,
+    read before the deletion, are not written after ``room_deleted``, and a new room of the
+    same name is neither held for that repair nor has its first entries dropped as older than
+    the repair's ``upto``."""
+    order = welcomed(a=3, b=0)
+    [repair] = order.feed([d("a", 6)]).repairs
+    assert repair == Repair("a", 3, 5)
+    batch = order.feed([Notice(b"gone\n", forget="a"), d("a", 1)])
+    assert batch.out == [b"gone\n", *entries("a", 1)]
+    # The new room's own gap, of the same range, asked before the old repair's answer came.
+    [again] = order.feed([d("a", 6)]).repairs
+    assert again == Repair("a", 1, 5)
+    late = order.feed([Release(b"".join(entries("a", 4, 5)), {"a": 5}, repair), d("b", 1)])
+    assert late.out == entries("b", 1)
+    assert order.feed([Release(b"".join(entries("a", 2, 5)), {"a": 5}, again)]).out == [
+        b"".join(entries("a", 2, 5)), *entries("a", 6)]
+    assert order.last_seq("a") == 6 and order.waiting == 0
+
+
+def test_a_join_s_hold_outlives_a_forgotten_repair() -> None:
+    """Rule 7b with rule 4's count: the repair's hold goes with the room, a join's stays
+    until the join's own Release."""
+    order = welcomed(a=3)
+    [repair] = order.feed([d("a", 6)]).repairs
+    assert order.feed([Hold(frozenset({"a"})), Notice(b"gone\n", forget="a"),
+                       d("a", 1)]).out == [b"gone\n"]
+    assert order.feed([Release(b"J a 1\n", {"a": 1}), d("a", 2)]).out == [b"J a 1\n",
+                                                                          *entries("a", 2)]
+    assert order.feed([Release(b"".join(entries("a", 4, 5)), {"a": 5}, repair)]).out == []
+
+
 def test_more_than_held_max_waiting_is_an_overflow() -> None:
     order = DeliveryOrder(held_max=3)
     batch = order.feed([Hold(None), Notice(b"1"), d("a", 1), Notice(b"2")])
@@ -586,9 +618,10 @@ class DeliveryMachine(RuleBasedStateMachine):
         missing = range(r.after + 1, r.upto + 1)
         if fail:
             self.failed[r.room].update(missing)
-            self.outbox.append(Release(b"", {r.room: r.upto}))
+            self.outbox.append(Release(b"", {r.room: r.upto}, r))
         else:
-            self.outbox.append(Release(b"".join(entries(r.room, *missing)), {r.room: r.upto}))
+            self.outbox.append(Release(b"".join(entries(r.room, *missing)), {r.room: r.upto},
+                                       r))
 
     @rule(now=st.integers(0, 49))
     def close(self, now: int) -> None:
