@@ -122,6 +122,9 @@ export class MessageView {
       ["actions", [view.deleted || view.editing, view.canEdit, view.canDelete, view.canReact],
         () => (view.deleted || view.editing ? null : this.actions(node))],
     ], node.querySelector(":scope > .gutter-time"));
+    if (view.deleted && this.popup && this.popup.msgId === message.msg_id) {
+      this.closePopup(false); // deleted meanwhile: nothing left to act on
+    }
     const newBox = node.querySelector(".edit-box");
     if (newBox && draft) {
       if (newBox !== box) {
@@ -211,6 +214,13 @@ export class MessageView {
       "aria-haspopup": "menu", "aria-expanded": "false",
       onclick: (event) => this.openMenu(event.currentTarget, node.chatdView),
     }, icon("more"));
+    const popup = this.popup;
+    if (popup && popup.msgId === message.msg_id && popup.element.getAttribute("role") === "menu") {
+      // Drawn again while its menu is open (the person's rights changed): the new button is
+      // the menu's opener now, expanded, and a click on it closes the menu as the old did.
+      more.setAttribute("aria-expanded", "true");
+      popup.opener = more;
+    }
     return h("div", { class: "msg-actions" },
       view.canReact ? h("button", {
         type: "button", class: "icon small", tabindex: "-1", "aria-label": "Add a reaction",

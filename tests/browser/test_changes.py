@@ -465,3 +465,48 @@ def test_screenshots_of_changes(
     finally:
         phone.close()
     assert ann.errors == []
+
+
+def test_a_message_menu_drawn_again_or_deleted_while_open(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Bob has the actions menu of ann's message open when ann makes him a moderator: the
+    message's buttons are drawn again (he may delete it now), and the new "More actions"
+    button says the menu is open and closes it, as the old one would have. Then, with the
+    menu open again, ann deletes the message: the menu goes with it."""
+    ann_line = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    ann_line.request("create_room", room="team")
+    bob = open_session(sessions, browser, DESKTOP)
+    register(bob.page, daemon.url, "Bob")
+    page = bob.page
+    join_room(page, "team")
+    sent = ann_line.request("send", room="team", text="the plan", nonce="p1")
+    item = message(page, "the plan")
+    expect(item).to_be_visible()
+
+    item.hover()
+    item.get_by_role("button", name=MORE).click()
+    menu = page.get_by_role("menu")
+    expect(menu.get_by_role("menuitem")).to_have_text(["Reply", "Add a reaction…"])
+    more = item.get_by_role("button", name=MORE)
+    expect(more).to_have_attribute("aria-expanded", "true")
+    more.evaluate("button => { button.dataset.old = 'yes'; }")
+    ann_line.request("set_role", room="team", user="Bob", role="moderator")
+    expect(page.locator("#message-list")).to_contain_text("ann made Bob a moderator")
+    expect(more).not_to_have_attribute("data-old", "yes")  # drawn again: a new button
+    expect(menu).to_be_visible()
+    expect(more).to_have_attribute("aria-expanded", "true")
+    more.click()
+    expect(menu).to_have_count(0)
+    expect(more).to_have_attribute("aria-expanded", "false")
+
+    item.hover()
+    more.click()
+    expect(page.get_by_role("menu").get_by_role("menuitem")).to_have_text(
+        ["Reply", "Add a reaction…", "Delete…"])
+    ann_line.request("delete", room="team", msg_id=sent["msg_id"])
+    expect(page.locator("#message-list li.msg .msg-text").filter(
+        has_text="This message was deleted")).to_have_count(1)
+    expect(page.get_by_role("menu")).to_have_count(0)
+    ann_line.close()
+    assert bob.errors == []
