@@ -26,7 +26,10 @@
 // them shows its room: before alerting, a tab claims the alert on the record they share
 // (tabs.js, kept by tabs-store.js), and a tab that shows a room (visible, focused) says so
 // there whenever that changes, and again every tabs.LOOK_REFRESH_MS while it lasts; a lock
-// held while the tab is open tells the others when it is gone.
+// held while the tab is open tells the others when it is gone. A tab that says it shows a room
+// announces it (tabs-store.js), and every tab closes the notifications it shows for that room
+// (tabs.js `toClose`); a room read on another connection (the `read` event) closes this tab's
+// notification of it too, if it told of a message up to the marker.
 //
 // Drafts and the files attached in each room's box are saved together (drafts.js), whenever
 // the saved form changes: the uploaded files come back in the box after a reload; those still
@@ -79,6 +82,7 @@ export class Controller {
     this.lastSound = null; // when (ms) the chime last played (when no record is shared)
     this.tab = newNonce(); // this tab's name in the record the person's tabs share (tabs.js)
     tabsStore.holdWhileOpen(this.tab);
+    tabsStore.watch((user) => this.othersLooked(user));
     this.looks = null; // the room this tab last said it shows the person, or null
     this.lookTimer = null; // says it again while it does
     this.savedSeen = null; // what the page saw of its rooms, as last saved (missed.js)
@@ -446,9 +450,33 @@ export class Controller {
     this.lookTimer = null;
     const say = () => tabsStore.update(state.me, (saved) => ({
       record: tabs.look(saved, this.tab, room, Date.now()),
-    })).catch(() => {});
+    })).then(() => {
+      if (room !== null) tabsStore.announce(state.me); // the others close their notifications
+    }, () => {});
     say();
+    // Notifications of the room that the service worker shows (pushes) are seen now too.
+    if (room !== null) notifier.dismiss(`chatd:${room}`, { workers: true });
     if (room !== null) this.lookTimer = setInterval(say, tabs.LOOK_REFRESH_MS);
+  }
+
+  /**
+   * Another tab announced a change of `user`'s record (a look): close the notifications this
+   * tab shows for the room an open tab looks at now (tabs.js `toClose`).
+   */
+  async othersLooked(user) {
+    const state = this.state;
+    if (!state || user !== state.me.toLowerCase() || !notifier.shownRooms().length) return;
+    let saved;
+    let alive;
+    try {
+      [saved, alive] = await Promise.all([tabsStore.read(state.me), tabsStore.openTabs()]);
+    } catch {
+      return; // no record to read: the notifications stay, as before tabs.js
+    }
+    if (this.state !== state) return;
+    for (const room of tabs.toClose(saved, notifier.shownRooms(), Date.now(), alive)) {
+      notifier.dismiss(`chatd:${room}`);
+    }
   }
 
   /** Save the drafts and the attachments of every box, when their saved form changed. */
@@ -536,6 +564,9 @@ export class Controller {
         this.fetchLinks(effect.fetchLinks);
       } else if (effect.alert) {
         this.alert(effect.alert).catch(reportError);
+      } else if (effect.readElsewhere) {
+        const { room, seq } = effect.readElsewhere;
+        notifier.dismiss(`chatd:${room}`, { upTo: seq, workers: true });
       } else if (effect.checkFiles) {
         this.checkFiles(effect.checkFiles);
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {

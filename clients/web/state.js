@@ -33,6 +33,9 @@
 //                                the answer comes back through linksReceived or linksFailed
 //   {alert: {...}}               tell the person of a new message: a desktop notification
 //                                and/or a sound (alerts.js `alertFor` says what and which)
+//   {readElsewhere: {room, seq}} the person read `room` up to `seq` on another connection
+//                                (another device or tab): its notification, if it told of
+//                                a message up to there, is closed
 //   {checkFiles: {nonce, ids, error}}  a send carrying files `ids` was refused `not_found`:
 //                                ask which of them the server still has (signed links are
 //                                given for those only); the answer comes back through
@@ -343,7 +346,7 @@ const EVENTS = {
     if (pending && pending.sent === null && pending.seq <= frame.seq) {
       state.reads.delete(frame.room); // nothing left to tell the server
     }
-    return [];
+    return [{ readElsewhere: { room: frame.room, seq: frame.seq } }];
   },
 
   joined(state, frame, now) {
