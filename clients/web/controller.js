@@ -56,6 +56,7 @@ import * as tabsStore from "./tabs-store.js";
 const ROOMS_REFRESH_MS = 150; // rooms seen in events are looked up together, this long after
 const SEEN_SAVE_MS = 1000; // what the page saw of its rooms is saved at most this often
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const TAB_KEY = "chatd.tab"; // sessionStorage: this tab's name (see followTab)
 
 export class Controller {
   constructor(views) {
@@ -81,6 +82,7 @@ export class Controller {
     this.savedAlerts = null;
     this.lastSound = null; // when (ms) the chime last played (when no record is shared)
     this.tab = newNonce(); // this tab's name in the record the person's tabs share (tabs.js)
+    this.before = followTab(this.tab); // the name this tab had before a reload, or null
     tabsStore.holdWhileOpen(this.tab);
     tabsStore.watch((user) => this.othersLooked(user));
     this.looks = null; // the room this tab last said it shows the person, or null
@@ -495,7 +497,7 @@ export class Controller {
   }
 
   /**
-   * Tell the person, once, of the files that were still uploading when the page closed
+   * Tell the person, once, of the files that had not finished uploading when the page closed
    * (drafts.js `restoreBoxes`): their bytes are gone. Not those a tab still open uploads.
    */
   async tellLost(lost) {
@@ -503,8 +505,9 @@ export class Controller {
     const state = this.state;
     const alive = await tabsStore.openTabs();
     if (this.state !== state) return;
-    const gone = lost.filter((item) => item.tab === null || alive === null
-      || !alive.has(item.tab));
+    // This tab's own, before the reload: gone for sure (even if its old lock is still let go).
+    const gone = lost.filter((item) => item.tab === null || item.tab === this.before
+      || alive === null || !alive.has(item.tab));
     const label = (name) => {
       const room = state.rooms.get(name);
       if (room) return alerts.roomLabel(room);
@@ -824,6 +827,20 @@ export class Controller {
 function newNonce() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The name this tab's page had before it was reloaded (kept in sessionStorage, which is the
+ * tab's own and survives a reload), or null; `tab` is kept as the name it has now.
+ */
+function followTab(tab) {
+  try {
+    const before = sessionStorage.getItem(TAB_KEY);
+    sessionStorage.setItem(TAB_KEY, tab);
+    return before;
+  } catch {
+    return null; // storage refused: a tab still open is told apart by its lock only
+  }
 }
 
 function outboxKey(me) {

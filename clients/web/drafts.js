@@ -82,7 +82,7 @@ export function saveDrafts(drafts, uploads = [], tab = null) {
 /**
  * The boxes from what `saveDrafts` stored (anything else in it is dropped): {drafts (room ->
  * text), uploads (the restored files, uploads.js entries), lost ([{room, names, tab}]: what
- * was still uploading, in tab `tab` or null)}. Junk gives empty boxes.
+ * had not finished uploading, in tab `tab` or null)}. Junk gives empty boxes.
  */
 export function restoreBoxes(saved) {
   const drafts = new Map();
@@ -132,7 +132,7 @@ export function lostNotice(lost, label = (room) => room) {
   const count = rooms.reduce((sum, item) => sum + item.names.length, 0);
   const where = rooms.map((item) => `${item.names.join(", ")} (${label(item.room)})`)
     .join("; ");
-  return `${count === 1 ? "A file was" : `${count} files were`} still uploading when the `
+  return `${count === 1 ? "A file" : `${count} files`} had not finished uploading when the `
     + `page closed and ${count === 1 ? "is" : "are"} not attached any more: ${where}. `
     + `Attach ${count === 1 ? "it" : "them"} again.`;
 }

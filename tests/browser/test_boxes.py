@@ -120,7 +120,7 @@ def test_a_file_still_uploading_at_a_reload_is_told_once(
 
     reload(a)
     expect(a.locator("#toasts")).to_contain_text(
-        "A file was still uploading when the page closed and is not attached any more: "
+        "A file had not finished uploading when the page closed and is not attached any more: "
         "slow.txt (#general). Attach it again.")
     expect(a.locator("#attachments li.attachment")).to_have_count(0)
     assert saved_box(a, "general") is None  # told: not told again

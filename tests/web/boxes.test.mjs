@@ -13,7 +13,7 @@ import { cleanFile, MAX_FILES } from "../../clients/web/files.js";
 import * as outbox from "../../clients/web/outbox.js";
 import {
   apply, attachFiles, compose, connectionChanged, filesChecked, filesUnchecked, initialState,
-  removeUpload, uploadDone, uploadProgress,
+  removeUpload, uploadDone, uploadFailed, uploadProgress,
 } from "../../clients/web/state.js";
 import * as uploads from "../../clients/web/uploads.js";
 import { requests, roomInfo, welcome } from "./fixtures.mjs";
@@ -104,14 +104,24 @@ test("what was still uploading is not restored, but told once, by room and name"
   assert.deepEqual(again.uploads.map((item) => item.file.id), [5]);
   assert.deepEqual(lost, [{ room: "general", names: ["big.txt", "queued.txt"], tab: "tab-1" }]);
   assert.equal(lostNotice(lost, (room) => `#${room}`),
-    "2 files were still uploading when the page closed and are not attached any more: "
+    "2 files had not finished uploading when the page closed and are not attached any more: "
     + "big.txt, queued.txt (#general). Attach them again.");
   assert.equal(lostNotice([{ room: "x", names: ["one.pdf"], tab: null }]),
-    "A file was still uploading when the page closed and is not attached any more: "
+    "A file had not finished uploading when the page closed and is not attached any more: "
     + "one.pdf (x). Attach it again.");
   assert.equal(lostNotice([]), "");
   // Saved again as the page now is: nothing left to tell at the next reload.
   assert.equal(restoreBoxes(saveDrafts(again.drafts, again.uploads)).lost.length, 0);
+});
+
+test("a failed upload cannot come back either (no bytes to retry): it is told too", () => {
+  const state = fresh();
+  attachFiles(state, { room: "random", files: [meta("bad")] });
+  uploadFailed(state, "bad", { status: 0 });
+  assert.equal(state.uploads[0].status, "failed");
+  const { state: again, lost } = reloaded(saveDrafts(state.drafts, state.uploads, "t"));
+  assert.deepEqual(again.uploads, []);
+  assert.deepEqual(lost, [{ room: "random", names: ["bad.txt"], tab: "t" }]);
 });
 
 test("progress of an upload does not change what is saved", () => {
