@@ -180,6 +180,10 @@ test("junk in storage gives empty boxes, never an exception; malformed parts are
   assert.deepEqual([...boxes.drafts.keys()], ["__proto__"]);
   assert.equal(Object.getPrototypeOf({}), Object.prototype, "nothing was polluted");
   assert.equal(cleanFile({ id: 1, name: "n".repeat(300) }).name.length, 200);
+  for (const url of ["https://evil.example/x", "//evil.example/x", "/\\evil.example", "x"]) {
+    assert.equal(cleanFile({ id: 1, name: "n", url, thumbnail_url: url }).url, null, url);
+  }
+  assert.equal(cleanFile({ id: 1, name: "n", url: "/api/files/1/n" }).url, "/api/files/1/n");
 });
 
 // -- a kept file that expired ------------------------------------------------------------------
