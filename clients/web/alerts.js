@@ -27,7 +27,9 @@
 // allows them, and a sound if the sound is on (both local settings of this browser, in
 // localStorage, per user). Every tab of the person's in this browser gets the message, but one
 // alert is told in all (`alertKey` names it), and none while another tab shows its room to the
-// person: tabs.js decides which tab tells it, if any.
+// person: tabs.js decides which tab tells it, if any. A notification told goes once the person
+// has seen its room: looked at in any tab (tabs.js `toClose`), or read up to its message on
+// any connection (`readUpTo`).
 //
 // The title counts unread messages: every room's, the open room's too while the tab is hidden
 // (nobody is reading it then), except a muted room's, of which only the mentions count. A
@@ -179,6 +181,14 @@ export function late(message, now) {
 export function bodyOf(message) {
   const text = typeof message.text === "string" ? excerpt(message.text, BODY_CHARS) : "";
   return text || filesSummary(message) || "New message";
+}
+
+/**
+ * Whether a notification that told of message `seq` is read once the read marker is at
+ * `marker` (a notification of no known seq is: its room was read).
+ */
+export function readUpTo(seq, marker) {
+  return !Number.isSafeInteger(seq) || seq <= marker;
 }
 
 /** Whether a sound may play at `now` when the last one played at `last` (ms, or null). */

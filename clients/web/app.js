@@ -4,7 +4,8 @@
 //   state.js    the state and every change to it: apply(state, frame) for what the server
 //               sends, one reducer per local action; pure (no DOM, no I/O, no clock)
 //   outbox.js   sends not yet acknowledged, resent with the same nonce; pure
-//   drafts.js   each room's half-typed message, kept per room (and across a reload); pure
+//   drafts.js   each room's half-typed message and uploaded files, kept per room (and across
+//               a reload); pure
 //   readmarks.js  where a room opens, and how far what was seen moves the read marker; pure
 //   sightings.js  which messages of the list were seen on screen (for readmarks.js)
 //   textlimit.js  the longest message, counted as the server counts; pure

@@ -26,7 +26,14 @@
 // them shows its room: before alerting, a tab claims the alert on the record they share
 // (tabs.js, kept by tabs-store.js), and a tab that shows a room (visible, focused) says so
 // there whenever that changes, and again every tabs.LOOK_REFRESH_MS while it lasts; a lock
-// held while the tab is open tells the others when it is gone.
+// held while the tab is open tells the others when it is gone. A tab that says it shows a room
+// announces it (tabs-store.js), and every tab closes the notifications it shows for that room
+// (tabs.js `toClose`); a room read on another connection (the `read` event) closes this tab's
+// notification of it too, if it told of a message up to the marker.
+//
+// Drafts and the files attached in each room's box are saved together (drafts.js), whenever
+// the saved form changes: the uploaded files come back in the box after a reload; those still
+// uploading are told lost once (unless the tab uploading them is still open).
 
 import * as alerts from "./alerts.js";
 import * as api from "./api.js";
@@ -42,12 +49,14 @@ import { nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
+import { sameUser } from "./store.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
 
 const ROOMS_REFRESH_MS = 150; // rooms seen in events are looked up together, this long after
 const SEEN_SAVE_MS = 1000; // what the page saw of its rooms is saved at most this often
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const TAB_KEY = "chatd.tab"; // sessionStorage: this tab's name (see followTab)
 
 export class Controller {
   constructor(views) {
@@ -61,9 +70,10 @@ export class Controller {
     this.expiryTimer = null;
     this.renderQueued = false;
     this.savedOutbox = null;
-    this.savedDrafts = null;
+    this.savedBoxes = null; // the drafts and attachments as last saved (JSON text)
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
+    this.savedDrafts = null;
     this.pendingRoom = null; // a room to open once it is listed (openRoom)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
@@ -72,7 +82,9 @@ export class Controller {
     this.savedAlerts = null;
     this.lastSound = null; // when (ms) the chime last played (when no record is shared)
     this.tab = newNonce(); // this tab's name in the record the person's tabs share (tabs.js)
+    this.before = followTab(this.tab); // the name this tab had before a reload, or null
     tabsStore.holdWhileOpen(this.tab);
+    tabsStore.watch((user) => this.othersLooked(user));
     this.looks = null; // the room this tab last said it shows the person, or null
     this.lookTimer = null; // says it again while it does
     this.savedSeen = null; // what the page saw of its rooms, as last saved (missed.js)
@@ -163,6 +175,8 @@ export class Controller {
       download: (file) => this.download(file),
     });
     attachments.bind({
+      wantLinks: (ids) => this.act(model.wantLinks, ids, Date.now()),
+      linkBroken: (id) => this.act(model.linkBroken, id, Date.now()),
       attach: (files, room) => this.attach(files, room),
       remove: (key) => this.act(model.removeUpload, key),
       retry: (key) => this.act(model.retryUpload, key),
@@ -262,12 +276,14 @@ export class Controller {
 
   enter(session) {
     this.session = session;
+    const boxes = loadBoxes(session.username);
     this.state = model.initialState({
       me: session.username,
       outbox: loadOutbox(session.username),
       visible: document.visibilityState === "visible",
       focused: document.hasFocus(),
-      drafts: loadDrafts(session.username),
+      drafts: boxes.drafts,
+      uploads: boxes.uploads,
       alerts: { ...loadAlerts(session.username),
         pushed: this.install.pushedFor(session.username) },
       seen: loadSeen(session.username),
@@ -278,6 +294,9 @@ export class Controller {
     this.savedOutbox = this.state.outbox;
     this.savedDrafts = this.state.drafts;
     this.savedUploads = this.state.uploads;
+    this.savedBoxes = null;
+    this.saveBoxes(); // without what was uploading: it is told below, once
+    this.tellLost(boxes.lost);
     this.install.signedIn(session);
     this.views.auth.hide();
     this.views.layout.showChat(true);
@@ -398,8 +417,9 @@ export class Controller {
       saveOutbox(this.state.me, this.state.outbox);
       this.savedOutbox = this.state.outbox;
     }
-    if (this.state && this.state.drafts !== this.savedDrafts) {
-      saveDrafts(this.state.me, this.state.drafts);
+    if (this.state && (this.state.drafts !== this.savedDrafts
+        || this.state.uploads !== this.savedUploads)) {
+      this.saveBoxes();
       this.savedDrafts = this.state.drafts;
     }
     if (this.state && this.state.alerts !== this.savedAlerts) {
@@ -432,9 +452,71 @@ export class Controller {
     this.lookTimer = null;
     const say = () => tabsStore.update(state.me, (saved) => ({
       record: tabs.look(saved, this.tab, room, Date.now()),
-    })).catch(() => {});
+    })).then(() => {
+      if (room !== null) tabsStore.announce(state.me); // the others close their notifications
+    }, () => {});
     say();
+    // Notifications of the room that the service worker shows (pushes) are seen now too.
+    if (room !== null) notifier.dismiss(`chatd:${room}`, { workers: true });
     if (room !== null) this.lookTimer = setInterval(say, tabs.LOOK_REFRESH_MS);
+  }
+
+  /**
+   * Another tab announced a change of `user`'s record (a look): close the notifications this
+   * tab shows for the room an open tab looks at now (tabs.js `toClose`).
+   */
+  async othersLooked(user) {
+    const state = this.state;
+    if (!state || user !== state.me.toLowerCase() || !notifier.shownRooms().length) return;
+    let saved;
+    let alive;
+    try {
+      [saved, alive] = await Promise.all([tabsStore.read(state.me), tabsStore.openTabs()]);
+    } catch {
+      return; // no record to read: the notifications stay, as before tabs.js
+    }
+    if (this.state !== state) return;
+    for (const room of tabs.toClose(saved, notifier.shownRooms(), Date.now(), alive)) {
+      notifier.dismiss(`chatd:${room}`);
+    }
+  }
+
+  /** Save the drafts and the attachments of every box, when their saved form changed. */
+  saveBoxes() {
+    const state = this.state;
+    if (!state) return;
+    const text = JSON.stringify(drafts.saveDrafts(state.drafts, state.uploads, this.tab));
+    if (text === this.savedBoxes) return; // (progress of an upload changes nothing saved)
+    this.savedBoxes = text;
+    try {
+      if (text !== "{}") localStorage.setItem(draftsKey(state.me), text);
+      else localStorage.removeItem(draftsKey(state.me));
+    } catch {
+      // Storage full or refused: the boxes stay in the page, only a reload loses them.
+    }
+  }
+
+  /**
+   * Tell the person, once, of the files that had not finished uploading when the page closed
+   * (drafts.js `restoreBoxes`): their bytes are gone. Not those a tab still open uploads.
+   */
+  async tellLost(lost) {
+    if (!lost.length) return;
+    const state = this.state;
+    const alive = await tabsStore.openTabs();
+    if (this.state !== state) return;
+    // This tab's own, before the reload: gone for sure (even if its old lock is still let go).
+    const gone = lost.filter((item) => item.tab === null || item.tab === this.before
+      || alive === null || !alive.has(item.tab));
+    const label = (name) => {
+      const room = state.rooms.get(name);
+      if (room) return alerts.roomLabel(room);
+      if (!name.startsWith("@")) return `#${name}`; // (not listed yet: the welcome is coming)
+      const peer = name.slice(1).split(":").find((user) => !sameUser(user, state.me));
+      return peer ? `your conversation with ${peer}` : "a conversation";
+    };
+    const text = drafts.lostNotice(gone, label);
+    if (text) toast(text);
   }
 
   /**
@@ -485,6 +567,11 @@ export class Controller {
         this.fetchLinks(effect.fetchLinks);
       } else if (effect.alert) {
         this.alert(effect.alert).catch(reportError);
+      } else if (effect.readElsewhere) {
+        const { room, seq } = effect.readElsewhere;
+        notifier.dismiss(`chatd:${room}`, { upTo: seq, workers: true });
+      } else if (effect.checkFiles) {
+        this.checkFiles(effect.checkFiles);
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {
         this.timers.set(effect.key, setTimeout(() => {
           this.timers.delete(effect.key);
@@ -617,6 +704,25 @@ export class Controller {
     }
   }
 
+  /**
+   * Which of the files of the refused send `nonce` the server still has: those it gives links
+   * for (docs/protocol.md, `POST /api/files/links`: the files the user may read; an expired
+   * upload is not one).
+   */
+  async checkFiles({ nonce, ids, error }) {
+    const session = this.session;
+    if (!session) return;
+    let links;
+    try {
+      links = await api.fileLinks(session.token, ids);
+    } catch {
+      if (this.session === session) this.act(model.filesUnchecked, nonce, error);
+      return;
+    }
+    if (this.session !== session) return;
+    this.act(model.filesChecked, nonce, links.map((link) => link && link.id), error);
+  }
+
   async fetchLinks(ids) {
     const session = this.session;
     if (!session) return;
@@ -723,6 +829,20 @@ function newNonce() {
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * The name this tab's page had before it was reloaded (kept in sessionStorage, which is the
+ * tab's own and survives a reload), or null; `tab` is kept as the name it has now.
+ */
+function followTab(tab) {
+  try {
+    const before = sessionStorage.getItem(TAB_KEY);
+    sessionStorage.setItem(TAB_KEY, tab);
+    return before;
+  } catch {
+    return null; // storage refused: a tab still open is told apart by its lock only
+  }
+}
+
 function outboxKey(me) {
   return `chatd.outbox.${me.toLowerCase()}`;
 }
@@ -744,20 +864,11 @@ function draftsKey(me) {
   return `chatd.drafts.${me.toLowerCase()}`;
 }
 
-function loadDrafts(me) {
+function loadBoxes(me) {
   try {
-    return drafts.restoreDrafts(JSON.parse(localStorage.getItem(draftsKey(me)) || "{}"));
+    return drafts.restoreBoxes(JSON.parse(localStorage.getItem(draftsKey(me)) || "{}"));
   } catch {
-    return new Map(); // a damaged entry is no drafts
-  }
-}
-
-function saveDrafts(me, items) {
-  try {
-    if (items.size) localStorage.setItem(draftsKey(me), JSON.stringify(drafts.saveDrafts(items)));
-    else localStorage.removeItem(draftsKey(me));
-  } catch {
-    // Storage full or refused: the drafts stay in the page, only a reload loses them.
+    return drafts.restoreBoxes(null); // a damaged entry is empty boxes
   }
 }
 

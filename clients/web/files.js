@@ -10,6 +10,38 @@
 /** The most files one message carries (docs/protocol.md, `send`). */
 export const MAX_FILES = 10;
 
+/** The longest file name the server gives (docs/protocol.md, "Files"). */
+export const MAX_NAME = 200;
+
+const optionalText = (value) => (typeof value === "string" ? value : null);
+// A url of this server's (a path): a kept url is fetched with the Bearer token.
+const ownPath = (value) => (typeof value === "string" && /^\/(?![/\\])/.test(value)
+  ? value : null);
+const optionalPixels = (value) => (Number.isSafeInteger(value) && value > 0 ? value : null);
+
+/**
+ * A file object as kept (in localStorage, say) made safe to use again: its fields of the
+ * server's shape, checked, and nothing else (urls only as paths on this server); null when it
+ * is no file object (no positive integer id, no name).
+ */
+export function cleanFile(value) {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return null;
+  const { id, name, size } = value;
+  if (!Number.isSafeInteger(id) || id <= 0 || typeof name !== "string" || name === "") {
+    return null;
+  }
+  return Object.freeze({
+    id,
+    name: name.slice(0, MAX_NAME),
+    size: Number.isSafeInteger(size) && size >= 0 ? size : 0,
+    content_type: optionalText(value.content_type) || "application/octet-stream",
+    url: ownPath(value.url),
+    thumbnail_url: ownPath(value.thumbnail_url),
+    width: optionalPixels(value.width),
+    height: optionalPixels(value.height),
+  });
+}
+
 const UNITS = ["KB", "MB", "GB", "TB"];
 const STEP = 1024;
 

@@ -7,12 +7,19 @@
 // them only through a service worker), the notification goes through the page's service worker
 // registration if there is one; its click is then the service worker's to handle.
 //
+// A room's notification is closed once it is seen: when this tab shows the room, when another
+// tab of the person's says it does (tabs.js `toClose`), and when the room is read up to its
+// message on another connection (the `read` event). The service worker's notifications of the
+// room (pushes) are closed then too, except on each render (asking for them is not free).
+//
 // Browsers start an AudioContext suspended until the person has interacted with the page, so
 // the chime's context is made (or resumed) on the first key or pointer press; a chime asked
 // for before that is silent.
 
+import { readUpTo } from "./alerts.js";
+
 const ICON = "icon.svg";
-const shown = new Map(); // tag -> Notification, to close a room's once it is looked at
+const shown = new Map(); // tag -> {notification, alert}: to close a room's once it is seen
 
 /** The browser's permission: "default", "granted", "denied", or "unsupported". */
 export function permission() {
@@ -67,23 +74,44 @@ export function notify(alert, opened) {
     }
     return;
   }
-  shown.set(alert.tag, notification);
+  shown.set(alert.tag, { notification, alert });
   notification.addEventListener("click", () => {
     window.focus();
     notification.close();
     opened(alert);
   });
   notification.addEventListener("close", () => {
-    if (shown.get(alert.tag) === notification) shown.delete(alert.tag);
+    if (shown.get(alert.tag)?.notification === notification) shown.delete(alert.tag);
   });
 }
 
-/** Close the notification of the room with this tag, if one is shown (the room is read). */
-export function dismiss(tag) {
-  const notification = shown.get(tag);
-  if (!notification) return;
-  shown.delete(tag);
-  notification.close();
+/** The rooms this page shows a notification for now. */
+export function shownRooms() {
+  return [...shown.values()].map(({ alert }) => alert.room);
+}
+
+/**
+ * Close the notification of the room with this tag, if one is shown (the room is seen):
+ * with `upTo`, only one that tells of a message at or before that seq (the room is read up
+ * to there). With `workers`, those the service worker shows under the tag too (pushes that
+ * came while no page was open, alerts.js `readUpTo`): asked of the browser, so not on every
+ * render.
+ */
+export function dismiss(tag, { upTo = null, workers = false } = {}) {
+  const held = shown.get(tag);
+  if (held && (upTo === null || readUpTo(held.alert.seq, upTo))) {
+    shown.delete(tag);
+    held.notification.close();
+  }
+  if (!workers || !navigator.serviceWorker) return;
+  navigator.serviceWorker.getRegistration().then((registration) => {
+    if (!registration || typeof registration.getNotifications !== "function") return undefined;
+    return registration.getNotifications({ tag }).then((notes) => {
+      for (const note of notes) {
+        if (upTo === null || readUpTo(note.data && note.data.seq, upTo)) note.close();
+      }
+    });
+  }).catch(() => {});
 }
 
 // -- the chime -------------------------------------------------------------------------------

@@ -86,6 +86,20 @@ export function update(outbox, nonce, changes) {
 }
 
 /**
+ * The outbox with the files `ids` taken out of the entry of this nonce (the server no longer
+ * has them): it carries the others, or none.
+ */
+export function withoutFiles(outbox, nonce, ids) {
+  const item = find(outbox, nonce);
+  if (!item || !item.files || !item.files.some((file) => ids.includes(file.id))) return outbox;
+  const { files, ...rest } = item;
+  const kept = files.filter((file) => !ids.includes(file.id));
+  return outbox.map((entry) => (entry.nonce === nonce
+    ? Object.freeze({ ...rest, ...(kept.length ? { files: Object.freeze(kept) } : {}) })
+    : entry));
+}
+
+/**
  * The request that sends an entry: `dm` to the peer, or `send` to the room; same nonce. A
  * change is its own request (`edit`, `delete`, `react`) on the room.
  */

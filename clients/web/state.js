@@ -33,6 +33,13 @@
 //                                the answer comes back through linksReceived or linksFailed
 //   {alert: {...}}               tell the person of a new message: a desktop notification
 //                                and/or a sound (alerts.js `alertFor` says what and which)
+//   {readElsewhere: {room, seq}} the person read `room` up to `seq` on another connection
+//                                (another device or tab): its notification, if it told of
+//                                a message up to there, is closed
+//   {checkFiles: {nonce, ids, error}}  a send carrying files `ids` was refused `not_found`:
+//                                ask which of them the server still has (signed links are
+//                                given for those only); the answer comes back through
+//                                filesChecked, or filesUnchecked with the refusal `error`
 //
 // Time is an argument (`now`, in ms) wherever it matters, so that every change is
 // deterministic and can be tested without a clock.
@@ -53,7 +60,10 @@
 // Files: what is attached in a room's message box waits in `uploads` (uploads.js: each entry's
 // way from queued to done or failed), a few at a time, and goes out with the room's next message
 // once all are up. Signed links for the files drawn on screen are kept in `links` (links.js),
-// asked for in batches and renewed before they expire.
+// asked for in batches and renewed before they expire. The files uploaded in a box are kept
+// across a reload (drafts.js); one of them that expired on the server meanwhile makes the send
+// refused `not_found`: the page asks which files the server still has (`checkFiles`), sends
+// the message again without the others, with its text, and says which to attach again.
 //
 // Notifications (alerts.js): each room has a notification level (all, mentions, none) that the
 // server keeps per membership; `setNotify` changes it at once here and asks the server, which
@@ -104,10 +114,13 @@ export const LIST_RETRY_MS = 2000; // a page refused (not for a lost connection)
 export const PARALLEL_UPLOADS = 3; // uploads on their way at once; the others wait, queued
 const MAX_LATER_MS = 6 * 3600_000; // a timer this long at most (a later one is set again then)
 
-/** A fresh state for `me` (the name the person logged in with), with a restored outbox. */
+/**
+ * A fresh state for `me` (the name the person logged in with), with a restored outbox, and
+ * restored boxes: their drafts and the files uploaded there (drafts.js `restoreBoxes`).
+ */
 export function initialState({ me = null, outbox: saved = [], visible = true,
-  drafts = new Map(), focused = true, alerts: settings = alerts.defaultSettings(),
-  seen = null } = {}) {
+  drafts = new Map(), uploads: kept = [], focused = true,
+  alerts: settings = alerts.defaultSettings(), seen = null } = {}) {
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
     admin: false, // whether the user administers the server (the welcome's user.admin)
@@ -139,7 +152,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     drafts, // room -> what its message box holds, not sent yet (drafts.js)
     sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
     maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
-    uploads: [], // files attached in message boxes, by room (uploads.js)
+    uploads: kept, // files attached in message boxes, by room (uploads.js; kept: drafts.js)
     links: linkCache.emptyLinks(), // signed links to the files drawn (links.js)
     seen, // room -> what the page last saw of it, or null (missed.js)
     away: null, // [{room, missed}]: what the welcome's rooms missed, until the list is in
@@ -335,7 +348,7 @@ const EVENTS = {
     if (pending && pending.sent === null && pending.seq <= frame.seq) {
       state.reads.delete(frame.room); // nothing left to tell the server
     }
-    return [];
+    return [{ readElsewhere: { room: frame.room, seq: frame.seq } }];
   },
 
   joined(state, frame, now) {
@@ -705,12 +718,24 @@ function acked(state, asked, reply) {
 }
 
 function sendRefused(state, asked, error) {
-  if (!outbox.find(state.outbox, asked.nonce)) return [];
+  const item = outbox.find(state.outbox, asked.nonce);
+  if (!item) return [];
+  // A file the server does not have (any more): an upload kept across a reload that expired
+  // (drafts.js). Which one is asked before the message is sent again without it.
+  if (error.code === "not_found" && item.files && item.status === "sending") {
+    return [{ checkFiles: { nonce: asked.nonce, ids: item.files.map((file) => file.id),
+      error: { code: error.code, message: String(error.message || "") } } }];
+  }
+  return refuse(state, asked.nonce, error);
+}
+
+/** The send of `nonce` was refused (`error`): kept, to be tried again or given up. */
+function refuse(state, nonce, error) {
   const { status, error: text, retryAfter } = outbox.failure(error, online(state));
-  state.outbox = outbox.update(state.outbox, asked.nonce, { status, error: text });
+  state.outbox = outbox.update(state.outbox, nonce, { status, error: text });
   if (retryAfter === null) return [];
-  return [{ later: retryAfter, key: `send:${asked.nonce}`, action: "retrySend",
-    args: [asked.nonce, { onlyIfFailed: true }] }];
+  return [{ later: retryAfter, key: `send:${nonce}`, action: "retrySend",
+    args: [nonce, { onlyIfFailed: true }] }];
 }
 
 // -- local actions ---------------------------------------------------------------------------
@@ -822,6 +847,39 @@ export function compose(state, { text, nonce, now }) {
   state.lastTyping.delete(room.name); // the next keystroke starts a new "typing"
   state.scrollTick += 1;
   return transmit(state, nonce);
+}
+
+/**
+ * The send of `nonce` was refused `not_found`, and of its files the server still has those in
+ * `found` (the ids it gave signed links for). Those it does not have (expired uploads) are
+ * taken out and the message is sent again without them, with its text (same nonce: nothing
+ * was stored), and the person is told which to attach again. When it has them all, the
+ * refusal was about something else: the message is refused as any other (`error`).
+ */
+export function filesChecked(state, nonce, found, error) {
+  const item = outbox.find(state.outbox, nonce);
+  if (!item || !item.files || item.status !== "sending") return [];
+  const have = new Set(found);
+  const gone = item.files.filter((file) => !have.has(file.id));
+  if (!gone.length) return refuse(state, nonce, error);
+  const names = gone.map((file) => file.name).join(", ");
+  const told = { toast: `${names} ${gone.length === 1 ? "is" : "are"} no longer on the `
+    + `server (an upload not sent in time expires) and ${gone.length === 1 ? "was" : "were"} `
+    + `left out of your message: attach ${gone.length === 1 ? "it" : "them"} again.` };
+  state.outbox = outbox.withoutFiles(state.outbox, nonce, gone.map((file) => file.id));
+  const left = outbox.find(state.outbox, nonce);
+  if (!left.text.trim() && !left.files) {
+    state.outbox = outbox.drop(state.outbox, nonce); // nothing left to send
+    return [told];
+  }
+  return [told, ...transmit(state, nonce)];
+}
+
+/** The files of a send refused `not_found` could not be checked: it is refused (`error`). */
+export function filesUnchecked(state, nonce, error) {
+  const item = outbox.find(state.outbox, nonce);
+  if (!item || item.status !== "sending") return [];
+  return refuse(state, nonce, error);
 }
 
 /** Send an outbox entry again (same nonce); with onlyIfFailed, only if it is still waiting. */

@@ -1,13 +1,17 @@
 // Where the tabs of the page keep the record they share (tabs.js): IndexedDB, database "chatd",
 // store "tabs", one record per user (by the lowercased name). Every change is a read and a
 // write in one read-write transaction, which the browser runs one after another across tabs
-// (tabs.js says why not localStorage). And how a tab is known to be open: a Web Lock it holds
-// until it goes. The only code that touches IndexedDB and Web Locks.
+// (tabs.js says why not localStorage). How a tab is known to be open: a Web Lock it holds
+// until it goes. And how a tab tells the others that it changed the record in a way they act
+// on (a look: they close their notifications of its room): a BroadcastChannel, which carries
+// no record, only whose it is (IndexedDB has no change events). The only code that touches
+// IndexedDB, Web Locks and that channel.
 
 const DB_NAME = "chatd";
 const DB_VERSION = 1;
 const STORE = "tabs";
 const OPEN = "chatd.tab."; // + a tab's name: the lock that tab holds while it is open
+const CHANNEL = "chatd.tabs"; // the BroadcastChannel of `announce` and `watch`
 /** A change not done in this time (ms) is given up on (the caller goes on without it). */
 export const UPDATE_MS = 2000;
 
@@ -115,4 +119,36 @@ export async function openTabs() {
   } catch {
     return null;
   }
+}
+
+let channel = null;
+
+function broadcast() {
+  if (channel === null && typeof BroadcastChannel !== "undefined") {
+    channel = new BroadcastChannel(CHANNEL);
+  }
+  return channel;
+}
+
+/**
+ * Tell the other tabs of this browser that `user`'s record changed (they read it again).
+ * Nothing where there is no BroadcastChannel: the other tabs then learn of it at their next
+ * read.
+ */
+export function announce(user) {
+  const open = broadcast();
+  if (open) open.postMessage({ user: user.toLowerCase() });
+}
+
+/**
+ * Call `changed(user)` (lowercased) whenever another tab of this browser announces that the
+ * record of `user` changed (never for this tab's own announcements).
+ */
+export function watch(changed) {
+  const open = broadcast();
+  if (!open) return;
+  open.addEventListener("message", (event) => {
+    const data = event.data;
+    if (data && typeof data.user === "string") changed(data.user);
+  });
 }

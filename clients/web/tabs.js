@@ -34,6 +34,11 @@
 // it is LOOK_MS old, so the looking tab says it again every LOOK_REFRESH_MS, and a closed
 // tab's room stays silent in the other tabs for LOOK_MS at most.
 //
+// A look also closes what was told: a notification shown by any tab for a room stays on
+// screen only until the person looks at that room in some tab, as Slack and Element do. A tab
+// that said it looks tells the others that the record changed (tabs-store.js `announce`); each
+// reads it and closes the notifications it shows for the room looked at (`toClose`).
+//
 // The record must be read and written in one step, or two tabs that get the same message at
 // the same moment both find it untold. localStorage cannot be that step, not even inside an
 // exclusive Web Lock: each tab's process reads its own copy, which another tab's write reaches
@@ -123,4 +128,16 @@ export function look(saved, tab, room, now) {
   if (room !== null) return { ...record, looking: { tab, room, at: now } };
   if (record.looking !== null && record.looking.tab === tab) return { ...record, looking: null };
   return record;
+}
+
+/**
+ * Of the rooms whose notifications tab shows (`rooms`), those to close at `now` given the
+ * record the tabs share (`saved`, as stored) and the tabs open now (`alive`, as for `claim`):
+ * the room an open tab looks at (this tab too: it closes its own notification as it shows
+ * the room). A look too old, or of a tab that is gone, closes nothing.
+ */
+export function toClose(saved, rooms, now, alive = null) {
+  const look = restoreRecord(saved, now).looking;
+  if (look === null || (alive !== null && !alive.has(look.tab))) return [];
+  return [...rooms].filter((room) => room === look.room);
 }

@@ -7,11 +7,12 @@
 // -------------------
 // Every rule of an upload's life is in this file. An entry is
 //
-//   {key, room, name, size, type, status, loaded, total, file, error, retryable}
+//   {key, room, name, size, type, status, loaded, total, file, error, retryable, kept}
 //
 // `key` names it in the page (the controller keeps the bytes under it); `room` is the room it
 // is uploaded to (a file belongs to one room, so each room's box has its own attachments);
-// `file` is the server's file object once it is up; `error` says why it failed, for a person.
+// `file` is the server's file object once it is up; `error` says why it failed, for a person;
+// `kept` is true for one kept across a reload (`restored`: the page has no bytes of it).
 // Its status moves only along TRANSITIONS:
 //
 //   queued ──► uploading(loaded, total) ──► done(file)
@@ -22,6 +23,10 @@
 // of an upload that was removed or retried meanwhile (an XMLHttpRequest's `load` racing its
 // `abort`), and those must change nothing. A failure that another attempt cannot mend (too
 // large, not allowed) is not retryable: the person can only remove it.
+//
+// What is done outlives a reload: its file object is kept with the room's draft (drafts.js)
+// and comes back as a done entry (`restored`). The bytes of the others do not: they are gone
+// with the page, and the person is told so once.
 
 import { humanSizesIn, MAX_FILES } from "./files.js";
 
@@ -62,6 +67,19 @@ function move(list, key, status, fields = {}) {
   if (!item || !TRANSITIONS[item.status].includes(status)) return list;
   return list.map((entry) => (entry.key === key
     ? Object.freeze({ ...entry, ...fields, status }) : entry));
+}
+
+/**
+ * An entry for `file`, a file object uploaded to `room` before the page was reloaded (kept
+ * with the room's draft, drafts.js): done, ready to go with the next message. Its key is made
+ * of the room and the file's id (there are no bytes to keep under it).
+ */
+export function restored(room, file) {
+  return Object.freeze({
+    key: `kept:${room}:${file.id}`, room, name: file.name, size: file.size,
+    type: file.content_type || "", status: "done", loaded: file.size, total: file.size, file,
+    error: "", retryable: false, kept: true,
+  });
 }
 
 /** Its bytes started going out. */

@@ -10,9 +10,14 @@
 // state. Chips are kept by key and changed in place, so a progress event does not take the
 // focus from a button or read a chip out again; what finished or failed is said once in a
 // polite live region.
+//
+// A file kept across a reload (drafts.js) has no local file to draw: an image's chip shows
+// its thumbnail through a signed link, asked for and renewed as the message list does for
+// the files it draws (links.js, view-files.js).
 
 import { $, h } from "./dom.js";
 import { describe, fitBox, humanSize, pastedName } from "./files.js";
+import { linkFor } from "./links.js";
 import { currentRoom } from "./select.js";
 import { fraction, inRoom } from "./uploads.js";
 import { fileIcon, typeBadge } from "./view-files.js";
@@ -28,6 +33,8 @@ export class AttachmentsView {
     this.roomLabel = "";
     this.chips = new Map(); // key -> {li, parts…, status}
     this.previews = new Map(); // key -> data: URL (or null: none), once drawn
+    this.linksVersion = -1; // the links cache's version when links were last wanted
+    this.wanted = new Set(); // the file ids whose links were last wanted
     this.depth = 0; // dragenter minus dragleave over the conversation
     const input = $("attach-input");
     $("attach").addEventListener("click", () => input.click());
@@ -74,7 +81,8 @@ export class AttachmentsView {
 
   /**
    * Handlers: attach(files, room) → the keys the files are kept under (in order),
-   * remove(key), retry(key).
+   * remove(key), retry(key), wantLinks(ids), linkBroken(id) (the signed links of the
+   * thumbnails of files kept across a reload).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -118,7 +126,7 @@ export class AttachmentsView {
     });
   }
 
-  render(state) {
+  render(state, now = Date.now()) {
     const room = currentRoom(state);
     const usable = Boolean(room) && !room.draft && !room.archived;
     this.room = usable ? room.name : null;
@@ -140,6 +148,7 @@ export class AttachmentsView {
     for (const key of this.previews.keys()) if (!alive.has(key)) this.previews.delete(key);
     const list = $("attachments");
     let cursor = list.firstElementChild;
+    const want = new Set();
     for (const item of items) {
       let chip = this.chips.get(item.key);
       if (!chip) {
@@ -147,11 +156,37 @@ export class AttachmentsView {
         this.chips.set(item.key, chip);
       }
       this.update(chip, item);
+      this.thumbnail(chip, item, state.links, now, want);
       if (chip.li !== cursor) list.insertBefore(chip.li, cursor);
       else cursor = cursor.nextElementSibling;
     }
     list.hidden = items.length === 0;
     if (lostFocus) this.refocus();
+    // Wanted again whenever the cache changed (so that what is drawn is renewed), and for
+    // each file newly drawn; never from inside a render.
+    const fresh = [...want].some((id) => !this.wanted.has(id));
+    if (want.size && (fresh || state.links.version !== this.linksVersion)) {
+      this.linksVersion = state.links.version;
+      queueMicrotask(() => this.on.wantLinks([...want]));
+    }
+    this.wanted = want;
+  }
+
+  /**
+   * An uploaded image with no local preview (kept across a reload): its thumbnail, through a
+   * signed link once the state has one (its id goes into `want` meanwhile, and after).
+   */
+  thumbnail(chip, item, links, now, want) {
+    const file = item.file;
+    if (!item.kept || !file || !file.thumbnail_url) return;
+    want.add(file.id);
+    const link = linkFor(links, file.id, now);
+    const src = link && link.thumbnail_url;
+    if (!src || chip.thumb === src) return;
+    chip.thumb = src;
+    const img = h("img", { src, alt: "" });
+    img.addEventListener("error", () => this.on.linkBroken(file.id), { once: true });
+    chip.preview.replaceChildren(img);
   }
 
   chip(item) {
@@ -176,7 +211,7 @@ export class AttachmentsView {
       h("span", { class: "att-text" },
         h("span", { class: "att-name", title: item.name }, item.name), status),
       bar, retry, remove);
-    return { li, preview, status, bar, retry, remove, shown: null };
+    return { li, preview, status, bar, retry, remove, shown: null, thumb: null };
   }
 
   update(chip, item) {

@@ -32,6 +32,7 @@ desktop-room-notify-menu.png and desktop-room-muted.png are copies of them).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -584,6 +585,98 @@ def test_two_tabs_alert_once_and_not_for_a_room_shown_in_either(
     assert made(page)[-1]["body"] == "@ann gone?"
     bob.close()
     assert ann.errors == []
+
+
+def without_read_events(page: Page, dropping: list[bool]) -> None:
+    """Route `page`'s WebSocket through the test, leaving out the `read` events the server
+    sends it while ``dropping[0]`` is true (so that only the tabs' shared record can close its
+    notifications)."""
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(payload: str | bytes) -> None:
+            if dropping[0] and isinstance(payload, str):
+                lines = [line for line in payload.split("\n")
+                         if not line.strip() or json.loads(line).get("op") != "read"]
+                payload = "\n".join(lines)
+                if not payload.strip():
+                    return
+            ws.send(payload)
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+
+def closed(page: Page) -> None:
+    """Wait until every notification `page` made is closed."""
+    page.wait_for_function("() => window.chatdTest.made.every((note) => note.closed)")
+
+
+def test_a_notification_closes_in_every_tab_once_its_room_is_looked_at_or_read(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Ann's hidden tab shows a notification for Bob's mention in #general. She opens #general
+    in another tab: the first tab closes its notification (told by the record the tabs share;
+    the `read` events it gets are held back here). That tab closed, the next mention notifies
+    again; Ann reads #general on another device: the notification closes (the `read` event),
+    and one for a later message than the marker stays."""
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    dropping = [True]
+    without_read_events(page, dropping)
+    register(page, daemon.url, "ann")
+    create_room(page, "general")
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    bob.request("join", room="general")
+    expect(page.locator("#message-list li.notice")).to_have_text(["Bob joined"])
+    page.locator("#composer-text").click()
+    hide(page)
+    bob.request("send", room="general", text="@ann one", nonce="b1")
+    expect_count(page, "notified", 1)
+    assert made(page)[0]["tag"] == "chatd:general"
+
+    other = second_tab(ann, daemon.url)
+    room_button(other, "general").click()
+    other.bring_to_front()
+    hide(other, False)
+    expect(other.locator("#message-list li.msg .msg-text").last).to_have_text("@ann one")
+    closed(page)
+    events = [json.loads(line) for payload in ann.received for line in payload.splitlines()
+              if line.strip()]
+    assert not [frame for frame in events if frame.get("op") == "read" and "id" not in frame], \
+        "closed by the look, not by a read event"
+
+    # The looking tab goes; the next mention notifies the first tab again.
+    other.close()
+    page.wait_for_function("""async () => (await navigator.locks.query()).held
+        .filter((lock) => (lock.name || "").startsWith("chatd.tab.")).length === 1""")
+    dropping[0] = False
+    two = bob.request("send", room="general", text="@ann two", nonce="b2")
+    expect_count(page, "notified", 2)
+    assert made(page)[1]["body"] == "@ann two"
+
+    # Read on another device, but not up to it: it stays; up to it: it closes.
+    device = LineClient(daemon.tcp_port, login_token(daemon, "ann"))
+    device.request("read", room="general", seq=two["seq"] - 1)
+    ann.wait_for_frame(lambda frame: frame.get("op") == "read"
+                       and frame.get("seq") == two["seq"] - 1, "the first read event")
+    assert page.evaluate("() => window.chatdTest.made[1].closed") is False
+    device.request("read", room="general", seq=two["seq"])
+    closed(page)
+    device.close()
+    bob.close()
+    assert ann.errors == []
+
+
+def login_token(daemon: Daemon, name: str) -> str:
+    """A new session's token for an existing account."""
+    status, body = http_json(daemon.url, "POST", "/api/login",
+                             {"username": name, "password": PASSWORD})
+    assert status == 200, body
+    token: str = body["token"]
+    return token
 
 
 # -- a room's level ------------------------------------------------------------------------------

@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { alertKey, SOUND_GAP_MS, STALE_MS } from "../../clients/web/alerts.js";
+import { alertKey, readUpTo, SOUND_GAP_MS, STALE_MS } from "../../clients/web/alerts.js";
 import { apply, connectionChanged, initialState, selectRoom } from "../../clients/web/state.js";
 import {
-  claim, emptyRecord, KEEP_MAX, KEEP_MS, look, LOOK_MS, LOOK_REFRESH_MS, restoreRecord,
+  claim, emptyRecord, KEEP_MAX, KEEP_MS, look, LOOK_MS, LOOK_REFRESH_MS, restoreRecord, toClose,
 } from "../../clients/web/tabs.js";
 import { generator, message, roomInfo, welcome } from "./fixtures.mjs";
 
@@ -163,6 +163,34 @@ test("a page showing its room does not alert; a hidden one defers to its look", 
 });
 
 // -- a random walk ------------------------------------------------------------------------------
+
+test("a room looked at in any open tab closes every tab's notifications of that room", () => {
+  const shown = ["general", "@ann:bob"]; // the rooms tab B shows notifications for
+  assert.deepEqual(toClose(undefined, shown, NOW), [], "no record: nothing looked at");
+  const looked = look(emptyRecord(), "A", "general", NOW);
+  assert.deepEqual(toClose(looked, shown, NOW + 1), ["general"]);
+  assert.deepEqual(toClose(looked, shown, NOW + 1, new Set(["A", "B"])), ["general"]);
+  assert.deepEqual(toClose(looked, ["@ann:bob"], NOW + 1), [], "not a room B told of");
+  assert.deepEqual(toClose(looked, shown, NOW + 1, new Set(["B"])), [], "A is gone");
+  assert.deepEqual(toClose(looked, shown, NOW + LOOK_MS + 1), [], "a look too old");
+  assert.deepEqual(toClose(look(looked, "A", null, NOW + 2), shown, NOW + 3), [],
+    "A looks at nothing any more");
+  assert.deepEqual(toClose(look(looked, "B", "@ann:bob", NOW + 2), shown, NOW + 3),
+    ["@ann:bob"], "the tab's own look closes its own too");
+  for (const junk of [null, "x", [], { looking: { tab: 1, room: "general", at: NOW } }]) {
+    assert.deepEqual(toClose(junk, shown, NOW), []);
+  }
+});
+
+test("the room read on another connection closes a notification of a message up to there", () => {
+  const state = tab();
+  const effects = apply(state, { op: "read", room: "general", seq: 12 });
+  assert.deepEqual(effects, [{ readElsewhere: { room: "general", seq: 12 } }]);
+  assert.equal(readUpTo(12, 12), true);
+  assert.equal(readUpTo(11, 12), true);
+  assert.equal(readUpTo(13, 12), false, "a later message is still unread");
+  assert.equal(readUpTo(undefined, 12), true, "(a notification of no known seq: its room)");
+});
 
 test("any interleaving: each message told at most once, and by its first claim unless another "
   + "tab looked at its room; chimes SOUND_GAP_MS apart", () => {
