@@ -3078,8 +3078,11 @@ class _TerminatingPool:
         self.pool = pool
         # Connections kept out of the pool between the appends (see run_kept), at most
         # `keep`: the rest of the pool always serves everything else.
-        self._kept: list[tuple[Any, int]] = []  # each with its server pid
+        self._kept: list[Any] = []
         self._keep = keep
+        # The server pid of each connection out of the pool with run_kept (kept, or in a
+        # call), read once when it leaves the pool.
+        self._pids: dict[Any, int] = {}
         # The server pids of the connections lost in the middle of an append, whose
         # transactions' outcome is unknown until their backends are done (see
         # PostgresStorage._settle_lost, which forgets them), oldest first. At most LOST_MAX:
@@ -3106,24 +3109,32 @@ class _TerminatingPool:
         cancelled or timed out), so that what is kept is always between transactions.
         A call that ends with its connection closed (cut, timed out, cancelled) leaves the
         connection's server pid in :attr:`lost`: its transaction may yet commit. The pid is
-        read once a connection, when it leaves the pool, and kept with it: a lost
-        connection can no longer tell it (asyncpg detaches it at once)."""
+        read once a connection, when it leaves the pool (nothing more per call while it is
+        kept): a lost connection can no longer tell it (asyncpg detaches it at once)."""
         kept = self._kept
         conn = None
         while kept:
-            conn, pid = kept.pop()
-            if not _is_closed(conn):
+            conn = kept.pop()
+            try:
+                closed = conn.is_closed()
+            except asyncpg.InterfaceError:  # closed, and given back to the pool by asyncpg
+                del self._pids[conn]
+                conn = None
+                continue
+            if not closed:
                 break
+            del self._pids[conn]
             await self.pool.release(conn)
             conn = None
         if conn is None:
             conn = await self.pool.acquire()
-            pid = conn.get_server_pid()
+            self._pids[conn] = conn.get_server_pid()
         try:
             result = await fn(conn, *args)
         except BaseException as exc:
             if isinstance(exc, (asyncio.CancelledError, TimeoutError)):
                 conn.terminate()
+            pid = self._pids.pop(conn)
             if _is_closed(conn):  # lost in the middle: its backend may still be committing
                 if len(self.lost) >= LOST_MAX:
                     del self.lost[next(iter(self.lost))]
@@ -3131,15 +3142,18 @@ class _TerminatingPool:
             await self.pool.release(conn)
             raise
         if len(kept) < self._keep and not conn.is_in_transaction():  # (never in one, by design)
-            kept.append((conn, pid))
+            kept.append(conn)
         else:
+            del self._pids[conn]
             await self.pool.release(conn)
         return result
 
     async def release_kept(self) -> None:
         """Give the kept connections back, so that the pool can close."""
         while self._kept:
-            await self.pool.release(self._kept.pop()[0])
+            conn = self._kept.pop()
+            del self._pids[conn]
+            await self.pool.release(conn)
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Any]:
