@@ -1086,7 +1086,9 @@ class Storage(Protocol):
         (``duplicate=True``). Deleting a message empties its text and that of its edits, and
         drops its reactions and mentions, and its files (no longer served nor counted
         against the quota).
-        Raises StorageUnavailable when nothing was committed."""
+        Raises StorageUnavailable when nothing was committed, or when whether the messages
+        were is unknown (the connection was lost before the reply):
+        :meth:`messages_by_nonce` tells once the database answers."""
 
     async def history(
         self,

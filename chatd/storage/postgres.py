@@ -20,7 +20,9 @@ connection instead of waiting for the server to acknowledge a cancel request, so
 connection goes back to the pool at once (as a slot that reconnects when next used). A commit
 whose outcome is unknown (a timeout after the statement was sent) is reported as unavailable,
 never as stored; the client resends with the same nonce, and the (sender, nonce) key stores it
-once either way. Migrations run on a connection of their own, without the statement timeout.
+once either way. The group committer settles such commits all the same, off the send path
+(:meth:`PostgresStorage.messages_by_nonce`, after the lost connection's backend is done).
+Migrations run on a connection of their own, without the statement timeout.
 
 While the storage is open, a watcher task (:meth:`PostgresStorage.watch`) probes the database
 every ``PROBE_INTERVAL`` seconds and restarts the embedded server when its postmaster has died
