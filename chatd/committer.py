@@ -29,9 +29,24 @@ same turn of trio's scheduler: handing over the first of a burst alone (the send
 commit just answered, sending again) halved a closed loop's batches and cost 4-6 % of its
 throughput (benchmarks/README.md). Either way, per room, jobs start in the order they came.
 
+A commit whose reply is lost with the database connection has an unknown outcome: the
+transaction may have committed. Its senders are answered ``unavailable`` (they resend with
+the same nonce, which stores a message once either way), and its messages are kept *in
+doubt* (:meth:`Committer._hold_in_doubt`), to be settled off the send path by a task of the
+committer's (:meth:`Committer._settle`): once the database answers again, it looks them up by
+(sender, nonce) (storage first waits for the lost connections' server backends to be done,
+so that what it reads is final), and publishes those found stored, and hands them to
+``on_committed``, once: this node skips its own commits' notices, so nobody else would tell
+its members, nor push them, nor run the webhooks. Those not found were not stored: their
+resend stores them. What is in doubt is bounded (``DOUBT_MAX``, the oldest dropped past
+it) and given up after ``SETTLE_FOR`` seconds of a database that does not answer, each
+logged. Changes are not kept in doubt: they store no nonce, and cannot be found again (a
+lost one is only answered ``unavailable``, as before).
+
 A resend of a stored message (a duplicate nonce) is published again, as it is now: its first
-commit may have been told to nobody here, when the database connection was lost before its
-reply; connections drop an entry they have.
+commit may have been told to nobody here yet (its settling may still wait for the
+database); connections drop an entry they have. It is not handed to ``on_committed``: the
+first commit was, or its settling will be.
 
 One bad row must not fail the messages of others that happen to share its transaction. When
 the database refuses a batch for what a row holds (its SQLSTATE says so), the committer splits
@@ -63,7 +78,7 @@ from chatd.metrics import Metrics
 from chatd.outbox import Delivery
 from chatd.protocol import codes, frame
 from chatd.rooms import PublishMany, RoomRegistry
-from chatd.storage import Appended, Message, NewEntry, Storage, StorageUnavailable
+from chatd.storage import Appended, Message, NewEntry, NewMessage, Storage, StorageUnavailable
 from chatd.views import message_event
 
 __all__ = ["Committer", "Outcome", "SendJob"]
@@ -72,6 +87,15 @@ log = logging.getLogger(__name__)
 
 #: Commits in flight at once, of batches that share no room.
 MAX_FLIGHTS = 2
+#: Messages kept in doubt at most (their commit's reply was lost): past it, the oldest are
+#: dropped unsettled (logged). A database restart fails a batch or two per flight; this is
+#: several full batches.
+DOUBT_MAX = 8192
+#: Seconds to keep trying to settle a message in doubt while the database does not answer.
+SETTLE_FOR = 300.0
+#: Delays between two attempts at settling, doubled after each failure (seconds).
+SETTLE_RETRY_MIN = 0.25
+SETTLE_RETRY_MAX = 10.0
 
 Outcome = Appended | ChatError
 
@@ -131,6 +155,14 @@ class Committer:
         self._barrier: _Barrier | None = None  # waits for everything queued before it
         self._waiting = True  # for a send, with none queued
         self._idle_at = time.monotonic()  # when it last was
+        # Messages whose commit's outcome was lost, by (sender, nonce), in the order they
+        # came in doubt (last): each with when it came in doubt first (trio's clock). See
+        # _settle.
+        self._doubtful: dict[tuple[int, str], tuple[NewMessage, float]] = {}
+        self._doubted = trio.Event()  # set when some came in doubt
+        # The keys last settled as stored, oldest first (DOUBT_MAX at most): a resend of one
+        # of them whose reply is lost again is a duplicate, never handed on again.
+        self._settled: dict[tuple[int, str], None] = {}
 
     async def submit(self, job: SendJob) -> None:
         """Queue a send; waits only while the queue is full."""
@@ -215,6 +247,7 @@ class Committer:
         async with self._receive, trio.open_nursery() as nursery:
             for _ in range(self._max_flights):
                 await nursery.start(self._flight)
+            nursery.start_soon(self._settle)
             task_status.started()
             held = self._held
             while True:
@@ -337,10 +370,12 @@ class Committer:
             else:
                 log.warning("commit of %d messages failed: %s", len(batch), exc)
                 outcomes = [_unavailable()] * len(batch)
+                self._hold_in_doubt(messages)
         except Exception:
             log.exception("commit of %d messages failed", len(batch))
             failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
             outcomes = [failed] * len(batch)
+            self._hold_in_doubt(messages)
         # The acknowledgements first, then the fan-out, as the peers do: the senders' replies
         # are written (or queued) before the entries' frames are even made, not after every
         # member's delivery. Nothing awaits between the two, so a task woken by its
@@ -410,6 +445,107 @@ class Committer:
         if deliveries:
             await self._registry.send(PublishMany(deliveries))
 
+    def _hold_in_doubt(self, entries: Sequence[NewEntry]) -> None:
+        """Keep the messages of ``entries``, whose commit failed without telling whether it
+        committed, for :meth:`_settle`. A message in doubt already (a resend of one whose
+        reply was lost too) stays once, with when it first came; but it is settled again
+        if a settling was under way (it may have missed this commit). Changes are left out:
+        they store no nonce to find them by (see the module docstring)."""
+        now = trio.current_time()
+        doubtful = self._doubtful
+        for entry in entries:
+            if isinstance(entry, NewMessage):
+                key = (entry.user_id, entry.nonce)
+                first = doubtful.pop(key, None)
+                doubtful[key] = (entry, now if first is None else first[1])
+        if len(doubtful) > DOUBT_MAX:
+            dropped = list(doubtful)[:len(doubtful) - DOUBT_MAX]
+            for key in dropped:
+                del doubtful[key]
+            log.error("%d messages in doubt dropped unsettled (over %d): if stored, they are "
+                      "published only by their resends, and not pushed", len(dropped), DOUBT_MAX)
+            self._metrics.messages_in_doubt.labels(outcome="unsettled").inc(len(dropped))
+        self._doubted.set()
+
+    async def _settle(self) -> None:
+        """Settle the messages in doubt (see the module docstring), until cancelled.
+
+        Each round takes all of them (those that came since the last round merged in),
+        asks storage which are stored (which first waits for the lost transactions to end),
+        publishes those, and hands them to ``on_committed``; the others are forgotten. While
+        the database does not answer, it tries again after a delay that doubles up to
+        ``SETTLE_RETRY_MAX``, and drops what has been in doubt for ``SETTLE_FOR``."""
+        doubtful = self._doubtful
+        delay = SETTLE_RETRY_MIN
+        try:
+            while True:
+                if not doubtful:
+                    self._doubted = trio.Event()
+                    await self._doubted.wait()
+                taken = dict(doubtful)
+                try:
+                    found = await self._storage.messages_by_nonce(list(taken))
+                except Exception as exc:
+                    if not isinstance(exc, StorageUnavailable):
+                        log.exception("settling %d messages in doubt failed", len(taken))
+                    self._give_up(exc)
+                    await trio.sleep(delay)
+                    delay = min(delay * 2, SETTLE_RETRY_MAX)
+                    continue
+                delay = SETTLE_RETRY_MIN
+                stored: list[Message] = []
+                for (key, held), message in zip(taken.items(), found, strict=True):
+                    if message is not None:
+                        # Stored: a later commit of it that was lost too stored nothing.
+                        doubtful.pop(key, None)
+                        if key not in self._settled:
+                            self._settled[key] = None
+                            stored.append(message)
+                    elif doubtful.get(key) is held:
+                        del doubtful[key]  # not stored: its resend stores it
+                        self._metrics.messages_in_doubt.labels(outcome="not_stored").inc()
+                    # else: in doubt again since (a resend lost too): the next round's
+                while len(self._settled) > DOUBT_MAX:
+                    del self._settled[next(iter(self._settled))]
+                if stored:
+                    await self._publish_settled(stored)
+        finally:
+            if doubtful:  # the daemon stops
+                log.warning("%d messages whose commit's reply was lost left unsettled: if "
+                            "stored, they are published only by their resends, and not "
+                            "pushed", len(doubtful))
+
+    async def _publish_settled(self, stored: list[Message]) -> None:
+        """Publish messages found stored after their commit's reply was lost, in seq order
+        per room (a connection that has one already, from a resend's publication or a
+        repaired gap, drops it), and hand them on, as a commit of this node's would have."""
+        log.warning("%d messages whose commit's reply was lost were stored: publishing them",
+                    len(stored))
+        stored.sort(key=lambda m: (m.room, m.seq))
+        self._metrics.messages_in_doubt.labels(outcome="stored").inc(len(stored))
+        self._metrics.messages_stored.inc(len(stored))
+        self._metrics.recent_messages.add(len(stored), time.monotonic())
+        await self._registry.send(PublishMany(tuple(
+            Delivery(m.room, m.seq, frame(message_event(m))) for m in stored)))
+        if self._on_committed is not None:
+            try:
+                self._on_committed(stored)
+            except Exception:
+                log.exception("handing committed messages on failed")
+
+    def _give_up(self, exc: Exception) -> None:
+        """Drop the messages in doubt for longer than ``SETTLE_FOR`` (logged)."""
+        since = trio.current_time() - SETTLE_FOR
+        old = [key for key, (_, first) in self._doubtful.items() if first <= since]
+        for key in old:
+            del self._doubtful[key]
+        if old:
+            log.error("gave up settling %d messages whose commit's reply was lost (the "
+                      "database has not answered for %.0f s: %s): if stored, they are "
+                      "published only by their resends, and not pushed", len(old),
+                      SETTLE_FOR, exc)
+            self._metrics.messages_in_doubt.labels(outcome="unsettled").inc(len(old))
+
     async def _isolate(self, messages: list[NewEntry], exc: StorageUnavailable
                        ) -> list[Outcome]:
         """The outcomes of a batch the database refused for what some of its rows hold.
@@ -435,9 +571,11 @@ class Committer:
                 except Exception:
                     log.exception("commit of %d messages failed", len(part))
                     failed = ChatError(codes.INTERNAL, "the message may not be stored; resend it")
+                    self._hold_in_doubt(messages[len(outcomes):])
                     return outcomes + [failed] * (len(messages) - len(outcomes))
             if not _tied_to_data(failure):
                 log.warning("commit of %d messages failed: %s", len(part), failure)
+                self._hold_in_doubt(messages[len(outcomes):])
                 return outcomes + [_unavailable()] * (len(messages) - len(outcomes))
             if len(part) == 1:
                 log.warning("refused a message the database cannot store: %s", failure)

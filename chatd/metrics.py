@@ -78,6 +78,16 @@ class Metrics:
             "chatd_messages_stored", "Messages committed to the database.",
             registry=self.registry,
         )
+        self.messages_in_doubt = Counter(
+            "chatd_messages_in_doubt", "Messages whose commit's reply was lost with the "
+            "database connection (their senders were told to resend), by how they were "
+            "settled: stored (the commit had stored them: published and pushed then), "
+            "not_stored (their resends store them), unsettled (given up: the database did "
+            "not answer for 5 minutes, or too many were in doubt at once; logged).",
+            ["outcome"], registry=self.registry,
+        )
+        for outcome in ("stored", "not_stored", "unsettled"):
+            self.messages_in_doubt.labels(outcome=outcome)
         self.changes_stored = Counter(
             "chatd_changes_stored", "Changes to messages and rooms (edits, deletions, "
             "reactions, topics) committed to the database.", registry=self.registry,

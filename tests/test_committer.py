@@ -12,9 +12,10 @@ batch holds exactly the jobs queued in it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import chatd.committer
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.errors import ChatError
 from chatd.metrics import Metrics
@@ -34,6 +36,7 @@ from chatd.protocol import frame
 from chatd.rooms import Connect, PublishMany, RoomRegistry
 from chatd.storage import (
     Appended,
+    Message,
     NewMessage,
     Storage,
     StorageUnavailable,
@@ -41,19 +44,21 @@ from chatd.storage import (
     open_storage,
 )
 from chatd.views import message_event
-from tests.helpers import make_config
+from tests.helpers import make_config, until
 
 TIMEOUT = 30
 BAD_TEXTS = ["a\0b", "\0", "a\ud800b"]
 
 
 @asynccontextmanager
-async def running_committer(storage: Storage, registry: RoomRegistry | None = None
-                            ) -> AsyncIterator[Committer]:
+async def running_committer(
+        storage: Storage, registry: RoomRegistry | None = None, *, metrics: Metrics | None = None,
+        on_committed: Callable[[Sequence[Message]], None] | None = None,
+) -> AsyncIterator[Committer]:
     async with trio.open_nursery() as nursery:
         registry = registry or RoomRegistry()
         await nursery.start(registry.run)
-        committer = Committer(storage, registry, Metrics())
+        committer = Committer(storage, registry, metrics or Metrics(), on_committed=on_committed)
         await nursery.start(committer.run)
         yield committer
         nursery.cancel_scope.cancel()
@@ -581,45 +586,272 @@ async def test_what_is_held_back_is_bounded_and_the_queue_pushes_back(
     assert codes_of(answers.outcomes) == ["ok"] * taken + ["none"]  # the one refused
 
 
-async def test_a_resend_after_a_lost_reply_is_published(storage: Storage) -> None:
-    """The database stored a send, but its reply was lost with the connection: the sender is
-    answered unavailable, and nobody here is told of the message (this node skips its own
-    commits' notices). The sender sends it again with the same nonce: a duplicate, and the
-    message is published then, as a read gives it."""
-    ann, _ = await members(storage, "lobby", "ann", "bob")
+def lose_replies(storage: Storage) -> list[bool]:
+    """Make the appends of ``storage`` commit and then fail as if the database connection
+    was lost before the reply (the sender is answered ``unavailable``), as long as the
+    returned list holds True."""
     append = storage.append_messages
     lose = [True]
 
     async def losing(batch: Any) -> Any:
         outcomes = await append(batch)
-        if lose:
-            lose.pop()
+        if lose[0]:
             raise StorageUnavailable("the connection was lost before the reply")
         return outcomes
 
     storage.append_messages = losing  # type: ignore[method-assign]
-    published: list[PublishMany] = []
-    registry = Watched(lambda command: published.append(command)
-                       if isinstance(command, PublishMany) else None)
+    return lose
+
+
+def gate_look_ups(storage: Storage) -> trio.Event:
+    """Hold every look-up by nonce (the committer's settling) until the returned event is
+    set."""
+    look_up = storage.messages_by_nonce
+    opened = trio.Event()
+
+    async def gated(keys: Any) -> Any:
+        await opened.wait()
+        return await look_up(keys)
+
+    storage.messages_by_nonce = gated  # type: ignore[method-assign]
+    return opened
+
+
+def in_doubt(metrics: Metrics, outcome: str) -> float:
+    """How many messages in doubt were settled as ``outcome`` (chatd_messages_in_doubt)."""
+    value = metrics.registry.get_sample_value("chatd_messages_in_doubt_total",
+                                              {"outcome": outcome})
+    return value or 0.0
+
+
+def published_by(commands: list[Any]) -> Callable[[Any], None]:
+    """A Watched registry's hook that keeps its PublishMany commands' deliveries."""
+    return lambda command: commands.extend(command.deliveries) \
+        if isinstance(command, PublishMany) else None
+
+
+async def test_a_commit_whose_reply_was_lost_is_published_and_handed_on(
+        storage: Storage) -> None:
+    """The database stored a send, but its reply was lost with the connection: the sender is
+    answered unavailable, and nobody resends it. It is settled all the same: found stored,
+    published to this node's registry (a member connected here gets it, as a read gives it),
+    and handed to ``on_committed`` once. (Before, neither ever happened: this node skips its
+    own commits' notices.)"""
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    lose_replies(storage)
+    metrics = Metrics()
+    handed: list[list[Message]] = []
+    delivered: list[Delivery] = []
+    registry = Watched(published_by(delivered))
     with trio.fail_after(TIMEOUT):
-        async with running_committer(storage, registry) as committer:
+        async with running_committer(storage, registry, metrics=metrics,
+                                     on_committed=lambda m: handed.append(list(m))) as committer:
+            outbox = Outbox(capacity=10)
+            await registry.connect(Connect("bob-1", "bob", outbox, lambda: None,
+                                           frozenset({"lobby"}), lambda: None))
+            answers = Answers()
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="lobby", text="hi", nonce="n1")))
+            await committer.flush()
+            assert codes_of(answers.outcomes) == ["unavailable"]
+            got = await outbox.take()
+            await until(lambda: bool(handed))
+            await trio.testing.wait_all_tasks_blocked()
+    [stored] = await storage.messages_range("lobby", after=0, upto=1)
+    assert stored.text == "hi" and stored.sender == "ann"
+    assert got == [Delivery("lobby", 1, frame(message_event(stored)))]
+    assert delivered == got
+    assert handed == [[stored]]
+    assert (in_doubt(metrics, "stored"), in_doubt(metrics, "not_stored")) == (1, 0)
+
+
+async def test_a_commit_lost_before_it_committed_publishes_nothing(
+        storage: Storage, database_dsn: str) -> None:
+    """The connection dies before the commit (its backend is terminated while it waits for
+    the room's lock): the sender is answered unavailable, the message is settled as not
+    stored, and nothing is published nor handed on."""
+    (ann,) = await members(storage, "lobby", "ann")
+    metrics = Metrics()
+    handed: list[list[Message]] = []
+    delivered: list[Delivery] = []
+    with trio.fail_after(TIMEOUT):
+        async with running_committer(storage, Watched(published_by(delivered)), metrics=metrics,
+                                     on_committed=lambda m: handed.append(list(m))
+                                     ) as committer, \
+                _room_locked(database_dsn, "lobby") as unlock:
+            answers = Answers()
+            committer.submit_nowait(answers.job(NewMessage(
+                user_id=ann.id, room="lobby", text="hi", nonce="n1")))
+            # Once its commit waits for the lock, its backend is terminated.
+            await _until_async(lambda: _fetchval(database_dsn, _TERMINATE_LOCK_WAITERS))
+            await until(lambda: in_doubt(metrics, "not_stored") == 1)
+            unlock()
+            await committer.flush()
+            await trio.testing.wait_all_tasks_blocked()
+    assert codes_of(answers.outcomes) == ["unavailable"]
+    assert await storage.messages_by_nonce([(ann.id, "n1")]) == [None]
+    assert delivered == [] and handed == []
+    assert in_doubt(metrics, "stored") == 0
+
+
+async def test_a_resend_before_or_after_settling_is_handed_on_once(storage: Storage) -> None:
+    """A send whose reply was lost, resent before it is settled (the database is slow to
+    answer the look-up): the resend is a duplicate, published again at once but not handed
+    on; settling hands the message on, once. A resend after that is a duplicate again: not
+    handed on. The message is published each time (a connection that has it drops it)."""
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    lose = lose_replies(storage)
+    opened = gate_look_ups(storage)
+    metrics = Metrics()
+    handed: list[list[Message]] = []
+    delivered: list[Delivery] = []
+    with trio.fail_after(TIMEOUT):
+        async with running_committer(storage, Watched(published_by(delivered)), metrics=metrics,
+                                     on_committed=lambda m: handed.append(list(m))
+                                     ) as committer:
             answers = Answers()
             send = NewMessage(user_id=ann.id, room="lobby", text="hi", nonce="n1")
             committer.submit_nowait(answers.job(send))
             await committer.flush()
+            lose[0] = False
+            committer.submit_nowait(answers.job(send))  # before settling
+            await committer.flush()
+            await until(lambda: len(delivered) == 1)
             await trio.testing.wait_all_tasks_blocked()
-            assert codes_of(answers.outcomes) == ["unavailable"]
-            assert published == []
+            assert handed == []
+            opened.set()
+            await until(lambda: bool(handed))
+            committer.submit_nowait(answers.job(send))  # after settling
+            await committer.flush()
+            await until(lambda: len(delivered) == 3)
+            await trio.testing.wait_all_tasks_blocked()
+    assert codes_of(answers.outcomes) == ["unavailable", "ok", "ok"]
+    assert all(isinstance(o, Appended) and o.duplicate for o in answers.outcomes[1:])
+    [stored] = await storage.messages_range("lobby", after=0, upto=1)
+    assert delivered == [Delivery("lobby", 1, frame(message_event(stored)))] * 3
+    assert handed == [[stored]]
+    assert in_doubt(metrics, "stored") == 1
 
+
+async def test_a_resend_lost_again_is_settled_once(storage: Storage) -> None:
+    """A send's reply is lost, and so is its resend's, before either is settled, and once
+    more after: the message is handed on once, and published by its settling."""
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    lose_replies(storage)
+    opened = gate_look_ups(storage)
+    metrics = Metrics()
+    handed: list[list[Message]] = []
+    with trio.fail_after(TIMEOUT):
+        async with running_committer(storage, metrics=metrics,
+                                     on_committed=lambda m: handed.append(list(m))
+                                     ) as committer:
+            answers = Answers()
+            send = NewMessage(user_id=ann.id, room="lobby", text="hi", nonce="n1")
+            for _ in range(2):
+                committer.submit_nowait(answers.job(send))
+                await committer.flush()
+            opened.set()
+            await until(lambda: bool(handed))
             committer.submit_nowait(answers.job(send))
             await committer.flush()
+            await until(lambda: not committer._doubtful)
             await trio.testing.wait_all_tasks_blocked()
-    assert codes_of(answers.outcomes) == ["unavailable", "ok"]
-    resent = answers.outcomes[1]
-    assert isinstance(resent, Appended) and resent.duplicate and resent.message.seq == 1
-    [stored] = await storage.messages_range("lobby", after=0, upto=1)
-    assert [command.deliveries for command in published] == [
-        (Delivery("lobby", 1, frame(message_event(stored))),)]
+    assert codes_of(answers.outcomes) == ["unavailable"] * 3
+    assert len(handed) == 1 and [m.text for m in handed[0]] == ["hi"]
+    assert in_doubt(metrics, "stored") == 1
+
+
+async def test_what_is_in_doubt_is_merged_and_bounded(
+        storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failures in a row while the database does not answer the look-ups: a message in
+    doubt twice is kept once, and past ``DOUBT_MAX`` the oldest are dropped (counted
+    unsettled); the rest are settled, each handed on once, once the database answers."""
+    monkeypatch.setattr(chatd.committer, "DOUBT_MAX", 2)
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    lose_replies(storage)
+    look_up = storage.messages_by_nonce
+    answering = [False]
+
+    async def failing(keys: Any) -> Any:
+        if not answering[0]:
+            raise StorageUnavailable("the database does not answer")
+        return await look_up(keys)
+
+    storage.messages_by_nonce = failing  # type: ignore[method-assign]
+    metrics = Metrics()
+    handed: list[Message] = []
+    with trio.fail_after(TIMEOUT):
+        async with running_committer(storage, metrics=metrics,
+                                     on_committed=handed.extend) as committer:
+            answers = Answers()
+            for nonce in ("n1", "n2", "n1", "n3"):  # n1 twice: kept once, the latest
+                committer.submit_nowait(answers.job(NewMessage(
+                    user_id=ann.id, room="lobby", text=nonce, nonce=nonce)))
+                await committer.flush()
+            assert in_doubt(metrics, "unsettled") == 1  # n2, by then the oldest
+            assert list(committer._doubtful) == [(ann.id, "n1"), (ann.id, "n3")]
+            answering[0] = True
+            await until(lambda: len(handed) == 2)
+            await trio.testing.wait_all_tasks_blocked()
+    assert [(m.text, m.seq) for m in handed] == [("n1", 1), ("n3", 3)]
+    assert in_doubt(metrics, "stored") == 2
+
+
+async def test_settling_gives_up_on_a_database_that_does_not_answer(
+        storage: Storage, autojump_clock: trio.testing.MockClock) -> None:
+    """While the database does not answer the look-ups, settling tries again later and
+    later (never in a busy loop), and gives up after ``SETTLE_FOR`` seconds (counted
+    unsettled); nothing is handed on. (Trio's clock jumps to each retry.)"""
+    (ann,) = await members(storage, "lobby", "ann")
+    lose_replies(storage)
+    tries: list[float] = []
+
+    async def failing(keys: Any) -> Any:
+        tries.append(trio.current_time())
+        raise StorageUnavailable("the database does not answer")
+
+    storage.messages_by_nonce = failing  # type: ignore[method-assign]
+    metrics = Metrics()
+    handed: list[Message] = []
+    with trio.fail_after(2 * chatd.committer.SETTLE_FOR):
+        async with running_committer(storage, metrics=metrics,
+                                     on_committed=handed.extend) as committer:
+            started = trio.current_time()
+            committer.submit_nowait(Answers().job(NewMessage(
+                user_id=ann.id, room="lobby", text="hi", nonce="n1")))
+            await committer.flush()
+            await until(lambda: in_doubt(metrics, "unsettled") == 1)
+            assert trio.current_time() - started >= chatd.committer.SETTLE_FOR
+            assert not committer._doubtful
+    assert handed == []
+    gaps = [later - earlier for earlier, later in itertools.pairwise(tries)]
+    assert gaps == sorted(gaps) and gaps[-1] == chatd.committer.SETTLE_RETRY_MAX
+    assert len(tries) < 50
+
+
+async def _until_async(condition: Callable[[], Any]) -> None:
+    """Return once ``await condition()`` holds, polled (bound it with ``fail_after``)."""
+    while not await condition():  # noqa: ASYNC110 (the database's state: nothing signals it)
+        await trio.sleep(0.01)
+
+
+_TERMINATE_LOCK_WAITERS = """
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock'
+"""
+
+
+async def _fetchval(dsn: str, query: str, *args: Any) -> Any:
+    """One statement on a connection of its own (asyncpg on a loop of its own, in a thread)."""
+
+    async def run() -> Any:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    return await trio.to_thread.run_sync(lambda: asyncio.run(run()))
 
 
 async def test_a_resend_of_a_message_told_already_is_published_once_more(

@@ -741,6 +741,26 @@ class Storage(Protocol):
         :meth:`messages_range` reads them, in one statement (one snapshot, one round trip):
         the relay reads the ranges of all the rooms of another node's commit at once."""
 
+    async def messages_by_nonce(self, keys: Sequence[tuple[int, str]]) -> list[Message | None]:
+        """For each ``(user id, nonce)`` of ``keys``, the message stored under it (the pair
+        is unique), as a read of its room's log gives it (:meth:`messages_range`), or None
+        when none is; in one statement, answers in the order of ``keys`` (a key given twice
+        is answered twice). No access check: for the group committer, which settles the
+        sends whose commit's outcome was lost with the database connection.
+
+        A connection lost in the middle of an append (cut, timed out, cancelled) leaves its
+        transaction to the server, which may still be committing it: this first waits until
+        the server backends of those connections are no longer in a transaction (at most
+        ``[database] statement_timeout``, which bounds each of their statements; then it
+        reads all the same and logs it), so that what it reads is their final outcome.
+
+        Only messages: a change stores an empty nonce, and is never found this way.
+
+        Raises:
+            StorageUnavailable: the database did not answer (the lost connections' backends
+                are waited for again at the next call).
+        """
+
     async def create_user(self, name: str, password_hash: str, *, admin: bool = False) -> User:
         """Create a user (a server administrator with ``admin``, which the audit log records
         as done from the command line). Raises ChatError('conflict') when the name (any case)
@@ -1066,7 +1086,9 @@ class Storage(Protocol):
         (``duplicate=True``). Deleting a message empties its text and that of its edits, and
         drops its reactions and mentions, and its files (no longer served nor counted
         against the quota).
-        Raises StorageUnavailable when nothing was committed."""
+        Raises StorageUnavailable when nothing was committed, or when whether the messages
+        were is unknown (the connection was lost before the reply):
+        :meth:`messages_by_nonce` tells once the database answers."""
 
     async def history(
         self,

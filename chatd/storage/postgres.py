@@ -20,7 +20,9 @@ connection instead of waiting for the server to acknowledge a cancel request, so
 connection goes back to the pool at once (as a slot that reconnects when next used). A commit
 whose outcome is unknown (a timeout after the statement was sent) is reported as unavailable,
 never as stored; the client resends with the same nonce, and the (sender, nonce) key stores it
-once either way. Migrations run on a connection of their own, without the statement timeout.
+once either way. The group committer settles such commits all the same, off the send path
+(:meth:`PostgresStorage.messages_by_nonce`, after the lost connection's backend is done).
+Migrations run on a connection of their own, without the statement timeout.
 
 While the storage is open, a watcher task (:meth:`PostgresStorage.watch`) probes the database
 every ``PROBE_INTERVAL`` seconds and restarts the embedded server when its postmaster has died
@@ -172,6 +174,8 @@ RESTART_DELAY_MAX = 30.0
 CLOSE_TIMEOUT = 5.0
 # Attempts at a batch that keeps losing a (sender, nonce) race to another node.
 APPEND_ATTEMPTS = 3
+# Connections lost in the middle of an append remembered at most (see _TerminatingPool.lost).
+LOST_MAX = 64
 # The NOTIFY channel of commits (migration 0003), and how soon to listen again after a loss.
 COMMIT_CHANNEL = "chatd_commits"
 MEMBERS_CHANNEL = "chatd_members"
@@ -1391,6 +1395,32 @@ CROSS JOIN LATERAL (
 ) p
 ORDER BY q.ord, p.seq
 """
+# The messages stored under the keys (sender $1[i], nonce $2[i]) (Storage.messages_by_nonce),
+# each as a page of its room's log shows it, with its room and its key's place in the arrays
+# (ord); a key under which nothing is stored has no row. One probe of the (sender_id, nonce)
+# index a key (messages_sender_nonce_key: a row at most).
+_SQL_MESSAGES_BY_NONCE = f"""
+SELECT q.ord, e.*, a.name AS sender, r.name AS room,{_MESSAGE_EXTRAS.format(
+    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS q(sender_id, nonce, ord)
+CROSS JOIN LATERAL (
+    SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
+           {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
+           m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
+           NULL::boolean AS reaction_on, m.files, m.room_id
+    FROM messages m WHERE m.sender_id = q.sender_id AND m.nonce = q.nonce
+) e
+JOIN users a ON a.id = e.actor_id JOIN rooms r ON r.id = e.room_id
+"""
+# Which of the server backends $1 (the pids of connections lost in the middle of an append)
+# are still in a transaction, or in a statement: any state but idle (NULL: a backend of
+# another role, whose state this one may not see, which can only be a pid reused since).
+_SQL_LOST_BUSY = """
+SELECT array_agg(pid) FROM pg_stat_activity
+WHERE pid = ANY ($1::int[]) AND state IS DISTINCT FROM 'idle'
+"""
+#: Seconds between two looks at the backends of lost connections (messages_by_nonce).
+LOST_POLL = 0.01
 
 
 def _file_info(fields: list[Any]) -> FileInfo:
@@ -1933,6 +1963,50 @@ class PostgresStorage:
             index, (room, _, _) = wanted[row["ord"] - 1]
             found[index].append(_entry(room, row))
         return found
+
+    async def messages_by_nonce(self, keys: Sequence[tuple[int, str]]) -> list[Message | None]:
+        await self._settle_lost()
+        found: list[Message | None] = [None] * len(keys)
+        if not keys:
+            return found
+        rows = await self._run(self._pool.fetch, _SQL_MESSAGES_BY_NONCE,
+                               [user_id for user_id, _ in keys], [nonce for _, nonce in keys])
+        for row in rows:
+            found[row["ord"] - 1] = _entry(row["room"], row)
+        return found
+
+    async def _settle_lost(self) -> None:
+        """Wait until the server backends of the connections lost in the middle of an append
+        (:attr:`_TerminatingPool.lost`) are out of their transactions.
+
+        Why that settles their outcome: the client going away does not stop a backend. One
+        cut off while it waits for a room's lock, or while it commits, goes on, commits if it
+        gets that far, and notices that nobody is there only when it writes its reply or
+        reads the next command; then it exits. Once the backend is gone, or idle (out of any
+        transaction, waiting for a command that will not come), its transaction has
+        committed or rolled back for good, and a read sees which. The backend is not
+        terminated instead (``pg_terminate_backend``): its pid may be another connection's
+        by now, perhaps another program's (after a restart of the server: then it is gone,
+        or someone else's and soon idle, or not ours to see, and waited for no longer than
+        the bound below). Each statement of chatd's ends within ``statement_timeout`` (the
+        server ends it, lock waits included), which bounds the wait; past it, the outcome is
+        read all the same, with a warning (a COMMIT stuck on the disk, or the command still
+        held up in a network that lost the connection)."""
+        lost = self._pool.lost
+        if not lost:
+            return
+        pids = sorted(lost)
+        deadline = trio.current_time() + self._statement_timeout
+        busy = await self._run(self._pool.fetchval, _SQL_LOST_BUSY, pids)
+        while busy and trio.current_time() < deadline:
+            await trio.sleep(LOST_POLL)
+            busy = await self._run(self._pool.fetchval, _SQL_LOST_BUSY, busy)
+        if busy:
+            log.warning("%d connections lost in an append were still in a transaction after "
+                        "%.0f s; reading their outcome anyway", len(busy),
+                        self._statement_timeout)
+        for pid in pids:
+            lost.pop(pid, None)
 
     def statistics(self) -> StorageStatistics:
         # Read by the metrics, perhaps from a worker thread: two ints read outside the loop
@@ -2988,6 +3062,15 @@ def _is_running(embedded: EmbeddedPostgres) -> bool:
     return embedded.running
 
 
+def _is_closed(conn: Any) -> bool:
+    """Whether pool connection ``conn`` is closed (asyncpg detaches a proxy from a connection
+    that closes, and gives that back to the pool itself: the proxy then raises)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
+
+
 class _TerminatingPool:
     """The asyncpg pool, with the methods the storage uses, whose connections are terminated
     rather than waited on when a call is cancelled or times out (see the module docstring).
@@ -2999,6 +3082,14 @@ class _TerminatingPool:
         # `keep`: the rest of the pool always serves everything else.
         self._kept: list[Any] = []
         self._keep = keep
+        # The server pid of each connection out of the pool with run_kept (kept, or in a
+        # call), read once when it leaves the pool.
+        self._pids: dict[Any, int] = {}
+        # The server pids of the connections lost in the middle of an append, whose
+        # transactions' outcome is unknown until their backends are done (see
+        # PostgresStorage._settle_lost, which forgets them), oldest first. At most LOST_MAX:
+        # a server that keeps dropping connections does not make it grow for ever.
+        self.lost: dict[int, None] = {}
 
     def get_size(self) -> int:
         return int(self.pool.get_size())
@@ -3017,7 +3108,11 @@ class _TerminatingPool:
         send path sits on. A connection found closed (the server restarted, or ended its
         backend) goes back to the pool, which connects again. A call that fails gives its
         connection back to the pool, as :meth:`acquire` does (terminated if it was
-        cancelled or timed out), so that what is kept is always between transactions."""
+        cancelled or timed out), so that what is kept is always between transactions.
+        A call that ends with its connection closed (cut, timed out, cancelled) leaves the
+        connection's server pid in :attr:`lost`: its transaction may yet commit. The pid is
+        read once a connection, when it leaves the pool (nothing more per call while it is
+        kept): a lost connection can no longer tell it (asyncpg detaches it at once)."""
         kept = self._kept
         conn = None
         while kept:
@@ -3025,31 +3120,42 @@ class _TerminatingPool:
             try:
                 closed = conn.is_closed()
             except asyncpg.InterfaceError:  # closed, and given back to the pool by asyncpg
+                del self._pids[conn]
                 conn = None
                 continue
             if not closed:
                 break
+            del self._pids[conn]
             await self.pool.release(conn)
             conn = None
         if conn is None:
             conn = await self.pool.acquire()
+            self._pids[conn] = conn.get_server_pid()
         try:
             result = await fn(conn, *args)
         except BaseException as exc:
             if isinstance(exc, (asyncio.CancelledError, TimeoutError)):
                 conn.terminate()
+            pid = self._pids.pop(conn)
+            if _is_closed(conn):  # lost in the middle: its backend may still be committing
+                if len(self.lost) >= LOST_MAX:
+                    del self.lost[next(iter(self.lost))]
+                self.lost[pid] = None
             await self.pool.release(conn)
             raise
         if len(kept) < self._keep and not conn.is_in_transaction():  # (never in one, by design)
             kept.append(conn)
         else:
+            del self._pids[conn]
             await self.pool.release(conn)
         return result
 
     async def release_kept(self) -> None:
         """Give the kept connections back, so that the pool can close."""
         while self._kept:
-            await self.pool.release(self._kept.pop())
+            conn = self._kept.pop()
+            del self._pids[conn]
+            await self.pool.release(conn)
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Any]:
