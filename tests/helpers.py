@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import trio
 
 from chatd.config import Config
@@ -169,3 +172,31 @@ async def serving(cwd: Path, env: Mapping[str, str], log_path: Path, *,
                 if process.returncode is None:
                     process.kill()
                 await process.wait()
+
+
+@asynccontextmanager
+async def rooms_locked(dsn: str, room: str | None = None
+                       ) -> AsyncIterator[Callable[[], None]]:
+    """Lock every room row (or ``room``'s) from a connection of its own (in a thread: asyncpg
+    on its own loop) until the returned function is called, as a long transaction of another
+    node would; the lock goes at the latest when the block ends."""
+    locked, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT id FROM rooms WHERE $1::text IS NULL OR name = $1 "
+                                   "FOR UPDATE", room)
+                locked.set()
+                await asyncio.to_thread(release.wait)
+        finally:
+            await conn.close()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.to_thread.run_sync, lambda: asyncio.run(hold()))
+        await trio.to_thread.run_sync(locked.wait)
+        try:
+            yield release.set
+        finally:
+            release.set()

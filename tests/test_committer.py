@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -44,7 +43,7 @@ from chatd.storage import (
     open_storage,
 )
 from chatd.views import message_event
-from tests.helpers import make_config, until
+from tests.helpers import make_config, rooms_locked, until
 
 TIMEOUT = 30
 BAD_TEXTS = ["a\0b", "\0", "a\ud800b"]
@@ -219,7 +218,7 @@ async def test_busy_for_tells_how_long_sends_have_waited_behind_commits(
     lock on the room, another send queued behind it), and is 0 again once it caught up."""
     (ann,) = await members(storage, "lobby", "ann")
     answers = Answers()
-    async with running_committer(storage) as committer, _room_locked(database_dsn) as unlock:
+    async with running_committer(storage) as committer, rooms_locked(database_dsn) as unlock:
         with trio.fail_after(TIMEOUT):
             assert committer.busy_for() == 0
             committer.submit_nowait(answers.job(NewMessage(
@@ -236,34 +235,6 @@ async def test_busy_for_tells_how_long_sends_have_waited_behind_commits(
             while answers.outcomes[-1] is None or committer.busy_for():  # noqa: ASYNC110
                 await trio.sleep(0.01)
     assert codes_of(answers.outcomes) == ["ok", "ok"]
-
-
-@asynccontextmanager
-async def _room_locked(dsn: str, room: str | None = None
-                       ) -> AsyncIterator[Callable[[], None]]:
-    """Lock every room row (or ``room``'s) from a connection of its own (in a thread: asyncpg
-    on its own loop) until the returned function is called, as a long transaction of another
-    node would; the lock goes at the latest when the block ends."""
-    locked, release = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT id FROM rooms WHERE $1::text IS NULL OR name = $1 "
-                                   "FOR UPDATE", room)
-                locked.set()
-                await asyncio.to_thread(release.wait)
-        finally:
-            await conn.close()
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(trio.to_thread.run_sync, lambda: asyncio.run(hold()))
-        await trio.to_thread.run_sync(locked.wait)
-        try:
-            yield release.set
-        finally:
-            release.set()
 
 
 @pytest.fixture
@@ -356,7 +327,7 @@ async def test_sends_that_come_while_a_commit_is_in_flight_are_one_batch(
     calls = count_appends(storage)
     answers = Answers()
     async with running_committer(storage) as committer, \
-            _room_locked(database_dsn, "lobby") as unlock:
+            rooms_locked(database_dsn, "lobby") as unlock:
         with trio.fail_after(TIMEOUT):
             committer.submit_nowait(answers.job(NewMessage(
                 user_id=bea.id, room="lobby", text="stuck", nonce="s")))
@@ -484,7 +455,7 @@ async def test_a_send_to_another_room_does_not_wait_for_a_commit_in_flight(
     await storage.join_room(ann.id, "b")
     answers = Answers()
     async with running_committer(storage) as committer, \
-            _room_locked(database_dsn, "a") as unlock:
+            rooms_locked(database_dsn, "a") as unlock:
         with trio.fail_after(TIMEOUT):
             committer.submit_nowait(answers.job(NewMessage(
                 user_id=ann.id, room="a", text="a1", nonce="a1")))
@@ -562,7 +533,7 @@ async def test_what_is_held_back_is_bounded_and_the_queue_pushes_back(
     refuses, which makes the connections stop reading."""
     (ann,) = await members(storage, "lobby", "ann")
     answers = Answers()
-    async with trio.open_nursery() as nursery, _room_locked(database_dsn) as unlock:
+    async with trio.open_nursery() as nursery, rooms_locked(database_dsn) as unlock:
         registry = RoomRegistry()
         await nursery.start(registry.run)
         committer = Committer(storage, registry, Metrics(), max_batch=2, max_flights=2,
@@ -678,7 +649,7 @@ async def test_a_commit_lost_before_it_committed_publishes_nothing(
         async with running_committer(storage, Watched(published_by(delivered)), metrics=metrics,
                                      on_committed=lambda m: handed.append(list(m))
                                      ) as committer, \
-                _room_locked(database_dsn, "lobby") as unlock:
+                rooms_locked(database_dsn, "lobby") as unlock:
             answers = Answers()
             committer.submit_nowait(answers.job(NewMessage(
                 user_id=ann.id, room="lobby", text="hi", nonce="n1")))

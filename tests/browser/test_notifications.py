@@ -658,7 +658,7 @@ def test_a_notification_closes_in_every_tab_once_its_room_is_looked_at_or_read(
     assert made(page)[1]["body"] == "@ann two"
 
     # Read on another device, but not up to it: it stays; up to it: it closes.
-    device = LineClient(daemon.tcp_port, login_token(daemon, "ann"))
+    device = LineClient(daemon.tcp_port, register_and_login_again(daemon, "ann"))
     device.request("read", room="general", seq=two["seq"] - 1)
     ann.wait_for_frame(lambda frame: frame.get("op") == "read"
                        and frame.get("seq") == two["seq"] - 1, "the first read event")
@@ -668,15 +668,6 @@ def test_a_notification_closes_in_every_tab_once_its_room_is_looked_at_or_read(
     device.close()
     bob.close()
     assert ann.errors == []
-
-
-def login_token(daemon: Daemon, name: str) -> str:
-    """A new session's token for an existing account."""
-    status, body = http_json(daemon.url, "POST", "/api/login",
-                             {"username": name, "password": PASSWORD})
-    assert status == 200, body
-    token: str = body["token"]
-    return token
 
 
 # -- a room's level ------------------------------------------------------------------------------

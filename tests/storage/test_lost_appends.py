@@ -5,10 +5,8 @@ server is done with the lost connection's transaction. Against a real PostgreSQL
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ from hypothesis import strategies as st
 
 from chatd.storage import Appended, Message, NewChange, NewMessage, Storage, open_storage
 from chatd.storage.postgres import _SQL_LOST_BUSY
-from tests.helpers import make_config, until
+from tests.helpers import make_config, rooms_locked, until
 
 TIMEOUT = 30
 
@@ -92,7 +90,7 @@ async def test_a_lost_appends_outcome_is_read_once_its_backend_is_done(
     await storage.join_room(ann.id, "lobby")
     send = NewMessage(user_id=ann.id, room="lobby", text="hi", nonce="n1")
     with trio.fail_after(TIMEOUT):
-        async with _room_locked(database_dsn) as unlock, trio.open_nursery() as nursery:
+        async with rooms_locked(database_dsn) as unlock, trio.open_nursery() as nursery:
             with trio.CancelScope() as appending:
                 nursery.start_soon(_cancel_when, appending, lambda: _waiting_for_locks(
                     database_dsn, 1))
@@ -125,7 +123,7 @@ async def test_a_look_up_with_nothing_lost_waits_for_nothing(storage: Storage,
     ann = await storage.create_user("ann", "hash")
     await storage.join_room(ann.id, "lobby")
     with trio.fail_after(TIMEOUT):
-        async with _room_locked(database_dsn), trio.open_nursery() as nursery:
+        async with rooms_locked(database_dsn), trio.open_nursery() as nursery:
             nursery.start_soon(storage.append_messages, [NewMessage(
                 user_id=ann.id, room="lobby", text="hi", nonce="n1")])
             await _until_async(lambda: _waiting_for_locks(database_dsn, 1))
@@ -171,26 +169,3 @@ async def _fetchval(dsn: str, query: str, *args: Any) -> Any:
     return await trio.to_thread.run_sync(lambda: asyncio.run(run()))
 
 
-@asynccontextmanager
-async def _room_locked(dsn: str) -> AsyncIterator[Callable[[], None]]:
-    """Lock every room row from a connection of its own (in a thread: asyncpg on its own
-    loop) until the returned function is called; at the latest when the block ends."""
-    locked, release = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT id FROM rooms FOR UPDATE")
-                locked.set()
-                await asyncio.to_thread(release.wait)
-        finally:
-            await conn.close()
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(trio.to_thread.run_sync, lambda: asyncio.run(hold()))
-        await trio.to_thread.run_sync(locked.wait)
-        try:
-            yield release.set
-        finally:
-            release.set()
