@@ -200,3 +200,17 @@ async def rooms_locked(dsn: str, room: str | None = None
             yield release.set
         finally:
             release.set()
+
+
+async def fetchval_apart(dsn: str, query: str, *args: Any) -> Any:
+    """One statement on a connection of its own (asyncpg on a loop of its own, in a thread):
+    to look at the database from outside the storage under test."""
+
+    async def run() -> Any:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    return await trio.to_thread.run_sync(lambda: asyncio.run(run()))

@@ -11,7 +11,6 @@ batch holds exactly the jobs queued in it.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -19,7 +18,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import trio
 import trio.testing
@@ -43,7 +41,7 @@ from chatd.storage import (
     open_storage,
 )
 from chatd.views import message_event
-from tests.helpers import make_config, rooms_locked, until
+from tests.helpers import fetchval_apart, make_config, rooms_locked, until
 
 TIMEOUT = 30
 BAD_TEXTS = ["a\0b", "\0", "a\ud800b"]
@@ -654,7 +652,7 @@ async def test_a_commit_lost_before_it_committed_publishes_nothing(
             committer.submit_nowait(answers.job(NewMessage(
                 user_id=ann.id, room="lobby", text="hi", nonce="n1")))
             # Once its commit waits for the lock, its backend is terminated.
-            await _until_async(lambda: _fetchval(database_dsn, _TERMINATE_LOCK_WAITERS))
+            await _until_async(lambda: fetchval_apart(database_dsn, _TERMINATE_LOCK_WAITERS))
             await until(lambda: in_doubt(metrics, "not_stored") == 1)
             unlock()
             await committer.flush()
@@ -810,19 +808,6 @@ _TERMINATE_LOCK_WAITERS = """
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 WHERE datname = current_database() AND wait_event_type = 'Lock'
 """
-
-
-async def _fetchval(dsn: str, query: str, *args: Any) -> Any:
-    """One statement on a connection of its own (asyncpg on a loop of its own, in a thread)."""
-
-    async def run() -> Any:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await conn.fetchval(query, *args)
-        finally:
-            await conn.close()
-
-    return await trio.to_thread.run_sync(lambda: asyncio.run(run()))
 
 
 async def test_a_resend_of_a_message_told_already_is_published_once_more(

@@ -394,6 +394,23 @@ def test_the_sound_can_be_turned_off_and_a_visible_other_room_still_alerts(
 # -- what came while away -----------------------------------------------------------------------
 
 
+def ann_online_with_bob(daemon: Daemon, browser: Browser, sessions: list[Session],
+                        rooms: list[str]) -> tuple[LineClient, Session]:
+    """Ann's rooms (Bob, on a line client, in each too), and her page (notifications granted)
+    online, showing the first of them."""
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    for room in rooms:
+        setup.request("create_room", room=room)
+        bob.request("join", room=room)
+    setup.close()
+    ann = person(sessions, browser, fake("granted"))
+    log_in(ann.page, daemon.url, "ann")
+    expect(ann.page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    expect(ann.page.locator("#conv-title")).to_have_text(f"# {rooms[0]}")
+    return bob, ann
+
+
 def test_what_came_while_away_in_rooms_never_opened_is_told_on_coming_back(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
@@ -401,18 +418,8 @@ def test_what_came_while_away_in_rooms_never_opened_is_told_on_coming_back(
     mentions her there and writes to her: the page opened again notifies each room once (from
     the room objects' counts against what the last visit saw) and says it in a line; the same
     while the page stays open but offline. The notification opens the room."""
-    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
-    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
-    for room in ("lobby", "random"):
-        setup.request("create_room", room=room)
-        bob.request("join", room=room)
-    setup.close()
-    ann = person(sessions, browser, fake("granted"))
+    bob, ann = ann_online_with_bob(daemon, browser, sessions, ["lobby", "random"])
     page = ann.page
-    log_in(page, daemon.url, "ann")
-    phase = page.locator("#me-status")
-    expect(phase).to_have_attribute("data-phase", "online")
-    expect(page.locator("#conv-title")).to_have_text("# lobby")
     # What this visit saw of its rooms was saved as the welcome was applied (the first save
     # of a visit is at once), before anything was drawn.
     page.close()
@@ -461,17 +468,9 @@ def test_a_mention_in_the_open_room_missed_for_long_is_told_once_on_coming_back(
     stamped is then older than alerts.STALE_MS). The room is resumed, so its missed messages
     come again as events: not one notification each for hours-old news, and not none either,
     but one for the room once it has caught up, as for the rooms not resumed."""
-    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
-    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
-    setup.request("create_room", room="lobby")
-    bob.request("join", room="lobby")
-    setup.close()
-    ann = person(sessions, browser, fake("granted"))
+    bob, ann = ann_online_with_bob(daemon, browser, sessions, ["lobby"])
     page = ann.page
-    log_in(page, daemon.url, "ann")
     phase = page.locator("#me-status")
-    expect(phase).to_have_attribute("data-phase", "online")
-    expect(page.locator("#conv-title")).to_have_text("# lobby")
     hide(page)
 
     ann.context.set_offline(True)

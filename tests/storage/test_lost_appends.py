@@ -4,20 +4,18 @@ server is done with the lost connection's transaction. Against a real PostgreSQL
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatd.storage import Appended, Message, NewChange, NewMessage, Storage, open_storage
 from chatd.storage.postgres import _SQL_LOST_BUSY
-from tests.helpers import make_config, rooms_locked, until
+from tests.helpers import fetchval_apart, make_config, rooms_locked, until
 
 TIMEOUT = 30
 
@@ -144,28 +142,15 @@ async def _until_async(condition: Callable[[], Any]) -> None:
 
 async def _waiting_for_locks(dsn: str, count: int) -> bool:
     """Whether ``count`` backends of the database wait for a lock."""
-    waiting = await _fetchval(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
+    waiting = await fetchval_apart(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
                                    "datname = current_database() AND wait_event_type = 'Lock'")
     return bool(waiting == count)
 
 
 async def _statements_seen(dsn: str, statement: str) -> bool:
     """Whether a backend of the database runs, or last ran, ``statement``."""
-    return bool(await _fetchval(dsn, "SELECT count(*) FROM pg_stat_activity "
+    return bool(await fetchval_apart(dsn, "SELECT count(*) FROM pg_stat_activity "
                                      "WHERE datname = current_database() AND query = $1",
                                 statement))
-
-
-async def _fetchval(dsn: str, query: str, *args: Any) -> Any:
-    """One statement on a connection of its own (asyncpg on a loop of its own, in a thread)."""
-
-    async def run() -> Any:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await conn.fetchval(query, *args)
-        finally:
-            await conn.close()
-
-    return await trio.to_thread.run_sync(lambda: asyncio.run(run()))
 
 
