@@ -68,7 +68,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import outcome
 import trio
@@ -440,8 +440,12 @@ class Committer:
         except StorageUnavailable as exc:
             log.warning("cannot publish %d resent messages again: %s", len(resent), exc)
             return
-        deliveries = tuple(Delivery(m.room, m.seq, frame(message_event(m)))
-                           for entries in found for m in entries)
+        await self._publish_again(m for entries in found for m in entries)
+
+    async def _publish_again(self, messages: Iterable[Message]) -> None:
+        """Publish stored messages that this node may not have told its connections of
+        (resent, or settled after a lost reply); a connection that has one drops it."""
+        deliveries = tuple(Delivery(m.room, m.seq, frame(message_event(m))) for m in messages)
         if deliveries:
             await self._registry.send(PublishMany(deliveries))
 
@@ -525,8 +529,7 @@ class Committer:
         self._metrics.messages_in_doubt.labels(outcome="stored").inc(len(stored))
         self._metrics.messages_stored.inc(len(stored))
         self._metrics.recent_messages.add(len(stored), time.monotonic())
-        await self._registry.send(PublishMany(tuple(
-            Delivery(m.room, m.seq, frame(message_event(m))) for m in stored)))
+        await self._publish_again(stored)
         if self._on_committed is not None:
             try:
                 self._on_committed(stored)
