@@ -91,6 +91,7 @@ import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
 import { MAX_FILES } from "./files.js";
 import { firstRoom, resumePoints } from "./select.js";
+import { textLength } from "./textlimit.js";
 import { lastOwnMessage, shownMessage } from "./select-messages.js";
 import { dmName, Room, sameUser } from "./store.js";
 
@@ -1182,6 +1183,13 @@ export function saveEdit(state, { text, key, now }) {
     return [];
   }
   if (!text.trim()) return [{ toast: "A message cannot be empty: delete it instead." }];
+  // Over the server's limit: say so and keep the edit open (sent, it would be refused and
+  // the new text lost with the closed box).
+  const over = textLength(text) - state.maxText;
+  if (over > 0) {
+    return [{ toast: `Not saved: a message holds at most ${state.maxText} characters, this `
+      + `one has ${over} too many.` }];
+  }
   state.editing = null;
   if (text === shownMessage(state, room, message).text) return [];
   return queueChange(state, room, message, { op: "edit", text }, key, now);

@@ -39,3 +39,11 @@ export function tooLong(text, max = MAX_TEXT_CHARS) {
   return `Not sent: a message holds at most ${max} characters, this one has ${over} too many. `
     + "Shorten it, or send it in parts.";
 }
+
+/** What to say of a room topic longer than the server takes, or null when it fits. */
+export function topicTooLong(topic) {
+  const over = textLength(topic) - MAX_TOPIC_CHARS;
+  return over > 0
+    ? `A topic holds at most ${MAX_TOPIC_CHARS} characters: this one has ${over} too many.`
+    : null;
+}

@@ -8,7 +8,7 @@ import { nextPage, pageFailed, pageLoaded, searchFor, startBrowse } from "./brow
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { dmName, sameUser } from "./store.js";
-import { lengthNote, MAX_TOPIC_CHARS, textLength } from "./textlimit.js";
+import { lengthNote, MAX_TOPIC_CHARS, topicTooLong } from "./textlimit.js";
 
 const ROOM_PATTERN = "[A-Za-z0-9_\\-]{1,64}";
 const SEARCH_DELAY_MS = 200; // the room list is searched once typing pauses this long
@@ -86,12 +86,15 @@ export class DialogsView {
           required: true, maxlength: 64, pattern: ROOM_PATTERN, placeholder: "e.g. design-team",
         }),
         h("small", { class: "hint" }, "Lower-case letters, digits, - and _."),
-        ...field("new-room-topic", "Topic (optional)", { maxlength: 256 }),
+        // No maxlength (UTF-16 units): counted at submit as the server counts, in code points.
+        ...field("new-room-topic", "Topic (optional)"),
         h("label", { class: "check" },
           h("input", { id: "new-room-private", type: "checkbox" }),
           " Private: only people you invite can see it"),
       ],
       submit: async () => {
+        const tooLong = topicTooLong(value("new-room-topic"));
+        if (tooLong) throw new Error(tooLong);
         await this.on.ask("create_room", {
           room: value("new-room-name").toLowerCase(),
           topic: value("new-room-topic"),
@@ -229,11 +232,8 @@ export class DialogsView {
       ],
       submit: async () => {
         const topic = value("topic-text");
-        const over = textLength(topic) - MAX_TOPIC_CHARS;
-        if (over > 0) {
-          throw new Error(`A topic holds at most ${MAX_TOPIC_CHARS} characters: this one has ${
-            over} too many.`);
-        }
+        const tooLong = topicTooLong(topic);
+        if (tooLong) throw new Error(tooLong);
         await this.on.ask("set_topic", { room: room.name, topic });
       },
     });

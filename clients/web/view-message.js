@@ -14,6 +14,7 @@
 import { $, colourClass, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { parse, render } from "./markdown.js";
 import { initial } from "./select.js";
+import { lengthNote } from "./textlimit.js";
 import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
@@ -106,7 +107,7 @@ export class MessageView {
       ["meta", null, () => meta(message, state.me)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
         message.mentions || null, view.files.length > 0],
-      () => (view.editing ? this.editor(view) : text(view, state.me))],
+      () => (view.editing ? this.editor(view, state.maxText) : text(view, state.me))],
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["edited", [view.edited && !view.editing, view.saving, view.editedTs],
         () => (view.edited && !view.editing ? h("span", {
@@ -234,14 +235,32 @@ export class MessageView {
       more);
   }
 
-  editor(view) {
-    const box = h("textarea", { class: "edit-box", "aria-label": "Edit message",
-      maxlength: "4000", rows: "1" });
+  /**
+   * The box that edits a message. No `maxlength`: the browser would count UTF-16 units and cut
+   * what is pasted, where the server counts code points up to its own limit (`maxText`, the
+   * welcome's); the box keeps everything and counts it as the message box does, and an edit
+   * over the limit is refused by the state (textlimit.js) and stays open.
+   */
+  editor(view, maxText) {
+    const box = h("textarea", { class: "edit-box", "aria-label": "Edit message", rows: "1" });
+    const limit = h("span", { class: "edit-limit", "aria-live": "polite" });
+    const count = () => {
+      const note = lengthNote(box.value, maxText);
+      limit.textContent = note.text;
+      limit.classList.toggle("over", note.over > 0);
+      box.setAttribute("aria-invalid", String(note.over > 0));
+    };
     box.value = view.text;
     autosize(box);
+    count();
     const save = () => this.on().saveEdit(box.value);
     const cancel = () => this.on().cancelEdit();
-    box.addEventListener("input", () => autosize(box));
+    box.addEventListener("input", () => {
+      autosize(box);
+      count();
+      // The box grows with its text: keep its end, the count and the buttons in sight.
+      box.parentElement.scrollIntoView({ block: "nearest" });
+    });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
@@ -259,6 +278,7 @@ export class MessageView {
     box,
     h("div", { class: "edit-actions" },
       h("span", { class: "hint" }, "Enter to save, Escape to cancel"),
+      limit,
       h("button", { type: "button", class: "small-button", onclick: cancel }, "Cancel"),
       h("button", { type: "submit", class: "small-button save" }, "Save")));
   }

@@ -510,3 +510,54 @@ def test_a_message_menu_drawn_again_or_deleted_while_open(
     expect(page.get_by_role("menu")).to_have_count(0)
     ann_line.close()
     assert bob.errors == []
+
+
+def test_an_edit_counts_as_the_server_does_and_keeps_what_is_too_long(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """The edit box takes what the server takes (code points, up to its limit: 4,000 by
+    default), not the 4,000 UTF-16 units a `maxlength` counted, which cut a pasted text of
+    emoji in half; over the limit it counts what is too much, and saving keeps the box open
+    with the text rather than losing it to a refusal."""
+    ann, bob = ann_and_bob(daemon, browser, sessions)
+    a, b = ann.page, bob.page
+    # A new room's topic likewise: 256 emoji are 256 characters to the server.
+    topic = "🌱" * 256
+    a.get_by_role("button", name="Create a room").click()
+    a.locator("#new-room-name").fill("general")
+    a.locator("#new-room-topic").focus()
+    a.keyboard.insert_text(topic)
+    expect(a.locator("#new-room-topic")).to_have_value(topic)
+    a.get_by_role("button", name="Create", exact=True).click()
+    expect(a.locator("#conv-title")).to_have_text("# general")
+    expect(a.locator("#conv-topic")).to_have_text(topic)
+    join_room(b, "general")
+    send(a, "short")
+    send(a, "second")
+    menu_action(a, message(a, "short"), "Edit")
+    box = a.locator(".edit-box")
+    expect(box).to_be_focused()
+    box.press("Control+a")
+    emoji = "😀" * 2500  # 2,500 characters as the server counts them, 5,000 UTF-16 units
+    a.keyboard.insert_text(emoji)  # as a paste: a maxlength would cut it
+    expect(box).to_have_value(emoji)
+    box.press("Enter")
+    for page in (a, b):
+        expect(message(page, emoji)).to_have_count(1)
+
+    menu_action(a, message(a, "second"), "Edit")
+    box = a.locator(".edit-box")
+    box.press("Control+a")
+    a.keyboard.insert_text("x" * 4001)
+    expect(a.locator(".edit-limit")).to_have_text("1 character too long (4001 of 4000)")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    box.press("Enter")
+    expect(a.locator("#toasts")).to_contain_text(
+        "Not saved: a message holds at most 4000 characters, this one has 1 too many.")
+    expect(box).to_have_value("x" * 4001)  # still open, nothing lost
+    shot(a, artifacts, "edit-too-long")
+    box.press("Backspace")
+    expect(a.locator(".edit-limit")).to_have_text("4000 of 4000")
+    box.press("Enter")
+    for page in (a, b):
+        expect(message(page, "x" * 4000)).to_have_count(1)

@@ -399,3 +399,17 @@ test("moderation entries (role, banned, unbanned, kicked) take their place in th
   apply(state, edited("general", 8, 7, "m7!"));
   assert.equal(held(state, "general", 7).text, "m7!");
 });
+
+test("an edit over the server's limit is refused with the count and stays open", () => {
+  const state = withMessages();
+  state.maxText = 10; // as a welcome's max_text_chars sets it
+  startEdit(state, 1003);
+  // Ten code points, twenty UTF-16 units: within the limit as the server counts.
+  const [edit] = requests(saveEdit(state, { text: "😀".repeat(10), key: "k1", now: 1 }));
+  assert.equal(edit.text, "😀".repeat(10));
+  startEdit(state, 1003);
+  const effects = saveEdit(state, { text: "x".repeat(12), key: "k2", now: 2 });
+  assert.deepEqual(requests(effects), []);
+  assert.match(effects[0].toast, /at most 10 characters, this one has 2 too many/);
+  assert.deepEqual(state.editing, { room: "general", msgId: 1003 });
+});

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  COUNT_FROM, lengthNote, MAX_TEXT_CHARS, textLength, tooLong,
+  COUNT_FROM, MAX_TEXT_CHARS, lengthNote, textLength, tooLong, topicTooLong,
 } from "../../clients/web/textlimit.js";
 import { apply, initialState } from "../../clients/web/state.js";
 import { welcome } from "./fixtures.mjs";
@@ -40,4 +40,11 @@ test("the limit is the server's when the welcome gives it", () => {
   assert.equal(state.maxText, 500);
   apply(state, { ...welcome([]), max_text_chars: "lots" });
   assert.equal(state.maxText, 500);
+});
+
+test("a topic is counted in code points: 256 emoji fit, one more is said", () => {
+  assert.equal(topicTooLong("😀".repeat(256)), null);
+  assert.equal(topicTooLong("😀".repeat(257)),
+    "A topic holds at most 256 characters: this one has 1 too many.");
+  assert.equal(topicTooLong(""), null);
 });
