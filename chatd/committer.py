@@ -40,8 +40,16 @@ so that what it reads is final), and publishes those found stored, and hands the
 its members, nor push them, nor run the webhooks. Those not found were not stored: their
 resend stores them. What is in doubt is bounded (``DOUBT_MAX``, the oldest dropped past
 it) and given up after ``SETTLE_FOR`` seconds of a database that does not answer, each
-logged. Changes are not kept in doubt: they store no nonce, and cannot be found again (a
-lost one is only answered ``unavailable``, as before).
+logged.
+
+A change (an edit, a deletion, a reaction, a topic, a moderation entry) stores no nonce and
+cannot be looked up so. Its *room* is kept in doubt instead: once the lost transactions are
+done, the room's entries past the last one published here are read and published (those
+already told are dropped by the connections, by seq). Without that, a change committed with
+its reply lost reached this node's members only with the room's next entry (its gap
+repaired then), which in a quiet room could be hours later. Only rooms with members here
+are read, and a change so found is not handed to ``on_committed`` (what the read finds may
+hold entries handed on already; the indexer's sweep finds an edit's words all the same).
 
 A resend of a stored message (a duplicate nonce) is published again, as it is now: its first
 commit may have been told to nobody here yet (its settling may still wait for the
@@ -98,6 +106,9 @@ SETTLE_RETRY_MIN = 0.25
 SETTLE_RETRY_MAX = 10.0
 
 Outcome = Appended | ChatError
+
+#: Past any seq (a range "after the last published" has no end of its own).
+_MAX_SEQ = 2**62
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -159,6 +170,11 @@ class Committer:
         # came in doubt (last): each with when it came in doubt first (trio's clock). See
         # _settle.
         self._doubtful: dict[tuple[int, str], tuple[NewMessage, float]] = {}
+        # Rooms of changes whose commit's outcome was lost (see the module docstring), each
+        # with when it first came in doubt (trio's clock) and the number of its last coming
+        # (a room in doubt again while it is settled is settled again), oldest first.
+        self._rooms_in_doubt: dict[str, tuple[float, int]] = {}
+        self._room_doubts = 0
         self._doubted = trio.Event()  # set when some came in doubt
         # The keys last settled as stored, oldest first (DOUBT_MAX at most): a resend of one
         # of them whose reply is lost again is a duplicate, never handed on again.
@@ -451,17 +467,27 @@ class Committer:
 
     def _hold_in_doubt(self, entries: Sequence[NewEntry]) -> None:
         """Keep the messages of ``entries``, whose commit failed without telling whether it
-        committed, for :meth:`_settle`. A message in doubt already (a resend of one whose
-        reply was lost too) stays once, with when it first came; but it is settled again
-        if a settling was under way (it may have missed this commit). Changes are left out:
-        they store no nonce to find them by (see the module docstring)."""
+        committed, for :meth:`_settle`, and the rooms of its changes. A message in doubt
+        already (a resend of one whose reply was lost too) stays once, with when it first
+        came; but it is settled again if a settling was under way (it may have missed this
+        commit). A room likewise."""
         now = trio.current_time()
         doubtful = self._doubtful
+        rooms = self._rooms_in_doubt
         for entry in entries:
             if isinstance(entry, NewMessage):
                 key = (entry.user_id, entry.nonce)
                 first = doubtful.pop(key, None)
                 doubtful[key] = (entry, now if first is None else first[1])
+            else:
+                self._room_doubts += 1
+                first_room = rooms.pop(entry.room, None)
+                rooms[entry.room] = (now if first_room is None else first_room[0],
+                                     self._room_doubts)
+        while len(rooms) > DOUBT_MAX:
+            log.error("a change's room in doubt dropped unsettled (over %d): its members "
+                      "here get the change with the room's next entry", DOUBT_MAX)
+            del rooms[next(iter(rooms))]
         if len(doubtful) > DOUBT_MAX:
             dropped = list(doubtful)[:len(doubtful) - DOUBT_MAX]
             for key in dropped:
@@ -480,15 +506,20 @@ class Committer:
         the database does not answer, it tries again after a delay that doubles up to
         ``SETTLE_RETRY_MAX``, and drops what has been in doubt for ``SETTLE_FOR``."""
         doubtful = self._doubtful
+        rooms = self._rooms_in_doubt
         delay = SETTLE_RETRY_MIN
         try:
             while True:
-                if not doubtful:
+                if not doubtful and not rooms:
                     self._doubted = trio.Event()
                     await self._doubted.wait()
                 taken = dict(doubtful)
+                taken_rooms = dict(rooms)
                 try:
                     found = await self._storage.messages_by_nonce(list(taken))
+                    # (That waited for the lost transactions: what is read next is final.)
+                    if taken_rooms:
+                        await self._settle_rooms(taken_rooms)
                 except Exception as exc:
                     if not isinstance(exc, StorageUnavailable):
                         log.exception("settling %d messages in doubt failed", len(taken))
@@ -514,10 +545,37 @@ class Committer:
                 if stored:
                     await self._publish_settled(stored)
         finally:
+            if rooms:
+                log.warning("%d rooms with a change whose commit's reply was lost left "
+                            "unsettled: their members here get it with the room's next entry",
+                            len(rooms))
             if doubtful:  # the daemon stops
                 log.warning("%d messages whose commit's reply was lost left unsettled: if "
                             "stored, they are published only by their resends, and not "
                             "pushed", len(doubtful))
+
+    async def _settle_rooms(self, taken: dict[str, tuple[float, int]]) -> None:
+        """Publish the entries of rooms ``taken`` (rooms of changes whose commit's reply was
+        lost, the lost transactions done) past the last one published here, and forget the
+        rooms that did not come in doubt again meanwhile. A room with no members here, or
+        none published here (forgotten: its connections repair at its next entry), is not
+        read."""
+        registry = self._registry
+        ranges = []
+        for room in taken:
+            last = registry.heads.last(room)
+            if last is not None and registry.has_members(room):
+                ranges.append((room, last, _MAX_SEQ))
+        if ranges:
+            found = await self._storage.messages_ranges(ranges)
+            if told := [m for entries in found for m in entries]:
+                log.warning("publishing %d entries of %d rooms where a change's commit reply "
+                            "was lost", len(told), len(ranges))
+                await self._publish_again(told)
+        rooms = self._rooms_in_doubt
+        for room, doubt in taken.items():
+            if rooms.get(room) == doubt:
+                del rooms[room]
 
     async def _publish_settled(self, stored: list[Message]) -> None:
         """Publish messages found stored after their commit's reply was lost, in seq order
@@ -537,7 +595,8 @@ class Committer:
                 log.exception("handing committed messages on failed")
 
     def _give_up(self, exc: Exception) -> None:
-        """Drop the messages in doubt for longer than ``SETTLE_FOR`` (logged)."""
+        """Drop the messages, and the rooms of changes, in doubt for longer than
+        ``SETTLE_FOR`` (logged)."""
         since = trio.current_time() - SETTLE_FOR
         old = [key for key, (_, first) in self._doubtful.items() if first <= since]
         for key in old:
@@ -548,6 +607,13 @@ class Committer:
                       "published only by their resends, and not pushed", len(old),
                       SETTLE_FOR, exc)
             self._metrics.messages_in_doubt.labels(outcome="unsettled").inc(len(old))
+        rooms = [room for room, (first, _) in self._rooms_in_doubt.items() if first <= since]
+        for room in rooms:
+            del self._rooms_in_doubt[room]
+        if rooms:
+            log.error("gave up settling the changes of %d rooms whose commit's reply was lost "
+                      "(%s): their members here get them with each room's next entry",
+                      len(rooms), exc)
 
     async def _isolate(self, messages: list[NewEntry], exc: StorageUnavailable
                        ) -> list[Outcome]:

@@ -492,6 +492,11 @@ class Heads:
                 del seqs[next(iter(seqs))]
                 self.forgotten += 1
 
+    def last(self, room: str) -> int | None:
+        """The last seq of ``room`` published here, or None if none was (or it was
+        forgotten)."""
+        return self._seqs.get(room)
+
     def forget(self, room: str) -> None:
         """``room`` was deleted: a new room of that name starts again at seq 1 (a hello
         racing the deletion is told by the registry's change count)."""

@@ -34,6 +34,8 @@ from chatd.rooms import Connect, PublishMany, RoomRegistry
 from chatd.storage import (
     Appended,
     Message,
+    NewChange,
+    NewEntry,
     NewMessage,
     Storage,
     StorageUnavailable,
@@ -93,7 +95,7 @@ class Answers:
     def __init__(self) -> None:
         self.outcomes: list[Outcome | None] = []
 
-    def job(self, message: NewMessage) -> SendJob:
+    def job(self, message: NewEntry) -> SendJob:
         index = len(self.outcomes)
         self.outcomes.append(None)
 
@@ -837,3 +839,81 @@ async def test_a_resend_of_a_message_told_already_is_published_once_more(
             await trio.testing.wait_all_tasks_blocked()
     assert codes_of(answers.outcomes) == ["ok", "ok", "ok", "ok"]
     assert published == [("lobby", 1), ("lobby", 2), ("lobby", 2)]
+
+
+async def test_a_change_whose_reply_was_lost_reaches_the_members_here(
+        storage: Storage) -> None:
+    """An edit is stored, but its reply is lost with the connection: the editor is answered
+    unavailable, and a change has no nonce to be looked up by. Its room is settled instead:
+    once the database answers, what the room holds past the last entry published here is
+    read and published, so a member connected here gets the edit now, not with the room's
+    next entry (in a quiet room, maybe hours later: before, that was the only way)."""
+    ann, _ = await members(storage, "lobby", "ann", "bob")
+    metrics = Metrics()
+    handed: list[list[Message]] = []
+    delivered: list[Delivery] = []
+    registry = Watched(published_by(delivered))
+    with trio.fail_after(TIMEOUT):
+        async with running_committer(storage, registry, metrics=metrics,
+                                     on_committed=lambda m: handed.append(list(m))) as committer:
+            outbox = Outbox(capacity=10)
+            await registry.connect(Connect("bob-1", "bob", outbox, lambda: None,
+                                           frozenset({"lobby"}), lambda: None))
+            sent = await committer.commit(NewMessage(user_id=ann.id, room="lobby", text="hi",
+                                                     nonce="n1"))
+            [first] = await outbox.take()
+            lose_replies(storage)
+            answers = Answers()
+            committer.submit_nowait(answers.job(NewChange(
+                user_id=ann.id, room="lobby", msg_id=sent.message.msg_id, kind="edited",
+                text="hi!")))
+            await committer.flush()
+            assert codes_of(answers.outcomes) == ["unavailable"]
+            got = await outbox.take()
+            await trio.testing.wait_all_tasks_blocked()
+    [edit] = await storage.messages_range("lobby", after=1, upto=2)
+    assert edit.kind == "edited" and edit.text == "hi!"
+    assert first == Delivery("lobby", 1, frame(message_event(sent.message)))
+    assert got == [Delivery("lobby", 2, frame(message_event(edit)))]
+    assert [d.seq for d in delivered] == [1, 2]
+    assert [[m.seq for m in batch] for batch in handed] == [[1]]  # the change is not handed on
+    assert committer._rooms_in_doubt == {}
+
+
+async def test_a_change_lost_before_it_committed_publishes_nothing(
+        storage: Storage, database_dsn: str) -> None:
+    """A change's connection dies before its commit: once settled, the room's read finds
+    nothing past what was published here, and nothing is published again."""
+    (ann,) = await members(storage, "lobby", "ann")
+    delivered: list[Delivery] = []
+    registry = Watched(published_by(delivered))
+    looked_up = trio.Event()
+    look_up = storage.messages_ranges
+
+    async def watched(ranges: Any) -> Any:
+        found = await look_up(ranges)
+        looked_up.set()
+        return found
+
+    storage.messages_ranges = watched  # type: ignore[method-assign]
+    with trio.fail_after(TIMEOUT):
+        async with running_committer(storage, registry) as committer:
+            outbox = Outbox(capacity=10)
+            await registry.connect(Connect("ann-1", "ann", outbox, lambda: None,
+                                           frozenset({"lobby"}), lambda: None))
+            sent = await committer.commit(NewMessage(user_id=ann.id, room="lobby", text="hi",
+                                                     nonce="n1"))
+            async with rooms_locked(database_dsn, "lobby") as unlock:
+                answers = Answers()
+                committer.submit_nowait(answers.job(NewChange(
+                    user_id=ann.id, room="lobby", msg_id=sent.message.msg_id, kind="edited",
+                    text="hi!")))
+                await _until_async(lambda: fetchval_apart(database_dsn, _TERMINATE_LOCK_WAITERS))
+                await looked_up.wait()
+                unlock()
+            await committer.flush()
+            await trio.testing.wait_all_tasks_blocked()
+    assert codes_of(answers.outcomes) == ["unavailable"]
+    assert [d.seq for d in delivered] == [1]
+    assert await storage.messages_range("lobby", after=1, upto=9) == []
+    assert committer._rooms_in_doubt == {}
