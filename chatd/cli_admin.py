@@ -82,6 +82,10 @@ def _room_name(text: str) -> str:
         raise ChatError(codes.BAD_REQUEST, f"{text!r}: {exc}") from None
 
 
+def _count(count: int, one: str, many: str = "") -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
 def _when(ms: int | None) -> str:
     return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 
@@ -120,9 +124,8 @@ async def deactivate(config: Config, name: str, delete_seconds: int | None) -> N
             return await _commit(storage, entry)
 
         done = await delete_recent(storage, commit, COMMAND_LINE, user.name, delete_seconds)
-        count = done["deleted"]
-        print(f"deleted {count} message{'' if count == 1 else 's'} of {user.name} from the "
-              f"last {_duration_text(delete_seconds)}")
+        print(f"deleted {_count(done['deleted'], 'message')} of {user.name} from the last "
+              f"{_duration_text(delete_seconds)}")
         if done.get("more_deleted"):
             print("chatd: more of their messages remain: run the same command again to "
                   "delete them", file=sys.stderr)
@@ -195,8 +198,9 @@ async def delete_room(config: Config, name: str, confirmed: bool) -> None:
         if not found:
             raise ChatError(codes.NOT_FOUND, f"there is no room {name!r}")
         if not confirmed:
-            print(f"#{name} has {found[0].members} members and {found[0].last_seq} entries; "
-                  "deleting it cannot be undone.", file=sys.stderr)
+            print(f"#{name} has {_count(found[0].members, 'member')} and "
+                  f"{_count(found[0].last_seq, 'entry', 'entries')}; deleting it cannot be "
+                  "undone.", file=sys.stderr)
             print("type the room's name to delete it: ", end="", file=sys.stderr, flush=True)
             if sys.stdin.readline().strip().lower().lstrip("#") != name:
                 raise ChatError(codes.BAD_REQUEST, f"not confirmed: #{name} is left as it was")
@@ -286,10 +290,10 @@ async def stats(config: Config, as_json: bool) -> None:
         })
         return
     print(f"database       {_size(figures.database_bytes)} ({config.database_label})")
-    print(f"users          {figures.users} ({figures.admins} administrators, "
-          f"{figures.deactivated} deactivated), {figures.bots} bots")
+    print(f"users          {figures.users} ({_count(figures.admins, 'administrator')}, "
+          f"{figures.deactivated} deactivated), {_count(figures.bots, 'bot')}")
     print(f"rooms          {figures.rooms} ({figures.archived} archived), "
-          f"{figures.conversations} conversations")
+          f"{_count(figures.conversations, 'conversation')}")
     print(f"messages       {figures.messages}")
     print(f"files          {figures.files} ({_size(figures.file_bytes)})")
     if not figures.nodes:

@@ -11,16 +11,19 @@ Rules: 127.0.0.1 and port 0 only; waits are for states (the client helper fails 
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
+import sys
 from pathlib import Path
 
 import trio
 
-from chatd.storage import NewMessage
+from chatd.storage import NewMessage, Storage
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import fetchval_apart, make_config
-from tests.test_cli import _chatd, _one_line_failure
+from tests.test_cli import _chatd, _env, _one_line_failure
 
 
 async def _cli(tmp_path: Path, dsn: str, *args: str,
@@ -235,7 +238,7 @@ async def test_audit_and_stats(tmp_path: Path, database_dsn: str) -> None:
         stats = await _cli(tmp_path, database_dsn, "stats")
         assert stats.returncode == 0, stats.stderr
         shown = {line[:15].strip(): line[15:] for line in stats.stdout.splitlines()}
-        assert shown["users"] == "2 (1 administrators, 0 deactivated), 0 bots"
+        assert shown["users"] == "2 (1 administrator, 0 deactivated), 0 bots"
         assert shown["rooms"] == "1 (0 archived), 0 conversations"
         assert shown["messages"] == "1"
         assert shown["nodes"].startswith(server.app.storage.node)
@@ -248,3 +251,36 @@ async def test_audit_and_stats(tmp_path: Path, database_dsn: str) -> None:
         users = json.loads((await _cli(tmp_path, database_dsn, "user", "list",
                                        "--json")).stdout)["users"]
         assert [(u["name"], u["admin"]) for u in users] == [("ann", True), ("bob", False)]
+
+
+def _on_a_terminal(tmp_path: Path, dsn: str, typed: str, *args: str
+                   ) -> subprocess.CompletedProcess[str]:
+    """``chatd ARGS`` with a terminal (a pty) as standard input, where ``typed`` is typed."""
+    main, child = pty.openpty()
+    try:
+        os.write(main, typed.encode())
+        return subprocess.run([sys.executable, "-m", "chatd", *args], stdin=child,
+                              env=_env(tmp_path, CHATD_DATABASE_DSN=dsn), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(main)
+        os.close(child)
+
+
+async def test_room_delete_asks_on_a_terminal(tmp_path: Path, database_dsn: str,
+                                              storage: Storage) -> None:
+    """On a terminal, `room delete` says what will go and deletes only once the room's name
+    is typed; another answer leaves the room as it was."""
+    owner = await storage.create_user("ann", "hash")
+    await storage.create_room(owner.id, "team", private=False, topic="")
+    wrong = await trio.to_thread.run_sync(
+        lambda: _on_a_terminal(tmp_path, database_dsn, "yes\n", "room", "delete", "team"))
+    assert "#team has 1 member and 0 entries; deleting it cannot be undone." in wrong.stderr
+    assert "type the room's name to delete it: " in wrong.stderr
+    assert _one_line_failure(wrong).splitlines()[-1] == \
+        "type the room's name to delete it: chatd: not confirmed: #team is left as it was"
+    assert [r.name for r in await storage.admin_rooms(limit=10)] == ["team"]
+    typed = await trio.to_thread.run_sync(
+        lambda: _on_a_terminal(tmp_path, database_dsn, "team\n", "room", "delete", "team"))
+    assert typed.returncode == 0 and "deleted #team" in typed.stdout, typed.stderr
+    assert await storage.admin_rooms(limit=10) == []
