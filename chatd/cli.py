@@ -1,6 +1,8 @@
 """The ``chatd`` command: ``serve``, ``migrate``,
 ``user add|passwd|list|admin|deactivate|reactivate``, ``token``, ``bot add|token|list|revoke``,
-``backup``, ``restore``, ``client``, ``version``, ``help``.
+``room list|delete``, ``audit``, ``stats``, ``backup``, ``restore``, ``client``, ``version``,
+``help``. What the admin API does besides (``room``, ``audit``, ``stats``, deleting a
+deactivated user's messages) is in :mod:`chatd.cli_admin`.
 
 Every subcommand reads the same configuration (``--config FILE``, before or after the
 subcommand; default ``./chatd.toml`` or the built-in defaults) with ``CHATD_<SECTION>_<KEY>``
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import os
 import secrets
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 log = logging.getLogger("chatd")
+
+JSON_HELP = "print JSON (the admin API's objects) instead of text, for scripts"
 
 # Exit statuses: a configuration to fix, and anything else that went wrong.
 EXIT_CONFIG = 2
@@ -247,15 +252,13 @@ async def _user_admin(config: Config, name: str, revoke: bool) -> None:
         print(f"{user.name} is {'a' if user.admin else 'no longer a'} server administrator")
 
 
-async def _user_deactivate(config: Config, name: str, deactivated: bool) -> None:
-    """Deactivate or reactivate an account; the daemons end its sessions (the revocation
-    reaches every node through the database)."""
+async def _user_reactivate(config: Config, name: str) -> None:
+    """Let a deactivated account log in again (deactivating: chatd.cli_admin.deactivate)."""
     from chatd.storage import open_storage
 
     async with open_storage(config) as storage:
-        user = await storage.set_deactivated(name, deactivated)
-        print(f"{user.name} is deactivated: their sessions end, they cannot log in"
-              if deactivated else f"{user.name} is active again")
+        user = await storage.set_deactivated(name, False)
+        print(f"{user.name} is active again")
 
 
 async def _user_passwd(config: Config, name: str, password: str) -> None:
@@ -266,11 +269,17 @@ async def _user_passwd(config: Config, name: str, password: str) -> None:
         print(f"changed the password of {user.name}; their earlier tokens no longer work")
 
 
-async def _user_list(config: Config) -> None:
+async def _user_list(config: Config, as_json: bool = False) -> None:
     from chatd.storage import open_storage
+    from chatd.views import admin_user_object
 
     async with open_storage(config) as storage:
         users = await storage.list_users()
+        if as_json:  # the admin API's user objects
+            json.dump({"users": [admin_user_object(user) for user in users]}, sys.stdout,
+                      indent=2)
+            print()
+            return
         for user in users:
             created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(user.created_at / 1000))
             flags = "".join((" admin" if user.admin else "",
@@ -475,18 +484,26 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
         if name == "add":
             sub.add_argument("--admin", action="store_true",
                              help="make them a server administrator")
-    command(("user", "list"), user_commands, "list the users")
+    user_list = command(("user", "list"), user_commands, "list the users")
+    user_list.add_argument("--json", action="store_true", help=JSON_HELP)
     admin = command(("user", "admin"), user_commands,
                     "make a user a server administrator (may moderate every room and use "
                     "the admin API)")
     admin.add_argument("name")
     admin.add_argument("--revoke", action="store_true",
                        help="make them no longer a server administrator")
-    for name, summary in (("deactivate", "deactivate an account: its sessions end on every "
-                                         "node, it cannot log in, its messages stay"),
-                          ("reactivate", "let a deactivated account log in again")):
-        sub = command(("user", name), user_commands, summary)
-        sub.add_argument("name")
+    deactivate = command(("user", "deactivate"), user_commands,
+                         "deactivate an account: its sessions end on every node, it cannot "
+                         "log in, its messages stay (unless --delete-messages)")
+    deactivate.add_argument("name")
+    deactivate.add_argument(
+        "--delete-messages", metavar="DURATION",
+        help="also delete its messages of the last DURATION (3600, 90m, 24h, 7d; at most "
+             "7d) in every room and conversation, live for the connected members; at most "
+             "1000 at a time (run it again for more)")
+    reactivate = command(("user", "reactivate"), user_commands,
+                         "let a deactivated account log in again")
+    reactivate.add_argument("name")
     token = command(("token",), commands, "print a token for USER (for scripts)")
     token.add_argument("user")
     bot = command(("bot",), commands, "manage bot accounts and their API tokens")
@@ -507,6 +524,29 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
                          "revoke a bot's token (its sessions end on every node)")
     bot_revoke.add_argument("name")
     bot_revoke.add_argument("token_id", type=int, metavar="ID")
+    room = command(("room",), commands, "manage rooms as an administrator")
+    room_commands = room.add_subparsers(dest="room_command", required=True, metavar="COMMAND")
+    room_list = command(("room", "list"), room_commands,
+                        "list the rooms (not conversations): owner, members, last seq, state")
+    room_list.add_argument("--query", metavar="Q", default="",
+                           help="only the rooms whose name holds Q")
+    room_list.add_argument("--json", action="store_true", help=JSON_HELP)
+    room_delete = command(("room", "delete"), room_commands,
+                          "delete a room with its messages, members, bans, webhooks and "
+                          "files (no undo); its members are told on every node")
+    room_delete.add_argument("name")
+    room_delete.add_argument("--yes", action="store_true",
+                             help="do not ask (required when standard input is no terminal)")
+    audit = command(("audit",), commands,
+                    "show the audit log (moderation and admin actions), newest first")
+    audit.add_argument("--room", metavar="NAME",
+                       help="only the entries of one room (or @user:user conversation)")
+    audit.add_argument("--limit", metavar="N", type=int, default=50,
+                       help="show the N newest entries (default 50)")
+    audit.add_argument("--json", action="store_true", help=JSON_HELP)
+    stats = command(("stats",), commands,
+                    "show what the database holds and the nodes running on it")
+    stats.add_argument("--json", action="store_true", help=JSON_HELP)
     backup = command(("backup",), commands,
                      "write the database, the keys of data_dir and the uploaded files to "
                      "FILE (a tar archive, mode 0600); works while chatd runs")
@@ -580,16 +620,19 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return client_main(config, server=args.server, user=args.user,
                            password_stdin=args.password_stdin, tcp=args.tcp,
                            register=args.register, bell=args.bell)
+    elif args.command in ("room", "audit", "stats") or (
+            args.command == "user" and args.user_command == "deactivate"):
+        _run_admin(args, config)
     else:
         _use_database(config)
         if args.command == "migrate":
             trio.run(_migrate, config)
         elif args.command == "user" and args.user_command == "list":
-            trio.run(_user_list, config)
+            trio.run(_user_list, config, args.json)
         elif args.command == "user" and args.user_command == "admin":
             trio.run(_user_admin, config, args.name, args.revoke)
-        elif args.command == "user" and args.user_command in ("deactivate", "reactivate"):
-            trio.run(_user_deactivate, config, args.name, args.user_command == "deactivate")
+        elif args.command == "user" and args.user_command == "reactivate":
+            trio.run(_user_reactivate, config, args.name)
         elif args.command == "user" and args.user_command == "add":
             trio.run(_user_add, config, args.name, _read_password(args.password_stdin),
                      args.admin)
@@ -609,6 +652,32 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         elif args.command == "backup":
             trio.run(_backup, config, args.file, not args.no_files, not args.no_keys)
     return 0
+
+
+def _run_admin(args: argparse.Namespace, config: Config) -> None:
+    """The commands of :mod:`chatd.cli_admin`; their arguments are checked before the
+    database is looked for."""
+    from chatd import cli_admin
+
+    if args.command == "user":
+        seconds = (None if args.delete_messages is None
+                   else cli_admin.parse_duration(args.delete_messages))
+        _use_database(config)
+        trio.run(cli_admin.deactivate, config, args.name, seconds)
+    elif args.command == "room" and args.room_command == "list":
+        _use_database(config)
+        trio.run(cli_admin.list_rooms, config, args.query, args.json)
+    elif args.command == "room":
+        name = cli_admin.check_deletion(args.name, args.yes)
+        _use_database(config)
+        trio.run(cli_admin.delete_room, config, name, args.yes)
+    elif args.command == "audit":
+        room = cli_admin.check_audit(args.room, args.limit)
+        _use_database(config)
+        trio.run(cli_admin.audit, config, room, args.limit, args.json)
+    else:
+        _use_database(config)
+        trio.run(cli_admin.stats, config, args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

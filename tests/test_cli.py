@@ -89,12 +89,17 @@ def test_version_and_help() -> None:
     assert version.returncode == 0 and version.stdout.strip() == f"chatd {__version__}"
     overview = _run("help")
     assert overview.returncode == 0
-    for command in ("serve", "user", "backup", "restore", "version", "help"):
+    for command in ("serve", "user", "room", "audit", "stats", "backup", "restore", "version",
+                    "help"):
         assert command in overview.stdout
     serve = _run("help", "serve")
     assert serve.returncode == 0 and "--check" in serve.stdout and "--config" in serve.stdout
     add = _run("help", "user", "add")
     assert add.returncode == 0 and "--password-stdin" in add.stdout
+    deactivate = _run("help", "user", "deactivate")
+    assert "--delete-messages DURATION" in deactivate.stdout
+    delete = _run("help", "room", "delete")
+    assert delete.returncode == 0 and "--yes" in delete.stdout
     unknown = _run("help", "frobnicate")
     assert unknown.returncode == 2 and "no command 'frobnicate'" in unknown.stderr
 
@@ -173,7 +178,9 @@ def test_serve_names_an_unreachable_database(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [["user", "list"], ["user", "add", "ann"], ["token", "ann"],
-                                  ["migrate"], ["backup", "out.dump"]])
+                                  ["migrate"], ["backup", "out.dump"], ["room", "list"],
+                                  ["room", "delete", "team", "--yes"], ["audit"], ["stats"],
+                                  ["user", "deactivate", "ann", "--delete-messages", "1h"]])
 def test_commands_other_than_serve_never_create_a_database(tmp_path: Path,
                                                            args: list[str]) -> None:
     """In a folder with no chatd.toml and no database, a command says which database it looked

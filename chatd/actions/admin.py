@@ -1,4 +1,4 @@
-"""Server administration, over HTTP only (``/api/admin/...``): users (search, deactivate,
+"""Server administration, over HTTP (``/api/admin/...``): users (search, deactivate,
 reactivate, a new password, administrator or not), rooms, the daemon's figures, and the audit
 log.
 
@@ -7,12 +7,18 @@ Every function takes the user the request's token names, as storage read it for 
 with ``forbidden``. What changes accounts is recorded in the audit log by storage, in the
 same transaction. Ending sessions: storage revokes the tokens, whose trigger tells every
 other node (chatd.cluster); this node, which skips its own notices, ends them here.
+
+The ``chatd`` command line (chatd/cli_admin.py) does the same from outside the daemon, with no
+account (the audit log's null actor): it calls the same storage methods, and
+:func:`delete_recent` as :func:`deactivate` does; the daemons learn of what it did from the
+database's notices, as they learn of another node's actions.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chatd.actions.context import App
@@ -20,7 +26,7 @@ from chatd.errors import ChatError
 from chatd.protocol import RoomDeleted, codes, frame
 from chatd.protocol.events import MAX_SEQ
 from chatd.rooms import CloseRoom
-from chatd.storage import PURGE_MAX, NewChange, User
+from chatd.storage import PURGE_MAX, Appended, NewChange, NewEntry, Storage, User
 from chatd.views import admin_room_object, admin_user_object, audit_object
 
 __all__ = [
@@ -28,6 +34,7 @@ __all__ = [
     "PAGE_MAX",
     "audit",
     "deactivate",
+    "delete_recent",
     "delete_room",
     "list_rooms",
     "list_users",
@@ -88,25 +95,44 @@ async def deactivate(app: App, user: User, name: str, deactivated: bool,
         app.end_sessions(changed.name, None)
     answer: dict[str, Any] = {"user": admin_user_object(changed)}
     if deactivated and delete_messages:
-        since = time.time_ns() // 1_000_000 - delete_messages * 1000
-        deleted, more = 0, False
-        for room in await app.storage.rooms_written_in(changed.name, since):
-            if deleted >= PURGE_MAX:
-                more = True
-                break
-            try:
-                purged = await app.committer.commit(NewChange(
-                    user_id=user.id, room=room, msg_id=0, kind="purge", target=changed.name,
-                    within=delete_messages, limit=PURGE_MAX - deleted))
-            except ChatError as exc:
-                if exc.code == codes.NOT_FOUND:  # the room was deleted meanwhile
-                    continue
-                raise
-            deleted += len(purged.entries)
-            more = more or purged.more
-        answer["deleted"] = deleted
-        if more:
-            answer["more_deleted"] = True
+        answer.update(await delete_recent(app.storage, app.committer.commit, user.id,
+                                          changed.name, delete_messages))
+    return answer
+
+
+async def delete_recent(storage: Storage, commit: Callable[[NewEntry], Awaitable[Appended]],
+                        actor_id: int, name: str, seconds: int) -> dict[str, Any]:
+    """Delete user ``name``'s messages of the last ``seconds``, in every room and
+    conversation, as ``actor_id`` (:data:`~chatd.storage.COMMAND_LINE`: the operator): one
+    ``purge`` per room, stored by ``commit``, at most :data:`PURGE_MAX` messages in all.
+
+    ``commit`` is the daemon's committer, which publishes the ``deleted`` entries to this
+    node's members; the command line stores them itself (:meth:`Storage.append_messages`):
+    either way the commit's notice takes them to the members of every other node.
+
+    Returns:
+        ``{"deleted": n}``, with ``"more_deleted": True`` when some are left (deleting again
+        deletes them).
+    """
+    since = time.time_ns() // 1_000_000 - seconds * 1000
+    deleted, more = 0, False
+    for room in await storage.rooms_written_in(name, since):
+        if deleted >= PURGE_MAX:
+            more = True
+            break
+        try:
+            purged = await commit(NewChange(
+                user_id=actor_id, room=room, msg_id=0, kind="purge", target=name,
+                within=seconds, limit=PURGE_MAX - deleted))
+        except ChatError as exc:
+            if exc.code == codes.NOT_FOUND:  # the room was deleted meanwhile
+                continue
+            raise
+        deleted += len(purged.entries)
+        more = more or purged.more
+    answer: dict[str, Any] = {"deleted": deleted}
+    if more:
+        answer["more_deleted"] = True
     return answer
 
 

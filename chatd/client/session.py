@@ -1093,7 +1093,8 @@ class ChatClient:
 
     async def _on_room_deleted(self, event: RoomDeleted) -> None:
         """The room is gone, with its log: forget it (a new room may take its name)."""
-        self.screen.notice(f"[{self.label(event.room)}] was deleted by {clean(event.by)}")
+        by = clean(event.by) if event.by else "the server's operator"  # "": the command line
+        self.screen.notice(f"[{self.label(event.room)}] was deleted by {by}")
         self.forget_room(event.room)
 
     async def _on_typing(self, event: UserTyping) -> None:

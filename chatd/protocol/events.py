@@ -830,8 +830,9 @@ class MemberLeft(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RoomDeleted(ServerEvent):
-    """The room was deleted ``by`` an administrator, with its whole log: nothing more of it
-    follows (not an entry of the log: there is none left)."""
+    """The room was deleted ``by`` an administrator ("" when the operator deleted it from the
+    command line), with its whole log: nothing more of it follows (not an entry of the log:
+    there is none left)."""
 
     OP: ClassVar[str] = "room_deleted"
     room: str

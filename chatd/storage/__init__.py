@@ -4,6 +4,7 @@ Nothing outside this package imports asyncpg or knows that it runs on asyncio.
 """
 
 from chatd.storage.base import (
+    COMMAND_LINE,
     MAX_REACTIONS,
     MODERATION_KINDS,
     PURGE_MAX,
@@ -19,6 +20,7 @@ from chatd.storage.base import (
     CommitNotice,
     Conversation,
     Credentials,
+    DatabaseFigures,
     FileInfo,
     Hook,
     HookTarget,
@@ -32,6 +34,7 @@ from chatd.storage.base import (
     NewChange,
     NewEntry,
     NewMessage,
+    NodeSeen,
     NodesSeen,
     NotifyNotice,
     Page,
@@ -57,6 +60,7 @@ from chatd.storage.base import (
 from chatd.storage.postgres import open_storage
 
 __all__ = [
+    "COMMAND_LINE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
     "PURGE_MAX",
@@ -72,6 +76,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "DatabaseFigures",
     "FileInfo",
     "Hook",
     "HookTarget",
@@ -85,6 +90,7 @@ __all__ = [
     "NewChange",
     "NewEntry",
     "NewMessage",
+    "NodeSeen",
     "NodesSeen",
     "NotifyNotice",
     "Page",

@@ -20,6 +20,7 @@ from chatd.errors import ChatError
 from chatd.search import SearchQuery
 
 __all__ = [
+    "COMMAND_LINE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
     "PURGE_MAX",
@@ -35,6 +36,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "DatabaseFigures",
     "FileInfo",
     "Hook",
     "HookTarget",
@@ -48,6 +50,7 @@ __all__ = [
     "NewChange",
     "NewEntry",
     "NewMessage",
+    "NodeSeen",
     "NodesSeen",
     "NotifyNotice",
     "Page",
@@ -140,6 +143,11 @@ MODERATION_KINDS = frozenset({"role", "banned", "unbanned", "kicked"})
 #: The most messages one ``purge`` change deletes (the rest wait for the next one).
 PURGE_MAX = 1000
 
+#: The ``user_id`` of a ``purge`` made from the ``chatd`` command line, by the operator, who
+#: has no account (no user has id 0): its ``deleted`` entries name the messages' author as
+#: ``by``, and the audit log records no actor, as for every other command-line action.
+COMMAND_LINE = 0
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Member:
@@ -203,6 +211,34 @@ class AdminRoom:
     last_seq: int
     created_at: int
     archived: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NodeSeen:
+    """A node running on the database (a row of ``nodes``): its name, when it last said
+    it was alive (ms), and how many users are online there."""
+
+    name: str
+    seen_at: int
+    online: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseFigures:
+    """What the database holds, counted in one snapshot, and the nodes running on it."""
+
+    database_bytes: int
+    users: int
+    admins: int
+    deactivated: int
+    bots: int
+    rooms: int
+    archived: int
+    conversations: int
+    messages: int
+    files: int
+    file_bytes: int
+    nodes: tuple[NodeSeen, ...]
 
 
 #: Unread counts stop at this many; clients show "999+".
@@ -446,8 +482,8 @@ class PresenceNotice:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RoomDeletedNotice:
-    """Another node deleted ``room`` (``by`` an administrator): its members' connections
-    here are told, and the room leaves the registry."""
+    """Another node deleted ``room`` (``by`` an administrator; "" from the command line):
+    its members' connections here are told, and the room leaves the registry."""
 
     node: str
     room: str
@@ -803,17 +839,21 @@ class Storage(Protocol):
     async def database_size(self) -> int:
         """The size of the database on disk, in bytes."""
 
+    async def figures(self) -> DatabaseFigures:
+        """What the database holds and which nodes run on it, for ``chatd stats``."""
+
     async def rooms_written_in(self, name: str, since: int) -> list[str]:
         """The rooms and conversations (not deleted) where user ``name`` (any case) has
         messages sent at ``since`` (ms) or later and not deleted, by name: where a
         deactivation with ``delete_messages`` purges. Empty for an unknown user."""
 
-    async def delete_room(self, user_id: int, room: str) -> None:
+    async def delete_room(self, user_id: int | None, room: str) -> None:
         """Delete a room (not a conversation) with everything in it, for an administrator
-        (read in the transaction): its log, memberships, bans, hooks, webhook; its files
-        become deleted files (their bytes are collected later). The name is free at once;
-        the audit log keeps the action, with the room's name. Other nodes get a
-        :class:`RoomDeletedNotice`. A send racing it is refused or deleted with the room.
+        (read in the transaction; None: the command line): its log, memberships, bans,
+        hooks, webhook; its files become deleted files (their bytes are collected later).
+        The name is free at once; the audit log keeps the action, with the room's name.
+        Other nodes get a :class:`RoomDeletedNotice` (its ``by`` empty from the command
+        line). A send racing it is refused or deleted with the room.
 
         Raises:
             ChatError: ``forbidden`` (not an administrator), ``not_found``, ``bad_request``
@@ -828,12 +868,12 @@ class Storage(Protocol):
         administrators. Raises ChatError('not_found') for an unknown room,
         ChatError('forbidden') for anyone else."""
 
-    async def audit_log(self, user_id: int, *, room: str | None = None,
+    async def audit_log(self, user_id: int | None, *, room: str | None = None,
                         before: int | None = None, limit: int) -> list[AuditEntry]:
         """The audit log, newest first (ids below ``before``, at most ``limit``): all of it
         for an administrator, or (``room`` given) that room's for its owner, its moderators
-        and administrators. Raises ChatError('forbidden') for anyone else,
-        ChatError('not_found') for an unknown room."""
+        and administrators; for the command line (``user_id`` None), either. Raises
+        ChatError('forbidden') for anyone else, ChatError('not_found') for an unknown room."""
 
     async def get_credentials(self, name: str) -> Credentials | None:
         """The user called ``name`` (any case) with their password hash, or None."""

@@ -31,7 +31,8 @@ Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says th
 - set a role (hand the room over with ``owner``): the owner, or an administrator;
 - archive or unarchive a room: its owner, or an administrator (never a conversation);
 - purge a user's recent messages from a room: whoever moderates it, or, in a 1:1
-  conversation, an administrator (deactivating an account with its messages).
+  conversation, an administrator (deactivating an account with its messages); and the
+  operator, from the command line (:data:`~chatd.storage.COMMAND_LINE`).
 
 A purge (kind ``"purge"``: a ban with ``delete_messages``, a deactivation with it) finds,
 under the room's lock, the messages its target sent to the room in the last ``within``
@@ -39,7 +40,9 @@ seconds and not deleted yet, newest first, at most ``limit``, and deletes each e
 ``delete`` by the purger would: one ``deleted`` entry per message, with a seq of the room's
 log, so members and resumes learn each once. Its outcome carries the entries
 (``Appended.entries``), which the committer publishes; the audit log gets one ``purge`` row
-with their count, not one per message.
+with their count, not one per message. A purge from the command line has no account to name:
+its entries name the messages' author as ``by`` (``changes.actor_id`` is never null), and its
+audit row has no actor, as every command-line action's.
 
 While a room is archived (``rooms.archived``, read under the lock) it is read-only: edits,
 reactions and a new topic are refused with ``archived``; deleting messages and moderating
@@ -76,6 +79,7 @@ from typing import Any
 from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.storage.base import (
+    COMMAND_LINE,
     MAX_REACTIONS,
     MODERATION_KINDS,
     PURGE_MAX,
@@ -351,7 +355,7 @@ class _Entry:
 class _Audit:
     """A row of the audit log."""
 
-    actor_id: int
+    actor_id: int | None  # None: the command line
     action: str
     room_id: int
     target_id: int | None = None
@@ -556,33 +560,38 @@ def _purge(change: NewChange, room: _Room, actor: _Person | None, target: _Perso
            audit: list[_Audit]) -> Appended | ChatError:
     """Delete what ``found`` lists (the target's recent messages, newest first, one more
     than the purge's limit when more wait) as ``actor``: one ``deleted`` entry each, as a
-    ``delete`` makes; one audit row for them all."""
-    if actor is None or not (_moderates(actor, room) or (room.kind == "dm" and actor.admin)):
+    ``delete`` makes; one audit row for them all. From the command line, the entries are
+    the author's own and the audit row names no actor."""
+    operator = change.user_id == COMMAND_LINE
+    if not operator and (actor is None or not (
+            _moderates(actor, room) or (room.kind == "dm" and actor.admin))):
         return ChatError(codes.FORBIDDEN, f"only the owner or the moderators of {room.name!r} "
                          "can delete others' messages")
     if target is None:
         return ChatError(codes.NOT_FOUND, f"there is no user {change.target!r}")
+    by = target if operator or actor is None else actor
     limit = max(0, min(change.limit, PURGE_MAX))
     stored: list[Message] = []
     for msg_id in found[:limit]:
         message = messages[msg_id]
-        if not _change(NewChange(user_id=actor.id, room=room.name, msg_id=msg_id,
+        if not _change(NewChange(user_id=by.id, room=room.name, msg_id=msg_id,
                                  kind="deleted"), message, {}, room.last_seq + 1):
             continue  # deleted by a change before it in the batch
         room.last_seq += 1
         room.bumped = message.touched = True
         message.rev = room.last_seq
-        entry = Message(room=room.name, seq=room.last_seq, msg_id=msg_id, sender=actor.name,
+        entry = Message(room=room.name, seq=room.last_seq, msg_id=msg_id, sender=by.name,
                         text="", ts=now, nonce="", kind="deleted")
-        entries.append(_Entry(entry, message, actor.id))
+        entries.append(_Entry(entry, message, by.id))
         stored.append(entry)
     more = len(found) > limit
-    summary = Message(room=room.name, seq=room.last_seq, msg_id=0, sender=actor.name,
+    summary = Message(room=room.name, seq=room.last_seq, msg_id=0, sender=by.name,
                       text="", ts=now, nonce="", kind="purge", target=target.name)
     if stored:
-        audit.append(_Audit(actor.id, "purge", room.id, target.id, details={
-            "deleted": len(stored), "within": change.within, "more": more,
-            "seqs": [stored[0].seq, stored[-1].seq]}))
+        audit.append(_Audit(None if operator else by.id, "purge", room.id, target.id,
+                            details={
+                                "deleted": len(stored), "within": change.within,
+                                "more": more, "seqs": [stored[0].seq, stored[-1].seq]}))
     return Appended(message=summary, duplicate=not stored, entries=tuple(stored), more=more)
 
 

@@ -111,6 +111,7 @@ from chatd.storage.base import (
     CommitNotice,
     Conversation,
     Credentials,
+    DatabaseFigures,
     FileInfo,
     Hook,
     HookTarget,
@@ -124,6 +125,7 @@ from chatd.storage.base import (
     NewChange,
     NewEntry,
     NewMessage,
+    NodeSeen,
     NodesSeen,
     NotifyNotice,
     Page,
@@ -445,6 +447,29 @@ LEFT JOIN rooms r ON r.id = l.room_id
 WHERE ($1::bigint IS NULL OR l.room_id = $1) AND l.id < $2
 ORDER BY l.id DESC
 LIMIT $3
+"""
+
+_SQL_ROOM_ID = "SELECT id FROM rooms WHERE name = $1 AND deleted_at IS NULL"
+
+# What chatd stats shows: counts of one snapshot (the tables are small but messages, whose
+# count is a walk of its smallest index), and the nodes alive with their users online.
+_SQL_FIGURES = f"""
+SELECT pg_database_size(current_database()) AS database_bytes,
+       u.users, u.admins, u.deactivated, u.bots, r.rooms, r.archived, r.conversations,
+       (SELECT count(*) FROM messages) AS messages, f.files, f.file_bytes,
+       ARRAY(SELECT n.name FROM nodes n ORDER BY n.name) AS node_names,
+       ARRAY(SELECT {_ms("n.seen_at")} FROM nodes n ORDER BY n.name) AS node_seen,
+       ARRAY(SELECT (SELECT count(*) FROM node_presence p WHERE p.node = n.name)
+             FROM nodes n ORDER BY n.name) AS node_online
+FROM (SELECT count(*) FILTER (WHERE NOT bot) AS users, count(*) FILTER (WHERE admin) AS admins,
+             count(*) FILTER (WHERE deactivated_at IS NOT NULL) AS deactivated,
+             count(*) FILTER (WHERE bot) AS bots FROM users) u,
+     (SELECT count(*) FILTER (WHERE kind = 'room') AS rooms,
+             count(*) FILTER (WHERE kind = 'room' AND archived) AS archived,
+             count(*) FILTER (WHERE kind <> 'room') AS conversations
+      FROM rooms WHERE deleted_at IS NULL) r,
+     (SELECT count(*) AS files, coalesce(sum(size), 0) AS file_bytes
+      FROM files WHERE deleted_at IS NULL) f
 """
 
 _SQL_GET_CREDENTIALS = f"""
@@ -1115,7 +1140,8 @@ SELECT id, archived AND deleted_at IS NULL AS archived FROM rooms WHERE id = ANY
 
 # Deleting a room, step 1 (one short transaction; PostgresStorage.delete_room): lock the
 # room as appending does, but exclusively (FOR UPDATE: a send's lock waits for this commit,
-# then finds a tombstone and takes nothing), after reading the actor ($1).
+# then finds a tombstone and takes nothing), after reading the actor ($1; none from the
+# command line).
 _SQL_DELETE_ACTOR = "SELECT name, admin FROM users WHERE id = $1"
 _SQL_DELETE_LOCK = """
 SELECT id, kind, last_seq FROM rooms WHERE name = $1 AND deleted_at IS NULL FOR UPDATE
@@ -1583,9 +1609,9 @@ def _parse_notice(channel: str, payload: str,
         node, _, table = payload.partition(" ")
         return [TargetsNotice(node=node, table=table)] if table in TARGET_TABLES else []
     if channel == ROOMS_CHANNEL:
-        # '<node> <room> <by>' (migration 0015)
+        # '<node> <room> <by>' (migration 0015); <by> empty: the command line
         parts = payload.split(" ")
-        if len(parts) != 3 or not all(parts):
+        if len(parts) != 3 or not parts[0] or not parts[1]:
             return []
         return [RoomDeletedNotice(node=parts[0], room=parts[1], by=parts[2])]
     parts = payload.split(" ")
@@ -2137,17 +2163,21 @@ class PostgresStorage:
     async def room_archived(self, room: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_ROOM_ARCHIVED, room))
 
-    async def delete_room(self, user_id: int, room: str) -> None:
+    async def delete_room(self, user_id: int | None, room: str) -> None:
         """See :meth:`Storage.delete_room`: a tombstone in one short transaction, then its
         rows, in chunks (:meth:`purge_deleted_rooms`)."""
         await self._run(self._do_delete_room, user_id, room)
         await self.purge_deleted_rooms()
 
-    async def _do_delete_room(self, user_id: int, room: str) -> None:
+    async def _do_delete_room(self, user_id: int | None, room: str) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            actor = await conn.fetchrow(_SQL_DELETE_ACTOR, user_id)
-            if actor is None or not actor["admin"]:
-                raise ChatError(codes.FORBIDDEN, "only server administrators can delete a room")
+            by = ""  # the command line: the notice's room_deleted names nobody
+            if user_id is not None:
+                actor = await conn.fetchrow(_SQL_DELETE_ACTOR, user_id)
+                if actor is None or not actor["admin"]:
+                    raise ChatError(codes.FORBIDDEN,
+                                    "only server administrators can delete a room")
+                by = actor["name"]
             row = await conn.fetchrow(_SQL_DELETE_LOCK, room)
             if row is None:
                 raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
@@ -2155,7 +2185,7 @@ class PostgresStorage:
                 raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be deleted")
             await conn.execute("SELECT set_config('chatd.quiet', 'on', true)")
             await conn.fetchval(_SQL_DELETE_TOMBSTONE, row["id"], room, user_id,
-                                json.dumps({"last_seq": row["last_seq"]}), actor["name"])
+                                json.dumps({"last_seq": row["last_seq"]}), by)
             await conn.execute("SELECT set_config('chatd.quiet', '', true)")
 
     async def purge_deleted_rooms(self) -> int:
@@ -2184,6 +2214,18 @@ class PostgresStorage:
         return int(await self._run(self._pool.fetchval,
                                    "SELECT pg_database_size(current_database())"))
 
+    async def figures(self) -> DatabaseFigures:
+        row = await self._run(self._pool.fetchrow, _SQL_FIGURES)
+        nodes = tuple(NodeSeen(name=name, seen_at=seen, online=online) for name, seen, online
+                      in zip(row["node_names"], row["node_seen"], row["node_online"],
+                             strict=True))
+        return DatabaseFigures(
+            database_bytes=row["database_bytes"], users=row["users"], admins=row["admins"],
+            deactivated=row["deactivated"], bots=row["bots"], rooms=row["rooms"],
+            archived=row["archived"], conversations=row["conversations"],
+            messages=row["messages"], files=row["files"], file_bytes=int(row["file_bytes"]),
+            nodes=nodes)
+
     async def rooms_written_in(self, name: str, since: int) -> list[str]:
         rows = await self._run(self._pool.fetch, _SQL_ROOMS_WRITTEN_IN, name.lower(), since)
         return [row["name"] for row in rows]
@@ -2198,17 +2240,22 @@ class PostgresStorage:
         return [Ban(room=room, user=row["user"], by=row["by"], reason=row["reason"],
                     ts=row["ts"], expires_at=row["expires_at"]) for row in rows]
 
-    async def audit_log(self, user_id: int, *, room: str | None = None,
+    async def audit_log(self, user_id: int | None, *, room: str | None = None,
                         before: int | None = None, limit: int) -> list[AuditEntry]:
         return await self._run(self._do_audit_log, user_id, room, before, limit)
 
-    async def _do_audit_log(self, user_id: int, room: str | None, before: int | None,
+    async def _do_audit_log(self, user_id: int | None, room: str | None, before: int | None,
                             limit: int) -> list[AuditEntry]:
         async with self._pool.acquire() as conn:
             room_id = None
-            if room is not None:
+            if room is not None and user_id is None:  # the command line reads any room's
+                room_id = await conn.fetchval(_SQL_ROOM_ID, room)
+                if room_id is None:
+                    raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+            elif room is not None and user_id is not None:
                 room_id = await _check_moderates(conn, room, user_id, "read its audit log")
-            elif not await conn.fetchval("SELECT admin FROM users WHERE id = $1", user_id):
+            elif user_id is not None and not await conn.fetchval(
+                    "SELECT admin FROM users WHERE id = $1", user_id):
                 raise ChatError(codes.FORBIDDEN, "only administrators can read the audit log")
             rows = await conn.fetch(_SQL_AUDIT_LOG, room_id,
                                     _MAX_SEQ if before is None else before, limit)

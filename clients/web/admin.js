@@ -249,7 +249,9 @@ export function auditText(entry) {
   }
   const whom = entry.target ? ` ${entry.target}` : entry.room && /room|archive/.test(entry.action)
     ? ` #${entry.room}` : "";
-  const where = entry.room && entry.target ? ` in #${entry.room}` : "";
+  // A deactivation's purge also reaches conversations (named @user:user), which are no #room.
+  const where = !entry.room || !entry.target ? ""
+    : entry.room.startsWith("@") ? ` in the conversation ${entry.room}` : ` in #${entry.room}`;
   return `${who} ${what}${whom}${where}`;
 }
 

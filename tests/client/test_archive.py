@@ -39,3 +39,13 @@ async def test_archived_entries_and_room_deleted_are_shown() -> None:
         "-- no current room: /switch ROOM or /join ROOM",
     ]
     assert "general" not in s.client.rooms and s.client.current is None
+
+
+async def test_a_room_deleted_from_the_command_line_names_the_operator() -> None:
+    """``room_deleted`` with an empty ``by`` (``chatd room delete``: no account did it) says
+    the server's operator did, not "by " and nothing."""
+    s = Session()
+    s.client.me = "ann"
+    await s.event(RoomArchived(room="general", seq=3, archived=True, by="root", ts=3))
+    await s.event(RoomDeleted(room="general", by=""))
+    assert s.lines()[1] == "-- [general] was deleted by the server's operator"

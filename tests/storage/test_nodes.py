@@ -30,6 +30,7 @@ from chatd.storage import (
     NewChange,
     NewMessage,
     PresenceNotice,
+    RoomDeletedNotice,
     Storage,
     TargetsNotice,
     open_storage,
@@ -433,3 +434,14 @@ async def test_a_starting_node_waits_for_the_writers_in_flight(storage: Storage,
             finally:
                 await bridge.run(writer.close)
                 await bridge.run(watcher.close)
+
+
+def test_a_room_deleted_notice_may_name_nobody() -> None:
+    """'<node> <room> <by>' (migration 0015): an empty ``by`` is the command line's deletion
+    (chatd room delete), still a notice; a payload without its node or room is none."""
+    assert _parse_notice("chatd_rooms", "chatd-a team root") == [
+        RoomDeletedNotice(node="chatd-a", room="team", by="root")]
+    assert _parse_notice("chatd_rooms", "chatd-a team ") == [
+        RoomDeletedNotice(node="chatd-a", room="team", by="")]
+    for bad in ("chatd-a  root", " team root", "chatd-a team", "chatd-a team root x"):
+        assert _parse_notice("chatd_rooms", bad) == [], bad

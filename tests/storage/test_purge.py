@@ -7,9 +7,11 @@ audit row; a refusal stores nothing.
 
 from __future__ import annotations
 
+import dataclasses
+
 import trio
 
-from chatd.storage import PURGE_MAX, NewChange, NewMessage, Storage, User
+from chatd.storage import COMMAND_LINE, PURGE_MAX, NewChange, NewMessage, Storage, User
 from tests.storage.test_moderation import (
     TIMEOUT,
     _team,
@@ -146,3 +148,31 @@ async def test_two_purges_in_one_batch_delete_each_message_once(storage: Storage
                                                   purge(mod, "team", "bob", 60)])
         counts = [len(o.entries) for o in outcomes if not isinstance(o, Exception)]
         assert counts == [3, 0]
+
+
+async def test_the_command_line_purges_as_the_author_and_audits_no_actor(
+        storage: Storage, database_dsn: str) -> None:
+    """A purge by COMMAND_LINE (the operator, who has no account) needs no right in the
+    room, in a room and in a conversation alike: its ``deleted`` entries are by the author,
+    and its audit rows name no actor. A purge by user id 0 of an unknown target is
+    ``not_found`` and stores nothing."""
+    with trio.fail_after(TIMEOUT):
+        _ann, _mod, bob, _cid = await _team(storage)
+        await say(storage, bob, "team", "spam")
+        await storage.direct_room(bob.id, "cid")
+        await say(storage, bob, "@bob:cid", "dm spam")
+        operator = NewChange(user_id=COMMAND_LINE, room="team", msg_id=0, kind="purge",
+                             target="bob", within=60)
+        async with database(database_dsn) as raw:
+            before = await snapshot(raw)
+            nobody = dataclasses.replace(operator, target="nobody")
+            assert await refusal(storage, nobody) == "not_found"
+            assert await snapshot(raw) == before
+            for room in ("team", "@bob:cid"):
+                done = await one(storage, dataclasses.replace(operator, room=room))
+                assert [(e.kind, e.sender) for e in done.entries] == [("deleted", "bob")]
+            rows = await raw.fetch("SELECT actor_id, action, target_id FROM audit_log "
+                                   "WHERE action = 'purge' ORDER BY id")
+            assert [tuple(r) for r in rows] == [(None, "purge", bob.id)] * 2
+            actors = await raw.fetch("SELECT actor_id, kind FROM changes ORDER BY room_id, seq")
+            assert [tuple(r) for r in actors if r["kind"] == "deleted"] == [(bob.id, "deleted")] * 2

@@ -189,6 +189,11 @@ test("audit lines say who did what to whom, where", () => {
   assert.equal(auditText(entry("purge", { room: "team", details: { deleted: 1 } })),
     "root deleted 1 message of eve in #team");
   assert.equal(auditText(entry("purge", { room: "team" })), "root deleted messages of eve in #team");
+  // What `chatd user deactivate --delete-messages` and `chatd room delete` record: no actor.
+  assert.equal(auditText(entry("purge", { actor: null, room: "@ann:eve", details: { deleted: 2 } })),
+    "The command line deleted 2 messages of eve in the conversation @ann:eve");
+  assert.equal(auditText(entry("delete_room", { actor: null, target: null, room: "team" })),
+    "The command line deleted #team");
   // Archiving and deleting rooms (branch admin-rooms): the room is what was acted on.
   assert.equal(auditText(entry("archive", { target: null, room: "old" })), "root archived #old");
   assert.equal(auditText(entry("unarchive", { target: null, room: "old" })),
