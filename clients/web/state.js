@@ -42,7 +42,9 @@
 //                                filesChecked, or filesUnchecked with the refusal `error`
 //
 // Time is an argument (`now`, in ms) wherever it matters, so that every change is
-// deterministic and can be tested without a clock.
+// deterministic and can be tested without a clock. It is the server's time as the page
+// reckons it (clock.js: the page's clock corrected by the offset each welcome measures, kept
+// here as `clockOffset`), since it is compared with the server's `ts` and `expires_at`.
 //
 // Read markers: a message seen on screen moves the room's marker here at once (the badge and the
 // title drop it), and the marker waits in `reads` until the server has acknowledged it: one per
@@ -82,6 +84,7 @@
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
 
 import * as alerts from "./alerts.js";
+import { corrected } from "./clock.js";
 import { isChange, quoteOf, revOf } from "./entries.js";
 import * as linkCache from "./links.js";
 import * as missed from "./missed.js";
@@ -157,6 +160,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     seen, // room -> what the page last saw of it, or null (missed.js)
     away: null, // [{room, missed}]: what the welcome's rooms missed, until the list is in
     late: new Map(), // room -> {mention, dm, message}: counted, not alerted, until caught up
+    // ms to add to the page's clock for the server's (clock.js), measured at each welcome:
+    // every `now` given to this module is on the server's clock, as every `ts` is.
+    clockOffset: 0,
   };
 }
 
@@ -168,11 +174,12 @@ const isSeq = (value) => Number.isSafeInteger(value) && value >= 0;
 
 /**
  * Apply a frame from the server. `request` is the request a reply (`ok` or `error`) answers,
- * null for an event; `now` is the time in ms. Returns the effects to perform.
- * Frames of unknown ops and replies to unknown requests change nothing (the protocol asks
- * clients to ignore what they do not know).
+ * null for an event; `now` is the time in ms, on the server's clock as the page reckons it
+ * (clock.js); for a welcome, `sent` is when its hello was sent, on the same clock. Returns
+ * the effects to perform. Frames of unknown ops and replies to unknown requests change
+ * nothing (the protocol asks clients to ignore what they do not know).
  */
-export function apply(state, frame, { request: asked = null, now = 0 } = {}) {
+export function apply(state, frame, { request: asked = null, now = 0, sent = null } = {}) {
   if (!frame || typeof frame !== "object") return [];
   if (asked) {
     const table = frame.op === "error" ? REFUSED : ANSWERED;
@@ -180,7 +187,7 @@ export function apply(state, frame, { request: asked = null, now = 0 } = {}) {
     return handler ? handler(state, asked, frame, now) : [];
   }
   const handler = EVENTS[frame.op];
-  return handler ? handler(state, frame, now) : [];
+  return handler ? handler(state, frame, now, sent) : [];
 }
 
 /**
@@ -194,7 +201,9 @@ export function helloResume(state, most = undefined) {
 }
 
 const EVENTS = {
-  welcome(state, frame) {
+  welcome(state, frame, now, sent) {
+    // The server's clock, as it wrote the welcome: what every `ts` is compared with from now on.
+    state.clockOffset = corrected(state.clockOffset, frame.now, sent, now);
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
     state.admin = Boolean(frame.user && frame.user.admin === true);
     state.connection = "online";
@@ -1464,12 +1473,12 @@ function replayless(state, name) {
 
 /**
  * What to tell of `message`, new in `room` at `now`: its alert (alerts.js `alertFor`), if any.
- * A message that would alert but for its age (STALE_MS) is one the page missed: the replay of
- * a room the hello resumed after a long absence (a laptop asleep an hour), or any message while
- * the page's clock runs ahead of the server's. Alerting each would ring for hours-old news, and
- * alerting none let a mention in a resumed room go untold (missed.js tells only of the rooms
- * not resumed): so they are counted, and told once per room, as missed.js tells a room's,
- * once the room has caught up (`tellLate`).
+ * A message that would alert but for its age (STALE_MS, by the server's clock: clock.js) is
+ * one the page missed: the replay of a room the hello resumed after a long absence (a laptop
+ * asleep an hour). Alerting each would ring for hours-old news, and alerting none let a
+ * mention in a resumed room go untold (missed.js tells only of the rooms not resumed): so
+ * they are counted, and told once per room, as missed.js tells a room's, once the room has
+ * caught up (`tellLate`).
  */
 function alertsFor(state, room, message, now) {
   if (!alerts.late(message, now)) {
