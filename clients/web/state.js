@@ -77,7 +77,9 @@
 // (`seen`), and once the whole list is in, each room that missed what its level wants gives
 // an `alert` effect, and a toast says it all in one line. In the rooms it does replay, a
 // missed message older than alerts.STALE_MS is counted, not alerted, and the room tells what
-// it missed in one `alert` once its replay has caught up (`alertsFor`).
+// it missed in one `alert` once its replay has caught up (`alertsFor`); a room that missed
+// more than the server replays gets a `gap` and pages its history, which alerts nothing: it
+// tells what it missed from its counts, as a room not replayed does (`tellSkipped`).
 //
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
@@ -250,7 +252,7 @@ const EVENTS = {
       room.loadingOlder = false;
     }
     state.listing = more ? { after: last, waiting: false, unlisted, gone: new Set(),
-      early: new Map(), alerts: [], refresh: false } : null;
+      early: new Map(), alerts: [], refresh: false, skipped: new Set() } : null;
     state.roomsListed = !more;
     state.contacts = [];
     for (const contact of Array.isArray(frame.contacts) ? frame.contacts : []) {
@@ -420,8 +422,10 @@ const EVENTS = {
 
   gap(state, frame) {
     // More was missed than the resume replays: page it in with `history` after=…
-    if (!state.rooms.has(frame.room) || !isSeq(frame.after)) return [];
-    return [request("history", { room: frame.room, after: frame.after, limit: GAP_PAGE })];
+    const room = state.rooms.get(frame.room);
+    if (!room || !isSeq(frame.after)) return [];
+    return [request("history", { room: frame.room, after: frame.after, limit: GAP_PAGE }),
+      ...tellSkipped(state, room)];
   },
 
   error(state, frame) {
@@ -1425,6 +1429,7 @@ function listingPage(state, infos, more, now) {
       if (alerts.isLevel(held.notify)) room.setNotify(held.notify, { confirmed: true });
     }
     if (unseen) noteMissed(state, room, info);
+    if (listing.skipped.delete(room.name)) effects.push(...tellSkipped(state, room));
     effects.push(...settle(state, room), ...heldAlerts(state, room.name, now));
   }
   if (more && last !== null && byCodePoint(last, listing.after) > 0) {
@@ -1478,7 +1483,8 @@ function replayless(state, name) {
  * asleep an hour). Alerting each would ring for hours-old news, and alerting none let a
  * mention in a resumed room go untold (missed.js tells only of the rooms not resumed): so
  * they are counted, and told once per room, as missed.js tells a room's, once the room has
- * caught up (`tellLate`).
+ * caught up (`tellLate`). A room that missed too much to be replayed (a `gap`) is told by
+ * its counts instead (`tellSkipped`).
  */
 function alertsFor(state, room, message, now) {
   if (!alerts.late(message, now)) {
@@ -1508,6 +1514,26 @@ function tellLate(state, room) {
   const found = room.kind === "dm" ? { kind: "dm", count: counts.dm + counts.message }
     : counts.mention ? { kind: "mention", count: counts.mention }
       : { kind: "message", count: counts.message };
+  const alert = missed.awayAlert(state, room, found);
+  return alert ? [{ alert }] : [];
+}
+
+/**
+ * A resumed room that missed more than the server replays (a `gap`): its messages are paged
+ * in with `history`, which alerts nothing, so what it missed is told from its counts, as
+ * missed.js tells a room not resumed: its room object of this connection (applied to `room`)
+ * against what the page saw of it before (`state.seen`), once, in the words of `tellLate`.
+ * When its object is on a later page of the listing, that page tells it.
+ */
+function tellSkipped(state, room) {
+  if (state.listing && state.listing.unlisted.has(room.name)) {
+    state.listing.skipped.add(room.name);
+    return [];
+  }
+  if (state.seen === null) return []; // nothing remembered: nothing to compare with
+  const now = { last_seq: room.lastSeq, read_seq: room.readSeq, unread: room.unread,
+    mentions: room.mentions };
+  const found = missed.missedOf(room, missed.news(state.seen.get(room.name), now));
   const alert = missed.awayAlert(state, room, found);
   return alert ? [{ alert }] : [];
 }
