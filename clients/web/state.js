@@ -146,6 +146,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     listing: null, // the welcome's rooms still being paged in (see "The listing"), or null
     opened: 0, // rooms opened so far: a Room's `opened` is this tick when it was last opened
     resumed: null, // the rooms the last hello resumed (helloResume), until its welcome
+    catchingUp: new Set(), // rooms the welcome's hello resumed, until their catch-up starts
     roomsListed: false, // every room of the user has been listed since the last welcome
     contactsListing: null, // {after, waiting, removed}: the welcome's contacts being paged in
     outbox: saved, // see outbox.js
@@ -189,8 +190,17 @@ export function apply(state, frame, { request: asked = null, now = 0, sent = nul
     return handler ? handler(state, asked, frame, now) : [];
   }
   const handler = EVENTS[frame.op];
+  // A room's first entry after the welcome starts its catch-up (a resumed room's replay),
+  // or follows it: a `gap` of the room from then on is no resume's (`gap`).
+  if (LOG_ENTRIES.has(frame.op) && typeof frame.room === "string") {
+    state.catchingUp.delete(frame.room);
+  }
   return handler ? handler(state, frame, now, sent) : [];
 }
+
+/** The ops of the entries of a room's log, as events (docs/protocol.md). */
+const LOG_ENTRIES = new Set(["message", "edited", "deleted", "reaction", "topic", "role",
+  "banned", "unbanned", "kicked", "archived"]);
 
 /**
  * The `resume` of the hello about to be sent (select.js resumePoints), remembered for its
@@ -221,6 +231,7 @@ const EVENTS = {
     // welcome's, or a later page's), as on a first load: what they held would have a hole.
     const resumed = state.resumed || new Set(Object.keys(resumePoints(state)));
     state.resumed = null;
+    state.catchingUp = new Set(resumed);
     for (const room of state.rooms.values()) {
       if (!room.draft && room.head !== null && !resumed.has(room.name)) room.unfollow();
     }
@@ -424,8 +435,11 @@ const EVENTS = {
     // More was missed than the resume replays: page it in with `history` after=…
     const room = state.rooms.get(frame.room);
     if (!room || !isSeq(frame.after)) return [];
+    // The resume's gap (the room's catch-up) tells what the room missed while away; a live
+    // one (a node that could not deliver a stretch) does not: that is no absence's news.
+    const resumed = state.catchingUp.delete(room.name);
     return [request("history", { room: frame.room, after: frame.after, limit: GAP_PAGE }),
-      ...tellSkipped(state, room)];
+      ...(resumed ? tellSkipped(state, room) : [])];
   },
 
   error(state, frame) {
@@ -1429,7 +1443,7 @@ function listingPage(state, infos, more, now) {
       if (alerts.isLevel(held.notify)) room.setNotify(held.notify, { confirmed: true });
     }
     if (unseen) noteMissed(state, room, info);
-    if (listing.skipped.delete(room.name)) effects.push(...tellSkipped(state, room));
+    if (listing.skipped.delete(room.name)) effects.push(...tellSkipped(state, room, info));
     effects.push(...settle(state, room), ...heldAlerts(state, room.name, now));
   }
   if (more && last !== null && byCodePoint(last, listing.after) > 0) {
@@ -1521,19 +1535,20 @@ function tellLate(state, room) {
 /**
  * A resumed room that missed more than the server replays (a `gap`): its messages are paged
  * in with `history`, which alerts nothing, so what it missed is told from its counts, as
- * missed.js tells a room not resumed: its room object of this connection (applied to `room`)
- * against what the page saw of it before (`state.seen`), once, in the words of `tellLate`.
- * When its object is on a later page of the listing, that page tells it.
+ * missed.js tells a room not resumed: its room object of this connection (`info`, or as
+ * applied to `room`: nothing of the room comes before its catch-up) against what the page saw
+ * of it before (`state.seen`), once, in the words of `tellLate`. When its object is on a
+ * later page of the listing, that page tells it.
  */
-function tellSkipped(state, room) {
+function tellSkipped(state, room, info = null) {
   if (state.listing && state.listing.unlisted.has(room.name)) {
     state.listing.skipped.add(room.name);
     return [];
   }
   if (state.seen === null) return []; // nothing remembered: nothing to compare with
-  const now = { last_seq: room.lastSeq, read_seq: room.readSeq, unread: room.unread,
+  const object = info || { last_seq: room.lastSeq, read_seq: room.readSeq, unread: room.unread,
     mentions: room.mentions };
-  const found = missed.missedOf(room, missed.news(state.seen.get(room.name), now));
+  const found = missed.missedOf(room, missed.news(state.seen.get(room.name), object));
   const alert = missed.awayAlert(state, room, found);
   return alert ? [{ alert }] : [];
 }

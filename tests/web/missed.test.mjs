@@ -406,3 +406,17 @@ test("a gap room whose object is on a later page of the listing tells when that 
   assert.deepEqual(alertsOf(last).map((a) => [a.room, a.body]),
     [["zed", "1 mention while you were away"]]);
 });
+
+test("a gap sent live (a node that could not deliver a stretch of the room) is no absence: it "
+  + "tells nothing of what came since the welcome, which alerted as it came", () => {
+  const state = resuming([roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("busy", { lastSeq: 10, readSeq: 10 })]);
+  comeBack(state, [roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("busy", { lastSeq: 10, readSeq: 10 })]); // nothing missed: no catch-up
+  const live = apply(state, message("busy", 11, "Bob", "@ann now", { mentions: ["ann"],
+    ts: 5_000_000 }), { now: 5_000_000 });
+  assert.deepEqual(alertsOf(live).map((a) => a.body), ["@ann now"]);
+  const later = apply(state, gap("busy", 11, 30), { now: 5_000_000 });
+  assert.deepEqual(requests(later), [{ op: "history", room: "busy", after: 11, limit: 500 }]);
+  assert.deepEqual(alertsOf(later), []);
+});
