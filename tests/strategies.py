@@ -399,6 +399,7 @@ welcome_events = st.builds(
     contacts=st.lists(_presences, max_size=3).map(tuple),
     ping_interval=st.integers(1, 3600), max_text_chars=st.none() | st.integers(1, 100_000),
     rooms_more=st.none() | st.booleans(), contacts_more=st.none() | st.booleans(),
+    now=st.none() | st.integers(0, 2**53),
 )
 """``welcome`` events."""
 

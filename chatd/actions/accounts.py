@@ -6,6 +6,7 @@ from typing import Any
 
 from chatd.actions.contacts import contact_page
 from chatd.actions.context import App
+from chatd.actions.session import now_ms
 from chatd.storage import User
 from chatd.views import room_object, user_object
 
@@ -33,9 +34,9 @@ async def logout(app: App, token: str, *, everywhere: bool) -> dict[str, Any]:
 
 async def me(app: App, user: User, *, rooms_limit: int | None = None,
              contacts_limit: int | None = None) -> dict[str, Any]:
-    """The user, their rooms and contacts: what ``welcome`` says, without a session; with
-    ``rooms_limit`` (``contacts_limit``) the first rooms (contacts) only and ``rooms_more``
-    (``contacts_more``), as a paged ``hello``."""
+    """The user, their rooms and contacts, and the server's clock (``now``): what
+    ``welcome`` says, without a session; with ``rooms_limit`` (``contacts_limit``) the first
+    rooms (contacts) only and ``rooms_more`` (``contacts_more``), as a paged ``hello``."""
     answer: dict[str, Any] = {"user": user_object(user)}
     if rooms_limit is None:
         rooms = await app.storage.user_rooms(user.id)
@@ -49,4 +50,5 @@ async def me(app: App, user: User, *, rooms_limit: int | None = None,
     else:
         answer["contacts"], answer["contacts_more"] = await contact_page(
             app, user.id, "", contacts_limit)
+    answer["now"] = now_ms()  # as the welcome's: the server's clock, for a client's offset
     return answer

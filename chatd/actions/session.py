@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 
 from chatd.actions.context import App, Caller, CatchUp
@@ -12,7 +13,7 @@ from chatd.rooms import Leave as Unsubscribe
 from chatd.storage import Page, SessionRooms, SessionStart, User
 from chatd.views import message_event, room_object, user_object
 
-__all__ = ["PING_INTERVAL", "RESUME_READ_ENTRIES", "hello", "ping", "resume_reads"]
+__all__ = ["PING_INTERVAL", "RESUME_READ_ENTRIES", "hello", "now_ms", "ping", "resume_reads"]
 
 PING_INTERVAL = 30  # seconds; told to clients in `welcome`
 SETTLE_ROUNDS = 3  # re-reads of a user's rooms at hello while they keep changing
@@ -98,8 +99,21 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         max_text_chars=app.config.limits.max_text_chars,
         rooms_more=None if limit is None else len(read.last_seqs) > limit,
         contacts_more=None if shows is None else len(contacts) > shows,
+        now=now_ms(),
     )
     return CatchUp(welcome, upto, then)
+
+
+def now_ms() -> int:
+    """The server's clock, in ms since the epoch, as the welcome tells it (``now``).
+
+    This process's clock, while a message's ``ts`` is the database's (``clock_timestamp()``
+    as it is stored): the same clock for the embedded database, and servers' clocks kept
+    in step by NTP otherwise, to within milliseconds, where what a client corrects with it is
+    a laptop's clock wrong by minutes or hours. Reading the database's would cost the hello
+    a statement, or a column in its first one that a bot's hello does not run.
+    """
+    return time.time_ns() // 1_000_000
 
 
 def resume_reads(resume: dict[str, int], heads: Mapping[str, int], most: int, *,

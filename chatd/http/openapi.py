@@ -791,11 +791,12 @@ class _Builder:
             )},
             "/api/me": {"get": self.op(
                 "Who am I",
-                "The user (with `admin`), their rooms and conversations, and their "
-                "contacts: what the protocol's `welcome` says. Without `rooms_limit` and "
-                "`contacts_limit` every room and contact (the answer's size and cost grow "
-                "with them); with them the first rooms (as `GET /api/rooms?joined=true` "
-                "lists them) and contacts, and `rooms_more`/`contacts_more`.",
+                "The user (with `admin`), their rooms and conversations, their "
+                "contacts and the server's clock: what the protocol's `welcome` says. "
+                "Without `rooms_limit` and `contacts_limit` every room and contact (the "
+                "answer's size and cost grow with them); with them the first rooms (as "
+                "`GET /api/rooms?joined=true` lists them) and contacts, and "
+                "`rooms_more`/`contacts_more`.",
                 tag="accounts", op_id="me",
                 parameters=[
                     query("rooms_limit", {"type": "integer", "minimum": 1},
@@ -811,7 +812,11 @@ class _Builder:
                     "rooms_more": {"type": "boolean"},
                     "contacts": {"type": "array", "items": _ref("Contact")},
                     "contacts_more": {"type": "boolean"},
-                }, ["user", "rooms", "contacts"])),
+                    "now": {"type": "integer", "description":
+                            "The server's clock, in ms since the epoch (as every `ts`): "
+                            "compare a `ts` with this, or with the local clock corrected by "
+                            "the difference, not with the local clock alone."},
+                }, ["user", "rooms", "contacts", "now"])),
                 errors=(400,),
             )},
             "/api/rooms": {

@@ -357,6 +357,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         max_text_chars=_optional_int(obj, "max_text_chars"),
         rooms_more=_optional_bool(obj, "rooms_more"),
         contacts_more=_optional_bool(obj, "contacts_more"),
+        now=_optional_int(obj, "now"),
     )
 
 

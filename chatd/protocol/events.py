@@ -692,6 +692,11 @@ class Welcome(ServerEvent):
     #: that gave ``rooms_limit`` (``contacts_limit``).
     rooms_more: bool | None = None
     contacts_more: bool | None = None
+    #: The server's clock as it wrote the welcome, in ms since the epoch as every ``ts``: a
+    #: client compares ``ts`` with its own clock (is this message new, how old is it) through
+    #: the offset it measures from this, not trusting its own clock to be right (None: an
+    #: older server, which did not say).
+    now: int | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -705,6 +710,8 @@ class Welcome(ServerEvent):
             obj["rooms_more"] = self.rooms_more
         if self.contacts_more is not None:
             obj["contacts_more"] = self.contacts_more
+        if self.now is not None:
+            obj["now"] = self.now
         return obj
 
 

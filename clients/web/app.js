@@ -15,6 +15,8 @@
 //   alerts.js   what a new message alerts (notification levels), the title's count; pure
 //   missed.js   what the rooms not replayed missed while the page was away (from their
 //               room objects' counts), told once per room when it comes back; pure
+//   clock.js    the server's time as the page reckons it (the offset each welcome's `now`
+//               gives), for comparing the server's `ts` with "now"
 //   search.js   the search: query, pages of results, errors; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure

@@ -37,6 +37,7 @@
 
 import * as alerts from "./alerts.js";
 import * as api from "./api.js";
+import * as clock from "./clock.js";
 import { $, h, toast } from "./dom.js";
 import * as drafts from "./drafts.js";
 import { Install } from "./install.js";
@@ -152,10 +153,10 @@ export class Controller {
         composer.focus();
       },
       react: (msgId, emoji, on) => this.act(model.react,
-        { msgId, emoji, on, key: newNonce(), now: Date.now() }),
+        { msgId, emoji, on, key: newNonce(), now: clock.now() }),
       edit: (msgId) => this.act(model.startEdit, msgId),
       saveEdit: (text) => {
-        this.act(model.saveEdit, { text, key: newNonce(), now: Date.now() });
+        this.act(model.saveEdit, { text, key: newNonce(), now: clock.now() });
         if (this.state && !this.state.editing) composer.focus();
       },
       cancelEdit: () => {
@@ -165,18 +166,18 @@ export class Controller {
       remove: (msgId) => this.confirmDelete(msgId),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
       // Files: signed links for what is drawn, the larger view of an image, downloads.
-      wantLinks: (ids) => this.act(model.wantLinks, ids, Date.now()),
-      linkBroken: (id) => this.act(model.linkBroken, id, Date.now()),
+      wantLinks: (ids) => this.act(model.wantLinks, ids, clock.now()),
+      linkBroken: (id) => this.act(model.linkBroken, id, clock.now()),
       openImage: (file, opener) => viewer.open(file, opener),
       download: (file) => this.download(file),
     });
     viewer.bind({
-      wantLinks: (ids) => this.act(model.wantLinks, ids, Date.now()),
+      wantLinks: (ids) => this.act(model.wantLinks, ids, clock.now()),
       download: (file) => this.download(file),
     });
     attachments.bind({
-      wantLinks: (ids) => this.act(model.wantLinks, ids, Date.now()),
-      linkBroken: (id) => this.act(model.linkBroken, id, Date.now()),
+      wantLinks: (ids) => this.act(model.wantLinks, ids, clock.now()),
+      linkBroken: (id) => this.act(model.linkBroken, id, clock.now()),
       attach: (files, room) => this.attach(files, room),
       remove: (key) => this.act(model.removeUpload, key),
       retry: (key) => this.act(model.retryUpload, key),
@@ -216,10 +217,10 @@ export class Controller {
         // The box's text belongs to `room`: never send it into another one.
         if (!this.state || room !== this.state.current) return false;
         const before = this.state.outbox;
-        this.act(model.compose, { text, nonce: newNonce(), now: Date.now() });
+        this.act(model.compose, { text, nonce: newNonce(), now: clock.now() });
         return Boolean(this.state) && this.state.outbox !== before;
       },
-      typing: () => this.act(model.typed, Date.now()),
+      typing: () => this.act(model.typed, clock.now()),
       draft: (room, text) => this.act(drafts.setDraft, room, text),
     });
     dialogs.bind({
@@ -288,6 +289,7 @@ export class Controller {
         pushed: this.install.pushedFor(session.username) },
       seen: loadSeen(session.username),
     });
+    clock.follow(this.state.clockOffset); // its own clock until a welcome says the server's
     this.savedAlerts = this.state.alerts;
     this.savedSeen = null;
     this.seenSavedAt = -Infinity;
@@ -300,26 +302,34 @@ export class Controller {
     this.install.signedIn(session);
     this.views.auth.hide();
     this.views.layout.showChat(true);
-    clearTimeout(this.expiryTimer);
-    this.expiryTimer = setTimeout(() => {
-      this.leave("Your session has expired. Please log in again.");
-    }, Math.min(MAX_TIMER_MS, Math.max(0, session.expires_at - Date.now())));
+    this.expireAt(session);
     this.conn = new Connection({
       // The first rooms and contacts only (a server whose largest page is smaller gives a
       // page of that; one that does not page lists everything, without `rooms_more`).
       hello: () => ({ token: session.token, resume: model.helloResume(this.state),
         rooms_limit: model.WELCOME_ROOMS, contacts_limit: model.WELCOME_CONTACTS }),
-      onWelcome: (frame) => this.receive(frame),
+      onWelcome: (frame, { sentAt }) => this.receive(frame, null, sentAt),
       onEvent: (frame) => this.receive(frame),
       onReply: (frame, request) => this.receive(frame, request),
       onState: (phase, detail) => this.act(model.connectionChanged, phase, {
         attempt: detail.attempt || 0,
-        retryAt: typeof detail.delay === "number" ? Date.now() + detail.delay : null,
+        retryAt: typeof detail.delay === "number" ? clock.now() + detail.delay : null,
       }),
       onAuthFailed: () => this.leave("Your session has ended. Please log in again."),
     });
     this.conn.start();
     this.render();
+  }
+
+  /**
+   * Leave when the session's token expires (its `expires_at` is the server's time: set again
+   * once a welcome has measured the server's clock).
+   */
+  expireAt(session) {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => {
+      this.leave("Your session has expired. Please log in again.");
+    }, Math.min(MAX_TIMER_MS, Math.max(0, session.expires_at - clock.now())));
   }
 
   async leave(message = "", { revoke = false } = {}) {
@@ -357,11 +367,19 @@ export class Controller {
 
   // -- changes -------------------------------------------------------------------------------
 
-  /** A frame from the server (`request`: the request a reply answers). */
-  receive(frame, request = null) {
+  /**
+   * A frame from the server (`request`: the request a reply answers; `sentAt`: for a welcome,
+   * when its hello was sent, by this page's clock).
+   */
+  receive(frame, request = null, sentAt = null) {
     const listed = Boolean(this.state && this.state.roomsListed);
-    this.act(model.apply, frame, { request, now: Date.now() });
+    const offset = this.state ? this.state.clockOffset : 0;
+    const sent = sentAt === null ? null : clock.serverTime(sentAt, offset);
+    this.act(model.apply, frame, { request, now: clock.now(), sent });
     if (!this.state) return;
+    // The welcome measured the server's clock: everything after it reads the server's time.
+    clock.follow(this.state.clockOffset);
+    if (frame.op === "welcome") this.expireAt(this.session);
     if (this.pendingRoom !== null && this.state.rooms.has(this.pendingRoom)) {
       this.openRoom(this.pendingRoom);
     } else if (this.state.roomsListed && (!listed || frame.op === "welcome")) {
@@ -575,7 +593,7 @@ export class Controller {
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {
         this.timers.set(effect.key, setTimeout(() => {
           this.timers.delete(effect.key);
-          this.act(model.actions[effect.action], ...effect.args, Date.now());
+          this.act(model.actions[effect.action], ...effect.args, clock.now());
         }, effect.later));
       }
     }
@@ -728,9 +746,9 @@ export class Controller {
     if (!session) return;
     try {
       const links = await api.fileLinks(session.token, ids);
-      if (this.session === session) this.act(model.linksReceived, ids, links, Date.now());
+      if (this.session === session) this.act(model.linksReceived, ids, links, clock.now());
     } catch {
-      if (this.session === session) this.act(model.linksFailed, ids, Date.now());
+      if (this.session === session) this.act(model.linksFailed, ids, clock.now());
     }
   }
 
@@ -790,7 +808,7 @@ export class Controller {
           excerpt(message.text, 200) || filesSummary(message)),
       ],
       submit: async () => this.act(model.deleteMessage,
-        { room: room.name, msgId, key: newNonce(), now: Date.now() }),
+        { room: room.name, msgId, key: newNonce(), now: clock.now() }),
     });
   }
 
@@ -803,7 +821,7 @@ export class Controller {
     queueMicrotask(() => {
       this.renderQueued = false;
       if (!this.state) return;
-      const now = Date.now();
+      const now = clock.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
         alertsView, search, moderation, admin,

@@ -1,6 +1,8 @@
 // DOM helpers. Nothing here ever parses markup: text goes in through textContent (or text
 // nodes), attributes through setAttribute, so user-supplied strings stay data.
 
+import * as clock from "./clock.js";
+
 /** The element with this id (the page's fixed skeleton). */
 export const $ = (id) => document.getElementById(id);
 
@@ -114,10 +116,13 @@ export function formatTime(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
-/** "Today", "Yesterday" or a date such as "Mon, 3 Mar 2025", in local time. */
+/**
+ * "Today", "Yesterday" or a date such as "Mon, 3 Mar 2025", in local time; today is the
+ * server's (clock.js), as `ms` is.
+ */
 export function formatDay(ms) {
   const day = new Date(ms);
-  const today = new Date();
+  const today = new Date(clock.now());
   const yesterday = new Date(today);
   yesterday.setDate(today.getDate() - 1);
   if (day.toDateString() === today.toDateString()) return "Today";

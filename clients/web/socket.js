@@ -2,7 +2,8 @@
 // request/reply matching by id, keepalive pings, and reconnection with exponential backoff.
 //
 // The owner supplies `hello()` (the fields of the hello frame: token and resume, asked afresh
-// for every attempt) and gets callbacks: `onWelcome(welcome)`, `onEvent(frame)` for every frame
+// for every attempt) and gets callbacks: `onWelcome(welcome, {sentAt})` (sentAt: when the
+// hello went, by the page's clock, in ms), `onEvent(frame)` for every frame
 // that is not a reply, `onReply(frame, request)` for every reply (`ok` or `error`) with the
 // request it answers (`{op, ...fields}`; when the socket closes first, an `error` frame with
 // code "disconnected"), `onState(state, detail)` with state "connecting" | "online" | "waiting"
@@ -160,6 +161,7 @@ export class Connection {
       this.lastHeard = Date.now();
       // The welcome is handled synchronously, before the frames read with it (the resume
       // catch-up, a `gap`) are dispatched: those need the welcome's rooms and a ready socket.
+      const sentAt = Date.now(); // with the welcome's `now`, the server's clock (clock.js)
       this.sendWith("hello", this.hello(), {
         resolve: (welcome) => {
           clearTimeout(helloTimer);
@@ -168,7 +170,7 @@ export class Connection {
           this.attempt = 0;
           this.startKeepalive(Number(welcome.ping_interval) || 30);
           this.onState("online", {});
-          this.onWelcome(welcome);
+          this.onWelcome(welcome, { sentAt });
         },
         reject: (error) => {
           clearTimeout(helloTimer);

@@ -42,7 +42,9 @@
 //                                filesChecked, or filesUnchecked with the refusal `error`
 //
 // Time is an argument (`now`, in ms) wherever it matters, so that every change is
-// deterministic and can be tested without a clock.
+// deterministic and can be tested without a clock. It is the server's time as the page
+// reckons it (clock.js: the page's clock corrected by the offset each welcome measures, kept
+// here as `clockOffset`), since it is compared with the server's `ts` and `expires_at`.
 //
 // Read markers: a message seen on screen moves the room's marker here at once (the badge and the
 // title drop it), and the marker waits in `reads` until the server has acknowledged it: one per
@@ -75,13 +77,16 @@
 // (`seen`), and once the whole list is in, each room that missed what its level wants gives
 // an `alert` effect, and a toast says it all in one line. In the rooms it does replay, a
 // missed message older than alerts.STALE_MS is counted, not alerted, and the room tells what
-// it missed in one `alert` once its replay has caught up (`alertsFor`).
+// it missed in one `alert` once its replay has caught up (`alertsFor`); a room that missed
+// more than the server replays gets a `gap` and pages its history, which alerts nothing: it
+// tells what it missed from its counts, as a room not replayed does (`tellSkipped`).
 //
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
 
 import * as alerts from "./alerts.js";
+import { corrected } from "./clock.js";
 import { isChange, quoteOf, revOf } from "./entries.js";
 import * as linkCache from "./links.js";
 import * as missed from "./missed.js";
@@ -142,6 +147,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     listing: null, // the welcome's rooms still being paged in (see "The listing"), or null
     opened: 0, // rooms opened so far: a Room's `opened` is this tick when it was last opened
     resumed: null, // the rooms the last hello resumed (helloResume), until its welcome
+    catchingUp: new Set(), // rooms the welcome's hello resumed, until their catch-up starts
     roomsListed: false, // every room of the user has been listed since the last welcome
     contactsListing: null, // {after, waiting, removed}: the welcome's contacts being paged in
     outbox: saved, // see outbox.js
@@ -158,6 +164,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     seen, // room -> what the page last saw of it, or null (missed.js)
     away: null, // [{room, missed}]: what the welcome's rooms missed, until the list is in
     late: new Map(), // room -> {mention, dm, message}: counted, not alerted, until caught up
+    // ms to add to the page's clock for the server's (clock.js), measured at each welcome:
+    // every `now` given to this module is on the server's clock, as every `ts` is.
+    clockOffset: 0,
   };
 }
 
@@ -169,11 +178,12 @@ const isSeq = (value) => Number.isSafeInteger(value) && value >= 0;
 
 /**
  * Apply a frame from the server. `request` is the request a reply (`ok` or `error`) answers,
- * null for an event; `now` is the time in ms. Returns the effects to perform.
- * Frames of unknown ops and replies to unknown requests change nothing (the protocol asks
- * clients to ignore what they do not know).
+ * null for an event; `now` is the time in ms, on the server's clock as the page reckons it
+ * (clock.js); for a welcome, `sent` is when its hello was sent, on the same clock. Returns
+ * the effects to perform. Frames of unknown ops and replies to unknown requests change
+ * nothing (the protocol asks clients to ignore what they do not know).
  */
-export function apply(state, frame, { request: asked = null, now = 0 } = {}) {
+export function apply(state, frame, { request: asked = null, now = 0, sent = null } = {}) {
   if (!frame || typeof frame !== "object") return [];
   if (asked) {
     const table = frame.op === "error" ? REFUSED : ANSWERED;
@@ -181,8 +191,17 @@ export function apply(state, frame, { request: asked = null, now = 0 } = {}) {
     return handler ? handler(state, asked, frame, now) : [];
   }
   const handler = EVENTS[frame.op];
-  return handler ? handler(state, frame, now) : [];
+  // A room's first entry after the welcome starts its catch-up (a resumed room's replay),
+  // or follows it: a `gap` of the room from then on is no resume's (`gap`).
+  if (LOG_ENTRIES.has(frame.op) && typeof frame.room === "string") {
+    state.catchingUp.delete(frame.room);
+  }
+  return handler ? handler(state, frame, now, sent) : [];
 }
+
+/** The ops of the entries of a room's log, as events (docs/protocol.md). */
+const LOG_ENTRIES = new Set(["message", "edited", "deleted", "reaction", "topic", "role",
+  "banned", "unbanned", "kicked", "archived"]);
 
 /**
  * The `resume` of the hello about to be sent (select.js resumePoints), remembered for its
@@ -195,7 +214,9 @@ export function helloResume(state, most = undefined) {
 }
 
 const EVENTS = {
-  welcome(state, frame) {
+  welcome(state, frame, now, sent) {
+    // The server's clock, as it wrote the welcome: what every `ts` is compared with from now on.
+    state.clockOffset = corrected(state.clockOffset, frame.now, sent, now);
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
     state.admin = Boolean(frame.user && frame.user.admin === true);
     state.connection = "online";
@@ -211,6 +232,7 @@ const EVENTS = {
     // welcome's, or a later page's), as on a first load: what they held would have a hole.
     const resumed = state.resumed || new Set(Object.keys(resumePoints(state)));
     state.resumed = null;
+    state.catchingUp = new Set(resumed);
     for (const room of state.rooms.values()) {
       if (!room.draft && room.head !== null && !resumed.has(room.name)) room.unfollow();
     }
@@ -242,7 +264,7 @@ const EVENTS = {
       room.loadingOlder = false;
     }
     state.listing = more ? { after: last, waiting: false, unlisted, gone: new Set(),
-      early: new Map(), alerts: [], refresh: false } : null;
+      early: new Map(), alerts: [], refresh: false, skipped: new Set() } : null;
     state.roomsListed = !more;
     state.contacts = [];
     for (const contact of Array.isArray(frame.contacts) ? frame.contacts : []) {
@@ -412,8 +434,13 @@ const EVENTS = {
 
   gap(state, frame) {
     // More was missed than the resume replays: page it in with `history` after=…
-    if (!state.rooms.has(frame.room) || !isSeq(frame.after)) return [];
-    return [request("history", { room: frame.room, after: frame.after, limit: GAP_PAGE })];
+    const room = state.rooms.get(frame.room);
+    if (!room || !isSeq(frame.after)) return [];
+    // The resume's gap (the room's catch-up) tells what the room missed while away; a live
+    // one (a node that could not deliver a stretch) does not: that is no absence's news.
+    const resumed = state.catchingUp.delete(room.name);
+    return [request("history", { room: frame.room, after: frame.after, limit: GAP_PAGE }),
+      ...(resumed ? tellSkipped(state, room) : [])];
   },
 
   error(state, frame) {
@@ -1424,6 +1451,7 @@ function listingPage(state, infos, more, now) {
       if (alerts.isLevel(held.notify)) room.setNotify(held.notify, { confirmed: true });
     }
     if (unseen) noteMissed(state, room, info);
+    if (listing.skipped.delete(room.name)) effects.push(...tellSkipped(state, room, info));
     effects.push(...settle(state, room), ...heldAlerts(state, room.name, now));
   }
   if (more && last !== null && byCodePoint(last, listing.after) > 0) {
@@ -1472,12 +1500,13 @@ function replayless(state, name) {
 
 /**
  * What to tell of `message`, new in `room` at `now`: its alert (alerts.js `alertFor`), if any.
- * A message that would alert but for its age (STALE_MS) is one the page missed: the replay of
- * a room the hello resumed after a long absence (a laptop asleep an hour), or any message while
- * the page's clock runs ahead of the server's. Alerting each would ring for hours-old news, and
- * alerting none let a mention in a resumed room go untold (missed.js tells only of the rooms
- * not resumed): so they are counted, and told once per room, as missed.js tells a room's,
- * once the room has caught up (`tellLate`).
+ * A message that would alert but for its age (STALE_MS, by the server's clock: clock.js) is
+ * one the page missed: the replay of a room the hello resumed after a long absence (a laptop
+ * asleep an hour). Alerting each would ring for hours-old news, and alerting none let a
+ * mention in a resumed room go untold (missed.js tells only of the rooms not resumed): so
+ * they are counted, and told once per room, as missed.js tells a room's, once the room has
+ * caught up (`tellLate`). A room that missed too much to be replayed (a `gap`) is told by
+ * its counts instead (`tellSkipped`).
  */
 function alertsFor(state, room, message, now) {
   if (!alerts.late(message, now)) {
@@ -1507,6 +1536,27 @@ function tellLate(state, room) {
   const found = room.kind === "dm" ? { kind: "dm", count: counts.dm + counts.message }
     : counts.mention ? { kind: "mention", count: counts.mention }
       : { kind: "message", count: counts.message };
+  const alert = missed.awayAlert(state, room, found);
+  return alert ? [{ alert }] : [];
+}
+
+/**
+ * A resumed room that missed more than the server replays (a `gap`): its messages are paged
+ * in with `history`, which alerts nothing, so what it missed is told from its counts, as
+ * missed.js tells a room not resumed: its room object of this connection (`info`, or as
+ * applied to `room`: nothing of the room comes before its catch-up) against what the page saw
+ * of it before (`state.seen`), once, in the words of `tellLate`. When its object is on a
+ * later page of the listing, that page tells it.
+ */
+function tellSkipped(state, room, info = null) {
+  if (state.listing && state.listing.unlisted.has(room.name)) {
+    state.listing.skipped.add(room.name);
+    return [];
+  }
+  if (state.seen === null) return []; // nothing remembered: nothing to compare with
+  const object = info || { last_seq: room.lastSeq, read_seq: room.readSeq, unread: room.unread,
+    mentions: room.mentions };
+  const found = missed.missedOf(room, missed.news(state.seen.get(room.name), object));
   const alert = missed.awayAlert(state, room, found);
   return alert ? [{ alert }] : [];
 }

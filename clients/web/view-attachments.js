@@ -15,6 +15,7 @@
 // its thumbnail through a signed link, asked for and renewed as the message list does for
 // the files it draws (links.js, view-files.js).
 
+import * as clock from "./clock.js";
 import { $, h } from "./dom.js";
 import { describe, fitBox, humanSize, pastedName } from "./files.js";
 import { linkFor } from "./links.js";
@@ -126,7 +127,7 @@ export class AttachmentsView {
     });
   }
 
-  render(state, now = Date.now()) {
+  render(state, now = clock.now()) {
     const room = currentRoom(state);
     const usable = Boolean(room) && !room.draft && !room.archived;
     this.room = usable ? room.name : null;

@@ -1,6 +1,7 @@
 // The connection's state as the person sees it: the dot under their name, and the banner that
 // says why the page is offline and when it tries again.
 
+import * as clock from "./clock.js";
 import { $ } from "./dom.js";
 
 const COUNTDOWN_MS = 500;
@@ -29,7 +30,7 @@ export class ConnectionView {
     if (phase !== "waiting") this.stopCountdown();
     else if (this.countdown === null) {
       // The banner's own clock: the seconds count down while nothing else changes.
-      this.countdown = setInterval(() => this.render(this.state, Date.now()), COUNTDOWN_MS);
+      this.countdown = setInterval(() => this.render(this.state, clock.now()), COUNTDOWN_MS);
     }
     if (quiet) return;
     const why = state.closeReason || "Connection lost.";

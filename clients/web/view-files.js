@@ -14,6 +14,7 @@
 // Like every view, nothing here parses markup: a file's name is user data and goes into text
 // nodes and attributes only.
 
+import * as clock from "./clock.js";
 import { h, svgIcon } from "./dom.js";
 import { describe, extensionOf, fileKind, fitBox, humanSize, isPreviewable } from "./files.js";
 import { linkFor } from "./links.js";
@@ -98,7 +99,7 @@ export class FilesView {
     const target = { kind: "link", el: link, file, signed: false };
     link.addEventListener("click", (event) => {
       // Without a signed link the url needs the token: fetch it with it instead.
-      if (!target.signed || !this.links || !linkFor(this.links, file.id, Date.now())) {
+      if (!target.signed || !this.links || !linkFor(this.links, file.id, clock.now())) {
         event.preventDefault();
         this.on().download(file);
       }
@@ -112,7 +113,7 @@ export class FilesView {
     list.push(target);
     this.targets.set(target.file.id, list);
     this.fresh.push(target);
-    if (this.links) this.visit(target, this.links, Date.now(), new Set());
+    if (this.links) this.visit(target, this.links, clock.now(), new Set());
   }
 
   /**

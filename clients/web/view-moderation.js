@@ -9,6 +9,7 @@ import {
   BAN_DURATIONS, banLeft, banRequest, bansInForce, controlsFor, emptyList, listBegin, listFailed,
   listNext, listReceived, moderates, parseAudit, removedText, runs,
 } from "./admin.js";
+import * as clock from "./clock.js";
 import { $, h, toast } from "./dom.js";
 import { openMenu } from "./popup.js";
 import { currentRoom } from "./select.js";
@@ -146,7 +147,7 @@ export class ModerationView {
       h("li", { class: "side-empty" }, "Loading…"));
     const load = async () => {
       try {
-        const now = Date.now();
+        const now = clock.now(); // bans expire by the server's clock
         const bans = bansInForce(await this.on.ask("bans", { room }), now);
         list.replaceChildren(...(bans.length ? bans.map((ban) => h("li", {},
           h("span", { class: "name" }, ban.user),

@@ -6,6 +6,7 @@
 // Which image is open is this view's own affair (like a popup), not the state's; the link
 // comes from the state (links.js) when `render` is called with it.
 
+import * as clock from "./clock.js";
 import { $ } from "./dom.js";
 import { humanSize } from "./files.js";
 import { linkFor } from "./links.js";
@@ -26,7 +27,7 @@ export class ViewerView {
     dialog.addEventListener("keydown", (event) => this.trap(event));
     $("viewer-download").addEventListener("click", (event) => {
       if (!this.file) return;
-      if (!this.links || !linkFor(this.links, this.file.id, Date.now())) {
+      if (!this.links || !linkFor(this.links, this.file.id, clock.now())) {
         event.preventDefault();
         this.on.download(this.file);
       }

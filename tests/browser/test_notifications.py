@@ -44,8 +44,10 @@ from tests.browser.conftest import (
     DESKTOP,
     PASSWORD,
     PHONE,
+    RESUME_MAX,
     Daemon,
     LineClient,
+    _in_thread,
     http_json,
     needs_chromium,
     register_and_login,
@@ -464,10 +466,11 @@ def test_a_mention_in_the_open_room_missed_for_long_is_told_once_on_coming_back(
     daemon: Daemon, browser: Browser, sessions: list[Session]
 ) -> None:
     """Ann's page shows #lobby in a hidden tab; her laptop sleeps (offline) while Bob mentions
-    her there twice, and wakes "an hour later" (the page's clock set ahead: what the server
-    stamped is then older than alerts.STALE_MS). The room is resumed, so its missed messages
-    come again as events: not one notification each for hours-old news, and not none either,
-    but one for the room once it has caught up, as for the rooms not resumed."""
+    her there twice, and wakes an hour later (what the server stamped is then older than
+    alerts.STALE_MS: the messages are made an hour old in the database, since the page goes by
+    the server's clock, not its own). The room is resumed, so its missed messages come again
+    as events: not one notification each for hours-old news, and not none either, but one for
+    the room once it has caught up, as for the rooms not resumed."""
     bob, ann = ann_online_with_bob(daemon, browser, sessions, ["lobby"])
     page = ann.page
     phase = page.locator("#me-status")
@@ -478,8 +481,7 @@ def test_a_mention_in_the_open_room_missed_for_long_is_told_once_on_coming_back(
     bob.request("send", room="lobby", text="@ann the numbers are in", nonce="l1")
     bob.request("send", room="lobby", text="@ann are you there?", nonce="l2")
     bob.request("send", room="lobby", text="never mind", nonce="l3")
-    now = page.evaluate("() => Date.now()")
-    page.clock.set_fixed_time(now + 60 * 60 * 1000)
+    said_long_ago(daemon, ["l1", "l2", "l3"], "1 hour")
     ann.context.set_offline(False)
     expect(phase).to_have_attribute("data-phase", "online")
     expect(page.locator("#message-list li.msg .msg-text")).to_have_text(
@@ -488,6 +490,94 @@ def test_a_mention_in_the_open_room_missed_for_long_is_told_once_on_coming_back(
     note = made(page)[0]
     assert (note["title"], note["body"], note["tag"]) == (
         "#lobby", "2 mentions while you were away", "chatd:lobby"), note
+    bob.close()
+    assert ann.errors == []
+
+
+def said_long_ago(daemon: Daemon, nonces: list[str], age: str) -> None:
+    """Make the messages of these nonces `age` (an SQL interval) older by the server's clock,
+    as if the page had been away that long since they were said."""
+    listed = ", ".join(f"'{nonce}'" for nonce in nonces)
+    _in_thread(daemon.dsn, f"UPDATE messages SET created_at = created_at - interval '{age}' "
+                           f"WHERE nonce IN ({listed})")
+
+
+def test_a_page_whose_clock_is_an_hour_behind_does_not_ring_for_old_messages(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Ann's computer's clock is an hour behind the server's (a laptop after a sleep, its clock
+    not set right yet). Mentions said half an hour ago come again as the replay of her open
+    room: by her own clock they are from the future, and used to ring one by one; by the
+    server's clock, which the welcome tells, they are old news, told once for the room. A
+    mention said now rings by itself."""
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    setup.request("create_room", room="lobby")
+    bob.request("join", room="lobby")
+    setup.close()
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    # Playwright's Python API takes seconds (a float), not the ms of Date.now().
+    page.clock.set_fixed_time(page.evaluate("() => Date.now()") / 1000 - 60 * 60)
+    log_in(page, daemon.url, "ann")
+    phase = page.locator("#me-status")
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect(page.locator("#conv-title")).to_have_text("# lobby")
+    hide(page)
+
+    ann.context.set_offline(True)
+    expect(phase).not_to_have_attribute("data-phase", "online")
+    for n in range(RESUME_MAX):  # replayed, not a gap
+        bob.request("send", room="lobby", text=f"@ann old news {n}", nonce=f"o{n}")
+    said_long_ago(daemon, [f"o{n}" for n in range(RESUME_MAX)], "30 minutes")
+    ann.context.set_offline(False)
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect(page.locator("#message-list li.msg .msg-text")).to_have_text(
+        [f"@ann old news {n}" for n in range(RESUME_MAX)])
+    expect_count(page, "notified", 1)
+    note = made(page)[0]
+    assert (note["title"], note["body"]) == (
+        "#lobby", f"{RESUME_MAX} mentions while you were away"), note
+
+    bob.request("send", room="lobby", text="@ann and now?", nonce="fresh")
+    expect_count(page, "notified", 2)
+    note = made(page)[1]
+    assert (note["title"], note["body"]) == ("Bob in #lobby", "@ann and now?"), note
+    expect(page).to_have_title(f"({RESUME_MAX + 1}*) #lobby · chatd")
+    shot(page, artifacts, "desktop-clock-behind-alerts")
+    assert len(made(page)) == 2
+    bob.close()
+    assert ann.errors == []
+
+
+def test_a_room_that_missed_too_much_to_replay_tells_its_mentions_once(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Ann's page shows #lobby in a hidden tab and goes offline while Bob says more there than
+    the server replays (RESUME_MAX): the resume gets a `gap`, and the page pages the missed
+    messages in with `history`, which alerts nothing. What the room's counts say it missed is
+    told once, in the words of the other late alerts."""
+    bob, ann = ann_online_with_bob(daemon, browser, sessions, ["lobby"])
+    page = ann.page
+    phase = page.locator("#me-status")
+    hide(page)
+
+    ann.context.set_offline(True)
+    expect(phase).not_to_have_attribute("data-phase", "online")
+    said = [f"@ann look {n}" if n % 2 else f"chatter {n}" for n in range(RESUME_MAX + 2)]
+    for n, text in enumerate(said):
+        bob.request("send", room="lobby", text=text, nonce=f"g{n}")
+    ann.context.set_offline(False)
+    expect(phase).to_have_attribute("data-phase", "online")
+    expect(page.locator("#message-list li.msg .msg-text")).to_have_text(said)
+    mentions = sum(text.startswith("@ann") for text in said)
+    expect_count(page, "notified", 1)
+    note = made(page)[0]
+    assert (note["title"], note["body"], note["tag"]) == (
+        "#lobby", f"{mentions} mentions while you were away", "chatd:lobby"), note
+    expect(page).to_have_title(f"({len(said)}*) #lobby · chatd")
+    shot(page, artifacts, "desktop-gap-room-mentions")
+    assert len(made(page)) == 1
     bob.close()
     assert ann.errors == []
 

@@ -12,8 +12,9 @@ import trio.testing
 from chatd.config import Config
 from chatd.outbox import Outbox, OutboxItem
 from chatd.server import Server
-from tests.client import Client, register_and_login, send_at_once_and_check
+from tests.client import Client, http, register_and_login, send_at_once_and_check
 from tests.e2e.conftest import messages_of, running
+from tests.helpers import fetchval_apart
 
 
 async def test_tcp_and_websocket_clients_chat(daemon: Server, nursery: trio.Nursery) -> None:
@@ -226,3 +227,33 @@ async def test_drain_says_shutting_down_and_keeps_acknowledged(config: Config) -
         joined = await client.request("join", room="durable")
         assert [m["seq"] for m in joined["messages"]] == acked
         await client.aclose()
+
+
+# The database's clock, which stamps every message's `ts` (clock_timestamp()), in ms.
+DATABASE_CLOCK = "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+
+async def test_the_welcome_tells_the_servers_clock(daemon: Server, database_dsn: str,
+                                                  nursery: trio.Nursery) -> None:
+    """The welcome's ``now`` (and ``GET /api/me``'s) is the server's clock in ms since the
+    epoch, the clock of every ``ts``: between the database's clock read just before and just
+    after, and not before the ``ts`` of a message stored before it."""
+    token = await register_and_login(daemon.http_port, "alice")
+    writer = await Client.tcp(daemon.tcp_port)
+    await writer.hello(token)
+    await writer.request("join", room="lobby")
+    sent = await writer.request("send", room="lobby", text="before", nonce="n1")
+    for client in (await Client.tcp(daemon.tcp_port), await Client.ws(daemon.http_port,
+                                                                      nursery)):
+        before = await fetchval_apart(database_dsn, DATABASE_CLOCK)
+        welcome = await client.hello(token)
+        after = await fetchval_apart(database_dsn, DATABASE_CLOCK)
+        assert isinstance(welcome["now"], int)
+        # One machine's clock here, read by two processes: to the millisecond, rounding apart.
+        assert sent["ts"] <= welcome["now"] and before - 1 <= welcome["now"] <= after + 1
+        await client.aclose()
+    before = await fetchval_apart(database_dsn, DATABASE_CLOCK)
+    status, me = await http(daemon.http_port, "GET", "/api/me", token=token)
+    after = await fetchval_apart(database_dsn, DATABASE_CLOCK)
+    assert status == 200 and before - 1 <= me["now"] <= after + 1
+    await writer.aclose()

@@ -280,10 +280,12 @@ test("a resumed room's replay of what is older than STALE_MS alerts once for the
 });
 
 test("late messages the room's level does not want, one's own, read or looked at count for "
-  + "nothing; a page whose clock runs ahead still alerts each message, as missed", () => {
+  + "nothing; each late message that comes live alerts, as missed", () => {
   const { state } = page([roomInfo("general", { lastSeq: 2, readSeq: 2 })]);
   setFocused(state, false);
-  const ahead = 1_000_000 + 10 * STALE_MS; // this computer's clock, wrong by almost an hour
+  // By the server's clock (clock.js), long after the messages' ts: a page whose own clock
+  // runs ahead no longer gets here (tests/web/clock.test.mjs).
+  const ahead = 1_000_000 + 10 * STALE_MS;
   const quiet = [message("general", 3, "Bob", "no mention"), message("general", 4, "ann", "mine",
     { mentions: ["ann"] })];
   assert.deepEqual(quiet.flatMap((m) => alertsOf(apply(state, m, { now: ahead }))), []);
@@ -313,4 +315,108 @@ test("a browser subscribed to pushes was told of late mentions by them; a direct
   setAlerts(state, { pushed: true });
   assert.deepEqual(alertsOf(apply(state, message("general", 2, "Bob", "@ann x",
     { mentions: ["ann"] }), { now: later })), []);
+});
+
+/**
+ * Ann's page with these rooms (alerts on), each opened and its latest page loaded, so that the
+ * hello resumes them all; "aaa" open, in another window (nothing is looked at).
+ */
+function resuming(rooms) {
+  const { state } = page(rooms);
+  for (const { room } of rooms) {
+    const asked = requests(selectRoom(state, room)).find((r) => r.op === "history");
+    if (asked) apply(state, { op: "ok", id: 2, room, messages: [], more: false },
+      { request: asked });
+  }
+  selectRoom(state, "aaa");
+  setFocused(state, false);
+  return state;
+}
+
+const gap = (room, after, lastSeq) => ({ op: "gap", room, after, last_seq: lastSeq });
+
+test("a resumed room that missed more than the server replays (a gap) tells its missed "
+  + "mentions once, from its counts, in the words of the late alerts; its pages alert nothing",
+() => {
+  const state = resuming([roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("busy", { lastSeq: 10, readSeq: 8, unread: 2, mentions: 1 })]);
+  const back = comeBack(state, [roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("busy", { lastSeq: 2010, readSeq: 8, unread: 2002, mentions: 4 })]);
+  assert.deepEqual(back.filter((e) => e.alert || e.toast), []); // resumed: nothing said yet
+  const effects = apply(state, gap("busy", 10, 2010), { now: 5_000_000 });
+  assert.deepEqual(requests(effects), [{ op: "history", room: "busy", after: 10, limit: 500 }]);
+  // The mentions it had before (1, unread) are not new: 3 are.
+  assert.deepEqual(alertsOf(effects).map(({ room, kind, title, body, key, msgId }) => ({ room,
+    kind, title, body, key, msgId })), [{ room: "busy", kind: "mention", title: "#busy",
+    body: "3 mentions while you were away", key: "busy#2010", msgId: null }]);
+  // Its history comes in pages, mentions and all: no alert for any of them.
+  const page1 = Array.from({ length: 500 }, (_, i) => message("busy", 11 + i, "Bob", "@ann x",
+    { mentions: ["ann"], ts: 4_000_000 }));
+  assert.deepEqual(alertsOf(apply(state, { op: "ok", id: 3, room: "busy", messages: page1,
+    more: true }, { request: requests(effects)[0], now: 5_000_000 })), []);
+  // Dropped before the history was in: the next hello resumes from before the gap again, and
+  // gets the gap again; what was told is not told twice.
+  comeBack(state, [roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("busy", { lastSeq: 2010, readSeq: 8, unread: 2002, mentions: 4 })]);
+  assert.deepEqual(alertsOf(apply(state, gap("busy", 510, 2010), { now: 5_000_000 })), []);
+  // A mention more since: that one.
+  comeBack(state, [roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("busy", { lastSeq: 2011, readSeq: 8, unread: 2003, mentions: 5 })]);
+  assert.deepEqual(alertsOf(apply(state, gap("busy", 510, 2011), { now: 5_000_000 }))
+    .map((a) => a.body), ["1 mention while you were away"]);
+});
+
+test("a gap room tells what its level wants: every message at \"all\", mentions at "
+  + "\"mentions\", nothing muted; a conversation its messages; nothing when read elsewhere",
+() => {
+  const before = (name, extra = {}) => roomInfo(name, { lastSeq: 10, readSeq: 10, ...extra });
+  const after = (name, extra = {}) => roomInfo(name, { lastSeq: 2010, readSeq: 10, unread: 2000,
+    mentions: 2, ...extra });
+  const state = resuming([before("@ann:bob", { peer: "Bob" }), before("aaa"),
+    before("calm"), before("loud", { notify: "all" }), before("off", { notify: "none" }),
+    before("read")]);
+  comeBack(state, [after("@ann:bob", { peer: "Bob", mentions: 0 }), before("aaa"),
+    after("calm"), after("loud", { notify: "all", mentions: 0 }),
+    after("off", { notify: "none" }), after("read", { readSeq: 2010, unread: 0, mentions: 0 })]);
+  const told = ["@ann:bob", "calm", "loud", "off", "read"].flatMap((name) =>
+    alertsOf(apply(state, gap(name, 10, 2010), { now: 5_000_000 })));
+  assert.deepEqual(told.map((a) => [a.room, a.kind, a.body]), [
+    ["@ann:bob", "dm", "2000 new messages while you were away"],
+    ["calm", "mention", "2 mentions while you were away"],
+    ["loud", "message", "2000 new messages while you were away"],
+  ]); // not "off", muted; not "read", read on another device meanwhile
+  // The person is looking at it (the window focused on it): nothing.
+  const looked = resuming([before("aaa"), before("calm")]);
+  setFocused(looked, true);
+  selectRoom(looked, "calm");
+  comeBack(looked, [before("aaa"), after("calm")]);
+  assert.deepEqual(alertsOf(apply(looked, gap("calm", 10, 2010), { now: 5_000_000 })), []);
+});
+
+test("a gap room whose object is on a later page of the listing tells when that page comes",
+() => {
+  const state = resuming([roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("zed", { lastSeq: 10, readSeq: 10 })]);
+  const first = comeBack(state, [roomInfo("aaa", { lastSeq: 1, readSeq: 1 })],
+    { rooms_more: true });
+  assert.deepEqual(alertsOf(apply(state, gap("zed", 10, 2010), { now: 5_000_000 })), []);
+  const [asked] = requests(first).filter((r) => r.op === "rooms");
+  const last = apply(state, { op: "ok", id: 2, rooms: [roomInfo("zed", { lastSeq: 2010,
+    readSeq: 10, unread: 2000, mentions: 1 })], more: false }, { request: asked });
+  assert.deepEqual(alertsOf(last).map((a) => [a.room, a.body]),
+    [["zed", "1 mention while you were away"]]);
+});
+
+test("a gap sent live (a node that could not deliver a stretch of the room) is no absence: it "
+  + "tells nothing of what came since the welcome, which alerted as it came", () => {
+  const state = resuming([roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("busy", { lastSeq: 10, readSeq: 10 })]);
+  comeBack(state, [roomInfo("aaa", { lastSeq: 1, readSeq: 1 }),
+    roomInfo("busy", { lastSeq: 10, readSeq: 10 })]); // nothing missed: no catch-up
+  const live = apply(state, message("busy", 11, "Bob", "@ann now", { mentions: ["ann"],
+    ts: 5_000_000 }), { now: 5_000_000 });
+  assert.deepEqual(alertsOf(live).map((a) => a.body), ["@ann now"]);
+  const later = apply(state, gap("busy", 11, 30), { now: 5_000_000 });
+  assert.deepEqual(requests(later), [{ op: "history", room: "busy", after: 11, limit: 500 }]);
+  assert.deepEqual(alertsOf(later), []);
 });
