@@ -576,8 +576,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     client.add_argument("--register", action="store_true",
                         help="create the account first (a taken name is just logged in)")
     client.add_argument("--bell", action="store_true",
-                        help="ring the terminal bell when a direct message or a message "
-                             "mentioning you arrives")
+                        help="ring the terminal bell when a message you are notified of "
+                             "arrives (/notify; by default a direct message or a mention)")
     command(("version",), commands, "print chatd's version")
     help_ = command(("help",), commands, "show the help of chatd or of a command")
     help_.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. serve, or user add")

@@ -22,16 +22,18 @@ from pathlib import Path
 import emoji as _emoji
 
 from chatd.client.messages import reacted
-from chatd.client.render import search_spans
+from chatd.client.render import audit_text, notify_text, search_spans
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
 from chatd.client.terminal import clean, clean_body, presences
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
+    NOTIFY_LEVELS,
     ROLES,
     AddContact,
     Answer,
     Archive,
+    Audit,
     Ban,
     Bans,
     Contacts,
@@ -54,9 +56,13 @@ from chatd.protocol import (
     Request,
     Rooms,
     Search,
+    Sent,
+    SetNotify,
     SetRole,
+    SetTopic,
     Unban,
     Who,
+    default_notify,
     is_dm_room,
     normalise_user,
     parse_event,
@@ -182,6 +188,8 @@ async def join(client: ChatClient, arg: str) -> None:
         info.kind = "dm" if is_dm_room(name) else "room"
         info.private, info.topic = reply.private, reply.topic
         info.archived = reply.archived
+        if reply.notify is not None:  # joining again starts from the default
+            info.notify = reply.notify
         topic = f" - {clean(info.topic)}" if info.topic else ""
         archived = " (archived: read-only)" if info.archived else ""
         client.screen.notice(f"joined [{client.label(name)}]{topic}{archived}")
@@ -379,6 +387,67 @@ async def who(client: ChatClient, arg: str) -> None:
                 f"/who {room} {last} lists those after {last}")
 
     await client.ask("/who", Who(room=room, after=after), Answer, on_ok)
+
+
+async def topic(client: ChatClient, arg: str) -> None:
+    """``/topic TEXT``: set the current room's topic (its owner and moderators may);
+    ``/topic --clear`` clears it; ``/topic`` alone shows it. The ``topic`` entry, which every
+    member sees, says it: the reply only says when nothing changed."""
+    room = _need_room(client, "/topic")
+    if room is None:
+        return
+    label = client.label(room)
+    info = client.rooms.get(room)
+    if not arg:
+        if info is not None and info.topic:
+            client.screen.notice(f"the topic of [{label}]: {clean(info.topic)}")
+        else:
+            client.screen.notice(f"[{label}] has no topic; /topic TEXT sets one")
+        return
+    text = "" if arg == "--clear" else arg
+
+    async def on_ok(reply: Sent) -> None:
+        if reply.unchanged:
+            client.screen.notice(f"the topic of [{label}] is that already" if text
+                                 else f"[{label}] has no topic already")
+
+    await client.ask("/topic", SetTopic(room=room, topic=text), Sent, on_ok)
+
+
+async def notify(client: ChatClient, arg: str) -> None:
+    """``/notify [ROOM] all|mentions|none``: the user's notification level for the room (the
+    current one by default), kept on the server: it decides what reaches their devices by
+    Web Push, and what rings the bell here. ``/notify [ROOM]`` shows it. Each connection of
+    the user is told (the ``notify`` event): another device's change is shown too."""
+    words = arg.split()
+    level = words[-1].lower() if words and words[-1].lower() in NOTIFY_LEVELS else None
+    if len(words) > 2 or (len(words) == 2 and level is None):
+        client.screen.problem("usage: /notify [ROOM] all|mentions|none")
+        return
+    named = words[0] if len(words) == 2 or (words and level is None) else None
+    room = client.room_arg(named) if named else _need_room(client, "/notify")
+    if room is None:
+        return
+    label = client.label(room)
+    before = client.notify_level(room)
+    if level is None:
+        if room not in client.rooms:
+            client.screen.problem(f"/notify: you are not in [{label}]")
+            return
+        kind = "dm" if is_dm_room(room) else "room"
+        default = " (the default)" if before == default_notify(kind) else ""
+        client.screen.notice(f"{notify_text(label, before)}{default}; "
+                             "/notify all|mentions|none changes it")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        now = str(reply.fields.get("notify"))
+        if now == before:
+            client.screen.notice(f"{notify_text(label, now)} (unchanged)")
+        else:
+            client.take_notify(room, now)
+
+    await client.ask("/notify", SetNotify(room=room, notify=level), Answer, on_ok)
 
 
 async def history(client: ChatClient, arg: str) -> None:
@@ -725,6 +794,43 @@ async def bans(client: ChatClient, arg: str) -> None:
     await client.ask("/bans", Bans(room=room), Answer, on_ok)
 
 
+#: Entries /audit shows at a time.
+AUDIT_PAGE = 20
+_AUDIT_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+async def audit(client: ChatClient, arg: str) -> None:
+    """``/audit [ROOM] [BEFORE]``: a page of the room's audit log, newest first (for those
+    who moderate it): the entries before entry BEFORE; when another page follows, the line
+    that shows it is printed."""
+    words = arg.split()
+    if len(words) > 2 or (len(words) == 2 and not _AUDIT_ID.fullmatch(words[1])):
+        client.screen.problem("usage: /audit [ROOM] [BEFORE]")
+        return
+    room = client.room_arg(words[0]) if words else _need_room(client, "/audit")
+    if room is None:
+        return
+    before = int(words[1]) if len(words) == 2 else None
+
+    async def on_ok(reply: Answer) -> None:
+        found = reply.fields.get("entries")
+        entries = [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
+        older = "older " if before is not None else ""
+        if not entries:
+            client.screen.notice(f"no {older}entries in the audit log of [{client.label(room)}]")
+            return
+        client.screen.notice(f"{older}entries of the audit log of [{client.label(room)}], "
+                             "newest first:")
+        for entry in entries:
+            client.screen.line(f"  {audit_text(entry, client.me)}")
+        last = entries[-1].get("id")
+        if reply.fields.get("more") is True and isinstance(last, int):
+            client.screen.notice(f"more: /audit {clean(room)} {last}")
+
+    await client.ask("/audit", Audit(room=room, before=before, limit=AUDIT_PAGE), Answer,
+                     on_ok)
+
+
 async def create(client: ChatClient, arg: str) -> None:
     words = arg.split()
     if not words or len(words) > 2 or (len(words) == 2 and words[1] != "private"):
@@ -793,6 +899,8 @@ COMMANDS: dict[str, Command] = {
     "upload": Command(upload, "/upload PATH [TEXT]", "send a file here, with TEXT"),
     "who": Command(who, "/who [ROOM] [AFTER]", "who is in the room, and online (a page "
                    "at a time in a large room: those after AFTER)"),
+    "topic": Command(topic, "/topic [TEXT|--clear]",
+                     "show or set the room's topic (owner, moderators)"),
     "history": Command(history, "/history [COUNT]", "show COUNT older messages"),
     "search": Command(search, "/search WORDS|more",
                       "find messages (\"phrase\" -word from:USER in:ROOM); more: next page"),
@@ -810,6 +918,8 @@ COMMANDS: dict[str, Command] = {
                    "remove and keep out, for a while or for good (moderators)"),
     "unban": Command(unban, "/unban USER", "lift a ban from the current room (moderators)"),
     "bans": Command(bans, "/bans [ROOM]", "who is banned from the room (moderators)"),
+    "audit": Command(audit, "/audit [ROOM] [BEFORE]",
+                     "what was done to the room, newest first, a page at a time (moderators)"),
     "role": Command(role, "/role USER ROLE",
                     "make a moderator, a member, or the owner (hands it over; owner)"),
     "archive": Command(archive, "/archive [ROOM]",
@@ -817,6 +927,8 @@ COMMANDS: dict[str, Command] = {
     "unarchive": Command(unarchive, "/unarchive [ROOM]", "let the room be written to again"),
     "create": Command(create, "/create ROOM [private]", "create a room"),
     "read": Command(read, "/read", "mark the current room read"),
+    "notify": Command(notify, "/notify [ROOM] [LEVEL]", "show or set the room's notifications "
+                      "(push, --bell): all, mentions (a room's default), none"),
     "retry": Command(retry, "/retry", "send failed messages again"),
     "drop": Command(drop, "/drop", "forget failed messages"),
     "help": Command(help_, "/help", "this list"),

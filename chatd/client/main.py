@@ -62,8 +62,9 @@ def main(config: Settings, *, server: str | None, user: str | None, password_std
             is not a terminal).
         tcp: ``HOST:PORT`` of the bare protocol port, to use instead of the WebSocket.
         register: create the account first (a name that is taken is then just logged in).
-        bell: ring the terminal bell for a direct message or a mention (see
-            :meth:`chatd.client.session.ChatClient.ring`).
+        bell: ring the terminal bell for a message the user's notification level asks for,
+            by default a direct message or a mention (see
+            :meth:`chatd.client.session.ChatClient.rings_for`).
     """
     logging.getLogger().setLevel(logging.WARNING)  # the server's INFO lines are not for here
     if isinstance(sys.stdout, io.TextIOWrapper):

@@ -38,6 +38,7 @@ __all__ = [
     "BODY_INDENT",
     "Rendered",
     "archived_text",
+    "audit_text",
     "deleted_spans",
     "excerpt",
     "file_spans",
@@ -45,6 +46,7 @@ __all__ = [
     "markdown",
     "message_spans",
     "moderation_text",
+    "notify_text",
     "plain_text",
     "reaction_spans",
     "search_spans",
@@ -426,3 +428,54 @@ def moderation_text(entry: RoleChanged | MemberBanned | MemberUnbanned | MemberK
     if isinstance(entry, MemberBanned):
         return f"{by} banned {user} from [{label}] {until(entry.expires_at)}{reason}"
     return f"{by} removed {user} from [{label}]{reason}"
+
+
+def notify_text(label: str, level: str) -> str:
+    """The line that says the user's notification level for room ``label``."""
+    return f"notifications for [{label}]: {clean(level)}"
+
+
+_ROLE_WORDS: Final = {"owner": "the owner", "moderator": "a moderator", "member": "a member"}
+
+
+def audit_text(entry: Mapping[str, Any], me: str) -> str:
+    """One entry of a room's audit log (an ``audit`` reply's ``entries``) as a line: when,
+    who did what to whom, and why (``you`` for ``me``; the ``chatd`` command line when there
+    is no actor). Every field is the server's JSON as it came: each is checked, and every
+    name, topic and reason made safe with :func:`clean`."""
+    def who(name: object) -> str:
+        if not isinstance(name, str):
+            return "someone"
+        return "you" if name.lower() == me.lower() else clean(name)
+
+    actor = "the command line" if entry.get("actor") is None else who(entry.get("actor"))
+    target = who(entry.get("target"))
+    found = entry.get("details")
+    details: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    action = entry.get("action")
+    if action == "set_role":
+        role = details.get("role")
+        what = f"made {target} {_ROLE_WORDS.get(str(role), clean(role))}"
+    elif action == "ban":
+        expires = details.get("expires_at")
+        what = f"banned {target} {until(expires if isinstance(expires, int) else None)}"
+    elif action == "unban":
+        what = f"lifted the ban of {target}"
+    elif action == "kick":
+        what = f"removed {target}"
+    elif action == "set_topic":
+        topic = details.get("topic")
+        what = f"set the topic: {clean(topic)}" if topic else "cleared the topic"
+    elif action == "delete":
+        what = f"deleted a message of {target}"
+    elif action == "purge":
+        count = details.get("deleted")
+        what = f"deleted {count if isinstance(count, int) else 'the'} messages of {target}"
+    elif action in ("archive", "unarchive"):
+        what = f"{action}d the room"
+    else:  # an action this client does not know yet: as it is called
+        what = clean(action).replace("_", " ")
+        if entry.get("target") is not None:
+            what += f" {target}"
+    reason = f" ({clean(entry['reason'])})" if entry.get("reason") else ""
+    return f"{day_time(entry.get('ts'))} {actor} {what}{reason}"

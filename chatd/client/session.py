@@ -68,6 +68,7 @@ from chatd.client.render import (
     human_size,
     message_spans,
     moderation_text,
+    notify_text,
     reaction_spans,
 )
 from chatd.client.terminal import (
@@ -102,6 +103,7 @@ from chatd.protocol import (
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    NotifyChanged,
     Ping,
     PresenceChanged,
     ReactionChanged,
@@ -120,6 +122,7 @@ from chatd.protocol import (
     UserTyping,
     Welcome,
     codes,
+    default_notify,
     dm_room_name,
     is_dm_room,
     normalise_room,
@@ -210,6 +213,7 @@ class RoomInfo:
     topic: str = ""
     role: str | None = None  # the user's role in the room, when known
     archived: bool = False  # read-only until unarchived
+    notify: str | None = None  # the user's notification level, when known (else the default)
 
 
 @dataclasses.dataclass(slots=True)
@@ -890,17 +894,30 @@ class ChatClient:
             self.show(held)
 
     def rings_for(self, message: MessagePosted) -> bool:
-        """Whether a new message just shown rings the bell (with ``--bell``): a direct
-        message or one that mentions the user, by someone else, whichever room is current.
-        The bell rings always rather than only for rooms not being looked at: a terminal
-        cannot tell whether it is looked at, and the terminal (or tmux, screen) already
-        decides what a bell does in the window in front and in one behind."""
+        """Whether a new message just shown rings the bell (with ``--bell``): one by someone
+        else that the user's notification level for its room asks for (``/notify``, kept on
+        the server for every device): ``all``, every message; ``mentions`` (a room's
+        default), those that mention the user, and in a conversation every one; ``none``,
+        nothing. The bell rings always rather than only for rooms not being looked at: a
+        terminal cannot tell whether it is looked at, and the terminal (or tmux, screen)
+        already decides what a bell does in the window in front and in one behind."""
         if not self.options.bell or message.deleted:
             return False
         if message.sender.lower() == self.me.lower():
             return False
-        return is_dm_room(message.room) or any(
-            name.lower() == self.me.lower() for name in message.mentions)
+        level = self.notify_level(message.room)
+        if level == "mentions":
+            return is_dm_room(message.room) or any(
+                name.lower() == self.me.lower() for name in message.mentions)
+        return level == "all"
+
+    def notify_level(self, room: str) -> str:
+        """The user's notification level for ``room``: as last heard from the server, else
+        the default for its kind (``all`` for a conversation, ``mentions`` for a room)."""
+        info = self.rooms.get(room)
+        if info is not None and info.notify is not None:
+            return info.notify
+        return default_notify("dm" if is_dm_room(room) else "room")
 
     def my_last(self, room: str) -> MessagePosted | None:
         """The user's latest message in ``room`` that is held and not deleted."""
@@ -921,6 +938,8 @@ class ChatClient:
         if isinstance(obj.get("role"), str):
             info.role = obj["role"]
         info.archived = obj.get("archived") is True
+        if isinstance(obj.get("notify"), str):
+            info.notify = obj["notify"]
 
     def forget_room(self, room: str) -> None:
         self.rooms.pop(room, None)
@@ -1091,6 +1110,20 @@ class ChatClient:
         via = f" (removed by {clean(by)})" if by else ""
         self.screen.notice(f"{clean(user)} left [{label}]{via}")
 
+    async def _on_notify(self, event: NotifyChanged) -> None:
+        """The user's level for a room was set, by this connection or another device."""
+        self.take_notify(event.room, event.notify)
+
+    def take_notify(self, room: str, level: str) -> None:
+        """Keep the user's notification level for ``room``, and show it when it is not what
+        was known: a ``/notify`` is told by its reply and by its ``notify`` event, whichever
+        comes first says it."""
+        known = room in self.rooms and self.notify_level(room) == level
+        if room in self.rooms:
+            self.rooms[room].notify = level
+        if not known:
+            self.screen.notice(notify_text(self.label(room), level))
+
     async def _on_room_deleted(self, event: RoomDeleted) -> None:
         """The room is gone, with its log: forget it (a new room may take its name)."""
         by = clean(event.by) if event.by else "the server's operator"  # "": the command line
@@ -1155,6 +1188,7 @@ class ChatClient:
         MemberKicked: _on_change,
         RoomArchived: _on_change,
         RoomDeleted: _on_room_deleted,
+        NotifyChanged: _on_notify,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,
         MemberLeft: _on_left,

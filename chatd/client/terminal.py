@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import trio
 
-from chatd.protocol import Error
+from chatd.protocol import NOTIFY_LEVELS, Error, default_notify
 
 __all__ = [
     "SGR",
@@ -145,10 +145,14 @@ def hhmm(ts: object) -> str:
 
 
 def room_summary(obj: Mapping[str, Any], label: str) -> str:
-    """A room object of the protocol, in a few words: its label, private, unread."""
+    """A room object of the protocol, in a few words: its label, private, the user's
+    notification level when it is not the default (``/notify``), unread."""
     text = label
     if obj.get("private") and obj.get("kind") != "dm":
         text += " (private)"
+    notify = obj.get("notify")
+    if notify in NOTIFY_LEVELS and notify != default_notify(str(obj.get("kind"))):
+        text += f" (notify {notify})"
     unread = obj.get("unread")
     mentions = obj.get("mentions")
     if isinstance(unread, int) and unread > 0:
