@@ -601,6 +601,23 @@ def published_by(commands: list[Any]) -> Callable[[Any], None]:
         if isinstance(command, PublishMany) else None
 
 
+@asynccontextmanager
+async def bob_in_the_lobby(storage: Storage, metrics: Metrics
+                           ) -> AsyncIterator[tuple[Committer, Outbox, list[Delivery],
+                                                    list[list[Message]]]]:
+    """A running committer whose registry has bob connected to "lobby" here: the committer,
+    bob's outbox, every delivery the registry published, and what was handed on."""
+    delivered: list[Delivery] = []
+    handed: list[list[Message]] = []
+    registry = Watched(published_by(delivered))
+    async with running_committer(storage, registry, metrics=metrics,
+                                 on_committed=lambda m: handed.append(list(m))) as committer:
+        outbox = Outbox(capacity=10)
+        await registry.connect(Connect("bob-1", "bob", outbox, lambda: None,
+                                       frozenset({"lobby"}), lambda: None))
+        yield committer, outbox, delivered, handed
+
+
 async def test_a_commit_whose_reply_was_lost_is_published_and_handed_on(
         storage: Storage) -> None:
     """The database stored a send, but its reply was lost with the connection: the sender is
@@ -611,15 +628,8 @@ async def test_a_commit_whose_reply_was_lost_is_published_and_handed_on(
     ann, _ = await members(storage, "lobby", "ann", "bob")
     lose_replies(storage)
     metrics = Metrics()
-    handed: list[list[Message]] = []
-    delivered: list[Delivery] = []
-    registry = Watched(published_by(delivered))
     with trio.fail_after(TIMEOUT):
-        async with running_committer(storage, registry, metrics=metrics,
-                                     on_committed=lambda m: handed.append(list(m))) as committer:
-            outbox = Outbox(capacity=10)
-            await registry.connect(Connect("bob-1", "bob", outbox, lambda: None,
-                                           frozenset({"lobby"}), lambda: None))
+        async with bob_in_the_lobby(storage, metrics) as (committer, outbox, delivered, handed):
             answers = Answers()
             committer.submit_nowait(answers.job(NewMessage(
                 user_id=ann.id, room="lobby", text="hi", nonce="n1")))
@@ -850,15 +860,8 @@ async def test_a_change_whose_reply_was_lost_reaches_the_members_here(
     next entry (in a quiet room, maybe hours later: before, that was the only way)."""
     ann, _ = await members(storage, "lobby", "ann", "bob")
     metrics = Metrics()
-    handed: list[list[Message]] = []
-    delivered: list[Delivery] = []
-    registry = Watched(published_by(delivered))
     with trio.fail_after(TIMEOUT):
-        async with running_committer(storage, registry, metrics=metrics,
-                                     on_committed=lambda m: handed.append(list(m))) as committer:
-            outbox = Outbox(capacity=10)
-            await registry.connect(Connect("bob-1", "bob", outbox, lambda: None,
-                                           frozenset({"lobby"}), lambda: None))
+        async with bob_in_the_lobby(storage, metrics) as (committer, outbox, delivered, handed):
             sent = await committer.commit(NewMessage(user_id=ann.id, room="lobby", text="hi",
                                                      nonce="n1"))
             [first] = await outbox.take()

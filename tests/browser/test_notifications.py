@@ -413,6 +413,16 @@ def ann_online_with_bob(daemon: Daemon, browser: Browser, sessions: list[Session
     return bob, ann
 
 
+def ann_away_from_lobby(daemon: Daemon, browser: Browser, sessions: list[Session]
+                        ) -> tuple[LineClient, Session]:
+    """Ann's page showing #lobby (Bob in it too) in a hidden tab, then offline."""
+    bob, ann = ann_online_with_bob(daemon, browser, sessions, ["lobby"])
+    hide(ann.page)
+    ann.context.set_offline(True)
+    expect(ann.page.locator("#me-status")).not_to_have_attribute("data-phase", "online")
+    return bob, ann
+
+
 def test_what_came_while_away_in_rooms_never_opened_is_told_on_coming_back(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
@@ -471,13 +481,9 @@ def test_a_mention_in_the_open_room_missed_for_long_is_told_once_on_coming_back(
     the server's clock, not its own). The room is resumed, so its missed messages come again
     as events: not one notification each for hours-old news, and not none either, but one for
     the room once it has caught up, as for the rooms not resumed."""
-    bob, ann = ann_online_with_bob(daemon, browser, sessions, ["lobby"])
+    bob, ann = ann_away_from_lobby(daemon, browser, sessions)
     page = ann.page
     phase = page.locator("#me-status")
-    hide(page)
-
-    ann.context.set_offline(True)
-    expect(phase).not_to_have_attribute("data-phase", "online")
     bob.request("send", room="lobby", text="@ann the numbers are in", nonce="l1")
     bob.request("send", room="lobby", text="@ann are you there?", nonce="l2")
     bob.request("send", room="lobby", text="never mind", nonce="l3")
@@ -557,13 +563,9 @@ def test_a_room_that_missed_too_much_to_replay_tells_its_mentions_once(
     the server replays (RESUME_MAX): the resume gets a `gap`, and the page pages the missed
     messages in with `history`, which alerts nothing. What the room's counts say it missed is
     told once, in the words of the other late alerts."""
-    bob, ann = ann_online_with_bob(daemon, browser, sessions, ["lobby"])
+    bob, ann = ann_away_from_lobby(daemon, browser, sessions)
     page = ann.page
     phase = page.locator("#me-status")
-    hide(page)
-
-    ann.context.set_offline(True)
-    expect(phase).not_to_have_attribute("data-phase", "online")
     said = [f"@ann look {n}" if n % 2 else f"chatter {n}" for n in range(RESUME_MAX + 2)]
     for n, text in enumerate(said):
         bob.request("send", room="lobby", text=text, nonce=f"g{n}")
