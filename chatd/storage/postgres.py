@@ -113,6 +113,7 @@ from chatd.storage.base import (
     Credentials,
     DatabaseFigures,
     FileInfo,
+    GroupScope,
     Hook,
     HookTarget,
     ImageFacts,
@@ -650,6 +651,24 @@ JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id
 WHERE r.name = $1 AND lower(u.name) = ANY(SELECT lower(n) FROM unnest($2::text[]) AS n)
 """
 
+# Whom a group mention by user $2 in room $1 reaches (GroupScope): the room's members, whether
+# the user moderates it (the rule of _MODERATES), and the members covered, the user aside:
+# all of them ($3 true, @room) or those named in $4 (lower-cased; who is online, @here).
+_SQL_GROUP_SCOPE = """
+SELECT (SELECT count(*) FROM memberships m WHERE m.room_id = r.id) AS members,
+       r.kind = 'room' AND (
+           r.owner_id = $2
+           OR EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
+                                                    AND m.role = 'moderator')
+           OR EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin)
+       ) AS moderates,
+       ARRAY(SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = r.id AND m.user_id <> $2
+               AND ($3 OR lower(u.name) = ANY ($4::text[]))
+             ORDER BY m.user_id) AS covered
+FROM rooms r WHERE r.name = $1
+"""
+
 # A room created by joining it is public, owned by whoever joined first.
 _SQL_CREATE_PUBLIC_ROOM = """
 INSERT INTO rooms (name, owner_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
@@ -1036,8 +1055,8 @@ WITH new AS (
 ){more}"""
 _SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
-           "$7::text[]",
-    names=", reply_to, mentions, file_ids",
+           "$7::text[], $8::text[]",
+    names=", reply_to, mentions, file_ids, grp",
     columns=", reply_to, mentions, files",
     values=""",
            new.reply_to, string_to_array(new.mentions, ' '),
@@ -1048,6 +1067,13 @@ _SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
     FROM inserted i CROSS JOIN LATERAL unnest(i.mentions) AS n(name)
     JOIN users u ON lower(u.name) = lower(n.name)
     WHERE u.id <> i.sender_id
+    UNION  -- a member both named and covered by a group mention: one row
+    -- A group mention's members (grp: their ids, space-separated), if members still.
+    SELECT gm.user_id, i.room_id, i.seq
+    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+    JOIN memberships gm ON gm.room_id = i.room_id
+        AND gm.user_id = ANY (string_to_array(new.grp, ' ')::bigint[])
+    WHERE new.grp <> '' AND gm.user_id <> i.sender_id
 )""",
 )
 _SQL_APPEND_INSERT_PLAIN = _APPEND_INSERT.format(
@@ -2405,6 +2431,15 @@ class PostgresStorage:
     async def count_members(self, room: str, users: Sequence[str]) -> int:
         return int(await self._run(self._pool.fetchval, _SQL_COUNT_MEMBERS, room, list(users)))
 
+    async def group_scope(self, room: str, user_id: int, *, online: Sequence[str] | None
+                          ) -> GroupScope | None:
+        row = await self._run(self._pool.fetchrow, _SQL_GROUP_SCOPE, room, user_id,
+                              online is None, [name.lower() for name in online or ()])
+        if row is None:
+            return None
+        return GroupScope(members=row["members"], moderates=row["moderates"],
+                          covered=tuple(row["covered"]))
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))
         return {(row["room"], row["user"]) for row in rows}
@@ -2956,7 +2991,7 @@ def _file_refusal(item: NewMessage, found_json: str | None, claimed: set[int]
 
 async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
     """One attempt at a batch (asyncio side); see the module docstring."""
-    plain = not any(m.reply_to is not None or m.mentions or m.files for m in batch)
+    plain = not any(m.reply_to is not None or m.mentions or m.files or m.group for m in batch)
     keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
     # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
     # messages)
@@ -3081,9 +3116,10 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
         [batch[index].reply_to for index, _, _ in new],
         [" ".join(row["mentions"] or ()) for _, _, row in new],
         [" ".join(map(str, batch[index].files)) for index, _, _ in new],
+        [" ".join(map(str, batch[index].group)) for index, _, _ in new],
     )
     # Replies and mentions need the insert's columns for them; files their transaction.
-    extras = any(batch[index].reply_to is not None or row["mentions"]
+    extras = any(batch[index].reply_to is not None or row["mentions"] or batch[index].group
                  for index, _, row in new)
     if not claimed and not extras:
         inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
