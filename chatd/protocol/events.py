@@ -697,6 +697,9 @@ class Welcome(ServerEvent):
     contacts: Sequence[Mapping[str, Any]] = ()
     ping_interval: int
     max_text_chars: int | None = None  # the longest message text the server takes
+    #: The largest room in which any member may mention a group (@room, @here); past it only
+    #: its owner and moderators may (None: an older server, which did not say).
+    group_mention_members: int | None = None
     #: Whether more rooms (contacts) follow the welcome's: only in the answer to a hello
     #: that gave ``rooms_limit`` (``contacts_limit``).
     rooms_more: bool | None = None
@@ -715,6 +718,8 @@ class Welcome(ServerEvent):
         }
         if self.max_text_chars is not None:
             obj["max_text_chars"] = self.max_text_chars
+        if self.group_mention_members is not None:
+            obj["group_mention_members"] = self.group_mention_members
         if self.rooms_more is not None:
             obj["rooms_more"] = self.rooms_more
         if self.contacts_more is not None:

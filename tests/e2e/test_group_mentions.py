@@ -129,12 +129,16 @@ async def test_a_big_room_is_for_its_owner_and_moderators(tmp_path: Path,
     """In a room of more members than limits.group_mention_members (counted in storage),
     a member's send or edit with a group mention is refused with forbidden, saying why, and
     stores nothing; the owner's and a moderator's are allowed; @name still works; in a 1:1
-    conversation the words are plain text."""
+    conversation the words are plain text. The welcome says the limit (for the page's
+    composer)."""
     config = make_config(tmp_path, database_dsn, limits={**LIFTED_RATES,
                                                          "group_mention_members": 2})
     async with running(config) as daemon:
         tokens, clients = await _members(daemon, "team", ["ann", "bob", "cid"])
         ann, bob, cid = clients["ann"], clients["bob"], clients["cid"]
+        again = await Client.tcp(daemon.tcp_port)
+        assert (await again.hello(tokens["bob"]))["group_mention_members"] == 2
+        await again.aclose()
         refused = await bob.request("send", room="team", text="@all look", nonce="b1")
         assert refused["op"] == "error" and refused["code"] == "forbidden"
         assert refused["message"] == ("@room in a room of more than 2 members is for its "
