@@ -897,7 +897,9 @@ class ChatClient:
         """Whether a new message just shown rings the bell (with ``--bell``): one by someone
         else that the user's notification level for its room asks for (``/notify``, kept on
         the server for every device): ``all``, every message; ``mentions`` (a room's
-        default), those that mention the user, and in a conversation every one; ``none``,
+        default), those that mention the user (by name, or as a group: ``@room`` mentions
+        every member, and ``@here`` the members online, as the user is when it arrives), and
+        in a conversation every one; ``none``,
         nothing. The bell rings always rather than only for rooms not being looked at: a
         terminal cannot tell whether it is looked at, and the terminal (or tmux, screen)
         already decides what a bell does in the window in front and in one behind."""
@@ -907,7 +909,7 @@ class ChatClient:
             return False
         level = self.notify_level(message.room)
         if level == "mentions":
-            return is_dm_room(message.room) or any(
+            return is_dm_room(message.room) or message.group is not None or any(
                 name.lower() == self.me.lower() for name in message.mentions)
         return level == "all"
 
