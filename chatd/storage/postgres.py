@@ -1053,28 +1053,43 @@ WITH new AS (
     ORDER BY new.room_id, new.ord
     RETURNING id, room_id, seq, sender_id, nonce, mentions, created_at
 ){more}"""
-_SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
-    arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
-           "$7::text[], $8::text[]",
-    names=", reply_to, mentions, file_ids, grp",
-    columns=", reply_to, mentions, files",
-    values=""",
-           new.reply_to, string_to_array(new.mentions, ' '),
-           coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)""",
-    more=""", mentioned AS (
-    INSERT INTO mentions (user_id, room_id, seq)
+_NAMED_MENTIONS = """
     SELECT u.id, i.room_id, i.seq
     FROM inserted i CROSS JOIN LATERAL unnest(i.mentions) AS n(name)
     JOIN users u ON lower(u.name) = lower(n.name)
-    WHERE u.id <> i.sender_id
-    UNION  -- a member both named and covered by a group mention: one row
-    -- A group mention's members (grp: their ids, space-separated), if members still.
+    WHERE u.id <> i.sender_id"""
+_APPEND_INSERT_EXTRAS = {
+    "columns": ", reply_to, mentions, files",
+    "values": """,
+           new.reply_to, string_to_array(new.mentions, ' '),
+           coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)""",
+}
+_SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
+    arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
+           "$7::text[]",
+    names=", reply_to, mentions, file_ids",
+    more=f""", mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
+)""",
+    **_APPEND_INSERT_EXTRAS,
+)
+# The same for a batch with a group mention (@room, @here: rare), whose members ($8: their ids,
+# space-separated, per message) get rows too, if still members: a statement of its own, so
+# that every other batch runs the one above, as it did before group mentions.
+_SQL_APPEND_INSERT_GROUP_HEAD = _APPEND_INSERT.format(
+    arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
+           "$7::text[], $8::text[]",
+    names=", reply_to, mentions, file_ids, grp",
+    more=f""", mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
+    UNION  -- a member both named and covered by the group: one row
     SELECT gm.user_id, i.room_id, i.seq
     FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
     JOIN memberships gm ON gm.room_id = i.room_id
         AND gm.user_id = ANY (string_to_array(new.grp, ' ')::bigint[])
     WHERE new.grp <> '' AND gm.user_id <> i.sender_id
 )""",
+    **_APPEND_INSERT_EXTRAS,
 )
 _SQL_APPEND_INSERT_PLAIN = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[]", names="", columns="",
@@ -1085,9 +1100,12 @@ SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM i
 _SQL_APPEND_INSERT = f"""{_SQL_APPEND_INSERT_HEAD}
 SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
 """
+_SQL_APPEND_INSERT_GROUP = f"""{_SQL_APPEND_INSERT_GROUP_HEAD}
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
+"""
 # The same, attaching each new message's files (still unattached, the sender's, in its room);
 # ``attached`` counts them, so that a file another commit attached meanwhile shows.
-_SQL_APPEND_INSERT_FILES = f"""{_SQL_APPEND_INSERT_HEAD}, attached AS (
+_ATTACHED = f""", attached AS (
     UPDATE files f SET message_id = i.id
     FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
     WHERE new.file_ids <> '' AND f.id = ANY (string_to_array(new.file_ids, ' ')::bigint[])
@@ -1098,6 +1116,8 @@ _SQL_APPEND_INSERT_FILES = f"""{_SQL_APPEND_INSERT_HEAD}, attached AS (
 SELECT id, room_id, seq, {_ms("created_at")} AS ts, (SELECT count(*) FROM attached) AS attached
 FROM inserted
 """
+_SQL_APPEND_INSERT_FILES = _SQL_APPEND_INSERT_HEAD + _ATTACHED
+_SQL_APPEND_INSERT_FILES_GROUP = _SQL_APPEND_INSERT_GROUP_HEAD + _ATTACHED
 
 # A page of room {room}'s log ({lo} < seq < {hi}, at most {limit} entries, by seq
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
@@ -3108,7 +3128,7 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
     """Step 2 of appending messages that are not all plain: insert the resolved ``new``
     (index, room id, resolved row); the stored row of each index stored (an index missing:
     its room was archived or deleted since step 1)."""
-    arguments = (
+    arguments: tuple[list[Any], ...] = (
         [room_id for _, room_id, _ in new],
         [batch[index].user_id for index, _, _ in new],
         [batch[index].nonce for index, _, _ in new],
@@ -3116,18 +3136,24 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
         [batch[index].reply_to for index, _, _ in new],
         [" ".join(row["mentions"] or ()) for _, _, row in new],
         [" ".join(map(str, batch[index].files)) for index, _, _ in new],
-        [" ".join(map(str, batch[index].group)) for index, _, _ in new],
     )
-    # Replies and mentions need the insert's columns for them; files their transaction.
-    extras = any(batch[index].reply_to is not None or row["mentions"] or batch[index].group
-                 for index, _, row in new)
+    # Replies and mentions need the insert's columns for them; files their transaction; group
+    # mentions (rare) a statement of their own, with their members' ids.
+    grouped = any(batch[index].group for index, _, _ in new)
+    if grouped:
+        arguments += ([" ".join(map(str, batch[index].group)) for index, _, _ in new],)
+    extras = grouped or any(batch[index].reply_to is not None or row["mentions"]
+                            for index, _, row in new)
     if not claimed and not extras:
         inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
     elif not claimed:
-        inserted = await conn.fetch(_SQL_APPEND_INSERT, *arguments)
+        inserted = await conn.fetch(
+            _SQL_APPEND_INSERT_GROUP if grouped else _SQL_APPEND_INSERT, *arguments)
     else:
         async with conn.transaction():
-            inserted = await conn.fetch(_SQL_APPEND_INSERT_FILES, *arguments)
+            inserted = await conn.fetch(
+                _SQL_APPEND_INSERT_FILES_GROUP if grouped else _SQL_APPEND_INSERT_FILES,
+                *arguments)
             if inserted and inserted[0]["attached"] != len(claimed):
                 raise _FilesRaced  # rolls the batch back; it is tried again
     # Per room, seqs were given in input order: match them up by sorting on seq.
