@@ -187,10 +187,17 @@ async def test_an_edit_adding_a_group_mention(daemon: Server) -> None:
 
 
 async def test_group_words_are_no_new_accounts_names(daemon: Server) -> None:
-    """Registering "all", "Here", "room" or "everyone" is refused (bad_request), so that no new
-    account shares a name with a group."""
+    """Registering "all", "Here", "room" or "everyone", or creating a bot so named, is refused
+    (bad_request), so that no new account shares a name with a group."""
+    token = await register_and_login(daemon.http_port, "ann")
     for name in ("all", "Here", "room", "everyone"):
         status, body = await http(daemon.http_port, "POST", "/api/register",
                                   {"username": name, "password": "correct horse"})
         answer: dict[str, Any] = body
         assert status == 400 and "reserved" in answer["message"], (name, answer)
+        status, body = await http(daemon.http_port, "POST", "/api/bots", {"name": name},
+                                  token=token)
+        assert status == 400 and "reserved" in body["message"], (name, body)
+    status, _ = await http(daemon.http_port, "POST", "/api/register",
+                           {"username": "allison", "password": "correct horse"})
+    assert status == 201
