@@ -102,8 +102,10 @@ async def _room_mentions(app: App, user: User, room: str, text: str
         return candidates, ()
     online = None if group == "room" else sorted(app.presence.state.online())
     scope = await app.storage.group_scope(room, user.id, online=online)
-    if scope is None:
-        return candidates, ()  # no such room: the commit says so
+    if scope is None or not scope.member:
+        # No such room, or not theirs: the commit refuses it, saying so (and nothing here
+        # tells a stranger how large a private room is).
+        return candidates, ()
     limit = app.config.limits.group_mention_members
     if scope.members > limit and not scope.moderates:
         token = "@room" if group == "room" else "@here"

@@ -164,10 +164,12 @@ class Member:
 class GroupScope:
     """What a group mention (``@room``, ``@here``) by one user in one room would reach, read
     when a text has one: ``members``, how many members the room has now (over every node);
-    ``moderates``, whether the user moderates the room (its owner, a moderator, an
-    administrator); ``covered``, the ids of the members the group covers, the user aside."""
+    ``member``, whether the user is one; ``moderates``, whether the user moderates the room
+    (its owner, a moderator, an administrator); ``covered``, the ids of the members the group
+    covers, the user aside."""
 
     members: int
+    member: bool
     moderates: bool
     covered: tuple[int, ...] = ()
 

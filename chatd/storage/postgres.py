@@ -652,10 +652,13 @@ WHERE r.name = $1 AND lower(u.name) = ANY(SELECT lower(n) FROM unnest($2::text[]
 """
 
 # Whom a group mention by user $2 in room $1 reaches (GroupScope): the room's members, whether
-# the user moderates it (the rule of _MODERATES), and the members covered, the user aside:
+# the user is one and moderates it (the rule of _MODERATES), and the members covered, the user
+# aside:
 # all of them ($3 true, @room) or those named in $4 (lower-cased; who is online, @here).
 _SQL_GROUP_SCOPE = """
 SELECT (SELECT count(*) FROM memberships m WHERE m.room_id = r.id) AS members,
+       EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
+           AS member,
        r.kind = 'room' AND (
            r.owner_id = $2
            OR EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
@@ -2457,8 +2460,8 @@ class PostgresStorage:
                               online is None, [name.lower() for name in online or ()])
         if row is None:
             return None
-        return GroupScope(members=row["members"], moderates=row["moderates"],
-                          covered=tuple(row["covered"]))
+        return GroupScope(members=row["members"], member=row["member"],
+                          moderates=row["moderates"], covered=tuple(row["covered"]))
 
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))

@@ -128,7 +128,8 @@ async def test_a_big_room_is_for_its_owner_and_moderators(tmp_path: Path,
                                                           database_dsn: str) -> None:
     """In a room of more members than limits.group_mention_members (counted in storage),
     a member's send or edit with a group mention is refused with forbidden, saying why, and
-    stores nothing; the owner's and a moderator's are allowed; @name still works; in a 1:1
+    stores nothing; the owner's and a moderator's are allowed; a stranger is told they are not
+    a member (not how large the room is); @name still works; in a 1:1
     conversation the words are plain text. The welcome says the limit (for the page's
     composer)."""
     config = make_config(tmp_path, database_dsn, limits={**LIFTED_RATES,
@@ -162,6 +163,12 @@ async def test_a_big_room_is_for_its_owner_and_moderators(tmp_path: Path,
                                       nonce="b4")
         assert moderator["op"] == "ok"
         assert await _counts(daemon.tcp_port, tokens["cid"], "team") == (3, 3)
+
+        stranger = await _connect(daemon.tcp_port,
+                                  await register_and_login(daemon.http_port, "dan"))
+        refused = await stranger.request("send", room="team", text="@all hi", nonce="d1")
+        assert refused["code"] == "forbidden" and "not a member" in refused["message"]
+        await stranger.aclose()
 
         dm = await bob.request("dm", to="cid", text="@all of it? @here?", nonce="b5")
         live = await cid.event("message", seq=dm["seq"], room=dm["room"])

@@ -768,10 +768,15 @@ async def test_group_scope_counts_members_and_covers_them(storage: Storage) -> N
     cid = await make_member(storage, "cid", "team")
     scope = await storage.group_scope("team", bob.id, online=None)
     assert scope is not None
-    assert (scope.members, scope.moderates, scope.covered) == (3, False, (ann.id, cid.id))
+    assert (scope.members, scope.member, scope.moderates, scope.covered) == (
+        3, True, False, (ann.id, cid.id))
     scope = await storage.group_scope("team", ann.id, online=["BOB", "dan", "ann"])
     assert scope is not None
-    assert (scope.members, scope.moderates, scope.covered) == (3, True, (bob.id,))
+    assert (scope.members, scope.member, scope.moderates, scope.covered) == (
+        3, True, True, (bob.id,))
+    dan = await make_member(storage, "dan")
+    scope = await storage.group_scope("team", dan.id, online=None)
+    assert scope is not None and not scope.member
     assert await storage.group_scope("nowhere", ann.id, online=None) is None
 
 
