@@ -259,6 +259,9 @@ class ChatClient:
         self._removals_shown: set[tuple[str, str]] = set()
         self._registered = False
         self._welcomed_before = False
+        #: The server's clock when it wrote this connection's welcome (None: not said): an
+        #: ``@here`` sent after it covered this user, who was online then.
+        self.online_since: int | None = None
         self._known_before: set[str] = set()  # the rooms known when the last welcome came
         self._first_welcome = False  # the first welcome came; its notices are not out yet
         self._resumed: set[str] = set()  # the rooms the last hello resumed
@@ -897,7 +900,10 @@ class ChatClient:
         """Whether a new message just shown rings the bell (with ``--bell``): one by someone
         else that the user's notification level for its room asks for (``/notify``, kept on
         the server for every device): ``all``, every message; ``mentions`` (a room's
-        default), those that mention the user, and in a conversation every one; ``none``,
+        default), those that mention the user (by name, or as a group: ``@room`` mentions
+        every member, ``@here`` the members online, as the user was for one sent after this
+        connection's welcome; one replayed from before, the server alone knows), and in a
+        conversation every one; ``none``,
         nothing. The bell rings always rather than only for rooms not being looked at: a
         terminal cannot tell whether it is looked at, and the terminal (or tmux, screen)
         already decides what a bell does in the window in front and in one behind."""
@@ -907,7 +913,9 @@ class ChatClient:
             return False
         level = self.notify_level(message.room)
         if level == "mentions":
-            return is_dm_room(message.room) or any(
+            here = message.group == "here" and (
+                self.online_since is None or message.ts >= self.online_since)
+            return is_dm_room(message.room) or message.group == "room" or here or any(
                 name.lower() == self.me.lower() for name in message.mentions)
         return level == "all"
 
@@ -983,6 +991,7 @@ class ChatClient:
         """Take the welcome's rooms (the first page of them: the hello is paged), before any
         event that follows it; :meth:`_finish_welcome` pages the rest."""
         self.me = str(welcome.user.get("name") or self.me)
+        self.online_since = welcome.now
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
         for obj in welcome.rooms:

@@ -92,6 +92,7 @@ from chatd.protocol.names import (
     dm_room_name,
     is_dm_room,
     normalise_new_room,
+    normalise_new_user,
     normalise_room,
     normalise_user,
 )
@@ -193,6 +194,7 @@ __all__ = [
     "frame",
     "is_dm_room",
     "normalise_new_room",
+    "normalise_new_user",
     "normalise_room",
     "normalise_user",
     "page_size",

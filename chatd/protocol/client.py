@@ -248,7 +248,8 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         nonce=_str(obj, "nonce"), rev=_optional_int(obj, "rev"),
         edited_ts=_optional_int(obj, "edited_ts"), deleted=_bool(obj, "deleted", False),
         reactions=_reactions(obj), reply_to=_optional_int(obj, "reply_to"), quote=quote,
-        mentions=_strs(obj, "mentions"), files=_objects(obj, "files", optional=True),
+        mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
+        files=_objects(obj, "files", optional=True),
     )
 
 
@@ -256,7 +257,7 @@ def _edited(obj: Mapping[str, Any]) -> MessageEdited:
     return MessageEdited(
         room=_str(obj, "room"), seq=_int(obj, "seq"), msg_id=_int(obj, "msg_id"),
         text=_str(obj, "text"), sender=_str(obj, "from"), ts=_int(obj, "ts", minimum=None),
-        mentions=_strs(obj, "mentions"),
+        mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
     )
 
 
@@ -355,6 +356,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         contacts=_objects(obj, "contacts", optional=True),
         ping_interval=_int(obj, "ping_interval", minimum=1),
         max_text_chars=_optional_int(obj, "max_text_chars"),
+        group_mention_members=_optional_int(obj, "group_mention_members"),
         rooms_more=_optional_bool(obj, "rooms_more"),
         contacts_more=_optional_bool(obj, "contacts_more"),
         now=_optional_int(obj, "now"),

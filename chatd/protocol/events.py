@@ -494,7 +494,9 @@ class MessagePosted(ServerEvent):
     ``edited_ts``, ``deleted`` (a tombstone: ``text`` is empty), ``reactions`` as
     ``(emoji, users)`` pairs in the order they were first put. ``reply_to`` is the msg_id this
     one answers, with ``quote`` ({from, text} of that message, or {deleted: true}).
-    ``mentions``: the members it names as ``@name``. ``files``: the file objects attached
+    ``mentions``: the members it names as ``@name``; ``group``: ``"room"`` when it mentions
+    every member (``@room``, ``@all``, ``@everyone``), ``"here"`` the members online when it
+    was sent (``@here``), None otherwise. ``files``: the file objects attached
     ({id, name, size, content_type, url}; none once deleted). Fields at their defaults are
     left out of the wire form, so a plain message's frame is what it was in v1."""
 
@@ -513,6 +515,7 @@ class MessagePosted(ServerEvent):
     reply_to: int | None = None
     quote: Mapping[str, Any] | None = None
     mentions: Sequence[str] = ()
+    group: str | None = None
     files: Sequence[Mapping[str, Any]] = ()
 
     def wire(self) -> dict[str, Any]:
@@ -535,6 +538,8 @@ class MessagePosted(ServerEvent):
                 obj["quote"] = dict(self.quote)
         if self.mentions:
             obj["mentions"] = list(self.mentions)
+        if self.group is not None:
+            obj["group"] = self.group
         if self.files:
             obj["files"] = [dict(file) for file in self.files]
         return obj
@@ -542,7 +547,8 @@ class MessagePosted(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MessageEdited(ServerEvent):
-    """An entry of the log: message ``msg_id`` now reads ``text`` (its author edited it)."""
+    """An entry of the log: message ``msg_id`` now reads ``text`` (its author edited it);
+    ``mentions`` and ``group`` as :class:`MessagePosted` has them, for the new text."""
 
     OP: ClassVar[str] = "edited"
     room: str
@@ -552,6 +558,7 @@ class MessageEdited(ServerEvent):
     sender: str
     ts: int
     mentions: Sequence[str] = ()
+    group: str | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -560,6 +567,8 @@ class MessageEdited(ServerEvent):
         }
         if self.mentions:
             obj["mentions"] = list(self.mentions)
+        if self.group is not None:
+            obj["group"] = self.group
         return obj
 
 
@@ -688,6 +697,9 @@ class Welcome(ServerEvent):
     contacts: Sequence[Mapping[str, Any]] = ()
     ping_interval: int
     max_text_chars: int | None = None  # the longest message text the server takes
+    #: The largest room in which any member may mention a group (@room, @here); past it only
+    #: its owner and moderators may (None: an older server, which did not say).
+    group_mention_members: int | None = None
     #: Whether more rooms (contacts) follow the welcome's: only in the answer to a hello
     #: that gave ``rooms_limit`` (``contacts_limit``).
     rooms_more: bool | None = None
@@ -706,6 +718,8 @@ class Welcome(ServerEvent):
         }
         if self.max_text_chars is not None:
             obj["max_text_chars"] = self.max_text_chars
+        if self.group_mention_members is not None:
+            obj["group_mention_members"] = self.group_mention_members
         if self.rooms_more is not None:
             obj["rooms_more"] = self.rooms_more
         if self.contacts_more is not None:

@@ -159,6 +159,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     drafts, // room -> what its message box holds, not sent yet (drafts.js)
     sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
     maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
+    // The largest room where any member may mention a group (welcome's group_mention_members;
+    // null: not said, and then only the room's moderators are offered @room and @here).
+    groupMentionMembers: null,
     uploads: kept, // files attached in message boxes, by room (uploads.js; kept: drafts.js)
     links: linkCache.emptyLinks(), // signed links to the files drawn (links.js)
     seen, // room -> what the page last saw of it, or null (missed.js)
@@ -167,6 +170,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     // ms to add to the page's clock for the server's (clock.js), measured at each welcome:
     // every `now` given to this module is on the server's clock, as every `ts` is.
     clockOffset: 0,
+    // When this connection's welcome was written, on the server's clock (its `now`): a live
+    // @here message sent after it mentioned this person, who was online then.
+    onlineSince: null,
   };
 }
 
@@ -199,6 +205,18 @@ export function apply(state, frame, { request: asked = null, now = 0, sent = nul
   return handler ? handler(state, frame, now, sent) : [];
 }
 
+/**
+ * A live `message` frame, marked `hereMe` when it is an @here of another member sent while
+ * this page was connected: the server counted this person among the members online then
+ * (entries.js groupMentions). A message replayed from before the welcome is not marked: the
+ * room object's count says whether it mentioned them.
+ */
+export function hereFor(state, frame) {
+  if (frame.group !== "here" || typeof frame.from !== "string" || sameUser(frame.from, state.me)
+      || state.onlineSince === null || !(frame.ts >= state.onlineSince)) return frame;
+  return { ...frame, hereMe: true };
+}
+
 /** The ops of the entries of a room's log, as events (docs/protocol.md). */
 const LOG_ENTRIES = new Set(["message", "edited", "deleted", "reaction", "topic", "role",
   "banned", "unbanned", "kicked", "archived"]);
@@ -217,10 +235,14 @@ const EVENTS = {
   welcome(state, frame, now, sent) {
     // The server's clock, as it wrote the welcome: what every `ts` is compared with from now on.
     state.clockOffset = corrected(state.clockOffset, frame.now, sent, now);
+    state.onlineSince = Number.isFinite(frame.now) ? frame.now : null;
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
     state.admin = Boolean(frame.user && frame.user.admin === true);
     state.connection = "online";
     state.closeReason = "";
+    if (Number.isSafeInteger(frame.group_mention_members) && frame.group_mention_members >= 0) {
+      state.groupMentionMembers = frame.group_mention_members;
+    }
     if (Number.isSafeInteger(frame.max_text_chars) && frame.max_text_chars > 0) {
       state.maxText = frame.max_text_chars;
     }
@@ -299,7 +321,7 @@ const EVENTS = {
     if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
     const known = state.rooms.get(frame.room);
     const fresh = !known || !(known.messages.has(frame.seq) || known.changes.has(frame.seq));
-    const effects = receive(state, frame.room, [frame]);
+    const effects = receive(state, frame.room, [hereFor(state, frame)]);
     const room = state.rooms.get(frame.room);
     if (!fresh || !room) return effects;
     if (awaited(state, room)) {

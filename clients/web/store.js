@@ -310,6 +310,8 @@ export class Room {
 
   /** Put `next` in the place of `held`, keeping the unread and mention counts right. */
   replace(held, next, me) {
+    // A copy read later (a page of history) does not know it came live to this page.
+    if (held.hereMe && next.group === "here" && !next.hereMe) next = { ...next, hereMe: true };
     this.messages.set(held.seq, next);
     if (Number.isSafeInteger(next.msg_id)) this.byId.set(next.msg_id, next.seq);
     if (held.seq > this.readSeq && held.seq <= this.counted) {

@@ -12,6 +12,7 @@
 // Like every view, nothing here parses markup: text goes in as text nodes.
 
 import { $, colourClass, formatFull, formatTime, h, svgIcon } from "./dom.js";
+import { groupMentions } from "./entries.js";
 import { parse, render } from "./markdown.js";
 import { initial } from "./select.js";
 import { lengthNote } from "./textlimit.js";
@@ -453,8 +454,9 @@ function text(view, me) {
   if (!view.text.trim() && view.files.length && !view.saving) return null; // the files say it all
   // While an edit is on its way, the server has not said whom the new text mentions.
   const mentions = view.saving ? null : view.message.mentions || [];
+  const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
-    render(parse(view.text, { mentions, me })));
+    render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me) })));
 }
 
 function autosize(box) {

@@ -176,6 +176,29 @@ async def test_the_bell_follows_the_level() -> None:
     assert not s.client.rings_for(message("@ann:bob"))
 
 
+async def test_the_bell_rings_for_a_group_mention() -> None:
+    """With --bell, at ``mentions``: ``@room`` and ``@here`` by someone else ring as a
+    mention of the user does (``@here`` if sent since the welcome); one's own do not; at
+    ``none`` nothing does."""
+    s = _session()
+    s.client.options = dataclasses.replace(s.client.options, bell=True)
+
+    def message(**fields: Any) -> MessagePosted:
+        base: dict[str, Any] = {"room": "general", "seq": 1, "msg_id": 1, "sender": "bob",
+                                "text": "@all hi", "ts": 1, "nonce": "n"}
+        return MessagePosted(**{**base, **fields})
+
+    s.client.online_since = 1
+    assert s.client.rings_for(message(group="room"))
+    assert s.client.rings_for(message(group="here", text="@here hi"))
+    # An @here replayed from before this connection: the user was not online for it.
+    assert not s.client.rings_for(message(group="here", text="@here hi", ts=0))
+    assert not s.client.rings_for(message(group="room", sender="ann"))
+    assert not s.client.rings_for(message())  # no group: words, not a mention
+    await s.event(NotifyChanged(room="general", notify="none"))
+    assert not s.client.rings_for(message(group="room"))
+
+
 def test_room_summaries_show_a_level_that_is_not_the_default() -> None:
     """A room's summary (/rooms, the welcome) says its level when it is not the default for
     its kind."""

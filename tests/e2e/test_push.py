@@ -320,3 +320,25 @@ async def test_private_endpoints_are_refused_without_the_setting(
                 lambda: metric(daemon, "chatd_push_failed_total", reason="refused") == 1)
             assert service.connections == 0
             await ann.aclose()
+
+
+async def test_a_room_mention_pushes_every_offline_member(daemon: Server,
+                                                          service: PushService) -> None:
+    """@all reaches an offline member's push service as a mention (urgent), as @name does;
+    an @here before it does not (they were not online), nor does the sender get one."""
+    with trio.fail_after(TIMEOUT):
+        ann = await connected(daemon, await subscribed(daemon, service, "ann"))
+        bob = await connected(daemon, await subscribed(daemon, service, "bob"))
+        for client in (ann, bob):
+            await client.request("join", room="team")
+        await gone(daemon, bob, "bob")
+        await ann.request("send", room="team", text="@here anyone?", nonce="t1")
+        everyone = await ann.request("send", room="team", text="@all standup", nonce="t2")
+        await service.wait_for(lambda: len(service.to("bob")) == 1)
+        got = service.to("bob")[0]
+        assert (got.payload["seq"], got.payload["kind"]) == (everyone["seq"], "mention")
+        assert got.payload["title"] == "ann mentioned you in team"
+        assert got.headers["urgency"] == "high"
+        assert service.to("ann") == [] and service.problems == []
+        assert metric(daemon, "chatd_push_queued_total") == 1
+        await ann.aclose()
