@@ -383,6 +383,11 @@ const EVENTS = {
     // Another connection of this user moved the marker.
     const room = state.rooms.get(frame.room);
     if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
+    if (frame.back === true) {
+      // Marked unread there: follow it back, and keep it unread here too.
+      if (room) keepUnread(state, room, frame.seq, frame);
+      return [];
+    }
     if (!room) {
       const held = early(state, frame.room); // for its room object, on its way
       held.read = Math.max(held.read || 0, frame.seq);
@@ -545,6 +550,13 @@ const ANSWERED = {
     return flushReads(state);
   },
 
+  unread(state, asked, reply) {
+    // Where the server put the marker, with its counts from there: they replace the guess.
+    const room = state.rooms.get(asked.room);
+    if (room && isSeq(reply.seq)) keepUnread(state, room, reply.seq, reply);
+    return [];
+  },
+
   rooms(state, asked, reply, now) {
     const listed = Array.isArray(reply.rooms) ? reply.rooms : [];
     if (isListingPage(state, asked)) return listingPage(state, listed, reply.more === true, now);
@@ -704,6 +716,15 @@ const REFUSED = {
     return [];
   },
 
+  unread(state, asked, error) {
+    // The room stays where the server has it: its next room object says where (applyInfo
+    // takes a marker ahead of the page's).
+    const room = state.rooms.get(asked.room);
+    if (room) room.keptUnread = false;
+    return [{ toast: `Cannot mark it unread: ${error.message || error.code}` },
+      { refreshRooms: true }];
+  },
+
   leave(state, asked, error) {
     return [{ toast: `Cannot leave: ${error.message}` }];
   },
@@ -818,7 +839,10 @@ export function selectRoom(state, name) {
   state.current = name;
   state.farewell = "";
   const room = state.rooms.get(name);
-  if (room) room.opened = (state.opened += 1);
+  if (room) {
+    room.opened = (state.opened += 1);
+    room.keptUnread = false; // came back to it: read as usual again (markUnread)
+  }
   state.divider = room && room.unread > 0 ? room.readSeq : null;
   state.scrollTick += 1;
   return loadRoom(state, name);
@@ -885,6 +909,7 @@ export function compose(state, { text, nonce, now }) {
       : "The files are still uploading: send once they are done." }];
   }
   if (!text.trim() && !attached.files.length) return [];
+  room.keptUnread = false; // acting in it: what is on screen is read again (markUnread)
   const to = room.kind === "dm" ? room.peer : null;
   const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
   room.replyTo = null;
@@ -955,15 +980,47 @@ export function typed(state, now) {
   return [request("typing", { room: room.name })];
 }
 
-/** The message `seq` of room `name` was on screen: read up to it (while the tab is visible). */
+/** The message `seq` of room `name` was on screen: read up to it (while the tab is visible
+ * and the person has not marked the room unread: see `markUnread`). */
 export function seen(state, name, seq) {
   const room = state.rooms.get(name);
-  if (!state.visible || !room || room.draft || !isSeq(seq) || seq <= room.readSeq) return [];
+  if (!state.visible || !room || room.draft || room.keptUnread || !isSeq(seq)
+      || seq <= room.readSeq) return [];
   room.markRead(seq, state.me);
   const pending = state.reads.get(name);
   state.reads.set(name, { seq: Math.max(seq, pending ? pending.seq : 0),
     sent: pending ? pending.sent : null });
   return [{ later: READ_DELAY_MS, key: "reads", action: "flushReads", args: [] }];
+}
+
+/**
+ * Mark room `name` unread from its message `seq` on ("Mark unread"): the marker moves back to
+ * just before it at once (the badge, the counts and the "New messages" line come back) and
+ * the server is asked (`unread`); its answer brings the exact counts.
+ *
+ * The room is then kept unread while it stays open, as Slack and Mattermost do: the person
+ * asked for it to be unread, so the messages on screen are not read again at once. It is
+ * read again as usual once the person opens it again (after leaving it) or sends a message in
+ * it. A marker waiting to be sent for the room is dropped: it would undo this.
+ */
+export function markUnread(state, name, seq) {
+  const room = state.rooms.get(name);
+  if (!room || room.draft || !isSeq(seq) || seq < 1 || !online(state)) return [];
+  keepUnread(state, room, Math.min(room.readSeq, seq - 1), null);
+  return [request("unread", { room: name, seq })];
+}
+
+/** Room `room`'s marker moved back to `seq` (`counts`: the server's, or null): keep it unread
+ * while it is open, with its "New messages" line from there. */
+function keepUnread(state, room, seq, counts) {
+  room.moveBack(seq, counts, state.me);
+  room.keptUnread = true;
+  state.sighted.delete(room.name);
+  const pending = state.reads.get(room.name);
+  if (pending && pending.sent === null && pending.seq > room.readSeq) {
+    state.reads.delete(room.name);
+  }
+  if (state.current === room.name) state.divider = room.unread > 0 ? room.readSeq : null;
 }
 
 /** Send the read markers that wait (one request per room, none while one is on its way). */
