@@ -304,12 +304,12 @@ export class MessageView {
       item("Reply", "reply", () => this.on().reply(message.msg_id)),
       view.canReact ? item("Add a reaction…", "react", () => this.openPicker(opener, view))
         : null,
+      // From this message on: back on the person's list (state.js markUnread).
+      Number.isSafeInteger(message.seq) && !message.deleted
+        ? item("Mark unread", "unread", () => this.on().markUnread(message.seq)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
         : null,
-      // From this message on: back on the person's list (state.js markUnread).
-      Number.isSafeInteger(message.seq)
-        ? item("Mark unread", "unread", () => this.on().markUnread(message.seq)) : null,
     ].filter(Boolean);
     const menu = h("div", { class: "popup menu-popup", role: "menu",
       "aria-label": `Message from ${message.from}` }, items);
