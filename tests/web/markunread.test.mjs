@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { news } from "../../clients/web/missed.js";
 import { sighted } from "../../clients/web/readmarks.js";
 import { badge, timeline, unreadTotal } from "../../clients/web/select.js";
 import {
@@ -139,4 +140,19 @@ test("a refused unread says why and asks for the rooms again, to show the server
   apply(state, { op: "ok", id: 10, rooms: [roomInfo("general", { lastSeq: 6, readSeq: 6 })] },
     { request: { op: "rooms", joined: true } });
   assert.deepEqual([room.readSeq, room.unread], [6, 0]);
+});
+
+test("a room marked unread on another device while the page was away is not news", () => {
+  // The page had read r to 10; meanwhile another device marked it unread from 3 and one
+  // message came: only that one is new, not the eight marked unread (they were seen).
+  const seen = { seq: 10, read: 10, mentions: 0, unread: 0 };
+  const info = roomInfo("r", { lastSeq: 11, readSeq: 2, unread: 9, mentions: 2 });
+  assert.deepEqual(news(seen, info), { mentions: 0, unread: 1 });
+  // Only marked unread, nothing came: nothing new (the last seq did not move).
+  assert.equal(news(seen, roomInfo("r", { lastSeq: 10, readSeq: 2, unread: 8, mentions: 2 })),
+    null);
+  // Seen with some unread, then marked unread further back, then two came: those two.
+  assert.deepEqual(news({ seq: 10, read: 6, mentions: 1, unread: 4 },
+    roomInfo("r", { lastSeq: 12, readSeq: 4, unread: 8, mentions: 2 })),
+  { mentions: 0, unread: 2 });
 });
