@@ -267,7 +267,9 @@ const EVENTS = {
       last = info.room;
       const unseen = replayless(state, info.room);
       const room = roomFor(state, info.room);
+      const back = movedBack(state, room, info);
       room.applyInfo(info, { me: state.me });
+      if (back) keepUnread(state, room, info.read_seq, info);
       if (unseen) noteMissed(state, room, info);
     }
     // With more pages to come, a room not listed yet may be on one of them: it is gone only
@@ -1008,6 +1010,17 @@ export function markUnread(state, name, seq) {
   if (!room || room.draft || !isSeq(seq) || seq < 1 || !online(state)) return [];
   keepUnread(state, room, Math.min(room.readSeq, seq - 1), null);
   return [request("unread", { room: name, seq })];
+}
+
+/**
+ * Whether the welcome's room object `info` says the marker of `room` was moved back while
+ * the page was away (an `unread` on another device): its `read_seq` is behind the page's
+ * marker, and no read of the page's own explains that. Only the welcome says so: it is read
+ * after every move the page heard of, where a later list may have crossed a `read` event.
+ */
+function movedBack(state, room, info) {
+  return isSeq(info.read_seq) && info.read_seq < room.readSeq && !room.draft
+    && !state.reads.has(room.name);
 }
 
 /** Room `room`'s marker moved back to `seq` (`counts`: the server's, or null): keep it unread

@@ -10,9 +10,9 @@ import { news } from "../../clients/web/missed.js";
 import { sighted } from "../../clients/web/readmarks.js";
 import { badge, timeline, unreadTotal } from "../../clients/web/select.js";
 import {
-  actions, apply, compose, markUnread, seen, selectRoom,
+  actions, apply, compose, connectionChanged, helloResume, markUnread, seen, selectRoom,
 } from "../../clients/web/state.js";
-import { connected, message, receiveAll, requests, roomInfo } from "./fixtures.mjs";
+import { connected, message, receiveAll, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 /** A connected page with `general` (seqs 1-6 by Bob, 4 and 6 mentioning ann) open, loaded
  * and read to its end, and `random` beside it. */
@@ -156,3 +156,30 @@ test("a room marked unread on another device while the page was away is not news
     roomInfo("r", { lastSeq: 12, readSeq: 4, unread: 8, mentions: 2 })),
   { mentions: 0, unread: 2 });
 });
+
+test("a room marked unread on another device while the page was offline follows the welcome", () => {
+  const { state, room } = readToTheEnd();
+  connectionChanged(state, "waiting");
+  connectionChanged(state, "online");
+  helloResume(state);
+  apply(state, welcome([roomInfo("general", { lastSeq: 6, readSeq: 2, unread: 4, mentions: 2 }),
+    roomInfo("random", { lastSeq: 0 })]));
+  assert.deepEqual([room.readSeq, room.unread, room.mentions, room.keptUnread], [2, 4, 2, true]);
+  assert.equal(state.divider, 2);
+  assert.deepEqual(seen(state, "general", 6), []);
+});
+
+test("the page's own read, not acknowledged before it went offline, stands over the welcome's",
+  () => {
+    const { state, room } = readToTheEnd();
+    receiveAll(state, [message("general", 7)]);
+    seen(state, "general", 7);
+    connectionChanged(state, "waiting");
+    connectionChanged(state, "online");
+    helloResume(state);
+    const effects = apply(state, welcome([roomInfo("general", { lastSeq: 7, readSeq: 6,
+      unread: 1 }), roomInfo("random", { lastSeq: 0 })]));
+    assert.deepEqual([room.readSeq, room.unread, room.keptUnread], [7, 0, false]);
+    assert.deepEqual(requests(effects).filter((r) => r.op === "read"),
+      [{ op: "read", room: "general", seq: 7 }]);
+  });
