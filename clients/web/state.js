@@ -50,7 +50,10 @@
 // title drop it), and the marker waits in `reads` until the server has acknowledged it: one per
 // room, so reading several rooms in a row loses none, and kept across a reconnect (sent again
 // after the welcome), so a marker set just before the connection dropped still reaches the
-// server.
+// server. Only "Mark unread" (`markUnread`, the `unread` request) moves a marker back: the
+// room is then kept unread while it stays open (nothing on screen reads it), here and in the
+// person's other tabs and devices, which follow the `read` event that says `back` (or, for a
+// page that was offline, the welcome's lower `read_seq`).
 //
 // Changes to messages (protocol v2): `edited`, `deleted` and `reaction` entries, live or inside
 // pages of history and join replies, go to the room (store.js), which applies them by the
