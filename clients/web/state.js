@@ -398,7 +398,9 @@ const EVENTS = {
       held.read = Math.max(held.read || 0, frame.seq);
       return [];
     }
-    room.markRead(frame.seq, state.me);
+    // Read on another device after it was marked unread: dealt with there, so read as usual
+    // here again.
+    if (room.markRead(frame.seq, state.me)) room.keptUnread = false;
     const pending = state.reads.get(frame.room);
     if (pending && pending.sent === null && pending.seq <= frame.seq) {
       state.reads.delete(frame.room); // nothing left to tell the server

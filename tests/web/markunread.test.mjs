@@ -183,3 +183,15 @@ test("the page's own read, not acknowledged before it went offline, stands over 
     assert.deepEqual(requests(effects).filter((r) => r.op === "read"),
       [{ op: "read", room: "general", seq: 7 }]);
   });
+
+test("read again on another device, a room kept unread here is read as usual again", () => {
+  const { state, room } = readToTheEnd();
+  receiveAll(state, [{ op: "read", room: "general", seq: 2, back: true, last_seq: 6,
+    unread: 4, mentions: 2 }]);
+  assert.equal(room.keptUnread, true);
+  receiveAll(state, [{ op: "read", room: "general", seq: 6 }]);
+  assert.deepEqual([room.readSeq, room.unread, room.keptUnread], [6, 0, false]);
+  receiveAll(state, [message("general", 7)]);
+  assert.equal(seen(state, "general", 7).length, 1);
+  assert.equal(room.readSeq, 7);
+});
