@@ -45,6 +45,7 @@ from chatd.protocol import (
     SetTopic,
     Typing,
     Unban,
+    Unread,
     Who,
 )
 
@@ -107,6 +108,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Who: Operation(rooms.who),
     Typing: Operation(rooms.typing, rate=(TYPING, USER_TYPING)),
     Read: Operation(rooms.read),
+    Unread: Operation(rooms.unread),
     SetNotify: Operation(rooms.set_notify),
     Send: Operation(messages.send, rate=SENDS),
     Dm: Operation(messages.dm, rate=SENDS),

@@ -80,6 +80,7 @@ from chatd.client.terminal import (
     error_text,
     presences,
     room_summary,
+    unread_counts,
 )
 from chatd.protocol import (
     MAX_RESUME_ROOMS,
@@ -107,6 +108,7 @@ from chatd.protocol import (
     Ping,
     PresenceChanged,
     ReactionChanged,
+    ReadMoved,
     RemoteProtocolError,
     Reply,
     Request,
@@ -1133,6 +1135,14 @@ class ChatClient:
         if not known:
             self.screen.notice(notify_text(self.label(room), level))
 
+    async def _on_read(self, event: ReadMoved) -> None:
+        """Another device moved the read marker. Forward moves are not shown (this client
+        shows no marker); a move back (``unread``) is: the person put the room back on their
+        list there, and is told so here."""
+        if event.back:
+            self.screen.notice(f"[{self.label(event.room)}] was marked unread on another "
+                               f"device ({unread_counts(event.unread, event.mentions)})")
+
     async def _on_room_deleted(self, event: RoomDeleted) -> None:
         """The room is gone, with its log: forget it (a new room may take its name)."""
         by = clean(event.by) if event.by else "the server's operator"  # "": the command line
@@ -1198,6 +1208,7 @@ class ChatClient:
         RoomArchived: _on_change,
         RoomDeleted: _on_room_deleted,
         NotifyChanged: _on_notify,
+        ReadMoved: _on_read,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,
         MemberLeft: _on_left,

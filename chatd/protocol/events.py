@@ -83,6 +83,7 @@ __all__ = [
     "TopicChanged",
     "Typing",
     "Unban",
+    "Unread",
     "UserTyping",
     "Welcome",
     "Who",
@@ -336,6 +337,19 @@ class Typing(Request):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Read(Request):
     OP: ClassVar[str] = "read"
+    room: str
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Unread(Request):
+    """Mark ``room`` unread from the message ``seq`` on: the read marker moves back to
+    ``seq - 1`` (never forward, never below 0). A request of its own, not a flag of
+    ``read``: ``read`` only moves forward, so that a stale device's automatic reads can never
+    undo anything, and a server that does not know ``unread`` refuses it (``unknown_op``)
+    instead of ignoring a flag and marking the room read up to ``seq``."""
+
+    OP: ClassVar[str] = "unread"
     room: str
     seq: int
 
@@ -871,11 +885,18 @@ class UserTyping(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ReadMoved(ServerEvent):
-    """The user's read marker moved (on another of their connections)."""
+    """The user's read marker moved (on another of their connections). ``back`` (an
+    ``unread`` request) says it may have moved back, and then carries the room's counts from
+    the new marker to ``last_seq``, as a room object gives them: a client holding only the
+    latest messages could not count them itself."""
 
     OP: ClassVar[str] = "read"
     room: str
     seq: int
+    back: bool | None = None
+    last_seq: int | None = None
+    unread: int | None = None
+    mentions: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1145,6 +1166,12 @@ def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     return Read(id=rid, room=_room(obj), seq=seq)
 
 
+def _parse_unread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Unread:
+    seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
+    assert seq is not None
+    return Unread(id=rid, room=_room(obj), seq=seq)
+
+
 def _notify(obj: Mapping[str, Any]) -> str:
     value = obj.get("notify")
     if value not in NOTIFY_LEVELS:
@@ -1232,6 +1259,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "who": (Who, _parse_who),
     "typing": (Typing, _fields(Typing, room=_room)),
     "read": (Read, _parse_read),
+    "unread": (Unread, _parse_unread),
     "contacts": (Contacts, _parse_contacts),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),

@@ -59,6 +59,7 @@ __all__ = [
     "PresenceNotice",
     "PushSubscription",
     "PushTarget",
+    "ReadMarker",
     "Room",
     "RoomDeletedNotice",
     "RoomWebhook",
@@ -131,6 +132,18 @@ class Room:
     notify: str | None = None  # the user's level as set; None: the default of the kind
     role: str | None = None  # the user's role in it (see ROLES); None: not a member
     archived: bool = False  # read-only until unarchived
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadMarker:
+    """Where a member's read marker is (``seq``) and the room's counts from it, as a
+    :class:`Room` gives them: ``unread`` messages by others after it and ``mentions`` of the
+    member among those (both capped at :data:`UNREAD_CAP`), up to ``last_seq``."""
+
+    seq: int
+    last_seq: int
+    unread: int
+    mentions: int
 
 
 #: A member's role in a room, lowest first: the owner is the room's (``rooms.owner_id``),
@@ -1098,6 +1111,15 @@ class Storage(Protocol):
     async def mark_read(self, user_id: int, room: str, seq: int) -> int:
         """Move the user's read marker forward to ``seq`` (never back, never past the room's
         last seq) and return where it now is. ChatError('forbidden') for a non-member,
+        ChatError('not_found') for an unknown room."""
+
+    async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
+        """Mark ``room`` unread from ``seq`` on: move the user's read marker back to
+        ``seq - 1`` (never forward: from a marker already before it nothing moves; 0 at
+        least, so ``seq`` 0 and 1 both make the whole room unread). Returns the marker with
+        the room's counts from it, read in the same statement. The mentions are rows kept
+        for every mention whatever the marker (migration 0006), counted past the marker, so
+        moving it back brings them back. ChatError('forbidden') for a non-member,
         ChatError('not_found') for an unknown room."""
 
     async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",

@@ -134,6 +134,7 @@ from chatd.storage.base import (
     PresenceNotice,
     PushSubscription,
     PushTarget,
+    ReadMarker,
     RevocationNotice,
     Room,
     RoomDeletedNotice,
@@ -808,6 +809,28 @@ WITH r AS (
     RETURNING m.read_seq
 )
 SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT read_seq FROM marked) AS read_seq
+"""
+
+# A marker moved back ($3: the first seq to be unread; never forward, never below 0), with
+# the room's counts from it, by the functions room objects count with (_MEMBER_COLUMNS); they
+# read messages and mentions, not the membership this statement updates, so its snapshot
+# serves. read_seq is NULL for a non-member, as above.
+_SQL_MARK_UNREAD = f"""
+WITH r AS (
+    SELECT id, last_seq FROM rooms WHERE name = $1
+), marked AS (
+    UPDATE memberships m SET read_seq = least(m.read_seq, greatest($3::bigint - 1, 0))
+    FROM r WHERE m.room_id = r.id AND m.user_id = $2
+    RETURNING m.read_seq, r.id AS room_id, r.last_seq
+)
+SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.last_seq,
+       CASE WHEN k.last_seq > k.read_seq
+            THEN chatd_unread_messages(k.room_id, k.read_seq, k.last_seq, $2, {UNREAD_CAP})
+            ELSE 0 END AS unread,
+       CASE WHEN k.last_seq > k.read_seq
+            THEN chatd_unread_mentions(k.room_id, k.read_seq, $2, {UNREAD_CAP})
+            ELSE 0 END AS mentions
+FROM (SELECT 1) AS one LEFT JOIN marked k ON true
 """
 
 # Like the read marker: notify is NULL for a non-member.
@@ -2685,6 +2708,16 @@ class PostgresStorage:
         if row["read_seq"] is None:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         return int(row["read_seq"])
+
+    async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
+        seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter
+        row = await self._run(self._pool.fetchrow, _SQL_MARK_UNREAD, room, user_id, seq)
+        if not row["found"]:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if row["read_seq"] is None:
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+        return ReadMarker(seq=int(row["read_seq"]), last_seq=int(row["last_seq"]),
+                          unread=int(row["unread"]), mentions=int(row["mentions"]))
 
     # -- contacts ----------------------------------------------------------------------------
 

@@ -342,3 +342,23 @@ async def test_a_room_mention_pushes_every_offline_member(daemon: Server,
         assert service.to("ann") == [] and service.problems == []
         assert metric(daemon, "chatd_push_queued_total") == 1
         await ann.aclose()
+
+
+async def test_marking_unread_pushes_nothing_again(daemon: Server, service: PushService) -> None:
+    """A mention marked unread (``unread``) on a device that then goes is not pushed again:
+    a push tells of a message when it comes; the DM sent after is the only push."""
+    with trio.fail_after(TIMEOUT):
+        ann = await connected(daemon, await subscribed(daemon, service, "ann"))
+        bob = await connected(daemon, await subscribed(daemon, service, "bob"))
+        for client in (ann, bob):
+            await client.request("join", room="team")
+        mention = await ann.request("send", room="team", text="@bob look", nonce="t1")
+        await bob.event("message", seq=mention["seq"])
+        marked = await bob.request("unread", room="team", seq=mention["seq"])
+        assert (marked["seq"], marked["mentions"]) == (mention["seq"] - 1, 1)
+        await gone(daemon, bob, "bob")
+        dm = await ann.request("dm", to="bob", text="and this", nonce="d1")
+        await service.wait_for(lambda: len(service.to("bob")) == 1)
+        assert service.to("bob")[0].payload["seq"] == dm["seq"]
+        assert metric(daemon, "chatd_push_queued_total") == 1
+        await ann.aclose()
