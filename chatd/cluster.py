@@ -112,6 +112,7 @@ from chatd.storage import (
     Storage,
     StorageUnavailable,
     TargetsNotice,
+    UserEventNotice,
 )
 from chatd.views import message_event
 
@@ -364,6 +365,8 @@ class Relay:
         elif isinstance(notice, NotifyNotice):
             await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
                 room=notice.room, notify=notice.notify))))
+        elif isinstance(notice, UserEventNotice):
+            await self._registry.send(ToUser(notice.user, notice.data))
 
     async def _read_presence(self) -> None:
         """Replace the picture of the other nodes' users with storage's (see the module

@@ -4,6 +4,8 @@ markers."""
 
 from __future__ import annotations
 
+import logging
+
 from chatd.actions.context import App, Append, Bucket, Caller, CatchUp, signed_in
 from chatd.actions.membership import subscribe, unsubscribe
 from chatd.errors import ChatError
@@ -35,8 +37,10 @@ from chatd.protocol import (
     is_dm_room,
 )
 from chatd.rooms import ToUser
-from chatd.storage import Joined, NewChange
+from chatd.storage import Joined, NewChange, StorageUnavailable
 from chatd.views import member_object, message_event, room_object
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ROOMS",
@@ -234,12 +238,24 @@ async def typing(app: App, caller: Caller, request: Typing) -> Ok:
 
 
 async def read(app: App, caller: Caller, request: Read) -> Answer:
-    """Move the caller's read marker; their other connections are told."""
+    """Move the caller's read marker; their other connections are told, on every node."""
     user = signed_in(caller)
     seq = await app.storage.mark_read(user.id, request.room, request.seq)
-    data = frame(ReadMoved(room=request.room, seq=seq))
-    await app.registry.send(ToUser(user.name, data, exclude=caller.conn_id))
+    await _tell_own(app, caller, user.name, frame(ReadMoved(room=request.room, seq=seq)))
     return Answer(id=request.id, fields={"room": request.room, "seq": seq})
+
+
+async def _tell_own(app: App, caller: Caller, name: str, data: bytes) -> None:
+    """Hand ``data`` to the user's other connections: here through the registry, and on the
+    other nodes through storage, only while the user is online on one (the presence
+    tracker knows): a read is frequent, and a notice wakes every node. Best effort past the
+    commit: a device that misses it reads the marker in its next welcome."""
+    await app.registry.send(ToUser(name, data, exclude=caller.conn_id))
+    if name in app.presence.state.remote:
+        try:
+            await app.storage.tell_elsewhere(name, data)
+        except StorageUnavailable as exc:
+            log.warning("cannot tell %s's other nodes of a read: %s", name, exc)
 
 
 async def unread(app: App, caller: Caller, request: Unread) -> Answer:
@@ -252,7 +268,7 @@ async def unread(app: App, caller: Caller, request: Unread) -> Answer:
     marker = await app.storage.mark_unread(user.id, request.room, request.seq)
     moved = ReadMoved(room=request.room, seq=marker.seq, back=True, last_seq=marker.last_seq,
                       unread=marker.unread, mentions=marker.mentions)
-    await app.registry.send(ToUser(user.name, frame(moved), exclude=caller.conn_id))
+    await _tell_own(app, caller, user.name, frame(moved))
     fields = moved.wire()
     del fields["op"]
     return Answer(id=request.id, fields=fields)

@@ -57,6 +57,7 @@ from chatd.storage.base import (
     StoredFile,
     TargetsNotice,
     User,
+    UserEventNotice,
     WebhookTargets,
 )
 from chatd.storage.postgres import open_storage
@@ -115,6 +116,7 @@ __all__ = [
     "StoredFile",
     "TargetsNotice",
     "User",
+    "UserEventNotice",
     "WebhookTargets",
     "open_storage",
 ]

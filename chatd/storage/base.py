@@ -70,6 +70,7 @@ __all__ = [
     "StoredFile",
     "TargetsNotice",
     "User",
+    "UserEventNotice",
     "WebhookTargets",
 ]
 
@@ -498,6 +499,16 @@ class NotifyNotice:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UserEventNotice:
+    """Another node has an event for ``user``'s connections (:meth:`Storage.tell_elsewhere`):
+    ``data``, one frame as it is written to them (a ``read`` moved on a device there)."""
+
+    node: str
+    user: str
+    data: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PresenceNotice:
     """Another node's presence changed (migration 0017): ``online`` users got their first
     connection there, ``offline`` ones closed their last; with ``reset``, forget whom
@@ -542,7 +553,7 @@ class ListeningNotice:
 
 
 Change = (CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice | PresenceNotice
-          | ListeningNotice | RoomDeletedNotice | TargetsNotice)
+          | ListeningNotice | RoomDeletedNotice | TargetsNotice | UserEventNotice)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1040,6 +1051,13 @@ class Storage(Protocol):
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         """The (room, user) pairs of every membership of ``users`` (names, as registered) now:
         what a node checks its room registry against after it may have lost notices."""
+
+    async def tell_elsewhere(self, user: str, data: bytes) -> None:
+        """Hand ``data`` (one frame, at most a few kilobytes) to ``user``'s connections on
+        every other node (a :class:`UserEventNotice`; one NOTIFY, nothing stored): for the
+        events of a user's own actions that only their other devices hear (a ``read``).
+        Meant for a user known to be online on another node: the NOTIFY costs every node a
+        wake-up. A frame too large for a notice is not sent (logged)."""
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         """Set the user's notification level for ``room`` (one of

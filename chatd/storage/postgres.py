@@ -148,6 +148,7 @@ from chatd.storage.base import (
     StoredFile,
     TargetsNotice,
     User,
+    UserEventNotice,
     WebhookTargets,
 )
 from chatd.storage.bridge import AsyncioBridge, BridgeClosed
@@ -188,6 +189,9 @@ ROOMS_CHANNEL = "chatd_rooms"  # migration 0015: '<node> <room> <by>', a room de
 LEVELS_CHANNEL = "chatd_levels"  # migration 0012
 PRESENCE_CHANNEL = "chatd_presence"  # migration 0017
 TARGETS_CHANNEL = "chatd_targets"  # migration 0021: '<node> <table>'
+#: '<node> <user> <frame>', a frame for a user's connections on the other nodes
+#: (PostgresStorage.tell_elsewhere: sent by the daemon itself, no trigger).
+USER_EVENTS_CHANNEL = "chatd_user_events"
 #: The tables whose rows are outgoing targets (migration 0021), each probed by any_targets.
 TARGET_TABLES = ("room_webhooks", "push_subscriptions")
 # A notice's payload must stay under 8,000 bytes: presence notices are split past this.
@@ -1647,6 +1651,8 @@ FROM users u
 WHERE lower(u.name) = ANY($1::text[])
 """
 
+_SQL_TELL_ELSEWHERE = f"SELECT pg_notify('{USER_EVENTS_CHANNEL}', $1)"
+
 _SQL_LEAVE_CLUSTER = """
 WITH gone AS (DELETE FROM nodes WHERE name = $1 RETURNING name)
 SELECT pg_notify('chatd_presence', name || ' down') FROM gone
@@ -1676,6 +1682,13 @@ def _parse_notice(channel: str, payload: str,
         return _listed(_parse_level(payload))
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
+    if channel == USER_EVENTS_CHANNEL:
+        # '<node> <user> <frame>': names hold no space; the frame is the rest, one JSON line
+        node, _, rest = payload.partition(" ")
+        user, _, data = rest.partition(" ")
+        if not node or not user or not data.startswith("{"):
+            return []
+        return [UserEventNotice(node=node, user=user, data=data.encode() + b"\n")]
     if channel == TARGETS_CHANNEL:
         # '<node> <table>' (migration 0021)
         node, _, table = payload.partition(" ")
@@ -2721,6 +2734,14 @@ class PostgresStorage:
 
     # -- contacts ----------------------------------------------------------------------------
 
+    async def tell_elsewhere(self, user: str, data: bytes) -> None:
+        payload = f"{self._node} {user} {data.decode().rstrip()}"
+        if len(payload.encode()) > NOTICE_BYTES:
+            log.warning("an event of %d bytes for %s's other nodes is too large for a notice; "
+                        "not sent", len(data), user)
+            return
+        await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payload)
+
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         row = await self._run(self._pool.fetchrow, _SQL_SET_NOTIFY, room, user_id, notify)
         if not row["found"]:
@@ -3377,6 +3398,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(PRESENCE_CHANNEL, callback)
         await conn.add_listener(ROOMS_CHANNEL, callback)
         await conn.add_listener(TARGETS_CHANNEL, callback)
+        await conn.add_listener(USER_EVENTS_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise

@@ -245,3 +245,34 @@ async def test_a_node_keeps_entries_for_repairs_only_while_another_is_alive(
         # b said it was leaving: a's next sweep finds nobody else.
         await until(lambda: not recent.shared)
         assert recent.get("kept", 0, 1) is None
+
+
+async def test_a_read_and_a_mark_unread_reach_the_users_connections_on_the_other_node(
+        tmp_path: Path, database_dsn: str) -> None:
+    """bob reads on his device on node A; his device on node B is told, as one on A would
+    be (the `read` event), and so is his marking the room unread from a message (`back`).
+    Before, a read event reached only the connections on the node that stored it: with
+    `--workers 2`, half the time a phone's read left the laptop's badge and notification."""
+    config = _node(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        ann = await _client(a.http_port, a.tcp_port, "ann")
+        await ann.request("join", room="team")
+        token = await register_and_login(a.http_port, "bob")
+        await ann.request("add_contact", user="bob")
+        on_b = await Client.tcp(b.tcp_port)
+        await on_b.hello(token)
+        # Node A knows bob is online on B once ann, on A, is told so.
+        await ann.event("presence", user="bob", status="online")
+        await on_b.request("join", room="team")
+        on_a = await Client.tcp(a.tcp_port)
+        await on_a.hello(token)
+        for n in range(3):
+            await ann.request("send", room="team", text=f"m{n}", nonce=f"n{n}")
+        assert (await on_a.request("read", room="team", seq=3))["seq"] == 3
+        assert await on_b.event("read", room="team", seq=3)
+        marked = await on_a.request("unread", room="team", seq=2)
+        assert (marked["seq"], marked["back"]) == (1, True)
+        told = await on_b.event("read", room="team", seq=1)
+        assert told["back"] is True and told["unread"] == 2
+        for client in (ann, on_a, on_b):
+            await client.aclose()

@@ -19,7 +19,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatd.protocol import frame
+from chatd.protocol import ReadMoved, frame
 from chatd.storage import (
     Appended,
     Change,
@@ -33,11 +33,13 @@ from chatd.storage import (
     RoomDeletedNotice,
     Storage,
     TargetsNotice,
+    UserEventNotice,
     open_storage,
 )
 from chatd.storage.bridge import open_bridge
 from chatd.storage.postgres import (
     NOTICE_BYTES,
+    USER_EVENTS_CHANNEL,
     _parse_notice,
     parse_presence,
     presence_payloads,
@@ -186,6 +188,19 @@ def test_presence_payloads_round_trip(online: list[str], offline: list[str],
 def test_presence_parser_takes_any_text(payload: str) -> None:
     """A payload that is not one of ours parses to None or a notice, never an exception."""
     parse_presence(payload)
+
+
+@given(user=NAMES, room=ROOMS, seq=st.integers(0, 2**62), junk=st.text(max_size=60))
+def test_user_events_round_trip_and_anything_else_parses_to_nothing_or_a_notice(
+        user: str, room: str, seq: int, junk: str) -> None:
+    """A frame for a user's connections elsewhere (tell_elsewhere's payload) comes back as the
+    same bytes for the same user; any other text is dropped or parsed, never raises."""
+    data = frame(ReadMoved(room=room, seq=seq))
+    payload = f"chatd-0123456789ab {user} {data.decode().rstrip()}"
+    assert _parse_notice(USER_EVENTS_CHANNEL, payload) == [
+        UserEventNotice(node="chatd-0123456789ab", user=user, data=data)]
+    for notice in _parse_notice(USER_EVENTS_CHANNEL, junk):
+        assert isinstance(notice, UserEventNotice) and notice.data.endswith(b"\n")
 
 
 async def _notices_of(database_dsn: str, batch: Callable[[], Awaitable[object]]
