@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import trio
 
 from chatd.protocol import MAX_DND_SECONDS
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import during_first_read, running
 from tests.helpers import make_config
 
 HOUR = 3600 * 1000
@@ -139,3 +140,23 @@ async def test_a_pause_set_on_one_node_reaches_the_others(tmp_path: Path,
         assert await on_b.event("dnd", until=None)
         await on_a.aclose()
         await on_b.aclose()
+
+
+async def test_a_pause_set_between_the_hellos_read_and_its_subscription(
+        daemon: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pause set on another connection after a hello has read the user, before that
+    connection is subscribed (so its dnd event cannot reach it), is in the welcome."""
+    token = await register_and_login(daemon.http_port, "bob")
+    phone = await _connected(daemon.tcp_port, token)
+    set_: dict[str, int] = {}
+
+    async def meanwhile() -> None:
+        set_["until"] = (await phone.request("set_dnd", duration=900))["until"]
+        assert await phone.event("dnd", until=set_["until"])
+
+    during_first_read(daemon, monkeypatch, meanwhile)
+    laptop = await Client.tcp(daemon.tcp_port)
+    welcome = await laptop.hello(token)
+    assert welcome["user"]["dnd_until"] == set_["until"]
+    await phone.aclose()
+    await laptop.aclose()
