@@ -51,8 +51,11 @@ async def _ask(s: Session, line: str, until: int | None) -> SetDnd:
 def test_the_line_says_until_when_in_local_time() -> None:
     """Today: "until 14:30"; tomorrow: "until tomorrow 08:00"; later: the weekday; none or
     past: on."""
-    now = int(time.mktime((2026, 12, 7, 22, 15, 0, 0, 0, -1)) * 1000)  # a Monday, local
-    at = lambda *day_hm: int(time.mktime((2026, 12, *day_hm, 0, 0, 0, -1)) * 1000)  # noqa: E731
+    def at(day: int, hour: int, minute: int) -> int:
+        """2026-12-``day`` ``hour``:``minute``, local time, in ms."""
+        return int(time.mktime((2026, 12, day, hour, minute, 0, 0, 0, -1)) * 1000)
+
+    now = at(7, 22, 15)  # a Monday
     assert dnd_text(at(7, 23, 30), now) == "notifications paused until 23:30"
     assert dnd_text(at(8, 8, 0), now) == "notifications paused until tomorrow 08:00"
     assert dnd_text(at(9, 8, 0), now) == "notifications paused until Wed 08:00"
