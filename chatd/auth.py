@@ -53,7 +53,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.limits import KeyedLimiter
-from chatd.protocol import InvalidName, codes, normalise_user
+from chatd.protocol import InvalidName, codes, normalise_new_user, normalise_user
 from chatd.protocol.events import is_storable
 from chatd.storage.base import SessionStart, Storage, User
 
@@ -274,7 +274,10 @@ class Auth:
                 address's limit; ``conflict`` (from storage) when the name is taken in any
                 case.
         """
-        name = _user_name(name)
+        try:
+            name = normalise_new_user(name)
+        except InvalidName as exc:
+            raise ChatError(codes.BAD_REQUEST, str(exc)) from None
         password = self._check_password(password)
         if address:
             wait = self._registrations.take(address, trio.current_time())

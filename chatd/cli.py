@@ -313,11 +313,11 @@ async def _token(config: Config, name: str) -> None:
 async def _bot_add(config: Config, name: str, owner: str, token_name: str) -> None:
     from chatd.auth import new_bot_token
     from chatd.errors import ChatError
-    from chatd.protocol import InvalidName, codes, normalise_user
+    from chatd.protocol import InvalidName, codes, normalise_new_user
     from chatd.storage import open_storage
 
     try:
-        name = normalise_user(name)
+        name = normalise_new_user(name)
     except InvalidName as exc:
         raise _Refused(f"{name!r}: {exc}") from None
     async with open_storage(config) as storage:

@@ -113,6 +113,7 @@ class LimitsConfig:
     searches_per_minute: int = 120
     hook_rate: float = 1.0
     hook_burst: int = 30
+    group_mention_members: int = 50
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -406,6 +407,9 @@ def _validate(config: Config, problems: list[str]) -> None:
         value = getattr(getattr(config, section), name)
         if value <= 0:
             bad(key, f"must be greater than 0, got {value}")
+    if config.limits.group_mention_members < 0:
+        bad("limits.group_mention_members",
+            "must be 0 (only owners and moderators mention a group) or more")
     if config.files.max_image_pixels < 0:
         bad("files.max_image_pixels", "must be 0 (no thumbnails) or more")
     if config.database.watchdog_grace < 0:

@@ -20,6 +20,8 @@ from chatd.protocol import (
     TopicChanged,
     default_notify,
 )
+from chatd.protocol.markup import group_mention
+from chatd.protocol.names import is_dm_room
 from chatd.storage import AdminRoom, AuditEntry, Ban, FileInfo, Member, Message, Room, User
 
 __all__ = ["admin_room_object", "admin_user_object", "audit_object", "ban_object",
@@ -52,7 +54,7 @@ def message_event(message: Message) -> Entry:
     if message.kind == "edited":
         return MessageEdited(room=message.room, seq=message.seq, msg_id=message.msg_id,
                              text=message.text, sender=message.sender, ts=message.ts,
-                             mentions=message.mentions)
+                             mentions=message.mentions, group=_group(message))
     if message.kind == "deleted":
         return MessageDeleted(room=message.room, seq=message.seq, msg_id=message.msg_id,
                               by=message.sender, ts=message.ts)
@@ -84,8 +86,17 @@ def message_event(message: Message) -> Entry:
         text=message.text, ts=message.ts, nonce=message.nonce, rev=message.rev or None,
         edited_ts=message.edited_ts, deleted=message.deleted, reactions=message.reactions,
         reply_to=message.reply_to, quote=message.quote, mentions=message.mentions,
-        files=tuple(file_object(file) for file in message.files),
+        group=_group(message), files=tuple(file_object(file) for file in message.files),
     )
+
+
+def _group(message: Message) -> str | None:
+    # Read from the text rather than stored: a text with a group mention was only stored if
+    # its author could use it there (chatd.actions.messages), so the text says it exactly;
+    # in a conversation the words are plain text.
+    if "@" not in message.text or is_dm_room(message.room):
+        return None
+    return group_mention(message.text)
 
 
 def message_object(message: Message) -> dict[str, Any]:

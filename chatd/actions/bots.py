@@ -14,7 +14,7 @@ from typing import Any
 from chatd.actions.context import App, Bucket
 from chatd.auth import BOT_JTI_PREFIX, new_bot_token
 from chatd.errors import ChatError
-from chatd.protocol import InvalidName, codes, normalise_user
+from chatd.protocol import InvalidName, codes, normalise_new_user, normalise_user
 from chatd.protocol.events import is_storable
 from chatd.storage import Bot, BotToken, User
 
@@ -52,9 +52,9 @@ def _token_name(body: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _name(value: object, key: str) -> str:
+def _name(value: object, key: str, *, new: bool = False) -> str:
     try:
-        return normalise_user(value)
+        return normalise_new_user(value) if new else normalise_user(value)
     except InvalidName as exc:
         raise ChatError(codes.BAD_REQUEST, f"{key!r}: {exc}") from None
 
@@ -89,7 +89,7 @@ async def create_bot(app: App, user: User, body: Mapping[str, Any]) -> dict[str,
     """
     if user.bot:
         raise ChatError(codes.FORBIDDEN, "a bot cannot own bots")
-    name = _name(body.get("name"), "name")
+    name = _name(body.get("name"), "name", new=True)
     token_name = _token_name(body, "token_name")
     app.take(BOTS, user.name)
     token, digest = new_bot_token()

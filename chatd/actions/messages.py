@@ -1,15 +1,27 @@
 """Messages: ``send`` to a room and ``dm`` to a person, and the changes made to messages
 (``edit``, ``delete``, ``react``). Each only says what to append to the room's log; the front
 commits it with the group committer (see :class:`chatd.actions.context.Append`), and storage
-checks, under the room's lock, who may make which change."""
+checks, under the room's lock, who may make which change.
+
+Group mentions (``@room``, ``@all``, ``@everyone``, ``@here``) are checked here, before the
+commit, and only when a text has one (most have none, and cost nothing more): storage counts
+the room's members over every node and says whether the sender moderates the room
+(:meth:`chatd.storage.Storage.group_scope`); in a room of more than
+``limits.group_mention_members`` members only those who moderate it may mention a group. The
+members the group covers are resolved now (``@here``: those online now, on any node, as the
+presence tracker knows them) and get mention rows with the message, as named members do. In a
+1:1 conversation the words are plain text.
+"""
 
 from __future__ import annotations
 
 from chatd.actions.context import App, Append, Caller, signed_in
-from chatd.protocol import Delete, Dm, Edit, React, Send
-from chatd.protocol.markup import mention_candidates
+from chatd.errors import ChatError
+from chatd.protocol import Delete, Dm, Edit, React, Send, codes
+from chatd.protocol.markup import GROUP_TOKENS, group_mention, mention_candidates
+from chatd.protocol.names import is_dm_room
 from chatd.rooms import Join as Subscribe
-from chatd.storage import NewChange, NewMessage
+from chatd.storage import NewChange, NewMessage, User
 
 __all__ = ["delete", "dm", "edit", "react", "send"]
 
@@ -17,9 +29,10 @@ __all__ = ["delete", "dm", "edit", "react", "send"]
 async def send(app: App, caller: Caller, request: Send) -> Append:
     """A message to a room the caller is in (storage refuses it otherwise, at commit)."""
     user = signed_in(caller)
+    mentions, group = await _room_mentions(app, user, request.room, request.text)
     return Append(request.id, NewMessage(
         user_id=user.id, room=request.room, text=request.text, nonce=request.nonce,
-        reply_to=request.reply_to, mentions=_mentions(request.text), files=request.files,
+        reply_to=request.reply_to, mentions=mentions, files=request.files, group=group,
     ))
 
 
@@ -43,9 +56,10 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
 async def edit(app: App, caller: Caller, request: Edit) -> Append:
     """New text for the caller's own message."""
     user = signed_in(caller)
+    mentions, group = await _room_mentions(app, user, request.room, request.text)
     return Append(request.id, NewChange(
         user_id=user.id, room=request.room, msg_id=request.msg_id, kind="edited",
-        text=request.text, mentions=_mentions(request.text),
+        text=request.text, mentions=mentions, group=group,
     ))
 
 
@@ -69,3 +83,34 @@ async def react(app: App, caller: Caller, request: React) -> Append:
 def _mentions(text: str) -> tuple[str, ...]:
     # Plain text (most messages) skips the parse: no "@", no mention.
     return tuple(mention_candidates(text)) if "@" in text else ()
+
+
+async def _room_mentions(app: App, user: User, room: str, text: str
+                         ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The mention candidates of ``text`` sent by ``user`` to ``room``, and the ids of the
+    members its group mention covers (none without one).
+
+    Raises:
+        ChatError: ``forbidden``, a group mention in a room too large for the sender to use
+            one (see the module's docstring).
+    """
+    if "@" not in text:
+        return (), ()
+    candidates = tuple(mention_candidates(text))
+    group = None if is_dm_room(room) else group_mention(text)
+    if group is None:
+        return candidates, ()
+    online = None if group == "room" else sorted(app.presence.state.online())
+    scope = await app.storage.group_scope(room, user.id, online=online)
+    if scope is None or not scope.member:
+        # No such room, or not theirs: the commit refuses it, saying so (and nothing here
+        # tells a stranger how large a private room is).
+        return candidates, ()
+    limit = app.config.limits.group_mention_members
+    if scope.members > limit and not scope.moderates:
+        token = "@room" if group == "room" else "@here"
+        raise ChatError(codes.FORBIDDEN,
+                        f"{token} in a room of more than {limit} members is for its owner "
+                        "and moderators")
+    # The group's words name nobody: a user called "all" is covered by the group instead.
+    return tuple(c for c in candidates if c not in GROUP_TOKENS), scope.covered

@@ -26,6 +26,7 @@ from chatd.protocol import (
     SetNotify,
     SetTopic,
     Typing,
+    Unread,
     UserTyping,
     Who,
     codes,
@@ -50,6 +51,7 @@ __all__ = [
     "set_notify",
     "set_topic",
     "typing",
+    "unread",
     "who",
 ]
 
@@ -238,6 +240,22 @@ async def read(app: App, caller: Caller, request: Read) -> Answer:
     data = frame(ReadMoved(room=request.room, seq=seq))
     await app.registry.send(ToUser(user.name, data, exclude=caller.conn_id))
     return Answer(id=request.id, fields={"room": request.room, "seq": seq})
+
+
+async def unread(app: App, caller: Caller, request: Unread) -> Answer:
+    """Mark a room unread from the message ``request.seq`` on (the marker moves back; see
+    :meth:`chatd.storage.Storage.mark_unread`). The reply and the ``read`` event to the
+    caller's other connections say ``back`` and carry the room's counts from the new marker,
+    which a client holding only the latest messages could not count. Nothing is pushed: the
+    messages were delivered (and pushed, if at all) when they came."""
+    user = signed_in(caller)
+    marker = await app.storage.mark_unread(user.id, request.room, request.seq)
+    moved = ReadMoved(room=request.room, seq=marker.seq, back=True, last_seq=marker.last_seq,
+                      unread=marker.unread, mentions=marker.mentions)
+    await app.registry.send(ToUser(user.name, frame(moved), exclude=caller.conn_id))
+    fields = moved.wire()
+    del fields["op"]
+    return Answer(id=request.id, fields=fields)
 
 
 async def set_notify(app: App, caller: Caller, request: SetNotify) -> Answer:

@@ -46,6 +46,7 @@ from chatd.protocol import (
     SetTopic,
     Typing,
     Unban,
+    Unread,
     Who,
 )
 
@@ -108,6 +109,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Who: Operation(rooms.who),
     Typing: Operation(rooms.typing, rate=(TYPING, USER_TYPING)),
     Read: Operation(rooms.read),
+    Unread: Operation(rooms.unread),
     SetNotify: Operation(rooms.set_notify),
     SetDnd: Operation(dnd.set_dnd),
     Send: Operation(messages.send, rate=SENDS),

@@ -25,7 +25,7 @@ from chatd.client.messages import reacted
 from chatd.client.render import audit_text, dnd_text, notify_text, search_spans
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
-from chatd.client.terminal import clean, clean_body, presences
+from chatd.client.terminal import clean, clean_body, presences, unread_counts
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
@@ -63,6 +63,7 @@ from chatd.protocol import (
     SetRole,
     SetTopic,
     Unban,
+    Unread,
     Who,
     default_notify,
     is_dm_room,
@@ -896,6 +897,26 @@ async def read(client: ChatClient, arg: str) -> None:
     await client.ask("/read", Read(room=room, seq=client.seen.get(room, 0)), Answer, on_ok)
 
 
+async def unread(client: ChatClient, arg: str) -> None:
+    """``/unread N``: mark message [N]'s room unread from it on (the read marker moves back
+    to just before it, for every device of the user)."""
+    number = message_number(arg.strip())
+    if number is None:
+        client.screen.problem("usage: /unread N")
+        return
+    message = _numbered(client, number, "/unread")
+    if message is None:
+        return
+    room = message.room
+
+    async def on_ok(reply: Answer) -> None:
+        fields = reply.fields
+        client.screen.notice(f"[{client.label(room)}] marked unread from [{number}] on ("
+                             f"{unread_counts(fields.get('unread'), fields.get('mentions'))})")
+
+    await client.ask("/unread", Unread(room=room, seq=message.seq), Answer, on_ok)
+
+
 async def retry(client: ChatClient, arg: str) -> None:
     failed = [p for p in client.pending.values() if p.failed]
     if not failed:
@@ -960,6 +981,7 @@ COMMANDS: dict[str, Command] = {
     "unarchive": Command(unarchive, "/unarchive [ROOM]", "let the room be written to again"),
     "create": Command(create, "/create ROOM [private]", "create a room"),
     "read": Command(read, "/read", "mark the current room read"),
+    "unread": Command(unread, "/unread N", "mark message [N]'s room unread from it on"),
     "notify": Command(notify, "/notify [ROOM] [LEVEL]", "show or set the room's notifications "
                       "(push, --bell): all, mentions (a room's default), none"),
     "dnd": Command(dnd, "/dnd [30m|1h|off]", "pause every notification, on every device "

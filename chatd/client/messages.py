@@ -72,7 +72,7 @@ def normalised(message: MessagePosted) -> MessagePosted:
     not always tell)."""
     if message.deleted:
         message = dataclasses.replace(message, text="", edited_ts=None, reactions=(),
-                                      mentions=(), files=())
+                                      mentions=(), group=None, files=())
     return dataclasses.replace(
         message,
         rev=max(message.rev or 0, message.seq),
@@ -120,10 +120,11 @@ def _changed(held: MessagePosted, entry: MessageEdited | MessageDeleted | Reacti
         return dataclasses.replace(held, rev=entry.seq)
     if isinstance(entry, MessageEdited):
         return dataclasses.replace(held, text=entry.text, edited_ts=entry.ts,
-                                   mentions=tuple(entry.mentions), rev=entry.seq)
+                                   mentions=tuple(entry.mentions), group=entry.group,
+                                   rev=entry.seq)
     if isinstance(entry, MessageDeleted):
         return dataclasses.replace(held, deleted=True, text="", edited_ts=None, reactions=(),
-                                   mentions=(), files=(), rev=entry.seq)
+                                   mentions=(), group=None, files=(), rev=entry.seq)
     return dataclasses.replace(held, rev=entry.seq,
                                reactions=_react(_tupled(held.reactions), entry.emoji,
                                                 entry.user, entry.on))

@@ -34,6 +34,7 @@ from chatd.protocol import (
     RoleChanged,
     RoomArchived,
 )
+from chatd.protocol.markup import GROUP_TOKENS
 
 __all__ = [
     "BODY_INDENT",
@@ -105,12 +106,15 @@ class Rendered(NamedTuple):
     block_first: bool
 
 
-def markdown(text: str, *, styled: bool = True, me: str | None = None) -> Rendered:
+def markdown(text: str, *, styled: bool = True, me: str | None = None,
+             group: Style | None = None) -> Rendered:
     """The lines of ``text`` (as its author typed it) as styled spans, safe for a terminal.
 
     Args:
         styled: whether the screen shows styles; without, inline marks are kept as typed.
         me: the user's name, when the message mentions them: their ``@name`` is highlighted.
+        group: the style of the group mentions' words (``@room``, ``@all``, ``@everyone``,
+            ``@here``), when the message has one (None: they are plain words).
     """
     lines = [clean(line) for line in text.replace("\r\n", "\n").split("\n")]
     out: list[Line] = []
@@ -133,18 +137,18 @@ def markdown(text: str, *, styled: bool = True, me: str | None = None) -> Render
             continue
         if _QUOTE.match(line):
             block_first = block_first or index == 0
-            out.append(_quote(line, styled, me))
+            out.append(_quote(line, styled, me, group))
             continue
         bullet = _BULLET.match(line)
         if bullet:
             out.append([Span(bullet.group(1) + "• "),
-                        *_inline(line[bullet.end():], Style.NONE, styled, me, 0)])
+                        *_inline(line[bullet.end():], Style.NONE, styled, me, 0, group)])
             continue
-        out.append(_inline(line, Style.NONE, styled, me, 0))
+        out.append(_inline(line, Style.NONE, styled, me, 0, group))
     return Rendered(out or [[]], block_first)
 
 
-def _quote(line: str, styled: bool, me: str | None) -> Line:
+def _quote(line: str, styled: bool, me: str | None, group: Style | None) -> Line:
     depth = 0
     rest = line.lstrip(" ")
     while rest.startswith(">"):
@@ -152,10 +156,11 @@ def _quote(line: str, styled: bool, me: str | None) -> Line:
         rest = rest[1:]
         rest = rest[1:] if rest.startswith(" ") else rest
         rest = rest.lstrip(" ") if rest.lstrip(" ").startswith(">") else rest
-    return [Span("│ " * depth, Style.DIM), *_inline(rest, Style.NONE, styled, me, 0)]
+    return [Span("│ " * depth, Style.DIM), *_inline(rest, Style.NONE, styled, me, 0, group)]
 
 
-def _inline(text: str, style: Style, styled: bool, me: str | None, depth: int) -> Line:
+def _inline(text: str, style: Style, styled: bool, me: str | None, depth: int,
+            group: Style | None = None) -> Line:
     """The spans of one line (or of the inside of an emphasis), in ``style``."""
     spans: Line = []
     pos = 0
@@ -188,26 +193,33 @@ def _inline(text: str, style: Style, styled: bool, me: str | None, depth: int) -
             else:
                 plain(url)
         elif kind == "mention":
-            _mention(found.group(0), me, plain)
+            _mention(found.group(0), me, plain, group)
         else:
-            group, mark, extra = _EMPHASIS[kind]
-            inner = found.group(group)
+            part, mark, extra = _EMPHASIS[kind]
+            inner = found.group(part)
             if depth >= MAX_NESTING:
                 plain(found.group(0))
             elif styled:
-                spans.extend(_inline(inner, style | extra, styled, me, depth + 1))
+                spans.extend(_inline(inner, style | extra, styled, me, depth + 1, group))
             else:
                 plain(mark)
-                spans.extend(_inline(inner, style, styled, me, depth + 1))
+                spans.extend(_inline(inner, style, styled, me, depth + 1, group))
                 plain(mark)
     plain(text[pos:])
     return spans
 
 
-def _mention(word: str, me: str | None, plain: Callable[[str, Style], None]) -> None:
+def _mention(word: str, me: str | None, plain: Callable[[str, Style], None],
+             group: Style | None = None) -> None:
     """``@name``: highlighted when it names ``me`` (also when followed by a full stop or a
-    dash, as the server reads it)."""
+    dash, as the server reads it); a group's word in ``group``'s style, when given."""
     name = word[1:].lower()
+    if group is not None:
+        for length in (len(name), len(name.rstrip(".-"))):
+            if name[:length] in GROUP_TOKENS:
+                plain(word[:length + 1], group)
+                plain(word[length + 1:], Style.NONE)
+                return
     if me is not None:
         mine = me.lower()
         for length in (len(name), len(name.rstrip(".-"))):
@@ -265,6 +277,17 @@ def _header(message: MessagePosted, number: int, label: str) -> Span:
 
 def _mentions_me(message: MessagePosted, me: str) -> bool:
     return any(name.lower() == me.lower() for name in message.mentions)
+
+
+def _group_style(message: MessagePosted, me: str) -> Style | None:
+    """How a group mention's words are shown: like a mention of the user for ``@room`` by
+    someone else; bold for ``@here`` (whether the user was online when it was sent, only the
+    server knew) and for one's own; None when the message has no group mention."""
+    if message.group is None:
+        return None
+    if message.group == "room" and message.sender.lower() != me.lower():
+        return Style.REVERSE | Style.BOLD
+    return Style.BOLD
 
 
 def _reactions(message: MessagePosted, me: str) -> Line:
@@ -328,7 +351,8 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
         lines: list[Line] = files
     else:
         rendered = markdown(message.text, styled=styled,
-                            me=me if _mentions_me(message, me) else None)
+                            me=me if _mentions_me(message, me) else None,
+                            group=_group_style(message, me))
         lines = ([[]] if rendered.block_first else []) + rendered.lines + files
     for index, line in enumerate(lines):
         if index:

@@ -81,6 +81,7 @@ from chatd.client.terminal import (
     error_text,
     presences,
     room_summary,
+    unread_counts,
 )
 from chatd.protocol import (
     MAX_RESUME_ROOMS,
@@ -109,6 +110,7 @@ from chatd.protocol import (
     Ping,
     PresenceChanged,
     ReactionChanged,
+    ReadMoved,
     RemoteProtocolError,
     Reply,
     Request,
@@ -261,6 +263,9 @@ class ChatClient:
         self._removals_shown: set[tuple[str, str]] = set()
         self._registered = False
         self._welcomed_before = False
+        #: The server's clock when it wrote this connection's welcome (None: not said): an
+        #: ``@here`` sent after it covered this user, who was online then.
+        self.online_since: int | None = None
         self._known_before: set[str] = set()  # the rooms known when the last welcome came
         self._first_welcome = False  # the first welcome came; its notices are not out yet
         self._resumed: set[str] = set()  # the rooms the last hello resumed
@@ -905,7 +910,10 @@ class ChatClient:
         """Whether a new message just shown rings the bell (with ``--bell``): one by someone
         else that the user's notification level for its room asks for (``/notify``, kept on
         the server for every device): ``all``, every message; ``mentions`` (a room's
-        default), those that mention the user, and in a conversation every one; ``none``,
+        default), those that mention the user (by name, or as a group: ``@room`` mentions
+        every member, ``@here`` the members online, as the user was for one sent after this
+        connection's welcome; one replayed from before, the server alone knows), and in a
+        conversation every one; ``none``,
         nothing. The bell rings always rather than only for rooms not being looked at: a
         terminal cannot tell whether it is looked at, and the terminal (or tmux, screen)
         already decides what a bell does in the window in front and in one behind. Nothing
@@ -916,7 +924,9 @@ class ChatClient:
             return False
         level = self.notify_level(message.room)
         if level == "mentions":
-            return is_dm_room(message.room) or any(
+            here = message.group == "here" and (
+                self.online_since is None or message.ts >= self.online_since)
+            return is_dm_room(message.room) or message.group == "room" or here or any(
                 name.lower() == self.me.lower() for name in message.mentions)
         return level == "all"
 
@@ -1017,6 +1027,7 @@ class ChatClient:
         # set or ended while away is said as an event's would be.
         self.take_dnd(until if isinstance(until, int) and not isinstance(until, bool) else None,
                       quiet=not self._welcomed_before)
+        self.online_since = welcome.now
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
         for obj in welcome.rooms:
@@ -1165,6 +1176,14 @@ class ChatClient:
         if not known:
             self.screen.notice(notify_text(self.label(room), level))
 
+    async def _on_read(self, event: ReadMoved) -> None:
+        """Another device moved the read marker. Forward moves are not shown (this client
+        shows no marker); a move back (``unread``) is: the person put the room back on their
+        list there, and is told so here."""
+        if event.back:
+            self.screen.notice(f"[{self.label(event.room)}] was marked unread on another "
+                               f"device ({unread_counts(event.unread, event.mentions)})")
+
     async def _on_room_deleted(self, event: RoomDeleted) -> None:
         """The room is gone, with its log: forget it (a new room may take its name)."""
         by = clean(event.by) if event.by else "the server's operator"  # "": the command line
@@ -1231,6 +1250,7 @@ class ChatClient:
         RoomDeleted: _on_room_deleted,
         NotifyChanged: _on_notify,
         DndChanged: _on_dnd,
+        ReadMoved: _on_read,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,
         MemberLeft: _on_left,

@@ -41,6 +41,7 @@ __all__ = [
     "read_line_sync",
     "room_summary",
     "styles_supported",
+    "unread_counts",
 ]
 
 # C0 controls except tab, DEL, C1 controls; and the bidi overrides and isolates, which can make
@@ -154,13 +155,20 @@ def room_summary(obj: Mapping[str, Any], label: str) -> str:
     if notify in NOTIFY_LEVELS and notify != default_notify(str(obj.get("kind"))):
         text += f" (notify {notify})"
     unread = obj.get("unread")
-    mentions = obj.get("mentions")
     if isinstance(unread, int) and unread > 0:
-        counts = f"{_count(unread)} unread"
-        if isinstance(mentions, int) and mentions > 0:
-            counts += f", {_count(mentions)} mention{'s' if mentions > 1 else ''}"
-        text += f" ({counts})"
+        text += f" ({unread_counts(unread, obj.get('mentions'))})"
     return text
+
+
+def unread_counts(unread: object, mentions: object) -> str:
+    """A room's counts as the server gives them: ``3 unread, 1 mention``, ``nothing
+    unread``."""
+    if not isinstance(unread, int) or unread <= 0:
+        return "nothing unread"
+    counts = f"{_count(unread)} unread"
+    if isinstance(mentions, int) and mentions > 0:
+        counts += f", {_count(mentions)} mention{'s' if mentions > 1 else ''}"
+    return counts
 
 
 def _count(n: int) -> str:

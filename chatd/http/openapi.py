@@ -193,6 +193,10 @@ class _Builder:
                       "description": "Milliseconds since the Unix epoch (UTC)."}
         nullable_ms: Schema = {"type": ["integer", "null"], "minimum": 0}
         names: Schema = {"type": "array", "items": {"type": "string"}}
+        group: Schema = {"enum": ["room", "here"],
+                         "description": "The group the text mentions: every member (@room, "
+                                        "@all, @everyone) or those online when it was sent "
+                                        "(@here)."}
         entry_base: dict[str, Schema] = {
             "room": {"type": "string", "description": "The room, or the conversation's `@a:b`."},
             "seq": {**seq, "minimum": 1, "description": "The entry's place in the room's log."},
@@ -217,6 +221,7 @@ class _Builder:
                 self.sent({"deleted": {"const": True}}),
             ]},
             "mentions": names,
+            "group": group,
             "files": {"type": "array", "items": _ref("File")},
         }
         message_required = ["op", "room", "seq", "msg_id", "from", "text", "ts", "nonce"]
@@ -410,7 +415,7 @@ class _Builder:
             "Edited": self.sent(
                 {"op": {"const": "edited"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "text": {"type": "string"},
-                 "from": {"type": "string"}, "ts": ms, "mentions": names},
+                 "from": {"type": "string"}, "ts": ms, "mentions": names, "group": group},
                 required=["op", "room", "seq", "msg_id", "text", "from", "ts"]),
             "Deleted": self.sent(
                 {"op": {"const": "deleted"}, **entry_base,

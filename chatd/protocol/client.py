@@ -249,7 +249,8 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         nonce=_str(obj, "nonce"), rev=_optional_int(obj, "rev"),
         edited_ts=_optional_int(obj, "edited_ts"), deleted=_bool(obj, "deleted", False),
         reactions=_reactions(obj), reply_to=_optional_int(obj, "reply_to"), quote=quote,
-        mentions=_strs(obj, "mentions"), files=_objects(obj, "files", optional=True),
+        mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
+        files=_objects(obj, "files", optional=True),
     )
 
 
@@ -257,7 +258,7 @@ def _edited(obj: Mapping[str, Any]) -> MessageEdited:
     return MessageEdited(
         room=_str(obj, "room"), seq=_int(obj, "seq"), msg_id=_int(obj, "msg_id"),
         text=_str(obj, "text"), sender=_str(obj, "from"), ts=_int(obj, "ts", minimum=None),
-        mentions=_strs(obj, "mentions"),
+        mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
     )
 
 
@@ -356,6 +357,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         contacts=_objects(obj, "contacts", optional=True),
         ping_interval=_int(obj, "ping_interval", minimum=1),
         max_text_chars=_optional_int(obj, "max_text_chars"),
+        group_mention_members=_optional_int(obj, "group_mention_members"),
         rooms_more=_optional_bool(obj, "rooms_more"),
         contacts_more=_optional_bool(obj, "contacts_more"),
         now=_optional_int(obj, "now"),
@@ -424,7 +426,11 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
     "left": lambda obj: MemberLeft(room=_str(obj, "room"), user=_str(obj, "user"),
                                    by=_optional_str(obj, "by")),
     "typing": lambda obj: UserTyping(room=_str(obj, "room"), user=_str(obj, "user")),
-    "read": lambda obj: ReadMoved(room=_str(obj, "room"), seq=_int(obj, "seq")),
+    "read": lambda obj: ReadMoved(room=_str(obj, "room"), seq=_int(obj, "seq"),
+                                  back=_optional_bool(obj, "back"),
+                                  last_seq=_optional_int(obj, "last_seq"),
+                                  unread=_optional_int(obj, "unread"),
+                                  mentions=_optional_int(obj, "mentions")),
     "notify": lambda obj: NotifyChanged(room=_str(obj, "room"), notify=_str(obj, "notify")),
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),
     "room_deleted": lambda obj: RoomDeleted(room=_str(obj, "room"), by=_str(obj, "by")),

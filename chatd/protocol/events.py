@@ -85,6 +85,7 @@ __all__ = [
     "TopicChanged",
     "Typing",
     "Unban",
+    "Unread",
     "UserTyping",
     "Welcome",
     "Who",
@@ -346,6 +347,19 @@ class Read(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Unread(Request):
+    """Mark ``room`` unread from the message ``seq`` on: the read marker moves back to
+    ``seq - 1`` (never forward, never below 0). A request of its own, not a flag of
+    ``read``: ``read`` only moves forward, so that a stale device's automatic reads can never
+    undo anything, and a server that does not know ``unread`` refuses it (``unknown_op``)
+    instead of ignoring a flag and marking the room read up to ``seq``."""
+
+    OP: ClassVar[str] = "unread"
+    room: str
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Contacts(Request):
     """A page of the user's contacts, by name ignoring case, after the user named ``after``;
     at most ``limit`` of them (the server's default when None)."""
@@ -516,7 +530,9 @@ class MessagePosted(ServerEvent):
     ``edited_ts``, ``deleted`` (a tombstone: ``text`` is empty), ``reactions`` as
     ``(emoji, users)`` pairs in the order they were first put. ``reply_to`` is the msg_id this
     one answers, with ``quote`` ({from, text} of that message, or {deleted: true}).
-    ``mentions``: the members it names as ``@name``. ``files``: the file objects attached
+    ``mentions``: the members it names as ``@name``; ``group``: ``"room"`` when it mentions
+    every member (``@room``, ``@all``, ``@everyone``), ``"here"`` the members online when it
+    was sent (``@here``), None otherwise. ``files``: the file objects attached
     ({id, name, size, content_type, url}; none once deleted). Fields at their defaults are
     left out of the wire form, so a plain message's frame is what it was in v1."""
 
@@ -535,6 +551,7 @@ class MessagePosted(ServerEvent):
     reply_to: int | None = None
     quote: Mapping[str, Any] | None = None
     mentions: Sequence[str] = ()
+    group: str | None = None
     files: Sequence[Mapping[str, Any]] = ()
 
     def wire(self) -> dict[str, Any]:
@@ -557,6 +574,8 @@ class MessagePosted(ServerEvent):
                 obj["quote"] = dict(self.quote)
         if self.mentions:
             obj["mentions"] = list(self.mentions)
+        if self.group is not None:
+            obj["group"] = self.group
         if self.files:
             obj["files"] = [dict(file) for file in self.files]
         return obj
@@ -564,7 +583,8 @@ class MessagePosted(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MessageEdited(ServerEvent):
-    """An entry of the log: message ``msg_id`` now reads ``text`` (its author edited it)."""
+    """An entry of the log: message ``msg_id`` now reads ``text`` (its author edited it);
+    ``mentions`` and ``group`` as :class:`MessagePosted` has them, for the new text."""
 
     OP: ClassVar[str] = "edited"
     room: str
@@ -574,6 +594,7 @@ class MessageEdited(ServerEvent):
     sender: str
     ts: int
     mentions: Sequence[str] = ()
+    group: str | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -582,6 +603,8 @@ class MessageEdited(ServerEvent):
         }
         if self.mentions:
             obj["mentions"] = list(self.mentions)
+        if self.group is not None:
+            obj["group"] = self.group
         return obj
 
 
@@ -710,6 +733,9 @@ class Welcome(ServerEvent):
     contacts: Sequence[Mapping[str, Any]] = ()
     ping_interval: int
     max_text_chars: int | None = None  # the longest message text the server takes
+    #: The largest room in which any member may mention a group (@room, @here); past it only
+    #: its owner and moderators may (None: an older server, which did not say).
+    group_mention_members: int | None = None
     #: Whether more rooms (contacts) follow the welcome's: only in the answer to a hello
     #: that gave ``rooms_limit`` (``contacts_limit``).
     rooms_more: bool | None = None
@@ -728,6 +754,8 @@ class Welcome(ServerEvent):
         }
         if self.max_text_chars is not None:
             obj["max_text_chars"] = self.max_text_chars
+        if self.group_mention_members is not None:
+            obj["group_mention_members"] = self.group_mention_members
         if self.rooms_more is not None:
             obj["rooms_more"] = self.rooms_more
         if self.contacts_more is not None:
@@ -879,11 +907,18 @@ class UserTyping(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ReadMoved(ServerEvent):
-    """The user's read marker moved (on another of their connections)."""
+    """The user's read marker moved (on another of their connections). ``back`` (an
+    ``unread`` request) says it may have moved back, and then carries the room's counts from
+    the new marker to ``last_seq``, as a room object gives them: a client holding only the
+    latest messages could not count them itself."""
 
     OP: ClassVar[str] = "read"
     room: str
     seq: int
+    back: bool | None = None
+    last_seq: int | None = None
+    unread: int | None = None
+    mentions: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1162,6 +1197,12 @@ def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     return Read(id=rid, room=_room(obj), seq=seq)
 
 
+def _parse_unread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Unread:
+    seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
+    assert seq is not None
+    return Unread(id=rid, room=_room(obj), seq=seq)
+
+
 def _notify(obj: Mapping[str, Any]) -> str:
     value = obj.get("notify")
     if value not in NOTIFY_LEVELS:
@@ -1262,6 +1303,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "who": (Who, _parse_who),
     "typing": (Typing, _fields(Typing, room=_room)),
     "read": (Read, _parse_read),
+    "unread": (Unread, _parse_unread),
     "contacts": (Contacts, _parse_contacts),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),

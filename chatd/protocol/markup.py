@@ -1,10 +1,12 @@
-"""What the server reads in a message's text: the ``@name`` mentions, and whether a reaction's
-emoji is one.
+"""What the server reads in a message's text: the ``@name`` mentions, the group mentions
+(``@room``, ``@all``, ``@everyone``, ``@here``), and whether a reaction's emoji is one.
 
 The text itself is stored and sent as its author typed it; clients render the Markdown subset
 (docs/protocol.md, "Formatting"). The server only needs to know which members a message names,
 and it must agree with the renderers on one rule: nothing inside code (a fenced block or a
-backtick span) is a mention, so that ``@bob`` quoted in a snippet alerts nobody.
+backtick span) is a mention, so that ``@bob`` quoted in a snippet alerts nobody. A group
+mention is a word like a name (the same boundaries, any case): "@all-hands" is not one, "@all,"
+and "@ALL" are.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from typing import Final
 
 import emoji as _emoji
 
-__all__ = ["MAX_EMOJI_CHARS", "MAX_MENTIONS", "is_emoji", "mention_candidates", "normalise_emoji",
-           "without_code"]
+__all__ = ["GROUP_TOKENS", "MAX_EMOJI_CHARS", "MAX_MENTIONS", "group_mention", "is_emoji",
+           "mention_candidates", "normalise_emoji", "without_code"]
 
 #: The most names one message can mention; more are not looked up (a message naming 500
 #: people is a broadcast, not a mention).
 MAX_MENTIONS: Final = 50
+#: The words that mention a group of a room's members, lower-cased, and the group each
+#: names: ``"room"`` (every member) or ``"here"`` (the members online when it is sent).
+GROUP_TOKENS: Final = {"room": "room", "all": "room", "everyone": "room", "here": "here"}
 #: The longest emoji accepted, in code points (family and flag sequences run to about 10).
 MAX_EMOJI_CHARS: Final = 16
 
@@ -67,6 +72,29 @@ def mention_candidates(text: str) -> list[str]:
         if len(found) >= MAX_MENTIONS:
             break
     return list(found)[:MAX_MENTIONS]
+
+
+# Any of the group words, after an "@" (a cheap test before the parse: most texts with "@"
+# name people, not groups).
+_GROUP_HINT: Final = re.compile(r"@(?:room|all|everyone|here)", re.IGNORECASE)
+
+
+def group_mention(text: str) -> str | None:
+    """The group ``text`` mentions: ``"room"`` when it holds ``@room``, ``@all`` or
+    ``@everyone``, else ``"here"`` when it holds ``@here`` (every member covers the online
+    ones), else None. Not inside code, and only as a whole word, as :func:`mention_candidates`
+    reads a name (so "@here." counts, "@hereafter" does not). Whether the text is sent where
+    a group can be mentioned (not in a 1:1 conversation) is the caller's to know."""
+    if not _GROUP_HINT.search(text):
+        return None
+    found: str | None = None
+    for match in _MENTION.finditer(without_code(text)):
+        name = match.group(1).lower()
+        group = GROUP_TOKENS.get(name) or GROUP_TOKENS.get(name.rstrip(".-"))
+        if group == "room":
+            return group
+        found = group or found
+    return found
 
 
 # Reactions repeat a handful of emoji, and the emoji table's lookups cost a few microseconds

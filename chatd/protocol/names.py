@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "RESERVED_USERS",
     "InvalidName",
     "dm_room_name",
     "is_dm_room",
     "normalise_new_room",
+    "normalise_new_user",
     "normalise_room",
     "normalise_user",
 ]
@@ -23,6 +25,12 @@ _ROOM = re.compile(r"[a-z0-9_-]{1,64}")
 # A 1:1 conversation: "@" and the two user names, lower-cased, sorted, joined by ":". Neither
 # "@" nor ":" can be in a room name, so no room a user creates can take a conversation's name.
 _DM = re.compile(r"@([a-z0-9_.-]{1,32}):([a-z0-9_.-]{1,32})")
+
+
+#: Names no new account may take, lower-cased: the words of group mentions (``@room``, ``@all``,
+#: ``@everyone``, ``@here``; chatd.protocol.markup), which would otherwise name a person and a
+#: group at once. An account that already has one keeps it, and is covered by the group.
+RESERVED_USERS: frozenset[str] = frozenset({"room", "all", "everyone", "here"})
 
 
 class InvalidName(ValueError):
@@ -37,6 +45,19 @@ def normalise_user(name: object) -> str:
     """
     if not isinstance(name, str) or not _USER.fullmatch(name):
         raise InvalidName("a user name is 1-32 of A-Z a-z 0-9 _ . -")
+    return name
+
+
+def normalise_new_user(name: object) -> str:
+    """A name for a new account (a user or a bot): as :func:`normalise_user`, and not one of
+    :data:`RESERVED_USERS` in any case.
+
+    Raises:
+        InvalidName: it is not a string, breaks the rule or is reserved.
+    """
+    name = normalise_user(name)
+    if name.lower() in RESERVED_USERS:
+        raise InvalidName(f"{name!r} is reserved: @{name.lower()} mentions a group")
     return name
 
 

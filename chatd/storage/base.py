@@ -39,6 +39,7 @@ __all__ = [
     "DatabaseFigures",
     "DndNotice",
     "FileInfo",
+    "GroupScope",
     "Hook",
     "HookTarget",
     "ImageFacts",
@@ -59,6 +60,7 @@ __all__ = [
     "PresenceNotice",
     "PushSubscription",
     "PushTarget",
+    "ReadMarker",
     "Room",
     "RoomDeletedNotice",
     "RoomWebhook",
@@ -135,6 +137,18 @@ class Room:
     archived: bool = False  # read-only until unarchived
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadMarker:
+    """Where a member's read marker is (``seq``) and the room's counts from it, as a
+    :class:`Room` gives them: ``unread`` messages by others after it and ``mentions`` of the
+    member among those (both capped at :data:`UNREAD_CAP`), up to ``last_seq``."""
+
+    seq: int
+    last_seq: int
+    unread: int
+    mentions: int
+
+
 #: A member's role in a room, lowest first: the owner is the room's (``rooms.owner_id``),
 #: moderators and members are set with ``set_role``. Server administrators rank above all
 #: three in every room, but are no role of any.
@@ -160,6 +174,20 @@ class Member:
     name: str
     role: str = "member"
     deactivated: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class GroupScope:
+    """What a group mention (``@room``, ``@here``) by one user in one room would reach, read
+    when a text has one: ``members``, how many members the room has now (over every node);
+    ``member``, whether the user is one; ``moderates``, whether the user moderates the room
+    (its owner, a moderator, an administrator); ``covered``, the ids of the members the group
+    covers, the user aside."""
+
+    members: int
+    member: bool
+    moderates: bool
+    covered: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -346,7 +374,9 @@ class NewMessage:
     ``reply_to``: a message of the same room it answers. ``mentions``: the lower-cased names
     the text may mention (:func:`chatd.protocol.markup.mention_candidates`); those that are
     members of the room are kept. ``files``: ids of files the sender uploaded to the room and
-    has not attached yet, without repeats."""
+    has not attached yet, without repeats. ``group``: the ids of the members a group mention
+    of the text covers (:meth:`Storage.group_scope`); those still members get a mention row,
+    as the named ones do, the sender aside."""
 
     user_id: int
     room: str
@@ -355,12 +385,14 @@ class NewMessage:
     reply_to: int | None = None
     mentions: tuple[str, ...] = ()
     files: tuple[int, ...] = ()
+    group: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NewChange:
     """A change to message ``msg_id`` of ``room`` by user ``user_id``: ``kind`` is
-    ``"edited"`` (with ``text`` and its mention candidates), ``"deleted"`` or
+    ``"edited"`` (with ``text``, its mention candidates and, as :class:`NewMessage` has it,
+    its ``group``), ``"deleted"`` or
     ``"reaction"`` (with ``emoji`` and ``on``); or ``"topic"`` (the room's, in ``text``;
     ``msg_id`` 0); or one of :data:`MODERATION_KINDS` about the user named ``target`` (any
     case; ``msg_id`` 0): ``"role"`` (one of :data:`ROLES` in ``text``), ``"banned"`` (the
@@ -376,6 +408,7 @@ class NewChange:
     kind: str
     text: str = ""
     mentions: tuple[str, ...] = ()
+    group: tuple[int, ...] = ()
     emoji: str = ""
     on: bool = True
     target: str = ""
@@ -1012,6 +1045,14 @@ class Storage(Protocol):
     async def count_members(self, room: str, users: Sequence[str]) -> int:
         """How many of ``users`` (names, any case) are members of ``room`` now."""
 
+    async def group_scope(self, room: str, user_id: int, *, online: Sequence[str] | None
+                          ) -> GroupScope | None:
+        """Whom a group mention by ``user_id`` in ``room`` (a room, not a conversation) would
+        reach: every member with ``online`` None (``@room``), else the members named in
+        ``online`` (names, any case: who is online now, for ``@here``); None when there is
+        no such room. Read only when a text has a group mention: the cost of one count of
+        the room's members."""
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         """The (room, user) pairs of every membership of ``users`` (names, as registered) now:
         what a node checks its room registry against after it may have lost notices."""
@@ -1091,6 +1132,15 @@ class Storage(Protocol):
     async def mark_read(self, user_id: int, room: str, seq: int) -> int:
         """Move the user's read marker forward to ``seq`` (never back, never past the room's
         last seq) and return where it now is. ChatError('forbidden') for a non-member,
+        ChatError('not_found') for an unknown room."""
+
+    async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
+        """Mark ``room`` unread from ``seq`` on: move the user's read marker back to
+        ``seq - 1`` (never forward: from a marker already before it nothing moves; 0 at
+        least, so ``seq`` 0 and 1 both make the whole room unread). Returns the marker with
+        the room's counts from it, read in the same statement. The mentions are rows kept
+        for every mention whatever the marker (migration 0006), counted past the marker, so
+        moving it back brings them back. ChatError('forbidden') for a non-member,
         ChatError('not_found') for an unknown room."""
 
     async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",

@@ -806,7 +806,10 @@ def _change(change: NewChange, target: _Target,
                        key=lambda pair: pair[1].lower())
         target.text = change.text
         target.mentions = tuple(name for _, name in found)
-        target.mention_ids = tuple(uid for uid, _ in found if uid != target.sender_id)
+        # A group mention's members (read by the action, chatd.actions.messages) too: the
+        # rows stay at the message's seq, so an old message does not become unread.
+        target.mention_ids = tuple(sorted(
+            ({uid for uid, _ in found} | set(change.group)) - {target.sender_id}))
         target.edited = True
         return True
     if change.kind == "deleted":

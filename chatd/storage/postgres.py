@@ -114,6 +114,7 @@ from chatd.storage.base import (
     DatabaseFigures,
     DndNotice,
     FileInfo,
+    GroupScope,
     Hook,
     HookTarget,
     ImageFacts,
@@ -134,6 +135,7 @@ from chatd.storage.base import (
     PresenceNotice,
     PushSubscription,
     PushTarget,
+    ReadMarker,
     RevocationNotice,
     Room,
     RoomDeletedNotice,
@@ -654,6 +656,27 @@ JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id
 WHERE r.name = $1 AND lower(u.name) = ANY(SELECT lower(n) FROM unnest($2::text[]) AS n)
 """
 
+# Whom a group mention by user $2 in room $1 reaches (GroupScope): the room's members, whether
+# the user is one and moderates it (the rule of _MODERATES), and the members covered, the user
+# aside:
+# all of them ($3 true, @room) or those named in $4 (lower-cased; who is online, @here).
+_SQL_GROUP_SCOPE = """
+SELECT (SELECT count(*) FROM memberships m WHERE m.room_id = r.id) AS members,
+       EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
+           AS member,
+       r.kind = 'room' AND (
+           r.owner_id = $2
+           OR EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
+                                                    AND m.role = 'moderator')
+           OR EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin)
+       ) AS moderates,
+       ARRAY(SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = r.id AND m.user_id <> $2
+               AND ($3 OR lower(u.name) = ANY ($4::text[]))
+             ORDER BY m.user_id) AS covered
+FROM rooms r WHERE r.name = $1
+"""
+
 # A room created by joining it is public, owned by whoever joined first.
 _SQL_CREATE_PUBLIC_ROOM = """
 INSERT INTO rooms (name, owner_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
@@ -790,6 +813,28 @@ WITH r AS (
     RETURNING m.read_seq
 )
 SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT read_seq FROM marked) AS read_seq
+"""
+
+# A marker moved back ($3: the first seq to be unread; never forward, never below 0), with
+# the room's counts from it, by the functions room objects count with (_MEMBER_COLUMNS); they
+# read messages and mentions, not the membership this statement updates, so its snapshot
+# serves. read_seq is NULL for a non-member, as above.
+_SQL_MARK_UNREAD = f"""
+WITH r AS (
+    SELECT id, last_seq FROM rooms WHERE name = $1
+), marked AS (
+    UPDATE memberships m SET read_seq = least(m.read_seq, greatest($3::bigint - 1, 0))
+    FROM r WHERE m.room_id = r.id AND m.user_id = $2
+    RETURNING m.read_seq, r.id AS room_id, r.last_seq
+)
+SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.last_seq,
+       CASE WHEN k.last_seq > k.read_seq
+            THEN chatd_unread_messages(k.room_id, k.read_seq, k.last_seq, $2, {UNREAD_CAP})
+            ELSE 0 END AS unread,
+       CASE WHEN k.last_seq > k.read_seq
+            THEN chatd_unread_mentions(k.room_id, k.read_seq, $2, {UNREAD_CAP})
+            ELSE 0 END AS mentions
+FROM (SELECT 1) AS one LEFT JOIN marked k ON true
 """
 
 # Like the read marker: notify is NULL for a non-member.
@@ -1044,21 +1089,43 @@ WITH new AS (
     ORDER BY new.room_id, new.ord
     RETURNING id, room_id, seq, sender_id, nonce, mentions, created_at
 ){more}"""
+_NAMED_MENTIONS = """
+    SELECT u.id, i.room_id, i.seq
+    FROM inserted i CROSS JOIN LATERAL unnest(i.mentions) AS n(name)
+    JOIN users u ON lower(u.name) = lower(n.name)
+    WHERE u.id <> i.sender_id"""
+_APPEND_INSERT_EXTRAS = {
+    "columns": ", reply_to, mentions, files",
+    "values": """,
+           new.reply_to, string_to_array(new.mentions, ' '),
+           coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)""",
+}
 _SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
            "$7::text[]",
     names=", reply_to, mentions, file_ids",
-    columns=", reply_to, mentions, files",
-    values=""",
-           new.reply_to, string_to_array(new.mentions, ' '),
-           coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)""",
-    more=""", mentioned AS (
-    INSERT INTO mentions (user_id, room_id, seq)
-    SELECT u.id, i.room_id, i.seq
-    FROM inserted i CROSS JOIN LATERAL unnest(i.mentions) AS n(name)
-    JOIN users u ON lower(u.name) = lower(n.name)
-    WHERE u.id <> i.sender_id
+    more=f""", mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
 )""",
+    **_APPEND_INSERT_EXTRAS,
+)
+# The same for a batch with a group mention (@room, @here: rare), whose members ($8: their ids,
+# space-separated, per message) get rows too, if still members: a statement of its own, so
+# that every other batch runs the one above, as it did before group mentions.
+_SQL_APPEND_INSERT_GROUP_HEAD = _APPEND_INSERT.format(
+    arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
+           "$7::text[], $8::text[]",
+    names=", reply_to, mentions, file_ids, grp",
+    more=f""", mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
+    UNION  -- a member both named and covered by the group: one row
+    SELECT gm.user_id, i.room_id, i.seq
+    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+    JOIN memberships gm ON gm.room_id = i.room_id
+        AND gm.user_id = ANY (string_to_array(new.grp, ' ')::bigint[])
+    WHERE new.grp <> '' AND gm.user_id <> i.sender_id
+)""",
+    **_APPEND_INSERT_EXTRAS,
 )
 _SQL_APPEND_INSERT_PLAIN = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[]", names="", columns="",
@@ -1069,9 +1136,12 @@ SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM i
 _SQL_APPEND_INSERT = f"""{_SQL_APPEND_INSERT_HEAD}
 SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
 """
+_SQL_APPEND_INSERT_GROUP = f"""{_SQL_APPEND_INSERT_GROUP_HEAD}
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
+"""
 # The same, attaching each new message's files (still unattached, the sender's, in its room);
 # ``attached`` counts them, so that a file another commit attached meanwhile shows.
-_SQL_APPEND_INSERT_FILES = f"""{_SQL_APPEND_INSERT_HEAD}, attached AS (
+_ATTACHED = f""", attached AS (
     UPDATE files f SET message_id = i.id
     FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
     WHERE new.file_ids <> '' AND f.id = ANY (string_to_array(new.file_ids, ' ')::bigint[])
@@ -1082,6 +1152,8 @@ _SQL_APPEND_INSERT_FILES = f"""{_SQL_APPEND_INSERT_HEAD}, attached AS (
 SELECT id, room_id, seq, {_ms("created_at")} AS ts, (SELECT count(*) FROM attached) AS attached
 FROM inserted
 """
+_SQL_APPEND_INSERT_FILES = _SQL_APPEND_INSERT_HEAD + _ATTACHED
+_SQL_APPEND_INSERT_FILES_GROUP = _SQL_APPEND_INSERT_GROUP_HEAD + _ATTACHED
 
 # A page of room {room}'s log ({lo} < seq < {hi}, at most {limit} entries, by seq
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
@@ -2430,6 +2502,15 @@ class PostgresStorage:
     async def count_members(self, room: str, users: Sequence[str]) -> int:
         return int(await self._run(self._pool.fetchval, _SQL_COUNT_MEMBERS, room, list(users)))
 
+    async def group_scope(self, room: str, user_id: int, *, online: Sequence[str] | None
+                          ) -> GroupScope | None:
+        row = await self._run(self._pool.fetchrow, _SQL_GROUP_SCOPE, room, user_id,
+                              online is None, [name.lower() for name in online or ()])
+        if row is None:
+            return None
+        return GroupScope(members=row["members"], member=row["member"],
+                          moderates=row["moderates"], covered=tuple(row["covered"]))
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))
         return {(row["room"], row["user"]) for row in rows}
@@ -2652,6 +2733,16 @@ class PostgresStorage:
         if row["read_seq"] is None:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         return int(row["read_seq"])
+
+    async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
+        seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter
+        row = await self._run(self._pool.fetchrow, _SQL_MARK_UNREAD, room, user_id, seq)
+        if not row["found"]:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if row["read_seq"] is None:
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+        return ReadMarker(seq=int(row["read_seq"]), last_seq=int(row["last_seq"]),
+                          unread=int(row["unread"]), mentions=int(row["mentions"]))
 
     # -- contacts ----------------------------------------------------------------------------
 
@@ -2984,7 +3075,7 @@ def _file_refusal(item: NewMessage, found_json: str | None, claimed: set[int]
 
 async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
     """One attempt at a batch (asyncio side); see the module docstring."""
-    plain = not any(m.reply_to is not None or m.mentions or m.files for m in batch)
+    plain = not any(m.reply_to is not None or m.mentions or m.files or m.group for m in batch)
     keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
     # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
     # messages)
@@ -3101,7 +3192,7 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
     """Step 2 of appending messages that are not all plain: insert the resolved ``new``
     (index, room id, resolved row); the stored row of each index stored (an index missing:
     its room was archived or deleted since step 1)."""
-    arguments = (
+    arguments: tuple[list[Any], ...] = (
         [room_id for _, room_id, _ in new],
         [batch[index].user_id for index, _, _ in new],
         [batch[index].nonce for index, _, _ in new],
@@ -3110,16 +3201,23 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
         [" ".join(row["mentions"] or ()) for _, _, row in new],
         [" ".join(map(str, batch[index].files)) for index, _, _ in new],
     )
-    # Replies and mentions need the insert's columns for them; files their transaction.
-    extras = any(batch[index].reply_to is not None or row["mentions"]
-                 for index, _, row in new)
+    # Replies and mentions need the insert's columns for them; files their transaction; group
+    # mentions (rare) a statement of their own, with their members' ids.
+    grouped = any(batch[index].group for index, _, _ in new)
+    if grouped:
+        arguments += ([" ".join(map(str, batch[index].group)) for index, _, _ in new],)
+    extras = grouped or any(batch[index].reply_to is not None or row["mentions"]
+                            for index, _, row in new)
     if not claimed and not extras:
         inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
     elif not claimed:
-        inserted = await conn.fetch(_SQL_APPEND_INSERT, *arguments)
+        inserted = await conn.fetch(
+            _SQL_APPEND_INSERT_GROUP if grouped else _SQL_APPEND_INSERT, *arguments)
     else:
         async with conn.transaction():
-            inserted = await conn.fetch(_SQL_APPEND_INSERT_FILES, *arguments)
+            inserted = await conn.fetch(
+                _SQL_APPEND_INSERT_FILES_GROUP if grouped else _SQL_APPEND_INSERT_FILES,
+                *arguments)
             if inserted and inserted[0]["attached"] != len(claimed):
                 raise _FilesRaced  # rolls the batch back; it is tried again
     # Per room, seqs were given in input order: match them up by sorting on seq.

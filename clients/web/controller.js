@@ -166,6 +166,7 @@ export class Controller {
         composer.focus();
       },
       remove: (msgId) => this.confirmDelete(msgId),
+      markUnread: whenOnline((seq) => this.act(model.markUnread, this.state.current, seq)),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
       // Files: signed links for what is drawn, the larger view of an image, downloads.
       wantLinks: (ids) => this.act(model.wantLinks, ids, clock.now()),

@@ -76,6 +76,9 @@ export function applyChange(message, entry) {
     if (entry.text === "") return tombstone(message, entry.seq);
     const next = { ...message, text: entry.text, rev: entry.seq };
     if (Number.isSafeInteger(entry.ts)) next.edited_ts = entry.ts;
+    // The new text's group mention (an edit does not make the message unread: no `hereMe`).
+    if (entry.group === "room" || entry.group === "here") next.group = entry.group;
+    else delete next.group;
     return withLists(next, message.reactions, cleanNames(entry.mentions));
   }
   // A reaction put (on) or taken back: the user is added last, or removed.
@@ -95,10 +98,30 @@ export function applyChange(message, entry) {
   return withLists({ ...message, rev: entry.seq }, reactions, message.mentions);
 }
 
-/** Whether a message mentions `me` (its `mentions`, as the server found them). */
+/**
+ * The words of group mentions, lower-cased, and the group each names (as the server reads
+ * them: chatd.protocol.markup): "room" (every member) or "here" (the members online).
+ */
+export const GROUP_TOKENS = Object.freeze({ room: "room", all: "room", everyone: "room", here: "here" });
+
+/**
+ * Whether a message mentions `me`: its `mentions` (as the server found them) name `me`, or its
+ * group mention covers `me` (groupMentions).
+ */
 export function mentions(message, me) {
-  return !message.deleted && Array.isArray(message.mentions)
-    && message.mentions.some((name) => sameName(name, me));
+  return !message.deleted && ((Array.isArray(message.mentions)
+    && message.mentions.some((name) => sameName(name, me))) || groupMentions(message, me));
+}
+
+/**
+ * Whether a message's group mention covers `me`: `group` "room" covers every member but the
+ * sender; "here" the members online when it was sent, which the page knows only of a message
+ * that came live after it connected (`hereMe`, set by state.js): for one read later, the room
+ * object's `mentions`, counted by the server, say it.
+ */
+export function groupMentions(message, me) {
+  if (message.deleted || sameName(message.from, me)) return false;
+  return message.group === "room" || (message.group === "here" && message.hereMe === true);
 }
 
 /** The quote the server would give for a message held: {from, text} or {deleted: true}. */

@@ -15,7 +15,9 @@
 //
 // Mentions are never looked for inside code, as the server does (chatd.protocol.markup): an
 // "@name" is a mention when the message's `mentions` (as the server found them) name it, or,
-// for a text the server has not seen yet (`mentions` null), when it looks like one.
+// for a text the server has not seen yet (`mentions` null), when it looks like one. A group
+// mention (@room, @all, @everyone, @here) is marked when the message has a `group`, or, for a
+// text not seen yet, when it looks like one; `groupMe` says whether it covers the reader.
 //
 // The tree: a root {type: "root", children: blocks}; blocks are
 //   {type: "para", children: inlines}          text lines (line breaks kept as "\n")
@@ -24,7 +26,9 @@
 //   {type: "list", ordered, start, items: [inlines]}
 // and inlines are
 //   {type: "text", text}  {type: "code", text}  {type: "strong" | "em" | "del", children}
-//   {type: "link", href, children}  {type: "mention", name, text, me}
+//   {type: "link", href, children}  {type: "mention", name, text, me, group?}
+
+import { GROUP_TOKENS } from "./entries.js";
 
 const MAX_DEPTH = 8; // nested quotes and emphasis, beyond which the text is taken as it is
 const SAFE_SCHEMES = ["http:", "https:", "mailto:"];
@@ -47,10 +51,12 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
  * The tree of a message's text. `mentions`: the names the server found mentioned (as
  * registered), or null when not known; `me`: the reader's name (their mentions are marked).
  */
-export function parse(text, { mentions = null, me = null } = {}) {
+export function parse(text, { mentions = null, me = null, group = null, groupMe = false } = {}) {
   const ctx = {
     mentions: Array.isArray(mentions) ? mentions.map((n) => String(n).toLowerCase()) : null,
     me: typeof me === "string" ? me.toLowerCase() : null,
+    group: group === "room" || group === "here" ? group : null,
+    groupMe: groupMe === true,
   };
   return { type: "root", children: blocks(String(text).split(/\r?\n/), ctx, 0) };
 }
@@ -309,6 +315,13 @@ function mentionAt(rest, ctx) {
   const names = [match[1]];
   const stripped = match[1].replace(/[.-]+$/, "");
   if (stripped && stripped !== match[1]) names.push(stripped);
+  const word = names.find((n) => Object.hasOwn(GROUP_TOKENS, n.toLowerCase()));
+  if (word) {
+    // A group's word names nobody (the server does not look it up as a name).
+    if (ctx.mentions !== null && ctx.group === null) return null;
+    return { type: "mention", name: word, text: `@${word}`, group: GROUP_TOKENS[word.toLowerCase()],
+      me: ctx.mentions !== null && ctx.groupMe };
+  }
   const name = ctx.mentions === null ? (stripped || null)
     : names.find((n) => ctx.mentions.includes(n.toLowerCase()));
   if (!name) return null;
@@ -400,7 +413,7 @@ function renderNode(node, doc) {
       return a;
     }
     case "mention": {
-      const span = el("span", node.me ? "mention me" : "mention");
+      const span = el("span", `mention${node.group ? " group" : ""}${node.me ? " me" : ""}`);
       span.append(doc.createTextNode(node.text));
       return span;
     }

@@ -22,8 +22,9 @@
 // - nothing when its `last_seq` is not past the seq seen;
 // - when its read marker is at or past the seq seen, all its unread messages came after it:
 //   its counts are all new;
-// - else the unread among those seen are at most the counts seen (a marker only moves
-//   forward), so the counts above them are new (a lower bound: never an alert for nothing).
+// - else the unread among those seen are at most the counts seen, plus one for each entry
+//   the marker moved back over (an `unread` on another device: docs/protocol.md), so the
+//   counts above them are new (a lower bound: never an alert for nothing).
 //
 // A room the page never saw (joined, invited or written to while away) counts whole; but a
 // page with nothing remembered at all (the first visit in this browser) has missed nothing:
@@ -75,9 +76,11 @@ export function news(before, info) {
   const read = isCount(info.read_seq) ? info.read_seq : 0;
   const mentioned = isCount(info.mentions) ? info.mentions : 0;
   const all = read >= seen.seq;
+  // Marked unread elsewhere: what it moved back over was seen, and may count again now.
+  const back = Math.max(0, Math.min(seen.read, seen.seq) - read);
   const found = {
-    mentions: all ? mentioned : Math.max(0, mentioned - seen.mentions),
-    unread: all ? info.unread : Math.max(0, info.unread - seen.unread),
+    mentions: all ? mentioned : Math.max(0, mentioned - seen.mentions - back),
+    unread: all ? info.unread : Math.max(0, info.unread - seen.unread - back),
   };
   return found.unread > 0 || found.mentions > 0 ? found : null;
 }

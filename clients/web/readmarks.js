@@ -46,7 +46,8 @@ export function readUpTo(room, sighted, me) {
  */
 export function sighted(state, name, seqs) {
   const room = state.rooms.get(name);
-  if (!state.visible || !room || room.draft) return [];
+  // A room the person marked unread is not read by looking (state.js markUnread).
+  if (!state.visible || !room || room.draft || room.keptUnread) return [];
   let seenHere = state.sighted.get(name);
   if (!seenHere) {
     seenHere = new Set();

@@ -6,6 +6,7 @@
 import { moderates } from "./admin.js";
 import { mentions, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
+import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
 
 /** The reactions the picker offers (any emoji already on a message can be added too). */
@@ -167,6 +168,28 @@ export function mentionSuggestions(state, room, query) {
     .filter((name) => !sameUser(name, state.me) && name.toLowerCase().startsWith(prefix))
     .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
     .slice(0, MAX_SUGGESTIONS);
+}
+
+/**
+ * The group mentions to offer in the open room for `query` (what follows the "@"): `room` and
+ * `here` whose words start with it, each with its hint ("notifies 4 members"), where this person
+ * may use them: a room (not a conversation) of at most the server's group_mention_members
+ * members, or one they moderate. The counts leave the person out: `room` every other member,
+ * `here` those online now. None while the room's members are not known.
+ */
+export function groupSuggestions(state, room, query) {
+  if (!room || room.kind !== "room" || room.draft || !room.members) return [];
+  const total = Math.max(room.memberCount ?? 0, room.members.length);
+  const allowed = moderates(room, state.admin)
+    || (state.groupMentionMembers !== null && total <= state.groupMentionMembers);
+  if (!allowed) return [];
+  const prefix = query.toLowerCase();
+  const others = (room.members.some((m) => sameUser(m.user, state.me)) ? total - 1 : total);
+  const online = room.members.filter((m) => !sameUser(m.user, state.me)
+    && statusOf(state, m.user) === "online").length;
+  return [{ name: "room", count: others }, { name: "here", count: online }]
+    .filter((group) => group.name.startsWith(prefix))
+    .map(({ name, count }) => ({ name, hint: `notifies ${count} ${count === 1 ? "member" : "members"}` }));
 }
 
 /** Who put a reaction, for its label: "ann, Bob and 3 others". */

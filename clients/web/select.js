@@ -43,21 +43,23 @@ export function statusOf(state, user) {
 
 /**
  * The unread count a room shows as a badge, as text ("999+" past 999), or null for none. The
- * open room shows none: what arrives there is read as it comes into view.
+ * open room shows none: what arrives there is read as it comes into view; unless the person
+ * marked it unread (state.js markUnread), which keeps it on their list while they look.
  */
 export function badge(state, room) {
-  if (!room.unread || room.name === state.current) return null;
+  // The open room's unread messages are being read, unless the person marked them unread.
+  if (!room.unread || (room.name === state.current && !room.keptUnread)) return null;
   return room.unread > 999 ? "999+" : String(room.unread);
 }
 
 /**
  * How many unread messages the title counts: every room's, the open room's included while the
- * tab is hidden (nobody is reading it then).
+ * tab is hidden (nobody is reading it then) or while it is kept unread.
  */
 export function unreadTotal(state) {
   let total = 0;
   for (const room of state.rooms.values()) {
-    if (room.name !== state.current || !state.visible) total += room.unread;
+    if (room.name !== state.current || !state.visible || room.keptUnread) total += room.unread;
   }
   return total;
 }

@@ -50,6 +50,13 @@ export class Sightings {
     this.check();
   }
 
+  /** Report every message on screen again, as if none had been seen yet (a room marked
+   * unread that is read again: what was seen while it was kept unread did not count). */
+  again() {
+    this.reported = new WeakSet();
+    this.check();
+  }
+
   /** Report the messages on screen now that are seen and were not reported yet. */
   check() {
     if (document.visibilityState !== "visible") return;

@@ -50,7 +50,10 @@
 // title drop it), and the marker waits in `reads` until the server has acknowledged it: one per
 // room, so reading several rooms in a row loses none, and kept across a reconnect (sent again
 // after the welcome), so a marker set just before the connection dropped still reaches the
-// server.
+// server. Only "Mark unread" (`markUnread`, the `unread` request) moves a marker back: the
+// room is then kept unread while it stays open (nothing on screen reads it), here and in the
+// person's other tabs and devices, which follow the `read` event that says `back` (or, for a
+// page that was offline, the welcome's lower `read_seq`).
 //
 // Changes to messages (protocol v2): `edited`, `deleted` and `reaction` entries, live or inside
 // pages of history and join replies, go to the room (store.js), which applies them by the
@@ -159,6 +162,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     drafts, // room -> what its message box holds, not sent yet (drafts.js)
     sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
     maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
+    // The largest room where any member may mention a group (welcome's group_mention_members;
+    // null: not said, and then only the room's moderators are offered @room and @here).
+    groupMentionMembers: null,
     uploads: kept, // files attached in message boxes, by room (uploads.js; kept: drafts.js)
     links: linkCache.emptyLinks(), // signed links to the files drawn (links.js)
     seen, // room -> what the page last saw of it, or null (missed.js)
@@ -170,6 +176,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     // ms on the server's clock until which the person's notifications are paused (set_dnd;
     // alerts.js `paused`), or null: the welcome and the `dnd` event say it.
     dndUntil: null,
+    // When this connection's welcome was written, on the server's clock (its `now`): a live
+    // @here message sent after it mentioned this person, who was online then.
+    onlineSince: null,
   };
 }
 
@@ -202,6 +211,18 @@ export function apply(state, frame, { request: asked = null, now = 0, sent = nul
   return handler ? handler(state, frame, now, sent) : [];
 }
 
+/**
+ * A live `message` frame, marked `hereMe` when it is an @here of another member sent while
+ * this page was connected: the server counted this person among the members online then
+ * (entries.js groupMentions). A message replayed from before the welcome is not marked: the
+ * room object's count says whether it mentioned them.
+ */
+export function hereFor(state, frame) {
+  if (frame.group !== "here" || typeof frame.from !== "string" || sameUser(frame.from, state.me)
+      || state.onlineSince === null || !(frame.ts >= state.onlineSince)) return frame;
+  return { ...frame, hereMe: true };
+}
+
 /** The ops of the entries of a room's log, as events (docs/protocol.md). */
 const LOG_ENTRIES = new Set(["message", "edited", "deleted", "reaction", "topic", "role",
   "banned", "unbanned", "kicked", "archived"]);
@@ -220,12 +241,16 @@ const EVENTS = {
   welcome(state, frame, now, sent) {
     // The server's clock, as it wrote the welcome: what every `ts` is compared with from now on.
     state.clockOffset = corrected(state.clockOffset, frame.now, sent, now);
+    state.onlineSince = Number.isFinite(frame.now) ? frame.now : null;
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
     state.admin = Boolean(frame.user && frame.user.admin === true);
     // Before anything below may alert: a pause of notifications silences what was missed too.
     state.dndUntil = alerts.pauseOf(frame.user && frame.user.dnd_until);
     state.connection = "online";
     state.closeReason = "";
+    if (Number.isSafeInteger(frame.group_mention_members) && frame.group_mention_members >= 0) {
+      state.groupMentionMembers = frame.group_mention_members;
+    }
     if (Number.isSafeInteger(frame.max_text_chars) && frame.max_text_chars > 0) {
       state.maxText = frame.max_text_chars;
     }
@@ -250,7 +275,9 @@ const EVENTS = {
       last = info.room;
       const unseen = replayless(state, info.room);
       const room = roomFor(state, info.room);
+      const back = movedBack(state, room, info);
       room.applyInfo(info, { me: state.me });
+      if (back) keepUnread(state, room, info.read_seq, info);
       if (unseen) noteMissed(state, room, info);
     }
     // With more pages to come, a room not listed yet may be on one of them: it is gone only
@@ -311,7 +338,7 @@ const EVENTS = {
     if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
     const known = state.rooms.get(frame.room);
     const fresh = !known || !(known.messages.has(frame.seq) || known.changes.has(frame.seq));
-    const effects = receive(state, frame.room, [frame]);
+    const effects = receive(state, frame.room, [hereFor(state, frame)]);
     const room = state.rooms.get(frame.room);
     if (!fresh || !room) return effects;
     if (awaited(state, room)) {
@@ -373,12 +400,19 @@ const EVENTS = {
     // Another connection of this user moved the marker.
     const room = state.rooms.get(frame.room);
     if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
+    if (frame.back === true) {
+      // Marked unread there: follow it back, and keep it unread here too.
+      if (room) keepUnread(state, room, frame.seq, frame);
+      return [];
+    }
     if (!room) {
       const held = early(state, frame.room); // for its room object, on its way
       held.read = Math.max(held.read || 0, frame.seq);
       return [];
     }
-    room.markRead(frame.seq, state.me);
+    // Read on another device after it was marked unread: dealt with there, so read as usual
+    // here again.
+    if (room.markRead(frame.seq, state.me)) room.keptUnread = false;
     const pending = state.reads.get(frame.room);
     if (pending && pending.sent === null && pending.seq <= frame.seq) {
       state.reads.delete(frame.room); // nothing left to tell the server
@@ -533,6 +567,13 @@ const ANSWERED = {
     }
     pending.sent = null; // a later marker came while this one was on its way: send it now
     return flushReads(state);
+  },
+
+  unread(state, asked, reply) {
+    // Where the server put the marker, with its counts from there: they replace the guess.
+    const room = state.rooms.get(asked.room);
+    if (room && isSeq(reply.seq)) keepUnread(state, room, reply.seq, reply);
+    return [];
   },
 
   rooms(state, asked, reply, now) {
@@ -700,6 +741,15 @@ const REFUSED = {
     return [];
   },
 
+  unread(state, asked, error) {
+    // The room stays where the server has it: its next room object says where (applyInfo
+    // takes a marker ahead of the page's).
+    const room = state.rooms.get(asked.room);
+    if (room) room.keptUnread = false;
+    return [{ toast: `Cannot mark it unread: ${error.message || error.code}` },
+      { refreshRooms: true }];
+  },
+
   leave(state, asked, error) {
     return [{ toast: `Cannot leave: ${error.message}` }];
   },
@@ -821,7 +871,10 @@ export function selectRoom(state, name) {
   state.current = name;
   state.farewell = "";
   const room = state.rooms.get(name);
-  if (room) room.opened = (state.opened += 1);
+  if (room) {
+    room.opened = (state.opened += 1);
+    room.keptUnread = false; // came back to it: read as usual again (markUnread)
+  }
   state.divider = room && room.unread > 0 ? room.readSeq : null;
   state.scrollTick += 1;
   return loadRoom(state, name);
@@ -888,6 +941,7 @@ export function compose(state, { text, nonce, now }) {
       : "The files are still uploading: send once they are done." }];
   }
   if (!text.trim() && !attached.files.length) return [];
+  room.keptUnread = false; // acting in it: what is on screen is read again (markUnread)
   const to = room.kind === "dm" ? room.peer : null;
   const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
   room.replyTo = null;
@@ -958,15 +1012,58 @@ export function typed(state, now) {
   return [request("typing", { room: room.name })];
 }
 
-/** The message `seq` of room `name` was on screen: read up to it (while the tab is visible). */
+/** The message `seq` of room `name` was on screen: read up to it (while the tab is visible
+ * and the person has not marked the room unread: see `markUnread`). */
 export function seen(state, name, seq) {
   const room = state.rooms.get(name);
-  if (!state.visible || !room || room.draft || !isSeq(seq) || seq <= room.readSeq) return [];
+  if (!state.visible || !room || room.draft || room.keptUnread || !isSeq(seq)
+      || seq <= room.readSeq) return [];
   room.markRead(seq, state.me);
   const pending = state.reads.get(name);
   state.reads.set(name, { seq: Math.max(seq, pending ? pending.seq : 0),
     sent: pending ? pending.sent : null });
   return [{ later: READ_DELAY_MS, key: "reads", action: "flushReads", args: [] }];
+}
+
+/**
+ * Mark room `name` unread from its message `seq` on ("Mark unread"): the marker moves back to
+ * just before it at once (the badge, the counts and the "New messages" line come back) and
+ * the server is asked (`unread`); its answer brings the exact counts.
+ *
+ * The room is then kept unread while it stays open, as Slack and Mattermost do: the person
+ * asked for it to be unread, so the messages on screen are not read again at once. It is
+ * read again as usual once the person opens it again (after leaving it) or sends a message in
+ * it. A marker waiting to be sent for the room is dropped: it would undo this.
+ */
+export function markUnread(state, name, seq) {
+  const room = state.rooms.get(name);
+  if (!room || room.draft || !isSeq(seq) || seq < 1 || !online(state)) return [];
+  keepUnread(state, room, Math.min(room.readSeq, seq - 1), null);
+  return [request("unread", { room: name, seq })];
+}
+
+/**
+ * Whether the welcome's room object `info` says the marker of `room` was moved back while
+ * the page was away (an `unread` on another device): its `read_seq` is behind the page's
+ * marker, and no read of the page's own explains that. Only the welcome says so: it is read
+ * after every move the page heard of, where a later list may have crossed a `read` event.
+ */
+function movedBack(state, room, info) {
+  return isSeq(info.read_seq) && info.read_seq < room.readSeq && !room.draft
+    && !state.reads.has(room.name);
+}
+
+/** Room `room`'s marker moved back to `seq` (`counts`: the server's, or null): keep it unread
+ * while it is open, with its "New messages" line from there. */
+function keepUnread(state, room, seq, counts) {
+  room.moveBack(seq, counts, state.me);
+  room.keptUnread = true;
+  state.sighted.delete(room.name);
+  const pending = state.reads.get(room.name);
+  if (pending && pending.sent === null && pending.seq > room.readSeq) {
+    state.reads.delete(room.name);
+  }
+  if (state.current === room.name) state.divider = room.unread > 0 ? room.readSeq : null;
 }
 
 /** Send the read markers that wait (one request per room, none while one is on its way). */

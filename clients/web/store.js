@@ -49,6 +49,9 @@ export class Room {
     this.head = null; // resume point; null: not followed yet
     this.lastSeq = 0; // the highest seq known to exist
     this.readSeq = 0; // this user's read marker
+    // Marked unread by the person (here or on another device: `unread`): not read again
+    // because it is on screen, until the room is opened again or the person sends in it.
+    this.keptUnread = false;
     this.announced = false; // added by a `joined` event of this user, before any reply
     this.unread = 0; // messages by others after readSeq
     this.mentions = 0; // of those, the ones that mention this user
@@ -310,6 +313,8 @@ export class Room {
 
   /** Put `next` in the place of `held`, keeping the unread and mention counts right. */
   replace(held, next, me) {
+    // A copy read later (a page of history) does not know it came live to this page.
+    if (held.hereMe && next.group === "here" && !next.hereMe) next = { ...next, hereMe: true };
     this.messages.set(held.seq, next);
     if (Number.isSafeInteger(next.msg_id)) this.byId.set(next.msg_id, next.seq);
     if (held.seq > this.readSeq && held.seq <= this.counted) {
@@ -397,6 +402,38 @@ export class Room {
     this.unread = Math.min(this.unread, kept === after ? count : after);
     this.mentions = Math.min(this.mentions, kept === after ? mentioned : this.unread);
     return true;
+  }
+
+  /**
+   * Move the read marker to `seq` even when that is back (an `unread`, here or on another
+   * connection). `counts` ({last_seq, unread, mentions}, from the server) are the room's
+   * counts from `seq` up to `last_seq`, as a room object gives them; the messages held after
+   * `last_seq` are added. Without counts (before the server answers), the messages held after
+   * `seq` are counted: exact when all are held, else at least those.
+   */
+  moveBack(seq, counts, me) {
+    if (!Number.isSafeInteger(seq) || seq < 0) return;
+    const served = counts && Number.isSafeInteger(counts.last_seq)
+      && Number.isSafeInteger(counts.unread) && Number.isSafeInteger(counts.mentions);
+    if (seq > this.readSeq && !served) {
+      this.markRead(seq, me);
+      return;
+    }
+    this.readSeq = seq;
+    const from = served ? Math.max(seq, counts.last_seq) : seq;
+    let unread = served ? counts.unread : 0;
+    let mentioned = served ? counts.mentions : 0;
+    for (const message of this.messages.values()) {
+      if (message.seq <= from || message.seq > this.counted || !this.counts(message, me)) continue;
+      unread += 1;
+      if (mentions(message, me)) mentioned += 1;
+    }
+    if (served) {
+      this.counted = Math.max(this.counted, counts.last_seq);
+      this.lastSeq = Math.max(this.lastSeq, counts.last_seq);
+    }
+    this.unread = unread;
+    this.mentions = mentioned;
   }
 
   /** Messages in seq order. */

@@ -9,7 +9,7 @@
 
 import { $, colourClass, h } from "./dom.js";
 import { currentRoom, initial } from "./select.js";
-import { mentionSuggestions, replyTarget } from "./select-messages.js";
+import { groupSuggestions, mentionSuggestions, replyTarget } from "./select-messages.js";
 
 // "@" and the start of a name, right before the caret, not glued to a word (an e-mail address).
 const TYPING_MENTION = /(?:^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{0,32})$/;
@@ -18,7 +18,8 @@ export class ComposerExtrasView {
   constructor() {
     this.on = {};
     this.state = null;
-    this.options = []; // the names offered
+    this.options = []; // the names offered (group words first)
+    this.hints = new Map(); // a group word offered -> its hint ("notifies 4 members")
     this.active = 0; // which of them Enter takes
     this.range = null; // [start, end) of the "@na" being completed
     this.shown = null; // the room the box was last drawn for
@@ -89,7 +90,11 @@ export class ComposerExtrasView {
       this.close();
       return;
     }
-    const names = mentionSuggestions(this.state, room, typed[1]);
+    const groups = groupSuggestions(this.state, room, typed[1]);
+    const words = new Set(groups.map((g) => g.name));
+    const names = [...words,
+      ...mentionSuggestions(this.state, room, typed[1]).filter((n) => !words.has(n.toLowerCase()))];
+    this.hints = new Map(groups.map((g) => [g.name, g.hint]));
     if (!names.length) {
       this.close();
       return;
@@ -117,9 +122,11 @@ export class ComposerExtrasView {
       "aria-selected": index === this.active ? "true" : "false",
       onclick: () => this.pick(name),
     },
-    h("span", { class: `avatar small ${colourClass(name)}`, "aria-hidden": "true" },
-      initial(name)),
-    h("span", {}, name))));
+    ...(this.hints.has(name)
+      ? [h("span", { class: "avatar small group", "aria-hidden": "true" }, "@"),
+        h("span", {}, name), h("span", { class: "mention-hint" }, ` ${this.hints.get(name)}`)]
+      : [h("span", { class: `avatar small ${colourClass(name)}`, "aria-hidden": "true" },
+        initial(name)), h("span", {}, name)]))));
     list.hidden = false;
     $("composer-text").setAttribute("aria-activedescendant", `mention-option-${this.active}`);
   }

@@ -27,6 +27,7 @@ export class ConversationView {
     this.shown = null; // the room whose messages the list holds
     this.scrollTick = 0; // the state's scrollTick last acted on
     this.landed = false; // whether the open room was scrolled to where it opens
+    this.kept = false; // whether the shown room was kept unread at the last render
     this.on = {};
     this.files = new FilesView(() => this.on);
     this.message = new MessageView(() => this.on, this.files);
@@ -56,8 +57,8 @@ export class ConversationView {
    * and leave() for the header's buttons, browseRooms() and createRoom() for those of the
    * empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
-   * remove(msgId) (asks first), jumpTo(msgId); for files: wantLinks(ids), linkBroken(id),
-   * openImage(file, opener), download(file).
+   * remove(msgId) (asks first), markUnread(seq) (from this message on), jumpTo(msgId); for
+   * files: wantLinks(ids), linkBroken(id), openImage(file, opener), download(file).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -101,6 +102,9 @@ export class ConversationView {
       $("conv-topic").textContent = room.topic;
     }
     this.renderMessages(state, room);
+    // Kept unread no more (the person sent a message in it): what is on screen is read now.
+    if (this.kept && !room.keptUnread) this.observer.again();
+    this.kept = room.keptUnread;
     this.files.apply(state.links, now);
     this.message.showJump(state);
     const typing = typingText(state, now);
@@ -118,6 +122,7 @@ export class ConversationView {
     $("jump").hidden = true;
     this.shown = room ? room.name : null;
     this.landed = false;
+    this.kept = false;
   }
 
   renderMessages(state, room) {

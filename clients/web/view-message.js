@@ -1,6 +1,6 @@
 // One message of the open conversation, drawn from the state (select-messages.js): its text in
 // the Markdown subset (markdown.js), its files (view-files.js), "(edited)", the tombstone of a
-// deleted one, the quote of the message it answers, reaction chips, and its actions (React, Reply, Edit, Delete), with the
+// deleted one, the quote of the message it answers, reaction chips, and its actions (React, Reply, Edit, Delete, Mark unread), with the
 // two small popups that act on it: the actions menu and the reaction picker.
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
@@ -12,6 +12,7 @@
 // Like every view, nothing here parses markup: text goes in as text nodes.
 
 import { $, colourClass, formatFull, formatTime, h, svgIcon } from "./dom.js";
+import { groupMentions } from "./entries.js";
 import { parse, render } from "./markdown.js";
 import { initial } from "./select.js";
 import { lengthNote } from "./textlimit.js";
@@ -28,6 +29,7 @@ const ICONS = {
   more: "M5 12h.01M12 12h.01M19 12h.01",
   edit: "M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4",
   delete: "M5 7h14M10 7V5h4v2M7 7l1 13h8l1-13",
+  unread: "M4 6h16v12H4zM4 6l8 7 8-7",
 };
 
 function icon(name) {
@@ -302,6 +304,9 @@ export class MessageView {
       item("Reply", "reply", () => this.on().reply(message.msg_id)),
       view.canReact ? item("Add a reaction…", "react", () => this.openPicker(opener, view))
         : null,
+      // From this message on: back on the person's list (state.js markUnread).
+      Number.isSafeInteger(message.seq) && !message.deleted
+        ? item("Mark unread", "unread", () => this.on().markUnread(message.seq)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
         : null,
@@ -453,8 +458,9 @@ function text(view, me) {
   if (!view.text.trim() && view.files.length && !view.saving) return null; // the files say it all
   // While an edit is on its way, the server has not said whom the new text mentions.
   const mentions = view.saving ? null : view.message.mentions || [];
+  const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
-    render(parse(view.text, { mentions, me })));
+    render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me) })));
 }
 
 function autosize(box) {

@@ -500,6 +500,32 @@ def test_a_mention_in_the_open_room_missed_for_long_is_told_once_on_coming_back(
     assert ann.errors == []
 
 
+def test_a_room_mention_alerts_and_is_highlighted(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Bob's "@all" in #random (not looked at) notifies Ann as a mention and counts in the
+    room's badge; opened, the message is marked as mentioning her and its "@all" is
+    highlighted as a mention of her. Her composer offers @room with whom it notifies."""
+    bob, ann = ann_online_with_bob(daemon, browser, sessions, ["general", "random"])
+    page = ann.page
+    sent = bob.request("send", room="random", text="@all standup in 5", nonce="r1")
+    expect_count(page, "notified", 1)
+    note = made(page)[0]
+    assert (note["title"], note["body"]) == ("Bob in #random", "@all standup in 5"), note
+    assert note["data"]["seq"] == sent["seq"]
+    expect(room_button(page, "random").locator(".badge.mention")).to_be_visible()
+    room_button(page, "random").click()
+    message = page.locator(f'#message-list li.msg[data-seq="{sent["seq"]}"]')
+    expect(message).to_have_class(re.compile(r"\bmentions-me\b"))
+    expect(message.locator(".msg-text .mention.group.me")).to_have_text("@all")
+    page.locator("#composer-text").fill("@r")
+    expect(page.locator("#mention-list .mention-option")).to_have_text(
+        ["@room notifies 1 member"])
+    shot(page, artifacts, "desktop-group-mention")
+    bob.close()
+    assert ann.errors == []
+
+
 def said_long_ago(daemon: Daemon, nonces: list[str], age: str) -> None:
     """Make the messages of these nonces `age` (an SQL interval) older by the server's clock,
     as if the page had been away that long since they were said."""

@@ -22,6 +22,7 @@ from chatd.client.link import Endpoint, Link
 from chatd.client.session import ChatClient, ClientOptions
 from chatd.client.terminal import LineReader, Screen
 from chatd.protocol import (
+    Answer,
     Delete,
     Edit,
     Gap,
@@ -31,10 +32,12 @@ from chatd.protocol import (
     MessagePosted,
     React,
     ReactionChanged,
+    ReadMoved,
     Request,
     Send,
     Sent,
     ServerEvent,
+    Unread,
 )
 
 
@@ -242,3 +245,37 @@ async def test_a_change_waits_for_the_connection(line: str) -> None:
     assert s.lines()[-1].endswith(": not connected; sent once reconnected")
     assert [type(p.request) for p in s.client.pending.values()] == \
         [{"/edit": Edit, "/react": React, "/delete": Delete}[line.split()[0]]]
+
+
+async def test_unread_marks_the_room_of_message_n_unread_from_it() -> None:
+    """/unread N asks to mark [N]'s room unread from [N] on (whichever room is current) and
+    says the counts the server answers; a bad or unknown number sends nothing."""
+    s = Session()
+    await s.post("bob", "one", room="random")
+    second = await s.post("bob", "two @ann", room="random")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(s.line, "/unread [2]")
+        await trio.testing.wait_all_tasks_blocked()
+        assert s.last() == Unread(id=1, room="random", seq=second.seq)
+        await s.event(Answer(id=1, fields={"room": "random", "seq": 1, "back": True,
+                                           "last_seq": 2, "unread": 1, "mentions": 1}))
+    assert s.lines()[-1] == "-- [random] marked unread from [2] on (1 unread, 1 mention)"
+    sent = len(s.link.sent)
+    await s.line("/unread")
+    await s.line("/unread 9")
+    assert len(s.link.sent) == sent
+    assert s.lines()[-2] == "!! usage: /unread N"
+    assert s.lines()[-1].startswith("!! /unread: no message [9]")
+
+
+async def test_a_marker_moved_back_on_another_device_is_told() -> None:
+    """A ``read`` event that says ``back`` is shown with the room's counts; a forward one is
+    not (this client shows no read marker)."""
+    s = Session()
+    await s.post("bob", "one")
+    before = s.lines()
+    await s.event(ReadMoved(room="general", seq=1))
+    assert s.lines() == before
+    await s.event(ReadMoved(room="general", seq=0, back=True, last_seq=1, unread=1,
+                            mentions=0))
+    assert s.lines()[-1] == "-- [general] was marked unread on another device (1 unread)"

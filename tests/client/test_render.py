@@ -74,6 +74,22 @@ def test_mentions_of_me_are_highlighted() -> None:
     assert "\x1b[1;7m@bob\x1b[0m" in line
 
 
+def test_group_mentions_are_highlighted() -> None:
+    """A message with ``group`` shows its group words: ``@room`` (any of its words) by someone
+    else in reverse, as a mention of me; ``@here`` and one's own in bold; without a group (a
+    conversation, code) they are plain words."""
+    def line(text: str, **fields: object) -> str:
+        return ansi(message_spans(message(text, **fields), number=3, label="general",
+                                  me="bob"), styled=True)
+
+    assert "\x1b[1;7m@ALL\x1b[0m, look" in line("@ALL, look", group="room")
+    assert "\x1b[1m@here\x1b[0m." in line("@here.", group="here")
+    assert "\x1b[1m@everyone\x1b[0m" in line("@everyone", group="room", sender="bob")
+    assert line("@all of it").endswith("@all of it")
+    assert line("@room `@here`", group="room").endswith(
+        "\x1b[1;7m@room\x1b[0m \x1b[2m@here\x1b[0m")  # code stays code
+
+
 def test_a_message_with_its_number_reply_edit_and_reactions() -> None:
     """A message: its reply line first, then number, time, room, sender and text, then
     "(edited)" and the reactions; a deleted one reads [deleted]."""

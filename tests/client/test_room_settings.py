@@ -176,6 +176,29 @@ async def test_the_bell_follows_the_level() -> None:
     assert not s.client.rings_for(message("@ann:bob"))
 
 
+async def test_the_bell_rings_for_a_group_mention() -> None:
+    """With --bell, at ``mentions``: ``@room`` and ``@here`` by someone else ring as a
+    mention of the user does (``@here`` if sent since the welcome); one's own do not; at
+    ``none`` nothing does."""
+    s = _session()
+    s.client.options = dataclasses.replace(s.client.options, bell=True)
+
+    def message(**fields: Any) -> MessagePosted:
+        base: dict[str, Any] = {"room": "general", "seq": 1, "msg_id": 1, "sender": "bob",
+                                "text": "@all hi", "ts": 1, "nonce": "n"}
+        return MessagePosted(**{**base, **fields})
+
+    s.client.online_since = 1
+    assert s.client.rings_for(message(group="room"))
+    assert s.client.rings_for(message(group="here", text="@here hi"))
+    # An @here replayed from before this connection: the user was not online for it.
+    assert not s.client.rings_for(message(group="here", text="@here hi", ts=0))
+    assert not s.client.rings_for(message(group="room", sender="ann"))
+    assert not s.client.rings_for(message())  # no group: words, not a mention
+    await s.event(NotifyChanged(room="general", notify="none"))
+    assert not s.client.rings_for(message(group="room"))
+
+
 def test_room_summaries_show_a_level_that_is_not_the_default() -> None:
     """A room's summary (/rooms, the welcome) says its level when it is not the default for
     its kind."""
@@ -369,5 +392,36 @@ async def test_audit_from_the_terminal(tmp_path: Path, config: Config) -> None: 
             await term.expect(r"!! /audit: forbidden: ")
             assert term.text.count("more: /audit") == 1
         await cid.aclose()
+        await bob.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_unread_from_the_terminal(tmp_path: Path, config: Config) -> None:  # noqa: F811
+    """/unread N moves ann's marker back to just before [N]: her other device gets the
+    ``read`` event that says ``back``, /rooms counts the messages again; her other device's
+    own move back is told in the terminal."""
+    async with running(config) as server, trio.open_nursery() as nursery:
+        bob = await _owner_with_ann(nursery, server, "team")
+        phone = await Client.ws(server.http_port, nursery)
+        await phone.hello(await register_and_login(server.http_port, "ann"))
+        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
+            await log_in(pty)
+            term = Plain(pty)
+            await term.expect(r"-- talking in \[team\]")
+            seqs = [(await bob.request("send", room="team", text=text, nonce=text))["seq"]
+                    for text in ("one", "two @ann", "three")]
+            found = await term.expect(r"\[(\d+)\] \d\d:\d\d (?:\[team\] )?bob: two @ann")
+            assert (await phone.request("read", room="team", seq=seqs[-1]))["seq"] == seqs[-1]
+            await term.type(f"/unread {found.group(1)}")
+            await term.expect(r"-- \[team\] marked unread from \[\d+\] on "
+                              r"\(2 unread, 1 mention\)")
+            moved = await phone.event("read", room="team", seq=seqs[0])
+            assert (moved["back"], moved["unread"], moved["mentions"]) == (True, 2, 1)
+            await term.type("/rooms")
+            await term.expect(r"\* team \(2 unread, 1 mention\)")
+            await phone.request("unread", room="team", seq=1)
+            await term.expect(r"-- \[team\] was marked unread on another device "
+                              r"\(3 unread, 1 mention\)")
+        await phone.aclose()
         await bob.aclose()
         nursery.cancel_scope.cancel()

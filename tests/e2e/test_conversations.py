@@ -193,6 +193,56 @@ async def test_read_markers_follow_across_connections(daemon: Server) -> None:
         await client.aclose()
 
 
+async def test_mark_unread_moves_the_marker_back_everywhere(daemon: Server,
+                                                            nursery: trio.Nursery) -> None:
+    """``unread`` from a message moves the marker back to just before it, answers the counts
+    from there (mentions included) and tells the user's other connections with ``back`` and
+    the same counts; a new connection's welcome lists them; ``read`` stays forward-only; the
+    bounds hold (seq 0 is the whole room, a seq past the marker moves nothing), and only a
+    member has a marker to move."""
+    writer, _ = await _user(daemon, "writer")
+    token = await register_and_login(daemon.http_port, "reader")
+    phone = await Client.tcp(daemon.tcp_port)
+    await phone.hello(token)
+    laptop = await Client.ws(daemon.http_port, nursery)
+    await laptop.hello(token)
+    await writer.request("join", room="updates")
+    await phone.request("join", room="updates")
+    texts = ["u1", "hey @reader", "u3", "@reader again"]
+    for i, text in enumerate(texts):
+        await writer.request("send", room="updates", text=text, nonce=f"n{i}")
+    assert await laptop.event("message", room="updates", seq=4)
+    assert (await phone.request("read", room="updates", seq=4))["seq"] == 4
+    assert (await laptop.event("read", room="updates", seq=4)).get("back") is None
+
+    marked = await phone.request("unread", room="updates", seq=2)
+    expected = {"room": "updates", "seq": 1, "back": True, "last_seq": 4, "unread": 3,
+                "mentions": 2}
+    assert {k: marked[k] for k in expected} == expected
+    moved = await laptop.event("read", room="updates", seq=1)
+    assert {k: moved[k] for k in expected} == expected
+    later = await Client.tcp(daemon.tcp_port)
+    [room] = [r for r in (await later.hello(token))["rooms"] if r["room"] == "updates"]
+    assert (room["read_seq"], room["unread"], room["mentions"]) == (1, 3, 2)
+
+    # read never moves it back; unread never moves it forward.
+    assert (await laptop.request("read", room="updates", seq=0))["seq"] == 1
+    assert (await laptop.request("unread", room="updates", seq=4))["seq"] == 1
+    assert (await laptop.request("unread", room="updates", seq=2**62))["seq"] == 1
+    whole = await laptop.request("unread", room="updates", seq=0)
+    assert (whole["seq"], whole["unread"], whole["mentions"]) == (0, 4, 2)
+    assert (await phone.event("read", room="updates", seq=0))["back"] is True
+    assert (await phone.request("read", room="updates", seq=3))["seq"] == 3
+    assert (await laptop.event("read", room="updates", seq=3)).get("back") is None
+
+    assert (await writer.request("unread", room="nowhere", seq=1))["code"] == "not_found"
+    stranger, _ = await _user(daemon, "stranger")
+    assert (await stranger.request("unread", room="updates", seq=1))["code"] == "forbidden"
+    assert (await stranger.request("unread", room="updates", seq=-1))["code"] == "bad_request"
+    for client in (writer, phone, laptop, later, stranger):
+        await client.aclose()
+
+
 async def test_every_connection_of_a_user_gets_every_event(daemon: Server,
                                                            nursery: trio.Nursery) -> None:
     """A user on three devices (TCP and WebSocket) gets each message, DM and joined event on

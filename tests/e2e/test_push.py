@@ -359,3 +359,45 @@ async def test_private_endpoints_are_refused_without_the_setting(
                 lambda: metric(daemon, "chatd_push_failed_total", reason="refused") == 1)
             assert service.connections == 0
             await ann.aclose()
+
+
+async def test_a_room_mention_pushes_every_offline_member(daemon: Server,
+                                                          service: PushService) -> None:
+    """@all reaches an offline member's push service as a mention (urgent), as @name does;
+    an @here before it does not (they were not online), nor does the sender get one."""
+    with trio.fail_after(TIMEOUT):
+        ann = await connected(daemon, await subscribed(daemon, service, "ann"))
+        bob = await connected(daemon, await subscribed(daemon, service, "bob"))
+        for client in (ann, bob):
+            await client.request("join", room="team")
+        await gone(daemon, bob, "bob")
+        await ann.request("send", room="team", text="@here anyone?", nonce="t1")
+        everyone = await ann.request("send", room="team", text="@all standup", nonce="t2")
+        await service.wait_for(lambda: len(service.to("bob")) == 1)
+        got = service.to("bob")[0]
+        assert (got.payload["seq"], got.payload["kind"]) == (everyone["seq"], "mention")
+        assert got.payload["title"] == "ann mentioned you in team"
+        assert got.headers["urgency"] == "high"
+        assert service.to("ann") == [] and service.problems == []
+        assert metric(daemon, "chatd_push_queued_total") == 1
+        await ann.aclose()
+
+
+async def test_marking_unread_pushes_nothing_again(daemon: Server, service: PushService) -> None:
+    """A mention marked unread (``unread``) on a device that then goes is not pushed again:
+    a push tells of a message when it comes; the DM sent after is the only push."""
+    with trio.fail_after(TIMEOUT):
+        ann = await connected(daemon, await subscribed(daemon, service, "ann"))
+        bob = await connected(daemon, await subscribed(daemon, service, "bob"))
+        for client in (ann, bob):
+            await client.request("join", room="team")
+        mention = await ann.request("send", room="team", text="@bob look", nonce="t1")
+        await bob.event("message", seq=mention["seq"])
+        marked = await bob.request("unread", room="team", seq=mention["seq"])
+        assert (marked["seq"], marked["mentions"]) == (mention["seq"] - 1, 1)
+        await gone(daemon, bob, "bob")
+        dm = await ann.request("dm", to="bob", text="and this", nonce="d1")
+        await service.wait_for(lambda: len(service.to("bob")) == 1)
+        assert service.to("bob")[0].payload["seq"] == dm["seq"]
+        assert metric(daemon, "chatd_push_queued_total") == 1
+        await ann.aclose()

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from chatd.protocol import Limits, React, parse_request
 from chatd.protocol.markup import (
+    GROUP_TOKENS,
     MAX_MENTIONS,
+    group_mention,
     is_emoji,
     mention_candidates,
     normalise_emoji,
@@ -76,3 +78,43 @@ def test_react_takes_only_emoji(value: str) -> None:
     assert isinstance(parsed, React) == is_emoji(value)
     if isinstance(parsed, React):
         assert parsed.emoji == normalise_emoji(value) and parsed.on is True
+
+
+def test_group_mentions_are_words_outside_code() -> None:
+    """@room, @all, @everyone mention the room and @here the online members: any case, with
+    a name's boundaries (punctuation after it is fine, more name characters are not), never
+    inside code or an address; the room outranks @here."""
+    assert group_mention("@ALL standup now") == "room"
+    assert group_mention("ping @everyone.") == "room"
+    assert group_mention("(@room)") == "room"
+    assert group_mention("@Here, anyone on call?") == "here"
+    assert group_mention("@here and @all") == "room"
+    assert group_mention("@here-ish @all_hands @allison @roomy @hereafter") is None
+    assert group_mention("mail all@example.org, `@here`\n```\n@room\n```") is None
+    assert group_mention("no group for @bob") is None
+
+
+_tokens = st.sampled_from(sorted(GROUP_TOKENS))
+
+
+@given(st.lists(st.tuples(_prose, st.one_of(_names, _tokens), _tokens.map(str.upper),
+                          st.sampled_from(["plain", "code", "address"])), max_size=6))
+def test_group_mention_is_the_strongest_token_outside_code(
+        parts: list[tuple[str, str, str, str]]) -> None:
+    """Prose, @names, group words in any case, some inside code spans or after an address's
+    name: the group found is that of the words outside code (room over here), and the names
+    found are unchanged by the group words' presence (they are candidates like any name)."""
+    text = ""
+    groups: set[str] = set()
+    for prose, name, token, where in parts:
+        if where == "code":
+            text += f"{prose} `@{token}` @{name} "
+        elif where == "address":
+            text += f"{prose} x{name}@{token}.org @{name} "
+        else:
+            text += f"{prose} @{token} @{name} "
+            groups.add(GROUP_TOKENS[token.lower()])
+        if name.lower() in GROUP_TOKENS:
+            groups.add(GROUP_TOKENS[name.lower()])
+    expected = "room" if "room" in groups else "here" if groups else None
+    assert group_mention(text) == expected

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatd.protocol import InvalidName, normalise_room, normalise_user
+from chatd.protocol import InvalidName, normalise_new_user, normalise_room, normalise_user
 from tests.strategies import room_names, user_names
 
 NOT_STRINGS = [None, 1, 1.5, True, b"abc", ["abc"], {"abc": 1}]
@@ -98,3 +98,13 @@ def test_any_text_is_a_room_name_or_refused(text: str) -> None:
 def test_invalid_name_is_a_value_error() -> None:
     """InvalidName is a ValueError, so callers that catch ValueError see it."""
     assert issubclass(InvalidName, ValueError)
+
+
+def test_new_accounts_cannot_take_a_group_mentions_word() -> None:
+    """"all", "here", "room", "everyone" (any case) name groups in mentions: refused for a new
+    account, still valid names of existing ones (they log in, are looked up)."""
+    for word in ["all", "HERE", "Room", "everyone"]:
+        with pytest.raises(InvalidName, match="reserved"):
+            normalise_new_user(word)
+        assert normalise_user(word) == word
+    assert normalise_new_user("allison") == "allison"

@@ -260,6 +260,40 @@ async def test_mentions_of_members_and_unread_counts(storage: Storage) -> None:
         assert (await current(storage, ann, "general", posted[1].msg_id)).mentions == ("Bob",)
 
 
+async def test_mark_unread_brings_back_the_unread_messages_and_mentions(
+        storage: Storage) -> None:
+    """Mentions are kept whatever the marker and counted past it: a room read to its end and
+    marked unread from a message on counts its messages and mentions from there again, in
+    the answer and in the room object alike; a mention an edit added to an old message
+    counts too, as the message object shows it."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        bob = await make_member(storage, "Bob", "general")
+        results = await storage.append_messages([
+            say(ann, "general", "@bob first"),
+            say(ann, "general", "plain"),
+            say(ann, "general", "hey @bob"),
+            say(bob, "general", "mine, @bob"),
+        ])
+        posted = [appended(r).message for r in results]
+        last = posted[-1].seq
+        await storage.mark_read(bob.id, "general", last)
+        [room] = await storage.user_rooms(bob.id)
+        assert (room.read_seq, room.unread, room.mentions) == (last, 0, 0)
+
+        marker = await storage.mark_unread(bob.id, "general", posted[1].seq)
+        assert (marker.seq, marker.last_seq) == (posted[0].seq, last)
+        assert (marker.unread, marker.mentions) == (2, 1)  # "plain", "hey @bob"; not his own
+        [room] = await storage.user_rooms(bob.id)
+        assert (room.read_seq, room.unread, room.mentions) == (posted[0].seq, 2, 1)
+
+        appended(await one(storage, edit(ann, "general", posted[1].msg_id, "now @Bob")))
+        marker = await storage.mark_unread(bob.id, "general", 1)
+        assert (marker.seq, marker.unread, marker.mentions) == (0, 3, 3)
+        [room] = await storage.user_rooms(bob.id)
+        assert (room.unread, room.mentions) == (3, 3)
+
+
 async def test_concurrent_changes_from_two_nodes(tmp_path: Path, database_dsn: str) -> None:
     """Two nodes changing one message at once: every entry gets a distinct seq, the log's
     order is the order the changes were decided in, and the message ends as the last of them

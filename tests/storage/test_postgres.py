@@ -755,3 +755,55 @@ async def test_embedded_server_keeps_data(tmp_path: Path) -> None:
             (again,) = await storage.append_messages([msg(alice, "lobby", "kept", "n1")])
             assert appended(again).duplicate
         assert not (cluster / "postmaster.pid").exists()
+
+
+# -- group mentions ----------------------------------------------------------------------------
+
+
+async def test_group_scope_counts_members_and_covers_them(storage: Storage) -> None:
+    """group_scope: the room's members, whether the asker moderates it, and the members the
+    group covers, the asker aside (all of them, or those named as online, any case)."""
+    ann = await make_member(storage, "ann", "team")  # the owner: joined first
+    bob = await make_member(storage, "Bob", "team")
+    cid = await make_member(storage, "cid", "team")
+    scope = await storage.group_scope("team", bob.id, online=None)
+    assert scope is not None
+    assert (scope.members, scope.member, scope.moderates, scope.covered) == (
+        3, True, False, (ann.id, cid.id))
+    scope = await storage.group_scope("team", ann.id, online=["BOB", "dan", "ann"])
+    assert scope is not None
+    assert (scope.members, scope.member, scope.moderates, scope.covered) == (
+        3, True, True, (bob.id,))
+    dan = await make_member(storage, "dan")
+    scope = await storage.group_scope("team", dan.id, online=None)
+    assert scope is not None and not scope.member
+    assert await storage.group_scope("nowhere", ann.id, online=None) is None
+
+
+async def test_a_batch_with_a_group_mention_makes_its_rows_and_only_its(storage: Storage
+                                                                          ) -> None:
+    """In one batch: a message covering members (and naming one of them) gives each one
+    mention row, the sender none, a non-member none; the batch's other messages (a reply
+    naming someone, in another room) keep their own rows only."""
+    ann = await make_member(storage, "ann", "team", "other")
+    bob = await make_member(storage, "bob", "team", "other")
+    cid = await make_member(storage, "cid", "team")
+    dan = await make_member(storage, "dan", "other")
+    first = appended((await storage.append_messages([msg(ann, "other", "hello")]))[0])
+    results = await storage.append_messages([
+        NewMessage(user_id=ann.id, room="team", text="@all and @bob", nonce="g1",
+                   mentions=("bob",), group=(ann.id, bob.id, cid.id, dan.id)),
+        NewMessage(user_id=bob.id, room="other", text="@dan see", nonce="r1",
+                   reply_to=first.message.msg_id, mentions=("dan",)),
+    ])
+    grouped, reply = appended(results[0]), appended(results[1])
+    assert grouped.message.mentions == ("bob",)
+
+    async def mentioned(user: User) -> dict[str, int]:
+        return {room.name: room.mentions for room in await storage.user_rooms(user.id)}
+
+    assert await mentioned(bob) == {"team": 1, "other": 0}
+    assert await mentioned(cid) == {"team": 1}
+    assert await mentioned(dan) == {"other": 1}
+    assert await mentioned(ann) == {"team": 0, "other": 0}
+    assert reply.message.mentions == ("dan",)

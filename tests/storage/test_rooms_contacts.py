@@ -418,6 +418,44 @@ async def test_mark_read_on_public_room_needs_membership(storage: Storage) -> No
         assert await refusal(storage.mark_read(bob.id, "lobby", 0)) == "forbidden"
 
 
+async def test_mark_unread_moves_back_only(storage: Storage) -> None:
+    """``mark_unread`` from seq moves the marker back to seq - 1, never forward and never
+    below 0, and answers the room's counts from there; ``mark_read`` still moves it forward
+    only."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "bob")
+        await storage.join_room(alice.id, "lobby")
+        await storage.join_room(bob.id, "lobby")
+        await post(storage, alice, "lobby", "1", "2", "3", "4", "5")
+        assert await storage.mark_read(bob.id, "lobby", 5) == 5
+        marker = await storage.mark_unread(bob.id, "lobby", 4)
+        assert (marker.seq, marker.last_seq, marker.unread, marker.mentions) == (3, 5, 2, 0)
+        # From a seq after the marker nothing moves: those messages are unread already.
+        assert (await storage.mark_unread(bob.id, "lobby", 5)).seq == 3
+        assert (await storage.mark_unread(bob.id, "lobby", 2**70)).seq == 3
+        assert await storage.mark_read(bob.id, "lobby", 1) == 3  # read stays forward-only
+        [lobby] = await storage.user_rooms(bob.id)
+        assert (lobby.read_seq, lobby.unread) == (3, 2)
+        marker = await storage.mark_unread(bob.id, "lobby", 0)
+        assert (marker.seq, marker.unread) == (0, 5)
+        assert (await storage.mark_unread(bob.id, "lobby", -3)).seq == 0
+        assert await storage.mark_read(bob.id, "lobby", 4) == 4
+        [lobby] = await storage.user_rooms(alice.id)
+        assert lobby.read_seq == 0  # markers are per user
+
+
+async def test_mark_unread_needs_membership(storage: Storage) -> None:
+    """No marker to move back in a room one is not in, nor in a room that does not exist."""
+    with trio.fail_after(TIMEOUT):
+        alice, bob = await users(storage, "alice", "bob")
+        await storage.join_room(alice.id, "lobby")
+        await post(storage, alice, "lobby", "1")
+        assert await refusal(storage.mark_unread(bob.id, "lobby", 1)) == "forbidden"
+        assert await refusal(storage.mark_unread(bob.id, "nowhere", 1)) == "not_found"
+        secret = (await storage.direct_room(alice.id, "alice")).room.name
+        assert await refusal(storage.mark_unread(bob.id, secret, 1)) == "forbidden"
+
+
 async def test_unread_counts_others_messages_after_the_marker(storage: Storage) -> None:
     """Unread is the number of messages by others with a seq above the user's marker."""
     with trio.fail_after(TIMEOUT):
