@@ -42,7 +42,8 @@ Revocations too (migration 0004): when a token is revoked anywhere (a log-out on
 a new password set with ``chatd user passwd``, a deactivated account), the sessions it opened
 on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
-connections here as a ``notify`` event. And deleted rooms (migration 0015): the room's members
+connections here as a ``notify`` event, and a pause of notifications (migration 0023) as a
+``dnd`` event. And deleted rooms (migration 0015): the room's members
 here get ``room_deleted`` and the room leaves the registry.
 
 And presence and typing (migration 0017). Each node keeps a row in ``nodes`` and touches it
@@ -90,6 +91,7 @@ from chatd.config import ClusterConfig
 from chatd.outbox import Delivery
 from chatd.presence import NodeDown, PresenceTracker, Publish, Remote, Snapshot
 from chatd.protocol import (
+    DndChanged,
     MemberJoined,
     MemberLeft,
     NotifyChanged,
@@ -102,6 +104,7 @@ from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToUser
 from chatd.storage import (
     Change,
     CommitNotice,
+    DndNotice,
     ListeningNotice,
     MembershipNotice,
     Message,
@@ -367,6 +370,9 @@ class Relay:
                 room=notice.room, notify=notice.notify))))
         elif isinstance(notice, UserEventNotice):
             await self._registry.send(ToUser(notice.user, notice.data))
+        elif isinstance(notice, DndNotice):
+            await self._registry.send(ToUser(notice.user, frame(DndChanged(
+                until=notice.until))))
 
     async def _read_presence(self) -> None:
         """Replace the picture of the other nodes' users with storage's (see the module

@@ -12,7 +12,9 @@ the other member of a 1:1 conversation, the members a message mentions, the memb
 level for the room is ``all``; never the sender; each with their subscriptions). It keeps one
 reason per user and message (a direct message, then a mention, then a plain message), leaves
 out the users who have a connection open on this node (they see the message live; the page
-notifies them itself), and queues one job per subscription, in a second bounded queue
+notifies them itself) and those whose pause of notifications is in force by this server's
+clock (``set_dnd``; read with the targets, in the same statement: the pause costs no read of
+its own), and queues one job per subscription, in a second bounded queue
 (``[push] queue_size``; a job that does not fit is dropped and counted).
 
 ``[push] concurrency`` workers send the jobs: each encrypts the payload to the subscription's
@@ -37,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 from chatd.config import PushConfig
@@ -70,10 +73,11 @@ class PushJob:
 
 
 def jobs_for(messages: Iterable[Message], targets: Iterable[PushTarget],
-             online: Iterable[str] | None = None) -> list[PushJob]:
+             online: Iterable[str] | None = None, *, now: int | None = None) -> list[PushJob]:
     """The pushes to send for ``messages`` given storage's ``targets`` for them: one reason
-    per user and message (the most urgent), none for the users in ``online``, one job per
-    subscription. Pure."""
+    per user and message (the most urgent), none for the users in ``online`` nor for those
+    whose notifications are paused past ``now`` (ms; None: pauses are not looked at), one
+    job per subscription. Pure."""
     by_key = {(m.room, m.seq): m for m in messages}
     skip = set(online or ())
     best: dict[tuple[str, int, str], str] = {}
@@ -82,6 +86,8 @@ def jobs_for(messages: Iterable[Message], targets: Iterable[PushTarget],
         key = (target.room, target.seq, target.user)
         if (target.room, target.seq) not in by_key or target.user in skip:
             continue
+        if now is not None and target.paused_until is not None and target.paused_until > now:
+            continue  # do not disturb (chatd.actions.dnd)
         if key not in best or _RANK[target.reason] < _RANK[best[key]]:
             best[key] = target.reason
         subscriptions.setdefault(key, {})[target.subscription.endpoint] = target.subscription
@@ -125,7 +131,7 @@ class Pusher(Dispatcher[PushJob]):
     async def resolve(self, messages: Sequence[Message]) -> list[PushJob]:
         targets = await self._storage.push_targets([(m.room, m.seq) for m in messages])
         online = {t.user for t in targets if self._is_online(t.user)}
-        return jobs_for(messages, targets, online)
+        return jobs_for(messages, targets, online, now=time.time_ns() // 1_000_000)
 
     def describe(self, job: PushJob) -> str:
         return job.subscription.endpoint

@@ -123,8 +123,9 @@ def room_object(room: Room) -> dict[str, Any]:
 
 
 def user_object(user: User) -> dict[str, Any]:
-    """A user as they see themselves (``welcome``, /api/me): with ``admin``."""
-    return {"id": user.id, "name": user.name, "admin": user.admin}
+    """A user as they see themselves (``welcome``, /api/me): with ``admin``, and
+    ``dnd_until`` (ms, or null): until when their notifications are paused (chatd.actions.dnd)."""
+    return {"id": user.id, "name": user.name, "admin": user.admin, "dnd_until": user.dnd_until}
 
 
 def member_object(member: Member, status: str) -> dict[str, Any]:

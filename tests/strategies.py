@@ -28,6 +28,7 @@ from chatd.protocol import (
     CreateRoom,
     Delete,
     Dm,
+    DndChanged,
     Edit,
     Error,
     Gap,
@@ -67,6 +68,7 @@ from chatd.protocol import (
     Send,
     Sent,
     ServerEvent,
+    SetDnd,
     SetNotify,
     SetRole,
     SetTopic,
@@ -84,6 +86,7 @@ from chatd.protocol.events import (
     AUDIT_PAGE_MAX,
     MAX_BAN_SECONDS,
     MAX_DELETE_SECONDS,
+    MAX_DND_SECONDS,
     MAX_FILES,
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
@@ -213,6 +216,9 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
         "set_notify": st.builds(SetNotify, id=request_ids, room=any_room_names,
                                 notify=notify_levels),
+        "set_dnd": st.builds(SetDnd, id=request_ids,
+                             until=st.none() | st.integers(0, MAX_SEQ))
+        | st.builds(SetDnd, id=request_ids, duration=st.integers(1, MAX_DND_SECONDS)),
         "rooms": st.builds(Rooms, id=request_ids),
         "create_room": st.builds(
             CreateRoom, id=request_ids, room=room_names, private=st.booleans(),
@@ -423,11 +429,12 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(ReadMoved, room=any_room_names, seq=seqs, back=st.just(True), last_seq=seqs,
               unread=st.integers(0, 999), mentions=st.integers(0, 999)),
     st.builds(NotifyChanged, room=any_room_names, notify=notify_levels),
+    st.builds(DndChanged, until=st.none() | st.integers(0, 2**53)),
     st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
     st.builds(RoomDeleted, room=room_names, by=user_names),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
-``joined``, ``left``, ``typing``, ``read``, ``notify``, ``gap``)."""
+``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``gap``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -452,6 +459,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Unread(room="a", seq=1), Contacts(),
       AddContact(user="b"), RemoveContact(user="b"), SetNotify(room="a", notify="none"),
+      SetDnd(duration=60),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
       Archive(room="a", archived=True)],

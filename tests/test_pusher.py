@@ -53,3 +53,17 @@ def test_targets_of_messages_not_in_the_batch_are_ignored() -> None:
                        subscription=PushSubscription(endpoint="https://p.example/x",
                                                      p256dh="k", auth="a"))
     assert jobs_for([message("team", 1)], [stray]) == []
+
+
+def test_a_user_paused_past_now_gets_nothing_and_a_pause_ended_stops_nothing() -> None:
+    """A target whose pause (``paused_until``) is ahead of ``now`` makes no job; one whose
+    pause ended at or before ``now``, or who never paused, makes its job as ever."""
+    def target(user: str, paused_until: int | None) -> PushTarget:
+        return PushTarget(room="team", seq=1, user=user, reason="mention",
+                          paused_until=paused_until,
+                          subscription=PushSubscription(endpoint=f"https://p.example/{user}",
+                                                        p256dh="k", auth="a"))
+
+    found = [target("paused", 1_001), target("ended", 1_000), target("never", None)]
+    jobs = jobs_for([message("team", 1)], found, now=1_000)
+    assert sorted(job.user for job in jobs) == ["ended", "never"]

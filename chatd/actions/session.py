@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 
@@ -92,6 +93,12 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
     await app.presence.online(user.name, caller.conn_id)
+    if registry.changed_since(user.name, mark):
+        # A pause of notifications (set_dnd) told before the Connect reached the user's
+        # other connections only: read it again, as the rooms are (only then: one statement).
+        again = await storage.check_token(claims.user_id, claims.jti, claims.issued_at)
+        if again is not None:
+            user = dataclasses.replace(user, dnd_until=again.dnd_until)
     shown = contacts if shows is None else contacts[:shows]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],

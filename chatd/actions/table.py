@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, messages, moderation, rooms, search, session
+from chatd.actions import contacts, dnd, messages, moderation, rooms, search, session
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
@@ -40,6 +40,7 @@ from chatd.protocol import (
     Rooms,
     Search,
     Send,
+    SetDnd,
     SetNotify,
     SetRole,
     SetTopic,
@@ -110,6 +111,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Read: Operation(rooms.read),
     Unread: Operation(rooms.unread),
     SetNotify: Operation(rooms.set_notify),
+    SetDnd: Operation(dnd.set_dnd),
     Send: Operation(messages.send, rate=SENDS),
     Dm: Operation(messages.dm, rate=SENDS),
     # Changes are entries of the log like messages, and cost what a send does: one bucket.

@@ -22,12 +22,13 @@ from pathlib import Path
 import emoji as _emoji
 
 from chatd.client.messages import reacted
-from chatd.client.render import audit_text, notify_text, search_spans
+from chatd.client.render import audit_text, dnd_text, notify_text, search_spans
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
 from chatd.client.terminal import clean, clean_body, presences, unread_counts
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
+    MAX_DND_SECONDS,
     NOTIFY_LEVELS,
     ROLES,
     AddContact,
@@ -57,6 +58,7 @@ from chatd.protocol import (
     Rooms,
     Search,
     Sent,
+    SetDnd,
     SetNotify,
     SetRole,
     SetTopic,
@@ -449,6 +451,37 @@ async def notify(client: ChatClient, arg: str) -> None:
             client.take_notify(room, now)
 
     await client.ask("/notify", SetNotify(room=room, notify=level), Answer, on_ok)
+
+
+async def dnd(client: ChatClient, arg: str) -> None:
+    """``/dnd [30m|1h|2h|8h|1d|off]``: pause every notification of the user (pushes, the
+    pages' notifications and sounds, this client's bell), on every device, for that long, by
+    the server's clock (at most a week); ``off`` resumes them. Alone, says whether they are
+    paused and until when. Each connection of the user is told (the ``dnd`` event)."""
+    usage = "usage: /dnd [30m|1h|2h|8h|1d|off]"
+    word = arg.strip().lower()
+    if not word:
+        hint = "/dnd off resumes them" if client.paused() else "/dnd 1h pauses them"
+        client.screen.notice(f"{dnd_text(client.dnd_until, client.server_now())}; {hint}")
+        return
+    if word in ("off", "resume", "on"):
+        request = SetDnd(until=None)
+    else:
+        seconds = ban_duration(word)
+        if seconds is None or " " in word:
+            client.screen.problem(usage)
+            return
+        if not 1 <= seconds <= MAX_DND_SECONDS:
+            client.screen.problem("/dnd: from 1s to 7d")
+            return
+        request = SetDnd(duration=seconds)
+
+    async def on_ok(reply: Answer) -> None:
+        until = reply.fields.get("until")
+        client.take_dnd(until if isinstance(until, int) and not isinstance(until, bool)
+                        else None)
+
+    await client.ask("/dnd", request, Answer, on_ok)
 
 
 async def history(client: ChatClient, arg: str) -> None:
@@ -951,6 +984,8 @@ COMMANDS: dict[str, Command] = {
     "unread": Command(unread, "/unread N", "mark message [N]'s room unread from it on"),
     "notify": Command(notify, "/notify [ROOM] [LEVEL]", "show or set the room's notifications "
                       "(push, --bell): all, mentions (a room's default), none"),
+    "dnd": Command(dnd, "/dnd [30m|1h|off]", "pause every notification, on every device "
+                   "(push, the bell), for a while; off resumes them"),
     "retry": Command(retry, "/retry", "send failed messages again"),
     "drop": Command(drop, "/drop", "forget failed messages"),
     "help": Command(help_, "/help", "this list"),

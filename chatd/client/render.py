@@ -19,6 +19,7 @@ links are laid out the same.
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +42,7 @@ __all__ = [
     "archived_text",
     "audit_text",
     "deleted_spans",
+    "dnd_text",
     "excerpt",
     "file_spans",
     "human_size",
@@ -423,6 +425,23 @@ def until(ms: int | None) -> str:
     if ms is None:
         return "for good"
     return time.strftime("until %Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def dnd_text(until: int | None, now: int) -> str:
+    """The line that says whether the user's notifications are paused (``set_dnd``): until
+    when, in the terminal's local time ("until 14:30", "until tomorrow 08:00", "until Wed
+    08:00"), ``now`` (ms) being the server's time; or that they are not (also once past)."""
+    if until is None or until <= now:
+        return "notifications are on"
+    end, today = time.localtime(until / 1000), time.localtime(now / 1000)
+    days = (datetime.date(end.tm_year, end.tm_mon, end.tm_mday)
+            - datetime.date(today.tm_year, today.tm_mon, today.tm_mday)).days
+    when = time.strftime("%H:%M", end)
+    if days == 1:
+        when = "tomorrow " + when
+    elif days > 1:
+        when = time.strftime("%a %H:%M", end)
+    return f"notifications paused until {when}"
 
 
 def archived_text(entry: RoomArchived, label: str, me: str) -> str:

@@ -65,6 +65,7 @@ from chatd.client.messages import Applied, Messages
 from chatd.client.render import (
     archived_text,
     deleted_spans,
+    dnd_text,
     human_size,
     message_spans,
     moderation_text,
@@ -89,6 +90,7 @@ from chatd.protocol import (
     Answer,
     Change,
     Dm,
+    DndChanged,
     Entry,
     Error,
     Gap,
@@ -272,6 +274,12 @@ class ChatClient:
         self._session_nursery: trio.Nursery | None = None
         self._stop: trio.CancelScope | None = None
         self.next_search: tuple[str, int] | None = None  # the query and msg_id of /search more
+        # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
+        # from the welcome and the ``dnd`` event; None: they are not.
+        self.dnd_until: int | None = None
+        # ms to add to this machine's clock for the server's, from the welcome's ``now``: a
+        # pause ends by the server's clock (docs/protocol.md, "The client's clock").
+        self.clock_offset = 0
 
     # ------------------------------------------------------------------ login
 
@@ -908,8 +916,9 @@ class ChatClient:
         conversation every one; ``none``,
         nothing. The bell rings always rather than only for rooms not being looked at: a
         terminal cannot tell whether it is looked at, and the terminal (or tmux, screen)
-        already decides what a bell does in the window in front and in one behind."""
-        if not self.options.bell or message.deleted:
+        already decides what a bell does in the window in front and in one behind. Nothing
+        rings while the user's notifications are paused (``/dnd``, on any device)."""
+        if not self.options.bell or message.deleted or self.paused():
             return False
         if message.sender.lower() == self.me.lower():
             return False
@@ -920,6 +929,24 @@ class ChatClient:
             return is_dm_room(message.room) or message.group == "room" or here or any(
                 name.lower() == self.me.lower() for name in message.mentions)
         return level == "all"
+
+    def server_now(self) -> int:
+        """The server's time now, as this client reckons it (ms since the epoch)."""
+        return time.time_ns() // 1_000_000 + self.clock_offset
+
+    def paused(self) -> bool:
+        """Whether the user's notifications are paused now, by the server's clock."""
+        return self.dnd_until is not None and self.server_now() < self.dnd_until
+
+    def take_dnd(self, until: int | None, *, quiet: bool = False) -> None:
+        """Keep the pause the server told (a welcome, the ``dnd`` event, the reply to
+        ``/dnd``), and say it when it is news (unless ``quiet``): a ``/dnd`` is told by its
+        reply and by its event, whichever comes first says it."""
+        was = self.dnd_until if self.paused() else None
+        self.dnd_until = until
+        now = until if until is not None and self.paused() else None
+        if now != was and not quiet:
+            self.screen.notice(dnd_text(now, self.server_now()))
 
     def notify_level(self, room: str) -> str:
         """The user's notification level for ``room``: as last heard from the server, else
@@ -993,6 +1020,13 @@ class ChatClient:
         """Take the welcome's rooms (the first page of them: the hello is paged), before any
         event that follows it; :meth:`_finish_welcome` pages the rest."""
         self.me = str(welcome.user.get("name") or self.me)
+        if welcome.now is not None:
+            self.clock_offset = welcome.now - time.time_ns() // 1_000_000
+        until = welcome.user.get("dnd_until")
+        # Said at the first welcome with the rest of what the session has; after it, a pause
+        # set or ended while away is said as an event's would be.
+        self.take_dnd(until if isinstance(until, int) and not isinstance(until, bool) else None,
+                      quiet=not self._welcomed_before)
         self.online_since = welcome.now
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
@@ -1073,6 +1107,9 @@ class ChatClient:
             more = (f" (more: /contacts +{clean(last)})"
                     if welcome.contacts_more is True and isinstance(last, str) else "")
             self.screen.notice("contacts: " + presences(welcome.contacts) + more)
+        if self.paused():
+            self.screen.notice(f"{dnd_text(self.dnd_until, self.server_now())} "
+                               "(/dnd off resumes them)")
         first = [r for r in self.rooms if self.rooms[r].kind == "room"] or list(self.rooms)
         if first:
             self.current = first[0]
@@ -1120,6 +1157,10 @@ class ChatClient:
             return
         via = f" (removed by {clean(by)})" if by else ""
         self.screen.notice(f"{clean(user)} left [{label}]{via}")
+
+    async def _on_dnd(self, event: DndChanged) -> None:
+        """The user paused or resumed their notifications, here or on another device."""
+        self.take_dnd(event.until)
 
     async def _on_notify(self, event: NotifyChanged) -> None:
         """The user's level for a room was set, by this connection or another device."""
@@ -1208,6 +1249,7 @@ class ChatClient:
         RoomArchived: _on_change,
         RoomDeleted: _on_room_deleted,
         NotifyChanged: _on_notify,
+        DndChanged: _on_dnd,
         ReadMoved: _on_read,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,

@@ -48,6 +48,7 @@ from chatd.protocol.events import (
     AUDIT_PAGE_MAX,
     MAX_BAN_SECONDS,
     MAX_DELETE_SECONDS,
+    MAX_DND_SECONDS,
     MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
     MAX_SEQ,
@@ -256,8 +257,13 @@ class _Builder:
                                "name": {"type": "string",
                                         "description": "As registered."},
                                "admin": {"type": "boolean",
-                                         "description": "A server administrator."}},
-                              examples=[{"id": 7, "name": "ann", "admin": False}]),
+                                         "description": "A server administrator."},
+                               "dnd_until": {**nullable_ms, "description":
+                                             "Until when the user's notifications are "
+                                             "paused (`PUT /api/me/dnd`); null: they are "
+                                             "not."}},
+                              examples=[{"id": 7, "name": "ann", "admin": False,
+                                         "dnd_until": None}]),
             "Role": {"type": "string", "enum": list(ROLES),
                      "description": "A member's role in a room: the owner (one per room), "
                                     "a moderator, a member."},
@@ -764,7 +770,7 @@ class _Builder:
                                  "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL},
                 }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
                 ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
-                      {"user": {"id": 7, "name": "ann", "admin": False}}),
+                      {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None}}),
                 errors=(409, 429),
             )},
             "/api/login": {"post": self.op(
@@ -918,6 +924,24 @@ class _Builder:
                     "more": {"type": "boolean"},
                 })),
                 errors=(400, 403, 404, 429),
+            )},
+            "/api/me/dnd": {"put": self.op(
+                "Pause notifications",
+                "Do not disturb, as the protocol's `set_dnd`: no push, desktop notification "
+                "or sound for the user, on any device, until `until` (ms since the epoch) or "
+                f"for `duration` seconds (at most {MAX_DND_SECONDS}); `until: null` (or a "
+                "time past) resumes them. Rooms' levels, unread counts and mentions are "
+                "unchanged. The user's connections get the `dnd` event.",
+                tag="accounts", op_id="setDnd",
+                body=_json(self.body({
+                    "until": {"type": ["integer", "null"], "minimum": 0},
+                    "duration": {"type": "integer", "minimum": 1,
+                                 "maximum": MAX_DND_SECONDS},
+                }, []), {"duration": 3600}),
+                ok=ok(200, "Set.", self.sent({"until": {
+                    "type": ["integer", "null"], "minimum": 0,
+                    "description": "Until when they are paused; null: they are not."}})),
+                errors=(400,),
             )},
             "/api/rooms/{room}/notify": {"put": self.op(
                 "Set a room's notification level",

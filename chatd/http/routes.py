@@ -553,6 +553,7 @@ ROUTES: list[Route] = [
     _route(r"/api/login", {"POST": _login}),
     _route(r"/api/logout", {"POST": _logout}),
     _route(r"/api/me", {"GET": _me}),
+    _route(r"/api/me/dnd", {"PUT": operation("set_dnd", _body)}),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),
         "POST": operation("create_room", _body, status=201),

@@ -35,6 +35,7 @@ __all__ = [
     "CreateRoom",
     "Delete",
     "Dm",
+    "DndChanged",
     "Edit",
     "Entry",
     "Error",
@@ -77,6 +78,7 @@ __all__ = [
     "Send",
     "Sent",
     "ServerEvent",
+    "SetDnd",
     "SetNotify",
     "SetRole",
     "SetTopic",
@@ -106,6 +108,9 @@ MAX_TOPIC_CHARS: Final = 256
 MAX_REASON_CHARS: Final = 256  # why a member was banned or kicked
 MAX_BAN_SECONDS: Final = 100 * 366 * 24 * 3600  # a ban's duration: a century at most
 MAX_DELETE_SECONDS: Final = 7 * 24 * 3600  # how far back a ban's delete_messages reaches
+#: How far ahead notifications may be paused (``set_dnd``): a week, as Slack's longest
+#: preset is "until next week"; a longer silence is a room's level (``set_notify``).
+MAX_DND_SECONDS: Final = 7 * 24 * 3600
 AUDIT_PAGE_MAX: Final = 200  # entries of the audit log in one page
 MAX_FILES: Final = 10  # files one message may attach
 MAX_QUERY_CHARS: Final = 500  # the longest search query (chatd.search.MAX_QUERY_CHARS)
@@ -433,6 +438,23 @@ class SetNotify(Request):
     OP: ClassVar[str] = "set_notify"
     room: str
     notify: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetDnd(Request):
+    """Pause the user's notifications, on every device, until ``until`` (ms since the epoch)
+    or for ``duration`` seconds; ``until`` None (given as null) resumes them. At most
+    :data:`MAX_DND_SECONDS` ahead; a time already past resumes them too."""
+
+    OP: ClassVar[str] = "set_dnd"
+    until: int | None = None
+    duration: int | None = None
+
+    def wire(self) -> dict[str, Any]:
+        obj = Request.wire(self)
+        if self.duration is None:
+            obj["until"] = self.until  # null says "resume": it is never left out
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -910,6 +932,15 @@ class NotifyChanged(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DndChanged(ServerEvent):
+    """The user paused their notifications until ``until`` (ms), or resumed them (null): on
+    any of their connections, on any node."""
+
+    OP: ClassVar[str] = "dnd"
+    until: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Answer(ServerEvent):
     """An ``ok`` reply carrying fields of its own (``rooms``, ``who``, ``contacts``...).
 
@@ -1180,6 +1211,19 @@ def _notify(obj: Mapping[str, Any]) -> str:
     return value
 
 
+def _parse_set_dnd(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SetDnd:
+    """``until`` (ms, or null to resume) or ``duration`` (seconds): exactly one of them, so
+    that a request that names neither is not taken for a resume."""
+    duration = _int(obj, "duration", minimum=1, maximum=MAX_DND_SECONDS)
+    if duration is not None:
+        if "until" in obj:
+            raise _Invalid("give 'until' or 'duration', not both")
+        return SetDnd(id=rid, duration=duration)
+    if "until" not in obj:
+        raise _Invalid("give 'until' (ms since the epoch, or null to resume) or 'duration'")
+    return SetDnd(id=rid, until=_int(obj, "until", minimum=0, maximum=MAX_SEQ))
+
+
 def _parse_search(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Search:
     query = _str(obj, "query", max_chars=MAX_QUERY_CHARS)
     if not query.strip():
@@ -1268,6 +1312,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "react": (React, _parse_react),
     "set_topic": (SetTopic, _fields(SetTopic, room=_room, topic=_topic)),
     "set_notify": (SetNotify, _fields(SetNotify, room=_room, notify=_notify)),
+    "set_dnd": (SetDnd, _parse_set_dnd),
     "set_role": (SetRole, _fields(SetRole, room=_room, user=_member, role=_role_name)),
     "ban": (Ban, _parse_ban),
     "unban": (Unban, _fields(Unban, room=_room, user=_member)),
@@ -1300,6 +1345,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "typing": (UserTyping,),
     "read": (ReadMoved,),
     "notify": (NotifyChanged,),
+    "dnd": (DndChanged,),
 }
 
 

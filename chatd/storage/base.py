@@ -37,6 +37,7 @@ __all__ = [
     "Conversation",
     "Credentials",
     "DatabaseFigures",
+    "DndNotice",
     "FileInfo",
     "GroupScope",
     "Hook",
@@ -83,9 +84,10 @@ class StorageUnavailable(Exception):
 class User:
     """An account. ``admin``: a server administrator (may moderate every room and use the
     admin API); ``deactivated_at`` (ms): when it was deactivated (None: it is active);
-    ``bot``: a bot's (API tokens only, never a password). Read when the user is looked up:
-    a session keeps the values its token was checked with, so permissions are never decided
-    from them (storage reads them again)."""
+    ``bot``: a bot's (API tokens only, never a password); ``dnd_until`` (ms): until when
+    their notifications are paused, when that is still ahead (None: they are not; migration
+    0023). Read when the user is looked up: a session keeps the values its token was checked
+    with, so permissions are never decided from them (storage reads them again)."""
 
     id: int
     name: str
@@ -93,6 +95,7 @@ class User:
     admin: bool = False
     deactivated_at: int | None = None
     bot: bool = False
+    dnd_until: int | None = None
 
     @property
     def deactivated(self) -> bool:
@@ -499,6 +502,16 @@ class NotifyNotice:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DndNotice:
+    """Another node paused ``user``'s notifications until ``until`` (ms), or resumed them
+    (None; migration 0023)."""
+
+    node: str
+    user: str
+    until: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class UserEventNotice:
     """Another node has an event for ``user``'s connections (:meth:`Storage.tell_elsewhere`):
     ``data``, one frame as it is written to them (a ``read`` moved on a device there)."""
@@ -552,8 +565,9 @@ class ListeningNotice:
     node: str
 
 
-Change = (CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice | PresenceNotice
-          | ListeningNotice | RoomDeletedNotice | TargetsNotice | UserEventNotice)
+Change = (CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice | DndNotice
+          | PresenceNotice | ListeningNotice | RoomDeletedNotice | TargetsNotice
+          | UserEventNotice)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -580,13 +594,16 @@ class PushSubscription:
 class PushTarget:
     """A subscription of ``user`` that the message at ``seq`` of ``room`` should be pushed
     to, and why: ``"dm"`` (a message of a 1:1 conversation), ``"mention"`` (it names them)
-    or ``"message"`` (their level for the room is ``all``)."""
+    or ``"message"`` (their level for the room is ``all``). ``paused_until`` (ms): until
+    when the user paused their notifications, as stored (None: never; it may be past): the
+    pusher compares it with its clock when it pushes."""
 
     room: str
     seq: int
     user: str
     reason: str
     subscription: PushSubscription
+    paused_until: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1065,6 +1082,10 @@ class Storage(Protocol):
         :class:`NotifyNotice`) when it changed. Raises ChatError('not_found') for an unknown
         room, ChatError('forbidden') for a non-member."""
 
+    async def set_dnd(self, user_id: int, until: int | None) -> None:
+        """Pause the user's notifications until ``until`` (ms since the epoch), or resume
+        them (None). Every node is told (a :class:`DndNotice`) when it changed."""
+
     async def add_push_subscription(self, user_id: int, subscription: PushSubscription, *,
                                     keep: int) -> None:
         """Store a subscription of the user (already validated), replacing the one with the
@@ -1086,7 +1107,8 @@ class Storage(Protocol):
         committed), with each of their subscriptions: in a 1:1 conversation the other member
         unless their level is ``none``; in a room the members it mentions unless ``none``,
         and every member whose level is ``all``; never its sender. A member may appear once
-        per reason (the caller keeps one). Whether they are online is the caller's to know."""
+        per reason (the caller keeps one). Whether they are online, and whether their pause
+        (``paused_until``) is in force, is the caller's to know."""
 
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
         """Create a room with its owner as first member. Raises ChatError('conflict')."""

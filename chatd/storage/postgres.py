@@ -112,6 +112,7 @@ from chatd.storage.base import (
     Conversation,
     Credentials,
     DatabaseFigures,
+    DndNotice,
     FileInfo,
     GroupScope,
     Hook,
@@ -192,6 +193,7 @@ TARGETS_CHANNEL = "chatd_targets"  # migration 0021: '<node> <table>'
 #: '<node> <user> <frame>', a frame for a user's connections on the other nodes
 #: (PostgresStorage.tell_elsewhere: sent by the daemon itself, no trigger).
 USER_EVENTS_CHANNEL = "chatd_user_events"
+DND_CHANNEL = "chatd_dnd"  # migration 0023: '<node> <until ms|-> <user>'
 #: The tables whose rows are outgoing targets (migration 0021), each probed by any_targets.
 TARGET_TABLES = ("room_webhooks", "push_subscriptions")
 # A notice's payload must stay under 8,000 bytes: presence notices are split past this.
@@ -211,8 +213,10 @@ _UNAVAILABLE = (
 )
 
 
+# dnd_until only while it is ahead (migration 0023): a pause that ended is no pause.
 _USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
-                 f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot")
+                 f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot, "
+                 f"CASE WHEN u.dnd_until > now() THEN {_ms('u.dnd_until')} END AS dnd_until")
 _ROOM_COLUMNS = ("r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq, "
                  "r.archived")
 
@@ -848,6 +852,8 @@ WITH r AS (
 SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT notify FROM set_) AS notify
 """
 
+_SQL_SET_DND = f"UPDATE users SET dnd_until = {_ts('$2')} WHERE id = $1"
+
 # -- push subscriptions ------------------------------------------------------------------------
 
 # Subscriptions of one user queue on their row, so that together they keep within the limit.
@@ -907,13 +913,17 @@ WITH b AS (
     FROM b JOIN memberships m ON m.room_id = b.room_id AND m.notify = 'all'
     WHERE b.kind = 'room' AND m.user_id <> b.sender_id
 )
-SELECT t.room, t.seq, t.reason, u.name AS user, s.endpoint, s.p256dh, s.auth
+SELECT t.room, t.seq, t.reason, u.name AS user, u.paused_until,
+       s.endpoint, s.p256dh, s.auth
 FROM t CROSS JOIN LATERAL (
     SELECT s.endpoint, s.p256dh, s.auth FROM push_subscriptions s
     WHERE s.user_id = t.user_id
     LIMIT 1000
 ) s CROSS JOIN LATERAL (
-    SELECT u.name FROM users u WHERE u.id = t.user_id LIMIT 1
+    -- the pause as stored (migration 0023): the pusher decides by its clock when it pushes
+    SELECT u.name, floor(extract(epoch FROM u.dnd_until) * 1000)::bigint AS paused_until
+    FROM users u
+    WHERE u.id = t.user_id LIMIT 1
 ) u
 ORDER BY t.room, t.seq
 """
@@ -1680,6 +1690,8 @@ def _parse_notice(channel: str, payload: str,
         return _listed(_parse_revocation(payload))
     if channel == LEVELS_CHANNEL:
         return _listed(_parse_level(payload))
+    if channel == DND_CHANNEL:
+        return _listed(_parse_dnd(payload))
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
     if channel == USER_EVENTS_CHANNEL:
@@ -1837,6 +1849,18 @@ def _parse_level(payload: str) -> NotifyNotice | None:
     return NotifyNotice(node=parts[0], room=parts[1], notify=parts[2], user=parts[3])
 
 
+def _parse_dnd(payload: str) -> DndNotice | None:
+    """'<node> <until ms|-> <user>' (migration 0023); the user's name is the rest."""
+    parts = payload.split(" ", 2)
+    if len(parts) != 3 or not all(parts):
+        return None
+    if parts[1] == "-":
+        return DndNotice(node=parts[0], user=parts[2], until=None)
+    if not parts[1].isdigit():
+        return None
+    return DndNotice(node=parts[0], user=parts[2], until=int(parts[1]))
+
+
 def _parse_revocation(payload: str) -> RevocationNotice | None:
     node, _, rest = payload.partition(" ")
     kind, _, rest = rest.partition(" ")
@@ -1868,7 +1892,8 @@ def _redact(dsn: str) -> str:
 
 def _user(row: Any) -> User:
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
-                admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"])
+                admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"],
+                dnd_until=row["dnd_until"])
 
 
 def _named_user(row: Any, name: str) -> User:
@@ -2750,6 +2775,9 @@ class PostgresStorage:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         return str(row["notify"])
 
+    async def set_dnd(self, user_id: int, until: int | None) -> None:
+        await self._run(self._pool.execute, _SQL_SET_DND, user_id, until)
+
     # -- push subscriptions -------------------------------------------------------------------
 
     async def add_push_subscription(self, user_id: int, subscription: PushSubscription, *,
@@ -2777,7 +2805,7 @@ class PostgresStorage:
         rows = await self._run(self._pool.fetch, _SQL_PUSH_TARGETS,
                                [room for room, _ in entries], [seq for _, seq in entries])
         return [PushTarget(room=row["room"], seq=row["seq"], user=row["user"],
-                           reason=row["reason"],
+                           reason=row["reason"], paused_until=row["paused_until"],
                            subscription=PushSubscription(endpoint=row["endpoint"],
                                                          p256dh=row["p256dh"],
                                                          auth=row["auth"]))
@@ -3395,6 +3423,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(MEMBERS_CHANNEL, callback)
         await conn.add_listener(REVOCATIONS_CHANNEL, callback)
         await conn.add_listener(LEVELS_CHANNEL, callback)
+        await conn.add_listener(DND_CHANNEL, callback)
         await conn.add_listener(PRESENCE_CHANNEL, callback)
         await conn.add_listener(ROOMS_CHANNEL, callback)
         await conn.add_listener(TARGETS_CHANNEL, callback)

@@ -31,6 +31,15 @@
 // has seen its room: looked at in any tab (tabs.js `toClose`), or read up to its message on
 // any connection (`readUpTo`).
 //
+// Do not disturb: the person may pause every alert, on every device, for a while (a meeting,
+// the night), without changing any room's level: `set_dnd`, kept by the server (the welcome's
+// `user.dnd_until`, the `dnd` event; `state.dndUntil`, ms on the server's clock, or null). While
+// `paused`, no notification and no sound (nor does the server push); the counts, badges and
+// the title go on as ever. It ends by itself at its time, by the server's clock as the page
+// reckons it (clock.js): state.js sets a timer to draw the end, but the comparison with `now`
+// is what decides, so a timer late or early changes nothing. What came during the pause is
+// not told after it (Slack and Mattermost do the same): the counts say it.
+//
 // The title counts unread messages: every room's, the open room's too while the tab is hidden
 // (nobody is reading it then), except a muted room's, of which only the mentions count. A
 // "*" after the count says that some of it is a direct message or a mention.
@@ -48,6 +57,17 @@ export const BODY_CHARS = 100;
 /** Sounds are played at most this often (ms): a burst of messages rings once. */
 export const SOUND_GAP_MS = 1500;
 const APP = "chatd";
+
+/** The longest pause the server takes (`set_dnd`), ms: a week. */
+export const MAX_PAUSE_MS = 7 * 24 * 3600_000;
+/** The pauses offered first, as `set_dnd` durations (seconds: the server's clock counts). */
+export const PAUSES = Object.freeze([
+  { label: "30 minutes", duration: 30 * 60 },
+  { label: "1 hour", duration: 3600 },
+  { label: "2 hours", duration: 2 * 3600 },
+]);
+/** "Until tomorrow" is until this hour, local time. */
+export const MORNING_HOUR = 8;
 
 /** Whether `value` is a notification level. */
 export function isLevel(value) {
@@ -132,13 +152,67 @@ export function alertKey(room, seq) {
   return `${room}#${seq}`;
 }
 
+/** Whether the person's notifications are paused at `now` (ms, server's clock): `set_dnd`. */
+export function paused(state, now) {
+  return Number.isSafeInteger(state.dndUntil) && now < state.dndUntil;
+}
+
+/** A pause's end as the server said it (ms), or null for anything else (none, resumed). */
+export function pauseOf(value) {
+  return Number.isSafeInteger(value) && value > 0 ? value : null;
+}
+
 /**
- * What to tell the person about `message`, new in `room` at `now` (ms), or null:
+ * Tomorrow at `hour`:00, local time, after the instant `now` (ms, the server's clock): an
+ * instant, so the person's own clock being wrong does not move it.
+ */
+export function tomorrowAt(now, hour = MORNING_HOUR) {
+  const today = new Date(now);
+  return new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1, hour, 0, 0, 0)
+    .getTime();
+}
+
+/**
+ * The end of a custom pause from a datetime-local input's value ("2026-12-07T14:30", local
+ * time) at `now`, or null when it is no time, not ahead, or further than MAX_PAUSE_MS.
+ */
+export function customUntil(value, now) {
+  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) {
+    return null;
+  }
+  const until = new Date(value).getTime();
+  if (!Number.isFinite(until) || until <= now || until > now + MAX_PAUSE_MS) return null;
+  return until;
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/**
+ * When a pause ends, as the page says it at `now` (both ms), local time: "until 14:30" today,
+ * "until tomorrow 08:00", "until Wed 08:00" within the week.
+ */
+export function pauseText(until, now) {
+  const end = new Date(until);
+  const time = `${pad(end.getHours())}:${pad(end.getMinutes())}`;
+  const day = (at) => {
+    const d = new Date(at);
+    return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  };
+  const days = Math.round((day(until) - day(now)) / (24 * 3600_000));
+  if (days <= 0) return `until ${time}`;
+  if (days === 1) return `until tomorrow ${time}`;
+  return `until ${DAYS[end.getDay()]} ${time}`;
+}
+
+/**
+ * What to tell the person about `message`, new in `room` at `now` (ms), or null (none while
+ * their notifications are `paused`):
  * {room, msgId, seq, key, kind, title, body, tag, desktop, sound}. `key`: `alertKey`;
  * `desktop`: show a notification; `sound`: play the sound (at least one of them is true).
  */
 export function alertFor(state, room, message, now) {
-  if (late(message, now)) return null;
+  if (late(message, now) || paused(state, now)) return null;
   const kind = alertKind(state, room, message);
   if (kind === null) return null;
   const settings = state.alerts || defaultSettings();

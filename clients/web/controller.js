@@ -123,6 +123,8 @@ export class Controller {
       },
       setAlerts: (changes) => this.act(model.setAlerts, changes),
       setNotify: whenOnline((room, level) => this.act(model.setNotify, room, level)),
+      pause: whenOnline((choice) => this.act(model.pauseNotifications, choice)),
+      resume: whenOnline(() => this.act(model.resumeNotifications)),
     });
     search.bind({
       search: (query) => this.act(model.searchFor, query),

@@ -39,7 +39,7 @@
 // says it all in one line, in the page, for everyone.
 
 import {
-  alertKey, defaultSettings, desktopOn, levelOf, looking, roomLabel, wanted,
+  alertKey, defaultSettings, desktopOn, levelOf, looking, paused, roomLabel, wanted,
 } from "./alerts.js";
 
 /** The most rooms remembered (those of the highest seqs: a bound, not an order of use). */
@@ -101,10 +101,11 @@ const plural = (count, one, many) => `${count} ${count === 1 ? one : many}`;
 
 /**
  * The alert for what room `room` missed (`missedOf`), as alerts.js `alertFor` gives one for a
- * message (no msgId or seq: its notification opens the room), or null.
+ * message (no msgId or seq: its notification opens the room), or null; none while the
+ * person's notifications are paused at `now` (alerts.js `paused`).
  */
-export function awayAlert(state, room, missed) {
-  if (!missed || looking(state, room.name)) return null;
+export function awayAlert(state, room, missed, now) {
+  if (!missed || looking(state, room.name) || paused(state, now)) return null;
   const settings = state.alerts || defaultSettings();
   // The server pushes mentions and direct messages to a person with no open connection: a
   // browser subscribed to them (`pushed`) was told of those, or is being told as it wakes up,

@@ -173,6 +173,9 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     // ms to add to the page's clock for the server's (clock.js), measured at each welcome:
     // every `now` given to this module is on the server's clock, as every `ts` is.
     clockOffset: 0,
+    // ms on the server's clock until which the person's notifications are paused (set_dnd;
+    // alerts.js `paused`), or null: the welcome and the `dnd` event say it.
+    dndUntil: null,
     // When this connection's welcome was written, on the server's clock (its `now`): a live
     // @here message sent after it mentioned this person, who was online then.
     onlineSince: null,
@@ -241,6 +244,8 @@ const EVENTS = {
     state.onlineSince = Number.isFinite(frame.now) ? frame.now : null;
     state.me = frame.user && typeof frame.user.name === "string" ? frame.user.name : state.me;
     state.admin = Boolean(frame.user && frame.user.admin === true);
+    // Before anything below may alert: a pause of notifications silences what was missed too.
+    state.dndUntil = alerts.pauseOf(frame.user && frame.user.dnd_until);
     state.connection = "online";
     state.closeReason = "";
     if (Number.isSafeInteger(frame.group_mention_members) && frame.group_mention_members >= 0) {
@@ -318,8 +323,15 @@ const EVENTS = {
     for (const room of state.rooms.values()) effects.push(...settle(state, room));
     effects.push(...flushReads(state));
     effects.push(...listRooms(state), ...listContacts(state));
-    if (!more) effects.push(...tellMissed(state));
+    if (!more) effects.push(...tellMissed(state, now));
+    effects.push(...pauseEnds(state, now));
     return effects;
+  },
+
+  dnd(state, frame, now) {
+    // The person paused or resumed their notifications (here or on another device).
+    state.dndUntil = alerts.pauseOf(frame.until);
+    return pauseEnds(state, now);
   },
 
   message(state, frame, now) {
@@ -466,7 +478,7 @@ const EVENTS = {
     return [];
   },
 
-  gap(state, frame) {
+  gap(state, frame, now) {
     // More was missed than the resume replays: page it in with `history` after=…
     const room = state.rooms.get(frame.room);
     if (!room || !isSeq(frame.after)) return [];
@@ -474,7 +486,7 @@ const EVENTS = {
     // one (a node that could not deliver a stretch) does not: that is no absence's news.
     const resumed = state.catchingUp.delete(room.name);
     return [request("history", { room: frame.room, after: frame.after, limit: GAP_PAGE }),
-      ...(resumed ? tellSkipped(state, room) : [])];
+      ...(resumed ? tellSkipped(state, room, null, now) : [])];
   },
 
   error(state, frame) {
@@ -677,6 +689,12 @@ const ANSWERED = {
     return [];
   },
 
+  set_dnd(state, asked, reply, now) {
+    // (The `dnd` event says the same, before or after this reply.)
+    state.dndUntil = alerts.pauseOf(reply.until);
+    return pauseEnds(state, now);
+  },
+
   search(state, asked, reply) {
     searching.received(state.search, asked, reply);
     return [];
@@ -754,6 +772,13 @@ const REFUSED = {
 
   remove_contact(state, asked, error) {
     return [{ toast: String(error.message || error.code) }];
+  },
+
+  set_dnd(state, asked, error) {
+    const why = error.code === "disconnected" ? "not connected"
+      : error.code === "unknown_op" ? "this server cannot pause notifications"
+        : String(error.message || error.code);
+    return [{ toast: `Notifications were not ${asked.until === null ? "resumed" : "paused"}: ${why}` }];
   },
 
   set_notify(state, asked, error) {
@@ -1096,6 +1121,48 @@ export function setNotify(state, name, level) {
   return [request("set_notify", { room: name, notify: level })];
 }
 
+// -- do not disturb (alerts.js "Do not disturb") ---------------------------------------------
+
+/**
+ * Pause the person's notifications, on every device: for `choice.duration` seconds (counted
+ * by the server's clock) or until `choice.until` (ms). The state follows the server's answer.
+ */
+export function pauseNotifications(state, choice) {
+  if (choice && Number.isSafeInteger(choice.duration) && choice.duration > 0) {
+    return [request("set_dnd", { duration: choice.duration })];
+  }
+  if (choice && Number.isSafeInteger(choice.until) && choice.until > 0) {
+    return [request("set_dnd", { until: choice.until })];
+  }
+  return [];
+}
+
+/** End the pause now, on every device. */
+export function resumeNotifications(state) {
+  return [request("set_dnd", { until: null })];
+}
+
+/**
+ * A timer for the end of the pause, to draw it (`pauseEnded`): keyed by the time, so that
+ * another welcome or event with the same pause sets none more.
+ */
+function pauseEnds(state, now) {
+  if (!alerts.paused(state, now)) return [];
+  const until = state.dndUntil;
+  return [{ later: until - now, key: `dnd@${until}`, action: "pauseEnded", args: [until] }];
+}
+
+/**
+ * The pause's timer ran (`pauseEnds`): past its time by the server's clock, it is over; a
+ * timer early (a clock set meanwhile) waits again. A pause changed since is another's timer.
+ */
+export function pauseEnded(state, until, now) {
+  if (state.dndUntil !== until) return [];
+  if (now < until) return pauseEnds(state, now);
+  state.dndUntil = null;
+  return [];
+}
+
 // -- search (search.js) ----------------------------------------------------------------------
 
 /** Search messages for `query` (in room `room` only, if given); an empty query clears. */
@@ -1251,7 +1318,8 @@ function renewLater(state, now) {
 }
 
 /** The reducers that `later` effects name (called with their args, then the time). */
-export const actions = { flushReads, retrySend, renewLinks, listRooms, listContacts };
+export const actions = { flushReads, retrySend, renewLinks, listRooms, listContacts,
+  pauseEnded };
 
 // -- changes to messages (protocol v2) -------------------------------------------------------
 
@@ -1369,21 +1437,21 @@ function queueChange(state, room, message, fields, key, now) {
 }
 
 /** A change entry from the server (live, or on resume); `topic` and moderation entries too. */
-function changed(state, frame) {
+function changed(state, frame, now) {
   if (typeof frame.room !== "string" || !isSeq(frame.seq)
       || (isChange(frame) && !Number.isSafeInteger(frame.msg_id))) return [];
   const room = state.rooms.get(frame.room);
   if (!room || room.draft) return []; // a room not followed: its list says what is new
   room.add([frame], state.me);
-  return [...settle(state, room), ...tellLate(state, room)]; // (the last missed, an edit, say)
+  return [...settle(state, room), ...tellLate(state, room, now)]; // (the last missed, an edit, say)
 }
 
 /**
  * A `banned` or `kicked` entry: a line in the conversation; when it is about this user, what
  * the `left` event that follows it (live only, never replayed) says: banned or removed, and why.
  */
-function removedBy(state, frame) {
-  const effects = changed(state, frame);
+function removedBy(state, frame, now) {
+  const effects = changed(state, frame, now);
   const room = state.rooms.get(frame.room);
   if (room && sameUser(frame.user, state.me)) {
     room.removal = { banned: frame.op === "banned",
@@ -1548,7 +1616,7 @@ function listingPage(state, infos, more, now) {
       if (alerts.isLevel(held.notify)) room.setNotify(held.notify, { confirmed: true });
     }
     if (unseen) noteMissed(state, room, info);
-    if (listing.skipped.delete(room.name)) effects.push(...tellSkipped(state, room, info));
+    if (listing.skipped.delete(room.name)) effects.push(...tellSkipped(state, room, info, now));
     effects.push(...settle(state, room), ...heldAlerts(state, room.name, now));
   }
   if (more && last !== null && byCodePoint(last, listing.after) > 0) {
@@ -1580,7 +1648,7 @@ function listingDone(state, now) {
     effects.push({ refreshRooms: true });
   }
   state.listing = null;
-  return [...effects, ...openNext(state), ...tellMissed(state)];
+  return [...effects, ...openNext(state), ...tellMissed(state, now)];
 }
 
 // -- what was missed while away (missed.js) ----------------------------------------------------
@@ -1608,7 +1676,7 @@ function replayless(state, name) {
 function alertsFor(state, room, message, now) {
   if (!alerts.late(message, now)) {
     const alert = alerts.alertFor(state, room, message, now);
-    if (!alert) return tellLate(state, room);
+    if (!alert) return tellLate(state, room, now);
     state.late.delete(room.name); // one alert per room: this one stands for what it missed
     return [{ alert }];
   }
@@ -1618,7 +1686,7 @@ function alertsFor(state, room, message, now) {
     counts[kind] += 1;
     state.late.set(room.name, counts);
   }
-  return tellLate(state, room);
+  return tellLate(state, room, now);
 }
 
 /**
@@ -1626,14 +1694,14 @@ function alertsFor(state, room, message, now) {
  * entries held up to the last one known): one per room, known across tabs by the room's last
  * entry as missed.js `awayAlert` is, so a live alert of that entry, told already, stands for it.
  */
-function tellLate(state, room) {
+function tellLate(state, room, now) {
   const counts = state.late.get(room.name);
   if (!counts || room.head === null || room.head < room.lastSeq) return [];
   state.late.delete(room.name);
   const found = room.kind === "dm" ? { kind: "dm", count: counts.dm + counts.message }
     : counts.mention ? { kind: "mention", count: counts.mention }
       : { kind: "message", count: counts.message };
-  const alert = missed.awayAlert(state, room, found);
+  const alert = missed.awayAlert(state, room, found, now);
   return alert ? [{ alert }] : [];
 }
 
@@ -1645,7 +1713,7 @@ function tellLate(state, room) {
  * of it before (`state.seen`), once, in the words of `tellLate`. When its object is on a
  * later page of the listing, that page tells it.
  */
-function tellSkipped(state, room, info = null) {
+function tellSkipped(state, room, info, now) {
   if (state.listing && state.listing.unlisted.has(room.name)) {
     state.listing.skipped.add(room.name);
     return [];
@@ -1654,7 +1722,7 @@ function tellSkipped(state, room, info = null) {
   const object = info || { last_seq: room.lastSeq, read_seq: room.readSeq, unread: room.unread,
     mentions: room.mentions };
   const found = missed.missedOf(room, missed.news(state.seen.get(room.name), object));
-  const alert = missed.awayAlert(state, room, found);
+  const alert = missed.awayAlert(state, room, found, now);
   return alert ? [{ alert }] : [];
 }
 
@@ -1669,14 +1737,14 @@ function noteMissed(state, room, info) {
  * The whole list is in (and the room to show chosen): an alert for each room that missed
  * something, but the one looked at, and one line that says it all.
  */
-function tellMissed(state) {
+function tellMissed(state, now) {
   const away = state.away || [];
   state.away = null;
   const items = away.map(({ room, missed: found }) => ({ room: state.rooms.get(room),
     missed: found })).filter(({ room }) => room && !alerts.looking(state, room.name));
   const effects = [];
   for (const { room, missed: found } of items) {
-    const alert = missed.awayAlert(state, room, found);
+    const alert = missed.awayAlert(state, room, found, now);
     if (alert) effects.push({ alert });
   }
   const text = missed.awayText(items);

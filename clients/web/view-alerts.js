@@ -3,8 +3,15 @@
 // of the room's header or the menu of the room in the sidebar (right click, or the context-menu
 // key). Renders from the state (alerts.js); reports choices to the handlers it is bound to.
 // The permission is asked for only when the person presses "Enable desktop notifications".
+// The same panel pauses every notification for a while, on every device (do not disturb:
+// alerts.js); while paused the sidebar's bell is struck out and "until 14:30" shows under
+// the person's name.
 
-import { roomLabel, levelLabel, levelOf, levelsFor } from "./alerts.js";
+import {
+  customUntil, levelLabel, levelOf, levelsFor, MAX_PAUSE_MS, MORNING_HOUR, PAUSES, paused,
+  pauseText, roomLabel, tomorrowAt,
+} from "./alerts.js";
+import * as clock from "./clock.js";
 import { $, h, svgIcon } from "./dom.js";
 import { closePopup, isOpenFrom, openMenu, openPanel } from "./popup.js";
 import { currentRoom } from "./select.js";
@@ -24,6 +31,7 @@ export class AlertsView {
     this.on = {};
     this.state = null;
     this.drawn = null; // what the room's bell shows: [room, level]
+    this.pauseDrawn = undefined; // what the sidebar's bell and name say of a pause: its text
     $("alert-settings").addEventListener("click", () => this.toggleSettings());
     $("room-notify").addEventListener("click", () => {
       const room = this.state && currentRoom(this.state);
@@ -33,7 +41,8 @@ export class AlertsView {
 
   /**
    * Handlers: enableDesktop() (asks the browser, from this click), setAlerts({desktop?,
-   * sound?}), setNotify(room, level), permission() → the browser's permission now.
+   * sound?}), setNotify(room, level), permission() → the browser's permission now,
+   * pause({duration} | {until}), resume().
    */
   bind(handlers) { this.on = handlers; }
 
@@ -53,8 +62,36 @@ export class AlertsView {
         button.dataset.level = level;
       }
     }
-    if (this.panel && this.panel.isConnected
-        && JSON.stringify(state.alerts) !== this.panel.chatdSig) this.fillSettings();
+    this.drawPause(state);
+    if (this.panel && this.panel.isConnected && this.signature() !== this.panel.chatdSig) {
+      this.fillSettings();
+    }
+  }
+
+  /** What the settings panel shows depends on: drawn again when it changes. */
+  signature() {
+    const now = clock.now();
+    const until = paused(this.state, now) ? this.state.dndUntil : null;
+    return JSON.stringify([this.state.alerts, until]);
+  }
+
+  /** The sidebar's bell, struck out while paused, and "until 14:30" under the name. */
+  drawPause(state) {
+    const now = clock.now();
+    const text = paused(state, now) ? pauseText(state.dndUntil, now) : null;
+    if (text === this.pauseDrawn) return;
+    this.pauseDrawn = text;
+    const bell = $("alert-settings");
+    bell.replaceChildren(bellIcon(text ? "none" : ""));
+    bell.dataset.paused = text ? "true" : "false";
+    bell.title = text ? `Notifications paused ${text}` : "Notifications";
+    bell.setAttribute("aria-label", text ? `Notification settings: paused ${text}`
+      : "Notification settings");
+    const line = $("me-dnd");
+    line.hidden = !text;
+    // Short, beside the struck-out bell: the line is as narrow as the name.
+    line.textContent = text || "";
+    line.title = text ? `Notifications paused ${text}` : "";
   }
 
   /** The menu of a room's levels, under `opener` (or at `point` for a context menu). */
@@ -99,7 +136,7 @@ export class AlertsView {
     const settings = this.state.alerts;
     const focused = panel.contains(document.activeElement) ? document.activeElement.id : null;
     const permission = settings.permission;
-    panel.chatdSig = JSON.stringify(settings);
+    panel.chatdSig = this.signature();
     const desktop = [];
     if (permission === "unsupported") {
       desktop.push(h("p", { class: "hint" }, "This browser cannot show notifications."));
@@ -127,8 +164,56 @@ export class AlertsView {
           onchange: (event) => this.on.setAlerts({ sound: event.target.checked }) }),
         " Play a sound"),
       h("p", { class: "hint" }, "Each room has its own setting: the bell in its header, or "
-        + "its menu in the list (right-click, or a long press)."));
+        + "its menu in the list (right-click, or a long press)."),
+      ...this.pauseControls());
     if (focused && $(focused)) $(focused).focus();
+    else if (focused && focused.startsWith("dnd-")) {
+      panel.querySelector("#dnd-resume, #dnd-30m")?.focus(); // paused or resumed meanwhile
+    }
     else if (focused === "alert-enable") panel.querySelector("input, button")?.focus();
+  }
+
+  /** "Pause notifications" (every device): the presets and a custom time, or "Resume". */
+  pauseControls() {
+    const now = clock.now();
+    const heading = h("h3", { id: "dnd-title" }, "Pause notifications");
+    if (paused(this.state, now)) {
+      return [heading,
+        h("p", { class: "dnd-state", id: "dnd-state" },
+          `Paused on every device ${pauseText(this.state.dndUntil, now)}.`),
+        h("button", { type: "button", class: "primary small-primary", id: "dnd-resume",
+          onclick: () => this.on.resume() }, "Resume notifications")];
+    }
+    const ids = ["dnd-30m", "dnd-1h", "dnd-2h"];
+    const presets = PAUSES.map((choice, i) => h("button", { type: "button", class: "dnd-choice",
+      id: ids[i], onclick: () => this.on.pause({ duration: choice.duration }) }, choice.label));
+    const morning = `${String(MORNING_HOUR).padStart(2, "0")}:00`;
+    presets.push(h("button", { type: "button", class: "dnd-choice", id: "dnd-tomorrow",
+      onclick: () => this.on.pause({ until: tomorrowAt(clock.now()) }) },
+    `Until tomorrow ${morning}`));
+    // A custom end, local time, within the week the server takes.
+    const local = (ms) => {
+      const d = new Date(ms);
+      const pad = (n) => String(n).padStart(2, "0");
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${
+        pad(d.getHours())}:${pad(d.getMinutes())}`;
+    };
+    const input = h("input", { type: "datetime-local", id: "dnd-custom",
+      "aria-label": "Pause until", min: local(now), max: local(now + MAX_PAUSE_MS) });
+    const custom = h("form", { class: "dnd-custom", onsubmit: (event) => {
+      event.preventDefault();
+      const until = customUntil(input.value, clock.now());
+      if (until === null) {
+        input.setCustomValidity("Choose a time ahead, within a week.");
+        input.reportValidity();
+        return;
+      }
+      input.setCustomValidity("");
+      this.on.pause({ until });
+    } }, input, h("button", { type: "submit", id: "dnd-custom-go" }, "Pause"));
+    return [heading, h("p", { class: "hint" }, "No notification, sound or push on any device "
+      + "until then; rooms keep their settings."),
+    h("div", { class: "dnd-choices", role: "group", "aria-labelledby": "dnd-title" }, ...presets),
+    custom];
   }
 }

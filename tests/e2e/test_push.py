@@ -162,6 +162,45 @@ async def test_levels_decide_what_is_pushed(daemon: Server, service: PushService
         await ann.aclose()
 
 
+async def test_nothing_is_pushed_while_notifications_are_paused(
+        daemon: Server, service: PushService) -> None:
+    """While bob's pause (set_dnd) is in force, neither a DM nor a mention is pushed to him
+    (cid, not paused, gets his); after he resumes, and with a pause whose time has passed by
+    the server's clock, they are pushed again."""
+    with trio.fail_after(TIMEOUT):
+        ann = await connected(daemon, await register_and_login(daemon.http_port, "ann"))
+        bob_token = await subscribed(daemon, service, "bob")
+        await subscribed(daemon, service, "cid")
+        await ann.request("join", room="team")
+        _, me = await http(daemon.http_port, "GET", "/api/me", token=bob_token)
+        await http(daemon.http_port, "POST", "/api/rooms", {"room": "bobs"}, token=bob_token)
+        status, body = await http(daemon.http_port, "PUT", "/api/me/dnd", {"duration": 600},
+                                  token=bob_token)
+        assert status == 200 and body["until"] is not None
+        await ann.request("join", room="bobs")
+        await ann.request("dm", to="bob", text="paused dm", nonce="d1")
+        await ann.request("send", room="bobs", text="@bob paused mention", nonce="m1")
+        # cid's push is decided after ann's two messages to bob (commit order).
+        await ann.request("dm", to="cid", text="not paused", nonce="c1")
+        await service.wait_for(lambda: len(service.to("cid")) == 1)
+        assert metric(daemon, "chatd_push_queued_total") == 1
+
+        status, body = await http(daemon.http_port, "PUT", "/api/me/dnd", {"until": None},
+                                  token=bob_token)
+        assert status == 200 and body == {"until": None}
+        after = await ann.request("dm", to="bob", text="resumed", nonce="d2")
+        await service.wait_for(lambda: len(service.to("bob")) == 1)
+        assert service.to("bob")[0].payload["seq"] == after["seq"]
+
+        # A pause stored with a time now past (it ended while nobody said so) stops nothing.
+        await daemon.app.storage.set_dnd(me["user"]["id"], 1)  # 1 ms after the epoch
+        ended = await ann.request("send", room="bobs", text="@bob over", nonce="m2")
+        await service.wait_for(lambda: len(service.to("bob")) == 2)
+        assert service.to("bob")[1].payload["seq"] == ended["seq"]
+        assert metric(daemon, "chatd_push_queued_total") == 3 and service.problems == []
+        await ann.aclose()
+
+
 async def test_a_gone_subscription_is_removed(daemon: Server, service: PushService) -> None:
     """410 and 404 from the push service remove the subscription: the next message does not
     try it again."""

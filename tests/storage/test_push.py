@@ -9,6 +9,7 @@ await on the database under ``trio.fail_after``, and only the documented contrac
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from chatd.errors import ChatError
 from chatd.storage import (
     Appended,
     Change,
+    DndNotice,
     NewMessage,
     NotifyNotice,
     PushSubscription,
@@ -228,6 +230,59 @@ async def test_a_level_set_on_one_node_is_told_to_the_others(storage: Storage,
             nursery.cancel_scope.cancel()
     levels = [(n.room, n.user, n.notify) for n in heard if isinstance(n, NotifyNotice)]
     assert levels == [("team", "Ann", "none"), ("team", "Ann", "all")]
+
+
+async def test_a_pause_is_read_with_the_user_and_with_the_push_targets(
+        storage: Storage) -> None:
+    """set_dnd stores the time: the user as a token's check reads them carries it while it
+    is ahead (not once it is past); push targets carry it as stored, past or not, for the
+    pusher to compare with its clock; None resumes."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob = await users(storage, "ann", "bob")
+        await storage.add_push_subscription(bob.id, subscription("bob"), keep=10)
+        dm = (await storage.direct_room(ann.id, "bob")).room.name
+        user = await storage.check_token(bob.id, "jti", 0)
+        assert user is not None and user.dnd_until is None
+        ahead = time.time_ns() // 1_000_000 + 3_600_000
+        await storage.set_dnd(bob.id, ahead)
+        user = await storage.check_token(bob.id, "jti", 0)
+        assert user is not None and user.dnd_until == ahead
+        seq = await post(storage, ann, dm, "paused")
+        assert [t.paused_until for t in await storage.push_targets([(dm, seq)])] == [ahead]
+        await storage.set_dnd(bob.id, 1_000)
+        user = await storage.check_token(bob.id, "jti", 0)
+        assert user is not None and user.dnd_until is None
+        assert [t.paused_until for t in await storage.push_targets([(dm, seq)])] == [1_000]
+        await storage.set_dnd(bob.id, None)
+        assert [t.paused_until for t in await storage.push_targets([(dm, seq)])] == [None]
+
+
+async def test_a_pause_set_on_one_node_is_told_to_the_others(storage: Storage,
+                                                             config: Config) -> None:
+    """Another storage (another node) hears of a changed pause, once per change, with its
+    time (None: resumed), not of a pause set to what it was."""
+    heard: list[DndNotice] = []
+    three = trio.Event()
+
+    def hear(notice: Change) -> None:
+        if isinstance(notice, DndNotice):
+            heard.append(notice)
+        if len(heard) == 3:
+            three.set()
+
+    with trio.fail_after(TIMEOUT):
+        ann, = await users(storage, "Ann")
+        async with open_storage(config) as other, trio.open_nursery() as nursery:
+            await nursery.start(other.follow_changes, hear)
+            await storage.set_dnd(ann.id, 5_000)
+            await storage.set_dnd(ann.id, 5_000)
+            await storage.set_dnd(ann.id, None)
+            await storage.set_dnd(ann.id, None)
+            await storage.set_dnd(ann.id, 7_000)
+            await three.wait()
+            nursery.cancel_scope.cancel()
+    assert [(n.user, n.until) for n in heard] == [("Ann", 5_000), ("Ann", None),
+                                                  ("Ann", 7_000)]
 
 
 @pytest.fixture

@@ -6,12 +6,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  alertFor, BODY_CHARS, defaultLevel, levelOf, levelsFor, restoreSettings, saveSettings,
-  soundDue, SOUND_GAP_MS, STALE_MS, titleCount, titleText,
+  alertFor, BODY_CHARS, customUntil, defaultLevel, levelOf, levelsFor, MAX_PAUSE_MS, paused,
+  pauseText, restoreSettings, saveSettings, soundDue, SOUND_GAP_MS, STALE_MS, titleCount,
+  titleText, tomorrowAt,
 } from "../../clients/web/alerts.js";
 import {
-  apply, initialState, connectionChanged, seen, selectRoom, setAlerts, setFocused, setNotify,
-  setVisible,
+  actions, apply, initialState, connectionChanged, pauseNotifications, resumeNotifications, seen,
+  selectRoom, setAlerts, setFocused, setNotify, setVisible,
 } from "../../clients/web/state.js";
 import { message, requests, roomInfo, welcome } from "./fixtures.mjs";
 
@@ -275,4 +276,120 @@ test("with no room open the title is the app's name; a conversation shows the pe
   const busy = page([roomInfo("a", { lastSeq: 0 }), roomInfo("b", { lastSeq: 5000, unread: 999 })]);
   apply(busy, message("b", 5001), { now: NOW });
   assert.equal(titleText(busy), "(999+) #a · chatd");
+});
+
+// -- do not disturb ----------------------------------------------------------------------------
+
+/** A page of ann's whose welcome says her notifications are paused until `until`. */
+function pausedPage(until, rooms = ROOMS()) {
+  const state = initialState({ me: "ann", alerts: { ...ON } });
+  connectionChanged(state, "online");
+  const frame = welcome(rooms);
+  frame.user.dnd_until = until;
+  const effects = apply(state, frame, { now: NOW });
+  return { state, effects };
+}
+
+test("while paused, no DM, mention or message alerts (neither desktop nor sound); unread "
+  + "counts, the mention badge and the title go on; at the pause's time, by the server's "
+  + "clock, alerts come back", () => {
+  const { state } = pausedPage(NOW + 50);
+  selectRoom(state, "random");
+  apply(state, { op: "notify", room: "general", notify: "all" });
+  assert.equal(paused(state, NOW), true);
+  const quiet = alertsOf(state, [
+    message("@ann:bob", 11, "Bob", "lunch?"),
+    message("general", 11, "Bob", "@ann look", { mentions: ["ann"] }),
+    message("general", 12, "Bob", "hello all"),
+  ], NOW + 49);
+  assert.deepEqual(quiet, []);
+  assert.equal(state.rooms.get("@ann:bob").unread, 1);
+  assert.deepEqual([state.rooms.get("general").unread, state.rooms.get("general").mentions], [2, 1]);
+  assert.deepEqual(titleCount(state), { count: 3, urgent: true });
+  // The page's own clock plays no part: `now` is the server's time as the page reckons it.
+  const loud = alertsOf(state, [message("@ann:bob", 12, "Bob", "still there?",
+    { ts: NOW + 40 })], NOW + 50);
+  assert.deepEqual(loud.map((a) => [a.kind, a.desktop, a.sound]), [["dm", true, true]]);
+});
+
+test("the welcome, the dnd event and the set_dnd reply set the pause; null resumes; a timer "
+  + "draws its end, and ends it only once its time has come", () => {
+  const { state, effects } = pausedPage(NOW + 60_000);
+  assert.equal(state.dndUntil, NOW + 60_000);
+  assert.deepEqual(effects.filter((e) => e.later !== undefined && e.action === "pauseEnded"),
+    [{ later: 60_000, key: `dnd@${NOW + 60_000}`, action: "pauseEnded", args: [NOW + 60_000] }]);
+  // A timer that fires early (the clock's offset moved) waits again; one of an older pause
+  // does nothing.
+  assert.deepEqual(actions.pauseEnded(state, NOW + 60_000, NOW + 59_000).map((e) => e.later),
+    [1_000]);
+  assert.deepEqual(actions.pauseEnded(state, NOW + 1, NOW + 59_000), []);
+  assert.equal(state.dndUntil, NOW + 60_000);
+  assert.deepEqual(actions.pauseEnded(state, NOW + 60_000, NOW + 60_000), []);
+  assert.equal(state.dndUntil, null);
+  assert.equal(paused(state, NOW), false);
+
+  const later = apply(state, { op: "dnd", until: NOW + 5_000 }, { now: NOW });
+  assert.equal(paused(state, NOW + 4_999), true);
+  assert.deepEqual(later.map((e) => e.args), [[NOW + 5_000]]);
+  apply(state, { op: "dnd", until: null }, { now: NOW });
+  assert.equal(paused(state, NOW), false);
+  apply(state, { op: "dnd", until: "soon" }, { now: NOW });
+  assert.equal(state.dndUntil, null);
+  // A pause that ended already sets no timer.
+  assert.deepEqual(apply(state, { op: "dnd", until: NOW - 1 }, { now: NOW }), []);
+  assert.equal(paused(state, NOW), false);
+
+  const [asked] = requests(pauseNotifications(state, { duration: 1800 }));
+  assert.deepEqual(asked, { op: "set_dnd", duration: 1800 });
+  apply(state, { op: "ok", id: 7, until: NOW + 1_800_000 }, { request: asked, now: NOW });
+  assert.equal(state.dndUntil, NOW + 1_800_000);
+  assert.deepEqual(requests(pauseNotifications(state, { until: NOW + 9 })),
+    [{ op: "set_dnd", until: NOW + 9 }]);
+  assert.deepEqual(pauseNotifications(state, { duration: 0 }), []);
+  const [resume] = requests(resumeNotifications(state));
+  assert.deepEqual(resume, { op: "set_dnd", until: null });
+  apply(state, { op: "ok", id: 8, until: null }, { request: resume, now: NOW });
+  assert.equal(state.dndUntil, null);
+  const refused = apply(state, { op: "error", id: 9, code: "bad_request", message: "too far" },
+    { request: asked });
+  assert.deepEqual(refused, [{ toast: "Notifications were not paused: too far" }]);
+});
+
+test("what was missed while away rings nothing while paused; the line still says it", () => {
+  const state = initialState({ me: "ann", alerts: { ...ON } });
+  connectionChanged(state, "online");
+  apply(state, welcome([roomInfo("general", { lastSeq: 5, readSeq: 5 }),
+    roomInfo("random", { lastSeq: 10, readSeq: 10 })]), { now: NOW });
+  setFocused(state, false);
+  const back = (until, count) => {
+    connectionChanged(state, "waiting");
+    connectionChanged(state, "online");
+    const frame = welcome([roomInfo("general", { lastSeq: 5, readSeq: 5 }),
+      roomInfo("random", { lastSeq: 10 + 2 * count, readSeq: 10, unread: 2 * count,
+        mentions: count })]);
+    frame.user.dnd_until = until;
+    return apply(state, frame, { now: NOW });
+  };
+  const quiet = back(NOW + 1, 1);
+  assert.deepEqual(quiet.filter((e) => e.alert), []);
+  assert.match(quiet.find((e) => e.toast).toast, /While you were away: 1 mention in #random/);
+  const loud = back(null, 2);
+  assert.equal(loud.filter((e) => e.alert).length, 1);
+});
+
+test("the pauses offered: tomorrow 08:00 local, a custom time within the week, said as "
+  + "'until 14:30', 'until tomorrow 08:00' or 'until Wed 08:00'", () => {
+  const now = new Date(2026, 11, 7, 22, 15).getTime(); // a Monday, 22:15 local
+  assert.equal(tomorrowAt(now), new Date(2026, 11, 8, 8, 0).getTime());
+  assert.equal(tomorrowAt(new Date(2026, 11, 31, 0, 5).getTime()),
+    new Date(2027, 0, 1, 8, 0).getTime());
+  assert.equal(customUntil("2026-12-07T23:30", now), new Date(2026, 11, 7, 23, 30).getTime());
+  assert.equal(customUntil("2026-12-07T22:00", now), null); // past
+  assert.equal(customUntil("2026-12-20T08:00", now), null); // past the week
+  assert.equal(customUntil("", now), null);
+  assert.equal(customUntil("tomorrow", now), null);
+  assert.ok(customUntil("2026-12-14T22:14", now) <= now + MAX_PAUSE_MS);
+  assert.equal(pauseText(new Date(2026, 11, 7, 23, 30).getTime(), now), "until 23:30");
+  assert.equal(pauseText(tomorrowAt(now), now), "until tomorrow 08:00");
+  assert.equal(pauseText(new Date(2026, 11, 9, 8, 0).getTime(), now), "until Wed 08:00");
 });
