@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -282,16 +284,23 @@ async def _owner_with_ann(nursery: trio.Nursery, server: Server, room: str) -> C
     return bob
 
 
+@asynccontextmanager
+async def ann_in_team(tmp_path: Path, server: Server) -> AsyncIterator[Plain]:
+    """ann's terminal client on a pty, logged in and talking in [team]."""
+    async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
+        await log_in(pty)
+        term = Plain(pty)
+        await term.expect(r"-- talking in \[team\]")
+        yield term
+
+
 async def test_topic_from_the_terminal(tmp_path: Path, config: Config) -> None:  # noqa: F811
     """ann, a member, is refused the topic with the server's words; once bob makes her a
     moderator, /topic sets it (bob's connection gets the entry) and /topic --clear clears
     it; bob's topic is shown in her terminal and by /topic."""
     async with running(config) as server, trio.open_nursery() as nursery:
         bob = await _owner_with_ann(nursery, server, "team")
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.expect(r"-- talking in \[team\]")
+        async with ann_in_team(tmp_path, server) as term:
             await term.type("/topic release on Friday")
             await term.expect(r"!! /topic: forbidden: only the room's owner or its "
                               r"moderators can set its topic")
@@ -322,10 +331,7 @@ async def test_notify_from_the_terminal(tmp_path: Path, config: Config) -> None:
         bob = await _owner_with_ann(nursery, server, "team")
         phone = await Client.ws(server.http_port, nursery)
         await phone.hello(await register_and_login(server.http_port, "ann"))
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.expect(r"-- talking in \[team\]")
+        async with ann_in_team(tmp_path, server) as term:
             await term.type("/notify")
             await term.expect(r"-- notifications for \[team\]: mentions \(the default\)")
             await term.type("/notify none")
@@ -404,10 +410,7 @@ async def test_unread_from_the_terminal(tmp_path: Path, config: Config) -> None:
         bob = await _owner_with_ann(nursery, server, "team")
         phone = await Client.ws(server.http_port, nursery)
         await phone.hello(await register_and_login(server.http_port, "ann"))
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.expect(r"-- talking in \[team\]")
+        async with ann_in_team(tmp_path, server) as term:
             seqs = [(await bob.request("send", room="team", text=text, nonce=text))["seq"]
                     for text in ("one", "two @ann", "three")]
             found = await term.expect(r"\[(\d+)\] \d\d:\d\d (?:\[team\] )?bob: two @ann")

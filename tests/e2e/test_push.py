@@ -74,17 +74,24 @@ async def gone(daemon: Server, client: Client, name: str) -> None:
     await until(lambda: not daemon.app.registry.is_online(name))
 
 
+
+async def ann_with_bob_gone(daemon: Server, service: PushService) -> Client:
+    """ann and bob, both subscribed to ``service``, in #team; bob has gone offline: ann's
+    connection."""
+    ann = await connected(daemon, await subscribed(daemon, service, "ann"))
+    bob = await connected(daemon, await subscribed(daemon, service, "bob"))
+    for client in (ann, bob):
+        await client.request("join", room="team")
+    await gone(daemon, bob, "bob")
+    return ann
+
 async def test_an_offline_users_dm_and_mention_arrive_decrypted(daemon: Server,
                                                                service: PushService) -> None:
     """A DM and a mention reach an offline user's push service signed with the server's
     VAPID key and decrypted to {room, seq, from, kind, text, title}, urgent; a plain message
     in a room at "mentions" does not; the sender gets nothing."""
     with trio.fail_after(TIMEOUT):
-        ann = await connected(daemon, await subscribed(daemon, service, "ann"))
-        bob = await connected(daemon, await subscribed(daemon, service, "bob"))
-        for client in (ann, bob):
-            await client.request("join", room="team")
-        await gone(daemon, bob, "bob")
+        ann = await ann_with_bob_gone(daemon, service)
 
         dm = await ann.request("dm", to="bob", text="lunch?", nonce="d1")
         await service.wait_for(lambda: len(service.to("bob")) == 1)
@@ -366,11 +373,7 @@ async def test_a_room_mention_pushes_every_offline_member(daemon: Server,
     """@all reaches an offline member's push service as a mention (urgent), as @name does;
     an @here before it does not (they were not online), nor does the sender get one."""
     with trio.fail_after(TIMEOUT):
-        ann = await connected(daemon, await subscribed(daemon, service, "ann"))
-        bob = await connected(daemon, await subscribed(daemon, service, "bob"))
-        for client in (ann, bob):
-            await client.request("join", room="team")
-        await gone(daemon, bob, "bob")
+        ann = await ann_with_bob_gone(daemon, service)
         await ann.request("send", room="team", text="@here anyone?", nonce="t1")
         everyone = await ann.request("send", room="team", text="@all standup", nonce="t2")
         await service.wait_for(lambda: len(service.to("bob")) == 1)
