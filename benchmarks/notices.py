@@ -153,8 +153,10 @@ def _node_main(argv: list[str]) -> None:
     print(json.dumps(trio.run(run)))
 
 
-async def _count_payloads(dsn: str, stop: asyncio.Event) -> tuple[int, int]:
-    """The payloads delivered on chatd_commits until ``stop``, and their bytes."""
+async def _count_payloads(dsn: str, listening: asyncio.Event, stop: asyncio.Event
+                          ) -> tuple[int, int]:
+    """The payloads delivered on chatd_commits until ``stop``, and their bytes; ``listening``
+    is set once the LISTEN is in place, so that no node commits before it."""
     count = 0
     size = 0
 
@@ -166,6 +168,7 @@ async def _count_payloads(dsn: str, stop: asyncio.Event) -> tuple[int, int]:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.add_listener("chatd_commits", heard)
+        listening.set()
         await stop.wait()
         await conn.execute("SELECT 1")  # deliveries queued before this have arrived
     finally:
@@ -177,9 +180,13 @@ async def _one(pg: BenchPostgres, mode: str, nodes: int, *, duration: float, bat
                rooms: int, writers: int) -> dict[str, Any]:
     dsn = await _database(pg, f"notices_{mode.replace('-', '_')}_{nodes}", mode, rooms,
                           writers * nodes)
-    stop = asyncio.Event()
-    counter = asyncio.create_task(_count_payloads(dsn, stop))
-    await asyncio.sleep(0.2)
+    listening, stop = asyncio.Event(), asyncio.Event()
+    counter = asyncio.create_task(_count_payloads(dsn, listening, stop))
+    waiter = asyncio.create_task(listening.wait())
+    await asyncio.wait({counter, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if counter.done():
+        waiter.cancel()
+        counter.result()  # it failed before listening: raise its error here
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, "-m", "benchmarks.notices", "--node", dsn, str(duration), str(batch),
         str(rooms), str(writers), str(i), stdout=subprocess.PIPE)
