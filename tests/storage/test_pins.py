@@ -12,6 +12,7 @@ messages that read back with ``pinned_by``.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -22,7 +23,14 @@ from hypothesis import strategies as st
 
 from chatd.errors import ChatError
 from chatd.storage import Appended, Message, NewChange, NewEntry, Storage, User, open_storage
+from chatd.storage.postgres import (
+    _SQL_OPEN_SESSION,
+    _SQL_PINS,
+    _SQL_ROOMS_OVERVIEW,
+    _SQL_USER_ROOMS,
+)
 from tests.helpers import make_config
+from tests.storage.plans import plan, scans
 from tests.storage.test_changes import current, delete, one, say
 from tests.storage.test_postgres import TIMEOUT, appended, make_member, refused
 from tests.storage.test_purge import purge
@@ -252,3 +260,52 @@ async def test_the_pins_are_what_the_log_says(
             by = pins.get(message.msg_id)
             assert (message.pinned_by, message.pinned_seq) == (
                 (by.sender, by.seq) if by else (None, 0))
+
+
+# -- costs: the count is read, never counted; a page of pins reads its own rows ---------------
+
+
+async def _many_pins(storage: Storage, dsn: str, pinned: int) -> User:
+    """ann in ``general`` with ``pinned`` of its messages pinned (and as many not)."""
+    ann = await make_member(storage, "ann", "general")
+    ids = [appended(await one(storage, say(ann, "general", f"m{i}"))).message.msg_id
+           for i in range(2 * pinned)]
+    await storage.append_messages([pin(ann, "general", i) for i in ids[::2]])
+    assert await counts(dsn, "general") == (pinned, pinned)
+    return ann
+
+
+async def test_room_objects_read_the_count_not_the_pins(storage: Storage,
+                                                        database_dsn: str) -> None:
+    """The hello's read (the welcome's rooms), the user's rooms and a page of the overview
+    read no row of ``pins``: the count is a column of the room (issue 17's flat costs)."""
+    with trio.fail_after(TIMEOUT * 2):
+        ann = await _many_pins(storage, database_dsn, 60)
+        statements = [
+            (_SQL_OPEN_SESSION, (ann.id, "jti", int(time.time() * 1000), None, 30)),
+            (_SQL_USER_ROOMS, (ann.id,)),
+            (_SQL_ROOMS_OVERVIEW, (ann.id, "", "", 5, False)),
+        ]
+        for statement, args in statements:
+            read = {s["Relation Name"] for s in scans(await plan(database_dsn, statement,
+                                                                 *args))}
+            assert "rooms" in read and "pins" not in read, read
+        start = await storage.open_session(ann.id, "jti", int(time.time() * 1000),
+                                           rooms_limit=30)
+        assert start is not None and start.page is not None
+        assert [r.pins for r in start.page] == [60]
+
+
+async def test_a_page_of_pins_reads_its_own_rows(storage: Storage, database_dsn: str) -> None:
+    """``pins`` walks the room's pins by seq from ``before`` (pins_room_seq_key) and stops
+    at the page (one more row, to tell ``more``), however many are pinned. (Each message's
+    own pin is then a lookup by message, which on a table this small the planner makes a
+    scan of its one page.)"""
+    with trio.fail_after(TIMEOUT * 2):
+        ann = await _many_pins(storage, database_dsn, 60)
+        found = scans(await plan(database_dsn, _SQL_PINS, "general", ann.id, 2**63 - 1, 6))
+        [walk] = [s for s in found if s.get("Index Name") == "pins_room_seq_key"]
+        assert walk["Node Type"] == "Index Scan" and walk["Actual Rows"] == 6, walk
+        assert walk["Actual Loops"] == 1
+        page = await storage.pins(ann.id, "general", limit=5)
+        assert len(page.messages) == 5 and page.more
