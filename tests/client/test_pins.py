@@ -15,6 +15,7 @@ import trio
 import trio.testing
 
 from chatd.client.commands import COMMANDS
+from chatd.client.terminal import room_summary
 from chatd.config import Config
 from chatd.protocol import (
     Answer,
@@ -177,3 +178,11 @@ async def test_pins_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
                 assert await pty.proc.wait() == 0, pty.text
         await bob.aclose()
         nursery.cancel_scope.cancel()
+
+
+def test_the_room_list_says_how_many_are_pinned() -> None:
+    """/rooms and the welcome's list say how many messages a room has pinned, when any."""
+    assert room_summary({"unread": 2, "pins": 3}, "general") == \
+        "general (2 unread) (3 pinned)"
+    assert room_summary({"pins": 0}, "general") == "general"
+    assert room_summary({"pins": True}, "general") == "general"

@@ -71,6 +71,9 @@ async def test_a_pin_reaches_every_member_and_shows_everywhere(daemon: Server,
     welcome = await again.hello(await register_and_login(daemon.http_port, "ann"))
     assert _room(welcome["rooms"], "team")["pins"] == 1
     assert _room((await again.request("rooms", joined=True))["rooms"], "team")["pins"] == 1
+    status, listed = await http(daemon.http_port, "GET", "/api/rooms",
+                                token=await register_and_login(daemon.http_port, "bob"))
+    assert status == 200 and _room(listed["rooms"], "team")["pins"] == 1
 
     unpinned = await ann.request("pin", room="team", msg_id=mid, on=False)
     assert unpinned["seq"] == pinned["seq"] + 1
