@@ -5,9 +5,9 @@ Every command is one function of the :data:`COMMANDS` table, with its usage and 
 may depend on it: ``/join general`` then a line for that room), and prints the outcome itself.
 
 Messages are named by the short number printed before each (``[3]``): ``/edit 3 …``,
-``/delete 3``, ``/react 3 👍``, ``/reply 3 …``. A change is sent like a message (kept until
-acknowledged, sent again after a reconnect), and the message changed is printed when its entry
-comes back from the server, as everyone in the room sees it.
+``/delete 3``, ``/react 3 👍``, ``/reply 3 …``, ``/pin 3``. A change is sent like a message
+(kept until acknowledged, sent again after a reconnect), and the message changed is printed
+when its entry comes back from the server, as everyone in the room sees it.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ from chatd.protocol import (
     Leave,
     MessagePosted,
     Ok,
+    Pin,
+    Pins,
     React,
     Read,
     RemoveContact,
@@ -594,6 +596,87 @@ async def react(client: ChatClient, arg: str) -> None:
                         f"/react [{number}] {emoji}")
 
 
+async def _pin(client: ChatClient, arg: str, on: bool) -> None:
+    """``/pin N`` or ``/unpin N``: pin message [N] for every member of its room to find
+    (``/pins``), or unpin it. The ``pinned`` entry, which every member sees, says it: the
+    reply only says when nothing changed."""
+    what = "/pin" if on else "/unpin"
+    number = message_number(arg.strip())
+    if number is None:
+        client.screen.problem(f"usage: {what} N (the number shown before the message)")
+        return
+    message = _numbered(client, number, what)
+    if message is None:
+        return
+    if message.deleted:
+        client.screen.problem(f"{what}: [{number}] is deleted")
+        return
+    await client.change(Pin(room=message.room, msg_id=message.msg_id, on=on),
+                        f"{what} [{number}]")
+
+
+async def pin(client: ChatClient, arg: str) -> None:
+    await _pin(client, arg, True)
+
+
+async def unpin(client: ChatClient, arg: str) -> None:
+    await _pin(client, arg, False)
+
+
+#: Pinned messages /pins shows at a time (a room has at most limits.pins_per_room, 100 by
+#: default: the first page is most often all of them).
+PINS_PAGE = 20
+
+
+async def pins(client: ChatClient, arg: str) -> None:
+    """``/pins [ROOM]``: the messages pinned in the room (the current one by default), the
+    most recently pinned first, each with its short number; ``/pins more``: the next page."""
+    word = arg.strip()
+    before: int | None = None
+    if word.lower() == "more":
+        if client.next_pins is None:
+            client.screen.problem("/pins more: no list of pins has more; /pins [ROOM]")
+            return
+        room, before = client.next_pins
+    elif len(word.split()) > 1:
+        client.screen.problem("usage: /pins [ROOM], then /pins more for the next page")
+        return
+    else:
+        found = client.room_arg(word) if word else _need_room(client, "/pins")
+        if found is None:
+            return
+        room = found
+    label = client.label(room)
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("messages")
+        shown = [m for obj in (listed if isinstance(listed, list) else [])
+                 if isinstance(obj, dict) and isinstance(m := parse_event(obj), MessagePosted)]
+        if not shown:
+            client.next_pins = None
+            client.screen.notice(f"no {'more ' if before else ''}pinned messages in [{label}]"
+                                 + ("" if before else "; /pin N pins message [N]"))
+            return
+        client.screen.notice(f"{'more ' if before else ''}pinned in [{label}], the latest "
+                             "first:")
+        last: int | None = None
+        for message in shown:
+            if message.pinned is not None and isinstance(message.pinned.get("seq"), int):
+                last = message.pinned["seq"]
+            # Held, so that it can be named by number: only members list pins, and a
+            # member's connection gets the room's entries (even of a room the welcome's
+            # page left out), which keep it right.
+            [message] = client.take([message]) or [message]
+            client.show(message)
+        if reply.fields.get("more") is True and last is not None:
+            client.next_pins = (room, last)
+            client.screen.notice("/pins more for the ones pinned before")
+        else:
+            client.next_pins = None
+
+    await client.ask("/pins", Pins(room=room, before=before, limit=PINS_PAGE), Answer, on_ok)
+
+
 async def reply(client: ChatClient, arg: str) -> None:
     """``/reply N TEXT``: answer message [N], in its room."""
     first, _, text = arg.partition(" ")
@@ -962,6 +1045,9 @@ COMMANDS: dict[str, Command] = {
     "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),
     "delete": Command(delete, "/delete N[!]", "delete message [N] (asks for the !)"),
     "react": Command(react, "/react N EMOJI", "put or take back a reaction (👍, :tada:)"),
+    "pin": Command(pin, "/pin N", "pin message [N] for everyone in its room to find"),
+    "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
+    "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),
     "contacts": Command(contacts, "/contacts [+NAME]", "list contacts and presence (a page, "
                         "after NAME)"),
     "add": Command(add, "/add USER", "add a contact"),

@@ -2,17 +2,18 @@
 
 Theory of operation. Every change to a room is an entry of its log with its own seq
 (docs/protocol.md, "Changes to messages"): a ``message`` (a message object, as it is when it
-is read), an ``edited``, a ``deleted``, a ``reaction``. The same entries reach the client by
-several roads: live, on resume, in a ``join`` reply, in a ``history`` page (paging back, or
-filling a gap). :meth:`Messages.apply` is the one door all of them go through, and its rules,
-all in this module, make the order of the roads and any repetition harmless:
+is read), an ``edited``, a ``deleted``, a ``reaction``, a ``pinned``. The same entries reach
+the client by several roads: live, on resume, in a ``join`` reply, in a ``history`` page
+(paging back, or filling a gap). :meth:`Messages.apply` is the one door all of them go
+through, and its rules, all in this module, make the order of the roads and any repetition
+harmless:
 
 1. Messages are kept by ``(room, msg_id)`` with their ``rev``: the seq of the last entry that
    changed them, their own seq when none has.
-2. A change entry (``edited``, ``deleted``, ``reaction``) is applied to a held message only
-   if its seq is greater than the message's ``rev``; then ``rev`` becomes that seq. A change
-   to a message not held is skipped: whenever the message is read later, its message object
-   already shows the change.
+2. A change entry (``edited``, ``deleted``, ``reaction``, ``pinned``) is applied to a held
+   message only if its seq is greater than the message's ``rev``; then ``rev`` becomes that
+   seq. A change to a message not held is skipped: whenever the message is read later, its
+   message object already shows the change.
 3. A message object replaces the held one when its ``rev`` is not lower (the server's reading
    is the truth); an older reading is skipped. (Its ``quote``, the answered message as it was
    when read, is taken from the latest reading but is not a change of this message.)
@@ -25,8 +26,8 @@ all in this module, make the order of the roads and any repetition harmless:
 
 So applying a history page and then the same entries live, or any entries twice, ends in the
 same state; :class:`Applied` says whether an entry changed what is shown, which is what the
-session prints. A deleted message is a tombstone (empty text, no reactions, no mentions) and
-stays one, and forgets whether it had been edited.
+session prints. A deleted message is a tombstone (empty text, no reactions, no mentions, not
+pinned) and stays one, and forgets whether it had been edited.
 
 Short numbers. A message shown is given a short number (``[3]``), the handle the commands use
 (``/edit 3 …``). The numbers count up over the whole session, across rooms, so that a number
@@ -44,6 +45,7 @@ from chatd.protocol import (
     Entry,
     MessageDeleted,
     MessageEdited,
+    MessagePinned,
     MessagePosted,
     ReactionChanged,
 )
@@ -72,7 +74,7 @@ def normalised(message: MessagePosted) -> MessagePosted:
     not always tell)."""
     if message.deleted:
         message = dataclasses.replace(message, text="", edited_ts=None, reactions=(),
-                                      mentions=(), group=None, files=())
+                                      mentions=(), group=None, files=(), pinned=None)
     return dataclasses.replace(
         message,
         rev=max(message.rev or 0, message.seq),
@@ -80,6 +82,7 @@ def normalised(message: MessagePosted) -> MessagePosted:
         mentions=tuple(message.mentions),
         files=tuple(message.files),
         quote=dict(message.quote) if message.quote is not None else None,
+        pinned=dict(message.pinned) if message.pinned is not None else None,
     )
 
 
@@ -113,8 +116,10 @@ def _react(reactions: Reactions, emoji: str, user: str, on: bool) -> Reactions:
     return tuple(result)
 
 
-def _changed(held: MessagePosted, entry: MessageEdited | MessageDeleted | ReactionChanged
-             ) -> MessagePosted:
+Change = MessageEdited | MessageDeleted | ReactionChanged | MessagePinned
+
+
+def _changed(held: MessagePosted, entry: Change) -> MessagePosted:
     """``held`` after ``entry`` (whose seq is above its rev)."""
     if held.deleted:  # a tombstone stays one (the server sends nothing after a delete)
         return dataclasses.replace(held, rev=entry.seq)
@@ -124,7 +129,11 @@ def _changed(held: MessagePosted, entry: MessageEdited | MessageDeleted | Reacti
                                    rev=entry.seq)
     if isinstance(entry, MessageDeleted):
         return dataclasses.replace(held, deleted=True, text="", edited_ts=None, reactions=(),
-                                   mentions=(), group=None, files=(), rev=entry.seq)
+                                   mentions=(), group=None, files=(), pinned=None,
+                                   rev=entry.seq)
+    if isinstance(entry, MessagePinned):
+        pinned = {"by": entry.by, "ts": entry.ts, "seq": entry.seq} if entry.on else None
+        return dataclasses.replace(held, pinned=pinned, rev=entry.seq)
     return dataclasses.replace(held, rev=entry.seq,
                                reactions=_react(_tupled(held.reactions), entry.emoji,
                                                 entry.user, entry.on))
@@ -150,7 +159,7 @@ class Messages:
         """Apply one entry of a room's log, by the rules of the module's docstring."""
         if isinstance(entry, MessagePosted):
             return self._put(normalised(entry))
-        if not isinstance(entry, MessageEdited | MessageDeleted | ReactionChanged):
+        if not isinstance(entry, Change):
             return Applied.NOTHING  # the room's (a topic, moderation): the session's to show
         held = self._rooms.get(entry.room, {}).get(entry.msg_id)
         if held is None or entry.seq <= _rev(held):

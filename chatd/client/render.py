@@ -50,6 +50,7 @@ __all__ = [
     "message_spans",
     "moderation_text",
     "notify_text",
+    "pinned_spans",
     "plain_text",
     "reaction_spans",
     "search_spans",
@@ -360,6 +361,8 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
         spans.extend(line)
     if message.edited_ts is not None:
         spans.append(Span(" (edited)", Style.DIM))
+    if message.pinned is not None:
+        spans.append(Span(f" (pinned by {clean(message.pinned.get('by'))})", Style.DIM))
     spans.extend(_reactions(message, me))
     return spans
 
@@ -382,6 +385,18 @@ def reaction_spans(message: MessagePosted, *, number: int, label: str, me: str, 
         (f"📎 {excerpt(str(file.get('name', '')))}" for file in message.files), "")
     return [_header(message, number, label), Span(text),
             *_reactions(message, me), Span(f"  ({what})", Style.DIM)]
+
+
+def pinned_spans(message: MessagePosted | None, *, number: int | None, label: str, by: str,
+                 on: bool) -> Line:
+    """A message just pinned or unpinned, on one line: ``[general] ann pinned [3]: the
+    first words`` (``a message`` when it is not held here: ``/pins`` shows it)."""
+    what = f"[{label}] {clean(by)} {'pinned' if on else 'unpinned'}"
+    if message is None or number is None:
+        return [Span(f"{what} a message (/pins {label} lists the pinned ones)", Style.DIM)]
+    text = excerpt(message.text) or next(
+        (f"📎 {excerpt(str(file.get('name', '')))}" for file in message.files), "")
+    return [Span(f"{what} [{number}]: ", Style.DIM), Span(text)]
 
 
 def search_spans(message: MessagePosted, snippet: Sequence[Mapping[str, Any]], *,

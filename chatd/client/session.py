@@ -70,6 +70,7 @@ from chatd.client.render import (
     message_spans,
     moderation_text,
     notify_text,
+    pinned_spans,
     reaction_spans,
 )
 from chatd.client.terminal import (
@@ -105,6 +106,7 @@ from chatd.protocol import (
     MemberUnbanned,
     MessageDeleted,
     MessageEdited,
+    MessagePinned,
     MessagePosted,
     NotifyChanged,
     Ping,
@@ -274,6 +276,7 @@ class ChatClient:
         self._session_nursery: trio.Nursery | None = None
         self._stop: trio.CancelScope | None = None
         self.next_search: tuple[str, int] | None = None  # the query and msg_id of /search more
+        self.next_pins: tuple[str, int] | None = None  # the room and pin seq of /pins more
         # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
         # from the welcome and the ``dnd`` event; None: they are not.
         self.dnd_until: int | None = None
@@ -885,6 +888,9 @@ class ChatClient:
                 self._removals_shown.add((room, entry.user.lower()))
             self.screen.notice(moderation_text(entry, self.label(room), self.me))
             return
+        if isinstance(entry, MessagePinned):
+            self._take_pin(entry)
+            return
         if self.messages.apply(entry) is Applied.NOTHING:
             return
         held = self.messages.get(room, entry.msg_id)
@@ -905,6 +911,18 @@ class ChatClient:
                 user=entry.user, emoji=entry.emoji, on=entry.on))
         else:
             self.show(held)
+
+    def _take_pin(self, entry: MessagePinned) -> None:
+        """A pin or an unpin: printed once, with the message's first words when it is held
+        (a pin is news of the room even for a message not held: it says so)."""
+        room = entry.room
+        held = self.messages.get(room, entry.msg_id)
+        if self.messages.apply(entry) is Applied.NOTHING and held is not None:
+            return  # stale, or repeated
+        held = self.messages.get(room, entry.msg_id)
+        number = self.messages.number(held) if held is not None else None
+        self.screen.spans(pinned_spans(held, number=number, label=self.label(room),
+                                       by=entry.by, on=entry.on))
 
     def rings_for(self, message: MessagePosted) -> bool:
         """Whether a new message just shown rings the bell (with ``--bell``): one by someone
@@ -1241,6 +1259,7 @@ class ChatClient:
         MessageEdited: _on_change,
         MessageDeleted: _on_change,
         ReactionChanged: _on_change,
+        MessagePinned: _on_change,
         TopicChanged: _on_change,
         RoleChanged: _on_change,
         MemberBanned: _on_change,

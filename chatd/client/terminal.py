@@ -147,7 +147,8 @@ def hhmm(ts: object) -> str:
 
 def room_summary(obj: Mapping[str, Any], label: str) -> str:
     """A room object of the protocol, in a few words: its label, private, the user's
-    notification level when it is not the default (``/notify``), unread."""
+    notification level when it is not the default (``/notify``), unread, pinned messages
+    (``/pins``)."""
     text = label
     if obj.get("private") and obj.get("kind") != "dm":
         text += " (private)"
@@ -157,6 +158,9 @@ def room_summary(obj: Mapping[str, Any], label: str) -> str:
     unread = obj.get("unread")
     if isinstance(unread, int) and unread > 0:
         text += f" ({unread_counts(unread, obj.get('mentions'))})"
+    pins = obj.get("pins")
+    if isinstance(pins, int) and not isinstance(pins, bool) and pins > 0:
+        text += f" ({pins} pinned)"
     return text
 
 

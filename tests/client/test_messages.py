@@ -2,7 +2,8 @@
 applied by the rev rule, whatever road they came by and however often.
 
 The room logs are made by a small model of the server (:class:`Log`), written apart from the
-client's code: it turns random actions (post, edit, delete, react) into the entries the server
+client's code: it turns random actions (post, edit, delete, react, pin) into the entries the
+server
 would store, and reads a page of the log at any moment as the server would (message objects
 as they are then, earlier edits of a deleted message emptied).
 """
@@ -21,6 +22,7 @@ from chatd.protocol import (
     Entry,
     MessageDeleted,
     MessageEdited,
+    MessagePinned,
     MessagePosted,
     ReactionChanged,
 )
@@ -53,6 +55,7 @@ class _Message:
     edited_ts: int | None = None
     deleted: bool = False
     reactions: dict[str, tuple[int, list[str]]] = dataclasses.field(default_factory=dict)
+    pinned: dict[str, Any] | None = None  # {by, ts, seq} while pinned
 
 
 class Log:
@@ -74,8 +77,8 @@ class Log:
                     entry.seq, entry.msg_id, entry.sender, entry.text, entry.ts, entry.seq,
                     entry.reply_to, tuple(entry.mentions))
                 continue
-            assert isinstance(entry, MessageEdited | MessageDeleted | ReactionChanged), \
-                "the model makes no topic or moderation entries"
+            assert isinstance(entry, MessageEdited | MessageDeleted | ReactionChanged
+                              | MessagePinned), "the model makes no topic or moderation entries"
             held = messages[entry.msg_id]
             held.rev = entry.seq
             if isinstance(entry, MessageEdited):
@@ -83,6 +86,10 @@ class Log:
                 held.mentions = tuple(entry.mentions)
             elif isinstance(entry, MessageDeleted):
                 held.deleted, held.text, held.mentions, held.reactions = True, "", (), {}
+                held.pinned = None
+            elif isinstance(entry, MessagePinned):
+                held.pinned = ({"by": entry.by, "ts": entry.ts, "seq": entry.seq}
+                               if entry.on else None)
             elif entry.on:
                 first, users = held.reactions.get(entry.emoji, (entry.seq, []))
                 held.reactions[entry.emoji] = (first, [*users, entry.user])
@@ -120,6 +127,11 @@ class Log:
         elif kind == "delete":
             self.entries.append(MessageDeleted(room=ROOM, seq=seq, msg_id=target.msg_id,
                                                by=who, ts=ts))
+        elif kind == "pin":
+            on = value % 2 == 0
+            if on != (target.pinned is not None):  # else the server stores nothing
+                self.entries.append(MessagePinned(room=ROOM, seq=seq, msg_id=target.msg_id,
+                                                  by=who, on=on, ts=ts))
         else:
             emoji = EMOJI[value % len(EMOJI)]
             on = who not in target.reactions.get(emoji, (0, []))[1]
@@ -140,6 +152,7 @@ class Log:
             edited_ts=message.edited_ts, deleted=message.deleted,
             reactions=[(emoji, list(users)) for emoji, (_, users) in reactions],
             reply_to=message.reply_to, quote=quote, mentions=list(message.mentions),
+            pinned=dict(message.pinned) if message.pinned is not None else None,
         )
 
     def page(self, lo: int, hi: int, k: int) -> list[Entry]:
@@ -158,7 +171,7 @@ class Log:
 
 
 actions = st.tuples(st.sampled_from(("post", "post", "edit", "delete", "react", "react",
-                                     "react")),
+                                     "react", "pin", "pin")),
                     st.sampled_from(USERS), st.integers(0, 50), st.integers(0, 50))
 
 
@@ -285,6 +298,31 @@ def test_reactions_toggle_and_tombstones_stay() -> None:
     held = messages.get(ROOM, 1)
     assert held is not None and held.deleted and held.text == ""
     assert held.reactions == () and held.mentions == ()
+
+
+def test_pins_come_and_go_and_tombstones_drop_them() -> None:
+    """A pinned entry pins a held message ({by, ts, seq}: the entry's) and an unpinned one
+    clears it, each moving the rev; a deleted message is no longer pinned, and a pin entry
+    older than the message object held is skipped."""
+    messages = Messages()
+    messages.apply(MessagePosted(room=ROOM, seq=1, msg_id=1, sender="ann", text="rota",
+                                 ts=1, nonce="n"))
+    assert messages.apply(MessagePinned(room=ROOM, seq=2, msg_id=1, by="bob", on=True,
+                                        ts=2)) is Applied.CHANGED
+    held = messages.get(ROOM, 1)
+    assert held is not None and held.pinned == {"by": "bob", "ts": 2, "seq": 2}
+    assert held.rev == 2
+    assert messages.apply(MessagePinned(room=ROOM, seq=2, msg_id=1, by="bob", on=True,
+                                        ts=2)) is Applied.NOTHING
+    assert messages.apply(MessagePinned(room=ROOM, seq=3, msg_id=1, by="ann", on=False,
+                                        ts=3)) is Applied.CHANGED
+    held = messages.get(ROOM, 1)
+    assert held is not None and held.pinned is None
+    messages.apply(MessagePinned(room=ROOM, seq=4, msg_id=1, by="ann", on=True, ts=4))
+    assert messages.apply(MessageDeleted(room=ROOM, seq=5, msg_id=1, by="ann", ts=5)) \
+        is Applied.CHANGED
+    held = messages.get(ROOM, 1)
+    assert held is not None and held.deleted and held.pinned is None
 
 
 def test_short_numbers_name_one_message_across_rooms() -> None:

@@ -7,7 +7,7 @@ the session's PostgreSQL, started once for the module. A scene is set first, so 
 description's examples name things that exist: users ``ann`` (a server administrator,
 whose token the Bearer operations send), ``bob`` and ``cid`` (members of ``general``), ``dan``
 and ``zed`` (for the moderation and admin examples), the public room ``general`` with
-messages, an edit, a reaction, a deletion, a topic, a message that the search example finds,
+messages, an edit, a reaction, a pin, a deletion, a topic, a message that the search example finds,
 a message the deletion example deletes (msg_id 3), and an image (file 1, with a thumbnail),
 and the conversation ``@ann:bob``; and two rooms of their own for the operations that would
 spoil the scene: ``attic``, which the archiving example archives (and every ``PUT
@@ -224,6 +224,7 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
                               reply_to=first["msg_id"])
         line.request("edit", room="general", msg_id=first["msg_id"], text="hi all")
         line.request("react", room="general", msg_id=first["msg_id"], emoji="👍")
+        line.request("pin", room="general", msg_id=first["msg_id"])
         line.request("delete", room="general", msg_id=second["msg_id"])
         third = line.request("send", room="general", text="re", nonce="n3",
                              reply_to=second["msg_id"])

@@ -118,7 +118,7 @@ async def test_an_archived_room_is_read_only(storage: Storage, database_dsn: str
 
 async def _rows_of(raw: Any, room_id: int) -> dict[str, int]:
     counts = {}
-    for table in ("messages", "changes", "memberships", "bans", "hooks", "mentions"):
+    for table in ("messages", "changes", "memberships", "bans", "hooks", "mentions", "pins"):
         counts[table] = await raw.fetchval(
             f"SELECT count(*) FROM {table} WHERE room_id = $1", room_id)
     counts["reactions"] = await raw.fetchval(
@@ -135,6 +135,7 @@ async def test_deleting_a_room(storage: Storage, database_dsn: str) -> None:
     msg_id = await say(storage, bob, "team", "hello @ann")
     await one(storage, NewChange(user_id=ann.id, room="team", msg_id=msg_id, kind="reaction",
                                  emoji="👍"))
+    await one(storage, NewChange(user_id=ann.id, room="team", msg_id=msg_id, kind="pinned"))
     await one(storage, change(ann, "team", "banned", "cid", "spam"))
     stored = await storage.add_file(bob.id, "team", sha256="a" * 64, size=3, name="x.txt",
                                     content_type="text/plain", quota_bytes=10**6)
