@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 
 from chatd.storage import NO_CUSTOM_STATUS, CustomStatus, Profile, ProfileNotice, Storage
 from chatd.storage.bridge import open_bridge
-from chatd.storage.postgres import PROFILES_CHANNEL, _parse_notice
+from chatd.storage.postgres import (
+    _SQL_CONTACT_PROFILES,
+    _SQL_PROFILES,
+    PROFILES_CHANNEL,
+    _parse_notice,
+)
 from tests.helpers import until
+from tests.storage.plans import plan, scans
+from tests.storage.test_flat_costs import generated_users
 from tests.storage.test_nodes import _sql, raw_notices
 from tests.storage.test_rooms_contacts import users
 
@@ -150,3 +157,35 @@ def test_any_payload_parses_to_nothing_or_a_notice(junk: str) -> None:
         assert isinstance(notice, ProfileNotice)
     for notice in _parse_notice(PROFILES_CHANNEL, f"node ann {junk}"):
         assert isinstance(notice, ProfileNotice)
+
+
+async def test_a_page_of_contact_profiles_costs_its_size(storage: Storage,
+                                                         database_dsn: str) -> None:
+    """Of 3,000 contacts, a page of 31 with their profiles walks contacts_user_name_idx for
+    its own rows and reads 31 users' rows by their primary key: the page's cost, not the
+    contacts'."""
+    with trio.fail_after(TIMEOUT):
+        (ann,) = await users(storage, "ann")
+        await generated_users(database_dsn, 3000, contacts_of=ann.id)
+        walk = await plan(database_dsn, _SQL_CONTACT_PROFILES, ann.id, "u5", 31)
+        by_table = {n["Relation Name"]: n for n in scans(walk)}
+        assert by_table["contacts"]["Index Name"] == "contacts_user_name_idx", walk
+        assert by_table["contacts"]["Actual Rows"] == 31, walk
+        assert by_table["users"]["Index Name"] == "users_pkey", walk
+        assert by_table["users"]["Actual Rows"] * by_table["users"]["Actual Loops"] == 31
+        page = await storage.contact_profiles(ann.id, after="u5", limit=31)
+        assert [p.name for p in page] == await storage.contact_page(ann.id, after="u5",
+                                                                    limit=31)
+
+
+async def test_profiles_by_name_cost_a_probe_each(storage: Storage, database_dsn: str) -> None:
+    """Of 3,000 users, the profiles of 100 names are 100 probes of the unique index on the
+    lower-case name, never a read of every user."""
+    with trio.fail_after(TIMEOUT):
+        await generated_users(database_dsn, 3000)
+        names = [f"u{i}" for i in range(1, 101)]
+        walk = await plan(database_dsn, _SQL_PROFILES, names)
+        [users_walk] = scans(walk)
+        assert users_walk["Index Name"] == "users_name_lower_key", walk
+        assert users_walk["Actual Rows"] * users_walk["Actual Loops"] == 100, walk
+        assert [p.name for p in await storage.profiles(names)] == names
