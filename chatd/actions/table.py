@@ -36,6 +36,7 @@ from chatd.protocol import (
     React,
     Read,
     RemoveContact,
+    RemovePreview,
     Request,
     Rooms,
     Search,
@@ -118,6 +119,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Edit: Operation(messages.edit, rate=SENDS),
     Delete: Operation(messages.delete, rate=SENDS),
     React: Operation(messages.react, rate=SENDS),
+    RemovePreview: Operation(messages.remove_preview, rate=SENDS),
     SetTopic: Operation(rooms.set_topic, rate=SENDS),
     # Moderation: entries of the log too, committed before they are answered.
     SetRole: Operation(moderation.set_role, rate=SENDS),

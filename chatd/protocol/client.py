@@ -71,6 +71,7 @@ from chatd.protocol.events import (
     Ok,
     Ping,
     PresenceChanged,
+    PreviewChanged,
     React,
     ReactionChanged,
     ReadMoved,
@@ -251,6 +252,7 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         reactions=_reactions(obj), reply_to=_optional_int(obj, "reply_to"), quote=quote,
         mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
         files=_objects(obj, "files", optional=True),
+        previews=_objects(obj, "previews", optional=True),
     )
 
 
@@ -310,6 +312,19 @@ def _archived(obj: Mapping[str, Any]) -> RoomArchived:
                         ts=_int(obj, "ts", minimum=None))
 
 
+def _preview(obj: Mapping[str, Any]) -> PreviewChanged:
+    common: dict[str, Any] = {"room": _str(obj, "room"), "seq": _int(obj, "seq"),
+                              "msg_id": _int(obj, "msg_id"), "ts": _int(obj, "ts", minimum=None)}
+    if _bool(obj, "removed", False):
+        return PreviewChanged(**common)
+    image = obj.get("image")
+    if image is not None and not isinstance(image, dict):
+        raise _Bad("'image' must be an object")
+    return PreviewChanged(**common, url=_str(obj, "url"), title=_str(obj, "title"),
+                          description=_optional_str(obj, "description") or "",
+                          site=_optional_str(obj, "site") or "", image=image)
+
+
 #: The parser of each kind of entry of a room's log, by its op.
 _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "message": _message,
@@ -322,6 +337,7 @@ _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "unbanned": _unbanned,
     "kicked": _kicked,
     "archived": _archived,
+    "preview": _preview,
 }
 
 

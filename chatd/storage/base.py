@@ -58,6 +58,8 @@ __all__ = [
     "Page",
     "PresenceAudience",
     "PresenceNotice",
+    "Preview",
+    "PreviewImage",
     "PushSubscription",
     "PushTarget",
     "ReadMarker",
@@ -332,6 +334,32 @@ class StoredFile:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PreviewImage:
+    """A link preview's picture: a WebP thumbnail (chatd.thumbnails) of ``width`` x
+    ``height`` pixels, whose bytes are stored as a file's under ``sha256`` (``size``
+    bytes), served as the file ``file_id`` of the message's room (0 until stored)."""
+
+    sha256: str
+    size: int
+    width: int
+    height: int
+    file_id: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Preview:
+    """What a message's link shows (chatd.previews): the page at ``url`` (the first link of
+    the text, as written) has ``title``, and may have a ``description``, the ``site``'s name
+    and an ``image``."""
+
+    url: str
+    title: str
+    description: str = ""
+    site: str = ""
+    image: PreviewImage | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """A committed entry of a room's log. ``seq`` strictly increases within ``room``, in
     commit order, across messages and changes alike.
@@ -339,9 +367,11 @@ class Message:
     ``kind`` says which entry: ``"message"`` (a message as it is now: ``rev`` is the seq of
     the last change to it, 0 for none; ``edited_ts``, ``deleted``, ``reactions`` as
     ``(emoji, users)`` pairs, ``reply_to`` with its ``quote``, ``mentions``, ``files``, the
-    files attached to it, none once it is deleted), or a change to
+    files attached to it, none once it is deleted, ``previews``, its link's preview if it
+    has one), or a change to
     message ``msg_id``, made by ``sender``: ``"edited"`` (``text`` and ``mentions`` are the
-    new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``); or ``"topic"``, the
+    new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``), ``"preview"``
+    (``previews``: the message's new preview, or none when it was removed); or ``"topic"``, the
     room's new topic in ``text`` (``msg_id`` 0); or moderation of member ``target`` by
     ``sender``: ``"role"`` (the new role in ``text``), ``"banned"`` (the reason in ``text``,
     ``expires_at`` in ms or None), ``"unbanned"``, ``"kicked"`` (``msg_id`` 0). A change's
@@ -367,6 +397,7 @@ class Message:
     files: tuple[FileInfo, ...] = ()
     target: str = ""
     expires_at: int | None = None
+    previews: tuple[Preview, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -400,8 +431,14 @@ class NewChange:
     reason in ``text``, and ``expires_at`` in ms, None for good), ``"unbanned"``,
     ``"kicked"``; or ``"purge"``: delete the messages user ``target`` sent to ``room`` in
     the last ``within`` seconds, at most ``limit`` (at most :data:`PURGE_MAX`), each a
-    ``deleted`` entry by ``user_id`` (``msg_id`` 0; never an entry itself). Who may make
-    which is decided by storage."""
+    ``deleted`` entry by ``user_id`` (``msg_id`` 0; never an entry itself); or
+    ``"preview"``, made by the server (chatd.previews; ``user_id`` is
+    :data:`COMMAND_LINE`, the entry names the message's author): ``preview`` (None: none)
+    for the link ``url`` ("" for none), stored only while ``url`` is still the first link
+    of the text and no preview was decided for it yet; or ``"unpreview"``: remove the
+    message's preview (its author, or whoever moderates the room), which stays removed
+    until an edit changes the link. Both are ``"preview"`` entries. Who may make which is
+    decided by storage."""
 
     user_id: int
     room: str
@@ -416,6 +453,8 @@ class NewChange:
     expires_at: int | None = None
     within: int = 0
     limit: int = PURGE_MAX
+    url: str = ""
+    preview: Preview | None = None
 
 
 #: What the group committer stores: a new message or a change to one.
