@@ -53,11 +53,13 @@ from chatd.protocol import (
     Ok,
     Ping,
     PresenceChanged,
+    PreviewChanged,
     React,
     ReactionChanged,
     Read,
     ReadMoved,
     RemoveContact,
+    RemovePreview,
     Request,
     RequestId,
     RoleChanged,
@@ -209,6 +211,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "edit": st.builds(Edit, id=request_ids, room=any_room_names, msg_id=msg_ids,
                           text=texts(limits)),
         "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
+        "remove_preview": st.builds(RemovePreview, id=request_ids, room=any_room_names,
+                                    msg_id=msg_ids),
         "react": st.builds(React, id=request_ids, room=any_room_names, msg_id=msg_ids,
                            emoji=emojis, on=st.booleans()),
         "set_topic": st.builds(
@@ -348,6 +352,10 @@ message_events = st.builds(
         "content_type": st.sampled_from(["image/png", "application/octet-stream"]),
         "url": st.just("/api/files/1/x"),
     }), max_size=2).map(tuple),
+    previews=st.lists(st.fixed_dictionaries({
+        "url": st.text(min_size=1, max_size=20), "title": st.text(min_size=1, max_size=20),
+        "description": st.text(max_size=20), "site": st.text(max_size=10)}),
+        max_size=1).map(tuple),
 ).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to))
 """``message`` events (and the message objects of join and history replies)."""
 
@@ -362,9 +370,18 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
               ts=st.integers(0, 2**53)),
     st.builds(TopicChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               topic=st.text(max_size=30), by=user_names, ts=st.integers(0, 2**53)),
+    st.builds(PreviewChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              msg_id=msg_ids, ts=st.integers(0, 2**53)),
+    st.builds(PreviewChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              msg_id=msg_ids, ts=st.integers(0, 2**53), url=st.text(min_size=1, max_size=30),
+              title=st.text(min_size=1, max_size=30), description=st.text(max_size=30),
+              site=st.text(max_size=10),
+              image=st.none() | st.fixed_dictionaries({
+                  "id": msg_ids, "thumbnail_url": st.just("/api/thumbnails/1"),
+                  "width": st.integers(1, 400), "height": st.integers(1, 400)})),
 )
 """The entries of a room's log that change a message (``edited``, ``deleted``,
-``reaction``) or the room (``topic``)."""
+``reaction``, ``preview``) or the room (``topic``)."""
 
 _server_reasons = st.none() | st.text(min_size=1, max_size=40)
 moderation_events: st.SearchStrategy[ServerEvent] = st.one_of(
@@ -443,7 +460,8 @@ _pages = st.lists(message_events | change_events | moderation_events, max_size=3
 _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Send(room="a", text="t", nonce="n"), Dm(to="bob", text="t", nonce="n"),
       Edit(room="a", msg_id=1, text="t"), Delete(room="a", msg_id=1),
-      React(room="a", msg_id=1, emoji="👍"), SetTopic(room="a", topic="t")],
+      React(room="a", msg_id=1, emoji="👍"), SetTopic(room="a", topic="t"),
+      RemovePreview(room="a", msg_id=1)],
      st.builds(Sent, room=any_room_names, seq=st.integers(1, MAX_SEQ),
                msg_id=st.integers(1, MAX_SEQ), ts=st.integers(0, 2**53),
                duplicate=st.booleans(), unchanged=st.booleans())),
