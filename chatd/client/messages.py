@@ -2,17 +2,18 @@
 
 Theory of operation. Every change to a room is an entry of its log with its own seq
 (docs/protocol.md, "Changes to messages"): a ``message`` (a message object, as it is when it
-is read), an ``edited``, a ``deleted``, a ``reaction``. The same entries reach the client by
-several roads: live, on resume, in a ``join`` reply, in a ``history`` page (paging back, or
-filling a gap). :meth:`Messages.apply` is the one door all of them go through, and its rules,
-all in this module, make the order of the roads and any repetition harmless:
+is read), an ``edited``, a ``deleted``, a ``reaction``, a ``preview``. The same entries
+reach the client by several roads: live, on resume, in a ``join`` reply, in a ``history``
+page (paging back, or filling a gap). :meth:`Messages.apply` is the one door all of them go
+through, and its rules, all in this module, make the order of the roads and any repetition
+harmless:
 
 1. Messages are kept by ``(room, msg_id)`` with their ``rev``: the seq of the last entry that
    changed them, their own seq when none has.
-2. A change entry (``edited``, ``deleted``, ``reaction``) is applied to a held message only
-   if its seq is greater than the message's ``rev``; then ``rev`` becomes that seq. A change
-   to a message not held is skipped: whenever the message is read later, its message object
-   already shows the change.
+2. A change entry (``edited``, ``deleted``, ``reaction``, ``preview``) is applied to a
+   held message only if its seq is greater than the message's ``rev``; then ``rev`` becomes
+   that seq. A change to a message not held is skipped: whenever the message is read later,
+   its message object already shows the change.
 3. A message object replaces the held one when its ``rev`` is not lower (the server's reading
    is the truth); an older reading is skipped. (Its ``quote``, the answered message as it was
    when read, is taken from the latest reading but is not a change of this message.)
@@ -39,16 +40,18 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from chatd.protocol import (
     Entry,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    PreviewChanged,
     ReactionChanged,
 )
 
-__all__ = ["MAX_HELD_PER_ROOM", "Applied", "Messages", "normalised", "reacted"]
+__all__ = ["MAX_HELD_PER_ROOM", "Applied", "Messages", "normalised", "preview_of", "reacted"]
 
 #: The most messages held per room; past it the oldest (lowest seq) are forgotten, and
 #: changes to them are then skipped like changes to any message not held.
@@ -72,13 +75,14 @@ def normalised(message: MessagePosted) -> MessagePosted:
     not always tell)."""
     if message.deleted:
         message = dataclasses.replace(message, text="", edited_ts=None, reactions=(),
-                                      mentions=(), group=None, files=())
+                                      mentions=(), group=None, files=(), previews=())
     return dataclasses.replace(
         message,
         rev=max(message.rev or 0, message.seq),
         reactions=_tupled(message.reactions),
         mentions=tuple(message.mentions),
         files=tuple(message.files),
+        previews=tuple(message.previews),
         quote=dict(message.quote) if message.quote is not None else None,
     )
 
@@ -113,7 +117,19 @@ def _react(reactions: Reactions, emoji: str, user: str, on: bool) -> Reactions:
     return tuple(result)
 
 
-def _changed(held: MessagePosted, entry: MessageEdited | MessageDeleted | ReactionChanged
+def preview_of(entry: PreviewChanged) -> tuple[dict[str, Any], ...]:
+    """A ``preview`` entry as the message's ``previews``: none for a removal."""
+    if entry.url is None:
+        return ()
+    shown: dict[str, Any] = {"url": entry.url, "title": entry.title,
+                             "description": entry.description, "site": entry.site}
+    if entry.image is not None:
+        shown["image"] = dict(entry.image)
+    return (shown,)
+
+
+def _changed(held: MessagePosted,
+             entry: MessageEdited | MessageDeleted | ReactionChanged | PreviewChanged
              ) -> MessagePosted:
     """``held`` after ``entry`` (whose seq is above its rev)."""
     if held.deleted:  # a tombstone stays one (the server sends nothing after a delete)
@@ -124,7 +140,10 @@ def _changed(held: MessagePosted, entry: MessageEdited | MessageDeleted | Reacti
                                    rev=entry.seq)
     if isinstance(entry, MessageDeleted):
         return dataclasses.replace(held, deleted=True, text="", edited_ts=None, reactions=(),
-                                   mentions=(), group=None, files=(), rev=entry.seq)
+                                   mentions=(), group=None, files=(), previews=(),
+                                   rev=entry.seq)
+    if isinstance(entry, PreviewChanged):
+        return dataclasses.replace(held, previews=preview_of(entry), rev=entry.seq)
     return dataclasses.replace(held, rev=entry.seq,
                                reactions=_react(_tupled(held.reactions), entry.emoji,
                                                 entry.user, entry.on))
@@ -150,7 +169,8 @@ class Messages:
         """Apply one entry of a room's log, by the rules of the module's docstring."""
         if isinstance(entry, MessagePosted):
             return self._put(normalised(entry))
-        if not isinstance(entry, MessageEdited | MessageDeleted | ReactionChanged):
+        if not isinstance(entry, MessageEdited | MessageDeleted | ReactionChanged
+                          | PreviewChanged):
             return Applied.NOTHING  # the room's (a topic, moderation): the session's to show
         held = self._rooms.get(entry.room, {}).get(entry.msg_id)
         if held is None or entry.seq <= _rev(held):
