@@ -291,3 +291,22 @@ async def test_edits_change_the_preview_and_its_author_removes_it(
             assert len(shown) == 6 and all(e.get("removed") is True for e in shown)
             for client in (ann, bob):
                 await client.aclose()
+
+
+async def test_a_preview_reaches_every_node_once(tmp_path: Path, database_dsn: str,
+                                                 pages: PageServer) -> None:
+    """Two nodes on one database: the node that stored the message fetches the page, once;
+    a member connected to the other node gets the preview live, as the same frame."""
+    config = previews_config(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        with trio.fail_after(TIMEOUT):
+            ann, _ = await member(a, "ann")
+            bob, _ = await member(b, "bob")
+            sent = await ann.request("send", room="team", text=pages.url("/doc"), nonce="x")
+            here = await ann.event("preview", msg_id=sent["msg_id"])
+            there = await bob.event("preview", msg_id=sent["msg_id"])
+            assert here == there and here["title"] == "Fix the flaky & slow test"
+            assert pages.requests == {"/doc": 1, "/pic.png": 1}
+            assert metric(b, "chatd_preview_queued_total") == 0
+            for client in (ann, bob):
+                await client.aclose()
