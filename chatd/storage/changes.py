@@ -1024,9 +1024,11 @@ async def _write_previews(conn: Any, entries: list[_Entry],
     if not shown:
         return
     last: dict[int, _Entry] = {e.message.msg_id: e for e in shown}
+    # A message the batch deleted after its preview keeps none (its deletion was written
+    # already): no picture, and nothing shown by the message or its entries.
     pictures = [(e.message.msg_id, e.target.room_id, e.target.sender_id, e.message.previews[0])
-                for e in last.values() if e.target is not None and e.message.previews
-                and e.message.previews[0].image is not None]
+                for e in last.values() if e.target is not None and not e.target.deleted
+                and e.message.previews and e.message.previews[0].image is not None]
     file_ids: dict[int, int] = {}
     rows = await conn.fetch(
         _SQL_PREVIEW_FILES, sorted(last),
@@ -1039,8 +1041,9 @@ async def _write_previews(conn: Any, entries: list[_Entry],
         preview = e.message.previews[0] if e.message.previews else None
         if preview is not None and preview.image is not None:
             # Only the message's last preview of the batch keeps its picture's file.
-            image = (dataclasses.replace(preview.image, file_id=file_ids[e.message.msg_id])
-                     if last[e.message.msg_id] is e else None)
+            file_id = file_ids.get(e.message.msg_id) if last[e.message.msg_id] is e else None
+            image = (dataclasses.replace(preview.image, file_id=file_id)
+                     if file_id is not None else None)
             e.message = dataclasses.replace(
                 e.message, previews=(dataclasses.replace(preview, image=image),))
         fixed[(e.message.room, e.message.seq)] = e.message
@@ -1049,14 +1052,18 @@ async def _write_previews(conn: Any, entries: list[_Entry],
                 and outcome.message.kind == "preview":
             outcomes[index] = dataclasses.replace(
                 outcome, message=fixed[(outcome.message.room, outcome.message.seq)])
-    final = [(e.message.msg_id, e.message.previews[0] if e.message.previews else None,
-              e.target.preview_url) for e in last.values() if e.target is not None]
+    def stored(e: _Entry) -> str | None:
+        alive = e.target is not None and not e.target.deleted
+        return preview_json(e.message.previews[0] if alive and e.message.previews else None)
+
+    final = [e for e in last.values() if e.target is not None]
     await conn.execute(
-        _SQL_PREVIEWS, [m for m, _, _ in final], [preview_json(p) for _, p, _ in final],
-        [u for _, _, u in final],
+        _SQL_PREVIEWS, [e.message.msg_id for e in final], [stored(e) for e in final],
+        [None if e.target is None or e.target.deleted else e.target.preview_url
+         for e in final],
         [e.target.room_id for e in shown if e.target is not None],
-        [e.message.seq for e in shown],
-        [preview_json(e.message.previews[0] if e.message.previews else None) for e in shown])
+        [e.message.seq for e in shown if e.target is not None], [stored(e) for e in shown
+                                                                 if e.target is not None])
 
 
 def _reactions(entries: list[_Entry]

@@ -94,3 +94,22 @@ async def test_removing_is_the_authors_or_a_moderators_and_it_stays(storage: Sto
         gone_message = await current(storage, ann, "general", again.message.msg_id)
         assert gone_message.deleted and gone_message.previews == ()
         assert refused(await one(storage, made("general", again.message.msg_id))) == "not_found"
+
+
+async def test_a_preview_and_a_deletion_in_one_batch(storage: Storage) -> None:
+    """A preview and then the message's deletion committed together: both entries are
+    stored, in that order, and the deletion wins: no preview on the message nor in its
+    entry, and no picture kept."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        msg_id = appended(await one(storage, say(ann, "general", URL))).message.msg_id
+        shown, gone = await storage.append_messages([made("general", msg_id),
+                                                     delete(ann, "general", msg_id)])
+        shown, gone = appended(shown), appended(gone)
+        assert (shown.message.kind, gone.message.kind) == ("preview", "deleted")
+        assert gone.message.seq == shown.message.seq + 1
+        page = await storage.history(ann.id, "general", limit=50)
+        assert [(m.kind, m.previews) for m in page.messages] == [
+            ("message", ()), ("preview", ()), ("deleted", ())]
+        assert page.messages[0].deleted
+        assert shown.message.previews[0].image is None  # no picture made for it
