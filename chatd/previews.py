@@ -86,6 +86,7 @@ __all__ = [
     "Previewer",
     "fetch",
     "parse_page",
+    "requestable",
 ]
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,35 @@ def _media_type(answer: Fetched) -> tuple[str, str | None]:
     return kind.strip().lower(), charset
 
 
+def requestable(url: str) -> str:
+    """``url`` as it is asked for: without its fragment (never sent), its host in IDNA and
+    what is not ASCII elsewhere percent-encoded, as browsers do (a link as people write it:
+    ``https://de.wikipedia.org/wiki/Köln#Geschichte``). The scheme, host and port are
+    :func:`~chatd.addresses.check_url`'s to judge.
+
+    Raises:
+        Failed: ``refused``, for a host that is no valid name or a port out of range.
+    """
+    url = url.strip()
+    if url.isascii() and "#" not in url:
+        return url
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+        host = parts.hostname or ""
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError) as exc:
+        raise Failed("refused", f"{url[:200]!r} is not a URL chatd can fetch ({exc})") from None
+    if ":" in host:
+        host = f"[{host}]"
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + host + (f":{port}" if port else "")
+    path = urllib.parse.quote(parts.path, safe="/%:@!$&'()*+,;=~")
+    query = urllib.parse.quote(parts.query, safe="/%:@!$&'()*+,;=~?")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
 async def fetch(poster: Poster, url: str, *, accept: str, max_bytes: int,
                 seconds: float) -> tuple[str, Fetched]:
     """GET ``url``, following up to :data:`MAX_REDIRECTS` redirects by hand (each hop's URL
@@ -274,6 +304,7 @@ async def fetch(poster: Poster, url: str, *, accept: str, max_bytes: int,
     try:
         with trio.fail_after(seconds):
             for _ in range(MAX_REDIRECTS + 1):
+                url = requestable(url)
                 try:
                     check_url(url, "url", allow_http=True)
                 except ValueError as exc:
@@ -286,7 +317,8 @@ async def fetch(poster: Poster, url: str, *, accept: str, max_bytes: int,
                 location = header(answer.headers, b"location")
                 if not location:
                     raise Failed("status", f"HTTP {answer.status} without a Location")
-                url = urllib.parse.urljoin(url, location.decode("latin-1").strip())
+                # Sent as UTF-8 by most servers that send more than ASCII; made ASCII above.
+                url = urllib.parse.urljoin(url, location.decode("utf-8", "replace").strip())
     except trio.TooSlowError:
         raise Failed("timeout", f"no answer within {seconds} s") from None
     except RefusedAddress as exc:

@@ -4,14 +4,17 @@ never an exception. The fetching itself is tested end to end (tests/e2e/test_pre
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from chatd.previews import (
     MAX_DESCRIPTION_CHARS,
     MAX_TITLE_CHARS,
+    Failed,
     PageFacts,
     parse_page,
+    requestable,
 )
 
 URL = "https://forge.example/pr/12"
@@ -106,3 +109,18 @@ def test_any_markup_gives_a_result_or_nothing(text: str, charset: str | None) ->
     """Broken markup of every kind, in any declared encoding: a result or nothing."""
     facts = parse_page(text.encode("utf-8", "surrogatepass"), URL, charset)
     assert facts is None or facts.title
+
+
+def test_links_are_asked_for_as_browsers_do() -> None:
+    """A link as people write it is asked for in ASCII (the host in IDNA, the rest
+    percent-encoded) and without its fragment; an ASCII link without one is left alone; a
+    host that is no name is refused."""
+    assert requestable("https://de.wikipedia.org/wiki/Köln#Geschichte") == \
+        "https://de.wikipedia.org/wiki/K%C3%B6ln"
+    assert requestable("https://bücher.example:8443/a b?q=ä&x=1") == \
+        "https://xn--bcher-kva.example:8443/a%20b?q=%C3%A4&x=1"
+    assert requestable("http://[::1]:8080/é#x") == "http://[::1]:8080/%C3%A9"
+    assert requestable("https://a.example/p?q=%20") == "https://a.example/p?q=%20"
+    with pytest.raises(Failed) as refused:
+        requestable("https://" + "ä" * 70 + ".example/")
+    assert refused.value.reason == "refused"

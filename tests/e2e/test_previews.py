@@ -213,6 +213,20 @@ async def test_private_addresses_are_refused_without_connecting(
             await ann.aclose()
 
 
+async def test_a_link_as_people_write_it(daemon: Server, pages: PageServer) -> None:
+    """A link with letters beyond ASCII and a fragment is fetched as a browser would ask for
+    it; the preview names the link as it was written."""
+    pages.pages["/caf%C3%A9"] = Page(html("Le café"))
+    with trio.fail_after(TIMEOUT):
+        ann, _ = await member(daemon, "ann")
+        written = pages.url("/café#menu")
+        sent = await ann.request("send", room="team", text=f"lunch? {written}", nonce="c")
+        shown = await ann.event("preview", msg_id=sent["msg_id"])
+        assert (shown["title"], shown["url"]) == ("Le café", written)
+        assert pages.requests == {"/caf%C3%A9": 1}
+        await ann.aclose()
+
+
 async def test_the_same_link_is_fetched_once_an_hour(daemon: Server, pages: PageServer) -> None:
     """The same link in two rooms, by two people, is fetched once: the second preview comes
     from the cache (and its picture is a file of its own room)."""
