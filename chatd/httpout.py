@@ -235,10 +235,14 @@ class Poster:
 
 
     async def get(self, url: str, headers: Sequence[tuple[bytes, bytes]], *, max_bytes: int,
-                  seconds: float) -> Fetched:
+                  seconds: float, sink: Callable[[bytes], Awaitable[None]] | None = None
+                  ) -> Fetched:
         """One GET, redirects not followed (the caller checks each hop): the answer, with at
-        most ``max_bytes`` of its body. The connection of an answer cut short is closed, not
-        drained, so that a large body costs no more than ``max_bytes`` of reading.
+        most ``max_bytes`` of its body if it is a 200 (of another, at most
+        :data:`MAX_ANSWER_BYTES`: its status is what counts). With ``sink``, a 200's body
+        goes to it a chunk at a time instead of into the answer (which then holds none), so
+        that a large body is never all in memory. The connection of an answer cut short is
+        closed, not drained, so that a large body costs no more than what was read.
 
         Raises:
             Retry: a timeout (``seconds`` for the whole request, body included), a network or
@@ -253,11 +257,18 @@ class Poster:
             with trio.fail_after(seconds):
                 async with self._pool.stream("GET", url, headers=list(headers),
                                              extensions={"timeout": timeouts}) as response:
+                    wanted = response.status == 200
+                    most = max_bytes if wanted else MAX_ANSWER_BYTES
                     async for chunk in response.aiter_stream():
-                        chunks.append(chunk)
-                        read += len(chunk)
-                        if read > max_bytes:
+                        if read + len(chunk) > most:
                             truncated = True
+                            chunk = chunk[:most - read]  # what fits, then no more
+                        read += len(chunk)
+                        if sink is not None and wanted:
+                            await sink(chunk)
+                        else:
+                            chunks.append(chunk)
+                        if truncated:
                             break
         except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
                 trio.TooSlowError, OSError) as exc:
@@ -265,7 +276,7 @@ class Poster:
         except httpcore.UnsupportedProtocol as exc:
             raise RefusedAddress(str(exc)) from None
         return Fetched(status=response.status, headers=list(response.headers),
-                       body=b"".join(chunks)[:max_bytes], truncated=truncated)
+                       body=b"".join(chunks), truncated=truncated)
 
 
 async def post_with_retries(attempt: Callable[[], Awaitable[int]], *, attempts: int,

@@ -289,12 +289,13 @@ def requestable(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
-async def fetch(poster: Poster, url: str, *, accept: str, max_bytes: int,
-                seconds: float) -> tuple[str, Fetched]:
+async def fetch(poster: Poster, url: str, *, accept: str, max_bytes: int, seconds: float,
+                sink: Callable[[bytes], Awaitable[None]] | None = None
+                ) -> tuple[str, Fetched]:
     """GET ``url``, following up to :data:`MAX_REDIRECTS` redirects by hand (each hop's URL
     checked for its form here, and its addresses by the poster's backend when it connects),
     within ``seconds`` in all: the final URL and its 200 answer (at most ``max_bytes`` of
-    its body).
+    its body; with ``sink``, the body goes there, as :meth:`Poster.get` says).
 
     Raises:
         Failed: refused, timeout, unavailable, status or redirects.
@@ -309,7 +310,8 @@ async def fetch(poster: Poster, url: str, *, accept: str, max_bytes: int,
                     check_url(url, "url", allow_http=True)
                 except ValueError as exc:
                     raise Failed("refused", str(exc)) from None
-                answer = await poster.get(url, headers, max_bytes=max_bytes, seconds=seconds)
+                answer = await poster.get(url, headers, max_bytes=max_bytes, seconds=seconds,
+                                          sink=sink)
                 if answer.status not in _REDIRECTS:
                     if answer.status != 200:
                         raise Failed("status", f"HTTP {answer.status}")
@@ -510,21 +512,23 @@ class Previewer(Dispatcher[Job]):
         max_pixels = self._files.max_image_pixels
         if max_pixels <= 0:
             return None, None
-        try:
-            _, answer = await fetch(self.poster, url, accept="image/*",
-                                    max_bytes=self._files.max_bytes,
-                                    seconds=self._config.timeout_seconds)
-        except Failed as exc:
-            log.info("no picture for a preview from %s (%s): %s", url, exc.reason, exc)
-            return None, None
-        kind, _ = _media_type(answer)
-        if answer.truncated or not kind.startswith("image/"):
-            log.info("no picture for a preview from %s: %s", url,
-                     "too large" if answer.truncated else f"{kind or 'no type'}")
-            return None, None
         pending = await trio.to_thread.run_sync(self._store.open_upload)
         try:
-            await trio.to_thread.run_sync(pending.write, answer.body)
+            async def written(chunk: bytes) -> None:  # to disk as it comes, not to memory
+                await trio.to_thread.run_sync(pending.write, chunk)
+
+            try:
+                _, answer = await fetch(self.poster, url, accept="image/*",
+                                        max_bytes=self._files.max_bytes,
+                                        seconds=self._config.timeout_seconds, sink=written)
+            except Failed as exc:
+                log.info("no picture for a preview from %s (%s): %s", url, exc.reason, exc)
+                return None, None
+            kind, _ = _media_type(answer)
+            if answer.truncated or not kind.startswith("image/"):
+                log.info("no picture for a preview from %s: %s", url,
+                         "too large" if answer.truncated else f"{kind or 'no type'}")
+                return None, None
             facts, thumb = await place_thumbnail(self._store, pending.path, max_pixels)
         except StoreUnavailable as exc:
             log.warning("a preview's picture could not be stored: %s", exc)

@@ -10,12 +10,14 @@ so nothing can come after it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
+from PIL import Image
 
 import chatd.addresses
 from chatd.config import Config
@@ -44,8 +46,13 @@ async def pages(nursery: trio.Nursery) -> PageServer:
     return server
 
 
+#: [files] max_bytes in these tests: a picture over it gets no thumbnail.
+MAX_BYTES = 64 * 1024
+
+
 def previews_config(tmp_path: Path, database_dsn: str, **previews: Any) -> Config:
     return make_config(tmp_path, database_dsn, server={"grace_period": 2.0},
+                       files={"max_bytes": MAX_BYTES},
                        previews={"allow_private_addresses": True, "timeout_seconds": 2.0,
                                  "max_html_bytes": 16384, **previews})
 
@@ -140,14 +147,19 @@ async def test_a_link_gets_its_preview_live_and_on_resume_once(
 async def test_no_preview_for_what_cannot_be_shown(daemon: Server, pages: PageServer) -> None:
     """No preview (and nothing fetched) for a link inside code; none for an answer that is not
     HTML, not 200, a page without a title, a page whose title is past max_html_bytes, a page
-    that does not answer in time; each counted by its reason. A page without a picture
-    gets a preview without one."""
+    that does not answer in time; each counted by its reason. A page whose picture is over
+    [files] max_bytes gets a preview without one."""
     pages.pages["/data.json"] = Page(b'{"title": "no"}', content_type="application/json")
     pages.pages["/gone"] = Page(html("Gone"), status=410)
     pages.pages["/untitled"] = Page(html(body="<p>words</p>"))
     pages.pages["/big"] = Page(html(head="<meta name=x content=y>" + " " * 40000
                                     + "<title>Too late</title>"))
     pages.pages["/slow"] = Page(hang=True)
+    noise = Image.frombytes("RGB", (300, 300), os.urandom(300 * 300 * 3))
+    pages.pages["/huge.png"] = Page(encode(noise, "PNG"), content_type="image/png")
+    assert len(pages.pages["/huge.png"].body) > MAX_BYTES
+    pages.pages["/plain"] = Page(html("Just a title", head='<meta property="og:image" '
+                                                           'content="/huge.png">'))
     with trio.fail_after(TIMEOUT):
         ann, _ = await member(daemon, "ann")
         quiet = []
@@ -163,7 +175,9 @@ async def test_no_preview_for_what_cannot_be_shown(daemon: Server, pages: PageSe
                                  nonce="p")
         plain = await ann.event("preview", msg_id=sent["msg_id"])
         assert plain["title"] == "Just a title" and plain["site"] == "127.0.0.1"
+        # Its picture is over [files] max_bytes: the preview comes without one.
         assert "image" not in plain and plain["description"] == ""
+        assert pages.requests["/huge.png"] == 1
         assert "/code" not in pages.requests
         assert all(previews_of(ann, msg_id) == [] for msg_id in quiet)
         assert metric(daemon, "chatd_preview_fetched_total") == 1
