@@ -991,8 +991,9 @@ def _preview(change: NewChange, message: _Target, room: _Room, actor: _Person | 
     if message.deleted:
         return ChatError(codes.NOT_FOUND, f"message {message.id} was deleted")
     if change.kind == "unpreview":
-        if actor is None or (change.user_id != message.sender_id
-                             and not _moderates(actor, room)):
+        if actor is None or not (actor.member or _moderates(actor, room)):
+            return ChatError(codes.FORBIDDEN, f"you are not a member of {room.name!r}")
+        if change.user_id != message.sender_id and not _moderates(actor, room):
             return ChatError(codes.FORBIDDEN, "only its author or the room's owner or "
                              "moderators can remove a message's preview")
         new = None

@@ -76,6 +76,10 @@ async def test_removing_is_the_authors_or_a_moderators_and_it_stays(storage: Sto
         assert await storage.upload_allowance(bob.id, "general", 10_000) == 10_000
         unpreview = NewChange(user_id=cid.id, room="general", msg_id=msg_id, kind="unpreview")
         assert refused(await one(storage, unpreview)) == "forbidden"
+        assert await storage.leave_room(bob.id, "general")  # the author, gone: no more
+        assert refused(await one(storage, NewChange(
+            user_id=bob.id, room="general", msg_id=msg_id, kind="unpreview"))) == "forbidden"
+        await storage.join_room(bob.id, "general")
         gone = appended(await one(storage, NewChange(user_id=ann.id, room="general",
                                                      msg_id=msg_id, kind="unpreview")))
         assert not gone.duplicate and gone.message.previews == ()
