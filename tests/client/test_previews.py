@@ -4,7 +4,8 @@ protocol client.
 
 What is checked: a preview made while the client is there is printed once, as one indented
 line after its message ("  ↳ Title — site"); a message read with its preview (joining a room)
-is printed with that line under it.
+is printed with that line under it; /unpreview removes one, and is refused to others than
+its author and the room's moderators.
 """
 
 from __future__ import annotations
@@ -52,12 +53,26 @@ async def test_previews_are_shown_under_their_message(tmp_path: Path,
             await bob.event("preview", msg_id=sent["msg_id"])
             await term.expect(rf"(?m)^  ↳ Fix the flaky test — Forge  \[{number}\]\n")
 
+            # Only its author (or a moderator) removes it: bob's is not ann's to remove.
+            await term.type(f"/unpreview {number}")
+            await term.expect(r"!! /unpreview: .*only its author or the room's owner or "
+                              r"moderators can remove")
+            await term.type(f"mine: {pages.url('/pr')}")
+            mine = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] ann: mine: ")).group(1)
+            await term.expect(rf"(?m)^  ↳ Fix the flaky test — Forge  \[{mine}\]\n")
+            await term.type(f"/unpreview {mine}")
+            await term.expect(rf"-- removed the preview of \[{mine}\]")
+            await bob.event("preview", removed=True)
+            await term.type(f"/unpreview {mine}")
+            await term.expect(rf"-- \[{mine}\] has no preview")
+
             await term.type("/join archive")
             await term.expect(rf"{STAMPED} \[archive\] bob: see {re.escape(pages.url('/old'))}\n"
                               r"  ↳ An older page — 127\.0\.0\.1\n")
             await term.type("/quit")
             with trio.fail_after(WAIT):
                 assert await pty.proc.wait() == 0, pty.text
-        assert len(re.findall(r"↳ Fix the flaky test", term.text)) == 1
+        # Each preview printed once: bob's, and ann's own.
+        assert len(re.findall(r"↳ Fix the flaky test — Forge  \[\d+\]", term.text)) == 2
         await bob.aclose()
         nursery.cancel_scope.cancel()
