@@ -98,8 +98,8 @@ def test_a_link_gets_its_card_and_its_author_removes_it(
 ) -> None:
     """Bob posts a link; both pages draw its card under the message, the thumbnail loaded
     from chatd; the title opens the page in a new tab, without opener or referrer; the
-    description is clamped to two lines; Bob removes the preview from his message's menu and
-    it leaves both pages."""
+    description is clamped to two lines; a reload reads it from history; Bob removes the
+    preview from his message's menu and it leaves both pages."""
     ann = open_session(sessions, browser, DESKTOP)
     bob = open_session(sessions, browser, DESKTOP)
     register(ann.page, previews_daemon.url, "ann")
@@ -140,6 +140,14 @@ def test_a_link_gets_its_card_and_its_author_removes_it(
     assert any("/api/thumbnails/" in r for r in asked)
     shot(a, artifacts, "previews-card")
     assert axe_serious(a) == []
+
+    # Read again from history (a reload): the same card.
+    a.reload()
+    expect(a.locator("#me-status")).to_have_attribute("data-phase", "online")
+    expect(a.locator(".msg-preview a.preview-title")).to_have_text(
+        "Fix the flaky test & speed up CI")
+    expect(a.locator(".msg-preview .preview-image img")).to_have_attribute(
+        "src", SIGNED_THUMBNAIL)
 
     message = b.locator("#message-list li.msg[data-seq]").filter(has=b.locator(".msg-preview"))
     menu_action(b, message, "Remove preview")
