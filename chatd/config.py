@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ClusterConfig", "Config", "ConfigError", "load_config", "redact_dsn",
-           "shipped_web_root"]
+__all__ = ["ClusterConfig", "Config", "ConfigError", "PreviewsConfig", "load_config",
+           "redact_dsn", "shipped_web_root"]
 
 # Environment variables under the CHATD_ prefix that are not settings: the test suite's.
 _NOT_SETTINGS = "CHATD_TEST_"
@@ -151,6 +151,16 @@ class WebhooksConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class PreviewsConfig:
+    enabled: bool = True
+    timeout_seconds: float = 10.0
+    max_html_bytes: int = 512 * 1024
+    allow_private_addresses: bool = False
+    concurrency: int = 4
+    queue_size: int = 1000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ClusterConfig:
     heartbeat_interval: float = 5.0
     node_timeout: float = 20.0
@@ -207,6 +217,7 @@ class Config:
     files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
     push: PushConfig = dataclasses.field(default_factory=PushConfig)
     webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
+    previews: PreviewsConfig = dataclasses.field(default_factory=PreviewsConfig)
     cluster: ClusterConfig = dataclasses.field(default_factory=ClusterConfig)
     path: Path | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
@@ -401,7 +412,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",
         "webhooks.concurrency", "webhooks.queue_size", "webhooks.timeout",
-        "cluster.heartbeat_interval", "cluster.node_timeout",
+        "previews.timeout_seconds", "previews.max_html_bytes", "previews.concurrency",
+        "previews.queue_size", "cluster.heartbeat_interval", "cluster.node_timeout",
     ]
     for key in positive:
         section, _, name = key.partition(".")

@@ -1,5 +1,5 @@
-"""HTTP requests chatd makes to URLs its users name: Web Push (chatd.pusher) and outgoing
-webhooks (chatd.webhooks).
+"""HTTP requests chatd makes to URLs its users name: Web Push (chatd.pusher), outgoing
+webhooks (chatd.webhooks) and link previews (chatd.previews).
 
 Theory of operation. A user chooses where chatd posts (a push subscription's endpoint, a
 room's webhook URL), so every request must keep to public addresses
@@ -65,6 +65,7 @@ __all__ = [
     "TARGETS_RETRY",
     "Counters",
     "Dispatcher",
+    "Fetched",
     "GaveUp",
     "PinnedBackend",
     "Poster",
@@ -168,9 +169,20 @@ def header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fetched:
+    """The answer to a GET (:meth:`Poster.get`): its ``status`` and ``headers``, and at most
+    ``max_bytes`` of its ``body``; ``truncated`` when there was more (never read)."""
+
+    status: int
+    headers: Sequence[tuple[bytes, bytes]]
+    body: bytes
+    truncated: bool
+
+
 class Poster:
-    """A pool of at most ``concurrency`` connections for POSTs to users' URLs; use it as
-    ``async with Poster(...) as poster``.
+    """A pool of at most ``concurrency`` connections for requests to users' URLs (POSTs,
+    and the GETs of link previews); use it as ``async with Poster(...) as poster``.
 
     Args:
         concurrency: connections at once (requests beyond wait for one).
@@ -220,6 +232,51 @@ class Poster:
         if status == 429 or status >= 500:
             raise Retry(f"HTTP {status}", retry_after(header(response.headers, b"retry-after")))
         return status
+
+
+    async def get(self, url: str, headers: Sequence[tuple[bytes, bytes]], *, max_bytes: int,
+                  seconds: float, sink: Callable[[bytes], Awaitable[None]] | None = None
+                  ) -> Fetched:
+        """One GET, redirects not followed (the caller checks each hop): the answer, with at
+        most ``max_bytes`` of its body if it is a 200 (of another, at most
+        :data:`MAX_ANSWER_BYTES`: its status is what counts). With ``sink``, a 200's body
+        goes to it a chunk at a time instead of into the answer (which then holds none), so
+        that a large body is never all in memory. The connection of an answer cut short is
+        closed, not drained, so that a large body costs no more than what was read.
+
+        Raises:
+            Retry: a timeout (``seconds`` for the whole request, body included), a network or
+                protocol error.
+            RefusedAddress: the host may not be connected to (or the URL is not http(s)).
+        """
+        timeouts = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+        chunks: list[bytes] = []
+        read = 0
+        truncated = False
+        try:
+            with trio.fail_after(seconds):
+                async with self._pool.stream("GET", url, headers=list(headers),
+                                             extensions={"timeout": timeouts}) as response:
+                    wanted = response.status == 200
+                    most = max_bytes if wanted else MAX_ANSWER_BYTES
+                    async for chunk in response.aiter_stream():
+                        if read + len(chunk) > most:
+                            truncated = True
+                            chunk = chunk[:most - read]  # what fits, then no more
+                        read += len(chunk)
+                        if sink is not None and wanted:
+                            await sink(chunk)
+                        else:
+                            chunks.append(chunk)
+                        if truncated:
+                            break
+        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
+                trio.TooSlowError, OSError) as exc:
+            raise Retry(f"{type(exc).__name__}: {exc}") from None
+        except httpcore.UnsupportedProtocol as exc:
+            raise RefusedAddress(str(exc)) from None
+        return Fetched(status=response.status, headers=list(response.headers),
+                       body=b"".join(chunks), truncated=truncated)
 
 
 async def post_with_retries(attempt: Callable[[], Awaitable[int]], *, attempts: int,

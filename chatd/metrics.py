@@ -18,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from chatd.storage import StorageStatistics
 
 __all__ = [
-    "PER_WORKER_PREFIX", "TOTAL_BY", "UPLOAD_RESULTS", "WORKER_LABEL", "Metrics", "RecentRate",
+    "PER_WORKER_PREFIX", "PREVIEW_FAILURES", "TOTAL_BY", "UPLOAD_RESULTS", "WORKER_LABEL",
+    "Metrics", "RecentRate",
     "merge", "per_worker_name",
 ]
 
@@ -55,6 +56,11 @@ class RecentRate:
     def _forget(self) -> None:
         for old in [s for s in self._counts if s <= self._latest - self.window]:
             del self._counts[old]
+
+
+#: Why a page gave no preview (``chatd_preview_failed_total``'s reasons).
+PREVIEW_FAILURES = ("refused", "timeout", "unavailable", "status", "not_html", "too_large",
+                    "redirects", "no_title", "internal")
 
 
 class Metrics:
@@ -251,6 +257,33 @@ class Metrics:
         )
         for stage in ("lookup", "send"):
             self.webhook_dropped.labels(stage=stage)
+        self.preview_queued = Counter(
+            "chatd_preview_queued", "Links queued for a preview (the first link of a new or "
+            "edited message; an edit without one, to remove its preview).",
+            registry=self.registry,
+        )
+        self.preview_fetched = Counter(
+            "chatd_preview_fetched", "Pages fetched that gave a preview (from the page, not "
+            "from the cache).", registry=self.registry,
+        )
+        self.preview_cached = Counter(
+            "chatd_preview_cached", "Previews taken from the cache (the same link within an "
+            "hour), without fetching.", registry=self.registry,
+        )
+        self.preview_failed = Counter(
+            "chatd_preview_failed", "Pages that gave no preview, by reason: refused (not "
+            "http(s), or an address that is not public), timeout, unavailable (a network "
+            "error), status (not 200), not_html, too_large (no title within max_html_bytes), "
+            "redirects (more than 3), no_title, internal.", ["reason"], registry=self.registry,
+        )
+        for reason in PREVIEW_FAILURES:
+            self.preview_failed.labels(reason=reason)
+        self.preview_dropped = Counter(
+            "chatd_preview_dropped", "Links not previewed because a queue was full, by stage: "
+            "lookup (messages), send (links to fetch).", ["stage"], registry=self.registry,
+        )
+        for stage in ("lookup", "send"):
+            self.preview_dropped.labels(stage=stage)
         self.search_indexed = Counter(
             "chatd_search_indexed", "Messages indexed for search (new ones, and edited ones "
             "again), by this node's indexer.", registry=self.registry,

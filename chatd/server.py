@@ -40,6 +40,7 @@ from chatd.indexer import Indexer
 from chatd.limits import ConnectionCounter, DescriptorBudget, descriptors_left
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
+from chatd.previews import Previewer
 from chatd.protocol import codes
 from chatd.pusher import Pusher
 from chatd.rooms import RoomRegistry
@@ -150,8 +151,8 @@ async def _open_files(store: FileStore) -> None:
 async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, auth: Auth,
                      metrics: Metrics) -> App:
     """Start the actors (room registry, presence, this node's heartbeat and presence
-    publisher, group committer, the pusher, the webhook sender, the search indexer, the relay
-    from other nodes) in ``nursery`` and return the
+    publisher, group committer, the pusher, the webhook sender, the link previewer, the search
+    indexer, the relay from other nodes) in ``nursery`` and return the
     :class:`App` that connections and routes share. The VAPID key is read (made at first start) from
     ``data_dir``."""
     registry = RoomRegistry(on_delivered=metrics.messages_delivered.inc,
@@ -168,15 +169,19 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
                           max_flights=config.database.commits_in_flight,
-                          on_committed=_each(pusher.offer, webhooks.offer, indexer.offer))
+                          on_committed=_each(pusher.offer, webhooks.offer, indexer.offer,
+                                             lambda entries: previewer.offer(entries)))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
               nodes=nodes, webhooks=webhooks)
+    previewer = Previewer(app.files, metrics, config.previews, config.files, committer.commit)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
     await nursery.start(nodes.run)
     await nursery.start(pusher.run)
     await nursery.start(webhooks.run)
+    if config.previews.enabled:
+        await nursery.start(previewer.run)
     await nursery.start(indexer.run)
     await nursery.start(committer.run)
     relayed = {source: metrics.relayed_entries.labels(source) for source in ("notice", "read")}

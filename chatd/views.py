@@ -15,6 +15,7 @@ from chatd.protocol import (
     MessageEdited,
     MessagePinned,
     MessagePosted,
+    PreviewChanged,
     ProfileChanged,
     ReactionChanged,
     RoleChanged,
@@ -32,6 +33,7 @@ from chatd.storage import (
     FileInfo,
     Member,
     Message,
+    Preview,
     Profile,
     Room,
     User,
@@ -39,8 +41,8 @@ from chatd.storage import (
 
 __all__ = ["admin_room_object", "admin_user_object", "audit_object", "ban_object",
            "contact_object", "file_object", "file_url", "member_object", "message_event",
-           "message_object", "profile_event", "profile_object", "room_object", "status_object",
-           "thumbnail_url", "user_object"]
+           "message_object", "preview_object", "profile_event", "profile_object", "room_object",
+           "status_object", "thumbnail_url", "user_object"]
 
 
 def file_url(info: FileInfo) -> str:
@@ -60,6 +62,19 @@ def file_object(info: FileInfo) -> dict[str, Any]:
     return {"id": info.id, "name": info.name, "size": info.size,
             "content_type": info.content_type, "url": file_url(info),
             "thumbnail_url": thumbnail_url(info), "width": info.width, "height": info.height}
+
+
+def preview_object(preview: Preview) -> dict[str, Any]:
+    """A link preview as clients see it, in a message's ``previews`` and in a ``preview``
+    entry: ``image`` only when it has one ({id, thumbnail_url, width, height}: the
+    thumbnail's, served as an attachment's is, with a Bearer token or a signed link)."""
+    obj: dict[str, Any] = {"url": preview.url, "title": preview.title,
+                           "description": preview.description, "site": preview.site}
+    image = preview.image
+    if image is not None and image.file_id:
+        obj["image"] = {"id": image.file_id, "thumbnail_url": f"/api/thumbnails/{image.file_id}",
+                        "width": image.width, "height": image.height}
+    return obj
 
 
 def message_event(message: Message) -> Entry:
@@ -95,6 +110,15 @@ def message_event(message: Message) -> Entry:
     if message.kind == "archived":
         return RoomArchived(room=message.room, seq=message.seq, archived=message.on,
                             by=message.sender, ts=message.ts)
+    if message.kind == "preview":
+        if not message.previews:
+            return PreviewChanged(room=message.room, seq=message.seq, msg_id=message.msg_id,
+                                  ts=message.ts)
+        shown = preview_object(message.previews[0])
+        return PreviewChanged(room=message.room, seq=message.seq, msg_id=message.msg_id,
+                              ts=message.ts, url=shown["url"], title=shown["title"],
+                              description=shown["description"], site=shown["site"],
+                              image=shown.get("image"))
     if message.kind == "kicked":
         return MemberKicked(room=message.room, seq=message.seq, user=message.target,
                             by=message.sender, ts=message.ts, reason=message.text or None)
@@ -106,6 +130,7 @@ def message_event(message: Message) -> Entry:
         group=_group(message), files=tuple(file_object(file) for file in message.files),
         pinned=None if message.pinned_by is None else {
             "by": message.pinned_by, "ts": message.pinned_ts, "seq": message.pinned_seq},
+        previews=tuple(preview_object(preview) for preview in message.previews),
     )
 
 

@@ -58,6 +58,7 @@ from chatd.protocol import (
     Ping,
     Pins,
     PresenceChanged,
+    PreviewChanged,
     ProfileChanged,
     Profiles,
     React,
@@ -65,6 +66,7 @@ from chatd.protocol import (
     Read,
     ReadMoved,
     RemoveContact,
+    RemovePreview,
     Request,
     RequestId,
     RoleChanged,
@@ -247,6 +249,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "edit": st.builds(Edit, id=request_ids, room=any_room_names, msg_id=msg_ids,
                           text=texts(limits)),
         "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
+        "remove_preview": st.builds(RemovePreview, id=request_ids, room=any_room_names,
+                                    msg_id=msg_ids),
         "react": st.builds(React, id=request_ids, room=any_room_names, msg_id=msg_ids,
                            emoji=emojis, on=st.booleans()),
         "pin": st.builds(Pin, id=request_ids, room=any_room_names, msg_id=msg_ids,
@@ -400,6 +404,10 @@ message_events = st.builds(
     }), max_size=2).map(tuple),
     pinned=st.none() | st.fixed_dictionaries({"by": user_names, "ts": st.integers(0, 2**53),
                                                "seq": st.integers(1, MAX_SEQ)}),
+    previews=st.lists(st.fixed_dictionaries({
+        "url": st.text(min_size=1, max_size=20), "title": st.text(min_size=1, max_size=20),
+        "description": st.text(max_size=20), "site": st.text(max_size=10)}),
+        max_size=1).map(tuple),
 ).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to))
 """``message`` events (and the message objects of join and history replies)."""
 
@@ -416,9 +424,18 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
               msg_id=msg_ids, by=user_names, on=st.booleans(), ts=st.integers(0, 2**53)),
     st.builds(TopicChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               topic=st.text(max_size=30), by=user_names, ts=st.integers(0, 2**53)),
+    st.builds(PreviewChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              msg_id=msg_ids, ts=st.integers(0, 2**53)),
+    st.builds(PreviewChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              msg_id=msg_ids, ts=st.integers(0, 2**53), url=st.text(min_size=1, max_size=30),
+              title=st.text(min_size=1, max_size=30), description=st.text(max_size=30),
+              site=st.text(max_size=10),
+              image=st.none() | st.fixed_dictionaries({
+                  "id": msg_ids, "thumbnail_url": st.just("/api/thumbnails/1"),
+                  "width": st.integers(1, 400), "height": st.integers(1, 400)})),
 )
 """The entries of a room's log that change a message (``edited``, ``deleted``,
-``reaction``, ``pinned``) or the room (``topic``)."""
+``reaction``, ``pinned``, ``preview``) or the room (``topic``)."""
 
 _server_reasons = st.none() | st.text(min_size=1, max_size=40)
 moderation_events: st.SearchStrategy[ServerEvent] = st.one_of(
@@ -504,7 +521,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Send(room="a", text="t", nonce="n"), Dm(to="bob", text="t", nonce="n"),
       Edit(room="a", msg_id=1, text="t"), Delete(room="a", msg_id=1),
       React(room="a", msg_id=1, emoji="👍"), Pin(room="a", msg_id=1),
-      SetTopic(room="a", topic="t")],
+      SetTopic(room="a", topic="t"), RemovePreview(room="a", msg_id=1)],
      st.builds(Sent, room=any_room_names, seq=st.integers(1, MAX_SEQ),
                msg_id=st.integers(1, MAX_SEQ), ts=st.integers(0, 2**53),
                duplicate=st.booleans(), unchanged=st.booleans())),

@@ -1,6 +1,6 @@
 """Messages: ``send`` to a room and ``dm`` to a person, and the changes made to messages
-(``edit``, ``delete``, ``react``, ``pin``). Each only says what to append to the room's
-log; the front commits it with the group committer (see
+(``edit``, ``delete``, ``react``, ``pin``, ``remove_preview``). Each only says what to append
+to the room's log; the front commits it with the group committer (see
 :class:`chatd.actions.context.Append`), and storage checks, under the room's lock, who may
 make which change.
 
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from chatd.actions.context import App, Append, Caller, signed_in
 from chatd.errors import ChatError
-from chatd.protocol import Delete, Dm, Edit, Pin, React, Send, codes
+from chatd.protocol import Delete, Dm, Edit, Pin, React, RemovePreview, Send, codes
 from chatd.protocol.markup import GROUP_TOKENS, group_mention, mention_candidates
 from chatd.protocol.names import is_dm_room
 from chatd.rooms import Join as Subscribe
 from chatd.storage import NewChange, NewMessage, User
 
-__all__ = ["delete", "dm", "edit", "pin", "react", "send"]
+__all__ = ["delete", "dm", "edit", "pin", "react", "remove_preview", "send"]
 
 
 async def send(app: App, caller: Caller, request: Send) -> Append:
@@ -69,6 +69,15 @@ async def delete(app: App, caller: Caller, request: Delete) -> Append:
     user = signed_in(caller)
     return Append(request.id, NewChange(
         user_id=user.id, room=request.room, msg_id=request.msg_id, kind="deleted",
+    ))
+
+
+async def remove_preview(app: App, caller: Caller, request: RemovePreview) -> Append:
+    """Remove the link preview of the caller's own message, or of any in a room they
+    moderate (chatd.previews makes them)."""
+    user = signed_in(caller)
+    return Append(request.id, NewChange(
+        user_id=user.id, room=request.room, msg_id=request.msg_id, kind="unpreview",
     ))
 
 

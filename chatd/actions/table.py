@@ -39,6 +39,7 @@ from chatd.protocol import (
     React,
     Read,
     RemoveContact,
+    RemovePreview,
     Request,
     Rooms,
     Search,
@@ -124,6 +125,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     React: Operation(messages.react, rate=SENDS),
     Pin: Operation(messages.pin, rate=SENDS),
     Pins: Operation(rooms.pins),
+    RemovePreview: Operation(messages.remove_preview, rate=SENDS),
     SetTopic: Operation(rooms.set_topic, rate=SENDS),
     # Moderation: entries of the log too, committed before they are answered.
     SetRole: Operation(moderation.set_role, rate=SENDS),

@@ -67,6 +67,7 @@ from chatd.protocol import (
     React,
     Read,
     RemoveContact,
+    RemovePreview,
     Request,
     Rooms,
     Search,
@@ -1102,6 +1103,25 @@ async def unread(client: ChatClient, arg: str) -> None:
     await client.ask("/unread", Unread(room=room, seq=message.seq), Answer, on_ok)
 
 
+async def unpreview(client: ChatClient, arg: str) -> None:
+    """``/unpreview N``: remove the link preview under message [N] (the user's own, or one
+    in a room they moderate); it stays removed unless an edit changes the link."""
+    number = message_number(arg.strip())
+    if number is None:
+        client.screen.problem("usage: /unpreview N")
+        return
+    message = _numbered(client, number, "/unpreview")
+    if message is None:
+        return
+
+    async def on_ok(reply: Sent) -> None:
+        client.screen.notice(f"[{number}] has no preview" if reply.unchanged
+                             else f"removed the preview of [{number}]")
+
+    await client.ask("/unpreview", RemovePreview(room=message.room, msg_id=message.msg_id),
+                     Sent, on_ok)
+
+
 async def retry(client: ChatClient, arg: str) -> None:
     failed = [p for p in client.pending.values() if p.failed]
     if not failed:
@@ -1150,6 +1170,8 @@ COMMANDS: dict[str, Command] = {
     "pin": Command(pin, "/pin N", "pin message [N] for everyone in its room to find"),
     "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
     "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),
+    "unpreview": Command(unpreview, "/unpreview N",
+                         "remove the link preview under message [N] (its author, moderators)"),
     "contacts": Command(contacts, "/contacts [+NAME]", "list contacts and presence (a page, "
                         "after NAME)"),
     "add": Command(add, "/add USER", "add a contact"),

@@ -2,18 +2,18 @@
 
 Theory of operation. Every change to a room is an entry of its log with its own seq
 (docs/protocol.md, "Changes to messages"): a ``message`` (a message object, as it is when it
-is read), an ``edited``, a ``deleted``, a ``reaction``, a ``pinned``. The same entries reach
-the client by several roads: live, on resume, in a ``join`` reply, in a ``history`` page
-(paging back, or filling a gap). :meth:`Messages.apply` is the one door all of them go
-through, and its rules, all in this module, make the order of the roads and any repetition
-harmless:
+is read), an ``edited``, a ``deleted``, a ``reaction``, a ``pinned``, a ``preview``. The same
+entries reach the client by several roads: live, on resume, in a ``join`` reply, in a
+``history`` page (paging back, or filling a gap). :meth:`Messages.apply` is the one door all
+of them go through, and its rules, all in this module, make the order of the roads and any
+repetition harmless:
 
 1. Messages are kept by ``(room, msg_id)`` with their ``rev``: the seq of the last entry that
    changed them, their own seq when none has.
-2. A change entry (``edited``, ``deleted``, ``reaction``, ``pinned``) is applied to a held
-   message only if its seq is greater than the message's ``rev``; then ``rev`` becomes that
-   seq. A change to a message not held is skipped: whenever the message is read later, its
-   message object already shows the change.
+2. A change entry (``edited``, ``deleted``, ``reaction``, ``pinned``, ``preview``) is applied
+   to a held message only if its seq is greater than the message's ``rev``; then ``rev``
+   becomes that seq. A change to a message not held is skipped: whenever the message is read
+   later, its message object already shows the change.
 3. A message object replaces the held one when its ``rev`` is not lower (the server's reading
    is the truth); an older reading is skipped. (Its ``quote``, the answered message as it was
    when read, is taken from the latest reading but is not a change of this message.)
@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from chatd.protocol import (
     Entry,
@@ -47,10 +48,11 @@ from chatd.protocol import (
     MessageEdited,
     MessagePinned,
     MessagePosted,
+    PreviewChanged,
     ReactionChanged,
 )
 
-__all__ = ["MAX_HELD_PER_ROOM", "Applied", "Messages", "normalised", "reacted"]
+__all__ = ["MAX_HELD_PER_ROOM", "Applied", "Messages", "normalised", "preview_of", "reacted"]
 
 #: The most messages held per room; past it the oldest (lowest seq) are forgotten, and
 #: changes to them are then skipped like changes to any message not held.
@@ -74,13 +76,15 @@ def normalised(message: MessagePosted) -> MessagePosted:
     not always tell)."""
     if message.deleted:
         message = dataclasses.replace(message, text="", edited_ts=None, reactions=(),
-                                      mentions=(), group=None, files=(), pinned=None)
+                                      mentions=(), group=None, files=(), pinned=None,
+                                      previews=())
     return dataclasses.replace(
         message,
         rev=max(message.rev or 0, message.seq),
         reactions=_tupled(message.reactions),
         mentions=tuple(message.mentions),
         files=tuple(message.files),
+        previews=tuple(message.previews),
         quote=dict(message.quote) if message.quote is not None else None,
         pinned=dict(message.pinned) if message.pinned is not None else None,
     )
@@ -116,7 +120,18 @@ def _react(reactions: Reactions, emoji: str, user: str, on: bool) -> Reactions:
     return tuple(result)
 
 
-Change = MessageEdited | MessageDeleted | ReactionChanged | MessagePinned
+Change = MessageEdited | MessageDeleted | ReactionChanged | MessagePinned | PreviewChanged
+
+
+def preview_of(entry: PreviewChanged) -> tuple[dict[str, Any], ...]:
+    """A ``preview`` entry as the message's ``previews``: none for a removal."""
+    if entry.url is None:
+        return ()
+    shown: dict[str, Any] = {"url": entry.url, "title": entry.title,
+                             "description": entry.description, "site": entry.site}
+    if entry.image is not None:
+        shown["image"] = dict(entry.image)
+    return (shown,)
 
 
 def _changed(held: MessagePosted, entry: Change) -> MessagePosted:
@@ -130,10 +145,12 @@ def _changed(held: MessagePosted, entry: Change) -> MessagePosted:
     if isinstance(entry, MessageDeleted):
         return dataclasses.replace(held, deleted=True, text="", edited_ts=None, reactions=(),
                                    mentions=(), group=None, files=(), pinned=None,
-                                   rev=entry.seq)
+                                   previews=(), rev=entry.seq)
     if isinstance(entry, MessagePinned):
         pinned = {"by": entry.by, "ts": entry.ts, "seq": entry.seq} if entry.on else None
         return dataclasses.replace(held, pinned=pinned, rev=entry.seq)
+    if isinstance(entry, PreviewChanged):
+        return dataclasses.replace(held, previews=preview_of(entry), rev=entry.seq)
     return dataclasses.replace(held, rev=entry.seq,
                                reactions=_react(_tupled(held.reactions), entry.emoji,
                                                 entry.user, entry.on))

@@ -52,6 +52,7 @@ __all__ = [
     "notify_text",
     "pinned_spans",
     "plain_text",
+    "preview_spans",
     "profile_text",
     "reaction_spans",
     "search_spans",
@@ -65,6 +66,11 @@ BODY_INDENT: Final = "\n      "
 MAX_NESTING: Final = 8
 #: How many characters of the answered message a reply shows.
 EXCERPT_CHARS: Final = 60
+#: What starts a link preview's line: less than :data:`BODY_INDENT`, so that no line of a
+#: message's text can pass for one.
+PREVIEW_INDENT: Final = "  "
+#: How many characters of a preview's title (and of its site) are shown.
+PREVIEW_CHARS: Final = 100
 
 # A fence opens a code block at the start of a line (up to three spaces in) with three or more
 # backticks or tildes, and is closed by a line of the same kind at least as long (the rule of
@@ -274,6 +280,17 @@ def file_spans(file: Mapping[str, Any], base_url: str = "") -> Line:
     return spans
 
 
+def preview_spans(preview: Mapping[str, Any]) -> Line:
+    """A message's link preview, on one indented line: ``  ↳ Title — site`` (the title in
+    bold; the site, dim, left out when the page gave none)."""
+    title = excerpt(str(preview.get("title", "")), PREVIEW_CHARS)
+    spans: Line = [Span(PREVIEW_INDENT + "↳ "), Span(title, Style.BOLD)]
+    site = excerpt(str(preview.get("site", "")), PREVIEW_CHARS)
+    if site:
+        spans.append(Span(f" — {site}", Style.DIM))
+    return spans
+
+
 def _header(message: MessagePosted, number: int, label: str) -> Span:
     return Span(f"[{number}] {hhmm(message.ts)} [{label}] {clean(message.sender)}: ")
 
@@ -330,9 +347,11 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
               ↳ re [2] bob: how about lunch?
         [3] 12:30 [general] ann: **yes**, at noon
               📎 menu.pdf (48.2 kB) http://127.0.0.1:8080/api/files/7/menu.pdf (edited)  👍 2
+          ↳ Lunch menu — Canteen
 
     Its files follow its text, one a line (the first on the message's line when it has no
-    text); see :func:`file_spans`.
+    text); see :func:`file_spans`. Its link's preview, if it has one, goes on a line of its
+    own under it (:func:`preview_spans`).
 
     Args:
         number: its short number.
@@ -366,6 +385,8 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
     if message.pinned is not None:
         spans.append(Span(f" (pinned by {clean(message.pinned.get('by'))})", Style.DIM))
     spans.extend(_reactions(message, me))
+    for preview in message.previews:
+        spans += [Span("\n"), *preview_spans(preview)]
     return spans
 
 

@@ -71,6 +71,7 @@ from chatd.client.render import (
     moderation_text,
     notify_text,
     pinned_spans,
+    preview_spans,
     profile_text,
     reaction_spans,
     status_text,
@@ -79,6 +80,7 @@ from chatd.client.terminal import (
     LineReader,
     Screen,
     Span,
+    Style,
     clean,
     clean_body,
     error_text,
@@ -113,6 +115,7 @@ from chatd.protocol import (
     NotifyChanged,
     Ping,
     PresenceChanged,
+    PreviewChanged,
     ProfileChanged,
     ReactionChanged,
     ReadMoved,
@@ -920,6 +923,12 @@ class ChatClient:
             self.screen.spans(reaction_spans(
                 held, number=self.messages.number(held), label=self.label(room), me=self.me,
                 user=entry.user, emoji=entry.emoji, on=entry.on))
+        elif isinstance(entry, PreviewChanged):
+            # Under the message printed a moment ago, as a line of its own (a removal is
+            # not news enough to print).
+            if held.previews:
+                self.screen.spans([*preview_spans(held.previews[0]),
+                                   Span(f"  [{self.messages.number(held)}]", Style.DIM)])
         else:
             self.show(held)
 
@@ -1318,6 +1327,7 @@ class ChatClient:
         MemberUnbanned: _on_change,
         MemberKicked: _on_change,
         RoomArchived: _on_change,
+        PreviewChanged: _on_change,
         RoomDeleted: _on_room_deleted,
         NotifyChanged: _on_notify,
         DndChanged: _on_dnd,

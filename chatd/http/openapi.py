@@ -235,6 +235,22 @@ class _Builder:
                          "description": "The `pinned` entry that pinned it (what the pins "
                                         "page by)."}},
                 description="While the message is pinned."),
+            "previews": {"type": "array", "maxItems": 1, "items": _ref("Preview"),
+                         "description": "The preview of the text's first link, if the "
+                                        "server made one."},
+        }
+        preview: dict[str, Schema] = {
+            "url": {"type": "string", "description": "The link, as the text has it."},
+            "title": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": {"type": "string", "maxLength": 300},
+            "site": {"type": "string", "maxLength": 80},
+            "image": self.sent(
+                {"id": {"type": "integer", "minimum": 1},
+                 "thumbnail_url": {"type": "string", "pattern": r"^/api/thumbnails/[0-9]+$"},
+                 "width": {"type": "integer", "minimum": 1},
+                 "height": {"type": "integer", "minimum": 1}},
+                description="The page's picture, as a thumbnail chatd serves (a file id "
+                            "for signed links)."),
         }
         message_required = ["op", "room", "seq", "msg_id", "from", "text", "ts", "nonce"]
         display_name: Schema = {"type": ["string", "null"], "minLength": 1,
@@ -506,6 +522,18 @@ class _Builder:
             "Archived": self.sent(
                 {"op": {"const": "archived"}, **entry_base, "archived": {"type": "boolean"},
                  "by": {"type": "string"}, "ts": ms}),
+            "Preview": self.sent(
+                preview, required=["url", "title", "description", "site"],
+                description="A link preview: the page's title, description, site and "
+                            "picture."),
+            "PreviewEntry": self.sent(
+                {"op": {"const": "preview"}, **entry_base,
+                 "msg_id": {"type": "integer", "minimum": 1}, "ts": ms, **preview,
+                 "removed": {"const": True,
+                             "description": "The message shows no preview any more (then "
+                                            "none of the preview's fields)."}},
+                required=["op", "room", "seq", "msg_id", "ts"],
+                description="An entry: a message's link preview, made or removed."),
             "BotToken": self.sent(
                 {
                     "id": {"type": "integer", "minimum": 1},
@@ -571,13 +599,15 @@ class _Builder:
                                "ops it does not know.",
                 "oneOf": [_ref(name) for name in
                           ("Message", "Edited", "Deleted", "Reaction", "Pinned", "Topic",
-                           "RoleEntry", "Banned", "Unbanned", "Kicked", "Archived")],
+                           "RoleEntry", "Banned", "Unbanned", "Kicked", "Archived",
+                           "PreviewEntry")],
                 "discriminator": {"propertyName": "op", "mapping": {
                     "message": _REF + "Message", "edited": _REF + "Edited",
                     "deleted": _REF + "Deleted", "reaction": _REF + "Reaction",
                     "pinned": _REF + "Pinned", "topic": _REF + "Topic", "role": _REF + "RoleEntry",
                     "banned": _REF + "Banned", "unbanned": _REF + "Unbanned",
-                    "kicked": _REF + "Kicked", "archived": _REF + "Archived"}},
+                    "kicked": _REF + "Kicked", "archived": _REF + "Archived",
+                    "preview": _REF + "PreviewEntry"}},
             },
         }
 

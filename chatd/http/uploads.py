@@ -64,8 +64,8 @@ from chatd.storage import ImageFacts
 from chatd.thumbnails import make_thumbnail
 from chatd.views import file_object
 
-__all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "UPLOADS", "download", "upload",
-           "upload_limit"]
+__all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "UPLOADS", "download", "place_thumbnail",
+           "upload", "upload_limit"]
 
 log = logging.getLogger(__name__)
 # python-multipart logs a warning for each malformed body before it raises: a client's mistake,
@@ -201,11 +201,12 @@ def _place_bytes(store: FileStore, data: bytes) -> Upload:
     return upload
 
 
-async def _thumbnail(store: FileStore, source: Path, max_pixels: int
+async def place_thumbnail(store: FileStore, source: Path, max_pixels: int
                      ) -> tuple[ImageFacts | None, Upload | None]:
     """The image facts of an upload whose bytes are complete in ``source``, and the upload of
     its thumbnail's bytes, placed (to finish once the row is committed); (None, None) for a
-    file that is not an image (or with thumbnails off: ``max_pixels`` 0)."""
+    file that is not an image (or with thumbnails off: ``max_pixels`` 0). Link previews'
+    pictures (chatd.previews) are made here too: the same threads, the same limits."""
     if max_pixels <= 0:
         return None, None
     made = await trio.to_thread.run_sync(partial(make_thumbnail, source, max_pixels=max_pixels),
@@ -286,7 +287,7 @@ async def _upload(request: Request, body: RequestBody, app: App,
             raise ChatError(codes.BAD_REQUEST, "the body holds no complete part named 'file'")
         try:
             sha256 = await store.run(pending.place)
-            image, thumb = await _thumbnail(store, pending.path, config.max_image_pixels)
+            image, thumb = await place_thumbnail(store, pending.path, config.max_image_pixels)
         except StoreUnavailable as exc:
             log.warning("an upload could not be stored: %s", exc)
             raise ChatError(codes.UNAVAILABLE, "the file store is not available; try again"

@@ -73,10 +73,12 @@ from chatd.protocol.events import (
     Pin,
     Ping,
     PresenceChanged,
+    PreviewChanged,
     ProfileChanged,
     React,
     ReactionChanged,
     ReadMoved,
+    RemovePreview,
     Request,
     RequestError,
     RequestId,
@@ -276,6 +278,7 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         reactions=_reactions(obj), reply_to=_optional_int(obj, "reply_to"), quote=quote,
         mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
         files=_objects(obj, "files", optional=True), pinned=_pinned_by(obj),
+        previews=_objects(obj, "previews", optional=True),
     )
 
 
@@ -341,6 +344,19 @@ def _archived(obj: Mapping[str, Any]) -> RoomArchived:
                         ts=_int(obj, "ts", minimum=None))
 
 
+def _preview(obj: Mapping[str, Any]) -> PreviewChanged:
+    common: dict[str, Any] = {"room": _str(obj, "room"), "seq": _int(obj, "seq"),
+                              "msg_id": _int(obj, "msg_id"), "ts": _int(obj, "ts", minimum=None)}
+    if _bool(obj, "removed", False):
+        return PreviewChanged(**common)
+    image = obj.get("image")
+    if image is not None and not isinstance(image, dict):
+        raise _Bad("'image' must be an object")
+    return PreviewChanged(**common, url=_str(obj, "url"), title=_str(obj, "title"),
+                          description=_optional_str(obj, "description") or "",
+                          site=_optional_str(obj, "site") or "", image=image)
+
+
 #: The parser of each kind of entry of a room's log, by its op.
 _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "message": _message,
@@ -354,6 +370,7 @@ _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "unbanned": _unbanned,
     "kicked": _kicked,
     "archived": _archived,
+    "preview": _preview,
 }
 
 
@@ -441,6 +458,7 @@ _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
     Delete: _sent,
     React: _sent,
     Pin: _sent,
+    RemovePreview: _sent,
     SetTopic: _sent,
     History: _history_page,
     Join: _join_accepted,

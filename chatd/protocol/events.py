@@ -75,6 +75,7 @@ __all__ = [
     "Ping",
     "Pins",
     "PresenceChanged",
+    "PreviewChanged",
     "ProfileChanged",
     "Profiles",
     "React",
@@ -82,6 +83,7 @@ __all__ = [
     "Read",
     "ReadMoved",
     "RemoveContact",
+    "RemovePreview",
     "Request",
     "RequestError",
     "RequestId",
@@ -424,6 +426,16 @@ class Delete(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RemovePreview(Request):
+    """Remove a message's link preview (its author, or the room's moderators); it stays
+    removed until an edit changes the link."""
+
+    OP: ClassVar[str] = "remove_preview"
+    room: str
+    msg_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class React(Request):
     """Put (``on``) or take back the user's ``emoji`` on a message."""
 
@@ -635,8 +647,10 @@ class MessagePosted(ServerEvent):
     every member (``@room``, ``@all``, ``@everyone``), ``"here"`` the members online when it
     was sent (``@here``), None otherwise. ``files``: the file objects attached
     ({id, name, size, content_type, url}; none once deleted). ``pinned``: {by, ts, seq}
-    while it is pinned (``seq``: the entry that pinned it). Fields at their defaults are
-    left out of the wire form, so a plain message's frame is what it was in v1."""
+    while it is pinned (``seq``: the entry that pinned it). ``previews``: the preview of
+    its first link, if the server made one ({url, title, description, site, image?}; see
+    :class:`PreviewChanged`). Fields at their defaults are left out of the wire form, so a
+    plain message's frame is what it was in v1."""
 
     OP: ClassVar[str] = "message"
     room: str
@@ -656,6 +670,7 @@ class MessagePosted(ServerEvent):
     group: str | None = None
     files: Sequence[Mapping[str, Any]] = ()
     pinned: Mapping[str, Any] | None = None
+    previews: Sequence[Mapping[str, Any]] = ()
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -683,6 +698,8 @@ class MessagePosted(ServerEvent):
             obj["files"] = [dict(file) for file in self.files]
         if self.pinned is not None:
             obj["pinned"] = dict(self.pinned)
+        if self.previews:
+            obj["previews"] = [dict(preview) for preview in self.previews]
         return obj
 
 
@@ -833,10 +850,42 @@ class RoomArchived(ServerEvent):
     ts: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PreviewChanged(ServerEvent):
+    """An entry of the log: message ``msg_id`` now shows a preview of its link ``url``: the
+    page's ``title``, ``description`` and ``site`` (either may be empty) and ``image``
+    ({id, thumbnail_url, width, height}: a thumbnail served by chatd, as an attachment's),
+    if it has one. Without ``url`` (``"removed": true`` on the wire) the message shows no
+    preview any more."""
+
+    OP: ClassVar[str] = "preview"
+    room: str
+    seq: int
+    msg_id: int
+    ts: int
+    url: str | None = None
+    title: str = ""
+    description: str = ""
+    site: str = ""
+    image: Mapping[str, Any] | None = None
+
+    def wire(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"op": self.OP, "room": self.room, "seq": self.seq,
+                               "msg_id": self.msg_id, "ts": self.ts}
+        if self.url is None:
+            obj["removed"] = True
+            return obj
+        obj.update(url=self.url, title=self.title, description=self.description,
+                   site=self.site)
+        if self.image is not None:
+            obj["image"] = dict(self.image)
+        return obj
+
+
 #: An entry of a room's log: what ``history``, ``join``, a resume and live delivery carry.
 Entry = (MessagePosted | MessageEdited | MessageDeleted | ReactionChanged | MessagePinned
          | TopicChanged | RoleChanged | MemberBanned | MemberUnbanned | MemberKicked
-         | RoomArchived)
+         | RoomArchived | PreviewChanged)
 
 #: The entries that moderate the room's members.
 Moderation = RoleChanged | MemberBanned | MemberUnbanned | MemberKicked
@@ -1246,6 +1295,14 @@ def _parse_delete(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Del
     return Delete(id=rid, room=room, msg_id=msg_id)
 
 
+def _parse_remove_preview(obj: Mapping[str, Any], rid: RequestId, limits: Limits
+                          ) -> RemovePreview:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return RemovePreview(id=rid, room=room, msg_id=msg_id)
+
+
 def _parse_react(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> React:
     room = _room(obj)
     msg_id = _msg_id(obj)
@@ -1516,6 +1573,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "edit": (Edit, _parse_edit),
     "delete": (Delete, _parse_delete),
     "react": (React, _parse_react),
+    "remove_preview": (RemovePreview, _parse_remove_preview),
     "set_topic": (SetTopic, _fields(SetTopic, room=_room, topic=_topic)),
     "set_notify": (SetNotify, _fields(SetNotify, room=_room, notify=_notify)),
     "set_dnd": (SetDnd, _parse_set_dnd),
@@ -1548,6 +1606,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "unbanned": (MemberUnbanned,),
     "kicked": (MemberKicked,),
     "archived": (RoomArchived,),
+    "preview": (PreviewChanged,),
     "room_deleted": (RoomDeleted,),
     "presence": (PresenceChanged,),
     "joined": (MemberJoined,),

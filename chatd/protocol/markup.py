@@ -1,10 +1,12 @@
 """What the server reads in a message's text: the ``@name`` mentions, the group mentions
-(``@room``, ``@all``, ``@everyone``, ``@here``), and whether a reaction's emoji is one.
+(``@room``, ``@all``, ``@everyone``, ``@here``), the first link (for its preview), and
+whether a reaction's emoji is one.
 
 The text itself is stored and sent as its author typed it; clients render the Markdown subset
 (docs/protocol.md, "Formatting"). The server only needs to know which members a message names,
 and it must agree with the renderers on one rule: nothing inside code (a fenced block or a
-backtick span) is a mention, so that ``@bob`` quoted in a snippet alerts nobody. A group
+backtick span) is a mention, nor a link to preview, so that ``@bob`` quoted in a snippet
+alerts nobody and a URL in a snippet fetches nothing. A group
 mention is a word like a name (the same boundaries, any case): "@all-hands" is not one, "@all,"
 and "@ALL" are.
 """
@@ -17,8 +19,8 @@ from typing import Final
 
 import emoji as _emoji
 
-__all__ = ["GROUP_TOKENS", "MAX_EMOJI_CHARS", "MAX_MENTIONS", "group_mention", "is_emoji",
-           "mention_candidates", "normalise_emoji", "without_code"]
+__all__ = ["GROUP_TOKENS", "MAX_EMOJI_CHARS", "MAX_LINK_CHARS", "MAX_MENTIONS", "first_link",
+           "group_mention", "is_emoji", "mention_candidates", "normalise_emoji", "without_code"]
 
 #: The most names one message can mention; more are not looked up (a message naming 500
 #: people is a broadcast, not a mention).
@@ -28,6 +30,8 @@ MAX_MENTIONS: Final = 50
 GROUP_TOKENS: Final = {"room": "room", "all": "room", "everyone": "room", "here": "here"}
 #: The longest emoji accepted, in code points (family and flag sequences run to about 10).
 MAX_EMOJI_CHARS: Final = 16
+#: The longest link that is previewed (chatd.addresses.MAX_URL_CHARS: what chatd fetches).
+MAX_LINK_CHARS: Final = 2048
 
 # A fence opens a code block at the start of a line (up to three spaces in) with three or more
 # backticks or tildes; the block ends at a line with a fence of the same kind at least as long,
@@ -36,6 +40,15 @@ MAX_EMOJI_CHARS: Final = 16
 _FENCE: Final = re.compile(r"^ {0,3}(`{3,}(?=[^`]*$)|~{3,})")
 # An inline code span: a run of backticks, then anything, then a run of the same length.
 _CODE_SPAN: Final = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+# The links the page renders (clients/web/markdown.js), outside code: "<https://…>",
+# "[text](https://…)" (a label without "[" or a line break; the target may hold one level of
+# parentheses) and a bare http(s) URL that does not follow a letter or digit and does not end
+# in punctuation that more likely closes the sentence.
+_LINK: Final = re.compile(
+    r"<(https?://[^\s<>]+)>"
+    r"|\[[^\[\]\n]{1,1000}\]\(((?:[^\s()]|\([^\s()]*\))+)\)"
+    r"|(?<![^\W_])(https?://[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]*_~])",
+    re.IGNORECASE)
 # "@name" where "@" does not follow a name character (an e-mail address is not a mention).
 _MENTION: Final = re.compile(r"(?<![A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{1,32})")
 
@@ -72,6 +85,19 @@ def mention_candidates(text: str) -> list[str]:
         if len(found) >= MAX_MENTIONS:
             break
     return list(found)[:MAX_MENTIONS]
+
+
+def first_link(text: str) -> str:
+    """The first http(s) link of ``text`` as the page renders it (docs/protocol.md,
+    "Formatting"), outside code; "" when there is none (or it is longer than
+    :data:`MAX_LINK_CHARS`). Cheap for a text without "http", as most are."""
+    if "http" not in text.lower():
+        return ""
+    for match in _LINK.finditer(without_code(text)):
+        url = next(group for group in match.groups() if group is not None)
+        if url.lower().startswith(("http://", "https://")):
+            return url if len(url) <= MAX_LINK_CHARS else ""
+    return ""
 
 
 # Any of the group words, after an "@" (a cheap test before the parse: most texts with "@"

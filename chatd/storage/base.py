@@ -60,6 +60,8 @@ __all__ = [
     "Page",
     "PresenceAudience",
     "PresenceNotice",
+    "Preview",
+    "PreviewImage",
     "Profile",
     "ProfileNotice",
     "PushSubscription",
@@ -375,6 +377,32 @@ class StoredFile:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PreviewImage:
+    """A link preview's picture: a WebP thumbnail (chatd.thumbnails) of ``width`` x
+    ``height`` pixels, whose bytes are stored as a file's under ``sha256`` (``size``
+    bytes), served as the file ``file_id`` of the message's room (0 until stored)."""
+
+    sha256: str
+    size: int
+    width: int
+    height: int
+    file_id: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Preview:
+    """What a message's link shows (chatd.previews): the page at ``url`` (the first link of
+    the text, as written) has ``title``, and may have a ``description``, the ``site``'s name
+    and an ``image``."""
+
+    url: str
+    title: str
+    description: str = ""
+    site: str = ""
+    image: PreviewImage | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """A committed entry of a room's log. ``seq`` strictly increases within ``room``, in
     commit order, across messages and changes alike.
@@ -382,9 +410,11 @@ class Message:
     ``kind`` says which entry: ``"message"`` (a message as it is now: ``rev`` is the seq of
     the last change to it, 0 for none; ``edited_ts``, ``deleted``, ``reactions`` as
     ``(emoji, users)`` pairs, ``reply_to`` with its ``quote``, ``mentions``, ``files``, the
-    files attached to it, none once it is deleted), or a change to
+    files attached to it, none once it is deleted, ``previews``, its link's preview if it
+    has one), or a change to
     message ``msg_id``, made by ``sender``: ``"edited"`` (``text`` and ``mentions`` are the
-    new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``); or ``"topic"``, the
+    new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``), ``"preview"``
+    (``previews``: the message's new preview, or none when it was removed); or ``"topic"``, the
     room's new topic in ``text`` (``msg_id`` 0); or moderation of member ``target`` by
     ``sender``: ``"role"`` (the new role in ``text``), ``"banned"`` (the reason in ``text``,
     ``expires_at`` in ms or None), ``"unbanned"``, ``"kicked"`` (``msg_id`` 0); or
@@ -416,6 +446,7 @@ class Message:
     pinned_by: str | None = None
     pinned_ts: int = 0
     pinned_seq: int = 0
+    previews: tuple[Preview, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -451,7 +482,13 @@ class NewChange:
     the last ``within`` seconds, at most ``limit`` (at most :data:`PURGE_MAX`), each a
     ``deleted`` entry by ``user_id`` (``msg_id`` 0; never an entry itself); or ``"pinned"``:
     pin (``on``) or unpin message ``msg_id``, the room holding at most ``limit`` pinned
-    messages at once (the caller gives ``limits.pins_per_room``). Who may make which is
+    messages at once (the caller gives ``limits.pins_per_room``); or
+    ``"preview"``, made by the server (chatd.previews; ``user_id`` is
+    :data:`COMMAND_LINE`, the entry names the message's author): ``preview`` (None: none)
+    for the link ``url`` ("" for none), stored only while ``url`` is still the first link
+    of the text and no preview was decided for it yet; or ``"unpreview"``: remove the
+    message's preview (its author, or whoever moderates the room), which stays removed
+    until an edit changes the link. Both are ``"preview"`` entries. Who may make which is
     decided by storage."""
 
     user_id: int
@@ -467,6 +504,8 @@ class NewChange:
     expires_at: int | None = None
     within: int = 0
     limit: int = PURGE_MAX
+    url: str = ""
+    preview: Preview | None = None
 
 
 #: What the group committer stores: a new message or a change to one.

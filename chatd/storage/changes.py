@@ -1,5 +1,6 @@
-"""Changes to a room (edits, deletions, reactions, its topic, and moderating its members) as
-entries of the room's log; and who may make each, decided here and nowhere else.
+"""Changes to a room (edits, deletions, reactions, link previews, its topic, and moderating
+its members) as entries of the room's log; and who may make each, decided here and nowhere
+else.
 
 Asyncio side of :meth:`chatd.storage.postgres.PostgresStorage.append_messages`: one
 transaction per batch of changes, on one pooled connection.
@@ -30,6 +31,8 @@ Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says th
 - react: a member;
 - pin and unpin: a member (as in Slack and Mattermost), up to the limit the change carries
   (``limits.pins_per_room``) pinned at once;
+- remove a message's link preview: its author, or whoever moderates the room (the server
+  makes previews: chatd.previews);
 - set the topic, ban, unban, kick: whoever moderates the room;
 - set a role (hand the room over with ``owner``): the owner, or an administrator;
 - archive or unarchive a room: its owner, or an administrator (never a conversation);
@@ -70,6 +73,17 @@ its check and its insert: one waits for the other's commit, and either the join 
 
 Every moderation change, a deletion of someone else's message and a topic is also a row of
 ``audit_log``, written in the same transaction.
+
+A link preview (migration 0026) is made by the server after it fetched the page of a
+message's first link (chatd.previews), as a change of kind ``"preview"`` naming the link it
+was made for. It is stored only while that link is still the text's first (an edit may have
+changed it meanwhile: then the edit's own preview follows) and no preview was decided for it
+yet (``messages.preview_url``): so one removed by its author (``"unpreview"``) stays
+removed until an edit changes the link. Its picture, when it has one, becomes a row of
+``files`` (``preview``), the old one's row marked deleted; the message's preview and the
+entry's are written with the file's id. Both take two more statements, only in a batch that
+stores a preview. A deletion takes the preview away with the words: from the message and
+from its preview entries.
 """
 
 from __future__ import annotations
@@ -81,6 +95,7 @@ from typing import Any
 
 from chatd.errors import ChatError
 from chatd.protocol import codes
+from chatd.protocol.markup import first_link
 from chatd.storage.base import (
     COMMAND_LINE,
     MAX_REACTIONS,
@@ -89,11 +104,13 @@ from chatd.storage.base import (
     Appended,
     Message,
     NewChange,
+    Preview,
+    PreviewImage,
 )
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
 
-__all__ = ["BANS_LOCK", "apply_changes", "outranks"]
+__all__ = ["BANS_LOCK", "apply_changes", "outranks", "preview_from_json", "preview_json"]
 
 #: The advisory lock (``pg_advisory_xact_lock``, one bigint) of a room's bans is this plus
 #: the room's id: a ban takes it exclusive, a join or an invitation shared ("ban" in ASCII,
@@ -121,7 +138,7 @@ _SQL_NOW = f"SELECT {_ms('clock_timestamp()')}"
 # pinned (only a message changed before can be: its rev is set).
 _SQL_MESSAGES = """
 SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.rev, m.deleted_at IS NOT NULL AS deleted,
-       m.mentions, x.emojis, x.users, x.sinces,
+       m.mentions, x.emojis, x.users, x.sinces, m.preview, m.preview_url,
        m.rev IS NOT NULL AND EXISTS (SELECT 1 FROM pins p WHERE p.message_id = m.id) AS pinned
 FROM messages m LEFT JOIN LATERAL (
     SELECT array_agg(x.emoji ORDER BY x.since, x.seq) AS emojis,
@@ -261,6 +278,41 @@ WITH put AS (
 )
 DELETE FROM pins WHERE message_id = ANY ($6::bigint[])
 """
+# A batch's previews (migration 0026), each message's last: first their pictures, the old ones
+# marked deleted and the new ones added as files of the messages' rooms (uploaded by their
+# authors), then the messages' previews and the entries', with the files' ids.
+_SQL_PREVIEW_FILES = """
+WITH gone AS (
+    UPDATE files SET deleted_at = now()
+    WHERE message_id = ANY ($1::bigint[]) AND preview AND deleted_at IS NULL
+)
+INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id, message_id,
+                   width, height, thumb_sha256, thumb_width, thumb_height, preview)
+SELECT sha256, size, 'preview.webp', 'image/webp', uploader_id, room_id, message_id,
+       width, height, sha256, width, height, true
+FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
+            $7::integer[], $8::integer[])
+    AS v(message_id, room_id, uploader_id, sha256, size, width, height)
+RETURNING id, message_id
+"""
+_SQL_PREVIEWS = """
+WITH shown AS (
+    UPDATE messages m SET preview = v.preview::jsonb, preview_url = v.url
+    FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, preview, url)
+    WHERE m.id = v.id
+)
+UPDATE changes c SET preview = v.preview::jsonb
+FROM unnest($4::bigint[], $5::bigint[], $6::text[]) AS v(room_id, seq, preview)
+WHERE c.room_id = v.room_id AND c.seq = v.seq
+"""
+# Deleted messages that had a preview decided lose it, and their preview entries theirs.
+_SQL_FORGET_PREVIEWS = """
+WITH shown AS (
+    UPDATE messages SET preview = NULL, preview_url = NULL WHERE id = ANY ($1::bigint[])
+)
+UPDATE changes SET preview = NULL
+WHERE message_id = ANY ($1::bigint[]) AND kind = 'preview' AND preview IS NOT NULL
+"""
 _SQL_MENTIONS_REMOVE = """
 DELETE FROM mentions x USING unnest($1::bigint[], $2::bigint[]) AS v(room_id, seq)
 WHERE x.room_id = v.room_id AND x.seq = v.seq
@@ -329,6 +381,8 @@ class _Target:
     edited: bool = False
     deleted_now: bool = False
     touched: bool = False
+    preview: Preview | None = None
+    preview_url: str | None = None  # the link a preview was decided for (migration 0026)
 
 
 @dataclasses.dataclass(slots=True)
@@ -450,6 +504,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             id=row["id"], room_id=row["room_id"], seq=row["seq"], sender_id=row["sender_id"],
             text=row["text"], rev=row["rev"] or row["seq"], deleted=row["deleted"],
             mentions=tuple(row["mentions"]), pinned=row["pinned"],
+            preview=preview_from_json(row["preview"]), preview_url=row["preview_url"],
         )
         if row["emojis"] is not None:
             for emoji, user_id, since in zip(row["emojis"], row["users"], row["sinces"],
@@ -497,6 +552,9 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             outcomes.append(ChatError(
                 codes.NOT_FOUND, f"there is no message {change.msg_id} in {change.room!r}"))
             continue
+        if change.kind in ("preview", "unpreview"):
+            outcomes.append(_preview(change, message, room, actor, now, entries))
+            continue
         if actor is None or not (actor.member or (change.kind == "deleted"
                                                   and _moderates(actor, room))):
             outcomes.append(ChatError(codes.FORBIDDEN, f"you are not a member of {room.name!r}"))
@@ -524,6 +582,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
 
     if entries:
         await _write(conn, rooms, targets, entries, now)
+        await _write_previews(conn, entries, outcomes)
     if any(c.kind in MODERATION_KINDS for c in batch):
         await _write_moderation(conn, rooms, people, now)
     if audit:
@@ -643,7 +702,7 @@ def _set_topic(change: NewChange, room: _Room, actor: _Person | None, now: int,
 
 #: What an archived room refuses (with ``archived``): anything that writes to it but
 #: deleting messages and moderating members.
-_READ_ONLY = frozenset({"edited", "reaction", "topic", "pinned"})
+_READ_ONLY = frozenset({"edited", "reaction", "topic", "pinned", "preview"})
 
 
 def _archive(change: NewChange, room: _Room, actor: _Person | None, now: int,
@@ -852,6 +911,7 @@ def _change(change: NewChange, target: _Target, room: _Room,
         target.text = ""
         target.mentions = target.mention_ids = ()
         target.reactions.clear()
+        target.preview = None
         if target.pinned:
             # Off the pins with it: the deleted entry says so (its row goes with the words).
             target.pinned, target.pin = False, None
@@ -923,6 +983,9 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
     gone = [t.id for t in touched if t.deleted_now]
     if gone:
         await conn.execute(_SQL_FORGET, gone)
+        previewed = [t.id for t in touched if t.deleted_now and t.preview_url is not None]
+        if previewed:
+            await conn.execute(_SQL_FORGET_PREVIEWS, previewed)
     if rewritten:
         await conn.execute(_SQL_MENTIONS_REMOVE, [t.room_id for t in rewritten],
                            [t.seq for t in rewritten])
@@ -936,6 +999,124 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
 _TEXTS = frozenset({"edited", "topic", "role", "banned", "kicked"})
 # The kinds of entry that go one way or the other (reaction_on says which).
 _WAYS = frozenset({"reaction", "archived", "pinned"})
+
+
+def preview_json(preview: Preview | None) -> str | None:
+    """A preview as stored (``messages.preview``, ``changes.preview``): JSON text, or None."""
+    if preview is None:
+        return None
+    obj: dict[str, Any] = {"url": preview.url, "title": preview.title,
+                           "description": preview.description, "site": preview.site}
+    if preview.image is not None:
+        image = preview.image
+        obj["image"] = {"id": image.file_id, "sha256": image.sha256, "size": image.size,
+                        "width": image.width, "height": image.height}
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def preview_from_json(text: str | None) -> Preview | None:
+    """A preview from its stored JSON text (None for none)."""
+    if text is None:
+        return None
+    obj = json.loads(text)
+    image = obj.get("image")
+    return Preview(url=obj["url"], title=obj["title"], description=obj["description"],
+                   site=obj["site"],
+                   image=None if image is None else PreviewImage(
+                       sha256=image["sha256"], size=image["size"], width=image["width"],
+                       height=image["height"], file_id=image["id"]))
+
+
+def _same_preview(a: Preview | None, b: Preview | None) -> bool:
+    """Whether two previews show the same (a picture by its bytes, not by its file)."""
+    if a is None or b is None:
+        return a is b
+    picture = (a.image.sha256 if a.image else None) == (b.image.sha256 if b.image else None)
+    return picture and (a.url, a.title, a.description, a.site) == (
+        b.url, b.title, b.description, b.site)
+
+
+def _preview(change: NewChange, message: _Target, room: _Room, actor: _Person | None,
+             now: int, entries: list[_Entry]) -> Appended | ChatError:
+    """A preview made by the server (``"preview"``) or removed by a person (``"unpreview"``;
+    see the module's docstring): its entry, at the message's rev when it changes nothing."""
+    if message.deleted:
+        return ChatError(codes.NOT_FOUND, f"message {message.id} was deleted")
+    if change.kind == "unpreview":
+        if actor is None or not (actor.member or _moderates(actor, room)):
+            return ChatError(codes.FORBIDDEN, f"you are not a member of {room.name!r}")
+        if change.user_id != message.sender_id and not _moderates(actor, room):
+            return ChatError(codes.FORBIDDEN, "only its author or the room's owner or "
+                             "moderators can remove a message's preview")
+        new = None
+        decided = first_link(message.text)
+        stale = False
+    else:
+        new, decided = change.preview, change.url
+        # Not for the text as it is now (edited since), or decided already for this link.
+        stale = first_link(message.text) != change.url or message.preview_url == change.url
+    entry = Message(room=room.name, seq=message.rev, msg_id=message.id,
+                    sender=actor.name if actor is not None else "", text="", ts=now,
+                    nonce="", kind="preview", previews=() if new is None else (new,))
+    if stale or _same_preview(new, message.preview):
+        return Appended(message=entry, duplicate=True)
+    room.last_seq += 1
+    room.bumped = message.touched = True
+    message.rev = room.last_seq
+    message.preview, message.preview_url = new, decided
+    entry = dataclasses.replace(entry, seq=room.last_seq)
+    entries.append(_Entry(entry, message, message.sender_id if actor is None else actor.id))
+    return Appended(message=entry, duplicate=False)
+
+
+async def _write_previews(conn: Any, entries: list[_Entry],
+                          outcomes: list[Appended | ChatError]) -> None:
+    """Write the batch's previews, if it stored any (see :data:`_SQL_PREVIEW_FILES`), and
+    give their pictures' file ids to their entries and outcomes."""
+    shown = [e for e in entries if e.message.kind == "preview"]
+    if not shown:
+        return
+    last: dict[int, _Entry] = {e.message.msg_id: e for e in shown}
+    # A message the batch deleted after its preview keeps none (its deletion was written
+    # already): no picture, and nothing shown by the message or its entries.
+    pictures = [(e.message.msg_id, e.target.room_id, e.target.sender_id, e.message.previews[0])
+                for e in last.values() if e.target is not None and not e.target.deleted
+                and e.message.previews and e.message.previews[0].image is not None]
+    file_ids: dict[int, int] = {}
+    rows = await conn.fetch(
+        _SQL_PREVIEW_FILES, sorted(last),
+        *_columns([(m, r, u, p.image.sha256, p.image.size, p.image.width, p.image.height)
+                   for m, r, u, p in pictures if p.image is not None], 7))
+    for row in rows:
+        file_ids[row["message_id"]] = row["id"]
+    fixed: dict[tuple[str, int], Message] = {}
+    for e in shown:
+        preview = e.message.previews[0] if e.message.previews else None
+        if preview is not None and preview.image is not None:
+            # Only the message's last preview of the batch keeps its picture's file.
+            file_id = file_ids.get(e.message.msg_id) if last[e.message.msg_id] is e else None
+            image = (dataclasses.replace(preview.image, file_id=file_id)
+                     if file_id is not None else None)
+            e.message = dataclasses.replace(
+                e.message, previews=(dataclasses.replace(preview, image=image),))
+        fixed[(e.message.room, e.message.seq)] = e.message
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, Appended) and not outcome.duplicate \
+                and outcome.message.kind == "preview":
+            outcomes[index] = dataclasses.replace(
+                outcome, message=fixed[(outcome.message.room, outcome.message.seq)])
+    def stored(e: _Entry) -> str | None:
+        alive = e.target is not None and not e.target.deleted
+        return preview_json(e.message.previews[0] if alive and e.message.previews else None)
+
+    final = [e for e in last.values() if e.target is not None]
+    await conn.execute(
+        _SQL_PREVIEWS, [e.message.msg_id for e in final], [stored(e) for e in final],
+        [None if e.target is None or e.target.deleted else e.target.preview_url
+         for e in final],
+        [e.target.room_id for e in shown if e.target is not None],
+        [e.message.seq for e in shown if e.target is not None], [stored(e) for e in shown
+                                                                 if e.target is not None])
 
 
 def _reactions(entries: list[_Entry]

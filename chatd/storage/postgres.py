@@ -157,7 +157,7 @@ from chatd.storage.base import (
     WebhookTargets,
 )
 from chatd.storage.bridge import AsyncioBridge, BridgeClosed
-from chatd.storage.changes import BANS_LOCK, apply_changes
+from chatd.storage.changes import BANS_LOCK, apply_changes, preview_from_json
 from chatd.storage.embedded import EmbeddedPostgres, start_embedded
 from chatd.storage.migrations import apply_migrations
 from chatd.storage.search import find_ids
@@ -1263,7 +1263,7 @@ _MESSAGE_EXTRAS = """
        ) END AS quote,
        CASE WHEN e.files > 0 AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array({file_fields}) ORDER BY f.id)
-           FROM files f WHERE f.message_id = e.msg_id
+           FROM files f WHERE f.message_id = e.msg_id AND NOT f.preview
        ) END AS file_list,
        CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
            SELECT json_build_array(pu.name, """ + _ms("p.created_at") + """, p.seq)
@@ -1280,7 +1280,8 @@ FROM (
                {ts} AS ts, m.nonce, m.rev, m.edited_at, {edited_ts} AS edited_ts,
                m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
                NULL::boolean AS reaction_on, m.files, NULL::bigint AS target_id,
-               NULL::bigint AS expires_at
+               NULL::bigint AS expires_at,
+               CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview
         FROM messages m
         WHERE m.room_id = {room} AND m.seq > {lo} AND m.seq < {hi}
         ORDER BY m.seq {direction}
@@ -1290,7 +1291,7 @@ FROM (
     (
         SELECT c.kind, c.seq, c.message_id, c.actor_id, coalesce(c.text, ''), {cts}, '',
                NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on, NULL,
-               c.target_id, {cexp}
+               c.target_id, {cexp}, c.preview::text
         FROM changes c
         WHERE c.room_id = {room} AND c.seq > {lo} AND c.seq < {hi}
         ORDER BY c.seq {direction}
@@ -1373,7 +1374,7 @@ SELECT r.id, r.archived, EXISTS (
            SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
        ) AS member,
        (SELECT coalesce(sum(size), 0) FROM files
-        WHERE uploader_id = $2 AND deleted_at IS NULL) AS used
+        WHERE uploader_id = $2 AND deleted_at IS NULL AND NOT preview) AS used
 FROM rooms r WHERE r.name = $1
 """
 # Uploads of one user queue on their row (a lock that foreign-key checks do not take).
@@ -1385,7 +1386,8 @@ WITH r AS (
     SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
     WHERE r.name = $2 AND NOT r.archived
 ), used AS (
-    SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_id = $1 AND deleted_at IS NULL
+    SELECT coalesce(sum(size), 0) AS n FROM files
+    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview
 )
 INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
                    width, height, thumb_sha256, thumb_width, thumb_height)
@@ -1595,7 +1597,8 @@ FROM (
     SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
            {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
            m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
-           NULL::boolean AS reaction_on, m.files, m.room_id
+           NULL::boolean AS reaction_on, m.files, m.room_id,
+           CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview
     FROM messages m WHERE m.id = ANY ($1::bigint[])
 ) e JOIN users a ON a.id = e.actor_id JOIN rooms r ON r.id = e.room_id
 ORDER BY e.msg_id DESC
@@ -1633,7 +1636,8 @@ CROSS JOIN LATERAL (
     SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
            {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
            m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
-           NULL::boolean AS reaction_on, m.files, m.room_id
+           NULL::boolean AS reaction_on, m.files, m.room_id,
+           CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview
     FROM messages m WHERE m.sender_id = q.sender_id AND m.nonce = q.nonce
 ) e
 JOIN users a ON a.id = e.actor_id JOIN rooms r ON r.id = e.room_id
@@ -1668,12 +1672,14 @@ def _stored_file(row: Any) -> StoredFile:
 def _entry(room: str, row: Any) -> Message:
     """An entry of ``room``'s log from a row of :data:`_SQL_LOG_PAGE`."""
     kind = row["kind"]
+    preview = preview_from_json(row["preview"])
+    previews = () if preview is None else (preview,)
     if kind != "message":
         return Message(room=room, seq=row["seq"], msg_id=row["msg_id"] or 0, sender=row["sender"],
                        text=row["text"], ts=row["ts"], nonce="", kind=kind,
                        mentions=tuple(row["mentions"] or ()), emoji=row["emoji"] or "",
                        on=bool(row["reaction_on"]), target=row["target"] or "",
-                       expires_at=row["expires_at"])
+                       expires_at=row["expires_at"], previews=previews)
     reactions = row["reactions"]
     quote = row["quote"]
     files = row["file_list"]
@@ -1690,6 +1696,7 @@ def _entry(room: str, row: Any) -> Message:
         mentions=tuple(row["mentions"] or ()),
         files=tuple(map(_file_info, json.loads(files))) if files else (),
         **_pin(row["pin"]),
+        previews=previews,
     )
 
 

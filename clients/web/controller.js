@@ -167,6 +167,8 @@ export class Controller {
       },
       remove: (msgId) => this.confirmDelete(msgId),
       markUnread: whenOnline((seq) => this.act(model.markUnread, this.state.current, seq)),
+      removePreview: whenOnline((msgId) => this.act(model.removePreview, this.state.current,
+        msgId)),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
       // Files: signed links for what is drawn, the larger view of an image, downloads.
       wantLinks: (ids) => this.act(model.wantLinks, ids, clock.now()),

@@ -1,5 +1,5 @@
 // The rules of protocol v2's room log, as pure functions on plain objects: what a message is
-// after a change entry (`edited`, `deleted`, `reaction`), and which of two copies of a message
+// after a change entry (`edited`, `deleted`, `reaction`, `preview`), and which of two copies of a message
 // is the newer one. No DOM, no I/O; store.js keeps the messages, state.js calls it.
 //
 // Theory of operation (docs/protocol.md, "Applying entries")
@@ -20,10 +20,10 @@
 // Messages are never changed in place: a change makes a new object, so a view can tell by
 // identity that a message changed. A tombstone is always the same shape, whether it was made
 // here from a `deleted` entry or read from the server: `text` "", `deleted` true, no
-// reactions, mentions, files or `edited_ts`.
+// reactions, mentions, files, previews or `edited_ts`.
 
 /** The ops of change entries (the other entries of a room's log are `message`s). */
-export const CHANGE_OPS = Object.freeze(["edited", "deleted", "reaction"]);
+export const CHANGE_OPS = Object.freeze(["edited", "deleted", "reaction", "preview"]);
 
 /** Whether a frame is a change entry. */
 export function isChange(frame) {
@@ -48,7 +48,7 @@ export function replaces(incoming, held) {
 export function normalise(message) {
   if (message.deleted === true) {
     if (message.text === "" && !message.reactions && !message.mentions && !message.files
-        && message.edited_ts === undefined) return message;
+        && !message.previews && message.edited_ts === undefined) return message;
     return tombstone(message, revOf(message));
   }
   const reactions = cleanReactions(message.reactions);
@@ -81,6 +81,14 @@ export function applyChange(message, entry) {
     else delete next.group;
     return withLists(next, message.reactions, cleanNames(entry.mentions));
   }
+  if (entry.op === "preview") {
+    // The message's link preview, made by the server or removed (docs/protocol.md "preview").
+    const next = { ...message, rev: entry.seq };
+    const preview = entry.removed === true ? null : previewOf(entry);
+    if (preview) next.previews = [preview];
+    else delete next.previews;
+    return next;
+  }
   // A reaction put (on) or taken back: the user is added last, or removed.
   if (typeof entry.emoji !== "string" || typeof entry.user !== "string") return null;
   const on = entry.on !== false;
@@ -96,6 +104,29 @@ export function applyChange(message, entry) {
     else reactions.splice(index, 1);
   }
   return withLists({ ...message, rev: entry.seq }, reactions, message.mentions);
+}
+
+/**
+ * A link preview as the page draws it, from a `preview` entry or an item of a message's
+ * `previews`: {url, title, description, site, image: {id, width, height} | null}; null for
+ * anything malformed (a title is needed, and a URL the page would link to: http or https).
+ */
+export function previewOf(preview) {
+  if (!preview || typeof preview.url !== "string" || !/^https?:\/\//i.test(preview.url)
+      || typeof preview.title !== "string" || !preview.title.trim()) return null;
+  const text = (value) => (typeof value === "string" ? value : "");
+  const image = preview.image;
+  const pictured = image && Number.isSafeInteger(image.id) && Number.isSafeInteger(image.width)
+    && Number.isSafeInteger(image.height) && image.width > 0 && image.height > 0;
+  return { url: preview.url, title: preview.title, description: text(preview.description),
+    site: text(preview.site),
+    image: pictured ? { id: image.id, width: image.width, height: image.height } : null };
+}
+
+/** The preview a message shows now (the first of its `previews`), or null. */
+export function previewFor(message) {
+  if (message.deleted || !Array.isArray(message.previews)) return null;
+  return previewOf(message.previews[0]);
 }
 
 /**
@@ -137,7 +168,7 @@ export const QUOTE_CHARS = 200;
 
 function tombstone(message, rev) {
   const {
-    reactions: _r, mentions: _m, edited_ts: _e, text: _t, files: _f, ...rest
+    reactions: _r, mentions: _m, edited_ts: _e, text: _t, files: _f, previews: _p, ...rest
   } = message;
   return { ...rest, text: "", deleted: true, rev };
 }

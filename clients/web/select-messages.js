@@ -4,7 +4,7 @@
 // nothing here changes the state.
 
 import { moderates } from "./admin.js";
-import { mentions, QUOTE_CHARS } from "./entries.js";
+import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
@@ -25,8 +25,10 @@ export function pendingChanges(state, name, msgId) {
 /**
  * How a confirmed message is shown:
  * {message, text, deleted, edited, editedTs, saving, deleting, reactions: [{emoji, users,
- * count, mine}], files, mentionsMe, own, canEdit, canDelete, canReact, quote, editing}.
- * `files` are the message's file objects (none once it is deleted).
+ * count, mine}], files, preview, mentionsMe, own, canEdit, canDelete, canReact,
+ * canRemovePreview, quote, editing}.
+ * `files` are the message's file objects (none once it is deleted); `preview` its link's
+ * preview (entries.js previewFor), or null.
  * `quote` is null for a message that answers none, else {msgId, from, text, deleted,
  * held}: from the original when the page holds it (it is the newest), else from the
  * message's `quote`.
@@ -59,12 +61,15 @@ export function shownMessage(state, room, message) {
       mine: r.users.some((u) => sameUser(u, state.me)),
     })),
     files: deleted ? [] : filesOf(message),
+    preview: previewFor(message),
     mentionsMe: mentions(message, state.me),
     own,
     canEdit: own && !deleted && !deleting && !room.archived,
     canDelete: !deleted && !deleting && (own || sameUser(room.owner, state.me)
       || moderates(room, state.admin)),
     canReact: !deleted && !deleting && !room.draft && !room.archived,
+    canRemovePreview: !deleted && !room.draft && (own || sameUser(room.owner, state.me)
+      || moderates(room, state.admin)),
     quote: quoteFor(room, message),
     editing,
   };
@@ -91,7 +96,8 @@ export function signature(view) {
   return JSON.stringify([view.text, view.deleted, view.edited, view.editedTs, view.saving,
     view.deleting, view.reactions.map((r) => [r.emoji, r.users, r.mine]), view.mentionsMe,
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
-    view.message.mentions || null, view.files.map((file) => file.id)]);
+    view.message.mentions || null, view.files.map((file) => file.id), view.preview,
+    view.canRemovePreview]);
 }
 
 /** A message's file objects (well-formed ones: an id and a name). */

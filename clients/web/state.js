@@ -225,7 +225,7 @@ export function hereFor(state, frame) {
 
 /** The ops of the entries of a room's log, as events (docs/protocol.md). */
 const LOG_ENTRIES = new Set(["message", "edited", "deleted", "reaction", "topic", "role",
-  "banned", "unbanned", "kicked", "archived"]);
+  "banned", "unbanned", "kicked", "archived", "preview"]);
 
 /**
  * The `resume` of the hello about to be sent (select.js resumePoints), remembered for its
@@ -361,6 +361,7 @@ const EVENTS = {
   edited: changed,
   deleted: changed,
   reaction: changed,
+  preview: changed,
   topic: changed,
   // Moderation entries: a line in the conversation (store.js), and a ban or kick of this user
   // takes the room off the page with a word of why.
@@ -730,6 +731,11 @@ const REFUSED = {
   delete: changeRefused,
   react: changeRefused,
 
+  remove_preview(state, asked, error) {
+    return error.code === "disconnected" ? []
+      : [{ toast: `Cannot remove the preview: ${error.message || error.code}` }];
+  },
+
   read(state, asked, error) {
     const pending = state.reads.get(asked.room);
     if (!pending) return [];
@@ -1040,6 +1046,16 @@ export function markUnread(state, name, seq) {
   if (!room || room.draft || !isSeq(seq) || seq < 1 || !online(state)) return [];
   keepUnread(state, room, Math.min(room.readSeq, seq - 1), null);
   return [request("unread", { room: name, seq })];
+}
+
+/**
+ * Remove the link preview of message `msgId` of room `name` (the person's own, or one in a
+ * room they moderate): a request of its own; the `preview` entry it makes says it is gone.
+ */
+export function removePreview(state, name, msgId) {
+  const room = state.rooms.get(name);
+  if (!room || room.draft || !Number.isSafeInteger(msgId) || !online(state)) return [];
+  return [request("remove_preview", { room: name, msg_id: msgId })];
 }
 
 /**

@@ -1,7 +1,8 @@
 // One message of the open conversation, drawn from the state (select-messages.js): its text in
 // the Markdown subset (markdown.js), its files (view-files.js), "(edited)", the tombstone of a
-// deleted one, the quote of the message it answers, reaction chips, and its actions (React, Reply, Edit, Delete, Mark unread), with the
-// two small popups that act on it: the actions menu and the reaction picker.
+// deleted one, the quote of the message it answers, reaction chips, its link's preview card
+// (view-preview.js), and its actions (React, Reply, Edit, Delete, Mark unread, Remove preview),
+// with the two small popups that act on it: the actions menu and the reaction picker.
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
 // again only when what it shows changed (a signature of it), so that focus, an edit in progress
@@ -16,6 +17,7 @@ import { groupMentions } from "./entries.js";
 import { parse, render } from "./markdown.js";
 import { initial } from "./select.js";
 import { lengthNote } from "./textlimit.js";
+import { previewCard } from "./view-preview.js";
 import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
@@ -30,6 +32,7 @@ const ICONS = {
   edit: "M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4",
   delete: "M5 7h14M10 7V5h4v2M7 7l1 13h8l1-13",
   unread: "M4 6h16v12H4zM4 6l8 7 8-7",
+  unpreview: "M4 5h16v14H4zM4 15l4-4 4 4M6 6l12 12",
 };
 
 function icon(name) {
@@ -111,6 +114,8 @@ export class MessageView {
         message.mentions || null, view.files.length > 0],
       () => (view.editing ? this.editor(view, state.maxText) : text(view, state.me))],
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
+      ["preview", view.preview,
+        () => (view.preview ? previewCard(view.preview, this.files) : null)],
       ["edited", [view.edited && !view.editing, view.saving, view.editedTs],
         () => (view.edited && !view.editing ? h("span", {
           class: "msg-edited", title: view.saving ? "Saving your edit"
@@ -309,6 +314,9 @@ export class MessageView {
         ? item("Mark unread", "unread", () => this.on().markUnread(message.seq)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
+        : null,
+      view.preview && view.canRemovePreview
+        ? item("Remove preview", "unpreview", () => this.on().removePreview(message.msg_id))
         : null,
     ].filter(Boolean);
     const menu = h("div", { class: "popup menu-popup", role: "menu",

@@ -10,7 +10,13 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatd.client.render import markdown, message_spans, plain_text, reaction_spans
+from chatd.client.render import (
+    markdown,
+    message_spans,
+    plain_text,
+    preview_spans,
+    reaction_spans,
+)
 from chatd.client.terminal import SGR, Screen, Span, Style, ansi, room_summary
 from chatd.protocol import MessagePosted
 
@@ -173,3 +179,20 @@ def test_screen_styles_only_when_asked() -> None:
         "general (5 unread, 1 mention)"
     assert room_summary({"unread": 1000, "mentions": 2}, "general") == \
         "general (999+ unread, 2 mentions)"
+
+
+def test_a_link_preview_is_one_indented_line_under_its_message() -> None:
+    """A message's preview reads "  ↳ Title — site" on a line of its own (less indented than
+    any line of the text, so no text can pass for one); without a site, the title alone;
+    a title's escape sequences and line breaks are defused; a tombstone shows none."""
+    preview = {"url": "https://forge.example/pr/12", "title": "Fix the flaky test",
+               "description": "d", "site": "Forge"}
+    text = plain_text(message_spans(message("see https://forge.example/pr/12",
+                                            previews=(preview,)),
+                                    number=3, label="general", me="bob"))
+    assert re.fullmatch(r"\[3\] \d\d:\d\d \[general\] ann: see https://forge\.example/pr/12\n"
+                        r"  ↳ Fix the flaky test — Forge", text), text
+    hostile = preview_spans({"title": "a\x1b[31mred\nline\u202e", "site": ""})
+    assert plain_text(hostile) == "  ↳ a [31mred line"
+    gone = message("", deleted=True, previews=(preview,))
+    assert "↳" not in plain_text(message_spans(gone, number=4, label="general", me="bob"))

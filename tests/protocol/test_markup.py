@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from chatd.protocol import Limits, React, parse_request
 from chatd.protocol.markup import (
     GROUP_TOKENS,
+    MAX_LINK_CHARS,
     MAX_MENTIONS,
+    first_link,
     group_mention,
     is_emoji,
     mention_candidates,
@@ -118,3 +120,26 @@ def test_group_mention_is_the_strongest_token_outside_code(
             groups.add(GROUP_TOKENS[name.lower()])
     expected = "room" if "room" in groups else "here" if groups else None
     assert group_mention(text) == expected
+
+
+def test_the_first_link_is_the_one_the_page_renders() -> None:
+    """<https://…>, [text](https://…) and bare http(s) URLs, whichever comes first, outside
+    code; a bare URL does not take the sentence's closing punctuation, nor follow a letter."""
+    assert first_link("see https://a.example/x. and https://b.example") == "https://a.example/x"
+    assert first_link("`https://code.example` then <https://auto.example/p?q=1>") == \
+        "https://auto.example/p?q=1"
+    assert first_link("```\nhttps://fenced.example\n```\n[doc](https://doc.example/a_(b))") == \
+        "https://doc.example/a_(b)"
+    assert first_link("(see HTTPS://Up.example/A)") == "HTTPS://Up.example/A"
+    assert first_link("xhttps://glued.example ftp://x.example mailto:a@b.example") == ""
+    assert first_link("no link at all") == first_link("http://") == ""
+    assert first_link("https://" + "a" * MAX_LINK_CHARS) == ""
+
+
+@given(st.text(max_size=200))
+def test_any_text_has_a_first_link_or_none(text: str) -> None:
+    """Any text: "" or an http(s) URL without white space that the text holds, outside
+    code."""
+    url = first_link(text)
+    assert url == "" or (url.lower().startswith(("http://", "https://")) and url in text
+                         and url in without_code(text) and not any(c.isspace() for c in url))
