@@ -7,16 +7,23 @@
 // what the hello's `resume` names on reconnect, and it only moves forward across contiguous
 // seqs, so a hole left by a `gap` keeps the resume point before it until `history` fills it.
 //
-// Protocol v2: a room's log also holds changes (`edited`, `deleted`, `reaction` entries), each
+// Protocol v2: a room's log also holds changes (`edited`, `deleted`, `reaction`, `pinned`), each
 // with a seq of its own. Their seqs are kept (`changes`): they are part of the log that `head`
 // walks and that `history` pages. A change is applied to its message (by the rules of
 // entries.js) once the room is received without a hole up to it (its seq is at most `head`),
 // and waits aside until then, as it does while its message is not held. Applied before, it
 // could hide an older change to the same message still to come: one in the stretch a `gap`
 // left to page, or behind a page of history whose reply overtook the live entries.
+//
+// Pins: `pins` counts the messages pinned to the room. A room object gives it as of its
+// `last_seq` (`pinsSeq`); each entry after that moves it (a `pinned` one by one up or down, the
+// `deleted` entry of a pinned message one down), once per seq (`pinMoves`), so an object read
+// before entries that came live, or after them, ends on the same count. Whether a deleted
+// message was pinned is known from the `pinned` entries seen (`pinState`) or the message held;
+// when neither says, `pinsUnsure` asks state.js to look the room's object up again.
 
 import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
-import { applyChange, isChange, mentions, normalise, replaces } from "./entries.js";
+import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
 const NOTIFY_LEVELS = ["all", "mentions", "none"]; // as alerts.js's LEVELS
@@ -80,6 +87,11 @@ export class Room {
     this.replyTo = null; // the msg_id the next message sent here answers
     this.removal = null; // {banned, reason}: this user's ban or kick entry, for the `left` after
     this.removed = new Set(); // lower-case users whose ban or kick entry has its line already
+    this.pinsBase = 0; // the pins of the last room object (see `pins` and the top of the file)
+    this.pinsSeq = 0; // that object's last_seq
+    this.pinMoves = new Map(); // seq -> +1 | -1: the entries after pinsSeq that moved `pins`
+    this.pinState = new Map(); // msg_id -> {seq, on}: the last `pinned` entry seen of it
+    this.pinsUnsure = false; // a deletion after pinsSeq of a message perhaps pinned
   }
 
   /**
@@ -140,7 +152,55 @@ export class Room {
     this.described = true;
     this.readSeq = Math.max(this.readSeq, read);
     if (NOTIFY_LEVELS.includes(info.notify)) this.setNotify(info.notify, { confirmed: true });
+    this.countPins(info);
     this.advance();
+  }
+
+  /**
+   * The room object's pin count (`pins`, left out when 0), as of its `last_seq`, with the moves
+   * of the entries after it; an object older than the count held leaves it alone.
+   */
+  countPins(info) {
+    const base = Number.isSafeInteger(info.pins) && info.pins > 0 ? info.pins : 0;
+    if (typeof info.last_seq !== "number") {
+      if (!this.pinMoves.size) this.pinsBase = base;
+      return;
+    }
+    if (info.last_seq < this.pinsSeq) return;
+    this.pinsSeq = info.last_seq;
+    this.pinsBase = base;
+    for (const seq of this.pinMoves.keys()) if (seq <= info.last_seq) this.pinMoves.delete(seq);
+    this.pinsUnsure = false;
+  }
+
+  /**
+   * How many messages are pinned to the room: the last room object's count and the moves of
+   * the entries after it (summed whatever their order: an unpin that came live before the pin
+   * that a gap's page brings later cancels it).
+   */
+  get pins() {
+    let pins = this.pinsBase;
+    for (const move of this.pinMoves.values()) pins += move;
+    return Math.max(0, pins);
+  }
+
+  /** Entry `seq` pinned (+1) or unpinned (-1) a message: the count moves, once per entry. */
+  movePins(seq, move) {
+    if (seq > this.pinsSeq && !this.pinMoves.has(seq)) this.pinMoves.set(seq, move);
+  }
+
+  /**
+   * Whether message `msgId` was pinned just before entry `seq`: by the last `pinned` entry of
+   * it seen before `seq`, or by the message held as it was before `seq`, whichever is newer;
+   * null when neither says.
+   */
+  pinnedBefore(msgId, seq) {
+    const told = this.pinState.get(msgId);
+    const known = told && told.seq < seq ? told : null;
+    const held = this.byMsgId(msgId);
+    const rev = held ? revOf(held) : null;
+    if (held && rev < seq && (!known || rev > known.seq)) return Boolean(held.pinned);
+    return known ? known.on : null;
   }
 
   /** Whether every entry after `seq`, up to the last one counted, is held. */
@@ -223,6 +283,7 @@ export class Room {
       this.addTopicNotice(entry);
     }
     if (MODERATION_OPS.has(entry.op)) this.addModeration(entry, me);
+    if (entry.op === "pinned" || entry.op === "deleted") this.addPinChange(entry);
     if (!isChange(entry)) return; // an entry of another op: its seq is all that counts here
     let at = this.aside.length;
     while (at > 0 && this.aside[at - 1].seq > entry.seq) at -= 1;
@@ -241,6 +302,29 @@ export class Room {
     let at = this.notices.length;
     while (at > 0 && this.notices[at - 1].after > entry.seq) at -= 1;
     this.notices.splice(at, 0, { after: entry.seq, text, ts: entry.ts, key: `t${entry.seq}` });
+  }
+
+  /**
+   * A `pinned` entry: the count moves and the line "ann pinned a message" takes its place in
+   * the conversation. A `deleted` entry: a pinned message leaves the pins with it.
+   */
+  addPinChange(entry) {
+    if (!Number.isSafeInteger(entry.msg_id)) return;
+    if (entry.op === "deleted") {
+      const pinned = this.pinnedBefore(entry.msg_id, entry.seq);
+      if (pinned) this.movePins(entry.seq, -1);
+      else if (pinned === null && this.pins > 0 && entry.seq > this.pinsSeq) this.pinsUnsure = true;
+      this.pinState.set(entry.msg_id, { seq: entry.seq, on: false });
+      return;
+    }
+    const on = entry.on !== false;
+    const told = this.pinState.get(entry.msg_id);
+    if (!told || told.seq < entry.seq) this.pinState.set(entry.msg_id, { seq: entry.seq, on });
+    this.movePins(entry.seq, on ? 1 : -1);
+    if (!Number.isFinite(entry.ts)) return; // no day to show it under
+    const who = typeof entry.by === "string" ? entry.by : "Someone";
+    this.addNoticeAt(entry.seq, `${who} ${on ? "pinned" : "unpinned"} a message`, entry.ts,
+      `pin${entry.seq}`);
   }
 
   /**
@@ -349,6 +433,7 @@ export class Room {
     this.aside = [];
     this.notices = [];
     this.removed.clear();
+    this.pinState.clear();
     this.loaded = false;
     this.loading = false;
     this.more = false;
