@@ -19,6 +19,7 @@ export const PINS_PAGE = 20;
 /** A panel showing no room's pins: status "idle". */
 export function emptyPins() {
   return {
+    shown: false, // whether the panel is open (it then lists the pins of the room open)
     room: null, // the room whose pins these are, or null
     items: [], // message objects, each with `pinned` {by, ts}, the most recently pinned first
     more: false, // others were pinned before the last one: `nextPage` asks for them
@@ -30,15 +31,16 @@ export function emptyPins() {
   };
 }
 
-/** Start listing room `room`'s pins: the request's fields. */
+/** Start listing room `room`'s pins (the panel is open): the request's fields. */
 export function begin(pins, room) {
-  Object.assign(pins, emptyPins(), { opens: pins.opens + 1, room, status: "loading" });
+  Object.assign(pins, emptyPins(), { opens: pins.opens + 1, room, status: "loading",
+    shown: true });
   return ask(pins, null);
 }
 
-/** Stop following a room's pins (the panel closed). */
-export function clear(pins) {
-  Object.assign(pins, emptyPins(), { opens: pins.opens });
+/** Stop following a room's pins (`shown`: the panel stays open, with no room to list). */
+export function clear(pins, { shown = false } = {}) {
+  Object.assign(pins, emptyPins(), { opens: pins.opens + 1, shown });
 }
 
 /** The request for the next page, or null (no more, or a request is on its way). */

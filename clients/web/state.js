@@ -332,7 +332,7 @@ const EVENTS = {
     effects.push(...flushReads(state));
     effects.push(...listRooms(state), ...listContacts(state));
     // The pins shown may have changed while away (a room not resumed replays nothing).
-    if (state.pinsPanel.room !== null) effects.push(...listPins(state, state.pinsPanel.room));
+    if (state.pinsPanel.shown) effects.push(...openPins(state));
     if (!more) effects.push(...tellMissed(state, now));
     effects.push(...pauseEnds(state, now));
     return effects;
@@ -902,7 +902,7 @@ export function selectRoom(state, name) {
   state.divider = room && room.unread > 0 ? room.readSeq : null;
   state.scrollTick += 1;
   // The "Pinned" panel, when shown, shows the pins of the room open.
-  const pins = state.pinsPanel.room !== null && room && !room.draft ? listPins(state, name) : [];
+  const pins = state.pinsPanel.shown ? openPins(state) : [];
   return [...loadRoom(state, name), ...pins];
 }
 
@@ -1503,10 +1503,13 @@ function pinnedNow(state, room, message) {
   return pinned;
 }
 
-/** Show the "Pinned" panel with the open room's pins. */
+/** Show the "Pinned" panel with the open room's pins (none while no room is open). */
 export function openPins(state) {
   const room = state.rooms.get(state.current);
-  if (!room || room.draft) return [];
+  if (!room || room.draft) {
+    pinning.clear(state.pinsPanel, { shown: true });
+    return [];
+  }
   return listPins(state, room.name);
 }
 
@@ -1945,7 +1948,9 @@ function forgetRoom(state, name) {
     state.outbox = state.outbox.filter((item) => !(item.change && item.room === name));
   }
   if (state.editing && state.editing.room === name) state.editing = null;
-  if (state.pinsPanel.room === name) pinning.clear(state.pinsPanel);
+  if (state.pinsPanel.room === name) {
+    pinning.clear(state.pinsPanel, { shown: state.pinsPanel.shown }); // openNext lists the next
+  }
   state.reads.delete(name);
   state.lastTyping.delete(name);
   if (state.current === name) state.current = null;

@@ -57,7 +57,8 @@ export class ConversationView {
    * and leave() for the header's buttons, browseRooms() and createRoom() for those of the
    * empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
-   * remove(msgId) (asks first), markUnread(seq) (from this message on), jumpTo(msgId); for
+   * remove(msgId) (asks first), markUnread(seq) (from this message on), jumpTo(msgId),
+   * pin(msgId, on) (to the room, or off it); for
    * files: wantLinks(ids), linkBroken(id), openImage(file, opener), download(file).
    */
   bind(handlers) { this.on = handlers; }

@@ -141,7 +141,8 @@ test("pinned entries from a resume's gap apply as live ones do, after the hole i
   assert.equal(held(state, "general", 1).pinned, undefined);
   apply(state, { op: "ok", id: 5, room: "general", more: false, messages: [
     message("general", 3), pinned("general", 4, 1), pinned("general", 5, 2),
-    message("general", 6)] }, { request: { op: "history", room: "general", after: 2, limit: 500 } });
+    message("general", 6)] },
+  { request: { op: "history", room: "general", after: 2, limit: 500 } });
   assert.equal(held(state, "general", 1).pinned, undefined, "the later unpin holds");
   assert.equal(held(state, "general", 1).rev, 7);
   assert.deepEqual(held(state, "general", 2).pinned, { by: "Bob", ts: 3_000_005, seq: 5 });
