@@ -114,6 +114,7 @@ class LimitsConfig:
     hook_rate: float = 1.0
     hook_burst: int = 30
     group_mention_members: int = 50
+    pins_per_room: int = 100
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -396,7 +397,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.user_typing_rate", "limits.user_typing_burst",
         "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
-        "limits.searches_per_minute",
+        "limits.searches_per_minute", "limits.pins_per_room",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",
         "webhooks.concurrency", "webhooks.queue_size", "webhooks.timeout",

@@ -13,6 +13,7 @@ from chatd.protocol import (
     MemberUnbanned,
     MessageDeleted,
     MessageEdited,
+    MessagePinned,
     MessagePosted,
     ReactionChanged,
     RoleChanged,
@@ -65,6 +66,9 @@ def message_event(message: Message) -> Entry:
         return ReactionChanged(room=message.room, seq=message.seq, msg_id=message.msg_id,
                                emoji=message.emoji, user=message.sender, on=message.on,
                                ts=message.ts)
+    if message.kind == "pinned":
+        return MessagePinned(room=message.room, seq=message.seq, msg_id=message.msg_id,
+                             by=message.sender, on=message.on, ts=message.ts)
     if message.kind == "role":
         return RoleChanged(room=message.room, seq=message.seq, user=message.target,
                            role=message.text, by=message.sender, ts=message.ts)
@@ -87,6 +91,8 @@ def message_event(message: Message) -> Entry:
         edited_ts=message.edited_ts, deleted=message.deleted, reactions=message.reactions,
         reply_to=message.reply_to, quote=message.quote, mentions=message.mentions,
         group=_group(message), files=tuple(file_object(file) for file in message.files),
+        pinned=None if message.pinned_by is None else {
+            "by": message.pinned_by, "ts": message.pinned_ts, "seq": message.pinned_seq},
     )
 
 
@@ -108,7 +114,8 @@ def room_object(room: Room) -> dict[str, Any]:
     """A room as clients see it in ``welcome``, ``rooms``, ``create_room`` and /api/rooms.
     ``member``, ``read_seq``, ``unread``, ``mentions``, ``notify`` and ``role`` are the
     asking user's (``notify``: the level they set, else the default of the kind; ``role``:
-    null when not a member); ``peer`` is there for a 1:1 conversation (kind ``dm``)."""
+    null when not a member); ``peer`` is there for a 1:1 conversation (kind ``dm``);
+    ``pins``, the number of its pinned messages, when it has any."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
         "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
@@ -119,6 +126,8 @@ def room_object(room: Room) -> dict[str, Any]:
     }
     if room.peer is not None:
         obj["peer"] = room.peer
+    if room.pins:
+        obj["pins"] = room.pins
     return obj
 
 

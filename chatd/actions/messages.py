@@ -1,7 +1,8 @@
 """Messages: ``send`` to a room and ``dm`` to a person, and the changes made to messages
-(``edit``, ``delete``, ``react``). Each only says what to append to the room's log; the front
-commits it with the group committer (see :class:`chatd.actions.context.Append`), and storage
-checks, under the room's lock, who may make which change.
+(``edit``, ``delete``, ``react``, ``pin``). Each only says what to append to the room's
+log; the front commits it with the group committer (see
+:class:`chatd.actions.context.Append`), and storage checks, under the room's lock, who may
+make which change.
 
 Group mentions (``@room``, ``@all``, ``@everyone``, ``@here``) are checked here, before the
 commit, and only when a text has one (most have none, and cost nothing more): storage counts
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 from chatd.actions.context import App, Append, Caller, signed_in
 from chatd.errors import ChatError
-from chatd.protocol import Delete, Dm, Edit, React, Send, codes
+from chatd.protocol import Delete, Dm, Edit, Pin, React, Send, codes
 from chatd.protocol.markup import GROUP_TOKENS, group_mention, mention_candidates
 from chatd.protocol.names import is_dm_room
 from chatd.rooms import Join as Subscribe
 from chatd.storage import NewChange, NewMessage, User
 
-__all__ = ["delete", "dm", "edit", "react", "send"]
+__all__ = ["delete", "dm", "edit", "pin", "react", "send"]
 
 
 async def send(app: App, caller: Caller, request: Send) -> Append:
@@ -77,6 +78,17 @@ async def react(app: App, caller: Caller, request: React) -> Append:
     return Append(request.id, NewChange(
         user_id=user.id, room=request.room, msg_id=request.msg_id, kind="reaction",
         emoji=request.emoji, on=request.on,
+    ))
+
+
+async def pin(app: App, caller: Caller, request: Pin) -> Append:
+    """Pin or unpin a message of a room the caller is in, for every member to find; the
+    room holds at most ``limits.pins_per_room`` pinned at once (storage counts, under the
+    room's lock)."""
+    user = signed_in(caller)
+    return Append(request.id, NewChange(
+        user_id=user.id, room=request.room, msg_id=request.msg_id, kind="pinned",
+        on=request.on, limit=app.config.limits.pins_per_room,
     ))
 
 

@@ -22,6 +22,7 @@ from chatd.protocol import (
     MemberLeft,
     NotifyChanged,
     Ok,
+    Pins,
     Read,
     ReadMoved,
     Rooms,
@@ -36,9 +37,10 @@ from chatd.protocol import (
     frame,
     is_dm_room,
 )
+from chatd.protocol.events import PINS_PAGE
 from chatd.rooms import ToUser
 from chatd.storage import Joined, NewChange, StorageUnavailable
-from chatd.views import member_object, message_event, room_object
+from chatd.views import member_object, message_event, message_object, room_object
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ __all__ = [
     "join",
     "leave",
     "overview",
+    "pins",
     "read",
     "set_notify",
     "set_topic",
@@ -134,6 +137,19 @@ async def history(app: App, caller: Caller, request: History) -> HistoryPage:
     return HistoryPage(id=request.id, room=request.room,
                        messages=[message_event(m) for m in page.messages], more=page.more,
                        last_seq=page.last_seq)
+
+
+async def pins(app: App, caller: Caller, request: Pins) -> Answer:
+    """A page of the room's pinned messages, the most recently pinned first, for its
+    members; ``more``: others were pinned before (ask again with ``before`` = the last
+    message's ``pinned.seq``)."""
+    user = signed_in(caller)
+    page = await app.storage.pins(user.id, request.room, before=request.before,
+                                  limit=request.limit or PINS_PAGE)
+    return Answer(id=request.id, fields={
+        "room": request.room, "messages": [message_object(m) for m in page.messages],
+        "more": page.more, "last_seq": page.last_seq,
+    })
 
 
 #: The page of ``rooms`` a request without ``limit`` gets (at most ``limits.rooms_page_max``).

@@ -32,7 +32,9 @@ from chatd.protocol import (
     Join,
     Kick,
     Leave,
+    Pin,
     Ping,
+    Pins,
     React,
     Read,
     RemoveContact,
@@ -118,6 +120,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     Edit: Operation(messages.edit, rate=SENDS),
     Delete: Operation(messages.delete, rate=SENDS),
     React: Operation(messages.react, rate=SENDS),
+    Pin: Operation(messages.pin, rate=SENDS),
+    Pins: Operation(rooms.pins),
     SetTopic: Operation(rooms.set_topic, rate=SENDS),
     # Moderation: entries of the log too, committed before they are answered.
     SetRole: Operation(moderation.set_role, rate=SENDS),

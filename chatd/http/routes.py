@@ -247,7 +247,8 @@ def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
-def _audit_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+def _page_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?limit=&before=`` of a room's page newest first (``audit``, ``pins``)."""
     fields: dict[str, Any] = {"room": params["room"]}
     for key in ("limit", "before"):
         value = int_param(request, key)
@@ -587,8 +588,9 @@ ROUTES: list[Route] = [
         "DELETE": operation("unban", _room_path),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/audit", {
-        "GET": operation("audit", _audit_fields),
+        "GET": operation("audit", _page_fields),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/pins", {"GET": operation("pins", _page_fields)}),
     _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),

@@ -66,9 +66,11 @@ from chatd.protocol.events import (
     MemberUnbanned,
     MessageDeleted,
     MessageEdited,
+    MessagePinned,
     MessagePosted,
     NotifyChanged,
     Ok,
+    Pin,
     Ping,
     PresenceChanged,
     React,
@@ -239,6 +241,16 @@ def _reactions(obj: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...
     return tuple((_str(r, "emoji"), _strs(r, "users")) for r in reactions)
 
 
+def _pinned_by(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A message object's ``pinned`` ({by, ts, seq}), None while it is not pinned."""
+    if obj.get("pinned") is None:
+        return None
+    pinned = _object(obj, "pinned")
+    if not isinstance(pinned.get("by"), str):
+        raise _Bad("'pinned' must have a string 'by'")
+    return pinned
+
+
 def _message(obj: Mapping[str, Any]) -> MessagePosted:
     quote = obj.get("quote")
     if quote is not None and not isinstance(quote, dict):
@@ -250,7 +262,7 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         edited_ts=_optional_int(obj, "edited_ts"), deleted=_bool(obj, "deleted", False),
         reactions=_reactions(obj), reply_to=_optional_int(obj, "reply_to"), quote=quote,
         mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
-        files=_objects(obj, "files", optional=True),
+        files=_objects(obj, "files", optional=True), pinned=_pinned_by(obj),
     )
 
 
@@ -273,6 +285,12 @@ def _reaction(obj: Mapping[str, Any]) -> ReactionChanged:
                            msg_id=_int(obj, "msg_id"), emoji=_str(obj, "emoji"),
                            user=_str(obj, "user"), on=_bool(obj, "on", True),
                            ts=_int(obj, "ts", minimum=None))
+
+
+def _pinned(obj: Mapping[str, Any]) -> MessagePinned:
+    return MessagePinned(room=_str(obj, "room"), seq=_int(obj, "seq"),
+                         msg_id=_int(obj, "msg_id"), by=_str(obj, "by"),
+                         on=_bool(obj, "on", True), ts=_int(obj, "ts", minimum=None))
 
 
 def _topic(obj: Mapping[str, Any]) -> TopicChanged:
@@ -316,6 +334,7 @@ _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "edited": _edited,
     "deleted": _deleted,
     "reaction": _reaction,
+    "pinned": _pinned,
     "topic": _topic,
     "role": _role,
     "banned": _banned,
@@ -408,6 +427,7 @@ _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
     Edit: _sent,
     Delete: _sent,
     React: _sent,
+    Pin: _sent,
     SetTopic: _sent,
     History: _history_page,
     Join: _join_accepted,

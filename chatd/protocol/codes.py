@@ -28,6 +28,7 @@ __all__ = [
     "SHUTTING_DOWN",
     "SLOW_CONSUMER",
     "TOO_LARGE",
+    "TOO_MANY_PINS",
     "UNAUTHENTICATED",
     "UNAVAILABLE",
     "UNKNOWN_OP",
@@ -45,6 +46,7 @@ NOT_FOUND: Final = "not_found"
 METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 CONFLICT: Final = "conflict"
 ARCHIVED: Final = "archived"
+TOO_MANY_PINS: Final = "too_many_pins"
 RATE_LIMITED: Final = "rate_limited"
 SLOW_CONSUMER: Final = "slow_consumer"
 SHUTTING_DOWN: Final = "shutting_down"
@@ -75,6 +77,8 @@ _TABLE: Final[dict[str, Code]] = {
     CONFLICT: Code("the name is taken", 409),
     ARCHIVED: Code("the room is archived: it can be read, but not written to, until it is "
                    "unarchived", 409),
+    TOO_MANY_PINS: Code("the room has as many pinned messages as it may have "
+                        "(limits.pins_per_room): unpin one first", 409),
     RATE_LIMITED: Code("too many requests; slow down", 429),
     SLOW_CONSUMER: Code("the client did not read fast enough; the connection closes", 400),
     SHUTTING_DOWN: Code("the server is stopping; reconnect later", 503),

@@ -56,11 +56,14 @@ __all__ = [
     "MemberUnbanned",
     "MessageDeleted",
     "MessageEdited",
+    "MessagePinned",
     "MessagePosted",
     "Moderation",
     "NotifyChanged",
     "Ok",
+    "Pin",
     "Ping",
+    "Pins",
     "PresenceChanged",
     "React",
     "ReactionChanged",
@@ -116,6 +119,8 @@ MAX_FILES: Final = 10  # files one message may attach
 MAX_QUERY_CHARS: Final = 500  # the longest search query (chatd.search.MAX_QUERY_CHARS)
 SEARCH_PAGE: Final = 20  # results a search gives without a limit
 SEARCH_PAGE_MAX: Final = 50  # and the most it gives
+PINS_PAGE: Final = 50  # pinned messages a ``pins`` gives without a limit
+PINS_PAGE_MAX: Final = 100  # and the most it gives (a room's pins, at the default limit)
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -412,6 +417,27 @@ class React(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Pin(Request):
+    """Pin (``on``) or unpin a message of the room, for every member to find it."""
+
+    OP: ClassVar[str] = "pin"
+    room: str
+    msg_id: int
+    on: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Pins(Request):
+    """The room's pinned messages, the most recently pinned first: those pinned by an entry
+    with a seq below ``before``, at most ``limit``."""
+
+    OP: ClassVar[str] = "pins"
+    room: str
+    before: int | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SetTopic(Request):
     """A new topic for a room (its owner); an entry of the room's log."""
 
@@ -471,7 +497,7 @@ class Search(Request):
 
 
 #: The requests that change a room's log after the fact: each is an entry of the log.
-Change = Edit | Delete | React | SetTopic
+Change = Edit | Delete | React | Pin | SetTopic
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -533,7 +559,8 @@ class MessagePosted(ServerEvent):
     ``mentions``: the members it names as ``@name``; ``group``: ``"room"`` when it mentions
     every member (``@room``, ``@all``, ``@everyone``), ``"here"`` the members online when it
     was sent (``@here``), None otherwise. ``files``: the file objects attached
-    ({id, name, size, content_type, url}; none once deleted). Fields at their defaults are
+    ({id, name, size, content_type, url}; none once deleted). ``pinned``: {by, ts, seq}
+    while it is pinned (``seq``: the entry that pinned it). Fields at their defaults are
     left out of the wire form, so a plain message's frame is what it was in v1."""
 
     OP: ClassVar[str] = "message"
@@ -553,6 +580,7 @@ class MessagePosted(ServerEvent):
     mentions: Sequence[str] = ()
     group: str | None = None
     files: Sequence[Mapping[str, Any]] = ()
+    pinned: Mapping[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -578,6 +606,8 @@ class MessagePosted(ServerEvent):
             obj["group"] = self.group
         if self.files:
             obj["files"] = [dict(file) for file in self.files]
+        if self.pinned is not None:
+            obj["pinned"] = dict(self.pinned)
         return obj
 
 
@@ -630,6 +660,20 @@ class ReactionChanged(ServerEvent):
     msg_id: int
     emoji: str
     user: str
+    on: bool
+    ts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessagePinned(ServerEvent):
+    """An entry of the log: message ``msg_id`` was pinned (``on``) or unpinned ``by`` a
+    member."""
+
+    OP: ClassVar[str] = "pinned"
+    room: str
+    seq: int
+    msg_id: int
+    by: str
     on: bool
     ts: int
 
@@ -715,8 +759,9 @@ class RoomArchived(ServerEvent):
 
 
 #: An entry of a room's log: what ``history``, ``join``, a resume and live delivery carry.
-Entry = (MessagePosted | MessageEdited | MessageDeleted | ReactionChanged | TopicChanged
-         | RoleChanged | MemberBanned | MemberUnbanned | MemberKicked | RoomArchived)
+Entry = (MessagePosted | MessageEdited | MessageDeleted | ReactionChanged | MessagePinned
+         | TopicChanged | RoleChanged | MemberBanned | MemberUnbanned | MemberKicked
+         | RoomArchived)
 
 #: The entries that moderate the room's members.
 Moderation = RoleChanged | MemberBanned | MemberUnbanned | MemberKicked
@@ -1119,6 +1164,18 @@ def _parse_react(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Reac
     return React(id=rid, room=room, msg_id=msg_id, emoji=emoji, on=_bool(obj, "on", True))
 
 
+def _parse_pin(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Pin:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return Pin(id=rid, room=room, msg_id=msg_id, on=_bool(obj, "on", True))
+
+
+def _parse_pins(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Pins:
+    return Pins(id=rid, room=_room(obj), before=_int(obj, "before", minimum=1, maximum=MAX_SEQ),
+                limit=_int(obj, "limit", minimum=1, maximum=PINS_PAGE_MAX))
+
+
 def _parse_history(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> History:
     room = _room(obj)
     before = _int(obj, "before", minimum=1, maximum=MAX_SEQ)
@@ -1320,6 +1377,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "audit": (Audit, _parse_audit),
     "archive": (Archive, _fields(Archive, room=_room, archived=_archived)),
     "search": (Search, _parse_search),
+    "pin": (Pin, _parse_pin),
+    "pins": (Pins, _parse_pins),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -1331,6 +1390,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "edited": (MessageEdited,),
     "deleted": (MessageDeleted,),
     "reaction": (ReactionChanged,),
+    "pinned": (MessagePinned,),
     "topic": (TopicChanged,),
     "role": (RoleChanged,),
     "banned": (MemberBanned,),

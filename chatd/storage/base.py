@@ -136,6 +136,7 @@ class Room:
     notify: str | None = None  # the user's level as set; None: the default of the kind
     role: str | None = None  # the user's role in it (see ROLES); None: not a member
     archived: bool = False  # read-only until unarchived
+    pins: int = 0  # how many of its messages are pinned (kept in the room's row)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -344,8 +345,11 @@ class Message:
     new ones), ``"deleted"``, ``"reaction"`` (``emoji``, ``on``); or ``"topic"``, the
     room's new topic in ``text`` (``msg_id`` 0); or moderation of member ``target`` by
     ``sender``: ``"role"`` (the new role in ``text``), ``"banned"`` (the reason in ``text``,
-    ``expires_at`` in ms or None), ``"unbanned"``, ``"kicked"`` (``msg_id`` 0). A change's
-    ``nonce`` is empty."""
+    ``expires_at`` in ms or None), ``"unbanned"``, ``"kicked"`` (``msg_id`` 0); or
+    ``"pinned"``: ``sender`` pinned (``on``) or unpinned message ``msg_id``. A message that
+    is pinned now has ``pinned_by`` (who pinned it), ``pinned_ts`` and ``pinned_seq`` (the
+    entry that pinned it); ``pinned_by`` is None while it is not. A change's ``nonce`` is
+    empty."""
 
     room: str
     seq: int
@@ -367,6 +371,9 @@ class Message:
     files: tuple[FileInfo, ...] = ()
     target: str = ""
     expires_at: int | None = None
+    pinned_by: str | None = None
+    pinned_ts: int = 0
+    pinned_seq: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -400,8 +407,10 @@ class NewChange:
     reason in ``text``, and ``expires_at`` in ms, None for good), ``"unbanned"``,
     ``"kicked"``; or ``"purge"``: delete the messages user ``target`` sent to ``room`` in
     the last ``within`` seconds, at most ``limit`` (at most :data:`PURGE_MAX`), each a
-    ``deleted`` entry by ``user_id`` (``msg_id`` 0; never an entry itself). Who may make
-    which is decided by storage."""
+    ``deleted`` entry by ``user_id`` (``msg_id`` 0; never an entry itself); or ``"pinned"``:
+    pin (``on``) or unpin message ``msg_id``, the room holding at most ``limit`` pinned
+    messages at once (the caller gives ``limits.pins_per_room``). Who may make which is
+    decided by storage."""
 
     user_id: int
     room: str
@@ -1235,6 +1244,15 @@ class Storage(Protocol):
         readable by every user not banned from them, private ones by members only
         (ChatError('forbidden'));
         ChatError('not_found') for an unknown room."""
+
+    async def pins(self, user_id: int, room: str, *, before: int | None = None,
+                   limit: int) -> Page:
+        """The messages of a room pinned now, as message objects (kind ``"message"``, each
+        with its ``pinned_*``), the most recently pinned first (by ``pinned_seq``): those
+        pinned by an entry with seq < ``before``, at most ``limit``; ``more``: others were
+        pinned before the last one; ``last_seq``: the room's, in the same snapshot. Members
+        only: ChatError('forbidden') for anyone else (a public room's readers included, as
+        a user banned from it), ChatError('not_found') for an unknown room."""
 
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:

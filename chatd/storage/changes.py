@@ -19,14 +19,17 @@ takes no seq and writes nothing.
 
 Deleting a message removes its words: the row's text and search words, the text of its
 earlier edits (kept in ``changes`` until then, as the log entries that carried them), its
-mentions and reactions. Editing one leaves its search words to be indexed again
-(chatd/indexer.py).
+mentions and reactions; and its pin, with no entry of its own (the ``deleted`` entry says
+it), the room's count of pins (``rooms.pins``, written with its ``last_seq``) one less.
+Editing one leaves its search words to be indexed again (chatd/indexer.py).
 
 Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says the same):
 
 - edit a message: its author;
 - delete one: its author, or whoever *moderates* the room;
 - react: a member;
+- pin and unpin: a member (as in Slack and Mattermost), up to the limit the change carries
+  (``limits.pins_per_room``) pinned at once;
 - set the topic, ban, unban, kick: whoever moderates the room;
 - set a role (hand the room over with ``owner``): the owner, or an administrator;
 - archive or unarchive a room: its owner, or an administrator (never a conversation);
@@ -45,8 +48,8 @@ its entries name the messages' author as ``by`` (``changes.actor_id`` is never n
 audit row has no actor, as every command-line action's.
 
 While a room is archived (``rooms.archived``, read under the lock) it is read-only: edits,
-reactions and a new topic are refused with ``archived``; deleting messages and moderating
-members still work.
+reactions, pins and a new topic are refused with ``archived``; deleting messages and
+moderating members still work.
 
 Whoever moderates a room is its owner (``rooms.owner_id``, member or not), its moderators
 (``memberships.role``), and every server administrator (``users.admin``, read here, in the
@@ -103,7 +106,7 @@ _ADMIN_RANK = 3
 
 
 _SQL_LOCK_ROOMS = """
-SELECT id, name, kind, owner_id, last_seq, topic, archived FROM rooms
+SELECT id, name, kind, owner_id, last_seq, topic, archived, pins FROM rooms
 WHERE name = ANY ($1::text[]) AND deleted_at IS NULL
 ORDER BY id FOR NO KEY UPDATE
 """
@@ -114,10 +117,12 @@ SELECT pg_advisory_xact_lock({BANS_LOCK} + id) FROM unnest($1::bigint[]) AS id O
 # Taken after the locks, so that an entry's ts follows its seq within a room.
 _SQL_NOW = f"SELECT {_ms('clock_timestamp()')}"
 # The messages the batch changes, and the reactions of those it reacts to ($2), in the order
-# a message object lists them (as arrays: decoding them costs less than JSON).
+# a message object lists them (as arrays: decoding them costs less than JSON); whether each is
+# pinned (only a message changed before can be: its rev is set).
 _SQL_MESSAGES = """
 SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.rev, m.deleted_at IS NOT NULL AS deleted,
-       m.mentions, x.emojis, x.users, x.sinces
+       m.mentions, x.emojis, x.users, x.sinces,
+       m.rev IS NOT NULL AND EXISTS (SELECT 1 FROM pins p WHERE p.message_id = m.id) AS pinned
 FROM messages m LEFT JOIN LATERAL (
     SELECT array_agg(x.emoji ORDER BY x.since, x.seq) AS emojis,
            array_agg(x.user_id ORDER BY x.since, x.seq) AS users,
@@ -176,6 +181,7 @@ WHERE um.room_id = ANY ($1::bigint[]) AND lower(u.name) = ANY ($2::text[])
 # the edit took away); a deletion empties them for good (migration 0011). Each part is a
 # data-modifying CTE over arrays of its own, empty when the batch has none of it; no two parts
 # touch the same row. A reaction put again by the same user takes its new place (seq, since).
+# The rooms' pins ($30) go with their last_seq: every change to them moves it.
 _SQL_WRITE = f"""
 WITH entries AS (
     INSERT INTO changes (room_id, seq, message_id, actor_id, kind, text, mentions, emoji,
@@ -189,8 +195,9 @@ WITH entries AS (
         AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji, reaction_on,
              target_id, expires_at)
 ), bumped AS (
-    UPDATE rooms r SET last_seq = v.last_seq
-    FROM unnest($11::bigint[], $12::bigint[]) AS v(id, last_seq) WHERE r.id = v.id
+    UPDATE rooms r SET last_seq = v.last_seq, pins = v.pins
+    FROM unnest($11::bigint[], $12::bigint[], $30::integer[]) AS v(id, last_seq, pins)
+    WHERE r.id = v.id
 ), touched AS (
     UPDATE messages m SET
         rev = v.rev, text = coalesce(w.text, m.text),
@@ -226,18 +233,33 @@ _SQL_TOPIC = """
 UPDATE rooms r SET topic = v.topic
 FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
 """
-# A deleted message's reactions go, its edits' words go, and its files are no longer served
-# nor counted against their uploader's quota (the bytes stay on disk while another kept row
-# refers to them).
+# A deleted message's reactions and pin go, its edits' words go, and its files are no longer
+# served nor counted against their uploader's quota (the bytes stay on disk while another kept
+# row refers to them).
 _SQL_FORGET = """
 WITH gone AS (
     DELETE FROM reactions WHERE message_id = ANY ($1::bigint[])
+), unpinned AS (
+    DELETE FROM pins WHERE message_id = ANY ($1::bigint[])
 ), files_gone AS (
     UPDATE files SET deleted_at = now()
     WHERE message_id = ANY ($1::bigint[]) AND deleted_at IS NULL
 )
 UPDATE changes SET text = '', mentions = NULL
 WHERE message_id = ANY ($1::bigint[]) AND kind = 'edited'
+"""
+# The pins a batch put ($1-$4, at $5 ms; one pinned again takes its new seq) and took back
+# ($6), each message's last word (migration 0024).
+_SQL_PINS = f"""
+WITH put AS (
+    INSERT INTO pins (message_id, room_id, seq, by_id, created_at)
+    SELECT message_id, room_id, seq, by_id, {_ts("$5")}
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
+        AS v(message_id, room_id, seq, by_id)
+    ON CONFLICT (message_id) DO UPDATE
+    SET seq = EXCLUDED.seq, by_id = EXCLUDED.by_id, created_at = EXCLUDED.created_at
+)
+DELETE FROM pins WHERE message_id = ANY ($6::bigint[])
 """
 _SQL_MENTIONS_REMOVE = """
 DELETE FROM mentions x USING unnest($1::bigint[], $2::bigint[]) AS v(room_id, seq)
@@ -301,6 +323,9 @@ class _Target:
     mention_ids: tuple[int, ...] = ()
     reactions: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     since: dict[str, int] = dataclasses.field(default_factory=dict)  # emoji -> seq put first
+    pinned: bool = False
+    pin: tuple[int, int] | None = None  # (seq, by) of the batch's pin, while it stands
+    pin_changed: bool = False  # the batch pinned or unpinned it (not by deleting it)
     edited: bool = False
     deleted_now: bool = False
     touched: bool = False
@@ -315,6 +340,7 @@ class _Room:
     last_seq: int
     topic: str
     archived: bool = False
+    pins: int = 0  # how many of its messages are pinned, as the batch leaves them
     bumped: bool = False
     topic_changed: bool = False
     archived_changed: bool = False
@@ -401,7 +427,7 @@ async def apply_changes(conn: Any, batch: list[NewChange]) -> list[Appended | Ch
 
 async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError]:
     rooms = {row["name"]: _Room(row["id"], row["name"], row["kind"], row["owner_id"],
-                                row["last_seq"], row["topic"], row["archived"])
+                                row["last_seq"], row["topic"], row["archived"], row["pins"])
              for row in await conn.fetch(_SQL_LOCK_ROOMS, sorted({c.room for c in batch}))}
     banning = sorted({rooms[c.room].id for c in batch if c.kind == "banned" and c.room in rooms})
     if banning:
@@ -423,7 +449,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         held = targets[row["id"]] = _Target(
             id=row["id"], room_id=row["room_id"], seq=row["seq"], sender_id=row["sender_id"],
             text=row["text"], rev=row["rev"] or row["seq"], deleted=row["deleted"],
-            mentions=tuple(row["mentions"]),
+            mentions=tuple(row["mentions"]), pinned=row["pinned"],
         )
         if row["emojis"] is not None:
             for emoji, user_id, since in zip(row["emojis"], row["users"], row["sinces"],
@@ -479,7 +505,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         if refusal is not None:
             outcomes.append(refusal)
             continue
-        changed = _change(change, message, mentionable, room.last_seq + 1)
+        changed = _change(change, message, room, mentionable, room.last_seq + 1)
         if changed:
             room.last_seq += 1
             room.bumped = message.touched = True
@@ -575,7 +601,7 @@ def _purge(change: NewChange, room: _Room, actor: _Person | None, target: _Perso
     for msg_id in found[:limit]:
         message = messages[msg_id]
         if not _change(NewChange(user_id=by.id, room=room.name, msg_id=msg_id,
-                                 kind="deleted"), message, {}, room.last_seq + 1):
+                                 kind="deleted"), message, room, {}, room.last_seq + 1):
             continue  # deleted by a change before it in the batch
         room.last_seq += 1
         room.bumped = message.touched = True
@@ -617,7 +643,7 @@ def _set_topic(change: NewChange, room: _Room, actor: _Person | None, now: int,
 
 #: What an archived room refuses (with ``archived``): anything that writes to it but
 #: deleting messages and moderating members.
-_READ_ONLY = frozenset({"edited", "reaction", "topic"})
+_READ_ONLY = frozenset({"edited", "reaction", "topic", "pinned"})
 
 
 def _archive(change: NewChange, room: _Room, actor: _Person | None, now: int,
@@ -791,13 +817,20 @@ def _refusal(change: NewChange, target: _Target, room: _Room, actor: _Person
                 and len(target.reactions) >= MAX_REACTIONS:
             return ChatError(codes.CONFLICT,
                              f"a message carries at most {MAX_REACTIONS} different emoji")
+    elif change.kind == "pinned":
+        if target.deleted:
+            return ChatError(codes.NOT_FOUND, f"message {target.id} was deleted")
+        if change.on and not target.pinned and room.pins >= change.limit:
+            return ChatError(codes.TOO_MANY_PINS,
+                             f"{room.name!r} has {room.pins} pinned messages, the most it may "
+                             "have: unpin one first")
     return None
 
 
-def _change(change: NewChange, target: _Target,
+def _change(change: NewChange, target: _Target, room: _Room,
             mentionable: dict[tuple[int, str], tuple[int, str]], seq: int) -> bool:
-    """Apply ``change`` to ``target``, as the entry ``seq`` if it changes anything; whether
-    it does."""
+    """Apply ``change`` to ``target`` (a message of ``room``), as the entry ``seq`` if it
+    changes anything; whether it does."""
     if change.kind == "edited":
         if change.text == target.text:
             return False
@@ -819,6 +852,17 @@ def _change(change: NewChange, target: _Target,
         target.text = ""
         target.mentions = target.mention_ids = ()
         target.reactions.clear()
+        if target.pinned:
+            # Off the pins with it: the deleted entry says so (its row goes with the words).
+            target.pinned, target.pin = False, None
+            room.pins -= 1
+        return True
+    if change.kind == "pinned":
+        if change.on == target.pinned:
+            return False
+        target.pinned, target.pin_changed = change.on, True
+        target.pin = (seq, change.user_id) if change.on else None
+        room.pins += 1 if change.on else -1
         return True
     users = target.reactions.get(change.emoji, [])
     if change.on == (change.user_id in users):
@@ -854,7 +898,7 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [e.text if e.kind in _TEXTS else None for e in logged],
         [" ".join(e.mentions) for e in logged],
         [e.emoji or None for e in logged],
-        [e.on if e.kind in ("reaction", "archived") else None for e in logged], now,
+        [e.on if e.kind in _WAYS else None for e in logged], now,
         [r.id for r in bumped], [r.last_seq for r in bumped],
         [t.id for t in touched], [t.rev for t in touched],
         [t.id for t in rewritten], [t.text for t in rewritten],
@@ -862,7 +906,13 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [" ".join(t.mentions) for t in rewritten],
         *_columns(put, 5), *_columns(taken, 3),
         [e.target_id for e in entries], [e.message.expires_at for e in entries],
+        [r.pins for r in bumped],
     )
+    pinned = [t for t in touched if t.pin_changed and not t.deleted]
+    if pinned:
+        pins_put = [(t.id, t.room_id, *t.pin) for t in pinned if t.pin is not None]
+        await conn.execute(_SQL_PINS, *_columns(pins_put, 4), now,
+                           [t.id for t in pinned if t.pin is None])
     archived = [room for room in rooms.values() if room.archived_changed]
     if archived:
         await conn.execute(_SQL_ARCHIVED, [r.id for r in archived],
@@ -884,6 +934,8 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
 
 # The kinds of entry whose text is kept: an edit's words, a topic, a role, a reason.
 _TEXTS = frozenset({"edited", "topic", "role", "banned", "kicked"})
+# The kinds of entry that go one way or the other (reaction_on says which).
+_WAYS = frozenset({"reaction", "archived", "pinned"})
 
 
 def _reactions(entries: list[_Entry]

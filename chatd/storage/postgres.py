@@ -217,8 +217,10 @@ _UNAVAILABLE = (
 _USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
                  f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot, "
                  f"CASE WHEN u.dnd_until > now() THEN {_ms('u.dnd_until')} END AS dnd_until")
+# pins: a column kept by the pins' transactions (migration 0024), so that listing many rooms
+# costs no count of their pins.
 _ROOM_COLUMNS = ("r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq, "
-                 "r.archived")
+                 "r.archived, r.pins")
 
 # A ban of user {user} from room {room} that is in force (migration 0014).
 _BANNED = """EXISTS (
@@ -1161,8 +1163,9 @@ _SQL_APPEND_INSERT_FILES_GROUP = _SQL_APPEND_INSERT_GROUP_HEAD + _ATTACHED
 
 # A page of room {room}'s log ({lo} < seq < {hi}, at most {limit} entries, by seq
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
-# A message is read as it is now; its reactions and its quote are looked up only for a
-# message that has them (rev set, reply_to set, files > 0), by key.
+# A message is read as it is now; its reactions, its pin and its quote are looked up only
+# for a message that may have them (rev set: a pin is a change too; reply_to set; files > 0),
+# by key.
 _MESSAGE_EXTRAS = """
        CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array(g.emoji, g.users) ORDER BY g.first)
@@ -1181,7 +1184,11 @@ _MESSAGE_EXTRAS = """
        CASE WHEN e.files > 0 AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array({file_fields}) ORDER BY f.id)
            FROM files f WHERE f.message_id = e.msg_id
-       ) END AS file_list"""
+       ) END AS file_list,
+       CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
+           SELECT json_build_array(pu.name, """ + _ms("p.created_at") + """, p.seq)
+           FROM pins p JOIN users pu ON pu.id = p.by_id WHERE p.message_id = e.msg_id
+       ) END AS pin"""
 _SQL_LOG_PAGE = """
 SELECT e.*, a.name AS sender,""" + _MESSAGE_EXTRAS + """,
        CASE WHEN e.target_id IS NOT NULL THEN (
@@ -1399,6 +1406,33 @@ _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
     readable=_READABLE.format(user="$2"), page=_log_page("r.id", "ASC", "$3", "$4", "$5"),
 )
 
+# The pins of room $1 (Storage.pins) for user $2, who must be a member: the room's last_seq,
+# whether they may see them, and the messages pinned by an entry before $3, the most recently
+# pinned first, $4 at most (limit + 1: the extra row tells whether there is more): a walk of
+# pins_room_seq_key backwards (migration 0024), each message read by key as history reads it.
+_SQL_PINS = f"""
+WITH r AS (
+    SELECT r.id, r.last_seq, EXISTS (
+        SELECT 1 FROM memberships rm WHERE rm.room_id = r.id AND rm.user_id = $2
+    ) AS allowed
+    FROM rooms r WHERE r.name = $1
+)
+SELECT r.last_seq, r.allowed, e.*, a.name AS sender,{_MESSAGE_EXTRAS.format(
+    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM r LEFT JOIN LATERAL (
+    SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
+           {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
+           m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
+           NULL::boolean AS reaction_on, m.files, p.seq AS pin_seq
+    FROM pins p JOIN messages m ON m.id = p.message_id
+    WHERE p.room_id = r.id AND p.seq < $3
+    ORDER BY p.seq DESC
+    LIMIT $4
+) e ON r.allowed
+LEFT JOIN users a ON a.id = e.actor_id
+ORDER BY e.pin_seq DESC
+"""
+
 # A resume (Storage.resume_pages): rooms $2 (names) with the seqs $3 their client saw, in one
 # statement: per room, its last_seq, whether user $1 may read it, and its entries after the
 # seq seen, as a history "after" page of $4 (limit + 1) would give them: the same page, each
@@ -1575,7 +1609,17 @@ def _entry(room: str, row: Any) -> Message:
         reply_to=row["reply_to"], quote=json.loads(quote) if quote else None,
         mentions=tuple(row["mentions"] or ()),
         files=tuple(map(_file_info, json.loads(files))) if files else (),
+        **_pin(row["pin"]),
     )
+
+
+def _pin(pin: str | None) -> dict[str, Any]:
+    """A message's ``pinned_*`` fields from its ``pin`` column (JSON [by, ts, seq], or NULL
+    while it is not pinned)."""
+    if pin is None:
+        return {}
+    by, ts, seq = json.loads(pin)
+    return {"pinned_by": by, "pinned_ts": ts, "pinned_seq": seq}
 
 
 async def _check_moderates(conn: Any, room: str, user_id: int, what: str) -> int:
@@ -1920,6 +1964,7 @@ def _room(row: Any, **view: Any) -> Room:
         owner=row["owner"],
         last_seq=row["last_seq"],
         archived=bool(row.get("archived", False)),
+        pins=row.get("pins") or 0,
         **view,
     )
 
@@ -2921,6 +2966,21 @@ class PostgresStorage:
         if newest_first:
             messages.reverse()
         return Page(messages=messages, more=more, last_seq=rows[0]["last_seq"])
+
+    async def pins(self, user_id: int, room: str, *, before: int | None = None,
+                   limit: int) -> Page:
+        """See :meth:`Storage.pins`: one statement, one snapshot."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        rows = await self._run(self._pool.fetch, _SQL_PINS, room, user_id,
+                               _MAX_SEQ if before is None else before, limit + 1)
+        if not rows:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not rows[0]["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"only the members of {room!r} see its pins")
+        messages = [_entry(room, row) for row in rows if row["seq"] is not None]
+        more = len(messages) > limit
+        return Page(messages=messages[:limit], more=more, last_seq=rows[0]["last_seq"])
 
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:
