@@ -176,8 +176,8 @@ export function statusText(pins) {
     default: {
       const n = pins.items.length;
       if (!n) return "Nothing is pinned here yet. Pin a message from its menu to keep it here.";
-      const more = pins.more ? "+" : "";
-      return `${n}${more} pinned ${n === 1 && !more ? "message" : "messages"}, the latest first`;
+      if (n === 1 && !pins.more) return "1 pinned message";
+      return `${n}${pins.more ? "+" : ""} pinned messages, the latest first`;
     }
   }
 }

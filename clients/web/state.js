@@ -570,7 +570,16 @@ const ANSWERED = {
   pin: changeAcked,
 
   pins(state, asked, reply) {
-    const again = pinning.received(state.pinsPanel, asked, reply);
+    const panel = state.pinsPanel;
+    const whole = pinning.answers(panel, asked) && asked.before === undefined
+      && reply.more !== true && Array.isArray(reply.messages) && isSeq(reply.last_seq);
+    const again = pinning.received(panel, asked, reply);
+    const room = state.rooms.get(asked.room);
+    if (whole && room) {
+      // Every pin of the room, as of its last_seq: the count, as a room object would say it.
+      room.countPins({ pins: reply.messages.filter(pinning.isPinned).length,
+        last_seq: reply.last_seq });
+    }
     return again ? [request("pins", again)] : [];
   },
 

@@ -69,7 +69,7 @@ export class Room {
     this.loading = false; // the latest page has been asked for
     this.more = false; // older messages exist before the first one kept
     this.loadingOlder = false;
-    this.notices = []; // {after: seq, text, ts, key}, in the order of `after`
+    this.notices = []; // {after: seq, text, ts, key, msgId?}, in the order of `after`
     this.typing = new Map(); // user -> expiry (ms)
     this.members = null; // [{user}] from `who`, kept up to date by joined/left
     this.memberCount = null; // members in all (`who`'s count), kept up to date by joined/left
@@ -324,7 +324,7 @@ export class Room {
     if (!Number.isFinite(entry.ts)) return; // no day to show it under
     const who = typeof entry.by === "string" ? entry.by : "Someone";
     this.addNoticeAt(entry.seq, `${who} ${on ? "pinned" : "unpinned"} a message`, entry.ts,
-      `pin${entry.seq}`);
+      `pin${entry.seq}`, entry.msg_id);
   }
 
   /**
@@ -368,12 +368,17 @@ export class Room {
       ? { ...m, role } : m));
   }
 
-  /** A notice at place `seq` of the log (once, by `key`), among those kept in place order. */
-  addNoticeAt(seq, text, ts, key) {
+  /**
+   * A notice at place `seq` of the log (once, by `key`), among those kept in place order;
+   * `msgId`: the message it is about (pressing the line shows it).
+   */
+  addNoticeAt(seq, text, ts, key, msgId = null) {
     if (this.notices.some((n) => n.key === key)) return;
     let at = this.notices.length;
     while (at > 0 && this.notices[at - 1].after > seq) at -= 1;
-    this.notices.splice(at, 0, { after: seq, text, ts, key });
+    const notice = { after: seq, text, ts, key };
+    if (msgId !== null) notice.msgId = msgId;
+    this.notices.splice(at, 0, notice);
   }
 
   /**

@@ -215,7 +215,10 @@ export class ConversationView {
       case "divider":
         return h("li", { class: "new-divider" }, h("span", {}, "New messages"));
       case "notice":
-        return h("li", { class: "notice" }, row.text);
+        // A line about a message (a pin): pressing it shows the message, as a quote does.
+        return h("li", { class: "notice" }, row.msgId === undefined ? row.text : h("button", {
+          type: "button", class: "notice-link", title: "Show the message",
+          onclick: () => this.on.jumpTo(row.msgId) }, row.text));
       default:
         return this.message.create(row, room, state);
     }

@@ -137,8 +137,8 @@ export class PinsView {
     const count = room.pins;
     if (this.drawn && this.drawn[0] === room.name && this.drawn[1] === count) return;
     this.drawn = [room.name, count];
-    button.replaceChildren(svgIcon(PIN_ICON),
-      count ? h("span", { class: "pins-count" }, count > 999 ? "999+" : String(count)) : null);
+    button.replaceChildren(svgIcon(PIN_ICON), ...(count ? [h("span", { class: "pins-count" },
+      count > 999 ? "999+" : String(count))] : []));
     button.setAttribute("aria-label", count
       ? `Pinned messages: ${count}` : "Pinned messages: none yet");
     button.title = "Pinned messages";

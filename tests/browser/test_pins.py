@@ -5,7 +5,7 @@ back to it; "Unpin"), the quiet line each pin leaves in the conversation, and al
 after the page was away for more entries than a resume replays.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
-tests/artifacts/ (desktop-pins.png, phone-pins.png).
+tests/artifacts/ (desktop-pins.png, phone-pinned-message.png, phone-pins.png).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.browser.conftest import (
 )
 from tests.browser.test_changes import menu_action, message
 from tests.browser.test_page_defects import axe_serious
-from tests.browser.test_web import Session, assert_each_once, log_in, open_session, shot
+from tests.browser.test_web import Session, log_in, open_session, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -176,14 +176,19 @@ def test_pins_made_while_away_are_exact_after_the_resume(
     expect(message(page, "wifi: hunter2").locator(".msg-pin")).to_have_text("Pinned by Bob")
     expect(message(page, "agenda: standup at 10").locator(".msg-pin")).to_have_count(0)
     expect(pins_button(page)).to_have_accessible_name("Pinned messages: 1")
-    expect(notices(page, "Bob pinned a message")).to_have_count(2)
+    expect(notices(page, "Bob pinned a message")).to_have_count(3)  # the rota's, and two
     expect(notices(page, "Bob unpinned a message")).to_have_count(1)
-    assert_each_once(page, ["agenda: standup at 10", "wifi: hunter2", "later 0", "later 1",
-                            "later 2"])
+    for text in ("agenda: standup at 10", "wifi: hunter2", "later 0", "later 1", "later 2"):
+        expect(message(page, text)).to_have_count(1)
 
+    shot(page, artifacts, "phone-pinned-message")
+    # A pin's line in the conversation shows the message it is about.
+    notices(page, "Bob unpinned a message").click()
+    expect(message(page, "agenda: standup at 10")).to_have_class(re.compile(r"\bflash\b"))
     pins_button(page).click()
     expect(panel_items(page)).to_have_count(1)
     expect(panel_items(page).first).to_contain_text("wifi: hunter2")
+    expect(page.locator("#pins-status")).to_have_text("1 pinned message")
     shot(page, artifacts, "phone-pins")
     panel_items(page).first.get_by_role("button", name=re.compile(r"^Bob: wifi")).click()
     expect(page.locator("#pins-panel")).to_be_hidden()  # a phone: the conversation again

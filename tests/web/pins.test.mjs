@@ -54,6 +54,9 @@ test("a pinned entry pins its message in place, once; an unpin takes it off", ()
     "carol unpinned a message"]);
   assert.equal(state.rooms.get("general").pins, 0);
   assert.equal(state.rooms.get("general").head, 4);
+  // Each line is about its message: pressing it shows the message.
+  assert.deepEqual(timeline(state, state.rooms.get("general"))
+    .filter((row) => row.kind === "notice").map((row) => row.msgId), [1001, 1001]);
 });
 
 test("the pin count is the room object's, moved by the entries after it, once each", () => {
@@ -296,4 +299,21 @@ test("badges and unread counts ignore pins", () => {
   selectRoom(state, "random");
   receiveAll(state, [message("general", 1), pinned("general", 2, 1)]);
   assert.equal(badge(state, state.rooms.get("general")), "1");
+});
+
+test("a whole list of pins says the room's count as of its last_seq", () => {
+  const { state } = connected([roomInfo("general", { lastSeq: 20, pins: 3 })]);
+  selectRoom(state, "general");
+  // The deletion of a message not held: perhaps pinned.
+  receiveAll(state, [deleted("general", 21, 2)]);
+  const [asked] = requests(openPins(state));
+  receiveAll(state, [pinned("general", 23, 7)]); // after the list was read
+  apply(state, { op: "ok", id: 9, more: false, last_seq: 22, messages: [
+    pinnedMessage("general", 5, 19), pinnedMessage("general", 3, 18)] }, { request: asked });
+  assert.equal(state.rooms.get("general").pins, 3);
+  // A page that is not the whole list says nothing of the count.
+  const [again] = requests(openPins(state));
+  apply(state, { op: "ok", id: 9, more: true, last_seq: 23, messages: [
+    pinnedMessage("general", 5, 19)] }, { request: again });
+  assert.equal(state.rooms.get("general").pins, 3);
 });
