@@ -48,10 +48,13 @@ from chatd.protocol import (
     MemberUnbanned,
     MessageDeleted,
     MessageEdited,
+    MessagePinned,
     MessagePosted,
     NotifyChanged,
     Ok,
+    Pin,
     Ping,
+    Pins,
     PresenceChanged,
     React,
     ReactionChanged,
@@ -95,6 +98,7 @@ from chatd.protocol.events import (
     MAX_SEQ,
     MAX_TOKEN_CHARS,
     MAX_TOPIC_CHARS,
+    PINS_PAGE_MAX,
     SEARCH_PAGE_MAX,
 )
 
@@ -211,6 +215,11 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
         "react": st.builds(React, id=request_ids, room=any_room_names, msg_id=msg_ids,
                            emoji=emojis, on=st.booleans()),
+        "pin": st.builds(Pin, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                         on=st.booleans()),
+        "pins": st.builds(Pins, id=request_ids, room=any_room_names,
+                          before=st.none() | st.integers(1, MAX_SEQ),
+                          limit=st.none() | st.integers(1, PINS_PAGE_MAX)),
         "set_topic": st.builds(
             SetTopic, id=request_ids, room=any_room_names,
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
@@ -348,6 +357,8 @@ message_events = st.builds(
         "content_type": st.sampled_from(["image/png", "application/octet-stream"]),
         "url": st.just("/api/files/1/x"),
     }), max_size=2).map(tuple),
+    pinned=st.none() | st.fixed_dictionaries({"by": user_names, "ts": st.integers(0, 2**53),
+                                               "seq": st.integers(1, MAX_SEQ)}),
 ).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to))
 """``message`` events (and the message objects of join and history replies)."""
 
@@ -360,11 +371,13 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(ReactionChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               msg_id=msg_ids, emoji=emojis, user=user_names, on=st.booleans(),
               ts=st.integers(0, 2**53)),
+    st.builds(MessagePinned, room=any_room_names, seq=st.integers(1, MAX_SEQ),
+              msg_id=msg_ids, by=user_names, on=st.booleans(), ts=st.integers(0, 2**53)),
     st.builds(TopicChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               topic=st.text(max_size=30), by=user_names, ts=st.integers(0, 2**53)),
 )
 """The entries of a room's log that change a message (``edited``, ``deleted``,
-``reaction``) or the room (``topic``)."""
+``reaction``, ``pinned``) or the room (``topic``)."""
 
 _server_reasons = st.none() | st.text(min_size=1, max_size=40)
 moderation_events: st.SearchStrategy[ServerEvent] = st.one_of(
@@ -387,7 +400,7 @@ _room_objects = st.fixed_dictionaries(
     {"room": any_room_names, "kind": st.sampled_from(["room", "dm"]),
      "private": st.booleans(), "topic": st.text(max_size=20), "last_seq": seqs},
     optional={"peer": user_names, "unread": st.integers(0, 999), "notify": notify_levels,
-              "archived": st.booleans()},
+              "archived": st.booleans(), "pins": st.integers(1, 100)},
 )
 _presences = st.fixed_dictionaries(
     {"user": user_names, "status": st.sampled_from(["online", "offline"])}
@@ -443,7 +456,8 @@ _pages = st.lists(message_events | change_events | moderation_events, max_size=3
 _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Send(room="a", text="t", nonce="n"), Dm(to="bob", text="t", nonce="n"),
       Edit(room="a", msg_id=1, text="t"), Delete(room="a", msg_id=1),
-      React(room="a", msg_id=1, emoji="👍"), SetTopic(room="a", topic="t")],
+      React(room="a", msg_id=1, emoji="👍"), Pin(room="a", msg_id=1),
+      SetTopic(room="a", topic="t")],
      st.builds(Sent, room=any_room_names, seq=st.integers(1, MAX_SEQ),
                msg_id=st.integers(1, MAX_SEQ), ts=st.integers(0, 2**53),
                duplicate=st.booleans(), unchanged=st.booleans())),
@@ -462,7 +476,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetDnd(duration=60),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
-      Archive(room="a", archived=True)],
+      Archive(room="a", archived=True), Pins(room="a")],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

@@ -53,6 +53,8 @@ from chatd.protocol.events import (
     MAX_REASON_CHARS,
     MAX_SEQ,
     MAX_TOPIC_CHARS,
+    PINS_PAGE,
+    PINS_PAGE_MAX,
     SEARCH_PAGE,
     SEARCH_PAGE_MAX,
 )
@@ -223,6 +225,13 @@ class _Builder:
             "mentions": names,
             "group": group,
             "files": {"type": "array", "items": _ref("File")},
+            "pinned": self.sent(
+                {"by": {"type": "string", "description": "Who pinned it, as registered."},
+                 "ts": ms,
+                 "seq": {**seq, "minimum": 1,
+                         "description": "The `pinned` entry that pinned it (what the pins "
+                                        "page by)."}},
+                description="While the message is pinned."),
         }
         message_required = ["op", "room", "seq", "msg_id", "from", "text", "ts", "nonce"]
         return {
@@ -363,6 +372,9 @@ class _Builder:
                     "peer": {"type": "string",
                              "description": "Only for kind `dm`: the other user, as "
                                             "registered."},
+                    "pins": {"type": "integer", "minimum": 1,
+                             "description": "How many of its messages are pinned; left out "
+                                            "when none are."},
                 },
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
                           "read_seq", "unread", "mentions", "notify", "role", "archived"],
@@ -425,6 +437,10 @@ class _Builder:
                 {"op": {"const": "reaction"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "emoji": {"type": "string"},
                  "user": {"type": "string"}, "on": {"type": "boolean"}, "ts": ms}),
+            "Pinned": self.sent(
+                {"op": {"const": "pinned"}, **entry_base,
+                 "msg_id": {"type": "integer", "minimum": 1}, "by": {"type": "string"},
+                 "on": {"type": "boolean"}, "ts": ms}),
             "Topic": self.sent(
                 {"op": {"const": "topic"}, **entry_base,
                  "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
@@ -515,12 +531,12 @@ class _Builder:
                                "topic, or moderation, told apart by `op`. A client ignores "
                                "ops it does not know.",
                 "oneOf": [_ref(name) for name in
-                          ("Message", "Edited", "Deleted", "Reaction", "Topic", "RoleEntry",
-                           "Banned", "Unbanned", "Kicked", "Archived")],
+                          ("Message", "Edited", "Deleted", "Reaction", "Pinned", "Topic",
+                           "RoleEntry", "Banned", "Unbanned", "Kicked", "Archived")],
                 "discriminator": {"propertyName": "op", "mapping": {
                     "message": _REF + "Message", "edited": _REF + "Edited",
                     "deleted": _REF + "Deleted", "reaction": _REF + "Reaction",
-                    "topic": _REF + "Topic", "role": _REF + "RoleEntry",
+                    "pinned": _REF + "Pinned", "topic": _REF + "Topic", "role": _REF + "RoleEntry",
                     "banned": _REF + "Banned", "unbanned": _REF + "Unbanned",
                     "kicked": _REF + "Kicked", "archived": _REF + "Archived"}},
             },
@@ -891,6 +907,29 @@ class _Builder:
                 ok=ok(200, "A page of the log.", self.sent({
                     "room": {"type": "string"},
                     "messages": {"type": "array", "items": _ref("Entry")},
+                    "more": {"type": "boolean"},
+                    "last_seq": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+                })),
+                errors=(400, 403, 404),
+            )},
+            "/api/rooms/{room}/pins": {"get": self.op(
+                "Read a room's pinned messages",
+                "The messages of the room pinned now, the most recently pinned first, as "
+                "the protocol's `pins`, for its members only (a public room's other readers "
+                "too are 403). The next page: `before` the last message's `pinned.seq`. A "
+                f"room has at most `limits.pins_per_room` ({limits.pins_per_room}) pinned.",
+                tag="rooms", op_id="pins",
+                parameters=[
+                    room_param,
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Only messages pinned by an entry with a seq below this one."),
+                    query("limit", {"type": "integer", "minimum": 1,
+                                    "maximum": PINS_PAGE_MAX},
+                          f"At most this many (default {PINS_PAGE})."),
+                ],
+                ok=ok(200, "A page of the pinned messages.", self.sent({
+                    "room": {"type": "string"},
+                    "messages": {"type": "array", "items": _ref("Message")},
                     "more": {"type": "boolean"},
                     "last_seq": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
                 })),
