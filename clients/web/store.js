@@ -19,8 +19,10 @@
 // `last_seq` (`pinsSeq`); each entry after that moves it (a `pinned` one by one up or down, the
 // `deleted` entry of a pinned message one down), once per seq (`pinMoves`), so an object read
 // before entries that came live, or after them, ends on the same count. Whether a deleted
-// message was pinned is known from the `pinned` entries seen (`pinState`) or the message held;
-// when neither says, `pinsUnsure` asks state.js to look the room's object up again.
+// message was pinned is known from the `pinned` entries seen (`pinState`) or the message held,
+// once every entry before the deletion is here: a deletion after a hole (a `gap` being paged
+// in) waits (`pinDeletions`), since the pin it undoes may be in the hole. When nothing says,
+// `pinsUnsure` asks state.js to look the room's object up again.
 
 import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
 import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
@@ -92,6 +94,7 @@ export class Room {
     this.pinMoves = new Map(); // seq -> +1 | -1: the entries after pinsSeq that moved `pins`
     this.pinState = new Map(); // msg_id -> {seq, on}: the last `pinned` entry seen of it
     this.pinsUnsure = false; // a deletion after pinsSeq of a message perhaps pinned
+    this.pinDeletions = []; // `deleted` entries after a hole, by seq (see the top of the file)
   }
 
   /**
@@ -199,8 +202,14 @@ export class Room {
     const known = told && told.seq < seq ? told : null;
     const held = this.byMsgId(msgId);
     const rev = held ? revOf(held) : null;
-    if (held && rev < seq && (!known || rev > known.seq)) return Boolean(held.pinned);
-    return known ? known.on : null;
+    // (A tombstone says nothing: it carries no pin, and an edit whose words are gone makes one
+    // before its `deleted` entry, entries.js.)
+    if (held && !held.deleted && rev < seq && (!known || rev > known.seq)) {
+      return Boolean(held.pinned);
+    }
+    if (known) return known.on;
+    // Posted after the count's object, with every entry since here: no pin seen, none made.
+    return held && held.seq > this.pinsSeq ? false : null;
   }
 
   /** Whether every entry after `seq`, up to the last one counted, is held. */
@@ -311,10 +320,13 @@ export class Room {
   addPinChange(entry) {
     if (!Number.isSafeInteger(entry.msg_id)) return;
     if (entry.op === "deleted") {
-      const pinned = this.pinnedBefore(entry.msg_id, entry.seq);
-      if (pinned) this.movePins(entry.seq, -1);
-      else if (pinned === null && this.pins > 0 && entry.seq > this.pinsSeq) this.pinsUnsure = true;
-      this.pinState.set(entry.msg_id, { seq: entry.seq, on: false });
+      if (this.head !== null && this.head < entry.seq - 1) {
+        let at = this.pinDeletions.length;
+        while (at > 0 && this.pinDeletions[at - 1].seq > entry.seq) at -= 1;
+        this.pinDeletions.splice(at, 0, entry); // decided once the hole before it is filled
+        return;
+      }
+      this.unpinDeleted(entry);
       return;
     }
     const on = entry.on !== false;
@@ -325,6 +337,17 @@ export class Room {
     const who = typeof entry.by === "string" ? entry.by : "Someone";
     this.addNoticeAt(entry.seq, `${who} ${on ? "pinned" : "unpinned"} a message`, entry.ts,
       `pin${entry.seq}`, entry.msg_id);
+  }
+
+  /** A deleted message leaves the pins if it was pinned (every entry before it is here). */
+  unpinDeleted(entry) {
+    const pinned = this.pinnedBefore(entry.msg_id, entry.seq);
+    if (pinned) this.movePins(entry.seq, -1);
+    else if (pinned === null && this.pins > 0 && entry.seq > this.pinsSeq) this.pinsUnsure = true;
+    const told = this.pinState.get(entry.msg_id);
+    if (!told || told.seq < entry.seq) {
+      this.pinState.set(entry.msg_id, { seq: entry.seq, on: false });
+    }
   }
 
   /**
@@ -423,6 +446,10 @@ export class Room {
   advance() {
     if (this.head === null) return;
     while (this.messages.has(this.head + 1) || this.changes.has(this.head + 1)) this.head += 1;
+    // The deletions that waited for the hole before them (see the top of the file).
+    while (this.pinDeletions.length && this.pinDeletions[0].seq <= this.head + 1) {
+      this.unpinDeleted(this.pinDeletions.shift());
+    }
   }
 
   /**
@@ -439,6 +466,7 @@ export class Room {
     this.notices = [];
     this.removed.clear();
     this.pinState.clear();
+    this.pinDeletions = [];
     this.loaded = false;
     this.loading = false;
     this.more = false;
