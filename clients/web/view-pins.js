@@ -8,7 +8,8 @@
 // screen, over the conversation on narrower ones (where opening a message closes it). One of
 // the two is open at a time. Escape closes it and puts the focus back where it was.
 
-import { $, formatDay, formatFull, formatTime, h, svgIcon } from "./dom.js";
+import { roomLabel } from "./alerts.js";
+import { $, drawKeyed, formatDay, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { statusText } from "./pins.js";
 import { currentRoom } from "./select.js";
 import { excerpt, filesSummary, pendingChanges } from "./select-messages.js";
@@ -86,39 +87,23 @@ export class PinsView {
     this.renderButton(state);
     const panel = state.pinsPanel;
     const room = currentRoom(state);
-    $("pins-heading").textContent = room && !room.draft && room.kind === "room"
-      ? `Pinned in #${room.name}` : "Pinned";
+    $("pins-heading").textContent = !room || room.draft ? "Pinned"
+      : room.kind === "dm" ? `Pinned with ${room.label}` : `Pinned in ${roomLabel(room)}`;
     const list = $("pins-list");
     if (panel.opens !== this.shownOpens) {
       this.shownOpens = panel.opens;
       list.replaceChildren();
       $("pins-scroll").scrollTop = 0;
     }
-    // Keyed by msg_id: an item that did not change keeps its element (and the focus).
-    const kept = new Map([...list.children].map((node) => [node.chatdKey, node]));
-    const wanted = panel.items.map((item) => {
+    // Keyed by msg_id: an item that did not change keeps its element (and the focus); the
+    // focus on an item that went (unpinned) goes to the one in its place.
+    const focused = list.contains(document.activeElement);
+    drawKeyed(list, panel.items.map((item) => {
       const shown = this.shownItem(state, room, item);
-      const sig = JSON.stringify(shown);
-      const held = kept.get(item.msg_id);
-      if (held && held.chatdSig === sig) return held;
-      const node = this.item(item, shown);
-      node.chatdKey = item.msg_id;
-      node.chatdSig = sig;
-      return node;
-    });
-    const focused = list.contains(document.activeElement)
-      ? document.activeElement.closest("li") : null;
-    let cursor = list.firstElementChild;
-    for (const node of wanted) {
-      if (node === cursor) cursor = cursor.nextElementSibling;
-      else list.insertBefore(node, cursor);
-    }
-    while (cursor) {
-      const next = cursor.nextElementSibling;
-      cursor.remove();
-      cursor = next;
-    }
-    if (focused && !focused.isConnected) $("pins-close").focus(); // its item went (unpinned)
+      return { key: `m${item.msg_id}`, sig: JSON.stringify(shown),
+        build: () => this.item(item, shown) };
+    }));
+    if (focused && !list.contains(document.activeElement)) $("pins-close").focus(); // none left
     $("pins-status").textContent = statusText(panel);
     $("pins-status").classList.toggle("failed", panel.status === "failed");
     const more = $("pins-more");
