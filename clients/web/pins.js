@@ -27,6 +27,7 @@ export function emptyPins() {
     error: "", // why the last request failed, for the person
     sent: null, // the request on its way: {room, before}
     again: false, // a pin came for a message not held while a page was on its way: ask again
+    stale: false, // a pin came for a message not held: the first page is to be asked again
     opens: 0, // how many times a list was started (a new one resets the panel's scroll)
   };
 }

@@ -84,11 +84,12 @@
 // more than the server replays gets a `gap` and pages its history, which alerts nothing: it
 // tells what it missed from its counts, as a room not replayed does (`tellSkipped`).
 //
-// Pins: a message's `pinned` {by, ts} is changed by `pinned` entries as reactions are (entries.js),
-// and the person's own pins and unpins wait in the outbox like reactions. Each room counts its
-// pins (store.js: the room object's `pins`, moved by the entries after it). The "Pinned" panel
-// (pins.js, `state.pinsPanel`) lists the open room's pins a page at a time, follows the room
-// when another one is opened, and is kept up to date by the room's entries.
+// Pins: a message's `pinned` {by, ts} is changed by `pinned` entries as reactions are
+// (entries.js), and the person's own pins and unpins wait in the outbox like reactions. Each
+// room counts its pins (store.js: the room object's `pins`, moved by the entries after it).
+// The "Pinned" panel (pins.js, `state.pinsPanel`) lists the open room's pins a page at a
+// time, follows the room when another one is opened, and is kept up to date by the room's
+// entries, live or paged in.
 //
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
@@ -1478,14 +1479,8 @@ function changed(state, frame, now) {
   const room = state.rooms.get(frame.room);
   if (!room || room.draft) return []; // a room not followed: its list says what is new
   room.add([frame], state.me);
-  const effects = panelEntries(state, room, [frame]);
-  if (room.pinsUnsure) {
-    // A message deleted that may have been pinned: the room's object says the count again.
-    room.pinsUnsure = false;
-    effects.push(...refresh(state, room.name));
-  }
-  // (tellLate: the last missed, an edit, say)
-  return [...effects, ...settle(state, room), ...tellLate(state, room, now)];
+  panelEntries(state, room, [frame]);
+  return [...settle(state, room), ...tellLate(state, room, now)]; // (the last missed, an edit, say)
 }
 
 // -- pins (pins.js) --------------------------------------------------------------------------
@@ -1551,18 +1546,36 @@ function panelItem(state, room, msgId) {
 
 /**
  * Entries of `room` (live, or from a page) reach the panel showing its pins: the changes to
- * the messages it lists, and a pin (a message the page does not hold is asked for again).
+ * the messages it lists, and a pin (a message the page does not hold: the first page is asked
+ * again, by `settle`).
  */
 function panelEntries(state, room, entries) {
   const panel = state.pinsPanel;
-  if (panel.room !== room.name) return [];
-  let again = false;
+  if (panel.room !== room.name) return;
   for (const entry of entries) {
     if (!isChange(entry) || !Number.isSafeInteger(entry.msg_id)) continue;
-    if (pinning.applyEntry(panel, entry, room.byMsgId(entry.msg_id))) again = true;
+    if (pinning.applyEntry(panel, entry, room.byMsgId(entry.msg_id))) panel.stale = true;
   }
-  const fields = again ? pinning.refresh(panel) : null;
-  return fields ? [request("pins", fields)] : [];
+}
+
+/**
+ * After entries reached `room`: the panel's first page asked again when a pin it cannot show
+ * came (`panelEntries`), and the room's object when a message deleted may have been pinned
+ * (store.js `pinsUnsure`: the object says the count).
+ */
+function pinsSettled(state, room) {
+  const effects = [];
+  const panel = state.pinsPanel;
+  if (panel.room === room.name && panel.stale) {
+    panel.stale = false;
+    const fields = pinning.refresh(panel);
+    if (fields) effects.push(request("pins", fields));
+  }
+  if (room.pinsUnsure) {
+    room.pinsUnsure = false;
+    effects.push(...refresh(state, room.name));
+  }
+  return effects;
 }
 
 /**
@@ -1640,6 +1653,7 @@ function settle(state, room) {
     room.seeking = null;
     room.seekSeq = null;
   }
+  effects.push(...pinsSettled(state, room));
   return effects;
 }
 

@@ -317,3 +317,25 @@ test("a whole list of pins says the room's count as of its last_seq", () => {
     pinnedMessage("general", 5, 19)] }, { request: again });
   assert.equal(state.rooms.get("general").pins, 3);
 });
+
+test("a gap's page: a pin of a message not held, a deletion decided after the hole", () => {
+  const { state } = connected([roomInfo("general", { lastSeq: 10, pins: 1 })]);
+  selectRoom(state, "general");
+  const [asked] = requests(openPins(state));
+  apply(state, { op: "ok", id: 9, more: false, last_seq: 10, messages: [
+    pinnedMessage("general", 4, 9)] }, { request: asked });
+  apply(state, { op: "gap", room: "general", after: 10, last_seq: 13 });
+  // Live after the gap: message 4 deleted. Was it pinned still? The gap may unpin it.
+  apply(state, deleted("general", 14, 4));
+  const room = state.rooms.get("general");
+  assert.equal(room.pins, 1, "waits for the hole");
+  const effects = apply(state, { op: "ok", id: 5, room: "general", more: false, messages: [
+    pinned("general", 11, 2), message("general", 12), pinned("general", 13, 4, false)] },
+  { request: { op: "history", room: "general", after: 10, limit: 500 } });
+  assert.equal(room.pins, 1, "message 2 pinned; message 4 unpinned, then deleted");
+  // The panel: message 4 out, and message 2 (not held) asked for with the first page.
+  assert.deepEqual(pinsOf(state), []);
+  assert.deepEqual(requests(effects).filter((r) => r.op === "pins"),
+    [{ op: "pins", room: "general", limit: 20 }]);
+  assert.equal(effects.some((effect) => effect.refreshRooms), false);
+});
