@@ -18,6 +18,7 @@
 //   clock.js    the server's time as the page reckons it (the offset each welcome's `now`
 //               gives), for comparing the server's `ts` with "now"
 //   search.js   the search: query, pages of results, errors; pure
+//   pins.js     the "Pinned" panel: the open room's pinned messages, paged, kept up to date; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -44,6 +45,7 @@ import { DialogsView } from "./view-dialogs.js";
 import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
 import { ModerationView } from "./view-moderation.js";
+import { PinsView } from "./view-pins.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ViewerView } from "./view-viewer.js";
@@ -62,6 +64,7 @@ const controller = new Controller({
   viewer: new ViewerView(),
   alertsView: new AlertsView(),
   search: new SearchView(),
+  pins: new PinsView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
 });

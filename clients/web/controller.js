@@ -94,7 +94,7 @@ export class Controller {
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
-      attachments, viewer, alertsView, search, moderation, admin,
+      attachments, viewer, alertsView, search, moderation, admin, pins,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -133,9 +133,31 @@ export class Controller {
       openResult: (result) => this.openResult(result),
       opened: (shown) => {
         closePopup(false);
+        if (shown) pins.close({ refocus: false }); // one panel in that place at a time
         if (shown) layout.closeDrawers();
         layout.syncInert();
       },
+    });
+    pins.bind({
+      opened: (shown) => {
+        closePopup(false);
+        if (shown) {
+          search.close({ refocus: false });
+          layout.closeDrawers();
+        }
+        layout.syncInert();
+        this.act(shown ? model.openPins : model.closePins);
+      },
+      more: () => this.act(model.morePins),
+      retry: () => this.act(model.retryPins),
+      openPinned: (item) => {
+        if (!this.state || this.state.pinsPanel.room === null) return;
+        this.act(model.openResult, { room: this.state.pinsPanel.room, msgId: item.msg_id,
+          seq: item.seq });
+        pins.itemOpened();
+      },
+      unpin: (msgId) => this.state && this.act(model.pinMessage, { room:
+        this.state.pinsPanel.room, msgId, on: false, key: newNonce(), now: clock.now() }),
     });
     notifier.prepareSound();
     notifier.watchPermission((permission) => this.act(model.setAlerts, { permission }));
@@ -169,6 +191,8 @@ export class Controller {
       markUnread: whenOnline((seq) => this.act(model.markUnread, this.state.current, seq)),
       removePreview: whenOnline((msgId) => this.act(model.removePreview, this.state.current,
         msgId)),
+      pin: (msgId, on) => this.act(model.pinMessage, { room: this.state.current, msgId, on,
+        key: newNonce(), now: clock.now() }),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
       // Files: signed links for what is drawn, the larger view of an image, downloads.
       wantLinks: (ids) => this.act(model.wantLinks, ids, clock.now()),
@@ -214,6 +238,7 @@ export class Controller {
         closePopup(false);
         layout.closeDrawers();
         if (open) this.views.search.close({ refocus: false });
+        if (open) this.views.pins.close({ refocus: false });
         $("app").hidden = open || !this.state;
       },
     });
@@ -355,6 +380,7 @@ export class Controller {
     this.forgetUploads(new Set());
     closePopup(false);
     this.views.search.close({ refocus: false });
+    this.views.pins.close({ refocus: false });
     this.views.admin.close({ refocus: false });
     document.title = "chatd";
     this.views.viewer.close();
@@ -829,10 +855,10 @@ export class Controller {
       const now = clock.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
-        alertsView, search, moderation, admin,
+        alertsView, search, moderation, admin, pins,
       } = this.views;
       for (const view of [sidebar, conversation, members, composer, connection, extras,
-        attachments, viewer, alertsView, search, moderation, admin]) {
+        attachments, viewer, alertsView, search, moderation, admin, pins]) {
         view.render(this.state, now);
       }
       // The notification of the room the person is looking at has been seen.

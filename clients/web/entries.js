@@ -1,6 +1,7 @@
 // The rules of protocol v2's room log, as pure functions on plain objects: what a message is
-// after a change entry (`edited`, `deleted`, `reaction`, `preview`), and which of two copies of a message
-// is the newer one. No DOM, no I/O; store.js keeps the messages, state.js calls it.
+// after a change entry (`edited`, `deleted`, `reaction`, `pinned`, `preview`), and which of two
+// copies of a message is the newer one. No DOM, no I/O; store.js keeps the messages, state.js
+// calls it.
 //
 // Theory of operation (docs/protocol.md, "Applying entries")
 // ---------------------------------------------------------
@@ -20,10 +21,11 @@
 // Messages are never changed in place: a change makes a new object, so a view can tell by
 // identity that a message changed. A tombstone is always the same shape, whether it was made
 // here from a `deleted` entry or read from the server: `text` "", `deleted` true, no
-// reactions, mentions, files, previews or `edited_ts`.
+// reactions, mentions, files, previews, `edited_ts` or `pinned` (deleting a pinned message takes
+// it off the room's pins: the `deleted` entry says so, no `pinned` entry follows).
 
 /** The ops of change entries (the other entries of a room's log are `message`s). */
-export const CHANGE_OPS = Object.freeze(["edited", "deleted", "reaction", "preview"]);
+export const CHANGE_OPS = Object.freeze(["edited", "deleted", "reaction", "pinned", "preview"]);
 
 /** Whether a frame is a change entry. */
 export function isChange(frame) {
@@ -48,13 +50,20 @@ export function replaces(incoming, held) {
 export function normalise(message) {
   if (message.deleted === true) {
     if (message.text === "" && !message.reactions && !message.mentions && !message.files
-        && !message.previews && message.edited_ts === undefined) return message;
+        && !message.previews && message.edited_ts === undefined && message.pinned === undefined) {
+      return message;
+    }
     return tombstone(message, revOf(message));
   }
   const reactions = cleanReactions(message.reactions);
   const mentions = cleanNames(message.mentions);
-  if (reactions === message.reactions && mentions === message.mentions) return message;
-  return withLists({ ...message }, reactions, mentions);
+  const pinned = message.pinned === undefined ? undefined : pinOf(message.pinned);
+  if (reactions === message.reactions && mentions === message.mentions
+      && pinned === message.pinned) return message;
+  const next = withLists({ ...message }, reactions, mentions);
+  if (pinned) next.pinned = pinned;
+  else delete next.pinned;
+  return next;
 }
 
 /**
@@ -87,6 +96,15 @@ export function applyChange(message, entry) {
     const preview = entry.removed === true ? null : previewOf(entry);
     if (preview) next.previews = [preview];
     else delete next.previews;
+    return next;
+  }
+  if (entry.op === "pinned") {
+    // Pinned to the room (by whom, when) or taken off its pins: a state, not a toggle, so an
+    // entry seen twice or late leaves the message as the last one says.
+    if (entry.on !== false && typeof entry.by !== "string") return null;
+    const next = { ...message, rev: entry.seq };
+    if (entry.on === false) delete next.pinned;
+    else next.pinned = pinOf({ by: entry.by, ts: entry.ts, seq: entry.seq });
     return next;
   }
   // A reaction put (on) or taken back: the user is added last, or removed.
@@ -166,9 +184,23 @@ export const QUOTE_CHARS = 200;
 
 // -- helpers ---------------------------------------------------------------------------------
 
+/**
+ * A message object's `pinned` {by, ts, seq?} as kept (`ts` null when not a number; `seq`, the
+ * entry that pinned it, when known: the pins panel pages by it), or undefined.
+ */
+function pinOf(pinned) {
+  if (!pinned || typeof pinned !== "object" || typeof pinned.by !== "string") return undefined;
+  const kept = { by: pinned.by, ts: Number.isFinite(pinned.ts) ? pinned.ts : null };
+  if (Number.isSafeInteger(pinned.seq)) kept.seq = pinned.seq;
+  const same = Object.keys(pinned).length === Object.keys(kept).length
+    && Object.entries(kept).every(([key, value]) => pinned[key] === value);
+  return same ? pinned : kept;
+}
+
 function tombstone(message, rev) {
   const {
-    reactions: _r, mentions: _m, edited_ts: _e, text: _t, files: _f, previews: _p, ...rest
+    reactions: _r, mentions: _m, edited_ts: _e, text: _t, files: _f, previews: _p, pinned: _n,
+    ...rest
   } = message;
   return { ...rest, text: "", deleted: true, rev };
 }

@@ -11,9 +11,9 @@
 // worth retrying; sent again after the next welcome), "rejected" (the server refused it for
 // good, e.g. not a member: it stays on screen until the person retries or discards it).
 //
-// Changes to messages (protocol v2: `edit`, `delete`, `react`) wait here too, as entries with a
-// `change` ({op, msg_id, text | emoji, on}) and a local key in `nonce` (never sent: a change
-// says the state it wants, so sending it again is safe without one; docs/protocol.md,
+// Changes to messages (protocol v2: `edit`, `delete`, `react`, `pin`) wait here too, as entries
+// with a `change` ({op, msg_id, text | emoji, on}) and a local key in `nonce` (never sent: a
+// change says the state it wants, so sending it again is safe without one; docs/protocol.md,
 // "Resending is safe"). They are resent after a reconnect like sends. Once acknowledged a
 // change is "acked" with the `seq` of its entry, and stays until that entry has been applied
 // to the message (state.js), so that the page shows the change from the moment it is made to
@@ -41,11 +41,11 @@ export function entry({ nonce, room, to = null, text, ts, reply_to: replyTo = nu
     ...(files.length ? { files: Object.freeze([...files]) } : {}) });
 }
 
-const CHANGE_FIELDS = { edit: ["text"], delete: [], react: ["emoji", "on"] };
+const CHANGE_FIELDS = { edit: ["text"], delete: [], react: ["emoji", "on"], pin: ["on"] };
 
 /**
  * A change to message `msg_id` of `room`: `change` is {op: "edit", text} | {op: "delete"} |
- * {op: "react", emoji, on}. `key` identifies it here (it is not sent).
+ * {op: "react", emoji, on} | {op: "pin", on}. `key` identifies it here (it is not sent).
  */
 export function change({ key, room, msgId, change: fields, ts }) {
   const kept = { op: fields.op, msg_id: msgId };
@@ -101,7 +101,7 @@ export function withoutFiles(outbox, nonce, ids) {
 
 /**
  * The request that sends an entry: `dm` to the peer, or `send` to the room; same nonce. A
- * change is its own request (`edit`, `delete`, `react`) on the room.
+ * change is its own request (`edit`, `delete`, `react`, `pin`) on the room.
  */
 export function request(item) {
   if (item.change) return { ...item.change, room: item.room };
@@ -169,6 +169,7 @@ function restoredChange(fields) {
   if (fields.op === "edit" && typeof fields.text !== "string") return null;
   if (fields.op === "react" && (typeof fields.emoji !== "string"
       || typeof fields.on !== "boolean")) return null;
+  if (fields.op === "pin" && typeof fields.on !== "boolean") return null;
   return fields;
 }
 

@@ -26,9 +26,11 @@ export function pendingChanges(state, name, msgId) {
  * How a confirmed message is shown:
  * {message, text, deleted, edited, editedTs, saving, deleting, reactions: [{emoji, users,
  * count, mine}], files, preview, mentionsMe, own, canEdit, canDelete, canReact,
- * canRemovePreview, quote, editing}.
+ * canRemovePreview, quote, editing, pinned, canPin}.
  * `files` are the message's file objects (none once it is deleted); `preview` its link's
  * preview (entries.js previewFor), or null.
+ * `pinned` is {by, ts} while the message is pinned to the room (the person's own pin or unpin
+ * on its way shown already: `by` them, `ts` null), else null.
  * `quote` is null for a message that answers none, else {msgId, from, text, deleted,
  * held}: from the original when the page holds it (it is the newest), else from the
  * message's `quote`.
@@ -37,10 +39,12 @@ export function shownMessage(state, room, message) {
   let { text } = message;
   let reactions = message.reactions || [];
   let deleting = false;
+  let pinned = message.pinned ? { by: message.pinned.by, ts: message.pinned.ts ?? null } : null;
   for (const item of pendingChanges(state, room.name, message.msg_id)) {
     const { op } = item.change;
     if (op === "delete") deleting = true;
     else if (op === "edit") text = item.change.text;
+    else if (op === "pin") pinned = item.change.on ? pinned || { by: state.me, ts: null } : null;
     else reactions = toggled(reactions, item.change.emoji, state.me, item.change.on);
   }
   const saving = text !== message.text;
@@ -72,6 +76,8 @@ export function shownMessage(state, room, message) {
       || moderates(room, state.admin)),
     quote: quoteFor(room, message),
     editing,
+    pinned: deleted ? null : pinned,
+    canPin: !deleted && !deleting && !room.draft && !room.archived,
   };
 }
 
@@ -97,7 +103,7 @@ export function signature(view) {
     view.deleting, view.reactions.map((r) => [r.emoji, r.users, r.mine]), view.mentionsMe,
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
     view.message.mentions || null, view.files.map((file) => file.id), view.preview,
-    view.canRemovePreview]);
+    view.canRemovePreview, view.pinned, view.canPin]);
 }
 
 /** A message's file objects (well-formed ones: an id and a name). */

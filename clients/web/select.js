@@ -171,7 +171,8 @@ export function timeline(state, room) {
     while (notices.length && notices[0].after <= upTo) {
       const notice = notices.shift();
       pushDay(notice.ts);
-      rows.push({ key: notice.key, kind: "notice", text: notice.text });
+      rows.push({ key: notice.key, kind: "notice", text: notice.text,
+        ...(notice.msgId === undefined ? {} : { msgId: notice.msgId }) });
       previous = null;
     }
   };

@@ -84,6 +84,13 @@
 // more than the server replays gets a `gap` and pages its history, which alerts nothing: it
 // tells what it missed from its counts, as a room not replayed does (`tellSkipped`).
 //
+// Pins: a message's `pinned` {by, ts} is changed by `pinned` entries as reactions are
+// (entries.js), and the person's own pins and unpins wait in the outbox like reactions. Each
+// room counts its pins (store.js: the room object's `pins`, moved by the entries after it).
+// The "Pinned" panel (pins.js, `state.pinsPanel`) lists the open room's pins a page at a
+// time, follows the room when another one is opened, and is kept up to date by the room's
+// entries, live or paged in.
+//
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
@@ -94,6 +101,7 @@ import { isChange, quoteOf, revOf } from "./entries.js";
 import * as linkCache from "./links.js";
 import * as missed from "./missed.js";
 import * as outbox from "./outbox.js";
+import * as pinning from "./pins.js";
 import * as searching from "./search.js";
 import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
@@ -142,6 +150,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     focused, // whether the page's window has the focus (else new messages alert, alerts.js)
     alerts: settings, // {desktop, sound, permission}: how new messages alert (alerts.js)
     search: searching.emptySearch(), // the search and its results (search.js)
+    pinsPanel: pinning.emptyPins(), // the open room's pinned messages, while shown (pins.js)
     rooms: new Map(), // name -> Room
     current: null, // the open room's name
     divider: null, // the "New" line of the open room goes after this seq
@@ -225,7 +234,7 @@ export function hereFor(state, frame) {
 
 /** The ops of the entries of a room's log, as events (docs/protocol.md). */
 const LOG_ENTRIES = new Set(["message", "edited", "deleted", "reaction", "topic", "role",
-  "banned", "unbanned", "kicked", "archived", "preview"]);
+  "banned", "unbanned", "kicked", "archived", "preview", "pinned"]);
 
 /**
  * The `resume` of the hello about to be sent (select.js resumePoints), remembered for its
@@ -323,6 +332,8 @@ const EVENTS = {
     for (const room of state.rooms.values()) effects.push(...settle(state, room));
     effects.push(...flushReads(state));
     effects.push(...listRooms(state), ...listContacts(state));
+    // The pins shown may have changed while away (a room not resumed replays nothing).
+    if (state.pinsPanel.shown) effects.push(...openPins(state));
     if (!more) effects.push(...tellMissed(state, now));
     effects.push(...pauseEnds(state, now));
     return effects;
@@ -362,6 +373,7 @@ const EVENTS = {
   deleted: changed,
   reaction: changed,
   preview: changed,
+  pinned: changed,
   topic: changed,
   // Moderation entries: a line in the conversation (store.js), and a ban or kick of this user
   // takes the room off the page with a word of why.
@@ -506,6 +518,7 @@ const ANSWERED = {
     if (!room) return [];
     const messages = (Array.isArray(reply.messages) ? reply.messages : [])
       .filter((m) => m && isSeq(m.seq));
+    panelEntries(state, room, messages);
     if (asked.after !== undefined) {
       // Filling a gap: go on from the last one received while there is more.
       room.add(messages, state.me);
@@ -556,6 +569,21 @@ const ANSWERED = {
   edit: changeAcked,
   delete: changeAcked,
   react: changeAcked,
+  pin: changeAcked,
+
+  pins(state, asked, reply) {
+    const panel = state.pinsPanel;
+    const whole = pinning.answers(panel, asked) && asked.before === undefined
+      && reply.more !== true && Array.isArray(reply.messages) && isSeq(reply.last_seq);
+    const again = pinning.received(panel, asked, reply);
+    const room = state.rooms.get(asked.room);
+    if (whole && room) {
+      // Every pin of the room, as of its last_seq: the count, as a room object would say it.
+      room.countPins({ pins: reply.messages.filter(pinning.isPinned).length,
+        last_seq: reply.last_seq });
+    }
+    return again ? [request("pins", again)] : [];
+  },
 
   read(state, asked, reply) {
     const room = state.rooms.get(asked.room);
@@ -730,6 +758,12 @@ const REFUSED = {
   edit: changeRefused,
   delete: changeRefused,
   react: changeRefused,
+  pin: changeRefused,
+
+  pins(state, asked, error) {
+    pinning.failed(state.pinsPanel, asked, error);
+    return [];
+  },
 
   remove_preview(state, asked, error) {
     return error.code === "disconnected" ? []
@@ -883,7 +917,9 @@ export function selectRoom(state, name) {
   }
   state.divider = room && room.unread > 0 ? room.readSeq : null;
   state.scrollTick += 1;
-  return loadRoom(state, name);
+  // The "Pinned" panel, when shown, shows the pins of the room open.
+  const pins = state.pinsPanel.shown ? openPins(state) : [];
+  return [...loadRoom(state, name), ...pins];
 }
 
 /** Open the conversation with `user`: a draft until the first message creates it. */
@@ -1459,7 +1495,103 @@ function changed(state, frame, now) {
   const room = state.rooms.get(frame.room);
   if (!room || room.draft) return []; // a room not followed: its list says what is new
   room.add([frame], state.me);
+  panelEntries(state, room, [frame]);
   return [...settle(state, room), ...tellLate(state, room, now)]; // (the last missed, an edit, say)
+}
+
+// -- pins (pins.js) --------------------------------------------------------------------------
+
+/**
+ * Pin message `msgId` of room `name` to the room (`on`), or unpin it: through the outbox, as a
+ * reaction (`key` names it there; `now` in ms). A message already as asked changes nothing.
+ */
+export function pinMessage(state, { room: name, msgId, on, key, now }) {
+  const room = state.rooms.get(name);
+  const message = room && (room.byMsgId(msgId) || panelItem(state, room, msgId));
+  if (!message || message.deleted || room.draft || room.archived) return [];
+  if (pinnedNow(state, room, message) === Boolean(on)) return [];
+  return queueChange(state, room, message, { op: "pin", on: Boolean(on) }, key, now);
+}
+
+/** Whether a message is pinned as the page shows it: with the person's pins on their way. */
+function pinnedNow(state, room, message) {
+  let pinned = Boolean(message.pinned);
+  for (const item of state.outbox) {
+    if (item.change && item.room === room.name && item.change.msg_id === message.msg_id
+        && item.change.op === "pin") pinned = item.change.on;
+  }
+  return pinned;
+}
+
+/** Show the "Pinned" panel with the open room's pins (none while no room is open). */
+export function openPins(state) {
+  const room = state.rooms.get(state.current);
+  if (!room || room.draft) {
+    pinning.clear(state.pinsPanel, { shown: true });
+    return [];
+  }
+  return listPins(state, room.name);
+}
+
+/** The panel closed: its list is let go. */
+export function closePins(state) {
+  pinning.clear(state.pinsPanel);
+  return [];
+}
+
+/** The next page of the panel's pins. */
+export function morePins(state) {
+  const fields = pinning.nextPage(state.pinsPanel);
+  return fields ? [request("pins", fields)] : [];
+}
+
+/** Ask again for what failed. */
+export function retryPins(state) {
+  const fields = pinning.retry(state.pinsPanel);
+  return fields ? [request("pins", fields)] : [];
+}
+
+function listPins(state, name) {
+  return [request("pins", pinning.begin(state.pinsPanel, name))];
+}
+
+/** The panel's copy of message `msgId` of `room`, when it shows that room's pins. */
+function panelItem(state, room, msgId) {
+  return state.pinsPanel.room === room.name ? pinning.itemOf(state.pinsPanel, msgId) : undefined;
+}
+
+/**
+ * Entries of `room` (live, or from a page) reach the panel showing its pins: the changes to
+ * the messages it lists, and a pin (a message the page does not hold: the first page is asked
+ * again, by `settle`).
+ */
+function panelEntries(state, room, entries) {
+  const panel = state.pinsPanel;
+  if (panel.room !== room.name) return;
+  for (const entry of entries) {
+    if (!isChange(entry) || !Number.isSafeInteger(entry.msg_id)) continue;
+    if (pinning.applyEntry(panel, entry, room.byMsgId(entry.msg_id))) panel.stale = true;
+  }
+}
+
+/**
+ * After entries reached `room`: the panel's first page asked again when a pin it cannot show
+ * came (`panelEntries`), and the room's object when a message deleted may have been pinned
+ * (store.js `pinsUnsure`: the object says the count).
+ */
+function pinsSettled(state, room) {
+  const effects = [];
+  const panel = state.pinsPanel;
+  if (panel.room === room.name && panel.stale) {
+    panel.stale = false;
+    const fields = pinning.refresh(panel);
+    if (fields) effects.push(request("pins", fields));
+  }
+  if (room.pinsUnsure) {
+    room.pinsUnsure = false;
+    effects.push(...refresh(state, room.name));
+  }
+  return effects;
 }
 
 /**
@@ -1492,7 +1624,7 @@ function changeAcked(state, asked, reply) {
   return [];
 }
 
-const CHANGE_VERBS = { edit: "edit", delete: "delete", react: "react to" };
+const CHANGE_VERBS = { edit: "edit", delete: "delete", react: "react to", pin: "pin" };
 
 function changeRefused(state, asked, error) {
   const item = outbox.findChange(state.outbox, asked);
@@ -1501,8 +1633,9 @@ function changeRefused(state, asked, error) {
   if (status === "rejected") {
     // Refused for good (the message was deleted meanwhile, say): the change is dropped.
     state.outbox = outbox.drop(state.outbox, item.nonce);
-    return [{ toast: `Could not ${CHANGE_VERBS[asked.op] || asked.op} the message: ${
-      error.message || error.code}` }];
+    const verb = asked.op === "pin" && asked.on === false ? "unpin"
+      : CHANGE_VERBS[asked.op] || asked.op;
+    return [{ toast: `Could not ${verb} the message: ${error.message || error.code}` }];
   }
   state.outbox = outbox.update(state.outbox, item.nonce, { status, error: text });
   if (retryAfter === null) return [];
@@ -1519,7 +1652,7 @@ function settle(state, room) {
   const effects = [];
   const done = state.outbox.filter((item) => {
     if (!item.change || item.room !== room.name || item.status !== "acked") return false;
-    const message = room.byMsgId(item.change.msg_id);
+    const message = room.byMsgId(item.change.msg_id) || panelItem(state, room, item.change.msg_id);
     return !message || revOf(message) >= item.seq;
   });
   for (const item of done) state.outbox = outbox.drop(state.outbox, item.nonce);
@@ -1536,6 +1669,7 @@ function settle(state, room) {
     room.seeking = null;
     room.seekSeq = null;
   }
+  effects.push(...pinsSettled(state, room));
   return effects;
 }
 
@@ -1853,6 +1987,9 @@ function forgetRoom(state, name) {
     state.outbox = state.outbox.filter((item) => !(item.change && item.room === name));
   }
   if (state.editing && state.editing.room === name) state.editing = null;
+  if (state.pinsPanel.room === name) {
+    pinning.clear(state.pinsPanel, { shown: state.pinsPanel.shown }); // openNext lists the next
+  }
   state.reads.delete(name);
   state.lastTyping.delete(name);
   if (state.current === name) state.current = null;

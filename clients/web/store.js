@@ -7,16 +7,25 @@
 // what the hello's `resume` names on reconnect, and it only moves forward across contiguous
 // seqs, so a hole left by a `gap` keeps the resume point before it until `history` fills it.
 //
-// Protocol v2: a room's log also holds changes (`edited`, `deleted`, `reaction` entries), each
+// Protocol v2: a room's log also holds changes (`edited`, `deleted`, `reaction`, `pinned`), each
 // with a seq of its own. Their seqs are kept (`changes`): they are part of the log that `head`
 // walks and that `history` pages. A change is applied to its message (by the rules of
 // entries.js) once the room is received without a hole up to it (its seq is at most `head`),
 // and waits aside until then, as it does while its message is not held. Applied before, it
 // could hide an older change to the same message still to come: one in the stretch a `gap`
 // left to page, or behind a page of history whose reply overtook the live entries.
+//
+// Pins: `pins` counts the messages pinned to the room. A room object gives it as of its
+// `last_seq` (`pinsSeq`); each entry after that moves it (a `pinned` one by one up or down, the
+// `deleted` entry of a pinned message one down), once per seq (`pinMoves`), so an object read
+// before entries that came live, or after them, ends on the same count. Whether a deleted
+// message was pinned is known from the `pinned` entries seen (`pinState`) or the message held,
+// once every entry before the deletion is here: a deletion after a hole (a `gap` being paged
+// in) waits (`pinDeletions`), since the pin it undoes may be in the hole. When nothing says,
+// `pinsUnsure` asks state.js to look the room's object up again.
 
 import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
-import { applyChange, isChange, mentions, normalise, replaces } from "./entries.js";
+import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
 const NOTIFY_LEVELS = ["all", "mentions", "none"]; // as alerts.js's LEVELS
@@ -62,7 +71,7 @@ export class Room {
     this.loading = false; // the latest page has been asked for
     this.more = false; // older messages exist before the first one kept
     this.loadingOlder = false;
-    this.notices = []; // {after: seq, text, ts, key}, in the order of `after`
+    this.notices = []; // {after: seq, text, ts, key, msgId?}, in the order of `after`
     this.typing = new Map(); // user -> expiry (ms)
     this.members = null; // [{user}] from `who`, kept up to date by joined/left
     this.memberCount = null; // members in all (`who`'s count), kept up to date by joined/left
@@ -80,6 +89,12 @@ export class Room {
     this.replyTo = null; // the msg_id the next message sent here answers
     this.removal = null; // {banned, reason}: this user's ban or kick entry, for the `left` after
     this.removed = new Set(); // lower-case users whose ban or kick entry has its line already
+    this.pinsBase = 0; // the pins of the last room object (see `pins` and the top of the file)
+    this.pinsSeq = 0; // that object's last_seq
+    this.pinMoves = new Map(); // seq -> +1 | -1: the entries after pinsSeq that moved `pins`
+    this.pinState = new Map(); // msg_id -> {seq, on}: the last `pinned` entry seen of it
+    this.pinsUnsure = false; // a deletion after pinsSeq of a message perhaps pinned
+    this.pinDeletions = []; // `deleted` entries after a hole, by seq (see the top of the file)
   }
 
   /**
@@ -140,7 +155,61 @@ export class Room {
     this.described = true;
     this.readSeq = Math.max(this.readSeq, read);
     if (NOTIFY_LEVELS.includes(info.notify)) this.setNotify(info.notify, { confirmed: true });
+    this.countPins(info);
     this.advance();
+  }
+
+  /**
+   * The room object's pin count (`pins`, left out when 0), as of its `last_seq`, with the moves
+   * of the entries after it; an object older than the count held leaves it alone.
+   */
+  countPins(info) {
+    const base = Number.isSafeInteger(info.pins) && info.pins > 0 ? info.pins : 0;
+    if (typeof info.last_seq !== "number") {
+      if (!this.pinMoves.size) this.pinsBase = base;
+      return;
+    }
+    if (info.last_seq < this.pinsSeq) return;
+    this.pinsSeq = info.last_seq;
+    this.pinsBase = base;
+    for (const seq of this.pinMoves.keys()) if (seq <= info.last_seq) this.pinMoves.delete(seq);
+    this.pinsUnsure = false;
+  }
+
+  /**
+   * How many messages are pinned to the room: the last room object's count and the moves of
+   * the entries after it (summed whatever their order: an unpin that came live before the pin
+   * that a gap's page brings later cancels it).
+   */
+  get pins() {
+    let pins = this.pinsBase;
+    for (const move of this.pinMoves.values()) pins += move;
+    return Math.max(0, pins);
+  }
+
+  /** Entry `seq` pinned (+1) or unpinned (-1) a message: the count moves, once per entry. */
+  movePins(seq, move) {
+    if (seq > this.pinsSeq && !this.pinMoves.has(seq)) this.pinMoves.set(seq, move);
+  }
+
+  /**
+   * Whether message `msgId` was pinned just before entry `seq`: by the last `pinned` entry of
+   * it seen before `seq`, or by the message held as it was before `seq`, whichever is newer;
+   * null when neither says.
+   */
+  pinnedBefore(msgId, seq) {
+    const told = this.pinState.get(msgId);
+    const known = told && told.seq < seq ? told : null;
+    const held = this.byMsgId(msgId);
+    const rev = held ? revOf(held) : null;
+    // (A tombstone says nothing: it carries no pin, and an edit whose words are gone makes one
+    // before its `deleted` entry, entries.js.)
+    if (held && !held.deleted && rev < seq && (!known || rev > known.seq)) {
+      return Boolean(held.pinned);
+    }
+    if (known) return known.on;
+    // Posted after the count's object, with every entry since here: no pin seen, none made.
+    return held && held.seq > this.pinsSeq ? false : null;
   }
 
   /** Whether every entry after `seq`, up to the last one counted, is held. */
@@ -223,6 +292,7 @@ export class Room {
       this.addTopicNotice(entry);
     }
     if (MODERATION_OPS.has(entry.op)) this.addModeration(entry, me);
+    if (entry.op === "pinned" || entry.op === "deleted") this.addPinChange(entry);
     if (!isChange(entry)) return; // an entry of another op: its seq is all that counts here
     let at = this.aside.length;
     while (at > 0 && this.aside[at - 1].seq > entry.seq) at -= 1;
@@ -241,6 +311,43 @@ export class Room {
     let at = this.notices.length;
     while (at > 0 && this.notices[at - 1].after > entry.seq) at -= 1;
     this.notices.splice(at, 0, { after: entry.seq, text, ts: entry.ts, key: `t${entry.seq}` });
+  }
+
+  /**
+   * A `pinned` entry: the count moves and the line "ann pinned a message" takes its place in
+   * the conversation. A `deleted` entry: a pinned message leaves the pins with it.
+   */
+  addPinChange(entry) {
+    if (!Number.isSafeInteger(entry.msg_id)) return;
+    if (entry.op === "deleted") {
+      if (this.head !== null && this.head < entry.seq - 1) {
+        let at = this.pinDeletions.length;
+        while (at > 0 && this.pinDeletions[at - 1].seq > entry.seq) at -= 1;
+        this.pinDeletions.splice(at, 0, entry); // decided once the hole before it is filled
+        return;
+      }
+      this.unpinDeleted(entry);
+      return;
+    }
+    const on = entry.on !== false;
+    const told = this.pinState.get(entry.msg_id);
+    if (!told || told.seq < entry.seq) this.pinState.set(entry.msg_id, { seq: entry.seq, on });
+    this.movePins(entry.seq, on ? 1 : -1);
+    if (!Number.isFinite(entry.ts)) return; // no day to show it under
+    const who = typeof entry.by === "string" ? entry.by : "Someone";
+    this.addNoticeAt(entry.seq, `${who} ${on ? "pinned" : "unpinned"} a message`, entry.ts,
+      `pin${entry.seq}`, entry.msg_id);
+  }
+
+  /** A deleted message leaves the pins if it was pinned (every entry before it is here). */
+  unpinDeleted(entry) {
+    const pinned = this.pinnedBefore(entry.msg_id, entry.seq);
+    if (pinned) this.movePins(entry.seq, -1);
+    else if (pinned === null && this.pins > 0 && entry.seq > this.pinsSeq) this.pinsUnsure = true;
+    const told = this.pinState.get(entry.msg_id);
+    if (!told || told.seq < entry.seq) {
+      this.pinState.set(entry.msg_id, { seq: entry.seq, on: false });
+    }
   }
 
   /**
@@ -284,12 +391,17 @@ export class Room {
       ? { ...m, role } : m));
   }
 
-  /** A notice at place `seq` of the log (once, by `key`), among those kept in place order. */
-  addNoticeAt(seq, text, ts, key) {
+  /**
+   * A notice at place `seq` of the log (once, by `key`), among those kept in place order;
+   * `msgId`: the message it is about (pressing the line shows it).
+   */
+  addNoticeAt(seq, text, ts, key, msgId = null) {
     if (this.notices.some((n) => n.key === key)) return;
     let at = this.notices.length;
     while (at > 0 && this.notices[at - 1].after > seq) at -= 1;
-    this.notices.splice(at, 0, { after: seq, text, ts, key });
+    const notice = { after: seq, text, ts, key };
+    if (msgId !== null) notice.msgId = msgId;
+    this.notices.splice(at, 0, notice);
   }
 
   /**
@@ -334,6 +446,10 @@ export class Room {
   advance() {
     if (this.head === null) return;
     while (this.messages.has(this.head + 1) || this.changes.has(this.head + 1)) this.head += 1;
+    // The deletions that waited for the hole before them (see the top of the file).
+    while (this.pinDeletions.length && this.pinDeletions[0].seq <= this.head + 1) {
+      this.unpinDeleted(this.pinDeletions.shift());
+    }
   }
 
   /**
@@ -349,6 +465,8 @@ export class Room {
     this.aside = [];
     this.notices = [];
     this.removed.clear();
+    this.pinState.clear();
+    this.pinDeletions = [];
     this.loaded = false;
     this.loading = false;
     this.more = false;

@@ -58,7 +58,7 @@ export class ConversationView {
    * empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
    * remove(msgId) (asks first), markUnread(seq) (from this message on), jumpTo(msgId),
-   * removePreview(msgId); for
+   * removePreview(msgId), pin(msgId, on) (to the room, or off it); for
    * files: wantLinks(ids), linkBroken(id), openImage(file, opener), download(file).
    */
   bind(handlers) { this.on = handlers; }
@@ -215,7 +215,10 @@ export class ConversationView {
       case "divider":
         return h("li", { class: "new-divider" }, h("span", {}, "New messages"));
       case "notice":
-        return h("li", { class: "notice" }, row.text);
+        // A line about a message (a pin): pressing it shows the message, as a quote does.
+        return h("li", { class: "notice" }, row.msgId === undefined ? row.text : h("button", {
+          type: "button", class: "notice-link", title: "Show the message",
+          onclick: () => this.on.jumpTo(row.msgId) }, row.text));
       default:
         return this.message.create(row, room, state);
     }

@@ -88,11 +88,13 @@ export class LayoutView {
     const membersOpen = app.classList.contains("members-open");
     const sidebarDrawer = PHONE.matches;
     const membersDrawer = !WIDE.matches;
-    // On a phone the search panel covers the whole page (view-search.js).
-    const searchCovers = PHONE.matches && app.classList.contains("searching");
+    // On a phone the search panel covers the whole page (view-search.js), as the pinned
+    // messages do (view-pins.js), in the same place.
+    const panel = app.classList.contains("searching") || app.classList.contains("pinning");
+    const searchCovers = PHONE.matches && panel;
     $("sidebar").inert = (sidebarDrawer && !navOpen) || searchCovers;
     $("members").inert = (membersDrawer ? !membersOpen : app.classList.contains("members-hidden"))
-      || app.classList.contains("searching");
+      || panel;
     $("conversation").inert = (sidebarDrawer && navOpen) || (membersDrawer && membersOpen)
       || searchCovers;
   }

@@ -1,8 +1,9 @@
 // One message of the open conversation, drawn from the state (select-messages.js): its text in
 // the Markdown subset (markdown.js), its files (view-files.js), "(edited)", the tombstone of a
 // deleted one, the quote of the message it answers, reaction chips, its link's preview card
-// (view-preview.js), and its actions (React, Reply, Edit, Delete, Mark unread, Remove preview),
-// with the two small popups that act on it: the actions menu and the reaction picker.
+// (view-preview.js), and its actions (React, Reply, Edit, Delete, Mark unread, Pin, Remove
+// preview), with the two small popups that act on it: the actions menu and the reaction picker.
+// A pinned message says so above it ("Pinned by ann"); its menu pins or unpins it.
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
 // again only when what it shows changed (a signature of it), so that focus, an edit in progress
@@ -18,6 +19,7 @@ import { parse, render } from "./markdown.js";
 import { initial } from "./select.js";
 import { lengthNote } from "./textlimit.js";
 import { previewCard } from "./view-preview.js";
+import { PIN_ICON } from "./view-pins.js";
 import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
@@ -33,6 +35,7 @@ const ICONS = {
   delete: "M5 7h14M10 7V5h4v2M7 7l1 13h8l1-13",
   unread: "M4 6h16v12H4zM4 6l8 7 8-7",
   unpreview: "M4 5h16v14H4zM4 15l4-4 4 4M6 6l12 12",
+  pin: PIN_ICON,
 };
 
 function icon(name) {
@@ -96,6 +99,7 @@ export class MessageView {
     node.classList.toggle("mentions-me", view.mentionsMe);
     node.classList.toggle("deleted", view.deleted);
     node.classList.toggle("editing", view.editing);
+    node.classList.toggle("pinned", Boolean(view.pinned));
     const { message } = view;
     if (!node.chatdPieces) {
       node.chatdPieces = new Map();
@@ -108,6 +112,7 @@ export class MessageView {
           title: formatFull(message.ts) }, formatTime(message.ts)));
     }
     place(node.chatdBody, node.chatdPieces, [
+      ["pin", view.pinned, () => (view.pinned ? pinLine(view.pinned, state.me) : null)],
       ["quote", view.quote, () => (view.quote ? this.quote(view.quote, state) : null)],
       ["meta", null, () => meta(message, state.me)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
@@ -312,6 +317,9 @@ export class MessageView {
       // From this message on: back on the person's list (state.js markUnread).
       Number.isSafeInteger(message.seq) && !message.deleted
         ? item("Mark unread", "unread", () => this.on().markUnread(message.seq)) : null,
+      view.canPin ? item(view.pinned ? "Unpin" : `Pin to this ${
+        opener.closest("li")?.dataset.room?.startsWith("@") ? "conversation" : "room"}`, "pin",
+      () => this.on().pin(message.msg_id, !view.pinned)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
         : null,
@@ -452,6 +460,14 @@ function place(container, kept, pieces, start = null) {
     kept.set(key, { sig, element });
     if (element) previous = element;
   }
+}
+
+/** "📌 Pinned by ann" (or by you) above a pinned message, when it was pinned in its title. */
+function pinLine(pinned, me) {
+  const by = typeof me === "string" && pinned.by.toLowerCase() === me.toLowerCase() ? "you"
+    : pinned.by;
+  return h("div", { class: "msg-pin", title: Number.isFinite(pinned.ts)
+    ? `Pinned ${formatFull(pinned.ts)}` : "Pinning…" }, icon("pin"), `Pinned by ${by}`);
 }
 
 function meta(message, me) {

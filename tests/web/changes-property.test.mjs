@@ -1,5 +1,5 @@
 // Changes to messages are exact whatever the order they reach the page in: a model server makes
-// a random room log (messages, edits, deletions, reactions, replies), and the page is fed its
+// a random room log (messages, edits, deletions, reactions, replies, pins), and the page is fed its
 // entries live, twice, and mixed with pages of history read at any moment (a page read before
 // some changes may be delivered after them). However they come, the page ends with every
 // message it holds as the server has it, and never shows a text older than one it showed.
@@ -50,7 +50,12 @@ class ModelRoom {
         delete message.reactions;
         delete message.mentions;
         delete message.edited_ts;
+        delete message.pinned; // off the pins with it
         Object.assign(message, { text: "", deleted: true, rev: entry.seq });
+      } else if (entry.op === "pinned") {
+        if (entry.on) message.pinned = { by: entry.by, ts: entry.ts, seq: entry.seq };
+        else delete message.pinned;
+        message.rev = entry.seq;
       } else {
         const reactions = message.reactions || [];
         const found = reactions.find((r) => r.emoji === entry.emoji);
@@ -101,7 +106,7 @@ class ModelRoom {
     const ts = 1_000_000 + seq;
     const now = this.state();
     const alive = [...now.values()].filter((m) => !m.deleted);
-    const kind = alive.length ? random(10) : 0;
+    const kind = alive.length ? random(12) : 0;
     const words = () => Array.from({ length: 1 + random(3) }, () => random.pick(WORDS)).join(" ");
     const mentionsOf = (text) => {
       const names = PEOPLE.filter((p) => new RegExp(`(^| )@${p}\\b`).test(text));
@@ -127,6 +132,10 @@ class ModelRoom {
     } else if (kind < 7) {
       const message = random.pick(alive);
       entry = { op: "deleted", room: ROOM, seq, msg_id: message.msg_id, by: message.from, ts };
+    } else if (kind >= 10) {
+      const message = random.pick(alive);
+      entry = { op: "pinned", room: ROOM, seq, msg_id: message.msg_id, by: random.pick(PEOPLE),
+        on: !message.pinned, ts };
     } else {
       const message = random.pick(alive);
       const emoji = random.pick(EMOJI);
@@ -146,8 +155,13 @@ function canonical(message) {
     seq: message.seq, msg_id: message.msg_id, from: message.from, text: message.text,
     deleted: Boolean(message.deleted), edited_ts: message.edited_ts ?? null,
     reactions: message.reactions ?? [], mentions: message.mentions ?? [],
-    reply_to: message.reply_to ?? null, rev: revOf(message),
+    reply_to: message.reply_to ?? null, rev: revOf(message), pinned: message.pinned ?? null,
   };
+}
+
+/** How many messages are pinned in the end (the count a room shows). */
+function pinnedCount(model) {
+  return [...model.state().values()].filter((m) => m.pinned).length;
 }
 
 function page(state, entries, t) {
@@ -222,6 +236,7 @@ test("entries applied once, or each twice, give the same messages as the server'
       assert.equal(room.unread, final.length, `seed ${seed}: unread`);
       assert.equal(room.mentions, final.filter((m) => (m.mentions || []).includes("ann")).length,
         `seed ${seed}: mentions`);
+      assert.equal(room.pins, pinnedCount(model), `seed ${seed}: pins`);
     }
   }
 });
@@ -304,5 +319,8 @@ test("after a gap, live entries and the pages that fill the gap end the same", (
     assert.equal(state.rooms.get(ROOM).head, n, `seed ${seed}: head`);
     assert.equal(state.rooms.get(ROOM).messages.size,
       model.log.filter((e) => e.op === "message").length, `seed ${seed}: every message`);
+    // The pins counted from entries that came out of order: a deletion after the gap waits
+    // for the pin the gap may hold.
+    assert.equal(state.rooms.get(ROOM).pins, pinnedCount(model), `seed ${seed}: pins`);
   }
 });
