@@ -11,9 +11,11 @@
 //
 // Like every view, nothing here parses markup: text goes in as text nodes.
 
+import * as clock from "./clock.js";
 import { $, colourClass, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
 import { parse, render } from "./markdown.js";
+import { shownUser, statusWords } from "./profiles.js";
 import { initial } from "./select.js";
 import { lengthNote } from "./textlimit.js";
 import {
@@ -79,7 +81,8 @@ export class MessageView {
    */
   update(node, row, room, state) {
     const view = shownMessage(state, room, row.message);
-    const sig = signature(view);
+    const author = authorOf(state, row.message.from); // (a new name or status redraws it)
+    const sig = signature(view) + JSON.stringify(author);
     if (node.chatdSig === sig) return;
     const wasEditing = Boolean(node.chatdEditing);
     node.chatdSig = sig;
@@ -106,7 +109,7 @@ export class MessageView {
     }
     place(node.chatdBody, node.chatdPieces, [
       ["quote", view.quote, () => (view.quote ? this.quote(view.quote, state) : null)],
-      ["meta", null, () => meta(message, state.me)],
+      ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
         message.mentions || null, view.files.length > 0],
       () => (view.editing ? this.editor(view, state.maxText) : text(view, state.me))],
@@ -160,7 +163,7 @@ export class MessageView {
         initial(message.from)),
       h("div", { class: "msg-body" },
         quote ? this.quote(quote, state) : null,
-        meta(message, state.me),
+        meta(message, state.me, authorOf(state, message.from)),
         message.text.trim() || !message.files ? h("div", { class: "msg-text" },
           render(parse(message.text, { mentions: null, me: state.me }))) : null,
         this.files.part(message.files || [])),
@@ -446,9 +449,21 @@ function place(container, kept, pieces, start = null) {
   }
 }
 
-function meta(message, me) {
+/** How a message's author is shown now: their display name and status (profiles.js). */
+function authorOf(state, user) {
+  const now = clock.now();
+  const shown = shownUser(state.profiles, user, now);
+  return { ...shown, words: shown.status ? statusWords(shown.status, now) : "" };
+}
+
+function meta(message, me, author) {
+  const { status } = author;
   return h("div", { class: "msg-meta" },
-    h("span", { class: `author${message.from === me ? " me" : ""}` }, message.from),
+    h("span", { class: `author${message.from === me ? " me" : ""}`,
+      title: author.login ? `${author.name} (${author.login})` : null }, author.name),
+    author.login ? h("span", { class: "login" }, author.login) : null,
+    status ? h("span", { class: "status-emoji", role: "img", title: author.words,
+      "aria-label": `Status: ${author.words}` }, status.emoji || "💬") : null,
     h("time", { datetime: new Date(message.ts).toISOString(), title: formatFull(message.ts) },
       formatTime(message.ts)));
 }
