@@ -160,7 +160,8 @@ export class ComposerExtrasView {
     const target = replyTarget(state, room);
     $("reply-bar").hidden = !target;
     $("reply-text").replaceChildren(...(target
-      ? ["Replying to ", h("strong", {}, target.from), `: ${target.text}`] : []));
+      ? ["Replying to ", h("strong", {}, displayName(state.profiles, target.from)),
+        `: ${target.text}`] : []));
     // The box says what it answers, for screen readers (other descriptions are kept).
     const box = $("composer-text");
     const described = (box.getAttribute("aria-describedby") || "").split(/\s+/)

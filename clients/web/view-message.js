@@ -15,7 +15,7 @@ import * as clock from "./clock.js";
 import { $, colourClass, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
 import { parse, render } from "./markdown.js";
-import { shownUser, statusWords } from "./profiles.js";
+import { displayName, shownUser, statusWords } from "./profiles.js";
 import { initial } from "./select.js";
 import { lengthNote } from "./textlimit.js";
 import {
@@ -108,7 +108,8 @@ export class MessageView {
           title: formatFull(message.ts) }, formatTime(message.ts)));
     }
     place(node.chatdBody, node.chatdPieces, [
-      ["quote", view.quote, () => (view.quote ? this.quote(view.quote, state) : null)],
+      ["quote", [view.quote, view.quote && displayName(state.profiles, view.quote.from || "")],
+        () => (view.quote ? this.quote(view.quote, state) : null)],
       ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
         message.mentions || null, view.files.length > 0],
@@ -176,14 +177,14 @@ export class MessageView {
   quote(quote, state) {
     const words = quote.deleted ? "Original message deleted"
       : quote.text ? excerpt(quote.text) : "Original message";
-    const from = quote.from || "";
+    const from = quote.from ? displayName(state.profiles, quote.from) : "";
     return h("button", {
       type: "button", class: `msg-quote${quote.deleted ? " gone" : ""}`, "data-focus": "quote",
       "aria-label": `Reply to ${from ? `${from}: ` : ""}${words}. Show the original message`,
       onclick: () => this.on().jumpTo(quote.msgId),
     },
     icon("reply"),
-    from ? h("strong", { class: from === state.me ? "me" : "" }, from) : null,
+    from ? h("strong", { class: quote.from === state.me ? "me" : "" }, from) : null,
     h("span", { class: "quote-text" }, words));
   }
 

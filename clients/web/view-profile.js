@@ -42,13 +42,14 @@ export class ProfileView {
     button.setAttribute("aria-label", `${me.name}: profile and status`);
     const line = $("me-custom");
     line.hidden = !me.status;
+    // The emoji and the words shown; a screen reader hears the words and the end.
     line.replaceChildren(...(me.status ? [
       me.status.emoji ? h("span", { class: "status-emoji", "aria-hidden": "true" },
         me.status.emoji) : null,
-      h("span", { class: "me-custom-text" }, me.status.text || "")] : []));
+      h("span", { class: "me-custom-text", "aria-hidden": "true" }, me.status.text || ""),
+      h("span", { class: "visually-hidden" }, `Your status: ${statusWords(me.status, now)}`),
+    ] : []));
     line.title = me.status ? statusWords(me.status, now) : "";
-    if (me.status) line.setAttribute("aria-label", `Your status: ${statusWords(me.status, now)}`);
-    else line.removeAttribute("aria-label");
   }
 
   /** The person's menu, under their name. */
