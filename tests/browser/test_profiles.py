@@ -46,7 +46,7 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     """ann: "Profile and status…", a display name and the "In a meeting" preset, Save. Bob's
     page shows "Ann Lee" (ann muted beside it) and 📅 on her message, in the member list and
     in the @-completion of "@lee" (which still inserts "@ann"); a status ann sets from
-    another device for three seconds shows, then goes by itself; carol, a stranger who
+    another device for four seconds shows, then goes by itself; carol, a stranger who
     writes to Bob, is named by her display name; "Clear status" from ann's menu clears it."""
     ann = open_session(sessions, browser, DESKTOP)
     register(ann.page, daemon.url, "ann")
@@ -101,11 +101,11 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     shot(bob.page, artifacts, "desktop-profile-seen")
     box.fill("")
 
-    # Another device of ann's: a status for three seconds, by the server's clock. Bob's page
+    # Another device of ann's: a status for four seconds, by the server's clock. Bob's page
     # shows it, then shows it gone by itself.
     phone = LineClient(daemon.tcp_port, register_and_login_again(daemon, "ann"))
     phone.request("set_profile", custom_status={
-        "emoji": "🚌", "text": "Commuting", "until": time.time_ns() // 1_000_000 + 3_000})
+        "emoji": "🚌", "text": "Commuting", "until": time.time_ns() // 1_000_000 + 4_000})
     expect(said.locator(".status-emoji")).to_have_text("🚌")
     expect(said.locator(".status-emoji")).to_have_count(0, timeout=15_000)
     expect(member.locator(".member-status")).to_have_count(0)
@@ -129,6 +129,15 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     page.get_by_role("menuitem", name="Clear status").click()
     expect(page.locator("#me-custom")).to_be_hidden()
     expect(said.locator(".status-emoji")).to_have_count(0)
+    # The menu from the keyboard: Enter opens it on its first item, Escape gives the focus back.
+    name = page.get_by_role("button", name="Ann Lee: profile and status")
+    name.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("menuitem", name="Profile and status…")).to_be_focused()
+    expect(page.get_by_role("menuitem", name="Clear status")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(name).to_be_focused()
+    expect(name).to_have_attribute("aria-expanded", "false")
     phone.close()
     carol.close()
     assert ann.errors == []
