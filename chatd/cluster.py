@@ -43,8 +43,10 @@ a new password set with ``chatd user passwd``, a deactivated account), the sessi
 on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
 connections here as a ``notify`` event, and a pause of notifications (migration 0023) as a
-``dnd`` event. And deleted rooms (migration 0015): the room's members
-here get ``room_deleted`` and the room leaves the registry.
+``dnd`` event. A profile set on another node (migration 0025) goes to the presence tracker,
+whose announcer tells it here as that node's does there (chatd.actions.profile). And
+deleted rooms (migration 0015): the room's members here get ``room_deleted`` and the room
+leaves the registry.
 
 And presence and typing (migration 0017). Each node keeps a row in ``nodes`` and touches it
 every ``[cluster] heartbeat_interval`` seconds (:class:`Nodes`); each sweeps away the rows not
@@ -110,6 +112,7 @@ from chatd.storage import (
     Message,
     NotifyNotice,
     PresenceNotice,
+    ProfileNotice,
     RevocationNotice,
     RoomDeletedNotice,
     Storage,
@@ -117,7 +120,7 @@ from chatd.storage import (
     TargetsNotice,
     UserEventNotice,
 )
-from chatd.views import message_event
+from chatd.views import message_event, profile_event
 
 __all__ = ["TYPING_RELAY_INTERVAL", "Nodes", "Relay"]
 
@@ -373,6 +376,12 @@ class Relay:
         elif isinstance(notice, DndNotice):
             await self._registry.send(ToUser(notice.user, frame(DndChanged(
                 until=notice.until))))
+        elif isinstance(notice, ProfileNotice):
+            data = frame(profile_event(notice.profile))
+            if self._presence is not None:
+                await self._presence.tell(notice.user, data)
+            else:
+                await self._registry.send(ToUser(notice.user, data))
 
     async def _read_presence(self) -> None:
         """Replace the picture of the other nodes' users with storage's (see the module

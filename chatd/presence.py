@@ -35,6 +35,13 @@ someone else's hello.
 A slow database delays the frames but never the tracker itself; one that fails a lookup is
 logged, and the batch goes to room mates only (those online only elsewhere: to nobody).
 
+The announcer also carries what a user changes of how others see them, their profile
+(:class:`Tell`, chatd.actions.profile): the same audience as their status, read the same
+way, in the same batches, and their own connections here. The user may have no connection
+here (a change over HTTP, or made on another node): their rooms are always read with the
+watchers. So a profile costs at its change one row per watcher and per room, never
+anything per message or per hello.
+
 Why nobody misses a change of a contact's status (C below). A status read (:meth:`statuses`:
 ``welcome``, ``add_contact``, ``contacts``, ``who``) reads the tracker's state as applied so
 far; every change applied after it is announced after it, and its watchers are looked up
@@ -61,7 +68,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 import trio
 
 from chatd.protocol import PresenceChanged, frame
-from chatd.rooms import BroadcastPresence, Disconnect, RoomRegistry
+from chatd.rooms import BroadcastPresence, Disconnect, RoomRegistry, ToUser
 from chatd.storage import PresenceAudience, StorageUnavailable
 
 __all__ = [
@@ -75,6 +82,7 @@ __all__ = [
     "Publish",
     "Remote",
     "Snapshot",
+    "Tell",
     "apply",
 ]
 
@@ -143,6 +151,16 @@ class Snapshot:
 
 
 Command = Online | Offline | Remote | NodeDown | Snapshot
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tell:
+    """Hand ``data``, a frame about ``user`` (their ``profile``), to their connections here
+    and to everyone here who hears of their presence. Not a command of :func:`apply` (no
+    state changes): the tracker queues it, in order, with the announcements."""
+
+    user: str
+    data: bytes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -262,7 +280,7 @@ def apply(state: PresenceState, command: Command) -> list[Effect]:
 
 
 #: What the announcer hands to the registry, in the tracker's order.
-_Outgoing = Announce | Disconnect
+_Outgoing = Announce | Disconnect | Tell
 
 #: Announcements whose audience the announcer reads with one storage statement.
 ANNOUNCE_BATCH = 512
@@ -292,7 +310,7 @@ class PresenceTracker:
         self._registry = registry
         self._audience = audience
         self._on_publish = on_publish
-        self._send, self._receive = trio.open_memory_channel[Command](inbox_size)
+        self._send, self._receive = trio.open_memory_channel[Command | Tell](inbox_size)
         self._out_send, self._out_receive = trio.open_memory_channel[_Outgoing](inbox_size)
 
     async def online(self, user: str, conn: ConnId) -> None:
@@ -318,6 +336,12 @@ class PresenceTracker:
         """The users with a connection on this node (a snapshot of the actor's state)."""
         return list(self.state.conns)
 
+    async def tell(self, user: str, data: bytes) -> None:
+        """Hand ``data`` (one frame about ``user``) to their connections here and to
+        everyone here who would hear of their presence: room mates and watchers, read from
+        storage by the announcer (the module's docstring)."""
+        await self._send.send(Tell(user, data))
+
     async def offline(self, user: str, conn: ConnId) -> None:
         """Mark a connection closed; its registry ``Disconnect`` follows the announcement."""
         await self._send.send(Offline(user, conn))
@@ -329,6 +353,9 @@ class PresenceTracker:
             task_status.started()
             async with self._receive, self._out_send:
                 async for command in self._receive:
+                    if isinstance(command, Tell):
+                        await self._out_send.send(command)
+                        continue
                     effects = apply(self.state, command)
                     for effect in effects:
                         if isinstance(effect, Publish):
@@ -354,10 +381,18 @@ class PresenceTracker:
                     except trio.WouldBlock:
                         break
                 audience = await self._read_audience(
-                    [o for o in batch if isinstance(o, Announce)])
+                    [o for o in batch if isinstance(o, Announce | Tell)])
                 for item in batch:
                     if isinstance(item, Disconnect):
                         await self._registry.send(item)
+                        continue
+                    if isinstance(item, Tell):
+                        await self._registry.send(ToUser(item.user, item.data))
+                        await self._registry.send(BroadcastPresence(
+                            item.user, item.data,
+                            also=audience.watchers.get(item.user, frozenset()),
+                            rooms=audience.rooms.get(item.user, frozenset())
+                            if audience is not _NOBODY else None))
                         continue
                     data = frame(PresenceChanged(user=item.user, status=item.status))
                     await self._registry.send(BroadcastPresence(
@@ -365,11 +400,12 @@ class PresenceTracker:
                         rooms=audience.rooms.get(item.user, frozenset()) if item.remote
                         else None))
 
-    async def _read_audience(self, announced: list[Announce]) -> PresenceAudience:
+    async def _read_audience(self, announced: list[Announce | Tell]) -> PresenceAudience:
         if not announced or self._audience is None:
             return _NOBODY
         users = sorted({a.user for a in announced})
-        remote = sorted({a.user for a in announced if a.remote})
+        # a Tell's user may have no connection here: the registry may not know their rooms
+        remote = sorted({a.user for a in announced if isinstance(a, Tell) or a.remote})
         try:
             return await self._audience(users, remote)
         except StorageUnavailable as exc:

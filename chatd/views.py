@@ -14,6 +14,7 @@ from chatd.protocol import (
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    ProfileChanged,
     ReactionChanged,
     RoleChanged,
     RoomArchived,
@@ -22,11 +23,23 @@ from chatd.protocol import (
 )
 from chatd.protocol.markup import group_mention
 from chatd.protocol.names import is_dm_room
-from chatd.storage import AdminRoom, AuditEntry, Ban, FileInfo, Member, Message, Room, User
+from chatd.storage import (
+    AdminRoom,
+    AuditEntry,
+    Ban,
+    CustomStatus,
+    FileInfo,
+    Member,
+    Message,
+    Profile,
+    Room,
+    User,
+)
 
 __all__ = ["admin_room_object", "admin_user_object", "audit_object", "ban_object",
-           "file_object", "file_url", "member_object", "message_event", "message_object",
-           "room_object", "thumbnail_url", "user_object"]
+           "contact_object", "file_object", "file_url", "member_object", "message_event",
+           "message_object", "profile_event", "profile_object", "room_object", "status_object",
+           "thumbnail_url", "user_object"]
 
 
 def file_url(info: FileInfo) -> str:
@@ -123,17 +136,63 @@ def room_object(room: Room) -> dict[str, Any]:
 
 
 def user_object(user: User) -> dict[str, Any]:
-    """A user as they see themselves (``welcome``, /api/me): with ``admin``, and
-    ``dnd_until`` (ms, or null): until when their notifications are paused (chatd.actions.dnd)."""
-    return {"id": user.id, "name": user.name, "admin": user.admin, "dnd_until": user.dnd_until}
+    """A user as they see themselves (``welcome``, /api/me): with ``admin``,
+    ``dnd_until`` (ms, or null): until when their notifications are paused
+    (chatd.actions.dnd), and their profile, ``display_name`` and ``custom_status``, null
+    when none (chatd.actions.profile)."""
+    return {"id": user.id, "name": user.name, "admin": user.admin, "dnd_until": user.dnd_until,
+            "display_name": user.display_name,
+            "custom_status": status_object(user.custom_status)}
+
+
+def status_object(status: CustomStatus | None) -> dict[str, Any] | None:
+    """A custom status as clients see it: ``{emoji, text, until}``, or null for none."""
+    if status is None:
+        return None
+    return {"emoji": status.emoji, "text": status.text, "until": status.until}
+
+
+def profile_object(profile: Profile) -> dict[str, Any]:
+    """A profile as ``profiles`` and ``GET /api/users/{name}`` give it: ``display_name``
+    and ``custom_status`` always (null: none), ``deactivated`` only when the account is."""
+    obj: dict[str, Any] = {"user": profile.name, "display_name": profile.display_name,
+                           "custom_status": status_object(profile.custom_status)}
+    if profile.deactivated:
+        obj["deactivated"] = True
+    return obj
+
+
+def profile_event(profile: Profile) -> ProfileChanged:
+    """The ``profile`` event that tells ``profile`` to others."""
+    return ProfileChanged(user=profile.name, display_name=profile.display_name,
+                          custom_status=status_object(profile.custom_status))
+
+
+def _with_profile(obj: dict[str, Any], display_name: str | None,
+                  status: CustomStatus | None) -> dict[str, Any]:
+    # Only when set: a room of thousands lists most members without either, and its page
+    # stays as small as before profiles (docs/protocol.md says absent is none).
+    if display_name is not None:
+        obj["display_name"] = display_name
+    if status is not None:
+        obj["custom_status"] = status_object(status)
+    return obj
 
 
 def member_object(member: Member, status: str) -> dict[str, Any]:
-    """A member as ``who`` lists them: ``deactivated`` only when their account is."""
+    """A member as ``who`` lists them: ``deactivated`` only when their account is,
+    ``display_name`` and ``custom_status`` only when they have one."""
     obj: dict[str, Any] = {"user": member.name, "status": status, "role": member.role}
     if member.deactivated:
         obj["deactivated"] = True
-    return obj
+    return _with_profile(obj, member.display_name, member.custom_status)
+
+
+def contact_object(profile: Profile, status: str) -> dict[str, Any]:
+    """A contact as ``contacts`` and ``add_contact`` give them: ``user`` and ``status``
+    (their presence), ``display_name`` and ``custom_status`` only when they have one."""
+    return _with_profile({"user": profile.name, "status": status}, profile.display_name,
+                         profile.custom_status)
 
 
 def ban_object(ban: Ban) -> dict[str, Any]:

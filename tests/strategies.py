@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,10 +50,13 @@ from chatd.protocol import (
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    NewStatus,
     NotifyChanged,
     Ok,
     Ping,
     PresenceChanged,
+    ProfileChanged,
+    Profiles,
     React,
     ReactionChanged,
     Read,
@@ -70,6 +74,7 @@ from chatd.protocol import (
     ServerEvent,
     SetDnd,
     SetNotify,
+    SetProfile,
     SetRole,
     SetTopic,
     TopicChanged,
@@ -90,13 +95,17 @@ from chatd.protocol.events import (
     MAX_FILES,
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
+    MAX_PROFILES,
     MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
     MAX_SEQ,
+    MAX_STATUS_SECONDS,
     MAX_TOKEN_CHARS,
     MAX_TOPIC_CHARS,
+    NO_STATUS,
     SEARCH_PAGE_MAX,
 )
+from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 
 __all__ = [
     "any_room_names",
@@ -111,6 +120,7 @@ __all__ = [
     "moderation_events",
     "nonces",
     "notify_levels",
+    "profile_texts",
     "replies",
     "reply_ids",
     "request_ids",
@@ -168,6 +178,30 @@ reasons = st.none() | st.text(_storable, min_size=1, max_size=MAX_REASON_CHARS)
 """Why a member is banned or kicked (None: no reason given)."""
 
 
+# Profile text: anything but what chatd.protocol.profiles refuses (controls, format
+# characters, surrogates, line and paragraph separators), in the form it is stored.
+_profile_chars = st.characters(codec="utf-8",
+                               exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+
+def profile_texts(max_chars: int) -> st.SearchStrategy[str]:
+    """Display names and status texts as stored: 1 to ``max_chars`` code points, NFC,
+    trimmed."""
+    return st.text(_profile_chars, min_size=1, max_size=max_chars).map(
+        lambda t: unicodedata.normalize("NFC", t).strip()).filter(
+        lambda t: 0 < len(t) <= max_chars)
+
+
+def _new_statuses() -> st.SearchStrategy[NewStatus]:
+    """A ``custom_status`` of ``set_profile`` as the parser gives it back."""
+    words = st.just("") | profile_texts(MAX_STATUS_TEXT_CHARS)
+    return st.builds(
+        NewStatus, emoji=st.just("") | emojis, text=words,
+        until=st.none() | st.integers(0, MAX_SEQ)).filter(lambda s: bool(s.emoji or s.text)) \
+        | st.builds(NewStatus, emoji=emojis, text=words,
+                    duration=st.integers(1, MAX_STATUS_SECONDS))
+
+
 def texts(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[str]:
     """Message texts: 1 to ``limits.max_text_chars`` characters, not all white space."""
     return st.text(_storable, min_size=1, max_size=limits.max_text_chars).filter(
@@ -219,6 +253,13 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "set_dnd": st.builds(SetDnd, id=request_ids,
                              until=st.none() | st.integers(0, MAX_SEQ))
         | st.builds(SetDnd, id=request_ids, duration=st.integers(1, MAX_DND_SECONDS)),
+        "set_profile": st.builds(
+            SetProfile, id=request_ids,
+            display_name=st.none() | st.just("") | profile_texts(MAX_DISPLAY_NAME_CHARS),
+            custom_status=st.none() | st.just(NO_STATUS) | _new_statuses(),
+        ).filter(lambda r: r.display_name is not None or r.custom_status is not None),
+        "profiles": st.builds(Profiles, id=request_ids, users=st.lists(
+            user_names, min_size=1, max_size=MAX_PROFILES).map(tuple)),
         "rooms": st.builds(Rooms, id=request_ids),
         "create_room": st.builds(
             CreateRoom, id=request_ids, room=room_names, private=st.booleans(),
@@ -430,11 +471,17 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
               unread=st.integers(0, 999), mentions=st.integers(0, 999)),
     st.builds(NotifyChanged, room=any_room_names, notify=notify_levels),
     st.builds(DndChanged, until=st.none() | st.integers(0, 2**53)),
+    st.builds(ProfileChanged, user=user_names,
+              display_name=st.none() | profile_texts(MAX_DISPLAY_NAME_CHARS),
+              custom_status=st.none() | st.fixed_dictionaries({
+                  "emoji": st.just("") | emojis,
+                  "text": st.just("") | profile_texts(MAX_STATUS_TEXT_CHARS),
+                  "until": st.none() | st.integers(0, 2**53)})),
     st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
     st.builds(RoomDeleted, room=room_names, by=user_names),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
-``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``gap``)."""
+``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -459,7 +506,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Unread(room="a", seq=1), Contacts(),
       AddContact(user="b"), RemoveContact(user="b"), SetNotify(room="a", notify="none"),
-      SetDnd(duration=60),
+      SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
       Archive(room="a", archived=True)],

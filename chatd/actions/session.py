@@ -94,11 +94,14 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     # until the welcome is out), so the welcome's statuses are never left stale.
     await app.presence.online(user.name, caller.conn_id)
     if registry.changed_since(user.name, mark):
-        # A pause of notifications (set_dnd) told before the Connect reached the user's
-        # other connections only: read it again, as the rooms are (only then: one statement).
+        # A pause of notifications (set_dnd) or a profile (set_profile) told before the
+        # Connect reached the user's other connections only: read them again, as the rooms
+        # are (only then: one statement).
         again = await storage.check_token(claims.user_id, claims.jti, claims.issued_at)
         if again is not None:
-            user = dataclasses.replace(user, dnd_until=again.dnd_until)
+            user = dataclasses.replace(user, dnd_until=again.dnd_until,
+                                       display_name=again.display_name,
+                                       custom_status=again.custom_status)
     shown = contacts if shows is None else contacts[:shows]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],

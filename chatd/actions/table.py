@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, dnd, messages, moderation, rooms, search, session
+from chatd.actions import contacts, dnd, messages, moderation, profile, rooms, search, session
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
@@ -33,6 +33,7 @@ from chatd.protocol import (
     Kick,
     Leave,
     Ping,
+    Profiles,
     React,
     Read,
     RemoveContact,
@@ -42,6 +43,7 @@ from chatd.protocol import (
     Send,
     SetDnd,
     SetNotify,
+    SetProfile,
     SetRole,
     SetTopic,
     Typing,
@@ -131,4 +133,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     AddContact: Operation(contacts.add_contact),
     RemoveContact: Operation(contacts.remove_contact),
     Search: Operation(search.search, rate=(SEARCH,)),
+    # Profiles: a change is told to the user's rooms and contacts, so it has a bucket.
+    SetProfile: Operation(profile.set_profile, rate=(profile.PROFILE_CHANGES,)),
+    Profiles: Operation(profile.profiles),
 }

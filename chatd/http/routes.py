@@ -69,6 +69,7 @@ from chatd.protocol import (
 )
 from chatd.protocol.events import MAX_DELETE_SECONDS, is_storable, page_size
 from chatd.storage import StorageUnavailable, User
+from chatd.views import profile_object
 
 __all__ = ["ROUTES", "BodyHandler", "Handler", "Route", "Streaming", "dispatch",
            "streaming_limit"]
@@ -315,6 +316,16 @@ async def _me(request: Request, app: App, params: dict[str, str]) -> Reply:
         contacts_limit=_page_param(request, "contacts_limit", 0, page_max)))
 
 
+async def _user_profile(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """One user's profile, as ``profiles`` gives it; 404 for nobody of that name."""
+    await authenticate(request, app)
+    name = _user_in_path(params)
+    found = await app.storage.profiles([name])
+    if not found:
+        raise ChatError(codes.NOT_FOUND, f"there is no user {name!r}")
+    return json_reply(200, profile_object(found[0]))
+
+
 def _page_param(request: Request, key: str, low: int, most: int) -> int | None:
     """The query parameter ``key``, a page size: an int of at least ``low`` (else
     ``bad_request``), at most ``most`` (a larger one is a page of ``most``, as the socket's
@@ -554,6 +565,8 @@ ROUTES: list[Route] = [
     _route(r"/api/logout", {"POST": _logout}),
     _route(r"/api/me", {"GET": _me}),
     _route(r"/api/me/dnd", {"PUT": operation("set_dnd", _body)}),
+    _route(r"/api/me/profile", {"PUT": operation("set_profile", _body)}),
+    _route(r"/api/users/(?P<name>[^/]+)", {"GET": _user_profile}),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),
         "POST": operation("create_room", _body, status=201),

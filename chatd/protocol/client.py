@@ -71,6 +71,7 @@ from chatd.protocol.events import (
     Ok,
     Ping,
     PresenceChanged,
+    ProfileChanged,
     React,
     ReactionChanged,
     ReadMoved,
@@ -216,6 +217,18 @@ def _objects(obj: Mapping[str, Any], key: str, *, optional: bool = False
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise _Bad(f"'{key}' must be an array of objects")
     return tuple(value)
+
+
+def _custom_status(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A ``custom_status``: null, or {emoji, text, until} with ``until`` null or ms."""
+    value = obj.get("custom_status")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad("'custom_status' must be an object or null")
+    return {"emoji": _optional_str(value, "emoji") or "",
+            "text": _optional_str(value, "text") or "",
+            "until": _optional_int(value, "until")}
 
 
 def _id(obj: Mapping[str, Any]) -> RequestId:
@@ -433,6 +446,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                   mentions=_optional_int(obj, "mentions")),
     "notify": lambda obj: NotifyChanged(room=_str(obj, "room"), notify=_str(obj, "notify")),
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),
+    "profile": lambda obj: ProfileChanged(user=_str(obj, "user"),
+                                          display_name=_optional_str(obj, "display_name"),
+                                          custom_status=_custom_status(obj)),
     "room_deleted": lambda obj: RoomDeleted(room=_str(obj, "room"), by=_str(obj, "by")),
     "gap": lambda obj: Gap(room=_str(obj, "room"), after=_int(obj, "after"),
                            last_seq=_int(obj, "last_seq")),

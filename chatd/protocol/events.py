@@ -16,11 +16,20 @@ from typing import Any, ClassVar, Final
 from chatd.protocol import codes
 from chatd.protocol.markup import MAX_EMOJI_CHARS, normalise_emoji
 from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room, normalise_user
+from chatd.protocol.profiles import (
+    MAX_DISPLAY_NAME_CHARS,
+    MAX_STATUS_TEXT_CHARS,
+    clean_profile_text,
+    status_emoji,
+)
 
 __all__ = [
     "EVENTS",
+    "MAX_PROFILES",
     "MAX_RESUME_ROOMS",
+    "MAX_STATUS_SECONDS",
     "NOTIFY_LEVELS",
+    "NO_STATUS",
     "REQUESTS",
     "ROLES",
     "WELCOME_PAGE",
@@ -58,10 +67,13 @@ __all__ = [
     "MessageEdited",
     "MessagePosted",
     "Moderation",
+    "NewStatus",
     "NotifyChanged",
     "Ok",
     "Ping",
     "PresenceChanged",
+    "ProfileChanged",
+    "Profiles",
     "React",
     "ReactionChanged",
     "Read",
@@ -80,6 +92,7 @@ __all__ = [
     "ServerEvent",
     "SetDnd",
     "SetNotify",
+    "SetProfile",
     "SetRole",
     "SetTopic",
     "TopicChanged",
@@ -111,6 +124,11 @@ MAX_DELETE_SECONDS: Final = 7 * 24 * 3600  # how far back a ban's delete_message
 #: How far ahead notifications may be paused (``set_dnd``): a week, as Slack's longest
 #: preset is "until next week"; a longer silence is a room's level (``set_notify``).
 MAX_DND_SECONDS: Final = 7 * 24 * 3600
+#: How far ahead a custom status may end (``set_profile``): 30 days, as Mattermost's
+#: longest preset ("this week" and a date) keeps to; a status without an end is null.
+MAX_STATUS_SECONDS: Final = 30 * 24 * 3600
+#: The users one ``profiles`` request may name.
+MAX_PROFILES: Final = 100
 AUDIT_PAGE_MAX: Final = 200  # entries of the audit log in one page
 MAX_FILES: Final = 10  # files one message may attach
 MAX_QUERY_CHARS: Final = 500  # the longest search query (chatd.search.MAX_QUERY_CHARS)
@@ -455,6 +473,63 @@ class SetDnd(Request):
         if self.duration is None:
             obj["until"] = self.until  # null says "resume": it is never left out
         return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NewStatus:
+    """The custom status a ``set_profile`` sets: an ``emoji`` ('' for none) and a ``text``
+    ('' for none; not both empty), until ``until`` (ms since the epoch) or for ``duration``
+    seconds, or until cleared (both None). The empty status, :data:`NO_STATUS`, clears it
+    (given as null)."""
+
+    emoji: str = ""
+    text: str = ""
+    until: int | None = None
+    duration: int | None = None
+
+    def wire(self) -> dict[str, Any] | None:
+        """The request's ``custom_status``: null for :data:`NO_STATUS`."""
+        if not self.emoji and not self.text:
+            return None
+        obj: dict[str, Any] = {"emoji": self.emoji, "text": self.text}
+        if self.duration is not None:
+            obj["duration"] = self.duration
+        else:
+            obj["until"] = self.until
+        return obj
+
+
+#: The status that clears one (``"custom_status": null``).
+NO_STATUS: Final = NewStatus()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetProfile(Request):
+    """Set the user's display name and custom status. None leaves a field as it is;
+    ``display_name`` '' (given as null or "") removes the name, ``custom_status``
+    :data:`NO_STATUS` (given as null) clears the status."""
+
+    OP: ClassVar[str] = "set_profile"
+    display_name: str | None = None
+    custom_status: NewStatus | None = None
+
+    def wire(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"op": self.OP}
+        if self.id is not None:
+            obj["id"] = self.id
+        if self.display_name is not None:
+            obj["display_name"] = self.display_name or None
+        if self.custom_status is not None:
+            obj["custom_status"] = self.custom_status.wire()
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Profiles(Request):
+    """The profiles of ``users`` (names, any case; at most :data:`MAX_PROFILES`)."""
+
+    OP: ClassVar[str] = "profiles"
+    users: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -941,6 +1016,23 @@ class DndChanged(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ProfileChanged(ServerEvent):
+    """``user`` changed their display name or custom status (on any node): to their own
+    connections and to everyone who hears of their presence. ``display_name`` null: none;
+    ``custom_status`` {emoji, text, until} or null: none."""
+
+    OP: ClassVar[str] = "profile"
+    user: str
+    display_name: str | None
+    custom_status: Mapping[str, Any] | None
+
+    def wire(self) -> dict[str, Any]:
+        status = None if self.custom_status is None else dict(self.custom_status)
+        return {"op": self.OP, "user": self.user, "display_name": self.display_name,
+                "custom_status": status}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Answer(ServerEvent):
     """An ``ok`` reply carrying fields of its own (``rooms``, ``who``, ``contacts``...).
 
@@ -1224,6 +1316,63 @@ def _parse_set_dnd(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Se
     return SetDnd(id=rid, until=_int(obj, "until", minimum=0, maximum=MAX_SEQ))
 
 
+def _profile_text(value: object, key: str, max_chars: int) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"'{key}' must be a string")
+    if len(value) > 4 * max_chars:  # before normalising: a bound on the work
+        raise _Invalid(f"'{key}' must be at most {max_chars} characters")
+    try:
+        return clean_profile_text(value, max_chars=max_chars, what=f"'{key}'")
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def _new_status(value: object) -> NewStatus:
+    """A ``custom_status``: null clears it; else {emoji?, text?, until? | duration?}, at
+    least an emoji or a text. Whether ``until`` is ahead of the clock is the operation's to
+    check (the parser has no clock)."""
+    if value is None:
+        return NO_STATUS
+    if not isinstance(value, dict):
+        raise _Invalid("'custom_status' must be an object, or null to clear it")
+    emoji = value.get("emoji", "")
+    if not isinstance(emoji, str) or len(emoji) > 4 * MAX_EMOJI_CHARS:
+        raise _Invalid("'emoji' must be one emoji, or \"\" for none")
+    try:
+        emoji = status_emoji(emoji)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+    text = _profile_text(value.get("text", ""), "text", MAX_STATUS_TEXT_CHARS)
+    if not emoji and not text:
+        raise _Invalid("a custom status needs an 'emoji' or a 'text' (null clears it)")
+    duration = _int(value, "duration", minimum=1, maximum=MAX_STATUS_SECONDS)
+    until = _int(value, "until", minimum=0, maximum=MAX_SEQ)
+    if duration is not None and "until" in value:
+        raise _Invalid("give 'until' or 'duration', not both")
+    return NewStatus(emoji=emoji, text=text, until=until, duration=duration)
+
+
+def _parse_set_profile(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SetProfile:
+    """Only the fields given change; null (and "" for the name) clears one. A request that
+    gives neither is refused: it would change nothing."""
+    if "display_name" not in obj and "custom_status" not in obj:
+        raise _Invalid("give 'display_name' or 'custom_status' (null clears one)")
+    display_name = None
+    if "display_name" in obj:
+        value = obj["display_name"]
+        display_name = "" if value is None else _profile_text(
+            value, "display_name", MAX_DISPLAY_NAME_CHARS)
+    custom_status = _new_status(obj["custom_status"]) if "custom_status" in obj else None
+    return SetProfile(id=rid, display_name=display_name, custom_status=custom_status)
+
+
+def _parse_profiles(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Profiles:
+    value = obj.get("users")
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_PROFILES:
+        raise _Invalid(f"'users' must be an array of 1-{MAX_PROFILES} user names")
+    return Profiles(id=rid, users=tuple(_user({"users": name}, "users") for name in value))
+
+
 def _parse_search(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Search:
     query = _str(obj, "query", max_chars=MAX_QUERY_CHARS)
     if not query.strip():
@@ -1313,6 +1462,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "set_topic": (SetTopic, _fields(SetTopic, room=_room, topic=_topic)),
     "set_notify": (SetNotify, _fields(SetNotify, room=_room, notify=_notify)),
     "set_dnd": (SetDnd, _parse_set_dnd),
+    "set_profile": (SetProfile, _parse_set_profile),
+    "profiles": (Profiles, _parse_profiles),
     "set_role": (SetRole, _fields(SetRole, room=_room, user=_member, role=_role_name)),
     "ban": (Ban, _parse_ban),
     "unban": (Unban, _fields(Unban, room=_room, user=_member)),
@@ -1346,6 +1497,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "read": (ReadMoved,),
     "notify": (NotifyChanged,),
     "dnd": (DndChanged,),
+    "profile": (ProfileChanged,),
 }
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "COMMAND_LINE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
+    "NO_CUSTOM_STATUS",
     "PURGE_MAX",
     "ROLES",
     "UNREAD_CAP",
@@ -36,6 +37,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "CustomStatus",
     "DatabaseFigures",
     "DndNotice",
     "FileInfo",
@@ -58,6 +60,8 @@ __all__ = [
     "Page",
     "PresenceAudience",
     "PresenceNotice",
+    "Profile",
+    "ProfileNotice",
     "PushSubscription",
     "PushTarget",
     "ReadMarker",
@@ -81,13 +85,42 @@ class StorageUnavailable(Exception):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CustomStatus:
+    """A user's custom status (migration 0025): an ``emoji`` ('' for none) and a ``text``
+    ('' for none; never both), until ``until`` (ms; None: until cleared). Storage gives
+    only a status in force: one past its ``until`` is read as none."""
+
+    emoji: str = ""
+    text: str = ""
+    until: int | None = None
+
+
+#: What clears a custom status in :meth:`Storage.set_profile`.
+NO_CUSTOM_STATUS = CustomStatus()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Profile:
+    """How a user shows themselves to others (migration 0025): ``name`` as registered, a
+    ``display_name`` (None: none) and a ``custom_status`` in force (None: none);
+    ``deactivated``: the account is (its profile stays, for its messages)."""
+
+    name: str
+    display_name: str | None = None
+    custom_status: CustomStatus | None = None
+    deactivated: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class User:
     """An account. ``admin``: a server administrator (may moderate every room and use the
     admin API); ``deactivated_at`` (ms): when it was deactivated (None: it is active);
     ``bot``: a bot's (API tokens only, never a password); ``dnd_until`` (ms): until when
     their notifications are paused, when that is still ahead (None: they are not; migration
-    0023). Read when the user is looked up: a session keeps the values its token was checked
-    with, so permissions are never decided from them (storage reads them again)."""
+    0023); ``display_name`` and ``custom_status``: their profile (:class:`Profile`, migration
+    0025: columns of the same row, read with it). Read when the user is looked up: a session
+    keeps the values its token was checked with, so permissions are never decided from them
+    (storage reads them again)."""
 
     id: int
     name: str
@@ -96,6 +129,13 @@ class User:
     deactivated_at: int | None = None
     bot: bool = False
     dnd_until: int | None = None
+    display_name: str | None = None
+    custom_status: CustomStatus | None = None
+
+    @property
+    def profile(self) -> Profile:
+        return Profile(name=self.name, display_name=self.display_name,
+                       custom_status=self.custom_status, deactivated=self.deactivated)
 
     @property
     def deactivated(self) -> bool:
@@ -169,12 +209,14 @@ COMMAND_LINE = 0
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Member:
-    """A member of a room as ``who`` lists them: their name as registered, their role, and
-    whether their account is deactivated."""
+    """A member of a room as ``who`` lists them: their name as registered, their role,
+    whether their account is deactivated, and their profile (migration 0025)."""
 
     name: str
     role: str = "member"
     deactivated: bool = False
+    display_name: str | None = None
+    custom_status: CustomStatus | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -512,6 +554,16 @@ class DndNotice:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ProfileNotice:
+    """Another node stored a new profile for ``user`` (migration 0025): ``profile`` as it is
+    now."""
+
+    node: str
+    user: str
+    profile: Profile
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class UserEventNotice:
     """Another node has an event for ``user``'s connections (:meth:`Storage.tell_elsewhere`):
     ``data``, one frame as it is written to them (a ``read`` moved on a device there)."""
@@ -566,7 +618,7 @@ class ListeningNotice:
 
 
 Change = (CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice | DndNotice
-          | PresenceNotice | ListeningNotice | RoomDeletedNotice | TargetsNotice
+          | ProfileNotice | PresenceNotice | ListeningNotice | RoomDeletedNotice | TargetsNotice
           | UserEventNotice)
 
 
@@ -1086,6 +1138,18 @@ class Storage(Protocol):
         """Pause the user's notifications until ``until`` (ms since the epoch), or resume
         them (None). Every node is told (a :class:`DndNotice`) when it changed."""
 
+    async def set_profile(self, user_id: int, *, display_name: str | None = None,
+                          custom_status: CustomStatus | None = None) -> tuple[Profile, bool]:
+        """Change the user's profile (already validated): ``display_name`` None keeps it, ''
+        removes it; ``custom_status`` None keeps it, :data:`NO_CUSTOM_STATUS` clears it
+        (``until`` in ms, or None). Returns the profile as stored and whether what others
+        see of it changed (a status past its time counts as none: a write clears it). Every
+        other node is told (a :class:`ProfileNotice`) when a stored value changed."""
+
+    async def profiles(self, names: Sequence[str]) -> list[Profile]:
+        """The profiles of the users named (any case), in the order of ``names``, each once;
+        names of nobody are left out. One statement, one index probe per name."""
+
     async def add_push_subscription(self, user_id: int, subscription: PushSubscription, *,
                                     keep: int) -> None:
         """Store a subscription of the user (already validated), replacing the one with the
@@ -1180,6 +1244,11 @@ class Storage(Protocol):
         :meth:`contacts`. The page costs its size, not the contacts' number. Ask one more
         to learn whether another page follows."""
 
+    async def contact_profiles(self, user_id: int, *, after: str = "", limit: int
+                               ) -> list[Profile]:
+        """The page :meth:`contact_page` gives, as the contacts' profiles (one more probe
+        of a row per contact of the page)."""
+
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         """The names of the user's rooms and conversations, and their contacts' as
         :meth:`contacts` gives them, in one read: what a ``hello`` subscribes to and shows
@@ -1187,6 +1256,11 @@ class Storage(Protocol):
 
     async def add_contact(self, user_id: int, name: str) -> str:
         """Add a contact (any case; idempotent) and return their registered name.
+        Raises ChatError('not_found') for no such user, ChatError('bad_request') for oneself."""
+
+    async def add_contact_profile(self, user_id: int, name: str) -> Profile:
+        """:meth:`add_contact`, returning the contact's profile (read in the same
+        statement).
         Raises ChatError('not_found') for no such user, ChatError('bad_request') for oneself."""
 
     async def remove_contact(self, user_id: int, name: str) -> str | None:

@@ -100,6 +100,7 @@ from chatd.protocol.names import dm_room_name, is_dm_room
 from chatd.search import SearchQuery
 from chatd.storage import bots
 from chatd.storage.base import (
+    NO_CUSTOM_STATUS,
     UNREAD_CAP,
     AdminRoom,
     Appended,
@@ -111,6 +112,7 @@ from chatd.storage.base import (
     CommitNotice,
     Conversation,
     Credentials,
+    CustomStatus,
     DatabaseFigures,
     DndNotice,
     FileInfo,
@@ -133,6 +135,8 @@ from chatd.storage.base import (
     Page,
     PresenceAudience,
     PresenceNotice,
+    Profile,
+    ProfileNotice,
     PushSubscription,
     PushTarget,
     ReadMarker,
@@ -194,6 +198,7 @@ TARGETS_CHANNEL = "chatd_targets"  # migration 0021: '<node> <table>'
 #: (PostgresStorage.tell_elsewhere: sent by the daemon itself, no trigger).
 USER_EVENTS_CHANNEL = "chatd_user_events"
 DND_CHANNEL = "chatd_dnd"  # migration 0023: '<node> <until ms|-> <user>'
+PROFILES_CHANNEL = "chatd_profiles"  # migration 0025: '<node> <user> <profile JSON>'
 #: The tables whose rows are outgoing targets (migration 0021), each probed by any_targets.
 TARGET_TABLES = ("room_webhooks", "push_subscriptions")
 # A notice's payload must stay under 8,000 bytes: presence notices are split past this.
@@ -213,10 +218,25 @@ _UNAVAILABLE = (
 )
 
 
+# A custom status of user row {u} in force (migration 0025): none past its time.
+_STATUS_LIVE = "({u}.status_until IS NULL OR {u}.status_until > now())"
+# The profile of user row {u} (migration 0025): the columns _profile reads.
+_PROFILE_COLUMNS = """{u}.display_name,
+CASE WHEN {live} THEN {u}.status_emoji END AS status_emoji,
+CASE WHEN {live} THEN {u}.status_text END AS status_text,
+CASE WHEN {live} THEN {until} END AS status_until"""
+
+
+def _profile_columns(alias: str) -> str:
+    return _PROFILE_COLUMNS.format(u=alias, live=_STATUS_LIVE.format(u=alias),
+                                   until=_ms(f"{alias}.status_until"))
+
+
 # dnd_until only while it is ahead (migration 0023): a pause that ended is no pause.
 _USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
                  f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot, "
-                 f"CASE WHEN u.dnd_until > now() THEN {_ms('u.dnd_until')} END AS dnd_until")
+                 f"CASE WHEN u.dnd_until > now() THEN {_ms('u.dnd_until')} END AS dnd_until, "
+                 + _profile_columns("u"))
 _ROOM_COLUMNS = ("r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq, "
                  "r.archived")
 
@@ -303,6 +323,18 @@ SELECT c.name FROM contacts c
 WHERE c.user_id = $1 AND lower(c.name) COLLATE "C" > $2
 ORDER BY lower(c.name) COLLATE "C"
 LIMIT $3
+"""
+
+# The same page with each contact's profile (migration 0025): the page's rows, then one
+# probe of users_pkey each (the page's cost, never all the contacts'): the ``contacts`` op.
+_SQL_CONTACT_PROFILES = f"""
+SELECT c.name, {_profile_columns("u")}, u.deactivated_at IS NOT NULL AS deactivated
+FROM (SELECT c.name, c.contact_id FROM contacts c
+      WHERE c.user_id = $1 AND lower(c.name) COLLATE "C" > $2
+      ORDER BY lower(c.name) COLLATE "C"
+      LIMIT $3) c
+JOIN users u ON u.id = c.contact_id
+ORDER BY lower(c.name) COLLATE "C"
 """
 
 # The light read of a hello's rooms (PostgresStorage.session_rooms): each room's name and
@@ -763,8 +795,8 @@ FROM r
 # user up among the room's memberships (by its primary key), until the page is full: the
 # page's cost, not the room's. (The LATERAL with its LIMIT keeps the lookup a probe per user
 # in name order, never a join that would read every membership first.)
-_MEMBER_PAGE_COLUMNS = """u.name, CASE WHEN m.user_id = $2 THEN 'owner' ELSE m.role END AS role,
-       u.deactivated_at IS NOT NULL AS deactivated"""
+_MEMBER_PAGE_COLUMNS = f"""u.name, CASE WHEN m.user_id = $2 THEN 'owner' ELSE m.role END AS role,
+       u.deactivated_at IS NOT NULL AS deactivated, {_profile_columns("u")}"""
 _SQL_MEMBER_PAGE_BY_ROOM = f"""
 SELECT {_MEMBER_PAGE_COLUMNS}
 FROM memberships m JOIN users u ON u.id = m.user_id
@@ -854,6 +886,45 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT notify FROM set_) AS notify
 
 _SQL_SET_DND = f"UPDATE users SET dnd_until = {_ts('$2')} WHERE id = $1"
 
+# Set user $1's profile (migration 0025): the display name when $2 (to $3, NULL for none),
+# the status when $4 (to emoji $5, text $6, until $7 ms; all NULL: none). What is kept is
+# kept as others see it: a status past its time is cleared by any write. Returns the
+# profile as stored and whether what others see changed (the row is locked first, so that
+# two writes of one user compare with each other's results).
+_SQL_SET_PROFILE = f"""
+WITH old AS (
+    SELECT u.id, u.display_name,
+           CASE WHEN {_STATUS_LIVE.format(u="u")} THEN u.status_emoji END AS status_emoji,
+           CASE WHEN {_STATUS_LIVE.format(u="u")} THEN u.status_text END AS status_text,
+           CASE WHEN {_STATUS_LIVE.format(u="u")} THEN u.status_until END AS status_until
+    FROM users u WHERE u.id = $1 FOR UPDATE
+), u AS (
+    UPDATE users u SET
+        display_name = CASE WHEN $2 THEN $3::text ELSE old.display_name END,
+        status_emoji = CASE WHEN $4 THEN $5::text ELSE old.status_emoji END,
+        status_text = CASE WHEN $4 THEN $6::text ELSE old.status_text END,
+        status_until = CASE WHEN $4 THEN {_ts('$7')} ELSE old.status_until END
+    FROM old WHERE u.id = old.id
+    RETURNING u.name, u.display_name, u.status_emoji, u.status_text, u.status_until,
+              u.deactivated_at
+)
+SELECT u.name, u.display_name, u.status_emoji, u.status_text,
+       {_ms("u.status_until")} AS status_until, u.deactivated_at IS NOT NULL AS deactivated,
+       (old.display_name, old.status_emoji, old.status_text, old.status_until)
+           IS DISTINCT FROM (u.display_name, u.status_emoji, u.status_text, u.status_until)
+           AS changed
+FROM u, old
+"""
+
+# The profiles of users $1 (lower case, each once), in that order: a probe of
+# users_name_lower_key each.
+_SQL_PROFILES = f"""
+SELECT u.name, {_profile_columns("u")}, u.deactivated_at IS NOT NULL AS deactivated
+FROM unnest($1::text[]) WITH ORDINALITY AS q(name, ord)
+JOIN users u ON lower(u.name) = q.name
+ORDER BY q.ord
+"""
+
 # -- push subscriptions ------------------------------------------------------------------------
 
 # Subscriptions of one user queue on their row, so that together they keep within the limit.
@@ -929,15 +1000,17 @@ ORDER BY t.room, t.seq
 """
 
 
-# The contact ($2, any case) and, unless it is the user themselves, the row added (if new).
-_SQL_ADD_CONTACT = """
+# The contact ($2, any case) with their profile (migration 0025) and, unless it is the user
+# themselves, the row added (if new).
+_SQL_ADD_CONTACT = f"""
 WITH u AS (
-    SELECT id, name FROM users WHERE lower(name) = lower($2)
+    SELECT u.id, u.name, {_profile_columns("u")}, u.deactivated_at IS NOT NULL AS deactivated
+    FROM users u WHERE lower(u.name) = lower($2)
 ), added AS (
     INSERT INTO contacts (user_id, contact_id) SELECT $1, id FROM u WHERE id <> $1
     ON CONFLICT DO NOTHING
 )
-SELECT id, name FROM u
+SELECT * FROM u
 """
 
 _SQL_REMOVE_CONTACT = """
@@ -1692,6 +1765,8 @@ def _parse_notice(channel: str, payload: str,
         return _listed(_parse_level(payload))
     if channel == DND_CHANNEL:
         return _listed(_parse_dnd(payload))
+    if channel == PROFILES_CHANNEL:
+        return _listed(_parse_profile(payload))
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
     if channel == USER_EVENTS_CHANNEL:
@@ -1861,6 +1936,26 @@ def _parse_dnd(payload: str) -> DndNotice | None:
     return DndNotice(node=parts[0], user=parts[2], until=int(parts[1]))
 
 
+def _parse_profile(payload: str) -> ProfileNotice | None:
+    """'<node> <user> <profile JSON>' (migration 0025); the JSON is the rest."""
+    parts = payload.split(" ", 2)
+    if len(parts) != 3 or not all(parts):
+        return None
+    try:
+        fields = json.loads(parts[2])
+        status = None
+        if fields["text"] is not None:
+            status = CustomStatus(emoji=str(fields["emoji"]), text=str(fields["text"]),
+                                  until=None if fields["until"] is None
+                                  else int(fields["until"]))
+        display_name = fields["display_name"]
+        profile = Profile(name=parts[1], custom_status=status,
+                          display_name=None if display_name is None else str(display_name))
+    except (ValueError, TypeError, KeyError):
+        return None
+    return ProfileNotice(node=parts[0], user=parts[1], profile=profile)
+
+
 def _parse_revocation(payload: str) -> RevocationNotice | None:
     node, _, rest = payload.partition(" ")
     kind, _, rest = rest.partition(" ")
@@ -1893,7 +1988,22 @@ def _redact(dsn: str) -> str:
 def _user(row: Any) -> User:
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
                 admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"],
-                dnd_until=row["dnd_until"])
+                dnd_until=row["dnd_until"], display_name=row["display_name"],
+                custom_status=_custom_status(row))
+
+
+def _custom_status(row: Any) -> CustomStatus | None:
+    """The custom status of a row with the profile columns (:func:`_profile_columns`)."""
+    if row["status_text"] is None:
+        return None
+    return CustomStatus(emoji=row["status_emoji"], text=row["status_text"],
+                        until=row["status_until"])
+
+
+def _profile(row: Any) -> Profile:
+    """The profile of a row with ``name``, ``deactivated`` and the profile columns."""
+    return Profile(name=row["name"], display_name=row["display_name"],
+                   custom_status=_custom_status(row), deactivated=row["deactivated"])
 
 
 def _named_user(row: Any, name: str) -> User:
@@ -2633,7 +2743,10 @@ class PostgresStorage:
                 _SQL_MEMBER_PAGE_BY_NAME if by_name else _SQL_MEMBER_PAGE_BY_ROOM,
                 head["id"], head["owner_id"], after, limit)
         return MemberPage(members=[Member(name=row["name"], role=row["role"] or "member",
-                                          deactivated=row["deactivated"]) for row in rows],
+                                          deactivated=row["deactivated"],
+                                          display_name=row["display_name"],
+                                          custom_status=_custom_status(row))
+                                   for row in rows],
                           count=count)
 
     async def invite(self, user_id: int, room: str, invitee: str) -> tuple[str, bool]:
@@ -2778,6 +2891,25 @@ class PostgresStorage:
     async def set_dnd(self, user_id: int, until: int | None) -> None:
         await self._run(self._pool.execute, _SQL_SET_DND, user_id, until)
 
+    async def set_profile(self, user_id: int, *, display_name: str | None = None,
+                          custom_status: CustomStatus | None = None) -> tuple[Profile, bool]:
+        status = None if custom_status == NO_CUSTOM_STATUS else custom_status
+        row = await self._run(
+            self._pool.fetchrow, _SQL_SET_PROFILE, user_id,
+            display_name is not None, display_name or None,
+            custom_status is not None, status and status.emoji, status and status.text,
+            status and status.until)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, "no such user")
+        return _profile(row), bool(row["changed"])
+
+    async def profiles(self, names: Sequence[str]) -> list[Profile]:
+        wanted = list(dict.fromkeys(name.lower() for name in names))
+        if not wanted:
+            return []
+        rows = await self._run(self._pool.fetch, _SQL_PROFILES, wanted)
+        return [_profile(row) for row in rows]
+
     # -- push subscriptions -------------------------------------------------------------------
 
     async def add_push_subscription(self, user_id: int, subscription: PushSubscription, *,
@@ -2820,17 +2952,26 @@ class PostgresStorage:
                                limit)
         return [row["name"] for row in rows]
 
+    async def contact_profiles(self, user_id: int, *, after: str = "", limit: int
+                               ) -> list[Profile]:
+        rows = await self._run(self._pool.fetch, _SQL_CONTACT_PROFILES, user_id,
+                               after.lower(), limit)
+        return [_profile(row) for row in rows]
+
     async def room_and_contact_names(self, user_id: int) -> tuple[frozenset[str], list[str]]:
         row = await self._run(self._pool.fetchrow, _SQL_ROOM_AND_CONTACT_NAMES, user_id)
         return frozenset(row["rooms"]), list(row["contacts"])
 
     async def add_contact(self, user_id: int, name: str) -> str:
+        return (await self.add_contact_profile(user_id, name)).name
+
+    async def add_contact_profile(self, user_id: int, name: str) -> Profile:
         row = await self._run(self._pool.fetchrow, _SQL_ADD_CONTACT, user_id, name)
         if row is None:
             raise ChatError(codes.NOT_FOUND, f"there is no user {name!r}")
         if row["id"] == user_id:
             raise ChatError(codes.BAD_REQUEST, "you cannot be your own contact")
-        return str(row["name"])
+        return _profile(row)
 
     async def remove_contact(self, user_id: int, name: str) -> str | None:
         found: str | None = await self._run(
@@ -3424,6 +3565,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(REVOCATIONS_CHANNEL, callback)
         await conn.add_listener(LEVELS_CHANNEL, callback)
         await conn.add_listener(DND_CHANNEL, callback)
+        await conn.add_listener(PROFILES_CHANNEL, callback)
         await conn.add_listener(PRESENCE_CHANNEL, callback)
         await conn.add_listener(ROOMS_CHANNEL, callback)
         await conn.add_listener(TARGETS_CHANNEL, callback)
