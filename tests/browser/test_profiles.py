@@ -111,10 +111,16 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     expect(member.locator(".member-status")).to_have_count(0)
     expect(said.locator(".author")).to_have_text("Ann Lee")  # the name stays
 
-    # A stranger writes to Bob: her name is looked up (`profiles`) for the sidebar.
-    carol = LineClient(daemon.tcp_port, register_and_login(daemon.url, "carol"))
+    # A stranger writes to Bob: her name is looked up (`profiles`) for the sidebar. (Her
+    # change is told to her own connections and her audience together: once her other
+    # connection has heard of it, Bob, who is not in it yet, cannot have.)
+    carol_token = register_and_login(daemon.url, "carol")
+    carol = LineClient(daemon.tcp_port, carol_token)
+    carol_too = LineClient(daemon.tcp_port, register_and_login_again(daemon, "carol"))
     carol.request("set_profile", display_name="Carol King",
                   custom_status={"emoji": "🌴", "text": "On holiday"})
+    assert carol_too.wait_for("profile")["display_name"] == "Carol King"
+    carol_too.close()
     carol.request("dm", to="bob", text="hello bob", nonce="c1")
     dm = bob.page.locator('#sidebar li[data-room="@bob:carol"] .side-item')
     expect(dm.locator(".name")).to_have_text("Carol King")
