@@ -106,7 +106,8 @@ export function learn(cache, user, fields = {}) {
 
 /** `user`'s entry, or null when the page has not heard of their profile. */
 export function profileOf(cache, user) {
-  return typeof user === "string" ? cache.known.get(key(user)) || null : null;
+  // (No cache: a state made by hand, or before profiles: nobody's profile is known.)
+  return cache && typeof user === "string" ? cache.known.get(key(user)) || null : null;
 }
 
 /** The status of `entry` (or null) at `now`: none once past its `until`. */

@@ -128,13 +128,25 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     bob.wait_for_frame(lambda f: f.get("op") == "ok" and any(
         p.get("user") == "carol" for p in f.get("profiles", [])), "carol's profile")
 
+    # Bob adds ann as a contact: named and with her status there, and live.
+    bob.page.get_by_role("button", name="Add a contact").click()
+    bob.page.locator("#contact-user").fill("ann")
+    bob.page.get_by_role("button", name="Add", exact=True).click()
+    contact = bob.page.locator('#contact-list li[data-user="ann"]')
+    expect(contact.locator(".name")).to_have_text("Ann Lee")
+    expect(contact.locator(".status-emoji")).to_have_count(0)
+
     # ann sets a status again, then clears it from her menu.
     phone.request("set_profile", custom_status={"emoji": "🤒", "text": "Out sick"})
     expect(said.locator(".status-emoji")).to_have_text("🤒")
+    expect(contact.locator(".status-emoji")).to_have_text("🤒")
+    expect(contact.get_by_role("button", name=re.compile(
+        r"^Ann Lee \(ann\), online, Out sick: open conversation$"))).to_be_visible()
     page.get_by_role("button", name="Ann Lee: profile and status").click()
     page.get_by_role("menuitem", name="Clear status").click()
     expect(page.locator("#me-custom")).to_be_hidden()
     expect(said.locator(".status-emoji")).to_have_count(0)
+    expect(contact.locator(".status-emoji")).to_have_count(0)
     # The menu from the keyboard: Enter opens it on its first item, Escape gives the focus back.
     name = page.get_by_role("button", name="Ann Lee: profile and status")
     name.focus()

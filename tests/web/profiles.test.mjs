@@ -12,6 +12,7 @@ import {
   namesOnScreen, profileChange, profileOf, shownStatus, shownUser, statusProblem, statusWords,
   untilText,
 } from "../../clients/web/profiles.js";
+import { typingText } from "../../clients/web/select.js";
 import { mentionSuggestions } from "../../clients/web/select-messages.js";
 import {
   actions, apply, askProfiles, connectionChanged, selectRoom, wantProfiles,
@@ -252,4 +253,19 @@ test("@-completion finds display names by any word, and still offers the user na
   assert.deepEqual(mentionSuggestions(state, room, ""), ["bob", "carol", "zoe"]);
   assert.ok(mentionMatches(state.profiles, "bob", "BOB"));
   assert.ok(!mentionMatches(state.profiles, "bob", "one"));
+});
+
+test("notifications and the typing line name people by their display names", () => {
+  const { state } = connected([roomInfo("general", { lastSeq: 1 }),
+    roomInfo("@ann:bob", { lastSeq: 1, peer: "bob" })]);
+  state.alerts = { desktop: true, sound: false, permission: "granted" };
+  state.focused = false;
+  apply(state, { op: "profile", user: "bob", display_name: "Bob Stone", custom_status: null });
+  const told = [message("@ann:bob", 2, "bob", "lunch?"),
+    message("general", 2, "bob", "@ann look", { mentions: ["ann"] })]
+    .flatMap((frame) => apply(state, frame, { now: 1_000_010 }))
+    .filter((effect) => effect.alert).map((effect) => effect.alert.title);
+  assert.deepEqual(told, ["Bob Stone", "Bob Stone in #general"]);
+  apply(state, { op: "typing", room: "general", user: "bob" }, { now: 1_000_010 });
+  assert.equal(typingText(state, 1_000_011), "Bob Stone is typing…");
 });
