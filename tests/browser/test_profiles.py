@@ -96,9 +96,9 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     box.press_sequentially("hi @lee")
     expect(bob.page.locator("#mention-list li")).to_have_count(1)
     expect(bob.page.locator("#mention-list li")).to_contain_text("Ann Lee")
+    shot(bob.page, artifacts, "desktop-profile-seen")
     box.press("Enter")
     expect(box).to_have_value("hi @ann ")
-    shot(bob.page, artifacts, "desktop-profile-seen")
     box.fill("")
 
     # Another device of ann's: a status for four seconds, by the server's clock. Bob's page
@@ -142,6 +142,7 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     expect(contact.locator(".status-emoji")).to_have_text("🤒")
     expect(contact.get_by_role("button", name=re.compile(
         r"^Ann Lee \(ann\), online, Out sick: open conversation$"))).to_be_visible()
+    shot(bob.page, artifacts, "desktop-profile-sidebar")
     page.get_by_role("button", name="Ann Lee: profile and status").click()
     page.get_by_role("menuitem", name="Clear status").click()
     expect(page.locator("#me-custom")).to_be_hidden()
