@@ -314,6 +314,54 @@ async def test_users_online_only_elsewhere_reach_their_watchers_and_room_mates(
             await hear(mate, ("bob", "online"), ("bob", "offline"))
 
 
+def told(outbox: Outbox) -> list[str]:
+    """The frames other than presence in ``outbox``, as JSON text."""
+    return [item.data.decode().strip() for item in list(outbox._items)
+            if isinstance(item, Notice) and b'"presence"' not in item.data]
+
+
+async def _told_once(outbox: Outbox) -> None:
+    with trio.fail_after(TIMEOUT):
+        await until(lambda: bool(told(outbox)))
+
+
+async def test_a_tell_reaches_the_user_their_room_mates_and_watchers(storage: Storage) -> None:
+    """A frame told about a user (their profile) reaches their own connections here, their
+    watchers here and their room mates here, each once, their rooms read from storage (the
+    user may have no connection here); a user neither hears nothing; the user's rooms and
+    watchers are read in one statement with the rest of the batch."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob, _eve, _cy, _dan = await make_users(storage, "ann", "bob", "eve", "cy", "dan")
+        await storage.add_contact(ann.id, "bob")
+        await storage.join_room(bob.id, "lobby")
+        read: list[tuple[Sequence[str], Sequence[str]]] = []
+
+        async def audience(users: Sequence[str], rooms_of: Sequence[str]
+                           ) -> PresenceAudience:
+            read.append((users, rooms_of))
+            return await storage.presence_audience(users, rooms_of)
+
+        async with tracking(audience) as (registry, tracker):
+            ann_out = await connect(registry, tracker, "ann")
+            mate = await connect(registry, tracker, "eve", "lobby")
+            cy_out = await connect(registry, tracker, "cy", "lobby")  # ann's watcher too
+            await storage.add_contact(_cy.id, "bob")
+            dan_out = await connect(registry, tracker, "dan")
+            frame = b'{"op":"profile","user":"bob","display_name":"Bob","custom_status":null}\n'
+            await tracker.tell("bob", frame)  # bob has no connection here
+            expected = [frame.decode().strip()]
+            for outbox in (ann_out, mate, cy_out):
+                await _told_once(outbox)
+                assert told(outbox) == expected
+            bob_out = await connect(registry, tracker, "bob", "lobby")
+            await tracker.tell("bob", frame)
+            await _told_once(bob_out)
+            assert told(bob_out) == expected  # their own connection, once
+            await until(lambda: len(told(mate)) == 2)
+            assert told(dan_out) == []
+            assert ["bob"] in [list(rooms_of) for users, rooms_of in read if "bob" in users]
+
+
 async def test_a_burst_of_transitions_is_one_lookup_per_batch(storage: Storage) -> None:
     """Hundreds of users coming online at once (a restart): their watchers are read a batch
     at a time, not once per user, and every watcher hears of every contact."""

@@ -22,13 +22,22 @@ from pathlib import Path
 import emoji as _emoji
 
 from chatd.client.messages import reacted
-from chatd.client.render import audit_text, dnd_text, notify_text, search_spans
+from chatd.client.render import (
+    audit_text,
+    dnd_text,
+    notify_text,
+    profile_text,
+    search_spans,
+    status_text,
+)
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
 from chatd.client.terminal import clean, clean_body, presences, unread_counts
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
+    MAX_STATUS_SECONDS,
+    NO_STATUS,
     NOTIFY_LEVELS,
     ROLES,
     AddContact,
@@ -50,7 +59,9 @@ from chatd.protocol import (
     Kick,
     Leave,
     MessagePosted,
+    NewStatus,
     Ok,
+    Profiles,
     React,
     Read,
     RemoveContact,
@@ -60,6 +71,7 @@ from chatd.protocol import (
     Sent,
     SetDnd,
     SetNotify,
+    SetProfile,
     SetRole,
     SetTopic,
     Unban,
@@ -381,7 +393,9 @@ async def who(client: ChatClient, arg: str) -> None:
 
     async def on_ok(reply: Answer) -> None:
         listed = reply.fields.get("members") or []
-        client.screen.notice(f"in [{client.label(room)}]: {presences(listed)}")
+        client.take_listed(listed)
+        client.screen.notice(f"in [{client.label(room)}]: "
+                             f"{presences(listed, client.server_now())}")
         count, online = reply.fields.get("count"), reply.fields.get("online")
         if reply.fields.get("more") is True and listed:
             last = clean(listed[-1].get("user"))
@@ -482,6 +496,93 @@ async def dnd(client: ChatClient, arg: str) -> None:
                         else None)
 
     await client.ask("/dnd", request, Answer, on_ok)
+
+
+async def nick(client: ChatClient, arg: str) -> None:
+    """``/nick NAME``: the display name everyone sees next to the login name (messages keep
+    the login name); ``/nick --clear`` removes it; ``/nick`` alone shows it. The reply (or
+    the ``profile`` event, whichever comes first) says it once."""
+    if not arg:
+        name = client.display_name
+        client.screen.notice(f'your display name is "{clean(name)}"; /nick --clear removes it'
+                             if name is not None else
+                             "you have no display name; /nick NAME sets one")
+        return
+    await _set_profile(client, "/nick", SetProfile(
+        display_name="" if arg == "--clear" else arg))
+
+
+#: ``/status``'s usage line.
+STATUS_USAGE = "usage: /status [EMOJI] TEXT [--for 30m|1h|1d] | /status --clear"
+
+
+async def status(client: ChatClient, arg: str) -> None:
+    """``/status [EMOJI] TEXT [--for 30m|1h|1d]``: a custom status everyone sees (an emoji
+    first, as ``🌴`` or ``:palm_tree:``; a time it ends by itself, by the server's clock, at
+    most 30 days); ``/status --clear`` clears it; ``/status`` alone shows it."""
+    words = arg.split()
+    if not words:
+        shown = status_text(client.custom_status, client.server_now())
+        client.screen.notice(f"your status: {shown}; /status --clear clears it" if shown
+                             else "you have no status; /status [EMOJI] TEXT sets one")
+        return
+    if words == ["--clear"]:
+        await _set_profile(client, "/status", SetProfile(custom_status=NO_STATUS))
+        return
+    duration = None
+    if "--for" in words:
+        at = words.index("--for")
+        seconds = ban_duration(words[at + 1]) if at + 1 < len(words) else None
+        if seconds is None:
+            client.screen.problem(STATUS_USAGE)
+            return
+        if not 1 <= seconds <= MAX_STATUS_SECONDS:
+            client.screen.problem("/status --for: from 1s to 30d")
+            return
+        duration = seconds
+        del words[at:at + 2]
+    emoji = reaction_emoji(words[0]) if words else None
+    if emoji is not None:
+        words = words[1:]
+    text = " ".join(words)
+    if not emoji and not text:
+        client.screen.problem(STATUS_USAGE)
+        return
+    await _set_profile(client, "/status", SetProfile(custom_status=NewStatus(
+        emoji=emoji or "", text=text, duration=duration)))
+
+
+async def _set_profile(client: ChatClient, what: str, request: SetProfile) -> None:
+    async def on_ok(reply: Answer) -> None:
+        client.take_profile(client.me, reply.fields.get("display_name"),
+                            reply.fields.get("custom_status"))
+
+    await client.ask(what, request, Answer, on_ok)
+
+
+async def whois(client: ChatClient, arg: str) -> None:
+    """``/whois USER``: their display name and custom status (anyone's: names are seen
+    server-wide)."""
+    user = client.user_arg(arg) if arg else None
+    if user is None:
+        if not arg:
+            client.screen.problem("usage: /whois USER")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        found = reply.fields.get("profiles") or []
+        if not found:
+            client.screen.problem(f"/whois: there is no user {clean(user)!r}")
+            return
+        profile = found[0]
+        name = profile.get("user")
+        client.take_listed([profile])
+        gone = " (deactivated)" if profile.get("deactivated") is True else ""
+        said = profile_text(profile.get("display_name"), profile.get("custom_status"),
+                            client.server_now())
+        client.screen.notice(f"{clean(name)} is {said}{gone}")
+
+    await client.ask("/whois", Profiles(users=(user,)), Answer, on_ok)
 
 
 async def history(client: ChatClient, arg: str) -> None:
@@ -617,8 +718,9 @@ async def contacts(client: ChatClient, arg: str) -> None:
 
     async def on_ok(reply: Answer) -> None:
         page = reply.fields.get("contacts") or []
+        client.take_listed(page)
         empty = "none (/add USER)" if after is None else "no more"
-        client.screen.notice(f"contacts: {presences(page) or empty}")
+        client.screen.notice(f"contacts: {presences(page, client.server_now()) or empty}")
         last = page[-1].get("user") if page else None
         if reply.fields.get("more") is True and isinstance(last, str):
             client.screen.notice(f"more: /contacts +{clean(last)}")
@@ -634,8 +736,8 @@ async def add(client: ChatClient, arg: str) -> None:
         return
 
     async def on_ok(reply: Answer) -> None:
-        client.screen.notice(f"added contact {clean(reply.fields.get('user'))} "
-                             f"({clean(reply.fields.get('status'))})")
+        client.take_listed([reply.fields])
+        client.screen.notice(f"added contact {presences([reply.fields], client.server_now())}")
 
     await client.ask("/add", AddContact(user=user), Answer, on_ok)
 
@@ -986,6 +1088,12 @@ COMMANDS: dict[str, Command] = {
                       "(push, --bell): all, mentions (a room's default), none"),
     "dnd": Command(dnd, "/dnd [30m|1h|off]", "pause every notification, on every device "
                    "(push, the bell), for a while; off resumes them"),
+    "nick": Command(nick, "/nick [NAME|--clear]", "show or set your display name (shown "
+                    "next to your login name)"),
+    "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",
+                      "show or set your status (🌴 On holiday), for a while or until "
+                      "cleared"),
+    "whois": Command(whois, "/whois USER", "someone's display name and status"),
     "retry": Command(retry, "/retry", "send failed messages again"),
     "drop": Command(drop, "/drop", "forget failed messages"),
     "help": Command(help_, "/help", "this list"),

@@ -51,8 +51,10 @@ __all__ = [
     "moderation_text",
     "notify_text",
     "plain_text",
+    "profile_text",
     "reaction_spans",
     "search_spans",
+    "status_text",
     "until",
 ]
 
@@ -433,15 +435,47 @@ def dnd_text(until: int | None, now: int) -> str:
     08:00"), ``now`` (ms) being the server's time; or that they are not (also once past)."""
     if until is None or until <= now:
         return "notifications are on"
-    end, today = time.localtime(until / 1000), time.localtime(now / 1000)
+    return f"notifications paused until {_local_time(until, now)}"
+
+
+def _local_time(at: int, now: int) -> str:
+    """A time ahead (ms), in the terminal's local time, from the server's ``now`` (ms):
+    "14:30" today, "tomorrow 08:00", a weekday within the week ("Wed 08:00"), else the date
+    ("2026-12-24 08:00")."""
+    end, today = time.localtime(at / 1000), time.localtime(now / 1000)
     days = (datetime.date(end.tm_year, end.tm_mon, end.tm_mday)
             - datetime.date(today.tm_year, today.tm_mon, today.tm_mday)).days
-    when = time.strftime("%H:%M", end)
     if days == 1:
-        when = "tomorrow " + when
-    elif days > 1:
-        when = time.strftime("%a %H:%M", end)
-    return f"notifications paused until {when}"
+        return "tomorrow " + time.strftime("%H:%M", end)
+    if 1 < days < 7:
+        return time.strftime("%a %H:%M", end)
+    if days >= 7:
+        return time.strftime("%Y-%m-%d %H:%M", end)
+    return time.strftime("%H:%M", end)
+
+
+def status_text(status: Mapping[str, Any] | None, now: int, *, until: bool = True) -> str:
+    """A custom status (``{emoji, text, until}``) on one line, made safe: "🌴 On holiday",
+    with "(until 14:30)" when it ends (and ``until``); '' when there is none or it has ended
+    by the server's clock ``now`` (ms)."""
+    if not isinstance(status, Mapping):
+        return ""
+    end = status.get("until")
+    if isinstance(end, int) and end <= now:
+        return ""
+    words = " ".join(clean(part) for part in (status.get("emoji"), status.get("text"))
+                     if isinstance(part, str) and part)
+    if until and isinstance(end, int):
+        words += f" (until {_local_time(end, now)})"
+    return words
+
+
+def profile_text(display_name: object, status: Mapping[str, Any] | None, now: int) -> str:
+    """What a profile says, made safe: '"Ann Lee", status 🌴 On holiday (until 14:30)', with
+    "no display name" and "no status" for what it lacks."""
+    name = f'"{clean(display_name)}"' if isinstance(display_name, str) else "no display name"
+    shown = status_text(status, now)
+    return f"{name}, {'status ' + shown if shown else 'no status'}"
 
 
 def archived_text(entry: RoomArchived, label: str, me: str) -> str:

@@ -70,6 +70,7 @@ from chatd.client.render import (
     message_spans,
     moderation_text,
     notify_text,
+    profile_text,
     reaction_spans,
 )
 from chatd.client.terminal import (
@@ -109,6 +110,7 @@ from chatd.protocol import (
     NotifyChanged,
     Ping,
     PresenceChanged,
+    ProfileChanged,
     ReactionChanged,
     ReadMoved,
     RemoteProtocolError,
@@ -280,6 +282,14 @@ class ChatClient:
         # ms to add to this machine's clock for the server's, from the welcome's ``now``: a
         # pause ends by the server's clock (docs/protocol.md, "The client's clock").
         self.clock_offset = 0
+        # The user's own profile (set_profile), from the welcome, the replies to /nick and
+        # /status and the ``profile`` event: the display name (None: none) and the custom
+        # status ({emoji, text, until}; None: none).
+        self.display_name: str | None = None
+        self.custom_status: dict[str, Any] | None = None
+        # Other users' profiles as last heard (who, contacts, /whois, ``profile`` events), by
+        # lower-case name: a profile event that says what is known already prints nothing.
+        self.profiles: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
 
     # ------------------------------------------------------------------ login
 
@@ -948,6 +958,34 @@ class ChatClient:
         if now != was and not quiet:
             self.screen.notice(dnd_text(now, self.server_now()))
 
+    def take_profile(self, user: str, display_name: object, status: object, *,
+                     quiet: bool = False) -> None:
+        """Keep a profile the server told (a welcome's, a reply's, a ``profile`` event's,
+        a listing's), and say it when it is news (unless ``quiet``): a ``/nick`` is told by
+        its reply and by its event, whichever comes first says it."""
+        name = display_name if isinstance(display_name, str) else None
+        custom = dict(status) if isinstance(status, Mapping) else None
+        known: tuple[str | None, dict[str, Any] | None] | None
+        if user.lower() == self.me.lower():
+            known = (self.display_name, self.custom_status)
+            self.display_name, self.custom_status = name, custom
+            who = "you are"
+        else:
+            known = self.profiles.get(user.lower())  # None: never heard of
+            self.profiles[user.lower()] = (name, custom)
+            who = f"{clean(user)} is"
+        if (name, custom) != known and not quiet:
+            self.screen.notice(f"{who} now {profile_text(name, custom, self.server_now())}")
+
+    def take_listed(self, items: object) -> None:
+        """Keep the profiles of a ``who`` or ``contacts`` page (absent fields: none)."""
+        if not isinstance(items, list):
+            return
+        for item in items:
+            if isinstance(item, Mapping) and isinstance(item.get("user"), str):
+                self.take_profile(item["user"], item.get("display_name"),
+                                  item.get("custom_status"), quiet=True)
+
     def notify_level(self, room: str) -> str:
         """The user's notification level for ``room``: as last heard from the server, else
         the default for its kind (``all`` for a conversation, ``mentions`` for a room)."""
@@ -1027,6 +1065,10 @@ class ChatClient:
         # set or ended while away is said as an event's would be.
         self.take_dnd(until if isinstance(until, int) and not isinstance(until, bool) else None,
                       quiet=not self._welcomed_before)
+        # The same for the profile: kept at the first welcome, said when another device
+        # changed it while this one was away.
+        self.take_profile(self.me, welcome.user.get("display_name"),
+                          welcome.user.get("custom_status"), quiet=not self._welcomed_before)
         self.online_since = welcome.now
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
@@ -1158,6 +1200,12 @@ class ChatClient:
         via = f" (removed by {clean(by)})" if by else ""
         self.screen.notice(f"{clean(user)} left [{label}]{via}")
 
+    async def _on_profile(self, event: ProfileChanged) -> None:
+        """Someone in a room of the user's, a contact or the user (on any device) changed
+        their display name or status: one line says it (messages keep showing login
+        names, so that every line stays one a program can read)."""
+        self.take_profile(event.user, event.display_name, event.custom_status)
+
     async def _on_dnd(self, event: DndChanged) -> None:
         """The user paused or resumed their notifications, here or on another device."""
         self.take_dnd(event.until)
@@ -1250,6 +1298,7 @@ class ChatClient:
         RoomDeleted: _on_room_deleted,
         NotifyChanged: _on_notify,
         DndChanged: _on_dnd,
+        ProfileChanged: _on_profile,
         ReadMoved: _on_read,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,

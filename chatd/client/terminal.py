@@ -175,10 +175,28 @@ def _count(n: int) -> str:
     return "999+" if n >= 999 else str(n)
 
 
-def presences(items: Iterable[Mapping[str, Any]]) -> str:
-    """``[{user, status}, ...]`` (who, contacts) as ``ann (online), bob (offline)``."""
-    return ", ".join(f"{clean(item.get('user'))} ({clean(item.get('status'))})"
-                     for item in items)
+def presences(items: Iterable[Mapping[str, Any]], now: int | None = None) -> str:
+    """``[{user, status}, ...]`` (who, contacts) as ``ann (online), bob (offline)``; a
+    member's or contact's display name and custom status, when they have one, as
+    ``ann "Ann Lee" (online) [🌴 On holiday]`` (a status past its ``until`` by the server's
+    clock ``now``, ms, is left out)."""
+    shown = []
+    for item in items:
+        line = clean(item.get("user"))
+        display_name = item.get("display_name")
+        if isinstance(display_name, str):
+            line += f' "{clean(display_name)}"'
+        line += f" ({clean(item.get('status'))})"
+        status = item.get("custom_status")
+        if isinstance(status, Mapping):
+            end = status.get("until")
+            if now is None or not isinstance(end, int) or end > now:
+                words = " ".join(clean(part) for part in (status.get("emoji"),
+                                                          status.get("text"))
+                                 if isinstance(part, str) and part)
+                line += f" [{words}]"
+        shown.append(line)
+    return ", ".join(shown)
 
 
 def error_text(what: str, error: Error) -> str:

@@ -52,10 +52,13 @@ from chatd.protocol.events import (
     MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
     MAX_SEQ,
+    MAX_STATUS_SECONDS,
     MAX_TOPIC_CHARS,
     SEARCH_PAGE,
     SEARCH_PAGE_MAX,
 )
+from chatd.protocol.markup import MAX_EMOJI_CHARS
+from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 from chatd.webpush import MAX_ENDPOINT_CHARS
 
 __all__ = ["OPENAPI_PATH", "OPENAPI_VERSION", "build_document", "route_template",
@@ -225,6 +228,12 @@ class _Builder:
             "files": {"type": "array", "items": _ref("File")},
         }
         message_required = ["op", "room", "seq", "msg_id", "from", "text", "ts", "nonce"]
+        display_name: Schema = {"type": ["string", "null"], "minLength": 1,
+                                "maxLength": MAX_DISPLAY_NAME_CHARS,
+                                "description": "The name to show next to the login name; "
+                                               "null: none."}
+        custom_status: Schema = {"anyOf": [_ref("CustomStatus"), {"type": "null"}],
+                                 "description": "Null: none (or it ended)."}
         return {
             "UserName": {"type": "string", "pattern": USER_NAME,
                          "description": "1-32 of `A-Z a-z 0-9 _ . -`; unique regardless of "
@@ -261,9 +270,31 @@ class _Builder:
                                "dnd_until": {**nullable_ms, "description":
                                              "Until when the user's notifications are "
                                              "paused (`PUT /api/me/dnd`); null: they are "
-                                             "not."}},
+                                             "not."},
+                               "display_name": display_name,
+                               "custom_status": custom_status},
                               examples=[{"id": 7, "name": "ann", "admin": False,
-                                         "dnd_until": None}]),
+                                         "dnd_until": None, "display_name": "Ann Lee",
+                                         "custom_status": None}]),
+            "CustomStatus": self.sent(
+                {"emoji": {"type": "string", "description": "One emoji; \"\": none."},
+                 "text": {"type": "string", "maxLength": MAX_STATUS_TEXT_CHARS,
+                          "description": "\"\": none (never both empty)."},
+                 "until": {**nullable_ms, "description": "When it ends by itself; null: "
+                                                         "when cleared."}},
+                description="A custom status in force (one past its `until` is none).",
+                examples=[{"emoji": "📅", "text": "In a meeting", "until": 1767229200000}]),
+            "Profile": self.sent(
+                {"user": {"type": "string", "description": "As registered."},
+                 "display_name": display_name,
+                 "custom_status": custom_status,
+                 "deactivated": {"const": True, "description": "Only for a deactivated "
+                                                               "account."}},
+                required=["user", "display_name", "custom_status"],
+                description="How a user shows themselves to others.",
+                examples=[{"user": "ann", "display_name": "Ann Lee",
+                           "custom_status": {"emoji": "🌴", "text": "On holiday",
+                                             "until": None}}]),
             "Role": {"type": "string", "enum": list(ROLES),
                      "description": "A member's role in a room: the owner (one per room), "
                                     "a moderator, a member."},
@@ -337,8 +368,16 @@ class _Builder:
             ),
             "Contact": self.sent(
                 {"user": {"type": "string", "description": "As registered."},
-                 "status": {"type": "string", "enum": ["online", "offline"]}},
-                examples=[{"user": "Bob", "status": "online"}]),
+                 "status": {"type": "string", "enum": ["online", "offline"]},
+                 "display_name": {**display_name, "type": "string",
+                                  "description": "Only when they have one (not in the "
+                                                 "welcome's or `GET /api/me`'s)."},
+                 "custom_status": {**_ref("CustomStatus"),
+                                   "description": "Only when they have one in force (not "
+                                                  "in the welcome's or `GET /api/me`'s)."}},
+                required=["user", "status"],
+                examples=[{"user": "Bob", "status": "online"},
+                          {"user": "Cy", "status": "offline", "display_name": "Cy Young"}]),
             "Room": self.sent(
                 {
                     "room": {"type": "string",
@@ -770,7 +809,8 @@ class _Builder:
                                  "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL},
                 }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
                 ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
-                      {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None}}),
+                      {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None,
+                                "display_name": None, "custom_status": None}}),
                 errors=(409, 429),
             )},
             "/api/login": {"post": self.op(
@@ -942,6 +982,46 @@ class _Builder:
                     "type": ["integer", "null"], "minimum": 0,
                     "description": "Until when they are paused; null: they are not."}})),
                 errors=(400,),
+            )},
+            "/api/me/profile": {"put": self.op(
+                "Set the profile",
+                "The user's display name and custom status, as the protocol's "
+                "`set_profile`: a field absent is unchanged, null clears it. The status is "
+                "replaced whole, and ends by itself at `until` (ms since the epoch) or after "
+                f"`duration` seconds (at most {MAX_STATUS_SECONDS}, 30 days); without either, "
+                "when cleared. Text is one line (no control or invisible formatting "
+                "characters), trimmed. The user's connections, room mates and watchers get "
+                "the `profile` event when what they see changed.",
+                tag="accounts", op_id="setProfile",
+                body=_json(self.body({
+                    "display_name": {"type": ["string", "null"],
+                                     "maxLength": MAX_DISPLAY_NAME_CHARS},
+                    "custom_status": {"anyOf": [self.body({
+                        "emoji": {"type": "string", "maxLength": MAX_EMOJI_CHARS},
+                        "text": {"type": "string", "maxLength": MAX_STATUS_TEXT_CHARS},
+                        "until": {"type": ["integer", "null"], "minimum": 0},
+                        "duration": {"type": "integer", "minimum": 1,
+                                     "maximum": MAX_STATUS_SECONDS},
+                    }, []), {"type": "null"}]},
+                }, []), {"display_name": "Ann Lee", "custom_status": {
+                    "emoji": "📅", "text": "In a meeting", "duration": 3600}}),
+                ok=ok(200, "The profile as stored.", self.sent({
+                    "user": {"type": "string"},
+                    "display_name": {"type": ["string", "null"]},
+                    "custom_status": {"anyOf": [_ref("CustomStatus"), {"type": "null"}]},
+                })),
+                errors=(400, 429),
+            )},
+            "/api/users/{name}": {"get": self.op(
+                "A user's profile",
+                "Their display name and custom status, as the protocol's `profiles` gives "
+                "them; any logged-in user may read any user's. (A name of dots, `.` or `..`, "
+                "must be percent-encoded in the path.)",
+                tag="accounts", op_id="userProfile",
+                parameters=[path_param("name", _ref("UserName"), "The user, in any case.",
+                                       "ann")],
+                ok=ok(200, "The profile.", _ref("Profile")),
+                errors=(400, 404),
             )},
             "/api/rooms/{room}/notify": {"put": self.op(
                 "Set a room's notification level",

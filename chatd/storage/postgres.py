@@ -326,15 +326,18 @@ LIMIT $3
 """
 
 # The same page with each contact's profile (migration 0025): the page's rows, then one
-# probe of users_pkey each (the page's cost, never all the contacts'): the ``contacts`` op.
+# probe of users_pkey each (the page's cost, never all the contacts' nor all the users': the
+# LATERAL with its LIMIT keeps it a probe per row, where a join may hash every user).
 _SQL_CONTACT_PROFILES = f"""
-SELECT c.name, {_profile_columns("u")}, u.deactivated_at IS NOT NULL AS deactivated
-FROM (SELECT c.name, c.contact_id FROM contacts c
-      WHERE c.user_id = $1 AND lower(c.name) COLLATE "C" > $2
-      ORDER BY lower(c.name) COLLATE "C"
-      LIMIT $3) c
-JOIN users u ON u.id = c.contact_id
+SELECT c.name, p.*
+FROM contacts c CROSS JOIN LATERAL (
+    SELECT {_profile_columns("u")}, u.deactivated_at IS NOT NULL AS deactivated
+    FROM users u WHERE u.id = c.contact_id
+    LIMIT 1
+) p
+WHERE c.user_id = $1 AND lower(c.name) COLLATE "C" > $2
 ORDER BY lower(c.name) COLLATE "C"
+LIMIT $3
 """
 
 # The light read of a hello's rooms (PostgresStorage.session_rooms): each room's name and
@@ -916,12 +919,16 @@ SELECT u.name, u.display_name, u.status_emoji, u.status_text,
 FROM u, old
 """
 
-# The profiles of users $1 (lower case, each once), in that order: a probe of
-# users_name_lower_key each.
+# The profiles of users $1 (lower case, each once), in that order: a probe of the unique
+# index on lower(name) each (the LATERAL with its LIMIT keeps it a probe, never a hash of
+# every user).
 _SQL_PROFILES = f"""
-SELECT u.name, {_profile_columns("u")}, u.deactivated_at IS NOT NULL AS deactivated
-FROM unnest($1::text[]) WITH ORDINALITY AS q(name, ord)
-JOIN users u ON lower(u.name) = q.name
+SELECT p.*
+FROM unnest($1::text[]) WITH ORDINALITY AS q(name, ord) CROSS JOIN LATERAL (
+    SELECT u.name, {_profile_columns("u")}, u.deactivated_at IS NOT NULL AS deactivated
+    FROM users u WHERE lower(u.name) = q.name
+    LIMIT 1
+) p
 ORDER BY q.ord
 """
 
