@@ -158,7 +158,7 @@ export class ProfileView {
         h("span", { class: "status-presets-title", id: "status-presets-title" }, "Suggestions"),
         presets,
         h("label", { for: "status-clear" }, "Clear after"),
-        h("div", { class: "status-row" }, clear, custom),
+        h("div", { class: "status-row status-when" }, clear, custom),
         h("p", { class: "status-actions" }, clearNow),
       ],
       submit: async () => {

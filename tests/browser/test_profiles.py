@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import (
     DESKTOP,
+    PHONE,
     Daemon,
     LineClient,
     needs_chromium,
@@ -161,3 +163,54 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     carol.close()
     assert ann.errors == []
     assert bob.errors == []
+
+
+def test_on_a_phone_a_status_until_a_chosen_time_and_what_is_refused(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """On a phone, from the drawer: a display name, an emoji from the row, words, and "Choose
+    a date and time" (tomorrow 10:00): "until tomorrow 10:00" under the name. Opened again,
+    the dialog keeps that end ("As set"). A name of 65 characters is refused in the dialog,
+    which stays open with what was typed; nothing is wider than the screen."""
+    eve = open_session(sessions, browser, PHONE)
+    page = eve.page
+    register(page, daemon.url, "eve")
+    page.get_by_role("button", name="Show rooms and people").click()
+    page.get_by_role("button", name="eve: profile and status").click()
+    page.get_by_role("menuitem", name="Profile and status…").click()
+    dialog = page.get_by_role("dialog", name="Profile and status")
+    dialog.get_by_label("Display name").fill("Eve Moreau")
+    dialog.get_by_role("button", name="Use 🏠").click()
+    expect(dialog.get_by_label("Status emoji")).to_have_value("🏠")
+    expect(dialog.get_by_label("Status", exact=True)).to_be_focused()
+    page.keyboard.type("Working from home")
+    dialog.get_by_label("Clear after").select_option("custom")
+    when = dialog.get_by_label("Clear the status at")
+    expect(when).to_be_visible()
+    tomorrow = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%dT10:00")
+    when.fill(tomorrow)
+    assert axe_serious(page) == []
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    shot(page, artifacts, "phone-profile-dialog")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#me-name")).to_have_text("Eve Moreau")
+    expect(page.locator("#me-custom")).to_have_attribute(
+        "title", "Working from home, until tomorrow 10:00")
+
+    page.get_by_role("button", name="Eve Moreau: profile and status").click()
+    page.get_by_role("menuitem", name="Profile and status…").click()
+    expect(dialog.get_by_label("Clear after")).to_have_value("keep")
+    expect(dialog.locator("#status-clear option[value=keep]")).to_have_text(
+        "As set: until tomorrow 10:00")
+    expect(dialog.get_by_label("Status", exact=True)).to_have_value("Working from home")
+    dialog.get_by_label("Display name").fill("E" * 65)
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.locator("#dialog-error")).to_have_text(
+        "A display name holds at most 64 characters.")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Display name")).to_have_value("E" * 65)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#me-name")).to_have_text("Eve Moreau")
+    assert eve.errors == []
