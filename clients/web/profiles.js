@@ -249,8 +249,8 @@ export function prune(cache, now) {
 
 /**
  * The user names the page shows that it may name by a display name: the open room's
- * authors (and those its replies quote, and who is typing there), the peers of the
- * conversations in the sidebar, and the contacts (the welcome lists them without their
+ * authors (and those its replies quote, and who is typing there), the authors of the
+ * search's results, the peers of the conversations in the sidebar, and the contacts (the welcome lists them without their
  * profiles; later pages of `contacts`, and `who`'s members, come with theirs).
  */
 export function namesOnScreen(state) {
@@ -265,6 +265,9 @@ export function namesOnScreen(state) {
       if (message.quote && typeof message.quote.from === "string") names.add(message.quote.from);
     }
     for (const user of room.typing.keys()) names.add(user);
+  }
+  for (const result of state.search.results) {
+    if (typeof result.from === "string") names.add(result.from);
   }
   return [...names];
 }
