@@ -204,7 +204,7 @@ export function apply(state, frame, { request: asked = null, now = 0, sent = nul
     const table = frame.op === "error" ? REFUSED : ANSWERED;
     const handler = table[asked.op];
     const effects = handler ? handler(state, asked, frame, now) : [];
-    return PROFILE_FRAMES.has(asked.op) ? [...effects, ...profilesDue(state, now)] : effects;
+    return PROFILE_FRAMES.has(asked.op) ? [...effects, ...statusTimer(state, now)] : effects;
   }
   const handler = EVENTS[frame.op];
   // A room's first entry after the welcome starts its catch-up (a resumed room's replay),
@@ -213,7 +213,8 @@ export function apply(state, frame, { request: asked = null, now = 0, sent = nul
     state.catchingUp.delete(frame.room);
   }
   const effects = handler ? handler(state, frame, now, sent) : [];
-  return PROFILE_FRAMES.has(frame.op) ? [...effects, ...profilesDue(state, now)] : effects;
+  return PROFILE_FRAMES.has(frame.op) ? [...effects, ...profilesDue(state, frame, now)]
+    : effects;
 }
 
 /**
@@ -1234,12 +1235,12 @@ export function statusesEnded(state, now) {
 }
 
 /**
- * After a frame that taught the cache: a timer for the first status to end (keyed by its
+ * After an event that taught the cache: a timer for the first status to end (keyed by its
  * time: one timer for all that end then), and, after a welcome, the names wanted while away.
  */
-function profilesDue(state, now) {
+function profilesDue(state, frame, now) {
   const effects = statusTimer(state, now);
-  if (state.profiles.wanted.size && online(state)) {
+  if (frame.op === "welcome" && state.profiles.wanted.size && online(state)) {
     effects.push({ later: profiling.ASK_DELAY_MS, key: "profiles", action: "askProfiles",
       args: [] });
   }

@@ -17,7 +17,7 @@ import { mentionSuggestions } from "../../clients/web/select-messages.js";
 import {
   actions, apply, askProfiles, connectionChanged, selectRoom, wantProfiles,
 } from "../../clients/web/state.js";
-import { connected, message, requests, roomInfo, welcome } from "./fixtures.mjs";
+import { connected, generator, message, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 const NOW = 1_700_000_000_000;
 const MEETING = { emoji: "📅", text: "In a meeting", until: NOW + 3600_000 };
@@ -268,4 +268,61 @@ test("notifications and the typing line name people by their display names", () 
   assert.deepEqual(told, ["Bob Stone", "Bob Stone in #general"]);
   apply(state, { op: "typing", room: "general", user: "bob" }, { now: 1_000_010 });
   assert.equal(typingText(state, 1_000_011), "Bob Stone is typing…");
+});
+
+test("a refusal for a limit asks again a moment later; add_contact tells the contact's profile", () => {
+  const { state } = connected([]);
+  wantProfiles(state, ["bob"]);
+  const [ask] = requests(askProfiles(state));
+  const effects = apply(state, { op: "error", id: 3, code: "rate_limited", message: "slow down" },
+    { request: ask, now: NOW });
+  assert.deepEqual(timers(effects), [{ key: "profiles", later: 2000, action: "askProfiles" }]);
+  assert.deepEqual(requests(actions.askProfiles(state)), [{ op: "profiles", users: ["bob"] }]);
+  apply(state, { op: "ok", id: 4, user: "Carol", status: "online", display_name: "Carol King" },
+    { request: { op: "add_contact", user: "carol" }, now: NOW });
+  assert.equal(shownUser(state.profiles, "carol", NOW).name, "Carol King");
+});
+
+test("whatever is wanted, answered or lost, a name is never on its way twice and none is lost", () => {
+  for (let seed = 1; seed <= 40; seed += 1) {
+    const next = generator(seed);
+    const { state } = connected([]);
+    const pool = Array.from({ length: 150 }, (_, i) => (next(2) ? `User${i}` : `user${i}`));
+    const wanted = new Set();
+    let flying = [];
+    for (let step = 0; step < 60; step += 1) {
+      const move = next(5);
+      if (move === 0 || move === 1) {
+        const names = Array.from({ length: next(120) }, () => next.pick(pool));
+        wantProfiles(state, names);
+        for (const name of names) wanted.add(name.toLowerCase());
+      } else if (move === 2) {
+        for (const ask of requests(askProfiles(state))) {
+          assert.ok(ask.users.length <= BATCH);
+          for (const name of ask.users) {
+            assert.ok(!flying.some((f) => f.users.includes(name)), `${name} asked twice`);
+          }
+          flying.push(ask);
+        }
+      } else if (move === 3 && flying.length) {
+        const ask = flying.shift();
+        apply(state, { op: "ok", id: 1, profiles: ask.users.map((user) => ({ user,
+          display_name: `Name of ${user}` })) }, { request: ask, now: NOW });
+      } else if (move === 4 && flying.length) {
+        const ask = flying.shift();
+        apply(state, { op: "error", id: 1, code: "disconnected", message: "" }, { request: ask });
+      }
+    }
+    // Everything still on its way is answered; what is still wanted is asked and answered.
+    for (let round = 0; round < 5; round += 1) {
+      for (const ask of [...flying, ...requests(askProfiles(state))]) {
+        apply(state, { op: "ok", id: 1, profiles: ask.users.map((user) => ({ user,
+          display_name: `Name of ${user}` })) }, { request: ask, now: NOW });
+      }
+      flying = [];
+    }
+    for (const name of wanted) {
+      assert.equal(shownUser(state.profiles, name, NOW).name, `Name of ${name}`, `seed ${seed}`);
+    }
+  }
 });
