@@ -72,6 +72,7 @@ from chatd.client.render import (
     notify_text,
     profile_text,
     reaction_spans,
+    status_text,
 )
 from chatd.client.terminal import (
     LineReader,
@@ -1152,6 +1153,9 @@ class ChatClient:
         if self.paused():
             self.screen.notice(f"{dnd_text(self.dnd_until, self.server_now())} "
                                "(/dnd off resumes them)")
+        shown = status_text(self.custom_status, self.server_now())
+        if shown:  # a status set long ago is easily forgotten: said at the start
+            self.screen.notice(f"your status: {shown} (/status --clear clears it)")
         first = [r for r in self.rooms if self.rooms[r].kind == "room"] or list(self.rooms)
         if first:
             self.current = first[0]

@@ -152,21 +152,23 @@ async def test_who_contacts_and_whois_show_profiles() -> None:
 
 
 async def test_profiles_from_the_terminal(tmp_path: Path, config: Config) -> None:  # noqa: F811
-    """Against a real daemon: ann's name set on her phone before she starts is kept (/nick
-    shows it); /status with --for is set, told to bob (her room mate) and shown in /who;
-    /whois bob says his; bob's change is one line in ann's terminal; /status --clear
-    clears it for bob too."""
+    """Against a real daemon: ann's name and status set on her phone before she starts are
+    kept (/nick shows the name, the status is said at the start); /status with --for is
+    set, told to bob (her room mate) and shown in /who; /whois bob says his; bob's change
+    is one line in ann's terminal; /status --clear clears it for bob too."""
     async with running(config) as server, trio.open_nursery() as nursery:
         bob = await party(nursery, server, "bob", "general")
         await bob.request("set_profile", display_name="Bob Bell")
         phone = await Client.ws(server.http_port, nursery)
         await phone.hello(await register_and_login(server.http_port, "ann"))
         await phone.request("join", room="general")
-        await phone.request("set_profile", display_name="Ann Lee")
+        await phone.request("set_profile", display_name="Ann Lee",
+                            custom_status={"text": "back soon"})
         assert await bob.event("profile", user="ann", display_name="Ann Lee")
         async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
             await log_in(pty)
             term = Plain(pty)
+            await term.expect(r"-- your status: back soon \(/status --clear clears it\)")
             await term.type("/nick")
             await term.expect(r'-- your display name is "Ann Lee"; /nick --clear removes it')
             await term.type("/status :palm_tree: On holiday --for 1d")
