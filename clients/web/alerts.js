@@ -45,6 +45,7 @@
 // "*" after the count says that some of it is a direct message or a mention.
 
 import { mentions } from "./entries.js";
+import { displayName } from "./profiles.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 import { sameUser } from "./store.js";
 
@@ -225,7 +226,9 @@ export function alertFor(state, room, message, now) {
     seq: message.seq,
     key: alertKey(room.name, message.seq),
     kind,
-    title: room.kind === "dm" ? message.from : `${message.from} in ${roomLabel(room)}`,
+    // The author by their display name, when the page knows it (profiles.js).
+    title: room.kind === "dm" ? displayName(state.profiles, message.from)
+      : `${displayName(state.profiles, message.from)} in ${roomLabel(room)}`,
     body: bodyOf(message),
     tag: `chatd:${room.name}`,
     desktop,

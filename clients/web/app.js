@@ -28,6 +28,8 @@
 //   socket.js, api.js  the WebSocket (replies matched by id, reconnects) and the HTTP API
 //   notifier.js  desktop notifications and the chime (the browser's APIs for alerts.js)
 //   popup.js    small menus and panels anchored to a button
+//   profiles.js  display names and custom statuses: the cache, the names to ask for (in
+//               batches), when a status ends, how they read; pure
 //
 // Everything a user typed reaches the page through textContent, never innerHTML. The page's
 // CSP forbids inline scripts and styles, so there are none, and no style attributes either.
@@ -46,6 +48,7 @@ import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
 import { ModerationView } from "./view-moderation.js";
 import { PinsView } from "./view-pins.js";
+import { ProfileView } from "./view-profile.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ViewerView } from "./view-viewer.js";
@@ -67,5 +70,6 @@ const controller = new Controller({
   pins: new PinsView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
+  profile: new ProfileView(),
 });
 controller.start();

@@ -45,6 +45,7 @@ import * as missed from "./missed.js";
 import * as notifier from "./notifier.js";
 import * as outbox from "./outbox.js";
 import { closePopup } from "./popup.js";
+import * as profiles from "./profiles.js";
 import * as readmarks from "./readmarks.js";
 import { nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
@@ -94,7 +95,7 @@ export class Controller {
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
-      attachments, viewer, alertsView, search, moderation, admin, pins,
+      attachments, viewer, alertsView, search, moderation, admin, pins, profile,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -261,6 +262,11 @@ export class Controller {
       nonce: newNonce,
     });
     connection.bind({ retry: () => this.conn && this.conn.retryNow() });
+    profile.bind({
+      ask: (op, fields) => this.ask(op, fields),
+      dialog: (options) => dialogs.open(options),
+      isOnline: () => this.online,
+    });
     layout.bind({
       moveRoom: (step) => {
         const order = roomOrder(this.state);
@@ -855,12 +861,16 @@ export class Controller {
       const now = clock.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
-        alertsView, search, moderation, admin, pins,
+        alertsView, search, moderation, admin, pins, profile,
       } = this.views;
       for (const view of [sidebar, conversation, members, composer, connection, extras,
-        attachments, viewer, alertsView, search, moderation, admin, pins]) {
+        attachments, viewer, alertsView, search, moderation, admin, pins, profile]) {
         view.render(this.state, now);
       }
+      // The names drawn whose display names and statuses the page has not heard of are
+      // asked for (profiles.js; checked first, so that a render asks nothing twice).
+      const names = profiles.namesOnScreen(this.state);
+      if (profiles.lacking(this.state.profiles, names)) this.act(model.wantProfiles, names);
       // The notification of the room the person is looking at has been seen.
       if (this.state.current !== null && alerts.looking(this.state, this.state.current)) {
         notifier.dismiss(`chatd:${this.state.current}`);

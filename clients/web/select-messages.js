@@ -6,6 +6,7 @@
 import { moderates } from "./admin.js";
 import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
+import { mentionMatches } from "./profiles.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
 
@@ -176,8 +177,10 @@ export function mentionSuggestions(state, room, query) {
   const prefix = query.toLowerCase();
   const names = room.members ? room.members.map((m) => m.user)
     : room.kind === "dm" && room.peer ? [room.peer] : [];
+  // By user name or any word of the display name (profiles.js); `@name` is what goes in.
   return names
-    .filter((name) => !sameUser(name, state.me) && name.toLowerCase().startsWith(prefix))
+    .filter((name) => !sameUser(name, state.me) && (name.toLowerCase().startsWith(prefix)
+      || (state.profiles && mentionMatches(state.profiles, name, query))))
     .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
     .slice(0, MAX_SUGGESTIONS);
 }

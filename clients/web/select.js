@@ -2,6 +2,7 @@
 // (time is an argument); nothing here changes the state.
 
 import { moderates } from "./admin.js";
+import { displayName } from "./profiles.js";
 import { sameUser } from "./store.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
@@ -102,7 +103,8 @@ export function resumePoints(state, most = RESUME_ROOMS) {
 /** "Bob is typing…" for the open room at `now`, or "" when nobody is. */
 export function typingText(state, now) {
   const room = currentRoom(state);
-  const typers = room ? room.typers(now) : [];
+  // By their display names (profiles.js).
+  const typers = room ? room.typers(now).map((user) => displayName(state.profiles, user)) : [];
   if (!typers.length) return "";
   const who = typers.length === 1 ? `${typers[0]} is`
     : typers.length === 2 ? `${typers[0]} and ${typers[1]} are`

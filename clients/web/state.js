@@ -102,6 +102,7 @@ import * as linkCache from "./links.js";
 import * as missed from "./missed.js";
 import * as outbox from "./outbox.js";
 import * as pinning from "./pins.js";
+import * as profiling from "./profiles.js";
 import * as searching from "./search.js";
 import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
@@ -188,6 +189,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     // When this connection's welcome was written, on the server's clock (its `now`): a live
     // @here message sent after it mentioned this person, who was online then.
     onlineSince: null,
+    // Display names and custom statuses, and the names still to ask for (profiles.js).
+    profiles: profiling.emptyProfiles(),
   };
 }
 
@@ -209,7 +212,8 @@ export function apply(state, frame, { request: asked = null, now = 0, sent = nul
   if (asked) {
     const table = frame.op === "error" ? REFUSED : ANSWERED;
     const handler = table[asked.op];
-    return handler ? handler(state, asked, frame, now) : [];
+    const effects = handler ? handler(state, asked, frame, now) : [];
+    return PROFILE_FRAMES.has(asked.op) ? [...effects, ...statusTimer(state, now)] : effects;
   }
   const handler = EVENTS[frame.op];
   // A room's first entry after the welcome starts its catch-up (a resumed room's replay),
@@ -217,7 +221,9 @@ export function apply(state, frame, { request: asked = null, now = 0, sent = nul
   if (LOG_ENTRIES.has(frame.op) && typeof frame.room === "string") {
     state.catchingUp.delete(frame.room);
   }
-  return handler ? handler(state, frame, now, sent) : [];
+  const effects = handler ? handler(state, frame, now, sent) : [];
+  return PROFILE_FRAMES.has(frame.op) ? [...effects, ...profilesDue(state, frame, now)]
+    : effects;
 }
 
 /**
@@ -255,6 +261,10 @@ const EVENTS = {
     state.admin = Boolean(frame.user && frame.user.admin === true);
     // Before anything below may alert: a pause of notifications silences what was missed too.
     state.dndUntil = alerts.pauseOf(frame.user && frame.user.dnd_until);
+    profiling.welcomed(state.profiles);
+    if (frame.user && typeof frame.user.name === "string") {
+      profiling.learn(state.profiles, frame.user.name, frame.user);
+    }
     state.connection = "online";
     state.closeReason = "";
     if (Number.isSafeInteger(frame.group_mention_members) && frame.group_mention_members >= 0) {
@@ -397,6 +407,12 @@ const EVENTS = {
 
   presence(state, frame) {
     if (typeof frame.user === "string") setPresence(state, frame.user, frame.status);
+    return [];
+  },
+
+  profile(state, frame) {
+    // Someone's display name or status changed (or one's own, on another device).
+    if (typeof frame.user === "string") profiling.learn(state.profiles, frame.user, frame);
     return [];
   },
 
@@ -545,7 +561,10 @@ const ANSWERED = {
     const room = state.rooms.get(asked.room);
     const members = (Array.isArray(reply.members) ? reply.members : [])
       .filter((m) => m && typeof m.user === "string");
-    for (const member of members) setPresence(state, member.user, member.status);
+    for (const member of members) {
+      setPresence(state, member.user, member.status);
+      profiling.learn(state.profiles, member.user, member);
+    }
     if (!room) return [];
     const page = members.map((m) => ({ user: m.user,
       role: ["owner", "moderator", "member"].includes(m.role) ? m.role : null,
@@ -631,6 +650,7 @@ const ANSWERED = {
       if (listing.removed.has(contact.user.toLowerCase())) continue; // removed meanwhile
       if (!state.contacts.some((c) => sameUser(c, contact.user))) state.contacts.push(contact.user);
       setPresence(state, contact.user, contact.status);
+      profiling.learn(state.profiles, contact.user, contact);
     }
     if (reply.more === true && last !== null && byName(last, listing.after) > 0) {
       listing.after = last;
@@ -700,6 +720,7 @@ const ANSWERED = {
     if (state.contactsListing) state.contactsListing.removed.delete(reply.user.toLowerCase());
     if (!state.contacts.some((c) => sameUser(c, reply.user))) state.contacts.push(reply.user);
     setPresence(state, reply.user, reply.status);
+    profiling.learn(state.profiles, reply.user, reply);
     return [];
   },
 
@@ -726,6 +747,19 @@ const ANSWERED = {
 
   search(state, asked, reply) {
     searching.received(state.search, asked, reply);
+    return [];
+  },
+
+  profiles(state, asked, reply) {
+    profiling.received(state.profiles, namesAsked(asked), profilesIn(reply));
+    return [];
+  },
+
+  set_profile(state, asked, reply) {
+    // The profile as stored (the `profile` event says the same, before or after this reply).
+    const stored = reply.profile && typeof reply.profile === "object" ? reply.profile : reply;
+    profiling.learn(state.profiles, typeof stored.user === "string" ? stored.user : state.me,
+      stored);
     return [];
   },
 };
@@ -834,6 +868,16 @@ const REFUSED = {
   search(state, asked, error) {
     searching.failed(state.search, asked, error);
     return [];
+  },
+
+  profiles(state, asked, error) {
+    // Lost connection: asked again after the next welcome; a limit: a moment later; a server
+    // without profiles (unknown_op) or a refusal: user names are shown, as before.
+    const again = ["disconnected", "rate_limited", "internal", "shutting_down"]
+      .includes(error.code);
+    profiling.failed(state.profiles, namesAsked(asked), again);
+    return again && error.code !== "disconnected"
+      ? [{ later: LIST_RETRY_MS, key: "profiles", action: "askProfiles", args: [] }] : [];
   },
 };
 
@@ -1215,6 +1259,64 @@ export function pauseEnded(state, until, now) {
   return [];
 }
 
+// -- display names and custom statuses (profiles.js) -----------------------------------------
+
+/** The frames (events, and replies by their request's op) that may teach the cache. */
+const PROFILE_FRAMES = new Set(["welcome", "profile", "who", "contacts", "add_contact",
+  "profiles", "set_profile"]);
+
+/**
+ * The names `names` are shown: those the page has not heard of are asked for a moment later,
+ * together (`askProfiles`).
+ */
+export function wantProfiles(state, names) {
+  if (!profiling.want(state.profiles, names)) return [];
+  return [{ later: profiling.ASK_DELAY_MS, key: "profiles", action: "askProfiles", args: [] }];
+}
+
+/** Ask for the wanted profiles, BATCH names a request (after the welcome, when offline). */
+export function askProfiles(state) {
+  if (!online(state)) return [];
+  return profiling.batches(state.profiles).map((users) => request("profiles", { users }));
+}
+
+/** A status ended (its timer ran): drop what is over, and wait for the next. */
+export function statusesEnded(state, now) {
+  profiling.prune(state.profiles, now);
+  return statusTimer(state, now);
+}
+
+/**
+ * After an event that taught the cache: a timer for the first status to end (keyed by its
+ * time: one timer for all that end then), and, after a welcome, the names wanted while away.
+ */
+function profilesDue(state, frame, now) {
+  const effects = statusTimer(state, now);
+  if (frame.op === "welcome" && state.profiles.wanted.size && online(state)) {
+    effects.push({ later: profiling.ASK_DELAY_MS, key: "profiles", action: "askProfiles",
+      args: [] });
+  }
+  return effects;
+}
+
+function statusTimer(state, now) {
+  const next = profiling.nextExpiry(state.profiles, now);
+  if (next === null) return [];
+  // (A timer longer than MAX_LATER_MS runs early, finds nothing over and is set again.)
+  return [{ later: Math.min(MAX_LATER_MS, next - now), key: `status@${next}`,
+    action: "statusesEnded", args: [] }];
+}
+
+function namesAsked(asked) {
+  return Array.isArray(asked.users) ? asked.users.filter((u) => typeof u === "string") : [];
+}
+
+/** The profiles of a `profiles` answer (`profiles`, or `users` as the request names them). */
+function profilesIn(reply) {
+  if (Array.isArray(reply.profiles)) return reply.profiles;
+  return Array.isArray(reply.users) ? reply.users : [];
+}
+
 // -- search (search.js) ----------------------------------------------------------------------
 
 /** Search messages for `query` (in room `room` only, if given); an empty query clears. */
@@ -1371,7 +1473,7 @@ function renewLater(state, now) {
 
 /** The reducers that `later` effects name (called with their args, then the time). */
 export const actions = { flushReads, retrySend, renewLinks, listRooms, listContacts,
-  pauseEnded };
+  pauseEnded, askProfiles, statusesEnded };
 
 // -- changes to messages (protocol v2) -------------------------------------------------------
 

@@ -8,11 +8,13 @@
 // Enter or Tab take it, Escape closes the list. Focus stays in the box all along.
 
 import { $, colourClass, h } from "./dom.js";
+import { displayName } from "./profiles.js";
 import { currentRoom, initial } from "./select.js";
 import { groupSuggestions, mentionSuggestions, replyTarget } from "./select-messages.js";
 
 // "@" and the start of a name, right before the caret, not glued to a word (an e-mail address).
-const TYPING_MENTION = /(?:^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{0,32})$/;
+// Any letter: a word of a display name ("@zoë") finds its user too (profiles.js).
+const TYPING_MENTION = /(?:^|[^\p{L}\p{N}_.@-])@([\p{L}\p{N}_.-]{0,32})$/u;
 
 export class ComposerExtrasView {
   constructor() {
@@ -126,9 +128,16 @@ export class ComposerExtrasView {
       ? [h("span", { class: "avatar small group", "aria-hidden": "true" }, "@"),
         h("span", {}, name), h("span", { class: "mention-hint" }, ` ${this.hints.get(name)}`)]
       : [h("span", { class: `avatar small ${colourClass(name)}`, "aria-hidden": "true" },
-        initial(name)), h("span", {}, name)]))));
+        initial(name)), ...this.named(name)]))));
     list.hidden = false;
     $("composer-text").setAttribute("aria-activedescendant", `mention-option-${this.active}`);
+  }
+
+  /** A person offered: their display name, with the user name that goes in muted beside it. */
+  named(name) {
+    const shown = this.state ? displayName(this.state.profiles, name) : name;
+    return shown === name ? [h("span", {}, name)]
+      : [h("span", {}, shown), h("span", { class: "mention-hint" }, ` @${name}`)];
   }
 
   close() {
@@ -151,7 +160,8 @@ export class ComposerExtrasView {
     const target = replyTarget(state, room);
     $("reply-bar").hidden = !target;
     $("reply-text").replaceChildren(...(target
-      ? ["Replying to ", h("strong", {}, target.from), `: ${target.text}`] : []));
+      ? ["Replying to ", h("strong", {}, displayName(state.profiles, target.from)),
+        `: ${target.text}`] : []));
     // The box says what it answers, for screen readers (other descriptions are kept).
     const box = $("composer-text");
     const described = (box.getAttribute("aria-describedby") || "").split(/\s+/)

@@ -9,6 +9,7 @@
 // when the message changes.
 
 import { $, formatDay, h } from "./dom.js";
+import { shownUser, statusLine } from "./profiles.js";
 import {
   canSetTopic, currentRoom, olderStatus, statusOf, timeline, typingText,
 } from "./select.js";
@@ -95,11 +96,16 @@ export class ConversationView {
       return;
     }
     if (room.kind === "dm") {
-      $("conv-title").textContent = room.label;
-      $("conv-topic").textContent = sameUser(room.label, state.me) ? "Notes to yourself"
-        : statusOf(state, room.label);
+      // The peer's display name, and their status after their presence (profiles.js).
+      const peer = shownUser(state.profiles, room.label, now);
+      $("conv-title").textContent = peer.name;
+      $("conv-title").title = peer.login ? `${peer.name} (${peer.login})` : "";
+      const status = peer.status ? ` · ${statusLine(peer.status, now)}` : "";
+      $("conv-topic").textContent = sameUser(room.label, state.me) ? `Notes to yourself${status}`
+        : `${statusOf(state, room.label)}${status}`;
     } else {
       $("conv-title").textContent = `${room.private ? "🔒 " : "# "}${room.name}`;
+      $("conv-title").title = "";
       $("conv-topic").textContent = room.topic;
     }
     this.renderMessages(state, room);

@@ -5,6 +5,7 @@
 
 import { controlsFor } from "./admin.js";
 import { $, colourClass, drawKeyed, h } from "./dom.js";
+import { shownUser, statusWords } from "./profiles.js";
 import { currentRoom, initial, memberList } from "./select.js";
 
 const ROLE_LABELS = { owner: "owner", moderator: "moderator" };
@@ -18,7 +19,7 @@ export class MembersView {
    * moreMembers(). */
   bind(handlers) { this.on = handlers; }
 
-  render(state) {
+  render(state, now) {
     const { known, members, online, total, more } = memberList(state);
     const room = currentRoom(state);
     // Online among those listed, of the room's members in all: a large room is listed a
@@ -31,7 +32,10 @@ export class MembersView {
     const rows = members.map((member) => {
       const can = room ? controlsFor(room, { me: state.me, admin: state.admin }, member)
         : { menu: false, kick: false };
-      const shown = { ...member, room: room ? room.name : null, kick: can.kick, menu: can.menu };
+      // Named by their display name (the user name muted beside it), with their status.
+      const profile = shownUser(state.profiles, member.user, now);
+      const shown = { ...member, room: room ? room.name : null, kick: can.kick, menu: can.menu,
+        profile, words: profile.status ? statusWords(profile.status, now) : "" };
       return { key: `u:${member.user.toLowerCase()}`, sig: JSON.stringify(shown),
         build: () => this.row(member, shown) };
     });
@@ -54,7 +58,14 @@ export class MembersView {
         initial(user),
         h("span", { class: `dot ${status}` })),
       h("span", { class: "member-text" },
-        h("span", { class: "name" }, user, me ? h("span", { class: "you" }, " (you)") : null),
+        h("span", { class: "name" }, shown.profile.name,
+          shown.profile.login ? h("span", { class: "login" }, ` ${user}`) : null,
+          me ? h("span", { class: "you" }, " (you)") : null),
+        // The emoji and the words shown; a screen reader hears the words and the end.
+        shown.profile.status ? h("span", { class: "member-status", title: shown.words },
+          h("span", { "aria-hidden": "true" }, [shown.profile.status.emoji,
+            shown.profile.status.text].filter(Boolean).join(" ")),
+          h("span", { class: "visually-hidden" }, `Status: ${shown.words}`)) : null,
         ROLE_LABELS[role] || deactivated ? h("span", { class: "member-tags" },
           ROLE_LABELS[role] ? h("span", { class: `role-tag ${role}` }, ROLE_LABELS[role]) : null,
           deactivated ? h("span", { class: "role-tag off",

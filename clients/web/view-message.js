@@ -13,9 +13,11 @@
 //
 // Like every view, nothing here parses markup: text goes in as text nodes.
 
+import * as clock from "./clock.js";
 import { $, colourClass, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
 import { parse, render } from "./markdown.js";
+import { displayName, shownUser, statusWords } from "./profiles.js";
 import { initial } from "./select.js";
 import { lengthNote } from "./textlimit.js";
 import { previewCard } from "./view-preview.js";
@@ -85,7 +87,8 @@ export class MessageView {
    */
   update(node, row, room, state) {
     const view = shownMessage(state, room, row.message);
-    const sig = signature(view);
+    const author = authorOf(state, row.message.from); // (a new name or status redraws it)
+    const sig = signature(view) + JSON.stringify(author);
     if (node.chatdSig === sig) return;
     const wasEditing = Boolean(node.chatdEditing);
     node.chatdSig = sig;
@@ -113,8 +116,9 @@ export class MessageView {
     }
     place(node.chatdBody, node.chatdPieces, [
       ["pin", view.pinned, () => (view.pinned ? pinLine(view.pinned, state.me) : null)],
-      ["quote", view.quote, () => (view.quote ? this.quote(view.quote, state) : null)],
-      ["meta", null, () => meta(message, state.me)],
+      ["quote", [view.quote, view.quote && displayName(state.profiles, view.quote.from || "")],
+        () => (view.quote ? this.quote(view.quote, state) : null)],
+      ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
         message.mentions || null, view.files.length > 0],
       () => (view.editing ? this.editor(view, state.maxText) : text(view, state.me))],
@@ -170,7 +174,7 @@ export class MessageView {
         initial(message.from)),
       h("div", { class: "msg-body" },
         quote ? this.quote(quote, state) : null,
-        meta(message, state.me),
+        meta(message, state.me, authorOf(state, message.from)),
         message.text.trim() || !message.files ? h("div", { class: "msg-text" },
           render(parse(message.text, { mentions: null, me: state.me }))) : null,
         this.files.part(message.files || [])),
@@ -183,14 +187,14 @@ export class MessageView {
   quote(quote, state) {
     const words = quote.deleted ? "Original message deleted"
       : quote.text ? excerpt(quote.text) : "Original message";
-    const from = quote.from || "";
+    const from = quote.from ? displayName(state.profiles, quote.from) : "";
     return h("button", {
       type: "button", class: `msg-quote${quote.deleted ? " gone" : ""}`, "data-focus": "quote",
       "aria-label": `Reply to ${from ? `${from}: ` : ""}${words}. Show the original message`,
       onclick: () => this.on().jumpTo(quote.msgId),
     },
     icon("reply"),
-    from ? h("strong", { class: from === state.me ? "me" : "" }, from) : null,
+    from ? h("strong", { class: quote.from === state.me ? "me" : "" }, from) : null,
     h("span", { class: "quote-text" }, words));
   }
 
@@ -470,9 +474,21 @@ function pinLine(pinned, me) {
     ? `Pinned ${formatFull(pinned.ts)}` : "Pinning…" }, icon("pin"), `Pinned by ${by}`);
 }
 
-function meta(message, me) {
+/** How a message's author is shown now: their display name and status (profiles.js). */
+function authorOf(state, user) {
+  const now = clock.now();
+  const shown = shownUser(state.profiles, user, now);
+  return { ...shown, words: shown.status ? statusWords(shown.status, now) : "" };
+}
+
+function meta(message, me, author) {
+  const { status } = author;
   return h("div", { class: "msg-meta" },
-    h("span", { class: `author${message.from === me ? " me" : ""}` }, message.from),
+    h("span", { class: `author${message.from === me ? " me" : ""}`,
+      title: author.login ? `${author.name} (${author.login})` : null }, author.name),
+    author.login ? h("span", { class: "login" }, author.login) : null,
+    status ? h("span", { class: "status-emoji", role: "img", title: author.words,
+      "aria-label": `Status: ${author.words}` }, status.emoji || "💬") : null,
     h("time", { datetime: new Date(message.ts).toISOString(), title: formatFull(message.ts) },
       formatTime(message.ts)));
 }

@@ -9,6 +9,7 @@
 
 import { roomLabel } from "./alerts.js";
 import { $, formatDay, formatFull, formatTime, h } from "./dom.js";
+import { displayName } from "./profiles.js";
 import { segments, statusText, SYNTAX } from "./search.js";
 
 const WIDE = matchMedia("(min-width: 1100px)");
@@ -128,7 +129,7 @@ export class SearchView {
       },
       h("span", { class: "result-head" },
         h("span", { class: "result-room" }, where),
-        h("strong", { class: "result-from" }, result.from),
+        h("strong", { class: "result-from" }, displayName(state.profiles, result.from)),
         Number.isFinite(result.ts) ? h("time", { title: formatFull(result.ts) },
           `${formatDay(result.ts)} ${formatTime(result.ts)}`) : null),
       text));

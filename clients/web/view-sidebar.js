@@ -5,6 +5,7 @@
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h } from "./dom.js";
+import { shownUser, statusWords } from "./profiles.js";
 import { badge, initial, sortedRooms, statusOf } from "./select.js";
 import { bellIcon } from "./view-alerts.js";
 
@@ -27,13 +28,13 @@ export class SidebarView {
    */
   bind(handlers) { this.on = handlers; }
 
-  render(state) {
-    $("me-name").textContent = state.me;
+  render(state, now) {
+    // (The name itself is view-profile.js's: a button that opens the person's menu.)
     $("me-avatar").textContent = initial(state.me);
     $("me-avatar").className = `avatar ${colourClass(state.me)}`;
-    this.renderList($("room-list"), sortedRooms(state, "room"), state, "No rooms yet");
-    this.renderList($("dm-list"), sortedRooms(state, "dm"), state, "No conversations yet");
-    this.renderContacts(state);
+    this.renderList($("room-list"), sortedRooms(state, "room"), state, "No rooms yet", now);
+    this.renderList($("dm-list"), sortedRooms(state, "dm"), state, "No conversations yet", now);
+    this.renderContacts(state, now);
     const total = titleCount(state).count;
     const title = titleText(state);
     if (document.title !== title) document.title = title;
@@ -42,20 +43,23 @@ export class SidebarView {
     menu.textContent = total > 99 ? "99+" : String(total);
   }
 
-  renderList(list, rooms, state, empty) {
+  renderList(list, rooms, state, empty, now) {
     // Drawn keyed by room on every change (a message, a presence): a room's button that did
     // not change stays, with the focus; one drawn anew gets it back (dom.js drawKeyed).
     drawKeyed(list, rooms.length ? rooms.map((room) => {
-      const shown = this.roomShown(room, state);
+      const shown = this.roomShown(room, state, now);
       return { key: `r:${room.name}`, sig: JSON.stringify(shown),
         build: () => this.roomItem(room, shown) };
     }) : [{ key: "empty", sig: empty, build: () => h("li", { class: "side-empty" }, empty) }]);
   }
 
   /** What a room's item shows. */
-  roomShown(room, state) {
+  roomShown(room, state, now) {
     const count = badge(state, room);
+    // A conversation is named by the peer's display name, with their status (profiles.js).
+    const peer = room.kind === "dm" ? shownUser(state.profiles, room.label, now) : null;
     return {
+      peer, peerStatus: peer && peer.status ? statusWords(peer.status, now) : "",
       name: room.name, kind: room.kind, label: room.label, private: room.private,
       current: room.name === state.current, count,
       status: room.kind === "dm" ? statusOf(state, room.label) : null,
@@ -66,13 +70,16 @@ export class SidebarView {
 
   roomItem(room, shown) {
     const { current, count, status, mentioned, muted } = shown;
+    const { peer, peerStatus } = shown;
     const label = room.kind === "dm"
       ? [h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
-        h("span", { class: "name" }, room.label)]
+        h("span", { class: "name", title: peer.login ? `${peer.name} (${peer.login})` : null },
+          peer.name),
+        statusMark(peer.status, peerStatus)]
       : [h("span", { class: "sigil", "aria-hidden": "true" }, room.private ? "🔒" : "#"),
         h("span", { class: "name" }, room.name)];
     const description = room.kind === "dm"
-      ? `Conversation with ${room.label}, ${status}`
+      ? `Conversation with ${peer.name}, ${status}${peerStatus ? `, ${peerStatus}` : ""}`
       : `${room.private ? "Private room" : "Room"} ${room.name}`;
     const item = h("button", {
       type: "button",
@@ -99,7 +106,7 @@ export class SidebarView {
     return h("li", { dataset: { room: room.name } }, item);
   }
 
-  renderContacts(state) {
+  renderContacts(state, now) {
     const contacts = [...state.contacts]
       .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
     // Drawn keyed by contact: a presence leaves the other contacts' buttons (and the focus)
@@ -107,22 +114,27 @@ export class SidebarView {
     drawKeyed($("contact-list"), contacts.length
       ? contacts.map((user) => {
         const status = statusOf(state, user);
-        return { key: `c:${user.toLowerCase()}`, sig: `${user} ${status}`,
-          build: () => this.contactItem(user, status) };
+        const shown = shownUser(state.profiles, user, now);
+        const words = shown.status ? statusWords(shown.status, now) : "";
+        return { key: `c:${user.toLowerCase()}`, sig: JSON.stringify([user, status, shown, words]),
+          build: () => this.contactItem(user, status, shown, words) };
       })
       : [{ key: "empty", sig: "", build: () => h("li", { class: "side-empty" },
         "Add people to see when they are online") }]);
   }
 
-  contactItem(user, status) {
+  contactItem(user, status, shown, words) {
     return h("li", { class: "contact", dataset: { user, status } },
       h("button", {
         type: "button", class: "side-item", dataset: { focus: "open" },
-        "aria-label": `${user}, ${status}: open conversation`,
+        "aria-label": `${shown.name}${shown.login ? ` (${user})` : ""}, ${status}${
+          words ? `, ${words}` : ""}: open conversation`,
+        title: shown.login ? `${shown.name} (${user})` : null,
         onclick: () => this.on.openDm(user),
       },
       h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
-      h("span", { class: "name" }, user),
+      h("span", { class: "name" }, shown.name),
+      statusMark(shown.status, words),
       h("span", { class: "status-text" }, status)),
       h("button", {
         type: "button", class: "icon small remove", dataset: { focus: "remove" },
@@ -130,4 +142,11 @@ export class SidebarView {
         onclick: () => this.on.removeContact(user),
       }, "×"));
   }
+}
+
+/** A status's emoji after a name (its words in the tooltip; the item's label says them). */
+export function statusMark(status, words) {
+  if (!status) return null;
+  return h("span", { class: "status-emoji", title: words, "aria-hidden": "true" },
+    status.emoji || "💬");
 }

@@ -333,6 +333,13 @@ class LineClient:
                 assert frame["op"] == "ok", frame
                 waiting.discard(frame["id"])
 
+    def wait_for(self, op: str) -> dict[str, Any]:
+        """The next frame of ``op`` (an event), reading past the others."""
+        while True:
+            frame = self._frame()
+            if frame.get("op") == op:
+                return frame
+
     def _frame(self) -> dict[str, Any]:
         while b"\n" not in self.buffer:
             chunk = self.sock.recv(65536)

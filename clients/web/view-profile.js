@@ -1,0 +1,173 @@
+// The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
+// one press, "Clear status", "Profile and status…") and the "Profile and status" dialog: a
+// display name, a status (an emoji and words, the presets, when it clears by itself) and
+// "Clear status". Renders from the state (profiles.js); asks the server through `ask`
+// (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
+// view-dialogs.js do, and shows a refusal in the dialog itself (or a toast, from the menu).
+//
+// Statuses end by the server's clock (clock.js): "until 14:30" is said in local time, and a
+// status over is gone from here at once (state.js sets the timer that draws it then).
+
+import * as clock from "./clock.js";
+import { $, h, toast } from "./dom.js";
+import { closePopup, isOpenFrom, openMenu } from "./popup.js";
+import {
+  CLEAR_AFTER, clearAfter, MAX_NAME_CHARS, MAX_TEXT_CHARS, PRESETS, presetLabel,
+  profileChange, profileOf, shownStatus, shownUser, STATUS_EMOJI, statusWords, untilText,
+} from "./profiles.js";
+
+export class ProfileView {
+  constructor() {
+    this.on = {};
+    this.state = null;
+    this.drawn = null; // what the header shows of the person: JSON of shownUser
+    $("me-name").addEventListener("click", () => this.toggleMenu());
+  }
+
+  /**
+   * Handlers: ask(op, fields) → a promise of the `ok` frame (rejected with the refusal),
+   * dialog({title, fields, ok, submit}) (view-dialogs.js `open`), isOnline() → bool.
+   */
+  bind(handlers) { this.on = handlers; }
+
+  render(state, now) {
+    this.state = state;
+    const me = shownUser(state.profiles, state.me, now);
+    const sig = JSON.stringify([me, me.status ? statusWords(me.status, now) : ""]);
+    if (sig === this.drawn) return;
+    this.drawn = sig;
+    const button = $("me-name");
+    button.textContent = me.name;
+    button.title = me.login ? `${me.name} (${me.login})` : me.name;
+    button.setAttribute("aria-label", `${me.name}: profile and status`);
+    const line = $("me-custom");
+    line.hidden = !me.status;
+    // The emoji and the words shown; a screen reader hears the words and the end.
+    line.replaceChildren(...(me.status ? [
+      me.status.emoji ? h("span", { class: "status-emoji", "aria-hidden": "true" },
+        me.status.emoji) : null,
+      h("span", { class: "me-custom-text", "aria-hidden": "true" }, me.status.text || ""),
+      h("span", { class: "visually-hidden" }, `Your status: ${statusWords(me.status, now)}`),
+    ] : []));
+    line.title = me.status ? statusWords(me.status, now) : "";
+  }
+
+  /** The person's menu, under their name. */
+  toggleMenu() {
+    const opener = $("me-name");
+    if (isOpenFrom(opener)) {
+      closePopup(true);
+      return;
+    }
+    const now = clock.now();
+    const status = this.state ? shownStatus(profileOf(this.state.profiles, this.state.me), now)
+      : null;
+    const items = [
+      { label: "Profile and status…", run: () => this.openDialog() },
+      ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
+        : []),
+      ...PRESETS.map((preset) => ({
+        label: presetLabel(preset),
+        run: () => this.change({ custom_status: { emoji: preset.emoji, text: preset.text,
+          ...clearAfter(preset.clear, clock.now()) } }),
+      })),
+    ];
+    openMenu(opener, { label: "Your profile and status", items });
+  }
+
+  /** A change from the menu: a refusal is told in passing. */
+  async change(body) {
+    if (!this.on.isOnline()) {
+      toast("Not connected right now; try again in a moment.");
+      return;
+    }
+    try {
+      await this.on.ask("set_profile", body);
+    } catch (error) {
+      toast(`Your status was not changed: ${error.message}`);
+    }
+  }
+
+  /** The "Profile and status" dialog, filled with the person's profile as it is now. */
+  openDialog() {
+    const state = this.state;
+    if (!state) return;
+    const now = clock.now();
+    const entry = profileOf(state.profiles, state.me);
+    const status = shownStatus(entry, now);
+    const name = h("input", { id: "profile-name", name: "profile-name", autocomplete: "name",
+      spellcheck: "false", placeholder: state.me, "aria-describedby": "profile-name-hint" });
+    name.value = entry && entry.name ? entry.name : "";
+    const emoji = h("input", { id: "status-emoji", name: "status-emoji", class: "status-emoji-box",
+      autocomplete: "off", "aria-label": "Status emoji", placeholder: "🙂", size: "3" });
+    emoji.value = status ? status.emoji : "";
+    const text = h("input", { id: "status-text", name: "status-text", autocomplete: "off",
+      "aria-label": "Status", placeholder: "What is your status?" });
+    text.value = status ? status.text : "";
+    const clear = h("select", { id: "status-clear", name: "status-clear" },
+      ...(status && status.until !== null ? [h("option", { value: "keep" },
+        `As set: ${untilText(status.until, now)}`)] : []),
+      ...CLEAR_AFTER.map((choice) => h("option", { value: choice.key }, choice.label)));
+    clear.value = status && status.until !== null ? "keep" : "never";
+    const custom = h("input", { id: "status-until", type: "datetime-local",
+      "aria-label": "Clear the status at", hidden: true });
+    const showCustom = () => {
+      custom.hidden = clear.value !== "custom";
+    };
+    clear.addEventListener("change", showCustom);
+    const fill = (preset) => {
+      emoji.value = preset.emoji;
+      text.value = preset.text;
+      clear.value = preset.clear;
+      showCustom();
+      text.focus();
+    };
+    const presets = h("div", { class: "status-presets", role: "group",
+      "aria-labelledby": "status-presets-title" },
+    ...PRESETS.map((preset) => h("button", { type: "button", class: "dnd-choice",
+      onclick: () => fill(preset) }, presetLabel(preset))));
+    const emojis = h("div", { class: "status-emojis", role: "group",
+      "aria-label": "Emoji for the status" },
+    ...STATUS_EMOJI.map((choice) => h("button", { type: "button", class: "emoji-choice",
+      "aria-label": `Use ${choice}`, title: choice, onclick: () => {
+        emoji.value = choice;
+        text.focus();
+      } }, choice)));
+    const clearNow = h("button", { type: "button", class: "small-button", id: "status-clear-now",
+      onclick: () => {
+        emoji.value = "";
+        text.value = "";
+        clear.value = "never";
+        showCustom();
+        text.focus();
+      } }, "Clear status");
+    this.on.dialog({
+      title: "Profile and status",
+      ok: "Save",
+      fields: [
+        h("label", { for: "profile-name" }, "Display name"),
+        name,
+        h("small", { class: "hint", id: "profile-name-hint" },
+          `Shown instead of your user name, ${state.me} (which @mentions still use). Up to `
+          + `${MAX_NAME_CHARS} characters; empty for none.`),
+        h("label", { for: "status-text" }, "Status"),
+        h("div", { class: "status-row" }, emoji, text),
+        emojis,
+        h("small", { class: "hint" }, `Up to ${MAX_TEXT_CHARS} characters, seen by the people `
+          + "who share a room with you or have you as a contact."),
+        h("span", { class: "status-presets-title", id: "status-presets-title" }, "Suggestions"),
+        presets,
+        h("label", { for: "status-clear" }, "Clear after"),
+        h("div", { class: "status-row status-when" }, clear, custom),
+        h("p", { class: "status-actions" }, clearNow),
+      ],
+      submit: async () => {
+        const change = profileChange(profileOf(this.state.profiles, this.state.me), {
+          name: name.value, emoji: emoji.value, text: text.value, clear: clear.value,
+          custom: custom.value }, clock.now());
+        if (change.problem) throw new Error(change.problem);
+        if (Object.keys(change.body).length) await this.on.ask("set_profile", change.body);
+      },
+    });
+  }
+}
