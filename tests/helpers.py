@@ -43,15 +43,24 @@ LIFTED_RATES: Mapping[str, Any] = {
 }
 
 
+#: Tests talk to 127.0.0.1 only, and many send links (https://example.com/...): with link
+#: previews on, the daemon would look those names up. So every test daemon has them off
+#: (``make_config``, :func:`serving`, the browser tests' daemon) but the previews' own tests,
+#: which turn them on with pages served on 127.0.0.1.
+NO_PREVIEWS = {"CHATD_PREVIEWS_ENABLED": "false"}
+
+
 def make_config(tmp_path: Path, dsn: str, **sections: Mapping[str, Any]) -> Config:
     """A config for one test: data under ``tmp_path/data``, database ``dsn``, both listeners
-    on port 0 (a free port). ``sections`` change more keys, merged over those, as for
-    :meth:`Config.replace`: ``make_config(tmp_path, dsn, limits={"history_max": 10})``."""
+    on port 0 (a free port), link previews off (:data:`NO_PREVIEWS`). ``sections`` change
+    more keys, merged over those, as for :meth:`Config.replace`: ``make_config(tmp_path, dsn,
+    limits={"history_max": 10})``."""
     changes: dict[str, dict[str, Any]] = {
         "server": {"data_dir": str(tmp_path / "data")},
         "database": {"dsn": dsn},
         "http": {"port": 0},
         "tcp": {"port": 0},
+        "previews": {"enabled": False},
     }
     for name, values in sections.items():
         changes[name] = {**changes.get(name, {}), **values}
@@ -159,7 +168,7 @@ async def serving(cwd: Path, env: Mapping[str, str], log_path: Path, *,
         with log_path.open("wb") as log_file:
             process = await trio.lowlevel.open_process(
                 [*CHATD, "serve", *args], cwd=cwd,
-                env=child_env({**without_chatd_settings(), **env, **notify}),
+                env=child_env({**without_chatd_settings(), **NO_PREVIEWS, **env, **notify}),
                 stdout=log_file, stderr=log_file,
             )
         try:

@@ -1488,6 +1488,15 @@ _SQL_HISTORY_OLDEST = _SQL_HISTORY.format(
     readable=_READABLE.format(user="$2"), page=_log_page("r.id", "ASC", "$3", "$4", "$5"),
 )
 
+# A message (alias m) as an entry of its room's log, by the columns _entry reads: what every
+# read of messages by key gives (the pins, found messages, messages by nonce), so that a
+# column added to messages is read by all of them.
+_MESSAGE_ENTRY = f"""'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id,
+           m.text, {_ms("m.created_at")} AS ts, m.nonce, m.rev,
+           {_ms("m.edited_at")} AS edited_ts, m.deleted_at, m.reply_to, m.mentions,
+           NULL::text AS emoji, NULL::boolean AS reaction_on, m.files,
+           CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview"""
+
 # The pins of room $1 (Storage.pins) for user $2, who must be a member: the room's last_seq,
 # whether they may see them, and the messages pinned by an entry before $3, the most recently
 # pinned first, $4 at most (limit + 1: the extra row tells whether there is more): a walk of
@@ -1502,10 +1511,7 @@ WITH r AS (
 SELECT r.last_seq, r.allowed, e.*, a.name AS sender,{_MESSAGE_EXTRAS.format(
     quote=_QUOTE, file_fields=_FILE_FIELDS)}
 FROM r LEFT JOIN LATERAL (
-    SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
-           {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
-           m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
-           NULL::boolean AS reaction_on, m.files, p.seq AS pin_seq
+    SELECT {_MESSAGE_ENTRY}, p.seq AS pin_seq
     FROM pins p JOIN messages m ON m.id = p.message_id
     WHERE p.room_id = r.id AND p.seq < $3
     ORDER BY p.seq DESC
@@ -1594,11 +1600,7 @@ _SQL_FOUND = f"""
 SELECT e.*, a.name AS sender, r.name AS room,{_MESSAGE_EXTRAS.format(
     quote=_QUOTE, file_fields=_FILE_FIELDS)}
 FROM (
-    SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
-           {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
-           m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
-           NULL::boolean AS reaction_on, m.files, m.room_id,
-           CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview
+    SELECT {_MESSAGE_ENTRY}, m.room_id
     FROM messages m WHERE m.id = ANY ($1::bigint[])
 ) e JOIN users a ON a.id = e.actor_id JOIN rooms r ON r.id = e.room_id
 ORDER BY e.msg_id DESC
@@ -1633,11 +1635,7 @@ SELECT q.ord, e.*, a.name AS sender, r.name AS room,{_MESSAGE_EXTRAS.format(
     quote=_QUOTE, file_fields=_FILE_FIELDS)}
 FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS q(sender_id, nonce, ord)
 CROSS JOIN LATERAL (
-    SELECT 'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS actor_id, m.text,
-           {_ms("m.created_at")} AS ts, m.nonce, m.rev, {_ms("m.edited_at")} AS edited_ts,
-           m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
-           NULL::boolean AS reaction_on, m.files, m.room_id,
-           CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview
+    SELECT {_MESSAGE_ENTRY}, m.room_id
     FROM messages m WHERE m.sender_id = q.sender_id AND m.nonce = q.nonce
 ) e
 JOIN users a ON a.id = e.actor_id JOIN rooms r ON r.id = e.room_id

@@ -36,6 +36,7 @@ from playwright.sync_api import Browser, Playwright, ViewportSize, sync_playwrig
 
 from tests.cheapkdf import CHATD, child_env
 from tests.conftest import _with_database, execute_sql
+from tests.helpers import NO_PREVIEWS
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = [
@@ -135,7 +136,7 @@ class Daemon:
     def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("CHATD_") and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
-        env.update(extra)
+        env.update({**NO_PREVIEWS, **extra})
         env.update({
             "CHATD_SERVER_DATA_DIR": str(self.workdir / "data"),
             "CHATD_SERVER_GRACE_PERIOD": "2",

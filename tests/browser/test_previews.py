@@ -84,7 +84,8 @@ class PreviewsDaemon(Daemon):
     """A daemon that may fetch pages from 127.0.0.1 (the test's site)."""
 
     def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:
-        return super()._spawn({**extra, "CHATD_PREVIEWS_ALLOW_PRIVATE_ADDRESSES": "true"})
+        return super()._spawn({**extra, "CHATD_PREVIEWS_ENABLED": "true",
+                               "CHATD_PREVIEWS_ALLOW_PRIVATE_ADDRESSES": "true"})
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ async def test_previews_are_shown_under_their_message(tmp_path: Path,
     """bob posts a link: ann's terminal shows the message, then "  ↳ Title — site" with the
     message's number, once; joining a room shows an old message with its preview under it."""
     config = make_config(tmp_path, database_dsn, server={"grace_period": 3.0},
-                         previews={"allow_private_addresses": True, "timeout_seconds": 5.0})
+                         previews={"enabled": True, "allow_private_addresses": True,
+                                   "timeout_seconds": 5.0})
     async with running(config) as server, trio.open_nursery() as nursery:
         pages = PageServer()
         await nursery.start(pages.serve)

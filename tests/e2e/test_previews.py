@@ -53,8 +53,8 @@ MAX_BYTES = 64 * 1024
 def previews_config(tmp_path: Path, database_dsn: str, **previews: Any) -> Config:
     return make_config(tmp_path, database_dsn, server={"grace_period": 2.0},
                        files={"max_bytes": MAX_BYTES},
-                       previews={"allow_private_addresses": True, "timeout_seconds": 2.0,
-                                 "max_html_bytes": 16384, **previews})
+                       previews={"enabled": True, "allow_private_addresses": True,
+                                 "timeout_seconds": 2.0, "max_html_bytes": 16384, **previews})
 
 
 @pytest.fixture
@@ -208,7 +208,7 @@ async def test_private_addresses_are_refused_without_connecting(
     public.pages["/moved"] = Page(status=301, headers=[("Location", "/doc")])
     for n in range(5):
         public.pages[f"/loop{n}"] = Page(status=307, headers=[("Location", f"/loop{n + 1}")])
-    config = make_config(tmp_path, database_dsn, previews={"timeout_seconds": 5.0})
+    config = make_config(tmp_path, database_dsn, previews={"enabled": True, "timeout_seconds": 5.0})
     async with running(config) as daemon:
         with trio.fail_after(TIMEOUT):
             ann, _ = await member(daemon, "ann")
