@@ -48,7 +48,7 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     """ann: "Profile and status…", a display name and the "In a meeting" preset, Save. Bob's
     page shows "Ann Lee" (ann muted beside it) and 📅 on her message, in the member list and
     in the @-completion of "@lee" (which still inserts "@ann"); a status ann sets from
-    another device for four seconds shows, then goes by itself; carol, a stranger who
+    another device for twenty seconds shows, then goes by itself; carol, a stranger who
     writes to Bob, is named by her display name; "Clear status" from ann's menu clears it."""
     ann = open_session(sessions, browser, DESKTOP)
     register(ann.page, daemon.url, "ann")
@@ -103,13 +103,14 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     expect(box).to_have_value("hi @ann ")
     box.fill("")
 
-    # Another device of ann's: a status for four seconds, by the server's clock. Bob's page
-    # shows it, then shows it gone by itself.
+    # Another device of ann's: a status for twenty seconds, by the server's clock. Bob's page
+    # shows it, then shows it gone by itself. (The window is what a busy machine has to show
+    # it in; the timer's logic is unit-tested in tests/web/profiles.test.mjs.)
     phone = LineClient(daemon.tcp_port, register_and_login_again(daemon, "ann"))
     phone.request("set_profile", custom_status={
-        "emoji": "🚌", "text": "Commuting", "until": time.time_ns() // 1_000_000 + 4_000})
-    expect(said.locator(".status-emoji")).to_have_text("🚌")
-    expect(said.locator(".status-emoji")).to_have_count(0, timeout=15_000)
+        "emoji": "🚌", "text": "Commuting", "until": time.time_ns() // 1_000_000 + 20_000})
+    expect(said.locator(".status-emoji")).to_have_text("🚌", timeout=20_000)
+    expect(said.locator(".status-emoji")).to_have_count(0, timeout=45_000)
     expect(member.locator(".member-status")).to_have_count(0)
     expect(said.locator(".author")).to_have_text("Ann Lee")  # the name stays
 
