@@ -92,6 +92,7 @@ async def test_set_replace_remove_and_collect(any_daemon: Daemon) -> None:
     picture = _decoded(got.body).convert("RGB")
     assert picture.size == (AVATAR_SIZE, AVATAR_SIZE)
     left, right = picture.getpixel((8, 128)), picture.getpixel((247, 128))
+    assert isinstance(left, tuple) and isinstance(right, tuple)
     assert left[0] > 200 and left[1] < 60, left  # red: the green band was cropped away
     assert right[2] > 200 and right[1] < 60, right
     me = (await daemon.call("GET", "/api/me", token=alice)).json()["user"]
