@@ -686,6 +686,55 @@ class ChatClient:
             return None
         return None
 
+    async def set_avatar(self, source: Path | None) -> None:
+        """``/avatar``: make the image at ``source`` the user's picture (``PUT
+        /api/me/avatar``, streamed from the disk), or remove it (None: ``DELETE``). A
+        refusal, a file that cannot be read and a server that cannot be reached are printed
+        as problems. The profile event that follows tells the rest."""
+        what = "/avatar"
+        for attempt in (1, 2):
+            try:
+                assert self.token is not None
+                if source is None:
+                    status, answer = await http_json(self.options.endpoint, "DELETE",
+                                                     "/api/me/avatar", token=self.token)
+                else:
+                    try:
+                        opened = await trio.open_file(source, "rb")
+                    except OSError as exc:
+                        self.screen.problem(f"{what}: cannot read {clean(str(source))}: "
+                                            f"{clean(exc.strerror or exc)}")
+                        return
+                    async with opened as file:
+                        info = await trio.to_thread.run_sync(os.fstat, file.fileno())
+                        if not stat.S_ISREG(info.st_mode):
+                            self.screen.problem(f"{what}: {clean(str(source))} is not a file")
+                            return
+                        status, answer = await http_upload(
+                            self.options.endpoint, "/api/me/avatar", self.token, file,
+                            info.st_size, name=source.name, method="PUT",
+                            content_type=mimetypes.guess_type(source.name)[0]
+                            or "application/octet-stream")
+                if status == 401 and attempt == 1:
+                    await self.login()
+                    continue
+            except SourceFailed as exc:
+                self.screen.problem(f"{what}: {clean(exc)}")
+                return
+            except LoginFailed as exc:
+                self.screen.problem(f"{what}: {clean(exc)}")
+                return
+            except HTTP_ERRORS as exc:
+                self.screen.problem(f"{what}: cannot reach "
+                                    f"{self.options.endpoint.authority}: {describe(exc)}")
+                return
+            if status == 200:
+                self.screen.notice("your picture is set" if source is not None
+                                   else "your picture is removed")
+            else:
+                self.screen.problem(f"{what}: {http_error(status, answer)}")
+            return
+
     def _progress_printer(self, name: str, size: int) -> Callable[[int, int], None]:
         """A progress callback that prints a line at each quarter of the file sent."""
         shown = [0]
