@@ -177,15 +177,16 @@ export class ProfileView {
   /**
    * The dialog's picture: a preview, "Upload a picture" (a file input; a file dropped on the
    * preview does the same) and "Remove picture". Each takes effect at once, as Slack's
-   * does (not on Save): the preview shows the chosen file while it goes, then the picture
-   * the server made; a refusal is said under it, and the picture as it was comes back.
+   * does (not on Save). The preview is the picture the server made (the centred square,
+   * as others see it), shown once it is stored: the page's CSP loads images from this
+   * server only (no blob: urls). A refusal is said under it.
    */
   pictureField(state) {
     const current = () => avatarOf(this.state.profiles, this.state.me);
     const preview = avatar(state.me, current(), "profile-picture");
     const said = h("small", { class: "hint", id: "profile-picture-said", role: "status" });
-    const input = h("input", { id: "profile-picture-file", type: "file", class: "visually-hidden",
-      accept: PICTURE_TYPES.join(",") });
+    const input = h("input", { id: "profile-picture-file", type: "file", hidden: true,
+      accept: PICTURE_TYPES.join(","), "aria-label": "Picture file" });
     const remove = h("button", { type: "button", class: "small-button",
       id: "profile-picture-remove", hidden: !current() }, "Remove picture");
     const send = async (file) => {
@@ -194,8 +195,6 @@ export class ProfileView {
         said.textContent = problem;
         return;
       }
-      const local = URL.createObjectURL(file);
-      setPicture(preview, local);
       said.textContent = "Uploading…";
       try {
         const stored = await this.on.setAvatar(file);
@@ -203,10 +202,7 @@ export class ProfileView {
         remove.hidden = !stored.avatar;
         said.textContent = "Your picture is changed.";
       } catch (error) {
-        setPicture(preview, current());
         said.textContent = `Your picture was not changed: ${error.message}`;
-      } finally {
-        URL.revokeObjectURL(local);
       }
     };
     input.addEventListener("change", () => {
@@ -232,8 +228,9 @@ export class ProfileView {
     });
     return h("div", { class: "profile-picture-row" }, preview,
       h("div", { class: "profile-picture-actions" },
-        h("label", { for: "profile-picture-file", class: "small-button",
-          id: "profile-picture-upload" }, "Upload a picture"),
+        // A button (the keyboard reaches it) that opens the hidden input's file chooser.
+        h("button", { type: "button", class: "small-button", id: "profile-picture-upload",
+          onclick: () => input.click() }, "Upload a picture"),
         input, remove, said));
   }
 }
