@@ -83,7 +83,9 @@ def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
     expect(dialog.locator("#profile-picture-said")).to_contain_text(
         "not a PNG, JPEG, GIF or WebP image")
     expect(dialog.locator(".profile-picture img:not([hidden])")).to_have_count(0)
-    dialog.locator("#profile-picture-file").set_input_files(str(face))
+    with page.expect_file_chooser() as chooser:
+        dialog.get_by_role("button", name="Upload a picture").click()
+    chooser.value.set_files(str(face))
     expect(dialog.locator("#profile-picture-said")).to_have_text("Your picture is changed.")
     preview = dialog.locator(".profile-picture img")
     expect(preview).to_have_attribute("src", re.compile(r"^/api/avatars/[0-9a-f]{64}$"))
