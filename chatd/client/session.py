@@ -297,6 +297,8 @@ class ChatClient:
         # Other users' profiles as last heard (who, contacts, /whois, ``profile`` events), by
         # lower-case name: a profile event that says what is known already prints nothing.
         self.profiles: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
+        # The url of each user's picture, as last told by a profile event (lower-case name).
+        self.avatars: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ login
 
@@ -1285,6 +1287,14 @@ class ChatClient:
         their display name or status: one line says it (messages keep showing login
         names, so that every line stays one a program can read)."""
         self.take_profile(event.user, event.display_name, event.custom_status)
+        url = event.avatar.get("url") if event.avatar else None
+        key = event.user.lower()
+        before = self.avatars.get(key)  # (None: none, or not heard of)
+        self.avatars[key] = url
+        # Someone else's new picture is a line of its own (one's own: /avatar said it).
+        if url != before and key != self.me.lower():
+            self.screen.notice(f"{clean(event.user)} has a new picture" if url
+                               else f"{clean(event.user)} removed their picture")
 
     async def _on_dnd(self, event: DndChanged) -> None:
         """The user paused or resumed their notifications, here or on another device."""

@@ -140,6 +140,16 @@ async def test_who_contacts_and_whois_show_profiles() -> None:
     assert len(s.lines()) == shown
     await s.event(ProfileChanged(user="Bob", display_name="Bob Bell", custom_status=None))
     assert s.lines()[-1] == '-- Bob is now "Bob Bell", no status'
+    picture = {"url": "/api/avatars/" + "ab" * 32}
+    await s.event(ProfileChanged(user="Bob", display_name="Bob Bell", custom_status=None,
+                                 avatar=picture))
+    assert s.lines()[-1] == "-- Bob has a new picture"
+    shown = len(s.lines())
+    await s.event(ProfileChanged(user="bob", display_name="Bob Bell", custom_status=None,
+                                 avatar=picture))
+    assert len(s.lines()) == shown
+    await s.event(ProfileChanged(user="bob", display_name="Bob Bell", custom_status=None))
+    assert s.lines()[-1] == "-- bob removed their picture"
     await _ask(s, "/contacts", {"contacts": [
         {"user": "cy", "status": "online", "display_name": "Cy \x1b[2J"}], "more": False})
     assert s.lines()[-1] == '-- contacts: cy "Cy \ufffd[2J" (online)'
