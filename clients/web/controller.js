@@ -687,7 +687,7 @@ export class Controller {
     const room = this.state.rooms.get(result.room);
     if (room && !room.draft) {
       this.act(model.openResult, target);
-      this.views.search.resultOpened();
+      this.views.search.itemOpened();
       return;
     }
     if (result.room.startsWith("@")) {
@@ -709,7 +709,7 @@ export class Controller {
         // takes the focus then.
         $("dialog").addEventListener("close", () => {
           this.act(model.openResult, target);
-          this.views.search.resultOpened();
+          this.views.search.itemOpened();
         }, { once: true });
       },
     });
