@@ -80,6 +80,9 @@ from chatd.storage import PresenceAudience, StorageUnavailable
 
 __all__ = [
     "ANNOUNCE_BATCH",
+    "AWAY",
+    "OFFLINE",
+    "ONLINE",
     "Announce",
     "Idle",
     "NodeDown",
