@@ -92,7 +92,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         upto[room] = page.messages[-1].seq if page.messages else min(seen, page.last_seq)
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
-    await app.presence.online(user.name, caller.conn_id, idle=request.idle)
+    await app.presence.online(user.name, caller.conn_id, idle=bool(request.idle))
     if registry.changed_since(user.name, mark):
         # A pause of notifications (set_dnd) or a profile (set_profile) told before the
         # Connect reached the user's other connections only: read them again, as the rooms

@@ -207,8 +207,8 @@ class Hello(Request):
     rooms_limit: int | None = None
     contacts_limit: int | None = None
     #: The connection starts idle: its person is not using it (a page opened in a
-    #: background tab); ``idle`` requests say when that changes.
-    idle: bool = False
+    #: background tab); ``idle`` requests say when that changes. None: active (not sent).
+    idle: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1255,7 +1255,7 @@ def _parse_hello(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hell
                  rooms_limit=_page(obj, "rooms_limit", minimum=1, most=limits.rooms_page_max),
                  contacts_limit=_page(obj, "contacts_limit", minimum=0,
                                       most=limits.rooms_page_max),
-                 idle=_bool(obj, "idle", False))
+                 idle=_bool(obj, "idle", False) or None)
 
 
 def _text(obj: Mapping[str, Any], limits: Limits, *, blank: bool = False) -> str:
