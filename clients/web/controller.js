@@ -38,7 +38,7 @@
 // Idleness (idle.js): every key, pointer, touch and focus stamps the time, nothing more (and
 // looks at once only while idle); one timer looks when the page would turn idle, and a change
 // goes to the state (setIdle), which tells the server. `window.chatdIdleAfterMs`, when a
-// positive number before the page loads, replaces the 5 minutes (the browser tests' hook).
+// positive number, replaces the 5 minutes from the next look on (the browser tests' hook).
 
 import * as alerts from "./alerts.js";
 import * as api from "./api.js";
@@ -100,8 +100,6 @@ export class Controller {
     this.seenTimer = null;
     this.watch = null; // idle.js, while logged in
     this.idleTimer = null;
-    const hook = Number(window.chatdIdleAfterMs);
-    this.idleAfter = hook > 0 ? hook : idle.IDLE_AFTER_MS;
     const input = () => {
       if (!this.watch) return;
       this.watch.lastInput = Date.now();
@@ -331,7 +329,9 @@ export class Controller {
   /** Whether the person is still using the page (idle.js); tell a change; the one timer. */
   lookIdle() {
     if (!this.watch || !this.state) return;
-    const { watch, report, wakeIn } = idle.check(this.watch, Date.now(), this.idleAfter);
+    const hook = Number(window.chatdIdleAfterMs);
+    const after = hook > 0 ? hook : idle.IDLE_AFTER_MS;
+    const { watch, report, wakeIn } = idle.check(this.watch, Date.now(), after);
     this.watch = watch;
     clearTimeout(this.idleTimer);
     this.idleTimer = wakeIn === null ? null
