@@ -147,6 +147,17 @@ def _use_database(config: Config, *, create: bool = False) -> None:
         "chatd serve creates it on its first start; or give the daemon's config with --config")
 
 
+def _minutes(text: str) -> float:
+    """``--idle-after``: minutes, 0 or more (0: never)."""
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of minutes, not {text!r}") from None
+    if not minutes >= 0 or minutes == float("inf"):
+        raise argparse.ArgumentTypeError("0 or more minutes")
+    return minutes
+
+
 def _workers(text: str) -> int:
     """``--workers``: a count of at least 1, or ``auto`` (the cores)."""
     if text == "auto":
@@ -578,6 +589,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     client.add_argument("--bell", action="store_true",
                         help="ring the terminal bell when a message you are notified of "
                              "arrives (/notify; by default a direct message or a mention)")
+    client.add_argument("--idle-after", type=_minutes, default=10.0, metavar="MINUTES",
+                        help="others see you away after this many minutes without a typed "
+                             "line, until the next (default 10; 0: never)")
     command(("version",), commands, "print chatd's version")
     help_ = command(("help",), commands, "show the help of chatd or of a command")
     help_.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. serve, or user add")
@@ -619,7 +633,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
         return client_main(config, server=args.server, user=args.user,
                            password_stdin=args.password_stdin, tcp=args.tcp,
-                           register=args.register, bell=args.bell)
+                           register=args.register, bell=args.bell,
+                           idle_after=args.idle_after)
     elif args.command in ("room", "audit", "stats") or (
             args.command == "user" and args.user_command == "deactivate"):
         _run_admin(args, config)

@@ -55,10 +55,12 @@ users from ``node_presence`` and sends a ``down`` notice: every other node's tra
 takes that node's users offline. So a node killed with SIGKILL has its users offline
 everywhere within ``node_timeout`` plus one heartbeat interval. A node records in
 ``node_presence``, and publishes, only its own transitions (a user's first connection there,
-their last), batched: whatever queued while the previous write ran goes in the next, as one
-transaction with one notice. Typing crosses the same way, at most once per
-:data:`TYPING_RELAY_INTERVAL` per user and room (the page sends one every 3 s while its user
-types, and shows it for 5 s), and not at all while no other node is alive.
+their last, and between the two, migration 0027, the change from some connection active
+there to all idle and back: ``away``), batched: whatever queued while the previous
+write ran goes in the next, as one transaction with one notice. Typing crosses the same
+way, at most once per :data:`TYPING_RELAY_INTERVAL` per user and room (the page sends one
+every 3 s while its user types, and shows it for 5 s), and not at all while no other node
+is alive.
 
 Membership notices can be lost the same ways (a lost listening connection, a full inbox):
 each time the listener is in place again, and after a dropped membership or deletion notice,
@@ -390,21 +392,25 @@ class Relay:
             return
         self._presence_stale = True
         try:
-            nodes = await self._storage.online_elsewhere()
+            nodes = await self._storage.presence_elsewhere()
         except StorageUnavailable as exc:
             log.warning("cannot read who is online on the other nodes: %s", exc)
             return
         self._presence_stale = False
-        await self._presence.remote(Snapshot(nodes))
+        await self._presence.remote(Snapshot(
+            {node: frozenset(users) for node, users in nodes.items()},
+            idle={node: frozenset(u for u, idle in users.items() if idle)
+                  for node, users in nodes.items()}))
 
     async def _presence_notice(self, notice: PresenceNotice) -> None:
         """Another node's users came or went, or it is down; its members typed."""
         if self._presence is not None:
             if notice.down:
                 await self._presence.remote(NodeDown(notice.node))
-            elif notice.online or notice.offline or notice.reset:
+            elif notice.online or notice.offline or notice.reset or notice.idle:
                 await self._presence.remote(Remote(notice.node, notice.online,
-                                                   notice.offline, notice.reset))
+                                                   notice.offline, notice.reset,
+                                                   notice.idle))
         for room, user in notice.typing:
             if self._registry.has_members(room):
                 await self._registry.send(Broadcast(
@@ -494,7 +500,8 @@ class Nodes:
         self._on_others = on_others
         self._presence = presence
         self._config = config
-        self._pending: dict[str, bool] = {}
+        #: user -> this node's part: None (no connection here), or whether all are idle
+        self._pending: dict[str, bool | None] = {}
         self._typing: dict[tuple[str, str], None] = {}
         self._typed_at: dict[tuple[str, str], float] = {}
         self._reset = False
@@ -504,7 +511,7 @@ class Nodes:
 
     def publish(self, effect: Publish) -> None:
         """Queue a transition of this node's (from the tracker); never blocks."""
-        self._pending[effect.user] = effect.online
+        self._pending[effect.user] = effect.idle if effect.online else None
         self._wake.set()
 
     def typing(self, room: str, user: str) -> None:
@@ -569,14 +576,17 @@ class Nodes:
             if reset:
                 # Everyone here now: the tracker's state, read after the queue was taken.
                 self._pending.clear()
-                pending = dict.fromkeys(self._presence.local_users(), True)
+                pending: dict[str, bool | None] = {u: bool(self._presence.state.here(u))
+                           for u in self._presence.local_users()}
             else:
                 pending, self._pending = self._pending, {}
             typing, self._typing = list(self._typing), {}
-            online = sorted(u for u, on in pending.items() if on)
-            offline = sorted(u for u, on in pending.items() if not on)
+            online = sorted(u for u, idle in pending.items() if idle is False)
+            idle = sorted(u for u, idle in pending.items() if idle is True)
+            offline = sorted(u for u, idle in pending.items() if idle is None)
             try:
-                await self._storage.publish_presence(online, offline, typing, reset=reset)
+                await self._storage.publish_presence(online, offline, typing, reset=reset,
+                                                     idle=idle)
             except StorageUnavailable as exc:
                 log.warning("cannot publish presence to the other nodes (trying again): %s",
                             exc)

@@ -1,8 +1,13 @@
-"""The presence tracker: who is online, decided once per user, not once per connection,
-and across every node sharing the database.
+"""The presence tracker: who is online, away or offline, decided once per user, not once per
+connection, and across every node sharing the database.
 
-A user is online from the opening of their first connection, on any node, to the closing of
-their last. Their ``presence`` frames go to everyone who shares a room with them (the registry
+A user has connections from the opening of their first, on any node, to the closing of their
+last. While they have, they are ``online`` if any of their connections is in use (active),
+``away`` when every one of them says its person stopped using it (``idle``: the page after
+five minutes without input, the terminal after ``--idle-after``); without, ``offline``. A
+connection starts active (or idle, if its ``hello`` says so) and reports only the changes,
+so that idleness costs a request per change of a device's use, never per message. Their
+``presence`` frames go to everyone who shares a room with them (the registry
 knows who) and to the users connected here who have them as a contact (their *watchers*).
 
 The tracker is an actor like the room registry: :func:`apply` is pure and returns effects, and
@@ -12,14 +17,16 @@ registry's ``Disconnect``), so that the ``offline`` frame is fanned out while th
 knows the user's rooms. The tracker only ever waits on the registry, never the other way
 round, so the two cannot deadlock.
 
-Several nodes. The tracker counts this node's connections per user (``conns``) and, from
-the other nodes' notices (chatd.cluster), the nodes where each user is online (``remote``).
+Several nodes. The tracker counts this node's connections per user (``conns``, the idle
+ones in ``idle``) and, from the other nodes' notices (chatd.cluster), the nodes where each user
+has connections and whether all of those are idle (``remote``, migration 0027).
 Every node announces to its own connections, and only when the user's status *everywhere*
 changes: a second connection on another node, or the last one closing here while another
 node still has one, announces nothing. What crosses to the other nodes is this node's own
-transitions only (:class:`Publish`: a user's first connection here, their last), never a
-frame per connection or per message. A node that stops or dies takes its users with it
-(:class:`NodeDown`); a node listening again after a loss reads the whole picture
+transitions only (:class:`Publish`: a user's first connection here, their last, and between
+the two the change from some connection active here to all idle and back), never a frame
+per connection, per ``idle`` request or per message. A node that stops or dies takes
+its users with it (:class:`NodeDown`); a node listening again after a loss reads the whole picture
 (:class:`Snapshot`), and only the differences are announced.
 
 The announcer. The second task of :class:`PresenceTracker` hands the announcements and the
@@ -73,7 +80,11 @@ from chatd.storage import PresenceAudience, StorageUnavailable
 
 __all__ = [
     "ANNOUNCE_BATCH",
+    "AWAY",
+    "OFFLINE",
+    "ONLINE",
     "Announce",
+    "Idle",
     "NodeDown",
     "Offline",
     "Online",
@@ -91,29 +102,70 @@ log = logging.getLogger(__name__)
 ConnId = Hashable
 
 
+#: A user's status, as ``presence``, ``who``, ``contacts`` and ``welcome`` say it.
+ONLINE, AWAY, OFFLINE = "online", "away", "offline"
+
+
 @dataclasses.dataclass(slots=True)
 class PresenceState:
     conns: dict[str, set[ConnId]] = dataclasses.field(default_factory=dict)
-    #: user -> the other nodes where they have a connection, and the reverse index
-    remote: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    #: user -> their connections here that said they are idle (a subset of ``conns``)
+    idle: dict[str, set[ConnId]] = dataclasses.field(default_factory=dict)
+    #: user -> the other nodes where they have a connection, each with whether all of the
+    #: user's connections there are idle; and the reverse index
+    remote: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
     nodes: dict[str, set[str]] = dataclasses.field(default_factory=dict)
 
     def is_online(self, user: str) -> bool:
+        """Whether the user has a connection anywhere (away or not): no push for them."""
         return user in self.conns or user in self.remote
 
     def online(self) -> set[str]:
-        """Every user online anywhere."""
+        """Every user with a connection anywhere (away or not)."""
         return set(self.conns) | set(self.remote)
+
+    def here(self, user: str) -> bool | None:
+        """This node's part of the user's status: None without a connection here, else
+        whether all of their connections here are idle (what :class:`Publish` tells)."""
+        conns = self.conns.get(user)
+        if not conns:
+            return None
+        return len(self.idle.get(user, ())) == len(conns)
+
+    def status(self, user: str) -> str:
+        """``online`` while any connection of the user, on any node, is active; ``away``
+        while they have connections and all are idle; ``offline`` without."""
+        here = self.here(user)
+        if here is False or not all(self.remote.get(user, {}).values()):
+            return ONLINE
+        return AWAY if here is not None or user in self.remote else OFFLINE
+
+    def active(self) -> set[str]:
+        """Every user ``online`` (not away): whom ``@here`` covers."""
+        users = {u for u in self.conns if self.here(u) is False}
+        return users | {u for u, nodes in self.remote.items() if not all(nodes.values())}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Online:
     """A connection of ``user`` is authenticated (and already connected in the registry);
-    ``done`` is called once it is applied."""
+    ``done`` is called once it is applied. ``idle``: it starts idle (a page opened in a
+    background tab)."""
 
     user: str
     conn: ConnId
     done: Callable[[], None] | None = None
+    idle: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Idle:
+    """A connection of ``user`` says its person stopped using it (``idle``) or is back;
+    a repeat, or a connection not (or no longer) online, changes nothing."""
+
+    user: str
+    conn: ConnId
+    idle: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -126,13 +178,15 @@ class Offline:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Remote:
-    """Another ``node`` says: ``online`` users have a connection there now, ``offline`` ones
-    no more; with ``reset``, its users are exactly ``online``."""
+    """Another ``node`` says: ``online`` users have a connection there now, some active;
+    ``idle`` ones have connections there, all idle; ``offline`` ones none; with ``reset``,
+    its users are exactly ``online`` and ``idle``."""
 
     node: str
     online: tuple[str, ...] = ()
     offline: tuple[str, ...] = ()
     reset: bool = False
+    idle: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -144,13 +198,16 @@ class NodeDown:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The users online on every other node, as read from storage (node -> users): replaces
-    what the notices said, which may have missed some (the listener was down)."""
+    """The users with a connection on every other node, as read from storage (node ->
+    users), and those of them whose connections there are all idle (``idle``, node ->
+    users): replaces what the notices said, which may have missed some (the listener was
+    down)."""
 
     nodes: dict[str, frozenset[str]]
+    idle: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
 
-Command = Online | Offline | Remote | NodeDown | Snapshot
+Command = Online | Offline | Idle | Remote | NodeDown | Snapshot
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -177,23 +234,25 @@ class Announce:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Publish:
     """Effect: tell the other nodes that ``user`` has a connection here now (``online``), or
-    no more."""
+    no more; and whether all of their connections here are ``idle``."""
 
     user: str
     online: bool
+    idle: bool = False
 
 
 Effect = Announce | Publish
 
 
-def _set_remote(state: PresenceState, node: str, user: str, online: bool) -> None:
-    if online:
-        state.remote.setdefault(user, set()).add(node)
+def _set_remote(state: PresenceState, node: str, user: str, idle: bool | None) -> None:
+    """Record the user's connections on ``node``: none (None), all idle, or some active."""
+    if idle is not None:
+        state.remote.setdefault(user, {})[node] = idle
         state.nodes.setdefault(node, set()).add(user)
         return
     nodes = state.remote.get(user)
     if nodes is not None:
-        nodes.discard(node)
+        nodes.pop(node, None)
         if not nodes:
             del state.remote[user]
     users = state.nodes.get(node)
@@ -203,79 +262,103 @@ def _set_remote(state: PresenceState, node: str, user: str, online: bool) -> Non
             del state.nodes[node]
 
 
-def _remote_change(state: PresenceState, touched: Iterable[str],
-                   change: Callable[[], None]) -> list[Effect]:
-    """Run ``change`` (of remote state only) and announce the touched users whose status
+def _changes(state: PresenceState, touched: Iterable[str], change: Callable[[], None], *,
+             remote: bool) -> list[Effect]:
+    """Run ``change``, then publish the touched users whose part here changed (only a
+    command of this node's connections can change it) and announce those whose status
     everywhere changed."""
     users = sorted(set(touched))
-    was = {user: state.is_online(user) for user in users}
+    was = {user: (state.here(user), state.status(user)) for user in users}
     change()
     effects: list[Effect] = []
     for user in users:
-        now = state.is_online(user)
-        if now != was[user]:
-            effects.append(Announce(user, "online" if now else "offline", remote=True))
+        here, status = state.here(user), state.status(user)
+        if here != was[user][0]:
+            effects.append(Publish(user, here is not None, bool(here)))
+        if status != was[user][1]:
+            effects.append(Announce(user, status, remote=remote))
     return effects
 
 
+def _open(state: PresenceState, user: str, conn: ConnId, idle: bool) -> None:
+    state.conns.setdefault(user, set()).add(conn)
+    _mark_idle(state, user, conn, idle)
+
+
+def _mark_idle(state: PresenceState, user: str, conn: ConnId, idle: bool) -> None:
+    if idle:
+        state.idle.setdefault(user, set()).add(conn)
+        return
+    idle_conns = state.idle.get(user)
+    if idle_conns is not None:
+        idle_conns.discard(conn)
+        if not idle_conns:
+            del state.idle[user]
+
+
+def _close(state: PresenceState, user: str, conn: ConnId) -> None:
+    _mark_idle(state, user, conn, False)
+    remaining = state.conns[user]
+    remaining.discard(conn)
+    if not remaining:
+        del state.conns[user]
+
+
 def apply(state: PresenceState, command: Command) -> list[Effect]:
-    """Count the user's connections here and the nodes they are online on; announce only a
-    change of their status everywhere, and publish only this node's first opening and last
-    closing."""
+    """Count the user's connections here, the idle ones, and the nodes they have
+    connections on; announce only a change of their status everywhere, and publish only a
+    change of this node's part (none, all idle, some active)."""
     match command:
-        case Online(user, conn, _):
-            conns = state.conns.setdefault(user, set())
-            first = not conns
-            conns.add(conn)
-            if not first:
+        case Online(user, conn, _, idle):
+            if conn in state.conns.get(user, ()):
                 return []
-            effects: list[Effect] = [Publish(user, True)]
-            if user not in state.remote:
-                effects.append(Announce(user, "online"))
-            return effects
+            return _changes(state, [user], lambda: _open(state, user, conn, idle),
+                            remote=False)
         case Offline(user, conn):
-            remaining = state.conns.get(user)
-            if remaining is None or conn not in remaining:
+            if conn not in state.conns.get(user, ()):
                 return []
-            remaining.discard(conn)
-            if remaining:
+            return _changes(state, [user], lambda: _close(state, user, conn), remote=False)
+        case Idle(user, conn, idle):
+            if conn not in state.conns.get(user, ()):
                 return []
-            del state.conns[user]
-            effects = [Publish(user, False)]
-            if user not in state.remote:
-                effects.append(Announce(user, "offline"))
-            return effects
-        case Remote(node, online, offline, reset):
+            return _changes(state, [user], lambda: _mark_idle(state, user, conn, idle),
+                            remote=False)
+        case Remote(node, online, offline, reset, idle_users):
             had = set(state.nodes.get(node, ())) if reset else set()
 
             def change() -> None:
                 for user in had:
-                    _set_remote(state, node, user, False)
+                    _set_remote(state, node, user, None)
                 for user in offline:
-                    _set_remote(state, node, user, False)
+                    _set_remote(state, node, user, None)
                 for user in online:
+                    _set_remote(state, node, user, False)
+                for user in idle_users:
                     _set_remote(state, node, user, True)
 
-            return _remote_change(state, [*had, *online, *offline], change)
+            return _changes(state, [*had, *online, *offline, *idle_users], change,
+                            remote=True)
         case NodeDown(node):
             users = set(state.nodes.get(node, ()))
 
             def gone() -> None:
                 for user in users:
-                    _set_remote(state, node, user, False)
+                    _set_remote(state, node, user, None)
 
-            return _remote_change(state, users, gone)
-        case Snapshot(nodes):
-            old = {(n, u) for n, users in state.nodes.items() for u in users}
-            new = {(n, u) for n, users in nodes.items() for u in users}
+            return _changes(state, users, gone, remote=True)
+        case Snapshot(nodes, idle_nodes):
+            old = {(n, u, idle) for u, where in state.remote.items()
+                   for n, idle in where.items()}
+            new = {(n, u, u in idle_nodes.get(n, ())) for n, users in nodes.items()
+                   for u in users}
 
             def replace() -> None:
-                for n, u in old - new:
-                    _set_remote(state, n, u, False)
-                for n, u in new - old:
-                    _set_remote(state, n, u, True)
+                for n, u, _ in old - new:
+                    _set_remote(state, n, u, None)
+                for n, u, idle in new - old:
+                    _set_remote(state, n, u, idle)
 
-            return _remote_change(state, [u for _, u in old ^ new], replace)
+            return _changes(state, [u for _, u, _ in old ^ new], replace, remote=True)
     raise TypeError(f"not a presence command: {command!r}")
 
 
@@ -313,24 +396,28 @@ class PresenceTracker:
         self._send, self._receive = trio.open_memory_channel[Command | Tell](inbox_size)
         self._out_send, self._out_receive = trio.open_memory_channel[_Outgoing](inbox_size)
 
-    async def online(self, user: str, conn: ConnId) -> None:
-        """Mark a connection open and wait until the tracker has applied it, so that a
-        status read afterwards (:meth:`statuses`) is followed by every later change (the
-        module's docstring says why)."""
+    async def online(self, user: str, conn: ConnId, *, idle: bool = False) -> None:
+        """Mark a connection open (``idle``: its person is not using it yet) and wait until
+        the tracker has applied it, so that a status read afterwards (:meth:`statuses`) is
+        followed by every later change (the module's docstring says why)."""
         applied = trio.Event()
-        await self._send.send(Online(user, conn, applied.set))
+        await self._send.send(Online(user, conn, applied.set, idle))
         await applied.wait()
+
+    async def idle(self, user: str, conn: ConnId, idle: bool) -> None:
+        """A connection's person stopped using it (``idle``), or is back."""
+        await self._send.send(Idle(user, conn, idle))
 
     async def remote(self, command: Remote | NodeDown | Snapshot) -> None:
         """Apply what another node said (or storage, for a :class:`Snapshot`)."""
         await self._send.send(command)
 
     def statuses(self, users: Iterable[str]) -> list[dict[str, str]]:
-        """``{"user", "status"}`` (``online`` or ``offline``) for each user, in order, as of
-        the commands applied so far: the shape of ``who``, ``contacts`` and ``welcome``. A
-        read of the actor's state: later changes follow as ``presence`` frames, in order."""
-        return [{"user": u, "status": "online" if self.state.is_online(u) else "offline"}
-                for u in users]
+        """``{"user", "status"}`` (``online``, ``away`` or ``offline``) for each user, in
+        order, as of the commands applied so far: the shape of ``who``, ``contacts`` and
+        ``welcome``. A read of the actor's state: later changes follow as ``presence``
+        frames, in order."""
+        return [{"user": u, "status": self.state.status(u)} for u in users]
 
     def local_users(self) -> list[str]:
         """The users with a connection on this node (a snapshot of the actor's state)."""

@@ -81,6 +81,8 @@ def preview_object(preview: Preview) -> dict[str, Any]:
 def message_event(message: Message) -> Entry:
     """The protocol event for an entry of a room's log: a message as it is now, or a
     change to one."""
+    if message.kind == "message":  # most entries: tested first
+        return _posted(message)
     if message.kind == "edited":
         return MessageEdited(room=message.room, seq=message.seq, msg_id=message.msg_id,
                              text=message.text, sender=message.sender, ts=message.ts,
@@ -123,15 +125,22 @@ def message_event(message: Message) -> Entry:
     if message.kind == "kicked":
         return MemberKicked(room=message.room, seq=message.seq, user=message.target,
                             by=message.sender, ts=message.ts, reason=message.text or None)
+    return _posted(message)
+
+
+def _posted(message: Message) -> MessagePosted:
+    # On every send's path: a plain message builds no empty tuples of files or previews.
     return MessagePosted(
         room=message.room, seq=message.seq, msg_id=message.msg_id, sender=message.sender,
         text=message.text, ts=message.ts, nonce=message.nonce, rev=message.rev or None,
         edited_ts=message.edited_ts, deleted=message.deleted, reactions=message.reactions,
         reply_to=message.reply_to, quote=message.quote, mentions=message.mentions,
-        group=_group(message), files=tuple(file_object(file) for file in message.files),
+        group=_group(message),
+        files=tuple(file_object(file) for file in message.files) if message.files else (),
         pinned=None if message.pinned_by is None else {
             "by": message.pinned_by, "ts": message.pinned_ts, "seq": message.pinned_seq},
-        previews=tuple(preview_object(preview) for preview in message.previews),
+        previews=tuple(preview_object(preview) for preview in message.previews)
+        if message.previews else (),
     )
 
 

@@ -6,7 +6,7 @@ a contact, looked up at each transition)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from chatd.outbox import Notice, Outbox
 from chatd.presence import (
     Announce,
     AudienceReader,
+    Idle,
     NodeDown,
     Offline,
     Online,
@@ -102,6 +103,51 @@ def test_a_reset_replaces_a_nodes_users() -> None:
         Announce("ann", "offline", remote=True), Announce("cid", "online", remote=True)]
 
 
+def test_away_while_every_connection_is_idle() -> None:
+    """One connection idle: away (published: all idle here); a second, active: online; the
+    active one closes: away again; a repeat changes nothing; the last closes: offline."""
+    state = PresenceState()
+    apply(state, Online("ann", 1))
+    assert apply(state, Idle("ann", 1, True)) == [Publish("ann", True, True),
+                                                  Announce("ann", "away")]
+    assert apply(state, Idle("ann", 1, True)) == []
+    assert apply(state, Online("ann", 2)) == [Publish("ann", True, False),
+                                              Announce("ann", "online")]
+    assert state.active() == {"ann"}
+    assert apply(state, Offline("ann", 2)) == [Publish("ann", True, True),
+                                               Announce("ann", "away")]
+    assert state.status("ann") == "away" and state.is_online("ann")
+    assert state.active() == set()
+    assert apply(state, Offline("ann", 1)) == [Publish("ann", False),
+                                               Announce("ann", "offline")]
+    assert apply(state, Idle("ann", 1, False)) == []  # closed: nothing
+
+
+def test_a_connection_opened_idle_is_away_at_once() -> None:
+    """A hello with ``idle`` (a page opened in a background tab): away, never online."""
+    state = PresenceState()
+    assert apply(state, Online("ann", 1, idle=True)) == [Publish("ann", True, True),
+                                                         Announce("ann", "away")]
+
+
+def test_active_on_another_node_is_online_until_it_closes() -> None:
+    """Idle here and active on node b: online; b's connections close (or b dies): away,
+    announced as another node's change; idle on b alone, then active here: online."""
+    state = PresenceState()
+    apply(state, Online("ann", 1, idle=True))
+    assert apply(state, Remote("b", online=("ann",))) == [
+        Announce("ann", "online", remote=True)]
+    assert apply(state, Remote("b", offline=("ann",))) == [
+        Announce("ann", "away", remote=True)]
+    apply(state, Remote("b", online=("ann",)))
+    assert apply(state, NodeDown("b")) == [Announce("ann", "away", remote=True)]
+    apply(state, Remote("c", idle=("bob",)))
+    assert state.status("bob") == "away"
+    assert apply(state, Online("bob", 2)) == [Publish("bob", True), Announce("bob", "online")]
+    assert apply(state, Snapshot({"c": frozenset({"bob"})}, idle={})) == []
+    assert apply(state, Offline("bob", 2)) == [Publish("bob", False)]  # active on c now
+
+
 @given(st.lists(st.tuples(st.sampled_from(["ann", "bob"]), st.integers(0, 4), st.booleans())))
 def test_announcements_alternate_and_match_connection_counts(
     steps: list[tuple[str, int, bool]],
@@ -131,86 +177,126 @@ def test_announcements_alternate_and_match_connection_counts(
 USERS = ["ann", "bob", "cid"]
 NODES = ["b", "c"]
 
+#: A user's connections on a node, as the model has them: None (none), True (all idle),
+#: False (some active).
+Part = bool | None
+
+
+def _status(parts: Iterable[Part]) -> str:
+    """The model's status of a user from their part on each node (this one included)."""
+    parts = list(parts)
+    if any(part is False for part in parts):
+        return "online"
+    return "away" if any(part is True for part in parts) else "offline"
+
 
 class ClusterPresence(RuleBasedStateMachine):
-    """Connections here, other nodes' notices, node deaths and snapshots in any order: the
-    tracker's online set is the model's (a user with a connection here or on a live node);
-    its announcements alternate per user and follow every change of that set; what it
-    publishes is this node's own first openings and last closings, alternating."""
+    """Connections here (each active or idle), other nodes' notices (each user there active,
+    all idle, or gone), node deaths and snapshots in any order: the tracker's status of
+    every user is the model's (online: some connection active here or on a live node; away:
+    connections, all idle; offline: none); it announces exactly the changes of that status,
+    each once, with the new status; what it publishes is exactly the changes of this node's
+    part (none, all idle, some active)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.state = PresenceState()
-        self.here: dict[str, set[int]] = {}
-        self.there: dict[str, set[str]] = {node: set() for node in NODES}
+        self.here: dict[str, dict[int, bool]] = {}
+        self.there: dict[str, dict[str, bool]] = {node: {} for node in NODES}
         self.shown: dict[str, str] = {}
-        self.published: dict[str, bool] = {}
+        self.published: dict[str, Part] = {}
 
-    def model_online(self) -> set[str]:
-        online = {u for u, conns in self.here.items() if conns}
-        for users in self.there.values():
-            online |= users
-        return online
+    def part_here(self, user: str) -> Part:
+        conns = self.here.get(user)
+        return all(conns.values()) if conns else None
 
-    def _apply(self, command: object, before: set[str]) -> None:
+    def model_statuses(self) -> dict[str, str]:
+        return {user: _status([self.part_here(user),
+                               *(self.there[n].get(user) for n in NODES)])
+                for user in USERS}
+
+    def _apply(self, command: object, before: dict[str, str]) -> None:
         effects = apply(self.state, command)  # type: ignore[arg-type]
+        after = self.model_statuses()
         for effect in effects:
             if isinstance(effect, Publish):
-                assert self.published.get(effect.user, False) != effect.online
-                self.published[effect.user] = effect.online
+                part: Part = effect.idle if effect.online else None
+                assert self.published.get(effect.user) != part
+                assert part == self.part_here(effect.user)
+                self.published[effect.user] = part
             else:
                 assert self.shown.get(effect.user, "offline") != effect.status
+                assert effect.status == after[effect.user]
                 self.shown[effect.user] = effect.status
-                assert effect.remote == (not isinstance(command, Online | Offline))
-        after = self.model_online()
-        changed = before ^ after
-        assert {e.user for e in effects if isinstance(e, Announce)} == changed
+                assert effect.remote == (not isinstance(command, Online | Offline | Idle))
+        changed = {u for u in USERS if before[u] != after[u]}
+        assert [e.user for e in effects if isinstance(e, Announce)] == sorted(changed)
 
-    @rule(user=st.sampled_from(USERS), conn=st.integers(0, 2))
-    def connect(self, user: str, conn: int) -> None:
-        if conn in self.here.get(user, set()):
+    @rule(user=st.sampled_from(USERS), conn=st.integers(0, 2), idle=st.booleans())
+    def connect(self, user: str, conn: int, idle: bool) -> None:
+        if conn in self.here.get(user, {}):
             return
-        before = self.model_online()
-        self.here.setdefault(user, set()).add(conn)
-        self._apply(Online(user, (user, conn)), before)
+        before = self.model_statuses()
+        self.here.setdefault(user, {})[conn] = idle
+        self._apply(Online(user, (user, conn), idle=idle), before)
 
     @rule(user=st.sampled_from(USERS), conn=st.integers(0, 2))
     def disconnect(self, user: str, conn: int) -> None:
-        before = self.model_online()
-        self.here.get(user, set()).discard(conn)
+        before = self.model_statuses()
+        self.here.get(user, {}).pop(conn, None)
         self._apply(Offline(user, (user, conn)), before)
 
-    @rule(node=st.sampled_from(NODES), user=st.sampled_from(USERS), online=st.booleans())
-    def remote(self, node: str, user: str, online: bool) -> None:
-        before = self.model_online()
-        (self.there[node].add if online else self.there[node].discard)(user)
-        self._apply(Remote(node, online=(user,) if online else (),
-                           offline=() if online else (user,)), before)
+    @rule(user=st.sampled_from(USERS), conn=st.integers(0, 2), idle=st.booleans())
+    def set_idle(self, user: str, conn: int, idle: bool) -> None:
+        """A repeat, or a connection not open, changes nothing."""
+        before = self.model_statuses()
+        if conn in self.here.get(user, {}):
+            self.here[user][conn] = idle
+        self._apply(Idle(user, (user, conn), idle), before)
 
-    @rule(node=st.sampled_from(NODES), users=st.frozensets(st.sampled_from(USERS)))
-    def reset(self, node: str, users: frozenset[str]) -> None:
-        before = self.model_online()
-        self.there[node] = set(users)
-        self._apply(Remote(node, online=tuple(sorted(users)), reset=True), before)
+    @rule(node=st.sampled_from(NODES), user=st.sampled_from(USERS),
+          part=st.sampled_from([None, True, False]))
+    def remote(self, node: str, user: str, part: Part) -> None:
+        before = self.model_statuses()
+        if part is None:
+            self.there[node].pop(user, None)
+        else:
+            self.there[node][user] = part
+        self._apply(Remote(node, online=(user,) if part is False else (),
+                           idle=(user,) if part is True else (),
+                           offline=(user,) if part is None else ()), before)
+
+    @rule(node=st.sampled_from(NODES),
+          users=st.dictionaries(st.sampled_from(USERS), st.booleans()))
+    def reset(self, node: str, users: dict[str, bool]) -> None:
+        before = self.model_statuses()
+        self.there[node] = dict(users)
+        self._apply(Remote(node, online=tuple(sorted(u for u, i in users.items() if not i)),
+                           idle=tuple(sorted(u for u, i in users.items() if i)),
+                           reset=True), before)
 
     @rule(node=st.sampled_from(NODES))
     def node_dies(self, node: str) -> None:
-        before = self.model_online()
-        self.there[node] = set()
+        before = self.model_statuses()
+        self.there[node] = {}
         self._apply(NodeDown(node), before)
 
     @rule()
     def snapshot(self) -> None:
-        before = self.model_online()
-        self._apply(Snapshot({n: frozenset(u) for n, u in self.there.items() if u}), before)
+        before = self.model_statuses()
+        self._apply(Snapshot({n: frozenset(u) for n, u in self.there.items() if u},
+                             idle={n: frozenset(x for x, i in u.items() if i)
+                                   for n, u in self.there.items()}), before)
 
     @invariant()
-    def online_set_agrees(self) -> None:
-        assert self.state.online() == self.model_online()
+    def statuses_agree(self) -> None:
+        model = self.model_statuses()
+        assert self.state.online() == {u for u, s in model.items() if s != "offline"}
+        assert self.state.active() == {u for u, s in model.items() if s == "online"}
         for user in USERS:
-            assert self.shown.get(user, "offline") == (
-                "online" if user in self.model_online() else "offline")
-            assert self.published.get(user, False) == bool(self.here.get(user))
+            assert self.state.status(user) == model[user]
+            assert self.shown.get(user, "offline") == model[user]
+            assert self.published.get(user) == self.part_here(user)
 
 
 TestClusterPresence = ClusterPresence.TestCase

@@ -9,9 +9,9 @@ commit, and only when a text has one (most have none, and cost nothing more): st
 the room's members over every node and says whether the sender moderates the room
 (:meth:`chatd.storage.Storage.group_scope`); in a room of more than
 ``limits.group_mention_members`` members only those who moderate it may mention a group. The
-members the group covers are resolved now (``@here``: those online now, on any node, as the
-presence tracker knows them) and get mention rows with the message, as named members do. In a
-1:1 conversation the words are plain text.
+members the group covers are resolved now (``@here``: those online now, on any node, and
+not away, as the presence tracker knows them) and get mention rows with the message, as
+named members do. In a 1:1 conversation the words are plain text.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ async def _room_mentions(app: App, user: User, room: str, text: str
     group = None if is_dm_room(room) else group_mention(text)
     if group is None:
         return candidates, ()
-    online = None if group == "room" else sorted(app.presence.state.online())
+    # @here: online and not away, as Slack's and Mattermost's (chatd.presence)
+    online = None if group == "room" else sorted(app.presence.state.active())
     scope = await app.storage.group_scope(room, user.id, online=online)
     if scope is None or not scope.member:
         # No such room, or not theirs: the commit refuses it, saying so (and nothing here

@@ -9,6 +9,7 @@ import logging
 from chatd.actions.context import App, Append, Bucket, Caller, CatchUp, signed_in
 from chatd.actions.membership import subscribe, unsubscribe
 from chatd.errors import ChatError
+from chatd.presence import ONLINE
 from chatd.protocol import (
     Answer,
     CreateRoom,
@@ -223,14 +224,16 @@ async def who(app: App, caller: Caller, request: Who) -> Answer:
 
 
 async def _online_members(app: App, room: str) -> int:
-    """How many of ``room``'s members are online anywhere: those with a connection here
-    subscribed to it (every session of a member is subscribed to all their rooms: a read of
-    the registry's state, as :meth:`chatd.rooms.RoomRegistry.is_member` is), plus the
-    members among the users online only on other nodes, which storage counts (none to count
-    with one node)."""
-    here = app.registry.state.room_users.get(room, ())
+    """How many of ``room``'s members are online (not away) anywhere: those with a
+    connection here subscribed to it (every session of a member is subscribed to all their
+    rooms: a read of the registry's state, as :meth:`chatd.rooms.RoomRegistry.is_member`
+    is) and not away, plus the members among the users online only on other nodes, which
+    storage counts (none to count with one node)."""
     presence = app.presence.state
-    elsewhere = [user for user in presence.remote if user not in presence.conns]
+    here = [user for user in app.registry.state.room_users.get(room, ())
+            if presence.status(user) == ONLINE]
+    elsewhere = [user for user, nodes in presence.remote.items()
+                 if user not in presence.conns and not all(nodes.values())]
     if not elsewhere:
         return len(here)
     return len(here) + await app.storage.count_members(room, elsewhere)

@@ -6,9 +6,9 @@ import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 
-from chatd.actions.context import App, Caller, CatchUp
+from chatd.actions.context import App, Caller, CatchUp, signed_in
 from chatd.errors import ChatError
-from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, Welcome
+from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, SetIdle, Welcome
 from chatd.rooms import Join as Subscribe
 from chatd.rooms import Leave as Unsubscribe
 from chatd.storage import Page, SessionRooms, SessionStart, User
@@ -92,7 +92,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         upto[room] = page.messages[-1].seq if page.messages else min(seen, page.last_seq)
     # Online before the status read: every change after the read then reaches us (held
     # until the welcome is out), so the welcome's statuses are never left stale.
-    await app.presence.online(user.name, caller.conn_id)
+    await app.presence.online(user.name, caller.conn_id, idle=bool(request.idle))
     if registry.changed_since(user.name, mark):
         # A pause of notifications (set_dnd) or a profile (set_profile) told before the
         # Connect reached the user's other connections only: read them again, as the rooms
@@ -224,4 +224,13 @@ async def _settle_rooms(app: App, user: User, limit: int | None) -> SessionRooms
 
 
 async def ping(app: App, caller: Caller, request: Ping) -> Ok:
+    return Ok(id=request.id)
+
+
+async def set_idle(app: App, caller: Caller, request: SetIdle) -> Ok:
+    """The connection's person stopped using it, or is back (chatd.presence: the user is
+    away while all their connections are idle). Only a change of the user's status is
+    announced, and only a change of this node's part crosses to the other nodes."""
+    user = signed_in(caller)
+    await app.presence.idle(user.name, caller.conn_id, request.idle)
     return Ok(id=request.id)

@@ -45,6 +45,7 @@ from chatd.protocol import (
     Search,
     Send,
     SetDnd,
+    SetIdle,
     SetNotify,
     SetProfile,
     SetRole,
@@ -62,6 +63,8 @@ __all__ = ["OPERATIONS", "ROOMS", "SEARCH", "SEND", "TYPING", "USER_SEND", "USER
 # seconds while a person types; more is noise for everyone else in the room)
 TYPING_BURST = 5
 TYPING_RATE = 1.0
+IDLE_BURST = 10
+IDLE_RATE = 0.5
 
 
 SEND = Bucket("send", lambda limits: (limits.send_rate, limits.send_burst),
@@ -74,6 +77,9 @@ USER_SEND = Bucket("user_send", lambda limits: (limits.user_send_rate, limits.us
 TYPING = Bucket("typing", lambda limits: (TYPING_RATE, TYPING_BURST), "typing too often")
 #: Searches per user, over all their sessions and the HTTP API: ``limits.searches_per_minute``
 #: at once, refilled at that many a minute (each costs the database a few milliseconds).
+#: A page reports idle after minutes without input and active at the next: a connection
+#: that flips faster is broken or hostile (each change may be a write for the other nodes).
+IDLE = Bucket("idle", lambda limits: (IDLE_RATE, IDLE_BURST), "idle reported too often")
 SEARCH = Bucket("search", lambda limits: (limits.searches_per_minute / 60,
                                           limits.searches_per_minute),
                 "too many searches; try again in a moment", per_user=True)
@@ -113,6 +119,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     Invite: Operation(rooms.invite),
     Who: Operation(rooms.who),
     Typing: Operation(rooms.typing, rate=(TYPING, USER_TYPING)),
+    SetIdle: Operation(session.set_idle, rate=(IDLE,)),
     Read: Operation(rooms.read),
     Unread: Operation(rooms.unread),
     SetNotify: Operation(rooms.set_notify),

@@ -107,6 +107,7 @@ async def read_input(client: ChatClient) -> None:
             return
         if not line.strip():
             continue
+        client.typed()
         if not client.options.interactive:
             await client.wait_ready()
         if await handle_line(client, line) is Outcome.QUIT:

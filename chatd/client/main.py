@@ -50,7 +50,8 @@ def _default_server(config: Settings) -> str:
 
 
 def main(config: Settings, *, server: str | None, user: str | None, password_stdin: bool,
-         tcp: str | None, register: bool = False, bell: bool = False) -> int:
+         tcp: str | None, register: bool = False, bell: bool = False,
+         idle_after: float = 10.0) -> int:
     """``chatd client``: ask what is missing, then chat; returns the exit status.
 
     Args:
@@ -65,6 +66,8 @@ def main(config: Settings, *, server: str | None, user: str | None, password_std
         bell: ring the terminal bell for a message the user's notification level asks for,
             by default a direct message or a mention (see
             :meth:`chatd.client.session.ChatClient.rings_for`).
+        idle_after: minutes without a typed line after which the user is idle (others see
+            them away while all their connections are); 0: never.
     """
     logging.getLogger().setLevel(logging.WARNING)  # the server's INFO lines are not for here
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -92,5 +95,6 @@ def main(config: Settings, *, server: str | None, user: str | None, password_std
         password = getpass.getpass("password: ")
     options = ClientOptions(endpoint=endpoint, user=user, tcp=hostport,
                             password_from_stdin=password_stdin, register=register,
-                            interactive=interactive, bell=bell)
+                            interactive=interactive, bell=bell,
+                            idle_after=idle_after * 60 if idle_after > 0 else None)
     return trio.run(run, options, password)

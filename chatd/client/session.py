@@ -129,6 +129,7 @@ from chatd.protocol import (
     Send,
     Sent,
     ServerEvent,
+    SetIdle,
     State,
     TopicChanged,
     UserTyping,
@@ -174,6 +175,9 @@ class ClientOptions:
     register: bool = False  # create the account before logging in
     interactive: bool = True  # a person at a terminal (else: piped input, a script)
     bell: bool = False  # ring the terminal bell for a direct message or a mention
+    #: Seconds without a typed line after which the user is idle (the server shows them
+    #: away while every connection of theirs is); None: never.
+    idle_after: float | None = 600.0
 
     @property
     def where(self) -> str:
@@ -299,6 +303,12 @@ class ChatClient:
         self.profiles: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
         # The url of each user's picture, as last told by a profile event (lower-case name).
         self.avatars: dict[str, str | None] = {}
+        # Idleness (``--idle-after``): whether the user stopped typing here, when they last
+        # typed a line (trio's clock), and what the last hello said of it.
+        self.idle = False
+        self._typed_at = 0.0  # (from the start of the watch: ``run``)
+        self._typed = trio.Event()  # set by a line typed while idle
+        self._said_idle = False
 
     # ------------------------------------------------------------------ login
 
@@ -358,6 +368,9 @@ class ChatClient:
         async with trio.open_nursery() as nursery:
             self._stop = nursery.cancel_scope
             nursery.start_soon(self.keep_connected)
+            if self.options.idle_after is not None:
+                self._typed_at = trio.current_time()
+                nursery.start_soon(self._watch_idle, self.options.idle_after)
             await handle_input(self)
             await self._finish()
             nursery.cancel_scope.cancel()
@@ -380,6 +393,38 @@ class ChatClient:
     def _notify(self) -> None:
         self._progress.set()
         self._progress = trio.Event()
+
+    # ------------------------------------------------------------------ idleness
+
+    def typed(self) -> None:
+        """The user typed a line: active again if they were idle (told to the server)."""
+        self._typed_at = trio.current_time()
+        if self.idle:
+            self.idle = False
+            self._typed.set()
+
+    async def _watch_idle(self, after: float) -> None:
+        """Idle ``after`` seconds past the last typed line, active again at the next: each
+        change told (by the next hello while not connected). One sleep at a time, to when
+        the user would be idle; nothing per line but its time."""
+        told = self.idle
+        while True:
+            if told != self.idle:  # (a line may come while the last change is being told)
+                told = self.idle
+                await self._tell_idle()
+            elif self.idle:
+                await self._typed.wait()
+                self._typed = trio.Event()
+            else:
+                await trio.sleep_until(self._typed_at + after)
+                if trio.current_time() >= self._typed_at + after:
+                    self.idle = True
+
+    async def _tell_idle(self) -> None:
+        """Say whether the user is idle now, when connected (else the next hello says it);
+        a refusal is nothing to show (a server without ``idle`` keeps them online)."""
+        with contextlib.suppress(ConnectionLost):
+            await self.request(SetIdle(idle=self.idle), _ignore)
 
     async def wait_ready(self) -> None:
         """Wait until a session is welcomed (at once when it is)."""
@@ -442,8 +487,10 @@ class ChatClient:
         self._resumed = set(resume)
         # The first rooms and contacts (a server whose largest page is smaller gives a page of
         # that; one that does not page lists everything, without rooms_more).
+        self._said_idle = self.idle
         await link.send(Hello(token=self.token, resume=resume or None,
-                              rooms_limit=WELCOME_PAGE, contacts_limit=WELCOME_PAGE))
+                              rooms_limit=WELCOME_PAGE, contacts_limit=WELCOME_PAGE,
+                              idle=self.idle or None))
         ending: list[str] = []
         refusal: list[BaseException] = []
         async with trio.open_nursery() as nursery:
@@ -457,6 +504,8 @@ class ChatClient:
                 nursery.start_soon(self._keepalive, link, welcome.ping_interval, ending)
                 self._on_welcome(welcome)
                 nursery.start_soon(self._finish_welcome, welcome)
+                if self._said_idle != self.idle:  # typed (or stopped) while it was on its way
+                    nursery.start_soon(self._tell_idle)
                 while True:
                     try:
                         event = await link.next_event()

@@ -203,8 +203,8 @@ class _Builder:
         names: Schema = {"type": "array", "items": {"type": "string"}}
         group: Schema = {"enum": ["room", "here"],
                          "description": "The group the text mentions: every member (@room, "
-                                        "@all, @everyone) or those online when it was sent "
-                                        "(@here)."}
+                                        "@all, @everyone) or those online (not away) when "
+                                        "it was sent (@here)."}
         entry_base: dict[str, Schema] = {
             "room": {"type": "string", "description": "The room, or the conversation's `@a:b`."},
             "seq": {**seq, "minimum": 1, "description": "The entry's place in the room's log."},
@@ -406,7 +406,8 @@ class _Builder:
             ),
             "Contact": self.sent(
                 {"user": {"type": "string", "description": "As registered."},
-                 "status": {"type": "string", "enum": ["online", "offline"]},
+                 "status": {"type": "string", "enum": ["online", "away", "offline"],
+                            "description": "`away`: connected, every connection idle."},
                  "display_name": {**display_name, "type": "string",
                                   "description": "Only when they have one (not in the "
                                                  "welcome's or `GET /api/me`'s)."},

@@ -88,6 +88,7 @@ from chatd.protocol.events import (
     Send,
     Sent,
     ServerEvent,
+    SetIdle,
     SetTopic,
     TopicChanged,
     Typing,
@@ -475,6 +476,7 @@ _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
     Leave: _ok,
     Ping: _ok,
     Typing: _ok,
+    SetIdle: _ok,
     Request: _answer,
 }
 

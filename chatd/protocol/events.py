@@ -96,6 +96,7 @@ __all__ = [
     "Sent",
     "ServerEvent",
     "SetDnd",
+    "SetIdle",
     "SetNotify",
     "SetProfile",
     "SetRole",
@@ -205,6 +206,18 @@ class Hello(Request):
     #: ``joined`` lists them) and the first ``contacts_limit`` contacts; None: all of them.
     rooms_limit: int | None = None
     contacts_limit: int | None = None
+    #: The connection starts idle: its person is not using it (a page opened in a
+    #: background tab); ``idle`` requests say when that changes. None: active (not sent).
+    idle: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetIdle(Request):
+    """Whether the connection's person stopped using it (``idle``) or is back: the user is
+    ``away`` while they have connections and all are idle. A repeat changes nothing."""
+
+    OP: ClassVar[str] = "idle"
+    idle: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1244,7 +1257,8 @@ def _parse_hello(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Hell
     return Hello(id=rid, token=token, resume=resume,
                  rooms_limit=_page(obj, "rooms_limit", minimum=1, most=limits.rooms_page_max),
                  contacts_limit=_page(obj, "contacts_limit", minimum=0,
-                                      most=limits.rooms_page_max))
+                                      most=limits.rooms_page_max),
+                 idle=_bool(obj, "idle", False) or None)
 
 
 def _text(obj: Mapping[str, Any], limits: Limits, *, blank: bool = False) -> str:
@@ -1343,6 +1357,12 @@ def _bool(obj: Mapping[str, Any], key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise _Invalid(f"'{key}' must be true or false")
     return value
+
+
+def _idle(obj: Mapping[str, Any]) -> bool:
+    if "idle" not in obj:
+        raise _Invalid("'idle' is required: true or false")
+    return _bool(obj, "idle", False)
 
 
 def _new_room(obj: Mapping[str, Any]) -> str:
@@ -1568,6 +1588,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "kick": (Kick, _fields(Kick, room=_room, user=_member, reason=_reason)),
     "who": (Who, _parse_who),
     "typing": (Typing, _fields(Typing, room=_room)),
+    "idle": (SetIdle, _fields(SetIdle, idle=_idle)),
     "read": (Read, _parse_read),
     "unread": (Unread, _parse_unread),
     "contacts": (Contacts, _parse_contacts),

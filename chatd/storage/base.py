@@ -632,7 +632,9 @@ class PresenceNotice:
     connection there, ``offline`` ones closed their last; with ``reset``, forget whom
     ``node`` had before (its users are ``online``, and those of the notices that follow);
     ``down``: the node stopped or was found dead, its users are offline there.
-    ``typing``: (room, user) pairs, a member typing in a room (checked by that node)."""
+    ``typing``: (room, user) pairs, a member typing in a room (checked by that node).
+    ``idle`` users have connections there, all idle (migration 0027); ``online`` ones have
+    some connection active there."""
 
     node: str
     online: tuple[str, ...] = ()
@@ -640,6 +642,7 @@ class PresenceNotice:
     typing: tuple[tuple[str, str], ...] = ()
     reset: bool = False
     down: bool = False
+    idle: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -909,13 +912,19 @@ class Storage(Protocol):
 
     async def publish_presence(self, online: Sequence[str], offline: Sequence[str],
                                typing: Sequence[tuple[str, str]] = (), *,
-                               reset: bool = False) -> None:
-        """Record that ``online`` users have a connection on this node and ``offline`` ones
-        no more (with ``reset``: only ``online`` have), and tell the other nodes, with the
-        (room, user) pairs of ``typing``, in one transaction. Names as registered."""
+                               reset: bool = False, idle: Sequence[str] = ()) -> None:
+        """Record that ``online`` users have a connection on this node, some active,
+        ``idle`` ones connections all idle (migration 0027), and ``offline`` ones none any
+        more (with ``reset``: only ``online`` and ``idle`` have), and tell the other nodes,
+        with the (room, user) pairs of ``typing``, in one transaction. Names as
+        registered."""
 
     async def online_elsewhere(self) -> dict[str, frozenset[str]]:
         """The users online on each other node, as recorded (node -> names)."""
+
+    async def presence_elsewhere(self) -> dict[str, dict[str, bool]]:
+        """The users with a connection on each other node, as recorded, each with whether
+        all of their connections there are idle (node -> name -> idle)."""
 
     async def presence_audience(self, users: Sequence[str],
                                 rooms_of: Sequence[str] = ()) -> PresenceAudience:

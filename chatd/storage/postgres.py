@@ -1783,21 +1783,25 @@ SELECT (SELECT array_agg(name) FROM dead) AS dead,
 # The rows deleted and those inserted never overlap (a reset deletes only the users not in
 # the new set), so the two parts of one statement cannot trip over each other. A node whose
 # row is gone (others took it for dead) inserts nothing: its heartbeat puts the row back and
-# it publishes everyone again.
+# it publishes everyone again. $2: users with some connection active here, $5: users whose
+# connections here are all idle (migration 0027); a user of either row gets its idle set.
 _SQL_PUBLISH_PRESENCE = """
 WITH gone AS (
     DELETE FROM node_presence p USING users u
     WHERE p.node = $1 AND p.user_id = u.id
-      AND (lower(u.name) = ANY($3::text[]) OR ($4 AND NOT lower(u.name) = ANY($2::text[])))
+      AND (lower(u.name) = ANY($3::text[])
+           OR ($4 AND NOT lower(u.name) = ANY($2::text[] || $5::text[])))
 )
-INSERT INTO node_presence (node, user_id)
-SELECT $1, u.id FROM users u
-WHERE lower(u.name) = ANY($2::text[]) AND EXISTS (SELECT 1 FROM nodes WHERE name = $1)
-ON CONFLICT DO NOTHING
+INSERT INTO node_presence (node, user_id, idle)
+SELECT $1, u.id, lower(u.name) = ANY($5::text[]) FROM users u
+WHERE lower(u.name) = ANY($2::text[] || $5::text[])
+  AND EXISTS (SELECT 1 FROM nodes WHERE name = $1)
+ON CONFLICT (node, user_id) DO UPDATE SET idle = EXCLUDED.idle
 """
 
 _SQL_ONLINE_ELSEWHERE = """
-SELECT p.node, u.name FROM node_presence p JOIN users u ON u.id = p.user_id WHERE p.node <> $1
+SELECT p.node, u.name, p.idle FROM node_presence p JOIN users u ON u.id = p.user_id
+WHERE p.node <> $1
 """
 
 # The presence tracker's batch (PostgresStorage.presence_audience): for each of users $1
@@ -1946,14 +1950,16 @@ def _listed(notice: Change | None) -> list[Change]:
 
 def presence_payloads(node: str, online: Sequence[str], offline: Sequence[str],
                       typing: Sequence[tuple[str, str]] = (), *,
-                      reset: bool = False) -> list[str]:
+                      reset: bool = False, idle: Sequence[str] = ()) -> list[str]:
     """The payloads of channel ``chatd_presence`` (migration 0017) that tell this much:
-    ``'<node> <item> <item>...'``, each item ``+name`` (online here), ``-name`` (offline
-    here), ``~room/name`` (typing), or ``=`` (forget what this node had: first item of the
-    first payload only). Split under :data:`NOTICE_BYTES`; user names and room names hold
-    neither a space nor a slash. ``'<node> down'`` (the node is gone) is sent by the
+    ``'<node> <item> <item>...'``, each item ``+name`` (online here, some connection
+    active), ``*name`` (online here, every connection idle: migration 0027), ``-name``
+    (offline here), ``~room/name`` (typing), or ``=`` (forget what this node had: first
+    item of the first payload only). Split under :data:`NOTICE_BYTES`; user names and
+    room names hold neither a space nor a slash. ``'<node> down'`` (the node is gone) is sent by the
     database (:data:`_SQL_SWEEP_NODES`)."""
-    items = (["="] if reset else []) + [f"+{u}" for u in online] + [f"-{u}" for u in offline]
+    items = (["="] if reset else []) + [f"+{u}" for u in online] + [f"*{u}" for u in idle]
+    items += [f"-{u}" for u in offline]
     items += [f"~{room}/{user}" for room, user in typing]
     payloads: list[str] = []
     current = node
@@ -1976,6 +1982,7 @@ def parse_presence(payload: str) -> PresenceNotice | None:
     if items == ["down"]:
         return PresenceNotice(node=node, down=True)
     online: list[str] = []
+    idle: list[str] = []
     offline: list[str] = []
     typing: list[tuple[str, str]] = []
     reset = False
@@ -1985,6 +1992,8 @@ def parse_presence(payload: str) -> PresenceNotice | None:
             reset = True
         elif kind == "+" and name:
             online.append(name)
+        elif kind == "*" and name:
+            idle.append(name)
         elif kind == "-" and name:
             offline.append(name)
         elif kind == "~" and "/" in name:
@@ -1994,7 +2003,7 @@ def parse_presence(payload: str) -> PresenceNotice | None:
         else:
             return None
     return PresenceNotice(node=node, online=tuple(online), offline=tuple(offline),
-                          typing=tuple(typing), reset=reset)
+                          typing=tuple(typing), reset=reset, idle=tuple(idle))
 
 
 def _parse_level(payload: str) -> NotifyNotice | None:
@@ -2235,27 +2244,34 @@ class PostgresStorage:
 
     async def publish_presence(self, online: Sequence[str], offline: Sequence[str],
                                typing: Sequence[tuple[str, str]] = (), *,
-                               reset: bool = False) -> None:
-        payloads = presence_payloads(self._node, online, offline, typing, reset=reset)
+                               reset: bool = False, idle: Sequence[str] = ()) -> None:
+        payloads = presence_payloads(self._node, online, offline, typing, reset=reset,
+                                     idle=idle)
         await self._run(self._do_publish_presence, [u.lower() for u in online],
-                        [u.lower() for u in offline], reset, payloads)
+                        [u.lower() for u in offline], reset, [u.lower() for u in idle],
+                        payloads)
 
     async def _do_publish_presence(self, online: list[str], offline: list[str], reset: bool,
-                                   payloads: list[str]) -> None:
+                                   idle: list[str], payloads: list[str]) -> None:
         # One transaction: the rows and the notices are seen together or not at all, and
         # PostgreSQL's commit lock for notifying transactions is taken once.
         async with self._pool.acquire() as conn, conn.transaction():
-            if online or offline or reset:
-                await conn.execute(_SQL_PUBLISH_PRESENCE, self._node, online, offline, reset)
+            if online or offline or reset or idle:
+                await conn.execute(_SQL_PUBLISH_PRESENCE, self._node, online, offline, reset,
+                                   idle)
             for payload in payloads:
                 await conn.execute("SELECT pg_notify($1, $2)", PRESENCE_CHANNEL, payload)
 
     async def online_elsewhere(self) -> dict[str, frozenset[str]]:
+        return {node: frozenset(users)
+                for node, users in (await self.presence_elsewhere()).items()}
+
+    async def presence_elsewhere(self) -> dict[str, dict[str, bool]]:
         rows = await self._run(self._pool.fetch, _SQL_ONLINE_ELSEWHERE, self._node)
-        found: dict[str, set[str]] = {}
+        found: dict[str, dict[str, bool]] = {}
         for row in rows:
-            found.setdefault(row["node"], set()).add(row["name"])
-        return {node: frozenset(users) for node, users in found.items()}
+            found.setdefault(row["node"], {})[row["name"]] = row["idle"]
+        return found
 
     async def presence_audience(self, users: Sequence[str],
                                 rooms_of: Sequence[str] = ()) -> PresenceAudience:

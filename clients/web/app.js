@@ -30,6 +30,8 @@
 //   popup.js    small menus and panels anchored to a button
 //   profiles.js  display names and custom statuses: the cache, the names to ask for (in
 //               batches), when a status ends, how they read; pure
+//   idle.js     whether the person is using the page (5 minutes without input, or hidden),
+//               for the server's `away`; pure
 //
 // Everything a user typed reaches the page through textContent, never innerHTML. The page's
 // CSP forbids inline scripts and styles, so there are none, and no style attributes either.

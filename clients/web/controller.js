@@ -34,12 +34,18 @@
 // Drafts and the files attached in each room's box are saved together (drafts.js), whenever
 // the saved form changes: the uploaded files come back in the box after a reload; those still
 // uploading are told lost once (unless the tab uploading them is still open).
+//
+// Idleness (idle.js): every key, pointer, touch and focus stamps the time, nothing more (and
+// looks at once only while idle); one timer looks when the page would turn idle, and a change
+// goes to the state (setIdle), which tells the server. `window.chatdIdleAfterMs`, when a
+// positive number, replaces the 5 minutes from the next look on (the browser tests' hook).
 
 import * as alerts from "./alerts.js";
 import * as api from "./api.js";
 import * as clock from "./clock.js";
 import { $, h, toast } from "./dom.js";
 import * as drafts from "./drafts.js";
+import * as idle from "./idle.js";
 import { Install } from "./install.js";
 import * as missed from "./missed.js";
 import * as notifier from "./notifier.js";
@@ -92,6 +98,17 @@ export class Controller {
     this.savedSeen = null; // what the page saw of its rooms, as last saved (missed.js)
     this.seenSavedAt = -Infinity; // when (ms)
     this.seenTimer = null;
+    this.watch = null; // idle.js, while logged in
+    this.idleTimer = null;
+    const input = () => {
+      if (!this.watch) return;
+      this.watch.lastInput = Date.now();
+      if (this.watch.idle) this.lookIdle();
+    };
+    for (const type of ["keydown", "pointerdown", "pointermove", "touchstart", "wheel"]) {
+      window.addEventListener(type, input, { capture: true, passive: true });
+    }
+    window.addEventListener("focus", input);
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
@@ -291,6 +308,10 @@ export class Controller {
       const visible = document.visibilityState === "visible";
       if (!visible) this.saveSeen();
       this.act(model.setVisible, visible);
+      if (this.watch) {
+        this.watch = idle.shown(this.watch, visible, Date.now());
+        this.lookIdle();
+      }
       // Changed in the browser's settings while away (where no change event tells).
       if (this.state && this.state.alerts.permission !== notifier.permission()) {
         this.act(model.setAlerts, { permission: notifier.permission() });
@@ -306,6 +327,19 @@ export class Controller {
     const session = api.loadSession();
     if (session) this.enter(session);
     else this.views.auth.show();
+  }
+
+  /** Whether the person is still using the page (idle.js); tell a change; the one timer. */
+  lookIdle() {
+    if (!this.watch || !this.state) return;
+    const hook = Number(window.chatdIdleAfterMs);
+    const after = hook > 0 ? hook : idle.IDLE_AFTER_MS;
+    const { watch, report, wakeIn } = idle.check(this.watch, Date.now(), after);
+    this.watch = watch;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = wakeIn === null ? null
+      : setTimeout(() => this.lookIdle(), Math.min(MAX_TIMER_MS, wakeIn));
+    if (report !== null || this.state.idle !== watch.idle) this.act(model.setIdle, watch.idle);
   }
 
   get online() {
@@ -329,6 +363,8 @@ export class Controller {
       seen: loadSeen(session.username),
     });
     clock.follow(this.state.clockOffset); // its own clock until a welcome says the server's
+    this.watch = idle.created(Date.now(), document.visibilityState === "hidden");
+    this.lookIdle();
     this.savedAlerts = this.state.alerts;
     this.savedSeen = null;
     this.seenSavedAt = -Infinity;
@@ -346,7 +382,8 @@ export class Controller {
       // The first rooms and contacts only (a server whose largest page is smaller gives a
       // page of that; one that does not page lists everything, without `rooms_more`).
       hello: () => ({ token: session.token, resume: model.helloResume(this.state),
-        rooms_limit: model.WELCOME_ROOMS, contacts_limit: model.WELCOME_CONTACTS }),
+        rooms_limit: model.WELCOME_ROOMS, contacts_limit: model.WELCOME_CONTACTS,
+        ...model.helloIdle(this.state) }),
       onWelcome: (frame, { sentAt }) => this.receive(frame, null, sentAt),
       onEvent: (frame) => this.receive(frame),
       onReply: (frame, request) => this.receive(frame, request),
@@ -380,6 +417,8 @@ export class Controller {
     this.timers.clear();
     clearTimeout(this.refreshTimer);
     clearTimeout(this.typingTimer);
+    clearTimeout(this.idleTimer);
+    this.watch = null;
     if (!revoke) this.saveSeen(); // logged out on purpose: forgotten below
     this.sayLooking(true);
     clearTimeout(this.seenTimer);
@@ -690,7 +729,7 @@ export class Controller {
     const room = this.state.rooms.get(result.room);
     if (room && !room.draft) {
       this.act(model.openResult, target);
-      this.views.search.resultOpened();
+      this.views.search.itemOpened();
       return;
     }
     if (result.room.startsWith("@")) {
@@ -712,7 +751,7 @@ export class Controller {
         // takes the focus then.
         $("dialog").addEventListener("close", () => {
           this.act(model.openResult, target);
-          this.views.search.resultOpened();
+          this.views.search.itemOpened();
         }, { once: true });
       },
     });

@@ -123,8 +123,9 @@ export function nextTypingChange(state, now) {
 }
 
 /**
- * The open room's members listed so far, online first: [{user, status, me}], how many of them
- * are online, how many members the room has in all, and whether more can be listed.
+ * The open room's members listed so far, online first, then away: [{user, status, me}], how
+ * many of them are online (not away), how many members the room has in all, and whether more
+ * can be listed.
  */
 export function memberList(state) {
   const room = currentRoom(state);
@@ -134,7 +135,9 @@ export function memberList(state) {
     role: m.role || null, deactivated: Boolean(m.deactivated),
   }));
   const online = members.filter((m) => m.status === "online");
-  return { known: true, members: [...online, ...members.filter((m) => m.status !== "online")],
+  const away = members.filter((m) => m.status === "away");
+  return { known: true, members: [...online, ...away,
+    ...members.filter((m) => m.status === "offline")],
     online: online.length, total: Math.max(room.memberCount ?? 0, members.length),
     more: room.membersMore };
 }

@@ -148,6 +148,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     retryAt: null, // while "waiting": when (ms) the next attempt starts
     closeReason: "", // why the server closed the connection, for the banner
     visible, // whether the tab is visible (only then are messages read)
+    idle: false, // whether the person stopped using the page (idle.js): the server says away
+    saidIdle: false, // what the last hello said of it
     focused, // whether the page's window has the focus (else new messages alert, alerts.js)
     alerts: settings, // {desktop, sound, permission}: how new messages alert (alerts.js)
     search: searching.emptySearch(), // the search and its results (search.js)
@@ -273,7 +275,8 @@ const EVENTS = {
     if (Number.isSafeInteger(frame.max_text_chars) && frame.max_text_chars > 0) {
       state.maxText = frame.max_text_chars;
     }
-    setPresence(state, state.me, "online"); // presence events never tell us about ourselves
+    // Presence events never tell us about ourselves; idle or not, as the page is now.
+    setPresence(state, state.me, state.idle ? "away" : "online");
     // What the page saw of each room, before this welcome's objects say what came since.
     state.seen = missed.remember(state);
     state.away = state.away || []; // what a listing cut short noted stays to be told
@@ -346,6 +349,8 @@ const EVENTS = {
     if (state.pinsPanel.shown) effects.push(...openPins(state));
     if (!more) effects.push(...tellMissed(state, now));
     effects.push(...pauseEnds(state, now));
+    // The person came back (or left) while the hello was on its way: say so now.
+    if (state.saidIdle !== state.idle) effects.push(request("idle", { idle: state.idle }));
     return effects;
   },
 
@@ -1178,6 +1183,25 @@ export function flushReads(state) {
 export function setVisible(state, visible) {
   state.visible = Boolean(visible);
   return [];
+}
+
+/**
+ * The person stopped using the page (idle.js), or is back: the server is told (the next hello
+ * says it when not connected now); the person's own status shows `away` meanwhile.
+ */
+export function setIdle(state, idle) {
+  if (state.idle === Boolean(idle)) return [];
+  state.idle = Boolean(idle);
+  if (online(state)) setPresence(state, state.me, state.idle ? "away" : "online");
+  return online(state) ? [request("idle", { idle: state.idle })] : [];
+}
+
+/** The fields the hello adds for idleness: `idle` only when the page is idle now (what it
+ * said is kept, for the welcome to tell a change since). */
+export function helloIdle(state) {
+  if (!state) return {};
+  state.saidIdle = state.idle;
+  return state.idle ? { idle: true } : {};
 }
 
 /** The page's window gained or lost the focus. */
@@ -2160,11 +2184,13 @@ function transmit(state, nonce) {
   return [{ request: outbox.request(item) }];
 }
 
+const STATUSES = new Set(["online", "away", "offline"]);
+
 function setPresence(state, user, status) {
   if (typeof user !== "string") return;
-  // Only the two statuses the protocol has (the status is also a class name in the page).
+  // Only the statuses the protocol has (the status is also a class name in the page).
   state.presence.set(user.toLowerCase(),
-    { user, status: status === "online" ? "online" : "offline" });
+    { user, status: STATUSES.has(status) ? status : "offline" });
 }
 
 function presenceOf(state, user) {

@@ -19,8 +19,9 @@ export class ConnectionView {
 
   render(state, now) {
     const phase = state.connection;
-    $("me-status").dataset.phase = phase;
-    $("me-status-text").textContent = phase === "online" ? "online"
+    const away = phase === "online" && state.idle; // (idle.js: the server says so too)
+    $("me-status").dataset.phase = away ? "away" : phase;
+    $("me-status-text").textContent = away ? "away" : phase === "online" ? "online"
       : phase === "connecting" ? "connecting" : "offline";
     const banner = $("banner");
     const quiet = phase === "online" || phase === "stopped"

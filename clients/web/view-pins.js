@@ -13,74 +13,27 @@ import { $, drawKeyed, formatDay, formatFull, formatTime, h, svgIcon } from "./d
 import { statusText } from "./pins.js";
 import { currentRoom } from "./select.js";
 import { excerpt, filesSummary, pendingChanges } from "./select-messages.js";
+import { SidePanel } from "./view-panel.js";
 
-const WIDE = matchMedia("(min-width: 1100px)");
 /** The pin drawn on the header's button, in the menus and on a pinned message. */
 export const PIN_ICON = "M9 4h6M10 4v5l-3 4h10l-3-4V4M12 13v7";
 
-export class PinsView {
+export class PinsView extends SidePanel {
   constructor() {
-    this.on = {};
+    super("pins", "pinning");
     this.shownOpens = -1; // the listing whose items the panel holds
-    this.returnFocus = null;
     this.drawn = null; // what the header's button shows: [room, count]
     $("pins-open").addEventListener("click", () => (this.isOpen ? this.close() : this.open()));
-    $("pins-close").addEventListener("click", () => this.close());
     $("pins-more").addEventListener("click", () => this.on.more());
     $("pins-retry").addEventListener("click", () => this.on.retry());
-    // On a wide screen the panel stands in the member list's place, as the search does.
-    $("toggle-members").addEventListener("click", (event) => {
-      if (!this.isOpen || !WIDE.matches) return;
-      event.stopImmediatePropagation();
-      this.close({ refocus: false });
-    }, true);
-    $("pins-panel").addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && !event.defaultPrevented) {
-        event.preventDefault();
-        this.close();
-      }
-    });
   }
 
-  /** Handlers: opened(shown) (list or let go), more(), retry(), openPinned(item), unpin(msgId). */
-  bind(handlers) { this.on = handlers; }
+  // Handlers (bind): opened(shown) (list or let go), more(), retry(), openPinned(item),
+  // unpin(msgId).
 
-  get isOpen() {
-    return !$("pins-panel").hidden;
-  }
-
-  /** Show the panel, its heading focused (the list follows; Tab reaches its messages). */
-  open() {
-    if (!this.isOpen) {
-      this.returnFocus = document.activeElement;
-      $("pins-panel").hidden = false;
-      $("app").classList.add("pinning");
-      $("pins-open").setAttribute("aria-expanded", "true");
-      this.on.opened(true);
-    }
+  /** The heading's close button takes the focus (the list follows; Tab reaches its messages). */
+  focusFirst() {
     $("pins-close").focus();
-  }
-
-  /** Hide the panel; the focus goes back to where it was before (or the message box). */
-  close({ refocus = true } = {}) {
-    if (!this.isOpen) return;
-    $("pins-panel").hidden = true;
-    $("app").classList.remove("pinning");
-    $("pins-open").setAttribute("aria-expanded", "false");
-    this.on.opened(false);
-    const back = this.returnFocus;
-    this.returnFocus = null;
-    if (!refocus) return;
-    if (back && back.isConnected && back !== document.body && !back.closest("[inert]")) {
-      back.focus();
-    } else {
-      $("composer-text").focus();
-    }
-  }
-
-  /** A pinned message was opened: on a narrow screen the panel gives the conversation its place. */
-  itemOpened() {
-    if (!WIDE.matches) this.close({ refocus: false });
   }
 
   render(state) {

@@ -11,36 +11,20 @@ import { roomLabel } from "./alerts.js";
 import { $, formatDay, formatFull, formatTime, h } from "./dom.js";
 import { displayName } from "./profiles.js";
 import { segments, statusText, SYNTAX } from "./search.js";
+import { SidePanel } from "./view-panel.js";
 
-const WIDE = matchMedia("(min-width: 1100px)");
-
-export class SearchView {
+export class SearchView extends SidePanel {
   constructor() {
-    this.on = {};
+    super("search", "searching");
     this.shownSearches = -1; // the search whose results the list holds
     this.shownCount = 0; // how many of its results are drawn
-    this.returnFocus = null;
     $("search-open").addEventListener("click", () => this.open());
-    $("search-close").addEventListener("click", () => this.close());
     $("search-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.on.search($("search-input").value);
     });
     $("search-more").addEventListener("click", () => this.on.more());
-    // On a wide screen the panel stands in the member list's place: asking for the list
-    // closes the search and shows it as it was (before view-layout.js's own listener runs).
-    $("toggle-members").addEventListener("click", (event) => {
-      if (!this.isOpen || !WIDE.matches) return;
-      event.stopImmediatePropagation();
-      this.close({ refocus: false });
-    }, true);
     $("search-retry").addEventListener("click", () => this.on.retry());
-    $("search-panel").addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && !event.defaultPrevented) {
-        event.preventDefault();
-        this.close();
-      }
-    });
     document.addEventListener("keydown", (event) => {
       if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
       if ($("app").hidden || $("dialog").open || $("viewer").open || typing(event.target)) return;
@@ -52,46 +36,12 @@ export class SearchView {
       h("dt", {}, h("code", {}, example)), h("dd", {}, meaning)]));
   }
 
-  /** Handlers: search(query), more(), retry(), openResult(result), opened(shown). */
-  bind(handlers) { this.on = handlers; }
+  // Handlers (bind): search(query), more(), retry(), openResult(result), opened(shown).
 
-  get isOpen() {
-    return !$("search-panel").hidden;
-  }
-
-  /** Show the panel and put the focus in its box (its text selected, to type a new one). */
-  open() {
-    if (!this.isOpen) {
-      this.returnFocus = document.activeElement;
-      $("search-panel").hidden = false;
-      $("app").classList.add("searching");
-      $("search-open").setAttribute("aria-expanded", "true");
-      this.on.opened(true);
-    }
+  /** The focus goes in the box, its text selected, to type a new one. */
+  focusFirst() {
     $("search-input").focus();
     $("search-input").select();
-  }
-
-  /** Hide the panel; the focus goes back to where it was before (or the message box). */
-  close({ refocus = true } = {}) {
-    if (!this.isOpen) return;
-    $("search-panel").hidden = true;
-    $("app").classList.remove("searching");
-    $("search-open").setAttribute("aria-expanded", "false");
-    this.on.opened(false);
-    const back = this.returnFocus;
-    this.returnFocus = null;
-    if (!refocus) return;
-    if (back && back.isConnected && back !== document.body && !back.closest("[inert]")) {
-      back.focus();
-    } else {
-      $("composer-text").focus();
-    }
-  }
-
-  /** A result was opened: on a narrow screen the panel gives the conversation its place. */
-  resultOpened() {
-    if (!WIDE.matches) this.close({ refocus: false });
   }
 
   render(state) {

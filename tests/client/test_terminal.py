@@ -368,6 +368,38 @@ async def test_presence_of_a_contact(tmp_path: Path, config: Config) -> None:
         nursery.cancel_scope.cancel()
 
 
+async def test_idle_after_minutes_without_a_line_and_away_shown(tmp_path: Path,
+                                                                config: Config) -> None:
+    """``--idle-after`` (a few seconds here): ann's client, left alone, makes her away for
+    Bob; her next line makes her online. Bob idle: ann's client says he is away, and /who and
+    /contacts show "away"."""
+    async with running(config) as server, trio.open_nursery() as nursery:
+        await register_and_login(server.http_port, "ann")
+        bob_token = await register_and_login(server.http_port, "bob")
+        async with client_on_pty(tmp_path, server.http_port, "ann",
+                                 "--idle-after", "0.05") as term:
+            await log_in(term)
+            await term.type("/join lobby")
+            await term.expect(r"joined")
+            await term.type("/add bob")
+            await term.expect(r"-- added contact bob \(offline\)")
+            bob = await Client.ws(server.http_port, nursery)
+            await bob.hello(bob_token)
+            await bob.request("join", room="lobby")
+            await bob.request("add_contact", user="ann")
+            assert await bob.event("presence", user="ann", status="away")  # 3 s on
+            await term.type("/contacts")
+            assert await bob.event("presence", user="ann", status="online")
+            await bob.request("idle", idle=True)
+            await term.expect(r"-- bob is away")
+            await term.type("/who")
+            await term.expect(r"bob \(away\)")
+            await term.type("/contacts")
+            await term.expect(r"-- contacts: bob \(away\)")
+            await bob.aclose()
+        nursery.cancel_scope.cancel()
+
+
 async def test_escape_sequences_are_printed_harmlessly(tmp_path: Path, config: Config) -> None:
     """Another user's escape sequences and line breaks reach the terminal defused."""
     payload = "\x1b]0;pwned\x07\x1b[2J"

@@ -14,7 +14,8 @@ import trio
 
 from chatd.config import Config
 from chatd.server import Server, serve
-from tests.helpers import make_config, serving
+from tests.client import Client, register_and_login
+from tests.helpers import LIFTED_RATES, make_config, serving
 
 
 @asynccontextmanager
@@ -26,6 +27,26 @@ async def running(config: Config) -> AsyncIterator[Server]:
             yield server
         finally:
             server.shutdown()
+
+
+@asynccontextmanager
+async def ann_and_bea_on_two_nodes(tmp_path: Path, dsn: str, room: str = "shared"
+                                   ) -> AsyncIterator[tuple[Client, Client]]:
+    """Two nodes on one database (rates lifted), ann connected to the first and bea to the
+    second, both in ``room``; their connections closed on the way out."""
+    config = make_config(tmp_path, dsn, limits=LIFTED_RATES)
+    async with running(config) as a, running(config) as b:
+        ann = await Client.tcp(a.tcp_port)
+        await ann.hello(await register_and_login(a.http_port, "ann"))
+        bea = await Client.tcp(b.tcp_port)
+        await bea.hello(await register_and_login(b.http_port, "bea"))
+        try:
+            for client in (ann, bea):
+                await client.request("join", room=room)
+            yield ann, bea
+        finally:
+            await ann.aclose()
+            await bea.aclose()
 
 
 @pytest.fixture

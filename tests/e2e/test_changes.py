@@ -15,8 +15,8 @@ import trio
 from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, full_history, register_and_login
-from tests.e2e.conftest import running
-from tests.helpers import LIFTED_RATES, make_config
+from tests.e2e.conftest import ann_and_bea_on_two_nodes, running
+from tests.helpers import make_config
 
 CHANGE_OPS = ("message", "edited", "deleted", "reaction")
 
@@ -239,14 +239,7 @@ async def test_mentions_count_until_read(daemon: Server, nursery: trio.Nursery) 
 async def test_changes_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
     """A change made on one node reaches the members connected to another, in seq order,
     and concurrent reactions from both nodes to one message end the same everywhere."""
-    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
-    async with running(config) as a, running(config) as b:
-        ann = await Client.tcp(a.tcp_port)
-        await ann.hello(await register_and_login(a.http_port, "ann"))
-        bea = await Client.tcp(b.tcp_port)
-        await bea.hello(await register_and_login(b.http_port, "bea"))
-        for client in (ann, bea):
-            await client.request("join", room="shared")
+    async with ann_and_bea_on_two_nodes(tmp_path, database_dsn) as (ann, bea):
         posted = await ann.request("send", room="shared", text="hello", nonce="x1")
         mid = posted["msg_id"]
 
@@ -272,8 +265,6 @@ async def test_changes_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
                 (holding.append if e["on"] else holding.remove)(e["user"])
         assert log[0]["reactions"] == [{"emoji": "👍", "users": holding}]
         assert log[0]["text"] == "hello!"
-        await ann.aclose()
-        await bea.aclose()
 
 
 async def test_the_topic_reaches_members_and_resumes(config: Config,

@@ -16,7 +16,7 @@ import trio
 from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, full_history, http, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import ann_and_bea_on_two_nodes, running
 from tests.helpers import LIFTED_RATES, make_config
 
 LOG_OPS = ("message", "edited", "deleted", "reaction", "pinned")
@@ -280,14 +280,7 @@ async def test_pins_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
     """A pin made on one node reaches the members connected to another (the commit notice
     names the range, the other node reads the pinned entry back), in seq order; the count
     and the list are the same from both nodes."""
-    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
-    async with running(config) as a, running(config) as b:
-        ann = await Client.tcp(a.tcp_port)
-        await ann.hello(await register_and_login(a.http_port, "ann"))
-        bea = await Client.tcp(b.tcp_port)
-        await bea.hello(await register_and_login(b.http_port, "bea"))
-        for client in (ann, bea):
-            await client.request("join", room="shared")
+    async with ann_and_bea_on_two_nodes(tmp_path, database_dsn) as (ann, bea):
         posted = await ann.request("send", room="shared", text="runbook", nonce="x1")
         pinned = await ann.request("pin", room="shared", msg_id=posted["msg_id"])
         for client in (ann, bea):
@@ -304,5 +297,3 @@ async def test_pins_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
                               "ts": pinned["ts"]}
             assert got[2]["by"] == "bea" and got[2]["on"] is False
             assert (await client.request("pins", room="shared"))["messages"] == []
-        await ann.aclose()
-        await bea.aclose()

@@ -138,23 +138,34 @@ async def test_presence_crosses_nodes_and_a_dead_node_is_swept(tmp_path: Path,
             assert await b.online_elsewhere() == {a.node: frozenset({"Ann", "bob"})}
             audience = await b.presence_audience(["bob", "Ann"], ["bob", "Ann"])
             assert audience.rooms == {"bob": frozenset({"lobby"})}
+            await a.publish_presence([], [], idle=["Ann"])  # migration 0027: away there
+            [_, notice] = await heard_presence(2)
+            assert notice == PresenceNotice(node=a.node, idle=("Ann",))
+            assert await b.presence_elsewhere() == {a.node: {"Ann": True, "bob": False}}
+            await a.publish_presence(["Ann"], [])
+            await heard_presence(3)
+            assert await b.presence_elsewhere() == {a.node: {"Ann": False, "bob": False}}
             await a.publish_presence([], ["Ann"])
-            await heard_presence(2)
+            await heard_presence(4)
             assert await b.online_elsewhere() == {a.node: frozenset({"bob"})}
 
             seen = await b.sweep_nodes(0.0)  # every other node is late by now
             assert seen.dead == (a.node,) and seen.others == 0
-            notices = await heard_presence(3)
+            notices = await heard_presence(5)
             assert notices[-1] == PresenceNotice(node=a.node, down=True)
             assert await b.online_elsewhere() == {}
             assert await a.heartbeat() is True  # a was taken for dead: it publishes again
-            await a.publish_presence(["bob"], [], reset=True)
-            notices = await heard_presence(4)
-            assert notices[-1] == PresenceNotice(node=a.node, online=("bob",), reset=True)
+            await a.publish_presence(["bob"], [], reset=True, idle=["Ann"])
+            notices = await heard_presence(6)
+            assert notices[-1] == PresenceNotice(node=a.node, online=("bob",), reset=True,
+                                                 idle=("Ann",))
+            assert await b.presence_elsewhere() == {a.node: {"Ann": True, "bob": False}}
+            await a.publish_presence(["bob"], [], reset=True)  # a reset forgets Ann
+            await heard_presence(7)
             assert await b.online_elsewhere() == {a.node: frozenset({"bob"})}
             assert (await b.sweep_nodes(60.0)).others == 1
             await a.leave_cluster()
-            notices = await heard_presence(5)
+            notices = await heard_presence(8)
             assert notices[-1] == PresenceNotice(node=a.node, down=True)
             assert await b.online_elsewhere() == {}
             assert isinstance(heard[0], ListeningNotice)
@@ -167,12 +178,15 @@ ROOMS = st.one_of(st.text("abz09_-", min_size=1, max_size=64),
 
 
 @given(online=st.lists(NAMES, max_size=400), offline=st.lists(NAMES, max_size=400),
-       typing=st.lists(st.tuples(ROOMS, NAMES), max_size=100), reset=st.booleans())
+       typing=st.lists(st.tuples(ROOMS, NAMES), max_size=100), reset=st.booleans(),
+       idle=st.lists(NAMES, max_size=200))
 def test_presence_payloads_round_trip(online: list[str], offline: list[str],
-                                      typing: list[tuple[str, str]], reset: bool) -> None:
+                                      typing: list[tuple[str, str]], reset: bool,
+                                      idle: list[str]) -> None:
     """Any presence, however large, is split into payloads PostgreSQL takes (under 8,000
     bytes), each parsed back; together they say what was published, reset first."""
-    payloads = presence_payloads("chatd-0123456789ab", online, offline, typing, reset=reset)
+    payloads = presence_payloads("chatd-0123456789ab", online, offline, typing, reset=reset,
+                                 idle=idle)
     assert all(len(p.encode()) <= NOTICE_BYTES for p in payloads)
     notices = [parse_presence(p) for p in payloads]
     assert all(n is not None and n.node == "chatd-0123456789ab" for n in notices)
@@ -181,7 +195,8 @@ def test_presence_payloads_round_trip(online: list[str], offline: list[str],
     assert [u for n in parsed for u in n.online] == online
     assert [u for n in parsed for u in n.offline] == offline
     assert [t for n in parsed for t in n.typing] == typing
-    assert bool(parsed) == bool(online or offline or typing or reset)
+    assert [u for n in parsed for u in n.idle] == idle
+    assert bool(parsed) == bool(online or offline or typing or reset or idle)
 
 
 @given(st.text(max_size=60))
