@@ -332,7 +332,8 @@ class _Builder:
                 description="How a user shows themselves to others.",
                 examples=[{"user": "ann", "display_name": "Ann Lee",
                            "custom_status": {"emoji": "🌴", "text": "On holiday",
-                                             "until": None}}]),
+                                             "until": None},
+                           "avatar": {"url": f"/api/avatars/{EXAMPLE_AVATAR}"}}]),
             "Role": {"type": "string", "enum": list(ROLES),
                      "description": "A member's role in a room: the owner (one per room), "
                                     "a moderator, a member."},
@@ -873,7 +874,8 @@ class _Builder:
                 }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
                 ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
                       {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None,
-                                "display_name": None, "custom_status": None}}),
+                                "display_name": None, "custom_status": None,
+                                "avatar": None}}),
                 errors=(409, 429),
             )},
             "/api/login": {"post": self.op(
