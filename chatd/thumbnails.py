@@ -24,6 +24,12 @@ reported for the original are after that turn, as a viewer shows it. The thumbna
 
 Anything that fails (a corrupt or truncated file, a decoder's error of any kind) gives None:
 the upload is kept as a plain file, without a thumbnail and without an error to the user.
+
+A profile picture (:func:`make_avatar`) is made the same way, with the same formats, the
+same pixel bound and the same reduced JPEG decode, but cropped to the centred square of the
+image and scaled to :data:`AVATAR_SIZE` on each side (enlarged if smaller), as Slack and
+Mattermost crop theirs. The crop is taken before the EXIF turn: a centred square turned is
+the centred square of the turned image, so the order changes nothing but the cost.
 """
 
 from __future__ import annotations
@@ -35,13 +41,16 @@ from pathlib import Path
 
 from PIL import ExifTags, Image
 
-__all__ = ["BOX", "DEFAULT_MAX_PIXELS", "FORMATS", "THUMBNAIL_TYPE", "Thumbnail",
-           "make_thumbnail"]
+__all__ = ["AVATAR_SIZE", "BOX", "DEFAULT_MAX_PIXELS", "FORMATS", "THUMBNAIL_TYPE", "Thumbnail",
+           "make_avatar", "make_thumbnail"]
 
 log = logging.getLogger(__name__)
 
 #: The largest thumbnail, in pixels (width, height).
 BOX = (400, 400)
+
+#: A profile picture's side, in pixels: twice the largest the page shows, for dense screens.
+AVATAR_SIZE = 256
 
 #: The default of ``[files] max_image_pixels``.
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -128,3 +137,44 @@ def _thumbnail(image: Image.Image, max_pixels: int) -> Thumbnail | None:
         width, height = height, width
     return Thumbnail(data=out.getvalue(), width=width, height=height,
                      thumb_width=image.width, thumb_height=image.height)
+
+
+def make_avatar(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | None:
+    """A profile picture (WebP, :data:`AVATAR_SIZE` square, the image's centred square) of
+    the image in the file at ``path``; blocks: call it in a worker thread.
+
+    Returns:
+        The WebP bytes, or None when the file is not a PNG, JPEG, GIF or WebP image, has more
+        than ``max_pixels`` pixels, or fails to decode.
+    """
+    try:
+        with Image.open(path, formats=FORMATS) as image:
+            return _avatar(image, max_pixels)
+    except Exception as exc:  # decoders raise many types on broken input
+        log.debug("no picture from %s: %r", path.name, exc)
+        return None
+
+
+def _avatar(image: Image.Image, max_pixels: int) -> bytes | None:
+    width, height = image.size
+    if image.format not in _OPENED or width * height > max_pixels:
+        return None
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    if image.format in ("JPEG", "MPO"):
+        # draft keeps at least the size asked for each side: the square's side is the
+        # shorter one, so ask for twice the picture on both.
+        image.draft("RGB", (2 * AVATAR_SIZE, 2 * AVATAR_SIZE))
+    image.load()
+    if image.mode not in ("RGB", "RGBA"):
+        alpha = "A" in image.mode or "transparency" in image.info
+        image = image.convert("RGBA" if alpha else "RGB")
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    image = image.resize((AVATAR_SIZE, AVATAR_SIZE), Image.Resampling.LANCZOS,
+                         box=(left, top, left + side, top + side))
+    turn = _TURNS.get(orientation)
+    if turn is not None:
+        image = image.transpose(turn)
+    out = io.BytesIO()
+    image.save(out, "WEBP", quality=_WEBP_QUALITY)
+    return out.getvalue()

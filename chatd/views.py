@@ -39,8 +39,9 @@ from chatd.storage import (
     User,
 )
 
-__all__ = ["admin_room_object", "admin_user_object", "audit_object", "ban_object",
-           "contact_object", "file_object", "file_url", "member_object", "message_event",
+__all__ = ["AVATAR_PATH", "admin_room_object", "admin_user_object", "audit_object",
+           "avatar_object", "ban_object", "contact_object", "file_object", "file_url",
+           "member_object", "message_event",
            "message_object", "preview_object", "profile_event", "profile_object", "room_object",
            "status_object", "thumbnail_url", "user_object"]
 
@@ -181,11 +182,25 @@ def room_object(room: Room) -> dict[str, Any]:
 def user_object(user: User) -> dict[str, Any]:
     """A user as they see themselves (``welcome``, /api/me): with ``admin``,
     ``dnd_until`` (ms, or null): until when their notifications are paused
-    (chatd.actions.dnd), and their profile, ``display_name`` and ``custom_status``, null
-    when none (chatd.actions.profile)."""
+    (chatd.actions.dnd), and their profile, ``display_name``, ``custom_status`` and
+    ``avatar``, null when none (chatd.actions.profile)."""
     return {"id": user.id, "name": user.name, "admin": user.admin, "dnd_until": user.dnd_until,
             "display_name": user.display_name,
-            "custom_status": status_object(user.custom_status)}
+            "custom_status": status_object(user.custom_status),
+            "avatar": avatar_object(user.avatar)}
+
+
+#: Where a picture's bytes are served (chatd.http.avatars), by their SHA-256.
+AVATAR_PATH = "/api/avatars/"
+
+
+def avatar_object(sha256: str | None) -> dict[str, Any] | None:
+    """A picture as clients see it: ``{url}`` (a path of this server that an ``<img>``
+    loads without a token, named by the bytes: a new picture is a new url), or null for
+    none."""
+    if sha256 is None:
+        return None
+    return {"url": f"{AVATAR_PATH}{sha256}"}
 
 
 def status_object(status: CustomStatus | None) -> dict[str, Any] | None:
@@ -196,10 +211,12 @@ def status_object(status: CustomStatus | None) -> dict[str, Any] | None:
 
 
 def profile_object(profile: Profile) -> dict[str, Any]:
-    """A profile as ``profiles`` and ``GET /api/users/{name}`` give it: ``display_name``
-    and ``custom_status`` always (null: none), ``deactivated`` only when the account is."""
+    """A profile as ``profiles`` and ``GET /api/users/{name}`` give it: ``display_name``,
+    ``custom_status`` and ``avatar`` always (null: none), ``deactivated`` only when the
+    account is."""
     obj: dict[str, Any] = {"user": profile.name, "display_name": profile.display_name,
-                           "custom_status": status_object(profile.custom_status)}
+                           "custom_status": status_object(profile.custom_status),
+                           "avatar": avatar_object(profile.avatar)}
     if profile.deactivated:
         obj["deactivated"] = True
     return obj
@@ -208,34 +225,38 @@ def profile_object(profile: Profile) -> dict[str, Any]:
 def profile_event(profile: Profile) -> ProfileChanged:
     """The ``profile`` event that tells ``profile`` to others."""
     return ProfileChanged(user=profile.name, display_name=profile.display_name,
-                          custom_status=status_object(profile.custom_status))
+                          custom_status=status_object(profile.custom_status),
+                          avatar=avatar_object(profile.avatar))
 
 
 def _with_profile(obj: dict[str, Any], display_name: str | None,
-                  status: CustomStatus | None) -> dict[str, Any]:
+                  status: CustomStatus | None, avatar: str | None) -> dict[str, Any]:
     # Only when set: a room of thousands lists most members without either, and its page
     # stays as small as before profiles (docs/protocol.md says absent is none).
     if display_name is not None:
         obj["display_name"] = display_name
     if status is not None:
         obj["custom_status"] = status_object(status)
+    if avatar is not None:
+        obj["avatar"] = avatar_object(avatar)
     return obj
 
 
 def member_object(member: Member, status: str) -> dict[str, Any]:
     """A member as ``who`` lists them: ``deactivated`` only when their account is,
-    ``display_name`` and ``custom_status`` only when they have one."""
+    ``display_name``, ``custom_status`` and ``avatar`` only when they have one."""
     obj: dict[str, Any] = {"user": member.name, "status": status, "role": member.role}
     if member.deactivated:
         obj["deactivated"] = True
-    return _with_profile(obj, member.display_name, member.custom_status)
+    return _with_profile(obj, member.display_name, member.custom_status, member.avatar)
 
 
 def contact_object(profile: Profile, status: str) -> dict[str, Any]:
     """A contact as ``contacts`` and ``add_contact`` give them: ``user`` and ``status``
-    (their presence), ``display_name`` and ``custom_status`` only when they have one."""
+    (their presence), ``display_name``, ``custom_status`` and ``avatar`` only when they
+    have one."""
     return _with_profile({"user": profile.name, "status": status}, profile.display_name,
-                         profile.custom_status)
+                         profile.custom_status, profile.avatar)
 
 
 def ban_object(ban: Ban) -> dict[str, Any]:

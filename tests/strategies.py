@@ -509,7 +509,10 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
               custom_status=st.none() | st.fixed_dictionaries({
                   "emoji": st.just("") | emojis,
                   "text": st.just("") | profile_texts(MAX_STATUS_TEXT_CHARS),
-                  "until": st.none() | st.integers(0, 2**53)})),
+                  "until": st.none() | st.integers(0, 2**53)}),
+              avatar=st.none() | st.builds(
+                  lambda digits: {"url": f"/api/avatars/{digits}"},
+                  st.text("0123456789abcdef", min_size=64, max_size=64))),
     st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
     st.builds(RoomDeleted, room=room_names, by=user_names),
 )

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from chatd.thumbnails import BOX, DEFAULT_MAX_PIXELS, Thumbnail, make_thumbnail
+from chatd.thumbnails import (
+    AVATAR_SIZE,
+    BOX,
+    DEFAULT_MAX_PIXELS,
+    Thumbnail,
+    make_avatar,
+    make_thumbnail,
+)
 from tests.images import animation, encode, picture, png_bomb, with_orientation
 
 
@@ -188,3 +195,45 @@ def _thumbnail_of(data: bytes) -> Thumbnail | None:
 
     with tempfile.TemporaryDirectory() as folder:
         return make_thumbnail(_file(Path(folder), data))
+
+
+def _halves(width: int, height: int) -> Image.Image:
+    """Red on the left half, blue on the right."""
+    image = Image.new("RGB", (width, height), (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, width // 2, height))
+    return image
+
+
+@pytest.mark.parametrize(("fmt", "size"), [("PNG", (300, 200)), ("JPEG", (200, 300)),
+                                           ("GIF", (40, 30)), ("WEBP", (1000, 999))])
+def test_a_picture_is_the_centred_square(tmp_path: Path, fmt: str, size: tuple[int, int]
+                                         ) -> None:
+    """make_avatar: any format and shape, small ones enlarged, gives a 256x256 WebP of the
+    image's centred square (red left, blue right still)."""
+    data = make_avatar(_file(tmp_path, encode(_halves(*size), fmt)))
+    assert data is not None
+    made = Image.open(io.BytesIO(data))
+    assert (made.format, made.size) == ("WEBP", (AVATAR_SIZE, AVATAR_SIZE))
+    rgb = made.convert("RGB")
+    left, right = rgb.getpixel((10, 128)), rgb.getpixel((245, 128))
+    assert isinstance(left, tuple) and isinstance(right, tuple)
+    assert left[0] > 180 > left[2] and right[2] > 180 > right[0], (left, right)
+
+
+def test_a_picture_is_turned_as_its_exif_says(tmp_path: Path) -> None:
+    """Orientation 6 (a quarter turn clockwise): what was the left half shows on top."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = make_avatar(_file(tmp_path, encode(_halves(300, 200), "JPEG", exif=exif.tobytes())))
+    assert data is not None
+    rgb = Image.open(io.BytesIO(data)).convert("RGB")
+    top, bottom = rgb.getpixel((128, 10)), rgb.getpixel((128, 245))
+    assert isinstance(top, tuple) and isinstance(bottom, tuple)
+    assert top[0] > 180 > top[2] and bottom[2] > 180 > bottom[0], (top, bottom)
+
+
+@pytest.mark.parametrize("data", [b"", b"plain text", encode(Image.new("RGB", (8, 8)), "BMP"),
+                                  png_bomb(3000, 3000)])
+def test_anything_else_gives_no_picture(tmp_path: Path, data: bytes) -> None:
+    """Not a PNG, JPEG, GIF or WebP, or past max_pixels: None."""
+    assert make_avatar(_file(tmp_path, data), max_pixels=4_000_000) is None

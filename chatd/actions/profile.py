@@ -1,4 +1,4 @@
-"""Profiles: a display name and a custom status per user, shown to everyone.
+"""Profiles: a display name, a custom status and a picture per user, shown to everyone.
 
 Theory of operation. A profile is three columns of the user's row and a time
 (``users.display_name``, ``status_emoji``, ``status_text``, ``status_until``; migration
@@ -20,9 +20,16 @@ audience from storage at the change, with the status changes; on the other nodes
 trigger of migration 0025 (chatd.cluster), whose notice each node's announcer takes the same
 way. Changes are rare and cost only when they happen; the per-user bucket
 :data:`PROFILE_CHANGES` keeps one account from turning them into a flood to its rooms.
+
+A picture (migration 0028) is set and removed over HTTP only (chatd.http.avatars: it is a
+file's bytes), through :func:`set_avatar`: the same bucket, the same announcement. The
+profile carries the SHA-256 of the picture the server made, and clients its url
+(chatd.views.avatar_object), named by those bytes.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from chatd.actions.context import App, Bucket, Caller, signed_in
 from chatd.actions.session import now_ms
@@ -37,10 +44,11 @@ from chatd.protocol import (
     codes,
     frame,
 )
-from chatd.storage import NO_CUSTOM_STATUS, CustomStatus, Profile
+from chatd.storage import NO_CUSTOM_STATUS, CustomStatus, Profile, User
 from chatd.views import profile_event, profile_object
 
-__all__ = ["PROFILE_CHANGES", "announce", "profiles", "set_profile", "status_until"]
+__all__ = ["PROFILE_CHANGES", "announce", "profiles", "set_avatar", "set_profile",
+           "status_until"]
 
 #: Profile changes per user, over all their sessions and the HTTP API: ten at once, then
 #: one every six seconds. A person sets a status a few times a day; each change is told to
@@ -88,6 +96,20 @@ async def set_profile(app: App, caller: Caller, request: SetProfile) -> Answer:
     fields = profile_object(profile)
     fields.pop("deactivated", None)  # (a session's user is not)
     return Answer(id=request.id, fields=fields)
+
+
+async def set_avatar(app: App, user: User, avatar: tuple[str, int] | None) -> dict[str, Any]:
+    """Change ``user``'s picture to the bytes ``avatar`` (SHA-256, size), already placed in
+    the file store, or remove it (None); the profile as stored, as clients see it. The
+    caller took the :data:`PROFILE_CHANGES` token. A change is told as :func:`set_profile`'s
+    are; the old picture's bytes are the collector's (chatd.files) once nothing refers to
+    them."""
+    profile, changed = await app.storage.set_avatar(user.id, avatar)
+    if changed:
+        await announce(app, profile)
+    fields = profile_object(profile)
+    fields.pop("deactivated", None)  # (a signed-in user is not)
+    return fields
 
 
 async def announce(app: App, profile: Profile) -> None:

@@ -101,7 +101,8 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         if again is not None:
             user = dataclasses.replace(user, dnd_until=again.dnd_until,
                                        display_name=again.display_name,
-                                       custom_status=again.custom_status)
+                                       custom_status=again.custom_status,
+                                       avatar=again.avatar)
     shown = contacts if shows is None else contacts[:shows]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],

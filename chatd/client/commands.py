@@ -379,6 +379,20 @@ async def upload(client: ChatClient, arg: str) -> None:
         await client.upload(room, Path(parsed[0]), parsed[1])
 
 
+async def avatar(client: ChatClient, arg: str) -> None:
+    """``/avatar PATH``: make the image at PATH your picture (its centred square is kept);
+    ``/avatar --clear``: remove it."""
+    if arg.strip() == "--clear":
+        await client.set_avatar(None)
+        return
+    parsed = split_path(arg)
+    if parsed is None or parsed[1]:
+        client.screen.problem('usage: /avatar PATH|--clear (quote a PATH with spaces: '
+                              '/avatar "my face.png")')
+        return
+    await client.set_avatar(Path(parsed[0]))
+
+
 async def who(client: ChatClient, arg: str) -> None:
     """``/who [ROOM] [AFTER]``: a page of the room's members (those after AFTER by name),
     with how many there are in all and online when the room has more than one page."""
@@ -584,7 +598,8 @@ async def whois(client: ChatClient, arg: str) -> None:
         gone = " (deactivated)" if profile.get("deactivated") is True else ""
         said = profile_text(profile.get("display_name"), profile.get("custom_status"),
                             client.server_now())
-        client.screen.notice(f"{clean(name)} is {said}{gone}")
+        picture = "has a picture" if profile.get("avatar") else "has no picture"
+        client.screen.notice(f"{clean(name)} is {said}{gone}; {picture}")
 
     await client.ask("/whois", Profiles(users=(user,)), Answer, on_ok)
 
@@ -1202,7 +1217,10 @@ COMMANDS: dict[str, Command] = {
     "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",
                       "show or set your status (🌴 On holiday), for a while or until "
                       "cleared"),
-    "whois": Command(whois, "/whois USER", "someone's display name and status"),
+    "whois": Command(whois, "/whois USER", "someone's display name, status and whether "
+                     "they have a picture"),
+    "avatar": Command(avatar, "/avatar PATH|--clear", "set your picture (a PNG, JPEG, GIF or "
+                      "WebP image; its centred square is kept), or remove it"),
     "retry": Command(retry, "/retry", "send failed messages again"),
     "drop": Command(drop, "/drop", "forget failed messages"),
     "help": Command(help_, "/help", "this list"),

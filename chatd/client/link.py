@@ -116,8 +116,10 @@ async def _open_stream(host: str, port: int, secure: bool) -> trio.abc.Stream:
 
 
 async def http_json(endpoint: Endpoint, method: str, path: str,
-                    body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
-    """One HTTP request with a JSON body, on a fresh connection.
+                    body: Mapping[str, Any] | None = None, *, token: str | None = None
+                    ) -> tuple[int, Any]:
+    """One HTTP request with a JSON body (and ``token`` as its Bearer token, when given), on
+    a fresh connection.
 
     Returns:
         The status and the decoded JSON answer (None when it is not JSON).
@@ -133,6 +135,8 @@ async def http_json(endpoint: Endpoint, method: str, path: str,
             headers = [("Host", endpoint.authority), ("Content-Length", str(len(data))),
                        ("Content-Type", "application/json"), ("Accept", "application/json"),
                        ("Connection", "close")]
+            if token is not None:
+                headers.append(("Authorization", f"Bearer {token}"))
             await stream.send_all(conn.send(h11.Request(method=method,
                                                         target=endpoint.prefix + path,
                                                         headers=headers)) or b"")
@@ -179,11 +183,12 @@ def _multipart_head(boundary: str, name: str, content_type: str) -> bytes:
 
 async def http_upload(endpoint: Endpoint, path: str, token: str, source: _Source, size: int,
                       *, name: str, content_type: str,
-                      on_progress: Callable[[int, int], None] | None = None
-                      ) -> tuple[int, Any]:
-    """``POST`` ``size`` bytes of ``source`` to ``path`` as ``multipart/form-data`` (one part,
-    ``file``), streamed: a chunk of :data:`UPLOAD_CHUNK` bytes is read (in a worker thread)
-    and sent at a time, so the file is never held in memory whatever its size.
+                      on_progress: Callable[[int, int], None] | None = None,
+                      method: str = "POST") -> tuple[int, Any]:
+    """``POST`` (or ``method``) ``size`` bytes of ``source`` to ``path`` as
+    ``multipart/form-data`` (one part, ``file``), streamed: a chunk of :data:`UPLOAD_CHUNK`
+    bytes is read (in a worker thread) and sent at a time, so the file is never held in
+    memory whatever its size.
 
     The request says ``Expect: 100-continue``: the server refuses at its head (no token, not a
     member, rate limited, quota spent) before a byte of the file is sent. An answer that comes
@@ -213,7 +218,7 @@ async def http_upload(endpoint: Endpoint, path: str, token: str, source: _Source
         conn = h11.Connection(h11.CLIENT)
         with trio.fail_after(TRANSFER_TIMEOUT):
             await stream.send_all(conn.send(h11.Request(
-                method="POST", target=endpoint.prefix + path, headers=headers)) or b"")
+                method=method, target=endpoint.prefix + path, headers=headers)) or b"")
         answer = _Answer()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(answer.read, stream, conn, nursery.cancel_scope)

@@ -301,6 +301,8 @@ class ChatClient:
         # Other users' profiles as last heard (who, contacts, /whois, ``profile`` events), by
         # lower-case name: a profile event that says what is known already prints nothing.
         self.profiles: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
+        # The url of each user's picture, as last told by a profile event (lower-case name).
+        self.avatars: dict[str, str | None] = {}
         # Idleness (``--idle-after``): whether the user stopped typing here, when they last
         # typed a line (trio's clock), and what the last hello said of it.
         self.idle = False
@@ -734,6 +736,55 @@ class ChatClient:
             self.screen.problem(f"{what}: {http_error(status, answer)}")
             return None
         return None
+
+    async def set_avatar(self, source: Path | None) -> None:
+        """``/avatar``: make the image at ``source`` the user's picture (``PUT
+        /api/me/avatar``, streamed from the disk), or remove it (None: ``DELETE``). A
+        refusal, a file that cannot be read and a server that cannot be reached are printed
+        as problems. The profile event that follows tells the rest."""
+        what = "/avatar"
+        for attempt in (1, 2):
+            try:
+                assert self.token is not None
+                if source is None:
+                    status, answer = await http_json(self.options.endpoint, "DELETE",
+                                                     "/api/me/avatar", token=self.token)
+                else:
+                    try:
+                        opened = await trio.open_file(source, "rb")
+                    except OSError as exc:
+                        self.screen.problem(f"{what}: cannot read {clean(str(source))}: "
+                                            f"{clean(exc.strerror or exc)}")
+                        return
+                    async with opened as file:
+                        info = await trio.to_thread.run_sync(os.fstat, file.fileno())
+                        if not stat.S_ISREG(info.st_mode):
+                            self.screen.problem(f"{what}: {clean(str(source))} is not a file")
+                            return
+                        status, answer = await http_upload(
+                            self.options.endpoint, "/api/me/avatar", self.token, file,
+                            info.st_size, name=source.name, method="PUT",
+                            content_type=mimetypes.guess_type(source.name)[0]
+                            or "application/octet-stream")
+                if status == 401 and attempt == 1:
+                    await self.login()
+                    continue
+            except SourceFailed as exc:
+                self.screen.problem(f"{what}: {clean(exc)}")
+                return
+            except LoginFailed as exc:
+                self.screen.problem(f"{what}: {clean(exc)}")
+                return
+            except HTTP_ERRORS as exc:
+                self.screen.problem(f"{what}: cannot reach "
+                                    f"{self.options.endpoint.authority}: {describe(exc)}")
+                return
+            if status == 200:
+                self.screen.notice("your picture is set" if source is not None
+                                   else "your picture is removed")
+            else:
+                self.screen.problem(f"{what}: {http_error(status, answer)}")
+            return
 
     def _progress_printer(self, name: str, size: int) -> Callable[[int, int], None]:
         """A progress callback that prints a line at each quarter of the file sent."""
@@ -1285,6 +1336,14 @@ class ChatClient:
         their display name or status: one line says it (messages keep showing login
         names, so that every line stays one a program can read)."""
         self.take_profile(event.user, event.display_name, event.custom_status)
+        url = event.avatar.get("url") if event.avatar else None
+        key = event.user.lower()
+        before = self.avatars.get(key)  # (None: none, or not heard of)
+        self.avatars[key] = url
+        # Someone else's new picture is a line of its own (one's own: /avatar said it).
+        if url != before and key != self.me.lower():
+            self.screen.notice(f"{clean(event.user)} has a new picture" if url
+                               else f"{clean(event.user)} removed their picture")
 
     async def _on_dnd(self, event: DndChanged) -> None:
         """The user paused or resumed their notifications, here or on another device."""

@@ -63,7 +63,7 @@ from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 from chatd.webpush import MAX_ENDPOINT_CHARS
 
-__all__ = ["OPENAPI_PATH", "OPENAPI_VERSION", "build_document", "route_template",
+__all__ = ["EXAMPLE_AVATAR", "OPENAPI_PATH", "OPENAPI_VERSION", "build_document", "route_template",
            "served_document"]
 
 OPENAPI_VERSION = "3.1.0"
@@ -71,6 +71,9 @@ OPENAPI_VERSION = "3.1.0"
 OPENAPI_PATH = "/api/openapi.json"
 
 Schema = dict[str, Any]
+
+#: The example picture's SHA-256 (a picture's url is named by its bytes).
+EXAMPLE_AVATAR = "5f0c" + "7e" * 30
 
 # The name rules of chatd.protocol.names, as JSON Schema patterns (ECMA-262, which Python's re
 # reads the same way for these). Upper case is accepted where the server folds it.
@@ -259,6 +262,8 @@ class _Builder:
                                                "null: none."}
         custom_status: Schema = {"anyOf": [_ref("CustomStatus"), {"type": "null"}],
                                  "description": "Null: none (or it ended)."}
+        avatar: Schema = {"anyOf": [_ref("Avatar"), {"type": "null"}],
+                          "description": "The user's picture; null: none."}
         return {
             "UserName": {"type": "string", "pattern": USER_NAME,
                          "description": "1-32 of `A-Z a-z 0-9 _ . -`; unique regardless of "
@@ -297,10 +302,17 @@ class _Builder:
                                              "paused (`PUT /api/me/dnd`); null: they are "
                                              "not."},
                                "display_name": display_name,
-                               "custom_status": custom_status},
+                               "custom_status": custom_status,
+                               "avatar": avatar},
                               examples=[{"id": 7, "name": "ann", "admin": False,
                                          "dnd_until": None, "display_name": "Ann Lee",
-                                         "custom_status": None}]),
+                                         "custom_status": None, "avatar": None}]),
+            "Avatar": self.sent(
+                {"url": {"type": "string", "pattern": "^/api/avatars/[0-9a-f]{64}$",
+                         "description": "Its bytes (`GET /api/avatars/{sha256}`): no token "
+                                        "needed; a new picture is a new url."}},
+                description="A profile picture: 256x256 WebP.",
+                examples=[{"url": f"/api/avatars/{EXAMPLE_AVATAR}"}]),
             "CustomStatus": self.sent(
                 {"emoji": {"type": "string", "description": "One emoji; \"\": none."},
                  "text": {"type": "string", "maxLength": MAX_STATUS_TEXT_CHARS,
@@ -313,13 +325,15 @@ class _Builder:
                 {"user": {"type": "string", "description": "As registered."},
                  "display_name": display_name,
                  "custom_status": custom_status,
+                 "avatar": avatar,
                  "deactivated": {"const": True, "description": "Only for a deactivated "
                                                                "account."}},
-                required=["user", "display_name", "custom_status"],
+                required=["user", "display_name", "custom_status", "avatar"],
                 description="How a user shows themselves to others.",
                 examples=[{"user": "ann", "display_name": "Ann Lee",
                            "custom_status": {"emoji": "🌴", "text": "On holiday",
-                                             "until": None}}]),
+                                             "until": None},
+                           "avatar": {"url": f"/api/avatars/{EXAMPLE_AVATAR}"}}]),
             "Role": {"type": "string", "enum": list(ROLES),
                      "description": "A member's role in a room: the owner (one per room), "
                                     "a moderator, a member."},
@@ -400,7 +414,10 @@ class _Builder:
                                                  "welcome's or `GET /api/me`'s)."},
                  "custom_status": {**_ref("CustomStatus"),
                                    "description": "Only when they have one in force (not "
-                                                  "in the welcome's or `GET /api/me`'s)."}},
+                                                  "in the welcome's or `GET /api/me`'s)."},
+                 "avatar": {**_ref("Avatar"),
+                            "description": "Only when they have one (not in the welcome's "
+                                           "or `GET /api/me`'s)."}},
                 required=["user", "status"],
                 examples=[{"user": "Bob", "status": "online"},
                           {"user": "Cy", "status": "offline", "display_name": "Cy Young"}]),
@@ -857,7 +874,8 @@ class _Builder:
                 }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
                 ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
                       {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None,
-                                "display_name": None, "custom_status": None}}),
+                                "display_name": None, "custom_status": None,
+                                "avatar": None}}),
                 errors=(409, 429),
             )},
             "/api/login": {"post": self.op(
@@ -1079,8 +1097,59 @@ class _Builder:
                     "user": {"type": "string"},
                     "display_name": {"type": ["string", "null"]},
                     "custom_status": {"anyOf": [_ref("CustomStatus"), {"type": "null"}]},
+                    "avatar": {"anyOf": [_ref("Avatar"), {"type": "null"}]},
                 })),
                 errors=(400, 429),
+            )},
+            "/api/me/avatar": {
+                "put": self.op(
+                    "Set the profile picture",
+                    "One `multipart/form-data` part named `file`: a PNG, JPEG, GIF or WebP "
+                    "image (the bytes decide, not the declared type) of at most "
+                    f"`files.max_bytes` ({config.files.max_bytes}) bytes and "
+                    f"`files.max_image_pixels` ({config.files.max_image_pixels}) pixels; "
+                    "anything else is `bad_request`. The server keeps its centred square, "
+                    "256x256 WebP (not the original, and not against the quota). The "
+                    "user's connections, room mates and watchers get the `profile` event. "
+                    "Counted with the profile changes.",
+                    tag="accounts", op_id="setAvatar",
+                    body={"multipart/form-data": {
+                        "schema": {"type": "object", "properties": {
+                            "file": {"type": "string", "format": "binary"}},
+                            "required": ["file"], "additionalProperties": False},
+                        "encoding": {"file": {"contentType": "*/*"}},
+                    }},
+                    ok=ok(200, "The profile as stored.", _ref("Profile")),
+                    errors=(400, 429),
+                ),
+                "delete": self.op(
+                    "Remove the profile picture",
+                    "The `profile` event is told as for a new one (not when there was "
+                    "none). Counted with the profile changes.",
+                    tag="accounts", op_id="removeAvatar",
+                    ok=ok(200, "The profile as stored.", _ref("Profile")),
+                    errors=(429,),
+                ),
+            },
+            "/api/avatars/{sha256}": {"get": self.op(
+                "A profile picture",
+                "The bytes of a picture (an `avatar`'s `url`), for anyone with the url: no "
+                "token. The url is named by the bytes, so a picture never changes under it "
+                "(cached publicly for a year); one replaced or removed is 404.",
+                tag="accounts", auth="none", op_id="avatar",
+                parameters=[path_param("sha256", {"type": "string",
+                                                  "pattern": "^[0-9a-f]{64}$"},
+                                       "The SHA-256 of the picture's bytes.",
+                                       EXAMPLE_AVATAR)],
+                ok={"200": {"description": "The picture.", "headers": {
+                        "ETag": {"required": True, "schema": {"type": "string"}},
+                        "Cache-Control": {"required": True, "schema": {
+                            "type": "string",
+                            "const": "public, max-age=31536000, immutable"}}},
+                    "content": {"image/webp": {"schema": {"type": "string",
+                                                          "format": "binary"}}}},
+                    "304": {"description": "Not modified (`If-None-Match`)."}},
+                errors=(404,),
             )},
             "/api/users/{name}": {"get": self.op(
                 "A user's profile",

@@ -37,6 +37,7 @@ from chatd.actions import (
 )
 from chatd.config import Config
 from chatd.errors import ChatError
+from chatd.http.avatars import get_avatar, put_avatar, remove_avatar
 from chatd.http.links import links, thumbnail
 from chatd.http.messages import (
     JSON_TYPE,
@@ -567,6 +568,10 @@ ROUTES: list[Route] = [
     _route(r"/api/me", {"GET": _me}),
     _route(r"/api/me/dnd", {"PUT": operation("set_dnd", _body)}),
     _route(r"/api/me/profile", {"PUT": operation("set_profile", _body)}),
+    _route(r"/api/me/avatar", {
+        "PUT": Streaming(put_avatar, upload_limit), "DELETE": remove_avatar,
+    }),
+    _route(r"/api/avatars/(?P<sha256>[^/]+)", {"GET": get_avatar}),
     _route(r"/api/users/(?P<name>[^/]+)", {"GET": _user_profile}),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),

@@ -64,8 +64,9 @@ from chatd.storage import ImageFacts
 from chatd.thumbnails import make_thumbnail
 from chatd.views import file_object
 
-__all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "UPLOADS", "download", "place_thumbnail",
-           "upload", "upload_limit"]
+__all__ = ["MULTIPART_OVERHEAD", "THUMBNAIL_THREADS", "UPLOADS", "download", "multipart_boundary",
+           "place_bytes", "place_thumbnail", "receive", "thumbnail_limiter", "upload",
+           "upload_limit"]
 
 log = logging.getLogger(__name__)
 # python-multipart logs a warning for each malformed body before it raises: a client's mistake,
@@ -166,7 +167,7 @@ class _Part:
         return normalise_content_type(value.decode("latin-1") if value is not None else None)
 
 
-def _boundary(request: Request) -> bytes:
+def multipart_boundary(request: Request) -> bytes:
     value = request.header(b"content-type")
     mime, params = parse_options_header(value or b"")
     boundary = params.get(b"boundary", b"")
@@ -180,7 +181,37 @@ def _too_large(limit: int, what: str) -> ChatError:
     return ChatError(codes.TOO_LARGE, f"the file is over {what} ({limit} bytes)")
 
 
-def _thumbnail_limiter() -> trio.CapacityLimiter:
+async def receive(body: RequestBody, boundary: bytes, pending: Upload, limit: int, what: str
+                  ) -> _Part:
+    """Read a multipart ``body`` of one part ``file`` into ``pending``, a chunk at a time;
+    returns the part (its name and type).
+
+    Raises:
+        ChatError: ``too_large`` past ``limit`` bytes (``what`` names the limit),
+            ``bad_request`` for a malformed body or one without its one part ``file``.
+    """
+    part = _Part()
+    parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
+    async for chunk in body:
+        try:
+            parser.write(chunk)
+        except MultipartParseError:
+            raise ChatError(codes.BAD_REQUEST, "the multipart body is malformed") from None
+        if part.problem:
+            raise ChatError(codes.BAD_REQUEST, part.problem)
+        if part.pending:
+            data = b"".join(part.pending)
+            part.pending.clear()
+            if pending.size + len(data) > limit:
+                raise _too_large(limit, what)
+            await trio.to_thread.run_sync(pending.write, data)
+    parser.finalize()
+    if not (part.ended and part.file_done):
+        raise ChatError(codes.BAD_REQUEST, "the body holds no complete part named 'file'")
+    return part
+
+
+def thumbnail_limiter() -> trio.CapacityLimiter:
     try:
         return _THUMBNAIL_LIMITER.get()
     except LookupError:
@@ -189,7 +220,7 @@ def _thumbnail_limiter() -> trio.CapacityLimiter:
         return limiter
 
 
-def _place_bytes(store: FileStore, data: bytes) -> Upload:
+def place_bytes(store: FileStore, data: bytes) -> Upload:
     """``data`` placed at its content path, by an upload of its own (blocks)."""
     upload = store.open_upload()
     try:
@@ -210,10 +241,10 @@ async def place_thumbnail(store: FileStore, source: Path, max_pixels: int
     if max_pixels <= 0:
         return None, None
     made = await trio.to_thread.run_sync(partial(make_thumbnail, source, max_pixels=max_pixels),
-                                         limiter=_thumbnail_limiter())
+                                         limiter=thumbnail_limiter())
     if made is None:
         return None, None
-    placed = await store.run(_place_bytes, store, made.data)
+    placed = await store.run(place_bytes, store, made.data)
     return ImageFacts(width=made.width, height=made.height, thumb_sha256=placed.sha256,
                       thumb_width=made.thumb_width, thumb_height=made.thumb_height), placed
 
@@ -250,7 +281,7 @@ async def _upload(request: Request, body: RequestBody, app: App,
         room = normalise_room(params["room"])
     except InvalidName as exc:
         raise ChatError(codes.BAD_REQUEST, str(exc)) from None
-    boundary = _boundary(request)
+    boundary = multipart_boundary(request)
     try:
         app.take(UPLOADS, user.name)
     except ChatError:
@@ -263,28 +294,11 @@ async def _upload(request: Request, body: RequestBody, app: App,
         raise ChatError(codes.TOO_LARGE, f"you have used your quota of {config.quota_bytes} "
                         "bytes of files; delete messages with files to make room")
     limit, what = min((config.max_bytes, "the size limit"), (allowance, "your quota's rest"))
-    part = _Part()
-    parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
     store = app.files
     pending = await trio.to_thread.run_sync(store.open_upload)
     thumb: Upload | None = None
     try:
-        async for chunk in body:
-            try:
-                parser.write(chunk)
-            except MultipartParseError:
-                raise ChatError(codes.BAD_REQUEST, "the multipart body is malformed") from None
-            if part.problem:
-                raise ChatError(codes.BAD_REQUEST, part.problem)
-            if part.pending:
-                data = b"".join(part.pending)
-                part.pending.clear()
-                if pending.size + len(data) > limit:
-                    raise _too_large(limit, what)
-                await trio.to_thread.run_sync(pending.write, data)
-        parser.finalize()
-        if not (part.ended and part.file_done):
-            raise ChatError(codes.BAD_REQUEST, "the body holds no complete part named 'file'")
+        part = await receive(body, boundary, pending, limit, what)
         try:
             sha256 = await store.run(pending.place)
             image, thumb = await place_thumbnail(store, pending.path, config.max_image_pixels)

@@ -236,6 +236,16 @@ def _custom_status(obj: Mapping[str, Any]) -> dict[str, Any] | None:
             "until": _optional_int(value, "until")}
 
 
+def _avatar(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An ``avatar``: null (or absent, from a server before pictures), or {url}."""
+    value = obj.get("avatar")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad("'avatar' must be an object or null")
+    return {"url": _str(value, "url")}
+
+
 def _id(obj: Mapping[str, Any]) -> RequestId:
     rid = obj.get("id")
     if rid is None or isinstance(rid, str) or (isinstance(rid, int) and not isinstance(rid, bool)):
@@ -488,7 +498,8 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),
     "profile": lambda obj: ProfileChanged(user=_str(obj, "user"),
                                           display_name=_optional_str(obj, "display_name"),
-                                          custom_status=_custom_status(obj)),
+                                          custom_status=_custom_status(obj),
+                                          avatar=_avatar(obj)),
     "room_deleted": lambda obj: RoomDeleted(room=_str(obj, "room"), by=_str(obj, "by")),
     "gap": lambda obj: Gap(room=_str(obj, "room"), after=_int(obj, "after"),
                            last_seq=_int(obj, "last_seq")),

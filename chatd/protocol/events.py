@@ -1124,19 +1124,22 @@ class DndChanged(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ProfileChanged(ServerEvent):
-    """``user`` changed their display name or custom status (on any node): to their own
-    connections and to everyone who hears of their presence. ``display_name`` null: none;
-    ``custom_status`` {emoji, text, until} or null: none."""
+    """``user`` changed their display name, custom status or picture (on any node): to
+    their own connections and to everyone who hears of their presence. ``display_name``
+    null: none; ``custom_status`` {emoji, text, until} or null: none; ``avatar`` {url} or
+    null: none."""
 
     OP: ClassVar[str] = "profile"
     user: str
     display_name: str | None
     custom_status: Mapping[str, Any] | None
+    avatar: Mapping[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
         status = None if self.custom_status is None else dict(self.custom_status)
+        avatar = None if self.avatar is None else dict(self.avatar)
         return {"op": self.OP, "user": self.user, "display_name": self.display_name,
-                "custom_status": status}
+                "custom_status": status, "avatar": avatar}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

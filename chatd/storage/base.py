@@ -105,11 +105,13 @@ NO_CUSTOM_STATUS = CustomStatus()
 class Profile:
     """How a user shows themselves to others (migration 0025): ``name`` as registered, a
     ``display_name`` (None: none) and a ``custom_status`` in force (None: none);
+    ``avatar``: the SHA-256 of their picture's bytes (None: none; migration 0028);
     ``deactivated``: the account is (its profile stays, for its messages)."""
 
     name: str
     display_name: str | None = None
     custom_status: CustomStatus | None = None
+    avatar: str | None = None
     deactivated: bool = False
 
 
@@ -133,11 +135,13 @@ class User:
     dnd_until: int | None = None
     display_name: str | None = None
     custom_status: CustomStatus | None = None
+    avatar: str | None = None
 
     @property
     def profile(self) -> Profile:
         return Profile(name=self.name, display_name=self.display_name,
-                       custom_status=self.custom_status, deactivated=self.deactivated)
+                       custom_status=self.custom_status, avatar=self.avatar,
+                       deactivated=self.deactivated)
 
     @property
     def deactivated(self) -> bool:
@@ -220,6 +224,7 @@ class Member:
     deactivated: bool = False
     display_name: str | None = None
     custom_status: CustomStatus | None = None
+    avatar: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1202,6 +1207,18 @@ class Storage(Protocol):
         (``until`` in ms, or None). Returns the profile as stored and whether what others
         see of it changed (a status past its time counts as none: a write clears it). Every
         other node is told (a :class:`ProfileNotice`) when a stored value changed."""
+
+    async def set_avatar(self, user_id: int, avatar: tuple[str, int] | None
+                         ) -> tuple[Profile, bool]:
+        """Change the user's picture to the bytes ``avatar`` (SHA-256, size), already placed
+        in the file store, or remove it (None). The picture is recorded as a file of no room
+        (not counted in a quota, never expiring); the previous one's row is marked deleted,
+        so that the collector (:func:`chatd.files.collect`) takes its bytes once nothing
+        else refers to them. Returns the profile as stored and whether the picture changed;
+        every other node is told (a :class:`ProfileNotice`) when it did."""
+
+    async def avatar_exists(self, sha256: str) -> bool:
+        """Whether some user's picture is the bytes ``sha256`` (a kept avatar file)."""
 
     async def profiles(self, names: Sequence[str]) -> list[Profile]:
         """The profiles of the users named (any case), in the order of ``names``, each once;

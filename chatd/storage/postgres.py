@@ -220,8 +220,8 @@ _UNAVAILABLE = (
 
 # A custom status of user row {u} in force (migration 0025): none past its time.
 _STATUS_LIVE = "({u}.status_until IS NULL OR {u}.status_until > now())"
-# The profile of user row {u} (migration 0025): the columns _profile reads.
-_PROFILE_COLUMNS = """{u}.display_name,
+# The profile of user row {u} (migrations 0025, 0028): the columns _profile reads.
+_PROFILE_COLUMNS = """{u}.display_name, {u}.avatar,
 CASE WHEN {live} THEN {u}.status_emoji END AS status_emoji,
 CASE WHEN {live} THEN {u}.status_text END AS status_text,
 CASE WHEN {live} THEN {until} END AS status_until"""
@@ -911,9 +911,9 @@ WITH old AS (
         status_until = CASE WHEN $4 THEN {_ts('$7')} ELSE old.status_until END
     FROM old WHERE u.id = old.id
     RETURNING u.name, u.display_name, u.status_emoji, u.status_text, u.status_until,
-              u.deactivated_at
+              u.deactivated_at, u.avatar
 )
-SELECT u.name, u.display_name, u.status_emoji, u.status_text,
+SELECT u.name, u.display_name, u.avatar, u.status_emoji, u.status_text,
        {_ms("u.status_until")} AS status_until, u.deactivated_at IS NOT NULL AS deactivated,
        (old.display_name, old.status_emoji, old.status_text, old.status_until)
            IS DISTINCT FROM (u.display_name, u.status_emoji, u.status_text, u.status_until)
@@ -1374,7 +1374,7 @@ SELECT r.id, r.archived, EXISTS (
            SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
        ) AS member,
        (SELECT coalesce(sum(size), 0) FROM files
-        WHERE uploader_id = $2 AND deleted_at IS NULL AND NOT preview) AS used
+        WHERE uploader_id = $2 AND deleted_at IS NULL AND NOT preview AND NOT avatar) AS used
 FROM rooms r WHERE r.name = $1
 """
 # Uploads of one user queue on their row (a lock that foreign-key checks do not take).
@@ -1387,7 +1387,7 @@ WITH r AS (
     WHERE r.name = $2 AND NOT r.archived
 ), used AS (
     SELECT coalesce(sum(size), 0) AS n FROM files
-    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview
+    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar
 )
 INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
                    width, height, thumb_sha256, thumb_width, thumb_height)
@@ -1415,7 +1415,7 @@ ORDER BY f.id
 # that committed meanwhile keeps its file. All users' (the collect's sweep, by
 # files_unattached_idx, at most $2), or one user's ($2, by files_uploader_idx: before their
 # upload checks their quota).
-_EXPIRED = "f.message_id IS NULL AND f.deleted_at IS NULL " \
+_EXPIRED = "f.message_id IS NULL AND f.deleted_at IS NULL AND NOT f.avatar " \
     "AND f.created_at < now() - make_interval(secs => $1)"
 _SQL_EXPIRE_UPLOADS = f"""
 UPDATE files f SET deleted_at = now()
@@ -1448,6 +1448,31 @@ SELECT sha256 FROM (
 WHERE NOT {_IN_USE.format(sha="dead.sha256")}
 GROUP BY sha256 ORDER BY min(role)
 LIMIT $1
+"""
+# A user's picture (migration 0028): their kept avatar file marked deleted, the new one's
+# row added ($2 SHA-256, $3 size; none when $2 is NULL) and users.avatar set, in one
+# statement (so one transaction); the row is locked first, so that two changes of one user
+# compare with each other's results. Returns the profile and whether the picture changed.
+_SQL_SET_AVATAR = f"""
+WITH old AS (
+    SELECT u.id, u.avatar FROM users u WHERE u.id = $1 FOR UPDATE
+), gone AS (
+    UPDATE files f SET deleted_at = now() FROM old
+    WHERE f.uploader_id = old.id AND f.avatar AND f.deleted_at IS NULL
+), added AS (
+    INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id, avatar)
+    SELECT $2::text, $3::bigint, 'avatar.webp', 'image/webp', old.id, NULL, true
+    FROM old WHERE $2::text IS NOT NULL
+), u AS (
+    UPDATE users u SET avatar = $2::text FROM old WHERE u.id = old.id
+    RETURNING u.*
+)
+SELECT u.name, {_profile_columns("u")}, u.deactivated_at IS NOT NULL AS deactivated,
+       old.avatar IS DISTINCT FROM u.avatar AS changed
+FROM u, old
+"""
+_SQL_AVATAR_EXISTS = """
+SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND avatar AND deleted_at IS NULL)
 """
 _SQL_FORGET_DEAD_THUMBNAILS = f"""
 UPDATE files SET thumb_sha256 = NULL
@@ -2014,8 +2039,10 @@ def _parse_profile(payload: str) -> ProfileNotice | None:
                                   until=None if fields["until"] is None
                                   else int(fields["until"]))
         display_name = fields["display_name"]
+        avatar = fields.get("avatar")  # (absent from notices of nodes before 0028)
         profile = Profile(name=parts[1], custom_status=status,
-                          display_name=None if display_name is None else str(display_name))
+                          display_name=None if display_name is None else str(display_name),
+                          avatar=None if avatar is None else str(avatar))
     except (ValueError, TypeError, KeyError):
         return None
     return ProfileNotice(node=parts[0], user=parts[1], profile=profile)
@@ -2054,7 +2081,7 @@ def _user(row: Any) -> User:
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
                 admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"],
                 dnd_until=row["dnd_until"], display_name=row["display_name"],
-                custom_status=_custom_status(row))
+                custom_status=_custom_status(row), avatar=row["avatar"])
 
 
 def _custom_status(row: Any) -> CustomStatus | None:
@@ -2068,7 +2095,8 @@ def _custom_status(row: Any) -> CustomStatus | None:
 def _profile(row: Any) -> Profile:
     """The profile of a row with ``name``, ``deactivated`` and the profile columns."""
     return Profile(name=row["name"], display_name=row["display_name"],
-                   custom_status=_custom_status(row), deactivated=row["deactivated"])
+                   custom_status=_custom_status(row), avatar=row["avatar"],
+                   deactivated=row["deactivated"])
 
 
 def _named_user(row: Any, name: str) -> User:
@@ -2818,7 +2846,8 @@ class PostgresStorage:
         return MemberPage(members=[Member(name=row["name"], role=row["role"] or "member",
                                           deactivated=row["deactivated"],
                                           display_name=row["display_name"],
-                                          custom_status=_custom_status(row))
+                                          custom_status=_custom_status(row),
+                                          avatar=row["avatar"])
                                    for row in rows],
                           count=count)
 
@@ -2975,6 +3004,17 @@ class PostgresStorage:
         if row is None:
             raise ChatError(codes.NOT_FOUND, "no such user")
         return _profile(row), bool(row["changed"])
+
+    async def set_avatar(self, user_id: int, avatar: tuple[str, int] | None
+                         ) -> tuple[Profile, bool]:
+        sha256, size = avatar if avatar is not None else (None, None)
+        row = await self._run(self._pool.fetchrow, _SQL_SET_AVATAR, user_id, sha256, size)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, "no such user")
+        return _profile(row), bool(row["changed"])
+
+    async def avatar_exists(self, sha256: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_AVATAR_EXISTS, sha256))
 
     async def profiles(self, names: Sequence[str]) -> list[Profile]:
         wanted = list(dict.fromkeys(name.lower() for name in names))

@@ -138,6 +138,33 @@ export function uploadFile(token, room, blob, name, { onProgress, onDone, onFail
   };
 }
 
+/**
+ * Make `blob` the user's picture (`PUT /api/me/avatar`, one part named `file`): the profile
+ * as stored (with its `avatar`), or an ApiError with the server's code and message.
+ */
+export async function setAvatar(token, blob, name) {
+  const form = new FormData();
+  form.append("file", blob, name || "picture");
+  let response;
+  try {
+    response = await fetch("/api/me/avatar", { method: "PUT", body: form,
+      headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
+  } catch {
+    throw new ApiError("The server cannot be reached.", "network", 0);
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new ApiError(data.message || `HTTP ${response.status}`, data.code || "internal",
+      response.status, Number(response.headers.get("Retry-After")) || undefined);
+  }
+  return data;
+}
+
+/** Remove the user's picture (`DELETE /api/me/avatar`): the profile as stored. */
+export async function removeAvatar(token) {
+  return call("DELETE", "/api/me/avatar", undefined, token);
+}
+
 /** Signed links to files (`POST /api/files/links`): [{id, url, thumbnail_url, expires_at}]. */
 export async function fileLinks(token, ids) {
   const data = await call("POST", "/api/files/links", { ids }, token);

@@ -281,6 +281,9 @@ export class Controller {
     connection.bind({ retry: () => this.conn && this.conn.retryNow() });
     profile.bind({
       ask: (op, fields) => this.ask(op, fields),
+      // (The `profile` event that follows tells the page, as it tells the others.)
+      setAvatar: (file) => api.setAvatar(this.session.token, file, file.name),
+      removeAvatar: () => api.removeAvatar(this.session.token),
       dialog: (options) => dialogs.open(options),
       isOnline: () => this.online,
     });

@@ -6,8 +6,9 @@
 // Theory of operation
 // -------------------
 // The cache (`state.profiles`) holds one entry per user name (keyed without case):
-// {user, name, status, deactivated}, `name` the display name or null, `status` {emoji, text,
-// until} or null. It learns from everything the server says of profiles: the welcome's user
+// {user, name, status, avatar, deactivated}, `name` the display name or null, `status` {emoji,
+// text, until} or null, `avatar` the url of their picture or null (shown instead of the
+// coloured initial: view-avatar.js). It learns from everything the server says of profiles: the welcome's user
 // (one's own), `who`'s members and the entries of `contacts` pages (which carry the fields
 // when set: one left out is none; the welcome's contacts carry none, and are asked for), the
 // `profile` event (a change, live, on every node), and the answers to `profiles`.
@@ -75,6 +76,16 @@ export function readName(value) {
   return typeof value === "string" && value.trim() ? value.trim() : null;
 }
 
+/**
+ * A picture as the server gives it ({url}): its url, or null (none). Only a path of this
+ * server's pictures is taken (`/api/avatars/<sha256>`): a profile can never make the page
+ * load from elsewhere.
+ */
+export function readAvatar(value) {
+  if (!value || typeof value !== "object" || typeof value.url !== "string") return null;
+  return /^\/api\/avatars\/[0-9a-f]{64}$/.test(value.url) ? value.url : null;
+}
+
 /** A custom status as the server gives it: {emoji, text, until}, or null (none). */
 export function readStatus(value) {
   if (!value || typeof value !== "object") return null;
@@ -94,6 +105,7 @@ export function learn(cache, user, fields = {}) {
     user,
     name: readName(fields.display_name),
     status: readStatus(fields.custom_status),
+    avatar: readAvatar(fields.avatar),
     deactivated: fields.deactivated === true,
   };
   const k = key(user);
@@ -118,15 +130,39 @@ export function shownStatus(entry, now) {
 }
 
 /**
- * How `user` is shown at `now`: {user, name, login, status}: `name` their display name (or
- * the user name when they have none), `login` the user name when it differs from `name`
- * (shown muted beside it), else null; `status` as `shownStatus`. Plain data: views compare
- * it (JSON) to know when to draw again.
+ * How `user` is shown at `now`: {user, name, login, status, avatar}: `name` their display
+ * name (or the user name when they have none), `login` the user name when it differs from
+ * `name` (shown muted beside it), else null; `status` as `shownStatus`; `avatar` their
+ * picture's url or null. Plain data: views compare it (JSON) to know when to draw again.
  */
 export function shownUser(cache, user, now) {
   const entry = profileOf(cache, user);
   const name = entry && entry.name ? entry.name : user;
-  return { user, name, login: name === user ? null : user, status: shownStatus(entry, now) };
+  return { user, name, login: name === user ? null : user, status: shownStatus(entry, now),
+    avatar: avatarOf(cache, user) };
+}
+
+/** The image types a picture may be (the server decides by the bytes; these it takes). */
+export const PICTURE_TYPES = Object.freeze(["image/png", "image/jpeg", "image/gif",
+  "image/webp"]);
+
+/**
+ * Why `file` ({type, size}: a File) cannot be a picture, in words for the person, or null:
+ * not one of PICTURE_TYPES by its declared type, or empty. (The server checks the bytes,
+ * the size and the pixels: its refusal is shown as it says it.)
+ */
+export function pictureProblem(file) {
+  if (!file || !PICTURE_TYPES.includes(file.type)) {
+    return "Choose a PNG, JPEG, GIF or WebP image.";
+  }
+  if (!(file.size > 0)) return "That file is empty.";
+  return null;
+}
+
+/** The url of `user`'s picture, or null (none, or not heard of). */
+export function avatarOf(cache, user) {
+  const entry = profileOf(cache, user);
+  return entry && entry.avatar ? entry.avatar : null;
 }
 
 /** The name to show for `user` (their display name, else the user name). */

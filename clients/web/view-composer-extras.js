@@ -7,9 +7,10 @@
 // (aria-controls) and the option shown as chosen (aria-activedescendant); Up and Down move,
 // Enter or Tab take it, Escape closes the list. Focus stays in the box all along.
 
-import { $, colourClass, h } from "./dom.js";
-import { displayName } from "./profiles.js";
-import { currentRoom, initial } from "./select.js";
+import { $, h } from "./dom.js";
+import { avatarOf, displayName } from "./profiles.js";
+import { currentRoom } from "./select.js";
+import { avatar } from "./view-avatar.js";
 import { groupSuggestions, mentionSuggestions, replyTarget } from "./select-messages.js";
 
 // "@" and the start of a name, right before the caret, not glued to a word (an e-mail address).
@@ -127,8 +128,8 @@ export class ComposerExtrasView {
     ...(this.hints.has(name)
       ? [h("span", { class: "avatar small group", "aria-hidden": "true" }, "@"),
         h("span", {}, name), h("span", { class: "mention-hint" }, ` ${this.hints.get(name)}`)]
-      : [h("span", { class: `avatar small ${colourClass(name)}`, "aria-hidden": "true" },
-        initial(name)), ...this.named(name)]))));
+      : [avatar(name, this.state ? avatarOf(this.state.profiles, name) : null, "small"),
+        ...this.named(name)]))));
     list.hidden = false;
     $("composer-text").setAttribute("aria-activedescendant", `mention-option-${this.active}`);
   }

@@ -4,9 +4,10 @@
 // act on, a button to remove them and a menu of the rest (roles, hand-over, ban).
 
 import { controlsFor } from "./admin.js";
-import { $, colourClass, drawKeyed, h } from "./dom.js";
+import { $, drawKeyed, h } from "./dom.js";
 import { shownUser, statusWords } from "./profiles.js";
-import { currentRoom, initial, memberList } from "./select.js";
+import { currentRoom, memberList } from "./select.js";
+import { avatar } from "./view-avatar.js";
 
 const ROLE_LABELS = { owner: "owner", moderator: "moderator" };
 
@@ -54,9 +55,7 @@ export class MembersView {
     return h("li",
       { class: `member ${status}${deactivated ? " deactivated" : ""}`,
         dataset: { user, status, role: role || "" } },
-      h("span", { class: `avatar small ${colourClass(user)}`, "aria-hidden": "true" },
-        initial(user),
-        h("span", { class: `dot ${status}` })),
+      avatar(user, shown.profile.avatar, "small", h("span", { class: `dot ${status}` })),
       h("span", { class: "member-text" },
         h("span", { class: "name" }, shown.profile.name,
           shown.profile.login ? h("span", { class: "login" }, ` ${user}`) : null,

@@ -14,11 +14,11 @@
 // Like every view, nothing here parses markup: text goes in as text nodes.
 
 import * as clock from "./clock.js";
-import { $, colourClass, formatFull, formatTime, h, svgIcon } from "./dom.js";
+import { $, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
 import { parse, render } from "./markdown.js";
-import { displayName, shownUser, statusWords } from "./profiles.js";
-import { initial } from "./select.js";
+import { avatarOf, displayName, shownUser, statusWords } from "./profiles.js";
+import { avatar, setPicture } from "./view-avatar.js";
 import { lengthNote } from "./textlimit.js";
 import { previewCard } from "./view-preview.js";
 import { PIN_ICON } from "./view-pins.js";
@@ -108,12 +108,12 @@ export class MessageView {
       node.chatdPieces = new Map();
       node.chatdBody = h("div", { class: "msg-body" });
       node.replaceChildren(
-        h("span", { class: `avatar ${colourClass(message.from)}`, "aria-hidden": "true" },
-          initial(message.from)),
+        avatar(message.from, author.avatar),
         node.chatdBody,
         h("time", { class: "gutter-time", "aria-hidden": "true",
           title: formatFull(message.ts) }, formatTime(message.ts)));
     }
+    setPicture(node.firstElementChild, author.avatar); // (a new picture redraws it too)
     place(node.chatdBody, node.chatdPieces, [
       ["pin", view.pinned, () => (view.pinned ? pinLine(view.pinned, state.me) : null)],
       ["quote", [view.quote, view.quote && displayName(state.profiles, view.quote.from || "")],
@@ -170,8 +170,7 @@ export class MessageView {
     const quote = Number.isSafeInteger(item.reply_to)
       ? quoteFor(room, { reply_to: item.reply_to }) : null;
     return [
-      h("span", { class: `avatar ${colourClass(message.from)}`, "aria-hidden": "true" },
-        initial(message.from)),
+      avatar(message.from, avatarOf(state.profiles, message.from)),
       h("div", { class: "msg-body" },
         quote ? this.quote(quote, state) : null,
         meta(message, state.me, authorOf(state, message.from)),

@@ -10,9 +10,10 @@
 
 import * as clock from "./clock.js";
 import { $, h, toast } from "./dom.js";
+import { avatar, setPicture } from "./view-avatar.js";
 import { closePopup, isOpenFrom, openMenu } from "./popup.js";
 import {
-  CLEAR_AFTER, clearAfter, MAX_NAME_CHARS, MAX_TEXT_CHARS, PRESETS, presetLabel,
+  avatarOf, CLEAR_AFTER, clearAfter, pictureProblem, PICTURE_TYPES, MAX_NAME_CHARS, MAX_TEXT_CHARS, PRESETS, presetLabel,
   profileChange, profileOf, shownStatus, shownUser, STATUS_EMOJI, statusWords, untilText,
 } from "./profiles.js";
 
@@ -26,6 +27,7 @@ export class ProfileView {
 
   /**
    * Handlers: ask(op, fields) → a promise of the `ok` frame (rejected with the refusal),
+   * setAvatar(file) and removeAvatar() → a promise of the profile (rejected likewise),
    * dialog({title, fields, ok, submit}) (view-dialogs.js `open`), isOnline() → bool.
    */
   bind(handlers) { this.on = handlers; }
@@ -145,6 +147,7 @@ export class ProfileView {
       title: "Profile and status",
       ok: "Save",
       fields: [
+        this.pictureField(state),
         h("label", { for: "profile-name" }, "Display name"),
         name,
         h("small", { class: "hint", id: "profile-name-hint" },
@@ -169,5 +172,65 @@ export class ProfileView {
         if (Object.keys(change.body).length) await this.on.ask("set_profile", change.body);
       },
     });
+  }
+
+  /**
+   * The dialog's picture: a preview, "Upload a picture" (a file input; a file dropped on the
+   * preview does the same) and "Remove picture". Each takes effect at once, as Slack's
+   * does (not on Save). The preview is the picture the server made (the centred square,
+   * as others see it), shown once it is stored: the page's CSP loads images from this
+   * server only (no blob: urls). A refusal is said under it.
+   */
+  pictureField(state) {
+    const current = () => avatarOf(this.state.profiles, this.state.me);
+    const preview = avatar(state.me, current(), "profile-picture");
+    const said = h("small", { class: "hint", id: "profile-picture-said", role: "status" });
+    const input = h("input", { id: "profile-picture-file", type: "file", hidden: true,
+      accept: PICTURE_TYPES.join(","), "aria-label": "Picture file" });
+    const remove = h("button", { type: "button", class: "small-button",
+      id: "profile-picture-remove", hidden: !current() }, "Remove picture");
+    const send = async (file) => {
+      const problem = pictureProblem(file);
+      if (problem) {
+        said.textContent = problem;
+        return;
+      }
+      said.textContent = "Uploading…";
+      try {
+        const stored = await this.on.setAvatar(file);
+        setPicture(preview, stored.avatar ? stored.avatar.url : current());
+        remove.hidden = !stored.avatar;
+        said.textContent = "Your picture is changed.";
+      } catch (error) {
+        said.textContent = `Your picture was not changed: ${error.message}`;
+      }
+    };
+    input.addEventListener("change", () => {
+      if (input.files && input.files[0]) send(input.files[0]);
+      input.value = "";
+    });
+    preview.addEventListener("dragover", (event) => event.preventDefault());
+    preview.addEventListener("drop", (event) => {
+      event.preventDefault();
+      const file = event.dataTransfer && event.dataTransfer.files[0];
+      if (file) send(file);
+    });
+    remove.addEventListener("click", async () => {
+      said.textContent = "Removing…";
+      try {
+        await this.on.removeAvatar();
+        setPicture(preview, null);
+        remove.hidden = true;
+        said.textContent = "Your picture is removed.";
+      } catch (error) {
+        said.textContent = `Your picture was not removed: ${error.message}`;
+      }
+    });
+    return h("div", { class: "profile-picture-row" }, preview,
+      h("div", { class: "profile-picture-actions" },
+        // A button (the keyboard reaches it) that opens the hidden input's file chooser.
+        h("button", { type: "button", class: "small-button", id: "profile-picture-upload",
+          onclick: () => input.click() }, "Upload a picture"),
+        input, remove, said));
   }
 }

@@ -5,7 +5,8 @@
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h } from "./dom.js";
-import { shownUser, statusWords } from "./profiles.js";
+import { avatarOf, shownUser, statusWords } from "./profiles.js";
+import { setPicture } from "./view-avatar.js";
 import { badge, initial, sortedRooms, statusOf } from "./select.js";
 import { bellIcon } from "./view-alerts.js";
 
@@ -30,8 +31,13 @@ export class SidebarView {
 
   render(state, now) {
     // (The name itself is view-profile.js's: a button that opens the person's menu.)
-    $("me-avatar").textContent = initial(state.me);
-    $("me-avatar").className = `avatar ${colourClass(state.me)}`;
+    const mine = $("me-avatar");
+    if (mine.dataset.user !== state.me) { // (each time would reload the picture)
+      mine.dataset.user = state.me;
+      mine.textContent = initial(state.me);
+      mine.className = `avatar ${colourClass(state.me)}`;
+    }
+    setPicture(mine, avatarOf(state.profiles, state.me));
     this.renderList($("room-list"), sortedRooms(state, "room"), state, "No rooms yet", now);
     this.renderList($("dm-list"), sortedRooms(state, "dm"), state, "No conversations yet", now);
     this.renderContacts(state, now);

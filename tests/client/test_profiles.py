@@ -30,6 +30,7 @@ from tests.client.test_commands import Session
 from tests.client.test_terminal import client_on_pty, config, log_in, party  # noqa: F401
 from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
+from tests.images import encode, picture
 
 HOUR = 3_600_000
 TIME = r"\d\d:\d\d"
@@ -139,6 +140,16 @@ async def test_who_contacts_and_whois_show_profiles() -> None:
     assert len(s.lines()) == shown
     await s.event(ProfileChanged(user="Bob", display_name="Bob Bell", custom_status=None))
     assert s.lines()[-1] == '-- Bob is now "Bob Bell", no status'
+    picture = {"url": "/api/avatars/" + "ab" * 32}
+    await s.event(ProfileChanged(user="Bob", display_name="Bob Bell", custom_status=None,
+                                 avatar=picture))
+    assert s.lines()[-1] == "-- Bob has a new picture"
+    shown = len(s.lines())
+    await s.event(ProfileChanged(user="bob", display_name="Bob Bell", custom_status=None,
+                                 avatar=picture))
+    assert len(s.lines()) == shown
+    await s.event(ProfileChanged(user="bob", display_name="Bob Bell", custom_status=None))
+    assert s.lines()[-1] == "-- bob removed their picture"
     await _ask(s, "/contacts", {"contacts": [
         {"user": "cy", "status": "online", "display_name": "Cy \x1b[2J"}], "more": False})
     assert s.lines()[-1] == '-- contacts: cy "Cy \ufffd[2J" (online)'
@@ -146,7 +157,8 @@ async def test_who_contacts_and_whois_show_profiles() -> None:
         {"user": "Bob", "display_name": "Bob Bell", "custom_status": status,
          "deactivated": True}]})
     assert request == Profiles(id=3, users=("Bob",))
-    assert s.lines()[-1] == '-- Bob is "Bob Bell", status 🌴 On holiday (deactivated)'
+    assert s.lines()[-1] == '-- Bob is "Bob Bell", status 🌴 On holiday (deactivated); ' \
+                            'has no picture'
     await _ask(s, "/whois nobody", {"profiles": []})
     assert s.lines()[-1] == "!! /whois: there is no user 'nobody'"
 
@@ -180,7 +192,7 @@ async def test_profiles_from_the_terminal(tmp_path: Path, config: Config) -> Non
             await term.expect(r'-- in \[general\]: ann "Ann Lee" \(online\) \[🌴 On holiday\], '
                               r'bob "Bob Bell" \(online\)')
             await term.type("/whois bob")
-            await term.expect(r'-- bob is "Bob Bell", no status')
+            await term.expect(r'-- bob is "Bob Bell", no status; has no picture')
             await bob.request("set_profile", custom_status={"emoji": "📅",
                                                             "text": "In a meeting"})
             await term.expect(r'-- bob is now "Bob Bell", status 📅 In a meeting\n')
@@ -188,5 +200,39 @@ async def test_profiles_from_the_terminal(tmp_path: Path, config: Config) -> Non
             await term.expect(r'-- you are now "Ann Lee", no status')
             assert await bob.event("profile", user="ann", custom_status=None)
         await phone.aclose()
+        await bob.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_picture_from_the_terminal(tmp_path: Path, config: Config) -> None:  # noqa: F811
+    """Against a real daemon: /avatar PATH sets ann's picture (told to bob, her room mate,
+    whose /whois of her says she has one); a file that is no image is refused, said as a
+    problem; /avatar --clear removes it, told to bob too."""
+    image = tmp_path / "my face.png"
+    image.write_bytes(encode(picture(120, 80), "PNG"))
+    (tmp_path / "notes.txt").write_text("not a picture")
+    async with running(config) as server, trio.open_nursery() as nursery:
+        bob = await party(nursery, server, "bob", "general")
+        await register_and_login(server.http_port, "ann")
+        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
+            await log_in(pty)
+            term = Plain(pty)
+            await term.type("/join general")
+            await term.expect(r"general")
+            await term.type(f'/avatar "{image}"')
+            await term.expect(r"-- your picture is set")
+            event = await bob.event("profile", user="ann")
+            assert event["avatar"]["url"].startswith("/api/avatars/")
+            await term.type("/whois ann")
+            await term.expect(r"-- ann is .*; has a picture")
+            await term.type("/whois bob")
+            await term.expect(r"-- bob is .*; has no picture")
+            await term.type(f"/avatar {tmp_path / 'notes.txt'}")
+            await term.expect(r"!! /avatar: .*not a PNG, JPEG, GIF or WebP image")
+            await term.type("/avatar --clear")
+            await term.expect(r"-- your picture is removed")
+            assert await bob.event("profile", user="ann", avatar=None)
+        found = await bob.request("profiles", users=["ann"])
+        assert found["profiles"][0]["avatar"] is None
         await bob.aclose()
         nursery.cancel_scope.cancel()

@@ -83,7 +83,7 @@ async def test_a_profile_is_told_to_devices_room_mates_and_watchers(
                               custom_status={**HOLIDAY, "until": until})
     status = {**HOLIDAY, "until": until}
     assert reply == {"op": "ok", "id": reply["id"], "user": "ann", "display_name": "Ann Lee",
-                     "custom_status": status}
+                     "custom_status": status, "avatar": None}
     told = {"user": "ann", "display_name": "Ann Lee", "custom_status": status}
     for client in (ann, laptop, bob, cat):
         assert await client.event("profile", **told)
@@ -104,7 +104,8 @@ async def test_a_profile_is_told_to_devices_room_mates_and_watchers(
     assert contact == {"user": "ann", "status": "online", **told}
     found = await dan.request("profiles", users=["ANN", "nobody", "bob", "ann"])
     assert found["profiles"] == [
-        told, {"user": "bob", "display_name": None, "custom_status": None}]
+        {**told, "avatar": None},
+        {"user": "bob", "display_name": None, "custom_status": None, "avatar": None}]
 
     # Only the name: the status is kept. Then nulls clear both.
     reply = await laptop.request("set_profile", display_name="Ann")
@@ -169,7 +170,7 @@ async def test_a_status_past_its_time_is_gone(daemon: Server, database_dsn: str)
     assert "custom_status" not in contact
     found = await bob.request("profiles", users=["ann"])
     assert found["profiles"] == [{"user": "ann", "display_name": "Ann Lee",
-                                  "custom_status": None}]
+                                  "custom_status": None, "avatar": None}]
     code, body = await http(daemon.http_port, "GET", "/api/users/ann", token=ann_token)
     assert code == 200 and body["custom_status"] is None
     reply = await ann.request("set_profile", display_name="Ann")
@@ -244,7 +245,7 @@ async def test_profiles_over_http(daemon: Server) -> None:
                             {"display_name": "Ann Lee", "custom_status": HOLIDAY},
                             token=ann_token)
     profile = {"user": "ann", "display_name": "Ann Lee",
-               "custom_status": {**HOLIDAY, "until": None}}
+               "custom_status": {**HOLIDAY, "until": None}, "avatar": None}
     assert (code, body) == (200, profile)
     assert await ann.event("profile", **profile)
     code, body = await http(daemon.http_port, "GET", "/api/users/ANN", token=bob_token)

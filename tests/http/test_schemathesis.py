@@ -52,7 +52,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.result import Ok
 
 from chatd.config import Config
-from chatd.http.openapi import build_document
+from chatd.http.openapi import EXAMPLE_AVATAR, build_document
 from tests.cheapkdf import CHATD, child_env
 from tests.conftest import _with_database, execute_sql
 from tests.images import encode, picture
@@ -79,6 +79,8 @@ CONFIG = Config().replace(**SETTINGS)
 #: the scene's webhook instead.
 EXAMPLE_HOOK_SECRET = build_document(CONFIG)["paths"]["/api/hooks/{secret}"]["post"][
     "parameters"][0]["example"]
+#: bob's picture, which the example of GET /api/avatars/{sha256} loads.
+AVATAR_IMAGE = encode(picture(80, 60), "PNG")
 #: Examples per operation in the fuzzing phase (the examples and coverage phases add theirs).
 MAX_EXAMPLES = 60
 SEED = 20261205
@@ -122,6 +124,7 @@ class Api:
     tcp_port: int
     token: str
     hook_secret: str
+    avatar: str
     proc: subprocess.Popen[bytes]
     log_path: Path
 
@@ -190,9 +193,10 @@ class _Line:
         self.sock.close()
 
 
-def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
+def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str]:
     """The users, rooms, messages, changes, file, bot and webhooks the description's
-    examples name; ann's token and the secret of an incoming webhook to post to."""
+    examples name; ann's token, the secret of an incoming webhook to post to, and the
+    SHA-256 of bob's picture (ann's own may be removed by the examples)."""
     for name in ("ann", "bob", "cid", "dan", "zed"):
         answer = _call(url, "POST", "/api/register", {"username": name, "password": PASSWORD})
         assert answer.status_code == 201, answer.text
@@ -235,6 +239,15 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
         line.request("send", room="scrap", text="soon gone", nonce="n6")
     finally:
         line.close()
+    answer = requests.put(url + "/api/me/avatar", timeout=30,
+                          headers={"Authorization": f"Bearer {_login(url, 'bob')}"},
+                          files={"file": ("bob.png", AVATAR_IMAGE, "image/png")})
+    assert answer.status_code == 200, answer.text
+    avatar = answer.json()["avatar"]["url"].rsplit("/", 1)[1]
+    # pia, whom no example names: the first PUT and DELETE /api/me/avatar are hers, since
+    # ann's profile changes may be used up (ten at once) by then.
+    answer = _call(url, "POST", "/api/register", {"username": "pia", "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
     # The bot buildbot (token 1), the incoming webhook 1 (which the example of
     # DELETE /api/rooms/{room}/hooks/{id} deletes) and 2 (which the posts go to), and an
     # outgoing webhook of general (to a port on 127.0.0.1 where nothing listens).
@@ -248,7 +261,7 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str]:
     answer = _call(url, "PUT", "/api/rooms/general/webhook",
                    {"url": _local_url({"url": "https://ci.example.net/chatd"})["url"]}, token)
     assert answer.status_code == 200, answer.text
-    return token, secrets[1]
+    return token, secrets[1], avatar
 
 
 @pytest.fixture(scope="module")
@@ -280,12 +293,12 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         http_port, tcp_port = _wait_ready(ready, proc)
         url = f"http://127.0.0.1:{http_port}"
-        token, hook_secret = _set_scene(url, tcp_port)
+        token, hook_secret, avatar = _set_scene(url, tcp_port)
         # ann is a server administrator, made so as an operator does: the admin examples.
         made = subprocess.run([sys.executable, "-m", "chatd", "user", "admin", "ann"],
                               cwd=workdir, env=env, capture_output=True, timeout=60)
         assert made.returncode == 0, made.stderr
-        yield Api(url, tcp_port, token, hook_secret, proc, log_path)
+        yield Api(url, tcp_port, token, hook_secret, avatar, proc, log_path)
         assert proc.poll() is None, f"chatd exited:\n{log_path.read_text()}"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(STOP_TIMEOUT) == 0, log_path.read_text()
@@ -342,6 +355,14 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
     if path == "/api/hooks/{secret}" and case.path_parameters is not None \
             and case.path_parameters.get("secret") == EXAMPLE_HOOK_SECRET:
         case.path_parameters["secret"] = api.hook_secret  # the example posts for real
+    if path == "/api/avatars/{sha256}" and case.path_parameters is not None \
+            and case.path_parameters.get("sha256") == EXAMPLE_AVATAR:
+        case.path_parameters["sha256"] = api.avatar  # bob's picture, which is never removed
+    if path == "/api/me/avatar" and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())):
+        # Until one succeeds (schemathesis makes a PNG of its own for the binary part):
+        # pia's changes are not used up.
+        token = _login(api.url, "pia")
     # No session: each call has a connection of its own, closed after it (/ws may switch
     # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
     response = case.call_and_validate(base_url=api.url, timeout=30,

@@ -204,7 +204,7 @@ async def test_thumbnails_are_made_two_at_a_time(daemon: Thumbs,
         async with trio.open_nursery() as nursery:
             for one in data:
                 nursery.start_soon(upload, one)
-            limiter = chatd.http.uploads._thumbnail_limiter()
+            limiter = chatd.http.uploads.thumbnail_limiter()
             with trio.fail_after(TIMEOUT):
                 while limiter.statistics().tasks_waiting < 4:  # noqa: ASYNC110 (a state)
                     await trio.sleep(0.01)

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  BATCH, clearAfter, endOfDay, endOfWeek, isOneEmoji, lacking, mentionMatches, nameProblem,
+  avatarOf, BATCH, clearAfter, pictureProblem, readAvatar, endOfDay, endOfWeek, isOneEmoji, lacking, mentionMatches, nameProblem,
   namesOnScreen, profileChange, profileOf, shownStatus, shownUser, statusProblem, statusWords,
   untilText,
 } from "../../clients/web/profiles.js";
@@ -35,7 +35,7 @@ test("the welcome tells one's own profile; who and contacts pages tell theirs", 
   user: { id: 1, name: "ann", display_name: " Ann Lee ", custom_status: MEETING } },
   { now: NOW });
   assert.deepEqual(shownUser(state.profiles, "ann", NOW),
-    { user: "ann", name: "Ann Lee", login: "ann", status: MEETING });
+    { user: "ann", name: "Ann Lee", login: "ann", status: MEETING, avatar: null });
   // The welcome's contacts come without profiles: shown, so asked for.
   assert.ok(namesOnScreen(state).includes("Carol"));
   assert.equal(lacking(state.profiles, ["Carol"]), true);
@@ -52,10 +52,10 @@ test("the welcome tells one's own profile; who and contacts pages tell theirs", 
     { user: "dave", status: "offline" }] }, { request: who, now: NOW });
   assert.deepEqual(shownUser(state.profiles, "bob", NOW),
     { user: "bob", name: "Bob Stone", login: "bob",
-      status: { emoji: "🌴", text: "On holiday", until: null } });
+      status: { emoji: "🌴", text: "On holiday", until: null }, avatar: null });
   // Known without a profile: shown by the user name, and not asked for.
   assert.deepEqual(shownUser(state.profiles, "dave", NOW),
-    { user: "dave", name: "dave", login: null, status: null });
+    { user: "dave", name: "dave", login: null, status: null, avatar: null });
   assert.equal(lacking(state.profiles, ["dave", "Bob", "ann"]), false);
 });
 
@@ -67,7 +67,7 @@ test("a profile event changes a name or a status, here and in every view's data"
   apply(state, { op: "profile", user: "bob", display_name: null, custom_status: null },
     { now: NOW });
   assert.deepEqual(shownUser(state.profiles, "Bob", NOW),
-    { user: "Bob", name: "Bob", login: null, status: null });
+    { user: "Bob", name: "Bob", login: null, status: null, avatar: null });
 });
 
 test("names shown and not known are asked for once, together, a moment later", () => {
@@ -164,7 +164,8 @@ test("set_profile's answer is one's own profile as stored", () => {
     custom_status: { emoji: "", text: "Focusing", until: null } } },
   { request: asked, now: NOW });
   assert.deepEqual(shownUser(state.profiles, "ann", NOW),
-    { user: "ann", name: "ann", login: null, status: { emoji: "", text: "Focusing", until: null } });
+    { user: "ann", name: "ann", login: null, status: { emoji: "", text: "Focusing", until: null },
+      avatar: null });
 });
 
 test("ends read in local time: today, tomorrow, within the week, later", () => {
@@ -325,4 +326,44 @@ test("whatever is wanted, answered or lost, a name is never on its way twice and
       assert.equal(shownUser(state.profiles, name, NOW).name, `Name of ${name}`, `seed ${seed}`);
     }
   }
+});
+
+const PICTURE = `/api/avatars/${"ab".repeat(32)}`;
+
+test("a picture is learnt from every profile the server tells, and only this server's", () => {
+  const state = connected([roomInfo("general")]).state;
+  apply(state, { ...welcome([roomInfo("general")]),
+    user: { id: 1, name: "ann", avatar: { url: PICTURE } } }, { now: NOW });
+  assert.equal(avatarOf(state.profiles, "ANN"), PICTURE);
+  assert.equal(shownUser(state.profiles, "ann", NOW).avatar, PICTURE);
+  // who: absent is none; a profile event changes it, live, and null removes it.
+  apply(state, { op: "ok", id: 2, room: "general", members: [
+    { user: "bob", status: "online", avatar: { url: PICTURE } }, { user: "cy", status: "online" }] },
+  { request: { op: "who", room: "general" }, now: NOW });
+  assert.equal(avatarOf(state.profiles, "bob"), PICTURE);
+  assert.equal(avatarOf(state.profiles, "cy"), null);
+  const other = `/api/avatars/${"cd".repeat(32)}`;
+  apply(state, { op: "profile", user: "Bob", display_name: null, custom_status: null,
+    avatar: { url: other } }, { now: NOW });
+  assert.equal(shownUser(state.profiles, "bob", NOW).avatar, other);
+  apply(state, { op: "profile", user: "bob", display_name: null, custom_status: null,
+    avatar: null }, { now: NOW });
+  assert.equal(avatarOf(state.profiles, "bob"), null);
+  assert.equal(avatarOf(state.profiles, "nobody"), null);
+  // Nothing but a path of this server's pictures is ever loaded.
+  for (const url of ["https://tracker.example/p.png", "/api/files/1/x.png", "javascript:1",
+    `/api/avatars/${"AB".repeat(32)}`, `${PICTURE}?x=1`, `//evil.example${PICTURE}`]) {
+    assert.equal(readAvatar({ url }), null, url);
+  }
+  assert.equal(readAvatar(null), null);
+  assert.equal(readAvatar({ url: PICTURE }), PICTURE);
+});
+
+test("what may be offered as a picture", () => {
+  assert.equal(pictureProblem({ type: "image/png", size: 10 }), null);
+  assert.equal(pictureProblem({ type: "image/webp", size: 10 }), null);
+  assert.match(pictureProblem({ type: "image/svg+xml", size: 10 }), /PNG, JPEG, GIF or WebP/);
+  assert.match(pictureProblem({ type: "application/pdf", size: 10 }), /PNG/);
+  assert.match(pictureProblem({ type: "image/jpeg", size: 0 }), /empty/);
+  assert.match(pictureProblem(null), /PNG/);
 });

@@ -1,0 +1,123 @@
+"""Profile pictures in the page, in a real Chromium against the real daemon: ann uploads a
+picture in the "Profile and status" dialog; it shows in her dialog's preview and her header,
+and on Bob's page at once (the `profile` event) on her message and in the member list,
+instead of her coloured initial; a file that is no image is refused in the dialog; "Remove
+picture" brings the initial back on Bob's page; a picture that fails to load falls back to
+the initial.
+
+Every wait is for a state (playwright's expect).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.browser.conftest import (
+    DESKTOP,
+    Daemon,
+    LineClient,
+    needs_chromium,
+    register_and_login,
+)
+from tests.browser.test_notifications import create_room
+from tests.browser.test_page_defects import axe_serious
+from tests.browser.test_web import Session, log_in, open_session, register, send, shot
+from tests.images import encode, picture
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+# An <img> that loaded: decoded, with a size.
+LOADED = "img => img.complete && img.naturalWidth > 0"
+
+
+def message_by(page: Page, text: str) -> Locator:
+    """The confirmed message of the open conversation whose text is `text`."""
+    return page.locator("#message-list li.msg[data-seq]").filter(
+        has=page.locator(".msg-text", has_text=text))
+
+
+def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path,
+    tmp_path: Path,
+) -> None:
+    """ann uploads a picture; Bob's page shows it on her message and in the member list,
+    loaded, where her initial was; ann's header shows it; a text file is refused with the
+    server's words; Remove picture brings Bob's initial back; a picture url that fails to
+    load shows the initial."""
+    face = tmp_path / "face.png"
+    face.write_bytes(encode(picture(300, 200, "RGB"), "PNG"))
+    notes = tmp_path / "notes.png"  # declared an image, but not one: the server decides
+    notes.write_bytes(b"not a picture at all")
+    ann = open_session(sessions, browser, DESKTOP)
+    register(ann.page, daemon.url, "ann")
+    create_room(ann.page, "general")
+    send(ann.page, "hello from ann")
+    bob_token = register_and_login(daemon.url, "bob")
+    LineClient(daemon.tcp_port, bob_token).request("join", room="general")
+    bob = open_session(sessions, browser, DESKTOP)
+    log_in(bob.page, daemon.url, "bob")
+    expect(bob.page.locator("#conv-title")).to_have_text("# general")
+    said = message_by(bob.page, "hello from ann")
+    # carol's page cannot load pictures (each is a 404 to it): it shows the initial.
+    carol_token = register_and_login(daemon.url, "carol")
+    LineClient(daemon.tcp_port, carol_token).request("join", room="general")
+    carol = open_session(sessions, browser, DESKTOP)
+    carol.page.route("**/api/avatars/**", lambda route: route.fulfill(status=404))
+    log_in(carol.page, daemon.url, "carol")
+    expect(carol.page.locator("#conv-title")).to_have_text("# general")
+    carol_said = message_by(carol.page, "hello from ann")
+    expect(said.locator(".avatar")).to_have_text("A")
+    expect(said.locator(".avatar img")).to_have_count(0)
+
+    page = ann.page
+    page.get_by_role("button", name="ann: profile and status").click()
+    page.get_by_role("menuitem", name="Profile and status…").click()
+    dialog = page.get_by_role("dialog", name="Profile and status")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Remove picture")).to_be_hidden()
+    dialog.locator("#profile-picture-file").set_input_files(str(notes))
+    expect(dialog.locator("#profile-picture-said")).to_contain_text(
+        "not a PNG, JPEG, GIF or WebP image")
+    expect(dialog.locator(".profile-picture img:not([hidden])")).to_have_count(0)
+    with page.expect_file_chooser() as chooser:
+        dialog.get_by_role("button", name="Upload a picture").click()
+    chooser.value.set_files(str(face))
+    expect(dialog.locator("#profile-picture-said")).to_have_text("Your picture is changed.")
+    preview = dialog.locator(".profile-picture img")
+    expect(preview).to_have_attribute("src", re.compile(r"^/api/avatars/[0-9a-f]{64}$"))
+    page.wait_for_function(f"({LOADED})(document.querySelector('.profile-picture img'))")
+    expect(dialog.get_by_role("button", name="Remove picture")).to_be_visible()
+    assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-avatar-dialog")
+    url = preview.get_attribute("src")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#me-avatar img")).to_have_attribute("src", url or "")
+
+    # Bob's page: her picture, live, on her message and in the member list.
+    on_message = said.locator(".avatar img")
+    expect(on_message).to_have_attribute("src", url or "")
+    bob.page.wait_for_function(
+        f"({LOADED})(document.querySelector('#message-list li.msg[data-seq] .avatar img'))")
+    member = bob.page.locator("#member-list li.member[data-user='ann'] .avatar img")
+    expect(member).to_have_attribute("src", url or "")
+    shot(bob.page, artifacts, "desktop-avatar-on-another-page")
+    failed = carol_said.locator(".avatar img")
+    expect(failed).to_have_attribute("src", url or "")
+    expect(failed).to_have_attribute("hidden", "")
+    expect(carol_said.locator(".avatar")).not_to_have_class("has-picture")
+    expect(carol_said.locator(".avatar")).to_have_text("A")
+
+    # Removed: the initial again on Bob's page.
+    page.get_by_role("button", name="ann: profile and status").click()
+    page.get_by_role("menuitem", name="Profile and status…").click()
+    dialog.get_by_role("button", name="Remove picture").click()
+    expect(dialog.locator("#profile-picture-said")).to_have_text("Your picture is removed.")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(said.locator(".avatar img")).to_have_count(0)
+    expect(member).to_have_count(0)
+    expect(said.locator(".avatar")).to_have_text("A")
+
