@@ -37,7 +37,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import ExifTags, Image
 
@@ -67,6 +69,8 @@ THUMBNAIL_TYPE = "image/webp"
 _WEBP_QUALITY = 80
 # What each EXIF Orientation asks for (as ImageOps.exif_transpose reads it); 5-8 swap width and
 # height (a quarter turn, with or without a flip).
+_T = TypeVar("_T")
+
 _TURNS = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -104,22 +108,40 @@ def make_thumbnail(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Thumb
         The thumbnail, or None when the file is not a PNG, JPEG, GIF or WebP image, has more
         than ``max_pixels`` pixels, or fails to decode.
     """
+    return _decoded(path, lambda image: _thumbnail(image, max_pixels))
+
+
+def _decoded(path: Path, make: Callable[[Image.Image], _T | None]) -> _T | None:
+    """What ``make`` makes of the image in the file at ``path``; None when it is not an image
+    Pillow may open here (:data:`FORMATS`) or fails to decode."""
     try:
         with Image.open(path, formats=FORMATS) as image:
-            return _thumbnail(image, max_pixels)
+            return make(image)
     except Exception as exc:  # decoders raise many types on broken input
-        log.debug("no thumbnail for %s: %r", path.name, exc)
+        log.debug("nothing made of %s: %r", path.name, exc)
         return None
 
 
-def _thumbnail(image: Image.Image, max_pixels: int) -> Thumbnail | None:
+def _loaded(image: Image.Image, max_pixels: int, draft: tuple[int, int]
+            ) -> tuple[int, int, int] | None:
+    """Load ``image`` (its first frame; a JPEG decoded at no less than ``draft``) and return
+    its width and height as stored and its EXIF orientation; None, and nothing decoded, when
+    it is not of a format taken (:data:`_OPENED`) or has more than ``max_pixels`` pixels."""
     width, height = image.size
     if image.format not in _OPENED or width * height > max_pixels:
         return None
     orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
     if image.format in ("JPEG", "MPO"):
-        image.draft("RGB", (2 * BOX[0], 2 * BOX[1]))
+        image.draft("RGB", draft)
     image.load()  # the first frame of an animation
+    return width, height, orientation
+
+
+def _thumbnail(image: Image.Image, max_pixels: int) -> Thumbnail | None:
+    loaded = _loaded(image, max_pixels, (2 * BOX[0], 2 * BOX[1]))
+    if loaded is None:
+        return None
+    width, height, orientation = loaded
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
         # Palette and bilevel images would be reduced by dropping pixels; wider modes (16-bit,
         # CMYK) are not WebP's.
@@ -147,24 +169,16 @@ def make_avatar(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | 
         The WebP bytes, or None when the file is not a PNG, JPEG, GIF or WebP image, has more
         than ``max_pixels`` pixels, or fails to decode.
     """
-    try:
-        with Image.open(path, formats=FORMATS) as image:
-            return _avatar(image, max_pixels)
-    except Exception as exc:  # decoders raise many types on broken input
-        log.debug("no picture from %s: %r", path.name, exc)
-        return None
+    return _decoded(path, lambda image: _avatar(image, max_pixels))
 
 
 def _avatar(image: Image.Image, max_pixels: int) -> bytes | None:
-    width, height = image.size
-    if image.format not in _OPENED or width * height > max_pixels:
+    # A JPEG's draft keeps at least the size asked for each side: the square's side is the
+    # shorter one, so ask for twice the picture on both.
+    loaded = _loaded(image, max_pixels, (2 * AVATAR_SIZE, 2 * AVATAR_SIZE))
+    if loaded is None:
         return None
-    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    if image.format in ("JPEG", "MPO"):
-        # draft keeps at least the size asked for each side: the square's side is the
-        # shorter one, so ask for twice the picture on both.
-        image.draft("RGB", (2 * AVATAR_SIZE, 2 * AVATAR_SIZE))
-    image.load()
+    orientation = loaded[2]
     if image.mode not in ("RGB", "RGBA"):
         alpha = "A" in image.mode or "transparency" in image.info
         image = image.convert("RGBA" if alpha else "RGB")
