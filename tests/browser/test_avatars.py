@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import (
     DESKTOP,
@@ -23,21 +23,15 @@ from tests.browser.conftest import (
     needs_chromium,
     register_and_login,
 )
-from tests.browser.test_notifications import create_room
 from tests.browser.test_page_defects import axe_serious
-from tests.browser.test_web import Session, log_in, open_session, register, send, shot
+from tests.browser.test_profiles import ann_said_hello_to_bob, message_by, open_profile_dialog
+from tests.browser.test_web import Session, log_in, open_session, shot
 from tests.images import encode, picture
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 # An <img> that loaded: decoded, with a size.
 LOADED = "img => img.complete && img.naturalWidth > 0"
-
-
-def message_by(page: Page, text: str) -> Locator:
-    """The confirmed message of the open conversation whose text is `text`."""
-    return page.locator("#message-list li.msg[data-seq]").filter(
-        has=page.locator(".msg-text", has_text=text))
 
 
 def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
@@ -52,16 +46,7 @@ def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
     face.write_bytes(encode(picture(300, 200, "RGB"), "PNG"))
     notes = tmp_path / "notes.png"  # declared an image, but not one: the server decides
     notes.write_bytes(b"not a picture at all")
-    ann = open_session(sessions, browser, DESKTOP)
-    register(ann.page, daemon.url, "ann")
-    create_room(ann.page, "general")
-    send(ann.page, "hello from ann")
-    bob_token = register_and_login(daemon.url, "bob")
-    LineClient(daemon.tcp_port, bob_token).request("join", room="general")
-    bob = open_session(sessions, browser, DESKTOP)
-    log_in(bob.page, daemon.url, "bob")
-    expect(bob.page.locator("#conv-title")).to_have_text("# general")
-    said = message_by(bob.page, "hello from ann")
+    ann, bob, said = ann_said_hello_to_bob(daemon, browser, sessions)
     # carol's page cannot load pictures (each is a 404 to it): it shows the initial.
     carol_token = register_and_login(daemon.url, "carol")
     LineClient(daemon.tcp_port, carol_token).request("join", room="general")
@@ -74,10 +59,7 @@ def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
     expect(said.locator(".avatar img")).to_have_count(0)
 
     page = ann.page
-    page.get_by_role("button", name="ann: profile and status").click()
-    page.get_by_role("menuitem", name="Profile and status…").click()
-    dialog = page.get_by_role("dialog", name="Profile and status")
-    expect(dialog).to_be_visible()
+    dialog = open_profile_dialog(page, "ann")
     expect(dialog.get_by_role("button", name="Remove picture")).to_be_hidden()
     dialog.locator("#profile-picture-file").set_input_files(str(notes))
     expect(dialog.locator("#profile-picture-said")).to_contain_text(
@@ -112,8 +94,7 @@ def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
     expect(carol_said.locator(".avatar")).to_have_text("A")
 
     # Removed: the initial again on Bob's page.
-    page.get_by_role("button", name="ann: profile and status").click()
-    page.get_by_role("menuitem", name="Profile and status…").click()
+    dialog = open_profile_dialog(page, "ann")
     dialog.get_by_role("button", name="Remove picture").click()
     expect(dialog.locator("#profile-picture-said")).to_have_text("Your picture is removed.")
     dialog.get_by_role("button", name="Cancel").click()

@@ -42,14 +42,10 @@ def message_by(page: Page, text: str) -> Locator:
         has=page.locator(".msg-text", has_text=text))
 
 
-def test_a_status_set_in_the_dialog_reaches_another_page_live(
-    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
-) -> None:
-    """ann: "Profile and status…", a display name and the "In a meeting" preset, Save. Bob's
-    page shows "Ann Lee" (ann muted beside it) and 📅 on her message, in the member list and
-    in the @-completion of "@lee" (which still inserts "@ann"); a status ann sets from
-    another device for twenty seconds shows, then goes by itself; carol, a stranger who
-    writes to Bob, is named by her display name; "Clear status" from ann's menu clears it."""
+def ann_said_hello_to_bob(daemon: Daemon, browser: Browser, sessions: list[Session]
+                          ) -> tuple[Session, Session, Locator]:
+    """ann registers on a page, makes #general and says "hello from ann"; bob joins it (over
+    the protocol) and opens a page on it: their sessions, and ann's message on Bob's page."""
     ann = open_session(sessions, browser, DESKTOP)
     register(ann.page, daemon.url, "ann")
     create_room(ann.page, "general")
@@ -59,16 +55,34 @@ def test_a_status_set_in_the_dialog_reaches_another_page_live(
     bob = open_session(sessions, browser, DESKTOP)
     log_in(bob.page, daemon.url, "bob")
     expect(bob.page.locator("#conv-title")).to_have_text("# general")
-    said = message_by(bob.page, "hello from ann")
+    return ann, bob, message_by(bob.page, "hello from ann")
+
+
+def open_profile_dialog(page: Page, shown: str) -> Locator:
+    """"Profile and status…" from the menu under the person's name (``shown``, as the page
+    names them): the dialog, open."""
+    page.get_by_role("button", name=f"{shown}: profile and status").click()
+    page.get_by_role("menuitem", name="Profile and status…").click()
+    dialog = page.get_by_role("dialog", name="Profile and status")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def test_a_status_set_in_the_dialog_reaches_another_page_live(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """ann: "Profile and status…", a display name and the "In a meeting" preset, Save. Bob's
+    page shows "Ann Lee" (ann muted beside it) and 📅 on her message, in the member list and
+    in the @-completion of "@lee" (which still inserts "@ann"); a status ann sets from
+    another device for twenty seconds shows, then goes by itself; carol, a stranger who
+    writes to Bob, is named by her display name; "Clear status" from ann's menu clears it."""
+    ann, bob, said = ann_said_hello_to_bob(daemon, browser, sessions)
     expect(said.locator(".author")).to_have_text("ann")
     expect(said.locator(".status-emoji")).to_have_count(0)
 
     # ann's menu, under her name: the dialog.
     page = ann.page
-    page.get_by_role("button", name="ann: profile and status").click()
-    page.get_by_role("menuitem", name="Profile and status…").click()
-    dialog = page.get_by_role("dialog", name="Profile and status")
-    expect(dialog).to_be_visible()
+    dialog = open_profile_dialog(page, "ann")
     dialog.get_by_label("Display name").fill("Ann Lee")
     dialog.get_by_role("button", name="📅 In a meeting · 1 hour").click()
     expect(dialog.get_by_label("Status", exact=True)).to_have_value("In a meeting")
