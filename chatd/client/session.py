@@ -41,7 +41,7 @@ import time
 import urllib.parse
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -679,18 +679,11 @@ class ChatClient:
         (``too_large``, ``not_found``, ``rate_limited``...), a file that cannot be read and a
         server that cannot be reached are printed as problems, and nothing is sent."""
         what = f"/upload {clean(source.name or str(source))}"
-        try:
-            opened = await trio.open_file(source, "rb")
-        except OSError as exc:
-            self.screen.problem(f"/upload: cannot read {clean(str(source))}: "
-                                f"{clean(exc.strerror or exc)}")
-            return
-        async with opened as file:
-            info = await trio.to_thread.run_sync(os.fstat, file.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                self.screen.problem(f"/upload: {clean(str(source))} is not a file")
+        async with self._readable("/upload", source) as readable:
+            if readable is None:
                 return
-            answer = await self._post_file(what, room, file, info.st_size, source.name)
+            file, size = readable
+            answer = await self._post_file(what, room, file, size, source.name)
         if answer is None:
             return
         self.screen.notice(f"uploaded {clean(answer.get('name'))} "
@@ -737,6 +730,26 @@ class ChatClient:
             return None
         return None
 
+    @contextlib.asynccontextmanager
+    async def _readable(self, what: str, source: Path
+                        ) -> AsyncIterator[tuple[Any, int] | None]:
+        """The file at ``source`` open for reading, and its size; None, the problem printed
+        after ``what``, when it cannot be read or is not a regular file."""
+        try:
+            opened = await trio.open_file(source, "rb")
+        except OSError as exc:
+            self.screen.problem(f"{what}: cannot read {clean(str(source))}: "
+                                f"{clean(exc.strerror or exc)}")
+            yield None
+            return
+        async with opened as file:
+            info = await trio.to_thread.run_sync(os.fstat, file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                self.screen.problem(f"{what}: {clean(str(source))} is not a file")
+                yield None
+                return
+            yield file, info.st_size
+
     async def set_avatar(self, source: Path | None) -> None:
         """``/avatar``: make the image at ``source`` the user's picture (``PUT
         /api/me/avatar``, streamed from the disk), or remove it (None: ``DELETE``). A
@@ -750,20 +763,13 @@ class ChatClient:
                     status, answer = await http_json(self.options.endpoint, "DELETE",
                                                      "/api/me/avatar", token=self.token)
                 else:
-                    try:
-                        opened = await trio.open_file(source, "rb")
-                    except OSError as exc:
-                        self.screen.problem(f"{what}: cannot read {clean(str(source))}: "
-                                            f"{clean(exc.strerror or exc)}")
-                        return
-                    async with opened as file:
-                        info = await trio.to_thread.run_sync(os.fstat, file.fileno())
-                        if not stat.S_ISREG(info.st_mode):
-                            self.screen.problem(f"{what}: {clean(str(source))} is not a file")
+                    async with self._readable(what, source) as readable:
+                        if readable is None:
                             return
+                        file, size = readable
                         status, answer = await http_upload(
                             self.options.endpoint, "/api/me/avatar", self.token, file,
-                            info.st_size, name=source.name, method="PUT",
+                            size, name=source.name, method="PUT",
                             content_type=mimetypes.guess_type(source.name)[0]
                             or "application/octet-stream")
                 if status == 401 and attempt == 1:
