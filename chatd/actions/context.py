@@ -138,6 +138,15 @@ class App:
         """
         self.take_all((bucket,), user)
 
+    def take_counted(self, bucket: Bucket, user: str, label: str) -> None:
+        """:meth:`take`, a refusal counted under ``label`` (``chatd_rate_limited``), as the
+        socket counts its own: for an HTTP route that takes a bucket before its work."""
+        try:
+            self.take(bucket, user)
+        except ChatError:
+            self.metrics.rate_limited.labels(label).inc()
+            raise
+
     def take_all(self, buckets: Sequence[Bucket], user: str) -> None:
         """Take a token from each of ``user``'s ``buckets``, or from none (see
         :func:`take_tokens`)."""

@@ -52,11 +52,7 @@ async def put_avatar(request: Request, body: RequestBody, app: App,
     user, _ = await authenticate(request, app)
     boundary = multipart_boundary(request)
     # Taken before the body is read: a refused change costs no decode.
-    try:
-        app.take(PROFILE_CHANGES, user.name)
-    except ChatError:
-        app.metrics.rate_limited.labels("set_avatar").inc()
-        raise
+    app.take_counted(PROFILE_CHANGES, user.name, "set_avatar")
     config = app.config.files
     store = app.files
     pending = await trio.to_thread.run_sync(store.open_upload)
@@ -94,11 +90,7 @@ async def remove_avatar(request: Request, app: App, params: dict[str, str]) -> R
     from chatd.http.routes import authenticate  # routes imports this module
 
     user, _ = await authenticate(request, app)
-    try:
-        app.take(PROFILE_CHANGES, user.name)
-    except ChatError:
-        app.metrics.rate_limited.labels("set_avatar").inc()
-        raise
+    app.take_counted(PROFILE_CHANGES, user.name, "set_avatar")
     return json_reply(200, await set_avatar(app, user, None))
 
 

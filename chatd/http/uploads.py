@@ -282,11 +282,7 @@ async def _upload(request: Request, body: RequestBody, app: App,
     except InvalidName as exc:
         raise ChatError(codes.BAD_REQUEST, str(exc)) from None
     boundary = multipart_boundary(request)
-    try:
-        app.take(UPLOADS, user.name)
-    except ChatError:
-        app.metrics.rate_limited.labels("upload").inc()
-        raise
+    app.take_counted(UPLOADS, user.name, "upload")
     config = app.config.files
     await app.storage.expire_uploads(config.unattached_seconds, uploader_id=user.id)
     allowance = await app.storage.upload_allowance(user.id, room, config.quota_bytes)
