@@ -104,8 +104,9 @@ from chatd.protocol import (
     frame,
     is_dm_room,
 )
-from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToUser
+from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToEveryone, ToUser
 from chatd.storage import (
+    EVERYONE,
     Change,
     CommitNotice,
     DndNotice,
@@ -374,7 +375,10 @@ class Relay:
             await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
                 room=notice.room, notify=notice.notify))))
         elif isinstance(notice, UserEventNotice):
-            await self._registry.send(ToUser(notice.user, notice.data))
+            if notice.user == EVERYONE:  # (a custom emoji added or removed)
+                await self._registry.send(ToEveryone(notice.data))
+            else:
+                await self._registry.send(ToUser(notice.user, notice.data))
         elif isinstance(notice, DndNotice):
             await self._registry.send(ToUser(notice.user, frame(DndChanged(
                 until=notice.until))))
