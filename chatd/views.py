@@ -41,7 +41,8 @@ from chatd.storage import (
     User,
 )
 
-__all__ = ["AVATAR_PATH", "EMOJI_IMAGE_PATH", "admin_room_object", "admin_user_object", "audit_object",
+__all__ = ["AVATAR_PATH", "EMOJI_IMAGE_PATH", "admin_room_object", "admin_user_object",
+           "audit_object",
            "avatar_object", "ban_object", "contact_object", "custom_emoji_event",
            "custom_emoji_object", "file_object", "file_url",
            "member_object", "message_event",

@@ -13,7 +13,17 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, dnd, emoji, messages, moderation, profile, rooms, search, session
+from chatd.actions import (
+    contacts,
+    dnd,
+    emoji,
+    messages,
+    moderation,
+    profile,
+    rooms,
+    search,
+    session,
+)
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,

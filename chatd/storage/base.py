@@ -22,7 +22,6 @@ from chatd.search import SearchQuery
 __all__ = [
     "COMMAND_LINE",
     "EVERYONE",
-    "CustomEmoji",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
     "NO_CUSTOM_STATUS",
@@ -39,6 +38,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "CustomEmoji",
     "CustomStatus",
     "DatabaseFigures",
     "DndNotice",
