@@ -1187,7 +1187,9 @@ class _Builder:
                     tag="emoji", op_id="addCustomEmoji",
                     body={"multipart/form-data": {
                         "schema": {"type": "object", "properties": {
-                            "name": {"type": "string"},
+                            "name": {"type": "string",
+                                     "pattern": "^([a-z0-9_+-]{1,32}|:[a-z0-9_+-]{1,32}:)$",
+                                     "examples": ["partyparrot"]},
                             "file": {"type": "string", "format": "binary"}},
                             "required": ["name", "file"], "additionalProperties": False},
                         "encoding": {"file": {"contentType": "*/*"}},

@@ -18,6 +18,7 @@ import trio
 from PIL import Image
 
 from chatd.config import Config
+from chatd.errors import ChatError
 from chatd.files import collect
 from chatd.storage.base import Storage
 from chatd.thumbnails import EMOJI_SIZE
@@ -180,6 +181,13 @@ async def test_a_name_in_use_is_a_conflict(daemon: Daemon) -> None:
     again = await _add(daemon, bob, "logo", _square(40, (0, 255, 0)))
     assert (again.status, again.json()["code"]) == (409, "conflict")
     assert (await daemon.call("GET", "/api/emoji", token=bob)).json() == {"emoji": [first]}
+    # An add that raced past the route's check: storage refuses it too, and stores nothing.
+    bob_id = (await daemon.call("GET", "/api/me", token=bob)).json()["user"]["id"]
+    with pytest.raises(ChatError) as refused:
+        await daemon.storage.add_custom_emoji("logo", bob_id, "0" * 64, 10)
+    assert refused.value.code == "conflict"
+    assert (await daemon.call("GET", "/api/emoji", token=bob)).json() == {"emoji": [first]}
+    assert await collect(daemon.storage, daemon.app.files) == 0
 
 
 async def test_who_can_add_admins(admins_only: Daemon) -> None:
