@@ -44,7 +44,9 @@ on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
 connections here as a ``notify`` event, and a pause of notifications (migration 0023) as a
 ``dnd`` event. A profile set on another node (migration 0025) goes to the presence tracker,
-whose announcer tells it here as that node's does there (chatd.actions.profile). And
+whose announcer tells it here as that node's does there (chatd.actions.profile). A
+custom emoji added or removed on another node comes as a user event addressed to
+:data:`chatd.storage.EVERYONE`, for every connection here (chatd.actions.emoji). And
 deleted rooms (migration 0015): the room's members here get ``room_deleted`` and the room
 leaves the registry.
 

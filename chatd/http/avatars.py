@@ -18,6 +18,10 @@ different picture is a different url: the reply is cached publicly for a year
 (``immutable``). Only bytes that are some user's picture are served (never a file's, even of
 the same hash); a picture replaced or removed is 404 from then on (caches may keep it: it was
 public). Profiles, pictures included, are readable by every user anyway (``profiles``).
+
+Custom emoji (chatd.http.emoji) are pictures the server makes and serves the same way: the
+reading, making and keeping (:func:`take_picture`) and the serving (:func:`picture_reply`)
+are written here once for both, each route serving only its own kind of picture.
 """
 
 from __future__ import annotations

@@ -1206,7 +1206,9 @@ class Storage(Protocol):
         every other node (a :class:`UserEventNotice`; one NOTIFY, nothing stored): for the
         events of a user's own actions that only their other devices hear (a ``read``).
         Meant for a user known to be online on another node: the NOTIFY costs every node a
-        wake-up. A frame too large for a notice is not sent (logged)."""
+        wake-up. A frame too large for a notice is not sent (logged). ``user``
+        :data:`EVERYONE` is every connection of every other node (a custom emoji added or
+        removed)."""
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         """Set the user's notification level for ``room`` (one of
