@@ -217,12 +217,13 @@ def make_emoji(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | N
 
 
 def _emoji(image: Image.Image, max_pixels: int) -> bytes | None:
-    frames = min(int(getattr(image, "n_frames", 1)), EMOJI_FRAMES)
     loaded = _loaded(image, max_pixels, (2 * EMOJI_SIZE, 2 * EMOJI_SIZE))
     if loaded is None:
         return None
     width, height, orientation = loaded
-    frames = max(1, min(frames, max_pixels // max(1, width * height)))
+    # Counted once the size is known to be within the bound (counting seeks through them).
+    frames = min(int(getattr(image, "n_frames", 1)), EMOJI_FRAMES,
+                 max(1, max_pixels // max(1, width * height)))
     turn = _TURNS.get(orientation)
     made: list[Image.Image] = []
     durations: list[int] = []
