@@ -121,6 +121,10 @@ async def test_formats_fit_the_square(daemon: Daemon, fmt: str, side: int,
     assert await collect(daemon.storage, daemon.app.files, unattached_seconds=0) == 0
     assert (await daemon.call("GET", url)).status == 200
     assert daemon.temporary() == []
+    await daemon.room(alice, "general")
+    alice_id = (await daemon.call("GET", "/api/me", token=alice)).json()["user"]["id"]
+    quota = daemon.app.config.files.quota_bytes
+    assert await daemon.storage.upload_allowance(alice_id, "general", quota) == quota
 
 
 async def test_an_animation_stays_animated(daemon: Daemon) -> None:
