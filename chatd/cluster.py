@@ -44,7 +44,9 @@ on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
 connections here as a ``notify`` event, and a pause of notifications (migration 0023) as a
 ``dnd`` event. A profile set on another node (migration 0025) goes to the presence tracker,
-whose announcer tells it here as that node's does there (chatd.actions.profile). And
+whose announcer tells it here as that node's does there (chatd.actions.profile). A
+custom emoji added or removed on another node comes as a user event addressed to
+:data:`chatd.storage.EVERYONE`, for every connection here (chatd.actions.emoji). And
 deleted rooms (migration 0015): the room's members here get ``room_deleted`` and the room
 leaves the registry.
 
@@ -104,8 +106,9 @@ from chatd.protocol import (
     frame,
     is_dm_room,
 )
-from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToUser
+from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToEveryone, ToUser
 from chatd.storage import (
+    EVERYONE,
     Change,
     CommitNotice,
     DndNotice,
@@ -374,7 +377,10 @@ class Relay:
             await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
                 room=notice.room, notify=notice.notify))))
         elif isinstance(notice, UserEventNotice):
-            await self._registry.send(ToUser(notice.user, notice.data))
+            if notice.user == EVERYONE:  # (a custom emoji added or removed)
+                await self._registry.send(ToEveryone(notice.data))
+            else:
+                await self._registry.send(ToUser(notice.user, notice.data))
         elif isinstance(notice, DndNotice):
             await self._registry.send(ToUser(notice.user, frame(DndChanged(
                 until=notice.until))))

@@ -27,6 +27,8 @@ from chatd.protocol import (
     Bans,
     Contacts,
     CreateRoom,
+    CustomEmojiChanged,
+    CustomEmojiList,
     Delete,
     Dm,
     DndChanged,
@@ -176,6 +178,10 @@ file_ids = st.lists(msg_ids, max_size=MAX_FILES, unique=True).map(tuple)
 """What ``send`` and ``dm`` attach: up to MAX_FILES distinct ids."""
 emojis = st.sampled_from(["👍", "❤️", "😂", "🎉", "👍🏽", "🏳️\u200d🌈", "🇫🇷", "1️⃣"])
 """Emoji in their normal (fully-qualified) form, as the parser gives them back."""
+custom_emoji_names = st.from_regex(r"[a-z0-9_+-]{1,32}", fullmatch=True)
+"""Custom emoji's names (migration 0031)."""
+reaction_emojis = emojis | custom_emoji_names.map(lambda name: f":{name}:")
+"""What a reaction may carry: a Unicode emoji, or a custom emoji's ``:name:``."""
 tokens = st.text(_storable, min_size=1, max_size=MAX_TOKEN_CHARS)
 notify_levels = st.sampled_from(NOTIFY_LEVELS)
 """A member's notification levels for a room."""
@@ -254,7 +260,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "remove_preview": st.builds(RemovePreview, id=request_ids, room=any_room_names,
                                     msg_id=msg_ids),
         "react": st.builds(React, id=request_ids, room=any_room_names, msg_id=msg_ids,
-                           emoji=emojis, on=st.booleans()),
+                           emoji=reaction_emojis, on=st.booleans()),
+        "custom_emoji": st.builds(CustomEmojiList, id=request_ids),
         "pin": st.builds(Pin, id=request_ids, room=any_room_names, msg_id=msg_ids,
                          on=st.booleans()),
         "pins": st.builds(Pins, id=request_ids, room=any_room_names,
@@ -515,9 +522,15 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
                   st.text("0123456789abcdef", min_size=64, max_size=64))),
     st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
     st.builds(RoomDeleted, room=room_names, by=user_names),
+    st.builds(CustomEmojiChanged, name=custom_emoji_names, by=user_names,
+              ts=st.integers(0, 2**53),
+              url=st.none() | st.builds(lambda digits: f"/api/emoji/images/{digits}",
+                                        st.text("0123456789abcdef", min_size=64,
+                                                max_size=64))),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
-``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``)."""
+``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
+``custom_emoji``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -546,7 +559,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
-      Archive(room="a", archived=True), Pins(room="a")],
+      Archive(room="a", archived=True), Pins(room="a"), CustomEmojiList()],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

@@ -13,7 +13,17 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, dnd, messages, moderation, profile, rooms, search, session
+from chatd.actions import (
+    contacts,
+    dnd,
+    emoji,
+    messages,
+    moderation,
+    profile,
+    rooms,
+    search,
+    session,
+)
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
@@ -23,6 +33,7 @@ from chatd.protocol import (
     Bans,
     Contacts,
     CreateRoom,
+    CustomEmojiList,
     Delete,
     Dm,
     Edit,
@@ -149,4 +160,5 @@ OPERATIONS: dict[type[Request], Operation] = {
     # Profiles: a change is told to the user's rooms and contacts, so it has a bucket.
     SetProfile: Operation(profile.set_profile, rate=(profile.PROFILE_CHANGES,)),
     Profiles: Operation(profile.profiles),
+    CustomEmojiList: Operation(emoji.listed),
 }

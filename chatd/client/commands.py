@@ -16,7 +16,7 @@ import dataclasses
 import enum
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
 
 import emoji as _emoji
@@ -48,6 +48,7 @@ from chatd.protocol import (
     Bans,
     Contacts,
     CreateRoom,
+    CustomEmojiList,
     Delete,
     Edit,
     History,
@@ -85,7 +86,7 @@ from chatd.protocol import (
     normalise_user,
     parse_event,
 )
-from chatd.protocol.markup import normalise_emoji
+from chatd.protocol.markup import custom_emoji_name, normalise_emoji
 
 __all__ = ["COMMANDS", "Outcome", "handle_line", "message_number", "reaction_emoji",
            "read_input", "split_path"]
@@ -147,11 +148,19 @@ def message_number(word: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def reaction_emoji(word: str) -> str | None:
-    """The emoji a reaction is typed as: one emoji (``👍``; ``❤`` and ``❤️`` are one), or a
-    ``:shortcode:`` (``:thumbsup:``, ``:+1:``, ``:tada:``); None if it is neither."""
+def reaction_emoji(word: str, custom: Container[str] = ()) -> str | None:
+    """The emoji a reaction is typed as: one emoji (``👍``; ``❤`` and ``❤️`` are one), a
+    ``:shortcode:`` (``:thumbsup:``, ``:+1:``, ``:tada:``), or a custom emoji's ``:name:``
+    (one of ``custom``, the names known here, before a shortcode of the same name; any
+    name that is no shortcode, for the server to check); None if it is none of those."""
+    name = custom_emoji_name(word)
+    if name is not None and name in custom:
+        return word
     if len(word) > 2 and word.startswith(":") and word.endswith(":"):
-        word = _emoji.emojize(word, language="alias")
+        emojized = _emoji.emojize(word, language="alias")
+        if emojized == word and name is not None:
+            return word
+        word = emojized
     return normalise_emoji(word)
 
 
@@ -578,6 +587,45 @@ async def _set_profile(client: ChatClient, what: str, request: SetProfile) -> No
     await client.ask(what, request, Answer, on_ok)
 
 
+async def emoji(client: ChatClient, arg: str) -> None:
+    """``/emoji``: the server's custom emoji, who added each; ``/emoji add NAME PATH``: add
+    the image at PATH as ``:NAME:``; ``/emoji remove NAME``: remove one (its adder, or an
+    administrator)."""
+    verb, _, rest = arg.strip().partition(" ")
+    if verb == "add":
+        name, _, path = rest.strip().partition(" ")
+        parsed = split_path(path)
+        if not name or parsed is None or parsed[1]:
+            client.screen.problem('usage: /emoji add NAME PATH (quote a PATH with spaces: '
+                                  '/emoji add logo "our logo.png")')
+            return
+        await client.emoji_add(name.strip(":"), Path(parsed[0]))
+        return
+    if verb == "remove":
+        name = rest.strip().strip(":")
+        if not name or " " in name:
+            client.screen.problem("usage: /emoji remove NAME")
+            return
+        await client.emoji_remove(name)
+        return
+    if verb:
+        client.screen.problem("usage: /emoji [add NAME PATH|remove NAME]")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        found = [e for e in reply.fields.get("emoji") or [] if isinstance(e, dict)]
+        client.custom_emoji = {str(e.get("name")): e for e in found}
+        if not found:
+            client.screen.notice("no custom emoji yet (/emoji add NAME PATH adds one)")
+            return
+        client.screen.notice(f"{len(found)} custom emoji:")
+        for e in found:
+            client.screen.notice(f"  :{clean(str(e.get('name')))}: "
+                                 f"added by {clean(str(e.get('by')))}")
+
+    await client.ask("/emoji", CustomEmojiList(), Answer, on_ok)
+
+
 async def whois(client: ChatClient, arg: str) -> None:
     """``/whois USER``: their display name and custom status (anyone's: names are seen
     server-wide)."""
@@ -699,7 +747,7 @@ async def react(client: ChatClient, arg: str) -> None:
     if number is None:
         client.screen.problem("usage: /react N EMOJI (👍 or :thumbsup:; again to take it back)")
         return
-    emoji = reaction_emoji(words[1])
+    emoji = reaction_emoji(words[1], client.custom_emoji or ())
     if emoji is None:
         client.screen.problem(f"/react: {clean(words[1])!r} is not one emoji")
         return
@@ -1182,7 +1230,11 @@ COMMANDS: dict[str, Command] = {
     "reply": Command(reply, "/reply N TEXT", "answer message [N] (/re)"),
     "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),
     "delete": Command(delete, "/delete N[!]", "delete message [N] (asks for the !)"),
-    "react": Command(react, "/react N EMOJI", "put or take back a reaction (👍, :tada:)"),
+    "react": Command(react, "/react N EMOJI", "put or take back a reaction (👍, :tada:, "
+                     "a custom :name:)"),
+    "emoji": Command(emoji, "/emoji [add NAME PATH|remove NAME]",
+                     "the server's custom emoji; add one (a PNG, JPEG, GIF or WebP image), "
+                     "or remove one you added"),
     "pin": Command(pin, "/pin N", "pin message [N] for everyone in its room to find"),
     "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
     "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),

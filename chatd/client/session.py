@@ -94,6 +94,7 @@ from chatd.protocol import (
     WELCOME_PAGE,
     Answer,
     Change,
+    CustomEmojiChanged,
     Dm,
     DndChanged,
     Entry,
@@ -303,6 +304,9 @@ class ChatClient:
         self.profiles: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
         # The url of each user's picture, as last told by a profile event (lower-case name).
         self.avatars: dict[str, str | None] = {}
+        # The server's custom emoji, by name ({name, url, by, ts}): filled by /emoji, kept by
+        # ``custom_emoji`` events (None: not asked yet).
+        self.custom_emoji: dict[str, dict[str, Any]] | None = None
         # Idleness (``--idle-after``): whether the user stopped typing here, when they last
         # typed a line (trio's clock), and what the last hello said of it.
         self.idle = False
@@ -1351,6 +1355,61 @@ class ChatClient:
             self.screen.notice(f"{clean(event.user)} has a new picture" if url
                                else f"{clean(event.user)} removed their picture")
 
+    async def _on_custom_emoji(self, event: CustomEmojiChanged) -> None:
+        """A custom emoji was added or removed, by anyone: one line says it."""
+        if self.custom_emoji is not None:
+            if event.url is None:
+                self.custom_emoji.pop(event.name, None)
+            else:
+                self.custom_emoji[event.name] = {"name": event.name, "url": event.url,
+                                                 "by": event.by, "ts": event.ts}
+        what = "added" if event.url is not None else "removed"
+        self.screen.notice(f"{clean(event.by)} {what} the custom emoji :{clean(event.name)}:")
+
+    async def emoji_add(self, name: str, source: Path) -> None:
+        """``/emoji add``: add the image at ``source`` as the custom emoji ``name`` (``POST
+        /api/emoji``, streamed from the disk). A refusal, a file that cannot be read and a
+        server that cannot be reached are printed as problems; the event that follows
+        says it was added."""
+        await self._emoji_call("/emoji add", name, source)
+
+    async def emoji_remove(self, name: str) -> None:
+        """``/emoji remove``: remove the custom emoji ``name`` (``DELETE /api/emoji/NAME``);
+        problems printed as :meth:`emoji_add`'s."""
+        await self._emoji_call("/emoji remove", name, None)
+
+    async def _emoji_call(self, what: str, name: str, source: Path | None) -> None:
+        for attempt in (1, 2):
+            try:
+                assert self.token is not None
+                if source is None:
+                    status, answer = await http_json(
+                        self.options.endpoint, "DELETE",
+                        f"/api/emoji/{urllib.parse.quote(name, safe='')}", token=self.token)
+                else:
+                    async with self._readable(what, source) as readable:
+                        if readable is None:
+                            return
+                        file, size = readable
+                        status, answer = await http_upload(
+                            self.options.endpoint, "/api/emoji", self.token, file, size,
+                            name=source.name, fields=(("name", name),),
+                            content_type=mimetypes.guess_type(source.name)[0]
+                            or "application/octet-stream")
+                if status == 401 and attempt == 1:
+                    await self.login()
+                    continue
+            except (SourceFailed, LoginFailed) as exc:
+                self.screen.problem(f"{what}: {clean(exc)}")
+                return
+            except HTTP_ERRORS as exc:
+                self.screen.problem(f"{what}: cannot reach "
+                                    f"{self.options.endpoint.authority}: {describe(exc)}")
+                return
+            if status not in (201, 204):
+                self.screen.problem(f"{what}: {http_error(status, answer)}")
+            return
+
     async def _on_dnd(self, event: DndChanged) -> None:
         """The user paused or resumed their notifications, here or on another device."""
         self.take_dnd(event.until)
@@ -1446,6 +1505,7 @@ class ChatClient:
         NotifyChanged: _on_notify,
         DndChanged: _on_dnd,
         ProfileChanged: _on_profile,
+        CustomEmojiChanged: _on_custom_emoji,
         ReadMoved: _on_read,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,

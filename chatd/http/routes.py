@@ -38,6 +38,7 @@ from chatd.actions import (
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.avatars import get_avatar, put_avatar, remove_avatar
+from chatd.http.emoji import add_emoji, emoji_limit, get_emoji_image, remove_emoji
 from chatd.http.links import links, thumbnail
 from chatd.http.messages import (
     JSON_TYPE,
@@ -572,6 +573,11 @@ ROUTES: list[Route] = [
         "PUT": Streaming(put_avatar, upload_limit), "DELETE": remove_avatar,
     }),
     _route(r"/api/avatars/(?P<sha256>[^/]+)", {"GET": get_avatar}),
+    _route(r"/api/emoji", {
+        "GET": operation("custom_emoji"), "POST": Streaming(add_emoji, emoji_limit),
+    }),
+    _route(r"/api/emoji/images/(?P<sha256>[^/]+)", {"GET": get_emoji_image}),
+    _route(r"/api/emoji/(?P<name>[^/]+)", {"DELETE": remove_emoji}),
     _route(r"/api/users/(?P<name>[^/]+)", {"GET": _user_profile}),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),

@@ -46,6 +46,7 @@ from chatd.protocol.codec import LineBuffer, decode_line, encode
 from chatd.protocol.events import (
     MAX_ID_CHARS,
     Answer,
+    CustomEmojiChanged,
     Delete,
     Dm,
     DndChanged,
@@ -501,6 +502,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                           custom_status=_custom_status(obj),
                                           avatar=_avatar(obj)),
     "room_deleted": lambda obj: RoomDeleted(room=_str(obj, "room"), by=_str(obj, "by")),
+    "custom_emoji": lambda obj: CustomEmojiChanged(name=_str(obj, "name"),
+                                                   url=_optional_str(obj, "url"),
+                                                   by=_str(obj, "by"), ts=_int(obj, "ts")),
     "gap": lambda obj: Gap(room=_str(obj, "room"), after=_int(obj, "after"),
                            last_seq=_int(obj, "last_seq")),
 }

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from chatd.protocol import codes
-from chatd.protocol.markup import MAX_EMOJI_CHARS, normalise_emoji
+from chatd.protocol.markup import MAX_EMOJI_CHARS, custom_emoji_name, normalise_emoji
 from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room, normalise_user
 from chatd.protocol.profiles import (
     MAX_DISPLAY_NAME_CHARS,
@@ -42,6 +42,8 @@ __all__ = [
     "Change",
     "Contacts",
     "CreateRoom",
+    "CustomEmojiChanged",
+    "CustomEmojiList",
     "Delete",
     "Dm",
     "DndChanged",
@@ -123,6 +125,8 @@ MAX_RESUME_ROOMS: Final = 1000
 #: The first screen chatd's own clients (the terminal client, the web page, the benchmarks)
 #: ask in a paged ``hello``: ``rooms_limit`` and ``contacts_limit``.
 WELCOME_PAGE: Final = 30
+#: The longest reaction emoji field: a Unicode emoji, or a custom one's ":name:" (34).
+MAX_CUSTOM_EMOJI_CHARS: Final = 34
 MAX_TOPIC_CHARS: Final = 256
 MAX_REASON_CHARS: Final = 256  # why a member was banned or kicked
 MAX_BAN_SECONDS: Final = 100 * 366 * 24 * 3600  # a ban's duration: a century at most
@@ -254,6 +258,13 @@ class History(Request):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Ping(Request):
     OP: ClassVar[str] = "ping"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CustomEmojiList(Request):
+    """Every custom emoji of the server (op ``custom_emoji``)."""
+
+    OP: ClassVar[str] = "custom_emoji"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -450,7 +461,8 @@ class RemovePreview(Request):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class React(Request):
-    """Put (``on``) or take back the user's ``emoji`` on a message."""
+    """Put (``on``) or take back the user's ``emoji`` on a message: a Unicode emoji, or a
+    custom emoji's ``:name:`` (whether it exists is the operation's to check)."""
 
     OP: ClassVar[str] = "react"
     room: str
@@ -1143,6 +1155,18 @@ class ProfileChanged(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CustomEmojiChanged(ServerEvent):
+    """The custom emoji ``name`` was added (``url``: its picture) or removed (``url`` null)
+    ``by`` a user at ``ts`` (ms): to every connection of every user, on every node."""
+
+    OP: ClassVar[str] = "custom_emoji"
+    name: str
+    url: str | None
+    by: str
+    ts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Answer(ServerEvent):
     """An ``ok`` reply carrying fields of its own (``rooms``, ``who``, ``contacts``...).
 
@@ -1324,9 +1348,10 @@ def _parse_react(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Reac
     room = _room(obj)
     msg_id = _msg_id(obj)
     assert msg_id is not None
-    emoji = normalise_emoji(_str(obj, "emoji", max_chars=MAX_EMOJI_CHARS))
+    value = _str(obj, "emoji", max_chars=MAX_CUSTOM_EMOJI_CHARS)
+    emoji = value if custom_emoji_name(value) is not None else normalise_emoji(value)
     if emoji is None:
-        raise _Invalid("'emoji' must be one emoji")
+        raise _Invalid("'emoji' must be one emoji, or a custom emoji's :name:")
     return React(id=rid, room=room, msg_id=msg_id, emoji=emoji, on=_bool(obj, "on", True))
 
 
@@ -1612,6 +1637,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "search": (Search, _parse_search),
     "pin": (Pin, _parse_pin),
     "pins": (Pins, _parse_pins),
+    "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -1641,6 +1667,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "notify": (NotifyChanged,),
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),
+    "custom_emoji": (CustomEmojiChanged,),
 }
 
 

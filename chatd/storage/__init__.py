@@ -5,6 +5,7 @@ Nothing outside this package imports asyncpg or knows that it runs on asyncio.
 
 from chatd.storage.base import (
     COMMAND_LINE,
+    EVERYONE,
     MAX_REACTIONS,
     MODERATION_KINDS,
     NO_CUSTOM_STATUS,
@@ -21,6 +22,7 @@ from chatd.storage.base import (
     CommitNotice,
     Conversation,
     Credentials,
+    CustomEmoji,
     CustomStatus,
     DatabaseFigures,
     DndNotice,
@@ -71,6 +73,7 @@ from chatd.storage.postgres import open_storage
 
 __all__ = [
     "COMMAND_LINE",
+    "EVERYONE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
     "NO_CUSTOM_STATUS",
@@ -87,6 +90,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "CustomEmoji",
     "CustomStatus",
     "DatabaseFigures",
     "DndNotice",

@@ -21,6 +21,7 @@ from chatd.search import SearchQuery
 
 __all__ = [
     "COMMAND_LINE",
+    "EVERYONE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
     "NO_CUSTOM_STATUS",
@@ -37,6 +38,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "CustomEmoji",
     "CustomStatus",
     "DatabaseFigures",
     "DndNotice",
@@ -616,6 +618,22 @@ class ProfileNotice:
     profile: Profile
 
 
+#: The "user" of :meth:`Storage.tell_elsewhere` that means every connection of the node, of
+#: any user (no user name holds "*"): for the rare server-wide events (``custom_emoji``).
+EVERYONE = "*"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CustomEmoji:
+    """A custom emoji (migration 0031): ``:name:``, its picture's bytes ``sha256`` (a WebP
+    the server made), who added it (``by``, a user name) and when (``ts``, ms)."""
+
+    name: str
+    sha256: str
+    by: str
+    ts: int
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class UserEventNotice:
     """Another node has an event for ``user``'s connections (:meth:`Storage.tell_elsewhere`):
@@ -1188,7 +1206,9 @@ class Storage(Protocol):
         every other node (a :class:`UserEventNotice`; one NOTIFY, nothing stored): for the
         events of a user's own actions that only their other devices hear (a ``read``).
         Meant for a user known to be online on another node: the NOTIFY costs every node a
-        wake-up. A frame too large for a notice is not sent (logged)."""
+        wake-up. A frame too large for a notice is not sent (logged). ``user``
+        :data:`EVERYONE` is every connection of every other node (a custom emoji added or
+        removed)."""
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         """Set the user's notification level for ``room`` (one of
@@ -1219,6 +1239,30 @@ class Storage(Protocol):
 
     async def avatar_exists(self, sha256: str) -> bool:
         """Whether some user's picture is the bytes ``sha256`` (a kept avatar file)."""
+
+    async def add_custom_emoji(self, name: str, user_id: int, sha256: str, size: int
+                               ) -> CustomEmoji:
+        """Add the custom emoji ``name`` (already checked against
+        :data:`chatd.protocol.CUSTOM_EMOJI_NAME`) with the picture ``sha256`` of ``size``
+        bytes, already placed in the file store, added by ``user_id``; kept as a file of no
+        room, as a profile picture is. Raises ChatError('conflict') when the name is
+        taken (nothing is stored then)."""
+
+    async def remove_custom_emoji(self, name: str, user_id: int, *, admin: bool
+                                  ) -> CustomEmoji:
+        """Remove the custom emoji ``name``, as ``user_id`` (its creator, or anyone when
+        ``admin``); its picture's row is marked deleted for the collector. Reactions that
+        use it stay. Returns what was removed. Raises ChatError('not_found') for no such
+        emoji, ChatError('forbidden') for another user's without ``admin``."""
+
+    async def custom_emoji(self) -> list[CustomEmoji]:
+        """Every custom emoji, by name."""
+
+    async def custom_emoji_exists(self, name: str) -> bool:
+        """Whether ``name`` is a custom emoji now (one index probe)."""
+
+    async def emoji_image_exists(self, sha256: str) -> bool:
+        """Whether some custom emoji's picture is the bytes ``sha256`` (a kept emoji file)."""
 
     async def profiles(self, names: Sequence[str]) -> list[Profile]:
         """The profiles of the users named (any case), in the order of ``names``, each once;

@@ -112,6 +112,7 @@ from chatd.storage.base import (
     CommitNotice,
     Conversation,
     Credentials,
+    CustomEmoji,
     CustomStatus,
     DatabaseFigures,
     DndNotice,
@@ -1374,7 +1375,8 @@ SELECT r.id, r.archived, EXISTS (
            SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
        ) AS member,
        (SELECT coalesce(sum(size), 0) FROM files
-        WHERE uploader_id = $2 AND deleted_at IS NULL AND NOT preview AND NOT avatar) AS used
+        WHERE uploader_id = $2 AND deleted_at IS NULL AND NOT preview AND NOT avatar
+              AND NOT emoji) AS used
 FROM rooms r WHERE r.name = $1
 """
 # Uploads of one user queue on their row (a lock that foreign-key checks do not take).
@@ -1387,7 +1389,7 @@ WITH r AS (
     WHERE r.name = $2 AND NOT r.archived
 ), used AS (
     SELECT coalesce(sum(size), 0) AS n FROM files
-    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar
+    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar AND NOT emoji
 )
 INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
                    width, height, thumb_sha256, thumb_width, thumb_height)
@@ -1415,7 +1417,7 @@ ORDER BY f.id
 # that committed meanwhile keeps its file. All users' (the collect's sweep, by
 # files_unattached_idx, at most $2), or one user's ($2, by files_uploader_idx: before their
 # upload checks their quota).
-_EXPIRED = "f.message_id IS NULL AND f.deleted_at IS NULL AND NOT f.avatar " \
+_EXPIRED = "f.message_id IS NULL AND f.deleted_at IS NULL AND NOT f.avatar AND NOT f.emoji " \
     "AND f.created_at < now() - make_interval(secs => $1)"
 _SQL_EXPIRE_UPLOADS = f"""
 UPDATE files f SET deleted_at = now()
@@ -1473,6 +1475,48 @@ FROM u, old
 """
 _SQL_AVATAR_EXISTS = """
 SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND avatar AND deleted_at IS NULL)
+"""
+# Custom emoji (migration 0031). An emoji added: its row and its picture's file row (of no
+# room, marked emoji) in one statement, the file's id taken first so that each row names the
+# other's; nothing when the name $1 is taken (ON CONFLICT: a concurrent add of the same name
+# waits for the first and then adds nothing).
+_EMOJI_COLUMNS = """e.name, e.sha256, u.name AS by,
+       floor(extract(epoch FROM e.created_at) * 1000)::bigint AS ts"""
+_SQL_ADD_EMOJI = f"""
+WITH e AS (
+    INSERT INTO custom_emoji (name, sha256, creator_id, file_id)
+    VALUES ($1, $2, $3, nextval(pg_get_serial_sequence('files', 'id')))
+    ON CONFLICT (name) DO NOTHING
+    RETURNING *
+), f AS (
+    INSERT INTO files (id, sha256, size, name, content_type, uploader_id, room_id, emoji)
+    SELECT e.file_id, e.sha256, $4::bigint, e.name || '.webp', 'image/webp', e.creator_id,
+           NULL, true
+    FROM e
+)
+SELECT {_EMOJI_COLUMNS} FROM e JOIN users u ON u.id = e.creator_id
+"""
+# The emoji $1 removed by user $2 when they added it or $3 (an administrator); its file row
+# marked deleted. ``found``: whether it existed (locked first, so that two removals agree).
+_SQL_REMOVE_EMOJI = f"""
+WITH old AS (
+    SELECT * FROM custom_emoji WHERE name = $1 FOR UPDATE
+), gone AS (
+    DELETE FROM custom_emoji c USING old
+    WHERE c.name = old.name AND (old.creator_id = $2 OR $3::boolean)
+    RETURNING c.file_id
+), f AS (
+    UPDATE files SET deleted_at = now() FROM gone WHERE files.id = gone.file_id
+)
+SELECT {_EMOJI_COLUMNS}, EXISTS (SELECT 1 FROM gone) AS removed
+FROM old e JOIN users u ON u.id = e.creator_id
+"""
+_SQL_CUSTOM_EMOJI = f"""
+SELECT {_EMOJI_COLUMNS} FROM custom_emoji e JOIN users u ON u.id = e.creator_id ORDER BY e.name
+"""
+_SQL_CUSTOM_EMOJI_EXISTS = "SELECT EXISTS (SELECT 1 FROM custom_emoji WHERE name = $1)"
+_SQL_EMOJI_IMAGE_EXISTS = """
+SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND emoji AND deleted_at IS NULL)
 """
 _SQL_FORGET_DEAD_THUMBNAILS = f"""
 UPDATE files SET thumb_sha256 = NULL
@@ -2012,6 +2056,10 @@ def _parse_level(payload: str) -> NotifyNotice | None:
     if len(parts) != 4 or not all(parts):
         return None
     return NotifyNotice(node=parts[0], room=parts[1], notify=parts[2], user=parts[3])
+
+
+def _custom_emoji(row: Any) -> CustomEmoji:
+    return CustomEmoji(name=row["name"], sha256=row["sha256"], by=row["by"], ts=int(row["ts"]))
 
 
 def _parse_dnd(payload: str) -> DndNotice | None:
@@ -3015,6 +3063,33 @@ class PostgresStorage:
 
     async def avatar_exists(self, sha256: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_AVATAR_EXISTS, sha256))
+
+    async def add_custom_emoji(self, name: str, user_id: int, sha256: str, size: int
+                               ) -> CustomEmoji:
+        row = await self._run(self._pool.fetchrow, _SQL_ADD_EMOJI, name, sha256, user_id, size)
+        if row is None:
+            raise ChatError(codes.CONFLICT, f"there is a custom emoji :{name}: already")
+        return _custom_emoji(row)
+
+    async def remove_custom_emoji(self, name: str, user_id: int, *, admin: bool
+                                  ) -> CustomEmoji:
+        row = await self._run(self._pool.fetchrow, _SQL_REMOVE_EMOJI, name, user_id, admin)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no custom emoji :{name}:")
+        if not row["removed"]:
+            raise ChatError(codes.FORBIDDEN, "only who added a custom emoji, or a server "
+                                             "administrator, may remove it")
+        return _custom_emoji(row)
+
+    async def custom_emoji(self) -> list[CustomEmoji]:
+        rows = await self._run(self._pool.fetch, _SQL_CUSTOM_EMOJI)
+        return [_custom_emoji(row) for row in rows]
+
+    async def custom_emoji_exists(self, name: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_CUSTOM_EMOJI_EXISTS, name))
+
+    async def emoji_image_exists(self, sha256: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_EMOJI_IMAGE_EXISTS, sha256))
 
     async def profiles(self, names: Sequence[str]) -> list[Profile]:
         wanted = list(dict.fromkeys(name.lower() for name in names))

@@ -46,6 +46,7 @@ import { ComposerExtrasView } from "./view-composer-extras.js";
 import { ConnectionView } from "./view-connection.js";
 import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
+import { EmojiView } from "./view-emoji.js";
 import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
 import { ModerationView } from "./view-moderation.js";
@@ -73,5 +74,6 @@ const controller = new Controller({
   moderation: new ModerationView(),
   admin: new AdminView(),
   profile: new ProfileView(),
+  emoji: new EmojiView(),
 });
 controller.start();

@@ -286,6 +286,13 @@ export class Controller {
       removeAvatar: () => api.removeAvatar(this.session.token),
       dialog: (options) => dialogs.open(options),
       isOnline: () => this.online,
+      customEmoji: () => this.views.emoji.open(),
+    });
+    this.views.emoji.bind({
+      dialog: (options) => dialogs.open(options),
+      // (The `custom_emoji` event that follows tells the page, as it tells everyone.)
+      addEmoji: (name, file) => api.addEmoji(this.session.token, name, file),
+      removeEmoji: (name) => api.removeEmoji(this.session.token, name),
     });
     layout.bind({
       moveRoom: (step) => {
@@ -903,10 +910,10 @@ export class Controller {
       const now = clock.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
-        alertsView, search, moderation, admin, pins, profile,
+        alertsView, search, moderation, admin, pins, profile, emoji,
       } = this.views;
       for (const view of [sidebar, conversation, members, composer, connection, extras,
-        attachments, viewer, alertsView, search, moderation, admin, pins, profile]) {
+        attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji]) {
         view.render(this.state, now);
       }
       // The names drawn whose display names and statuses the page has not heard of are

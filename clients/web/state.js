@@ -103,6 +103,7 @@ import * as missed from "./missed.js";
 import * as outbox from "./outbox.js";
 import * as pinning from "./pins.js";
 import * as profiling from "./profiles.js";
+import * as customEmoji from "./emoji.js";
 import * as searching from "./search.js";
 import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
@@ -193,6 +194,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     onlineSince: null,
     // Display names and custom statuses, and the names still to ask for (profiles.js).
     profiles: profiling.emptyProfiles(),
+    // The server's custom emoji (emoji.js): asked after each welcome, kept by events.
+    customEmoji: customEmoji.emptyEmoji(),
   };
 }
 
@@ -351,7 +354,15 @@ const EVENTS = {
     effects.push(...pauseEnds(state, now));
     // The person came back (or left) while the hello was on its way: say so now.
     if (state.saidIdle !== state.idle) effects.push(request("idle", { idle: state.idle }));
+    // Custom emoji added or removed while away are not replayed: the list is asked again.
+    effects.push(request("custom_emoji"));
     return effects;
+  },
+
+  custom_emoji(state, frame) {
+    // One added (its url) or removed (url null), by anyone, on any node.
+    customEmoji.changed(state.customEmoji, frame);
+    return [];
   },
 
   dnd(state, frame, now) {
@@ -534,6 +545,11 @@ const EVENTS = {
 
 /** `ok` replies, by the op of the request they answer. */
 const ANSWERED = {
+  custom_emoji(state, asked, reply) {
+    customEmoji.received(state.customEmoji, reply);
+    return [];
+  },
+
   history(state, asked, reply) {
     const room = state.rooms.get(asked.room);
     if (!room) return [];

@@ -16,7 +16,8 @@
 import * as clock from "./clock.js";
 import { $, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
-import { parse, render } from "./markdown.js";
+import { customEmojiImage, parse, render } from "./markdown.js";
+import { pictureOf, sortedEmoji } from "./emoji.js";
 import { avatarOf, displayName, shownUser, statusWords } from "./profiles.js";
 import { avatar, setPicture } from "./view-avatar.js";
 import { lengthNote } from "./textlimit.js";
@@ -53,6 +54,7 @@ export class MessageView {
     this.on = handlers;
     this.files = files;
     this.popup = null; // {element, opener, msgId}
+    this.state = null; // as last drawn
     this.jumpTick = 0;
     this.focusEdit = false;
     document.addEventListener("pointerdown", (event) => {
@@ -86,9 +88,11 @@ export class MessageView {
    * again. An edit in progress and the focus survive.
    */
   update(node, row, room, state) {
+    this.state = state; // (the reaction picker offers the custom emoji as they are now)
     const view = shownMessage(state, room, row.message);
     const author = authorOf(state, row.message.from); // (a new name or status redraws it)
-    const sig = signature(view) + JSON.stringify(author);
+    // (A custom emoji added or removed may change how its text and reactions look.)
+    const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}`;
     if (node.chatdSig === sig) return;
     const wasEditing = Boolean(node.chatdEditing);
     node.chatdSig = sig;
@@ -120,8 +124,9 @@ export class MessageView {
         () => (view.quote ? this.quote(view.quote, state) : null)],
       ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
-        message.mentions || null, view.files.length > 0],
-      () => (view.editing ? this.editor(view, state.maxText) : text(view, state.me))],
+        message.mentions || null, view.files.length > 0, state.customEmoji.version],
+      () => (view.editing ? this.editor(view, state.maxText)
+        : text(view, state.me, state.customEmoji.byName))],
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["preview", view.preview,
         () => (view.preview ? previewCard(view.preview, this.files) : null)],
@@ -132,7 +137,7 @@ export class MessageView {
         }, view.saving ? "(saving…)" : "(edited)") : null)],
       ["deleting", view.deleting,
         () => (view.deleting ? h("span", { class: "msg-edited" }, "Deleting…") : null)],
-      ["reactions", [view.reactions, view.canReact],
+      ["reactions", [view.reactions, view.canReact, state.customEmoji.version],
         () => (view.reactions.length ? this.reactions(node, state) : null)],
     ]);
     place(node, node.chatdPieces, [
@@ -175,7 +180,8 @@ export class MessageView {
         quote ? this.quote(quote, state) : null,
         meta(message, state.me, authorOf(state, message.from)),
         message.text.trim() || !message.files ? h("div", { class: "msg-text" },
-          render(parse(message.text, { mentions: null, me: state.me }))) : null,
+          render(parse(message.text, { mentions: null, me: state.me,
+            emoji: state.customEmoji.byName }))) : null,
         this.files.part(message.files || [])),
       h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
         formatTime(message.ts)),
@@ -211,7 +217,7 @@ export class MessageView {
             : "Press to add yours"}`,
           disabled: !view.canReact,
           onclick: () => this.on().react(message.msg_id, r.emoji, !r.mine),
-        }, h("span", { class: "emoji", "aria-hidden": "true" }, r.emoji),
+        }, reactionFace(state, r.emoji),
         h("span", { class: "count", "aria-hidden": "true" }, String(r.count)));
       }),
       view.canReact ? h("button", {
@@ -348,10 +354,12 @@ export class MessageView {
 
   openPicker(opener, view) {
     const { message } = view;
+    const state = this.state;
     const mine = new Set(view.reactions.filter((r) => r.mine).map((r) => r.emoji));
+    const custom = state ? sortedEmoji(state.customEmoji).map((e) => `:${e.name}:`) : [];
     const offered = [...view.reactions.map((r) => r.emoji)
-      .filter((e) => !COMMON_EMOJI.includes(e)), ...COMMON_EMOJI];
-    const buttons = offered.map((emoji) => h("button", {
+      .filter((e) => !COMMON_EMOJI.includes(e) && !custom.includes(e)), ...COMMON_EMOJI];
+    const choice = (emoji) => h("button", {
       type: "button", class: `emoji-choice${mine.has(emoji) ? " mine" : ""}`, tabindex: "-1",
       "aria-label": `${mine.has(emoji) ? "Take back" : "React with"} ${emoji}`, title: emoji,
       "aria-pressed": mine.has(emoji) ? "true" : "false",
@@ -359,9 +367,18 @@ export class MessageView {
         this.closePopup(true);
         this.on().react(message.msg_id, emoji, !mine.has(emoji));
       },
-    }, emoji));
+    }, state ? reactionFace(state, emoji) : emoji);
+    const common = offered.map(choice);
+    const customButtons = custom.map(choice);
+    // Arrow keys go through both sections as one grid of PICKER_COLUMNS.
+    const buttons = [...common, ...customButtons];
     const picker = h("div", { class: "popup emoji-picker", role: "dialog",
-      "aria-label": "Add a reaction" }, buttons);
+      "aria-label": "Add a reaction" }, ...common,
+    ...(customButtons.length ? [
+      h("div", { class: "emoji-picker-section", id: "emoji-picker-custom" }, "Custom"),
+      h("div", { class: "emoji-picker-custom", role: "group",
+        "aria-labelledby": "emoji-picker-custom" }, ...customButtons),
+    ] : []));
     picker.addEventListener("keydown", (event) => {
       const index = buttons.indexOf(document.activeElement);
       const move = { ArrowRight: index + 1, ArrowLeft: index - 1,
@@ -492,14 +509,23 @@ function meta(message, me, author) {
       formatTime(message.ts)));
 }
 
-function text(view, me) {
+/** What a reaction shows: a custom emoji's picture when it is one known here, else the emoji
+ * (a removed custom emoji's `:name:` as text). */
+function reactionFace(state, emoji) {
+  const picture = pictureOf(state.customEmoji, emoji);
+  return picture ? customEmojiImage(picture, document, "custom-emoji reaction-emoji")
+    : h("span", { class: "emoji", "aria-hidden": "true" }, emoji);
+}
+
+function text(view, me, emoji) {
   if (view.deleted) return h("div", { class: "msg-text deleted-text" }, "This message was deleted");
   if (!view.text.trim() && view.files.length && !view.saving) return null; // the files say it all
   // While an edit is on its way, the server has not said whom the new text mentions.
   const mentions = view.saving ? null : view.message.mentions || [];
   const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
-    render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me) })));
+    render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me),
+      emoji })));
 }
 
 function autosize(box) {
