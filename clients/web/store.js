@@ -26,6 +26,7 @@
 
 import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
 import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
+import { follows, replyEntry } from "./threads.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
 const NOTIFY_LEVELS = ["all", "mentions", "none"]; // as alerts.js's LEVELS
@@ -147,7 +148,7 @@ export class Room {
         if (message.seq <= Math.max(info.last_seq, read) || message.seq > this.counted
             || !this.counts(message, me)) continue;
         unread += 1;
-        if (mentions(message, me)) mentioned += 1;
+        if (this.mentioned(message, me)) mentioned += 1;
       }
       this.unread = unread;
       this.mentions = mentioned;
@@ -257,11 +258,13 @@ export class Room {
       this.messages.set(kept.seq, kept);
       if (Number.isSafeInteger(kept.msg_id)) this.byId.set(kept.msg_id, kept.seq);
       added.push(kept);
+      const reply = replyEntry(kept);
+      if (reply) this.putAside(reply); // a reply changes its root (threads.js)
       if (kept.seq > this.counted) {
         this.counted = kept.seq;
         if (this.counts(kept, me)) {
           this.unread += 1;
-          if (mentions(kept, me)) this.mentions += 1;
+          if (this.mentioned(kept, me)) this.mentions += 1;
         }
       }
       this.lastSeq = Math.max(this.lastSeq, kept.seq);
@@ -294,6 +297,11 @@ export class Room {
     if (MODERATION_OPS.has(entry.op)) this.addModeration(entry, me);
     if (entry.op === "pinned" || entry.op === "deleted") this.addPinChange(entry);
     if (!isChange(entry)) return; // an entry of another op: its seq is all that counts here
+    this.putAside(entry);
+  }
+
+  /** Keep a change entry (or a reply's change to its root) aside, in seq order. */
+  putAside(entry) {
     let at = this.aside.length;
     while (at > 0 && this.aside[at - 1].seq > entry.seq) at -= 1;
     this.aside.splice(at, 0, entry);
@@ -433,9 +441,17 @@ export class Room {
       // Counted as unread when it came: a deletion uncounts it, an edit may add or remove a
       // mention of this user.
       this.unread = Math.max(0, this.unread + this.counts(next, me) - this.counts(held, me));
-      const mentioned = (message) => Number(this.counts(message, me) && mentions(message, me));
+      const mentioned = (message) => Number(this.counts(message, me) && this.mentioned(message, me));
       this.mentions = Math.max(0, this.mentions + mentioned(next) - mentioned(held));
     }
+  }
+
+  /**
+   * Whether a message counts as a mention of `me`: it names them (or their group), or it is a
+   * reply in a thread they follow (threads.js `follows`).
+   */
+  mentioned(message, me) {
+    return mentions(message, me) || (!message.deleted && follows(this, message, me));
   }
 
   /** Whether a message counts as unread when after the marker: by another, not deleted. */
@@ -511,7 +527,7 @@ export class Room {
         kept += 1;
         if (this.counts(message, me)) {
           count += 1;
-          if (mentions(message, me)) mentioned += 1;
+          if (this.mentioned(message, me)) mentioned += 1;
         }
       }
     }
@@ -544,7 +560,7 @@ export class Room {
     for (const message of this.messages.values()) {
       if (message.seq <= from || message.seq > this.counted || !this.counts(message, me)) continue;
       unread += 1;
-      if (mentions(message, me)) mentioned += 1;
+      if (this.mentioned(message, me)) mentioned += 1;
     }
     if (served) {
       this.counted = Math.max(this.counted, counts.last_seq);
