@@ -9,6 +9,7 @@ import { plainText } from "./markdown.js";
 import { mentionMatches } from "./profiles.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
+import { isReply, newReplies, repliesOf } from "./threads.js";
 
 /** The reactions the picker offers (any emoji already on a message can be added too). */
 export const COMMON_EMOJI = Object.freeze(["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀", "✅",
@@ -35,6 +36,9 @@ export function pendingChanges(state, name, msgId) {
  * `quote` is null for a message that answers none, else {msgId, from, text, deleted,
  * held}: from the original when the page holds it (it is the newest), else from the
  * message's `quote`.
+ * `replies` is a thread's root's summary {count, last_ts, users, fresh (its replies held after
+ * the read marker, by others: threads.js newReplies)}, else null; `threadOf` is, for a reply,
+ * {rootId, text (the root's, "" when not held), deleted}, else null.
  */
 export function shownMessage(state, room, message) {
   let { text } = message;
@@ -80,7 +84,22 @@ export function shownMessage(state, room, message) {
     editing,
     pinned: deleted ? null : pinned,
     canPin: !deleted && !deleting && !room.draft && !room.archived,
+    replies: repliesShown(state, room, message),
+    threadOf: threadOf(room, message),
+    canThread: !room.draft && !isReply(message) && (!deleted || Boolean(repliesOf(message))),
   };
+}
+
+function repliesShown(state, room, message) {
+  const replies = repliesOf(message);
+  return replies ? { ...replies, fresh: newReplies(room, message.msg_id, state.me) } : null;
+}
+
+function threadOf(room, message) {
+  if (!isReply(message)) return null;
+  const root = room.byMsgId(message.thread);
+  return { rootId: message.thread, text: root && !root.deleted ? root.text : "",
+    deleted: Boolean(root && root.deleted) };
 }
 
 /** `reactions` with `me` put on (or taken off) `emoji`, as a `reaction` entry would. */
@@ -105,7 +124,8 @@ export function signature(view) {
     view.deleting, view.reactions.map((r) => [r.emoji, r.users, r.mine]), view.mentionsMe,
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
     view.message.mentions || null, view.files.map((file) => file.id), view.preview,
-    view.canRemovePreview, view.pinned, view.canPin]);
+    view.canRemovePreview, view.pinned, view.canPin, view.replies, view.threadOf,
+    view.canThread]);
 }
 
 /** A message's file objects (well-formed ones: an id and a name). */
