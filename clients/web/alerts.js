@@ -98,10 +98,7 @@ export function levelLabel(level) {
 /** What a message is to `me`: "dm" (in a direct conversation), "mention" or "message". */
 export function kindOf(room, message, me) {
   if (room.kind === "dm") return "dm";
-  // A reply in a thread `me` follows is worth a mention (store.js `mentioned`).
-  const mentioned = typeof room.mentioned === "function" ? room.mentioned(message, me)
-    : mentions(message, me);
-  return mentioned ? "mention" : "message";
+  return mentions(message, me) ? "mention" : "message";
 }
 
 /** Whether a message of `kind` alerts at `level`. */

@@ -71,8 +71,7 @@ export function shownMessage(state, room, message) {
     })),
     files: deleted ? [] : filesOf(message),
     preview: previewFor(message),
-    mentionsMe: typeof room.mentioned === "function" ? room.mentioned(message, state.me)
-      : mentions(message, state.me),
+    mentionsMe: mentions(message, state.me),
     own,
     canEdit: own && !deleted && !deleting && !room.archived,
     canDelete: !deleted && !deleting && (own || sameUser(room.owner, state.me)

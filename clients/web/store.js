@@ -23,10 +23,14 @@
 // once every entry before the deletion is here: a deletion after a hole (a `gap` being paged
 // in) waits (`pinDeletions`), since the pin it undoes may be in the hole. When nothing says,
 // `pinsUnsure` asks state.js to look the room's object up again.
+//
+// Threads: a reply (a message with `thread`) is kept as any message (it counts as unread), and
+// also changes its root's `replies` summary: the change it stands for (threads.js `replyEntry`)
+// waits aside with the change entries and is applied by the same rule, once, in seq order.
 
 import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
 import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
-import { follows, replyEntry } from "./threads.js";
+import { replyEntry } from "./threads.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
 const NOTIFY_LEVELS = ["all", "mentions", "none"]; // as alerts.js's LEVELS
@@ -148,7 +152,7 @@ export class Room {
         if (message.seq <= Math.max(info.last_seq, read) || message.seq > this.counted
             || !this.counts(message, me)) continue;
         unread += 1;
-        if (this.mentioned(message, me)) mentioned += 1;
+        if (mentions(message, me)) mentioned += 1;
       }
       this.unread = unread;
       this.mentions = mentioned;
@@ -264,7 +268,7 @@ export class Room {
         this.counted = kept.seq;
         if (this.counts(kept, me)) {
           this.unread += 1;
-          if (this.mentioned(kept, me)) this.mentions += 1;
+          if (mentions(kept, me)) this.mentions += 1;
         }
       }
       this.lastSeq = Math.max(this.lastSeq, kept.seq);
@@ -441,17 +445,9 @@ export class Room {
       // Counted as unread when it came: a deletion uncounts it, an edit may add or remove a
       // mention of this user.
       this.unread = Math.max(0, this.unread + this.counts(next, me) - this.counts(held, me));
-      const mentioned = (message) => Number(this.counts(message, me) && this.mentioned(message, me));
+      const mentioned = (message) => Number(this.counts(message, me) && mentions(message, me));
       this.mentions = Math.max(0, this.mentions + mentioned(next) - mentioned(held));
     }
-  }
-
-  /**
-   * Whether a message counts as a mention of `me`: it names them (or their group), or it is a
-   * reply in a thread they follow (threads.js `follows`).
-   */
-  mentioned(message, me) {
-    return mentions(message, me) || (!message.deleted && follows(this, message, me));
   }
 
   /** Whether a message counts as unread when after the marker: by another, not deleted. */
@@ -527,7 +523,7 @@ export class Room {
         kept += 1;
         if (this.counts(message, me)) {
           count += 1;
-          if (this.mentioned(message, me)) mentioned += 1;
+          if (mentions(message, me)) mentioned += 1;
         }
       }
     }
@@ -560,7 +556,7 @@ export class Room {
     for (const message of this.messages.values()) {
       if (message.seq <= from || message.seq > this.counted || !this.counts(message, me)) continue;
       unread += 1;
-      if (this.mentioned(message, me)) mentioned += 1;
+      if (mentions(message, me)) mentioned += 1;
     }
     if (served) {
       this.counted = Math.max(this.counted, counts.last_seq);

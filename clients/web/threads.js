@@ -14,6 +14,10 @@
 // root read again from the server (its `rev` is the last reply's seq) replaces the one held
 // exactly when it is not older.
 //
+// Followers (the root's author and its repliers) are mentioned by a new reply: the server names
+// them in the reply's `mentions`, so it counts, alerts and highlights as any mention (entries.js
+// `mentions`); nothing here works out who follows.
+//
 // The room's timeline shows the roots and the replies sent "also to the room" (`broadcast`);
 // the other replies are kept by the room like any message (they count as unread, and the
 // summary's "N new replies" counts those held after the read marker) and shown in the thread
@@ -89,25 +93,6 @@ export function newReplies(room, rootId, me) {
         && !sameName(message.from, me)) count += 1;
   }
   return count;
-}
-
-/**
- * Whether `me` followed the thread of reply `message` in `room` when it was posted (the root's
- * author, or someone who replied in it before), as far as the page knows: the root held, or a
- * reply of `me` before it held (not the root's repliers: they may have replied after it). The
- * server counts a follower's mention exactly (room objects); this is what the page counts for
- * the entries it sees live.
- */
-export function follows(room, message, me) {
-  if (!isReply(message) || typeof me !== "string" || sameName(message.from, me)) return false;
-  const root = room.byMsgId(message.thread);
-  if (root && sameName(root.from, me)) return true;
-  for (const held of room.messages.values()) {
-    if (held.thread === message.thread && held.seq < message.seq && sameName(held.from, me)) {
-      return true;
-    }
-  }
-  return false;
 }
 
 /** A line "replied to a thread: <root's excerpt>" for a reply shown in the room, or "". */

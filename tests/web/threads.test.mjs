@@ -10,6 +10,7 @@ import { test } from "node:test";
 import * as outbox from "../../clients/web/outbox.js";
 import { alertKind } from "../../clients/web/alerts.js";
 import { timeline } from "../../clients/web/select.js";
+import { shownMessage } from "../../clients/web/select-messages.js";
 import {
   apply, closeThread, connectionChanged, moreThread, openThread, react, replyInThread, retryThread,
   selectRoom, setThreadAlso,
@@ -123,25 +124,28 @@ test("the root's summary reads as Slack's; new replies are those after the read 
   assert.equal(newReplies(room, 1004, "ann"), 1);
 });
 
-test("a reply in a thread the person follows counts and alerts as a mention", () => {
-  const { state } = connected([roomInfo(ROOM, { lastSeq: 0, notify: "all" }),
+test("a reply that mentions its followers (the server names them) counts and alerts", () => {
+  const { state } = connected([roomInfo(ROOM, { lastSeq: 0, notify: "mentions" }),
     roomInfo("lobby")]);
   selectRoom(state, "lobby"); // not looking at the room: it alerts
   state.alerts = { desktop: false, sound: true, permission: "default" };
+  // Ann wrote root 1, so she follows its thread: the server names her in its replies'
+  // mentions, though their text does not.
   const effects = receiveAll(state, [message(ROOM, 1, "ann"), message(ROOM, 2, "carol"),
-    reply(3, 1), reply(4, 2)], 1_000_004);
+    reply(3, 1, "Bob", { mentions: ["ann"] }), reply(4, 2, "Bob", { mentions: ["carol"] })],
+  1_000_004);
   const room = state.rooms.get(ROOM);
-  // Ann wrote root 1 (she follows its thread); root 2 is carol's.
   assert.equal(room.mentions, 1);
   assert.equal(room.unread, 3);
-  assert.equal(alertKind(state, room, held(state, 3)), "mention");
-  assert.equal(alertKind(state, room, held(state, 4)), "message");
   assert.deepEqual(effects.filter((e) => e.alert).map((e) => [e.alert.seq, e.alert.kind]),
-    [[2, "message"], [3, "mention"], [4, "message"]]);
-  // Once ann replied in carol's thread, she follows it.
-  receiveAll(state, [reply(5, 2, "ann"), reply(6, 2, "dave")]);
-  assert.equal(room.mentions, 2);
-  assert.equal(alertKind(state, room, held(state, 6)), "mention");
+    [[3, "mention"]]);
+  assert.equal(alertKind(state, room, held(state, 4)), null);
+  // Highlighted, in the room's timeline when sent also to it, and in the thread.
+  selectRoom(state, ROOM);
+  const [asked] = requests(openThread(state, 1001));
+  apply(state, { op: "ok", id: 3, room: ROOM, root: held(state, 1), messages: [held(state, 3)],
+    more: false }, { request: asked });
+  assert.equal(shownMessage(state, room, state.threadPanel.items[0]).mentionsMe, true);
 });
 
 test("the person's reply goes with thread (and broadcast), shows in the panel, not the room", () => {
