@@ -25,6 +25,7 @@ export class ThreadView extends SidePanel {
     this.nodes = new Map(); // key -> <li>
     this.shownOpens = -1; // the thread the list holds
     this.shownItems = 0; // how many replies were drawn (a new one scrolls to the end)
+    this.reported = new Set(); // the seqs of the thread told seen (readmarks.js)
     const panelHandlers = () => ({
       ...this.conversation(),
       // "Reply" in the panel answers in the thread: its box takes the focus.
@@ -80,6 +81,7 @@ export class ThreadView extends SidePanel {
     if (panel.opens !== this.shownOpens) {
       this.shownOpens = panel.opens;
       this.shownItems = 0;
+      this.reported = new Set(); // the seqs told seen
       this.message.closePopup(false);
       this.files.reset();
       this.nodes.clear();
@@ -154,6 +156,18 @@ export class ThreadView extends SidePanel {
       scroller.scrollTop = scroller.scrollHeight;
     }
     this.shownItems = count;
+    this.report(state, panel);
+  }
+
+  /** The replies drawn in the open panel are seen (readmarks.js): each told once. */
+  report(state, panel) {
+    if (!this.isOpen || document.visibilityState !== "visible") return;
+    const fresh = panel.items.map((item) => item.seq).filter((seq) => !this.reported.has(seq));
+    if (panel.root && !this.reported.has(panel.root.seq)) fresh.push(panel.root.seq);
+    if (!fresh.length) return;
+    for (const seq of fresh) this.reported.add(seq);
+    const room = panel.room;
+    queueMicrotask(() => this.conversation().sighted(room, fresh));
   }
 
   rowNode(row, room, state) {

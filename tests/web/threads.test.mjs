@@ -9,6 +9,7 @@ import { test } from "node:test";
 
 import * as outbox from "../../clients/web/outbox.js";
 import { alertKind } from "../../clients/web/alerts.js";
+import { readUpTo, sighted } from "../../clients/web/readmarks.js";
 import { timeline } from "../../clients/web/select.js";
 import { shownMessage } from "../../clients/web/select-messages.js";
 import {
@@ -368,4 +369,21 @@ test("begin with the room's root shows it at once; received ignores an unasked r
   assert.equal(received(panel, fields, { root: message(ROOM, 1), messages: [], more: false }),
     true);
   assert.equal(panel.status, "done");
+});
+
+test("a reply not shown in the room does not stop the read marker; seen in its thread, it is read", () => {
+  const { state } = connected([roomInfo(ROOM, { lastSeq: 0 })]);
+  apply(state, { op: "ok", id: 2, room: ROOM, messages: [], more: false },
+    { request: { op: "history", room: ROOM, limit: 50 } });
+  receiveAll(state, [message(ROOM, 1), reply(2, 1), message(ROOM, 3), reply(4, 1)]);
+  const room = state.rooms.get(ROOM);
+  assert.equal(readUpTo(room, new Set([1]), "ann"), 1, "the reply after it is not seen");
+  assert.equal(readUpTo(room, new Set([1, 3]), "ann"), 3, "read with the message after it");
+  sighted(state, ROOM, [1, 3]);
+  assert.equal(room.readSeq, 3);
+  assert.equal(newReplies(room, 1001, "ann"), 1);
+  sighted(state, ROOM, [4]); // seen in the thread panel
+  assert.equal(room.readSeq, 4);
+  assert.equal(newReplies(room, 1001, "ann"), 0);
+  assert.equal(room.unread, 0);
 });
