@@ -200,6 +200,7 @@ export class Controller {
         return Boolean(this.state) && this.state.outbox !== before;
       },
       typed: () => this.act(model.typed, clock.now()),
+      draft: (key, text) => this.act(drafts.setDraft, key, text),
     });
     notifier.prepareSound();
     notifier.watchPermission((permission) => this.act(model.setAlerts, { permission }));

@@ -95,6 +95,14 @@ export function newReplies(room, rootId, me) {
   return count;
 }
 
+/**
+ * Where the thread composer's draft of root `rootId` of `room` is kept among the boxes' drafts
+ * (drafts.js, room -> text): "general#1040" (no room or conversation name has a "#").
+ */
+export function draftKey(room, rootId) {
+  return `${room}#${rootId}`;
+}
+
 /** A line "replied to a thread: <root's excerpt>" for a reply shown in the room, or "". */
 export function broadcastText(root) {
   if (!root) return "replied to a thread";

@@ -7,12 +7,14 @@
 //
 // The panel opens from a root's summary, a reply's "replied to a thread" line or a message's
 // "Reply in thread" (controller.js); it closes with Escape or its close button, and when
-// another room opens (a thread is of its room). Enter sends, Shift+Enter makes a new line.
+// another room opens (a thread is of its room). Enter sends, Shift+Enter makes a new line. What
+// is typed in the box is kept per thread with the rooms' drafts (drafts.js), across a reload.
 
 import { roomLabel } from "./alerts.js";
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
-import { statusText } from "./threads.js";
+import { draftOf } from "./drafts.js";
+import { draftKey, statusText } from "./threads.js";
 import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
 import { SidePanel } from "./view-panel.js";
@@ -26,6 +28,7 @@ export class ThreadView extends SidePanel {
     this.shownOpens = -1; // the thread the list holds
     this.shownItems = 0; // how many replies were drawn (a new one scrolls to the end)
     this.reported = new Set(); // the seqs of the thread told seen (readmarks.js)
+    this.draftKey = null; // where the box's text is kept (threads.js draftKey)
     const panelHandlers = () => ({
       ...this.conversation(),
       // "Reply" in the panel answers in the thread: its box takes the focus.
@@ -49,11 +52,13 @@ export class ThreadView extends SidePanel {
     });
     box.addEventListener("input", () => {
       box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
+      if (this.draftKey) this.on.draft(this.draftKey, box.value);
       this.on.typed();
     });
   }
 
-  // Handlers (bind): opened(shown), more(), retry(), also(on), send(text), typed().
+  // Handlers (bind): opened(shown), more(), retry(), also(on), send(text), typed(),
+  // draft(key, text) (the box's text, kept per thread: drafts.js).
 
   focusFirst() {
     $("thread-text").focus();
@@ -65,6 +70,7 @@ export class ThreadView extends SidePanel {
     if (this.on.send(box.value) !== false) {
       box.value = "";
       box.rows = 1;
+      if (this.draftKey) this.on.draft(this.draftKey, "");
     }
   }
 
@@ -84,6 +90,11 @@ export class ThreadView extends SidePanel {
       this.reported = new Set(); // the seqs told seen
       this.message.closePopup(false);
       this.files.reset();
+      // The thread's own draft in its box (a half-typed reply stays with its thread).
+      this.draftKey = draftKey(panel.room, panel.rootId);
+      const box = $("thread-text");
+      box.value = draftOf(state, this.draftKey);
+      box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
       this.nodes.clear();
       list.replaceChildren();
     }

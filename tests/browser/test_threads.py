@@ -3,7 +3,7 @@ ann's message; ann's room hides the reply and shows the root's summary live ("1 
 initial, "1 new reply"), which opens the thread panel with the root and the replies; ann
 answers there with "Also send to #general" (the reply shows in the thread and, with "replied
 to a thread", in the room; Bob's connection gets it with thread and broadcast); a reaction in
-the panel and Bob's edit show in place; a reload keeps it all.
+the panel and Bob's edit show in place; a reload keeps it all, and a thread's draft.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
 tests/artifacts/ (desktop-threads.png).
@@ -57,7 +57,8 @@ def test_a_thread_live_in_its_panel_with_a_reply_also_sent_to_the_room(
 ) -> None:
     """A reply in a thread is not in the room's timeline: the root's summary counts it live and
     marks it new; the panel shows the thread, takes a reply "also sent to the room", a
-    reaction and Bob's edit in place; the room shows the broadcast reply; a reload keeps it."""
+    reaction and Bob's edit in place; the room shows the broadcast reply; a reload keeps it,
+    and what was typed in a thread's box."""
     bob, ids = scene(daemon)
     ann = open_session(sessions, browser, DESKTOP)
     page = ann.page
@@ -120,6 +121,8 @@ def test_a_thread_live_in_its_panel_with_a_reply_also_sent_to_the_room(
     menu_action(page, message(page, "also: the standup moves to 10"), "Reply in thread")
     expect(panel.locator(".thread-count-line")).to_have_text("No replies yet")
     expect(in_thread(page, "pizza at noon?")).to_have_count(0)
+    # What is typed there is that thread's draft.
+    panel.get_by_role("textbox", name="Reply in the thread").fill("half a reply")
 
     # A reload: the room still hides Bob's reply, shows ann's broadcast one and the summary.
     page.reload()
@@ -133,5 +136,8 @@ def test_a_thread_live_in_its_panel_with_a_reply_also_sent_to_the_room(
     expect(in_thread(page, "pizza at noon?")).to_be_visible()
     expect(in_thread(page, "sushi instead")).to_be_visible()
     expect(in_thread(page, "pizza at noon?").locator(".reaction:not(.add)")).to_contain_text("👍")
+    expect(panel.get_by_role("textbox", name="Reply in the thread")).to_have_value("")
+    menu_action(page, message(page, "also: the standup moves to 10"), "Reply in thread")
+    expect(panel.get_by_role("textbox", name="Reply in the thread")).to_have_value("half a reply")
     assert ann.errors == []
     bob.close()
