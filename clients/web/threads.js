@@ -180,7 +180,6 @@ export function answers(thread, asked) {
  */
 export function received(thread, asked, reply) {
   if (!answers(thread, asked)) return false;
-  const { before } = thread.sent;
   thread.sent = null;
   const root = reply.root && typeof reply.root === "object" && Number.isSafeInteger(reply.root.msg_id)
     ? normalise(reply.root) : null;
@@ -194,8 +193,8 @@ export function received(thread, asked, reply) {
     .filter((m) => m && Number.isSafeInteger(m.seq) && Number.isSafeInteger(m.msg_id)
       && m.thread === thread.rootId).map(normalise);
   merge(thread, fresh);
-  // The first page says whether older replies remain; an older page says it of what precedes it.
-  if (before === null || thread.more) thread.more = reply.more === true && thread.items.length > 0;
+  // Whether older replies remain: before the first one held (a first page's, or an older one's).
+  thread.more = reply.more === true && thread.items.length > 0;
   thread.status = "done";
   thread.error = "";
   for (const entry of thread.aside) applyOne(thread, entry);

@@ -54,6 +54,7 @@ test("repliers are cut to five, each once, the newest first", () => {
   const names = ["a", "b", "c", "d", "e", "f", "B"];
   names.forEach((from, i) => {
     root = applyReply(root, { op: "reply", seq: 2 + i, msg_id: 1, from, ts: 10 + i });
+    assert.ok(root.replies.users.length <= 5, `after ${from}: ${root.replies.users}`);
   });
   assert.deepEqual(root.replies, { count: 7, last_ts: 16, users: ["B", "f", "e", "d", "c"] });
   // An entry not newer than the root (its rev) is no change.
@@ -223,6 +224,18 @@ test("the panel pages older replies and merges them with the live ones", () => {
   const [reacted] = requests(react(state, { msgId: 1002, emoji: "🎉", on: true, key: "k",
     now: 1 }));
   assert.deepEqual(reacted, { op: "react", room: ROOM, msg_id: 1002, emoji: "🎉", on: true });
+});
+
+test("a reply seen again after a change (a resume replaying it) keeps the change", () => {
+  const state = opened();
+  receiveAll(state, [message(ROOM, 1)]);
+  const [asked] = requests(openThread(state, 1001));
+  apply(state, { op: "ok", id: 3, room: ROOM, more: false, messages: [],
+    root: message(ROOM, 1) }, { request: asked });
+  receiveAll(state, [reply(2, 1), { op: "edited", room: ROOM, seq: 3, msg_id: 1002,
+    text: "changed", ts: 5 }, reply(2, 1)]);
+  assert.deepEqual(state.threadPanel.items.map((m) => [m.seq, m.text]), [[2, "changed"]]);
+  assert.equal(state.threadPanel.root.replies.count, 1);
 });
 
 test("a reply for another thread, or a page for a thread no longer shown, changes nothing", () => {
