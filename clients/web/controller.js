@@ -757,7 +757,8 @@ export class Controller {
    */
   openResult(result) {
     if (!this.state) return;
-    const target = { room: result.room, msgId: result.msg_id, seq: result.seq };
+    const target = { room: result.room, msgId: result.msg_id, seq: result.seq,
+      thread: result.thread ?? null, broadcast: result.broadcast === true };
     const room = this.state.rooms.get(result.room);
     if (room && !room.draft) {
       this.act(model.openResult, target);

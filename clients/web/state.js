@@ -1395,13 +1395,25 @@ export function clearSearch(state) {
 
 /**
  * Open a search result (or a notification): room `room` at message `msgId` (seq `seq`, when
- * known), shown and highlighted once it is held, paging back to it if needed.
+ * known), shown and highlighted once it is held, paging back to it if needed. A thread's reply
+ * the room does not show (held so, or a result with `thread` and no `broadcast`) opens its
+ * thread in the panel instead, and the room at the thread's root when held.
  */
-export function openResult(state, { room: name, msgId, seq = null }) {
+export function openResult(state, { room: name, msgId, seq = null, thread = null,
+  broadcast = false }) {
   const room = state.rooms.get(name);
   if (!room || room.draft) return [{ toast: `You are not a member of ${name} any more.` }];
   if (!Number.isSafeInteger(msgId)) return selectRoom(state, name);
   const effects = selectRoom(state, name);
+  // A reply the room's timeline does not show: its thread opens, at its root when held.
+  const held = room.byMsgId(msgId);
+  const rootId = held ? (threading.hiddenInRoom(held) ? held.thread : null)
+    : Number.isSafeInteger(thread) && broadcast !== true ? thread : null;
+  if (rootId !== null) {
+    room.seeking = null;
+    if (room.byMsgId(rootId)) state.jump = { room: name, msgId: rootId, tick: state.jump.tick + 1 };
+    return [...effects, ...openThread(state, rootId)];
+  }
   if (room.byMsgId(msgId)) {
     room.seeking = null;
     state.jump = { room: name, msgId, tick: state.jump.tick + 1 };

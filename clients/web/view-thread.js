@@ -78,6 +78,8 @@ export class ThreadView extends SidePanel {
     const panel = state.threadPanel;
     if (!panel.shown && this.isOpen) this.close({ refocus: false });
     if (!panel.shown) return;
+    // Shown by the state (a notification or a search result of a reply): the panel opens.
+    if (!this.isOpen) this.open();
     const room = currentRoom(state);
     if (!room || room.name !== panel.room) return;
     $("thread-heading").textContent = room.kind === "dm" ? `Thread with ${room.label}`

@@ -13,8 +13,8 @@ import { readUpTo, sighted } from "../../clients/web/readmarks.js";
 import { timeline } from "../../clients/web/select.js";
 import { shownMessage } from "../../clients/web/select-messages.js";
 import {
-  apply, closeThread, connectionChanged, moreThread, openThread, react, replyInThread, retryThread,
-  selectRoom, setThreadAlso,
+  apply, closeThread, connectionChanged, moreThread, openResult, openThread, react, replyInThread,
+  retryThread, selectRoom, setThreadAlso,
 } from "../../clients/web/state.js";
 import {
   ago, applyReply, begin, emptyThread, newReplies, received, summaryText,
@@ -399,4 +399,24 @@ test("a reply not shown in the room does not stop the read marker; seen in its t
   assert.equal(room.readSeq, 4);
   assert.equal(newReplies(room, 1001, "ann"), 0);
   assert.equal(room.unread, 0);
+});
+
+test("a notification or a search result of a reply the room hides opens its thread", () => {
+  const { state } = connected([roomInfo(ROOM, { lastSeq: 0 }), roomInfo("lobby")]);
+  receiveAll(state, [message(ROOM, 1), reply(2, 1), reply(3, 1, "Bob", { broadcast: true })]);
+  selectRoom(state, "lobby");
+  const notified = requests(openResult(state, { room: ROOM, msgId: 1002, seq: 2 }));
+  assert.deepEqual(notified.filter((r) => r.op === "thread"),
+    [{ op: "thread", room: ROOM, msg_id: 1001, limit: 50 }]);
+  assert.equal(state.current, ROOM);
+  assert.equal(state.jump.msgId, 1001, "the room shows the thread's root");
+  // A broadcast reply is in the timeline: shown there, as any message.
+  closeThread(state);
+  const shown = requests(openResult(state, { room: ROOM, msgId: 1003, seq: 3 }));
+  assert.deepEqual(shown.filter((r) => r.op === "thread"), []);
+  assert.equal(state.jump.msgId, 1003);
+  // A search result of a reply not held: its thread, not a page back through the room.
+  const found = requests(openResult(state, { room: ROOM, msgId: 1090, seq: 90, thread: 1080 }));
+  assert.deepEqual(found.filter((r) => r.op !== "who"),
+    [{ op: "thread", room: ROOM, msg_id: 1080, limit: 50 }]);
 });
