@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import * as outbox from "../../clients/web/outbox.js";
+import { namesOnScreen } from "../../clients/web/profiles.js";
 import { alertKind } from "../../clients/web/alerts.js";
 import { readUpTo, sighted } from "../../clients/web/readmarks.js";
 import { timeline } from "../../clients/web/select.js";
@@ -419,4 +420,15 @@ test("a notification or a search result of a reply the room hides opens its thre
   const found = requests(openResult(state, { room: ROOM, msgId: 1090, seq: 90, thread: 1080 }));
   assert.deepEqual(found.filter((r) => r.op !== "who"),
     [{ op: "thread", room: ROOM, msg_id: 1080, limit: 50 }]);
+});
+
+test("the names on screen include a root's repliers and the thread panel's authors", () => {
+  const state = opened();
+  receiveAll(state, [message(ROOM, 1, "ann", "m1", { rev: 9,
+    replies: { count: 2, last_ts: 1, users: ["dave", "erin"] } })]);
+  const [asked] = requests(openThread(state, 1001));
+  apply(state, { op: "ok", id: 3, room: ROOM, more: true, messages: [reply(8, 1, "frank")],
+    root: held(state, 1) }, { request: asked });
+  const names = namesOnScreen(state);
+  for (const name of ["dave", "erin", "frank"]) assert.ok(names.includes(name), name);
 });
