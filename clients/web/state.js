@@ -1686,9 +1686,12 @@ export function openThread(state, msgId) {
   return [request("thread", fields)];
 }
 
-/** The thread panel closed: its thread is let go. */
+/** The thread panel closed: its thread is let go (and an edit of a reply only it held). */
 export function closeThread(state) {
-  threading.clear(state.threadPanel);
+  const { editing, threadPanel: panel } = state;
+  if (editing && editing.room === panel.room
+      && !state.rooms.get(editing.room)?.byMsgId(editing.msgId)) state.editing = null;
+  threading.clear(panel);
   return [];
 }
 

@@ -15,7 +15,7 @@ import { timeline } from "../../clients/web/select.js";
 import { shownMessage } from "../../clients/web/select-messages.js";
 import {
   apply, closeThread, connectionChanged, moreThread, openResult, openThread, react, replyInThread,
-  retryThread, selectRoom, setThreadAlso,
+  retryThread, selectRoom, setThreadAlso, startEdit,
 } from "../../clients/web/state.js";
 import {
   ago, applyReply, begin, emptyThread, newReplies, received, summaryText,
@@ -251,11 +251,16 @@ test("a reply for another thread, or a page for a thread no longer shown, change
   apply(state, { op: "ok", id: 4, room: ROOM, more: false, messages: [reply(9, 1)],
     root: message(ROOM, 1) }, { request: asked });
   assert.equal(state.threadPanel.root?.msg_id ?? null, 1002, "the room's root, while loading");
-  apply(state, { op: "ok", id: 5, room: ROOM, more: false, messages: [reply(3, 2)],
-    root: message(ROOM, 2) }, { request: again });
-  assert.deepEqual(state.threadPanel.items.map((m) => m.seq), [3]);
+  apply(state, { op: "ok", id: 5, room: ROOM, more: false,
+    messages: [reply(3, 2), reply(7, 2, "ann")], root: message(ROOM, 2) }, { request: again });
+  assert.deepEqual(state.threadPanel.items.map((m) => m.seq), [3, 7]);
+  // An edit of a reply only the panel holds ends with the panel, without a word of deletion.
+  startEdit(state, 1007);
+  assert.deepEqual(state.editing, { room: ROOM, msgId: 1007 });
   closeThread(state);
   assert.equal(state.threadPanel.room, null);
+  assert.equal(state.editing, null);
+  assert.deepEqual(receiveAll(state, [message(ROOM, 8)]).filter((e) => e.toast), []);
 });
 
 test("opening a reply opens its root's thread; a failure says why and is retried", () => {
