@@ -7,7 +7,9 @@ real daemon on a pty.
 from __future__ import annotations
 
 import re
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -32,7 +34,7 @@ def config(tmp_path: Path, database_dsn: str) -> Config:
     return make_config(tmp_path, database_dsn, server={"grace_period": 3.0})
 
 
-def _message(seq: int, sender: str, text: str = "", **fields: object) -> MessagePosted:
+def _message(seq: int, sender: str, text: str = "", **fields: Any) -> MessagePosted:
     return MessagePosted(room="general", seq=seq, msg_id=100 + seq, sender=sender,
                          text=text or f"m{seq}", ts=1000 * seq, nonce=f"n{seq}", **fields)
 
@@ -131,10 +133,8 @@ def test_a_root_applied_any_way_ends_as_read(replies: list[tuple[str, bool]],
     users: list[str] = []
     for reply in posted:
         users = [reply.sender, *(u for u in users if u != reply.sender)]
-    server = MessagePosted(**{**{f: getattr(root, f) for f in root.__slots__},  # type: ignore[attr-defined]
-                              "rev": posted[-1].seq,
-                              "replies": {"count": len(posted), "last_ts": posted[-1].ts,
-                                          "users": tuple(users[:5])}})
+    server = dataclasses.replace(root, rev=posted[-1].seq, replies={
+        "count": len(posted), "last_ts": posted[-1].ts, "users": tuple(users[:5])})
     cut = data.draw(st.integers(0, len(posted)), label="root read after this many replies")
     read_then = root
     for reply in posted[:cut]:
