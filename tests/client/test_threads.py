@@ -6,8 +6,8 @@ real daemon on a pty.
 
 from __future__ import annotations
 
-import re
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
