@@ -145,6 +145,7 @@ PINS_PAGE: Final = 50  # pinned messages a ``pins`` gives without a limit
 PINS_PAGE_MAX: Final = 100  # and the most it gives (a room's pins, at the default limit)
 THREAD_PAGE: Final = 50  # replies a ``thread`` gives without a limit
 THREAD_PAGE_MAX: Final = 200  # and the most it gives
+THREAD_USERS: Final = 5  # the latest distinct repliers a root's ``replies`` names
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 

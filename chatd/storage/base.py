@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import trio
 
 from chatd.errors import ChatError
+from chatd.protocol.events import THREAD_USERS
 from chatd.search import SearchQuery
 
 __all__ = [
@@ -328,8 +329,6 @@ class DatabaseFigures:
 #: Unread counts stop at this many; clients show "999+".
 UNREAD_CAP = 999
 
-#: The latest distinct repliers a thread's root names (``replies.users``).
-THREAD_USERS = 5
 
 #: The most different emoji one message can carry.
 MAX_REACTIONS = 20

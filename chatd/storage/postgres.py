@@ -1684,8 +1684,11 @@ FROM r LEFT JOIN LATERAL (
     SELECT 0 AS part, {_MESSAGE_ENTRY}
     FROM t JOIN messages m ON m.id = t.id
     UNION ALL (
+        -- The root's id as a value (an InitPlan), so that the walk is planned on the index
+        -- of the thread's own rows: joined, the planner walks the room's whole log instead.
         SELECT 1 AS part, {_MESSAGE_ENTRY}
-        FROM t JOIN messages m ON m.room_id = r.id AND m.thread_root = t.id AND m.seq < $4
+        FROM messages m
+        WHERE m.room_id = r.id AND m.thread_root = (SELECT t.id FROM t) AND m.seq < $4
         ORDER BY m.seq DESC
         LIMIT $5
     )

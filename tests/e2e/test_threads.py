@@ -12,9 +12,16 @@ from typing import Any
 
 import trio
 
+from chatd.client.messages import Messages
+from chatd.protocol import parse_event
 from chatd.server import Server
 from tests.client import Client, full_history, http, register_and_login
-from tests.e2e.conftest import ann_and_bea_on_two_nodes
+from tests.e2e.conftest import ann_and_bea_on_two_nodes, running
+from tests.e2e.test_push import connected, gone, metric, push_config, service, subscribed
+from tests.helpers import search_caught_up
+from tests.pushservice import PushService
+
+__all__ = ["service"]  # the push service's fixture, shared with tests/e2e/test_push.py
 
 
 async def _members(server: Server, nursery: trio.Nursery, *names: str, room: str = "team"
@@ -67,9 +74,15 @@ async def test_a_reply_reaches_every_member_and_the_root_carries_its_summary(
     assert history[first["msg_id"]]["thread"] == root["msg_id"]
     assert "replies" not in history[first["msg_id"]]
 
-    joined = await (await Client.ws(daemon.http_port, nursery)).hello(
-        await register_and_login(daemon.http_port, "dan"))
-    assert joined["op"] == "welcome"
+    dan = await Client.ws(daemon.http_port, nursery)
+    await dan.hello(await register_and_login(daemon.http_port, "dan"))
+    joined = await dan.request("join", room="team")
+    assert _by_id(joined["messages"])[root["msg_id"]]["replies"] == held["replies"]
+    await search_caught_up(daemon.app.storage)
+    found = await dan.request("search", query="sushi", room="team")
+    assert [(m["msg_id"], m["thread"]) for m in found["messages"]] == [
+        (second["msg_id"], root["msg_id"])]
+    await dan.aclose()
 
     page = await ann.request("thread", room="team", msg_id=first["msg_id"])
     assert page["op"] == "ok" and page["room"] == "team" and page["more"] is False
@@ -170,3 +183,81 @@ async def test_a_reply_crosses_to_another_node_with_its_thread(tmp_path: Path,
         page = await bea.request("thread", room="shared", msg_id=root["msg_id"])
         assert page["root"]["replies"] == {"count": 1, "last_ts": reply["ts"],
                                            "users": ["ann"]}
+
+
+async def test_a_follower_away_is_pushed_a_reply_as_a_mention(tmp_path: Path, database_dsn: str,
+                                                             service: PushService) -> None:
+    """Through the push service the push tests use: each reply is pushed to a follower who
+    is away (the root's author) as a mention, but not to a follower who muted the room (an
+    earlier replier), nor to a member who never took part, nor to its sender."""
+    async with running(push_config(tmp_path, database_dsn)) as daemon:
+        with trio.fail_after(20):
+            ann = await connected(daemon, await subscribed(daemon, service, "ann"))
+            bob = await connected(daemon, await subscribed(daemon, service, "bob"))
+            cid = await connected(daemon, await subscribed(daemon, service, "cid"))
+            dan = await connected(daemon, await subscribed(daemon, service, "dan"))
+            for client in (ann, bob, cid, dan):
+                assert (await client.request("join", room="team"))["op"] == "ok"
+            assert (await dan.request("set_notify", room="team", notify="none"))["op"] == "ok"
+            root = await ann.request("send", room="team", text="release on friday?",
+                                     nonce="r")
+            await gone(daemon, ann, "ann")
+            first = await dan.request("send", room="team", text="fine", nonce="d",
+                                      thread=root["msg_id"])
+            await service.wait_for(lambda: len(service.to("ann")) == 1)
+            for client, name in ((cid, "cid"), (dan, "dan")):
+                await gone(daemon, client, name)
+            sent = await bob.request("send", room="team", text="after the freeze", nonce="b",
+                                     thread=root["msg_id"])
+            await service.wait_for(lambda: len(service.to("ann")) == 2)
+            pushed = [(p.payload["room"], p.payload["seq"], p.payload["kind"], p.payload["from"])
+                      for p in service.to("ann")]
+            assert pushed == [("team", first["seq"], "mention", "dan"),
+                              ("team", sent["seq"], "mention", "bob")]
+            assert service.to("ann")[1].headers["urgency"] == "high"
+            # A dm to cid after: once it is in, the reply was decided for everyone.
+            later = await bob.request("dm", to="cid", text="lunch?", nonce="b2")
+            await service.wait_for(lambda: len(service.to("cid")) == 1)
+            assert service.to("cid")[0].payload["seq"] == later["seq"]
+            assert service.to("dan") == [] and service.to("bob") == []
+            assert metric(daemon, "chatd_push_queued_total") == 3 and service.problems == []
+            await bob.aclose()
+
+
+async def test_resume_brings_the_replies_that_make_the_held_root_right(
+        daemon: Server, nursery: trio.Nursery) -> None:
+    """bob (WebSocket) holds the root as the join gave it, leaves, replies and an edit of
+    the root come meanwhile; on resume he gets them once each in seq order, and the root he
+    holds with them applied (the client's rules) is the root a fresh history reads."""
+    ann, bob = await _members(daemon, nursery, "ann", "bob")
+    root = await ann.request("send", room="team", text="root", nonce="r")
+    await ann.request("send", room="team", text="early", nonce="a0", thread=root["msg_id"])
+    page = await bob.request("history", room="team")
+    held = Messages()
+    for obj in page["messages"]:
+        held.apply(parse_event(obj))  # type: ignore[arg-type]
+    seen = page["messages"][-1]["seq"]
+    await bob.aclose()
+    cid = await Client.tcp(daemon.tcp_port)
+    await cid.hello(await register_and_login(daemon.http_port, "cid"))
+    await cid.request("join", room="team")
+    sent = [await cid.request("send", room="team", text="one", nonce="c1", thread=root["msg_id"]),
+            await ann.request("edit", room="team", msg_id=root["msg_id"], text="root, edited"),
+            await ann.request("send", room="team", text="two", nonce="a1", thread=root["msg_id"],
+                              broadcast=True)]
+    bob = await Client.ws(daemon.http_port, nursery)
+    await bob.hello(await register_and_login(daemon.http_port, "bob"), resume={"team": seen})
+    last = await bob.event("message", seq=sent[-1]["seq"])
+    got = [*(e for e in bob.events if e.get("room") == "team" and "seq" in e), last]
+    assert [e["seq"] for e in got] == [s["seq"] for s in sent]
+    for obj in got:
+        held.apply(parse_event(obj))  # type: ignore[arg-type]
+    fresh = Messages()
+    for obj in (await bob.request("history", room="team"))["messages"]:
+        fresh.apply(parse_event(obj))  # type: ignore[arg-type]
+    mine = held.get("team", root["msg_id"])
+    assert mine is not None and mine == fresh.get("team", root["msg_id"])
+    assert mine.replies == {"count": 3, "last_ts": sent[-1]["ts"], "users": ("ann", "cid")}
+    assert mine.text == "root, edited" and mine.rev == sent[-1]["seq"]
+    for client in (ann, bob, cid):
+        await client.aclose()
