@@ -84,16 +84,28 @@ export function summaryText(message, now) {
 
 /**
  * How many replies of root `rootId` held by `room` came after the read marker from someone
- * else (not deleted): the "N new replies" of the root's summary.
+ * else (not deleted): the "N new replies" of the root's summary. Counted for every root at
+ * once and kept until the room's messages, changes or marker move (a render asks it of each
+ * root it draws).
  */
 export function newReplies(room, rootId, me) {
-  let count = 0;
-  for (const message of room.messages.values()) {
-    if (message.thread === rootId && message.seq > room.readSeq && !message.deleted
-        && !sameName(message.from, me)) count += 1;
+  const key = `${room.readSeq}:${room.counted}:${room.messages.size}:${room.changes.size}:${me}`;
+  let fresh = FRESH.get(room);
+  if (!fresh || fresh.key !== key) {
+    const counts = new Map();
+    for (const message of room.messages.values()) {
+      if (isReply(message) && message.seq > room.readSeq && !message.deleted
+          && !sameName(message.from, me)) {
+        counts.set(message.thread, (counts.get(message.thread) || 0) + 1);
+      }
+    }
+    fresh = { key, counts };
+    FRESH.set(room, fresh);
   }
-  return count;
+  return fresh.counts.get(rootId) || 0;
 }
+
+const FRESH = new WeakMap(); // room -> {key, counts}: newReplies's last count
 
 /**
  * Where the thread composer's draft of root `rootId` of `room` is kept among the boxes' drafts
