@@ -505,7 +505,8 @@ def test_a_message_menu_drawn_again_or_deleted_while_open(
     item.hover()
     more.click()
     expect(page.get_by_role("menu").get_by_role("menuitem")).to_have_text(
-        ["Reply", "Reply in thread", "Add a reaction…", "Mark unread", "Pin to this room", "Delete…"])
+        ["Reply", "Reply in thread", "Add a reaction…", "Mark unread", "Pin to this room",
+         "Delete…"])
     ann_line.request("delete", room="team", msg_id=sent["msg_id"])
     expect(page.locator("#message-list li.msg .msg-text").filter(
         has_text="This message was deleted")).to_have_count(1)
