@@ -9,7 +9,7 @@ import { plainText } from "./markdown.js";
 import { mentionMatches } from "./profiles.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
-import { isReply, newReplies, repliesOf } from "./threads.js";
+import { draftKey, isReply, newReplies, repliesOf } from "./threads.js";
 
 /** The reactions the picker offers (any emoji already on a message can be added too). */
 export const COMMON_EMOJI = Object.freeze(["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀", "✅",
@@ -37,7 +37,8 @@ export function pendingChanges(state, name, msgId) {
  * held}: from the original when the page holds it (it is the newest), else from the
  * message's `quote`.
  * `replies` is a thread's root's summary {count, last_ts, users, fresh (its replies held after
- * the read marker, by others: threads.js newReplies)}, else null; `threadOf` is, for a reply,
+ * the read marker as the room was opened, by others, not seen in the thread panel: threads.js
+ * newReplies)}, else null; `threadOf` is, for a reply,
  * {rootId, text (the root's, "" when not held), deleted}, else null.
  */
 export function shownMessage(state, room, message) {
@@ -89,9 +90,22 @@ export function shownMessage(state, room, message) {
   };
 }
 
+/**
+ * A root's summary with its new replies: since the read marker as the open room was opened
+ * (state.js `repliesSince`), but those seen in the thread panel (none while it shows them).
+ */
 function repliesShown(state, room, message) {
   const replies = repliesOf(message);
-  return replies ? { ...replies, fresh: newReplies(room, message.msg_id, state.me) } : null;
+  if (!replies) return null;
+  const panel = state.threadPanel;
+  if (panel && panel.shown && panel.room === room.name && panel.rootId === message.msg_id) {
+    return { ...replies, fresh: 0 };
+  }
+  const opened = state.current === room.name && Number.isSafeInteger(state.repliesSince)
+    ? state.repliesSince : room.readSeq;
+  const seen = state.threadsSeen ? state.threadsSeen.get(draftKey(room.name, message.msg_id)) : 0;
+  return { ...replies, fresh: newReplies(room, message.msg_id, state.me,
+    { since: Math.min(opened, room.readSeq), seen: seen || 0 }) };
 }
 
 function threadOf(room, message) {

@@ -159,6 +159,10 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     rooms: new Map(), // name -> Room
     current: null, // the open room's name
     divider: null, // the "New" line of the open room goes after this seq
+    // The open room's read marker when it was opened: a root's replies after it are "new"
+    // while the room is open (threads.js newReplies), even once read with what follows them.
+    repliesSince: null,
+    threadsSeen: new Map(), // "room#root" -> the room's last seq when its thread was last shown
     presence: new Map(), // lower-case user -> {user, status}
     contacts: [], // names as registered
     listing: null, // the welcome's rooms still being paged in (see "The listing"), or null
@@ -340,6 +344,7 @@ const EVENTS = {
       state.current = first.name;
       first.opened = (state.opened += 1);
       state.divider = first.unread > 0 ? first.readSeq : null;
+      state.repliesSince = first.readSeq;
     }
     if (state.current !== null) effects.push(...loadRoom(state, state.current, { members: true }));
     // What was not acknowledged goes out again, in order, with the same nonces.
@@ -988,10 +993,12 @@ export function selectRoom(state, name) {
     room.keptUnread = false; // came back to it: read as usual again (markUnread)
   }
   state.divider = room && room.unread > 0 ? room.readSeq : null;
+  state.repliesSince = room ? room.readSeq : null;
   state.scrollTick += 1;
   // The "Pinned" panel, when shown, shows the pins of the room open; a thread is of its room.
   const pins = state.pinsPanel.shown ? openPins(state) : [];
   if (state.threadPanel.room !== null && state.threadPanel.room !== name) {
+    threadShown(state);
     threading.clear(state.threadPanel);
   }
   return [...loadRoom(state, name), ...pins];
@@ -1190,7 +1197,10 @@ function keepUnread(state, room, seq, counts) {
   if (pending && pending.sent === null && pending.seq > room.readSeq) {
     state.reads.delete(room.name);
   }
-  if (state.current === room.name) state.divider = room.unread > 0 ? room.readSeq : null;
+  if (state.current === room.name) {
+    state.divider = room.unread > 0 ? room.readSeq : null;
+    state.repliesSince = room.readSeq;
+  }
 }
 
 /** Send the read markers that wait (one request per room, none while one is on its way). */
@@ -1678,6 +1688,7 @@ export function openThread(state, msgId) {
   if (panel.shown && panel.room === room.name && panel.rootId === rootId
       && panel.status !== "failed") return [];
   const root = room.byMsgId(rootId) || null;
+  threadShown(state);
   const fields = threading.begin(panel, room.name, rootId, { root });
   if (!online(state)) {
     threading.failed(panel, fields, { code: "disconnected" });
@@ -1688,11 +1699,20 @@ export function openThread(state, msgId) {
 
 /** The thread panel closed: its thread is let go (and an edit of a reply only it held). */
 export function closeThread(state) {
+  threadShown(state);
   const { editing, threadPanel: panel } = state;
   if (editing && editing.room === panel.room
       && !state.rooms.get(editing.room)?.byMsgId(editing.msgId)) state.editing = null;
   threading.clear(panel);
   return [];
+}
+
+/** The thread the panel shows was seen up to the room's last entry (threads.js newReplies). */
+function threadShown(state) {
+  const panel = state.threadPanel;
+  const room = panel.shown && panel.room !== null ? state.rooms.get(panel.room) : null;
+  if (!room || !Number.isSafeInteger(panel.rootId)) return;
+  state.threadsSeen.set(threading.draftKey(room.name, panel.rootId), room.lastSeq);
 }
 
 /** The thread panel's older replies. */

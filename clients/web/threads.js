@@ -20,8 +20,8 @@
 //
 // The room's timeline shows the roots and the replies sent "also to the room" (`broadcast`);
 // the other replies are kept by the room like any message (they count as unread, and the
-// summary's "N new replies" counts those held after the read marker) and shown in the thread
-// panel only.
+// summary's "N new replies" counts those held after the read marker as the room was opened,
+// but those the person saw in the thread panel) and shown in the thread panel only.
 //
 // The panel (`state.threadPanel`, one of these objects) shows one thread of the open room: its
 // root and replies, the newest page first (`thread` {room, msg_id, limit}), older pages on
@@ -83,26 +83,29 @@ export function summaryText(message, now) {
 }
 
 /**
- * How many replies of root `rootId` held by `room` came after the read marker from someone
- * else (not deleted): the "N new replies" of the root's summary. Counted for every root at
- * once and kept until the room's messages, changes or marker move (a render asks it of each
- * root it draws).
+ * How many replies of root `rootId` held by `room` are new to `me`: from someone else, not
+ * deleted, after `since` (the read marker, by default; the page gives the marker as it was
+ * when the room was opened, so that replies read with the messages after them stay marked while
+ * the room is open) and after `seen` (the last seq of the room when the person last had this
+ * thread open). The "N new replies" of the root's summary. Counted for every root at once and
+ * kept until the room's messages, changes or marker move (a render asks it of each root).
  */
-export function newReplies(room, rootId, me) {
-  const key = `${room.readSeq}:${room.counted}:${room.messages.size}:${room.changes.size}:${me}`;
+export function newReplies(room, rootId, me, { since = room.readSeq, seen = 0 } = {}) {
+  const key = `${since}:${room.counted}:${room.messages.size}:${room.changes.size}:${me}`;
   let fresh = FRESH.get(room);
   if (!fresh || fresh.key !== key) {
-    const counts = new Map();
+    const seqs = new Map(); // root's msg_id -> seqs of its new replies
     for (const message of room.messages.values()) {
-      if (isReply(message) && message.seq > room.readSeq && !message.deleted
+      if (isReply(message) && message.seq > since && !message.deleted
           && !sameName(message.from, me)) {
-        counts.set(message.thread, (counts.get(message.thread) || 0) + 1);
+        if (!seqs.has(message.thread)) seqs.set(message.thread, []);
+        seqs.get(message.thread).push(message.seq);
       }
     }
-    fresh = { key, counts };
+    fresh = { key, seqs };
     FRESH.set(room, fresh);
   }
-  return fresh.counts.get(rootId) || 0;
+  return (fresh.seqs.get(rootId) || []).filter((seq) => seq > seen).length;
 }
 
 const FRESH = new WeakMap(); // room -> {key, counts}: newReplies's last count

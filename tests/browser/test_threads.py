@@ -6,7 +6,7 @@ to a thread", in the room; Bob's connection gets it with thread and broadcast); 
 the panel and Bob's edit show in place; a reload keeps it all, and a thread's draft.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
-tests/artifacts/ (desktop-threads.png).
+tests/artifacts/ (desktop-threads.png, phone-threads.png).
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, Daemon, LineClient, needs_chromium, register_and_login
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    RESUME_MAX,
+    Daemon,
+    LineClient,
+    needs_chromium,
+    register_and_login,
+)
 from tests.browser.test_changes import menu_action, message, react
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_web import Session, log_in, open_session, shot
@@ -139,5 +147,55 @@ def test_a_thread_live_in_its_panel_with_a_reply_also_sent_to_the_room(
     expect(panel.get_by_role("textbox", name="Reply in the thread")).to_have_value("")
     menu_action(page, message(page, "also: the standup moves to 10"), "Reply in thread")
     expect(panel.get_by_role("textbox", name="Reply in the thread")).to_have_value("half a reply")
+    assert ann.errors == []
+    bob.close()
+
+
+def test_replies_missed_while_away_and_the_panel_on_a_phone(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Replies that came while the page was away (more than a resume replays: a gap paged in)
+    give the root's exact summary and "new" count, stay out of the timeline but the one also
+    sent to the room; on a phone the thread covers the page, takes a reply, and Escape gives
+    the conversation back."""
+    bob, ids = scene(daemon)
+    ann = open_session(sessions, browser, PHONE)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(message(page, "lunch today?")).to_be_visible()
+
+    ann.context.set_offline(True)
+    expect(page.locator("#banner")).to_be_visible()
+    for n in range(RESUME_MAX + 2):
+        bob.request("send", room="general", text=f"idea {n}", nonce=f"i{n}", thread=ids["root"])
+    bob.request("send", room="general", text="decided: pizza", nonce="d", thread=ids["root"],
+                broadcast=True)
+    ann.context.set_offline(False)
+    expect(page.locator("#banner")).to_be_hidden()
+    expect(message(page, "decided: pizza")).to_be_visible()
+    assert any('"op":"gap"' in frame for frame in ann.received), "no gap: RESUME_MAX too big?"
+    count = RESUME_MAX + 3
+    expect(summary(page)).to_contain_text(f"{count} replies")
+    expect(summary(page).locator(".thread-new")).to_have_text(f"{count} new replies")
+    expect(message(page, "idea 0")).to_have_count(0)
+
+    summary(page).click()
+    panel = thread_panel(page)
+    expect(panel).to_be_in_viewport()
+    expect(page.locator("#conversation")).to_have_js_property("inert", True)
+    expect(in_thread(page, "idea 0")).to_have_count(1)
+    expect(in_thread(page, "decided: pizza")).to_have_count(1)
+    expect(page.locator("#thread-list li.msg[data-seq]")).to_have_count(count + 1)
+    box = panel.get_by_role("textbox", name="Reply in the thread")
+    box.fill("fine by me")
+    box.press("Enter")
+    expect(in_thread(page, "fine by me")).to_be_visible()
+    expect(in_thread(page, "fine by me")).to_be_in_viewport()
+    shot(page, artifacts, "phone-threads")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(summary(page)).to_contain_text(f"{count + 1} replies")
+    expect(summary(page).locator(".thread-new")).to_have_count(0)
+    expect(message(page, "fine by me")).to_have_count(0)
     assert ann.errors == []
     bob.close()

@@ -437,3 +437,30 @@ test("the names on screen include a root's repliers and the thread panel's autho
   const names = namesOnScreen(state);
   for (const name of ["dave", "erin", "frank"]) assert.ok(names.includes(name), name);
 });
+
+test("new replies stay marked while the room is open, until their thread is shown", () => {
+  const { state } = connected([roomInfo(ROOM, { lastSeq: 1, readSeq: 1 }), roomInfo("lobby")]);
+  selectRoom(state, "lobby");
+  receiveAll(state, [message(ROOM, 1, "ann"), reply(2, 1), reply(3, 1),
+    message(ROOM, 4, "carol")]);
+  selectRoom(state, ROOM);
+  apply(state, { op: "ok", id: 2, room: ROOM, messages: [], more: false },
+    { request: { op: "history", room: ROOM, limit: 50 } });
+  const room = state.rooms.get(ROOM);
+  const fresh = () => shownMessage(state, room, held(state, 1)).replies.fresh;
+  assert.equal(fresh(), 2);
+  sighted(state, ROOM, [4]); // read with the message after them
+  assert.equal(room.readSeq, 4);
+  assert.equal(fresh(), 2, "still marked while the room is open");
+  requests(openThread(state, 1001));
+  assert.equal(fresh(), 0, "shown in the panel");
+  closeThread(state);
+  assert.equal(fresh(), 0);
+  receiveAll(state, [reply(5, 1, "dave")]);
+  assert.equal(fresh(), 1, "a reply after the thread was shown");
+  // Opened again later: only what came after the marker then.
+  selectRoom(state, "lobby");
+  sighted(state, ROOM, [5]);
+  selectRoom(state, ROOM);
+  assert.equal(fresh(), 0);
+});
