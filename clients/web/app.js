@@ -78,6 +78,6 @@ const controller = new Controller({
   admin: new AdminView(),
   profile: new ProfileView(),
   // The thread panel draws its messages as the conversation does, with its handlers.
-  thread: new ThreadView(() => conversation.on),
+  thread: new ThreadView(conversation),
 });
 controller.start();

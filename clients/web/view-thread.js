@@ -20,10 +20,14 @@ import { MessageView } from "./view-message.js";
 import { SidePanel } from "./view-panel.js";
 
 export class ThreadView extends SidePanel {
-  /** `handlers()` gives the conversation's handlers, which the panel's messages use too. */
-  constructor(handlers) {
+  /**
+   * `conversation` is the conversation's view: the panel's messages use its handlers, and a
+   * reply not sent shows as a message of the conversation does (Retry, Discard).
+   */
+  constructor(conversation) {
     super("thread", "threading");
-    this.conversation = handlers;
+    this.view = conversation;
+    this.conversation = () => conversation.on;
     this.nodes = new Map(); // key -> <li>
     this.shownOpens = -1; // the thread the list holds
     this.shownItems = 0; // how many replies were drawn (a new one scrolls to the end)
@@ -142,8 +146,7 @@ export class ThreadView extends SidePanel {
       } else if (row.kind === "pending") {
         node.classList.toggle("failed", row.item.status !== "sending");
         node.querySelector(".msg-status")?.remove();
-        node.querySelector(".msg-body").append(h("span", { class: "msg-status" },
-          row.item.status === "sending" ? "Sending…" : row.item.error || "Not sent"));
+        node.querySelector(".msg-body").append(this.view.pendingStatus(row.item));
       }
       if (node !== cursor) list.insertBefore(node, cursor);
       else cursor = cursor.nextElementSibling;

@@ -156,8 +156,8 @@ def test_replies_missed_while_away_and_the_panel_on_a_phone(
 ) -> None:
     """Replies that came while the page was away (more than a resume replays: a gap paged in)
     give the root's exact summary and "new" count, stay out of the timeline but the one also
-    sent to the room; on a phone the thread covers the page, takes a reply, and Escape gives
-    the conversation back."""
+    sent to the room; on a phone the thread covers the page, takes a reply (one written offline
+    waits there, then goes), and Escape gives the conversation back."""
     bob, ids = scene(daemon)
     ann = open_session(sessions, browser, PHONE)
     page = ann.page
@@ -192,9 +192,21 @@ def test_replies_missed_while_away_and_the_panel_on_a_phone(
     expect(in_thread(page, "fine by me")).to_be_visible()
     expect(in_thread(page, "fine by me")).to_be_in_viewport()
     shot(page, artifacts, "phone-threads")
+    # Offline, a reply waits in the thread (as a message waits in the room), then goes.
+    ann.context.set_offline(True)
+    expect(page.locator("#banner")).to_be_visible()
+    box.fill("on my way")
+    box.press("Enter")
+    waiting = page.locator("#thread-list li.msg.pending", has_text="on my way")
+    expect(waiting.locator(".msg-status.failed")).to_contain_text("Offline")
+    expect(waiting.get_by_role("button", name="Retry")).to_be_visible()
+    expect(message(page, "on my way")).to_have_count(0)
+    ann.context.set_offline(False)
+    expect(in_thread(page, "on my way")).to_be_visible()
+    expect(waiting).to_have_count(0)
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
-    expect(summary(page)).to_contain_text(f"{count + 1} replies")
+    expect(summary(page)).to_contain_text(f"{count + 2} replies")
     expect(summary(page).locator(".thread-new")).to_have_count(0)
     expect(message(page, "fine by me")).to_have_count(0)
     assert ann.errors == []
