@@ -17,11 +17,11 @@
 -- a reply replaces the one a client held (docs/protocol.md, "Applying entries"). Constant
 -- defaults: adding the columns rewrites nothing.
 ALTER TABLE messages
-    ADD COLUMN thread_root   bigint,
-    ADD COLUMN broadcast     boolean NOT NULL DEFAULT false,
-    ADD COLUMN reply_count   integer NOT NULL DEFAULT 0,
-    ADD COLUMN reply_last_at timestamptz,
-    ADD COLUMN reply_users   text[];
+    ADD COLUMN IF NOT EXISTS thread_root   bigint,
+    ADD COLUMN IF NOT EXISTS broadcast     boolean NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS reply_count   integer NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS reply_last_at timestamptz,
+    ADD COLUMN IF NOT EXISTS reply_users   text[];
 
 -- A thread's replies by seq (the `thread` request's pages, and its followers: the root's
 -- author and everyone who replied). Partial: a message that is no reply (nearly all of them)
