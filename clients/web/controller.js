@@ -173,7 +173,7 @@ export class Controller {
       openPinned: (item) => {
         if (!this.state || this.state.pinsPanel.room === null) return;
         this.act(model.openResult, { room: this.state.pinsPanel.room, msgId: item.msg_id,
-          seq: item.seq });
+          seq: item.seq, thread: item.thread ?? null, broadcast: item.broadcast === true });
         pins.itemOpened();
       },
       unpin: (msgId) => this.state && this.act(model.pinMessage, { room:

@@ -19,6 +19,8 @@ import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
 import { SidePanel } from "./view-panel.js";
 
+const GROUP_GAP_MS = 5 * 60 * 1000; // as select.js's timeline
+
 export class ThreadView extends SidePanel {
   /**
    * `conversation` is the conversation's view: the panel's messages use its handlers, and a
@@ -113,8 +115,12 @@ export class ThreadView extends SidePanel {
         text: count === 1 ? "1 reply" : count ? `${count} replies` : "No replies yet" });
     }
     if (panel.more) rows.push({ key: "older", kind: "older" });
+    let previous = null; // replies of one author close in time are grouped, as in the room
     for (const item of panel.items) {
-      rows.push({ key: `m${item.seq}`, kind: "message", message: item });
+      const grouped = Boolean(previous) && previous.from === item.from
+        && item.ts - previous.ts < GROUP_GAP_MS;
+      rows.push({ key: `m${item.seq}`, kind: "message", message: item, grouped });
+      previous = item;
     }
     const rootId = panel.root ? panel.root.msg_id : null;
     for (const item of state.outbox) {
@@ -139,6 +145,7 @@ export class ThreadView extends SidePanel {
         this.nodes.set(row.key, node);
       }
       if (row.kind === "message") {
+        node.classList.toggle("grouped", Boolean(row.grouped));
         this.message.update(node, row, room, state);
         node.classList.toggle("thread-root", row.message === panel.root);
       } else if (row.kind === "count") {

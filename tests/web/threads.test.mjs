@@ -140,8 +140,8 @@ test("a reply that mentions its followers (the server names them) counts and ale
   const room = state.rooms.get(ROOM);
   assert.equal(room.mentions, 1);
   assert.equal(room.unread, 3);
-  assert.deepEqual(effects.filter((e) => e.alert).map((e) => [e.alert.seq, e.alert.kind]),
-    [[3, "mention"]]);
+  assert.deepEqual(effects.filter((e) => e.alert).map((e) => [e.alert.seq, e.alert.kind,
+    e.alert.title]), [[3, "mention", "Bob replied in a thread in #general"]]);
   assert.equal(alertKind(state, room, held(state, 4)), null);
   // Highlighted, in the room's timeline when sent also to it, and in the thread.
   selectRoom(state, ROOM);
