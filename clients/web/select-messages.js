@@ -86,7 +86,8 @@ export function shownMessage(state, room, message) {
     canPin: !deleted && !deleting && !room.draft && !room.archived,
     replies: repliesShown(state, room, message),
     threadOf: threadOf(room, message),
-    canThread: !room.draft && !isReply(message) && (!deleted || Boolean(repliesOf(message))),
+    // "Reply in thread": a root's thread, or the thread of a reply shown in the room.
+    canThread: !room.draft && (!deleted || Boolean(repliesOf(message))),
   };
 }
 

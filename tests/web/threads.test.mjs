@@ -266,6 +266,7 @@ test("a reply for another thread, or a page for a thread no longer shown, change
 test("opening a reply opens its root's thread; a failure says why and is retried", () => {
   const state = opened();
   receiveAll(state, [message(ROOM, 1), reply(2, 1, "Bob", { broadcast: true })]);
+  assert.equal(shownMessage(state, state.rooms.get(ROOM), held(state, 2)).canThread, true);
   const [asked] = requests(openThread(state, 1002));
   assert.equal(asked.msg_id, 1001);
   apply(state, { op: "error", id: 3, code: "not_found", message: "no such message" },
