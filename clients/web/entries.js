@@ -18,6 +18,10 @@
 // - an entry for a message not held is kept aside (store.js) and applied when the message
 //   arrives, if it is newer than the message then.
 //
+// A thread's reply is a `message` entry that changes its root too (docs/protocol.md
+// "Threads"): the change it stands for (threads.js `replyEntry`, op "reply") is applied to the
+// root by the same rule (`applyReply`: the root's `replies` summary, and its rev).
+//
 // Messages are never changed in place: a change makes a new object, so a view can tell by
 // identity that a message changed. A tombstone is always the same shape, whether it was made
 // here from a `deleted` entry or read from the server: `text` "", `deleted` true, no
