@@ -51,7 +51,8 @@ async def test_a_reply_reaches_every_member_and_the_root_carries_its_summary(
     """A reply in a thread is a ``message`` of the room with ``thread`` (TCP and WebSocket
     alike); the root read again (history, join, the ``thread`` request, HTTP) carries
     ``replies`` {count, last_ts, users newest first} and its ``rev`` is the latest reply's
-    seq; a reply naming a reply lands in the root's thread."""
+    seq; a reply naming a reply lands in the root's thread; search results and pins show a
+    reply's ``thread``."""
     ann, bob, cid = await _members(daemon, nursery, "ann", "bob", "cid")
     root = await ann.request("send", room="team", text="lunch?", nonce="r")
     first = await bob.request("send", room="team", text="pizza", nonce="b1",
@@ -82,6 +83,11 @@ async def test_a_reply_reaches_every_member_and_the_root_carries_its_summary(
     found = await dan.request("search", query="sushi", room="team")
     assert [(m["msg_id"], m["thread"]) for m in found["messages"]] == [
         (second["msg_id"], root["msg_id"])]
+    pinned = await dan.request("pin", room="team", msg_id=first["msg_id"])
+    assert pinned["op"] == "ok"
+    listed = await dan.request("pins", room="team")
+    assert [(m["msg_id"], m["thread"]) for m in listed["messages"]] == [
+        (first["msg_id"], root["msg_id"])]
     await dan.aclose()
 
     page = await ann.request("thread", room="team", msg_id=first["msg_id"])
