@@ -267,3 +267,21 @@ async def test_resume_brings_the_replies_that_make_the_held_root_right(
     assert mine.text == "root, edited" and mine.rev == sent[-1]["seq"]
     for client in (ann, bob, cid):
         await client.aclose()
+
+
+async def test_a_conversation_has_threads_too(daemon: Server, nursery: trio.Nursery) -> None:
+    """``dm`` takes ``thread`` as ``send`` does: the reply is a message of the conversation
+    with its thread, and the ``thread`` request reads it there."""
+    ann, bob = await _members(daemon, nursery, "ann", "bob")
+    root = await ann.request("dm", to="bob", text="about friday", nonce="d1")
+    reply = await bob.request("dm", to="ann", text="yes?", nonce="d2", thread=root["msg_id"])
+    assert reply["op"] == "ok" and reply["room"] == root["room"]
+    event = await ann.event("message", seq=reply["seq"])
+    assert event["thread"] == root["msg_id"]
+    page = await ann.request("thread", room=root["room"], msg_id=root["msg_id"])
+    assert page["root"]["replies"]["users"] == ["bob"]
+    assert [m["msg_id"] for m in page["messages"]] == [reply["msg_id"]]
+    refused = await bob.request("dm", to="ann", text="no", nonce="d3", thread=10**12)
+    assert (refused["op"], refused["code"]) == ("error", "not_found")
+    for client in (ann, bob):
+        await client.aclose()
