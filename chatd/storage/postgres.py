@@ -3661,7 +3661,9 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                 nonce=item.nonce,
                 reply_to=item.reply_to,
                 quote=json.loads(quote) if (quote := resolved.get("quote")) else None,
-                mentions=_mentioned(item, resolved),
+                # (a plain message calls nothing more than it did before threads)
+                mentions=tuple(resolved.get("mentions") or ()) if item.thread is None
+                else _mentioned(item, resolved),
                 files=files.get(index, ()),
                 thread=None if item.thread is None else resolved["t_id"],
                 broadcast=item.broadcast,

@@ -51,7 +51,8 @@ async def test_a_reply_reaches_every_member_and_the_root_carries_its_summary(
     """A reply in a thread is a ``message`` of the room with ``thread`` (TCP and WebSocket
     alike); the root read again (history, join, the ``thread`` request, HTTP) carries
     ``replies`` {count, last_ts, users newest first} and its ``rev`` is the latest reply's
-    seq; a reply naming a reply lands in the root's thread."""
+    seq; a reply naming a reply lands in the root's thread; search results and pins show a
+    reply's ``thread``."""
     ann, bob, cid = await _members(daemon, nursery, "ann", "bob", "cid")
     root = await ann.request("send", room="team", text="lunch?", nonce="r")
     first = await bob.request("send", room="team", text="pizza", nonce="b1",
@@ -82,6 +83,11 @@ async def test_a_reply_reaches_every_member_and_the_root_carries_its_summary(
     found = await dan.request("search", query="sushi", room="team")
     assert [(m["msg_id"], m["thread"]) for m in found["messages"]] == [
         (second["msg_id"], root["msg_id"])]
+    pinned = await dan.request("pin", room="team", msg_id=first["msg_id"])
+    assert pinned["op"] == "ok"
+    listed = await dan.request("pins", room="team")
+    assert [(m["msg_id"], m["thread"]) for m in listed["messages"]] == [
+        (first["msg_id"], root["msg_id"])]
     await dan.aclose()
 
     page = await ann.request("thread", room="team", msg_id=first["msg_id"])
@@ -260,4 +266,22 @@ async def test_resume_brings_the_replies_that_make_the_held_root_right(
     assert mine.replies == {"count": 3, "last_ts": sent[-1]["ts"], "users": ("ann", "cid")}
     assert mine.text == "root, edited" and mine.rev == sent[-1]["seq"]
     for client in (ann, bob, cid):
+        await client.aclose()
+
+
+async def test_a_conversation_has_threads_too(daemon: Server, nursery: trio.Nursery) -> None:
+    """``dm`` takes ``thread`` as ``send`` does: the reply is a message of the conversation
+    with its thread, and the ``thread`` request reads it there."""
+    ann, bob = await _members(daemon, nursery, "ann", "bob")
+    root = await ann.request("dm", to="bob", text="about friday", nonce="d1")
+    reply = await bob.request("dm", to="ann", text="yes?", nonce="d2", thread=root["msg_id"])
+    assert reply["op"] == "ok" and reply["room"] == root["room"]
+    event = await ann.event("message", seq=reply["seq"])
+    assert event["thread"] == root["msg_id"]
+    page = await ann.request("thread", room=root["room"], msg_id=root["msg_id"])
+    assert page["root"]["replies"]["users"] == ["bob"]
+    assert [m["msg_id"] for m in page["messages"]] == [reply["msg_id"]]
+    refused = await bob.request("dm", to="ann", text="no", nonce="d3", thread=10**12)
+    assert (refused["op"], refused["code"]) == ("error", "not_found")
+    for client in (ann, bob):
         await client.aclose()

@@ -117,9 +117,9 @@ async def test_a_reply_named_by_a_reply_goes_to_its_root_and_bad_roots_are_refus
 
 async def test_followers_are_mentioned_by_each_new_reply(storage: Storage) -> None:
     """The root's author and each replier follow the thread: a new reply's mentions name
-    them (the sender aside, and only members still), count in their unread mentions, and
-    make them push targets as a mention, unless they muted the room; a member who never
-    took part is not mentioned."""
+    them (the sender aside, and only members still), count in their unread mentions (an
+    edit of the reply keeps them), and make them push targets as a mention, unless they
+    muted the room; a member who never took part is not mentioned."""
     with trio.fail_after(TIMEOUT):
         ann, bob, cid, dan = [await make_member(storage, name, "general")
                               for name in ("ann", "bob", "cid", "dan")]
@@ -132,6 +132,15 @@ async def test_followers_are_mentioned_by_each_new_reply(storage: Storage) -> No
         third = appended(await one(storage, reply(ann, "general", root.msg_id))).message
         assert third.mentions == ("bob", "cid")
         assert [await mentions_of(storage, u) for u in (ann, bob, cid, dan)] == [2, 2, 1, 1]
+        # An edit of a reply keeps its followers mentioned (the names its text no longer
+        # has go): the counts stay as they were but the name taken out.
+        edited = appended(await one(storage, edit(cid, "general", second.msg_id,
+                                                  "no names now"))).message
+        assert edited.mentions == ("ann", "bob")
+        assert [await mentions_of(storage, u) for u in (ann, bob, cid, dan)] == [2, 2, 1, 0]
+        again = appended(await one(storage, edit(cid, "general", second.msg_id,
+                                                 "@dan back"))).message
+        assert again.mentions == ("ann", "bob", "dan")
         assert await storage.leave_room(cid.id, "general")
         await storage.set_notify(bob.id, "general", "none")
         for user in (ann, bob, cid, dan):
