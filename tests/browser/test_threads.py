@@ -122,6 +122,8 @@ def test_a_thread_live_in_its_panel_with_a_reply_also_sent_to_the_room(
     bob.request("edit", room="general", msg_id=pizza["msg_id"], text="pizza at noon?")
     expect(in_thread(page, "pizza at noon?")).to_be_visible()
     expect(in_thread(page, "pizza at noon?").locator(".msg-edited")).to_have_text("(edited)")
+    # (An edit keeps the followers a reply mentioned: still ann's mention.)
+    expect(in_thread(page, "pizza at noon?")).to_have_class(re.compile(r"\bmentions-me\b"))
     assert axe_serious(page) == []
     shot(page, artifacts, "desktop-threads")
 
