@@ -145,6 +145,10 @@ def _posted(message: Message) -> MessagePosted:
             "by": message.pinned_by, "ts": message.pinned_ts, "seq": message.pinned_seq},
         previews=tuple(preview_object(preview) for preview in message.previews)
         if message.previews else (),
+        thread=message.thread, broadcast=message.broadcast,
+        replies=None if not message.reply_count else {
+            "count": message.reply_count, "last_ts": message.reply_last_ts,
+            "users": message.reply_users},
     )
 
 

@@ -85,6 +85,7 @@ from chatd.protocol import (
     SetProfile,
     SetRole,
     SetTopic,
+    Thread,
     TopicChanged,
     Typing,
     Unban,
@@ -113,6 +114,7 @@ from chatd.protocol.events import (
     NO_STATUS,
     PINS_PAGE_MAX,
     SEARCH_PAGE_MAX,
+    THREAD_PAGE_MAX,
 )
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 
@@ -248,12 +250,17 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "leave": st.builds(Leave, id=request_ids, room=any_room_names),
         "send": st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
                           nonce=nonces, reply_to=st.none() | msg_ids, files=file_ids)
+        | st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
+                    nonce=nonces, thread=msg_ids, broadcast=st.booleans())
         | st.builds(Send, id=request_ids, room=any_room_names, text=st.sampled_from(["", " "]),
                     nonce=nonces, files=file_ids.filter(bool)),
         "history": _history(limits),
         "ping": st.builds(Ping, id=request_ids),
         "dm": st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
-                        reply_to=st.none() | msg_ids, files=file_ids),
+                        reply_to=st.none() | msg_ids, files=file_ids,
+                        thread=st.none() | msg_ids)
+        | st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
+                    thread=msg_ids, broadcast=st.just(True)),
         "edit": st.builds(Edit, id=request_ids, room=any_room_names, msg_id=msg_ids,
                           text=texts(limits)),
         "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
@@ -267,6 +274,9 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "pins": st.builds(Pins, id=request_ids, room=any_room_names,
                           before=st.none() | st.integers(1, MAX_SEQ),
                           limit=st.none() | st.integers(1, PINS_PAGE_MAX)),
+        "thread": st.builds(Thread, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                            before=st.none() | st.integers(1, MAX_SEQ),
+                            limit=st.none() | st.integers(1, THREAD_PAGE_MAX)),
         "set_topic": st.builds(
             SetTopic, id=request_ids, room=any_room_names,
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
@@ -418,7 +428,12 @@ message_events = st.builds(
         "url": st.text(min_size=1, max_size=20), "title": st.text(min_size=1, max_size=20),
         "description": st.text(max_size=20), "site": st.text(max_size=10)}),
         max_size=1).map(tuple),
-).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to))
+    thread=st.none() | msg_ids, broadcast=st.booleans(),
+    replies=st.none() | st.fixed_dictionaries({
+        "count": st.integers(1, 2**31), "last_ts": st.integers(0, 2**53),
+        "users": st.lists(user_names, min_size=1, max_size=5).map(tuple)}),
+).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to)
+         and (m.thread is not None or not m.broadcast))
 """``message`` events (and the message objects of join and history replies)."""
 
 change_events: st.SearchStrategy[ServerEvent] = st.one_of(
@@ -559,7 +574,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
-      Archive(room="a", archived=True), Pins(room="a"), CustomEmojiList()],
+      Archive(room="a", archived=True), Pins(room="a"), CustomEmojiList(),
+      Thread(room="a", msg_id=1)],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

@@ -35,6 +35,7 @@ async def send(app: App, caller: Caller, request: Send) -> Append:
     return Append(request.id, NewMessage(
         user_id=user.id, room=request.room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=mentions, files=request.files, group=group,
+        thread=request.thread, broadcast=request.broadcast,
     ))
 
 
@@ -52,6 +53,7 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
     return Append(request.id, NewMessage(
         user_id=user.id, room=room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=_mentions(request.text), files=request.files,
+        thread=request.thread, broadcast=request.broadcast,
     ))
 
 

@@ -61,6 +61,7 @@ from chatd.protocol import (
     SetProfile,
     SetRole,
     SetTopic,
+    Thread,
     Typing,
     Unban,
     Unread,
@@ -143,6 +144,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     React: Operation(messages.react, rate=SENDS),
     Pin: Operation(messages.pin, rate=SENDS),
     Pins: Operation(rooms.pins),
+    Thread: Operation(rooms.thread),
     RemovePreview: Operation(messages.remove_preview, rate=SENDS),
     SetTopic: Operation(rooms.set_topic, rate=SENDS),
     # Moderation: entries of the log too, committed before they are answered.

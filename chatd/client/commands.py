@@ -78,6 +78,7 @@ from chatd.protocol import (
     SetProfile,
     SetRole,
     SetTopic,
+    Thread,
     Unban,
     Unread,
     Who,
@@ -855,6 +856,79 @@ async def reply(client: ChatClient, arg: str) -> None:
         await client.say(message.room, text.strip(), reply_to=message.msg_id)
 
 
+async def reply_thread(client: ChatClient, arg: str) -> None:
+    """``/reply-thread N TEXT``: reply in the thread of message [N] (its own thread, or the
+    one it is a reply in), in its room."""
+    first, _, text = arg.partition(" ")
+    number = message_number(first)
+    if number is None or not text.strip():
+        client.screen.problem("usage: /reply-thread N TEXT")
+        return
+    message = _numbered(client, number, "/reply-thread")
+    if message is None:
+        return
+    root = message.thread if message.thread is not None else message.msg_id
+    await client.say(message.room, text.strip(), thread=root)
+
+
+#: Replies /thread shows at a time.
+THREAD_PAGE = 20
+
+
+async def thread(client: ChatClient, arg: str) -> None:
+    """``/thread N``: the thread of message [N] (its root, or one of its replies): the root,
+    then its latest replies, oldest first, each with its short number; ``/thread more``: the
+    replies before those."""
+    word = arg.strip()
+    before: int | None = None
+    if word.lower() == "more":
+        if client.next_thread is None:
+            client.screen.problem("/thread more: no thread shown has more; /thread N")
+            return
+        room, msg_id, before = client.next_thread
+    else:
+        number = message_number(word)
+        if number is None:
+            client.screen.problem("usage: /thread N, then /thread more for older replies")
+            return
+        message = _numbered(client, number, "/thread")
+        if message is None:
+            return
+        room, msg_id = message.room, message.msg_id
+
+    async def on_ok(reply: Answer) -> None:
+        root = reply.fields.get("root")
+        listed = reply.fields.get("messages")
+        shown = [m for obj in (listed if isinstance(listed, list) else [])
+                 if isinstance(obj, dict) and isinstance(m := parse_event(obj), MessagePosted)]
+        parsed = parse_event(root) if isinstance(root, dict) else None
+        if not isinstance(parsed, MessagePosted):
+            client.screen.problem("/thread: the server's answer had no root")
+            return
+        # Held, so that they can be named by number (only members read threads, and a
+        # member's connection gets the room's entries, which keep them right).
+        [held_root] = client.take([parsed]) or [parsed]
+        if before is None:
+            client.screen.notice(f"thread of [{client.messages.number(held_root)}] in "
+                                 f"[{client.label(room)}]:")
+            client.show(held_root)
+        else:
+            client.screen.notice("older replies:")
+        if not shown:
+            client.screen.notice("no replies yet; /reply-thread "
+                                 f"{client.messages.number(held_root)} TEXT answers in it")
+        for message in client.take(shown):
+            client.show(message)
+        if reply.fields.get("more") is True and shown:
+            client.next_thread = (room, held_root.msg_id, shown[0].seq)
+            client.screen.notice("/thread more for older replies")
+        else:
+            client.next_thread = None
+
+    await client.ask("/thread", Thread(room=room, msg_id=msg_id, before=before,
+                                       limit=THREAD_PAGE), Answer, on_ok)
+
+
 async def contacts(client: ChatClient, arg: str) -> None:
     """``/contacts [+NAME]``: a page of the contacts with their presence, after NAME; when
     another page follows, the line that shows it is printed."""
@@ -1228,6 +1302,10 @@ COMMANDS: dict[str, Command] = {
     "search": Command(search, "/search WORDS|more",
                       "find messages (\"phrase\" -word from:USER in:ROOM); more: next page"),
     "reply": Command(reply, "/reply N TEXT", "answer message [N] (/re)"),
+    "thread": Command(thread, "/thread N|more", "the thread of message [N]: its root and "
+                      "replies (/t)"),
+    "reply-thread": Command(reply_thread, "/reply-thread N TEXT",
+                            "reply in the thread of message [N] (/rt)"),
     "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),
     "delete": Command(delete, "/delete N[!]", "delete message [N] (asks for the !)"),
     "react": Command(react, "/react N EMOJI", "put or take back a reaction (👍, :tada:, "
@@ -1279,4 +1357,4 @@ COMMANDS: dict[str, Command] = {
     "quit": Command(quit_, "/quit", "leave the client (/q)"),
 }
 ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit",
-           "re": "reply", "s": "search", "find": "search"}
+           "re": "reply", "t": "thread", "rt": "reply-thread", "s": "search", "find": "search"}

@@ -288,6 +288,8 @@ class ChatClient:
         self._stop: trio.CancelScope | None = None
         self.next_search: tuple[str, int] | None = None  # the query and msg_id of /search more
         self.next_pins: tuple[str, int] | None = None  # the room and pin seq of /pins more
+        # the room, the root's msg_id and the first reply's seq of /thread more
+        self.next_thread: tuple[str, int, int] | None = None
         # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
         # from the welcome and the ``dnd`` event; None: they are not.
         self.dnd_until: int | None = None
@@ -654,19 +656,22 @@ class ChatClient:
 
     async def say(self, room: str | None, text: str, *, to: str | None = None,
                   reply_to: int | None = None,
-                  files: Sequence[Mapping[str, Any]] = ()) -> None:
+                  files: Sequence[Mapping[str, Any]] = (), thread: int | None = None) -> None:
         """Send ``text`` to ``room`` (or as a dm ``to`` a user), keeping it until acked;
         ``reply_to``: the msg_id of a message of the room it answers; ``files``: the file
-        objects of uploads to attach (``text`` may then be empty)."""
+        objects of uploads to attach (``text`` may then be empty); ``thread``: the msg_id of
+        the root of the thread it replies in."""
         nonce = uuid.uuid4().hex
         ids = tuple(int(file["id"]) for file in files)
         request: Send | Dm
         if to is not None:
-            request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to, files=ids)
+            request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to, files=ids,
+                         thread=thread)
             label = self.label(dm_room_name(self.me, to))
         else:
             assert room is not None
-            request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to, files=ids)
+            request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to, files=ids,
+                           thread=thread)
             label = self.label(room)
         pending = PendingSend(request, label, nonce, files=tuple(files))
         self.pending[nonce] = pending
@@ -901,7 +906,7 @@ class ChatClient:
             self.messages.apply(MessagePosted(
                 room=room, seq=reply.seq, msg_id=reply.msg_id, sender=self.me,
                 text=request.text, ts=reply.ts, nonce=request.nonce, reply_to=request.reply_to,
-                files=tuple(files),
+                files=tuple(files), thread=request.thread, broadcast=request.broadcast,
             ))
             held = self.messages.get(room, reply.msg_id)
             assert held is not None
@@ -955,15 +960,19 @@ class ChatClient:
 
     def format_message(self, message: MessagePosted) -> list[Span]:
         """A message as shown now (see :func:`chatd.client.render.message_spans`)."""
-        answered = None
+        answered = root = None
         if message.reply_to is not None:
             original = self.messages.get(message.room, message.reply_to)
             if original is not None:
                 answered = (self.messages.number(original), original)
+        if message.thread is not None:
+            held = self.messages.get(message.room, message.thread)
+            if held is not None:
+                root = (self.messages.number(held), held)
         return message_spans(message, number=self.messages.number(message),
                              label=self.label(message.room), me=self.me,
                              styled=self.screen.styled, answered=answered,
-                             base_url=self.options.endpoint.base_url)
+                             base_url=self.options.endpoint.base_url, root=root)
 
     def show(self, message: MessagePosted) -> None:
         self.screen.spans(self.format_message(message))

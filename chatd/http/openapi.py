@@ -58,6 +58,8 @@ from chatd.protocol.events import (
     PINS_PAGE_MAX,
     SEARCH_PAGE,
     SEARCH_PAGE_MAX,
+    THREAD_PAGE,
+    THREAD_PAGE_MAX,
 )
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
@@ -241,6 +243,17 @@ class _Builder:
             "previews": {"type": "array", "maxItems": 1, "items": _ref("Preview"),
                          "description": "The preview of the text's first link, if the "
                                         "server made one."},
+            "thread": {"type": "integer", "minimum": 1,
+                       "description": "A thread reply: the `msg_id` of the thread's root."},
+            "broadcast": {"const": True,
+                          "description": "A thread reply also sent to the room's timeline."},
+            "replies": self.sent(
+                {"count": {"type": "integer", "minimum": 1,
+                           "description": "Replies ever posted, tombstones included."},
+                 "last_ts": ms,
+                 "users": {**names, "maxItems": 5,
+                           "description": "Up to 5 distinct latest repliers, newest first."}},
+                description="A thread's root, once it has a reply."),
         }
         preview: dict[str, Schema] = {
             "url": {"type": "string", "description": "The link, as the text has it."},
@@ -1033,6 +1046,33 @@ class _Builder:
                     "messages": {"type": "array", "items": _ref("Message")},
                     "more": {"type": "boolean"},
                     "last_seq": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+                })),
+                errors=(400, 403, 404),
+            )},
+            "/api/rooms/{room}/threads/{msg_id}": {"get": self.op(
+                "Read a thread",
+                "A thread's root and a page of its replies, oldest first (the newest of "
+                "those below `before`), as the protocol's `thread`, for the room's members "
+                "only (a public room's other readers too are 403). `msg_id` is the root or "
+                "any reply of the thread. The next page back: `before` the first reply's "
+                "`seq`.",
+                tag="rooms", op_id="thread",
+                parameters=[
+                    room_param,
+                    path_param("msg_id", {"type": "integer", "minimum": 0,
+                                          "maximum": 10**18 - 1},
+                               "The root's or a reply's `msg_id`.", 5),
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Only replies with a seq below this one."),
+                    query("limit", {"type": "integer", "minimum": 1,
+                                    "maximum": THREAD_PAGE_MAX},
+                          f"At most this many (default {THREAD_PAGE})."),
+                ],
+                ok=ok(200, "The root and a page of its replies.", self.sent({
+                    "room": {"type": "string"},
+                    "root": _ref("Message"),
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "more": {"type": "boolean"},
                 })),
                 errors=(400, 403, 404),
             )},

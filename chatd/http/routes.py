@@ -251,8 +251,9 @@ def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
 
 
 def _page_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
-    """``?limit=&before=`` of a room's page newest first (``audit``, ``pins``)."""
-    fields: dict[str, Any] = {"room": params["room"]}
+    """``?limit=&before=`` of a room's page newest first (``audit``, ``pins``, ``thread``),
+    with the path's fields."""
+    fields: dict[str, Any] = _room_path(request, params)
     for key in ("limit", "before"):
         value = int_param(request, key)
         if value is not None:
@@ -615,6 +616,9 @@ ROUTES: list[Route] = [
         "GET": operation("audit", _page_fields),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/pins", {"GET": operation("pins", _page_fields)}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/threads/(?P<msg_id>[0-9]{1,18})", {
+        "GET": operation("thread", _page_fields),
+    }),
     _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),

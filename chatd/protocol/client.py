@@ -291,7 +291,18 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
         files=_objects(obj, "files", optional=True), pinned=_pinned_by(obj),
         previews=_objects(obj, "previews", optional=True),
+        thread=_optional_int(obj, "thread"), broadcast=_bool(obj, "broadcast", False),
+        replies=_replies(obj),
     )
+
+
+def _replies(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A root's ``replies`` ({count, last_ts, users}), None without replies."""
+    if obj.get("replies") is None:
+        return None
+    replies = _object(obj, "replies")
+    return {"count": _int(replies, "count"), "last_ts": _int(replies, "last_ts", minimum=None),
+            "users": _strs(replies, "users")}
 
 
 def _edited(obj: Mapping[str, Any]) -> MessageEdited:

@@ -103,6 +103,7 @@ __all__ = [
     "SetProfile",
     "SetRole",
     "SetTopic",
+    "Thread",
     "TopicChanged",
     "Typing",
     "Unban",
@@ -146,6 +147,9 @@ SEARCH_PAGE: Final = 20  # results a search gives without a limit
 SEARCH_PAGE_MAX: Final = 50  # and the most it gives
 PINS_PAGE: Final = 50  # pinned messages a ``pins`` gives without a limit
 PINS_PAGE_MAX: Final = 100  # and the most it gives (a room's pins, at the default limit)
+THREAD_PAGE: Final = 50  # replies a ``thread`` gives without a limit
+THREAD_PAGE_MAX: Final = 200  # and the most it gives
+THREAD_USERS: Final = 5  # the latest distinct repliers a root's ``replies`` names
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -244,6 +248,8 @@ class Send(Request):
     nonce: str
     reply_to: int | None = None  # the msg_id of a message of the same room this answers
     files: tuple[int, ...] = ()  # ids of the sender's uploads to the room (text may be blank)
+    thread: int | None = None  # the msg_id of the thread's root (or of one of its replies)
+    broadcast: bool = False  # a thread reply also shown in the room's timeline
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -277,6 +283,8 @@ class Dm(Request):
     nonce: str
     reply_to: int | None = None
     files: tuple[int, ...] = ()
+    thread: int | None = None
+    broadcast: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -493,6 +501,18 @@ class Pins(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Thread(Request):
+    """The thread of message ``msg_id`` of ``room`` (its root or one of its replies): the
+    root and its replies with a seq below ``before``, the newest ``limit`` of them."""
+
+    OP: ClassVar[str] = "thread"
+    room: str
+    msg_id: int
+    before: int | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SetTopic(Request):
     """A new topic for a room (its owner); an entry of the room's log."""
 
@@ -674,8 +694,11 @@ class MessagePosted(ServerEvent):
     ({id, name, size, content_type, url}; none once deleted). ``pinned``: {by, ts, seq}
     while it is pinned (``seq``: the entry that pinned it). ``previews``: the preview of
     its first link, if the server made one ({url, title, description, site, image?}; see
-    :class:`PreviewChanged`). Fields at their defaults are left out of the wire form, so a
-    plain message's frame is what it was in v1."""
+    :class:`PreviewChanged`). ``thread``: the msg_id of the root of the thread it replies
+    in, with ``broadcast`` when it was also sent to the room's timeline; ``replies``: a
+    root's thread summary ({count, last_ts, users}), None without replies. Fields at their
+    defaults are left out of the wire form, so a plain message's frame is what it was in
+    v1."""
 
     OP: ClassVar[str] = "message"
     room: str
@@ -696,6 +719,9 @@ class MessagePosted(ServerEvent):
     files: Sequence[Mapping[str, Any]] = ()
     pinned: Mapping[str, Any] | None = None
     previews: Sequence[Mapping[str, Any]] = ()
+    thread: int | None = None
+    broadcast: bool = False
+    replies: Mapping[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -725,6 +751,13 @@ class MessagePosted(ServerEvent):
             obj["pinned"] = dict(self.pinned)
         if self.previews:
             obj["previews"] = [dict(preview) for preview in self.previews]
+        if self.thread is not None:
+            obj["thread"] = self.thread
+            if self.broadcast:
+                obj["broadcast"] = True
+        if self.replies is not None:
+            obj["replies"] = {"count": self.replies["count"], "last_ts": self.replies["last_ts"],
+                              "users": list(self.replies["users"])}
         return obj
 
 
@@ -1318,8 +1351,29 @@ def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
     files = _files(obj)
     text = _text(obj, limits, blank=bool(files))
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
+    thread, broadcast = _thread(obj)
     return Send(id=rid, room=room, text=text, nonce=nonce,
-                reply_to=_msg_id(obj, "reply_to", optional=True), files=files)
+                reply_to=_msg_id(obj, "reply_to", optional=True), files=files,
+                thread=thread, broadcast=broadcast)
+
+
+def _thread(obj: Mapping[str, Any]) -> tuple[int | None, bool]:
+    """A message's ``thread`` (the msg_id of its root, or of a reply in it) and
+    ``broadcast`` (only with ``thread``)."""
+    thread = _msg_id(obj, "thread", optional=True)
+    broadcast = _bool(obj, "broadcast", False)
+    if broadcast and thread is None:
+        raise _Invalid("'broadcast' goes with 'thread' (a thread reply also sent to the room)")
+    return thread, broadcast
+
+
+def _parse_thread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Thread:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return Thread(id=rid, room=room, msg_id=msg_id,
+                  before=_int(obj, "before", minimum=1, maximum=MAX_SEQ),
+                  limit=_int(obj, "limit", minimum=1, maximum=THREAD_PAGE_MAX))
 
 
 def _parse_edit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Edit:
@@ -1402,8 +1456,10 @@ def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
     files = _files(obj)
     text = _text(obj, limits, blank=bool(files))
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
+    thread, broadcast = _thread(obj)
     return Dm(id=rid, to=to, text=text, nonce=nonce,
-              reply_to=_msg_id(obj, "reply_to", optional=True), files=files)
+              reply_to=_msg_id(obj, "reply_to", optional=True), files=files,
+              thread=thread, broadcast=broadcast)
 
 
 def _topic(obj: Mapping[str, Any]) -> str:
@@ -1638,6 +1694,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "pin": (Pin, _parse_pin),
     "pins": (Pins, _parse_pins),
     "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),
+    "thread": (Thread, _parse_thread),
 }
 
 #: Every op a server sends, with the event classes that carry it.

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import trio
 
 from chatd.errors import ChatError
+from chatd.protocol.events import THREAD_USERS
 from chatd.search import SearchQuery
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "NO_CUSTOM_STATUS",
     "PURGE_MAX",
     "ROLES",
+    "THREAD_USERS",
     "UNREAD_CAP",
     "AdminRoom",
     "Appended",
@@ -78,6 +80,7 @@ __all__ = [
     "StorageUnavailable",
     "StoredFile",
     "TargetsNotice",
+    "ThreadPage",
     "User",
     "UserEventNotice",
     "WebhookTargets",
@@ -328,6 +331,7 @@ class DatabaseFigures:
 #: Unread counts stop at this many; clients show "999+".
 UNREAD_CAP = 999
 
+
 #: The most different emoji one message can carry.
 MAX_REACTIONS = 20
 
@@ -427,8 +431,11 @@ class Message:
     ``expires_at`` in ms or None), ``"unbanned"``, ``"kicked"`` (``msg_id`` 0); or
     ``"pinned"``: ``sender`` pinned (``on``) or unpinned message ``msg_id``. A message that
     is pinned now has ``pinned_by`` (who pinned it), ``pinned_ts`` and ``pinned_seq`` (the
-    entry that pinned it); ``pinned_by`` is None while it is not. A change's ``nonce`` is
-    empty."""
+    entry that pinned it); ``pinned_by`` is None while it is not. A thread reply has
+    ``thread`` (its root's msg_id) and ``broadcast`` (also sent to the room's timeline); a
+    thread's root has ``reply_count`` (its replies ever posted, 0 for none),
+    ``reply_last_ts`` (the latest one's ts) and ``reply_users`` (up to 5 distinct latest
+    repliers, newest first). A change's ``nonce`` is empty."""
 
     room: str
     seq: int
@@ -454,6 +461,11 @@ class Message:
     pinned_ts: int = 0
     pinned_seq: int = 0
     previews: tuple[Preview, ...] = ()
+    thread: int | None = None
+    broadcast: bool = False
+    reply_count: int = 0
+    reply_last_ts: int = 0
+    reply_users: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -464,7 +476,12 @@ class NewMessage:
     members of the room are kept. ``files``: ids of files the sender uploaded to the room and
     has not attached yet, without repeats. ``group``: the ids of the members a group mention
     of the text covers (:meth:`Storage.group_scope`); those still members get a mention row,
-    as the named ones do, the sender aside."""
+    as the named ones do, the sender aside. ``thread``: a message of the same room whose
+    thread this replies in (a reply's own root when it names a reply; a root that does not
+    exist or is deleted: ChatError('not_found')); the thread's followers (its root's author
+    and its repliers, members still, the sender aside) are mentioned by the reply as if it
+    named them. ``broadcast``: the reply is also shown in the room's timeline (only with
+    ``thread``)."""
 
     user_id: int
     room: str
@@ -474,6 +491,8 @@ class NewMessage:
     mentions: tuple[str, ...] = ()
     files: tuple[int, ...] = ()
     group: tuple[int, ...] = ()
+    thread: int | None = None
+    broadcast: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -751,6 +770,18 @@ class Page:
     (older messages exist for a ``before`` or latest page, newer ones for an ``after`` page).
     ``last_seq`` is the room's last seq in the same snapshot as ``messages``."""
 
+    messages: list[Message]
+    more: bool
+    last_seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadPage:
+    """A page of a thread: its ``root`` as it is now, and ``messages``, replies oldest first
+    (the newest of those asked for); ``more``: older replies remain; ``last_seq``: the
+    room's, in the same snapshot."""
+
+    root: Message
     messages: list[Message]
     more: bool
     last_seq: int
@@ -1436,6 +1467,13 @@ class Storage(Protocol):
         pinned before the last one; ``last_seq``: the room's, in the same snapshot. Members
         only: ChatError('forbidden') for anyone else (a public room's readers included, as
         a user banned from it), ChatError('not_found') for an unknown room."""
+
+    async def thread(self, user_id: int, room: str, msg_id: int, *, before: int | None = None,
+                     limit: int) -> ThreadPage:
+        """The thread of message ``msg_id`` of ``room`` (its root, or one of its replies): its
+        root and its replies with seq < ``before``, the newest ``limit`` of them, oldest
+        first. Members only: ChatError('forbidden') for anyone else; ChatError('not_found')
+        for an unknown room or a message that is not the room's."""
 
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:

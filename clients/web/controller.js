@@ -112,7 +112,7 @@ export class Controller {
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
-      attachments, viewer, alertsView, search, moderation, admin, pins, profile,
+      attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -152,6 +152,7 @@ export class Controller {
       opened: (shown) => {
         closePopup(false);
         if (shown) pins.close({ refocus: false }); // one panel in that place at a time
+        if (shown) thread.close({ refocus: false });
         if (shown) layout.closeDrawers();
         layout.syncInert();
       },
@@ -161,6 +162,7 @@ export class Controller {
         closePopup(false);
         if (shown) {
           search.close({ refocus: false });
+          thread.close({ refocus: false });
           layout.closeDrawers();
         }
         layout.syncInert();
@@ -171,11 +173,34 @@ export class Controller {
       openPinned: (item) => {
         if (!this.state || this.state.pinsPanel.room === null) return;
         this.act(model.openResult, { room: this.state.pinsPanel.room, msgId: item.msg_id,
-          seq: item.seq });
+          seq: item.seq, thread: item.thread ?? null, broadcast: item.broadcast === true });
         pins.itemOpened();
       },
       unpin: (msgId) => this.state && this.act(model.pinMessage, { room:
         this.state.pinsPanel.room, msgId, on: false, key: newNonce(), now: clock.now() }),
+    });
+    thread.bind({
+      opened: (shown) => {
+        closePopup(false);
+        if (shown) {
+          search.close({ refocus: false });
+          pins.close({ refocus: false });
+          layout.closeDrawers();
+        }
+        layout.syncInert();
+        if (!shown) this.act(model.closeThread);
+      },
+      more: () => this.act(model.moreThread),
+      retry: () => this.act(model.retryThread),
+      also: (on) => this.act(model.setThreadAlso, on),
+      send: (text) => {
+        if (!this.state) return false;
+        const before = this.state.outbox;
+        this.act(model.replyInThread, { text, nonce: newNonce(), now: clock.now() });
+        return Boolean(this.state) && this.state.outbox !== before;
+      },
+      typed: () => this.act(model.typed, clock.now()),
+      draft: (key, text) => this.act(drafts.setDraft, key, text),
     });
     notifier.prepareSound();
     notifier.watchPermission((permission) => this.act(model.setAlerts, { permission }));
@@ -212,6 +237,11 @@ export class Controller {
       pin: (msgId, on) => this.act(model.pinMessage, { room: this.state.current, msgId, on,
         key: newNonce(), now: clock.now() }),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
+      // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
+      openThread: (msgId) => {
+        this.act(model.openThread, msgId);
+        if (this.state && this.state.threadPanel.shown) thread.open();
+      },
       // Files: signed links for what is drawn, the larger view of an image, downloads.
       wantLinks: (ids) => this.act(model.wantLinks, ids, clock.now()),
       linkBroken: (id) => this.act(model.linkBroken, id, clock.now()),
@@ -257,6 +287,7 @@ export class Controller {
         layout.closeDrawers();
         if (open) this.views.search.close({ refocus: false });
         if (open) this.views.pins.close({ refocus: false });
+        if (open) this.views.thread.close({ refocus: false });
         $("app").hidden = open || !this.state;
       },
     });
@@ -436,6 +467,7 @@ export class Controller {
     closePopup(false);
     this.views.search.close({ refocus: false });
     this.views.pins.close({ refocus: false });
+    this.views.thread.close({ refocus: false });
     this.views.admin.close({ refocus: false });
     document.title = "chatd";
     this.views.viewer.close();
@@ -732,7 +764,8 @@ export class Controller {
    */
   openResult(result) {
     if (!this.state) return;
-    const target = { room: result.room, msgId: result.msg_id, seq: result.seq };
+    const target = { room: result.room, msgId: result.msg_id, seq: result.seq,
+      thread: result.thread ?? null, broadcast: result.broadcast === true };
     const room = this.state.rooms.get(result.room);
     if (room && !room.draft) {
       this.act(model.openResult, target);
@@ -910,10 +943,11 @@ export class Controller {
       const now = clock.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
-        alertsView, search, moderation, admin, pins, profile, emoji,
+        alertsView, search, moderation, admin, pins, profile, emoji, thread,
       } = this.views;
       for (const view of [sidebar, conversation, members, composer, connection, extras,
-        attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji]) {
+        attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
+        thread]) {
         view.render(this.state, now);
       }
       // The names drawn whose display names and statuses the page has not heard of are

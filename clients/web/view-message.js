@@ -4,6 +4,10 @@
 // (view-preview.js), and its actions (React, Reply, Edit, Delete, Mark unread, Pin, Remove
 // preview), with the two small popups that act on it: the actions menu and the reaction picker.
 // A pinned message says so above it ("Pinned by ann"); its menu pins or unpins it.
+// Threads (threads.js): a root shows its summary under it ("3 replies · last reply 5 min ago",
+// the repliers' avatars, "2 new"), a reply sent also to the room says "replied to a thread: …",
+// and "Reply in thread" opens the thread panel; the panel draws its messages with a MessageView
+// of its own (`inThread`), without those.
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
 // again only when what it shows changed (a signature of it), so that focus, an edit in progress
@@ -23,6 +27,7 @@ import { avatar, setPicture } from "./view-avatar.js";
 import { lengthNote } from "./textlimit.js";
 import { previewCard } from "./view-preview.js";
 import { PIN_ICON } from "./view-pins.js";
+import { summaryText } from "./threads.js";
 import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
@@ -38,6 +43,7 @@ const ICONS = {
   delete: "M5 7h14M10 7V5h4v2M7 7l1 13h8l1-13",
   unread: "M4 6h16v12H4zM4 6l8 7 8-7",
   unpreview: "M4 5h16v14H4zM4 15l4-4 4 4M6 6l12 12",
+  thread: "M4 5h16v10H9l-5 4zM8 9h8M8 12h5",
   pin: PIN_ICON,
 };
 
@@ -50,9 +56,10 @@ export class MessageView {
    * `handlers()` gives the conversation's handlers (they are bound after this is made);
    * `files` draws messages' files (view-files.js).
    */
-  constructor(handlers, files) {
+  constructor(handlers, files, { inThread = false } = {}) {
     this.on = handlers;
     this.files = files;
+    this.inThread = inThread; // drawing the thread panel's messages
     this.popup = null; // {element, opener, msgId}
     this.state = null; // as last drawn
     this.jumpTick = 0;
@@ -122,6 +129,8 @@ export class MessageView {
       ["pin", view.pinned, () => (view.pinned ? pinLine(view.pinned, state.me) : null)],
       ["quote", [view.quote, view.quote && displayName(state.profiles, view.quote.from || "")],
         () => (view.quote ? this.quote(view.quote, state) : null)],
+      ["threadOf", this.inThread ? null : view.threadOf,
+        () => (view.threadOf && !this.inThread ? this.threadLine(view.threadOf) : null)],
       ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
         message.mentions || null, view.files.length > 0, state.customEmoji.version],
@@ -139,9 +148,15 @@ export class MessageView {
         () => (view.deleting ? h("span", { class: "msg-edited" }, "Deleting…") : null)],
       ["reactions", [view.reactions, view.canReact, state.customEmoji.version],
         () => (view.reactions.length ? this.reactions(node, state) : null)],
+      ["replies", this.inThread ? null : [view.replies, view.replies && view.replies.users.map(
+        (user) => [displayName(state.profiles, user), avatarOf(state.profiles, user)]),
+      view.replies && summaryText(message, clock.now())],
+      () => (view.replies && !this.inThread ? this.summary(message, view.replies, state)
+        : null)],
     ]);
     place(node, node.chatdPieces, [
-      ["actions", [view.deleted || view.editing, view.canEdit, view.canDelete, view.canReact],
+      ["actions", [view.deleted || view.editing, view.canEdit, view.canDelete, view.canReact,
+        view.canThread],
         () => (view.deleted || view.editing ? null : this.actions(node))],
     ], node.querySelector(":scope > .gutter-time"));
     if (view.deleted && this.popup && this.popup.msgId === message.msg_id) {
@@ -186,6 +201,35 @@ export class MessageView {
       h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
         formatTime(message.ts)),
     ];
+  }
+
+  /** "replied to a thread: <the root's words>" above a reply shown in the room. */
+  threadLine(of) {
+    const words = of.deleted ? "a deleted message" : of.text ? excerpt(of.text) : "a thread";
+    return h("button", {
+      type: "button", class: "msg-thread-of", "data-focus": "threadOf",
+      "aria-label": `Replied to a thread: ${words}. Open the thread`,
+      onclick: () => this.on().openThread(of.rootId),
+    }, icon("thread"), h("span", {}, "replied to a thread: "),
+    h("span", { class: "quote-text" }, words));
+  }
+
+  /** Under a thread's root: the repliers' avatars, "3 replies · last reply …", "2 new". */
+  summary(message, replies, state) {
+    const words = summaryText(message, clock.now());
+    const names = replies.users.map((user) => displayName(state.profiles, user));
+    return h("button", {
+      type: "button", class: `thread-summary${replies.fresh ? " fresh" : ""}`,
+      "data-focus": "thread",
+      "aria-label": `${words}${replies.fresh ? `, ${replies.fresh} new` : ""}. From ${
+        names.join(", ")}. Open the thread`,
+      onclick: () => this.on().openThread(message.msg_id),
+    },
+    h("span", { class: "thread-avatars", "aria-hidden": "true" },
+      replies.users.map((user) => avatar(user, avatarOf(state.profiles, user), "small"))),
+    h("span", { class: "thread-count" }, words),
+    replies.fresh ? h("span", { class: "thread-new" },
+      replies.fresh === 1 ? "1 new reply" : `${replies.fresh} new replies`) : null);
   }
 
   /** The quote of the message a reply answers: pressing it shows the original. */
@@ -253,6 +297,10 @@ export class MessageView {
         type: "button", class: "icon small", tabindex: "-1", "aria-label": "Reply",
         title: "Reply", onclick: () => this.on().reply(message.msg_id),
       }, icon("reply")),
+      view.canThread && !this.inThread ? h("button", {
+        type: "button", class: "icon small", tabindex: "-1", "aria-label": "Reply in thread",
+        title: "Reply in thread", onclick: () => this.on().openThread(message.msg_id),
+      }, icon("thread")) : null,
       more);
   }
 
@@ -321,6 +369,8 @@ export class MessageView {
     }, icon(name), label);
     const items = [
       item("Reply", "reply", () => this.on().reply(message.msg_id)),
+      view.canThread && !this.inThread ? item("Reply in thread", "thread",
+        () => this.on().openThread(message.msg_id)) : null,
       view.canReact ? item("Add a reaction…", "react", () => this.openPicker(opener, view))
         : null,
       // From this message on: back on the person's list (state.js markUnread).
