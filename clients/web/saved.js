@@ -61,14 +61,14 @@ export const PRESETS = Object.freeze([
 /** No saved messages known yet: status "idle". */
 export function emptySaved() {
   return {
+    supported: false, // the server keeps saved messages (its welcome says `reminders_due`)
     items: [], // {room, msg_id, ts, remind_at, reminded, message}, the newest saved first
     complete: false, // `items` is the whole list (the last walk ended)
     due: 0, // overdue reminders, as the welcome counted them (until `complete`)
     walk: null, // the listing on its way: {items, before, sent, events}
     status: "idle", // "idle" | "loading" | "done" | "failed"
     error: "", // why the last listing failed, for the person
-    pending: new Map(), // key -> {on, remind_at, n}: the person's own saves on their way
-    asked: 0, // requests made (each pending save has its number)
+    pending: new Map(), // key -> {on, remind_at}: the person's own saves on their way
     shown: PANEL_PAGE, // how many items the panel draws
     opens: 0, // how many times the panel was opened (its scroll starts at the top)
   };
@@ -269,10 +269,9 @@ function order(items) {
  * fields. `remindAt` is ms or null (no reminder). Shown at once (`isSaved`, `shownItem`).
  */
 export function request(saved, { room, msgId, on = true, remindAt = null }) {
-  saved.asked += 1;
   const remind = on ? reminderOf(remindAt) : null;
-  saved.pending.set(keyOf(room, msgId), { on, remind_at: remind, n: saved.asked });
-  const fields = { room, msg_id: msgId, on, n: saved.asked };
+  saved.pending.set(keyOf(room, msgId), { on, remind_at: remind });
+  const fields = { room, msg_id: msgId, on };
   if (on) fields.remind_at = remind;
   return fields;
 }
@@ -282,11 +281,10 @@ export function request(saved, { room, msgId, on = true, remindAt = null }) {
  * `saved` event says it too). `held` is the page's copy of the message, if any.
  */
 export function acknowledged(saved, asked, reply, held = null) {
-  const key = keyOf(asked.room, asked.msg_id);
-  const pending = saved.pending.get(key);
-  if (pending && pending.n === asked.n) saved.pending.delete(key);
+  settle(saved, asked);
   if (reply && reply.unchanged === true) return false;
   const item = reply && reply.item && typeof reply.item === "object" ? reply.item : {};
+  const key = keyOf(asked.room, asked.msg_id);
   const known = saved.items.find((held_) => keyOf(held_.room, held_.msg_id) === key);
   return savedEvent(saved, { room: asked.room, msg_id: asked.msg_id, on: asked.on !== false,
     remind_at: asked.on === false ? null : asked.remind_at ?? null,
@@ -294,11 +292,19 @@ export function acknowledged(saved, asked, reply, held = null) {
       : known ? known.ts : null }, held);
 }
 
-/** The `error` reply to a `save`: taken back. Returns a sentence for the person. */
-export function refused(saved, asked, error) {
+/** A reply to `asked` came: the save waiting is settled, unless a later one replaced it. */
+function settle(saved, asked) {
   const key = keyOf(asked.room, asked.msg_id);
   const pending = saved.pending.get(key);
-  if (pending && pending.n === asked.n) saved.pending.delete(key);
+  if (pending && pending.on === (asked.on !== false)
+      && pending.remind_at === (asked.on === false ? null : asked.remind_at ?? null)) {
+    saved.pending.delete(key);
+  }
+}
+
+/** The `error` reply to a `save`: taken back. Returns a sentence for the person. */
+export function refused(saved, asked, error) {
+  settle(saved, asked);
   const code = error && error.code;
   const what = asked.on === false ? "removed from your saved messages" : "saved";
   if (code === "disconnected") return `Not connected: the message was not ${what}.`;

@@ -6,6 +6,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import * as saving from "../../clients/web/saved.js";
+import {
+  apply, connectionChanged, initialState, saveMessage,
+} from "../../clients/web/state.js";
+import { connected, message, receiveAll, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 const HOUR = 3600_000;
 const msg = (room, msgId, text = `m${msgId}`) => ({ room, seq: msgId, msg_id: msgId, from: "bob",
@@ -126,8 +130,7 @@ test("the person's own save shows at once, and a refusal takes it back with a re
   const saved = saving.emptySaved();
   walk(saved, [{ items: [], more: false }]);
   const fields = saving.request(saved, { room: "a", msgId: 4, remindAt: 7000 });
-  assert.deepEqual({ ...fields, n: undefined }, { room: "a", msg_id: 4, on: true,
-    remind_at: 7000, n: undefined });
+  assert.deepEqual(fields, { room: "a", msg_id: 4, on: true, remind_at: 7000 });
   assert.equal(saving.isSaved(saved, "a", 4), true);
   assert.equal(saving.shownItems(saved)[0].remind_at, 7000);
   assert.match(saving.refused(saved, fields, { code: "too_many_saved", message: "x" }),
@@ -242,4 +245,106 @@ test("malformed items and events change nothing", () => {
   saving.reminderEvent(saved, { msg_id: 1 });
   assert.deepEqual(keys(saved.items), ["a:1"]);
   assert.equal(saved.items[0].reminded, false);
+});
+
+// -- through the page's state (state.js) -----------------------------------------------------
+
+const savedWelcome = (due) => ({ ...welcome([roomInfo("general", { lastSeq: 2 })]),
+  reminders_due: due });
+function savedPage(due = 0, items = []) {
+  const state = initialState({ me: "ann" });
+  connectionChanged(state, "online");
+  const effects = apply(state, savedWelcome(due));
+  const asked = requests(effects).find((r) => r.op === "saved_items");
+  assert.ok(asked, "the welcome walks the saved messages");
+  apply(state, { op: "ok", id: 3, items, more: false }, { request: asked });
+  return state;
+}
+
+test("a welcome without reminders_due (a server with no saved messages) asks nothing", () => {
+  const { state, effects } = connected([roomInfo("general", { lastSeq: 2 })]);
+  assert.equal(requests(effects).some((r) => r.op === "saved_items"), false);
+  assert.deepEqual(saveMessage(state, { room: "general", msgId: 1001, now: 0 }),
+    [{ toast: "This server does not keep saved messages." }]);
+});
+
+test("the welcome's count is the header's until the list is in; a reconnect walks again", () => {
+  const state = initialState({ me: "ann" });
+  connectionChanged(state, "online");
+  const effects = apply(state, savedWelcome(2));
+  assert.equal(saving.dueCount(state.saved), 2);
+  const asked = requests(effects).find((r) => r.op === "saved_items");
+  assert.deepEqual(asked, { op: "saved_items", limit: saving.SAVED_PAGE });
+  apply(state, { op: "ok", id: 3, items: [item("general", 1001, 10,
+    { remind_at: 5, reminded: true })], more: false }, { request: asked });
+  assert.equal(saving.dueCount(state.saved), 1);
+  connectionChanged(state, "waiting");
+  connectionChanged(state, "online");
+  assert.equal(requests(apply(state, savedWelcome(1))).filter((r) => r.op === "saved_items")
+    .length, 1);
+});
+
+test("saving from the menu: asked once, shown at once, refused past the limit with a toast", () => {
+  const state = savedPage();
+  receiveAll(state, [message("general", 1)]);
+  const now = 1_000_000;
+  const effects = saveMessage(state, { room: "general", msgId: 1001, remindAt: now + HOUR, now });
+  assert.deepEqual(requests(effects), [{ op: "save", room: "general", msg_id: 1001, on: true,
+    remind_at: now + HOUR }]);
+  assert.equal(saving.isSaved(state.saved, "general", 1001), true);
+  assert.deepEqual(saveMessage(state, { room: "general", msgId: 1001, remindAt: now + HOUR,
+    now }), [], "as it is already: nothing asked");
+  const refused = apply(state, { op: "error", id: 4, code: "too_many_saved", message: "limit" },
+    { request: requests(effects)[0] });
+  assert.match(refused[0].toast, /as many messages/);
+  assert.equal(saving.isSaved(state.saved, "general", 1001), false);
+  // A time past, or more than a year ahead: a toast, no request.
+  assert.deepEqual(requests(saveMessage(state, { room: "general", msgId: 1001,
+    remindAt: now - 1, now })), []);
+  // Offline: not asked either.
+  connectionChanged(state, "waiting");
+  assert.deepEqual(requests(saveMessage(state, { room: "general", msgId: 1001, now })), []);
+});
+
+test("a saved event from another device marks the message; one for a message not held asks a page", () => {
+  const state = savedPage();
+  receiveAll(state, [message("general", 1)]);
+  assert.deepEqual(requests(receiveAll(state, [{ op: "saved", room: "general", msg_id: 1001,
+    on: true, remind_at: null, ts: 50 }])), []);
+  assert.equal(saving.isSaved(state.saved, "general", 1001), true);
+  assert.equal(state.saved.items[0].message.text, "m1");
+  assert.deepEqual(requests(receiveAll(state, [{ op: "saved", room: "other", msg_id: 77,
+    on: true, remind_at: null, ts: 60 }])), [{ op: "saved_items", limit: saving.PEEK_PAGE }]);
+  receiveAll(state, [{ op: "saved", room: "general", msg_id: 1001, on: false, remind_at: null,
+    ts: 70 }]);
+  assert.equal(saving.isSaved(state.saved, "general", 1001), false);
+});
+
+test("a reminder alerts in the page, and on the desktop and with a sound as the settings say", () => {
+  const state = savedPage(0, [item("general", 1001, 10, { remind_at: 500 })]);
+  state.alerts = { desktop: true, sound: true, permission: "granted" };
+  const reminder = { op: "reminder", room: "general", msg_id: 1001, remind_at: 500,
+    message: message("general", 1, "bob", "call the bank") };
+  const effects = receiveAll(state, [reminder], 600);
+  const told = effects.find((effect) => effect.remind);
+  assert.equal(told.remind.title, "Reminder: bob in #general");
+  assert.equal(told.remind.body, "call the bank");
+  assert.equal(told.remind.msgId, 1001);
+  const alert = effects.find((effect) => effect.alert).alert;
+  assert.equal(alert.desktop, true);
+  assert.equal(alert.sound, true);
+  assert.equal(alert.key, "reminder:general:1001:500");
+  assert.equal(saving.dueCount(state.saved), 1);
+  // The same reminder again (another node's copy): told once.
+  assert.deepEqual(receiveAll(state, [reminder], 700), []);
+});
+
+test("while notifications are paused a reminder alerts in the page only", () => {
+  const state = savedPage(0, [item("general", 1001, 10, { remind_at: 500 })]);
+  state.alerts = { desktop: true, sound: true, permission: "granted" };
+  state.dndUntil = 10_000;
+  const effects = receiveAll(state, [{ op: "reminder", room: "general", msg_id: 1001,
+    remind_at: 500, message: message("general", 1) }], 600);
+  assert.equal(effects.filter((effect) => effect.remind).length, 1);
+  assert.equal(effects.some((effect) => effect.alert), false);
 });
