@@ -19,6 +19,8 @@
 //               gives), for comparing the server's `ts` with "now"
 //   search.js   the search: query, pages of results, errors; pure
 //   pins.js     the "Pinned" panel: the open room's pinned messages, paged, kept up to date; pure
+//   saved.js    the messages the person saved for later and their reminders: the list, the
+//               overdue count, the reminder presets' times by the person's time zone; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -51,6 +53,7 @@ import { MembersView } from "./view-members.js";
 import { ModerationView } from "./view-moderation.js";
 import { PinsView } from "./view-pins.js";
 import { ProfileView } from "./view-profile.js";
+import { SavedView } from "./view-saved.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ViewerView } from "./view-viewer.js";
@@ -70,6 +73,7 @@ const controller = new Controller({
   alertsView: new AlertsView(),
   search: new SearchView(),
   pins: new PinsView(),
+  saved: new SavedView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
   profile: new ProfileView(),
