@@ -13,7 +13,17 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.actions import contacts, dnd, messages, moderation, profile, rooms, search, session
+from chatd.actions import (
+    contacts,
+    dnd,
+    messages,
+    moderation,
+    profile,
+    rooms,
+    saved,
+    search,
+    session,
+)
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
     AddContact,
@@ -42,6 +52,8 @@ from chatd.protocol import (
     RemovePreview,
     Request,
     Rooms,
+    Save,
+    SavedItems,
     Search,
     Send,
     SetDnd,
@@ -149,4 +161,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     # Profiles: a change is told to the user's rooms and contacts, so it has a bucket.
     SetProfile: Operation(profile.set_profile, rate=(profile.PROFILE_CHANGES,)),
     Profiles: Operation(profile.profiles),
+    # Saved messages: private to the user, no entry of any log.
+    Save: Operation(saved.save, rate=(saved.SAVES,)),
+    SavedItems: Operation(saved.saved_items),
 }
