@@ -65,6 +65,7 @@ from chatd.protocol import (
     ReactionChanged,
     Read,
     ReadMoved,
+    Reminded,
     RemoveContact,
     RemovePreview,
     Request,
@@ -73,6 +74,9 @@ from chatd.protocol import (
     RoomArchived,
     RoomDeleted,
     Rooms,
+    Save,
+    SavedChanged,
+    SavedItems,
     Search,
     Send,
     Sent,
@@ -110,6 +114,7 @@ from chatd.protocol.events import (
     MAX_TOPIC_CHARS,
     NO_STATUS,
     PINS_PAGE_MAX,
+    SAVED_PAGE_MAX,
     SEARCH_PAGE_MAX,
 )
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
@@ -260,6 +265,11 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "pins": st.builds(Pins, id=request_ids, room=any_room_names,
                           before=st.none() | st.integers(1, MAX_SEQ),
                           limit=st.none() | st.integers(1, PINS_PAGE_MAX)),
+        "save": st.builds(Save, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                          on=st.booleans(), remind_at=st.none() | st.integers(0, MAX_SEQ)),
+        "saved_items": st.builds(SavedItems, id=request_ids,
+                                 before=st.none() | st.integers(1, MAX_SEQ),
+                                 limit=st.none() | st.integers(1, SAVED_PAGE_MAX)),
         "set_topic": st.builds(
             SetTopic, id=request_ids, room=any_room_names,
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
@@ -515,9 +525,14 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
                   st.text("0123456789abcdef", min_size=64, max_size=64))),
     st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
     st.builds(RoomDeleted, room=room_names, by=user_names),
+    st.builds(SavedChanged, room=any_room_names, msg_id=msg_ids, on=st.booleans(),
+              remind_at=st.none() | st.integers(0, 2**53), ts=st.integers(0, 2**53)),
+    st.builds(Reminded, room=any_room_names, msg_id=msg_ids, remind_at=st.integers(0, 2**53),
+              message=message_events.map(lambda m: m.wire())),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
-``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``)."""
+``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
+``saved``, ``reminder``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -546,7 +561,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
-      Archive(room="a", archived=True), Pins(room="a")],
+      Archive(room="a", archived=True), Pins(room="a"), Save(room="a", msg_id=1),
+      SavedItems()],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

@@ -9,15 +9,11 @@ the time to pass; times are compared with the test's clock, which is the daemon'
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Any
 
 import trio
 
 from chatd.server import Server
-from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import daemon_process, running
-from tests.helpers import LIFTED_RATES, make_config
+from tests.client import Client, register_and_login
 
 #: How far ahead a reminder is set: enough for the request to arrive before it is due.
 SOON = 1500
