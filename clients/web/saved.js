@@ -65,7 +65,10 @@ export function emptySaved() {
     items: [], // {room, msg_id, ts, remind_at, reminded, message}, the newest saved first
     complete: false, // `items` is the whole list (the last walk ended)
     due: 0, // overdue reminders, as the welcome counted them (until `complete`)
-    walk: null, // the listing on its way: {items, before, sent, events}
+    // The listing on its way: {items, before, sent, events, peek, lacked}: a walk of the whole
+    // list, or a peek (`peek`: the first pages again, for the messages of items that came by
+    // an event and lacked them: those of `lacked`).
+    walk: null,
     status: "idle", // "idle" | "loading" | "done" | "failed"
     error: "", // why the last listing failed, for the person
     pending: new Map(), // key -> {on, remind_at}: the person's own saves on their way
@@ -87,7 +90,8 @@ export function keyOf(room, msgId) {
  */
 export function begin(saved, due = null) {
   if (Number.isSafeInteger(due) && due >= 0) saved.due = due;
-  saved.walk = { items: [], before: null, sent: true, events: new Map() };
+  saved.walk = { items: [], before: null, sent: true, events: new Map(), peek: false,
+    lacked: new Set() };
   saved.status = saved.complete ? "done" : "loading";
   saved.error = "";
   return { limit: SAVED_PAGE };
@@ -124,17 +128,29 @@ export function received(saved, asked, reply) {
     walk.items = put(walk.items, merged);
   }
   const last = page[page.length - 1];
-  if (!walk.peek && reply.more === true && last && Number.isFinite(last.ts)
-      && (walk.before === null || last.ts <= walk.before)) {
+  // A walk goes on to the end; a peek while an item still lacks its message.
+  if (reply.more === true && last && Number.isFinite(last.ts)
+      && (walk.before === null || last.ts < walk.before)
+      && (!walk.peek || lacking(walk.items).length > 0)) {
     walk.before = last.ts;
     walk.sent = true;
-    return { limit: SAVED_PAGE, before: last.ts };
+    return { limit: walk.peek ? PEEK_PAGE : SAVED_PAGE, before: last.ts };
   }
   saved.items = order(walk.items);
   saved.walk = null;
   saved.complete = saved.complete || !walk.peek;
   saved.status = "done";
-  return null;
+  // Saved by an event during the walk (another device), after the pages that would have
+  // held it were read: its message is asked for, once (an item a peek could not find, of a
+  // room no longer readable, say, is not asked for again).
+  const lacks = lacking(saved.items);
+  return lacks.some((key) => !walk.lacked.has(key)) ? peek(saved) : null;
+}
+
+/** The keys of the items whose message the page lacks. */
+function lacking(items) {
+  return items.filter((item) => item.message === null)
+    .map((item) => keyOf(item.room, item.msg_id));
 }
 
 /** The `error` reply to `asked`: the walk stops; `explain` says why. Returns whether taken. */
@@ -222,7 +238,7 @@ function change_(saved, room, msgId, change) {
 export function peek(saved) {
   if (saved.walk !== null) return null;
   saved.walk = { items: [...saved.items], before: null, sent: true, events: new Map(),
-    peek: true };
+    peek: true, lacked: new Set(lacking(saved.items)) };
   return { limit: PEEK_PAGE };
 }
 
