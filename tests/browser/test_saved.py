@@ -80,7 +80,8 @@ def test_save_remind_overdue_and_follow_on_another_device(
         log_in(each, daemon.url, "ann")
         expect(each.locator("#conv-title")).to_have_text("# general")
         expect(saved_button(each)).to_have_accessible_name("Saved for later")
-    bank, bank_there = message(page, "call the bank before 3"), message(other, "call the bank before 3")
+    bank = message(page, "call the bank before 3")
+    bank_there = message(other, "call the bank before 3")
     expect(bank.locator(".saved-mark")).to_have_count(0)
 
     # Saved from its menu: the bookmark here at once, and on the other device by its event.
@@ -104,7 +105,8 @@ def test_save_remind_overdue_and_follow_on_another_device(
     expect(panel_items(page)).to_have_count(2)
     expect(panel_items(page).nth(0)).to_contain_text("call the bank before 3")
     expect(panel_items(page).nth(0)).to_contain_text("#general")
-    expect(panel_items(page).nth(0).locator(".saved-remind")).to_have_text(re.compile(r"^in \d+ h$"))
+    expect(panel_items(page).nth(0).locator(".saved-remind")).to_have_text(
+        re.compile(r"^in \d+ h$"))
     expect(panel_items(page).nth(1)).to_contain_text("the old wiki password note")
     expect(panel_items(page).nth(1).locator(".saved-remind")).to_have_count(0)
 
