@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import (
     DESKTOP,
+    PHONE,
     Daemon,
     LineClient,
     http_json,
@@ -148,3 +149,59 @@ def test_save_remind_overdue_and_follow_on_another_device(
         expect(saved_button(each)).to_have_accessible_name("Saved for later")
         expect(message(each, "call the bank before 3").locator(".saved-mark")).to_have_count(0)
     assert one.errors == [] and two.errors == []
+
+
+def wait_reminded(daemon: Daemon, token: str, msg_id: int) -> None:
+    """Until the server has sent the reminder of ``msg_id`` (its item says ``reminded``)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status, body = http_json(daemon.url, "GET", "/api/me/saved", token=token)
+        assert status == 200, body
+        if any(item["msg_id"] == msg_id and item["reminded"] for item in body["items"]):
+            return
+        time.sleep(0.2)  # polling the server's state (a safety-net deadline above)
+    raise AssertionError("the reminder was not sent")
+
+
+def test_back_online_the_list_is_the_servers_and_a_phone_opens_it_over_the_conversation(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """While ann's page is offline, another device of hers saves the bank's call with a
+    reminder that comes due (told to no connection) and removes the old note. Back online,
+    the welcome's count is overdue at once, and the marks and the panel are the server's; on
+    a phone the panel covers the conversation, and an item opens its message there."""
+    token, ids = scene(daemon)
+    ann = open_session(sessions, browser, PHONE)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    bank = message(page, "call the bank before 3")
+    expect(bank).to_have_count(1)
+    expect(saved_button(page)).to_have_attribute("aria-label", "Saved for later")  # (a drawer)
+
+    ann.context.set_offline(True)
+    expect(page.locator("#banner")).to_be_visible()
+    status, body = http_json(daemon.url, "PUT", f"/api/me/saved/general/{ids['bank']}",
+                             {"remind_at": int(time.time() * 1000) + 1500}, token)
+    assert status == 200, body
+    status, body = http_json(daemon.url, "DELETE", f"/api/me/saved/general/{ids['old']}",
+                             token=token)
+    assert status == 204, body
+    wait_reminded(daemon, token, ids["bank"])
+    ann.context.set_offline(False)
+    expect(page.locator("#banner")).to_be_hidden()
+
+    expect(bank.locator(".saved-mark")).to_have_text("Overdue")
+    page.locator("#open-sidebar").click()
+    expect(saved_button(page)).to_have_accessible_name("Saved for later: 1 overdue reminder")
+    saved_button(page).click()
+    panel = page.get_by_role("complementary", name="Saved for later")
+    expect(panel).to_be_visible()
+    expect(panel_items(page)).to_have_count(1)
+    expect(panel_items(page).first).to_contain_text("call the bank before 3")
+    expect(panel_items(page).first.locator(".saved-remind")).to_have_text("Overdue")
+    expect(page.locator("#saved-status")).to_have_text("1 saved message")
+    shot(page, artifacts, "phone-saved")
+    panel.get_by_role("button", name=re.compile(r"^Bob in #general: call the bank")).click()
+    expect(page.locator("#saved-panel")).to_be_hidden()  # a phone: the conversation again
+    expect(bank).to_have_class(re.compile(r"\bflash\b"))
+    assert ann.errors == []
