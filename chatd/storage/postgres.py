@@ -3892,6 +3892,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(ROOMS_CHANNEL, callback)
         await conn.add_listener(TARGETS_CHANNEL, callback)
         await conn.add_listener(USER_EVENTS_CHANNEL, callback)
+        await conn.add_listener(REMINDERS_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise

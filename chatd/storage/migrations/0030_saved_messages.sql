@@ -29,3 +29,6 @@ CREATE INDEX saved_msg_id_idx ON saved (msg_id);
 -- The reminders still to send, soonest first: what every node's reminder loop reads (the
 -- next due time) and claims (FOR UPDATE SKIP LOCKED), small however many items are saved.
 CREATE INDEX saved_due_idx ON saved (remind_at) WHERE NOT reminded AND remind_at IS NOT NULL;
+-- The items reminded, by user: what a hello counts (the welcome's reminders_due), reading
+-- only those rows, however many the user saved.
+CREATE INDEX saved_reminded_idx ON saved (user_id) WHERE reminded;
