@@ -120,13 +120,14 @@ export function received(saved, asked, reply) {
   const { walk } = saved;
   walk.sent = false;
   const page = (Array.isArray(reply.items) ? reply.items : []).map(itemOf).filter(Boolean);
+  const merged = new Map(byKey(walk.items));
   for (const item of page) {
     const key = keyOf(item.room, item.msg_id);
     const event = walk.events.get(key);
     if (event && !event.on) continue;
-    const merged = event ? withEvent(item, event) : item;
-    walk.items = put(walk.items, merged);
+    merged.set(key, event ? withEvent(item, event) : item);
   }
+  walk.items = order([...merged.values()]);
   const last = page[page.length - 1];
   // A walk goes on to the end; a peek while an item still lacks its message.
   if (reply.more === true && last && Number.isFinite(last.ts)
@@ -212,10 +213,10 @@ export function reminderEvent(saved, frame) {
 
 function change_(saved, room, msgId, change) {
   const key = keyOf(room, msgId);
-  const before = saved.items.find((item) => keyOf(item.room, item.msg_id) === key);
+  const before = byKey(saved.items).get(key);
   const wasDue = Boolean(before && before.reminded);
   saved.items = applied(saved.items, room, msgId, change);
-  const after = saved.items.find((item) => keyOf(item.room, item.msg_id) === key);
+  const after = byKey(saved.items).get(key);
   if (!saved.complete) {
     // The welcome's count, moved by what is known to have changed.
     const isDue = Boolean(after && after.reminded);
@@ -301,7 +302,7 @@ export function acknowledged(saved, asked, reply, held = null) {
   if (reply && reply.unchanged === true) return false;
   const item = reply && reply.item && typeof reply.item === "object" ? reply.item : {};
   const key = keyOf(asked.room, asked.msg_id);
-  const known = saved.items.find((held_) => keyOf(held_.room, held_.msg_id) === key);
+  const known = byKey(saved.items).get(key);
   return savedEvent(saved, { room: asked.room, msg_id: asked.msg_id, on: asked.on !== false,
     remind_at: asked.on === false ? null : asked.remind_at ?? null,
     ts: Number.isFinite(item.ts) ? item.ts : Number.isFinite(reply && reply.ts) ? reply.ts
@@ -341,13 +342,31 @@ export function refused(saved, asked, error) {
 export function shownItem(saved, room, msgId) {
   const key = keyOf(room, msgId);
   const pending = saved.pending.get(key);
-  const item = saved.items.find((held) => keyOf(held.room, held.msg_id) === key) || null;
+  const item = byKey(saved.items).get(key) || null;
   if (!pending) return item;
-  if (!pending.on) return null;
-  const base = item || { room, msg_id: msgId, ts: null, remind_at: null, reminded: false,
-    message: null };
-  return { ...base, remind_at: pending.remind_at,
-    reminded: base.reminded && base.remind_at === pending.remind_at, saving: true };
+  return pending.on ? withPending(item || blank(room, msgId), pending) : null;
+}
+
+/** An item as the person's own save on its way shows it. */
+function withPending(item, pending) {
+  return { ...item, remind_at: pending.remind_at,
+    reminded: item.reminded && item.remind_at === pending.remind_at, saving: true };
+}
+
+function blank(room, msgId) {
+  return { room, msg_id: msgId, ts: null, remind_at: null, reminded: false, message: null };
+}
+
+// The items of a list by key, made once per list (a list is replaced, never changed in
+// place): every message drawn asks whether it is saved.
+const indexes = new WeakMap();
+function byKey(items) {
+  let index = indexes.get(items);
+  if (!index) {
+    index = new Map(items.map((item) => [keyOf(item.room, item.msg_id), item]));
+    indexes.set(items, index);
+  }
+  return index;
 }
 
 /** Whether message `msgId` of `room` is saved, as the page shows it. */
@@ -357,12 +376,18 @@ export function isSaved(saved, room, msgId) {
 
 /** The panel's items as shown (own removals gone, own reminders shown), newest saved first. */
 export function shownItems(saved) {
-  const items = saved.items.map((item) => shownItem(saved, item.room, item.msg_id))
-    .filter(Boolean);
+  if (!saved.pending.size) return saved.items;
+  const items = [];
+  for (const item of saved.items) {
+    const pending = saved.pending.get(keyOf(item.room, item.msg_id));
+    if (!pending) items.push(item);
+    else if (pending.on) items.push(withPending(item, pending));
+  }
+  const held = byKey(saved.items);
   for (const [key, pending] of saved.pending) {
-    if (!pending.on || items.some((item) => keyOf(item.room, item.msg_id) === key)) continue;
+    if (!pending.on || held.has(key)) continue;
     const cut = key.lastIndexOf("\n");
-    items.push(shownItem(saved, key.slice(0, cut), Number(key.slice(cut + 1))));
+    items.push(withPending(blank(key.slice(0, cut), Number(key.slice(cut + 1))), pending));
   }
   return items;
 }
