@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import * as saving from "../../clients/web/saved.js";
+import { shownMessage, signature } from "../../clients/web/select-messages.js";
 import {
   apply, connectionChanged, initialState, saveMessage,
 } from "../../clients/web/state.js";
@@ -347,4 +348,21 @@ test("while notifications are paused a reminder alerts in the page only", () => 
     remind_at: 500, message: message("general", 1) }], 600);
   assert.equal(effects.filter((effect) => effect.remind).length, 1);
   assert.equal(effects.some((effect) => effect.alert), false);
+});
+
+test("a message shows whether it is saved (own saves at once, overdue ones so) and offers saving", () => {
+  const state = savedPage(0, [item("general", 1001, 10, { remind_at: 500, reminded: true })]);
+  receiveAll(state, [message("general", 1), message("general", 2)]);
+  const room = state.rooms.get("general");
+  const view = (seq) => shownMessage(state, room, room.messages.get(seq));
+  assert.deepEqual(view(1).saved, { remindAt: 500, reminded: true });
+  assert.equal(view(2).saved, null);
+  assert.equal(view(2).canSave, true);
+  saveMessage(state, { room: "general", msgId: 1002, remindAt: 9000, now: 0 });
+  assert.deepEqual(view(2).saved, { remindAt: 9000, reminded: false });
+  assert.notEqual(signature(view(2)), signature({ ...view(2), saved: null }));
+  const older = connected([roomInfo("general", { lastSeq: 2 })]).state; // no reminders_due
+  receiveAll(older, [message("general", 1)]);
+  const there = older.rooms.get("general");
+  assert.equal(shownMessage(older, there, there.messages.get(1)).canSave, false);
 });
