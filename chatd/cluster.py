@@ -43,12 +43,13 @@ a new password set with ``chatd user passwd``, a deactivated account), the sessi
 on this node end.
 And notification levels (migration 0012): a level set on another node reaches the user's
 connections here as a ``notify`` event, and a pause of notifications (migration 0023) as a
-``dnd`` event. A profile set on another node (migration 0025) goes to the presence tracker,
-whose announcer tells it here as that node's does there (chatd.actions.profile). A
-custom emoji added or removed on another node comes as a user event addressed to
-:data:`chatd.storage.EVERYONE`, for every connection here (chatd.actions.emoji). And
-deleted rooms (migration 0015): the room's members here get ``room_deleted`` and the room
-leaves the registry.
+``dnd`` event, and a reminder of a saved message another node claimed (migration 0030) as a
+``reminder`` event, the message read here then. A profile set on another node (migration
+0025) goes to the presence tracker, whose announcer tells it here as that node's does
+there (chatd.actions.profile). A custom emoji added or removed on another node comes as a
+user event addressed to :data:`chatd.storage.EVERYONE`, for every connection here
+(chatd.actions.emoji). And deleted rooms (migration 0015): the room's members here get
+``room_deleted`` and the room leaves the registry.
 
 And presence and typing (migration 0017). Each node keeps a row in ``nodes`` and touches it
 every ``[cluster] heartbeat_interval`` seconds (:class:`Nodes`); each sweeps away the rows not
@@ -106,6 +107,7 @@ from chatd.protocol import (
     frame,
     is_dm_room,
 )
+from chatd.reminders import reminder_event
 from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToEveryone, ToUser
 from chatd.storage import (
     EVERYONE,
@@ -118,6 +120,7 @@ from chatd.storage import (
     NotifyNotice,
     PresenceNotice,
     ProfileNotice,
+    ReminderNotice,
     RevocationNotice,
     RoomDeletedNotice,
     Storage,
@@ -381,6 +384,8 @@ class Relay:
                 await self._registry.send(ToEveryone(notice.data))
             else:
                 await self._registry.send(ToUser(notice.user, notice.data))
+        elif isinstance(notice, ReminderNotice):
+            await self._reminder(notice)
         elif isinstance(notice, DndNotice):
             await self._registry.send(ToUser(notice.user, frame(DndChanged(
                 until=notice.until))))
@@ -390,6 +395,20 @@ class Relay:
                 await self._presence.tell(notice.user, data)
             else:
                 await self._registry.send(ToUser(notice.user, data))
+
+    async def _reminder(self, notice: ReminderNotice) -> None:
+        """Another node claimed a reminder of a user who may have connections here: they
+        are told, with the message as it is now (read only then)."""
+        if not self._registry.is_online(notice.user):
+            return
+        try:
+            message = await self._storage.reminded_message(notice.user, notice.msg_id)
+        except StorageUnavailable as exc:
+            log.warning("cannot read the message of %s's reminder: %s", notice.user, exc)
+            return
+        if message is not None:
+            await self._registry.send(ToUser(notice.user, reminder_event(
+                message, notice.remind_at)))
 
     async def _read_presence(self) -> None:
         """Replace the picture of the other nodes' users with storage's (see the module

@@ -468,12 +468,17 @@ class Dispatcher(Generic[Job]):
                             len(messages), exc)
                 self._counters.dropped.labels("lookup").inc(len(messages))
                 continue
-            for job in jobs:
-                try:
-                    self._jobs_in.send_nowait(job)
-                    self._counters.queued.inc()
-                except trio.WouldBlock:
-                    self._counters.dropped.labels("send").inc()
+            self.queue(jobs)
+
+    def queue(self, jobs: Iterable[Job]) -> None:
+        """Hand ``jobs`` to the workers, never waiting: a job that does not fit in the queue
+        is dropped and counted."""
+        for job in jobs:
+            try:
+                self._jobs_in.send_nowait(job)
+                self._counters.queued.inc()
+            except trio.WouldBlock:
+                self._counters.dropped.labels("send").inc()
 
     async def _work_forever(self) -> None:
         async for job in self._jobs:

@@ -46,7 +46,14 @@ from chatd.config import PushConfig
 from chatd.httpout import Counters, Dispatcher
 from chatd.metrics import Metrics
 from chatd.rooms import RoomRegistry
-from chatd.storage import Message, PushSubscription, PushTarget, Storage, StorageUnavailable
+from chatd.storage import (
+    Message,
+    PushSubscription,
+    PushTarget,
+    Reminder,
+    Storage,
+    StorageUnavailable,
+)
 from chatd.webpush import VapidKey, encrypt, payload
 
 __all__ = ["ATTEMPTS", "PushJob", "Pusher", "jobs_for"]
@@ -58,7 +65,7 @@ ATTEMPTS = 3
 #: Seconds before the first retry; doubled for each next one.
 RETRY_DELAY = 1.0
 #: The urgency of a push by its reason (RFC 8030: "high" may wake a phone at once).
-URGENCY = {"dm": "high", "mention": "high", "message": "normal"}
+URGENCY = {"dm": "high", "mention": "high", "message": "normal", "reminder": "high"}
 _RANK = {"dm": 0, "mention": 1, "message": 2}
 
 
@@ -132,6 +139,21 @@ class Pusher(Dispatcher[PushJob]):
         targets = await self._storage.push_targets([(m.room, m.seq) for m in messages])
         online = {t.user for t in targets if self._is_online(t.user)}
         return jobs_for(messages, targets, online, now=time.time_ns() // 1_000_000)
+
+    def remind(self, reminder: Reminder) -> None:
+        """Push a reminder of a saved message (chatd.reminders) to its user's subscriptions,
+        as a mention is pushed: not while they are online on any node, nor while their
+        notifications are paused by this server's clock. Never blocks (the jobs are queued,
+        or dropped and counted)."""
+        user = reminder.user
+        if not reminder.subscriptions or self._is_online(user):
+            return
+        paused = reminder.paused_until
+        if paused is not None and paused > time.time_ns() // 1_000_000:
+            return
+        body = payload(reminder.message, "reminder")
+        self.queue(PushJob(user, subscription, body, URGENCY["reminder"])
+                   for subscription in reminder.subscriptions)
 
     def describe(self, job: PushJob) -> str:
         return job.subscription.endpoint

@@ -43,6 +43,7 @@ from chatd.presence import PresenceTracker
 from chatd.previews import Previewer
 from chatd.protocol import codes
 from chatd.pusher import Pusher
+from chatd.reminders import Reminders
 from chatd.rooms import RoomRegistry
 from chatd.storage import Message, RevocationNotice, Storage, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
@@ -165,6 +166,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     pusher = Pusher(storage, registry, metrics, key, config.push,
                     is_online=presence.state.is_online)
     webhooks = WebhookSender(storage, metrics, config.webhooks)
+    reminders = Reminders(storage, registry, pusher, check=config.cluster.reminder_check)
     indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
@@ -173,7 +175,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                                              lambda entries: previewer.offer(entries)))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
-              nodes=nodes, webhooks=webhooks)
+              nodes=nodes, webhooks=webhooks,
+              reminders=reminders)
     previewer = Previewer(app.files, metrics, config.previews, config.files, committer.commit)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
@@ -191,6 +194,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                   on_targets={"push_subscriptions": pusher.touched,
                               "room_webhooks": webhooks.touched})
     await nursery.start(relay.run)
+    # After the relay listens: a reminder another node claims from now on is heard here.
+    await nursery.start(reminders.run)
     # Registered (nodes.run) and listening: once the transactions in flight now have ended,
     # every commit anywhere either is in what this node reads, or tells it (migration 0022:
     # a node alone until now sends no commit notice).

@@ -280,7 +280,8 @@ def _clip(text: str) -> str:
 
 def payload(message: Message, reason: str) -> bytes:
     """What a push about ``message`` says, as JSON (UTF-8): ``room``, ``seq``, ``from``,
-    ``kind`` (why it is pushed: ``"dm"``, ``"mention"`` or ``"message"``), ``text`` (at most
+    ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or ``"reminder"``, a
+    saved message's reminder, chatd.reminders), ``text`` (at most
     :data:`TEXT_CHARS` characters, cut with an ellipsis; ``""`` for a message of files only)
     and ``title``, a line for a notification."""
     sender, room = message.sender, message.room
@@ -288,6 +289,8 @@ def payload(message: Message, reason: str) -> bytes:
         title = sender
     elif reason == "mention":
         title = f"{sender} mentioned you in {room}"
+    elif reason == "reminder":
+        title = f"Reminder: {sender} in {room}"
     else:
         title = f"{sender} in {room}"
     return json.dumps({"room": room, "seq": message.seq, "from": sender, "kind": reason,

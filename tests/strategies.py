@@ -67,6 +67,7 @@ from chatd.protocol import (
     ReactionChanged,
     Read,
     ReadMoved,
+    Reminded,
     RemoveContact,
     RemovePreview,
     Request,
@@ -75,6 +76,9 @@ from chatd.protocol import (
     RoomArchived,
     RoomDeleted,
     Rooms,
+    Save,
+    SavedChanged,
+    SavedItems,
     Search,
     Send,
     Sent,
@@ -113,6 +117,7 @@ from chatd.protocol.events import (
     MAX_TOPIC_CHARS,
     NO_STATUS,
     PINS_PAGE_MAX,
+    SAVED_PAGE_MAX,
     SEARCH_PAGE_MAX,
     THREAD_PAGE_MAX,
 )
@@ -277,6 +282,11 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "thread": st.builds(Thread, id=request_ids, room=any_room_names, msg_id=msg_ids,
                             before=st.none() | st.integers(1, MAX_SEQ),
                             limit=st.none() | st.integers(1, THREAD_PAGE_MAX)),
+        "save": st.builds(Save, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                          on=st.booleans(), remind_at=st.none() | st.integers(0, MAX_SEQ)),
+        "saved_items": st.builds(SavedItems, id=request_ids,
+                                 before=st.none() | st.integers(1, MAX_SEQ),
+                                 limit=st.none() | st.integers(1, SAVED_PAGE_MAX)),
         "set_topic": st.builds(
             SetTopic, id=request_ids, room=any_room_names,
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
@@ -542,10 +552,14 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
               url=st.none() | st.builds(lambda digits: f"/api/emoji/images/{digits}",
                                         st.text("0123456789abcdef", min_size=64,
                                                 max_size=64))),
+    st.builds(SavedChanged, room=any_room_names, msg_id=msg_ids, on=st.booleans(),
+              remind_at=st.none() | st.integers(0, 2**53), ts=st.integers(0, 2**53)),
+    st.builds(Reminded, room=any_room_names, msg_id=msg_ids, remind_at=st.integers(0, 2**53),
+              message=message_events.map(lambda m: m.wire())),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
-``custom_emoji``)."""
+``custom_emoji``, ``saved``, ``reminder``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -575,7 +589,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
       Archive(room="a", archived=True), Pins(room="a"), CustomEmojiList(),
-      Thread(room="a", msg_id=1)],
+      Thread(room="a", msg_id=1), Save(room="a", msg_id=1), SavedItems()],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

@@ -34,6 +34,7 @@ from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.protocol import Limits, ServerEvent, codes
 from chatd.pusher import Pusher
+from chatd.reminders import Reminders
 from chatd.rooms import RoomRegistry
 from chatd.storage import Appended, NewEntry, Storage, User
 from chatd.webhooks import WebhookSender
@@ -103,6 +104,8 @@ class App:
     nodes: Nodes | None = None
     #: The outgoing webhooks' sender (told when a webhook is set here); None in tests.
     webhooks: WebhookSender | None = None
+    #: The reminder loop of saved messages (told of a reminder set here); None in tests.
+    reminders: Reminders | None = None
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False

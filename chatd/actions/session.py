@@ -112,6 +112,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         rooms_more=None if limit is None else len(read.last_seqs) > limit,
         contacts_more=None if shows is None else len(contacts) > shows,
         now=now_ms(),
+        reminders_due=start.reminders_due,
     )
     return CatchUp(welcome, upto, then)
 

@@ -21,6 +21,7 @@ from chatd.actions import (
     moderation,
     profile,
     rooms,
+    saved,
     search,
     session,
 )
@@ -53,6 +54,8 @@ from chatd.protocol import (
     RemovePreview,
     Request,
     Rooms,
+    Save,
+    SavedItems,
     Search,
     Send,
     SetDnd,
@@ -163,4 +166,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     SetProfile: Operation(profile.set_profile, rate=(profile.PROFILE_CHANGES,)),
     Profiles: Operation(profile.profiles),
     CustomEmojiList: Operation(emoji.listed),
+    # Saved messages: private to the user, no entry of any log.
+    Save: Operation(saved.save, rate=(saved.SAVES,)),
+    SavedItems: Operation(saved.saved_items),
 }

@@ -56,6 +56,8 @@ from chatd.protocol.events import (
     MAX_TOPIC_CHARS,
     PINS_PAGE,
     PINS_PAGE_MAX,
+    SAVED_PAGE,
+    SAVED_PAGE_MAX,
     SEARCH_PAGE,
     SEARCH_PAGE_MAX,
     THREAD_PAGE,
@@ -513,6 +515,21 @@ class _Builder:
                 examples=[{"op": "message", "room": "general", "seq": 43, "msg_id": 1043,
                            "from": "ann", "text": "hi all", "ts": 1732700000123,
                            "nonce": "5f0c"}],
+            ),
+            "SavedItem": self.sent(
+                {"room": {"type": "string"}, "msg_id": {"type": "integer", "minimum": 1},
+                 "ts": {"type": "integer", "description":
+                        "When it was saved (ms): the cursor of the list, distinct per item."},
+                 "remind_at": {"type": ["integer", "null"], "description":
+                               "When the user is reminded (ms); null: never."},
+                 "reminded": {"type": "boolean", "description":
+                              "The reminder was sent (the item is overdue)."},
+                 "message": _ref("Message")},
+                required=["room", "msg_id", "ts", "remind_at", "reminded"],
+                description="A message the user saved (`message`: as it is now, a "
+                            "tombstone once deleted; in lists only).",
+                examples=[{"room": "general", "msg_id": 1043, "ts": 1732700000200,
+                           "remind_at": None, "reminded": False}],
             ),
             "SearchResult": self.sent(
                 {**message, "snippet": {"type": "array", "items": self.sent(
@@ -1105,6 +1122,60 @@ class _Builder:
                 })),
                 errors=(400, 403, 404, 429),
             )},
+            "/api/me/saved": {"get": self.op(
+                "List saved messages",
+                "The user's saved messages, the most recently saved first, as the "
+                "protocol's `saved_items`, each with its message as it is now; items of "
+                "rooms the user can no longer read are left out. The next page: `before` "
+                "the last item's `ts`.",
+                tag="accounts", op_id="savedItems",
+                parameters=[
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Only items saved before this `ts`."),
+                    query("limit", {"type": "integer", "minimum": 1},
+                          f"At most this many (default {SAVED_PAGE}; a larger number than "
+                          f"{SAVED_PAGE_MAX} gives {SAVED_PAGE_MAX})."),
+                ],
+                ok=ok(200, "A page of saved messages.", self.sent({
+                    "items": {"type": "array", "items": _ref("SavedItem")},
+                    "more": {"type": "boolean"},
+                })),
+                errors=(400,),
+            )},
+            "/api/me/saved/{room}/{msg_id}": {
+                "put": self.op(
+                    "Save a message",
+                    "As the protocol's `save`: the message is saved for the user alone, with "
+                    "a reminder at `remind_at` (ms since the epoch, ahead of the server's "
+                    "clock and at most a year ahead; null or absent: none, and one set is "
+                    "cleared). The same again is `unchanged`. At most "
+                    f"`limits.saved_per_user` ({limits.saved_per_user}) saved messages "
+                    "(409 `too_many_saved`). The user's connections get the `saved` event.",
+                    tag="accounts", op_id="save",
+                    parameters=[room_param, path_param(
+                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                        "The message's `msg_id`.", 5)],
+                    body_required=False,
+                    body=_json(self.body({"remind_at": {"type": ["integer", "null"],
+                                                        "minimum": 0}}, []),
+                               {"remind_at": None}),
+                    ok=ok(200, "Saved.", self.sent({
+                        "item": _ref("SavedItem"), "unchanged": {"type": "boolean"},
+                    }, ["item"])),
+                    errors=(403, 404, 409, 429),
+                ),
+                "delete": self.op(
+                    "Remove a saved message",
+                    "As the protocol's `save` with `on: false` (nothing to remove is no "
+                    "error). The user's connections get the `saved` event.",
+                    tag="accounts", op_id="unsave",
+                    parameters=[room_param, path_param(
+                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                        "The message's `msg_id`.", 5)],
+                    ok={"204": {"description": "Removed (or it was not saved)."}},
+                    errors=(400, 404, 429),
+                ),
+            },
             "/api/me/dnd": {"put": self.op(
                 "Pause notifications",
                 "Do not disturb, as the protocol's `set_dnd`: no push, desktop notification "

@@ -261,6 +261,47 @@ def _page_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _saved_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?before=&limit=`` of ``GET /api/me/saved``."""
+    fields: dict[str, Any] = {}
+    for key in ("limit", "before"):
+        value = int_param(request, key)
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
+def _save_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{remind_at?}`` (null or absent: no reminder) with the room and the message from
+    the path; a body may be left out."""
+    body = json_body(request) if request.body else {}
+    return {"remind_at": body.get("remind_at"), "room": params["room"],
+            "msg_id": int(params["msg_id"]), "on": True}
+
+
+def _unsave_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {"room": params["room"], "msg_id": int(params["msg_id"]), "on": False}
+
+
+def _saved_item(fields: dict[str, Any]) -> dict[str, Any]:
+    """``PUT /api/me/saved/...``: the item as it is now, {item: {room, msg_id, ts, remind_at,
+    reminded}} (and ``unchanged`` when it was so)."""
+    body: dict[str, Any] = {"item": {key: fields[key] for key in (
+        "room", "msg_id", "ts", "remind_at", "reminded")}}
+    if fields.get("unchanged"):
+        body["unchanged"] = True
+    return body
+
+
+async def _unsave(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``DELETE /api/me/saved/{room}/{msg_id}``: 204, removed or not saved."""
+    await _UNSAVE(request, app, params)
+    return Reply(204)
+
+
+_UNSAVE = operation("save", _unsave_path)
+
+
 def _contacts_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``?after=&limit=`` of ``GET /api/contacts``, checked by the protocol's parser (an
     empty ``after`` is no value)."""
@@ -570,6 +611,10 @@ ROUTES: list[Route] = [
     _route(r"/api/me", {"GET": _me}),
     _route(r"/api/me/dnd", {"PUT": operation("set_dnd", _body)}),
     _route(r"/api/me/profile", {"PUT": operation("set_profile", _body)}),
+    _route(r"/api/me/saved", {"GET": operation("saved_items", _saved_fields)}),
+    _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
+        "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,
+    }),
     _route(r"/api/me/avatar", {
         "PUT": Streaming(put_avatar, upload_limit), "DELETE": remove_avatar,
     }),

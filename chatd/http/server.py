@@ -309,13 +309,13 @@ class _StreamedBody(RequestBody):
 
 
 def _headers(reply: Reply) -> list[tuple[bytes, bytes]]:
-    """Every header of ``reply``'s response."""
-    headers = [
-        *COMMON_HEADERS,
-        (b"content-type", reply.content_type),
-        (b"content-length", str(len(reply.body)).encode()),
-        *reply.headers,
-    ]
+    """Every header of ``reply``'s response (a 204 has no body, nor any header about one:
+    RFC 9110 forbids its Content-Length)."""
+    headers = [*COMMON_HEADERS]
+    if reply.status != 204:
+        headers += [(b"content-type", reply.content_type),
+                    (b"content-length", str(len(reply.body)).encode())]
+    headers += reply.headers
     if reply.close:
         headers.append((b"connection", b"close"))
     return headers

@@ -79,6 +79,7 @@ from chatd.protocol.events import (
     React,
     ReactionChanged,
     ReadMoved,
+    Reminded,
     RemovePreview,
     Request,
     RequestError,
@@ -86,6 +87,7 @@ from chatd.protocol.events import (
     RoleChanged,
     RoomArchived,
     RoomDeleted,
+    SavedChanged,
     Send,
     Sent,
     ServerEvent,
@@ -433,6 +435,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         rooms_more=_optional_bool(obj, "rooms_more"),
         contacts_more=_optional_bool(obj, "contacts_more"),
         now=_optional_int(obj, "now"),
+        reminders_due=_optional_int(obj, "reminders_due"),
     )
 
 
@@ -508,6 +511,13 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                   mentions=_optional_int(obj, "mentions")),
     "notify": lambda obj: NotifyChanged(room=_str(obj, "room"), notify=_str(obj, "notify")),
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),
+    "saved": lambda obj: SavedChanged(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
+                                      on=_bool(obj, "on", True),
+                                      remind_at=_optional_int(obj, "remind_at"),
+                                      ts=_int(obj, "ts", minimum=None)),
+    "reminder": lambda obj: Reminded(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
+                                     remind_at=_int(obj, "remind_at", minimum=None),
+                                     message=_object(obj, "message")),
     "profile": lambda obj: ProfileChanged(user=_str(obj, "user"),
                                           display_name=_optional_str(obj, "display_name"),
                                           custom_status=_custom_status(obj),

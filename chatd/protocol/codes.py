@@ -29,6 +29,7 @@ __all__ = [
     "SLOW_CONSUMER",
     "TOO_LARGE",
     "TOO_MANY_PINS",
+    "TOO_MANY_SAVED",
     "UNAUTHENTICATED",
     "UNAVAILABLE",
     "UNKNOWN_OP",
@@ -47,6 +48,7 @@ METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 CONFLICT: Final = "conflict"
 ARCHIVED: Final = "archived"
 TOO_MANY_PINS: Final = "too_many_pins"
+TOO_MANY_SAVED: Final = "too_many_saved"
 RATE_LIMITED: Final = "rate_limited"
 SLOW_CONSUMER: Final = "slow_consumer"
 SHUTTING_DOWN: Final = "shutting_down"
@@ -79,6 +81,8 @@ _TABLE: Final[dict[str, Code]] = {
                    "unarchived", 409),
     TOO_MANY_PINS: Code("the room has as many pinned messages as it may have "
                         "(limits.pins_per_room): unpin one first", 409),
+    TOO_MANY_SAVED: Code("the user has saved as many messages as one may keep "
+                         "(limits.saved_per_user): remove some first", 409),
     RATE_LIMITED: Code("too many requests; slow down", 429),
     SLOW_CONSUMER: Code("the client did not read fast enough; the connection closes", 400),
     SHUTTING_DOWN: Code("the server is stopping; reconnect later", 503),

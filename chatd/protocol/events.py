@@ -26,6 +26,7 @@ from chatd.protocol.profiles import (
 __all__ = [
     "EVENTS",
     "MAX_PROFILES",
+    "MAX_REMIND_SECONDS",
     "MAX_RESUME_ROOMS",
     "MAX_STATUS_SECONDS",
     "NOTIFY_LEVELS",
@@ -84,6 +85,7 @@ __all__ = [
     "ReactionChanged",
     "Read",
     "ReadMoved",
+    "Reminded",
     "RemoveContact",
     "RemovePreview",
     "Request",
@@ -93,6 +95,9 @@ __all__ = [
     "RoomArchived",
     "RoomDeleted",
     "Rooms",
+    "Save",
+    "SavedChanged",
+    "SavedItems",
     "Search",
     "Send",
     "Sent",
@@ -150,6 +155,10 @@ PINS_PAGE_MAX: Final = 100  # and the most it gives (a room's pins, at the defau
 THREAD_PAGE: Final = 50  # replies a ``thread`` gives without a limit
 THREAD_PAGE_MAX: Final = 200  # and the most it gives
 THREAD_USERS: Final = 5  # the latest distinct repliers a root's ``replies`` names
+SAVED_PAGE: Final = 50  # saved messages a ``saved_items`` gives without a limit
+SAVED_PAGE_MAX: Final = 100  # and the most it gives
+#: How far ahead a saved message's reminder may be (``save``): a year, as Slack's.
+MAX_REMIND_SECONDS: Final = 366 * 24 * 3600
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -508,6 +517,29 @@ class Thread(Request):
     OP: ClassVar[str] = "thread"
     room: str
     msg_id: int
+    before: int | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Save(Request):
+    """Save (``on``) a message of a room the user can read, for themselves only, with a
+    reminder at ``remind_at`` (ms since the epoch; None: none, and one set is cleared), or
+    remove it from their saved messages."""
+
+    OP: ClassVar[str] = "save"
+    room: str
+    msg_id: int
+    on: bool = True
+    remind_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SavedItems(Request):
+    """The user's saved messages, newest saved first: those saved before ``before`` (an
+    item's ``ts``), at most ``limit``."""
+
+    OP: ClassVar[str] = "saved_items"
     before: int | None = None
     limit: int | None = None
 
@@ -972,6 +1004,9 @@ class Welcome(ServerEvent):
     #: the offset it measures from this, not trusting its own clock to be right (None: an
     #: older server, which did not say).
     now: int | None = None
+    #: How many of the user's saved messages were reminded and are still saved (None: an
+    #: older server, which did not say).
+    reminders_due: int | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -989,6 +1024,8 @@ class Welcome(ServerEvent):
             obj["contacts_more"] = self.contacts_more
         if self.now is not None:
             obj["now"] = self.now
+        if self.reminders_due is not None:
+            obj["reminders_due"] = self.reminders_due
         return obj
 
 
@@ -1165,6 +1202,41 @@ class DndChanged(ServerEvent):
 
     OP: ClassVar[str] = "dnd"
     until: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SavedChanged(ServerEvent):
+    """The user saved message ``msg_id`` of ``room`` (``on``; ``ts``: when, ``remind_at``:
+    their reminder, null for none) or removed it: on any of their connections, on any
+    node. Private: nobody else hears of it."""
+
+    OP: ClassVar[str] = "saved"
+    room: str
+    msg_id: int
+    on: bool
+    remind_at: int | None
+    ts: int
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "msg_id": self.msg_id, "on": self.on,
+                "remind_at": self.remind_at, "ts": self.ts}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Reminded(ServerEvent):
+    """The reminder the user set on saved message ``msg_id`` of ``room`` is due
+    (``remind_at``): ``message``, the message object as it is now. Told once, to every
+    connection of the user on every node."""
+
+    OP: ClassVar[str] = "reminder"
+    room: str
+    msg_id: int
+    remind_at: int
+    message: Mapping[str, Any]
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "msg_id": self.msg_id,
+                "remind_at": self.remind_at, "message": dict(self.message)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1419,6 +1491,19 @@ def _parse_pin(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Pin:
 def _parse_pins(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Pins:
     return Pins(id=rid, room=_room(obj), before=_int(obj, "before", minimum=1, maximum=MAX_SEQ),
                 limit=_int(obj, "limit", minimum=1, maximum=PINS_PAGE_MAX))
+
+
+def _parse_save(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Save:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return Save(id=rid, room=room, msg_id=msg_id, on=_bool(obj, "on", True),
+                remind_at=_int(obj, "remind_at", minimum=0, maximum=MAX_SEQ))
+
+
+def _parse_saved_items(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SavedItems:
+    return SavedItems(id=rid, before=_int(obj, "before", minimum=1, maximum=MAX_SEQ),
+                      limit=_page(obj, "limit", minimum=1, most=SAVED_PAGE_MAX))
 
 
 def _parse_history(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> History:
@@ -1695,6 +1780,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "pins": (Pins, _parse_pins),
     "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),
     "thread": (Thread, _parse_thread),
+    "save": (Save, _parse_save),
+    "saved_items": (SavedItems, _parse_saved_items),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -1725,6 +1812,8 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),
     "custom_emoji": (CustomEmojiChanged,),
+    "saved": (SavedChanged,),
+    "reminder": (Reminded,),
 }
 
 

@@ -71,9 +71,12 @@ __all__ = [
     "PushSubscription",
     "PushTarget",
     "ReadMarker",
+    "Reminder",
+    "ReminderNotice",
     "Room",
     "RoomDeletedNotice",
     "RoomWebhook",
+    "SavedItem",
     "SearchPage",
     "Storage",
     "StorageStatistics",
@@ -664,6 +667,18 @@ class UserEventNotice:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReminderNotice:
+    """Another node claimed the reminder of ``user``'s saved message ``msg_id`` of ``room``,
+    due at ``remind_at`` (ms; migration 0030): the user's connections here are told."""
+
+    node: str
+    user: str
+    room: str
+    msg_id: int
+    remind_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PresenceNotice:
     """Another node's presence changed (migration 0017): ``online`` users got their first
     connection there, ``offline`` ones closed their last; with ``reset``, forget whom
@@ -712,7 +727,7 @@ class ListeningNotice:
 
 Change = (CommitNotice | MembershipNotice | RevocationNotice | NotifyNotice | DndNotice
           | ProfileNotice | PresenceNotice | ListeningNotice | RoomDeletedNotice | TargetsNotice
-          | UserEventNotice)
+          | UserEventNotice | ReminderNotice)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -785,6 +800,37 @@ class ThreadPage:
     messages: list[Message]
     more: bool
     last_seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SavedItem:
+    """A message a user saved (migration 0030): ``ts`` when they saved it (ms; strictly
+    increasing per user, the cursor of their list), ``remind_at`` when to remind them (ms;
+    None: never), ``reminded``: the reminder was sent. ``message``: the message as it is now
+    (a tombstone once deleted), when it was read (None: not read)."""
+
+    room: str
+    msg_id: int
+    ts: int
+    remind_at: int | None = None
+    reminded: bool = False
+    message: Message | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Reminder:
+    """A reminder claimed by this node (:meth:`Storage.claim_reminders`): ``user``'s saved
+    message, due at ``remind_at`` (ms), as it is now; ``readable``: the user may still read
+    its room (else nothing is told); ``paused_until`` (ms): until when the user paused
+    their notifications, as stored (None: never; it may be past); ``subscriptions``: theirs,
+    for Web Push."""
+
+    user: str
+    remind_at: int
+    message: Message
+    readable: bool
+    paused_until: int | None = None
+    subscriptions: tuple[PushSubscription, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -874,6 +920,9 @@ class SessionStart:
     #: The first rooms by name in full, as :meth:`Storage.session_rooms` gives them, read
     #: with the rest (None: not read).
     page: list[Room] | None = None
+    #: How many of their saved messages were reminded (migration 0030), of rooms they may
+    #: read (None: not read).
+    reminders_due: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1458,6 +1507,43 @@ class Storage(Protocol):
         readable by every user not banned from them, private ones by members only
         (ChatError('forbidden'));
         ChatError('not_found') for an unknown room."""
+
+    async def save(self, user_id: int, room: str, msg_id: int, *, on: bool,
+                   remind_at: int | None, limit: int) -> tuple[SavedItem, bool]:
+        """Save (``on``) message ``msg_id`` of ``room`` for the user, with a reminder at
+        ``remind_at`` (ms; None: none, and a reminder set is cleared; a new one clears
+        ``reminded``), or remove it from their saved messages. Returns the item as it is
+        now (the one removed, for ``on`` false; its ``message`` is not read) and whether it
+        changed. A user's saves are serialised (a lock on their row, taken with no key:
+        their messages' foreign keys do not wait for it).
+
+        Raises:
+            ChatError('not_found'): no such room, no such message in it, or (saving) a
+                deleted message.
+            ChatError('forbidden'): saving a message of a room the user may not read.
+            ChatError('too_many_saved'): saving a new item while the user holds ``limit``.
+        """
+
+    async def saved_items(self, user_id: int, *, before: int | None = None,
+                          limit: int) -> tuple[list[SavedItem], bool]:
+        """The user's saved messages, newest saved first: those saved before ``before`` (a
+        ``ts`` cursor), at most ``limit``, each with its message as it is now; and whether
+        more follow. Items of rooms the user may no longer read are left out."""
+
+    async def claim_reminders(self, limit: int) -> list[Reminder]:
+        """Claim up to ``limit`` reminders due now by the database's clock (marked
+        ``reminded`` in one statement that skips rows another node is claiming: each
+        reminder is claimed once, by one node). The other nodes are told of each one whose
+        room the user may still read (a :class:`ReminderNotice`); this node tells its own
+        connections, and pushes."""
+
+    async def next_reminder(self) -> float | None:
+        """Seconds until the next reminder still to send is due, by the database's clock
+        (0 or less: due now); None when there is none."""
+
+    async def reminded_message(self, user: str, msg_id: int) -> Message | None:
+        """Saved message ``msg_id`` of ``user`` (a name) as it is now, if they saved it and
+        may still read its room (what a node does with a :class:`ReminderNotice`)."""
 
     async def pins(self, user_id: int, room: str, *, before: int | None = None,
                    limit: int) -> Page:

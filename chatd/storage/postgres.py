@@ -142,10 +142,13 @@ from chatd.storage.base import (
     PushSubscription,
     PushTarget,
     ReadMarker,
+    Reminder,
+    ReminderNotice,
     RevocationNotice,
     Room,
     RoomDeletedNotice,
     RoomWebhook,
+    SavedItem,
     SearchPage,
     SessionRooms,
     SessionStart,
@@ -200,6 +203,9 @@ TARGETS_CHANNEL = "chatd_targets"  # migration 0021: '<node> <table>'
 #: '<node> <user> <frame>', a frame for a user's connections on the other nodes
 #: (PostgresStorage.tell_elsewhere: sent by the daemon itself, no trigger).
 USER_EVENTS_CHANNEL = "chatd_user_events"
+#: '<node> <room> <msg_id> <remind_at ms> <user>', a reminder claimed (migration 0030; sent
+#: by the claiming statement, _SQL_CLAIM_REMINDERS).
+REMINDERS_CHANNEL = "chatd_reminders"
 DND_CHANNEL = "chatd_dnd"  # migration 0023: '<node> <until ms|-> <user>'
 PROFILES_CHANNEL = "chatd_profiles"  # migration 0025: '<node> <user> <profile JSON>'
 #: The tables whose rows are outgoing targets (migration 0021), each probed by any_targets.
@@ -210,6 +216,9 @@ LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 30.0
 
 _MAX_SEQ = 2**63 - 1
+#: The latest time a cursor in ms may say (the last ms of the year 9999): PostgreSQL's
+#: timestamptz ends long before the largest bigint.
+MAX_TS = 253_402_300_799_999
 
 # Errors that mean "the database failed or cannot be reached": they become StorageUnavailable.
 _UNAVAILABLE = (
@@ -554,7 +563,10 @@ SELECT {_USER_COLUMNS}, h.rooms, h.last_seqs,
             JOIN memberships m ON m.room_id = page.room_id AND m.user_id = u.id
             JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
             {_PEER_JOIN.format(me="u.id")}
-       ) p) AS page
+       ) p) AS page,
+       (SELECT count(*) FROM saved sv JOIN rooms r ON r.id = sv.room_id
+        WHERE sv.user_id = u.id AND sv.reminded AND {_READABLE.format(user="u.id")}
+       ) AS reminders_due
 FROM users u CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(r.name), '{{}}') AS rooms,
            coalesce(array_agg(r.last_seq), '{{}}') AS last_seqs
@@ -1827,6 +1839,98 @@ ORDER BY e.msg_id DESC
 """
 
 
+# -- saved messages (migration 0030; Storage.save, saved_items, the reminders) ------------------
+
+# What a save of user $1 needs, under the lock of their row (_SQL_LOCK_SAVES): room $2 (no
+# row: there is none) with whether they may read it, message $3 of it (NULL: not in it) and
+# whether it is deleted, their item for it if any, and how many items they hold.
+_SQL_SAVE_CHECK = f"""
+SELECT r.id AS room_id, {_READABLE.format(user="$1")} AS allowed,
+       m.id AS msg_id, m.deleted_at IS NOT NULL AS deleted,
+       {_ms("s.saved_at")} AS saved_ts, {_ms("s.remind_at")} AS remind_ts, s.reminded,
+       (SELECT count(*) FROM saved c WHERE c.user_id = $1) AS held
+FROM rooms r
+LEFT JOIN messages m ON m.id = $3 AND m.room_id = r.id
+LEFT JOIN saved s ON s.user_id = $1 AND s.msg_id = m.id
+WHERE r.name = $2
+"""
+# A user's saves one at a time (the count against the limit, the strictly increasing
+# saved_at): their row, locked without its key, so that nothing referencing it waits.
+_SQL_LOCK_SAVES = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
+# A new item: saved now, or a millisecond after the user's latest (the cursor is unique).
+_SQL_SAVE_INSERT = f"""
+INSERT INTO saved (user_id, msg_id, room_id, saved_at, remind_at)
+SELECT $1, $2, $3, greatest(date_trunc('milliseconds', now()),
+                            max(p.saved_at) + interval '1 millisecond'), {_ts("$4")}
+FROM (SELECT max(saved_at) AS saved_at FROM saved WHERE user_id = $1) p
+RETURNING {_ms("saved_at")} AS saved_ts
+"""
+_SQL_SAVE_REMIND = f"""
+UPDATE saved SET remind_at = {_ts("$3")}, reminded = false WHERE user_id = $1 AND msg_id = $2
+"""
+_SQL_UNSAVE = "DELETE FROM saved WHERE user_id = $1 AND msg_id = $2"
+# A page of user $1's items saved before $2 (ms), newest first, $3 at most, of the rooms they
+# may read, each message read by key as the pins are: a walk of saved_user_saved_at_key.
+_SQL_SAVED_ITEMS = f"""
+SELECT q.room, q.saved_ts, q.remind_ts, q.reminded, e.*, a.name AS sender,{_MESSAGE_EXTRAS.format(
+    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM (
+    SELECT s.msg_id AS saved_msg, r.name AS room, s.saved_at, {_ms("s.saved_at")} AS saved_ts,
+           {_ms("s.remind_at")} AS remind_ts, s.reminded
+    FROM saved s JOIN rooms r ON r.id = s.room_id
+    WHERE s.user_id = $1 AND s.saved_at < {_ts("$2")} AND {_READABLE.format(user="$1")}
+    ORDER BY s.saved_at DESC
+    LIMIT $3
+) q CROSS JOIN LATERAL (
+    SELECT {_MESSAGE_ENTRY} FROM messages m WHERE m.id = q.saved_msg
+) e
+JOIN users a ON a.id = e.actor_id
+ORDER BY q.saved_at DESC
+"""
+# Claim the reminders due (the first $1 by time): marked reminded in one statement; rows
+# another node's claim holds are skipped (FOR UPDATE SKIP LOCKED), and a row claimed since
+# this statement's snapshot is looked at again by the lock (READ COMMITTED): reminded by
+# then, it is not taken. The other nodes hear of each readable one on commit ('<node $2>
+# <room> <msg_id> <remind_at> <user>' on chatd_reminders). Each with its user's name, pause
+# and push subscriptions, and whether they may still read the room.
+_SQL_CLAIM_REMINDERS = f"""
+WITH due AS (
+    SELECT user_id, msg_id FROM saved
+    WHERE NOT reminded AND remind_at IS NOT NULL AND remind_at <= now()
+    ORDER BY remind_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE saved s SET reminded = true FROM due
+    WHERE s.user_id = due.user_id AND s.msg_id = due.msg_id
+    RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
+)
+SELECT c.msg_id, {_ms("c.remind_at")} AS remind_ts, u.name AS user,
+       {_ms("u.dnd_until")} AS paused_until, r.name AS room, x.allowed,
+       CASE WHEN x.allowed THEN pg_notify('{REMINDERS_CHANNEL}', $2 || ' ' || r.name || ' '
+           || c.msg_id || ' ' || {_ms("c.remind_at")} || ' ' || u.name) END AS told,
+       (SELECT json_agg(json_build_array(p.endpoint, p.p256dh, p.auth))
+        FROM push_subscriptions p WHERE p.user_id = c.user_id AND x.allowed) AS subscriptions
+FROM claimed c JOIN users u ON u.id = c.user_id JOIN rooms r ON r.id = c.room_id
+CROSS JOIN LATERAL (SELECT {_READABLE.format(user="c.user_id")} AS allowed) x
+ORDER BY c.remind_at
+"""
+# Seconds until the next reminder to send is due (the first of saved_due_idx).
+_SQL_NEXT_REMINDER = """
+SELECT extract(epoch FROM min(remind_at) - now())::float8 FROM saved
+WHERE NOT reminded AND remind_at IS NOT NULL
+"""
+# Saved message $2 of user $1 (a name), as a message object with its room, if they may read it.
+_SQL_REMINDED_MESSAGE = f"""
+SELECT e.*, a.name AS sender, r.name AS room,{_MESSAGE_EXTRAS.format(
+    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM users u JOIN saved s ON s.user_id = u.id AND s.msg_id = $2
+JOIN rooms r ON r.id = s.room_id
+CROSS JOIN LATERAL (SELECT {_MESSAGE_ENTRY} FROM messages m WHERE m.id = s.msg_id) e
+JOIN users a ON a.id = e.actor_id
+WHERE lower(u.name) = lower($1) AND {_READABLE.format(user="u.id")}
+"""
+
 # The entries of room $1 with $2 < seq <= $3, oldest first ($4: their most, $3 - $2).
 _SQL_MESSAGES_RANGE = f"""
 WITH r AS (SELECT id FROM rooms WHERE name = $1)
@@ -2070,6 +2174,8 @@ def _parse_notice(channel: str, payload: str,
         if not node or not user or not data.startswith("{"):
             return []
         return [UserEventNotice(node=node, user=user, data=data.encode() + b"\n")]
+    if channel == REMINDERS_CHANNEL:
+        return _listed(_parse_reminder(payload))
     if channel == TARGETS_CHANNEL:
         # '<node> <table>' (migration 0021)
         node, _, table = payload.partition(" ")
@@ -2240,6 +2346,15 @@ def _parse_dnd(payload: str) -> DndNotice | None:
     if not parts[1].isdigit():
         return None
     return DndNotice(node=parts[0], user=parts[2], until=int(parts[1]))
+
+
+def _parse_reminder(payload: str) -> ReminderNotice | None:
+    """'<node> <room> <msg_id> <remind_at ms> <user>' (migration 0030)."""
+    parts = payload.split(" ", 4)
+    if len(parts) != 5 or not all(parts) or not parts[2].isdigit() or not parts[3].isdigit():
+        return None
+    return ReminderNotice(node=parts[0], room=parts[1], msg_id=int(parts[2]),
+                          remind_at=int(parts[3]), user=parts[4])
 
 
 def _parse_profile(payload: str) -> ProfileNotice | None:
@@ -2830,7 +2945,8 @@ class PostgresStorage:
         page = row["page"]
         return SessionStart(user=_user(row), rooms=frozenset(last_seqs),
                             contacts=list(row["contacts"]), last_seqs=last_seqs,
-                            page=[_room(room) for room in json.loads(page)] if page else [])
+                            page=[_room(room) for room in json.loads(page)] if page else [],
+                            reminders_due=row["reminders_due"])
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)
@@ -3419,6 +3535,84 @@ class PostgresStorage:
             messages.reverse()
         return Page(messages=messages, more=more, last_seq=rows[0]["last_seq"])
 
+    # -- saved messages (migration 0030) -------------------------------------------------------
+
+    async def save(self, user_id: int, room: str, msg_id: int, *, on: bool,
+                   remind_at: int | None, limit: int) -> tuple[SavedItem, bool]:
+        """See :meth:`Storage.save`: one short transaction."""
+        return await self._run(self._do_save, user_id, room, msg_id, on, remind_at, limit)
+
+    async def _do_save(self, user_id: int, room: str, msg_id: int, on: bool,
+                       remind_at: int | None, limit: int) -> tuple[SavedItem, bool]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SQL_LOCK_SAVES, user_id)
+            row = await conn.fetchrow(_SQL_SAVE_CHECK, user_id, room, msg_id)
+            if row is None:
+                raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+            if on and not row["allowed"]:
+                raise ChatError(codes.FORBIDDEN, f"you cannot read {room!r}")
+            if row["msg_id"] is None or (on and row["deleted"]):
+                raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
+            held = row["saved_ts"] is not None
+            if not on:
+                if held:
+                    await conn.execute(_SQL_UNSAVE, user_id, msg_id)
+                return SavedItem(room=room, msg_id=msg_id, ts=row["saved_ts"] or 0,
+                                 remind_at=row["remind_ts"],
+                                 reminded=bool(row["reminded"])), held
+            if held:
+                if row["remind_ts"] == remind_at:
+                    return SavedItem(room=room, msg_id=msg_id, ts=row["saved_ts"],
+                                     remind_at=remind_at, reminded=row["reminded"]), False
+                await conn.execute(_SQL_SAVE_REMIND, user_id, msg_id, remind_at)
+                return SavedItem(room=room, msg_id=msg_id, ts=row["saved_ts"],
+                                 remind_at=remind_at), True
+            if row["held"] >= limit:
+                raise ChatError(codes.TOO_MANY_SAVED,
+                                f"you have saved {limit} messages, the most one may keep; "
+                                "remove some first")
+            ts = await conn.fetchval(_SQL_SAVE_INSERT, user_id, msg_id, row["room_id"],
+                                     remind_at)
+        return SavedItem(room=room, msg_id=msg_id, ts=ts, remind_at=remind_at), True
+
+    async def saved_items(self, user_id: int, *, before: int | None = None,
+                          limit: int) -> tuple[list[SavedItem], bool]:
+        """See :meth:`Storage.saved_items`: one statement."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        cursor = MAX_TS if before is None else min(before, MAX_TS)
+        rows = await self._run(self._pool.fetch, _SQL_SAVED_ITEMS, user_id, cursor, limit + 1)
+        items = [SavedItem(room=row["room"], msg_id=row["msg_id"], ts=row["saved_ts"],
+                           remind_at=row["remind_ts"], reminded=row["reminded"],
+                           message=_entry(row["room"], row)) for row in rows]
+        return items[:limit], len(items) > limit
+
+    async def claim_reminders(self, limit: int) -> list[Reminder]:
+        """See :meth:`Storage.claim_reminders`: one statement claims (and tells the other
+        nodes), a second reads the messages."""
+        return await self._run(self._do_claim_reminders, limit)
+
+    async def _do_claim_reminders(self, limit: int) -> list[Reminder]:
+        rows = await self._pool.fetch(_SQL_CLAIM_REMINDERS, limit, self._node)
+        if not rows:
+            return []
+        found = await self._pool.fetch(_SQL_FOUND, [row["msg_id"] for row in rows])
+        messages = {row["msg_id"]: _entry(row["room"], row) for row in found}
+        return [Reminder(
+            user=row["user"], remind_at=row["remind_ts"], message=messages[row["msg_id"]],
+            readable=row["allowed"], paused_until=row["paused_until"],
+            subscriptions=tuple(PushSubscription(endpoint=e, p256dh=k, auth=a)
+                                for e, k, a in json.loads(row["subscriptions"] or "[]")),
+        ) for row in rows if row["msg_id"] in messages]
+
+    async def next_reminder(self) -> float | None:
+        value = await self._run(self._pool.fetchval, _SQL_NEXT_REMINDER)
+        return None if value is None else float(value)
+
+    async def reminded_message(self, user: str, msg_id: int) -> Message | None:
+        row = await self._run(self._pool.fetchrow, _SQL_REMINDED_MESSAGE, user, msg_id)
+        return None if row is None else _entry(row["room"], row)
+
     async def pins(self, user_id: int, room: str, *, before: int | None = None,
                    limit: int) -> Page:
         """See :meth:`Storage.pins`: one statement, one snapshot."""
@@ -3990,6 +4184,7 @@ async def _listen(dsn: str, callback: Callable[..., None], connect_timeout: floa
         await conn.add_listener(ROOMS_CHANNEL, callback)
         await conn.add_listener(TARGETS_CHANNEL, callback)
         await conn.add_listener(USER_EVENTS_CHANNEL, callback)
+        await conn.add_listener(REMINDERS_CHANNEL, callback)
     except BaseException:
         conn.terminate()
         raise

@@ -21,6 +21,8 @@
 //   pins.js     the "Pinned" panel: the open room's pinned messages, paged, kept up to date; pure
 //   threads.js  threads: a reply's change to its root's summary, what the timeline hides, the
 //               thread panel (a thread of the open room, paged, kept up to date); pure
+//   saved.js    the messages the person saved for later and their reminders: the list, the
+//               overdue count, the reminder presets' times by the person's time zone; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -54,6 +56,7 @@ import { MembersView } from "./view-members.js";
 import { ModerationView } from "./view-moderation.js";
 import { PinsView } from "./view-pins.js";
 import { ProfileView } from "./view-profile.js";
+import { SavedView } from "./view-saved.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ThreadView } from "./view-thread.js";
@@ -75,6 +78,7 @@ const controller = new Controller({
   alertsView: new AlertsView(),
   search: new SearchView(),
   pins: new PinsView(),
+  saved: new SavedView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
   profile: new ProfileView(),

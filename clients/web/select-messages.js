@@ -7,6 +7,7 @@ import { moderates } from "./admin.js";
 import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
 import { mentionMatches } from "./profiles.js";
+import { shownItem } from "./saved.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
 import { draftKey, isReply, newReplies, repliesOf } from "./threads.js";
@@ -28,11 +29,13 @@ export function pendingChanges(state, name, msgId) {
  * How a confirmed message is shown:
  * {message, text, deleted, edited, editedTs, saving, deleting, reactions: [{emoji, users,
  * count, mine}], files, preview, mentionsMe, own, canEdit, canDelete, canReact,
- * canRemovePreview, quote, editing, pinned, canPin}.
+ * canRemovePreview, quote, editing, pinned, canPin, saved, canSave}.
  * `files` are the message's file objects (none once it is deleted); `preview` its link's
  * preview (entries.js previewFor), or null.
  * `pinned` is {by, ts} while the message is pinned to the room (the person's own pin or unpin
  * on its way shown already: `by` them, `ts` null), else null.
+ * `saved` is {remindAt, reminded} while the person has it saved (their own save on its way
+ * shown already, saved.js `shownItem`), else null; `canSave` whether its menu offers saving.
  * `quote` is null for a message that answers none, else {msgId, from, text, deleted,
  * held}: from the original when the page holds it (it is the newest), else from the
  * message's `quote`.
@@ -88,7 +91,18 @@ export function shownMessage(state, room, message) {
     threadOf: threadOf(room, message),
     // "Reply in thread": a root's thread, or the thread of a reply shown in the room.
     canThread: !room.draft && (!deleted || Boolean(repliesOf(message))),
+    saved: savedOf(state, room, message),
+    canSave: Boolean(state.saved && state.saved.supported) && !room.draft
+      && Number.isSafeInteger(message.msg_id) && (!deleted || Boolean(savedOf(state, room,
+      message))),
   };
+}
+
+/** {remindAt, reminded} of a message the person saved, or null. */
+function savedOf(state, room, message) {
+  if (!state.saved || !Number.isSafeInteger(message.msg_id)) return null;
+  const item = shownItem(state.saved, room.name, message.msg_id);
+  return item ? { remindAt: item.remind_at, reminded: Boolean(item.reminded) } : null;
 }
 
 /**
@@ -139,7 +153,7 @@ export function signature(view) {
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
     view.message.mentions || null, view.files.map((file) => file.id), view.preview,
     view.canRemovePreview, view.pinned, view.canPin, view.replies, view.threadOf,
-    view.canThread]);
+    view.canThread, view.saved, view.canSave]);
 }
 
 /** A message's file objects (well-formed ones: an id and a name). */

@@ -36,6 +36,8 @@
 //   {readElsewhere: {room, seq}} the person read `room` up to `seq` on another connection
 //                                (another device or tab): its notification, if it told of
 //                                a message up to there, is closed
+//   {remind: {room, msgId, seq, title, body}}  a reminder the person set came due: an alert
+//                                in the page (with a way to the message) while it is open
 //   {checkFiles: {nonce, ids, error}}  a send carrying files `ids` was refused `not_found`:
 //                                ask which of them the server still has (signed links are
 //                                given for those only); the answer comes back through
@@ -91,6 +93,13 @@
 // time, follows the room when another one is opened, and is kept up to date by the room's
 // entries, live or paged in.
 //
+// Saved messages and reminders (saved.js, `state.saved`): after each welcome the whole list
+// of what the person saved is walked a page at a time (every message's bookmark mark needs
+// it), the `saved` and `reminder` events of every device keep it, and the welcome's
+// `reminders_due` is the header's count until the list is in. The person's own saves are
+// shown at once and wait for their reply; a reminder that comes tells the person (an in-page
+// alert, and a desktop notification and sound as their settings say, unless paused).
+//
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
@@ -104,6 +113,7 @@ import * as outbox from "./outbox.js";
 import * as pinning from "./pins.js";
 import * as profiling from "./profiles.js";
 import * as customEmoji from "./emoji.js";
+import * as saving from "./saved.js";
 import * as searching from "./search.js";
 import * as threading from "./threads.js";
 import * as uploads from "./uploads.js";
@@ -157,6 +167,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     search: searching.emptySearch(), // the search and its results (search.js)
     pinsPanel: pinning.emptyPins(), // the open room's pinned messages, while shown (pins.js)
     threadPanel: threading.emptyThread(), // the thread shown beside the room (threads.js)
+    saved: saving.emptySaved(), // the messages the person saved, and their reminders (saved.js)
     rooms: new Map(), // name -> Room
     current: null, // the open room's name
     divider: null, // the "New" line of the open room goes after this seq
@@ -363,6 +374,12 @@ const EVENTS = {
       effects.push(request("thread", threading.begin(state.threadPanel, state.threadPanel.room,
         state.threadPanel.rootId, { root: state.threadPanel.root })));
     }
+    // What the person saved (and what was reminded) may have changed while away: walked again.
+    // A server that keeps no saved messages says no `reminders_due`: nothing is asked.
+    state.saved.supported = Number.isSafeInteger(frame.reminders_due);
+    if (state.saved.supported) {
+      effects.push(request("saved_items", saving.begin(state.saved, frame.reminders_due)));
+    }
     if (!more) effects.push(...tellMissed(state, now));
     effects.push(...pauseEnds(state, now));
     // The person came back (or left) while the hello was on its way: say so now.
@@ -421,6 +438,21 @@ const EVENTS = {
   unbanned: changed,
   kicked: removedBy,
   archived: changed,
+
+  saved(state, frame) {
+    // The person saved, re-timed or removed a message (here or on another device).
+    const held = heldMessage(state, frame.room, frame.msg_id);
+    return saving.savedEvent(state.saved, frame, held) ? peekSaved(state) : [];
+  },
+
+  reminder(state, frame, now) {
+    // A reminder the person set came due: the item is overdue now, and they are told.
+    if (typeof frame.room !== "string" || !Number.isSafeInteger(frame.msg_id)) return [];
+    const known = saving.shownItem(state.saved, frame.room, frame.msg_id);
+    if (known && known.reminded && known.remind_at === frame.remind_at) return []; // told
+    const effects = saving.reminderEvent(state.saved, frame) ? peekSaved(state) : [];
+    return [...effects, ...remind(state, frame, now)];
+  },
 
   room_deleted(state, frame) {
     if (typeof frame.room !== "string") return [];
@@ -790,6 +822,16 @@ const ANSWERED = {
     return [];
   },
 
+  saved_items(state, asked, reply) {
+    const next = saving.received(state.saved, asked, reply);
+    return next ? [request("saved_items", next)] : [];
+  },
+
+  save(state, asked, reply) {
+    const held = heldMessage(state, asked.room, asked.msg_id);
+    return saving.acknowledged(state.saved, asked, reply, held) ? peekSaved(state) : [];
+  },
+
   profiles(state, asked, reply) {
     profiling.received(state.profiles, namesAsked(asked), profilesIn(reply));
     return [];
@@ -915,6 +957,15 @@ const REFUSED = {
     return [];
   },
 
+  saved_items(state, asked, error) {
+    saving.failed(state.saved, asked, error);
+    return [];
+  },
+
+  save(state, asked, error) {
+    return [{ toast: saving.refused(state.saved, asked, error) }];
+  },
+
   profiles(state, asked, error) {
     // Lost connection: asked again after the next welcome; a limit: a moment later; a server
     // without profiles (unknown_op) or a refusal: user names are shown, as before.
@@ -990,6 +1041,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
     return [];
   }
   state.outbox = outbox.offline(state.outbox);
+  saving.stopped(state.saved); // walked again after the next welcome
   for (const read of state.reads.values()) read.sent = null;
   for (const room of state.rooms.values()) {
     room.loading = false;
@@ -1451,6 +1503,84 @@ export function openResult(state, { room: name, msgId, seq = null, thread = null
   if (room.loading) return effects; // its latest page is on its way; seeking goes on from there
   room.seeking = null;
   return [...effects, { toast: "Not connected: the message cannot be loaded now." }];
+}
+
+// -- saved messages and reminders (saved.js) ------------------------------------------------
+
+/**
+ * Save message `msgId` of room `name` (`on`, with a reminder at `remindAt` ms, or null for
+ * none), or remove it from the saved messages (`on` false). Shown at once; `now` (ms) checks
+ * the reminder's time (a past one, or one more than a year ahead, is not asked: a toast says).
+ */
+export function saveMessage(state, { room: name, msgId, on = true, remindAt = null, now }) {
+  if (typeof name !== "string" || !Number.isSafeInteger(msgId)) return [];
+  if (!state.saved.supported) return [{ toast: "This server does not keep saved messages." }];
+  if (on && remindAt !== null) {
+    const problem = saving.reminderProblem(remindAt, now);
+    if (problem) return [{ toast: problem }];
+  }
+  const shown = saving.shownItem(state.saved, name, msgId);
+  if (!on && !shown) return [];
+  if (on && shown && shown.remind_at === remindAt) return [];
+  if (!online(state)) return [{ toast: "Not connected right now; try again in a moment." }];
+  return [request("save", saving.request(state.saved, { room: name, msgId, on, remindAt }))];
+}
+
+/** The "Saved" panel opened: it draws its first page, from the top. */
+export function openSaved(state) {
+  saving.opened(state.saved);
+  return [];
+}
+
+/** The panel draws another page of the list. */
+export function moreSaved(state) {
+  saving.showMore(state.saved);
+  return [];
+}
+
+/** Walk the list again (after a failure). */
+export function retrySaved(state) {
+  if (!online(state) || state.saved.walk) return [];
+  return [request("saved_items", saving.begin(state.saved))];
+}
+
+function peekSaved(state) {
+  const fields = saving.peek(state.saved);
+  return fields ? [request("saved_items", fields)] : [];
+}
+
+/** The page's copy of message `msgId` of room `name`, or null. */
+function heldMessage(state, name, msgId) {
+  const room = typeof name === "string" ? state.rooms.get(name) : null;
+  return (room && Number.isSafeInteger(msgId) && room.byMsgId(msgId)) || null;
+}
+
+/**
+ * What a reminder that came tells the person: an in-page alert (`remind`), and a desktop
+ * notification and/or the sound as their alert settings say, unless their notifications are
+ * paused (alerts.js `paused`, as for mentions).
+ */
+function remind(state, frame, now) {
+  const room = state.rooms.get(frame.room);
+  const message = frame.message && typeof frame.message === "object" ? frame.message
+    : heldMessage(state, frame.room, frame.msg_id) || {};
+  const where = room ? alerts.roomLabel(room) : frame.room.startsWith("@") ? "a conversation"
+    : `#${frame.room}`;
+  const from = typeof message.from === "string" ? profiling.displayName(state.profiles,
+    message.from) : "";
+  const title = from ? `Reminder: ${from} in ${where}` : `Reminder: a message in ${where}`;
+  const body = message.deleted ? "The message was deleted." : alerts.bodyOf(message);
+  const seq = isSeq(message.seq) ? message.seq : null;
+  const told = { room: frame.room, msgId: frame.msg_id, seq, title, body };
+  const effects = [{ remind: told }];
+  const settings = state.alerts || alerts.defaultSettings();
+  const desktop = alerts.desktopOn(settings);
+  const sound = Boolean(settings.sound);
+  if (alerts.paused(state, now) || (!desktop && !sound)) return effects;
+  effects.push({ alert: { ...told, key: `reminder:${frame.room}:${frame.msg_id}:${
+    frame.remind_at}`, kind: "reminder", tag: `chatd-reminder:${frame.room}:${frame.msg_id}`,
+  desktop, sound } });
+  return effects;
 }
 
 // -- files: uploads and signed links --------------------------------------------------------

@@ -8,6 +8,8 @@
 // the repliers' avatars, "2 new"), a reply sent also to the room says "replied to a thread: …",
 // and "Reply in thread" opens the thread panel; the panel draws its messages with a MessageView
 // of its own (`inThread`), without those.
+// A message the person saved for later shows a small bookmark by its name (overdue:
+// highlighted); its menu saves it or removes it, and sets a reminder (view-saved.js's presets).
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
 // again only when what it shows changed (a signature of it), so that focus, an edit in progress
@@ -28,6 +30,7 @@ import { lengthNote } from "./textlimit.js";
 import { previewCard } from "./view-preview.js";
 import { PIN_ICON } from "./view-pins.js";
 import { summaryText } from "./threads.js";
+import { SAVED_ICON } from "./view-saved.js";
 import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
@@ -45,6 +48,8 @@ const ICONS = {
   unpreview: "M4 5h16v14H4zM4 15l4-4 4 4M6 6l12 12",
   thread: "M4 5h16v10H9l-5 4zM8 9h8M8 12h5",
   pin: PIN_ICON,
+  saved: SAVED_ICON,
+  remind: "M12 21a8 8 0 1 1 0-16 8 8 0 0 1 0 16zM12 9v4l2.5 2.5M5 3L2 6M19 3l3 3",
 };
 
 function icon(name) {
@@ -114,6 +119,7 @@ export class MessageView {
     node.classList.toggle("deleted", view.deleted);
     node.classList.toggle("editing", view.editing);
     node.classList.toggle("pinned", Boolean(view.pinned));
+    node.classList.toggle("saved", Boolean(view.saved));
     const { message } = view;
     if (!node.chatdPieces) {
       node.chatdPieces = new Map();
@@ -126,6 +132,7 @@ export class MessageView {
     }
     setPicture(node.firstElementChild, author.avatar); // (a new picture redraws it too)
     place(node.chatdBody, node.chatdPieces, [
+      ["saved", view.saved, () => (view.saved ? savedMark(view.saved) : null)],
       ["pin", view.pinned, () => (view.pinned ? pinLine(view.pinned, state.me) : null)],
       ["quote", [view.quote, view.quote && displayName(state.profiles, view.quote.from || "")],
         () => (view.quote ? this.quote(view.quote, state) : null)],
@@ -379,6 +386,13 @@ export class MessageView {
       view.canPin ? item(view.pinned ? "Unpin" : `Pin to this ${
         opener.closest("li")?.dataset.room?.startsWith("@") ? "conversation" : "room"}`, "pin",
       () => this.on().pin(message.msg_id, !view.pinned)) : null,
+      view.canSave && !view.message.deleted ? item(view.saved ? "Remove from saved"
+        : "Save for later", "saved", () => this.on().save(message.msg_id, !view.saved)) : null,
+      view.canSave && !view.message.deleted ? item(view.saved && view.saved.remindAt !== null
+        ? "Change the reminder…" : "Remind me about this…", "remind",
+      () => this.on().remind(message.msg_id, opener)) : null,
+      view.canSave && view.message.deleted && view.saved ? item("Remove from saved", "saved",
+        () => this.on().save(message.msg_id, false)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
         : null,
@@ -545,6 +559,17 @@ function authorOf(state, user) {
   const now = clock.now();
   const shown = shownUser(state.profiles, user, now);
   return { ...shown, words: shown.status ? statusWords(shown.status, now) : "" };
+}
+
+/** The bookmark of a message the person saved (highlighted when its reminder is overdue). */
+function savedMark(saved) {
+  return h("span", {
+    class: `saved-mark${saved.reminded ? " overdue" : ""}`, role: "img",
+    "aria-label": saved.reminded ? "Saved for later, reminder overdue" : "Saved for later",
+    title: saved.reminded ? "Saved for later: the reminder is overdue"
+      : Number.isFinite(saved.remindAt) ? `Saved for later: reminder ${formatFull(saved.remindAt)}`
+        : "Saved for later",
+  }, icon("saved"), saved.reminded ? "Overdue" : null);
 }
 
 function meta(message, me, author) {

@@ -1,0 +1,95 @@
+"""Saved messages and their reminders: a user keeps messages to come back to, for themselves.
+
+Theory of operation. A saved message is private to its user (Slack's "Later", Mattermost's
+saved messages): a row of ``saved`` (migration 0030), never an entry of the room's log. A
+``save`` is answered after its commit, and told as a ``saved`` event to every connection of
+the user: here through the registry (the one that asked too, so that every device shows it
+from the event alike), on the other nodes through storage (:meth:`Storage.tell_elsewhere`,
+a NOTIFY: saves are rare, so it is sent whether or not the user is online elsewhere, which
+the presence tracker may not know yet). A reminder set here that is due before the reminder
+loop planned to look wakes it (chatd.reminders); the loop claims it when it is due.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from chatd.actions.context import App, Bucket, Caller, signed_in
+from chatd.actions.session import now_ms
+from chatd.errors import ChatError
+from chatd.protocol import MAX_REMIND_SECONDS, Answer, Save, SavedChanged, SavedItems, codes, frame
+from chatd.protocol.events import SAVED_PAGE
+from chatd.rooms import ToUser
+from chatd.storage import SavedItem, StorageUnavailable
+from chatd.views import message_object
+
+__all__ = ["SAVES", "save", "saved_item_object", "saved_items"]
+
+log = logging.getLogger(__name__)
+
+#: Saves per user, over all their connections and the HTTP API: a burst, then a few a
+#: second (a person saves one message at a time; a client in a loop is refused).
+SAVES = Bucket("save", lambda limits: (2.0, 30), "saving too often; slow down", per_user=True)
+
+
+def saved_item_object(item: SavedItem) -> dict[str, object]:
+    """An item of ``saved_items`` (and of the HTTP routes): {room, msg_id, ts, remind_at,
+    reminded, message} (``message`` when it was read)."""
+    obj: dict[str, object] = {"room": item.room, "msg_id": item.msg_id, "ts": item.ts,
+                              "remind_at": item.remind_at, "reminded": item.reminded}
+    if item.message is not None:
+        obj["message"] = message_object(item.message)
+    return obj
+
+
+def check_remind_at(remind_at: int | None, now: int) -> None:
+    """Refuse a reminder in the past or more than :data:`MAX_REMIND_SECONDS` ahead of the
+    server's clock ``now`` (ms).
+
+    Raises:
+        ChatError('bad_request')
+    """
+    if remind_at is None:
+        return
+    if remind_at <= now:
+        raise ChatError(codes.BAD_REQUEST, "'remind_at' must be ahead of the server's clock")
+    if remind_at > now + MAX_REMIND_SECONDS * 1000:
+        raise ChatError(codes.BAD_REQUEST, "a reminder may be at most a year ahead")
+
+
+async def save(app: App, caller: Caller, request: Save) -> Answer:
+    """Save a message (or change its reminder), or remove it, for the caller; their
+    connections on every node are told when it changed."""
+    user = signed_in(caller)
+    if request.on:
+        check_remind_at(request.remind_at, now_ms())
+    item, changed = await app.storage.save(
+        user.id, request.room, request.msg_id, on=request.on,
+        remind_at=request.remind_at if request.on else None,
+        limit=app.config.limits.saved_per_user)
+    fields: dict[str, object] = {"room": item.room, "msg_id": item.msg_id, "on": request.on,
+                                 "remind_at": item.remind_at, "reminded": item.reminded,
+                                 "ts": item.ts}
+    if not changed:
+        fields["unchanged"] = True
+        return Answer(id=request.id, fields=fields)
+    data = frame(SavedChanged(room=item.room, msg_id=item.msg_id, on=request.on,
+                              remind_at=item.remind_at if request.on else None, ts=item.ts))
+    await app.registry.send(ToUser(user.name, data))
+    try:
+        await app.storage.tell_elsewhere(user.name, data)
+    except StorageUnavailable as exc:  # past the commit: their other nodes read it later
+        log.warning("cannot tell %s's other nodes of a saved message: %s", user.name, exc)
+    if request.on and item.remind_at is not None and app.reminders is not None:
+        app.reminders.soon(item.remind_at)
+    return Answer(id=request.id, fields=fields)
+
+
+async def saved_items(app: App, caller: Caller, request: SavedItems) -> Answer:
+    """A page of the caller's saved messages, newest saved first; ``more``: others were
+    saved before the last (ask again with ``before`` = its ``ts``)."""
+    user = signed_in(caller)
+    items, more = await app.storage.saved_items(user.id, before=request.before,
+                                                limit=request.limit or SAVED_PAGE)
+    return Answer(id=request.id, fields={"items": [saved_item_object(i) for i in items],
+                                         "more": more})

@@ -1,0 +1,233 @@
+"""Contract tests of saved messages and their reminders (migration 0030), against a real
+(embedded) PostgreSQL.
+
+The rules (chatd.storage.base, Storage.save and after): an item is a user's alone, of a
+message of a room they may read, not deleted; saving again with the same reminder changes
+nothing, a new reminder clears ``reminded``; a user holds at most ``limit`` items; each
+item's ``ts`` is distinct and increasing per user, so that paging by it neither skips nor
+repeats, even for saves at once; the list leaves out rooms the user may no longer read. A
+reminder due is claimed once, whichever of several claimers asks, and never again.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import trio
+
+from chatd.errors import ChatError
+from chatd.storage import PushSubscription, Storage, User, open_storage
+from tests.helpers import make_config
+from tests.storage.test_changes import delete, one, say
+from tests.storage.test_postgres import TIMEOUT, appended, make_member
+
+HOUR = 3600 * 1000
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def _posted(storage: Storage, user: User, room: str, text: str) -> int:
+    return appended(await one(storage, say(user, room, text))).message.msg_id
+
+
+async def _refused(coro: object) -> str:
+    try:
+        await coro  # type: ignore[misc]
+    except ChatError as exc:
+        return exc.code
+    raise AssertionError("not refused")
+
+
+async def _listed(storage: Storage, user: User, page: int = 2) -> list[int]:
+    """The msg_ids saved_items lists, in its order, paged ``page`` at a time."""
+    found: list[int] = []
+    before = None
+    while True:
+        items, more = await storage.saved_items(user.id, before=before, limit=page)
+        found += [i.msg_id for i in items]
+        if not more:
+            return found
+        before = items[-1].ts
+
+
+async def test_save_update_remove(storage: Storage) -> None:
+    """A save stores the item (changed), the same again changes nothing, a new reminder
+    changes it and keeps its ts, removing it changes it and removing it again does not."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        msg_id = await _posted(storage, ann, "general", "keep me")
+        item, changed = await storage.save(ann.id, "general", msg_id, on=True, remind_at=None,
+                                           limit=10)
+        assert changed and item.room == "general" and item.msg_id == msg_id
+        assert item.remind_at is None and not item.reminded and item.ts > 0
+        again, changed = await storage.save(ann.id, "general", msg_id, on=True,
+                                            remind_at=None, limit=10)
+        assert not changed and again.ts == item.ts
+        later = _now() + HOUR
+        moved, changed = await storage.save(ann.id, "general", msg_id, on=True,
+                                            remind_at=later, limit=10)
+        assert changed and moved.remind_at == later and moved.ts == item.ts
+        [listed], more = await storage.saved_items(ann.id, limit=10)
+        assert not more and listed.remind_at == later and listed.ts == item.ts
+        assert listed.message is not None and listed.message.text == "keep me"
+        _, changed = await storage.save(ann.id, "general", msg_id, on=False, remind_at=None,
+                                        limit=10)
+        assert changed
+        _, changed = await storage.save(ann.id, "general", msg_id, on=False, remind_at=None,
+                                        limit=10)
+        assert not changed
+        assert await storage.saved_items(ann.id, limit=10) == ([], False)
+
+
+async def test_refusals(storage: Storage) -> None:
+    """No such room, a message of another room, a deleted message (for saving; removing is
+    allowed), a private room the user is not in, one more than the limit: each refused with
+    its code, and nothing stored."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general", "other")
+        bob = await make_member(storage, "bob", "general")
+        here = await _posted(storage, ann, "general", "here")
+        there = await _posted(storage, ann, "other", "there")
+        gone = await _posted(storage, ann, "general", "gone")
+        appended(await one(storage, delete(ann, "general", gone)))
+        await storage.create_room(ann.id, "secret", private=True, topic="")
+        secret = await _posted(storage, ann, "secret", "secret")
+        for room, msg_id, code in (("nowhere", here, "not_found"),
+                                   ("general", there, "not_found"),
+                                   ("general", gone, "not_found"),
+                                   ("secret", secret, "forbidden")):
+            assert await _refused(storage.save(bob.id, room, msg_id, on=True, remind_at=None,
+                                               limit=10)) == code, (room, msg_id)
+        assert await storage.saved_items(bob.id, limit=10) == ([], False)
+        await storage.save(bob.id, "general", here, on=True, remind_at=None, limit=1)
+        await storage.save(ann.id, "other", there, on=True, remind_at=None, limit=1)
+        assert await _refused(storage.save(bob.id, "other", there, on=True, remind_at=None,
+                                           limit=1)) == "too_many_saved"
+        assert await _refused(storage.save(ann.id, "general", here, on=True, remind_at=None,
+                                           limit=1)) == "too_many_saved"
+        # Changing the reminder of an item held is no new item.
+        await storage.save(ann.id, "other", there, on=True, remind_at=_now() + HOUR, limit=1)
+        assert await _listed(storage, ann) == [there]
+
+
+async def test_saves_at_once_page_without_a_gap_or_a_repeat(storage: Storage,
+                                                            database_dsn: str,
+                                                            tmp_path: Path) -> None:
+    """Forty saves of one user at once, through two storages (two nodes): every ts is
+    distinct, and the list, paged two at a time by ts, gives each item once, newest saved
+    first."""
+    with trio.fail_after(TIMEOUT * 2):
+        ann = await make_member(storage, "ann", "general")
+        ids = [await _posted(storage, ann, "general", f"m{i}") for i in range(40)]
+        saved: dict[int, int] = {}
+
+        async def save(via: Storage, msg_id: int) -> None:
+            item, _ = await via.save(ann.id, "general", msg_id, on=True, remind_at=None,
+                                     limit=100)
+            saved[msg_id] = item.ts
+
+        async with open_storage(make_config(tmp_path, database_dsn)) as other, \
+                trio.open_nursery() as nursery:
+            for index, msg_id in enumerate(ids):
+                nursery.start_soon(save, other if index % 2 else storage, msg_id)
+        assert len(set(saved.values())) == 40
+        assert await _listed(storage, ann) == sorted(ids, key=saved.__getitem__, reverse=True)
+
+
+async def test_the_list_leaves_out_rooms_the_user_cannot_read(storage: Storage) -> None:
+    """An item of a private room the user left is not listed, nor its reminder counted in
+    the hello, nor its message given for a reminder notice; a deleted message is listed as
+    its tombstone."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        bob = await make_member(storage, "bob", "general")
+        await storage.create_room(ann.id, "secret", private=True, topic="")
+        await storage.invite(ann.id, "secret", "bob")
+        secret = await _posted(storage, ann, "secret", "secret")
+        public = await _posted(storage, ann, "general", "public")
+        for room, msg_id in (("secret", secret), ("general", public)):
+            await storage.save(bob.id, room, msg_id, on=True, remind_at=_now() - 1000,
+                               limit=10)
+        assert len(await storage.claim_reminders(10)) == 2
+        start = await storage.open_session(bob.id, "jti", _now())
+        assert start is not None and start.reminders_due == 2
+        assert await storage.reminded_message("bob", secret) is not None
+        await storage.leave_room(bob.id, "secret")
+        assert await _listed(storage, bob) == [public]
+        start = await storage.open_session(bob.id, "jti", _now())
+        assert start is not None and start.reminders_due == 1
+        assert await storage.reminded_message("bob", secret) is None
+        assert await storage.reminded_message("ann", public) is None  # not hers
+        appended(await one(storage, delete(ann, "general", public)))
+        [item], _ = await storage.saved_items(bob.id, limit=10)
+        assert item.message is not None and item.message.deleted and item.message.text == ""
+
+
+async def test_reminders_are_claimed_once_by_racing_claimers(storage: Storage,
+                                                             database_dsn: str,
+                                                             tmp_path: Path) -> None:
+    """Sixty reminders due, claimed in batches of seven by two storages (two nodes) at
+    once, over and over: each is claimed by exactly one of them, once; then none is due,
+    and each reads back reminded; a reminder ahead is not claimed, and is what
+    next_reminder tells (in seconds from now)."""
+    with trio.fail_after(TIMEOUT * 2):
+        ann = await make_member(storage, "ann", "general")
+        ids = [await _posted(storage, ann, "general", f"m{i}") for i in range(61)]
+        for msg_id in ids[:60]:
+            await storage.save(ann.id, "general", msg_id, on=True, remind_at=_now() - 1000,
+                               limit=100)
+        await storage.save(ann.id, "general", ids[60], on=True, remind_at=_now() + HOUR,
+                           limit=100)
+        claimed: list[int] = []
+
+        async def claim(via: Storage) -> None:
+            while True:
+                got = await via.claim_reminders(7)
+                claimed.extend(r.message.msg_id for r in got)
+                if not got:
+                    return
+
+        async with open_storage(make_config(tmp_path, database_dsn)) as other, \
+                trio.open_nursery() as nursery:
+            for via in (storage, other, storage, other):
+                nursery.start_soon(claim, via)
+        assert sorted(claimed) == ids[:60]
+        assert await storage.claim_reminders(100) == []
+        wait = await storage.next_reminder()
+        assert wait is not None and 3500 < wait <= 3600
+        items, _ = await storage.saved_items(ann.id, limit=100)
+        assert {i.msg_id for i in items if i.reminded} == set(ids[:60])
+        start = await storage.open_session(ann.id, "jti", _now())
+        assert start is not None and start.reminders_due == 60
+
+
+async def test_a_claimed_reminder_carries_what_the_push_needs(storage: Storage) -> None:
+    """A claim gives the user, the time set, the message as it is now, whether the user
+    may read its room, their pause and their push subscriptions; a new remind_at clears
+    reminded, and it is claimed again when due; with none left, next_reminder is None."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        msg_id = await _posted(storage, ann, "general", "ping me")
+        await storage.add_push_subscription(
+            ann.id, PushSubscription(endpoint="https://push.example/1", p256dh="p", auth="a"),
+            keep=10)
+        until = _now() + HOUR
+        await storage.set_dnd(ann.id, until)
+        due = _now() - 5
+        await storage.save(ann.id, "general", msg_id, on=True, remind_at=due, limit=10)
+        [reminder] = await storage.claim_reminders(10)
+        assert (reminder.user, reminder.remind_at, reminder.readable) == ("ann", due, True)
+        assert reminder.message.text == "ping me" and reminder.message.room == "general"
+        assert reminder.paused_until == until
+        assert [s.endpoint for s in reminder.subscriptions] == ["https://push.example/1"]
+        assert await storage.next_reminder() is None
+        item, changed = await storage.save(ann.id, "general", msg_id, on=True, remind_at=due,
+                                           limit=10)
+        assert not changed and item.reminded
+        await storage.save(ann.id, "general", msg_id, on=True, remind_at=due - 1, limit=10)
+        [again] = await storage.claim_reminders(10)
+        assert again.remind_at == due - 1
+        assert await storage.claim_reminders(10) == []
