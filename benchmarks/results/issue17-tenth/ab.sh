@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Alternate base/new under callgrind: instructions per message in a 60 s window at 10 sends/s.
-cd /tmp/cg
+cd /tmp/cg  # holding sitecustomize.py (callgrind_sitecustomize.py), window.sh, bench.py
 for round in 1 2; do
   for arm in base new; do
     dir=/work/main; [ $arm = base ] && dir=/work/wt-base

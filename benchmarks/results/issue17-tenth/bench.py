@@ -1,4 +1,5 @@
-"""Run `python -m benchmarks ...` with the daemon's start/stop timeouts long enough for callgrind."""
+"""``python -m benchmarks ...`` with the daemon's start and stop timeouts long enough for
+callgrind."""
 import sys
 
 from benchmarks import infra

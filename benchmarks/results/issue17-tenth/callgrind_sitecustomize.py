@@ -1,3 +1,5 @@
+"""Copied as ``sitecustomize.py`` into a directory on PYTHONPATH: with CG_OUT set, the process
+of ``python -m chatd serve`` runs itself again under callgrind (see benchmarks/README.md)."""
 import os
 import sys
 
