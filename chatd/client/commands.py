@@ -13,6 +13,7 @@ when its entry comes back from the server, as everyone in the room sees it.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import os
 import re
@@ -27,12 +28,14 @@ from chatd.client.render import (
     dnd_text,
     notify_text,
     profile_text,
+    reminder_text,
     search_spans,
     status_text,
 )
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
 from chatd.client.terminal import clean, clean_body, presences, unread_counts
+from chatd.client.when import WHEN_USAGE, reminder_time
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
@@ -71,6 +74,8 @@ from chatd.protocol import (
     RemovePreview,
     Request,
     Rooms,
+    Save,
+    SavedItems,
     Search,
     Sent,
     SetDnd,
@@ -844,6 +849,105 @@ async def pins(client: ChatClient, arg: str) -> None:
     await client.ask("/pins", Pins(room=room, before=before, limit=PINS_PAGE), Answer, on_ok)
 
 
+async def save(client: ChatClient, arg: str) -> None:
+    """``/save N [in 20m|1h|tomorrow…]``: save message [N] for oneself (``/saved`` lists
+    them), with a reminder then (by the server's clock, in local time). Saving a saved
+    message again sets its reminder anew (none: clears it). The ``saved`` event, which
+    every device of the user gets, says it: the reply only says when nothing changed."""
+    first, _, when = arg.strip().partition(" ")
+    number = message_number(first)
+    if number is None:
+        client.screen.problem(f"usage: /save N [{WHEN_USAGE}]")
+        return
+    message = _numbered(client, number, "/save")
+    if message is None:
+        return
+    remind_at = None
+    if when.strip():
+        now = client.server_now()
+        local = datetime.datetime.fromtimestamp(now / 1000).astimezone()
+        try:
+            remind_at = int(reminder_time(when, local).timestamp() * 1000)
+        except ValueError as exc:
+            client.screen.problem(f"/save: {exc}")
+            return
+
+    async def on_ok(reply: Answer) -> None:
+        if reply.fields.get("unchanged") is True:
+            client.screen.notice(f"[{number}] is saved already, with that reminder")
+
+    await client.ask("/save", Save(room=message.room, msg_id=message.msg_id,
+                                   remind_at=remind_at), Answer, on_ok)
+
+
+async def unsave(client: ChatClient, arg: str) -> None:
+    """``/unsave N``: remove message [N] from the saved messages."""
+    number = message_number(arg.strip())
+    if number is None:
+        client.screen.problem("usage: /unsave N")
+        return
+    message = _numbered(client, number, "/unsave")
+    if message is None:
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        if reply.fields.get("unchanged") is True:
+            client.screen.notice(f"[{number}] is not saved")
+
+    await client.ask("/unsave", Save(room=message.room, msg_id=message.msg_id, on=False),
+                     Answer, on_ok)
+
+
+#: Saved messages /saved shows at a time.
+SAVED_PAGE = 20
+
+
+async def saved(client: ChatClient, arg: str) -> None:
+    """``/saved``: the saved messages, the latest saved first, each with its short number
+    and its reminder; ``/saved more``: the next page."""
+    word = arg.strip().lower()
+    before: int | None = None
+    if word == "more":
+        if client.next_saved is None:
+            client.screen.problem("/saved more: the last list had no more; /saved")
+            return
+        before = client.next_saved
+    elif word:
+        client.screen.problem("usage: /saved, then /saved more for the next page")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("items")
+        items = [i for i in (listed if isinstance(listed, list) else [])
+                 if isinstance(i, dict) and isinstance(i.get("message"), dict)
+                 and isinstance(i.get("ts"), int)]
+        if not items:
+            client.next_saved = None
+            client.screen.notice(f"no {'more ' if before else ''}saved messages"
+                                 + ("" if before else "; /save N saves message [N]"))
+            return
+        client.screen.notice(f"{'more ' if before else ''}saved messages, the latest saved "
+                             "first:")
+        now = client.server_now()
+        for item in items:
+            message = parse_event(item["message"])
+            if not isinstance(message, MessagePosted):
+                continue
+            [message] = client.take([message]) or [message]
+            client.show(message)
+            remind_at = item.get("remind_at")
+            reminder = reminder_text(remind_at if isinstance(remind_at, int) else None,
+                                     item.get("reminded") is True, now)
+            if reminder:
+                client.screen.notice(f"  {reminder}")
+        more = reply.fields.get("more") is True
+        client.next_saved = items[-1]["ts"] if more else None
+        if more:
+            client.screen.notice("/saved more for the ones saved before")
+
+    await client.ask("/saved", SavedItems(before=before, limit=SAVED_PAGE), Answer, on_ok)
+
+
 async def reply(client: ChatClient, arg: str) -> None:
     """``/reply N TEXT``: answer message [N], in its room."""
     first, _, text = arg.partition(" ")
@@ -1316,6 +1420,10 @@ COMMANDS: dict[str, Command] = {
     "pin": Command(pin, "/pin N", "pin message [N] for everyone in its room to find"),
     "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
     "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),
+    "save": Command(save, "/save N [in 1h|tomorrow]",
+                    "save message [N] for yourself, with a reminder then"),
+    "unsave": Command(unsave, "/unsave N", "remove message [N] from your saved messages"),
+    "saved": Command(saved, "/saved [more]", "your saved messages, the latest saved first"),
     "unpreview": Command(unpreview, "/unpreview N",
                          "remove the link preview under message [N] (its author, moderators)"),
     "contacts": Command(contacts, "/contacts [+NAME]", "list contacts and presence (a page, "

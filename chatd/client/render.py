@@ -55,6 +55,8 @@ __all__ = [
     "preview_spans",
     "profile_text",
     "reaction_spans",
+    "reminder_line",
+    "reminder_text",
     "search_spans",
     "status_text",
     "until",
@@ -503,6 +505,24 @@ def dnd_text(until: int | None, now: int) -> str:
     if until is None or until <= now:
         return "notifications are on"
     return f"notifications paused until {_local_time(until, now)}"
+
+
+def reminder_text(remind_at: int | None, reminded: bool, now: int) -> str:
+    """What a saved message's reminder is: "⏰ tomorrow 09:00" (local time, from the server's
+    ``now``), "⏰ reminded" once sent, "" when there is none."""
+    if remind_at is None:
+        return ""
+    if reminded or remind_at <= now:
+        return "⏰ reminded"
+    return f"⏰ {_local_time(remind_at, now)}"
+
+
+def reminder_line(label: str, message: MessagePosted) -> str:
+    """The line a reminder prints: "⏰ Reminder: #general ann: call the plumber" (a
+    conversation by its label, "@bob"); the text's first line, made safe."""
+    where = label if label.startswith("@") else f"#{label}"
+    text = "(deleted)" if message.deleted else clean(message.text.split("\n", 1)[0])
+    return f"⏰ Reminder: {where} {clean(message.sender)}: {text}"
 
 
 def _local_time(at: int, now: int) -> str:

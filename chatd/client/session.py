@@ -74,6 +74,8 @@ from chatd.client.render import (
     preview_spans,
     profile_text,
     reaction_spans,
+    reminder_line,
+    reminder_text,
     status_text,
 )
 from chatd.client.terminal import (
@@ -120,6 +122,7 @@ from chatd.protocol import (
     ProfileChanged,
     ReactionChanged,
     ReadMoved,
+    Reminded,
     RemoteProtocolError,
     Reply,
     Request,
@@ -127,6 +130,7 @@ from chatd.protocol import (
     RoomArchived,
     RoomDeleted,
     Rooms,
+    SavedChanged,
     Send,
     Sent,
     ServerEvent,
@@ -141,6 +145,7 @@ from chatd.protocol import (
     is_dm_room,
     normalise_room,
     normalise_user,
+    parse_event,
 )
 
 __all__ = ["ChatClient", "ClientOptions", "LoginFailed", "PendingSend", "RoomInfo",
@@ -290,6 +295,7 @@ class ChatClient:
         self.next_pins: tuple[str, int] | None = None  # the room and pin seq of /pins more
         # the room, the root's msg_id and the first reply's seq of /thread more
         self.next_thread: tuple[str, int, int] | None = None
+        self.next_saved: int | None = None  # the ts of the last item of /saved, for more
         # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
         # from the welcome and the ``dnd`` event; None: they are not.
         self.dnd_until: int | None = None
@@ -1217,6 +1223,9 @@ class ChatClient:
         self.take_profile(self.me, welcome.user.get("display_name"),
                           welcome.user.get("custom_status"), quiet=not self._welcomed_before)
         self.online_since = welcome.now
+        if welcome.reminders_due and not self._welcomed_before:
+            self.screen.notice(f"⏰ {welcome.reminders_due} saved message(s) reminded "
+                               "(/saved lists them)")
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
         for obj in welcome.rooms:
@@ -1423,6 +1432,27 @@ class ChatClient:
         """The user paused or resumed their notifications, here or on another device."""
         self.take_dnd(event.until)
 
+    async def _on_saved(self, event: SavedChanged) -> None:
+        """The user saved or removed a message, here or on another device: one line."""
+        held = self.messages.get(event.room, event.msg_id)
+        name = f"[{self.messages.number(held)}]" if held is not None else f"#{event.msg_id}"
+        where = f"[{self.label(event.room)}] {name}"
+        if not event.on:
+            self.screen.notice(f"removed {where} from your saved messages")
+            return
+        reminder = reminder_text(event.remind_at, False, self.server_now())
+        self.screen.notice(f"saved {where}" + (f" ({reminder})" if reminder else ""))
+
+    async def _on_reminder(self, event: Reminded) -> None:
+        """A reminder of a saved message is due: its line, and the bell (``--bell``, unless
+        notifications are paused)."""
+        message = parse_event(event.message)
+        if not isinstance(message, MessagePosted):
+            return
+        self.screen.notice(reminder_line(self.label(event.room), message))
+        if self.options.bell and not self.paused():
+            self.screen.bell()
+
     async def _on_notify(self, event: NotifyChanged) -> None:
         """The user's level for a room was set, by this connection or another device."""
         self.take_notify(event.room, event.notify)
@@ -1513,6 +1543,8 @@ class ChatClient:
         RoomDeleted: _on_room_deleted,
         NotifyChanged: _on_notify,
         DndChanged: _on_dnd,
+        SavedChanged: _on_saved,
+        Reminded: _on_reminder,
         ProfileChanged: _on_profile,
         CustomEmojiChanged: _on_custom_emoji,
         ReadMoved: _on_read,

@@ -385,6 +385,10 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
         # Until one succeeds (schemathesis makes a PNG of its own for the binary part):
         # pia's changes are not used up.
         token = _login(api.url, "pia")
+    if path == "/api/me/saved/{room}/{msg_id}" and case.method == "DELETE" and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())):
+        # Until one succeeds: the PUTs before used up the user's saves (a per-user bucket).
+        token = _login(api.url, "cid")
     # No session: each call has a connection of its own, closed after it (/ws may switch
     # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
     response = case.call_and_validate(base_url=api.url, timeout=30,
