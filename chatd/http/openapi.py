@@ -765,6 +765,27 @@ class _Builder:
             return {"name": name, "in": "path", "required": True, "schema": schema,
                     "description": description, "example": example}
 
+        def picture(summary: str, description: str, *, tag: str, op_id: str
+                    ) -> dict[str, Any]:
+            """The ``GET`` of a picture named by its bytes' SHA-256 (profile pictures,
+            custom emoji): no token, the WebP cached publicly for a year, 404 once gone."""
+            return self.op(
+                summary, description, tag=tag, auth="none", op_id=op_id,
+                parameters=[path_param("sha256", {"type": "string",
+                                                  "pattern": "^[0-9a-f]{64}$"},
+                                       "The SHA-256 of the picture's bytes.",
+                                       EXAMPLE_AVATAR)],
+                ok={"200": {"description": "The picture.", "headers": {
+                        "ETag": {"required": True, "schema": {"type": "string"}},
+                        "Cache-Control": {"required": True, "schema": {
+                            "type": "string",
+                            "const": "public, max-age=31536000, immutable"}}},
+                    "content": {"image/webp": {"schema": {"type": "string",
+                                                          "format": "binary"}}}},
+                    "304": {"description": "Not modified (`If-None-Match`)."}},
+                errors=(404,),
+            )
+
         def query(name: str, schema: Schema, description: str) -> dict[str, Any]:
             return {"name": name, "in": "query", "required": False, "schema": schema,
                     "description": description}
@@ -1254,25 +1275,12 @@ class _Builder:
                     errors=(429,),
                 ),
             },
-            "/api/avatars/{sha256}": {"get": self.op(
+            "/api/avatars/{sha256}": {"get": picture(
                 "A profile picture",
                 "The bytes of a picture (an `avatar`'s `url`), for anyone with the url: no "
                 "token. The url is named by the bytes, so a picture never changes under it "
                 "(cached publicly for a year); one replaced or removed is 404.",
-                tag="accounts", auth="none", op_id="avatar",
-                parameters=[path_param("sha256", {"type": "string",
-                                                  "pattern": "^[0-9a-f]{64}$"},
-                                       "The SHA-256 of the picture's bytes.",
-                                       EXAMPLE_AVATAR)],
-                ok={"200": {"description": "The picture.", "headers": {
-                        "ETag": {"required": True, "schema": {"type": "string"}},
-                        "Cache-Control": {"required": True, "schema": {
-                            "type": "string",
-                            "const": "public, max-age=31536000, immutable"}}},
-                    "content": {"image/webp": {"schema": {"type": "string",
-                                                          "format": "binary"}}}},
-                    "304": {"description": "Not modified (`If-None-Match`)."}},
-                errors=(404,),
+                tag="accounts", op_id="avatar",
             )},
             "/api/emoji": {
                 "get": self.op(
@@ -1320,25 +1328,12 @@ class _Builder:
                 ok={"204": {"description": "Removed."}},
                 errors=(400, 403, 404),
             )},
-            "/api/emoji/images/{sha256}": {"get": self.op(
+            "/api/emoji/images/{sha256}": {"get": picture(
                 "A custom emoji's picture",
                 "The bytes of a custom emoji's picture (its `url`), for anyone with the "
                 "url: no token, as profile pictures. Named by the bytes, cached publicly "
                 "for a year; a removed emoji's is 404.",
-                tag="emoji", auth="none", op_id="customEmojiImage",
-                parameters=[path_param("sha256", {"type": "string",
-                                                  "pattern": "^[0-9a-f]{64}$"},
-                                       "The SHA-256 of the picture's bytes.",
-                                       EXAMPLE_AVATAR)],
-                ok={"200": {"description": "The picture.", "headers": {
-                        "ETag": {"required": True, "schema": {"type": "string"}},
-                        "Cache-Control": {"required": True, "schema": {
-                            "type": "string",
-                            "const": "public, max-age=31536000, immutable"}}},
-                    "content": {"image/webp": {"schema": {"type": "string",
-                                                          "format": "binary"}}}},
-                    "304": {"description": "Not modified (`If-None-Match`)."}},
-                errors=(404,),
+                tag="emoji", op_id="customEmojiImage",
             )},
             "/api/users/{name}": {"get": self.op(
                 "A user's profile",
