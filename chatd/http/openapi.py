@@ -765,6 +765,16 @@ class _Builder:
             return {"name": name, "in": "path", "required": True, "schema": schema,
                     "description": description, "example": example}
 
+        def multipart(**fields: Schema) -> dict[str, Any]:
+            """A ``multipart/form-data`` body: the text parts ``fields``, then ``file`` (of
+            any type: the bytes decide)."""
+            return {"multipart/form-data": {
+                "schema": {"type": "object", "properties": {
+                    **fields, "file": {"type": "string", "format": "binary"}},
+                    "required": [*fields, "file"], "additionalProperties": False},
+                "encoding": {"file": {"contentType": "*/*"}},
+            }}
+
         def picture(summary: str, description: str, *, tag: str, op_id: str
                     ) -> dict[str, Any]:
             """The ``GET`` of a picture named by its bytes' SHA-256 (profile pictures,
@@ -1257,12 +1267,7 @@ class _Builder:
                     "user's connections, room mates and watchers get the `profile` event. "
                     "Counted with the profile changes.",
                     tag="accounts", op_id="setAvatar",
-                    body={"multipart/form-data": {
-                        "schema": {"type": "object", "properties": {
-                            "file": {"type": "string", "format": "binary"}},
-                            "required": ["file"], "additionalProperties": False},
-                        "encoding": {"file": {"contentType": "*/*"}},
-                    }},
+                    body=multipart(),
                     ok=ok(200, "The profile as stored.", _ref("Profile")),
                     errors=(400, 429),
                 ),
@@ -1304,15 +1309,9 @@ class _Builder:
                     "Every connected user gets the `custom_emoji` event. Counted with the "
                     "uploads (`limits.uploads_per_minute`).",
                     tag="emoji", op_id="addCustomEmoji",
-                    body={"multipart/form-data": {
-                        "schema": {"type": "object", "properties": {
-                            "name": {"type": "string",
-                                     "pattern": "^([a-z0-9_+-]{1,32}|:[a-z0-9_+-]{1,32}:)$",
-                                     "examples": ["partyparrot"]},
-                            "file": {"type": "string", "format": "binary"}},
-                            "required": ["name", "file"], "additionalProperties": False},
-                        "encoding": {"file": {"contentType": "*/*"}},
-                    }},
+                    body=multipart(name={
+                        "type": "string", "pattern": "^([a-z0-9_+-]{1,32}|:[a-z0-9_+-]{1,32}:)$",
+                        "examples": ["partyparrot"]}),
                     ok=ok(201, "The emoji added.", self.sent(
                         {"emoji": _ref("CustomEmoji")})),
                     errors=(403, 409, 429),
@@ -1627,12 +1626,7 @@ class _Builder:
                 tag="files", op_id="upload",
                 parameters=[{**room_param, "description": "A room or conversation the user "
                              "is a member of."}],
-                body={"multipart/form-data": {
-                    "schema": {"type": "object", "properties": {
-                        "file": {"type": "string", "format": "binary"}},
-                        "required": ["file"], "additionalProperties": False},
-                    "encoding": {"file": {"contentType": "*/*"}},
-                }},
+                body=multipart(),
                 ok=ok(201, "Stored.", self.sent({"file": _ref("File")})),
                 errors=(403, 404, 409, 429),
             )},
