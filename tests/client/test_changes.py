@@ -94,6 +94,21 @@ async def ann_with_bob(tmp_path: Path, server: Server,
         yield term, bob
 
 
+@asynccontextmanager
+async def ann_joins_bob(tmp_path: Path, server: Server,
+                        nursery: trio.Nursery) -> AsyncIterator[tuple[Plain, Client]]:
+    """As :func:`ann_with_bob`, but bob (in [general]) did not invite ann: her terminal
+    client, logged in, /joins [general]."""
+    bob = await party(nursery, server, "bob", "general")
+    await register_and_login(server.http_port, "ann")
+    async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
+        await log_in(pty)
+        term = Plain(pty)
+        await term.type("/join general")
+        await term.expect(r"general")
+        yield term, bob
+
+
 async def test_reply_edit_react_delete_with_another_member(tmp_path: Path,
                                                            config: Config) -> None:
     """ann, in the terminal client, answers, edits, reacts and deletes by short number; bob
