@@ -78,16 +78,16 @@ class Plain:
 
 
 @asynccontextmanager
-async def ann_with_bob(tmp_path: Path, server: Server,
-                       nursery: trio.Nursery) -> AsyncIterator[tuple[Plain, Client]]:
-    """ann's terminal client on a pty, logged in and talking in [general], with bob (a
-    WebSocket client in ``nursery``) who invited her there. On leaving, ann's client is asked
-    to /quit and must exit 0 (:func:`client_on_pty`); bob's connection stays open (what the
-    server kept can still be asked), the caller closes it."""
+async def ann_with_bob(tmp_path: Path, server: Server, nursery: trio.Nursery,
+                       *extra: str) -> AsyncIterator[tuple[Plain, Client]]:
+    """ann's terminal client (with the options ``extra``) on a pty, logged in and talking in
+    [general], with bob (a WebSocket client in ``nursery``) who invited her there. On
+    leaving, ann's client is asked to /quit and must exit 0 (:func:`client_on_pty`); bob's
+    connection stays open (what the server kept can still be asked), the caller closes it."""
     await register_and_login(server.http_port, "ann")
     bob = await party(nursery, server, "bob", "general")
     await bob.request("invite", room="general", user="ann")
-    async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
+    async with client_on_pty(tmp_path, server.http_port, "ann", *extra) as pty:
         await log_in(pty)
         term = Plain(pty)
         await term.expect(r"-- talking in \[general\]")
