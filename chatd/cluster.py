@@ -46,8 +46,10 @@ connections here as a ``notify`` event, and a pause of notifications (migration 
 ``dnd`` event, and a reminder of a saved message another node claimed (migration 0030) as a
 ``reminder`` event, the message read here then. A profile set on another node (migration
 0025) goes to the presence tracker, whose announcer tells it here as that node's does
-there (chatd.actions.profile). And deleted rooms (migration 0015): the room's members
-here get ``room_deleted`` and the room leaves the registry.
+there (chatd.actions.profile). A custom emoji added or removed on another node comes as a
+user event addressed to :data:`chatd.storage.EVERYONE`, for every connection here
+(chatd.actions.emoji). And deleted rooms (migration 0015): the room's members here get
+``room_deleted`` and the room leaves the registry.
 
 And presence and typing (migration 0017). Each node keeps a row in ``nodes`` and touches it
 every ``[cluster] heartbeat_interval`` seconds (:class:`Nodes`); each sweeps away the rows not
@@ -106,8 +108,9 @@ from chatd.protocol import (
     is_dm_room,
 )
 from chatd.reminders import reminder_event
-from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToUser
+from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToEveryone, ToUser
 from chatd.storage import (
+    EVERYONE,
     Change,
     CommitNotice,
     DndNotice,
@@ -377,7 +380,10 @@ class Relay:
             await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
                 room=notice.room, notify=notice.notify))))
         elif isinstance(notice, UserEventNotice):
-            await self._registry.send(ToUser(notice.user, notice.data))
+            if notice.user == EVERYONE:  # (a custom emoji added or removed)
+                await self._registry.send(ToEveryone(notice.data))
+            else:
+                await self._registry.send(ToUser(notice.user, notice.data))
         elif isinstance(notice, ReminderNotice):
             await self._reminder(notice)
         elif isinstance(notice, DndNotice):

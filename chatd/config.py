@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ClusterConfig", "Config", "ConfigError", "PreviewsConfig", "load_config",
+__all__ = ["ClusterConfig", "Config", "ConfigError", "EmojiConfig", "PreviewsConfig", "load_config",
            "redact_dsn", "shipped_web_root"]
 
 # Environment variables under the CHATD_ prefix that are not settings: the test suite's.
@@ -135,6 +135,12 @@ class FilesConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class EmojiConfig:
+    max_bytes: int = 256 * 1024
+    who_can_add: str = "everyone"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class PushConfig:
     subject: str = "mailto:admin@localhost"
     allow_private_endpoints: bool = False
@@ -217,6 +223,7 @@ class Config:
     auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
+    emoji: EmojiConfig = dataclasses.field(default_factory=EmojiConfig)
     push: PushConfig = dataclasses.field(default_factory=PushConfig)
     webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
     previews: PreviewsConfig = dataclasses.field(default_factory=PreviewsConfig)
@@ -412,6 +419,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "limits.searches_per_minute", "limits.pins_per_room", "limits.saved_per_user",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
+        "emoji.max_bytes",
         "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",
         "webhooks.concurrency", "webhooks.queue_size", "webhooks.timeout",
         "previews.timeout_seconds", "previews.max_html_bytes", "previews.concurrency",
@@ -437,6 +445,8 @@ def _validate(config: Config, problems: list[str]) -> None:
             f"({config.cluster.heartbeat_interval}), or live nodes are taken for dead")
     _validate_files(config, bad)
     _validate_push(config, bad)
+    if config.emoji.who_can_add not in {"everyone", "admins"}:
+        bad("emoji.who_can_add", f'"everyone" or "admins", got {config.emoji.who_can_add!r}')
 
 
 def _validate_files(config: Config, bad: Any) -> None:

@@ -94,6 +94,7 @@ __all__ = [
     "PublishMany",
     "RegistryState",
     "RoomRegistry",
+    "ToEveryone",
     "ToUser",
     "apply",
     "changed_since",
@@ -258,6 +259,14 @@ class ToUser:
     exclude: ConnId | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ToEveryone:
+    """A frame for every connection here, of every user: the rare server-wide events (a
+    custom emoji added or removed)."""
+
+    data: bytes
+
+
 # ----------------------------------------------------------------------------- effects
 
 
@@ -277,7 +286,7 @@ Effect = Deliver | Call
 #: What the registry takes. A :class:`Call` is a command too: its function runs once every
 #: command queued before it is applied (:meth:`RoomRegistry.settled`).
 Command = (Connect | Disconnect | Join | Leave | PublishMany | Broadcast | FromMember
-           | BroadcastPresence | ToUser | Call | CloseRoom)
+           | BroadcastPresence | ToUser | ToEveryone | Call | CloseRoom)
 
 
 def _conns_of(state: RegistryState, users: Iterable[str], exclude: str | None = None
@@ -444,6 +453,8 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
             _record_change(state, user)
             targets = tuple(c for c in state.user_conns.get(user, ()) if c != exclude)
             return [Deliver(targets, Notice(data))]
+        case ToEveryone(data):
+            return [Deliver(tuple(state.conns), Notice(data))]
     raise TypeError(f"not a registry command: {command!r}")
 
 

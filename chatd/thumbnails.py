@@ -30,6 +30,13 @@ same pixel bound and the same reduced JPEG decode, but cropped to the centred sq
 image and scaled to :data:`AVATAR_SIZE` on each side (enlarged if smaller), as Slack and
 Mattermost crop theirs. The crop is taken before the EXIF turn: a centred square turned is
 the centred square of the turned image, so the order changes nothing but the cost.
+
+A custom emoji's picture (:func:`make_emoji`) is reduced to fit :data:`EMOJI_SIZE` square
+(aspect kept, never enlarged: a 16x16 pixel-art emoji stays sharp in the browser's
+scaling), always with alpha. An animated GIF or WebP stays animated (Pillow decodes one
+frame at a time and writes an animated WebP): its first :data:`EMOJI_FRAMES` frames, each
+with its duration, and no more frames than keep the decoded pixels of all of them within
+``max_pixels`` (the time spent grows with them, the memory held is the small frames').
 """
 
 from __future__ import annotations
@@ -43,8 +50,8 @@ from typing import TypeVar
 
 from PIL import ExifTags, Image
 
-__all__ = ["AVATAR_SIZE", "BOX", "DEFAULT_MAX_PIXELS", "FORMATS", "THUMBNAIL_TYPE", "Thumbnail",
-           "make_avatar", "make_thumbnail"]
+__all__ = ["AVATAR_SIZE", "BOX", "DEFAULT_MAX_PIXELS", "EMOJI_FRAMES", "EMOJI_SIZE", "FORMATS",
+           "THUMBNAIL_TYPE", "Thumbnail", "make_avatar", "make_emoji", "make_thumbnail"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,10 @@ BOX = (400, 400)
 
 #: A profile picture's side, in pixels: twice the largest the page shows, for dense screens.
 AVATAR_SIZE = 256
+#: A custom emoji's picture fits a square of this side (pixels).
+EMOJI_SIZE = 128
+#: The most frames an animated custom emoji keeps (a few seconds of animation).
+EMOJI_FRAMES = 200
 
 #: The default of ``[files] max_image_pixels``.
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -191,4 +202,44 @@ def _avatar(image: Image.Image, max_pixels: int) -> bytes | None:
         image = image.transpose(turn)
     out = io.BytesIO()
     image.save(out, "WEBP", quality=_WEBP_QUALITY)
+    return out.getvalue()
+
+
+def make_emoji(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | None:
+    """A custom emoji's picture (WebP that fits :data:`EMOJI_SIZE` square, animated when the
+    image is) of the image in the file at ``path``; blocks: call it in a worker thread.
+
+    Returns:
+        The WebP bytes, or None when the file is not a PNG, JPEG, GIF or WebP image, has more
+        than ``max_pixels`` pixels, or fails to decode.
+    """
+    return _decoded(path, lambda image: _emoji(image, max_pixels))
+
+
+def _emoji(image: Image.Image, max_pixels: int) -> bytes | None:
+    loaded = _loaded(image, max_pixels, (2 * EMOJI_SIZE, 2 * EMOJI_SIZE))
+    if loaded is None:
+        return None
+    width, height, orientation = loaded
+    # Counted once the size is known to be within the bound (counting seeks through them).
+    frames = min(int(getattr(image, "n_frames", 1)), EMOJI_FRAMES,
+                 max(1, max_pixels // max(1, width * height)))
+    turn = _TURNS.get(orientation)
+    made: list[Image.Image] = []
+    durations: list[int] = []
+    for index in range(frames):
+        if index:
+            image.seek(index)
+        frame = image.convert("RGBA")
+        frame.thumbnail((EMOJI_SIZE, EMOJI_SIZE), Image.Resampling.LANCZOS)
+        if turn is not None:
+            frame = frame.transpose(turn)
+        made.append(frame)
+        durations.append(int(image.info.get("duration") or 100))
+    out = io.BytesIO()
+    if len(made) == 1:
+        made[0].save(out, "WEBP", quality=_WEBP_QUALITY)
+    else:
+        made[0].save(out, "WEBP", quality=_WEBP_QUALITY, save_all=True,
+                     append_images=made[1:], duration=durations, loop=0)
     return out.getvalue()

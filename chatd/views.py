@@ -7,6 +7,7 @@ import urllib.parse
 from typing import Any
 
 from chatd.protocol import (
+    CustomEmojiChanged,
     Entry,
     MemberBanned,
     MemberKicked,
@@ -29,6 +30,7 @@ from chatd.storage import (
     AdminRoom,
     AuditEntry,
     Ban,
+    CustomEmoji,
     CustomStatus,
     FileInfo,
     Member,
@@ -39,8 +41,10 @@ from chatd.storage import (
     User,
 )
 
-__all__ = ["AVATAR_PATH", "admin_room_object", "admin_user_object", "audit_object",
-           "avatar_object", "ban_object", "contact_object", "file_object", "file_url",
+__all__ = ["AVATAR_PATH", "EMOJI_IMAGE_PATH", "admin_room_object", "admin_user_object",
+           "audit_object",
+           "avatar_object", "ban_object", "contact_object", "custom_emoji_event",
+           "custom_emoji_object", "file_object", "file_url",
            "member_object", "message_event",
            "message_object", "preview_object", "profile_event", "profile_object", "room_object",
            "status_object", "thumbnail_url", "user_object"]
@@ -141,6 +145,10 @@ def _posted(message: Message) -> MessagePosted:
             "by": message.pinned_by, "ts": message.pinned_ts, "seq": message.pinned_seq},
         previews=tuple(preview_object(preview) for preview in message.previews)
         if message.previews else (),
+        thread=message.thread, broadcast=message.broadcast,
+        replies=None if not message.reply_count else {
+            "count": message.reply_count, "last_ts": message.reply_last_ts,
+            "users": message.reply_users},
     )
 
 
@@ -201,6 +209,26 @@ def avatar_object(sha256: str | None) -> dict[str, Any] | None:
     if sha256 is None:
         return None
     return {"url": f"{AVATAR_PATH}{sha256}"}
+
+
+#: Where a custom emoji's picture is served (chatd.http.emoji), by its SHA-256.
+EMOJI_IMAGE_PATH = "/api/emoji/images/"
+
+
+def custom_emoji_object(emoji: CustomEmoji) -> dict[str, Any]:
+    """A custom emoji as clients see it: ``{name, url, by, ts}``; ``url`` loads without a
+    token and is named by the picture's bytes, as a profile picture's is."""
+    return {"name": emoji.name, "url": f"{EMOJI_IMAGE_PATH}{emoji.sha256}", "by": emoji.by,
+            "ts": emoji.ts}
+
+
+def custom_emoji_event(emoji: CustomEmoji, *, removed: bool = False, by: str | None = None,
+                       ts: int | None = None) -> CustomEmojiChanged:
+    """The ``custom_emoji`` event of ``emoji`` added, or ``removed`` (``url`` null) ``by``
+    someone at ``ts`` (ms; default: who added it, and when)."""
+    url = None if removed else f"{EMOJI_IMAGE_PATH}{emoji.sha256}"
+    return CustomEmojiChanged(name=emoji.name, url=url, by=by or emoji.by,
+                              ts=emoji.ts if ts is None else ts)
 
 
 def status_object(status: CustomStatus | None) -> dict[str, Any] | None:

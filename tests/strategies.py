@@ -27,6 +27,8 @@ from chatd.protocol import (
     Bans,
     Contacts,
     CreateRoom,
+    CustomEmojiChanged,
+    CustomEmojiList,
     Delete,
     Dm,
     DndChanged,
@@ -87,6 +89,7 @@ from chatd.protocol import (
     SetProfile,
     SetRole,
     SetTopic,
+    Thread,
     TopicChanged,
     Typing,
     Unban,
@@ -116,6 +119,7 @@ from chatd.protocol.events import (
     PINS_PAGE_MAX,
     SAVED_PAGE_MAX,
     SEARCH_PAGE_MAX,
+    THREAD_PAGE_MAX,
 )
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 
@@ -181,6 +185,10 @@ file_ids = st.lists(msg_ids, max_size=MAX_FILES, unique=True).map(tuple)
 """What ``send`` and ``dm`` attach: up to MAX_FILES distinct ids."""
 emojis = st.sampled_from(["👍", "❤️", "😂", "🎉", "👍🏽", "🏳️\u200d🌈", "🇫🇷", "1️⃣"])
 """Emoji in their normal (fully-qualified) form, as the parser gives them back."""
+custom_emoji_names = st.from_regex(r"[a-z0-9_+-]{1,32}", fullmatch=True)
+"""Custom emoji's names (migration 0031)."""
+reaction_emojis = emojis | custom_emoji_names.map(lambda name: f":{name}:")
+"""What a reaction may carry: a Unicode emoji, or a custom emoji's ``:name:``."""
 tokens = st.text(_storable, min_size=1, max_size=MAX_TOKEN_CHARS)
 notify_levels = st.sampled_from(NOTIFY_LEVELS)
 """A member's notification levels for a room."""
@@ -247,24 +255,33 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "leave": st.builds(Leave, id=request_ids, room=any_room_names),
         "send": st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
                           nonce=nonces, reply_to=st.none() | msg_ids, files=file_ids)
+        | st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
+                    nonce=nonces, thread=msg_ids, broadcast=st.booleans())
         | st.builds(Send, id=request_ids, room=any_room_names, text=st.sampled_from(["", " "]),
                     nonce=nonces, files=file_ids.filter(bool)),
         "history": _history(limits),
         "ping": st.builds(Ping, id=request_ids),
         "dm": st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
-                        reply_to=st.none() | msg_ids, files=file_ids),
+                        reply_to=st.none() | msg_ids, files=file_ids,
+                        thread=st.none() | msg_ids)
+        | st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
+                    thread=msg_ids, broadcast=st.just(True)),
         "edit": st.builds(Edit, id=request_ids, room=any_room_names, msg_id=msg_ids,
                           text=texts(limits)),
         "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
         "remove_preview": st.builds(RemovePreview, id=request_ids, room=any_room_names,
                                     msg_id=msg_ids),
         "react": st.builds(React, id=request_ids, room=any_room_names, msg_id=msg_ids,
-                           emoji=emojis, on=st.booleans()),
+                           emoji=reaction_emojis, on=st.booleans()),
+        "custom_emoji": st.builds(CustomEmojiList, id=request_ids),
         "pin": st.builds(Pin, id=request_ids, room=any_room_names, msg_id=msg_ids,
                          on=st.booleans()),
         "pins": st.builds(Pins, id=request_ids, room=any_room_names,
                           before=st.none() | st.integers(1, MAX_SEQ),
                           limit=st.none() | st.integers(1, PINS_PAGE_MAX)),
+        "thread": st.builds(Thread, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                            before=st.none() | st.integers(1, MAX_SEQ),
+                            limit=st.none() | st.integers(1, THREAD_PAGE_MAX)),
         "save": st.builds(Save, id=request_ids, room=any_room_names, msg_id=msg_ids,
                           on=st.booleans(), remind_at=st.none() | st.integers(0, MAX_SEQ)),
         "saved_items": st.builds(SavedItems, id=request_ids,
@@ -421,7 +438,12 @@ message_events = st.builds(
         "url": st.text(min_size=1, max_size=20), "title": st.text(min_size=1, max_size=20),
         "description": st.text(max_size=20), "site": st.text(max_size=10)}),
         max_size=1).map(tuple),
-).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to))
+    thread=st.none() | msg_ids, broadcast=st.booleans(),
+    replies=st.none() | st.fixed_dictionaries({
+        "count": st.integers(1, 2**31), "last_ts": st.integers(0, 2**53),
+        "users": st.lists(user_names, min_size=1, max_size=5).map(tuple)}),
+).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to)
+         and (m.thread is not None or not m.broadcast))
 """``message`` events (and the message objects of join and history replies)."""
 
 change_events: st.SearchStrategy[ServerEvent] = st.one_of(
@@ -525,6 +547,11 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
                   st.text("0123456789abcdef", min_size=64, max_size=64))),
     st.builds(Gap, room=any_room_names, after=seqs, last_seq=seqs),
     st.builds(RoomDeleted, room=room_names, by=user_names),
+    st.builds(CustomEmojiChanged, name=custom_emoji_names, by=user_names,
+              ts=st.integers(0, 2**53),
+              url=st.none() | st.builds(lambda digits: f"/api/emoji/images/{digits}",
+                                        st.text("0123456789abcdef", min_size=64,
+                                                max_size=64))),
     st.builds(SavedChanged, room=any_room_names, msg_id=msg_ids, on=st.booleans(),
               remind_at=st.none() | st.integers(0, 2**53), ts=st.integers(0, 2**53)),
     st.builds(Reminded, room=any_room_names, msg_id=msg_ids, remind_at=st.integers(0, 2**53),
@@ -532,7 +559,7 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
-``saved``, ``reminder``)."""
+``custom_emoji``, ``saved``, ``reminder``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -561,8 +588,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
-      Archive(room="a", archived=True), Pins(room="a"), Save(room="a", msg_id=1),
-      SavedItems()],
+      Archive(room="a", archived=True), Pins(room="a"), CustomEmojiList(),
+      Thread(room="a", msg_id=1), Save(room="a", msg_id=1), SavedItems()],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

@@ -16,8 +16,11 @@ from chatd.thumbnails import (
     AVATAR_SIZE,
     BOX,
     DEFAULT_MAX_PIXELS,
+    EMOJI_FRAMES,
+    EMOJI_SIZE,
     Thumbnail,
     make_avatar,
+    make_emoji,
     make_thumbnail,
 )
 from tests.images import animation, encode, picture, png_bomb, with_orientation
@@ -237,3 +240,39 @@ def test_a_picture_is_turned_as_its_exif_says(tmp_path: Path) -> None:
 def test_anything_else_gives_no_picture(tmp_path: Path, data: bytes) -> None:
     """Not a PNG, JPEG, GIF or WebP, or past max_pixels: None."""
     assert make_avatar(_file(tmp_path, data), max_pixels=4_000_000) is None
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ((300, 150), (EMOJI_SIZE, EMOJI_SIZE // 2)), ((40, 90), (40, 90)), ((128, 128), (128, 128)),
+])
+def test_an_emoji_fits_the_square_never_enlarged_with_alpha(tmp_path: Path, size: tuple[int, int],
+                                                            expected: tuple[int, int]) -> None:
+    """make_emoji: a WebP that fits 128x128, aspect kept, never enlarged; transparency kept."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
+    image.paste((255, 0, 0, 255), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
+    data = make_emoji(_file(tmp_path, encode(image, "PNG")))
+    assert data is not None
+    made = Image.open(io.BytesIO(data))
+    assert (made.format, made.size, made.mode) == ("WEBP", expected, "RGBA")
+    assert made.getpixel((0, 0))[3] == 0  # type: ignore[index]
+
+
+def test_an_animated_emoji_keeps_its_frames_within_the_bounds(tmp_path: Path) -> None:
+    """An animated GIF stays animated, each frame's duration kept; no more frames than fit
+    in max_pixels, nor than EMOJI_FRAMES; one past the pixel bound is refused whole."""
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    path = _file(tmp_path, animation("GIF", 100, 100, colours))
+    made = Image.open(io.BytesIO(make_emoji(path) or b""))
+    made.seek(1)
+    made.load()
+    assert (getattr(made, "n_frames", 1), made.info.get("duration")) == (3, 100)
+    capped = Image.open(io.BytesIO(make_emoji(path, max_pixels=25_000) or b""))
+    assert getattr(capped, "n_frames", 1) == 2
+    assert make_emoji(path, max_pixels=9_999) is None
+    distinct = [((i * 37) % 256, (i * 91) % 256, (i * 53) % 256) for i in range(EMOJI_FRAMES + 5)]
+    many = _file(tmp_path, animation("GIF", 8, 8, distinct),
+                 "many.gif")
+    assert getattr(Image.open(io.BytesIO(make_emoji(many) or b"")), "n_frames", 1) == EMOJI_FRAMES
+    assert make_emoji(_file(tmp_path, png_bomb(3000, 3000), "bomb.png"),
+                      max_pixels=4_000_000) is None
+    assert make_emoji(_file(tmp_path, b"not an image", "text.png")) is None

@@ -16,6 +16,7 @@ named members do. In a 1:1 conversation the words are plain text.
 
 from __future__ import annotations
 
+from chatd.actions import emoji
 from chatd.actions.context import App, Append, Caller, signed_in
 from chatd.errors import ChatError
 from chatd.protocol import Delete, Dm, Edit, Pin, React, RemovePreview, Send, codes
@@ -34,6 +35,7 @@ async def send(app: App, caller: Caller, request: Send) -> Append:
     return Append(request.id, NewMessage(
         user_id=user.id, room=request.room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=mentions, files=request.files, group=group,
+        thread=request.thread, broadcast=request.broadcast,
     ))
 
 
@@ -51,6 +53,7 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
     return Append(request.id, NewMessage(
         user_id=user.id, room=room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=_mentions(request.text), files=request.files,
+        thread=request.thread, broadcast=request.broadcast,
     ))
 
 
@@ -82,8 +85,12 @@ async def remove_preview(app: App, caller: Caller, request: RemovePreview) -> Ap
 
 
 async def react(app: App, caller: Caller, request: React) -> Append:
-    """Put or take back the caller's emoji on a message of a room they are in."""
+    """Put or take back the caller's emoji on a message of a room they are in. A custom
+    emoji's ``:name:`` must be one to be put (chatd.actions.emoji); one removed since may
+    still be taken back."""
     user = signed_in(caller)
+    if request.on and request.emoji.startswith(":"):
+        await emoji.check_reaction(app, request.emoji)
     return Append(request.id, NewChange(
         user_id=user.id, room=request.room, msg_id=request.msg_id, kind="reaction",
         emoji=request.emoji, on=request.on,

@@ -29,6 +29,7 @@ from chatd.protocol import (
     Rooms,
     SetNotify,
     SetTopic,
+    Thread,
     Typing,
     Unread,
     UserTyping,
@@ -38,7 +39,7 @@ from chatd.protocol import (
     frame,
     is_dm_room,
 )
-from chatd.protocol.events import PINS_PAGE
+from chatd.protocol.events import PINS_PAGE, THREAD_PAGE
 from chatd.rooms import ToUser
 from chatd.storage import Joined, NewChange, StorageUnavailable
 from chatd.views import member_object, message_event, message_object, room_object
@@ -58,6 +59,7 @@ __all__ = [
     "read",
     "set_notify",
     "set_topic",
+    "thread",
     "typing",
     "unread",
     "who",
@@ -150,6 +152,20 @@ async def pins(app: App, caller: Caller, request: Pins) -> Answer:
     return Answer(id=request.id, fields={
         "room": request.room, "messages": [message_object(m) for m in page.messages],
         "more": page.more, "last_seq": page.last_seq,
+    })
+
+
+async def thread(app: App, caller: Caller, request: Thread) -> Answer:
+    """A thread (of its root, or of one of its replies) for the room's members: its root as
+    it is now and a page of its replies, oldest first, the newest of those below
+    ``before``; ``more``: older replies remain (ask again with ``before`` = the first
+    one's seq)."""
+    user = signed_in(caller)
+    page = await app.storage.thread(user.id, request.room, request.msg_id,
+                                    before=request.before, limit=request.limit or THREAD_PAGE)
+    return Answer(id=request.id, fields={
+        "room": request.room, "root": message_object(page.root),
+        "messages": [message_object(m) for m in page.messages], "more": page.more,
     })
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from chatd.actions import (
     contacts,
     dnd,
+    emoji,
     messages,
     moderation,
     profile,
@@ -33,6 +34,7 @@ from chatd.protocol import (
     Bans,
     Contacts,
     CreateRoom,
+    CustomEmojiList,
     Delete,
     Dm,
     Edit,
@@ -62,6 +64,7 @@ from chatd.protocol import (
     SetProfile,
     SetRole,
     SetTopic,
+    Thread,
     Typing,
     Unban,
     Unread,
@@ -144,6 +147,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     React: Operation(messages.react, rate=SENDS),
     Pin: Operation(messages.pin, rate=SENDS),
     Pins: Operation(rooms.pins),
+    Thread: Operation(rooms.thread),
     RemovePreview: Operation(messages.remove_preview, rate=SENDS),
     SetTopic: Operation(rooms.set_topic, rate=SENDS),
     # Moderation: entries of the log too, committed before they are answered.
@@ -161,6 +165,7 @@ OPERATIONS: dict[type[Request], Operation] = {
     # Profiles: a change is told to the user's rooms and contacts, so it has a bucket.
     SetProfile: Operation(profile.set_profile, rate=(profile.PROFILE_CHANGES,)),
     Profiles: Operation(profile.profiles),
+    CustomEmojiList: Operation(emoji.listed),
     # Saved messages: private to the user, no entry of any log.
     Save: Operation(saved.save, rate=(saved.SAVES,)),
     SavedItems: Operation(saved.saved_items),

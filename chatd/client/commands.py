@@ -17,7 +17,7 @@ import datetime
 import enum
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
 
 import emoji as _emoji
@@ -51,6 +51,7 @@ from chatd.protocol import (
     Bans,
     Contacts,
     CreateRoom,
+    CustomEmojiList,
     Delete,
     Edit,
     History,
@@ -82,6 +83,7 @@ from chatd.protocol import (
     SetProfile,
     SetRole,
     SetTopic,
+    Thread,
     Unban,
     Unread,
     Who,
@@ -90,7 +92,7 @@ from chatd.protocol import (
     normalise_user,
     parse_event,
 )
-from chatd.protocol.markup import normalise_emoji
+from chatd.protocol.markup import custom_emoji_name, normalise_emoji
 
 __all__ = ["COMMANDS", "Outcome", "handle_line", "message_number", "reaction_emoji",
            "read_input", "split_path"]
@@ -152,11 +154,19 @@ def message_number(word: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def reaction_emoji(word: str) -> str | None:
-    """The emoji a reaction is typed as: one emoji (``👍``; ``❤`` and ``❤️`` are one), or a
-    ``:shortcode:`` (``:thumbsup:``, ``:+1:``, ``:tada:``); None if it is neither."""
+def reaction_emoji(word: str, custom: Container[str] = ()) -> str | None:
+    """The emoji a reaction is typed as: one emoji (``👍``; ``❤`` and ``❤️`` are one), a
+    ``:shortcode:`` (``:thumbsup:``, ``:+1:``, ``:tada:``), or a custom emoji's ``:name:``
+    (one of ``custom``, the names known here, before a shortcode of the same name; any
+    name that is no shortcode, for the server to check); None if it is none of those."""
+    name = custom_emoji_name(word)
+    if name is not None and name in custom:
+        return word
     if len(word) > 2 and word.startswith(":") and word.endswith(":"):
-        word = _emoji.emojize(word, language="alias")
+        emojized = _emoji.emojize(word, language="alias")
+        if emojized == word and name is not None:
+            return word
+        word = emojized
     return normalise_emoji(word)
 
 
@@ -583,6 +593,45 @@ async def _set_profile(client: ChatClient, what: str, request: SetProfile) -> No
     await client.ask(what, request, Answer, on_ok)
 
 
+async def emoji(client: ChatClient, arg: str) -> None:
+    """``/emoji``: the server's custom emoji, who added each; ``/emoji add NAME PATH``: add
+    the image at PATH as ``:NAME:``; ``/emoji remove NAME``: remove one (its adder, or an
+    administrator)."""
+    verb, _, rest = arg.strip().partition(" ")
+    if verb == "add":
+        name, _, path = rest.strip().partition(" ")
+        parsed = split_path(path)
+        if not name or parsed is None or parsed[1]:
+            client.screen.problem('usage: /emoji add NAME PATH (quote a PATH with spaces: '
+                                  '/emoji add logo "our logo.png")')
+            return
+        await client.emoji_add(name.strip(":"), Path(parsed[0]))
+        return
+    if verb == "remove":
+        name = rest.strip().strip(":")
+        if not name or " " in name:
+            client.screen.problem("usage: /emoji remove NAME")
+            return
+        await client.emoji_remove(name)
+        return
+    if verb:
+        client.screen.problem("usage: /emoji [add NAME PATH|remove NAME]")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        found = [e for e in reply.fields.get("emoji") or [] if isinstance(e, dict)]
+        client.custom_emoji = {str(e.get("name")): e for e in found}
+        if not found:
+            client.screen.notice("no custom emoji yet (/emoji add NAME PATH adds one)")
+            return
+        client.screen.notice(f"{len(found)} custom emoji:")
+        for e in found:
+            client.screen.notice(f"  :{clean(str(e.get('name')))}: "
+                                 f"added by {clean(str(e.get('by')))}")
+
+    await client.ask("/emoji", CustomEmojiList(), Answer, on_ok)
+
+
 async def whois(client: ChatClient, arg: str) -> None:
     """``/whois USER``: their display name and custom status (anyone's: names are seen
     server-wide)."""
@@ -704,7 +753,7 @@ async def react(client: ChatClient, arg: str) -> None:
     if number is None:
         client.screen.problem("usage: /react N EMOJI (👍 or :thumbsup:; again to take it back)")
         return
-    emoji = reaction_emoji(words[1])
+    emoji = reaction_emoji(words[1], client.custom_emoji or ())
     if emoji is None:
         client.screen.problem(f"/react: {clean(words[1])!r} is not one emoji")
         return
@@ -909,6 +958,79 @@ async def reply(client: ChatClient, arg: str) -> None:
     message = _numbered(client, number, "/reply")
     if message is not None:
         await client.say(message.room, text.strip(), reply_to=message.msg_id)
+
+
+async def reply_thread(client: ChatClient, arg: str) -> None:
+    """``/reply-thread N TEXT``: reply in the thread of message [N] (its own thread, or the
+    one it is a reply in), in its room."""
+    first, _, text = arg.partition(" ")
+    number = message_number(first)
+    if number is None or not text.strip():
+        client.screen.problem("usage: /reply-thread N TEXT")
+        return
+    message = _numbered(client, number, "/reply-thread")
+    if message is None:
+        return
+    root = message.thread if message.thread is not None else message.msg_id
+    await client.say(message.room, text.strip(), thread=root)
+
+
+#: Replies /thread shows at a time.
+THREAD_PAGE = 20
+
+
+async def thread(client: ChatClient, arg: str) -> None:
+    """``/thread N``: the thread of message [N] (its root, or one of its replies): the root,
+    then its latest replies, oldest first, each with its short number; ``/thread more``: the
+    replies before those."""
+    word = arg.strip()
+    before: int | None = None
+    if word.lower() == "more":
+        if client.next_thread is None:
+            client.screen.problem("/thread more: no thread shown has more; /thread N")
+            return
+        room, msg_id, before = client.next_thread
+    else:
+        number = message_number(word)
+        if number is None:
+            client.screen.problem("usage: /thread N, then /thread more for older replies")
+            return
+        message = _numbered(client, number, "/thread")
+        if message is None:
+            return
+        room, msg_id = message.room, message.msg_id
+
+    async def on_ok(reply: Answer) -> None:
+        root = reply.fields.get("root")
+        listed = reply.fields.get("messages")
+        shown = [m for obj in (listed if isinstance(listed, list) else [])
+                 if isinstance(obj, dict) and isinstance(m := parse_event(obj), MessagePosted)]
+        parsed = parse_event(root) if isinstance(root, dict) else None
+        if not isinstance(parsed, MessagePosted):
+            client.screen.problem("/thread: the server's answer had no root")
+            return
+        # Held, so that they can be named by number (only members read threads, and a
+        # member's connection gets the room's entries, which keep them right).
+        [held_root] = client.take([parsed]) or [parsed]
+        if before is None:
+            client.screen.notice(f"thread of [{client.messages.number(held_root)}] in "
+                                 f"[{client.label(room)}]:")
+            client.show(held_root)
+        else:
+            client.screen.notice("older replies:")
+        if not shown:
+            client.screen.notice("no replies yet; /reply-thread "
+                                 f"{client.messages.number(held_root)} TEXT answers in it")
+        for message in client.take(shown):
+            client.show(message)
+        if reply.fields.get("more") is True and shown:
+            client.next_thread = (room, held_root.msg_id, shown[0].seq)
+            client.screen.notice("/thread more for older replies")
+        else:
+            client.next_thread = None
+
+    await client.ask("/thread", Thread(room=room, msg_id=msg_id, before=before,
+                                       limit=THREAD_PAGE), Answer, on_ok)
 
 
 async def contacts(client: ChatClient, arg: str) -> None:
@@ -1284,9 +1406,17 @@ COMMANDS: dict[str, Command] = {
     "search": Command(search, "/search WORDS|more",
                       "find messages (\"phrase\" -word from:USER in:ROOM); more: next page"),
     "reply": Command(reply, "/reply N TEXT", "answer message [N] (/re)"),
+    "thread": Command(thread, "/thread N|more", "the thread of message [N]: its root and "
+                      "replies (/t)"),
+    "reply-thread": Command(reply_thread, "/reply-thread N TEXT",
+                            "reply in the thread of message [N] (/rt)"),
     "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),
     "delete": Command(delete, "/delete N[!]", "delete message [N] (asks for the !)"),
-    "react": Command(react, "/react N EMOJI", "put or take back a reaction (👍, :tada:)"),
+    "react": Command(react, "/react N EMOJI", "put or take back a reaction (👍, :tada:, "
+                     "a custom :name:)"),
+    "emoji": Command(emoji, "/emoji [add NAME PATH|remove NAME]",
+                     "the server's custom emoji; add one (a PNG, JPEG, GIF or WebP image), "
+                     "or remove one you added"),
     "pin": Command(pin, "/pin N", "pin message [N] for everyone in its room to find"),
     "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
     "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),
@@ -1335,4 +1465,4 @@ COMMANDS: dict[str, Command] = {
     "quit": Command(quit_, "/quit", "leave the client (/q)"),
 }
 ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit",
-           "re": "reply", "s": "search", "find": "search"}
+           "re": "reply", "t": "thread", "rt": "reply-thread", "s": "search", "find": "search"}

@@ -14,7 +14,7 @@ import json
 import secrets
 import ssl
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import h11
@@ -171,12 +171,17 @@ class _Source(Protocol):
     async def read(self, size: int = -1, /) -> bytes: ...
 
 
-def _multipart_head(boundary: str, name: str, content_type: str) -> bytes:
-    """The head of the one part, ``file``: its name as an ASCII ``filename`` and in full as
-    ``filename*`` (RFC 5987), which the server prefers."""
+def _multipart_head(boundary: str, name: str, content_type: str,
+                    fields: Sequence[tuple[str, str]] = ()) -> bytes:
+    """The text parts ``fields`` (name, value), then the head of the part ``file``: its name
+    as an ASCII ``filename`` and in full as ``filename*`` (RFC 5987), which the server
+    prefers."""
     plain = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
     quoted = urllib.parse.quote(name, safe="")
-    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+    texts = b"".join(
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n".encode(
+            "ascii") + value.encode() + b"\r\n" for field, value in fields)
+    return texts + (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
             f"filename=\"{plain}\"; filename*=UTF-8''{quoted}\r\n"
             f"Content-Type: {content_type}\r\n\r\n").encode("ascii")
 
@@ -184,11 +189,12 @@ def _multipart_head(boundary: str, name: str, content_type: str) -> bytes:
 async def http_upload(endpoint: Endpoint, path: str, token: str, source: _Source, size: int,
                       *, name: str, content_type: str,
                       on_progress: Callable[[int, int], None] | None = None,
-                      method: str = "POST") -> tuple[int, Any]:
+                      method: str = "POST", fields: Sequence[tuple[str, str]] = ()
+                      ) -> tuple[int, Any]:
     """``POST`` (or ``method``) ``size`` bytes of ``source`` to ``path`` as
-    ``multipart/form-data`` (one part, ``file``), streamed: a chunk of :data:`UPLOAD_CHUNK`
-    bytes is read (in a worker thread) and sent at a time, so the file is never held in
-    memory whatever its size.
+    ``multipart/form-data`` (the text parts ``fields``, then ``file``), streamed: a chunk of
+    :data:`UPLOAD_CHUNK` bytes is read (in a worker thread) and sent at a time, so the file
+    is never held in memory whatever its size.
 
     The request says ``Expect: 100-continue``: the server refuses at its head (no token, not a
     member, rate limited, quota spent) before a byte of the file is sent. An answer that comes
@@ -204,7 +210,7 @@ async def http_upload(endpoint: Endpoint, path: str, token: str, source: _Source
             :data:`TRANSFER_TIMEOUT`, closed without an answer, or answered nonsense.
     """
     boundary = f"chatd-{secrets.token_hex(16)}"
-    head = _multipart_head(boundary, name, content_type)
+    head = _multipart_head(boundary, name, content_type, fields)
     tail = f"\r\n--{boundary}--\r\n".encode("ascii")
     headers = [
         ("Host", endpoint.authority), ("Authorization", f"Bearer {token}"),

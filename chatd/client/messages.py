@@ -17,6 +17,10 @@ repetition harmless:
 3. A message object replaces the held one when its ``rev`` is not lower (the server's reading
    is the truth); an older reading is skipped. (Its ``quote``, the answered message as it was
    when read, is taken from the latest reading but is not a change of this message.)
+   A thread reply (a message with ``thread``) is also a change of its root, by rule 2: one
+   more reply in the root's ``replies``, at the reply's time, its sender first among the
+   repliers (:func:`replied`), the root's ``rev`` the reply's seq. The server stores the
+   root's rev the same way, so a root read after the reply already counts it.
 
 4. The entries of a room come in seq order, but for pages: a page (the entries after some seq
    ``lo``) may come at any moment once every entry up to ``lo`` did, and may repeat entries
@@ -51,8 +55,10 @@ from chatd.protocol import (
     PreviewChanged,
     ReactionChanged,
 )
+from chatd.protocol.events import THREAD_USERS
 
-__all__ = ["MAX_HELD_PER_ROOM", "Applied", "Messages", "normalised", "preview_of", "reacted"]
+__all__ = ["MAX_HELD_PER_ROOM", "Applied", "Messages", "normalised", "preview_of", "reacted",
+           "replied"]
 
 #: The most messages held per room; past it the oldest (lowest seq) are forgotten, and
 #: changes to them are then skipped like changes to any message not held.
@@ -87,6 +93,8 @@ def normalised(message: MessagePosted) -> MessagePosted:
         previews=tuple(message.previews),
         quote=dict(message.quote) if message.quote is not None else None,
         pinned=dict(message.pinned) if message.pinned is not None else None,
+        replies=None if message.replies is None else {
+            **message.replies, "users": tuple(message.replies["users"])},
     )
 
 
@@ -121,6 +129,18 @@ def _react(reactions: Reactions, emoji: str, user: str, on: bool) -> Reactions:
 
 
 Change = MessageEdited | MessageDeleted | ReactionChanged | MessagePinned | PreviewChanged
+
+
+def replied(root: MessagePosted, reply: MessagePosted) -> MessagePosted:
+    """``root`` after a ``reply`` in its thread (whose seq is above the root's rev): one
+    more reply, the latest at the reply's time, its sender first of the latest repliers (at
+    most :data:`THREAD_USERS`), the root's rev the reply's seq (docs/protocol.md,
+    "Threads")."""
+    replies = root.replies or {"count": 0, "last_ts": 0, "users": ()}
+    users = (reply.sender, *(u for u in replies["users"] if u != reply.sender))
+    return dataclasses.replace(root, rev=reply.seq, replies={
+        "count": replies["count"] + 1, "last_ts": reply.ts,
+        "users": users[:THREAD_USERS]})
 
 
 def preview_of(entry: PreviewChanged) -> tuple[dict[str, Any], ...]:
@@ -187,6 +207,10 @@ class Messages:
 
     def _put(self, message: MessagePosted) -> Applied:
         room = self._rooms.setdefault(message.room, {})
+        if message.thread is not None:
+            root = room.get(message.thread)
+            if root is not None and message.seq > _rev(root):
+                room[root.msg_id] = replied(root, message)
         held = room.get(message.msg_id)
         if held is not None:
             if _rev(message) < _rev(held) or message == held:

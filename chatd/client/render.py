@@ -340,9 +340,35 @@ def _reply_line(message: MessagePosted, answered: tuple[int, MessagePosted] | No
     return [Span(f"{lead}message {message.reply_to}", Style.DIM)]
 
 
+def _thread_line(message: MessagePosted, root: tuple[int, MessagePosted] | None) -> Line:
+    """``↳ thread of [2] ann: lunch?``: the thread a reply is in, from its root when held
+    (as it is now), else by the root's msg_id; and whether it was also sent to the room."""
+    lead = "      ↳ thread of "
+    also = " (also sent to the room)" if message.broadcast else ""
+    if root is None:
+        return [Span(f"{lead}message #{message.thread}{also}", Style.DIM)]
+    number, original = root
+    if original.deleted:
+        return [Span(f"{lead}[{number}] a deleted message{also}", Style.DIM)]
+    return [Span(f"{lead}[{number}] {clean(original.sender)}: {excerpt(original.text)}{also}",
+                 Style.DIM)]
+
+
+def replies_spans(message: MessagePosted, number: int) -> Line:
+    """`` (2 replies, the latest by cid, bob: /thread 3)``: a root's thread, if it has one."""
+    replies = message.replies
+    if not replies or not isinstance(replies.get("count"), int):
+        return []
+    count = replies["count"]
+    users = ", ".join(clean(user) for user in replies.get("users") or ())
+    by = f", the latest by {users}" if users else ""
+    return [Span(f" ({count} {'reply' if count == 1 else 'replies'}{by}: /thread {number})",
+                 Style.DIM)]
+
+
 def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
                   styled: bool = True, answered: tuple[int, MessagePosted] | None = None,
-                  base_url: str = "") -> Line:
+                  base_url: str = "", root: tuple[int, MessagePosted] | None = None) -> Line:
     """A message as shown, as one line of spans that may hold line breaks (each followed by
     an indent)::
 
@@ -362,13 +388,17 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
         styled: whether the screen shows styles.
         answered: the message it answers, when held, with its number.
         base_url: the server's HTTP base URL, which a file's ``url`` follows.
+        root: the root of the thread it replies in, when held, with its number.
     """
     spans: Line = []
+    if message.thread is not None:
+        spans += [*_thread_line(message, root), Span("\n")]
     if message.reply_to is not None:
         spans += [*_reply_line(message, answered), Span("\n")]
     spans.append(_header(message, number, label))
     if message.deleted:
         spans.append(Span("[deleted]", Style.DIM))
+        spans.extend(replies_spans(message, number))
         return spans
     files = [file_spans(file, base_url) for file in message.files]
     if files and not message.text.strip():
@@ -387,6 +417,7 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
     if message.pinned is not None:
         spans.append(Span(f" (pinned by {clean(message.pinned.get('by'))})", Style.DIM))
     spans.extend(_reactions(message, me))
+    spans.extend(replies_spans(message, number))
     for preview in message.previews:
         spans += [Span("\n"), *preview_spans(preview)]
     return spans

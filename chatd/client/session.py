@@ -96,6 +96,7 @@ from chatd.protocol import (
     WELCOME_PAGE,
     Answer,
     Change,
+    CustomEmojiChanged,
     Dm,
     DndChanged,
     Entry,
@@ -292,6 +293,8 @@ class ChatClient:
         self._stop: trio.CancelScope | None = None
         self.next_search: tuple[str, int] | None = None  # the query and msg_id of /search more
         self.next_pins: tuple[str, int] | None = None  # the room and pin seq of /pins more
+        # the room, the root's msg_id and the first reply's seq of /thread more
+        self.next_thread: tuple[str, int, int] | None = None
         self.next_saved: int | None = None  # the ts of the last item of /saved, for more
         # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
         # from the welcome and the ``dnd`` event; None: they are not.
@@ -309,6 +312,9 @@ class ChatClient:
         self.profiles: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
         # The url of each user's picture, as last told by a profile event (lower-case name).
         self.avatars: dict[str, str | None] = {}
+        # The server's custom emoji, by name ({name, url, by, ts}): filled by /emoji, kept by
+        # ``custom_emoji`` events (None: not asked yet).
+        self.custom_emoji: dict[str, dict[str, Any]] | None = None
         # Idleness (``--idle-after``): whether the user stopped typing here, when they last
         # typed a line (trio's clock), and what the last hello said of it.
         self.idle = False
@@ -656,19 +662,22 @@ class ChatClient:
 
     async def say(self, room: str | None, text: str, *, to: str | None = None,
                   reply_to: int | None = None,
-                  files: Sequence[Mapping[str, Any]] = ()) -> None:
+                  files: Sequence[Mapping[str, Any]] = (), thread: int | None = None) -> None:
         """Send ``text`` to ``room`` (or as a dm ``to`` a user), keeping it until acked;
         ``reply_to``: the msg_id of a message of the room it answers; ``files``: the file
-        objects of uploads to attach (``text`` may then be empty)."""
+        objects of uploads to attach (``text`` may then be empty); ``thread``: the msg_id of
+        the root of the thread it replies in."""
         nonce = uuid.uuid4().hex
         ids = tuple(int(file["id"]) for file in files)
         request: Send | Dm
         if to is not None:
-            request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to, files=ids)
+            request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to, files=ids,
+                         thread=thread)
             label = self.label(dm_room_name(self.me, to))
         else:
             assert room is not None
-            request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to, files=ids)
+            request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to, files=ids,
+                           thread=thread)
             label = self.label(room)
         pending = PendingSend(request, label, nonce, files=tuple(files))
         self.pending[nonce] = pending
@@ -903,7 +912,7 @@ class ChatClient:
             self.messages.apply(MessagePosted(
                 room=room, seq=reply.seq, msg_id=reply.msg_id, sender=self.me,
                 text=request.text, ts=reply.ts, nonce=request.nonce, reply_to=request.reply_to,
-                files=tuple(files),
+                files=tuple(files), thread=request.thread, broadcast=request.broadcast,
             ))
             held = self.messages.get(room, reply.msg_id)
             assert held is not None
@@ -957,15 +966,19 @@ class ChatClient:
 
     def format_message(self, message: MessagePosted) -> list[Span]:
         """A message as shown now (see :func:`chatd.client.render.message_spans`)."""
-        answered = None
+        answered = root = None
         if message.reply_to is not None:
             original = self.messages.get(message.room, message.reply_to)
             if original is not None:
                 answered = (self.messages.number(original), original)
+        if message.thread is not None:
+            held = self.messages.get(message.room, message.thread)
+            if held is not None:
+                root = (self.messages.number(held), held)
         return message_spans(message, number=self.messages.number(message),
                              label=self.label(message.room), me=self.me,
                              styled=self.screen.styled, answered=answered,
-                             base_url=self.options.endpoint.base_url)
+                             base_url=self.options.endpoint.base_url, root=root)
 
     def show(self, message: MessagePosted) -> None:
         self.screen.spans(self.format_message(message))
@@ -1360,6 +1373,61 @@ class ChatClient:
             self.screen.notice(f"{clean(event.user)} has a new picture" if url
                                else f"{clean(event.user)} removed their picture")
 
+    async def _on_custom_emoji(self, event: CustomEmojiChanged) -> None:
+        """A custom emoji was added or removed, by anyone: one line says it."""
+        if self.custom_emoji is not None:
+            if event.url is None:
+                self.custom_emoji.pop(event.name, None)
+            else:
+                self.custom_emoji[event.name] = {"name": event.name, "url": event.url,
+                                                 "by": event.by, "ts": event.ts}
+        what = "added" if event.url is not None else "removed"
+        self.screen.notice(f"{clean(event.by)} {what} the custom emoji :{clean(event.name)}:")
+
+    async def emoji_add(self, name: str, source: Path) -> None:
+        """``/emoji add``: add the image at ``source`` as the custom emoji ``name`` (``POST
+        /api/emoji``, streamed from the disk). A refusal, a file that cannot be read and a
+        server that cannot be reached are printed as problems; the event that follows
+        says it was added."""
+        await self._emoji_call("/emoji add", name, source)
+
+    async def emoji_remove(self, name: str) -> None:
+        """``/emoji remove``: remove the custom emoji ``name`` (``DELETE /api/emoji/NAME``);
+        problems printed as :meth:`emoji_add`'s."""
+        await self._emoji_call("/emoji remove", name, None)
+
+    async def _emoji_call(self, what: str, name: str, source: Path | None) -> None:
+        for attempt in (1, 2):
+            try:
+                assert self.token is not None
+                if source is None:
+                    status, answer = await http_json(
+                        self.options.endpoint, "DELETE",
+                        f"/api/emoji/{urllib.parse.quote(name, safe='')}", token=self.token)
+                else:
+                    async with self._readable(what, source) as readable:
+                        if readable is None:
+                            return
+                        file, size = readable
+                        status, answer = await http_upload(
+                            self.options.endpoint, "/api/emoji", self.token, file, size,
+                            name=source.name, fields=(("name", name),),
+                            content_type=mimetypes.guess_type(source.name)[0]
+                            or "application/octet-stream")
+                if status == 401 and attempt == 1:
+                    await self.login()
+                    continue
+            except (SourceFailed, LoginFailed) as exc:
+                self.screen.problem(f"{what}: {clean(exc)}")
+                return
+            except HTTP_ERRORS as exc:
+                self.screen.problem(f"{what}: cannot reach "
+                                    f"{self.options.endpoint.authority}: {describe(exc)}")
+                return
+            if status not in (201, 204):
+                self.screen.problem(f"{what}: {http_error(status, answer)}")
+            return
+
     async def _on_dnd(self, event: DndChanged) -> None:
         """The user paused or resumed their notifications, here or on another device."""
         self.take_dnd(event.until)
@@ -1478,6 +1546,7 @@ class ChatClient:
         SavedChanged: _on_saved,
         Reminded: _on_reminder,
         ProfileChanged: _on_profile,
+        CustomEmojiChanged: _on_custom_emoji,
         ReadMoved: _on_read,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,

@@ -18,12 +18,18 @@ different picture is a different url: the reply is cached publicly for a year
 (``immutable``). Only bytes that are some user's picture are served (never a file's, even of
 the same hash); a picture replaced or removed is 404 from then on (caches may keep it: it was
 public). Profiles, pictures included, are readable by every user anyway (``profiles``).
+
+Custom emoji (chatd.http.emoji) are pictures the server makes and serves the same way: the
+reading, making and keeping (:func:`take_picture`) and the serving (:func:`picture_reply`)
+are written here once for both, each route serving only its own kind of picture.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import trio
 
@@ -37,11 +43,12 @@ from chatd.http.uploads import multipart_boundary, place_bytes, receive, thumbna
 from chatd.protocol import codes
 from chatd.thumbnails import THUMBNAIL_TYPE, make_avatar
 
-__all__ = ["get_avatar", "put_avatar", "remove_avatar"]
+__all__ = ["get_avatar", "picture_reply", "put_avatar", "remove_avatar", "take_picture"]
 
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_T = TypeVar("_T")
 
 
 async def put_avatar(request: Request, body: RequestBody, app: App,
@@ -53,25 +60,54 @@ async def put_avatar(request: Request, body: RequestBody, app: App,
     boundary = multipart_boundary(request)
     # Taken before the body is read: a refused change costs no decode.
     app.take_counted(PROFILE_CHANGES, user.name, "set_avatar")
-    config = app.config.files
+
+    async def record(picture: tuple[str, int], part: Any) -> dict[str, Any]:
+        return await set_avatar(app, user, picture)
+
+    fields = await take_picture(app, body, boundary, make_avatar, app.config.files.max_bytes,
+                                record)
+    return json_reply(200, fields)
+
+
+async def take_picture(app: App, body: RequestBody, boundary: bytes,
+                       make: Callable[..., bytes | None], max_bytes: int,
+                       record: Callable[[tuple[str, int], Any], Awaitable[_T]],
+                       fields: frozenset[str] = frozenset(),
+                       check: Callable[[Any], Awaitable[None]] | None = None) -> _T:
+    """Make a picture of the image in a multipart ``body`` (part ``file``, at most
+    ``max_bytes``; the text parts ``fields`` too) and keep it: ``make(path, max_pixels=)``
+    in a worker thread of the thumbnails' limiter, its bytes placed in the file store, then
+    ``record((sha256, size), part)``, whose result is returned, then the placing finished.
+    ``check(part)``, if given, runs once the body is read, before the decode: what refuses
+    the request then costs no decode and leaves no bytes in the store. The original is
+    never kept. A profile picture's and a custom emoji's way
+    (chatd.http.emoji).
+
+    Raises:
+        ChatError: ``too_large``, ``bad_request`` (not a PNG, JPEG, GIF or WebP image of
+            at most ``files.max_image_pixels``), ``unavailable`` (the store), or
+            ``record``'s.
+    """
+    max_pixels = app.config.files.max_image_pixels
     store = app.files
     pending = await trio.to_thread.run_sync(store.open_upload)
     placed = None
     try:
-        await receive(body, boundary, pending, config.max_bytes, "the size limit")
+        part = await receive(body, boundary, pending, max_bytes, "the size limit", fields)
+        if check is not None:
+            await check(part)
         picture = await trio.to_thread.run_sync(
-            lambda: make_avatar(pending.path, max_pixels=config.max_image_pixels),
-            limiter=thumbnail_limiter())
+            lambda: make(pending.path, max_pixels=max_pixels), limiter=thumbnail_limiter())
         if picture is None:
             raise ChatError(codes.BAD_REQUEST, "the file is not a PNG, JPEG, GIF or WebP "
-                            f"image of at most {config.max_image_pixels} pixels")
+                            f"image of at most {max_pixels} pixels")
         try:
             placed = await store.run(place_bytes, store, picture)
         except StoreUnavailable as exc:
             log.warning("a picture could not be stored: %s", exc)
             raise ChatError(codes.UNAVAILABLE, "the file store is not available; try again"
                             ) from None
-        fields = await set_avatar(app, user, (placed.sha256, placed.size))
+        result = await record((placed.sha256, placed.size), part)
         try:
             # After the row's commit, as an upload's (chatd.files, "Collection").
             await store.run(placed.finish)
@@ -82,7 +118,7 @@ async def put_avatar(request: Request, body: RequestBody, app: App,
             await trio.to_thread.run_sync(pending.discard)
             if placed is not None:
                 await trio.to_thread.run_sync(placed.discard)
-    return json_reply(200, fields)
+    return result
 
 
 async def remove_avatar(request: Request, app: App, params: dict[str, str]) -> Reply:
@@ -96,15 +132,26 @@ async def remove_avatar(request: Request, app: App, params: dict[str, str]) -> R
 
 async def get_avatar(request: Request, app: App, params: dict[str, str]) -> FileReply:
     """``GET /api/avatars/{sha256}``: a picture's bytes, to anyone."""
-    sha256 = params["sha256"]
-    if not _SHA256.fullmatch(sha256) or not await app.storage.avatar_exists(sha256):
+    return await picture_reply(app, params["sha256"], app.storage.avatar_exists, "avatar.webp")
+
+
+async def picture_reply(app: App, sha256: str, exists: Callable[[str], Awaitable[bool]],
+                        filename: str) -> FileReply:
+    """The picture the server made of bytes ``sha256`` (a WebP), to anyone, cached for good
+    (see the module's docstring), when ``exists(sha256)``: a profile picture's or a custom
+    emoji's (chatd.http.emoji), each route serving only its own kind.
+
+    Raises:
+        ChatError('not_found')
+    """
+    if not _SHA256.fullmatch(sha256) or not await exists(sha256):
         raise ChatError(codes.NOT_FOUND, "there is no such picture")
     return FileReply(
         app.files.source(sha256),
         content_type=THUMBNAIL_TYPE.encode(),
         etag=f'"{sha256}"'.encode(),
         headers=[
-            (b"content-disposition", b'inline; filename="avatar.webp"'),
+            (b"content-disposition", f'inline; filename="{filename}"'.encode("ascii")),
             *FILE_HEADERS,
             (b"cache-control", b"public, max-age=31536000, immutable"),
         ],

@@ -60,6 +60,8 @@ from chatd.protocol.events import (
     SAVED_PAGE_MAX,
     SEARCH_PAGE,
     SEARCH_PAGE_MAX,
+    THREAD_PAGE,
+    THREAD_PAGE_MAX,
 )
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
@@ -243,6 +245,17 @@ class _Builder:
             "previews": {"type": "array", "maxItems": 1, "items": _ref("Preview"),
                          "description": "The preview of the text's first link, if the "
                                         "server made one."},
+            "thread": {"type": "integer", "minimum": 1,
+                       "description": "A thread reply: the `msg_id` of the thread's root."},
+            "broadcast": {"const": True,
+                          "description": "A thread reply also sent to the room's timeline."},
+            "replies": self.sent(
+                {"count": {"type": "integer", "minimum": 1,
+                           "description": "Replies ever posted, tombstones included."},
+                 "last_ts": ms,
+                 "users": {**names, "maxItems": 5,
+                           "description": "Up to 5 distinct latest repliers, newest first."}},
+                description="A thread's root, once it has a reply."),
         }
         preview: dict[str, Schema] = {
             "url": {"type": "string", "description": "The link, as the text has it."},
@@ -315,6 +328,18 @@ class _Builder:
                                         "needed; a new picture is a new url."}},
                 description="A profile picture: 256x256 WebP.",
                 examples=[{"url": f"/api/avatars/{EXAMPLE_AVATAR}"}]),
+            "CustomEmoji": self.sent(
+                {"name": {"type": "string", "pattern": "^[a-z0-9_+-]{1,32}$",
+                          "description": "Written `:name:` in text and reactions."},
+                 "url": {"type": "string", "pattern": "^/api/emoji/images/[0-9a-f]{64}$",
+                         "description": "Its picture (`GET /api/emoji/images/{sha256}`): no "
+                                        "token needed."},
+                 "by": {"type": "string", "description": "Who added it."},
+                 "ts": {"type": "integer", "description": "When (ms)."}},
+                description="A custom emoji: a WebP that fits 128x128.",
+                examples=[{"name": "partyparrot",
+                           "url": f"/api/emoji/images/{EXAMPLE_AVATAR}", "by": "ann",
+                           "ts": 1700000000000}]),
             "CustomStatus": self.sent(
                 {"emoji": {"type": "string", "description": "One emoji; \"\": none."},
                  "text": {"type": "string", "maxLength": MAX_STATUS_TEXT_CHARS,
@@ -1041,6 +1066,33 @@ class _Builder:
                 })),
                 errors=(400, 403, 404),
             )},
+            "/api/rooms/{room}/threads/{msg_id}": {"get": self.op(
+                "Read a thread",
+                "A thread's root and a page of its replies, oldest first (the newest of "
+                "those below `before`), as the protocol's `thread`, for the room's members "
+                "only (a public room's other readers too are 403). `msg_id` is the root or "
+                "any reply of the thread. The next page back: `before` the first reply's "
+                "`seq`.",
+                tag="rooms", op_id="thread",
+                parameters=[
+                    room_param,
+                    path_param("msg_id", {"type": "integer", "minimum": 0,
+                                          "maximum": 10**18 - 1},
+                               "The root's or a reply's `msg_id`.", 5),
+                    query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                          "Only replies with a seq below this one."),
+                    query("limit", {"type": "integer", "minimum": 1,
+                                    "maximum": THREAD_PAGE_MAX},
+                          f"At most this many (default {THREAD_PAGE})."),
+                ],
+                ok=ok(200, "The root and a page of its replies.", self.sent({
+                    "room": {"type": "string"},
+                    "root": _ref("Message"),
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "more": {"type": "boolean"},
+                })),
+                errors=(400, 403, 404),
+            )},
             "/api/search": {"get": self.op(
                 "Search messages",
                 "Messages found by their words in the rooms the user may read, newest "
@@ -1208,6 +1260,72 @@ class _Builder:
                 "token. The url is named by the bytes, so a picture never changes under it "
                 "(cached publicly for a year); one replaced or removed is 404.",
                 tag="accounts", auth="none", op_id="avatar",
+                parameters=[path_param("sha256", {"type": "string",
+                                                  "pattern": "^[0-9a-f]{64}$"},
+                                       "The SHA-256 of the picture's bytes.",
+                                       EXAMPLE_AVATAR)],
+                ok={"200": {"description": "The picture.", "headers": {
+                        "ETag": {"required": True, "schema": {"type": "string"}},
+                        "Cache-Control": {"required": True, "schema": {
+                            "type": "string",
+                            "const": "public, max-age=31536000, immutable"}}},
+                    "content": {"image/webp": {"schema": {"type": "string",
+                                                          "format": "binary"}}}},
+                    "304": {"description": "Not modified (`If-None-Match`)."}},
+                errors=(404,),
+            )},
+            "/api/emoji": {
+                "get": self.op(
+                    "The custom emoji",
+                    "Every custom emoji of the server, by name (the protocol's "
+                    "`custom_emoji`): every user sees every one.",
+                    tag="emoji", op_id="customEmoji",
+                    ok=ok(200, "The custom emoji.", self.sent(
+                        {"emoji": {"type": "array", "items": _ref("CustomEmoji")}})),
+                ),
+                "post": self.op(
+                    "Add a custom emoji",
+                    "Two `multipart/form-data` parts: `name` (1-32 of `a-z`, `0-9`, `_`, `+`, "
+                    "`-`; bare or as `:name:`) and `file`, a PNG, JPEG, GIF or WebP image "
+                    "(the bytes decide) of at most `emoji.max_bytes` "
+                    f"({config.emoji.max_bytes}) bytes and `files.max_image_pixels` "
+                    f"({config.files.max_image_pixels}) pixels; anything else is "
+                    "`bad_request`. The server keeps a WebP that fits 128x128 (animated when "
+                    "the image is), not the original. A name in use is `conflict`; with "
+                    "`emoji.who_can_add` \"admins\", a user who is not one is `forbidden`. "
+                    "Every connected user gets the `custom_emoji` event. Counted with the "
+                    "uploads (`limits.uploads_per_minute`).",
+                    tag="emoji", op_id="addCustomEmoji",
+                    body={"multipart/form-data": {
+                        "schema": {"type": "object", "properties": {
+                            "name": {"type": "string",
+                                     "pattern": "^([a-z0-9_+-]{1,32}|:[a-z0-9_+-]{1,32}:)$",
+                                     "examples": ["partyparrot"]},
+                            "file": {"type": "string", "format": "binary"}},
+                            "required": ["name", "file"], "additionalProperties": False},
+                        "encoding": {"file": {"contentType": "*/*"}},
+                    }},
+                    ok=ok(201, "The emoji added.", self.sent(
+                        {"emoji": _ref("CustomEmoji")})),
+                    errors=(403, 409, 429),
+                ),
+            },
+            "/api/emoji/{name}": {"delete": self.op(
+                "Remove a custom emoji",
+                "By who added it or a server administrator. Reactions with it stay. Every "
+                "connected user gets the `custom_emoji` event, `url` null.",
+                tag="emoji", op_id="removeCustomEmoji",
+                parameters=[path_param("name", {"type": "string"},
+                                       "The emoji's name.", "partyparrot")],
+                ok={"204": {"description": "Removed."}},
+                errors=(400, 403, 404),
+            )},
+            "/api/emoji/images/{sha256}": {"get": self.op(
+                "A custom emoji's picture",
+                "The bytes of a custom emoji's picture (its `url`), for anyone with the "
+                "url: no token, as profile pictures. Named by the bytes, cached publicly "
+                "for a year; a removed emoji's is 404.",
+                tag="emoji", auth="none", op_id="customEmojiImage",
                 parameters=[path_param("sha256", {"type": "string",
                                                   "pattern": "^[0-9a-f]{64}$"},
                                        "The SHA-256 of the picture's bytes.",
@@ -1880,6 +1998,7 @@ class _Builder:
                 {"name": "rooms", "description": "Rooms, their history and settings."},
                 {"name": "files", "description": "Uploads, downloads, thumbnails, signed "
                                                  "links."},
+                {"name": "emoji", "description": "Custom emoji, server-wide."},
                 {"name": "push", "description": "Web Push subscriptions."},
                 {"name": "bots", "description": "Bots, their tokens, and incoming and "
                                                 "outgoing webhooks."},

@@ -38,6 +38,7 @@ from chatd.actions import (
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.avatars import get_avatar, put_avatar, remove_avatar
+from chatd.http.emoji import add_emoji, emoji_limit, get_emoji_image, remove_emoji
 from chatd.http.links import links, thumbnail
 from chatd.http.messages import (
     JSON_TYPE,
@@ -250,8 +251,9 @@ def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
 
 
 def _page_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
-    """``?limit=&before=`` of a room's page newest first (``audit``, ``pins``)."""
-    fields: dict[str, Any] = {"room": params["room"]}
+    """``?limit=&before=`` of a room's page newest first (``audit``, ``pins``, ``thread``),
+    with the path's fields."""
+    fields: dict[str, Any] = _room_path(request, params)
     for key in ("limit", "before"):
         value = int_param(request, key)
         if value is not None:
@@ -617,6 +619,11 @@ ROUTES: list[Route] = [
         "PUT": Streaming(put_avatar, upload_limit), "DELETE": remove_avatar,
     }),
     _route(r"/api/avatars/(?P<sha256>[^/]+)", {"GET": get_avatar}),
+    _route(r"/api/emoji", {
+        "GET": operation("custom_emoji"), "POST": Streaming(add_emoji, emoji_limit),
+    }),
+    _route(r"/api/emoji/images/(?P<sha256>[^/]+)", {"GET": get_emoji_image}),
+    _route(r"/api/emoji/(?P<name>[^/]+)", {"DELETE": remove_emoji}),
     _route(r"/api/users/(?P<name>[^/]+)", {"GET": _user_profile}),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),
@@ -654,6 +661,9 @@ ROUTES: list[Route] = [
         "GET": operation("audit", _page_fields),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/pins", {"GET": operation("pins", _page_fields)}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/threads/(?P<msg_id>[0-9]{1,18})", {
+        "GET": operation("thread", _page_fields),
+    }),
     _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),

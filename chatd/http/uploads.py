@@ -96,15 +96,23 @@ def upload_limit(config: Any) -> int:
     return int(config.files.max_bytes) + MULTIPART_OVERHEAD
 
 
+#: The most bytes of a text part of an upload's body (``fields`` of :func:`receive`).
+FIELD_BYTES = 1024
+
+
 class _Part:
     """What the parser has told about the body so far; its callbacks collect the current
-    chunk's bytes of the ``file`` part into ``pending``."""
+    chunk's bytes of the ``file`` part into ``pending``, and the text parts named in
+    ``fields`` (each once, at most :data:`FIELD_BYTES`) into ``values``."""
 
-    def __init__(self) -> None:
+    def __init__(self, fields: frozenset[str] = frozenset()) -> None:
         self.header_field = bytearray()
         self.header_value = bytearray()
         self.headers: dict[bytes, bytes] = {}
         self.parts = 0
+        self.fields = fields
+        self.field: str | None = None
+        self.values: dict[str, bytearray] = {}
         self.in_file = False
         self.file_done = False
         self.ended = False
@@ -136,19 +144,36 @@ class _Part:
 
     def _headers_finished(self) -> None:
         disposition, params = parse_options_header(self.headers.get(b"content-disposition", b""))
-        if self.parts > 1 or disposition != b"form-data" or params.get(b"name") != b"file":
-            self.problem = "the body must hold one part, named 'file'"
+        name = params.get(b"name", b"").decode("latin-1")
+        if disposition == b"form-data" and name in self.fields and name not in self.values:
+            self.field = name
+            self.values[name] = bytearray()
+        elif disposition != b"form-data" or name != "file" or self.file_done or self.in_file:
+            expected = "".join(f"'{field}', " for field in sorted(self.fields))
+            self.problem = f"the body must hold the parts {expected}'file', each once" \
+                if self.fields else "the body must hold one part, named 'file'"
         else:
             self.in_file = True
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self.in_file and end > start:
             self.pending.append(bytes(data[start:end]))
+        elif self.field is not None:
+            value = self.values[self.field]
+            value.extend(data[start:end])
+            if len(value) > FIELD_BYTES:
+                self.problem = f"the part {self.field!r} is over {FIELD_BYTES} bytes"
 
     def _part_end(self) -> None:
+        self.field = None
         if self.in_file:
             self.in_file = False
             self.file_done = True
+
+    def value(self, name: str) -> str | None:
+        """The text part ``name`` (UTF-8), None when the body had none."""
+        value = self.values.get(name)
+        return None if value is None else value.decode("utf-8", "replace")
 
     def _end(self) -> None:
         self.ended = True
@@ -181,16 +206,17 @@ def _too_large(limit: int, what: str) -> ChatError:
     return ChatError(codes.TOO_LARGE, f"the file is over {what} ({limit} bytes)")
 
 
-async def receive(body: RequestBody, boundary: bytes, pending: Upload, limit: int, what: str
-                  ) -> _Part:
+async def receive(body: RequestBody, boundary: bytes, pending: Upload, limit: int, what: str,
+                  fields: frozenset[str] = frozenset()) -> _Part:
     """Read a multipart ``body`` of one part ``file`` into ``pending``, a chunk at a time;
-    returns the part (its name and type).
+    returns the part (its name and type, and the small text parts named in ``fields``, if
+    the body has them: :meth:`_Part.value`).
 
     Raises:
         ChatError: ``too_large`` past ``limit`` bytes (``what`` names the limit),
             ``bad_request`` for a malformed body or one without its one part ``file``.
     """
-    part = _Part()
+    part = _Part(fields)
     parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
     async for chunk in body:
         try:

@@ -46,6 +46,7 @@ from chatd.protocol.codec import LineBuffer, decode_line, encode
 from chatd.protocol.events import (
     MAX_ID_CHARS,
     Answer,
+    CustomEmojiChanged,
     Delete,
     Dm,
     DndChanged,
@@ -292,7 +293,18 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
         files=_objects(obj, "files", optional=True), pinned=_pinned_by(obj),
         previews=_objects(obj, "previews", optional=True),
+        thread=_optional_int(obj, "thread"), broadcast=_bool(obj, "broadcast", False),
+        replies=_replies(obj),
     )
+
+
+def _replies(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A root's ``replies`` ({count, last_ts, users}), None without replies."""
+    if obj.get("replies") is None:
+        return None
+    replies = _object(obj, "replies")
+    return {"count": _int(replies, "count"), "last_ts": _int(replies, "last_ts", minimum=None),
+            "users": _strs(replies, "users")}
 
 
 def _edited(obj: Mapping[str, Any]) -> MessageEdited:
@@ -511,6 +523,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                           custom_status=_custom_status(obj),
                                           avatar=_avatar(obj)),
     "room_deleted": lambda obj: RoomDeleted(room=_str(obj, "room"), by=_str(obj, "by")),
+    "custom_emoji": lambda obj: CustomEmojiChanged(name=_str(obj, "name"),
+                                                   url=_optional_str(obj, "url"),
+                                                   by=_str(obj, "by"), ts=_int(obj, "ts")),
     "gap": lambda obj: Gap(room=_str(obj, "room"), after=_int(obj, "after"),
                            last_seq=_int(obj, "last_seq")),
 }

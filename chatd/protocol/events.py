@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from chatd.protocol import codes
-from chatd.protocol.markup import MAX_EMOJI_CHARS, normalise_emoji
+from chatd.protocol.markup import MAX_EMOJI_CHARS, custom_emoji_name, normalise_emoji
 from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room, normalise_user
 from chatd.protocol.profiles import (
     MAX_DISPLAY_NAME_CHARS,
@@ -43,6 +43,8 @@ __all__ = [
     "Change",
     "Contacts",
     "CreateRoom",
+    "CustomEmojiChanged",
+    "CustomEmojiList",
     "Delete",
     "Dm",
     "DndChanged",
@@ -106,6 +108,7 @@ __all__ = [
     "SetProfile",
     "SetRole",
     "SetTopic",
+    "Thread",
     "TopicChanged",
     "Typing",
     "Unban",
@@ -128,6 +131,8 @@ MAX_RESUME_ROOMS: Final = 1000
 #: The first screen chatd's own clients (the terminal client, the web page, the benchmarks)
 #: ask in a paged ``hello``: ``rooms_limit`` and ``contacts_limit``.
 WELCOME_PAGE: Final = 30
+#: The longest reaction emoji field: a Unicode emoji, or a custom one's ":name:" (34).
+MAX_CUSTOM_EMOJI_CHARS: Final = 34
 MAX_TOPIC_CHARS: Final = 256
 MAX_REASON_CHARS: Final = 256  # why a member was banned or kicked
 MAX_BAN_SECONDS: Final = 100 * 366 * 24 * 3600  # a ban's duration: a century at most
@@ -147,6 +152,9 @@ SEARCH_PAGE: Final = 20  # results a search gives without a limit
 SEARCH_PAGE_MAX: Final = 50  # and the most it gives
 PINS_PAGE: Final = 50  # pinned messages a ``pins`` gives without a limit
 PINS_PAGE_MAX: Final = 100  # and the most it gives (a room's pins, at the default limit)
+THREAD_PAGE: Final = 50  # replies a ``thread`` gives without a limit
+THREAD_PAGE_MAX: Final = 200  # and the most it gives
+THREAD_USERS: Final = 5  # the latest distinct repliers a root's ``replies`` names
 SAVED_PAGE: Final = 50  # saved messages a ``saved_items`` gives without a limit
 SAVED_PAGE_MAX: Final = 100  # and the most it gives
 #: How far ahead a saved message's reminder may be (``save``): a year, as Slack's.
@@ -249,6 +257,8 @@ class Send(Request):
     nonce: str
     reply_to: int | None = None  # the msg_id of a message of the same room this answers
     files: tuple[int, ...] = ()  # ids of the sender's uploads to the room (text may be blank)
+    thread: int | None = None  # the msg_id of the thread's root (or of one of its replies)
+    broadcast: bool = False  # a thread reply also shown in the room's timeline
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,6 +276,13 @@ class Ping(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CustomEmojiList(Request):
+    """Every custom emoji of the server (op ``custom_emoji``)."""
+
+    OP: ClassVar[str] = "custom_emoji"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Dm(Request):
     """A 1:1 message; the conversation is a room of its own, created on first use."""
 
@@ -275,6 +292,8 @@ class Dm(Request):
     nonce: str
     reply_to: int | None = None
     files: tuple[int, ...] = ()
+    thread: int | None = None
+    broadcast: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -459,7 +478,8 @@ class RemovePreview(Request):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class React(Request):
-    """Put (``on``) or take back the user's ``emoji`` on a message."""
+    """Put (``on``) or take back the user's ``emoji`` on a message: a Unicode emoji, or a
+    custom emoji's ``:name:`` (whether it exists is the operation's to check)."""
 
     OP: ClassVar[str] = "react"
     room: str
@@ -485,6 +505,18 @@ class Pins(Request):
 
     OP: ClassVar[str] = "pins"
     room: str
+    before: int | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Thread(Request):
+    """The thread of message ``msg_id`` of ``room`` (its root or one of its replies): the
+    root and its replies with a seq below ``before``, the newest ``limit`` of them."""
+
+    OP: ClassVar[str] = "thread"
+    room: str
+    msg_id: int
     before: int | None = None
     limit: int | None = None
 
@@ -694,8 +726,11 @@ class MessagePosted(ServerEvent):
     ({id, name, size, content_type, url}; none once deleted). ``pinned``: {by, ts, seq}
     while it is pinned (``seq``: the entry that pinned it). ``previews``: the preview of
     its first link, if the server made one ({url, title, description, site, image?}; see
-    :class:`PreviewChanged`). Fields at their defaults are left out of the wire form, so a
-    plain message's frame is what it was in v1."""
+    :class:`PreviewChanged`). ``thread``: the msg_id of the root of the thread it replies
+    in, with ``broadcast`` when it was also sent to the room's timeline; ``replies``: a
+    root's thread summary ({count, last_ts, users}), None without replies. Fields at their
+    defaults are left out of the wire form, so a plain message's frame is what it was in
+    v1."""
 
     OP: ClassVar[str] = "message"
     room: str
@@ -716,6 +751,9 @@ class MessagePosted(ServerEvent):
     files: Sequence[Mapping[str, Any]] = ()
     pinned: Mapping[str, Any] | None = None
     previews: Sequence[Mapping[str, Any]] = ()
+    thread: int | None = None
+    broadcast: bool = False
+    replies: Mapping[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -745,6 +783,13 @@ class MessagePosted(ServerEvent):
             obj["pinned"] = dict(self.pinned)
         if self.previews:
             obj["previews"] = [dict(preview) for preview in self.previews]
+        if self.thread is not None:
+            obj["thread"] = self.thread
+            if self.broadcast:
+                obj["broadcast"] = True
+        if self.replies is not None:
+            obj["replies"] = {"count": self.replies["count"], "last_ts": self.replies["last_ts"],
+                              "users": list(self.replies["users"])}
         return obj
 
 
@@ -1215,6 +1260,18 @@ class ProfileChanged(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CustomEmojiChanged(ServerEvent):
+    """The custom emoji ``name`` was added (``url``: its picture) or removed (``url`` null)
+    ``by`` a user at ``ts`` (ms): to every connection of every user, on every node."""
+
+    OP: ClassVar[str] = "custom_emoji"
+    name: str
+    url: str | None
+    by: str
+    ts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Answer(ServerEvent):
     """An ``ok`` reply carrying fields of its own (``rooms``, ``who``, ``contacts``...).
 
@@ -1366,8 +1423,29 @@ def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
     files = _files(obj)
     text = _text(obj, limits, blank=bool(files))
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
+    thread, broadcast = _thread(obj)
     return Send(id=rid, room=room, text=text, nonce=nonce,
-                reply_to=_msg_id(obj, "reply_to", optional=True), files=files)
+                reply_to=_msg_id(obj, "reply_to", optional=True), files=files,
+                thread=thread, broadcast=broadcast)
+
+
+def _thread(obj: Mapping[str, Any]) -> tuple[int | None, bool]:
+    """A message's ``thread`` (the msg_id of its root, or of a reply in it) and
+    ``broadcast`` (only with ``thread``)."""
+    thread = _msg_id(obj, "thread", optional=True)
+    broadcast = _bool(obj, "broadcast", False)
+    if broadcast and thread is None:
+        raise _Invalid("'broadcast' goes with 'thread' (a thread reply also sent to the room)")
+    return thread, broadcast
+
+
+def _parse_thread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Thread:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return Thread(id=rid, room=room, msg_id=msg_id,
+                  before=_int(obj, "before", minimum=1, maximum=MAX_SEQ),
+                  limit=_int(obj, "limit", minimum=1, maximum=THREAD_PAGE_MAX))
 
 
 def _parse_edit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Edit:
@@ -1396,9 +1474,10 @@ def _parse_react(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Reac
     room = _room(obj)
     msg_id = _msg_id(obj)
     assert msg_id is not None
-    emoji = normalise_emoji(_str(obj, "emoji", max_chars=MAX_EMOJI_CHARS))
+    value = _str(obj, "emoji", max_chars=MAX_CUSTOM_EMOJI_CHARS)
+    emoji = value if custom_emoji_name(value) is not None else normalise_emoji(value)
     if emoji is None:
-        raise _Invalid("'emoji' must be one emoji")
+        raise _Invalid("'emoji' must be one emoji, or a custom emoji's :name:")
     return React(id=rid, room=room, msg_id=msg_id, emoji=emoji, on=_bool(obj, "on", True))
 
 
@@ -1462,8 +1541,10 @@ def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
     files = _files(obj)
     text = _text(obj, limits, blank=bool(files))
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
+    thread, broadcast = _thread(obj)
     return Dm(id=rid, to=to, text=text, nonce=nonce,
-              reply_to=_msg_id(obj, "reply_to", optional=True), files=files)
+              reply_to=_msg_id(obj, "reply_to", optional=True), files=files,
+              thread=thread, broadcast=broadcast)
 
 
 def _topic(obj: Mapping[str, Any]) -> str:
@@ -1697,6 +1778,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "search": (Search, _parse_search),
     "pin": (Pin, _parse_pin),
     "pins": (Pins, _parse_pins),
+    "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),
+    "thread": (Thread, _parse_thread),
     "save": (Save, _parse_save),
     "saved_items": (SavedItems, _parse_saved_items),
 }
@@ -1728,6 +1811,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "notify": (NotifyChanged,),
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),
+    "custom_emoji": (CustomEmojiChanged,),
     "saved": (SavedChanged,),
     "reminder": (Reminded,),
 }

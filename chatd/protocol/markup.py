@@ -1,6 +1,6 @@
 """What the server reads in a message's text: the ``@name`` mentions, the group mentions
 (``@room``, ``@all``, ``@everyone``, ``@here``), the first link (for its preview), and
-whether a reaction's emoji is one.
+whether a reaction's emoji is one (a Unicode emoji, or a custom one's ``:name:``).
 
 The text itself is stored and sent as its author typed it; clients render the Markdown subset
 (docs/protocol.md, "Formatting"). The server only needs to know which members a message names,
@@ -19,8 +19,9 @@ from typing import Final
 
 import emoji as _emoji
 
-__all__ = ["GROUP_TOKENS", "MAX_EMOJI_CHARS", "MAX_LINK_CHARS", "MAX_MENTIONS", "first_link",
-           "group_mention", "is_emoji", "mention_candidates", "normalise_emoji", "without_code"]
+__all__ = ["CUSTOM_EMOJI_NAME", "GROUP_TOKENS", "MAX_EMOJI_CHARS", "MAX_LINK_CHARS",
+           "MAX_MENTIONS", "custom_emoji_name", "first_link", "group_mention", "is_emoji",
+           "mention_candidates", "normalise_emoji", "without_code"]
 
 #: The most names one message can mention; more are not looked up (a message naming 500
 #: people is a broadcast, not a mention).
@@ -30,6 +31,9 @@ MAX_MENTIONS: Final = 50
 GROUP_TOKENS: Final = {"room": "room", "all": "room", "everyone": "room", "here": "here"}
 #: The longest emoji accepted, in code points (family and flag sequences run to about 10).
 MAX_EMOJI_CHARS: Final = 16
+#: A custom emoji's name (migration 0031): 1-32 of lower-case letters, digits, "_", "+" and
+#: "-", written ``:name:`` in a reaction and in text (as Slack's, Mattermost's and Zulip's).
+CUSTOM_EMOJI_NAME: Final = re.compile(r"[a-z0-9_+-]{1,32}")
 #: The longest link that is previewed (chatd.addresses.MAX_URL_CHARS: what chatd fetches).
 MAX_LINK_CHARS: Final = 2048
 
@@ -139,3 +143,12 @@ def normalise_emoji(value: str) -> str | None:
 def is_emoji(value: str) -> bool:
     """Whether ``value`` is exactly one emoji (see :func:`normalise_emoji`)."""
     return normalise_emoji(value) is not None
+
+
+def custom_emoji_name(value: str) -> str | None:
+    """The name of a custom emoji written ``:name:`` (``value`` whole), or None when
+    ``value`` is not one (an upper-case letter, a space, more than 32 characters)."""
+    if len(value) > 2 and value[0] == value[-1] == ":" \
+            and CUSTOM_EMOJI_NAME.fullmatch(value, 1, len(value) - 1):
+        return value[1:-1]
+    return None

@@ -17,15 +17,18 @@ from typing import Any, Protocol
 import trio
 
 from chatd.errors import ChatError
+from chatd.protocol.events import THREAD_USERS
 from chatd.search import SearchQuery
 
 __all__ = [
     "COMMAND_LINE",
+    "EVERYONE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
     "NO_CUSTOM_STATUS",
     "PURGE_MAX",
     "ROLES",
+    "THREAD_USERS",
     "UNREAD_CAP",
     "AdminRoom",
     "Appended",
@@ -37,6 +40,7 @@ __all__ = [
     "CommitNotice",
     "Conversation",
     "Credentials",
+    "CustomEmoji",
     "CustomStatus",
     "DatabaseFigures",
     "DndNotice",
@@ -79,6 +83,7 @@ __all__ = [
     "StorageUnavailable",
     "StoredFile",
     "TargetsNotice",
+    "ThreadPage",
     "User",
     "UserEventNotice",
     "WebhookTargets",
@@ -329,6 +334,7 @@ class DatabaseFigures:
 #: Unread counts stop at this many; clients show "999+".
 UNREAD_CAP = 999
 
+
 #: The most different emoji one message can carry.
 MAX_REACTIONS = 20
 
@@ -428,8 +434,11 @@ class Message:
     ``expires_at`` in ms or None), ``"unbanned"``, ``"kicked"`` (``msg_id`` 0); or
     ``"pinned"``: ``sender`` pinned (``on``) or unpinned message ``msg_id``. A message that
     is pinned now has ``pinned_by`` (who pinned it), ``pinned_ts`` and ``pinned_seq`` (the
-    entry that pinned it); ``pinned_by`` is None while it is not. A change's ``nonce`` is
-    empty."""
+    entry that pinned it); ``pinned_by`` is None while it is not. A thread reply has
+    ``thread`` (its root's msg_id) and ``broadcast`` (also sent to the room's timeline); a
+    thread's root has ``reply_count`` (its replies ever posted, 0 for none),
+    ``reply_last_ts`` (the latest one's ts) and ``reply_users`` (up to 5 distinct latest
+    repliers, newest first). A change's ``nonce`` is empty."""
 
     room: str
     seq: int
@@ -455,6 +464,11 @@ class Message:
     pinned_ts: int = 0
     pinned_seq: int = 0
     previews: tuple[Preview, ...] = ()
+    thread: int | None = None
+    broadcast: bool = False
+    reply_count: int = 0
+    reply_last_ts: int = 0
+    reply_users: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -465,7 +479,12 @@ class NewMessage:
     members of the room are kept. ``files``: ids of files the sender uploaded to the room and
     has not attached yet, without repeats. ``group``: the ids of the members a group mention
     of the text covers (:meth:`Storage.group_scope`); those still members get a mention row,
-    as the named ones do, the sender aside."""
+    as the named ones do, the sender aside. ``thread``: a message of the same room whose
+    thread this replies in (a reply's own root when it names a reply; a root that does not
+    exist or is deleted: ChatError('not_found')); the thread's followers (its root's author
+    and its repliers, members still, the sender aside) are mentioned by the reply as if it
+    named them. ``broadcast``: the reply is also shown in the room's timeline (only with
+    ``thread``)."""
 
     user_id: int
     room: str
@@ -475,6 +494,8 @@ class NewMessage:
     mentions: tuple[str, ...] = ()
     files: tuple[int, ...] = ()
     group: tuple[int, ...] = ()
+    thread: int | None = None
+    broadcast: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -619,6 +640,22 @@ class ProfileNotice:
     profile: Profile
 
 
+#: The "user" of :meth:`Storage.tell_elsewhere` that means every connection of the node, of
+#: any user (no user name holds "*"): for the rare server-wide events (``custom_emoji``).
+EVERYONE = "*"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CustomEmoji:
+    """A custom emoji (migration 0031): ``:name:``, its picture's bytes ``sha256`` (a WebP
+    the server made), who added it (``by``, a user name) and when (``ts``, ms)."""
+
+    name: str
+    sha256: str
+    by: str
+    ts: int
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class UserEventNotice:
     """Another node has an event for ``user``'s connections (:meth:`Storage.tell_elsewhere`):
@@ -748,6 +785,18 @@ class Page:
     (older messages exist for a ``before`` or latest page, newer ones for an ``after`` page).
     ``last_seq`` is the room's last seq in the same snapshot as ``messages``."""
 
+    messages: list[Message]
+    more: bool
+    last_seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadPage:
+    """A page of a thread: its ``root`` as it is now, and ``messages``, replies oldest first
+    (the newest of those asked for); ``more``: older replies remain; ``last_seq``: the
+    room's, in the same snapshot."""
+
+    root: Message
     messages: list[Message]
     more: bool
     last_seq: int
@@ -1237,7 +1286,9 @@ class Storage(Protocol):
         every other node (a :class:`UserEventNotice`; one NOTIFY, nothing stored): for the
         events of a user's own actions that only their other devices hear (a ``read``).
         Meant for a user known to be online on another node: the NOTIFY costs every node a
-        wake-up. A frame too large for a notice is not sent (logged)."""
+        wake-up. A frame too large for a notice is not sent (logged). ``user``
+        :data:`EVERYONE` is every connection of every other node (a custom emoji added or
+        removed)."""
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         """Set the user's notification level for ``room`` (one of
@@ -1268,6 +1319,30 @@ class Storage(Protocol):
 
     async def avatar_exists(self, sha256: str) -> bool:
         """Whether some user's picture is the bytes ``sha256`` (a kept avatar file)."""
+
+    async def add_custom_emoji(self, name: str, user_id: int, sha256: str, size: int
+                               ) -> CustomEmoji:
+        """Add the custom emoji ``name`` (already checked against
+        :data:`chatd.protocol.CUSTOM_EMOJI_NAME`) with the picture ``sha256`` of ``size``
+        bytes, already placed in the file store, added by ``user_id``; kept as a file of no
+        room, as a profile picture is. Raises ChatError('conflict') when the name is
+        taken (nothing is stored then)."""
+
+    async def remove_custom_emoji(self, name: str, user_id: int, *, admin: bool
+                                  ) -> CustomEmoji:
+        """Remove the custom emoji ``name``, as ``user_id`` (its creator, or anyone when
+        ``admin``); its picture's row is marked deleted for the collector. Reactions that
+        use it stay. Returns what was removed. Raises ChatError('not_found') for no such
+        emoji, ChatError('forbidden') for another user's without ``admin``."""
+
+    async def custom_emoji(self) -> list[CustomEmoji]:
+        """Every custom emoji, by name."""
+
+    async def custom_emoji_exists(self, name: str) -> bool:
+        """Whether ``name`` is a custom emoji now (one index probe)."""
+
+    async def emoji_image_exists(self, sha256: str) -> bool:
+        """Whether some custom emoji's picture is the bytes ``sha256`` (a kept emoji file)."""
 
     async def profiles(self, names: Sequence[str]) -> list[Profile]:
         """The profiles of the users named (any case), in the order of ``names``, each once;
@@ -1478,6 +1553,13 @@ class Storage(Protocol):
         pinned before the last one; ``last_seq``: the room's, in the same snapshot. Members
         only: ChatError('forbidden') for anyone else (a public room's readers included, as
         a user banned from it), ChatError('not_found') for an unknown room."""
+
+    async def thread(self, user_id: int, room: str, msg_id: int, *, before: int | None = None,
+                     limit: int) -> ThreadPage:
+        """The thread of message ``msg_id`` of ``room`` (its root, or one of its replies): its
+        root and its replies with seq < ``before``, the newest ``limit`` of them, oldest
+        first. Members only: ChatError('forbidden') for anyone else; ChatError('not_found')
+        for an unknown room or a message that is not the room's."""
 
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:

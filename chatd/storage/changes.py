@@ -95,7 +95,7 @@ from typing import Any
 
 from chatd.errors import ChatError
 from chatd.protocol import codes
-from chatd.protocol.markup import first_link
+from chatd.protocol.markup import first_link, mention_candidates
 from chatd.storage.base import (
     COMMAND_LINE,
     MAX_REACTIONS,
@@ -512,7 +512,10 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
                 held.reactions.setdefault(emoji, []).append(user_id)
                 held.since[emoji] = since
     people = await _read_people(conn, batch, rooms)
-    candidates = sorted({name for c in batch if c.kind == "edited" for name in c.mentions})
+    candidates = sorted({name for c in batch if c.kind == "edited" for name in c.mentions}
+                        | {name.lower() for c in batch if c.kind == "edited"
+                           and (t := targets.get(c.msg_id)) is not None
+                           for name in _unnamed(t)})
     mentionable: dict[tuple[int, str], tuple[int, str]] = {}
     if candidates:
         for row in await conn.fetch(_SQL_MENTIONABLE, sorted({r.id for r in rooms.values()}),
@@ -886,6 +889,16 @@ def _refusal(change: NewChange, target: _Target, room: _Room, actor: _Person
     return None
 
 
+def _unnamed(target: _Target) -> tuple[str, ...]:
+    """The names ``target`` mentions that its text does not: a thread reply's followers
+    (migration 0029), whom an edit of it mentions still; none for any other message (its
+    mentions are the members its text names)."""
+    if not target.mentions:
+        return ()
+    named = set(mention_candidates(target.text)) if "@" in target.text else set()
+    return tuple(name for name in target.mentions if name.lower() not in named)
+
+
 def _change(change: NewChange, target: _Target, room: _Room,
             mentionable: dict[tuple[int, str], tuple[int, str]], seq: int) -> bool:
     """Apply ``change`` to ``target`` (a message of ``room``), as the entry ``seq`` if it
@@ -893,7 +906,8 @@ def _change(change: NewChange, target: _Target, room: _Room,
     if change.kind == "edited":
         if change.text == target.text:
             return False
-        found = sorted({mentionable[key] for name in change.mentions
+        names = {*change.mentions, *(name.lower() for name in _unnamed(target))}
+        found = sorted({mentionable[key] for name in names
                         if (key := (target.room_id, name)) in mentionable},
                        key=lambda pair: pair[1].lower())
         target.text = change.text

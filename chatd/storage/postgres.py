@@ -101,6 +101,7 @@ from chatd.search import SearchQuery
 from chatd.storage import bots
 from chatd.storage.base import (
     NO_CUSTOM_STATUS,
+    THREAD_USERS,
     UNREAD_CAP,
     AdminRoom,
     Appended,
@@ -112,6 +113,7 @@ from chatd.storage.base import (
     CommitNotice,
     Conversation,
     Credentials,
+    CustomEmoji,
     CustomStatus,
     DatabaseFigures,
     DndNotice,
@@ -155,6 +157,7 @@ from chatd.storage.base import (
     StorageUnavailable,
     StoredFile,
     TargetsNotice,
+    ThreadPage,
     User,
     UserEventNotice,
     WebhookTargets,
@@ -1072,12 +1075,7 @@ LEFT JOIN rooms er ON er.id = e.room_id
 {joins}
 ORDER BY i.idx
 """
-_SQL_APPEND_RESOLVE = _APPEND_RESOLVE.format(
-    e_ts=_ms("e.created_at"),
-    columns="q.id AS q_id, q.quote AS quote, mn.names AS mentions, fl.files",
-    arrays="$1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]",
-    names="user_id, room, nonce, reply_to, candidates, file_ids",
-    joins=f"""LEFT JOIN LATERAL (
+_APPEND_RESOLVE_JOINS = f"""LEFT JOIN LATERAL (
     -- LIMIT 1 (q.id is the key anyway), as for the nonce: without it the planner may hash
     -- every message of the database to quote none (measured: 91 of 95 ms of a batch of 400
     -- sends at 20k messages; benchmarks/README.md, issue 13).
@@ -1099,7 +1097,43 @@ LEFT JOIN LATERAL (
     WHERE i.file_ids <> '' AND f.id = ANY (string_to_array(i.file_ids, ' ')::bigint[])
       AND f.uploader_id = i.user_id AND f.room_id = r.id
       AND (f.deleted_at IS NULL OR f.message_id IS NOT NULL)  -- an expired upload: not_found
-) fl ON true""",
+) fl ON true"""
+_SQL_APPEND_RESOLVE = _APPEND_RESOLVE.format(
+    e_ts=_ms("e.created_at"),
+    columns="q.id AS q_id, q.quote AS quote, mn.names AS mentions, fl.files",
+    arrays="$1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]",
+    names="user_id, room, nonce, reply_to, candidates, file_ids",
+    joins=_APPEND_RESOLVE_JOINS,
+)
+# The same for a batch with a thread reply ($7: the msg_id each names, NULL for none):
+# its thread's root (the message named, or the root of the reply named), whether the root
+# may take replies (not deleted), and the thread's followers (migration 0029: the root's
+# author and its repliers, a walk of messages_thread_idx) who are members still, the sender
+# aside, whom the reply mentions. A statement of its own, so that every other batch runs the
+# one above, as it did before threads.
+_SQL_APPEND_RESOLVE_THREAD = _APPEND_RESOLVE.format(
+    e_ts=_ms("e.created_at"),
+    columns="q.id AS q_id, q.quote AS quote, mn.names AS mentions, fl.files, "
+            "th.id AS t_id, th.open AS t_open, fw.names AS followers",
+    arrays="$1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], "
+           "$7::bigint[]",
+    names="user_id, room, nonce, reply_to, candidates, file_ids, thread",
+    joins=_APPEND_RESOLVE_JOINS + """
+LEFT JOIN LATERAL (
+    SELECT t.id, t.sender_id, t.deleted_at IS NULL AS open
+    FROM messages x JOIN messages t ON t.id = coalesce(x.thread_root, x.id)
+    WHERE i.thread IS NOT NULL AND x.id = i.thread AND x.room_id = r.id
+    LIMIT 1
+) th ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(u.name ORDER BY lower(u.name)) AS names
+    FROM users u JOIN memberships fm ON fm.user_id = u.id AND fm.room_id = r.id
+    WHERE th.id IS NOT NULL AND u.id <> i.user_id AND u.id IN (
+        SELECT th.sender_id
+        UNION
+        SELECT y.sender_id FROM messages y WHERE y.room_id = r.id AND y.thread_root = th.id
+    )
+) fw ON true""",
 )
 _SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
     e_ts=_ms("e.created_at"),
@@ -1185,7 +1219,7 @@ WITH new AS (
            new.sender_id, new.nonce, new.text, clock_timestamp(){values}
     FROM new JOIN bumped AS b ON b.id = new.room_id
     ORDER BY new.room_id, new.ord
-    RETURNING id, room_id, seq, sender_id, nonce, mentions, created_at
+    RETURNING id, room_id, seq, sender_id, nonce, mentions, created_at{returning}
 ){more}"""
 _NAMED_MENTIONS = """
     SELECT u.id, i.room_id, i.seq
@@ -1199,6 +1233,7 @@ _APPEND_INSERT_EXTRAS = {
            coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)""",
 }
 _SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
+    returning="",
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
            "$7::text[]",
     names=", reply_to, mentions, file_ids",
@@ -1211,6 +1246,7 @@ _SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
 # space-separated, per message) get rows too, if still members: a statement of its own, so
 # that every other batch runs the one above, as it did before group mentions.
 _SQL_APPEND_INSERT_GROUP_HEAD = _APPEND_INSERT.format(
+    returning="",
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
            "$7::text[], $8::text[]",
     names=", reply_to, mentions, file_ids, grp",
@@ -1226,6 +1262,7 @@ _SQL_APPEND_INSERT_GROUP_HEAD = _APPEND_INSERT.format(
     **_APPEND_INSERT_EXTRAS,
 )
 _SQL_APPEND_INSERT_PLAIN = _APPEND_INSERT.format(
+    returning="",
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[]", names="", columns="",
     values="", more="",
 ) + f"""
@@ -1252,6 +1289,84 @@ FROM inserted
 """
 _SQL_APPEND_INSERT_FILES = _SQL_APPEND_INSERT_HEAD + _ATTACHED
 _SQL_APPEND_INSERT_FILES_GROUP = _SQL_APPEND_INSERT_GROUP_HEAD + _ATTACHED
+
+# The same four for a batch with a thread reply (migration 0029): the replies' thread_root
+# ($8, or $9 after a group's $8) and broadcast, and each root's summary written in the same
+# statement, under the room's lock: its count, its latest reply's time, its latest repliers
+# (newest first, at most 5) and its rev, the seq of its latest reply. The followers' mentions
+# came with the candidates' (the resolve found them). Statements of their own, so that every
+# other batch runs the ones above, as it did before threads.
+_THREADED = f"""{{more}}, threaded AS (
+    UPDATE messages AS t
+    SET reply_count = t.reply_count + n.count, reply_last_at = n.last_at, rev = n.last_seq,
+        reply_users = ARRAY(
+            SELECT w.name FROM (
+                SELECT u.name, -i.seq AS o
+                FROM inserted i JOIN users u ON u.id = i.sender_id
+                WHERE i.thread_root = t.id
+                UNION ALL
+                SELECT x.name, x.o FROM unnest(t.reply_users) WITH ORDINALITY AS x(name, o)
+            ) w
+            GROUP BY w.name ORDER BY min(w.o) LIMIT {THREAD_USERS})
+    FROM (
+        SELECT i.thread_root AS root, count(*) AS count, max(i.created_at) AS last_at,
+               max(i.seq) AS last_seq
+        FROM inserted i WHERE i.thread_root IS NOT NULL GROUP BY i.thread_root
+    ) n
+    WHERE t.id = n.root
+)"""
+_THREAD_INSERT_EXTRAS = {
+    "columns": _APPEND_INSERT_EXTRAS["columns"] + ", thread_root, broadcast",
+    "values": _APPEND_INSERT_EXTRAS["values"] + ",\n           new.thread, new.broadcast",
+    "returning": ", thread_root",
+}
+_SQL_APPEND_INSERT_THREAD_HEAD = _APPEND_INSERT.format(
+    arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
+           "$7::text[], $8::bigint[], $9::boolean[]",
+    names=", reply_to, mentions, file_ids, thread, broadcast",
+    more=_THREADED.format(more=f""", mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
+)"""),
+    **_THREAD_INSERT_EXTRAS,
+)
+_SQL_APPEND_INSERT_THREAD_GROUP_HEAD = _APPEND_INSERT.format(
+    arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
+           "$7::text[], $8::text[], $9::bigint[], $10::boolean[]",
+    names=", reply_to, mentions, file_ids, grp, thread, broadcast",
+    more=_THREADED.format(more=f""", mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
+    UNION  -- a member both named and covered by the group: one row
+    SELECT gm.user_id, i.room_id, i.seq
+    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+    JOIN memberships gm ON gm.room_id = i.room_id
+        AND gm.user_id = ANY (string_to_array(new.grp, ' ')::bigint[])
+    WHERE new.grp <> '' AND gm.user_id <> i.sender_id
+)"""),
+    **_THREAD_INSERT_EXTRAS,
+)
+_SQL_APPEND_INSERT_THREAD = f"""{_SQL_APPEND_INSERT_THREAD_HEAD}
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
+"""
+_SQL_APPEND_INSERT_THREAD_GROUP = f"""{_SQL_APPEND_INSERT_THREAD_GROUP_HEAD}
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
+"""
+_SQL_APPEND_INSERT_FILES_THREAD = _SQL_APPEND_INSERT_THREAD_HEAD + _ATTACHED
+_SQL_APPEND_INSERT_FILES_THREAD_GROUP = _SQL_APPEND_INSERT_THREAD_GROUP_HEAD + _ATTACHED
+# The insert of a batch by (grouped, threaded): without files, with files.
+_INSERTS = {
+    (False, False): _SQL_APPEND_INSERT, (True, False): _SQL_APPEND_INSERT_GROUP,
+    (False, True): _SQL_APPEND_INSERT_THREAD, (True, True): _SQL_APPEND_INSERT_THREAD_GROUP,
+}
+_INSERTS_FILES = {
+    (False, False): _SQL_APPEND_INSERT_FILES, (True, False): _SQL_APPEND_INSERT_FILES_GROUP,
+    (False, True): _SQL_APPEND_INSERT_FILES_THREAD,
+    (True, True): _SQL_APPEND_INSERT_FILES_THREAD_GROUP,
+}
+
+# A message's thread (migration 0029), as _entry reads it: the root it replies in, whether it
+# was broadcast, and a root's summary.
+_THREAD_COLUMNS = f"""m.thread_root, m.broadcast, m.reply_count,
+               {_ms("m.reply_last_at")} AS reply_last_ts, m.reply_users"""
 
 # A page of room {room}'s log ({lo} < seq < {hi}, at most {limit} entries, by seq
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
@@ -1293,7 +1408,8 @@ FROM (
                m.deleted_at, m.reply_to, m.mentions, NULL::text AS emoji,
                NULL::boolean AS reaction_on, m.files, NULL::bigint AS target_id,
                NULL::bigint AS expires_at,
-               CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview
+               CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview,
+               {thread_columns}
         FROM messages m
         WHERE m.room_id = {room} AND m.seq > {lo} AND m.seq < {hi}
         ORDER BY m.seq {direction}
@@ -1303,7 +1419,7 @@ FROM (
     (
         SELECT c.kind, c.seq, c.message_id, c.actor_id, coalesce(c.text, ''), {cts}, '',
                NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on, NULL,
-               c.target_id, {cexp}, c.preview::text
+               c.target_id, {cexp}, c.preview::text, NULL, NULL, NULL, NULL, NULL
         FROM changes c
         WHERE c.room_id = {room} AND c.seq > {lo} AND c.seq < {hi}
         ORDER BY c.seq {direction}
@@ -1386,7 +1502,8 @@ SELECT r.id, r.archived, EXISTS (
            SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
        ) AS member,
        (SELECT coalesce(sum(size), 0) FROM files
-        WHERE uploader_id = $2 AND deleted_at IS NULL AND NOT preview AND NOT avatar) AS used
+        WHERE uploader_id = $2 AND deleted_at IS NULL AND NOT preview AND NOT avatar
+              AND NOT emoji) AS used
 FROM rooms r WHERE r.name = $1
 """
 # Uploads of one user queue on their row (a lock that foreign-key checks do not take).
@@ -1399,7 +1516,7 @@ WITH r AS (
     WHERE r.name = $2 AND NOT r.archived
 ), used AS (
     SELECT coalesce(sum(size), 0) AS n FROM files
-    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar
+    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar AND NOT emoji
 )
 INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
                    width, height, thumb_sha256, thumb_width, thumb_height)
@@ -1427,7 +1544,7 @@ ORDER BY f.id
 # that committed meanwhile keeps its file. All users' (the collect's sweep, by
 # files_unattached_idx, at most $2), or one user's ($2, by files_uploader_idx: before their
 # upload checks their quota).
-_EXPIRED = "f.message_id IS NULL AND f.deleted_at IS NULL AND NOT f.avatar " \
+_EXPIRED = "f.message_id IS NULL AND f.deleted_at IS NULL AND NOT f.avatar AND NOT f.emoji " \
     "AND f.created_at < now() - make_interval(secs => $1)"
 _SQL_EXPIRE_UPLOADS = f"""
 UPDATE files f SET deleted_at = now()
@@ -1486,6 +1603,48 @@ FROM u, old
 _SQL_AVATAR_EXISTS = """
 SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND avatar AND deleted_at IS NULL)
 """
+# Custom emoji (migration 0031). An emoji added: its row and its picture's file row (of no
+# room, marked emoji) in one statement, the file's id taken first so that each row names the
+# other's; nothing when the name $1 is taken (ON CONFLICT: a concurrent add of the same name
+# waits for the first and then adds nothing).
+_EMOJI_COLUMNS = """e.name, e.sha256, u.name AS by,
+       floor(extract(epoch FROM e.created_at) * 1000)::bigint AS ts"""
+_SQL_ADD_EMOJI = f"""
+WITH e AS (
+    INSERT INTO custom_emoji (name, sha256, creator_id, file_id)
+    VALUES ($1, $2, $3, nextval(pg_get_serial_sequence('files', 'id')))
+    ON CONFLICT (name) DO NOTHING
+    RETURNING *
+), f AS (
+    INSERT INTO files (id, sha256, size, name, content_type, uploader_id, room_id, emoji)
+    SELECT e.file_id, e.sha256, $4::bigint, e.name || '.webp', 'image/webp', e.creator_id,
+           NULL, true
+    FROM e
+)
+SELECT {_EMOJI_COLUMNS} FROM e JOIN users u ON u.id = e.creator_id
+"""
+# The emoji $1 removed by user $2 when they added it or $3 (an administrator); its file row
+# marked deleted. ``found``: whether it existed (locked first, so that two removals agree).
+_SQL_REMOVE_EMOJI = f"""
+WITH old AS (
+    SELECT * FROM custom_emoji WHERE name = $1 FOR UPDATE
+), gone AS (
+    DELETE FROM custom_emoji c USING old
+    WHERE c.name = old.name AND (old.creator_id = $2 OR $3::boolean)
+    RETURNING c.file_id
+), f AS (
+    UPDATE files SET deleted_at = now() FROM gone WHERE files.id = gone.file_id
+)
+SELECT {_EMOJI_COLUMNS}, EXISTS (SELECT 1 FROM gone) AS removed
+FROM old e JOIN users u ON u.id = e.creator_id
+"""
+_SQL_CUSTOM_EMOJI = f"""
+SELECT {_EMOJI_COLUMNS} FROM custom_emoji e JOIN users u ON u.id = e.creator_id ORDER BY e.name
+"""
+_SQL_CUSTOM_EMOJI_EXISTS = "SELECT EXISTS (SELECT 1 FROM custom_emoji WHERE name = $1)"
+_SQL_EMOJI_IMAGE_EXISTS = """
+SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1 AND emoji AND deleted_at IS NULL)
+"""
 _SQL_FORGET_DEAD_THUMBNAILS = f"""
 UPDATE files SET thumb_sha256 = NULL
 WHERE thumb_sha256 = $1 AND deleted_at IS NOT NULL AND NOT {_IN_USE.format(sha="$1")}
@@ -1502,7 +1661,7 @@ def _log_page(room: str, direction: str, lo: str, hi: str, limit: str) -> str:
         room=room, direction=direction, lo=lo, hi=hi, limit=limit, quote=_QUOTE,
         file_fields=_FILE_FIELDS,
         ts=_ms("m.created_at"), edited_ts=_ms("m.edited_at"), cts=_ms("c.created_at"),
-        cexp=_ms("c.expires_at"),
+        cexp=_ms("c.expires_at"), thread_columns=_THREAD_COLUMNS,
     )
 
 
@@ -1532,7 +1691,8 @@ _MESSAGE_ENTRY = f"""'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS ac
            m.text, {_ms("m.created_at")} AS ts, m.nonce, m.rev,
            {_ms("m.edited_at")} AS edited_ts, m.deleted_at, m.reply_to, m.mentions,
            NULL::text AS emoji, NULL::boolean AS reaction_on, m.files,
-           CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview"""
+           CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview,
+           {_THREAD_COLUMNS}"""
 
 # The pins of room $1 (Storage.pins) for user $2, who must be a member: the room's last_seq,
 # whether they may see them, and the messages pinned by an entry before $3, the most recently
@@ -1556,6 +1716,41 @@ FROM r LEFT JOIN LATERAL (
 ) e ON r.allowed
 LEFT JOIN users a ON a.id = e.actor_id
 ORDER BY e.pin_seq DESC
+"""
+
+# The thread of message $3 of room $1 (Storage.thread) for user $2, who must be a member: the
+# room's last_seq, whether they may read it, the thread's root (the message, or the root of
+# the reply it is; part 0) and its replies with seq < $4, the newest first, $5 at most
+# (limit + 1: the extra row tells whether there is more; part 1): a walk of
+# messages_thread_idx backwards (migration 0029), each message read as history reads it.
+_SQL_THREAD = f"""
+WITH r AS (
+    SELECT r.id, r.last_seq, EXISTS (
+        SELECT 1 FROM memberships rm WHERE rm.room_id = r.id AND rm.user_id = $2
+    ) AS allowed
+    FROM rooms r WHERE r.name = $1
+), t AS (
+    SELECT coalesce(x.thread_root, x.id) AS id
+    FROM r JOIN messages x ON x.id = $3 AND x.room_id = r.id
+    WHERE r.allowed
+)
+SELECT r.last_seq, r.allowed, e.*, a.name AS sender,{_MESSAGE_EXTRAS.format(
+    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM r LEFT JOIN LATERAL (
+    SELECT 0 AS part, {_MESSAGE_ENTRY}
+    FROM t JOIN messages m ON m.id = t.id
+    UNION ALL (
+        -- The root's id as a value (an InitPlan), so that the walk is planned on the index
+        -- of the thread's own rows: joined, the planner walks the room's whole log instead.
+        SELECT 1 AS part, {_MESSAGE_ENTRY}
+        FROM messages m
+        WHERE m.room_id = r.id AND m.thread_root = (SELECT t.id FROM t) AND m.seq < $4
+        ORDER BY m.seq DESC
+        LIMIT $5
+    )
+) e ON r.allowed
+LEFT JOIN users a ON a.id = e.actor_id
+ORDER BY e.part, e.seq DESC
 """
 
 # A resume (Storage.resume_pages): rooms $2 (names) with the seqs $3 their client saw, in one
@@ -1824,7 +2019,21 @@ def _entry(room: str, row: Any) -> Message:
         files=tuple(map(_file_info, json.loads(files))) if files else (),
         **_pin(row["pin"]),
         previews=previews,
+        **_thread(row),
     )
+
+
+def _thread(row: Any) -> dict[str, Any]:
+    """A message's thread fields from its :data:`_THREAD_COLUMNS` (none for most)."""
+    fields: dict[str, Any] = {}
+    if row["thread_root"] is not None:
+        fields["thread"] = row["thread_root"]
+        fields["broadcast"] = row["broadcast"]
+    if row["reply_count"]:
+        fields["reply_count"] = row["reply_count"]
+        fields["reply_last_ts"] = row["reply_last_ts"] or 0
+        fields["reply_users"] = tuple(row["reply_users"] or ())
+    return fields
 
 
 def _pin(pin: str | None) -> dict[str, Any]:
@@ -2037,7 +2246,9 @@ def _carried(room: str, fields: list[Any]) -> Message:
     """A new message of ``room`` from the fields a commit notice carries it with (migration
     0019): as :func:`_entry` makes it from a read of it, which a new message gives with no
     edit, no reaction and no deletion."""
-    seq, msg_id, sender, ts, nonce, text, reply_to, quote, mentions, files = fields
+    seq, msg_id, sender, ts, nonce, text, reply_to, quote, mentions, files = fields[:10]
+    # Migration 0029's eleventh field: [thread_root, broadcast] for a thread reply.
+    thread = fields[10] if len(fields) > 10 else None
     for value, kind in ((seq, int), (msg_id, int), (sender, str), (ts, int), (nonce, str),
                         (text, str)):
         if type(value) is not kind:
@@ -2047,6 +2258,7 @@ def _carried(room: str, fields: list[Any]) -> Message:
         reply_to=reply_to, quote=json.loads(quote) if quote else None,
         mentions=tuple(mentions or ()),
         files=tuple(map(_file_info, files)) if files else (),
+        thread=int(thread[0]) if thread else None, broadcast=bool(thread and thread[1]),
     )
 
 
@@ -2118,6 +2330,10 @@ def _parse_level(payload: str) -> NotifyNotice | None:
     if len(parts) != 4 or not all(parts):
         return None
     return NotifyNotice(node=parts[0], room=parts[1], notify=parts[2], user=parts[3])
+
+
+def _custom_emoji(row: Any) -> CustomEmoji:
+    return CustomEmoji(name=row["name"], sha256=row["sha256"], by=row["by"], ts=int(row["ts"]))
 
 
 def _parse_dnd(payload: str) -> DndNotice | None:
@@ -3132,6 +3348,33 @@ class PostgresStorage:
     async def avatar_exists(self, sha256: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_AVATAR_EXISTS, sha256))
 
+    async def add_custom_emoji(self, name: str, user_id: int, sha256: str, size: int
+                               ) -> CustomEmoji:
+        row = await self._run(self._pool.fetchrow, _SQL_ADD_EMOJI, name, sha256, user_id, size)
+        if row is None:
+            raise ChatError(codes.CONFLICT, f"there is a custom emoji :{name}: already")
+        return _custom_emoji(row)
+
+    async def remove_custom_emoji(self, name: str, user_id: int, *, admin: bool
+                                  ) -> CustomEmoji:
+        row = await self._run(self._pool.fetchrow, _SQL_REMOVE_EMOJI, name, user_id, admin)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no custom emoji :{name}:")
+        if not row["removed"]:
+            raise ChatError(codes.FORBIDDEN, "only who added a custom emoji, or a server "
+                                             "administrator, may remove it")
+        return _custom_emoji(row)
+
+    async def custom_emoji(self) -> list[CustomEmoji]:
+        rows = await self._run(self._pool.fetch, _SQL_CUSTOM_EMOJI)
+        return [_custom_emoji(row) for row in rows]
+
+    async def custom_emoji_exists(self, name: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_CUSTOM_EMOJI_EXISTS, name))
+
+    async def emoji_image_exists(self, sha256: str) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_EMOJI_IMAGE_EXISTS, sha256))
+
     async def profiles(self, names: Sequence[str]) -> list[Profile]:
         wanted = list(dict.fromkeys(name.lower() for name in names))
         if not wanted:
@@ -3385,6 +3628,26 @@ class PostgresStorage:
         more = len(messages) > limit
         return Page(messages=messages[:limit], more=more, last_seq=rows[0]["last_seq"])
 
+    async def thread(self, user_id: int, room: str, msg_id: int, *, before: int | None = None,
+                     limit: int) -> ThreadPage:
+        """See :meth:`Storage.thread`: one statement, one snapshot."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        rows = await self._run(self._pool.fetch, _SQL_THREAD, room, user_id, msg_id,
+                               _MAX_SEQ if before is None else before, limit + 1)
+        if not rows:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not rows[0]["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"only the members of {room!r} read its threads")
+        if rows[0]["seq"] is None or rows[0]["part"] != 0:
+            raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
+        replies = [_entry(room, row) for row in rows[1:]]
+        more = len(replies) > limit
+        del replies[limit:]
+        replies.reverse()
+        return ThreadPage(root=_entry(room, rows[0]), messages=replies, more=more,
+                          last_seq=rows[0]["last_seq"])
+
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:
         """See :meth:`Storage.resume_pages`: one statement, one crossing."""
@@ -3559,7 +3822,8 @@ def _file_refusal(item: NewMessage, found_json: str | None, claimed: set[int]
 
 async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
     """One attempt at a batch (asyncio side); see the module docstring."""
-    plain = not any(m.reply_to is not None or m.mentions or m.files or m.group for m in batch)
+    plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
+                    or m.thread is not None for m in batch)
     keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
     # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
     # messages)
@@ -3578,11 +3842,14 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     elif plain:
         rows = await conn.fetch(_SQL_APPEND_RESOLVE_PLAIN, *keys)
     else:
+        # Thread replies (rare) need their roots and followers: a statement of their own.
+        threaded = any(m.thread is not None for m in batch)
         rows = await conn.fetch(
-            _SQL_APPEND_RESOLVE, *keys,
+            _SQL_APPEND_RESOLVE_THREAD if threaded else _SQL_APPEND_RESOLVE, *keys,
             [m.reply_to for m in batch],
             [" ".join(m.mentions) for m in batch],
             [" ".join(map(str, m.files)) for m in batch],
+            *([[m.thread for m in batch]] if threaded else []),
         )
     results: list[Appended | ChatError | None] = [None] * len(batch)
     first: dict[tuple[int, str], int] = {}  # (sender, nonce) -> index of the input storing it
@@ -3616,6 +3883,13 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
         elif item.reply_to is not None and row["q_id"] is None:
             results[index] = ChatError(
                 codes.NOT_FOUND, f"there is no message {item.reply_to} in {item.room!r}")
+        elif item.thread is not None and row["t_id"] is None:
+            results[index] = ChatError(
+                codes.NOT_FOUND, f"there is no message {item.thread} in {item.room!r}")
+        elif item.thread is not None and not row["t_open"]:
+            results[index] = ChatError(
+                codes.NOT_FOUND, f"the thread of message {item.thread} in {item.room!r} was "
+                "deleted: it takes no new replies")
         elif item.files and (refusal := _file_refusal(item, row["files"], claimed)):
             results[index] = refusal
         else:
@@ -3656,8 +3930,12 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                 nonce=item.nonce,
                 reply_to=item.reply_to,
                 quote=json.loads(quote) if (quote := resolved.get("quote")) else None,
-                mentions=tuple(resolved.get("mentions") or ()),
+                # (a plain message calls nothing more than it did before threads)
+                mentions=tuple(resolved.get("mentions") or ()) if item.thread is None
+                else _mentioned(item, resolved),
                 files=files.get(index, ()),
+                thread=None if item.thread is None else resolved["t_id"],
+                broadcast=item.broadcast,
             )
             results[index] = Appended(message=message, duplicate=False)
 
@@ -3671,6 +3949,16 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     return results  # type: ignore[return-value]
 
 
+def _mentioned(item: NewMessage, resolved: Any) -> tuple[str, ...]:
+    """The names ``item`` mentions, as the resolve step found them: the members its text
+    names and, for a thread reply, the thread's followers (the sender aside), by lower-case
+    name."""
+    named = tuple(resolved.get("mentions") or ())
+    if item.thread is None or not resolved["followers"]:
+        return named
+    return tuple(sorted({*named, *resolved["followers"]}, key=str.lower))
+
+
 async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[int, int, Any]],
                            claimed: set[int]) -> dict[int, Any]:
     """Step 2 of appending messages that are not all plain: insert the resolved ``new``
@@ -3682,26 +3970,30 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
         [batch[index].nonce for index, _, _ in new],
         [batch[index].text for index, _, _ in new],
         [batch[index].reply_to for index, _, _ in new],
-        [" ".join(row["mentions"] or ()) for _, _, row in new],
+        [" ".join(_mentioned(batch[index], row)) for index, _, row in new],
         [" ".join(map(str, batch[index].files)) for index, _, _ in new],
     )
     # Replies and mentions need the insert's columns for them; files their transaction; group
-    # mentions (rare) a statement of their own, with their members' ids.
+    # mentions and thread replies (rare) statements of their own, with their members' ids,
+    # and their roots.
     grouped = any(batch[index].group for index, _, _ in new)
     if grouped:
         arguments += ([" ".join(map(str, batch[index].group)) for index, _, _ in new],)
-    extras = grouped or any(batch[index].reply_to is not None or row["mentions"]
-                            for index, _, row in new)
+    threaded = any(batch[index].thread is not None for index, _, _ in new)
+    if threaded:
+        arguments += (
+            [None if batch[index].thread is None else row["t_id"] for index, _, row in new],
+            [batch[index].broadcast for index, _, _ in new],
+        )
+    extras = grouped or threaded or any(batch[index].reply_to is not None or row["mentions"]
+                                        for index, _, row in new)
     if not claimed and not extras:
         inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
     elif not claimed:
-        inserted = await conn.fetch(
-            _SQL_APPEND_INSERT_GROUP if grouped else _SQL_APPEND_INSERT, *arguments)
+        inserted = await conn.fetch(_INSERTS[grouped, threaded], *arguments)
     else:
         async with conn.transaction():
-            inserted = await conn.fetch(
-                _SQL_APPEND_INSERT_FILES_GROUP if grouped else _SQL_APPEND_INSERT_FILES,
-                *arguments)
+            inserted = await conn.fetch(_INSERTS_FILES[grouped, threaded], *arguments)
             if inserted and inserted[0]["attached"] != len(claimed):
                 raise _FilesRaced  # rolls the batch back; it is tried again
     # Per room, seqs were given in input order: match them up by sorting on seq.

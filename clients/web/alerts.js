@@ -227,13 +227,23 @@ export function alertFor(state, room, message, now) {
     key: alertKey(room.name, message.seq),
     kind,
     // The author by their display name, when the page knows it (profiles.js).
-    title: room.kind === "dm" ? displayName(state.profiles, message.from)
-      : `${displayName(state.profiles, message.from)} in ${roomLabel(room)}`,
+    title: titleOf(state, room, message),
     body: bodyOf(message),
     tag: `chatd:${room.name}`,
     desktop,
     sound,
   };
+}
+
+/**
+ * A notification's title: "Bob in #general", "Bob" in a conversation; a thread's reply says so
+ * ("Bob replied in a thread in #general").
+ */
+function titleOf(state, room, message) {
+  const who = displayName(state.profiles, message.from);
+  const where = room.kind === "dm" ? "" : ` in ${roomLabel(room)}`;
+  return Number.isSafeInteger(message.thread) ? `${who} replied in a thread${where}`
+    : `${who}${where}`;
 }
 
 /**

@@ -165,6 +165,34 @@ export async function removeAvatar(token) {
   return call("DELETE", "/api/me/avatar", undefined, token);
 }
 
+/**
+ * Add the custom emoji `name` with the picture `blob` (`POST /api/emoji`, parts `name` and
+ * `file`): the emoji object, or an ApiError with the server's code and message.
+ */
+export async function addEmoji(token, name, blob) {
+  const form = new FormData();
+  form.append("name", name);
+  form.append("file", blob, blob.name || "emoji");
+  let response;
+  try {
+    response = await fetch("/api/emoji", { method: "POST", body: form,
+      headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
+  } catch {
+    throw new ApiError("The server cannot be reached.", "network", 0);
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new ApiError(data.message || `HTTP ${response.status}`, data.code || "internal",
+      response.status, Number(response.headers.get("Retry-After")) || undefined);
+  }
+  return data.emoji;
+}
+
+/** Remove the custom emoji `name` (`DELETE /api/emoji/{name}`, 204). */
+export async function removeEmoji(token, name) {
+  return call("DELETE", `/api/emoji/${encodeURIComponent(name)}`, undefined, token);
+}
+
 /** Signed links to files (`POST /api/files/links`): [{id, url, thumbnail_url, expires_at}]. */
 export async function fileLinks(token, ids) {
   const data = await call("POST", "/api/files/links", { ids }, token);

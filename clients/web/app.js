@@ -19,6 +19,10 @@
 //               gives), for comparing the server's `ts` with "now"
 //   search.js   the search: query, pages of results, errors; pure
 //   pins.js     the "Pinned" panel: the open room's pinned messages, paged, kept up to date; pure
+//   threads.js  threads: a reply's change to its root's summary, what the timeline hides, the
+//               thread panel (a thread of the open room, paged, kept up to date); pure
+//   saved.js    the messages the person saved for later and their reminders: the list, the
+//               overdue count, the reminder presets' times by the person's time zone; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -46,19 +50,23 @@ import { ComposerExtrasView } from "./view-composer-extras.js";
 import { ConnectionView } from "./view-connection.js";
 import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
+import { EmojiView } from "./view-emoji.js";
 import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
 import { ModerationView } from "./view-moderation.js";
 import { PinsView } from "./view-pins.js";
 import { ProfileView } from "./view-profile.js";
+import { SavedView } from "./view-saved.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
+import { ThreadView } from "./view-thread.js";
 import { ViewerView } from "./view-viewer.js";
 
+const conversation = new ConversationView();
 const controller = new Controller({
   auth: new AuthView(),
   sidebar: new SidebarView(),
-  conversation: new ConversationView(),
+  conversation,
   members: new MembersView(),
   composer: new ComposerView(),
   dialogs: new DialogsView(),
@@ -70,8 +78,12 @@ const controller = new Controller({
   alertsView: new AlertsView(),
   search: new SearchView(),
   pins: new PinsView(),
+  saved: new SavedView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
   profile: new ProfileView(),
+  emoji: new EmojiView(),
+  // The thread panel draws its messages as the conversation does, with its handlers.
+  thread: new ThreadView(conversation),
 });
 controller.start();

@@ -53,8 +53,10 @@ import * as outbox from "./outbox.js";
 import { closePopup } from "./popup.js";
 import * as profiles from "./profiles.js";
 import * as readmarks from "./readmarks.js";
+import { nextTextChange, parseLocal, reminderProblem, shownItem } from "./saved.js";
 import { nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
+import { customField, reminderMenu, showReminder, timeZone } from "./view-saved.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 import { sameUser } from "./store.js";
@@ -75,6 +77,7 @@ export class Controller {
     this.timers = new Map(); // key -> timeout of a `later` effect
     this.refreshTimer = null;
     this.typingTimer = null;
+    this.laterTimer = null; // the Saved panel's reminder texts change by themselves
     this.expiryTimer = null;
     this.renderQueued = false;
     this.savedOutbox = null;
@@ -112,7 +115,8 @@ export class Controller {
 
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
-      attachments, viewer, alertsView, search, moderation, admin, pins, profile,
+      attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
+      saved,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -152,6 +156,8 @@ export class Controller {
       opened: (shown) => {
         closePopup(false);
         if (shown) pins.close({ refocus: false }); // one panel in that place at a time
+        if (shown) thread.close({ refocus: false });
+        if (shown) saved.close({ refocus: false });
         if (shown) layout.closeDrawers();
         layout.syncInert();
       },
@@ -161,6 +167,8 @@ export class Controller {
         closePopup(false);
         if (shown) {
           search.close({ refocus: false });
+          thread.close({ refocus: false });
+          saved.close({ refocus: false });
           layout.closeDrawers();
         }
         layout.syncInert();
@@ -171,11 +179,58 @@ export class Controller {
       openPinned: (item) => {
         if (!this.state || this.state.pinsPanel.room === null) return;
         this.act(model.openResult, { room: this.state.pinsPanel.room, msgId: item.msg_id,
-          seq: item.seq });
+          seq: item.seq, thread: item.thread ?? null, broadcast: item.broadcast === true });
         pins.itemOpened();
       },
       unpin: (msgId) => this.state && this.act(model.pinMessage, { room:
         this.state.pinsPanel.room, msgId, on: false, key: newNonce(), now: clock.now() }),
+    });
+    saved.bind({
+      opened: (shown) => {
+        closePopup(false);
+        if (shown) {
+          search.close({ refocus: false });
+          pins.close({ refocus: false });
+          thread.close({ refocus: false });
+          layout.closeDrawers();
+          this.act(model.openSaved);
+        }
+        layout.syncInert();
+      },
+      more: () => this.act(model.moreSaved),
+      retry: () => this.act(model.retrySaved),
+      openItem: (item) => {
+        const held = this.state && this.state.rooms.get(item.room)?.byMsgId(item.msg_id);
+        const seq = held ? held.seq : item.message ? item.message.seq : null;
+        this.openResult({ room: item.room, msg_id: item.msg_id, seq }, saved);
+      },
+      done: (item) => this.act(model.saveMessage, { room: item.room, msgId: item.msg_id,
+        on: false, now: clock.now() }),
+      remind: (item, opener) => this.chooseReminder(item.room, item.msg_id, opener),
+    });
+    thread.bind({
+      opened: (shown) => {
+        closePopup(false);
+        if (shown) {
+          search.close({ refocus: false });
+          pins.close({ refocus: false });
+          layout.closeDrawers();
+          saved.close({ refocus: false });
+        }
+        layout.syncInert();
+        if (!shown) this.act(model.closeThread);
+      },
+      more: () => this.act(model.moreThread),
+      retry: () => this.act(model.retryThread),
+      also: (on) => this.act(model.setThreadAlso, on),
+      send: (text) => {
+        if (!this.state) return false;
+        const before = this.state.outbox;
+        this.act(model.replyInThread, { text, nonce: newNonce(), now: clock.now() });
+        return Boolean(this.state) && this.state.outbox !== before;
+      },
+      typed: () => this.act(model.typed, clock.now()),
+      draft: (key, text) => this.act(drafts.setDraft, key, text),
     });
     notifier.prepareSound();
     notifier.watchPermission((permission) => this.act(model.setAlerts, { permission }));
@@ -211,7 +266,15 @@ export class Controller {
         msgId)),
       pin: (msgId, on) => this.act(model.pinMessage, { room: this.state.current, msgId, on,
         key: newNonce(), now: clock.now() }),
+      save: (msgId, on) => this.act(model.saveMessage, { room: this.state.current, msgId, on,
+        now: clock.now() }),
+      remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
+      // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
+      openThread: (msgId) => {
+        this.act(model.openThread, msgId);
+        if (this.state && this.state.threadPanel.shown) thread.open();
+      },
       // Files: signed links for what is drawn, the larger view of an image, downloads.
       wantLinks: (ids) => this.act(model.wantLinks, ids, clock.now()),
       linkBroken: (id) => this.act(model.linkBroken, id, clock.now()),
@@ -257,6 +320,8 @@ export class Controller {
         layout.closeDrawers();
         if (open) this.views.search.close({ refocus: false });
         if (open) this.views.pins.close({ refocus: false });
+        if (open) this.views.thread.close({ refocus: false });
+        if (open) this.views.saved.close({ refocus: false });
         $("app").hidden = open || !this.state;
       },
     });
@@ -286,6 +351,13 @@ export class Controller {
       removeAvatar: () => api.removeAvatar(this.session.token),
       dialog: (options) => dialogs.open(options),
       isOnline: () => this.online,
+      customEmoji: () => this.views.emoji.open(),
+    });
+    this.views.emoji.bind({
+      dialog: (options) => dialogs.open(options),
+      // (The `custom_emoji` event that follows tells the page, as it tells everyone.)
+      addEmoji: (name, file) => api.addEmoji(this.session.token, name, file),
+      removeEmoji: (name) => api.removeEmoji(this.session.token, name),
     });
     layout.bind({
       moveRoom: (step) => {
@@ -417,6 +489,7 @@ export class Controller {
     this.timers.clear();
     clearTimeout(this.refreshTimer);
     clearTimeout(this.typingTimer);
+    clearTimeout(this.laterTimer);
     clearTimeout(this.idleTimer);
     this.watch = null;
     if (!revoke) this.saveSeen(); // logged out on purpose: forgotten below
@@ -429,6 +502,8 @@ export class Controller {
     closePopup(false);
     this.views.search.close({ refocus: false });
     this.views.pins.close({ refocus: false });
+    this.views.thread.close({ refocus: false });
+    this.views.saved.close({ refocus: false });
     this.views.admin.close({ refocus: false });
     document.title = "chatd";
     this.views.viewer.close();
@@ -662,6 +737,9 @@ export class Controller {
         this.upload(effect.upload.key, effect.upload.room);
       } else if (effect.fetchLinks) {
         this.fetchLinks(effect.fetchLinks);
+      } else if (effect.remind) {
+        const told = effect.remind;
+        showReminder(told, () => this.openAlerted(told));
       } else if (effect.alert) {
         this.alert(effect.alert).catch(reportError);
       } else if (effect.readElsewhere) {
@@ -720,16 +798,44 @@ export class Controller {
   }
 
   /**
-   * Open a search result: its room at its message. A public room the person is not in is
-   * joined first, once they said so.
+   * The reminder menu of message `msgId` of `room` under `opener` (a message's menu, or the
+   * Saved panel): a preset saves it with that time, "Custom date and time…" asks for one in a
+   * dialog, "No reminder" keeps it saved without one.
    */
-  openResult(result) {
+  chooseReminder(room, msgId, opener) {
+    if (!this.state || typeof room !== "string") return;
+    const item = shownItem(this.state.saved, room, msgId);
+    const current = item ? item.remind_at : null;
+    const set = (remindAt) => this.act(model.saveMessage, { room, msgId, remindAt,
+      now: clock.now() });
+    reminderMenu(opener, { now: clock.now(), current, pick: set, custom: () => {
+      const { input, fields } = customField(clock.now(), current);
+      this.views.dialogs.open({
+        title: "Remind me about this",
+        ok: "Set the reminder",
+        fields,
+        submit: async () => {
+          const at = parseLocal(input.value, timeZone());
+          const problem = reminderProblem(at, clock.now());
+          if (problem) throw new Error(problem);
+          set(at);
+        },
+      });
+    } });
+  }
+
+  /**
+   * Open a search result (or a saved message, from `panel`): its room at its message. A
+   * public room the person is not in is joined first, once they said so.
+   */
+  openResult(result, panel = this.views.search) {
     if (!this.state) return;
-    const target = { room: result.room, msgId: result.msg_id, seq: result.seq };
+    const target = { room: result.room, msgId: result.msg_id, seq: result.seq,
+      thread: result.thread ?? null, broadcast: result.broadcast === true };
     const room = this.state.rooms.get(result.room);
     if (room && !room.draft) {
       this.act(model.openResult, target);
-      this.views.search.itemOpened();
+      panel.itemOpened();
       return;
     }
     if (result.room.startsWith("@")) {
@@ -751,7 +857,7 @@ export class Controller {
         // takes the focus then.
         $("dialog").addEventListener("close", () => {
           this.act(model.openResult, target);
-          this.views.search.itemOpened();
+          panel.itemOpened();
         }, { once: true });
       },
     });
@@ -903,10 +1009,11 @@ export class Controller {
       const now = clock.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
-        alertsView, search, moderation, admin, pins, profile,
+        alertsView, search, moderation, admin, pins, profile, emoji, thread, saved,
       } = this.views;
       for (const view of [sidebar, conversation, members, composer, connection, extras,
-        attachments, viewer, alertsView, search, moderation, admin, pins, profile]) {
+        attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
+        thread, saved]) {
         view.render(this.state, now);
       }
       // The names drawn whose display names and statuses the page has not heard of are
@@ -921,6 +1028,12 @@ export class Controller {
       clearTimeout(this.typingTimer);
       const next = nextTypingChange(this.state, now);
       if (next !== null) this.typingTimer = setTimeout(() => this.render(), next - now + 1);
+      // So do the Saved panel's reminders ("in 5 min"), while it is open.
+      clearTimeout(this.laterTimer);
+      const due = saved.isOpen ? nextTextChange(this.state.saved, now) : null;
+      if (due !== null) {
+        this.laterTimer = setTimeout(() => this.render(), Math.min(MAX_TIMER_MS, due - now + 1));
+      }
     });
   }
 }

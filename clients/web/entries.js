@@ -18,6 +18,10 @@
 // - an entry for a message not held is kept aside (store.js) and applied when the message
 //   arrives, if it is newer than the message then.
 //
+// A thread's reply is a `message` entry that changes its root too (docs/protocol.md
+// "Threads"): the change it stands for (threads.js `replyEntry`, op "reply") is applied to the
+// root by the same rule (`applyReply`: the root's `replies` summary, and its rev).
+//
 // Messages are never changed in place: a change makes a new object, so a view can tell by
 // identity that a message changed. A tombstone is always the same shape, whether it was made
 // here from a `deleted` entry or read from the server: `text` "", `deleted` true, no
@@ -71,6 +75,7 @@ export function normalise(message) {
  * message, or not newer than the message: see the rules above).
  */
 export function applyChange(message, entry) {
+  if (entry && entry.op === "reply") return applyReply(message, entry);
   if (!isChange(entry) || entry.msg_id !== message.msg_id
       || !Number.isSafeInteger(entry.seq) || entry.seq <= revOf(message)) return null;
   if (entry.op === "deleted" || message.deleted) {
@@ -172,6 +177,38 @@ export function groupMentions(message, me) {
   if (message.deleted || sameName(message.from, me)) return false;
   return message.group === "room" || (message.group === "here" && message.hereMe === true);
 }
+
+/**
+ * The root after a reply entry (threads.js `replyEntry`): one more reply, its time the last, its sender
+ * first of the repliers (once, cut to REPLIERS_MAX), and the reply's seq its rev. Null when
+ * the entry is not newer than the root (seen already: entries.js's rule).
+ */
+export function applyReply(root, entry) {
+  if (!entry || entry.op !== "reply" || entry.msg_id !== root.msg_id
+      || !Number.isSafeInteger(entry.seq) || entry.seq <= revOf(root)) return null;
+  const held = repliesOf(root);
+  const users = [entry.from, ...(held ? held.users : []).filter((u) => !sameName(u, entry.from))]
+    .slice(0, REPLIERS_MAX);
+  const replies = { count: (held ? held.count : 0) + 1,
+    last_ts: entry.ts ?? (held ? held.last_ts : null), users };
+  return { ...root, replies, rev: entry.seq };
+}
+
+/** A root's `replies` as kept ({count, last_ts, users}), or null when it has none. */
+export function repliesOf(message) {
+  const replies = message && message.replies;
+  if (!replies || typeof replies !== "object" || !Number.isSafeInteger(replies.count)
+      || replies.count <= 0) return null;
+  return {
+    count: replies.count,
+    last_ts: Number.isFinite(replies.last_ts) ? replies.last_ts : null,
+    users: Array.isArray(replies.users)
+      ? replies.users.filter((u) => typeof u === "string").slice(0, REPLIERS_MAX) : [],
+  };
+}
+
+/** Repliers a root's summary names at most (the server's `users`). */
+export const REPLIERS_MAX = 5;
 
 /** The quote the server would give for a message held: {from, text} or {deleted: true}. */
 export function quoteOf(message) {

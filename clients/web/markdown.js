@@ -19,6 +19,11 @@
 // mention (@room, @all, @everyone, @here) is marked when the message has a `group`, or, for a
 // text not seen yet, when it looks like one; `groupMe` says whether it covers the reader.
 //
+// A custom emoji's ":name:" (outside code, not glued to a word before it) is its picture when
+// `emoji` (a Map of the server's custom emoji by name, emoji.js) has it, and text otherwise:
+// the text itself never changes. Its url is one emoji.js kept (a path of the server's emoji
+// pictures), the only other attribute taken from outside the text.
+//
 // The tree: a root {type: "root", children: blocks}; blocks are
 //   {type: "para", children: inlines}          text lines (line breaks kept as "\n")
 //   {type: "code_block", text, lang}
@@ -27,6 +32,7 @@
 // and inlines are
 //   {type: "text", text}  {type: "code", text}  {type: "strong" | "em" | "del", children}
 //   {type: "link", href, children}  {type: "mention", name, text, me, group?}
+//   {type: "emoji", name, url}
 
 import { GROUP_TOKENS } from "./entries.js";
 
@@ -44,6 +50,7 @@ const BARE_URL = /^https?:\/\/[^\s<>"'`]*[^\s<>"'`.,;:!?)\]*_~]/i;
 const AUTOLINK = /^<((?:https?:\/\/|mailto:)[^\s<>]+)>/i;
 const LINK_TARGET = /^\(((?:[^\s()]|\([^\s()]*\))+)\)/;
 const MENTION = /^@([A-Za-z0-9_.-]{1,32})/;
+const CUSTOM_EMOJI = /^:([a-z0-9_+-]{1,32}):/;
 const NAME_CHAR = /[A-Za-z0-9_.@-]/; // before "@": then it is an e-mail address, not a mention
 const WORD_CHAR = /[\p{L}\p{N}]/u;
 
@@ -51,8 +58,10 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
  * The tree of a message's text. `mentions`: the names the server found mentioned (as
  * registered), or null when not known; `me`: the reader's name (their mentions are marked).
  */
-export function parse(text, { mentions = null, me = null, group = null, groupMe = false } = {}) {
+export function parse(text, { mentions = null, me = null, group = null, groupMe = false,
+  emoji = null } = {}) {
   const ctx = {
+    emoji: emoji instanceof Map && emoji.size ? emoji : null,
     mentions: Array.isArray(mentions) ? mentions.map((n) => String(n).toLowerCase()) : null,
     me: typeof me === "string" ? me.toLowerCase() : null,
     group: group === "room" || group === "here" ? group : null,
@@ -246,6 +255,15 @@ function inline(text, ctx, depth, { links = true } = {}) {
         continue;
       }
     }
+    if (ch === ":" && ctx.emoji && (i === 0 || !WORD_CHAR.test(text[i - 1]))) {
+      const match = CUSTOM_EMOJI.exec(text.slice(i, i + 35));
+      const found = match && ctx.emoji.get(match[1]);
+      if (found && typeof found.url === "string") {
+        push({ type: "emoji", name: match[1], url: found.url });
+        i += match[0].length;
+        continue;
+      }
+    }
     if ((ch === "*" || ch === "_" || ch === "~") && depth < MAX_DEPTH) {
       const emphasis = emphasisAt(text, i, ctx, depth, links, unclosed);
       if (emphasis) {
@@ -417,6 +435,8 @@ function renderNode(node, doc) {
       span.append(doc.createTextNode(node.text));
       return span;
     }
+    case "emoji":
+      return customEmojiImage(node, doc);
     case "list": {
       const list = el(node.ordered ? "ol" : "ul", "md-list");
       if (node.ordered && node.start !== 1) list.setAttribute("start", String(node.start));
@@ -432,4 +452,15 @@ function renderNode(node, doc) {
     default:
       return doc.createTextNode("");
   }
+}
+
+/** A custom emoji's picture, `:name:` its alt text and title (so that copying keeps it). */
+export function customEmojiImage({ name, url }, doc = globalThis.document, className = "custom-emoji") {
+  const img = doc.createElement("img");
+  img.setAttribute("class", className);
+  img.setAttribute("src", url);
+  img.setAttribute("alt", `:${name}:`);
+  img.setAttribute("title", `:${name}:`);
+  img.setAttribute("draggable", "false");
+  return img;
 }

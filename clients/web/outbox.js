@@ -32,13 +32,21 @@ export const RATE_TEXT = "Sending too fast: retrying in a moment.";
 /**
  * A new entry: `to` (the peer's name) for a conversation, else null; `ts` in ms; `reply_to`
  * the msg_id of the message it answers, if any; `files` the file objects it carries (uploaded
- * already: the request names their ids), if any.
+ * already: the request names their ids), if any; `thread` the msg_id of the thread's root it
+ * is a reply of, if any, and `broadcast` whether that reply is sent also to the room.
  */
 export function entry({ nonce, room, to = null, text, ts, reply_to: replyTo = null,
-  files = [] }) {
+  files = [], thread = null, broadcast = false }) {
   return Object.freeze({ nonce, room, to, text, ts, status: "sending", error: "",
     ...(Number.isSafeInteger(replyTo) ? { reply_to: replyTo } : {}),
+    ...threadFields(thread, broadcast),
     ...(files.length ? { files: Object.freeze([...files]) } : {}) });
+}
+
+/** A reply's `thread` and `broadcast` as kept and sent (none for a message that is no reply). */
+function threadFields(thread, broadcast) {
+  if (!Number.isSafeInteger(thread)) return {};
+  return broadcast === true ? { thread, broadcast: true } : { thread };
 }
 
 const CHANGE_FIELDS = { edit: ["text"], delete: [], react: ["emoji", "on"], pin: ["on"] };
@@ -107,6 +115,7 @@ export function request(item) {
   if (item.change) return { ...item.change, room: item.room };
   const extra = {
     ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}),
+    ...threadFields(item.thread, item.broadcast),
     ...(item.files ? { files: item.files.map((file) => file.id) } : {}),
   };
   return item.to
@@ -146,10 +155,12 @@ export function failure(error, online) {
 /** The outbox as saved (plain data). Acked changes are done: they are not saved. */
 export function save(outbox) {
   return outbox.filter((item) => item.status !== "acked").map(({
-    nonce, room, to, text, ts, status, error, reply_to: replyTo, change: fields, files,
+    nonce, room, to, text, ts, status, error, reply_to: replyTo, change: fields, files, thread,
+    broadcast,
   }) => ({
     nonce, room, to, text, ts, status, error,
     ...(replyTo !== undefined ? { reply_to: replyTo } : {}),
+    ...threadFields(thread, broadcast),
     ...(fields ? { change: { ...fields } } : {}),
     ...(files ? { files: files.map((file) => ({ ...file })) } : {}),
   }));
@@ -198,6 +209,7 @@ export function restore(saved) {
         status: item.status === "rejected" ? "rejected" : "failed",
         error: item.status === "rejected" ? String(item.error || "") : RETRY_TEXT,
         ...(Number.isSafeInteger(item.reply_to) ? { reply_to: item.reply_to } : {}),
+        ...threadFields(item.thread, item.broadcast),
         ...(restoredFiles(item.files).length
           ? { files: Object.freeze(restoredFiles(item.files)) } : {}),
       });

@@ -299,8 +299,17 @@ export function namesOnScreen(state) {
     for (const message of room.messages.values()) {
       if (typeof message.from === "string") names.add(message.from);
       if (message.quote && typeof message.quote.from === "string") names.add(message.quote.from);
+      // A thread's root shows its latest repliers (threads.js).
+      if (message.replies && Array.isArray(message.replies.users)) {
+        for (const user of message.replies.users) if (typeof user === "string") names.add(user);
+      }
     }
     for (const user of room.typing.keys()) names.add(user);
+  }
+  // The thread panel's root and replies (threads.js), which the room may not hold.
+  const thread = state.threadPanel;
+  for (const message of thread && thread.root ? [thread.root, ...thread.items] : []) {
+    if (typeof message.from === "string") names.add(message.from);
   }
   for (const result of state.search.results) {
     if (typeof result.from === "string") names.add(result.from);

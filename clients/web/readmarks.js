@@ -7,11 +7,13 @@
 // tab is visible), and the marker moves to the last message of the unbroken run of seen ones
 // after it: a message scrolled over by a jump is not read, and nor is anything after it, so a
 // glance at the end of a long room reads nothing it skipped. One's own messages count as seen.
+// A thread's reply not shown in the room is seen in the thread panel; it does not stop the run.
 // The marker itself is moved and sent by state.js's `seen`.
 
 // state.js imports this module too: what comes from it is used only inside functions.
 import { PAGE, seen } from "./state.js";
 import { sameUser } from "./store.js";
+import { hiddenInRoom } from "./threads.js";
 
 /** The most messages the first page of a room holds to reach its read marker (the largest
  * page `history` gives, as state.js's GAP_PAGE). */
@@ -34,6 +36,11 @@ export function readUpTo(room, sighted, me) {
   let upTo = null;
   for (const message of room.sorted()) {
     if (message.seq <= room.readSeq) continue;
+    // A reply the timeline does not show (threads.js) is read when seen in its thread, or
+    // with the messages after it: it never stops the run.
+    if (hiddenInRoom(message) && !sighted.has(message.seq) && !sameUser(message.from, me)) {
+      continue;
+    }
     if (!sighted.has(message.seq) && !sameUser(message.from, me)) break;
     upTo = message.seq;
   }

@@ -7,8 +7,10 @@ import { moderates } from "./admin.js";
 import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
 import { mentionMatches } from "./profiles.js";
+import { shownItem } from "./saved.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
+import { draftKey, isReply, newReplies, repliesOf } from "./threads.js";
 
 /** The reactions the picker offers (any emoji already on a message can be added too). */
 export const COMMON_EMOJI = Object.freeze(["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀", "✅",
@@ -27,14 +29,20 @@ export function pendingChanges(state, name, msgId) {
  * How a confirmed message is shown:
  * {message, text, deleted, edited, editedTs, saving, deleting, reactions: [{emoji, users,
  * count, mine}], files, preview, mentionsMe, own, canEdit, canDelete, canReact,
- * canRemovePreview, quote, editing, pinned, canPin}.
+ * canRemovePreview, quote, editing, pinned, canPin, saved, canSave}.
  * `files` are the message's file objects (none once it is deleted); `preview` its link's
  * preview (entries.js previewFor), or null.
  * `pinned` is {by, ts} while the message is pinned to the room (the person's own pin or unpin
  * on its way shown already: `by` them, `ts` null), else null.
+ * `saved` is {remindAt, reminded} while the person has it saved (their own save on its way
+ * shown already, saved.js `shownItem`), else null; `canSave` whether its menu offers saving.
  * `quote` is null for a message that answers none, else {msgId, from, text, deleted,
  * held}: from the original when the page holds it (it is the newest), else from the
  * message's `quote`.
+ * `replies` is a thread's root's summary {count, last_ts, users, fresh (its replies held after
+ * the read marker as the room was opened, by others, not seen in the thread panel: threads.js
+ * newReplies)}, else null; `threadOf` is, for a reply,
+ * {rootId, text (the root's, "" when not held), deleted}, else null.
  */
 export function shownMessage(state, room, message) {
   let { text } = message;
@@ -79,7 +87,47 @@ export function shownMessage(state, room, message) {
     editing,
     pinned: deleted ? null : pinned,
     canPin: !deleted && !deleting && !room.draft && !room.archived,
+    replies: repliesShown(state, room, message),
+    threadOf: threadOf(room, message),
+    // "Reply in thread": a root's thread, or the thread of a reply shown in the room.
+    canThread: !room.draft && (!deleted || Boolean(repliesOf(message))),
+    saved: savedOf(state, room, message),
+    canSave: Boolean(state.saved && state.saved.supported) && !room.draft
+      && Number.isSafeInteger(message.msg_id) && (!deleted || Boolean(savedOf(state, room,
+      message))),
   };
+}
+
+/** {remindAt, reminded} of a message the person saved, or null. */
+function savedOf(state, room, message) {
+  if (!state.saved || !Number.isSafeInteger(message.msg_id)) return null;
+  const item = shownItem(state.saved, room.name, message.msg_id);
+  return item ? { remindAt: item.remind_at, reminded: Boolean(item.reminded) } : null;
+}
+
+/**
+ * A root's summary with its new replies: since the read marker as the open room was opened
+ * (state.js `repliesSince`), but those seen in the thread panel (none while it shows them).
+ */
+function repliesShown(state, room, message) {
+  const replies = repliesOf(message);
+  if (!replies) return null;
+  const panel = state.threadPanel;
+  if (panel && panel.shown && panel.room === room.name && panel.rootId === message.msg_id) {
+    return { ...replies, fresh: 0 };
+  }
+  const opened = state.current === room.name && Number.isSafeInteger(state.repliesSince)
+    ? state.repliesSince : room.readSeq;
+  const seen = state.threadsSeen ? state.threadsSeen.get(draftKey(room.name, message.msg_id)) : 0;
+  return { ...replies, fresh: newReplies(room, message.msg_id, state.me,
+    { since: Math.min(opened, room.readSeq), seen: seen || 0 }) };
+}
+
+function threadOf(room, message) {
+  if (!isReply(message)) return null;
+  const root = room.byMsgId(message.thread);
+  return { rootId: message.thread, text: root && !root.deleted ? root.text : "",
+    deleted: Boolean(root && root.deleted) };
 }
 
 /** `reactions` with `me` put on (or taken off) `emoji`, as a `reaction` entry would. */
@@ -104,7 +152,8 @@ export function signature(view) {
     view.deleting, view.reactions.map((r) => [r.emoji, r.users, r.mine]), view.mentionsMe,
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
     view.message.mentions || null, view.files.map((file) => file.id), view.preview,
-    view.canRemovePreview, view.pinned, view.canPin]);
+    view.canRemovePreview, view.pinned, view.canPin, view.replies, view.threadOf,
+    view.canThread, view.saved, view.canSave]);
 }
 
 /** A message's file objects (well-formed ones: an id and a name). */

@@ -4,6 +4,7 @@
 import { moderates } from "./admin.js";
 import { displayName } from "./profiles.js";
 import { sameUser } from "./store.js";
+import { hiddenInRoom } from "./threads.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
 
@@ -154,8 +155,8 @@ export function olderStatus(room) {
 
 /**
  * The rows of the open room's message list, in order, each with a stable key: day lines,
- * notices (joined, left, a new topic), the "New" line, messages (by seq, each once) and, last,
- * what waits in the outbox. Keys: `m<seq>`, `p<nonce>`, `n…` and `t<seq>` (notices),
+ * notices (joined, left, a new topic), the "New" line, messages (by seq, each once; a thread's
+ * replies only when sent also to the room) and, last, what waits in the outbox. Keys: `m<seq>`, `p<nonce>`, `n…` and `t<seq>` (notices),
  * `d<day>`, `new`.
  */
 export function timeline(state, room) {
@@ -184,6 +185,7 @@ export function timeline(state, room) {
   const grouped = (message) => Boolean(previous) && previous.from === message.from
     && message.ts - previous.ts < GROUP_GAP_MS;
   for (const message of room.sorted()) {
+    if (hiddenInRoom(message)) continue; // shown in its thread (threads.js)
     pushNotices(message.seq - 1);
     pushDay(message.ts);
     if (!divided && state.current === room.name && state.divider !== null
@@ -198,9 +200,11 @@ export function timeline(state, room) {
   pushNotices(Infinity);
   for (const item of state.outbox) {
     if (item.room !== room.name || item.change) continue; // a change shows in its message
+    if (hiddenInRoom(item)) continue; // a reply on its way shows in its thread
     pushDay(item.ts);
     const message = { from: state.me, text: item.text, ts: item.ts,
-      ...(item.files ? { files: item.files } : {}) };
+      ...(item.files ? { files: item.files } : {}),
+      ...(item.thread !== undefined ? { thread: item.thread, broadcast: true } : {}) };
     rows.push({ key: `p${item.nonce}`, kind: "pending", message, item,
       grouped: grouped(message) });
     previous = message;

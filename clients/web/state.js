@@ -36,6 +36,8 @@
 //   {readElsewhere: {room, seq}} the person read `room` up to `seq` on another connection
 //                                (another device or tab): its notification, if it told of
 //                                a message up to there, is closed
+//   {remind: {room, msgId, seq, title, body}}  a reminder the person set came due: an alert
+//                                in the page (with a way to the message) while it is open
 //   {checkFiles: {nonce, ids, error}}  a send carrying files `ids` was refused `not_found`:
 //                                ask which of them the server still has (signed links are
 //                                given for those only); the answer comes back through
@@ -91,6 +93,13 @@
 // time, follows the room when another one is opened, and is kept up to date by the room's
 // entries, live or paged in.
 //
+// Saved messages and reminders (saved.js, `state.saved`): after each welcome the whole list
+// of what the person saved is walked a page at a time (every message's bookmark mark needs
+// it), the `saved` and `reminder` events of every device keep it, and the welcome's
+// `reminders_due` is the header's count until the list is in. The person's own saves are
+// shown at once and wait for their reply; a reminder that comes tells the person (an in-page
+// alert, and a desktop notification and sound as their settings say, unless paused).
+//
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
@@ -103,7 +112,10 @@ import * as missed from "./missed.js";
 import * as outbox from "./outbox.js";
 import * as pinning from "./pins.js";
 import * as profiling from "./profiles.js";
+import * as customEmoji from "./emoji.js";
+import * as saving from "./saved.js";
 import * as searching from "./search.js";
+import * as threading from "./threads.js";
 import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
 import { MAX_FILES } from "./files.js";
@@ -154,9 +166,15 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     alerts: settings, // {desktop, sound, permission}: how new messages alert (alerts.js)
     search: searching.emptySearch(), // the search and its results (search.js)
     pinsPanel: pinning.emptyPins(), // the open room's pinned messages, while shown (pins.js)
+    threadPanel: threading.emptyThread(), // the thread shown beside the room (threads.js)
+    saved: saving.emptySaved(), // the messages the person saved, and their reminders (saved.js)
     rooms: new Map(), // name -> Room
     current: null, // the open room's name
     divider: null, // the "New" line of the open room goes after this seq
+    // The open room's read marker when it was opened: a root's replies after it are "new"
+    // while the room is open (threads.js newReplies), even once read with what follows them.
+    repliesSince: null,
+    threadsSeen: new Map(), // "room#root" -> the room's last seq when its thread was last shown
     presence: new Map(), // lower-case user -> {user, status}
     contacts: [], // names as registered
     listing: null, // the welcome's rooms still being paged in (see "The listing"), or null
@@ -193,6 +211,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     onlineSince: null,
     // Display names and custom statuses, and the names still to ask for (profiles.js).
     profiles: profiling.emptyProfiles(),
+    // The server's custom emoji (emoji.js): asked after each welcome, kept by events.
+    customEmoji: customEmoji.emptyEmoji(),
   };
 }
 
@@ -338,6 +358,7 @@ const EVENTS = {
       state.current = first.name;
       first.opened = (state.opened += 1);
       state.divider = first.unread > 0 ? first.readSeq : null;
+      state.repliesSince = first.readSeq;
     }
     if (state.current !== null) effects.push(...loadRoom(state, state.current, { members: true }));
     // What was not acknowledged goes out again, in order, with the same nonces.
@@ -347,11 +368,31 @@ const EVENTS = {
     effects.push(...listRooms(state), ...listContacts(state));
     // The pins shown may have changed while away (a room not resumed replays nothing).
     if (state.pinsPanel.shown) effects.push(...openPins(state));
+    // So may the thread shown: its first page is asked again.
+    if (state.threadPanel.shown && state.threadPanel.room !== null
+        && state.rooms.has(state.threadPanel.room)) {
+      effects.push(request("thread", threading.begin(state.threadPanel, state.threadPanel.room,
+        state.threadPanel.rootId, { root: state.threadPanel.root })));
+    }
+    // What the person saved (and what was reminded) may have changed while away: walked again.
+    // A server that keeps no saved messages says no `reminders_due`: nothing is asked.
+    state.saved.supported = Number.isSafeInteger(frame.reminders_due);
+    if (state.saved.supported) {
+      effects.push(request("saved_items", saving.begin(state.saved, frame.reminders_due)));
+    }
     if (!more) effects.push(...tellMissed(state, now));
     effects.push(...pauseEnds(state, now));
     // The person came back (or left) while the hello was on its way: say so now.
     if (state.saidIdle !== state.idle) effects.push(request("idle", { idle: state.idle }));
+    // Custom emoji added or removed while away are not replayed: the list is asked again.
+    effects.push(request("custom_emoji"));
     return effects;
+  },
+
+  custom_emoji(state, frame) {
+    // One added (its url) or removed (url null), by anyone, on any node.
+    customEmoji.changed(state.customEmoji, frame);
+    return [];
   },
 
   dnd(state, frame, now) {
@@ -397,6 +438,21 @@ const EVENTS = {
   unbanned: changed,
   kicked: removedBy,
   archived: changed,
+
+  saved(state, frame) {
+    // The person saved, re-timed or removed a message (here or on another device).
+    const held = heldMessage(state, frame.room, frame.msg_id);
+    return saving.savedEvent(state.saved, frame, held) ? peekSaved(state) : [];
+  },
+
+  reminder(state, frame, now) {
+    // A reminder the person set came due: the item is overdue now, and they are told.
+    if (typeof frame.room !== "string" || !Number.isSafeInteger(frame.msg_id)) return [];
+    const known = saving.shownItem(state.saved, frame.room, frame.msg_id);
+    if (known && known.reminded && known.remind_at === frame.remind_at) return []; // told
+    const effects = saving.reminderEvent(state.saved, frame) ? peekSaved(state) : [];
+    return [...effects, ...remind(state, frame, now)];
+  },
 
   room_deleted(state, frame) {
     if (typeof frame.room !== "string") return [];
@@ -534,6 +590,11 @@ const EVENTS = {
 
 /** `ok` replies, by the op of the request they answer. */
 const ANSWERED = {
+  custom_emoji(state, asked, reply) {
+    customEmoji.received(state.customEmoji, reply);
+    return [];
+  },
+
   history(state, asked, reply) {
     const room = state.rooms.get(asked.room);
     if (!room) return [];
@@ -594,6 +655,12 @@ const ANSWERED = {
   delete: changeAcked,
   react: changeAcked,
   pin: changeAcked,
+
+  thread(state, asked, reply) {
+    threading.received(state.threadPanel, asked, reply);
+    const room = state.rooms.get(asked.room);
+    return room ? settle(state, room) : [];
+  },
 
   pins(state, asked, reply) {
     const panel = state.pinsPanel;
@@ -755,6 +822,16 @@ const ANSWERED = {
     return [];
   },
 
+  saved_items(state, asked, reply) {
+    const next = saving.received(state.saved, asked, reply);
+    return next ? [request("saved_items", next)] : [];
+  },
+
+  save(state, asked, reply) {
+    const held = heldMessage(state, asked.room, asked.msg_id);
+    return saving.acknowledged(state.saved, asked, reply, held) ? peekSaved(state) : [];
+  },
+
   profiles(state, asked, reply) {
     profiling.received(state.profiles, namesAsked(asked), profilesIn(reply));
     return [];
@@ -798,6 +875,11 @@ const REFUSED = {
   delete: changeRefused,
   react: changeRefused,
   pin: changeRefused,
+
+  thread(state, asked, error) {
+    threading.failed(state.threadPanel, asked, error);
+    return [];
+  },
 
   pins(state, asked, error) {
     pinning.failed(state.pinsPanel, asked, error);
@@ -875,6 +957,15 @@ const REFUSED = {
     return [];
   },
 
+  saved_items(state, asked, error) {
+    saving.failed(state.saved, asked, error);
+    return [];
+  },
+
+  save(state, asked, error) {
+    return [{ toast: saving.refused(state.saved, asked, error) }];
+  },
+
   profiles(state, asked, error) {
     // Lost connection: asked again after the next welcome; a limit: a moment later; a server
     // without profiles (unknown_op) or a refusal: user names are shown, as before.
@@ -898,6 +989,10 @@ function acked(state, asked, reply) {
     };
     const item = outbox.find(state.outbox, asked.nonce);
     if (item && item.files) message.files = item.files;
+    if (Number.isSafeInteger(asked.thread)) {
+      message.thread = asked.thread;
+      if (asked.broadcast === true) message.broadcast = true;
+    }
     if (Number.isSafeInteger(asked.reply_to)) {
       message.reply_to = asked.reply_to;
       const original = state.rooms.get(reply.room)?.byMsgId(asked.reply_to);
@@ -946,6 +1041,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
     return [];
   }
   state.outbox = outbox.offline(state.outbox);
+  saving.stopped(state.saved); // walked again after the next welcome
   for (const read of state.reads.values()) read.sent = null;
   for (const room of state.rooms.values()) {
     room.loading = false;
@@ -965,9 +1061,14 @@ export function selectRoom(state, name) {
     room.keptUnread = false; // came back to it: read as usual again (markUnread)
   }
   state.divider = room && room.unread > 0 ? room.readSeq : null;
+  state.repliesSince = room ? room.readSeq : null;
   state.scrollTick += 1;
-  // The "Pinned" panel, when shown, shows the pins of the room open.
+  // The "Pinned" panel, when shown, shows the pins of the room open; a thread is of its room.
   const pins = state.pinsPanel.shown ? openPins(state) : [];
+  if (state.threadPanel.room !== null && state.threadPanel.room !== name) {
+    threadShown(state);
+    threading.clear(state.threadPanel);
+  }
   return [...loadRoom(state, name), ...pins];
 }
 
@@ -1164,7 +1265,10 @@ function keepUnread(state, room, seq, counts) {
   if (pending && pending.sent === null && pending.seq > room.readSeq) {
     state.reads.delete(room.name);
   }
-  if (state.current === room.name) state.divider = room.unread > 0 ? room.readSeq : null;
+  if (state.current === room.name) {
+    state.divider = room.unread > 0 ? room.readSeq : null;
+    state.repliesSince = room.readSeq;
+  }
 }
 
 /** Send the read markers that wait (one request per room, none while one is on its way). */
@@ -1369,13 +1473,25 @@ export function clearSearch(state) {
 
 /**
  * Open a search result (or a notification): room `room` at message `msgId` (seq `seq`, when
- * known), shown and highlighted once it is held, paging back to it if needed.
+ * known), shown and highlighted once it is held, paging back to it if needed. A thread's reply
+ * the room does not show (held so, or a result with `thread` and no `broadcast`) opens its
+ * thread in the panel instead, and the room at the thread's root when held.
  */
-export function openResult(state, { room: name, msgId, seq = null }) {
+export function openResult(state, { room: name, msgId, seq = null, thread = null,
+  broadcast = false }) {
   const room = state.rooms.get(name);
   if (!room || room.draft) return [{ toast: `You are not a member of ${name} any more.` }];
   if (!Number.isSafeInteger(msgId)) return selectRoom(state, name);
   const effects = selectRoom(state, name);
+  // A reply the room's timeline does not show: its thread opens, at its root when held.
+  const held = room.byMsgId(msgId);
+  const rootId = held ? (threading.hiddenInRoom(held) ? held.thread : null)
+    : Number.isSafeInteger(thread) && broadcast !== true ? thread : null;
+  if (rootId !== null) {
+    room.seeking = null;
+    if (room.byMsgId(rootId)) state.jump = { room: name, msgId: rootId, tick: state.jump.tick + 1 };
+    return [...effects, ...openThread(state, rootId)];
+  }
   if (room.byMsgId(msgId)) {
     room.seeking = null;
     state.jump = { room: name, msgId, tick: state.jump.tick + 1 };
@@ -1387,6 +1503,84 @@ export function openResult(state, { room: name, msgId, seq = null }) {
   if (room.loading) return effects; // its latest page is on its way; seeking goes on from there
   room.seeking = null;
   return [...effects, { toast: "Not connected: the message cannot be loaded now." }];
+}
+
+// -- saved messages and reminders (saved.js) ------------------------------------------------
+
+/**
+ * Save message `msgId` of room `name` (`on`, with a reminder at `remindAt` ms, or null for
+ * none), or remove it from the saved messages (`on` false). Shown at once; `now` (ms) checks
+ * the reminder's time (a past one, or one more than a year ahead, is not asked: a toast says).
+ */
+export function saveMessage(state, { room: name, msgId, on = true, remindAt = null, now }) {
+  if (typeof name !== "string" || !Number.isSafeInteger(msgId)) return [];
+  if (!state.saved.supported) return [{ toast: "This server does not keep saved messages." }];
+  if (on && remindAt !== null) {
+    const problem = saving.reminderProblem(remindAt, now);
+    if (problem) return [{ toast: problem }];
+  }
+  const shown = saving.shownItem(state.saved, name, msgId);
+  if (!on && !shown) return [];
+  if (on && shown && shown.remind_at === remindAt) return [];
+  if (!online(state)) return [{ toast: "Not connected right now; try again in a moment." }];
+  return [request("save", saving.request(state.saved, { room: name, msgId, on, remindAt }))];
+}
+
+/** The "Saved" panel opened: it draws its first page, from the top. */
+export function openSaved(state) {
+  saving.opened(state.saved);
+  return [];
+}
+
+/** The panel draws another page of the list. */
+export function moreSaved(state) {
+  saving.showMore(state.saved);
+  return [];
+}
+
+/** Walk the list again (after a failure). */
+export function retrySaved(state) {
+  if (!online(state) || state.saved.walk) return [];
+  return [request("saved_items", saving.begin(state.saved))];
+}
+
+function peekSaved(state) {
+  const fields = saving.peek(state.saved);
+  return fields ? [request("saved_items", fields)] : [];
+}
+
+/** The page's copy of message `msgId` of room `name`, or null. */
+function heldMessage(state, name, msgId) {
+  const room = typeof name === "string" ? state.rooms.get(name) : null;
+  return (room && Number.isSafeInteger(msgId) && room.byMsgId(msgId)) || null;
+}
+
+/**
+ * What a reminder that came tells the person: an in-page alert (`remind`), and a desktop
+ * notification and/or the sound as their alert settings say, unless their notifications are
+ * paused (alerts.js `paused`, as for mentions).
+ */
+function remind(state, frame, now) {
+  const room = state.rooms.get(frame.room);
+  const message = frame.message && typeof frame.message === "object" ? frame.message
+    : heldMessage(state, frame.room, frame.msg_id) || {};
+  const where = room ? alerts.roomLabel(room) : frame.room.startsWith("@") ? "a conversation"
+    : `#${frame.room}`;
+  const from = typeof message.from === "string" ? profiling.displayName(state.profiles,
+    message.from) : "";
+  const title = from ? `Reminder: ${from} in ${where}` : `Reminder: a message in ${where}`;
+  const body = message.deleted ? "The message was deleted." : alerts.bodyOf(message);
+  const seq = isSeq(message.seq) ? message.seq : null;
+  const told = { room: frame.room, msgId: frame.msg_id, seq, title, body };
+  const effects = [{ remind: told }];
+  const settings = state.alerts || alerts.defaultSettings();
+  const desktop = alerts.desktopOn(settings);
+  const sound = Boolean(settings.sound);
+  if (alerts.paused(state, now) || (!desktop && !sound)) return effects;
+  effects.push({ alert: { ...told, key: `reminder:${frame.room}:${frame.msg_id}:${
+    frame.remind_at}`, kind: "reminder", tag: `chatd-reminder:${frame.room}:${frame.msg_id}`,
+  desktop, sound } });
+  return effects;
 }
 
 // -- files: uploads and signed links --------------------------------------------------------
@@ -1520,7 +1714,7 @@ export function cancelReply(state) {
 /** Edit the person's own message `msgId` of the open room in place. */
 export function startEdit(state, msgId) {
   const room = state.rooms.get(state.current);
-  const message = room && room.byMsgId(msgId);
+  const message = heldMessage(state, room, msgId);
   if (!message || !shownMessage(state, room, message).canEdit) return [];
   state.editing = { room: room.name, msgId };
   return [];
@@ -1547,7 +1741,7 @@ export function saveEdit(state, { text, key, now }) {
   const editing = state.editing;
   if (!editing || typeof text !== "string") return [];
   const room = state.rooms.get(editing.room);
-  const message = room && room.byMsgId(editing.msgId);
+  const message = heldMessage(state, room, editing.msgId);
   if (!message || message.deleted) {
     state.editing = null;
     return [];
@@ -1568,7 +1762,7 @@ export function saveEdit(state, { text, key, now }) {
 /** Delete message `msgId` of room `name` (the person confirmed it). */
 export function deleteMessage(state, { room: name, msgId, key, now }) {
   const room = state.rooms.get(name);
-  const message = room && room.byMsgId(msgId);
+  const message = heldMessage(state, room, msgId);
   if (!message || !shownMessage(state, room, message).canDelete) return [];
   if (state.editing && state.editing.room === name && state.editing.msgId === msgId) {
     state.editing = null;
@@ -1580,7 +1774,7 @@ export function deleteMessage(state, { room: name, msgId, key, now }) {
 /** Put (`on`) or take back the person's `emoji` on message `msgId` of the open room. */
 export function react(state, { msgId, emoji, on, key, now }) {
   const room = state.rooms.get(state.current);
-  const message = room && room.byMsgId(msgId);
+  const message = heldMessage(state, room, msgId);
   if (!message || typeof emoji !== "string" || !emoji) return [];
   const shown = shownMessage(state, room, message);
   if (!shown.canReact) return [];
@@ -1625,6 +1819,93 @@ function changed(state, frame, now) {
   return [...settle(state, room), ...tellLate(state, room, now)]; // (the last missed, an edit, say)
 }
 
+// -- threads (threads.js) ----------------------------------------------------------------------
+
+/**
+ * Show the thread of message `msgId` of the open room (a root, or a reply: its root's thread)
+ * in the thread panel: its first page is asked for.
+ */
+export function openThread(state, msgId) {
+  const room = state.rooms.get(state.current);
+  if (!room || room.draft || !Number.isSafeInteger(msgId)) return [];
+  const message = heldMessage(state, room, msgId);
+  const rootId = message && threading.isReply(message) ? message.thread : msgId;
+  const panel = state.threadPanel;
+  if (panel.shown && panel.room === room.name && panel.rootId === rootId
+      && panel.status !== "failed") return [];
+  const root = room.byMsgId(rootId) || null;
+  threadShown(state);
+  const fields = threading.begin(panel, room.name, rootId, { root });
+  if (!online(state)) {
+    threading.failed(panel, fields, { code: "disconnected" });
+    return [];
+  }
+  return [request("thread", fields)];
+}
+
+/** The thread panel closed: its thread is let go (and an edit of a reply only it held). */
+export function closeThread(state) {
+  threadShown(state);
+  const { editing, threadPanel: panel } = state;
+  if (editing && editing.room === panel.room
+      && !state.rooms.get(editing.room)?.byMsgId(editing.msgId)) state.editing = null;
+  threading.clear(panel);
+  return [];
+}
+
+/** The thread the panel shows was seen up to the room's last entry (threads.js newReplies). */
+function threadShown(state) {
+  const panel = state.threadPanel;
+  const room = panel.shown && panel.room !== null ? state.rooms.get(panel.room) : null;
+  if (!room || !Number.isSafeInteger(panel.rootId)) return;
+  state.threadsSeen.set(threading.draftKey(room.name, panel.rootId), room.lastSeq);
+}
+
+/** The thread panel's older replies. */
+export function moreThread(state) {
+  const fields = threading.nextPage(state.threadPanel);
+  return fields ? [request("thread", fields)] : [];
+}
+
+/** Ask again for the thread that failed. */
+export function retryThread(state) {
+  const fields = threading.retry(state.threadPanel);
+  return fields ? [request("thread", fields)] : [];
+}
+
+/** The thread composer's "Also send to the room" was ticked (`on`) or not. */
+export function setThreadAlso(state, on) {
+  state.threadPanel.also = Boolean(on);
+  return [];
+}
+
+/**
+ * Send `text` as a reply in the thread the panel shows (to the room too when "Also send to the
+ * room" is ticked, which then clears): into the outbox at once, then out with `nonce`, as
+ * `compose` sends to the room.
+ */
+export function replyInThread(state, { text, nonce, now }) {
+  const panel = state.threadPanel;
+  const room = panel.room !== null ? state.rooms.get(panel.room) : null;
+  if (!room || room.draft || typeof text !== "string" || !text.trim()) return [];
+  if (!panel.root) return [{ toast: "The thread is still loading: send once it is shown." }];
+  if (panel.root.deleted) return [{ toast: "The thread's first message was deleted: it takes no new replies." }];
+  const over = textLength(text) - state.maxText;
+  if (over > 0) {
+    return [{ toast: `Not sent: a message holds at most ${state.maxText} characters, this `
+      + `one has ${over} too many.` }];
+  }
+  room.keptUnread = false; // acting in it (markUnread)
+  const broadcast = panel.also;
+  panel.also = false;
+  state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name,
+    to: room.kind === "dm" ? room.peer : null, text, ts: now, thread: panel.root.msg_id,
+    broadcast }));
+  state.lastTyping.delete(room.name);
+  if (broadcast) state.scrollTick += 1;
+  return transmit(state, nonce);
+}
+
 // -- pins (pins.js) --------------------------------------------------------------------------
 
 /**
@@ -1633,7 +1914,7 @@ function changed(state, frame, now) {
  */
 export function pinMessage(state, { room: name, msgId, on, key, now }) {
   const room = state.rooms.get(name);
-  const message = room && (room.byMsgId(msgId) || panelItem(state, room, msgId));
+  const message = heldMessage(state, room, msgId);
   if (!message || message.deleted || room.draft || room.archived) return [];
   if (pinnedNow(state, room, message) === Boolean(on)) return [];
   return queueChange(state, room, message, { op: "pin", on: Boolean(on) }, key, now);
@@ -1681,9 +1962,22 @@ function listPins(state, name) {
   return [request("pins", pinning.begin(state.pinsPanel, name))];
 }
 
-/** The panel's copy of message `msgId` of `room`, when it shows that room's pins. */
+/**
+ * The panels' copy of message `msgId` of `room`: the pins panel's, when it shows that room's
+ * pins, or the thread panel's, when it shows a thread of that room (a reply the room does not
+ * hold).
+ */
 function panelItem(state, room, msgId) {
-  return state.pinsPanel.room === room.name ? pinning.itemOf(state.pinsPanel, msgId) : undefined;
+  const pinned = state.pinsPanel.room === room.name
+    ? pinning.itemOf(state.pinsPanel, msgId) : undefined;
+  if (pinned) return pinned;
+  return state.threadPanel.room === room.name
+    ? threading.itemOf(state.threadPanel, msgId) : undefined;
+}
+
+/** Message `msgId` of `room` as held by the room, or else by a panel, or undefined. */
+function heldMessage(state, room, msgId) {
+  return room ? room.byMsgId(msgId) || panelItem(state, room, msgId) : undefined;
 }
 
 /**
@@ -1692,6 +1986,9 @@ function panelItem(state, room, msgId) {
  * again, by `settle`).
  */
 function panelEntries(state, room, entries) {
+  if (state.threadPanel.room === room.name) {
+    for (const entry of entries) threading.applyEntry(state.threadPanel, { room: room.name, ...entry });
+  }
   const panel = state.pinsPanel;
   if (panel.room !== room.name) return;
   for (const entry of entries) {
@@ -1783,7 +2080,7 @@ function settle(state, room) {
   });
   for (const item of done) state.outbox = outbox.drop(state.outbox, item.nonce);
   if (state.editing && state.editing.room === room.name) {
-    const message = room.byMsgId(state.editing.msgId);
+    const message = heldMessage(state, room, state.editing.msgId);
     if (!message || message.deleted) {
       state.editing = null;
       effects.push({ toast: "The message you were editing was deleted." });
@@ -2113,6 +2410,7 @@ function forgetRoom(state, name) {
     state.outbox = state.outbox.filter((item) => !(item.change && item.room === name));
   }
   if (state.editing && state.editing.room === name) state.editing = null;
+  if (state.threadPanel.room === name) threading.clear(state.threadPanel);
   if (state.pinsPanel.room === name) {
     pinning.clear(state.pinsPanel, { shown: state.pinsPanel.shown }); // openNext lists the next
   }
@@ -2165,6 +2463,7 @@ function receive(state, name, messages, { weak = false } = {}) {
     if (state.current === name) effects.push(...loadRoom(state, name)); // now it has members
   }
   present(state, name); // a message of a room proves it is one's own
+  panelEntries(state, room, messages);
   for (const message of room.add(messages, state.me, { weak })) {
     if (sameUser(message.from, state.me)) state.outbox = outbox.drop(state.outbox, message.nonce);
   }

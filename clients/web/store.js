@@ -23,9 +23,14 @@
 // once every entry before the deletion is here: a deletion after a hole (a `gap` being paged
 // in) waits (`pinDeletions`), since the pin it undoes may be in the hole. When nothing says,
 // `pinsUnsure` asks state.js to look the room's object up again.
+//
+// Threads: a reply (a message with `thread`) is kept as any message (it counts as unread), and
+// also changes its root's `replies` summary: the change it stands for (threads.js `replyEntry`)
+// waits aside with the change entries and is applied by the same rule, once, in seq order.
 
 import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
 import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
+import { replyEntry } from "./threads.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
 const NOTIFY_LEVELS = ["all", "mentions", "none"]; // as alerts.js's LEVELS
@@ -257,6 +262,8 @@ export class Room {
       this.messages.set(kept.seq, kept);
       if (Number.isSafeInteger(kept.msg_id)) this.byId.set(kept.msg_id, kept.seq);
       added.push(kept);
+      const reply = replyEntry(kept);
+      if (reply) this.putAside(reply); // a reply changes its root (threads.js)
       if (kept.seq > this.counted) {
         this.counted = kept.seq;
         if (this.counts(kept, me)) {
@@ -294,6 +301,11 @@ export class Room {
     if (MODERATION_OPS.has(entry.op)) this.addModeration(entry, me);
     if (entry.op === "pinned" || entry.op === "deleted") this.addPinChange(entry);
     if (!isChange(entry)) return; // an entry of another op: its seq is all that counts here
+    this.putAside(entry);
+  }
+
+  /** Keep a change entry (or a reply's change to its root) aside, in seq order. */
+  putAside(entry) {
     let at = this.aside.length;
     while (at > 0 && this.aside[at - 1].seq > entry.seq) at -= 1;
     this.aside.splice(at, 0, entry);

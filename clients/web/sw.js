@@ -13,9 +13,10 @@
 //    (an open tab already has its modules), so it takes over at once and the old cache goes;
 //    no "new version" prompt is needed.
 //
-// 3. Web Push (webpush.js). A push shows a notification, one tag per room, unless a visible
-//    window already shows that room (each visible window is asked which room it shows). A
-//    click focuses a window of the page and tells it to open the room, or opens /#room=NAME.
+// 3. Web Push (webpush.js). A push shows a notification, one tag per room (a reminder of a
+//    saved message: one of its own), unless a visible window already shows that room (each
+//    visible window is asked which room it shows). A click focuses a window of the page and
+//    tells it to open the room, or opens /#room=NAME.
 
 import {
   MESSAGE_TYPES, clientToFocus, notificationFor, parsePushPayload, roomUrl, visibleClients,

@@ -1,5 +1,6 @@
 // Around the message box: the "Replying to …" bar, @mention completion from the room's
-// members, and Up in an empty box to edit one's last message (as in Slack). The box itself is
+// members, :emoji completion from the server's custom emoji (":par" offers :partyparrot:,
+// emoji.js), and Up in an empty box to edit one's last message (as in Slack). The box itself is
 // view-composer.js's; this listens on its form first (keydown, capture phase) and takes only the
 // keys it uses, so that Enter still sends when no suggestion is open.
 //
@@ -8,6 +9,8 @@
 // Enter or Tab take it, Escape closes the list. Focus stays in the box all along.
 
 import { $, h } from "./dom.js";
+import { suggestions as emojiSuggestions } from "./emoji.js";
+import { customEmojiImage } from "./markdown.js";
 import { avatarOf, displayName } from "./profiles.js";
 import { currentRoom } from "./select.js";
 import { avatar } from "./view-avatar.js";
@@ -21,7 +24,8 @@ export class ComposerExtrasView {
   constructor() {
     this.on = {};
     this.state = null;
-    this.options = []; // the names offered (group words first)
+    this.options = []; // the names offered (group words first), or the emoji's names
+    this.kind = "mention"; // what is offered: "mention" or "emoji"
     this.hints = new Map(); // a group word offered -> its hint ("notifies 4 members")
     this.active = 0; // which of them Enter takes
     this.range = null; // [start, end) of the "@na" being completed
@@ -87,6 +91,18 @@ export class ComposerExtrasView {
       return;
     }
     const before = box.value.slice(0, box.selectionStart);
+    const emoji = emojiSuggestions(this.state.customEmoji, before);
+    if (emoji) {
+      if (this.kind !== "emoji" || emoji.names.join("\n") !== this.options.join("\n")) {
+        this.active = 0;
+      }
+      this.kind = "emoji";
+      this.hints = new Map();
+      this.options = emoji.names;
+      this.range = [emoji.start, before.length];
+      this.draw();
+      return;
+    }
     const typed = TYPING_MENTION.exec(before);
     // Inside a code span (an odd number of backticks before) nothing is a mention.
     if (!typed || (before.match(/`/g) || []).length % 2 === 1) {
@@ -102,7 +118,10 @@ export class ComposerExtrasView {
       this.close();
       return;
     }
-    if (names.join("\n") !== this.options.join("\n")) this.active = 0;
+    if (this.kind !== "mention" || names.join("\n") !== this.options.join("\n")) {
+      this.active = 0;
+    }
+    this.kind = "mention";
     this.options = names;
     this.range = [before.length - typed[1].length - 1, before.length];
     this.draw();
@@ -112,8 +131,9 @@ export class ComposerExtrasView {
     const box = $("composer-text");
     const [start, end] = this.range;
     const spaced = box.value[end] === " " ? "" : " ";
-    box.setRangeText(`@${name}${spaced}`, start, end, "end");
-    if (!spaced) box.setSelectionRange(start + name.length + 2, start + name.length + 2);
+    const word = this.kind === "emoji" ? `:${name}:` : `@${name}`;
+    box.setRangeText(`${word}${spaced}`, start, end, "end");
+    if (!spaced) box.setSelectionRange(start + word.length + 1, start + word.length + 1);
     this.close();
     box.dispatchEvent(new Event("input", { bubbles: true })); // resize, and "typing"
   }
@@ -125,13 +145,20 @@ export class ComposerExtrasView {
       "aria-selected": index === this.active ? "true" : "false",
       onclick: () => this.pick(name),
     },
-    ...(this.hints.has(name)
+    ...(this.kind === "emoji" ? this.emojiOption(name) : this.hints.has(name)
       ? [h("span", { class: "avatar small group", "aria-hidden": "true" }, "@"),
         h("span", {}, name), h("span", { class: "mention-hint" }, ` ${this.hints.get(name)}`)]
       : [avatar(name, this.state ? avatarOf(this.state.profiles, name) : null, "small"),
         ...this.named(name)]))));
+    list.setAttribute("aria-label", this.kind === "emoji" ? "Custom emoji" : "People to mention");
     list.hidden = false;
     $("composer-text").setAttribute("aria-activedescendant", `mention-option-${this.active}`);
+  }
+
+  /** A custom emoji offered: its picture and its :name:. */
+  emojiOption(name) {
+    const found = this.state && this.state.customEmoji.byName.get(name);
+    return [found ? customEmojiImage(found, document) : null, h("span", {}, `:${name}:`)];
   }
 
   /** A person offered: their display name, with the user name that goes in muted beside it. */

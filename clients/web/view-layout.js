@@ -89,8 +89,10 @@ export class LayoutView {
     const sidebarDrawer = PHONE.matches;
     const membersDrawer = !WIDE.matches;
     // On a phone the search panel covers the whole page (view-search.js), as the pinned
-    // messages do (view-pins.js), in the same place.
-    const panel = app.classList.contains("searching") || app.classList.contains("pinning");
+    // messages (view-pins.js), a thread (view-thread.js) and the saved messages (view-saved.js)
+    // do, in the same place.
+    const panel = app.classList.contains("searching") || app.classList.contains("pinning")
+      || app.classList.contains("threading") || app.classList.contains("later");
     const searchCovers = PHONE.matches && panel;
     $("sidebar").inert = (sidebarDrawer && !navOpen) || searchCovers;
     $("members").inert = (membersDrawer ? !membersOpen : app.classList.contains("members-hidden"))

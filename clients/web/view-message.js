@@ -4,6 +4,12 @@
 // (view-preview.js), and its actions (React, Reply, Edit, Delete, Mark unread, Pin, Remove
 // preview), with the two small popups that act on it: the actions menu and the reaction picker.
 // A pinned message says so above it ("Pinned by ann"); its menu pins or unpins it.
+// Threads (threads.js): a root shows its summary under it ("3 replies · last reply 5 min ago",
+// the repliers' avatars, "2 new"), a reply sent also to the room says "replied to a thread: …",
+// and "Reply in thread" opens the thread panel; the panel draws its messages with a MessageView
+// of its own (`inThread`), without those.
+// A message the person saved for later shows a small bookmark by its name (overdue:
+// highlighted); its menu saves it or removes it, and sets a reminder (view-saved.js's presets).
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
 // again only when what it shows changed (a signature of it), so that focus, an edit in progress
@@ -16,12 +22,15 @@
 import * as clock from "./clock.js";
 import { $, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
-import { parse, render } from "./markdown.js";
+import { customEmojiImage, parse, render } from "./markdown.js";
+import { pictureOf, sortedEmoji } from "./emoji.js";
 import { avatarOf, displayName, shownUser, statusWords } from "./profiles.js";
 import { avatar, setPicture } from "./view-avatar.js";
 import { lengthNote } from "./textlimit.js";
 import { previewCard } from "./view-preview.js";
 import { PIN_ICON } from "./view-pins.js";
+import { summaryText } from "./threads.js";
+import { SAVED_ICON } from "./view-saved.js";
 import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
@@ -37,7 +46,10 @@ const ICONS = {
   delete: "M5 7h14M10 7V5h4v2M7 7l1 13h8l1-13",
   unread: "M4 6h16v12H4zM4 6l8 7 8-7",
   unpreview: "M4 5h16v14H4zM4 15l4-4 4 4M6 6l12 12",
+  thread: "M4 5h16v10H9l-5 4zM8 9h8M8 12h5",
   pin: PIN_ICON,
+  saved: SAVED_ICON,
+  remind: "M12 21a8 8 0 1 1 0-16 8 8 0 0 1 0 16zM12 9v4l2.5 2.5M5 3L2 6M19 3l3 3",
 };
 
 function icon(name) {
@@ -49,10 +61,12 @@ export class MessageView {
    * `handlers()` gives the conversation's handlers (they are bound after this is made);
    * `files` draws messages' files (view-files.js).
    */
-  constructor(handlers, files) {
+  constructor(handlers, files, { inThread = false } = {}) {
     this.on = handlers;
     this.files = files;
+    this.inThread = inThread; // drawing the thread panel's messages
     this.popup = null; // {element, opener, msgId}
+    this.state = null; // as last drawn
     this.jumpTick = 0;
     this.focusEdit = false;
     document.addEventListener("pointerdown", (event) => {
@@ -86,9 +100,11 @@ export class MessageView {
    * again. An edit in progress and the focus survive.
    */
   update(node, row, room, state) {
+    this.state = state; // (the reaction picker offers the custom emoji as they are now)
     const view = shownMessage(state, room, row.message);
     const author = authorOf(state, row.message.from); // (a new name or status redraws it)
-    const sig = signature(view) + JSON.stringify(author);
+    // (A custom emoji added or removed may change how its text and reactions look.)
+    const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}`;
     if (node.chatdSig === sig) return;
     const wasEditing = Boolean(node.chatdEditing);
     node.chatdSig = sig;
@@ -103,6 +119,7 @@ export class MessageView {
     node.classList.toggle("deleted", view.deleted);
     node.classList.toggle("editing", view.editing);
     node.classList.toggle("pinned", Boolean(view.pinned));
+    node.classList.toggle("saved", Boolean(view.saved));
     const { message } = view;
     if (!node.chatdPieces) {
       node.chatdPieces = new Map();
@@ -115,13 +132,17 @@ export class MessageView {
     }
     setPicture(node.firstElementChild, author.avatar); // (a new picture redraws it too)
     place(node.chatdBody, node.chatdPieces, [
+      ["saved", view.saved, () => (view.saved ? savedMark(view.saved) : null)],
       ["pin", view.pinned, () => (view.pinned ? pinLine(view.pinned, state.me) : null)],
       ["quote", [view.quote, view.quote && displayName(state.profiles, view.quote.from || "")],
         () => (view.quote ? this.quote(view.quote, state) : null)],
+      ["threadOf", this.inThread ? null : view.threadOf,
+        () => (view.threadOf && !this.inThread ? this.threadLine(view.threadOf) : null)],
       ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
-        message.mentions || null, view.files.length > 0],
-      () => (view.editing ? this.editor(view, state.maxText) : text(view, state.me))],
+        message.mentions || null, view.files.length > 0, state.customEmoji.version],
+      () => (view.editing ? this.editor(view, state.maxText)
+        : text(view, state.me, state.customEmoji.byName))],
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["preview", view.preview,
         () => (view.preview ? previewCard(view.preview, this.files) : null)],
@@ -132,11 +153,17 @@ export class MessageView {
         }, view.saving ? "(saving…)" : "(edited)") : null)],
       ["deleting", view.deleting,
         () => (view.deleting ? h("span", { class: "msg-edited" }, "Deleting…") : null)],
-      ["reactions", [view.reactions, view.canReact],
+      ["reactions", [view.reactions, view.canReact, state.customEmoji.version],
         () => (view.reactions.length ? this.reactions(node, state) : null)],
+      ["replies", this.inThread ? null : [view.replies, view.replies && view.replies.users.map(
+        (user) => [displayName(state.profiles, user), avatarOf(state.profiles, user)]),
+      view.replies && summaryText(message, clock.now())],
+      () => (view.replies && !this.inThread ? this.summary(message, view.replies, state)
+        : null)],
     ]);
     place(node, node.chatdPieces, [
-      ["actions", [view.deleted || view.editing, view.canEdit, view.canDelete, view.canReact],
+      ["actions", [view.deleted || view.editing, view.canEdit, view.canDelete, view.canReact,
+        view.canThread],
         () => (view.deleted || view.editing ? null : this.actions(node))],
     ], node.querySelector(":scope > .gutter-time"));
     if (view.deleted && this.popup && this.popup.msgId === message.msg_id) {
@@ -175,11 +202,41 @@ export class MessageView {
         quote ? this.quote(quote, state) : null,
         meta(message, state.me, authorOf(state, message.from)),
         message.text.trim() || !message.files ? h("div", { class: "msg-text" },
-          render(parse(message.text, { mentions: null, me: state.me }))) : null,
+          render(parse(message.text, { mentions: null, me: state.me,
+            emoji: state.customEmoji.byName }))) : null,
         this.files.part(message.files || [])),
       h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
         formatTime(message.ts)),
     ];
+  }
+
+  /** "replied to a thread: <the root's words>" above a reply shown in the room. */
+  threadLine(of) {
+    const words = of.deleted ? "a deleted message" : of.text ? excerpt(of.text) : "a thread";
+    return h("button", {
+      type: "button", class: "msg-thread-of", "data-focus": "threadOf",
+      "aria-label": `Replied to a thread: ${words}. Open the thread`,
+      onclick: () => this.on().openThread(of.rootId),
+    }, icon("thread"), h("span", {}, "replied to a thread: "),
+    h("span", { class: "quote-text" }, words));
+  }
+
+  /** Under a thread's root: the repliers' avatars, "3 replies · last reply …", "2 new". */
+  summary(message, replies, state) {
+    const words = summaryText(message, clock.now());
+    const names = replies.users.map((user) => displayName(state.profiles, user));
+    return h("button", {
+      type: "button", class: `thread-summary${replies.fresh ? " fresh" : ""}`,
+      "data-focus": "thread",
+      "aria-label": `${words}${replies.fresh ? `, ${replies.fresh} new` : ""}. From ${
+        names.join(", ")}. Open the thread`,
+      onclick: () => this.on().openThread(message.msg_id),
+    },
+    h("span", { class: "thread-avatars", "aria-hidden": "true" },
+      replies.users.map((user) => avatar(user, avatarOf(state.profiles, user), "small"))),
+    h("span", { class: "thread-count" }, words),
+    replies.fresh ? h("span", { class: "thread-new" },
+      replies.fresh === 1 ? "1 new reply" : `${replies.fresh} new replies`) : null);
   }
 
   /** The quote of the message a reply answers: pressing it shows the original. */
@@ -211,7 +268,7 @@ export class MessageView {
             : "Press to add yours"}`,
           disabled: !view.canReact,
           onclick: () => this.on().react(message.msg_id, r.emoji, !r.mine),
-        }, h("span", { class: "emoji", "aria-hidden": "true" }, r.emoji),
+        }, reactionFace(state, r.emoji),
         h("span", { class: "count", "aria-hidden": "true" }, String(r.count)));
       }),
       view.canReact ? h("button", {
@@ -247,6 +304,10 @@ export class MessageView {
         type: "button", class: "icon small", tabindex: "-1", "aria-label": "Reply",
         title: "Reply", onclick: () => this.on().reply(message.msg_id),
       }, icon("reply")),
+      view.canThread && !this.inThread ? h("button", {
+        type: "button", class: "icon small", tabindex: "-1", "aria-label": "Reply in thread",
+        title: "Reply in thread", onclick: () => this.on().openThread(message.msg_id),
+      }, icon("thread")) : null,
       more);
   }
 
@@ -315,6 +376,8 @@ export class MessageView {
     }, icon(name), label);
     const items = [
       item("Reply", "reply", () => this.on().reply(message.msg_id)),
+      view.canThread && !this.inThread ? item("Reply in thread", "thread",
+        () => this.on().openThread(message.msg_id)) : null,
       view.canReact ? item("Add a reaction…", "react", () => this.openPicker(opener, view))
         : null,
       // From this message on: back on the person's list (state.js markUnread).
@@ -323,6 +386,13 @@ export class MessageView {
       view.canPin ? item(view.pinned ? "Unpin" : `Pin to this ${
         opener.closest("li")?.dataset.room?.startsWith("@") ? "conversation" : "room"}`, "pin",
       () => this.on().pin(message.msg_id, !view.pinned)) : null,
+      view.canSave && !view.message.deleted ? item(view.saved ? "Remove from saved"
+        : "Save for later", "saved", () => this.on().save(message.msg_id, !view.saved)) : null,
+      view.canSave && !view.message.deleted ? item(view.saved && view.saved.remindAt !== null
+        ? "Change the reminder…" : "Remind me about this…", "remind",
+      () => this.on().remind(message.msg_id, opener)) : null,
+      view.canSave && view.message.deleted && view.saved ? item("Remove from saved", "saved",
+        () => this.on().save(message.msg_id, false)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
         : null,
@@ -348,10 +418,12 @@ export class MessageView {
 
   openPicker(opener, view) {
     const { message } = view;
+    const state = this.state;
     const mine = new Set(view.reactions.filter((r) => r.mine).map((r) => r.emoji));
+    const custom = state ? sortedEmoji(state.customEmoji).map((e) => `:${e.name}:`) : [];
     const offered = [...view.reactions.map((r) => r.emoji)
-      .filter((e) => !COMMON_EMOJI.includes(e)), ...COMMON_EMOJI];
-    const buttons = offered.map((emoji) => h("button", {
+      .filter((e) => !COMMON_EMOJI.includes(e) && !custom.includes(e)), ...COMMON_EMOJI];
+    const choice = (emoji) => h("button", {
       type: "button", class: `emoji-choice${mine.has(emoji) ? " mine" : ""}`, tabindex: "-1",
       "aria-label": `${mine.has(emoji) ? "Take back" : "React with"} ${emoji}`, title: emoji,
       "aria-pressed": mine.has(emoji) ? "true" : "false",
@@ -359,9 +431,18 @@ export class MessageView {
         this.closePopup(true);
         this.on().react(message.msg_id, emoji, !mine.has(emoji));
       },
-    }, emoji));
+    }, state ? reactionFace(state, emoji) : emoji);
+    const common = offered.map(choice);
+    const customButtons = custom.map(choice);
+    // Arrow keys go through both sections as one grid of PICKER_COLUMNS.
+    const buttons = [...common, ...customButtons];
     const picker = h("div", { class: "popup emoji-picker", role: "dialog",
-      "aria-label": "Add a reaction" }, buttons);
+      "aria-label": "Add a reaction" }, ...common,
+    ...(customButtons.length ? [
+      h("div", { class: "emoji-picker-section", id: "emoji-picker-custom" }, "Custom"),
+      h("div", { class: "emoji-picker-custom", role: "group",
+        "aria-labelledby": "emoji-picker-custom" }, ...customButtons),
+    ] : []));
     picker.addEventListener("keydown", (event) => {
       const index = buttons.indexOf(document.activeElement);
       const move = { ArrowRight: index + 1, ArrowLeft: index - 1,
@@ -480,6 +561,17 @@ function authorOf(state, user) {
   return { ...shown, words: shown.status ? statusWords(shown.status, now) : "" };
 }
 
+/** The bookmark of a message the person saved (highlighted when its reminder is overdue). */
+function savedMark(saved) {
+  return h("span", {
+    class: `saved-mark${saved.reminded ? " overdue" : ""}`, role: "img",
+    "aria-label": saved.reminded ? "Saved for later, reminder overdue" : "Saved for later",
+    title: saved.reminded ? "Saved for later: the reminder is overdue"
+      : Number.isFinite(saved.remindAt) ? `Saved for later: reminder ${formatFull(saved.remindAt)}`
+        : "Saved for later",
+  }, icon("saved"), saved.reminded ? "Overdue" : null);
+}
+
 function meta(message, me, author) {
   const { status } = author;
   return h("div", { class: "msg-meta" },
@@ -492,14 +584,23 @@ function meta(message, me, author) {
       formatTime(message.ts)));
 }
 
-function text(view, me) {
+/** What a reaction shows: a custom emoji's picture when it is one known here, else the emoji
+ * (a removed custom emoji's `:name:` as text). */
+function reactionFace(state, emoji) {
+  const picture = pictureOf(state.customEmoji, emoji);
+  return picture ? customEmojiImage(picture, document, "custom-emoji reaction-emoji")
+    : h("span", { class: "emoji", "aria-hidden": "true" }, emoji);
+}
+
+function text(view, me, emoji) {
   if (view.deleted) return h("div", { class: "msg-text deleted-text" }, "This message was deleted");
   if (!view.text.trim() && view.files.length && !view.saving) return null; // the files say it all
   // While an edit is on its way, the server has not said whom the new text mentions.
   const mentions = view.saving ? null : view.message.mentions || [];
   const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
-    render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me) })));
+    render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me),
+      emoji })));
 }
 
 function autosize(box) {

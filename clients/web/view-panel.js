@@ -1,4 +1,4 @@
-// A side panel of the conversation (the search, the pinned messages): on a wide screen a column
+// A side panel of the conversation (the search, the pinned messages, a thread): on a wide screen a column
 // of its own in the member list's place, which stays open while its items are opened beside
 // it; on narrower screens it covers the conversation and closes when an item is opened. One
 // of them is open at a time (view-layout.js). Escape closes it and puts the focus back where
@@ -11,8 +11,8 @@ export const WIDE = matchMedia("(min-width: 1100px)");
 
 export class SidePanel {
   /**
-   * The panel is `#${name}-panel`, opened by `#${name}-open` (its aria-expanded kept) and
-   * closed by `#${name}-close`; the app has the class `appClass` while it is open.
+   * The panel is `#${name}-panel`, opened by `#${name}-open` if there is one (its aria-expanded
+   * kept; the thread panel opens from messages) and closed by `#${name}-close`; the app has the class `appClass` while it is open.
    */
   constructor(name, appClass) {
     this.on = {};
@@ -48,7 +48,7 @@ export class SidePanel {
       this.returnFocus = document.activeElement;
       $(this.panel).hidden = false;
       $("app").classList.add(this.appClass);
-      $(this.opener).setAttribute("aria-expanded", "true");
+      $(this.opener)?.setAttribute("aria-expanded", "true");
       this.on.opened(true);
     }
     this.focusFirst();
@@ -62,7 +62,7 @@ export class SidePanel {
     if (!this.isOpen) return;
     $(this.panel).hidden = true;
     $("app").classList.remove(this.appClass);
-    $(this.opener).setAttribute("aria-expanded", "false");
+    $(this.opener)?.setAttribute("aria-expanded", "false");
     this.on.opened(false);
     const back = this.returnFocus;
     this.returnFocus = null;

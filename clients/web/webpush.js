@@ -11,7 +11,7 @@ export const MESSAGE_TYPES = Object.freeze({
   openRoom: "chatd:open-room", // worker → page: show this room ({room})
   whichRoom: "chatd:which-room", // worker → page, on a MessagePort: which room do you show?
 });
-const KINDS = new Set(["dm", "mention", "message"]);
+const KINDS = new Set(["dm", "mention", "message", "reminder"]);
 const MAX_TITLE = 120;
 const MAX_BODY = 400;
 const HASH_PREFIX = "#room=";
@@ -135,7 +135,9 @@ function clip(text, max) {
  * `registration.showNotification`. One tag per room ("chatd:NAME", the tag of the page's own
  * notifications too), so a room's notifications replace each other instead of piling up; a
  * DM or a mention rings again (`renotify`), another message of a room set to "all" replaces
- * the last one quietly. Icons are resolved against `scope`.
+ * the last one quietly. A reminder of a saved message has a tag of its own (of its room and
+ * message: "chatd-reminder:NAME:SEQ"), so that neither a message nor a look at its room takes
+ * it away, and rings. Icons are resolved against `scope`.
  */
 export function notificationFor(payload, scope) {
   const { room, from, kind } = payload;
@@ -143,14 +145,16 @@ export function notificationFor(payload, scope) {
   if (!title) {
     if (!room) title = "chatd";
     else if (kind === "dm") title = from || "Direct message";
+    else if (kind === "reminder") title = from ? `Reminder: ${from} in #${room}` : `Reminder: #${room}`;
     else title = from ? `${from} in #${room}` : `#${room}`;
   }
   let body = payload.text;
   if (!body) body = room ? "Sent files" : "New activity";
   const options = {
     body: clip(body, MAX_BODY),
-    tag: room ? `chatd:${room}` : "chatd",
-    renotify: Boolean(room) && (kind === "dm" || kind === "mention"),
+    tag: !room ? "chatd" : kind === "reminder" ? `chatd-reminder:${room}:${payload.seq ?? ""}`
+      : `chatd:${room}`,
+    renotify: Boolean(room) && (kind === "dm" || kind === "mention" || kind === "reminder"),
     icon: new URL("icons/icon-192.png", scope).href,
     badge: new URL("icons/badge-96.png", scope).href,
     data: { room, seq: payload.seq },

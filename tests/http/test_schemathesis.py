@@ -81,6 +81,11 @@ EXAMPLE_HOOK_SECRET = build_document(CONFIG)["paths"]["/api/hooks/{secret}"]["po
     "parameters"][0]["example"]
 #: bob's picture, which the example of GET /api/avatars/{sha256} loads.
 AVATAR_IMAGE = encode(picture(80, 60), "PNG")
+#: The custom emoji of the scene: :partyparrot: (which the example of DELETE
+#: /api/emoji/{name} removes) and :keep: (whose picture the example of GET
+#: /api/emoji/images/{sha256} loads).
+EMOJI_IMAGES = {"partyparrot": encode(picture(40, 40), "PNG"),
+                "keep": encode(picture(50, 30), "PNG")}
 #: Examples per operation in the fuzzing phase (the examples and coverage phases add theirs).
 MAX_EXAMPLES = 60
 SEED = 20261205
@@ -125,6 +130,7 @@ class Api:
     token: str
     hook_secret: str
     avatar: str
+    emoji: str
     proc: subprocess.Popen[bytes]
     log_path: Path
 
@@ -193,10 +199,11 @@ class _Line:
         self.sock.close()
 
 
-def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str]:
+def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str, str]:
     """The users, rooms, messages, changes, file, bot and webhooks the description's
     examples name; ann's token, the secret of an incoming webhook to post to, and the
-    SHA-256 of bob's picture (ann's own may be removed by the examples)."""
+    SHA-256 of bob's picture (ann's own may be removed by the examples), and of the picture
+    of bob's custom emoji :keep:."""
     for name in ("ann", "bob", "cid", "dan", "zed"):
         answer = _call(url, "POST", "/api/register", {"username": name, "password": PASSWORD})
         assert answer.status_code == 201, answer.text
@@ -244,6 +251,13 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str]:
                           files={"file": ("bob.png", AVATAR_IMAGE, "image/png")})
     assert answer.status_code == 200, answer.text
     avatar = answer.json()["avatar"]["url"].rsplit("/", 1)[1]
+    for name, image in EMOJI_IMAGES.items():
+        answer = requests.post(url + "/api/emoji", timeout=30,
+                               headers={"Authorization": f"Bearer {_login(url, 'bob')}"},
+                               data={"name": name},
+                               files={"file": (f"{name}.png", image, "image/png")})
+        assert answer.status_code == 201, answer.text
+    emoji = answer.json()["emoji"]["url"].rsplit("/", 1)[1]
     # pia, whom no example names: the first PUT and DELETE /api/me/avatar are hers, since
     # ann's profile changes may be used up (ten at once) by then.
     answer = _call(url, "POST", "/api/register", {"username": "pia", "password": PASSWORD})
@@ -261,7 +275,7 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str]:
     answer = _call(url, "PUT", "/api/rooms/general/webhook",
                    {"url": _local_url({"url": "https://ci.example.net/chatd"})["url"]}, token)
     assert answer.status_code == 200, answer.text
-    return token, secrets[1], avatar
+    return token, secrets[1], avatar, emoji
 
 
 @pytest.fixture(scope="module")
@@ -293,12 +307,12 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         http_port, tcp_port = _wait_ready(ready, proc)
         url = f"http://127.0.0.1:{http_port}"
-        token, hook_secret, avatar = _set_scene(url, tcp_port)
+        token, hook_secret, avatar, emoji = _set_scene(url, tcp_port)
         # ann is a server administrator, made so as an operator does: the admin examples.
         made = subprocess.run([sys.executable, "-m", "chatd", "user", "admin", "ann"],
                               cwd=workdir, env=env, capture_output=True, timeout=60)
         assert made.returncode == 0, made.stderr
-        yield Api(url, tcp_port, token, hook_secret, avatar, proc, log_path)
+        yield Api(url, tcp_port, token, hook_secret, avatar, emoji, proc, log_path)
         assert proc.poll() is None, f"chatd exited:\n{log_path.read_text()}"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(STOP_TIMEOUT) == 0, log_path.read_text()
@@ -358,6 +372,14 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
     if path == "/api/avatars/{sha256}" and case.path_parameters is not None \
             and case.path_parameters.get("sha256") == EXAMPLE_AVATAR:
         case.path_parameters["sha256"] = api.avatar  # bob's picture, which is never removed
+    if path == "/api/emoji/images/{sha256}" and case.path_parameters is not None \
+            and case.path_parameters.get("sha256") == EXAMPLE_AVATAR:
+        case.path_parameters["sha256"] = api.emoji  # :keep:'s picture, never removed
+    if path == "/api/emoji" and case.method == "POST" and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())):
+        # Until one succeeds (schemathesis makes a PNG of its own for the binary part, and a
+        # name of the described pattern): pia's uploads are not used up.
+        token = _login(api.url, "pia")
     if path == "/api/me/avatar" and not any(
             status < 400 for status in ANSWERED.get(case.operation.label, ())):
         # Until one succeeds (schemathesis makes a PNG of its own for the binary part):

@@ -2,7 +2,8 @@
 // a random room log (messages, edits, deletions, reactions, replies, pins), and the page is fed its
 // entries live, twice, and mixed with pages of history read at any moment (a page read before
 // some changes may be delivered after them). However they come, the page ends with every
-// message it holds as the server has it, and never shows a text older than one it showed.
+// message it holds as the server has it (a thread's root with its replies' summary), and never
+// shows a text older than one it showed.
 //
 // No dependency: a small seeded generator makes the same cases on every run (the seed of a
 // failing case is in the failure message).
@@ -39,6 +40,14 @@ class ModelRoom {
       if (entry.op === "message") {
         const { quote: _quote, ...message } = entry;
         messages.set(entry.msg_id, { ...message, rev: entry.seq });
+        const root = entry.thread !== undefined ? messages.get(entry.thread) : null;
+        if (root) {
+          // A reply: its root's summary takes it in, and the root's rev is the reply's seq.
+          const replies = root.replies || { count: 0, users: [] };
+          root.replies = { count: replies.count + 1, last_ts: entry.ts,
+            users: [entry.from, ...replies.users.filter((u) => u !== entry.from)].slice(0, 5) };
+          root.rev = entry.seq;
+        }
         continue;
       }
       const message = messages.get(entry.msg_id);
@@ -118,6 +127,11 @@ class ModelRoom {
       const text = words();
       entry = { op: "message", room: ROOM, seq, msg_id: 500 + seq, from, text, ts,
         nonce: `n${seq}`, ...mentionsOf(text) };
+      const roots = alive.filter((m) => m.thread === undefined);
+      if (roots.length && random(3) === 0) {
+        entry.thread = random.pick(roots).msg_id; // a reply in a thread
+        if (random(2) === 0) entry.broadcast = true;
+      }
       if (alive.length && random(3) === 0) {
         const original = random.pick(alive);
         entry.reply_to = original.msg_id;
@@ -156,6 +170,7 @@ function canonical(message) {
     deleted: Boolean(message.deleted), edited_ts: message.edited_ts ?? null,
     reactions: message.reactions ?? [], mentions: message.mentions ?? [],
     reply_to: message.reply_to ?? null, rev: revOf(message), pinned: message.pinned ?? null,
+    thread: message.thread ?? null, replies: message.replies ?? null,
   };
 }
 

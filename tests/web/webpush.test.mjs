@@ -123,6 +123,18 @@ test("a DM rings again under its room's tag, with the sender as title", () => {
   });
 });
 
+test("a reminder of a saved message rings under a tag of its own, not its room's", () => {
+  const reminder = notificationFor(parsePushPayload(JSON.stringify(
+    { room: "dev", seq: 12, from: "bob", kind: "reminder", text: "call the bank",
+      title: "Reminder: bob in dev" })), SCOPE);
+  assert.equal(reminder.title, "Reminder: bob in dev");
+  assert.equal(reminder.options.tag, "chatd-reminder:dev:12");
+  assert.equal(reminder.options.renotify, true);
+  const untitled = notificationFor(parsePushPayload(JSON.stringify(
+    { room: "dev", seq: 12, from: "bob", kind: "reminder", text: "x" })), SCOPE);
+  assert.equal(untitled.title, "Reminder: bob in #dev");
+});
+
 test("the server's title wins; a message of a room set to all replaces the last quietly", () => {
   const mention = notificationFor(parsePushPayload(JSON.stringify(
     { room: "dev", seq: 9, from: "bob", kind: "mention", text: "@ann look", title: "bob in #dev" })),

@@ -1,0 +1,206 @@
+// The thread panel, as Slack's and Mattermost's: a thread of the open room (threads.js) beside
+// the conversation, in the search and pins panels' place (view-panel.js): its root, "N replies",
+// the replies oldest first ("Older replies" pages back), each drawn as in the conversation
+// (view-message.js, with reactions, edits, deletions and the message menu), the person's
+// replies on their way, and a message box of its own with "Also send to #room". Renders from
+// the state (`state.threadPanel`).
+//
+// The panel opens from a root's summary, a reply's "replied to a thread" line or a message's
+// "Reply in thread" (controller.js); it closes with Escape or its close button, and when
+// another room opens (a thread is of its room). Enter sends, Shift+Enter makes a new line. What
+// is typed in the box is kept per thread with the rooms' drafts (drafts.js), across a reload.
+
+import { roomLabel } from "./alerts.js";
+import { $, h } from "./dom.js";
+import { currentRoom } from "./select.js";
+import { draftOf } from "./drafts.js";
+import { draftKey, statusText } from "./threads.js";
+import { FilesView } from "./view-files.js";
+import { MessageView } from "./view-message.js";
+import { SidePanel } from "./view-panel.js";
+
+const GROUP_GAP_MS = 5 * 60 * 1000; // as select.js's timeline
+
+export class ThreadView extends SidePanel {
+  /**
+   * `conversation` is the conversation's view: the panel's messages use its handlers, and a
+   * reply not sent shows as a message of the conversation does (Retry, Discard).
+   */
+  constructor(conversation) {
+    super("thread", "threading");
+    this.view = conversation;
+    this.conversation = () => conversation.on;
+    this.nodes = new Map(); // key -> <li>
+    this.shownOpens = -1; // the thread the list holds
+    this.shownItems = 0; // how many replies were drawn (a new one scrolls to the end)
+    this.reported = new Set(); // the seqs of the thread told seen (readmarks.js)
+    this.draftKey = null; // where the box's text is kept (threads.js draftKey)
+    const panelHandlers = () => ({
+      ...this.conversation(),
+      // "Reply" in the panel answers in the thread: its box takes the focus.
+      reply: () => $("thread-text").focus(),
+      openThread: () => {},
+    });
+    this.files = new FilesView(panelHandlers);
+    this.message = new MessageView(panelHandlers, this.files, { inThread: true });
+    $("thread-retry").addEventListener("click", () => this.on.retry());
+    $("thread-also").addEventListener("change", (event) => this.on.also(event.target.checked));
+    const box = $("thread-text");
+    $("thread-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.send();
+      }
+    });
+    box.addEventListener("input", () => {
+      box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
+      if (this.draftKey) this.on.draft(this.draftKey, box.value);
+      this.on.typed();
+    });
+  }
+
+  // Handlers (bind): opened(shown), more(), retry(), also(on), send(text), typed(),
+  // draft(key, text) (the box's text, kept per thread: drafts.js).
+
+  focusFirst() {
+    $("thread-text").focus();
+  }
+
+  send() {
+    const box = $("thread-text");
+    if (!box.value.trim()) return;
+    if (this.on.send(box.value) !== false) {
+      box.value = "";
+      box.rows = 1;
+      if (this.draftKey) this.on.draft(this.draftKey, "");
+    }
+  }
+
+  render(state, now) {
+    const panel = state.threadPanel;
+    if (!panel.shown && this.isOpen) this.close({ refocus: false });
+    if (!panel.shown) return;
+    // Shown by the state (a notification or a search result of a reply): the panel opens.
+    if (!this.isOpen) this.open();
+    const room = currentRoom(state);
+    if (!room || room.name !== panel.room) return;
+    $("thread-heading").textContent = room.kind === "dm" ? `Thread with ${room.label}`
+      : `Thread in ${roomLabel(room)}`;
+    const list = $("thread-list");
+    const scroller = $("thread-scroll");
+    if (panel.opens !== this.shownOpens) {
+      this.shownOpens = panel.opens;
+      this.shownItems = 0;
+      this.reported = new Set(); // the seqs told seen
+      this.message.closePopup(false);
+      this.files.reset();
+      // The thread's own draft in its box (a half-typed reply stays with its thread).
+      this.draftKey = draftKey(panel.room, panel.rootId);
+      const box = $("thread-text");
+      box.value = draftOf(state, this.draftKey);
+      box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
+      this.nodes.clear();
+      list.replaceChildren();
+    }
+    const atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    const rows = [];
+    if (panel.root) rows.push({ key: `m${panel.root.seq}`, kind: "message", message: panel.root });
+    if (panel.root) {
+      const count = panel.root.replies ? panel.root.replies.count : 0;
+      rows.push({ key: "count", kind: "count",
+        text: count === 1 ? "1 reply" : count ? `${count} replies` : "No replies yet" });
+    }
+    if (panel.more) rows.push({ key: "older", kind: "older" });
+    let previous = null; // replies of one author close in time are grouped, as in the room
+    for (const item of panel.items) {
+      const grouped = Boolean(previous) && previous.from === item.from
+        && item.ts - previous.ts < GROUP_GAP_MS;
+      rows.push({ key: `m${item.seq}`, kind: "message", message: item, grouped });
+      previous = item;
+    }
+    const rootId = panel.root ? panel.root.msg_id : null;
+    for (const item of state.outbox) {
+      if (item.change || item.room !== room.name || item.thread !== rootId || rootId === null) {
+        continue;
+      }
+      rows.push({ key: `p${item.nonce}`, kind: "pending", item,
+        message: { from: state.me, text: item.text, ts: item.ts } });
+    }
+    const keep = new Set(rows.map((row) => row.key));
+    for (const [key, node] of this.nodes) {
+      if (!keep.has(key)) {
+        node.remove();
+        this.nodes.delete(key);
+      }
+    }
+    let cursor = list.firstElementChild;
+    for (const row of rows) {
+      let node = this.nodes.get(row.key);
+      if (!node) {
+        node = this.rowNode(row, room, state);
+        this.nodes.set(row.key, node);
+      }
+      if (row.kind === "message") {
+        node.classList.toggle("grouped", Boolean(row.grouped));
+        this.message.update(node, row, room, state);
+        node.classList.toggle("thread-root", row.message === panel.root);
+      } else if (row.kind === "count") {
+        node.textContent = row.text;
+      } else if (row.kind === "pending") {
+        node.classList.toggle("failed", row.item.status !== "sending");
+        node.querySelector(".msg-status")?.remove();
+        node.querySelector(".msg-body").append(this.view.pendingStatus(row.item));
+      }
+      if (node !== cursor) list.insertBefore(node, cursor);
+      else cursor = cursor.nextElementSibling;
+    }
+    const older = this.nodes.get("older");
+    if (older) {
+      const button = older.querySelector("button");
+      button.disabled = panel.status === "paging";
+      button.textContent = panel.status === "paging" ? "Loading…" : "Older replies";
+    }
+    $("thread-status").textContent = statusText(panel);
+    $("thread-status").classList.toggle("failed", panel.status === "failed");
+    $("thread-retry").hidden = panel.status !== "failed";
+    $("thread-also").checked = panel.also;
+    $("thread-also-label").textContent = room.kind === "dm" ? "Also send to the conversation"
+      : `Also send to ${roomLabel(room)}`;
+    const closed = !panel.root || Boolean(panel.root.deleted) || room.archived;
+    $("thread-text").disabled = closed && Boolean(panel.root);
+    $("thread-send").disabled = closed;
+    this.files.apply(state.links, now);
+    const count = panel.items.length + rows.filter((row) => row.kind === "pending").length;
+    if (count > this.shownItems && (atEnd || this.shownItems === 0)) {
+      scroller.scrollTop = scroller.scrollHeight;
+    }
+    this.shownItems = count;
+    this.report(state, panel);
+  }
+
+  /** The replies drawn in the open panel are seen (readmarks.js): each told once. */
+  report(state, panel) {
+    if (!this.isOpen || document.visibilityState !== "visible") return;
+    const fresh = panel.items.map((item) => item.seq).filter((seq) => !this.reported.has(seq));
+    if (panel.root && !this.reported.has(panel.root.seq)) fresh.push(panel.root.seq);
+    if (!fresh.length) return;
+    for (const seq of fresh) this.reported.add(seq);
+    const room = panel.room;
+    queueMicrotask(() => this.conversation().sighted(room, fresh));
+  }
+
+  rowNode(row, room, state) {
+    if (row.kind === "count") return h("li", { class: "thread-count-line" });
+    if (row.kind === "older") {
+      return h("li", { class: "thread-older" }, h("button", { type: "button",
+        class: "small-button", onclick: () => this.on.more() }, "Older replies"));
+    }
+    const node = this.message.create(row, room, state);
+    if (row.kind === "pending") node.classList.add("pending");
+    return node;
+  }
+}
