@@ -281,3 +281,24 @@ def test_the_thread_box_completes_names_and_custom_emoji_as_the_room_box_does(
     assert "Bob" in got.get("mentions", []), got
     assert ann.errors == []
     bob.close()
+
+
+def test_last_reply_ago_ticks_by_itself(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """"last reply just now" under a root becomes "1 min ago", then "2 min ago", as the page's
+    clock moves and nothing else happens (the page's timers run on a clock the test moves)."""
+    bob, ids = scene(daemon)
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    page.clock.install()
+    log_in(page, daemon.url, "ann")
+    expect(message(page, "lunch today?")).to_be_visible()
+    bob.request("send", room="general", text="pizza?", nonce="b1", thread=ids["root"])
+    expect(summary(page)).to_contain_text("1 reply · last reply just now")
+    page.clock.run_for("01:01")
+    expect(summary(page)).to_contain_text("1 reply · last reply 1 min ago")
+    page.clock.run_for("01:00")
+    expect(summary(page)).to_contain_text("1 reply · last reply 2 min ago")
+    assert ann.errors == []
+    bob.close()
