@@ -1432,6 +1432,8 @@ def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
 def _thread(obj: Mapping[str, Any]) -> tuple[int | None, bool]:
     """A message's ``thread`` (the msg_id of its root, or of a reply in it) and
     ``broadcast`` (only with ``thread``)."""
+    if "thread" not in obj and "broadcast" not in obj:
+        return None, False  # most messages: two lookups, not three calls (the send path)
     thread = _msg_id(obj, "thread", optional=True)
     broadcast = _bool(obj, "broadcast", False)
     if broadcast and thread is None:

@@ -1831,12 +1831,14 @@ ORDER BY e.msg_id DESC
 
 # What a save of user $1 needs, under the lock of their row (_SQL_LOCK_SAVES): room $2 (no
 # row: there is none) with whether they may read it, message $3 of it (NULL: not in it) and
-# whether it is deleted, their item for it if any, and how many items they hold.
+# whether it is deleted, their item for it if any, and how many items they hold of rooms they
+# may read (those they no longer see, and cannot remove, do not count against the limit).
 _SQL_SAVE_CHECK = f"""
 SELECT r.id AS room_id, {_READABLE.format(user="$1")} AS allowed,
        m.id AS msg_id, m.deleted_at IS NOT NULL AS deleted,
        {_ms("s.saved_at")} AS saved_ts, {_ms("s.remind_at")} AS remind_ts, s.reminded,
-       (SELECT count(*) FROM saved c WHERE c.user_id = $1) AS held
+       (SELECT count(*) FROM saved c JOIN rooms r ON r.id = c.room_id
+        WHERE c.user_id = $1 AND {_READABLE.format(user="$1")}) AS held
 FROM rooms r
 LEFT JOIN messages m ON m.id = $3 AND m.room_id = r.id
 LEFT JOIN saved s ON s.user_id = $1 AND s.msg_id = m.id

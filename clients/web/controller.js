@@ -54,12 +54,13 @@ import { closePopup } from "./popup.js";
 import * as profiles from "./profiles.js";
 import * as readmarks from "./readmarks.js";
 import { nextTextChange, parseLocal, reminderProblem, shownItem } from "./saved.js";
-import { nextTypingChange, roomOrder } from "./select.js";
+import { currentRoom, nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { customField, reminderMenu, showReminder, timeZone } from "./view-saved.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 import { sameUser } from "./store.js";
+import { nextSummaryChange } from "./threads.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
 
@@ -78,6 +79,7 @@ export class Controller {
     this.refreshTimer = null;
     this.typingTimer = null;
     this.laterTimer = null; // the Saved panel's reminder texts change by themselves
+    this.summaryTimer = null; // and the open room's "last reply 5 min ago"
     this.expiryTimer = null;
     this.renderQueued = false;
     this.savedOutbox = null;
@@ -490,6 +492,7 @@ export class Controller {
     clearTimeout(this.refreshTimer);
     clearTimeout(this.typingTimer);
     clearTimeout(this.laterTimer);
+    clearTimeout(this.summaryTimer);
     clearTimeout(this.idleTimer);
     this.watch = null;
     if (!revoke) this.saveSeen(); // logged out on purpose: forgotten below
@@ -1033,6 +1036,15 @@ export class Controller {
       const due = saved.isOpen ? nextTextChange(this.state.saved, now) : null;
       if (due !== null) {
         this.laterTimer = setTimeout(() => this.render(), Math.min(MAX_TIMER_MS, due - now + 1));
+      }
+      // And the open room's thread summaries ("last reply 5 min ago"): a render when the first
+      // of them changes its words (once a minute at most; only the summaries that changed are
+      // drawn again, view-message.js's pieces).
+      clearTimeout(this.summaryTimer);
+      const words = nextSummaryChange(currentRoom(this.state), now);
+      if (words !== null) {
+        this.summaryTimer = setTimeout(() => this.render(),
+          Math.min(MAX_TIMER_MS, words - now + 1));
       }
     });
   }

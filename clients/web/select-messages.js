@@ -4,6 +4,7 @@
 // nothing here changes the state.
 
 import { moderates } from "./admin.js";
+import { suggestions as emojiSuggestions } from "./emoji.js";
 import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
 import { mentionMatches } from "./profiles.js";
@@ -262,4 +263,31 @@ export function reactionUsers(users, me) {
   if (names.length <= 1) return names.join("");
   if (names.length <= 5) return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
   return `${names.slice(0, 4).join(", ")} and ${names.length - 4} others`;
+}
+
+// "@" and the start of a name, right before the caret, not glued to a word (an e-mail address).
+// Any letter: a word of a display name ("@zoë") finds its user too (profiles.js).
+const TYPING_MENTION = /(?:^|[^\p{L}\p{N}_.@-])@([\p{L}\p{N}_.-]{0,32})$/u;
+
+/**
+ * What a message box of `room` (the room's own or its thread panel's) offers for the text
+ * `before` its caret: {kind: "emoji", names, hints, start} for ":par" (the server's custom
+ * emoji, emoji.js), {kind: "mention", names, hints, start} for "@an" (the group words first,
+ * each with its hint in `hints`, then the members), or null (nothing typed so, inside a code
+ * span, or nothing matches). `start` is where the word being completed begins.
+ */
+export function completionFor(state, room, before) {
+  if (!room) return null;
+  const emoji = emojiSuggestions(state.customEmoji, before);
+  if (emoji) return { kind: "emoji", names: emoji.names, hints: new Map(), start: emoji.start };
+  const typed = TYPING_MENTION.exec(before);
+  // Inside a code span (an odd number of backticks before) nothing is a mention.
+  if (!typed || (before.match(/`/g) || []).length % 2 === 1) return null;
+  const groups = groupSuggestions(state, room, typed[1]);
+  const words = new Set(groups.map((g) => g.name));
+  const names = [...words,
+    ...mentionSuggestions(state, room, typed[1]).filter((n) => !words.has(n.toLowerCase()))];
+  if (!names.length) return null;
+  return { kind: "mention", names, hints: new Map(groups.map((g) => [g.name, g.hint])),
+    start: before.length - typed[1].length - 1 };
 }

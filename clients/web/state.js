@@ -441,7 +441,7 @@ const EVENTS = {
 
   saved(state, frame) {
     // The person saved, re-timed or removed a message (here or on another device).
-    const held = heldMessage(state, frame.room, frame.msg_id);
+    const held = heldByName(state, frame.room, frame.msg_id);
     return saving.savedEvent(state.saved, frame, held) ? peekSaved(state) : [];
   },
 
@@ -828,7 +828,7 @@ const ANSWERED = {
   },
 
   save(state, asked, reply) {
-    const held = heldMessage(state, asked.room, asked.msg_id);
+    const held = heldByName(state, asked.room, asked.msg_id);
     return saving.acknowledged(state.saved, asked, reply, held) ? peekSaved(state) : [];
   },
 
@@ -1550,7 +1550,7 @@ function peekSaved(state) {
 }
 
 /** The page's copy of message `msgId` of room `name`, or null. */
-function heldMessage(state, name, msgId) {
+function heldByName(state, name, msgId) {
   const room = typeof name === "string" ? state.rooms.get(name) : null;
   return (room && Number.isSafeInteger(msgId) && room.byMsgId(msgId)) || null;
 }
@@ -1563,7 +1563,7 @@ function heldMessage(state, name, msgId) {
 function remind(state, frame, now) {
   const room = state.rooms.get(frame.room);
   const message = frame.message && typeof frame.message === "object" ? frame.message
-    : heldMessage(state, frame.room, frame.msg_id) || {};
+    : heldByName(state, frame.room, frame.msg_id) || {};
   const where = room ? alerts.roomLabel(room) : frame.room.startsWith("@") ? "a conversation"
     : `#${frame.room}`;
   const from = typeof message.from === "string" ? profiling.displayName(state.profiles,

@@ -40,6 +40,9 @@ export { applyReply, repliesOf, REPLIERS_MAX };
 
 /** Replies per page of the panel. */
 export const THREAD_PAGE = 50;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 const ASIDE_MAX = 1000; // entries of the room kept to bring pages up to date
 
 /** Whether a message is a thread's reply. */
@@ -80,6 +83,34 @@ export function summaryText(message, now) {
   if (!replies) return "";
   const count = replies.count === 1 ? "1 reply" : `${replies.count} replies`;
   return replies.last_ts === null ? count : `${count} · last reply ${ago(replies.last_ts, now)}`;
+}
+
+/**
+ * When (ms) `ago(ts, …)` next says something else after `now`: the next whole minute since
+ * `ts` for the first hour, the next whole hour for the first day, the next whole day after.
+ */
+export function agoChange(ts, now) {
+  const elapsed = now - ts;
+  if (elapsed < 0) return ts + MINUTE; // (a clock behind: "just now" until then)
+  const step = elapsed < HOUR ? MINUTE : elapsed < DAY ? HOUR : DAY;
+  return ts + (Math.floor(elapsed / step) + 1) * step;
+}
+
+/**
+ * When (ms) the first of the summaries under `room`'s thread roots ("last reply 5 min ago")
+ * next changes its words after `now`, or null when no root of it has a reply: a timer
+ * renders then, as the typing line's and the Saved panel's do (controller.js).
+ */
+export function nextSummaryChange(room, now) {
+  let next = null;
+  for (const message of room ? room.messages.values() : []) {
+    if (!message.replies) continue; // (most messages: no root)
+    const replies = repliesOf(message);
+    if (!replies || replies.last_ts === null) continue;
+    const at = agoChange(replies.last_ts, now);
+    if (next === null || at < next) next = at;
+  }
+  return next;
 }
 
 /**

@@ -104,7 +104,10 @@ export class MessageView {
     const view = shownMessage(state, room, row.message);
     const author = authorOf(state, row.message.from); // (a new name or status redraws it)
     // (A custom emoji added or removed may change how its text and reactions look.)
-    const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}`;
+    // (And a root's "last reply 5 min ago", which changes with the time alone: controller.js
+    // renders when it does.)
+    const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}${
+      view.replies && !this.inThread ? `|${summaryText(row.message, clock.now())}` : ""}`;
     if (node.chatdSig === sig) return;
     const wasEditing = Boolean(node.chatdEditing);
     node.chatdSig = sig;

@@ -1,12 +1,14 @@
 // The sidebar (who I am, rooms, conversations, contacts) and the unread count of the title
 // and the menu button (alerts.js). Renders from the state; reports clicks to the handlers it is
 // bound to. A muted room shows its bell struck out and its count dimmed; a room's menu (its
-// notification level) opens on a right click or the context-menu key.
+// notification level) opens on a right click or the context-menu key. A conversation shows the
+// other person's avatar (view-avatar.js: their picture, or their initial) with their presence
+// dot on it.
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h } from "./dom.js";
 import { avatarOf, shownUser, statusWords } from "./profiles.js";
-import { setPicture } from "./view-avatar.js";
+import { avatar, setPicture } from "./view-avatar.js";
 import { badge, initial, sortedRooms, statusOf } from "./select.js";
 import { bellIcon } from "./view-alerts.js";
 
@@ -66,6 +68,8 @@ export class SidebarView {
     const peer = room.kind === "dm" ? shownUser(state.profiles, room.label, now) : null;
     return {
       peer, peerStatus: peer && peer.status ? statusWords(peer.status, now) : "",
+      // The peer's picture (their initial without one), with their presence dot on it.
+      picture: room.kind === "dm" ? avatarOf(state.profiles, room.label) : null,
       name: room.name, kind: room.kind, label: room.label, private: room.private,
       current: room.name === state.current, count,
       status: room.kind === "dm" ? statusOf(state, room.label) : null,
@@ -78,7 +82,8 @@ export class SidebarView {
     const { current, count, status, mentioned, muted } = shown;
     const { peer, peerStatus } = shown;
     const label = room.kind === "dm"
-      ? [h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
+      ? [avatar(room.label, shown.picture, "small side-avatar",
+        h("span", { class: `dot ${status}`, "aria-hidden": "true" })),
         h("span", { class: "name", title: peer.login ? `${peer.name} (${peer.login})` : null },
           peer.name),
         statusMark(peer.status, peerStatus)]

@@ -9,12 +9,15 @@
 // "Reply in thread" (controller.js); it closes with Escape or its close button, and when
 // another room opens (a thread is of its room). Enter sends, Shift+Enter makes a new line. What
 // is typed in the box is kept per thread with the rooms' drafts (drafts.js), across a reload.
+// The box completes @names of the room's members and :emoji as the room's box does (the same
+// Completion, view-completion.js).
 
 import { roomLabel } from "./alerts.js";
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
 import { draftKey, statusText } from "./threads.js";
+import { Completion } from "./view-completion.js";
 import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
 import { SidePanel } from "./view-panel.js";
@@ -46,6 +49,8 @@ export class ThreadView extends SidePanel {
     $("thread-retry").addEventListener("click", () => this.on.retry());
     $("thread-also").addEventListener("change", (event) => this.on.also(event.target.checked));
     const box = $("thread-text");
+    this.completion = new Completion({ box: "thread-text", form: "thread-form",
+      list: "thread-mention-list", prefix: "thread-mention-option" });
     $("thread-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -81,9 +86,13 @@ export class ThreadView extends SidePanel {
   }
 
   render(state, now) {
+    this.completion.state = state;
     const panel = state.threadPanel;
     if (!panel.shown && this.isOpen) this.close({ refocus: false });
-    if (!panel.shown) return;
+    if (!panel.shown) {
+      this.completion.close();
+      return;
+    }
     // Shown by the state (a notification or a search result of a reply): the panel opens.
     if (!this.isOpen) this.open();
     const room = currentRoom(state);
@@ -97,6 +106,7 @@ export class ThreadView extends SidePanel {
       this.shownItems = 0;
       this.reported = new Set(); // the seqs told seen
       this.message.closePopup(false);
+      this.completion.close();
       this.files.reset();
       // The thread's own draft in its box (a half-typed reply stays with its thread).
       this.draftKey = draftKey(panel.room, panel.rootId);

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import (
@@ -102,3 +103,55 @@ def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
     expect(member).to_have_count(0)
     expect(said.locator(".avatar")).to_have_text("A")
 
+
+
+def test_a_conversation_in_the_sidebar_shows_the_other_persons_picture(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """ann has a picture, carol none; both talk to Bob. Bob's sidebar shows ann's conversation
+    with her picture, loaded, and her presence dot on it; carol's with her initial and her
+    dot; ann leaving turns her dot offline, and her picture removed brings her initial."""
+    ann_token = register_and_login(daemon.url, "ann")
+    put = requests.put(daemon.url + "/api/me/avatar", timeout=30,
+                       headers={"Authorization": f"Bearer {ann_token}"},
+                       files={"file": ("ann.png", encode(picture(64, 64, "RGB"), "PNG"),
+                                       "image/png")})
+    assert put.status_code == 200, put.text
+    url = put.json()["avatar"]["url"]
+    bob_token = register_and_login(daemon.url, "bob")
+    carol_token = register_and_login(daemon.url, "carol")
+    bob_line = LineClient(daemon.tcp_port, bob_token)
+    bob_line.request("add_contact", user="ann")
+    bob_line.request("add_contact", user="carol")
+    bob_line.close()
+    ann_line = LineClient(daemon.tcp_port, ann_token)
+    ann_line.request("dm", to="bob", text="hi from ann", nonce="a1")
+    carol_line = LineClient(daemon.tcp_port, carol_token)
+    carol_line.request("dm", to="bob", text="hi from carol", nonce="c1")
+    carol_line.close()
+    bob = open_session(sessions, browser, DESKTOP)
+    page = bob.page
+    log_in(page, daemon.url, "bob")
+    ann_item = page.locator('#dm-list li[data-room="@ann:bob"] .side-item')
+    carol_item = page.locator('#dm-list li[data-room="@bob:carol"] .side-item')
+    expect(ann_item.locator(".avatar img")).to_have_attribute("src", url)
+    page.wait_for_function(
+        f"({LOADED})(document.querySelector('#dm-list li[data-room=\"@ann:bob\"] .avatar img'))")
+    expect(ann_item.locator(".avatar")).to_have_class(re.compile(r"\bhas-picture\b"))
+    expect(ann_item.locator(".avatar .dot")).to_have_class(re.compile(r"\bonline\b"))
+    expect(carol_item.locator(".avatar")).to_have_text("C")
+    expect(carol_item.locator(".avatar img")).to_have_count(0)
+    expect(carol_item.locator(".avatar .dot")).to_have_class(re.compile(r"\boffline\b"))
+    expect(ann_item).to_have_attribute("aria-label", re.compile(r"^Conversation with ann, online"))
+    assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-sidebar-avatars")
+
+    # ann leaves: her dot goes offline on her picture; her picture removed: her initial.
+    ann_line.close()
+    expect(ann_item.locator(".avatar .dot")).to_have_class(re.compile(r"\boffline\b"))
+    removed = requests.delete(daemon.url + "/api/me/avatar", timeout=30,
+                              headers={"Authorization": f"Bearer {ann_token}"})
+    assert removed.status_code == 200, removed.text
+    expect(ann_item.locator(".avatar img")).to_have_count(0)
+    expect(ann_item.locator(".avatar")).to_have_text("A")
+    assert bob.errors == []

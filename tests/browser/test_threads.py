@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import (
@@ -26,6 +27,8 @@ from tests.browser.conftest import (
     needs_chromium,
 )
 from tests.browser.test_changes import menu_action, message, react
+from tests.browser.test_emoji import EMOJI_URL, logo
+from tests.browser.test_notifications import register_and_login_again
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_web import Session, log_in, open_session, shot
@@ -208,5 +211,91 @@ def test_replies_missed_while_away_and_the_panel_on_a_phone(
     expect(summary(page)).to_contain_text(f"{count + 2} replies")
     expect(summary(page).locator(".thread-new")).to_have_count(0)
     expect(message(page, "fine by me")).to_have_count(0)
+    assert ann.errors == []
+    bob.close()
+
+
+def test_the_thread_box_completes_names_and_custom_emoji_as_the_room_box_does(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """In the thread panel's box "@bo" offers Bob by his display name (his user name beside
+    it) and Enter takes it; ":par" offers :partyparrot: with its picture and Tab takes it;
+    Escape closes the list, not the panel; Enter then sends, and the reply mentions Bob."""
+    bob, _ = scene(daemon)
+    bob.request("set_profile", display_name="Bob Stone")
+    added = requests.post(daemon.url + "/api/emoji", timeout=30,
+                          headers={"Authorization":
+                                   f"Bearer {register_and_login_again(daemon, 'ann')}"},
+                          data={"name": "partyparrot"},
+                          files={"file": ("parrot.png", logo(), "image/png")})
+    assert added.status_code < 300, added.text
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(message(page, "lunch today?")).to_be_visible()
+    expect(page.locator("#member-list")).to_contain_text("Bob Stone")
+    menu_action(page, message(page, "lunch today?"), "Reply in thread")
+    panel = thread_panel(page)
+    box = panel.get_by_role("textbox", name="Reply in the thread")
+    expect(box).to_be_focused()
+    expect(box).to_have_attribute("aria-controls", "thread-mention-list")
+
+    box.press_sequentially("ask @bo")
+    people = panel.get_by_role("listbox", name="People to mention")
+    expect(people.get_by_role("option")).to_have_count(1)
+    expect(people.get_by_role("option", name="Bob Stone @Bob")).to_be_visible()
+    expect(box).to_have_attribute("aria-activedescendant", "thread-mention-option-0")
+    assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-thread-completion")
+    box.press("Enter")
+    expect(box).to_have_value("ask @Bob ")
+    expect(page.locator("#thread-mention-list")).to_be_hidden()
+    expect(box).not_to_have_attribute("aria-activedescendant", re.compile(".*"))
+
+    box.press_sequentially("with :par")
+    emoji = panel.get_by_role("listbox", name="Custom emoji").get_by_role(
+        "option", name=":partyparrot:")
+    expect(emoji.locator("img.custom-emoji")).to_have_attribute("src", EMOJI_URL)
+    box.press("Tab")
+    expect(box).to_have_value("ask @Bob with :partyparrot: ")
+
+    # Escape closes the list and leaves the panel open; Enter sends then.
+    box.press_sequentially("@bo")
+    expect(people).to_be_visible()
+    box.press("Escape")
+    expect(page.locator("#thread-mention-list")).to_be_hidden()
+    expect(panel).to_be_visible()
+    box.press("Backspace")
+    box.press("Backspace")
+    box.press("Backspace")
+    box.press("Enter")
+    expect(box).to_have_value("")
+    sent = page.locator("#thread-list li.msg[data-seq] .msg-text").filter(has_text="ask")
+    expect(sent.locator("img.custom-emoji")).to_have_attribute("alt", ":partyparrot:")
+    got = bob.wait_for("message")
+    while got["text"].strip() != "ask @Bob with :partyparrot:":
+        got = bob.wait_for("message")
+    assert "Bob" in got.get("mentions", []), got
+    assert ann.errors == []
+    bob.close()
+
+
+def test_last_reply_ago_ticks_by_itself(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """"last reply just now" under a root becomes "1 min ago", then "2 min ago", as the page's
+    clock moves and nothing else happens (the page's timers run on a clock the test moves)."""
+    bob, ids = scene(daemon)
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    page.clock.install()
+    log_in(page, daemon.url, "ann")
+    expect(message(page, "lunch today?")).to_be_visible()
+    bob.request("send", room="general", text="pizza?", nonce="b1", thread=ids["root"])
+    expect(summary(page)).to_contain_text("1 reply · last reply just now")
+    page.clock.run_for("01:01")
+    expect(summary(page)).to_contain_text("1 reply · last reply 1 min ago")
+    page.clock.run_for("01:00")
+    expect(summary(page)).to_contain_text("1 reply · last reply 2 min ago")
     assert ann.errors == []
     bob.close()

@@ -231,3 +231,21 @@ async def test_a_claimed_reminder_carries_what_the_push_needs(storage: Storage) 
         [again] = await storage.claim_reminders(10)
         assert again.remind_at == due - 1
         assert await storage.claim_reminders(10) == []
+
+
+async def test_items_the_user_no_longer_sees_do_not_count(storage: Storage) -> None:
+    """An item of a private room the user left is hidden from their list, so they cannot
+    remove it: it does not count against the limit."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        bob = await make_member(storage, "bob", "general")
+        await storage.create_room(ann.id, "secret", private=True, topic="")
+        await storage.invite(ann.id, "secret", "bob")
+        secret = await _posted(storage, ann, "secret", "secret")
+        public = await _posted(storage, ann, "general", "public")
+        await storage.save(bob.id, "secret", secret, on=True, remind_at=None, limit=1)
+        assert await _refused(storage.save(bob.id, "general", public, on=True,
+                                           remind_at=None, limit=1)) == "too_many_saved"
+        await storage.leave_room(bob.id, "secret")
+        await storage.save(bob.id, "general", public, on=True, remind_at=None, limit=1)
+        assert await _listed(storage, bob) == [public]

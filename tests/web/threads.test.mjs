@@ -18,7 +18,8 @@ import {
   retryThread, selectRoom, setThreadAlso, startEdit,
 } from "../../clients/web/state.js";
 import {
-  ago, applyReply, begin, emptyThread, newReplies, received, summaryText,
+  ago, agoChange, applyReply, begin, emptyThread, newReplies, nextSummaryChange, received,
+  summaryText,
 } from "../../clients/web/threads.js";
 import { connected, generator, message, receiveAll, requests, roomInfo } from "./fixtures.mjs";
 
@@ -464,4 +465,33 @@ test("new replies stay marked while the room is open, until their thread is show
   sighted(state, ROOM, [5]);
   selectRoom(state, ROOM);
   assert.equal(fresh(), 0);
+});
+
+test("a summary's \"last reply … ago\" says when it changes next: the words differ then", () => {
+  const MIN = 60_000;
+  assert.equal(agoChange(0, 30_000), MIN);
+  assert.equal(agoChange(0, 5 * MIN + 1), 6 * MIN);
+  assert.equal(agoChange(0, 59 * MIN + 5), 60 * MIN);
+  assert.equal(agoChange(0, 90 * MIN), 120 * MIN);
+  assert.equal(agoChange(0, 30 * 60 * MIN), 48 * 60 * MIN);
+  assert.equal(agoChange(10 * MIN, 0), 11 * MIN); // a clock behind: "just now" until then
+  // Across the first days: the same words until the time given, other words at it.
+  for (let now = 0; now < 3 * 24 * 60 * MIN; now += 7 * MIN + 13_000) {
+    const at = agoChange(0, now);
+    assert.ok(at > now);
+    assert.equal(ago(0, at - 1), ago(0, now));
+    assert.notEqual(ago(0, at), ago(0, now));
+  }
+});
+
+test("the open room's next summary change is its soonest root's; none without replies", () => {
+  const { state } = connected([roomInfo(ROOM, { lastSeq: 0 })]);
+  const room = state.rooms.get(ROOM);
+  assert.equal(nextSummaryChange(room, 0), null);
+  assert.equal(nextSummaryChange(null, 0), null);
+  receiveAll(state, [message(ROOM, 1), message(ROOM, 2), reply(3, 1), reply(4, 2)]);
+  const last = (seq) => held(state, seq).replies.last_ts;
+  const now = Math.max(last(1), last(2)) + 30 * 60_000 + 5;
+  assert.equal(nextSummaryChange(room, now),
+    Math.min(agoChange(last(1), now), agoChange(last(2), now)));
 });

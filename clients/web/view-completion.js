@@ -1,0 +1,143 @@
+// Completion in a message box: @mentions of the open room's members (display names beside the
+// user names, as profiles.js gives them; group words first) and :emoji of the server's custom
+// emoji (":par" offers :partyparrot:, emoji.js), for the room's box (view-composer-extras.js)
+// and the thread panel's (view-thread.js). What is offered is select-messages.js's
+// `completionFor`; this draws it and takes the keys it uses.
+//
+// It follows the ARIA pattern of a textbox with a listbox: the box names the list
+// (aria-controls) and the option shown as chosen (aria-activedescendant); Up and Down move,
+// Enter or Tab take it, Escape closes the list. Focus stays in the box all along. It listens on
+// the box's form first (keydown, capture phase) and takes only the keys it uses while a list is
+// open, so that Enter still sends when none is.
+
+import { $, h } from "./dom.js";
+import { customEmojiImage } from "./markdown.js";
+import { avatarOf, displayName } from "./profiles.js";
+import { currentRoom } from "./select.js";
+import { completionFor } from "./select-messages.js";
+import { avatar } from "./view-avatar.js";
+
+export class Completion {
+  /**
+   * For the textarea `box` of the form `form`, offering in the listbox `list` (ids); `prefix`
+   * names the options' ids ("mention-option" gives "mention-option-0", …). `keydown(event)`,
+   * when given, has the keys the list does not take.
+   */
+  constructor({ box, form, list, prefix }, keydown = () => {}) {
+    this.ids = { box, list, prefix };
+    this.state = null;
+    this.options = []; // the names offered (group words first), or the emoji's names
+    this.kind = "mention"; // what is offered: "mention" or "emoji"
+    this.hints = new Map(); // a group word offered -> its hint ("notifies 4 members")
+    this.active = 0; // which of them Enter takes
+    this.range = null; // [start, end) of the "@na" being completed
+    const input = $(box);
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", list);
+    $(form).addEventListener("keydown", (event) => {
+      if (event.target !== input || event.isComposing) return;
+      if (!this.keydown(event)) keydown(event);
+    }, true);
+    input.addEventListener("input", () => this.suggest());
+    input.addEventListener("click", () => this.suggest());
+    input.addEventListener("keyup", (event) => {
+      if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) this.suggest();
+    });
+    input.addEventListener("blur", () => this.close());
+    $(list).addEventListener("mousedown", (event) => event.preventDefault());
+  }
+
+  /** The keys of an open list; true when it is open (the key is its, taken or not). */
+  keydown(event) {
+    if (!this.options.length) return false;
+    const take = () => {
+      event.preventDefault();
+      event.stopPropagation();
+    };
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      take();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      this.active = (this.active + step + this.options.length) % this.options.length;
+      this.draw();
+    } else if ((event.key === "Enter" && !event.shiftKey) || event.key === "Tab") {
+      take();
+      this.pick(this.options[this.active]);
+    } else if (event.key === "Escape") {
+      take();
+      this.close();
+    }
+    return true;
+  }
+
+  /** Offer what completes the word before the caret (completionFor), or close the list. */
+  suggest() {
+    const box = $(this.ids.box);
+    const room = this.state && currentRoom(this.state);
+    const found = room && box.selectionStart === box.selectionEnd
+      ? completionFor(this.state, room, box.value.slice(0, box.selectionStart)) : null;
+    if (!found) {
+      this.close();
+      return;
+    }
+    if (this.kind !== found.kind || found.names.join("\n") !== this.options.join("\n")) {
+      this.active = 0;
+    }
+    this.kind = found.kind;
+    this.hints = found.hints;
+    this.options = found.names;
+    this.range = [found.start, box.selectionStart];
+    this.draw();
+  }
+
+  pick(name) {
+    const box = $(this.ids.box);
+    const [start, end] = this.range;
+    const spaced = box.value[end] === " " ? "" : " ";
+    const word = this.kind === "emoji" ? `:${name}:` : `@${name}`;
+    box.setRangeText(`${word}${spaced}`, start, end, "end");
+    if (!spaced) box.setSelectionRange(start + word.length + 1, start + word.length + 1);
+    this.close();
+    box.dispatchEvent(new Event("input", { bubbles: true })); // resize, draft, and "typing"
+  }
+
+  draw() {
+    const list = $(this.ids.list);
+    const { prefix } = this.ids;
+    list.replaceChildren(...this.options.map((name, index) => h("li", {
+      id: `${prefix}-${index}`, role: "option", class: "mention-option",
+      "aria-selected": index === this.active ? "true" : "false",
+      onclick: () => this.pick(name),
+    },
+    ...(this.kind === "emoji" ? this.emojiOption(name) : this.hints.has(name)
+      ? [h("span", { class: "avatar small group", "aria-hidden": "true" }, "@"),
+        h("span", {}, name), h("span", { class: "mention-hint" }, ` ${this.hints.get(name)}`)]
+      : [avatar(name, this.state ? avatarOf(this.state.profiles, name) : null, "small"),
+        ...this.named(name)]))));
+    list.setAttribute("aria-label", this.kind === "emoji" ? "Custom emoji" : "People to mention");
+    list.hidden = false;
+    $(this.ids.box).setAttribute("aria-activedescendant", `${prefix}-${this.active}`);
+  }
+
+  /** A custom emoji offered: its picture and its :name:. */
+  emojiOption(name) {
+    const found = this.state && this.state.customEmoji.byName.get(name);
+    return [found ? customEmojiImage(found, document) : null, h("span", {}, `:${name}:`)];
+  }
+
+  /** A person offered: their display name, with the user name that goes in muted beside it. */
+  named(name) {
+    const shown = this.state ? displayName(this.state.profiles, name) : name;
+    return shown === name ? [h("span", {}, name)]
+      : [h("span", {}, shown), h("span", { class: "mention-hint" }, ` @${name}`)];
+  }
+
+  close() {
+    const list = $(this.ids.list);
+    if (!this.options.length && list.hidden) return;
+    this.options = [];
+    this.range = null;
+    list.hidden = true;
+    list.replaceChildren();
+    $(this.ids.box).removeAttribute("aria-activedescendant");
+  }
+}
