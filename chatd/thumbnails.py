@@ -159,16 +159,13 @@ def _thumbnail(image: Image.Image, max_pixels: int) -> Thumbnail | None:
         alpha = "A" in image.mode or "transparency" in image.info
         image = image.convert("RGBA" if alpha else "RGB")
     image.thumbnail(BOX, Image.Resampling.LANCZOS)
-    turn = _TURNS.get(orientation)
-    if turn is not None:
-        image = image.transpose(turn)
+    image = _upright(image, orientation)
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.mode else "RGB")
-    out = io.BytesIO()
-    image.save(out, "WEBP", quality=_WEBP_QUALITY)
+    data = _webp([image])
     if orientation in _SWAPPED:
         width, height = height, width
-    return Thumbnail(data=out.getvalue(), width=width, height=height,
+    return Thumbnail(data=data, width=width, height=height,
                      thumb_width=image.width, thumb_height=image.height)
 
 
@@ -197,12 +194,7 @@ def _avatar(image: Image.Image, max_pixels: int) -> bytes | None:
     left, top = (image.width - side) // 2, (image.height - side) // 2
     image = image.resize((AVATAR_SIZE, AVATAR_SIZE), Image.Resampling.LANCZOS,
                          box=(left, top, left + side, top + side))
-    turn = _TURNS.get(orientation)
-    if turn is not None:
-        image = image.transpose(turn)
-    out = io.BytesIO()
-    image.save(out, "WEBP", quality=_WEBP_QUALITY)
-    return out.getvalue()
+    return _webp([_upright(image, orientation)])
 
 
 def make_emoji(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | None:
@@ -224,7 +216,6 @@ def _emoji(image: Image.Image, max_pixels: int) -> bytes | None:
     # Counted once the size is known to be within the bound (counting seeks through them).
     frames = min(int(getattr(image, "n_frames", 1)), EMOJI_FRAMES,
                  max(1, max_pixels // max(1, width * height)))
-    turn = _TURNS.get(orientation)
     made: list[Image.Image] = []
     durations: list[int] = []
     for index in range(frames):
@@ -232,14 +223,24 @@ def _emoji(image: Image.Image, max_pixels: int) -> bytes | None:
             image.seek(index)
         frame = image.convert("RGBA")
         frame.thumbnail((EMOJI_SIZE, EMOJI_SIZE), Image.Resampling.LANCZOS)
-        if turn is not None:
-            frame = frame.transpose(turn)
-        made.append(frame)
+        made.append(_upright(frame, orientation))
         durations.append(int(image.info.get("duration") or 100))
+    return _webp(made, durations)
+
+
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    """``image`` turned as its EXIF ``orientation`` says (as it is for 1, or one unknown)."""
+    turn = _TURNS.get(orientation)
+    return image if turn is None else image.transpose(turn)
+
+
+def _webp(frames: list[Image.Image], durations: list[int] | None = None) -> bytes:
+    """``frames`` as WebP: the one image, or an animation of them (each shown for its
+    ``durations`` ms, looping)."""
     out = io.BytesIO()
-    if len(made) == 1:
-        made[0].save(out, "WEBP", quality=_WEBP_QUALITY)
+    if len(frames) == 1:
+        frames[0].save(out, "WEBP", quality=_WEBP_QUALITY)
     else:
-        made[0].save(out, "WEBP", quality=_WEBP_QUALITY, save_all=True,
-                     append_images=made[1:], duration=durations, loop=0)
+        frames[0].save(out, "WEBP", quality=_WEBP_QUALITY, save_all=True,
+                       append_images=frames[1:], duration=durations, loop=0)
     return out.getvalue()

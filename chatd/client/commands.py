@@ -178,6 +178,18 @@ def _numbered(client: ChatClient, number: int, what: str) -> MessagePosted | Non
     return message
 
 
+def _one_numbered(client: ChatClient, arg: str, what: str, usage: str
+                  ) -> tuple[int, MessagePosted] | None:
+    """Message [N] of ``arg``, which is N alone, and N; None when ``arg`` is not a number
+    (``usage`` printed) or no message has it (:func:`_numbered`)."""
+    number = message_number(arg.strip())
+    if number is None:
+        client.screen.problem(usage)
+        return None
+    message = _numbered(client, number, what)
+    return None if message is None else (number, message)
+
+
 async def _my_last(client: ChatClient, what: str) -> MessagePosted | None:
     """The user's last message in the current room, once the ones sent there are acked."""
     room = _need_room(client, what)
@@ -773,13 +785,11 @@ async def _pin(client: ChatClient, arg: str, on: bool) -> None:
     (``/pins``), or unpin it. The ``pinned`` entry, which every member sees, says it: the
     reply only says when nothing changed."""
     what = "/pin" if on else "/unpin"
-    number = message_number(arg.strip())
-    if number is None:
-        client.screen.problem(f"usage: {what} N (the number shown before the message)")
+    found = _one_numbered(client, arg, what,
+                          f"usage: {what} N (the number shown before the message)")
+    if found is None:
         return
-    message = _numbered(client, number, what)
-    if message is None:
-        return
+    number, message = found
     if message.deleted:
         client.screen.problem(f"{what}: [{number}] is deleted")
         return
@@ -882,13 +892,10 @@ async def save(client: ChatClient, arg: str) -> None:
 
 async def unsave(client: ChatClient, arg: str) -> None:
     """``/unsave N``: remove message [N] from the saved messages."""
-    number = message_number(arg.strip())
-    if number is None:
-        client.screen.problem("usage: /unsave N")
+    found = _one_numbered(client, arg, "/unsave", "usage: /unsave N")
+    if found is None:
         return
-    message = _numbered(client, number, "/unsave")
-    if message is None:
-        return
+    number, message = found
 
     async def on_ok(reply: Answer) -> None:
         if reply.fields.get("unchanged") is True:
@@ -1328,13 +1335,10 @@ async def read(client: ChatClient, arg: str) -> None:
 async def unread(client: ChatClient, arg: str) -> None:
     """``/unread N``: mark message [N]'s room unread from it on (the read marker moves back
     to just before it, for every device of the user)."""
-    number = message_number(arg.strip())
-    if number is None:
-        client.screen.problem("usage: /unread N")
+    found = _one_numbered(client, arg, "/unread", "usage: /unread N")
+    if found is None:
         return
-    message = _numbered(client, number, "/unread")
-    if message is None:
-        return
+    number, message = found
     room = message.room
 
     async def on_ok(reply: Answer) -> None:
@@ -1348,13 +1352,10 @@ async def unread(client: ChatClient, arg: str) -> None:
 async def unpreview(client: ChatClient, arg: str) -> None:
     """``/unpreview N``: remove the link preview under message [N] (the user's own, or one
     in a room they moderate); it stays removed unless an edit changes the link."""
-    number = message_number(arg.strip())
-    if number is None:
-        client.screen.problem("usage: /unpreview N")
+    found = _one_numbered(client, arg, "/unpreview", "usage: /unpreview N")
+    if found is None:
         return
-    message = _numbered(client, number, "/unpreview")
-    if message is None:
-        return
+    number, message = found
 
     async def on_ok(reply: Sent) -> None:
         client.screen.notice(f"[{number}] has no preview" if reply.unchanged

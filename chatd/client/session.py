@@ -716,33 +716,49 @@ class ChatClient:
         path = f"/api/rooms/{urllib.parse.quote(room, safe='')}/files"
         progress = (self._progress_printer(name, size)
                     if self.options.interactive and size >= PROGRESS_BYTES else None)
-        for attempt in (1, 2):
+
+        async def post(token: str) -> tuple[int, Any]:
             await file.seek(0)
+            return await http_upload(self.options.endpoint, path, token, file, size, name=name,
+                                     content_type=content_type, on_progress=progress)
+
+        answered = await self._with_token(what, post)
+        if answered is None:
+            return None
+        status, answer = answered
+        if status == 201 and isinstance(answer, dict) \
+                and isinstance(answer.get("file"), dict) \
+                and isinstance(answer["file"].get("id"), int):
+            file_object: Mapping[str, Any] = answer["file"]
+            return file_object
+        self.screen.problem(f"{what}: {http_error(status, answer)}")
+        return None
+
+    async def _with_token(self, what: str,
+                          call: Callable[[str], Awaitable[tuple[int, Any] | None]]
+                          ) -> tuple[int, Any] | None:
+        """``call`` (an HTTP request) with the session's token, and once more after logging in
+        again when the server no longer takes it (it expired): its status and answer. None,
+        the problem printed after ``what``, when the file sent cannot be read (``call`` gave
+        None: it printed why, or it raised), the log-in fails or the server cannot be
+        reached."""
+        for attempt in (1, 2):
             try:
                 assert self.token is not None
-                status, answer = await http_upload(
-                    self.options.endpoint, path, self.token, file, size, name=name,
-                    content_type=content_type, on_progress=progress)
-                if status == 401 and attempt == 1:
+                answered = await call(self.token)
+                if answered is None:
+                    return None
+                if answered[0] == 401 and attempt == 1:
                     await self.login()
                     continue
-            except SourceFailed as exc:
-                self.screen.problem(f"{what}: {clean(exc)}")
-                return None
-            except LoginFailed as exc:
+            except (SourceFailed, LoginFailed) as exc:
                 self.screen.problem(f"{what}: {clean(exc)}")
                 return None
             except HTTP_ERRORS as exc:
                 self.screen.problem(f"{what}: cannot reach "
                                     f"{self.options.endpoint.authority}: {describe(exc)}")
                 return None
-            if status == 201 and isinstance(answer, dict) \
-                    and isinstance(answer.get("file"), dict) \
-                    and isinstance(answer["file"].get("id"), int):
-                file_object: Mapping[str, Any] = answer["file"]
-                return file_object
-            self.screen.problem(f"{what}: {http_error(status, answer)}")
-            return None
+            return answered
         return None
 
     @contextlib.asynccontextmanager
@@ -771,41 +787,35 @@ class ChatClient:
         refusal, a file that cannot be read and a server that cannot be reached are printed
         as problems. The profile event that follows tells the rest."""
         what = "/avatar"
-        for attempt in (1, 2):
-            try:
-                assert self.token is not None
-                if source is None:
-                    status, answer = await http_json(self.options.endpoint, "DELETE",
-                                                     "/api/me/avatar", token=self.token)
-                else:
-                    async with self._readable(what, source) as readable:
-                        if readable is None:
-                            return
-                        file, size = readable
-                        status, answer = await http_upload(
-                            self.options.endpoint, "/api/me/avatar", self.token, file,
-                            size, name=source.name, method="PUT",
-                            content_type=mimetypes.guess_type(source.name)[0]
-                            or "application/octet-stream")
-                if status == 401 and attempt == 1:
-                    await self.login()
-                    continue
-            except SourceFailed as exc:
-                self.screen.problem(f"{what}: {clean(exc)}")
-                return
-            except LoginFailed as exc:
-                self.screen.problem(f"{what}: {clean(exc)}")
-                return
-            except HTTP_ERRORS as exc:
-                self.screen.problem(f"{what}: cannot reach "
-                                    f"{self.options.endpoint.authority}: {describe(exc)}")
-                return
-            if status == 200:
-                self.screen.notice("your picture is set" if source is not None
-                                   else "your picture is removed")
-            else:
-                self.screen.problem(f"{what}: {http_error(status, answer)}")
+        answered = await self._picture(what, "/api/me/avatar", source, method="PUT")
+        if answered is None:
             return
+        status, answer = answered
+        if status == 200:
+            self.screen.notice("your picture is set" if source is not None
+                               else "your picture is removed")
+        else:
+            self.screen.problem(f"{what}: {http_error(status, answer)}")
+
+    async def _picture(self, what: str, path: str, source: Path | None, *, method: str = "POST",
+                       fields: Sequence[tuple[str, str]] = ()) -> tuple[int, Any] | None:
+        """``DELETE path`` (``source`` None), or the image at ``source`` streamed to ``path``
+        (``method``, after the text parts ``fields``), as :meth:`_with_token` sends it."""
+
+        async def send(token: str) -> tuple[int, Any] | None:
+            if source is None:
+                return await http_json(self.options.endpoint, "DELETE", path, token=token)
+            async with self._readable(what, source) as readable:
+                if readable is None:
+                    return None
+                file, size = readable
+                return await http_upload(
+                    self.options.endpoint, path, token, file, size, name=source.name,
+                    method=method, fields=fields,
+                    content_type=mimetypes.guess_type(source.name)[0]
+                    or "application/octet-stream")
+
+        return await self._with_token(what, send)
 
     def _progress_printer(self, name: str, size: int) -> Callable[[int, int], None]:
         """A progress callback that prints a line at each quarter of the file sent."""
@@ -1397,36 +1407,14 @@ class ChatClient:
         await self._emoji_call("/emoji remove", name, None)
 
     async def _emoji_call(self, what: str, name: str, source: Path | None) -> None:
-        for attempt in (1, 2):
-            try:
-                assert self.token is not None
-                if source is None:
-                    status, answer = await http_json(
-                        self.options.endpoint, "DELETE",
-                        f"/api/emoji/{urllib.parse.quote(name, safe='')}", token=self.token)
-                else:
-                    async with self._readable(what, source) as readable:
-                        if readable is None:
-                            return
-                        file, size = readable
-                        status, answer = await http_upload(
-                            self.options.endpoint, "/api/emoji", self.token, file, size,
-                            name=source.name, fields=(("name", name),),
-                            content_type=mimetypes.guess_type(source.name)[0]
-                            or "application/octet-stream")
-                if status == 401 and attempt == 1:
-                    await self.login()
-                    continue
-            except (SourceFailed, LoginFailed) as exc:
-                self.screen.problem(f"{what}: {clean(exc)}")
-                return
-            except HTTP_ERRORS as exc:
-                self.screen.problem(f"{what}: cannot reach "
-                                    f"{self.options.endpoint.authority}: {describe(exc)}")
-                return
-            if status not in (201, 204):
-                self.screen.problem(f"{what}: {http_error(status, answer)}")
+        path = ("/api/emoji" if source is not None
+                else f"/api/emoji/{urllib.parse.quote(name, safe='')}")
+        answered = await self._picture(what, path, source, fields=(("name", name),))
+        if answered is None:
             return
+        status, answer = answered
+        if status not in (201, 204):
+            self.screen.problem(f"{what}: {http_error(status, answer)}")
 
     async def _on_dnd(self, event: DndChanged) -> None:
         """The user paused or resumed their notifications, here or on another device."""

@@ -765,6 +765,37 @@ class _Builder:
             return {"name": name, "in": "path", "required": True, "schema": schema,
                     "description": description, "example": example}
 
+        def multipart(**fields: Schema) -> dict[str, Any]:
+            """A ``multipart/form-data`` body: the text parts ``fields``, then ``file`` (of
+            any type: the bytes decide)."""
+            return {"multipart/form-data": {
+                "schema": {"type": "object", "properties": {
+                    **fields, "file": {"type": "string", "format": "binary"}},
+                    "required": [*fields, "file"], "additionalProperties": False},
+                "encoding": {"file": {"contentType": "*/*"}},
+            }}
+
+        def picture(summary: str, description: str, *, tag: str, op_id: str
+                    ) -> dict[str, Any]:
+            """The ``GET`` of a picture named by its bytes' SHA-256 (profile pictures,
+            custom emoji): no token, the WebP cached publicly for a year, 404 once gone."""
+            return self.op(
+                summary, description, tag=tag, auth="none", op_id=op_id,
+                parameters=[path_param("sha256", {"type": "string",
+                                                  "pattern": "^[0-9a-f]{64}$"},
+                                       "The SHA-256 of the picture's bytes.",
+                                       EXAMPLE_AVATAR)],
+                ok={"200": {"description": "The picture.", "headers": {
+                        "ETag": {"required": True, "schema": {"type": "string"}},
+                        "Cache-Control": {"required": True, "schema": {
+                            "type": "string",
+                            "const": "public, max-age=31536000, immutable"}}},
+                    "content": {"image/webp": {"schema": {"type": "string",
+                                                          "format": "binary"}}}},
+                    "304": {"description": "Not modified (`If-None-Match`)."}},
+                errors=(404,),
+            )
+
         def query(name: str, schema: Schema, description: str) -> dict[str, Any]:
             return {"name": name, "in": "query", "required": False, "schema": schema,
                     "description": description}
@@ -1236,12 +1267,7 @@ class _Builder:
                     "user's connections, room mates and watchers get the `profile` event. "
                     "Counted with the profile changes.",
                     tag="accounts", op_id="setAvatar",
-                    body={"multipart/form-data": {
-                        "schema": {"type": "object", "properties": {
-                            "file": {"type": "string", "format": "binary"}},
-                            "required": ["file"], "additionalProperties": False},
-                        "encoding": {"file": {"contentType": "*/*"}},
-                    }},
+                    body=multipart(),
                     ok=ok(200, "The profile as stored.", _ref("Profile")),
                     errors=(400, 429),
                 ),
@@ -1254,25 +1280,12 @@ class _Builder:
                     errors=(429,),
                 ),
             },
-            "/api/avatars/{sha256}": {"get": self.op(
+            "/api/avatars/{sha256}": {"get": picture(
                 "A profile picture",
                 "The bytes of a picture (an `avatar`'s `url`), for anyone with the url: no "
                 "token. The url is named by the bytes, so a picture never changes under it "
                 "(cached publicly for a year); one replaced or removed is 404.",
-                tag="accounts", auth="none", op_id="avatar",
-                parameters=[path_param("sha256", {"type": "string",
-                                                  "pattern": "^[0-9a-f]{64}$"},
-                                       "The SHA-256 of the picture's bytes.",
-                                       EXAMPLE_AVATAR)],
-                ok={"200": {"description": "The picture.", "headers": {
-                        "ETag": {"required": True, "schema": {"type": "string"}},
-                        "Cache-Control": {"required": True, "schema": {
-                            "type": "string",
-                            "const": "public, max-age=31536000, immutable"}}},
-                    "content": {"image/webp": {"schema": {"type": "string",
-                                                          "format": "binary"}}}},
-                    "304": {"description": "Not modified (`If-None-Match`)."}},
-                errors=(404,),
+                tag="accounts", op_id="avatar",
             )},
             "/api/emoji": {
                 "get": self.op(
@@ -1296,15 +1309,9 @@ class _Builder:
                     "Every connected user gets the `custom_emoji` event. Counted with the "
                     "uploads (`limits.uploads_per_minute`).",
                     tag="emoji", op_id="addCustomEmoji",
-                    body={"multipart/form-data": {
-                        "schema": {"type": "object", "properties": {
-                            "name": {"type": "string",
-                                     "pattern": "^([a-z0-9_+-]{1,32}|:[a-z0-9_+-]{1,32}:)$",
-                                     "examples": ["partyparrot"]},
-                            "file": {"type": "string", "format": "binary"}},
-                            "required": ["name", "file"], "additionalProperties": False},
-                        "encoding": {"file": {"contentType": "*/*"}},
-                    }},
+                    body=multipart(name={
+                        "type": "string", "pattern": "^([a-z0-9_+-]{1,32}|:[a-z0-9_+-]{1,32}:)$",
+                        "examples": ["partyparrot"]}),
                     ok=ok(201, "The emoji added.", self.sent(
                         {"emoji": _ref("CustomEmoji")})),
                     errors=(403, 409, 429),
@@ -1320,25 +1327,12 @@ class _Builder:
                 ok={"204": {"description": "Removed."}},
                 errors=(400, 403, 404),
             )},
-            "/api/emoji/images/{sha256}": {"get": self.op(
+            "/api/emoji/images/{sha256}": {"get": picture(
                 "A custom emoji's picture",
                 "The bytes of a custom emoji's picture (its `url`), for anyone with the "
                 "url: no token, as profile pictures. Named by the bytes, cached publicly "
                 "for a year; a removed emoji's is 404.",
-                tag="emoji", auth="none", op_id="customEmojiImage",
-                parameters=[path_param("sha256", {"type": "string",
-                                                  "pattern": "^[0-9a-f]{64}$"},
-                                       "The SHA-256 of the picture's bytes.",
-                                       EXAMPLE_AVATAR)],
-                ok={"200": {"description": "The picture.", "headers": {
-                        "ETag": {"required": True, "schema": {"type": "string"}},
-                        "Cache-Control": {"required": True, "schema": {
-                            "type": "string",
-                            "const": "public, max-age=31536000, immutable"}}},
-                    "content": {"image/webp": {"schema": {"type": "string",
-                                                          "format": "binary"}}}},
-                    "304": {"description": "Not modified (`If-None-Match`)."}},
-                errors=(404,),
+                tag="emoji", op_id="customEmojiImage",
             )},
             "/api/users/{name}": {"get": self.op(
                 "A user's profile",
@@ -1632,12 +1626,7 @@ class _Builder:
                 tag="files", op_id="upload",
                 parameters=[{**room_param, "description": "A room or conversation the user "
                              "is a member of."}],
-                body={"multipart/form-data": {
-                    "schema": {"type": "object", "properties": {
-                        "file": {"type": "string", "format": "binary"}},
-                        "required": ["file"], "additionalProperties": False},
-                    "encoding": {"file": {"contentType": "*/*"}},
-                }},
+                body=multipart(),
                 ok=ok(201, "Stored.", self.sent({"file": _ref("File")})),
                 errors=(403, 404, 409, 429),
             )},

@@ -174,13 +174,18 @@ def operation(op: str, fields: Fields = _none, *, status: int = 200,
     return handle
 
 
-def _history_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"room": params["room"]}
-    for key in ("before", "after", "limit"):
+def _ints(request: Request, *keys: str) -> dict[str, Any]:
+    """The query parameters ``keys`` that are given, as :func:`int_param` reads them."""
+    fields: dict[str, Any] = {}
+    for key in keys:
         value = int_param(request, key)
         if value is not None:
             fields[key] = value
     return fields
+
+
+def _history_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {"room": params["room"], **_ints(request, "before", "after", "limit")}
 
 
 def _rooms_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -218,11 +223,7 @@ def _search_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
         fields[field] = values[0]
     if "query" not in fields:
         raise ChatError(codes.BAD_REQUEST, "'q' is required: what to search for")
-    for key in ("limit", "before"):
-        value = int_param(request, key)
-        if value is not None:
-            fields[key] = value
-    return fields
+    return {**fields, **_ints(request, "limit", "before")}
 
 
 def _contact_from_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -253,22 +254,12 @@ def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
 def _page_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``?limit=&before=`` of a room's page newest first (``audit``, ``pins``, ``thread``),
     with the path's fields."""
-    fields: dict[str, Any] = _room_path(request, params)
-    for key in ("limit", "before"):
-        value = int_param(request, key)
-        if value is not None:
-            fields[key] = value
-    return fields
+    return {**_room_path(request, params), **_ints(request, "limit", "before")}
 
 
 def _saved_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``?before=&limit=`` of ``GET /api/me/saved``."""
-    fields: dict[str, Any] = {}
-    for key in ("limit", "before"):
-        value = int_param(request, key)
-        if value is not None:
-            fields[key] = value
-    return fields
+    return _ints(request, "limit", "before")
 
 
 def _save_body(request: Request, params: dict[str, str]) -> dict[str, Any]:

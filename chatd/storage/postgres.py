@@ -1232,14 +1232,30 @@ _APPEND_INSERT_EXTRAS = {
            new.reply_to, string_to_array(new.mentions, ' '),
            coalesce(cardinality(string_to_array(new.file_ids, ' ')), 0)""",
 }
+# The mentioned members' rows of ``mentions``: those the messages name; with a group mention
+# (a statement of its own, below), also the members it covers.
+_MENTIONED = f""", mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
+)"""
+_MENTIONED_GROUP = f""", mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
+    UNION  -- a member both named and covered by the group: one row
+    SELECT gm.user_id, i.room_id, i.seq
+    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+    JOIN memberships gm ON gm.room_id = i.room_id
+        AND gm.user_id = ANY (string_to_array(new.grp, ' ')::bigint[])
+    WHERE new.grp <> '' AND gm.user_id <> i.sender_id
+)"""
+# What the insert of a batch without files returns (``attached``: none).
+_INSERTED = f"""
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
+"""
 _SQL_APPEND_INSERT_HEAD = _APPEND_INSERT.format(
     returning="",
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
            "$7::text[]",
     names=", reply_to, mentions, file_ids",
-    more=f""", mentioned AS (
-    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
-)""",
+    more=_MENTIONED,
     **_APPEND_INSERT_EXTRAS,
 )
 # The same for a batch with a group mention (@room, @here: rare), whose members ($8: their ids,
@@ -1250,30 +1266,16 @@ _SQL_APPEND_INSERT_GROUP_HEAD = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
            "$7::text[], $8::text[]",
     names=", reply_to, mentions, file_ids, grp",
-    more=f""", mentioned AS (
-    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
-    UNION  -- a member both named and covered by the group: one row
-    SELECT gm.user_id, i.room_id, i.seq
-    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
-    JOIN memberships gm ON gm.room_id = i.room_id
-        AND gm.user_id = ANY (string_to_array(new.grp, ' ')::bigint[])
-    WHERE new.grp <> '' AND gm.user_id <> i.sender_id
-)""",
+    more=_MENTIONED_GROUP,
     **_APPEND_INSERT_EXTRAS,
 )
 _SQL_APPEND_INSERT_PLAIN = _APPEND_INSERT.format(
     returning="",
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[]", names="", columns="",
     values="", more="",
-) + f"""
-SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
-"""
-_SQL_APPEND_INSERT = f"""{_SQL_APPEND_INSERT_HEAD}
-SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
-"""
-_SQL_APPEND_INSERT_GROUP = f"""{_SQL_APPEND_INSERT_GROUP_HEAD}
-SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
-"""
+) + _INSERTED
+_SQL_APPEND_INSERT = _SQL_APPEND_INSERT_HEAD + _INSERTED
+_SQL_APPEND_INSERT_GROUP = _SQL_APPEND_INSERT_GROUP_HEAD + _INSERTED
 # The same, attaching each new message's files (still unattached, the sender's, in its room);
 # ``attached`` counts them, so that a file another commit attached meanwhile shows.
 _ATTACHED = f""", attached AS (
@@ -1324,32 +1326,18 @@ _SQL_APPEND_INSERT_THREAD_HEAD = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
            "$7::text[], $8::bigint[], $9::boolean[]",
     names=", reply_to, mentions, file_ids, thread, broadcast",
-    more=_THREADED.format(more=f""", mentioned AS (
-    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
-)"""),
+    more=_THREADED.format(more=_MENTIONED),
     **_THREAD_INSERT_EXTRAS,
 )
 _SQL_APPEND_INSERT_THREAD_GROUP_HEAD = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
            "$7::text[], $8::text[], $9::bigint[], $10::boolean[]",
     names=", reply_to, mentions, file_ids, grp, thread, broadcast",
-    more=_THREADED.format(more=f""", mentioned AS (
-    INSERT INTO mentions (user_id, room_id, seq){_NAMED_MENTIONS}
-    UNION  -- a member both named and covered by the group: one row
-    SELECT gm.user_id, i.room_id, i.seq
-    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
-    JOIN memberships gm ON gm.room_id = i.room_id
-        AND gm.user_id = ANY (string_to_array(new.grp, ' ')::bigint[])
-    WHERE new.grp <> '' AND gm.user_id <> i.sender_id
-)"""),
+    more=_THREADED.format(more=_MENTIONED_GROUP),
     **_THREAD_INSERT_EXTRAS,
 )
-_SQL_APPEND_INSERT_THREAD = f"""{_SQL_APPEND_INSERT_THREAD_HEAD}
-SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
-"""
-_SQL_APPEND_INSERT_THREAD_GROUP = f"""{_SQL_APPEND_INSERT_THREAD_GROUP_HEAD}
-SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached FROM inserted
-"""
+_SQL_APPEND_INSERT_THREAD = _SQL_APPEND_INSERT_THREAD_HEAD + _INSERTED
+_SQL_APPEND_INSERT_THREAD_GROUP = _SQL_APPEND_INSERT_THREAD_GROUP_HEAD + _INSERTED
 _SQL_APPEND_INSERT_FILES_THREAD = _SQL_APPEND_INSERT_THREAD_HEAD + _ATTACHED
 _SQL_APPEND_INSERT_FILES_THREAD_GROUP = _SQL_APPEND_INSERT_THREAD_GROUP_HEAD + _ATTACHED
 # The insert of a batch by (grouped, threaded): without files, with files.

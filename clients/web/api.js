@@ -139,15 +139,13 @@ export function uploadFile(token, room, blob, name, { onProgress, onDone, onFail
 }
 
 /**
- * Make `blob` the user's picture (`PUT /api/me/avatar`, one part named `file`): the profile
- * as stored (with its `avatar`), or an ApiError with the server's code and message.
+ * Send the multipart `form` (a picture and its fields) to `path` at once, as `call` sends JSON:
+ * the answer's JSON, or an ApiError with the server's code and message.
  */
-export async function setAvatar(token, blob, name) {
-  const form = new FormData();
-  form.append("file", blob, name || "picture");
+async function sendForm(method, path, form, token) {
   let response;
   try {
-    response = await fetch("/api/me/avatar", { method: "PUT", body: form,
+    response = await fetch(path, { method, body: form,
       headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
   } catch {
     throw new ApiError("The server cannot be reached.", "network", 0);
@@ -158,6 +156,16 @@ export async function setAvatar(token, blob, name) {
       response.status, Number(response.headers.get("Retry-After")) || undefined);
   }
   return data;
+}
+
+/**
+ * Make `blob` the user's picture (`PUT /api/me/avatar`, one part named `file`): the profile
+ * as stored (with its `avatar`), or an ApiError with the server's code and message.
+ */
+export async function setAvatar(token, blob, name) {
+  const form = new FormData();
+  form.append("file", blob, name || "picture");
+  return sendForm("PUT", "/api/me/avatar", form, token);
 }
 
 /** Remove the user's picture (`DELETE /api/me/avatar`): the profile as stored. */
@@ -173,19 +181,7 @@ export async function addEmoji(token, name, blob) {
   const form = new FormData();
   form.append("name", name);
   form.append("file", blob, blob.name || "emoji");
-  let response;
-  try {
-    response = await fetch("/api/emoji", { method: "POST", body: form,
-      headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
-  } catch {
-    throw new ApiError("The server cannot be reached.", "network", 0);
-  }
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    throw new ApiError(data.message || `HTTP ${response.status}`, data.code || "internal",
-      response.status, Number(response.headers.get("Retry-After")) || undefined);
-  }
-  return data.emoji;
+  return (await sendForm("POST", "/api/emoji", form, token)).emoji;
 }
 
 /** Remove the custom emoji `name` (`DELETE /api/emoji/{name}`, 204). */

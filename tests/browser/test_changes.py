@@ -47,10 +47,11 @@ def message(page: Page, text: str) -> Locator:
 
 
 def menu_action(page: Page, item: Locator, action: str) -> None:
-    """Open a message's actions menu (pointer) and pick `action`."""
+    """Open a message's actions menu (pointer) and pick `action`, its whole accessible name
+    ("Reply" is not "Reply in thread")."""
     item.hover()
     item.get_by_role("button", name=MORE).click()
-    page.get_by_role("menu").get_by_role("menuitem", name=action).click()
+    page.get_by_role("menu").get_by_role("menuitem", name=action, exact=True).click()
 
 
 def react(page: Page, item: Locator, emoji: str) -> None:

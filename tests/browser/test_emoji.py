@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import Daemon, needs_chromium
 from tests.browser.test_page_defects import axe_serious
-from tests.browser.test_profiles import ann_said_hello_to_bob, message_by
+from tests.browser.test_profiles import ann_said_hello_to_bob, message_by, open_from_my_menu
 from tests.browser.test_web import Session, send, shot
 from tests.images import encode
 
@@ -44,11 +44,7 @@ def logo() -> bytes:
 
 def open_emoji_dialog(page: Page, shown: str) -> Locator:
     """"Custom emoji…" from the menu under the person's name: the dialog, open."""
-    page.get_by_role("button", name=f"{shown}: profile and status").click()
-    page.get_by_role("menuitem", name="Custom emoji…").click()
-    dialog = page.get_by_role("dialog", name="Custom emoji")
-    expect(dialog).to_be_visible()
-    return dialog
+    return open_from_my_menu(page, shown, "Custom emoji…")
 
 
 def test_a_custom_emoji_added_in_the_dialog_shows_live_on_another_page(

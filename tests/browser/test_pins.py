@@ -34,15 +34,23 @@ pytestmark = [pytest.mark.slow, needs_chromium]
 FILLER = 70  # messages after the rota: more than the room's first page (50)
 
 
+def ann_and_bob_in(daemon: Daemon, *rooms: str) -> tuple[str, LineClient, LineClient]:
+    """ann creates ``rooms`` (no topic); Bob, registered after, joins them. Returns ann's token
+    and both line connections (the caller closes them)."""
+    token = register_and_login(daemon.url, "ann")
+    ann = LineClient(daemon.tcp_port, token)
+    for room in rooms:
+        ann.request("create_room", room=room, topic="")
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    for room in rooms:
+        bob.request("join", room=room)
+    return token, ann, bob
+
+
 def scene(daemon: Daemon) -> tuple[LineClient, dict[str, int]]:
     """ann owns #general and #random; Bob, in both, posted the on-call rota long ago and pinned
     it, then much since, and last the agenda. Returns Bob's connection and the msg_ids."""
-    ann = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
-    ann.request("create_room", room="general", topic="")
-    ann.request("create_room", room="random", topic="")
-    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
-    bob.request("join", room="general")
-    bob.request("join", room="random")
+    _, ann, bob = ann_and_bob_in(daemon, "general", "random")
     ids = {"rota": bob.request("send", room="general", text="on-call rota: Bob this week",
                                nonce="rota")["msg_id"]}
     bob.send_many("general", [f"filler {n}" for n in range(FILLER)], "filler")

@@ -58,14 +58,19 @@ def ann_said_hello_to_bob(daemon: Daemon, browser: Browser, sessions: list[Sessi
     return ann, bob, message_by(bob.page, "hello from ann")
 
 
-def open_profile_dialog(page: Page, shown: str) -> Locator:
-    """"Profile and status…" from the menu under the person's name (``shown``, as the page
-    names them): the dialog, open."""
+def open_from_my_menu(page: Page, shown: str, item: str) -> Locator:
+    """``item`` ("Profile and status…") from the menu under the person's name (``shown``, as
+    the page names them): the dialog it opens (named as the item, without its "…"), open."""
     page.get_by_role("button", name=f"{shown}: profile and status").click()
-    page.get_by_role("menuitem", name="Profile and status…").click()
-    dialog = page.get_by_role("dialog", name="Profile and status")
+    page.get_by_role("menuitem", name=item).click()
+    dialog = page.get_by_role("dialog", name=item.removesuffix("…"))
     expect(dialog).to_be_visible()
     return dialog
+
+
+def open_profile_dialog(page: Page, shown: str) -> Locator:
+    """"Profile and status…" from the menu under the person's name: the dialog, open."""
+    return open_from_my_menu(page, shown, "Profile and status…")
 
 
 def test_a_status_set_in_the_dialog_reaches_another_page_live(

@@ -26,10 +26,10 @@ from tests.browser.conftest import (
     LineClient,
     http_json,
     needs_chromium,
-    register_and_login,
 )
 from tests.browser.test_changes import menu_action, message
 from tests.browser.test_page_defects import axe_serious
+from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_web import Session, log_in, open_session, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -41,11 +41,7 @@ REMIND_AHEAD_MS = 4000  # the reminder set through the API comes this long after
 def scene(daemon: Daemon) -> tuple[str, dict[str, int]]:
     """ann owns #general; Bob posted an old note long ago (ann saved it then), much since, and
     last the bank's call. Returns ann's token and the msg_ids."""
-    token = register_and_login(daemon.url, "ann")
-    ann = LineClient(daemon.tcp_port, token)
-    ann.request("create_room", room="general", topic="")
-    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
-    bob.request("join", room="general")
+    token, ann, bob = ann_and_bob_in(daemon, "general")
     ids = {"old": bob.request("send", room="general", text="the old wiki password note",
                               nonce="old")["msg_id"]}
     ann.request("save", room="general", msg_id=ids["old"], on=True)

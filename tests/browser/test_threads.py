@@ -25,12 +25,12 @@ from tests.browser.conftest import (
     Daemon,
     LineClient,
     needs_chromium,
-    register_and_login,
 )
 from tests.browser.test_changes import menu_action, message, react
 from tests.browser.test_emoji import EMOJI_URL, logo
 from tests.browser.test_notifications import register_and_login_again
 from tests.browser.test_page_defects import axe_serious
+from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_web import Session, log_in, open_session, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -39,10 +39,7 @@ pytestmark = [pytest.mark.slow, needs_chromium]
 def scene(daemon: Daemon) -> tuple[LineClient, dict[str, int]]:
     """ann owns #general and asked about lunch; Bob is in it. Returns Bob's connection and the
     root's msg_id."""
-    ann = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
-    ann.request("create_room", room="general", topic="")
-    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
-    bob.request("join", room="general")
+    _, ann, bob = ann_and_bob_in(daemon, "general")
     root = ann.request("send", room="general", text="lunch today?", nonce="root")
     ann.request("send", room="general", text="also: the standup moves to 10", nonce="standup")
     ann.close()

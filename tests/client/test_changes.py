@@ -10,12 +10,15 @@ restart of the daemon, what changed while the client was away is shown once, as 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 
 from chatd.config import Config
+from chatd.server import Server
 from tests.client.test_terminal import (
     STAMPED,
     WAIT,
@@ -25,7 +28,7 @@ from tests.client.test_terminal import (
     log_in,
     party,
 )
-from tests.client.wire import register_and_login
+from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -74,19 +77,46 @@ class Plain:
         await self.term.type(line)
 
 
+@asynccontextmanager
+async def ann_with_bob(tmp_path: Path, server: Server, nursery: trio.Nursery,
+                       *extra: str) -> AsyncIterator[tuple[Plain, Client]]:
+    """ann's terminal client (with the options ``extra``) on a pty, logged in and talking in
+    [general], with bob (a WebSocket client in ``nursery``) who invited her there. On
+    leaving, ann's client is asked to /quit and must exit 0 (:func:`client_on_pty`); bob's
+    connection stays open (what the server kept can still be asked), the caller closes it."""
+    await register_and_login(server.http_port, "ann")
+    bob = await party(nursery, server, "bob", "general")
+    await bob.request("invite", room="general", user="ann")
+    async with client_on_pty(tmp_path, server.http_port, "ann", *extra) as pty:
+        await log_in(pty)
+        term = Plain(pty)
+        await term.expect(r"-- talking in \[general\]")
+        yield term, bob
+
+
+@asynccontextmanager
+async def ann_joins_bob(tmp_path: Path, server: Server,
+                        nursery: trio.Nursery) -> AsyncIterator[tuple[Plain, Client]]:
+    """As :func:`ann_with_bob`, but bob (in [general]) did not invite ann: her terminal
+    client, logged in, /joins [general]."""
+    bob = await party(nursery, server, "bob", "general")
+    await register_and_login(server.http_port, "ann")
+    async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
+        await log_in(pty)
+        term = Plain(pty)
+        await term.type("/join general")
+        await term.expect(r"general")
+        yield term, bob
+
+
 async def test_reply_edit_react_delete_with_another_member(tmp_path: Path,
                                                            config: Config) -> None:
     """ann, in the terminal client, answers, edits, reacts and deletes by short number; bob
     (a WebSocket client) receives each as its entry; bob's changes and mention of ann are
     shown to ann, each once."""
     async with running(config) as server, trio.open_nursery() as nursery:
-        await register_and_login(server.http_port, "ann")
-        bob = await party(nursery, server, "bob", "general")
-        await bob.request("invite", room="general", user="ann")
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.expect(r"-- talking in \[general\]")
+        async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
+            pty = term.term
             lunch = await bob.request("send", room="general", text="lunch at noon?",
                                       nonce="b1")
             n_lunch = _n(await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] bob: "
@@ -137,9 +167,6 @@ async def test_reply_edit_react_delete_with_another_member(tmp_path: Path,
                               text="**\x1b[31mred\x1b[0m** `\x1b]0;pwned\x07`")
             await term.expect(r"bob: \ufffd\[31mred\ufffd\[0m \ufffd\]0;pwned\ufffd\n")
             assert f"bob: {BOLD}\ufffd[31mred\ufffd[0m{OFF} " in pty.text
-            await term.type("/quit")
-            with trio.fail_after(WAIT):
-                assert await pty.proc.wait() == 0, pty.text
 
         text = pty.raw.decode("utf-8", "replace")
         assert "\x1b" not in OURS.sub("", text)  # no sequence of a peer

@@ -12,9 +12,8 @@ import trio
 
 from chatd.client.commands import reaction_emoji
 from chatd.config import Config
-from tests.client.test_changes import Plain
+from tests.client.test_changes import ann_joins_bob
 from tests.client.test_terminal import client_on_pty, config, log_in, party  # noqa: F401
-from tests.client.wire import register_and_login
 from tests.e2e.conftest import running
 from tests.images import encode, picture
 
@@ -41,13 +40,7 @@ async def test_custom_emoji_from_the_terminal(tmp_path: Path, config: Config) ->
     image.write_bytes(encode(picture(90, 60), "PNG"))
     (tmp_path / "notes.txt").write_text("not a picture")
     async with running(config) as server, trio.open_nursery() as nursery:
-        bob = await party(nursery, server, "bob", "general")
-        await register_and_login(server.http_port, "ann")
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.type("/join general")
-            await term.expect(r"general")
+        async with ann_joins_bob(tmp_path, server, nursery) as (term, bob):
             await term.type("/emoji")
             await term.expect(r"-- no custom emoji yet")
             await term.type(f'/emoji add logo "{image}"')

@@ -27,10 +27,9 @@ from chatd.protocol import (
     Request,
     Sent,
 )
-from tests.client.test_changes import Plain
+from tests.client.test_changes import ann_with_bob
 from tests.client.test_commands import Session
-from tests.client.test_terminal import STAMPED, WAIT, client_on_pty, log_in, party
-from tests.client.wire import register_and_login
+from tests.client.test_terminal import STAMPED, WAIT
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -150,13 +149,7 @@ async def test_pins_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
     client) gets the pinned entry; bob's unpin is printed in ann's terminal; /pins lists
     what is pinned."""
     async with running(config) as server, trio.open_nursery() as nursery:
-        await register_and_login(server.http_port, "ann")
-        bob = await party(nursery, server, "bob", "general")
-        await bob.request("invite", room="general", user="ann")
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.expect(r"-- talking in \[general\]")
+        async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
             agenda = await bob.request("send", room="general", text="agenda for monday",
                                        nonce="b1")
             number = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] bob: agenda for "
@@ -173,9 +166,6 @@ async def test_pins_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
             await term.expect(rf"\[general\] bob unpinned \[{number}\]: agenda for monday\n")
             await term.type("/pins")
             await term.expect(r"-- no pinned messages in \[general\]")
-            await term.type("/quit")
-            with trio.fail_after(WAIT):
-                assert await pty.proc.wait() == 0, pty.text
         await bob.aclose()
         nursery.cancel_scope.cancel()
 

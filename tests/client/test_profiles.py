@@ -25,7 +25,7 @@ from chatd.protocol import (
     SetProfile,
     Who,
 )
-from tests.client.test_changes import Plain
+from tests.client.test_changes import Plain, ann_joins_bob
 from tests.client.test_commands import Session
 from tests.client.test_terminal import client_on_pty, config, log_in, party  # noqa: F401
 from tests.client.wire import Client, register_and_login
@@ -212,13 +212,7 @@ async def test_a_picture_from_the_terminal(tmp_path: Path, config: Config) -> No
     image.write_bytes(encode(picture(120, 80), "PNG"))
     (tmp_path / "notes.txt").write_text("not a picture")
     async with running(config) as server, trio.open_nursery() as nursery:
-        bob = await party(nursery, server, "bob", "general")
-        await register_and_login(server.http_port, "ann")
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.type("/join general")
-            await term.expect(r"general")
+        async with ann_joins_bob(tmp_path, server, nursery) as (term, bob):
             await term.type(f'/avatar "{image}"')
             await term.expect(r"-- your picture is set")
             event = await bob.event("profile", user="ann")

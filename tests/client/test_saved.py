@@ -22,11 +22,10 @@ from chatd.client.commands import COMMANDS
 from chatd.client.when import MORNING, reminder_time
 from chatd.config import Config
 from chatd.protocol import MAX_REMIND_SECONDS, Error, Reminded, Save, SavedChanged, SavedItems
-from tests.client.test_changes import Plain
+from tests.client.test_changes import ann_with_bob
 from tests.client.test_commands import Session
 from tests.client.test_pins import _asked
-from tests.client.test_terminal import STAMPED, WAIT, client_on_pty, log_in, party
-from tests.client.wire import register_and_login
+from tests.client.test_terminal import STAMPED, WAIT
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -179,13 +178,7 @@ async def test_saved_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
     terminal says it is saved, then prints the reminder line when it is due; /saved lists
     it as reminded."""
     async with running(config) as server, trio.open_nursery() as nursery:
-        await register_and_login(server.http_port, "ann")
-        bob = await party(nursery, server, "bob", "general")
-        await bob.request("invite", room="general", user="ann")
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.expect(r"-- talking in \[general\]")
+        async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
             await bob.request("send", room="general", text="stand-up in five", nonce="b1")
             number = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] bob: stand-up in "
                                         r"five\n")).group(1)
@@ -197,8 +190,5 @@ async def test_saved_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
             await term.type("/saved")
             await term.expect(r"-- saved messages, the latest saved first:\n")
             await term.expect(r"--   ⏰ reminded\n")
-            await term.type("/quit")
-            with trio.fail_after(WAIT):
-                assert await pty.proc.wait() == 0, pty.text
         await bob.aclose()
         nursery.cancel_scope.cancel()

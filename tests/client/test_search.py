@@ -20,7 +20,7 @@ from chatd.client.render import plain_text, search_spans
 from chatd.client.terminal import Span, Style
 from chatd.config import Config
 from chatd.protocol import MessagePosted
-from tests.client.test_changes import BOLD, OFF, Plain
+from tests.client.test_changes import BOLD, OFF, Plain, ann_with_bob
 from tests.client.test_commands import Session
 from tests.client.test_terminal import client_on_pty, config, log_in, party  # noqa: F401
 from tests.client.wire import register_and_login
@@ -119,13 +119,8 @@ async def test_the_bell_in_the_terminal(tmp_path: Path, config: Config) -> None:
     """chatd client --bell rings once for a DM and once for a mention, not for a plain
     message."""
     async with running(config) as server, trio.open_nursery() as nursery:
-        await register_and_login(server.http_port, "ann")
-        bob = await party(nursery, server, "bob", "general")
-        await bob.request("invite", room="general", user="ann")
-        async with client_on_pty(tmp_path, server.http_port, "ann", "--bell") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.expect(r"-- talking in \[general\]")
+        async with ann_with_bob(tmp_path, server, nursery, "--bell") as (term, bob):
+            pty = term.term
             await bob.request("send", room="general", text="plain words", nonce="p")
             await term.expect(r"bob: plain words\n")
             assert pty.raw.count(b"\a") == 0

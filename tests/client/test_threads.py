@@ -20,11 +20,10 @@ from chatd.client.commands import ALIASES, COMMANDS
 from chatd.client.messages import Messages, replied
 from chatd.config import Config
 from chatd.protocol import MessagePosted, Send, Sent, Thread
-from tests.client.test_changes import Plain
+from tests.client.test_changes import ann_with_bob
 from tests.client.test_commands import Session
 from tests.client.test_pins import _asked
-from tests.client.test_terminal import STAMPED, WAIT, client_on_pty, log_in, party
-from tests.client.wire import register_and_login
+from tests.client.test_terminal import STAMPED
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -158,13 +157,7 @@ async def test_threads_with_a_real_daemon(tmp_path: Path, config: Config) -> Non
     bob (a WebSocket client) gets the reply with its thread; bob's reply is printed under
     its thread; /thread lists the root and both replies."""
     async with running(config) as server, trio.open_nursery() as nursery:
-        await register_and_login(server.http_port, "ann")
-        bob = await party(nursery, server, "bob", "general")
-        await bob.request("invite", room="general", user="ann")
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.expect(r"-- talking in \[general\]")
+        async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
             root = await bob.request("send", room="general", text="lunch today?", nonce="b1")
             number = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] bob: lunch "
                                         r"today\?\n")).group(1)
@@ -181,8 +174,5 @@ async def test_threads_with_a_real_daemon(tmp_path: Path, config: Config) -> Non
                               rf"/thread {number}\)\n")
             await term.expect(r"ann: pizza\n")
             await term.expect(r"bob: sushi\n")
-            await term.type("/quit")
-            with trio.fail_after(WAIT):
-                assert await pty.proc.wait() == 0, pty.text
         await bob.aclose()
         nursery.cancel_scope.cancel()

@@ -17,13 +17,11 @@ import pytest
 import trio
 from PIL import Image
 
-from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.files import collect
 from chatd.storage.base import Storage
 from chatd.thumbnails import EMOJI_SIZE
-from tests.http.serving import serve_http
-from tests.http.test_uploads import BOUNDARY, Daemon
+from tests.http.test_uploads import BOUNDARY, Daemon, start_daemon
 from tests.images import animation, encode, png_bomb
 
 MAX_PIXELS = 4_000_000
@@ -66,14 +64,8 @@ def _square(side: int, colour: tuple[int, int, int] = (255, 0, 0)) -> bytes:
 
 async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
                  **emoji: Any) -> Daemon:
-    config = Config().replace(
-        server={"data_dir": str(tmp_path / "data")},
-        http={"max_body_bytes": 4096, "request_timeout": 5.0},
-        files={"max_image_pixels": MAX_PIXELS},
-        emoji={"max_bytes": EMOJI_BYTES, **emoji},
-    )
-    served = await serve_http(nursery, storage, config)
-    return Daemon(served.port, storage, config.files_dir, served.app)
+    return await start_daemon(nursery, storage, tmp_path, files={"max_image_pixels": MAX_PIXELS},
+                              emoji={"max_bytes": EMOJI_BYTES, **emoji})
 
 
 @pytest.fixture

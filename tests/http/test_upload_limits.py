@@ -8,28 +8,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 import trio
 
-from chatd.config import Config
 from chatd.files import LocalStore, collect
 from chatd.storage import NewMessage
 from chatd.storage.base import Storage
-from tests.http.serving import serve_http
-from tests.http.test_uploads import TIMEOUT, Daemon
+from tests.http.test_uploads import TIMEOUT, start_daemon
 from tests.storage.test_postgres import appended
 
 KiB = 1024
-
-
-async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
-                 **sections: dict[str, Any]) -> Daemon:
-    config = Config().replace(
-        server={"data_dir": str(tmp_path / "data")},
-        http={"max_body_bytes": 4096, "request_timeout": 5.0}, **sections)
-    served = await serve_http(nursery, storage, config)
-    return Daemon(served.port, storage, config.files_dir, served.app)
 
 
 async def test_uploads_per_minute(nursery: trio.Nursery, storage: Storage,
@@ -37,7 +25,7 @@ async def test_uploads_per_minute(nursery: trio.Nursery, storage: Storage,
     """Past limits.uploads_per_minute a user's upload is 429 rate_limited with Retry-After,
     whichever connection it comes by (each request here opens its own), before any byte is
     stored; another user is not limited by it."""
-    daemon = await _start(nursery, storage, tmp_path, limits={"uploads_per_minute": 2})
+    daemon = await start_daemon(nursery, storage, tmp_path, limits={"uploads_per_minute": 2})
     alice = await daemon.user("alice")
     bob = await daemon.user("bob")
     await daemon.room(alice, "general")
@@ -61,7 +49,7 @@ async def test_unattached_uploads_expire(nursery: trio.Nursery, storage: Storage
     the quota (the next upload fits), is no longer served, and its bytes are removed by
     collect; an attached upload of the same age stays."""
     quota = 100 * KiB
-    daemon = await _start(nursery, storage, tmp_path,
+    daemon = await start_daemon(nursery, storage, tmp_path,
                           files={"quota_bytes": quota, "unattached_seconds": 1.0},
                           limits={"uploads_per_minute": 10_000})
     alice = await daemon.user("alice")

@@ -94,15 +94,21 @@ class Daemon:
         return sorted((self.files / "tmp").glob("*")) if (self.files / "tmp").is_dir() else []
 
 
-async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
-                 **files: Any) -> Daemon:
+async def start_daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
+                       **sections: dict[str, Any]) -> Daemon:
+    """The HTTP daemon on ``storage`` with its data in ``tmp_path``, bodies of JSON up to 4 KiB
+    and requests timed out after 5 s, and the configuration's ``sections`` as given."""
     config = Config().replace(
         server={"data_dir": str(tmp_path / "data")},
-        http={"max_body_bytes": 4096, "request_timeout": 5.0},
-        files={"max_bytes": MAX_BYTES, "quota_bytes": QUOTA_BYTES, **files},
-    )
+        http={"max_body_bytes": 4096, "request_timeout": 5.0}, **sections)
     served = await serve_http(nursery, storage, config)
     return Daemon(served.port, storage, config.files_dir, served.app)
+
+
+async def _start(nursery: trio.Nursery, storage: Storage, tmp_path: Path,
+                 **files: Any) -> Daemon:
+    return await start_daemon(nursery, storage, tmp_path,
+                              files={"max_bytes": MAX_BYTES, "quota_bytes": QUOTA_BYTES, **files})
 
 
 @pytest.fixture
