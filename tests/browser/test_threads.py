@@ -286,8 +286,8 @@ def test_last_reply_ago_ticks_by_itself(
     """"last reply just now" under a root becomes "1 min ago", then "2 min ago", as the page's
     clock moves and nothing else happens in the room (the page's timers run on a clock the test
     moves). This checks the words shown; that the summary's own timer is due when they change
-    is threads.test.mjs's (`nextSummaryChange`): here the keepalive's ping, answered, renders
-    the page too."""
+    is threads.test.mjs's (`nextSummaryChange`): here other timers of the page, fired by the
+    jump, render it too."""
     bob, ids = scene(daemon)
     ann = open_session(sessions, browser, DESKTOP)
     page = ann.page
