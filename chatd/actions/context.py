@@ -18,6 +18,7 @@ into bytes. Two kinds of result need the front's help, and say so by their type:
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -35,9 +36,11 @@ from chatd.presence import PresenceTracker
 from chatd.protocol import Limits, ServerEvent, codes
 from chatd.pusher import Pusher
 from chatd.reminders import Reminders
-from chatd.rooms import RoomRegistry
-from chatd.storage import Appended, NewEntry, Storage, User
+from chatd.rooms import RoomRegistry, ToEveryone, ToUser
+from chatd.storage import EVERYONE, Appended, NewEntry, Storage, StorageUnavailable, User
 from chatd.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "App",
@@ -149,6 +152,22 @@ class App:
         except ChatError:
             self.metrics.rate_limited.labels(label).inc()
             raise
+
+    async def tell(self, user: str, data: bytes, what: str, *, exclude: Hashable | None = None,
+                   only_if_elsewhere: bool = False) -> None:
+        """Hand ``data`` to every connection of ``user`` (:data:`EVERYONE`: of every user) but
+        ``exclude``: here through the registry, on the other nodes through storage (when
+        ``only_if_elsewhere``, only while the presence tracker knows the user online on
+        another node: for frequent events, since a notice wakes every node). Best effort
+        past the commit: a notice that cannot be sent is logged as one about ``what``."""
+        await self.registry.send(ToEveryone(data) if user == EVERYONE
+                                 else ToUser(user, data, exclude=exclude))
+        if only_if_elsewhere and user not in self.presence.state.remote:
+            return
+        try:
+            await self.storage.tell_elsewhere(user, data)
+        except StorageUnavailable as exc:
+            log.warning("cannot tell the other nodes of %s: %s", what, exc)
 
     def take_all(self, buckets: Sequence[Bucket], user: str) -> None:
         """Take a token from each of ``user``'s ``buckets``, or from none (see

@@ -23,19 +23,15 @@ reaction stays when its emoji is removed later, shown as its ``:name:`` text.
 
 from __future__ import annotations
 
-import logging
-
 from chatd.actions.context import App, Caller
 from chatd.errors import ChatError
 from chatd.protocol import Answer, CustomEmojiList, codes, frame
 from chatd.protocol.markup import custom_emoji_name
-from chatd.rooms import ToEveryone
-from chatd.storage import EVERYONE, CustomEmoji, StorageUnavailable, User
+from chatd.storage import EVERYONE, CustomEmoji, User
 from chatd.views import custom_emoji_event, custom_emoji_object
 
 __all__ = ["add", "announce", "check_name", "check_reaction", "listed", "may_add", "remove"]
 
-log = logging.getLogger(__name__)
 
 
 def check_name(name: str) -> str:
@@ -94,11 +90,7 @@ async def remove(app: App, user: User, name: str, now: int) -> CustomEmoji:
 
 async def announce(app: App, data: bytes) -> None:
     """Hand ``data`` to every connection here and on every other node."""
-    await app.registry.send(ToEveryone(data))
-    try:
-        await app.storage.tell_elsewhere(EVERYONE, data)
-    except StorageUnavailable as exc:
-        log.warning("cannot tell the other nodes of a custom emoji: %s", exc)
+    await app.tell(EVERYONE, data, "a custom emoji")
 
 
 async def check_reaction(app: App, emoji: str) -> None:

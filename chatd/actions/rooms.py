@@ -4,8 +4,6 @@ markers."""
 
 from __future__ import annotations
 
-import logging
-
 from chatd.actions.context import App, Append, Bucket, Caller, CatchUp, signed_in
 from chatd.actions.membership import subscribe, unsubscribe
 from chatd.errors import ChatError
@@ -41,10 +39,8 @@ from chatd.protocol import (
 )
 from chatd.protocol.events import PINS_PAGE, THREAD_PAGE
 from chatd.rooms import ToUser
-from chatd.storage import Joined, NewChange, StorageUnavailable
+from chatd.storage import Joined, NewChange
 from chatd.views import member_object, message_event, message_object, room_object
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "ROOMS",
@@ -281,16 +277,10 @@ async def read(app: App, caller: Caller, request: Read) -> Answer:
 
 
 async def _tell_own(app: App, caller: Caller, name: str, data: bytes) -> None:
-    """Hand ``data`` to the user's other connections: here through the registry, and on the
-    other nodes through storage, only while the user is online on one (the presence
-    tracker knows): a read is frequent, and a notice wakes every node. Best effort past the
-    commit: a device that misses it reads the marker in its next welcome."""
-    await app.registry.send(ToUser(name, data, exclude=caller.conn_id))
-    if name in app.presence.state.remote:
-        try:
-            await app.storage.tell_elsewhere(name, data)
-        except StorageUnavailable as exc:
-            log.warning("cannot tell %s's other nodes of a read: %s", name, exc)
+    """Hand ``data`` to the user's other connections, on other nodes only while the user is
+    online on one: a read is frequent, and a notice wakes every node. A device that misses
+    it reads the marker in its next welcome."""
+    await app.tell(name, data, "a read", exclude=caller.conn_id, only_if_elsewhere=True)
 
 
 async def unread(app: App, caller: Caller, request: Unread) -> Answer:

@@ -19,8 +19,7 @@ from chatd.actions.session import now_ms
 from chatd.errors import ChatError
 from chatd.protocol import MAX_REMIND_SECONDS, Answer, Save, SavedChanged, SavedItems, codes, frame
 from chatd.protocol.events import SAVED_PAGE
-from chatd.rooms import ToUser
-from chatd.storage import SavedItem, StorageUnavailable
+from chatd.storage import SavedItem
 from chatd.views import message_object
 
 __all__ = ["SAVES", "save", "saved_item_object", "saved_items"]
@@ -75,11 +74,7 @@ async def save(app: App, caller: Caller, request: Save) -> Answer:
         return Answer(id=request.id, fields=fields)
     data = frame(SavedChanged(room=item.room, msg_id=item.msg_id, on=request.on,
                               remind_at=item.remind_at if request.on else None, ts=item.ts))
-    await app.registry.send(ToUser(user.name, data))
-    try:
-        await app.storage.tell_elsewhere(user.name, data)
-    except StorageUnavailable as exc:  # past the commit: their other nodes read it later
-        log.warning("cannot tell %s's other nodes of a saved message: %s", user.name, exc)
+    await app.tell(user.name, data, "a saved message")
     if request.on and item.remind_at is not None and app.reminders is not None:
         app.reminders.soon(item.remind_at)
     return Answer(id=request.id, fields=fields)
