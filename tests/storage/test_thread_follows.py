@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import trio
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chatd.errors import ChatError
@@ -76,20 +76,25 @@ async def test_two_first_replies_on_two_nodes_at_once_each_follow(
                 done[user.name] = appended(await one(
                     storage, reply(user, "general", root.msg_id, f"from {user.name}"))).message
 
-            async with rooms_locked(database_dsn, "general") as unlock:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(send, a, bob)
-                    nursery.start_soon(send, b, cid)
-                    while await fetchval_apart(database_dsn, """
-                            SELECT count(*) FROM pg_stat_activity
-                            WHERE wait_event_type = 'Lock' AND query ILIKE '%rooms%'""") < 2:
-                        await trio.sleep(0.01)  # polled: a state nothing signals
-                    unlock()
+            async with rooms_locked(database_dsn, "general") as unlock, \
+                    trio.open_nursery() as nursery:
+                nursery.start_soon(send, a, bob)
+                nursery.start_soon(send, b, cid)
+                await _both_waiting(database_dsn)
+                unlock()
             earlier, later = sorted(done.values(), key=lambda m: m.seq)
             assert earlier.mentions == ("ann",)
             assert later.mentions == tuple(sorted(("ann", earlier.sender)))
             for user in (bob, cid):
                 assert (await _state(a, user, root.msg_id) or (False,))[0] is True
+
+
+async def _both_waiting(dsn: str) -> None:
+    """Return once two statements wait for a lock on a room (polled: nothing signals it)."""
+    query = """SELECT count(*) FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND query ILIKE '%rooms%'"""
+    while await fetchval_apart(dsn, query) < 2:  # noqa: ASYNC110
+        await trio.sleep(0.01)
 
 
 async def test_follow_and_read_refusals(storage: Storage) -> None:
@@ -172,6 +177,8 @@ _steps = st.lists(st.tuples(
 @settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=_steps)
+@example(steps=[("reply", 0, 0), ("unfollow", 0, 0), ("name", 1, 0), ("reply", 2, 0)])
+@example(steps=[("read", 1, 0), ("name", 0, 1), ("read_back", 1, 1), ("follow", 2, 0)])
 async def test_follow_and_read_state_against_a_model(
         tmp_path: Path, database_dsn: str, steps: list[tuple[str, int, int]]) -> None:
     """Replies (some naming a member), follows, unfollows and reads by three members of a
