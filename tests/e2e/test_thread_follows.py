@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from chatd.server import Server
-from tests.client import Client, register_and_login
+from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import LIFTED_RATES, make_config
 
@@ -246,3 +246,46 @@ async def test_the_event_reaches_the_other_node_and_the_welcome_counts(
         assert "threads_unread" not in welcome
         for client in (here, there, bob):
             await client.aclose()
+
+
+async def test_over_http(daemon: Server) -> None:
+    """PUT follows (the socket hears thread_state), DELETE unfollows, PUT .../read moves
+    read_seq forward, GET lists; refusals as the socket's, with HTTP statuses."""
+    ann = await _connected(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
+    token = await register_and_login(daemon.http_port, "bob")
+    bob = await _connected(daemon.tcp_port, token)
+    for client in (ann, bob):
+        await _in(client)
+    root = (await _say(ann, "over http"))["msg_id"]
+    answer = await _say(ann, "an answer", thread=root)
+    base = f"/api/me/threads/general/{answer['msg_id']}"
+    status, body = await http(daemon.http_port, "PUT", f"{base}/follow", token=token)
+    assert (status, body) == (200, {"room": "general", "msg_id": root, "following": True})
+    assert await bob.event("thread_state", msg_id=root, following=True, read_seq=0)
+    status, body = await http(daemon.http_port, "PUT", f"{base}/follow", token=token)
+    assert status == 200 and body["unchanged"] is True
+    status, body = await http(daemon.http_port, "GET", "/api/me/threads?limit=5", token=token)
+    assert status == 200 and body["more"] is False
+    [thread] = body["threads"]
+    assert (thread["root"]["text"], thread["unread"], thread["read_seq"]) == (
+        "over http", 1, 0)
+    status, body = await http(daemon.http_port, "PUT", f"{base}/read",
+                              {"seq": answer["seq"]}, token=token)
+    assert (status, body) == (200, {"room": "general", "msg_id": root,
+                                    "read_seq": answer["seq"]})
+    assert await bob.event("thread_state", msg_id=root, read_seq=answer["seq"])
+    status, body = await http(daemon.http_port, "DELETE", f"{base}/follow", token=token)
+    assert status == 200 and body["following"] is False
+    status, body = await http(daemon.http_port, "GET", "/api/me/threads", token=token)
+    assert body == {"threads": [], "more": False}
+    for method, path, payload, code in (
+            ("PUT", "/api/me/threads/general/999999/follow", None, 404),
+            ("PUT", "/api/me/threads/nowhere/1/follow", None, 404),
+            ("PUT", f"{base}/read", {"seq": "x"}, 400),
+            ("GET", "/api/me/threads?before=nope", None, 400)):
+        status, body = await http(daemon.http_port, method, path, payload, token=token)
+        assert status == code, (path, body)
+    status, _ = await http(daemon.http_port, "GET", "/api/me/threads")
+    assert status == 401
+    await ann.aclose()
+    await bob.aclose()

@@ -133,7 +133,8 @@ async def test_the_list_pages_and_counts(storage: Storage) -> None:
             await one(storage, reply(bob, "general", root.msg_id, f"r{index}"))
         # the oldest root gets the latest replies: first in the list; ann's own reply reads
         # what came before it
-        await one(storage, reply(ann, "general", roots[0].msg_id, "mine"))
+        read_by_reply = appended(await one(storage, reply(ann, "general", roots[0].msg_id,
+                                                          "mine"))).message.seq
         await one(storage, reply(bob, "general", roots[0].msg_id, "@ann look"))
         gone = appended(await one(storage, reply(bob, "general", roots[0].msg_id,
                                                  "@ann oops"))).message
@@ -151,7 +152,7 @@ async def test_the_list_pages_and_counts(storage: Storage) -> None:
         assert listed == [elsewhere.msg_id, roots[0].msg_id,
                           *[r.msg_id for r in reversed(roots[1:])]]
         assert [len(p) for p in pages] == [2, 2, 2]
-        assert (await _state(storage, ann, roots[0].msg_id))[2:] == (1, 1)
+        assert await _state(storage, ann, roots[0].msg_id) == (True, read_by_reply, 1, 1)
         start = await storage.open_session(ann.id, uuid.uuid4().hex, 0)
         assert start is not None and start.threads_unread == 6
         assert await storage.leave_room(ann.id, "other")
