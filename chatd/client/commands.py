@@ -1114,7 +1114,8 @@ async def thread(client: ChatClient, arg: str) -> None:
             # Shown up to its newest reply: read, for every device of the user (the
             # thread_state event; forward only, so an older page says nothing).
             await client.ask("/thread", ReadThread(room=room, msg_id=held_root.msg_id,
-                                                   seq=shown[-1].seq), Answer, _quiet)
+                                                   seq=shown[-1].seq), Answer, _quiet,
+                             wait=False)
         if reply.fields.get("more") is True and shown:
             client.next_thread = (room, held_root.msg_id, shown[0].seq)
             client.screen.notice("/thread more for older replies")

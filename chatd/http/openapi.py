@@ -1205,8 +1205,9 @@ class _Builder:
                 "(\"<last_ts>:<msg_id>\" of the last thread).",
                 tag="accounts", op_id="threads",
                 parameters=[
-                    query("before", {"type": "string", "pattern": "^[0-9]{1,19}:[0-9]{1,19}$"},
-                          "Only the threads after this cursor in the list."),
+                    query("before", {"type": "string",
+                                     "pattern": "^([0-9]{1,19}:[0-9]{1,19})?$"},
+                          "Only the threads after this cursor in the list (empty: none)."),
                     query("limit", {"type": "integer", "minimum": 1},
                           f"At most this many (default {THREADS_PAGE}; a larger number "
                           f"than {THREADS_PAGE_MAX} gives {THREADS_PAGE_MAX})."),
