@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chatd.errors import ChatError
 from chatd.storage import Message, Storage, ThreadState, User, open_storage
 from tests.helpers import fetchval_apart, make_config, rooms_locked
-from tests.storage.test_changes import delete, one, say
+from tests.storage.test_changes import delete, edit, one, say
 from tests.storage.test_postgres import TIMEOUT, appended, make_member
 from tests.storage.test_threads import reply
 
@@ -239,3 +239,18 @@ async def test_follow_and_read_state_against_a_model(
                         want = None  # (the author follows from the first reply on)
                     got = await _state(storage, person, root.msg_id)
                     assert got == want, (steps, name, got, want)
+
+
+async def test_an_edited_reply_keeps_its_follower_mentions_apart(storage: Storage) -> None:
+    """A reply mentions the root's author as a follower, which her list does not count as a
+    mention; editing the reply keeps it so; an edit that names her counts, one that no
+    longer does stops counting."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob = [await make_member(storage, n, "general") for n in ("ann", "bob")]
+        root = await _root(storage, ann)
+        answer = appended(await one(storage, reply(bob, "general", root.msg_id))).message
+        assert answer.mentions == ("ann",)
+        assert await _state(storage, ann, root.msg_id) == (True, 0, 1, 0)
+        for text, mentions in (("edited", 0), ("@ann now", 1), ("no names", 0)):
+            appended(await one(storage, edit(bob, "general", answer.msg_id, text)))
+            assert await _state(storage, ann, root.msg_id) == (True, 0, 1, mentions), text
