@@ -254,3 +254,33 @@ async def test_an_edited_reply_keeps_its_follower_mentions_apart(storage: Storag
         for text, mentions in (("edited", 0), ("@ann now", 1), ("no names", 0)):
             appended(await one(storage, edit(bob, "general", answer.msg_id, text)))
             assert await _state(storage, ann, root.msg_id) == (True, 0, 1, mentions), text
+
+
+async def test_the_migration_fills_the_threads_that_exist(storage: Storage,
+                                                          database_dsn: str) -> None:
+    """Migration 0033's backfill, run on threads made without follow rows: their roots'
+    authors and repliers follow them, read up to the latest reply (nothing unread, the
+    hello counts none), listed latest reply first; a member who took no part follows
+    nothing."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob, cid, dan = [await make_member(storage, n, "general")
+                              for n in ("ann", "bob", "cid", "dan")]
+        roots = [await _root(storage, ann) for _ in range(2)]
+        for user, root in ((bob, roots[1]), (cid, roots[1]), (bob, roots[0])):
+            await one(storage, reply(user, "general", root.msg_id))
+        await one(storage, say(ann, "general", "no thread"))
+        sql = _migration("0033_thread_follows.sql")
+        backfill = sql[sql.index("-- The threads that exist"):]
+        await fetchval_apart(database_dsn, "DELETE FROM thread_follows")
+        await fetchval_apart(database_dsn, backfill)
+        for user, followed in ((ann, [roots[0], roots[1]]), (bob, [roots[0], roots[1]]),
+                               (cid, [roots[1]]), (dan, [])):
+            found, _ = await storage.threads(user.id, limit=10)
+            assert [t.root.msg_id for t in found] == [r.msg_id for r in followed], user.name
+            assert all(t.unread == 0 and t.read_seq > 0 for t in found)
+            start = await storage.open_session(user.id, uuid.uuid4().hex, 0)
+            assert start is not None and start.threads_unread == 0
+
+
+def _migration(name: str) -> str:
+    return (Path(__file__).parents[2] / "chatd" / "storage" / "migrations" / name).read_text()
