@@ -2008,7 +2008,7 @@ ORDER BY q.saved_at DESC
 # and the user's row of it.
 _SQL_THREAD_TARGET = """
 SELECT r.id AS room_id, r.last_seq, m.user_id IS NOT NULL AS member, t.id AS root,
-       f.following, f.read_seq
+       f.following, f.read_seq, (SELECT u.name FROM users u WHERE u.id = $1) AS name
 FROM rooms r
 LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
 LEFT JOIN messages x ON x.id = $3 AND x.room_id = r.id
@@ -3788,7 +3788,7 @@ class PostgresStorage:
                                 "threads")
             if row["root"] is None:
                 raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
-            name = await conn.fetchval("SELECT name FROM users WHERE id = $1", user_id)
+            name = row["name"]
             was = bool(row["following"])
             read = row["read_seq"] or 0
             if on is not None:
