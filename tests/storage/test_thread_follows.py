@@ -164,6 +164,16 @@ async def test_the_list_pages_and_counts(storage: Storage) -> None:
             await storage.read_thread(ann.id, "general", root.msg_id, 10**6)
         start = await storage.open_session(ann.id, uuid.uuid4().hex, 0)
         assert start is not None and start.threads_unread == 0
+        # a reply since, deleted: nothing unread (the hello looks at the replies)
+        late = appended(await one(storage, reply(bob, "general", roots[1].msg_id))).message
+        appended(await one(storage, delete(bob, "general", late.msg_id)))
+        start = await storage.open_session(ann.id, uuid.uuid4().hex, 0)
+        assert start is not None and start.threads_unread == 0
+        state = await _state(storage, ann, roots[1].msg_id)
+        assert state is not None and state[2:] == (0, 0)
+        await one(storage, reply(bob, "general", roots[1].msg_id))
+        start = await storage.open_session(ann.id, uuid.uuid4().hex, 0)
+        assert start is not None and start.threads_unread == 1
 
 
 # -- a user's state of a thread, against a model ---------------------------------------------
