@@ -1646,7 +1646,8 @@ function remind(state, frame, now) {
  * refused. A conversation not started yet takes none (there is no room to upload to).
  */
 export function attachFiles(state, { room: name, files }) {
-  const room = state.rooms.get(name);
+  // (A thread's box keeps its files under its draft key, "general#1040": threads.js draftKey.)
+  const room = state.rooms.get(boxRoom(name));
   if (!room || !Array.isArray(files) || !files.length) return [];
   if (room.draft) {
     return [{ toast: "Send a first message to start the conversation, then attach files." }];
@@ -1691,6 +1692,12 @@ export function removeUpload(state, key) {
   return pumpUploads(state);
 }
 
+/** The room of a box: the room's own, or a thread's ("general#1040": its room, "general"). */
+function boxRoom(box) {
+  const at = box.indexOf("#");
+  return at < 0 ? box : box.slice(0, at);
+}
+
 /** Start queued uploads while fewer than PARALLEL_UPLOADS are on their way. */
 function pumpUploads(state) {
   const effects = [];
@@ -1699,7 +1706,7 @@ function pumpUploads(state) {
     if (going >= PARALLEL_UPLOADS) break;
     if (item.status !== "queued") continue;
     state.uploads = uploads.start(state.uploads, item.key);
-    effects.push({ upload: { key: item.key, room: item.room } });
+    effects.push({ upload: { key: item.key, room: boxRoom(item.room) } });
     going += 1;
   }
   return effects;
@@ -1983,7 +1990,15 @@ export function setThreadAlso(state, on) {
 export function replyInThread(state, { text, nonce, now }) {
   const panel = state.threadPanel;
   const room = panel.room !== null ? state.rooms.get(panel.room) : null;
-  if (!room || room.draft || typeof text !== "string" || !text.trim()) return [];
+  if (!room || room.draft || typeof text !== "string") return [];
+  // The files attached in the thread's box go with the reply (as the room's box does).
+  const box = threading.draftKey(room.name, panel.rootId);
+  const attached = uploads.readiness(state.uploads, box);
+  if (attached.count && !attached.ready) {
+    return [{ toast: attached.failed ? "Retry or remove the files that failed first."
+      : "The files are still uploading: send once they are done." }];
+  }
+  if (!text.trim() && !attached.files.length) return [];
   if (!panel.root) return [{ toast: "The thread is still loading: send once it is shown." }];
   if (panel.root.deleted) return [{ toast: "The thread's first message was deleted: it takes no new replies." }];
   const over = textLength(text) - state.maxText;
@@ -1994,9 +2009,11 @@ export function replyInThread(state, { text, nonce, now }) {
   room.keptUnread = false; // acting in it (markUnread)
   const broadcast = panel.also;
   panel.also = false;
+  state.uploads = uploads.consume(state.uploads, box);
+  const files = [...attached.files].sort((a, b) => a.id - b.id); // (as `compose` does)
   state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name,
     to: room.kind === "dm" ? room.peer : null, text, ts: now, thread: panel.root.msg_id,
-    broadcast }));
+    broadcast, files }));
   state.lastTyping.delete(room.name);
   if (broadcast) state.scrollTick += 1;
   return transmit(state, nonce);
