@@ -1940,6 +1940,17 @@ export function openThreads(state) {
   return fields ? [request("threads", fields)] : [];
 }
 
+/**
+ * A thread of the Threads view opened: its room, at its root when held, and the thread panel.
+ */
+export function openFollowed(state, { room: name, rootId }) {
+  const room = state.rooms.get(name);
+  if (!room || room.draft) return [{ toast: `You are not a member of ${name} any more.` }];
+  const effects = state.current === name ? [] : selectRoom(state, name);
+  if (room.byMsgId(rootId)) state.jump = { room: name, msgId: rootId, tick: state.jump.tick + 1 };
+  return [...effects, ...openThread(state, rootId)];
+}
+
 /** The Threads view scrolled to its end: the next page, if any. */
 export function moreThreads(state) {
   if (!online(state)) return [];
