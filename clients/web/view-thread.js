@@ -240,6 +240,7 @@ export class ThreadView extends SidePanel {
     const closed = !panel.root || Boolean(panel.root.deleted) || room.archived;
     $("thread-text").disabled = closed && Boolean(panel.root);
     $("thread-send").disabled = closed;
+    $("thread-attach").disabled = closed;
     this.files.apply(state.links, now);
     const count = panel.items.length + rows.filter((row) => row.kind === "pending").length;
     if (count > this.shownItems && (atEnd || this.shownItems === 0)) {
