@@ -24,6 +24,7 @@ from chatd.actions import (
     saved,
     search,
     session,
+    threads,
 )
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
@@ -38,6 +39,7 @@ from chatd.protocol import (
     Delete,
     Dm,
     Edit,
+    FollowThread,
     Hello,
     History,
     Invite,
@@ -50,6 +52,7 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadThread,
     RemoveContact,
     RemovePreview,
     Request,
@@ -65,6 +68,7 @@ from chatd.protocol import (
     SetRole,
     SetTopic,
     Thread,
+    Threads,
     Typing,
     Unban,
     Unread,
@@ -169,4 +173,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     # Saved messages: private to the user, no entry of any log.
     Save: Operation(saved.save, rate=(saved.SAVES,)),
     SavedItems: Operation(saved.saved_items),
+    # Followed threads: private to the user, no entry of any log.
+    FollowThread: Operation(threads.follow_thread, rate=(threads.THREAD_STATES,)),
+    ReadThread: Operation(threads.read_thread, rate=(threads.THREAD_STATES,)),
+    Threads: Operation(threads.threads),
 }

@@ -293,6 +293,28 @@ async def _unsave(request: Request, app: App, params: dict[str, str]) -> Reply:
 _UNSAVE = operation("save", _unsave_path)
 
 
+def _threads_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?before=&limit=`` of ``GET /api/me/threads`` (``before``: the "<last_ts>:<msg_id>"
+    cursor, checked by the protocol's parser; an empty one is no value)."""
+    fields: dict[str, Any] = _ints(request, "limit")
+    before = _query_text(request, "before")
+    if before:
+        fields["before"] = before
+    return fields
+
+
+def _follow_path(on: bool) -> Fields:
+    """The fields of ``PUT`` (``on``) and ``DELETE /api/me/threads/{room}/{msg_id}/follow``."""
+    def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+        return {**_room_path(request, params), "on": on}
+    return fields
+
+
+def _read_thread_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{seq}`` with the room and the message from the path."""
+    return {**json_body(request), **_room_path(request, params)}
+
+
 def _contacts_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``?after=&limit=`` of ``GET /api/contacts``, checked by the protocol's parser (an
     empty ``after`` is no value)."""
@@ -605,6 +627,14 @@ ROUTES: list[Route] = [
     _route(r"/api/me/saved", {"GET": operation("saved_items", _saved_fields)}),
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,
+    }),
+    _route(r"/api/me/threads", {"GET": operation("threads", _threads_fields)}),
+    _route(r"/api/me/threads/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})/follow", {
+        "PUT": operation("follow_thread", _follow_path(True)),
+        "DELETE": operation("follow_thread", _follow_path(False)),
+    }),
+    _route(r"/api/me/threads/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})/read", {
+        "PUT": operation("read_thread", _read_thread_body),
     }),
     _route(r"/api/me/avatar", {
         "PUT": Streaming(put_avatar, upload_limit), "DELETE": remove_avatar,

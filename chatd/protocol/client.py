@@ -93,6 +93,7 @@ from chatd.protocol.events import (
     ServerEvent,
     SetIdle,
     SetTopic,
+    ThreadStateChanged,
     TopicChanged,
     Typing,
     UserTyping,
@@ -436,6 +437,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         contacts_more=_optional_bool(obj, "contacts_more"),
         now=_optional_int(obj, "now"),
         reminders_due=_optional_int(obj, "reminders_due"),
+        threads_unread=_optional_int(obj, "threads_unread"),
     )
 
 
@@ -515,6 +517,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                       on=_bool(obj, "on", True),
                                       remind_at=_optional_int(obj, "remind_at"),
                                       ts=_int(obj, "ts", minimum=None)),
+    "thread_state": lambda obj: ThreadStateChanged(
+        room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
+        following=_bool(obj, "following", False), read_seq=_int(obj, "read_seq", minimum=0)),
     "reminder": lambda obj: Reminded(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
                                      remind_at=_int(obj, "remind_at", minimum=None),
                                      message=_object(obj, "message")),
