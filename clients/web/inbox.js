@@ -415,7 +415,8 @@ export function listedOf(raw) {
   const replies = repliesOf(root);
   return { room: raw.room, rootId: root.msg_id, root, following: raw.following !== false,
     readSeq: count(raw.read_seq), unread: count(raw.unread), mentions: count(raw.mentions),
-    lastTs: replies && Number.isFinite(replies.last_ts) ? replies.last_ts : null };
+    lastTs: Number.isFinite(raw.last_ts) ? raw.last_ts
+      : replies && Number.isFinite(replies.last_ts) ? replies.last_ts : null };
 }
 
 const MENTION = /(?<![A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{1,32})/g;

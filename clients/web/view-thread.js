@@ -22,7 +22,7 @@ import { roomLabel } from "./alerts.js";
 import { $, drawKeyed, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
-import { describe, humanSize, pastedName } from "./files.js";
+import { humanSize, pastedName } from "./files.js";
 import { isFollowing } from "./inbox.js";
 import { draftKey, statusText } from "./threads.js";
 import { fraction, inRoom } from "./uploads.js";
@@ -272,7 +272,7 @@ export class ThreadView extends SidePanel {
     this.attached = items.length;
     list.hidden = items.length === 0;
     drawKeyed(list, items.map((item) => {
-      const status = item.status === "done" ? humanSize(item.size)
+      const status = item.status === "done" ? `Ready · ${humanSize(item.size)}`
         : item.status === "failed" ? item.error || "Failed"
           : `Uploading… ${Math.round(fraction(item) * 100)}%`;
       return { key: item.key, sig: JSON.stringify([item.name, item.status, status]),
@@ -280,8 +280,7 @@ export class ThreadView extends SidePanel {
           dataset: { key: item.key } },
         h("span", { class: "att-text" },
           h("span", { class: "att-name", title: item.name }, item.name),
-          h("span", { class: "att-status" }, `${describe({ name: item.name,
-            content_type: item.type })} · ${status}`)),
+          h("span", { class: "att-status" }, status)),
         item.status === "failed" ? h("button", { type: "button", class: "small-button att-retry",
           onclick: () => this.on.retryUpload(item.key) }, "Retry") : null,
         h("button", { type: "button", class: "icon small att-remove",
