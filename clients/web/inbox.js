@@ -173,7 +173,8 @@ function ask(inbox, before) {
 
 /** The next page's fields (the view scrolled to its end), or null. */
 export function nextPage(inbox) {
-  if (!inbox.more || inbox.sent || inbox.cursor === null || !inbox.supported) return null;
+  if (!inbox.more || inbox.sent || inbox.cursor === null || !inbox.supported
+      || inbox.status === "failed") return null; // (after a failure: "Try again" lists anew)
   return ask(inbox, inbox.cursor);
 }
 

@@ -269,3 +269,16 @@ test("any interleaving of replies, reads, follows and a listing gives the final 
       `seed ${seed}`);
   }
 });
+
+test("the next page is asked with the server's cursor (`next`), as scrolling asks", () => {
+  const box = inbox.emptyInbox();
+  const asked = inbox.welcomed(box, 0);
+  inbox.received(box, asked, { threads: [listed(10, { lastTs: 9000 })], more: true,
+    next: "9000:10" }, "ann");
+  assert.deepEqual(inbox.nextPage(box), { before: "9000:10", limit: inbox.INBOX_PAGE });
+  assert.equal(box.status, "paging");
+  assert.ok(inbox.failed(box, { before: "9000:10" }, { code: "internal", message: "oops" }));
+  assert.match(inbox.statusText(box), /could not be listed: oops/);
+  assert.equal(inbox.nextPage(box), null); // (not again by itself: "Try again" lists anew)
+  assert.deepEqual(inbox.refresh(box), { limit: inbox.INBOX_PAGE });
+});
