@@ -391,9 +391,7 @@ export function readRequest(inbox, room, rootId, seq) {
 
 /** The `follow_thread` request's fields for following (`on`) or not: shown at once. */
 export function followRequest(inbox, room, rootId, on) {
-  const t = threadOf(inbox, room, rootId);
-  if (t) t.following = Boolean(on);
-  else if (on) thread(inbox, room, rootId);
+  thread(inbox, room, rootId).following = Boolean(on);
   return { room, msg_id: rootId, on: Boolean(on) };
 }
 
@@ -401,6 +399,20 @@ export function followRequest(inbox, room, rootId, on) {
 export function isFollowing(inbox, room, rootId) {
   const t = threadOf(inbox, room, rootId);
   return Boolean(t && t.following);
+}
+
+/**
+ * Whether the person follows the thread the panel shows (`root`, its `replies` held): as the
+ * inbox holds it; one not held is not followed when the whole list is held, else (a thread
+ * older than the pages read) it is followed by the rules when the person wrote its root or
+ * replied or was named in it (the `thread` reply does not say).
+ */
+export function followsShown(inbox, room, root, replies, me) {
+  const t = threadOf(inbox, room, root.msg_id);
+  if (t) return t.following;
+  if (!inbox.listed || !inbox.more) return false;
+  return (sameName(root.from, me) && replies.length > 0)
+    || replies.some((reply) => sameName(reply.from, me) || namesMe(reply.text, me));
 }
 
 // -- parsing ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import { $, drawKeyed, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
 import { humanSize, pastedName } from "./files.js";
-import { isFollowing } from "./inbox.js";
+import { followsShown } from "./inbox.js";
 import { draftKey, statusText } from "./threads.js";
 import { fraction, inRoom } from "./uploads.js";
 import { Completion } from "./view-completion.js";
@@ -258,7 +258,7 @@ export class ThreadView extends SidePanel {
     const shown = Boolean(state.inbox && state.inbox.supported && panel.root);
     button.hidden = !shown;
     if (!shown) return;
-    const on = isFollowing(state.inbox, panel.room, panel.root.msg_id);
+    const on = followsShown(state.inbox, panel.room, panel.root, panel.items, state.me);
     button.setAttribute("aria-pressed", String(on));
     button.textContent = on ? "Following" : "Follow";
     button.title = on ? "Stop following: its replies no longer count as unread"

@@ -282,3 +282,16 @@ test("the next page is asked with the server's cursor (`next`), as scrolling ask
   assert.equal(inbox.nextPage(box), null); // (not again by itself: "Try again" lists anew)
   assert.deepEqual(inbox.refresh(box), { limit: inbox.INBOX_PAGE });
 });
+
+test("the thread panel's Follow: as held; one not held is followed only past the pages read", () => {
+  const box = listedInbox([listed(10, { following: true })], { more: false });
+  const own = { msg_id: 20, from: "ann", text: "q" };
+  const bobs = [{ from: "bob", text: "a" }];
+  assert.equal(inbox.followsShown(box, "general", root(10), [], "ann"), true);
+  assert.equal(inbox.followsShown(box, "general", own, bobs, "ann"), false); // the list is whole
+  const more = listedInbox([listed(10)], { more: true });
+  assert.equal(inbox.followsShown(more, "general", own, bobs, "ann"), true); // wrote the root
+  assert.equal(inbox.followsShown(more, "general", { ...own, from: "carol" }, bobs, "ann"), false);
+  assert.equal(inbox.followsShown(more, "general", { ...own, from: "carol" },
+    [{ from: "bob", text: "@ann?" }], "ann"), true); // named
+});
