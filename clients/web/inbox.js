@@ -131,7 +131,7 @@ export function unreadThreads(inbox) {
  */
 export function shownThreads(inbox) {
   const ts = (t) => (Number.isFinite(t.lastTs) ? t.lastTs : -Infinity);
-  return [...inbox.threads.values()]
+  return [...inbox.threads.values()].filter((t) => t.following || !t.unlisted)
     .sort((a, b) => (ts(b) - ts(a)) || (b.lastSeq - a.lastSeq) || (b.rootId - a.rootId))
     .map((t) => ({ key: keyOf(t.room, t.rootId), room: t.room, rootId: t.rootId, root: t.root,
       following: t.following, readSeq: t.readSeq, unread: unreadOf(t), mentions: mentionsOf(t),
@@ -216,9 +216,14 @@ export function received(inbox, asked, reply, me) {
     // Threads held and not on the first page: those older than its last are kept (a later page
     // says them again); newer ones are no longer followed, unless a reply made them known since.
     const oldest = page.length ? page[page.length - 1].lastTs : null;
+    // Those unfollowed are not listed: the view shows them until a listing (they are kept:
+    // what a thread_state said tells a late reply of the person's own for older, `told`).
+    const listed = new Set(page.map((item) => keyOf(item.room, item.rootId)));
     for (const [key, t] of inbox.threads) {
+      if (listed.has(key)) continue;
       const newer = oldest === null || !Number.isFinite(t.lastTs) || t.lastTs >= oldest;
       if (t.stale && (newer || reply.more !== true)) inbox.threads.delete(key);
+      else if (!t.following) t.unlisted = true;
     }
   } else if (inbox.outside > 0) {
     // The welcome counted these among those beyond the first page.
@@ -240,6 +245,7 @@ export function received(inbox, asked, reply, me) {
 function take(inbox, item, me) {
   const t = thread(inbox, item.room, item.rootId);
   delete t.stale;
+  t.unlisted = false;
   t.root = item.root;
   t.following = item.following;
   const rev = Number.isSafeInteger(item.root.rev) ? item.root.rev : item.root.seq;
@@ -305,6 +311,7 @@ export function threadState(inbox, frame) {
   if (!held && frame.following) inbox.again = true;
   const t = held || thread(inbox, frame.room, frame.msg_id);
   t.following = frame.following;
+  t.unlisted = false;
   if (Number.isSafeInteger(frame.read_seq)) {
     t.readSeq = Math.max(t.readSeq, frame.read_seq);
     t.told = Math.max(t.told, frame.read_seq);
@@ -391,6 +398,7 @@ export function readRequest(inbox, room, rootId, seq) {
 
 /** The `follow_thread` request's fields for following (`on`) or not: shown at once. */
 export function followRequest(inbox, room, rootId, on) {
+  if (on && !threadOf(inbox, room, rootId)) inbox.again = true; // (listed once followed)
   thread(inbox, room, rootId).following = Boolean(on);
   return { room, msg_id: rootId, on: Boolean(on) };
 }
