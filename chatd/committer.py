@@ -421,6 +421,7 @@ class Committer:
         stored: list[Message] = []
         changes = 0
         resent: list[Message] = []
+        followed: list[ThreadState] = []
         for o in outcomes:
             if isinstance(o, Appended):
                 if o.duplicate:
@@ -431,6 +432,8 @@ class Committer:
                     fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
                     stored.append(m)
                     changes += m.kind != "message"
+                if o.followed:  # a thread reply's follows (migration 0033)
+                    followed.extend(o.followed)
         if fresh:
             publish = PublishMany(tuple(fresh))
             # At everyday load (a lone send after an idle spell, nothing since) the fan-out
@@ -446,8 +449,6 @@ class Committer:
                     self._on_committed(stored)
                 except Exception:
                     log.exception("handing committed messages on failed")
-            # (a batch with no thread reply: one attribute read per outcome)
-            followed = [s for o in outcomes if isinstance(o, Appended) for s in o.followed]
             if followed and self._on_followed is not None:
                 try:
                     self._on_followed(followed)

@@ -34,6 +34,7 @@ from chatd.protocol import (
     DndChanged,
     Edit,
     Error,
+    FollowThread,
     Gap,
     Hello,
     History,
@@ -67,6 +68,7 @@ from chatd.protocol import (
     ReactionChanged,
     Read,
     ReadMoved,
+    ReadThread,
     Reminded,
     RemoveContact,
     RemovePreview,
@@ -90,6 +92,8 @@ from chatd.protocol import (
     SetRole,
     SetTopic,
     Thread,
+    Threads,
+    ThreadStateChanged,
     TopicChanged,
     Typing,
     Unban,
@@ -120,6 +124,7 @@ from chatd.protocol.events import (
     SAVED_PAGE_MAX,
     SEARCH_PAGE_MAX,
     THREAD_PAGE_MAX,
+    THREADS_PAGE_MAX,
 )
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 
@@ -287,6 +292,14 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "saved_items": st.builds(SavedItems, id=request_ids,
                                  before=st.none() | st.integers(1, MAX_SEQ),
                                  limit=st.none() | st.integers(1, SAVED_PAGE_MAX)),
+        "follow_thread": st.builds(FollowThread, id=request_ids, room=any_room_names,
+                                   msg_id=msg_ids, on=st.booleans()),
+        "read_thread": st.builds(ReadThread, id=request_ids, room=any_room_names,
+                                 msg_id=msg_ids, seq=st.integers(0, MAX_SEQ)),
+        "threads": st.builds(Threads, id=request_ids,
+                             before=st.none() | st.tuples(st.integers(0, MAX_SEQ),
+                                                          st.integers(0, MAX_SEQ)),
+                             limit=st.none() | st.integers(1, THREADS_PAGE_MAX)),
         "set_topic": st.builds(
             SetTopic, id=request_ids, room=any_room_names,
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
@@ -556,10 +569,12 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
               remind_at=st.none() | st.integers(0, 2**53), ts=st.integers(0, 2**53)),
     st.builds(Reminded, room=any_room_names, msg_id=msg_ids, remind_at=st.integers(0, 2**53),
               message=message_events.map(lambda m: m.wire())),
+    st.builds(ThreadStateChanged, room=any_room_names, msg_id=msg_ids, following=st.booleans(),
+              read_seq=st.integers(0, MAX_SEQ)),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
-``custom_emoji``, ``saved``, ``reminder``)."""
+``custom_emoji``, ``saved``, ``reminder``, ``thread_state``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -589,7 +604,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
       Archive(room="a", archived=True), Pins(room="a"), CustomEmojiList(),
-      Thread(room="a", msg_id=1), Save(room="a", msg_id=1), SavedItems()],
+      Thread(room="a", msg_id=1), Save(room="a", msg_id=1), SavedItems(),
+      FollowThread(room="a", msg_id=1), ReadThread(room="a", msg_id=1, seq=1), Threads()],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

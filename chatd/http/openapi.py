@@ -62,6 +62,8 @@ from chatd.protocol.events import (
     SEARCH_PAGE_MAX,
     THREAD_PAGE,
     THREAD_PAGE_MAX,
+    THREADS_PAGE,
+    THREADS_PAGE_MAX,
 )
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
@@ -167,6 +169,12 @@ def _json(schema: Schema, example: Any = None) -> dict[str, Any]:
         media["example"] = example
     return {"application/json": media}
 
+
+#: The body of a follow or an unfollow of a thread (``follow_thread``).
+_THREAD_FOLLOW: dict[str, Any] = {
+    "room": {"type": "string"}, "msg_id": {"type": "integer"},
+    "following": {"type": "boolean"}, "unchanged": {"type": "boolean"},
+}
 
 class _Builder:
     """The document's pieces for one configuration. ``closed``: objects the server sends
@@ -530,6 +538,22 @@ class _Builder:
                             "tombstone once deleted; in lists only).",
                 examples=[{"room": "general", "msg_id": 1043, "ts": 1732700000200,
                            "remind_at": None, "reminded": False}],
+            ),
+            "Thread": self.sent(
+                {"room": {"type": "string"}, "root": _ref("Message"),
+                 "following": {"type": "boolean"},
+                 "read_seq": {"type": "integer", "minimum": 0, "description":
+                              "The seq of the last reply the user has read (0: none)."},
+                 "last_ts": {"type": "integer", "description":
+                             "The latest reply's time (ms; the root's before any): the "
+                             "list's order, with the root's msg_id breaking ties."},
+                 "unread": {"type": "integer", "minimum": 0, "description":
+                            "Replies after read_seq, not by the user, not deleted."},
+                 "mentions": {"type": "integer", "minimum": 0, "description":
+                              "Of those, the replies whose text @names the user."}},
+                required=["room", "root", "following", "read_seq", "last_ts", "unread",
+                          "mentions"],
+                description="A thread the user follows (the protocol's THREAD).",
             ),
             "SearchResult": self.sent(
                 {**message, "snippet": {"type": "array", "items": self.sent(
@@ -1172,6 +1196,72 @@ class _Builder:
                     "more": {"type": "boolean"},
                 })),
                 errors=(400,),
+            )},
+            "/api/me/threads": {"get": self.op(
+                "List followed threads",
+                "The threads the user follows, in the rooms they are a member of, the latest "
+                "reply first, as the protocol's `threads`, each with its root as it is now "
+                "and its unread replies. The next page: `before` = the reply's `next` "
+                "(\"<last_ts>:<msg_id>\" of the last thread).",
+                tag="accounts", op_id="threads",
+                parameters=[
+                    query("before", {"type": "string",
+                                     "pattern": "^([0-9]{1,19}:[0-9]{1,19})?$"},
+                          "Only the threads after this cursor in the list (empty: none)."),
+                    query("limit", {"type": "integer", "minimum": 1},
+                          f"At most this many (default {THREADS_PAGE}; a larger number "
+                          f"than {THREADS_PAGE_MAX} gives {THREADS_PAGE_MAX})."),
+                ],
+                ok=ok(200, "A page of followed threads.", self.sent({
+                    "threads": {"type": "array", "items": _ref("Thread")},
+                    "more": {"type": "boolean"},
+                    "next": {"type": "string"},
+                }, ["threads", "more"])),
+                errors=(400,),
+            )},
+            "/api/me/threads/{room}/{msg_id}/follow": {
+                "put": self.op(
+                    "Follow a thread",
+                    "As the protocol's `follow_thread`: the user follows the thread of the "
+                    "message (its root, or a reply: its root is meant). The same again is "
+                    "`unchanged`. The user's connections get the `thread_state` event.",
+                    tag="accounts", op_id="followThread",
+                    parameters=[room_param, path_param(
+                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                        "The message's `msg_id`.", 5)],
+                    ok=ok(200, "Followed.", self.sent(_THREAD_FOLLOW, ["room", "msg_id",
+                                                                       "following"])),
+                    errors=(400, 403, 404, 429),
+                ),
+                "delete": self.op(
+                    "Unfollow a thread",
+                    "As the protocol's `follow_thread` with `on: false`: being named in it "
+                    "or having written its root no longer makes the user follow it, until "
+                    "they follow it or reply again.",
+                    tag="accounts", op_id="unfollowThread",
+                    parameters=[room_param, path_param(
+                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                        "The message's `msg_id`.", 5)],
+                    ok=ok(200, "Unfollowed.", self.sent(_THREAD_FOLLOW, ["room", "msg_id",
+                                                                         "following"])),
+                    errors=(400, 403, 404, 429),
+                ),
+            },
+            "/api/me/threads/{room}/{msg_id}/read": {"put": self.op(
+                "Mark a thread read",
+                "As the protocol's `read_thread`: the user has read the thread up to reply "
+                "`seq` (forward only; a lower one is `unchanged`).",
+                tag="accounts", op_id="readThread",
+                parameters=[room_param, path_param(
+                    "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                    "The message's `msg_id`.", 5)],
+                body=_json(self.body({"seq": {"type": "integer", "minimum": 0,
+                                              "maximum": MAX_SEQ}}, ["seq"]), {"seq": 42}),
+                ok=ok(200, "Read.", self.sent({
+                    "room": {"type": "string"}, "msg_id": {"type": "integer"},
+                    "read_seq": {"type": "integer"}, "unchanged": {"type": "boolean"},
+                }, ["room", "msg_id", "read_seq"])),
+                errors=(400, 403, 404, 429),
             )},
             "/api/me/saved/{room}/{msg_id}": {
                 "put": self.op(

@@ -584,6 +584,12 @@ class Threads(Request):
     before: tuple[int, int] | None = None
     limit: int | None = None
 
+    def wire(self) -> dict[str, Any]:
+        obj = Request.wire(self)
+        if self.before is not None:
+            obj["before"] = f"{self.before[0]}:{self.before[1]}"
+        return obj
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SetTopic(Request):

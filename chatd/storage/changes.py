@@ -317,9 +317,10 @@ _SQL_MENTIONS_REMOVE = """
 DELETE FROM mentions x USING unnest($1::bigint[], $2::bigint[]) AS v(room_id, seq)
 WHERE x.room_id = v.room_id AND x.seq = v.seq
 """
+# (by_follow, migration 0033: a thread reply's follower mention, not its text's)
 _SQL_MENTIONS_ADD = """
-INSERT INTO mentions (user_id, room_id, seq)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
+INSERT INTO mentions (user_id, room_id, seq, by_follow)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::boolean[])
 ON CONFLICT DO NOTHING
 """
 # Moderation's writes, each only when the batch has some: roles, owners, bans put and lifted,
@@ -373,6 +374,7 @@ class _Target:
     deleted: bool
     mentions: tuple[str, ...]
     mention_ids: tuple[int, ...] = ()
+    follow_ids: tuple[int, ...] = ()  # of those, the followers its text does not name
     reactions: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     since: dict[str, int] = dataclasses.field(default_factory=dict)  # emoji -> seq put first
     pinned: bool = False
@@ -906,7 +908,8 @@ def _change(change: NewChange, target: _Target, room: _Room,
     if change.kind == "edited":
         if change.text == target.text:
             return False
-        names = {*change.mentions, *(name.lower() for name in _unnamed(target))}
+        followers = {name.lower() for name in _unnamed(target)}
+        names = {*change.mentions, *followers}
         found = sorted({mentionable[key] for name in names
                         if (key := (target.room_id, name)) in mentionable},
                        key=lambda pair: pair[1].lower())
@@ -916,6 +919,9 @@ def _change(change: NewChange, target: _Target, room: _Room,
         # rows stay at the message's seq, so an old message does not become unread.
         target.mention_ids = tuple(sorted(
             ({uid for uid, _ in found} | set(change.group)) - {target.sender_id}))
+        followers -= set(change.mentions)
+        target.follow_ids = tuple(uid for uid, name in found if name.lower() in followers
+                                  and uid not in change.group)
         target.edited = True
         return True
     if change.kind == "deleted":
@@ -1003,10 +1009,10 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
     if rewritten:
         await conn.execute(_SQL_MENTIONS_REMOVE, [t.room_id for t in rewritten],
                            [t.seq for t in rewritten])
-        added = [(uid, t.room_id, t.seq) for t in rewritten if not t.deleted
-                 for uid in t.mention_ids]
+        added = [(uid, t.room_id, t.seq, uid in t.follow_ids) for t in rewritten
+                 if not t.deleted for uid in t.mention_ids]
         if added:
-            await conn.execute(_SQL_MENTIONS_ADD, *_columns(added, 3))
+            await conn.execute(_SQL_MENTIONS_ADD, *_columns(added, 4))
 
 
 # The kinds of entry whose text is kept: an edit's words, a topic, a role, a reason.

@@ -2008,7 +2008,7 @@ ORDER BY q.saved_at DESC
 # and the user's row of it.
 _SQL_THREAD_TARGET = """
 SELECT r.id AS room_id, r.last_seq, m.user_id IS NOT NULL AS member, t.id AS root,
-       f.following, f.read_seq
+       f.following, f.read_seq, (SELECT u.name FROM users u WHERE u.id = $1) AS name
 FROM rooms r
 LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
 LEFT JOIN messages x ON x.id = $3 AND x.room_id = r.id
@@ -3788,7 +3788,7 @@ class PostgresStorage:
                                 "threads")
             if row["root"] is None:
                 raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
-            name = await conn.fetchval("SELECT name FROM users WHERE id = $1", user_id)
+            name = row["name"]
             was = bool(row["following"])
             read = row["read_seq"] or 0
             if on is not None:
@@ -4070,17 +4070,19 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     """One attempt at a batch (asyncio side); see the module docstring. A batch with a
     thread reply (rare) runs in a transaction that locks its rooms first (see
     :data:`_SQL_LOCK_ROOMS`); every other batch as before threads."""
-    if not any(m.thread is not None for m in batch):
-        return await _append_resolved(conn, batch)
-    async with conn.transaction():
-        await conn.execute(_SQL_LOCK_ROOMS, sorted({m.room for m in batch}))
-        return await _append_resolved(conn, batch)
-
-
-async def _append_resolved(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
-    """Resolve and insert ``batch`` (the body of :func:`_append_once`)."""
     plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
                     or m.thread is not None for m in batch)
+    if plain or not any(m.thread is not None for m in batch):
+        return await _append_resolved(conn, batch, plain, False)
+    async with conn.transaction():
+        await conn.execute(_SQL_LOCK_ROOMS, sorted({m.room for m in batch}))
+        return await _append_resolved(conn, batch, False, True)
+
+
+async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,
+                           threaded: bool) -> list[Appended | ChatError]:
+    """Resolve and insert ``batch`` (the body of :func:`_append_once`): ``plain``, none has
+    a reply, a mention, a file, a group or a thread; ``threaded``, some is a thread reply."""
     keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
     # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
     # messages)
@@ -4100,7 +4102,6 @@ async def _append_resolved(conn: Any, batch: list[NewMessage]) -> list[Appended 
         rows = await conn.fetch(_SQL_APPEND_RESOLVE_PLAIN, *keys)
     else:
         # Thread replies (rare) need their roots and followers: a statement of their own.
-        threaded = any(m.thread is not None for m in batch)
         rows = await conn.fetch(
             _SQL_APPEND_RESOLVE_THREAD if threaded else _SQL_APPEND_RESOLVE, *keys,
             [m.reply_to for m in batch],
@@ -4158,13 +4159,14 @@ async def _append_resolved(conn: Any, batch: list[NewMessage]) -> list[Appended 
             new.append((index, row["room_id"], row))
 
     if new:
-        mentioned = _thread_mentions(batch, new)
+        # (a batch with no thread reply calls nothing more than it did before threads)
+        mentioned = _thread_mentions(batch, new) if threaded else {}
         if one_trip is not None:
             stored_rows = {index: one_trip[key] for key, index in first.items()
                            if key in one_trip}
         else:
             stored_rows = await _insert_resolved(conn, batch, new, claimed, mentioned)
-        followed = _followed(batch, new, stored_rows)
+        followed = _followed(batch, new, stored_rows) if threaded else {}
         vanished: dict[int, bool] | None = None
         for index, room_id, resolved in new:
             item = batch[index]
@@ -4196,8 +4198,9 @@ async def _append_resolved(conn: Any, batch: list[NewMessage]) -> list[Appended 
                 thread=None if item.thread is None else resolved["t_id"],
                 broadcast=item.broadcast,
             )
-            results[index] = Appended(message=message, duplicate=False,
-                                      followed=followed.get(index, ()))
+            results[index] = (Appended(message=message, duplicate=False,
+                                       followed=followed.get(index, ()))
+                              if followed else Appended(message=message, duplicate=False))
 
     for index, original in duplicates:
         outcome = results[original]
