@@ -120,7 +120,9 @@ export function mentionsOf(t) {
 /** The sidebar's count: the followed threads with unread replies (at most 100, as the server). */
 export function unreadThreads(inbox) {
   let count = inbox.outside;
-  for (const t of inbox.threads.values()) if (t.following && unreadOf(t) > 0) count += 1;
+  for (const t of inbox.threads.values()) {
+    if (t.following && !t.stale && unreadOf(t) > 0) count += 1;
+  }
   return Math.min(100, count);
 }
 
@@ -152,8 +154,13 @@ export function welcomed(inbox, threadsUnread) {
   inbox.listed = false;
   inbox.again = false;
   inbox.outside = inbox.welcomed;
-  // What was held may have changed while away: counted by the welcome until the page comes.
-  for (const t of inbox.threads.values()) t.stale = true;
+  // What was held may have changed while away: counted by the welcome until a page says it
+  // again (what was seen before is the listing's to count).
+  for (const t of inbox.threads.values()) {
+    t.stale = true;
+    t.everListed = false;
+    t.seen.clear();
+  }
   inbox.asked.clear();
   return ask(inbox, null);
 }
@@ -207,11 +214,17 @@ export function answers(inbox, asked) {
 export function received(inbox, asked, reply, me) {
   if (!answers(inbox, asked)) return false;
   const first = inbox.sent.before === null;
+  const again = inbox.listed; // (not the welcome's first page: `outside` was counted before)
   inbox.sent = null;
   const page = (Array.isArray(reply.threads) ? reply.threads : []).map(listedOf).filter(Boolean);
   if (first) {
-    const unreadHere = page.filter((item) => item.following && item.unread > 0).length;
-    inbox.outside = reply.more === true ? Math.max(0, inbox.welcomed - unreadHere) : 0;
+    if (!again) {
+      // The welcome's count, less those of this page: those beyond it.
+      const unreadHere = page.filter((item) => item.following && item.unread > 0).length;
+      inbox.outside = reply.more === true ? Math.max(0, inbox.welcomed - unreadHere) : 0;
+    } else if (reply.more !== true) {
+      inbox.outside = 0; // (the whole list is held)
+    }
     inbox.listed = true;
     // Threads held and not on the first page: those older than its last are kept (a later page
     // says them again); newer ones are no longer followed, unless a reply made them known since.
@@ -225,12 +238,8 @@ export function received(inbox, asked, reply, me) {
       if (t.stale && (newer || reply.more !== true)) inbox.threads.delete(key);
       else if (!t.following) t.unlisted = true;
     }
-  } else if (inbox.outside > 0) {
-    // The welcome counted these among those beyond the first page.
-    inbox.outside = Math.max(0, inbox.outside - page.filter((item) => item.following
-      && item.unread > 0 && !inbox.threads.has(keyOf(item.room, item.rootId))).length);
   }
-  for (const item of page) take(inbox, item, me);
+  for (const item of page) take(inbox, item, again);
   const last = page[page.length - 1];
   const cursor = typeof reply.next === "string" || Number.isFinite(reply.next) ? reply.next
     : last && Number.isFinite(last.lastTs) ? last.lastTs : null;
@@ -242,8 +251,20 @@ export function received(inbox, asked, reply, me) {
 }
 
 /** A listed thread into the inbox: the listing's counts, the replies it did not count kept. */
-function take(inbox, item, me) {
-  const t = thread(inbox, item.room, item.rootId);
+function take(inbox, item, again) {
+  const known = inbox.threads.get(keyOf(item.room, item.rootId));
+  if (again && inbox.outside > 0 && item.following && !(known && known.everListed)) {
+    // Listed for the first time since the welcome, past its first page (or made known by a
+    // live reply since): when it had unread replies before those seen live, the welcome
+    // counted it among those beyond the first page.
+    let since = 0;
+    for (const reply of known ? known.seen.values() : []) {
+      if (reply.seq > item.readSeq && reply.deletedAt === null) since += 1;
+    }
+    if (item.unread > since) inbox.outside -= 1;
+  }
+  const t = known || thread(inbox, item.room, item.rootId);
+  t.everListed = true;
   delete t.stale;
   t.unlisted = false;
   t.root = item.root;
@@ -259,7 +280,6 @@ function take(inbox, item, me) {
   if (replies && Number.isFinite(replies.last_ts)
       && (!Number.isFinite(t.lastTs) || replies.last_ts > t.lastTs)) t.lastTs = replies.last_ts;
   t.lastSeq = Math.max(t.lastSeq, rev);
-  void me;
 }
 
 /** The `error` reply to `asked`. Returns whether it was taken. */
@@ -324,7 +344,7 @@ export function threadState(inbox, frame) {
  * of the file). `room` is the room's name. Returns whether a followed thread not listed became
  * known (its root is asked for by listing the first page again).
  */
-export function replyEntry(inbox, room, message, me) {
+export function replyEntry(inbox, room, message, me, { live = true } = {}) {
   if (!message || !Number.isSafeInteger(message.thread) || !Number.isSafeInteger(message.seq)
       || !Number.isSafeInteger(message.msg_id) || typeof me !== "string") return false;
   const rootId = message.thread;
@@ -333,6 +353,9 @@ export function replyEntry(inbox, room, message, me) {
   let t = threadOf(inbox, room, rootId);
   if (!t) {
     if (!mine && !named) return false; // (a thread the person does not follow)
+    // A page of history is older than the listing: its threads are listed, or counted by the
+    // welcome beyond the pages read (`outside`), not made known again here.
+    if (!live) return false;
     t = thread(inbox, room, rootId);
     inbox.again = true; // (its root, and the replies before this one)
   }

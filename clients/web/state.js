@@ -612,7 +612,7 @@ const ANSWERED = {
     if (!room) return [];
     const messages = (Array.isArray(reply.messages) ? reply.messages : [])
       .filter((m) => m && isSeq(m.seq));
-    panelEntries(state, room, messages);
+    panelEntries(state, room, messages, { live: false });
     if (asked.after !== undefined) {
       // Filling a gap: go on from the last one received while there is more.
       room.add(messages, state.me);
@@ -2109,11 +2109,13 @@ function heldMessage(state, room, msgId) {
  * the messages it lists, and a pin (a message the page does not hold: the first page is asked
  * again, by `settle`).
  */
-function panelEntries(state, room, entries) {
+function panelEntries(state, room, entries, { live = true } = {}) {
   // The followed threads count their replies (inbox.js); `settle` asks what they lack.
   for (const entry of entries) {
     if (entry.op === "deleted") inboxing.changeEntry(state.inbox, room.name, entry);
-    else if (threading.isReply(entry)) inboxing.replyEntry(state.inbox, room.name, entry, state.me);
+    else if (threading.isReply(entry)) {
+      inboxing.replyEntry(state.inbox, room.name, entry, state.me, { live });
+    }
   }
   if (state.threadPanel.room === room.name) {
     for (const entry of entries) threading.applyEntry(state.threadPanel, { room: room.name, ...entry });

@@ -211,3 +211,32 @@ def test_threads_view_on_a_phone(
     expect(threads_count(page)).to_be_hidden()
     assert ann.errors == []
     bob.close()
+
+
+def test_threads_view_pages_as_it_is_scrolled(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """More followed threads than a page (30): the view lists the latest first and asks for
+    the next page once scrolled to its end; the sidebar counts them all."""
+    _, ann_line, bob = ann_and_bob_in(daemon, "general")
+    count = 34
+    roots = [ann_line.request("send", room="general", text=f"question {n}", nonce=f"q{n}")
+             for n in range(count)]
+    ann_line.close()
+    for n, root in enumerate(roots):
+        bob.request("send", room="general", text=f"answer {n}", nonce=f"a{n}",
+                    thread=root["msg_id"])
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(threads_count(page)).to_have_text(str(count))
+    threads_entry(page).click()
+    items = threads_view(page).locator("li.threads-item")
+    expect(items).to_have_count(30)
+    expect(items.first.locator(".result-text")).to_have_text(f"question {count - 1}")
+    page.locator("#threads-scroll").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    expect(items).to_have_count(count)
+    expect(items.last.locator(".result-text")).to_have_text("question 0")
+    expect(items.filter(has=page.locator(".threads-unread"))).to_have_count(count)
+    assert ann.errors == []
+    bob.close()

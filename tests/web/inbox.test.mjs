@@ -307,3 +307,25 @@ test("an unfollowed thread stays in the view until the next listing", () => {
   inbox.replyEntry(box, "general", reply(14, 10, { from: "ann" }), "ann");
   assert.deepEqual(inbox.shownThreads(box), []);
 });
+
+test("threads beyond the first page are counted once: by the welcome, not again by their replies", () => {
+  const box = listedInbox([listed(10, { rev: 15, unread: 1, lastTs: 9000 })], { more: true,
+    welcome: 3 });
+  assert.equal(inbox.unreadThreads(box), 3); // 1 held, 2 beyond
+  // A page of history brings an old reply of a thread beyond: the welcome counted it.
+  assert.equal(inbox.replyEntry(box, "general", reply(5, 40), "ann", { live: false }), false);
+  assert.equal(inbox.unreadThreads(box), 3);
+  // A live reply in another thread beyond: known now, and the first page asked again; it had
+  // an unread reply before this one, so the welcome counted it too.
+  assert.equal(inbox.replyEntry(box, "general", reply(20, 50), "ann"), true);
+  const asked = inbox.wanted(box);
+  inbox.received(box, asked, { threads: [listed(50, { rev: 20, unread: 2, lastTs: 10_020 }),
+    listed(10, { rev: 15, unread: 1, lastTs: 9000 })], more: true, next: "9000:10" }, "ann");
+  assert.equal(inbox.unreadThreads(box), 3); // 2 held, 1 beyond
+  // One with nothing unread before its live reply was not counted beyond: it adds one.
+  inbox.replyEntry(box, "general", reply(21, 60), "ann");
+  inbox.received(box, inbox.wanted(box), { threads: [listed(60, { rev: 21, unread: 1,
+    lastTs: 10_021 }), listed(50, { rev: 20, unread: 2, lastTs: 10_020 }),
+  listed(10, { rev: 15, unread: 1, lastTs: 9000 })], more: true, next: "9000:10" }, "ann");
+  assert.equal(inbox.unreadThreads(box), 4);
+});
