@@ -329,3 +329,12 @@ test("threads beyond the first page are counted once: by the welcome, not again 
   listed(10, { rev: 15, unread: 1, lastTs: 9000 })], more: true, next: "9000:10" }, "ann");
   assert.equal(inbox.unreadThreads(box), 4);
 });
+
+test("after a reconnect the welcome's count stands until the first page says the threads again", () => {
+  const box = listedInbox([listed(10, { rev: 15, unread: 1 })], { welcome: 1 });
+  assert.equal(inbox.unreadThreads(box), 1);
+  const asked = inbox.welcomed(box, 1); // (the same thread, still unread)
+  assert.equal(inbox.unreadThreads(box), 1);
+  inbox.received(box, asked, { threads: [listed(10, { rev: 15, unread: 1 })], more: false }, "ann");
+  assert.equal(inbox.unreadThreads(box), 1);
+});
