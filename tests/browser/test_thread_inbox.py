@@ -164,6 +164,7 @@ def test_threads_view_counts_reads_in_every_tab_unfollows_and_takes_files(
     chooser.value.set_files([plan])
     chip = page.locator("#thread-attachments li.attachment", has_text="plan.png")
     expect(chip.locator(".att-status")).to_have_text(re.compile(r"^Ready · \d+ bytes$"))
+    assert axe_serious(page) == []  # (the panel with its Follow button and a file's chip)
     box = panel.get_by_role("textbox", name="Reply in the thread")
     box.fill("the plan")
     box.press("Enter")
