@@ -180,6 +180,23 @@ def test_threads_view_counts_reads_in_every_tab_unfollows_and_takes_files(
         got = bob.wait_for("message")
     assert got["thread"] == root and [f["name"] for f in got["files"]] == ["plan.png"], got
     expect(message(page, "the plan")).to_have_count(0)  # (in the thread only)
+
+    # A file dropped on the panel is the thread's, not the room box's; it can be taken out.
+    data = page.evaluate_handle("""() => {
+      const data = new DataTransfer();
+      data.items.add(new File(["milk, eggs"], "notes.txt", { type: "text/plain" }));
+      return data;
+    }""")
+    panel.dispatch_event("dragover", {"dataTransfer": data})
+    expect(panel).to_have_class(re.compile(r"\bdropping\b"))
+    panel.dispatch_event("drop", {"dataTransfer": data})
+    expect(panel).not_to_have_class(re.compile(r"\bdropping\b"))
+    notes = page.locator("#thread-attachments li.attachment", has_text="notes.txt")
+    expect(notes.locator(".att-status")).to_have_text("Ready · 10 bytes")
+    expect(page.locator("#attachments li.attachment")).to_have_count(0)
+    notes.get_by_role("button", name="Remove notes.txt").click()
+    expect(notes).to_have_count(0)
+    expect(page.locator("#thread-attachments")).to_be_hidden()
     assert ann.errors == [] and other_errors == []
     bob.close()
 
