@@ -2744,7 +2744,10 @@ class PostgresStorage:
     async def _run(
         self, fn: Callable[[Unpack[PosArgsT]], Coroutine[Any, Any, T]], *args: *PosArgsT
     ) -> T:
-        """Run ``fn(*args)`` on the storage loop; database failures become StorageUnavailable."""
+        """Run ``fn(*args)`` on the storage loop; database failures become StorageUnavailable,
+        but for the refusals of constraints that concurrent requests can meet: a foreign key
+        violated is ``not_found``, a unique one ``conflict`` (two requests that each checked
+        a name free, say; statements that expect it say ON CONFLICT, this is the net)."""
         if self._closed:
             raise StorageUnavailable("storage is closed")
         try:
@@ -2752,6 +2755,10 @@ class PostgresStorage:
         except asyncpg.ForeignKeyViolationError as exc:
             # Only user ids can dangle here (rooms and users are never deleted by chatd).
             raise ChatError(codes.NOT_FOUND, "no such user") from exc
+        except asyncpg.UniqueViolationError as exc:
+            log.info("a unique constraint refused a change: %s", exc.constraint_name)
+            raise ChatError(codes.CONFLICT, "that exists already (a concurrent change made "
+                                            "it); look again") from exc
         except _UNAVAILABLE as exc:
             raise StorageUnavailable(f"database error: {exc!r}") from exc
 
