@@ -51,11 +51,11 @@ from chatd.files import (
     INLINE_TYPES,
     FileStore,
     StoreUnavailable,
-    unplace,
     Upload,
     normalise_content_type,
     sanitise_name,
     served_type,
+    unplace,
 )
 from chatd.http.links import FILE_HEADERS, cache_control, readable_file
 from chatd.http.messages import BodyError, FileReply, Reply, Request, RequestBody, json_reply
