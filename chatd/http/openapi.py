@@ -547,7 +547,10 @@ class _Builder:
             "Deleted": self.sent(
                 {"op": {"const": "deleted"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "by": {"type": "string"},
-                 "ts": ms}),
+                 "ts": ms, "unpinned": {"const": True, "description":
+                                        "The message was pinned: the deletion took it off "
+                                        "the room's pins (left out otherwise)."}},
+                required=["op", "room", "seq", "msg_id", "by", "ts"]),
             "Reaction": self.sent(
                 {"op": {"const": "reaction"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "emoji": {"type": "string"},
@@ -1401,7 +1404,10 @@ class _Builder:
                 "committed; a message without a preview is `unchanged`. It stays removed "
                 "until an edit changes the text's first link.",
                 tag="moderation", op_id="removePreview",
-                parameters=[room_param, msg_id_param],
+                # (6: a message of ann's that stays; 5 is deleted by the example above)
+                parameters=[room_param, path_param(
+                    "msg_id", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                    "The message's `msg_id`.", 6)],
                 ok=ok(200, "Removed.", changed_entry()),
                 errors=(400, 403, 404, 429),
             )},
