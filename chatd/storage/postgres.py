@@ -3453,7 +3453,16 @@ class PostgresStorage:
     async def append_messages(self, batch: Sequence[NewEntry]) -> list[Appended | ChatError]:
         if not batch:
             return []
-        return await self._run(self._do_append, list(batch))
+        try:
+            return await self._run(self._do_append, list(batch))
+        except ChatError as exc:
+            # Here a unique violation is a race the retries did not win (a nonce sent twice
+            # at once, chatd.committer's _DATA_FAULTS): the batch is unavailable, to send
+            # again, not a conflict of one request's (what _run makes of it elsewhere).
+            if isinstance(exc.__cause__, asyncpg.UniqueViolationError):
+                raise StorageUnavailable(f"database error: {exc.__cause__!r}"
+                                         ) from exc.__cause__
+            raise
 
     async def _do_append(self, batch: list[NewEntry]) -> list[Appended | ChatError]:
         """Messages first (two statements), then changes (one transaction): see

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, FloatRect, Locator, Page, expect
 
 from tests.browser.conftest import (
     DESKTOP,
@@ -61,7 +61,7 @@ UNCOVERED = """node => {
 }"""
 
 
-def overlap(one: dict[str, float] | None, two: dict[str, float] | None) -> bool:
+def overlap(one: FloatRect | None, two: FloatRect | None) -> bool:
     """Whether two boxes (playwright's bounding_box) share any area."""
     assert one is not None and two is not None
     return (one["x"] < two["x"] + two["width"] and two["x"] < one["x"] + one["width"]
