@@ -457,12 +457,20 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
     return spans
 
 
-def deleted_spans(message: MessagePosted, *, number: int, label: str, by: str) -> Line:
-    """A message just deleted: ``[3] 12:30 [general] ann: [deleted]``, and by whom when it
-    was not its author."""
+def deleted_spans(message: MessagePosted | None, *, number: int | None, label: str, by: str,
+                  unpinned: bool = False) -> Line:
+    """A message just deleted: ``[3] 12:30 [general] ann: [deleted]``, by whom when it was
+    not its author, and that it left the pins when it was pinned. Of a message not held
+    here, only a pinned one's deletion is told (the room's pins changed): ``[general] bob
+    deleted a pinned message``."""
+    if message is None or number is None:
+        return [Span(f"[{label}] {clean(by)} deleted a pinned message (it left the pins)",
+                     Style.DIM)]
     spans = [_header(message, number, label), Span("[deleted]", Style.DIM)]
     if by.lower() != message.sender.lower():
         spans.append(Span(f" (by {clean(by)})", Style.DIM))
+    if unpinned:
+        spans.append(Span(" (it was pinned: it left the pins)", Style.DIM))
     return spans
 
 

@@ -1045,6 +1045,12 @@ class ChatClient:
         if isinstance(entry, MessagePinned):
             self._take_pin(entry)
             return
+        if isinstance(entry, MessageDeleted) and entry.unpinned \
+                and self.messages.get(room, entry.msg_id) is None:
+            # Not held here, but the room's pins changed: told as a pin is.
+            self.screen.spans(deleted_spans(None, number=None, label=self.label(room),
+                                            by=entry.by, unpinned=True))
+            return
         if self.messages.apply(entry) is Applied.NOTHING:
             return
         held = self.messages.get(room, entry.msg_id)
@@ -1058,7 +1064,8 @@ class ChatClient:
                 self.screen.bell()
         elif isinstance(entry, MessageDeleted):
             self.screen.spans(deleted_spans(held, number=self.messages.number(held),
-                                            label=self.label(room), by=entry.by))
+                                            label=self.label(room), by=entry.by,
+                                            unpinned=bool(entry.unpinned)))
         elif isinstance(entry, ReactionChanged):
             self.screen.spans(reaction_spans(
                 held, number=self.messages.number(held), label=self.label(room), me=self.me,

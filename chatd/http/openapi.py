@@ -571,7 +571,10 @@ class _Builder:
             "Deleted": self.sent(
                 {"op": {"const": "deleted"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "by": {"type": "string"},
-                 "ts": ms}),
+                 "ts": ms, "unpinned": {"const": True, "description":
+                                        "The message was pinned: the deletion took it off "
+                                        "the room's pins (left out otherwise)."}},
+                required=["op", "room", "seq", "msg_id", "by", "ts"]),
             "Reaction": self.sent(
                 {"op": {"const": "reaction"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "emoji": {"type": "string"},
@@ -928,6 +931,9 @@ class _Builder:
                              required=["room", "seq", "msg_id", "ts"])
 
         seq_schema: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
+        msg_id_param = path_param("msg_id", {"type": "integer", "minimum": 0,
+                                             "maximum": 10**18 - 1},
+                                  "The message's `msg_id`.", 5)
         reason = {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS,
                   "pattern": NO_NUL, "description": "Why; shown to the members with the "
                                                     "entry (\"\" or null: none)."}
@@ -1121,6 +1127,30 @@ class _Builder:
                 })),
                 errors=(400, 403, 404),
             )},
+            "/api/rooms/{room}/pins/{msg_id}": {
+                "put": self.op(
+                    "Pin a message",
+                    "As the protocol's `pin`: any member of the room may. Answered once the "
+                    "`pinned` entry is committed; a message pinned already is `unchanged`. "
+                    f"A room has at most `limits.pins_per_room` ({limits.pins_per_room}) "
+                    "pinned: one more is 409 `too_many_pins`; an archived room is 409 "
+                    "`archived`.",
+                    tag="rooms", op_id="pinMessage",
+                    parameters=[room_param, msg_id_param],
+                    ok=ok(200, "Pinned.", changed_entry()),
+                    errors=(400, 403, 404, 409, 429),
+                ),
+                "delete": self.op(
+                    "Unpin a message",
+                    "As the protocol's `pin` with `on` false: any member of the room may. "
+                    "Answered once the `pinned` entry is committed; a message not pinned is "
+                    "`unchanged`.",
+                    tag="rooms", op_id="unpinMessage",
+                    parameters=[room_param, msg_id_param],
+                    ok=ok(200, "Unpinned.", changed_entry()),
+                    errors=(400, 403, 404, 409, 429),
+                ),
+            },
             "/api/rooms/{room}/threads/{msg_id}": {"get": self.op(
                 "Read a thread",
                 "A thread's root and a page of its replies, oldest first (the newest of "
@@ -1453,10 +1483,22 @@ class _Builder:
                 "(its owner, its moderators, an administrator). Answered once the `deleted` "
                 "entry is committed; a message deleted already is `unchanged`.",
                 tag="moderation", op_id="deleteMessage",
+                parameters=[room_param, msg_id_param],
+                ok=ok(200, "Deleted.", changed_entry()),
+                errors=(400, 403, 404, 429),
+            )},
+            "/api/rooms/{room}/messages/{msg_id}/preview": {"delete": self.op(
+                "Remove a message's link preview",
+                "As the protocol's `remove_preview`: by the message's author, or by whoever "
+                "moderates the room. Answered once the `preview` entry (`removed`) is "
+                "committed; a message without a preview is `unchanged`. It stays removed "
+                "until an edit changes the text's first link.",
+                tag="moderation", op_id="removePreview",
+                # (6: a message of ann's that stays; 5 is deleted by the example above)
                 parameters=[room_param, path_param(
                     "msg_id", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
-                    "The message's `msg_id`.", 5)],
-                ok=ok(200, "Deleted.", changed_entry()),
+                    "The message's `msg_id`.", 6)],
+                ok=ok(200, "Removed.", changed_entry()),
                 errors=(400, 403, 404, 429),
             )},
             "/api/rooms/{room}/topic": {"put": self.op(

@@ -251,6 +251,14 @@ def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _pin_path(on: bool) -> Fields:
+    """``PUT`` (``on``) or ``DELETE`` of ``/api/rooms/{room}/pins/{msg_id}``: the ``pin``
+    request from the path alone."""
+    def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+        return {**_room_path(request, params), "on": on}
+    return fields
+
+
 def _page_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``?limit=&before=`` of a room's page newest first (``audit``, ``pins``, ``thread``),
     with the path's fields."""
@@ -656,6 +664,9 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})", {
         "DELETE": operation("delete", _room_path),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/preview", {
+        "DELETE": operation("remove_preview", _room_path),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/notify", {
         "PUT": operation("set_notify", _room_body),
     }),
@@ -682,6 +693,9 @@ ROUTES: list[Route] = [
         "GET": operation("audit", _page_fields),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/pins", {"GET": operation("pins", _page_fields)}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/pins/(?P<msg_id>[0-9]{1,18})", {
+        "PUT": operation("pin", _pin_path(True)), "DELETE": operation("pin", _pin_path(False)),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/threads/(?P<msg_id>[0-9]{1,18})", {
         "GET": operation("thread", _page_fields),
     }),

@@ -319,7 +319,8 @@ def _edited(obj: Mapping[str, Any]) -> MessageEdited:
 def _deleted(obj: Mapping[str, Any]) -> MessageDeleted:
     return MessageDeleted(room=_str(obj, "room"), seq=_int(obj, "seq"),
                           msg_id=_int(obj, "msg_id"), by=_str(obj, "by"),
-                          ts=_int(obj, "ts", minimum=None))
+                          ts=_int(obj, "ts", minimum=None),
+                          unpinned=_optional_bool(obj, "unpinned"))
 
 
 def _reaction(obj: Mapping[str, Any]) -> ReactionChanged:

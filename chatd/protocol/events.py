@@ -869,7 +869,9 @@ class MessageEdited(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MessageDeleted(ServerEvent):
-    """An entry of the log: message ``msg_id`` was deleted, ``by`` its author or a moderator."""
+    """An entry of the log: message ``msg_id`` was deleted, ``by`` its author or a moderator;
+    ``unpinned`` (True, else left out) when it was pinned: the deletion took it off the
+    room's pins."""
 
     OP: ClassVar[str] = "deleted"
     room: str
@@ -877,6 +879,7 @@ class MessageDeleted(ServerEvent):
     msg_id: int
     by: str
     ts: int
+    unpinned: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -568,6 +568,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         if refusal is not None:
             outcomes.append(refusal)
             continue
+        was_pinned = message.pinned
         changed = _change(change, message, room, mentionable, room.last_seq + 1)
         if changed:
             room.last_seq += 1
@@ -576,7 +577,9 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         # Unchanged, the entry stands at the message's rev: the last entry that did change it.
         entry = Message(room=room.name, seq=message.rev, msg_id=message.id, sender=actor.name,
                         text=change.text if change.kind == "edited" else "", ts=now, nonce="",
-                        kind=change.kind, emoji=change.emoji, on=change.on,
+                        kind=change.kind, emoji=change.emoji,
+                        # A deletion's: whether it took the message off the pins.
+                        on=change.on if change.kind != "deleted" else changed and was_pinned,
                         mentions=message.mentions if changed and change.kind == "edited" else ())
         if changed:
             entries.append(_Entry(entry, message, change.user_id))
@@ -664,6 +667,7 @@ def _purge(change: NewChange, room: _Room, actor: _Person | None, target: _Perso
     stored: list[Message] = []
     for msg_id in found[:limit]:
         message = messages[msg_id]
+        was_pinned = message.pinned
         if not _change(NewChange(user_id=by.id, room=room.name, msg_id=msg_id,
                                  kind="deleted"), message, room, {}, room.last_seq + 1):
             continue  # deleted by a change before it in the batch
@@ -671,7 +675,7 @@ def _purge(change: NewChange, room: _Room, actor: _Person | None, target: _Perso
         room.bumped = message.touched = True
         message.rev = room.last_seq
         entry = Message(room=room.name, seq=room.last_seq, msg_id=msg_id, sender=by.name,
-                        text="", ts=now, nonce="", kind="deleted")
+                        text="", ts=now, nonce="", kind="deleted", on=was_pinned)
         entries.append(_Entry(entry, message, by.id))
         stored.append(entry)
     more = len(found) > limit
@@ -933,7 +937,8 @@ def _change(change: NewChange, target: _Target, room: _Room,
         target.reactions.clear()
         target.preview = None
         if target.pinned:
-            # Off the pins with it: the deleted entry says so (its row goes with the words).
+            # Off the pins with it: the deleted entry says so ("unpinned": its reaction_on is
+            # true; its row goes with the words).
             target.pinned, target.pin = False, None
             room.pins -= 1
         return True
@@ -978,7 +983,8 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [e.text if e.kind in _TEXTS else None for e in logged],
         [" ".join(e.mentions) for e in logged],
         [e.emoji or None for e in logged],
-        [e.on if e.kind in _WAYS else None for e in logged], now,
+        [e.on if e.kind in _WAYS else (e.on or None) if e.kind == "deleted" else None
+         for e in logged], now,
         [r.id for r in bumped], [r.last_seq for r in bumped],
         [t.id for t in touched], [t.rev for t in touched],
         [t.id for t in rewritten], [t.text for t in rewritten],
@@ -1017,7 +1023,8 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
 
 # The kinds of entry whose text is kept: an edit's words, a topic, a role, a reason.
 _TEXTS = frozenset({"edited", "topic", "role", "banned", "kicked"})
-# The kinds of entry that go one way or the other (reaction_on says which).
+# The kinds of entry that go one way or the other (reaction_on says which). A deletion's
+# reaction_on is true when it took the message off the pins (NULL otherwise).
 _WAYS = frozenset({"reaction", "archived", "pinned"})
 
 

@@ -2930,7 +2930,10 @@ class PostgresStorage:
     async def _run(
         self, fn: Callable[[Unpack[PosArgsT]], Coroutine[Any, Any, T]], *args: *PosArgsT
     ) -> T:
-        """Run ``fn(*args)`` on the storage loop; database failures become StorageUnavailable."""
+        """Run ``fn(*args)`` on the storage loop; database failures become StorageUnavailable,
+        but for the refusals of constraints that concurrent requests can meet: a foreign key
+        violated is ``not_found``, a unique one ``conflict`` (two requests that each checked
+        a name free, say; statements that expect it say ON CONFLICT, this is the net)."""
         if self._closed:
             raise StorageUnavailable("storage is closed")
         try:
@@ -2938,6 +2941,10 @@ class PostgresStorage:
         except asyncpg.ForeignKeyViolationError as exc:
             # Only user ids can dangle here (rooms and users are never deleted by chatd).
             raise ChatError(codes.NOT_FOUND, "no such user") from exc
+        except asyncpg.UniqueViolationError as exc:
+            log.info("a unique constraint refused a change: %s", exc.constraint_name)
+            raise ChatError(codes.CONFLICT, "that exists already (a concurrent change made "
+                                            "it); look again") from exc
         except _UNAVAILABLE as exc:
             raise StorageUnavailable(f"database error: {exc!r}") from exc
 
@@ -3633,7 +3640,16 @@ class PostgresStorage:
     async def append_messages(self, batch: Sequence[NewEntry]) -> list[Appended | ChatError]:
         if not batch:
             return []
-        return await self._run(self._do_append, list(batch))
+        try:
+            return await self._run(self._do_append, list(batch))
+        except ChatError as exc:
+            # Here a unique violation is a race the retries did not win (a nonce sent twice
+            # at once, chatd.committer's _DATA_FAULTS): the batch is unavailable, to send
+            # again, not a conflict of one request's (what _run makes of it elsewhere).
+            if isinstance(exc.__cause__, asyncpg.UniqueViolationError):
+                raise StorageUnavailable(f"database error: {exc.__cause__!r}"
+                                         ) from exc.__cause__
+            raise
 
     async def _do_append(self, batch: list[NewEntry]) -> list[Appended | ChatError]:
         """Messages first (two statements), then changes (one transaction): see
