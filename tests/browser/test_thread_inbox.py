@@ -6,8 +6,8 @@ header unfollows it, and Bob's next reply no longer counts; a file sent from the
 shows in the thread with its thumbnail. On a phone the Threads view covers the page.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
-tests/artifacts/ (desktop-threads-view.png, phone-threads-view.png; docs/screenshots/ holds
-copies).
+tests/artifacts/ (desktop-threads-view.png, phone-threads-view.png; `python -m
+tests.browser.refresh_screenshots` copies them to the docs' pictures).
 """
 
 from __future__ import annotations
@@ -76,13 +76,6 @@ def png(width: int, height: int) -> bytes:
             + chunk(b"IEND", b""))
 
 
-def save_screenshot(page: Page, artifacts: Path, name: str) -> None:
-    """The screenshot in tests/artifacts/ and its copy in docs/screenshots/."""
-    shot(page, artifacts, name)
-    docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / f"{name}.png"
-    docs.write_bytes((artifacts / f"{name}.png").read_bytes())
-
-
 def test_threads_view_counts_reads_in_every_tab_unfollows_and_takes_files(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
@@ -126,7 +119,7 @@ def test_threads_view_counts_reads_in_every_tab_unfollows_and_takes_files(
     expect(item.locator(".threads-unread")).to_have_text("1")
     expect(item.locator(".threads-mentions")).to_have_text("@1")
     assert axe_serious(page) == []
-    save_screenshot(page, artifacts, "desktop-threads-view")
+    shot(page, artifacts, "desktop-threads-view")
 
     # Opened: the thread panel shows it, and it is read, in this tab and the other.
     item.get_by_role("button", name=re.compile(r"Open the thread$")).click()
@@ -222,7 +215,7 @@ def test_threads_view_on_a_phone(
     item = view.locator("li.threads-item")
     expect(item.locator(".threads-unread")).to_have_text("2")
     expect(item.locator(".threads-mentions")).to_have_text("@1")
-    save_screenshot(page, artifacts, "phone-threads-view")
+    shot(page, artifacts, "phone-threads-view")
     item.get_by_role("button", name=re.compile(r"Open the thread$")).click()
     expect(thread_panel(page)).to_be_in_viewport()
     expect(in_thread(page, "or sushi @ann")).to_be_visible()
