@@ -1279,10 +1279,10 @@ class _Builder:
                     "Change a scheduled message",
                     "As the protocol's `edit_scheduled`: what is given changes (`files` "
                     "replaces the files; `send_at: 0` sends it now; a failed item given a "
-                    "`send_at` is pending again). 404 for an item not the user's, sent, or "
-                    "being sent.",
+                    "`send_at` is pending again; no body changes nothing). 404 for an item "
+                    "not the user's, sent, or being sent.",
                     tag="accounts", op_id="editScheduled",
-                    parameters=[item_param],
+                    parameters=[item_param], body_required=False,
                     body=_json(self.body({
                         "text": {"type": "string"},
                         "files": {"type": "array", "maxItems": MAX_FILES,

@@ -330,19 +330,41 @@ async def test_due_while_stopped_is_sent_at_start(tmp_path: Path, database_dsn: 
         await bob.aclose()
 
 
+#: The backends of the database waiting for a row lock (the test's).
+_WAITING = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()")
+
+
+async def _killed(a: Any, db: Database) -> None:
+    """Kill node A with SIGKILL while its next statement waits for a lock the test holds,
+    and end that statement's backend: a process killed before its statement reached the
+    database (a backend whose client died runs a waiting statement to its end once the lock
+    is free: the node then did all its work, just without knowing it)."""
+    await db.until(f"SELECT ({_WAITING}) > 0")
+    a.process.send_signal(signal.SIGKILL)
+    assert await a.process.wait() == -signal.SIGKILL
+    await db.value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                   "WHERE wait_event_type = 'Lock' AND datname = current_database()")
+    await db.until(f"SELECT ({_WAITING}) = 0")
+
+
 async def test_a_node_killed_after_its_claim_loses_nothing_and_stores_once(
         tmp_path: Path, database_dsn: str) -> None:
     """Node A (a process, its claims' lease 1 s) claims bob's item and stores its message,
     and is killed with SIGKILL before it forgets the item (the test holds the item's row
-    lock, and waits for the message row: states, not time). Node B claims it again after
-    the lease and sends it with the same nonce: the message is stored once, bob is told
-    "sent" with it, and the item is gone."""
+    lock, and waits for the message row: states, not time). Node B, started then, claims it
+    again after the lease and sends it with the same nonce: the message is stored once, and
+    bob (connected to node C, which never looks on its own: an hour between its looks) is
+    told "sent" with it; the item is gone."""
     env = {"CHATD_CLUSTER_CLAIM_LEASE": "1", "CHATD_CLUSTER_REMINDER_CHECK": "3600"}
-    async with database(database_dsn) as db, database(database_dsn, "rows") as rows:
+    config = _quiet(tmp_path, database_dsn)
+    async with database(database_dsn) as db, database(database_dsn, "rows") as rows, \
+            running(config) as c:
         async with daemon_process(tmp_path, database_dsn, "a", env) as a:
             ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
             token = await register_and_login(a.http_port, "bob")
             bob = await _connected(a.tcp_port, token)
+            on_c = await _connected(c.tcp_port, token)
             for client in (ann, bob):
                 await client.request("join", room="general")
             # ann's commits wait for the room's lock: A's send of the item is held there
@@ -356,35 +378,35 @@ async def test_a_node_killed_after_its_claim_loses_nothing_and_stores_once(
             await rows.execute("SELECT 1 FROM scheduled WHERE id = $1 FOR UPDATE", item)
             await db.execute("ROLLBACK")  # A stores the message, then waits for the item
             await db.until("SELECT count(*) = 1 FROM messages WHERE text = 'kept'")
-            a.process.send_signal(signal.SIGKILL)
-            assert await a.process.wait() == -signal.SIGKILL
+            await _killed(a, db)
             await rows.execute("ROLLBACK")
-        config = _quiet(tmp_path, database_dsn)
         async with running(config) as b:
-            bob = await Client.tcp(b.tcp_port)
-            await bob.hello(token)
-            sent = await bob.event("scheduled", action="sent")
+            sent = await on_c.event("scheduled", action="sent")
             assert sent["item"]["item"] == item
             assert await db.value("SELECT count(*) FROM messages WHERE text = 'kept'") == 1
             assert await db.value("SELECT nonce FROM messages WHERE text = 'kept'") == \
                 f"sched:{item}"
             assert await db.value("SELECT count(*) FROM scheduled") == 0
-            history = await bob.request("history", room="general")
+            history = await on_c.request("history", room="general")
             assert [m["text"] for m in history["messages"]].count("kept") == 1
             assert sent["msg"]["msg_id"] == next(m["msg_id"] for m in history["messages"]
                                                  if m["text"] == "kept")
-            await bob.aclose()
+            assert b.app.scheduler is not None and c.app.scheduler is not None
+            assert (b.app.scheduler.sent, c.app.scheduler.sent) == (0, 0)  # a duplicate
+        await on_c.aclose()
 
 
 async def test_a_reminder_claimed_by_a_killed_node_is_told_by_another(
         tmp_path: Path, database_dsn: str) -> None:
     """Node A (a process, lease 1 s) claims bob's reminder and is killed with SIGKILL
     before it marks it reminded (the test holds bob's row, which the mark waits for, moves
-    the reminder into the past, and waits for the claim to show in the database). Node B
-    claims it again after the lease: bob, on B, gets the reminder event once, and it reads
-    back reminded."""
+    the reminder into the past, and waits for the claim to show in the database). Node B,
+    started then, claims it again after the lease: bob, connected to node C (which never
+    looks on its own), gets the reminder event once, and it reads back reminded."""
     env = {"CHATD_CLUSTER_CLAIM_LEASE": "1", "CHATD_CLUSTER_REMINDER_CHECK": "0.2"}
-    async with database(database_dsn) as db, database(database_dsn, "rows") as rows:
+    config = _quiet(tmp_path, database_dsn)
+    async with database(database_dsn) as db, database(database_dsn, "rows") as rows, \
+            running(config) as c:
         async with daemon_process(tmp_path, database_dsn, "a", env) as a:
             ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
             token = await register_and_login(a.http_port, "bob")
@@ -397,23 +419,24 @@ async def test_a_reminder_claimed_by_a_killed_node_is_told_by_another(
                                       remind_at=_now() + HOUR)
             assert saved["op"] == "ok", saved
             await bob.aclose()
+            on_c = await _connected(c.tcp_port, token)
             await db.execute("BEGIN")
             await db.execute("SELECT 1 FROM users WHERE name = 'bob' FOR UPDATE")
             await rows.execute("UPDATE saved SET remind_at = now() WHERE msg_id = $1", msg_id)
             await rows.until("SELECT claimed_until IS NOT NULL FROM saved WHERE msg_id = $1",
                              msg_id)
-            a.process.send_signal(signal.SIGKILL)
-            assert await a.process.wait() == -signal.SIGKILL
+            await _killed(a, rows)
             await db.execute("ROLLBACK")
             assert not await rows.value("SELECT reminded FROM saved WHERE msg_id = $1", msg_id)
-        async with running(_quiet(tmp_path, database_dsn)) as b:
-            bob = await Client.tcp(b.tcp_port)
-            await bob.hello(token)
-            event = await bob.event("reminder", msg_id=msg_id)
+        async with running(config) as b:
+            event = await on_c.event("reminder", msg_id=msg_id)
             assert event["message"]["text"] == "remember"
-            assert b.app.reminders is not None and b.app.reminders.delivered == 1
             await db.until("SELECT reminded FROM saved WHERE msg_id = $1", msg_id)
-            await bob.aclose()
+            assert b.app.reminders is not None and b.app.reminders.delivered == 1
+            assert c.app.reminders is not None and c.app.reminders.delivered == 0
+            await on_c.request("ping")
+            assert [e for e in on_c.events if e["op"] == "reminder"] == []
+        await on_c.aclose()
 
 
 async def test_refused_at_send_time_is_failed_and_told(tmp_path: Path, database_dsn: str,

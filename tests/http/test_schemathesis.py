@@ -38,6 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -262,6 +263,9 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str, str]:
     # ann's profile changes may be used up (ten at once) by then.
     answer = _call(url, "POST", "/api/register", {"username": "pia", "password": PASSWORD})
     assert answer.status_code == 201, answer.text
+    # pia's own room, which no example names: where her scheduled messages go (below).
+    answer = _call(url, "POST", "/api/rooms", {"room": "pia-notes"}, _login(url, "pia"))
+    assert answer.status_code == 201, answer.text
     # The bot buildbot (token 1), the incoming webhook 1 (which the example of
     # DELETE /api/rooms/{room}/hooks/{id} deletes) and 2 (which the posts go to), and an
     # outgoing webhook of general (to a port on 127.0.0.1 where nothing listens).
@@ -389,6 +393,19 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
             status < 400 for status in ANSWERED.get(case.operation.label, ())):
         # Until one succeeds: the PUTs before used up the user's saves (a per-user bucket).
         token = _login(api.url, "cid")
+    if path.startswith("/api/me/scheduled") and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())):
+        # Until one succeeds, as pia: a time ahead (the example's is fixed, so past) and,
+        # for a change or a cancellation, an item of hers (the example's id is nobody's).
+        token = _login(api.url, "pia")
+        ahead = int(time.time() * 1000) + 3600_000
+        if case.method == "POST" and isinstance(case.body, dict):
+            case.body = {**case.body, "room": "pia-notes", "send_at": ahead}
+        elif case.path_parameters is not None:
+            made = _call(api.url, "POST", "/api/me/scheduled",
+                         {"room": "pia-notes", "text": "later", "send_at": ahead}, token)
+            assert made.status_code == 201, made.text
+            case.path_parameters["item"] = made.json()["item"]["item"]
     # No session: each call has a connection of its own, closed after it (/ws may switch
     # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
     response = case.call_and_validate(base_url=api.url, timeout=30,
