@@ -548,3 +548,22 @@ async def test_files_are_reserved_and_attached_when_sent(tmp_path: Path,
 async def _upload(daemon: Server, token: str, name: str) -> int:
     file = await upload(daemon, token, "general", name.encode(), filename=name)
     return int(file["id"])
+
+
+async def test_to_a_conversation_and_as_a_thread_reply(daemon: Server) -> None:
+    """An item to a conversation (its room's name) is sent there; one with thread and
+    broadcast is a thread reply also shown in the room, as a send of them would be."""
+    ann, bob, _ = await _ann_and_bob(daemon)
+    first = await ann.request("dm", to="bob", text="hi bob", nonce="d1")
+    assert first["op"] == "ok", first
+    room = first["room"]
+    root = await ann.request("send", room="general", text="root", nonce="r1")
+    await bob.request("schedule", room=room, text="hi ann, later", send_at=_now() + SOON)
+    await bob.request("schedule", room="general", text="in the thread", send_at=_now() + SOON,
+                      thread=root["msg_id"], broadcast=True)
+    dm = await ann.event("message", text="hi ann, later")
+    assert dm["room"] == room and dm["from"] == "bob"
+    reply = await ann.event("message", text="in the thread")
+    assert reply["thread"] == root["msg_id"] and reply["broadcast"] is True
+    for client in (ann, bob):
+        await client.aclose()
