@@ -370,8 +370,8 @@ _COUNTER_LINE = re.compile(
     r'^(chatd_commit_batch_size_(?:count|sum)|chatd_commit_seconds_sum'
     r'|chatd_(?:relayed_entries|gap_repairs)_total\{source="\w+"\}'
     r'|chatd_gc_(?:collections_total|seconds_total)\{generation="\d"\}'
-    r'|chatd_gc_longest_pause_seconds|chatd_send_ack_seconds_count'
-    r'|chatd_send_ack_seconds_bucket\{le="0.1"\}) (\S+)$', re.M)
+    r'|chatd_gc_longest_pause_seconds|chatd_send_ack_seconds_(?:count|sum)'
+    r'|chatd_send_ack_seconds_bucket\{le="0\.(?:001|0025|1)"\}) (\S+)$', re.M)
 
 
 def _daemon_figures(before: dict[str, float] | None,
@@ -396,6 +396,14 @@ def _daemon_figures(before: dict[str, float] | None,
         # the daemon's own view of send→ack (commit and queueing, not the sockets)
         slow = acks - delta('chatd_send_ack_seconds_bucket{le="0.1"}')
         out["server_acks_over_100ms_pct"] = round(100 * slow / acks, 2)
+        # Against the load generator's p50: how much of a send's time is the daemon's
+        # (from the parsed request to the ack queued) and how much the sockets' and waking.
+        out["server_send_ack_mean_ms"] = round(
+            delta("chatd_send_ack_seconds_sum") * 1000 / acks, 2)
+        for le, key in (("0.001", "server_acks_under_1ms_pct"),
+                        ("0.0025", "server_acks_under_2_5ms_pct")):
+            fast = delta(f'chatd_send_ack_seconds_bucket{{le="{le}"}}')
+            out[key] = round(100 * fast / acks, 1)
     # With several nodes: other nodes' entries carried by their notices or read back, and
     # the gaps connections filled from what was published here or from the database.
     for source in ("notice", "read"):
@@ -970,7 +978,8 @@ def _one_line(result: dict[str, Any]) -> str:
             "loadgen_cores", "rss_per_conn_kib",
             "connect_hello_per_s", "all_caught_up_s", "failed", "mean_batch",
             "mean_commit_ms", "gc_full", "gc_ms", "gc_longest_ms",
-            "server_acks_over_100ms_pct", "mb_per_s", "upload_max_s", "rss_idle_mib",
+            "server_acks_over_100ms_pct", "server_send_ack_mean_ms", "server_acks_under_1ms_pct",
+            "server_acks_under_2_5ms_pct", "mb_per_s", "upload_max_s", "rss_idle_mib",
             "rss_during_max_mib", "vm_hwm_mib", "load_s", "index_s", "index_mib",
             "max_ms"]
     shown = ", ".join(f"{k}={f[k]}" for k in keys if k in f and f[k] is not None)

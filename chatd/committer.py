@@ -86,7 +86,15 @@ from chatd.metrics import Metrics
 from chatd.outbox import Delivery
 from chatd.protocol import codes, frame
 from chatd.rooms import PublishMany, RoomRegistry
-from chatd.storage import Appended, Message, NewEntry, NewMessage, Storage, StorageUnavailable
+from chatd.storage import (
+    Appended,
+    Message,
+    NewEntry,
+    NewMessage,
+    Storage,
+    StorageUnavailable,
+    ThreadState,
+)
 from chatd.views import message_event
 
 __all__ = ["Committer", "Outcome", "SendJob"]
@@ -137,13 +145,17 @@ class Committer:
         queue_size: how many sends may wait; submitters wait when it is full.
         on_committed: told each batch's new entries (not the duplicates) once they are
             published; it must not block (it queues them with ``send_nowait``).
+        on_followed: told the follows of threads a batch's replies changed (migration
+            0033), once they are published; it must not block either.
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
                  *, max_batch: int = 1024, queue_size: int = 8192,
                  max_flights: int = MAX_FLIGHTS,
-                 on_committed: Callable[[Sequence[Message]], None] | None = None) -> None:
+                 on_committed: Callable[[Sequence[Message]], None] | None = None,
+                 on_followed: Callable[[Sequence[ThreadState]], None] | None = None) -> None:
         self._storage = storage
+        self._on_followed = on_followed
         self._registry = registry
         self._metrics = metrics
         self._on_committed = on_committed
@@ -409,6 +421,7 @@ class Committer:
         stored: list[Message] = []
         changes = 0
         resent: list[Message] = []
+        followed: list[ThreadState] = []
         for o in outcomes:
             if isinstance(o, Appended):
                 if o.duplicate:
@@ -419,6 +432,8 @@ class Committer:
                     fresh.append(Delivery(m.room, m.seq, frame(message_event(m))))
                     stored.append(m)
                     changes += m.kind != "message"
+                if o.followed:  # a thread reply's follows (migration 0033)
+                    followed.extend(o.followed)
         if fresh:
             publish = PublishMany(tuple(fresh))
             # At everyday load (a lone send after an idle spell, nothing since) the fan-out
@@ -434,6 +449,11 @@ class Committer:
                     self._on_committed(stored)
                 except Exception:
                     log.exception("handing committed messages on failed")
+            if followed and self._on_followed is not None:
+                try:
+                    self._on_followed(followed)
+                except Exception:
+                    log.exception("handing the follows of threads on failed")
         self._metrics.messages_stored.inc(len(fresh) - changes)
         self._metrics.recent_messages.add(len(fresh) - changes, time.monotonic())
         self._metrics.changes_stored.inc(changes)

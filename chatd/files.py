@@ -24,8 +24,11 @@ written: a row never points to bytes that are not wholly stored. The temporary f
 once the row is committed. An upload that fails or is cut off removes its temporary file; a
 process killed meanwhile leaves at most a temporary file, which :meth:`FileStore.sweep`
 removes once it is an hour old (another process sharing the folder may be writing a younger
-one). Bytes placed without a row (a crash between the place and the insert) are harmless: no
-message can point to them (nothing collects them yet).
+one). Bytes placed whose row is then refused (the quota reached by a concurrent upload, a
+custom emoji's name taken by a concurrent add) are removed at once by :func:`unplace`, by the
+steps of a collection (below), unless a kept row has them. Bytes placed without a row by a
+crash between the place and the insert are harmless: no message can point to them (nothing
+collects them yet).
 
 An upload that no message attached within ``files.unattached_seconds`` expires: its row is
 marked deleted (by :func:`collect` for everyone, and for its uploader before each of their
@@ -113,6 +116,7 @@ __all__ = [
     "open_file_store",
     "sanitise_name",
     "served_type",
+    "unplace",
 ]
 
 _T = TypeVar("_T")
@@ -527,18 +531,49 @@ async def collect(storage: Storage, store: FileStore, *, limit: int = 1000,
     if unattached_seconds is not None:
         await storage.expire_uploads(unattached_seconds)
     for sha256 in await storage.dead_file_bytes(limit):
-        aside = await store.run(store.take_away, sha256)
-        if aside is not None and await storage.file_bytes_in_use(sha256):
-            await store.run(store.put_back, aside)
+        kept, aside = await _remove_unless_kept(storage, store, sha256)
+        if kept:
             continue
         if aside is not None:
-            await store.run(store.drop, aside)
             removed += 1
             if metrics is not None:
                 metrics.files_collected.inc()
                 metrics.file_bytes_collected.inc(aside.size)
         await storage.forget_dead_files(sha256)
     return removed
+
+
+async def _remove_unless_kept(storage: Storage, store: FileStore, sha256: str
+                              ) -> tuple[bool, Aside | None]:
+    """Steps 2 and 3 of a collection (the module's docstring): take the bytes ``sha256``
+    away, then put them back if a kept row refers to them now, else drop them. Returns
+    whether a kept row refers to them, and what was taken away (None: they were not
+    there)."""
+    aside = await store.run(store.take_away, sha256)
+    if aside is not None and await storage.file_bytes_in_use(sha256):
+        await store.run(store.put_back, aside)
+        return True, aside
+    if aside is not None:
+        await store.run(store.drop, aside)
+    return False, aside
+
+
+async def unplace(storage: Storage, store: FileStore, sha256: str) -> None:
+    """Remove the bytes ``sha256`` that an upload placed and whose row was then refused
+    (a quota reached meanwhile, a custom emoji's name taken by a concurrent add), unless a
+    kept row refers to them: the same bytes uploaded by someone else, before or meanwhile.
+    A collection's steps (:func:`collect`), so as safe against a concurrent upload of the
+    same bytes; looks at the database first, so that bytes in use are not even taken away
+    for a moment. Only for a refusal (a :class:`~chatd.errors.ChatError`: nothing was
+    committed), never for a cancellation or a lost database, after which the row may
+    commit yet. A failure (the database, the store) is logged, not raised: bytes without
+    a row are harmless, only wasted room."""
+    with trio.CancelScope(shield=True):
+        try:
+            if not await storage.file_bytes_in_use(sha256):
+                await _remove_unless_kept(storage, store, sha256)
+        except (StorageUnavailable, OSError) as exc:
+            log.warning("the bytes of a refused upload could not be removed: %r", exc)
 
 
 def _fsync_dir(path: Path) -> None:

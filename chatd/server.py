@@ -28,6 +28,7 @@ import trio_websocket
 from chatd import listen, systemd
 from chatd.actions import App
 from chatd.actions.scheduled import Scheduler
+from chatd.actions.threads import StateTeller
 from chatd.auth import Auth, load_or_create_secret
 from chatd.cluster import Nodes, Relay
 from chatd.committer import Committer
@@ -173,7 +174,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
                           max_flights=config.database.commits_in_flight,
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer,
-                                             lambda entries: previewer.offer(entries)))
+                                             lambda entries: previewer.offer(entries)),
+                          on_followed=lambda states: teller.offer(states))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
               nodes=nodes, webhooks=webhooks,
@@ -181,6 +183,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     app.scheduler = Scheduler(app, lease=config.cluster.claim_lease)
     app.due = due = DueLoop((reminders, app.scheduler), check=config.cluster.reminder_check)
     previewer = Previewer(app.files, metrics, config.previews, config.files, committer.commit)
+    teller = StateTeller(app)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
     await nursery.start(nodes.run)
@@ -189,6 +192,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     if config.previews.enabled:
         await nursery.start(previewer.run)
     await nursery.start(indexer.run)
+    await nursery.start(teller.run)
     await nursery.start(committer.run)
     relayed = {source: metrics.relayed_entries.labels(source) for source in ("notice", "read")}
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),

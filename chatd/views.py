@@ -93,7 +93,7 @@ def message_event(message: Message) -> Entry:
                              mentions=message.mentions, group=_group(message))
     if message.kind == "deleted":
         return MessageDeleted(room=message.room, seq=message.seq, msg_id=message.msg_id,
-                              by=message.sender, ts=message.ts)
+                              by=message.sender, ts=message.ts, unpinned=message.on or None)
     if message.kind == "topic":
         return TopicChanged(room=message.room, seq=message.seq, topic=message.text,
                             by=message.sender, ts=message.ts)

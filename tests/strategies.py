@@ -36,6 +36,7 @@ from chatd.protocol import (
     Edit,
     EditScheduled,
     Error,
+    FollowThread,
     Gap,
     Hello,
     History,
@@ -69,6 +70,7 @@ from chatd.protocol import (
     ReactionChanged,
     Read,
     ReadMoved,
+    ReadThread,
     Reminded,
     RemoveContact,
     RemovePreview,
@@ -95,6 +97,8 @@ from chatd.protocol import (
     SetRole,
     SetTopic,
     Thread,
+    Threads,
+    ThreadStateChanged,
     TopicChanged,
     Typing,
     Unban,
@@ -126,6 +130,7 @@ from chatd.protocol.events import (
     SCHEDULED_ACTIONS,
     SEARCH_PAGE_MAX,
     THREAD_PAGE_MAX,
+    THREADS_PAGE_MAX,
 )
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 
@@ -304,6 +309,14 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
             text=st.none() | st.just("") | texts(limits),
             files=st.none() | file_ids, send_at=st.none() | st.integers(0, MAX_SEQ)),
         "cancel_scheduled": st.builds(CancelScheduled, id=request_ids, item=msg_ids),
+        "follow_thread": st.builds(FollowThread, id=request_ids, room=any_room_names,
+                                   msg_id=msg_ids, on=st.booleans()),
+        "read_thread": st.builds(ReadThread, id=request_ids, room=any_room_names,
+                                 msg_id=msg_ids, seq=st.integers(0, MAX_SEQ)),
+        "threads": st.builds(Threads, id=request_ids,
+                             before=st.none() | st.tuples(st.integers(0, MAX_SEQ),
+                                                          st.integers(0, MAX_SEQ)),
+                             limit=st.none() | st.integers(1, THREADS_PAGE_MAX)),
         "set_topic": st.builds(
             SetTopic, id=request_ids, room=any_room_names,
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
@@ -468,7 +481,8 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
               msg_id=msg_ids, text=st.text(max_size=50), sender=user_names,
               ts=st.integers(0, 2**53), mentions=st.lists(user_names, max_size=3).map(tuple)),
     st.builds(MessageDeleted, room=any_room_names, seq=st.integers(1, MAX_SEQ),
-              msg_id=msg_ids, by=user_names, ts=st.integers(0, 2**53)),
+              msg_id=msg_ids, by=user_names, ts=st.integers(0, 2**53),
+              unpinned=st.sampled_from([None, True])),
     st.builds(ReactionChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               msg_id=msg_ids, emoji=emojis, user=user_names, on=st.booleans(),
               ts=st.integers(0, 2**53)),
@@ -580,10 +594,12 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
               msg=st.none() | st.fixed_dictionaries({"room": any_room_names, "seq": seqs,
                                                      "msg_id": msg_ids,
                                                      "ts": st.integers(0, 2**53)})),
+    st.builds(ThreadStateChanged, room=any_room_names, msg_id=msg_ids, following=st.booleans(),
+              read_seq=st.integers(0, MAX_SEQ)),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
-``custom_emoji``, ``saved``, ``reminder``, ``scheduled``)."""
+``custom_emoji``, ``saved``, ``reminder``, ``scheduled``, ``thread_state``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -615,7 +631,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       Archive(room="a", archived=True), Pins(room="a"), CustomEmojiList(),
       Thread(room="a", msg_id=1), Save(room="a", msg_id=1), SavedItems(),
       Schedule(room="a", text="t", send_at=1), ScheduledItems(), EditScheduled(item=1),
-      CancelScheduled(item=1)],
+      CancelScheduled(item=1),
+      FollowThread(room="a", msg_id=1), ReadThread(room="a", msg_id=1, seq=1), Threads()],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

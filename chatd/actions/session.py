@@ -115,6 +115,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         reminders_due=start.reminders_due,
         scheduled_count=start.scheduled_count,
         scheduled_failed=start.scheduled_failed,
+        threads_unread=start.threads_unread or None,
     )
     return CatchUp(welcome, upto, then)
 

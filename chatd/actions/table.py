@@ -25,6 +25,7 @@ from chatd.actions import (
     scheduled,
     search,
     session,
+    threads,
 )
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
@@ -41,6 +42,7 @@ from chatd.protocol import (
     Dm,
     Edit,
     EditScheduled,
+    FollowThread,
     Hello,
     History,
     Invite,
@@ -53,6 +55,7 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadThread,
     RemoveContact,
     RemovePreview,
     Request,
@@ -70,6 +73,7 @@ from chatd.protocol import (
     SetRole,
     SetTopic,
     Thread,
+    Threads,
     Typing,
     Unban,
     Unread,
@@ -179,4 +183,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     ScheduledItems: Operation(scheduled.scheduled_items),
     EditScheduled: Operation(scheduled.edit_scheduled, rate=(scheduled.SCHEDULES,)),
     CancelScheduled: Operation(scheduled.cancel_scheduled, rate=(scheduled.SCHEDULES,)),
+    # Followed threads: private to the user, no entry of any log.
+    FollowThread: Operation(threads.follow_thread, rate=(threads.THREAD_STATES,)),
+    ReadThread: Operation(threads.read_thread, rate=(threads.THREAD_STATES,)),
+    Threads: Operation(threads.threads),
 }

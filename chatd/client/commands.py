@@ -32,6 +32,7 @@ from chatd.client.render import (
     scheduled_line,
     search_spans,
     status_text,
+    thread_summary,
 )
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo
@@ -57,6 +58,7 @@ from chatd.protocol import (
     Delete,
     Edit,
     EditScheduled,
+    FollowThread,
     History,
     HistoryPage,
     InvalidName,
@@ -73,6 +75,7 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadThread,
     RemoveContact,
     RemovePreview,
     Request,
@@ -89,6 +92,7 @@ from chatd.protocol import (
     SetRole,
     SetTopic,
     Thread,
+    Threads,
     Unban,
     Unread,
     Who,
@@ -97,6 +101,7 @@ from chatd.protocol import (
     normalise_user,
     parse_event,
 )
+from chatd.protocol.events import thread_cursor
 from chatd.protocol.markup import custom_emoji_name, normalise_emoji
 
 __all__ = ["COMMANDS", "Outcome", "handle_line", "message_number", "reaction_emoji",
@@ -1049,6 +1054,79 @@ async def sendnow(client: ChatClient, arg: str) -> None:
     item = _scheduled_item(client, arg, "/sendnow")
     if item is not None:
         await client.ask("/sendnow", EditScheduled(item=item, send_at=0), Answer, _nothing)
+async def _follow(client: ChatClient, arg: str, on: bool) -> None:
+    """``/follow N`` or ``/unfollow N``: follow the thread of message [N] (its root, or one
+    of its replies), or stop following it. The ``thread_state`` event, which every device of
+    the user gets, says it: the reply only says when nothing changed."""
+    what = "/follow" if on else "/unfollow"
+    found = _one_numbered(client, arg, what, f"usage: {what} N")
+    if found is None:
+        return
+    number, message = found
+
+    async def on_ok(reply: Answer) -> None:
+        if reply.fields.get("unchanged") is True:
+            client.screen.notice(f"you {'follow' if on else 'do not follow'} the thread of "
+                                 f"[{number}] already")
+
+    await client.ask(what, FollowThread(room=message.room, msg_id=message.msg_id, on=on),
+                     Answer, on_ok)
+
+
+async def follow(client: ChatClient, arg: str) -> None:
+    await _follow(client, arg, True)
+
+
+async def unfollow(client: ChatClient, arg: str) -> None:
+    await _follow(client, arg, False)
+
+
+#: Followed threads /threads shows at a time.
+THREADS_PAGE = 20
+
+
+async def threads(client: ChatClient, arg: str) -> None:
+    """``/threads``: the threads the user follows, the latest reply first, each root with its
+    short number and what is unread; ``/threads more``: the next page."""
+    word = arg.strip().lower()
+    before: str | None = None
+    if word == "more":
+        if client.next_threads is None:
+            client.screen.problem("/threads more: the last list had no more; /threads")
+            return
+        before = client.next_threads
+    elif word:
+        client.screen.problem("usage: /threads, then /threads more for the next page")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("threads")
+        found = [t for t in (listed if isinstance(listed, list) else [])
+                 if isinstance(t, dict) and isinstance(t.get("root"), dict)]
+        if not found:
+            client.next_threads = None
+            client.screen.notice(f"no {'more ' if before else ''}followed threads"
+                                 + ("" if before else "; /follow N follows the thread of "
+                                    "message [N]"))
+            return
+        client.screen.notice(f"{'more ' if before else ''}followed threads, the latest reply "
+                             "first:")
+        now = client.server_now()
+        for thread in found:
+            root = parse_event(thread["root"])
+            if not isinstance(root, MessagePosted):
+                continue
+            client.following[(root.room, root.msg_id)] = True
+            [root] = client.take([root]) or [root]
+            client.show(root)
+            client.screen.notice(f"  {thread_summary(thread, now)}")
+        more = reply.fields.get("more") is True and isinstance(reply.fields.get("next"), str)
+        client.next_threads = str(reply.fields["next"]) if more else None
+        if more:
+            client.screen.notice("/threads more for the ones before")
+
+    await client.ask("/threads", Threads(before=thread_cursor(before), limit=THREADS_PAGE),
+                     Answer, on_ok)
 
 
 async def reply(client: ChatClient, arg: str) -> None:
@@ -1126,6 +1204,12 @@ async def thread(client: ChatClient, arg: str) -> None:
                                  f"{client.messages.number(held_root)} TEXT answers in it")
         for message in client.take(shown):
             client.show(message)
+        if before is None and shown:
+            # Shown up to its newest reply: read, for every device of the user (the
+            # thread_state event; forward only, so an older page says nothing).
+            await client.ask("/thread", ReadThread(room=room, msg_id=held_root.msg_id,
+                                                   seq=shown[-1].seq), Answer, _quiet,
+                             wait=False)
         if reply.fields.get("more") is True and shown:
             client.next_thread = (room, held_root.msg_id, shown[0].seq)
             client.screen.notice("/thread more for older replies")
@@ -1487,6 +1571,10 @@ class Command:
 
 
 #: Every command, by name, in the order /help lists them.
+async def _quiet(reply: Answer) -> None:
+    """An answer with nothing to say (its event says it, or nothing changed)."""
+
+
 COMMANDS: dict[str, Command] = {
     "join": Command(join, "/join ROOM", "join (or create) a room, talk there"),
     "leave": Command(leave, "/leave [ROOM]", "leave the current room"),
@@ -1504,7 +1592,12 @@ COMMANDS: dict[str, Command] = {
                       "find messages (\"phrase\" -word from:USER in:ROOM); more: next page"),
     "reply": Command(reply, "/reply N TEXT", "answer message [N] (/re)"),
     "thread": Command(thread, "/thread N|more", "the thread of message [N]: its root and "
-                      "replies (/t)"),
+                      "replies, read up to its newest (/t)"),
+    "threads": Command(threads, "/threads [more]", "the threads you follow, the latest "
+                       "reply first, with what is unread"),
+    "follow": Command(follow, "/follow N", "follow the thread of message [N]"),
+    "unfollow": Command(unfollow, "/unfollow N", "stop following the thread of message [N] "
+                        "(until you reply in it)"),
     "reply-thread": Command(reply_thread, "/reply-thread N TEXT",
                             "reply in the thread of message [N] (/rt)"),
     "edit": Command(edit, "/edit [N] TEXT", "change message [N], or your last one here"),

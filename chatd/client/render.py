@@ -39,6 +39,7 @@ from chatd.protocol.markup import GROUP_TOKENS
 __all__ = [
     "BODY_INDENT",
     "Rendered",
+    "ago",
     "archived_text",
     "audit_text",
     "deleted_spans",
@@ -61,6 +62,7 @@ __all__ = [
     "scheduled_line",
     "search_spans",
     "status_text",
+    "thread_summary",
     "until",
 ]
 
@@ -368,6 +370,38 @@ def replies_spans(message: MessagePosted, number: int) -> Line:
                  Style.DIM)]
 
 
+def ago(ms: int) -> str:
+    """How long ``ms`` milliseconds is, as "just now", "5 min ago", "3 h ago", "2 days ago"."""
+    minutes = max(ms, 0) // 60_000
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h ago"
+    days = minutes // (24 * 60)
+    return f"{days} day{'' if days == 1 else 's'} ago"
+
+
+def thread_summary(thread: Mapping[str, Any], now: int) -> str:
+    """The line under a followed thread's root in ``/threads`` (a THREAD of the protocol's
+    ``threads``): "3 replies · last reply 5 min ago · 2 unread, 1 mention"."""
+    root = thread.get("root")
+    replies = root.get("replies") if isinstance(root, Mapping) else None
+    count = replies.get("count") if isinstance(replies, Mapping) else None
+    count = count if isinstance(count, int) else 0
+    parts = [f"{count} {'reply' if count == 1 else 'replies'}"]
+    last = thread.get("last_ts")
+    if count and isinstance(last, int):
+        parts.append(f"last reply {ago(now - last)}")
+    unread, mentions = thread.get("unread"), thread.get("mentions")
+    if isinstance(unread, int) and unread:
+        parts.append(f"{unread} unread" + (
+            f", {mentions} mention{'' if mentions == 1 else 's'}"
+            if isinstance(mentions, int) and mentions else ""))
+    return " · ".join(parts)
+
+
 def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
                   styled: bool = True, answered: tuple[int, MessagePosted] | None = None,
                   base_url: str = "", root: tuple[int, MessagePosted] | None = None) -> Line:
@@ -425,12 +459,20 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
     return spans
 
 
-def deleted_spans(message: MessagePosted, *, number: int, label: str, by: str) -> Line:
-    """A message just deleted: ``[3] 12:30 [general] ann: [deleted]``, and by whom when it
-    was not its author."""
+def deleted_spans(message: MessagePosted | None, *, number: int | None, label: str, by: str,
+                  unpinned: bool = False) -> Line:
+    """A message just deleted: ``[3] 12:30 [general] ann: [deleted]``, by whom when it was
+    not its author, and that it left the pins when it was pinned. Of a message not held
+    here, only a pinned one's deletion is told (the room's pins changed): ``[general] bob
+    deleted a pinned message``."""
+    if message is None or number is None:
+        return [Span(f"[{label}] {clean(by)} deleted a pinned message (it left the pins)",
+                     Style.DIM)]
     spans = [_header(message, number, label), Span("[deleted]", Style.DIM)]
     if by.lower() != message.sender.lower():
         spans.append(Span(f" (by {clean(by)})", Style.DIM))
+    if unpinned:
+        spans.append(Span(" (it was pinned: it left the pins)", Style.DIM))
     return spans
 
 

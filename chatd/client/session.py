@@ -138,6 +138,7 @@ from chatd.protocol import (
     ServerEvent,
     SetIdle,
     State,
+    ThreadStateChanged,
     TopicChanged,
     UserTyping,
     Welcome,
@@ -300,6 +301,10 @@ class ChatClient:
         self.next_saved: int | None = None  # the ts of the last item of /saved, for more
         #: The item ids of the last /scheduled, by their short numbers (1 first).
         self.scheduled_numbers: list[int] = []
+        self.next_threads: str | None = None  # the cursor of /threads more
+        # Whether the user follows each thread (room, root msg_id) as last heard (the
+        # thread_state events, /threads): a change is said once.
+        self.following: dict[tuple[str, int], bool] = {}
         # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
         # from the welcome and the ``dnd`` event; None: they are not.
         self.dnd_until: int | None = None
@@ -1044,6 +1049,12 @@ class ChatClient:
         if isinstance(entry, MessagePinned):
             self._take_pin(entry)
             return
+        if isinstance(entry, MessageDeleted) and entry.unpinned \
+                and self.messages.get(room, entry.msg_id) is None:
+            # Not held here, but the room's pins changed: told as a pin is.
+            self.screen.spans(deleted_spans(None, number=None, label=self.label(room),
+                                            by=entry.by, unpinned=True))
+            return
         if self.messages.apply(entry) is Applied.NOTHING:
             return
         held = self.messages.get(room, entry.msg_id)
@@ -1057,7 +1068,8 @@ class ChatClient:
                 self.screen.bell()
         elif isinstance(entry, MessageDeleted):
             self.screen.spans(deleted_spans(held, number=self.messages.number(held),
-                                            label=self.label(room), by=entry.by))
+                                            label=self.label(room), by=entry.by,
+                                            unpinned=bool(entry.unpinned)))
         elif isinstance(entry, ReactionChanged):
             self.screen.spans(reaction_spans(
                 held, number=self.messages.number(held), label=self.label(room), me=self.me,
@@ -1243,6 +1255,10 @@ class ChatClient:
         if welcome.scheduled_failed and not self._welcomed_before:
             self.screen.notice(f"✗ {welcome.scheduled_failed} scheduled message(s) failed "
                                "(/scheduled lists them)")
+        if welcome.threads_unread and not self._welcomed_before:
+            many = "100 or more" if welcome.threads_unread >= 100 else welcome.threads_unread
+            self.screen.notice(f"🧵 {many} followed thread(s) with unread replies "
+                               "(/threads lists them)")
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
         for obj in welcome.rooms:
@@ -1438,6 +1454,21 @@ class ChatClient:
         reminder = reminder_text(event.remind_at, False, self.server_now())
         self.screen.notice(f"saved {where}" + (f" ({reminder})" if reminder else ""))
 
+    async def _on_thread_state(self, event: ThreadStateChanged) -> None:
+        """The user followed or unfollowed a thread (by hand, by replying, by being named),
+        or read it, here or on another device: a line when ``following`` changed from what
+        was known (a read says nothing)."""
+        key = (event.room, event.msg_id)
+        known = self.following.get(key)
+        self.following[key] = event.following
+        if known == event.following or (known is None and not event.following):
+            return
+        held = self.messages.get(event.room, event.msg_id)
+        name = f"[{self.messages.number(held)}]" if held is not None else f"#{event.msg_id}"
+        where = f"the thread of {name} in [{self.label(event.room)}]"
+        self.screen.notice(f"following {where}" if event.following
+                           else f"no longer following {where}")
+
     async def _on_reminder(self, event: Reminded) -> None:
         """A reminder of a saved message is due: its line, and the bell (``--bell``, unless
         notifications are paused)."""
@@ -1547,6 +1578,7 @@ class ChatClient:
         NotifyChanged: _on_notify,
         DndChanged: _on_dnd,
         SavedChanged: _on_saved,
+        ThreadStateChanged: _on_thread_state,
         Reminded: _on_reminder,
         ScheduledChanged: _on_scheduled,
         ProfileChanged: _on_profile,

@@ -36,7 +36,7 @@ import trio
 from chatd.actions import App
 from chatd.actions.profile import PROFILE_CHANGES, set_avatar
 from chatd.errors import ChatError
-from chatd.files import StoreUnavailable
+from chatd.files import StoreUnavailable, unplace
 from chatd.http.links import FILE_HEADERS
 from chatd.http.messages import FileReply, Reply, Request, RequestBody, json_reply
 from chatd.http.uploads import multipart_boundary, place_bytes, receive, thumbnail_limiter
@@ -79,7 +79,9 @@ async def take_picture(app: App, body: RequestBody, boundary: bytes,
     in a worker thread of the thumbnails' limiter, its bytes placed in the file store, then
     ``record((sha256, size), part)``, whose result is returned, then the placing finished.
     ``check(part)``, if given, runs once the body is read, before the decode: what refuses
-    the request then costs no decode and leaves no bytes in the store. The original is
+    the request then costs no decode and leaves no bytes in the store; when ``record``
+    refuses (a concurrent add took the name), the bytes placed are removed again
+    (:func:`chatd.files.unplace`, unless another row has them). The original is
     never kept. A profile picture's and a custom emoji's way
     (chatd.http.emoji).
 
@@ -107,7 +109,11 @@ async def take_picture(app: App, body: RequestBody, boundary: bytes,
             log.warning("a picture could not be stored: %s", exc)
             raise ChatError(codes.UNAVAILABLE, "the file store is not available; try again"
                             ) from None
-        result = await record((placed.sha256, placed.size), part)
+        try:
+            result = await record((placed.sha256, placed.size), part)
+        except ChatError:
+            await unplace(app.storage, store, placed.sha256)  # (the name taken meanwhile)
+            raise
         try:
             # After the row's commit, as an upload's (chatd.files, "Collection").
             await store.run(placed.finish)

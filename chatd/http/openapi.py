@@ -63,6 +63,8 @@ from chatd.protocol.events import (
     SEARCH_PAGE_MAX,
     THREAD_PAGE,
     THREAD_PAGE_MAX,
+    THREADS_PAGE,
+    THREADS_PAGE_MAX,
 )
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
@@ -168,6 +170,12 @@ def _json(schema: Schema, example: Any = None) -> dict[str, Any]:
         media["example"] = example
     return {"application/json": media}
 
+
+#: The body of a follow or an unfollow of a thread (``follow_thread``).
+_THREAD_FOLLOW: dict[str, Any] = {
+    "room": {"type": "string"}, "msg_id": {"type": "integer"},
+    "following": {"type": "boolean"}, "unchanged": {"type": "boolean"},
+}
 
 class _Builder:
     """The document's pieces for one configuration. ``closed``: objects the server sends
@@ -553,6 +561,22 @@ class _Builder:
                            "created_ts": 1732700000000, "state": "pending",
                            "error": None}],
             ),
+            "Thread": self.sent(
+                {"room": {"type": "string"}, "root": _ref("Message"),
+                 "following": {"type": "boolean"},
+                 "read_seq": {"type": "integer", "minimum": 0, "description":
+                              "The seq of the last reply the user has read (0: none)."},
+                 "last_ts": {"type": "integer", "description":
+                             "The latest reply's time (ms; the root's before any): the "
+                             "list's order, with the root's msg_id breaking ties."},
+                 "unread": {"type": "integer", "minimum": 0, "description":
+                            "Replies after read_seq, not by the user, not deleted."},
+                 "mentions": {"type": "integer", "minimum": 0, "description":
+                              "Of those, the replies whose text @names the user."}},
+                required=["room", "root", "following", "read_seq", "last_ts", "unread",
+                          "mentions"],
+                description="A thread the user follows (the protocol's THREAD).",
+            ),
             "SearchResult": self.sent(
                 {**message, "snippet": {"type": "array", "items": self.sent(
                     {"text": {"type": "string"}, "hit": {"type": "boolean"}})}},
@@ -569,7 +593,10 @@ class _Builder:
             "Deleted": self.sent(
                 {"op": {"const": "deleted"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "by": {"type": "string"},
-                 "ts": ms}),
+                 "ts": ms, "unpinned": {"const": True, "description":
+                                        "The message was pinned: the deletion took it off "
+                                        "the room's pins (left out otherwise)."}},
+                required=["op", "room", "seq", "msg_id", "by", "ts"]),
             "Reaction": self.sent(
                 {"op": {"const": "reaction"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "emoji": {"type": "string"},
@@ -929,6 +956,9 @@ class _Builder:
                              required=["room", "seq", "msg_id", "ts"])
 
         seq_schema: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
+        msg_id_param = path_param("msg_id", {"type": "integer", "minimum": 0,
+                                             "maximum": 10**18 - 1},
+                                  "The message's `msg_id`.", 5)
         reason = {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS,
                   "pattern": NO_NUL, "description": "Why; shown to the members with the "
                                                     "entry (\"\" or null: none)."}
@@ -1129,6 +1159,30 @@ class _Builder:
                 })),
                 errors=(400, 403, 404),
             )},
+            "/api/rooms/{room}/pins/{msg_id}": {
+                "put": self.op(
+                    "Pin a message",
+                    "As the protocol's `pin`: any member of the room may. Answered once the "
+                    "`pinned` entry is committed; a message pinned already is `unchanged`. "
+                    f"A room has at most `limits.pins_per_room` ({limits.pins_per_room}) "
+                    "pinned: one more is 409 `too_many_pins`; an archived room is 409 "
+                    "`archived`.",
+                    tag="rooms", op_id="pinMessage",
+                    parameters=[room_param, msg_id_param],
+                    ok=ok(200, "Pinned.", changed_entry()),
+                    errors=(400, 403, 404, 409, 429),
+                ),
+                "delete": self.op(
+                    "Unpin a message",
+                    "As the protocol's `pin` with `on` false: any member of the room may. "
+                    "Answered once the `pinned` entry is committed; a message not pinned is "
+                    "`unchanged`.",
+                    tag="rooms", op_id="unpinMessage",
+                    parameters=[room_param, msg_id_param],
+                    ok=ok(200, "Unpinned.", changed_entry()),
+                    errors=(400, 403, 404, 409, 429),
+                ),
+            },
             "/api/rooms/{room}/threads/{msg_id}": {"get": self.op(
                 "Read a thread",
                 "A thread's root and a page of its replies, oldest first (the newest of "
@@ -1204,6 +1258,72 @@ class _Builder:
                     "more": {"type": "boolean"},
                 })),
                 errors=(400,),
+            )},
+            "/api/me/threads": {"get": self.op(
+                "List followed threads",
+                "The threads the user follows, in the rooms they are a member of, the latest "
+                "reply first, as the protocol's `threads`, each with its root as it is now "
+                "and its unread replies. The next page: `before` = the reply's `next` "
+                "(\"<last_ts>:<msg_id>\" of the last thread).",
+                tag="accounts", op_id="threads",
+                parameters=[
+                    query("before", {"type": "string",
+                                     "pattern": "^([0-9]{1,19}:[0-9]{1,19})?$"},
+                          "Only the threads after this cursor in the list (empty: none)."),
+                    query("limit", {"type": "integer", "minimum": 1},
+                          f"At most this many (default {THREADS_PAGE}; a larger number "
+                          f"than {THREADS_PAGE_MAX} gives {THREADS_PAGE_MAX})."),
+                ],
+                ok=ok(200, "A page of followed threads.", self.sent({
+                    "threads": {"type": "array", "items": _ref("Thread")},
+                    "more": {"type": "boolean"},
+                    "next": {"type": "string"},
+                }, ["threads", "more"])),
+                errors=(400,),
+            )},
+            "/api/me/threads/{room}/{msg_id}/follow": {
+                "put": self.op(
+                    "Follow a thread",
+                    "As the protocol's `follow_thread`: the user follows the thread of the "
+                    "message (its root, or a reply: its root is meant). The same again is "
+                    "`unchanged`. The user's connections get the `thread_state` event.",
+                    tag="accounts", op_id="followThread",
+                    parameters=[room_param, path_param(
+                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                        "The message's `msg_id`.", 5)],
+                    ok=ok(200, "Followed.", self.sent(_THREAD_FOLLOW, ["room", "msg_id",
+                                                                       "following"])),
+                    errors=(400, 403, 404, 429),
+                ),
+                "delete": self.op(
+                    "Unfollow a thread",
+                    "As the protocol's `follow_thread` with `on: false`: being named in it "
+                    "or having written its root no longer makes the user follow it, until "
+                    "they follow it or reply again.",
+                    tag="accounts", op_id="unfollowThread",
+                    parameters=[room_param, path_param(
+                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                        "The message's `msg_id`.", 5)],
+                    ok=ok(200, "Unfollowed.", self.sent(_THREAD_FOLLOW, ["room", "msg_id",
+                                                                         "following"])),
+                    errors=(400, 403, 404, 429),
+                ),
+            },
+            "/api/me/threads/{room}/{msg_id}/read": {"put": self.op(
+                "Mark a thread read",
+                "As the protocol's `read_thread`: the user has read the thread up to reply "
+                "`seq` (forward only; a lower one is `unchanged`).",
+                tag="accounts", op_id="readThread",
+                parameters=[room_param, path_param(
+                    "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                    "The message's `msg_id`.", 5)],
+                body=_json(self.body({"seq": {"type": "integer", "minimum": 0,
+                                              "maximum": MAX_SEQ}}, ["seq"]), {"seq": 42}),
+                ok=ok(200, "Read.", self.sent({
+                    "room": {"type": "string"}, "msg_id": {"type": "integer"},
+                    "read_seq": {"type": "integer"}, "unchanged": {"type": "boolean"},
+                }, ["room", "msg_id", "read_seq"])),
+                errors=(400, 403, 404, 429),
             )},
             "/api/me/saved/{room}/{msg_id}": {
                 "put": self.op(
@@ -1458,10 +1578,22 @@ class _Builder:
                 "(its owner, its moderators, an administrator). Answered once the `deleted` "
                 "entry is committed; a message deleted already is `unchanged`.",
                 tag="moderation", op_id="deleteMessage",
+                parameters=[room_param, msg_id_param],
+                ok=ok(200, "Deleted.", changed_entry()),
+                errors=(400, 403, 404, 429),
+            )},
+            "/api/rooms/{room}/messages/{msg_id}/preview": {"delete": self.op(
+                "Remove a message's link preview",
+                "As the protocol's `remove_preview`: by the message's author, or by whoever "
+                "moderates the room. Answered once the `preview` entry (`removed`) is "
+                "committed; a message without a preview is `unchanged`. It stays removed "
+                "until an edit changes the text's first link.",
+                tag="moderation", op_id="removePreview",
+                # (6: a message of ann's that stays; 5 is deleted by the example above)
                 parameters=[room_param, path_param(
                     "msg_id", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
-                    "The message's `msg_id`.", 5)],
-                ok=ok(200, "Deleted.", changed_entry()),
+                    "The message's `msg_id`.", 6)],
+                ok=ok(200, "Removed.", changed_entry()),
                 errors=(400, 403, 404, 429),
             )},
             "/api/rooms/{room}/topic": {"put": self.op(

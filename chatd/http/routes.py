@@ -251,6 +251,14 @@ def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _pin_path(on: bool) -> Fields:
+    """``PUT`` (``on``) or ``DELETE`` of ``/api/rooms/{room}/pins/{msg_id}``: the ``pin``
+    request from the path alone."""
+    def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+        return {**_room_path(request, params), "on": on}
+    return fields
+
+
 def _page_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``?limit=&before=`` of a room's page newest first (``audit``, ``pins``, ``thread``),
     with the path's fields."""
@@ -314,6 +322,28 @@ async def _unsave(request: Request, app: App, params: dict[str, str]) -> Reply:
 
 
 _UNSAVE = operation("save", _unsave_path)
+
+
+def _threads_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?before=&limit=`` of ``GET /api/me/threads`` (``before``: the "<last_ts>:<msg_id>"
+    cursor, checked by the protocol's parser; an empty one is no value)."""
+    fields: dict[str, Any] = _ints(request, "limit")
+    before = _query_text(request, "before")
+    if before:
+        fields["before"] = before
+    return fields
+
+
+def _follow_path(on: bool) -> Fields:
+    """The fields of ``PUT`` (``on``) and ``DELETE /api/me/threads/{room}/{msg_id}/follow``."""
+    def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+        return {**_room_path(request, params), "on": on}
+    return fields
+
+
+def _read_thread_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{seq}`` with the room and the message from the path."""
+    return {**json_body(request), **_room_path(request, params)}
 
 
 def _contacts_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -636,6 +666,14 @@ ROUTES: list[Route] = [
     _route(r"/api/me/scheduled/(?P<item>[0-9]{1,18})", {
         "PATCH": operation("edit_scheduled", _scheduled_body), "DELETE": _unschedule,
     }),
+    _route(r"/api/me/threads", {"GET": operation("threads", _threads_fields)}),
+    _route(r"/api/me/threads/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})/follow", {
+        "PUT": operation("follow_thread", _follow_path(True)),
+        "DELETE": operation("follow_thread", _follow_path(False)),
+    }),
+    _route(r"/api/me/threads/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})/read", {
+        "PUT": operation("read_thread", _read_thread_body),
+    }),
     _route(r"/api/me/avatar", {
         "PUT": Streaming(put_avatar, upload_limit), "DELETE": remove_avatar,
     }),
@@ -655,6 +693,9 @@ ROUTES: list[Route] = [
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})", {
         "DELETE": operation("delete", _room_path),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/preview", {
+        "DELETE": operation("remove_preview", _room_path),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/notify", {
         "PUT": operation("set_notify", _room_body),
@@ -682,6 +723,9 @@ ROUTES: list[Route] = [
         "GET": operation("audit", _page_fields),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/pins", {"GET": operation("pins", _page_fields)}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/pins/(?P<msg_id>[0-9]{1,18})", {
+        "PUT": operation("pin", _pin_path(True)), "DELETE": operation("pin", _pin_path(False)),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/threads/(?P<msg_id>[0-9]{1,18})", {
         "GET": operation("thread", _page_fields),
     }),

@@ -55,6 +55,7 @@ from chatd.files import (
     normalise_content_type,
     sanitise_name,
     served_type,
+    unplace,
 )
 from chatd.http.links import FILE_HEADERS, cache_control, readable_file
 from chatd.http.messages import BodyError, FileReply, Reply, Request, RequestBody, json_reply
@@ -328,9 +329,16 @@ async def _upload(request: Request, body: RequestBody, app: App,
             log.warning("an upload could not be stored: %s", exc)
             raise ChatError(codes.UNAVAILABLE, "the file store is not available; try again"
                             ) from None
-        stored = await app.storage.add_file(
-            user.id, room, sha256=sha256, size=pending.size, name=part.name(),
-            content_type=part.content_type(), quota_bytes=config.quota_bytes, image=image)
+        try:
+            stored = await app.storage.add_file(
+                user.id, room, sha256=sha256, size=pending.size, name=part.name(),
+                content_type=part.content_type(), quota_bytes=config.quota_bytes, image=image)
+        except ChatError:
+            # Refused (the quota reached by a concurrent upload): no row has these bytes.
+            await unplace(app.storage, store, sha256)
+            if thumb is not None:
+                await unplace(app.storage, store, thumb.sha256)
+            raise
         try:
             await store.run(pending.finish)
             if thumb is not None:

@@ -94,6 +94,7 @@ from chatd.protocol.events import (
     ServerEvent,
     SetIdle,
     SetTopic,
+    ThreadStateChanged,
     TopicChanged,
     Typing,
     UserTyping,
@@ -319,7 +320,8 @@ def _edited(obj: Mapping[str, Any]) -> MessageEdited:
 def _deleted(obj: Mapping[str, Any]) -> MessageDeleted:
     return MessageDeleted(room=_str(obj, "room"), seq=_int(obj, "seq"),
                           msg_id=_int(obj, "msg_id"), by=_str(obj, "by"),
-                          ts=_int(obj, "ts", minimum=None))
+                          ts=_int(obj, "ts", minimum=None),
+                          unpinned=_optional_bool(obj, "unpinned"))
 
 
 def _reaction(obj: Mapping[str, Any]) -> ReactionChanged:
@@ -439,6 +441,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         reminders_due=_optional_int(obj, "reminders_due"),
         scheduled_count=_optional_int(obj, "scheduled_count"),
         scheduled_failed=_optional_int(obj, "scheduled_failed"),
+        threads_unread=_optional_int(obj, "threads_unread"),
     )
 
 
@@ -518,6 +521,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                       on=_bool(obj, "on", True),
                                       remind_at=_optional_int(obj, "remind_at"),
                                       ts=_int(obj, "ts", minimum=None)),
+    "thread_state": lambda obj: ThreadStateChanged(
+        room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
+        following=_bool(obj, "following", False), read_seq=_int(obj, "read_seq", minimum=0)),
     "reminder": lambda obj: Reminded(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
                                      remind_at=_int(obj, "remind_at", minimum=None),
                                      message=_object(obj, "message")),

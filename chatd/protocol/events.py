@@ -33,6 +33,8 @@ __all__ = [
     "NO_STATUS",
     "REQUESTS",
     "ROLES",
+    "THREADS_PAGE",
+    "THREADS_PAGE_MAX",
     "WELCOME_PAGE",
     "AddContact",
     "Answer",
@@ -53,6 +55,7 @@ __all__ = [
     "EditScheduled",
     "Entry",
     "Error",
+    "FollowThread",
     "Gap",
     "Hello",
     "History",
@@ -87,6 +90,7 @@ __all__ = [
     "ReactionChanged",
     "Read",
     "ReadMoved",
+    "ReadThread",
     "Reminded",
     "RemoveContact",
     "RemovePreview",
@@ -114,6 +118,8 @@ __all__ = [
     "SetRole",
     "SetTopic",
     "Thread",
+    "ThreadStateChanged",
+    "Threads",
     "TopicChanged",
     "Typing",
     "Unban",
@@ -125,6 +131,7 @@ __all__ = [
     "is_storable",
     "page_size",
     "parse_request",
+    "thread_cursor",
 ]
 
 RequestId = int | str | None
@@ -162,6 +169,8 @@ THREAD_PAGE_MAX: Final = 200  # and the most it gives
 THREAD_USERS: Final = 5  # the latest distinct repliers a root's ``replies`` names
 SAVED_PAGE: Final = 50  # saved messages a ``saved_items`` gives without a limit
 SAVED_PAGE_MAX: Final = 100  # and the most it gives
+THREADS_PAGE: Final = 30  # followed threads a ``threads`` gives without a limit
+THREADS_PAGE_MAX: Final = 100  # and the most it gives
 #: How far ahead a saved message's reminder may be (``save``): a year, as Slack's.
 MAX_REMIND_SECONDS: Final = 366 * 24 * 3600
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
@@ -594,6 +603,44 @@ class EditScheduled(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FollowThread(Request):
+    """Follow (``on``) or unfollow the thread of message ``msg_id`` of ``room`` (its root, or
+    a reply: its root is meant), for a member of the room."""
+
+    OP: ClassVar[str] = "follow_thread"
+    room: str
+    msg_id: int
+    on: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadThread(Request):
+    """The user has read the thread of message ``msg_id`` of ``room`` up to reply ``seq``
+    (forward only)."""
+
+    OP: ClassVar[str] = "read_thread"
+    room: str
+    msg_id: int
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Threads(Request):
+    """The threads the user follows, latest reply first: those before the cursor ``before``
+    ((last_ts, root msg_id) of the last one of the page before), at most ``limit``."""
+
+    OP: ClassVar[str] = "threads"
+    before: tuple[int, int] | None = None
+    limit: int | None = None
+
+    def wire(self) -> dict[str, Any]:
+        obj = Request.wire(self)
+        if self.before is not None:
+            obj["before"] = f"{self.before[0]}:{self.before[1]}"
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class CancelScheduled(Request):
     """Remove the user's scheduled message ``item``; its files are released."""
 
@@ -879,7 +926,9 @@ class MessageEdited(ServerEvent):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MessageDeleted(ServerEvent):
-    """An entry of the log: message ``msg_id`` was deleted, ``by`` its author or a moderator."""
+    """An entry of the log: message ``msg_id`` was deleted, ``by`` its author or a moderator;
+    ``unpinned`` (True, else left out) when it was pinned: the deletion took it off the
+    room's pins."""
 
     OP: ClassVar[str] = "deleted"
     room: str
@@ -887,6 +936,7 @@ class MessageDeleted(ServerEvent):
     msg_id: int
     by: str
     ts: int
+    unpinned: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1068,6 +1118,9 @@ class Welcome(ServerEvent):
     #: None (not sent) when none.
     scheduled_count: int | None = None
     scheduled_failed: int | None = None
+    #: How many threads the user follows have unread replies (at most 100; None or 0:
+    #: none, and the field is left out).
+    threads_unread: int | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -1091,6 +1144,8 @@ class Welcome(ServerEvent):
             obj["scheduled_count"] = self.scheduled_count
         if self.scheduled_failed:
             obj["scheduled_failed"] = self.scheduled_failed
+        if self.threads_unread:
+            obj["threads_unread"] = self.threads_unread
         return obj
 
 
@@ -1285,6 +1340,23 @@ class SavedChanged(ServerEvent):
     def wire(self) -> dict[str, Any]:
         return {"op": self.OP, "room": self.room, "msg_id": self.msg_id, "on": self.on,
                 "remind_at": self.remind_at, "ts": self.ts}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadStateChanged(ServerEvent):
+    """The user's state of the thread of root ``msg_id`` of ``room`` changed (they followed
+    or unfollowed it, by hand, by replying or by being named; or read it): on any of their
+    connections, on any node. Private: nobody else hears of it."""
+
+    OP: ClassVar[str] = "thread_state"
+    room: str
+    msg_id: int
+    following: bool
+    read_seq: int
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "msg_id": self.msg_id,
+                "following": self.following, "read_seq": self.read_seq}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1589,6 +1661,51 @@ def _parse_save(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Save:
     assert msg_id is not None
     return Save(id=rid, room=room, msg_id=msg_id, on=_bool(obj, "on", True),
                 remind_at=_int(obj, "remind_at", minimum=0, maximum=MAX_SEQ))
+
+
+def _parse_follow_thread(obj: Mapping[str, Any], rid: RequestId,
+                         limits: Limits) -> FollowThread:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return FollowThread(id=rid, room=room, msg_id=msg_id, on=_bool(obj, "on", True))
+
+
+def _parse_read_thread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> ReadThread:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
+    assert seq is not None
+    return ReadThread(id=rid, room=room, msg_id=msg_id, seq=seq)
+
+
+def thread_cursor(value: object) -> tuple[int, int] | None:
+    """A ``threads`` cursor, "<last_ts>:<root msg_id>" (None: none), as a pair.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 41:
+        raise ValueError("'before' must be a string \"<last_ts>:<msg_id>\"")
+    ts, sep, msg_id = value.partition(":")
+    if not (sep and ts.isascii() and ts.isdigit() and msg_id.isascii() and msg_id.isdigit()):
+        raise ValueError("'before' must be \"<last_ts>:<msg_id>\" (two integers)")
+    pair = int(ts), int(msg_id)
+    if pair[0] > MAX_SEQ or pair[1] > MAX_SEQ:
+        raise ValueError("'before' is out of range")
+    return pair
+
+
+def _parse_threads(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Threads:
+    try:
+        before = thread_cursor(obj.get("before"))
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+    return Threads(id=rid, before=before,
+                   limit=_page(obj, "limit", minimum=1, most=THREADS_PAGE_MAX))
 
 
 def _parse_saved_items(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SavedItems:
@@ -1911,6 +2028,9 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "scheduled_items": (ScheduledItems, _fields(ScheduledItems)),
     "edit_scheduled": (EditScheduled, _parse_edit_scheduled),
     "cancel_scheduled": (CancelScheduled, _fields(CancelScheduled, item=_scheduled_item)),
+    "follow_thread": (FollowThread, _parse_follow_thread),
+    "read_thread": (ReadThread, _parse_read_thread),
+    "threads": (Threads, _parse_threads),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -1944,6 +2064,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "saved": (SavedChanged,),
     "reminder": (Reminded,),
     "scheduled": (ScheduledChanged,),
+    "thread_state": (ThreadStateChanged,),
 }
 
 

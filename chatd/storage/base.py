@@ -28,6 +28,7 @@ __all__ = [
     "NO_CUSTOM_STATUS",
     "PURGE_MAX",
     "ROLES",
+    "THREADS_UNREAD_CAP",
     "THREAD_USERS",
     "UNREAD_CAP",
     "AdminRoom",
@@ -46,6 +47,7 @@ __all__ = [
     "DatabaseFigures",
     "DndNotice",
     "FileInfo",
+    "FollowedThread",
     "GroupScope",
     "Hook",
     "HookTarget",
@@ -87,10 +89,14 @@ __all__ = [
     "StoredFile",
     "TargetsNotice",
     "ThreadPage",
+    "ThreadState",
     "User",
     "UserEventNotice",
     "WebhookTargets",
 ]
+
+#: The most followed threads with unread replies a welcome counts (``threads_unread``).
+THREADS_UNREAD_CAP = 100
 
 
 class StorageUnavailable(Exception):
@@ -559,6 +565,9 @@ class Appended:
     removed: bool = False
     entries: tuple[Message, ...] = ()
     more: bool = False
+    #: For a thread reply: the follows of its thread that the batch changed (the replier's,
+    #: the root's author's, the named members'), given to the batch's latest reply in it.
+    followed: tuple[ThreadState, ...] = ()
 
     @property
     def stored(self) -> tuple[Message, ...]:
@@ -806,6 +815,35 @@ class ThreadPage:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadState:
+    """A user's state of a thread (migration 0033): whether they follow the thread of root
+    ``msg_id`` of ``room``, and ``read_seq``, the seq of the last reply they have read."""
+
+    user: str
+    room: str
+    msg_id: int
+    following: bool
+    read_seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FollowedThread:
+    """A thread of a user's list (the ``threads`` request): its ``root`` as it is now (with
+    its summary), the user's state of it, ``last_ts`` (its latest reply's time, ms; the
+    root's before any: the list's order and, with the root's msg_id, its cursor),
+    ``unread`` (replies after ``read_seq`` not by the user, not deleted) and ``mentions``
+    (of those, the ones whose text names the user)."""
+
+    room: str
+    root: Message
+    following: bool
+    read_seq: int
+    last_ts: int
+    unread: int
+    mentions: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SavedItem:
     """A message a user saved (migration 0030): ``ts`` when they saved it (ms; strictly
     increasing per user, the cursor of their list), ``remind_at`` when to remind them (ms;
@@ -976,6 +1014,8 @@ class SessionStart:
     #: None: not read).
     scheduled_count: int | None = None
     scheduled_failed: int | None = None
+    #: How many followed threads have unread replies (at most THREADS_UNREAD_CAP).
+    threads_unread: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1678,6 +1718,35 @@ class Storage(Protocol):
         root and its replies with seq < ``before``, the newest ``limit`` of them, oldest
         first. Members only: ChatError('forbidden') for anyone else; ChatError('not_found')
         for an unknown room or a message that is not the room's."""
+
+    async def follow_thread(self, user_id: int, room: str, msg_id: int, *,
+                            on: bool) -> tuple[ThreadState, bool]:
+        """Follow (``on``) or unfollow the thread of message ``msg_id`` of ``room`` (its root,
+        or a reply: its root is meant), for a member of the room; unfollowing stops the
+        automatic follows (being named, the root's authorship) until they follow or reply
+        again. Under the room's lock, so that a reply committing at once reads them as a
+        follower or not, exactly. Returns their state and whether ``following`` changed.
+
+        Raises:
+            ChatError('not_found'): no such room, or no such message in it.
+            ChatError('forbidden'): the user is not a member of the room.
+        """
+
+    async def read_thread(self, user_id: int, room: str, msg_id: int,
+                          seq: int) -> tuple[ThreadState, bool]:
+        """Move the user's read_seq of the thread of message ``msg_id`` of ``room`` forward to
+        ``seq`` (at most the room's last seq), for any member, following the thread or not.
+        Returns their state and whether read_seq moved.
+
+        Raises:
+            ChatError('not_found'), ChatError('forbidden'): as :meth:`follow_thread`.
+        """
+
+    async def threads(self, user_id: int, *, before: tuple[int, int] | None = None,
+                      limit: int) -> tuple[list[FollowedThread], bool]:
+        """The threads the user follows in rooms they are a member of, latest reply first:
+        those before the cursor ``before`` ((last_ts, root msg_id) of the last one of the
+        page before), at most ``limit``; and whether more follow."""
 
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:

@@ -317,9 +317,10 @@ _SQL_MENTIONS_REMOVE = """
 DELETE FROM mentions x USING unnest($1::bigint[], $2::bigint[]) AS v(room_id, seq)
 WHERE x.room_id = v.room_id AND x.seq = v.seq
 """
+# (by_follow, migration 0033: a thread reply's follower mention, not its text's)
 _SQL_MENTIONS_ADD = """
-INSERT INTO mentions (user_id, room_id, seq)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
+INSERT INTO mentions (user_id, room_id, seq, by_follow)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::boolean[])
 ON CONFLICT DO NOTHING
 """
 # Moderation's writes, each only when the batch has some: roles, owners, bans put and lifted,
@@ -373,6 +374,7 @@ class _Target:
     deleted: bool
     mentions: tuple[str, ...]
     mention_ids: tuple[int, ...] = ()
+    follow_ids: tuple[int, ...] = ()  # of those, the followers its text does not name
     reactions: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     since: dict[str, int] = dataclasses.field(default_factory=dict)  # emoji -> seq put first
     pinned: bool = False
@@ -566,6 +568,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         if refusal is not None:
             outcomes.append(refusal)
             continue
+        was_pinned = message.pinned
         changed = _change(change, message, room, mentionable, room.last_seq + 1)
         if changed:
             room.last_seq += 1
@@ -574,7 +577,9 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         # Unchanged, the entry stands at the message's rev: the last entry that did change it.
         entry = Message(room=room.name, seq=message.rev, msg_id=message.id, sender=actor.name,
                         text=change.text if change.kind == "edited" else "", ts=now, nonce="",
-                        kind=change.kind, emoji=change.emoji, on=change.on,
+                        kind=change.kind, emoji=change.emoji,
+                        # A deletion's: whether it took the message off the pins.
+                        on=change.on if change.kind != "deleted" else changed and was_pinned,
                         mentions=message.mentions if changed and change.kind == "edited" else ())
         if changed:
             entries.append(_Entry(entry, message, change.user_id))
@@ -662,6 +667,7 @@ def _purge(change: NewChange, room: _Room, actor: _Person | None, target: _Perso
     stored: list[Message] = []
     for msg_id in found[:limit]:
         message = messages[msg_id]
+        was_pinned = message.pinned
         if not _change(NewChange(user_id=by.id, room=room.name, msg_id=msg_id,
                                  kind="deleted"), message, room, {}, room.last_seq + 1):
             continue  # deleted by a change before it in the batch
@@ -669,7 +675,7 @@ def _purge(change: NewChange, room: _Room, actor: _Person | None, target: _Perso
         room.bumped = message.touched = True
         message.rev = room.last_seq
         entry = Message(room=room.name, seq=room.last_seq, msg_id=msg_id, sender=by.name,
-                        text="", ts=now, nonce="", kind="deleted")
+                        text="", ts=now, nonce="", kind="deleted", on=was_pinned)
         entries.append(_Entry(entry, message, by.id))
         stored.append(entry)
     more = len(found) > limit
@@ -906,7 +912,8 @@ def _change(change: NewChange, target: _Target, room: _Room,
     if change.kind == "edited":
         if change.text == target.text:
             return False
-        names = {*change.mentions, *(name.lower() for name in _unnamed(target))}
+        followers = {name.lower() for name in _unnamed(target)}
+        names = {*change.mentions, *followers}
         found = sorted({mentionable[key] for name in names
                         if (key := (target.room_id, name)) in mentionable},
                        key=lambda pair: pair[1].lower())
@@ -916,6 +923,9 @@ def _change(change: NewChange, target: _Target, room: _Room,
         # rows stay at the message's seq, so an old message does not become unread.
         target.mention_ids = tuple(sorted(
             ({uid for uid, _ in found} | set(change.group)) - {target.sender_id}))
+        followers -= set(change.mentions)
+        target.follow_ids = tuple(uid for uid, name in found if name.lower() in followers
+                                  and uid not in change.group)
         target.edited = True
         return True
     if change.kind == "deleted":
@@ -927,7 +937,8 @@ def _change(change: NewChange, target: _Target, room: _Room,
         target.reactions.clear()
         target.preview = None
         if target.pinned:
-            # Off the pins with it: the deleted entry says so (its row goes with the words).
+            # Off the pins with it: the deleted entry says so ("unpinned": its reaction_on is
+            # true; its row goes with the words).
             target.pinned, target.pin = False, None
             room.pins -= 1
         return True
@@ -972,7 +983,8 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [e.text if e.kind in _TEXTS else None for e in logged],
         [" ".join(e.mentions) for e in logged],
         [e.emoji or None for e in logged],
-        [e.on if e.kind in _WAYS else None for e in logged], now,
+        [e.on if e.kind in _WAYS else (e.on or None) if e.kind == "deleted" else None
+         for e in logged], now,
         [r.id for r in bumped], [r.last_seq for r in bumped],
         [t.id for t in touched], [t.rev for t in touched],
         [t.id for t in rewritten], [t.text for t in rewritten],
@@ -1003,15 +1015,16 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
     if rewritten:
         await conn.execute(_SQL_MENTIONS_REMOVE, [t.room_id for t in rewritten],
                            [t.seq for t in rewritten])
-        added = [(uid, t.room_id, t.seq) for t in rewritten if not t.deleted
-                 for uid in t.mention_ids]
+        added = [(uid, t.room_id, t.seq, uid in t.follow_ids) for t in rewritten
+                 if not t.deleted for uid in t.mention_ids]
         if added:
-            await conn.execute(_SQL_MENTIONS_ADD, *_columns(added, 3))
+            await conn.execute(_SQL_MENTIONS_ADD, *_columns(added, 4))
 
 
 # The kinds of entry whose text is kept: an edit's words, a topic, a role, a reason.
 _TEXTS = frozenset({"edited", "topic", "role", "banned", "kicked"})
-# The kinds of entry that go one way or the other (reaction_on says which).
+# The kinds of entry that go one way or the other (reaction_on says which). A deletion's
+# reaction_on is true when it took the message off the pins (NULL otherwise).
 _WAYS = frozenset({"reaction", "archived", "pinned"})
 
 

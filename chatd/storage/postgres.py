@@ -102,6 +102,7 @@ from chatd.storage import bots
 from chatd.storage.base import (
     NO_CUSTOM_STATUS,
     THREAD_USERS,
+    THREADS_UNREAD_CAP,
     UNREAD_CAP,
     AdminRoom,
     Appended,
@@ -119,6 +120,7 @@ from chatd.storage.base import (
     DatabaseFigures,
     DndNotice,
     FileInfo,
+    FollowedThread,
     GroupScope,
     Hook,
     HookTarget,
@@ -161,6 +163,7 @@ from chatd.storage.base import (
     StoredFile,
     TargetsNotice,
     ThreadPage,
+    ThreadState,
     User,
     UserEventNotice,
     WebhookTargets,
@@ -577,7 +580,20 @@ SELECT {_USER_COLUMNS}, h.rooms, h.last_seqs,
             JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
             {_PEER_JOIN.format(me="u.id")}
        ) p) AS page,
-       {_BADGES}
+       {_BADGES},
+       (SELECT count(*) FROM (
+            -- migration 0033: a walk of the user's followed threads; only those with a reply
+            -- past what they read look at their replies (a probe each), the first
+            -- THREADS_UNREAD_CAP found end it
+            SELECT 1 FROM thread_follows tf
+            JOIN memberships tm ON tm.room_id = tf.room_id AND tm.user_id = u.id
+            WHERE tf.user_id = u.id AND tf.following AND tf.last_seq > tf.read_seq
+              AND EXISTS (
+                  SELECT 1 FROM messages y
+                  WHERE y.room_id = tf.room_id AND y.thread_root = tf.root_id
+                    AND y.seq > tf.read_seq AND y.sender_id <> u.id AND y.deleted_at IS NULL)
+            LIMIT {THREADS_UNREAD_CAP}
+       ) tu) AS threads_unread
 FROM users u CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(r.name), '{{}}') AS rooms,
            coalesce(array_agg(r.last_seq), '{{}}') AS last_seqs
@@ -1118,14 +1134,18 @@ _SQL_APPEND_RESOLVE = _APPEND_RESOLVE.format(
 )
 # The same for a batch with a thread reply ($7: the msg_id each names, NULL for none):
 # its thread's root (the message named, or the root of the reply named), whether the root
-# may take replies (not deleted), and the thread's followers (migration 0029: the root's
-# author and its repliers, a walk of messages_thread_idx) who are members still, the sender
-# aside, whom the reply mentions. A statement of its own, so that every other batch runs the
-# one above, as it did before threads.
+# may take replies (not deleted), and the thread's followers (migration 0033: the users whose
+# row of thread_follows says so, and the root's author unless theirs says otherwise) who are
+# members still, the sender aside, whom the reply mentions; and those who unfollowed it by
+# hand (lower-case), whom being named in a reply of the same batch does not make follow. A
+# statement of its own, so that every other batch runs the one above, as it did before
+# threads; run under the rooms' locks (_append_once), so that it reads the follows every
+# reply committed before it wrote.
 _SQL_APPEND_RESOLVE_THREAD = _APPEND_RESOLVE.format(
     e_ts=_ms("e.created_at"),
     columns="q.id AS q_id, q.quote AS quote, mn.names AS mentions, fl.files, "
-            "th.id AS t_id, th.open AS t_open, fw.names AS followers",
+            "th.id AS t_id, th.open AS t_open, fw.names AS followers, "
+            "fw.unfollowed AS unfollowed",
     arrays="$1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], "
            "$7::bigint[]",
     names="user_id, room, nonce, reply_to, candidates, file_ids, thread",
@@ -1137,13 +1157,20 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) th ON true
 LEFT JOIN LATERAL (
-    SELECT array_agg(u.name ORDER BY lower(u.name)) AS names
-    FROM users u JOIN memberships fm ON fm.user_id = u.id AND fm.room_id = r.id
-    WHERE th.id IS NOT NULL AND u.id <> i.user_id AND u.id IN (
-        SELECT th.sender_id
-        UNION
-        SELECT y.sender_id FROM messages y WHERE y.room_id = r.id AND y.thread_root = th.id
-    )
+    SELECT array_agg(u.name ORDER BY lower(u.name)) FILTER (WHERE w.following) AS names,
+           array_agg(lower(u.name)) FILTER (WHERE NOT w.following) AS unfollowed
+    FROM (
+        SELECT f.user_id, f.following FROM thread_follows f
+        WHERE th.id IS NOT NULL AND f.root_id = th.id AND f.following IS NOT NULL
+        UNION ALL
+        SELECT th.sender_id, true
+        WHERE th.id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM thread_follows a
+            WHERE a.root_id = th.id AND a.user_id = th.sender_id AND a.following IS NOT NULL)
+    ) w
+    JOIN users u ON u.id = w.user_id
+    JOIN memberships fm ON fm.user_id = w.user_id AND fm.room_id = r.id
+    WHERE w.user_id <> i.user_id
 ) fw ON true""",
 )
 _SQL_APPEND_RESOLVE_PLAIN = _APPEND_RESOLVE.format(
@@ -1328,6 +1355,85 @@ _THREADED = f"""{{more}}, threaded AS (
     ) n
     WHERE t.id = n.root
 )"""
+# A thread reply's mention rows say which are the follower mentions (migration 0033:
+# by_follow), not the text's own ($10, or $11 after a group's: the names the text mentions,
+# per message, space-separated): the `threads` request counts the latter. A member both named
+# (or covered by a group) and following: one row, not by_follow.
+_MENTIONED_THREAD = """, mentioned AS (
+    INSERT INTO mentions (user_id, room_id, seq, by_follow)
+    SELECT m.user_id, m.room_id, m.seq, bool_and(m.by_follow) FROM (
+        SELECT u.id AS user_id, i.room_id, i.seq,
+               NOT lower(n.name) = ANY (string_to_array(lower(new.named), ' ')) AS by_follow
+        FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+        CROSS JOIN LATERAL unnest(i.mentions) AS n(name)
+        JOIN users u ON lower(u.name) = lower(n.name)
+        WHERE u.id <> i.sender_id{group}
+    ) m
+    GROUP BY m.user_id, m.room_id, m.seq
+)"""
+_MENTIONED_THREAD_GROUP = """
+        UNION ALL
+        SELECT gm.user_id, i.room_id, i.seq, false
+        FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+        JOIN memberships gm ON gm.room_id = i.room_id
+            AND gm.user_id = ANY (string_to_array(new.grp, ' ')::bigint[])
+        WHERE new.grp <> '' AND gm.user_id <> i.sender_id"""
+# The follows a batch's replies make (migration 0033), in the same statement, under the
+# room's lock: per (user, root), the replier follows (again, whatever they chose before) and
+# has read up to their reply; the root's author (a member still) and the members the text
+# names follow unless they unfollowed it by hand. Every row of the thread gets its latest
+# reply's time and seq (the rows just written with them). ``held`` is each written row as
+# the statement found it: the tail returns the rows whose `following` changed (for the
+# thread_state events), as JSON [user, room_id, root, following, read_seq].
+_FOLLOWS = """, follows AS (
+    SELECT w.user_id, w.root, w.room_id, max(w.seq) AS read_seq
+    FROM (
+        SELECT i.sender_id AS user_id, i.thread_root AS root, i.room_id, i.seq
+        FROM inserted i WHERE i.thread_root IS NOT NULL
+        UNION ALL
+        SELECT t.sender_id, i.thread_root, i.room_id, 0
+        FROM inserted i JOIN messages t ON t.id = i.thread_root
+        JOIN memberships am ON am.room_id = i.room_id AND am.user_id = t.sender_id
+        WHERE i.thread_root IS NOT NULL
+        UNION ALL
+        SELECT u.id, i.thread_root, i.room_id, 0
+        FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+        CROSS JOIN LATERAL unnest(string_to_array(new.named, ' ')) AS n(name)
+        JOIN users u ON lower(u.name) = lower(n.name)
+        WHERE i.thread_root IS NOT NULL
+    ) w
+    GROUP BY w.user_id, w.root, w.room_id
+), latest AS (
+    SELECT i.thread_root AS root, max(i.seq) AS seq,
+           date_trunc('milliseconds', max(i.created_at)) AS at
+    FROM inserted i WHERE i.thread_root IS NOT NULL GROUP BY i.thread_root
+), held AS (
+    SELECT f.user_id, f.root_id, f.following
+    FROM follows w JOIN thread_follows f ON f.user_id = w.user_id AND f.root_id = w.root
+), followed AS (
+    -- (a reply's seq is at least 1: read_seq > 0 says "the replier")
+    INSERT INTO thread_follows AS f (user_id, root_id, room_id, following, read_seq,
+                                     last_at, last_seq)
+    SELECT w.user_id, w.root, w.room_id, true, w.read_seq, l.at, l.seq
+    FROM follows w JOIN latest l ON l.root = w.root
+    ON CONFLICT (user_id, root_id) DO UPDATE
+    SET following = CASE WHEN excluded.read_seq > 0 THEN true
+                         ELSE coalesce(f.following, true) END,
+        read_seq = greatest(f.read_seq, excluded.read_seq),
+        last_at = excluded.last_at, last_seq = excluded.last_seq
+    RETURNING f.user_id, f.root_id, f.room_id, f.following, f.read_seq
+), moved AS (
+    UPDATE thread_follows f SET last_at = l.at, last_seq = l.seq
+    FROM latest l
+    WHERE f.root_id = l.root
+      AND NOT EXISTS (SELECT 1 FROM follows w WHERE w.user_id = f.user_id AND w.root = l.root)
+)"""
+_FOLLOWED = """(
+    SELECT json_agg(json_build_array(u.name, c.room_id, c.root_id, c.following, c.read_seq))
+    FROM followed c JOIN users u ON u.id = c.user_id
+    LEFT JOIN held b ON b.user_id = c.user_id AND b.root_id = c.root_id
+    WHERE coalesce(b.following, false) <> c.following
+) AS followed"""
 _THREAD_INSERT_EXTRAS = {
     "columns": _APPEND_INSERT_EXTRAS["columns"] + ", thread_root, broadcast",
     "values": _APPEND_INSERT_EXTRAS["values"] + ",\n           new.thread, new.broadcast",
@@ -1335,22 +1441,41 @@ _THREAD_INSERT_EXTRAS = {
 }
 _SQL_APPEND_INSERT_THREAD_HEAD = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
-           "$7::text[], $8::bigint[], $9::boolean[]",
-    names=", reply_to, mentions, file_ids, thread, broadcast",
-    more=_THREADED.format(more=_MENTIONED),
+           "$7::text[], $8::bigint[], $9::boolean[], $10::text[]",
+    names=", reply_to, mentions, file_ids, thread, broadcast, named",
+    more=_THREADED.format(more=_MENTIONED_THREAD.format(group="")) + _FOLLOWS,
     **_THREAD_INSERT_EXTRAS,
 )
 _SQL_APPEND_INSERT_THREAD_GROUP_HEAD = _APPEND_INSERT.format(
     arrays="$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
-           "$7::text[], $8::text[], $9::bigint[], $10::boolean[]",
-    names=", reply_to, mentions, file_ids, grp, thread, broadcast",
-    more=_THREADED.format(more=_MENTIONED_GROUP),
+           "$7::text[], $8::text[], $9::bigint[], $10::boolean[], $11::text[]",
+    names=", reply_to, mentions, file_ids, grp, thread, broadcast, named",
+    more=_THREADED.format(more=_MENTIONED_THREAD.format(group=_MENTIONED_THREAD_GROUP))
+    + _FOLLOWS,
     **_THREAD_INSERT_EXTRAS,
 )
-_SQL_APPEND_INSERT_THREAD = _SQL_APPEND_INSERT_THREAD_HEAD + _INSERTED
-_SQL_APPEND_INSERT_THREAD_GROUP = _SQL_APPEND_INSERT_THREAD_GROUP_HEAD + _INSERTED
-_SQL_APPEND_INSERT_FILES_THREAD = _SQL_APPEND_INSERT_THREAD_HEAD + _ATTACHED
-_SQL_APPEND_INSERT_FILES_THREAD_GROUP = _SQL_APPEND_INSERT_THREAD_GROUP_HEAD + _ATTACHED
+# What the insert of a batch with a thread reply returns: as the others' (_INSERTED,
+# _ATTACHED), with the follows that changed (on every row: the tail is one statement).
+_INSERTED_THREAD = f"""
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached, {_FOLLOWED}
+FROM inserted
+"""
+_ATTACHED_THREAD = f""", attached AS (
+    UPDATE files f SET message_id = i.id
+    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+    WHERE new.file_ids <> '' AND f.id = ANY (string_to_array(new.file_ids, ' ')::bigint[])
+      AND f.message_id IS NULL AND f.deleted_at IS NULL
+      AND f.uploader_id = i.sender_id AND f.room_id = i.room_id
+    RETURNING f.id
+)
+SELECT id, room_id, seq, {_ms("created_at")} AS ts, (SELECT count(*) FROM attached) AS attached,
+       {_FOLLOWED}
+FROM inserted
+"""
+_SQL_APPEND_INSERT_THREAD = _SQL_APPEND_INSERT_THREAD_HEAD + _INSERTED_THREAD
+_SQL_APPEND_INSERT_THREAD_GROUP = _SQL_APPEND_INSERT_THREAD_GROUP_HEAD + _INSERTED_THREAD
+_SQL_APPEND_INSERT_FILES_THREAD = _SQL_APPEND_INSERT_THREAD_HEAD + _ATTACHED_THREAD
+_SQL_APPEND_INSERT_FILES_THREAD_GROUP = _SQL_APPEND_INSERT_THREAD_GROUP_HEAD + _ATTACHED_THREAD
 # The insert of a batch by (grouped, threaded): without files, with files.
 _INSERTS = {
     (False, False): _SQL_APPEND_INSERT, (True, False): _SQL_APPEND_INSERT_GROUP,
@@ -1888,6 +2013,67 @@ FROM (
 ) e
 JOIN users a ON a.id = e.actor_id
 ORDER BY q.saved_at DESC
+"""
+# A thread a user follows or reads (migration 0033): room $2 (locked FOR SHARE: a reply's
+# append, which locks it FOR NO KEY UPDATE, waits, and reads the follow as committed),
+# whether user $1 is a member, the thread's root (message $3, or the root of the reply $3),
+# and the user's row of it.
+_SQL_THREAD_TARGET = """
+SELECT r.id AS room_id, r.last_seq, m.user_id IS NOT NULL AS member, t.id AS root,
+       f.following, f.read_seq, (SELECT u.name FROM users u WHERE u.id = $1) AS name
+FROM rooms r
+LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
+LEFT JOIN messages x ON x.id = $3 AND x.room_id = r.id
+LEFT JOIN messages t ON t.id = coalesce(x.thread_root, x.id)
+LEFT JOIN thread_follows f ON f.user_id = $1 AND f.root_id = t.id
+WHERE r.name = $2 AND r.deleted_at IS NULL
+FOR SHARE OF r
+"""
+# User $1's row of the thread of root $2 in room $3: following $4 (NULL: as it was), read up
+# to $5 (forward only); a new row with the thread's latest reply (the root's time before any).
+_SQL_THREAD_UPSERT = """
+INSERT INTO thread_follows AS f (user_id, root_id, room_id, following, read_seq, last_at,
+                                 last_seq)
+SELECT $1, t.id, $3, $4, $5, date_trunc('milliseconds', coalesce(l.at, t.created_at)),
+       coalesce(l.seq, 0)
+FROM messages t CROSS JOIN LATERAL (
+    SELECT max(y.seq) AS seq, max(y.created_at) AS at
+    FROM messages y WHERE y.room_id = $3 AND y.thread_root = t.id
+) l
+WHERE t.id = $2
+ON CONFLICT (user_id, root_id) DO UPDATE
+SET following = coalesce($4, f.following), read_seq = greatest(f.read_seq, excluded.read_seq)
+RETURNING f.following, f.read_seq
+"""
+# A page of the threads user $1 follows, in the rooms they are a member of, before the cursor
+# ($2 ms, $3 root id), latest reply first, $4 at most: a walk of thread_follows_page_idx;
+# each root read by key, and its unread replies (those after read_seq, not the user's, not
+# deleted) counted along messages_thread_idx, with those whose text names the user (a
+# mention row not by_follow).
+_SQL_THREADS = f"""
+SELECT q.room, q.following, q.read_seq, q.last_ts, c.t_unread, c.t_mentions, e.*,
+       a.name AS sender,{_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM (
+    SELECT f.root_id, f.room_id, r.name AS room, f.following, f.read_seq, f.last_at,
+           {_ms("f.last_at")} AS last_ts
+    FROM thread_follows f JOIN rooms r ON r.id = f.room_id
+    JOIN memberships mb ON mb.room_id = f.room_id AND mb.user_id = $1
+    WHERE f.user_id = $1 AND f.following AND (f.last_at, f.root_id) < ({_ts("$2")}, $3)
+    ORDER BY f.last_at DESC, f.root_id DESC
+    LIMIT $4
+) q CROSS JOIN LATERAL (
+    SELECT {_MESSAGE_ENTRY} FROM messages m WHERE m.id = q.root_id
+) e CROSS JOIN LATERAL (
+    SELECT count(*) AS t_unread, count(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM mentions mn
+               WHERE mn.user_id = $1 AND mn.room_id = y.room_id AND mn.seq = y.seq
+                 AND NOT mn.by_follow)) AS t_mentions
+    FROM messages y
+    WHERE y.room_id = q.room_id AND y.thread_root = q.root_id AND y.seq > q.read_seq
+      AND y.sender_id <> $1 AND y.deleted_at IS NULL
+) c
+JOIN users a ON a.id = e.actor_id
+ORDER BY q.last_at DESC, q.root_id DESC
 """
 # Claim the reminders due (the first $1 by time) for a lease of $2 seconds (claimed_until,
 # migration 0032): rows another node's claim holds are skipped (FOR UPDATE SKIP LOCKED), and a
@@ -2921,7 +3107,10 @@ class PostgresStorage:
     async def _run(
         self, fn: Callable[[Unpack[PosArgsT]], Coroutine[Any, Any, T]], *args: *PosArgsT
     ) -> T:
-        """Run ``fn(*args)`` on the storage loop; database failures become StorageUnavailable."""
+        """Run ``fn(*args)`` on the storage loop; database failures become StorageUnavailable,
+        but for the refusals of constraints that concurrent requests can meet: a foreign key
+        violated is ``not_found``, a unique one ``conflict`` (two requests that each checked
+        a name free, say; statements that expect it say ON CONFLICT, this is the net)."""
         if self._closed:
             raise StorageUnavailable("storage is closed")
         try:
@@ -2929,6 +3118,10 @@ class PostgresStorage:
         except asyncpg.ForeignKeyViolationError as exc:
             # Only user ids can dangle here (rooms and users are never deleted by chatd).
             raise ChatError(codes.NOT_FOUND, "no such user") from exc
+        except asyncpg.UniqueViolationError as exc:
+            log.info("a unique constraint refused a change: %s", exc.constraint_name)
+            raise ChatError(codes.CONFLICT, "that exists already (a concurrent change made "
+                                            "it); look again") from exc
         except _UNAVAILABLE as exc:
             raise StorageUnavailable(f"database error: {exc!r}") from exc
 
@@ -3115,7 +3308,8 @@ class PostgresStorage:
                             page=[_room(room) for room in json.loads(page)] if page else [],
                             reminders_due=row["reminders_due"],
                             scheduled_count=row["scheduled_count"],
-                            scheduled_failed=row["scheduled_failed"])
+                            scheduled_failed=row["scheduled_failed"],
+                            threads_unread=row["threads_unread"])
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)
@@ -3625,7 +3819,16 @@ class PostgresStorage:
     async def append_messages(self, batch: Sequence[NewEntry]) -> list[Appended | ChatError]:
         if not batch:
             return []
-        return await self._run(self._do_append, list(batch))
+        try:
+            return await self._run(self._do_append, list(batch))
+        except ChatError as exc:
+            # Here a unique violation is a race the retries did not win (a nonce sent twice
+            # at once, chatd.committer's _DATA_FAULTS): the batch is unavailable, to send
+            # again, not a conflict of one request's (what _run makes of it elsewhere).
+            if isinstance(exc.__cause__, asyncpg.UniqueViolationError):
+                raise StorageUnavailable(f"database error: {exc.__cause__!r}"
+                                         ) from exc.__cause__
+            raise
 
     async def _do_append(self, batch: list[NewEntry]) -> list[Appended | ChatError]:
         """Messages first (two statements), then changes (one transaction): see
@@ -3755,6 +3958,66 @@ class PostgresStorage:
                            remind_at=row["remind_ts"], reminded=row["reminded"],
                            message=_entry(row["room"], row)) for row in rows]
         return items[:limit], len(items) > limit
+
+    # -- followed threads (migration 0033) -------------------------------------------------
+
+    async def follow_thread(self, user_id: int, room: str, msg_id: int, *,
+                            on: bool) -> tuple[ThreadState, bool]:
+        """See :meth:`Storage.follow_thread`: one short transaction."""
+        return await self._run(self._do_thread_state, user_id, room, msg_id, on, None)
+
+    async def read_thread(self, user_id: int, room: str, msg_id: int,
+                          seq: int) -> tuple[ThreadState, bool]:
+        """See :meth:`Storage.read_thread`: one short transaction."""
+        return await self._run(self._do_thread_state, user_id, room, msg_id, None, seq)
+
+    async def _do_thread_state(self, user_id: int, room: str, msg_id: int, on: bool | None,
+                               seq: int | None) -> tuple[ThreadState, bool]:
+        """Follow (``on``) or read (``seq``) a thread: the user's row, under the room's lock."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_SQL_THREAD_TARGET, user_id, room, msg_id)
+            if row is None:
+                raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+            if not row["member"]:
+                raise ChatError(codes.FORBIDDEN, f"only the members of {room!r} follow its "
+                                "threads")
+            if row["root"] is None:
+                raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
+            name = row["name"]
+            was = bool(row["following"])
+            read = row["read_seq"] or 0
+            if on is not None:
+                # Unfollowing a thread not followed changes nothing the user sees, but is
+                # written: being named in it later does not make them follow it.
+                changed = on != was
+                if row["following"] is on:
+                    return ThreadState(user=name, room=room, msg_id=row["root"],
+                                       following=was, read_seq=read), False
+            else:
+                assert seq is not None
+                target = min(seq, row["last_seq"])
+                changed = target > read
+                if not changed:
+                    return ThreadState(user=name, room=room, msg_id=row["root"],
+                                       following=was, read_seq=read), False
+            done = await conn.fetchrow(_SQL_THREAD_UPSERT, user_id, row["root"],
+                                       row["room_id"], on, 0 if seq is None else target)
+        return ThreadState(user=name, room=room, msg_id=row["root"],
+                           following=bool(done["following"]),
+                           read_seq=done["read_seq"]), changed
+
+    async def threads(self, user_id: int, *, before: tuple[int, int] | None = None,
+                      limit: int) -> tuple[list[FollowedThread], bool]:
+        """See :meth:`Storage.threads`: one statement, one snapshot."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        at, root = (MAX_TS, _MAX_SEQ) if before is None else (min(before[0], MAX_TS), before[1])
+        rows = await self._run(self._pool.fetch, _SQL_THREADS, user_id, at, root, limit + 1)
+        found = [FollowedThread(room=row["room"], root=_entry(row["room"], row),
+                                following=row["following"], read_seq=row["read_seq"],
+                                last_ts=row["last_ts"], unread=row["t_unread"],
+                                mentions=row["t_mentions"]) for row in rows]
+        return found[:limit], len(found) > limit
 
     async def claim_reminders(self, limit: int, lease: float) -> list[Reminder]:
         """See :meth:`Storage.claim_reminders`: one statement claims, a second reads the
@@ -4099,10 +4362,32 @@ def _file_refusal(item: NewMessage, found_json: str | None, claimed: set[int]
     return None
 
 
+# The rooms of a batch with a thread reply, locked (in id order, as the insert locks them)
+# before anything is read: the thread's followers read after every earlier reply's follows
+# (migration 0033) are committed, and none written before this batch's insert. Two first
+# repliers on two nodes at once: the second reads the first as a follower.
+_SQL_LOCK_ROOMS = """
+SELECT id FROM rooms WHERE name = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE
+"""
+
+
 async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | ChatError]:
-    """One attempt at a batch (asyncio side); see the module docstring."""
+    """One attempt at a batch (asyncio side); see the module docstring. A batch with a
+    thread reply (rare) runs in a transaction that locks its rooms first (see
+    :data:`_SQL_LOCK_ROOMS`); every other batch as before threads."""
     plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
                     or m.thread is not None for m in batch)
+    if plain or not any(m.thread is not None for m in batch):
+        return await _append_resolved(conn, batch, plain, False)
+    async with conn.transaction():
+        await conn.execute(_SQL_LOCK_ROOMS, sorted({m.room for m in batch}))
+        return await _append_resolved(conn, batch, False, True)
+
+
+async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,
+                           threaded: bool) -> list[Appended | ChatError]:
+    """Resolve and insert ``batch`` (the body of :func:`_append_once`): ``plain``, none has
+    a reply, a mention, a file, a group or a thread; ``threaded``, some is a thread reply."""
     keys = ([m.user_id for m in batch], [m.room for m in batch], [m.nonce for m in batch])
     # (sender, nonce) -> its stored row, when one call both resolved and stored (plain
     # messages)
@@ -4122,7 +4407,6 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
         rows = await conn.fetch(_SQL_APPEND_RESOLVE_PLAIN, *keys)
     else:
         # Thread replies (rare) need their roots and followers: a statement of their own.
-        threaded = any(m.thread is not None for m in batch)
         rows = await conn.fetch(
             _SQL_APPEND_RESOLVE_THREAD if threaded else _SQL_APPEND_RESOLVE, *keys,
             [m.reply_to for m in batch],
@@ -4180,11 +4464,14 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
             new.append((index, row["room_id"], row))
 
     if new:
+        # (a batch with no thread reply calls nothing more than it did before threads)
+        mentioned = _thread_mentions(batch, new) if threaded else {}
         if one_trip is not None:
             stored_rows = {index: one_trip[key] for key, index in first.items()
                            if key in one_trip}
         else:
-            stored_rows = await _insert_resolved(conn, batch, new, claimed)
+            stored_rows = await _insert_resolved(conn, batch, new, claimed, mentioned)
+        followed = _followed(batch, new, stored_rows) if threaded else {}
         vanished: dict[int, bool] | None = None
         for index, room_id, resolved in new:
             item = batch[index]
@@ -4211,12 +4498,14 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
                 quote=json.loads(quote) if (quote := resolved.get("quote")) else None,
                 # (a plain message calls nothing more than it did before threads)
                 mentions=tuple(resolved.get("mentions") or ()) if item.thread is None
-                else _mentioned(item, resolved),
+                else mentioned[index],
                 files=files.get(index, ()),
                 thread=None if item.thread is None else resolved["t_id"],
                 broadcast=item.broadcast,
             )
-            results[index] = Appended(message=message, duplicate=False)
+            results[index] = (Appended(message=message, duplicate=False,
+                                       followed=followed.get(index, ()))
+                              if followed else Appended(message=message, duplicate=False))
 
     for index, original in duplicates:
         outcome = results[original]
@@ -4228,18 +4517,60 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     return results  # type: ignore[return-value]
 
 
-def _mentioned(item: NewMessage, resolved: Any) -> tuple[str, ...]:
-    """The names ``item`` mentions, as the resolve step found them: the members its text
-    names and, for a thread reply, the thread's followers (the sender aside), by lower-case
-    name."""
-    named = tuple(resolved.get("mentions") or ())
-    if item.thread is None or not resolved["followers"]:
-        return named
-    return tuple(sorted({*named, *resolved["followers"]}, key=str.lower))
+def _thread_mentions(batch: list[NewMessage], new: list[tuple[int, int, Any]]
+                     ) -> dict[int, tuple[str, ...]]:
+    """The names each thread reply of ``new`` (index, room id, resolved row) mentions, by
+    index: the members its text names and the thread's followers (the sender aside), by
+    lower-case name. The followers as the resolve step read them, and those the batch's
+    earlier replies in the same thread made (their repliers; the members they named, unless
+    they unfollowed it by hand), as if each reply were stored alone in input order."""
+    mentioned: dict[int, tuple[str, ...]] = {}
+    made: dict[int, dict[str, str]] = {}  # root -> lower-case name -> name, followed since
+    for index, _, row in new:
+        item = batch[index]
+        if item.thread is None:
+            continue
+        named = tuple(row["mentions"] or ())
+        root = row["t_id"]
+        since = made.setdefault(root, {})
+        sender = row["sender"]
+        followers = {*(row["followers"] or ()), *since.values()}
+        mentioned[index] = tuple(sorted({*named, *(f for f in followers
+                                                    if f.lower() != sender.lower())},
+                                        key=str.lower))
+        unfollowed = set(row["unfollowed"] or ())
+        since.update({name.lower(): name for name in named if name.lower() not in unfollowed})
+        since[sender.lower()] = sender
+    return mentioned
+
+
+def _followed(batch: list[NewMessage], new: list[tuple[int, int, Any]],
+              stored: dict[int, Any]) -> dict[int, tuple[ThreadState, ...]]:
+    """The follows the batch's thread replies changed, from the insert's rows
+    (:data:`_FOLLOWED`), each given to the stored reply of its room that is latest in seq."""
+    rows = [row for row in stored.values() if row.get("followed")]
+    if not rows:
+        return {}
+    rooms = {room_id: batch[index].room for index, room_id, _ in new}
+    latest: dict[int, int] = {}  # root -> index of its latest stored reply
+    for index, _, resolved in new:
+        row = stored.get(index)
+        if row is None or batch[index].thread is None:
+            continue
+        root = resolved["t_id"]
+        if root not in latest or stored[latest[root]]["seq"] < row["seq"]:
+            latest[root] = index
+    followed: dict[int, list[ThreadState]] = collections.defaultdict(list)
+    for user, room_id, root, following, read_seq in json.loads(rows[0]["followed"]):
+        followed[latest[root]].append(ThreadState(
+            user=user, room=rooms[room_id], msg_id=root, following=following,
+            read_seq=read_seq))
+    return {index: tuple(states) for index, states in followed.items()}
 
 
 async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[int, int, Any]],
-                           claimed: set[int]) -> dict[int, Any]:
+                           claimed: set[int], mentioned: dict[int, tuple[str, ...]]
+                           ) -> dict[int, Any]:
     """Step 2 of appending messages that are not all plain: insert the resolved ``new``
     (index, room id, resolved row); the stored row of each index stored (an index missing:
     its room was archived or deleted since step 1)."""
@@ -4249,7 +4580,7 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
         [batch[index].nonce for index, _, _ in new],
         [batch[index].text for index, _, _ in new],
         [batch[index].reply_to for index, _, _ in new],
-        [" ".join(_mentioned(batch[index], row)) for index, _, row in new],
+        [" ".join(mentioned.get(index) or row["mentions"] or ()) for index, _, row in new],
         [" ".join(map(str, batch[index].files)) for index, _, _ in new],
     )
     # Replies and mentions need the insert's columns for them; files their transaction; group
@@ -4263,6 +4594,8 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
         arguments += (
             [None if batch[index].thread is None else row["t_id"] for index, _, row in new],
             [batch[index].broadcast for index, _, _ in new],
+            # the text's own mentions (the others are the followers': by_follow)
+            [" ".join(row["mentions"] or ()) for _, _, row in new],
         )
     extras = grouped or threaded or any(batch[index].reply_to is not None or row["mentions"]
                                         for index, _, row in new)

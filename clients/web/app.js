@@ -21,6 +21,8 @@
 //   pins.js     the "Pinned" panel: the open room's pinned messages, paged, kept up to date; pure
 //   threads.js  threads: a reply's change to its root's summary, what the timeline hides, the
 //               thread panel (a thread of the open room, paged, kept up to date); pure
+//   inbox.js    the threads the person follows: the Threads view's list, unread and mention
+//               counts per thread, the sidebar's count; pure
 //   saved.js    the messages the person saved for later and their reminders: the list, the
 //               overdue count, the reminder presets' times by the person's time zone; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
@@ -60,6 +62,7 @@ import { SavedView } from "./view-saved.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ThreadView } from "./view-thread.js";
+import { ThreadsView } from "./view-threads.js";
 import { ViewerView } from "./view-viewer.js";
 
 const conversation = new ConversationView();
@@ -79,6 +82,7 @@ const controller = new Controller({
   search: new SearchView(),
   pins: new PinsView(),
   saved: new SavedView(),
+  threads: new ThreadsView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
   profile: new ProfileView(),

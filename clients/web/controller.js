@@ -65,6 +65,7 @@ import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
 
 const ROOMS_REFRESH_MS = 150; // rooms seen in events are looked up together, this long after
+const READ_THREAD_MS = 400; // a thread seen is told read once its replies stop coming this long
 const SEEN_SAVE_MS = 1000; // what the page saw of its rooms is saved at most this often
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const TAB_KEY = "chatd.tab"; // sessionStorage: this tab's name (see followTab)
@@ -118,7 +119,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved,
+      saved, threads,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -160,6 +161,7 @@ export class Controller {
         if (shown) pins.close({ refocus: false }); // one panel in that place at a time
         if (shown) thread.close({ refocus: false });
         if (shown) saved.close({ refocus: false });
+        if (shown) threads.close({ refocus: false });
         if (shown) layout.closeDrawers();
         layout.syncInert();
       },
@@ -171,6 +173,7 @@ export class Controller {
           search.close({ refocus: false });
           thread.close({ refocus: false });
           saved.close({ refocus: false });
+          threads.close({ refocus: false });
           layout.closeDrawers();
         }
         layout.syncInert();
@@ -194,6 +197,7 @@ export class Controller {
           search.close({ refocus: false });
           pins.close({ refocus: false });
           thread.close({ refocus: false });
+          threads.close({ refocus: false });
           layout.closeDrawers();
           this.act(model.openSaved);
         }
@@ -218,6 +222,7 @@ export class Controller {
           pins.close({ refocus: false });
           layout.closeDrawers();
           saved.close({ refocus: false });
+          threads.close({ refocus: false });
         }
         layout.syncInert();
         if (!shown) this.act(model.closeThread);
@@ -233,6 +238,45 @@ export class Controller {
       },
       typed: () => this.act(model.typed, clock.now()),
       draft: (key, text) => this.act(drafts.setDraft, key, text),
+      follow: (on) => {
+        const panel = this.state && this.state.threadPanel;
+        if (!panel || !panel.root) return;
+        this.act(model.followThread, { room: panel.room, rootId: panel.root.msg_id, on });
+      },
+      // Seen up to its newest reply: told once things settle (a burst of replies, one read).
+      read: (room, rootId, seq) => {
+        this.pendingRead = { room, rootId, seq };
+        clearTimeout(this.readTimer);
+        this.readTimer = setTimeout(() => {
+          const read = this.pendingRead;
+          this.pendingRead = null;
+          if (read) this.act(model.readThread, read);
+        }, READ_THREAD_MS);
+      },
+      attach: (files, box) => this.attach(files, box),
+      removeUpload: (key) => this.act(model.removeUpload, key),
+      retryUpload: (key) => this.act(model.retryUpload, key),
+    });
+    threads.bind({
+      opened: (shown) => {
+        closePopup(false);
+        if (shown) {
+          search.close({ refocus: false });
+          pins.close({ refocus: false });
+          thread.close({ refocus: false });
+          saved.close({ refocus: false });
+          layout.closeDrawers();
+          this.act(model.openThreads);
+        }
+        layout.syncInert();
+      },
+      more: () => this.act(model.moreThreads),
+      retry: () => this.act(model.openThreads),
+      openItem: (t) => {
+        threads.close({ refocus: false });
+        this.act(model.openFollowed, { room: t.room, rootId: t.rootId });
+        if (this.state && this.state.threadPanel.shown) thread.open();
+      },
     });
     notifier.prepareSound();
     notifier.watchPermission((permission) => this.act(model.setAlerts, { permission }));
@@ -324,6 +368,7 @@ export class Controller {
         if (open) this.views.pins.close({ refocus: false });
         if (open) this.views.thread.close({ refocus: false });
         if (open) this.views.saved.close({ refocus: false });
+        if (open) this.views.threads.close({ refocus: false });
         $("app").hidden = open || !this.state;
       },
     });
@@ -493,6 +538,8 @@ export class Controller {
     clearTimeout(this.typingTimer);
     clearTimeout(this.laterTimer);
     clearTimeout(this.summaryTimer);
+    clearTimeout(this.readTimer);
+    this.pendingRead = null;
     clearTimeout(this.idleTimer);
     this.watch = null;
     if (!revoke) this.saveSeen(); // logged out on purpose: forgotten below
@@ -507,6 +554,7 @@ export class Controller {
     this.views.pins.close({ refocus: false });
     this.views.thread.close({ refocus: false });
     this.views.saved.close({ refocus: false });
+    this.views.threads.close({ refocus: false });
     this.views.admin.close({ refocus: false });
     document.title = "chatd";
     this.views.viewer.close();
@@ -1012,11 +1060,11 @@ export class Controller {
       const now = clock.now();
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
-        alertsView, search, moderation, admin, pins, profile, emoji, thread, saved,
+        alertsView, search, moderation, admin, pins, profile, emoji, thread, saved, threads,
       } = this.views;
       for (const view of [sidebar, conversation, members, composer, connection, extras,
         attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
-        thread, saved]) {
+        thread, saved, threads]) {
         view.render(this.state, now);
       }
       // The names drawn whose display names and statuses the page has not heard of are

@@ -11,6 +11,7 @@ import { mentionMatches } from "./profiles.js";
 import { shownItem } from "./saved.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
+import { threadOf as threadOf_, unreadOf } from "./inbox.js";
 import { draftKey, isReply, newReplies, repliesOf } from "./threads.js";
 
 /** The reactions the picker offers (any emoji already on a message can be added too). */
@@ -107,16 +108,25 @@ function savedOf(state, room, message) {
 }
 
 /**
- * A root's summary with its new replies: since the read marker as the open room was opened
- * (state.js `repliesSince`), but those seen in the thread panel (none while it shows them).
+ * A root's summary with its new replies: a followed thread's unread ones, as the server keeps
+ * them (inbox.js). From a server that keeps no followed threads: since the read marker as the
+ * open room was opened (state.js `repliesSince`), but those seen in the thread panel (none while
+ * it shows them).
  */
 function repliesShown(state, room, message) {
   const replies = repliesOf(message);
   if (!replies) return null;
+  // The server keeps what was read of a followed thread (inbox.js): its unread replies, on
+  // every device alike; a thread not followed shows none.
+  if (state.inbox && state.inbox.supported && state.inbox.listed) {
+    const followed = threadOf_(state.inbox, room.name, message.msg_id);
+    return { ...replies, fresh: followed && followed.following ? unreadOf(followed) : 0 };
+  }
   const panel = state.threadPanel;
   if (panel && panel.shown && panel.room === room.name && panel.rootId === message.msg_id) {
     return { ...replies, fresh: 0 };
   }
+  // (A server that keeps no followed threads: since the read marker, but those seen here.)
   const opened = state.current === room.name && Number.isSafeInteger(state.repliesSince)
     ? state.repliesSince : room.readSeq;
   const seen = state.threadsSeen ? state.threadsSeen.get(draftKey(room.name, message.msg_id)) : 0;

@@ -116,6 +116,7 @@ import * as customEmoji from "./emoji.js";
 import * as saving from "./saved.js";
 import * as searching from "./search.js";
 import * as threading from "./threads.js";
+import * as inboxing from "./inbox.js";
 import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
 import { MAX_FILES } from "./files.js";
@@ -168,6 +169,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     pinsPanel: pinning.emptyPins(), // the open room's pinned messages, while shown (pins.js)
     threadPanel: threading.emptyThread(), // the thread shown beside the room (threads.js)
     saved: saving.emptySaved(), // the messages the person saved, and their reminders (saved.js)
+    inbox: inboxing.emptyInbox(), // the threads the person follows, what is unread (inbox.js)
     rooms: new Map(), // name -> Room
     current: null, // the open room's name
     divider: null, // the "New" line of the open room goes after this seq
@@ -380,6 +382,10 @@ const EVENTS = {
     if (state.saved.supported) {
       effects.push(request("saved_items", saving.begin(state.saved, frame.reminders_due)));
     }
+    // The followed threads: the first page (the sidebar's count, the Threads view).
+    if (state.inbox.supported) {
+      effects.push(request("threads", inboxing.welcomed(state.inbox, frame.threads_unread)));
+    }
     if (!more) effects.push(...tellMissed(state, now));
     effects.push(...pauseEnds(state, now));
     // The person came back (or left) while the hello was on its way: say so now.
@@ -438,6 +444,12 @@ const EVENTS = {
   unbanned: changed,
   kicked: removedBy,
   archived: changed,
+
+  thread_state(state, frame) {
+    // The person followed, unfollowed or read a thread (here or on another device).
+    inboxing.threadState(state.inbox, frame);
+    return wantedThreads(state);
+  },
 
   saved(state, frame) {
     // The person saved, re-timed or removed a message (here or on another device).
@@ -600,7 +612,7 @@ const ANSWERED = {
     if (!room) return [];
     const messages = (Array.isArray(reply.messages) ? reply.messages : [])
       .filter((m) => m && isSeq(m.seq));
-    panelEntries(state, room, messages);
+    panelEntries(state, room, messages, { live: false });
     if (asked.after !== undefined) {
       // Filling a gap: go on from the last one received while there is more.
       room.add(messages, state.me);
@@ -827,6 +839,27 @@ const ANSWERED = {
     return next ? [request("saved_items", next)] : [];
   },
 
+  threads(state, asked, reply) {
+    if (inboxing.received(state.inbox, asked, reply, state.me)) {
+      // The roots as the page holds them may be newer than the listing's.
+      for (const t of state.inbox.threads.values()) {
+        const held = heldByName(state, t.room, t.rootId);
+        if (held) inboxing.rootSeen(state.inbox, t.room, held);
+      }
+    }
+    return wantedThreads(state);
+  },
+
+  follow_thread(state, asked, reply) {
+    inboxing.threadState(state.inbox, { room: asked.room, msg_id: reply.msg_id ?? asked.msg_id,
+      following: reply.following, read_seq: reply.read_seq });
+    return wantedThreads(state);
+  },
+
+  read_thread() {
+    return []; // (counted as read when asked; its thread_state says it to the other tabs)
+  },
+
   save(state, asked, reply) {
     const held = heldByName(state, asked.room, asked.msg_id);
     return saving.acknowledged(state.saved, asked, reply, held) ? peekSaved(state) : [];
@@ -962,6 +995,27 @@ const REFUSED = {
     return [];
   },
 
+  threads(state, asked, error) {
+    inboxing.failed(state.inbox, asked, error);
+    return [];
+  },
+
+  follow_thread(state, asked, error) {
+    // Taken back: the listing says again what is followed.
+    const t = inboxing.threadOf(state.inbox, asked.room, asked.msg_id);
+    if (t) t.following = !asked.on;
+    const why = error && error.code === "unknown_op" ? "This server does not keep followed threads."
+      : `The thread could not be ${asked.on ? "followed" : "unfollowed"}${error && error.message
+        ? `: ${error.message}` : "."}`;
+    return [{ toast: why }];
+  },
+
+  read_thread(state, asked, error) {
+    state.inbox.asked.delete(inboxing.keyOf(asked.room, asked.msg_id)); // (told again later)
+    if (error && error.code === "unknown_op") state.inbox.supported = false;
+    return [];
+  },
+
   save(state, asked, error) {
     return [{ toast: saving.refused(state.saved, asked, error) }];
   },
@@ -1042,6 +1096,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
   }
   state.outbox = outbox.offline(state.outbox);
   saving.stopped(state.saved); // walked again after the next welcome
+  inboxing.stopped(state.inbox); // listed again after the next welcome
   for (const read of state.reads.values()) read.sent = null;
   for (const room of state.rooms.values()) {
     room.loading = false;
@@ -1591,7 +1646,8 @@ function remind(state, frame, now) {
  * refused. A conversation not started yet takes none (there is no room to upload to).
  */
 export function attachFiles(state, { room: name, files }) {
-  const room = state.rooms.get(name);
+  // (A thread's box keeps its files under its draft key, "general#1040": threads.js draftKey.)
+  const room = state.rooms.get(boxRoom(name));
   if (!room || !Array.isArray(files) || !files.length) return [];
   if (room.draft) {
     return [{ toast: "Send a first message to start the conversation, then attach files." }];
@@ -1636,6 +1692,12 @@ export function removeUpload(state, key) {
   return pumpUploads(state);
 }
 
+/** The room of a box: the room's own, or a thread's ("general#1040": its room, "general"). */
+function boxRoom(box) {
+  const at = box.indexOf("#");
+  return at < 0 ? box : box.slice(0, at);
+}
+
 /** Start queued uploads while fewer than PARALLEL_UPLOADS are on their way. */
 function pumpUploads(state) {
   const effects = [];
@@ -1644,7 +1706,7 @@ function pumpUploads(state) {
     if (going >= PARALLEL_UPLOADS) break;
     if (item.status !== "queued") continue;
     state.uploads = uploads.start(state.uploads, item.key);
-    effects.push({ upload: { key: item.key, room: item.room } });
+    effects.push({ upload: { key: item.key, room: boxRoom(item.room) } });
     going += 1;
   }
   return effects;
@@ -1861,6 +1923,58 @@ function threadShown(state) {
   state.threadsSeen.set(threading.draftKey(room.name, panel.rootId), room.lastSeq);
 }
 
+// -- followed threads (inbox.js) --------------------------------------------------------------
+
+/** The first page of the followed threads again, when a thread became known without it. */
+function wantedThreads(state) {
+  if (!online(state)) return [];
+  const fields = inboxing.wanted(state.inbox);
+  return fields ? [request("threads", fields)] : [];
+}
+
+/** The Threads view opened: it starts at the top, with the first page asked again. */
+export function openThreads(state) {
+  inboxing.opened(state.inbox);
+  if (!online(state)) return [];
+  const fields = inboxing.refresh(state.inbox);
+  return fields ? [request("threads", fields)] : [];
+}
+
+/**
+ * A thread of the Threads view opened: its room, at its root when held, and the thread panel.
+ */
+export function openFollowed(state, { room: name, rootId }) {
+  const room = state.rooms.get(name);
+  if (!room || room.draft) return [{ toast: `You are not a member of ${name} any more.` }];
+  const effects = state.current === name ? [] : selectRoom(state, name);
+  if (room.byMsgId(rootId)) state.jump = { room: name, msgId: rootId, tick: state.jump.tick + 1 };
+  return [...effects, ...openThread(state, rootId)];
+}
+
+/** The Threads view scrolled to its end: the next page, if any. */
+export function moreThreads(state) {
+  if (!online(state)) return [];
+  const fields = inboxing.nextPage(state.inbox);
+  return fields ? [request("threads", fields)] : [];
+}
+
+/** Follow (`on`) or unfollow the thread of `room`'s root `rootId`: shown at once. */
+export function followThread(state, { room, rootId, on }) {
+  if (!state.inbox.supported) return [{ toast: "This server does not keep followed threads." }];
+  if (!online(state)) return [{ toast: "Not connected: try again once the page is back online." }];
+  return [request("follow_thread", inboxing.followRequest(state.inbox, room, rootId, on))];
+}
+
+/**
+ * The person saw the thread of `room`'s root `rootId` up to reply `seq` (the panel open at its
+ * newest reply, the tab visible): `read_thread`, only forward, once per seq.
+ */
+export function readThread(state, { room, rootId, seq }) {
+  if (!online(state)) return [];
+  const fields = inboxing.readRequest(state.inbox, room, rootId, seq);
+  return fields ? [request("read_thread", fields)] : [];
+}
+
 /** The thread panel's older replies. */
 export function moreThread(state) {
   const fields = threading.nextPage(state.threadPanel);
@@ -1887,7 +2001,15 @@ export function setThreadAlso(state, on) {
 export function replyInThread(state, { text, nonce, now }) {
   const panel = state.threadPanel;
   const room = panel.room !== null ? state.rooms.get(panel.room) : null;
-  if (!room || room.draft || typeof text !== "string" || !text.trim()) return [];
+  if (!room || room.draft || typeof text !== "string") return [];
+  // The files attached in the thread's box go with the reply (as the room's box does).
+  const box = threading.draftKey(room.name, panel.rootId);
+  const attached = uploads.readiness(state.uploads, box);
+  if (attached.count && !attached.ready) {
+    return [{ toast: attached.failed ? "Retry or remove the files that failed first."
+      : "The files are still uploading: send once they are done." }];
+  }
+  if (!text.trim() && !attached.files.length) return [];
   if (!panel.root) return [{ toast: "The thread is still loading: send once it is shown." }];
   if (panel.root.deleted) return [{ toast: "The thread's first message was deleted: it takes no new replies." }];
   const over = textLength(text) - state.maxText;
@@ -1898,9 +2020,11 @@ export function replyInThread(state, { text, nonce, now }) {
   room.keptUnread = false; // acting in it (markUnread)
   const broadcast = panel.also;
   panel.also = false;
+  state.uploads = uploads.consume(state.uploads, box);
+  const files = [...attached.files].sort((a, b) => a.id - b.id); // (as `compose` does)
   state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name,
     to: room.kind === "dm" ? room.peer : null, text, ts: now, thread: panel.root.msg_id,
-    broadcast }));
+    broadcast, files }));
   state.lastTyping.delete(room.name);
   if (broadcast) state.scrollTick += 1;
   return transmit(state, nonce);
@@ -1985,7 +2109,14 @@ function heldMessage(state, room, msgId) {
  * the messages it lists, and a pin (a message the page does not hold: the first page is asked
  * again, by `settle`).
  */
-function panelEntries(state, room, entries) {
+function panelEntries(state, room, entries, { live = true } = {}) {
+  // The followed threads count their replies (inbox.js); `settle` asks what they lack.
+  for (const entry of entries) {
+    if (entry.op === "deleted") inboxing.changeEntry(state.inbox, room.name, entry);
+    else if (threading.isReply(entry)) {
+      inboxing.replyEntry(state.inbox, room.name, entry, state.me, { live });
+    }
+  }
   if (state.threadPanel.room === room.name) {
     for (const entry of entries) threading.applyEntry(state.threadPanel, { room: room.name, ...entry });
   }
@@ -2093,6 +2224,7 @@ function settle(state, room) {
     room.seekSeq = null;
   }
   effects.push(...pinsSettled(state, room));
+  effects.push(...wantedThreads(state));
   return effects;
 }
 
@@ -2411,6 +2543,7 @@ function forgetRoom(state, name) {
   }
   if (state.editing && state.editing.room === name) state.editing = null;
   if (state.threadPanel.room === name) threading.clear(state.threadPanel);
+  inboxing.roomGone(state.inbox, name);
   if (state.pinsPanel.room === name) {
     pinning.clear(state.pinsPanel, { shown: state.pinsPanel.shown }); // openNext lists the next
   }

@@ -22,7 +22,10 @@
 // message was pinned is known from the `pinned` entries seen (`pinState`) or the message held,
 // once every entry before the deletion is here: a deletion after a hole (a `gap` being paged
 // in) waits (`pinDeletions`), since the pin it undoes may be in the hole. When nothing says,
-// `pinsUnsure` asks state.js to look the room's object up again.
+// `pinsUnsure` asks state.js to look the room's object up again. The server's `deleted`
+// entry says `unpinned: true` when the deletion took a pin (docs/protocol.md): that is
+// decided at once, hole or not; its absence is not trusted (entries written before the
+// server said it), so the rules above decide those.
 //
 // Threads: a reply (a message with `thread`) is kept as any message (it counts as unread), and
 // also changes its root's `replies` summary: the change it stands for (threads.js `replyEntry`)
@@ -332,6 +335,10 @@ export class Room {
   addPinChange(entry) {
     if (!Number.isSafeInteger(entry.msg_id)) return;
     if (entry.op === "deleted") {
+      if (entry.unpinned === true) { // the server says it was pinned: no guess, no wait
+        this.unpinDeleted(entry);
+        return;
+      }
       if (this.head !== null && this.head < entry.seq - 1) {
         let at = this.pinDeletions.length;
         while (at > 0 && this.pinDeletions[at - 1].seq > entry.seq) at -= 1;
@@ -353,7 +360,7 @@ export class Room {
 
   /** A deleted message leaves the pins if it was pinned (every entry before it is here). */
   unpinDeleted(entry) {
-    const pinned = this.pinnedBefore(entry.msg_id, entry.seq);
+    const pinned = entry.unpinned === true || this.pinnedBefore(entry.msg_id, entry.seq);
     if (pinned) this.movePins(entry.seq, -1);
     else if (pinned === null && this.pins > 0 && entry.seq > this.pinsSeq) this.pinsUnsure = true;
     const told = this.pinState.get(entry.msg_id);

@@ -8,8 +8,9 @@
 // the repliers' avatars, "2 new"), a reply sent also to the room says "replied to a thread: …",
 // and "Reply in thread" opens the thread panel; the panel draws its messages with a MessageView
 // of its own (`inThread`), without those.
-// A message the person saved for later shows a small bookmark by its name (overdue:
-// highlighted); its menu saves it or removes it, and sets a reminder (view-saved.js's presets).
+// A message the person saved for later says so on a line above it, at its left as "Pinned by"
+// is (the hover toolbar covers the top right corner), "Overdue" too when its reminder is; its
+// menu saves it or removes it, and sets a reminder (view-saved.js's presets).
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
 // again only when what it shows changed (a signature of it), so that focus, an edit in progress
@@ -564,15 +565,18 @@ function authorOf(state, user) {
   return { ...shown, words: shown.status ? statusWords(shown.status, now) : "" };
 }
 
-/** The bookmark of a message the person saved (highlighted when its reminder is overdue). */
+/**
+ * The bookmark of a message the person saved (highlighted when its reminder is overdue): a
+ * line above the message at its left, where the hover toolbar (top right) never covers it.
+ */
 function savedMark(saved) {
-  return h("span", {
+  return h("div", {
     class: `saved-mark${saved.reminded ? " overdue" : ""}`, role: "img",
     "aria-label": saved.reminded ? "Saved for later, reminder overdue" : "Saved for later",
     title: saved.reminded ? "Saved for later: the reminder is overdue"
       : Number.isFinite(saved.remindAt) ? `Saved for later: reminder ${formatFull(saved.remindAt)}`
         : "Saved for later",
-  }, icon("saved"), saved.reminded ? "Overdue" : null);
+  }, icon("saved"), saved.reminded ? "Saved for later · Overdue" : "Saved for later");
 }
 
 function meta(message, me, author) {

@@ -112,10 +112,17 @@ export class SavedView extends SidePanel {
     if (!supported && this.isOpen) this.close({ refocus: false });
     button.replaceChildren(svgIcon(SAVED_ICON), ...(count ? [h("span", { id: "saved-count",
       class: "saved-count" }, count > 99 ? "99+" : String(count))] : []));
-    button.setAttribute("aria-label", count
-      ? `Saved for later: ${count} overdue ${count === 1 ? "reminder" : "reminders"}`
-      : "Saved for later");
+    const overdue = `${count} overdue ${count === 1 ? "reminder" : "reminders"}`;
+    button.setAttribute("aria-label", count ? `Saved for later: ${overdue}` : "Saved for later");
     button.title = "Saved for later";
+    // On a phone the button is in the sidebar's drawer, hidden until it opens: the drawer's
+    // own button (the conversation's header) shows the count too, with the bookmark.
+    const drawer = $("menu-saved");
+    drawer.hidden = !count;
+    drawer.replaceChildren(...(count ? [svgIcon(SAVED_ICON),
+      count > 99 ? "99+" : String(count)] : []));
+    $("open-sidebar").setAttribute("aria-label", count
+      ? `Show rooms and people (${overdue})` : "Show rooms and people");
   }
 
   /** What an item shows (its signature): the message as the page holds it, the reminder. */

@@ -10,13 +10,22 @@
 // another room opens (a thread is of its room). Enter sends, Shift+Enter makes a new line. What
 // is typed in the box is kept per thread with the rooms' drafts (drafts.js), across a reload.
 // The box completes @names of the room's members and :emoji as the room's box does (the same
-// Completion, view-completion.js).
+// Completion, view-completion.js). It takes files as the room's box does (the paperclip, a
+// paste, a drop on the panel): they upload at once, kept under the thread's draft key, and go
+// with the reply.
+//
+// The header's Follow / Following toggles following the thread (inbox.js). Seeing the thread's
+// newest reply (the panel open, the tab visible) tells the server it was read (`read`: the
+// controller sends `read_thread`, debounced, only forward).
 
 import { roomLabel } from "./alerts.js";
-import { $, h } from "./dom.js";
+import { $, drawKeyed, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
+import { humanSize, pastedName } from "./files.js";
+import { followsShown } from "./inbox.js";
 import { draftKey, statusText } from "./threads.js";
+import { fraction, inRoom } from "./uploads.js";
 import { Completion } from "./view-completion.js";
 import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
@@ -47,6 +56,47 @@ export class ThreadView extends SidePanel {
     this.files = new FilesView(panelHandlers);
     this.message = new MessageView(panelHandlers, this.files, { inThread: true });
     $("thread-retry").addEventListener("click", () => this.on.retry());
+    $("thread-follow").addEventListener("click", (event) => {
+      this.on.follow(event.currentTarget.getAttribute("aria-pressed") !== "true");
+    });
+    this.attached = 0; // files in the box
+    this.readTold = null; // the newest reply told read: "opens:seq"
+    const input = $("thread-attach-input");
+    $("thread-attach").addEventListener("click", () => input.click());
+    input.addEventListener("change", () => {
+      this.take([...input.files]);
+      input.value = "";
+    });
+    $("thread-text").addEventListener("paste", (event) => {
+      const data = event.clipboardData;
+      if (!data || !data.files || !data.files.length) return;
+      if (data.types.includes("text/plain") && data.getData("text/plain")) return;
+      event.preventDefault();
+      const now = new Date();
+      this.take([...data.files].map((file) => {
+        const name = pastedName(file.name, file.type, now);
+        return name === file.name ? file : new File([file], name, { type: file.type });
+      }));
+    });
+    const panel = $("thread-panel");
+    const carries = (event) => Boolean(event.dataTransfer)
+      && [...event.dataTransfer.types].includes("Files");
+    panel.addEventListener("dragover", (event) => {
+      if (!carries(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      panel.classList.add("dropping");
+    });
+    panel.addEventListener("dragleave", (event) => {
+      if (!panel.contains(event.relatedTarget)) panel.classList.remove("dropping");
+    });
+    panel.addEventListener("drop", (event) => {
+      panel.classList.remove("dropping");
+      if (!carries(event)) return;
+      event.preventDefault();
+      event.stopPropagation();
+      this.take([...event.dataTransfer.files]);
+    });
     $("thread-also").addEventListener("change", (event) => this.on.also(event.target.checked));
     const box = $("thread-text");
     this.completion = new Completion({ box: "thread-text", form: "thread-form",
@@ -69,7 +119,14 @@ export class ThreadView extends SidePanel {
   }
 
   // Handlers (bind): opened(shown), more(), retry(), also(on), send(text), typed(),
-  // draft(key, text) (the box's text, kept per thread: drafts.js).
+  // draft(key, text) (the box's text, kept per thread: drafts.js), follow(on),
+  // read(room, rootId, seq), attach(files, box), removeUpload(key), retryUpload(key).
+
+  /** Files for the reply: kept under the thread's draft key (uploaded to its room). */
+  take(files) {
+    if (!files.length || !this.draftKey) return;
+    this.on.attach(files, this.draftKey);
+  }
 
   focusFirst() {
     $("thread-text").focus();
@@ -77,7 +134,7 @@ export class ThreadView extends SidePanel {
 
   send() {
     const box = $("thread-text");
-    if (!box.value.trim()) return;
+    if (!box.value.trim() && !this.attached) return;
     if (this.on.send(box.value) !== false) {
       box.value = "";
       box.rows = 1;
@@ -183,18 +240,71 @@ export class ThreadView extends SidePanel {
     const closed = !panel.root || Boolean(panel.root.deleted) || room.archived;
     $("thread-text").disabled = closed && Boolean(panel.root);
     $("thread-send").disabled = closed;
+    $("thread-attach").disabled = closed;
     this.files.apply(state.links, now);
     const count = panel.items.length + rows.filter((row) => row.kind === "pending").length;
     if (count > this.shownItems && (atEnd || this.shownItems === 0)) {
       scroller.scrollTop = scroller.scrollHeight;
     }
     this.shownItems = count;
+    this.renderFollow(state, panel);
+    this.renderFiles(state);
     this.report(state, panel);
   }
 
-  /** The replies drawn in the open panel are seen (readmarks.js): each told once. */
+  /** The header's Follow / Following (when the server keeps followed threads). */
+  renderFollow(state, panel) {
+    const button = $("thread-follow");
+    const shown = Boolean(state.inbox && state.inbox.supported && panel.root);
+    button.hidden = !shown;
+    if (!shown) return;
+    const on = followsShown(state.inbox, panel.room, panel.root, panel.items, state.me);
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = on ? "Following" : "Follow";
+    button.title = on ? "Stop following: its replies no longer count as unread"
+      : "Follow: its replies count in Threads";
+  }
+
+  /** The files attached in the thread's box: a chip each (name, size or progress, remove). */
+  renderFiles(state) {
+    const list = $("thread-attachments");
+    const items = this.draftKey ? inRoom(state.uploads, this.draftKey) : [];
+    this.attached = items.length;
+    list.hidden = items.length === 0;
+    drawKeyed(list, items.map((item) => {
+      const status = item.status === "done" ? `Ready · ${humanSize(item.size)}`
+        : item.status === "failed" ? item.error || "Failed"
+          : `Uploading… ${Math.round(fraction(item) * 100)}%`;
+      return { key: item.key, sig: JSON.stringify([item.name, item.status, status]),
+        build: () => h("li", { class: `attachment${item.status === "failed" ? " failed" : ""}`,
+          dataset: { key: item.key } },
+        h("span", { class: "att-text" },
+          h("span", { class: "att-name", title: item.name }, item.name),
+          h("span", { class: "att-status" }, status)),
+        item.status === "failed" ? h("button", { type: "button", class: "small-button att-retry",
+          onclick: () => this.on.retryUpload(item.key) }, "Retry") : null,
+        h("button", { type: "button", class: "icon small att-remove",
+          "aria-label": `Remove ${item.name}`, title: "Remove",
+          onclick: () => this.on.removeUpload(item.key) }, "×")) };
+    }));
+    const waiting = items.some((item) => item.status !== "done");
+    $("thread-send").disabled = $("thread-send").disabled || waiting;
+  }
+
+  /**
+   * The replies drawn in the open panel are seen (readmarks.js): each told once; and the
+   * thread is read up to its newest reply (inbox.js, only forward).
+   */
   report(state, panel) {
     if (!this.isOpen || document.visibilityState !== "visible") return;
+    const newest = panel.items.length ? panel.items[panel.items.length - 1].seq : null;
+    const told = `${panel.opens}:${newest}`;
+    if (newest !== null && panel.root && panel.status !== "loading" && told !== this.readTold) {
+      this.readTold = told; // (each newest reply told once; the controller sends it, debounced)
+      const { room } = panel;
+      const rootId = panel.root.msg_id;
+      queueMicrotask(() => this.on.read(room, rootId, newest));
+    }
     const fresh = panel.items.map((item) => item.seq).filter((seq) => !this.reported.has(seq));
     if (panel.root && !this.reported.has(panel.root.seq)) fresh.push(panel.root.seq);
     if (!fresh.length) return;

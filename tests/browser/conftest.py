@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -45,6 +46,7 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parent.parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
+DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "correct horse battery"
@@ -259,9 +261,32 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """Where screenshots go (tests/artifacts/, ignored by git)."""
+    """Where screenshots go (tests/artifacts/, ignored by git). docs/screenshots/ is made
+    from them on purpose, never by a test run (docs/screenshots/README.md)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def screenshots_now() -> dict[str, str]:
+    """docs/screenshots/ as it is: each file's name and the SHA-256 of its bytes."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(DOC_SCREENSHOTS.glob("*")) if path.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def docs_screenshots_untouched() -> Iterator[None]:
+    """A test run leaves the tracked screenshots as they were (a test that wrote there left
+    the checkout modified after every ``pytest``): checked once the session's browser tests
+    are done, as an error of the last one."""
+    before = screenshots_now()
+    yield
+    after = screenshots_now()
+    changed = sorted(name for name in before.keys() | after.keys()
+                     if before.get(name) != after.get(name))
+    assert changed == [], (
+        f"browser tests wrote to {DOC_SCREENSHOTS}: {changed}; screenshots go to "
+        "tests/artifacts/ (the `artifacts` fixture), docs/screenshots/README.md says how "
+        "to refresh the docs' copies")
 
 
 # -- small sync clients ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, FloatRect, Locator, Page, expect
 
 from tests.browser.conftest import (
     DESKTOP,
@@ -52,6 +52,20 @@ def scene(daemon: Daemon) -> tuple[str, dict[str, int]]:
     ann.close()
     bob.close()
     return token, ids
+
+
+# Whether the middle of an element is the element (or in it): nothing drawn over it there.
+UNCOVERED = """node => {
+  const box = node.getBoundingClientRect();
+  return node.contains(document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2));
+}"""
+
+
+def overlap(one: FloatRect | None, two: FloatRect | None) -> bool:
+    """Whether two boxes (playwright's bounding_box) share any area."""
+    assert one is not None and two is not None
+    return (one["x"] < two["x"] + two["width"] and two["x"] < one["x"] + one["width"]
+            and one["y"] < two["y"] + two["height"] and two["y"] < one["y"] + one["height"])
 
 
 def saved_button(page: Page) -> Locator:
@@ -129,10 +143,19 @@ def test_save_remind_overdue_and_follow_on_another_device(
         expect(saved_button(each)).to_have_accessible_name("Saved for later: 1 overdue reminder")
         expect(saved_button(each)).to_have_text("1")
         expect(message(each, "call the bank before 3").locator(".saved-mark")).to_have_text(
-            "Overdue")
+            "Saved for later · Overdue")
     assert axe_serious(page) == []
     bank.scroll_into_view_if_needed()
     shot(page, artifacts, "desktop-saved")
+
+    # The pointer on the message: its toolbar shows, and the bookmark is not under it.
+    mark = bank.locator(".saved-mark")
+    bank.hover(position={"x": 8, "y": 8})  # (the reminder's alert covers its middle)
+    toolbar = bank.locator(".msg-actions")
+    expect(toolbar).to_have_css("opacity", "1")
+    assert not overlap(mark.bounding_box(), toolbar.bounding_box())
+    assert mark.evaluate(UNCOVERED), "something covers the bookmark's middle"
+    shot(page, artifacts, "desktop-saved-hover")
 
     # "Show" in the alert opens the message; "Done" in the panel removes it everywhere.
     alert.get_by_role("button", name="Show").click()
@@ -176,7 +199,14 @@ def test_back_online_the_list_is_the_servers_and_a_phone_opens_it_over_the_conve
     ann.context.set_offline(False)
     expect(page.locator("#banner")).to_be_hidden()
 
-    expect(bank.locator(".saved-mark")).to_have_text("Overdue")
+    expect(bank.locator(".saved-mark")).to_have_text("Saved for later · Overdue")
+    # The drawer is closed, the Saved button in it: the drawer's button says the count.
+    drawer = page.locator("#open-sidebar")
+    expect(drawer.locator("#menu-saved")).to_be_visible()
+    expect(drawer.locator("#menu-saved")).to_have_text("1")
+    expect(drawer).to_have_accessible_name("Show rooms and people (1 overdue reminder)")
+    expect(saved_button(page)).not_to_be_in_viewport()
+    shot(page, artifacts, "phone-saved-drawer")
     page.locator("#open-sidebar").click()
     expect(saved_button(page)).to_have_accessible_name("Saved for later: 1 overdue reminder")
     saved_button(page).click()

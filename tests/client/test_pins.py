@@ -176,3 +176,23 @@ def test_the_room_list_says_how_many_are_pinned() -> None:
         "general (2 unread) (3 pinned)"
     assert room_summary({"pins": 0}, "general") == "general"
     assert room_summary({"pins": True}, "general") == "general"
+
+
+async def test_a_deletion_that_took_a_pin_says_so() -> None:
+    """A ``deleted`` entry with ``unpinned`` says the message left the pins: after the
+    message's line when it is held, on a line of its own when it is not; one without says
+    nothing of pins."""
+    s = Session()
+    agenda = await s.post("bob", "agenda", room="random")
+    await s.event(MessagePinned(room="random", seq=agenda.seq + 1, msg_id=agenda.msg_id,
+                                by="ann", on=True, ts=2))
+    await s.event(MessageDeleted(room="random", seq=agenda.seq + 2, msg_id=agenda.msg_id,
+                                 by="ann", ts=3, unpinned=True))
+    assert s.lines()[-1].endswith("bob: [deleted] (by ann) (it was pinned: it left the pins)")
+    plain = await s.post("bob", "plain", room="random")
+    await s.event(MessageDeleted(room="random", seq=plain.seq + 1, msg_id=plain.msg_id,
+                                 by="bob", ts=4))
+    assert s.lines()[-1].endswith("bob: [deleted]")
+    await s.event(MessageDeleted(room="random", seq=90, msg_id=7, by="bob", ts=5,
+                                 unpinned=True))
+    assert s.lines()[-1] == "[random] bob deleted a pinned message (it left the pins)"

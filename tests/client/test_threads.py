@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from chatd.client.commands import ALIASES, COMMANDS
 from chatd.client.messages import Messages, replied
 from chatd.config import Config
-from chatd.protocol import MessagePosted, Send, Sent, Thread
+from chatd.protocol import MessagePosted, ReadThread, Send, Sent, Thread
 from tests.client.test_changes import ann_with_bob
 from tests.client.test_commands import Session
 from tests.client.test_pins import _asked
@@ -88,7 +88,8 @@ async def test_reply_thread_sends_to_the_root_of_the_thread() -> None:
 
 async def test_thread_shows_the_root_and_its_replies_and_pages_back() -> None:
     """/thread N asks for the thread of message [N] and prints the root then the replies
-    with numbers; /thread more asks for those before the first reply shown."""
+    with numbers, and marks it read up to the newest reply shown; /thread more asks for
+    those before the first reply shown (and reads nothing)."""
     s = Session()
     root = await s.post("bob", "lunch?")
     wire_root = {"op": "message", "room": "general", "seq": 1, "msg_id": root.msg_id,
@@ -106,9 +107,11 @@ async def test_thread_shows_the_root_and_its_replies_and_pages_back() -> None:
     assert re.fullmatch(rf"\[2\] {STAMPED} \[general\] cid: r6", out[-4])
     assert re.fullmatch(rf"\[3\] {STAMPED} \[general\] cid: r7", out[-2])
     assert out[-1] == "-- /thread more for older replies"
+    # shown up to its newest reply: read (followed thread or not), without waiting
+    assert s.last() == ReadThread(id=2, room="general", msg_id=root.msg_id, seq=7)
     asked = await _asked(s, "/thread more", {"room": "general", "root": wire_root,
                                              "messages": [], "more": False})
-    assert asked == Thread(id=2, room="general", msg_id=root.msg_id, before=6, limit=20)
+    assert asked == Thread(id=3, room="general", msg_id=root.msg_id, before=6, limit=20)
     await s.line("/thread more")
     assert s.lines()[-1] == "!! /thread more: no thread shown has more; /thread N"
     assert ALIASES["t"] == "thread" and "reply-thread" in COMMANDS

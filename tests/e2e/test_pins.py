@@ -171,8 +171,8 @@ async def test_at_most_pins_per_room(tmp_path: Path, database_dsn: str,
 async def test_deleting_a_pinned_message_unpins_it(daemon: Server,
                                                    nursery: trio.Nursery) -> None:
     """A deleted message cannot be pinned (not_found); deleting a pinned one takes it off
-    the pins and the room's count, with the deleted entry alone (no pinned entry), and makes
-    room under the limit."""
+    the pins and the room's count, with the deleted entry alone (no pinned entry), which
+    says ``"unpinned": true`` live and in the log (left out when it was not pinned)."""
     ann, bob = await _members(daemon, nursery)
     gone = await ann.request("send", room="team", text="old", nonce="a1")
     await ann.request("delete", room="team", msg_id=gone["msg_id"])
@@ -183,15 +183,21 @@ async def test_deleting_a_pinned_message_unpins_it(daemon: Server,
     for sent in (kept, doomed):
         await bob.request("pin", room="team", msg_id=sent["msg_id"])
     deleted = await ann.request("delete", room="team", msg_id=doomed["msg_id"])
-    await bob.event("deleted", seq=deleted["seq"])
+    for client in (ann, bob):  # TCP and WebSocket: the entry says it took a pin
+        entry = await client.event("deleted", seq=deleted["seq"])
+        assert entry["unpinned"] is True, entry
+    plain = await ann.request("send", room="team", text="never pinned", nonce="a4")
+    not_pinned = await ann.request("delete", room="team", msg_id=plain["msg_id"])
+    assert "unpinned" not in await bob.event("deleted", seq=not_pinned["seq"])
     assert [m["msg_id"] for m in (await bob.request("pins", room="team"))["messages"]] == [
         kept["msg_id"]]
     again = await Client.tcp(daemon.tcp_port)
     welcome = await again.hello(await register_and_login(daemon.http_port, "bob"))
     assert _room(welcome["rooms"], "team")["pins"] == 1
     log = await full_history(again, "team")
-    assert [e["op"] for e in log if e["seq"] > doomed["seq"]] == ["pinned", "pinned",
-                                                                   "deleted"]
+    assert [(e["op"], e.get("unpinned")) for e in log if e["seq"] > doomed["seq"]] == [
+        ("pinned", None), ("pinned", None), ("deleted", True), ("message", None),
+        ("deleted", None)]  # as it came live, from the log too
     tomb = next(e for e in log if e.get("msg_id") == doomed["msg_id"] and e["op"] == "message")
     assert tomb["deleted"] is True and "pinned" not in tomb
     for client in (ann, bob, again):
@@ -297,3 +303,23 @@ async def test_pins_cross_nodes(tmp_path: Path, database_dsn: str) -> None:
                               "ts": pinned["ts"]}
             assert got[2]["by"] == "bea" and got[2]["on"] is False
             assert (await client.request("pins", room="shared"))["messages"] == []
+
+
+async def test_a_ban_deleting_a_pinned_message_says_it_unpinned(daemon: Server,
+                                                               nursery: trio.Nursery) -> None:
+    """A ban with ``delete_messages`` deletes each message with a ``deleted`` entry as a
+    ``delete`` does: the one of a pinned message says ``"unpinned": true``, the others not."""
+    ann, bob = await _members(daemon, nursery)
+    pinned = await bob.request("send", room="team", text="pinned", nonce="b1")
+    other = await bob.request("send", room="team", text="other", nonce="b2")
+    await ann.request("pin", room="team", msg_id=pinned["msg_id"])
+    banned = await ann.request("ban", room="team", user="bob", delete_messages=3600)
+    assert banned["op"] == "ok", banned
+    said = {}
+    for sent in (pinned, other):
+        entry = await ann.event("deleted", msg_id=sent["msg_id"])
+        said[sent["msg_id"]] = entry.get("unpinned")
+    assert said == {pinned["msg_id"]: True, other["msg_id"]: None}
+    assert (await ann.request("pins", room="team"))["messages"] == []
+    for client in (ann, bob):
+        await client.aclose()

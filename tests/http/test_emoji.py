@@ -252,3 +252,26 @@ async def test_adds_are_rate_limited(daemon: Daemon) -> None:
                 for index in range(burst + 1)]
     assert statuses[:burst] == [400] * burst
     assert statuses[burst] == 429
+
+
+async def test_concurrent_adds_of_one_name_keep_the_winners_picture(daemon: Daemon) -> None:
+    """Many adds of one name at once, each with its own picture, most of them past the
+    route's early check before any commits: one 201, the others 409 conflict, and the store
+    holds exactly the winner's picture (each loser's bytes, placed before its insert found
+    the name taken, are removed again)."""
+    users = [await daemon.user(f"user{index}") for index in range(6)]
+    answers: list[Any] = [None] * len(users)
+
+    async def add(index: int) -> None:
+        answers[index] = await _add(daemon, users[index], "race",
+                                    _square(60 + index, (40 * index, 255 - 40 * index, 0)))
+
+    async with trio.open_nursery() as adds:
+        for index in range(len(users)):
+            adds.start_soon(add, index)
+    statuses = sorted((answer.status, answer.json().get("code")) for answer in answers)
+    assert statuses == [(201, None)] + [(409, "conflict")] * (len(users) - 1), statuses
+    winner = next(answer.json()["emoji"] for answer in answers if answer.status == 201)
+    assert daemon.stored() == [winner["url"].removeprefix("/api/emoji/images/")]
+    assert daemon.temporary() == []
+    assert (await daemon.call("GET", winner["url"])).status == 200

@@ -166,8 +166,9 @@ def protocol_examples() -> list[Any]:
 
 
 def test_the_protocol_examples_validate(closed: dict[str, Any]) -> None:
-    """The room, message, change entries, file, search result, user, contact and error
-    examples of docs/protocol.md fit the description's schemas, read closed."""
+    """The room, message, change entries, file, search result, user, contact, error and
+    followed thread examples of docs/protocol.md fit the description's schemas, read
+    closed."""
     seen: dict[str, int] = {}
 
     def fits(name: str, value: Any) -> None:
@@ -194,6 +195,9 @@ def test_the_protocol_examples_validate(closed: dict[str, Any]) -> None:
                 fits("Contact", contact)
         elif op == "error":
             fits("Error", {k: v for k, v in value.items() if k not in ("op", "id")})
+        elif op == "ok" and "threads" in value:
+            for thread in value["threads"]:
+                fits("Thread", thread)
         elif op == "ok" and "messages" in value and "last_seq" not in value:
             for message in value["messages"]:
                 fits("SearchResult" if "snippet" in message else "Entry", message)
@@ -203,7 +207,7 @@ def test_the_protocol_examples_validate(closed: dict[str, Any]) -> None:
             fits("File", value)
     assert {"Room", "Message", "Edited", "Deleted", "Reaction", "Topic", "RoleEntry",
             "Banned", "Unbanned", "Kicked", "File", "SearchResult", "User", "Contact",
-            "Error"} <= set(seen), seen
+            "Error", "Thread"} <= set(seen), seen
 
 
 def test_a_field_not_described_fails_the_closed_reading(closed: dict[str, Any]) -> None:

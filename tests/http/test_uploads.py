@@ -441,3 +441,29 @@ async def test_file_metrics(daemon: Daemon) -> None:
     assert samples[("chatd_file_download_bytes_total", ())] == len(data) + 100
     assert samples[("chatd_files_collected_total", ())] == 1
     assert samples[("chatd_file_collected_bytes_total", ())] == len(data)
+
+
+async def test_uploads_racing_for_the_last_of_a_quota_leave_one_file(
+        nursery: trio.Nursery, storage: Storage, tmp_path: Path) -> None:
+    """Uploads at once that each fit the quota's rest when they start, but not all together:
+    those whose row the quota refuses once their bytes are in (413 too_large) leave no bytes
+    in the store (chatd.files.unplace), only the winners' are kept."""
+    size = 1000
+    daemon = await _start(nursery, storage, tmp_path, quota_bytes=size * 3 // 2)
+    alice = await daemon.user("alice")
+    await daemon.room(alice, "general")
+    bodies = [os.urandom(size) for _ in range(4)]
+    answers: list[Any] = [None] * len(bodies)
+
+    async def upload(index: int) -> None:
+        answers[index] = await daemon.upload(alice, "general", bodies[index])
+
+    async with trio.open_nursery() as uploads:
+        for index in range(len(bodies)):
+            uploads.start_soon(upload, index)
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [201] + [413] * (len(bodies) - 1), statuses
+    [won] = [bodies[i] for i, answer in enumerate(answers) if answer.status == 201]
+    assert daemon.stored() == [hashlib.sha256(won).hexdigest()]
+    assert daemon.temporary() == []
+    nursery.cancel_scope.cancel()

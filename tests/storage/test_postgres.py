@@ -807,3 +807,16 @@ async def test_a_batch_with_a_group_mention_makes_its_rows_and_only_its(storage:
     assert await mentioned(dan) == {"other": 1}
     assert await mentioned(ann) == {"team": 0, "other": 0}
     assert reply.message.mentions == ("dan",)
+
+
+async def test_a_unique_violation_is_a_conflict(storage: Storage) -> None:
+    """The shared crossing maps a unique constraint's refusal to ``conflict`` (a statement
+    without ON CONFLICT racing another, say), as a foreign key's is ``not_found``; neither
+    is the database being unavailable."""
+    with trio.fail_after(TIMEOUT):
+        alice = await storage.create_user("alice", "h")
+        await storage.create_room(alice.id, "team", private=False, topic="")
+        insert = "INSERT INTO rooms (name) VALUES ($1)"
+        with pytest.raises(ChatError) as refused:
+            await storage._run(storage._pool.execute, insert, "team")  # type: ignore[attr-defined]
+    assert refused.value.code == "conflict"

@@ -129,15 +129,16 @@ async def test_followers_are_mentioned_by_each_new_reply(storage: Storage) -> No
         second = appended(await one(storage, reply(cid, "general", root.msg_id,
                                                    "@dan too"))).message
         assert second.mentions == ("ann", "bob", "dan")
+        # dan, named in a reply, follows the thread too (migration 0033)
         third = appended(await one(storage, reply(ann, "general", root.msg_id))).message
-        assert third.mentions == ("bob", "cid")
-        assert [await mentions_of(storage, u) for u in (ann, bob, cid, dan)] == [2, 2, 1, 1]
+        assert third.mentions == ("bob", "cid", "dan")
+        assert [await mentions_of(storage, u) for u in (ann, bob, cid, dan)] == [2, 2, 1, 2]
         # An edit of a reply keeps its followers mentioned (the names its text no longer
         # has go): the counts stay as they were but the name taken out.
         edited = appended(await one(storage, edit(cid, "general", second.msg_id,
                                                   "no names now"))).message
         assert edited.mentions == ("ann", "bob")
-        assert [await mentions_of(storage, u) for u in (ann, bob, cid, dan)] == [2, 2, 1, 0]
+        assert [await mentions_of(storage, u) for u in (ann, bob, cid, dan)] == [2, 2, 1, 1]
         again = appended(await one(storage, edit(cid, "general", second.msg_id,
                                                  "@dan back"))).message
         assert again.mentions == ("ann", "bob", "dan")
@@ -189,11 +190,15 @@ async def test_a_thread_pages_its_replies_and_reads_only_them(storage: Storage,
         assert walk["Actual Rows"] == 6, walk
         assert not [s for s in found if s.get("Relation Name") == "messages"
                     and s["Node Type"] == "Seq Scan"], found
-        # A reply's followers, found when it is sent: a walk of the same index.
+        # A reply's followers, found when it is sent: the thread's rows of thread_follows
+        # (migration 0033) by its root, however many others there are, and no reply read.
+        await _follow_all(database_dsn, ann.id, "general")
         resolve = await plan(database_dsn, _SQL_APPEND_RESOLVE_THREAD, [bob.id], ["general"],
                              ["plan"], [None], [""], [""], [root.msg_id])
-        [walk] = [s for s in _nodes(resolve) if s.get("Index Name") == "messages_thread_idx"]
-        assert walk["Actual Rows"] == 312, walk  # the thread's rows, none of the others
+        assert not [s for s in _nodes(resolve) if s.get("Index Name") == "messages_thread_idx"]
+        follows = [s for s in _nodes(resolve) if s.get("Relation Name") == "thread_follows"]
+        assert follows and all(s["Node Type"] != "Seq Scan" and s["Actual Rows"] <= 1
+                               for s in follows), follows
         assert not [s for s in scans(resolve) if s.get("Relation Name") == "messages"
                     and s["Node Type"] == "Seq Scan"], resolve
 
@@ -201,6 +206,25 @@ async def test_a_thread_pages_its_replies_and_reads_only_them(storage: Storage,
 def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
     """Every node of a plan."""
     return [node, *(found for child in node.get("Plans", []) for found in _nodes(child))]
+
+
+async def _follow_all(dsn: str, user_id: int, room: str) -> None:
+    """Make ``user_id`` follow every message of ``room`` (many rows of thread_follows)."""
+
+    async def follow() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("""
+                INSERT INTO thread_follows (user_id, root_id, room_id, following, last_at)
+                SELECT $1, m.id, m.room_id, true, m.created_at
+                FROM messages m JOIN rooms r ON r.id = m.room_id
+                WHERE r.name = $2 AND m.thread_root IS NULL
+                ON CONFLICT DO NOTHING""", user_id, room)
+            await conn.execute("ANALYZE thread_follows")
+        finally:
+            await conn.close()
+
+    await trio.to_thread.run_sync(asyncio.run, follow())
 
 
 async def _grow(dsn: str, room: str, root: int, *, plain: int, replies: int) -> None:

@@ -339,3 +339,20 @@ test("a gap's page: a pin of a message not held, a deletion decided after the ho
     [{ op: "pins", room: "general", limit: 20 }]);
   assert.equal(effects.some((effect) => effect.refreshRooms), false);
 });
+
+test("a deletion that says unpinned moves the count at once, hole or not, asking nothing", () => {
+  const { state } = connected([roomInfo("general", { lastSeq: 20, pins: 3 })]);
+  selectRoom(state, "general");
+  const room = state.rooms.get("general");
+  // A message not held, of which no pin was seen: the entry says it.
+  const effects = receiveAll(state, [{ ...deleted("general", 21, 2), unpinned: true }]);
+  assert.equal(room.pins, 2);
+  assert.equal(effects.some((effect) => effect.refreshRooms), false);
+  assert.deepEqual(requests(effects).filter((r) => r.op === "rooms"), []);
+  // After a hole: decided without waiting for it (the same entry again moves nothing).
+  apply(state, { op: "gap", room: "general", after: 21, last_seq: 24 });
+  apply(state, { ...deleted("general", 25, 7), unpinned: true });
+  assert.equal(room.pins, 1);
+  apply(state, { ...deleted("general", 25, 7), unpinned: true });
+  assert.equal(room.pins, 1);
+});
