@@ -24,6 +24,8 @@
 //
 // The counts (pending + failed, and failed) are the welcome's until a list is in, moved by the
 // events meanwhile (each tells a change after the welcome); then they are counted from the list.
+// (Meanwhile the failed count may be one too many: a failed item the page never held that is
+// re-timed says "changed", pending, and whether it was failed only the list tells.)
 //
 // The person's own requests wait in `pending` by item id until their reply (the panel shows
 // "Sending…", "Deleting…"): the reply or the event settles it; a refusal says why.
@@ -85,6 +87,9 @@ export function welcomed(scheduled, frame) {
     scheduled.error = "";
     return null;
   }
+  // What the page held is of before the welcome: the events from now on move the welcome's
+  // counts, item by item, so none of it may count (the panel says "Loading…" a moment).
+  scheduled.items = [];
   scheduled.complete = false;
   return begin(scheduled);
 }

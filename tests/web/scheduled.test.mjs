@@ -193,3 +193,15 @@ test("a time in words: today, tomorrow, a weekday within a week, a date after", 
   assert.equal(scheduling.whenText(Date.UTC(2026, 11, 7, 23, 30), NOW, zone),
     "tomorrow at 0:30");
 });
+
+test("after a reconnect's welcome, what the page held before does not count: the events move the welcome's counts", () => {
+  const scheduled = scheduling.emptyScheduled();
+  scheduling.welcomed(scheduled, welcome());
+  scheduling.scheduledEvent(scheduled, event("added", item(1, NOW)));
+  scheduling.stopped(scheduled);
+  // Away, item 1 failed; the welcome says so, and then its text is changed (still failed).
+  scheduling.welcomed(scheduled, { ...welcome(), scheduled_count: 1, scheduled_failed: 1 });
+  scheduling.scheduledEvent(scheduled, event("changed", item(1, NOW, { text: "new",
+    state: "failed", error: { code: "forbidden", message: "no" } })));
+  assert.deepEqual(scheduling.counts(scheduled), { count: 1, failed: 1 });
+});
