@@ -23,6 +23,8 @@
 //               thread panel (a thread of the open room, paged, kept up to date); pure
 //   saved.js    the messages the person saved for later and their reminders: the list, the
 //               overdue count, the reminder presets' times by the person's time zone; pure
+//   scheduled.js  the messages the person scheduled to be sent later: the list by send_at,
+//               kept by events, the badge's counts, the times in words; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -57,6 +59,7 @@ import { ModerationView } from "./view-moderation.js";
 import { PinsView } from "./view-pins.js";
 import { ProfileView } from "./view-profile.js";
 import { SavedView } from "./view-saved.js";
+import { ScheduledView } from "./view-scheduled.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ThreadView } from "./view-thread.js";
@@ -79,6 +82,7 @@ const controller = new Controller({
   search: new SearchView(),
   pins: new PinsView(),
   saved: new SavedView(),
+  scheduled: new ScheduledView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
   profile: new ProfileView(),
