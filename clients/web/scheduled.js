@@ -169,8 +169,11 @@ export function scheduledEvent(scheduled, frame) {
   if (!item) return null;
   const id = item.item;
   if (scheduled.listing) scheduled.listing.events.set(id, { action: frame.action, item });
-  if (frame.action !== "changed" || scheduled.pending.get(id) !== "cancel") {
-    // (a change of one being deleted here keeps it hidden until the reply says)
+  // The person's own change on its way is settled by the event that tells it: an edit by a
+  // change; "Send now" by its sending (or failure); a deletion by its cancelling (until then
+  // the item stays hidden here, whatever else is told of it).
+  const what = scheduled.pending.get(id);
+  if (what === "edit" || (frame.action !== "changed" && frame.action !== "added")) {
     scheduled.pending.delete(id);
   }
   if (REMOVED.has(frame.action)) {
