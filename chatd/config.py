@@ -116,6 +116,7 @@ class LimitsConfig:
     group_mention_members: int = 50
     pins_per_room: int = 100
     saved_per_user: int = 1000
+    scheduled_per_user: int = 100
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -172,6 +173,7 @@ class ClusterConfig:
     heartbeat_interval: float = 5.0
     node_timeout: float = 20.0
     reminder_check: float = 30.0
+    claim_lease: float = 30.0
 
 
 def shipped_web_root() -> Path:
@@ -418,13 +420,14 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "limits.searches_per_minute", "limits.pins_per_room", "limits.saved_per_user",
+        "limits.scheduled_per_user",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "emoji.max_bytes",
         "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",
         "webhooks.concurrency", "webhooks.queue_size", "webhooks.timeout",
         "previews.timeout_seconds", "previews.max_html_bytes", "previews.concurrency",
         "previews.queue_size", "cluster.heartbeat_interval", "cluster.node_timeout",
-        "cluster.reminder_check",
+        "cluster.reminder_check", "cluster.claim_lease",
     ]
     for key in positive:
         section, _, name = key.partition(".")

@@ -40,7 +40,8 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from chatd.config import PushConfig
 from chatd.httpout import Counters, Dispatcher
@@ -54,7 +55,7 @@ from chatd.storage import (
     Storage,
     StorageUnavailable,
 )
-from chatd.webpush import VapidKey, encrypt, payload
+from chatd.webpush import VapidKey, encrypt, payload, scheduled_payload
 
 __all__ = ["ATTEMPTS", "PushJob", "Pusher", "jobs_for"]
 
@@ -65,7 +66,8 @@ ATTEMPTS = 3
 #: Seconds before the first retry; doubled for each next one.
 RETRY_DELAY = 1.0
 #: The urgency of a push by its reason (RFC 8030: "high" may wake a phone at once).
-URGENCY = {"dm": "high", "mention": "high", "message": "normal", "reminder": "high"}
+URGENCY = {"dm": "high", "mention": "high", "message": "normal", "reminder": "high",
+           "scheduled": "high"}
 _RANK = {"dm": 0, "mention": 1, "message": 2}
 
 
@@ -154,6 +156,20 @@ class Pusher(Dispatcher[PushJob]):
         body = payload(reminder.message, "reminder")
         self.queue(PushJob(user, subscription, body, URGENCY["reminder"])
                    for subscription in reminder.subscriptions)
+
+    def scheduled_failed(self, user: str, item: Mapping[str, Any], *,
+                         paused_until: int | None,
+                         subscriptions: Sequence[PushSubscription]) -> None:
+        """Push that the user's scheduled message ``item`` (an item object) was refused at
+        its time (chatd.actions.scheduled), as a reminder is pushed: not while they are
+        online on any node, nor while their notifications are paused. Never blocks."""
+        if not subscriptions or self._is_online(user):
+            return
+        if paused_until is not None and paused_until > time.time_ns() // 1_000_000:
+            return
+        body = scheduled_payload(user, item)
+        self.queue(PushJob(user, subscription, body, URGENCY["scheduled"])
+                   for subscription in subscriptions)
 
     def describe(self, job: PushJob) -> str:
         return job.subscription.endpoint

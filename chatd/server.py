@@ -27,6 +27,7 @@ import trio_websocket
 
 from chatd import listen, systemd
 from chatd.actions import App
+from chatd.actions.scheduled import Scheduler
 from chatd.auth import Auth, load_or_create_secret
 from chatd.cluster import Nodes, Relay
 from chatd.committer import Committer
@@ -43,7 +44,7 @@ from chatd.presence import PresenceTracker
 from chatd.previews import Previewer
 from chatd.protocol import codes
 from chatd.pusher import Pusher
-from chatd.reminders import Reminders
+from chatd.reminders import DueLoop, Reminders
 from chatd.rooms import RoomRegistry
 from chatd.storage import Message, RevocationNotice, Storage, open_storage
 from chatd.transport import TcpTransport, WebSocketTransport
@@ -166,7 +167,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     pusher = Pusher(storage, registry, metrics, key, config.push,
                     is_online=presence.state.is_online)
     webhooks = WebhookSender(storage, metrics, config.webhooks)
-    reminders = Reminders(storage, registry, pusher, check=config.cluster.reminder_check)
+    reminders = Reminders(storage, registry, pusher, lease=config.cluster.claim_lease)
     indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
@@ -177,6 +178,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
               nodes=nodes, webhooks=webhooks,
               reminders=reminders)
+    app.scheduler = Scheduler(app, lease=config.cluster.claim_lease)
+    app.due = due = DueLoop((reminders, app.scheduler), check=config.cluster.reminder_check)
     previewer = Previewer(app.files, metrics, config.previews, config.files, committer.commit)
     await nursery.start(registry.run)
     await nursery.start(presence.run)
@@ -195,7 +198,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                               "room_webhooks": webhooks.touched})
     await nursery.start(relay.run)
     # After the relay listens: a reminder another node claims from now on is heard here.
-    await nursery.start(reminders.run)
+    await nursery.start(due.run)
     # Registered (nodes.run) and listening: once the transactions in flight now have ended,
     # every commit anywhere either is in what this node reads, or tells it (migration 0022:
     # a node alone until now sends no commit notice).

@@ -278,6 +278,20 @@ def _clip(text: str) -> str:
     return text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…"
 
 
+def scheduled_payload(user: str, item: Mapping[str, Any]) -> bytes:
+    """What a push of a scheduled message refused at its time says, as JSON (UTF-8):
+    ``room``, ``seq`` (null: nothing was stored), ``from`` (the user), ``kind``
+    ``"scheduled"``, ``item`` (its id), ``text`` (cut as a message's), ``error`` (the
+    refusal's code) and ``title``."""
+    room = item["room"]
+    error = item.get("error") or {}
+    return json.dumps({"room": room, "seq": None, "from": user, "kind": "scheduled",
+                       "item": item["item"], "text": _clip(item["text"]),
+                       "error": error.get("code"),
+                       "title": f"Scheduled message to {room} failed"},
+                      ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def payload(message: Message, reason: str) -> bytes:
     """What a push about ``message`` says, as JSON (UTF-8): ``room``, ``seq``, ``from``,
     ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or ``"reminder"``, a

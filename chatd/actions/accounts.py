@@ -51,4 +51,11 @@ async def me(app: App, user: User, *, rooms_limit: int | None = None,
         answer["contacts"], answer["contacts_more"] = await contact_page(
             app, user.id, "", contacts_limit)
     answer["now"] = now_ms()  # as the welcome's: the server's clock, for a client's offset
+    # the welcome's badges: reminders due always, scheduled messages when there are any
+    badges = await app.storage.badges(user.id)
+    answer["reminders_due"] = badges.reminders_due
+    if badges.scheduled_count:
+        answer["scheduled_count"] = badges.scheduled_count
+    if badges.scheduled_failed:
+        answer["scheduled_failed"] = badges.scheduled_failed
     return answer

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -35,10 +35,13 @@ from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.protocol import Limits, ServerEvent, codes
 from chatd.pusher import Pusher
-from chatd.reminders import Reminders
+from chatd.reminders import DueLoop, Reminders
 from chatd.rooms import RoomRegistry, ToEveryone, ToUser
 from chatd.storage import EVERYONE, Appended, NewEntry, Storage, StorageUnavailable, User
 from chatd.webhooks import WebhookSender
+
+if TYPE_CHECKING:
+    from chatd.actions.scheduled import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +110,11 @@ class App:
     nodes: Nodes | None = None
     #: The outgoing webhooks' sender (told when a webhook is set here); None in tests.
     webhooks: WebhookSender | None = None
-    #: The reminder loop of saved messages (told of a reminder set here); None in tests.
+    #: The due loop (told of a reminder or a scheduled message set here), and its two kinds
+    #: of work: the reminders of saved messages and the scheduled messages; None in tests.
+    due: DueLoop | None = None
     reminders: Reminders | None = None
+    scheduler: Scheduler | None = None
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False

@@ -75,8 +75,8 @@ async def save(app: App, caller: Caller, request: Save) -> Answer:
     data = frame(SavedChanged(room=item.room, msg_id=item.msg_id, on=request.on,
                               remind_at=item.remind_at if request.on else None, ts=item.ts))
     await app.tell(user.name, data, "a saved message")
-    if request.on and item.remind_at is not None and app.reminders is not None:
-        app.reminders.soon(item.remind_at)
+    if request.on and item.remind_at is not None and app.due is not None:
+        app.due.soon(item.remind_at)
     return Answer(id=request.id, fields=fields)
 
 

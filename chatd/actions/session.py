@@ -113,6 +113,8 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         contacts_more=None if shows is None else len(contacts) > shows,
         now=now_ms(),
         reminders_due=start.reminders_due,
+        scheduled_count=start.scheduled_count,
+        scheduled_failed=start.scheduled_failed,
     )
     return CatchUp(welcome, upto, then)
 

@@ -22,6 +22,7 @@ from chatd.actions import (
     profile,
     rooms,
     saved,
+    scheduled,
     search,
     session,
 )
@@ -32,12 +33,14 @@ from chatd.protocol import (
     Audit,
     Ban,
     Bans,
+    CancelScheduled,
     Contacts,
     CreateRoom,
     CustomEmojiList,
     Delete,
     Dm,
     Edit,
+    EditScheduled,
     Hello,
     History,
     Invite,
@@ -56,6 +59,8 @@ from chatd.protocol import (
     Rooms,
     Save,
     SavedItems,
+    Schedule,
+    ScheduledItems,
     Search,
     Send,
     SetDnd,
@@ -169,4 +174,9 @@ OPERATIONS: dict[type[Request], Operation] = {
     # Saved messages: private to the user, no entry of any log.
     Save: Operation(saved.save, rate=(saved.SAVES,)),
     SavedItems: Operation(saved.saved_items),
+    # Scheduled messages: the user's own until sent (then a send, as the user).
+    Schedule: Operation(scheduled.schedule, rate=(scheduled.SCHEDULES,)),
+    ScheduledItems: Operation(scheduled.scheduled_items),
+    EditScheduled: Operation(scheduled.edit_scheduled, rate=(scheduled.SCHEDULES,)),
+    CancelScheduled: Operation(scheduled.cancel_scheduled, rate=(scheduled.SCHEDULES,)),
 }

@@ -284,6 +284,29 @@ def _saved_item(fields: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _schedule_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``POST /api/me/scheduled``: the body, as ``schedule`` takes it."""
+    return json_body(request)
+
+
+def _scheduled_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``PATCH /api/me/scheduled/{item}``: the body (as ``edit_scheduled``) and the item."""
+    return {**json_body(request), "item": int(params["item"])}
+
+
+def _scheduled_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {"item": int(params["item"])}
+
+
+async def _unschedule(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``DELETE /api/me/scheduled/{item}``: 204 once cancelled."""
+    await _UNSCHEDULE(request, app, params)
+    return Reply(204)
+
+
+_UNSCHEDULE = operation("cancel_scheduled", _scheduled_path)
+
+
 async def _unsave(request: Request, app: App, params: dict[str, str]) -> Reply:
     """``DELETE /api/me/saved/{room}/{msg_id}``: 204, removed or not saved."""
     await _UNSAVE(request, app, params)
@@ -605,6 +628,13 @@ ROUTES: list[Route] = [
     _route(r"/api/me/saved", {"GET": operation("saved_items", _saved_fields)}),
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,
+    }),
+    _route(r"/api/me/scheduled", {
+        "GET": operation("scheduled_items"),
+        "POST": operation("schedule", _schedule_body, status=201),
+    }),
+    _route(r"/api/me/scheduled/(?P<item>[0-9]{1,18})", {
+        "PATCH": operation("edit_scheduled", _scheduled_body), "DELETE": _unschedule,
     }),
     _route(r"/api/me/avatar", {
         "PUT": Streaming(put_avatar, upload_limit), "DELETE": remove_avatar,

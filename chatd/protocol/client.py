@@ -88,6 +88,7 @@ from chatd.protocol.events import (
     RoomArchived,
     RoomDeleted,
     SavedChanged,
+    ScheduledChanged,
     Send,
     Sent,
     ServerEvent,
@@ -436,6 +437,8 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         contacts_more=_optional_bool(obj, "contacts_more"),
         now=_optional_int(obj, "now"),
         reminders_due=_optional_int(obj, "reminders_due"),
+        scheduled_count=_optional_int(obj, "scheduled_count"),
+        scheduled_failed=_optional_int(obj, "scheduled_failed"),
     )
 
 
@@ -518,6 +521,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
     "reminder": lambda obj: Reminded(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
                                      remind_at=_int(obj, "remind_at", minimum=None),
                                      message=_object(obj, "message")),
+    "scheduled": lambda obj: ScheduledChanged(
+        action=_str(obj, "action"), item=_object(obj, "item"),
+        msg=_object(obj, "msg") if obj.get("msg") is not None else None),
     "profile": lambda obj: ProfileChanged(user=_str(obj, "user"),
                                           display_name=_optional_str(obj, "display_name"),
                                           custom_status=_custom_status(obj),

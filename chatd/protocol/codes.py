@@ -30,6 +30,7 @@ __all__ = [
     "TOO_LARGE",
     "TOO_MANY_PINS",
     "TOO_MANY_SAVED",
+    "TOO_MANY_SCHEDULED",
     "UNAUTHENTICATED",
     "UNAVAILABLE",
     "UNKNOWN_OP",
@@ -49,6 +50,7 @@ CONFLICT: Final = "conflict"
 ARCHIVED: Final = "archived"
 TOO_MANY_PINS: Final = "too_many_pins"
 TOO_MANY_SAVED: Final = "too_many_saved"
+TOO_MANY_SCHEDULED: Final = "too_many_scheduled"
 RATE_LIMITED: Final = "rate_limited"
 SLOW_CONSUMER: Final = "slow_consumer"
 SHUTTING_DOWN: Final = "shutting_down"
@@ -83,6 +85,8 @@ _TABLE: Final[dict[str, Code]] = {
                         "(limits.pins_per_room): unpin one first", 409),
     TOO_MANY_SAVED: Code("the user has saved as many messages as one may keep "
                          "(limits.saved_per_user): remove some first", 409),
+    TOO_MANY_SCHEDULED: Code("the user has as many scheduled messages waiting as one may "
+                             "(limits.scheduled_per_user): cancel some first", 409),
     RATE_LIMITED: Code("too many requests; slow down", 429),
     SLOW_CONSUMER: Code("the client did not read fast enough; the connection closes", 400),
     SHUTTING_DOWN: Code("the server is stopping; reconnect later", 503),

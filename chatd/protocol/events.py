@@ -40,6 +40,7 @@ __all__ = [
     "Audit",
     "Ban",
     "Bans",
+    "CancelScheduled",
     "Change",
     "Contacts",
     "CreateRoom",
@@ -49,6 +50,7 @@ __all__ = [
     "Dm",
     "DndChanged",
     "Edit",
+    "EditScheduled",
     "Entry",
     "Error",
     "Gap",
@@ -98,6 +100,9 @@ __all__ = [
     "Save",
     "SavedChanged",
     "SavedItems",
+    "Schedule",
+    "ScheduledChanged",
+    "ScheduledItems",
     "Search",
     "Send",
     "Sent",
@@ -542,6 +547,58 @@ class SavedItems(Request):
     OP: ClassVar[str] = "saved_items"
     before: int | None = None
     limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule(Request):
+    """A message of the user to ``room`` sent by the server at ``send_at`` (ms since the
+    epoch), as a ``send`` of the same fields would be then; the user's own until then."""
+
+    OP: ClassVar[str] = "schedule"
+    room: str
+    text: str
+    send_at: int
+    files: tuple[int, ...] = ()
+    thread: int | None = None
+    broadcast: bool = False
+    reply_to: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledItems(Request):
+    """Every scheduled message of the user, pending or failed, by ``send_at``."""
+
+    OP: ClassVar[str] = "scheduled_items"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditScheduled(Request):
+    """Change what is given of the user's scheduled message ``item``: its ``text``, its
+    ``files`` (replacing them) or ``send_at`` (0: now; a failed item is pending again)."""
+
+    OP: ClassVar[str] = "edit_scheduled"
+    item: int
+    text: str | None = None
+    files: tuple[int, ...] | None = None
+    send_at: int | None = None
+
+    def wire(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"op": self.OP, "id": self.id, "item": self.item}
+        if self.text is not None:
+            obj["text"] = self.text
+        if self.files is not None:
+            obj["files"] = list(self.files)
+        if self.send_at is not None:
+            obj["send_at"] = self.send_at
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CancelScheduled(Request):
+    """Remove the user's scheduled message ``item``; its files are released."""
+
+    OP: ClassVar[str] = "cancel_scheduled"
+    item: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1007,6 +1064,10 @@ class Welcome(ServerEvent):
     #: How many of the user's saved messages were reminded and are still saved (None: an
     #: older server, which did not say).
     reminders_due: int | None = None
+    #: How many scheduled messages the user has (pending or failed), and of those failed:
+    #: None (not sent) when none.
+    scheduled_count: int | None = None
+    scheduled_failed: int | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -1026,6 +1087,10 @@ class Welcome(ServerEvent):
             obj["now"] = self.now
         if self.reminders_due is not None:
             obj["reminders_due"] = self.reminders_due
+        if self.scheduled_count:
+            obj["scheduled_count"] = self.scheduled_count
+        if self.scheduled_failed:
+            obj["scheduled_failed"] = self.scheduled_failed
         return obj
 
 
@@ -1237,6 +1302,29 @@ class Reminded(ServerEvent):
     def wire(self) -> dict[str, Any]:
         return {"op": self.OP, "room": self.room, "msg_id": self.msg_id,
                 "remind_at": self.remind_at, "message": dict(self.message)}
+
+
+#: What a ``scheduled`` event says happened to an item.
+SCHEDULED_ACTIONS: Final = ("added", "changed", "cancelled", "sent", "failed")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledChanged(ServerEvent):
+    """The user's scheduled message ``item`` (an item object as ``scheduled_items`` gives)
+    was ``action`` (one of :data:`SCHEDULED_ACTIONS`); ``msg`` {room, seq, msg_id, ts}: the
+    message stored, only with ``"sent"``. To every connection of the user, on every node;
+    nobody else hears of it."""
+
+    OP: ClassVar[str] = "scheduled"
+    action: str
+    item: Mapping[str, Any]
+    msg: Mapping[str, Any] | None = None
+
+    def wire(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"op": self.OP, "action": self.action, "item": dict(self.item)}
+        if self.msg is not None:
+            obj["msg"] = dict(self.msg)
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1506,6 +1594,41 @@ def _parse_save(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Save:
 def _parse_saved_items(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SavedItems:
     return SavedItems(id=rid, before=_int(obj, "before", minimum=1, maximum=MAX_SEQ),
                       limit=_page(obj, "limit", minimum=1, most=SAVED_PAGE_MAX))
+
+
+def _send_at(obj: Mapping[str, Any], *, optional: bool) -> int | None:
+    return _int(obj, "send_at", minimum=0, maximum=MAX_SEQ, optional=optional)
+
+
+def _parse_schedule(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Schedule:
+    """As :func:`_parse_send` (no nonce: the server makes one), and ``send_at``."""
+    room = _room(obj)
+    files = _files(obj)
+    text = _text(obj, limits, blank=bool(files))
+    thread, broadcast = _thread(obj)
+    send_at = _send_at(obj, optional=False)
+    assert send_at is not None
+    return Schedule(id=rid, room=room, text=text, send_at=send_at, files=files, thread=thread,
+                    broadcast=broadcast, reply_to=_msg_id(obj, "reply_to", optional=True))
+
+
+def _scheduled_item(obj: Mapping[str, Any]) -> int:
+    item = _int(obj, "item", minimum=1, maximum=MAX_SEQ, optional=False)
+    assert item is not None
+    return item
+
+
+def _parse_edit_scheduled(obj: Mapping[str, Any], rid: RequestId, limits: Limits
+                          ) -> EditScheduled:
+    """Each field optional; a text may be blank here (the item may have files: storage
+    refuses an item left with neither)."""
+    item = _scheduled_item(obj)
+    files = _files(obj) if "files" in obj else None
+    text = None
+    if obj.get("text") is not None:
+        text = _str(obj, "text", max_chars=limits.max_text_chars, min_chars=0)
+    return EditScheduled(id=rid, item=item, text=text, files=files,
+                         send_at=_send_at(obj, optional=True))
 
 
 def _parse_history(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> History:
@@ -1784,6 +1907,10 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "thread": (Thread, _parse_thread),
     "save": (Save, _parse_save),
     "saved_items": (SavedItems, _parse_saved_items),
+    "schedule": (Schedule, _parse_schedule),
+    "scheduled_items": (ScheduledItems, _fields(ScheduledItems)),
+    "edit_scheduled": (EditScheduled, _parse_edit_scheduled),
+    "cancel_scheduled": (CancelScheduled, _fields(CancelScheduled, item=_scheduled_item)),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -1816,6 +1943,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "custom_emoji": (CustomEmojiChanged,),
     "saved": (SavedChanged,),
     "reminder": (Reminded,),
+    "scheduled": (ScheduledChanged,),
 }
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "AdminRoom",
     "Appended",
     "AuditEntry",
+    "Badges",
     "Ban",
     "Bot",
     "BotToken",
@@ -77,6 +78,8 @@ __all__ = [
     "RoomDeletedNotice",
     "RoomWebhook",
     "SavedItem",
+    "ScheduledItem",
+    "ScheduledWork",
     "SearchPage",
     "Storage",
     "StorageStatistics",
@@ -818,6 +821,50 @@ class SavedItem:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Badges:
+    """What a client shows as counts without a request, as a hello reads them
+    (:class:`SessionStart`): reminders due, scheduled messages, of them failed."""
+
+    reminders_due: int
+    scheduled_count: int
+    scheduled_failed: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledItem:
+    """A message a user scheduled (migration 0032), as its owner sees it: ``id``, the
+    ``room`` it goes to, its ``text``, ``files`` (reserved uploads), ``thread``,
+    ``broadcast`` and ``reply_to`` as a send takes them, ``send_at`` and ``created`` (ms),
+    ``state`` ``"pending"`` or ``"failed"`` and, failed, ``error`` ({code, message}: the
+    refusal of its send)."""
+
+    id: int
+    room: str
+    text: str
+    send_at: int
+    created: int
+    files: tuple[FileInfo, ...] = ()
+    thread: int | None = None
+    broadcast: bool = False
+    reply_to: int | None = None
+    state: str = "pending"
+    error: Mapping[str, str] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledWork:
+    """A scheduled item claimed by this node for a lease (:meth:`Storage.claim_scheduled`):
+    the item, the user to send it as (read now, not from any session), and what a push
+    of its failure needs: ``paused_until`` (ms, as stored; None: never) and the user's
+    ``subscriptions``."""
+
+    item: ScheduledItem
+    user: User
+    paused_until: int | None = None
+    subscriptions: tuple[PushSubscription, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Reminder:
     """A reminder claimed by this node (:meth:`Storage.claim_reminders`): ``user``'s saved
     message, due at ``remind_at`` (ms), as it is now; ``readable``: the user may still read
@@ -831,6 +878,8 @@ class Reminder:
     readable: bool
     paused_until: int | None = None
     subscriptions: tuple[PushSubscription, ...] = ()
+    #: The claimer's key of the saved row (its user's id), to mark it reminded once told.
+    user_id: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -923,6 +972,10 @@ class SessionStart:
     #: How many of their saved messages were reminded (migration 0030), of rooms they may
     #: read (None: not read).
     reminders_due: int | None = None
+    #: Their scheduled messages pending or failed, and of those the failed (migration 0032;
+    #: None: not read).
+    scheduled_count: int | None = None
+    scheduled_failed: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1530,16 +1583,81 @@ class Storage(Protocol):
         ``ts`` cursor), at most ``limit``, each with its message as it is now; and whether
         more follow. Items of rooms the user may no longer read are left out."""
 
-    async def claim_reminders(self, limit: int) -> list[Reminder]:
-        """Claim up to ``limit`` reminders due now by the database's clock (marked
-        ``reminded`` in one statement that skips rows another node is claiming: each
-        reminder is claimed once, by one node). The other nodes are told of each one whose
-        room the user may still read (a :class:`ReminderNotice`); this node tells its own
-        connections, and pushes."""
+    async def claim_reminders(self, limit: int, lease: float) -> list[Reminder]:
+        """Claim up to ``limit`` reminders due now by the database's clock for ``lease``
+        seconds, in one statement that skips rows another node is claiming: until the lease
+        ends nobody else takes them. This node tells its own connections and pushes, then
+        marks each reminded (:meth:`reminded`); one whose node died before that is claimed
+        again by the next node that looks after the lease."""
+
+    async def reminded(self, reminder: Reminder) -> None:
+        """Mark a reminder claimed here as told (``reminded``), unless it changed since
+        the claim (a new ``remind_at``); the other nodes are told of it on commit (a
+        :class:`ReminderNotice`) when its room is readable."""
 
     async def next_reminder(self) -> float | None:
-        """Seconds until the next reminder still to send is due, by the database's clock
-        (0 or less: due now); None when there is none."""
+        """Seconds until the next reminder still to send is due (or its claim's lease
+        ends), by the database's clock (0 or less: due now); None when there is none."""
+
+    async def badges(self, user_id: int) -> Badges:
+        """The user's counts as a hello reads them (``GET /api/me``)."""
+
+    async def schedule(self, user_id: int, room: str, *, text: str, files: Sequence[int],
+                       thread: int | None, broadcast: bool, reply_to: int | None,
+                       send_at: int, limit: int) -> ScheduledItem:
+        """Schedule a message of the user to ``room`` at ``send_at`` (ms), reserving its
+        ``files`` (the user's unattached uploads to the room, held by no other item). A
+        user's schedules are serialised (a lock on their row, as saves).
+
+        Raises:
+            ChatError('not_found'): no such room, or a file that is not one of the user's
+                unattached uploads to it (or is reserved already).
+            ChatError('forbidden'): the user is not a member of the room.
+            ChatError('archived'): the room is archived.
+            ChatError('too_many_scheduled'): the user holds ``limit`` items already.
+        """
+
+    async def scheduled_items(self, user_id: int) -> list[ScheduledItem]:
+        """Every item of the user (pending or failed), by ``send_at``, then id."""
+
+    async def edit_scheduled(self, user_id: int, item_id: int, *, text: str | None,
+                             files: Sequence[int] | None, send_at: int | None
+                             ) -> ScheduledItem:
+        """Change what is given of the user's item ``item_id``: ``send_at`` 0 is now (by
+        the database's clock), and a failed item given a ``send_at`` is pending again;
+        ``files`` replaces the reserved files (those left out are released).
+
+        Raises:
+            ChatError('not_found'): not an item of the user, or being sent now (claimed),
+                or a file as :meth:`schedule` says.
+            ChatError('bad_request'): the change leaves the item with neither text nor file.
+        """
+
+    async def cancel_scheduled(self, user_id: int, item_id: int) -> ScheduledItem:
+        """Remove the user's item ``item_id`` (not being sent) and release its files
+        (expired at once, as an unattached upload past its time). Returns it as it was.
+
+        Raises:
+            ChatError('not_found'): as :meth:`edit_scheduled`.
+        """
+
+    async def claim_scheduled(self, limit: int, lease: float) -> list[ScheduledWork]:
+        """Claim up to ``limit`` pending items due now by the database's clock, for
+        ``lease`` seconds (FOR UPDATE SKIP LOCKED, as reminders): until then nobody else
+        takes them nor edits them. The claimer sends each and then calls
+        :meth:`scheduled_sent` or :meth:`scheduled_failed`."""
+
+    async def next_scheduled(self) -> float | None:
+        """Seconds until the next pending item is due (or its claim's lease ends), by the
+        database's clock (0 or less: due now); None when there is none."""
+
+    async def scheduled_sent(self, item_id: int) -> None:
+        """Forget item ``item_id``: its message is stored."""
+
+    async def scheduled_failed(self, item_id: int, code: str, message: str
+                               ) -> ScheduledItem | None:
+        """Mark claimed item ``item_id`` failed with its send's refusal: the item as it is
+        now, or None if it is gone."""
 
     async def reminded_message(self, user: str, msg_id: int) -> Message | None:
         """Saved message ``msg_id`` of ``user`` (a name) as it is now, if they saved it and

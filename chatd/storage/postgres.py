@@ -106,6 +106,7 @@ from chatd.storage.base import (
     AdminRoom,
     Appended,
     AuditEntry,
+    Badges,
     Ban,
     Bot,
     BotToken,
@@ -149,6 +150,8 @@ from chatd.storage.base import (
     RoomDeletedNotice,
     RoomWebhook,
     SavedItem,
+    ScheduledItem,
+    ScheduledWork,
     SearchPage,
     SessionRooms,
     SessionStart,
@@ -552,6 +555,16 @@ WHERE u.id = $1 AND u.deactivated_at IS NULL
 # read them, as JSON (the page is chosen on names alone, then only its rooms are counted): the
 # welcome's rooms, which the hello takes as they are unless something changed them before
 # its connection was subscribed (chatd.actions.session).
+# The counts a client shows without a request, of user u (a hello's, GET /api/me's): saved
+# messages reminded (of rooms they may read; saved_reminded_idx), scheduled messages and of
+# them failed (scheduled_user_idx, migration 0032).
+_BADGES = f"""(SELECT count(*) FROM saved sv JOIN rooms r ON r.id = sv.room_id
+        WHERE sv.user_id = u.id AND sv.reminded AND {_READABLE.format(user="u.id")}
+       ) AS reminders_due,
+       (SELECT count(*) FROM scheduled sd WHERE sd.user_id = u.id) AS scheduled_count,
+       (SELECT count(*) FROM scheduled sd WHERE sd.user_id = u.id AND sd.state = 'failed')
+           AS scheduled_failed"""
+_SQL_BADGES = f"SELECT {_BADGES} FROM users u WHERE u.id = $1"
 _SQL_OPEN_SESSION = f"""
 SELECT {_USER_COLUMNS}, h.rooms, h.last_seqs,
        ARRAY(SELECT c.name FROM contacts c WHERE c.user_id = u.id
@@ -564,9 +577,7 @@ SELECT {_USER_COLUMNS}, h.rooms, h.last_seqs,
             JOIN rooms r ON r.id = m.room_id LEFT JOIN users o ON o.id = r.owner_id
             {_PEER_JOIN.format(me="u.id")}
        ) p) AS page,
-       (SELECT count(*) FROM saved sv JOIN rooms r ON r.id = sv.room_id
-        WHERE sv.user_id = u.id AND sv.reminded AND {_READABLE.format(user="u.id")}
-       ) AS reminders_due
+       {_BADGES}
 FROM users u CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(r.name), '{{}}') AS rooms,
            coalesce(array_agg(r.last_seq), '{{}}') AS last_seqs
@@ -1533,7 +1544,7 @@ ORDER BY f.id
 # files_unattached_idx, at most $2), or one user's ($2, by files_uploader_idx: before their
 # upload checks their quota).
 _EXPIRED = "f.message_id IS NULL AND f.deleted_at IS NULL AND NOT f.avatar AND NOT f.emoji " \
-    "AND f.created_at < now() - make_interval(secs => $1)"
+    "AND f.scheduled_id IS NULL AND f.created_at < now() - make_interval(secs => $1)"
 _SQL_EXPIRE_UPLOADS = f"""
 UPDATE files f SET deleted_at = now()
 WHERE f.id IN (SELECT f.id FROM files f WHERE {_EXPIRED} ORDER BY f.created_at LIMIT $2)
@@ -1856,7 +1867,8 @@ FROM (SELECT max(saved_at) AS saved_at FROM saved WHERE user_id = $1) p
 RETURNING {_ms("saved_at")} AS saved_ts
 """
 _SQL_SAVE_REMIND = f"""
-UPDATE saved SET remind_at = {_ts("$3")}, reminded = false WHERE user_id = $1 AND msg_id = $2
+UPDATE saved SET remind_at = {_ts("$3")}, reminded = false, claimed_until = NULL
+WHERE user_id = $1 AND msg_id = $2
 """
 _SQL_UNSAVE = "DELETE FROM saved WHERE user_id = $1 AND msg_id = $2"
 # A page of user $1's items saved before $2 (ms), newest first, $3 at most, of the rooms they
@@ -1877,38 +1889,55 @@ FROM (
 JOIN users a ON a.id = e.actor_id
 ORDER BY q.saved_at DESC
 """
-# Claim the reminders due (the first $1 by time): marked reminded in one statement; rows
-# another node's claim holds are skipped (FOR UPDATE SKIP LOCKED), and a row claimed since
-# this statement's snapshot is looked at again by the lock (READ COMMITTED): reminded by
-# then, it is not taken. The other nodes hear of each readable one on commit ('<node $2>
-# <room> <msg_id> <remind_at> <user>' on chatd_reminders). Each with its user's name, pause
-# and push subscriptions, and whether they may still read the room.
+# Claim the reminders due (the first $1 by time) for a lease of $2 seconds (claimed_until,
+# migration 0032): rows another node's claim holds are skipped (FOR UPDATE SKIP LOCKED), and a
+# row claimed since this statement's snapshot is looked at again by the lock (READ
+# COMMITTED): claimed by then, it is not taken. The claimer tells its user and then marks it
+# reminded (_SQL_REMINDED); a claimer that died leaves it to the first node that looks after
+# the lease. Each with its user's name, pause and push subscriptions, and whether they may
+# still read the room.
 _SQL_CLAIM_REMINDERS = f"""
 WITH due AS (
     SELECT user_id, msg_id FROM saved
     WHERE NOT reminded AND remind_at IS NOT NULL AND remind_at <= now()
+      AND (claimed_until IS NULL OR claimed_until <= now())
     ORDER BY remind_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
-    UPDATE saved s SET reminded = true FROM due
+    UPDATE saved s SET claimed_until = now() + make_interval(secs => $2) FROM due
     WHERE s.user_id = due.user_id AND s.msg_id = due.msg_id
     RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
 )
-SELECT c.msg_id, {_ms("c.remind_at")} AS remind_ts, u.name AS user,
+SELECT c.user_id, c.msg_id, {_ms("c.remind_at")} AS remind_ts, u.name AS user,
        {_ms("u.dnd_until")} AS paused_until, r.name AS room, x.allowed,
-       CASE WHEN x.allowed THEN pg_notify('{REMINDERS_CHANNEL}', $2 || ' ' || r.name || ' '
-           || c.msg_id || ' ' || {_ms("c.remind_at")} || ' ' || u.name) END AS told,
        (SELECT json_agg(json_build_array(p.endpoint, p.p256dh, p.auth))
         FROM push_subscriptions p WHERE p.user_id = c.user_id AND x.allowed) AS subscriptions
 FROM claimed c JOIN users u ON u.id = c.user_id JOIN rooms r ON r.id = c.room_id
 CROSS JOIN LATERAL (SELECT {_READABLE.format(user="c.user_id")} AS allowed) x
 ORDER BY c.remind_at
 """
-# Seconds until the next reminder to send is due (the first of saved_due_idx).
+# A reminder claimed here (user $1, message $2, due at $3 ms) told: marked reminded, unless a
+# save changed it since (a new remind_at clears the claim). The other nodes hear of it on
+# commit when its room is readable ('<node $4> <room> <msg_id> <remind_at> <user>' on
+# chatd_reminders).
+_SQL_REMINDED = f"""
+WITH done AS (
+    UPDATE saved s SET reminded = true, claimed_until = NULL
+    WHERE s.user_id = $1 AND s.msg_id = $2 AND {_ms("s.remind_at")} = $3 AND NOT s.reminded
+    RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
+)
+SELECT CASE WHEN {_READABLE.format(user="d.user_id")} THEN pg_notify('{REMINDERS_CHANNEL}',
+           $4 || ' ' || r.name || ' ' || d.msg_id || ' ' || {_ms("d.remind_at")} || ' '
+           || u.name) END
+FROM done d JOIN users u ON u.id = d.user_id JOIN rooms r ON r.id = d.room_id
+"""
+# Seconds until the next reminder to send is due, or its claim's lease ends (the first of
+# saved_due_idx).
 _SQL_NEXT_REMINDER = """
-SELECT extract(epoch FROM min(remind_at) - now())::float8 FROM saved
-WHERE NOT reminded AND remind_at IS NOT NULL
+SELECT extract(epoch FROM min(greatest(remind_at, coalesce(claimed_until, remind_at)))
+                          - now())::float8
+FROM saved WHERE NOT reminded AND remind_at IS NOT NULL
 """
 # Saved message $2 of user $1 (a name), as a message object with its room, if they may read it.
 _SQL_REMINDED_MESSAGE = f"""
@@ -2128,6 +2157,149 @@ _SQL_LEAVE_CLUSTER = """
 WITH gone AS (DELETE FROM nodes WHERE name = $1 RETURNING name)
 SELECT pg_notify('chatd_presence', name || ' down') FROM gone
 """
+
+
+# -- scheduled messages (migration 0032; Storage.schedule and the due loop's claims) ----------
+
+# The items of a user ($1) or of ids ($1), each with its room's name and its reserved files.
+_SCHEDULED_ITEMS = f"""
+SELECT s.id, r.name AS room, s.text, s.thread, s.broadcast, s.reply_to,
+       {_ms("s.send_at")} AS send_ts, {_ms("s.created")} AS created_ts, s.state,
+       s.error::text AS error,
+       (SELECT json_agg(json_build_array({_FILE_FIELDS}) ORDER BY f.id)
+        FROM files f WHERE f.scheduled_id = s.id AND f.deleted_at IS NULL) AS files
+FROM scheduled s JOIN rooms r ON r.id = s.room_id
+WHERE {{where}}
+ORDER BY s.send_at, s.id
+"""
+_SQL_SCHEDULED_OF_USER = _SCHEDULED_ITEMS.format(where="s.user_id = $1")
+_SQL_SCHEDULED_BY_ID = _SCHEDULED_ITEMS.format(where="s.id = ANY ($1::bigint[])")
+# What a schedule of user $2 to room $1 needs, under the lock of their row: the room, whether
+# they are in it and it is archived, and how many items they hold.
+_SQL_SCHEDULE_CHECK = """
+SELECT r.id, r.archived,
+       EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2) AS member,
+       (SELECT count(*) FROM scheduled s WHERE s.user_id = $2) AS held
+FROM rooms r WHERE r.name = $1
+"""
+_SQL_SCHEDULE_INSERT = f"""
+INSERT INTO scheduled (user_id, room_id, text, thread, broadcast, reply_to, send_at)
+VALUES ($1, $2, $3, $4, $5, $6, {_ts("$7")})
+RETURNING id
+"""
+# Reserve files $2 for item $1 of user $3 in room $4: their unattached uploads (not a
+# picture, an emoji or a preview's) that no other item holds.
+_SQL_RESERVE_FILES = """
+UPDATE files f SET scheduled_id = $1
+WHERE f.id = ANY ($2::bigint[]) AND f.uploader_id = $3 AND f.room_id = $4
+  AND f.message_id IS NULL AND f.deleted_at IS NULL AND NOT f.avatar AND NOT f.emoji
+  AND NOT f.preview AND (f.scheduled_id IS NULL OR f.scheduled_id = $1)
+RETURNING f.id
+"""
+# Release the files of item $1 but those of ids $2: expired at once (see Storage.expire_uploads).
+_SQL_RELEASE_FILES = """
+UPDATE files SET scheduled_id = NULL, deleted_at = now()
+WHERE scheduled_id = $1 AND message_id IS NULL AND NOT (id = ANY ($2::bigint[]))
+"""
+# Item $1 of user $2 to change or cancel, locked; claimed: it is being sent.
+_SQL_SCHEDULED_LOCK = """
+SELECT s.room_id, s.text, s.claimed_until > now() AS claimed,
+       (SELECT count(*) FROM files f WHERE f.scheduled_id = s.id AND f.deleted_at IS NULL)
+           AS files
+FROM scheduled s WHERE s.id = $1 AND s.user_id = $2
+FOR UPDATE
+"""
+# A new text ($2, NULL: kept) and send_at ($3 ms, 0: now, NULL: kept; given, a failed item
+# is pending again).
+_SQL_SCHEDULED_EDIT = f"""
+UPDATE scheduled SET
+    text = coalesce($2, text),
+    send_at = CASE WHEN $3::bigint IS NULL THEN send_at WHEN $3 = 0 THEN now()
+                   ELSE {_ts("$3")} END,
+    state = CASE WHEN $3::bigint IS NULL THEN state ELSE 'pending' END,
+    error = CASE WHEN $3::bigint IS NULL THEN error END,
+    claimed_until = NULL
+WHERE id = $1
+"""
+_SQL_SCHEDULED_DELETE = "DELETE FROM scheduled WHERE id = $1"
+# Claim the pending items due (the first $1 by time) for a lease of $2 seconds, skipping those
+# another node's claim holds, with the user each is sent as, their pause and subscriptions.
+_SQL_CLAIM_SCHEDULED = f"""
+WITH due AS (
+    SELECT id FROM scheduled
+    WHERE state = 'pending' AND send_at <= now()
+      AND (claimed_until IS NULL OR claimed_until <= now())
+    ORDER BY send_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE scheduled s SET claimed_until = now() + make_interval(secs => $2) FROM due
+    WHERE s.id = due.id
+    RETURNING s.id, s.user_id, s.send_at
+)
+SELECT c.id AS item_id, {_USER_COLUMNS}, {_ms("u.dnd_until")} AS paused_until,
+       (SELECT json_agg(json_build_array(p.endpoint, p.p256dh, p.auth))
+        FROM push_subscriptions p WHERE p.user_id = c.user_id) AS subscriptions
+FROM claimed c JOIN users u ON u.id = c.user_id
+ORDER BY c.send_at, c.id
+"""
+# Seconds until the next pending item is due, or its claim's lease ends (scheduled_due_idx).
+_SQL_NEXT_SCHEDULED = """
+SELECT extract(epoch FROM min(greatest(send_at, coalesce(claimed_until, send_at))) - now())::float8
+FROM scheduled WHERE state = 'pending'
+"""
+_SQL_SCHEDULED_FAILED = """
+UPDATE scheduled SET state = 'failed', error = $2::jsonb, claimed_until = NULL WHERE id = $1
+"""
+
+
+def _subscriptions(value: str | None) -> tuple[PushSubscription, ...]:
+    """Push subscriptions from a JSON array of [endpoint, p256dh, auth]."""
+    return tuple(PushSubscription(endpoint=e, p256dh=k, auth=a)
+                 for e, k, a in json.loads(value or "[]"))
+
+
+async def _scheduled_items(conn: Any, sql: str, key: Any) -> list[ScheduledItem]:
+    """The scheduled items a :data:`_SCHEDULED_ITEMS` statement reads for ``key``."""
+    return [ScheduledItem(
+        id=row["id"], room=row["room"], text=row["text"], send_at=row["send_ts"],
+        created=row["created_ts"], thread=row["thread"], broadcast=row["broadcast"],
+        reply_to=row["reply_to"], state=row["state"],
+        error=None if row["error"] is None else json.loads(row["error"]),
+        files=tuple(FileInfo(id=f[0], name=f[1], size=f[2], content_type=f[3], width=f[4],
+                             height=f[5], thumbnail=f[6])
+                    for f in json.loads(row["files"] or "[]")),
+    ) for row in await conn.fetch(sql, key)]
+
+
+async def _reserve(conn: Any, item_id: int, files: Sequence[int], user_id: int,
+                   room_id: int) -> None:
+    """Reserve ``files`` for the item (see :data:`_SQL_RESERVE_FILES`).
+
+    Raises:
+        ChatError('not_found'): one is not the user's unattached upload to the room, or
+            another item holds it (the transaction is rolled back).
+    """
+    if not files:
+        return
+    got = await conn.fetch(_SQL_RESERVE_FILES, item_id, list(files), user_id, room_id)
+    if len(got) != len(files):
+        missing = sorted(set(files) - {row["id"] for row in got})
+        raise ChatError(codes.NOT_FOUND,
+                        f"no unattached upload of yours to this room with id {missing[0]}")
+
+
+async def _lock_scheduled(conn: Any, user_id: int, item_id: int) -> Any:
+    """The user's item ``item_id`` locked for a change (:data:`_SQL_SCHEDULED_LOCK`).
+
+    Raises:
+        ChatError('not_found'): not theirs, gone, or being sent now.
+    """
+    row = await conn.fetchrow(_SQL_SCHEDULED_LOCK, item_id, user_id)
+    if row is None or row["claimed"]:
+        raise ChatError(codes.NOT_FOUND,
+                        f"no scheduled message {item_id} of yours waits to be sent")
+    return row
 
 
 def _check_upload(room: str, row: Any) -> None:
@@ -2936,7 +3108,9 @@ class PostgresStorage:
         return SessionStart(user=_user(row), rooms=frozenset(last_seqs),
                             contacts=list(row["contacts"]), last_seqs=last_seqs,
                             page=[_room(room) for room in json.loads(page)] if page else [],
-                            reminders_due=row["reminders_due"])
+                            reminders_due=row["reminders_due"],
+                            scheduled_count=row["scheduled_count"],
+                            scheduled_failed=row["scheduled_failed"])
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._run(self._do_revoke_token, jti, expires_at)
@@ -3577,13 +3751,13 @@ class PostgresStorage:
                            message=_entry(row["room"], row)) for row in rows]
         return items[:limit], len(items) > limit
 
-    async def claim_reminders(self, limit: int) -> list[Reminder]:
-        """See :meth:`Storage.claim_reminders`: one statement claims (and tells the other
-        nodes), a second reads the messages."""
-        return await self._run(self._do_claim_reminders, limit)
+    async def claim_reminders(self, limit: int, lease: float) -> list[Reminder]:
+        """See :meth:`Storage.claim_reminders`: one statement claims, a second reads the
+        messages."""
+        return await self._run(self._do_claim_reminders, limit, lease)
 
-    async def _do_claim_reminders(self, limit: int) -> list[Reminder]:
-        rows = await self._pool.fetch(_SQL_CLAIM_REMINDERS, limit, self._node)
+    async def _do_claim_reminders(self, limit: int, lease: float) -> list[Reminder]:
+        rows = await self._pool.fetch(_SQL_CLAIM_REMINDERS, limit, lease)
         if not rows:
             return []
         found = await self._pool.fetch(_SQL_FOUND, [row["msg_id"] for row in rows])
@@ -3591,9 +3765,12 @@ class PostgresStorage:
         return [Reminder(
             user=row["user"], remind_at=row["remind_ts"], message=messages[row["msg_id"]],
             readable=row["allowed"], paused_until=row["paused_until"],
-            subscriptions=tuple(PushSubscription(endpoint=e, p256dh=k, auth=a)
-                                for e, k, a in json.loads(row["subscriptions"] or "[]")),
+            subscriptions=_subscriptions(row["subscriptions"]), user_id=row["user_id"],
         ) for row in rows if row["msg_id"] in messages]
+
+    async def reminded(self, reminder: Reminder) -> None:
+        await self._run(self._pool.execute, _SQL_REMINDED, reminder.user_id,
+                        reminder.message.msg_id, reminder.remind_at, self._node)
 
     async def next_reminder(self) -> float | None:
         value = await self._run(self._pool.fetchval, _SQL_NEXT_REMINDER)
@@ -3602,6 +3779,113 @@ class PostgresStorage:
     async def reminded_message(self, user: str, msg_id: int) -> Message | None:
         row = await self._run(self._pool.fetchrow, _SQL_REMINDED_MESSAGE, user, msg_id)
         return None if row is None else _entry(row["room"], row)
+
+    # -- scheduled messages (migration 0032) ---------------------------------------------------
+
+    async def badges(self, user_id: int) -> Badges:
+        row = await self._run(self._pool.fetchrow, _SQL_BADGES, user_id)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, "no such user")
+        return Badges(reminders_due=row["reminders_due"],
+                      scheduled_count=row["scheduled_count"],
+                      scheduled_failed=row["scheduled_failed"])
+
+    async def schedule(self, user_id: int, room: str, *, text: str, files: Sequence[int],
+                       thread: int | None, broadcast: bool, reply_to: int | None,
+                       send_at: int, limit: int) -> ScheduledItem:
+        """See :meth:`Storage.schedule`: one short transaction."""
+        return await self._run(self._do_schedule, user_id, room, text, tuple(files), thread,
+                               broadcast, reply_to, send_at, limit)
+
+    async def _do_schedule(self, user_id: int, room: str, text: str, files: tuple[int, ...],
+                           thread: int | None, broadcast: bool, reply_to: int | None,
+                           send_at: int, limit: int) -> ScheduledItem:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SQL_LOCK_SAVES, user_id)
+            row = await conn.fetchrow(_SQL_SCHEDULE_CHECK, room, user_id)
+            _check_upload(room, row)
+            if row["held"] >= limit:
+                raise ChatError(codes.TOO_MANY_SCHEDULED,
+                                f"you have {limit} scheduled messages, the most one may have "
+                                "waiting; cancel some first")
+            item_id = await conn.fetchval(_SQL_SCHEDULE_INSERT, user_id, row["id"], text,
+                                          thread, broadcast, reply_to, send_at)
+            await _reserve(conn, item_id, files, user_id, row["id"])
+            return (await _scheduled_items(conn, _SQL_SCHEDULED_BY_ID, [item_id]))[0]
+
+    async def scheduled_items(self, user_id: int) -> list[ScheduledItem]:
+        return await self._run(_scheduled_items, self._pool, _SQL_SCHEDULED_OF_USER, user_id)
+
+    async def edit_scheduled(self, user_id: int, item_id: int, *, text: str | None,
+                             files: Sequence[int] | None, send_at: int | None
+                             ) -> ScheduledItem:
+        """See :meth:`Storage.edit_scheduled`: one short transaction."""
+        return await self._run(self._do_edit_scheduled, user_id, item_id, text,
+                               None if files is None else tuple(files), send_at)
+
+    async def _do_edit_scheduled(self, user_id: int, item_id: int, text: str | None,
+                                 files: tuple[int, ...] | None, send_at: int | None
+                                 ) -> ScheduledItem:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await _lock_scheduled(conn, user_id, item_id)
+            count = row["files"]
+            if files is not None:
+                await conn.execute(_SQL_RELEASE_FILES, item_id, list(files))
+                await _reserve(conn, item_id, files, user_id, row["room_id"])
+                count = len(files)
+            if not (row["text"] if text is None else text).strip() and not count:
+                raise ChatError(codes.BAD_REQUEST,
+                                "a scheduled message needs a text or a file")
+            await conn.execute(_SQL_SCHEDULED_EDIT, item_id, text, send_at)
+            return (await _scheduled_items(conn, _SQL_SCHEDULED_BY_ID, [item_id]))[0]
+
+    async def cancel_scheduled(self, user_id: int, item_id: int) -> ScheduledItem:
+        """See :meth:`Storage.cancel_scheduled`: one short transaction."""
+        return await self._run(self._do_cancel_scheduled, user_id, item_id)
+
+    async def _do_cancel_scheduled(self, user_id: int, item_id: int) -> ScheduledItem:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _lock_scheduled(conn, user_id, item_id)
+            item = (await _scheduled_items(conn, _SQL_SCHEDULED_BY_ID, [item_id]))[0]
+            await conn.execute(_SQL_RELEASE_FILES, item_id, [])
+            await conn.execute(_SQL_SCHEDULED_DELETE, item_id)
+        return item
+
+    async def claim_scheduled(self, limit: int, lease: float) -> list[ScheduledWork]:
+        """See :meth:`Storage.claim_scheduled`: one statement claims, a second reads the
+        items."""
+        return await self._run(self._do_claim_scheduled, limit, lease)
+
+    async def _do_claim_scheduled(self, limit: int, lease: float) -> list[ScheduledWork]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_SQL_CLAIM_SCHEDULED, limit, lease)
+            if not rows:
+                return []
+            items = {item.id: item for item in await _scheduled_items(
+                conn, _SQL_SCHEDULED_BY_ID, [row["item_id"] for row in rows])}
+        return [ScheduledWork(item=items[row["item_id"]], user=_user(row),
+                              paused_until=row["paused_until"],
+                              subscriptions=_subscriptions(row["subscriptions"]))
+                for row in rows if row["item_id"] in items]
+
+    async def next_scheduled(self) -> float | None:
+        value = await self._run(self._pool.fetchval, _SQL_NEXT_SCHEDULED)
+        return None if value is None else float(value)
+
+    async def scheduled_sent(self, item_id: int) -> None:
+        await self._run(self._pool.execute, _SQL_SCHEDULED_DELETE, item_id)
+
+    async def scheduled_failed(self, item_id: int, code: str, message: str
+                               ) -> ScheduledItem | None:
+        return await self._run(self._do_scheduled_failed, item_id, code, message)
+
+    async def _do_scheduled_failed(self, item_id: int, code: str, message: str
+                                   ) -> ScheduledItem | None:
+        error = json.dumps({"code": code, "message": message})
+        async with self._pool.acquire() as conn:
+            await conn.execute(_SQL_SCHEDULED_FAILED, item_id, error)
+            items = await _scheduled_items(conn, _SQL_SCHEDULED_BY_ID, [item_id])
+        return items[0] if items else None
 
     async def pins(self, user_id: int, room: str, *, before: int | None = None,
                    limit: int) -> Page:

@@ -17,12 +17,14 @@ from pathlib import Path
 import trio
 
 from chatd.errors import ChatError
-from chatd.storage import PushSubscription, Storage, User, open_storage
+from chatd.storage import PushSubscription, Reminder, Storage, User, open_storage
 from tests.helpers import make_config
 from tests.storage.test_changes import delete, one, say
 from tests.storage.test_postgres import TIMEOUT, appended, make_member
 
 HOUR = 3600 * 1000
+#: Seconds a claim holds a reminder (a node that dies leaves it this long).
+LEASE = 30.0
 
 
 def _now() -> int:
@@ -51,6 +53,14 @@ async def _listed(storage: Storage, user: User, page: int = 2) -> list[int]:
         if not more:
             return found
         before = items[-1].ts
+
+
+async def _reminded(storage: Storage, limit: int) -> list[Reminder]:
+    """Claim the reminders due as a node does, and mark each told (reminded)."""
+    claimed = await storage.claim_reminders(limit, LEASE)
+    for reminder in claimed:
+        await storage.reminded(reminder)
+    return claimed
 
 
 async def test_save_update_remove(storage: Storage) -> None:
@@ -151,7 +161,7 @@ async def test_the_list_leaves_out_rooms_the_user_cannot_read(storage: Storage) 
         for room, msg_id in (("secret", secret), ("general", public)):
             await storage.save(bob.id, room, msg_id, on=True, remind_at=_now() - 1000,
                                limit=10)
-        assert len(await storage.claim_reminders(10)) == 2
+        assert len(await _reminded(storage, 10)) == 2
         start = await storage.open_session(bob.id, "jti", _now())
         assert start is not None and start.reminders_due == 2
         assert await storage.reminded_message("bob", secret) is not None
@@ -185,7 +195,7 @@ async def test_reminders_are_claimed_once_by_racing_claimers(storage: Storage,
 
         async def claim(via: Storage) -> None:
             while True:
-                got = await via.claim_reminders(7)
+                got = await _reminded(via, 7)
                 claimed.extend(r.message.msg_id for r in got)
                 if not got:
                     return
@@ -195,7 +205,7 @@ async def test_reminders_are_claimed_once_by_racing_claimers(storage: Storage,
             for via in (storage, other, storage, other):
                 nursery.start_soon(claim, via)
         assert sorted(claimed) == ids[:60]
-        assert await storage.claim_reminders(100) == []
+        assert await _reminded(storage, 100) == []
         wait = await storage.next_reminder()
         assert wait is not None and 3500 < wait <= 3600
         items, _ = await storage.saved_items(ann.id, limit=100)
@@ -218,7 +228,7 @@ async def test_a_claimed_reminder_carries_what_the_push_needs(storage: Storage) 
         await storage.set_dnd(ann.id, until)
         due = _now() - 5
         await storage.save(ann.id, "general", msg_id, on=True, remind_at=due, limit=10)
-        [reminder] = await storage.claim_reminders(10)
+        [reminder] = await _reminded(storage, 10)
         assert (reminder.user, reminder.remind_at, reminder.readable) == ("ann", due, True)
         assert reminder.message.text == "ping me" and reminder.message.room == "general"
         assert reminder.paused_until == until
@@ -228,9 +238,9 @@ async def test_a_claimed_reminder_carries_what_the_push_needs(storage: Storage) 
                                            limit=10)
         assert not changed and item.reminded
         await storage.save(ann.id, "general", msg_id, on=True, remind_at=due - 1, limit=10)
-        [again] = await storage.claim_reminders(10)
+        [again] = await _reminded(storage, 10)
         assert again.remind_at == due - 1
-        assert await storage.claim_reminders(10) == []
+        assert await _reminded(storage, 10) == []
 
 
 async def test_items_the_user_no_longer_sees_do_not_count(storage: Storage) -> None:
