@@ -62,7 +62,7 @@ export class ScheduledView extends SidePanel {
   constructor() {
     super("scheduled", "scheduling");
     this.shownOpens = -1;
-    this.drawn = null; // what the sidebar's button shows: [supported, count, failed]
+    this.drawn = null; // what the sidebar's entry shows: [supported, count, failed, open]
     $("scheduled-open").addEventListener("click", () => (this.isOpen ? this.close()
       : this.open()));
     $("scheduled-retry").addEventListener("click", () => this.on.retry());
@@ -106,7 +106,7 @@ export class ScheduledView extends SidePanel {
     $("scheduled-retry").hidden = scheduled.status !== "failed";
   }
 
-  /** The sidebar's button (with the count: red when some failed) and the boxes' clocks. */
+  /** The sidebar's entry (with the count: red when some failed) and the boxes' clocks. */
   renderButton(scheduled) {
     const { supported } = scheduled;
     $("schedule").hidden = !supported;
@@ -114,14 +114,19 @@ export class ScheduledView extends SidePanel {
     $("thread-schedule").hidden = !supported;
     $("thread-schedule").disabled = $("thread-send").disabled || $("thread-text").disabled;
     const { count, failed } = counts(scheduled);
-    if (this.drawn && this.drawn[0] === supported && this.drawn[1] === count
-        && this.drawn[2] === failed) return;
-    this.drawn = [supported, count, failed];
+    const open = this.isOpen;
+    if (this.drawn && this.drawn.join() === [supported, count, failed, open].join()) return;
+    this.drawn = [supported, count, failed, open];
     const button = $("scheduled-open");
-    button.hidden = !supported;
+    // Under the search, while there is something scheduled (or the panel is open); the focus
+    // on it when it goes (the panel closed with nothing left) goes to the message box.
+    const hide = !supported || (!count && !open);
+    if (hide && document.activeElement === button) $("composer-text").focus();
+    button.hidden = hide;
     if (!supported && this.isOpen) this.close({ refocus: false });
-    button.replaceChildren(svgIcon(CLOCK_ICON), ...(count ? [h("span", {
-      id: "scheduled-count", class: `saved-count scheduled-count${failed ? " failed" : ""}`,
+    button.replaceChildren(svgIcon(CLOCK_ICON), h("span", { class: "side-search-text" },
+      "Scheduled"), ...(count ? [h("span", {
+      id: "scheduled-count", class: `scheduled-count${failed ? " failed" : ""}`,
     }, count > 99 ? "99+" : String(count))] : []));
     const words = count === 1 ? "1 message" : `${count} messages`;
     button.setAttribute("aria-label", !count ? "Scheduled messages"

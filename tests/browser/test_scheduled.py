@@ -91,7 +91,7 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
     for each in (page, other):
         log_in(each, daemon.url, "ann")
         expect(each.locator("#conv-title")).to_have_text("# general")
-        expect(scheduled_button(each)).to_have_accessible_name("Scheduled messages")
+        expect(scheduled_button(each)).to_be_hidden()  # (nothing scheduled)
 
     # The keyboard: the menu opens from the clock, Escape closes it, the focus is back.
     type_in_box(page, "the release notes are ready")
@@ -176,7 +176,7 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
         expect(message(each, "the release notes are ready (v2)")).to_have_count(1)
         expect(items(each)).to_have_count(0)
         expect(each.locator("#scheduled-status")).to_contain_text("Nothing scheduled")
-        expect(scheduled_button(each)).to_have_accessible_name("Scheduled messages")
+        expect(scheduled_button(each)).to_have_accessible_name("Scheduled messages")  # (open)
     expect(line).to_be_hidden()  # the line went with its item
 
     # Delete: scheduled, then deleted from the panel; never sent.
@@ -190,6 +190,11 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
     for each in (page, other):
         expect(items(each)).to_have_count(0)
         expect(scheduled_button(each)).to_have_accessible_name("Scheduled messages")
+    # Closed with nothing left: the entry goes, the focus to the message box.
+    page.keyboard.press("Escape")
+    expect(panel(page)).to_be_hidden()
+    expect(scheduled_button(page)).to_be_hidden()
+    expect(page.locator("#composer-text")).to_be_focused()
     bob.request("send", room="general", text="done here", nonce="done")
     expect(message(page, "done here")).to_have_count(1)
     expect(message(page, "never mind this one")).to_have_count(0)
@@ -261,6 +266,6 @@ def test_a_thread_reply_scheduled_a_failed_item_and_the_panel_on_a_phone(
     # Deleted: gone, the count too.
     failing.get_by_role("button", name="Delete: the message to #side").click()
     expect(items(page)).to_have_count(0)
-    expect(scheduled_button(page)).to_have_accessible_name("Scheduled messages")
+    expect(page.locator("#scheduled-count")).to_have_count(0)
     bob.close()
     assert one.errors == [] and phone.errors == []
