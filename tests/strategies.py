@@ -25,6 +25,7 @@ from chatd.protocol import (
     Audit,
     Ban,
     Bans,
+    CancelScheduled,
     Contacts,
     CreateRoom,
     CustomEmojiChanged,
@@ -33,6 +34,7 @@ from chatd.protocol import (
     Dm,
     DndChanged,
     Edit,
+    EditScheduled,
     Error,
     Gap,
     Hello,
@@ -79,6 +81,9 @@ from chatd.protocol import (
     Save,
     SavedChanged,
     SavedItems,
+    Schedule,
+    ScheduledChanged,
+    ScheduledItems,
     Search,
     Send,
     Sent,
@@ -118,6 +123,7 @@ from chatd.protocol.events import (
     NO_STATUS,
     PINS_PAGE_MAX,
     SAVED_PAGE_MAX,
+    SCHEDULED_ACTIONS,
     SEARCH_PAGE_MAX,
     THREAD_PAGE_MAX,
 )
@@ -287,6 +293,17 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "saved_items": st.builds(SavedItems, id=request_ids,
                                  before=st.none() | st.integers(1, MAX_SEQ),
                                  limit=st.none() | st.integers(1, SAVED_PAGE_MAX)),
+        "schedule": st.builds(Schedule, id=request_ids, room=any_room_names,
+                              text=texts(limits), send_at=st.integers(0, MAX_SEQ),
+                              reply_to=st.none() | msg_ids, files=file_ids)
+        | st.builds(Schedule, id=request_ids, room=any_room_names, text=texts(limits),
+                    send_at=st.integers(0, MAX_SEQ), thread=msg_ids, broadcast=st.booleans()),
+        "scheduled_items": st.builds(ScheduledItems, id=request_ids),
+        "edit_scheduled": st.builds(
+            EditScheduled, id=request_ids, item=msg_ids,
+            text=st.none() | st.just("") | texts(limits),
+            files=st.none() | file_ids, send_at=st.none() | st.integers(0, MAX_SEQ)),
+        "cancel_scheduled": st.builds(CancelScheduled, id=request_ids, item=msg_ids),
         "set_topic": st.builds(
             SetTopic, id=request_ids, room=any_room_names,
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
@@ -556,10 +573,17 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
               remind_at=st.none() | st.integers(0, 2**53), ts=st.integers(0, 2**53)),
     st.builds(Reminded, room=any_room_names, msg_id=msg_ids, remind_at=st.integers(0, 2**53),
               message=message_events.map(lambda m: m.wire())),
+    st.builds(ScheduledChanged, action=st.sampled_from(SCHEDULED_ACTIONS),
+              item=st.fixed_dictionaries({"item": msg_ids, "room": any_room_names,
+                                          "text": st.text(max_size=20),
+                                          "send_at": st.integers(0, 2**53)}),
+              msg=st.none() | st.fixed_dictionaries({"room": any_room_names, "seq": seqs,
+                                                     "msg_id": msg_ids,
+                                                     "ts": st.integers(0, 2**53)})),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
-``custom_emoji``, ``saved``, ``reminder``)."""
+``custom_emoji``, ``saved``, ``reminder``, ``scheduled``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -589,7 +613,9 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
       Archive(room="a", archived=True), Pins(room="a"), CustomEmojiList(),
-      Thread(room="a", msg_id=1), Save(room="a", msg_id=1), SavedItems()],
+      Thread(room="a", msg_id=1), Save(room="a", msg_id=1), SavedItems(),
+      Schedule(room="a", text="t", send_at=1), ScheduledItems(), EditScheduled(item=1),
+      CancelScheduled(item=1)],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

@@ -29,6 +29,7 @@ from chatd.client.render import (
     notify_text,
     profile_text,
     reminder_text,
+    scheduled_line,
     search_spans,
     status_text,
 )
@@ -49,11 +50,13 @@ from chatd.protocol import (
     Audit,
     Ban,
     Bans,
+    CancelScheduled,
     Contacts,
     CreateRoom,
     CustomEmojiList,
     Delete,
     Edit,
+    EditScheduled,
     History,
     HistoryPage,
     InvalidName,
@@ -76,6 +79,8 @@ from chatd.protocol import (
     Rooms,
     Save,
     SavedItems,
+    Schedule,
+    ScheduledItems,
     Search,
     Sent,
     SetDnd,
@@ -955,6 +960,97 @@ async def saved(client: ChatClient, arg: str) -> None:
     await client.ask("/saved", SavedItems(before=before, limit=SAVED_PAGE), Answer, on_ok)
 
 
+def _later_when(arg: str) -> tuple[str, str]:
+    """``/later``'s time and text: ``in 2h TEXT`` (two words), ``at 9:00 TEXT`` likewise,
+    else the first word (``tomorrow``, ``9:00``, ``2h``)."""
+    words = arg.split(None, 2)
+    if len(words) >= 2 and words[0].lower() in ("in", "at"):
+        return " ".join(words[:2]), words[2] if len(words) > 2 else ""
+    first, _, rest = arg.partition(" ")
+    return first, rest.strip()
+
+
+async def later(client: ChatClient, arg: str) -> None:
+    """``/later WHEN TEXT``: have the server send TEXT to the current room or conversation
+    at WHEN (as ``/save`` reads a time: ``in 2h``, ``tomorrow``, ``9:00``, in local time by
+    the server's clock); ``/later`` alone lists the scheduled messages (``/scheduled``). The
+    ``scheduled`` event, which every device of the user gets, says it."""
+    if not arg.strip():
+        await scheduled(client, "")
+        return
+    room = _need_room(client, "/later")
+    if room is None:
+        return
+    when, text = _later_when(arg.strip())
+    if not text.strip():
+        client.screen.problem(f"usage: /later WHEN TEXT (WHEN: {WHEN_USAGE})")
+        return
+    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    try:
+        send_at = int(reminder_time(when, local).timestamp() * 1000)
+    except ValueError as exc:
+        client.screen.problem(f"/later: {str(exc).replace('a reminder', 'a time')}")
+        return
+    await client.ask("/later", Schedule(room=room, text=text, send_at=send_at), Answer,
+                     _nothing)
+
+
+async def _nothing(reply: Answer) -> None:
+    """The reply says nothing the event does not."""
+
+
+async def scheduled(client: ChatClient, arg: str) -> None:
+    """``/scheduled``: the user's scheduled messages by time, each with a short number for
+    ``/unschedule N`` and ``/sendnow N``, failed ones with why."""
+    if arg.strip():
+        client.screen.problem("usage: /scheduled")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("items")
+        items = [i for i in (listed if isinstance(listed, list) else [])
+                 if isinstance(i, dict) and isinstance(i.get("item"), int)]
+        client.scheduled_numbers = [int(i["item"]) for i in items]
+        if not items:
+            client.screen.notice("no scheduled messages; /later WHEN TEXT schedules one")
+            return
+        client.screen.notice("scheduled messages, the soonest first:")
+        now = client.server_now()
+        for number, item in enumerate(items, 1):
+            client.screen.notice("  " + scheduled_line(number, item, client.label, now))
+        client.screen.notice("/unschedule N cancels one, /sendnow N sends it now")
+
+    await client.ask("/scheduled", ScheduledItems(), Answer, on_ok)
+
+
+def _scheduled_item(client: ChatClient, arg: str, what: str) -> int | None:
+    """The item ``/unschedule N`` and ``/sendnow N`` name, by the last ``/scheduled``'s
+    numbers; None (said) when there is none."""
+    number = message_number(arg.strip())
+    if number is None:
+        client.screen.problem(f"usage: {what} N (N as /scheduled numbers them)")
+        return None
+    if not 1 <= number <= len(client.scheduled_numbers):
+        client.screen.problem(f"{what}: no scheduled message [{number}]; /scheduled lists "
+                              "them")
+        return None
+    return client.scheduled_numbers[number - 1]
+
+
+async def unschedule(client: ChatClient, arg: str) -> None:
+    """``/unschedule N``: cancel scheduled message [N] of the last ``/scheduled``."""
+    item = _scheduled_item(client, arg, "/unschedule")
+    if item is not None:
+        await client.ask("/unschedule", CancelScheduled(item=item), Answer, _nothing)
+
+
+async def sendnow(client: ChatClient, arg: str) -> None:
+    """``/sendnow N``: send scheduled message [N] of the last ``/scheduled`` now."""
+    item = _scheduled_item(client, arg, "/sendnow")
+    if item is not None:
+        await client.ask("/sendnow", EditScheduled(item=item, send_at=0), Answer, _nothing)
+
+
 async def reply(client: ChatClient, arg: str) -> None:
     """``/reply N TEXT``: answer message [N], in its room."""
     first, _, text = arg.partition(" ")
@@ -1425,6 +1521,11 @@ COMMANDS: dict[str, Command] = {
                     "save message [N] for yourself, with a reminder then"),
     "unsave": Command(unsave, "/unsave N", "remove message [N] from your saved messages"),
     "saved": Command(saved, "/saved [more]", "your saved messages, the latest saved first"),
+    "later": Command(later, "/later WHEN TEXT",
+                     "send TEXT here later (in 2h, tomorrow, 9:00); /later alone lists"),
+    "scheduled": Command(scheduled, "/scheduled", "your scheduled messages, the soonest first"),
+    "unschedule": Command(unschedule, "/unschedule N", "cancel scheduled message [N]"),
+    "sendnow": Command(sendnow, "/sendnow N", "send scheduled message [N] now"),
     "unpreview": Command(unpreview, "/unpreview N",
                          "remove the link preview under message [N] (its author, moderators)"),
     "contacts": Command(contacts, "/contacts [+NAME]", "list contacts and presence (a page, "

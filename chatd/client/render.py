@@ -57,6 +57,8 @@ __all__ = [
     "reaction_spans",
     "reminder_line",
     "reminder_text",
+    "scheduled_event_line",
+    "scheduled_line",
     "search_spans",
     "status_text",
     "until",
@@ -523,6 +525,51 @@ def reminder_line(label: str, message: MessagePosted) -> str:
     where = label if label.startswith("@") else f"#{label}"
     text = "(deleted)" if message.deleted else clean(message.text.split("\n", 1)[0])
     return f"⏰ Reminder: {where} {clean(message.sender)}: {text}"
+
+
+def _where(label: str) -> str:
+    return label if label.startswith("@") else f"#{label}"
+
+
+def _first_line(text: str) -> str:
+    return clean(text.split("\n", 1)[0])
+
+
+def scheduled_line(number: int, item: Mapping[str, Any], label: Callable[[str], str],
+                   now: int) -> str:
+    """A line of ``/scheduled``: "[2] tomorrow 09:00 #general: standup" (local time, from
+    the server's ``now``), a failed one "[2] ✗ failed (forbidden: ...) #general: standup";
+    ``label``: a room's name as shown."""
+    room = str(item.get("room", ""))
+    text = _first_line(str(item.get("text", ""))) or "(files)"
+    error = item.get("error")
+    if item.get("state") == "failed" and isinstance(error, Mapping):
+        when = f"✗ failed ({clean(str(error.get('code')))}: {clean(str(error.get('message')))})"
+    else:
+        send_at = item.get("send_at")
+        when = _local_time(send_at, now) if isinstance(send_at, int) and send_at > now \
+            else "now"
+    return f"[{number}] {when} {_where(label(room))}: {text}"
+
+
+def scheduled_event_line(action: str, item: Mapping[str, Any], label: Callable[[str], str],
+                         now: int) -> str:
+    """The line a ``scheduled`` event prints: "✓ Scheduled message sent to #general",
+    "✗ Scheduled message to #general failed: you are not a member of 'general'", "🕓
+    Scheduled for tomorrow 09:00 in #general", "changed"/"cancelled" likewise."""
+    where = _where(label(str(item.get("room", ""))))
+    if action == "sent":
+        return f"✓ Scheduled message sent to {where}"
+    if action == "failed":
+        error = item.get("error")
+        why = clean(str(error.get("message"))) if isinstance(error, Mapping) else "refused"
+        return f"✗ Scheduled message to {where} failed: {why}"
+    if action == "cancelled":
+        return f"cancelled the scheduled message to {where}"
+    send_at = item.get("send_at")
+    when = _local_time(send_at, now) if isinstance(send_at, int) and send_at > now else "now"
+    verb = "rescheduled" if action == "changed" else "🕓 Scheduled"
+    return f"{verb} for {when} in {where}: {_first_line(str(item.get('text', '')))}"
 
 
 def _local_time(at: int, now: int) -> str:

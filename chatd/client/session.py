@@ -76,6 +76,7 @@ from chatd.client.render import (
     reaction_spans,
     reminder_line,
     reminder_text,
+    scheduled_event_line,
     status_text,
 )
 from chatd.client.terminal import (
@@ -131,6 +132,7 @@ from chatd.protocol import (
     RoomDeleted,
     Rooms,
     SavedChanged,
+    ScheduledChanged,
     Send,
     Sent,
     ServerEvent,
@@ -296,6 +298,8 @@ class ChatClient:
         # the room, the root's msg_id and the first reply's seq of /thread more
         self.next_thread: tuple[str, int, int] | None = None
         self.next_saved: int | None = None  # the ts of the last item of /saved, for more
+        #: The item ids of the last /scheduled, by their short numbers (1 first).
+        self.scheduled_numbers: list[int] = []
         # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
         # from the welcome and the ``dnd`` event; None: they are not.
         self.dnd_until: int | None = None
@@ -1236,6 +1240,9 @@ class ChatClient:
         if welcome.reminders_due and not self._welcomed_before:
             self.screen.notice(f"⏰ {welcome.reminders_due} saved message(s) reminded "
                                "(/saved lists them)")
+        if welcome.scheduled_failed and not self._welcomed_before:
+            self.screen.notice(f"✗ {welcome.scheduled_failed} scheduled message(s) failed "
+                               "(/scheduled lists them)")
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
         for obj in welcome.rooms:
@@ -1441,6 +1448,14 @@ class ChatClient:
         if self.options.bell and not self.paused():
             self.screen.bell()
 
+    async def _on_scheduled(self, event: ScheduledChanged) -> None:
+        """A scheduled message was added, changed, cancelled, sent or refused (here or on
+        another device): one line; a failure rings the bell (``--bell``, unless paused)."""
+        self.screen.notice(scheduled_event_line(event.action, event.item, self.label,
+                                                self.server_now()))
+        if event.action == "failed" and self.options.bell and not self.paused():
+            self.screen.bell()
+
     async def _on_notify(self, event: NotifyChanged) -> None:
         """The user's level for a room was set, by this connection or another device."""
         self.take_notify(event.room, event.notify)
@@ -1533,6 +1548,7 @@ class ChatClient:
         DndChanged: _on_dnd,
         SavedChanged: _on_saved,
         Reminded: _on_reminder,
+        ScheduledChanged: _on_scheduled,
         ProfileChanged: _on_profile,
         CustomEmojiChanged: _on_custom_emoji,
         ReadMoved: _on_read,

@@ -49,6 +49,7 @@ from chatd.protocol.events import (
     MAX_BAN_SECONDS,
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
+    MAX_FILES,
     MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
     MAX_SEQ,
@@ -531,6 +532,27 @@ class _Builder:
                 examples=[{"room": "general", "msg_id": 1043, "ts": 1732700000200,
                            "remind_at": None, "reminded": False}],
             ),
+            "ScheduledItem": self.sent(
+                {"item": {"type": "integer", "minimum": 1, "description": "Its id."},
+                 "room": {"type": "string"}, "text": {"type": "string"},
+                 "files": {"type": "array", "items": _ref("File")},
+                 "thread": {"type": ["integer", "null"], "minimum": 1},
+                 "broadcast": {"type": "boolean"},
+                 "reply_to": {"type": ["integer", "null"], "minimum": 1},
+                 "send_at": {**ms, "description": "When it is sent (ms)."},
+                 "created_ts": ms,
+                 "state": {"enum": ["pending", "failed"]},
+                 "error": {"anyOf": [{"type": "null"}, self.sent(
+                     {"code": {"type": "string"}, "message": {"type": "string"}})],
+                     "description": "Failed: what its send was refused with."}},
+                description="A message the user scheduled, not sent yet (or refused at its "
+                            "time: `state` failed, with `error`).",
+                examples=[{"item": 12, "room": "general", "text": "standup in 5",
+                           "files": [], "thread": None, "broadcast": False,
+                           "reply_to": None, "send_at": 1732780800000,
+                           "created_ts": 1732700000000, "state": "pending",
+                           "error": None}],
+            ),
             "SearchResult": self.sent(
                 {**message, "snippet": {"type": "array", "items": self.sent(
                     {"text": {"type": "string"}, "hit": {"type": "boolean"}})}},
@@ -800,6 +822,9 @@ class _Builder:
             return {"name": name, "in": "query", "required": False, "schema": schema,
                     "description": description}
 
+        item_param = path_param("item", {"type": "integer", "minimum": 1,
+                                         "maximum": 10**18 - 1},
+                                "The scheduled item's id.", 12)
         room_param = path_param("room", _ref("RoomOrConversation"),
                                 "A room or conversation name.", "general")
         file_id = path_param("id", {"type": "integer", "minimum": 0,
@@ -1005,7 +1030,14 @@ class _Builder:
                             "The server's clock, in ms since the epoch (as every `ts`): "
                             "compare a `ts` with this, or with the local clock corrected by "
                             "the difference, not with the local clock alone."},
-                }, ["user", "rooms", "contacts", "now"])),
+                    "reminders_due": {"type": "integer", "minimum": 0, "description":
+                                      "Saved messages reminded and still saved."},
+                    "scheduled_count": {"type": "integer", "minimum": 1, "description":
+                                        "Scheduled messages pending or failed (absent: "
+                                        "none)."},
+                    "scheduled_failed": {"type": "integer", "minimum": 1, "description":
+                                         "Of them, failed (absent: none)."},
+                }, ["user", "rooms", "contacts", "now", "reminders_due"])),
                 errors=(400,),
             )},
             "/api/rooms": {
@@ -1204,6 +1236,69 @@ class _Builder:
                         "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
                         "The message's `msg_id`.", 5)],
                     ok={"204": {"description": "Removed (or it was not saved)."}},
+                    errors=(400, 404, 429),
+                ),
+            },
+            "/api/me/scheduled": {
+                "get": self.op(
+                    "List scheduled messages",
+                    "Every scheduled message of the user, pending or failed, by `send_at`, "
+                    "as the protocol's `scheduled_items` (at most "
+                    f"`limits.scheduled_per_user`, {limits.scheduled_per_user}: no paging).",
+                    tag="accounts", op_id="scheduledItems",
+                    ok=ok(200, "The items.", self.sent({
+                        "items": {"type": "array", "items": _ref("ScheduledItem")}})),
+                ),
+                "post": self.op(
+                    "Schedule a message",
+                    "As the protocol's `schedule`: the server sends the message as the user "
+                    "at `send_at` (ms since the epoch, ahead of the server's clock and at "
+                    "most 366 days ahead), checked then as a `send` (refused: the item is "
+                    "failed, and the user told). Files: the user's unattached uploads to "
+                    "the room, kept for the item. At most `limits.scheduled_per_user` "
+                    f"({limits.scheduled_per_user}) items (409 `too_many_scheduled`). The "
+                    "user's connections get the `scheduled` event.",
+                    tag="accounts", op_id="schedule",
+                    body=_json(self.body({
+                        "room": _ref("RoomOrConversation"),
+                        "text": {"type": "string"},
+                        "files": {"type": "array", "maxItems": MAX_FILES,
+                                  "items": {"type": "integer", "minimum": 1}},
+                        "thread": {"type": "integer", "minimum": 1},
+                        "broadcast": {"type": "boolean"},
+                        "reply_to": {"type": "integer", "minimum": 1},
+                        "send_at": {"type": "integer", "minimum": 0},
+                    }, ["room", "send_at"]), {"room": "general", "text": "standup in 5",
+                                              "send_at": 1732780800000}),
+                    ok=ok(201, "Scheduled.", self.sent({"item": _ref("ScheduledItem")})),
+                    errors=(403, 404, 409, 429),
+                ),
+            },
+            "/api/me/scheduled/{item}": {
+                "patch": self.op(
+                    "Change a scheduled message",
+                    "As the protocol's `edit_scheduled`: what is given changes (`files` "
+                    "replaces the files; `send_at: 0` sends it now; a failed item given a "
+                    "`send_at` is pending again). 404 for an item not the user's, sent, or "
+                    "being sent.",
+                    tag="accounts", op_id="editScheduled",
+                    parameters=[item_param],
+                    body=_json(self.body({
+                        "text": {"type": "string"},
+                        "files": {"type": "array", "maxItems": MAX_FILES,
+                                  "items": {"type": "integer", "minimum": 1}},
+                        "send_at": {"type": "integer", "minimum": 0},
+                    }, []), {"send_at": 0}),
+                    ok=ok(200, "Changed.", self.sent({"item": _ref("ScheduledItem")})),
+                    errors=(404, 429),
+                ),
+                "delete": self.op(
+                    "Cancel a scheduled message",
+                    "As the protocol's `cancel_scheduled`: the item is removed and its files "
+                    "released. 404 as for a change.",
+                    tag="accounts", op_id="cancelScheduled",
+                    parameters=[item_param],
+                    ok={"204": {"description": "Cancelled."}},
                     errors=(400, 404, 429),
                 ),
             },

@@ -1918,13 +1918,18 @@ CROSS JOIN LATERAL (SELECT {_READABLE.format(user="c.user_id")} AS allowed) x
 ORDER BY c.remind_at
 """
 # A reminder claimed here (user $1, message $2, due at $3 ms) told: marked reminded, unless a
-# save changed it since (a new remind_at clears the claim). The other nodes hear of it on
-# commit when its room is readable ('<node $4> <room> <msg_id> <remind_at> <user>' on
-# chatd_reminders).
+# save changed it since (a new remind_at clears the claim), under the lock of the user's row
+# as their saves are (_SQL_LOCK_SAVES: one change of a user's saved rows at a time). The
+# other nodes hear of it on commit when its room is readable ('<node $4> <room> <msg_id>
+# <remind_at> <user>' on chatd_reminders).
 _SQL_REMINDED = f"""
-WITH done AS (
+WITH locked AS (
+    SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE
+), done AS (
     UPDATE saved s SET reminded = true, claimed_until = NULL
-    WHERE s.user_id = $1 AND s.msg_id = $2 AND {_ms("s.remind_at")} = $3 AND NOT s.reminded
+    FROM locked
+    WHERE s.user_id = locked.id AND s.msg_id = $2 AND {_ms("s.remind_at")} = $3
+      AND NOT s.reminded
     RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
 )
 SELECT CASE WHEN {_READABLE.format(user="d.user_id")} THEN pg_notify('{REMINDERS_CHANNEL}',

@@ -99,10 +99,11 @@ async def test_save_and_unsave_by_number() -> None:
     assert asked == Save(id=3, room="random", msg_id=message.msg_id, on=False)
     assert s.lines()[-1] == "-- [1] is not saved"
     sent = len(s.link.sent)
-    for line, problem in (("/save", "!! usage: /save N [in 20m, 1h, 1h30m, 2d, 1w or "
-                                    "tomorrow (9:00)]"),
+    for line, problem in (("/save", "!! usage: /save N [in 20m, 1h, 1h30m, 2d, 1w, "
+                                    "tomorrow (9:00) or a time of day (17:30)]"),
                           ("/save 1 next week", "!! /save: a reminder is in 20m, 1h, 1h30m, "
-                                                "2d, 1w or tomorrow (9:00)"),
+                                                "2d, 1w, tomorrow (9:00) or a time of day "
+                                                "(17:30)"),
                           ("/save 1 in 400d", "!! /save: a reminder may be at most a year "
                                               "ahead"),
                           ("/save 9", "!! /save: no message [9] (the numbers are those shown "

@@ -11,16 +11,24 @@ claim to show in the database (a state), never for time.
 
 from __future__ import annotations
 
+import signal
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import trio
 
 from chatd.server import Server
-from tests.client import Client, register_and_login
-from tests.e2e.conftest import running
-from tests.helpers import LIFTED_RATES, make_config
+from chatd.storage.bridge import open_bridge
+from tests.client import Client, http, register_and_login
+from tests.e2e.conftest import daemon_process, running
+from tests.e2e.test_files import upload
+from tests.e2e.test_push import subscribed
+from tests.helpers import LIFTED_RATES, make_config, until
+from tests.pushservice import PushService
 
 #: How far ahead an item is scheduled: enough for the request to arrive before it is due.
 SOON = 600
@@ -125,6 +133,7 @@ async def test_edit_cancel_and_send_now(daemon: Server) -> None:
     assert cancelled["item"]["item"] == second["item"]
     assert (await bob.request("scheduled_items"))["items"] == []
     for item in (first, second):
+        extra: dict[str, Any]
         for op, extra in (("cancel_scheduled", {}), ("edit_scheduled", {"text": "x"})):
             refused = await bob.request(op, item=item["item"], **extra)
             assert refused["op"] == "error" and refused["code"] == "not_found", refused
@@ -188,3 +197,331 @@ async def test_bad_input_and_limits(tmp_path: Path, database_dsn: str) -> None:
         assert sorted(i["text"] for i in listed["items"]) == ["2", "3"]
         for client in (ann, bob):
             await client.aclose()
+
+
+def _quiet(tmp_path: Path, dsn: str, **sections: Any) -> Any:
+    """A node whose due loop looks only when woken, at start, or when a claim's lease ends
+    (an hour between its safety-net looks)."""
+    cluster = {"reminder_check": 3600.0, **sections.pop("cluster", {})}
+    return make_config(tmp_path, dsn, limits=LIFTED_RATES, cluster=cluster, **sections)
+
+
+class Database:
+    """A connection of the test's own to the daemons' database (through the storage's
+    bridge, as asyncpg needs): to look at rows, move them, and hold row locks."""
+
+    def __init__(self, run: Any, conn: Any) -> None:
+        self._run = run
+        self._conn = conn
+
+    async def value(self, sql: str, *args: Any) -> Any:
+        return await self._run(self._conn.fetchval, sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        return str(await self._run(self._conn.execute, sql, *args))
+
+    async def until(self, sql: str, *args: Any) -> None:
+        """Return once ``sql`` reads true: a state of the database, polled."""
+        with trio.fail_after(20):
+            while not await self.value(sql, *args):  # noqa: ASYNC110 (rows: nothing to wait on)
+                await trio.sleep(0.02)
+
+
+@asynccontextmanager
+async def database(dsn: str, name: str = "raw") -> AsyncIterator[Database]:
+    async with open_bridge(name=name) as bridge:
+        conn: Any = await bridge.run(asyncpg.connect, dsn)
+        try:
+            yield Database(bridge.run, conn)
+        finally:
+            await bridge.run(conn.close)
+
+
+async def test_events_reach_the_other_node(tmp_path: Path, database_dsn: str) -> None:
+    """An item scheduled on node A is told to bob's connection on node B ("added"), and
+    its "sent" too, whichever node sends it; ann on B gets the message once."""
+    config = _quiet(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        ann = await _connected(b.tcp_port, await register_and_login(a.http_port, "ann"))
+        token = await register_and_login(a.http_port, "bob")
+        on_a = await _connected(a.tcp_port, token)
+        on_b = await _connected(b.tcp_port, token)
+        for client in (ann, on_a):
+            await client.request("join", room="general")
+        reply = await on_a.request("schedule", room="general", text="across",
+                                   send_at=_now() + SOON)
+        added = await on_b.event("scheduled", action="added")
+        assert added["item"] == reply["item"]
+        message = await ann.event("message", text="across")
+        for client in (on_a, on_b):
+            sent = await client.event("scheduled", action="sent")
+            assert sent["msg"]["msg_id"] == message["msg_id"]
+        assert a.app.scheduler is not None and b.app.scheduler is not None
+        assert a.app.scheduler.sent + b.app.scheduler.sent == 1
+        for client in (ann, on_a, on_b):
+            await client.aclose()
+
+
+async def test_two_nodes_racing_send_each_once(tmp_path: Path, database_dsn: str) -> None:
+    """Twenty items due at one time with both nodes' loops waking for it: each message is
+    stored once, each "sent" told once per connection, the two nodes' counts add up."""
+    config = _quiet(tmp_path, database_dsn)
+    async with running(config) as a:
+        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        token = await register_and_login(a.http_port, "bob")
+        bob = await _connected(a.tcp_port, token)
+        for client in (ann, bob):
+            await client.request("join", room="general")
+        due = _now() + 3 * SOON
+        for i in range(20):
+            reply = await bob.request("schedule", room="general", text=f"m{i}", send_at=due)
+            assert reply["op"] == "ok", reply
+        async with running(config) as b:
+            on_b = await _connected(b.tcp_port, token)
+            last = await bob.request("schedule", room="general", text="last",
+                                     send_at=due + SOON)
+            for client in (bob, on_b):
+                await client.event("scheduled", action="sent", item=last["item"])
+        history = await ann.request("history", room="general", limit=100)
+        texts = [m["text"] for m in history["messages"]]
+        assert sorted(texts) == sorted([f"m{i}" for i in range(20)] + ["last"])
+        for client in (bob,):
+            sent = [e for e in client.events if e["op"] == "scheduled"
+                    and e["action"] == "sent"]
+            assert len(sent) == 20
+        assert a.app.scheduler is not None and b.app.scheduler is not None
+        assert a.app.scheduler.sent + b.app.scheduler.sent == 21
+        for client in (ann, bob, on_b):
+            await client.aclose()
+
+
+async def test_due_while_stopped_is_sent_at_start(tmp_path: Path, database_dsn: str) -> None:
+    """An item that came due while no node ran (moved into the past while the daemon was
+    stopped) is sent as the daemon starts, its ts the time it was stored; bob's next
+    welcome counts nothing."""
+    config = _quiet(tmp_path, database_dsn)
+    async with running(config) as a:
+        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        token = await register_and_login(a.http_port, "bob")
+        bob = await _connected(a.tcp_port, token)
+        for client in (ann, bob):
+            await client.request("join", room="general")
+        item = (await bob.request("schedule", room="general", text="while you were away",
+                                  send_at=_now() + HOUR))["item"]
+        for client in (ann, bob):
+            await client.aclose()
+    async with database(database_dsn) as db:
+        moved = await db.execute(
+            "UPDATE scheduled SET send_at = now() - interval '1 minute' WHERE id = $1",
+            item["item"])
+        assert moved == "UPDATE 1"
+    started = _now()
+    async with running(config) as again:
+        assert again.app.scheduler is not None
+        with trio.fail_after(20):
+            await until(lambda: again.app.scheduler is not None
+                        and again.app.scheduler.sent == 1)
+        bob = await Client.tcp(again.tcp_port)
+        welcome = await bob.hello(token)
+        assert "scheduled_count" not in welcome
+        history = await bob.request("history", room="general")
+        [message] = [m for m in history["messages"] if m["text"] == "while you were away"]
+        assert message["from"] == "bob" and message["ts"] >= started
+        await bob.aclose()
+
+
+async def test_a_node_killed_after_its_claim_loses_nothing_and_stores_once(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Node A (a process, its claims' lease 1 s) claims bob's item and stores its message,
+    and is killed with SIGKILL before it forgets the item (the test holds the item's row
+    lock, and waits for the message row: states, not time). Node B claims it again after
+    the lease and sends it with the same nonce: the message is stored once, bob is told
+    "sent" with it, and the item is gone."""
+    env = {"CHATD_CLUSTER_CLAIM_LEASE": "1", "CHATD_CLUSTER_REMINDER_CHECK": "3600"}
+    async with database(database_dsn) as db, database(database_dsn, "rows") as rows:
+        async with daemon_process(tmp_path, database_dsn, "a", env) as a:
+            ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
+            token = await register_and_login(a.http_port, "bob")
+            bob = await _connected(a.tcp_port, token)
+            for client in (ann, bob):
+                await client.request("join", room="general")
+            # ann's commits wait for the room's lock: A's send of the item is held there
+            await db.execute("BEGIN")
+            await db.execute("SELECT 1 FROM rooms WHERE name = 'general' FOR NO KEY UPDATE")
+            item = (await bob.request("schedule", room="general", text="kept",
+                                      send_at=_now() + SOON))["item"]["item"]
+            await rows.until("SELECT claimed_until IS NOT NULL FROM scheduled WHERE id = $1",
+                             item)
+            await rows.execute("BEGIN")
+            await rows.execute("SELECT 1 FROM scheduled WHERE id = $1 FOR UPDATE", item)
+            await db.execute("ROLLBACK")  # A stores the message, then waits for the item
+            await db.until("SELECT count(*) = 1 FROM messages WHERE nonce = $1",
+                           f"sched:{item}")
+            a.process.send_signal(signal.SIGKILL)
+            assert await a.process.wait() == -signal.SIGKILL
+            await rows.execute("ROLLBACK")
+        config = _quiet(tmp_path, database_dsn)
+        async with running(config) as b:
+            bob = await Client.tcp(b.tcp_port)
+            await bob.hello(token)
+            sent = await bob.event("scheduled", action="sent")
+            assert sent["item"]["item"] == item
+            assert await db.value("SELECT count(*) FROM messages WHERE nonce = $1",
+                                  f"sched:{item}") == 1
+            assert await db.value("SELECT count(*) FROM scheduled") == 0
+            history = await bob.request("history", room="general")
+            assert [m["text"] for m in history["messages"]].count("kept") == 1
+            assert sent["msg"]["msg_id"] == next(m["msg_id"] for m in history["messages"]
+                                                 if m["text"] == "kept")
+            await bob.aclose()
+
+
+async def test_a_reminder_claimed_by_a_killed_node_is_told_by_another(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Node A (a process, lease 1 s) claims bob's reminder and is killed with SIGKILL
+    before it marks it reminded (the test holds bob's row, which the mark waits for, moves
+    the reminder into the past, and waits for the claim to show in the database). Node B
+    claims it again after the lease: bob, on B, gets the reminder event once, and it reads
+    back reminded."""
+    env = {"CHATD_CLUSTER_CLAIM_LEASE": "1", "CHATD_CLUSTER_REMINDER_CHECK": "0.2"}
+    async with database(database_dsn) as db, database(database_dsn, "rows") as rows:
+        async with daemon_process(tmp_path, database_dsn, "a", env) as a:
+            ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
+            token = await register_and_login(a.http_port, "bob")
+            bob = await _connected(a.tcp_port, token)
+            for client in (ann, bob):
+                await client.request("join", room="general")
+            posted = await ann.request("send", room="general", text="remember", nonce="r")
+            msg_id = posted["msg_id"]
+            saved = await bob.request("save", room="general", msg_id=msg_id,
+                                      remind_at=_now() + HOUR)
+            assert saved["op"] == "ok", saved
+            await bob.aclose()
+            await db.execute("BEGIN")
+            await db.execute("SELECT 1 FROM users WHERE name = 'bob' FOR UPDATE")
+            await rows.execute("UPDATE saved SET remind_at = now() WHERE msg_id = $1", msg_id)
+            await rows.until("SELECT claimed_until IS NOT NULL FROM saved WHERE msg_id = $1",
+                             msg_id)
+            a.process.send_signal(signal.SIGKILL)
+            assert await a.process.wait() == -signal.SIGKILL
+            await db.execute("ROLLBACK")
+            assert not await rows.value("SELECT reminded FROM saved WHERE msg_id = $1", msg_id)
+        async with running(_quiet(tmp_path, database_dsn)) as b:
+            bob = await Client.tcp(b.tcp_port)
+            await bob.hello(token)
+            event = await bob.event("reminder", msg_id=msg_id)
+            assert event["message"]["text"] == "remember"
+            assert b.app.reminders is not None and b.app.reminders.delivered == 1
+            await db.until("SELECT reminded FROM saved WHERE msg_id = $1", msg_id)
+            await bob.aclose()
+
+
+async def test_refused_at_send_time_is_failed_and_told(tmp_path: Path, database_dsn: str,
+                                                       nursery: trio.Nursery) -> None:
+    """bob leaves a room he scheduled to, and is banned from another: at their time both
+    are refused as a send would be; each stays, failed with send's error, told "failed"
+    on every connection; a welcome counts them; offline, the failure is pushed; a new
+    send_at makes one pending again, and it is sent once he is back in the room."""
+    service = PushService()
+    await nursery.start(service.serve)
+    config = _quiet(tmp_path, database_dsn, push={"allow_private_endpoints": True})
+    async with running(config) as daemon:
+        ann = await _connected(daemon.tcp_port,
+                               await register_and_login(daemon.http_port, "ann"))
+        token = await subscribed(daemon, service, "bob")
+        bob = await _connected(daemon.tcp_port, token)
+        await ann.request("create_room", room="club")
+        for client in (ann, bob):
+            await client.request("join", room="general")
+        await bob.request("join", room="club")
+        left = (await bob.request("schedule", room="general", text="left",
+                                  send_at=_now() + SOON))["item"]
+        banned = (await bob.request("schedule", room="club", text="banned",
+                                    send_at=_now() + HOUR))["item"]
+        await bob.request("leave", room="general")
+        failed = await bob.event("scheduled", action="failed")
+        assert failed["item"]["item"] == left["item"]
+        assert failed["item"]["state"] == "failed"
+        assert failed["item"]["error"]["code"] == "forbidden"
+        assert failed["item"]["error"]["message"]
+        listed = await bob.request("scheduled_items")
+        assert [(i["item"], i["state"]) for i in listed["items"]] == [
+            (left["item"], "failed"), (banned["item"], "pending")]
+
+        ban = await ann.request("ban", room="club", user="bob")
+        assert ban["op"] == "ok", ban
+        await bob.aclose()
+        await until(lambda: not daemon.app.registry.is_online("bob"))
+        await _edit_over_http(daemon, token, banned["item"], {"send_at": 0})
+        with trio.fail_after(20):
+            await service.wait_for(lambda: len(service.to("bob")) == 1)
+        push = service.to("bob")[0].payload
+        assert push["kind"] == "scheduled" and push["item"] == banned["item"]
+        assert push["room"] == "club" and push["error"] == "forbidden"
+        assert push["text"] == "banned"
+
+        bob = await _connected(daemon.tcp_port, token)
+        welcome = await Client.tcp(daemon.tcp_port)
+        hello = await welcome.hello(token)
+        assert hello["scheduled_count"] == 2 and hello["scheduled_failed"] == 2
+        await bob.request("join", room="general")
+        again = await bob.request("edit_scheduled", item=left["item"], send_at=_now() + SOON)
+        assert again["item"]["state"] == "pending" and again["item"]["error"] is None
+        message = await ann.event("message", text="left")
+        sent = await bob.event("scheduled", action="sent")
+        assert sent["msg"]["msg_id"] == message["msg_id"]
+        for client in (ann, bob, welcome):
+            await client.aclose()
+
+
+async def _edit_over_http(daemon: Server, token: str, item: int, body: dict[str, Any]
+                          ) -> dict[str, Any]:
+    status, answer = await http(daemon.http_port, "PATCH", f"/api/me/scheduled/{item}", body,
+                                token=token)
+    assert status == 200, answer
+    return dict(answer["item"])
+
+
+async def test_files_are_reserved_and_attached_when_sent(tmp_path: Path,
+                                                         database_dsn: str) -> None:
+    """An upload scheduled with an item is kept from the sweep of expired uploads while
+    the item waits (another, not scheduled, expires); the message is sent with it; a
+    cancelled item's upload is released (no longer served)."""
+    config = _quiet(tmp_path, database_dsn, files={"unattached_seconds": 1})
+    async with running(config) as daemon:
+        ann, bob, token = await _ann_and_bob(daemon)
+        kept = await _upload(daemon, token, "kept.txt")
+        spare = await _upload(daemon, token, "spare.txt")
+        dropped = await _upload(daemon, token, "dropped.txt")
+        item = (await bob.request("schedule", room="general", text="", files=[kept],
+                                  send_at=_now() + HOUR))["item"]
+        assert [f["id"] for f in item["files"]] == [kept]
+        assert item["files"][0]["name"] == "kept.txt"
+        other = (await bob.request("schedule", room="general", text="later", files=[dropped],
+                                   send_at=_now() + HOUR))["item"]
+        twice = await bob.request("schedule", room="general", text="x", files=[kept],
+                                  send_at=_now() + HOUR)
+        assert twice["code"] == "not_found", twice
+        async with database(database_dsn) as db:
+            await db.execute("UPDATE files SET created_at = now() - interval '1 hour'")
+            expired = await daemon.app.storage.expire_uploads(1)
+            assert expired == 1  # spare, not the reserved ones
+            assert await db.value("SELECT deleted_at IS NOT NULL FROM files WHERE id = $1",
+                                  spare)
+            cancelled = await bob.request("cancel_scheduled", item=other["item"])
+            assert cancelled["op"] == "ok"
+            assert await db.value("SELECT deleted_at IS NOT NULL FROM files WHERE id = $1",
+                                  dropped)
+        await bob.request("edit_scheduled", item=item["item"], send_at=0)
+        message = await ann.event("message", nonce=f"sched:{item['item']}")
+        assert [f["id"] for f in message["files"]] == [kept] and message["text"] == ""
+        status, _ = await http(daemon.http_port, "GET", message["files"][0]["url"],
+                               token=token)
+        assert status == 200
+        for client in (ann, bob):
+            await client.aclose()
+
+
+async def _upload(daemon: Server, token: str, name: str) -> int:
+    file = await upload(daemon, token, "general", name.encode(), filename=name)
+    return int(file["id"])
