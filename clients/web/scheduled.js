@@ -301,6 +301,7 @@ export function refusal(error, what = "scheduled") {
   }
   if (code === "forbidden") return `Not ${what}: you may not post there.`;
   if (code === "not_found") return `Not ${what}: the room or conversation is gone.`;
+  if (code === "archived") return `Not ${what}: the room is archived (read-only).`;
   if (code === "rate_limited") return `Not ${what}: too many at once, try again in a moment.`;
   const message = error && typeof error.message === "string" && error.message
     ? `: ${error.message}` : ".";
