@@ -150,7 +150,8 @@ export class ScheduledView extends SidePanel {
     const room = state.rooms.get(item.room);
     return {
       where: room ? roomLabel(room) : item.room.startsWith("@") ? item.room : `#${item.room}`,
-      text: excerpt(item.text) || filesSummary(item) || "",
+      text: excerpt(item.text),
+      files: filesSummary(item),
       when: whenText(item.send_at, now, zone),
       full: formatFull(item.send_at),
       thread: item.thread !== null,
@@ -174,7 +175,8 @@ export class ScheduledView extends SidePanel {
         h("span", { class: "result-room" }, shown.where),
         shown.thread ? h("span", { class: "scheduled-thread" }, "reply in thread") : null,
         h("time", { title: shown.full }, shown.busy === "send" ? "Sending…" : shown.when)),
-      h("span", { class: "result-text" }, shown.text),
+      shown.text ? h("span", { class: "result-text" }, shown.text) : null,
+      shown.files ? h("span", { class: "scheduled-files" }, shown.files) : null,
       shown.failed ? h("span", { class: "scheduled-error", role: "note" },
         `Not sent: ${shown.error}`) : null),
     h("span", { class: "saved-actions" },

@@ -17,10 +17,11 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, FilePayload, Locator, Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium
 from tests.browser.test_changes import menu_action, message
+from tests.browser.test_files import chip
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_threads import in_thread
@@ -114,11 +115,22 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
     for each in (page, other):
         expect(scheduled_button(each)).to_have_accessible_name("Scheduled messages: 1 message")
 
-    # A custom time, the next whole minute: it comes due while the rest is checked.
+    # A custom time, the next whole minute: it comes due while the rest is checked. A time
+    # passed is refused in the dialog first.
     type_in_box(page, "lunch at noon?")
     schedule_menu(page).get_by_role("menuitem", name="Custom time…").click()
     dialog = page.get_by_role("dialog", name="Schedule the message")
     expect(dialog.get_by_label("Time")).to_have_value("09:00")  # tomorrow at 9:00 at first
+    today = page.evaluate("""() => {
+      const d = new Date();
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${
+        String(d.getDate()).padStart(2, "0")}`;
+    }""")
+    dialog.get_by_label("Day").fill(today)
+    dialog.get_by_label("Time").fill("00:00")  # today's start: passed
+    dialog.get_by_role("button", name="Schedule").click()
+    expect(page.locator("#dialog-error")).to_have_text(
+        "That time has passed: choose a later one.")
     day, time = next_minute(page)
     dialog.get_by_label("Day").fill(day)
     dialog.get_by_label("Time").fill(time)
@@ -179,12 +191,20 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
         expect(scheduled_button(each)).to_have_accessible_name("Scheduled messages")  # (open)
     expect(line).to_be_hidden()  # the line went with its item
 
-    # Delete: scheduled, then deleted from the panel; never sent.
-    page.locator("#composer-text").focus()
+    # Delete: scheduled with a file, then deleted from the panel; never sent.
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach files").click()
+    notes: FilePayload = {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"draft\n"}
+    chooser.value.set_files([notes])
+    expect(chip(page, "notes.txt")).to_have_class(re.compile(r"\bdone\b"))
+    expect(page.locator("#schedule")).to_be_enabled()
     type_in_box(page, "never mind this one")
     schedule_menu(page).get_by_role("menuitem", name="Monday at 9:00").click()
+    expect(chip(page, "notes.txt")).to_have_count(0)  # gone with the message, as on send
     for each in (page, other):
         expect(item(each, "never mind this one")).to_have_count(1)
+        expect(item(each, "never mind this one").locator(".scheduled-files")).to_have_text(
+            "📎 notes.txt")
     item(page, "never mind this one").get_by_role(
         "button", name="Delete: the message to #general").click()
     for each in (page, other):
