@@ -194,8 +194,8 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
     # Delete: scheduled with a file, then deleted from the panel; never sent.
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Attach files").click()
-    notes: FilePayload = {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"draft\n"}
-    chooser.value.set_files([notes])
+    upload: FilePayload = {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"draft\n"}
+    chooser.value.set_files([upload])
     expect(chip(page, "notes.txt")).to_have_class(re.compile(r"\bdone\b"))
     expect(page.locator("#schedule")).to_be_enabled()
     type_in_box(page, "never mind this one")
