@@ -169,19 +169,20 @@ class Scheduler:
 
     def __init__(self, app: App, *, lease: float) -> None:
         self._app = app
+        self._storage = app.storage  # as the reminders' work holds it, from the start
         self._lease = lease
         #: Items this node stored (for tests and metrics).
         self.sent = 0
 
     async def claim(self) -> int:
         """Claim the items due and send each; how many were claimed."""
-        works = await self._app.storage.claim_scheduled(CLAIM_BATCH, self._lease)
+        works = await self._storage.claim_scheduled(CLAIM_BATCH, self._lease)
         for work in works:
             await self._send(work)
         return len(works)
 
     async def next_due(self) -> float | None:
-        return await self._app.storage.next_scheduled()
+        return await self._storage.next_scheduled()
 
     async def _send(self, work: ScheduledWork) -> None:
         app, item, user = self._app, work.item, work.user
@@ -202,10 +203,14 @@ class Scheduler:
             log.warning("scheduled message %d not sent now (%s): it is sent after its claim "
                         "ends", item.id, exc)
             return
+        except Exception:  # a bug: one item must not stop the loop (nor the daemon)
+            log.exception("scheduled message %d: the send failed; tried again after its "
+                          "claim ends", item.id)
+            return
         m = done.message
         self.sent += not done.duplicate
         try:
-            await app.storage.scheduled_sent(item.id)
+            await self._storage.scheduled_sent(item.id)
         except StorageUnavailable as exc:
             # Claimed again after the lease, it is a duplicate then, and forgotten.
             log.warning("scheduled message %d sent, not yet forgotten: %s", item.id, exc)
@@ -215,7 +220,7 @@ class Scheduler:
     async def _failed(self, work: ScheduledWork, exc: ChatError) -> None:
         app = self._app
         try:
-            item = await app.storage.scheduled_failed(work.item.id, exc.code, exc.message)
+            item = await self._storage.scheduled_failed(work.item.id, exc.code, exc.message)
         except StorageUnavailable as error:
             log.warning("scheduled message %d refused (%s), not yet marked: %s",
                         work.item.id, exc.code, error)
