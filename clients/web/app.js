@@ -25,6 +25,8 @@
 //               counts per thread, the sidebar's count; pure
 //   saved.js    the messages the person saved for later and their reminders: the list, the
 //               overdue count, the reminder presets' times by the person's time zone; pure
+//   scheduled.js  the messages the person scheduled to be sent later: the list by send_at,
+//               kept by events, the badge's counts, the times in words; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -59,6 +61,7 @@ import { ModerationView } from "./view-moderation.js";
 import { PinsView } from "./view-pins.js";
 import { ProfileView } from "./view-profile.js";
 import { SavedView } from "./view-saved.js";
+import { ScheduledView } from "./view-scheduled.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ThreadView } from "./view-thread.js";
@@ -83,6 +86,7 @@ const controller = new Controller({
   pins: new PinsView(),
   saved: new SavedView(),
   threads: new ThreadsView(),
+  scheduled: new ScheduledView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
   profile: new ProfileView(),

@@ -57,6 +57,8 @@ import { nextTextChange, parseLocal, reminderProblem, shownItem } from "./saved.
 import { currentRoom, nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { customField, reminderMenu, showReminder, timeZone } from "./view-saved.js";
+import { customAt, timeProblem, whenText } from "./scheduled.js";
+import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 import { sameUser } from "./store.js";
@@ -119,7 +121,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads,
+      saved, threads, scheduled,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -162,6 +164,7 @@ export class Controller {
         if (shown) thread.close({ refocus: false });
         if (shown) saved.close({ refocus: false });
         if (shown) threads.close({ refocus: false });
+        if (shown) scheduled.close({ refocus: false });
         if (shown) layout.closeDrawers();
         layout.syncInert();
       },
@@ -174,6 +177,7 @@ export class Controller {
           thread.close({ refocus: false });
           saved.close({ refocus: false });
           threads.close({ refocus: false });
+          scheduled.close({ refocus: false });
           layout.closeDrawers();
         }
         layout.syncInert();
@@ -198,6 +202,7 @@ export class Controller {
           pins.close({ refocus: false });
           thread.close({ refocus: false });
           threads.close({ refocus: false });
+          scheduled.close({ refocus: false });
           layout.closeDrawers();
           this.act(model.openSaved);
         }
@@ -223,6 +228,7 @@ export class Controller {
           layout.closeDrawers();
           saved.close({ refocus: false });
           threads.close({ refocus: false });
+          scheduled.close({ refocus: false });
         }
         layout.syncInert();
         if (!shown) this.act(model.closeThread);
@@ -236,6 +242,7 @@ export class Controller {
         this.act(model.replyInThread, { text, nonce: newNonce(), now: clock.now() });
         return Boolean(this.state) && this.state.outbox !== before;
       },
+      schedule: (text, sendAt) => this.schedule({ text, sendAt, thread: true }),
       typed: () => this.act(model.typed, clock.now()),
       draft: (key, text) => this.act(drafts.setDraft, key, text),
       follow: (on) => {
@@ -277,6 +284,33 @@ export class Controller {
         this.act(model.openFollowed, { room: t.room, rootId: t.rootId });
         if (this.state && this.state.threadPanel.shown) thread.open();
       },
+    });
+    scheduled.bind({
+      opened: (shown) => {
+        closePopup(false);
+        if (shown) {
+          search.close({ refocus: false });
+          pins.close({ refocus: false });
+          thread.close({ refocus: false });
+          saved.close({ refocus: false });
+          layout.closeDrawers();
+          this.act(model.openScheduled);
+        }
+        layout.syncInert();
+      },
+      retry: () => this.act(model.openScheduled),
+      menu: (box, opener) => this.chooseTime(opener, {
+        title: box === "thread" ? "Schedule the reply" : "Schedule the message",
+        ok: "Schedule",
+        set: (at) => (box === "thread" ? thread : composer).scheduleAt(at),
+      }),
+      sendNow: (item) => this.act(model.sendScheduledNow, item.item),
+      reschedule: (item, opener) => this.chooseTime(opener, {
+        title: "Reschedule the message", ok: "Reschedule", label: "Reschedule", current:
+          item.send_at, set: (at) => this.act(model.rescheduleItem, item.item, at, clock.now()),
+      }),
+      edit: (item) => this.editScheduled(item),
+      remove: (item) => this.act(model.cancelScheduled, item.item),
     });
     notifier.prepareSound();
     notifier.watchPermission((permission) => this.act(model.setAlerts, { permission }));
@@ -369,6 +403,7 @@ export class Controller {
         if (open) this.views.thread.close({ refocus: false });
         if (open) this.views.saved.close({ refocus: false });
         if (open) this.views.threads.close({ refocus: false });
+        if (open) this.views.scheduled.close({ refocus: false });
         $("app").hidden = open || !this.state;
       },
     });
@@ -379,6 +414,10 @@ export class Controller {
         const before = this.state.outbox;
         this.act(model.compose, { text, nonce: newNonce(), now: clock.now() });
         return Boolean(this.state) && this.state.outbox !== before;
+      },
+      schedule: (text, room, sendAt) => {
+        if (!this.state || room !== this.state.current) return false;
+        return this.schedule({ text, sendAt, thread: false });
       },
       typing: () => this.act(model.typed, clock.now()),
       draft: (room, text) => this.act(drafts.setDraft, room, text),
@@ -555,6 +594,7 @@ export class Controller {
     this.views.thread.close({ refocus: false });
     this.views.saved.close({ refocus: false });
     this.views.threads.close({ refocus: false });
+    this.views.scheduled.close({ refocus: false });
     this.views.admin.close({ refocus: false });
     document.title = "chatd";
     this.views.viewer.close();
@@ -876,6 +916,57 @@ export class Controller {
   }
 
   /**
+   * Schedule what a box holds (the room's, or the thread panel's with `thread`) for `sendAt`:
+   * returns whether the request went (the box is then emptied, as on send).
+   */
+  schedule({ text, sendAt, thread }) {
+    if (!this.state) return false;
+    const effects = model.scheduleMessage(this.state, { text, sendAt, thread,
+      now: clock.now() });
+    this.settle(effects);
+    return effects.some((effect) => effect.request);
+  }
+
+  /**
+   * The "Schedule for later" menu under `opener`: a preset, or "Custom time…" (a dialog with
+   * a day and a time, in the person's time zone), gives `set(sendAt)` the time chosen.
+   */
+  chooseTime(opener, { title, ok, label = "Schedule for later", current = null, set }) {
+    if (!this.state) return;
+    scheduleMenu(opener, { now: clock.now(), label, pick: set, custom: () => {
+      const { dateInput, timeInput, fields } = timeFields(clock.now(), current);
+      this.views.dialogs.open({
+        title,
+        ok,
+        fields,
+        submit: async () => {
+          const at = customAt(dateInput.value, timeInput.value, timeZone());
+          const problem = timeProblem(at, clock.now());
+          if (problem) throw new Error(problem);
+          set(at);
+        },
+      });
+    } });
+  }
+
+  /** Change the text of a scheduled message, in a dialog. */
+  editScheduled(item) {
+    if (!this.state) return;
+    const box = h("textarea", { id: "scheduled-edit-text", rows: "5", required: true },
+      item.text);
+    this.views.dialogs.open({
+      title: "Edit the scheduled message",
+      ok: "Save",
+      fields: [h("label", { for: "scheduled-edit-text" },
+        `To be sent ${whenText(item.send_at, clock.now(), timeZone())}`), box],
+      submit: async () => {
+        if (!box.value.trim()) throw new Error("A message needs some text: delete it instead.");
+        this.act(model.editScheduledText, item.item, box.value);
+      },
+    });
+  }
+
+  /**
    * Open a search result (or a saved message, from `panel`): its room at its message. A
    * public room the person is not in is joined first, once they said so.
    */
@@ -1061,10 +1152,12 @@ export class Controller {
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
         alertsView, search, moderation, admin, pins, profile, emoji, thread, saved, threads,
+        scheduled,
       } = this.views;
+      // (The scheduled messages' view last: its clocks follow the Send buttons drawn before.)
       for (const view of [sidebar, conversation, members, composer, connection, extras,
         attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
-        thread, saved, threads]) {
+        thread, saved, threads, scheduled]) {
         view.render(this.state, now);
       }
       // The names drawn whose display names and statuses the page has not heard of are

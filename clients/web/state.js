@@ -100,6 +100,12 @@
 // shown at once and wait for their reply; a reminder that comes tells the person (an in-page
 // alert, and a desktop notification and sound as their settings say, unless paused).
 //
+// Scheduled messages (scheduled.js, `state.scheduled`): the welcome's counts are the sidebar's
+// badge; when it says there are some, the list is asked for (one reply holds it all), and
+// again when the panel opens; the `scheduled` events of every device keep it. A message
+// scheduled from a box leaves the box as a sent one does (its draft, its files, the reply it
+// quoted); a refusal puts the text back in the box when the box is still empty.
+//
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
@@ -114,11 +120,13 @@ import * as pinning from "./pins.js";
 import * as profiling from "./profiles.js";
 import * as customEmoji from "./emoji.js";
 import * as saving from "./saved.js";
+import * as scheduling from "./scheduled.js";
 import * as searching from "./search.js";
 import * as threading from "./threads.js";
 import * as inboxing from "./inbox.js";
 import * as uploads from "./uploads.js";
 import { openingPage } from "./readmarks.js";
+import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
 import { firstRoom, resumePoints } from "./select.js";
 import { textLength } from "./textlimit.js";
@@ -170,6 +178,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     threadPanel: threading.emptyThread(), // the thread shown beside the room (threads.js)
     saved: saving.emptySaved(), // the messages the person saved, and their reminders (saved.js)
     inbox: inboxing.emptyInbox(), // the threads the person follows, what is unread (inbox.js)
+    scheduled: scheduling.emptyScheduled(), // the messages to be sent later (scheduled.js)
     rooms: new Map(), // name -> Room
     current: null, // the open room's name
     divider: null, // the "New" line of the open room goes after this seq
@@ -386,6 +395,9 @@ const EVENTS = {
     if (state.inbox.supported) {
       effects.push(request("threads", inboxing.welcomed(state.inbox, frame.threads_unread)));
     }
+    // The scheduled messages: the counts are the welcome's; the list is asked for if any.
+    const listing = scheduling.welcomed(state.scheduled, frame);
+    if (listing) effects.push(request("scheduled_items", listing));
     if (!more) effects.push(...tellMissed(state, now));
     effects.push(...pauseEnds(state, now));
     // The person came back (or left) while the hello was on its way: say so now.
@@ -455,6 +467,16 @@ const EVENTS = {
     // The person saved, re-timed or removed a message (here or on another device).
     const held = heldByName(state, frame.room, frame.msg_id);
     return saving.savedEvent(state.saved, frame, held) ? peekSaved(state) : [];
+  },
+
+  scheduled(state, frame, now) {
+    // A scheduled message of the person's changed (here or on another device); one that could
+    // not be sent at its time is told.
+    const item = scheduling.scheduledEvent(state.scheduled, frame);
+    if (!item || frame.action !== "failed") return [];
+    const why = item.error && item.error.message ? `: ${item.error.message}` : "";
+    return [{ toast: `Your scheduled message to ${placeName(state, item.room)} could not be `
+      + `sent${why}. Edit or delete it in Scheduled.` }];
   },
 
   reminder(state, frame, now) {
@@ -860,6 +882,26 @@ const ANSWERED = {
     return []; // (counted as read when asked; its thread_state says it to the other tabs)
   },
 
+  scheduled_items(state, asked, reply) {
+    scheduling.received(state.scheduled, reply);
+    return [];
+  },
+
+  schedule(state, asked, reply, now) {
+    scheduling.scheduledOk(state.scheduled, asked, reply);
+    return [];
+  },
+
+  edit_scheduled(state, asked, reply) {
+    scheduling.changed(state.scheduled, asked, reply);
+    return [];
+  },
+
+  cancel_scheduled(state, asked, reply) {
+    scheduling.changed(state.scheduled, asked, reply);
+    return [];
+  },
+
   save(state, asked, reply) {
     const held = heldByName(state, asked.room, asked.msg_id);
     return saving.acknowledged(state.saved, asked, reply, held) ? peekSaved(state) : [];
@@ -1016,6 +1058,32 @@ const REFUSED = {
     return [];
   },
 
+  scheduled_items(state, asked, error) {
+    scheduling.listingFailed(state.scheduled, error);
+    return [];
+  },
+
+  schedule(state, asked, error) {
+    if (error && error.code === "unknown_op") state.scheduled.supported = false;
+    // The text goes back into its box when the box is still empty.
+    const key = Number.isSafeInteger(asked.thread) ? threading.draftKey(asked.room, asked.thread)
+      : asked.room;
+    const back = typeof asked.text === "string" && asked.text && !draftOf(state, key);
+    if (back) {
+      setDraft(state, key, asked.text);
+      state.scheduled.restored += 1;
+    }
+    return [{ toast: scheduling.refusal(error) + (back ? " The text is back in the box." : "") }];
+  },
+
+  edit_scheduled(state, asked, error) {
+    return [{ toast: scheduling.changeRefused(state.scheduled, asked, error) }];
+  },
+
+  cancel_scheduled(state, asked, error) {
+    return [{ toast: scheduling.changeRefused(state.scheduled, asked, error) }];
+  },
+
   save(state, asked, error) {
     return [{ toast: saving.refused(state.saved, asked, error) }];
   },
@@ -1097,6 +1165,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
   state.outbox = outbox.offline(state.outbox);
   saving.stopped(state.saved); // walked again after the next welcome
   inboxing.stopped(state.inbox); // listed again after the next welcome
+  scheduling.stopped(state.scheduled); // listed again after the next welcome, if any
   for (const read of state.reads.values()) read.sent = null;
   for (const room of state.rooms.values()) {
     room.loading = false;
@@ -2028,6 +2097,103 @@ export function replyInThread(state, { text, nonce, now }) {
   state.lastTyping.delete(room.name);
   if (broadcast) state.scrollTick += 1;
   return transmit(state, nonce);
+}
+
+// -- scheduled messages (scheduled.js) ------------------------------------------------------
+
+/**
+ * Schedule what the open room's box holds (with its files and the reply it quotes), or with
+ * `thread`, what the thread panel's box holds (as a reply of its thread, to the room too when
+ * "Also send" is ticked), to be sent at `sendAt` (ms). Leaves the box as a send does: returns
+ * the effects, and the box's text is emptied by the caller when a request went (`scheduling`).
+ */
+export function scheduleMessage(state, { text, sendAt, thread = false, now }) {
+  if (!state.scheduled.supported) return [{ toast: "This server does not schedule messages." }];
+  if (!online(state)) return [{ toast: "Not connected: the message was not scheduled." }];
+  const problem = scheduling.timeProblem(sendAt, now);
+  if (problem) return [{ toast: problem }];
+  if (typeof text !== "string") return [];
+  const over = textLength(text) - state.maxText;
+  if (over > 0) {
+    return [{ toast: `Not scheduled: a message holds at most ${state.maxText} characters, `
+      + `this one has ${over} too many.` }];
+  }
+  if (thread) {
+    const panel = state.threadPanel;
+    const room = panel.room !== null ? state.rooms.get(panel.room) : null;
+    if (!room || room.draft || !text.trim()) return [];
+    if (!panel.root) return [{ toast: "The thread is still loading: schedule once it is shown." }];
+    const broadcast = panel.also;
+    panel.also = false;
+    return [request("schedule", scheduling.scheduleFields({ room: room.name, text,
+      thread: panel.root.msg_id, broadcast, sendAt }))];
+  }
+  const room = state.rooms.get(state.current);
+  if (!room || room.draft) return [];
+  const attached = uploads.readiness(state.uploads, room.name);
+  if (attached.count && !attached.ready) {
+    return [{ toast: attached.failed ? "Retry or remove the files that failed first."
+      : "The files are still uploading: schedule once they are done." }];
+  }
+  if (!text.trim() && !attached.files.length) return [];
+  const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
+  room.replyTo = null;
+  state.uploads = uploads.consume(state.uploads, room.name);
+  const files = [...attached.files].sort((a, b) => a.id - b.id);
+  return [request("schedule", scheduling.scheduleFields({ room: room.name, text, files,
+    replyTo, sendAt }))];
+}
+
+/** The "Scheduled" panel was opened: the list is asked for again (unless on its way). */
+export function openScheduled(state) {
+  scheduling.opened(state.scheduled);
+  if (!online(state)) return [];
+  const fields = scheduling.begin(state.scheduled);
+  return fields ? [request("scheduled_items", fields)] : [];
+}
+
+/** Send scheduled item `id` now. */
+export function sendScheduledNow(state, id) {
+  return changeScheduled(state, id, "send");
+}
+
+/** Send scheduled item `id` at `sendAt` instead (a failed one waits again). */
+export function rescheduleItem(state, id, sendAt, now) {
+  const problem = scheduling.timeProblem(sendAt, now);
+  if (problem) return [{ toast: problem }];
+  return changeScheduled(state, id, "edit", { send_at: sendAt });
+}
+
+/** Change the text of scheduled item `id`. */
+export function editScheduledText(state, id, text) {
+  if (typeof text !== "string" || !text.trim()) return [{ toast: "A message needs some text: delete it instead." }];
+  const over = textLength(text) - state.maxText;
+  if (over > 0) {
+    return [{ toast: `Not changed: a message holds at most ${state.maxText} characters, `
+      + `this one has ${over} too many.` }];
+  }
+  return changeScheduled(state, id, "edit", { text });
+}
+
+/** Delete scheduled item `id` (it is not sent). */
+export function cancelScheduled(state, id) {
+  return changeScheduled(state, id, "cancel");
+}
+
+function changeScheduled(state, id, what, fields = {}) {
+  if (!online(state)) return [{ toast: "Not connected right now; try again in a moment." }];
+  if (!state.scheduled.items.some((item) => item.item === id)) return [];
+  const { op, fields: asked } = scheduling.change(state.scheduled, id, what, fields);
+  return [request(op, asked)];
+}
+
+/** A room or conversation by its name, as the page names it: "#general", or the peer. */
+function placeName(state, name) {
+  const room = state.rooms.get(name);
+  if (room) return room.kind === "dm" ? room.label : `#${room.name}`;
+  if (!name.startsWith("@")) return `#${name}`;
+  const [a, b] = name.slice(1).split(":");
+  return a && state.me && a.toLowerCase() === state.me.toLowerCase() ? b || a : a;
 }
 
 // -- pins (pins.js) --------------------------------------------------------------------------

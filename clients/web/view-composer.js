@@ -21,6 +21,7 @@ export class ComposerView {
   constructor() {
     this.on = {};
     this.room = null; // the room whose draft the box holds
+    this.restored = 0; // the texts of refused schedules put back, as read (scheduled.js)
     this.maxText = MAX_TEXT_CHARS;
     this.attached = readiness([], null); // where the room's attachments stand
     const box = $("composer-text");
@@ -46,7 +47,8 @@ export class ComposerView {
   }
 
   /**
-   * Handlers: send(text, room) → whether it was sent (with the room's files), typing(),
+   * Handlers: send(text, room) → whether it was sent (with the room's files),
+   * schedule(text, room, sendAt) → whether it was asked to be sent then, typing(),
    * draft(room, text) (what the box holds now).
    */
   bind(handlers) { this.on = handlers; }
@@ -62,9 +64,30 @@ export class ComposerView {
   }
 
   send() {
+    if (!this.ready()) return;
+    const box = $("composer-text");
+    const room = this.room;
+    if (!this.on.send(box.value, room)) return;
+    this.sent(room);
+  }
+
+  /**
+   * Schedule what the box holds for `sendAt` (ms), as Send sends it: the box is emptied (its
+   * draft too) once the request went.
+   */
+  scheduleAt(sendAt) {
+    if (!this.ready()) return;
+    const box = $("composer-text");
+    const room = this.room;
+    if (!this.on.schedule(box.value, room, sendAt)) return;
+    this.sent(room);
+  }
+
+  /** Whether what the box holds may go now (else a note under it says why not). */
+  ready() {
     const box = $("composer-text");
     const attached = this.attached;
-    if (box.disabled || this.room === null) return;
+    if (box.disabled || this.room === null) return false;
     if (attached.count && !attached.ready) {
       const note = $("composer-limit");
       note.hidden = false;
@@ -72,18 +95,22 @@ export class ComposerView {
       note.textContent = attached.failed
         ? "Retry or remove the files that failed, then send."
         : "The files are still uploading: send once they are done.";
-      return;
+      return false;
     }
-    if (!box.value.trim() && !attached.ready) return;
+    if (!box.value.trim() && !attached.ready) return false;
     if (lengthNote(box.value, this.maxText).over) {
       const note = $("composer-limit");
       note.hidden = false;
       note.textContent = tooLong(box.value, this.maxText);
       box.focus();
-      return;
+      return false;
     }
-    const room = this.room;
-    if (!this.on.send(box.value, room)) return;
+    return true;
+  }
+
+  /** What the box held went (sent or scheduled): it is empty now, and so is its draft. */
+  sent(room) {
+    const box = $("composer-text");
     box.value = "";
     this.on.draft(room, "");
     this.autosize();
@@ -126,6 +153,15 @@ export class ComposerView {
       box.value = draftOf(state, name);
       this.autosize();
       this.showLength();
+    }
+    if (state.scheduled.restored !== this.restored) {
+      // A refused schedule's text is back in the draft of its box: shown if the box is empty.
+      this.restored = state.scheduled.restored;
+      if (!box.value) {
+        box.value = draftOf(state, name);
+        this.autosize();
+        this.showLength();
+      }
     }
     // An archived room is read-only: the box is off, and says why.
     const archived = Boolean(room) && room.archived === true;

@@ -67,7 +67,8 @@ export class SidePanel {
     const back = this.returnFocus;
     this.returnFocus = null;
     if (!refocus) return;
-    if (back && back.isConnected && back !== document.body && !back.closest("[inert]")) {
+    if (back && back.isConnected && back !== document.body && !back.closest("[inert]")
+        && back.getClientRects().length > 0) { // (not hidden since: the "See all" of a line gone)
       back.focus();
     } else {
       $("composer-text").focus();

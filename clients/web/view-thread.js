@@ -47,6 +47,7 @@ export class ThreadView extends SidePanel {
     this.shownItems = 0; // how many replies were drawn (a new one scrolls to the end)
     this.reported = new Set(); // the seqs of the thread told seen (readmarks.js)
     this.draftKey = null; // where the box's text is kept (threads.js draftKey)
+    this.restored = 0; // the texts of refused schedules put back, as read (scheduled.js)
     const panelHandlers = () => ({
       ...this.conversation(),
       // "Reply" in the panel answers in the thread: its box takes the focus.
@@ -118,9 +119,10 @@ export class ThreadView extends SidePanel {
     });
   }
 
-  // Handlers (bind): opened(shown), more(), retry(), also(on), send(text), typed(),
-  // draft(key, text) (the box's text, kept per thread: drafts.js), follow(on),
-  // read(room, rootId, seq), attach(files, box), removeUpload(key), retryUpload(key).
+  // Handlers (bind): opened(shown), more(), retry(), also(on), send(text),
+  // schedule(text, sendAt) → whether asked, typed(), draft(key, text) (the box's text, kept
+  // per thread: drafts.js), follow(on), read(room, rootId, seq), attach(files, box),
+  // removeUpload(key), retryUpload(key).
 
   /** Files for the reply: kept under the thread's draft key (uploaded to its room). */
   take(files) {
@@ -135,11 +137,21 @@ export class ThreadView extends SidePanel {
   send() {
     const box = $("thread-text");
     if (!box.value.trim() && !this.attached) return;
-    if (this.on.send(box.value) !== false) {
-      box.value = "";
-      box.rows = 1;
-      if (this.draftKey) this.on.draft(this.draftKey, "");
-    }
+    if (this.on.send(box.value) !== false) this.sent();
+  }
+
+  /** Schedule the reply the box holds for `sendAt` (ms): emptied as on send once asked. */
+  scheduleAt(sendAt) {
+    const box = $("thread-text");
+    if (!box.value.trim()) return;
+    if (this.on.schedule(box.value, sendAt)) this.sent();
+  }
+
+  sent() {
+    const box = $("thread-text");
+    box.value = "";
+    box.rows = 1;
+    if (this.draftKey) this.on.draft(this.draftKey, "");
   }
 
   render(state, now) {
@@ -172,6 +184,12 @@ export class ThreadView extends SidePanel {
       box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
       this.nodes.clear();
       list.replaceChildren();
+    }
+    if (state.scheduled.restored !== this.restored) {
+      // A refused schedule's text is back in its draft: shown if the box is empty.
+      this.restored = state.scheduled.restored;
+      const box = $("thread-text");
+      if (!box.value && this.draftKey) box.value = draftOf(state, this.draftKey);
     }
     const atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
     const rows = [];
