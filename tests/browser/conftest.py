@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, Playwright, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
 from tests.cheapkdf import CHATD, child_env
 from tests.conftest import _with_database, execute_sql
@@ -309,6 +309,16 @@ def http_json(
     except urllib.error.HTTPError as error:
         with error:
             return error.code, json.loads(error.read() or b"{}")
+
+
+def wait_loaded(page: Page, selector: str) -> None:
+    """Wait until the first image matching ``selector`` has loaded (decoded, not broken).
+    A function, with the selector as its argument: the string form of ``wait_for_function``
+    is evaluated by eval once it has to poll, which the page's CSP forbids (so it passed
+    only when the image had loaded at the first look)."""
+    page.wait_for_function(
+        "selector => { const img = document.querySelector(selector);"
+        " return !!img && img.complete && img.naturalWidth > 0; }", arg=selector)
 
 
 def register_and_login(base: str, name: str) -> str:

@@ -23,6 +23,7 @@ from tests.browser.conftest import (
     LineClient,
     needs_chromium,
     register_and_login,
+    wait_loaded,
 )
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_profiles import ann_said_hello_to_bob, message_by, open_profile_dialog
@@ -30,9 +31,6 @@ from tests.browser.test_web import Session, log_in, open_session, shot
 from tests.images import encode, picture
 
 pytestmark = [pytest.mark.slow, needs_chromium]
-
-# An <img> that loaded: decoded, with a size.
-LOADED = "img => img.complete && img.naturalWidth > 0"
 
 
 def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
@@ -72,7 +70,7 @@ def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
     expect(dialog.locator("#profile-picture-said")).to_have_text("Your picture is changed.")
     preview = dialog.locator(".profile-picture img")
     expect(preview).to_have_attribute("src", re.compile(r"^/api/avatars/[0-9a-f]{64}$"))
-    page.wait_for_function(f"({LOADED})(document.querySelector('.profile-picture img'))")
+    wait_loaded(page, ".profile-picture img")
     expect(dialog.get_by_role("button", name="Remove picture")).to_be_visible()
     assert axe_serious(page) == []
     shot(page, artifacts, "desktop-avatar-dialog")
@@ -83,8 +81,7 @@ def test_a_picture_uploaded_in_the_dialog_shows_on_another_page_live(
     # Bob's page: her picture, live, on her message and in the member list.
     on_message = said.locator(".avatar img")
     expect(on_message).to_have_attribute("src", url or "")
-    bob.page.wait_for_function(
-        f"({LOADED})(document.querySelector('#message-list li.msg[data-seq] .avatar img'))")
+    wait_loaded(bob.page, "#message-list li.msg[data-seq] .avatar img")
     member = bob.page.locator("#member-list li.member[data-user='ann'] .avatar img")
     expect(member).to_have_attribute("src", url or "")
     shot(bob.page, artifacts, "desktop-avatar-on-another-page")
@@ -135,8 +132,7 @@ def test_a_conversation_in_the_sidebar_shows_the_other_persons_picture(
     ann_item = page.locator('#dm-list li[data-room="@ann:bob"] .side-item')
     carol_item = page.locator('#dm-list li[data-room="@bob:carol"] .side-item')
     expect(ann_item.locator(".avatar img")).to_have_attribute("src", url)
-    page.wait_for_function(
-        f"({LOADED})(document.querySelector('#dm-list li[data-room=\"@ann:bob\"] .avatar img'))")
+    wait_loaded(page, '#dm-list li[data-room="@ann:bob"] .avatar img')
     expect(ann_item.locator(".avatar")).to_have_class(re.compile(r"\bhas-picture\b"))
     expect(ann_item.locator(".avatar .dot")).to_have_class(re.compile(r"\bonline\b"))
     expect(carol_item.locator(".avatar")).to_have_text("C")

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import Daemon, needs_chromium
+from tests.browser.conftest import Daemon, needs_chromium, wait_loaded
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_profiles import ann_said_hello_to_bob, message_by, open_from_my_menu
 from tests.browser.test_web import Session, send, shot
@@ -25,8 +25,6 @@ from tests.images import encode
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
-# An <img> that loaded: decoded, with a size.
-LOADED = "img => img.complete && img.naturalWidth > 0"
 EMOJI_URL = re.compile(r"^/api/emoji/images/[0-9a-f]{64}$")
 
 
@@ -73,8 +71,7 @@ def test_a_custom_emoji_added_in_the_dialog_shows_live_on_another_page(
     expect(picture_in_text).to_have_attribute("src", EMOJI_URL)
     expect(picture_in_text).to_have_attribute("alt", ":chatd:")
     expect(picture_in_text).to_have_attribute("title", ":chatd:")
-    bob.page.wait_for_function(
-        f"({LOADED})(document.querySelector('#message-list .msg-text img.custom-emoji'))")
+    wait_loaded(bob.page, "#message-list .msg-text img.custom-emoji")
 
     # ":cha" in Bob's box offers it; Enter takes it; sent, it shows as a picture.
     box = bob.page.locator("#composer-text")

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import DESKTOP, Daemon, _running, needs_chromium
+from tests.browser.conftest import DESKTOP, Daemon, _running, needs_chromium, wait_loaded
 from tests.browser.test_changes import create_room, join_room, menu_action
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_web import Session, open_session, register, send, shot
@@ -132,9 +132,7 @@ def test_a_link_gets_its_card_and_its_author_removes_it(
         assert height <= 2 * line + 1, (height, line)  # clamped: the text is longer
         thumb = card.locator(".preview-image img")
         expect(thumb).to_have_attribute("src", SIGNED_THUMBNAIL)
-        page.wait_for_function(
-            "() => { const i = document.querySelector('.msg-preview .preview-image img');"
-            " return i && i.complete && i.naturalWidth > 0; }")
+        wait_loaded(page, ".msg-preview .preview-image img")
         expect(card.locator(".preview-image")).not_to_have_class(re.compile(r"\bloading\b"))
     # The site was asked by chatd only: neither page loaded anything from it.
     assert [r for r in asked if r.startswith(site)] == []
