@@ -24,7 +24,7 @@ import trio
 from chatd.server import Server
 from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import daemon_process, running
+from tests.e2e.conftest import Daemon, daemon_process, running
 from tests.e2e.test_files import upload
 from tests.e2e.test_push import subscribed
 from tests.helpers import LIFTED_RATES, make_config, until
@@ -45,7 +45,7 @@ async def _connected(port: int, token: str) -> Client:
     return client
 
 
-async def _ann_and_bob(daemon: Server) -> tuple[Client, Client, str]:
+async def _ann_and_bob(daemon: Server | Daemon) -> tuple[Client, Client, str]:
     """ann and bob in #general, each on a TCP connection; bob's token."""
     ann = await _connected(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
     token = await register_and_login(daemon.http_port, "bob")
@@ -267,11 +267,7 @@ async def test_two_nodes_racing_send_each_once(tmp_path: Path, database_dsn: str
     stored once, each "sent" told once per connection, the two nodes' counts add up."""
     config = _quiet(tmp_path, database_dsn)
     async with running(config) as a:
-        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
-        token = await register_and_login(a.http_port, "bob")
-        bob = await _connected(a.tcp_port, token)
-        for client in (ann, bob):
-            await client.request("join", room="general")
+        ann, bob, token = await _ann_and_bob(a)
         due = _now() + 3 * SOON
         for i in range(20):
             reply = await bob.request("schedule", room="general", text=f"m{i}", send_at=due)
@@ -301,11 +297,7 @@ async def test_due_while_stopped_is_sent_at_start(tmp_path: Path, database_dsn: 
     welcome counts nothing."""
     config = _quiet(tmp_path, database_dsn)
     async with running(config) as a:
-        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
-        token = await register_and_login(a.http_port, "bob")
-        bob = await _connected(a.tcp_port, token)
-        for client in (ann, bob):
-            await client.request("join", room="general")
+        ann, bob, token = await _ann_and_bob(a)
         item = (await bob.request("schedule", room="general", text="while you were away",
                                   send_at=_now() + HOUR))["item"]
         for client in (ann, bob):
@@ -361,12 +353,8 @@ async def test_a_node_killed_after_its_claim_loses_nothing_and_stores_once(
     async with database(database_dsn) as db, database(database_dsn, "rows") as rows, \
             running(config) as c:
         async with daemon_process(tmp_path, database_dsn, "a", env) as a:
-            ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
-            token = await register_and_login(a.http_port, "bob")
-            bob = await _connected(a.tcp_port, token)
+            _ann, bob, token = await _ann_and_bob(a)
             on_c = await _connected(c.tcp_port, token)
-            for client in (ann, bob):
-                await client.request("join", room="general")
             # ann's commits wait for the room's lock: A's send of the item is held there
             await db.execute("BEGIN")
             await db.execute("SELECT 1 FROM rooms WHERE name = 'general' FOR NO KEY UPDATE")
@@ -408,11 +396,7 @@ async def test_a_reminder_claimed_by_a_killed_node_is_told_by_another(
     async with database(database_dsn) as db, database(database_dsn, "rows") as rows, \
             running(config) as c:
         async with daemon_process(tmp_path, database_dsn, "a", env) as a:
-            ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
-            token = await register_and_login(a.http_port, "bob")
-            bob = await _connected(a.tcp_port, token)
-            for client in (ann, bob):
-                await client.request("join", room="general")
+            ann, bob, token = await _ann_and_bob(a)
             posted = await ann.request("send", room="general", text="remember", nonce="r")
             msg_id = posted["msg_id"]
             saved = await bob.request("save", room="general", msg_id=msg_id,
