@@ -849,6 +849,12 @@ class _Builder:
             return {"name": name, "in": "query", "required": False, "schema": schema,
                     "description": description}
 
+        def capped_limit(default: int, most: int) -> dict[str, Any]:
+            """The ``limit`` of a list that takes a larger number as ``most``."""
+            return query("limit", {"type": "integer", "minimum": 1},
+                         f"At most this many (default {default}; a larger number than "
+                         f"{most} gives {most}).")
+
         item_param = path_param("item", {"type": "integer", "minimum": 1,
                                          "maximum": 10**18 - 1},
                                 "The scheduled item's id.", 12)
@@ -1256,9 +1262,7 @@ class _Builder:
                 parameters=[
                     query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
                           "Only items saved before this `ts`."),
-                    query("limit", {"type": "integer", "minimum": 1},
-                          f"At most this many (default {SAVED_PAGE}; a larger number than "
-                          f"{SAVED_PAGE_MAX} gives {SAVED_PAGE_MAX})."),
+                    capped_limit(SAVED_PAGE, SAVED_PAGE_MAX),
                 ],
                 ok=ok(200, "A page of saved messages.", self.sent({
                     "items": {"type": "array", "items": _ref("SavedItem")},
@@ -1277,9 +1281,7 @@ class _Builder:
                     query("before", {"type": "string",
                                      "pattern": "^([0-9]{1,19}:[0-9]{1,19})?$"},
                           "Only the threads after this cursor in the list (empty: none)."),
-                    query("limit", {"type": "integer", "minimum": 1},
-                          f"At most this many (default {THREADS_PAGE}; a larger number "
-                          f"than {THREADS_PAGE_MAX} gives {THREADS_PAGE_MAX})."),
+                    capped_limit(THREADS_PAGE, THREADS_PAGE_MAX),
                 ],
                 ok=ok(200, "A page of followed threads.", self.sent({
                     "threads": {"type": "array", "items": _ref("Thread")},
