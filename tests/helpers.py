@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -100,6 +101,12 @@ async def readiness() -> AsyncIterator[tuple[trio.socket.SocketType, dict[str, s
         yield sock, {"NOTIFY_SOCKET": "@" + name}
     finally:
         sock.close()
+
+
+def now_ms() -> int:
+    """The wall clock in ms since the epoch: the daemon's clock too (times it is given,
+    such as a scheduled message's send_at or a reminder's remind_at, are read against it)."""
+    return time.time_ns() // 1_000_000
 
 
 async def until(condition: Callable[[], bool]) -> None:

@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
+from typing import TypeVar
 
 import emoji as _emoji
 
@@ -915,6 +916,34 @@ async def unsave(client: ChatClient, arg: str) -> None:
                      Answer, on_ok)
 
 
+#: A list's cursor: where its last page stopped.
+_Cursor = TypeVar("_Cursor")
+
+
+def _page_arg(client: ChatClient, arg: str, command: str, cursor: _Cursor | None
+              ) -> tuple[bool, _Cursor | None]:
+    """The page a list command that takes only ``more`` (``/saved``, ``/threads``) asks for.
+
+    Args:
+        arg: what follows the command: nothing (the first page) or ``more``.
+        cursor: where the last list of this command stopped (None: it had no more).
+
+    Returns:
+        ``(True, None)`` for the first page, ``(True, cursor)`` for the next one; else
+        ``(False, None)``, the problem shown (no more to show, or a word not understood).
+    """
+    word = arg.strip().lower()
+    if not word:
+        return True, None
+    if word != "more":
+        client.screen.problem(f"usage: {command}, then {command} more for the next page")
+    elif cursor is None:
+        client.screen.problem(f"{command} more: the last list had no more; {command}")
+    else:
+        return True, cursor
+    return False, None
+
+
 #: Saved messages /saved shows at a time.
 SAVED_PAGE = 20
 
@@ -922,15 +951,8 @@ SAVED_PAGE = 20
 async def saved(client: ChatClient, arg: str) -> None:
     """``/saved``: the saved messages, the latest saved first, each with its short number
     and its reminder; ``/saved more``: the next page."""
-    word = arg.strip().lower()
-    before: int | None = None
-    if word == "more":
-        if client.next_saved is None:
-            client.screen.problem("/saved more: the last list had no more; /saved")
-            return
-        before = client.next_saved
-    elif word:
-        client.screen.problem("usage: /saved, then /saved more for the next page")
+    go_on, before = _page_arg(client, arg, "/saved", client.next_saved)
+    if not go_on:
         return
 
     async def on_ok(reply: Answer) -> None:
@@ -1088,15 +1110,8 @@ THREADS_PAGE = 20
 async def threads(client: ChatClient, arg: str) -> None:
     """``/threads``: the threads the user follows, the latest reply first, each root with its
     short number and what is unread; ``/threads more``: the next page."""
-    word = arg.strip().lower()
-    before: str | None = None
-    if word == "more":
-        if client.next_threads is None:
-            client.screen.problem("/threads more: the last list had no more; /threads")
-            return
-        before = client.next_threads
-    elif word:
-        client.screen.problem("usage: /threads, then /threads more for the next page")
+    go_on, before = _page_arg(client, arg, "/threads", client.next_threads)
+    if not go_on:
         return
 
     async def on_ok(reply: Answer) -> None:

@@ -849,9 +849,18 @@ class _Builder:
             return {"name": name, "in": "query", "required": False, "schema": schema,
                     "description": description}
 
+        def capped_limit(default: int, most: int) -> dict[str, Any]:
+            """The ``limit`` of a list that takes a larger number as ``most``."""
+            return query("limit", {"type": "integer", "minimum": 1},
+                         f"At most this many (default {default}; a larger number than "
+                         f"{most} gives {most}).")
+
         item_param = path_param("item", {"type": "integer", "minimum": 1,
                                          "maximum": 10**18 - 1},
                                 "The scheduled item's id.", 12)
+        # A scheduled message's files: the user's unattached uploads (by id).
+        scheduled_files = {"type": "array", "maxItems": MAX_FILES,
+                           "items": {"type": "integer", "minimum": 1}}
         room_param = path_param("room", _ref("RoomOrConversation"),
                                 "A room or conversation name.", "general")
         file_id = path_param("id", {"type": "integer", "minimum": 0,
@@ -959,6 +968,10 @@ class _Builder:
         msg_id_param = path_param("msg_id", {"type": "integer", "minimum": 0,
                                              "maximum": 10**18 - 1},
                                   "The message's `msg_id`.", 5)
+        # The message a user acts on for themselves (follow, read, save): from 1.
+        message_param = path_param("msg_id", {"type": "integer", "minimum": 1,
+                                              "maximum": 10**18 - 1},
+                                   "The message's `msg_id`.", 5)
         reason = {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS,
                   "pattern": NO_NUL, "description": "Why; shown to the members with the "
                                                     "entry (\"\" or null: none)."}
@@ -1249,9 +1262,7 @@ class _Builder:
                 parameters=[
                     query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
                           "Only items saved before this `ts`."),
-                    query("limit", {"type": "integer", "minimum": 1},
-                          f"At most this many (default {SAVED_PAGE}; a larger number than "
-                          f"{SAVED_PAGE_MAX} gives {SAVED_PAGE_MAX})."),
+                    capped_limit(SAVED_PAGE, SAVED_PAGE_MAX),
                 ],
                 ok=ok(200, "A page of saved messages.", self.sent({
                     "items": {"type": "array", "items": _ref("SavedItem")},
@@ -1270,9 +1281,7 @@ class _Builder:
                     query("before", {"type": "string",
                                      "pattern": "^([0-9]{1,19}:[0-9]{1,19})?$"},
                           "Only the threads after this cursor in the list (empty: none)."),
-                    query("limit", {"type": "integer", "minimum": 1},
-                          f"At most this many (default {THREADS_PAGE}; a larger number "
-                          f"than {THREADS_PAGE_MAX} gives {THREADS_PAGE_MAX})."),
+                    capped_limit(THREADS_PAGE, THREADS_PAGE_MAX),
                 ],
                 ok=ok(200, "A page of followed threads.", self.sent({
                     "threads": {"type": "array", "items": _ref("Thread")},
@@ -1288,9 +1297,7 @@ class _Builder:
                     "message (its root, or a reply: its root is meant). The same again is "
                     "`unchanged`. The user's connections get the `thread_state` event.",
                     tag="accounts", op_id="followThread",
-                    parameters=[room_param, path_param(
-                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
-                        "The message's `msg_id`.", 5)],
+                    parameters=[room_param, message_param],
                     ok=ok(200, "Followed.", self.sent(_THREAD_FOLLOW, ["room", "msg_id",
                                                                        "following"])),
                     errors=(400, 403, 404, 429),
@@ -1301,9 +1308,7 @@ class _Builder:
                     "or having written its root no longer makes the user follow it, until "
                     "they follow it or reply again.",
                     tag="accounts", op_id="unfollowThread",
-                    parameters=[room_param, path_param(
-                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
-                        "The message's `msg_id`.", 5)],
+                    parameters=[room_param, message_param],
                     ok=ok(200, "Unfollowed.", self.sent(_THREAD_FOLLOW, ["room", "msg_id",
                                                                          "following"])),
                     errors=(400, 403, 404, 429),
@@ -1314,9 +1319,7 @@ class _Builder:
                 "As the protocol's `read_thread`: the user has read the thread up to reply "
                 "`seq` (forward only; a lower one is `unchanged`).",
                 tag="accounts", op_id="readThread",
-                parameters=[room_param, path_param(
-                    "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
-                    "The message's `msg_id`.", 5)],
+                parameters=[room_param, message_param],
                 body=_json(self.body({"seq": {"type": "integer", "minimum": 0,
                                               "maximum": MAX_SEQ}}, ["seq"]), {"seq": 42}),
                 ok=ok(200, "Read.", self.sent({
@@ -1335,9 +1338,7 @@ class _Builder:
                     f"`limits.saved_per_user` ({limits.saved_per_user}) saved messages "
                     "(409 `too_many_saved`). The user's connections get the `saved` event.",
                     tag="accounts", op_id="save",
-                    parameters=[room_param, path_param(
-                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
-                        "The message's `msg_id`.", 5)],
+                    parameters=[room_param, message_param],
                     body_required=False,
                     body=_json(self.body({"remind_at": {"type": ["integer", "null"],
                                                         "minimum": 0}}, []),
@@ -1352,9 +1353,7 @@ class _Builder:
                     "As the protocol's `save` with `on: false` (nothing to remove is no "
                     "error). The user's connections get the `saved` event.",
                     tag="accounts", op_id="unsave",
-                    parameters=[room_param, path_param(
-                        "msg_id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
-                        "The message's `msg_id`.", 5)],
+                    parameters=[room_param, message_param],
                     ok={"204": {"description": "Removed (or it was not saved)."}},
                     errors=(400, 404, 429),
                 ),
@@ -1382,8 +1381,7 @@ class _Builder:
                     body=_json(self.body({
                         "room": _ref("RoomOrConversation"),
                         "text": {"type": "string"},
-                        "files": {"type": "array", "maxItems": MAX_FILES,
-                                  "items": {"type": "integer", "minimum": 1}},
+                        "files": scheduled_files,
                         "thread": {"type": "integer", "minimum": 1},
                         "broadcast": {"type": "boolean"},
                         "reply_to": {"type": "integer", "minimum": 1},
@@ -1405,8 +1403,7 @@ class _Builder:
                     parameters=[item_param], body_required=False,
                     body=_json(self.body({
                         "text": {"type": "string"},
-                        "files": {"type": "array", "maxItems": MAX_FILES,
-                                  "items": {"type": "integer", "minimum": 1}},
+                        "files": scheduled_files,
                         "send_at": {"type": "integer", "minimum": 0},
                     }, []), {"send_at": 0}),
                     ok=ok(200, "Changed.", self.sent({"item": _ref("ScheduledItem")})),

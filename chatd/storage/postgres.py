@@ -1316,7 +1316,8 @@ _SQL_APPEND_INSERT = _SQL_APPEND_INSERT_HEAD + _INSERTED
 _SQL_APPEND_INSERT_GROUP = _SQL_APPEND_INSERT_GROUP_HEAD + _INSERTED
 # The same, attaching each new message's files (still unattached, the sender's, in its room);
 # ``attached`` counts them, so that a file another commit attached meanwhile shows.
-_ATTACHED = f""", attached AS (
+# (``_ATTACH``, the attaching, is shared with the threaded inserts' _ATTACHED_THREAD.)
+_ATTACH = """, attached AS (
     UPDATE files f SET message_id = i.id
     FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
     WHERE new.file_ids <> '' AND f.id = ANY (string_to_array(new.file_ids, ' ')::bigint[])
@@ -1324,6 +1325,8 @@ _ATTACHED = f""", attached AS (
       AND f.uploader_id = i.sender_id AND f.room_id = i.room_id
     RETURNING f.id
 )
+"""
+_ATTACHED = _ATTACH + f"""\
 SELECT id, room_id, seq, {_ms("created_at")} AS ts, (SELECT count(*) FROM attached) AS attached
 FROM inserted
 """
@@ -1460,14 +1463,7 @@ _INSERTED_THREAD = f"""
 SELECT id, room_id, seq, {_ms("created_at")} AS ts, 0::bigint AS attached, {_FOLLOWED}
 FROM inserted
 """
-_ATTACHED_THREAD = f""", attached AS (
-    UPDATE files f SET message_id = i.id
-    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
-    WHERE new.file_ids <> '' AND f.id = ANY (string_to_array(new.file_ids, ' ')::bigint[])
-      AND f.message_id IS NULL AND f.deleted_at IS NULL
-      AND f.uploader_id = i.sender_id AND f.room_id = i.room_id
-    RETURNING f.id
-)
+_ATTACHED_THREAD = _ATTACH + f"""\
 SELECT id, room_id, seq, {_ms("created_at")} AS ts, (SELECT count(*) FROM attached) AS attached,
        {_FOLLOWED}
 FROM inserted

@@ -68,6 +68,18 @@ def overlap(one: FloatRect | None, two: FloatRect | None) -> bool:
             and one["y"] < two["y"] + two["height"] and two["y"] < one["y"] + one["height"])
 
 
+def two_tabs(daemon: Daemon, browser: Browser, sessions: list[Session], name: str = "ann"
+             ) -> tuple[Session, Session]:
+    """Two desktop tabs of `name` (the same person on two devices), each logged in and
+    showing # general."""
+    one = open_session(sessions, browser, DESKTOP)
+    two = open_session(sessions, browser, DESKTOP)
+    for each in (one.page, two.page):
+        log_in(each, daemon.url, name)
+        expect(each.locator("#conv-title")).to_have_text("# general")
+    return one, two
+
+
 def saved_button(page: Page) -> Locator:
     return page.locator("#saved-open")
 
@@ -84,12 +96,9 @@ def test_save_remind_overdue_and_follow_on_another_device(
     said; a reminder due a few seconds ahead alerts in the page, and then shows overdue in the
     panel, on the message and in the sidebar's count on both devices; "Done" removes it."""
     token, ids = scene(daemon)
-    one = open_session(sessions, browser, DESKTOP)
-    two = open_session(sessions, browser, DESKTOP)
+    one, two = two_tabs(daemon, browser, sessions)
     page, other = one.page, two.page
     for each in (page, other):
-        log_in(each, daemon.url, "ann")
-        expect(each.locator("#conv-title")).to_have_text("# general")
         expect(saved_button(each)).to_have_accessible_name("Saved for later")
     bank = message(page, "call the bank before 3")
     bank_there = message(other, "call the bank before 3")

@@ -24,6 +24,7 @@ from tests.browser.test_changes import menu_action, message
 from tests.browser.test_files import chip
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
+from tests.browser.test_saved import two_tabs
 from tests.browser.test_threads import in_thread
 from tests.browser.test_web import Session, log_in, open_session, shot
 
@@ -87,12 +88,9 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
     gives the focus back to the clock."""
     _, ann, bob = ann_and_bob_in(daemon, "general")
     ann.close()
-    one = open_session(sessions, browser, DESKTOP)
-    two = open_session(sessions, browser, DESKTOP)
+    one, two = two_tabs(daemon, browser, sessions)
     page, other = one.page, two.page
     for each in (page, other):
-        log_in(each, daemon.url, "ann")
-        expect(each.locator("#conv-title")).to_have_text("# general")
         expect(scheduled_button(each)).to_be_hidden()  # (nothing scheduled)
 
     # The keyboard: the menu opens from the clock, Escape closes it, the focus is back.

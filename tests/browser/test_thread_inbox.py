@@ -20,23 +20,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, Daemon, LineClient, needs_chromium
+from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium
 from tests.browser.test_changes import message
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
+from tests.browser.test_threads import in_thread, scene, summary, thread_panel
 from tests.browser.test_web import Session, log_in, open_session, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
-
-
-def scene(daemon: Daemon) -> tuple[LineClient, int]:
-    """ann owns #general and asked about lunch; Bob is in it. Returns Bob's connection and the
-    root's msg_id."""
-    _, ann, bob = ann_and_bob_in(daemon, "general")
-    root = ann.request("send", room="general", text="lunch today?", nonce="root")
-    ann.request("send", room="general", text="also: the standup moves to 10", nonce="standup")
-    ann.close()
-    return bob, root["msg_id"]
 
 
 def threads_entry(page: Page) -> Locator:
@@ -49,20 +40,6 @@ def threads_count(page: Page) -> Locator:
 
 def threads_view(page: Page) -> Locator:
     return page.get_by_role("complementary", name="Threads")
-
-
-def thread_panel(page: Page) -> Locator:
-    return page.get_by_role("complementary", name="Thread in #general")
-
-
-def in_thread(page: Page, text: str) -> Locator:
-    """The message of the thread panel whose text is exactly `text`."""
-    return page.locator("#thread-list li.msg[data-seq]").filter(
-        has=page.locator(".msg-text", has_text=re.compile(f"^{re.escape(text)}$")))
-
-
-def summary(page: Page) -> Locator:
-    return message(page, "lunch today?").locator(".thread-summary")
 
 
 def png(width: int, height: int) -> bytes:
@@ -83,7 +60,8 @@ def test_threads_view_counts_reads_in_every_tab_unfollows_and_takes_files(
     1 unread, the mention); opening it reads it everywhere; unfollowing from the panel's
     header stops the count for Bob's next reply; a file sent from the thread's box shows in the
     thread with its thumbnail."""
-    bob, root = scene(daemon)
+    bob, ids = scene(daemon)
+    root = ids["root"]
     ann = open_session(sessions, browser, DESKTOP)
     page = ann.page
     log_in(page, daemon.url, "ann")
@@ -199,7 +177,8 @@ def test_threads_view_on_a_phone(
 ) -> None:
     """On a phone the Threads entry is in the sidebar's drawer and its view covers the page;
     an item opens the thread over the conversation."""
-    bob, root = scene(daemon)
+    bob, ids = scene(daemon)
+    root = ids["root"]
     bob.request("send", room="general", text="pizza?", nonce="b1", thread=root)
     bob.request("send", room="general", text="or sushi @ann", nonce="b2", thread=root)
     ann = open_session(sessions, browser, PHONE)

@@ -22,13 +22,10 @@ from tests.client.test_commands import Session
 from tests.client.test_terminal import client_on_pty, config, log_in, party  # noqa: F401
 from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
+from tests.helpers import now_ms
 
 HOUR = 3_600_000
 TIME = r"\d\d:\d\d"
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _message(room: str = "@ann:bob", **fields: Any) -> MessagePosted:
@@ -69,7 +66,7 @@ async def test_dnd_asks_shows_and_refuses() -> None:
     s = Session()
     await s.line("/dnd")
     assert s.lines()[-1] == "-- notifications are on; /dnd 1h pauses them"
-    until = _now() + HOUR // 2
+    until = now_ms() + HOUR // 2
     assert await _ask(s, "/dnd 30m", until) == SetDnd(id=1, duration=1800)
     await s.event(DndChanged(until=until))  # its event, after the reply: nothing more
     assert s.lines()[-1].startswith("-- notifications paused until ")
@@ -96,7 +93,7 @@ async def test_the_bell_is_silent_while_paused() -> None:
     s.client.rooms["@ann:bob"] = RoomInfo(kind="dm", peer="bob")
     s.client.options = dataclasses.replace(s.client.options, bell=True)
     assert s.client.rings_for(_message())
-    await s.event(DndChanged(until=_now() + HOUR))
+    await s.event(DndChanged(until=now_ms() + HOUR))
     assert not s.client.rings_for(_message())
     assert not s.client.rings_for(_message(room="general", mentions=("ann",)))
     await s.post("bob", "shh", room="@ann:bob")

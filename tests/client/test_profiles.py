@@ -6,7 +6,6 @@ the user's other device and a room mate being the tests' protocol client.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,11 @@ from tests.client.test_commands import Session
 from tests.client.test_terminal import client_on_pty, config, log_in, party  # noqa: F401
 from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
+from tests.helpers import now_ms
 from tests.images import encode, picture
 
 HOUR = 3_600_000
 TIME = r"\d\d:\d\d"
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def _ask(s: Session, line: str, fields: dict[str, Any]) -> Request:
@@ -80,7 +76,7 @@ async def test_status_with_an_emoji_a_time_and_clear() -> None:
     :shortcode:, text alone or an emoji alone too; --clear asks for none; mistakes send
     nothing."""
     s = Session()
-    until = _now() + HOUR
+    until = now_ms() + HOUR
     status = {"emoji": "📅", "text": "In a meeting", "until": until}
     request = await _ask(s, "/status 📅 In a meeting --for 1h", _profile(None, status))
     assert request == SetProfile(id=1, custom_status=NewStatus(
@@ -111,15 +107,15 @@ async def test_a_status_past_its_time_is_not_shown() -> None:
     """A status whose until has passed by the server's clock (as the client reckons it)
     reads as none: in /status, in the line of a profile event and in /who."""
     s = Session()
-    ended = {"emoji": "📅", "text": "In a meeting", "until": _now() - 1000}
+    ended = {"emoji": "📅", "text": "In a meeting", "until": now_ms() - 1000}
     await s.event(ProfileChanged(user="bob", display_name="Bob", custom_status=ended))
     assert s.lines()[-1] == '-- bob is now "Bob", no status'
     s.client.clock_offset = -2 * HOUR  # the server's clock is two hours behind ours
     await s.event(ProfileChanged(user="bob", display_name="Bob B.", custom_status=ended))
     assert s.lines()[-1].startswith('-- bob is now "Bob B.", status 📅 In a meeting (until ')
     member = {"user": "bob", "status": "online", "custom_status": ended}
-    assert presences([member], _now()) == "bob (online)"
-    assert presences([member], _now() - 2 * HOUR) == "bob (online) [📅 In a meeting]"
+    assert presences([member], now_ms()) == "bob (online)"
+    assert presences([member], now_ms() - 2 * HOUR) == "bob (online) [📅 In a meeting]"
 
 
 async def test_who_contacts_and_whois_show_profiles() -> None:

@@ -20,6 +20,7 @@ from tests.client.test_changes import ann_with_bob
 from tests.client.test_commands import Session
 from tests.client.test_pins import _asked
 from tests.client.test_terminal import STAMPED
+from tests.client.test_threads import ann_replies_in_bobs_thread
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -123,10 +124,7 @@ async def test_followed_threads_with_a_real_daemon(tmp_path: Path, config: Confi
     and /threads then shows nothing unread; /unfollow N says she no longer follows it."""
     async with running(config) as server, trio.open_nursery() as nursery:
         async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
-            root = await bob.request("send", room="general", text="lunch today?", nonce="b1")
-            number = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] bob: lunch "
-                                        r"today\?\n")).group(1)
-            await term.type(f"/reply-thread {number} pizza")
+            root, number = await ann_replies_in_bobs_thread(term, bob)
             await term.expect(rf"-- following the thread of \[{number}\] in \[general\]\n")
             await bob.request("send", room="general", text="sushi", nonce="b2",
                               thread=root["msg_id"])

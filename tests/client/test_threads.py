@@ -20,7 +20,8 @@ from chatd.client.commands import ALIASES, COMMANDS
 from chatd.client.messages import Messages, replied
 from chatd.config import Config
 from chatd.protocol import MessagePosted, ReadThread, Send, Sent, Thread
-from tests.client.test_changes import ann_with_bob
+from tests.client import Client
+from tests.client.test_changes import Plain, ann_with_bob
 from tests.client.test_commands import Session
 from tests.client.test_pins import _asked
 from tests.client.test_terminal import STAMPED
@@ -155,16 +156,24 @@ def test_a_root_applied_any_way_ends_as_read(replies: list[tuple[str, bool]],
     assert live.get("general", root.msg_id) == fresh.get("general", root.msg_id)
 
 
+async def ann_replies_in_bobs_thread(term: Plain, bob: Client) -> tuple[dict[str, Any], str]:
+    """bob asks "lunch today?" in [general]; ann, once her terminal shows it, replies "pizza"
+    in its thread by its number (/reply-thread). Returns bob's answer to the root's send and
+    the root's short number."""
+    root = await bob.request("send", room="general", text="lunch today?", nonce="b1")
+    number = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] bob: lunch "
+                                r"today\?\n")).group(1)
+    await term.type(f"/reply-thread {number} pizza")
+    return root, number
+
+
 async def test_threads_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
     """ann, in the terminal client, replies in the thread of bob's message by its number;
     bob (a WebSocket client) gets the reply with its thread; bob's reply is printed under
     its thread; /thread lists the root and both replies."""
     async with running(config) as server, trio.open_nursery() as nursery:
         async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
-            root = await bob.request("send", room="general", text="lunch today?", nonce="b1")
-            number = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] bob: lunch "
-                                        r"today\?\n")).group(1)
-            await term.type(f"/reply-thread {number} pizza")
+            root, number = await ann_replies_in_bobs_thread(term, bob)
             reply = await bob.event("message", room="general", text="pizza")
             assert reply["thread"] == root["msg_id"] and reply["mentions"] == ["bob"]
             await bob.request("send", room="general", text="sushi", nonce="b2",

@@ -107,6 +107,13 @@ class Client:
         return client
 
     @classmethod
+    async def signed_in(cls, port: int, token: str) -> Client:
+        """A TCP connection to ``port`` that said hello with ``token`` (and was welcomed)."""
+        client = await cls.tcp(port)
+        await client.hello(token)
+        return client
+
+    @classmethod
     async def ws(cls, port: int, nursery: trio.Nursery) -> Client:
         client = cls()
         client._ws = await trio_websocket.connect_websocket(

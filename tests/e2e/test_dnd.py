@@ -9,7 +9,6 @@ margins of minutes: they never wait for a time to come.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,9 @@ from chatd.protocol import MAX_DND_SECONDS
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import during_first_read, running
-from tests.helpers import make_config
+from tests.helpers import make_config, now_ms
 
 HOUR = 3600 * 1000
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
-
-
-async def _connected(port_tcp: int, token: str) -> Client:
-    client = await Client.tcp(port_tcp)
-    await client.hello(token)
-    return client
 
 
 async def test_a_pause_reaches_every_device_and_the_welcome(daemon: Server,
@@ -40,18 +29,18 @@ async def test_a_pause_reaches_every_device_and_the_welcome(daemon: Server,
     user (TCP and WebSocket, the asking one included) gets a dnd event, nobody else; a new
     welcome and GET /api/me carry it as dnd_until; until null resumes, everywhere."""
     token = await register_and_login(daemon.http_port, "bob")
-    ann = await _connected(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
+    ann = await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
     phone = await Client.tcp(daemon.tcp_port)
     welcome = await phone.hello(token)
     assert welcome["user"]["dnd_until"] is None
     laptop = await Client.ws(daemon.http_port, nursery)
     await laptop.hello(token)
 
-    before = _now()
+    before = now_ms()
     reply = await phone.request("set_dnd", duration=3600)
     until = reply["until"]
     assert reply == {"op": "ok", "id": reply["id"], "until": until}
-    assert before + HOUR <= until <= _now() + HOUR
+    assert before + HOUR <= until <= now_ms() + HOUR
     for client in (phone, laptop):
         assert await client.event("dnd", until=until)
     await ann.request("ping")
@@ -62,7 +51,7 @@ async def test_a_pause_reaches_every_device_and_the_welcome(daemon: Server,
     status, body = await http(daemon.http_port, "GET", "/api/me", token=token)
     assert status == 200 and body["user"]["dnd_until"] == until
 
-    later = _now() + 2 * HOUR
+    later = now_ms() + 2 * HOUR
     reply = await laptop.request("set_dnd", until=later)
     assert reply["until"] == later
     for client in (phone, laptop, again):
@@ -82,14 +71,14 @@ async def test_over_http_and_a_time_past_resumes(daemon: Server) -> None:
     """PUT /api/me/dnd is set_dnd; a time already past resumes (answered null), as null
     does."""
     token = await register_and_login(daemon.http_port, "bob")
-    phone = await _connected(daemon.tcp_port, token)
-    until = _now() + HOUR
+    phone = await Client.signed_in(daemon.tcp_port, token)
+    until = now_ms() + HOUR
     status, body = await http(daemon.http_port, "PUT", "/api/me/dnd", {"until": until},
                               token=token)
     assert status == 200 and body == {"until": until}
     assert await phone.event("dnd", until=until)
     status, body = await http(daemon.http_port, "PUT", "/api/me/dnd",
-                              {"until": _now() - 1000}, token=token)
+                              {"until": now_ms() - 1000}, token=token)
     assert status == 200 and body == {"until": None}
     assert await phone.event("dnd", until=None)
     status, body = await http(daemon.http_port, "GET", "/api/me", token=token)
@@ -101,15 +90,15 @@ async def test_set_dnd_refusals(daemon: Server) -> None:
     """Neither until nor duration, both, a duration out of 1..7 days, an until more than 7
     days ahead or not an integer: bad_request, on the socket and over HTTP; nothing stored."""
     token = await register_and_login(daemon.http_port, "bob")
-    bob = await _connected(daemon.tcp_port, token)
+    bob = await Client.signed_in(daemon.tcp_port, token)
     week = MAX_DND_SECONDS * 1000
     for fields in ({}, {"until": None, "duration": 60}, {"duration": 0},
-                   {"duration": MAX_DND_SECONDS + 1}, {"until": _now() + week + HOUR},
+                   {"duration": MAX_DND_SECONDS + 1}, {"until": now_ms() + week + HOUR},
                    {"until": "soon"}, {"until": True}, {"duration": 1.5}):
         refused = await bob.request("set_dnd", **fields)
         assert (refused["op"], refused["code"]) == ("error", "bad_request"), fields
     status, body = await http(daemon.http_port, "PUT", "/api/me/dnd",
-                              {"until": _now() + week + HOUR}, token=token)
+                              {"until": now_ms() + week + HOUR}, token=token)
     assert status == 400 and body["code"] == "bad_request"
     status, _ = await http(daemon.http_port, "PUT", "/api/me/dnd", {"duration": 60})
     assert status == 401
@@ -119,7 +108,7 @@ async def test_set_dnd_refusals(daemon: Server) -> None:
     until = (await bob.request("set_dnd", duration=MAX_DND_SECONDS))["until"]
     assert await bob.event("dnd", until=until)
     status, body = await http(daemon.http_port, "GET", "/api/me", token=token)
-    assert body["user"]["dnd_until"] == until > _now() + week - HOUR
+    assert body["user"]["dnd_until"] == until > now_ms() + week - HOUR
     await bob.aclose()
 
 
@@ -130,8 +119,8 @@ async def test_a_pause_set_on_one_node_reaches_the_others(tmp_path: Path,
     config = make_config(tmp_path, database_dsn)
     async with running(config) as a, running(config) as b:
         token = await register_and_login(a.http_port, "bob")
-        on_a = await _connected(a.tcp_port, token)
-        on_b = await _connected(b.tcp_port, token)
+        on_a = await Client.signed_in(a.tcp_port, token)
+        on_b = await Client.signed_in(b.tcp_port, token)
         until = (await on_a.request("set_dnd", duration=1800))["until"]
         assert await on_b.event("dnd", until=until)
         status, _ = await http(b.http_port, "PUT", "/api/me/dnd", {"until": None}, token=token)
@@ -147,7 +136,7 @@ async def test_a_pause_set_between_the_hellos_read_and_its_subscription(
     """A pause set on another connection after a hello has read the user, before that
     connection is subscribed (so its dnd event cannot reach it), is in the welcome."""
     token = await register_and_login(daemon.http_port, "bob")
-    phone = await _connected(daemon.tcp_port, token)
+    phone = await Client.signed_in(daemon.tcp_port, token)
     set_: dict[str, int] = {}
 
     async def meanwhile() -> None:

@@ -9,7 +9,6 @@ Expiry is never waited for: a status's end is moved into the past in the databas
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,10 @@ from chatd.server import Server
 from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import during_first_read, running
-from tests.helpers import LIFTED_RATES, make_config
+from tests.helpers import LIFTED_RATES, make_config, now_ms
 
 HOUR = 3600 * 1000
 HOLIDAY = {"emoji": "🌴", "text": "On holiday until Monday"}
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def _sql(dsn: str, query: str, *args: Any) -> None:
@@ -42,18 +37,12 @@ async def _sql(dsn: str, query: str, *args: Any) -> None:
             await bridge.run(conn.close)
 
 
-async def _connected(port_tcp: int, token: str) -> Client:
-    client = await Client.tcp(port_tcp)
-    await client.hello(token)
-    return client
-
-
 async def _people(daemon: Server, *names: str) -> dict[str, tuple[str, Client]]:
     """Each name registered, logged in and connected over TCP: name -> (token, client)."""
     found = {}
     for name in names:
         token = await register_and_login(daemon.http_port, name)
-        found[name] = (token, await _connected(daemon.tcp_port, token))
+        found[name] = (token, await Client.signed_in(daemon.tcp_port, token))
     return found
 
 
@@ -78,7 +67,7 @@ async def test_a_profile_is_told_to_devices_room_mates_and_watchers(
     await bob.request("join", room="team")
     assert (await cat.request("add_contact", user="ANN"))["user"] == "ann"
 
-    until = _now() + HOUR
+    until = now_ms() + HOUR
     reply = await ann.request("set_profile", display_name="  Ann Lee ",
                               custom_status={**HOLIDAY, "until": until})
     status = {**HOLIDAY, "until": until}
@@ -156,7 +145,7 @@ async def test_a_status_past_its_time_is_gone(daemon: Server, database_dsn: str)
     reply = await ann.request("set_profile", display_name="Ann Lee",
                               custom_status={"emoji": "📅", "text": "In a meeting",
                                              "duration": 3600})
-    assert HOUR - 60_000 < reply["custom_status"]["until"] - _now() <= HOUR
+    assert HOUR - 60_000 < reply["custom_status"]["until"] - now_ms() <= HOUR
     await _sql(database_dsn, "UPDATE users SET status_until = now() - interval '1 second' "
                              "WHERE name = 'ann'")
 
@@ -208,9 +197,9 @@ async def test_bad_profiles_are_refused(daemon: Server) -> None:
     ann_token, ann = people["ann"]
     _, bob = people["bob"]
     await bob.request("add_contact", user="ann")
-    past = {"custom_status": {"text": "busy", "until": _now() - 1000}}
+    past = {"custom_status": {"text": "busy", "until": now_ms() - 1000}}
     far = {"custom_status": {"text": "busy",
-                             "until": _now() + MAX_STATUS_SECONDS * 1000 + HOUR}}
+                             "until": now_ms() + MAX_STATUS_SECONDS * 1000 + HOUR}}
     for fields in [*BAD_REQUESTS, past, far]:
         refused = await ann.request("set_profile", **fields)
         assert (refused["op"], refused["code"]) == ("error", "bad_request"), fields
@@ -270,7 +259,7 @@ async def test_a_profile_set_between_the_hellos_read_and_its_subscription(
     """A profile set on another connection after a hello has read the user, before that
     connection is subscribed (so its profile event cannot reach it), is in the welcome."""
     token = await register_and_login(daemon.http_port, "bob")
-    phone = await _connected(daemon.tcp_port, token)
+    phone = await Client.signed_in(daemon.tcp_port, token)
 
     async def meanwhile() -> None:
         await phone.request("set_profile", display_name="Bob B.")
@@ -288,8 +277,8 @@ async def test_profile_changes_are_rate_limited(daemon: Server) -> None:
     """Past ten changes at once a user's set_profile is refused rate_limited (each is told
     to all their rooms), on every connection of theirs; profiles reads are not."""
     token = await register_and_login(daemon.http_port, "ann")
-    ann = await _connected(daemon.tcp_port, token)
-    other = await _connected(daemon.tcp_port, token)
+    ann = await Client.signed_in(daemon.tcp_port, token)
+    other = await Client.signed_in(daemon.tcp_port, token)
     for n in range(10):
         assert (await ann.request("set_profile", display_name=f"Ann {n}"))["op"] == "ok"
     refused = await other.request("set_profile", display_name="Ann again")
@@ -308,13 +297,13 @@ async def test_a_profile_reaches_room_mates_and_watchers_on_another_node(
     config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
     async with running(config) as a, running(config) as b:
         ann_token = await register_and_login(a.http_port, "ann")
-        ann_a = await _connected(a.tcp_port, ann_token)
-        ann_b = await _connected(b.tcp_port, ann_token)
+        ann_a = await Client.signed_in(a.tcp_port, ann_token)
+        ann_b = await Client.signed_in(b.tcp_port, ann_token)
         bob_token = await register_and_login(a.http_port, "bob")
-        bob_b = await _connected(b.tcp_port, bob_token)
-        bob_a = await _connected(a.tcp_port, bob_token)
-        cat_b = await _connected(b.tcp_port, await register_and_login(a.http_port, "cat"))
-        dan_b = await _connected(b.tcp_port, await register_and_login(a.http_port, "dan"))
+        bob_b = await Client.signed_in(b.tcp_port, bob_token)
+        bob_a = await Client.signed_in(a.tcp_port, bob_token)
+        cat_b = await Client.signed_in(b.tcp_port, await register_and_login(a.http_port, "cat"))
+        dan_b = await Client.signed_in(b.tcp_port, await register_and_login(a.http_port, "dan"))
         await ann_a.request("join", room="team")
         await bob_b.request("join", room="team")
         await cat_b.request("add_contact", user="ann")

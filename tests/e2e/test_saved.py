@@ -8,7 +8,6 @@ the time to pass; times are compared with the test's clock, which is the daemon'
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,12 @@ from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
 from tests.e2e.test_push import metric, push_config, subscribed
-from tests.helpers import LIFTED_RATES, make_config, until
+from tests.helpers import LIFTED_RATES, make_config, now_ms, until
 from tests.pushservice import PushService
 
 #: How far ahead a reminder is set: enough for the request to arrive before it is due.
 SOON = 1500
 HOUR = 3600 * 1000
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
-
-
-async def _connected(port: int, token: str) -> Client:
-    client = await Client.tcp(port)
-    await client.hello(token)
-    return client
 
 
 async def _posted(client: Client, room: str, text: str) -> int:
@@ -53,9 +42,9 @@ async def test_save_reaches_every_connection_and_lists_newest_first(
     saved first, each with its message as it is now, and pages by ts; saving again is
     unchanged; on false removes it everywhere."""
     ann_token = await register_and_login(daemon.http_port, "ann")
-    ann = await _connected(daemon.tcp_port, ann_token)
+    ann = await Client.signed_in(daemon.tcp_port, ann_token)
     bob_token = await register_and_login(daemon.http_port, "bob")
-    phone = await _connected(daemon.tcp_port, bob_token)
+    phone = await Client.signed_in(daemon.tcp_port, bob_token)
     laptop = await Client.ws(daemon.http_port, nursery)
     await laptop.hello(bob_token)
     await phone.request("join", room="general")
@@ -69,7 +58,7 @@ async def test_save_reaches_every_connection_and_lists_newest_first(
         event = await client.event("saved", msg_id=first)
         assert event == {"op": "saved", "room": "general", "msg_id": first, "on": True,
                          "remind_at": None, "ts": ts}
-    later = _now() + HOUR
+    later = now_ms() + HOUR
     reply = await laptop.request("save", room="general", msg_id=second, remind_at=later)
     assert reply["remind_at"] == later and reply["ts"] > ts
     assert await phone.event("saved", msg_id=second, remind_at=later)
@@ -106,15 +95,15 @@ async def test_a_reminder_reaches_every_connection_once_and_stays_saved(
     """A reminder set a little ahead comes as a reminder event to every connection of the
     user with the message as it is now; the item stays saved, reminded; a new welcome
     counts it in reminders_due; a new remind_at clears reminded."""
-    ann = await _connected(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
+    ann = await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
     token = await register_and_login(daemon.http_port, "bob")
-    phone = await _connected(daemon.tcp_port, token)
+    phone = await Client.signed_in(daemon.tcp_port, token)
     laptop = await Client.ws(daemon.http_port, nursery)
     welcome = await laptop.hello(token)
     assert welcome["reminders_due"] == 0
     msg_id = await _posted(ann, "general", "call the plumber")
     await phone.request("join", room="general")
-    remind_at = _now() + SOON
+    remind_at = now_ms() + SOON
     reply = await phone.request("save", room="general", msg_id=msg_id, remind_at=remind_at)
     assert reply["op"] == "ok", reply
     for client in (phone, laptop):
@@ -122,7 +111,7 @@ async def test_a_reminder_reaches_every_connection_once_and_stays_saved(
         assert event["room"] == "general" and event["remind_at"] == remind_at
         assert event["message"]["text"] == "call the plumber"
         assert event["message"]["msg_id"] == msg_id
-    assert _now() >= remind_at
+    assert now_ms() >= remind_at
     page = await phone.request("saved_items")
     assert [(i["msg_id"], i["reminded"]) for i in page["items"]] == [(msg_id, True)]
     fresh = await Client.tcp(daemon.tcp_port)
@@ -130,7 +119,7 @@ async def test_a_reminder_reaches_every_connection_once_and_stays_saved(
     await ann.request("ping")
     assert [e for e in ann.events if e["op"] == "reminder"] == []
     # Once only: a round trip after a later save's reminder shows no second one.
-    later = _now() + HOUR
+    later = now_ms() + HOUR
     await phone.request("save", room="general", msg_id=msg_id, remind_at=later)
     page = await phone.request("saved_items")
     assert [(i["remind_at"], i["reminded"]) for i in page["items"]] == [(later, False)]
@@ -152,14 +141,14 @@ async def test_saved_and_reminder_events_reach_the_other_node(tmp_path: Path,
     node A claims reaches it as a reminder event, with the message read on B."""
     config = _quiet(tmp_path, database_dsn)
     async with running(config) as a, running(config) as b:
-        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        ann = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "ann"))
         token = await register_and_login(a.http_port, "bob")
-        on_a = await _connected(a.tcp_port, token)
-        on_b = await _connected(b.tcp_port, token)
+        on_a = await Client.signed_in(a.tcp_port, token)
+        on_b = await Client.signed_in(b.tcp_port, token)
         msg_id = await _posted(ann, "general", "on two nodes")
         reply = await on_a.request("save", room="general", msg_id=msg_id)
         assert await on_b.event("saved", msg_id=msg_id, on=True, ts=reply["ts"])
-        remind_at = _now() + SOON
+        remind_at = now_ms() + SOON
         await on_a.request("save", room="general", msg_id=msg_id, remind_at=remind_at)
         assert await on_b.event("saved", msg_id=msg_id, remind_at=remind_at)
         for client in (on_a, on_b):
@@ -177,17 +166,17 @@ async def test_two_nodes_racing_remind_each_once(tmp_path: Path, database_dsn: s
     the other claiming it; then a later one comes, and nothing more of the twenty."""
     config = _quiet(tmp_path, database_dsn)
     async with running(config) as a:
-        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        ann = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "ann"))
         token = await register_and_login(a.http_port, "bob")
-        bob = await _connected(a.tcp_port, token)
+        bob = await Client.signed_in(a.tcp_port, token)
         await bob.request("join", room="general")
         ids = [await _posted(ann, "general", f"m{i}") for i in range(21)]
-        due = _now() + 2 * SOON
+        due = now_ms() + 2 * SOON
         for msg_id in ids[:20]:
             reply = await bob.request("save", room="general", msg_id=msg_id, remind_at=due)
             assert reply["op"] == "ok", reply
         async with running(config) as b:
-            on_b = await _connected(b.tcp_port, token)
+            on_b = await Client.signed_in(b.tcp_port, token)
             await bob.request("save", room="general", msg_id=ids[20], remind_at=due + SOON)
             for client in (bob, on_b):
                 await client.event("reminder", msg_id=ids[20])
@@ -210,12 +199,12 @@ async def test_a_reminder_due_while_stopped_comes_at_start(
     await nursery.start(service.serve)
     config = _quiet(tmp_path, database_dsn, push={"allow_private_endpoints": True})
     async with running(config) as a:
-        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        ann = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "ann"))
         token = await subscribed(a, service, "bob")
-        bob = await _connected(a.tcp_port, token)
+        bob = await Client.signed_in(a.tcp_port, token)
         msg_id = await _posted(ann, "general", "while you were away")
         await bob.request("join", room="general")
-        await bob.request("save", room="general", msg_id=msg_id, remind_at=_now() + HOUR)
+        await bob.request("save", room="general", msg_id=msg_id, remind_at=now_ms() + HOUR)
         await ann.aclose()
         await bob.aclose()
     async with open_bridge(name="raw") as bridge:
@@ -249,12 +238,12 @@ async def test_a_reminder_is_pushed_to_an_offline_user(tmp_path: Path, database_
     await nursery.start(service.serve)
     async with running(push_config(tmp_path, database_dsn)) as daemon:
         with trio.fail_after(20):
-            ann = await _connected(daemon.tcp_port, await subscribed(daemon, service, "ann"))
+            ann = await Client.signed_in(daemon.tcp_port, await subscribed(daemon, service, "ann"))
             bob_token = await subscribed(daemon, service, "bob")
-            bob = await _connected(daemon.tcp_port, bob_token)
+            bob = await Client.signed_in(daemon.tcp_port, bob_token)
             msg_id = await _posted(ann, "general", "water the plants")
             await bob.request("join", room="general")
-            remind_at = _now() + SOON
+            remind_at = now_ms() + SOON
             await bob.request("save", room="general", msg_id=msg_id, remind_at=remind_at)
             await bob.aclose()
             await until(lambda: not daemon.app.registry.is_online("bob"))
@@ -275,9 +264,9 @@ async def test_not_leaked_after_leaving_a_private_room(daemon: Server) -> None:
     """bob saves a message of a private room, then is kicked: saved_items leaves it out,
     his reminder on it is never sent (a later one on a public room is), the welcome does
     not count it, and he cannot save it again (forbidden)."""
-    ann = await _connected(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
+    ann = await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
     token = await register_and_login(daemon.http_port, "bob")
-    bob = await _connected(daemon.tcp_port, token)
+    bob = await Client.signed_in(daemon.tcp_port, token)
     assert (await ann.request("create_room", room="secret", private=True))["op"] == "ok"
     await ann.request("invite", room="secret", user="bob")
     await bob.event("joined", room="secret", user="bob")
@@ -285,14 +274,14 @@ async def test_not_leaked_after_leaving_a_private_room(daemon: Server) -> None:
                                 nonce="s"))["msg_id"]
     public = await _posted(ann, "general", "public")
     await bob.request("join", room="general")
-    await bob.request("save", room="secret", msg_id=secret, remind_at=_now() + SOON)
+    await bob.request("save", room="secret", msg_id=secret, remind_at=now_ms() + SOON)
     assert [i["msg_id"] for i in (await bob.request("saved_items"))["items"]] == [secret]
     assert (await ann.request("kick", room="secret", user="bob"))["op"] == "ok"
     await bob.event("left", room="secret", user="bob")
     assert (await bob.request("saved_items"))["items"] == []
     refused = await bob.request("save", room="secret", msg_id=secret)
     assert (refused["op"], refused["code"]) == ("error", "forbidden")
-    await bob.request("save", room="general", msg_id=public, remind_at=_now() + 2 * SOON)
+    await bob.request("save", room="general", msg_id=public, remind_at=now_ms() + 2 * SOON)
     await bob.event("reminder", msg_id=public)
     assert [e for e in bob.events if e["op"] == "reminder"] == []
     fresh = await Client.tcp(daemon.tcp_port)
@@ -305,12 +294,12 @@ async def test_not_leaked_after_leaving_a_private_room(daemon: Server) -> None:
 
 async def test_over_http(daemon: Server) -> None:
     """PUT saves (the socket hears the saved event), GET lists, DELETE removes with 204."""
-    ann = await _connected(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
+    ann = await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
     token = await register_and_login(daemon.http_port, "bob")
-    bob = await _connected(daemon.tcp_port, token)
+    bob = await Client.signed_in(daemon.tcp_port, token)
     msg_id = await _posted(ann, "general", "over http")
     path = f"/api/me/saved/general/{msg_id}"
-    later = _now() + HOUR
+    later = now_ms() + HOUR
     status, body = await http(daemon.http_port, "PUT", path, {"remind_at": later}, token=token)
     assert status == 200, body
     item = body["item"]
@@ -342,14 +331,14 @@ async def test_refusals(tmp_path: Path, database_dsn: str) -> None:
     limits.saved_per_user, too_many_saved until one is removed."""
     config = make_config(tmp_path, database_dsn, limits={"saved_per_user": 2})
     async with running(config) as daemon:
-        ann = await _connected(daemon.tcp_port,
+        ann = await Client.signed_in(daemon.tcp_port,
                                await register_and_login(daemon.http_port, "ann"))
         ids = [await _posted(ann, "general", f"m{i}") for i in range(3)]
         other = await _posted(ann, "other", "elsewhere")
         year = 366 * 24 * HOUR
         for fields, code in (
-                ({"msg_id": ids[0], "remind_at": _now() - 1000}, "bad_request"),
-                ({"msg_id": ids[0], "remind_at": _now() + year + HOUR}, "bad_request"),
+                ({"msg_id": ids[0], "remind_at": now_ms() - 1000}, "bad_request"),
+                ({"msg_id": ids[0], "remind_at": now_ms() + year + HOUR}, "bad_request"),
                 ({"msg_id": ids[0], "remind_at": "soon"}, "bad_request"),
                 ({"msg_id": other}, "not_found"),
                 ({"msg_id": ids[0], "room": "nowhere"}, "not_found")):
@@ -367,7 +356,7 @@ async def test_refusals(tmp_path: Path, database_dsn: str) -> None:
         assert refused["code"] == "too_many_saved"
         # Changing a reminder of a saved one is no new item.
         assert (await ann.request("save", room="general", msg_id=ids[0],
-                                  remind_at=_now() + HOUR))["op"] == "ok"
+                                  remind_at=now_ms() + HOUR))["op"] == "ok"
         await ann.request("save", room="general", msg_id=ids[1], on=False)
         assert (await ann.request("save", room="other", msg_id=other))["op"] == "ok"
         await ann.aclose()

@@ -12,7 +12,6 @@ claim to show in the database (a state), never for time.
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,10 +23,10 @@ import trio
 from chatd.server import Server
 from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import daemon_process, running
+from tests.e2e.conftest import Daemon, daemon_process, running
 from tests.e2e.test_files import upload
 from tests.e2e.test_push import subscribed
-from tests.helpers import LIFTED_RATES, make_config, until
+from tests.helpers import LIFTED_RATES, make_config, now_ms, until
 from tests.pushservice import PushService
 
 #: How far ahead an item is scheduled: enough for the request to arrive before it is due.
@@ -35,21 +34,11 @@ SOON = 600
 HOUR = 3600 * 1000
 
 
-def _now() -> int:
-    return time.time_ns() // 1_000_000
-
-
-async def _connected(port: int, token: str) -> Client:
-    client = await Client.tcp(port)
-    await client.hello(token)
-    return client
-
-
-async def _ann_and_bob(daemon: Server) -> tuple[Client, Client, str]:
+async def _ann_and_bob(daemon: Server | Daemon) -> tuple[Client, Client, str]:
     """ann and bob in #general, each on a TCP connection; bob's token."""
-    ann = await _connected(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
+    ann = await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
     token = await register_and_login(daemon.http_port, "bob")
-    bob = await _connected(daemon.tcp_port, token)
+    bob = await Client.signed_in(daemon.tcp_port, token)
     for client in (ann, bob):
         assert (await client.request("join", room="general"))["op"] == "ok"
     return ann, bob, token
@@ -65,7 +54,7 @@ async def test_a_scheduled_message_is_sent_as_its_user_and_told_everywhere(
     laptop = await Client.ws(daemon.http_port, nursery)
     welcome = await laptop.hello(token)
     assert "scheduled_count" not in welcome
-    send_at = _now() + SOON
+    send_at = now_ms() + SOON
     reply = await bob.request("schedule", room="general", text="good morning @ann",
                               send_at=send_at)
     assert reply["op"] == "ok", reply
@@ -101,7 +90,7 @@ async def test_edit_cancel_and_send_now(daemon: Server) -> None:
     {item: id}); a welcome counts what is left; an item sent or cancelled, or another
     user's, is not_found."""
     ann, bob, token = await _ann_and_bob(daemon)
-    later, latest = _now() + HOUR, _now() + 2 * HOUR
+    later, latest = now_ms() + HOUR, now_ms() + 2 * HOUR
     second = (await bob.request("schedule", room="general", text="second",
                                 send_at=latest))["item"]
     first = (await bob.request("schedule", room="general", text="first",
@@ -157,11 +146,11 @@ async def test_bad_input_and_limits(tmp_path: Path, database_dsn: str) -> None:
     async with running(config) as daemon:
         ann, bob, _ = await _ann_and_bob(daemon)
         await ann.request("create_room", room="secret", private=True)
-        ahead = _now() + HOUR
+        ahead = now_ms() + HOUR
         cases: list[tuple[dict[str, Any], str]] = [
-            ({"room": "general", "text": "x", "send_at": _now() - 1000}, "bad_request"),
+            ({"room": "general", "text": "x", "send_at": now_ms() - 1000}, "bad_request"),
             ({"room": "general", "text": "x", "send_at": 0}, "bad_request"),
-            ({"room": "general", "text": "x", "send_at": _now() + 367 * 24 * HOUR},
+            ({"room": "general", "text": "x", "send_at": now_ms() + 367 * 24 * HOUR},
              "bad_request"),
             ({"room": "general", "text": "x", "send_at": "tomorrow"}, "bad_request"),
             ({"room": "general", "text": "x"}, "bad_request"),
@@ -188,7 +177,7 @@ async def test_bad_input_and_limits(tmp_path: Path, database_dsn: str) -> None:
         assert over["op"] == "error" and over["code"] == "too_many_scheduled", over
         blank = await bob.request("edit_scheduled", item=one["item"], text=" ")
         assert blank["code"] == "bad_request", blank
-        past = await bob.request("edit_scheduled", item=one["item"], send_at=_now() - 1)
+        past = await bob.request("edit_scheduled", item=one["item"], send_at=now_ms() - 1)
         assert past["code"] == "bad_request", past
         await bob.request("cancel_scheduled", item=one["item"])
         again = await bob.request("schedule", room="general", text="3", send_at=ahead)
@@ -242,14 +231,14 @@ async def test_events_reach_the_other_node(tmp_path: Path, database_dsn: str) ->
     its "sent" too, whichever node sends it; ann on B gets the message once."""
     config = _quiet(tmp_path, database_dsn)
     async with running(config) as a, running(config) as b:
-        ann = await _connected(b.tcp_port, await register_and_login(a.http_port, "ann"))
+        ann = await Client.signed_in(b.tcp_port, await register_and_login(a.http_port, "ann"))
         token = await register_and_login(a.http_port, "bob")
-        on_a = await _connected(a.tcp_port, token)
-        on_b = await _connected(b.tcp_port, token)
+        on_a = await Client.signed_in(a.tcp_port, token)
+        on_b = await Client.signed_in(b.tcp_port, token)
         for client in (ann, on_a):
             await client.request("join", room="general")
         reply = await on_a.request("schedule", room="general", text="across",
-                                   send_at=_now() + SOON)
+                                   send_at=now_ms() + SOON)
         added = await on_b.event("scheduled", action="added")
         assert added["item"] == reply["item"]
         message = await ann.event("message", text="across")
@@ -267,17 +256,13 @@ async def test_two_nodes_racing_send_each_once(tmp_path: Path, database_dsn: str
     stored once, each "sent" told once per connection, the two nodes' counts add up."""
     config = _quiet(tmp_path, database_dsn)
     async with running(config) as a:
-        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
-        token = await register_and_login(a.http_port, "bob")
-        bob = await _connected(a.tcp_port, token)
-        for client in (ann, bob):
-            await client.request("join", room="general")
-        due = _now() + 3 * SOON
+        ann, bob, token = await _ann_and_bob(a)
+        due = now_ms() + 3 * SOON
         for i in range(20):
             reply = await bob.request("schedule", room="general", text=f"m{i}", send_at=due)
             assert reply["op"] == "ok", reply
         async with running(config) as b:
-            on_b = await _connected(b.tcp_port, token)
+            on_b = await Client.signed_in(b.tcp_port, token)
             last = await bob.request("schedule", room="general", text="last",
                                      send_at=due + SOON)
             for client in (bob, on_b):
@@ -301,13 +286,9 @@ async def test_due_while_stopped_is_sent_at_start(tmp_path: Path, database_dsn: 
     welcome counts nothing."""
     config = _quiet(tmp_path, database_dsn)
     async with running(config) as a:
-        ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
-        token = await register_and_login(a.http_port, "bob")
-        bob = await _connected(a.tcp_port, token)
-        for client in (ann, bob):
-            await client.request("join", room="general")
+        ann, bob, token = await _ann_and_bob(a)
         item = (await bob.request("schedule", room="general", text="while you were away",
-                                  send_at=_now() + HOUR))["item"]
+                                  send_at=now_ms() + HOUR))["item"]
         for client in (ann, bob):
             await client.aclose()
     async with database(database_dsn) as db:
@@ -315,7 +296,7 @@ async def test_due_while_stopped_is_sent_at_start(tmp_path: Path, database_dsn: 
             "UPDATE scheduled SET send_at = now() - interval '1 minute' WHERE id = $1",
             item["item"])
         assert moved == "UPDATE 1"
-    started = _now()
+    started = now_ms()
     async with running(config) as again:
         assert again.app.scheduler is not None
         with trio.fail_after(20):
@@ -361,17 +342,13 @@ async def test_a_node_killed_after_its_claim_loses_nothing_and_stores_once(
     async with database(database_dsn) as db, database(database_dsn, "rows") as rows, \
             running(config) as c:
         async with daemon_process(tmp_path, database_dsn, "a", env) as a:
-            ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
-            token = await register_and_login(a.http_port, "bob")
-            bob = await _connected(a.tcp_port, token)
-            on_c = await _connected(c.tcp_port, token)
-            for client in (ann, bob):
-                await client.request("join", room="general")
+            _ann, bob, token = await _ann_and_bob(a)
+            on_c = await Client.signed_in(c.tcp_port, token)
             # ann's commits wait for the room's lock: A's send of the item is held there
             await db.execute("BEGIN")
             await db.execute("SELECT 1 FROM rooms WHERE name = 'general' FOR NO KEY UPDATE")
             item = (await bob.request("schedule", room="general", text="kept",
-                                      send_at=_now() + SOON))["item"]["item"]
+                                      send_at=now_ms() + SOON))["item"]["item"]
             await rows.until("SELECT claimed_until IS NOT NULL FROM scheduled WHERE id = $1",
                              item)
             await rows.execute("BEGIN")
@@ -408,18 +385,14 @@ async def test_a_reminder_claimed_by_a_killed_node_is_told_by_another(
     async with database(database_dsn) as db, database(database_dsn, "rows") as rows, \
             running(config) as c:
         async with daemon_process(tmp_path, database_dsn, "a", env) as a:
-            ann = await _connected(a.tcp_port, await register_and_login(a.http_port, "ann"))
-            token = await register_and_login(a.http_port, "bob")
-            bob = await _connected(a.tcp_port, token)
-            for client in (ann, bob):
-                await client.request("join", room="general")
+            ann, bob, token = await _ann_and_bob(a)
             posted = await ann.request("send", room="general", text="remember", nonce="r")
             msg_id = posted["msg_id"]
             saved = await bob.request("save", room="general", msg_id=msg_id,
-                                      remind_at=_now() + HOUR)
+                                      remind_at=now_ms() + HOUR)
             assert saved["op"] == "ok", saved
             await bob.aclose()
-            on_c = await _connected(c.tcp_port, token)
+            on_c = await Client.signed_in(c.tcp_port, token)
             await db.execute("BEGIN")
             await db.execute("SELECT 1 FROM users WHERE name = 'bob' FOR UPDATE")
             await rows.execute("UPDATE saved SET remind_at = now() WHERE msg_id = $1", msg_id)
@@ -449,18 +422,18 @@ async def test_refused_at_send_time_is_failed_and_told(tmp_path: Path, database_
     await nursery.start(service.serve)
     config = _quiet(tmp_path, database_dsn, push={"allow_private_endpoints": True})
     async with running(config) as daemon:
-        ann = await _connected(daemon.tcp_port,
+        ann = await Client.signed_in(daemon.tcp_port,
                                await register_and_login(daemon.http_port, "ann"))
         token = await subscribed(daemon, service, "bob")
-        bob = await _connected(daemon.tcp_port, token)
+        bob = await Client.signed_in(daemon.tcp_port, token)
         await ann.request("create_room", room="club")
         for client in (ann, bob):
             await client.request("join", room="general")
         await bob.request("join", room="club")
         left = (await bob.request("schedule", room="general", text="left",
-                                  send_at=_now() + SOON))["item"]
+                                  send_at=now_ms() + SOON))["item"]
         banned = (await bob.request("schedule", room="club", text="banned",
-                                    send_at=_now() + HOUR))["item"]
+                                    send_at=now_ms() + HOUR))["item"]
         await bob.request("leave", room="general")
         failed = await bob.event("scheduled", action="failed")
         assert failed["item"]["item"] == left["item"]
@@ -483,12 +456,12 @@ async def test_refused_at_send_time_is_failed_and_told(tmp_path: Path, database_
         assert push["room"] == "club" and push["error"] == "forbidden"
         assert push["text"] == "banned"
 
-        bob = await _connected(daemon.tcp_port, token)
+        bob = await Client.signed_in(daemon.tcp_port, token)
         welcome = await Client.tcp(daemon.tcp_port)
         hello = await welcome.hello(token)
         assert hello["scheduled_count"] == 2 and hello["scheduled_failed"] == 2
         await bob.request("join", room="general")
-        again = await bob.request("edit_scheduled", item=left["item"], send_at=_now() + SOON)
+        again = await bob.request("edit_scheduled", item=left["item"], send_at=now_ms() + SOON)
         assert again["item"]["state"] == "pending" and again["item"]["error"] is None
         message = await ann.event("message", text="left")
         sent = await bob.event("scheduled", action="sent")
@@ -517,13 +490,13 @@ async def test_files_are_reserved_and_attached_when_sent(tmp_path: Path,
         spare = await _upload(daemon, token, "spare.txt")
         dropped = await _upload(daemon, token, "dropped.txt")
         item = (await bob.request("schedule", room="general", text="", files=[kept],
-                                  send_at=_now() + HOUR))["item"]
+                                  send_at=now_ms() + HOUR))["item"]
         assert [f["id"] for f in item["files"]] == [kept]
         assert item["files"][0]["name"] == "kept.txt"
         other = (await bob.request("schedule", room="general", text="later", files=[dropped],
-                                   send_at=_now() + HOUR))["item"]
+                                   send_at=now_ms() + HOUR))["item"]
         twice = await bob.request("schedule", room="general", text="x", files=[kept],
-                                  send_at=_now() + HOUR)
+                                  send_at=now_ms() + HOUR)
         assert twice["code"] == "not_found", twice
         async with database(database_dsn) as db:
             await db.execute("UPDATE files SET created_at = now() - interval '1 hour'")
@@ -558,8 +531,8 @@ async def test_to_a_conversation_and_as_a_thread_reply(daemon: Server) -> None:
     assert first["op"] == "ok", first
     room = first["room"]
     root = await ann.request("send", room="general", text="root", nonce="r1")
-    await bob.request("schedule", room=room, text="hi ann, later", send_at=_now() + SOON)
-    await bob.request("schedule", room="general", text="in the thread", send_at=_now() + SOON,
+    await bob.request("schedule", room=room, text="hi ann, later", send_at=now_ms() + SOON)
+    await bob.request("schedule", room="general", text="in the thread", send_at=now_ms() + SOON,
                       thread=root["msg_id"], broadcast=True)
     dm = await ann.event("message", text="hi ann, later")
     assert dm["room"] == room and dm["from"] == "bob"

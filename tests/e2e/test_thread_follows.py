@@ -20,12 +20,6 @@ from tests.e2e.conftest import running
 from tests.helpers import LIFTED_RATES, make_config
 
 
-async def _connected(port: int, token: str) -> Client:
-    client = await Client.tcp(port)
-    await client.hello(token)
-    return client
-
-
 async def _in(client: Client, room: str = "general") -> None:
     reply = await client.request("join", room=room)
     assert reply["op"] == "ok", reply
@@ -61,7 +55,7 @@ async def people(request: pytest.FixtureRequest, daemon: Server, nursery: trio.N
             client = await Client.ws(daemon.http_port, nursery)
             await client.hello(token)
         else:
-            client = await _connected(daemon.tcp_port, token)
+            client = await Client.signed_in(daemon.tcp_port, token)
         await _in(client)
         clients[name] = client
     return clients
@@ -225,8 +219,9 @@ async def test_the_event_reaches_the_other_node_and_the_welcome_counts(
     config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
     async with running(config) as a, running(config) as b:
         token = await register_and_login(a.http_port, "ann")
-        here, there = await _connected(a.tcp_port, token), await _connected(b.tcp_port, token)
-        bob = await _connected(a.tcp_port, await register_and_login(a.http_port, "bob"))
+        here = await Client.signed_in(a.tcp_port, token)
+        there = await Client.signed_in(b.tcp_port, token)
+        bob = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "bob"))
         for client in (here, bob):
             await _in(client)
         roots = [(await _say(here, f"root {n}"))["msg_id"] for n in range(2)]
@@ -251,9 +246,9 @@ async def test_the_event_reaches_the_other_node_and_the_welcome_counts(
 async def test_over_http(daemon: Server) -> None:
     """PUT follows (the socket hears thread_state), DELETE unfollows, PUT .../read moves
     read_seq forward, GET lists; refusals as the socket's, with HTTP statuses."""
-    ann = await _connected(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
+    ann = await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
     token = await register_and_login(daemon.http_port, "bob")
-    bob = await _connected(daemon.tcp_port, token)
+    bob = await Client.signed_in(daemon.tcp_port, token)
     for client in (ann, bob):
         await _in(client)
     root = (await _say(ann, "over http"))["msg_id"]

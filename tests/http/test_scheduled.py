@@ -4,7 +4,6 @@ OpenAPI document (the closed reading: no field it does not describe)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,11 @@ import trio
 from chatd.config import Config
 from chatd.http.openapi import build_document
 from chatd.storage.base import Storage
+from tests.helpers import now_ms
 from tests.http.test_openapi import check
 from tests.http.test_uploads import Daemon, start_daemon
 
 HOUR = 3600 * 1000
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @pytest.fixture
@@ -58,7 +54,7 @@ async def test_the_routes(daemon: Daemon, document: dict[str, Any]) -> None:
     assert me.json()["reminders_due"] == 0 and "scheduled_count" not in me.json()
     _conforms(document, "/api/me", "get", 200, me.json())
 
-    later = _now() + HOUR
+    later = now_ms() + HOUR
     made = await daemon.call("POST", "/api/me/scheduled", token=ann,
                              json_body={"room": "general", "text": "later", "send_at": later})
     assert made.status == 201, made.body
@@ -99,16 +95,16 @@ async def test_refusals(daemon: Daemon, document: dict[str, Any]) -> None:
     await daemon.room(ann, "general")
     made = await daemon.call("POST", "/api/me/scheduled", token=ann,
                              json_body={"room": "general", "text": "mine",
-                                        "send_at": _now() + HOUR})
+                                        "send_at": now_ms() + HOUR})
     item = made.json()["item"]["item"]
     cases: list[tuple[str, str, str | None, Any, int, str]] = [
         ("PATCH", f"/api/me/scheduled/{item}", bob, {"text": "theirs"}, 404, "not_found"),
         ("DELETE", f"/api/me/scheduled/{item}", bob, None, 404, "not_found"),
         ("DELETE", "/api/me/scheduled/999999", ann, None, 404, "not_found"),
         ("POST", "/api/me/scheduled", bob,
-         {"room": "general", "text": "x", "send_at": _now() + HOUR}, 403, "forbidden"),
+         {"room": "general", "text": "x", "send_at": now_ms() + HOUR}, 403, "forbidden"),
         ("POST", "/api/me/scheduled", ann,
-         {"room": "general", "text": "x", "send_at": _now() - 1}, 400, "bad_request"),
+         {"room": "general", "text": "x", "send_at": now_ms() - 1}, 400, "bad_request"),
         ("POST", "/api/me/scheduled", ann, {"room": "general", "text": "x"}, 400,
          "bad_request"),
         ("POST", "/api/me/scheduled", ann, [1, 2], 400, "bad_request"),

@@ -8,7 +8,6 @@ of :class:`chatd.storage.Storage`, not the SQL behind it.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,13 +31,9 @@ from chatd.storage import (
 from chatd.storage.bridge import open_bridge
 from chatd.storage.migrations import load_migrations
 from chatd.storage.postgres import migrate
-from tests.helpers import make_config
+from tests.helpers import make_config, now_ms
 
 TIMEOUT = 20
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def make_member(storage: Storage, name: str, *rooms: str) -> User:
@@ -56,6 +51,23 @@ def appended(result: Appended | ChatError) -> Appended:
 def refused(result: Appended | ChatError) -> str:
     assert isinstance(result, ChatError), result
     return result.code
+
+
+async def claimed_by_two(storage: Storage, other: Storage,
+                         claim: Callable[[Storage], Awaitable[list[int]]]) -> list[int]:
+    """What two nodes' storages claim, two tasks each at once, each task claiming again
+    until a claim finds nothing: ``claim`` takes one batch through a storage and gives the
+    ids it got (so that a row claimed twice shows as an id listed twice)."""
+    claimed: list[int] = []
+
+    async def drain(via: Storage) -> None:
+        while got := await claim(via):
+            claimed.extend(got)
+
+    async with trio.open_nursery() as nursery:
+        for via in (storage, other, storage, other):
+            nursery.start_soon(drain, via)
+    return claimed
 
 
 def msg(user: User, room: str, text: str, nonce: str | None = None) -> NewMessage:

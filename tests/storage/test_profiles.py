@@ -5,7 +5,6 @@ other nodes are told by a notice of the trigger, only of a change, and parse it 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import asyncpg
@@ -21,7 +20,7 @@ from chatd.storage.postgres import (
     PROFILES_CHANNEL,
     _parse_notice,
 )
-from tests.helpers import until
+from tests.helpers import now_ms, until
 from tests.storage.plans import plan, scans
 from tests.storage.test_flat_costs import generated_users
 from tests.storage.test_nodes import _sql, raw_notices
@@ -32,24 +31,20 @@ HOUR = 3_600_000
 MEETING = CustomStatus(emoji="📅", text="In a meeting")
 
 
-def _now() -> int:
-    return time.time_ns() // 1_000_000
-
-
 async def test_set_profile_keeps_what_it_is_not_given(storage: Storage) -> None:
     """A name alone keeps the status and the other way round; '' and NO_CUSTOM_STATUS
     clear; the same again changes nothing (changed False); the token's check reads the
     profile with the user."""
     with trio.fail_after(TIMEOUT):
         (ann,) = await users(storage, "Ann")
-        later = CustomStatus(emoji="🌴", text="On holiday", until=_now() + HOUR)
+        later = CustomStatus(emoji="🌴", text="On holiday", until=now_ms() + HOUR)
         assert await storage.set_profile(ann.id, display_name="Ann Lee") == (
             Profile(name="Ann", display_name="Ann Lee"), True)
         assert await storage.set_profile(ann.id, custom_status=later) == (
             Profile(name="Ann", display_name="Ann Lee", custom_status=later), True)
         assert await storage.set_profile(ann.id, display_name="Ann Lee") == (
             Profile(name="Ann", display_name="Ann Lee", custom_status=later), False)
-        user = await storage.check_token(ann.id, "jti", _now())
+        user = await storage.check_token(ann.id, "jti", now_ms())
         assert user is not None and user.profile == Profile(
             name="Ann", display_name="Ann Lee", custom_status=later)
         assert await storage.set_profile(ann.id, display_name="",
@@ -69,7 +64,7 @@ async def test_a_status_past_its_time_is_none(storage: Storage, database_dsn: st
         await storage.join_room(ann.id, "lobby")
         await storage.join_room(bob.id, "lobby")
         await storage.set_profile(ann.id, display_name="Ann",
-                                  custom_status=CustomStatus(text="busy", until=_now() + HOUR))
+                                  custom_status=CustomStatus(text="busy", until=now_ms() + HOUR))
         await _sql(database_dsn, "UPDATE users SET status_until = now() - interval '1 second'"
                                  " WHERE name = 'ann'")
         shown = Profile(name="ann", display_name="Ann")
@@ -77,7 +72,7 @@ async def test_a_status_past_its_time_is_none(storage: Storage, database_dsn: st
         assert await storage.contact_profiles(bob.id, limit=10) == [shown]
         [member, _] = (await storage.member_page(bob.id, "lobby")).members
         assert (member.name, member.display_name, member.custom_status) == ("ann", "Ann", None)
-        user = await storage.check_token(ann.id, "jti", _now())
+        user = await storage.check_token(ann.id, "jti", now_ms())
         assert user is not None and user.custom_status is None
         assert await storage.set_profile(ann.id, display_name="Ann") == (shown, False)
         [[status_text]] = await _rows(database_dsn, "SELECT status_text FROM users "
@@ -131,7 +126,7 @@ async def test_another_node_is_told_of_a_change_only(storage: Storage,
     that stores the same values sends none."""
     with trio.fail_after(TIMEOUT):
         (ann,) = await users(storage, "ann")
-        ends = _now() + HOUR
+        ends = now_ms() + HOUR
         async with raw_notices(database_dsn, PROFILES_CHANNEL) as (payloads, _):
             await storage.set_profile(ann.id, display_name="Ann Lee")
             await storage.set_profile(ann.id, display_name="Ann Lee")

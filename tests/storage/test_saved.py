@@ -11,24 +11,19 @@ reminder due is claimed once, whichever of several claimers asks, and never agai
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import trio
 
 from chatd.errors import ChatError
 from chatd.storage import PushSubscription, Reminder, Storage, User, open_storage
-from tests.helpers import make_config
+from tests.helpers import make_config, now_ms
 from tests.storage.test_changes import delete, one, say
-from tests.storage.test_postgres import TIMEOUT, appended, make_member
+from tests.storage.test_postgres import TIMEOUT, appended, claimed_by_two, make_member
 
 HOUR = 3600 * 1000
 #: Seconds a claim holds a reminder (a node that dies leaves it this long).
 LEASE = 30.0
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def _posted(storage: Storage, user: User, room: str, text: str) -> int:
@@ -76,7 +71,7 @@ async def test_save_update_remove(storage: Storage) -> None:
         again, changed = await storage.save(ann.id, "general", msg_id, on=True,
                                             remind_at=None, limit=10)
         assert not changed and again.ts == item.ts
-        later = _now() + HOUR
+        later = now_ms() + HOUR
         moved, changed = await storage.save(ann.id, "general", msg_id, on=True,
                                             remind_at=later, limit=10)
         assert changed and moved.remind_at == later and moved.ts == item.ts
@@ -119,7 +114,7 @@ async def test_refusals(storage: Storage) -> None:
         assert await _refused(storage.save(ann.id, "general", here, on=True, remind_at=None,
                                            limit=1)) == "too_many_saved"
         # Changing the reminder of an item held is no new item.
-        await storage.save(ann.id, "other", there, on=True, remind_at=_now() + HOUR, limit=1)
+        await storage.save(ann.id, "other", there, on=True, remind_at=now_ms() + HOUR, limit=1)
         assert await _listed(storage, ann) == [there]
 
 
@@ -159,15 +154,15 @@ async def test_the_list_leaves_out_rooms_the_user_cannot_read(storage: Storage) 
         secret = await _posted(storage, ann, "secret", "secret")
         public = await _posted(storage, ann, "general", "public")
         for room, msg_id in (("secret", secret), ("general", public)):
-            await storage.save(bob.id, room, msg_id, on=True, remind_at=_now() - 1000,
+            await storage.save(bob.id, room, msg_id, on=True, remind_at=now_ms() - 1000,
                                limit=10)
         assert len(await _reminded(storage, 10)) == 2
-        start = await storage.open_session(bob.id, "jti", _now())
+        start = await storage.open_session(bob.id, "jti", now_ms())
         assert start is not None and start.reminders_due == 2
         assert await storage.reminded_message("bob", secret) is not None
         await storage.leave_room(bob.id, "secret")
         assert await _listed(storage, bob) == [public]
-        start = await storage.open_session(bob.id, "jti", _now())
+        start = await storage.open_session(bob.id, "jti", now_ms())
         assert start is not None and start.reminders_due == 1
         assert await storage.reminded_message("bob", secret) is None
         assert await storage.reminded_message("ann", public) is None  # not hers
@@ -187,30 +182,23 @@ async def test_reminders_are_claimed_once_by_racing_claimers(storage: Storage,
         ann = await make_member(storage, "ann", "general")
         ids = [await _posted(storage, ann, "general", f"m{i}") for i in range(61)]
         for msg_id in ids[:60]:
-            await storage.save(ann.id, "general", msg_id, on=True, remind_at=_now() - 1000,
+            await storage.save(ann.id, "general", msg_id, on=True, remind_at=now_ms() - 1000,
                                limit=100)
-        await storage.save(ann.id, "general", ids[60], on=True, remind_at=_now() + HOUR,
+        await storage.save(ann.id, "general", ids[60], on=True, remind_at=now_ms() + HOUR,
                            limit=100)
-        claimed: list[int] = []
 
-        async def claim(via: Storage) -> None:
-            while True:
-                got = await _reminded(via, 7)
-                claimed.extend(r.message.msg_id for r in got)
-                if not got:
-                    return
+        async def claim(via: Storage) -> list[int]:
+            return [r.message.msg_id for r in await _reminded(via, 7)]
 
-        async with open_storage(make_config(tmp_path, database_dsn)) as other, \
-                trio.open_nursery() as nursery:
-            for via in (storage, other, storage, other):
-                nursery.start_soon(claim, via)
+        async with open_storage(make_config(tmp_path, database_dsn)) as other:
+            claimed = await claimed_by_two(storage, other, claim)
         assert sorted(claimed) == ids[:60]
         assert await _reminded(storage, 100) == []
         wait = await storage.next_reminder()
         assert wait is not None and 3500 < wait <= 3600
         items, _ = await storage.saved_items(ann.id, limit=100)
         assert {i.msg_id for i in items if i.reminded} == set(ids[:60])
-        start = await storage.open_session(ann.id, "jti", _now())
+        start = await storage.open_session(ann.id, "jti", now_ms())
         assert start is not None and start.reminders_due == 60
 
 
@@ -224,9 +212,9 @@ async def test_a_claimed_reminder_carries_what_the_push_needs(storage: Storage) 
         await storage.add_push_subscription(
             ann.id, PushSubscription(endpoint="https://push.example/1", p256dh="p", auth="a"),
             keep=10)
-        until = _now() + HOUR
+        until = now_ms() + HOUR
         await storage.set_dnd(ann.id, until)
-        due = _now() - 5
+        due = now_ms() - 5
         await storage.save(ann.id, "general", msg_id, on=True, remind_at=due, limit=10)
         [reminder] = await _reminded(storage, 10)
         assert (reminder.user, reminder.remind_at, reminder.readable) == ("ann", due, True)

@@ -8,24 +8,19 @@ with no waiting for time to pass."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import trio
 
 from chatd.storage import ScheduledItem, Storage, User, open_storage
-from tests.helpers import make_config
+from tests.helpers import make_config, now_ms
 from tests.storage.test_archive_and_delete import archive
 from tests.storage.test_changes import one as commit_one
-from tests.storage.test_postgres import TIMEOUT, make_member
+from tests.storage.test_postgres import TIMEOUT, claimed_by_two, make_member
 from tests.storage.test_saved import _posted, _refused
 
 HOUR = 3600 * 1000
 LEASE = 3600.0
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def _schedule(storage: Storage, user: User, text: str, send_at: int, *,
@@ -49,8 +44,8 @@ async def test_schedule_list_edit_cancel(storage: Storage) -> None:
     with trio.fail_after(TIMEOUT):
         ann = await make_member(storage, "ann", "general")
         bob = await make_member(storage, "bob", "general")
-        later = await _schedule(storage, ann, "later", _now() + 2 * HOUR)
-        sooner = await _schedule(storage, ann, "sooner", _now() + HOUR)
+        later = await _schedule(storage, ann, "later", now_ms() + 2 * HOUR)
+        sooner = await _schedule(storage, ann, "sooner", now_ms() + HOUR)
         assert (later.room, later.text, later.state, later.error) == (
             "general", "later", "pending", None)
         assert [i.id for i in await storage.scheduled_items(ann.id)] == [sooner.id, later.id]
@@ -61,9 +56,9 @@ async def test_schedule_list_edit_cancel(storage: Storage) -> None:
         edited = await storage.edit_scheduled(ann.id, later.id, text="later, edited",
                                               files=None, send_at=None)
         assert (edited.text, edited.send_at) == ("later, edited", later.send_at)
-        before = _now()
+        before = now_ms()
         now = await storage.edit_scheduled(ann.id, later.id, text=None, files=None, send_at=0)
-        assert now.text == "later, edited" and before - 1000 <= now.send_at <= _now() + 1000
+        assert now.text == "later, edited" and before - 1000 <= now.send_at <= now_ms() + 1000
         assert [i.id for i in await storage.scheduled_items(ann.id)] == [later.id, sooner.id]
 
         for call in (storage.edit_scheduled(bob.id, later.id, text="x", files=None,
@@ -86,7 +81,7 @@ async def test_refusals_and_the_limit(storage: Storage) -> None:
         bob = await make_member(storage, "bob", "random")
         await storage.create_room(ann.id, "old", private=False, topic="")
         await commit_one(storage, archive(ann, "old"))
-        ahead = _now() + HOUR
+        ahead = now_ms() + HOUR
         assert await _refused(_schedule(storage, ann, "x", ahead, room="nowhere")) == \
             "not_found"
         assert await _refused(_schedule(storage, bob, "x", ahead)) == "forbidden"
@@ -115,7 +110,7 @@ async def test_files_are_reserved_then_released(storage: Storage) -> None:
         bob = await make_member(storage, "bob", "general")
         one, two, three = [await _upload(storage, ann, n) for n in ("a.txt", "b.txt", "c.txt")]
         bobs = await _upload(storage, bob, "d.txt")
-        ahead = _now() + HOUR
+        ahead = now_ms() + HOUR
         item = await _schedule(storage, ann, "", ahead, files=(one, two))
         assert [f.id for f in item.files] == [one, two]
         assert item.files[0].name == "a.txt"
@@ -143,23 +138,17 @@ async def test_claims_are_once_held_for_the_lease_and_taken_again(
     not claimed, and is what next_scheduled tells."""
     with trio.fail_after(TIMEOUT * 2):
         ann = await make_member(storage, "ann", "general")
-        items = [await _schedule(storage, ann, f"m{i}", _now() + HOUR) for i in range(41)]
+        items = [await _schedule(storage, ann, f"m{i}", now_ms() + HOUR) for i in range(41)]
         for item in items[:40]:
             await storage.edit_scheduled(ann.id, item.id, text=None, files=None, send_at=0)
-        claimed: list[int] = []
 
-        async def claim(via: Storage) -> None:
-            while True:
-                got = await via.claim_scheduled(7, LEASE)
-                claimed.extend(w.item.id for w in got)
-                assert all(w.user.name == "ann" for w in got)
-                if not got:
-                    return
+        async def claim(via: Storage) -> list[int]:
+            got = await via.claim_scheduled(7, LEASE)
+            assert all(w.user.name == "ann" for w in got)
+            return [w.item.id for w in got]
 
-        async with open_storage(make_config(tmp_path, database_dsn)) as other, \
-                trio.open_nursery() as nursery:
-            for via in (storage, other, storage, other):
-                nursery.start_soon(claim, via)
+        async with open_storage(make_config(tmp_path, database_dsn)) as other:
+            claimed = await claimed_by_two(storage, other, claim)
         assert sorted(claimed) == sorted(i.id for i in items[:40])
         assert await storage.claim_scheduled(100, LEASE) == []
         wait = await storage.next_scheduled()
@@ -168,7 +157,7 @@ async def test_claims_are_once_held_for_the_lease_and_taken_again(
 
         # A node that dies at once: its claims (lease 0) are taken by the next claim.
         await storage.scheduled_sent(items[0].id)
-        dead = [await _schedule(storage, ann, f"d{i}", _now() + HOUR) for i in range(3)]
+        dead = [await _schedule(storage, ann, f"d{i}", now_ms() + HOUR) for i in range(3)]
         for item in dead:
             await storage.edit_scheduled(ann.id, item.id, text=None, files=None, send_at=0)
         first = await storage.claim_scheduled(10, 0.0)
@@ -186,7 +175,7 @@ async def test_a_failure_is_kept_until_rescheduled(storage: Storage) -> None:
     not claimed again; a new send_at makes it pending (the error cleared) and claimable."""
     with trio.fail_after(TIMEOUT):
         ann = await make_member(storage, "ann", "general")
-        item = await _schedule(storage, ann, "x", _now() + HOUR)
+        item = await _schedule(storage, ann, "x", now_ms() + HOUR)
         await storage.edit_scheduled(ann.id, item.id, text=None, files=None, send_at=0)
         [work] = await storage.claim_scheduled(10, LEASE)
         failed = await storage.scheduled_failed(work.item.id, "forbidden", "you left")
@@ -214,14 +203,14 @@ async def test_a_reminder_claim_is_held_for_its_lease(storage: Storage) -> None:
     with trio.fail_after(TIMEOUT):
         ann = await make_member(storage, "ann", "general")
         msg_id = await _posted(storage, ann, "general", "ping")
-        await storage.save(ann.id, "general", msg_id, on=True, remind_at=_now() - 5, limit=10)
+        await storage.save(ann.id, "general", msg_id, on=True, remind_at=now_ms() - 5, limit=10)
         [held] = await storage.claim_reminders(10, LEASE)
         assert await storage.claim_reminders(10, LEASE) == []
         wait = await storage.next_reminder()
         assert wait is not None and 3500 < wait <= 3600
         [item], _ = await storage.saved_items(ann.id, limit=10)
         assert not item.reminded
-        await storage.save(ann.id, "general", msg_id, on=True, remind_at=_now() - 1,
+        await storage.save(ann.id, "general", msg_id, on=True, remind_at=now_ms() - 1,
                            limit=10)  # a new time clears the claim
         [dead] = await storage.claim_reminders(10, 0.0)
         [again] = await storage.claim_reminders(10, LEASE)
@@ -234,6 +223,6 @@ async def test_a_reminder_claim_is_held_for_its_lease(storage: Storage) -> None:
         assert item.reminded
         assert await storage.claim_reminders(10, 0.0) == []
         assert await storage.next_reminder() is None
-        start = await storage.open_session(ann.id, "jti", _now())
+        start = await storage.open_session(ann.id, "jti", now_ms())
         assert start is not None and start.reminders_due == 1
 
