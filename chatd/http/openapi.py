@@ -1189,7 +1189,7 @@ class _Builder:
                 "those below `before`), as the protocol's `thread`, for the room's members "
                 "only (a public room's other readers too are 403). `msg_id` is the root or "
                 "any reply of the thread. The next page back: `before` the first reply's "
-                "`seq`.",
+                "`seq`. `following` and `read_seq`: the user's state of the thread.",
                 tag="rooms", op_id="thread",
                 parameters=[
                     room_param,
@@ -1207,6 +1207,8 @@ class _Builder:
                     "root": _ref("Message"),
                     "messages": {"type": "array", "items": _ref("Message")},
                     "more": {"type": "boolean"},
+                    "following": {"type": "boolean"},
+                    "read_seq": {"type": "integer", "minimum": 0},
                 })),
                 errors=(400, 403, 404),
             )},
