@@ -1816,7 +1816,9 @@ class _Builder:
                 "The room (never a conversation: 400) with its messages, changes, "
                 "memberships, bans, webhooks and files (their bytes are collected later); its "
                 "name is free at once. Its members' connections on every node get "
-                "`room_deleted`; the audit log keeps a `delete_room` entry.",
+                "`room_deleted`; the scheduled messages to it are removed, their users told "
+                "(a `scheduled` event `cancelled`, failed `not_found`); the audit log keeps a "
+                "`delete_room` entry.",
                 "deleteRoom", self.sent({}),
                 errors=(400, 404),
                 parameters=[path_param("room", _ref("RoomName"), "The room.", "scrap")],
