@@ -1080,8 +1080,9 @@ _FILE_FIELDS = "f.id, f.name, f.size, f.content_type, f.width, f.height, f.thumb
 # registered. Files ($6, space-separated ids) are looked up among the sender's uploads to the
 # room, with whether each is attached already and the scheduled item that holds it, if any
 # (migration 0032: only that item's own send, nonce 'sched:<id>', may attach it). Each
-# lookup is a probe of a key, and only for the rows that have them. A batch of plain messages (no reply, no "@", no file: the common
-# case under load) runs the statement without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
+# lookup is a probe of a key, and only for the rows that have them. A batch of plain
+# messages (no reply, no "@", no file: the common case under load) runs the statement
+# without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
 # and its insert without their columns: what appending cost before messages had them; a small
 # one, :data:`_SQL_APPEND_ONE_TRIP`.
 _APPEND_RESOLVE = """
