@@ -2040,7 +2040,9 @@ export function followThread(state, { room, rootId, on }) {
  */
 export function readThread(state, { room, rootId, seq }) {
   if (!online(state)) return [];
-  const fields = inboxing.readRequest(state.inbox, room, rootId, seq);
+  const panel = state.threadPanel;
+  const said = panel && panel.room === room && panel.rootId === rootId ? panel.said : null;
+  const fields = inboxing.readRequest(state.inbox, room, rootId, seq, { said });
   return fields ? [request("read_thread", fields)] : [];
 }
 
