@@ -280,9 +280,9 @@ def test_a_thread_unfollowed_elsewhere_shows_follow_when_opened(
     page = ann.page
     log_in(page, daemon.url, "ann")
     expect(threads_count(page)).to_have_text(str(count - 1))
-    root = message(page, "question 0")
-    root.scroll_into_view_if_needed()
-    root.locator(".thread-summary").click()
+    shown = message(page, "question 0")
+    shown.scroll_into_view_if_needed()
+    shown.locator(".thread-summary").click()
     panel = page.get_by_role("complementary", name="Thread in #general")
     expect(panel.locator("#thread-list li.msg[data-seq]").filter(
         has_text="answer 0")).to_be_visible()
