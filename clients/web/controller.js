@@ -1117,6 +1117,12 @@ export class Controller {
   /** Delete a scheduled message once confirmed (as Slack asks): it is not sent. */
   confirmCancelScheduled(item) {
     if (!this.state) return;
+    // The Delete button went with its item: the focus stays in the panel (where Escape closes
+    // it), not on the page's body.
+    $("dialog").addEventListener("close", () => {
+      if ($("dialog").open || !this.views.scheduled.isOpen) return;
+      if (!$("scheduled-panel").contains(document.activeElement)) this.views.scheduled.focusFirst();
+    }, { once: true });
     this.views.dialogs.confirm({
       danger: true,
       title: "Delete this scheduled message?",
