@@ -24,6 +24,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from chatd.actions.scheduled import removed_event
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.protocol import InvalidName, codes, is_dm_room, normalise_room
@@ -204,7 +205,9 @@ async def delete_room(config: Config, name: str, confirmed: bool) -> None:
             print("type the room's name to delete it: ", end="", file=sys.stderr, flush=True)
             if sys.stdin.readline().strip().lower().lstrip("#") != name:
                 raise ChatError(codes.BAD_REQUEST, f"not confirmed: #{name} is left as it was")
-        await storage.delete_room(None, name)
+        removed = await storage.delete_room(None, name)
+        for user, item in removed:  # (this process is no node: every running node tells)
+            await storage.tell_elsewhere(user, removed_event(item))
     print(f"deleted #{name}; its members were told on every running node")
 
 

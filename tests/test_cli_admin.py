@@ -15,6 +15,7 @@ import os
 import pty
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import trio
@@ -131,8 +132,9 @@ async def test_room_list_and_delete_with_a_running_daemon(tmp_path: Path,
     """`room list` shows rooms (not conversations) aligned, or as the admin API's objects with
     --json, filtered by --query; `room delete` refuses a script without --yes, a
     conversation and an unknown room in one line each, then deletes: ann, connected, is told
-    ``room_deleted`` (by "": the command line), the room is gone from the list, and the
-    audit log keeps it under its name with a null actor."""
+    ``room_deleted`` (by "": the command line) and that her scheduled message to it was
+    removed, the room is gone from the list, and the audit log keeps it under its name with
+    a null actor."""
     async with running(make_config(tmp_path, database_dsn)) as server:
         ann = await Client.tcp(server.tcp_port)
         await ann.hello(await register_and_login(server.http_port, "ann"))
@@ -143,6 +145,8 @@ async def test_room_list_and_delete_with_a_running_daemon(tmp_path: Path,
         await ann.request("send", room="team", text="hi", nonce="t1")
         await ann.request("dm", to="bob", text="psst", nonce="d1")
         await ann.request("archive", room="lobby", archived=True)
+        later = (await ann.request("schedule", room="team", text="later",
+                                   send_at=time.time_ns() // 1_000_000 + 3_600_000))["item"]
 
         listed = await _cli(tmp_path, database_dsn, "room", "list")
         assert listed.returncode == 0, listed.stderr
@@ -181,6 +185,9 @@ async def test_room_list_and_delete_with_a_running_daemon(tmp_path: Path,
         assert "deleted #team" in deleted.stdout
         assert await ann.event("room_deleted", room="team") == {
             "op": "room_deleted", "room": "team", "by": ""}
+        removed = await ann.event("scheduled", action="cancelled")
+        assert removed["item"] == {**later, "state": "failed", "error": {
+            "code": "not_found", "message": "the room #team was deleted"}}
         after = await _cli(tmp_path, database_dsn, "room", "list", "--json")
         assert [r["room"] for r in json.loads(after.stdout)["rooms"]] == ["lobby"]
         audit = await _cli(tmp_path, database_dsn, "audit", "--json", "--limit", "1")

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chatd.actions.context import App
+from chatd.actions.scheduled import tell_removed
 from chatd.errors import ChatError
 from chatd.protocol import RoomDeleted, codes, frame
 from chatd.protocol.events import MAX_SEQ
@@ -173,10 +174,12 @@ async def list_rooms(app: App, user: User, *, query: str = "", after: str = "",
 async def delete_room(app: App, user: User, room: str) -> dict[str, Any]:
     """Delete a room with its whole log (not a conversation). Its members' connections on
     this node are told ``room_deleted`` here; other nodes from storage's notice
-    (chatd.cluster)."""
+    (chatd.cluster). The users of the scheduled messages to it removed are told on every
+    node (a ``scheduled`` event ``"cancelled"``, failed with ``not_found``)."""
     require_admin(user)
-    await app.storage.delete_room(user.id, room)
+    removed = await app.storage.delete_room(user.id, room)
     await app.registry.send(CloseRoom(room, frame(RoomDeleted(room=room, by=user.name))))
+    await tell_removed(app, removed)
     return {}
 
 

@@ -155,13 +155,14 @@ async def thread(app: App, caller: Caller, request: Thread) -> Answer:
     """A thread (of its root, or of one of its replies) for the room's members: its root as
     it is now and a page of its replies, oldest first, the newest of those below
     ``before``; ``more``: older replies remain (ask again with ``before`` = the first
-    one's seq)."""
+    one's seq); ``following`` and ``read_seq``: the user's state of the thread."""
     user = signed_in(caller)
     page = await app.storage.thread(user.id, request.room, request.msg_id,
                                     before=request.before, limit=request.limit or THREAD_PAGE)
     return Answer(id=request.id, fields={
         "room": request.room, "root": message_object(page.root),
         "messages": [message_object(m) for m in page.messages], "more": page.more,
+        "following": page.following, "read_seq": page.read_seq,
     })
 
 

@@ -92,6 +92,18 @@ async def _tell(app: App, user: str, action: str, item: ScheduledItem,
     await app.tell(user, data, "a scheduled message")
 
 
+def removed_event(item: ScheduledItem) -> bytes:
+    """The ``scheduled`` event ``"cancelled"`` of an item the server removed (its room was
+    deleted: :meth:`Storage.delete_room` gives it ``failed`` with the reason)."""
+    return frame(ScheduledChanged(action="cancelled", item=scheduled_item_object(item)))
+
+
+async def tell_removed(app: App, removed: list[tuple[str, ScheduledItem]]) -> None:
+    """Tell each user, on every node, of their items a room's deletion removed."""
+    for user, item in removed:
+        await app.tell(user, removed_event(item), "a scheduled message removed")
+
+
 async def schedule(app: App, caller: Caller, request: Schedule) -> Answer:
     """Schedule a message of the caller; their connections on every node are told."""
     user = signed_in(caller)

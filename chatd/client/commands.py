@@ -1208,9 +1208,18 @@ async def thread(client: ChatClient, arg: str) -> None:
         # Held, so that they can be named by number (only members read threads, and a
         # member's connection gets the room's entries, which keep them right).
         [held_root] = client.take([parsed]) or [parsed]
+        # The user's state of the thread, as the server says it (an older one does not):
+        # known, a later thread_state prints only a change of it.
+        following = reply.fields.get("following")
+        read_seq = reply.fields.get("read_seq")
+        if isinstance(following, bool):
+            client.following[(room, held_root.msg_id)] = following
         if before is None:
+            state = "" if not isinstance(following, bool) else (
+                " (following)" if following else
+                f" (not following: /follow {client.messages.number(held_root)})")
             client.screen.notice(f"thread of [{client.messages.number(held_root)}] in "
-                                 f"[{client.label(room)}]:")
+                                 f"[{client.label(room)}]{state}:")
             client.show(held_root)
         else:
             client.screen.notice("older replies:")
@@ -1219,9 +1228,11 @@ async def thread(client: ChatClient, arg: str) -> None:
                                  f"{client.messages.number(held_root)} TEXT answers in it")
         for message in client.take(shown):
             client.show(message)
-        if before is None and shown:
+        read = read_seq if isinstance(read_seq, int) and not isinstance(read_seq, bool) else 0
+        if before is None and shown and shown[-1].seq > read:
             # Shown up to its newest reply: read, for every device of the user (the
-            # thread_state event; forward only, so an older page says nothing).
+            # thread_state event; forward only, so an older page says nothing; not asked
+            # when the server says it was read that far).
             await client.ask("/thread", ReadThread(room=room, msg_id=held_root.msg_id,
                                                    seq=shown[-1].seq), Answer, _quiet,
                              wait=False)

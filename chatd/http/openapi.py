@@ -1202,7 +1202,7 @@ class _Builder:
                 "those below `before`), as the protocol's `thread`, for the room's members "
                 "only (a public room's other readers too are 403). `msg_id` is the root or "
                 "any reply of the thread. The next page back: `before` the first reply's "
-                "`seq`.",
+                "`seq`. `following` and `read_seq`: the user's state of the thread.",
                 tag="rooms", op_id="thread",
                 parameters=[
                     room_param,
@@ -1220,6 +1220,8 @@ class _Builder:
                     "root": _ref("Message"),
                     "messages": {"type": "array", "items": _ref("Message")},
                     "more": {"type": "boolean"},
+                    "following": {"type": "boolean"},
+                    "read_seq": {"type": "integer", "minimum": 0},
                 })),
                 errors=(400, 403, 404),
             )},
@@ -1811,7 +1813,9 @@ class _Builder:
                 "The room (never a conversation: 400) with its messages, changes, "
                 "memberships, bans, webhooks and files (their bytes are collected later); its "
                 "name is free at once. Its members' connections on every node get "
-                "`room_deleted`; the audit log keeps a `delete_room` entry.",
+                "`room_deleted`; the scheduled messages to it are removed, their users told "
+                "(a `scheduled` event `cancelled`, failed `not_found`); the audit log keeps a "
+                "`delete_room` entry.",
                 "deleteRoom", self.sent({}),
                 errors=(400, 404),
                 parameters=[path_param("room", _ref("RoomName"), "The room.", "scrap")],

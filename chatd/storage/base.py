@@ -806,12 +806,15 @@ class Page:
 class ThreadPage:
     """A page of a thread: its ``root`` as it is now, and ``messages``, replies oldest first
     (the newest of those asked for); ``more``: older replies remain; ``last_seq``: the
-    room's, in the same snapshot."""
+    room's, in the same snapshot; ``following`` and ``read_seq``: the asking user's state of
+    the thread (false and 0 when they have none)."""
 
     root: Message
     messages: list[Message]
     more: bool
     last_seq: int
+    following: bool
+    read_seq: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1213,13 +1216,17 @@ class Storage(Protocol):
         messages sent at ``since`` (ms) or later and not deleted, by name: where a
         deactivation with ``delete_messages`` purges. Empty for an unknown user."""
 
-    async def delete_room(self, user_id: int | None, room: str) -> None:
+    async def delete_room(self, user_id: int | None, room: str
+                          ) -> list[tuple[str, ScheduledItem]]:
         """Delete a room (not a conversation) with everything in it, for an administrator
         (read in the transaction; None: the command line): its log, memberships, bans,
-        hooks, webhook; its files become deleted files (their bytes are collected later).
-        The name is free at once; the audit log keeps the action, with the room's name.
-        Other nodes get a :class:`RoomDeletedNotice` (its ``by`` empty from the command
-        line). A send racing it is refused or deleted with the room.
+        hooks, webhook, the scheduled messages to it; its files become deleted files (their
+        bytes are collected later). The name is free at once; the audit log keeps the
+        action, with the room's name. Other nodes get a :class:`RoomDeletedNotice` (its
+        ``by`` empty from the command line). A send racing it is refused or deleted with
+        the room. Returns the scheduled items removed, each with its user's name, as they
+        were but ``failed`` with ``not_found`` (the room was deleted), for their users to be
+        told.
 
         Raises:
             ChatError: ``forbidden`` (not an administrator), ``not_found``, ``bad_request``

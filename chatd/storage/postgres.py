@@ -80,6 +80,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import datetime
 import json
 import logging
@@ -1077,9 +1078,11 @@ _FILE_FIELDS = "f.id, f.name, f.size, f.content_type, f.width, f.height, f.thumb
 # must be in the same room; its quote is taken here, as the message is at commit. Mention
 # candidates ($5, space-separated lower-case names) are kept if they name a member, as
 # registered. Files ($6, space-separated ids) are looked up among the sender's uploads to the
-# room, with whether each is attached already. Each lookup is a probe of a key, and only for
-# the rows that have them. A batch of plain messages (no reply, no "@", no file: the common
-# case under load) runs the statement without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
+# room, with whether each is attached already and the scheduled item that holds it, if any
+# (migration 0032: only that item's own send, nonce 'sched:<id>', may attach it). Each
+# lookup is a probe of a key, and only for the rows that have them. A batch of plain
+# messages (no reply, no "@", no file: the common case under load) runs the statement
+# without those lookups (:data:`_SQL_APPEND_RESOLVE_PLAIN`),
 # and its insert without their columns: what appending cost before messages had them; a small
 # one, :data:`_SQL_APPEND_ONE_TRIP`.
 _APPEND_RESOLVE = """
@@ -1118,7 +1121,8 @@ LEFT JOIN LATERAL (
 ) mn ON true
 LEFT JOIN LATERAL (
     SELECT json_agg(json_build_array({_FILE_FIELDS},
-                                     f.message_id IS NOT NULL OR f.deleted_at IS NOT NULL)
+                                     f.message_id IS NOT NULL OR f.deleted_at IS NOT NULL,
+                                     f.scheduled_id)
                     ORDER BY f.id) AS files
     FROM files f
     WHERE i.file_ids <> '' AND f.id = ANY (string_to_array(i.file_ids, ' ')::bigint[])
@@ -1314,8 +1318,9 @@ _SQL_APPEND_INSERT_PLAIN = _APPEND_INSERT.format(
 ) + _INSERTED
 _SQL_APPEND_INSERT = _SQL_APPEND_INSERT_HEAD + _INSERTED
 _SQL_APPEND_INSERT_GROUP = _SQL_APPEND_INSERT_GROUP_HEAD + _INSERTED
-# The same, attaching each new message's files (still unattached, the sender's, in its room);
-# ``attached`` counts them, so that a file another commit attached meanwhile shows.
+# The same, attaching each new message's files (still unattached, the sender's, in its room,
+# not held by a scheduled item but the one this message is the send of); ``attached`` counts
+# them, so that a file another commit attached (or an item reserved) meanwhile shows.
 # (``_ATTACH``, the attaching, is shared with the threaded inserts' _ATTACHED_THREAD.)
 _ATTACH = """, attached AS (
     UPDATE files f SET message_id = i.id
@@ -1323,6 +1328,7 @@ _ATTACH = """, attached AS (
     WHERE new.file_ids <> '' AND f.id = ANY (string_to_array(new.file_ids, ' ')::bigint[])
       AND f.message_id IS NULL AND f.deleted_at IS NULL
       AND f.uploader_id = i.sender_id AND f.room_id = i.room_id
+      AND (f.scheduled_id IS NULL OR new.nonce = 'sched:' || f.scheduled_id)
     RETURNING f.id
 )
 """
@@ -1853,10 +1859,15 @@ WITH r AS (
     SELECT coalesce(x.thread_root, x.id) AS id
     FROM r JOIN messages x ON x.id = $3 AND x.room_id = r.id
     WHERE r.allowed
+), f AS (
+    -- The user's state of the thread (its row of thread_follows, one key): one row always.
+    SELECT coalesce(bool_or(tf.following), false) AS following,
+           coalesce(max(tf.read_seq), 0) AS read_seq
+    FROM t JOIN thread_follows tf ON tf.user_id = $2 AND tf.root_id = t.id
 )
-SELECT r.last_seq, r.allowed, e.*, a.name AS sender,{_MESSAGE_EXTRAS.format(
-    quote=_QUOTE, file_fields=_FILE_FIELDS)}
-FROM r LEFT JOIN LATERAL (
+SELECT r.last_seq, r.allowed, f.following AS thread_following, f.read_seq AS thread_read_seq,
+       e.*, a.name AS sender,{_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM r CROSS JOIN f LEFT JOIN LATERAL (
     SELECT 0 AS part, {_MESSAGE_ENTRY}
     FROM t JOIN messages m ON m.id = t.id
     UNION ALL (
@@ -2361,6 +2372,13 @@ ORDER BY s.send_at, s.id
 """
 _SQL_SCHEDULED_OF_USER = _SCHEDULED_ITEMS.format(where="s.user_id = $1")
 _SQL_SCHEDULED_BY_ID = _SCHEDULED_ITEMS.format(where="s.id = ANY ($1::bigint[])")
+# The scheduled items to room $1 with their users' names, locked: a room deleted removes them
+# (Storage.delete_room) in its transaction.
+_SQL_DELETE_ROOM_SCHEDULED = """
+SELECT s.id, u.name FROM scheduled s JOIN users u ON u.id = s.user_id
+WHERE s.room_id = $1 ORDER BY s.id FOR UPDATE OF s
+"""
+_SQL_SCHEDULED_DELETE_MANY = "DELETE FROM scheduled WHERE id = ANY ($1::bigint[])"
 # What a schedule of user $2 to room $1 needs, under the lock of their row: the room, whether
 # they are in it and it is archived, and how many items they hold.
 _SQL_SCHEDULE_CHECK = """
@@ -3171,13 +3189,17 @@ class PostgresStorage:
     async def room_archived(self, room: str) -> bool:
         return bool(await self._run(self._pool.fetchval, _SQL_ROOM_ARCHIVED, room))
 
-    async def delete_room(self, user_id: int | None, room: str) -> None:
-        """See :meth:`Storage.delete_room`: a tombstone in one short transaction, then its
-        rows, in chunks (:meth:`purge_deleted_rooms`)."""
-        await self._run(self._do_delete_room, user_id, room)
+    async def delete_room(self, user_id: int | None, room: str
+                          ) -> list[tuple[str, ScheduledItem]]:
+        """See :meth:`Storage.delete_room`: a tombstone and the room's scheduled items
+        removed in one short transaction, then its rows, in chunks
+        (:meth:`purge_deleted_rooms`)."""
+        removed = await self._run(self._do_delete_room, user_id, room)
         await self.purge_deleted_rooms()
+        return removed
 
-    async def _do_delete_room(self, user_id: int | None, room: str) -> None:
+    async def _do_delete_room(self, user_id: int | None, room: str
+                              ) -> list[tuple[str, ScheduledItem]]:
         async with self._pool.acquire() as conn, conn.transaction():
             by = ""  # the command line: the notice's room_deleted names nobody
             if user_id is not None:
@@ -3191,10 +3213,19 @@ class PostgresStorage:
                 raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
             if row["kind"] != "room":
                 raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be deleted")
+            # Its scheduled items go now (read before the tombstone renames the room), not
+            # at the purge: none is claimed and refused meanwhile.
+            owners = {r["id"]: r["name"] for r in await conn.fetch(
+                _SQL_DELETE_ROOM_SCHEDULED, row["id"])}
+            items = await _scheduled_items(conn, _SQL_SCHEDULED_BY_ID, list(owners))
+            await conn.execute(_SQL_SCHEDULED_DELETE_MANY, list(owners))
             await conn.execute("SELECT set_config('chatd.quiet', 'on', true)")
             await conn.fetchval(_SQL_DELETE_TOMBSTONE, row["id"], room, user_id,
                                 json.dumps({"last_seq": row["last_seq"]}), by)
             await conn.execute("SELECT set_config('chatd.quiet', '', true)")
+        error = {"code": codes.NOT_FOUND, "message": f"the room #{room} was deleted"}
+        return [(owners[item.id], dataclasses.replace(item, state="failed", error=error))
+                for item in items]
 
     async def purge_deleted_rooms(self) -> int:
         """Delete the rows of every deleted room (their tombstones), in chunks of
@@ -4184,7 +4215,9 @@ class PostgresStorage:
         del replies[limit:]
         replies.reverse()
         return ThreadPage(root=_entry(room, rows[0]), messages=replies, more=more,
-                          last_seq=rows[0]["last_seq"])
+                          last_seq=rows[0]["last_seq"],
+                          following=rows[0]["thread_following"],
+                          read_seq=rows[0]["thread_read_seq"])
 
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:
@@ -4348,13 +4381,17 @@ class _FilesRaced(Exception):
 def _file_refusal(item: NewMessage, found_json: str | None, claimed: set[int]
                   ) -> ChatError | None:
     """Why ``item`` cannot attach its files (as the resolve step found them), or None."""
-    found = {f[0]: f[7] for f in json.loads(found_json)} if found_json else {}
+    found = {f[0]: (f[7], f[8]) for f in json.loads(found_json)} if found_json else {}
     for file_id in item.files:
         if file_id not in found:
             return ChatError(codes.NOT_FOUND,
                              f"there is no file {file_id} of yours in {item.room!r}")
-        if found[file_id] or file_id in claimed:
+        attached, held = found[file_id]
+        if attached or file_id in claimed:
             return ChatError(codes.BAD_REQUEST, f"file {file_id} is attached already")
+        if held is not None and item.nonce != f"sched:{held}":
+            return ChatError(codes.BAD_REQUEST,
+                             f"file {file_id} is held by a scheduled message")
     return None
 
 

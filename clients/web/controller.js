@@ -310,7 +310,7 @@ export class Controller {
           item.send_at, set: (at) => this.act(model.rescheduleItem, item.item, at, clock.now()),
       }),
       edit: (item) => this.editScheduled(item),
-      remove: (item) => this.act(model.cancelScheduled, item.item),
+      remove: (item) => this.confirmCancelScheduled(item),
     });
     notifier.prepareSound();
     notifier.watchPermission((permission) => this.act(model.setAlerts, { permission }));
@@ -1114,6 +1114,30 @@ export class Controller {
   }
 
   /** Ask before deleting message `msgId` of the open room (a dialog), then delete it. */
+  /** Delete a scheduled message once confirmed (as Slack asks): it is not sent. */
+  confirmCancelScheduled(item) {
+    if (!this.state) return;
+    // The Delete button went with its item: the focus stays in the panel (where Escape closes
+    // it), not on the page's body.
+    $("dialog").addEventListener("close", () => {
+      if ($("dialog").open || !this.views.scheduled.isOpen) return;
+      if (!$("scheduled-panel").contains(document.activeElement)) this.views.scheduled.focusFirst();
+    }, { once: true });
+    this.views.dialogs.confirm({
+      danger: true,
+      title: "Delete this scheduled message?",
+      ok: "Delete",
+      fields: [
+        h("p", { class: "confirm-text" },
+          `It will not be sent${filesOf(item).length ? ", and its files will be gone" : ""}. `
+          + "This cannot be undone."),
+        h("blockquote", { class: "confirm-quote" },
+          excerpt(item.text, 200) || filesSummary(item)),
+      ],
+      submit: async () => this.act(model.cancelScheduled, item.item),
+    });
+  }
+
   confirmDelete(msgId) {
     const room = this.state && this.state.rooms.get(this.state.current);
     const message = room && room.byMsgId(msgId);

@@ -406,14 +406,16 @@ export function roomGone(inbox, room) {
 
 /**
  * The thread of `room`'s root `rootId` was seen up to reply `seq`: the `read_thread` request's
- * fields, or null when it was read (or asked) that far already. Counted as read at once.
+ * fields, or null when it was read (or asked) that far already (`said`: the thread panel's
+ * {following, readSeq} as its page said, for a thread not held). Counted as read at once.
  */
-export function readRequest(inbox, room, rootId, seq) {
+export function readRequest(inbox, room, rootId, seq, { said = null } = {}) {
   if (!Number.isSafeInteger(seq) || !inbox.supported) return null;
   const key = keyOf(room, rootId);
   const t = inbox.threads.get(key);
   const asked = inbox.asked.get(key) ?? 0;
   if (seq <= asked || (t && seq <= t.readSeq)) return null;
+  if (!t && said && seq <= said.readSeq) return null; // (the thread's page said it was read)
   inbox.asked.set(key, seq);
   if (t) t.readSeq = seq;
   return { room, msg_id: rootId, seq };
@@ -434,13 +436,18 @@ export function isFollowing(inbox, room, rootId) {
 
 /**
  * Whether the person follows the thread the panel shows (`root`, its `replies` held): as the
- * inbox holds it; one not held is not followed when the whole list is held, else (a thread
- * older than the pages read) it is followed by the rules when the person wrote its root or
- * replied or was named in it (the `thread` reply does not say).
+ * inbox holds it (kept by the events, in the server's order), unless it is stale (a welcome
+ * since, its listing not yet come) and the thread's page said (`said`: {following}, the
+ * `thread` reply's); one not held as the page said. From a server whose `thread` reply does
+ * not say: one not held is not followed when the whole list is held, else (a thread older than
+ * the pages read) it is followed by the rules when the person wrote its root or replied or was
+ * named in it.
  */
-export function followsShown(inbox, room, root, replies, me) {
+export function followsShown(inbox, room, root, replies, me, said = null) {
   const t = threadOf(inbox, room, root.msg_id);
-  if (t) return t.following;
+  const told = said && typeof said.following === "boolean";
+  if (t && !(t.stale && told)) return t.following;
+  if (told) return said.following;
   if (!inbox.listed || !inbox.more) return false;
   return (sameName(root.from, me) && replies.length > 0)
     || replies.some((reply) => sameName(reply.from, me) || namesMe(reply.text, me));

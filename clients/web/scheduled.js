@@ -66,6 +66,8 @@ export function emptyScheduled() {
     last: null, // {item, room, thread}: the latest the person scheduled on this page
     opens: 0, // how many times the panel was opened
     restored: 0, // how many times a refused text was put back in its box (the box reads it)
+    files: new Map(), // file id -> file object: those of a `schedule` on its way (a refusal
+    // puts them back in their box)
   };
 }
 
@@ -239,6 +241,22 @@ export function scheduleFields({ room, text, files = [], replyTo = null, thread 
     if (broadcast) fields.broadcast = true;
   }
   return fields;
+}
+
+/** The files (file objects) of a `schedule` request that goes now: kept until its reply. */
+export function holding(scheduled, files) {
+  for (const file of files) scheduled.files.set(file.id, file);
+}
+
+/**
+ * The files of the `schedule` request `asked` (its file objects, as `holding` kept them), no
+ * longer kept: its reply came. A refusal puts them back in their box.
+ */
+export function released(scheduled, asked) {
+  const ids = Array.isArray(asked && asked.files) ? asked.files : [];
+  const files = ids.map((id) => scheduled.files.get(id)).filter(Boolean);
+  for (const id of ids) scheduled.files.delete(id);
+  return files;
 }
 
 /** The `ok` reply to `schedule`: the item joins the list (its `added` event says it too), and

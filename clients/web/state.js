@@ -104,7 +104,8 @@
 // badge; when it says there are some, the list is asked for (one reply holds it all), and
 // again when the panel opens; the `scheduled` events of every device keep it. A message
 // scheduled from a box leaves the box as a sent one does (its draft, its files, the reply it
-// quoted); a refusal puts the text back in the box when the box is still empty.
+// quoted; the thread's box as well); a refusal puts the text back in the box when the box is
+// still empty, and its files back in the box always.
 //
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
@@ -888,6 +889,7 @@ const ANSWERED = {
   },
 
   schedule(state, asked, reply, now) {
+    scheduling.released(state.scheduled, asked); // (the item holds them now)
     scheduling.scheduledOk(state.scheduled, asked, reply);
     return [];
   },
@@ -1073,7 +1075,15 @@ const REFUSED = {
       setDraft(state, key, asked.text);
       state.scheduled.restored += 1;
     }
-    return [{ toast: scheduling.refusal(error) + (back ? " The text is back in the box." : "") }];
+    // Its files go back in the box too (else they wait on the server, unattached, until they
+    // expire), whatever the box holds now.
+    const files = scheduling.released(state.scheduled, asked);
+    if (files.length) state.uploads = uploads.putBack(state.uploads, key, files);
+    const what = back && files.length ? "The text and its files are back in the box."
+      : back ? "The text is back in the box."
+        : files.length ? `${files.length === 1 ? "Its file is" : "Its files are"} back in the box.`
+          : "";
+    return [{ toast: scheduling.refusal(error) + (what ? ` ${what}` : "") }];
   },
 
   edit_scheduled(state, asked, error) {
@@ -2040,7 +2050,9 @@ export function followThread(state, { room, rootId, on }) {
  */
 export function readThread(state, { room, rootId, seq }) {
   if (!online(state)) return [];
-  const fields = inboxing.readRequest(state.inbox, room, rootId, seq);
+  const panel = state.threadPanel;
+  const said = panel && panel.room === room && panel.rootId === rootId ? panel.said : null;
+  const fields = inboxing.readRequest(state.inbox, room, rootId, seq, { said });
   return fields ? [request("read_thread", fields)] : [];
 }
 
@@ -2118,28 +2130,32 @@ export function scheduleMessage(state, { text, sendAt, thread = false, now }) {
     return [{ toast: `Not scheduled: a message holds at most ${state.maxText} characters, `
       + `this one has ${over} too many.` }];
   }
-  if (thread) {
-    const panel = state.threadPanel;
-    const room = panel.room !== null ? state.rooms.get(panel.room) : null;
-    if (!room || room.draft || !text.trim()) return [];
-    if (!panel.root) return [{ toast: "The thread is still loading: schedule once it is shown." }];
-    const broadcast = panel.also;
-    panel.also = false;
-    return [request("schedule", scheduling.scheduleFields({ room: room.name, text,
-      thread: panel.root.msg_id, broadcast, sendAt }))];
-  }
-  const room = state.rooms.get(state.current);
+  const panel = state.threadPanel;
+  const room = thread ? (panel.room !== null ? state.rooms.get(panel.room) : null)
+    : state.rooms.get(state.current);
   if (!room || room.draft) return [];
-  const attached = uploads.readiness(state.uploads, room.name);
+  // The box's files go with it (the thread's box has its own, as `replyInThread` takes them).
+  const box = thread ? threading.draftKey(room.name, panel.rootId) : room.name;
+  const attached = uploads.readiness(state.uploads, box);
   if (attached.count && !attached.ready) {
     return [{ toast: attached.failed ? "Retry or remove the files that failed first."
       : "The files are still uploading: schedule once they are done." }];
   }
   if (!text.trim() && !attached.files.length) return [];
+  if (thread && !panel.root) {
+    return [{ toast: "The thread is still loading: schedule once it is shown." }];
+  }
+  const files = [...attached.files].sort((a, b) => a.id - b.id);
+  state.uploads = uploads.consume(state.uploads, box);
+  scheduling.holding(state.scheduled, files);
+  if (thread) {
+    const broadcast = panel.also;
+    panel.also = false;
+    return [request("schedule", scheduling.scheduleFields({ room: room.name, text, files,
+      thread: panel.root.msg_id, broadcast, sendAt }))];
+  }
   const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
   room.replyTo = null;
-  state.uploads = uploads.consume(state.uploads, room.name);
-  const files = [...attached.files].sort((a, b) => a.id - b.id);
   return [request("schedule", scheduling.scheduleFields({ room: room.name, text, files,
     replyTo, sendAt }))];
 }

@@ -173,6 +173,7 @@ export function emptyThread() {
     aside: [], // entries of the room seen while shown, by seq (see the top of the file)
     opens: 0, // how many threads were opened (a new one resets the panel's scroll)
     also: false, // the composer's "Also send to the room"
+    said: null, // {following, readSeq}: the person's state of the thread as its last page said
   };
 }
 
@@ -222,7 +223,7 @@ export function answers(thread, asked) {
 /**
  * The `ok` reply to `asked`: its root (replacing the one held when not older) and its replies
  * (each once by seq; a copy not older replaces the one held), then the entries kept aside
- * applied again. Returns whether it was taken.
+ * applied again; its `following` and `read_seq` kept as `said`. Returns whether it was taken.
  */
 export function received(thread, asked, reply) {
   if (!answers(thread, asked)) return false;
@@ -241,6 +242,12 @@ export function received(thread, asked, reply) {
   merge(thread, fresh);
   // Whether older replies remain: before the first one held (a first page's, or an older one's).
   thread.more = reply.more === true && thread.items.length > 0;
+  // Whether the person follows it and how far they read it (a server that keeps followed threads
+  // says so in every page; inbox.js prefers what its events keep).
+  if (typeof reply.following === "boolean") {
+    thread.said = { following: reply.following,
+      readSeq: Number.isSafeInteger(reply.read_seq) && reply.read_seq > 0 ? reply.read_seq : 0 };
+  }
   thread.status = "done";
   thread.error = "";
   for (const entry of thread.aside) applyOne(thread, entry);

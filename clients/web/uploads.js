@@ -120,6 +120,17 @@ export function remove(list, key) {
   return find(list, key) ? list.filter((item) => item.key !== key) : list;
 }
 
+/**
+ * The list with `files` (file objects uploaded to the box `room`, which a message took and
+ * that came back: a schedule refused) done in the box again, those it holds already aside.
+ */
+export function putBack(list, room, files) {
+  const held = new Set(list.filter((item) => item.room === room && item.file)
+    .map((item) => item.file.id));
+  const back = files.filter((file) => !held.has(file.id)).map((file) => restored(room, file));
+  return back.length ? [...list, ...back] : list;
+}
+
 /** The list without the room's uploaded files (they went out with a message). */
 export function consume(list, room) {
   return list.some((item) => item.room === room && item.status === "done")

@@ -7,7 +7,8 @@
 // marked with why it was not sent. Renders from the state (scheduled.js).
 //
 // The panel takes the search panel's place (view-panel.js), as the saved messages do. The
-// custom time's fields (a date and a time) are here; the dialogs are the controller's.
+// custom time's fields (a date and a time) are here; the dialogs are the controller's (Delete
+// asks first, in the page's dialog, as Slack does).
 
 import { roomLabel } from "./alerts.js";
 import { $, drawKeyed, formatFull, h, svgIcon } from "./dom.js";

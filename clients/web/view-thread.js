@@ -276,7 +276,8 @@ export class ThreadView extends SidePanel {
     const shown = Boolean(state.inbox && state.inbox.supported && panel.root);
     button.hidden = !shown;
     if (!shown) return;
-    const on = followsShown(state.inbox, panel.room, panel.root, panel.items, state.me);
+    const on = followsShown(state.inbox, panel.room, panel.root, panel.items, state.me,
+      panel.said);
     button.setAttribute("aria-pressed", String(on));
     button.textContent = on ? "Following" : "Follow";
     button.title = on ? "Stop following: its replies no longer count as unread"

@@ -108,6 +108,8 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
         self.http_port = 0
         self.tcp_port = 0
+        #: CHATD_* settings of a test's own (e.g. a small limit), on top of the usual ones.
+        self.settings: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -147,6 +149,7 @@ class Daemon:
             "CHATD_TCP_PORT": "0",
             # Small, so that a page that was away for a few messages gets a `gap` to page.
             "CHATD_LIMITS_RESUME_MAX": str(RESUME_MAX),
+            **self.settings,
         })
         with self.log_path.open("ab") as log:
             # chatd's command line, hashing passwords cheaply (tests/cheapkdf.py).

@@ -2,7 +2,8 @@
 Send opens the "Schedule for later" menu (a preset; a custom day and time the next whole
 minute, which comes due: the message appears in the room and the item leaves the panel), the
 line under the box, the "Scheduled" panel (the soonest first; Send now, Reschedule…, Edit,
-Delete) followed live by a second tab of the same person; a thread's reply scheduled; an item
+Delete, which asks first) followed live by a second tab of the same person; a thread's reply
+scheduled (with its box's files; refused, they and the text come back to the box); an item
 that failed (its sender was removed from the room) marked with why; the panel on a phone.
 
 The rules of test_web.py hold: every wait is for a state, never for time (the custom time is
@@ -14,12 +15,14 @@ with a timeout that covers that minute). Screenshots land in tests/artifacts/
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium
+from tests.browser.conftest import DESKTOP, PHONE, Daemon, _running, needs_chromium
 from tests.browser.test_changes import menu_action, message
 from tests.browser.test_files import chip
 from tests.browser.test_page_defects import axe_serious
@@ -70,6 +73,15 @@ def next_minute(page: Page) -> tuple[str, str]:
             `${two(at.getHours())}:${two(at.getMinutes())}`];
         }""", AHEAD_MS)
     return day, time
+
+
+def confirm_delete(page: Page, *, delete: bool = True) -> None:
+    """Answer the page's "Delete this scheduled message?" dialog: Delete, or Cancel."""
+    dialog = page.get_by_role("dialog", name="Delete this scheduled message?")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator(".confirm-text")).to_contain_text("It will not be sent")
+    dialog.get_by_role("button", name="Delete" if delete else "Cancel", exact=True).click()
+    expect(dialog).to_be_hidden()
 
 
 def type_in_box(page: Page, text: str) -> None:
@@ -206,6 +218,7 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
             "📎 notes.txt")
     item(page, "never mind this one").get_by_role(
         "button", name="Delete: the message to #general").click()
+    confirm_delete(page)
     for each in (page, other):
         expect(items(each)).to_have_count(0)
         expect(scheduled_button(each)).to_have_accessible_name("Scheduled messages")
@@ -284,7 +297,88 @@ def test_a_thread_reply_scheduled_a_failed_item_and_the_panel_on_a_phone(
 
     # Deleted: gone, the count too.
     failing.get_by_role("button", name="Delete: the message to #side").click()
+    confirm_delete(page)
     expect(items(page)).to_have_count(0)
     expect(page.locator("#scheduled-count")).to_have_count(0)
     bob.close()
     assert one.errors == [] and phone.errors == []
+
+
+@pytest.fixture
+def one_each(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
+    """A daemon that keeps one scheduled message per person (limits.scheduled_per_user = 1)."""
+    server = Daemon(tmp_path, database_dsn)
+    server.settings["CHATD_LIMITS_SCHEDULED_PER_USER"] = "1"
+    yield from _running(server)
+
+
+def test_a_thread_reply_scheduled_with_its_files_refused_given_back_and_deletion_asked(
+    one_each: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """A thread's box with a file and text, scheduled while ann holds as many scheduled
+    messages as the server keeps: refused, the text and the file are back in the thread's box
+    (ready to go). Deleting her other item asks first (Cancel keeps it); deleted, the reply is
+    scheduled again, with its file, and sent now: in the thread with the file."""
+    daemon = one_each
+    _, ann, bob = ann_and_bob_in(daemon, "general")
+    root = bob.request("send", room="general", text="the plan for friday?", nonce="root")
+    held = ann.request("schedule", room="general", text="the one I have",
+                       send_at=int(time.time() * 1000) + 30 * 24 * 3600_000)
+    assert held["op"] == "ok", held
+    ann.request("read", room="general", seq=root["seq"])
+    ann.close()
+    one = open_session(sessions, browser, DESKTOP)
+    page = one.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# general")
+
+    menu_action(page, message(page, "the plan for friday?"), "Reply in thread")
+    thread = page.get_by_role("complementary", name="Thread in #general")
+    with page.expect_file_chooser() as chooser:
+        thread.get_by_role("button", name="Attach files to the reply").click()
+    plan: FilePayload = {"name": "plan.txt", "mimeType": "text/plain", "buffer": b"friday\n"}
+    chooser.value.set_files([plan])
+    attached = page.locator("#thread-attachments li.attachment", has_text="plan.txt")
+    expect(attached.locator(".att-status")).to_have_text(re.compile(r"^Ready"))
+    box = page.locator("#thread-text")
+    box.fill("here it is")
+    schedule_menu(page, "#thread-schedule").get_by_role(
+        "menuitem", name="Tomorrow at 9:00").click()
+    # Refused (one each): the text and the file come back to the thread's box.
+    expect(page.locator(".toast").last).to_contain_text("back in the box")
+    expect(box).to_have_value("here it is")
+    expect(attached.locator(".att-status")).to_have_text(re.compile(r"^Ready"))
+
+    # The other item: Delete asks; Cancel keeps it, Delete deletes it.
+    scheduled_button(page).click()
+    mine = item(page, "the one I have")
+    mine.get_by_role("button", name="Delete: the message to #general").click()
+    confirm_delete(page, delete=False)
+    expect(mine).to_have_count(1)
+    mine.get_by_role("button", name="Delete: the message to #general").click()
+    confirm_delete(page)
+    expect(items(page)).to_have_count(0)
+
+    # Scheduled again from the thread's box (opened again: the panel took its place): with
+    # its file; sent now, in the thread with it.
+    page.keyboard.press("Escape")
+    menu_action(page, message(page, "the plan for friday?"), "Reply in thread")
+    expect(box).to_have_value("here it is")
+    expect(attached.locator(".att-status")).to_have_text(re.compile(r"^Ready"))
+    schedule_menu(page, "#thread-schedule").get_by_role(
+        "menuitem", name="Tomorrow at 9:00").click()
+    expect(box).to_have_value("")
+    expect(attached).to_have_count(0)
+    scheduled_button(page).click()
+    reply = item(page, "here it is")
+    expect(reply).to_contain_text("reply in thread")
+    expect(reply.locator(".scheduled-files")).to_have_text("📎 plan.txt")
+    reply.get_by_role("button", name="Send now: the message to #general").click()
+    expect(items(page)).to_have_count(0)
+    got = bob.wait_for("message")
+    while got.get("text") != "here it is":
+        got = bob.wait_for("message")
+    assert got["thread"] == root["msg_id"] and [f["name"] for f in got["files"]] == [
+        "plan.txt"], got
+    bob.close()
+    assert one.errors == []

@@ -230,3 +230,47 @@ def test_threads_view_pages_as_it_is_scrolled(
     expect(items.filter(has=page.locator(".threads-unread"))).to_have_count(count)
     assert ann.errors == []
     bob.close()
+
+
+def test_a_thread_unfollowed_elsewhere_shows_follow_when_opened(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """More followed threads than the Threads view's first page, and one of ann's oldest
+    (her root, Bob's answer: followed by the rules) unfollowed in another session before the
+    page loaded (read there first: opening it here changes nothing, so no event corrects the
+    page): opened from the room, its panel says "Follow", as the thread's page says (the rules
+    alone would say "Following"); following it from there is told back."""
+    _, ann_line, bob = ann_and_bob_in(daemon, "general")
+    count = 32
+    roots = [ann_line.request("send", room="general", text=f"question {n}", nonce=f"q{n}")
+             for n in range(count)]
+    for n, root in enumerate(roots):
+        bob.request("send", room="general", text=f"answer {n}", nonce=f"a{n}",
+                    thread=root["msg_id"])
+    oldest = roots[0]["msg_id"]
+    # read on her phone up to Bob's answer, then unfollowed there: opening it tells nothing new
+    # (no thread_state comes to correct a guess)
+    answer = ann_line.request("thread", room="general", msg_id=oldest)["messages"][-1]
+    ann_line.request("read_thread", room="general", msg_id=oldest, seq=answer["seq"])
+    done = ann_line.request("follow_thread", room="general", msg_id=oldest, on=False)
+    assert done["following"] is False, done
+    ann_line.close()
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(threads_count(page)).to_have_text(str(count - 1))
+    shown = message(page, "question 0")
+    shown.scroll_into_view_if_needed()
+    shown.locator(".thread-summary").click()
+    panel = page.get_by_role("complementary", name="Thread in #general")
+    expect(panel.locator("#thread-list li.msg[data-seq]").filter(
+        has_text="answer 0")).to_be_visible()
+    follow = panel.get_by_role("button", name="Follow", exact=True)
+    expect(follow).to_have_attribute("aria-pressed", "false")
+    follow.click()
+    expect(panel.get_by_role("button", name="Following")).to_have_attribute(
+        "aria-pressed", "true")
+    ann.wait_for_frame(lambda f: f.get("op") == "thread_state" and f.get("msg_id") == oldest
+                       and f.get("following") is True, "the thread followed again")
+    assert ann.errors == []
+    bob.close()

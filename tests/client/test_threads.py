@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from chatd.client.commands import ALIASES, COMMANDS
 from chatd.client.messages import Messages, replied
 from chatd.config import Config
-from chatd.protocol import MessagePosted, ReadThread, Send, Sent, Thread
+from chatd.protocol import MessagePosted, ReadThread, Send, Sent, Thread, ThreadStateChanged
 from tests.client import Client
 from tests.client.test_changes import Plain, ann_with_bob
 from tests.client.test_commands import Session
@@ -89,8 +89,9 @@ async def test_reply_thread_sends_to_the_root_of_the_thread() -> None:
 
 async def test_thread_shows_the_root_and_its_replies_and_pages_back() -> None:
     """/thread N asks for the thread of message [N] and prints the root then the replies
-    with numbers, and marks it read up to the newest reply shown; /thread more asks for
-    those before the first reply shown (and reads nothing)."""
+    with numbers, and marks it read up to the newest reply shown (unless the server says it
+    was read that far), saying whether the user follows it when the server says; /thread
+    more asks for those before the first reply shown (and reads nothing)."""
     s = Session()
     root = await s.post("bob", "lunch?")
     wire_root = {"op": "message", "room": "general", "seq": 1, "msg_id": root.msg_id,
@@ -110,9 +111,24 @@ async def test_thread_shows_the_root_and_its_replies_and_pages_back() -> None:
     assert out[-1] == "-- /thread more for older replies"
     # shown up to its newest reply: read (followed thread or not), without waiting
     assert s.last() == ReadThread(id=2, room="general", msg_id=root.msg_id, seq=7)
+    # A server that says the user's state of the thread: the header says it, and a thread
+    # read that far already is not read again.
+    await _asked(s, "/thread 1", {"room": "general", "root": wire_root, "messages": replies,
+                                  "more": False, "following": False, "read_seq": 7})
+    assert "-- thread of [1] in [general] (not following: /follow 1):" in s.lines()
+    assert s.last() == Thread(id=3, room="general", msg_id=root.msg_id, limit=20)
+    await _asked(s, "/thread 1", {"room": "general", "root": wire_root, "messages": replies,
+                                  "more": True, "following": True, "read_seq": 6})
+    assert "-- thread of [1] in [general] (following):" in s.lines()
+    assert s.last() == ReadThread(id=5, room="general", msg_id=root.msg_id, seq=7)
+    # its thread_state (the read) says nothing: following was known from the thread's page
+    before = len(s.lines())
+    await s.event(ThreadStateChanged(room="general", msg_id=root.msg_id, following=True,
+                                     read_seq=7))
+    assert len(s.lines()) == before
     asked = await _asked(s, "/thread more", {"room": "general", "root": wire_root,
                                              "messages": [], "more": False})
-    assert asked == Thread(id=3, room="general", msg_id=root.msg_id, before=6, limit=20)
+    assert asked == Thread(id=6, room="general", msg_id=root.msg_id, before=6, limit=20)
     await s.line("/thread more")
     assert s.lines()[-1] == "!! /thread more: no thread shown has more; /thread N"
     assert ALIASES["t"] == "thread" and "reply-thread" in COMMANDS
@@ -181,7 +197,7 @@ async def test_threads_with_a_real_daemon(tmp_path: Path, config: Config) -> Non
             await term.expect(rf"↳ thread of \[{number}\] bob: lunch today\?\n")
             await term.expect(rf"\[\d+\] {STAMPED} \[general\] bob: sushi\n")
             await term.type(f"/thread {number}")
-            await term.expect(rf"-- thread of \[{number}\] in \[general\]:\n")
+            await term.expect(rf"-- thread of \[{number}\] in \[general\] \(following\):\n")
             await term.expect(r"bob: lunch today\? \(2 replies, the latest by bob, ann: "
                               rf"/thread {number}\)\n")
             await term.expect(r"ann: pizza\n")

@@ -540,3 +540,57 @@ async def test_to_a_conversation_and_as_a_thread_reply(daemon: Server) -> None:
     assert reply["thread"] == root["msg_id"] and reply["broadcast"] is True
     for client in (ann, bob):
         await client.aclose()
+
+
+async def test_a_send_naming_a_held_file_is_refused(daemon: Server) -> None:
+    """A plain send (and a thread reply's) naming a file a scheduled item holds is
+    refused with bad_request, the file left unattached; the item, sent now, attaches it."""
+    ann, bob, token = await _ann_and_bob(daemon)
+    held = await _upload(daemon, token, "held.txt")
+    root = await ann.request("send", room="general", text="root", nonce="r1")
+    item = (await bob.request("schedule", room="general", text="later", files=[held],
+                              send_at=now_ms() + HOUR))["item"]
+    for extra in ({}, {"thread": root["msg_id"]}):
+        refused = await bob.request("send", room="general", text="now", files=[held],
+                                    nonce=f"n{len(extra)}", **extra)
+        assert (refused["op"], refused["code"]) == ("error", "bad_request"), refused
+        assert "held by a scheduled message" in refused["message"]
+    await bob.request("edit_scheduled", item=item["item"], send_at=0)
+    message = await ann.event("message", nonce=f"sched:{item['item']}")
+    assert [f["id"] for f in message["files"]] == [held]
+    sent = await bob.event("scheduled", action="sent")
+    assert sent["item"]["item"] == item["item"]
+    for client in (ann, bob):
+        await client.aclose()
+
+
+async def test_a_room_deleted_tells_the_users_of_its_items(tmp_path: Path,
+                                                           database_dsn: str) -> None:
+    """An administrator deletes a room on node A: bob's items to it are removed at once
+    (nothing to claim and fail later), and each of his connections, on A and on B, gets a
+    "cancelled" event with the item failed not_found (the room was deleted); his item to
+    another room stays."""
+    config = _quiet(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        root = await register_and_login(a.http_port, "root")
+        await a.app.storage.set_admin("root", True)
+        token = await register_and_login(a.http_port, "bob")
+        on_a = await Client.signed_in(a.tcp_port, token)
+        on_b = await Client.signed_in(b.tcp_port, token)
+        await on_a.request("create_room", room="team")
+        await on_a.request("join", room="general")
+        doomed = (await on_a.request("schedule", room="team", text="to team",
+                                     send_at=now_ms() + HOUR))["item"]
+        kept = (await on_a.request("schedule", room="general", text="to general",
+                                   send_at=now_ms() + HOUR))["item"]
+        await on_b.event("scheduled", action="added", item=kept)
+        status, body = await http(a.http_port, "DELETE", "/api/admin/rooms/team", token=root)
+        assert (status, body) == (200, {})
+        for client in (on_a, on_b):
+            told = await client.event("scheduled", action="cancelled")
+            assert told["item"] == {**doomed, "state": "failed", "error": {
+                "code": "not_found", "message": "the room #team was deleted"}}
+        items = (await on_b.request("scheduled_items"))["items"]
+        assert [i["item"] for i in items] == [kept["item"]]
+        for client in (on_a, on_b):
+            await client.aclose()

@@ -245,7 +245,8 @@ async def test_the_event_reaches_the_other_node_and_the_welcome_counts(
 
 async def test_over_http(daemon: Server) -> None:
     """PUT follows (the socket hears thread_state), DELETE unfollows, PUT .../read moves
-    read_seq forward, GET lists; refusals as the socket's, with HTTP statuses."""
+    read_seq forward, GET lists, the thread's page says following and read_seq; refusals as
+    the socket's, with HTTP statuses."""
     ann = await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port, "ann"))
     token = await register_and_login(daemon.http_port, "bob")
     bob = await Client.signed_in(daemon.tcp_port, token)
@@ -269,8 +270,16 @@ async def test_over_http(daemon: Server) -> None:
     assert (status, body) == (200, {"room": "general", "msg_id": root,
                                     "read_seq": answer["seq"]})
     assert await bob.event("thread_state", msg_id=root, read_seq=answer["seq"])
+    page = f"/api/rooms/general/threads/{answer['msg_id']}"
+    status, body = await http(daemon.http_port, "GET", page, token=token)
+    assert (status, body["following"], body["read_seq"]) == (200, True, answer["seq"])
     status, body = await http(daemon.http_port, "DELETE", f"{base}/follow", token=token)
     assert status == 200 and body["following"] is False
+    # the thread's page says so too (the socket's `thread` is the same answer)
+    status, body = await http(daemon.http_port, "GET", page, token=token)
+    assert (status, body["following"], body["read_seq"]) == (200, False, answer["seq"])
+    thread = await bob.request("thread", room="general", msg_id=root)
+    assert (thread["following"], thread["read_seq"]) == (False, answer["seq"])
     status, body = await http(daemon.http_port, "GET", "/api/me/threads", token=token)
     assert body == {"threads": [], "more": False}
     for method, path, payload, code in (

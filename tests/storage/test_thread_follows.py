@@ -195,7 +195,8 @@ async def test_follow_and_read_state_against_a_model(
     """Replies (some naming a member), follows, unfollows and reads by three members of a
     thread whose root a fourth wrote, in any order: each reply mentions exactly the model's
     followers (the sender aside) with the names its text has; each user's state (following,
-    read_seq, unread, mentions) in the list is the model's after every step."""
+    read_seq, unread, mentions) in the list, and (following, read_seq) in the thread's page,
+    is the model's after every step."""
     room = f"r{uuid.uuid4().hex[:8]}"
     async with open_storage(make_config(tmp_path, database_dsn)) as storage:
         with trio.fail_after(TIMEOUT * 4):
@@ -249,6 +250,11 @@ async def test_follow_and_read_state_against_a_model(
                         want = None  # (the author follows from the first reply on)
                     got = await _state(storage, person, root.msg_id)
                     assert got == want, (steps, name, got, want)
+                    # the thread's page says the same, followed or not (as the thread_state
+                    # event would)
+                    page = await storage.thread(person.id, room, root.msg_id, limit=1)
+                    assert (page.following, page.read_seq) == (bool(following[name]),
+                                                               read[name]), (steps, name)
 
 
 async def test_an_edited_reply_keeps_its_follower_mentions_apart(storage: Storage) -> None:

@@ -296,6 +296,32 @@ test("the thread panel's Follow: as held; one not held is followed only past the
     [{ from: "bob", text: "@ann?" }], "ann"), true); // named
 });
 
+test("the thread panel's Follow: a thread not held (or stale) is as its page said", () => {
+  const own = { msg_id: 20, from: "ann", text: "q" };
+  const bobs = [{ from: "bob", text: "a" }];
+  const more = listedInbox([listed(10)], { more: true });
+  // Past the pages read, written by the person, unfollowed elsewhere before the page loaded:
+  // the page says so (the rules alone would say "Following").
+  assert.equal(inbox.followsShown(more, "general", own, bobs, "ann", { following: false }), false);
+  const whole = listedInbox([listed(10)], { more: false });
+  assert.equal(inbox.followsShown(whole, "general", own, bobs, "ann", { following: true }), true);
+  // Held: the inbox's (its events are newer than a page answered before them) ...
+  assert.equal(inbox.followsShown(more, "general", root(10), [], "ann", { following: false }),
+    true);
+  // ... unless stale (a welcome since, its listing not come yet): the page's.
+  inbox.welcomed(more, 0);
+  assert.equal(inbox.followsShown(more, "general", root(10), [], "ann", { following: false }),
+    false);
+});
+
+test("read_thread is not asked for a thread not held its page said was read that far", () => {
+  const box = listedInbox([listed(10)]);
+  const said = { following: false, readSeq: 40 };
+  assert.equal(inbox.readRequest(box, "general", 99, 40, { said }), null);
+  assert.deepEqual(inbox.readRequest(box, "general", 99, 41, { said }),
+    { room: "general", msg_id: 99, seq: 41 });
+});
+
 test("an unfollowed thread stays in the view until the next listing", () => {
   const box = listedInbox([listed(10, { rev: 15 })]);
   inbox.threadState(box, { room: "general", msg_id: 10, following: false, read_seq: 15 });

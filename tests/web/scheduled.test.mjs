@@ -9,6 +9,7 @@ import * as scheduling from "../../clients/web/scheduled.js";
 import {
   apply, cancelScheduled, openScheduled, rescheduleItem, scheduleMessage, sendScheduledNow,
 } from "../../clients/web/state.js";
+import * as uploads from "../../clients/web/uploads.js";
 import { connected, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 const NOW = Date.UTC(2026, 11, 7, 10, 0); // Monday 7 December 2026, 10:00 UTC
@@ -119,6 +120,53 @@ test("a thread's box schedules a reply of its thread (also to the room when tick
   assert.deepEqual(requests(effects), [{ op: "schedule", room: "general", text: "in thread",
     send_at: NOW + HOUR, thread: 1005, broadcast: true }]);
   assert.equal(state.threadPanel.also, false);
+});
+
+const file = (id) => ({ id, name: `f${id}.txt`, size: 3, content_type: "text/plain" });
+
+test("a thread's box schedules its files with the reply, and a refusal puts text and files back", () => {
+  const { state } = connected([roomInfo("general")]);
+  state.threadPanel.room = "general";
+  state.threadPanel.rootId = 1005;
+  state.threadPanel.root = { msg_id: 1005, seq: 5, deleted: false };
+  state.uploads = [uploads.restored("general#1005", file(32)),
+    uploads.restored("general#1005", file(31)), uploads.restored("general", file(40))];
+  const [asked] = requests(scheduleMessage(state, { text: "with files", sendAt: NOW + HOUR,
+    thread: true, now: NOW }));
+  assert.deepEqual(asked, { op: "schedule", room: "general", text: "with files",
+    files: [31, 32], send_at: NOW + HOUR, thread: 1005 });
+  assert.deepEqual(state.uploads.map((u) => u.file.id), [40], "the thread box's are taken");
+  const effects = apply(state, { op: "error", id: 2, code: "not_found", message: "gone" },
+    { request: asked, now: NOW });
+  assert.equal(state.drafts.get("general#1005"), "with files");
+  assert.deepEqual(uploads.inRoom(state.uploads, "general#1005").map((u) => [u.file.id, u.status]),
+    [[31, "done"], [32, "done"]], "its files are back in the thread's box, ready");
+  assert.match(effects[0].toast, /The text and its files are back in the box\.$/);
+  assert.equal(state.scheduled.files.size, 0, "nothing kept after the reply");
+  // Files alone (no text) may be scheduled from the thread's box too; taken, they are not
+  // given back by a success.
+  const [alone] = requests(scheduleMessage(state, { text: "", sendAt: NOW + HOUR, thread: true,
+    now: NOW }));
+  assert.deepEqual(alone.files, [31, 32]);
+  apply(state, { op: "ok", id: 3, item: item(8, NOW + HOUR, { thread: 1005 }) },
+    { request: alone, now: NOW });
+  assert.deepEqual(uploads.inRoom(state.uploads, "general#1005"), []);
+  assert.equal(state.scheduled.files.size, 0);
+});
+
+test("a refused schedule from the room's box puts its files back, even when the box has text", () => {
+  const { state } = connected([roomInfo("general")]);
+  state.current = "general";
+  state.uploads = [uploads.restored("general", file(50))];
+  const [asked] = requests(scheduleMessage(state, { text: "see file", sendAt: NOW + HOUR,
+    now: NOW }));
+  assert.deepEqual(asked.files, [50]);
+  state.drafts.set("general", "typed since");
+  const effects = apply(state, { op: "error", id: 2, code: "too_many_scheduled",
+    message: "limit" }, { request: asked, now: NOW });
+  assert.equal(state.drafts.get("general"), "typed since", "the text typed since stays");
+  assert.deepEqual(uploads.inRoom(state.uploads, "general").map((u) => u.file.id), [50]);
+  assert.match(effects[0].toast, /Its file is back in the box\.$/);
 });
 
 test("send now, reschedule and delete ask the server; a deletion hides the item at once", () => {

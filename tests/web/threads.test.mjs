@@ -392,6 +392,19 @@ test("begin with the room's root shows it at once; received ignores an unasked r
   assert.equal(panel.status, "done");
 });
 
+test("the panel keeps what the thread's page said of following and read_seq", () => {
+  const panel = emptyThread();
+  const fields = begin(panel, ROOM, 1001);
+  assert.equal(panel.said, null);
+  received(panel, fields, { root: message(ROOM, 1), messages: [], more: false,
+    following: false, read_seq: 7 });
+  assert.deepEqual(panel.said, { following: false, readSeq: 7 });
+  const old = emptyThread(); // a server that does not say: nothing said
+  const asked = begin(old, ROOM, 1001);
+  received(old, asked, { root: message(ROOM, 1), messages: [], more: false });
+  assert.equal(old.said, null);
+});
+
 test("a reply not shown in the room does not stop the read marker; seen in its thread, it is read", () => {
   const { state } = connected([roomInfo(ROOM, { lastSeq: 0 })]);
   apply(state, { op: "ok", id: 2, room: ROOM, messages: [], more: false },
