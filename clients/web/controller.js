@@ -160,11 +160,7 @@ export class Controller {
       openResult: (result) => this.openResult(result),
       opened: (shown) => {
         closePopup(false);
-        if (shown) pins.close({ refocus: false }); // one panel in that place at a time
-        if (shown) thread.close({ refocus: false });
-        if (shown) saved.close({ refocus: false });
-        if (shown) threads.close({ refocus: false });
-        if (shown) scheduled.close({ refocus: false });
+        if (shown) this.closeSidePanels(search);
         if (shown) layout.closeDrawers();
         layout.syncInert();
       },
@@ -173,11 +169,7 @@ export class Controller {
       opened: (shown) => {
         closePopup(false);
         if (shown) {
-          search.close({ refocus: false });
-          thread.close({ refocus: false });
-          saved.close({ refocus: false });
-          threads.close({ refocus: false });
-          scheduled.close({ refocus: false });
+          this.closeSidePanels(pins);
           layout.closeDrawers();
         }
         layout.syncInert();
@@ -198,11 +190,7 @@ export class Controller {
       opened: (shown) => {
         closePopup(false);
         if (shown) {
-          search.close({ refocus: false });
-          pins.close({ refocus: false });
-          thread.close({ refocus: false });
-          threads.close({ refocus: false });
-          scheduled.close({ refocus: false });
+          this.closeSidePanels(saved);
           layout.closeDrawers();
           this.act(model.openSaved);
         }
@@ -223,12 +211,8 @@ export class Controller {
       opened: (shown) => {
         closePopup(false);
         if (shown) {
-          search.close({ refocus: false });
-          pins.close({ refocus: false });
+          this.closeSidePanels(thread);
           layout.closeDrawers();
-          saved.close({ refocus: false });
-          threads.close({ refocus: false });
-          scheduled.close({ refocus: false });
         }
         layout.syncInert();
         if (!shown) this.act(model.closeThread);
@@ -268,10 +252,7 @@ export class Controller {
       opened: (shown) => {
         closePopup(false);
         if (shown) {
-          search.close({ refocus: false });
-          pins.close({ refocus: false });
-          thread.close({ refocus: false });
-          saved.close({ refocus: false });
+          this.closeSidePanels(threads);
           layout.closeDrawers();
           this.act(model.openThreads);
         }
@@ -289,10 +270,7 @@ export class Controller {
       opened: (shown) => {
         closePopup(false);
         if (shown) {
-          search.close({ refocus: false });
-          pins.close({ refocus: false });
-          thread.close({ refocus: false });
-          saved.close({ refocus: false });
+          this.closeSidePanels(scheduled);
           layout.closeDrawers();
           this.act(model.openScheduled);
         }
@@ -398,12 +376,7 @@ export class Controller {
       shown: (open) => {
         closePopup(false);
         layout.closeDrawers();
-        if (open) this.views.search.close({ refocus: false });
-        if (open) this.views.pins.close({ refocus: false });
-        if (open) this.views.thread.close({ refocus: false });
-        if (open) this.views.saved.close({ refocus: false });
-        if (open) this.views.threads.close({ refocus: false });
-        if (open) this.views.scheduled.close({ refocus: false });
+        if (open) this.closeSidePanels(null);
         $("app").hidden = open || !this.state;
       },
     });
@@ -589,12 +562,7 @@ export class Controller {
     this.state = null;
     this.forgetUploads(new Set());
     closePopup(false);
-    this.views.search.close({ refocus: false });
-    this.views.pins.close({ refocus: false });
-    this.views.thread.close({ refocus: false });
-    this.views.saved.close({ refocus: false });
-    this.views.threads.close({ refocus: false });
-    this.views.scheduled.close({ refocus: false });
+    this.closeSidePanels();
     this.views.admin.close({ refocus: false });
     document.title = "chatd";
     this.views.viewer.close();
@@ -608,6 +576,17 @@ export class Controller {
     if (revoke) await api.logout(session);
     else api.forgetSession();
     this.views.auth.show(message);
+  }
+
+  /**
+   * One side panel at a time in that place (search, pins, a thread, saved, followed threads,
+   * scheduled): close every one but `keep`, none taking the focus back.
+   */
+  closeSidePanels(keep = null) {
+    const { search, pins, thread, saved, threads, scheduled } = this.views;
+    for (const panel of [search, pins, thread, saved, threads, scheduled]) {
+      if (panel !== keep) panel.close({ refocus: false });
+    }
   }
 
   // -- changes -------------------------------------------------------------------------------

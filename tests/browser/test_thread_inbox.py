@@ -26,6 +26,7 @@ from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_threads import in_thread, scene, summary, thread_panel
 from tests.browser.test_web import Session, log_in, open_session, shot
+from tests.helpers import now_ms
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -274,3 +275,29 @@ def test_a_thread_unfollowed_elsewhere_shows_follow_when_opened(
                        and f.get("following") is True, "the thread followed again")
     assert ann.errors == []
     bob.close()
+
+
+def test_the_threads_and_scheduled_panels_take_turns(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """The Threads view and the Scheduled panel share the side panels' place: opening one
+    closes the other (each once closed every panel but the other)."""
+    _, ann_line, bob = ann_and_bob_in(daemon, "general")
+    ann_line.request("schedule", room="general", text="standup notes",
+                     send_at=now_ms() + 3_600_000)
+    ann_line.close()
+    bob.close()
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    threads_panel = page.locator("#threads-panel")
+    scheduled_panel = page.locator("#scheduled-panel")
+    threads_entry(page).click()
+    expect(threads_panel).to_be_visible()
+    page.locator("#scheduled-open").click()
+    expect(scheduled_panel).to_be_visible()
+    expect(threads_panel).to_be_hidden()
+    threads_entry(page).click()
+    expect(threads_panel).to_be_visible()
+    expect(scheduled_panel).to_be_hidden()
+    assert ann.errors == []
