@@ -143,6 +143,23 @@ export function pastedName(name, type, date) {
   return `Pasted image ${day} ${time}.${ext}`;
 }
 
+/**
+ * The files a paste into a message box attaches, named (`pastedName`), with the event's
+ * default prevented; null when the paste is text. Text copied from a document may come with
+ * a picture of it: the text is what was meant.
+ */
+export function pastedFiles(event) {
+  const data = event.clipboardData;
+  if (!data || !data.files || !data.files.length) return null;
+  if (data.types.includes("text/plain") && data.getData("text/plain")) return null;
+  event.preventDefault();
+  const now = new Date();
+  return [...data.files].map((file) => {
+    const name = pastedName(file.name, file.type, now);
+    return name === file.name ? file : new File([file], name, { type: file.type });
+  });
+}
+
 /** A file's one-line description for a label: "report.pdf, 1.2 MB". */
 export function describe(file) {
   const size = humanSize(file.size);

@@ -17,7 +17,7 @@
 
 import * as clock from "./clock.js";
 import { $, h } from "./dom.js";
-import { describe, fitBox, humanSize, pastedName } from "./files.js";
+import { describe, fitBox, humanSize, pastedFiles } from "./files.js";
 import { linkFor } from "./links.js";
 import { currentRoom } from "./select.js";
 import { fraction, inRoom } from "./uploads.js";
@@ -96,16 +96,8 @@ export class AttachmentsView {
 
   /** A paste into the box: files (a screenshot, copied files) are attached; text is text. */
   paste(event) {
-    const data = event.clipboardData;
-    if (!data || !data.files || !data.files.length) return;
-    // Text copied from a document may come with a picture of it: the text is what was meant.
-    if (data.types.includes("text/plain") && data.getData("text/plain")) return;
-    event.preventDefault();
-    const now = new Date();
-    this.take([...data.files].map((file) => {
-      const name = pastedName(file.name, file.type, now);
-      return name === file.name ? file : new File([file], name, { type: file.type });
-    }));
+    const files = pastedFiles(event);
+    if (files) this.take(files);
   }
 
   take(files) {

@@ -22,7 +22,7 @@ import { roomLabel } from "./alerts.js";
 import { $, drawKeyed, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
-import { humanSize, pastedName } from "./files.js";
+import { humanSize, pastedFiles } from "./files.js";
 import { followsShown } from "./inbox.js";
 import { draftKey, statusText } from "./threads.js";
 import { fraction, inRoom } from "./uploads.js";
@@ -69,15 +69,8 @@ export class ThreadView extends SidePanel {
       input.value = "";
     });
     $("thread-text").addEventListener("paste", (event) => {
-      const data = event.clipboardData;
-      if (!data || !data.files || !data.files.length) return;
-      if (data.types.includes("text/plain") && data.getData("text/plain")) return;
-      event.preventDefault();
-      const now = new Date();
-      this.take([...data.files].map((file) => {
-        const name = pastedName(file.name, file.type, now);
-        return name === file.name ? file : new File([file], name, { type: file.type });
-      }));
+      const files = pastedFiles(event);
+      if (files) this.take(files);
     });
     const panel = $("thread-panel");
     const carries = (event) => Boolean(event.dataTransfer)
