@@ -27,15 +27,19 @@ CREATE INDEX user_group_members_user ON user_group_members (user_id);
 -- Users and groups share one namespace (@name must mean one thing): a group cannot take a
 -- user's name, in any case, and a new account cannot take a group's. Each table's unique
 -- index keeps its own names apart; across the two tables no constraint can, so both kinds of
--- insert take one transaction-scoped advisory lock on the lower-case name (the same key for
+-- insert take one transaction-scoped advisory lock for the lower-case name (the same key for
 -- both) before they look at the other table, in a trigger, so that every way an account is
 -- made (registration, bots, `chatd user add`, an import) is covered without a change of its
 -- statement. The second of two inserts of one name waits for the first to commit or roll
 -- back, then reads (a fresh snapshot: READ COMMITTED, a volatile function) whether it took
 -- the name. A row refused is skipped (the trigger returns NULL), so the statement inserts
 -- nothing and says so as it does for a name taken in its own table: conflict.
+-- The key is one of 256 (the two-key form: 36, and the name's hash's low byte): a lock per
+-- name would put one entry per row in the shared lock table for a transaction that inserts
+-- many accounts at once (an import; 20,000 ran it out of shared memory), where 256 at most
+-- fit; two names of one bucket made at the same instant only take turns.
 CREATE FUNCTION chatd_lock_name(name text) RETURNS void LANGUAGE sql AS $$
-    SELECT pg_advisory_xact_lock(hashtextextended('chatd name ' || lower(name), 0))
+    SELECT pg_advisory_xact_lock(36, hashtext(lower(name)) & 255)
 $$;
 
 CREATE FUNCTION chatd_user_name_free() RETURNS trigger LANGUAGE plpgsql AS $$
