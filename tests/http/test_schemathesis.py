@@ -435,6 +435,12 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
         # whose changes to groups are not used up.
         token = _login(api.url, "pia")
         case.body = {"name": "newgroup", "description": "made", "members": ["bob"]}
+    if path == "/api/groups/{name}" and case.method in ("PATCH", "DELETE") and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())):
+        # Until one succeeds: as a member of the scene's "backend" (bob changes, cid
+        # deletes) whose changes to groups the requests before did not use up (a per-user
+        # bucket, which ann's POSTs may have emptied).
+        token = _login(api.url, "bob" if case.method == "PATCH" else "cid")
     # No session: each call has a connection of its own, closed after it (/ws may switch
     # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
     response = case.call_and_validate(base_url=api.url, timeout=30,
