@@ -17,6 +17,7 @@ import datetime
 import enum
 import os
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
 from typing import TypeVar
@@ -77,6 +78,7 @@ from chatd.protocol import (
     React,
     Read,
     ReadThread,
+    Remind,
     RemoveContact,
     RemovePreview,
     Request,
@@ -1022,6 +1024,24 @@ async def later(client: ChatClient, arg: str) -> None:
                      _nothing)
 
 
+async def remind(client: ChatClient, arg: str) -> None:
+    """``/remind WHEN TEXT``: a reminder of anything (Slack's ``/remind me``): TEXT is
+    written to your notes to self and saved with a reminder at WHEN (as ``/later`` reads
+    it); it is reminded then as a saved message is, and ``/saved`` lists it."""
+    when, text = _later_when(arg.strip())
+    if not text.strip():
+        client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
+        return
+    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    try:
+        remind_at = int(reminder_time(when, local).timestamp() * 1000)
+    except ValueError as exc:
+        client.screen.problem(f"/remind: {exc}")
+        return
+    await client.ask("/remind", Remind(text=text, remind_at=remind_at, nonce=uuid.uuid4().hex),
+                     Answer, _nothing)
+
+
 async def _nothing(reply: Answer) -> None:
     """The reply says nothing the event does not."""
 
@@ -1642,6 +1662,8 @@ COMMANDS: dict[str, Command] = {
     "saved": Command(saved, "/saved [more]", "your saved messages, the latest saved first"),
     "later": Command(later, "/later WHEN TEXT",
                      "send TEXT here later (in 2h, tomorrow, 9:00); /later alone lists"),
+    "remind": Command(remind, "/remind WHEN TEXT",
+                      "note TEXT to yourself and be reminded of it then (in 2h, 9:00)"),
     "scheduled": Command(scheduled, "/scheduled", "your scheduled messages, the soonest first"),
     "unschedule": Command(unschedule, "/unschedule N", "cancel scheduled message [N]"),
     "sendnow": Command(sendnow, "/sendnow N", "send scheduled message [N] now"),

@@ -1360,6 +1360,31 @@ class _Builder:
                     errors=(400, 404, 429),
                 ),
             },
+            "/api/me/reminders": {"post": self.op(
+                "Set a reminder",
+                "As the protocol's `remind`: `text` is written to the user's notes to self "
+                "(the conversation `@name:name`) as a message and saved with a reminder at "
+                "`remind_at` (ms since the epoch, ahead of the server's clock and at most a "
+                "year ahead); at that time the user is reminded as of any saved message. "
+                "`nonce` as a send's: the same request again stores one note and one "
+                "reminder (`unchanged`). At most `limits.saved_per_user` "
+                f"({limits.saved_per_user}) saved messages (409 `too_many_saved`: the note "
+                "is written, not saved).",
+                tag="accounts", op_id="remind",
+                body=_json(self.body({
+                    "text": {"type": "string"},
+                    "remind_at": {"type": "integer", "minimum": 0},
+                    "nonce": {"type": "string"},
+                }, ["text", "remind_at", "nonce"]), {"text": "call the bank",
+                                                     "remind_at": 1732780800000,
+                                                     "nonce": "r-1"}),
+                ok=ok(201, "Written and saved.", self.sent({
+                    "room": {"type": "string"}, "seq": {"type": "integer"},
+                    "msg_id": {"type": "integer"}, "ts": {"type": "integer"},
+                    "remind_at": {"type": "integer"}, "unchanged": {"type": "boolean"},
+                }, ["room", "seq", "msg_id", "ts", "remind_at"])),
+                errors=(409, 429),
+            )},
             "/api/me/scheduled": {
                 "get": self.op(
                     "List scheduled messages",

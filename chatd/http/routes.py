@@ -659,6 +659,7 @@ ROUTES: list[Route] = [
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,
     }),
+    _route(r"/api/me/reminders", {"POST": operation("remind", _body, status=201)}),
     _route(r"/api/me/scheduled", {
         "GET": operation("scheduled_items"),
         "POST": operation("schedule", _schedule_body, status=201),

@@ -91,6 +91,7 @@ __all__ = [
     "Read",
     "ReadMoved",
     "ReadThread",
+    "Remind",
     "Reminded",
     "RemoveContact",
     "RemovePreview",
@@ -546,6 +547,18 @@ class Save(Request):
     msg_id: int
     on: bool = True
     remind_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Remind(Request):
+    """A reminder of anything (Slack's ``/remind me``): ``text`` written to the user's notes
+    to self as a message and saved with a reminder at ``remind_at`` (ms since the epoch).
+    ``nonce`` as a send's: the same request again stores one note with one reminder."""
+
+    OP: ClassVar[str] = "remind"
+    text: str
+    remind_at: int
+    nonce: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1663,6 +1676,14 @@ def _parse_save(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Save:
                 remind_at=_int(obj, "remind_at", minimum=0, maximum=MAX_SEQ))
 
 
+def _parse_remind(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Remind:
+    text = _text(obj, limits)
+    nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
+    remind_at = _int(obj, "remind_at", minimum=0, maximum=MAX_SEQ, optional=False)
+    assert remind_at is not None
+    return Remind(id=rid, text=text, remind_at=remind_at, nonce=nonce)
+
+
 def _parse_follow_thread(obj: Mapping[str, Any], rid: RequestId,
                          limits: Limits) -> FollowThread:
     room = _room(obj)
@@ -2023,6 +2044,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),
     "thread": (Thread, _parse_thread),
     "save": (Save, _parse_save),
+    "remind": (Remind, _parse_remind),
     "saved_items": (SavedItems, _parse_saved_items),
     "schedule": (Schedule, _parse_schedule),
     "scheduled_items": (ScheduledItems, _fields(ScheduledItems)),
