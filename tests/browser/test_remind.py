@@ -11,20 +11,22 @@ tests/artifacts/desktop-new-reminder.png.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import Daemon, _running, http_json, needs_chromium
+from tests.browser.conftest import DESKTOP, Daemon, _running, http_json, needs_chromium
 from tests.browser.test_changes import message
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_saved import panel_items, saved_button, two_tabs
-from tests.browser.test_web import Session, shot
+from tests.browser.test_web import Session, log_in, open_session, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -133,3 +135,65 @@ def test_new_reminder_in_the_saved_panel_refused_then_set_and_reminded(
         bank = panel_items(each).filter(has_text="call the bank about the card")
         expect(bank.locator(".saved-remind")).to_have_text("Overdue")
     assert one.errors == [] and two.errors == []
+
+
+def losing_the_reminders_reply(page: Page, sent: list[dict[str, Any]]) -> None:
+    """Route `page`'s WebSocket through the test: the `remind` requests it sends are recorded in
+    `sent`; the server's reply to the first one is left out and the connection closed then (the
+    note was written and saved, the page does not know)."""
+    lost = [False]
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(payload: str | bytes) -> None:
+            if isinstance(payload, str):
+                sent.extend(frame for line in payload.split("\n") if line.strip()
+                            if (frame := json.loads(line)).get("op") == "remind")
+            server.send(payload)
+
+        def from_server(payload: str | bytes) -> None:
+            if not lost[0] and sent and isinstance(payload, str):
+                lines = payload.split("\n")
+                for n, line in enumerate(lines):
+                    if line.strip() and json.loads(line).get("id") == sent[0]["id"]:
+                        lost[0] = True
+                        if kept := "\n".join(lines[:n]).strip():
+                            ws.send(kept + "\n")
+                        ws.close()
+                        return
+            ws.send(payload)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+
+def test_a_reminder_whose_reply_was_lost_is_sent_again_as_one_note(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """The connection drops after the server wrote ann's reminder, before its reply: back
+    online, the page sends the same request again (the same nonce); the server answers it as
+    the first, the dialog closes, and there is one note and one saved item."""
+    ann_and_bob_in(daemon, "general")[1].close()
+    session = open_session(sessions, browser, DESKTOP)
+    page = session.page
+    sent: list[dict[str, Any]] = []
+    losing_the_reminders_reply(page, sent)
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    saved_button(page).click()
+    dialog = new_reminder(page, "renew the passport", "3h")
+    dialog.get_by_role("button", name="Set reminder").click()
+    expect(dialog).to_be_hidden()
+    assert len(sent) == 2, sent
+    assert sent[0]["nonce"] == sent[1]["nonce"] and sent[0]["id"] != sent[1]["id"]
+    assert {k: v for k, v in sent[0].items() if k != "id"} == {
+        k: v for k, v in sent[1].items() if k != "id"}
+    item = panel_items(page).filter(has_text="renew the passport")
+    expect(item.locator(".saved-remind")).to_have_text(re.compile(r"^in 3 h$"))
+    expect(panel_items(page)).to_have_count(1)
+    expect(notes_to_self(page, "renew the passport")).to_have_count(1)
+    expect(page.locator("#message-list li.msg[data-seq]")).to_have_count(1)
+    assert session.errors == []
