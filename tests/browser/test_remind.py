@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, Daemon, _running, http_json, needs_chromium
+from tests.browser.conftest import PHONE, Daemon, _running, http_json, needs_chromium
 from tests.browser.test_changes import message
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
@@ -173,25 +173,29 @@ def losing_the_reminders_reply(page: Page, sent: list[dict[str, Any]]) -> None:
 
 
 def test_a_reminder_whose_reply_was_lost_is_sent_again_as_one_note(
-    daemon: Daemon, browser: Browser, sessions: list[Session]
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
-    """The connection drops after the server wrote ann's reminder, before its reply: back
-    online, the page sends the same request again (the same nonce); the server answers it as
-    the first, the dialog closes, and there is one note and one saved item."""
+    """On a phone, the connection drops after the server wrote ann's reminder, before its
+    reply: back online, the page sends the same request again (the same nonce); the server
+    answers it as the first, the dialog closes, and there is one note and one saved item."""
     ann_and_bob_in(daemon, "general")[1].close()
-    session = open_session(sessions, browser, DESKTOP)
+    session = open_session(sessions, browser, PHONE)
     page = session.page
     sent: list[dict[str, Any]] = []
     losing_the_reminders_reply(page, sent)
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# general")
+    page.locator("#open-sidebar").click()
     saved_button(page).click()
     dialog = new_reminder(page, "renew the passport", "3h")
+    shot(page, artifacts, "phone-new-reminder")
     dialog.get_by_role("button", name="Set reminder").click()
     expect(dialog).to_be_hidden()
     item = panel_items(page).filter(has_text="renew the passport")
     expect(item.locator(".saved-remind")).to_have_text(re.compile(r"^in 3 h$"))
     expect(panel_items(page)).to_have_count(1)
+    page.locator("#saved-close").click()
+    page.locator("#open-sidebar").click()
     expect(notes_to_self(page, "renew the passport")).to_have_count(1)
     expect(page.locator("#message-list li.msg[data-seq]")).to_have_count(1)
     assert len(sent) == 2, sent

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import * as reminders from "../../clients/web/reminders.js";
-import { presetTime } from "../../clients/web/saved.js";
+import * as saving from "../../clients/web/saved.js";
 
 const NOW = Date.UTC(2026, 11, 7, 10, 0); // Monday 7 December 2026, 10:00 UTC
 const MINUTE = 60_000;
@@ -27,7 +27,7 @@ test("the request carries the text, the preset's time and a fresh nonce", () => 
     nonce: "n1" } });
   const tomorrow = reminders.reminderRequest(reminders.newReminder(),
     { text: "x", when: "tomorrow", now: NOW, timeZone: "Europe/Berlin", fresh });
-  assert.equal(tomorrow.fields.remind_at, presetTime("tomorrow", NOW, "Europe/Berlin"));
+  assert.equal(tomorrow.fields.remind_at, saving.presetTime("tomorrow", NOW, "Europe/Berlin"));
   assert.equal(tomorrow.fields.remind_at, Date.UTC(2026, 11, 8, 8, 0)); // 9:00 in Berlin
 });
 
@@ -131,4 +131,10 @@ test("the words for a refusal", () => {
   assert.ok(reminders.resends({ code: "disconnected" }));
   assert.ok(!reminders.resends({ code: "internal" }));
   assert.ok(!reminders.resends(null));
+});
+
+test("the empty Saved list points to New reminder too", () => {
+  const saved = saving.emptySaved();
+  saving.received(saved, saving.begin(saved), { items: [], more: false });
+  assert.match(saving.statusText(saved), /^Nothing saved yet\..*New reminder/);
 });
