@@ -13,6 +13,7 @@
 // another) and takes a fresh one for another text (another note).
 
 import { parseLocal, presetTime, reminderProblem } from "./saved.js";
+import { dmName } from "./store.js";
 import { MAX_TEXT_CHARS, textLength } from "./textlimit.js";
 
 /** The choice of the dialog's "When" that reads the custom date and time. */
@@ -20,6 +21,11 @@ export const CUSTOM = "custom";
 
 /** Errors after which the same request is sent again once online (the outcome is unknown). */
 const RESEND = new Set(["disconnected", "shutting_down"]);
+
+/** Whether room `name` is the notes to self of `me` (their conversation with themselves). */
+export function isNoteToSelf(name, me) {
+  return typeof name === "string" && typeof me === "string" && name === dmName(me, me);
+}
 
 /** A dialog's reminder, nothing sent yet: `sent` is the last request's fields. */
 export function newReminder() {

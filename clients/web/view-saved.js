@@ -17,7 +17,7 @@ import { displayName } from "./profiles.js";
 import {
   dueCount, localValue, PRESETS, presetTime, reminderText, shownItems, statusText,
 } from "./saved.js";
-import { CUSTOM } from "./reminders.js";
+import { CUSTOM, isNoteToSelf } from "./reminders.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 import { SidePanel } from "./view-panel.js";
 
@@ -174,7 +174,8 @@ export class SavedView extends SidePanel {
     const held = room && room.byMsgId(item.msg_id);
     const message = held || item.message;
     return {
-      where: room ? roomLabel(room) : nameOf(item.room, state.me),
+      where: isNoteToSelf(item.room, state.me) ? "Notes to self"
+        : room ? roomLabel(room) : nameOf(item.room, state.me),
       from: message ? displayName(state.profiles, message.from) : "",
       ts: message ? message.ts : null,
       text: !message ? "The message is not loaded yet."

@@ -97,6 +97,7 @@ def test_new_reminder_in_the_saved_panel_refused_then_set_and_reminded(
         expect(bank).to_have_count(1)
         expect(bank.locator(".saved-remind")).to_have_text(re.compile(r"^in (59|60) min$"))
         expect(bank.locator(".saved-remind")).to_have_attribute("title", re.compile("Reminder: "))
+        expect(bank.locator(".result-room")).to_have_text("Notes to self")
         expect(panel_items(each)).to_have_count(2)
     bank_id = int(panel_items(page).filter(has_text="call the bank").get_attribute(
         "data-msg-id") or "0")
@@ -131,9 +132,10 @@ def test_new_reminder_in_the_saved_panel_refused_then_set_and_reminded(
         {"remind_at": int(time.time() * 1000) + REMIND_AHEAD_MS}, token)
     assert status == 200, body
     for each in (page, other):
-        alert = each.get_by_role("alert").filter(has_text="Reminder:")
+        alert = each.locator(".reminder-alert")
         expect(alert).to_contain_text("call the bank about the card",
                                       timeout=REMIND_AHEAD_MS + 30_000)
+        expect(alert.locator("strong")).to_have_text("Reminder")
         bank = panel_items(each).filter(has_text="call the bank about the card")
         expect(bank.locator(".saved-remind")).to_have_text("Overdue")
     assert one.errors == [] and two.errors == []

@@ -7,6 +7,8 @@ import { test } from "node:test";
 
 import * as reminders from "../../clients/web/reminders.js";
 import * as saving from "../../clients/web/saved.js";
+import { apply, connectionChanged, initialState } from "../../clients/web/state.js";
+import { message, receiveAll, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 const NOW = Date.UTC(2026, 11, 7, 10, 0); // Monday 7 December 2026, 10:00 UTC
 const MINUTE = 60_000;
@@ -137,4 +139,22 @@ test("the empty Saved list points to New reminder too", () => {
   const saved = saving.emptySaved();
   saving.received(saved, saving.begin(saved), { items: [], more: false });
   assert.match(saving.statusText(saved), /^Nothing saved yet\..*New reminder/);
+});
+
+test("a reminder of a note to self says the note, not who wrote it where", () => {
+  assert.ok(reminders.isNoteToSelf("@ann:ann", "ann"));
+  assert.ok(reminders.isNoteToSelf("@ann:ann", "Ann"), "names are the same whatever the case");
+  assert.ok(!reminders.isNoteToSelf("@ann:bob", "ann"));
+  assert.ok(!reminders.isNoteToSelf("general", "ann"));
+  const state = initialState({ me: "ann" });
+  connectionChanged(state, "online");
+  const asked = requests(apply(state, { ...welcome([roomInfo("general", { lastSeq: 2 })]),
+    reminders_due: 0 })).find((r) => r.op === "saved_items");
+  apply(state, { op: "ok", id: 3, items: [], more: false }, { request: asked });
+  const note = message("@ann:ann", 1, "ann", "call the bank");
+  const told = (room, from) => receiveAll(state, [{ op: "reminder", room, msg_id: 1001,
+    remind_at: NOW, message: { ...note, room, from } }], NOW).find((e) => e.remind).remind;
+  const mine = told("@ann:ann", "ann");
+  assert.deepEqual([mine.title, mine.body], ["Reminder", "call the bank"]);
+  assert.equal(told("general", "bob").title, "Reminder: bob in #general");
 });
