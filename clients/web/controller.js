@@ -62,7 +62,6 @@ import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 import { nameLabel } from "./conversations.js";
-import { sameUser } from "./store.js";
 import { nextSummaryChange } from "./threads.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
