@@ -143,6 +143,7 @@ from chatd.protocol import (
     UserTyping,
     Welcome,
     codes,
+    conversation_name,
     default_notify,
     dm_room_name,
     is_dm_room,
@@ -858,7 +859,7 @@ class ChatClient:
                 continue
             if isinstance(request, Send) and request.room == room:
                 return True
-            if isinstance(request, Dm) and dm_room_name(self.me, request.to) == room:
+            if isinstance(request, Dm) and _dm_room(self.me, request.to) == room:
                 return True
         return False
 
@@ -1590,3 +1591,8 @@ class ChatClient:
         UserTyping: _on_typing,
         Gap: _on_gap,
     }
+
+
+def _dm_room(me: str, to: str | tuple[str, ...]) -> str:
+    """The conversation a ``dm`` from ``me`` to ``to`` (a name, or several) goes to."""
+    return conversation_name((me, to) if isinstance(to, str) else (me, *to))

@@ -64,7 +64,7 @@ from chatd.protocol import (
     Sent,
     ServerEvent,
     codes,
-    is_dm_room,
+    is_conversation,
     normalise_room,
     normalise_user,
     parse_request,
@@ -482,8 +482,8 @@ async def _admin_delete_room(request: Request, app: App, params: dict[str, str])
         room = normalise_room(params["room"])
     except InvalidName as exc:
         raise ChatError(codes.BAD_REQUEST, f"the room name in the path: {exc}") from None
-    if is_dm_room(room):
-        raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be deleted")
+    if is_conversation(room):
+        raise ChatError(codes.BAD_REQUEST, "a conversation cannot be deleted")
     return json_reply(200, await admin.delete_room(app, user, room))
 
 

@@ -1,0 +1,229 @@
+"""End-to-end: group conversations (docs/protocol.md, "Group conversations") — ``dm`` to
+several people, the room of kind ``group`` it makes, its rules (those of a 1:1), its alerts —
+over real sockets (TCP and WebSocket), the real PostgreSQL, and a second node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from chatd.server import Server
+from tests.client import Client, http, register_and_login
+from tests.e2e.conftest import running
+from tests.helpers import LIFTED_RATES, make_config
+
+
+async def _people(daemon: Server, *names: str) -> list[Client]:
+    """A TCP connection, signed in, for each of ``names`` (registered now)."""
+    return [await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port,
+                                                                             name))
+            for name in names]
+
+
+async def _close(*clients: Client) -> None:
+    for client in clients:
+        await client.aclose()
+
+
+async def test_dm_to_several_people_makes_one_group_conversation(daemon: Server) -> None:
+    """A ``dm`` to two names makes the group conversation of the three, named by the set in
+    any order and case; every member gets the first message without having joined; the room
+    object says kind group with the others as peers, notify all."""
+    ann, bob, carol = await _people(daemon, "Ann", "bob", "Carol")
+    ack = await ann.request("dm", to=["CAROL", "Bob"], text="hello both", nonce="g1")
+    assert ack["op"] == "ok" and (ack["room"], ack["seq"]) == ("@ann:bob:carol", 1), ack
+    for client in (ann, bob, carol):
+        got = await client.event("message", room="@ann:bob:carol", seq=1)
+        assert (got["from"], got["text"]) == ("Ann", "hello both")
+    # the same set, in any order and case, and the sender named too: the same room
+    again = await carol.request("dm", to=["ann", "BOB", "carol", "Ann"], text="hi", nonce="g2")
+    assert (again["room"], again["seq"]) == ("@ann:bob:carol", 2)
+    sent = await bob.request("send", room="@Ann:Bob:Carol", text="by send", nonce="g3")
+    assert (sent["room"], sent["seq"]) == ("@ann:bob:carol", 3)
+    rooms = (await bob.request("rooms"))["rooms"]
+    [room] = [r for r in rooms if r["room"] == "@ann:bob:carol"]
+    assert (room["kind"], room["peers"], room["private"], room["owner"], room["topic"],
+            room["notify"], room["role"], room["archived"]) == (
+        "group", ["Ann", "Carol"], True, None, "", "all", "member", False)
+    assert "peer" not in room
+    assert room["unread"] == 2  # ann's and carol's; bob's own does not count
+    who = await carol.request("who", room="@ann:bob:carol")
+    assert [m["user"] for m in who["members"]] == ["Ann", "bob", "Carol"]
+    history = await ann.request("history", room="@ann:bob:carol")
+    assert [m["text"] for m in history["messages"]] == ["hello both", "hi", "by send"]
+    await _close(ann, bob, carol)
+
+
+async def test_eight_people_and_not_nine_over_websocket(daemon: Server) -> None:
+    """Eight people in all make one conversation (over WebSocket); a ninth is
+    ``bad_request``, as an array of more than eight names; a name that is nobody is
+    ``not_found`` naming it."""
+    names = [f"p{i}" for i in range(9)]
+    tokens = [await register_and_login(daemon.http_port, name) for name in names]
+    async with trio.open_nursery() as nursery:
+        first = await Client.ws(daemon.http_port, nursery)
+        await first.hello(tokens[0])
+        last = await Client.ws(daemon.http_port, nursery)
+        await last.hello(tokens[7])
+        ack = await first.request("dm", to=names[1:8], text="all eight", nonce="e1")
+        assert ack["room"] == "@" + ":".join(names[:8]), ack
+        got = await last.event("message", room=ack["room"])
+        assert got["text"] == "all eight"
+        nine = await first.request("dm", to=names[1:9], text="x", nonce="e2")
+        assert (nine["code"], nine["message"]) == (
+            "bad_request", "a conversation has at most 8 people"), nine
+        too_many = await first.request("dm", to=[*names, "q1"], text="x", nonce="e3")
+        assert too_many["code"] == "bad_request"
+        nobody = await first.request("dm", to=["p1", "nobody"], text="x", nonce="e4")
+        assert nobody["code"] == "not_found" and "'nobody'" in nobody["message"], nobody
+        assert (await first.request("dm", to=[], text="x", nonce="e5"))["code"] == \
+            "bad_request"
+        # nothing was made by the refusals: p8 is in no conversation
+        eighth = await Client.ws(daemon.http_port, nursery)
+        welcome = await eighth.hello(tokens[8])
+        assert welcome["rooms"] == []
+        await _close(first, last, eighth)
+
+
+async def test_strangers_and_the_rules_of_a_conversation(daemon: Server) -> None:
+    """Only members read, send, list or join a group conversation; nobody leaves it, is
+    invited or kicked, or sets its topic; it is not archivable; a non-canonical name is
+    ``bad_request``; joining one that does not exist is ``not_found``."""
+    ann, bob, carol, dan = await _people(daemon, "ann", "bob", "carol", "dan")
+    ack = await ann.request("dm", to=["bob", "carol"], text="secret", nonce="s1")
+    room = ack["room"]
+    refused = {
+        "join": await dan.request("join", room=room),
+        "send": await dan.request("send", room=room, text="x", nonce="d1"),
+        "history": await dan.request("history", room=room),
+        "who": await dan.request("who", room=room),
+        "read": await dan.request("read", room=room, seq=1),
+        "typing": await dan.request("typing", room=room),
+    }
+    assert {op: r.get("code") for op, r in refused.items()} == dict.fromkeys(refused, "forbidden")
+    assert room not in [r["room"] for r in (await dan.request("rooms"))["rooms"]]
+    assert (await ann.request("leave", room=room))["code"] == "bad_request"
+    assert (await ann.request("invite", room=room, user="dan"))["code"] == "forbidden"
+    assert (await ann.request("kick", room=room, user="bob"))["code"] == "forbidden"
+    assert (await ann.request("set_topic", room=room, topic="t"))["code"] == "forbidden"
+    assert (await ann.request("archive", room=room, archived=True))["code"] == "forbidden"
+    for bad in ("@bob:ann:carol", "@ann:ann:bob", "@" + ":".join(f"u{i}" for i in range(9))):
+        assert (await ann.request("join", room=bad))["code"] == "bad_request", bad
+    assert (await ann.request("join", room="@ann:bob:dan"))["code"] == "not_found"
+    assert (await ann.request("create_room", room="@ann:bob:dan"))["code"] == "bad_request"
+    joined = await bob.request("join", room=room)
+    assert joined.get("op") == "ok" and joined["last_seq"] == 1, joined
+    await _close(ann, bob, carol, dan)
+
+
+async def test_group_mentions_are_plain_text_and_names_count(daemon: Server) -> None:
+    """``@room`` in a group conversation mentions nobody (everyone is alerted already);
+    ``@name`` counts in the named member's ``mentions``."""
+    ann, bob, carol = await _people(daemon, "ann", "bob", "carol")
+    ack = await ann.request("dm", to=["bob", "carol"], text="@room hi", nonce="m1")
+    got = await bob.event("message", room=ack["room"], seq=1)
+    assert "mentions" not in got and "group" not in got, got
+    await ann.request("send", room=ack["room"], text="@carol look", nonce="m2")
+    got = await carol.event("message", room=ack["room"], seq=2)
+    assert got["mentions"] == ["carol"]
+    [room] = [r for r in (await carol.request("rooms"))["rooms"] if r["room"] == ack["room"]]
+    assert (room["unread"], room["mentions"]) == (2, 1)
+    await _close(ann, bob, carol)
+
+
+async def test_two_first_dms_at_once_give_one_room(daemon: Server) -> None:
+    """Two members starting the same group conversation at the same moment get one room,
+    with both messages in it, each once."""
+    ann, bob, carol = await _people(daemon, "ann", "bob", "carol")
+    replies: dict[str, dict[str, Any]] = {}
+
+    async def start(client: Client, name: str, to: list[str]) -> None:
+        replies[name] = await client.request("dm", to=to, text=f"from {name}", nonce=name)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(start, ann, "ann", ["bob", "carol"])
+        nursery.start_soon(start, bob, "bob", ["carol", "ann"])
+    assert {r["room"] for r in replies.values()} == {"@ann:bob:carol"}, replies
+    assert sorted(r["seq"] for r in replies.values()) == [1, 2]
+    history = await carol.request("history", room="@ann:bob:carol")
+    assert sorted(m["text"] for m in history["messages"]) == ["from ann", "from bob"]
+    await _close(ann, bob, carol)
+
+
+async def test_every_member_on_a_second_node_gets_the_first_message(tmp_path: Path,
+                                                                    database_dsn: str) -> None:
+    """A member connected to another node receives the first message of a group
+    conversation they never joined, and its later ones."""
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
+    async with running(config) as a, running(config) as b:
+        ann = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        bob = await Client.signed_in(b.tcp_port, await register_and_login(b.http_port, "bob"))
+        carol = await Client.signed_in(b.tcp_port,
+                                       await register_and_login(b.http_port, "carol"))
+        ack = await ann.request("dm", to=["bob", "carol"], text="across", nonce="n1")
+        for client in (bob, carol):
+            got = await client.event("message", room=ack["room"], seq=1)
+            assert got["text"] == "across"
+        await ann.request("send", room=ack["room"], text="again", nonce="n2")
+        assert (await carol.event("message", room=ack["room"], seq=2))["text"] == "again"
+        reply = await carol.request("send", room=ack["room"], text="back", nonce="n3")
+        assert (await ann.event("message", room=ack["room"], seq=reply["seq"]))["text"] == \
+            "back"
+        await _close(ann, bob, carol)
+
+
+async def test_resume_gives_what_was_missed(daemon: Server) -> None:
+    """A member who was away resumes a group conversation as any room: what they missed,
+    in order, nothing twice."""
+    ann, carol = await _people(daemon, "ann", "carol")
+    bob_token = await register_and_login(daemon.http_port, "bob")
+    bob = await Client.signed_in(daemon.tcp_port, bob_token)
+    ack = await ann.request("dm", to=["bob", "carol"], text="one", nonce="r1")
+    await bob.event("message", room=ack["room"], seq=1)
+    await bob.aclose()
+    for i in (2, 3):
+        await ann.request("send", room=ack["room"], text=f"n{i}", nonce=f"r{i}")
+    bob = await Client.tcp(daemon.tcp_port)
+    await bob.hello(bob_token, resume={ack["room"]: 1})
+    got = [await bob.event("message", room=ack["room"], seq=seq) for seq in (2, 3)]
+    assert [m["text"] for m in got] == ["n2", "n3"]
+    await _close(ann, bob, carol)
+
+
+async def test_http_dm_and_rooms(daemon: Server) -> None:
+    """``POST /api/dm`` with ``to`` an array answers as a room's message post; the
+    conversation is in ``GET /api/rooms`` with kind group and peers; errors as the socket's."""
+    token = await register_and_login(daemon.http_port, "ann")
+    for name in ("bob", "carol"):
+        await register_and_login(daemon.http_port, name)
+    status, body = await http(daemon.http_port, "POST", "/api/dm",
+                              {"to": ["carol", "bob"], "text": "by http", "nonce": "h1"},
+                              token=token)
+    assert status == 200 and (body["room"], body["seq"]) == ("@ann:bob:carol", 1), body
+    assert set(body) >= {"room", "seq", "msg_id", "ts"}
+    status, again = await http(daemon.http_port, "POST", "/api/dm",
+                               {"to": ["carol", "bob"], "text": "by http", "nonce": "h1"},
+                               token=token)
+    assert (status, again["seq"], again["msg_id"]) == (200, 1, body["msg_id"])  # the nonce
+    status, one = await http(daemon.http_port, "POST", "/api/dm",
+                             {"to": "bob", "text": "1:1", "nonce": "h2"}, token=token)
+    assert (status, one["room"]) == (200, "@ann:bob")
+    status, listed = await http(daemon.http_port, "GET", "/api/rooms", token=token)
+    kinds = {r["room"]: (r["kind"], r.get("peers"), r.get("peer")) for r in listed["rooms"]}
+    assert kinds == {"@ann:bob:carol": ("group", ["bob", "carol"], None),
+                     "@ann:bob": ("dm", None, "bob")}
+    status, refused = await http(daemon.http_port, "POST", "/api/dm",
+                                 {"to": ["nobody", "bob"], "text": "x", "nonce": "h3"},
+                                 token=token)
+    assert (status, refused["code"]) == (404, "not_found")
+    status, refused = await http(daemon.http_port, "POST", "/api/dm",
+                                 {"to": 7, "text": "x", "nonce": "h4"}, token=token)
+    assert (status, refused["code"]) == (400, "bad_request")
+    status, _ = await http(daemon.http_port, "POST", "/api/dm",
+                           {"to": ["bob"], "text": "x", "nonce": "h5"})
+    assert status == 401
+    status, page = await http(daemon.http_port, "GET",
+                              "/api/rooms/%40ann%3Abob%3Acarol/messages", token=token)
+    assert status == 200 and [m["text"] for m in page["messages"]] == ["by http"]
