@@ -125,7 +125,9 @@ def test_start_a_group_from_the_picker_reply_and_reload(
     expect(page.locator("#moderate")).to_be_hidden()
     page.locator("#room-notify").click()
     levels = page.get_by_role("menu").get_by_role("menuitemradio")
-    expect(levels).to_have_text(["All messages", "Mentions only", "Muted"])
+    expect(levels).to_have_text([re.compile(f"{level}$") for level in (
+        "All messages", "Mentions only", "Muted")])
+    expect(levels.first).to_have_attribute("aria-checked", "true")  # a group's default
     page.keyboard.press("Escape")
     shot(page, artifacts, "desktop-group-conversation")
 
