@@ -117,8 +117,12 @@ def test_start_a_group_from_the_picker_reply_and_reload(
     expect(texts(bob.page)).to_have_text(["lunch at noon?", "yes! the usual place"])
 
     # The header opens the members list; the notify menu has three levels; no room controls.
+    page.locator("#close-members").click()
+    expect(page.locator("#toggle-members")).to_have_attribute("aria-expanded", "false")
     page.locator("#conv-title button.conv-people").click()
+    expect(page.locator("#toggle-members")).to_have_attribute("aria-expanded", "true")
     expect(page.locator("#member-list li.member")).to_have_count(3)
+    expect(page.locator("#member-list")).to_be_visible()
     expect(page.locator("#leave")).to_be_hidden()
     expect(page.locator("#invite")).to_be_hidden()
     expect(page.locator("#edit-topic")).to_be_hidden()
