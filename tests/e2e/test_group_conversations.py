@@ -10,7 +10,7 @@ from typing import Any
 import trio
 
 from chatd.server import Server
-from tests.client import Client, http, register_and_login
+from tests.client import Client, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import LIFTED_RATES, make_config
 
@@ -191,39 +191,3 @@ async def test_resume_gives_what_was_missed(daemon: Server) -> None:
     assert [m["text"] for m in got] == ["n2", "n3"]
     await _close(ann, bob, carol)
 
-
-async def test_http_dm_and_rooms(daemon: Server) -> None:
-    """``POST /api/dm`` with ``to`` an array answers as a room's message post; the
-    conversation is in ``GET /api/rooms`` with kind group and peers; errors as the socket's."""
-    token = await register_and_login(daemon.http_port, "ann")
-    for name in ("bob", "carol"):
-        await register_and_login(daemon.http_port, name)
-    status, body = await http(daemon.http_port, "POST", "/api/dm",
-                              {"to": ["carol", "bob"], "text": "by http", "nonce": "h1"},
-                              token=token)
-    assert status == 200 and (body["room"], body["seq"]) == ("@ann:bob:carol", 1), body
-    assert set(body) >= {"room", "seq", "msg_id", "ts"}
-    status, again = await http(daemon.http_port, "POST", "/api/dm",
-                               {"to": ["carol", "bob"], "text": "by http", "nonce": "h1"},
-                               token=token)
-    assert (status, again["seq"], again["msg_id"]) == (200, 1, body["msg_id"])  # the nonce
-    status, one = await http(daemon.http_port, "POST", "/api/dm",
-                             {"to": "bob", "text": "1:1", "nonce": "h2"}, token=token)
-    assert (status, one["room"]) == (200, "@ann:bob")
-    status, listed = await http(daemon.http_port, "GET", "/api/rooms", token=token)
-    kinds = {r["room"]: (r["kind"], r.get("peers"), r.get("peer")) for r in listed["rooms"]}
-    assert kinds == {"@ann:bob:carol": ("group", ["bob", "carol"], None),
-                     "@ann:bob": ("dm", None, "bob")}
-    status, refused = await http(daemon.http_port, "POST", "/api/dm",
-                                 {"to": ["nobody", "bob"], "text": "x", "nonce": "h3"},
-                                 token=token)
-    assert (status, refused["code"]) == (404, "not_found")
-    status, refused = await http(daemon.http_port, "POST", "/api/dm",
-                                 {"to": 7, "text": "x", "nonce": "h4"}, token=token)
-    assert (status, refused["code"]) == (400, "bad_request")
-    status, _ = await http(daemon.http_port, "POST", "/api/dm",
-                           {"to": ["bob"], "text": "x", "nonce": "h5"})
-    assert status == 401
-    status, page = await http(daemon.http_port, "GET",
-                              "/api/rooms/%40ann%3Abob%3Acarol/messages", token=token)
-    assert status == 200 and [m["text"] for m in page["messages"]] == ["by http"]
