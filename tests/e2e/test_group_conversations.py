@@ -12,7 +12,9 @@ import trio
 from chatd.server import Server
 from tests.client import Client, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import LIFTED_RATES, make_config
+from tests.e2e.test_push import TIMEOUT, connected, gone, metric, push_config, subscribed
+from tests.helpers import LIFTED_RATES, make_config, until
+from tests.pushservice import PushService
 
 
 async def _people(daemon: Server, *names: str) -> list[Client]:
@@ -191,3 +193,50 @@ async def test_resume_gives_what_was_missed(daemon: Server) -> None:
     assert [m["text"] for m in got] == ["n2", "n3"]
     await _close(ann, bob, carol)
 
+
+
+async def test_alerts_by_level(tmp_path: Path, database_dsn: str, nursery: trio.Nursery) -> None:
+    """Web Push to a real push service on 127.0.0.1: a group conversation's message reaches
+    each offline member at its default level (all) as a direct message does (kind dm, urgent,
+    titled by the people in it), never the sender; at mentions only a message naming them
+    (kind mention); at none nothing."""
+    service = PushService()
+    await nursery.start(service.serve)
+    async with running(push_config(tmp_path, database_dsn)) as daemon:
+        with trio.fail_after(TIMEOUT):
+            ann = await connected(daemon, await subscribed(daemon, service, "ann"))
+            others = {}
+            for name in ("bob", "carol", "dan"):
+                others[name] = await connected(daemon,
+                                               await subscribed(daemon, service, name))
+            first = await ann.request("dm", to=["bob", "carol", "dan"], text="hi all",
+                                      nonce="a1")
+            room = first["room"]
+            for client in others.values():
+                await client.event("message", room=room, seq=first["seq"])
+            [level] = [r["notify"] for r in (await others["bob"].request("rooms"))["rooms"]]
+            assert level == "all"
+            assert (await others["carol"].request("set_notify", room=room,
+                                                  notify="mentions"))["notify"] == "mentions"
+            await others["dan"].request("set_notify", room=room, notify="none")
+            for name, client in others.items():
+                await gone(daemon, client, name)
+
+            plain = await ann.request("send", room=room, text="plain", nonce="a2")
+            await service.wait_for(lambda: len(service.to("bob")) == 1)
+            push = service.to("bob")[0]
+            assert (push.payload["seq"], push.payload["kind"], push.payload["title"],
+                    push.headers["urgency"]) == (plain["seq"], "dm",
+                                                 "ann in carol, dan & you", "high")
+            named = await ann.request("send", room=room, text="@carol @dan look", nonce="a3")
+            await service.wait_for(lambda: len(service.to("carol")) == 1)
+            await service.wait_for(lambda: len(service.to("bob")) == 2)
+            push = service.to("carol")[0]
+            assert (push.payload["seq"], push.payload["kind"]) == (named["seq"], "mention")
+            assert service.to("bob")[1].payload["kind"] == "dm"
+            # carol got the mention only, dan nothing, ann (the sender) nothing: the three
+            # pushes queued in all say the plain message and the mention were decided on
+            await until(lambda: metric(daemon, "chatd_push_queued_total") == 3)
+            assert service.to("dan") == [] and service.to("ann") == []
+            assert service.problems == []
+            await ann.aclose()
