@@ -684,6 +684,9 @@ ROUTES: list[Route] = [
     _route(r"/api/emoji/images/(?P<sha256>[^/]+)", {"GET": get_emoji_image}),
     _route(r"/api/emoji/(?P<name>[^/]+)", {"DELETE": remove_emoji}),
     _route(r"/api/users/(?P<name>[^/]+)", {"GET": _user_profile}),
+    # for bots and scripts: the socket's dm (to a name, or an array of names: a group
+    # conversation), answered after the commit as the socket acknowledges it
+    _route(r"/api/dm", {"POST": operation("dm", _body)}),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),
         "POST": operation("create_room", _body, status=201),

@@ -10,9 +10,11 @@ from typing import Any
 import trio
 
 from chatd.server import Server
-from tests.client import Client, http, register_and_login
+from tests.client import Client, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import LIFTED_RATES, make_config
+from tests.e2e.test_push import TIMEOUT, connected, gone, metric, push_config, subscribed
+from tests.helpers import LIFTED_RATES, make_config, until
+from tests.pushservice import PushService
 
 
 async def _people(daemon: Server, *names: str) -> list[Client]:
@@ -192,38 +194,49 @@ async def test_resume_gives_what_was_missed(daemon: Server) -> None:
     await _close(ann, bob, carol)
 
 
-async def test_http_dm_and_rooms(daemon: Server) -> None:
-    """``POST /api/dm`` with ``to`` an array answers as a room's message post; the
-    conversation is in ``GET /api/rooms`` with kind group and peers; errors as the socket's."""
-    token = await register_and_login(daemon.http_port, "ann")
-    for name in ("bob", "carol"):
-        await register_and_login(daemon.http_port, name)
-    status, body = await http(daemon.http_port, "POST", "/api/dm",
-                              {"to": ["carol", "bob"], "text": "by http", "nonce": "h1"},
-                              token=token)
-    assert status == 200 and (body["room"], body["seq"]) == ("@ann:bob:carol", 1), body
-    assert set(body) >= {"room", "seq", "msg_id", "ts"}
-    status, again = await http(daemon.http_port, "POST", "/api/dm",
-                               {"to": ["carol", "bob"], "text": "by http", "nonce": "h1"},
-                               token=token)
-    assert (status, again["seq"], again["msg_id"]) == (200, 1, body["msg_id"])  # the nonce
-    status, one = await http(daemon.http_port, "POST", "/api/dm",
-                             {"to": "bob", "text": "1:1", "nonce": "h2"}, token=token)
-    assert (status, one["room"]) == (200, "@ann:bob")
-    status, listed = await http(daemon.http_port, "GET", "/api/rooms", token=token)
-    kinds = {r["room"]: (r["kind"], r.get("peers"), r.get("peer")) for r in listed["rooms"]}
-    assert kinds == {"@ann:bob:carol": ("group", ["bob", "carol"], None),
-                     "@ann:bob": ("dm", None, "bob")}
-    status, refused = await http(daemon.http_port, "POST", "/api/dm",
-                                 {"to": ["nobody", "bob"], "text": "x", "nonce": "h3"},
-                                 token=token)
-    assert (status, refused["code"]) == (404, "not_found")
-    status, refused = await http(daemon.http_port, "POST", "/api/dm",
-                                 {"to": 7, "text": "x", "nonce": "h4"}, token=token)
-    assert (status, refused["code"]) == (400, "bad_request")
-    status, _ = await http(daemon.http_port, "POST", "/api/dm",
-                           {"to": ["bob"], "text": "x", "nonce": "h5"})
-    assert status == 401
-    status, page = await http(daemon.http_port, "GET",
-                              "/api/rooms/%40ann%3Abob%3Acarol/messages", token=token)
-    assert status == 200 and [m["text"] for m in page["messages"]] == ["by http"]
+
+async def test_alerts_by_level(tmp_path: Path, database_dsn: str, nursery: trio.Nursery) -> None:
+    """Web Push to a real push service on 127.0.0.1: a group conversation's message reaches
+    each offline member at its default level (all) as a direct message does (kind dm, urgent,
+    titled by the people in it), never the sender; at mentions only a message naming them
+    (kind mention); at none nothing."""
+    service = PushService()
+    await nursery.start(service.serve)
+    async with running(push_config(tmp_path, database_dsn)) as daemon:
+        with trio.fail_after(TIMEOUT):
+            ann = await connected(daemon, await subscribed(daemon, service, "ann"))
+            others = {}
+            for name in ("bob", "carol", "dan"):
+                others[name] = await connected(daemon,
+                                               await subscribed(daemon, service, name))
+            first = await ann.request("dm", to=["bob", "carol", "dan"], text="hi all",
+                                      nonce="a1")
+            room = first["room"]
+            for client in others.values():
+                await client.event("message", room=room, seq=first["seq"])
+            [level] = [r["notify"] for r in (await others["bob"].request("rooms"))["rooms"]]
+            assert level == "all"
+            assert (await others["carol"].request("set_notify", room=room,
+                                                  notify="mentions"))["notify"] == "mentions"
+            await others["dan"].request("set_notify", room=room, notify="none")
+            for name, client in others.items():
+                await gone(daemon, client, name)
+
+            plain = await ann.request("send", room=room, text="plain", nonce="a2")
+            await service.wait_for(lambda: len(service.to("bob")) == 1)
+            push = service.to("bob")[0]
+            assert (push.payload["seq"], push.payload["kind"], push.payload["title"],
+                    push.headers["urgency"]) == (plain["seq"], "dm",
+                                                 "ann in carol, dan & you", "high")
+            named = await ann.request("send", room=room, text="@carol @dan look", nonce="a3")
+            await service.wait_for(lambda: len(service.to("carol")) == 1)
+            await service.wait_for(lambda: len(service.to("bob")) == 2)
+            push = service.to("carol")[0]
+            assert (push.payload["seq"], push.payload["kind"]) == (named["seq"], "mention")
+            assert service.to("bob")[1].payload["kind"] == "dm"
+            # carol got the mention only, dan nothing, ann (the sender) nothing: the three
+            # pushes queued in all say the plain message and the mention were decided on
+            await until(lambda: metric(daemon, "chatd_push_queued_total") == 3)
+            assert service.to("dan") == [] and service.to("ann") == []
+            assert service.problems == []
+            await ann.aclose()
