@@ -48,7 +48,7 @@ import { mentions } from "./entries.js";
 import { displayName } from "./profiles.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 import { sameUser } from "./store.js";
-import { conversationLabel, isConversation, nameLabel } from "./conversations.js";
+import { alertPlace, conversationLabel, isConversation, nameLabel } from "./conversations.js";
 
 /** The notification levels, as the server names them. */
 export const LEVELS = Object.freeze(["all", "mentions", "none"]);
@@ -246,14 +246,14 @@ export function alertFor(state, room, message, now) {
 }
 
 /**
- * A notification's title: "Bob in #general", "Bob" in a 1:1, "Bob in Bob, Carol" in a group
- * (its others by their display names); a thread's reply says so ("Bob replied in a thread in
+ * A notification's title: "Bob in #general", "Bob" in a 1:1, "Bob in Carol & you" in a group
+ * (its people but Bob by their display names, conversations.js `alertPlace`); a thread's reply says so ("Bob replied in a thread in
  * #general").
  */
 function titleOf(state, room, message) {
   const who = displayName(state.profiles, message.from);
   const where = room.kind === "dm" ? ""
-    : room.kind === "group" ? ` in ${conversationLabel(state.profiles, room, state.me)}`
+    : room.kind === "group" ? ` in ${alertPlace(state.profiles, room, state.me, message.from)}`
       : ` in ${roomLabel(room)}`;
   return Number.isSafeInteger(message.thread) ? `${who} replied in a thread${where}`
     : `${who}${where}`;

@@ -132,6 +132,19 @@ export function nameLabel(name, me) {
   return people.length > 2 ? cutList(others) : others[0];
 }
 
+/**
+ * A group as a notification of `sender`'s message names it, as the server's pushes do: the
+ * people in it but the sender, by display name, the person last as "you" ("ann in Carol
+ * Danvers & you", chatd/webpush.py).
+ */
+export function alertPlace(cache, room, me, sender) {
+  const others = othersOf(room, me).filter((user) => typeof sender !== "string"
+    || user.toLowerCase() !== sender.toLowerCase());
+  const names = [...sortNames(others.map((user) => (cache ? displayName(cache, user) : user))),
+    "you"];
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} & you` : "you";
+}
+
 /** The line at the start of a conversation: "your conversation with Bob, Carol and Dan". */
 export function startLine(cache, room, me) {
   return `your conversation with ${andList(othersShown(cache, room, me))}`;

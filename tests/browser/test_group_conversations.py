@@ -4,7 +4,7 @@ last one back), the conversation opens as a draft and her first message creates 
 Carol's pages (Carol's a phone) see it appear in their direct messages with the message,
 labelled by the others' display names with a stacked picture; Carol replies and ann sees it;
 the header names the people and opens the members list, the notify menu offers three levels
-and no room controls show; a reload keeps it all.
+and no room controls show; a reload keeps it all. Bob, looking at another room, is notified.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
 tests/artifacts/ (desktop-group-conversation.png, phone-group-conversation.png).
@@ -26,6 +26,7 @@ from tests.browser.conftest import (
     needs_chromium,
     register_and_login,
 )
+from tests.browser.test_notifications import expect_count, fake, made, person
 from tests.browser.test_web import Session, log_in, open_session, send, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -57,7 +58,7 @@ def test_start_a_group_from_the_picker_reply_and_reload(
         other.close()
     setup.close()
 
-    bob = open_session(sessions, browser, DESKTOP)
+    bob = person(sessions, browser, fake("granted"))  # notifications recorded
     log_in(bob.page, daemon.url, "Bob")
     expect(bob.page.locator("#conv-title")).to_have_text("# lobby")
     carol = open_session(sessions, browser, PHONE)
@@ -97,6 +98,12 @@ def test_start_a_group_from_the_picker_reply_and_reload(
         re.compile("^Conversation with Bob and Carol Danvers"))  # the names as registered now
     expect(page.locator("#older-status")).to_have_text(
         "This is the start of your conversation with Bob and Carol Danvers.")
+
+    # Bob, in #lobby, is alerted as by a direct message, told who wrote and where.
+    expect_count(bob.page, "notified", 1)
+    [alert] = made(bob.page)
+    assert alert["title"] == "ann in Carol Danvers & you", alert
+    assert alert["body"] == "lunch at noon?" and alert["tag"] == f"chatd:{GROUP}", alert
 
     # Bob and Carol see it appear, with the message, labelled by the others.
     expect(group_item(bob.page)).to_contain_text("ann, Carol Danvers")
@@ -142,5 +149,5 @@ def test_start_a_group_from_the_picker_reply_and_reload(
     group_item(page).click()
     expect(texts(page)).to_have_text(["lunch at noon?", "yes! the usual place"])
     expect(page.locator("#conv-title")).to_have_text("Bob, Carol Danvers")
-    for person in (ann, bob, carol):
-        assert person.errors == [] and person.dialogs == [], (person.errors, person.dialogs)
+    for someone in (ann, bob, carol):
+        assert someone.errors == [] and someone.dialogs == [], (someone.errors, someone.dialogs)

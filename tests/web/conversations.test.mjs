@@ -10,7 +10,7 @@ import { alertFor, defaultLevel, levelOf, levelsFor, placeLabel, titleCount } fr
 import { moderates, runs } from "../../clients/web/admin.js";
 import {
   andList, conversationLabel, conversationName, cutList, isConversation, kindOfName, knownPeople,
-  MAX_OTHERS, nameLabel, othersOf, pick, pickSuggestions, sendTo, startLine,
+  MAX_OTHERS, alertPlace, nameLabel, othersOf, pick, pickSuggestions, sendTo, startLine,
 } from "../../clients/web/conversations.js";
 import { awayText, missedOf } from "../../clients/web/missed.js";
 import { emptyProfiles, learn } from "../../clients/web/profiles.js";
@@ -84,6 +84,7 @@ test("a label names the others by display name, sorted ignoring case, cut after 
   assert.equal(cutList(["a", "b"], 1), "a +1");
   assert.equal(andList(["Bob"]), "Bob");
   assert.equal(andList(["Bob", "Carol", "Dan"]), "Bob, Carol and Dan");
+  assert.equal(alertPlace(cache, big, "ann", "DAN"), "bobby, Carol Danvers, eve, fay & you");
   const trio = new Room("@ann:bob:carol:dan");
   assert.equal(startLine(null, trio, "ann"), "your conversation with bob, carol and dan");
   // A room the page does not hold, by its name alone.
@@ -221,7 +222,7 @@ test("a group at all alerts every message as a direct message, named by its peop
   const { state, room, plain, mention } = alerted(null);
   const alert = alertFor(state, room, plain, NOW);
   assert.equal(alert.kind, "dm");
-  assert.equal(alert.title, "Bob in Bob, carol");
+  assert.equal(alert.title, "Bob in carol & you"); // as the server's pushes say it
   assert.equal(alertFor(state, room, mention, NOW).kind, "mention");
   room.unread = 1;
   assert.deepEqual(titleCount(state), { count: 1, urgent: true });
