@@ -9,13 +9,16 @@
 // person follows it (`set_notify`, the room objects' `notify`, the `notify` event):
 //
 //   "all"       every message by someone else
-//   "mentions"  messages that mention the person as @name; in a direct conversation every
-//               message is addressed to the person, so it counts as a mention there
+//   "mentions"  messages that mention the person as @name; in a 1:1 conversation every
+//               message is addressed to the person, so it counts as a mention there (its menu
+//               offers only "all" and "none"); in a group conversation, as in a room
 //   "none"      muted: nothing, not even a mention (the mention still shows as the room's "@"
 //               badge and in the title's count, as Slack and Mattermost do)
 //
 // A room the server has not told the level of has the default for its kind: "all" for a
-// direct conversation, "mentions" for a room.
+// conversation (1:1 or group), "mentions" for a room. A group's message at "all" alerts as a
+// direct message does (kind "dm", the title naming its people); at "mentions", only one that
+// names the person (kind "mention"), as the server's pushes do (docs/protocol.md).
 //
 // A message alerts when it is new to the page, after the read marker (not read on another
 // device already), by someone else, not deleted, wanted at the room's level, not older than
