@@ -7,7 +7,8 @@ the header names the people and opens the members list, the notify menu offers t
 and no room controls show; a reload keeps it all. Bob, looking at another room, is notified.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
-tests/artifacts/ (desktop-group-conversation.png, phone-group-conversation.png).
+tests/artifacts/ (desktop-group-conversation.png, phone-group-conversation.png,
+desktop-group-picker.png).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def test_start_a_group_from_the_picker_reply_and_reload(
     ann_token = register_and_login(daemon.url, "ann")
     setup = LineClient(daemon.tcp_port, ann_token)
     setup.request("create_room", room="lobby", topic="")
-    for name, display in (("Bob", None), ("carol", "Carol Danvers")):
+    for name, display in (("Bob", None), ("carol", "Carol Danvers"), ("dan", None)):
         other = LineClient(daemon.tcp_port, register_and_login(daemon.url, name))
         other.request("join", room="lobby")
         if display:
@@ -69,7 +70,7 @@ def test_start_a_group_from_the_picker_reply_and_reload(
     page = ann.page
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# lobby")
-    expect(page.locator("#member-list li.member")).to_have_count(3)  # known: for completion
+    expect(page.locator("#member-list li.member")).to_have_count(4)  # known: for completion
 
     # The picker: a name typed and Enter makes a chip; a display name's word completes.
     page.get_by_role("button", name="New direct message").click()
@@ -88,6 +89,10 @@ def test_start_a_group_from_the_picker_reply_and_reload(
     who.fill("car")
     who.press("Enter")  # the one completion
     expect(chips).to_have_count(2)
+    who.fill("d")  # (the completions showing, for the picture)
+    expect(page.locator("#dm-suggest button")).to_have_text(["dan"])
+    shot(page, artifacts, "desktop-group-picker")
+    who.fill("")
     page.get_by_role("button", name="Open", exact=True).click()
 
     # A draft until its first message: the header names the people.
