@@ -256,3 +256,15 @@ test("a 1:1 still alerts every message at all, and its notify menu is unchanged"
   assert.equal(alert.kind, "dm");
   assert.equal(alert.title, "Bob");
 });
+
+test("a group started with a message from the dialog opens as the room the ack made", () => {
+  const { state } = connected([roomInfo("general")]);
+  const asked = { op: "dm", to: ["carol", "Bob"], text: "hi", nonce: "d1" };
+  apply(state, { op: "ok", id: 5, room: GROUP, seq: 1, msg_id: 3, ts: 4 }, { request: asked });
+  openConversation(state, ["carol", "Bob"]);
+  const room = state.rooms.get(GROUP);
+  assert.equal(state.current, GROUP);
+  assert.equal(room.draft, false);
+  assert.deepEqual(seqs(state, GROUP), [1]);
+  assert.equal(placeLabel(state, GROUP), "bob, carol");
+});
