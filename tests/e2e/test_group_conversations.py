@@ -127,11 +127,16 @@ async def test_group_mentions_are_plain_text_and_names_count(daemon: Server) -> 
     ack = await ann.request("dm", to=["bob", "carol"], text="@room hi", nonce="m1")
     got = await bob.event("message", room=ack["room"], seq=1)
     assert "mentions" not in got and "group" not in got, got
-    await ann.request("send", room=ack["room"], text="@carol look", nonce="m2")
-    got = await carol.event("message", room=ack["room"], seq=2)
+    sent = await ann.request("send", room=ack["room"], text="@here and @all", nonce="m2")
+    got = await bob.event("message", room=ack["room"], seq=sent["seq"])
+    assert "mentions" not in got and "group" not in got, got
+    await ann.request("send", room=ack["room"], text="@carol look", nonce="m3")
+    got = await carol.event("message", room=ack["room"], seq=3)
     assert got["mentions"] == ["carol"]
-    [room] = [r for r in (await carol.request("rooms"))["rooms"] if r["room"] == ack["room"]]
-    assert (room["unread"], room["mentions"]) == (2, 1)
+    for client, mentions in ((carol, 1), (bob, 0)):
+        [room] = [r for r in (await client.request("rooms"))["rooms"]
+                  if r["room"] == ack["room"]]
+        assert (room["unread"], room["mentions"]) == (3, mentions), room
     await _close(ann, bob, carol)
 
 
@@ -173,6 +178,10 @@ async def test_every_member_on_a_second_node_gets_the_first_message(tmp_path: Pa
         reply = await carol.request("send", room=ack["room"], text="back", nonce="n3")
         assert (await ann.event("message", room=ack["room"], seq=reply["seq"]))["text"] == \
             "back"
+        # a conversation has no joined events (nobody joins it: the set is the name)
+        for client in (ann, bob, carol):
+            await client.request("ping")
+            assert not [e for e in client.events if e.get("op") == "joined"], client.events
         await _close(ann, bob, carol)
 
 
