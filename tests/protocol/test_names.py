@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 
 from chatd.protocol import (
     GROUP_MAX,
+    Dm,
     InvalidName,
+    Limits,
+    RequestError,
     conversation_name,
     dm_room_name,
     group_room_name,
@@ -19,6 +22,7 @@ from chatd.protocol import (
     normalise_new_user,
     normalise_room,
     normalise_user,
+    parse_request,
 )
 from chatd.protocol.names import conversation_members, is_group_room
 from tests.strategies import group_people, room_names, user_names
@@ -210,3 +214,31 @@ def test_any_at_name_is_canonical_or_refused(text: str) -> None:
     people = name[1:].split(":")
     assert conversation_name(people) == name
     assert 2 <= len(people) <= GROUP_MAX
+
+
+# -- dm's ``to``: a name or several -------------------------------------------------------------
+
+
+def _dm(to: object) -> object:
+    return parse_request({"op": "dm", "id": 1, "to": to, "text": "hi", "nonce": "n"}, Limits())
+
+
+@given(group_people, st.data())
+def test_dm_to_an_array_folds_repeats_in_any_case(people: list[str], data: st.DataObject
+                                                  ) -> None:
+    """``to`` as an array keeps each person once (the first spelling), whatever the repeats
+    and their case; up to GROUP_MAX distinct names however long the array is with repeats."""
+    repeats = data.draw(st.lists(st.sampled_from(people), max_size=2 * GROUP_MAX))
+    given_names = people + [name.swapcase() for name in repeats]
+    parsed = _dm(given_names)
+    assert isinstance(parsed, Dm) and parsed.to == tuple(people)
+
+
+@pytest.mark.parametrize("to", [[], [f"u{i}" for i in range(GROUP_MAX + 1)], ["ok", 7],
+                                ["ok", "not a name"], [["u1"]], {"u1": 1}, 7, None,
+                                ["u1"] * (4 * GROUP_MAX + 1)])
+def test_dm_to_that_is_no_name_nor_array_of_them_is_refused(to: object) -> None:
+    """An empty array, more than GROUP_MAX distinct names, an invalid name in the array,
+    anything else than a name or an array: bad_request."""
+    parsed = _dm(to)
+    assert isinstance(parsed, RequestError) and parsed.code == "bad_request", parsed
