@@ -13,6 +13,7 @@ import {
   MAX_OTHERS, alertPlace, nameLabel, othersOf, pick, pickSuggestions, sendTo, startLine,
 } from "../../clients/web/conversations.js";
 import { awayText, missedOf } from "../../clients/web/missed.js";
+import { request, restore } from "../../clients/web/outbox.js";
 import { emptyProfiles, learn } from "../../clients/web/profiles.js";
 import { firstRoom, olderStatus, sortedRooms } from "../../clients/web/select.js";
 import {
@@ -267,4 +268,12 @@ test("a group started with a message from the dialog opens as the room the ack m
   assert.equal(room.draft, false);
   assert.deepEqual(seqs(state, GROUP), [1]);
   assert.equal(placeLabel(state, GROUP), "bob, carol");
+});
+
+test("a draft group's first message kept across a reload is sent again to them all", () => {
+  const saved = JSON.parse(JSON.stringify([{ nonce: "n1", room: GROUP, to: ["Bob", "carol"],
+    text: "hi", ts: 5, status: "sending" }, { nonce: "n2", room: GROUP, to: [3], text: "x" }]));
+  const [kept, odd] = restore(saved);
+  assert.deepEqual(request(kept), { op: "dm", to: ["Bob", "carol"], text: "hi", nonce: "n1" });
+  assert.deepEqual(request(odd), { op: "send", room: GROUP, text: "x", nonce: "n2" });
 });
