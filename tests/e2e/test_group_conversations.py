@@ -33,7 +33,9 @@ async def test_dm_to_several_people_makes_one_group_conversation(daemon: Server)
     """A ``dm`` to two names makes the group conversation of the three, named by the set in
     any order and case; every member gets the first message without having joined; the room
     object says kind group with the others as peers, notify all."""
-    ann, bob, carol = await _people(daemon, "Ann", "bob", "Carol")
+    carol_token = await register_and_login(daemon.http_port, "Carol")
+    ann, bob = await _people(daemon, "Ann", "bob")
+    carol = await Client.signed_in(daemon.tcp_port, carol_token)
     ack = await ann.request("dm", to=["CAROL", "Bob"], text="hello both", nonce="g1")
     assert ack["op"] == "ok" and (ack["room"], ack["seq"]) == ("@ann:bob:carol", 1), ack
     for client in (ann, bob, carol):
@@ -55,7 +57,11 @@ async def test_dm_to_several_people_makes_one_group_conversation(daemon: Server)
     assert [m["user"] for m in who["members"]] == ["Ann", "bob", "Carol"]
     history = await ann.request("history", room="@ann:bob:carol")
     assert [m["text"] for m in history["messages"]] == ["hello both", "hi", "by send"]
-    await _close(ann, bob, carol)
+    later = await Client.tcp(daemon.tcp_port)
+    [listed] = (await later.hello(carol_token))["rooms"]
+    assert (listed["room"], listed["kind"], listed["peers"], listed["notify"],
+            listed["unread"]) == ("@ann:bob:carol", "group", ["Ann", "bob"], "all", 2)
+    await _close(ann, bob, carol, later)
 
 
 async def test_eight_people_and_not_nine_over_websocket(daemon: Server) -> None:
