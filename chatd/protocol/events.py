@@ -180,6 +180,8 @@ THREADS_PAGE: Final = 30  # followed threads a ``threads`` gives without a limit
 THREADS_PAGE_MAX: Final = 100  # and the most it gives
 #: How far ahead a saved message's reminder may be (``save``): a year, as Slack's.
 MAX_REMIND_SECONDS: Final = 366 * 24 * 3600
+#: The most names ``dm``'s ``to`` may list (repeats included; at most GROUP_MAX people remain).
+MAX_TO_NAMES: Final = 4 * GROUP_MAX
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -1814,7 +1816,7 @@ def _recipients(obj: Mapping[str, Any]) -> str | tuple[str, ...]:
     value = obj.get("to")
     if not isinstance(value, list):
         return _user(obj, "to")
-    if not value or len(value) > 4 * GROUP_MAX:
+    if not value or len(value) > MAX_TO_NAMES:
         raise _Invalid(f"'to' must be a user name or an array of 1-{GROUP_MAX - 1} user names")
     names: dict[str, str] = {}
     for item in value:

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
-    "CONVERSATION_KINDS",
     "GROUP_MAX",
     "RESERVED_USERS",
     "InvalidName",
@@ -40,11 +39,6 @@ _CONVERSATION = re.compile(r"@[a-z0-9_.-]{1,32}(?::[a-z0-9_.-]{1,32}){1,7}")
 #: The most people a conversation has, its starter included (docs/protocol.md, "Group
 #: conversations"): as Slack's group DMs (MPDM) and Mattermost's group messages.
 GROUP_MAX = 8
-
-#: The room kinds of conversations: ``"dm"`` (1:1, notes to self included) and ``"group"``
-#: (3 to :data:`GROUP_MAX` people). Neither has an owner, a topic or moderators; nobody
-#: leaves one or is invited, kicked or banned; the set of people is the name.
-CONVERSATION_KINDS: frozenset[str] = frozenset({"dm", "group"})
 
 
 #: Names no new account may take, lower-cased: the words of group mentions (``@room``, ``@all``,
@@ -164,8 +158,9 @@ def conversation_members(room: str) -> list[str]:
 
 
 def is_conversation(room: str) -> bool:
-    """Whether a normalised room name names a conversation, 1:1 or group (no owner, no
-    topic, nobody leaves or is invited: see :data:`CONVERSATION_KINDS`)."""
+    """Whether a normalised room name names a conversation, 1:1 (kind ``dm``) or group
+    (kind ``group``): no owner, no topic, no moderators; nobody leaves one or is invited,
+    kicked or banned; the set of people is the name."""
     return room.startswith("@")
 
 

@@ -24,6 +24,7 @@ from chatd.protocol import (
     normalise_user,
     parse_request,
 )
+from chatd.protocol.events import MAX_TO_NAMES
 from chatd.protocol.names import conversation_members, is_group_room
 from tests.strategies import group_people, room_names, user_names
 
@@ -236,7 +237,7 @@ def test_dm_to_an_array_folds_repeats_in_any_case(people: list[str], data: st.Da
 
 @pytest.mark.parametrize("to", [[], [f"u{i}" for i in range(GROUP_MAX + 1)], ["ok", 7],
                                 ["ok", "not a name"], [["u1"]], {"u1": 1}, 7, None,
-                                ["u1"] * (4 * GROUP_MAX + 1)])
+                                ["u1"] * (MAX_TO_NAMES + 1)])
 def test_dm_to_that_is_no_name_nor_array_of_them_is_refused(to: object) -> None:
     """An empty array, more than GROUP_MAX distinct names, an invalid name in the array,
     anything else than a name or an array: bad_request."""
