@@ -153,7 +153,7 @@ class Pusher(Dispatcher[PushJob]):
         paused = reminder.paused_until
         if paused is not None and paused > time.time_ns() // 1_000_000:
             return
-        body = payload(reminder.message, "reminder")
+        body = payload(reminder.message, "reminder", user)
         self.queue(PushJob(user, subscription, body, URGENCY["reminder"])
                    for subscription in reminder.subscriptions)
 

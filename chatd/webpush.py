@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from chatd.addresses import MAX_URL_CHARS, check_url
 from chatd.errors import ChatError
 from chatd.protocol import codes
-from chatd.protocol.names import conversation_members, is_group_room
+from chatd.protocol.names import conversation_members, is_dm_room, is_group_room
 from chatd.storage import Message, PushSubscription
 
 __all__ = [
@@ -304,6 +304,17 @@ def _conversation_title(room: str, sender: str, to: str | None) -> str:
     return ", ".join(names[:-1]) + " & " + names[-1] if len(names) > 1 else "".join(names)
 
 
+def _reminder_title(room: str, sender: str, to: str | None) -> str:
+    """A reminder's title: of a note to self (``remind``) only "Reminder"; of a message of a
+    1:1 conversation, who wrote it; elsewhere who and where, a group by its people."""
+    if is_group_room(room):
+        return f"Reminder: {sender} in {_conversation_title(room, sender, to)}"
+    if not is_dm_room(room):
+        return f"Reminder: {sender} in {room}"
+    first, _, second = room[1:].partition(":")
+    return "Reminder" if first == second == sender.lower() else f"Reminder: {sender}"
+
+
 def payload(message: Message, reason: str, to: str | None = None) -> bytes:
     """What a push about ``message`` to user ``to`` says, as JSON (UTF-8): ``room``, ``seq``,
     ``from``, ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or
@@ -318,7 +329,7 @@ def payload(message: Message, reason: str, to: str | None = None) -> bytes:
     elif reason == "mention":
         title = f"{sender} mentioned you in {where}"
     elif reason == "reminder":
-        title = f"Reminder: {sender} in {room}"
+        title = _reminder_title(room, sender, to)
     else:
         title = f"{sender} in {where}"
     return json.dumps({"room": room, "seq": message.seq, "from": sender, "kind": reason,
