@@ -102,7 +102,7 @@ def jobs_for(messages: Iterable[Message], targets: Iterable[PushTarget],
         subscriptions.setdefault(key, {})[target.subscription.endpoint] = target.subscription
     jobs: list[PushJob] = []
     for key, reason in best.items():
-        body = payload(by_key[key[:2]], reason)
+        body = payload(by_key[key[:2]], reason, key[2])
         jobs.extend(PushJob(key[2], subscription, body, URGENCY[reason])
                     for subscription in subscriptions[key].values())
     return jobs
@@ -153,7 +153,7 @@ class Pusher(Dispatcher[PushJob]):
         paused = reminder.paused_until
         if paused is not None and paused > time.time_ns() // 1_000_000:
             return
-        body = payload(reminder.message, "reminder")
+        body = payload(reminder.message, "reminder", user)
         self.queue(PushJob(user, subscription, body, URGENCY["reminder"])
                    for subscription in reminder.subscriptions)
 

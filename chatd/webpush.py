@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from chatd.addresses import MAX_URL_CHARS, check_url
 from chatd.errors import ChatError
 from chatd.protocol import codes
+from chatd.protocol.names import conversation_members, is_dm_room, is_group_room
 from chatd.storage import Message, PushSubscription
 
 __all__ = [
@@ -292,21 +293,45 @@ def scheduled_payload(user: str, item: Mapping[str, Any]) -> bytes:
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def payload(message: Message, reason: str) -> bytes:
-    """What a push about ``message`` says, as JSON (UTF-8): ``room``, ``seq``, ``from``,
-    ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or ``"reminder"``, a
-    saved message's reminder, chatd.reminders), ``text`` (at most
+def _conversation_title(room: str, sender: str, to: str | None) -> str:
+    """A group conversation as a notification names it to ``to``: its people but the
+    sender, in the name's order, ``to`` last as "you" (any case)."""
+    me = (to or "").lower()
+    others = [name for name in conversation_members(room)
+              if name not in (sender.lower(), me)]
+    you = [] if to is None else ["you"]
+    names = [*others, *you]
+    return ", ".join(names[:-1]) + " & " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _reminder_title(room: str, sender: str, to: str | None) -> str:
+    """A reminder's title: of a note to self (``remind``) only "Reminder"; of a message of a
+    1:1 conversation, who wrote it; elsewhere who and where, a group by its people."""
+    if is_group_room(room):
+        return f"Reminder: {sender} in {_conversation_title(room, sender, to)}"
+    if not is_dm_room(room):
+        return f"Reminder: {sender} in {room}"
+    first, _, second = room[1:].partition(":")
+    return "Reminder" if first == second == sender.lower() else f"Reminder: {sender}"
+
+
+def payload(message: Message, reason: str, to: str | None = None) -> bytes:
+    """What a push about ``message`` to user ``to`` says, as JSON (UTF-8): ``room``, ``seq``,
+    ``from``, ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or
+    ``"reminder"``, a saved message's reminder, chatd.reminders), ``text`` (at most
     :data:`TEXT_CHARS` characters, cut with an ellipsis; ``""`` for a message of files only)
-    and ``title``, a line for a notification."""
+    and ``title``, a line for a notification. A group conversation is named by the people in
+    it other than the sender, the user last as "you": "ann in bob, carol & you"."""
     sender, room = message.sender, message.room
+    where = _conversation_title(room, sender, to) if is_group_room(room) else room
     if reason == "dm":
-        title = sender
+        title = f"{sender} in {where}" if is_group_room(room) else sender
     elif reason == "mention":
-        title = f"{sender} mentioned you in {room}"
+        title = f"{sender} mentioned you in {where}"
     elif reason == "reminder":
-        title = f"Reminder: {sender} in {room}"
+        title = _reminder_title(room, sender, to)
     else:
-        title = f"{sender} in {room}"
+        title = f"{sender} in {where}"
     return json.dumps({"room": room, "seq": message.seq, "from": sender, "kind": reason,
                        "text": _clip(message.text), "title": title},
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")

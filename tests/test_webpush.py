@@ -4,6 +4,7 @@ with the public key from ``k=``, the body decrypted with the subscription's priv
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -197,3 +198,31 @@ def test_titles_say_why() -> None:
     mention = json.loads(payload(_message("x"), "mention"))
     assert mention["title"] == "ann mentioned you in @ann:bob" and mention["kind"] == "mention"
     assert json.loads(payload(_message(""), "message"))["text"] == ""
+
+
+def test_a_reminder_says_of_what() -> None:
+    """A reminder of a note to self (remind) is titled "Reminder" alone; of a 1:1's message,
+    by who wrote it; of a group's, with its people; of a room's, with the room."""
+    def title(room: str, sender: str = "Ann", to: str = "ann") -> str:
+        message = Message(room=room, seq=2, msg_id=9, sender=sender, text="call the bank",
+                          ts=0, nonce="n")
+        return str(json.loads(payload(message, "reminder", to))["title"])
+
+    assert title("@ann:ann") == "Reminder"
+    assert title("@ann:bob", "Bob") == "Reminder: Bob"
+    assert title("@ann:bob", "Ann") == "Reminder: Ann"
+    assert title("@ann:bob:carol", "Bob") == "Reminder: Bob in carol & you"
+    assert title("general", "Bob") == "Reminder: Bob in general"
+
+
+def test_a_group_conversation_is_named_by_its_people() -> None:
+    """A push of a group conversation names it by the people in it but the sender, the
+    user it goes to last as "you": at level all (kind dm) and for a mention."""
+    message = Message(room="@ann:bob:carol:dan", seq=2, msg_id=9, sender="Ann", text="hi",
+                      ts=0, nonce="n")
+    assert json.loads(payload(message, "dm", "Carol"))["title"] == "Ann in bob, dan & you"
+    assert json.loads(payload(message, "mention", "bob"))["title"] == \
+        "Ann mentioned you in carol, dan & you"
+    three = dataclasses.replace(message, room="@ann:bob:carol")
+    assert json.loads(payload(three, "dm", "bob"))["title"] == "Ann in carol & you"
+    assert json.loads(payload(_message("x"), "dm", "bob"))["title"] == "ann"

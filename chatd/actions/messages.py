@@ -11,12 +11,14 @@ the room's members over every node and says whether the sender moderates the roo
 ``limits.group_mention_members`` members only those who moderate it may mention a group. The
 members the group covers are resolved now (``@here``: those online now, on any node, and
 not away, as the presence tracker knows them) and get mention rows with the message, as
-named members do. In a 1:1 conversation the words are plain text.
+named members do. In a conversation (1:1 or group) the words are plain text: everyone is
+alerted by every message there already.
 
 User groups (``@backend``, chatd.actions.user_groups) are looked up here too, by one
-statement and only for a room's text with mention candidates: their members in the room,
-the sender aside, get mention rows as a group mention's do, and the message keeps the
-groups' names. In a 1:1 conversation they are plain text as well.
+statement and only for a text with mention candidates sent to a room or a group
+conversation: their members there, the sender aside, get mention rows as a group mention's
+do, and the message keeps the groups' names (a group conversation's members may have set
+it to ``mentions``). In a 1:1 conversation they are plain text.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from chatd.actions.context import App, Append, Caller, signed_in
 from chatd.errors import ChatError
 from chatd.protocol import Delete, Dm, Edit, Pin, React, RemovePreview, Send, codes
 from chatd.protocol.markup import GROUP_TOKENS, group_mention, mention_candidates
-from chatd.protocol.names import is_dm_room
+from chatd.protocol.names import is_conversation, is_dm_room
 from chatd.rooms import Join as Subscribe
 from chatd.storage import NewChange, NewMessage, User
 
@@ -45,20 +47,24 @@ async def send(app: App, caller: Caller, request: Send) -> Append:
 
 
 async def dm(app: App, caller: Caller, request: Dm) -> Append:
-    """A message to a person, in the room of their conversation (made on first use)."""
+    """A message to a person, or to several (a group conversation), in the room of their
+    conversation (made on first use, with all of them as members)."""
     user = signed_in(caller)
     conversation = await app.storage.direct_room(user.id, request.to)
     room = conversation.room.name
-    # Subscribe both sides before the message can be published (idempotent when they
-    # already are): whichever of two first messages commits first, both are delivered.
+    # Subscribe every side before the message can be published (idempotent when they
+    # already are): whichever of two first messages commits first, all are delivered.
     # Without a ``since``, and without waiting: nobody ever leaves or is removed from a
-    # conversation, so no removal can overtake these (chatd.rooms, "Membership").
-    for name in {user.name, conversation.peer}:
+    # conversation, so no removal can overtake these (chatd.rooms, "Membership"). The
+    # registry tells the other nodes (as for a 1:1: chatd.cluster).
+    for name in sorted({user.name, *conversation.peers}):
         await app.registry.send(Subscribe(name, room, None))
+    # (a 1:1's: the candidates alone; a group conversation's also its user groups)
+    mentions, group, user_groups = await _room_mentions(app, user, room, request.text)
     return Append(request.id, NewMessage(
         user_id=user.id, room=room, text=request.text, nonce=request.nonce,
-        reply_to=request.reply_to, mentions=_mentions(request.text), files=request.files,
-        thread=request.thread, broadcast=request.broadcast,
+        reply_to=request.reply_to, mentions=mentions, files=request.files, group=group,
+        user_groups=user_groups, thread=request.thread, broadcast=request.broadcast,
     ))
 
 
@@ -113,11 +119,6 @@ async def pin(app: App, caller: Caller, request: Pin) -> Append:
     ))
 
 
-def _mentions(text: str) -> tuple[str, ...]:
-    # Plain text (most messages) skips the parse: no "@", no mention.
-    return tuple(mention_candidates(text)) if "@" in text else ()
-
-
 async def _room_mentions(app: App, user: User, room: str, text: str
                          ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     """The mention candidates of ``text`` sent by ``user`` to ``room``, the ids of the
@@ -155,7 +156,7 @@ async def _group_mentions(app: App, user: User, room: str, text: str,
                           ) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The candidates and the ids of the members the group mention (``@room``, ``@here``)
     of ``text`` covers, in a room (not a conversation)."""
-    group = group_mention(text)
+    group = None if is_conversation(room) else group_mention(text)
     if group is None:
         return candidates, ()
     # @here: online and not away, as Slack's and Mattermost's (chatd.presence)

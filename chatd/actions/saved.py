@@ -8,21 +8,39 @@ from the event alike), on the other nodes through storage (:meth:`Storage.tell_e
 a NOTIFY: saves are rare, so it is sent whether or not the user is online elsewhere, which
 the presence tracker may not know yet). A reminder set here that is due before the reminder
 loop planned to look wakes it (chatd.reminders); the loop claims it when it is due.
+
+A reminder of anything (``remind``, Slack's ``/remind me``) is the two composed: its text is
+written to the user's notes to self (``@ann:ann``) as the ``dm`` to themselves would write
+it, committed, then saved with the reminder. Nothing new is stored or claimed: the note is
+where the user finds it again, the saved list shows it with its time, and the reminder loop
+reminds it as any saved message's. Its nonce keeps a resend (a lost reply) to one note and
+one reminder.
 """
 
 from __future__ import annotations
 
 import logging
 
-from chatd.actions.context import App, Bucket, Caller, signed_in
+from chatd.actions import messages
+from chatd.actions.context import App, Append, Bucket, Caller, signed_in
 from chatd.actions.session import now_ms
 from chatd.errors import ChatError
-from chatd.protocol import MAX_REMIND_SECONDS, Answer, Save, SavedChanged, SavedItems, codes, frame
+from chatd.protocol import (
+    MAX_REMIND_SECONDS,
+    Answer,
+    Dm,
+    Remind,
+    Save,
+    SavedChanged,
+    SavedItems,
+    codes,
+    frame,
+)
 from chatd.protocol.events import SAVED_PAGE
 from chatd.storage import SavedItem
 from chatd.views import message_object
 
-__all__ = ["SAVES", "save", "saved_item_object", "saved_items"]
+__all__ = ["SAVES", "remind", "save", "saved_item_object", "saved_items"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +95,28 @@ async def save(app: App, caller: Caller, request: Save) -> Answer:
     await app.tell(user.name, data, "a saved message")
     if request.on and item.remind_at is not None and app.due is not None:
         app.due.soon(item.remind_at)
+    return Answer(id=request.id, fields=fields)
+
+
+async def remind(app: App, caller: Caller, request: Remind) -> Answer:
+    """Write ``text`` to the caller's notes to self and save it with a reminder at
+    ``remind_at`` (see the module's docstring); the reply names the note and its seq."""
+    user = signed_in(caller)
+    check_remind_at(request.remind_at, now_ms())  # before anything is stored
+    note = await messages.dm(app, caller, Dm(id=None, to=user.name, text=request.text,
+                                             nonce=request.nonce))
+    assert isinstance(note, Append)
+    done = await app.committer.commit(note.message)
+    message = done.message
+    if done.duplicate and message.room != note.message.room:
+        # the nonce names a message of another room: never remind the user of that one
+        raise ChatError(codes.BAD_REQUEST, "'nonce' was used for another message")
+    saved = await save(app, caller, Save(id=request.id, room=message.room,
+                                         msg_id=message.msg_id, remind_at=request.remind_at))
+    fields = {"room": message.room, "seq": message.seq, "msg_id": message.msg_id,
+              "ts": message.ts, "remind_at": saved.fields["remind_at"]}
+    if saved.fields.get("unchanged"):
+        fields["unchanged"] = True
     return Answer(id=request.id, fields=fields)
 
 

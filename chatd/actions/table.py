@@ -60,6 +60,7 @@ from chatd.protocol import (
     React,
     Read,
     ReadThread,
+    Remind,
     RemoveContact,
     RemovePreview,
     Request,
@@ -183,6 +184,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     CustomEmojiList: Operation(emoji.listed),
     # Saved messages: private to the user, no entry of any log.
     Save: Operation(saved.save, rate=(saved.SAVES,)),
+    # a note written and saved: a send's buckets and a save's
+    Remind: Operation(saved.remind, rate=(*SENDS, saved.SAVES)),
     SavedItems: Operation(saved.saved_items),
     # Scheduled messages: the user's own until sent (then a send, as the user).
     Schedule: Operation(scheduled.schedule, rate=(scheduled.SCHEDULES,)),

@@ -17,6 +17,7 @@ import datetime
 import enum
 import os
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
 from typing import TypeVar
@@ -36,7 +37,7 @@ from chatd.client.render import (
     thread_summary,
 )
 from chatd.client.render import until as _until
-from chatd.client.session import ChatClient, RoomInfo
+from chatd.client.session import ChatClient, RoomInfo, kind_of
 from chatd.client.terminal import clean, clean_body, presences, unread_counts
 from chatd.client.when import WHEN_USAGE, reminder_time
 from chatd.protocol import (
@@ -80,6 +81,7 @@ from chatd.protocol import (
     React,
     Read,
     ReadThread,
+    Remind,
     RemoveContact,
     RemovePreview,
     Request,
@@ -103,7 +105,7 @@ from chatd.protocol import (
     UserGroupList,
     Who,
     default_notify,
-    is_dm_room,
+    is_conversation,
     normalise_user,
     parse_event,
 )
@@ -247,7 +249,7 @@ async def join(client: ChatClient, arg: str) -> None:
     async def on_ok(reply: JoinAccepted) -> None:
         name = reply.room
         info = client.rooms.setdefault(name, RoomInfo())
-        info.kind = "dm" if is_dm_room(name) else "room"
+        info.kind = kind_of(name)
         info.private, info.topic = reply.private, reply.topic
         info.archived = reply.archived
         if reply.notify is not None:  # joining again starts from the default
@@ -287,7 +289,8 @@ async def switch(client: ChatClient, arg: str) -> None:
     if room is None:
         return
     if room not in client.rooms:
-        hint = f"/dm {clean(arg[1:])} TEXT" if is_dm_room(room) else f"/join {clean(room)}"
+        hint = (f"/dm {clean(arg.strip()[1:])} TEXT" if is_conversation(room)
+                else f"/join {clean(room)}")
         client.screen.problem(f"you are not in [{client.label(room)}]; {hint} first")
         return
     client.current = room
@@ -384,13 +387,15 @@ async def search(client: ChatClient, arg: str) -> None:
 
 
 async def dm(client: ChatClient, arg: str) -> None:
+    """``/dm USER TEXT``, or ``/dm USER,USER... TEXT``: a message to a person, or to several
+    (the group conversation of the user and them, started by the first message)."""
     user_arg, _, text = arg.partition(" ")
     if not user_arg or not text.strip():
-        client.screen.problem("usage: /dm USER TEXT")
+        client.screen.problem("usage: /dm USER[,USER...] TEXT")
         return
-    user = client.user_arg(user_arg)
-    if user is not None:
-        await client.say(None, text, to=user)
+    to = client.users_arg(user_arg)
+    if to:
+        await client.say(None, text, to=to)
 
 
 def split_path(arg: str) -> tuple[str, str] | None:
@@ -512,8 +517,7 @@ async def notify(client: ChatClient, arg: str) -> None:
         if room not in client.rooms:
             client.screen.problem(f"/notify: you are not in [{label}]")
             return
-        kind = "dm" if is_dm_room(room) else "room"
-        default = " (the default)" if before == default_notify(kind) else ""
+        default = " (the default)" if before == default_notify(kind_of(room)) else ""
         client.screen.notice(f"{notify_text(label, before)}{default}; "
                              "/notify all|mentions|none changes it")
         return
@@ -1129,6 +1133,24 @@ async def later(client: ChatClient, arg: str) -> None:
                      _nothing)
 
 
+async def remind(client: ChatClient, arg: str) -> None:
+    """``/remind WHEN TEXT``: a reminder of anything (Slack's ``/remind me``): TEXT is
+    written to your notes to self and saved with a reminder at WHEN (as ``/later`` reads
+    it); it is reminded then as a saved message is, and ``/saved`` lists it."""
+    when, text = _later_when(arg.strip())
+    if not text.strip():
+        client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
+        return
+    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    try:
+        remind_at = int(reminder_time(when, local).timestamp() * 1000)
+    except ValueError as exc:
+        client.screen.problem(f"/remind: {exc}")
+        return
+    await client.ask("/remind", Remind(text=text, remind_at=remind_at, nonce=uuid.uuid4().hex),
+                     Answer, _nothing)
+
+
 async def _nothing(reply: Answer) -> None:
     """The reply says nothing the event does not."""
 
@@ -1714,7 +1736,9 @@ COMMANDS: dict[str, Command] = {
     "rooms": Command(rooms, "/rooms [QUERY] [+NAME]",
                      "list rooms (whose name holds QUERY), a page at a time"),
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
-    "dm": Command(dm, "/dm USER TEXT", "send a private message"),
+    "dm": Command(dm, "/dm USER[,USER...] TEXT",
+                  "send a private message; to several people (bob,carol): a group "
+                  "conversation, shown as [@bob,carol]"),
     "upload": Command(upload, "/upload PATH [TEXT]", "send a file here, with TEXT"),
     "who": Command(who, "/who [ROOM] [AFTER]", "who is in the room, and online (a page "
                    "at a time in a large room: those after AFTER)"),
@@ -1761,6 +1785,8 @@ COMMANDS: dict[str, Command] = {
     "saved": Command(saved, "/saved [more]", "your saved messages, the latest saved first"),
     "later": Command(later, "/later WHEN TEXT",
                      "send TEXT here later (in 2h, tomorrow, 9:00); /later alone lists"),
+    "remind": Command(remind, "/remind WHEN TEXT",
+                      "note TEXT to yourself and be reminded of it then (in 2h, 9:00)"),
     "scheduled": Command(scheduled, "/scheduled", "your scheduled messages, the soonest first"),
     "unschedule": Command(unschedule, "/unschedule N", "cancel scheduled message [N]"),
     "sendnow": Command(sendnow, "/sendnow N", "send scheduled message [N] now"),

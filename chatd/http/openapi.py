@@ -43,7 +43,7 @@ from chatd.auth import MAX_PASSWORD_LENGTH
 from chatd.config import Config
 from chatd.files import MAX_NAME_CHARS
 from chatd.http.links import MAX_LINKS
-from chatd.protocol import NOTIFY_LEVELS, ROLES, codes
+from chatd.protocol import GROUP_MAX, NOTIFY_LEVELS, ROLES, codes
 from chatd.protocol.events import (
     AUDIT_PAGE_MAX,
     MAX_BAN_SECONDS,
@@ -54,6 +54,7 @@ from chatd.protocol.events import (
     MAX_REASON_CHARS,
     MAX_SEQ,
     MAX_STATUS_SECONDS,
+    MAX_TO_NAMES,
     MAX_TOPIC_CHARS,
     PINS_PAGE,
     PINS_PAGE_MAX,
@@ -87,7 +88,8 @@ EXAMPLE_AVATAR = "5f0c" + "7e" * 30
 # reads the same way for these). Upper case is accepted where the server folds it.
 USER_NAME = r"^[A-Za-z0-9_.-]{1,32}$"
 ROOM_NAME = r"^[A-Za-z0-9_-]{1,64}$"
-ROOM_OR_CONVERSATION = r"^(?:[A-Za-z0-9_-]{1,64}|@[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9_.-]{1,32})$"
+ROOM_OR_CONVERSATION = (r"^(?:[A-Za-z0-9_-]{1,64}"
+                        r"|@[A-Za-z0-9_.-]{1,32}(?::[A-Za-z0-9_.-]{1,32}){1,7})$")
 # Strings the server stores: no U+0000 (PostgreSQL text cannot hold it).
 NO_NUL = r"^[^\u0000]*$"
 
@@ -302,9 +304,11 @@ class _Builder:
                                         "lower case."},
             "RoomOrConversation": {
                 "type": "string", "pattern": ROOM_OR_CONVERSATION,
-                "description": "A room name, or a 1:1 conversation's `@a:b`: the two user "
-                               "names in lower case, sorted by code point (another order is "
-                               "`bad_request`).",
+                "description": "A room name, or a conversation's: a 1:1's `@a:b` (the two "
+                               "user names in lower case, sorted by code point), a group "
+                               "conversation's `@a:b:c` (its 3 to 8 people's names in lower "
+                               "case, strictly increasing by code point). Another order, a "
+                               "name twice in a group, or more than 8 is `bad_request`.",
             },
             "NotifyLevel": {"type": "string", "enum": list(NOTIFY_LEVELS),
                             "description": "`all`: every message; `mentions`: messages that "
@@ -487,8 +491,11 @@ class _Builder:
             "Room": self.sent(
                 {
                     "room": {"type": "string",
-                             "description": "Lower case; a conversation's `@a:b`."},
-                    "kind": {"type": "string", "enum": ["room", "dm"]},
+                             "description": "Lower case; a 1:1 conversation's `@a:b`, a "
+                                            "group conversation's `@a:b:c`."},
+                    "kind": {"type": "string", "enum": ["room", "dm", "group"],
+                             "description": "`dm`: a 1:1 conversation; `group`: a group "
+                                            "conversation (3 to 8 people)."},
                     "private": {"type": "boolean"},
                     "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
                     "owner": {"type": ["string", "null"],
@@ -508,6 +515,10 @@ class _Builder:
                     "peer": {"type": "string",
                              "description": "Only for kind `dm`: the other user, as "
                                             "registered."},
+                    "peers": {"type": "array", "items": {"type": "string"},
+                              "minItems": 2, "maxItems": GROUP_MAX - 1,
+                              "description": "Only for kind `group`: the other members, as "
+                                             "registered, sorted ignoring case."},
                     "pins": {"type": "integer", "minimum": 1,
                              "description": "How many of its messages are pinned; left out "
                                             "when none are."},
@@ -515,14 +526,22 @@ class _Builder:
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
                           "read_seq", "unread", "mentions", "notify", "role", "archived"],
                 description="A room or conversation as the asking user sees it.",
-                # `peer` is there for a conversation, and only then.
-                **{"if": {"properties": {"kind": {"const": "dm"}}},
-                   "then": {"required": ["peer"]},
-                   "else": {"not": {"required": ["peer"]}}},
+                # `peer` is there for a 1:1 conversation, `peers` for a group one, and
+                # only then.
+                allOf=[{"if": {"properties": {"kind": {"const": "dm"}}},
+                        "then": {"required": ["peer"]},
+                        "else": {"not": {"required": ["peer"]}}},
+                       {"if": {"properties": {"kind": {"const": "group"}}},
+                        "then": {"required": ["peers"]},
+                        "else": {"not": {"required": ["peers"]}}}],
                 examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
                            "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
                            "unread": 2, "mentions": 0, "notify": "all", "role": "member",
-                           "archived": False, "peer": "Bob"}],
+                           "archived": False, "peer": "Bob"},
+                          {"room": "@ann:bob:cy", "kind": "group", "private": True,
+                           "topic": "", "owner": None, "last_seq": 4, "member": True,
+                           "read_seq": 4, "unread": 0, "mentions": 0, "notify": "all",
+                           "role": "member", "archived": False, "peers": ["Bob", "Cy"]}],
             ),
             "File": self.sent(
                 {
@@ -1155,6 +1174,43 @@ class _Builder:
                     errors=(409, 429),
                 ),
             },
+            "/api/dm": {"post": self.op(
+                "Send a direct message",
+                "As the protocol's `dm`, for bots and scripts: to one person (`to` a user "
+                "name: the 1:1 conversation) or to several (`to` an array of 1 to "
+                f"{GROUP_MAX - 1} names, any case, repeats and the user's own folded away: "
+                "the group conversation of the user and them, made on the first message "
+                f"with all of them as members). More than {GROUP_MAX} people in all is 400; "
+                "a name that is nobody is 404, naming it. Answered once the message is "
+                "committed; the same `nonce` again stores nothing and answers the first "
+                "message, with `duplicate`.",
+                tag="rooms", op_id="sendDirectMessage",
+                body=_json(self.body({
+                    "to": {"anyOf": [_ref("UserName"),
+                                     {"type": "array", "items": _ref("UserName"),
+                                      "minItems": 1, "maxItems": MAX_TO_NAMES,
+                                      "description": f"At most {GROUP_MAX} people in "
+                                                     "all, repeats folded."}]},
+                    "text": {"type": "string", "maxLength": limits.max_text_chars,
+                             "pattern": NO_NUL,
+                             "description": "May be empty when `files` are attached."},
+                    "nonce": {"type": "string", "minLength": 1, "maxLength": 64,
+                              "pattern": NO_NUL},
+                    "files": {"type": "array", "maxItems": MAX_FILES,
+                              "items": {"type": "integer", "minimum": 1}},
+                    "reply_to": {"type": ["integer", "null"], "minimum": 1},
+                    "thread": {"type": ["integer", "null"], "minimum": 1},
+                    "broadcast": {"type": "boolean"},
+                }, ["to", "text", "nonce"]), {"to": ["bob", "cid"], "text": "lunch?",
+                                              "nonce": "gdm-1"}),
+                ok=ok(200, "Stored.", self.sent(
+                    {"room": _ref("RoomOrConversation"), "seq": seq_schema,
+                     "msg_id": {"type": "integer", "minimum": 1},
+                     "ts": {"type": "integer", "minimum": 0},
+                     "duplicate": {"const": True}},
+                    required=["room", "seq", "msg_id", "ts"])),
+                errors=(403, 404, 409, 429),
+            )},
             "/api/rooms/{room}/messages": {"get": self.op(
                 "Read a room's history",
                 "A page of the room's log, oldest first, as the protocol's `history`. Give "
@@ -1390,6 +1446,31 @@ class _Builder:
                     errors=(400, 404, 429),
                 ),
             },
+            "/api/me/reminders": {"post": self.op(
+                "Set a reminder",
+                "As the protocol's `remind`: `text` is written to the user's notes to self "
+                "(the conversation `@name:name`) as a message and saved with a reminder at "
+                "`remind_at` (ms since the epoch, ahead of the server's clock and at most a "
+                "year ahead); at that time the user is reminded as of any saved message. "
+                "`nonce` as a send's: the same request again stores one note and one "
+                "reminder (`unchanged`). At most `limits.saved_per_user` "
+                f"({limits.saved_per_user}) saved messages (409 `too_many_saved`: the note "
+                "is written, not saved).",
+                tag="accounts", op_id="remind",
+                body=_json(self.body({
+                    "text": {"type": "string"},
+                    "remind_at": {"type": "integer", "minimum": 0},
+                    "nonce": {"type": "string"},
+                }, ["text", "remind_at", "nonce"]), {"text": "call the bank",
+                                                     "remind_at": 1732780800000,
+                                                     "nonce": "r-1"}),
+                ok=ok(201, "Written and saved.", self.sent({
+                    "room": {"type": "string"}, "seq": {"type": "integer"},
+                    "msg_id": {"type": "integer"}, "ts": {"type": "integer"},
+                    "remind_at": {"type": "integer"}, "unchanged": {"type": "boolean"},
+                }, ["room", "seq", "msg_id", "ts", "remind_at"])),
+                errors=(409, 429),
+            )},
             "/api/me/scheduled": {
                 "get": self.op(
                     "List scheduled messages",

@@ -64,7 +64,7 @@ from chatd.protocol import (
     Sent,
     ServerEvent,
     codes,
-    is_dm_room,
+    is_conversation,
     normalise_room,
     normalise_user,
     parse_request,
@@ -482,8 +482,8 @@ async def _admin_delete_room(request: Request, app: App, params: dict[str, str])
         room = normalise_room(params["room"])
     except InvalidName as exc:
         raise ChatError(codes.BAD_REQUEST, f"the room name in the path: {exc}") from None
-    if is_dm_room(room):
-        raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be deleted")
+    if is_conversation(room):
+        raise ChatError(codes.BAD_REQUEST, "a conversation cannot be deleted")
     return json_reply(200, await admin.delete_room(app, user, room))
 
 
@@ -659,6 +659,7 @@ ROUTES: list[Route] = [
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,
     }),
+    _route(r"/api/me/reminders", {"POST": operation("remind", _body, status=201)}),
     _route(r"/api/me/scheduled", {
         "GET": operation("scheduled_items"),
         "POST": operation("schedule", _schedule_body, status=201),
@@ -693,6 +694,9 @@ ROUTES: list[Route] = [
         "PATCH": operation("edit_user_group", _room_body),
         "DELETE": operation("delete_user_group", _room_path),
     }),
+    # for bots and scripts: the socket's dm (to a name, or an array of names: a group
+    # conversation), answered after the commit as the socket acknowledges it
+    _route(r"/api/dm", {"POST": operation("dm", _body)}),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),
         "POST": operation("create_room", _body, status=201),

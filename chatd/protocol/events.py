@@ -15,7 +15,13 @@ from typing import Any, ClassVar, Final
 
 from chatd.protocol import codes
 from chatd.protocol.markup import MAX_EMOJI_CHARS, custom_emoji_name, normalise_emoji
-from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room, normalise_user
+from chatd.protocol.names import (
+    GROUP_MAX,
+    InvalidName,
+    normalise_new_room,
+    normalise_room,
+    normalise_user,
+)
 from chatd.protocol.profiles import (
     MAX_DISPLAY_NAME_CHARS,
     MAX_STATUS_TEXT_CHARS,
@@ -99,6 +105,7 @@ __all__ = [
     "Read",
     "ReadMoved",
     "ReadThread",
+    "Remind",
     "Reminded",
     "RemoveContact",
     "RemovePreview",
@@ -184,6 +191,8 @@ THREADS_PAGE: Final = 30  # followed threads a ``threads`` gives without a limit
 THREADS_PAGE_MAX: Final = 100  # and the most it gives
 #: How far ahead a saved message's reminder may be (``save``): a year, as Slack's.
 MAX_REMIND_SECONDS: Final = 366 * 24 * 3600
+#: The most names ``dm``'s ``to`` may list (repeats included; at most GROUP_MAX people remain).
+MAX_TO_NAMES: Final = 4 * GROUP_MAX
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
 _ROOM_QUERY: Final = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -197,9 +206,9 @@ ROLES: Final = ("member", "moderator", "owner")
 
 
 def default_notify(kind: str) -> str:
-    """The level of a membership nobody set: ``"all"`` for a 1:1 conversation (kind
-    ``dm``), ``"mentions"`` for a room."""
-    return "all" if kind == "dm" else "mentions"
+    """The level of a membership nobody set: ``"all"`` for a conversation (kind ``dm`` or
+    ``group``), ``"mentions"`` for a room."""
+    return "mentions" if kind == "room" else "all"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,10 +364,13 @@ class DeleteUserGroup(Request):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Dm(Request):
-    """A 1:1 message; the conversation is a room of its own, created on first use."""
+    """A message to one person (``to`` a user name: the 1:1 conversation) or to several
+    (``to`` a tuple of 1 to :data:`GROUP_MAX` user names, none twice in any case: the
+    conversation of the sender and them, a group conversation from three people in all).
+    The conversation is a room of its own, created on first use."""
 
     OP: ClassVar[str] = "dm"
-    to: str
+    to: str | tuple[str, ...]
     text: str
     nonce: str
     reply_to: int | None = None
@@ -603,6 +615,18 @@ class Save(Request):
     msg_id: int
     on: bool = True
     remind_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Remind(Request):
+    """A reminder of anything (Slack's ``/remind me``): ``text`` written to the user's notes
+    to self as a message and saved with a reminder at ``remind_at`` (ms since the epoch).
+    ``nonce`` as a send's: the same request again stores one note with one reminder."""
+
+    OP: ClassVar[str] = "remind"
+    text: str
+    remind_at: int
+    nonce: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1748,6 +1772,14 @@ def _parse_save(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Save:
                 remind_at=_int(obj, "remind_at", minimum=0, maximum=MAX_SEQ))
 
 
+def _parse_remind(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Remind:
+    text = _text(obj, limits)
+    nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
+    remind_at = _int(obj, "remind_at", minimum=0, maximum=MAX_SEQ, optional=False)
+    assert remind_at is not None
+    return Remind(id=rid, text=text, remind_at=remind_at, nonce=nonce)
+
+
 def _parse_follow_thread(obj: Mapping[str, Any], rid: RequestId,
                          limits: Limits) -> FollowThread:
     room = _room(obj)
@@ -1863,8 +1895,25 @@ def _new_room(obj: Mapping[str, Any]) -> str:
         raise _Invalid(f"'room': {exc}") from None
 
 
+def _recipients(obj: Mapping[str, Any]) -> str | tuple[str, ...]:
+    """``dm``'s ``to``: a user name, or an array of 1 to :data:`GROUP_MAX` user names (the
+    sender may be among them), repeats in any case folded away (the first spelling kept)."""
+    value = obj.get("to")
+    if not isinstance(value, list):
+        return _user(obj, "to")
+    if not value or len(value) > MAX_TO_NAMES:
+        raise _Invalid(f"'to' must be a user name or an array of 1-{GROUP_MAX - 1} user names")
+    names: dict[str, str] = {}
+    for item in value:
+        name = _user({"to": item}, "to")
+        names.setdefault(name.lower(), name)
+    if len(names) > GROUP_MAX:
+        raise _Invalid(f"a conversation has at most {GROUP_MAX} people")
+    return tuple(names.values())
+
+
 def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
-    to = _user(obj, "to")
+    to = _recipients(obj)
     files = _files(obj)
     text = _text(obj, limits, blank=bool(files))
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
@@ -2153,6 +2202,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),
     "thread": (Thread, _parse_thread),
     "save": (Save, _parse_save),
+    "remind": (Remind, _parse_remind),
     "saved_items": (SavedItems, _parse_saved_items),
     "schedule": (Schedule, _parse_schedule),
     "scheduled_items": (ScheduledItems, _fields(ScheduledItems)),

@@ -21,7 +21,15 @@ from hypothesis import strategies as st
 from chatd.client.commands import COMMANDS
 from chatd.client.when import MORNING, reminder_time
 from chatd.config import Config
-from chatd.protocol import MAX_REMIND_SECONDS, Error, Reminded, Save, SavedChanged, SavedItems
+from chatd.protocol import (
+    MAX_REMIND_SECONDS,
+    Error,
+    Remind,
+    Reminded,
+    Save,
+    SavedChanged,
+    SavedItems,
+)
 from tests.client.test_changes import ann_with_bob
 from tests.client.test_commands import Session
 from tests.client.test_pins import _asked
@@ -191,5 +199,44 @@ async def test_saved_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
             await term.type("/saved")
             await term.expect(r"-- saved messages, the latest saved first:\n")
             await term.expect(r"--   ⏰ reminded\n")
+        await bob.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_remind_asks_for_a_note_and_its_reminder() -> None:
+    """/remind in 2h TEXT asks remind with TEXT two hours ahead by the server's clock and a
+    fresh nonce each time; /remind 9:00 TEXT the next 9:00; bad input sends nothing."""
+    s = Session()
+    before = s.client.server_now()
+    fields = {"room": "@ann:ann", "seq": 1, "msg_id": 7, "ts": before, "remind_at": 1}
+    asked = await _asked(s, "/remind in 2h call the bank", fields)
+    assert isinstance(asked, Remind) and asked.text == "call the bank" and asked.nonce
+    assert before + 2 * 3600_000 <= asked.remind_at <= s.client.server_now() + 2 * 3600_000
+    second = await _asked(s, "/remind 9:00 stand-up", fields)
+    assert isinstance(second, Remind) and second.text == "stand-up"
+    assert second.nonce != asked.nonce
+    assert datetime.datetime.fromtimestamp(second.remind_at / 1000).strftime("%H:%M") == "09:00"
+    sent = len(s.link.sent)
+    for line, problem in (
+            ("/remind in 2h", "!! usage: /remind WHEN TEXT (WHEN: in 20m, 1h, 1h30m, 2d, 1w, "
+                              "tomorrow (9:00) or a time of day (17:30))"),
+            ("/remind someday hi", "!! /remind: a reminder is in 20m, 1h, 1h30m, 2d, 1w, "
+                                   "tomorrow (9:00) or a time of day (17:30)")):
+        await s.line(line)
+        assert s.lines()[-1] == problem
+    assert len(s.link.sent) == sent
+
+
+async def test_remind_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
+    """ann's /remind in 2s writes the note to her notes to self, says it is saved, and
+    prints the reminder line when it is due, not before."""
+    async with running(config) as server, trio.open_nursery() as nursery:
+        async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
+            started = time.monotonic()
+            await term.type("/remind in 2s call the bank")
+            await term.expect(rf"\[\d+\] {STAMPED} \[[^\]\n]+\] ann: call the bank\n")
+            await term.expect(r"-- saved \[[^\]\n]+\] \[\d+\] \(⏰ [^)]+\)\n")
+            await term.expect(r"-- ⏰ Reminder: [^\n]*ann: call the bank\n")
+            assert time.monotonic() - started >= 1.0  # not before it was due
         await bob.aclose()
         nursery.cancel_scope.cancel()

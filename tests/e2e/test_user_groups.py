@@ -211,6 +211,23 @@ async def test_plain_text_in_a_conversation_and_an_edit_adding_it(daemon: Server
         await client.aclose()
 
 
+async def test_a_group_conversation_mentions_as_a_room_does(daemon: Server) -> None:
+    """In a group conversation (ann, bob, cid) ``@backend`` mentions its members there (bob),
+    not the others (cid) nor the sender; the message says ``user_groups``."""
+    tokens, clients = await _people(daemon, ["ann", "bob", "cid"])
+    _ok(await clients["ann"].request("create_user_group", name="backend",
+                                     members=["ann", "bob"]))
+    sent = _ok(await clients["ann"].request("dm", to=["bob", "cid"], text="@backend ship",
+                                            nonce="c1"))
+    live = await clients["cid"].event("message", seq=sent["seq"], room=sent["room"])
+    assert live["user_groups"] == ["backend"]
+    assert (await _counts(daemon.tcp_port, tokens["bob"], sent["room"]))[1] == 1
+    assert (await _counts(daemon.tcp_port, tokens["cid"], sent["room"]))[1] == 0
+    assert (await _counts(daemon.tcp_port, tokens["ann"], sent["room"]))[1] == 0
+    for client in clients.values():
+        await client.aclose()
+
+
 async def test_one_namespace_with_users(daemon: Server) -> None:
     """A group cannot take a user's name in any case, and no new account (registration, a
     bot) can take a group's: both ``conflict``; the words of group mentions are refused."""
