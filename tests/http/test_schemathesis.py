@@ -429,6 +429,12 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
             case.path_parameters["item"] = PIA_ITEMS[case.method]
             if case.method == "PATCH":
                 case.body = {"text": "changed"}  # not sent now: it stays hers to change
+    if path == "/api/me/reminders" and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())):
+        # Until one succeeds: the example's remind_at (fixed) is past by now.
+        body = case.body if isinstance(case.body, dict) else {}
+        case.body = {**body, "text": "call the bank", "nonce": "r-schemathesis",
+                     "remind_at": int(time.time() * 1000) + 3600_000}
     if path == "/api/groups" and case.method == "POST" and not any(
             status < 400 for status in ANSWERED.get(case.operation.label, ())):
         # Until one succeeds: the example's "backend" is the scene's, so taken; as pia,
