@@ -23,6 +23,7 @@
 import * as clock from "./clock.js";
 import { $, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
+import { pillsFor } from "./usergroups.js";
 import { customEmojiImage, parse, render } from "./markdown.js";
 import { pictureOf, sortedEmoji } from "./emoji.js";
 import { avatarOf, displayName, shownUser, statusWords } from "./profiles.js";
@@ -144,9 +145,11 @@ export class MessageView {
         () => (view.threadOf && !this.inThread ? this.threadLine(view.threadOf) : null)],
       ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
-        message.mentions || null, view.files.length > 0, state.customEmoji.version],
+        message.mentions || null, view.files.length > 0, state.customEmoji.version,
+        message.user_groups ? state.userGroups.version : 0],
       () => (view.editing ? this.editor(view, state.maxText)
-        : text(view, state.me, state.customEmoji.byName))],
+        : text(view, state.me, state.customEmoji.byName,
+          view.saving ? null : pillsFor(state.userGroups, message, state.me)))],
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["preview", view.preview,
         () => (view.preview ? previewCard(view.preview, this.files) : null)],
@@ -599,7 +602,7 @@ function reactionFace(state, emoji) {
     : h("span", { class: "emoji", "aria-hidden": "true" }, emoji);
 }
 
-function text(view, me, emoji) {
+function text(view, me, emoji, userGroups = null) {
   if (view.deleted) return h("div", { class: "msg-text deleted-text" }, "This message was deleted");
   if (!view.text.trim() && view.files.length && !view.saving) return null; // the files say it all
   // While an edit is on its way, the server has not said whom the new text mentions.
@@ -607,7 +610,7 @@ function text(view, me, emoji) {
   const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
     render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me),
-      emoji })));
+      emoji, userGroups })));
 }
 
 function autosize(box) {
