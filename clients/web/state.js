@@ -2203,6 +2203,36 @@ export function openScheduled(state) {
   return fields ? [request("scheduled_items", fields)] : [];
 }
 
+// -- user groups (usergroups.js) --------------------------------------------------------------
+
+/**
+ * The "User groups" panel opened: its list again when the last listing failed (the welcome's
+ * is kept live by the events otherwise), back to the list.
+ */
+export function openUserGroups(state) {
+  grouping.closeGroup(state.userGroups);
+  if (!online(state) || state.userGroups.status !== "failed") return [];
+  return [request("user_groups", grouping.begin(state.userGroups))];
+}
+
+/** The list asked for again (the panel's "Try again"). */
+export function listUserGroups(state) {
+  if (!online(state)) return [];
+  return [request("user_groups", grouping.begin(state.userGroups))];
+}
+
+/** Show group `name` in the panel: its members are asked for. */
+export function showUserGroup(state, name) {
+  const fields = grouping.openGroup(state.userGroups, name);
+  return online(state) ? [request("user_group", fields)] : [];
+}
+
+/** Back to the list of groups. */
+export function closeUserGroup(state) {
+  grouping.closeGroup(state.userGroups);
+  return [];
+}
+
 /** Send scheduled item `id` now. */
 export function sendScheduledNow(state, id) {
   return changeScheduled(state, id, "send");
