@@ -179,4 +179,9 @@ test("a live message naming the person's group counts, alerts and highlights as 
   apply(state, { op: "edited", room: "general", seq: 14, msg_id: general.messages.get(11).msg_id,
     text: "deploy?", ts: since + 50 }, { now: since + 100 });
   assert.equal(general.mentions, 0);
+  // A message read later (a page of history: not stamped, the room object counted it) is
+  // highlighted by the list's `you` all the same.
+  general.add([{ seq: 3, msg_id: 3, from: "carol", text: "@backend old", ts: 3,
+    user_groups: ["backend"] }], "bob");
+  assert.equal(shownMessage(state, general, general.messages.get(3)).mentionsMe, true);
 });
