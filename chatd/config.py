@@ -24,8 +24,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ClusterConfig", "Config", "ConfigError", "EmojiConfig", "PreviewsConfig", "load_config",
-           "redact_dsn", "shipped_web_root"]
+__all__ = [
+    "ClusterConfig",
+    "Config",
+    "ConfigError",
+    "EmojiConfig",
+    "PreviewsConfig",
+    "UserGroupsConfig",
+    "load_config",
+    "redact_dsn",
+    "shipped_web_root",
+]
 
 # Environment variables under the CHATD_ prefix that are not settings: the test suite's.
 _NOT_SETTINGS = "CHATD_TEST_"
@@ -117,6 +126,8 @@ class LimitsConfig:
     pins_per_room: int = 100
     saved_per_user: int = 1000
     scheduled_per_user: int = 100
+    user_groups: int = 500
+    user_group_members: int = 1000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -133,6 +144,11 @@ class FilesConfig:
     s3_access_key: str = ""
     s3_secret_key: str = dataclasses.field(default="", repr=False)
     unattached_seconds: float = 86400.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserGroupsConfig:
+    who_can_create: str = "everyone"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -226,6 +242,7 @@ class Config:
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
     emoji: EmojiConfig = dataclasses.field(default_factory=EmojiConfig)
+    user_groups: UserGroupsConfig = dataclasses.field(default_factory=UserGroupsConfig)
     push: PushConfig = dataclasses.field(default_factory=PushConfig)
     webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
     previews: PreviewsConfig = dataclasses.field(default_factory=PreviewsConfig)
@@ -420,7 +437,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "limits.searches_per_minute", "limits.pins_per_room", "limits.saved_per_user",
-        "limits.scheduled_per_user",
+        "limits.scheduled_per_user", "limits.user_groups", "limits.user_group_members",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "emoji.max_bytes",
         "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",
@@ -450,6 +467,9 @@ def _validate(config: Config, problems: list[str]) -> None:
     _validate_push(config, bad)
     if config.emoji.who_can_add not in {"everyone", "admins"}:
         bad("emoji.who_can_add", f'"everyone" or "admins", got {config.emoji.who_can_add!r}')
+    if config.user_groups.who_can_create not in {"everyone", "admins"}:
+        bad("user_groups.who_can_create",
+            f'"everyone" or "admins", got {config.user_groups.who_can_create!r}')
 
 
 def _validate_files(config: Config, bad: Any) -> None:

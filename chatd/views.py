@@ -22,6 +22,7 @@ from chatd.protocol import (
     RoleChanged,
     RoomArchived,
     TopicChanged,
+    UserGroupChanged,
     default_notify,
 )
 from chatd.protocol.markup import group_mention
@@ -39,6 +40,9 @@ from chatd.storage import (
     Profile,
     Room,
     User,
+    UserGroup,
+    UserGroupChange,
+    split_mentions,
 )
 
 __all__ = ["AVATAR_PATH", "EMOJI_IMAGE_PATH", "admin_room_object", "admin_user_object",
@@ -47,7 +51,8 @@ __all__ = ["AVATAR_PATH", "EMOJI_IMAGE_PATH", "admin_room_object", "admin_user_o
            "custom_emoji_object", "file_object", "file_url",
            "member_object", "message_event",
            "message_object", "preview_object", "profile_event", "profile_object", "room_object",
-           "status_object", "thumbnail_url", "user_object"]
+           "status_object", "thumbnail_url", "user_group_event", "user_group_object",
+           "user_object"]
 
 
 def file_url(info: FileInfo) -> str:
@@ -88,9 +93,11 @@ def message_event(message: Message) -> Entry:
     if message.kind == "message":  # most entries: tested first
         return _posted(message)
     if message.kind == "edited":
+        mentions, user_groups = split_mentions(message.mentions)
         return MessageEdited(room=message.room, seq=message.seq, msg_id=message.msg_id,
                              text=message.text, sender=message.sender, ts=message.ts,
-                             mentions=message.mentions, group=_group(message))
+                             mentions=mentions, group=_group(message),
+                             user_groups=user_groups)
     if message.kind == "deleted":
         return MessageDeleted(room=message.room, seq=message.seq, msg_id=message.msg_id,
                               by=message.sender, ts=message.ts, unpinned=message.on or None)
@@ -134,12 +141,13 @@ def message_event(message: Message) -> Entry:
 
 def _posted(message: Message) -> MessagePosted:
     # On every send's path: a plain message builds no empty tuples of files or previews.
+    mentions, user_groups = split_mentions(message.mentions) if message.mentions else ((), ())
     return MessagePosted(
         room=message.room, seq=message.seq, msg_id=message.msg_id, sender=message.sender,
         text=message.text, ts=message.ts, nonce=message.nonce, rev=message.rev or None,
         edited_ts=message.edited_ts, deleted=message.deleted, reactions=message.reactions,
-        reply_to=message.reply_to, quote=message.quote, mentions=message.mentions,
-        group=_group(message),
+        reply_to=message.reply_to, quote=message.quote, mentions=mentions,
+        group=_group(message), user_groups=user_groups,
         files=tuple(file_object(file) for file in message.files) if message.files else (),
         pinned=None if message.pinned_by is None else {
             "by": message.pinned_by, "ts": message.pinned_ts, "seq": message.pinned_seq},
@@ -311,3 +319,20 @@ def admin_room_object(room: AdminRoom) -> dict[str, Any]:
             "owner": room.owner, "owner_deactivated": room.owner_deactivated,
             "members": room.members, "last_seq": room.last_seq,
             "created_at": room.created_at, "archived": room.archived}
+
+
+def user_group_object(group: UserGroup, *, you: bool | None = None) -> dict[str, Any]:
+    """A user group as clients see it: ``{name, description, members, by, ts}``, with
+    ``you`` (whether the asking user is a member) when given (the list's)."""
+    obj: dict[str, Any] = {"name": group.name, "description": group.description,
+                           "members": group.members, "by": group.by, "ts": group.ts}
+    if you is not None:
+        obj["you"] = you
+    return obj
+
+
+def user_group_event(change: str, done: UserGroupChange, by: str, ts: int) -> UserGroupChanged:
+    """The ``user_group`` event of a ``change`` ("created", "changed", "deleted") ``by`` a
+    user at ``ts`` (ms)."""
+    return UserGroupChanged(change=change, group=user_group_object(done.group),
+                            added=done.added, removed=done.removed, by=by, ts=ts)

@@ -28,13 +28,16 @@ from chatd.protocol import (
     CancelScheduled,
     Contacts,
     CreateRoom,
+    CreateUserGroup,
     CustomEmojiChanged,
     CustomEmojiList,
     Delete,
+    DeleteUserGroup,
     Dm,
     DndChanged,
     Edit,
     EditScheduled,
+    EditUserGroup,
     Error,
     FollowThread,
     Gap,
@@ -103,6 +106,9 @@ from chatd.protocol import (
     Typing,
     Unban,
     Unread,
+    UserGroupChanged,
+    UserGroupInfo,
+    UserGroupList,
     UserTyping,
     Welcome,
     Who,
@@ -133,6 +139,7 @@ from chatd.protocol.events import (
     THREADS_PAGE_MAX,
 )
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
+from chatd.protocol.user_groups import MAX_GROUP_DESCRIPTION_CHARS
 
 __all__ = [
     "any_room_names",
@@ -170,6 +177,10 @@ room_names = st.text(ROOM_ALPHABET, min_size=1, max_size=64)
 """Valid room names, already in their normal (lower-case) form."""
 
 user_names = st.text(USER_ALPHABET, min_size=1, max_size=32)
+#: User groups' names as the protocol keeps them (lower case; never a group mention's word).
+user_group_names = st.from_regex(r"[a-z0-9_.-]{1,32}", fullmatch=True).filter(
+    lambda name: name not in {"room", "all", "everyone", "here"})
+_group_member_lists = st.lists(user_names, max_size=4, unique_by=str.lower).map(tuple)
 """Valid user names."""
 
 conversation_names = st.builds(dm_room_name, user_names, user_names)
@@ -285,6 +296,19 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "react": st.builds(React, id=request_ids, room=any_room_names, msg_id=msg_ids,
                            emoji=reaction_emojis, on=st.booleans()),
         "custom_emoji": st.builds(CustomEmojiList, id=request_ids),
+        "user_groups": st.builds(UserGroupList, id=request_ids),
+        "user_group": st.builds(UserGroupInfo, id=request_ids, name=user_group_names),
+        "create_user_group": st.builds(
+            CreateUserGroup, id=request_ids, name=user_group_names,
+            description=st.text(_storable, max_size=MAX_GROUP_DESCRIPTION_CHARS),
+            members=_group_member_lists),
+        "edit_user_group": st.builds(
+            EditUserGroup, id=request_ids, name=user_group_names,
+            description=st.none() | st.text(_storable, max_size=MAX_GROUP_DESCRIPTION_CHARS),
+            add=_group_member_lists, remove=_group_member_lists,
+        ).filter(lambda e: (e.description is not None or e.add or e.remove)
+                 and not {n.lower() for n in e.add} & {n.lower() for n in e.remove}),
+        "delete_user_group": st.builds(DeleteUserGroup, id=request_ids, name=user_group_names),
         "pin": st.builds(Pin, id=request_ids, room=any_room_names, msg_id=msg_ids,
                          on=st.booleans()),
         "pins": st.builds(Pins, id=request_ids, room=any_room_names,
@@ -457,6 +481,7 @@ message_events = st.builds(
     reply_to=st.none() | msg_ids,
     quote=st.none() | st.fixed_dictionaries({"from": user_names, "text": st.text(max_size=20)}),
     mentions=st.lists(user_names, max_size=3).map(tuple),
+    user_groups=st.lists(user_group_names, max_size=2).map(tuple),
     files=st.lists(st.fixed_dictionaries({
         "id": msg_ids, "name": st.text(min_size=1, max_size=20), "size": st.integers(0, 2**40),
         "content_type": st.sampled_from(["image/png", "application/octet-stream"]),
@@ -479,7 +504,8 @@ message_events = st.builds(
 change_events: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(MessageEdited, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               msg_id=msg_ids, text=st.text(max_size=50), sender=user_names,
-              ts=st.integers(0, 2**53), mentions=st.lists(user_names, max_size=3).map(tuple)),
+              ts=st.integers(0, 2**53), mentions=st.lists(user_names, max_size=3).map(tuple),
+              user_groups=st.lists(user_group_names, max_size=2).map(tuple)),
     st.builds(MessageDeleted, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               msg_id=msg_ids, by=user_names, ts=st.integers(0, 2**53),
               unpinned=st.sampled_from([None, True])),
@@ -596,10 +622,17 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
                                                      "ts": st.integers(0, 2**53)})),
     st.builds(ThreadStateChanged, room=any_room_names, msg_id=msg_ids, following=st.booleans(),
               read_seq=st.integers(0, MAX_SEQ)),
+    st.builds(UserGroupChanged, change=st.sampled_from(["created", "changed", "deleted"]),
+              group=st.fixed_dictionaries({
+                  "name": user_group_names, "description": st.text(max_size=20),
+                  "members": st.integers(0, 1000), "by": st.none() | user_names,
+                  "ts": st.integers(0, 2**53)}),
+              added=_group_member_lists, removed=_group_member_lists, by=user_names,
+              ts=st.integers(0, 2**53)),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
 ``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
-``custom_emoji``, ``saved``, ``reminder``, ``scheduled``, ``thread_state``)."""
+``custom_emoji``, ``saved``, ``reminder``, ``scheduled``, ``thread_state``, ``user_group``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -632,7 +665,9 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       Thread(room="a", msg_id=1), Save(room="a", msg_id=1), SavedItems(),
       Schedule(room="a", text="t", send_at=1), ScheduledItems(), EditScheduled(item=1),
       CancelScheduled(item=1),
-      FollowThread(room="a", msg_id=1), ReadThread(room="a", msg_id=1, seq=1), Threads()],
+      FollowThread(room="a", msg_id=1), ReadThread(room="a", msg_id=1, seq=1), Threads(),
+      UserGroupList(), UserGroupInfo(name="a"), CreateUserGroup(name="a"),
+      EditUserGroup(name="a", description=""), DeleteUserGroup(name="a")],
      st.builds(Answer, fields=_fields_of_answer())),
 ]
 

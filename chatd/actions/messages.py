@@ -12,6 +12,11 @@ the room's members over every node and says whether the sender moderates the roo
 members the group covers are resolved now (``@here``: those online now, on any node, and
 not away, as the presence tracker knows them) and get mention rows with the message, as
 named members do. In a 1:1 conversation the words are plain text.
+
+User groups (``@backend``, chatd.actions.user_groups) are looked up here too, by one
+statement and only for a room's text with mention candidates: their members in the room,
+the sender aside, get mention rows as a group mention's do, and the message keeps the
+groups' names. In a 1:1 conversation they are plain text as well.
 """
 
 from __future__ import annotations
@@ -31,11 +36,11 @@ __all__ = ["delete", "dm", "edit", "pin", "react", "remove_preview", "send"]
 async def send(app: App, caller: Caller, request: Send) -> Append:
     """A message to a room the caller is in (storage refuses it otherwise, at commit)."""
     user = signed_in(caller)
-    mentions, group = await _room_mentions(app, user, request.room, request.text)
+    mentions, group, user_groups = await _room_mentions(app, user, request.room, request.text)
     return Append(request.id, NewMessage(
         user_id=user.id, room=request.room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=mentions, files=request.files, group=group,
-        thread=request.thread, broadcast=request.broadcast,
+        user_groups=user_groups, thread=request.thread, broadcast=request.broadcast,
     ))
 
 
@@ -60,10 +65,10 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
 async def edit(app: App, caller: Caller, request: Edit) -> Append:
     """New text for the caller's own message."""
     user = signed_in(caller)
-    mentions, group = await _room_mentions(app, user, request.room, request.text)
+    mentions, group, user_groups = await _room_mentions(app, user, request.room, request.text)
     return Append(request.id, NewChange(
         user_id=user.id, room=request.room, msg_id=request.msg_id, kind="edited",
-        text=request.text, mentions=mentions, group=group,
+        text=request.text, mentions=mentions, group=group, user_groups=user_groups,
     ))
 
 
@@ -114,18 +119,43 @@ def _mentions(text: str) -> tuple[str, ...]:
 
 
 async def _room_mentions(app: App, user: User, room: str, text: str
-                         ) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """The mention candidates of ``text`` sent by ``user`` to ``room``, and the ids of the
-    members its group mention covers (none without one).
+                         ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+    """The mention candidates of ``text`` sent by ``user`` to ``room``, the ids of the
+    members its group mention and its user groups cover (none without one), and the names
+    of those user groups.
 
     Raises:
         ChatError: ``forbidden``, a group mention in a room too large for the sender to use
             one (see the module's docstring).
     """
     if "@" not in text:
-        return (), ()
+        return (), (), ()
     candidates = tuple(mention_candidates(text))
-    group = None if is_dm_room(room) else group_mention(text)
+    if is_dm_room(room):
+        return candidates, (), ()
+    user_groups, grouped = await _user_groups(app, user, room, candidates)
+    mentions, covered = await _group_mentions(app, user, room, text, candidates)
+    if grouped:
+        covered = tuple(sorted({*covered, *grouped}))
+    return mentions, covered, user_groups
+
+
+async def _user_groups(app: App, user: User, room: str, candidates: tuple[str, ...]
+                       ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The user groups among ``candidates`` and their members in ``room``, the sender aside
+    (one statement; none without candidates): chatd.actions.user_groups."""
+    words = [c for c in candidates if c not in GROUP_TOKENS]
+    if not words:
+        return (), ()
+    return await app.storage.user_group_mentions(room, user.id, words)
+
+
+async def _group_mentions(app: App, user: User, room: str, text: str,
+                          candidates: tuple[str, ...]
+                          ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The candidates and the ids of the members the group mention (``@room``, ``@here``)
+    of ``text`` covers, in a room (not a conversation)."""
+    group = group_mention(text)
     if group is None:
         return candidates, ()
     # @here: online and not away, as Slack's and Mattermost's (chatd.presence)

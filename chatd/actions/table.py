@@ -26,6 +26,7 @@ from chatd.actions import (
     search,
     session,
     threads,
+    user_groups,
 )
 from chatd.actions.context import App, Bucket, Caller, Result
 from chatd.protocol import (
@@ -37,11 +38,14 @@ from chatd.protocol import (
     CancelScheduled,
     Contacts,
     CreateRoom,
+    CreateUserGroup,
     CustomEmojiList,
     Delete,
+    DeleteUserGroup,
     Dm,
     Edit,
     EditScheduled,
+    EditUserGroup,
     FollowThread,
     Hello,
     History,
@@ -77,6 +81,8 @@ from chatd.protocol import (
     Typing,
     Unban,
     Unread,
+    UserGroupInfo,
+    UserGroupList,
     Who,
 )
 
@@ -187,4 +193,12 @@ OPERATIONS: dict[type[Request], Operation] = {
     FollowThread: Operation(threads.follow_thread, rate=(threads.THREAD_STATES,)),
     ReadThread: Operation(threads.read_thread, rate=(threads.THREAD_STATES,)),
     Threads: Operation(threads.threads),
+    # User groups: server-wide, told to everyone; a change has a bucket per user.
+    UserGroupList: Operation(user_groups.user_groups),
+    UserGroupInfo: Operation(user_groups.user_group),
+    CreateUserGroup: Operation(user_groups.create_user_group,
+                               rate=(user_groups.GROUP_CHANGES,)),
+    EditUserGroup: Operation(user_groups.edit_user_group, rate=(user_groups.GROUP_CHANGES,)),
+    DeleteUserGroup: Operation(user_groups.delete_user_group,
+                               rate=(user_groups.GROUP_CHANGES,)),
 }

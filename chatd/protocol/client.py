@@ -97,6 +97,7 @@ from chatd.protocol.events import (
     ThreadStateChanged,
     TopicChanged,
     Typing,
+    UserGroupChanged,
     UserTyping,
     Welcome,
 )
@@ -293,6 +294,7 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         edited_ts=_optional_int(obj, "edited_ts"), deleted=_bool(obj, "deleted", False),
         reactions=_reactions(obj), reply_to=_optional_int(obj, "reply_to"), quote=quote,
         mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
+        user_groups=_strs(obj, "user_groups"),
         files=_objects(obj, "files", optional=True), pinned=_pinned_by(obj),
         previews=_objects(obj, "previews", optional=True),
         thread=_optional_int(obj, "thread"), broadcast=_bool(obj, "broadcast", False),
@@ -314,6 +316,7 @@ def _edited(obj: Mapping[str, Any]) -> MessageEdited:
         room=_str(obj, "room"), seq=_int(obj, "seq"), msg_id=_int(obj, "msg_id"),
         text=_str(obj, "text"), sender=_str(obj, "from"), ts=_int(obj, "ts", minimum=None),
         mentions=_strs(obj, "mentions"), group=_optional_str(obj, "group"),
+        user_groups=_strs(obj, "user_groups"),
     )
 
 
@@ -538,6 +541,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
     "custom_emoji": lambda obj: CustomEmojiChanged(name=_str(obj, "name"),
                                                    url=_optional_str(obj, "url"),
                                                    by=_str(obj, "by"), ts=_int(obj, "ts")),
+    "user_group": lambda obj: UserGroupChanged(
+        change=_str(obj, "change"), group=_object(obj, "group"), added=_strs(obj, "added"),
+        removed=_strs(obj, "removed"), by=_str(obj, "by"), ts=_int(obj, "ts", minimum=None)),
     "gap": lambda obj: Gap(room=_str(obj, "room"), after=_int(obj, "after"),
                            last_seq=_int(obj, "last_seq")),
 }

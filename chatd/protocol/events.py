@@ -22,6 +22,11 @@ from chatd.protocol.profiles import (
     clean_profile_text,
     status_emoji,
 )
+from chatd.protocol.user_groups import (
+    MAX_GROUP_DESCRIPTION_CHARS,
+    MAX_GROUP_NAMES,
+    normalise_user_group,
+)
 
 __all__ = [
     "EVENTS",
@@ -46,13 +51,16 @@ __all__ = [
     "Change",
     "Contacts",
     "CreateRoom",
+    "CreateUserGroup",
     "CustomEmojiChanged",
     "CustomEmojiList",
     "Delete",
+    "DeleteUserGroup",
     "Dm",
     "DndChanged",
     "Edit",
     "EditScheduled",
+    "EditUserGroup",
     "Entry",
     "Error",
     "FollowThread",
@@ -124,6 +132,9 @@ __all__ = [
     "Typing",
     "Unban",
     "Unread",
+    "UserGroupChanged",
+    "UserGroupInfo",
+    "UserGroupList",
     "UserTyping",
     "Welcome",
     "Who",
@@ -294,6 +305,52 @@ class CustomEmojiList(Request):
     """Every custom emoji of the server (op ``custom_emoji``)."""
 
     OP: ClassVar[str] = "custom_emoji"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UserGroupList(Request):
+    """Every user group of the server, by name (op ``user_groups``)."""
+
+    OP: ClassVar[str] = "user_groups"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UserGroupInfo(Request):
+    """One user group and its members' names (op ``user_group``)."""
+
+    OP: ClassVar[str] = "user_group"
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUserGroup(Request):
+    """Make the user group ``name`` with ``description`` and ``members`` (user names, any
+    case, each once; the creator only if listed)."""
+
+    OP: ClassVar[str] = "create_user_group"
+    name: str
+    description: str = ""
+    members: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditUserGroup(Request):
+    """Change user group ``name``: its ``description`` (None: as it is), members to ``add``
+    and to ``remove`` (user names, any case; none in both). At least one of the three."""
+
+    OP: ClassVar[str] = "edit_user_group"
+    name: str
+    description: str | None = None
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteUserGroup(Request):
+    """Delete user group ``name``."""
+
+    OP: ClassVar[str] = "delete_user_group"
+    name: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -852,6 +909,7 @@ class MessagePosted(ServerEvent):
     quote: Mapping[str, Any] | None = None
     mentions: Sequence[str] = ()
     group: str | None = None
+    user_groups: Sequence[str] = ()
     files: Sequence[Mapping[str, Any]] = ()
     pinned: Mapping[str, Any] | None = None
     previews: Sequence[Mapping[str, Any]] = ()
@@ -881,6 +939,8 @@ class MessagePosted(ServerEvent):
             obj["mentions"] = list(self.mentions)
         if self.group is not None:
             obj["group"] = self.group
+        if self.user_groups:
+            obj["user_groups"] = list(self.user_groups)
         if self.files:
             obj["files"] = [dict(file) for file in self.files]
         if self.pinned is not None:
@@ -900,7 +960,8 @@ class MessagePosted(ServerEvent):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MessageEdited(ServerEvent):
     """An entry of the log: message ``msg_id`` now reads ``text`` (its author edited it);
-    ``mentions`` and ``group`` as :class:`MessagePosted` has them, for the new text."""
+    ``mentions``, ``group`` and ``user_groups`` as :class:`MessagePosted` has them, for the
+    new text."""
 
     OP: ClassVar[str] = "edited"
     room: str
@@ -911,6 +972,7 @@ class MessageEdited(ServerEvent):
     ts: int
     mentions: Sequence[str] = ()
     group: str | None = None
+    user_groups: Sequence[str] = ()
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -921,6 +983,8 @@ class MessageEdited(ServerEvent):
             obj["mentions"] = list(self.mentions)
         if self.group is not None:
             obj["group"] = self.group
+        if self.user_groups:
+            obj["user_groups"] = list(self.user_groups)
         return obj
 
 
@@ -1432,6 +1496,27 @@ class CustomEmojiChanged(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UserGroupChanged(ServerEvent):
+    """User group ``group`` (its object, without ``you``) was ``change``d (``"created"``,
+    ``"changed"``, ``"deleted"``) ``by`` a user at ``ts`` (ms); ``added`` and ``removed``,
+    the members this change added and removed (a deletion removes them all): to every
+    connection of every user, on every node."""
+
+    OP: ClassVar[str] = "user_group"
+    change: str
+    group: Mapping[str, Any]
+    added: Sequence[str]
+    removed: Sequence[str]
+    by: str
+    ts: int
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "change": self.change, "group": dict(self.group),
+                "added": list(self.added), "removed": list(self.removed), "by": self.by,
+                "ts": self.ts}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Answer(ServerEvent):
     """An ``ok`` reply carrying fields of its own (``rooms``, ``who``, ``contacts``...).
 
@@ -1928,6 +2013,51 @@ def _parse_search(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Sea
         obj, "before", optional=True))
 
 
+def _group_name(obj: Mapping[str, Any]) -> str:
+    try:
+        return normalise_user_group(obj.get("name"))
+    except InvalidName as exc:
+        raise _Invalid(f"'name': {exc}") from None
+
+
+def _group_description(obj: Mapping[str, Any]) -> str:
+    return _str(obj, "description", max_chars=MAX_GROUP_DESCRIPTION_CHARS, min_chars=0)
+
+
+def _user_names(obj: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """An optional array of user names (any case), each once (the first spelling kept)."""
+    value = obj.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_GROUP_NAMES:
+        raise _Invalid(f"'{key}' must be an array of at most {MAX_GROUP_NAMES} user names")
+    names: dict[str, str] = {}
+    for name in value:
+        checked = _user({key: name}, key)
+        names.setdefault(checked.lower(), checked)
+    return tuple(names.values())
+
+
+def _parse_create_user_group(obj: Mapping[str, Any], rid: RequestId,
+                             limits: Limits) -> CreateUserGroup:
+    description = _group_description(obj) if obj.get("description") is not None else ""
+    return CreateUserGroup(id=rid, name=_group_name(obj), description=description,
+                           members=_user_names(obj, "members"))
+
+
+def _parse_edit_user_group(obj: Mapping[str, Any], rid: RequestId,
+                           limits: Limits) -> EditUserGroup:
+    name = _group_name(obj)
+    description = _group_description(obj) if obj.get("description") is not None else None
+    add, remove = _user_names(obj, "add"), _user_names(obj, "remove")
+    if description is None and not add and not remove:
+        raise _Invalid("give 'description', 'add' or 'remove'")
+    both = {n.lower() for n in add} & {n.lower() for n in remove}
+    if both:
+        raise _Invalid(f"{sorted(both)[0]!r} is in both 'add' and 'remove'")
+    return EditUserGroup(id=rid, name=name, description=description, add=add, remove=remove)
+
+
 _Parser = Callable[[Mapping[str, Any], RequestId, Limits], Request]
 
 
@@ -2031,6 +2161,11 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "follow_thread": (FollowThread, _parse_follow_thread),
     "read_thread": (ReadThread, _parse_read_thread),
     "threads": (Threads, _parse_threads),
+    "user_groups": (UserGroupList, _fields(UserGroupList)),
+    "user_group": (UserGroupInfo, _fields(UserGroupInfo, name=_group_name)),
+    "create_user_group": (CreateUserGroup, _parse_create_user_group),
+    "edit_user_group": (EditUserGroup, _parse_edit_user_group),
+    "delete_user_group": (DeleteUserGroup, _fields(DeleteUserGroup, name=_group_name)),
 }
 
 #: Every op a server sends, with the event classes that carry it.
@@ -2065,6 +2200,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "reminder": (Reminded,),
     "scheduled": (ScheduledChanged,),
     "thread_state": (ThreadStateChanged,),
+    "user_group": (UserGroupChanged,),
 }
 
 

@@ -78,7 +78,10 @@ from chatd.storage.base import (
     ThreadState,
     User,
     UserEventNotice,
+    UserGroup,
+    UserGroupChange,
     WebhookTargets,
+    split_mentions,
 )
 from chatd.storage.postgres import open_storage
 
@@ -157,6 +160,9 @@ __all__ = [
     "ThreadState",
     "User",
     "UserEventNotice",
+    "UserGroup",
+    "UserGroupChange",
     "WebhookTargets",
     "open_storage",
+    "split_mentions",
 ]

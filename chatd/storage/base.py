@@ -92,7 +92,10 @@ __all__ = [
     "ThreadState",
     "User",
     "UserEventNotice",
+    "UserGroup",
+    "UserGroupChange",
     "WebhookTargets",
+    "split_mentions",
 ]
 
 #: The most followed threads with unread replies a welcome counts (``threads_unread``).
@@ -487,8 +490,11 @@ class NewMessage:
     the text may mention (:func:`chatd.protocol.markup.mention_candidates`); those that are
     members of the room are kept. ``files``: ids of files the sender uploaded to the room and
     has not attached yet, without repeats. ``group``: the ids of the members a group mention
-    of the text covers (:meth:`Storage.group_scope`); those still members get a mention row,
-    as the named ones do, the sender aside. ``thread``: a message of the same room whose
+    of the text covers (:meth:`Storage.group_scope`, and the user groups it mentions:
+    :meth:`Storage.user_group_mentions`); those still members get a mention row, as the
+    named ones do, the sender aside. ``user_groups``: the names of the user groups the text
+    mentions (stored with the message, in its ``mentions`` as ``@name``: see
+    :func:`split_mentions`). ``thread``: a message of the same room whose
     thread this replies in (a reply's own root when it names a reply; a root that does not
     exist or is deleted: ChatError('not_found')); the thread's followers (its root's author
     and its repliers, members still, the sender aside) are mentioned by the reply as if it
@@ -503,6 +509,7 @@ class NewMessage:
     mentions: tuple[str, ...] = ()
     files: tuple[int, ...] = ()
     group: tuple[int, ...] = ()
+    user_groups: tuple[str, ...] = ()
     thread: int | None = None
     broadcast: bool = False
 
@@ -536,6 +543,7 @@ class NewChange:
     text: str = ""
     mentions: tuple[str, ...] = ()
     group: tuple[int, ...] = ()
+    user_groups: tuple[str, ...] = ()
     emoji: str = ""
     on: bool = True
     target: str = ""
@@ -666,6 +674,44 @@ class CustomEmoji:
     sha256: str
     by: str
     ts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UserGroup:
+    """A user group (migration 0036): its ``name`` (lower case), ``description``, how many
+    ``members`` it has, who made it (``by``, as registered; None once that account is
+    gone) and when (``ts``, ms); ``you``, whether the user who asked is a member (only in
+    :meth:`Storage.user_groups`)."""
+
+    name: str
+    description: str
+    members: int
+    by: str | None
+    ts: int
+    you: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UserGroupChange:
+    """What a change to a user group did: the ``group`` after it (before it, for a
+    deletion), and the members it ``added`` and ``removed`` (names as registered, sorted
+    ignoring case)."""
+
+    group: UserGroup
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def split_mentions(stored: Sequence[str]) -> tuple[Sequence[str], tuple[str, ...]]:
+    """A message's stored ``mentions`` as the members it names and the user groups it
+    mentions: storage keeps both in the one column, a group as ``@name`` (no user name has
+    an ``@``), so that every path that carries a message's mentions (its reads, its edits,
+    the commit notices to other nodes) carries its groups with no column or statement more.
+    A message with no group mention (nearly all) is given back as it is."""
+    if not stored or not any(name.startswith("@") for name in stored):
+        return stored, ()
+    return (tuple(name for name in stored if not name.startswith("@")),
+            tuple(sorted(name[1:] for name in stored if name.startswith("@"))))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1376,6 +1422,53 @@ class Storage(Protocol):
         ``online`` (names, any case: who is online now, for ``@here``); None when there is
         no such room. Read only when a text has a group mention: the cost of one count of
         the room's members."""
+
+    async def user_group_mentions(self, room: str, user_id: int, candidates: Sequence[str]
+                                  ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """Which of ``candidates`` (lower-case names a text may mention) are user groups
+        (their names, sorted), and the ids of their members who are members of ``room`` now,
+        not deactivated, ``user_id`` aside (sorted, each once). Read only for a text sent to
+        a room (not a 1:1 conversation) with mention candidates: one statement."""
+
+    async def user_groups(self, user_id: int) -> list[UserGroup]:
+        """Every user group, by name, each with ``you``: whether ``user_id`` is a member."""
+
+    async def user_group(self, name: str) -> tuple[UserGroup, list[str]] | None:
+        """User group ``name`` (lower case) and its members' names, sorted ignoring case;
+        None when there is none."""
+
+    async def create_user_group(self, name: str, description: str, creator_id: int,
+                                members: Sequence[str], *, max_groups: int,
+                                max_members: int) -> UserGroupChange:
+        """Make user group ``name`` (valid, lower case) by ``creator_id`` with ``members``
+        (user names, any case, each once), if the server has fewer than ``max_groups``.
+
+        Raises:
+            ChatError: 'conflict' (a group or a user has the name, in any case: migration
+                0036 makes that race-proof), 'not_found' (a member is nobody: nothing is
+                made), 'bad_request' (past ``max_groups`` or ``max_members``).
+        """
+
+    async def edit_user_group(self, name: str, user_id: int, *, admin: bool,
+                              description: str | None, add: Sequence[str],
+                              remove: Sequence[str], max_members: int) -> UserGroupChange:
+        """Change user group ``name``, by ``user_id`` (one of its members, its creator, or
+        ``admin``): its ``description`` (None: kept), members added and removed (names, any
+        case; one already in, or not in, is no error).
+
+        Raises:
+            ChatError: 'not_found' (no such group, or a name is nobody: nothing changes),
+                'forbidden', 'bad_request' (past ``max_members``).
+        """
+
+    async def delete_user_group(self, name: str, user_id: int, *, admin: bool
+                                ) -> UserGroupChange:
+        """Delete user group ``name``, by ``user_id`` (as :meth:`edit_user_group` allows);
+        its members are the change's ``removed``.
+
+        Raises:
+            ChatError: 'not_found', 'forbidden'.
+        """
 
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         """The (room, user) pairs of every membership of ``users`` (names, as registered) now:

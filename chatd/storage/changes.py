@@ -902,7 +902,9 @@ def _unnamed(target: _Target) -> tuple[str, ...]:
     if not target.mentions:
         return ()
     named = set(mention_candidates(target.text)) if "@" in target.text else set()
-    return tuple(name for name in target.mentions if name.lower() not in named)
+    # (a user group it mentions, stored as "@name", is its text's too: never a follower)
+    return tuple(name for name in target.mentions
+                 if name.lower() not in named and not name.startswith("@"))
 
 
 def _change(change: NewChange, target: _Target, room: _Room,
@@ -918,7 +920,10 @@ def _change(change: NewChange, target: _Target, room: _Room,
                         if (key := (target.room_id, name)) in mentionable},
                        key=lambda pair: pair[1].lower())
         target.text = change.text
-        target.mentions = tuple(name for _, name in found)
+        # the user groups the new text mentions after the names, as "@name"
+        # (chatd.storage.split_mentions)
+        target.mentions = (*(name for _, name in found),
+                           *(f"@{group}" for group in change.user_groups))
         # A group mention's members (read by the action, chatd.actions.messages) too: the
         # rows stay at the message's seq, so an old message does not become unread.
         target.mention_ids = tuple(sorted(

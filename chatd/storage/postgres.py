@@ -100,6 +100,7 @@ from chatd.protocol import codes
 from chatd.protocol.names import dm_room_name, is_dm_room
 from chatd.search import SearchQuery
 from chatd.storage import bots
+from chatd.storage import user_groups as groups
 from chatd.storage.base import (
     NO_CUSTOM_STATUS,
     THREAD_USERS,
@@ -167,6 +168,8 @@ from chatd.storage.base import (
     ThreadState,
     User,
     UserEventNotice,
+    UserGroup,
+    UserGroupChange,
     WebhookTargets,
 )
 from chatd.storage.bridge import AsyncioBridge, BridgeClosed
@@ -3457,6 +3460,35 @@ class PostgresStorage:
         return GroupScope(members=row["members"], member=row["member"],
                           moderates=row["moderates"], covered=tuple(row["covered"]))
 
+    # -- user groups (chatd/storage/user_groups.py) ------------------------------------------
+
+    async def user_group_mentions(self, room: str, user_id: int, candidates: Sequence[str]
+                                  ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        return await self._run(groups.user_group_mentions, self._pool, room, user_id,
+                               candidates)
+
+    async def user_groups(self, user_id: int) -> list[UserGroup]:
+        return await self._run(groups.user_groups, self._pool, user_id)
+
+    async def user_group(self, name: str) -> tuple[UserGroup, list[str]] | None:
+        return await self._run(groups.user_group, self._pool, name)
+
+    async def create_user_group(self, name: str, description: str, creator_id: int,
+                                members: Sequence[str], *, max_groups: int,
+                                max_members: int) -> UserGroupChange:
+        return await self._run(groups.create_user_group, self._pool, name, description,
+                               creator_id, members, max_groups, max_members)
+
+    async def edit_user_group(self, name: str, user_id: int, *, admin: bool,
+                              description: str | None, add: Sequence[str],
+                              remove: Sequence[str], max_members: int) -> UserGroupChange:
+        return await self._run(groups.edit_user_group, self._pool, name, user_id, admin,
+                               description, add, remove, max_members)
+
+    async def delete_user_group(self, name: str, user_id: int, *, admin: bool
+                                ) -> UserGroupChange:
+        return await self._run(groups.delete_user_group, self._pool, name, user_id, admin)
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))
         return {(row["room"], row["user"]) for row in rows}
@@ -4409,7 +4441,7 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     thread reply (rare) runs in a transaction that locks its rooms first (see
     :data:`_SQL_LOCK_ROOMS`); every other batch as before threads."""
     plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
-                    or m.thread is not None for m in batch)
+                    or m.user_groups or m.thread is not None for m in batch)
     if plain or not any(m.thread is not None for m in batch):
         return await _append_resolved(conn, batch, plain, False)
     async with conn.transaction():
@@ -4530,8 +4562,8 @@ async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,
                 reply_to=item.reply_to,
                 quote=json.loads(quote) if (quote := resolved.get("quote")) else None,
                 # (a plain message calls nothing more than it did before threads)
-                mentions=tuple(resolved.get("mentions") or ()) if item.thread is None
-                else mentioned[index],
+                mentions=_with_groups(tuple(resolved.get("mentions") or ())
+                                      if item.thread is None else mentioned[index], item),
                 files=files.get(index, ()),
                 thread=None if item.thread is None else resolved["t_id"],
                 broadcast=item.broadcast,
@@ -4548,6 +4580,15 @@ async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,
             results[index] = outcome
     assert all(result is not None for result in results)
     return results  # type: ignore[return-value]
+
+
+def _with_groups(names: Sequence[str], item: NewMessage) -> tuple[str, ...]:
+    """A new message's ``mentions`` as stored: the members it names, then the user groups
+    it mentions as ``@name`` (:func:`chatd.storage.split_mentions`); no user's name has an
+    ``@``, so the statements that join the names to users find no group."""
+    if not item.user_groups:
+        return tuple(names)
+    return (*names, *(f"@{group}" for group in item.user_groups))
 
 
 def _thread_mentions(batch: list[NewMessage], new: list[tuple[int, int, Any]]
@@ -4613,7 +4654,8 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
         [batch[index].nonce for index, _, _ in new],
         [batch[index].text for index, _, _ in new],
         [batch[index].reply_to for index, _, _ in new],
-        [" ".join(mentioned.get(index) or row["mentions"] or ()) for index, _, row in new],
+        [" ".join(_with_groups(mentioned.get(index) or row["mentions"] or (), batch[index]))
+         for index, _, row in new],
         [" ".join(map(str, batch[index].files)) for index, _, _ in new],
     )
     # Replies and mentions need the insert's columns for them; files their transaction; group
@@ -4631,7 +4673,7 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
             [" ".join(row["mentions"] or ()) for _, _, row in new],
         )
     extras = grouped or threaded or any(batch[index].reply_to is not None or row["mentions"]
-                                        for index, _, row in new)
+                                        or batch[index].user_groups for index, _, row in new)
     if not claimed and not extras:
         inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
     elif not claimed:
