@@ -108,7 +108,9 @@ export class MessageView {
     // (A custom emoji added or removed may change how its text and reactions look.)
     // (And a root's "last reply 5 min ago", which changes with the time alone: controller.js
     // renders when it does.)
-    const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}${
+    // (So may a change to a user group it names: its pill's title, whether it covers the reader.)
+    const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}|${
+      row.message.user_groups ? state.userGroups.version : 0}${
       view.replies && !this.inThread ? `|${summaryText(row.message, clock.now())}` : ""}`;
     if (node.chatdSig === sig) return;
     const wasEditing = Boolean(node.chatdEditing);
