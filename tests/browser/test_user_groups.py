@@ -152,5 +152,12 @@ def test_a_group_made_in_the_panel_is_live_elsewhere_and_its_mention_alerts_a_me
     expect(group_item(a, "backend")).to_have_count(0)
     expect(group_item(b, "backend")).to_have_count(0)
     expect(bob_panel.locator("#usergroups-status")).to_contain_text("No user groups yet")
+
+    # The panel shares the side panels' place: the Threads view closes it, and it the view.
+    b.locator("#threads-open").click()
+    expect(b.locator("#threads-panel")).to_be_visible()
+    expect(bob_panel).to_be_hidden()
+    open_groups(b, "Bob")
+    expect(b.locator("#threads-panel")).to_be_hidden()
     carol.close()
     assert ann.errors == [] and bob.errors == [] and phone.errors == []
