@@ -55,10 +55,13 @@ from chatd.protocol import (
     CancelScheduled,
     Contacts,
     CreateRoom,
+    CreateUserGroup,
     CustomEmojiList,
     Delete,
+    DeleteUserGroup,
     Edit,
     EditScheduled,
+    EditUserGroup,
     FollowThread,
     History,
     HistoryPage,
@@ -96,6 +99,8 @@ from chatd.protocol import (
     Threads,
     Unban,
     Unread,
+    UserGroupInfo,
+    UserGroupList,
     Who,
     default_notify,
     is_dm_room,
@@ -653,6 +658,108 @@ async def emoji(client: ChatClient, arg: str) -> None:
                                  f"added by {clean(str(e.get('by')))}")
 
     await client.ask("/emoji", CustomEmojiList(), Answer, on_ok)
+
+
+async def groups(client: ChatClient, arg: str) -> None:
+    """``/groups``: the server's user groups, how many members each has, and which the user
+    is in (their ``@name`` mentions the user)."""
+    if arg.strip():
+        client.screen.problem("usage: /groups")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        found = [g for g in reply.fields.get("groups") or [] if isinstance(g, dict)]
+        client.user_groups = {str(g.get("name")): g for g in found}
+        if not found:
+            client.screen.notice("no user groups yet (/mkgroup NAME [USER…] makes one)")
+            return
+        client.screen.notice(f"{len(found)} user group(s):")
+        for g in found:
+            about = f" — {clean(str(g.get('description')))}" if g.get("description") else ""
+            you = " (you)" if g.get("you") is True else ""
+            client.screen.notice(f"  @{clean(str(g.get('name')))}{about}: "
+                                 f"{g.get('members')} member(s){you}")
+
+    await client.ask("/groups", UserGroupList(), Answer, on_ok)
+
+
+def _group_and_users(command: str, arg: str, *, users: bool) -> tuple[str, list[str]] | str:
+    """``NAME USER…`` (``NAME`` alone when not ``users``): the group (a leading ``@``
+    dropped) and the users, or the usage line."""
+    words = arg.split()
+    usage = f"usage: /{command} NAME" + (" USER…" if users else "")
+    if not words or (users and len(words) < 2) or (not users and len(words) > 1):
+        return usage
+    return words[0].removeprefix("@"), [w.removeprefix("@") for w in words[1:]]
+
+
+async def group(client: ChatClient, arg: str) -> None:
+    """``/group NAME``: a user group's description and members."""
+    parsed = _group_and_users("group", arg, users=False)
+    if isinstance(parsed, str):
+        client.screen.problem(parsed)
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        info = reply.fields.get("group") or {}
+        members = [clean(str(m)) for m in reply.fields.get("members") or []]
+        about = f" — {clean(str(info.get('description')))}" if info.get("description") else ""
+        client.screen.notice(f"@{clean(str(info.get('name')))}{about}: "
+                             + (", ".join(members) if members else "no members"))
+
+    await client.ask("/group", UserGroupInfo(name=parsed[0]), Answer, on_ok)
+
+
+async def mkgroup(client: ChatClient, arg: str) -> None:
+    """``/mkgroup NAME [USER…]``: make a user group of those users (yourself only if you
+    list yourself)."""
+    words = arg.split()
+    if not words:
+        client.screen.problem("usage: /mkgroup NAME [USER…]")
+        return
+    request = CreateUserGroup(name=words[0].removeprefix("@"),
+                              members=tuple(w.removeprefix("@") for w in words[1:]))
+    await client.ask("/mkgroup", request, Answer, _quiet)
+
+
+async def groupadd(client: ChatClient, arg: str) -> None:
+    """``/groupadd NAME USER…``: add members to a user group."""
+    parsed = _group_and_users("groupadd", arg, users=True)
+    if isinstance(parsed, str):
+        client.screen.problem(parsed)
+        return
+    await client.ask("/groupadd", EditUserGroup(name=parsed[0], add=tuple(parsed[1])),
+                     Answer, _quiet)
+
+
+async def groupremove(client: ChatClient, arg: str) -> None:
+    """``/groupremove NAME USER…``: remove members from a user group."""
+    parsed = _group_and_users("groupremove", arg, users=True)
+    if isinstance(parsed, str):
+        client.screen.problem(parsed)
+        return
+    await client.ask("/groupremove", EditUserGroup(name=parsed[0], remove=tuple(parsed[1])),
+                     Answer, _quiet)
+
+
+async def groupdesc(client: ChatClient, arg: str) -> None:
+    """``/groupdesc NAME TEXT``: a user group's description (``--clear``: none)."""
+    name, _, text = arg.strip().partition(" ")
+    if not name or not text.strip():
+        client.screen.problem("usage: /groupdesc NAME TEXT|--clear")
+        return
+    description = "" if text.strip() == "--clear" else text.strip()
+    await client.ask("/groupdesc", EditUserGroup(name=name.removeprefix("@"),
+                                                 description=description), Answer, _quiet)
+
+
+async def rmgroup(client: ChatClient, arg: str) -> None:
+    """``/rmgroup NAME``: delete a user group (its members, its creator, administrators)."""
+    parsed = _group_and_users("rmgroup", arg, users=False)
+    if isinstance(parsed, str):
+        client.screen.problem(parsed)
+        return
+    await client.ask("/rmgroup", DeleteUserGroup(name=parsed[0]), Answer, _quiet)
 
 
 async def whois(client: ChatClient, arg: str) -> None:
@@ -1633,6 +1740,18 @@ COMMANDS: dict[str, Command] = {
     "emoji": Command(emoji, "/emoji [add NAME PATH|remove NAME]",
                      "the server's custom emoji; add one (a PNG, JPEG, GIF or WebP image), "
                      "or remove one you added"),
+    "groups": Command(groups, "/groups", "the user groups (@backend mentions its members in "
+                      "a room), and those you are in"),
+    "group": Command(group, "/group NAME", "a user group's description and members"),
+    "mkgroup": Command(mkgroup, "/mkgroup NAME [USER…]",
+                       "make a user group of those users (you only if you list yourself)"),
+    "groupadd": Command(groupadd, "/groupadd NAME USER…", "add members to a user group"),
+    "groupremove": Command(groupremove, "/groupremove NAME USER…",
+                           "remove members from a user group"),
+    "groupdesc": Command(groupdesc, "/groupdesc NAME TEXT|--clear",
+                         "set a user group's description"),
+    "rmgroup": Command(rmgroup, "/rmgroup NAME",
+                       "delete a user group (its members, its creator, administrators)"),
     "pin": Command(pin, "/pin N", "pin message [N] for everyone in its room to find"),
     "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
     "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),

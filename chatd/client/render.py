@@ -19,10 +19,11 @@ links are laid out the same.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from chatd.client.terminal import Span, Style, clean, day_time, hhmm
@@ -122,7 +123,8 @@ class Rendered(NamedTuple):
 
 
 def markdown(text: str, *, styled: bool = True, me: str | None = None,
-             group: Style | None = None) -> Rendered:
+             group: Style | None = None, groups: Mapping[str, Style] | None = None
+             ) -> Rendered:
     """The lines of ``text`` (as its author typed it) as styled spans, safe for a terminal.
 
     Args:
@@ -130,7 +132,9 @@ def markdown(text: str, *, styled: bool = True, me: str | None = None,
         me: the user's name, when the message mentions them: their ``@name`` is highlighted.
         group: the style of the group mentions' words (``@room``, ``@all``, ``@everyone``,
             ``@here``), when the message has one (None: they are plain words).
+        groups: the user groups the message mentions (``@backend``), each with its style.
     """
+    words: Style | _Groups | None = _Groups(group, groups) if groups else group
     lines = [clean(line) for line in text.replace("\r\n", "\n").split("\n")]
     out: list[Line] = []
     fence: str | None = None
@@ -152,18 +156,18 @@ def markdown(text: str, *, styled: bool = True, me: str | None = None,
             continue
         if _QUOTE.match(line):
             block_first = block_first or index == 0
-            out.append(_quote(line, styled, me, group))
+            out.append(_quote(line, styled, me, words))
             continue
         bullet = _BULLET.match(line)
         if bullet:
             out.append([Span(bullet.group(1) + "• "),
-                        *_inline(line[bullet.end():], Style.NONE, styled, me, 0, group)])
+                        *_inline(line[bullet.end():], Style.NONE, styled, me, 0, words)])
             continue
-        out.append(_inline(line, Style.NONE, styled, me, 0, group))
+        out.append(_inline(line, Style.NONE, styled, me, 0, words))
     return Rendered(out or [[]], block_first)
 
 
-def _quote(line: str, styled: bool, me: str | None, group: Style | None) -> Line:
+def _quote(line: str, styled: bool, me: str | None, group: Style | _Groups | None) -> Line:
     depth = 0
     rest = line.lstrip(" ")
     while rest.startswith(">"):
@@ -175,7 +179,7 @@ def _quote(line: str, styled: bool, me: str | None, group: Style | None) -> Line
 
 
 def _inline(text: str, style: Style, styled: bool, me: str | None, depth: int,
-            group: Style | None = None) -> Line:
+            group: Style | _Groups | None = None) -> Line:
     """The spans of one line (or of the inside of an emphasis), in ``style``."""
     spans: Line = []
     pos = 0
@@ -224,11 +228,30 @@ def _inline(text: str, style: Style, styled: bool, me: str | None, depth: int,
     return spans
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Groups:
+    """The styles of a message's group words: those of ``@room``/``@here`` (``words``,
+    None: plain) and of its user groups, by name; passed where a group mention's style
+    goes."""
+
+    words: Style | None
+    named: Mapping[str, Style]
+
+
 def _mention(word: str, me: str | None, plain: Callable[[str, Style], None],
-             group: Style | None = None) -> None:
+             group: Style | _Groups | None = None) -> None:
     """``@name``: highlighted when it names ``me`` (also when followed by a full stop or a
-    dash, as the server reads it); a group's word in ``group``'s style, when given."""
+    dash, as the server reads it); a group's word in ``group``'s style, when given; a user
+    group's (``@backend``) in its own."""
     name = word[1:].lower()
+    if isinstance(group, _Groups):
+        for length in (len(name), len(name.rstrip(".-"))):
+            style = group.named.get(name[:length])
+            if style is not None:
+                plain(word[:length + 1], style)
+                plain(word[length + 1:], Style.NONE)
+                return
+        group = group.words
     if group is not None:
         for length in (len(name), len(name.rstrip(".-"))):
             if name[:length] in GROUP_TOKENS:
@@ -314,6 +337,17 @@ def _group_style(message: MessagePosted, me: str) -> Style | None:
     if message.group == "room" and message.sender.lower() != me.lower():
         return Style.REVERSE | Style.BOLD
     return Style.BOLD
+
+
+def _user_group_styles(message: MessagePosted, me: str, groups: Collection[str]
+                       ) -> dict[str, Style] | None:
+    """How the user groups a message mentions are shown: as a mention of the user for the
+    groups they are in, unless they sent it; bold for the others."""
+    if not message.user_groups:
+        return None
+    mine = message.sender.lower() != me.lower()
+    return {name: Style.REVERSE | Style.BOLD if mine and name in groups else Style.BOLD
+            for name in message.user_groups}
 
 
 def _reactions(message: MessagePosted, me: str) -> Line:
@@ -403,7 +437,8 @@ def thread_summary(thread: Mapping[str, Any], now: int) -> str:
 
 
 def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
-                  styled: bool = True, answered: tuple[int, MessagePosted] | None = None,
+                  groups: Collection[str] = (), styled: bool = True,
+                  answered: tuple[int, MessagePosted] | None = None,
                   base_url: str = "", root: tuple[int, MessagePosted] | None = None) -> Line:
     """A message as shown, as one line of spans that may hold line breaks (each followed by
     an indent)::
@@ -421,6 +456,8 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
         number: its short number.
         label: how its room is shown (already made safe).
         me: the user's name (their mentions are highlighted, their reactions bold).
+        groups: the user groups the message mentions that the user is in: their
+            ``@name`` is highlighted as a mention of the user (the others' are bold).
         styled: whether the screen shows styles.
         answered: the message it answers, when held, with its number.
         base_url: the server's HTTP base URL, which a file's ``url`` follows.
@@ -442,7 +479,8 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
     else:
         rendered = markdown(message.text, styled=styled,
                             me=me if _mentions_me(message, me) else None,
-                            group=_group_style(message, me))
+                            group=_group_style(message, me),
+                            groups=_user_group_styles(message, me, groups))
         lines = ([[]] if rendered.block_first else []) + rendered.lines + files
     for index, line in enumerate(lines):
         if index:

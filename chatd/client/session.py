@@ -41,7 +41,7 @@ import time
 import urllib.parse
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -140,6 +140,8 @@ from chatd.protocol import (
     State,
     ThreadStateChanged,
     TopicChanged,
+    UserGroupChanged,
+    UserGroupList,
     UserTyping,
     Welcome,
     codes,
@@ -324,6 +326,10 @@ class ChatClient:
         # The server's custom emoji, by name ({name, url, by, ts}): filled by /emoji, kept by
         # ``custom_emoji`` events (None: not asked yet).
         self.custom_emoji: dict[str, dict[str, Any]] | None = None
+        # The server's user groups, by name ({name, description, members, by, ts, you}):
+        # asked after each welcome, kept by ``user_group`` events; the user's own are those
+        # with ``you`` (their @name in a message is a mention of the user).
+        self.user_groups: dict[str, dict[str, Any]] = {}
         # Idleness (``--idle-after``): whether the user stopped typing here, when they last
         # typed a line (trio's clock), and what the last hello said of it.
         self.idle = False
@@ -996,6 +1002,7 @@ class ChatClient:
                 root = (self.messages.number(held), held)
         return message_spans(message, number=self.messages.number(message),
                              label=self.label(message.room), me=self.me,
+                             groups=self.my_groups(message.user_groups),
                              styled=self.screen.styled, answered=answered,
                              base_url=self.options.endpoint.base_url, root=root)
 
@@ -1116,8 +1123,14 @@ class ChatClient:
             here = message.group == "here" and (
                 self.online_since is None or message.ts >= self.online_since)
             return is_dm_room(message.room) or message.group == "room" or here or any(
-                name.lower() == self.me.lower() for name in message.mentions)
+                name.lower() == self.me.lower() for name in message.mentions) or bool(
+                self.my_groups(message.user_groups))
         return level == "all"
+
+    def my_groups(self, names: Iterable[str]) -> set[str]:
+        """Which of the user groups ``names`` the user is in (as last heard)."""
+        return {name for name in names
+                if (self.user_groups.get(name) or {}).get("you") is True}
 
     def server_now(self) -> int:
         """The server's time now, as this client reckons it (ms since the epoch)."""
@@ -1322,9 +1335,23 @@ class ChatClient:
             for room in self._known_before - set(listed):  # left or kicked while away
                 self.forget_room(room)
         self._welcome_notices(welcome, objects)
+        await self._ask_user_groups()
         self.ready.set()
         self._notify()
         await self._resend_pending()
+
+    async def _ask_user_groups(self) -> None:
+        """Ask for the user groups (after every welcome: events are not replayed), without
+        waiting: which the user is in decides what is a mention of them. A server that does
+        not know the request (an older one) leaves the list empty."""
+
+        async def on_reply(reply: Reply) -> None:
+            if isinstance(reply, Answer):
+                found = [g for g in reply.fields.get("groups") or [] if isinstance(g, dict)]
+                self.user_groups = {str(g.get("name")): g for g in found}
+
+        with contextlib.suppress(ConnectionLost):
+            await self.request(UserGroupList(), on_reply)
 
     def _welcome_notices(self, welcome: Welcome, objects: list[Mapping[str, Any]]) -> None:
         """After the first welcome (and its pages): the rooms, the contacts, where to talk."""
@@ -1416,6 +1443,35 @@ class ChatClient:
                                                  "by": event.by, "ts": event.ts}
         what = "added" if event.url is not None else "removed"
         self.screen.notice(f"{clean(event.by)} {what} the custom emoji :{clean(event.name)}:")
+
+    async def _on_user_group(self, event: UserGroupChanged) -> None:
+        """A user group was created, changed or deleted, by anyone: the list follows, the
+        user's ``you`` by their name in ``added``/``removed``; one line says it."""
+        name = str(event.group.get("name"))
+        me = self.me.lower()
+        held = self.user_groups.get(name) or {}
+        you = held.get("you") is True
+        if any(n.lower() == me for n in event.added):
+            you = True
+        if any(n.lower() == me for n in event.removed):
+            you = False
+        if event.change == "deleted":
+            self.user_groups.pop(name, None)
+        else:
+            self.user_groups[name] = {**event.group, "you": you}
+        who, group = clean(event.by), f"@{clean(name)}"
+        if event.change == "created":
+            line = f"{who} created the user group {group}"
+        elif event.change == "deleted":
+            line = f"{who} deleted the user group {group}"
+        else:
+            parts = [f"+{clean(n)}" for n in event.added] + [f"-{clean(n)}" for n in
+                                                              event.removed]
+            line = f"{who} changed the user group {group}" + (
+                f" ({' '.join(parts)})" if parts else " (its description)")
+        if event.change != "deleted" and you:
+            line += " (you are in it)"
+        self.screen.notice(line)
 
     async def emoji_add(self, name: str, source: Path) -> None:
         """``/emoji add``: add the image at ``source`` as the custom emoji ``name`` (``POST
@@ -1583,6 +1639,7 @@ class ChatClient:
         ScheduledChanged: _on_scheduled,
         ProfileChanged: _on_profile,
         CustomEmojiChanged: _on_custom_emoji,
+        UserGroupChanged: _on_user_group,
         ReadMoved: _on_read,
         PresenceChanged: _on_presence,
         MemberJoined: _on_joined,

@@ -68,6 +68,7 @@ from chatd.protocol.events import (
 )
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
+from chatd.protocol.user_groups import MAX_GROUP_DESCRIPTION_CHARS, MAX_GROUP_NAMES
 from chatd.webpush import MAX_ENDPOINT_CHARS
 
 __all__ = ["EXAMPLE_AVATAR", "OPENAPI_PATH", "OPENAPI_VERSION", "build_document", "route_template",
@@ -218,6 +219,9 @@ class _Builder:
                          "description": "The group the text mentions: every member (@room, "
                                         "@all, @everyone) or those online (not away) when "
                                         "it was sent (@here)."}
+        user_groups: Schema = {"type": "array", "items": {"type": "string"},
+                               "description": "The user groups the text mentions (@backend), "
+                                              "lower case, sorted."}
         entry_base: dict[str, Schema] = {
             "room": {"type": "string", "description": "The room, or the conversation's `@a:b`."},
             "seq": {**seq, "minimum": 1, "description": "The entry's place in the room's log."},
@@ -243,6 +247,7 @@ class _Builder:
             ]},
             "mentions": names,
             "group": group,
+            "user_groups": user_groups,
             "files": {"type": "array", "items": _ref("File")},
             "pinned": self.sent(
                 {"by": {"type": "string", "description": "Who pinned it, as registered."},
@@ -349,6 +354,28 @@ class _Builder:
                 examples=[{"name": "partyparrot",
                            "url": f"/api/emoji/images/{EXAMPLE_AVATAR}", "by": "ann",
                            "ts": 1700000000000}]),
+            "UserGroup": self.sent(
+                {"name": _ref("UserGroupName"),
+                 "description": {"type": "string", "maxLength": MAX_GROUP_DESCRIPTION_CHARS},
+                 "members": {"type": "integer", "minimum": 0, "description": "How many."},
+                 "by": {"type": ["string", "null"],
+                        "description": "Who created it (null once that account is gone)."},
+                 "ts": {**ms, "description": "When it was created (ms)."}},
+                description="A user group: `@name` in a room's message mentions its "
+                            "members in the room.",
+                examples=[{"name": "backend", "description": "Server people", "members": 3,
+                           "by": "ann", "ts": 1700000000000}]),
+            "UserGroupListed": self.sent(
+                {"name": _ref("UserGroupName"),
+                 "description": {"type": "string", "maxLength": MAX_GROUP_DESCRIPTION_CHARS},
+                 "members": {"type": "integer", "minimum": 0},
+                 "by": {"type": ["string", "null"]}, "ts": ms,
+                 "you": {"type": "boolean", "description": "Whether the user is a member."}},
+                description="A user group in the list, with `you`."),
+            "UserGroupName": {"type": "string", "pattern": "^[a-z0-9_.-]{1,32}$",
+                              "description": "1-32 of a-z 0-9 _ . - (upper case accepted in "
+                                             "requests and folded); not all, everyone, here "
+                                             "or room; never a user's name."},
             "CustomStatus": self.sent(
                 {"emoji": {"type": "string", "description": "One emoji; \"\": none."},
                  "text": {"type": "string", "maxLength": MAX_STATUS_TEXT_CHARS,
@@ -588,7 +615,8 @@ class _Builder:
             "Edited": self.sent(
                 {"op": {"const": "edited"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "text": {"type": "string"},
-                 "from": {"type": "string"}, "ts": ms, "mentions": names, "group": group},
+                 "from": {"type": "string"}, "ts": ms, "mentions": names, "group": group,
+                 "user_groups": user_groups},
                 required=["op", "room", "seq", "msg_id", "text", "from", "ts"]),
             "Deleted": self.sent(
                 {"op": {"const": "deleted"}, **entry_base,
@@ -935,6 +963,8 @@ class _Builder:
         room_object = _ref("Room")
         record_id = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
         bot_param = path_param("name", _ref("UserName"), "The bot.", "buildbot")
+        group_param = path_param("name", {"type": "string"},
+                                 "The group (any case).", "backend")
         token_name = {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_NAME,
                       "pattern": NO_NUL, "default": DEFAULT_TOKEN_NAME,
                       "description": "A label for people (not blank)."}
@@ -1548,6 +1578,80 @@ class _Builder:
                 "for a year; a removed emoji's is 404.",
                 tag="emoji", op_id="customEmojiImage",
             )},
+            "/api/groups": {
+                "get": self.op(
+                    "The user groups",
+                    "Every user group of the server, by name, each with `you` (the "
+                    "protocol's `user_groups`).",
+                    tag="groups", op_id="userGroups",
+                    ok=ok(200, "The groups.", self.sent(
+                        {"groups": {"type": "array", "items": _ref("UserGroupListed")}})),
+                ),
+                "post": self.op(
+                    "Create a user group",
+                    "As the protocol's `create_user_group`: `members` are user names (any "
+                    "case; the creator only if listed); one who is nobody is `not_found`, "
+                    "a name a group or a user has is `conflict`. With "
+                    "`user_groups.who_can_create` \"admins\", a user who is not one is "
+                    f"`forbidden`. At most `limits.user_groups` ({limits.user_groups}) "
+                    "groups and `limits.user_group_members` "
+                    f"({limits.user_group_members}) members (`bad_request`). Everyone gets "
+                    "the `user_group` event.",
+                    tag="groups", op_id="createUserGroup",
+                    body=_json(self.body({
+                        "name": {"type": "string"},
+                        "description": {"type": "string",
+                                        "maxLength": MAX_GROUP_DESCRIPTION_CHARS},
+                        "members": {"type": "array", "items": _ref("UserName"),
+                                    "maxItems": MAX_GROUP_NAMES},
+                    }, ["name"]), {"name": "backend", "description": "Server people",
+                                   "members": ["bob", "cid"]}),
+                    ok=ok(201, "The group made.", self.sent({"group": _ref("UserGroup")})),
+                    errors=(403, 404, 409, 429),
+                ),
+            },
+            "/api/groups/{name}": {
+                "get": self.op(
+                    "A user group and its members",
+                    "The group and its members' names as registered, sorted ignoring case "
+                    "(the protocol's `user_group`).",
+                    tag="groups", op_id="userGroup",
+                    parameters=[group_param],
+                    ok=ok(200, "The group.", self.sent(
+                        {"group": _ref("UserGroup"),
+                         "members": {"type": "array", "items": {"type": "string"}}})),
+                    errors=(400, 404),
+                ),
+                "patch": self.op(
+                    "Change a user group",
+                    "As the protocol's `edit_user_group`: a new `description`, members to "
+                    "`add` and to `remove` (at least one of the three; no name in both). "
+                    "By its members, its creator and administrators (`forbidden` "
+                    "otherwise). Everyone gets the `user_group` event.",
+                    tag="groups", op_id="editUserGroup",
+                    parameters=[group_param],
+                    body=_json(self.body({
+                        "description": {"type": "string",
+                                        "maxLength": MAX_GROUP_DESCRIPTION_CHARS},
+                        "add": {"type": "array", "items": _ref("UserName"),
+                                "maxItems": MAX_GROUP_NAMES},
+                        "remove": {"type": "array", "items": _ref("UserName"),
+                                   "maxItems": MAX_GROUP_NAMES},
+                    }, []), {"add": ["dan"], "remove": ["bob"]}),
+                    ok=ok(200, "The group as changed.", self.sent(
+                        {"group": _ref("UserGroup")})),
+                    errors=(403, 404, 429),
+                ),
+                "delete": self.op(
+                    "Delete a user group",
+                    "By its members, its creator and administrators (`forbidden` "
+                    "otherwise). Everyone gets the `user_group` event.",
+                    tag="groups", op_id="deleteUserGroup",
+                    parameters=[group_param],
+                    ok=empty(200, "Deleted."),
+                    errors=(400, 403, 404, 429),
+                ),
+            },
             "/api/users/{name}": {"get": self.op(
                 "A user's profile",
                 "Their display name and custom status, as the protocol's `profiles` gives "
@@ -2216,6 +2320,7 @@ class _Builder:
                 {"name": "files", "description": "Uploads, downloads, thumbnails, signed "
                                                  "links."},
                 {"name": "emoji", "description": "Custom emoji, server-wide."},
+                {"name": "groups", "description": "User groups (@backend), server-wide."},
                 {"name": "push", "description": "Web Push subscriptions."},
                 {"name": "bots", "description": "Bots, their tokens, and incoming and "
                                                 "outgoing webhooks."},

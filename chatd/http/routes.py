@@ -684,6 +684,15 @@ ROUTES: list[Route] = [
     _route(r"/api/emoji/images/(?P<sha256>[^/]+)", {"GET": get_emoji_image}),
     _route(r"/api/emoji/(?P<name>[^/]+)", {"DELETE": remove_emoji}),
     _route(r"/api/users/(?P<name>[^/]+)", {"GET": _user_profile}),
+    _route(r"/api/groups", {
+        "GET": operation("user_groups"),
+        "POST": operation("create_user_group", _body, status=201),
+    }),
+    _route(r"/api/groups/(?P<name>[^/]+)", {
+        "GET": operation("user_group", _room_path),
+        "PATCH": operation("edit_user_group", _room_body),
+        "DELETE": operation("delete_user_group", _room_path),
+    }),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),
         "POST": operation("create_room", _body, status=201),

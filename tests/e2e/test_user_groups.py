@@ -19,7 +19,11 @@ import trio
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
+from tests.e2e.test_push import ann_with_bob_gone, metric, push_config, service
 from tests.helpers import LIFTED_RATES, make_config
+from tests.pushservice import PushService
+
+__all__ = ["service"]  # the push service's fixture, used here
 
 
 async def _connect(port: int, token: str) -> Client:
@@ -262,3 +266,24 @@ async def test_bad_input_and_limits(tmp_path: Path, database_dsn: str) -> None:
                                                                         "dan"))
         _error(await bob.request("create_user_group", name="w"), "forbidden")
         await bob.aclose()
+
+
+async def test_a_group_mention_is_pushed_as_a_mention(tmp_path: Path, database_dsn: str,
+                                                      service: PushService) -> None:
+    """bob, offline, in #team and in backend: ``@backend`` reaches his push service (a real
+    one on 127.0.0.1) as a mention, urgent; a plain message before it does not (#team is at
+    "mentions"), nor does ann, the sender and a member, get one."""
+    async with running(push_config(tmp_path, database_dsn)) as daemon:
+        with trio.fail_after(20):
+            ann = await ann_with_bob_gone(daemon, service)
+            _ok(await ann.request("create_user_group", name="backend", members=["ann", "bob"]))
+            await ann.request("send", room="team", text="nobody named", nonce="p1")
+            sent = _ok(await ann.request("send", room="team", text="@backend deploy",
+                                         nonce="p2"))
+            await service.wait_for(lambda: len(service.to("bob")) == 1)
+            got = service.to("bob")[0]
+            assert (got.payload["seq"], got.payload["kind"]) == (sent["seq"], "mention")
+            assert got.headers["urgency"] == "high"
+            assert service.to("ann") == [] and service.problems == []
+            assert metric(daemon, "chatd_push_queued_total") == 1
+            await ann.aclose()
