@@ -120,7 +120,8 @@ def test_a_group_made_in_the_panel_is_live_elsewhere_and_its_mention_alerts_a_me
     box = a.locator("#composer-text")
     box.press_sequentially("@b")
     options = a.locator("#mention-list [role=option]")
-    expect(options).to_have_text([re.compile("Bob"), re.compile("@backend Server people · 1 member$")])
+    expect(options).to_have_text([re.compile("Bob"),
+                                  re.compile("@backend Server people · 1 member$")])
     box.fill("")
 
     # ann edits it: a new description, carol added; Bob's list and the pill follow.
