@@ -26,6 +26,7 @@ from tests.browser.conftest import (
     register_and_login,
 )
 from tests.browser.test_changes import message
+from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_web import Session, log_in, open_session, shot
 
@@ -89,6 +90,7 @@ def test_a_group_made_in_the_panel_is_live_elsewhere_and_its_mention_alerts_a_me
     picker.fill("bob")
     picker.press("Enter")  # a chip, not the dialog's OK
     expect(dialog.locator(".people-chip")).to_have_text(["Bob"])
+    assert axe_serious(a) == []  # the dialog, its picker and chip
     dialog.get_by_role("button", name="Create").click()
     expect(dialog).to_be_hidden()
     members = a.get_by_role("list", name="Members of @backend")
@@ -113,6 +115,7 @@ def test_a_group_made_in_the_panel_is_live_elsewhere_and_its_mention_alerts_a_me
     expect(pill).to_have_text("@backend")
     expect(pill).to_have_class(re.compile(r"\bme\b"))
     expect(pill).to_have_attribute("title", "Server people · 1 member")
+    assert axe_serious(b) == []
     shot(b, artifacts, "desktop-user-groups")
 
     # ann's completion offers the group after the people, with its description and count.
@@ -133,6 +136,7 @@ def test_a_group_made_in_the_panel_is_live_elsewhere_and_its_mention_alerts_a_me
     edit.get_by_role("button", name="Save").click()
     expect(edit).to_be_hidden()
     expect(members.locator("li")).to_have_text(["Bob", "carol"])
+    assert axe_serious(a) == []  # the group's page, its Edit and Delete
     expect(item).to_contain_text("2 members")
     expect(item).to_contain_text("Server and ops")
     expect(pill).to_have_attribute("title", "Server and ops · 2 members")
