@@ -410,6 +410,10 @@ const EVENTS = {
     effects.push(request("custom_emoji"));
     // So are user groups (their `you` says which of a message's groups mention this person).
     effects.push(request("user_groups", grouping.begin(state.userGroups)));
+    if (state.userGroups.open) {
+      effects.push(request("user_group", grouping.openGroup(state.userGroups,
+        state.userGroups.open.name))); // and the members the panel shows
+    }
     return effects;
   },
 

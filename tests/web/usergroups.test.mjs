@@ -9,10 +9,12 @@ import { test } from "node:test";
 
 import * as ug from "../../clients/web/usergroups.js";
 import { mentions } from "../../clients/web/entries.js";
-import { apply, connectionChanged, initialState, selectRoom } from "../../clients/web/state.js";
+import {
+  apply, connectionChanged, initialState, selectRoom, showUserGroup,
+} from "../../clients/web/state.js";
 import { completionFor, shownMessage } from "../../clients/web/select-messages.js";
 import { parse } from "../../clients/web/markdown.js";
-import { connected, message, roomInfo, welcome } from "./fixtures.mjs";
+import { connected, message, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 const ME = "Bob";
 const group = (name, extra = {}) => ({ name, description: "", members: 1, by: "ann", ts: 1,
@@ -184,4 +186,20 @@ test("a live message naming the person's group counts, alerts and highlights as 
   general.add([{ seq: 3, msg_id: 3, from: "carol", text: "@backend old", ts: 3,
     user_groups: ["backend"] }], "bob");
   assert.equal(shownMessage(state, general, general.messages.get(3)).mentionsMe, true);
+});
+
+test("after a reconnect the list is asked again, and the members of the group shown", () => {
+  const { state, effects } = connected([roomInfo("general", { lastSeq: 0 })], { me: "bob" });
+  assert.ok(requests(effects).some((r) => r.op === "user_groups"));
+  apply(state, { op: "ok", groups: [group("backend", { you: true })] },
+    { request: { op: "user_groups" } });
+  const [asked] = requests(showUserGroup(state, "backend"));
+  apply(state, { op: "ok", group: group("backend"), members: ["Bob"] }, { request: asked });
+  connectionChanged(state, "waiting");
+  connectionChanged(state, "online");
+  const again = requests(apply(state, welcome([roomInfo("general", { lastSeq: 0 })],
+    { user: "bob" })));
+  assert.deepEqual(again.filter((r) => r.op.startsWith("user_group")),
+    [{ op: "user_groups" }, { op: "user_group", name: "backend" }]);
+  assert.equal(state.userGroups.status, "done", "the list stays shown meanwhile");
 });
