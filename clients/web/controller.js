@@ -1162,6 +1162,13 @@ export class Controller {
   /** Delete a group once confirmed: its mentions stay plain text in the messages to come. */
   confirmDeleteUserGroup(group) {
     if (!this.state) return;
+    // The Delete button goes with the group's page: the focus stays in the panel.
+    $("dialog").addEventListener("close", () => {
+      if ($("dialog").open || !this.views.userGroups.isOpen) return;
+      if (!$("usergroups-panel").contains(document.activeElement)) {
+        this.views.userGroups.focusFirst();
+      }
+    }, { once: true });
     this.views.dialogs.confirm({
       danger: true,
       title: `Delete @${group.name}?`,

@@ -156,6 +156,7 @@ def test_a_group_made_in_the_panel_is_live_elsewhere_and_its_mention_alerts_a_me
     confirm.get_by_role("button", name="Delete").click()
     expect(group_item(a, "backend")).to_have_count(0)
     expect(group_item(b, "backend")).to_have_count(0)
+    expect(a.locator("#usergroups-close")).to_be_focused()  # still in the panel
     expect(bob_panel.locator("#usergroups-status")).to_contain_text("No user groups yet")
 
     # The panel shares the side panels' place: the Threads view closes it, and it the view.
