@@ -135,7 +135,7 @@ async def test_the_event_on_every_connection_and_node(tmp_path: Path,
             assert event == {"op": "user_group", "change": "created", "group": made["group"],
                              "added": ["Bob"], "removed": [], "by": "ann",
                              "ts": event["ts"]}
-        changed = _ok(await dan.request("create_user_group", name="design"))
+        changed = _ok(await bob.request("create_user_group", name="design"))  # on the WS
         _ok(await ann.request("edit_user_group", name="web", add=["dan"], remove=["BOB"]))
         for client in (ann, bob, dan):
             event = await client.event("user_group", change="changed")
@@ -143,6 +143,8 @@ async def test_the_event_on_every_connection_and_node(tmp_path: Path,
                     event["by"]) == ("web", ["dan"], ["Bob"], "ann")
             assert (await client.event("user_group", change="created"))["group"] == \
                 changed["group"]
+        assert [g["name"] for g in _ok(await bob.request("user_groups"))["groups"]] == \
+            ["design", "web"]
         _ok(await dan.request("delete_user_group", name="web"))
         for client in (ann, bob, dan):
             event = await client.event("user_group", change="deleted")

@@ -201,3 +201,20 @@ async def test_mentions_of_a_group(storage: Storage) -> None:
         for user, count in ((bob, 1), (dan, 0), (ann, 0)):
             rooms = {r.name: r.mentions for r in await storage.user_rooms(user.id)}
             assert rooms["team"] == count, user.name
+
+
+async def test_chatd_user_add_refuses_a_groups_name(storage: Storage, tmp_path: Path,
+                                                    database_dsn: str) -> None:
+    """``chatd user add`` (the command line, a process of its own on the same database)
+    cannot take a group's name, in any case: it says the name is taken and exits 1."""
+    from tests.test_cli import _chatd
+
+    with trio.fail_after(TIMEOUT):
+        ann = await storage.create_user("ann", "h")
+        await storage.create_user_group("ops", "", ann.id, (), **LIMITS)
+    refused = await trio.to_thread.run_sync(lambda: _chatd(
+        tmp_path, database_dsn, "user", "add", "Ops", "--password-stdin",
+        stdin="a password\n"))
+    assert refused.returncode == 1 and "taken" in refused.stderr, refused.stderr
+    with trio.fail_after(TIMEOUT):
+        assert await storage.get_credentials("ops") is None
