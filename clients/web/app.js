@@ -66,6 +66,7 @@ import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
 import { ThreadView } from "./view-thread.js";
 import { ThreadsView } from "./view-threads.js";
+import { UserGroupsView } from "./view-usergroups.js";
 import { ViewerView } from "./view-viewer.js";
 
 const conversation = new ConversationView();
@@ -87,6 +88,7 @@ const controller = new Controller({
   saved: new SavedView(),
   threads: new ThreadsView(),
   scheduled: new ScheduledView(),
+  userGroups: new UserGroupsView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
   profile: new ProfileView(),

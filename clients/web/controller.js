@@ -62,6 +62,8 @@ import {
 } from "./view-saved.js";
 import { customAt, timeProblem, whenText } from "./scheduled.js";
 import { scheduleMenu, timeFields } from "./view-scheduled.js";
+import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js";
+import { createFields, editFields } from "./view-usergroups.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 import { nameLabel } from "./conversations.js";
@@ -125,7 +127,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled,
+      saved, threads, scheduled, userGroups,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -416,6 +418,27 @@ export class Controller {
       dialog: (options) => dialogs.open(options),
       isOnline: () => this.online,
       customEmoji: () => this.views.emoji.open(),
+      userGroups: () => userGroups.open(),
+    });
+    userGroups.bind({
+      opened: (shown) => {
+        closePopup(false);
+        if (shown) {
+          this.closeSidePanels(userGroups);
+          layout.closeDrawers();
+          this.act(model.openUserGroups);
+        }
+        layout.syncInert();
+      },
+      retry: () => this.act(model.listUserGroups),
+      show: (name) => this.act(model.showUserGroup, name),
+      back: () => {
+        this.act(model.closeUserGroup);
+        userGroups.focusFirst();
+      },
+      create: whenOnline(() => this.createUserGroup()),
+      edit: whenOnline((group, members) => this.editUserGroup(group, members)),
+      remove: whenOnline((group) => this.confirmDeleteUserGroup(group)),
     });
     this.views.emoji.bind({
       dialog: (options) => dialogs.open(options),
@@ -585,11 +608,11 @@ export class Controller {
 
   /**
    * One side panel at a time in that place (search, pins, a thread, saved, followed threads,
-   * scheduled): close every one but `keep`, none taking the focus back.
+   * scheduled, user groups): close every one but `keep`, none taking the focus back.
    */
   closeSidePanels(keep = null) {
-    const { search, pins, thread, saved, threads, scheduled } = this.views;
-    for (const panel of [search, pins, thread, saved, threads, scheduled]) {
+    const { search, pins, thread, saved, threads, scheduled, userGroups } = this.views;
+    for (const panel of [search, pins, thread, saved, threads, scheduled, userGroups]) {
       if (panel !== keep) panel.close({ refocus: false });
     }
   }
@@ -1156,6 +1179,76 @@ export class Controller {
   }
 
   /** Ask before deleting message `msgId` of the open room (a dialog), then delete it. */
+  // -- user groups (view-usergroups.js) ------------------------------------------------------
+
+  /** The "New user group" dialog: created by the server's `ok` (its event tells every page). */
+  createUserGroup() {
+    if (!this.state) return;
+    const form = createFields(this.state);
+    this.views.dialogs.open({
+      title: "New user group",
+      ok: "Create",
+      fields: form.fields,
+      submit: async () => {
+        const { name, description, members } = form.values();
+        try {
+          await this.ask("create_user_group", { name, description, members });
+        } catch (error) {
+          throw new Error(groupRefusal(error));
+        }
+        this.act(model.showUserGroup, name);
+      },
+    });
+  }
+
+  /** Change a group's description and members, in a dialog. */
+  editUserGroup(group, members) {
+    if (!this.state) return;
+    const form = editFields(this.state, group, members);
+    this.views.dialogs.open({
+      title: `Edit @${group.name}`,
+      ok: "Save",
+      fields: form.fields,
+      submit: async () => {
+        const fields = groupEdit(group, members, form.values());
+        if (!fields) return;
+        try {
+          await this.ask("edit_user_group", fields);
+        } catch (error) {
+          throw new Error(groupRefusal(error));
+        }
+        this.act(model.showUserGroup, group.name); // its members as they are now
+      },
+    });
+  }
+
+  /** Delete a group once confirmed: its mentions stay plain text in the messages to come. */
+  confirmDeleteUserGroup(group) {
+    if (!this.state) return;
+    // The Delete button goes with the group's page: the focus stays in the panel.
+    $("dialog").addEventListener("close", () => {
+      if ($("dialog").open || !this.views.userGroups.isOpen) return;
+      if (!$("usergroups-panel").contains(document.activeElement)) {
+        this.views.userGroups.focusFirst();
+      }
+    }, { once: true });
+    this.views.dialogs.confirm({
+      danger: true,
+      title: `Delete @${group.name}?`,
+      ok: "Delete",
+      fields: [h("p", { class: "confirm-text" }, `@${group.name} will no longer notify its `
+        + `${group.members === 1 ? "member" : `${group.members} members`}. This cannot be undone.`)],
+      submit: async () => {
+        try {
+          await this.ask("delete_user_group", { name: group.name });
+        } catch (error) {
+          throw new Error(groupRefusal(error));
+        }
+        this.act(model.closeUserGroup);
+      },
+    });
+  }
+
   /** Delete a scheduled message once confirmed (as Slack asks): it is not sent. */
   confirmCancelScheduled(item) {
     if (!this.state) return;
@@ -1218,12 +1311,12 @@ export class Controller {
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
         alertsView, search, moderation, admin, pins, profile, emoji, thread, saved, threads,
-        scheduled,
+        scheduled, userGroups,
       } = this.views;
       // (The scheduled messages' view last: its clocks follow the Send buttons drawn before.)
       for (const view of [sidebar, conversation, members, composer, connection, extras,
         attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
-        thread, saved, threads, scheduled]) {
+        thread, saved, threads, scheduled, userGroups]) {
         view.render(this.state, now);
       }
       // The names drawn whose display names and statuses the page has not heard of are

@@ -93,6 +93,17 @@ export function applyChange(message, entry) {
     // The new text's group mention (an edit does not make the message unread: no `hereMe`).
     if (entry.group === "room" || entry.group === "here") next.group = entry.group;
     else delete next.group;
+    // The user groups the new text names; whether one covers the person (usergroups.js
+    // `stamp`): a live edit says; one read later keeps what the message said while it still
+    // names some group.
+    if (Array.isArray(entry.user_groups) && entry.user_groups.length) {
+      next.user_groups = entry.user_groups;
+      if (entry.groupsMe === true) next.groupsMe = true;
+      else if (entry.groupsMe === false) delete next.groupsMe;
+    } else {
+      delete next.user_groups;
+      delete next.groupsMe;
+    }
     return withLists(next, message.reactions, cleanNames(entry.mentions));
   }
   if (entry.op === "preview") {
@@ -160,11 +171,13 @@ export const GROUP_TOKENS = Object.freeze({ room: "room", all: "room", everyone:
 
 /**
  * Whether a message mentions `me`: its `mentions` (as the server found them) name `me`, or its
- * group mention covers `me` (groupMentions).
+ * group mention covers `me` (groupMentions), or it names a user group of `me`'s (`groupsMe`,
+ * stamped by state.js on a live message: usergroups.js `stamp`).
  */
 export function mentions(message, me) {
   return !message.deleted && ((Array.isArray(message.mentions)
-    && message.mentions.some((name) => sameName(name, me))) || groupMentions(message, me));
+    && message.mentions.some((name) => sameName(name, me))) || groupMentions(message, me)
+    || (message.groupsMe === true && !sameName(message.from, me)));
 }
 
 /**

@@ -17,7 +17,9 @@
 // "@name" is a mention when the message's `mentions` (as the server found them) name it, or,
 // for a text the server has not seen yet (`mentions` null), when it looks like one. A group
 // mention (@room, @all, @everyone, @here) is marked when the message has a `group`, or, for a
-// text not seen yet, when it looks like one; `groupMe` says whether it covers the reader.
+// text not seen yet, when it looks like one; `groupMe` says whether it covers the reader. A
+// user group's "@backend" is a mention (its pill, titled with the group's description and
+// count) when the message's `user_groups` name it (`userGroups`, usergroups.js `pillsFor`).
 //
 // A custom emoji's ":name:" (outside code, not glued to a word before it) is its picture when
 // `emoji` (a Map of the server's custom emoji by name, emoji.js) has it, and text otherwise:
@@ -31,7 +33,7 @@
 //   {type: "list", ordered, start, items: [inlines]}
 // and inlines are
 //   {type: "text", text}  {type: "code", text}  {type: "strong" | "em" | "del", children}
-//   {type: "link", href, children}  {type: "mention", name, text, me, group?}
+//   {type: "link", href, children}  {type: "mention", name, text, me, group?, userGroup?, title?}
 //   {type: "emoji", name, url}
 
 import { GROUP_TOKENS } from "./entries.js";
@@ -59,8 +61,10 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
  * registered), or null when not known; `me`: the reader's name (their mentions are marked).
  */
 export function parse(text, { mentions = null, me = null, group = null, groupMe = false,
-  emoji = null } = {}) {
+  emoji = null, userGroups = null } = {}) {
   const ctx = {
+    // The user groups the message names (usergroups.js `pillsFor`): name -> {title, me}.
+    userGroups: userGroups instanceof Map && userGroups.size ? userGroups : null,
     emoji: emoji instanceof Map && emoji.size ? emoji : null,
     mentions: Array.isArray(mentions) ? mentions.map((n) => String(n).toLowerCase()) : null,
     me: typeof me === "string" ? me.toLowerCase() : null,
@@ -340,6 +344,11 @@ function mentionAt(rest, ctx) {
     return { type: "mention", name: word, text: `@${word}`, group: GROUP_TOKENS[word.toLowerCase()],
       me: ctx.mentions !== null && ctx.groupMe };
   }
+  const team = ctx.userGroups && names.find((n) => ctx.userGroups.has(n.toLowerCase()));
+  if (team) {
+    const { title, me } = ctx.userGroups.get(team.toLowerCase());
+    return { type: "mention", name: team, text: `@${team}`, userGroup: true, title, me };
+  }
   const name = ctx.mentions === null ? (stripped || null)
     : names.find((n) => ctx.mentions.includes(n.toLowerCase()));
   if (!name) return null;
@@ -431,7 +440,9 @@ function renderNode(node, doc) {
       return a;
     }
     case "mention": {
-      const span = el("span", `mention${node.group ? " group" : ""}${node.me ? " me" : ""}`);
+      const span = el("span", `mention${node.group ? " group" : ""}${node.userGroup
+        ? " usergroup" : ""}${node.me ? " me" : ""}`);
+      if (node.userGroup && node.title) span.setAttribute("title", node.title);
       span.append(doc.createTextNode(node.text));
       return span;
     }

@@ -12,6 +12,7 @@ import { shownItem } from "./saved.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
 import { threadOf as threadOf_, unreadOf } from "./inbox.js";
+import { mentionsMe as groupMentionsMe, suggestions as userGroupSuggestions } from "./usergroups.js";
 import { draftKey, isReply, newReplies, repliesOf } from "./threads.js";
 
 /** The reactions the picker offers (any emoji already on a message can be added too). */
@@ -77,7 +78,8 @@ export function shownMessage(state, room, message) {
     })),
     files: deleted ? [] : filesOf(message),
     preview: previewFor(message),
-    mentionsMe: mentions(message, state.me),
+    mentionsMe: mentions(message, state.me)
+      || Boolean(state.userGroups && groupMentionsMe(state.userGroups, message, state.me)),
     own,
     canEdit: own && !deleted && !deleting && !room.archived,
     canDelete: !deleted && !deleting && (own || sameUser(room.owner, state.me)
@@ -283,8 +285,10 @@ const TYPING_MENTION = /(?:^|[^\p{L}\p{N}_.@-])@([\p{L}\p{N}_.-]{0,32})$/u;
 /**
  * What a message box of `room` (the room's own or its thread panel's) offers for the text
  * `before` its caret: {kind: "emoji", names, hints, start} for ":par" (the server's custom
- * emoji, emoji.js), {kind: "mention", names, hints, start} for "@an" (the group words first,
- * each with its hint in `hints`, then the members), or null (nothing typed so, inside a code
+ * emoji, emoji.js), {kind: "mention", names, hints, userGroups, start} for "@an" (the group
+ * words first, each with its hint in `hints`, then the members, then the server's user groups,
+ * usergroups.js, their hints in `hints` too and their names in `userGroups`: not in a 1:1
+ * conversation, where `@backend` is plain text), or null (nothing typed so, inside a code
  * span, or nothing matches). `start` is where the word being completed begins.
  */
 export function completionFor(state, room, before) {
@@ -296,9 +300,14 @@ export function completionFor(state, room, before) {
   if (!typed || (before.match(/`/g) || []).length % 2 === 1) return null;
   const groups = groupSuggestions(state, room, typed[1]);
   const words = new Set(groups.map((g) => g.name));
-  const names = [...words,
-    ...mentionSuggestions(state, room, typed[1]).filter((n) => !words.has(n.toLowerCase()))];
+  const people = mentionSuggestions(state, room, typed[1]).filter((n) => !words.has(n.toLowerCase()));
+  const taken = new Set([...words, ...people.map((n) => n.toLowerCase())]);
+  const teams = room.kind === "dm" || !state.userGroups ? []
+    : userGroupSuggestions(state.userGroups, typed[1]).filter((g) => !taken.has(g.name));
+  const names = [...words, ...people, ...teams.map((g) => g.name)];
   if (!names.length) return null;
-  return { kind: "mention", names, hints: new Map(groups.map((g) => [g.name, g.hint])),
+  return { kind: "mention", names,
+    hints: new Map([...groups, ...teams].map((g) => [g.name, g.hint])),
+    userGroups: new Set(teams.map((g) => g.name)),
     start: before.length - typed[1].length - 1 };
 }

@@ -127,6 +127,7 @@ import * as searching from "./search.js";
 import * as threading from "./threads.js";
 import * as inboxing from "./inbox.js";
 import * as uploads from "./uploads.js";
+import * as grouping from "./usergroups.js";
 import { openingPage } from "./readmarks.js";
 import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
@@ -227,6 +228,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     profiles: profiling.emptyProfiles(),
     // The server's custom emoji (emoji.js): asked after each welcome, kept by events.
     customEmoji: customEmoji.emptyEmoji(),
+    // The server's user groups (usergroups.js): asked after each welcome, kept by events.
+    userGroups: grouping.emptyGroups(),
   };
 }
 
@@ -407,12 +410,24 @@ const EVENTS = {
     if (state.saidIdle !== state.idle) effects.push(request("idle", { idle: state.idle }));
     // Custom emoji added or removed while away are not replayed: the list is asked again.
     effects.push(request("custom_emoji"));
+    // So are user groups (their `you` says which of a message's groups mention this person).
+    effects.push(request("user_groups", grouping.begin(state.userGroups)));
+    if (state.userGroups.open) {
+      effects.push(request("user_group", grouping.openGroup(state.userGroups,
+        state.userGroups.open.name))); // and the members the panel shows
+    }
     return effects;
   },
 
   custom_emoji(state, frame) {
     // One added (its url) or removed (url null), by anyone, on any node.
     customEmoji.changed(state.customEmoji, frame);
+    return [];
+  },
+
+  user_group(state, frame) {
+    // One created, changed or deleted, by anyone, on any node.
+    grouping.changed(state.userGroups, frame, state.me);
     return [];
   },
 
@@ -426,7 +441,8 @@ const EVENTS = {
     if (typeof frame.room !== "string" || !isSeq(frame.seq)) return [];
     const known = state.rooms.get(frame.room);
     const fresh = !known || !(known.messages.has(frame.seq) || known.changes.has(frame.seq));
-    const effects = receive(state, frame.room, [hereFor(state, frame)]);
+    const effects = receive(state, frame.room,
+      [grouping.stamp(state.userGroups, hereFor(state, frame), state.me)]);
     const room = state.rooms.get(frame.room);
     if (!fresh || !room) return effects;
     if (awaited(state, room)) {
@@ -446,7 +462,8 @@ const EVENTS = {
     return [];
   },
 
-  edited: changed,
+  edited: (state, frame, now) => changed(state, grouping.stamp(state.userGroups, frame,
+    state.me), now),
   deleted: changed,
   reaction: changed,
   preview: changed,
@@ -629,6 +646,16 @@ const EVENTS = {
 const ANSWERED = {
   custom_emoji(state, asked, reply) {
     customEmoji.received(state.customEmoji, reply);
+    return [];
+  },
+
+  user_groups(state, asked, reply) {
+    grouping.received(state.userGroups, reply, state.me);
+    return [];
+  },
+
+  user_group(state, asked, reply) {
+    grouping.membersReceived(state.userGroups, asked, reply, state.me);
     return [];
   },
 
@@ -927,6 +954,17 @@ const ANSWERED = {
 
 /** `error` replies, by the op of the request they answer (the others need nothing). */
 const REFUSED = {
+  user_groups(state, asked, error) {
+    // A server without user groups refuses the request: the page has none then.
+    grouping.failed(state.userGroups, grouping.messageOf(error));
+    return [];
+  },
+
+  user_group(state, asked, error) {
+    grouping.membersFailed(state.userGroups, asked, error);
+    return [];
+  },
+
   history(state, asked, error) {
     const room = state.rooms.get(asked.room);
     if (!room || asked.after !== undefined) return []; // a gap: the resume point stays before it
@@ -1178,6 +1216,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
   saving.stopped(state.saved); // walked again after the next welcome
   inboxing.stopped(state.inbox); // listed again after the next welcome
   scheduling.stopped(state.scheduled); // listed again after the next welcome, if any
+  grouping.stopped(state.userGroups); // listed again after the next welcome
   for (const read of state.reads.values()) read.sent = null;
   for (const room of state.rooms.values()) {
     room.loading = false;
@@ -2196,6 +2235,36 @@ export function openScheduled(state) {
   if (!online(state)) return [];
   const fields = scheduling.begin(state.scheduled);
   return fields ? [request("scheduled_items", fields)] : [];
+}
+
+// -- user groups (usergroups.js) --------------------------------------------------------------
+
+/**
+ * The "User groups" panel opened: its list again when the last listing failed (the welcome's
+ * is kept live by the events otherwise), back to the list.
+ */
+export function openUserGroups(state) {
+  grouping.closeGroup(state.userGroups);
+  if (!online(state) || state.userGroups.status !== "failed") return [];
+  return [request("user_groups", grouping.begin(state.userGroups))];
+}
+
+/** The list asked for again (the panel's "Try again"). */
+export function listUserGroups(state) {
+  if (!online(state)) return [];
+  return [request("user_groups", grouping.begin(state.userGroups))];
+}
+
+/** Show group `name` in the panel: its members are asked for. */
+export function showUserGroup(state, name) {
+  const fields = grouping.openGroup(state.userGroups, name);
+  return online(state) ? [request("user_group", fields)] : [];
+}
+
+/** Back to the list of groups. */
+export function closeUserGroup(state) {
+  grouping.closeGroup(state.userGroups);
+  return [];
 }
 
 /** Send scheduled item `id` now. */

@@ -23,6 +23,7 @@
 import * as clock from "./clock.js";
 import { $, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
+import { pillsFor } from "./usergroups.js";
 import { customEmojiImage, parse, render } from "./markdown.js";
 import { pictureOf, sortedEmoji } from "./emoji.js";
 import { avatarOf, displayName, shownUser, statusWords } from "./profiles.js";
@@ -107,7 +108,9 @@ export class MessageView {
     // (A custom emoji added or removed may change how its text and reactions look.)
     // (And a root's "last reply 5 min ago", which changes with the time alone: controller.js
     // renders when it does.)
-    const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}${
+    // (So may a change to a user group it names: its pill's title, whether it covers the reader.)
+    const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}|${
+      row.message.user_groups ? state.userGroups.version : 0}${
       view.replies && !this.inThread ? `|${summaryText(row.message, clock.now())}` : ""}`;
     if (node.chatdSig === sig) return;
     const wasEditing = Boolean(node.chatdEditing);
@@ -144,9 +147,11 @@ export class MessageView {
         () => (view.threadOf && !this.inThread ? this.threadLine(view.threadOf) : null)],
       ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
-        message.mentions || null, view.files.length > 0, state.customEmoji.version],
+        message.mentions || null, view.files.length > 0, state.customEmoji.version,
+        message.user_groups ? state.userGroups.version : 0],
       () => (view.editing ? this.editor(view, state.maxText)
-        : text(view, state.me, state.customEmoji.byName))],
+        : text(view, state.me, state.customEmoji.byName,
+          view.saving ? null : pillsFor(state.userGroups, message, state.me)))],
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["preview", view.preview,
         () => (view.preview ? previewCard(view.preview, this.files) : null)],
@@ -599,7 +604,7 @@ function reactionFace(state, emoji) {
     : h("span", { class: "emoji", "aria-hidden": "true" }, emoji);
 }
 
-function text(view, me, emoji) {
+function text(view, me, emoji, userGroups = null) {
   if (view.deleted) return h("div", { class: "msg-text deleted-text" }, "This message was deleted");
   if (!view.text.trim() && view.files.length && !view.saving) return null; // the files say it all
   // While an edit is on its way, the server has not said whom the new text mentions.
@@ -607,7 +612,7 @@ function text(view, me, emoji) {
   const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
     render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me),
-      emoji })));
+      emoji, userGroups })));
 }
 
 function autosize(box) {

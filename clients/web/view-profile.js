@@ -1,5 +1,5 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
-// one press, "Clear status", "Profile and status…", "Custom emoji…") and the "Profile and status" dialog: a
+// one press, "Clear status", "Profile and status…", "Custom emoji…", "User groups") and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -29,7 +29,8 @@ export class ProfileView {
    * Handlers: ask(op, fields) → a promise of the `ok` frame (rejected with the refusal),
    * setAvatar(file) and removeAvatar() → a promise of the profile (rejected likewise),
    * dialog({title, fields, ok, submit}) (view-dialogs.js `open`), isOnline() → bool,
-   * customEmoji() opens the "Custom emoji" dialog (view-emoji.js).
+   * customEmoji() opens the "Custom emoji" dialog (view-emoji.js), userGroups() the "User
+ * groups" panel (view-usergroups.js).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -68,6 +69,7 @@ export class ProfileView {
     const items = [
       { label: "Profile and status…", run: () => this.openDialog() },
       { label: "Custom emoji…", run: () => this.on.customEmoji() },
+      { label: "User groups", run: () => this.on.userGroups() },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
         : []),
       ...PRESETS.map((preset) => ({
