@@ -148,6 +148,8 @@ class Relay:
 
     Args:
         on_revoked: ends this node's sessions of tokens revoked elsewhere.
+        on_everyone: told every frame another node tells every user (a user group changed:
+            this node's group names follow, chatd.group_names).
         inbox_size: notices that may wait; past that they are dropped (and the connections
             repair the gaps), so that a slow database never backs up the notice callback.
         on_relayed: told, for the commits relayed (one call for a payload's carried ones,
@@ -160,6 +162,7 @@ class Relay:
 
     def __init__(self, storage: Storage, registry: RoomRegistry,
                  on_revoked: Callable[[RevocationNotice], None] | None = None,
+                 on_everyone: Callable[[bytes], None] | None = None,
                  inbox_size: int = 10_000, *, presence: PresenceTracker | None = None,
                  on_relayed: Callable[[str, int], None] = lambda _source, _count: None,
                  on_targets: Mapping[str, Callable[[], None]] | None = None,
@@ -169,6 +172,7 @@ class Relay:
         self._on_relayed = on_relayed
         self._registry = registry
         self._on_revoked = on_revoked
+        self._on_everyone = on_everyone
         self._presence = presence
         self._send, self._receive = trio.open_memory_channel[_Item](inbox_size)
         #: Items in the inbox or being handled by :meth:`run` (see :meth:`_on_batch`).
@@ -380,7 +384,9 @@ class Relay:
             await self._registry.send(ToUser(notice.user, frame(NotifyChanged(
                 room=notice.room, notify=notice.notify))))
         elif isinstance(notice, UserEventNotice):
-            if notice.user == EVERYONE:  # (a custom emoji added or removed)
+            if notice.user == EVERYONE:  # (a custom emoji or a user group changed)
+                if self._on_everyone is not None:
+                    self._on_everyone(notice.data)
                 await self._registry.send(ToEveryone(notice.data))
             else:
                 await self._registry.send(ToUser(notice.user, notice.data))

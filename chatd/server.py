@@ -196,6 +196,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     await nursery.start(committer.run)
     relayed = {source: metrics.relayed_entries.labels(source) for source in ("notice", "read")}
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),
+                  on_everyone=app.group_names.heard,
                   presence=presence,
                   on_relayed=lambda source, count: relayed[source].inc(count),
                   on_targets={"push_subscriptions": pusher.touched,

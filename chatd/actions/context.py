@@ -30,6 +30,7 @@ from chatd.committer import Committer, Outcome, SendJob
 from chatd.config import Config, LimitsConfig
 from chatd.errors import ChatError
 from chatd.files import FileStore, open_file_store
+from chatd.group_names import GroupNames
 from chatd.limits import ConnectionCounter, KeyedLimiter, TokenBucket, take_all
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
@@ -119,6 +120,8 @@ class App:
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False
     user_buckets: dict[str, KeyedLimiter] = dataclasses.field(default_factory=dict)
+    #: The user groups' names this node knows (chatd.group_names).
+    group_names: GroupNames = dataclasses.field(default_factory=GroupNames)
     files: FileStore = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:

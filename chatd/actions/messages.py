@@ -15,10 +15,11 @@ named members do. In a conversation (1:1 or group) the words are plain text: eve
 alerted by every message there already.
 
 User groups (``@backend``, chatd.actions.user_groups) are looked up here too, by one
-statement and only for a text with mention candidates sent to a room or a group
-conversation: their members there, the sender aside, get mention rows as a group mention's
-do, and the message keeps the groups' names (a group conversation's members may have set
-it to ``mentions``). In a 1:1 conversation they are plain text.
+statement and only for a text with a candidate that names a group this node knows of
+(chatd.group_names), sent to a room or a group conversation: their members there, the
+sender aside, get mention rows as a group mention's do, and the message keeps the groups'
+names (a group conversation's members may have set it to ``mentions``). In a 1:1
+conversation they are plain text.
 """
 
 from __future__ import annotations
@@ -146,8 +147,8 @@ async def _user_groups(app: App, user: User, room: str, candidates: tuple[str, .
     """The user groups among ``candidates`` and their members in ``room``, the sender aside
     (one statement; none without candidates): chatd.actions.user_groups."""
     words = [c for c in candidates if c not in GROUP_TOKENS]
-    if not words:
-        return (), ()
+    if not words or not await app.group_names.any_of(app.storage, words):
+        return (), ()  # no group named: most mentions name people, and cost nothing more
     return await app.storage.user_group_mentions(room, user.id, words)
 
 

@@ -10,10 +10,12 @@ updated by ``user_group`` events, told to every connection of every user on ever
 list at its next ``user_groups``.
 
 Mentions: ``@backend`` in a room's message is resolved when the message is sent
-(:mod:`chatd.actions.messages`), by one more statement, only for a text with mention
-candidates (:meth:`chatd.storage.Storage.user_group_mentions`); its members in the room
-get mention rows with the message, as ``@room``'s do, and the message keeps the groups'
-names (``user_groups``). A plain message does nothing new.
+(:mod:`chatd.actions.messages`), by one more statement
+(:meth:`chatd.storage.Storage.user_group_mentions`), only for a text with a mention
+candidate that names a group this node knows of (chatd.group_names: most ``@name`` name
+people, and cost nothing more); its members in the room get mention rows with the message,
+as ``@room``'s do, and the message keeps the groups' names (``user_groups``). A plain
+message does nothing new.
 
 Bots may be members (a bot that answers ``@oncall``); a deactivated member stays a member
 but is not mentioned.
@@ -109,6 +111,7 @@ async def delete(app: App, user: User, name: str, now: int) -> UserGroupChange:
 async def announce(app: App, change: str, done: UserGroupChange, user: User,
                    now: int) -> None:
     """Tell every connection here and on every other node of ``change``."""
+    app.group_names.changed(change, done.group.name)
     await app.tell(EVERYONE, frame(user_group_event(change, done, user.name, now)),
                    "a user group")
 

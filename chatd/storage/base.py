@@ -1438,6 +1438,10 @@ class Storage(Protocol):
         not deactivated, ``user_id`` aside (sorted, each once). Read only for a text sent to
         a room (not a 1:1 conversation) with mention candidates: one statement."""
 
+    async def user_group_names(self) -> list[str]:
+        """Every user group's name (lower case): what a node keeps to know whether a text's
+        mention candidates can name a group at all (chatd.actions.user_groups)."""
+
     async def user_groups(self, user_id: int) -> list[UserGroup]:
         """Every user group, by name, each with ``you``: whether ``user_id`` is a member."""
 

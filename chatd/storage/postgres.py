@@ -3500,6 +3500,9 @@ class PostgresStorage:
         return await self._run(groups.user_group_mentions, self._pool, room, user_id,
                                candidates)
 
+    async def user_group_names(self) -> list[str]:
+        return await self._run(groups.user_group_names, self._pool)
+
     async def user_groups(self, user_id: int) -> list[UserGroup]:
         return await self._run(groups.user_groups, self._pool, user_id)
 

@@ -21,7 +21,7 @@ from chatd.storage.base import UserGroup, UserGroupChange
 from chatd.storage.sql import ms as _ms
 
 __all__ = ["create_user_group", "delete_user_group", "edit_user_group", "user_group",
-           "user_group_mentions", "user_groups"]
+           "user_group_mentions", "user_group_names", "user_groups"]
 
 _COLUMNS = f"""g.id, g.name, g.description, g.creator_id, {_ms("g.created_at")} AS ts,
        (SELECT c.name FROM users c WHERE c.id = g.creator_id) AS by,
@@ -99,6 +99,10 @@ async def user_group_mentions(pool: Any, room: str, user_id: int, candidates: Se
     rows = await pool.fetch(_SQL_MENTIONS, room, user_id, list(candidates))
     return (tuple(row["name"] for row in rows),
             tuple(sorted({uid for row in rows for uid in row["covered"]})))
+
+
+async def user_group_names(pool: Any) -> list[str]:
+    return [row["name"] for row in await pool.fetch("SELECT name FROM user_groups")]
 
 
 async def user_groups(pool: Any, user_id: int) -> list[UserGroup]:

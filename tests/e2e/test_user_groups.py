@@ -306,3 +306,32 @@ async def test_a_group_mention_is_pushed_as_a_mention(tmp_path: Path, database_d
             assert service.to("ann") == [] and service.problems == []
             assert metric(daemon, "chatd_push_queued_total") == 1
             await ann.aclose()
+
+
+async def test_a_group_made_on_another_node_is_mentioned_here(tmp_path: Path,
+                                                               database_dsn: str) -> None:
+    """Node B knows of a group ann made on node A once its event has come (B's group names
+    follow the other nodes' events): cid's ``@backend`` sent on B then mentions bob; after
+    the group's deletion on A, the same text on B is plain."""
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
+    async with running(config) as a, running(config) as b:
+        tokens = {n: await register_and_login(a.http_port, n) for n in ("ann", "bob", "cid")}
+        ann = await _connect(a.tcp_port, tokens["ann"])
+        cid = await _connect(b.tcp_port, tokens["cid"])
+        bob = await _connect(b.tcp_port, tokens["bob"])
+        for client in (bob, cid):
+            _ok(await client.request("join", room="team"))
+        _ok(await cid.request("send", room="team", text="@backend anyone?", nonce="before"))
+        assert await _counts(b.tcp_port, tokens["bob"], "team") == (1, 0)  # no such group yet
+        _ok(await ann.request("create_user_group", name="backend", members=["bob"]))
+        await cid.event("user_group", change="created")
+        sent = _ok(await cid.request("send", room="team", text="@backend deploy?", nonce="g1"))
+        live = await bob.event("message", seq=sent["seq"])
+        assert live["user_groups"] == ["backend"]
+        assert await _counts(b.tcp_port, tokens["bob"], "team") == (2, 1)
+        _ok(await ann.request("delete_user_group", name="backend"))
+        await cid.event("user_group", change="deleted")
+        sent = _ok(await cid.request("send", room="team", text="@backend again", nonce="g2"))
+        assert "user_groups" not in await bob.event("message", seq=sent["seq"])
+        for client in (ann, bob, cid):
+            await client.aclose()
