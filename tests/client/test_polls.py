@@ -134,21 +134,21 @@ def test_voted_replaces_the_voters_choice() -> None:
 async def test_polls_with_a_real_daemon(tmp_path: Path, config: Config) -> None:
     """ann makes a poll with /poll; bob votes over the socket and ann sees the line; ann
     votes with /vote and bob gets the entry; /closepoll closes it for both."""
-    async with running(config) as server, trio.open_nursery() as nursery:
-        async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
-            await term.type("/poll Retro format? | wheel | sailboat")
-            number = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] ann: Retro "
-                                        r"format\?\n")).group(1)
-            await term.expect(r"1\. wheel  0\n")
-            posted = await bob.event("message", text="Retro format?")
-            assert [o["text"] for o in posted["poll"]["options"]] == ["wheel", "sailboat"]
-            await bob.request("vote", room="general", msg_id=posted["msg_id"], options=[1])
-            await term.expect(rf"\[general\] bob voted on \[{number}\]: 2\. sailboat\n")
-            await term.type(f"/vote {number} 1")
-            event = await bob.event("voted", user="ann")
-            assert event["options"] == [0]
-            await term.expect(rf"\[general\] ann voted on \[{number}\]: 1\. wheel\n")
-            await term.type(f"/closepoll {number}")
-            assert (await bob.event("poll_closed"))["by"] == "ann"
-            await term.expect(re.escape(f"[general] ann closed the poll [{number}]") + r"\n")
-            await bob.aclose()
+    async with running(config) as server, trio.open_nursery() as nursery, \
+            ann_with_bob(tmp_path, server, nursery) as (term, bob):
+        await term.type("/poll Retro format? | wheel | sailboat")
+        number = (await term.expect(rf"\[(\d+)\] {STAMPED} \[general\] ann: Retro "
+                                    r"format\?\n")).group(1)
+        await term.expect(r"1\. wheel  0\n")
+        posted = await bob.event("message", text="Retro format?")
+        assert [o["text"] for o in posted["poll"]["options"]] == ["wheel", "sailboat"]
+        await bob.request("vote", room="general", msg_id=posted["msg_id"], options=[1])
+        await term.expect(rf"\[general\] bob voted on \[{number}\]: 2\. sailboat\n")
+        await term.type(f"/vote {number} 1")
+        event = await bob.event("voted", user="ann")
+        assert event["options"] == [0]
+        await term.expect(rf"\[general\] ann voted on \[{number}\]: 1\. wheel\n")
+        await term.type(f"/closepoll {number}")
+        assert (await bob.event("poll_closed"))["by"] == "ann"
+        await term.expect(re.escape(f"[general] ann closed the poll [{number}]") + r"\n")
+        await bob.aclose()
