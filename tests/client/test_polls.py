@@ -122,8 +122,9 @@ async def test_vote_commands_refuse_what_is_no_poll() -> None:
 def test_voted_replaces_the_voters_choice() -> None:
     """A voter's new choice removes them everywhere first, then appends them to each chosen
     option (after those already there)."""
-    poll = {"options": [{"text": "a", "votes": 2, "voters": ["ann", "bob"]},
-                        {"text": "b", "votes": 0, "voters": []}], "multiple": True}
+    poll: dict[str, Any] = {"options": [{"text": "a", "votes": 2, "voters": ["ann", "bob"]},
+                                        {"text": "b", "votes": 0, "voters": []}],
+                            "multiple": True}
     after = voted(poll, "ann", [0, 1])
     assert [(o["votes"], o["voters"]) for o in after["options"]] == [(2, ["bob", "ann"]),
                                                                       (1, ["ann"])]

@@ -172,7 +172,7 @@ async def test_a_deletion_takes_the_poll_and_its_votes(storage: Storage,
         assert (await rows(database_dsn, poll.msg_id))[:2] == (0, 0)
 
 
-_op = st.one_of(
+_op: st.SearchStrategy[tuple[str, int, int, list[int]]] = st.one_of(
     st.tuples(st.just("vote"), st.integers(0, 2), st.integers(0, 1),
               st.lists(st.integers(0, 3), max_size=4, unique=True)),
     st.tuples(st.just("close"), st.integers(0, 2), st.integers(0, 1), st.just([])),
@@ -183,7 +183,8 @@ _op = st.one_of(
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(_op, min_size=1, max_size=6), min_size=1, max_size=5))
 async def test_the_stored_votes_are_what_a_model_says(
-        tmp_path: Path, database_dsn: str, batches: list[list[tuple[object, ...]]]) -> None:
+        tmp_path: Path, database_dsn: str, batches: list[list[tuple[str, int, int, list[int]]]]
+) -> None:
     """After any sequence of votes and closings, in batches, on a single- and a
     multiple-choice poll: each outcome is what a model of the rules says (stored, unchanged
     or refused), and the polls as read (voters per option, in order; closed) equal the
@@ -202,9 +203,9 @@ async def test_the_stored_votes_are_what_a_model_says(
                 batch: list[NewEntry] = []
                 expected: list[str] = []
                 for kind, who, which, options in ops:
-                    user, index = users[int(str(who))], int(str(which))
+                    user, index = users[who], which
                     msg_id = polls[index].msg_id
-                    chosen = tuple(sorted(int(i) for i in options))  # type: ignore[attr-defined]
+                    chosen = tuple(sorted(options))
                     if kind == "close":
                         batch.append(close(user, room, msg_id))
                         if user is users[2]:
