@@ -1211,7 +1211,12 @@ class _Builder:
                 body=_json(self.body({
                     "to": {"anyOf": [_ref("UserName"),
                                      {"type": "array", "items": _ref("UserName"),
-                                      "minItems": 1, "maxItems": GROUP_MAX}]},
+                                      "minItems": 1, "maxItems": 4 * GROUP_MAX,
+                                      "description": "Repeats (in any case) and the user's "
+                                                     "own name are folded away (the parser "
+                                                     "takes up to 4 times "
+                                                     f"{GROUP_MAX} entries); more than "
+                                                     f"{GROUP_MAX} people in all is 400."}]},
                     "text": {"type": "string", "maxLength": limits.max_text_chars,
                              "pattern": NO_NUL,
                              "description": "May be empty when `files` are attached."},
