@@ -313,6 +313,8 @@ def _reminder_title(room: str, sender: str, to: str | None) -> str:
         return f"Reminder: {sender} in {room}"
     first, _, second = room[1:].partition(":")
     return "Reminder" if first == second == sender.lower() else f"Reminder: {sender}"
+#: What a poll's push text starts with (its question follows).
+POLL_PREFIX = "📊 Poll: "
 
 
 def payload(message: Message, reason: str, to: str | None = None) -> bytes:
@@ -321,7 +323,8 @@ def payload(message: Message, reason: str, to: str | None = None) -> bytes:
     ``"reminder"``, a saved message's reminder, chatd.reminders), ``text`` (at most
     :data:`TEXT_CHARS` characters, cut with an ellipsis; ``""`` for a message of files only)
     and ``title``, a line for a notification. A group conversation is named by the people in
-    it other than the sender, the user last as "you": "ann in bob, carol & you"."""
+    it other than the sender, the user last as "you": "ann in bob, carol & you". A poll's
+    text reads "📊 Poll: " and its question."""
     sender, room = message.sender, message.room
     where = _conversation_title(room, sender, to) if is_group_room(room) else room
     if reason == "dm":
@@ -333,5 +336,6 @@ def payload(message: Message, reason: str, to: str | None = None) -> bytes:
     else:
         title = f"{sender} in {where}"
     return json.dumps({"room": room, "seq": message.seq, "from": sender, "kind": reason,
-                       "text": _clip(message.text), "title": title},
+                       "text": _clip(POLL_PREFIX + message.text if message.poll is not None
+                                     else message.text), "title": title},
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatd.errors import ChatError
-from chatd.storage import Message, PushSubscription
+from chatd.storage import Message, Poll, PollOption, PushSubscription
 from chatd.webpush import (
     KEY_FILE,
     TEXT_CHARS,
@@ -213,6 +213,13 @@ def test_a_reminder_says_of_what() -> None:
     assert title("@ann:bob", "Ann") == "Reminder: Ann"
     assert title("@ann:bob:carol", "Bob") == "Reminder: Bob in carol & you"
     assert title("general", "Bob") == "Reminder: Bob in general"
+def test_a_poll_pushes_its_question() -> None:
+    """A poll's push text is "📊 Poll: " and its question (clipped as any text)."""
+    poll = Poll(options=(PollOption(text="Tue"), PollOption(text="Wed")))
+    message = dataclasses.replace(_message("Lunch day?"), poll=poll)
+    assert json.loads(payload(message, "dm"))["text"] == "📊 Poll: Lunch day?"
+    long = json.loads(payload(dataclasses.replace(message, text="x" * 500), "dm"))["text"]
+    assert long.startswith("📊 Poll: x") and len(long) == TEXT_CHARS
 
 
 def test_a_group_conversation_is_named_by_its_people() -> None:

@@ -36,6 +36,7 @@ from chatd.protocol import (
     Ban,
     Bans,
     CancelScheduled,
+    ClosePoll,
     Contacts,
     CreateRoom,
     CreateUserGroup,
@@ -84,6 +85,7 @@ from chatd.protocol import (
     Unread,
     UserGroupInfo,
     UserGroupList,
+    Vote,
     Who,
 )
 
@@ -162,6 +164,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     Delete: Operation(messages.delete, rate=SENDS),
     React: Operation(messages.react, rate=SENDS),
     Pin: Operation(messages.pin, rate=SENDS),
+    Vote: Operation(messages.vote, rate=SENDS),
+    ClosePoll: Operation(messages.close_poll, rate=SENDS),
     Pins: Operation(rooms.pins),
     Thread: Operation(rooms.thread),
     RemovePreview: Operation(messages.remove_preview, rate=SENDS),
