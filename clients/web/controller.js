@@ -59,6 +59,7 @@ import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import { customField, reminderMenu, showReminder, timeZone } from "./view-saved.js";
 import { customAt, timeProblem, whenText } from "./scheduled.js";
 import { scheduleMenu, timeFields } from "./view-scheduled.js";
+import { openPollDialog } from "./view-poll.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 import { sameUser } from "./store.js";
@@ -324,6 +325,10 @@ export class Controller {
         msgId)),
       pin: (msgId, on) => this.act(model.pinMessage, { room: this.state.current, msgId, on,
         key: newNonce(), now: clock.now() }),
+      vote: (room, msgId, options) => this.act(model.vote, { room, msgId, options,
+        key: newNonce(), now: clock.now() }),
+      closePoll: (room, msgId) => this.act(model.closePoll, { room, msgId, key: newNonce(),
+        now: clock.now() }),
       save: (msgId, on) => this.act(model.saveMessage, { room: this.state.current, msgId, on,
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
@@ -353,6 +358,16 @@ export class Controller {
     extras.bind({
       editLast: () => this.act(model.editLast),
       cancelReply: () => this.act(model.cancelReply),
+      // A poll goes through the outbox as any message; the dialog waits for its outcome.
+      createPoll: whenOnline(() => openPollDialog(dialogs, (poll) => {
+        const nonce = newNonce();
+        this.act(model.composePoll, { ...poll, nonce, now: clock.now() });
+        if (!this.state || !outbox.find(this.state.outbox, nonce)) {
+          return Promise.reject(new Error("The poll cannot be sent here now."));
+        }
+        return extras.outcome(nonce);
+      })),
+      discard: (nonce) => this.act(model.discardSend, nonce),
     });
     members.bind({
       openDm: (user) => this.choose(model.openDm, user),
