@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { bodyOf } from "../../clients/web/alerts.js";
 import * as outbox from "../../clients/web/outbox.js";
 import {
   choiceOf, pollOf, pollProblem, pressed, shownPoll, tally, withVote,
@@ -235,3 +236,8 @@ test("a poll is sent as `send` with `poll`, kept in the outbox with its nonce, r
       multiple: true, closed: false });
     assert.equal(shown(state, "general", 1).poll.multiple, true);
   });
+
+test("a poll's notification says it is one", () => {
+  assert.equal(bodyOf(pollMessage("general", 1)), "📊 Poll: Lunch? 1");
+  assert.equal(bodyOf(message("general", 2)), "m2");
+});
