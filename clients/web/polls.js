@@ -79,18 +79,17 @@ export function pollOf(poll) {
 
 /**
  * The poll after a `voted` entry: `user`'s choice becomes exactly `indexes` (out-of-range ones
- * left out). An option the user keeps keeps their place among its voters; one newly chosen
- * has them last.
+ * left out). The voter's whole choice is replaced: off every option, then last on each chosen
+ * one, as the server orders voters (by the entry that set their choice, docs/protocol.md).
  */
 export function withVote(poll, user, indexes) {
   const chosen = new Set(indexes.filter((i) => Number.isSafeInteger(i)));
   return { ...poll, options: poll.options.map((option, index) => {
-    const had = option.voters.some((u) => sameName(u, user));
-    const wants = chosen.has(index);
-    if (had === wants) return option;
-    const voters = wants ? [...option.voters, user]
-      : option.voters.filter((u) => !sameName(u, user));
-    return { text: option.text, votes: voters.length, voters };
+    const kept = option.voters.filter((u) => !sameName(u, user));
+    const voters = chosen.has(index) ? [...kept, user] : kept;
+    const same = voters.length === option.voters.length
+      && voters.every((u, at) => u === option.voters[at]);
+    return same ? option : { text: option.text, votes: voters.length, voters };
   }) };
 }
 

@@ -46,12 +46,11 @@ class ModelRoom {
       } else if (entry.op === "poll_closed") {
         Object.assign(message.poll, { closed: true, closed_by: entry.by, closed_ts: entry.ts });
       } else {
-        // The voter's whole choice: off the options not chosen, last on the newly chosen ones.
+        // The voter's whole choice: off every option, last on the chosen ones (the server
+        // orders each option's voters by the seq of the entry that set their choice).
         message.poll.options.forEach((option, index) => {
-          const had = option.voters.includes(entry.user);
-          const wants = entry.options.includes(index);
-          if (had && !wants) option.voters = option.voters.filter((u) => u !== entry.user);
-          if (wants && !had) option.voters = [...option.voters, entry.user];
+          option.voters = option.voters.filter((u) => u !== entry.user);
+          if (entry.options.includes(index)) option.voters.push(entry.user);
           option.votes = option.voters.length;
         });
       }

@@ -54,7 +54,7 @@ test("the dialog's rules are the server's: question, 2–10 options, 1–100 cha
       /Option 2 repeats/);
   });
 
-test("a voted entry replaces the voter's choice, once; a kept option keeps their place", () => {
+test("a voted entry replaces the voter's choice, once, the voter last on what they chose", () => {
   const state = opened();
   receiveAll(state, [pollMessage("general", 1), voted("general", 2, 1, "carol", [1]),
     voted("general", 3, 1, "Bob", [1])]);
@@ -70,11 +70,13 @@ test("a voted entry replaces the voter's choice, once; a kept option keeps their
   assert.deepEqual(votersOf(state, "general", 1), [[], [], ["carol"]]);
   // Votes are quiet: no unread, no notice line.
   assert.equal(state.rooms.get("general").unread, 1);
-  // Multiple choice: a kept option keeps the voter where they were.
+  // Multiple choice: the voter's new choice puts them last on each option of it (the server
+  // orders voters by the entry that set their choice), even one they had chosen already.
   const poll = { options: [{ text: "a", votes: 2, voters: ["ann", "Bob"] },
     { text: "b", votes: 0, voters: [] }], multiple: true, closed: false };
   assert.deepEqual(withVote(poll, "ANN", [0, 1]).options.map((o) => o.voters),
-    [["ann", "Bob"], ["ANN"]]);
+    [["Bob", "ANN"], ["ANN"]]);
+  assert.equal(withVote(poll, "carol", []).options[0], poll.options[0]); // unchanged: same object
   assert.deepEqual(choiceOf(poll, "bob"), [0]);
 });
 
