@@ -16,6 +16,8 @@ from chatd.protocol import (
     MessageEdited,
     MessagePinned,
     MessagePosted,
+    PollClosed,
+    PollVoted,
     PreviewChanged,
     ProfileChanged,
     ReactionChanged,
@@ -35,6 +37,7 @@ from chatd.storage import (
     FileInfo,
     Member,
     Message,
+    Poll,
     Preview,
     Profile,
     Room,
@@ -46,7 +49,8 @@ __all__ = ["AVATAR_PATH", "EMOJI_IMAGE_PATH", "admin_room_object", "admin_user_o
            "avatar_object", "ban_object", "contact_object", "custom_emoji_event",
            "custom_emoji_object", "file_object", "file_url",
            "member_object", "message_event",
-           "message_object", "preview_object", "profile_event", "profile_object", "room_object",
+           "message_object", "poll_object", "preview_object", "profile_event", "profile_object",
+           "room_object",
            "status_object", "thumbnail_url", "user_object"]
 
 
@@ -126,6 +130,12 @@ def message_event(message: Message) -> Entry:
                               ts=message.ts, url=shown["url"], title=shown["title"],
                               description=shown["description"], site=shown["site"],
                               image=shown.get("image"))
+    if message.kind == "voted":
+        return PollVoted(room=message.room, seq=message.seq, msg_id=message.msg_id,
+                         user=message.sender, options=message.choice, ts=message.ts)
+    if message.kind == "poll_closed":
+        return PollClosed(room=message.room, seq=message.seq, msg_id=message.msg_id,
+                          by=message.sender, ts=message.ts)
     if message.kind == "kicked":
         return MemberKicked(room=message.room, seq=message.seq, user=message.target,
                             by=message.sender, ts=message.ts, reason=message.text or None)
@@ -149,7 +159,23 @@ def _posted(message: Message) -> MessagePosted:
         replies=None if not message.reply_count else {
             "count": message.reply_count, "last_ts": message.reply_last_ts,
             "users": message.reply_users},
+        poll=None if message.poll is None else poll_object(message.poll),
     )
+
+
+def poll_object(poll: Poll) -> dict[str, Any]:
+    """A message's poll as clients see it: its options in order, each with its ``votes``
+    and ``voters`` (names, in the order they voted), ``multiple``, ``closed``, and once
+    closed ``closed_by`` and ``closed_ts``."""
+    obj: dict[str, Any] = {
+        "options": [{"text": option.text, "votes": len(option.voters),
+                     "voters": list(option.voters)} for option in poll.options],
+        "multiple": poll.multiple, "closed": poll.closed_by is not None,
+    }
+    if poll.closed_by is not None:
+        obj["closed_by"] = poll.closed_by
+        obj["closed_ts"] = poll.closed_ts
+    return obj
 
 
 def _group(message: Message) -> str | None:

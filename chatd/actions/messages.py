@@ -1,8 +1,8 @@
 """Messages: ``send`` to a room and ``dm`` to a person, and the changes made to messages
-(``edit``, ``delete``, ``react``, ``pin``, ``remove_preview``). Each only says what to append
-to the room's log; the front commits it with the group committer (see
-:class:`chatd.actions.context.Append`), and storage checks, under the room's lock, who may
-make which change.
+(``edit``, ``delete``, ``react``, ``pin``, ``remove_preview``, ``vote``, ``close_poll``).
+Each only says what to append to the room's log; the front commits it with the group
+committer (see :class:`chatd.actions.context.Append`), and storage checks, under the room's
+lock, who may make which change.
 
 Group mentions (``@room``, ``@all``, ``@everyone``, ``@here``) are checked here, before the
 commit, and only when a text has one (most have none, and cost nothing more): storage counts
@@ -19,13 +19,26 @@ from __future__ import annotations
 from chatd.actions import emoji
 from chatd.actions.context import App, Append, Caller, signed_in
 from chatd.errors import ChatError
-from chatd.protocol import Delete, Dm, Edit, Pin, React, RemovePreview, Send, codes
+from chatd.protocol import (
+    ClosePoll,
+    Delete,
+    Dm,
+    Edit,
+    Pin,
+    PollSpec,
+    React,
+    RemovePreview,
+    Send,
+    Vote,
+    codes,
+)
 from chatd.protocol.markup import GROUP_TOKENS, group_mention, mention_candidates
 from chatd.protocol.names import is_dm_room
 from chatd.rooms import Join as Subscribe
-from chatd.storage import NewChange, NewMessage, User
+from chatd.storage import NewChange, NewMessage, NewPoll, User
 
-__all__ = ["delete", "dm", "edit", "pin", "react", "remove_preview", "send"]
+__all__ = ["close_poll", "delete", "dm", "edit", "pin", "react", "remove_preview", "send",
+           "vote"]
 
 
 async def send(app: App, caller: Caller, request: Send) -> Append:
@@ -35,7 +48,7 @@ async def send(app: App, caller: Caller, request: Send) -> Append:
     return Append(request.id, NewMessage(
         user_id=user.id, room=request.room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=mentions, files=request.files, group=group,
-        thread=request.thread, broadcast=request.broadcast,
+        thread=request.thread, broadcast=request.broadcast, poll=_poll(request.poll),
     ))
 
 
@@ -53,7 +66,7 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
     return Append(request.id, NewMessage(
         user_id=user.id, room=room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=_mentions(request.text), files=request.files,
-        thread=request.thread, broadcast=request.broadcast,
+        thread=request.thread, broadcast=request.broadcast, poll=_poll(request.poll),
     ))
 
 
@@ -64,6 +77,28 @@ async def edit(app: App, caller: Caller, request: Edit) -> Append:
     return Append(request.id, NewChange(
         user_id=user.id, room=request.room, msg_id=request.msg_id, kind="edited",
         text=request.text, mentions=mentions, group=group,
+    ))
+
+
+def _poll(spec: PollSpec | None) -> NewPoll | None:
+    return None if spec is None else NewPoll(options=spec.options, multiple=spec.multiple)
+
+
+async def vote(app: App, caller: Caller, request: Vote) -> Append:
+    """Set the caller's choice on a poll of a room they are in (storage checks the poll:
+    open, the indexes in range, one for a single-choice poll)."""
+    user = signed_in(caller)
+    return Append(request.id, NewChange(
+        user_id=user.id, room=request.room, msg_id=request.msg_id, kind="voted",
+        options=request.options,
+    ))
+
+
+async def close_poll(app: App, caller: Caller, request: ClosePoll) -> Append:
+    """Close a poll: the caller's own, or any in a room they moderate."""
+    user = signed_in(caller)
+    return Append(request.id, NewChange(
+        user_id=user.id, room=request.room, msg_id=request.msg_id, kind="poll_closed",
     ))
 
 

@@ -35,6 +35,7 @@ from chatd.protocol import (
     Ban,
     Bans,
     CancelScheduled,
+    ClosePoll,
     Contacts,
     CreateRoom,
     CustomEmojiList,
@@ -78,6 +79,7 @@ from chatd.protocol import (
     Typing,
     Unban,
     Unread,
+    Vote,
     Who,
 )
 
@@ -156,6 +158,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     Delete: Operation(messages.delete, rate=SENDS),
     React: Operation(messages.react, rate=SENDS),
     Pin: Operation(messages.pin, rate=SENDS),
+    Vote: Operation(messages.vote, rate=SENDS),
+    ClosePoll: Operation(messages.close_poll, rate=SENDS),
     Pins: Operation(rooms.pins),
     Thread: Operation(rooms.thread),
     RemovePreview: Operation(messages.remove_preview, rate=SENDS),

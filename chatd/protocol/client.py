@@ -73,6 +73,8 @@ from chatd.protocol.events import (
     Ok,
     Pin,
     Ping,
+    PollClosed,
+    PollVoted,
     PresenceChanged,
     PreviewChanged,
     ProfileChanged,
@@ -297,7 +299,25 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         previews=_objects(obj, "previews", optional=True),
         thread=_optional_int(obj, "thread"), broadcast=_bool(obj, "broadcast", False),
         replies=_replies(obj),
+        poll=_poll(obj),
     )
+
+
+def _poll(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A poll's ``poll`` ({options: [{text, votes, voters}], multiple, closed, closed_by?,
+    closed_ts?}), None on a message that is no poll."""
+    if obj.get("poll") is None:
+        return None
+    poll = _object(obj, "poll")
+    options = [{"text": _str(option, "text"), "votes": _int(option, "votes"),
+                "voters": list(_strs(option, "voters"))}
+               for option in _objects(poll, "options")]
+    found: dict[str, Any] = {"options": options, "multiple": _bool(poll, "multiple", False),
+                             "closed": _bool(poll, "closed", False)}
+    if found["closed"]:
+        found["closed_by"] = _str(poll, "closed_by")
+        found["closed_ts"] = _int(poll, "closed_ts", minimum=None)
+    return found
 
 
 def _replies(obj: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -335,6 +355,23 @@ def _pinned(obj: Mapping[str, Any]) -> MessagePinned:
     return MessagePinned(room=_str(obj, "room"), seq=_int(obj, "seq"),
                          msg_id=_int(obj, "msg_id"), by=_str(obj, "by"),
                          on=_bool(obj, "on", True), ts=_int(obj, "ts", minimum=None))
+
+
+def _voted(obj: Mapping[str, Any]) -> PollVoted:
+    options = obj.get("options")
+    if not isinstance(options, list) or not all(
+            isinstance(index, int) and not isinstance(index, bool) and index >= 0
+            for index in options):
+        raise _Bad("'options' must be an array of option indexes")
+    return PollVoted(room=_str(obj, "room"), seq=_int(obj, "seq"),
+                     msg_id=_int(obj, "msg_id"), user=_str(obj, "user"),
+                     options=tuple(options), ts=_int(obj, "ts", minimum=None))
+
+
+def _poll_closed(obj: Mapping[str, Any]) -> PollClosed:
+    return PollClosed(room=_str(obj, "room"), seq=_int(obj, "seq"),
+                      msg_id=_int(obj, "msg_id"), by=_str(obj, "by"),
+                      ts=_int(obj, "ts", minimum=None))
 
 
 def _topic(obj: Mapping[str, Any]) -> TopicChanged:
@@ -399,6 +436,8 @@ _ENTRIES: Final[dict[str, Callable[[Mapping[str, Any]], Entry]]] = {
     "kicked": _kicked,
     "archived": _archived,
     "preview": _preview,
+    "voted": _voted,
+    "poll_closed": _poll_closed,
 }
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "Bans",
     "CancelScheduled",
     "Change",
+    "ClosePoll",
     "Contacts",
     "CreateRoom",
     "CustomEmojiChanged",
@@ -82,6 +83,9 @@ __all__ = [
     "Pin",
     "Ping",
     "Pins",
+    "PollClosed",
+    "PollSpec",
+    "PollVoted",
     "PresenceChanged",
     "PreviewChanged",
     "ProfileChanged",
@@ -126,6 +130,7 @@ __all__ = [
     "Unban",
     "Unread",
     "UserTyping",
+    "Vote",
     "Welcome",
     "Who",
     "default_notify",
@@ -160,6 +165,9 @@ MAX_STATUS_SECONDS: Final = 30 * 24 * 3600
 MAX_PROFILES: Final = 100
 AUDIT_PAGE_MAX: Final = 200  # entries of the audit log in one page
 MAX_FILES: Final = 10  # files one message may attach
+POLL_OPTIONS_MIN: Final = 2  # the fewest options a poll has
+POLL_OPTIONS_MAX: Final = 10  # and the most (chatd.storage.POLL_OPTIONS_MAX)
+MAX_POLL_OPTION_CHARS: Final = 100  # the longest option
 MAX_QUERY_CHARS: Final = 500  # the longest search query (chatd.search.MAX_QUERY_CHARS)
 SEARCH_PAGE: Final = 20  # results a search gives without a limit
 SEARCH_PAGE_MAX: Final = 50  # and the most it gives
@@ -221,9 +229,21 @@ class Request:
             if isinstance(value, tuple):
                 if value:
                     obj[field.name] = list(value)
+            elif isinstance(value, PollSpec):
+                obj[field.name] = {"options": list(value.options), "multiple": value.multiple}
             elif value is not None:
                 obj[field.name] = dict(value) if isinstance(value, Mapping) else value
         return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PollSpec:
+    """The poll a ``send`` or ``dm`` makes of its message (its text is the question): 2 to
+    10 ``options`` (each 1-100 characters once its surrounding white space is trimmed,
+    distinct ignoring case), and whether a voter may pick several (``multiple``)."""
+
+    options: tuple[str, ...]
+    multiple: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,6 +294,7 @@ class Send(Request):
     files: tuple[int, ...] = ()  # ids of the sender's uploads to the room (text may be blank)
     thread: int | None = None  # the msg_id of the thread's root (or of one of its replies)
     broadcast: bool = False  # a thread reply also shown in the room's timeline
+    poll: PollSpec | None = None  # the message is a poll (its text the question)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,6 +330,7 @@ class Dm(Request):
     files: tuple[int, ...] = ()
     thread: int | None = None
     broadcast: bool = False
+    poll: PollSpec | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -477,6 +499,30 @@ class Delete(Request):
     """Delete a message (its author, or the room's owner): its words leave the database."""
 
     OP: ClassVar[str] = "delete"
+    room: str
+    msg_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Vote(Request):
+    """Set the caller's choice on a poll to exactly ``options`` (0-based indexes, sorted,
+    no repeats; empty: take the vote back)."""
+
+    OP: ClassVar[str] = "vote"
+    room: str
+    msg_id: int
+    options: tuple[int, ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "id": self.id, "room": self.room, "msg_id": self.msg_id,
+                "options": list(self.options)}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClosePoll(Request):
+    """End a poll (its author, or the room's moderators): it takes no more votes."""
+
+    OP: ClassVar[str] = "close_poll"
     room: str
     msg_id: int
 
@@ -778,7 +824,7 @@ class Search(Request):
 
 
 #: The requests that change a room's log after the fact: each is an entry of the log.
-Change = Edit | Delete | React | Pin | SetTopic
+Change = Edit | Delete | React | Pin | SetTopic | Vote | ClosePoll
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -845,9 +891,10 @@ class MessagePosted(ServerEvent):
     its first link, if the server made one ({url, title, description, site, image?}; see
     :class:`PreviewChanged`). ``thread``: the msg_id of the root of the thread it replies
     in, with ``broadcast`` when it was also sent to the room's timeline; ``replies``: a
-    root's thread summary ({count, last_ts, users}), None without replies. Fields at their
-    defaults are left out of the wire form, so a plain message's frame is what it was in
-    v1."""
+    root's thread summary ({count, last_ts, users}), None without replies. ``poll``: a
+    poll's options with their votes and voters, ``multiple``, ``closed`` (and ``closed_by``,
+    ``closed_ts`` once closed). Fields at their defaults are left out of the wire form, so a
+    plain message's frame is what it was in v1."""
 
     OP: ClassVar[str] = "message"
     room: str
@@ -871,6 +918,7 @@ class MessagePosted(ServerEvent):
     thread: int | None = None
     broadcast: bool = False
     replies: Mapping[str, Any] | None = None
+    poll: Mapping[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -907,6 +955,8 @@ class MessagePosted(ServerEvent):
         if self.replies is not None:
             obj["replies"] = {"count": self.replies["count"], "last_ts": self.replies["last_ts"],
                               "users": list(self.replies["users"])}
+        if self.poll is not None:
+            obj["poll"] = dict(self.poll)
         return obj
 
 
@@ -1061,6 +1111,36 @@ class RoomArchived(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PollVoted(ServerEvent):
+    """An entry of the log: ``user``'s choice on poll ``msg_id`` is now ``options`` (their
+    whole choice, 0-based, sorted; empty: they took their vote back)."""
+
+    OP: ClassVar[str] = "voted"
+    room: str
+    seq: int
+    msg_id: int
+    user: str
+    options: tuple[int, ...]
+    ts: int
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "seq": self.seq, "msg_id": self.msg_id,
+                "user": self.user, "options": list(self.options), "ts": self.ts}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PollClosed(ServerEvent):
+    """An entry of the log: poll ``msg_id`` was closed ``by`` its author or a moderator."""
+
+    OP: ClassVar[str] = "poll_closed"
+    room: str
+    seq: int
+    msg_id: int
+    by: str
+    ts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PreviewChanged(ServerEvent):
     """An entry of the log: message ``msg_id`` now shows a preview of its link ``url``: the
     page's ``title``, ``description`` and ``site`` (either may be empty) and ``image``
@@ -1095,7 +1175,7 @@ class PreviewChanged(ServerEvent):
 #: An entry of a room's log: what ``history``, ``join``, a resume and live delivery carry.
 Entry = (MessagePosted | MessageEdited | MessageDeleted | ReactionChanged | MessagePinned
          | TopicChanged | RoleChanged | MemberBanned | MemberUnbanned | MemberKicked
-         | RoomArchived | PreviewChanged)
+         | RoomArchived | PreviewChanged | PollVoted | PollClosed)
 
 #: The entries that moderate the room's members.
 Moderation = RoleChanged | MemberBanned | MemberUnbanned | MemberKicked
@@ -1594,12 +1674,70 @@ def _msg_id(obj: Mapping[str, Any], key: str = "msg_id", *, optional: bool = Fal
 def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
     room = _room(obj)
     files = _files(obj)
-    text = _text(obj, limits, blank=bool(files))
+    poll = _poll(obj)
+    text = _text(obj, limits, blank=bool(files) and poll is None)
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
     thread, broadcast = _thread(obj)
     return Send(id=rid, room=room, text=text, nonce=nonce,
                 reply_to=_msg_id(obj, "reply_to", optional=True), files=files,
-                thread=thread, broadcast=broadcast)
+                thread=thread, broadcast=broadcast, poll=poll)
+
+
+def _poll(obj: Mapping[str, Any]) -> PollSpec | None:
+    """A message's ``poll``, if it has one (most have none: one lookup): {options: 2-10
+    strings, each 1-100 characters once trimmed, distinct ignoring case; multiple: bool,
+    default false}. Its options are kept trimmed."""
+    value = obj.get("poll")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Invalid("'poll' must be an object {options, multiple}")
+    options = value.get("options")
+    if not isinstance(options, list) \
+            or not POLL_OPTIONS_MIN <= len(options) <= POLL_OPTIONS_MAX:
+        raise _Invalid(f"'poll.options' must be an array of {POLL_OPTIONS_MIN}-"
+                       f"{POLL_OPTIONS_MAX} strings")
+    kept: list[str] = []
+    seen: set[str] = set()
+    for option in options:
+        if not isinstance(option, str):
+            raise _Invalid("'poll.options' must be an array of strings")
+        text = option.strip()
+        if not 1 <= len(text) <= MAX_POLL_OPTION_CHARS:
+            raise _Invalid(f"each of 'poll.options' must be 1-{MAX_POLL_OPTION_CHARS} "
+                           "characters, not blank")
+        if not is_storable(text):
+            raise _Invalid("'poll.options' must be valid Unicode without U+0000 or lone "
+                           "surrogates")
+        key = text.casefold()
+        if key in seen:
+            raise _Invalid(f"'poll.options' must be distinct (ignoring case): {text!r} twice")
+        seen.add(key)
+        kept.append(text)
+    multiple = _bool(value, "multiple", False)
+    return PollSpec(options=tuple(kept), multiple=multiple)
+
+
+def _parse_vote(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Vote:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    value = obj.get("options")
+    if not isinstance(value, list) or len(value) > POLL_OPTIONS_MAX:
+        raise _Invalid(f"'options' must be an array of at most {POLL_OPTIONS_MAX} option "
+                       "indexes (0-based; [] takes the vote back)")
+    options = tuple(_int({"options": item}, "options", minimum=0,
+                         maximum=POLL_OPTIONS_MAX - 1, optional=False) or 0 for item in value)
+    if len(set(options)) != len(options):
+        raise _Invalid("'options' must not name an option twice")
+    return Vote(id=rid, room=room, msg_id=msg_id, options=tuple(sorted(options)))
+
+
+def _parse_close_poll(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> ClosePoll:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return ClosePoll(id=rid, room=room, msg_id=msg_id)
 
 
 def _thread(obj: Mapping[str, Any]) -> tuple[int | None, bool]:
@@ -1802,12 +1940,13 @@ def _new_room(obj: Mapping[str, Any]) -> str:
 def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
     to = _user(obj, "to")
     files = _files(obj)
-    text = _text(obj, limits, blank=bool(files))
+    poll = _poll(obj)
+    text = _text(obj, limits, blank=bool(files) and poll is None)
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
     thread, broadcast = _thread(obj)
     return Dm(id=rid, to=to, text=text, nonce=nonce,
               reply_to=_msg_id(obj, "reply_to", optional=True), files=files,
-              thread=thread, broadcast=broadcast)
+              thread=thread, broadcast=broadcast, poll=poll)
 
 
 def _topic(obj: Mapping[str, Any]) -> str:
@@ -2041,6 +2180,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "search": (Search, _parse_search),
     "pin": (Pin, _parse_pin),
     "pins": (Pins, _parse_pins),
+    "vote": (Vote, _parse_vote),
+    "close_poll": (ClosePoll, _parse_close_poll),
     "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),
     "thread": (Thread, _parse_thread),
     "save": (Save, _parse_save),
@@ -2072,6 +2213,8 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "kicked": (MemberKicked,),
     "archived": (RoomArchived,),
     "preview": (PreviewChanged,),
+    "voted": (PollVoted,),
+    "poll_closed": (PollClosed,),
     "room_deleted": (RoomDeleted,),
     "presence": (PresenceChanged,),
     "joined": (MemberJoined,),

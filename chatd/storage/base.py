@@ -26,6 +26,7 @@ __all__ = [
     "MAX_REACTIONS",
     "MODERATION_KINDS",
     "NO_CUSTOM_STATUS",
+    "POLL_OPTIONS_MAX",
     "PURGE_MAX",
     "ROLES",
     "THREADS_UNREAD_CAP",
@@ -61,10 +62,13 @@ __all__ = [
     "NewChange",
     "NewEntry",
     "NewMessage",
+    "NewPoll",
     "NodeSeen",
     "NodesSeen",
     "NotifyNotice",
     "Page",
+    "Poll",
+    "PollOption",
     "PresenceAudience",
     "PresenceNotice",
     "Preview",
@@ -412,6 +416,42 @@ class PreviewImage:
     file_id: int = 0
 
 
+#: The most options a poll has (and the least is 2): what storage writes for a poll's
+#: message (chatd.protocol checks what a client sends).
+POLL_OPTIONS_MAX = 10
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NewPoll:
+    """A poll sent with a message (:attr:`NewMessage.poll`): its ``options`` (2 to
+    :data:`POLL_OPTIONS_MAX`, checked by the protocol) and whether a voter may pick
+    several (``multiple``)."""
+
+    options: tuple[str, ...]
+    multiple: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PollOption:
+    """One option of a poll as it is now: its ``text`` and its ``voters`` (names, in the
+    order of the entries that set their choices)."""
+
+    text: str
+    voters: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Poll:
+    """A message's poll as it is now (:attr:`Message.poll`): its options in order, whether
+    a voter may pick several, and, once closed, who closed it (``closed_by``, None while
+    open) and when (``closed_ts``, ms)."""
+
+    options: tuple[PollOption, ...]
+    multiple: bool = False
+    closed_by: str | None = None
+    closed_ts: int = 0
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Preview:
     """What a message's link shows (chatd.previews): the page at ``url`` (the first link of
@@ -447,7 +487,11 @@ class Message:
     ``thread`` (its root's msg_id) and ``broadcast`` (also sent to the room's timeline); a
     thread's root has ``reply_count`` (its replies ever posted, 0 for none),
     ``reply_last_ts`` (the latest one's ts) and ``reply_users`` (up to 5 distinct latest
-    repliers, newest first). A change's ``nonce`` is empty."""
+    repliers, newest first). A poll's message has ``poll`` (its options, votes and closing,
+    as it is now; None for any other message or once deleted). ``"voted"``: ``sender`` set
+    their choice on poll ``msg_id`` to the options ``choice`` (0-based, sorted; empty: they
+    took their vote back); ``"poll_closed"``: ``sender`` closed poll ``msg_id``. A change's
+    ``nonce`` is empty."""
 
     room: str
     seq: int
@@ -478,6 +522,8 @@ class Message:
     reply_count: int = 0
     reply_last_ts: int = 0
     reply_users: tuple[str, ...] = ()
+    poll: Poll | None = None
+    choice: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -493,7 +539,8 @@ class NewMessage:
     exist or is deleted: ChatError('not_found')); the thread's followers (its root's author
     and its repliers, members still, the sender aside) are mentioned by the reply as if it
     named them. ``broadcast``: the reply is also shown in the room's timeline (only with
-    ``thread``)."""
+    ``thread``). ``poll``: the message is a poll with these options (its text the
+    question); stored by a statement variant of its own, used only for such messages."""
 
     user_id: int
     room: str
@@ -505,6 +552,7 @@ class NewMessage:
     group: tuple[int, ...] = ()
     thread: int | None = None
     broadcast: bool = False
+    poll: NewPoll | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -526,8 +574,10 @@ class NewChange:
     for the link ``url`` ("" for none), stored only while ``url`` is still the first link
     of the text and no preview was decided for it yet; or ``"unpreview"``: remove the
     message's preview (its author, or whoever moderates the room), which stays removed
-    until an edit changes the link. Both are ``"preview"`` entries. Who may make which is
-    decided by storage."""
+    until an edit changes the link. Both are ``"preview"`` entries. Or ``"voted"``: set the
+    user's choice on poll ``msg_id`` to ``options`` (0-based indexes, sorted, no repeats;
+    empty: take the vote back); or ``"poll_closed"``: close poll ``msg_id`` (its author, or
+    whoever moderates the room). Who may make which is decided by storage."""
 
     user_id: int
     room: str
@@ -544,6 +594,7 @@ class NewChange:
     limit: int = PURGE_MAX
     url: str = ""
     preview: Preview | None = None
+    options: tuple[int, ...] = ()
 
 
 #: What the group committer stores: a new message or a change to one.

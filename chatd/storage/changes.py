@@ -31,6 +31,8 @@ Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says th
 - react: a member;
 - pin and unpin: a member (as in Slack and Mattermost), up to the limit the change carries
   (``limits.pins_per_room``) pinned at once;
+- vote on a poll: a member, while it is open (migration 0037); close it: its author, or
+  whoever moderates the room;
 - remove a message's link preview: its author, or whoever moderates the room (the server
   makes previews: chatd.previews);
 - set the topic, ban, unban, kick: whoever moderates the room;
@@ -51,8 +53,8 @@ its entries name the messages' author as ``by`` (``changes.actor_id`` is never n
 audit row has no actor, as every command-line action's.
 
 While a room is archived (``rooms.archived``, read under the lock) it is read-only: edits,
-reactions, pins and a new topic are refused with ``archived``; deleting messages and
-moderating members still work.
+reactions, pins, votes, closing a poll and a new topic are refused with ``archived``;
+deleting messages and moderating members still work.
 
 Whoever moderates a room is its owner (``rooms.owner_id``, member or not), its moderators
 (``memberships.role``), and every server administrator (``users.admin``, read here, in the
@@ -84,6 +86,14 @@ removed until an edit changes the link. Its picture, when it has one, becomes a 
 entry's are written with the file's id. Both take two more statements, only in a batch that
 stores a preview. A deletion takes the preview away with the words: from the message and
 from its preview entries.
+
+A poll (migration 0037) is read under the lock only for a batch that votes on one or closes
+one (:data:`_SQL_POLLS`): its options' count, whether it takes several, whether it is closed,
+and the choices of the batch's voters. A vote is the voter's whole choice (sorted indexes;
+none: the vote taken back), stored as one row per voter with the seq of the entry that set it
+(a client replaces the voter's choice with the entry's); the same choice again stores
+nothing. Those writes (the votes, the entries' choices, the closing) are one more statement,
+only in a batch that has them; a deletion takes the poll and its votes with the words.
 """
 
 from __future__ import annotations
@@ -250,14 +260,16 @@ _SQL_TOPIC = """
 UPDATE rooms r SET topic = v.topic
 FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
 """
-# A deleted message's reactions and pin go, its edits' words go, and its files are no longer
-# served nor counted against their uploader's quota (the bytes stay on disk while another kept
-# row refers to them).
+# A deleted message's reactions, pin and poll (with its votes) go, its edits' words go, and
+# its files are no longer served nor counted against their uploader's quota (the bytes stay on
+# disk while another kept row refers to them).
 _SQL_FORGET = """
 WITH gone AS (
     DELETE FROM reactions WHERE message_id = ANY ($1::bigint[])
 ), unpinned AS (
     DELETE FROM pins WHERE message_id = ANY ($1::bigint[])
+), unpolled AS (
+    DELETE FROM polls WHERE message_id = ANY ($1::bigint[])
 ), files_gone AS (
     UPDATE files SET deleted_at = now()
     WHERE message_id = ANY ($1::bigint[]) AND deleted_at IS NULL
@@ -277,6 +289,45 @@ WITH put AS (
     SET seq = EXCLUDED.seq, by_id = EXCLUDED.by_id, created_at = EXCLUDED.created_at
 )
 DELETE FROM pins WHERE message_id = ANY ($6::bigint[])
+"""
+# The polls a batch votes on or closes ($1), and the choices of its voters ($2, $3: (poll,
+# voter) pairs), read under the rooms' lock (migration 0037).
+_SQL_POLLS = """
+SELECT p.message_id, cardinality(p.options) AS options, p.multiple, p.closed_seq IS NOT NULL
+       AS closed, (
+           SELECT json_agg(json_build_array(v.user_id, v.options))
+           FROM poll_votes v JOIN unnest($2::bigint[], $3::bigint[]) AS w(message_id, user_id)
+               ON v.message_id = w.message_id AND v.user_id = w.user_id
+           WHERE v.message_id = p.message_id
+       ) AS votes
+FROM polls p WHERE p.message_id = ANY ($1::bigint[])
+"""
+# What a batch's votes and closings write: each (poll, voter)'s last choice ($1-$4: put, with
+# the seq that set it, as JSON arrays; taken back: none), the 'voted' entries' choices
+# ($5-$7), and the polls closed ($8-$10, at $11 ms).
+_SQL_POLL_WRITE = f"""
+WITH put AS (
+    INSERT INTO poll_votes (message_id, user_id, options, seq)
+    SELECT message_id, user_id,
+           ARRAY(SELECT json_array_elements_text(options::json))::smallint[], seq
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[])
+        AS v(message_id, user_id, options, seq)
+    WHERE options <> '[]'
+    ON CONFLICT (message_id, user_id) DO UPDATE
+    SET options = EXCLUDED.options, seq = EXCLUDED.seq
+), taken AS (
+    DELETE FROM poll_votes x
+    USING unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(message_id, user_id, options)
+    WHERE v.options = '[]' AND x.message_id = v.message_id AND x.user_id = v.user_id
+), chosen AS (
+    UPDATE changes c
+    SET choice = ARRAY(SELECT json_array_elements_text(v.options::json))::smallint[]
+    FROM unnest($5::bigint[], $6::bigint[], $7::text[]) AS v(room_id, seq, options)
+    WHERE c.room_id = v.room_id AND c.seq = v.seq
+)
+UPDATE polls p SET closed_seq = v.seq, closed_by = v.by_id, closed_at = {_ts("$11")}
+FROM unnest($8::bigint[], $9::bigint[], $10::bigint[]) AS v(message_id, seq, by_id)
+WHERE p.message_id = v.message_id
 """
 # A batch's previews (migration 0026), each message's last: first their pictures, the old ones
 # marked deleted and the new ones added as files of the messages' rooms (uploaded by their
@@ -385,6 +436,20 @@ class _Target:
     touched: bool = False
     preview: Preview | None = None
     preview_url: str | None = None  # the link a preview was decided for (migration 0026)
+    poll: _Poll | None = None  # read only for a batch that votes or closes (migration 0037)
+
+
+@dataclasses.dataclass(slots=True)
+class _Poll:
+    """A poll as the batch's changes leave it, so far: how many options it has, whether it
+    takes several, whether it is closed (and by which entry, and whom), and the choices of
+    the batch's voters (sorted indexes; a voter with none is not there)."""
+
+    options: int
+    multiple: bool
+    closed: bool
+    choices: dict[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    closing: tuple[int, int] | None = None  # (seq, by) of the batch's closing
 
 
 @dataclasses.dataclass(slots=True)
@@ -513,6 +578,9 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
                                              strict=True):
                 held.reactions.setdefault(emoji, []).append(user_id)
                 held.since[emoji] = since
+    polled = [c for c in batch if c.kind in _POLL_KINDS]
+    if polled:
+        await _read_polls(conn, polled, targets)
     people = await _read_people(conn, batch, rooms)
     candidates = sorted({name for c in batch if c.kind == "edited" for name in c.mentions}
                         | {name.lower() for c in batch if c.kind == "edited"
@@ -560,7 +628,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
         if change.kind in ("preview", "unpreview"):
             outcomes.append(_preview(change, message, room, actor, now, entries))
             continue
-        if actor is None or not (actor.member or (change.kind == "deleted"
+        if actor is None or not (actor.member or (change.kind in ("deleted", "poll_closed")
                                                   and _moderates(actor, room))):
             outcomes.append(ChatError(codes.FORBIDDEN, f"you are not a member of {room.name!r}"))
             continue
@@ -580,7 +648,8 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
                         kind=change.kind, emoji=change.emoji,
                         # A deletion's: whether it took the message off the pins.
                         on=change.on if change.kind != "deleted" else changed and was_pinned,
-                        mentions=message.mentions if changed and change.kind == "edited" else ())
+                        mentions=message.mentions if changed and change.kind == "edited" else (),
+                        choice=change.options)
         if changed:
             entries.append(_Entry(entry, message, change.user_id))
             if change.kind == "deleted" and change.user_id != message.sender_id:
@@ -608,6 +677,25 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             for o in outcomes
         ]
     return outcomes
+
+
+#: The kinds of change made to polls (migration 0037).
+_POLL_KINDS = frozenset({"voted", "poll_closed"})
+
+
+async def _read_polls(conn: Any, polled: list[NewChange], targets: dict[int, _Target]) -> None:
+    """Give the messages that ``polled`` (votes and closings) change their polls, with the
+    choices of those changes' voters."""
+    voters = sorted({(c.msg_id, c.user_id) for c in polled if c.kind == "voted"})
+    for row in await conn.fetch(_SQL_POLLS, sorted({c.msg_id for c in polled}),
+                                [m for m, _ in voters], [u for _, u in voters]):
+        target = targets.get(row["message_id"])
+        if target is None:
+            continue
+        target.poll = _Poll(options=row["options"], multiple=row["multiple"],
+                            closed=row["closed"])
+        for user_id, options in json.loads(row["votes"]) if row["votes"] else ():
+            target.poll.choices[user_id] = tuple(sorted(options))
 
 
 def _key(name: str) -> str:
@@ -711,7 +799,8 @@ def _set_topic(change: NewChange, room: _Room, actor: _Person | None, now: int,
 
 #: What an archived room refuses (with ``archived``): anything that writes to it but
 #: deleting messages and moderating members.
-_READ_ONLY = frozenset({"edited", "reaction", "topic", "pinned", "preview"})
+_READ_ONLY = frozenset({"edited", "reaction", "topic", "pinned", "preview", "voted",
+                        "poll_closed"})
 
 
 def _archive(change: NewChange, room: _Room, actor: _Person | None, now: int,
@@ -892,6 +981,33 @@ def _refusal(change: NewChange, target: _Target, room: _Room, actor: _Person
             return ChatError(codes.TOO_MANY_PINS,
                              f"{room.name!r} has {room.pins} pinned messages, the most it may "
                              "have: unpin one first")
+    elif change.kind in _POLL_KINDS:
+        return _poll_refusal(change, target, room, actor)
+    return None
+
+
+def _poll_refusal(change: NewChange, target: _Target, room: _Room, actor: _Person
+                  ) -> ChatError | None:
+    """Why a vote or a closing of ``target``'s poll is refused, if it is."""
+    if target.deleted:
+        return ChatError(codes.NOT_FOUND, f"message {target.id} was deleted")
+    poll = target.poll
+    if poll is None:
+        return ChatError(codes.BAD_REQUEST, f"message {target.id} is not a poll")
+    if change.kind == "poll_closed":
+        if change.user_id != target.sender_id and not _moderates(actor, room):
+            return ChatError(codes.FORBIDDEN, "only its author or the room's owner or "
+                             "moderators can close a poll")
+        return None
+    if poll.closed:
+        return ChatError(codes.BAD_REQUEST, "the poll is closed")
+    if any(index >= poll.options for index in change.options):
+        return ChatError(codes.BAD_REQUEST,
+                         f"the poll has {poll.options} options: 'options' are 0 to "
+                         f"{poll.options - 1}")
+    if not poll.multiple and len(change.options) > 1:
+        return ChatError(codes.BAD_REQUEST,
+                         "the poll takes one choice: 'options' holds at most one index")
     return None
 
 
@@ -936,11 +1052,27 @@ def _change(change: NewChange, target: _Target, room: _Room,
         target.mentions = target.mention_ids = ()
         target.reactions.clear()
         target.preview = None
+        target.poll = None
         if target.pinned:
             # Off the pins with it: the deleted entry says so ("unpinned": its reaction_on is
             # true; its row goes with the words).
             target.pinned, target.pin = False, None
             room.pins -= 1
+        return True
+    if change.kind == "voted":
+        assert target.poll is not None
+        if target.poll.choices.get(change.user_id, ()) == change.options:
+            return False
+        if change.options:
+            target.poll.choices[change.user_id] = change.options
+        else:
+            target.poll.choices.pop(change.user_id, None)
+        return True
+    if change.kind == "poll_closed":
+        assert target.poll is not None
+        if target.poll.closed:
+            return False
+        target.poll.closed, target.poll.closing = True, (seq, change.user_id)
         return True
     if change.kind == "pinned":
         if change.on == target.pinned:
@@ -999,6 +1131,8 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         pins_put = [(t.id, t.room_id, *t.pin) for t in pinned if t.pin is not None]
         await conn.execute(_SQL_PINS, *_columns(pins_put, 4), now,
                            [t.id for t in pinned if t.pin is None])
+    if any(e.message.kind in _POLL_KINDS for e in entries):
+        await _write_polls(conn, entries, now)
     archived = [room for room in rooms.values() if room.archived_changed]
     if archived:
         await conn.execute(_SQL_ARCHIVED, [r.id for r in archived],
@@ -1026,6 +1160,29 @@ _TEXTS = frozenset({"edited", "topic", "role", "banned", "kicked"})
 # The kinds of entry that go one way or the other (reaction_on says which). A deletion's
 # reaction_on is true when it took the message off the pins (NULL otherwise).
 _WAYS = frozenset({"reaction", "archived", "pinned"})
+
+
+async def _write_polls(conn: Any, entries: list[_Entry], now: int) -> None:
+    """Write the batch's votes (each voter's last choice per poll) and closings, and the
+    'voted' entries' choices (see :data:`_SQL_POLL_WRITE`)."""
+    votes: dict[tuple[int, int], tuple[int, str]] = {}  # (poll, voter) -> (seq, options)
+    chosen: list[tuple[int, int, str]] = []
+    closed: list[tuple[int, int, int]] = []
+    for e in entries:
+        entry, target = e.message, e.target
+        if target is None or entry.kind not in _POLL_KINDS:
+            continue
+        if entry.kind == "voted":
+            options = json.dumps(list(entry.choice))
+            chosen.append((target.room_id, entry.seq, options))
+            if not target.deleted:
+                votes[(target.id, e.actor_id)] = (entry.seq, options)
+        elif not target.deleted:
+            closed.append((target.id, entry.seq, e.actor_id))
+    await conn.execute(
+        _SQL_POLL_WRITE,
+        *_columns([(m, u, options, seq) for (m, u), (seq, options) in votes.items()], 4),
+        *_columns(chosen, 3), *_columns(closed, 3), now)
 
 
 def preview_json(preview: Preview | None) -> str | None:

@@ -84,6 +84,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import re
 import time
 import urllib.parse
 import uuid
@@ -135,10 +136,13 @@ from chatd.storage.base import (
     NewChange,
     NewEntry,
     NewMessage,
+    NewPoll,
     NodeSeen,
     NodesSeen,
     NotifyNotice,
     Page,
+    Poll,
+    PollOption,
     PresenceAudience,
     PresenceNotice,
     Profile,
@@ -1489,6 +1493,53 @@ _INSERTS_FILES = {
     (True, True): _SQL_APPEND_INSERT_FILES_THREAD_GROUP,
 }
 
+# The same eight for a batch with a poll (migration 0037: rare), each made from its head: one
+# more array (the poll of each message as JSON {options, multiple}, '' for none), the
+# message's poll flag in its row (so that the commit notice, at the statement's end, leaves
+# it to be read: its options are not among a notice's fields), and the polls' rows, in the
+# same statement. Statements of their own, so that every other batch runs the ones above,
+# as it did before polls.
+_POLLED = """, polled AS (
+    INSERT INTO polls (message_id, room_id, options, multiple)
+    SELECT i.id, i.room_id, ARRAY(SELECT json_array_elements_text(new.poll::json -> 'options')),
+           (new.poll::json ->> 'multiple')::boolean
+    FROM inserted i JOIN new ON new.sender_id = i.sender_id AND new.nonce = i.nonce
+    WHERE new.poll <> ''
+)"""
+
+
+def _with_poll(head: str) -> str:
+    """The poll variant of an insert's ``head`` (see :data:`_POLLED`): its arrays and
+    ``new``'s names one longer, the messages' ``poll`` column written, the polls' CTE after
+    the rest."""
+    arrays, rest = head.split(")\n        WITH ORDINALITY AS n(", 1)
+    last = max(int(n) for n in re.findall(r"\$(\d+)::", arrays))
+    names, rest = rest.split(", ord)", 1)
+    polled = (f"{arrays}, ${last + 1}::text[])\n        WITH ORDINALITY AS n({names}, poll, ord)"
+              + rest)
+    for old, new in (
+            ("INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at",
+             "INSERT INTO messages (room_id, seq, sender_id, nonce, text, poll, created_at"),
+            ("new.sender_id, new.nonce, new.text, clock_timestamp()",
+             "new.sender_id, new.nonce, new.text, new.poll <> '', clock_timestamp()")):
+        assert polled.count(old) == 1, old
+        polled = polled.replace(old, new)
+    return polled + _POLLED
+
+
+_POLL_INSERTS = {
+    (False, False): _with_poll(_SQL_APPEND_INSERT_HEAD) + _INSERTED,
+    (True, False): _with_poll(_SQL_APPEND_INSERT_GROUP_HEAD) + _INSERTED,
+    (False, True): _with_poll(_SQL_APPEND_INSERT_THREAD_HEAD) + _INSERTED_THREAD,
+    (True, True): _with_poll(_SQL_APPEND_INSERT_THREAD_GROUP_HEAD) + _INSERTED_THREAD,
+}
+_POLL_INSERTS_FILES = {
+    (False, False): _with_poll(_SQL_APPEND_INSERT_HEAD) + _ATTACHED,
+    (True, False): _with_poll(_SQL_APPEND_INSERT_GROUP_HEAD) + _ATTACHED,
+    (False, True): _with_poll(_SQL_APPEND_INSERT_THREAD_HEAD) + _ATTACHED_THREAD,
+    (True, True): _with_poll(_SQL_APPEND_INSERT_THREAD_GROUP_HEAD) + _ATTACHED_THREAD,
+}
+
 # A message's thread (migration 0029), as _entry reads it: the root it replies in, whether it
 # was broadcast, and a root's summary.
 _THREAD_COLUMNS = f"""m.thread_root, m.broadcast, m.reply_count,
@@ -1498,7 +1549,7 @@ _THREAD_COLUMNS = f"""m.thread_root, m.broadcast, m.reply_count,
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
 # A message is read as it is now; its reactions, its pin and its quote are looked up only
 # for a message that may have them (rev set: a pin is a change too; reply_to set; files > 0),
-# by key.
+# by key; its poll only for a poll's message (has_poll: messages.poll, migration 0037).
 _MESSAGE_EXTRAS = """
        CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array(g.emoji, g.users) ORDER BY g.first)
@@ -1521,7 +1572,14 @@ _MESSAGE_EXTRAS = """
        CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
            SELECT json_build_array(pu.name, """ + _ms("p.created_at") + """, p.seq)
            FROM pins p JOIN users pu ON pu.id = p.by_id WHERE p.message_id = e.msg_id
-       ) END AS pin"""
+       ) END AS pin,
+       CASE WHEN e.has_poll AND e.deleted_at IS NULL THEN (
+           SELECT json_build_array(p.options, p.multiple, cu.name, """ + _ms("p.closed_at") + """, (
+               SELECT json_agg(json_build_array(vu.name, v.options) ORDER BY v.seq)
+               FROM poll_votes v JOIN users vu ON vu.id = v.user_id
+               WHERE v.message_id = p.message_id))
+           FROM polls p LEFT JOIN users cu ON cu.id = p.closed_by WHERE p.message_id = e.msg_id
+       ) END AS poll_state"""
 _SQL_LOG_PAGE = """
 SELECT e.*, a.name AS sender,""" + _MESSAGE_EXTRAS + """,
        CASE WHEN e.target_id IS NOT NULL THEN (
@@ -1535,7 +1593,7 @@ FROM (
                NULL::boolean AS reaction_on, m.files, NULL::bigint AS target_id,
                NULL::bigint AS expires_at,
                CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview,
-               {thread_columns}
+               {thread_columns}, m.poll AS has_poll, NULL::smallint[] AS choice
         FROM messages m
         WHERE m.room_id = {room} AND m.seq > {lo} AND m.seq < {hi}
         ORDER BY m.seq {direction}
@@ -1545,7 +1603,8 @@ FROM (
     (
         SELECT c.kind, c.seq, c.message_id, c.actor_id, coalesce(c.text, ''), {cts}, '',
                NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on, NULL,
-               c.target_id, {cexp}, c.preview::text, NULL, NULL, NULL, NULL, NULL
+               c.target_id, {cexp}, c.preview::text, NULL, NULL, NULL, NULL, NULL, false,
+               c.choice
         FROM changes c
         WHERE c.room_id = {room} AND c.seq > {lo} AND c.seq < {hi}
         ORDER BY c.seq {direction}
@@ -1818,7 +1877,7 @@ _MESSAGE_ENTRY = f"""'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS ac
            {_ms("m.edited_at")} AS edited_ts, m.deleted_at, m.reply_to, m.mentions,
            NULL::text AS emoji, NULL::boolean AS reaction_on, m.files,
            CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview,
-           {_THREAD_COLUMNS}"""
+           {_THREAD_COLUMNS}, m.poll AS has_poll"""
 
 # The pins of room $1 (Storage.pins) for user $2, who must be a member: the room's last_seq,
 # whether they may see them, and the messages pinned by an entry before $3, the most recently
@@ -2218,7 +2277,8 @@ def _entry(room: str, row: Any) -> Message:
                        text=row["text"], ts=row["ts"], nonce="", kind=kind,
                        mentions=tuple(row["mentions"] or ()), emoji=row["emoji"] or "",
                        on=bool(row["reaction_on"]), target=row["target"] or "",
-                       expires_at=row["expires_at"], previews=previews)
+                       expires_at=row["expires_at"], previews=previews,
+                       choice=tuple(row["choice"] or ()))
     reactions = row["reactions"]
     quote = row["quote"]
     files = row["file_list"]
@@ -2237,7 +2297,24 @@ def _entry(room: str, row: Any) -> Message:
         **_pin(row["pin"]),
         previews=previews,
         **_thread(row),
+        poll=_poll(row["poll_state"]),
     )
+
+
+def _poll(state: str | None) -> Poll | None:
+    """A message's poll from its ``poll_state`` column (JSON [options, multiple, closed_by,
+    closed_ts, [[voter, options], ...] in the order they voted], or NULL: no poll)."""
+    if state is None:
+        return None
+    options, multiple, closed_by, closed_ts, votes = json.loads(state)
+    voters: list[list[str]] = [[] for _ in options]
+    for name, chosen in votes or ():
+        for index in chosen:
+            if 0 <= index < len(voters):
+                voters[index].append(name)
+    return Poll(options=tuple(PollOption(text=text, voters=tuple(names))
+                              for text, names in zip(options, voters, strict=True)),
+                multiple=multiple, closed_by=closed_by, closed_ts=closed_ts or 0)
 
 
 def _thread(row: Any) -> dict[str, Any]:
@@ -4409,7 +4486,7 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     thread reply (rare) runs in a transaction that locks its rooms first (see
     :data:`_SQL_LOCK_ROOMS`); every other batch as before threads."""
     plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
-                    or m.thread is not None for m in batch)
+                    or m.thread is not None or m.poll is not None for m in batch)
     if plain or not any(m.thread is not None for m in batch):
         return await _append_resolved(conn, batch, plain, False)
     async with conn.transaction():
@@ -4535,6 +4612,9 @@ async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,
                 files=files.get(index, ()),
                 thread=None if item.thread is None else resolved["t_id"],
                 broadcast=item.broadcast,
+                poll=None if item.poll is None else Poll(
+                    options=tuple(PollOption(text=text) for text in item.poll.options),
+                    multiple=item.poll.multiple),
             )
             results[index] = (Appended(message=message, duplicate=False,
                                        followed=followed.get(index, ()))
@@ -4630,15 +4710,22 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
             # the text's own mentions (the others are the followers': by_follow)
             [" ".join(row["mentions"] or ()) for _, _, row in new],
         )
-    extras = grouped or threaded or any(batch[index].reply_to is not None or row["mentions"]
-                                        for index, _, row in new)
+    # Polls (rare): the statements' poll variants, with the polls as JSON ('' for none).
+    polled = any(batch[index].poll is not None for index, _, _ in new)
+    if polled:
+        arguments += ([_poll_json(batch[index].poll) for index, _, _ in new],)
+    extras = grouped or threaded or polled or any(
+        batch[index].reply_to is not None or row["mentions"] for index, _, row in new)
     if not claimed and not extras:
         inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
     elif not claimed:
-        inserted = await conn.fetch(_INSERTS[grouped, threaded], *arguments)
+        inserted = await conn.fetch(
+            (_POLL_INSERTS if polled else _INSERTS)[grouped, threaded], *arguments)
     else:
         async with conn.transaction():
-            inserted = await conn.fetch(_INSERTS_FILES[grouped, threaded], *arguments)
+            inserted = await conn.fetch(
+                (_POLL_INSERTS_FILES if polled else _INSERTS_FILES)[grouped, threaded],
+                *arguments)
             if inserted and inserted[0]["attached"] != len(claimed):
                 raise _FilesRaced  # rolls the batch back; it is tried again
     # Per room, seqs were given in input order: match them up by sorting on seq.
@@ -4647,6 +4734,14 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
         stored[row["room_id"]].append(row)
     return {index: stored[room_id].popleft()
             for index, room_id, _ in new if stored[room_id]}
+
+
+def _poll_json(poll: NewPoll | None) -> str:
+    """A new message's poll as the insert's poll variants take it: JSON, '' for none."""
+    if poll is None:
+        return ""
+    return json.dumps({"options": list(poll.options), "multiple": poll.multiple},
+                      ensure_ascii=False)
 
 
 # -- opening and closing ----------------------------------------------------------------------
