@@ -359,7 +359,7 @@ export class Controller {
       editLast: () => this.act(model.editLast),
       cancelReply: () => this.act(model.cancelReply),
       // A poll goes through the outbox as any message; the dialog waits for its outcome.
-      createPoll: whenOnline(() => openPollDialog(dialogs, (poll) => {
+      createPoll: whenOnline(() => openPollDialog(dialogs, this.state.maxText, (poll) => {
         const nonce = newNonce();
         this.act(model.composePoll, { ...poll, nonce, now: clock.now() });
         if (!this.state || !outbox.find(this.state.outbox, nonce)) {

@@ -10,6 +10,8 @@
 // chosen ones); a `poll_closed` entry closes it. Applied once each by the rev rule, in any
 // order against pages of history, they end as the server has the poll.
 
+import { MAX_TEXT_CHARS, textLength } from "./textlimit.js";
+
 /** The server's limits (docs/protocol.md "Polls"). */
 export const MIN_OPTIONS = 2;
 export const MAX_OPTIONS = 10;
@@ -17,12 +19,16 @@ export const OPTION_CHARS = 100;
 
 /**
  * What is wrong with a poll about to be sent, as the server would refuse it (a sentence), or
- * null: `question` (the text: not blank), `options` (2–10 strings, each 1–100 characters, not
- * blank, distinct ignoring case and surrounding white space). Characters are code points, as
- * the server counts them.
+ * null: `question` (the text: not blank, at most `maxText` characters as any message),
+ * `options` (2–10 strings, each 1–100 characters once trimmed, distinct ignoring case and
+ * surrounding white space). Characters are code points, as the server counts them; case is
+ * folded as far as JavaScript can (upper then lower case: "ß" is "ss", as Python's casefold).
  */
-export function pollProblem({ question, options }) {
+export function pollProblem({ question, options, maxText = MAX_TEXT_CHARS }) {
   if (typeof question !== "string" || !question.trim()) return "The question is empty.";
+  if (textLength(question) > maxText) {
+    return `The question is longer than ${maxText} characters.`;
+  }
   if (!Array.isArray(options) || options.length < MIN_OPTIONS) {
     return `A poll needs at least ${MIN_OPTIONS} options.`;
   }
@@ -30,10 +36,10 @@ export function pollProblem({ question, options }) {
   const seen = new Set();
   for (const [index, option] of options.entries()) {
     if (typeof option !== "string" || !option.trim()) return `Option ${index + 1} is empty.`;
-    if ([...option].length > OPTION_CHARS) {
+    if (textLength(option.trim()) > OPTION_CHARS) {
       return `Option ${index + 1} is longer than ${OPTION_CHARS} characters.`;
     }
-    const key = option.trim().toLowerCase();
+    const key = option.trim().toUpperCase().toLowerCase();
     if (seen.has(key)) return `Option ${index + 1} repeats another option.`;
     seen.add(key);
   }
@@ -41,11 +47,11 @@ export function pollProblem({ question, options }) {
 }
 
 /**
- * The `poll` field of a send, from what the dialog holds: the options as typed (the server
- * keeps them as sent; blank trailing fields are the dialog's, not options).
+ * The `poll` field of a send, from what the dialog holds: the options trimmed, as the server
+ * keeps them.
  */
 export function pollField(options, multiple) {
-  return { options: [...options], multiple: multiple === true };
+  return { options: options.map((option) => option.trim()), multiple: multiple === true };
 }
 
 /** A new poll's `poll` as its message shows it before the server's copy comes (no votes). */

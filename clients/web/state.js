@@ -1300,7 +1300,7 @@ export function compose(state, { text, nonce, now }) {
 export function composePoll(state, { question, options, multiple = false, nonce, now }) {
   const room = state.rooms.get(state.current);
   if (!room || room.archived) return [];
-  const problem = polling.pollProblem({ question, options });
+  const problem = polling.pollProblem({ question, options, maxText: state.maxText });
   if (problem) return [{ toast: problem }];
   const attached = uploads.readiness(state.uploads, room.name);
   if (attached.count && !attached.ready) {

@@ -72,10 +72,11 @@ function optionRow(option, poll, view, state, vote) {
 
 /**
  * The "Create a poll" dialog: `dialogs` is the page's DialogsView (its `open` shows a refusal
- * thrown by `submit` in the dialog); `send({question, options, multiple})` sends it and
+ * thrown by `submit` in the dialog); `maxText` the longest question the server takes (the
+ * welcome's max_text_chars); `send({question, options, multiple})` sends it and
  * resolves once the server took it (or rejects with its refusal).
  */
-export function openPollDialog(dialogs, send) {
+export function openPollDialog(dialogs, maxText, send) {
   const list = h("ol", { class: "poll-fields", id: "poll-fields" });
   const add = h("button", { type: "button", class: "small-button", id: "poll-add" },
     "Add option");
@@ -130,7 +131,7 @@ export function openPollDialog(dialogs, send) {
     ],
     submit: async () => {
       const options = [...list.querySelectorAll("input")].map((input) => input.value);
-      const problem = pollProblem({ question: question.value, options });
+      const problem = pollProblem({ question: question.value, options, maxText });
       if (problem) throw new Error(problem);
       await send({ question: question.value, options, multiple: multiple.checked });
     },

@@ -52,6 +52,13 @@ test("the dialog's rules are the server's: question, 2–10 options, 1–100 cha
       /Option 2 is longer than 100/);
     assert.match(pollProblem({ question: "Q", options: ["Tuesday", " tuesday "] }),
       /Option 2 repeats/);
+    assert.match(pollProblem({ question: "Q", options: ["Straße", "STRASSE"] }), /repeats/);
+    // Trimmed, as the server counts and keeps them.
+    assert.equal(pollProblem({ question: "Q", options: ["a", ` ${"x".repeat(100)} `] }), null);
+    assert.equal(pollProblem({ question: "é".repeat(10), options: ["a", "b"], maxText: 10 }),
+      null);
+    assert.match(pollProblem({ question: "é".repeat(11), options: ["a", "b"], maxText: 10 }),
+      /longer than 10/);
   });
 
 test("a voted entry replaces the voter's choice, once, the voter last on what they chose", () => {
@@ -222,7 +229,7 @@ test("a poll is sent as `send` with `poll`, kept in the outbox with its nonce, r
     const state = opened();
     assert.deepEqual(composePoll(state, { question: "Lunch?", options: ["a", "a "], nonce: "n0",
       now: 1 }), [{ toast: "Option 2 repeats another option." }]);
-    const effects = composePoll(state, { question: "Lunch?", options: ["Pizza", "Sushi"],
+    const effects = composePoll(state, { question: "Lunch?", options: ["Pizza ", " Sushi"],
       multiple: true, nonce: "n1", now: 1 });
     const sent = { op: "send", room: "general", text: "Lunch?", nonce: "n1",
       poll: { options: ["Pizza", "Sushi"], multiple: true } };
