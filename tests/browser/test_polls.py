@@ -1,6 +1,6 @@
 """Polls in the page, in a real Chromium against the real daemon: ann creates a poll from the
-message box's "Create a poll" (the dialog checks the server's rules and keeps the poll while
-it is wrong), Bob votes on his phone and ann's card moves live (its bar, count and voters),
+message box's "Create a poll" (the dialog checks the server's rules, shows the server's
+refusal, and keeps the poll while it is wrong), Bob votes on his phone and ann's card moves live (its bar, count and voters),
 Bob changes his vote, ann closes it from the message's menu and Bob sees the final results;
 a reload keeps it all.
 
@@ -71,6 +71,15 @@ def test_a_poll_created_voted_on_live_closed_and_kept(
     dialog.get_by_role("button", name="Create poll").click()
     expect(page.locator("#dialog-error")).to_have_text("Option 2 repeats another option.")
     expect(dialog).to_be_visible()
+    # What the page cannot check, the server refuses: its words in the dialog, which keeps the
+    # poll (an option with a lone surrogate, which no keyboard types but a paste might bring).
+    dialog.get_by_role("textbox", name="Option 2").evaluate(
+        "input => { input.value = 'Sushi \\uD800'; }")
+    dialog.get_by_role("button", name="Create poll").click()
+    expect(page.locator("#dialog-error")).to_have_text(
+        re.compile(r"^Not sent: .*valid Unicode"))
+    expect(dialog).to_be_visible()
+    expect(page.locator("#message-list li.msg")).to_have_count(0)  # nothing left pending
     dialog.get_by_role("textbox", name="Option 2").fill("Sushi")
     dialog.get_by_role("button", name="Add option").click()
     expect(dialog.get_by_role("textbox", name="Option 3")).to_be_focused()
