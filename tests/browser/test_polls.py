@@ -144,6 +144,7 @@ def test_a_poll_created_voted_on_live_closed_and_kept(
     expect(option(phone, "Tacos")).to_have_accessible_name(
         re.compile(r"^Tacos: 1 vote, 50% \(you\), your choice$"))
     expect(card(page).locator(".poll-foot")).to_have_text("2 votes · Closed by you")
+    assert axe_serious(phone) == []
     shot(phone, artifacts, "phone-poll")
 
     # A reload keeps it all (the server's copy of the message).
