@@ -25,6 +25,7 @@ export function pollCard(view, state, question, vote) {
   const poll = view.poll;
   const label = poll.closed ? "Final results" : poll.multiple ? "Poll · choose any"
     : "Poll · choose one";
+  if (question) question.classList.add("poll-question");
   const closedWords = poll.closed && poll.closedBy ? `Closed by ${sameName(poll.closedBy,
     state.me) ? "you" : displayName(state.profiles, poll.closedBy)}` : "";
   return h("div", {
@@ -32,7 +33,7 @@ export function pollCard(view, state, question, vote) {
     role: "group", "aria-label": `Poll: ${view.text}`,
   },
   h("div", { class: "poll-label" }, h("span", { "aria-hidden": "true" }, "📊 "), label),
-  question ? (question.classList.add("poll-question"), question) : null,
+  question,
   h("ul", { class: "poll-options" },
     poll.options.map((option) => optionRow(option, poll, view, state, vote))),
   h("div", { class: "poll-foot" }, tally(poll),
