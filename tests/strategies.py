@@ -26,6 +26,7 @@ from chatd.protocol import (
     Ban,
     Bans,
     CancelScheduled,
+    ClosePoll,
     Contacts,
     CreateRoom,
     CustomEmojiChanged,
@@ -62,6 +63,9 @@ from chatd.protocol import (
     Pin,
     Ping,
     Pins,
+    PollClosed,
+    PollSpec,
+    PollVoted,
     PresenceChanged,
     PreviewChanged,
     ProfileChanged,
@@ -105,6 +109,7 @@ from chatd.protocol import (
     Unban,
     Unread,
     UserTyping,
+    Vote,
     Welcome,
     Who,
     dm_room_name,
@@ -118,6 +123,7 @@ from chatd.protocol.events import (
     MAX_FILES,
     MAX_ID_CHARS,
     MAX_NONCE_CHARS,
+    MAX_POLL_OPTION_CHARS,
     MAX_PROFILES,
     MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
@@ -127,6 +133,8 @@ from chatd.protocol.events import (
     MAX_TOPIC_CHARS,
     NO_STATUS,
     PINS_PAGE_MAX,
+    POLL_OPTIONS_MAX,
+    POLL_OPTIONS_MIN,
     SAVED_PAGE_MAX,
     SCHEDULED_ACTIONS,
     SEARCH_PAGE_MAX,
@@ -195,6 +203,18 @@ nonces = st.text(_storable, min_size=1, max_size=MAX_NONCE_CHARS)
 msg_ids = st.integers(min_value=1, max_value=MAX_SEQ)
 file_ids = st.lists(msg_ids, max_size=MAX_FILES, unique=True).map(tuple)
 """What ``send`` and ``dm`` attach: up to MAX_FILES distinct ids."""
+poll_option_texts = st.text(_storable, min_size=1, max_size=MAX_POLL_OPTION_CHARS).map(
+    str.strip).filter(bool)
+"""A poll's options as the parser keeps them: 1-100 characters, trimmed."""
+poll_specs = st.builds(
+    PollSpec,
+    options=st.lists(poll_option_texts, min_size=POLL_OPTIONS_MIN, max_size=POLL_OPTIONS_MAX,
+                     unique_by=str.casefold).map(tuple),
+    multiple=st.booleans())
+"""The ``poll`` of ``send`` and ``dm`` as the parser gives it back."""
+vote_choices = st.lists(st.integers(0, POLL_OPTIONS_MAX - 1), max_size=POLL_OPTIONS_MAX,
+                        unique=True).map(lambda c: tuple(sorted(c)))
+"""A ``vote``'s options as the parser gives them back: distinct indexes, sorted."""
 emojis = st.sampled_from(["👍", "❤️", "😂", "🎉", "👍🏽", "🏳️\u200d🌈", "🇫🇷", "1️⃣"])
 """Emoji in their normal (fully-qualified) form, as the parser gives them back."""
 custom_emoji_names = st.from_regex(r"[a-z0-9_+-]{1,32}", fullmatch=True)
@@ -270,14 +290,22 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         | st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
                     nonce=nonces, thread=msg_ids, broadcast=st.booleans())
         | st.builds(Send, id=request_ids, room=any_room_names, text=st.sampled_from(["", " "]),
-                    nonce=nonces, files=file_ids.filter(bool)),
+                    nonce=nonces, files=file_ids.filter(bool))
+        | st.builds(Send, id=request_ids, room=any_room_names, text=texts(limits),
+                    nonce=nonces, files=file_ids, poll=poll_specs),
         "history": _history(limits),
         "ping": st.builds(Ping, id=request_ids),
         "dm": st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
                         reply_to=st.none() | msg_ids, files=file_ids,
                         thread=st.none() | msg_ids)
         | st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
-                    thread=msg_ids, broadcast=st.just(True)),
+                    thread=msg_ids, broadcast=st.just(True))
+        | st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
+                    poll=poll_specs),
+        "vote": st.builds(Vote, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                          options=vote_choices),
+        "close_poll": st.builds(ClosePoll, id=request_ids, room=any_room_names,
+                                msg_id=msg_ids),
         "edit": st.builds(Edit, id=request_ids, room=any_room_names, msg_id=msg_ids,
                           text=texts(limits)),
         "delete": st.builds(Delete, id=request_ids, room=any_room_names, msg_id=msg_ids),
@@ -475,6 +503,11 @@ message_events = st.builds(
     replies=st.none() | st.fixed_dictionaries({
         "count": st.integers(1, 2**31), "last_ts": st.integers(0, 2**53),
         "users": st.lists(user_names, min_size=1, max_size=5).map(tuple)}),
+    poll=st.none() | st.fixed_dictionaries({
+        "options": st.lists(st.fixed_dictionaries({
+            "text": poll_option_texts, "votes": st.integers(0, 3),
+            "voters": st.lists(user_names, max_size=3)}), min_size=2, max_size=3),
+        "multiple": st.booleans(), "closed": st.just(False)}),
 ).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to)
          and (m.thread is not None or not m.broadcast))
 """``message`` events (and the message objects of join and history replies)."""
@@ -493,6 +526,10 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
               msg_id=msg_ids, by=user_names, on=st.booleans(), ts=st.integers(0, 2**53)),
     st.builds(TopicChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               topic=st.text(max_size=30), by=user_names, ts=st.integers(0, 2**53)),
+    st.builds(PollVoted, room=any_room_names, seq=st.integers(1, MAX_SEQ), msg_id=msg_ids,
+              user=user_names, options=vote_choices, ts=st.integers(0, 2**53)),
+    st.builds(PollClosed, room=any_room_names, seq=st.integers(1, MAX_SEQ), msg_id=msg_ids,
+              by=user_names, ts=st.integers(0, 2**53)),
     st.builds(PreviewChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
               msg_id=msg_ids, ts=st.integers(0, 2**53)),
     st.builds(PreviewChanged, room=any_room_names, seq=st.integers(1, MAX_SEQ),
@@ -504,7 +541,8 @@ change_events: st.SearchStrategy[ServerEvent] = st.one_of(
                   "width": st.integers(1, 400), "height": st.integers(1, 400)})),
 )
 """The entries of a room's log that change a message (``edited``, ``deleted``,
-``reaction``, ``pinned``, ``preview``) or the room (``topic``)."""
+``reaction``, ``pinned``, ``preview``, ``voted``, ``poll_closed``) or the room
+(``topic``)."""
 
 _server_reasons = st.none() | st.text(min_size=1, max_size=40)
 moderation_events: st.SearchStrategy[ServerEvent] = st.one_of(
@@ -612,7 +650,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Send(room="a", text="t", nonce="n"), Dm(to="bob", text="t", nonce="n"),
       Edit(room="a", msg_id=1, text="t"), Delete(room="a", msg_id=1),
       React(room="a", msg_id=1, emoji="👍"), Pin(room="a", msg_id=1),
-      SetTopic(room="a", topic="t"), RemovePreview(room="a", msg_id=1)],
+      SetTopic(room="a", topic="t"), RemovePreview(room="a", msg_id=1),
+      Vote(room="a", msg_id=1, options=(0,)), ClosePoll(room="a", msg_id=1)],
      st.builds(Sent, room=any_room_names, seq=st.integers(1, MAX_SEQ),
                msg_id=st.integers(1, MAX_SEQ), ts=st.integers(0, 2**53),
                duplicate=st.booleans(), unchanged=st.booleans())),

@@ -50,6 +50,7 @@ from chatd.protocol.events import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
     MAX_FILES,
+    MAX_POLL_OPTION_CHARS,
     MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
     MAX_SEQ,
@@ -57,6 +58,8 @@ from chatd.protocol.events import (
     MAX_TOPIC_CHARS,
     PINS_PAGE,
     PINS_PAGE_MAX,
+    POLL_OPTIONS_MAX,
+    POLL_OPTIONS_MIN,
     SAVED_PAGE,
     SAVED_PAGE_MAX,
     SEARCH_PAGE,
@@ -265,6 +268,7 @@ class _Builder:
                  "users": {**names, "maxItems": 5,
                            "description": "Up to 5 distinct latest repliers, newest first."}},
                 description="A thread's root, once it has a reply."),
+            "poll": _ref("Poll"),
         }
         preview: dict[str, Schema] = {
             "url": {"type": "string", "description": "The link, as the text has it."},
@@ -601,6 +605,46 @@ class _Builder:
                 {"op": {"const": "reaction"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "emoji": {"type": "string"},
                  "user": {"type": "string"}, "on": {"type": "boolean"}, "ts": ms}),
+            "Poll": self.sent(
+                {"options": {"type": "array", "minItems": POLL_OPTIONS_MIN,
+                             "maxItems": POLL_OPTIONS_MAX, "items": self.sent(
+                                 {"text": {"type": "string", "minLength": 1,
+                                           "maxLength": MAX_POLL_OPTION_CHARS},
+                                  "votes": {"type": "integer", "minimum": 0},
+                                  "voters": {**names, "description": "Who chose it, as "
+                                             "registered, in the order they voted."}}),
+                             "description": "In order (a vote names them by index, from 0)."},
+                 "multiple": {"type": "boolean",
+                              "description": "A voter may choose several options."},
+                 "closed": {"type": "boolean"},
+                 "closed_by": {"type": "string", "description": "Once closed: who closed it."},
+                 "closed_ts": ms},
+                required=["options", "multiple", "closed"],
+                description="A poll's message: its text is the question; the options with "
+                            "their votes as they are now."),
+            "NewPoll": self.body(
+                {"options": {"type": "array", "minItems": POLL_OPTIONS_MIN,
+                             "maxItems": POLL_OPTIONS_MAX,
+                             "items": {"type": "string", "pattern": r"\S",
+                                       "maxLength": MAX_POLL_OPTION_CHARS},
+                             "description": "Each 1-100 characters once trimmed (kept "
+                                            "trimmed), distinct ignoring case."},
+                 "multiple": {"type": "boolean", "default": False}},
+                ["options"], description="Makes the message a poll (its text the question, "
+                                         "not blank)."),
+            "Voted": self.sent(
+                {"op": {"const": "voted"}, **entry_base,
+                 "msg_id": {"type": "integer", "minimum": 1}, "user": {"type": "string"},
+                 "options": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                             "description": "The voter's whole choice now, sorted; empty: "
+                                            "they took their vote back."},
+                 "ts": ms},
+                description="An entry: a voter's choice on a poll."),
+            "PollClosed": self.sent(
+                {"op": {"const": "poll_closed"}, **entry_base,
+                 "msg_id": {"type": "integer", "minimum": 1}, "by": {"type": "string"},
+                 "ts": ms},
+                description="An entry: a poll was closed (it takes no more votes)."),
             "Pinned": self.sent(
                 {"op": {"const": "pinned"}, **entry_base,
                  "msg_id": {"type": "integer", "minimum": 1}, "by": {"type": "string"},
@@ -709,14 +753,15 @@ class _Builder:
                 "oneOf": [_ref(name) for name in
                           ("Message", "Edited", "Deleted", "Reaction", "Pinned", "Topic",
                            "RoleEntry", "Banned", "Unbanned", "Kicked", "Archived",
-                           "PreviewEntry")],
+                           "PreviewEntry", "Voted", "PollClosed")],
                 "discriminator": {"propertyName": "op", "mapping": {
                     "message": _REF + "Message", "edited": _REF + "Edited",
                     "deleted": _REF + "Deleted", "reaction": _REF + "Reaction",
                     "pinned": _REF + "Pinned", "topic": _REF + "Topic", "role": _REF + "RoleEntry",
                     "banned": _REF + "Banned", "unbanned": _REF + "Unbanned",
                     "kicked": _REF + "Kicked", "archived": _REF + "Archived",
-                    "preview": _REF + "PreviewEntry"}},
+                    "preview": _REF + "PreviewEntry", "voted": _REF + "Voted",
+                    "poll_closed": _REF + "PollClosed"}},
             },
         }
 
@@ -863,6 +908,15 @@ class _Builder:
                            "items": {"type": "integer", "minimum": 1}}
         room_param = path_param("room", _ref("RoomOrConversation"),
                                 "A room or conversation name.", "general")
+
+        def poll_params(example: int) -> list[dict[str, Any]]:
+            """A poll's room and message: the examples' are polls of the conversation
+            @ann:bob (where no example deletes a message)."""
+            return [path_param("room", _ref("RoomOrConversation"),
+                               "A room or conversation name.", "@ann:bob"),
+                    path_param("msg_id", {"type": "integer", "minimum": 0,
+                                          "maximum": 10**18 - 1},
+                               "The poll's `msg_id`.", example)]
         file_id = path_param("id", {"type": "integer", "minimum": 0,
                                     "maximum": 10**18 - 1},
                              "The file's id.", 1)
@@ -1148,6 +1202,60 @@ class _Builder:
                     "last_seq": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
                 })),
                 errors=(400, 403, 404),
+            ),
+                "post": self.op(
+                    "Send a message",
+                    "As the protocol's `send`: by a member of the room, answered once the "
+                    "message is committed (its members get the `message` event); `nonce` is "
+                    "the sender's idempotency key (the same again stores nothing and answers "
+                    "the first, `duplicate`). With `poll` the message is a poll.",
+                    tag="rooms", op_id="send",
+                    parameters=[room_param],
+                    body=_json(self.body({
+                        "text": {"type": "string", "pattern": NO_NUL},
+                        "nonce": {"type": "string", "minLength": 1},
+                        "reply_to": {"type": ["integer", "null"], "minimum": 1},
+                        "files": {"type": "array", "maxItems": MAX_FILES,
+                                  "items": {"type": "integer", "minimum": 1}},
+                        "thread": {"type": ["integer", "null"], "minimum": 1},
+                        "broadcast": {"type": "boolean"},
+                        "poll": {"anyOf": [_ref("NewPoll"), {"type": "null"}],
+                                 "description": "Null, or left out: no poll."},
+                    }, ["nonce"]), {"text": "Lunch on which day?", "nonce": "p-1",
+                                    "poll": {"options": ["Tuesday", "Wednesday"]}}),
+                    ok=ok(200, "Stored (or stored before, with `duplicate`).", self.sent({
+                        "room": {"type": "string"}, "seq": seq_schema,
+                        "msg_id": {"type": "integer", "minimum": 1},
+                        "ts": {"type": "integer", "minimum": 0},
+                        "duplicate": {"const": True}},
+                        required=["room", "seq", "msg_id", "ts"])),
+                    errors=(403, 404, 409, 429),
+                )},
+            "/api/rooms/{room}/messages/{msg_id}/vote": {"put": self.op(
+                "Vote on a poll",
+                "As the protocol's `vote`: a member of the room sets their choice to exactly "
+                "`options` (0-based; `[]` takes the vote back; one at most on a poll without "
+                "`multiple`). Answered once the `voted` entry is committed; the same choice "
+                "again is `unchanged`. A closed poll, an index out of range, a message that "
+                "is not a poll: 400.",
+                tag="rooms", op_id="vote",
+                parameters=poll_params(8),
+                body=_json(self.body({
+                    "options": {"type": "array", "maxItems": POLL_OPTIONS_MAX, "items": {
+                        "type": "integer", "minimum": 0, "maximum": POLL_OPTIONS_MAX - 1}},
+                }, ["options"]), {"options": [1]}),
+                ok=ok(200, "Voted.", changed_entry()),
+                errors=(400, 403, 404, 409, 429),
+            )},
+            "/api/rooms/{room}/messages/{msg_id}/close-poll": {"post": self.op(
+                "Close a poll",
+                "As the protocol's `close_poll`: by the poll's author, or by whoever "
+                "moderates the room. Answered once the `poll_closed` entry is committed; a "
+                "closed poll is `unchanged`.",
+                tag="rooms", op_id="closePoll",
+                parameters=poll_params(9),
+                ok=ok(200, "Closed.", changed_entry()),
+                errors=(400, 403, 404, 409, 429),
             )},
             "/api/rooms/{room}/pins": {"get": self.op(
                 "Read a room's pinned messages",

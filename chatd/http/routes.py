@@ -251,6 +251,11 @@ def _room_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _message_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """The JSON body, with the room and the message (a number) from the path."""
+    return {**json_body(request), **_room_path(request, params)}
+
+
 def _pin_path(on: bool) -> Fields:
     """``PUT`` (``on``) or ``DELETE`` of ``/api/rooms/{room}/pins/{msg_id}``: the ``pin``
     request from the path alone."""
@@ -691,12 +696,19 @@ ROUTES: list[Route] = [
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/messages", {
         "GET": operation("history", _history_fields),
+        "POST": operation("send", _room_body),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})", {
         "DELETE": operation("delete", _room_path),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/preview", {
         "DELETE": operation("remove_preview", _room_path),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/vote", {
+        "PUT": operation("vote", _message_body),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/close-poll", {
+        "POST": operation("close_poll", _room_path),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/notify", {
         "PUT": operation("set_notify", _room_body),

@@ -46,6 +46,7 @@ from chatd.protocol.codec import LineBuffer, decode_line, encode
 from chatd.protocol.events import (
     MAX_ID_CHARS,
     Answer,
+    ClosePoll,
     CustomEmojiChanged,
     Delete,
     Dm,
@@ -100,6 +101,7 @@ from chatd.protocol.events import (
     TopicChanged,
     Typing,
     UserTyping,
+    Vote,
     Welcome,
 )
 from chatd.protocol.session import (
@@ -531,6 +533,8 @@ _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
     Pin: _sent,
     RemovePreview: _sent,
     SetTopic: _sent,
+    Vote: _sent,
+    ClosePoll: _sent,
     History: _history_page,
     Join: _join_accepted,
     Leave: _ok,

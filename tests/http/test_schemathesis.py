@@ -8,6 +8,7 @@ description's examples name things that exist: users ``ann`` (a server administr
 whose token the Bearer operations send), ``bob`` and ``cid`` (members of ``general``), ``dan``
 and ``zed`` (for the moderation and admin examples), the public room ``general`` with
 messages, an edit, a reaction, a pin, a deletion, a topic, a message that the search example finds,
+two polls in the conversation ``@ann:bob`` (msg_ids 8 and 9, for the vote and close-poll examples),
 a message the deletion example deletes (msg_id 3), and an image (file 1, with a thumbnail),
 and the conversation ``@ann:bob``; and two rooms of their own for the operations that would
 spoil the scene: ``attic``, which the archiving example archives (and every ``PUT
@@ -245,6 +246,12 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str, str]:
         line.request("set_topic", room="general", topic="release on Friday")
         line.request("add_contact", user="bob")
         line.request("send", room="scrap", text="soon gone", nonce="n6")
+        # The polls the examples of PUT .../vote and POST .../close-poll name (8 and 9), in
+        # the conversation, where no example deletes a message.
+        for nonce in ("n7", "n8"):
+            poll = line.request("dm", to="bob", text="lunch when?", nonce=nonce,
+                                poll={"options": ["noon", "one"]})
+        assert poll["msg_id"] == 9, poll
     finally:
         line.close()
     answer = requests.put(url + "/api/me/avatar", timeout=30,
