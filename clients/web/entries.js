@@ -29,8 +29,9 @@
 // Messages are never changed in place: a change makes a new object, so a view can tell by
 // identity that a message changed. A tombstone is always the same shape, whether it was made
 // here from a `deleted` entry or read from the server: `text` "", `deleted` true, no
-// reactions, mentions, files, previews, poll, `edited_ts` or `pinned` (deleting a pinned message takes
-// it off the room's pins: the `deleted` entry says so, no `pinned` entry follows).
+// reactions, mentions, files, previews, poll, `edited_ts` or `pinned` (deleting a pinned
+// message takes it off the room's pins: the `deleted` entry says so, no `pinned` entry
+// follows).
 
 import { closed, pollOf, withVote } from "./polls.js";
 

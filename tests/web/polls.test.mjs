@@ -42,10 +42,9 @@ test("the dialog's rules are the server's: question, 2–10 options, 1–100 cha
     assert.equal(pollProblem({ question: "Lunch?", options: ["a", "b"] }), null);
     assert.match(pollProblem({ question: "  ", options: ["a", "b"] }), /question/);
     assert.match(pollProblem({ question: "Q", options: ["a"] }), /at least 2/);
-    assert.match(pollProblem({ question: "Q", options: Array.from({ length: 11 }, (_, i) => `o${i}`) }),
-      /at most 10/);
-    assert.equal(pollProblem({ question: "Q", options: Array.from({ length: 10 }, (_, i) => `o${i}`) }),
-      null);
+    const many = (n) => Array.from({ length: n }, (_, i) => `o${i}`);
+    assert.match(pollProblem({ question: "Q", options: many(11) }), /at most 10/);
+    assert.equal(pollProblem({ question: "Q", options: many(10) }), null);
     assert.match(pollProblem({ question: "Q", options: ["a", " "] }), /Option 2 is empty/);
     assert.equal(pollProblem({ question: "Q", options: ["a", "😀".repeat(100)] }), null);
     assert.match(pollProblem({ question: "Q", options: ["a", "😀".repeat(101)] }),
@@ -195,7 +194,8 @@ test("a refused vote is dropped with a word of why; a lost connection sends it a
   const [asked] = requests(effects);
   const told = apply(state, { op: "error", id: 9, code: "bad_request",
     message: "the poll is closed" }, { request: asked });
-  assert.deepEqual(told, [{ toast: "Could not vote in the poll of the message: the poll is closed" }]);
+  assert.deepEqual(told,
+    [{ toast: "Could not vote in the poll of the message: the poll is closed" }]);
   assert.equal(state.outbox.length, 0);
   assert.deepEqual(shown(state, "general", 1).poll.mine, []);
   vote(state, { room: "general", msgId: 1001, options: [1], key: "k2", now: 6 });
