@@ -1,8 +1,8 @@
 """Polls in the page, in a real Chromium against the real daemon: ann creates a poll from the
 message box's "Create a poll" (the dialog checks the server's rules, shows the server's
 refusal, and keeps the poll while it is wrong), Bob votes on his phone and ann's card moves
-live (its bar, count and voters), Bob changes his vote, ann closes it from the message's menu and Bob sees the final results;
-a reload keeps it all.
+live (its bar, count and voters), Bob changes his vote, ann closes it from the message's menu
+and Bob sees the final results; a reload keeps it all.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
 tests/artifacts/ (desktop-poll.png, phone-poll.png).
