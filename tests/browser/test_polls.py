@@ -47,6 +47,8 @@ def named(text: str, votes: int, percent: int, who: str = "") -> re.Pattern[str]
 def test_a_poll_created_voted_on_live_closed_and_kept(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
+    """A poll made in the dialog, voted on from two pages (pointer and keyboard), closed by its
+    author: each page shows every vote live, the final results after, and the same on reload."""
     _, ann_line, bob_line = ann_and_bob_in(daemon, "general")
     ann_line.close()
     bob_line.close()
