@@ -292,12 +292,17 @@ def scheduled_payload(user: str, item: Mapping[str, Any]) -> bytes:
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+#: What a poll's push text starts with (its question follows).
+POLL_PREFIX = "📊 Poll: "
+
+
 def payload(message: Message, reason: str) -> bytes:
     """What a push about ``message`` says, as JSON (UTF-8): ``room``, ``seq``, ``from``,
     ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or ``"reminder"``, a
     saved message's reminder, chatd.reminders), ``text`` (at most
     :data:`TEXT_CHARS` characters, cut with an ellipsis; ``""`` for a message of files only)
-    and ``title``, a line for a notification."""
+    and ``title``, a line for a notification. A poll's text reads "📊 Poll: " and its
+    question."""
     sender, room = message.sender, message.room
     if reason == "dm":
         title = sender
@@ -308,5 +313,6 @@ def payload(message: Message, reason: str) -> bytes:
     else:
         title = f"{sender} in {room}"
     return json.dumps({"room": room, "seq": message.seq, "from": sender, "kind": reason,
-                       "text": _clip(message.text), "title": title},
+                       "text": _clip(POLL_PREFIX + message.text if message.poll is not None
+                                     else message.text), "title": title},
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -4,6 +4,7 @@ with the public key from ``k=``, the body decrypted with the subscription's priv
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -20,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatd.errors import ChatError
-from chatd.storage import Message, PushSubscription
+from chatd.storage import Message, Poll, PollOption, PushSubscription
 from chatd.webpush import (
     KEY_FILE,
     TEXT_CHARS,
@@ -197,3 +198,12 @@ def test_titles_say_why() -> None:
     mention = json.loads(payload(_message("x"), "mention"))
     assert mention["title"] == "ann mentioned you in @ann:bob" and mention["kind"] == "mention"
     assert json.loads(payload(_message(""), "message"))["text"] == ""
+
+
+def test_a_poll_pushes_its_question() -> None:
+    """A poll's push text is "📊 Poll: " and its question (clipped as any text)."""
+    poll = Poll(options=(PollOption(text="Tue"), PollOption(text="Wed")))
+    message = dataclasses.replace(_message("Lunch day?"), poll=poll)
+    assert json.loads(payload(message, "dm"))["text"] == "📊 Poll: Lunch day?"
+    long = json.loads(payload(dataclasses.replace(message, text="x" * 500), "dm"))["text"]
+    assert long.startswith("📊 Poll: x") and len(long) == TEXT_CHARS

@@ -54,6 +54,7 @@ from chatd.protocol import (
     Ban,
     Bans,
     CancelScheduled,
+    ClosePoll,
     Contacts,
     CreateRoom,
     CustomEmojiList,
@@ -74,6 +75,7 @@ from chatd.protocol import (
     Ok,
     Pin,
     Pins,
+    PollSpec,
     Profiles,
     React,
     Read,
@@ -98,6 +100,7 @@ from chatd.protocol import (
     Threads,
     Unban,
     Unread,
+    Vote,
     Who,
     default_notify,
     is_dm_room,
@@ -1164,6 +1167,76 @@ async def threads(client: ChatClient, arg: str) -> None:
                      Answer, on_ok)
 
 
+async def poll(client: ChatClient, arg: str) -> None:
+    """``/poll QUESTION | OPTION | OPTION…`` (``/poll -m …``: any number of choices): a poll
+    in the current room, 2 to 10 options; the server checks the rest (and says why not)."""
+    words = arg.strip()
+    multiple = words.startswith("-m ") or words == "-m"
+    if multiple:
+        words = words[2:].strip()
+    parts = [part.strip() for part in words.split("|")]
+    if len(parts) < 3 or not all(parts):
+        client.screen.problem("usage: /poll [-m] QUESTION | OPTION | OPTION… (2 to 10 options; "
+                              "-m: any number of choices)")
+        return
+    room = _need_room(client, "/poll")
+    if room is not None:
+        await client.say(room, parts[0], poll=PollSpec(options=tuple(parts[1:]),
+                                                        multiple=multiple))
+
+
+def _poll_message(client: ChatClient, word: str, what: str) -> MessagePosted | None:
+    """Message [N] named by ``word``, if it is a poll still there."""
+    number = message_number(word)
+    if number is None:
+        client.screen.problem(f"usage: {what} N (the number shown before the poll)")
+        return None
+    message = _numbered(client, number, what)
+    if message is None:
+        return None
+    if message.deleted or message.poll is None:
+        client.screen.problem(f"{what}: [{number}] is not a poll"
+                              + (" any more" if message.deleted else ""))
+        return None
+    return message
+
+
+async def vote(client: ChatClient, arg: str) -> None:
+    """``/vote N K…``: choose options K… (numbered from 1, as shown) of poll [N], instead
+    of any choice before; the ``voted`` entry, which every member sees, says it."""
+    words = arg.split()
+    if not words:
+        client.screen.problem("usage: /vote N K… (poll [N], its options K from 1)")
+        return
+    first, *choices = words
+    message = _poll_message(client, first, "/vote")
+    if message is None:
+        return
+    if not choices or not all(c.isdigit() and int(c) >= 1 for c in choices):
+        client.screen.problem("usage: /vote N K… (poll [N], its options K from 1); /unvote N "
+                              "takes a vote back")
+        return
+    options = tuple(sorted({int(c) - 1 for c in choices}))
+    await client.change(Vote(room=message.room, msg_id=message.msg_id, options=options),
+                        f"/vote [{first.strip('[]#')}]")
+
+
+async def unvote(client: ChatClient, arg: str) -> None:
+    """``/unvote N``: take back one's vote on poll [N]."""
+    message = _poll_message(client, arg.strip(), "/unvote")
+    if message is not None:
+        await client.change(Vote(room=message.room, msg_id=message.msg_id, options=()),
+                            f"/unvote [{arg.strip().strip('[]#')}]")
+
+
+async def closepoll(client: ChatClient, arg: str) -> None:
+    """``/closepoll N``: end poll [N] (its author, or the room's moderators)."""
+    message = _poll_message(client, arg.strip(), "/closepoll")
+    if message is not None:
+        await client.change(ClosePoll(room=message.room, msg_id=message.msg_id),
+                            f"/closepoll [{arg.strip().strip('[]#')}]")
+
+
 async def reply(client: ChatClient, arg: str) -> None:
     """``/reply N TEXT``: answer message [N], in its room."""
     first, _, text = arg.partition(" ")
@@ -1654,6 +1727,10 @@ COMMANDS: dict[str, Command] = {
                      "the server's custom emoji; add one (a PNG, JPEG, GIF or WebP image), "
                      "or remove one you added"),
     "pin": Command(pin, "/pin N", "pin message [N] for everyone in its room to find"),
+    "poll": Command(poll, "/poll [-m] Q | A | B…", "a poll here (-m: several choices)"),
+    "vote": Command(vote, "/vote N K…", "choose options K… (from 1) of poll [N]"),
+    "unvote": Command(unvote, "/unvote N", "take back your vote on poll [N]"),
+    "closepoll": Command(closepoll, "/closepoll N", "end poll [N] (its author, moderators)"),
     "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
     "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),
     "save": Command(save, "/save N [in 1h|tomorrow]",

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from chatd.protocol import (
@@ -52,6 +52,8 @@ from chatd.protocol import (
     MessageEdited,
     MessagePinned,
     MessagePosted,
+    PollClosed,
+    PollVoted,
     PreviewChanged,
     ReactionChanged,
 )
@@ -83,7 +85,7 @@ def normalised(message: MessagePosted) -> MessagePosted:
     if message.deleted:
         message = dataclasses.replace(message, text="", edited_ts=None, reactions=(),
                                       mentions=(), group=None, files=(), pinned=None,
-                                      previews=())
+                                      previews=(), poll=None)
     return dataclasses.replace(
         message,
         rev=max(message.rev or 0, message.seq),
@@ -93,6 +95,7 @@ def normalised(message: MessagePosted) -> MessagePosted:
         previews=tuple(message.previews),
         quote=dict(message.quote) if message.quote is not None else None,
         pinned=dict(message.pinned) if message.pinned is not None else None,
+        poll=dict(message.poll) if message.poll is not None else None,
         replies=None if message.replies is None else {
             **message.replies, "users": tuple(message.replies["users"])},
     )
@@ -128,7 +131,21 @@ def _react(reactions: Reactions, emoji: str, user: str, on: bool) -> Reactions:
     return tuple(result)
 
 
-Change = MessageEdited | MessageDeleted | ReactionChanged | MessagePinned | PreviewChanged
+Change = (MessageEdited | MessageDeleted | ReactionChanged | MessagePinned | PreviewChanged
+          | PollVoted | PollClosed)
+
+
+def voted(poll: Mapping[str, Any], user: str, options: Sequence[int]) -> dict[str, Any]:
+    """``poll`` after a ``voted`` entry: ``user`` out of every option's voters, then at the
+    end of the voters of each option in ``options`` (docs/protocol.md, "Polls")."""
+    chosen = set(options)
+    shown: list[dict[str, Any]] = []
+    for index, option in enumerate(poll.get("options") or ()):
+        voters = [v for v in option.get("voters") or () if v != user]
+        if index in chosen:
+            voters.append(user)
+        shown.append({**option, "voters": voters, "votes": len(voters)})
+    return {**poll, "options": shown}
 
 
 def replied(root: MessagePosted, reply: MessagePosted) -> MessagePosted:
@@ -165,12 +182,19 @@ def _changed(held: MessagePosted, entry: Change) -> MessagePosted:
     if isinstance(entry, MessageDeleted):
         return dataclasses.replace(held, deleted=True, text="", edited_ts=None, reactions=(),
                                    mentions=(), group=None, files=(), pinned=None,
-                                   previews=(), rev=entry.seq)
+                                   previews=(), poll=None, rev=entry.seq)
     if isinstance(entry, MessagePinned):
         pinned = {"by": entry.by, "ts": entry.ts, "seq": entry.seq} if entry.on else None
         return dataclasses.replace(held, pinned=pinned, rev=entry.seq)
     if isinstance(entry, PreviewChanged):
         return dataclasses.replace(held, previews=preview_of(entry), rev=entry.seq)
+    if isinstance(entry, PollVoted | PollClosed):
+        if held.poll is None:
+            return dataclasses.replace(held, rev=entry.seq)
+        poll = (voted(held.poll, entry.user, entry.options) if isinstance(entry, PollVoted)
+                else {**held.poll, "closed": True, "closed_by": entry.by,
+                      "closed_ts": entry.ts})
+        return dataclasses.replace(held, poll=poll, rev=entry.seq)
     return dataclasses.replace(held, rev=entry.seq,
                                reactions=_react(_tupled(held.reactions), entry.emoji,
                                                 entry.user, entry.on))

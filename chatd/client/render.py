@@ -53,6 +53,8 @@ __all__ = [
     "notify_text",
     "pinned_spans",
     "plain_text",
+    "poll_entry_spans",
+    "poll_spans",
     "preview_spans",
     "profile_text",
     "reaction_spans",
@@ -454,9 +456,63 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
         spans.append(Span(f" (pinned by {clean(message.pinned.get('by'))})", Style.DIM))
     spans.extend(_reactions(message, me))
     spans.extend(replies_spans(message, number))
+    if message.poll is not None:
+        spans.extend(poll_spans(message.poll, me))
     for preview in message.previews:
         spans += [Span("\n"), *preview_spans(preview)]
     return spans
+
+
+def poll_spans(poll: Mapping[str, Any], me: str) -> Line:
+    """A poll's options under its question, one a line, numbered from 1 as ``/vote`` takes
+    them, each with its count and voters (the user's own choice marked ``*``), and whether
+    it takes several or is closed::
+
+          1. Tuesday  2 (bob, ann) *
+          2. Wednesday  0
+          (one choice: /vote 3 K)
+    """
+    spans: Line = []
+    options = poll.get("options")
+    for index, option in enumerate(options if isinstance(options, list) else [], 1):
+        if not isinstance(option, Mapping):
+            continue
+        voters = [str(v) for v in option.get("voters") or () if isinstance(v, str)]
+        mine = me.lower() in (v.lower() for v in voters)
+        spans += [Span(BODY_INDENT), Span(f"{index}. "),
+                  Span(excerpt(str(option.get("text", ""))), Style.BOLD if mine else Style.NONE),
+                  Span(f"  {len(voters)}", Style.DIM)]
+        if voters:
+            spans.append(Span(f" ({', '.join(clean(v) for v in voters)})", Style.DIM))
+        if mine:
+            spans.append(Span(" *", Style.BOLD))
+    if poll.get("closed"):
+        spans += [Span(BODY_INDENT),
+                  Span(f"(final results: closed by {clean(str(poll.get('closed_by', '')))})",
+                       Style.DIM)]
+    else:
+        how = "any number of choices" if poll.get("multiple") else "one choice"
+        spans += [Span(BODY_INDENT), Span(f"({how})", Style.DIM)]
+    return spans
+
+
+def poll_entry_spans(message: MessagePosted | None, *, number: int | None, label: str,
+                     who: str, options: Sequence[int] | None) -> Line:
+    """A vote (``options``: the voter's whole choice) or a closing (None) on one line:
+    ``[general] bob voted on [3]: 2. Wednesday``, ``[general] ann closed the poll [3]``."""
+    poll = message.poll if message is not None else None
+    texts = [str(o.get("text", "")) if isinstance(o, Mapping) else ""
+             for o in (poll.get("options") or () if poll is not None else ())]
+    name = f"[{number}]" if number is not None else "a poll"
+    if options is None:
+        line = f"[{label}] {clean(who)} closed the poll {name}"
+    elif not options:
+        line = f"[{label}] {clean(who)} took back their vote on {name}"
+    else:
+        chosen = ", ".join(f"{i + 1}. {excerpt(texts[i], 30)}" if i < len(texts)
+                           else str(i + 1) for i in options)
+        line = f"[{label}] {clean(who)} voted on {name}: {chosen}"
+    return [Span(line, Style.DIM)]
 
 
 def deleted_spans(message: MessagePosted | None, *, number: int | None, label: str, by: str,

@@ -71,6 +71,7 @@ from chatd.client.render import (
     moderation_text,
     notify_text,
     pinned_spans,
+    poll_entry_spans,
     preview_spans,
     profile_text,
     reaction_spans,
@@ -118,6 +119,9 @@ from chatd.protocol import (
     MessagePosted,
     NotifyChanged,
     Ping,
+    PollClosed,
+    PollSpec,
+    PollVoted,
     PresenceChanged,
     PreviewChanged,
     ProfileChanged,
@@ -671,22 +675,24 @@ class ChatClient:
 
     async def say(self, room: str | None, text: str, *, to: str | None = None,
                   reply_to: int | None = None,
-                  files: Sequence[Mapping[str, Any]] = (), thread: int | None = None) -> None:
+                  files: Sequence[Mapping[str, Any]] = (), thread: int | None = None,
+                  poll: PollSpec | None = None) -> None:
         """Send ``text`` to ``room`` (or as a dm ``to`` a user), keeping it until acked;
         ``reply_to``: the msg_id of a message of the room it answers; ``files``: the file
         objects of uploads to attach (``text`` may then be empty); ``thread``: the msg_id of
-        the root of the thread it replies in."""
+        the root of the thread it replies in; ``poll``: the message is a poll (``text`` its
+        question)."""
         nonce = uuid.uuid4().hex
         ids = tuple(int(file["id"]) for file in files)
         request: Send | Dm
         if to is not None:
             request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to, files=ids,
-                         thread=thread)
+                         thread=thread, poll=poll)
             label = self.label(dm_room_name(self.me, to))
         else:
             assert room is not None
             request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to, files=ids,
-                           thread=thread)
+                           thread=thread, poll=poll)
             label = self.label(room)
         pending = PendingSend(request, label, nonce, files=tuple(files))
         self.pending[nonce] = pending
@@ -932,6 +938,10 @@ class ChatClient:
                 room=room, seq=reply.seq, msg_id=reply.msg_id, sender=self.me,
                 text=request.text, ts=reply.ts, nonce=request.nonce, reply_to=request.reply_to,
                 files=tuple(files), thread=request.thread, broadcast=request.broadcast,
+                poll=None if request.poll is None else {
+                    "options": [{"text": text, "votes": 0, "voters": []}
+                                for text in request.poll.options],
+                    "multiple": request.poll.multiple, "closed": False},
             ))
             held = self.messages.get(room, reply.msg_id)
             assert held is not None
@@ -1074,6 +1084,11 @@ class ChatClient:
             self.screen.spans(reaction_spans(
                 held, number=self.messages.number(held), label=self.label(room), me=self.me,
                 user=entry.user, emoji=entry.emoji, on=entry.on))
+        elif isinstance(entry, PollVoted | PollClosed):
+            self.screen.spans(poll_entry_spans(
+                held, number=self.messages.number(held), label=self.label(room),
+                who=entry.user if isinstance(entry, PollVoted) else entry.by,
+                options=entry.options if isinstance(entry, PollVoted) else None))
         elif isinstance(entry, PreviewChanged):
             # Under the message printed a moment ago, as a line of its own (a removal is
             # not news enough to print).
@@ -1567,6 +1582,8 @@ class ChatClient:
         MessageDeleted: _on_change,
         ReactionChanged: _on_change,
         MessagePinned: _on_change,
+        PollVoted: _on_change,
+        PollClosed: _on_change,
         TopicChanged: _on_change,
         RoleChanged: _on_change,
         MemberBanned: _on_change,
