@@ -161,3 +161,29 @@ def test_a_poll_created_voted_on_live_closed_and_kept(
     expect(card(page).get_by_role("button")).to_have_count(0)
     width = phone.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
+
+
+def test_a_multiple_choice_poll_toggles_each_option(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """In a poll that allows several choices, each press toggles its option alone, and the
+    server's entries say the whole choice each time."""
+    _, ann_line, bob_line = ann_and_bob_in(daemon, "general")
+    ann_line.close()
+    bob_line.request("send", room="general", text=QUESTION, nonce="poll-1",
+                     poll={"options": ["Pizza", "Sushi", "Tacos"], "multiple": True})
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(card(page).locator(".poll-label")).to_contain_text("choose any")
+    option(page, "Tacos").click()
+    option(page, "Pizza").click()
+    expect(option(page, "Pizza")).to_have_attribute("aria-pressed", "true")
+    expect(option(page, "Tacos")).to_have_attribute("aria-pressed", "true")
+    assert [bob_line.wait_for("voted")["options"] for _ in range(2)] == [[2], [0, 2]]
+    option(page, "Tacos").click()
+    expect(option(page, "Tacos")).to_have_attribute("aria-pressed", "false")
+    expect(option(page, "Pizza")).to_have_accessible_name(
+        re.compile(r"^Pizza: 1 vote, 100% \(you\), your choice$"))
+    assert bob_line.wait_for("voted")["options"] == [0]
+    bob_line.close()
