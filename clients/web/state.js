@@ -93,6 +93,11 @@
 // time, follows the room when another one is opened, and is kept up to date by the room's
 // entries, live or paged in.
 //
+// Polls (polls.js): a poll is a message with `poll`, sent as any message (`composePoll`: the
+// outbox keeps it, and its nonce for a resend); `voted` and `poll_closed` entries change it as
+// reactions do (entries.js, the rev rule), and the person's own votes and closings wait in the
+// outbox like reactions, shown at once (select-messages.js).
+//
 // Saved messages and reminders (saved.js, `state.saved`): after each welcome the whole list
 // of what the person saved is walked a page at a time (every message's bookmark mark needs
 // it), the `saved` and `reminder` events of every device keep it, and the welcome's
