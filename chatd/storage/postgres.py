@@ -2903,6 +2903,19 @@ def _room(row: Any, **view: Any) -> Room:
     )
 
 
+#: What a row that a foreign key names is, by its table, as a refusal says it.
+_GONE = {"users": "no such user", "rooms": "no such room", "messages": "no such message",
+         "files": "no such file", "scheduled": "no such scheduled message"}
+_REFERENCED = re.compile(r'is not present in table "([a-z_]+)"')
+
+
+def _gone(detail: str | None) -> str:
+    """The refusal of a foreign key violated, from PostgreSQL's detail (``Key (room_id)=(7)
+    is not present in table "rooms".``): what is missing, never a guess at the wrong kind."""
+    found = _REFERENCED.search(detail or "")
+    return _GONE.get(found[1], "it no longer exists") if found else "it no longer exists"
+
+
 class PostgresStorage:
     """:class:`Storage` on PostgreSQL. Build it with :func:`open_storage`.
 
@@ -3207,8 +3220,9 @@ class PostgresStorage:
         try:
             return await self._bridge.run(fn, *args)
         except asyncpg.ForeignKeyViolationError as exc:
-            # Only user ids can dangle here (rooms and users are never deleted by chatd).
-            raise ChatError(codes.NOT_FOUND, "no such user") from exc
+            # What a concurrent request removed since this one looked it up: an account
+            # purged, a room an administrator deleted, a message purged with it.
+            raise ChatError(codes.NOT_FOUND, _gone(exc.detail)) from exc
         except asyncpg.UniqueViolationError as exc:
             log.info("a unique constraint refused a change: %s", exc.constraint_name)
             raise ChatError(codes.CONFLICT, "that exists already (a concurrent change made "

@@ -53,10 +53,13 @@ import * as outbox from "./outbox.js";
 import { closePopup } from "./popup.js";
 import * as profiles from "./profiles.js";
 import * as readmarks from "./readmarks.js";
+import * as reminders from "./reminders.js";
 import { nextTextChange, parseLocal, reminderProblem, shownItem } from "./saved.js";
 import { currentRoom, nextTypingChange, roomOrder } from "./select.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
-import { customField, reminderMenu, showReminder, timeZone } from "./view-saved.js";
+import {
+  customField, newReminderFields, reminderMenu, showReminder, timeZone,
+} from "./view-saved.js";
 import { customAt, timeProblem, whenText } from "./scheduled.js";
 import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { openPollDialog } from "./view-poll.js";
@@ -83,6 +86,7 @@ export class Controller {
     this.refreshTimer = null;
     this.typingTimer = null;
     this.laterTimer = null; // the Saved panel's reminder texts change by themselves
+    this.welcomeWaiters = new Set(); // called at the next welcome (a reminder to send again)
     this.summaryTimer = null; // and the open room's "last reply 5 min ago"
     this.expiryTimer = null;
     this.renderQueued = false;
@@ -207,6 +211,7 @@ export class Controller {
       done: (item) => this.act(model.saveMessage, { room: item.room, msgId: item.msg_id,
         on: false, now: clock.now() }),
       remind: (item, opener) => this.chooseReminder(item.room, item.msg_id, opener),
+      newReminder: () => this.newReminder(),
     });
     thread.bind({
       opened: (shown) => {
@@ -624,7 +629,10 @@ export class Controller {
     } else if (this.state.roomsListed && (!listed || frame.op === "welcome")) {
       this.pendingRoom = null; // the whole list is in without it: nothing to open
     }
-    if (frame.op === "welcome") this.syncPush();
+    if (frame.op === "welcome") {
+      this.syncPush();
+      for (const welcomed of [...this.welcomeWaiters]) welcomed();
+    }
   }
 
   /** Keep the push subscription on the server, and the state told whether it is. */
@@ -907,6 +915,62 @@ export class Controller {
         },
       });
     } });
+  }
+
+  /**
+   * "New reminder" (the Saved panel): a reminder of anything, written to the notes to self
+   * and saved with its time by `remind` (reminders.js). The dialog stays open until the
+   * server answers, shows its refusal, and sends the same request again (the same nonce) when
+   * the connection dropped before the reply, once the page is back online; Cancel gives up
+   * waiting. The note and the item come by their events, as any note's and save's.
+   */
+  newReminder() {
+    if (!this.state) return;
+    const reminder = reminders.newReminder();
+    const form = newReminderFields(clock.now());
+    let open = true;
+    $("dialog").addEventListener("close", () => {
+      open = false;
+      if ($("dialog").open) return; // (another dialog opened from this one's closing)
+      if (this.views.saved.isOpen) this.views.saved.focusFirst();
+    }, { once: true });
+    // Resolves true at the next welcome, or false once the dialog is closed.
+    const backOnline = () => new Promise((resolve) => {
+      if (!open) {
+        resolve(false);
+        return;
+      }
+      form.waiting(true);
+      const done = (online) => {
+        $("dialog").removeEventListener("close", gaveUp);
+        this.welcomeWaiters.delete(welcomed);
+        form.waiting(false);
+        resolve(online);
+      };
+      const welcomed = () => done(true);
+      const gaveUp = () => done(false);
+      $("dialog").addEventListener("close", gaveUp, { once: true });
+      this.welcomeWaiters.add(welcomed);
+    });
+    this.views.dialogs.open({
+      title: "New reminder",
+      ok: "Set reminder",
+      fields: form.fields,
+      submit: async () => {
+        if (!this.state) throw new Error("Not logged in.");
+        const made = reminders.reminderRequest(reminder, { ...form.read(), now: clock.now(),
+          timeZone: timeZone(), fresh: newNonce, max: this.state.maxText });
+        if (made.problem) throw new Error(made.problem);
+        try {
+          await reminders.sendReminder(made.fields, { ask: (op, fields) => (this.online
+            ? this.conn.request(op, fields)
+            : Promise.reject(Object.assign(new Error("not connected"), { code: "disconnected" }))),
+          backOnline });
+        } catch (error) {
+          throw new Error(reminders.refusal(error));
+        }
+      },
+    });
   }
 
   /**

@@ -405,7 +405,10 @@ export function statusText(saved) {
     return "Loading your saved messages…";
   }
   const n = shownItems(saved).length;
-  if (!n) return "Nothing saved yet. Save a message from its menu to find it here later.";
+  if (!n) {
+    return "Nothing saved yet. Save a message from its menu, or make a New reminder, to find "
+      + "it here later.";
+  }
   return n === 1 ? "1 saved message" : `${n} saved messages, the latest saved first`;
 }
 

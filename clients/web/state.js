@@ -126,6 +126,7 @@ import * as pinning from "./pins.js";
 import * as polling from "./polls.js";
 import * as profiling from "./profiles.js";
 import * as customEmoji from "./emoji.js";
+import { isNoteToSelf } from "./reminders.js";
 import * as saving from "./saved.js";
 import * as scheduling from "./scheduled.js";
 import * as searching from "./search.js";
@@ -1773,7 +1774,9 @@ function remind(state, frame, now) {
     : `#${frame.room}`;
   const from = typeof message.from === "string" ? profiling.displayName(state.profiles,
     message.from) : "";
-  const title = from ? `Reminder: ${from} in ${where}` : `Reminder: a message in ${where}`;
+  // (A note to self, a reminder of anything: its text says it all.)
+  const title = isNoteToSelf(frame.room, state.me) ? "Reminder"
+    : from ? `Reminder: ${from} in ${where}` : `Reminder: a message in ${where}`;
   const body = message.deleted ? "The message was deleted." : alerts.bodyOf(message);
   const seq = isSeq(message.seq) ? message.seq : null;
   const told = { room: frame.room, msgId: frame.msg_id, seq, title, body };

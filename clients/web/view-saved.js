@@ -7,7 +7,8 @@
 //
 // The panel takes the search panel's place (view-panel.js): a column of its own on a wide
 // screen, over the conversation on narrower ones. Also here: the reminder menu the messages'
-// menus open, and the custom time's field (the dialog is the controller's).
+// menus open, the custom time's field, and the fields of "New reminder" (a reminder of
+// anything, written to the notes to self: reminders.js); the dialogs are the controller's.
 
 import { roomLabel } from "./alerts.js";
 import { $, drawKeyed, formatDay, formatFull, formatTime, h, svgIcon } from "./dom.js";
@@ -16,6 +17,7 @@ import { displayName } from "./profiles.js";
 import {
   dueCount, localValue, PRESETS, presetTime, reminderText, shownItems, statusText,
 } from "./saved.js";
+import { CUSTOM, isNoteToSelf } from "./reminders.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 import { SidePanel } from "./view-panel.js";
 
@@ -37,16 +39,56 @@ export function timeZone() {
  * null for none); `custom()` asks for a time of the person's own.
  */
 export function reminderMenu(opener, { now, current = null, pick, custom }) {
-  const zone = timeZone();
-  const items = PRESETS.map((preset) => {
-    const at = presetTime(preset.key, now, zone);
-    const when = preset.key === "tomorrow" || preset.key === "monday" ? ""
-      : ` (${formatTime(at)})`;
-    return { label: `${preset.label}${when}`, value: preset.key, run: () => pick(at) };
-  });
+  const items = presetChoices(now).map(({ label, key, at }) => ({ label, value: key,
+    run: () => pick(at) }));
   items.push({ label: "Custom date and time…", value: "custom", run: () => custom() });
   if (current !== null) items.push({ label: "No reminder", value: "none", run: () => pick(null) });
   return openMenu(opener, { label: "Remind me about this", items });
+}
+
+/** The reminder presets at `now`, as the menus say them: [{key, label, at}]. */
+function presetChoices(now) {
+  const zone = timeZone();
+  return PRESETS.map((preset) => {
+    const at = presetTime(preset.key, now, zone);
+    const when = preset.key === "tomorrow" || preset.key === "monday" ? ""
+      : ` (${formatTime(at)})`;
+    return { key: preset.key, label: `${preset.label}${when}`, at };
+  });
+}
+
+/**
+ * The "New reminder" dialog's fields (a reminder of anything, reminders.js): "Remind me to…"
+ * (the text), "When" (the presets at `now`, or "Custom date and time…", which shows the custom
+ * time's field), and a line that says when the request waits for the connection. Returns
+ * {fields, read() → {text, when, custom}, waiting(shown)}.
+ */
+export function newReminderFields(now) {
+  const text = h("textarea", { id: "reminder-text", name: "reminder-text", rows: "3",
+    required: true, placeholder: "e.g. call the bank", autocomplete: "off" });
+  const when = h("select", { id: "reminder-when", name: "reminder-when" },
+    ...presetChoices(now).map(({ key, label }) => h("option", { value: key }, label)),
+    h("option", { value: CUSTOM }, "Custom date and time…"));
+  when.value = "1h";
+  const { input, fields: customFields } = customField(now);
+  const custom = h("div", { class: "reminder-custom", hidden: true }, customFields);
+  const showCustom = () => {
+    custom.hidden = when.value !== CUSTOM;
+    input.disabled = custom.hidden; // (a hidden field is not checked)
+  };
+  when.addEventListener("change", showCustom);
+  showCustom();
+  const wait = h("p", { class: "hint", id: "reminder-waiting", role: "status", hidden: true });
+  return {
+    fields: [h("label", { for: "reminder-text" }, "Remind me to…"), text,
+      h("label", { for: "reminder-when" }, "When"), when, custom, wait],
+    read: () => ({ text: text.value, when: when.value, custom: input.value }),
+    waiting: (shown) => {
+      wait.hidden = !shown;
+      wait.textContent = shown
+        ? "Not connected: the reminder is sent once the page is back online." : "";
+    },
+  };
 }
 
 /** The custom time's field for the dialog: a datetime-local input, tomorrow 9:00 at first. */
@@ -67,10 +109,11 @@ export class SavedView extends SidePanel {
     $("saved-open").addEventListener("click", () => (this.isOpen ? this.close() : this.open()));
     $("saved-more").addEventListener("click", () => this.on.more());
     $("saved-retry").addEventListener("click", () => this.on.retry());
+    $("saved-new").addEventListener("click", () => this.on.newReminder());
   }
 
   // Handlers (bind): opened(shown), more(), retry(), openItem(item), done(item),
-  // remind(item, opener).
+  // remind(item, opener), newReminder() (the "New reminder" dialog).
 
   focusFirst() {
     $("saved-close").focus();
@@ -131,7 +174,8 @@ export class SavedView extends SidePanel {
     const held = room && room.byMsgId(item.msg_id);
     const message = held || item.message;
     return {
-      where: room ? roomLabel(room) : nameOf(item.room, state.me),
+      where: isNoteToSelf(item.room, state.me) ? "Notes to self"
+        : room ? roomLabel(room) : nameOf(item.room, state.me),
       from: message ? displayName(state.profiles, message.from) : "",
       ts: message ? message.ts : null,
       text: !message ? "The message is not loaded yet."

@@ -12,11 +12,14 @@ reminder due is claimed once, whichever of several claimers asks, and never agai
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import trio
 
 from chatd.errors import ChatError
 from chatd.storage import PushSubscription, Reminder, Storage, User, open_storage
+from chatd.storage.bridge import open_bridge
 from tests.helpers import make_config, now_ms
 from tests.storage.test_changes import delete, one, say
 from tests.storage.test_postgres import TIMEOUT, appended, claimed_by_two, make_member
@@ -247,3 +250,40 @@ async def test_items_the_user_no_longer_sees_do_not_count(storage: Storage) -> N
         await storage.leave_room(bob.id, "secret")
         await storage.save(bob.id, "general", public, on=True, remind_at=None, limit=1)
         assert await _listed(storage, bob) == [public]
+
+
+async def test_a_save_racing_a_purge_says_what_is_gone(storage: Storage,
+                                                       database_dsn: str) -> None:
+    """A save that read a message just before its purge (a room's deletion, a ban's
+    purge) committed meets a foreign key at its insert: not_found, saying the message is
+    gone (it said "no such user", the only refusal a foreign key had)."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        msg_id = await _posted(storage, ann, "general", "soon gone")
+        async with open_bridge(name="raw") as bridge:
+            conn: Any = await bridge.run(asyncpg.connect, database_dsn)
+            try:
+                await bridge.run(conn.execute, "BEGIN")
+                await bridge.run(conn.execute, "DELETE FROM messages WHERE id = $1", msg_id)
+                refusal: list[ChatError] = []
+
+                async def save() -> None:
+                    try:
+                        await storage.save(ann.id, "general", msg_id, on=True, remind_at=None,
+                                           limit=10)
+                    except ChatError as exc:
+                        refusal.append(exc)
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(save)
+                    # the save's insert waits for the deletion's lock on the row it names
+                    while not await bridge.run(conn.fetchval, """
+                            SELECT count(*) FROM pg_stat_activity
+                            WHERE wait_event_type = 'Lock' AND datname = current_database()
+                            """):  # noqa: ASYNC110 (another session's state: polled)
+                        await trio.sleep(0.01)
+                    await bridge.run(conn.execute, "COMMIT")
+            finally:
+                await bridge.run(conn.close)
+        [exc] = refusal
+        assert (exc.code, exc.message) == ("not_found", "no such message")
