@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from chatd.actions.scheduled import removed_event
 from chatd.config import Config
 from chatd.errors import ChatError
-from chatd.protocol import InvalidName, codes, is_dm_room, normalise_room
+from chatd.protocol import InvalidName, codes, is_conversation, is_dm_room, normalise_room
 from chatd.protocol.events import MAX_DELETE_SECONDS
 from chatd.storage import (
     COMMAND_LINE,
@@ -181,8 +181,9 @@ def check_deletion(room: str, confirmed: bool) -> str:
         ChatError: ``bad_request``, saying which.
     """
     name = _room_name(room)
-    if is_dm_room(name):
-        raise ChatError(codes.BAD_REQUEST, f"{name} is a 1:1 conversation, not a room: "
+    if is_conversation(name):
+        kind = "1:1" if is_dm_room(name) else "group"
+        raise ChatError(codes.BAD_REQUEST, f"{name} is a {kind} conversation, not a room: "
                         "conversations cannot be deleted")
     if not confirmed and not sys.stdin.isatty():
         raise ChatError(codes.BAD_REQUEST, f"deleting #{name} cannot be undone: give --yes "
@@ -250,7 +251,7 @@ async def audit(config: Config, name: str | None, limit: int, as_json: bool) -> 
               file=sys.stderr)
         return
     rows = [(_when(e.ts), e.actor or "(command line)", e.action, e.target or "-",
-             "-" if e.room is None else e.room if is_dm_room(e.room) else f"#{e.room}",
+             "-" if e.room is None else e.room if is_conversation(e.room) else f"#{e.room}",
              " ".join(part for part in (f"“{e.reason}”" if e.reason else "",
                                         _details_text(e)) if part))
             for e in entries]

@@ -105,7 +105,7 @@ from chatd.protocol import (
     RoomDeleted,
     UserTyping,
     frame,
-    is_dm_room,
+    is_conversation,
 )
 from chatd.reminders import reminder_event
 from chatd.rooms import Broadcast, CloseRoom, PublishMany, RoomRegistry, ToEveryone, ToUser
@@ -451,7 +451,7 @@ class Relay:
         or ``join`` subscribes them, and their gap is repaired."""
         self._members_stale = True
         here = {(room, user) for room, user in self._registry.subscriptions()
-                if not is_dm_room(room)}  # conversations are never left
+                if not is_conversation(room)}  # conversations are never left
         if not here:
             self._members_stale = False
             return
@@ -478,7 +478,7 @@ class Relay:
         """Another node changed who is in a room: the registry here follows, so that the
         room's messages reach the user's connections on this node too."""
         announce = None
-        if not is_dm_room(notice.room):
+        if not is_conversation(notice.room):
             event = (MemberJoined(room=notice.room, user=notice.user) if notice.joined
                      else MemberLeft(room=notice.room, user=notice.user, by=notice.by))
             announce = frame(event)

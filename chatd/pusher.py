@@ -102,7 +102,7 @@ def jobs_for(messages: Iterable[Message], targets: Iterable[PushTarget],
         subscriptions.setdefault(key, {})[target.subscription.endpoint] = target.subscription
     jobs: list[PushJob] = []
     for key, reason in best.items():
-        body = payload(by_key[key[:2]], reason)
+        body = payload(by_key[key[:2]], reason, key[2])
         jobs.extend(PushJob(key[2], subscription, body, URGENCY[reason])
                     for subscription in subscriptions[key].values())
     return jobs

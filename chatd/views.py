@@ -27,7 +27,7 @@ from chatd.protocol import (
     default_notify,
 )
 from chatd.protocol.markup import group_mention
-from chatd.protocol.names import is_dm_room
+from chatd.protocol.names import is_conversation
 from chatd.storage import (
     AdminRoom,
     AuditEntry,
@@ -182,7 +182,7 @@ def _group(message: Message) -> str | None:
     # Read from the text rather than stored: a text with a group mention was only stored if
     # its author could use it there (chatd.actions.messages), so the text says it exactly;
     # in a conversation the words are plain text.
-    if "@" not in message.text or is_dm_room(message.room):
+    if "@" not in message.text or is_conversation(message.room):
         return None
     return group_mention(message.text)
 
@@ -196,7 +196,8 @@ def room_object(room: Room) -> dict[str, Any]:
     """A room as clients see it in ``welcome``, ``rooms``, ``create_room`` and /api/rooms.
     ``member``, ``read_seq``, ``unread``, ``mentions``, ``notify`` and ``role`` are the
     asking user's (``notify``: the level they set, else the default of the kind; ``role``:
-    null when not a member); ``peer`` is there for a 1:1 conversation (kind ``dm``);
+    null when not a member); ``peer`` is there for a 1:1 conversation (kind ``dm``),
+    ``peers`` (the others, sorted ignoring case) for a group conversation (kind ``group``);
     ``pins``, the number of its pinned messages, when it has any."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
@@ -208,6 +209,8 @@ def room_object(room: Room) -> dict[str, Any]:
     }
     if room.peer is not None:
         obj["peer"] = room.peer
+    if room.peers is not None:
+        obj["peers"] = list(room.peers)
     if room.pins:
         obj["pins"] = room.pins
     return obj

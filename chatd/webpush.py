@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from chatd.addresses import MAX_URL_CHARS, check_url
 from chatd.errors import ChatError
 from chatd.protocol import codes
+from chatd.protocol.names import conversation_members, is_group_room
 from chatd.storage import Message, PushSubscription
 
 __all__ = [
@@ -292,26 +293,39 @@ def scheduled_payload(user: str, item: Mapping[str, Any]) -> bytes:
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _conversation_title(room: str, sender: str, to: str | None) -> str:
+    """A group conversation as a notification names it to ``to``: its people but the
+    sender, in the name's order, ``to`` last as "you" (any case)."""
+    me = (to or "").lower()
+    others = [name for name in conversation_members(room)
+              if name not in (sender.lower(), me)]
+    you = [] if to is None else ["you"]
+    names = [*others, *you]
+    return ", ".join(names[:-1]) + " & " + names[-1] if len(names) > 1 else "".join(names)
+
+
 #: What a poll's push text starts with (its question follows).
 POLL_PREFIX = "📊 Poll: "
 
 
-def payload(message: Message, reason: str) -> bytes:
-    """What a push about ``message`` says, as JSON (UTF-8): ``room``, ``seq``, ``from``,
-    ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or ``"reminder"``, a
-    saved message's reminder, chatd.reminders), ``text`` (at most
+def payload(message: Message, reason: str, to: str | None = None) -> bytes:
+    """What a push about ``message`` to user ``to`` says, as JSON (UTF-8): ``room``, ``seq``,
+    ``from``, ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or
+    ``"reminder"``, a saved message's reminder, chatd.reminders), ``text`` (at most
     :data:`TEXT_CHARS` characters, cut with an ellipsis; ``""`` for a message of files only)
-    and ``title``, a line for a notification. A poll's text reads "📊 Poll: " and its
-    question."""
+    and ``title``, a line for a notification. A group conversation is named by the people in
+    it other than the sender, the user last as "you": "ann in bob, carol & you". A poll's
+    text reads "📊 Poll: " and its question."""
     sender, room = message.sender, message.room
+    where = _conversation_title(room, sender, to) if is_group_room(room) else room
     if reason == "dm":
-        title = sender
+        title = f"{sender} in {where}" if is_group_room(room) else sender
     elif reason == "mention":
-        title = f"{sender} mentioned you in {room}"
+        title = f"{sender} mentioned you in {where}"
     elif reason == "reminder":
         title = f"Reminder: {sender} in {room}"
     else:
-        title = f"{sender} in {room}"
+        title = f"{sender} in {where}"
     return json.dumps({"room": room, "seq": message.seq, "from": sender, "kind": reason,
                        "text": _clip(POLL_PREFIX + message.text if message.poll is not None
                                      else message.text), "title": title},

@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from chatd.protocol import (
+    GROUP_MAX,
     NOTIFY_LEVELS,
     REQUESTS,
     ROLES,
@@ -113,6 +114,7 @@ from chatd.protocol import (
     Welcome,
     Who,
     dm_room_name,
+    group_room_name,
 )
 from chatd.protocol.codes import CODES
 from chatd.protocol.events import (
@@ -151,6 +153,8 @@ __all__ = [
     "error_events",
     "events_not_replies",
     "frames",
+    "group_names",
+    "group_people",
     "json_values",
     "message_events",
     "moderation_events",
@@ -184,8 +188,18 @@ user_names = st.text(USER_ALPHABET, min_size=1, max_size=32)
 conversation_names = st.builds(dm_room_name, user_names, user_names)
 """Names of 1:1 conversations, in their normal form."""
 
-any_room_names = room_names | conversation_names
-"""What may name an existing room: a room's name or a conversation's."""
+group_people = st.lists(user_names, min_size=3, max_size=GROUP_MAX, unique_by=str.lower)
+"""The people of a group conversation: 3 to GROUP_MAX user names, none twice in any case."""
+
+_recipients = st.lists(user_names, min_size=1, max_size=GROUP_MAX,
+                       unique_by=str.lower).map(tuple)
+"""``dm``'s ``to`` as an array: 1 to GROUP_MAX names (the sender may be one), none twice."""
+
+group_names = group_people.map(group_room_name)
+"""Names of group conversations, in their normal form."""
+
+any_room_names = room_names | conversation_names | group_names
+"""What may name an existing room: a room's name or a conversation's (1:1 or group)."""
 
 seqs = st.integers(min_value=0, max_value=MAX_SEQ)
 """Message sequence numbers (0: nothing seen yet)."""
@@ -295,7 +309,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
                     nonce=nonces, files=file_ids, poll=poll_specs),
         "history": _history(limits),
         "ping": st.builds(Ping, id=request_ids),
-        "dm": st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
+        "dm": st.builds(Dm, id=request_ids, to=user_names | _recipients, text=texts(limits),
+                        nonce=nonces,
                         reply_to=st.none() | msg_ids, files=file_ids,
                         thread=st.none() | msg_ids)
         | st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
@@ -562,9 +577,10 @@ moderation_events: st.SearchStrategy[ServerEvent] = st.one_of(
 ``kicked``, ``archived``)."""
 
 _room_objects = st.fixed_dictionaries(
-    {"room": any_room_names, "kind": st.sampled_from(["room", "dm"]),
+    {"room": any_room_names, "kind": st.sampled_from(["room", "dm", "group"]),
      "private": st.booleans(), "topic": st.text(max_size=20), "last_seq": seqs},
-    optional={"peer": user_names, "unread": st.integers(0, 999), "notify": notify_levels,
+    optional={"peer": user_names, "peers": st.lists(user_names, min_size=2, max_size=7),
+              "unread": st.integers(0, 999), "notify": notify_levels,
               "archived": st.booleans(), "pins": st.integers(1, 100)},
 )
 _presences = st.fixed_dictionaries(

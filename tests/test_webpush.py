@@ -207,3 +207,16 @@ def test_a_poll_pushes_its_question() -> None:
     assert json.loads(payload(message, "dm"))["text"] == "📊 Poll: Lunch day?"
     long = json.loads(payload(dataclasses.replace(message, text="x" * 500), "dm"))["text"]
     assert long.startswith("📊 Poll: x") and len(long) == TEXT_CHARS
+
+
+def test_a_group_conversation_is_named_by_its_people() -> None:
+    """A push of a group conversation names it by the people in it but the sender, the
+    user it goes to last as "you": at level all (kind dm) and for a mention."""
+    message = Message(room="@ann:bob:carol:dan", seq=2, msg_id=9, sender="Ann", text="hi",
+                      ts=0, nonce="n")
+    assert json.loads(payload(message, "dm", "Carol"))["title"] == "Ann in bob, dan & you"
+    assert json.loads(payload(message, "mention", "bob"))["title"] == \
+        "Ann mentioned you in carol, dan & you"
+    three = dataclasses.replace(message, room="@ann:bob:carol")
+    assert json.loads(payload(three, "dm", "bob"))["title"] == "Ann in carol & you"
+    assert json.loads(payload(_message("x"), "dm", "bob"))["title"] == "ann"

@@ -11,7 +11,8 @@ the room's members over every node and says whether the sender moderates the roo
 ``limits.group_mention_members`` members only those who moderate it may mention a group. The
 members the group covers are resolved now (``@here``: those online now, on any node, and
 not away, as the presence tracker knows them) and get mention rows with the message, as
-named members do. In a 1:1 conversation the words are plain text.
+named members do. In a conversation (1:1 or group) the words are plain text: everyone is
+alerted by every message there already.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from chatd.protocol import (
     codes,
 )
 from chatd.protocol.markup import GROUP_TOKENS, group_mention, mention_candidates
-from chatd.protocol.names import is_dm_room
+from chatd.protocol.names import is_conversation
 from chatd.rooms import Join as Subscribe
 from chatd.storage import NewChange, NewMessage, NewPoll, User
 
@@ -53,15 +54,17 @@ async def send(app: App, caller: Caller, request: Send) -> Append:
 
 
 async def dm(app: App, caller: Caller, request: Dm) -> Append:
-    """A message to a person, in the room of their conversation (made on first use)."""
+    """A message to a person, or to several (a group conversation), in the room of their
+    conversation (made on first use, with all of them as members)."""
     user = signed_in(caller)
     conversation = await app.storage.direct_room(user.id, request.to)
     room = conversation.room.name
-    # Subscribe both sides before the message can be published (idempotent when they
-    # already are): whichever of two first messages commits first, both are delivered.
+    # Subscribe every side before the message can be published (idempotent when they
+    # already are): whichever of two first messages commits first, all are delivered.
     # Without a ``since``, and without waiting: nobody ever leaves or is removed from a
-    # conversation, so no removal can overtake these (chatd.rooms, "Membership").
-    for name in {user.name, conversation.peer}:
+    # conversation, so no removal can overtake these (chatd.rooms, "Membership"). The
+    # registry tells the other nodes (as for a 1:1: chatd.cluster).
+    for name in sorted({user.name, *conversation.peers}):
         await app.registry.send(Subscribe(name, room, None))
     return Append(request.id, NewMessage(
         user_id=user.id, room=room, text=request.text, nonce=request.nonce,
@@ -160,7 +163,7 @@ async def _room_mentions(app: App, user: User, room: str, text: str
     if "@" not in text:
         return (), ()
     candidates = tuple(mention_candidates(text))
-    group = None if is_dm_room(room) else group_mention(text)
+    group = None if is_conversation(room) else group_mention(text)
     if group is None:
         return candidates, ()
     # @here: online and not away, as Slack's and Mattermost's (chatd.presence)

@@ -35,7 +35,7 @@ from chatd.protocol import (
     codes,
     default_notify,
     frame,
-    is_dm_room,
+    is_conversation,
 )
 from chatd.protocol.events import PINS_PAGE, THREAD_PAGE
 from chatd.rooms import ToUser
@@ -104,7 +104,7 @@ async def _join_or_create(app: App, user_id: int, name: str, room: str) -> Joine
         try:
             return await app.storage.join_room(user_id, room, create=False)
         except ChatError as exc:
-            if exc.code == codes.NOT_FOUND and not is_dm_room(room):
+            if exc.code == codes.NOT_FOUND and not is_conversation(room):
                 raise limited from None
             raise
     created = False

@@ -37,7 +37,7 @@ from chatd.client.render import (
     thread_summary,
 )
 from chatd.client.render import until as _until
-from chatd.client.session import ChatClient, RoomInfo
+from chatd.client.session import ChatClient, RoomInfo, kind_of
 from chatd.client.terminal import clean, clean_body, presences, unread_counts
 from chatd.client.when import WHEN_USAGE, reminder_time
 from chatd.protocol import (
@@ -103,7 +103,7 @@ from chatd.protocol import (
     Vote,
     Who,
     default_notify,
-    is_dm_room,
+    is_conversation,
     normalise_user,
     parse_event,
 )
@@ -247,7 +247,7 @@ async def join(client: ChatClient, arg: str) -> None:
     async def on_ok(reply: JoinAccepted) -> None:
         name = reply.room
         info = client.rooms.setdefault(name, RoomInfo())
-        info.kind = "dm" if is_dm_room(name) else "room"
+        info.kind = kind_of(name)
         info.private, info.topic = reply.private, reply.topic
         info.archived = reply.archived
         if reply.notify is not None:  # joining again starts from the default
@@ -287,7 +287,8 @@ async def switch(client: ChatClient, arg: str) -> None:
     if room is None:
         return
     if room not in client.rooms:
-        hint = f"/dm {clean(arg[1:])} TEXT" if is_dm_room(room) else f"/join {clean(room)}"
+        hint = (f"/dm {clean(arg.strip()[1:])} TEXT" if is_conversation(room)
+                else f"/join {clean(room)}")
         client.screen.problem(f"you are not in [{client.label(room)}]; {hint} first")
         return
     client.current = room
@@ -384,13 +385,15 @@ async def search(client: ChatClient, arg: str) -> None:
 
 
 async def dm(client: ChatClient, arg: str) -> None:
+    """``/dm USER TEXT``, or ``/dm USER,USER... TEXT``: a message to a person, or to several
+    (the group conversation of the user and them, started by the first message)."""
     user_arg, _, text = arg.partition(" ")
     if not user_arg or not text.strip():
-        client.screen.problem("usage: /dm USER TEXT")
+        client.screen.problem("usage: /dm USER[,USER...] TEXT")
         return
-    user = client.user_arg(user_arg)
-    if user is not None:
-        await client.say(None, text, to=user)
+    to = client.users_arg(user_arg)
+    if to:
+        await client.say(None, text, to=to)
 
 
 def split_path(arg: str) -> tuple[str, str] | None:
@@ -512,8 +515,7 @@ async def notify(client: ChatClient, arg: str) -> None:
         if room not in client.rooms:
             client.screen.problem(f"/notify: you are not in [{label}]")
             return
-        kind = "dm" if is_dm_room(room) else "room"
-        default = " (the default)" if before == default_notify(kind) else ""
+        default = " (the default)" if before == default_notify(kind_of(room)) else ""
         client.screen.notice(f"{notify_text(label, before)}{default}; "
                              "/notify all|mentions|none changes it")
         return
@@ -1700,7 +1702,9 @@ COMMANDS: dict[str, Command] = {
     "rooms": Command(rooms, "/rooms [QUERY] [+NAME]",
                      "list rooms (whose name holds QUERY), a page at a time"),
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
-    "dm": Command(dm, "/dm USER TEXT", "send a private message"),
+    "dm": Command(dm, "/dm USER[,USER...] TEXT",
+                  "send a private message; to several people (bob,carol): a group "
+                  "conversation, shown as [@bob,carol]"),
     "upload": Command(upload, "/upload PATH [TEXT]", "send a file here, with TEXT"),
     "who": Command(who, "/who [ROOM] [AFTER]", "who is in the room, and online (a page "
                    "at a time in a large room: those after AFTER)"),

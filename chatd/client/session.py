@@ -147,13 +147,15 @@ from chatd.protocol import (
     UserTyping,
     Welcome,
     codes,
+    conversation_name,
     default_notify,
-    dm_room_name,
+    is_conversation,
     is_dm_room,
     normalise_room,
     normalise_user,
     parse_event,
 )
+from chatd.protocol.names import conversation_members, is_group_room
 
 __all__ = ["ChatClient", "ClientOptions", "LoginFailed", "PendingSend", "RoomInfo",
            "WrongCredentials"]
@@ -238,6 +240,7 @@ class PendingSend:
 class RoomInfo:
     kind: str = "room"
     peer: str | None = None
+    peers: tuple[str, ...] | None = None  # a group conversation's others, as registered
     private: bool = False
     topic: str = ""
     role: str | None = None  # the user's role in the room, when known
@@ -673,11 +676,13 @@ class ChatClient:
 
     # ------------------------------------------------------------------ sending
 
-    async def say(self, room: str | None, text: str, *, to: str | None = None,
+    async def say(self, room: str | None, text: str, *,
+                  to: str | tuple[str, ...] | None = None,
                   reply_to: int | None = None,
                   files: Sequence[Mapping[str, Any]] = (), thread: int | None = None,
                   poll: PollSpec | None = None) -> None:
-        """Send ``text`` to ``room`` (or as a dm ``to`` a user), keeping it until acked;
+        """Send ``text`` to ``room`` (or as a dm ``to`` a user, or to several: a group
+        conversation), keeping it until acked;
         ``reply_to``: the msg_id of a message of the room it answers; ``files``: the file
         objects of uploads to attach (``text`` may then be empty); ``thread``: the msg_id of
         the root of the thread it replies in; ``poll``: the message is a poll (``text`` its
@@ -688,7 +693,7 @@ class ChatClient:
         if to is not None:
             request = Dm(to=to, text=text, nonce=nonce, reply_to=reply_to, files=ids,
                          thread=thread, poll=poll)
-            label = self.label(dm_room_name(self.me, to))
+            label = self.label(_dm_room(self.me, to))
         else:
             assert room is not None
             request = Send(room=room, text=text, nonce=nonce, reply_to=reply_to, files=ids,
@@ -864,7 +869,7 @@ class ChatClient:
                 continue
             if isinstance(request, Send) and request.room == room:
                 return True
-            if isinstance(request, Dm) and dm_room_name(self.me, request.to) == room:
+            if isinstance(request, Dm) and _dm_room(self.me, request.to) == room:
                 return True
         return False
 
@@ -930,8 +935,9 @@ class ChatClient:
         may have come first, with what the server read in it), else as sent (with the file
         objects of its uploads)."""
         room = reply.room
-        if is_dm_room(room) and room not in self.rooms:
-            self.rooms[room] = RoomInfo(kind="dm", peer=self._peer_of(room))
+        if is_conversation(room) and room not in self.rooms:
+            self.rooms[room] = (RoomInfo(kind="dm", peer=self._peer_of(room))
+                                if is_dm_room(room) else RoomInfo(kind="group"))
         held = self.messages.get(room, reply.msg_id)
         if held is None:
             self.messages.apply(MessagePosted(
@@ -968,18 +974,43 @@ class ChatClient:
         first, _, second = room[1:].partition(":")
         return second if first == self.me.lower() else first
 
+    def _peers_of(self, room: str) -> list[str]:
+        """The others of group conversation ``room``: as the server named them, else from
+        the name (lower case)."""
+        info = self.rooms.get(room)
+        if info is not None and info.peers:
+            return list(info.peers)
+        return [name for name in conversation_members(room) if name != self.me.lower()]
+
     def label(self, room: str) -> str:
-        """How a room is shown: its name, or ``@peer`` for a conversation."""
+        """How a room is shown: its name, ``@peer`` for a 1:1 conversation, ``@bob,carol``
+        (the others, as ``/dm`` takes them) for a group conversation."""
+        if is_group_room(room):
+            return clean("@" + ",".join(self._peers_of(room)))
         return clean("@" + self._peer_of(room) if is_dm_room(room) else room)
 
     def room_arg(self, arg: str) -> str | None:
-        """A room named in a command: ``general``, ``@bob`` or ``@ann:bob``; None (and a
+        """A room named in a command: ``general``, ``@bob`` or ``@ann:bob``, ``@bob,carol``
+        (the group conversation of the user and them) or ``@ann:bob:carol``; None (and a
         message) when it is not a valid name."""
         arg = arg.strip()
         try:
             if arg.startswith("@") and ":" not in arg:
-                return dm_room_name(self.me, normalise_user(arg[1:]))
+                people = [normalise_user(name.strip()) for name in arg[1:].split(",")]
+                return conversation_name([self.me, *people])
             return normalise_room(arg)
+        except InvalidName as exc:
+            self.screen.problem(f"{clean(arg)!r}: {exc}")
+            return None
+
+    def users_arg(self, arg: str) -> str | tuple[str, ...] | None:
+        """Whom ``/dm`` writes to: ``bob`` (or ``@bob``), or ``bob,carol`` (several, comma
+        separated: a group conversation); None (and a message) when a name is not valid."""
+        if "," not in arg:
+            return self.user_arg(arg)
+        names = [name.strip().removeprefix("@") for name in arg.split(",")]
+        try:
+            return tuple(normalise_user(name) for name in names if name)
         except InvalidName as exc:
             self.screen.problem(f"{clean(arg)!r}: {exc}")
             return None
@@ -1037,7 +1068,7 @@ class ChatClient:
             return
         self.oldest.setdefault(room, entry.seq)
         if room not in self.rooms:  # a new conversation, or a room we were just invited to
-            self.rooms[room] = RoomInfo(kind="dm" if is_dm_room(room) else "room")
+            self.rooms[room] = RoomInfo(kind=kind_of(room))
         if isinstance(entry, TopicChanged):
             if entry.topic != self.rooms[room].topic:
                 self.rooms[room].topic = entry.topic
@@ -1186,7 +1217,7 @@ class ChatClient:
         info = self.rooms.get(room)
         if info is not None and info.notify is not None:
             return info.notify
-        return default_notify("dm" if is_dm_room(room) else "room")
+        return default_notify(kind_of(room))
 
     def my_last(self, room: str) -> MessagePosted | None:
         """The user's latest message in ``room`` that is held and not deleted."""
@@ -1199,9 +1230,12 @@ class ChatClient:
         """Keep what a room object says of a room the user is in."""
         room = str(obj["room"])
         info = self.rooms.setdefault(room, RoomInfo())
-        info.kind = str(obj.get("kind", "dm" if is_dm_room(room) else "room"))
+        info.kind = str(obj.get("kind", kind_of(room)))
         if isinstance(obj.get("peer"), str):
             info.peer = obj["peer"]
+        peers = obj.get("peers")
+        if isinstance(peers, list) and all(isinstance(name, str) for name in peers):
+            info.peers = tuple(peers)
         info.private = bool(obj.get("private"))
         info.topic = str(obj.get("topic") or "")
         if isinstance(obj.get("role"), str):
@@ -1607,3 +1641,15 @@ class ChatClient:
         UserTyping: _on_typing,
         Gap: _on_gap,
     }
+
+
+def _dm_room(me: str, to: str | tuple[str, ...]) -> str:
+    """The conversation a ``dm`` from ``me`` to ``to`` (a name, or several) goes to."""
+    return conversation_name((me, to) if isinstance(to, str) else (me, *to))
+
+
+def kind_of(room: str) -> str:
+    """The kind of room a (normalised) name says: ``dm``, ``group`` or ``room``."""
+    if is_group_room(room):
+        return "group"
+    return "dm" if is_dm_room(room) else "room"

@@ -150,7 +150,7 @@ def room_summary(obj: Mapping[str, Any], label: str) -> str:
     notification level when it is not the default (``/notify``), unread, pinned messages
     (``/pins``)."""
     text = label
-    if obj.get("private") and obj.get("kind") != "dm":
+    if obj.get("private") and obj.get("kind") not in ("dm", "group"):
         text += " (private)"
     notify = obj.get("notify")
     if notify in NOTIFY_LEVELS and notify != default_notify(str(obj.get("kind"))):

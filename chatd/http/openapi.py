@@ -43,7 +43,7 @@ from chatd.auth import MAX_PASSWORD_LENGTH
 from chatd.config import Config
 from chatd.files import MAX_NAME_CHARS
 from chatd.http.links import MAX_LINKS
-from chatd.protocol import NOTIFY_LEVELS, ROLES, codes
+from chatd.protocol import GROUP_MAX, NOTIFY_LEVELS, ROLES, codes
 from chatd.protocol.events import (
     AUDIT_PAGE_MAX,
     MAX_BAN_SECONDS,
@@ -89,7 +89,8 @@ EXAMPLE_AVATAR = "5f0c" + "7e" * 30
 # reads the same way for these). Upper case is accepted where the server folds it.
 USER_NAME = r"^[A-Za-z0-9_.-]{1,32}$"
 ROOM_NAME = r"^[A-Za-z0-9_-]{1,64}$"
-ROOM_OR_CONVERSATION = r"^(?:[A-Za-z0-9_-]{1,64}|@[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9_.-]{1,32})$"
+ROOM_OR_CONVERSATION = (r"^(?:[A-Za-z0-9_-]{1,64}"
+                        r"|@[A-Za-z0-9_.-]{1,32}(?::[A-Za-z0-9_.-]{1,32}){1,7})$")
 # Strings the server stores: no U+0000 (PostgreSQL text cannot hold it).
 NO_NUL = r"^[^\u0000]*$"
 
@@ -301,9 +302,11 @@ class _Builder:
                                         "lower case."},
             "RoomOrConversation": {
                 "type": "string", "pattern": ROOM_OR_CONVERSATION,
-                "description": "A room name, or a 1:1 conversation's `@a:b`: the two user "
-                               "names in lower case, sorted by code point (another order is "
-                               "`bad_request`).",
+                "description": "A room name, or a conversation's: a 1:1's `@a:b` (the two "
+                               "user names in lower case, sorted by code point), a group "
+                               "conversation's `@a:b:c` (its 3 to 8 people's names in lower "
+                               "case, strictly increasing by code point). Another order, a "
+                               "name twice in a group, or more than 8 is `bad_request`.",
             },
             "NotifyLevel": {"type": "string", "enum": list(NOTIFY_LEVELS),
                             "description": "`all`: every message; `mentions`: messages that "
@@ -464,8 +467,11 @@ class _Builder:
             "Room": self.sent(
                 {
                     "room": {"type": "string",
-                             "description": "Lower case; a conversation's `@a:b`."},
-                    "kind": {"type": "string", "enum": ["room", "dm"]},
+                             "description": "Lower case; a 1:1 conversation's `@a:b`, a "
+                                            "group conversation's `@a:b:c`."},
+                    "kind": {"type": "string", "enum": ["room", "dm", "group"],
+                             "description": "`dm`: a 1:1 conversation; `group`: a group "
+                                            "conversation (3 to 8 people)."},
                     "private": {"type": "boolean"},
                     "topic": {"type": "string", "maxLength": MAX_TOPIC_CHARS},
                     "owner": {"type": ["string", "null"],
@@ -485,6 +491,10 @@ class _Builder:
                     "peer": {"type": "string",
                              "description": "Only for kind `dm`: the other user, as "
                                             "registered."},
+                    "peers": {"type": "array", "items": {"type": "string"},
+                              "minItems": 2, "maxItems": GROUP_MAX - 1,
+                              "description": "Only for kind `group`: the other members, as "
+                                             "registered, sorted ignoring case."},
                     "pins": {"type": "integer", "minimum": 1,
                              "description": "How many of its messages are pinned; left out "
                                             "when none are."},
@@ -492,14 +502,22 @@ class _Builder:
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
                           "read_seq", "unread", "mentions", "notify", "role", "archived"],
                 description="A room or conversation as the asking user sees it.",
-                # `peer` is there for a conversation, and only then.
-                **{"if": {"properties": {"kind": {"const": "dm"}}},
-                   "then": {"required": ["peer"]},
-                   "else": {"not": {"required": ["peer"]}}},
+                # `peer` is there for a 1:1 conversation, `peers` for a group one, and
+                # only then.
+                allOf=[{"if": {"properties": {"kind": {"const": "dm"}}},
+                        "then": {"required": ["peer"]},
+                        "else": {"not": {"required": ["peer"]}}},
+                       {"if": {"properties": {"kind": {"const": "group"}}},
+                        "then": {"required": ["peers"]},
+                        "else": {"not": {"required": ["peers"]}}}],
                 examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
                            "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
                            "unread": 2, "mentions": 0, "notify": "all", "role": "member",
-                           "archived": False, "peer": "Bob"}],
+                           "archived": False, "peer": "Bob"},
+                          {"room": "@ann:bob:cy", "kind": "group", "private": True,
+                           "topic": "", "owner": None, "last_seq": 4, "member": True,
+                           "read_seq": 4, "unread": 0, "mentions": 0, "notify": "all",
+                           "role": "member", "archived": False, "peers": ["Bob", "Cy"]}],
             ),
             "File": self.sent(
                 {
@@ -1179,6 +1197,43 @@ class _Builder:
                     errors=(409, 429),
                 ),
             },
+            "/api/dm": {"post": self.op(
+                "Send a direct message",
+                "As the protocol's `dm`, for bots and scripts: to one person (`to` a user "
+                "name: the 1:1 conversation) or to several (`to` an array of 1 to "
+                f"{GROUP_MAX - 1} names, any case, repeats and the user's own folded away: "
+                "the group conversation of the user and them, made on the first message "
+                f"with all of them as members). More than {GROUP_MAX} people in all is 400; "
+                "a name that is nobody is 404, naming it. Answered once the message is "
+                "committed; the same `nonce` again stores nothing and answers the first "
+                "message, with `duplicate`.",
+                tag="rooms", op_id="sendDirectMessage",
+                body=_json(self.body({
+                    "to": {"anyOf": [_ref("UserName"),
+                                     {"type": "array", "items": _ref("UserName"),
+                                      "minItems": 1, "maxItems": GROUP_MAX}]},
+                    "text": {"type": "string", "maxLength": limits.max_text_chars,
+                             "pattern": NO_NUL,
+                             "description": "May be empty when `files` are attached."},
+                    "nonce": {"type": "string", "minLength": 1, "maxLength": 64,
+                              "pattern": NO_NUL},
+                    "files": {"type": "array", "maxItems": MAX_FILES,
+                              "items": {"type": "integer", "minimum": 1}},
+                    "reply_to": {"type": "integer", "minimum": 1},
+                    "thread": {"type": "integer", "minimum": 1},
+                    "broadcast": {"type": "boolean"},
+                    "poll": {"anyOf": [_ref("NewPoll"), {"type": "null"}],
+                             "description": "Null, or left out: no poll."},
+                }, ["to", "text", "nonce"]), {"to": ["bob", "cy"], "text": "lunch?",
+                                              "nonce": "5f0c"}),
+                ok=ok(200, "Stored.", self.sent(
+                    {"room": _ref("RoomOrConversation"), "seq": seq_schema,
+                     "msg_id": {"type": "integer", "minimum": 1},
+                     "ts": {"type": "integer", "minimum": 0},
+                     "duplicate": {"const": True}},
+                    required=["room", "seq", "msg_id", "ts"])),
+                errors=(403, 404, 409, 429),
+            )},
             "/api/rooms/{room}/messages": {"get": self.op(
                 "Read a room's history",
                 "A page of the room's log, oldest first, as the protocol's `history`. Give "

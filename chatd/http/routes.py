@@ -64,7 +64,7 @@ from chatd.protocol import (
     Sent,
     ServerEvent,
     codes,
-    is_dm_room,
+    is_conversation,
     normalise_room,
     normalise_user,
     parse_request,
@@ -487,8 +487,8 @@ async def _admin_delete_room(request: Request, app: App, params: dict[str, str])
         room = normalise_room(params["room"])
     except InvalidName as exc:
         raise ChatError(codes.BAD_REQUEST, f"the room name in the path: {exc}") from None
-    if is_dm_room(room):
-        raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be deleted")
+    if is_conversation(room):
+        raise ChatError(codes.BAD_REQUEST, "a conversation cannot be deleted")
     return json_reply(200, await admin.delete_room(app, user, room))
 
 
@@ -690,6 +690,9 @@ ROUTES: list[Route] = [
     _route(r"/api/emoji/images/(?P<sha256>[^/]+)", {"GET": get_emoji_image}),
     _route(r"/api/emoji/(?P<name>[^/]+)", {"DELETE": remove_emoji}),
     _route(r"/api/users/(?P<name>[^/]+)", {"GET": _user_profile}),
+    # for bots and scripts: the socket's dm (to a name, or an array of names: a group
+    # conversation), answered after the commit as the socket acknowledges it
+    _route(r"/api/dm", {"POST": operation("dm", _body)}),
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),
         "POST": operation("create_room", _body, status=201),

@@ -15,7 +15,13 @@ from typing import Any, ClassVar, Final
 
 from chatd.protocol import codes
 from chatd.protocol.markup import MAX_EMOJI_CHARS, custom_emoji_name, normalise_emoji
-from chatd.protocol.names import InvalidName, normalise_new_room, normalise_room, normalise_user
+from chatd.protocol.names import (
+    GROUP_MAX,
+    InvalidName,
+    normalise_new_room,
+    normalise_room,
+    normalise_user,
+)
 from chatd.protocol.profiles import (
     MAX_DISPLAY_NAME_CHARS,
     MAX_STATUS_TEXT_CHARS,
@@ -195,9 +201,9 @@ ROLES: Final = ("member", "moderator", "owner")
 
 
 def default_notify(kind: str) -> str:
-    """The level of a membership nobody set: ``"all"`` for a 1:1 conversation (kind
-    ``dm``), ``"mentions"`` for a room."""
-    return "all" if kind == "dm" else "mentions"
+    """The level of a membership nobody set: ``"all"`` for a conversation (kind ``dm`` or
+    ``group``), ``"mentions"`` for a room."""
+    return "mentions" if kind == "room" else "all"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -320,10 +326,13 @@ class CustomEmojiList(Request):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Dm(Request):
-    """A 1:1 message; the conversation is a room of its own, created on first use."""
+    """A message to one person (``to`` a user name: the 1:1 conversation) or to several
+    (``to`` a tuple of 1 to :data:`GROUP_MAX` user names, none twice in any case: the
+    conversation of the sender and them, a group conversation from three people in all).
+    The conversation is a room of its own, created on first use."""
 
     OP: ClassVar[str] = "dm"
-    to: str
+    to: str | tuple[str, ...]
     text: str
     nonce: str
     reply_to: int | None = None
@@ -1937,8 +1946,25 @@ def _new_room(obj: Mapping[str, Any]) -> str:
         raise _Invalid(f"'room': {exc}") from None
 
 
+def _recipients(obj: Mapping[str, Any]) -> str | tuple[str, ...]:
+    """``dm``'s ``to``: a user name, or an array of 1 to :data:`GROUP_MAX` user names (the
+    sender may be among them), repeats in any case folded away (the first spelling kept)."""
+    value = obj.get("to")
+    if not isinstance(value, list):
+        return _user(obj, "to")
+    if not value or len(value) > 4 * GROUP_MAX:
+        raise _Invalid(f"'to' must be a user name or an array of 1-{GROUP_MAX - 1} user names")
+    names: dict[str, str] = {}
+    for item in value:
+        name = _user({"to": item}, "to")
+        names.setdefault(name.lower(), name)
+    if len(names) > GROUP_MAX:
+        raise _Invalid(f"a conversation has at most {GROUP_MAX} people")
+    return tuple(names.values())
+
+
 def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
-    to = _user(obj, "to")
+    to = _recipients(obj)
     files = _files(obj)
     poll = _poll(obj)
     text = _text(obj, limits, blank=bool(files) and poll is None)

@@ -7,13 +7,22 @@ names keep the case their owner chose and are compared case-insensitively by sto
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable
 
 __all__ = [
+    "CONVERSATION_KINDS",
+    "GROUP_MAX",
     "RESERVED_USERS",
     "InvalidName",
+    "conversation_members",
+    "conversation_name",
     "dm_room_name",
+    "group_room_name",
+    "is_conversation",
     "is_dm_room",
+    "is_group_room",
     "normalise_new_room",
     "normalise_new_user",
     "normalise_room",
@@ -22,9 +31,20 @@ __all__ = [
 
 _USER = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 _ROOM = re.compile(r"[a-z0-9_-]{1,64}")
-# A 1:1 conversation: "@" and the two user names, lower-cased, sorted, joined by ":". Neither
-# "@" nor ":" can be in a room name, so no room a user creates can take a conversation's name.
-_DM = re.compile(r"@([a-z0-9_.-]{1,32}):([a-z0-9_.-]{1,32})")
+# A conversation: "@" and its members' user names, lower-cased, sorted by code point, joined
+# by ":" (two for a 1:1 conversation, the same one twice for notes to self; three to eight for
+# a group conversation, each once). Neither "@" nor ":" can be in a room name, so no room a
+# user creates can take a conversation's name.
+_CONVERSATION = re.compile(r"@[a-z0-9_.-]{1,32}(?::[a-z0-9_.-]{1,32}){1,7}")
+
+#: The most people a conversation has, its starter included (docs/protocol.md, "Group
+#: conversations"): as Slack's group DMs (MPDM) and Mattermost's group messages.
+GROUP_MAX = 8
+
+#: The room kinds of conversations: ``"dm"`` (1:1, notes to self included) and ``"group"``
+#: (3 to :data:`GROUP_MAX` people). Neither has an owner, a topic or moderators; nobody
+#: leaves one or is invited, kicked or banned; the set of people is the name.
+CONVERSATION_KINDS: frozenset[str] = frozenset({"dm", "group"})
 
 
 #: Names no new account may take, lower-cased: the words of group mentions (``@room``, ``@all``,
@@ -77,19 +97,25 @@ def normalise_new_room(name: object) -> str:
 
 
 def normalise_room(name: object) -> str:
-    """The name of an existing room or 1:1 conversation, in lower case: a room name (see
-    :func:`normalise_new_room`) or a conversation's ``@user:user`` as :func:`dm_room_name`
-    makes it.
+    """The name of an existing room or conversation, in lower case: a room name (see
+    :func:`normalise_new_room`), a 1:1 conversation's ``@user:user`` as :func:`dm_room_name`
+    makes it, or a group conversation's ``@user:user:user...`` as :func:`group_room_name`
+    makes it (any case: folded).
 
     Raises:
-        InvalidName: it is neither.
+        InvalidName: it is none of them (a name starting with ``@`` whose names are out of
+            order, repeated in a group, more than :data:`GROUP_MAX`, or no user names).
     """
-    if isinstance(name, str) and name.startswith("@") and name.isascii():
+    if isinstance(name, str) and name.startswith("@"):
         lowered = name.lower()
-        found = _DM.fullmatch(lowered)
-        if found and found[1] <= found[2]:
-            return lowered
-        raise InvalidName("a conversation is named @user:user, the two names in order")
+        if name.isascii() and _CONVERSATION.fullmatch(lowered):
+            people = lowered[1:].split(":")
+            if len(people) == 2 and people[0] <= people[1]:
+                return lowered
+            if all(a < b for a, b in itertools.pairwise(people)):
+                return lowered
+        raise InvalidName("a conversation is named @user:user (a group: @user:user:user..., "
+                          f"at most {GROUP_MAX}), the names in lower case, in order, none twice")
     return normalise_new_room(name)
 
 
@@ -99,6 +125,56 @@ def dm_room_name(user: str, other: str) -> str:
     return f"@{first}:{second}"
 
 
-def is_dm_room(room: str) -> bool:
-    """Whether a normalised room name names a 1:1 conversation."""
+def group_room_name(names: Iterable[str]) -> str:
+    """The name of the group conversation of (valid) user names ``names``, given in any order
+    and case, repeats folded: ``@`` and the names in lower case, sorted by code point, joined
+    by ``:``.
+
+    Raises:
+        InvalidName: fewer than 3 or more than :data:`GROUP_MAX` people.
+    """
+    people = sorted({name.lower() for name in names})
+    if not 3 <= len(people) <= GROUP_MAX:
+        raise InvalidName(f"a group conversation has 3 to {GROUP_MAX} people")
+    return "@" + ":".join(people)
+
+
+def conversation_name(names: Iterable[str]) -> str:
+    """The name of the conversation of (valid) user names ``names`` (the starter's
+    included), any order and case, repeats folded: notes to self for one person, the 1:1
+    conversation for two, the group conversation for three to :data:`GROUP_MAX`.
+
+    Raises:
+        InvalidName: no names, or more than :data:`GROUP_MAX` people.
+    """
+    people = sorted({name.lower() for name in names})
+    if not people:
+        raise InvalidName("a conversation has at least one person")
+    if len(people) > GROUP_MAX:
+        raise InvalidName(f"a conversation has at most {GROUP_MAX} people")
+    if len(people) <= 2:
+        return dm_room_name(people[0], people[-1])
+    return group_room_name(people)
+
+
+def conversation_members(room: str) -> list[str]:
+    """The user names (lower case, in the name's order) a normalised conversation name is
+    made of: one for notes to self, two for a 1:1, three or more for a group."""
+    return sorted(set(room[1:].split(":")))
+
+
+def is_conversation(room: str) -> bool:
+    """Whether a normalised room name names a conversation, 1:1 or group (no owner, no
+    topic, nobody leaves or is invited: see :data:`CONVERSATION_KINDS`)."""
     return room.startswith("@")
+
+
+def is_dm_room(room: str) -> bool:
+    """Whether a normalised room name names a 1:1 conversation (notes to self included),
+    not a group conversation."""
+    return room.startswith("@") and room.count(":") == 1
+
+
+def is_group_room(room: str) -> bool:
+    """Whether a normalised room name names a group conversation (3 or more people)."""
+    return room.startswith("@") and room.count(":") > 1

@@ -179,13 +179,16 @@ class Credentials:
 class Room:
     """A room as a user sees it. ``last_seq`` is 0 for a room with no message yet.
 
-    ``kind`` is ``"room"`` or ``"dm"`` (a 1:1 conversation, always private, named
+    ``kind`` is ``"room"``, ``"dm"`` (a 1:1 conversation, always private, named
     ``@a:b`` by :func:`chatd.protocol.names.dm_room_name`; ``peer`` is the other user's name
-    as registered, seen from the user who asked). ``member``, ``read_seq`` and ``unread`` are
-    the asking user's: their read marker and how many messages by others came after it (capped
-    at :data:`UNREAD_CAP`), and ``mentions``, how many of those name them; ``notify``, the
-    notification level they set for it (None: they set none, and the default of the kind,
-    :func:`chatd.protocol.default_notify`, applies). Methods that do not say they fill them
+    as registered, seen from the user who asked) or ``"group"`` (a group conversation of 3
+    to 8 people, as private, named by :func:`chatd.protocol.names.group_room_name`;
+    ``peers``, the other members' names as registered, sorted ignoring case). ``member``,
+    ``read_seq`` and ``unread`` are the asking user's: their read marker and how many
+    messages by others came after it (capped at :data:`UNREAD_CAP`), and ``mentions``, how
+    many of those name them; ``notify``, the notification level they set for it (None:
+    they set none, and the default of the kind, :func:`chatd.protocol.default_notify`,
+    applies). Methods that do not say they fill them
     leave the defaults."""
 
     id: int
@@ -196,6 +199,7 @@ class Room:
     last_seq: int
     kind: str = "room"
     peer: str | None = None
+    peers: tuple[str, ...] | None = None  # a group conversation's other members
     member: bool = True
     read_seq: int = 0
     unread: int = 0
@@ -354,11 +358,15 @@ MAX_REACTIONS = 20
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Conversation:
-    """A 1:1 conversation, as :meth:`Storage.direct_room` finds or creates it."""
+    """A conversation, 1:1 or group, as :meth:`Storage.direct_room` finds or creates it:
+    ``peer``, the other person of a 1:1 (the user themselves in notes to self; None for a
+    group), ``peers``, every other person (as registered, sorted ignoring case; the peer
+    alone for a 1:1)."""
 
     room: Room
-    peer: str
+    peer: str | None
     created: bool
+    peers: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1540,10 +1548,16 @@ class Storage(Protocol):
         Raises ChatError('not_found') when there is no such room, ChatError('bad_request')
         for a conversation (one cannot leave a 1:1 conversation)."""
 
-    async def direct_room(self, user_id: int, peer: str) -> Conversation:
-        """The 1:1 conversation between the user and ``peer`` (any case), created with both
-        as members on first use. A conversation with oneself is allowed (notes to self).
-        Raises ChatError('not_found') when there is no user called ``peer``."""
+    async def direct_room(self, user_id: int, peer: str | Sequence[str]) -> Conversation:
+        """The conversation of the user and ``peer`` (a user name, any case) or of the user
+        and every name of ``peer`` (a sequence, any case, repeats and the user's own name
+        folded away): notes to self for the user alone, the 1:1 conversation (kind ``dm``)
+        for two people, the group conversation (kind ``group``, named by
+        :func:`chatd.protocol.names.group_room_name`) for three to ``GROUP_MAX``. Created
+        on first use with all of them as members, in one statement: two first messages at
+        once give one room.
+        Raises ChatError('not_found') naming the first name that is nobody,
+        ChatError('bad_request') past ``GROUP_MAX`` people in all."""
 
     async def member_page(self, user_id: int, room: str, *, after: str = "",
                           limit: int | None = None) -> MemberPage:

@@ -230,8 +230,8 @@ def _room_refusal(room: str, row: Any, *, manage: bool = False) -> None:
     there is no such room)."""
     if row is None or row["kind"] is None:
         raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
-    if row["kind"] == "dm":
-        raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation has no webhooks")
+    if row["kind"] != "room":
+        raise ChatError(codes.BAD_REQUEST, "a conversation has no webhooks")
     if manage and not row["manager"]:
         raise ChatError(codes.FORBIDDEN, f"only the owner of {room!r} (or an admin) may")
 

@@ -519,8 +519,8 @@ def _role(person: _Person, room: _Room) -> str | None:
 
 def _moderates(person: _Person | None, room: _Room) -> bool:
     """Whether the person moderates the room: its owner, a moderator or an administrator;
-    nobody moderates a 1:1 conversation."""
-    if person is None or room.kind == "dm":
+    nobody moderates a conversation (1:1 or group)."""
+    if person is None or room.kind != "room":
         return False
     return person.admin or _role(person, room) in ("owner", "moderator")
 
@@ -745,7 +745,7 @@ def _purge(change: NewChange, room: _Room, actor: _Person | None, target: _Perso
     the author's own and the audit row names no actor."""
     operator = change.user_id == COMMAND_LINE
     if not operator and (actor is None or not (
-            _moderates(actor, room) or (room.kind == "dm" and actor.admin))):
+            _moderates(actor, room) or (room.kind != "room" and actor.admin))):
         return ChatError(codes.FORBIDDEN, f"only the owner or the moderators of {room.name!r} "
                          "can delete others' messages")
     if target is None:
@@ -807,8 +807,8 @@ def _archive(change: NewChange, room: _Room, actor: _Person | None, now: int,
              entries: list[_Entry], audit: list[_Audit]) -> Appended | ChatError:
     """Archive (``change.on``) or unarchive ``room``, by its owner or an administrator (the
     room's last_seq, unchanged, when it already is so)."""
-    if room.kind == "dm":
-        return ChatError(codes.FORBIDDEN, "a 1:1 conversation cannot be archived")
+    if room.kind != "room":
+        return ChatError(codes.FORBIDDEN, "a conversation cannot be archived")
     if actor is None or not (actor.admin or actor.id == room.owner_id):
         return ChatError(codes.FORBIDDEN,
                          f"only the owner of {room.name!r} or an administrator can archive it")
@@ -834,8 +834,8 @@ def _moderation_refusal(change: NewChange, room: _Room, actor: _Person | None,
                         target: _Person | None, now: int) -> ChatError | None:
     """Why ``actor`` may not make the moderation change to ``target``, if they may not."""
     verb = _VERBS[change.kind]
-    if room.kind == "dm":
-        return ChatError(codes.FORBIDDEN, "nobody moderates a 1:1 conversation")
+    if room.kind != "room":
+        return ChatError(codes.FORBIDDEN, "nobody moderates a conversation")
     if actor is None or not _moderates(actor, room):
         return ChatError(codes.FORBIDDEN,
                          f"only the owner or the moderators of {room.name!r} can {verb} it")

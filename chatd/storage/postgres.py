@@ -54,9 +54,11 @@ could before: the resend is their duplicate.
 
 Rooms and conversations share the ``rooms`` table. A 1:1 conversation is a room of kind ``dm``,
 private, without owner, named by :func:`chatd.protocol.names.dm_room_name`, with both users as
-members; it is created only by :meth:`PostgresStorage.direct_room`, never by joining, and nobody
-leaves it, is invited into it or is kicked from it. Creating one races when both users start
-talking at once: each side inserts the room (with its two memberships, in the same statement)
+members; a group conversation (migration 0035) is the same of kind ``group``, named by
+:func:`chatd.protocol.names.group_room_name`, with its 3 to 8 people as members. Either is
+created only by :meth:`PostgresStorage.direct_room`, never by joining, and nobody
+leaves it, is invited into it or is kicked from it. Creating one races when two start
+talking at once: each side inserts the room (with all its memberships, in the same statement)
 ``ON CONFLICT (name) DO NOTHING``; the loser's insert waits for the winner's commit and does
 nothing, and the loser then reads the winner's room in a fresh statement (a statement cannot
 see a row committed after its own snapshot was taken). Private rooms, conversations alike, are
@@ -98,7 +100,7 @@ import trio
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.protocol import codes
-from chatd.protocol.names import dm_room_name, is_dm_room
+from chatd.protocol.names import GROUP_MAX, conversation_name, is_conversation
 from chatd.search import SearchQuery
 from chatd.storage import bots
 from chatd.storage.base import (
@@ -284,7 +286,9 @@ _READABLE = """
 _ROLE = "CASE WHEN r.owner_id = m.user_id THEN 'owner' ELSE m.role END"
 
 # The other member of conversation r, as user {me} sees it (themselves only in a conversation
-# with oneself); no row for a room. Joined LATERAL as "peer".
+# with oneself); no row for a room. Joined LATERAL as "peer". And the other members of a group
+# conversation (migration 0035), as registered, sorted ignoring case: "peers" (NULL names
+# for any other kind; the kind tests are one-time filters: a room reads no membership here).
 _PEER_JOIN = """
 LEFT JOIN LATERAL (
     SELECT pu.name FROM memberships pm JOIN users pu ON pu.id = pm.user_id
@@ -292,6 +296,11 @@ LEFT JOIN LATERAL (
     ORDER BY pm.user_id = {me}
     LIMIT 1
 ) peer ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(gu.name ORDER BY lower(gu.name) COLLATE "C") AS names
+    FROM memberships gm JOIN users gu ON gu.id = gm.user_id
+    WHERE r.kind = 'group' AND gm.room_id = r.id AND gm.user_id <> {me}
+) peers ON true
 """
 
 # The quote of message q (sender qu) in a reply: who wrote it and how it begins, or that it
@@ -313,7 +322,7 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
 # The notification level is a column of the membership (migration 0012): no lookup of its own.
 _MEMBER_COLUMNS = f"""
 m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
-{_ROLE} AS role, peer.name AS peer,
+{_ROLE} AS role, peer.name AS peer, peers.names AS peers,
 CASE WHEN r.last_seq > m.read_seq
      THEN chatd_unread_messages(r.id, m.read_seq, r.last_seq, m.user_id, {UNREAD_CAP})
      ELSE 0 END
@@ -696,7 +705,8 @@ SELECT {_ROOM_COLUMNS} FROM r LEFT JOIN users o ON o.id = r.owner_id
 # Run after the room's bans lock was taken shared (see _SQL_LOCK_BANS_SHARED).
 _SQL_JOIN_ROOM = f"""
 WITH r AS (
-    SELECT {_ROOM_COLUMNS}, peer.name AS peer, me.user_id IS NOT NULL AS was_member, me.notify,
+    SELECT {_ROOM_COLUMNS}, peer.name AS peer, peers.names AS peers,
+           me.user_id IS NOT NULL AS was_member, me.notify,
            CASE WHEN r.owner_id = $2 THEN 'owner' ELSE coalesce(me.role, 'member') END AS role,
            {_BANNED.format(room="r.id", user="$2")} AS banned
     FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
@@ -782,14 +792,15 @@ WITH r AS (
 SELECT (SELECT kind FROM r) AS kind, EXISTS (SELECT 1 FROM gone) AS was_member
 """
 
-# Direct rooms, step 1: the user ($1) and the peer ($2, any case); one or two rows.
+# Direct rooms, step 1: the user ($1) and the others ($2, lower case); a row each found.
 _SQL_DIRECT_USERS = """
-SELECT id, name, id = $1 AS is_me, lower(name) = lower($2) AS is_peer
-FROM users WHERE id = $1 OR lower(name) = lower($2)
+SELECT id, name, id = $1 AS is_me FROM users
+WHERE id = $1 OR lower(name) = ANY($2::text[])
 """
 
-# Direct rooms, step 2: the conversation called $1, created with members $2 if it does not
-# exist in this statement's snapshot. The room and its memberships are one statement, so nobody
+# Direct rooms, step 2: the conversation called $1 (of kind $3: 'dm' for one or two people,
+# 'group' for three to eight), created with members $2 if it does not exist in this
+# statement's snapshot. The room and its memberships are one statement, so nobody
 # ever sees one without the other. No row at all when another session created the room after
 # this snapshot was taken (the INSERT then waited for it and did nothing): step 3 reads it.
 # NOT EXISTS keeps the common case (the conversation exists) from spending a rooms.id.
@@ -798,7 +809,7 @@ WITH found AS (
     SELECT * FROM rooms WHERE name = $1
 ), created AS (
     INSERT INTO rooms (name, kind, private)
-    SELECT $1, 'dm', true WHERE NOT EXISTS (SELECT 1 FROM found)
+    SELECT $1, $3, true WHERE NOT EXISTS (SELECT 1 FROM found)
     ON CONFLICT (name) DO NOTHING
     RETURNING *
 ), members AS (
@@ -1003,7 +1014,8 @@ DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2 RETURNING 1
 _SQL_FORGET_SUBSCRIPTION = "DELETE FROM push_subscriptions WHERE endpoint = $1 RETURNING 1"
 
 # Who gets a push for each new message ($1 rooms, $2 seqs), with each of their subscriptions.
-# Three walks, each from keys: a conversation's members (two rows); the message's rows of
+# Three walks, each from keys: a conversation's members (two rows, eight at most in a group
+# conversation); the message's rows of
 # ``mentions`` (written with it, the sender aside) and those members' levels; the room's
 # members at 'all' (memberships_notify_all_idx). A room's other members, at its default
 # ('mentions'), cost nothing. Then each found user's subscriptions and name, by key: users
@@ -1020,10 +1032,13 @@ WITH b AS (
     SELECT b.room, b.seq, m.user_id, 'dm' AS reason
     FROM b CROSS JOIN LATERAL (
         SELECT m.user_id FROM memberships m
-        WHERE b.kind = 'dm' AND m.room_id = b.room_id AND m.user_id <> b.sender_id
-          AND coalesce(m.notify, 'all') <> 'none'
+        WHERE b.kind IN ('dm', 'group') AND m.room_id = b.room_id
+          AND m.user_id <> b.sender_id
+          -- a 1:1 alerts at 'mentions' too; a group conversation (migration 0035) only at
+          -- 'all' (its default), at 'mentions' by the mention rows below
+          AND coalesce(m.notify, 'all') IN ('all', CASE b.kind WHEN 'dm' THEN 'mentions' END)
         ORDER BY m.user_id  -- the primary key's order: a probe of it, never a scan
-        LIMIT 2
+        LIMIT 8  -- GROUP_MAX: a conversation's members
     ) m
     UNION ALL
     SELECT b.room, b.seq, mn.user_id, 'mention'
@@ -1031,10 +1046,11 @@ WITH b AS (
     CROSS JOIN LATERAL (
         SELECT 1 FROM memberships m
         WHERE m.room_id = b.room_id AND m.user_id = mn.user_id
-          AND coalesce(m.notify, 'mentions') <> 'none'
+          AND coalesce(m.notify, CASE b.kind WHEN 'room' THEN 'mentions' ELSE 'all' END)
+              <> 'none'
         LIMIT 1
     ) m
-    WHERE b.kind = 'room'
+    WHERE b.kind IN ('room', 'group')
     UNION ALL
     SELECT b.room, b.seq, m.user_id, 'message'
     FROM b JOIN memberships m ON m.room_id = b.room_id AND m.notify = 'all'
@@ -2889,6 +2905,8 @@ def _room(row: Any, **view: Any) -> Room:
         value = row.get(key)
         if value is not None:
             view[key] = value
+    if row.get("peers") is not None:  # a group conversation's (a list from JSON rows)
+        view["peers"] = tuple(row["peers"])
     return Room(
         id=row["id"],
         name=row["name"],
@@ -3569,10 +3587,10 @@ class PostgresStorage:
         The room comes with ``kind`` and, for a conversation, ``peer`` filled."""
         row, created = await self._run(self._do_join_room, user_id, name, create)
         if row is None:
-            what = "conversation" if is_dm_room(name) else "room"
+            what = "conversation" if is_conversation(name) else "room"
             raise ChatError(codes.NOT_FOUND, f"there is no {what} {name!r}")
         if row["private"] and not row["was_member"]:
-            what = "conversation" if row["kind"] == "dm" else "room"
+            what = "room" if row["kind"] == "room" else "conversation"
             raise ChatError(codes.FORBIDDEN, f"{what} {name!r} is private")
         if row["banned"] and not row["was_member"]:
             raise ChatError(codes.FORBIDDEN, f"you are banned from {name!r}")
@@ -3586,7 +3604,7 @@ class PostgresStorage:
                 await conn.execute(_SQL_LOCK_BANS_SHARED, name)
                 row = await conn.fetchrow(_SQL_JOIN_ROOM, name, user_id)
             created = False
-            if row is None and create and not is_dm_room(name):
+            if row is None and create and not is_conversation(name):
                 # No such room yet: create it (or lose the race), then join. A room just made
                 # has no bans; one made by another join meanwhile is joined as any other.
                 status = await conn.execute(_SQL_CREATE_PUBLIC_ROOM, name, user_id)
@@ -3600,38 +3618,54 @@ class PostgresStorage:
         row = await self._run(self._pool.fetchrow, _SQL_LEAVE_ROOM, name, user_id)
         if row["kind"] is None:
             raise ChatError(codes.NOT_FOUND, f"there is no room {name!r}")
-        if row["kind"] == "dm":
-            raise ChatError(codes.BAD_REQUEST, "a 1:1 conversation cannot be left")
+        if row["kind"] != "room":
+            raise ChatError(codes.BAD_REQUEST, "a conversation cannot be left")
         return bool(row["was_member"])
 
     # -- conversations and membership ---------------------------------------------------------
 
-    async def direct_room(self, user_id: int, peer: str) -> Conversation:
-        """See :meth:`Storage.direct_room`. The room comes with ``kind`` and ``peer`` filled.
+    async def direct_room(self, user_id: int, peer: str | Sequence[str]) -> Conversation:
+        """See :meth:`Storage.direct_room`. The room comes with ``kind`` and ``peer`` (1:1)
+        or ``peers`` (group) filled.
 
-        Two or three statements in one crossing: find both users (the conversation is named
-        after both, and only the peer's name is given), then find or create the room; if
-        another session created it meanwhile (both users starting the conversation at once),
-        read the winner's room."""
-        return await self._run(self._do_direct_room, user_id, peer)
+        Two or three statements in one crossing: find the users (the conversation is named
+        after all of them, and only the others' names are given), then find or create the
+        room with every membership; if another session created it meanwhile (two first
+        messages at once), read the winner's room."""
+        others = [peer] if isinstance(peer, str) else list(peer)
+        return await self._run(self._do_direct_room, user_id, others)
 
-    async def _do_direct_room(self, user_id: int, peer: str) -> Conversation:
+    async def _do_direct_room(self, user_id: int, others: list[str]) -> Conversation:
+        wanted = {name.lower() for name in others}
         async with self._pool.acquire() as conn:
-            users = await conn.fetch(_SQL_DIRECT_USERS, user_id, peer)
+            users = await conn.fetch(_SQL_DIRECT_USERS, user_id, sorted(wanted))
             me = next((row for row in users if row["is_me"]), None)
-            other = next((row for row in users if row["is_peer"]), None)
-            if other is None:
-                raise ChatError(codes.NOT_FOUND, f"there is no user {peer!r}")
             if me is None:
                 raise ChatError(codes.NOT_FOUND, "no such user")
-            name = dm_room_name(me["name"], other["name"])
-            row = await conn.fetchrow(_SQL_DIRECT_ROOM, name, sorted({me["id"], other["id"]}))
+            found = {row["name"].lower(): row for row in users}
+            missing = [name for name in others if name.lower() not in found]
+            if missing:
+                raise ChatError(codes.NOT_FOUND, f"there is no user {missing[0]!r}")
+            people = {me["name"].lower()} | wanted
+            if len(people) > GROUP_MAX:
+                raise ChatError(codes.BAD_REQUEST,
+                                f"a conversation has at most {GROUP_MAX} people")
+            name = conversation_name(people)
+            kind = "group" if len(people) > 2 else "dm"
+            ids = sorted({found[person]["id"] for person in people})
+            row = await conn.fetchrow(_SQL_DIRECT_ROOM, name, ids, kind)
             created = row is not None and row["created"]
             if row is None:  # lost the race to create it: the winner has committed by now
                 row = await conn.fetchrow(_SQL_ROOM_BY_NAME, name)
             assert row is not None, "conversations are never deleted"
-        room = _room(row, peer=other["name"])
-        return Conversation(room=room, peer=other["name"], created=created)
+        peers = sorted((found[person]["name"] for person in people - {me["name"].lower()}),
+                       key=str.lower)
+        if kind == "group":
+            return Conversation(room=_room(row, peers=tuple(peers)), peer=None,
+                                peers=tuple(peers), created=created)
+        other = peers[0] if peers else me["name"]
+        return Conversation(room=_room(row, peer=other), peer=other, peers=(other,),
+                            created=created)
 
     async def member_page(self, user_id: int, room: str, *, after: str = "",
                           limit: int | None = None) -> MemberPage:
@@ -3670,8 +3704,8 @@ class PostgresStorage:
             raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if not row["member"]:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
-        if row["kind"] == "dm":
-            raise ChatError(codes.FORBIDDEN, "nobody can be invited into a 1:1 conversation")
+        if row["kind"] != "room":
+            raise ChatError(codes.FORBIDDEN, "nobody can be invited into a conversation")
         if row["archived"]:
             raise ChatError(codes.ARCHIVED, f"{room!r} is archived: nobody joins it")
         if row["invitee"] is None:

@@ -5,6 +5,8 @@
 
 // -- roles and controls -----------------------------------------------------------------------
 
+import { isConversation } from "./conversations.js";
+
 export const ROLES = ["owner", "moderator", "member"];
 
 /** How much a role weighs when removing someone: administrator > owner > moderator > member. */
@@ -15,13 +17,13 @@ export function rank(role, admin = false) {
 
 /** Whether someone with `role` in a room (and `admin` on the server) moderates it. */
 export function moderates(room, admin) {
-  if (!room || room.kind === "dm" || room.draft) return false;
+  if (!room || isConversation(room) || room.draft) return false;
   return Boolean(admin) || room.role === "owner" || room.role === "moderator";
 }
 
 /** Whether they may hand the room over, change roles, archive it: its owner and admins. */
 export function runs(room, admin) {
-  if (!room || room.kind === "dm" || room.draft) return false;
+  if (!room || isConversation(room) || room.draft) return false;
   return Boolean(admin) || room.role === "owner";
 }
 

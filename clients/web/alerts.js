@@ -9,13 +9,16 @@
 // person follows it (`set_notify`, the room objects' `notify`, the `notify` event):
 //
 //   "all"       every message by someone else
-//   "mentions"  messages that mention the person as @name; in a direct conversation every
-//               message is addressed to the person, so it counts as a mention there
+//   "mentions"  messages that mention the person as @name; in a 1:1 conversation every
+//               message is addressed to the person, so it counts as a mention there (its menu
+//               offers only "all" and "none"); in a group conversation, as in a room
 //   "none"      muted: nothing, not even a mention (the mention still shows as the room's "@"
 //               badge and in the title's count, as Slack and Mattermost do)
 //
 // A room the server has not told the level of has the default for its kind: "all" for a
-// direct conversation, "mentions" for a room.
+// conversation (1:1 or group), "mentions" for a room. A group's message at "all" alerts as a
+// direct message does (kind "dm", the title naming its people); at "mentions", only one that
+// names the person (kind "mention"), as the server's pushes do (docs/protocol.md).
 //
 // A message alerts when it is new to the page, after the read marker (not read on another
 // device already), by someone else, not deleted, wanted at the room's level, not older than
@@ -49,6 +52,7 @@ import { displayName } from "./profiles.js";
 import { pollSummary } from "./polls.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 import { sameUser } from "./store.js";
+import { alertPlace, conversationLabel, isConversation, nameLabel } from "./conversations.js";
 
 /** The notification levels, as the server names them. */
 export const LEVELS = Object.freeze(["all", "mentions", "none"]);
@@ -76,9 +80,9 @@ export function isLevel(value) {
   return LEVELS.includes(value);
 }
 
-/** The level of a room the server has not told the level of: by its kind. */
+/** The level of a room the server has not told the level of: by its kind (a conversation's: all). */
 export function defaultLevel(kind) {
-  return kind === "dm" ? "all" : "mentions";
+  return kind === "dm" || kind === "group" ? "all" : "mentions";
 }
 
 /** A room's notification level. */
@@ -86,7 +90,7 @@ export function levelOf(room) {
   return isLevel(room.notify) ? room.notify : defaultLevel(room.kind);
 }
 
-/** The levels a person may choose for a room: a conversation has no "mentions only". */
+/** The levels a person may choose for a room: a 1:1 has no "mentions only" (a group has). */
 export function levelsFor(room) {
   return room.kind === "dm" ? ["all", "none"] : [...LEVELS];
 }
@@ -96,15 +100,24 @@ export function levelLabel(level) {
   return { all: "All messages", mentions: "Mentions only", none: "Muted" }[level] || level;
 }
 
-/** What a message is to `me`: "dm" (in a direct conversation), "mention" or "message". */
+/**
+ * What a message is to `me`: "dm" (in a 1:1; in a group, one that does not mention them),
+ * "mention" or "message". A group at "all" alerts every message as a direct message; at
+ * "mentions", only those naming the person (docs/protocol.md, "Alerts").
+ */
 export function kindOf(room, message, me) {
   if (room.kind === "dm") return "dm";
-  return mentions(message, me) ? "mention" : "message";
+  if (mentions(message, me)) return "mention";
+  return room.kind === "group" ? "dm" : "message";
 }
 
-/** Whether a message of `kind` alerts at `level`. */
-export function wanted(level, kind) {
-  return level === "all" || (level === "mentions" && kind !== "message");
+/**
+ * Whether a message of `kind` alerts at `level` (a 1:1's "dm" at "mentions", a level its menu
+ * does not offer, still does, as before groups).
+ */
+export function wanted(level, kind, group = false) {
+  return level === "all" || (level === "mentions" && (kind === "mention"
+    || (kind === "dm" && !group)));
 }
 
 /** The page's alert settings: {desktop, sound, permission} (see `restoreSettings`). */
@@ -237,12 +250,15 @@ export function alertFor(state, room, message, now) {
 }
 
 /**
- * A notification's title: "Bob in #general", "Bob" in a conversation; a thread's reply says so
- * ("Bob replied in a thread in #general").
+ * A notification's title: "Bob in #general", "Bob" in a 1:1, "Bob in Carol & you" in a group
+ * (its people but Bob by their display names, conversations.js `alertPlace`); a thread's reply says so ("Bob replied in a thread in
+ * #general").
  */
 function titleOf(state, room, message) {
   const who = displayName(state.profiles, message.from);
-  const where = room.kind === "dm" ? "" : ` in ${roomLabel(room)}`;
+  const where = room.kind === "dm" ? ""
+    : room.kind === "group" ? ` in ${alertPlace(state.profiles, room, state.me, message.from)}`
+      : ` in ${roomLabel(room)}`;
   return Number.isSafeInteger(message.thread) ? `${who} replied in a thread${where}`
     : `${who}${where}`;
 }
@@ -256,7 +272,7 @@ export function alertKind(state, room, message) {
   if (!room || !message || message.deleted || typeof message.from !== "string") return null;
   if (sameUser(message.from, state.me) || message.seq <= room.readSeq) return null;
   const kind = kindOf(room, message, state.me);
-  if (!wanted(levelOf(room), kind) || looking(state, room.name)) return null;
+  if (!wanted(levelOf(room), kind, room.kind === "group") || looking(state, room.name)) return null;
   return kind;
 }
 
@@ -297,22 +313,37 @@ export function titleCount(state) {
   let urgent = false;
   for (const room of state.rooms.values()) {
     if (room.name === state.current && state.visible) continue;
-    const muted = levelOf(room) === "none";
-    if (muted) {
+    const level = levelOf(room);
+    if (level === "none") {
       if (room.kind !== "dm") count += room.mentions;
       urgent = urgent || (room.kind !== "dm" && room.mentions > 0);
     } else {
       count += room.unread;
-      urgent = urgent || (room.kind === "dm" ? room.unread > 0 : room.mentions > 0);
+      // (A conversation's every message is for the person, unless they asked for mentions only.)
+      urgent = urgent || (isConversation(room) && level === "all" ? room.unread > 0
+        : room.mentions > 0);
     }
   }
   return { count, urgent };
 }
 
-/** A room as the title and notifications name it: "#general", "🔒 plans", or the peer. */
+/** A room as the title and notifications name it: "#general", "🔒 plans", or the others. */
 export function roomLabel(room) {
-  if (room.kind === "dm") return room.label;
+  if (isConversation(room)) return room.label;
   return room.private ? `🔒 ${room.name}` : `#${room.name}`;
+}
+
+/**
+ * Room `name` as the lists of messages (search, Threads, Saved, Scheduled) name where each is:
+ * "#general", "🔒 plans", a 1:1's peer and a group's others by their display names ("Bob,
+ * Carol"), or, for a room the page does not hold, what its name says (conversations.js).
+ */
+export function placeLabel(state, name) {
+  const room = state.rooms.get(name);
+  if (!room) return nameLabel(name, state.me);
+  if (room.kind === "dm") return displayName(state.profiles, room.label);
+  if (room.kind === "group") return conversationLabel(state.profiles, room, state.me);
+  return roomLabel(room);
 }
 
 /** The tab's title: "(3) #general · chatd", "(2*) Bob · chatd", or "chatd". */

@@ -65,7 +65,7 @@ import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { openPollDialog } from "./view-poll.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
-import { sameUser } from "./store.js";
+import { nameLabel } from "./conversations.js";
 import { nextSummaryChange } from "./threads.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
@@ -418,7 +418,7 @@ export class Controller {
     dialogs.bind({
       ask: (op, fields) => this.ask(op, fields),
       isOnline: () => this.online,
-      openDm: (user) => this.choose(model.openDm, user),
+      openConversation: (users) => this.choose(model.openConversation, users),
       roomChosen: () => layout.roomChosen(),
       nonce: newNonce,
     });
@@ -777,8 +777,7 @@ export class Controller {
       const room = state.rooms.get(name);
       if (room) return alerts.roomLabel(room);
       if (!name.startsWith("@")) return `#${name}`; // (not listed yet: the welcome is coming)
-      const peer = name.slice(1).split(":").find((user) => !sameUser(user, state.me));
-      return peer ? `your conversation with ${peer}` : "a conversation";
+      return `your conversation with ${nameLabel(name, state.me)}`; // (conversations.js)
     };
     const text = drafts.lostNotice(gone, label);
     if (text) toast(text);

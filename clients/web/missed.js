@@ -89,7 +89,7 @@ export function news(before, info) {
 export function missedOf(room, found) {
   if (!found) return null;
   const level = levelOf(room);
-  if (room.kind === "dm") {
+  if (room.kind === "dm" || (room.kind === "group" && level === "all")) {
     return found.unread && wanted(level, "dm") ? { kind: "dm", count: found.unread } : null;
   }
   if (found.mentions && wanted(level, "mention")) return { kind: "mention", count: found.mentions };
@@ -136,7 +136,8 @@ export function awayAlert(state, room, missed, now) {
 export function awayText(items) {
   const parts = items.map(({ room, missed }) => {
     if (missed.kind === "dm") {
-      return `${plural(missed.count, "message", "messages")} from ${room.label}`;
+      return `${plural(missed.count, "message", "messages")} ${room.kind === "group" ? "in"
+        : "from"} ${room.label}`;
     }
     const what = missed.kind === "mention" ? plural(missed.count, "mention", "mentions")
       : plural(missed.count, "message", "messages");

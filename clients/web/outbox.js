@@ -34,14 +34,15 @@ export const RETRY_TEXT = "Not sent yet: will retry when the connection is back.
 export const RATE_TEXT = "Sending too fast: retrying in a moment.";
 
 /**
- * A new entry: `to` (the peer's name) for a conversation, else null; `ts` in ms; `reply_to`
+ * A new entry: `to` (the peer's name, or a group's others) for a conversation, else null; `ts` in ms; `reply_to`
  * the msg_id of the message it answers, if any; `files` the file objects it carries (uploaded
  * already: the request names their ids), if any; `thread` the msg_id of the thread's root it
  * is a reply of, if any, and `broadcast` whether that reply is sent also to the room.
  */
 export function entry({ nonce, room, to = null, text, ts, reply_to: replyTo = null,
   files = [], thread = null, broadcast = false, poll = null }) {
-  return Object.freeze({ nonce, room, to, text, ts, status: "sending", error: "",
+  return Object.freeze({ nonce, room, to: Array.isArray(to) ? Object.freeze([...to]) : to,
+    text, ts, status: "sending", error: "",
     ...(Number.isSafeInteger(replyTo) ? { reply_to: replyTo } : {}),
     ...pollFields(poll),
     ...threadFields(thread, broadcast),
@@ -130,7 +131,8 @@ export function withoutFiles(outbox, nonce, ids) {
 }
 
 /**
- * The request that sends an entry: `dm` to the peer, or `send` to the room; same nonce. A
+ * The request that sends an entry: `dm` to the peer (or a group's others, an array: the first
+ * message of a group conversation creates it), or `send` to the room; same nonce. A
  * change is its own request (`edit`, `delete`, `react`, `pin`, `vote`, `close_poll`) on the
  * room.
  */
@@ -232,7 +234,7 @@ export function restore(saved) {
       return Object.freeze({
         nonce: item.nonce,
         room: item.room,
-        to: typeof item.to === "string" ? item.to : null,
+        to: restoredTo(item.to),
         text: item.text,
         ts: Number(item.ts) || 0,
         status: item.status === "rejected" ? "rejected" : "failed",
@@ -244,4 +246,13 @@ export function restore(saved) {
           ? { files: Object.freeze(restoredFiles(item.files)) } : {}),
       });
     });
+}
+
+/** A kept `to`: a user name, or a group's others (an array of names), else null. */
+function restoredTo(to) {
+  if (typeof to === "string") return to;
+  if (Array.isArray(to) && to.length && to.every((user) => typeof user === "string")) {
+    return Object.freeze([...to]);
+  }
+  return null;
 }

@@ -293,6 +293,7 @@ export function namesOnScreen(state) {
   const names = new Set(state.contacts);
   for (const room of state.rooms.values()) {
     if (room.kind === "dm" && room.peer) names.add(room.peer);
+    if (room.kind === "group" && room.peers) for (const peer of room.peers) names.add(peer);
   }
   const room = state.current === null ? null : state.rooms.get(state.current);
   if (room) {

@@ -251,7 +251,8 @@ export function mentionSuggestions(state, room, query) {
   if (!room) return [];
   const prefix = query.toLowerCase();
   const names = room.members ? room.members.map((m) => m.user)
-    : room.kind === "dm" && room.peer ? [room.peer] : [];
+    : room.kind === "dm" && room.peer ? [room.peer] : room.kind === "group" && room.peers
+      ? room.peers : [];
   // By user name or any word of the display name (profiles.js); `@name` is what goes in.
   return names
     .filter((name) => !sameUser(name, state.me) && (name.toLowerCase().startsWith(prefix)

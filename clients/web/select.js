@@ -4,14 +4,18 @@
 import { moderates } from "./admin.js";
 import { displayName } from "./profiles.js";
 import { sameUser } from "./store.js";
+import { isConversation, startLine } from "./conversations.js";
 import { hiddenInRoom } from "./threads.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
 
-/** Rooms of one kind ("room" or "dm"), by their label, ignoring case. */
+/**
+ * The rooms of one section of the sidebar, by their label, ignoring case: "room" the rooms,
+ * "dm" the conversations (1:1 and group, as Slack's direct messages list them).
+ */
 export function sortedRooms(state, kind) {
   return [...state.rooms.values()]
-    .filter((room) => room.kind === kind)
+    .filter((room) => (kind === "dm" ? isConversation(room) : room.kind === kind))
     .sort((a, b) => a.label.toLowerCase().localeCompare(b.label.toLowerCase()));
 }
 
@@ -143,12 +147,16 @@ export function memberList(state) {
     more: room.membersMore };
 }
 
-/** The line above the messages: loading, or the start of the room, or nothing. */
-export function olderStatus(room) {
+/**
+ * The line above the messages: loading, or the start of the room, or nothing. A group names
+ * its others by their display names (`state`'s profiles).
+ */
+export function olderStatus(room, state = null) {
   if (room.loadingOlder) return "Loading older messages…";
   if (room.loaded && !room.more && room.messages.size) {
     return `This is the start of ${room.kind === "dm" ? `your conversation with ${room.label}`
-      : `#${room.name}`}.`;
+      : room.kind === "group" ? startLine(state && state.profiles, room, state && state.me)
+        : `#${room.name}`}.`;
   }
   return "";
 }

@@ -140,6 +140,7 @@ import { firstRoom, resumePoints } from "./select.js";
 import { textLength } from "./textlimit.js";
 import { lastOwnMessage, shownMessage } from "./select-messages.js";
 import { dmName, Room, sameUser } from "./store.js";
+import { conversationName, isConversation, nameLabel, othersOf, sendTo } from "./conversations.js";
 
 export const TYPING_SEND_MS = 3000; // at most one `typing` per room this often
 export const TYPING_SHOW_MS = 5000; // how long someone shows as typing after their last event
@@ -348,7 +349,7 @@ const EVENTS = {
     for (const [name, room] of state.rooms) {
       if (!listed.has(name) && !room.draft && !more) {
         forgetRoom(state, name); // left or removed while away
-        if (room.kind !== "dm") effects.push({ toast: `You are no longer a member of #${name}` });
+        if (!isConversation(room)) effects.push({ toast: `You are no longer a member of #${name}` });
         continue;
       }
       if (!listed.has(name) && !room.draft) unlisted.add(name);
@@ -373,7 +374,7 @@ const EVENTS = {
     // page lists only conversations (they sort first by name) and more follow, a room may be
     // on a later page: the first one opens once the whole list is in (listingDone).
     const first = state.current === null ? firstRoom(state) : null;
-    if (first && !(more && first.kind === "dm")) {
+    if (first && !(more && isConversation(first))) {
       state.current = first.name;
       first.opened = (state.opened += 1);
       state.divider = first.unread > 0 ? first.readSeq : null;
@@ -1236,6 +1237,32 @@ export function openDm(state, user) {
   return selectRoom(state, name);
 }
 
+/**
+ * Open the conversation with `users` (the people picked, besides oneself, any case): one with
+ * a single person is the 1:1 (`openDm`); with more, the group conversation of them all, found
+ * by its canonical name when the page holds it, else a draft until its first message creates
+ * it (`dm` with `to` the array: conversations.js `sendTo`).
+ */
+export function openConversation(state, users) {
+  const name = conversationName(state.me, users);
+  if (name === null) return [{ toast: "A conversation has at most 8 people." }];
+  const others = users.filter((user) => !sameUser(user, state.me));
+  if (!name.includes(":", name.indexOf(":") + 1)) {
+    return openDm(state, others[0] || state.me); // one other (or oneself): the 1:1
+  }
+  if (!state.rooms.has(name)) {
+    const room = roomFor(state, name);
+    room.private = true;
+    // As picked (folded: one each), until the server's room object names them as registered.
+    const seen = new Set();
+    room.peers = others.filter((user) => !seen.has(user.toLowerCase())
+      && seen.add(user.toLowerCase()));
+    room.draft = true;
+    room.loaded = true;
+  }
+  return selectRoom(state, name);
+}
+
 /** Load the page of messages older than the oldest one kept in the open room. */
 /** The next page of the open room's members (`who` after the last one listed). */
 export function moreMembers(state) {
@@ -1282,7 +1309,7 @@ export function compose(state, { text, nonce, now }) {
   }
   if (!text.trim() && !attached.files.length) return [];
   room.keptUnread = false; // acting in it: what is on screen is read again (markUnread)
-  const to = room.kind === "dm" ? room.peer : null;
+  const to = sendTo(room, state.me); // a conversation's first message creates it: `dm`
   const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
   room.replyTo = null;
   state.uploads = uploads.consume(state.uploads, room.name);
@@ -1314,7 +1341,7 @@ export function composePoll(state, { question, options, multiple = false, nonce,
       : "The files are still uploading: send once they are done." }];
   }
   room.keptUnread = false;
-  const to = room.kind === "dm" ? room.peer : null;
+  const to = sendTo(room, state.me); // a conversation's first message creates it: `dm`
   const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
   room.replyTo = null;
   state.uploads = uploads.consume(state.uploads, room.name);
@@ -2178,7 +2205,7 @@ export function replyInThread(state, { text, nonce, now }) {
   state.uploads = uploads.consume(state.uploads, box);
   const files = [...attached.files].sort((a, b) => a.id - b.id); // (as `compose` does)
   state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name,
-    to: room.kind === "dm" ? room.peer : null, text, ts: now, thread: panel.root.msg_id,
+    to: sendTo(room, state.me), text, ts: now, thread: panel.root.msg_id,
     broadcast, files }));
   state.lastTyping.delete(room.name);
   if (broadcast) state.scrollTick += 1;
@@ -2277,13 +2304,11 @@ function changeScheduled(state, id, what, fields = {}) {
   return [request(op, asked)];
 }
 
-/** A room or conversation by its name, as the page names it: "#general", or the peer. */
+/** A room or conversation by its name, as the page names it: "#general", or the others. */
 function placeName(state, name) {
   const room = state.rooms.get(name);
-  if (room) return room.kind === "dm" ? room.label : `#${room.name}`;
-  if (!name.startsWith("@")) return `#${name}`;
-  const [a, b] = name.slice(1).split(":");
-  return a && state.me && a.toLowerCase() === state.me.toLowerCase() ? b || a : a;
+  if (room) return isConversation(room) ? room.label : `#${room.name}`;
+  return nameLabel(name, state.me);
 }
 
 // -- pins (pins.js) --------------------------------------------------------------------------
@@ -2597,7 +2622,7 @@ function listingDone(state, now) {
     const room = state.rooms.get(name);
     if (!room || room.draft) continue;
     forgetRoom(state, name); // left or removed while away
-    if (room.kind !== "dm") effects.push({ toast: `You are no longer a member of #${name}` });
+    if (!isConversation(room)) effects.push({ toast: `You are no longer a member of #${name}` });
   }
   for (const { room: name, seq } of waiting) {
     const room = state.rooms.get(name);
@@ -2660,7 +2685,9 @@ function tellLate(state, room, now) {
   const counts = state.late.get(room.name);
   if (!counts || room.head === null || room.head < room.lastSeq) return [];
   state.late.delete(room.name);
-  const found = room.kind === "dm" ? { kind: "dm", count: counts.dm + counts.message }
+  // (A group at "all" tells of its messages as a 1:1 does: alerts.js kindOf.)
+  const found = isConversation(room) && alerts.levelOf(room) === "all"
+    ? { kind: "dm", count: counts.dm + counts.message + counts.mention }
     : counts.mention ? { kind: "mention", count: counts.mention }
       : { kind: "message", count: counts.message };
   const alert = missed.awayAlert(state, room, found, now);
@@ -2780,6 +2807,7 @@ function roomFor(state, name) {
   let room = state.rooms.get(name);
   if (!room) {
     room = new Room(name);
+    if (room.kind === "group") room.peers = othersOf(room, state.me);
     state.rooms.set(name, room);
   }
   return room;
@@ -2845,6 +2873,7 @@ function receive(state, name, messages, { weak = false } = {}) {
       const other = messages.find((m) => !sameUser(m.from, state.me));
       if (other) room.peer = other.from;
     }
+    // (A group's others, from its name until its room object names them as registered.)
     effects.push(...refresh(state, name));
   } else if (room.draft) {
     room.draft = false; // the first message created the conversation

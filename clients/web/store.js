@@ -34,6 +34,7 @@
 import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
 import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
 import { replyEntry } from "./threads.js";
+import { cutList, isConversation, kindOfName, namePeople } from "./conversations.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
 const NOTIFY_LEVELS = ["all", "mentions", "none"]; // as alerts.js's LEVELS
@@ -52,8 +53,8 @@ export function sameUser(a, b) {
 export class Room {
   constructor(name) {
     this.name = name;
-    this.kind = name.startsWith("@") ? "dm" : "room";
-    this.private = this.kind === "dm";
+    this.kind = kindOfName(name); // "room", "dm" or "group" (conversations.js)
+    this.private = isConversation(this);
     this.topic = "";
     this.topicSeq = 0; // the seq the topic is as of (a `topic` entry, or a room object's)
     this.owner = null;
@@ -61,6 +62,7 @@ export class Room {
     this.archived = false; // an archived room is read-only
     this.statusSeq = 0; // the seq the role and archived flag are as of (entries move them)
     this.peer = null; // for a dm: the other user's name as registered
+    this.peers = null; // for a group: the other members' names as registered, sorted
     this.draft = false; // a dm not created yet (nothing sent)
     this.messages = new Map(); // seq -> message object
     this.head = null; // resume point; null: not followed yet
@@ -129,6 +131,9 @@ export class Room {
       if (typeof info.last_seq === "number") this.statusSeq = info.last_seq;
     }
     if (info.peer) this.peer = info.peer;
+    if (Array.isArray(info.peers) && info.peers.every((user) => typeof user === "string")) {
+      this.peers = [...info.peers];
+    }
     this.draft = false;
     if (typeof info.last_seq === "number") {
       this.lastSeq = Math.max(this.lastSeq, info.last_seq);
@@ -235,9 +240,13 @@ export class Room {
     if (confirmed) this.notifyConfirmed = level;
   }
 
-  /** Display name: "general", or the peer's name for a conversation. */
+  /**
+   * Display name: "general", the peer's name for a 1:1, the others' names for a group ("bob,
+   * carol"; the views name them by their display names: conversations.js).
+   */
   get label() {
     if (this.kind === "dm") return this.peer || this.name.slice(1).split(":")[0];
+    if (this.kind === "group") return cutList(this.peers || namePeople(this.name));
     return this.name;
   }
 

@@ -13,6 +13,8 @@ import { draftOf } from "./drafts.js";
 import { currentRoom } from "./select.js";
 import { lengthNote, MAX_TEXT_CHARS, tooLong } from "./textlimit.js";
 import { readiness } from "./uploads.js";
+import { isConversation } from "./conversations.js";
+import { placeLabel } from "./alerts.js";
 
 const MAX_ROWS = 8; // the box grows up to this many lines, then scrolls
 const TOUCH = matchMedia("(pointer: coarse)"); // a touch keyboard: its Enter key makes a line
@@ -179,7 +181,8 @@ export class ComposerView {
       ? (attached.failed ? "Retry or remove the files that failed" : "Waiting for the uploads")
       : "Send (Enter)";
     const label = !room ? "Message" : archived ? `#${room.name} is archived`
-      : room.kind === "dm" ? `Message ${room.label}` : `Message #${room.name}`;
+      : room.kind === "group" ? `Message ${placeLabel(state, room.name)}` // (display names)
+        : isConversation(room) ? `Message ${room.label}` : `Message #${room.name}`;
     box.placeholder = label;
     box.setAttribute("aria-label", label);
   }

@@ -15,6 +15,7 @@ import {
 } from "./select.js";
 import { Sightings } from "./sightings.js";
 import { sameUser } from "./store.js";
+import { andList, conversationLabel, isConversation, othersShown } from "./conversations.js";
 import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
 
@@ -84,8 +85,8 @@ export class ConversationView {
     $("empty-why").textContent = room ? "" : state.farewell;
     $("toggle-members").hidden = !room || room.draft;
     $("edit-topic").hidden = !canSetTopic(state);
-    $("invite").hidden = !room || room.kind === "dm" || room.archived;
-    $("leave").hidden = !room || room.kind === "dm";
+    $("invite").hidden = !room || isConversation(room) || room.archived;
+    $("leave").hidden = !room || isConversation(room);
     if (!room) {
       // The open room went away (left, or removed by its owner) with none left to open: the
       // empty view offers what to do next, and takes the focus from the box that is now off.
@@ -104,6 +105,21 @@ export class ConversationView {
       const status = peer.status ? ` · ${statusLine(peer.status, now)}` : "";
       $("conv-topic").textContent = sameUser(room.label, state.me) ? `Notes to yourself${status}`
         : `${statusOf(state, room.label)}${status}`;
+    } else if (room.kind === "group") {
+      // The others by their display names: a button that opens the members list.
+      const names = othersShown(state.profiles, room, state.me);
+      const label = conversationLabel(state.profiles, room, state.me, names.length);
+      const title = $("conv-title");
+      let button = title.querySelector(":scope > button.conv-people");
+      if (!button) {
+        button = h("button", { type: "button", class: "conv-people",
+          onclick: () => showMembers() });
+        title.replaceChildren(button);
+      }
+      if (button.textContent !== label) button.textContent = label;
+      button.setAttribute("aria-label", `${andList(names)}: show the members`);
+      title.title = "";
+      $("conv-topic").textContent = `${names.length + 1} people`;
     } else {
       $("conv-title").textContent = `${room.private ? "🔒 " : "# "}${room.name}`;
       $("conv-title").title = "";
@@ -174,7 +190,7 @@ export class ConversationView {
       else cursor = cursor.nextElementSibling;
     }
 
-    $("older-status").textContent = olderStatus(room);
+    $("older-status").textContent = olderStatus(room, state);
 
     if (this.land(state, room, scroller)) {
       // Opened where the unread messages begin.
@@ -264,4 +280,10 @@ function anchorRow(scroller, list) {
 
 function atBottom(scroller) {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < AT_BOTTOM_PX;
+}
+
+/** Show the members list (the header's people of a group open it), or bring the focus to it. */
+function showMembers() {
+  if ($("toggle-members").getAttribute("aria-expanded") !== "true") $("toggle-members").click();
+  else ($("members").querySelector("button") || $("toggle-members")).focus();
 }

@@ -7,7 +7,9 @@
 import { nextPage, pageFailed, pageLoaded, searchFor, startBrowse } from "./browse.js";
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
-import { dmName, sameUser } from "./store.js";
+import { isConversation, knownPeople, MAX_OTHERS, pick, pickSuggestions } from "./conversations.js";
+import { displayName } from "./profiles.js";
+import { sameUser } from "./store.js";
 import { lengthNote, MAX_TOPIC_CHARS, topicTooLong } from "./textlimit.js";
 
 const ROOM_PATTERN = "[A-Za-z0-9_\\-]{1,64}";
@@ -37,7 +39,8 @@ export class DialogsView {
 
   /**
    * Handlers: ask(op, fields) → a promise of the `ok` frame (rejected with the server's
-   * refusal), isOnline() → bool, openDm(user), roomChosen() after a room was created or joined,
+   * refusal), isOnline() → bool, openConversation(users) (the 1:1 with one, the group with
+   * more), roomChosen() after a room was created or joined,
    * nonce() → a new nonce for a message.
    */
   bind(handlers) { this.on = handlers; }
@@ -219,7 +222,7 @@ export class DialogsView {
    */
   editTopic(state) {
     const room = currentRoom(state);
-    if (!room || room.kind === "dm") return;
+    if (!room || isConversation(room)) return;
     const usual = `At most ${MAX_TOPIC_CHARS} characters; empty clears it.`;
     const hint = h("small", { id: "topic-hint", class: "hint" }, usual);
     this.open({
@@ -249,7 +252,7 @@ export class DialogsView {
   /** Ask before leaving the open room: a private one takes a new invitation to come back. */
   confirmLeave(state) {
     const room = currentRoom(state);
-    if (!room || room.kind === "dm") return;
+    if (!room || isConversation(room)) return;
     this.open({
       title: `Leave #${room.name}?`,
       ok: "Leave",
@@ -266,7 +269,7 @@ export class DialogsView {
   /** Ask before the owner removes `user` from the open room. */
   confirmKick(state, user) {
     const room = currentRoom(state);
-    if (!room || room.kind === "dm") return;
+    if (!room || isConversation(room)) return;
     this.open({
       title: `Remove ${user} from #${room.name}?`,
       ok: "Remove",
@@ -282,37 +285,118 @@ export class DialogsView {
   }
 
   /**
-   * A new conversation starts with its first message, sent from here: the server says at once
-   * whether there is such a user, and only then is the conversation opened (one that exists
-   * already opens without a message). One nonce per dialog: sending again after an answer was
-   * lost stores the message once.
+   * The "New message" dialog: the people to write to, picked as chips (a name typed, completed
+   * from the people the page knows: Enter, Tab or a comma takes it, Backspace in the empty box
+   * removes the last one; at most seven), and an optional first message. With a message it is
+   * sent from here (`dm`, `to` one name or the array of them): the server says at once whether
+   * everyone exists, and only then does the conversation open. Without one, the conversation
+   * opens: the one the page holds (its canonical name: conversations.js), else a draft that
+   * its first message creates. One nonce per dialog: sending again after an answer was lost
+   * stores the message once.
    */
   newDm(state) {
     const nonce = this.on.nonce();
+    let picked = [];
+    const input = h("input", { id: "dm-user", name: "dm-user", autocomplete: "off",
+      autocapitalize: "off", spellcheck: "false", maxlength: 33, role: "combobox",
+      "aria-autocomplete": "list", "aria-controls": "dm-suggest", "aria-expanded": "false",
+      "aria-describedby": "dm-user-hint" });
+    const chips = h("span", { id: "dm-picked", class: "pick-chips" });
+    const box = h("div", { class: "picked", onclick: () => input.focus() }, chips, input);
+    const list = h("ul", { id: "dm-suggest", class: "pick-list", role: "listbox",
+      "aria-label": "People" });
+    const hint = h("small", { id: "dm-user-hint", class: "hint" },
+      `Up to ${MAX_OTHERS} people: Enter or a comma adds one, Backspace removes the last.`);
+    const text = h("textarea", { id: "dm-text", name: "dm-text", rows: 3,
+      "aria-describedby": "dm-text-hint" });
+    const add = (user) => {
+      const result = pick(picked, user, state.me);
+      if (result.problem) {
+        $("dialog-error").textContent = result.problem;
+        return false;
+      }
+      picked = result.picked;
+      input.value = "";
+      $("dialog-error").textContent = "";
+      draw();
+      return true;
+    };
+    const suggestions = () => (input.value.trim()
+      ? pickSuggestions(knownPeople(state), input.value, { me: state.me, picked,
+        cache: state.profiles }) : []);
+    const draw = () => {
+      chips.replaceChildren(...picked.map((user) => h("span", { class: "pick-chip",
+        dataset: { user } }, displayName(state.profiles, user),
+      h("button", { type: "button", "aria-label": `Remove ${user}`, title: "Remove",
+        onclick: (event) => {
+          event.stopPropagation();
+          picked = picked.filter((one) => one !== user);
+          draw();
+          input.focus();
+        } }, "×"))));
+      const found = suggestions();
+      list.replaceChildren(...found.map((user) => {
+        const shown = displayName(state.profiles, user);
+        return h("li", {}, h("button", { type: "button", role: "option", dataset: { user },
+          onclick: () => {
+            add(user);
+            input.focus();
+          } }, shown === user ? user : `${shown} (${user})`));
+      }));
+      input.setAttribute("aria-expanded", String(found.length > 0));
+      input.placeholder = picked.length ? "" : "Names of people";
+      $("dialog-ok").textContent = text.value.trim() ? "Send" : "Open";
+    };
+    // The name typed: the one suggestion that completes it, else as typed.
+    const typed = () => {
+      const raw = input.value.trim().replace(/^@/, "");
+      if (!raw) return null;
+      const found = suggestions();
+      const exact = found.find((user) => sameUser(user, raw));
+      return exact || (found.length === 1 ? found[0] : raw);
+    };
+    input.addEventListener("input", () => {
+      if (input.value.includes(",")) {
+        const parts = input.value.split(",");
+        input.value = parts.pop();
+        for (const part of parts) if (part.trim()) add(part.trim());
+      }
+      draw();
+    });
+    input.addEventListener("keydown", (event) => {
+      if ((event.key === "Enter" || event.key === "Tab") && input.value.trim()) {
+        event.preventDefault(); // (not the form's submit: the name becomes a chip)
+        add(typed());
+      } else if (event.key === "Backspace" && !input.value && picked.length) {
+        event.preventDefault();
+        picked = picked.slice(0, -1);
+        draw();
+      } else if (event.key === "ArrowDown" && list.querySelector("button")) {
+        event.preventDefault();
+        list.querySelector("button").focus();
+      }
+    });
+    text.addEventListener("input", () => draw());
     this.open({
       title: "New direct message",
-      ok: "Send",
+      ok: "Open",
       fields: [
-        ...field("dm-user", "To (user name)", { required: true, maxlength: 32 }),
-        h("label", { for: "dm-text" }, "Message"),
-        h("textarea", { id: "dm-text", name: "dm-text", rows: 3,
-          "aria-describedby": "dm-text-hint" }),
-        h("small", { id: "dm-text-hint", class: "hint" }, "The conversation starts with it."),
+        h("label", { for: "dm-user" }, "To"), box, list, hint,
+        h("label", { for: "dm-text" }, "Message (optional)"), text,
+        h("small", { id: "dm-text-hint", class: "hint" },
+          "Sent at once; without one the conversation opens for you to write in."),
       ],
       submit: async () => {
-        const user = value("dm-user");
-        if (!/^[A-Za-z0-9_.-]{1,32}$/.test(user)) throw new Error("That is not a user name.");
-        const to = state.contacts.find((c) => sameUser(c, user)) || user;
-        const text = $("dm-text").value;
-        const existing = state.rooms.get(dmName(state.me, to));
-        if (!text.trim()) {
-          if (existing && !existing.draft) return this.on.openDm(to);
-          throw new Error("Write a first message: it starts the conversation.");
-        }
-        await this.on.ask("dm", { to, text, nonce });
-        return this.on.openDm(to);
+        if (input.value.trim() && !add(typed())) throw new Error($("dialog-error").textContent);
+        if (!picked.length) throw new Error("Pick at least one person to write to.");
+        const people = picked.map((user) => state.contacts.find((c) => sameUser(c, user)) || user);
+        if (!text.value.trim()) return this.on.openConversation(people);
+        await this.on.ask("dm", { to: people.length === 1 ? people[0] : people,
+          text: text.value, nonce });
+        return this.on.openConversation(people);
       },
     });
+    draw();
   }
 
   addContact() {

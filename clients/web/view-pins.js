@@ -14,6 +14,7 @@ import { statusText } from "./pins.js";
 import { currentRoom } from "./select.js";
 import { excerpt, filesSummary, pendingChanges } from "./select-messages.js";
 import { SidePanel } from "./view-panel.js";
+import { isConversation } from "./conversations.js";
 
 /** The pin drawn on the header's button, in the menus and on a pinned message. */
 export const PIN_ICON = "M9 4h6M10 4v5l-3 4h10l-3-4V4M12 13v7";
@@ -41,7 +42,7 @@ export class PinsView extends SidePanel {
     const panel = state.pinsPanel;
     const room = currentRoom(state);
     $("pins-heading").textContent = !room || room.draft ? "Pinned"
-      : room.kind === "dm" ? `Pinned with ${room.label}` : `Pinned in ${roomLabel(room)}`;
+      : isConversation(room) ? `Pinned with ${room.label}` : `Pinned in ${roomLabel(room)}`;
     const list = $("pins-list");
     if (panel.opens !== this.shownOpens) {
       this.shownOpens = panel.opens;

@@ -10,7 +10,7 @@
 // menus open, the custom time's field, and the fields of "New reminder" (a reminder of
 // anything, written to the notes to self: reminders.js); the dialogs are the controller's.
 
-import { roomLabel } from "./alerts.js";
+import { placeLabel } from "./alerts.js";
 import { $, drawKeyed, formatDay, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { openMenu } from "./popup.js";
 import { displayName } from "./profiles.js";
@@ -174,8 +174,7 @@ export class SavedView extends SidePanel {
     const held = room && room.byMsgId(item.msg_id);
     const message = held || item.message;
     return {
-      where: isNoteToSelf(item.room, state.me) ? "Notes to self"
-        : room ? roomLabel(room) : nameOf(item.room, state.me),
+      where: isNoteToSelf(item.room, state.me) ? "Notes to self" : placeLabel(state, item.room),
       from: message ? displayName(state.profiles, message.from) : "",
       ts: message ? message.ts : null,
       text: !message ? "The message is not loaded yet."
@@ -246,11 +245,4 @@ export function showReminder(told, open) {
       "aria-label": "Close the reminder", title: "Close", onclick: close },
     svgIcon("M6 6l12 12M18 6L6 18")));
   $("toasts").append(item);
-}
-
-/** A room the page does not hold, by its name: "#general", or the other one of "@a:b". */
-function nameOf(name, me) {
-  if (!name.startsWith("@")) return `#${name}`;
-  const [a, b] = name.slice(1).split(":");
-  return a && me && a.toLowerCase() === me.toLowerCase() ? b || a : a;
 }

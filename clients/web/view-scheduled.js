@@ -10,7 +10,7 @@
 // custom time's fields (a date and a time) are here; the dialogs are the controller's (Delete
 // asks first, in the page's dialog, as Slack does).
 
-import { roomLabel } from "./alerts.js";
+import { placeLabel } from "./alerts.js";
 import { $, drawKeyed, formatFull, h, svgIcon } from "./dom.js";
 import { openMenu } from "./popup.js";
 import {
@@ -148,9 +148,8 @@ export class ScheduledView extends SidePanel {
 
   /** What an item shows (its signature). */
   shownItem(state, item, now, zone) {
-    const room = state.rooms.get(item.room);
     return {
-      where: room ? roomLabel(room) : item.room.startsWith("@") ? item.room : `#${item.room}`,
+      where: placeLabel(state, item.room),
       text: excerpt(item.text),
       files: filesSummary(item),
       when: whenText(item.send_at, now, zone),

@@ -7,7 +7,7 @@
 // open while results are opened beside it; on narrower screens it covers the conversation and
 // closes when a result is opened. Escape closes it and puts the focus back where it was.
 
-import { roomLabel } from "./alerts.js";
+import { placeLabel } from "./alerts.js";
 import { $, formatDay, formatFull, formatTime, h } from "./dom.js";
 import { displayName } from "./profiles.js";
 import { segments, statusText, SYNTAX } from "./search.js";
@@ -67,8 +67,7 @@ export class SearchView extends SidePanel {
   }
 
   resultItem(result, state) {
-    const room = state.rooms.get(result.room);
-    const where = room ? roomLabel(room) : nameOf(result.room, state.me);
+    const where = placeLabel(state, result.room);
     const text = h("span", { class: "result-text" }, segments(result).map((part) => (part.hit
       ? h("mark", {}, part.text) : part.text)));
     return h("li", {},
@@ -84,13 +83,6 @@ export class SearchView extends SidePanel {
           `${formatDay(result.ts)} ${formatTime(result.ts)}`) : null),
       text));
   }
-}
-
-/** A room the page does not hold, by its name: "#general", or the other one of "@a:b". */
-function nameOf(name, me) {
-  if (!name.startsWith("@")) return `#${name}`;
-  const [a, b] = name.slice(1).split(":");
-  return a && me && a.toLowerCase() === me.toLowerCase() ? b || a : a;
 }
 
 function typing(target) {

@@ -3,7 +3,8 @@
 // bound to. A muted room shows its bell struck out and its count dimmed; a room's menu (its
 // notification level) opens on a right click or the context-menu key. A conversation shows the
 // other person's avatar (view-avatar.js: their picture, or their initial) with their presence
-// dot on it.
+// dot on it; a group conversation, two of the others' avatars stacked and the others' display
+// names, sorted and cut ("Bob, Carol +3": conversations.js).
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h } from "./dom.js";
@@ -11,6 +12,7 @@ import { avatarOf, shownUser, statusWords } from "./profiles.js";
 import { avatar, setPicture } from "./view-avatar.js";
 import { badge, initial, sortedRooms, statusOf } from "./select.js";
 import { bellIcon } from "./view-alerts.js";
+import { andList, conversationLabel, othersOf, othersShown } from "./conversations.js";
 
 export class SidebarView {
   constructor() {
@@ -66,7 +68,15 @@ export class SidebarView {
     const count = badge(state, room);
     // A conversation is named by the peer's display name, with their status (profiles.js).
     const peer = room.kind === "dm" ? shownUser(state.profiles, room.label, now) : null;
+    // A group: its others by display name, and the pictures of the first two of them.
+    const group = room.kind === "group" ? {
+      label: conversationLabel(state.profiles, room, state.me),
+      all: andList(othersShown(state.profiles, room, state.me)),
+      faces: othersOf(room, state.me).sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
+        .slice(0, 2).map((user) => [user, avatarOf(state.profiles, user)]),
+    } : null;
     return {
+      group,
       peer, peerStatus: peer && peer.status ? statusWords(peer.status, now) : "",
       // The peer's picture (their initial without one), with their presence dot on it.
       picture: room.kind === "dm" ? avatarOf(state.profiles, room.label) : null,
@@ -81,16 +91,20 @@ export class SidebarView {
   roomItem(room, shown) {
     const { current, count, status, mentioned, muted } = shown;
     const { peer, peerStatus } = shown;
-    const label = room.kind === "dm"
-      ? [avatar(room.label, shown.picture, "small side-avatar",
+    const { group } = shown;
+    const label = group
+      ? [h("span", { class: "side-avatars", "aria-hidden": "true" },
+        ...group.faces.map(([user, url]) => avatar(user, url, "small side-avatar"))),
+      h("span", { class: "name", title: group.all }, group.label)]
+      : room.kind === "dm" ? [avatar(room.label, shown.picture, "small side-avatar",
         h("span", { class: `dot ${status}`, "aria-hidden": "true" })),
         h("span", { class: "name", title: peer.login ? `${peer.name} (${peer.login})` : null },
           peer.name),
         statusMark(peer.status, peerStatus)]
       : [h("span", { class: "sigil", "aria-hidden": "true" }, room.private ? "🔒" : "#"),
         h("span", { class: "name" }, room.name)];
-    const description = room.kind === "dm"
-      ? `Conversation with ${peer.name}, ${status}${peerStatus ? `, ${peerStatus}` : ""}`
+    const description = group ? `Conversation with ${group.all}`
+      : room.kind === "dm" ? `Conversation with ${peer.name}, ${status}${peerStatus ? `, ${peerStatus}` : ""}`
       : `${room.private ? "Private room" : "Room"} ${room.name}`;
     const item = h("button", {
       type: "button",

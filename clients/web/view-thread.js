@@ -30,6 +30,7 @@ import { Completion } from "./view-completion.js";
 import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
 import { SidePanel } from "./view-panel.js";
+import { isConversation } from "./conversations.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // as select.js's timeline
 
@@ -159,7 +160,7 @@ export class ThreadView extends SidePanel {
     if (!this.isOpen) this.open();
     const room = currentRoom(state);
     if (!room || room.name !== panel.room) return;
-    $("thread-heading").textContent = room.kind === "dm" ? `Thread with ${room.label}`
+    $("thread-heading").textContent = isConversation(room) ? `Thread with ${room.label}`
       : `Thread in ${roomLabel(room)}`;
     const list = $("thread-list");
     const scroller = $("thread-scroll");
@@ -246,7 +247,7 @@ export class ThreadView extends SidePanel {
     $("thread-status").classList.toggle("failed", panel.status === "failed");
     $("thread-retry").hidden = panel.status !== "failed";
     $("thread-also").checked = panel.also;
-    $("thread-also-label").textContent = room.kind === "dm" ? "Also send to the conversation"
+    $("thread-also-label").textContent = isConversation(room) ? "Also send to the conversation"
       : `Also send to ${roomLabel(room)}`;
     const closed = !panel.root || Boolean(panel.root.deleted) || room.archived;
     $("thread-text").disabled = closed && Boolean(panel.root);

@@ -8,7 +8,7 @@
 //
 // The panel takes the search panel's place (view-panel.js), as the Saved panel does.
 
-import { roomLabel } from "./alerts.js";
+import { placeLabel } from "./alerts.js";
 import { $, drawKeyed, formatFull, h } from "./dom.js";
 import { shownThreads, statusText, unreadThreads } from "./inbox.js";
 import { displayName } from "./profiles.js";
@@ -94,7 +94,7 @@ export class ThreadsView extends SidePanel {
       ? held : t.root;
     if (!root) return null;
     return {
-      where: room ? roomLabel(room) : t.room.startsWith("@") ? t.room : `#${t.room}`,
+      where: placeLabel(state, t.room),
       from: displayName(state.profiles, root.from),
       text: root.deleted ? "This message was deleted."
         : excerpt(root.text || "") || filesSummary(root) || "",

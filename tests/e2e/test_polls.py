@@ -360,6 +360,12 @@ async def test_http_routes(daemon: Server, nursery: trio.Nursery) -> None:
     status, body = await http(daemon.http_port, "PUT", f"/api/rooms/team/messages/{mid}/vote",
                               body={"options": [0]})
     assert status == 401
+    status, body = await http(daemon.http_port, "POST", "/api/dm", token=token,
+                              body={"to": "ann", "text": "Call?", "nonce": "h3",
+                                    "poll": {"options": ["yes", "no"], "multiple": True}})
+    assert status == 200, body
+    event = await ann.event("message", seq=body["seq"], room=body["room"])
+    assert event["poll"]["multiple"] is True
     for client in (ann, bob):
         await client.aclose()
 
