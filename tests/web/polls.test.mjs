@@ -13,7 +13,7 @@ import {
 } from "../../clients/web/polls.js";
 import { shownMessage } from "../../clients/web/select-messages.js";
 import {
-  apply, closePoll, composePoll, connectionChanged, selectRoom, vote,
+  apply, closePoll, compose, composePoll, connectionChanged, selectRoom, vote,
 } from "../../clients/web/state.js";
 import { answer, connected, message, receiveAll, requests, roomInfo } from "./fixtures.mjs";
 
@@ -249,4 +249,16 @@ test("a poll is sent as `send` with `poll`, kept in the outbox with its nonce, r
 test("a poll's notification says it is one", () => {
   assert.equal(bodyOf(pollMessage("general", 1)), "📊 Poll: Lunch? 1");
   assert.equal(bodyOf(message("general", 2)), "m2");
+});
+
+test("a poll in a conversation goes where its messages go (`dm` or `send`, as compose)", () => {
+  const { state } = connected([roomInfo("@ann:bob", { peer: "Bob" })]);
+  selectRoom(state, "@ann:bob");
+  const [plain] = requests(compose(state, { text: "hi", nonce: "n0", now: 1 }));
+  const [poll] = requests(composePoll(state, { question: "Lunch?", options: ["a", "b"],
+    nonce: "n1", now: 2 }));
+  const { text: _t, nonce: _n, poll: field, ...where } = poll;
+  const { text: _t2, nonce: _n2, ...plainWhere } = plain;
+  assert.deepEqual(where, plainWhere);
+  assert.deepEqual(field, { options: ["a", "b"], multiple: false });
 });
