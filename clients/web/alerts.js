@@ -49,6 +49,7 @@
 
 import { mentions } from "./entries.js";
 import { displayName } from "./profiles.js";
+import { pollSummary } from "./polls.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 import { sameUser } from "./store.js";
 import { alertPlace, conversationLabel, isConversation, nameLabel } from "./conversations.js";
@@ -280,9 +281,13 @@ export function late(message, now) {
   return Boolean(message) && Number.isFinite(message.ts) && now - message.ts > STALE_MS;
 }
 
-/** A notification's text: the message as plain text, cut to BODY_CHARS, or its files. */
+/**
+ * A notification's text: the message as plain text, cut to BODY_CHARS, or its files; a poll's
+ * says so ("📊 Poll: question", as the server's push does).
+ */
 export function bodyOf(message) {
   const text = typeof message.text === "string" ? excerpt(message.text, BODY_CHARS) : "";
+  if (text && message.poll && !message.deleted) return excerpt(pollSummary(message), BODY_CHARS);
   return text || filesSummary(message) || "New message";
 }
 

@@ -64,6 +64,7 @@ import { customAt, timeProblem, whenText } from "./scheduled.js";
 import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js";
 import { createFields, editFields } from "./view-usergroups.js";
+import { openPollDialog } from "./view-poll.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 import { nameLabel } from "./conversations.js";
@@ -331,6 +332,10 @@ export class Controller {
         msgId)),
       pin: (msgId, on) => this.act(model.pinMessage, { room: this.state.current, msgId, on,
         key: newNonce(), now: clock.now() }),
+      vote: (room, msgId, options) => this.act(model.vote, { room, msgId, options,
+        key: newNonce(), now: clock.now() }),
+      closePoll: (room, msgId) => this.act(model.closePoll, { room, msgId, key: newNonce(),
+        now: clock.now() }),
       save: (msgId, on) => this.act(model.saveMessage, { room: this.state.current, msgId, on,
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
@@ -360,6 +365,16 @@ export class Controller {
     extras.bind({
       editLast: () => this.act(model.editLast),
       cancelReply: () => this.act(model.cancelReply),
+      // A poll goes through the outbox as any message; the dialog waits for its outcome.
+      createPoll: whenOnline(() => openPollDialog(dialogs, this.state.maxText, (poll) => {
+        const nonce = newNonce();
+        this.act(model.composePoll, { ...poll, nonce, now: clock.now() });
+        if (!this.state || !outbox.find(this.state.outbox, nonce)) {
+          return Promise.reject(new Error("The poll cannot be sent here now."));
+        }
+        return extras.outcome(nonce);
+      })),
+      discard: (nonce) => this.act(model.discardSend, nonce),
     });
     members.bind({
       openDm: (user) => this.choose(model.openDm, user),

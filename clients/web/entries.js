@@ -1,5 +1,6 @@
 // The rules of protocol v2's room log, as pure functions on plain objects: what a message is
-// after a change entry (`edited`, `deleted`, `reaction`, `pinned`, `preview`), and which of two
+// after a change entry (`edited`, `deleted`, `reaction`, `pinned`, `preview`, and a poll's
+// `voted` and `poll_closed`: polls.js), and which of two
 // copies of a message is the newer one. No DOM, no I/O; store.js keeps the messages, state.js
 // calls it.
 //
@@ -22,14 +23,21 @@
 // "Threads"): the change it stands for (threads.js `replyEntry`, op "reply") is applied to the
 // root by the same rule (`applyReply`: the root's `replies` summary, and its rev).
 //
+// A poll (polls.js) is changed by `voted` entries, each the voter's whole choice, as reactions
+// are by theirs, and closed by `poll_closed`; a deleted poll is a tombstone (its votes gone).
+//
 // Messages are never changed in place: a change makes a new object, so a view can tell by
 // identity that a message changed. A tombstone is always the same shape, whether it was made
 // here from a `deleted` entry or read from the server: `text` "", `deleted` true, no
-// reactions, mentions, files, previews, `edited_ts` or `pinned` (deleting a pinned message takes
-// it off the room's pins: the `deleted` entry says so, no `pinned` entry follows).
+// reactions, mentions, files, previews, poll, `edited_ts` or `pinned` (deleting a pinned
+// message takes it off the room's pins: the `deleted` entry says so, no `pinned` entry
+// follows).
+
+import { closed, pollOf, withVote } from "./polls.js";
 
 /** The ops of change entries (the other entries of a room's log are `message`s). */
-export const CHANGE_OPS = Object.freeze(["edited", "deleted", "reaction", "pinned", "preview"]);
+export const CHANGE_OPS = Object.freeze(["edited", "deleted", "reaction", "pinned", "preview",
+  "voted", "poll_closed"]);
 
 /** Whether a frame is a change entry. */
 export function isChange(frame) {
@@ -54,7 +62,8 @@ export function replaces(incoming, held) {
 export function normalise(message) {
   if (message.deleted === true) {
     if (message.text === "" && !message.reactions && !message.mentions && !message.files
-        && !message.previews && message.edited_ts === undefined && message.pinned === undefined) {
+        && !message.previews && message.edited_ts === undefined && message.pinned === undefined
+        && message.poll === undefined) {
       return message;
     }
     return tombstone(message, revOf(message));
@@ -62,11 +71,14 @@ export function normalise(message) {
   const reactions = cleanReactions(message.reactions);
   const mentions = cleanNames(message.mentions);
   const pinned = message.pinned === undefined ? undefined : pinOf(message.pinned);
+  const poll = message.poll === undefined ? undefined : pollOf(message.poll);
   if (reactions === message.reactions && mentions === message.mentions
-      && pinned === message.pinned) return message;
+      && pinned === message.pinned && poll === message.poll) return message;
   const next = withLists({ ...message }, reactions, mentions);
   if (pinned) next.pinned = pinned;
   else delete next.pinned;
+  if (poll) next.poll = poll;
+  else delete next.poll;
   return next;
 }
 
@@ -114,6 +126,7 @@ export function applyChange(message, entry) {
     else delete next.previews;
     return next;
   }
+  if (entry.op === "voted" || entry.op === "poll_closed") return applyPoll(message, entry);
   if (entry.op === "pinned") {
     // Pinned to the room (by whom, when) or taken off its pins: a state, not a toggle, so an
     // entry seen twice or late leaves the message as the last one says.
@@ -138,6 +151,24 @@ export function applyChange(message, entry) {
     else reactions.splice(index, 1);
   }
   return withLists({ ...message, rev: entry.seq }, reactions, message.mentions);
+}
+
+/**
+ * A poll's message after a `voted` entry (the voter's whole choice replaces their votes) or a
+ * `poll_closed` one (polls.js). On a message that holds no poll (malformed), the entry only
+ * moves its rev: it is seen.
+ */
+function applyPoll(message, entry) {
+  const next = { ...message, rev: entry.seq };
+  const poll = pollOf(message.poll);
+  if (!poll) return next;
+  if (entry.op === "poll_closed") {
+    next.poll = closed(poll, entry.by, entry.ts);
+  } else {
+    if (typeof entry.user !== "string" || !Array.isArray(entry.options)) return null;
+    next.poll = withVote(poll, entry.user, entry.options);
+  }
+  return next;
 }
 
 /**
@@ -250,7 +281,7 @@ function pinOf(pinned) {
 function tombstone(message, rev) {
   const {
     reactions: _r, mentions: _m, edited_ts: _e, text: _t, files: _f, previews: _p, pinned: _n,
-    ...rest
+    poll: _o, ...rest
   } = message;
   return { ...rest, text: "", deleted: true, rev };
 }

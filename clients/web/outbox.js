@@ -11,8 +11,12 @@
 // worth retrying; sent again after the next welcome), "rejected" (the server refused it for
 // good, e.g. not a member: it stays on screen until the person retries or discards it).
 //
-// Changes to messages (protocol v2: `edit`, `delete`, `react`, `pin`) wait here too, as entries
-// with a `change` ({op, msg_id, text | emoji, on}) and a local key in `nonce` (never sent: a
+// A poll (polls.js) is a send with a `poll` ({options, multiple}): kept and resent with its nonce
+// as any send.
+//
+// Changes to messages (protocol v2: `edit`, `delete`, `react`, `pin`, and a poll's `vote` and
+// `close_poll`) wait here too, as entries with a `change` ({op, msg_id, text | emoji, on |
+// options}) and a local key in `nonce` (never sent: a
 // change says the state it wants, so sending it again is safe without one; docs/protocol.md,
 // "Resending is safe"). They are resent after a reconnect like sends. Once acknowledged a
 // change is "acked" with the `seq` of its entry, and stays until that entry has been applied
@@ -36,10 +40,11 @@ export const RATE_TEXT = "Sending too fast: retrying in a moment.";
  * is a reply of, if any, and `broadcast` whether that reply is sent also to the room.
  */
 export function entry({ nonce, room, to = null, text, ts, reply_to: replyTo = null,
-  files = [], thread = null, broadcast = false }) {
+  files = [], thread = null, broadcast = false, poll = null }) {
   return Object.freeze({ nonce, room, to: Array.isArray(to) ? Object.freeze([...to]) : to,
     text, ts, status: "sending", error: "",
     ...(Number.isSafeInteger(replyTo) ? { reply_to: replyTo } : {}),
+    ...pollFields(poll),
     ...threadFields(thread, broadcast),
     ...(files.length ? { files: Object.freeze([...files]) } : {}) });
 }
@@ -50,7 +55,16 @@ function threadFields(thread, broadcast) {
   return broadcast === true ? { thread, broadcast: true } : { thread };
 }
 
-const CHANGE_FIELDS = { edit: ["text"], delete: [], react: ["emoji", "on"], pin: ["on"] };
+/** A send's `poll` as kept and sent ({poll: {options, multiple}}), none when it is no poll. */
+function pollFields(poll) {
+  if (!poll || !Array.isArray(poll.options)
+      || !poll.options.every((option) => typeof option === "string")) return {};
+  return { poll: Object.freeze({ options: Object.freeze([...poll.options]),
+    multiple: poll.multiple === true }) };
+}
+
+const CHANGE_FIELDS = { edit: ["text"], delete: [], react: ["emoji", "on"], pin: ["on"],
+  vote: ["options"], close_poll: [] };
 
 /**
  * A change to message `msg_id` of `room`: `change` is {op: "edit", text} | {op: "delete"} |
@@ -58,7 +72,9 @@ const CHANGE_FIELDS = { edit: ["text"], delete: [], react: ["emoji", "on"], pin:
  */
 export function change({ key, room, msgId, change: fields, ts }) {
   const kept = { op: fields.op, msg_id: msgId };
-  for (const name of CHANGE_FIELDS[fields.op] || []) kept[name] = fields[name];
+  for (const name of CHANGE_FIELDS[fields.op] || []) {
+    kept[name] = Array.isArray(fields[name]) ? Object.freeze([...fields[name]]) : fields[name];
+  }
   return Object.freeze({ nonce: key, room, to: null, text: "", ts, status: "sending", error: "",
     change: Object.freeze(kept) });
 }
@@ -67,9 +83,15 @@ export function change({ key, room, msgId, change: fields, ts }) {
 export function findChange(outbox, asked) {
   const same = (item) => item.change && item.room === asked.room
     && item.change.op === asked.op && item.change.msg_id === asked.msg_id
-    && (CHANGE_FIELDS[asked.op] || []).every((name) => item.change[name] === asked[name]);
+    && (CHANGE_FIELDS[asked.op] || []).every((name) => alike(item.change[name], asked[name]));
   return outbox.find((item) => same(item) && item.status === "sending")
     || outbox.find((item) => same(item) && item.status !== "acked");
+}
+
+/** Two fields of a change alike: equal values, or arrays (a vote's options) of equal items. */
+function alike(a, b) {
+  if (!Array.isArray(a) || !Array.isArray(b)) return a === b;
+  return a.length === b.length && a.every((value, index) => value === b[index]);
 }
 
 /** The entry with this nonce, or undefined. */
@@ -111,7 +133,8 @@ export function withoutFiles(outbox, nonce, ids) {
 /**
  * The request that sends an entry: `dm` to the peer (or a group's others, an array: the first
  * message of a group conversation creates it), or `send` to the room; same nonce. A
- * change is its own request (`edit`, `delete`, `react`, `pin`) on the room.
+ * change is its own request (`edit`, `delete`, `react`, `pin`, `vote`, `close_poll`) on the
+ * room.
  */
 export function request(item) {
   if (item.change) return { ...item.change, room: item.room };
@@ -119,6 +142,8 @@ export function request(item) {
     ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}),
     ...threadFields(item.thread, item.broadcast),
     ...(item.files ? { files: item.files.map((file) => file.id) } : {}),
+    ...(item.poll ? { poll: { options: [...item.poll.options], multiple: item.poll.multiple } }
+      : {}),
   };
   return item.to
     ? { op: "dm", to: item.to, text: item.text, nonce: item.nonce, ...extra }
@@ -158,12 +183,14 @@ export function failure(error, online) {
 export function save(outbox) {
   return outbox.filter((item) => item.status !== "acked").map(({
     nonce, room, to, text, ts, status, error, reply_to: replyTo, change: fields, files, thread,
-    broadcast,
+    broadcast, poll,
   }) => ({
     nonce, room, to, text, ts, status, error,
     ...(replyTo !== undefined ? { reply_to: replyTo } : {}),
     ...threadFields(thread, broadcast),
-    ...(fields ? { change: { ...fields } } : {}),
+    ...(fields ? { change: fields.options ? { ...fields, options: [...fields.options] }
+      : { ...fields } } : {}),
+    ...(poll ? { poll: { options: [...poll.options], multiple: poll.multiple } } : {}),
     ...(files ? { files: files.map((file) => ({ ...file })) } : {}),
   }));
 }
@@ -183,6 +210,8 @@ function restoredChange(fields) {
   if (fields.op === "react" && (typeof fields.emoji !== "string"
       || typeof fields.on !== "boolean")) return null;
   if (fields.op === "pin" && typeof fields.on !== "boolean") return null;
+  if (fields.op === "vote" && (!Array.isArray(fields.options)
+      || !fields.options.every((i) => Number.isSafeInteger(i)))) return null;
   return fields;
 }
 
@@ -212,6 +241,7 @@ export function restore(saved) {
         error: item.status === "rejected" ? String(item.error || "") : RETRY_TEXT,
         ...(Number.isSafeInteger(item.reply_to) ? { reply_to: item.reply_to } : {}),
         ...threadFields(item.thread, item.broadcast),
+        ...pollFields(item.poll),
         ...(restoredFiles(item.files).length
           ? { files: Object.freeze(restoredFiles(item.files)) } : {}),
       });

@@ -8,6 +8,7 @@ import { suggestions as emojiSuggestions } from "./emoji.js";
 import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
 import { mentionMatches } from "./profiles.js";
+import { pollOf, shownPoll } from "./polls.js";
 import { shownItem } from "./saved.js";
 import { statusOf } from "./select.js";
 import { sameUser } from "./store.js";
@@ -32,11 +33,14 @@ export function pendingChanges(state, name, msgId) {
  * How a confirmed message is shown:
  * {message, text, deleted, edited, editedTs, saving, deleting, reactions: [{emoji, users,
  * count, mine}], files, preview, mentionsMe, own, canEdit, canDelete, canReact,
- * canRemovePreview, quote, editing, pinned, canPin, saved, canSave}.
+ * canRemovePreview, quote, editing, pinned, canPin, poll, canVote, canClosePoll, saved,
+ * canSave}.
  * `files` are the message's file objects (none once it is deleted); `preview` its link's
  * preview (entries.js previewFor), or null.
  * `pinned` is {by, ts} while the message is pinned to the room (the person's own pin or unpin
  * on its way shown already: `by` them, `ts` null), else null.
+ * `poll` is a poll's look (polls.js shownPoll: the person's vote or closing on its way shown
+ * already), else null; `canVote` and `canClosePoll` what its card and menu offer.
  * `saved` is {remindAt, reminded} while the person has it saved (their own save on its way
  * shown already, saved.js `shownItem`), else null; `canSave` whether its menu offers saving.
  * `quote` is null for a message that answers none, else {msgId, from, text, deleted,
@@ -52,9 +56,13 @@ export function shownMessage(state, room, message) {
   let reactions = message.reactions || [];
   let deleting = false;
   let pinned = message.pinned ? { by: message.pinned.by, ts: message.pinned.ts ?? null } : null;
+  let voting = null; // the person's latest vote on its way (indexes)
+  let closing = false;
   for (const item of pendingChanges(state, room.name, message.msg_id)) {
     const { op } = item.change;
     if (op === "delete") deleting = true;
+    else if (op === "vote") voting = item.change.options;
+    else if (op === "close_poll") closing = true;
     else if (op === "edit") text = item.change.text;
     else if (op === "pin") pinned = item.change.on ? pinned || { by: state.me, ts: null } : null;
     else reactions = toggled(reactions, item.change.emoji, state.me, item.change.on);
@@ -64,6 +72,9 @@ export function shownMessage(state, room, message) {
   const deleted = Boolean(message.deleted);
   const editing = Boolean(state.editing && state.editing.room === room.name
     && state.editing.msgId === message.msg_id) && !deleted;
+  const held = deleted ? undefined : pollOf(message.poll);
+  const poll = held ? shownPoll(held, state.me, { pending: voting, closing }) : null;
+  const moderator = own || sameUser(room.owner, state.me) || moderates(room, state.admin);
   return {
     message,
     text: deleted ? "" : text,
@@ -91,6 +102,10 @@ export function shownMessage(state, room, message) {
     editing,
     pinned: deleted ? null : pinned,
     canPin: !deleted && !deleting && !room.draft && !room.archived,
+    poll,
+    canVote: Boolean(poll) && !poll.closed && !deleting && !room.draft && !room.archived,
+    canClosePoll: Boolean(poll) && !poll.closed && !deleting && moderator && !room.draft
+      && !room.archived,
     replies: repliesShown(state, room, message),
     threadOf: threadOf(room, message),
     // "Reply in thread": a root's thread, or the thread of a reply shown in the room.
@@ -166,7 +181,7 @@ export function signature(view) {
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
     view.message.mentions || null, view.files.map((file) => file.id), view.preview,
     view.canRemovePreview, view.pinned, view.canPin, view.replies, view.threadOf,
-    view.canThread, view.saved, view.canSave]);
+    view.canThread, view.saved, view.canSave, view.poll, view.canVote, view.canClosePoll]);
 }
 
 /** A message's file objects (well-formed ones: an id and a name). */

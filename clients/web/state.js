@@ -93,6 +93,11 @@
 // time, follows the room when another one is opened, and is kept up to date by the room's
 // entries, live or paged in.
 //
+// Polls (polls.js): a poll is a message with `poll`, sent as any message (`composePoll`: the
+// outbox keeps it, and its nonce for a resend); `voted` and `poll_closed` entries change it as
+// reactions do (entries.js, the rev rule), and the person's own votes and closings wait in the
+// outbox like reactions, shown at once (select-messages.js).
+//
 // Saved messages and reminders (saved.js, `state.saved`): after each welcome the whole list
 // of what the person saved is walked a page at a time (every message's bookmark mark needs
 // it), the `saved` and `reminder` events of every device keep it, and the welcome's
@@ -118,6 +123,7 @@ import * as linkCache from "./links.js";
 import * as missed from "./missed.js";
 import * as outbox from "./outbox.js";
 import * as pinning from "./pins.js";
+import * as polling from "./polls.js";
 import * as profiling from "./profiles.js";
 import * as customEmoji from "./emoji.js";
 import { isNoteToSelf } from "./reminders.js";
@@ -279,7 +285,7 @@ export function hereFor(state, frame) {
 
 /** The ops of the entries of a room's log, as events (docs/protocol.md). */
 const LOG_ENTRIES = new Set(["message", "edited", "deleted", "reaction", "topic", "role",
-  "banned", "unbanned", "kicked", "archived", "preview", "pinned"]);
+  "banned", "unbanned", "kicked", "archived", "preview", "pinned", "voted", "poll_closed"]);
 
 /**
  * The `resume` of the hello about to be sent (select.js resumePoints), remembered for its
@@ -468,6 +474,8 @@ const EVENTS = {
   reaction: changed,
   preview: changed,
   pinned: changed,
+  voted: changed,
+  poll_closed: changed,
   topic: changed,
   // Moderation entries: a line in the conversation (store.js), and a ban or kick of this user
   // takes the room off the page with a word of why.
@@ -719,6 +727,8 @@ const ANSWERED = {
   delete: changeAcked,
   react: changeAcked,
   pin: changeAcked,
+  vote: changeAcked,
+  close_poll: changeAcked,
 
   thread(state, asked, reply) {
     threading.received(state.threadPanel, asked, reply);
@@ -992,6 +1002,8 @@ const REFUSED = {
   delete: changeRefused,
   react: changeRefused,
   pin: changeRefused,
+  vote: changeRefused,
+  close_poll: changeRefused,
 
   thread(state, asked, error) {
     threading.failed(state.threadPanel, asked, error);
@@ -1161,6 +1173,7 @@ function acked(state, asked, reply) {
     };
     const item = outbox.find(state.outbox, asked.nonce);
     if (item && item.files) message.files = item.files;
+    if (item && item.poll) message.poll = polling.freshPoll(item.poll);
     if (Number.isSafeInteger(asked.thread)) {
       message.thread = asked.thread;
       if (asked.broadcast === true) message.broadcast = true;
@@ -1347,6 +1360,64 @@ export function compose(state, { text, nonce, now }) {
   state.lastTyping.delete(room.name); // the next keystroke starts a new "typing"
   state.scrollTick += 1;
   return transmit(state, nonce);
+}
+
+/**
+ * Send a poll to the open room (polls.js): `question` is its text, `options` its options (as
+ * typed), `multiple` whether a voter may choose several; into the outbox with `nonce` as any
+ * send (a resend keeps it), with the files attached in the box and the reply it answers.
+ * Returns the effects, or a toast when the poll breaks the server's rules (the dialog checks
+ * them first).
+ */
+export function composePoll(state, { question, options, multiple = false, nonce, now }) {
+  const room = state.rooms.get(state.current);
+  if (!room || room.archived) return [];
+  const problem = polling.pollProblem({ question, options, maxText: state.maxText });
+  if (problem) return [{ toast: problem }];
+  const attached = uploads.readiness(state.uploads, room.name);
+  if (attached.count && !attached.ready) {
+    return [{ toast: attached.failed ? "Retry or remove the files that failed first."
+      : "The files are still uploading: send once they are done." }];
+  }
+  room.keptUnread = false;
+  const to = sendTo(room, state.me); // a conversation's first message creates it: `dm`
+  const replyTo = Number.isSafeInteger(room.replyTo) ? room.replyTo : null;
+  room.replyTo = null;
+  state.uploads = uploads.consume(state.uploads, room.name);
+  const files = [...attached.files].sort((a, b) => a.id - b.id);
+  state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name, to,
+    text: question, ts: now, reply_to: replyTo, files,
+    poll: polling.pollField(options, multiple) }));
+  state.scrollTick += 1;
+  return transmit(state, nonce);
+}
+
+/**
+ * Vote in the poll of message `msgId` of room `name`: the person's choice becomes exactly
+ * `options` (indexes; [] takes the vote back), through the outbox as a reaction (`key` names
+ * it there). A choice already as asked, or a closed poll, changes nothing.
+ */
+export function vote(state, { room: name, msgId, options, key, now }) {
+  const room = state.rooms.get(name);
+  const message = heldMessage(state, room, msgId);
+  if (!message || !Array.isArray(options)) return [];
+  const shown = shownMessage(state, room, message);
+  if (!shown.poll || !shown.canVote) return [];
+  const wanted = [...new Set(options)].filter((i) => Number.isSafeInteger(i) && i >= 0
+    && i < shown.poll.options.length).sort((a, b) => a - b);
+  if (!shown.poll.multiple && wanted.length > 1) return [];
+  if (wanted.length === shown.poll.mine.length
+      && wanted.every((i, at) => i === shown.poll.mine[at])) return [];
+  return queueChange(state, room, message, { op: "vote", options: wanted }, key, now);
+}
+
+/** Close the poll of message `msgId` of room `name` (its author, or a moderator of the room). */
+export function closePoll(state, { room: name, msgId, key, now }) {
+  const room = state.rooms.get(name);
+  const message = heldMessage(state, room, msgId);
+  if (!message) return [];
+  if (!shownMessage(state, room, message).canClosePoll) return [];
+  return queueChange(state, room, message, { op: "close_poll" }, key, now);
 }
 
 /**
@@ -2457,7 +2528,8 @@ function changeAcked(state, asked, reply) {
   return [];
 }
 
-const CHANGE_VERBS = { edit: "edit", delete: "delete", react: "react to", pin: "pin" };
+const CHANGE_VERBS = { edit: "edit", delete: "delete", react: "react to", pin: "pin",
+  vote: "vote in the poll of", close_poll: "close the poll of" };
 
 function changeRefused(state, asked, error) {
   const item = outbox.findChange(state.outbox, asked);

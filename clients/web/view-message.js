@@ -8,6 +8,9 @@
 // the repliers' avatars, "2 new"), a reply sent also to the room says "replied to a thread: …",
 // and "Reply in thread" opens the thread panel; the panel draws its messages with a MessageView
 // of its own (`inThread`), without those.
+// A poll (polls.js) is drawn as a card under the sender line (view-poll.js): its question (the
+// message's text), its options to vote on; its menu offers "Close poll" to its author and the
+// room's moderators.
 // A message the person saved for later says so on a line above it, at its left as "Pinned by"
 // is (the hover toolbar covers the top right corner), "Overdue" too when its reminder is; its
 // menu saves it or removes it, and sets a reminder (view-saved.js's presets).
@@ -31,6 +34,7 @@ import { avatar, setPicture } from "./view-avatar.js";
 import { lengthNote } from "./textlimit.js";
 import { previewCard } from "./view-preview.js";
 import { PIN_ICON } from "./view-pins.js";
+import { pollCard } from "./view-poll.js";
 import { summaryText } from "./threads.js";
 import { SAVED_ICON } from "./view-saved.js";
 import {
@@ -52,6 +56,7 @@ const ICONS = {
   pin: PIN_ICON,
   saved: SAVED_ICON,
   remind: "M12 21a8 8 0 1 1 0-16 8 8 0 0 1 0 16zM12 9v4l2.5 2.5M5 3L2 6M19 3l3 3",
+  poll: "M5 20V10M12 20V4M19 20v-7",
 };
 
 function icon(name) {
@@ -150,8 +155,16 @@ export class MessageView {
         message.mentions || null, view.files.length > 0, state.customEmoji.version,
         message.user_groups ? state.userGroups.version : 0],
       () => (view.editing ? this.editor(view, state.maxText)
-        : text(view, state.me, state.customEmoji.byName,
+        : view.poll ? null : text(view, state.me, state.customEmoji.byName,
           view.saving ? null : pillsFor(state.userGroups, message, state.me)))],
+      ["poll", view.poll && !view.editing ? [view.poll, view.canVote, view.text,
+        message.mentions || null, state.customEmoji.version,
+        message.user_groups ? state.userGroups.version : 0, view.poll.options.map((o) => o.voters
+          .map((u) => [displayName(state.profiles, u), avatarOf(state.profiles, u)]))] : null,
+      () => (view.poll && !view.editing ? pollCard(view, state,
+        text(view, state.me, state.customEmoji.byName,
+          view.saving ? null : pillsFor(state.userGroups, message, state.me)),
+        (options) => this.on().vote(node.dataset.room, message.msg_id, options)) : null)],
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["preview", view.preview,
         () => (view.preview ? previewCard(view.preview, this.files) : null)],
@@ -205,6 +218,8 @@ export class MessageView {
     const { message, item } = row;
     const quote = Number.isSafeInteger(item.reply_to)
       ? quoteFor(room, { reply_to: item.reply_to }) : null;
+    const poll = item.poll ? h("ol", { class: "poll-pending", "aria-label": "Options" },
+      item.poll.options.map((option) => h("li", {}, option))) : null;
     return [
       avatar(message.from, avatarOf(state.profiles, message.from)),
       h("div", { class: "msg-body" },
@@ -213,6 +228,7 @@ export class MessageView {
         message.text.trim() || !message.files ? h("div", { class: "msg-text" },
           render(parse(message.text, { mentions: null, me: state.me,
             emoji: state.customEmoji.byName }))) : null,
+        poll,
         this.files.part(message.files || [])),
       h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
         formatTime(message.ts)),
@@ -402,6 +418,8 @@ export class MessageView {
       () => this.on().remind(message.msg_id, opener)) : null,
       view.canSave && view.message.deleted && view.saved ? item("Remove from saved", "saved",
         () => this.on().save(message.msg_id, false)) : null,
+      view.canClosePoll ? item("Close poll", "poll", () => this.on().closePoll(
+        opener.closest("li")?.dataset.room, message.msg_id)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
         : null,
