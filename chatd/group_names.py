@@ -1,7 +1,7 @@
 """The user groups' names one node knows, so that a message whose mentions name no group
 costs no statement to find out (chatd.actions.messages).
 
-Theory of operation. Users and user groups share one namespace (migration 0036), and most
+Theory of operation. Users and user groups share one namespace (migration 0035), and most
 ``@name`` in messages name people. Looking up every candidate among the groups would be one
 more statement for every message with an ``@`` (about 0.3 ms of its send→ack); instead the
 node keeps the set of group names and asks the database only when a candidate is in it. The

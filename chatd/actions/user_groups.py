@@ -1,7 +1,7 @@
 """User groups: a named set of people mentioned together (``@backend``), as Slack's user
 groups, Mattermost's custom groups and Zulip's user groups.
 
-Theory of operation. A group is a row and its members' rows (migration 0036; names shared
+Theory of operation. A group is a row and its members' rows (migration 0035; names shared
 with users, race-proof, by the migration's triggers). Every user sees every group: the list
 is one statement (``user_groups`` on the socket, ``GET /api/groups``), and clients keep it,
 updated by ``user_group`` events, told to every connection of every user on every node

@@ -4,7 +4,7 @@ A user group (``@backend``) shares one namespace with users, because ``@name`` m
 thing: its name is a user name's alphabet (``a-z 0-9 _ . -``, 1-32), kept in lower case (any
 case accepted and folded), and never one of the group mentions' words
 (:data:`chatd.protocol.names.RESERVED_USERS`). That no user has it, and no new account takes
-it, storage sees to (migration 0036).
+it, storage sees to (migration 0035).
 """
 
 from __future__ import annotations

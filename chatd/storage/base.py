@@ -737,7 +737,7 @@ class CustomEmoji:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class UserGroup:
-    """A user group (migration 0036): its ``name`` (lower case), ``description``, how many
+    """A user group (migration 0035): its ``name`` (lower case), ``description``, how many
     ``members`` it has, who made it (``by``, as registered; None once that account is
     gone) and when (``ts``, ms); ``you``, whether the user who asked is a member (only in
     :meth:`Storage.user_groups`)."""
@@ -1508,7 +1508,7 @@ class Storage(Protocol):
 
         Raises:
             ChatError: 'conflict' (a group or a user has the name, in any case: migration
-                0036 makes that race-proof), 'not_found' (a member is nobody: nothing is
+                0035 makes that race-proof), 'not_found' (a member is nobody: nothing is
                 made), 'bad_request' (past ``max_groups`` or ``max_members``).
         """
 

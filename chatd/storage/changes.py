@@ -31,7 +31,7 @@ Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says th
 - react: a member;
 - pin and unpin: a member (as in Slack and Mattermost), up to the limit the change carries
   (``limits.pins_per_room``) pinned at once;
-- vote on a poll: a member, while it is open (migration 0037); close it: its author, or
+- vote on a poll: a member, while it is open (migration 0036); close it: its author, or
   whoever moderates the room;
 - remove a message's link preview: its author, or whoever moderates the room (the server
   makes previews: chatd.previews);
@@ -87,7 +87,7 @@ entry's are written with the file's id. Both take two more statements, only in a
 stores a preview. A deletion takes the preview away with the words: from the message and
 from its preview entries.
 
-A poll (migration 0037) is read under the lock only for a batch that votes on one or closes
+A poll (migration 0036) is read under the lock only for a batch that votes on one or closes
 one (:data:`_SQL_POLLS`): its options' count, whether it takes several, whether it is closed,
 and the choices of the batch's voters. A vote is the voter's whole choice (sorted indexes;
 none: the vote taken back), stored as one row per voter with the seq of the entry that set it
@@ -291,7 +291,7 @@ WITH put AS (
 DELETE FROM pins WHERE message_id = ANY ($6::bigint[])
 """
 # The polls a batch votes on or closes ($1), and the choices of its voters ($2, $3: (poll,
-# voter) pairs), read under the rooms' lock (migration 0037).
+# voter) pairs), read under the rooms' lock (migration 0036).
 _SQL_POLLS = """
 SELECT p.message_id, cardinality(p.options) AS options, p.multiple, p.closed_seq IS NOT NULL
        AS closed, (
@@ -436,7 +436,7 @@ class _Target:
     touched: bool = False
     preview: Preview | None = None
     preview_url: str | None = None  # the link a preview was decided for (migration 0026)
-    poll: _Poll | None = None  # read only for a batch that votes or closes (migration 0037)
+    poll: _Poll | None = None  # read only for a batch that votes or closes (migration 0036)
 
 
 @dataclasses.dataclass(slots=True)
@@ -679,7 +679,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
     return outcomes
 
 
-#: The kinds of change made to polls (migration 0037).
+#: The kinds of change made to polls (migration 0036).
 _POLL_KINDS = frozenset({"voted", "poll_closed"})
 
 

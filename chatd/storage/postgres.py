@@ -54,7 +54,7 @@ could before: the resend is their duplicate.
 
 Rooms and conversations share the ``rooms`` table. A 1:1 conversation is a room of kind ``dm``,
 private, without owner, named by :func:`chatd.protocol.names.dm_room_name`, with both users as
-members; a group conversation (migration 0035) is the same of kind ``group``, named by
+members; a group conversation (migration 0034) is the same of kind ``group``, named by
 :func:`chatd.protocol.names.group_room_name`, with its 3 to 8 people as members. Either is
 created only by :meth:`PostgresStorage.direct_room`, never by joining, and nobody
 leaves it, is invited into it or is kicked from it. Creating one races when two start
@@ -290,7 +290,7 @@ _ROLE = "CASE WHEN r.owner_id = m.user_id THEN 'owner' ELSE m.role END"
 
 # The other member of conversation r, as user {me} sees it (themselves only in a conversation
 # with oneself); no row for a room. Joined LATERAL as "peer". And the other members of a group
-# conversation (migration 0035), as registered, sorted ignoring case: "peers" (NULL names
+# conversation (migration 0034), as registered, sorted ignoring case: "peers" (NULL names
 # for any other kind; the kind tests are one-time filters: a room reads no membership here).
 _PEER_JOIN = """
 LEFT JOIN LATERAL (
@@ -1037,7 +1037,7 @@ WITH b AS (
         SELECT m.user_id FROM memberships m
         WHERE b.kind IN ('dm', 'group') AND m.room_id = b.room_id
           AND m.user_id <> b.sender_id
-          -- a 1:1 alerts at 'mentions' too; a group conversation (migration 0035) only at
+          -- a 1:1 alerts at 'mentions' too; a group conversation (migration 0034) only at
           -- 'all' (its default), at 'mentions' by the mention rows below
           AND coalesce(m.notify, 'all') IN ('all', CASE b.kind WHEN 'dm' THEN 'mentions' END)
         ORDER BY m.user_id  -- the primary key's order: a probe of it, never a scan
@@ -1512,7 +1512,7 @@ _INSERTS_FILES = {
     (True, True): _SQL_APPEND_INSERT_FILES_THREAD_GROUP,
 }
 
-# The same eight for a batch with a poll (migration 0037: rare), each made from its head: one
+# The same eight for a batch with a poll (migration 0036: rare), each made from its head: one
 # more array (the poll of each message as JSON {options, multiple}, '' for none), the
 # message's poll flag in its row (so that the commit notice, at the statement's end, leaves
 # it to be read: its options are not among a notice's fields), and the polls' rows, in the
@@ -1568,7 +1568,7 @@ _THREAD_COLUMNS = f"""m.thread_root, m.broadcast, m.reply_count,
 # {direction}): a walk of the (room_id, seq) index of messages and one of changes, merged.
 # A message is read as it is now; its reactions, its pin and its quote are looked up only
 # for a message that may have them (rev set: a pin is a change too; reply_to set; files > 0),
-# by key; its poll only for a poll's message (has_poll: messages.poll, migration 0037).
+# by key; its poll only for a poll's message (has_poll: messages.poll, migration 0036).
 _MESSAGE_EXTRAS = """
        CASE WHEN e.kind = 'message' AND e.rev IS NOT NULL AND e.deleted_at IS NULL THEN (
            SELECT json_agg(json_build_array(g.emoji, g.users) ORDER BY g.first)

@@ -1,4 +1,4 @@
-"""User groups (migration 0036): a named set of users, mentioned together as ``@name``.
+"""User groups (migration 0035): a named set of users, mentioned together as ``@name``.
 
 Asyncio side of the matching :class:`chatd.storage.postgres.PostgresStorage` methods: each
 function here takes the pool and runs one statement, or one short transaction, on it.

@@ -1,4 +1,4 @@
-"""Contract tests of group conversations (migration 0035): ``direct_room`` with several
+"""Contract tests of group conversations (migration 0034): ``direct_room`` with several
 people, the room of kind ``group`` it finds or creates, its peers, and the rules a 1:1
 conversation lives by. Same rules as ``test_rooms_contacts.py``: a fresh database per test,
 every await on the database under ``trio.fail_after``."""

@@ -1,4 +1,4 @@
-"""Contract tests of polls (migration 0037), against a real (embedded) PostgreSQL.
+"""Contract tests of polls (migration 0036), against a real (embedded) PostgreSQL.
 
 The rules (chatd.storage.changes): a poll is a message stored with its options by the
 insert's poll variant (a plain message's statements are untouched); a vote is a ``voted``

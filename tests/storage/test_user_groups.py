@@ -1,4 +1,4 @@
-"""Storage: user groups (migration 0036): the namespace shared with users (both ways, and
+"""Storage: user groups (migration 0035): the namespace shared with users (both ways, and
 the race of a group and an account of one name made at once on two nodes), members, who may
 change a group, limits, and the mentions a message's ``@group`` makes.
 

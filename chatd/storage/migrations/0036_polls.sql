@@ -1,4 +1,4 @@
--- 0037: polls (a message with options; the `vote` and `close_poll` requests; the `voted` and
+-- 0036: polls (a message with options; the `vote` and `close_poll` requests; the `voted` and
 -- `poll_closed` entries).
 --
 -- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.

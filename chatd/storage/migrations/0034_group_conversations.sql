@@ -1,4 +1,4 @@
--- 0035: group conversations (docs/protocol.md, "Group conversations"): a conversation of 3 to
+-- 0034: group conversations (docs/protocol.md, "Group conversations"): a conversation of 3 to
 -- 8 people, room kind 'group', named '@' + its members' names in lower case, sorted, joined
 -- by ':' (chatd.protocol.names.group_room_name). Created only by `dm` with all its members
 -- in one statement (chatd/storage/postgres.py, _SQL_DIRECT_ROOM), as a 1:1 conversation is.

@@ -1,4 +1,4 @@
--- 0036: user groups (chatd/actions/user_groups.py, chatd/storage/user_groups.py).
+-- 0035: user groups (chatd/actions/user_groups.py, chatd/storage/user_groups.py).
 --
 -- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
 -- Never edit a migration that has shipped: add the next numbered file instead.
