@@ -57,7 +57,7 @@ async def send(app: App, caller: Caller, request: Send) -> Append:
         user_id=user.id, room=request.room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=mentions, files=request.files, group=group,
         user_groups=user_groups, thread=request.thread, broadcast=request.broadcast,
-        poll=_poll(request.poll),
+        poll=None if request.poll is None else _poll(request.poll),
     ))
 
 
@@ -80,7 +80,7 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
         user_id=user.id, room=room, text=request.text, nonce=request.nonce,
         reply_to=request.reply_to, mentions=mentions, files=request.files, group=group,
         user_groups=user_groups, thread=request.thread, broadcast=request.broadcast,
-        poll=_poll(request.poll),
+        poll=None if request.poll is None else _poll(request.poll),
     ))
 
 
@@ -94,8 +94,8 @@ async def edit(app: App, caller: Caller, request: Edit) -> Append:
     ))
 
 
-def _poll(spec: PollSpec | None) -> NewPoll | None:
-    return None if spec is None else NewPoll(options=spec.options, multiple=spec.multiple)
+def _poll(spec: PollSpec) -> NewPoll:
+    return NewPoll(options=spec.options, multiple=spec.multiple)
 
 
 async def vote(app: App, caller: Caller, request: Vote) -> Append:

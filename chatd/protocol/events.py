@@ -1770,7 +1770,8 @@ def _msg_id(obj: Mapping[str, Any], key: str = "msg_id", *, optional: bool = Fal
 def _parse_send(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Send:
     room = _room(obj)
     files = _files(obj)
-    poll = _poll(obj)
+    # most messages have no poll: one lookup, not a call (the send path)
+    poll = None if "poll" not in obj else _poll(obj)
     text = _text(obj, limits, blank=bool(files) and poll is None)
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
     thread, broadcast = _thread(obj)
