@@ -682,12 +682,16 @@ async def groups(client: ChatClient, arg: str) -> None:
             return
         client.screen.notice(f"{len(found)} user group(s):")
         for g in found:
-            about = f" — {clean(str(g.get('description')))}" if g.get("description") else ""
             you = " (you)" if g.get("you") is True else ""
-            client.screen.notice(f"  @{clean(str(g.get('name')))}{about}: "
+            client.screen.notice(f"  @{clean(str(g.get('name')))}{_about(g)}: "
                                  f"{g.get('members')} member(s){you}")
 
     await client.ask("/groups", UserGroupList(), Answer, on_ok)
+
+
+def _about(group: dict[str, object]) -> str:
+    """A user group's description as shown after its name (`` — TEXT``), or nothing."""
+    return f" — {clean(str(group.get('description')))}" if group.get("description") else ""
 
 
 def _group_and_users(command: str, arg: str, *, users: bool) -> tuple[str, list[str]] | str:
@@ -710,8 +714,7 @@ async def group(client: ChatClient, arg: str) -> None:
     async def on_ok(reply: Answer) -> None:
         info = reply.fields.get("group") or {}
         members = [clean(str(m)) for m in reply.fields.get("members") or []]
-        about = f" — {clean(str(info.get('description')))}" if info.get("description") else ""
-        client.screen.notice(f"@{clean(str(info.get('name')))}{about}: "
+        client.screen.notice(f"@{clean(str(info.get('name')))}{_about(info)}: "
                              + (", ".join(members) if members else "no members"))
 
     await client.ask("/group", UserGroupInfo(name=parsed[0]), Answer, on_ok)

@@ -1059,6 +1059,19 @@ class _Builder:
                               "unchanged": {"const": True}, **(optional or {})},
                              required=["room", "user", *extra, "seq", "ts"])
 
+        def stored(room: Schema) -> Schema:
+            """The answer to a message sent, once committed: where it stands, with
+            ``duplicate`` when its nonce was used before (the first message's)."""
+            return self.sent({"room": room, "seq": seq_schema,
+                              "msg_id": {"type": "integer", "minimum": 1},
+                              "ts": {"type": "integer", "minimum": 0},
+                              "duplicate": {"const": True}},
+                             required=["room", "seq", "msg_id", "ts"])
+
+        # A message's ``poll`` in a send: what makes it a poll.
+        new_poll: Schema = {"anyOf": [_ref("NewPoll"), {"type": "null"}],
+                            "description": "Null, or left out: no poll."}
+
         def changed_entry() -> Schema:
             """The answer to a change (a deletion, a topic), once its entry is committed."""
             return self.sent({"room": {"type": "string"}, "seq": seq_schema,
@@ -1255,16 +1268,10 @@ class _Builder:
                     "reply_to": {"type": ["integer", "null"], "minimum": 1},
                     "thread": {"type": ["integer", "null"], "minimum": 1},
                     "broadcast": {"type": "boolean"},
-                    "poll": {"anyOf": [_ref("NewPoll"), {"type": "null"}],
-                             "description": "Null, or left out: no poll."},
+                    "poll": new_poll,
                 }, ["to", "text", "nonce"]), {"to": ["bob", "cid"], "text": "lunch?",
                                               "nonce": "gdm-1"}),
-                ok=ok(200, "Stored.", self.sent(
-                    {"room": _ref("RoomOrConversation"), "seq": seq_schema,
-                     "msg_id": {"type": "integer", "minimum": 1},
-                     "ts": {"type": "integer", "minimum": 0},
-                     "duplicate": {"const": True}},
-                    required=["room", "seq", "msg_id", "ts"])),
+                ok=ok(200, "Stored.", stored(_ref("RoomOrConversation"))),
                 errors=(403, 404, 409, 429),
             )},
             "/api/rooms/{room}/messages": {"get": self.op(
@@ -1307,16 +1314,11 @@ class _Builder:
                                   "items": {"type": "integer", "minimum": 1}},
                         "thread": {"type": ["integer", "null"], "minimum": 1},
                         "broadcast": {"type": "boolean"},
-                        "poll": {"anyOf": [_ref("NewPoll"), {"type": "null"}],
-                                 "description": "Null, or left out: no poll."},
+                        "poll": new_poll,
                     }, ["nonce"]), {"text": "Lunch on which day?", "nonce": "p-1",
                                     "poll": {"options": ["Tuesday", "Wednesday"]}}),
-                    ok=ok(200, "Stored (or stored before, with `duplicate`).", self.sent({
-                        "room": {"type": "string"}, "seq": seq_schema,
-                        "msg_id": {"type": "integer", "minimum": 1},
-                        "ts": {"type": "integer", "minimum": 0},
-                        "duplicate": {"const": True}},
-                        required=["room", "seq", "msg_id", "ts"])),
+                    ok=ok(200, "Stored (or stored before, with `duplicate`).",
+                          stored({"type": "string"})),
                     errors=(403, 404, 409, 429),
                 )},
             "/api/rooms/{room}/messages/{msg_id}/vote": {"put": self.op(

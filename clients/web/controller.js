@@ -194,15 +194,7 @@ export class Controller {
         this.state.pinsPanel.room, msgId, on: false, key: newNonce(), now: clock.now() }),
     });
     saved.bind({
-      opened: (shown) => {
-        closePopup(false);
-        if (shown) {
-          this.closeSidePanels(saved);
-          layout.closeDrawers();
-          this.act(model.openSaved);
-        }
-        layout.syncInert();
-      },
+      opened: this.sidePanelOpened(saved, model.openSaved),
       more: () => this.act(model.moreSaved),
       retry: () => this.act(model.retrySaved),
       openItem: (item) => {
@@ -257,15 +249,7 @@ export class Controller {
       retryUpload: (key) => this.act(model.retryUpload, key),
     });
     threads.bind({
-      opened: (shown) => {
-        closePopup(false);
-        if (shown) {
-          this.closeSidePanels(threads);
-          layout.closeDrawers();
-          this.act(model.openThreads);
-        }
-        layout.syncInert();
-      },
+      opened: this.sidePanelOpened(threads, model.openThreads),
       more: () => this.act(model.moreThreads),
       retry: () => this.act(model.openThreads),
       openItem: (t) => {
@@ -275,15 +259,7 @@ export class Controller {
       },
     });
     scheduled.bind({
-      opened: (shown) => {
-        closePopup(false);
-        if (shown) {
-          this.closeSidePanels(scheduled);
-          layout.closeDrawers();
-          this.act(model.openScheduled);
-        }
-        layout.syncInert();
-      },
+      opened: this.sidePanelOpened(scheduled, model.openScheduled),
       retry: () => this.act(model.openScheduled),
       menu: (box, opener) => this.chooseTime(opener, {
         title: box === "thread" ? "Schedule the reply" : "Schedule the message",
@@ -436,15 +412,7 @@ export class Controller {
       userGroups: () => userGroups.open(),
     });
     userGroups.bind({
-      opened: (shown) => {
-        closePopup(false);
-        if (shown) {
-          this.closeSidePanels(userGroups);
-          layout.closeDrawers();
-          this.act(model.openUserGroups);
-        }
-        layout.syncInert();
-      },
+      opened: this.sidePanelOpened(userGroups, model.openUserGroups),
       retry: () => this.act(model.listUserGroups),
       show: (name) => this.act(model.showUserGroup, name),
       back: () => {
@@ -619,6 +587,22 @@ export class Controller {
     if (revoke) await api.logout(session);
     else api.forgetSession();
     this.views.auth.show(message);
+  }
+
+  /**
+   * The `opened` handler of a side panel kept by a list it asks for (saved, followed threads,
+   * scheduled, user groups): shown, it closes the others and the drawers and does `open`.
+   */
+  sidePanelOpened(panel, open) {
+    return (shown) => {
+      closePopup(false);
+      if (shown) {
+        this.closeSidePanels(panel);
+        this.views.layout.closeDrawers();
+        this.act(open);
+      }
+      this.views.layout.syncInert();
+    };
   }
 
   /**

@@ -15,11 +15,10 @@ from chatd.client.render import message_spans
 from chatd.client.terminal import ansi
 from chatd.config import Config
 from chatd.protocol import UserGroupChanged
-from tests.client import register_and_login
-from tests.client.test_changes import Plain
+from tests.client.test_changes import ann_joins_bob
 from tests.client.test_render import message
 from tests.client.test_room_settings import _session
-from tests.client.test_terminal import client_on_pty, config, log_in, party  # noqa: F401
+from tests.client.test_terminal import config, party  # noqa: F401
 from tests.e2e.conftest import running
 
 
@@ -66,13 +65,7 @@ async def test_user_groups_from_the_terminal(tmp_path: Path, config: Config) -> 
     /rmgroup deletes it."""
     async with running(config) as server, trio.open_nursery() as nursery:
         cid = await party(nursery, server, "cid", "attic")
-        bob = await party(nursery, server, "bob", "general")
-        await register_and_login(server.http_port, "ann")
-        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
-            await log_in(pty)
-            term = Plain(pty)
-            await term.type("/join general")
-            await term.expect(r"general")
+        async with ann_joins_bob(tmp_path, server, nursery) as (term, bob):
             await term.type("/groups")
             await term.expect(r"-- no user groups yet")
             await term.type("/mkgroup backend ann bob")
@@ -97,7 +90,7 @@ async def test_user_groups_from_the_terminal(tmp_path: Path, config: Config) -> 
 
             await bob.request("send", room="general", text="@backend deploy?", nonce="b1")
             await term.expect(r"bob: @backend deploy\?")
-            assert "\x1b[1;7m@backend\x1b[0m deploy?" in pty.text  # a mention of ann
+            assert "\x1b[1;7m@backend\x1b[0m deploy?" in term.term.text  # a mention of ann
             await term.type("/rmgroup backend")
             await term.expect(r"-- ann deleted the user group @backend")
             assert (await cid.event("user_group", change="deleted"))["removed"] == [

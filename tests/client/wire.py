@@ -107,10 +107,11 @@ class Client:
         return client
 
     @classmethod
-    async def signed_in(cls, port: int, token: str) -> Client:
-        """A TCP connection to ``port`` that said hello with ``token`` (and was welcomed)."""
+    async def signed_in(cls, port: int, token: str, **hello: Any) -> Client:
+        """A TCP connection to ``port`` that said hello with ``token`` and the ``hello``
+        fields (and was welcomed)."""
         client = await cls.tcp(port)
-        await client.hello(token)
+        await client.hello(token, **hello)
         return client
 
     @classmethod

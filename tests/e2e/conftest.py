@@ -80,6 +80,27 @@ def messages_of(frames: list[dict[str, Any]], room: str) -> list[dict[str, Any]]
     return [f for f in frames if f.get("op") == "message" and f.get("room") == room]
 
 
+async def people(daemon: Server, names: list[str], room: str | None = None
+                 ) -> tuple[dict[str, str], dict[str, Client]]:
+    """Register ``names``, connect each (TCP) and, when ``room`` is given, join it in that
+    order (the first joins first: a new room's owner); their tokens and their connections."""
+    tokens = {n: await register_and_login(daemon.http_port, n) for n in names}
+    clients = {n: await Client.signed_in(daemon.tcp_port, tokens[n]) for n in names}
+    if room is not None:
+        for name in names:
+            assert (await clients[name].request("join", room=room))["op"] == "ok"
+    return tokens, clients
+
+
+async def unread_and_mentions(port: int, token: str, room: str) -> tuple[int, int]:
+    """``(unread, mentions)`` of ``room`` in a fresh welcome for ``token``'s user."""
+    client = await Client.signed_in(port, token)
+    [found] = [r for r in (await client.request("rooms", joined=True))["rooms"]
+               if r["room"] == room]
+    await client.aclose()
+    return found["unread"], found["mentions"]
+
+
 START_TIMEOUT = 60
 
 

@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any
 
 import trio
 
 from chatd.server import Server
 from tests.client import Client, register_and_login
-from tests.e2e.conftest import daemon_process, running
+from tests.e2e.conftest import daemon_process, people, running, unread_and_mentions
 from tests.e2e.test_presence_nodes import CLUSTER_ENV, WITHIN, _node
 from tests.helpers import until
-
-
-async def _connect(tcp_port: int, token: str, **hello: Any) -> Client:
-    client = await Client.tcp(tcp_port)
-    await client.hello(token, **hello)
-    return client
 
 
 def _presence(client: Client, user: str) -> list[str]:
@@ -52,8 +45,8 @@ async def test_idle_connections_make_a_user_away(daemon: Server, nursery: trio.N
     connection, active (TCP): online; the active one closes: away; the last: offline. A
     hello with ``idle`` makes her away from the start, never online."""
     tokens = {n: await register_and_login(daemon.http_port, n) for n in ("ann", "bob", "cid")}
-    bob = await _connect(daemon.tcp_port, tokens["bob"])
-    cid = await _connect(daemon.tcp_port, tokens["cid"])
+    bob = await Client.signed_in(daemon.tcp_port, tokens["bob"])
+    cid = await Client.signed_in(daemon.tcp_port, tokens["cid"])
     assert (await cid.request("add_contact", user="ann"))["status"] == "offline"
     ann = await Client.ws(daemon.http_port, nursery)
     await ann.hello(tokens["ann"])
@@ -68,7 +61,7 @@ async def test_idle_connections_make_a_user_away(daemon: Server, nursery: trio.N
     assert await _who(bob, "lobby") == ({"ann": "away", "bob": "online"}, 1)
     assert (await cid.request("contacts"))["contacts"][0]["status"] == "away"
 
-    phone = await _connect(daemon.tcp_port, tokens["ann"])  # active
+    phone = await Client.signed_in(daemon.tcp_port, tokens["ann"])  # active
     assert await bob.event("presence", user="ann", status="online")
     assert await _who(bob, "lobby") == ({"ann": "online", "bob": "online"}, 2)
     await phone.aclose()
@@ -84,7 +77,7 @@ async def test_idle_connections_make_a_user_away(daemon: Server, nursery: trio.N
     assert _presence(bob, "ann") == []  # each change once, nothing else
 
     # A page opened in a background tab: away at its hello, never online.
-    hidden = await _connect(daemon.tcp_port, tokens["ann"], idle=True)
+    hidden = await Client.signed_in(daemon.tcp_port, tokens["ann"], idle=True)
     assert await bob.event("presence", user="ann", status="away")
     fresh = await Client.tcp(daemon.tcp_port)
     contacts = (await fresh.hello(tokens["cid"]))["contacts"]
@@ -100,7 +93,7 @@ async def test_idle_connections_make_a_user_away(daemon: Server, nursery: trio.N
 async def test_idle_must_say_true_or_false(daemon: Server) -> None:
     """``idle`` without a boolean is refused (bad_request), and changes nothing."""
     token = await register_and_login(daemon.http_port, "ann")
-    ann = await _connect(daemon.tcp_port, token)
+    ann = await Client.signed_in(daemon.tcp_port, token)
     for bad in ({}, {"idle": "yes"}, {"idle": 1}):
         reply = await ann.request("idle", **bad)
         assert reply["op"] == "error", reply
@@ -108,29 +101,16 @@ async def test_idle_must_say_true_or_false(daemon: Server) -> None:
     await ann.aclose()
 
 
-async def _counts(port: int, token: str, room: str) -> tuple[int, int]:
-    """``(unread, mentions)`` of ``room`` in a fresh welcome for ``token``'s user."""
-    client = await _connect(port, token)
-    [found] = [r for r in (await client.request("rooms", joined=True))["rooms"]
-               if r["room"] == room]
-    await client.aclose()
-    return found["unread"], found["mentions"]
-
-
 async def test_here_skips_away_members(daemon: Server) -> None:
     """@here mentions the members online, not those away (connected, all idle)."""
-    names = ("ann", "bob", "cid")
-    tokens = {n: await register_and_login(daemon.http_port, n) for n in names}
-    clients = {n: await _connect(daemon.tcp_port, tokens[n]) for n in names}
-    for client in clients.values():
-        await client.request("join", room="team")
+    tokens, clients = await people(daemon, ["ann", "bob", "cid"], "team")
     await clients["cid"].request("idle", idle=True)
     await until(lambda: daemon.app.presence.state.status("cid") == "away")
     sent = await clients["ann"].request("send", room="team", text="@here deploy?",
                                         nonce="a1")
     assert (await clients["bob"].event("message", seq=sent["seq"]))["group"] == "here"
-    assert await _counts(daemon.tcp_port, tokens["bob"], "team") == (1, 1)
-    assert await _counts(daemon.tcp_port, tokens["cid"], "team") == (1, 0)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["bob"], "team") == (1, 1)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["cid"], "team") == (1, 0)
     for client in clients.values():
         await client.aclose()
 
@@ -142,16 +122,16 @@ async def test_away_across_two_nodes(tmp_path: Path, database_dsn: str) -> None:
     config = _node(tmp_path, database_dsn)
     async with running(config) as a, running(config) as b:
         tokens = {n: await register_and_login(a.http_port, n) for n in ("ann", "bob", "cid")}
-        bob = await _connect(a.tcp_port, tokens["bob"])
-        cid = await _connect(b.tcp_port, tokens["cid"])
+        bob = await Client.signed_in(a.tcp_port, tokens["bob"])
+        cid = await Client.signed_in(b.tcp_port, tokens["cid"])
         for watcher in (bob, cid):
             await watcher.request("add_contact", user="ann")
             await watcher.request("join", room="lobby")
-        ann_a = await _connect(a.tcp_port, tokens["ann"], idle=True)
+        ann_a = await Client.signed_in(a.tcp_port, tokens["ann"], idle=True)
         await ann_a.request("join", room="lobby")
         assert await bob.event("presence", user="ann", status="away")
         assert await cid.event("presence", user="ann", status="away")
-        ann_b = await _connect(b.tcp_port, tokens["ann"])
+        ann_b = await Client.signed_in(b.tcp_port, tokens["ann"])
         assert await bob.event("presence", user="ann", status="online")
         assert await cid.event("presence", user="ann", status="online")
         await _until_status(bob, "lobby", "ann", "online")
@@ -179,12 +159,12 @@ async def test_a_killed_node_takes_its_active_part(tmp_path: Path, database_dsn:
     config = _node(tmp_path, database_dsn)
     async with running(config) as a:
         tokens = {n: await register_and_login(a.http_port, n) for n in ("ann", "bob")}
-        bob = await _connect(a.tcp_port, tokens["bob"])
+        bob = await Client.signed_in(a.tcp_port, tokens["bob"])
         await bob.request("add_contact", user="ann")
-        ann_a = await _connect(a.tcp_port, tokens["ann"], idle=True)
+        ann_a = await Client.signed_in(a.tcp_port, tokens["ann"], idle=True)
         assert await bob.event("presence", user="ann", status="away")
         async with daemon_process(tmp_path, database_dsn, "b1", CLUSTER_ENV) as b:
-            ann_b = await _connect(b.tcp_port, tokens["ann"])
+            ann_b = await Client.signed_in(b.tcp_port, tokens["ann"])
             assert await bob.event("presence", user="ann", status="online")
             b.process.send_signal(signal.SIGKILL)
             assert await b.process.wait() == -signal.SIGKILL

@@ -16,51 +16,25 @@ import trio
 
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import people, running, unread_and_mentions
 from tests.helpers import LIFTED_RATES, make_config
-
-
-async def _connect(port: int, token: str) -> Client:
-    client = await Client.tcp(port)
-    await client.hello(token)
-    return client
-
-
-async def _counts(port: int, token: str, room: str) -> tuple[int, int]:
-    """``(unread, mentions)`` of ``room`` in a fresh welcome for ``token``'s user."""
-    client = await _connect(port, token)
-    [found] = [r for r in (await client.request("rooms", joined=True))["rooms"]
-               if r["room"] == room]
-    await client.aclose()
-    return found["unread"], found["mentions"]
-
-
-async def _members(daemon: Server, room: str, names: list[str]
-                   ) -> tuple[dict[str, str], dict[str, Client]]:
-    """Register ``names`` (the first joins first: the room's owner), each joining ``room``;
-    their tokens and their connections."""
-    tokens = {n: await register_and_login(daemon.http_port, n) for n in names}
-    clients = {n: await _connect(daemon.tcp_port, tokens[n]) for n in names}
-    for name in names:
-        assert (await clients[name].request("join", room=room))["op"] == "ok"
-    return tokens, clients
 
 
 async def test_room_mentions_every_member_but_the_sender(daemon: Server) -> None:
     """@all (any of @room, @all, @everyone) counts as a mention of every member, online or
     not, and not of the sender; the message says ``group: "room"`` and names nobody in
     ``mentions``; reading past it clears the count."""
-    tokens, clients = await _members(daemon, "team", ["ann", "bob", "cid", "dan"])
+    tokens, clients = await people(daemon, ["ann", "bob", "cid", "dan"], "team")
     await clients["dan"].aclose()
     sent = await clients["ann"].request("send", room="team", text="@ALL standup now",
                                         nonce="a1")
     live = await clients["bob"].event("message", seq=sent["seq"])
     assert live["group"] == "room" and "mentions" not in live
     for name in ("bob", "cid", "dan"):
-        assert await _counts(daemon.tcp_port, tokens[name], "team") == (1, 1), name
-    assert await _counts(daemon.tcp_port, tokens["ann"], "team") == (0, 0)
+        assert await unread_and_mentions(daemon.tcp_port, tokens[name], "team") == (1, 1), name
+    assert await unread_and_mentions(daemon.tcp_port, tokens["ann"], "team") == (0, 0)
     await clients["bob"].request("read", room="team", seq=sent["seq"])
-    assert await _counts(daemon.tcp_port, tokens["bob"], "team") == (0, 0)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["bob"], "team") == (0, 0)
     history = await clients["cid"].request("history", room="team")
     assert history["messages"][-1]["group"] == "room"
     for name in ("ann", "bob", "cid"):
@@ -70,12 +44,12 @@ async def test_room_mentions_every_member_but_the_sender(daemon: Server) -> None
 async def test_named_and_covered_member_counts_once(daemon: Server) -> None:
     """A member named and covered by the group is mentioned once; a user named like a group
     word is not a name there (existing accounts called "all" are covered, not named)."""
-    tokens, clients = await _members(daemon, "team", ["ann", "bob"])
+    tokens, clients = await people(daemon, ["ann", "bob"], "team")
     sent = await clients["ann"].request("send", room="team", text="@bob and @everyone",
                                         nonce="a1")
     live = await clients["bob"].event("message", seq=sent["seq"])
     assert live["mentions"] == ["bob"] and live["group"] == "room"
-    assert await _counts(daemon.tcp_port, tokens["bob"], "team") == (1, 1)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["bob"], "team") == (1, 1)
     for client in clients.values():
         await client.aclose()
 
@@ -83,7 +57,7 @@ async def test_named_and_covered_member_counts_once(daemon: Server) -> None:
 async def test_here_mentions_only_the_members_online(daemon: Server) -> None:
     """@here counts as a mention of the members online when it is sent, not of those away;
     its message says ``group: "here"``."""
-    tokens, clients = await _members(daemon, "team", ["ann", "bob", "cid"])
+    tokens, clients = await people(daemon, ["ann", "bob", "cid"], "team")
     await clients["cid"].aclose()
     with trio.fail_after(10):
         while daemon.app.presence.state.is_online("cid"):
@@ -92,8 +66,8 @@ async def test_here_mentions_only_the_members_online(daemon: Server) -> None:
                                         nonce="a1")
     live = await clients["bob"].event("message", seq=sent["seq"])
     assert live["group"] == "here"
-    assert await _counts(daemon.tcp_port, tokens["bob"], "team") == (1, 1)
-    assert await _counts(daemon.tcp_port, tokens["cid"], "team") == (1, 0)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["bob"], "team") == (1, 1)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["cid"], "team") == (1, 0)
     for name in ("ann", "bob"):
         await clients[name].aclose()
 
@@ -106,9 +80,9 @@ async def test_here_covers_members_online_on_another_node(tmp_path: Path,
                          cluster={"heartbeat_interval": 0.5, "node_timeout": 3.0})
     async with running(config) as a, running(config) as b:
         tokens = {n: await register_and_login(a.http_port, n) for n in ("ann", "bob", "cid")}
-        ann = await _connect(a.tcp_port, tokens["ann"])
-        bob = await _connect(b.tcp_port, tokens["bob"])
-        cid = await _connect(a.tcp_port, tokens["cid"])
+        ann = await Client.signed_in(a.tcp_port, tokens["ann"])
+        bob = await Client.signed_in(b.tcp_port, tokens["bob"])
+        cid = await Client.signed_in(a.tcp_port, tokens["cid"])
         for client in (ann, bob, cid):
             await client.request("join", room="team")
         await cid.aclose()
@@ -118,8 +92,8 @@ async def test_here_covers_members_online_on_another_node(tmp_path: Path,
                 await ann.request("ping")
         sent = await ann.request("send", room="team", text="@here deploy?", nonce="a1")
         assert (await bob.event("message", seq=sent["seq"]))["group"] == "here"
-        assert await _counts(b.tcp_port, tokens["bob"], "team") == (1, 1)
-        assert await _counts(a.tcp_port, tokens["cid"], "team") == (1, 0)
+        assert await unread_and_mentions(b.tcp_port, tokens["bob"], "team") == (1, 1)
+        assert await unread_and_mentions(a.tcp_port, tokens["cid"], "team") == (1, 0)
         await ann.aclose()
         await bob.aclose()
 
@@ -135,7 +109,7 @@ async def test_a_big_room_is_for_its_owner_and_moderators(tmp_path: Path,
     config = make_config(tmp_path, database_dsn, limits={**LIFTED_RATES,
                                                          "group_mention_members": 2})
     async with running(config) as daemon:
-        tokens, clients = await _members(daemon, "team", ["ann", "bob", "cid"])
+        tokens, clients = await people(daemon, ["ann", "bob", "cid"], "team")
         ann, bob, cid = clients["ann"], clients["bob"], clients["cid"]
         again = await Client.tcp(daemon.tcp_port)
         assert (await again.hello(tokens["bob"]))["group_mention_members"] == 2
@@ -162,9 +136,9 @@ async def test_a_big_room_is_for_its_owner_and_moderators(tmp_path: Path,
         moderator = await bob.request("send", room="team", text="@all now I may",
                                       nonce="b4")
         assert moderator["op"] == "ok"
-        assert await _counts(daemon.tcp_port, tokens["cid"], "team") == (3, 3)
+        assert await unread_and_mentions(daemon.tcp_port, tokens["cid"], "team") == (3, 3)
 
-        stranger = await _connect(daemon.tcp_port,
+        stranger = await Client.signed_in(daemon.tcp_port,
                                   await register_and_login(daemon.http_port, "dan"))
         refused = await stranger.request("send", room="team", text="@all hi", nonce="d1")
         assert refused["code"] == "forbidden" and "not a member" in refused["message"]
@@ -180,15 +154,15 @@ async def test_a_big_room_is_for_its_owner_and_moderators(tmp_path: Path,
 async def test_an_edit_adding_a_group_mention(daemon: Server) -> None:
     """An edit that adds @room mentions every member, as the message's ``edited`` entry says,
     without making the old message unread for a member who had read past it."""
-    tokens, clients = await _members(daemon, "team", ["ann", "bob", "cid"])
+    tokens, clients = await people(daemon, ["ann", "bob", "cid"], "team")
     first = await clients["ann"].request("send", room="team", text="standup", nonce="a1")
     await clients["bob"].request("read", room="team", seq=first["seq"])
     edited = await clients["ann"].request("edit", room="team", msg_id=first["msg_id"],
                                           text="standup @room")
     entry = await clients["cid"].event("edited", seq=edited["seq"])
     assert entry["group"] == "room"
-    assert await _counts(daemon.tcp_port, tokens["bob"], "team") == (0, 0)
-    assert await _counts(daemon.tcp_port, tokens["cid"], "team") == (1, 1)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["bob"], "team") == (0, 0)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["cid"], "team") == (1, 1)
     for client in clients.values():
         await client.aclose()
 

@@ -18,38 +18,12 @@ import trio
 
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import people, running, unread_and_mentions
 from tests.e2e.test_push import ann_with_bob_gone, metric, push_config, service
 from tests.helpers import LIFTED_RATES, make_config
 from tests.pushservice import PushService
 
 __all__ = ["service"]  # the push service's fixture, used here
-
-
-async def _connect(port: int, token: str) -> Client:
-    client = await Client.tcp(port)
-    await client.hello(token)
-    return client
-
-
-async def _counts(port: int, token: str, room: str) -> tuple[int, int]:
-    """``(unread, mentions)`` of ``room`` for ``token``'s user, in a fresh session."""
-    client = await _connect(port, token)
-    [found] = [r for r in (await client.request("rooms", joined=True))["rooms"]
-               if r["room"] == room]
-    await client.aclose()
-    return found["unread"], found["mentions"]
-
-
-async def _people(daemon: Server, names: list[str], room: str | None = None
-                  ) -> tuple[dict[str, str], dict[str, Client]]:
-    """Register ``names``, connect each (TCP), and join ``room`` when given."""
-    tokens = {n: await register_and_login(daemon.http_port, n) for n in names}
-    clients = {n: await _connect(daemon.tcp_port, tokens[n]) for n in names}
-    if room is not None:
-        for name in names:
-            assert (await clients[name].request("join", room=room))["op"] == "ok"
-    return tokens, clients
 
 
 def _ok(reply: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +41,7 @@ async def test_create_list_edit_delete(daemon: Server) -> None:
     ``you`` (false for ann, true for bob), the group with its members as registered; ann (its
     creator) adds herself and cid and removes bob; the description changes alone; deleting
     it leaves the list empty and the name unknown."""
-    _, clients = await _people(daemon, ["ann", "Bob", "cid"])
+    _, clients = await people(daemon, ["ann", "Bob", "cid"])
     ann, bob = clients["ann"], clients["Bob"]
     made = _ok(await ann.request("create_user_group", name="Backend",
                                  description="Server people", members=["bob"]))
@@ -103,7 +77,7 @@ async def test_create_list_edit_delete(daemon: Server) -> None:
 async def test_who_may_change_a_group(daemon: Server) -> None:
     """Its creator and its members may change and delete a group; anyone else is
     ``forbidden`` (nothing changes)."""
-    _, clients = await _people(daemon, ["ann", "bob", "eve"])
+    _, clients = await people(daemon, ["ann", "bob", "eve"])
     ann, bob, eve = clients["ann"], clients["bob"], clients["eve"]
     _ok(await ann.request("create_user_group", name="ops", members=["bob"]))
     _error(await eve.request("edit_user_group", name="ops", add=["eve"]), "forbidden")
@@ -125,10 +99,10 @@ async def test_the_event_on_every_connection_and_node(tmp_path: Path,
     in ``removed``)."""
     config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
     async with running(config) as a, running(config) as b, trio.open_nursery() as nursery:
-        ann = await _connect(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        ann = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "ann"))
         bob = await Client.ws(b.http_port, nursery)
         await bob.hello(await register_and_login(a.http_port, "Bob"))
-        dan = await _connect(b.tcp_port, await register_and_login(a.http_port, "dan"))
+        dan = await Client.signed_in(b.tcp_port, await register_and_login(a.http_port, "dan"))
         made = _ok(await ann.request("create_user_group", name="web", members=["bob"]))
         for client in (ann, bob, dan):
             event = await client.event("user_group", change="created")
@@ -160,7 +134,7 @@ async def test_a_group_mention_counts_for_its_members_in_the_room(daemon: Server
     not for dan (in the room, not a member), eve (a member, not in the room) nor ann (the
     sender, a member); the message says ``user_groups`` and names nobody; bob named too
     counts once; the history says it as well."""
-    tokens, clients = await _people(daemon, ["ann", "bob", "cid", "dan"], room="team")
+    tokens, clients = await people(daemon, ["ann", "bob", "cid", "dan"], room="team")
     await register_and_login(daemon.http_port, "eve")
     _ok(await clients["ann"].request("create_user_group", name="backend",
                                      members=["ann", "bob", "cid", "eve"]))
@@ -170,9 +144,9 @@ async def test_a_group_mention_counts_for_its_members_in_the_room(daemon: Server
     assert live["user_groups"] == ["backend"] and live["mentions"] == ["bob"]
     assert "group" not in live
     for name in ("bob", "cid"):
-        assert await _counts(daemon.tcp_port, tokens[name], "team") == (1, 1), name
-    assert await _counts(daemon.tcp_port, tokens["dan"], "team") == (1, 0)
-    assert await _counts(daemon.tcp_port, tokens["ann"], "team") == (0, 0)
+        assert await unread_and_mentions(daemon.tcp_port, tokens[name], "team") == (1, 1), name
+    assert await unread_and_mentions(daemon.tcp_port, tokens["dan"], "team") == (1, 0)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["ann"], "team") == (0, 0)
     history = _ok(await clients["cid"].request("history", room="team"))
     assert history["messages"][-1]["user_groups"] == ["backend"]
     # a word that is no group, and a group in code, are nothing
@@ -180,7 +154,7 @@ async def test_a_group_mention_counts_for_its_members_in_the_room(daemon: Server
                                              text="@frontend `@backend`", nonce="g2"))
     live = await clients["dan"].event("message", seq=plain["seq"])
     assert "user_groups" not in live
-    assert await _counts(daemon.tcp_port, tokens["cid"], "team") == (2, 1)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["cid"], "team") == (2, 1)
     for client in clients.values():
         await client.aclose()
 
@@ -189,20 +163,20 @@ async def test_plain_text_in_a_conversation_and_an_edit_adding_it(daemon: Server
     """In a 1:1 conversation ``@backend`` is text (no ``user_groups``, no mention of bob,
     a member); in a room an edit that adds it mentions the members in the room at the
     message's seq, and its ``edited`` entry says ``user_groups``."""
-    tokens, clients = await _people(daemon, ["ann", "bob"], room="team")
+    tokens, clients = await people(daemon, ["ann", "bob"], room="team")
     _ok(await clients["ann"].request("create_user_group", name="backend", members=["bob"]))
     direct = _ok(await clients["ann"].request("dm", to="bob", text="@backend hi", nonce="d1"))
     live = await clients["bob"].event("message", seq=direct["seq"], room=direct["room"])
     assert "user_groups" not in live
-    assert await _counts(daemon.tcp_port, tokens["bob"], direct["room"]) == (1, 0)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["bob"], direct["room"]) == (1, 0)
 
     sent = _ok(await clients["ann"].request("send", room="team", text="deploy", nonce="e1"))
-    assert await _counts(daemon.tcp_port, tokens["bob"], "team") == (1, 0)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["bob"], "team") == (1, 0)
     _ok(await clients["ann"].request("edit", room="team", msg_id=sent["msg_id"],
                                      text="deploy @backend"))
     edited = await clients["bob"].event("edited", msg_id=sent["msg_id"])
     assert edited["user_groups"] == ["backend"]
-    assert await _counts(daemon.tcp_port, tokens["bob"], "team") == (1, 1)
+    assert await unread_and_mentions(daemon.tcp_port, tokens["bob"], "team") == (1, 1)
     history = _ok(await clients["bob"].request("history", room="team"))
     [message] = [m for m in history["messages"] if m.get("msg_id") == sent["msg_id"]
                  and m["op"] == "message"]
@@ -214,16 +188,16 @@ async def test_plain_text_in_a_conversation_and_an_edit_adding_it(daemon: Server
 async def test_a_group_conversation_mentions_as_a_room_does(daemon: Server) -> None:
     """In a group conversation (ann, bob, cid) ``@backend`` mentions its members there (bob),
     not the others (cid) nor the sender; the message says ``user_groups``."""
-    tokens, clients = await _people(daemon, ["ann", "bob", "cid"])
+    tokens, clients = await people(daemon, ["ann", "bob", "cid"])
     _ok(await clients["ann"].request("create_user_group", name="backend",
                                      members=["ann", "bob"]))
     sent = _ok(await clients["ann"].request("dm", to=["bob", "cid"], text="@backend ship",
                                             nonce="c1"))
     live = await clients["cid"].event("message", seq=sent["seq"], room=sent["room"])
     assert live["user_groups"] == ["backend"]
-    assert (await _counts(daemon.tcp_port, tokens["bob"], sent["room"]))[1] == 1
-    assert (await _counts(daemon.tcp_port, tokens["cid"], sent["room"]))[1] == 0
-    assert (await _counts(daemon.tcp_port, tokens["ann"], sent["room"]))[1] == 0
+    assert (await unread_and_mentions(daemon.tcp_port, tokens["bob"], sent["room"]))[1] == 1
+    assert (await unread_and_mentions(daemon.tcp_port, tokens["cid"], sent["room"]))[1] == 0
+    assert (await unread_and_mentions(daemon.tcp_port, tokens["ann"], sent["room"]))[1] == 0
     for client in clients.values():
         await client.aclose()
 
@@ -231,7 +205,7 @@ async def test_a_group_conversation_mentions_as_a_room_does(daemon: Server) -> N
 async def test_one_namespace_with_users(daemon: Server) -> None:
     """A group cannot take a user's name in any case, and no new account (registration, a
     bot) can take a group's: both ``conflict``; the words of group mentions are refused."""
-    tokens, clients = await _people(daemon, ["ann"])
+    tokens, clients = await people(daemon, ["ann"])
     ann = clients["ann"]
     _error(await ann.request("create_user_group", name="ANN"), "conflict")
     _ok(await ann.request("create_user_group", name="ops"))
@@ -254,7 +228,7 @@ async def test_bad_input_and_limits(tmp_path: Path, database_dsn: str) -> None:
     config = make_config(tmp_path, database_dsn, limits={**LIFTED_RATES, "user_groups": 2,
                                                          "user_group_members": 2})
     async with running(config) as daemon:
-        _, clients = await _people(daemon, ["ann", "bob", "cid"])
+        _, clients = await people(daemon, ["ann", "bob", "cid"])
         ann = clients["ann"]
         for fields in ({"name": ""}, {"name": "a" * 33}, {"name": "b@d"}, {"name": 5},
                        {"name": "ok", "members": "bob"}, {"name": "ok", "members": ["b d"]},
@@ -281,7 +255,7 @@ async def test_bad_input_and_limits(tmp_path: Path, database_dsn: str) -> None:
     admins = make_config(tmp_path, database_dsn, limits=LIFTED_RATES,
                          user_groups={"who_can_create": "admins"})
     async with running(admins) as daemon:
-        bob = await _connect(daemon.tcp_port, await register_and_login(daemon.http_port,
+        bob = await Client.signed_in(daemon.tcp_port, await register_and_login(daemon.http_port,
                                                                         "dan"))
         _error(await bob.request("create_user_group", name="w"), "forbidden")
         await bob.aclose()
@@ -316,19 +290,20 @@ async def test_a_group_made_on_another_node_is_mentioned_here(tmp_path: Path,
     config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
     async with running(config) as a, running(config) as b:
         tokens = {n: await register_and_login(a.http_port, n) for n in ("ann", "bob", "cid")}
-        ann = await _connect(a.tcp_port, tokens["ann"])
-        cid = await _connect(b.tcp_port, tokens["cid"])
-        bob = await _connect(b.tcp_port, tokens["bob"])
+        ann = await Client.signed_in(a.tcp_port, tokens["ann"])
+        cid = await Client.signed_in(b.tcp_port, tokens["cid"])
+        bob = await Client.signed_in(b.tcp_port, tokens["bob"])
         for client in (bob, cid):
             _ok(await client.request("join", room="team"))
         _ok(await cid.request("send", room="team", text="@backend anyone?", nonce="before"))
-        assert await _counts(b.tcp_port, tokens["bob"], "team") == (1, 0)  # no such group yet
+        # No such group yet.
+        assert await unread_and_mentions(b.tcp_port, tokens["bob"], "team") == (1, 0)
         _ok(await ann.request("create_user_group", name="backend", members=["bob"]))
         await cid.event("user_group", change="created")
         sent = _ok(await cid.request("send", room="team", text="@backend deploy?", nonce="g1"))
         live = await bob.event("message", seq=sent["seq"])
         assert live["user_groups"] == ["backend"]
-        assert await _counts(b.tcp_port, tokens["bob"], "team") == (2, 1)
+        assert await unread_and_mentions(b.tcp_port, tokens["bob"], "team") == (2, 1)
         _ok(await ann.request("delete_user_group", name="backend"))
         await cid.event("user_group", change="deleted")
         sent = _ok(await cid.request("send", room="team", text="@backend again", nonce="g2"))

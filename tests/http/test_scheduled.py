@@ -4,33 +4,13 @@ OpenAPI document (the closed reading: no field it does not describe)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-import trio
-
-from chatd.config import Config
-from chatd.http.openapi import build_document
-from chatd.storage.base import Storage
 from tests.helpers import now_ms
 from tests.http.test_openapi import check
-from tests.http.test_uploads import Daemon, start_daemon
+from tests.http.test_uploads import Daemon
 
 HOUR = 3600 * 1000
-
-
-@pytest.fixture
-async def daemon(nursery: trio.Nursery, storage: Storage, tmp_path: Path
-                 ) -> AsyncIterator[Daemon]:
-    yield await start_daemon(nursery, storage, tmp_path)
-    nursery.cancel_scope.cancel()
-
-
-@pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
-    return build_document(Config(), closed=True)
 
 
 def _conforms(document: dict[str, Any], path: str, method: str, status: int,

@@ -13,7 +13,13 @@ import trio
 
 from chatd.storage import Conversation, Storage, User
 from chatd.storage.bridge import open_bridge
-from tests.storage.test_rooms_contacts import members, post, refusal, users
+from tests.storage.test_rooms_contacts import (
+    committed_while_waiting,
+    members,
+    post,
+    refusal,
+    users,
+)
 
 TIMEOUT = 20
 
@@ -102,24 +108,10 @@ async def test_losing_the_creation_race_reads_the_winners_room(storage: Storage,
                 await bridge.run(
                     rival.execute, "INSERT INTO memberships (room_id, user_id) "
                     "VALUES ($1, $2), ($1, $3), ($1, $4)", room_id, ann.id, bob.id, carol.id)
-                results: list[Conversation] = []
-
-                async def start() -> None:
-                    results.append(await storage.direct_room(bob.id, ["carol", "ann"]))
-
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(start)
-                    # The database's state, not ours: polling is the only way to see it.
-                    while not await bridge.run(  # noqa: ASYNC110
-                        rival.fetchval,
-                        "SELECT count(*) FROM pg_stat_activity"
-                        " WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                    ):
-                        await trio.sleep(0.01)
-                    await bridge.run(rival.execute, "COMMIT")
+                conversation = await committed_while_waiting(
+                    bridge, rival, lambda: storage.direct_room(bob.id, ["carol", "ann"]))
             finally:
                 await bridge.run(rival.close)
-        [conversation] = results
         assert not conversation.created and conversation.room.id == room_id
         assert conversation.peers == ("ann", "carol")
 

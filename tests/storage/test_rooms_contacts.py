@@ -24,7 +24,7 @@ from chatd.storage import (
     Storage,
     User,
 )
-from chatd.storage.bridge import open_bridge
+from chatd.storage.bridge import AsyncioBridge, open_bridge
 
 TIMEOUT = 20
 
@@ -34,6 +34,30 @@ async def refusal(call: Awaitable[object]) -> str:
     with pytest.raises(ChatError) as info:
         await call
     return info.value.code
+
+
+async def committed_while_waiting(bridge: AsyncioBridge, rival: Any,
+                                  call: Callable[[], Awaitable[Conversation]]
+                                  ) -> Conversation:
+    """What ``call`` returns when ``rival`` (a connection run by ``bridge``, in a transaction
+    that made what ``call`` looks for) commits only once the call is blocked on it."""
+    results: list[Conversation] = []
+
+    async def start() -> None:
+        results.append(await call())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(start)
+        # The database's state, not ours: polling is the only way to see it.
+        while not await bridge.run(  # noqa: ASYNC110
+            rival.fetchval,
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ):
+            await trio.sleep(0.01)
+        await bridge.run(rival.execute, "COMMIT")
+    [result] = results
+    return result
 
 
 async def post(storage: Storage, user: User, room: str, *texts: str) -> list[int]:
@@ -144,25 +168,10 @@ async def test_direct_room_loses_the_creation_race(storage: Storage, database_ds
                     alice.id,
                     bob.id,
                 )
-                results: list[Conversation] = []
-
-                async def start() -> None:
-                    results.append(await storage.direct_room(alice.id, "bob"))
-
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(start)
-                    # Commit only once the call is blocked on the rival's uncommitted room.
-                    # That is the database's state, not ours: polling is the only way to see it.
-                    while not await bridge.run(  # noqa: ASYNC110
-                        rival.fetchval,
-                        "SELECT count(*) FROM pg_stat_activity"
-                        " WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                    ):
-                        await trio.sleep(0.01)
-                    await bridge.run(rival.execute, "COMMIT")
+                conversation = await committed_while_waiting(
+                    bridge, rival, lambda: storage.direct_room(alice.id, "bob"))
             finally:
                 await bridge.run(rival.close)
-        [conversation] = results
         assert not conversation.created
         assert conversation.room.id == room_id
         assert (conversation.peer, conversation.room.peer) == ("bob", "bob")

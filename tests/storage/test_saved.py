@@ -23,6 +23,7 @@ from chatd.storage.bridge import open_bridge
 from tests.helpers import make_config, now_ms
 from tests.storage.test_changes import delete, one, say
 from tests.storage.test_postgres import TIMEOUT, appended, claimed_by_two, make_member
+from tests.storage.test_rooms_contacts import refusal
 
 HOUR = 3600 * 1000
 #: Seconds a claim holds a reminder (a node that dies leaves it this long).
@@ -31,14 +32,6 @@ LEASE = 30.0
 
 async def _posted(storage: Storage, user: User, room: str, text: str) -> int:
     return appended(await one(storage, say(user, room, text))).message.msg_id
-
-
-async def _refused(coro: object) -> str:
-    try:
-        await coro  # type: ignore[misc]
-    except ChatError as exc:
-        return exc.code
-    raise AssertionError("not refused")
 
 
 async def _listed(storage: Storage, user: User, page: int = 2) -> list[int]:
@@ -107,15 +100,15 @@ async def test_refusals(storage: Storage) -> None:
                                    ("general", there, "not_found"),
                                    ("general", gone, "not_found"),
                                    ("secret", secret, "forbidden")):
-            assert await _refused(storage.save(bob.id, room, msg_id, on=True, remind_at=None,
-                                               limit=10)) == code, (room, msg_id)
+            assert await refusal(storage.save(bob.id, room, msg_id, on=True, remind_at=None,
+                                              limit=10)) == code, (room, msg_id)
         assert await storage.saved_items(bob.id, limit=10) == ([], False)
         await storage.save(bob.id, "general", here, on=True, remind_at=None, limit=1)
         await storage.save(ann.id, "other", there, on=True, remind_at=None, limit=1)
-        assert await _refused(storage.save(bob.id, "other", there, on=True, remind_at=None,
-                                           limit=1)) == "too_many_saved"
-        assert await _refused(storage.save(ann.id, "general", here, on=True, remind_at=None,
-                                           limit=1)) == "too_many_saved"
+        assert await refusal(storage.save(bob.id, "other", there, on=True, remind_at=None,
+                                          limit=1)) == "too_many_saved"
+        assert await refusal(storage.save(ann.id, "general", here, on=True, remind_at=None,
+                                          limit=1)) == "too_many_saved"
         # Changing the reminder of an item held is no new item.
         await storage.save(ann.id, "other", there, on=True, remind_at=now_ms() + HOUR, limit=1)
         assert await _listed(storage, ann) == [there]
@@ -245,8 +238,8 @@ async def test_items_the_user_no_longer_sees_do_not_count(storage: Storage) -> N
         secret = await _posted(storage, ann, "secret", "secret")
         public = await _posted(storage, ann, "general", "public")
         await storage.save(bob.id, "secret", secret, on=True, remind_at=None, limit=1)
-        assert await _refused(storage.save(bob.id, "general", public, on=True,
-                                           remind_at=None, limit=1)) == "too_many_saved"
+        assert await refusal(storage.save(bob.id, "general", public, on=True,
+                                          remind_at=None, limit=1)) == "too_many_saved"
         await storage.leave_room(bob.id, "secret")
         await storage.save(bob.id, "general", public, on=True, remind_at=None, limit=1)
         assert await _listed(storage, bob) == [public]

@@ -17,7 +17,8 @@ from tests.helpers import make_config, now_ms
 from tests.storage.test_archive_and_delete import archive
 from tests.storage.test_changes import one as commit_one
 from tests.storage.test_postgres import TIMEOUT, claimed_by_two, make_member
-from tests.storage.test_saved import _posted, _refused
+from tests.storage.test_rooms_contacts import refusal
+from tests.storage.test_saved import _posted
 
 HOUR = 3600 * 1000
 LEASE = 3600.0
@@ -64,13 +65,13 @@ async def test_schedule_list_edit_cancel(storage: Storage) -> None:
         for call in (storage.edit_scheduled(bob.id, later.id, text="x", files=None,
                                             send_at=None),
                      storage.cancel_scheduled(bob.id, later.id)):
-            assert await _refused(call) == "not_found"
+            assert await refusal(call) == "not_found"
         gone = await storage.cancel_scheduled(ann.id, sooner.id)
         assert gone.id == sooner.id and gone.text == "sooner"
-        assert await _refused(storage.cancel_scheduled(ann.id, sooner.id)) == "not_found"
+        assert await refusal(storage.cancel_scheduled(ann.id, sooner.id)) == "not_found"
         assert [i.id for i in await storage.scheduled_items(ann.id)] == [later.id]
         blank = storage.edit_scheduled(ann.id, later.id, text=" ", files=None, send_at=None)
-        assert await _refused(blank) == "bad_request"
+        assert await refusal(blank) == "bad_request"
 
 
 async def test_refusals_and_the_limit(storage: Storage) -> None:
@@ -82,20 +83,20 @@ async def test_refusals_and_the_limit(storage: Storage) -> None:
         await storage.create_room(ann.id, "old", private=False, topic="")
         await commit_one(storage, archive(ann, "old"))
         ahead = now_ms() + HOUR
-        assert await _refused(_schedule(storage, ann, "x", ahead, room="nowhere")) == \
+        assert await refusal(_schedule(storage, ann, "x", ahead, room="nowhere")) == \
             "not_found"
-        assert await _refused(_schedule(storage, bob, "x", ahead)) == "forbidden"
-        assert await _refused(_schedule(storage, ann, "x", ahead, room="old")) == "archived"
+        assert await refusal(_schedule(storage, bob, "x", ahead)) == "forbidden"
+        assert await refusal(_schedule(storage, ann, "x", ahead, room="old")) == "archived"
         first = await _schedule(storage, ann, "1", ahead, limit=2)
         await _schedule(storage, ann, "2", ahead, limit=2)
         await storage.claim_scheduled(10, LEASE)  # none due: nothing claimed
-        assert await _refused(_schedule(storage, ann, "3", ahead, limit=2)) == \
+        assert await refusal(_schedule(storage, ann, "3", ahead, limit=2)) == \
             "too_many_scheduled"
         await storage.edit_scheduled(ann.id, first.id, text=None, files=None, send_at=0)
         [work] = await storage.claim_scheduled(10, LEASE)
         failed = await storage.scheduled_failed(work.item.id, "forbidden", "no")
         assert failed is not None and failed.state == "failed"
-        assert await _refused(_schedule(storage, ann, "3", ahead, limit=2)) == \
+        assert await refusal(_schedule(storage, ann, "3", ahead, limit=2)) == \
             "too_many_scheduled"
         assert len(await storage.scheduled_items(ann.id)) == 2
 
@@ -115,7 +116,7 @@ async def test_files_are_reserved_then_released(storage: Storage) -> None:
         assert [f.id for f in item.files] == [one, two]
         assert item.files[0].name == "a.txt"
         for files in ((bobs,), (one,), (three, 999999)):
-            assert await _refused(_schedule(storage, ann, "x", ahead, files=files)) == \
+            assert await refusal(_schedule(storage, ann, "x", ahead, files=files)) == \
                 "not_found"
         assert len(await storage.scheduled_items(ann.id)) == 1
         expired = await storage.expire_uploads(-1)  # every unattached upload is old
@@ -153,7 +154,7 @@ async def test_claims_are_once_held_for_the_lease_and_taken_again(
         assert await storage.claim_scheduled(100, LEASE) == []
         wait = await storage.next_scheduled()
         assert wait is not None and 3500 < wait <= 3600
-        assert await _refused(storage.cancel_scheduled(ann.id, items[0].id)) == "not_found"
+        assert await refusal(storage.cancel_scheduled(ann.id, items[0].id)) == "not_found"
 
         # A node that dies at once: its claims (lease 0) are taken by the next claim.
         await storage.scheduled_sent(items[0].id)

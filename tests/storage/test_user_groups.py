@@ -18,16 +18,9 @@ from chatd.errors import ChatError
 from chatd.storage import NewMessage, Storage, open_storage, split_mentions
 from tests.helpers import make_config
 from tests.storage.test_postgres import TIMEOUT, appended, make_member
+from tests.storage.test_rooms_contacts import refusal
 
 LIMITS = {"max_groups": 500, "max_members": 1000}
-
-
-async def _code(action: object) -> str:
-    try:
-        await action  # type: ignore[misc]
-    except ChatError as exc:
-        return exc.code
-    raise AssertionError("no ChatError")
 
 
 async def test_one_namespace_both_ways(storage: Storage) -> None:
@@ -35,13 +28,13 @@ async def test_one_namespace_both_ways(storage: Storage) -> None:
     a group's: conflict, and nothing is made."""
     with trio.fail_after(TIMEOUT):
         ann = await storage.create_user("Ann", "h")
-        assert await _code(storage.create_user_group("ann", "", ann.id, (), **LIMITS)) \
+        assert await refusal(storage.create_user_group("ann", "", ann.id, (), **LIMITS)) \
             == "conflict"
         await storage.create_user_group("ops", "", ann.id, (), **LIMITS)
-        assert await _code(storage.create_user("OPS", "h")) == "conflict"
-        assert await _code(storage.create_bot(ann.id, "Ops", token_name="t",
-                                              token_hash=b"x" * 32)) == "conflict"
-        assert await _code(storage.create_user_group("ops", "", ann.id, (), **LIMITS)) \
+        assert await refusal(storage.create_user("OPS", "h")) == "conflict"
+        assert await refusal(storage.create_bot(ann.id, "Ops", token_name="t",
+                                                token_hash=b"x" * 32)) == "conflict"
+        assert await refusal(storage.create_user_group("ops", "", ann.id, (), **LIMITS)) \
             == "conflict"
         assert [g.name for g in await storage.user_groups(ann.id)] == ["ops"]
         assert await storage.get_credentials("ops") is None
@@ -135,18 +128,18 @@ async def test_members_and_who_may_change(storage: Storage) -> None:
         ann = await storage.create_user("ann", "h")
         bob = await storage.create_user("Bob", "h")
         eve = await storage.create_user("eve", "h")
-        assert await _code(storage.create_user_group("web", "", ann.id, ("bob", "zed"),
-                                                     **LIMITS)) == "not_found"
+        assert await refusal(storage.create_user_group("web", "", ann.id, ("bob", "zed"),
+                                                       **LIMITS)) == "not_found"
         assert await storage.user_group("web") is None
         made = await storage.create_user_group("web", "Pages", ann.id, ("BOB",), **LIMITS)
         assert made.added == ("Bob",) and made.group.members == 1
         assert [(g.name, g.you) for g in await storage.user_groups(bob.id)] == [("web", True)]
         assert [(g.name, g.you) for g in await storage.user_groups(ann.id)] == \
             [("web", False)]
-        assert await _code(storage.edit_user_group(
+        assert await refusal(storage.edit_user_group(
             "web", eve.id, admin=False, description=None, add=("eve",), remove=(),
             max_members=1000)) == "forbidden"
-        assert await _code(storage.delete_user_group("web", eve.id, admin=False)) \
+        assert await refusal(storage.delete_user_group("web", eve.id, admin=False)) \
             == "forbidden"
         changed = await storage.edit_user_group("web", bob.id, admin=False, description=None,
                                                 add=("eve", "ann"), remove=("bob",),
@@ -155,7 +148,7 @@ async def test_members_and_who_may_change(storage: Storage) -> None:
             (("ann", "eve"), ("Bob",), 2)
         too_many = storage.edit_user_group("web", ann.id, admin=False, description=None,
                                            add=("bob",), remove=(), max_members=2)
-        assert await _code(too_many) == "bad_request"
+        assert await refusal(too_many) == "bad_request"
         found = await storage.user_group("web")
         assert found is not None and found[1] == ["ann", "eve"]
         gone = await storage.delete_user_group("web", eve.id, admin=False)

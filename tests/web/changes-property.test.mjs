@@ -14,7 +14,7 @@ import { test } from "node:test";
 import { revOf } from "../../clients/web/entries.js";
 import { quoteFor } from "../../clients/web/select-messages.js";
 import { apply } from "../../clients/web/state.js";
-import { connected, generator, roomInfo } from "./fixtures.mjs";
+import { connected, fillGap, generator, roomInfo } from "./fixtures.mjs";
 
 const ROOM = "general";
 const PEOPLE = ["ann", "Bob", "carol"];
@@ -304,34 +304,14 @@ test("after a gap, live entries and the pages that fill the gap end the same", (
     const model = new ModelRoom();
     const length = 2 + random(50);
     for (let i = 0; i < length; i += 1) model.step(random);
-    const n = model.seq;
-    // Received live up to `a`; then away; on resume a gap up to `last`; live goes on after it
-    // while the page fills the gap with `history` after=…, a page at a time, each read at any
+    // Received live up to a point; then away; on resume a gap; live goes on after it while
+    // the page fills the gap with `history` after=…, a page at a time, each read at any
     // moment from the resume on.
-    const a = random(n);
-    const last = a + random(n - a + 1);
     const { state } = connected([roomInfo(ROOM, { lastSeq: 0 })]);
     const shown = new Map();
-    for (const entry of model.log.slice(0, a)) apply(state, structuredClone(entry));
-    apply(state, { op: "gap", room: ROOM, after: a, last_seq: last });
-    let filled = a;
-    let live = last + 1;
-    while (filled < last || live <= n) {
-      if (filled < last && (live > n || random(2) === 0)) {
-        const t = last + random(n - last + 1);
-        const hi = Math.min(last, filled + 1 + random(8));
-        const entries = model.page(t, filled + 1, hi);
-        apply(state, { op: "ok", id: 9, room: ROOM, messages: entries, more: hi < last,
-          last_seq: t }, { request: { op: "history", room: ROOM, after: filled, limit: 500 } });
-        filled = hi;
-      } else {
-        apply(state, structuredClone(model.log[live - 1]));
-        live += 1;
-      }
-      checkStep(state, model, shown, `seed ${seed}`);
-    }
+    fillGap(state, model, ROOM, random, () => checkStep(state, model, shown, `seed ${seed}`));
     checkFinal(state, model, `seed ${seed}`);
-    assert.equal(state.rooms.get(ROOM).head, n, `seed ${seed}: head`);
+    assert.equal(state.rooms.get(ROOM).head, model.seq, `seed ${seed}: head`);
     assert.equal(state.rooms.get(ROOM).messages.size,
       model.log.filter((e) => e.op === "message").length, `seed ${seed}: every message`);
     // The pins counted from entries that came out of order: a deletion after the gap waits

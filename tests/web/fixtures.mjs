@@ -60,3 +60,34 @@ export function generator(seed) {
   next.pick = (list) => list[next(list.length)];
   return next;
 }
+
+/**
+ * Deliver a model room's log to `state` as after a resume with a gap: live up to a point `a`,
+ * then a `gap` up to `last` (both drawn by `random`, in that order), then live entries after
+ * it mixed with the `history` pages (read at any moment from the resume on) that fill the
+ * gap. `model` has `seq`, `log` and `page(lastSeq, from, to)`; `afterEach()` runs after
+ * each live entry or page of the walk.
+ */
+export function fillGap(state, model, room, random, afterEach = () => {}) {
+  const n = model.seq;
+  const a = random(n);
+  const last = a + random(n - a + 1);
+  for (const entry of model.log.slice(0, a)) apply(state, structuredClone(entry));
+  apply(state, { op: "gap", room, after: a, last_seq: last });
+  let filled = a;
+  let live = last + 1;
+  while (filled < last || live <= n) {
+    if (filled < last && (live > n || random(2) === 0)) {
+      const t = last + random(n - last + 1);
+      const hi = Math.min(last, filled + 1 + random(8));
+      apply(state, { op: "ok", id: 9, room, messages: model.page(t, filled + 1, hi),
+        more: hi < last, last_seq: t },
+      { request: { op: "history", room, after: filled, limit: 500 } });
+      filled = hi;
+    } else {
+      apply(state, structuredClone(model.log[live - 1]));
+      live += 1;
+    }
+    afterEach();
+  }
+}

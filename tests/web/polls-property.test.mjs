@@ -14,7 +14,7 @@ import { test } from "node:test";
 import { revOf } from "../../clients/web/entries.js";
 import { shownMessage } from "../../clients/web/select-messages.js";
 import { apply } from "../../clients/web/state.js";
-import { connected, generator, roomInfo } from "./fixtures.mjs";
+import { connected, fillGap, generator, roomInfo } from "./fixtures.mjs";
 
 const ROOM = "general";
 const PEOPLE = ["ann", "Bob", "carol", "dave"];
@@ -212,27 +212,8 @@ test("after a gap, live entries and the pages that fill it give the model's poll
   for (let seed = 1; seed <= ROUNDS; seed += 1) {
     const random = generator(seed * 104729);
     const model = modelOf(random, 60);
-    const n = model.seq;
-    const a = random(n);
-    const last = a + random(n - a + 1);
     const { state } = connected([roomInfo(ROOM, { lastSeq: 0 })]);
-    for (const entry of model.log.slice(0, a)) apply(state, structuredClone(entry));
-    apply(state, { op: "gap", room: ROOM, after: a, last_seq: last });
-    let filled = a;
-    let live = last + 1;
-    while (filled < last || live <= n) {
-      if (filled < last && (live > n || random(2) === 0)) {
-        const t = last + random(n - last + 1);
-        const hi = Math.min(last, filled + 1 + random(8));
-        apply(state, { op: "ok", id: 9, room: ROOM, messages: model.page(t, filled + 1, hi),
-          more: hi < last, last_seq: t },
-        { request: { op: "history", room: ROOM, after: filled, limit: 500 } });
-        filled = hi;
-      } else {
-        apply(state, structuredClone(model.log[live - 1]));
-        live += 1;
-      }
-    }
+    fillGap(state, model, ROOM, random);
     checkFinal(state, model, `seed ${seed}`);
     assert.equal(state.rooms.get(ROOM).messages.size,
       model.log.filter((e) => e.op === "message").length, `seed ${seed}: every message`);
