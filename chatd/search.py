@@ -50,7 +50,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from chatd.protocol.names import InvalidName, normalise_room, normalise_user
+from chatd.protocol.names import GROUP_MAX, InvalidName, normalise_room, normalise_user
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -85,7 +85,8 @@ class QueryError(ValueError):
 class SearchQuery:
     """A parsed query (see the module's docstring). Words are as typed (PostgreSQL
     lower-cases them); ``senders`` are user names as typed, ``rooms`` normalised room
-    names, ``peers`` user names whose conversation with the asking user is meant;
+    names, ``peers`` user names whose conversation with the asking user is meant (several,
+    joined by commas: the group conversation of them and the asking user);
     ``before``/``after`` are days (UTC)."""
 
     words: tuple[str, ...] = ()
@@ -147,7 +148,11 @@ def _filter(key: str, value: str, found: dict[str, list[str]],
             found["senders"].append(normalise_user(value.removeprefix("@")))
         elif key == "in":
             if value.startswith("@") and ":" not in value:
-                found["peers"].append(normalise_user(value[1:]))
+                # @bob: the 1:1 with bob; @bob,carol: the group conversation with both
+                names = [normalise_user(name) for name in value[1:].split(",")]
+                if len(names) >= GROUP_MAX:
+                    raise QueryError(f"in:@ names at most {GROUP_MAX - 1} other people")
+                found["peers"].append(",".join(names))
             else:
                 found["rooms"].append(normalise_room(value.removeprefix("#")))
         else:

@@ -34,6 +34,16 @@ def test_words_phrases_exclusions_and_filters() -> None:
         after=datetime.date(2026, 1, 31), before=datetime.date(2026, 3, 1))
 
 
+def test_in_names_a_group_conversation_by_its_people() -> None:
+    """in:@bob,Carol is the conversation of the asking user with bob and carol (names as
+    typed, each valid); eight others are more than a conversation holds."""
+    assert parse_query("x in:@bob,Carol in:@dan").peers == ("bob,Carol", "dan")
+    with pytest.raises(QueryError, match="at most 7 other people"):
+        parse_query("x in:@" + ",".join(f"u{i}" for i in range(8)))
+    with pytest.raises(QueryError):
+        parse_query("x in:@bob,,carol")
+
+
 def test_typographic_and_unclosed_quotes() -> None:
     """Phones type “curly” quotes; an unclosed quote runs to the end; «» pair."""
     assert parse_query("“a b” c").phrases == (("a", "b"),)

@@ -7,7 +7,7 @@ from chatd.actions.context import App, Caller, signed_in
 from chatd.errors import ChatError
 from chatd.protocol import Answer, Search, codes
 from chatd.protocol.events import SEARCH_PAGE
-from chatd.protocol.names import dm_room_name
+from chatd.protocol.names import conversation_name
 from chatd.search import QueryError, parse_query, snippet
 from chatd.views import message_object
 
@@ -25,7 +25,7 @@ async def search(app: App, caller: Caller, request: Search) -> Answer:
     except QueryError as exc:
         raise ChatError(codes.BAD_REQUEST, str(exc)) from None
     rooms = list(query.rooms)
-    rooms += [dm_room_name(user.name, peer) for peer in query.peers]
+    rooms += [conversation_name((user.name, *peer.split(","))) for peer in query.peers]
     if request.room is not None:
         rooms.append(request.room)
     page = await app.storage.search(user.id, query, rooms=tuple(dict.fromkeys(rooms)),

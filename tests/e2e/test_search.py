@@ -117,6 +117,13 @@ async def test_search_refusals_and_rooms(daemon: Server, nursery: trio.Nursery) 
     assert _texts(reply) == ["treasure is yours"] and reply["messages"][0]["room"] == "@ann:bob"
     assert _texts(await ann.request("search", query="treasure")) == [
         "treasure is yours", "treasure hunt tonight", "treasure map"]
+    await register_and_login(daemon.http_port, "cid")
+    group = await bob.request("dm", to=["ann", "cid"], text="treasure for three", nonce="d2")
+    assert group["op"] == "ok", group
+    await search_caught_up(daemon.app.storage)
+    reply = await ann.request("search", query="treasure in:@Cid,bob")
+    assert _texts(reply) == ["treasure for three"]
+    assert reply["messages"][0]["room"] == "@ann:bob:cid"
     missing = await ann.request("search", query="x in:nowhere")
     assert missing["code"] == "not_found"
 
