@@ -207,6 +207,18 @@ export class Controller {
       remind: (item, opener) => this.chooseReminder(item.room, item.msg_id, opener),
       newReminder: () => this.newReminder(),
     });
+    // "Create a poll" (the room's box and the thread panel's): its dialog, the poll through the
+    // outbox as any message (`send(poll, nonce)` puts it there), the dialog waiting for its
+    // outcome.
+    const createPoll = (send) => whenOnline(() => openPollDialog(dialogs, this.state.maxText,
+      (poll) => {
+        const nonce = newNonce();
+        send(poll, nonce);
+        if (!this.state || !outbox.find(this.state.outbox, nonce)) {
+          return Promise.reject(new Error("The poll cannot be sent here now."));
+        }
+        return extras.outcome(nonce);
+      }));
     thread.bind({
       opened: (shown) => {
         closePopup(false);
@@ -227,6 +239,10 @@ export class Controller {
         return Boolean(this.state) && this.state.outbox !== before;
       },
       schedule: (text, sendAt) => this.schedule({ text, sendAt, thread: true }),
+      // A poll as a reply in the thread (to the room too when "Also send" is ticked).
+      createPoll: createPoll(({ question, options, multiple }, nonce) => this.act(
+        model.replyInThread, { text: question, poll: { options, multiple }, nonce,
+          now: clock.now() })),
       typed: () => this.act(model.typed, clock.now()),
       draft: (key, text) => this.act(drafts.setDraft, key, text),
       follow: (on) => {
@@ -341,15 +357,8 @@ export class Controller {
     extras.bind({
       editLast: () => this.act(model.editLast),
       cancelReply: () => this.act(model.cancelReply),
-      // A poll goes through the outbox as any message; the dialog waits for its outcome.
-      createPoll: whenOnline(() => openPollDialog(dialogs, this.state.maxText, (poll) => {
-        const nonce = newNonce();
-        this.act(model.composePoll, { ...poll, nonce, now: clock.now() });
-        if (!this.state || !outbox.find(this.state.outbox, nonce)) {
-          return Promise.reject(new Error("The poll cannot be sent here now."));
-        }
-        return extras.outcome(nonce);
-      })),
+      createPoll: createPoll((poll, nonce) => this.act(model.composePoll,
+        { ...poll, nonce, now: clock.now() })),
       discard: (nonce) => this.act(model.discardSend, nonce),
     });
     members.bind({

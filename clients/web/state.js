@@ -2217,9 +2217,10 @@ export function setThreadAlso(state, on) {
 /**
  * Send `text` as a reply in the thread the panel shows (to the room too when "Also send to the
  * room" is ticked, which then clears): into the outbox at once, then out with `nonce`, as
- * `compose` sends to the room.
+ * `compose` sends to the room. With `poll` ({options, multiple}: the thread box's "Create a
+ * poll"), the reply is a poll and `text` its question, checked as `composePoll` checks it.
  */
-export function replyInThread(state, { text, nonce, now }) {
+export function replyInThread(state, { text, nonce, now, poll = null }) {
   const panel = state.threadPanel;
   const room = panel.room !== null ? state.rooms.get(panel.room) : null;
   if (!room || room.draft || typeof text !== "string") return [];
@@ -2233,6 +2234,9 @@ export function replyInThread(state, { text, nonce, now }) {
   if (!text.trim() && !attached.files.length) return [];
   if (!panel.root) return [{ toast: "The thread is still loading: send once it is shown." }];
   if (panel.root.deleted) return [{ toast: "The thread's first message was deleted: it takes no new replies." }];
+  const problem = poll ? polling.pollProblem({ question: text, options: poll.options,
+    maxText: state.maxText }) : null;
+  if (problem) return [{ toast: problem }];
   const over = textLength(text) - state.maxText;
   if (over > 0) {
     return [{ toast: `Not sent: a message holds at most ${state.maxText} characters, this `
@@ -2245,7 +2249,7 @@ export function replyInThread(state, { text, nonce, now }) {
   const files = [...attached.files].sort((a, b) => a.id - b.id); // (as `compose` does)
   state.outbox = outbox.add(state.outbox, outbox.entry({ nonce, room: room.name,
     to: sendTo(room, state.me), text, ts: now, thread: panel.root.msg_id,
-    broadcast, files }));
+    broadcast, files, poll: poll ? polling.pollField(poll.options, poll.multiple) : null }));
   state.lastTyping.delete(room.name);
   if (broadcast) state.scrollTick += 1;
   return transmit(state, nonce);

@@ -12,7 +12,8 @@
 // The box completes @names of the room's members and :emoji as the room's box does (the same
 // Completion, view-completion.js). It takes files as the room's box does (the paperclip, a
 // paste, a drop on the panel): they upload at once, kept under the thread's draft key, and go
-// with the reply.
+// with the reply. Its "Create a poll" opens the room box's dialog (view-poll.js): the poll is
+// sent as a reply in the thread.
 //
 // The header's Follow / Following toggles following the thread (inbox.js). Seeing the thread's
 // newest reply (the panel open, the tab visible) tells the server it was read (`read`: the
@@ -63,6 +64,7 @@ export class ThreadView extends SidePanel {
     });
     this.attached = 0; // files in the box
     this.readTold = null; // the newest reply told read: "opens:seq"
+    $("thread-poll").addEventListener("click", () => this.on.createPoll());
     const input = $("thread-attach-input");
     $("thread-attach").addEventListener("click", () => input.click());
     input.addEventListener("change", () => {
@@ -113,7 +115,7 @@ export class ThreadView extends SidePanel {
     });
   }
 
-  // Handlers (bind): opened(shown), more(), retry(), also(on), send(text),
+  // Handlers (bind): opened(shown), more(), retry(), also(on), send(text), createPoll(),
   // schedule(text, sendAt) → whether asked, typed(), draft(key, text) (the box's text, kept
   // per thread: drafts.js), follow(on), read(room, rootId, seq), attach(files, box),
   // removeUpload(key), retryUpload(key).
@@ -253,6 +255,7 @@ export class ThreadView extends SidePanel {
     $("thread-text").disabled = closed && Boolean(panel.root);
     $("thread-send").disabled = closed;
     $("thread-attach").disabled = closed;
+    $("thread-poll").disabled = closed;
     this.files.apply(state.links, now);
     const count = panel.items.length + rows.filter((row) => row.kind === "pending").length;
     if (count > this.shownItems && (atEnd || this.shownItems === 0)) {

@@ -2,10 +2,12 @@
 message box's "Create a poll" (the dialog checks the server's rules, shows the server's
 refusal, and keeps the poll while it is wrong), Bob votes on his phone and ann's card moves
 live (its bar, count and voters), Bob changes his vote, ann closes it from the message's menu
-and Bob sees the final results; a reload keeps it all.
+and Bob sees the final results; a reload keeps it all. A poll made in a thread's box is a reply
+in the thread (and in the room with "Also send to #general").
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
-tests/artifacts/ (desktop-poll.png, phone-poll.png).
+tests/artifacts/ (desktop-poll.png, phone-poll.png, desktop-thread-poll.png,
+phone-thread-poll.png).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium
 from tests.browser.test_changes import menu_action, message
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
+from tests.browser.test_threads import summary, thread_panel
 from tests.browser.test_web import Session, log_in, open_session, shot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -187,3 +190,65 @@ def test_a_multiple_choice_poll_toggles_each_option(
         re.compile(r"^Pizza: 1 vote, 100% \(you\), your choice$"))
     assert bob_line.wait_for("voted")["options"] == [0]
     bob_line.close()
+
+
+def thread_card(page: Page) -> Locator:
+    """The poll's card in the thread panel (a reply there)."""
+    return page.locator("#thread-list li.msg[data-seq]").filter(
+        has=page.locator(".poll-question", has_text=QUESTION)).locator(".poll")
+
+
+def test_a_poll_created_in_a_thread_and_voted_on_there(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """The thread box's "Create a poll" opens the room box's dialog; the poll goes as a reply in
+    the thread (with "Also send to #general" as ticked), Bob votes on it in his thread panel
+    and ann's card there moves live."""
+    _, ann_line, bob_line = ann_and_bob_in(daemon, "general")
+    root = ann_line.request("send", room="general", text="lunch today?", nonce="root")
+    ann_line.close()
+    bob_line.close()
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    menu_action(page, message(page, "lunch today?"), "Reply in thread")
+    panel = thread_panel(page)
+    expect(panel.locator(".thread-count-line")).to_have_text("No replies yet")
+
+    panel.get_by_label("Also send to #general").check()
+    panel.get_by_role("button", name="Create a poll in the thread").click()
+    dialog = page.get_by_role("dialog", name="Create a poll")
+    dialog.get_by_label("Question").fill(QUESTION)
+    dialog.get_by_role("textbox", name="Option 1").fill("Pizza")
+    dialog.get_by_role("textbox", name="Option 2").fill("Sushi")
+    dialog.get_by_role("button", name="Create poll").click()
+    expect(dialog).to_be_hidden()
+    expect(thread_card(page).locator(".poll-option")).to_have_count(2)
+    expect(panel.locator(".thread-count-line")).to_have_text("1 reply")
+    expect(panel.get_by_label("Also send to #general")).not_to_be_checked()
+    expect(card(page)).to_have_count(1)  # also sent to the room, as ticked
+    expect(message(page, QUESTION).locator(".msg-thread-of")).to_contain_text(
+        "replied to a thread: lunch today?")
+    frame = ann.wait_for_frame(lambda f: f.get("op") == "message" and f.get("text") == QUESTION,
+                               "the thread's poll")
+    assert (frame["thread"], frame.get("broadcast")) == (root["msg_id"], True), frame
+    assert [o["text"] for o in frame["poll"]["options"]] == ["Pizza", "Sushi"]
+
+    # Bob opens the thread on his phone and votes there: ann's card in the panel moves.
+    bob = open_session(sessions, browser, PHONE)
+    phone = bob.page
+    log_in(phone, daemon.url, "Bob")
+    summary(phone).click()
+    expect(thread_panel(phone)).to_be_in_viewport()
+    expect(thread_card(phone).locator(".poll-option")).to_have_count(2)
+    thread_option = thread_card(phone).locator(".poll-option").filter(has_text="Sushi")
+    thread_option.click()
+    expect(thread_option).to_have_attribute("aria-pressed", "true")
+    sushi = thread_card(page).locator(".poll-option").filter(has_text="Sushi")
+    expect(sushi).to_have_accessible_name(named("Sushi", 1, 100, "Bob"))
+    expect(thread_card(page).locator(".poll-voters")).to_have_attribute("title", "Bob")
+    assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-thread-poll")
+    shot(phone, artifacts, "phone-thread-poll")
+    assert ann.errors == [] and bob.errors == []
+

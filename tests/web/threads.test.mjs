@@ -181,6 +181,34 @@ test("the person's reply goes with thread (and broadcast), shows in the panel, n
   assert.equal(state.outbox.length, 0);
 });
 
+test("a poll made in the thread's box is a reply with `poll` (and broadcast when ticked)", () => {
+  const state = opened();
+  receiveAll(state, [message(ROOM, 1)]);
+  const [asked] = requests(openThread(state, 1001));
+  apply(state, { op: "ok", id: 3, room: ROOM, root: message(ROOM, 1), messages: [], more: false },
+    { request: asked });
+  // The dialog's rules, as the room's box's poll: nothing queued when broken.
+  assert.deepEqual(replyInThread(state, { text: "Lunch?", poll: { options: ["a", "A "] },
+    nonce: "n0", now: 5 }), [{ toast: "Option 2 repeats another option." }]);
+  assert.equal(state.outbox.length, 0);
+  setThreadAlso(state, true);
+  const [sent] = requests(replyInThread(state, { text: "Lunch?",
+    poll: { options: [" Pizza", "Sushi "], multiple: true }, nonce: "n1", now: 6 }));
+  assert.deepEqual(sent, { op: "send", room: ROOM, text: "Lunch?", nonce: "n1", thread: 1001,
+    broadcast: true, poll: { options: ["Pizza", "Sushi"], multiple: true } });
+  assert.equal(state.threadPanel.also, false, "the box is ticked for one message");
+  // Kept with its thread and poll across a reload, as any reply on its way.
+  const [kept] = outbox.restore(JSON.parse(JSON.stringify(outbox.save(state.outbox))));
+  assert.deepEqual(outbox.request(kept), sent);
+  // Its ack shows it in the panel as a poll with no votes until its own event comes.
+  apply(state, { op: "ok", id: 4, room: ROOM, seq: 2, msg_id: 1002, ts: 7 }, { request: sent });
+  const [shown] = state.threadPanel.items;
+  assert.equal(shown.thread, 1001);
+  assert.deepEqual(shown.poll.options.map((o) => [o.text, o.votes]), [["Pizza", 0],
+    ["Sushi", 0]]);
+  assert.equal(shownMessage(state, state.rooms.get(ROOM), shown).canVote, true);
+});
+
 test("a reply saved in the outbox keeps its thread across a reload", () => {
   const item = outbox.entry({ nonce: "n", room: ROOM, text: "t", ts: 1, thread: 7,
     broadcast: true });
