@@ -29,7 +29,7 @@ async def _room_of(client: Client, room: str) -> dict[str, Any]:
     """``room``'s object in the ``rooms`` answer."""
     [found] = [r for r in (await client.request("rooms", joined=True))["rooms"]
                if r["room"] == room]
-    return found
+    return dict(found)
 
 
 @pytest.fixture(params=["tcp", "ws"])
