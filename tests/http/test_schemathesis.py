@@ -411,6 +411,11 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
         # Until one succeeds (schemathesis makes a PNG of its own for the binary part):
         # pia's changes are not used up.
         token = _login(api.url, "pia")
+    if path == "/api/rooms/{room}/hidden" and case.path_parameters is not None and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())):
+        # Until one succeeds: the rooms' example is a room, which is no conversation to
+        # close; ann's conversation with bob is (the scene's dm).
+        case.path_parameters["room"] = "@ann:bob"
     if path == "/api/me/saved/{room}/{msg_id}" and case.method == "DELETE" and not any(
             status < 400 for status in ANSWERED.get(case.operation.label, ())):
         # Until one succeeds: the PUTs before used up the user's saves (a per-user bucket).
