@@ -205,7 +205,8 @@ def room_object(room: Room) -> dict[str, Any]:
     asking user's (``notify``: the level they set, else the default of the kind; ``role``:
     null when not a member); ``peer`` is there for a 1:1 conversation (kind ``dm``),
     ``peers`` (the others, sorted ignoring case) for a group conversation (kind ``group``);
-    ``pins``, the number of its pinned messages, when it has any."""
+    ``pins``, the number of its pinned messages, when it has any; ``hidden_seq``, the
+    room's last seq when the user closed the conversation, while it is closed."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
         "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
@@ -220,6 +221,8 @@ def room_object(room: Room) -> dict[str, Any]:
         obj["peers"] = list(room.peers)
     if room.pins:
         obj["pins"] = room.pins
+    if room.hidden_seq is not None:
+        obj["hidden_seq"] = room.hidden_seq
     return obj
 
 

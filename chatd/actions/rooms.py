@@ -11,6 +11,8 @@ from chatd.presence import ONLINE
 from chatd.protocol import (
     Answer,
     CreateRoom,
+    HiddenChanged,
+    Hide,
     History,
     HistoryPage,
     Invite,
@@ -46,6 +48,7 @@ __all__ = [
     "ROOMS",
     "WHO_PAGE",
     "create_room",
+    "hide",
     "history",
     "invite",
     "join",
@@ -309,6 +312,19 @@ async def set_notify(app: App, caller: Caller, request: SetNotify) -> Answer:
     await app.registry.send(ToUser(user.name, frame(NotifyChanged(room=request.room,
                                                                    notify=level))))
     return Answer(id=request.id, fields={"room": request.room, "notify": level})
+
+
+async def hide(app: App, caller: Caller, request: Hide) -> Answer:
+    """Close a conversation the caller is in (``on``: its ``hidden_seq`` becomes the room's
+    last seq now) or show it again (cleared). A private marker of the membership, no entry
+    of any log: every connection of the caller's, on every node, is told by a ``hidden``
+    event (the caller's too: a page shows it from the event as from another device's). A
+    message never touches it: a client shows the conversation once ``last_seq`` passes it."""
+    user = signed_in(caller)
+    hidden_seq = await app.storage.hide(user.id, request.room, request.on)
+    await app.tell(user.name, frame(HiddenChanged(room=request.room, hidden_seq=hidden_seq)),
+                   "a closed conversation")
+    return Answer(id=request.id, fields={"room": request.room, "hidden_seq": hidden_seq})
 
 
 async def set_topic(app: App, caller: Caller, request: SetTopic) -> Append:

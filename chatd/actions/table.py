@@ -49,6 +49,7 @@ from chatd.protocol import (
     EditUserGroup,
     FollowThread,
     Hello,
+    Hide,
     History,
     Invite,
     Join,
@@ -156,6 +157,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     Read: Operation(rooms.read),
     Unread: Operation(rooms.unread),
     SetNotify: Operation(rooms.set_notify),
+    # Closing a conversation: a marker of the user's membership, like the read marker.
+    Hide: Operation(rooms.hide),
     SetDnd: Operation(dnd.set_dnd),
     Send: Operation(messages.send, rate=SENDS),
     Dm: Operation(messages.dm, rate=SENDS),

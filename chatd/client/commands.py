@@ -18,9 +18,9 @@ import enum
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Awaitable, Callable, Container, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import emoji as _emoji
 
@@ -65,6 +65,7 @@ from chatd.protocol import (
     EditScheduled,
     EditUserGroup,
     FollowThread,
+    Hide,
     History,
     HistoryPage,
     InvalidName,
@@ -315,21 +316,51 @@ async def rooms(client: ChatClient, arg: str) -> None:
             return
 
     async def on_ok(reply: Answer) -> None:
-        listed = reply.fields.get("rooms") or []
-        client.screen.notice(f"rooms ({len(listed)}), * the current one:")
-        for obj in listed:
+        every = reply.fields.get("rooms") or []
+        for obj in every:
             if obj.get("member"):
                 client.remember_room(obj)
+        listed = [obj for obj in every if not closed(client, obj)]
+        client.screen.notice(f"rooms ({len(listed)}), * the current one:")
+        for obj in listed:
             mark = "*" if obj.get("room") == client.current else " "
             member = "" if obj.get("member") else "  (not a member)"
             topic = f"  - {clean(obj.get('topic'))}" if obj.get("topic") else ""
             client.screen.line(f" {mark} {client.room_summary(obj)}{member}{topic}")
-        last = listed[-1].get("room") if listed else None
+        if len(listed) < len(every):
+            client.screen.notice(f"{len(every) - len(listed)} closed conversation(s) with "
+                                 "nothing new not listed (/switch @NAME opens one)")
+        last = every[-1].get("room") if every else None
         if reply.fields.get("more") is True and isinstance(last, str):
             search = f"{clean(query)} " if query else ""
             client.screen.notice(f"more: /rooms {search}+{clean(last)}")
 
     await client.ask("/rooms", Rooms(query=query, after=after), Answer, on_ok)
+
+
+def closed(client: ChatClient, obj: Mapping[str, Any]) -> bool:
+    """Whether a room object is a conversation the user closed (``/close``) in which nobody
+    wrote since (``last_seq`` not past ``hidden_seq``), and not the current one."""
+    hidden, last = obj.get("hidden_seq"), obj.get("last_seq")
+    return (isinstance(hidden, int) and isinstance(last, int) and last <= hidden
+            and obj.get("room") != client.current)
+
+
+async def close(client: ChatClient, arg: str) -> None:
+    """``/close [ROOM]``: close a conversation (the current one by default): /rooms leaves
+    it out until someone writes in it; nobody is told, and nothing is left. Every device of
+    the user is told (the ``hidden`` event), which says it here."""
+    room = client.room_arg(arg) if arg.strip() else _need_room(client, "/close")
+    if room is None:
+        return
+    label = client.label(room)
+    if not is_conversation(room):
+        client.screen.problem(f"/close: only a conversation is closed; /leave {clean(room)}")
+        return
+    if room not in client.rooms:
+        client.screen.problem(f"/close: you are not in [{label}]")
+        return
+    await client.ask("/close", Hide(room=room), Answer, _quiet)
 
 
 #: Results /search shows at a time.
@@ -1810,7 +1841,10 @@ COMMANDS: dict[str, Command] = {
     "join": Command(join, "/join ROOM", "join (or create) a room, talk there"),
     "leave": Command(leave, "/leave [ROOM]", "leave the current room"),
     "rooms": Command(rooms, "/rooms [QUERY] [+NAME]",
-                     "list rooms (whose name holds QUERY), a page at a time"),
+                     "list rooms (whose name holds QUERY), a page at a time; closed "
+                     "conversations with nothing new are left out"),
+    "close": Command(close, "/close [ROOM]", "close a conversation (the current one): "
+                     "/rooms leaves it out until someone writes in it"),
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER[,USER...] TEXT",
                   "send a private message; to several people (bob,carol): a group "

@@ -105,6 +105,7 @@ from chatd.protocol import (
     Error,
     Gap,
     Hello,
+    HiddenChanged,
     History,
     HistoryPage,
     InvalidName,
@@ -248,6 +249,7 @@ class RoomInfo:
     role: str | None = None  # the user's role in the room, when known
     archived: bool = False  # read-only until unarchived
     notify: str | None = None  # the user's notification level, when known (else the default)
+    hidden_seq: int | None = None  # where the user closed the conversation (None: not closed)
 
 
 @dataclasses.dataclass(slots=True)
@@ -1256,6 +1258,8 @@ class ChatClient:
         info.archived = obj.get("archived") is True
         if isinstance(obj.get("notify"), str):
             info.notify = obj["notify"]
+        hidden = obj.get("hidden_seq")
+        info.hidden_seq = hidden if isinstance(hidden, int) else None
 
     def forget_room(self, room: str) -> None:
         self.rooms.pop(room, None)
@@ -1592,6 +1596,17 @@ class ChatClient:
         if event.action == "failed" and self.options.bell and not self.paused():
             self.screen.bell()
 
+    async def _on_hidden(self, event: HiddenChanged) -> None:
+        """The user closed a conversation, or showed it again, here or on another device."""
+        if event.room in self.rooms:
+            self.rooms[event.room].hidden_seq = event.hidden_seq
+        label = self.label(event.room)
+        if event.hidden_seq is None:
+            self.screen.notice(f"[{label}] is listed again")
+        else:
+            self.screen.notice(f"closed [{label}]: /rooms leaves it out until someone "
+                               "writes in it")
+
     async def _on_notify(self, event: NotifyChanged) -> None:
         """The user's level for a room was set, by this connection or another device."""
         self.take_notify(event.room, event.notify)
@@ -1683,6 +1698,7 @@ class ChatClient:
         PreviewChanged: _on_change,
         RoomDeleted: _on_room_deleted,
         NotifyChanged: _on_notify,
+        HiddenChanged: _on_hidden,
         DndChanged: _on_dnd,
         SavedChanged: _on_saved,
         ThreadStateChanged: _on_thread_state,

@@ -177,6 +177,13 @@ def _json(schema: Schema, example: Any = None) -> dict[str, Any]:
     return {"application/json": media}
 
 
+#: The answer of a close or a show of a conversation (``hide``).
+_HIDDEN: Schema = {
+    "room": {"type": "string"},
+    "hidden_seq": {"type": ["integer", "null"], "minimum": 0,
+                   "description": "The room's last_seq when closed; null: shown."},
+}
+
 #: The body of a follow or an unfollow of a thread (``follow_thread``).
 _THREAD_FOLLOW: dict[str, Any] = {
     "room": {"type": "string"}, "msg_id": {"type": "integer"},
@@ -526,6 +533,9 @@ class _Builder:
                     "pins": {"type": "integer", "minimum": 1,
                              "description": "How many of its messages are pinned; left out "
                                             "when none are."},
+                    "hidden_seq": {**seq, "description":
+                                   "Only while the user has closed the conversation: its "
+                                   "`last_seq` then. Shown again once `last_seq` passes it."},
                 },
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
                           "read_seq", "unread", "mentions", "notify", "role", "archived"],
@@ -545,7 +555,8 @@ class _Builder:
                           {"room": "@ann:bob:cy", "kind": "group", "private": True,
                            "topic": "", "owner": None, "last_seq": 4, "member": True,
                            "read_seq": 4, "unread": 0, "mentions": 0, "notify": "all",
-                           "role": "member", "archived": False, "peers": ["Bob", "Cy"]}],
+                           "role": "member", "archived": False, "peers": ["Bob", "Cy"],
+                           "hidden_seq": 4}],
             ),
             "File": self.sent(
                 {
@@ -1870,6 +1881,28 @@ class _Builder:
                                               "notify": _ref("NotifyLevel")})),
                 errors=(403, 404),
             )},
+            "/api/rooms/{room}/hidden": {
+                "put": self.op(
+                    "Close a conversation",
+                    "As the protocol's `hide`: the conversation (kind `dm` or `group`) "
+                    "leaves the user's list until someone writes in it (its `hidden_seq` is "
+                    "its `last_seq` now). A room is refused (400). The user's connections "
+                    "get the `hidden` event.",
+                    tag="rooms", op_id="hideConversation",
+                    parameters=[room_param],
+                    ok=ok(200, "Closed.", self.sent(_HIDDEN, ["room", "hidden_seq"])),
+                    errors=(400, 403, 404),
+                ),
+                "delete": self.op(
+                    "Show a closed conversation",
+                    "As the protocol's `hide` with `on: false`: `hidden_seq` is cleared. The "
+                    "user's connections get the `hidden` event.",
+                    tag="rooms", op_id="showConversation",
+                    parameters=[room_param],
+                    ok=ok(200, "Shown.", self.sent(_HIDDEN, ["room", "hidden_seq"])),
+                    errors=(400, 403, 404),
+                ),
+            },
             "/api/rooms/{room}/messages/{msg_id}": {"delete": self.op(
                 "Delete a message",
                 "As the protocol's `delete`: by its author, or by whoever moderates the room "

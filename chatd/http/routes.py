@@ -339,6 +339,13 @@ def _threads_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _hide_path(on: bool) -> Fields:
+    """The fields of ``PUT`` (``on``: close) and ``DELETE /api/rooms/{room}/hidden``."""
+    def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+        return {"room": params["room"], "on": on}
+    return fields
+
+
 def _follow_path(on: bool) -> Fields:
     """The fields of ``PUT`` (``on``) and ``DELETE /api/me/threads/{room}/{msg_id}/follow``."""
     def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -724,6 +731,10 @@ ROUTES: list[Route] = [
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/notify", {
         "PUT": operation("set_notify", _room_body),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/hidden", {
+        "PUT": operation("hide", _hide_path(True)),
+        "DELETE": operation("hide", _hide_path(False)),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/topic", {
         "PUT": operation("set_topic", _topic_body),

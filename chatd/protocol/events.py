@@ -73,6 +73,8 @@ __all__ = [
     "FollowThread",
     "Gap",
     "Hello",
+    "HiddenChanged",
+    "Hide",
     "History",
     "HistoryPage",
     "Invite",
@@ -805,6 +807,17 @@ class SetNotify(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Hide(Request):
+    """Close (``on``) a conversation the user is in, or show it again: a marker of their
+    membership (``hidden_seq``: the room's last seq when closed) that clients compare with
+    the room's ``last_seq``; a message never touches it."""
+
+    OP: ClassVar[str] = "hide"
+    room: str
+    on: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SetDnd(Request):
     """Pause the user's notifications, on every device, until ``until`` (ms since the epoch)
     or for ``duration`` seconds; ``until`` None (given as null) resumes them. At most
@@ -1481,6 +1494,16 @@ class NotifyChanged(ServerEvent):
     OP: ClassVar[str] = "notify"
     room: str
     notify: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HiddenChanged(ServerEvent):
+    """The user closed a conversation (``hidden_seq``: the room's last seq then) or showed
+    it again (null), on any of their connections, on any node."""
+
+    OP: ClassVar[str] = "hidden"
+    room: str
+    hidden_seq: int | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2327,6 +2350,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "remove_preview": (RemovePreview, _parse_remove_preview),
     "set_topic": (SetTopic, _fields(SetTopic, room=_room, topic=_topic)),
     "set_notify": (SetNotify, _fields(SetNotify, room=_room, notify=_notify)),
+    "hide": (Hide, _fields(Hide, room=_room, on=lambda obj: _bool(obj, "on", True))),
     "set_dnd": (SetDnd, _parse_set_dnd),
     "set_profile": (SetProfile, _parse_set_profile),
     "profiles": (Profiles, _parse_profiles),
@@ -2387,6 +2411,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "typing": (UserTyping,),
     "read": (ReadMoved,),
     "notify": (NotifyChanged,),
+    "hidden": (HiddenChanged,),
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),
     "custom_emoji": (CustomEmojiChanged,),

@@ -211,6 +211,7 @@ class Room:
     role: str | None = None  # the user's role in it (see ROLES); None: not a member
     archived: bool = False  # read-only until unarchived
     pins: int = 0  # how many of its messages are pinned (kept in the room's row)
+    hidden_seq: int | None = None  # the user closed the conversation at this last_seq
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1685,6 +1686,12 @@ class Storage(Protocol):
         for every mention whatever the marker (migration 0006), counted past the marker, so
         moving it back brings them back. ChatError('forbidden') for a non-member,
         ChatError('not_found') for an unknown room."""
+
+    async def hide(self, user_id: int, room: str, on: bool) -> int | None:
+        """Close (``on``) a conversation the user is in: its ``hidden_seq`` becomes the room's
+        last seq now (a later close moves it); or show it (``hidden_seq`` cleared). Returns
+        the new ``hidden_seq`` (None: shown). ChatError('bad_request') for a room (kind
+        ``room``), 'forbidden' for a non-member, 'not_found' for an unknown room."""
 
     async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",
                              limit: int | None = None, joined: bool = False) -> list[Room]:

@@ -322,10 +322,11 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
 # mentions walk the member's own rows of ``mentions`` (migration 0006, its primary key) from
 # the marker, stopped at UNREAD_CAP. A room the member has read to its end (last_seq is the
 # room's latest entry) skips both.
-# The notification level is a column of the membership (migration 0012): no lookup of its own.
+# The notification level is a column of the membership (migration 0012): no lookup of its own;
+# so is hidden_seq, where the member closed a conversation (migration 0037).
 _MEMBER_COLUMNS = f"""
 m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
-{_ROLE} AS role, peer.name AS peer, peers.names AS peers,
+m.hidden_seq, {_ROLE} AS role, peer.name AS peer, peers.names AS peers,
 CASE WHEN r.last_seq > m.read_seq
      THEN chatd_unread_messages(r.id, m.read_seq, r.last_seq, m.user_id, {UNREAD_CAP})
      ELSE 0 END
@@ -937,6 +938,23 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.last_seq,
             THEN chatd_unread_mentions(k.room_id, k.read_seq, $2, {UNREAD_CAP})
             ELSE 0 END AS mentions
 FROM (SELECT 1) AS one LEFT JOIN marked k ON true
+"""
+
+# Close ($3 true: hidden_seq = the room's last_seq now) or show ($3 false: NULL) a
+# conversation for member $2. kind says a room from a conversation; member is NULL for a
+# non-member (as the read marker's statement says).
+_SQL_HIDE = """
+WITH r AS (
+    SELECT id, kind, last_seq FROM rooms WHERE name = $1
+), marked AS (
+    UPDATE memberships m SET hidden_seq = CASE WHEN $3::boolean THEN r.last_seq END
+    FROM r WHERE m.room_id = r.id AND m.user_id = $2 AND r.kind <> 'room'
+    RETURNING m.hidden_seq
+)
+SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT kind FROM r) AS kind,
+       EXISTS (SELECT 1 FROM memberships m JOIN r ON m.room_id = r.id WHERE m.user_id = $2)
+           AS member,
+       EXISTS (SELECT 1 FROM marked) AS marked, (SELECT hidden_seq FROM marked) AS hidden_seq
 """
 
 # Like the read marker: notify is NULL for a non-member.
@@ -2902,9 +2920,10 @@ def _named_user(row: Any, name: str) -> User:
 
 def _room(row: Any, **view: Any) -> Room:
     """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
-    ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``) from the row where it has those
-    columns, else from ``view``, else the defaults."""
-    for key in ("member", "read_seq", "unread", "mentions", "peer", "notify", "role"):
+    ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``, ``hidden_seq``) from the
+    row where it has those columns, else from ``view``, else the defaults."""
+    for key in ("member", "read_seq", "unread", "mentions", "peer", "notify", "role",
+                "hidden_seq"):
         value = row.get(key)
         if value is not None:
             view[key] = value
@@ -3853,6 +3872,16 @@ class PostgresStorage:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         return ReadMarker(seq=int(row["read_seq"]), last_seq=int(row["last_seq"]),
                           unread=int(row["unread"]), mentions=int(row["mentions"]))
+
+    async def hide(self, user_id: int, room: str, on: bool) -> int | None:
+        row = await self._run(self._pool.fetchrow, _SQL_HIDE, room, user_id, on)
+        if not row["found"]:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not row["member"]:
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+        if not row["marked"]:
+            raise ChatError(codes.BAD_REQUEST, "only a conversation is closed; leave a room")
+        return None if row["hidden_seq"] is None else int(row["hidden_seq"])
 
     # -- contacts ----------------------------------------------------------------------------
 
