@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, Daemon, LineClient, needs_chromium
+from tests.browser.conftest import DESKTOP, Daemon, needs_chromium
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_web import Session, log_in, open_session, shot
 
