@@ -44,6 +44,8 @@ from chatd.protocol import (
     FollowThread,
     Gap,
     Hello,
+    HiddenChanged,
+    Hide,
     History,
     HistoryPage,
     Invite,
@@ -392,6 +394,7 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
             topic=st.just("") | st.text(_storable, min_size=1, max_size=MAX_TOPIC_CHARS)),
         "set_notify": st.builds(SetNotify, id=request_ids, room=any_room_names,
                                 notify=notify_levels),
+        "hide": st.builds(Hide, id=request_ids, room=any_room_names, on=st.booleans()),
         "set_dnd": st.builds(SetDnd, id=request_ids,
                              until=st.none() | st.integers(0, MAX_SEQ))
         | st.builds(SetDnd, id=request_ids, duration=st.integers(1, MAX_DND_SECONDS)),
@@ -607,7 +610,8 @@ _room_objects = st.fixed_dictionaries(
      "private": st.booleans(), "topic": st.text(max_size=20), "last_seq": seqs},
     optional={"peer": user_names, "peers": st.lists(user_names, min_size=2, max_size=7),
               "unread": st.integers(0, 999), "notify": notify_levels,
-              "archived": st.booleans(), "pins": st.integers(1, 100)},
+              "archived": st.booleans(), "pins": st.integers(1, 100),
+              "hidden_seq": seqs},
 )
 _presences = st.fixed_dictionaries(
     {"user": user_names, "status": st.sampled_from(["online", "offline"])}
@@ -649,6 +653,7 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(ReadMoved, room=any_room_names, seq=seqs, back=st.just(True), last_seq=seqs,
               unread=st.integers(0, 999), mentions=st.integers(0, 999)),
     st.builds(NotifyChanged, room=any_room_names, notify=notify_levels),
+    st.builds(HiddenChanged, room=any_room_names, hidden_seq=st.none() | seqs),
     st.builds(DndChanged, until=st.none() | st.integers(0, 2**53)),
     st.builds(ProfileChanged, user=user_names,
               display_name=st.none() | profile_texts(MAX_DISPLAY_NAME_CHARS),
@@ -716,6 +721,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Unread(room="a", seq=1), Contacts(),
       AddContact(user="b"), RemoveContact(user="b"), SetNotify(room="a", notify="none"),
+      Hide(room="a"),
       SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),
