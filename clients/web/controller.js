@@ -157,6 +157,7 @@ export class Controller {
       },
       setAlerts: (changes) => this.act(model.setAlerts, changes),
       setNotify: whenOnline((room, level) => this.act(model.setNotify, room, level)),
+      closeConversation: whenOnline((room) => this.act(model.closeConversation, room)),
       pause: whenOnline((choice) => this.act(model.pauseNotifications, choice)),
       resume: whenOnline(() => this.act(model.resumeNotifications)),
     });

@@ -6,16 +6,19 @@ import { displayName } from "./profiles.js";
 import { sameUser } from "./store.js";
 import { isConversation, startLine } from "./conversations.js";
 import { hiddenInRoom } from "./threads.js";
+import { isShown } from "./hiding.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
 
 /**
  * The rooms of one section of the sidebar, by their label, ignoring case: "room" the rooms,
- * "dm" the conversations (1:1 and group, as Slack's direct messages list them).
+ * "dm" the conversations (1:1 and group, as Slack's direct messages list them) but those the
+ * person closed with nothing new since, unless open (hiding.js).
  */
 export function sortedRooms(state, kind) {
   return [...state.rooms.values()]
-    .filter((room) => (kind === "dm" ? isConversation(room) : room.kind === kind))
+    .filter((room) => (kind === "dm" ? isConversation(room) && isShown(room, state.current)
+      : room.kind === kind))
     .sort((a, b) => a.label.toLowerCase().localeCompare(b.label.toLowerCase()));
 }
 

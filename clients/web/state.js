@@ -134,6 +134,7 @@ import * as threading from "./threads.js";
 import * as inboxing from "./inbox.js";
 import * as uploads from "./uploads.js";
 import * as grouping from "./usergroups.js";
+import * as hiding from "./hiding.js";
 import { openingPage } from "./readmarks.js";
 import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
@@ -457,6 +458,14 @@ const EVENTS = {
       return effects;
     }
     return [...effects, ...alertsFor(state, room, room.messages.get(frame.seq), now)];
+  },
+
+  hidden(state, frame) {
+    // The person closed a conversation, or started it again (here or on another device).
+    const room = state.rooms.get(frame.room);
+    if (!room || !isConversation(room)) return [];
+    hiding.setHidden(room, hiding.hiddenSeqOf(frame));
+    return leaveClosed(state, room);
   },
 
   notify(state, frame) {
@@ -878,6 +887,12 @@ const ANSWERED = {
     return [];
   },
 
+  hide(state, asked, reply) {
+    const room = state.rooms.get(asked.room);
+    if (room) hiding.setHidden(room, hiding.hiddenSeqOf(reply));
+    return [];
+  },
+
   set_notify(state, asked, reply) {
     const room = state.rooms.get(asked.room);
     const level = alerts.isLevel(reply.notify) ? reply.notify : asked.notify;
@@ -1069,6 +1084,14 @@ const REFUSED = {
       : error.code === "unknown_op" ? "this server cannot pause notifications"
         : String(error.message || error.code);
     return [{ toast: `Notifications were not ${asked.until === null ? "resumed" : "paused"}: ${why}` }];
+  },
+
+  hide(state, asked, error) {
+    // The marker stays where the server has it: its next room object says where.
+    const why = error.code === "disconnected" ? "not connected"
+      : String(error.message || error.code);
+    return [{ toast: `Could not ${asked.on === false ? "show" : "close"} the conversation: ${why}` },
+      { refreshRooms: true }];
   },
 
   set_notify(state, asked, error) {
@@ -1273,7 +1296,7 @@ export function openDm(state, user) {
     room.draft = true;
     room.loaded = true;
   }
-  return selectRoom(state, name);
+  return [...reopen(state, name), ...selectRoom(state, name)];
 }
 
 /**
@@ -1299,7 +1322,42 @@ export function openConversation(state, users) {
     room.draft = true;
     room.loaded = true;
   }
-  return selectRoom(state, name);
+  return [...reopen(state, name), ...selectRoom(state, name)];
+}
+
+/**
+ * Started again from "New direct message" or a contact: a closed conversation is listed again
+ * for good (its marker cleared here and on the server), not only while it is open (hiding.js).
+ */
+function reopen(state, name) {
+  const room = state.rooms.get(name);
+  if (!room || !hiding.reopens(room) || !online(state)) return [];
+  hiding.setHidden(room, null);
+  return [request("hide", { room: name, on: false })];
+}
+
+/**
+ * "Close conversation": conversation `name` leaves the sidebar until something new comes in it
+ * (hiding.js), here at once and on every device of the person (the `hidden` event); when it is
+ * the open room, another one opens.
+ */
+export function closeConversation(state, name) {
+  const room = state.rooms.get(name);
+  if (!room || !hiding.canClose(room) || !online(state)) return [];
+  hiding.setHidden(room, room.lastSeq); // the server's answer says where, in its reply
+  return [request("hide", { room: name, on: true }), ...leaveClosed(state, room)];
+}
+
+/** When closed conversation `room` is the open room, open the first room listed instead. */
+function leaveClosed(state, room) {
+  if (state.current !== room.name || !hiding.isClosed(room)) return [];
+  state.current = null;
+  const next = firstRoom(state);
+  if (!next) {
+    state.current = room.name; // nothing else to show: it stays open (and listed)
+    return [];
+  }
+  return selectRoom(state, next.name);
 }
 
 /** Load the page of messages older than the oldest one kept in the open room. */

@@ -34,6 +34,7 @@
 import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
 import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
 import { replyEntry } from "./threads.js";
+import { hiddenSeqOf } from "./hiding.js";
 import { cutList, isConversation, kindOfName, namePeople } from "./conversations.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
@@ -96,6 +97,8 @@ export class Room {
     // default of the room's kind; and the level the server last gave, for a refused change.
     this.notify = null;
     this.notifyConfirmed = null;
+    // A conversation the person closed: the room's last_seq then (hiding.js); null: not closed.
+    this.hiddenSeq = null;
     this.replyTo = null; // the msg_id the next message sent here answers
     this.removal = null; // {banned, reason}: this user's ban or kick entry, for the `left` after
     this.removed = new Set(); // lower-case users whose ban or kick entry has its line already
@@ -168,6 +171,7 @@ export class Room {
     this.described = true;
     this.readSeq = Math.max(this.readSeq, read);
     if (NOTIFY_LEVELS.includes(info.notify)) this.setNotify(info.notify, { confirmed: true });
+    this.hiddenSeq = hiddenSeqOf(info); // absent: not closed
     this.countPins(info);
     this.advance();
   }

@@ -3,6 +3,8 @@
 // of the room's header or the menu of the room in the sidebar (right click, or the context-menu
 // key). Renders from the state (alerts.js); reports choices to the handlers it is bound to.
 // The permission is asked for only when the person presses "Enable desktop notifications".
+// A conversation's menu (the same, from its header's bell or its item in the sidebar) ends
+// with "Close conversation" (hiding.js).
 // The same panel pauses every notification for a while, on every device (do not disturb:
 // alerts.js); while paused the sidebar's bell is struck out and "until 14:30" shows under
 // the person's name.
@@ -15,6 +17,7 @@ import * as clock from "./clock.js";
 import { $, h, svgIcon } from "./dom.js";
 import { closePopup, isOpenFrom, openMenu, openPanel } from "./popup.js";
 import { currentRoom } from "./select.js";
+import { canClose } from "./hiding.js";
 
 const BELL = "M6 16V11a6 6 0 0 1 12 0v5l2 2H4l2-2zM10 20a2 2 0 0 0 4 0";
 const BELL_OFF = "M6 16V11a6 6 0 0 1 9.4-4.9M18 11v5l2 2H8M10 20a2 2 0 0 0 4 0M3 3l18 18";
@@ -41,8 +44,8 @@ export class AlertsView {
 
   /**
    * Handlers: enableDesktop() (asks the browser, from this click), setAlerts({desktop?,
-   * sound?}), setNotify(room, level), permission() → the browser's permission now,
-   * pause({duration} | {until}), resume().
+   * sound?}), setNotify(room, level), closeConversation(room), permission() → the browser's
+   * permission now, pause({duration} | {until}), resume().
    */
   bind(handlers) { this.on = handlers; }
 
@@ -103,6 +106,13 @@ export class AlertsView {
       return;
     }
     const level = levelOf(room);
+    const items = levelsFor(room).map((choice) => ({
+      label: levelLabel(choice), value: choice, checked: choice === level,
+      run: () => this.on.setNotify(room.name, choice),
+    }));
+    if (canClose(room)) {
+      items.push({ label: "Close conversation", run: () => this.on.closeConversation(room.name) });
+    }
     openMenu(opener, {
       label: `Notifications for ${roomLabel(room)}`,
       point,
@@ -110,10 +120,7 @@ export class AlertsView {
       back: () => (opener.isConnected ? opener : [...document.querySelectorAll(
         "#sidebar li[data-room]")].find((li) => li.dataset.room === name)
         ?.querySelector("button") || $("composer-text")),
-      items: levelsFor(room).map((choice) => ({
-        label: levelLabel(choice), value: choice, checked: choice === level,
-        run: () => this.on.setNotify(room.name, choice),
-      })),
+      items,
     });
   }
 

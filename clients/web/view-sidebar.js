@@ -4,7 +4,8 @@
 // notification level) opens on a right click or the context-menu key. A conversation shows the
 // other person's avatar (view-avatar.js: their picture, or their initial) with their presence
 // dot on it; a group conversation, two of the others' avatars stacked and the others' display
-// names, sorted and cut ("Bob, Carol +3": conversations.js).
+// names, sorted and cut ("Bob, Carol +3": conversations.js). A conversation the person closed
+// with nothing new since is not listed unless open (hiding.js, select.js sortedRooms).
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h } from "./dom.js";
@@ -13,6 +14,7 @@ import { avatar, setPicture } from "./view-avatar.js";
 import { badge, initial, sortedRooms, statusOf } from "./select.js";
 import { bellIcon } from "./view-alerts.js";
 import { andList, conversationLabel, othersOf, othersShown } from "./conversations.js";
+import { isClosed } from "./hiding.js";
 
 export class SidebarView {
   constructor() {
@@ -43,7 +45,10 @@ export class SidebarView {
     }
     setPicture(mine, avatarOf(state.profiles, state.me));
     this.renderList($("room-list"), sortedRooms(state, "room"), state, "No rooms yet", now);
-    this.renderList($("dm-list"), sortedRooms(state, "dm"), state, "No conversations yet", now);
+    // Closed conversations (hiding.js) are not listed: the list is empty, not new.
+    const closed = [...state.rooms.values()].some(isClosed);
+    this.renderList($("dm-list"), sortedRooms(state, "dm"), state,
+      closed ? "No open conversations" : "No conversations yet", now);
     this.renderContacts(state, now);
     const total = titleCount(state).count;
     const title = titleText(state);
