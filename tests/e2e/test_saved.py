@@ -35,6 +35,21 @@ async def _posted(client: Client, room: str, text: str) -> int:
     return int(reply["msg_id"])
 
 
+async def made_due(dsn: str, msg_id: int) -> None:
+    """Make the reminder of saved message ``msg_id`` due a minute ago, by the database's
+    clock (not by waiting): the due loop takes it at its next look."""
+    async with open_bridge(name="raw") as bridge:
+        conn: Any = await bridge.run(asyncpg.connect, dsn)
+        try:
+            moved = await bridge.run(
+                conn.execute,
+                "UPDATE saved SET remind_at = now() - interval '1 minute' WHERE msg_id = $1",
+                msg_id)
+            assert moved == "UPDATE 1"
+        finally:
+            await bridge.run(conn.close)
+
+
 async def saved_once_marked(client: Client) -> list[dict[str, Any]]:
     """The client's saved items once every reminder due is marked reminded: the reminder
     event is told before the mark is committed (a node that dies between tells it again
@@ -220,16 +235,7 @@ async def test_a_reminder_due_while_stopped_comes_at_start(
         await bob.request("save", room="general", msg_id=msg_id, remind_at=now_ms() + HOUR)
         await ann.aclose()
         await bob.aclose()
-    async with open_bridge(name="raw") as bridge:
-        conn: Any = await bridge.run(asyncpg.connect, database_dsn)
-        try:
-            moved = await bridge.run(
-                conn.execute,
-                "UPDATE saved SET remind_at = now() - interval '1 minute' WHERE msg_id = $1",
-                msg_id)
-            assert moved == "UPDATE 1"
-        finally:
-            await bridge.run(conn.close)
+    await made_due(database_dsn, msg_id)
     async with running(config) as again:
         with trio.fail_after(20):
             await service.wait_for(lambda: len(service.to("bob")) == 1)
@@ -298,16 +304,7 @@ async def test_not_leaked_after_leaving_a_private_room(daemon: Server,
     # The secret one due now, once he is out (not by the clock: a slow machine could reach
     # its time before the kick): the due loop claims it with the public one, due a moment
     # later, which wakes it; being told the public one, bob has had all he ever will.
-    async with open_bridge(name="raw") as bridge:
-        conn: Any = await bridge.run(asyncpg.connect, database_dsn)
-        try:
-            moved = await bridge.run(
-                conn.execute,
-                "UPDATE saved SET remind_at = now() - interval '1 minute' WHERE msg_id = $1",
-                secret)
-            assert moved == "UPDATE 1"
-        finally:
-            await bridge.run(conn.close)
+    await made_due(database_dsn, secret)
     await bob.request("save", room="general", msg_id=public, remind_at=now_ms() + SOON)
     await bob.event("reminder", msg_id=public)
     assert [e for e in bob.events if e["op"] == "reminder"] == []
