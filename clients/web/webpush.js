@@ -108,7 +108,7 @@ export function postedRecord(user, body) {
  * usable room, `seq` null unless a positive integer, `kind` "message" unless one of the three.
  */
 export function parsePushPayload(text) {
-  let data = null;
+  let data;
   try {
     data = JSON.parse(text);
   } catch {
