@@ -6,7 +6,7 @@ import { test } from "node:test";
 
 import {
   clientToFocus, needsPost, notificationFor, parsePushPayload, postedRecord, replacedEndpoint,
-  roomFromHash, roomHash, roomUrl, sameServerKey, subscriptionBody, uint8ArrayToUrlBase64,
+  addressFromHash, messageHash, messageUrl, placeOfUrl, roomFromHash, roomHash, roomUrl, sameServerKey, subscriptionBody, uint8ArrayToUrlBase64,
   urlBase64ToUint8Array, visibleClients,
 } from "../../clients/web/webpush.js";
 
@@ -187,4 +187,59 @@ test("the address of a room round-trips any name, and other fragments name none"
   for (const hash of ["", "#", "#composer-text", "#room=", "#room=%E0%A4%A", null]) {
     assert.equal(roomFromHash(hash), null, String(hash));
   }
+});
+
+test("the address of a message round-trips any room name, its id and seq", () => {
+  for (const room of ["general", "@ann:bob", "a b/c#d?e&msg=9", "émoji-🎉", "%41"]) {
+    assert.deepEqual(addressFromHash(messageHash(room, 42)), { room, msgId: 42, seq: null });
+    assert.deepEqual(addressFromHash(new URL(messageUrl(SCOPE, room, 7, 31)).hash),
+      { room, msgId: 7, seq: 31 });
+    assert.equal(roomFromHash(messageHash(room, 42)), room, "a room address still");
+  }
+  assert.equal(messageUrl("https://chat.example/?x=1#room=old", "dev", 5),
+    "https://chat.example/?x=1#room=dev&msg=5", "the page's fragment replaced");
+  assert.equal(messageHash("dev", 5, 0), "#room=dev&msg=5", "no seq but a positive one");
+});
+
+test("odd message addresses open the room, or name nothing; never throw", () => {
+  const cases = [
+    ["#room=dev", { room: "dev", msgId: null, seq: null }], // an old address
+    ["#room=dev&msg=", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&msg", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&msg=abc", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&msg=0", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&msg=-3", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&msg=1.5", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&msg=012", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&msg=99999999999999999", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&msg=9007199254740993", { room: "dev", msgId: null, seq: null }],
+    ["#room=dev&seq=4", { room: "dev", msgId: null, seq: null }], // a seq without a message
+    ["#room=dev&seq=4&msg=8", { room: "dev", msgId: 8, seq: 4 }],
+    ["#room=dev&msg=8&msg=9", { room: "dev", msgId: 8, seq: null }], // the first one
+    ["#room=dev&later=1&msg=8", { room: "dev", msgId: 8, seq: null }], // unknown parts left
+    ["#room=dev&&msg=8&", { room: "dev", msgId: 8, seq: null }],
+    ["#room=a%20b&msg=3", { room: "a b", msgId: 3, seq: null }],
+    ["#room=%40ann%3Abob&msg=3", { room: "@ann:bob", msgId: 3, seq: null }],
+  ];
+  for (const [hash, expected] of cases) assert.deepEqual(addressFromHash(hash), expected, hash);
+  for (const hash of ["", "#", "#msg=3", "#room=&msg=3", "#room=%E0%A4%A&msg=3", "room=dev",
+    "#ROOM=dev", null, undefined, 42, {}]) {
+    assert.equal(addressFromHash(hash), null, String(hash));
+  }
+});
+
+test("a link names a place only when it is this very page with a room fragment", () => {
+  const here = "https://chat.example/";
+  assert.deepEqual(placeOfUrl("https://chat.example/#room=dev&msg=5", here),
+    { room: "dev", msgId: 5, seq: null });
+  assert.deepEqual(placeOfUrl("https://CHAT.example:443/#room=dev", here),
+    { room: "dev", msgId: null, seq: null }, "the same origin, spelled otherwise");
+  for (const url of ["https://chat.example/", "https://chat.example/#top",
+    "http://chat.example/#room=dev", "https://chat.example:8443/#room=dev",
+    "https://evil.example/#room=dev", "https://chat.example/other#room=dev",
+    "https://chat.example/?q=1#room=dev", "https://chat.example.evil/#room=dev",
+    "mailto:a@chat.example", "not a url", null]) {
+    assert.equal(placeOfUrl(url, here), null, String(url));
+  }
+  assert.equal(placeOfUrl("https://chat.example/#room=dev", "nonsense"), null);
 });
