@@ -44,6 +44,7 @@ import * as alerts from "./alerts.js";
 import * as api from "./api.js";
 import * as clock from "./clock.js";
 import { $, h, toast } from "./dom.js";
+import { messageUrl } from "./webpush.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
 import { Install } from "./install.js";
@@ -97,10 +98,10 @@ export class Controller {
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
     this.savedDrafts = null;
-    this.pendingRoom = null; // a room to open once it is listed (openRoom)
+    this.pendingRoom = null; // {name, msgId, seq}: a room to open once it is listed (openRoom)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
-      openRoom: (room) => this.openRoom(room),
+      openRoom: (room, msgId, seq) => this.openRoom(room, msgId, seq),
     });
     this.savedAlerts = null;
     this.lastSound = null; // when (ms) the chime last played (when no record is shared)
@@ -128,7 +129,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups,
+      saved, threads, scheduled, userGroups, switcher,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -145,6 +146,12 @@ export class Controller {
       addContact: whenOnline(() => dialogs.addContact()),
       logout: () => this.leave("", { revoke: true }),
       roomMenu: (name, opener, point) => alertsView.roomMenu(name, opener, point),
+    });
+    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does.
+    switcher.bind({
+      state: () => this.state,
+      openRoom: (name) => this.choose(model.selectRoom, name),
+      openPerson: (user) => this.choose(model.openConversation, [user]),
     });
     alertsView.bind({
       enableDesktop: async () => {
@@ -333,6 +340,7 @@ export class Controller {
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
+      copyLink: (room, msgId, seq) => this.copyLink(room ?? this.state?.current, msgId, seq),
       // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
       openThread: (msgId) => {
         this.act(model.openThread, msgId);
@@ -588,6 +596,7 @@ export class Controller {
     document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();
+    this.views.switcher.close();
     this.views.connection.clear();
     this.views.conversation.reset(null);
     this.views.composer.reset();
@@ -641,10 +650,14 @@ export class Controller {
     // The welcome measured the server's clock: everything after it reads the server's time.
     clock.follow(this.state.clockOffset);
     if (frame.op === "welcome") this.expireAt(this.session);
-    if (this.pendingRoom !== null && this.state.rooms.has(this.pendingRoom)) {
-      this.openRoom(this.pendingRoom);
+    const pending = this.pendingRoom;
+    if (pending !== null && this.state.rooms.has(pending.name)) {
+      this.openRoom(pending.name, pending.msgId, pending.seq);
     } else if (this.state.roomsListed && (!listed || frame.op === "welcome")) {
-      this.pendingRoom = null; // the whole list is in without it: nothing to open
+      // The whole list is in without it: a room's address opens nothing; a message's says why
+      // (a public room offers to join it, as a search result does).
+      this.pendingRoom = null;
+      if (pending !== null && pending.msgId !== null) this.openMessage(pending);
     }
     if (frame.op === "welcome") {
       this.syncPush();
@@ -662,14 +675,38 @@ export class Controller {
     });
   }
 
-  /** Show room `name` (a notification was clicked, or the address named it): now if the
-   * state has it, else once it is listed (after the welcome, or on one of its pages). */
-  openRoom(name) {
-    if (this.state && this.state.rooms.has(name)) {
-      this.pendingRoom = null;
-      this.choose(model.selectRoom, name);
+  /**
+   * Show room `name` (a notification was clicked, or the address named it), at message `msgId`
+   * (seq `seq`, when known) if the address named one: now if the state has the room, else once
+   * it is listed (after the welcome, or on one of its pages).
+   */
+  openRoom(name, msgId = null, seq = null) {
+    this.pendingRoom = null;
+    if (this.state && (this.state.rooms.has(name)
+        || (msgId !== null && this.state.roomsListed))) {
+      // (A message of a room not held, the whole list in: the page says why it cannot show it.)
+      if (msgId === null) this.choose(model.selectRoom, name);
+      else this.openMessage({ name, msgId, seq });
     } else {
-      this.pendingRoom = name;
+      this.pendingRoom = { name, msgId, seq };
+    }
+  }
+
+  /** Open the message an address named, highlighted, as a search result opens. */
+  openMessage({ name, msgId, seq }) {
+    this.openResult({ room: name, msg_id: msgId, seq },
+      { itemOpened: () => this.views.layout.roomChosen() });
+  }
+
+  /** Put the address of message `msgId` of `room` on the clipboard ("Copy link"). */
+  async copyLink(room, msgId, seq) {
+    if (typeof room !== "string" || !Number.isSafeInteger(msgId)) return;
+    const address = messageUrl(location.href, room, msgId, seq);
+    try {
+      await navigator.clipboard.writeText(address);
+      toast("Link copied.");
+    } catch {
+      toast(`The link could not be copied: ${address}`);
     }
   }
 

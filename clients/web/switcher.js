@@ -27,7 +27,8 @@ export function fold(text) {
 /**
  * What the switcher can open, from the state: {key, kind: "room" | "dm" | "group" | "person",
  * room (its name; null for a person), user (the other one of a 1:1 or a person; else null),
- * label (as the sidebar names it), names (what a query matches), unread, mentions, opened}.
+ * label (as the sidebar names it), names (what a query matches), private, unread (the
+ * sidebar's count: 0 for the room open), mentions, opened}.
  */
 export function candidates(state) {
   const items = [];
@@ -35,8 +36,9 @@ export function candidates(state) {
   for (const room of state.rooms.values()) {
     if (room.draft) continue;
     const count = badge(state, room) ? room.unread : 0;
-    const common = { key: `r:${room.name}`, room: room.name, unread: count,
-      mentions: count && room.mentions > 0 ? room.mentions : 0, opened: room.opened || 0 };
+    const common = { key: `r:${room.name}`, room: room.name, private: room.private,
+      unread: count, mentions: count && room.mentions > 0 ? room.mentions : 0,
+      opened: room.opened || 0 };
     if (room.kind === "dm") {
       const peer = othersOf(room, state.me)[0] || room.label;
       talkedTo.add(peer.toLowerCase());
@@ -55,7 +57,7 @@ export function candidates(state) {
     if (sameUser(user, state.me) || talkedTo.has(user.toLowerCase())) continue;
     const label = displayName(state.profiles, user);
     items.push({ key: `p:${user.toLowerCase()}`, kind: "person", room: null, user, label,
-      names: [label, user], unread: 0, mentions: 0, opened: 0 });
+      names: [label, user], private: true, unread: 0, mentions: 0, opened: 0 });
   }
   return items;
 }
