@@ -229,7 +229,7 @@ export class MessageView {
         meta(message, state.me, authorOf(state, message.from)),
         message.text.trim() || !message.files ? h("div", { class: "msg-text" },
           render(parse(message.text, { mentions: null, me: state.me,
-            emoji: state.customEmoji.byName }))) : null,
+            emoji: state.customEmoji.byName, here: here() }))) : null,
         poll,
         this.files.part(message.files || [])),
       h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
@@ -636,7 +636,12 @@ function text(view, me, emoji, userGroups = null) {
   const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
     render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me),
-      emoji, userGroups })));
+      emoji, userGroups, here: here() })));
+}
+
+/** This page's address without its fragment: a message's link to it opens in place. */
+function here() {
+  return location.origin + location.pathname + location.search;
 }
 
 function autosize(box) {
