@@ -183,8 +183,17 @@ def test_copy_link_opens_the_message_in_another_page(
     expect(plan_item).to_be_in_viewport()
     assert second.evaluate("() => location.hash") == "", "the address is taken off"
 
-    # A room ann is not in: the page offers to join it, as a search result does.
-    second.goto(f"{daemon.url}/#room=bobs-den&msg={den}")
+    # A room ann is not in: the page offers to join it, as a search result does; in a page
+    # opened at the address (once the rooms are listed), and in an open page (hashchange).
+    den_address = f"{daemon.url}/#room=bobs-den&msg={den}"
+    third = ann.context.new_page()
+    third.on("pageerror", lambda error: errors.append(str(error)))
+    third.goto(den_address)
+    expect(third.get_by_role("dialog", name="Join #bobs-den?")).to_be_visible()
+    third.get_by_role("button", name="Cancel").click()
+    expect(third.locator("#conv-title")).to_have_text("# general")  # never a blank page
+    third.close()
+    second.evaluate("(address) => { location.href = address; }", den_address)
     join = second.get_by_role("dialog", name="Join #bobs-den?")
     expect(join).to_be_visible()
     join.get_by_role("button", name="Join").click()
