@@ -69,7 +69,7 @@ import { openPollDialog } from "./view-poll.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
 import { nameLabel } from "./conversations.js";
-import { nextSummaryChange } from "./threads.js";
+import { hiddenInRoom, nextSummaryChange } from "./threads.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
 
@@ -98,10 +98,10 @@ export class Controller {
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
     this.savedDrafts = null;
-    this.pendingRoom = null; // {name, msgId, seq}: a room to open once it is listed (openRoom)
+    this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
-      openRoom: (room, msgId, seq) => this.openRoom(room, msgId, seq),
+      openRoom: (room, at) => this.openRoom(room, at),
     });
     this.savedAlerts = null;
     this.lastSound = null; // when (ms) the chime last played (when no record is shared)
@@ -340,7 +340,7 @@ export class Controller {
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
-      copyLink: (room, msgId, seq) => this.copyLink(room ?? this.state?.current, msgId, seq),
+      copyLink: (room, message) => this.copyLink(room ?? this.state?.current, message),
       // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
       openThread: (msgId) => {
         this.act(model.openThread, msgId);
@@ -652,12 +652,12 @@ export class Controller {
     if (frame.op === "welcome") this.expireAt(this.session);
     const pending = this.pendingRoom;
     if (pending !== null && this.state.rooms.has(pending.name)) {
-      this.openRoom(pending.name, pending.msgId, pending.seq);
+      this.openRoom(pending.name, pending.at);
     } else if (this.state.roomsListed && (!listed || frame.op === "welcome")) {
       // The whole list is in without it: a room's address opens nothing; a message's says why
       // (a public room offers to join it, as a search result does).
       this.pendingRoom = null;
-      if (pending !== null && pending.msgId !== null) this.openMessage(pending);
+      if (pending !== null && pending.at !== null) this.openMessage(pending.name, pending.at);
     }
     if (frame.op === "welcome") {
       this.syncPush();
@@ -676,32 +676,36 @@ export class Controller {
   }
 
   /**
-   * Show room `name` (a notification was clicked, or the address named it), at message `msgId`
-   * (seq `seq`, when known) if the address named one: now if the state has the room, else once
-   * it is listed (after the welcome, or on one of its pages).
+   * Show room `name` (a notification was clicked, or the address named it), at the message
+   * `at` names ({msgId, seq, thread}: webpush.js addressFromHash) if the address named one:
+   * now if the state has the room, else once it is listed (after the welcome, or on one of
+   * its pages).
    */
-  openRoom(name, msgId = null, seq = null) {
+  openRoom(name, at = null) {
     this.pendingRoom = null;
-    if (this.state && (this.state.rooms.has(name)
-        || (msgId !== null && this.state.roomsListed))) {
+    if (this.state && (this.state.rooms.has(name) || (at !== null && this.state.roomsListed))) {
       // (A message of a room not held, the whole list in: the page says why it cannot show it.)
-      if (msgId === null) this.choose(model.selectRoom, name);
-      else this.openMessage({ name, msgId, seq });
+      if (at === null) this.choose(model.selectRoom, name);
+      else this.openMessage(name, at);
     } else {
-      this.pendingRoom = { name, msgId, seq };
+      this.pendingRoom = { name, at };
     }
   }
 
   /** Open the message an address named, highlighted, as a search result opens. */
-  openMessage({ name, msgId, seq }) {
-    this.openResult({ room: name, msg_id: msgId, seq },
+  openMessage(name, { msgId, seq, thread }) {
+    this.openResult({ room: name, msg_id: msgId, seq, thread },
       { itemOpened: () => this.views.layout.roomChosen() });
   }
 
-  /** Put the address of message `msgId` of `room` on the clipboard ("Copy link"). */
-  async copyLink(room, msgId, seq) {
-    if (typeof room !== "string" || !Number.isSafeInteger(msgId)) return;
-    const address = messageUrl(location.href, room, msgId, seq);
+  /**
+   * Put the address of `message` of `room` on the clipboard ("Copy link"): with its seq, and
+   * its thread's root when the room's timeline leaves it out (a reply not sent to the room).
+   */
+  async copyLink(room, message) {
+    if (typeof room !== "string" || !message || !Number.isSafeInteger(message.msg_id)) return;
+    const address = messageUrl(location.href, room, message.msg_id, { seq: message.seq,
+      thread: hiddenInRoom(message) ? message.thread : null });
     try {
       await navigator.clipboard.writeText(address);
       toast("Link copied.");

@@ -32,8 +32,9 @@ function pushSupported() {
 
 export class Install {
   /**
-   * `shownRoom()`: the room the page shows now, or null; `openRoom(room, msgId, seq)`: show
-   * that room (at that message, when msgId is not null), now or once the rooms are known.
+   * `shownRoom()`: the room the page shows now, or null; `openRoom(room, at)`: show that room
+   * (at the message `at` names, {msgId, seq, thread}, when not null), now or once the rooms
+   * are known.
    */
   constructor({ shownRoom, openRoom }) {
     this.shownRoom = shownRoom;
@@ -74,7 +75,8 @@ export class Install {
     const address = addressFromHash(location.hash);
     if (address === null) return;
     history.replaceState(null, "", location.pathname + location.search);
-    this.openRoom(address.room, address.msgId, address.seq);
+    const { room, msgId, seq, thread } = address;
+    this.openRoom(room, msgId === null ? null : { msgId, seq, thread });
   }
 
   message(event) {

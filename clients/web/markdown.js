@@ -340,7 +340,7 @@ function bracketLink(text, i, ctx, depth) {
 
 /**
  * A link node. A link to this very page at a room (`ctx.here`; webpush.js placeOfUrl) carries
- * its `place` {room, msgId, seq}; written as a bare URL (`raw`), it reads as the room's name.
+ * its `place` (webpush.js addressFromHash); written as a bare URL (`raw`), it reads as the room's name.
  */
 function linkNode(href, children, ctx, raw) {
   const place = ctx.here ? placeOfUrl(href, ctx.here) : null;
@@ -455,9 +455,10 @@ function renderNode(node, doc) {
       if (node.place) {
         // This very page: its fragment alone, so that it opens in place (install.js follows
         // the address's change), not in a new tab.
-        const { room, msgId, seq } = node.place;
+        const { room, msgId } = node.place;
         const a = el("a", "md-link md-place", node.children);
-        a.setAttribute("href", msgId === null ? roomHash(room) : messageHash(room, msgId, seq));
+        a.setAttribute("href", msgId === null ? roomHash(room)
+          : messageHash(room, msgId, node.place));
         a.setAttribute("title", node.href);
         return a;
       }

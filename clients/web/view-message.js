@@ -424,8 +424,7 @@ export class MessageView {
         opener.closest("li")?.dataset.room, message.msg_id)) : null,
       // The address that opens the page at this message (webpush.js messageUrl).
       Number.isSafeInteger(message.msg_id) && !message.deleted ? item("Copy link", "link",
-        () => this.on().copyLink(opener.closest("li")?.dataset.room, message.msg_id,
-          message.seq)) : null,
+        () => this.on().copyLink(opener.closest("li")?.dataset.room, message)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
         : null,

@@ -156,7 +156,7 @@ def test_copy_link_opens_the_message_in_another_page(
     """"Copy link" puts the message's address on the clipboard; another page of the same
     person opened at it shows the message highlighted, though far behind the room's first
     page; an address of a room the person is not in offers to join it; an old room address
-    still opens the room."""
+    still opens the room; a thread's reply opens its thread."""
     _, ann_line, bob = ann_and_bob_in(daemon, "general")
     ann_line.close()
     bob.request("create_room", room="bobs-den", topic="")
@@ -203,6 +203,19 @@ def test_copy_link_opens_the_message_in_another_page(
     # An old address, a room alone, in the open page (hashchange).
     second.evaluate("() => { location.hash = '#room=general'; }")
     expect(second.locator("#conv-title")).to_have_text("# general")
+
+    # A reply the room's timeline leaves out: its address names its thread, which opens.
+    reply = bob.request("send", room="general", text="friday works", nonce="fri",
+                        thread=plan["msg_id"])
+    menu_action(page, message(page, "the plan: ship friday"), "Reply in thread")
+    in_thread = page.locator("#thread-list li.msg[data-seq]", has_text="friday works")
+    menu_action(page, in_thread, "Copy link")
+    address = page.evaluate("() => navigator.clipboard.readText()")
+    assert address.endswith(f"&msg={reply['msg_id']}&seq={reply['seq']}"
+                            f"&thread={plan['msg_id']}"), address
+    second.evaluate("(address) => { location.href = address; }", address)
+    expect(second.locator("#thread-list li.msg[data-seq]", has_text="friday works")
+           ).to_be_visible()
     bob.close()
     assert errors == []
     assert ann.errors == [] and ann.dialogs == []

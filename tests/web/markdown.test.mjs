@@ -193,7 +193,7 @@ const HERE = "https://chat.example/";
 
 test("a link to this page at a room reads as the room and carries its place", () => {
   const url = "https://chat.example/#room=general&msg=42";
-  const place = { room: "general", msgId: 42, seq: null };
+  const place = { room: "general", msgId: 42, seq: null, thread: null };
   assert.deepEqual(inlines(`see ${url} now`, { here: HERE }),
     [t("see "), { type: "link", href: url, place, children: [t("#general")] }, t(" now")]);
   assert.deepEqual(inlines(`<${url}>`, { here: HERE }),
@@ -202,7 +202,7 @@ test("a link to this page at a room reads as the room and carries its place", ()
     [{ type: "link", href: url, place, children: [t("the plan")] }], "its own text kept");
   assert.deepEqual(inlines("https://chat.example/#room=%40ann%3Abob", { here: HERE, me: "ann" }),
     [{ type: "link", href: "https://chat.example/#room=%40ann%3Abob",
-      place: { room: "@ann:bob", msgId: null, seq: null }, children: [t("bob")] }],
+      place: { room: "@ann:bob", msgId: null, seq: null, thread: null }, children: [t("bob")] }],
     "a conversation reads as its other one");
 });
 
@@ -219,10 +219,11 @@ test("other links stay links to open elsewhere, whatever the page", () => {
 });
 
 test("a link to this page is drawn with its fragment alone and no new tab", () => {
-  const nodes = render(parse("https://chat.example/#room=a%20b&msg=7&seq=3 and "
+  const nodes = render(parse("https://chat.example/#room=a%20b&seq=3&msg=7&thread=2 and "
     + "https://chat.example/#room=dev", { here: HERE }), fakeDocument());
   assert.deepEqual(nodes[0].attributes, { class: "md-link md-place",
-    href: "#room=a%20b&msg=7&seq=3", title: "https://chat.example/#room=a%20b&msg=7&seq=3" });
+    href: "#room=a%20b&msg=7&seq=3&thread=2",
+    title: "https://chat.example/#room=a%20b&seq=3&msg=7&thread=2" });
   assert.equal(nodes[0].textContent, "#a b");
   assert.deepEqual(nodes[2].attributes, { class: "md-link md-place", href: "#room=dev",
     title: "https://chat.example/#room=dev" });
