@@ -2,7 +2,8 @@
 // included, or the sidebar's "Jump to…" button, opens a small dialog with a filter box over
 // the rooms, conversations and people (switcher.js: what is listed and in which order). Up and
 // Down move the choice (the box keeps the focus: aria-activedescendant), Enter or a click
-// opens it, Escape (or Ctrl+K again) closes the dialog and gives the focus back to where it was.
+// opens it, Escape (or Ctrl+K again) closes the dialog; a modal <dialog> that closes gives the
+// focus back to where it was.
 
 import { $, h } from "./dom.js";
 import { candidates, rank } from "./switcher.js";
@@ -13,8 +14,6 @@ export class SwitcherView {
     this.items = []; // the candidates, taken when the dialog opens
     this.shown = []; // those listed, best first
     this.active = 0; // the index of the one Enter opens
-    this.opener = null; // the element focused before: focused again on Escape
-    this.chosen = false;
     const dialog = $("switcher");
     const input = $("switcher-input");
     $("switcher-open").addEventListener("click", () => this.open());
@@ -43,11 +42,6 @@ export class SwitcherView {
         if (count) this.choose(this.shown[this.active]);
       }
     });
-    dialog.addEventListener("close", () => {
-      const opener = this.opener;
-      this.opener = null;
-      if (!this.chosen && opener && opener.isConnected) opener.focus();
-    });
     // A click on the backdrop (outside the dialog's box) closes it.
     dialog.addEventListener("click", (event) => {
       if (event.target === dialog) dialog.close();
@@ -62,8 +56,6 @@ export class SwitcherView {
     const state = this.on.state();
     const dialog = $("switcher");
     if (!state || dialog.open) return;
-    this.opener = document.activeElement;
-    this.chosen = false;
     this.items = candidates(state);
     this.active = 0;
     $("switcher-input").value = "";
@@ -112,7 +104,6 @@ export class SwitcherView {
   }
 
   choose(item) {
-    this.chosen = true;
     $("switcher").close();
     if (item.kind === "person") this.on.openPerson(item.user);
     else this.on.openRoom(item.room);
