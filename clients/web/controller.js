@@ -44,6 +44,7 @@ import * as alerts from "./alerts.js";
 import * as api from "./api.js";
 import * as clock from "./clock.js";
 import { $, h, toast } from "./dom.js";
+import { messageUrl } from "./webpush.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
 import { Install } from "./install.js";
@@ -68,7 +69,7 @@ import { openPollDialog } from "./view-poll.js";
 import { Connection, RequestError } from "./socket.js";
 import * as model from "./state.js";
 import { nameLabel } from "./conversations.js";
-import { nextSummaryChange } from "./threads.js";
+import { hiddenInRoom, nextSummaryChange } from "./threads.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
 
@@ -97,10 +98,10 @@ export class Controller {
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
     this.savedDrafts = null;
-    this.pendingRoom = null; // a room to open once it is listed (openRoom)
+    this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
-      openRoom: (room) => this.openRoom(room),
+      openRoom: (room, at) => this.openRoom(room, at),
     });
     this.savedAlerts = null;
     this.lastSound = null; // when (ms) the chime last played (when no record is shared)
@@ -128,7 +129,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups,
+      saved, threads, scheduled, userGroups, switcher,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -145,6 +146,12 @@ export class Controller {
       addContact: whenOnline(() => dialogs.addContact()),
       logout: () => this.leave("", { revoke: true }),
       roomMenu: (name, opener, point) => alertsView.roomMenu(name, opener, point),
+    });
+    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does.
+    switcher.bind({
+      state: () => this.state,
+      openRoom: (name) => this.choose(model.selectRoom, name),
+      openPerson: (user) => this.choose(model.openConversation, [user]),
     });
     alertsView.bind({
       enableDesktop: async () => {
@@ -333,6 +340,7 @@ export class Controller {
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
+      copyLink: (room, message) => this.copyLink(room ?? this.state?.current, message),
       // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
       openThread: (msgId) => {
         this.act(model.openThread, msgId);
@@ -588,6 +596,7 @@ export class Controller {
     document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();
+    this.views.switcher.close();
     this.views.connection.clear();
     this.views.conversation.reset(null);
     this.views.composer.reset();
@@ -641,10 +650,14 @@ export class Controller {
     // The welcome measured the server's clock: everything after it reads the server's time.
     clock.follow(this.state.clockOffset);
     if (frame.op === "welcome") this.expireAt(this.session);
-    if (this.pendingRoom !== null && this.state.rooms.has(this.pendingRoom)) {
-      this.openRoom(this.pendingRoom);
+    const pending = this.pendingRoom;
+    if (pending !== null && this.state.rooms.has(pending.name)) {
+      this.openRoom(pending.name, pending.at);
     } else if (this.state.roomsListed && (!listed || frame.op === "welcome")) {
-      this.pendingRoom = null; // the whole list is in without it: nothing to open
+      // The whole list is in without it: a room's address opens nothing; a message's says why
+      // (a public room offers to join it, as a search result does).
+      this.pendingRoom = null;
+      if (pending !== null && pending.at !== null) this.openMessage(pending.name, pending.at);
     }
     if (frame.op === "welcome") {
       this.syncPush();
@@ -662,14 +675,42 @@ export class Controller {
     });
   }
 
-  /** Show room `name` (a notification was clicked, or the address named it): now if the
-   * state has it, else once it is listed (after the welcome, or on one of its pages). */
-  openRoom(name) {
-    if (this.state && this.state.rooms.has(name)) {
-      this.pendingRoom = null;
-      this.choose(model.selectRoom, name);
+  /**
+   * Show room `name` (a notification was clicked, or the address named it), at the message
+   * `at` names ({msgId, seq, thread}: webpush.js addressFromHash) if the address named one:
+   * now if the state has the room, else once it is listed (after the welcome, or on one of
+   * its pages).
+   */
+  openRoom(name, at = null) {
+    this.pendingRoom = null;
+    if (this.state && (this.state.rooms.has(name) || (at !== null && this.state.roomsListed))) {
+      // (A message of a room not held, the whole list in: the page says why it cannot show it.)
+      if (at === null) this.choose(model.selectRoom, name);
+      else this.openMessage(name, at);
     } else {
-      this.pendingRoom = name;
+      this.pendingRoom = { name, at };
+    }
+  }
+
+  /** Open the message an address named, highlighted, as a search result opens. */
+  openMessage(name, { msgId, seq, thread }) {
+    this.openResult({ room: name, msg_id: msgId, seq, thread },
+      { itemOpened: () => this.views.layout.roomChosen() });
+  }
+
+  /**
+   * Put the address of `message` of `room` on the clipboard ("Copy link"): with its seq, and
+   * its thread's root when the room's timeline leaves it out (a reply not sent to the room).
+   */
+  async copyLink(room, message) {
+    if (typeof room !== "string" || !message || !Number.isSafeInteger(message.msg_id)) return;
+    const address = messageUrl(location.href, room, message.msg_id, { seq: message.seq,
+      thread: hiddenInRoom(message) ? message.thread : null });
+    try {
+      await navigator.clipboard.writeText(address);
+      toast("Link copied.");
+    } catch {
+      toast(`The link could not be copied: ${address}`);
     }
   }
 
