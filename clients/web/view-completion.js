@@ -54,6 +54,10 @@ export class Completion {
   /** The keys of an open list; true when it is open (the key is its, taken or not). */
   keydown(event) {
     if (!this.options.length) return false;
+    if (event.key === "Enter" && !event.shiftKey && this.kind === "command" && this.typedWhole()) {
+      this.close(); // "/help" typed whole: Enter runs it (the box's Enter), as Slack's does
+      return false;
+    }
     const take = () => {
       event.preventDefault();
       event.stopPropagation();
@@ -95,6 +99,12 @@ export class Completion {
     this.draw();
   }
 
+  /** Whether the command name being completed is typed whole ("/help", not "/he"). */
+  typedWhole() {
+    const [start, end] = this.range;
+    return $(this.ids.box).value.slice(start + 1, end).toLowerCase() === this.options[this.active];
+  }
+
   pick(name) {
     const box = $(this.ids.box);
     const [start, end] = this.range;
@@ -124,7 +134,11 @@ export class Completion {
         ...this.named(name)]))));
     list.setAttribute("aria-label", this.kind === "emoji" ? "Custom emoji"
       : this.kind === "command" ? "Commands" : "People to mention");
+    // The commands' list scrolls: a scrolling region is one a keyboard can reach (WCAG), though
+    // here the box keeps the focus (its Tab takes the option) and a click does not move it.
     list.classList.toggle("commands", this.kind === "command");
+    if (this.kind === "command") list.setAttribute("tabindex", "0");
+    else list.removeAttribute("tabindex");
     list.hidden = false;
     const chosen = list.children[this.active];
     if (chosen && chosen.scrollIntoView) chosen.scrollIntoView({ block: "nearest" });

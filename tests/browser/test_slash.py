@@ -1,0 +1,137 @@
+"""Slash commands in the page's message box, in a real Chromium against the real daemon: "/"
+opens the list of commands (the completion list of @mentions), filtered as a name is typed;
+Tab completes; Enter on a whole command runs it: `/shrug` sends the shrug, `/topic` sets the
+topic (the header shows it), `/remind in 1h …` makes a reminder (the Saved panel lists it), an
+unknown command says so under the box and sends nothing, its text kept; `//text` sends
+"/text".
+
+The rules of test_web.py hold: every wait is for a state, never for time. Screenshots:
+tests/artifacts/desktop-slash.png and phone-slash.png (the list open).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium
+from tests.browser.test_changes import message
+from tests.browser.test_page_defects import axe_serious
+from tests.browser.test_pins import ann_and_bob_in
+from tests.browser.test_saved import panel_items, saved_button
+from tests.browser.test_web import Session, log_in, open_session, shot
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+SHRUG = "hi ¯\\_(ツ)_/¯"  # as shown (sent with markdown's escapes)
+
+
+def options(page: Page) -> list[str]:
+    return page.locator("#mention-list li[role=option] .command-usage").all_text_contents()
+
+
+def run(page: Page, text: str) -> None:
+    """Type `text` in the room's box and press Enter (the list is closed by then: a space)."""
+    box = page.locator("#composer-text")
+    box.fill(text)
+    expect(page.locator("#mention-list")).to_be_hidden()
+    box.press("Enter")
+
+
+def test_slash_commands_in_the_message_box(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """The list, filtered; /shrug sends; /topic sets the topic; /remind makes a reminder; an
+    unknown command is refused under the box with nothing sent; // sends the slash."""
+    _, ann, bob = ann_and_bob_in(daemon, "general")
+    ann.close()
+    session = open_session(sessions, browser, DESKTOP)
+    page = session.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    box = page.locator("#composer-text")
+
+    # "/" offers every command, with its usage and what it does; typing filters; Tab takes.
+    box.press_sequentially("/")
+    listing = page.get_by_role("listbox", name="Commands")
+    expect(listing).to_be_visible()
+    expect(listing.get_by_role("option")).to_have_count(16)
+    expect(listing.get_by_role("option").first).to_contain_text("/shrug [text]")
+    expect(listing.get_by_role("option").first).to_contain_text("¯\\_(ツ)_/¯ after it")
+    assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-slash")
+    box.press_sequentially("d")
+    assert options(page) == ["/dm @name… [text]", "/dnd [30m|1h|2h|1d|off]"]
+    box.press("ArrowDown")
+    box.press("Tab")
+    expect(box).to_have_value("/dnd ")
+    expect(listing).to_be_hidden()
+    box.fill("")
+
+    # /shrug sends the shrug: the message, on Bob's side too.
+    run(page, "/shrug hi")
+    expect(box).to_have_value("")
+    expect(message(page, SHRUG)).to_have_count(1)
+    assert bob.wait_for("message")["text"] == "hi ¯\\\\\\_(ツ)\\_/¯"
+
+    # /topic sets the topic: the header shows it.
+    run(page, "/topic Launch on Friday")
+    expect(page.locator("#conv-topic")).to_have_text("Launch on Friday")
+    expect(box).to_have_value("")
+
+    # An unknown command: said under the box, the text kept, nothing sent.
+    run(page, "/shurg hi")
+    expect(page.locator("#composer-command")).to_have_text(
+        re.compile(r"^/shurg is not a command: /help lists them"))
+    expect(box).to_have_value("/shurg hi")
+    # Bad arguments likewise.
+    run(page, '/poll "Lunch?')
+    expect(page.locator("#composer-command")).to_have_text(re.compile("A quote is not closed"))
+    expect(box).to_have_value('/poll "Lunch?')
+    # Typing again takes the note away; "//" sends the text with one slash.
+    run(page, "//shurg is a typo")
+    expect(page.locator("#composer-command")).to_be_hidden()
+    expect(message(page, "/shurg is a typo")).to_have_count(1)
+    # What Bob got after the shrug: the typo sent with "//", nothing of the refused commands.
+    assert bob.wait_for("message")["text"] == "/shurg is a typo"
+
+    # /remind in 1h: a reminder, which the Saved panel lists with its time.
+    run(page, "/remind in 1h call the bank")
+    expect(page.locator("#composer-command")).to_contain_text("Reminder set")
+    expect(box).to_have_value("")
+    saved_button(page).click()
+    bank = panel_items(page).filter(has_text="call the bank")
+    expect(bank).to_have_count(1)
+    expect(bank.locator(".saved-remind")).to_have_text(re.compile(r"^in (59|60) min$"))
+
+    # /help lists the commands under the box, nothing sent.
+    box.fill("/help")  # a whole name: Enter runs it, the list open or not
+    expect(page.get_by_role("listbox", name="Commands")).to_be_visible()
+    box.press("Enter")
+    expect(page.locator("#composer-command dt")).to_have_count(16)
+    expect(box).to_have_value("")
+    assert session.errors == []
+    bob.close()
+
+
+def test_slash_list_on_a_phone(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """On a phone the list opens above the box, and its options can be read."""
+    _, ann, bob = ann_and_bob_in(daemon, "general")
+    ann.close()
+    bob.close()
+    session = open_session(sessions, browser, PHONE)
+    page = session.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    box = page.locator("#composer-text")
+    box.press_sequentially("/s")
+    listing = page.get_by_role("listbox", name="Commands")
+    expect(listing).to_be_visible()
+    assert options(page) == ["/shrug [text]", "/status [emoji] [text]", "/search words"]
+    expect(listing.get_by_role("option").first).to_be_in_viewport()
+    shot(page, artifacts, "phone-slash")
