@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium
-from tests.browser.test_changes import message
+from tests.browser.test_changes import menu_action, message
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_saved import panel_items, saved_button
@@ -113,6 +113,22 @@ def test_slash_commands_in_the_message_box(
     box.press("Enter")
     expect(page.locator("#composer-command dt")).to_have_count(16)
     expect(box).to_have_value("")
+
+    # The thread panel's box: the list, a command sent as a reply, an error under its box.
+    menu_action(page, message(page, SHRUG), "Reply in thread")
+    reply_box = page.get_by_role("textbox", name="Reply in the thread")
+    reply_box.press_sequentially("/m")
+    expect(page.get_by_role("listbox", name="Commands")).to_have_count(1)
+    expect(page.locator("#thread-mention-list .command-usage")).to_have_text(
+        ["/me text", "/mute"])
+    reply_box.fill("/me agrees")
+    reply_box.press("Enter")
+    expect(reply_box).to_have_value("")
+    expect(page.locator("#thread-list li.msg[data-seq] .msg-text em")).to_have_text("agrees")
+    reply_box.fill("/nope")
+    reply_box.press("Enter")
+    expect(page.locator("#thread-command")).to_have_text(re.compile("^/nope is not a command"))
+    expect(reply_box).to_have_value("/nope")
     assert session.errors == []
     bob.close()
 
