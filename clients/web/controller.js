@@ -68,7 +68,7 @@ import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
 import { Connection } from "./socket.js";
 import * as model from "./state.js";
-import { nameLabel } from "./conversations.js";
+import { conversationName, nameLabel } from "./conversations.js";
 import { nextSummaryChange } from "./threads.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
@@ -1234,7 +1234,12 @@ export class Controller {
         return {};
       }
       case "dm": {
+        // Only into that conversation: were it not opened, the text would go to the room.
+        const name = conversationName(this.state.me, plan.users);
         this.choose(model.openConversation, plan.users);
+        if (!this.state || name === null || this.state.current !== name) {
+          return { problem: "That conversation cannot be opened." };
+        }
         if (plan.text && !changed(model.compose, { text: plan.text, nonce: newNonce(), now })) {
           return { problem: "The conversation is open, but the text could not be sent." };
         }
