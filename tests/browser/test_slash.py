@@ -129,6 +129,17 @@ def test_slash_commands_in_the_message_box(
     reply_box.press("Enter")
     expect(page.locator("#thread-command")).to_have_text(re.compile("^/nope is not a command"))
     expect(reply_box).to_have_value("/nope")
+
+    # /join opens the room joined (created here); /dm opens the conversation and sends.
+    run(page, "/join #random")
+    expect(page.locator("#conv-title")).to_have_text("# random")
+    run(page, "/dm @Bob hello from a command")
+    expect(message(page, "hello from a command")).to_have_count(1)
+    expect(page.locator("#composer-text")).to_have_attribute("placeholder", "Message Bob")
+    frame = bob.wait_for("message")
+    while frame["room"] != "@ann:bob":  # (the thread's reply came before)
+        frame = bob.wait_for("message")
+    assert frame["text"] == "hello from a command"
     assert session.errors == []
     bob.close()
 
