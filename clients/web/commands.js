@@ -10,7 +10,8 @@
 //   send {text}              the text sent from the box, as a message typed there
 //   ask {requests}           requests as the dialogs ask them ([{op, fields}], in order;
 //                            the reply to `join` opens the room, as the dialog's does)
-//   dialog {name}            a dialog of the page: "topic", "leave", "poll"
+//   dialog {name, prefill}   a dialog of the page: "topic", "leave", "poll" (`prefill`: the
+//                            question and options given, for the poll's)
 //   dm {users, text}         open (or start) the conversation with them; send `text` if any
 //   close {room}             close a conversation (hiding.js)
 //   notify {room, level}     the room's notification level
@@ -25,7 +26,7 @@
 import * as alerts from "./alerts.js";
 import { isConversation, MAX_OTHERS } from "./conversations.js";
 import * as hiding from "./hiding.js";
-import { pollProblem } from "./polls.js";
+import { MIN_OPTIONS, pollProblem } from "./polls.js";
 import { isOneEmoji, profileChange } from "./profiles.js";
 import { readCommand, splitWords } from "./slash.js";
 import { MAX_TEXT_CHARS, textLength, tooLong, topicTooLong } from "./textlimit.js";
@@ -186,11 +187,15 @@ export const COMMANDS = new Map([
   }],
   ["poll", {
     usage: "/poll \"question\" \"option\" \"option\"…",
-    help: "send a poll (alone: the poll dialog)",
+    help: "send a poll (with less: the poll dialog, filled with what is given)",
     plan: ({ words }, { room, maxText }) => {
       if (!room || room.archived) return { problem: "No poll can be sent here." };
       if (!words.length) return { do: "dialog", name: "poll" };
       const [question, ...options] = words.map((word) => word.text);
+      // A question with fewer than two options: the dialog, filled with them, for the rest.
+      if (question.trim() && options.length < MIN_OPTIONS) {
+        return { do: "dialog", name: "poll", prefill: { question, options } };
+      }
       const problem = pollProblem({ question, options, maxText });
       return problem ? { problem: `${problem} Quote each part: /poll "Lunch?" "Pizza" "Salad".` }
         : { do: "poll", question, options, multiple: false };

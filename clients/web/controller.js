@@ -212,7 +212,7 @@ export class Controller {
     // "Create a poll" (the room's box and the thread panel's): its dialog, the poll through the
     // outbox as any message (`send(poll, nonce)` puts it there), the dialog waiting for its
     // outcome.
-    const createPoll = (send) => whenOnline(() => openPollDialog(dialogs, this.state.maxText,
+    const createPoll = (send) => whenOnline((prefill) => openPollDialog(dialogs, this.state.maxText,
       (poll) => {
         const nonce = newNonce();
         send(poll, nonce);
@@ -220,11 +220,11 @@ export class Controller {
           return Promise.reject(new Error("The poll cannot be sent here now."));
         }
         return extras.outcome(nonce);
-      }));
+      }, prefill));
     this.pollDialogs = {
       // (The thread's poll, as its button makes it; the room's, as the box's button.)
-      thread: () => thread.on.createPoll(),
-      room: () => extras.on.createPoll(),
+      thread: (prefill) => thread.on.createPoll(prefill),
+      room: (prefill) => extras.on.createPoll(prefill),
     };
     thread.bind({
       opened: (shown) => {
@@ -1230,7 +1230,7 @@ export class Controller {
         if (!this.online) return offline;
         if (plan.name === "topic") dialogs.editTopic(this.state);
         else if (plan.name === "leave") dialogs.confirmLeave(this.state);
-        else this.pollDialogs[box]();
+        else this.pollDialogs[box](plan.prefill);
         return {};
       }
       case "dm": {

@@ -44,8 +44,9 @@ def run(page: Page, text: str) -> None:
 def test_slash_commands_in_the_message_box(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
-    """The list, filtered; /shrug sends; /topic sets the topic; /remind makes a reminder; an
-    unknown command is refused under the box with nothing sent; // sends the slash."""
+    """The list, filtered; /shrug sends; /topic sets the topic; /poll sends a poll or fills its
+    dialog; /remind makes a reminder; an unknown command is refused under the box with nothing
+    sent; // sends the slash; /help lists; the thread panel's box the same; /join; /dm."""
     _, ann, bob = ann_and_bob_in(daemon, "general")
     ann.close()
     session = open_session(sessions, browser, DESKTOP)
@@ -97,6 +98,19 @@ def test_slash_commands_in_the_message_box(
     expect(message(page, "/shurg is a typo")).to_have_count(1)
     # What Bob got after the shrug: the typo sent with "//", nothing of the refused commands.
     assert bob.wait_for("message")["text"] == "/shurg is a typo"
+
+    # /poll with its parts quoted sends the poll; with one option, the dialog, filled in.
+    run(page, '/poll "Lunch?" "Pizza" "Salad"')
+    expect(message(page, "Lunch?").locator(".poll-option")).to_have_count(2)
+    run(page, '/poll "Dinner?" Soup')
+    dialog = page.get_by_role("dialog", name="Create a poll")
+    expect(dialog.get_by_label("Question")).to_have_value("Dinner?")
+    expect(dialog.get_by_role("textbox", name="Option 1")).to_have_value("Soup")
+    dialog.get_by_role("textbox", name="Option 2").fill("Stew")
+    dialog.get_by_role("button", name="Create poll").click()
+    expect(dialog).to_be_hidden()
+    expect(message(page, "Dinner?").locator(".poll-option")).to_have_count(2)
+    expect(box).to_have_value("")
 
     # /remind in 1h: a reminder, which the Saved panel lists with its time.
     run(page, "/remind in 1h call the bank")

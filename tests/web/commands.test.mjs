@@ -121,11 +121,14 @@ test("/remind reads its WHEN as the terminal does, then the text", () => {
   assert.match(plan(`/remind 1h ${"x".repeat(4001)}`).problem, /too many/);
 });
 
-test("/poll sends the quoted question and options; alone it opens the dialog", () => {
+test("/poll sends the quoted question and options; with less it opens the dialog, filled", () => {
   assert.deepEqual(plan('/poll "Lunch?" "Pizza" “Green salad”'),
     { do: "poll", question: "Lunch?", options: ["Pizza", "Green salad"], multiple: false });
   assert.deepEqual(plan("/poll"), { do: "dialog", name: "poll" });
-  assert.match(plan('/poll "Lunch?" "Pizza"').problem, /at least 2 options.*Quote each part/);
+  assert.deepEqual(plan('/poll "Lunch?" "Pizza"'), { do: "dialog", name: "poll",
+    prefill: { question: "Lunch?", options: ["Pizza"] } });
+  assert.deepEqual(plan("/poll Lunch?").prefill, { question: "Lunch?", options: [] });
+  assert.match(plan('/poll "" "a" "b"').problem, /question is empty.*Quote each part/);
   assert.match(plan('/poll "Lunch?" "a" "A"').problem, /Quote each part/);
   assert.match(plan('/poll "Lunch?').problem, /not closed/);
   assert.match(plan('/poll "a" "b" "c"', { room: { ...ROOM, archived: true } }).problem,
