@@ -223,13 +223,20 @@ export const COMMANDS = new Map([
 export function planCommand(text, context) {
   const read = readCommand(text);
   if (read === null) return null;
-  if (read.literal !== undefined) return { do: "send", text: read.literal };
+  const maxText = context.maxText || MAX_TEXT_CHARS;
+  if (read.literal !== undefined) return sending({ do: "send", text: read.literal }, maxText);
   const command = COMMANDS.get(read.name);
   if (!command) return { problem: `/${clip(read.name)} is not a command: /help lists them, and //${clip(read.name)} sends the text as it is.` };
   const split = splitWords(read.rest);
   if (split.problem) return { problem: split.problem };
-  return command.plan({ rest: read.rest, words: split.words },
-    { maxText: MAX_TEXT_CHARS, dndUntil: null, profile: null, room: null, ...context });
+  return sending(command.plan({ rest: read.rest, words: split.words },
+    { dndUntil: null, profile: null, room: null, ...context, maxText }), maxText);
+}
+
+/** A text to send over the server's limit is refused here, as the box refuses it. */
+function sending(plan, maxText) {
+  return plan.do === "send" && textLength(plan.text) > maxText
+    ? { problem: tooLong(plan.text, maxText) } : plan;
 }
 
 /** The commands whose name starts with `typed` (lower case), for the completion list. */

@@ -30,6 +30,12 @@ test("/shrug adds the shrug, which markdown shows as typed", () => {
   assert.doesNotMatch(JSON.stringify(parse(SHRUG)), /"em"/);
 });
 
+test("a text to send over the server's limit is refused, as the box refuses it", () => {
+  assert.match(plan(`/shrug ${"x".repeat(3990)}`).problem, /too many/);
+  assert.match(plan(`//${"x".repeat(10)}`, { maxText: 10 }).problem, /too many/);
+  assert.equal(plan(`//${"x".repeat(9)}`, { maxText: 10 }).do, "send");
+});
+
 test("/me sends the text in italics; alone it is refused", () => {
   assert.deepEqual(plan("/me waves"), { do: "send", text: "_waves_" });
   assert.match(plan("/me   ").problem, /Write what you do/);
