@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium
+from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium, register_and_login
 from tests.browser.test_changes import menu_action, message
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
@@ -34,10 +34,10 @@ def options(page: Page) -> list[str]:
 
 
 def run(page: Page, text: str) -> None:
-    """Type `text` in the room's box and press Enter (the list is closed by then: a space)."""
+    """Type `text` in the room's box and press Enter (a whole command runs, the list open or
+    not)."""
     box = page.locator("#composer-text")
     box.fill(text)
-    expect(page.locator("#mention-list")).to_be_hidden()
     box.press("Enter")
 
 
@@ -176,3 +176,62 @@ def test_slash_list_on_a_phone(
     assert options(page) == ["/shrug [text]", "/status [emoji] [text]", "/search words"]
     expect(listing.get_by_role("option").first).to_be_in_viewport()
     shot(page, artifacts, "phone-slash")
+
+
+def test_commands_act_through_the_page(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """/mute and /unmute set the room's level; /status sets and clears the status; /dnd pauses
+    and resumes; /search opens the search; /invite adds; /leave asks first; /close closes a
+    conversation; each refusal of the server is said under the box."""
+    _, ann, bob = ann_and_bob_in(daemon, "general")
+    bob.request("send", room="general", text="the launch is on friday", nonce="launch")
+    register_and_login(daemon.url, "carol")
+    ann.close()
+    session = open_session(sessions, browser, DESKTOP)
+    page = session.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    general = page.locator('#room-list li[data-room="general"] button').first
+    box = page.locator("#composer-text")
+
+    run(page, "/mute")
+    expect(general).to_have_class(re.compile(r"\bmuted\b"))
+    expect(page.locator("#composer-command")).to_contain_text("This room is muted")
+    run(page, "/unmute")
+    expect(general).not_to_have_class(re.compile(r"\bmuted\b"))
+
+    run(page, "/status 🌴 On holiday")
+    expect(page.locator("#me-custom")).to_have_attribute("title", "On holiday")
+    run(page, "/status")
+    expect(page.locator("#me-custom")).to_be_hidden()
+
+    run(page, "/dnd 1h")
+    expect(page.locator("#alert-settings")).to_have_attribute("data-paused", "true")
+    run(page, "/dnd off")
+    expect(page.locator("#alert-settings")).to_have_attribute("data-paused", "false")
+
+    run(page, "/invite @carol")
+    expect(box).to_have_value("")
+    run(page, "/invite @nobody")  # the server's refusal, under the box, the text kept
+    expect(page.locator("#composer-command")).not_to_have_text("")
+    expect(page.locator("#composer-command")).to_have_class(re.compile(r"\bproblem\b"))
+    expect(box).to_have_value("/invite @nobody")
+
+    run(page, "/search friday")
+    expect(page.locator("#search-input")).to_have_value("friday")
+    expect(page.locator("#search-results li button.result")).to_have_count(1)
+    page.locator("#search-close").click()
+
+    run(page, "/leave")
+    dialog = page.get_by_role("dialog", name="Leave #general?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+
+    run(page, "/dm @Bob hi")
+    expect(message(page, "hi")).to_have_count(1)
+    run(page, "/close")
+    expect(page.locator('#dm-list li[data-room="@ann:bob"]')).to_have_count(0)
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    assert session.errors == []
+    bob.close()
