@@ -19,7 +19,7 @@
 // newest reply (the panel open, the tab visible) tells the server it was read (`read`: the
 // controller sends `read_thread`, debounced, only forward).
 
-import { placeLabel } from "./alerts.js";
+import { placeLabel, roomLabel } from "./alerts.js";
 import { $, drawKeyed, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
