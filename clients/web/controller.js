@@ -43,6 +43,7 @@
 import * as alerts from "./alerts.js";
 import * as api from "./api.js";
 import * as clock from "./clock.js";
+import { commandsFor, planCommand } from "./commands.js";
 import { $, h, toast } from "./dom.js";
 import { messageUrl } from "./webpush.js";
 import * as drafts from "./drafts.js";
@@ -68,7 +69,7 @@ import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
 import { Connection, RequestError } from "./socket.js";
 import * as model from "./state.js";
-import { nameLabel } from "./conversations.js";
+import { conversationName, nameLabel } from "./conversations.js";
 import { hiddenInRoom, nextSummaryChange } from "./threads.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
@@ -218,7 +219,7 @@ export class Controller {
     // "Create a poll" (the room's box and the thread panel's): its dialog, the poll through the
     // outbox as any message (`send(poll, nonce)` puts it there), the dialog waiting for its
     // outcome.
-    const createPoll = (send) => whenOnline(() => openPollDialog(dialogs, this.state.maxText,
+    const createPoll = (send) => whenOnline((prefill) => openPollDialog(dialogs, this.state.maxText,
       (poll) => {
         const nonce = newNonce();
         send(poll, nonce);
@@ -226,7 +227,12 @@ export class Controller {
           return Promise.reject(new Error("The poll cannot be sent here now."));
         }
         return extras.outcome(nonce);
-      }));
+      }, prefill));
+    this.pollDialogs = {
+      // (The thread's poll, as its button makes it; the room's, as the box's button.)
+      thread: (prefill) => thread.on.createPoll(prefill),
+      room: (prefill) => extras.on.createPoll(prefill),
+    };
     thread.bind({
       opened: (shown) => {
         closePopup(false);
@@ -247,6 +253,7 @@ export class Controller {
         return Boolean(this.state) && this.state.outbox !== before;
       },
       schedule: (text, sendAt) => this.schedule({ text, sendAt, thread: true }),
+      command: (text) => this.runCommand(text, "thread"),
       // A poll as a reply in the thread (to the room too when "Also send" is ticked).
       createPoll: createPoll(({ question, options, multiple }, nonce) => this.act(
         model.replyInThread, { text: question, poll: { options, multiple }, nonce,
@@ -407,6 +414,11 @@ export class Controller {
       schedule: (text, room, sendAt) => {
         if (!this.state || room !== this.state.current) return false;
         return this.schedule({ text, sendAt, thread: false });
+      },
+      // A slash command typed in the box: for the room it was typed in only.
+      command: (text, room) => {
+        if (!this.state || room !== this.state.current) return null;
+        return this.runCommand(text, "room");
       },
       typing: () => this.act(model.typed, clock.now()),
       draft: (room, text) => this.act(drafts.setDraft, room, text),
@@ -1205,6 +1217,117 @@ export class Controller {
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (error) {
       toast(`Cannot download ${file.name}: ${error.message}`);
+    }
+  }
+
+  // -- slash commands (commands.js) ----------------------------------------------------------
+
+  /**
+   * The slash command `text` typed in a box (`box`: "room" or "thread"), carried out through
+   * the page's own operations: null when the text is a message to send as it is, else a
+   * promise of the outcome: {} (done: the box is emptied), {problem}, {note} or {help}
+   * (shown under the box; with a problem the text stays).
+   */
+  runCommand(text, box) {
+    if (!this.state) return null;
+    const plan = planCommand(text, { room: currentRoom(this.state),
+      profile: profiles.profileOf(this.state.profiles, this.state.me),
+      dndUntil: this.state.dndUntil ?? null, now: clock.now(), timeZone: timeZone(),
+      maxText: this.state.maxText || undefined });
+    return plan === null ? null : this.carry(plan, box);
+  }
+
+  async carry(plan, box) {
+    const { dialogs, layout, search } = this.views;
+    const offline = { problem: "Not connected right now: try again in a moment." };
+    const changed = (action, ...args) => {
+      const before = this.state.outbox;
+      this.act(action, ...args);
+      return Boolean(this.state) && this.state.outbox !== before;
+    };
+    const now = clock.now();
+    switch (plan.do) {
+      case undefined: return { problem: plan.problem };
+      case "send": {
+        const sent = box === "thread"
+          ? changed(model.replyInThread, { text: plan.text, nonce: newNonce(), now })
+          : changed(model.compose, { text: plan.text, nonce: newNonce(), now });
+        return sent ? {} : { problem: "It cannot be sent here now." };
+      }
+      case "ask": {
+        for (const { op, fields } of plan.requests) {
+          try {
+            await this.ask(op, fields);
+          } catch (error) {
+            return { problem: error.message };
+          }
+          if (op === "join") layout.roomChosen();
+        }
+        return {};
+      }
+      case "dialog": {
+        if (!this.online) return offline;
+        if (plan.name === "topic") dialogs.editTopic(this.state);
+        else if (plan.name === "leave") dialogs.confirmLeave(this.state);
+        else this.pollDialogs[box](plan.prefill);
+        return {};
+      }
+      case "dm": {
+        // Only into that conversation: were it not opened, the text would go to the room.
+        const name = conversationName(this.state.me, plan.users);
+        this.choose(model.openConversation, plan.users);
+        if (!this.state || name === null || this.state.current !== name) {
+          return { problem: "That conversation cannot be opened." };
+        }
+        if (plan.text && !changed(model.compose, { text: plan.text, nonce: newNonce(), now })) {
+          return { problem: "The conversation is open, but the text could not be sent." };
+        }
+        return {};
+      }
+      case "close":
+        if (!this.online) return offline;
+        this.act(model.closeConversation, plan.room);
+        return {};
+      case "notify":
+        if (!this.online) return offline;
+        this.act(model.setNotify, plan.room, plan.level);
+        return { note: plan.level === "none" ? "This room is muted: /unmute turns it back on."
+          : "This room's notifications are on again." };
+      case "dnd":
+        if (!this.online) return offline;
+        if (plan.off) this.act(model.resumeNotifications);
+        else this.act(model.pauseNotifications, { duration: plan.duration });
+        return {};
+      case "status":
+        try {
+          await this.ask("set_profile", plan.body);
+        } catch (error) {
+          return { problem: `Your status was not changed: ${error.message}` };
+        }
+        return {};
+      case "remind":
+        try {
+          await this.ask("remind", { text: plan.text, remind_at: plan.remindAt,
+            nonce: newNonce() });
+        } catch (error) {
+          return { problem: reminders.refusal(error) };
+        }
+        return { note: `Reminder set: ${new Date(plan.remindAt).toLocaleString()}. The Saved panel lists it.` };
+      case "poll": {
+        const poll = { options: plan.options, multiple: plan.multiple };
+        const sent = box === "thread"
+          ? changed(model.replyInThread, { text: plan.question, poll, nonce: newNonce(), now })
+          : changed(model.composePoll, { question: plan.question, ...poll, nonce: newNonce(),
+            now });
+        return sent ? {} : { problem: "The poll cannot be sent here now." };
+      }
+      case "search":
+        search.open();
+        $("search-input").value = plan.query;
+        this.act(model.searchFor, plan.query);
+        return {};
+      case "help": return { help: commandsFor("") };
+      default: return { note: plan.text };
     }
   }
 
