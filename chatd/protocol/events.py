@@ -2114,15 +2114,14 @@ def _parse_forward(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Fo
     comment ``text`` may be empty or left out; ``nonce`` optional."""
     room = _room(obj)
     msg_id = _msg_id(obj) or 0
-    to_room = obj.get("to_room")
-    to = obj.get("to")
-    if (to_room is None) == (to is None):
+    # (given means given: a null is a bad name, not an absent field)
+    to_room, to = "to_room" in obj, "to" in obj
+    if to_room == to:
         raise _Invalid("give exactly one of 'to_room' (a room) and 'to' (a conversation)")
-    nonce = None if obj.get("nonce") is None else _str(obj, "nonce",
-                                                        max_chars=MAX_NONCE_CHARS)
+    nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS) if "nonce" in obj else None
     return Forward(id=rid, room=room, msg_id=msg_id,
-                   to_room=None if to_room is None else _room(obj, "to_room"),
-                   to=None if to is None else _recipients(obj),
+                   to_room=_room(obj, "to_room") if to_room else None,
+                   to=_recipients(obj) if to else None,
                    text=_text(obj, limits, blank=True), nonce=nonce)
 
 

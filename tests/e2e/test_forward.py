@@ -15,7 +15,7 @@ import trio
 
 from chatd.config import Config
 from chatd.server import Server
-from tests.client import Client, full_history, register_and_login
+from tests.client import Client, full_history, http, register_and_login
 from tests.e2e.conftest import running
 from tests.e2e.test_files import download, upload
 from tests.helpers import make_config, search_caught_up
@@ -332,3 +332,43 @@ async def test_the_comment_is_edited_and_deleted_as_any_message(
     [shown] = [m for m in await full_history(bob, "secret") if m["op"] == "message"]
     assert shown["deleted"] is True and "forwarded" not in shown
     await _close(ann, bob)
+
+
+async def test_http_forward(daemon: Server, nursery: trio.Nursery) -> None:
+    """``POST /api/rooms/{room}/messages/{msg_id}/forward`` forwards as the socket does:
+    201 with where the message stands, the members of the target get it with
+    ``forwarded``, the nonce again is ``duplicate``; refusals are JSON errors with the
+    socket's codes and statuses (400 both targets, 404 unreadable, 409 a poll, 401 no
+    token)."""
+    ann, bob, cat = await _scene(daemon, nursery)
+    token = await register_and_login(daemon.http_port, "bob")
+    source = await ann.request("send", room="general", text="pass it on", nonce="s1")
+    path = f"/api/rooms/general/messages/{source['msg_id']}/forward"
+    status, body = await http(daemon.http_port, "POST", path,
+                              {"to": ["ann", "cat"], "text": "see", "nonce": "h1"},
+                              token=token)
+    assert status == 201, body
+    assert set(body) == {"room", "seq", "msg_id", "ts"}
+    event = await cat.event("message", room=body["room"], seq=body["seq"])
+    assert event["text"] == "see" and event["from"] == "bob"
+    assert event["forwarded"]["text"] == "pass it on"
+    status, again = await http(daemon.http_port, "POST", path,
+                               {"to": ["ann", "cat"], "text": "see", "nonce": "h1"},
+                               token=token)
+    assert status == 201 and again["duplicate"] is True and again["seq"] == body["seq"]
+    poll = await ann.request("send", room="general", text="Lunch?", nonce="s2",
+                             poll={"options": ["yes", "no"]})
+    secret = await ann.request("send", room="news", text="x", nonce="s3")
+    for target, fields, expected in (
+            (path, {"to_room": "news", "to": "ann"}, (400, "bad_request")),
+            (path, {}, (400, "bad_request")),
+            (f"/api/rooms/general/messages/{poll['msg_id']}/forward", {"to_room": "general"},
+             (409, "not_forwardable")),
+            (f"/api/rooms/secret/messages/{secret['msg_id']}/forward", {"to_room": "general"},
+             (404, "not_found")),
+            (path, {"to_room": "news"}, (403, "forbidden"))):
+        status, error = await http(daemon.http_port, "POST", target, fields, token=token)
+        assert (status, error["code"]) == expected, (target, fields, error)
+    status, _ = await http(daemon.http_port, "POST", path, {"to_room": "general"})
+    assert status == 401
+    await _close(ann, bob, cat)
