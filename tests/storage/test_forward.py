@@ -68,7 +68,10 @@ async def test_a_forward_is_stored_and_read_with_its_message(storage: Storage) -
         alone = NewMessage(user_id=ann.id, room="general", text="", nonce="alone",
                            forwarded=hidden)
         [stored] = await storage.append_messages([alone])
-        assert appended(stored).message.forwarded == hidden
+        lone = appended(stored).message  # alone in its batch, no text: not a plain append
+        assert lone.forwarded == hidden
+        page = await storage.history(ann.id, "general", after=lone.seq - 1, limit=1)
+        assert [m.forwarded for m in page.messages] == [hidden]
         appended((await storage.append_messages([delete(ann, "general", sent.msg_id)]))[0])
         page = await storage.history(ann.id, "general", limit=10)
         gone = next(m for m in page.messages if m.msg_id == sent.msg_id and m.kind == "message")
