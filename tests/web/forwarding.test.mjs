@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import * as forwarding from "../../clients/web/forwarding.js";
-import { apply } from "../../clients/web/state.js";
+import { apply, openResult, SEEK_CONTEXT } from "../../clients/web/state.js";
 import { shownMessage } from "../../clients/web/select-messages.js";
-import { connected, message, roomInfo } from "./fixtures.mjs";
+import { connected, message, requests, roomInfo } from "./fixtures.mjs";
 
 function page() {
   const { state } = connected([
@@ -227,4 +227,25 @@ test("a poll, a deleted message and one not stored yet are not offered to forwar
   const room = state.rooms.get("design");
   assert.equal(forwarding.canForward(shownMessage(state, room, room.messages.get(1))), false);
   assert.equal(forwarding.canForward({ message: { text: "x" }, deleted: false }), false);
+});
+
+test("the card's source opens its room at the message known by its seq alone", () => {
+  const { state } = connected([roomInfo("a-first", { lastSeq: 0 }),
+    roomInfo("general", { lastSeq: 1000 })]);
+  const [latest] = requests(openResult(state, { room: "general", msgId: null, seq: 700 }))
+    .filter((r) => r.op === "history");
+  assert.equal(state.current, "general");
+  const pageOf = (from, to) => Array.from({ length: to - from + 1 },
+    (_, i) => message("general", from + i));
+  const [back] = requests(apply(state, { op: "ok", id: 2, room: "general",
+    messages: pageOf(951, 1000), more: true }, { request: latest }));
+  assert.deepEqual(back, { op: "history", room: "general", before: 951,
+    limit: 951 - 700 + SEEK_CONTEXT });
+  apply(state, { op: "ok", id: 3, room: "general", messages: pageOf(951 - back.limit, 950),
+    more: true }, { request: back });
+  assert.deepEqual(state.jump, { room: "general", msgId: 1700, tick: 1 });
+  assert.equal(state.rooms.get("general").seeking, null);
+  // Held now: shown at once.
+  assert.deepEqual(openResult(state, { room: "general", msgId: null, seq: 960 }), []);
+  assert.deepEqual(state.jump, { room: "general", msgId: 1960, tick: 2 });
 });
