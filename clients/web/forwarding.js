@@ -101,7 +101,7 @@ export function destinations(state, query, { target = null, most = MOST_CHOICES 
       label: personLabel(state.profiles, user) })));
     if (!found.length && USER.test(typed)
         && !sameUser(bare, state.me) && !people.some((user) => sameUser(user, bare))) {
-      found.push({ kind: "person", name: bare, label: `@${bare}` });
+      found.push({ kind: "person", name: bare, label: bare });
     }
   }
   return found.slice(0, most);

@@ -56,7 +56,7 @@ export function forwardFields(state, name, message) {
   };
   const highlight = (index) => {
     active = choices.length ? Math.max(0, Math.min(choices.length - 1, index)) : -1;
-    [...list.children].forEach((li, at) => li.firstChild.setAttribute("aria-selected",
+    [...list.children].forEach((li, at) => li.setAttribute("aria-selected",
       String(at === active)));
     if (active >= 0) {
       input.setAttribute("aria-activedescendant", `forward-choice-${active}`);
@@ -75,17 +75,18 @@ export function forwardFields(state, name, message) {
         drop(item);
       } }, "×"))));
     choices = forwarding.destinations(state, input.value, { target });
-    list.replaceChildren(...choices.map((choice, at) => h("li", {},
-      h("div", { id: `forward-choice-${at}`, role: "option", class: `pick-option ${choice.kind}`,
-        "aria-selected": "false", dataset: { name: choice.name, kind: choice.kind },
-        onpointerdown: (event) => event.preventDefault(), // (the box keeps the focus)
-        onclick: () => {
-          take(choice);
-          input.focus();
-        } },
-      h("span", { class: "pick-kind", "aria-hidden": "true" }, choice.kind === "room" ? "#"
+    list.replaceChildren(...choices.map((choice, at) => h("li", {
+      id: `forward-choice-${at}`, role: "option", class: `pick-option ${choice.kind}`,
+      "aria-selected": "false", dataset: { name: choice.name, kind: choice.kind },
+      onpointerdown: (event) => event.preventDefault(), // (the box keeps the focus)
+      onclick: () => {
+        take(choice);
+        input.focus();
+      },
+    },
+    h("span", { class: "pick-kind", "aria-hidden": "true" }, choice.kind === "room" ? "#"
         : choice.kind === "person" ? "@" : "💬"),
-      choice.kind === "room" ? choice.label.slice(1) : choice.label))));
+    choice.kind === "room" ? choice.label.slice(1) : choice.label)));
     input.setAttribute("aria-expanded", String(choices.length > 0));
     input.placeholder = target ? "" : "A room, a conversation or people";
     highlight(input.value.trim() ? 0 : -1);
