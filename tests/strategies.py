@@ -42,6 +42,7 @@ from chatd.protocol import (
     EditUserGroup,
     Error,
     FollowThread,
+    Forward,
     Gap,
     Hello,
     HiddenChanged,
@@ -330,6 +331,12 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
                     thread=msg_ids, broadcast=st.just(True))
         | st.builds(Dm, id=request_ids, to=user_names, text=texts(limits), nonce=nonces,
                     poll=poll_specs),
+        "forward": st.builds(Forward, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                             to_room=any_room_names, text=st.just("") | texts(limits),
+                             nonce=st.none() | nonces)
+        | st.builds(Forward, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                    to=user_names | _recipients, text=st.just("") | texts(limits),
+                    nonce=st.none() | nonces),
         "vote": st.builds(Vote, id=request_ids, room=any_room_names, msg_id=msg_ids,
                           options=vote_choices),
         "close_poll": st.builds(ClosePoll, id=request_ids, room=any_room_names,
@@ -551,6 +558,9 @@ message_events = st.builds(
             "text": poll_option_texts, "votes": st.integers(0, 3),
             "voters": st.lists(user_names, max_size=3)}), min_size=2, max_size=3),
         "multiple": st.booleans(), "closed": st.just(False)}),
+    forwarded=st.none() | st.fixed_dictionaries({
+        "from": user_names, "ts": st.integers(0, 2**53), "text": st.text(max_size=20),
+        "room": st.none() | any_room_names, "seq": st.none() | st.integers(1, MAX_SEQ)}),
 ).filter(lambda m: (m.rev is None or m.rev != m.seq) and (m.quote is None or m.reply_to)
          and (m.thread is not None or not m.broadcast))
 """``message`` events (and the message objects of join and history replies)."""
@@ -705,7 +715,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       Edit(room="a", msg_id=1, text="t"), Delete(room="a", msg_id=1),
       React(room="a", msg_id=1, emoji="👍"), Pin(room="a", msg_id=1),
       SetTopic(room="a", topic="t"), RemovePreview(room="a", msg_id=1),
-      Vote(room="a", msg_id=1, options=(0,)), ClosePoll(room="a", msg_id=1)],
+      Vote(room="a", msg_id=1, options=(0,)), ClosePoll(room="a", msg_id=1),
+      Forward(room="a", msg_id=1, to_room="b")],
      st.builds(Sent, room=any_room_names, seq=st.integers(1, MAX_SEQ),
                msg_id=st.integers(1, MAX_SEQ), ts=st.integers(0, 2**53),
                duplicate=st.booleans(), unchanged=st.booleans())),

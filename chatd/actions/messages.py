@@ -20,9 +20,20 @@ statement and only for a text with a candidate that names a group this node know
 sender aside, get mention rows as a group mention's do, and the message keeps the groups'
 names (a group conversation's members may have set it to ``mentions``). In a 1:1
 conversation they are plain text.
+
+``forward`` posts a message the caller may read into another room or conversation: an
+ordinary message of the target's log, sent by the caller with their comment as its text (its
+mentions alone count), that also carries ``forwarded`` (the source's author, time and text,
+and its room and seq only when the source is a public room). It passes every rule a
+``send``/``dm`` passes there (the same append: membership, bans, archived, the text's
+length, the send buckets). The source's files become the forward's own: new rows for the
+same bytes, uploaded by the caller to the target (their quota, as an upload's), attached
+by the append as a send's files are.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from chatd.actions import emoji
 from chatd.actions.context import App, Append, Caller, signed_in
@@ -32,6 +43,7 @@ from chatd.protocol import (
     Delete,
     Dm,
     Edit,
+    Forward,
     Pin,
     PollSpec,
     React,
@@ -43,10 +55,10 @@ from chatd.protocol import (
 from chatd.protocol.markup import GROUP_TOKENS, group_mention, mention_candidates
 from chatd.protocol.names import is_conversation, is_dm_room
 from chatd.rooms import Join as Subscribe
-from chatd.storage import NewChange, NewMessage, NewPoll, User
+from chatd.storage import Forwarded, Message, NewChange, NewMessage, NewPoll, User
 
-__all__ = ["close_poll", "delete", "dm", "edit", "pin", "react", "remove_preview", "send",
-           "vote"]
+__all__ = ["close_poll", "delete", "dm", "edit", "forward", "pin", "react", "remove_preview",
+           "send", "vote"]
 
 
 async def send(app: App, caller: Caller, request: Send) -> Append:
@@ -65,15 +77,7 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
     """A message to a person, or to several (a group conversation), in the room of their
     conversation (made on first use, with all of them as members)."""
     user = signed_in(caller)
-    conversation = await app.storage.direct_room(user.id, request.to)
-    room = conversation.room.name
-    # Subscribe every side before the message can be published (idempotent when they
-    # already are): whichever of two first messages commits first, all are delivered.
-    # Without a ``since``, and without waiting: nobody ever leaves or is removed from a
-    # conversation, so no removal can overtake these (chatd.rooms, "Membership"). The
-    # registry tells the other nodes (as for a 1:1: chatd.cluster).
-    for name in sorted({user.name, *conversation.peers}):
-        await app.registry.send(Subscribe(name, room, None))
+    room = await _conversation(app, user, request.to)
     # (a 1:1's: the candidates alone; a group conversation's also its user groups)
     mentions, group, user_groups = await _room_mentions(app, user, room, request.text)
     return Append(request.id, NewMessage(
@@ -82,6 +86,78 @@ async def dm(app: App, caller: Caller, request: Dm) -> Append:
         user_groups=user_groups, thread=request.thread, broadcast=request.broadcast,
         poll=None if request.poll is None else _poll(request.poll),
     ))
+
+
+async def _conversation(app: App, user: User, to: str | tuple[str, ...]) -> str:
+    """The name of the conversation of ``user`` and ``to`` (made on first use), its members
+    subscribed to it."""
+    conversation = await app.storage.direct_room(user.id, to)
+    room = conversation.room.name
+    # Subscribe every side before the message can be published (idempotent when they
+    # already are): whichever of two first messages commits first, all are delivered.
+    # Without a ``since``, and without waiting: nobody ever leaves or is removed from a
+    # conversation, so no removal can overtake these (chatd.rooms, "Membership"). The
+    # registry tells the other nodes (as for a 1:1: chatd.cluster).
+    for name in sorted({user.name, *conversation.peers}):
+        await app.registry.send(Subscribe(name, room, None))
+    return room
+
+
+async def forward(app: App, caller: Caller, request: Forward) -> Append:
+    """Post message ``msg_id`` of ``room`` into ``to_room`` or the conversation ``to``,
+    with the caller's comment (see the module's docstring).
+
+    Raises:
+        ChatError: ``not_found`` for a message the caller may not read now (or none), or
+            one deleted; ``not_forwardable`` for a poll; ``quota_exceeded`` when its files
+            would pass the caller's quota (an upload's ``too_large``, which on the socket
+            closes the connection); as ``send``/``dm`` (and an upload, for files) for the
+            target.
+    """
+    user = signed_in(caller)
+    source, public = await app.storage.forward_source(user.id, request.room, request.msg_id)
+    if source.deleted:
+        raise ChatError(codes.NOT_FOUND, f"message {request.msg_id} of {request.room!r} was "
+                        "deleted: there is nothing left to forward")
+    if source.poll is not None:
+        raise ChatError(codes.NOT_FORWARDABLE, f"message {request.msg_id} is a poll: its "
+                        f"votes belong to {request.room!r}, so it cannot be forwarded")
+    if request.to is not None:
+        room = await _conversation(app, user, request.to)
+    else:
+        assert request.to_room is not None  # the parser gives exactly one
+        room = request.to_room
+    # Without a nonce the server makes one: that forward cannot be recognised on a retry.
+    nonce = request.nonce or f"fwd:{uuid.uuid4().hex}"
+    files: tuple[int, ...] = ()
+    if source.files and not (request.nonce and await _stored(app, user, nonce)):
+        config = app.config.files
+        await app.storage.expire_uploads(config.unattached_seconds, uploader_id=user.id)
+        files = tuple(await app.storage.copy_files(
+            user.id, room, [file.id for file in source.files], config.quota_bytes))
+    mentions, group, user_groups = await _room_mentions(app, user, room, request.text)
+    return Append(request.id, NewMessage(
+        user_id=user.id, room=room, text=request.text, nonce=nonce, mentions=mentions,
+        files=files, group=group, user_groups=user_groups,
+        forwarded=_forwarded(source, request.room if public else None),
+    ))
+
+
+async def _stored(app: App, user: User, nonce: str) -> bool:
+    """Whether the user already stored a message with ``nonce`` (a forward retried after a
+    lost reply: its files were copied then, and the append answers with the first)."""
+    found = await app.storage.messages_by_nonce([(user.id, nonce)])
+    return found[0] is not None
+
+
+def _forwarded(source: Message, room: str | None) -> Forwarded:
+    """What a forward of ``source`` carries: a forward's own ``forwarded`` (the original,
+    not nested), else the source's author, time and text now, with its room (``room``: None
+    unless public) and seq."""
+    if source.forwarded is not None:
+        return source.forwarded
+    return Forwarded(sender=source.sender, ts=source.ts, text=source.text, room=room,
+                     seq=None if room is None else source.seq)
 
 
 async def edit(app: App, caller: Caller, request: Edit) -> Append:

@@ -48,6 +48,7 @@ from chatd.protocol import (
     EditScheduled,
     EditUserGroup,
     FollowThread,
+    Forward,
     Hello,
     Hide,
     History,
@@ -162,6 +163,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     SetDnd: Operation(dnd.set_dnd),
     Send: Operation(messages.send, rate=SENDS),
     Dm: Operation(messages.dm, rate=SENDS),
+    # A forward is a send (to a room or a conversation): its buckets.
+    Forward: Operation(messages.forward, rate=SENDS),
     # Changes are entries of the log like messages, and cost what a send does: one bucket.
     Edit: Operation(messages.edit, rate=SENDS),
     Delete: Operation(messages.delete, rate=SENDS),

@@ -283,6 +283,18 @@ class _Builder:
                            "description": "Up to 5 distinct latest repliers, newest first."}},
                 description="A thread's root, once it has a reply."),
             "poll": _ref("Poll"),
+            "forwarded": self.sent(
+                {"from": {"type": "string", "description": "The forwarded message's "
+                                                           "author, as registered."},
+                 "ts": ms, "text": {"type": "string",
+                                    "description": "Its text when it was forwarded."},
+                 "room": {"type": ["string", "null"],
+                          "description": "Its room: only a public room's name, else null."},
+                 "seq": {"type": ["integer", "null"], "minimum": 1,
+                         "description": "Its seq: only in a public room, else null."}},
+                required=["from", "ts", "text", "room", "seq"],
+                description="A forward (its `text` is the forwarder's comment): what it "
+                            "forwards."),
         }
         preview: dict[str, Schema] = {
             "url": {"type": "string", "description": "The link, as the text has it."},
@@ -1357,6 +1369,39 @@ class _Builder:
                 parameters=poll_params(9),
                 ok=ok(200, "Closed.", changed_entry()),
                 errors=(400, 403, 404, 409, 429),
+            )},
+            "/api/rooms/{room}/messages/{msg_id}/forward": {"post": self.op(
+                "Forward a message",
+                "As the protocol's `forward`: post message `msg_id` of `room` (one the user "
+                "may read now: a deleted one is 404, a poll 409 `not_forwardable`) into the "
+                "room `to_room` or the conversation `to` names (as `POST /api/dm`'s `to`), "
+                "exactly one of the two, with the comment `text` (may be empty). Every rule "
+                "of a send applies to the target. The message's files become the forward's "
+                "own (new files of the target, counted against the user's quota: 413 "
+                "`quota_exceeded`). Answered once the forward is committed; the same "
+                "`nonce` again stores nothing and answers the first, `duplicate`.",
+                tag="rooms", op_id="forward",
+                parameters=[path_param("room", _ref("RoomOrConversation"),
+                                       "A room or conversation name: the message's.",
+                                       "@ann:bob"),
+                            path_param("msg_id", {"type": "integer", "minimum": 0,
+                                                  "maximum": 10**18 - 1},
+                                       "The message to forward.", 2)],
+                body=_json({**self.body({
+                    "to_room": _ref("RoomName"),
+                    "to": {"anyOf": [_ref("UserName"),
+                                     {"type": "array", "items": _ref("UserName"),
+                                      "minItems": 1, "maxItems": MAX_TO_NAMES}]},
+                    "text": {"type": "string", "maxLength": limits.max_text_chars,
+                             "pattern": NO_NUL,
+                             "description": "The comment: may be empty or left out."},
+                    "nonce": {"type": "string", "minLength": 1, "maxLength": 64,
+                              "pattern": NO_NUL},
+                }, []), "oneOf": [{"required": ["to_room"]}, {"required": ["to"]}]},
+                    {"to_room": "general", "text": "FYI", "nonce": "fwd-1"}),
+                ok=ok(201, "Forwarded (or forwarded before, with `duplicate`).",
+                      stored(_ref("RoomOrConversation"))),
+                errors=(403, 404, 409, 429),
             )},
             "/api/rooms/{room}/pins": {"get": self.op(
                 "Read a room's pinned messages",

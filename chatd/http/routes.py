@@ -729,6 +729,10 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/close-poll", {
         "POST": operation("close_poll", _room_path),
     }),
+    # the socket's forward, answered after the commit (201: a new message of the target)
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/forward", {
+        "POST": operation("forward", _message_body, status=201),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/notify", {
         "PUT": operation("set_notify", _room_body),
     }),

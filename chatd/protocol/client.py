@@ -17,8 +17,8 @@ tables ``_SEND`` and ``_RECEIVE`` below.
 
 Replies. The shape of an ``ok`` depends on the request it answers, so the connection keeps the
 type of every request it sent, by ``id``, until its reply arrives, and parses the reply with the
-parser of that request (``_REPLIES``): ``send`` and ``dm`` give :class:`~chatd.protocol.Sent`,
-``history`` a :class:`~chatd.protocol.HistoryPage`, ``join`` a
+parser of that request (``_REPLIES``): ``send``, ``dm`` and ``forward`` give
+:class:`~chatd.protocol.Sent`, ``history`` a :class:`~chatd.protocol.HistoryPage`, ``join`` a
 :class:`~chatd.protocol.JoinAccepted`, ``leave``, ``ping`` and ``typing`` an
 :class:`~chatd.protocol.Ok`, and the others an :class:`~chatd.protocol.Answer` carrying the
 reply's fields. Every request the connection sends has an id (it numbers those that come
@@ -54,6 +54,7 @@ from chatd.protocol.events import (
     Edit,
     Entry,
     Error,
+    Forward,
     Gap,
     Hello,
     HiddenChanged,
@@ -305,7 +306,19 @@ def _message(obj: Mapping[str, Any]) -> MessagePosted:
         thread=_optional_int(obj, "thread"), broadcast=_bool(obj, "broadcast", False),
         replies=_replies(obj),
         poll=_poll(obj),
+        forwarded=_forwarded(obj),
     )
+
+
+def _forwarded(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A forward's ``forwarded`` ({from, ts, text, room, seq}: room and seq null unless it
+    came from a public room), None on any other message."""
+    if obj.get("forwarded") is None:
+        return None
+    forwarded = _object(obj, "forwarded")
+    return {"from": _str(forwarded, "from"), "ts": _int(forwarded, "ts", minimum=None),
+            "text": _str(forwarded, "text"), "room": _optional_str(forwarded, "room"),
+            "seq": _optional_int(forwarded, "seq")}
 
 
 def _poll(obj: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -539,6 +552,7 @@ _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
     SetTopic: _sent,
     Vote: _sent,
     ClosePoll: _sent,
+    Forward: _sent,
     History: _history_page,
     Join: _join_accepted,
     Leave: _ok,

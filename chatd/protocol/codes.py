@@ -23,7 +23,9 @@ __all__ = [
     "HTTP_STATUS",
     "INTERNAL",
     "METHOD_NOT_ALLOWED",
+    "NOT_FORWARDABLE",
     "NOT_FOUND",
+    "QUOTA_EXCEEDED",
     "RATE_LIMITED",
     "SHUTTING_DOWN",
     "SLOW_CONSUMER",
@@ -45,6 +47,8 @@ UNAUTHENTICATED: Final = "unauthenticated"
 FORBIDDEN: Final = "forbidden"
 DEACTIVATED: Final = "deactivated"
 NOT_FOUND: Final = "not_found"
+NOT_FORWARDABLE: Final = "not_forwardable"
+QUOTA_EXCEEDED: Final = "quota_exceeded"
 METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 CONFLICT: Final = "conflict"
 ARCHIVED: Final = "archived"
@@ -77,6 +81,11 @@ _TABLE: Final[dict[str, Code]] = {
     FORBIDDEN: Code("the user may not do this (e.g. a private room they are not in)", 403),
     DEACTIVATED: Code("the account is deactivated: it cannot log in", 403, socket=False),
     NOT_FOUND: Code("no such room or user", 404),
+    QUOTA_EXCEEDED: Code("the files would take the user past their quota of files "
+                         "(files.quota_bytes): what an upload answers too_large over HTTP, "
+                         "without closing the connection", 413),
+    NOT_FORWARDABLE: Code("the message cannot be forwarded: a poll (its votes belong to its "
+                          "room)", 409),
     METHOD_NOT_ALLOWED: Code("the HTTP method is not allowed on this path", 405, socket=False),
     CONFLICT: Code("the name is taken", 409),
     ARCHIVED: Code("the room is archived: it can be read, but not written to, until it is "

@@ -71,6 +71,7 @@ __all__ = [
     "Entry",
     "Error",
     "FollowThread",
+    "Forward",
     "Gap",
     "Hello",
     "HiddenChanged",
@@ -401,6 +402,23 @@ class Dm(Request):
     thread: int | None = None
     broadcast: bool = False
     poll: PollSpec | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Forward(Request):
+    """Post message ``msg_id`` of ``room`` again, with the caller's comment ``text`` (may be
+    empty), into one other place: the room ``to_room``, or the conversation ``to`` names (as
+    ``dm``'s ``to``: a user name, or a tuple of them for a group conversation). Exactly one
+    of the two. ``nonce``: as ``send``'s (None: the server makes one, and a retry is not
+    recognised)."""
+
+    OP: ClassVar[str] = "forward"
+    room: str
+    msg_id: int
+    to_room: str | None = None
+    to: str | tuple[str, ...] | None = None
+    text: str = ""
+    nonce: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -974,8 +992,10 @@ class MessagePosted(ServerEvent):
     in, with ``broadcast`` when it was also sent to the room's timeline; ``replies``: a
     root's thread summary ({count, last_ts, users}), None without replies. ``poll``: a
     poll's options with their votes and voters, ``multiple``, ``closed`` (and ``closed_by``,
-    ``closed_ts`` once closed). Fields at their defaults are left out of the wire form, so a
-    plain message's frame is what it was in v1."""
+    ``closed_ts`` once closed). ``forwarded``: what a forward forwards ({from, ts, text,
+    room, seq}: room and seq null unless it came from a public room; its own ``text`` is the
+    forwarder's comment). Fields at their defaults are left out of the wire form, so a plain
+    message's frame is what it was in v1."""
 
     OP: ClassVar[str] = "message"
     room: str
@@ -1001,6 +1021,7 @@ class MessagePosted(ServerEvent):
     broadcast: bool = False
     replies: Mapping[str, Any] | None = None
     poll: Mapping[str, Any] | None = None
+    forwarded: Mapping[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -1041,6 +1062,8 @@ class MessagePosted(ServerEvent):
                               "users": list(self.replies["users"])}
         if self.poll is not None:
             obj["poll"] = dict(self.poll)
+        if self.forwarded is not None:
+            obj["forwarded"] = dict(self.forwarded)
         return obj
 
 
@@ -2086,6 +2109,22 @@ def _parse_dm(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Dm:
               thread=thread, broadcast=broadcast, poll=poll)
 
 
+def _parse_forward(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Forward:
+    """``forward``: exactly one of ``to_room`` (a room name) and ``to`` (as ``dm``'s); the
+    comment ``text`` may be empty or left out; ``nonce`` optional."""
+    room = _room(obj)
+    msg_id = _msg_id(obj) or 0
+    # (given means given: a null is a bad name, not an absent field)
+    to_room, to = "to_room" in obj, "to" in obj
+    if to_room == to:
+        raise _Invalid("give exactly one of 'to_room' (a room) and 'to' (a conversation)")
+    nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS) if "nonce" in obj else None
+    return Forward(id=rid, room=room, msg_id=msg_id,
+                   to_room=_room(obj, "to_room") if to_room else None,
+                   to=_recipients(obj) if to else None,
+                   text=_text(obj, limits, blank=True), nonce=nonce)
+
+
 def _topic(obj: Mapping[str, Any]) -> str:
     """A topic: 0-256 characters (absent or "" for none)."""
     topic = obj.get("topic", "")
@@ -2332,6 +2371,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "history": (History, _parse_history),
     "ping": (Ping, _fields(Ping)),
     "dm": (Dm, _parse_dm),
+    "forward": (Forward, _parse_forward),
     "rooms": (Rooms, _parse_rooms),
     "create_room": (CreateRoom, _parse_create_room),
     "invite": (Invite, _fields(Invite, room=_room, user=_member)),

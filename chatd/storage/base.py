@@ -465,6 +465,20 @@ class Poll:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Forwarded:
+    """What a forward carries of the message it forwards (:attr:`Message.forwarded`): its
+    ``sender``'s name, its time (``ts``, ms) and its ``text`` when it was forwarded; its
+    ``room`` and ``seq`` only when that was a public room (None otherwise: a private room's
+    or a conversation's name is not told to the target's members)."""
+
+    sender: str
+    ts: int
+    text: str
+    room: str | None = None
+    seq: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Preview:
     """What a message's link shows (chatd.previews): the page at ``url`` (the first link of
     the text, as written) has ``title``, and may have a ``description``, the ``site``'s name
@@ -502,8 +516,9 @@ class Message:
     repliers, newest first). A poll's message has ``poll`` (its options, votes and closing,
     as it is now; None for any other message or once deleted). ``"voted"``: ``sender`` set
     their choice on poll ``msg_id`` to the options ``choice`` (0-based, sorted; empty: they
-    took their vote back); ``"poll_closed"``: ``sender`` closed poll ``msg_id``. A change's
-    ``nonce`` is empty."""
+    took their vote back); ``"poll_closed"``: ``sender`` closed poll ``msg_id``. A forward
+    has ``forwarded`` (what it forwards; its ``text`` is the forwarder's comment; None for
+    any other message or once deleted). A change's ``nonce`` is empty."""
 
     room: str
     seq: int
@@ -536,6 +551,7 @@ class Message:
     reply_users: tuple[str, ...] = ()
     poll: Poll | None = None
     choice: tuple[int, ...] = ()
+    forwarded: Forwarded | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -555,7 +571,9 @@ class NewMessage:
     and its repliers, members still, the sender aside) are mentioned by the reply as if it
     named them. ``broadcast``: the reply is also shown in the room's timeline (only with
     ``thread``). ``poll``: the message is a poll with these options (its text the
-    question); stored by a statement variant of its own, used only for such messages."""
+    question); stored by a statement variant of its own, used only for such messages.
+    ``forwarded``: the message is a forward of that one (its text the comment); stored by a
+    statement variant of its own too."""
 
     user_id: int
     room: str
@@ -569,6 +587,7 @@ class NewMessage:
     thread: int | None = None
     broadcast: bool = False
     poll: NewPoll | None = None
+    forwarded: Forwarded | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1984,6 +2003,23 @@ class Storage(Protocol):
         stored too, and do not count against the quota). Concurrent uploads of one user are
         serialised, so that together they cannot pass ``quota_bytes``. Raises
         ChatError('too_large') past the quota, and as :meth:`upload_allowance` does."""
+
+    async def forward_source(self, user_id: int, room: str, msg_id: int
+                             ) -> tuple[Message, bool]:
+        """Message ``msg_id`` of ``room`` as it is now (deleted or not), for the user to
+        forward, and whether ``room`` is a public room. Raises ChatError('not_found') when
+        there is no such room or message, or the user may not read the room (as
+        :meth:`history` decides: a private room or a conversation they are not in, a room
+        they are banned from): a stranger cannot tell which."""
+
+    async def copy_files(self, user_id: int, room: str, file_ids: Sequence[int],
+                         quota_bytes: int) -> list[int]:
+        """New files of the user in ``room``, not attached yet, with the same bytes, names,
+        types and thumbnails as the files ``file_ids`` (those not deleted; their ids in
+        order): what a forward attaches. They count against ``quota_bytes`` as uploads do
+        (all or none). Raises ChatError('quota_exceeded') past the quota (not
+        'too_large', which closes a socket), and as
+        :meth:`upload_allowance` does for the room."""
 
     async def get_file(self, user_id: int, file_id: int) -> StoredFile | None:
         """The file, if the user may read its room (as :meth:`history`: public rooms are

@@ -260,7 +260,8 @@ _SQL_TOPIC = """
 UPDATE rooms r SET topic = v.topic
 FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
 """
-# A deleted message's reactions, pin and poll (with its votes) go, its edits' words go, and
+# A deleted message's reactions, pin and poll (with its votes) go, its edits' words and a
+# forward's forwarded text (migration 0039) go, and
 # its files are no longer served nor counted against their uploader's quota (the bytes stay on
 # disk while another kept row refers to them).
 _SQL_FORGET = """
@@ -273,6 +274,9 @@ WITH gone AS (
 ), files_gone AS (
     UPDATE files SET deleted_at = now()
     WHERE message_id = ANY ($1::bigint[]) AND deleted_at IS NULL
+), unforwarded AS (
+    UPDATE messages SET forwarded = NULL
+    WHERE id = ANY ($1::bigint[]) AND forwarded IS NOT NULL
 )
 UPDATE changes SET text = '', mentions = NULL
 WHERE message_id = ANY ($1::bigint[]) AND kind = 'edited'

@@ -84,6 +84,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime
+import functools
 import json
 import logging
 import re
@@ -126,6 +127,7 @@ from chatd.storage.base import (
     DndNotice,
     FileInfo,
     FollowedThread,
+    Forwarded,
     GroupScope,
     Hook,
     HookTarget,
@@ -1577,6 +1579,46 @@ _POLL_INSERTS_FILES = {
     (True, True): _with_poll(_SQL_APPEND_INSERT_THREAD_GROUP_HEAD) + _ATTACHED_THREAD,
 }
 
+# The variants of the eight (and of the poll ones) for a batch with a forward (migration 0039:
+# rare), made from their heads as the poll ones are: one more array (each message's forwarded
+# object as JSON, '' for none), written to the messages' ``forwarded`` column (NULL for
+# none). Statements of their own, made when first used: every batch without a forward runs
+# the statements above, as it did before forwards.
+def _with_forward(head: str) -> str:
+    """The forward variant of an insert's ``head`` (plain, or a poll variant's)."""
+    arrays, rest = head.split(")\n        WITH ORDINALITY AS n(", 1)
+    last = max(int(n) for n in re.findall(r"\$(\d+)::", arrays))
+    names, rest = rest.split(", ord)", 1)
+    made = (f"{arrays}, ${last + 1}::text[])\n        WITH ORDINALITY AS n({names}, fwd, ord)"
+            + rest)
+    for old, new in (
+            ("INSERT INTO messages (room_id, seq, sender_id, nonce, text, ",
+             "INSERT INTO messages (room_id, seq, sender_id, nonce, text, forwarded, "),
+            ("new.sender_id, new.nonce, new.text, ",
+             "new.sender_id, new.nonce, new.text, nullif(new.fwd, '')::jsonb, ")):
+        assert made.count(old) == 1, old
+        made = made.replace(old, new)
+    return made
+
+
+_HEADS = {
+    (False, False): _SQL_APPEND_INSERT_HEAD, (True, False): _SQL_APPEND_INSERT_GROUP_HEAD,
+    (False, True): _SQL_APPEND_INSERT_THREAD_HEAD,
+    (True, True): _SQL_APPEND_INSERT_THREAD_GROUP_HEAD,
+}
+
+
+@functools.cache
+def _forward_insert(polled: bool, grouped: bool, threaded: bool, files: bool) -> str:
+    """The insert of a batch with a forward (see :func:`_with_forward`), by what else the
+    batch holds: a poll, a group mention, a thread reply, files."""
+    head = _HEADS[grouped, threaded]
+    head = _with_forward(_with_poll(head) if polled else head)
+    if files:
+        return head + (_ATTACHED_THREAD if threaded else _ATTACHED)
+    return head + (_INSERTED_THREAD if threaded else _INSERTED)
+
+
 # A message's thread (migration 0029), as _entry reads it: the root it replies in, whether it
 # was broadcast, and a root's summary.
 _THREAD_COLUMNS = f"""m.thread_root, m.broadcast, m.reply_count,
@@ -1630,7 +1672,8 @@ FROM (
                NULL::boolean AS reaction_on, m.files, NULL::bigint AS target_id,
                NULL::bigint AS expires_at,
                CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview,
-               {thread_columns}, m.poll AS has_poll, NULL::smallint[] AS choice
+               {thread_columns}, m.poll AS has_poll, NULL::smallint[] AS choice,
+               m.forwarded::text AS forwarded
         FROM messages m
         WHERE m.room_id = {room} AND m.seq > {lo} AND m.seq < {hi}
         ORDER BY m.seq {direction}
@@ -1641,7 +1684,7 @@ FROM (
         SELECT c.kind, c.seq, c.message_id, c.actor_id, coalesce(c.text, ''), {cts}, '',
                NULL, NULL, NULL, NULL, NULL, c.mentions, c.emoji, c.reaction_on, NULL,
                c.target_id, {cexp}, c.preview::text, NULL, NULL, NULL, NULL, NULL, false,
-               c.choice
+               c.choice, NULL
         FROM changes c
         WHERE c.room_id = {room} AND c.seq > {lo} AND c.seq < {hi}
         ORDER BY c.seq {direction}
@@ -1745,6 +1788,33 @@ INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
 SELECT $3::text, $4::bigint, $5::text, $6::text, $1::bigint, r.id,
        $8::integer, $9::integer, $10::text, $11::integer, $12::integer FROM r, used
 WHERE used.n + $4::bigint <= $7::bigint
+RETURNING id
+"""
+# Forwards (migration 0039): copies of files $3 (those not deleted, in id order) as user $1's
+# unattached uploads to room $2, if they are a member, the room is not archived and all of
+# them fit in quota $4 (else no row): new rows, the same bytes (content-addressed: none are
+# copied), name, type and thumbnail.
+_SQL_COPY_FILES = """
+WITH r AS (
+    SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
+    WHERE r.name = $2 AND NOT r.archived
+), used AS (
+    SELECT coalesce(sum(size), 0) AS n FROM files
+    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar AND NOT emoji
+), src AS (
+    SELECT * FROM files
+    WHERE id = ANY ($3::bigint[]) AND deleted_at IS NULL AND NOT preview AND NOT avatar
+      AND NOT emoji
+), adding AS (
+    SELECT coalesce(sum(size), 0) AS n FROM src
+)
+INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
+                   width, height, thumb_sha256, thumb_width, thumb_height)
+SELECT s.sha256, s.size, s.name, s.content_type, $1::bigint, r.id,
+       s.width, s.height, s.thumb_sha256, s.thumb_width, s.thumb_height
+FROM src s, r, used, adding
+WHERE used.n + adding.n <= $4::bigint
+ORDER BY s.id
 RETURNING id
 """
 _FILE_COLUMNS = """
@@ -1914,7 +1984,7 @@ _MESSAGE_ENTRY = f"""'message' AS kind, m.seq, m.id AS msg_id, m.sender_id AS ac
            {_ms("m.edited_at")} AS edited_ts, m.deleted_at, m.reply_to, m.mentions,
            NULL::text AS emoji, NULL::boolean AS reaction_on, m.files,
            CASE WHEN m.deleted_at IS NULL THEN m.preview::text END AS preview,
-           {_THREAD_COLUMNS}, m.poll AS has_poll"""
+           {_THREAD_COLUMNS}, m.poll AS has_poll, m.forwarded::text AS forwarded"""
 
 # The pins of room $1 (Storage.pins) for user $2, who must be a member: the room's last_seq,
 # whether they may see them, and the messages pinned by an entry before $3, the most recently
@@ -2034,9 +2104,12 @@ SELECT (SELECT coalesce(max(id), 0) FROM messages) AS top,
 # One statement, committed on its own (no BEGIN, SET LOCAL, COMMIT: four round trips that
 # were most of the indexer's cost at low load): set_config(..., true) lasts until the end of
 # the statement's own transaction, whose commit then does not wait for the disk.
+# A forward's words are its comment's and the forwarded text's (migration 0039).
+_INDEXED_TEXT = "CASE WHEN forwarded IS NULL THEN text " \
+    "ELSE text || ' ' || coalesce(forwarded ->> 'text', '') END"
 _INDEX_WORDS = f"""
 WITH indexed AS (
-    UPDATE messages SET words = {_words_of("text")}
+    UPDATE messages SET words = {_words_of(_INDEXED_TEXT)}
     WHERE id = ANY (ARRAY(
         SELECT id FROM messages WHERE {{pick}} FOR UPDATE SKIP LOCKED
     ))
@@ -2063,6 +2136,25 @@ FROM (
     FROM messages m WHERE m.id = ANY ($1::bigint[])
 ) e JOIN users a ON a.id = e.actor_id JOIN rooms r ON r.id = e.room_id
 ORDER BY e.msg_id DESC
+"""
+
+
+# The message $3 of room $2 as a page of history shows it, if user $1 may read the room (as
+# history decides), with whether the room is public (what a forward may tell of it).
+_SQL_FORWARD_SOURCE = f"""
+SELECT e.*, a.name AS sender, q.public,{_MESSAGE_EXTRAS.format(
+    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM (
+    SELECT r.id, NOT r.private AND r.kind = 'room' AS public FROM rooms r
+    WHERE r.name = $2 AND r.deleted_at IS NULL AND {_READABLE.format(user="$1")}
+) q CROSS JOIN LATERAL (
+    SELECT {_MESSAGE_ENTRY} FROM messages m WHERE m.id = $3 AND m.room_id = q.id
+) e
+JOIN users a ON a.id = e.actor_id
+"""
+# The bytes the files $1 that are not deleted hold (what a forward's copies would add).
+_SQL_LIVE_FILES = """
+SELECT coalesce(sum(size), 0) FROM files WHERE id = ANY ($1::bigint[]) AND deleted_at IS NULL
 """
 
 
@@ -2335,7 +2427,24 @@ def _entry(room: str, row: Any) -> Message:
         previews=previews,
         **_thread(row),
         poll=_poll(row["poll_state"]),
+        forwarded=None if (forwarded := row["forwarded"]) is None else _forwarded(forwarded),
     )
+
+
+def _forwarded(stored: str) -> Forwarded:
+    """A forward's ``forwarded`` column (JSON {from, ts, text, room, seq}) as a record."""
+    obj = json.loads(stored)
+    return Forwarded(sender=obj["from"], ts=obj["ts"], text=obj["text"], room=obj["room"],
+                     seq=obj["seq"])
+
+
+def _forwarded_json(forwarded: Forwarded | None) -> str:
+    """A new message's forwarded object as the insert's forward variants take it: JSON, ''
+    for none (the column's shape: what :func:`_forwarded` reads)."""
+    if forwarded is None:
+        return ""
+    return json.dumps({"from": forwarded.sender, "ts": forwarded.ts, "text": forwarded.text,
+                       "room": forwarded.room, "seq": forwarded.seq}, ensure_ascii=False)
 
 
 def _poll(state: str | None) -> Poll | None:
@@ -3810,6 +3919,38 @@ class PostgresStorage:
                         f"quota of {quota_bytes} bytes of files; delete messages with files "
                         "to make room")
 
+    async def copy_files(self, user_id: int, room: str, file_ids: Sequence[int],
+                         quota_bytes: int) -> list[int]:
+        return await self._run(self._do_copy_files, user_id, room, list(file_ids),
+                               quota_bytes)
+
+    async def _do_copy_files(self, user_id: int, room: str, file_ids: list[int],
+                             quota_bytes: int) -> list[int]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SQL_LOCK_UPLOADER, user_id)  # as uploads queue
+            ids = await conn.fetch(_SQL_COPY_FILES, user_id, room, file_ids, quota_bytes)
+            if ids or not file_ids:
+                return sorted(row["id"] for row in ids)
+            row = await conn.fetchrow(_SQL_UPLOAD_ALLOWANCE, room, user_id)
+            live = await conn.fetchval(_SQL_LIVE_FILES, file_ids)
+        _check_upload(room, row)
+        if not live:
+            return []  # the source's files were deleted meanwhile: nothing to copy
+        raise ChatError(codes.QUOTA_EXCEEDED, f"its files ({live} bytes) would take you past your "
+                        f"quota of {quota_bytes} bytes of files; delete messages with files "
+                        "to make room")
+
+    async def forward_source(self, user_id: int, room: str, msg_id: int
+                             ) -> tuple[Message, bool]:
+        row = None
+        if 0 < msg_id <= _MAX_SEQ:
+            row = await self._run(self._pool.fetchrow, _SQL_FORWARD_SOURCE, user_id, room,
+                                  msg_id)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r} "
+                            "that you may read")
+        return _entry(room, row), row["public"]
+
     async def get_file(self, user_id: int, file_id: int) -> StoredFile | None:
         if not 0 < file_id <= _MAX_SEQ:
             return None
@@ -4599,7 +4740,7 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     :data:`_SQL_LOCK_ROOMS`); every other batch as before threads."""
     plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
                     or m.user_groups or m.thread is not None or m.poll is not None
-                    for m in batch)
+                    or m.forwarded is not None for m in batch)
     if plain or not any(m.thread is not None for m in batch):
         return await _append_resolved(conn, batch, plain, False)
     async with conn.transaction():
@@ -4728,6 +4869,7 @@ async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,
                 poll=None if item.poll is None else Poll(
                     options=tuple(PollOption(text=text) for text in item.poll.options),
                     multiple=item.poll.multiple),
+                forwarded=item.forwarded,
             )
             results[index] = (Appended(message=message, duplicate=False,
                                        followed=followed.get(index, ()))
@@ -4837,17 +4979,23 @@ async def _insert_resolved(conn: Any, batch: list[NewMessage], new: list[tuple[i
     polled = any(batch[index].poll is not None for index, _, _ in new)
     if polled:
         arguments += ([_poll_json(batch[index].poll) for index, _, _ in new],)
-    extras = grouped or threaded or polled or any(
+    # Forwards (rare): the statements' forward variants, with the forwarded objects as JSON.
+    forwarded = any(batch[index].forwarded is not None for index, _, _ in new)
+    if forwarded:
+        arguments += ([_forwarded_json(batch[index].forwarded) for index, _, _ in new],)
+    extras = grouped or threaded or polled or forwarded or any(
         batch[index].reply_to is not None or row["mentions"] or batch[index].user_groups
         for index, _, row in new)
     if not claimed and not extras:
         inserted = await conn.fetch(_SQL_APPEND_INSERT_PLAIN, *arguments[:4])
     elif not claimed:
         inserted = await conn.fetch(
+            _forward_insert(polled, grouped, threaded, False) if forwarded else
             (_POLL_INSERTS if polled else _INSERTS)[grouped, threaded], *arguments)
     else:
         async with conn.transaction():
             inserted = await conn.fetch(
+                _forward_insert(polled, grouped, threaded, True) if forwarded else
                 (_POLL_INSERTS_FILES if polled else _INSERTS_FILES)[grouped, threaded],
                 *arguments)
             if inserted and inserted[0]["attached"] != len(claimed):

@@ -9,6 +9,7 @@ whose token the Bearer operations send), ``bob`` and ``cid`` (members of ``gener
 and ``zed`` (for the moderation and admin examples), the public room ``general`` with
 messages, an edit, a reaction, a pin, a deletion, a topic, a message that the search example finds,
 two polls in the conversation ``@ann:bob`` (msg_ids 8 and 9, for the vote and close-poll examples),
+the message with the image in that conversation (msg_id 2, which the forward example forwards),
 a message the deletion example deletes (msg_id 3), and an image (file 1, with a thumbnail),
 and the conversation ``@ann:bob``; and two rooms of their own for the operations that would
 spoil the scene: ``attic``, which the archiving example archives (and every ``PUT
@@ -231,7 +232,8 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str, str]:
                                files={"file": ("photo.png", image, "image/png")})
         assert answer.status_code == 201, answer.text
         assert answer.json()["file"]["id"] == 1  # the examples' file
-        line.request("dm", to="bob", text="the photo", nonce="n0", files=[1])
+        photo = line.request("dm", to="bob", text="the photo", nonce="n0", files=[1])
+        assert photo["msg_id"] == 2, photo  # the example of POST .../{msg_id}/forward
         first = line.request("send", room="general", text="hi @bob", nonce="n1")
         second = line.request("send", room="general", text="to delete", nonce="n2",
                               reply_to=first["msg_id"])
