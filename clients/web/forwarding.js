@@ -217,6 +217,10 @@ export function refusal(error) {
   }
   if (code === "unknown_op") return "This server cannot forward messages.";
   if (code === "rate_limited") return "Sending too fast: wait a moment and try again.";
+  if (code === "archived") return "That room is archived: nothing can be posted there.";
+  if (code === "quota_exceeded") {
+    return "Its files would take you past your quota of files: remove some of yours first.";
+  }
   if (code === "forbidden") {
     return message ? `You cannot forward it there: ${message}`
       : "You cannot forward it there.";

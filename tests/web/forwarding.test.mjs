@@ -177,6 +177,8 @@ test("the words of a refusal", () => {
   assert.equal(forwarding.refusal({ code: "unknown_op" }), "This server cannot forward messages.");
   assert.equal(forwarding.refusal({ code: "not_found", message: "no user called zed" }),
     "Not forwarded: no user called zed");
+  assert.match(forwarding.refusal({ code: "archived", message: "x" }), /archived/);
+  assert.match(forwarding.refusal({ code: "quota_exceeded", message: "x" }), /quota/);
   assert.equal(forwarding.refusal({}), "The message could not be forwarded.");
 });
 
