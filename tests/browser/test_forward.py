@@ -188,5 +188,16 @@ def test_forward_to_a_room_and_to_a_new_group(
     expect(secret.locator(".forward-from")).to_have_text("Forwarded from Bob")
     expect(secret.locator(".forward-source")).to_have_count(0)
     expect(forwards(carol.page)).to_have_count(2)
+
+    # Search finds the forward by the forwarded text, and says whose message it forwards.
+    daemon.search_caught_up()
+    page.locator("#search-open").click()
+    box = page.get_by_role("searchbox", name="Search messages")
+    box.fill("launch")
+    box.press("Enter")
+    found = page.locator('#search-results li button.result[data-room="design"]')
+    expect(found.locator(".search-forwarded")).to_have_text("↪ Forwarded from Bob")
+    expect(page.locator('#search-results li button.result[data-room="secret"] '
+                        '.search-forwarded')).to_have_count(0)
     for someone in (ann, carol):
         assert someone.errors == [] and someone.dialogs == [], (someone.errors, someone.dialogs)
