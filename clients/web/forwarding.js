@@ -51,6 +51,16 @@ export function forwardedOf(message) {
 }
 
 /**
+ * What stands for a forward without a comment where one line of text is shown (a
+ * notification's body, a reply's quote): "Forwarded: " and the forwarded text, as the server's
+ * Web Push says it; "" for a message that forwards nothing.
+ */
+export function forwardedSummary(message) {
+  const held = forwardedOf(message);
+  return held ? `Forwarded: ${held.text}` : "";
+}
+
+/**
  * Whether the menu of a message offers "Forward…": a stored message (an id), not deleted nor
  * being deleted, not a poll (its votes belong to its room: the server refuses it).
  */

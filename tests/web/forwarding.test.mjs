@@ -8,7 +8,8 @@ import { test } from "node:test";
 
 import * as forwarding from "../../clients/web/forwarding.js";
 import { apply, openResult, SEEK_CONTEXT } from "../../clients/web/state.js";
-import { shownMessage } from "../../clients/web/select-messages.js";
+import { bodyOf } from "../../clients/web/alerts.js";
+import { quoteFor, shownMessage } from "../../clients/web/select-messages.js";
 import { connected, message, requests, roomInfo } from "./fixtures.mjs";
 
 function page() {
@@ -251,3 +252,17 @@ test("the card's source opens its room at the message known by its seq alone", (
   assert.deepEqual(openResult(state, { room: "general", msgId: null, seq: 960 }), []);
   assert.deepEqual(state.jump, { room: "general", msgId: 1960, tick: 2 });
 });
+
+test("a forward without a comment reads as what it forwards in a notification and a quote",
+  () => {
+    const forwarded = { from: "bob", ts: 5, text: "the **build** is green", room: null,
+      seq: null };
+    assert.equal(bodyOf({ text: "", forwarded }), "Forwarded: the build is green");
+    assert.equal(bodyOf({ text: "look", forwarded }), "look", "the comment first");
+    assert.equal(bodyOf({ text: "" }), "New message");
+    const state = page();
+    apply(state, message("design", 1, "carol", "", { forwarded }));
+    apply(state, message("design", 2, "dan", "nice", { reply_to: 1001 }));
+    const room = state.rooms.get("design");
+    assert.equal(quoteFor(room, room.messages.get(2)).text, "Forwarded: the **build** is green");
+  });
