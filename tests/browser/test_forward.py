@@ -4,7 +4,8 @@ filters as one types, a comment, Enter to forward); ann forwards Bob's message w
 to #design and, without one, to a new group conversation with Bob and Carol; Carol's page (a
 phone) shows the forward's comment and under it the card ("Forwarded from Bob", "in #general"
 which opens the original, the text, whose @carol is not Carol's mention); a refusal keeps the
-dialog open with the reason; a message of a private room is forwarded without its room.
+dialog open with the reason; a message of a private room is forwarded without its room; the
+thread panel draws the card, and search finds a forward by the forwarded text.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
 tests/artifacts/ (desktop-forward.png: the dialog; phone-forward.png: the card).
@@ -188,6 +189,13 @@ def test_forward_to_a_room_and_to_a_new_group(
     expect(secret.locator(".forward-from")).to_have_text("Forwarded from Bob")
     expect(secret.locator(".forward-source")).to_have_count(0)
     expect(forwards(carol.page)).to_have_count(2)
+
+    # The thread panel draws the card too (the forward as a thread's root).
+    menu_action(carol.page, forwards(carol.page).filter(has_text="FYI for the release"),
+                "Reply in thread")
+    root = carol.page.locator("#thread-panel .forward-card")
+    expect(root.locator(".forward-text")).to_have_text(DEPLOY)
+    expect(root.locator(".forward-source")).to_have_text("in #general")
 
     # Search finds the forward by the forwarded text, and says whose message it forwards.
     daemon.search_caught_up()
