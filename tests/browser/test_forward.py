@@ -4,8 +4,9 @@ filters as one types, a comment, Enter to forward); ann forwards Bob's message w
 to #design and, without one, to a new group conversation with Bob and Carol; Carol's page (a
 phone) shows the forward's comment and under it the card ("Forwarded from Bob", "in #general"
 which opens the original, the text, whose @carol is not Carol's mention); a refusal keeps the
-dialog open with the reason; a message of a private room is forwarded without its room; the
-thread panel draws the card, and search finds a forward by the forwarded text.
+dialog open with the reason; a message of a private room is forwarded without its room, its
+file the forward's own; the thread panel draws the card, and search finds a forward by the
+forwarded text.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
 tests/artifacts/ (desktop-forward.png: the dialog; phone-forward.png: the card).
@@ -13,7 +14,10 @@ tests/artifacts/ (desktop-forward.png: the dialog; phone-forward.png: the card).
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,7 +32,9 @@ from tests.browser.conftest import (
     register_and_login,
 )
 from tests.browser.test_changes import menu_action
+from tests.browser.test_files import file_chip
 from tests.browser.test_web import Session, log_in, open_session, shot
+from tests.http.test_uploads import multipart
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -45,18 +51,34 @@ def scene(daemon: Daemon) -> None:
         ann.request("create_room", room=room, topic="")
     ann.request("create_room", room="secret", topic="", private=True)
     others = {}
+    tokens = {}
     for name in ("Bob", "carol"):
-        other = LineClient(daemon.tcp_port, register_and_login(daemon.url, name))
+        tokens[name] = register_and_login(daemon.url, name)
+        other = LineClient(daemon.tcp_port, tokens[name])
         for room in ("general", "design"):
             other.request("join", room=room)
         others[name] = other
     ann.request("invite", room="secret", user="Bob")
     bob = others["Bob"]
-    bob.request("send", room="secret", text=SECRET, nonce="secret-1")
+    bob.request("send", room="secret", text=SECRET, nonce="secret-1",
+                files=[upload(daemon, tokens["Bob"], "secret", b"launch at dawn\n", "plan.txt")])
     last = bob.request("send", room="general", text=DEPLOY, nonce="deploy-1")
     ann.request("read", room="general", seq=last["seq"])
     for client in (ann, *others.values()):
         client.close()
+
+
+def upload(daemon: Daemon, token: str, room: str, data: bytes, name: str) -> int:
+    """Upload `data` as `name` to `room` (POST /api/rooms/{room}/files); its file id."""
+    body, headers = multipart(data, filename=name)
+    request = urllib.request.Request(f"{daemon.url}/api/rooms/{room}/files", data=body,
+                                     method="POST", headers={"Authorization": f"Bearer {token}",
+                                                             **dict(headers)})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+        file_id = json.load(response)["file"]["id"]
+    assert isinstance(file_id, int)
+    return file_id
 
 
 def original(page: Page, text: str) -> Locator:
@@ -188,6 +210,13 @@ def test_forward_to_a_room_and_to_a_new_group(
     secret = forwards(carol.page).filter(has_text=SECRET)
     expect(secret.locator(".forward-from")).to_have_text("Forwarded from Bob")
     expect(secret.locator(".forward-source")).to_have_count(0)
+    # Its file is the forward's own: Carol, not in #secret, downloads it.
+    plan = file_chip(secret, "plan.txt")
+    expect(plan).to_be_visible()
+    href = plan.get_attribute("href")
+    assert href
+    assert carol.page.request.get(urllib.parse.urljoin(daemon.url, href)).text() \
+        == "launch at dawn\n"
     expect(forwards(carol.page)).to_have_count(2)
 
     # The thread panel draws the card too (the forward as a thread's root).
