@@ -6,7 +6,7 @@ phone) shows the forward's comment and under it the card ("Forwarded from Bob", 
 which opens the original, the text, whose @carol is not Carol's mention); a refusal keeps the
 dialog open with the reason; a message of a private room is forwarded without its room, its
 file the forward's own; the thread panel draws the card, and search finds a forward by the
-forwarded text.
+forwarded text. A forward whose reply was lost is sent again with its nonce, and stored once.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
 tests/artifacts/ (desktop-forward.png: the dialog; phone-forward.png: the card).
@@ -19,6 +19,7 @@ import re
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -238,3 +239,67 @@ def test_forward_to_a_room_and_to_a_new_group(
                         '.search-forwarded')).to_have_count(0)
     for someone in (ann, carol):
         assert someone.errors == [] and someone.dialogs == [], (someone.errors, someone.dialogs)
+
+
+def losing_the_reply(page: Page, op: str, sent: list[dict[str, Any]]) -> None:
+    """Route `page`'s WebSocket through the test: its `op` requests are recorded in `sent`; the
+    server's reply to the first one is left out and the connection closed then (the server did
+    it, the page does not know). As test_remind.py's, for any request."""
+    lost = [False]
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(payload: str | bytes) -> None:
+            if isinstance(payload, str):
+                sent.extend(frame for line in payload.split("\n") if line.strip()
+                            if (frame := json.loads(line)).get("op") == op)
+            server.send(payload)
+
+        def from_server(payload: str | bytes) -> None:
+            if not lost[0] and sent and isinstance(payload, str):
+                lines = payload.split("\n")
+                for n, line in enumerate(lines):
+                    if line.strip() and json.loads(line).get("id") == sent[0]["id"]:
+                        lost[0] = True
+                        if kept := "\n".join(lines[:n]).strip():
+                            ws.send(kept + "\n")
+                        ws.close()
+                        return
+            ws.send(payload)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+
+def test_a_forward_whose_reply_was_lost_is_sent_again_and_stored_once(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """The connection drops after the server stored ann's forward, before its reply: back
+    online, the page sends the same request again (the same nonce); the server answers it as
+    the first, the dialog closes with its confirmation, and #design holds one forward."""
+    scene(daemon)
+    session = open_session(sessions, browser, DESKTOP)
+    page = session.page
+    sent: list[dict[str, Any]] = []
+    losing_the_reply(page, "forward", sent)
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# design")
+    page.locator('#room-list li[data-room="general"] button').click()
+    menu_action(page, original(page, DEPLOY), "Forward…")
+    dialog = forward_dialog(page)
+    choose(page, "design")
+    page.locator("#forward-text").fill("once only")
+    dialog.get_by_role("button", name="Forward", exact=True).click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#toasts .toast", has_text="Forwarded to #design.")).to_be_visible()
+    page.locator('#room-list li[data-room="design"] button').click()
+    expect(forwards(page)).to_have_count(1)
+    expect(forwards(page).locator(":scope > .msg-body > .msg-text")).to_have_text("once only")
+    assert len(sent) == 2, sent
+    assert sent[0]["nonce"] == sent[1]["nonce"] and sent[0]["id"] != sent[1]["id"]
+    assert {k: v for k, v in sent[0].items() if k != "id"} == {
+        k: v for k, v in sent[1].items() if k != "id"}
+    assert session.errors == []
