@@ -9,7 +9,8 @@ file the forward's own; the thread panel draws the card, and search finds a forw
 forwarded text. A forward whose reply was lost is sent again with its nonce, and stored once.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
-tests/artifacts/ (desktop-forward.png: the dialog; phone-forward.png: the card).
+tests/artifacts/ (desktop-forward.png and phone-forward-dialog.png: the dialog;
+desktop-forwarded.png and phone-forward.png: the card).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tests.browser.conftest import (
 )
 from tests.browser.test_changes import menu_action
 from tests.browser.test_files import file_chip
+from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_web import Session, log_in, open_session, shot
 from tests.http.test_uploads import multipart
 
@@ -148,6 +150,7 @@ def test_forward_to_a_room_and_to_a_new_group(
     page.locator("#forward-to").press("Enter")
     expect(dialog.locator(".pick-chip")).to_have_text([re.compile("^#design")])
     page.locator("#forward-text").fill("FYI for the release")
+    assert axe_serious(page) == []
     shot(page, artifacts, "desktop-forward")
     page.locator("#forward-text").press("Enter")
     expect(dialog).to_be_hidden()
@@ -156,6 +159,9 @@ def test_forward_to_a_room_and_to_a_new_group(
     toast.get_by_role("button", name="Go there").click()
     expect(page.locator("#conv-title")).to_have_text("# design")
     expect(forwards(page)).to_have_count(1)
+    expect(forwards(page).locator(".forward-card .forward-from")).to_have_text(
+        "Forwarded from Bob")
+    shot(page, artifacts, "desktop-forwarded")
 
     # Carol, on her phone, in #design: the comment, and the card under it.
     open_room(carol.page, '#room-list li[data-room="design"] button')
@@ -171,6 +177,12 @@ def test_forward_to_a_room_and_to_a_new_group(
     expect(card.locator(".mention.me")).to_have_count(0)
     expect(forward).not_to_have_class(re.compile(r"\bmentions-me\b"))
     shot(carol.page, artifacts, "phone-forward")
+    # The dialog on a phone (for its picture): a forward's preview is what it forwards.
+    menu_action(carol.page, forward, "Forward…")
+    expect(forward_dialog(carol.page).locator(".forward-preview")).to_contain_text(DEPLOY)
+    shot(carol.page, artifacts, "phone-forward-dialog")
+    carol.page.keyboard.press("Escape")
+    expect(forward_dialog(carol.page)).to_be_hidden()
     # "in #general" opens the original there, highlighted.
     card.get_by_role("button", name="in #general: show the original message").click()
     expect(carol.page.locator("#conv-title")).to_have_text("# general")
@@ -180,6 +192,9 @@ def test_forward_to_a_room_and_to_a_new_group(
     page.locator('#room-list li[data-room="general"] button').click()
     menu_action(page, original(page, DEPLOY), "Forward…")
     choose(page, "bob")
+    choose(page, "dan")  # nobody the page knows: as typed
+    page.locator("#forward-to").press("Backspace")  # the empty box: the last one goes
+    expect(dialog.locator(".pick-chip")).to_have_text([re.compile("^Bob")])
     choose(page, "car")
     expect(dialog.locator(".pick-chip")).to_have_text([re.compile("^Bob"), re.compile("^carol")])
     dialog.get_by_role("button", name="Forward", exact=True).click()
@@ -192,6 +207,10 @@ def test_forward_to_a_room_and_to_a_new_group(
 
     # A refusal (nobody is called zed) keeps the dialog, with why; Escape closes it.
     menu_action(page, original(page, DEPLOY), "Forward…")
+    page.locator("#forward-to").fill("xyz")
+    page.locator("#forward-to").press("Escape")  # what was typed goes, the dialog stays
+    expect(page.locator("#forward-to")).to_have_value("")
+    expect(dialog).to_be_visible()
     page.locator("#forward-to").fill("@zed")
     expect(dialog.get_by_role("option")).to_have_text(["@zed"])
     page.locator("#forward-to").press("Enter")
