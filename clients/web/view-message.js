@@ -431,7 +431,7 @@ export class MessageView {
       view.canSave && view.message.deleted && view.saved ? item("Remove from saved", "saved",
         () => this.on().save(message.msg_id, false)) : null,
       canForward(view) ? item("Forward…", "forward", () => this.on().forward(
-        opener.closest("li")?.dataset.room, message.msg_id, opener)) : null,
+        opener.closest("li")?.dataset.room, message.msg_id)) : null,
       view.canClosePoll ? item("Close poll", "poll", () => this.on().closePoll(
         opener.closest("li")?.dataset.room, message.msg_id)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,

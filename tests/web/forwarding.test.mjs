@@ -9,6 +9,7 @@ import { test } from "node:test";
 import * as forwarding from "../../clients/web/forwarding.js";
 import { apply, openResult, SEEK_CONTEXT } from "../../clients/web/state.js";
 import { bodyOf } from "../../clients/web/alerts.js";
+import { namesOnScreen } from "../../clients/web/profiles.js";
 import { quoteFor, shownMessage } from "../../clients/web/select-messages.js";
 import { connected, message, requests, roomInfo } from "./fixtures.mjs";
 
@@ -266,3 +267,12 @@ test("a forward without a comment reads as what it forwards in a notification an
     const room = state.rooms.get("design");
     assert.equal(quoteFor(room, room.messages.get(2)).text, "Forwarded: the **build** is green");
   });
+
+test("the author of what a forward forwards is among the names whose profiles are asked", () => {
+  const state = page();
+  apply(state, message("general", 1, "carol", "fyi", { forwarded: { from: "zoe", ts: 5,
+    text: "x", room: null, seq: null } }));
+  state.current = "general";
+  assert.ok(namesOnScreen(state).includes("zoe"));
+  assert.ok(namesOnScreen(state).includes("carol"));
+});
