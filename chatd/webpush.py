@@ -315,6 +315,19 @@ def _reminder_title(room: str, sender: str, to: str | None) -> str:
     return "Reminder" if first == second == sender.lower() else f"Reminder: {sender}"
 #: What a poll's push text starts with (its question follows).
 POLL_PREFIX = "📊 Poll: "
+#: What a forward's push text starts with when it has no comment (the forwarded text follows).
+FORWARDED_PREFIX = "Forwarded: "
+
+
+def _text(message: Message) -> str:
+    """What a push says of ``message``'s words: its text; a poll's with
+    :data:`POLL_PREFIX`; a forward's comment, or without one :data:`FORWARDED_PREFIX` and
+    the forwarded text."""
+    if message.poll is not None:
+        return POLL_PREFIX + message.text
+    if message.forwarded is not None and not message.text.strip():
+        return FORWARDED_PREFIX + message.forwarded.text
+    return message.text
 
 
 def payload(message: Message, reason: str, to: str | None = None) -> bytes:
@@ -324,7 +337,8 @@ def payload(message: Message, reason: str, to: str | None = None) -> bytes:
     :data:`TEXT_CHARS` characters, cut with an ellipsis; ``""`` for a message of files only)
     and ``title``, a line for a notification. A group conversation is named by the people in
     it other than the sender, the user last as "you": "ann in bob, carol & you". A poll's
-    text reads "📊 Poll: " and its question."""
+    text reads "📊 Poll: " and its question; a forward's its comment, or without one
+    "Forwarded: " and the forwarded text."""
     sender, room = message.sender, message.room
     where = _conversation_title(room, sender, to) if is_group_room(room) else room
     if reason == "dm":
@@ -336,6 +350,5 @@ def payload(message: Message, reason: str, to: str | None = None) -> bytes:
     else:
         title = f"{sender} in {where}"
     return json.dumps({"room": room, "seq": message.seq, "from": sender, "kind": reason,
-                       "text": _clip(POLL_PREFIX + message.text if message.poll is not None
-                                     else message.text), "title": title},
+                       "text": _clip(_text(message)), "title": title},
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatd.errors import ChatError
-from chatd.storage import Message, Poll, PollOption, PushSubscription
+from chatd.storage import Forwarded, Message, Poll, PollOption, PushSubscription
 from chatd.webpush import (
     KEY_FILE,
     TEXT_CHARS,
@@ -220,6 +220,21 @@ def test_a_poll_pushes_its_question() -> None:
     assert json.loads(payload(message, "dm"))["text"] == "📊 Poll: Lunch day?"
     long = json.loads(payload(dataclasses.replace(message, text="x" * 500), "dm"))["text"]
     assert long.startswith("📊 Poll: x") and len(long) == TEXT_CHARS
+
+
+def test_a_forward_pushes_its_comment_or_what_it_forwards() -> None:
+    """A forward's push text is its comment; without one (empty or blank), "Forwarded: "
+    and the forwarded text (clipped as any text)."""
+    forwarded = Forwarded(sender="bob", ts=1, text="the build is green")
+    message = dataclasses.replace(_message("FYI"), forwarded=forwarded)
+    assert json.loads(payload(message, "dm"))["text"] == "FYI"
+    for empty in ("", "  "):
+        bare = dataclasses.replace(message, text=empty)
+        assert json.loads(payload(bare, "dm"))["text"] == "Forwarded: the build is green"
+    long = dataclasses.replace(message, text="", forwarded=dataclasses.replace(
+        forwarded, text="x" * 500))
+    text = json.loads(payload(long, "dm"))["text"]
+    assert text.startswith("Forwarded: x") and len(text) == TEXT_CHARS
 
 
 def test_a_group_conversation_is_named_by_its_people() -> None:

@@ -65,6 +65,7 @@ from chatd.protocol import (
     EditScheduled,
     EditUserGroup,
     FollowThread,
+    Forward,
     Hide,
     History,
     HistoryPage,
@@ -110,6 +111,7 @@ from chatd.protocol import (
     Who,
     default_notify,
     is_conversation,
+    normalise_room,
     normalise_user,
     parse_event,
 )
@@ -430,6 +432,42 @@ async def dm(client: ChatClient, arg: str) -> None:
     to = client.users_arg(user_arg)
     if to:
         await client.say(None, text, to=to)
+
+
+async def forward(client: ChatClient, arg: str) -> None:
+    """``/forward N TARGET [COMMENT]``: forward message [N] with a comment into a room
+    (``#general`` or ``general``) or a conversation (``@bob``, or ``@bob,carol``: a group
+    conversation, started by it). The forward comes back as a message of the target, as
+    everyone there sees it."""
+    first, _, rest = arg.strip().partition(" ")
+    target, _, comment = rest.strip().partition(" ")
+    number = message_number(first)
+    if number is None or not target:
+        client.screen.problem("usage: /forward N #ROOM|@USER[,USER...] [COMMENT]")
+        return
+    message = _numbered(client, number, "/forward")
+    if message is None:
+        return
+    if target.startswith("@"):
+        to = client.users_arg(target[1:])
+        if not to:
+            return
+        request = Forward(room=message.room, msg_id=message.msg_id, to=to,
+                          text=comment.strip(), nonce=uuid.uuid4().hex)
+    else:
+        try:
+            room = normalise_room(target.removeprefix("#"))
+        except InvalidName as exc:
+            client.screen.problem(f"/forward: {clean(target)!r}: {exc}")
+            return
+        request = Forward(room=message.room, msg_id=message.msg_id, to_room=room,
+                          text=comment.strip(), nonce=uuid.uuid4().hex)
+
+    async def on_ok(reply: Sent) -> None:
+        client.screen.notice(f"forwarded [{number}] to [{client.label(reply.room)}]")
+
+    # (not waited for: the next line does not depend on it, as for a message sent)
+    await client.ask("/forward", request, Sent, on_ok, wait=False)
 
 
 def split_path(arg: str) -> tuple[str, str] | None:
@@ -1849,6 +1887,8 @@ COMMANDS: dict[str, Command] = {
     "dm": Command(dm, "/dm USER[,USER...] TEXT",
                   "send a private message; to several people (bob,carol): a group "
                   "conversation, shown as [@bob,carol]"),
+    "forward": Command(forward, "/forward N #ROOM|@USER[,USER...] [COMMENT]",
+                       "forward message [N] into a room or a conversation, with a comment"),
     "upload": Command(upload, "/upload PATH [TEXT]", "send a file here, with TEXT"),
     "who": Command(who, "/who [ROOM] [AFTER]", "who is in the room, and online (a page "
                    "at a time in a large room: those after AFTER)"),

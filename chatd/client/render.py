@@ -47,6 +47,7 @@ __all__ = [
     "dnd_text",
     "excerpt",
     "file_spans",
+    "forwarded_spans",
     "human_size",
     "markdown",
     "message_spans",
@@ -476,14 +477,17 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
         spans.extend(replies_spans(message, number))
         return spans
     files = [file_spans(file, base_url) for file in message.files]
-    if files and not message.text.strip():
-        lines: list[Line] = files
+    # a forward: what it forwards, under its comment (and on its line without one)
+    forwarded = [] if message.forwarded is None else [forwarded_spans(message.forwarded)]
+    if (files or forwarded) and not message.text.strip():
+        lines: list[Line] = forwarded + files
     else:
         rendered = markdown(message.text, styled=styled,
                             me=me if _mentions_me(message, me) else None,
                             group=_group_style(message, me),
                             groups=_user_group_styles(message, me, groups))
-        lines = ([[]] if rendered.block_first else []) + rendered.lines + files
+        lines = (([[]] if rendered.block_first else []) + rendered.lines + forwarded
+                 + files)
     for index, line in enumerate(lines):
         if index:
             spans.append(Span(BODY_INDENT))
@@ -499,6 +503,16 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
     for preview in message.previews:
         spans += [Span("\n"), *preview_spans(preview)]
     return spans
+
+
+def forwarded_spans(forwarded: Mapping[str, Any]) -> Line:
+    """``↪ ann (#general): the forwarded text``: what a forward forwards, its room only
+    when it was told (a public room's); the text on one line, whole (unlike a quote's
+    excerpt: it is the message's content)."""
+    room = forwarded.get("room")
+    where = f" (#{clean(room)})" if isinstance(room, str) else ""
+    text = excerpt(str(forwarded.get("text", "")), 1 << 20)
+    return [Span(f"↪ {clean(str(forwarded.get('from', '')))}{where}: {text}", Style.DIM)]
 
 
 def poll_spans(poll: Mapping[str, Any], me: str) -> Line:

@@ -16,7 +16,7 @@ import trio
 from chatd.config import Config
 from chatd.server import Server
 from tests.client import Client, full_history, http, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import ann_and_bea_on_two_nodes, running
 from tests.e2e.test_files import download, upload
 from tests.helpers import make_config, search_caught_up
 
@@ -372,3 +372,19 @@ async def test_http_forward(daemon: Server, nursery: trio.Nursery) -> None:
     status, _ = await http(daemon.http_port, "POST", path, {"to_room": "general"})
     assert status == 401
     await _close(ann, bob, cat)
+
+
+async def test_a_forward_crosses_nodes(tmp_path: Path, database_dsn: str) -> None:
+    """A forward stored by one node reaches a member on another node with its
+    ``forwarded`` (the commit notice leaves it to be read, as a poll's message), once."""
+    async with ann_and_bea_on_two_nodes(tmp_path, database_dsn) as (ann, bea):
+        source = await ann.request("send", room="shared", text="over there", nonce="s1")
+        sent = await ann.request("forward", room="shared", msg_id=source["msg_id"],
+                                 to_room="shared", text="again", nonce="f1")
+        event = await bea.event("message", seq=sent["seq"])
+        assert event["text"] == "again" and event["forwarded"] == {
+            "from": "ann", "ts": source["ts"], "text": "over there", "room": "shared",
+            "seq": source["seq"]}
+        marker = await ann.request("send", room="shared", text="after", nonce="s2")
+        await bea.event("message", seq=marker["seq"])
+        assert not [e for e in bea.events if e.get("seq") == sent["seq"]]
