@@ -50,6 +50,7 @@
 import { mentions } from "./entries.js";
 import { displayName } from "./profiles.js";
 import { pollSummary } from "./polls.js";
+import { forwardedSummary } from "./forwarding.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 import { sameUser } from "./store.js";
 import { alertPlace, conversationLabel, isConversation, nameLabel } from "./conversations.js";
@@ -283,12 +284,14 @@ export function late(message, now) {
 
 /**
  * A notification's text: the message as plain text, cut to BODY_CHARS, or its files; a poll's
- * says so ("📊 Poll: question", as the server's push does).
+ * says so ("📊 Poll: question", as the server's push does); a forward without a comment says
+ * "Forwarded: " and the forwarded text (forwarding.js), as the server's push does.
  */
 export function bodyOf(message) {
   const text = typeof message.text === "string" ? excerpt(message.text, BODY_CHARS) : "";
   if (text && message.poll && !message.deleted) return excerpt(pollSummary(message), BODY_CHARS);
-  return text || filesSummary(message) || "New message";
+  return text || excerpt(forwardedSummary(message), BODY_CHARS) || filesSummary(message)
+    || "New message";
 }
 
 /**

@@ -55,6 +55,7 @@ import * as outbox from "./outbox.js";
 import { closePopup } from "./popup.js";
 import * as profiles from "./profiles.js";
 import * as readmarks from "./readmarks.js";
+import * as forwarding from "./forwarding.js";
 import * as reminders from "./reminders.js";
 import { nextTextChange, parseLocal, reminderProblem, shownItem } from "./saved.js";
 import { currentRoom, nextTypingChange, roomOrder } from "./select.js";
@@ -67,6 +68,7 @@ import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js";
 import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
+import { forwardFields } from "./view-forward.js";
 import { Connection, RequestError } from "./socket.js";
 import * as model from "./state.js";
 import { conversationName, nameLabel } from "./conversations.js";
@@ -79,6 +81,9 @@ const READ_THREAD_MS = 400; // a thread seen is told read once its replies stop 
 const SEEN_SAVE_MS = 1000; // what the page saw of its rooms is saved at most this often
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const TAB_KEY = "chatd.tab"; // sessionStorage: this tab's name (see followTab)
+// Where a message opened from outside every side panel (a forward's source, its destination)
+// is opened from: no panel to close.
+const NO_PANEL = Object.freeze({ itemOpened: () => {} });
 
 export class Controller {
   constructor(views) {
@@ -346,6 +351,10 @@ export class Controller {
       save: (msgId, on) => this.act(model.saveMessage, { room: this.state.current, msgId, on,
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
+      forward: whenOnline((room, msgId) => this.forwardMessage(room, msgId)),
+      // A forwarded message's source (a public room's message, by its seq).
+      openSource: (room, seq, panel = NO_PANEL) => this.openResult({ room, msg_id: null, seq },
+        panel),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
       copyLink: (room, message) => this.copyLink(room ?? this.state?.current, message),
       // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
@@ -1036,6 +1045,67 @@ export class Controller {
         } catch (error) {
           throw new Error(reminders.refusal(error));
         }
+      },
+    });
+  }
+
+  /**
+   * "Forward…" (a message's menu): the "Forward message" dialog (view-forward.js) sends
+   * `forward` (forwarding.js) and stays open until the server answers: a refusal shows in it,
+   * a connection lost before the reply sends the same request (its nonce) again once the page
+   * is back online (Cancel gives up waiting), as "New reminder" does. Once forwarded, the
+   * dialog closes and a toast says where, with a button to go there.
+   */
+  forwardMessage(name, msgId) {
+    if (!this.state) return;
+    const message = model.messageHeld(this.state, name, msgId);
+    if (!message) return;
+    const forward = forwarding.newForward(name, msgId);
+    const form = forwardFields(this.state, name, message);
+    let open = true;
+    $("dialog").addEventListener("close", () => {
+      open = false;
+    }, { once: true });
+    const backOnline = () => new Promise((resolve) => {
+      if (!open) {
+        resolve(false);
+        return;
+      }
+      form.waiting(true);
+      const done = (online) => {
+        $("dialog").removeEventListener("close", gaveUp);
+        this.welcomeWaiters.delete(welcomed);
+        form.waiting(false);
+        resolve(online);
+      };
+      const welcomed = () => done(true);
+      const gaveUp = () => done(false);
+      $("dialog").addEventListener("close", gaveUp, { once: true });
+      this.welcomeWaiters.add(welcomed);
+    });
+    this.views.dialogs.open({
+      title: "Forward message",
+      ok: "Forward",
+      fields: form.fields,
+      submit: async () => {
+        if (!this.state) throw new Error("Not logged in.");
+        const target = form.target();
+        const made = forwarding.forwardRequest(forward, { target, text: form.text(),
+          fresh: newNonce, max: this.state.maxText });
+        if (made.problem) throw new Error(made.problem);
+        const label = forwarding.targetLabel(this.state, target);
+        let reply;
+        try {
+          reply = await forwarding.sendForward(made.fields, { ask: (op, fields) => (this.online
+            ? this.conn.request(op, fields)
+            : Promise.reject(Object.assign(new Error("not connected"), { code: "disconnected" }))),
+          backOnline });
+        } catch (error) {
+          throw new Error(forwarding.refusal(error));
+        }
+        const done = forwarding.confirmation(reply, { label, me: this.state.me });
+        toast(done.text, done.room ? { label: "Go there", run: () => this.openResult({
+          room: done.room, msg_id: reply.msg_id, seq: reply.seq }, NO_PANEL) } : null);
       },
     });
   }

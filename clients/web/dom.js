@@ -83,8 +83,8 @@ export function drawKeyed(list, items) {
 }
 
 const TOAST_MS = 5000;
+const TOAST_ACTION_MS = 10000; // a toast with a button: time to reach it
 
-/** Say something in passing, at the bottom of the page, for a few seconds. */
 const SVG = "http://www.w3.org/2000/svg";
 
 /** An inline SVG icon of one path (`d`), decorative: hidden from screen readers. */
@@ -98,10 +98,18 @@ export function svgIcon(d) {
   return svg;
 }
 
-export function toast(text) {
-  const item = h("div", { class: "toast" }, text);
+/**
+ * Say something in passing, at the bottom of the page, for a few seconds; with `action`
+ * ({label, run}), a button after the words that runs it (and the toast stays a little longer).
+ */
+export function toast(text, action = null) {
+  const item = h("div", { class: `toast${action ? " with-action" : ""}` }, text,
+    action ? h("button", { type: "button", class: "toast-action", onclick: () => {
+      item.remove();
+      action.run();
+    } }, action.label) : null);
   $("toasts").append(item);
-  setTimeout(() => item.remove(), TOAST_MS);
+  setTimeout(() => item.remove(), action ? TOAST_ACTION_MS : TOAST_MS);
 }
 
 /** One of eight colour classes for a user name, stable across sessions. */

@@ -63,7 +63,7 @@ export function normalise(message) {
   if (message.deleted === true) {
     if (message.text === "" && !message.reactions && !message.mentions && !message.files
         && !message.previews && message.edited_ts === undefined && message.pinned === undefined
-        && message.poll === undefined) {
+        && message.poll === undefined && message.forwarded === undefined) {
       return message;
     }
     return tombstone(message, revOf(message));
@@ -281,7 +281,7 @@ function pinOf(pinned) {
 function tombstone(message, rev) {
   const {
     reactions: _r, mentions: _m, edited_ts: _e, text: _t, files: _f, previews: _p, pinned: _n,
-    poll: _o, ...rest
+    poll: _o, forwarded: _w, ...rest
   } = message;
   return { ...rest, text: "", deleted: true, rev };
 }

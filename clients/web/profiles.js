@@ -285,8 +285,8 @@ export function prune(cache, now) {
 
 /**
  * The user names the page shows that it may name by a display name: the open room's
- * authors (and those its replies quote, and who is typing there), the authors of the
- * search's results, the peers of the conversations in the sidebar, and the contacts (the welcome lists them without their
+ * authors (and those its replies quote, those its forwards forward, and who is typing there),
+ * the authors of the search's results (and of what they forward), the peers of the conversations in the sidebar, and the contacts (the welcome lists them without their
  * profiles; later pages of `contacts`, and `who`'s members, come with theirs).
  */
 export function namesOnScreen(state) {
@@ -300,6 +300,7 @@ export function namesOnScreen(state) {
     for (const message of room.messages.values()) {
       if (typeof message.from === "string") names.add(message.from);
       if (message.quote && typeof message.quote.from === "string") names.add(message.quote.from);
+      addForwarded(names, message);
       // A thread's root shows its latest repliers (threads.js).
       if (message.replies && Array.isArray(message.replies.users)) {
         for (const user of message.replies.users) if (typeof user === "string") names.add(user);
@@ -311,11 +312,21 @@ export function namesOnScreen(state) {
   const thread = state.threadPanel;
   for (const message of thread && thread.root ? [thread.root, ...thread.items] : []) {
     if (typeof message.from === "string") names.add(message.from);
+    addForwarded(names, message);
   }
   for (const result of state.search.results) {
     if (typeof result.from === "string") names.add(result.from);
+    addForwarded(names, result);
   }
   return [...names];
+}
+
+/** The author of what a forward forwards (forwarding.js: its card names them). */
+function addForwarded(names, message) {
+  const { forwarded } = message;
+  if (forwarded && typeof forwarded === "object" && typeof forwarded.from === "string") {
+    names.add(forwarded.from);
+  }
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",

@@ -7,6 +7,7 @@ import { moderates } from "./admin.js";
 import { suggestions as emojiSuggestions } from "./emoji.js";
 import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
+import { forwardedSummary } from "./forwarding.js";
 import { mentionMatches } from "./profiles.js";
 import { pollOf, shownPoll } from "./polls.js";
 import { shownItem } from "./saved.js";
@@ -205,7 +206,8 @@ export function quoteFor(room, message) {
   if (original) {
     return { msgId: message.reply_to, from: original.from, deleted: Boolean(original.deleted),
       text: original.deleted ? ""
-        : [...(original.text || filesSummary(original))].slice(0, QUOTE_CHARS).join(""),
+        : [...(original.text || forwardedSummary(original) || filesSummary(original))]
+          .slice(0, QUOTE_CHARS).join(""),
       held: true };
   }
   const quote = message.quote && typeof message.quote === "object" ? message.quote : {};

@@ -152,6 +152,7 @@ export const GAP_PAGE = 500; // messages per page when filling a gap
 export const SEEK_PAGE = 200; // entries per page when paging back to a reply's original
 export const SEEK_MAX = 500; // the largest page when paging back to a message of known seq
 export const SEEK_CONTEXT = 20; // entries shown before a message paged back to by its seq
+const SEEK_BY_SEQ = "by seq"; // room.seeking for a message known by its seq alone (openResult)
 // The request that refreshes the user's rooms: only theirs (the public list is paged and
 // browsed apart, see browse.js); its reply asks for the next page while there is one.
 export const ROOMS_REFRESH = Object.freeze({ op: "rooms", joined: true });
@@ -1803,7 +1804,8 @@ export function clearSearch(state) {
 
 /**
  * Open a search result (or a notification): room `room` at message `msgId` (seq `seq`, when
- * known), shown and highlighted once it is held, paging back to it if needed. A thread's reply
+ * known; or by `seq` alone, msgId null: a forwarded message's source), shown and highlighted
+ * once it is held, paging back to it if needed. A thread's reply
  * the room does not show (held so, or a result with `thread` and no `broadcast`) opens its
  * thread in the panel instead, and the room at the thread's root when held.
  */
@@ -1811,6 +1813,20 @@ export function openResult(state, { room: name, msgId, seq = null, thread = null
   broadcast = false }) {
   const room = state.rooms.get(name);
   if (!room || room.draft) return [{ toast: `You are not a member of ${name} any more.` }];
+  if (!Number.isSafeInteger(msgId) && isSeq(seq)) {
+    // Known by its seq alone (a forwarded message's source): by its msg_id once held.
+    const atSeq = room.messages.get(seq);
+    if (atSeq && Number.isSafeInteger(atSeq.msg_id)) {
+      return openResult(state, { room: name, msgId: atSeq.msg_id, seq, thread, broadcast });
+    }
+    const effects = selectRoom(state, name);
+    room.seeking = SEEK_BY_SEQ;
+    room.seekSeq = seq;
+    if (room.loaded) return [...effects, ...seekOlder(state, room)];
+    if (room.loading) return effects;
+    room.seeking = null;
+    return [...effects, { toast: "Not connected: the message cannot be loaded now." }];
+  }
   if (!Number.isSafeInteger(msgId)) return selectRoom(state, name);
   const effects = selectRoom(state, name);
   // A reply the room's timeline does not show: its thread opens, at its root when held.
@@ -2505,6 +2521,11 @@ function panelItem(state, room, msgId) {
     ? threading.itemOf(state.threadPanel, msgId) : undefined;
 }
 
+/** Message `msgId` of room `name` as the page holds it (the room, or a panel), or undefined. */
+export function messageHeld(state, name, msgId) {
+  return heldMessage(state, state.rooms.get(name), msgId);
+}
+
 /** Message `msgId` of `room` as held by the room, or else by a panel, or undefined. */
 function heldMessage(state, room, msgId) {
   return room ? room.byMsgId(msgId) || panelItem(state, room, msgId) : undefined;
@@ -2625,6 +2646,10 @@ function settle(state, room) {
     }
   }
   if (room.replyTo !== null && room.byMsgId(room.replyTo)?.deleted) room.replyTo = null;
+  if (room.seeking === SEEK_BY_SEQ && room.messages.has(room.seekSeq)) {
+    // Sought by its seq (openResult): found, it is sought by its msg_id from here on.
+    room.seeking = room.messages.get(room.seekSeq).msg_id ?? null;
+  }
   if (room.seeking !== null && room.byMsgId(room.seeking)) {
     state.jump = { room: room.name, msgId: room.seeking, tick: state.jump.tick + 1 };
     room.seeking = null;

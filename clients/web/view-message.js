@@ -14,6 +14,8 @@
 // A message the person saved for later says so on a line above it, at its left as "Pinned by"
 // is (the hover toolbar covers the top right corner), "Overdue" too when its reminder is; its
 // menu saves it or removes it, and sets a reminder (view-saved.js's presets).
+// A forward (forwarding.js) shows its comment as its text and under it the card of what it
+// forwards (view-forward.js); any message but a poll offers "Forward…" in its menu.
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
 // again only when what it shows changed (a signature of it), so that focus, an edit in progress
@@ -33,6 +35,8 @@ import { avatarOf, displayName, shownUser, statusWords } from "./profiles.js";
 import { avatar, setPicture } from "./view-avatar.js";
 import { lengthNote } from "./textlimit.js";
 import { previewCard } from "./view-preview.js";
+import { canForward, forwardedOf } from "./forwarding.js";
+import { forwardCard } from "./view-forward.js";
 import { PIN_ICON } from "./view-pins.js";
 import { pollCard } from "./view-poll.js";
 import { summaryText } from "./threads.js";
@@ -59,6 +63,7 @@ const ICONS = {
   poll: "M5 20V10M12 20V4M19 20v-7",
   link: "M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 "
     + "5.7 5.7l1-1",
+  forward: "M14 5l6 6-6 6M20 11H10a6 6 0 0 0-6 6v2",
 };
 
 function icon(name) {
@@ -116,7 +121,10 @@ export class MessageView {
     // (And a root's "last reply 5 min ago", which changes with the time alone: controller.js
     // renders when it does.)
     // (So may a change to a user group it names: its pill's title, whether it covers the reader.)
+    const forwarded = forwardedOf(row.message); // (its author's name and picture too)
     const sig = `${signature(view)}${JSON.stringify(author)}|${state.customEmoji.version}|${
+      forwarded ? JSON.stringify([forwarded, displayName(state.profiles, forwarded.from),
+        avatarOf(state.profiles, forwarded.from)]) : ""}|${
       row.message.user_groups ? state.userGroups.version : 0}${
       view.replies && !this.inThread ? `|${summaryText(row.message, clock.now())}` : ""}`;
     if (node.chatdSig === sig) return;
@@ -158,7 +166,11 @@ export class MessageView {
         message.user_groups ? state.userGroups.version : 0],
       () => (view.editing ? this.editor(view, state.maxText)
         : view.poll ? null : text(view, state.me, state.customEmoji.byName,
-          view.saving ? null : pillsFor(state.userGroups, message, state.me)))],
+          view.saving ? null : pillsFor(state.userGroups, message, state.me), forwarded))],
+      ["forwarded", forwarded ? [forwarded, displayName(state.profiles, forwarded.from),
+        avatarOf(state.profiles, forwarded.from), state.customEmoji.version] : null,
+      () => (forwarded ? forwardCard(forwarded, state,
+        (room, seq) => this.on().openSource(room, seq)) : null)],
       ["poll", view.poll && !view.editing ? [view.poll, view.canVote, view.text,
         message.mentions || null, state.customEmoji.version,
         message.user_groups ? state.userGroups.version : 0, view.poll.options.map((o) => o.voters
@@ -420,6 +432,8 @@ export class MessageView {
       () => this.on().remind(message.msg_id, opener)) : null,
       view.canSave && view.message.deleted && view.saved ? item("Remove from saved", "saved",
         () => this.on().save(message.msg_id, false)) : null,
+      canForward(view) ? item("Forward…", "forward", () => this.on().forward(
+        opener.closest("li")?.dataset.room, message.msg_id)) : null,
       view.canClosePoll ? item("Close poll", "poll", () => this.on().closePoll(
         opener.closest("li")?.dataset.room, message.msg_id)) : null,
       // The address that opens the page at this message (webpush.js messageUrl).
@@ -627,9 +641,10 @@ function reactionFace(state, emoji) {
     : h("span", { class: "emoji", "aria-hidden": "true" }, emoji);
 }
 
-function text(view, me, emoji, userGroups = null) {
+function text(view, me, emoji, userGroups = null, forwarded = null) {
   if (view.deleted) return h("div", { class: "msg-text deleted-text" }, "This message was deleted");
-  if (!view.text.trim() && view.files.length && !view.saving) return null; // the files say it all
+  // The files say it all; a forward without a comment is its card alone.
+  if (!view.text.trim() && (view.files.length || forwarded) && !view.saving) return null;
   // While an edit is on its way, the server has not said whom the new text mentions.
   const mentions = view.saving ? null : view.message.mentions || [];
   const group = view.saving ? null : view.message.group || null;

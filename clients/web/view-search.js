@@ -1,7 +1,8 @@
 // The search panel: a search box (opened from the sidebar's "Search messages" or with "/"), a
 // short help on the query syntax, the results newest first (room, sender, time, and the
 // matched words highlighted from the result's snippet segments, as text: never markup), and
-// "More results". A result opens its room at the message. Renders from the state (search.js).
+// "More results"; a forward says whose message it forwards. A result opens its room at the
+// message. Renders from the state (search.js).
 //
 // On a wide screen the panel is a column of its own, in the place of the member list, and stays
 // open while results are opened beside it; on narrower screens it covers the conversation and
@@ -9,6 +10,7 @@
 
 import { placeLabel } from "./alerts.js";
 import { $, formatDay, formatFull, formatTime, h } from "./dom.js";
+import { forwardedOf } from "./forwarding.js";
 import { displayName } from "./profiles.js";
 import { segments, statusText, SYNTAX } from "./search.js";
 import { SidePanel } from "./view-panel.js";
@@ -68,6 +70,7 @@ export class SearchView extends SidePanel {
 
   resultItem(result, state) {
     const where = placeLabel(state, result.room);
+    const forwarded = forwardedOf(result); // (found by its comment or by what it forwards)
     const text = h("span", { class: "result-text" }, segments(result).map((part) => (part.hit
       ? h("mark", {}, part.text) : part.text)));
     return h("li", {},
@@ -81,6 +84,8 @@ export class SearchView extends SidePanel {
         h("strong", { class: "result-from" }, displayName(state.profiles, result.from)),
         Number.isFinite(result.ts) ? h("time", { title: formatFull(result.ts) },
           `${formatDay(result.ts)} ${formatTime(result.ts)}`) : null),
+      forwarded ? h("span", { class: "search-forwarded" }, "↪ Forwarded from ",
+        displayName(state.profiles, forwarded.from)) : null,
       text));
   }
 }

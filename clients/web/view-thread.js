@@ -56,6 +56,9 @@ export class ThreadView extends SidePanel {
       // "Reply" in the panel answers in the thread: its box takes the focus.
       reply: () => $("thread-text").focus(),
       openThread: () => {},
+      // A forward's source opens as a result does from a side panel (closing this one on a
+      // narrow screen).
+      openSource: (room, seq) => this.conversation().openSource(room, seq, this),
     });
     this.files = new FilesView(panelHandlers);
     this.message = new MessageView(panelHandlers, this.files, { inThread: true });

@@ -1,0 +1,262 @@
+// Forwarding a message (Slack's "Share message", Mattermost's "Forward"), the pure part: the
+// "Forward message" dialog's destination chooser, the `forward` request it sends, its resend
+// after a lost reply, the words for a refusal and for the confirmation, and how a forwarded
+// message's card reads its `forwarded` field (docs/protocol.md, "Forwarding"). No DOM, no I/O:
+// tests/web/forwarding.test.mjs runs it under node.
+//
+// The destination is one room or conversation the page holds (`to_room`), or people (`to`, as
+// `dm`'s: one name a 1:1, several a group conversation, created by the forward as `dm` creates
+// it). Choosing a room replaces the people chosen, choosing a person replaces a room; people
+// add up to the server's limit (conversations.js MAX_OTHERS).
+//
+// The nonce: one per dialog and request. The same request again (the same destination and
+// comment: pressed again after a refusal, or sent again after the connection dropped before
+// the reply) keeps it, so the server stores the forward once; another destination or comment
+// takes a fresh one. A lost reply is sent again, unchanged, once the page is back online, as
+// reminders.js does.
+
+import {
+  conversationLabel, isConversation, knownPeople, MAX_PEOPLE, nameLabel, othersOf, pick, pickSuggestions,
+  sortNames,
+} from "./conversations.js";
+import { displayName } from "./profiles.js";
+import { sameUser } from "./store.js";
+import { MAX_TEXT_CHARS, textLength } from "./textlimit.js";
+
+/** Errors after which the same request is sent again once online (the outcome is unknown). */
+const RESEND = new Set(["disconnected", "shutting_down"]);
+
+/** How many destinations the chooser lists at most. */
+export const MOST_CHOICES = 8;
+
+const USER = /^@?[A-Za-z0-9_.-]{1,32}$/;
+
+/**
+ * What a message forwards, from its `forwarded` field: {from, ts, text, room, seq} with `room`
+ * and `seq` null unless both were given (a public source), or null for a message that forwards
+ * nothing (or a deleted one: its forwarded words went with it).
+ */
+export function forwardedOf(message) {
+  const held = message && !message.deleted ? message.forwarded : null;
+  if (!held || typeof held !== "object" || typeof held.from !== "string") return null;
+  const room = typeof held.room === "string" && held.room && Number.isSafeInteger(held.seq)
+    && held.seq > 0 ? held.room : null;
+  return {
+    from: held.from,
+    ts: Number.isFinite(held.ts) ? held.ts : null,
+    text: typeof held.text === "string" ? held.text : "",
+    room,
+    seq: room === null ? null : held.seq,
+  };
+}
+
+/**
+ * What stands for a forward without a comment where one line of text is shown (a
+ * notification's body, a reply's quote): "Forwarded: " and the forwarded text, as the server's
+ * Web Push says it; "" for a message that forwards nothing.
+ */
+export function forwardedSummary(message) {
+  const held = forwardedOf(message);
+  return held ? `Forwarded: ${held.text}` : "";
+}
+
+/**
+ * Whether the menu of a message offers "Forward…": a stored message (an id), not deleted nor
+ * being deleted, not a poll (its votes belong to its room: the server refuses it).
+ */
+export function canForward(view) {
+  return Boolean(view) && Number.isSafeInteger(view.message.msg_id) && !view.deleted
+    && !view.deleting && !view.poll && !view.message.poll;
+}
+
+/** A dialog's forward of message `msgId` of room `room`: nothing chosen, nothing sent. */
+export function newForward(room, msgId) {
+  return { room, msgId, target: null, sent: null };
+}
+
+/**
+ * The destinations offered for `query` (what is typed in the "To" box): the rooms and
+ * conversations the page holds (not drafts, not archived) whose name or label matches, then
+ * the people it knows of (conversations.js knownPeople) whose login or display name does; when
+ * none does, a user name typed, as a person (one the page has not heard of; "@" before it
+ * leaves the rooms out). Each is {kind: "room" |
+ * "conversation" | "person", name (a room's name, a person's login), label}. What is chosen
+ * already is left out; at most `most`.
+ */
+export function destinations(state, query, { target = null, most = MOST_CHOICES } = {}) {
+  const typed = String(query || "").trim().toLowerCase();
+  const bare = typed.replace(/^[#@]/, "");
+  const chosenRoom = target && target.room ? target.room : null;
+  const people = target && target.people ? target.people : [];
+  const found = [];
+  const places = [...state.rooms.values()]
+    .filter((room) => !room.draft && !room.archived && room.name !== chosenRoom);
+  const rooms = places.filter((room) => !isConversation(room))
+    .filter((room) => !typed.startsWith("@") && (!bare || room.name.includes(bare)))
+    .sort((a, b) => rank(a.name, bare) - rank(b.name, bare) || compare(a.name, b.name))
+    .map((room) => ({ kind: "room", name: room.name, label: `#${room.name}` }));
+  const conversations = places.filter(isConversation)
+    .map((room) => ({ kind: "conversation", name: room.name,
+      label: conversationLabel(state.profiles, room, state.me, MAX_PEOPLE) }))
+    .filter((choice) => !typed.startsWith("#") && (!bare
+      || choice.label.toLowerCase().split(/[\s,]+/).some((word) => word.startsWith(bare))
+      || othersOf(state.rooms.get(choice.name), state.me)
+        .some((user) => user.toLowerCase().startsWith(bare))))
+    .sort((a, b) => compare(a.label, b.label));
+  found.push(...rooms, ...conversations);
+  if (bare && !typed.startsWith("#")) {
+    const known = pickSuggestions(knownPeople(state), bare, { me: state.me, picked: people,
+      cache: state.profiles, most });
+    found.push(...known.map((user) => ({ kind: "person", name: user,
+      label: personLabel(state.profiles, user) })));
+    if (!found.length && USER.test(typed)
+        && !sameUser(bare, state.me) && !people.some((user) => sameUser(user, bare))) {
+      found.push({ kind: "person", name: bare, label: bare });
+    }
+  }
+  return found.slice(0, most);
+}
+
+/** Names starting with what is typed come before those only holding it. */
+function rank(name, typed) {
+  return typed && name.startsWith(typed) ? 0 : 1;
+}
+
+function compare(a, b) {
+  return a.toLowerCase().localeCompare(b.toLowerCase());
+}
+
+function personLabel(cache, user) {
+  const shown = cache ? displayName(cache, user) : user;
+  return shown === user ? user : `${shown} (${user})`;
+}
+
+/**
+ * The destination after `choice` (one of `destinations`) is taken: {target, problem}. A room
+ * or conversation is the whole destination ({room}); a person joins the people chosen
+ * ({people}, replacing a room), unless they are the person themselves, chosen already, or
+ * one too many (conversations.js `pick`: the old target and why not).
+ */
+export function choose(target, choice, me) {
+  if (!choice) return { target, problem: null };
+  if (choice.kind !== "person") return { target: { room: choice.name }, problem: null };
+  const people = target && target.people ? target.people : [];
+  const result = pick(people, choice.name, me);
+  if (result.problem) return { target, problem: result.problem };
+  return { target: { people: result.picked }, problem: null };
+}
+
+/** The destination without `name` (a person chosen, or the room chosen): null when empty. */
+export function unchoose(target, name) {
+  if (!target) return null;
+  if (target.room) return target.room === name ? null : target;
+  const people = target.people.filter((user) => !sameUser(user, name));
+  return people.length ? { people } : null;
+}
+
+/**
+ * The destination's words: "#design", "Bob" (a 1:1's other), "Bob, Carol" (a group's others,
+ * by display name), or "" for none.
+ */
+export function targetLabel(state, target) {
+  if (!target) return "";
+  if (target.room) {
+    const room = state.rooms.get(target.room);
+    return room && isConversation(room)
+      ? conversationLabel(state.profiles, room, state.me, MAX_PEOPLE)
+      : nameLabel(target.room, state.me);
+  }
+  return sortNames(target.people.map((user) => (state.profiles
+    ? displayName(state.profiles, user) : user))).join(", ");
+}
+
+/**
+ * The `forward` request's fields for the dialog's destination and comment: {fields} (kept as
+ * sent), or {problem} (a sentence; nothing sent). `fresh()` gives a new nonce, asked only
+ * for another request than the last one sent; `max` is the message box's limit (the
+ * server's `max_text_chars`), which the comment counts against in code points.
+ */
+export function forwardRequest(forward, { target, text = "", fresh, max = MAX_TEXT_CHARS }) {
+  if (!target || (!target.room && !(target.people && target.people.length))) {
+    return { problem: "Choose where to forward the message." };
+  }
+  const comment = typeof text === "string" ? text.trim() : "";
+  const over = textLength(comment) - max;
+  if (over > 0) {
+    return { problem: `A comment holds at most ${max} characters: this one has ${over} too many.` };
+  }
+  const where = target.room ? { to_room: target.room }
+    : { to: target.people.length === 1 ? target.people[0] : [...target.people] };
+  const key = JSON.stringify([where, comment]);
+  const nonce = forward.sent && forward.sent.key === key ? forward.sent.nonce : fresh();
+  forward.sent = { key, nonce };
+  return { fields: { room: forward.room, msg_id: forward.msgId, ...where,
+    ...(comment ? { text: comment } : {}), nonce } };
+}
+
+/** Whether a `forward` refused with `error` is sent again, unchanged, once back online. */
+export function resends(error) {
+  return Boolean(error) && RESEND.has(error.code);
+}
+
+/**
+ * Send `fields` with `ask(op, fields)` (a promise of the reply, rejected with {code, message})
+ * until answered: a lost connection waits for `backOnline()` (a promise: true once the page is
+ * online again, false when the person gave up) and sends the same fields again. Resolves with
+ * the `ok` reply; rejects with the refusal, or with {code: "abandoned"}.
+ */
+export async function sendForward(fields, { ask, backOnline }) {
+  for (;;) {
+    try {
+      return await ask("forward", fields);
+    } catch (error) {
+      if (!resends(error)) throw error;
+    }
+    if (!(await backOnline())) {
+      throw Object.assign(new Error("The forward was not confirmed."), { code: "abandoned" });
+    }
+  }
+}
+
+/** A sentence for a person about a refused `forward` (the dialog shows it, and stays). */
+export function refusal(error) {
+  const code = error && error.code;
+  const message = error && typeof error.message === "string" ? error.message : "";
+  if (code === "not_forwardable") {
+    return "A poll cannot be forwarded: its votes belong to its room.";
+  }
+  if (code === "unknown_op") return "This server cannot forward messages.";
+  if (code === "rate_limited") return "Sending too fast: wait a moment and try again.";
+  if (code === "archived") return "That room is archived: nothing can be posted there.";
+  if (code === "quota_exceeded") {
+    return "Its files would take you past your quota of files: remove some of yours first.";
+  }
+  if (code === "forbidden") {
+    return message ? `You cannot forward it there: ${message}`
+      : "You cannot forward it there.";
+  }
+  if (code === "not_found") {
+    return message ? `Not forwarded: ${message}` : "Not forwarded: no such message or place.";
+  }
+  return message ? `Not forwarded: ${message}` : "The message could not be forwarded.";
+}
+
+/**
+ * What the confirmation says of the `ok` reply to a forward: {room (where it went), text
+ * ("Forwarded to #design")}; `label` is the destination's words as the dialog showed them
+ * (the room name the reply gives, as a name's label, without one).
+ */
+export function confirmation(reply, { label = "", me = null } = {}) {
+  const room = reply && typeof reply.room === "string" ? reply.room : null;
+  const words = label || (room ? nameLabel(room, me) : "");
+  return { room, text: words ? `Forwarded to ${words}.` : "Forwarded." };
+}
+
+/**
+ * Where a card's "in #general" leads: the room and seq of the source (a public room), or
+ * null (a private source: nothing said of it).
+ */
+export function sourceOf(forwarded) {
+  return forwarded && forwarded.room !== null ? { room: forwarded.room, seq: forwarded.seq }
+    : null;
+}
