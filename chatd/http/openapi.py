@@ -1927,7 +1927,7 @@ class _Builder:
                     tag="rooms", op_id="markFavourite",
                     parameters=[room_param],
                     ok=ok(200, "Marked.", self.sent(_FAVOURITE, ["room", "favourite"])),
-                    errors=(403, 404),
+                    errors=(400, 403, 404),
                 ),
                 "delete": self.op(
                     "Unmark a favourite",
@@ -1937,7 +1937,7 @@ class _Builder:
                     tag="rooms", op_id="unmarkFavourite",
                     parameters=[room_param],
                     ok=ok(200, "Unmarked.", self.sent(_FAVOURITE, ["room", "favourite"])),
-                    errors=(403, 404),
+                    errors=(400, 403, 404),
                 ),
             },
             "/api/rooms/{room}/messages/{msg_id}": {"delete": self.op(
