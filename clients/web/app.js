@@ -31,6 +31,7 @@
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
 //   select.js   what the views show, derived from the state; pure
+//   switcher.js  the quick switcher (Ctrl+K): what it lists and in which order; pure
 //   view-*.js   one view per region of the page, rendering from the state
 //   controller.js  frames and view events in, effects (requests, timers) out, then render
 //   socket.js, api.js  the WebSocket (replies matched by id, reconnects) and the HTTP API
@@ -64,6 +65,7 @@ import { SavedView } from "./view-saved.js";
 import { ScheduledView } from "./view-scheduled.js";
 import { SearchView } from "./view-search.js";
 import { SidebarView } from "./view-sidebar.js";
+import { SwitcherView } from "./view-switcher.js";
 import { ThreadView } from "./view-thread.js";
 import { ThreadsView } from "./view-threads.js";
 import { UserGroupsView } from "./view-usergroups.js";
@@ -73,6 +75,7 @@ const conversation = new ConversationView();
 const controller = new Controller({
   auth: new AuthView(),
   sidebar: new SidebarView(),
+  switcher: new SwitcherView(),
   conversation,
   members: new MembersView(),
   composer: new ComposerView(),

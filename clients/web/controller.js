@@ -43,7 +43,9 @@
 import * as alerts from "./alerts.js";
 import * as api from "./api.js";
 import * as clock from "./clock.js";
+import { commandsFor, planCommand } from "./commands.js";
 import { $, h, toast } from "./dom.js";
+import { messageUrl } from "./webpush.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
 import { Install } from "./install.js";
@@ -65,10 +67,10 @@ import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js";
 import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
-import { Connection } from "./socket.js";
+import { Connection, RequestError } from "./socket.js";
 import * as model from "./state.js";
-import { nameLabel } from "./conversations.js";
-import { nextSummaryChange } from "./threads.js";
+import { conversationName, nameLabel } from "./conversations.js";
+import { hiddenInRoom, nextSummaryChange } from "./threads.js";
 import * as tabs from "./tabs.js";
 import * as tabsStore from "./tabs-store.js";
 
@@ -97,10 +99,10 @@ export class Controller {
     this.blobs = new Map(); // upload key -> {blob, name, stop}: the files being attached
     this.savedUploads = null;
     this.savedDrafts = null;
-    this.pendingRoom = null; // a room to open once it is listed (openRoom)
+    this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
-      openRoom: (room) => this.openRoom(room),
+      openRoom: (room, at) => this.openRoom(room, at),
     });
     this.savedAlerts = null;
     this.lastSound = null; // when (ms) the chime last played (when no record is shared)
@@ -128,7 +130,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups,
+      saved, threads, scheduled, userGroups, switcher,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -145,6 +147,12 @@ export class Controller {
       addContact: whenOnline(() => dialogs.addContact()),
       logout: () => this.leave("", { revoke: true }),
       roomMenu: (name, opener, point) => alertsView.roomMenu(name, opener, point),
+    });
+    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does.
+    switcher.bind({
+      state: () => this.state,
+      openRoom: (name) => this.choose(model.selectRoom, name),
+      openPerson: (user) => this.choose(model.openConversation, [user]),
     });
     alertsView.bind({
       enableDesktop: async () => {
@@ -211,7 +219,7 @@ export class Controller {
     // "Create a poll" (the room's box and the thread panel's): its dialog, the poll through the
     // outbox as any message (`send(poll, nonce)` puts it there), the dialog waiting for its
     // outcome.
-    const createPoll = (send) => whenOnline(() => openPollDialog(dialogs, this.state.maxText,
+    const createPoll = (send) => whenOnline((prefill) => openPollDialog(dialogs, this.state.maxText,
       (poll) => {
         const nonce = newNonce();
         send(poll, nonce);
@@ -219,7 +227,12 @@ export class Controller {
           return Promise.reject(new Error("The poll cannot be sent here now."));
         }
         return extras.outcome(nonce);
-      }));
+      }, prefill));
+    this.pollDialogs = {
+      // (The thread's poll, as its button makes it; the room's, as the box's button.)
+      thread: (prefill) => thread.on.createPoll(prefill),
+      room: (prefill) => extras.on.createPoll(prefill),
+    };
     thread.bind({
       opened: (shown) => {
         closePopup(false);
@@ -240,6 +253,7 @@ export class Controller {
         return Boolean(this.state) && this.state.outbox !== before;
       },
       schedule: (text, sendAt) => this.schedule({ text, sendAt, thread: true }),
+      command: (text) => this.runCommand(text, "thread"),
       // A poll as a reply in the thread (to the room too when "Also send" is ticked).
       createPoll: createPoll(({ question, options, multiple }, nonce) => this.act(
         model.replyInThread, { text: question, poll: { options, multiple }, nonce,
@@ -333,6 +347,7 @@ export class Controller {
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
+      copyLink: (room, message) => this.copyLink(room ?? this.state?.current, message),
       // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
       openThread: (msgId) => {
         this.act(model.openThread, msgId);
@@ -399,6 +414,11 @@ export class Controller {
       schedule: (text, room, sendAt) => {
         if (!this.state || room !== this.state.current) return false;
         return this.schedule({ text, sendAt, thread: false });
+      },
+      // A slash command typed in the box: for the room it was typed in only.
+      command: (text, room) => {
+        if (!this.state || room !== this.state.current) return null;
+        return this.runCommand(text, "room");
       },
       typing: () => this.act(model.typed, clock.now()),
       draft: (room, text) => this.act(drafts.setDraft, room, text),
@@ -588,6 +608,7 @@ export class Controller {
     document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();
+    this.views.switcher.close();
     this.views.connection.clear();
     this.views.conversation.reset(null);
     this.views.composer.reset();
@@ -641,10 +662,14 @@ export class Controller {
     // The welcome measured the server's clock: everything after it reads the server's time.
     clock.follow(this.state.clockOffset);
     if (frame.op === "welcome") this.expireAt(this.session);
-    if (this.pendingRoom !== null && this.state.rooms.has(this.pendingRoom)) {
-      this.openRoom(this.pendingRoom);
+    const pending = this.pendingRoom;
+    if (pending !== null && this.state.rooms.has(pending.name)) {
+      this.openRoom(pending.name, pending.at);
     } else if (this.state.roomsListed && (!listed || frame.op === "welcome")) {
-      this.pendingRoom = null; // the whole list is in without it: nothing to open
+      // The whole list is in without it: a room's address opens nothing; a message's says why
+      // (a public room offers to join it, as a search result does).
+      this.pendingRoom = null;
+      if (pending !== null && pending.at !== null) this.openMessage(pending.name, pending.at);
     }
     if (frame.op === "welcome") {
       this.syncPush();
@@ -662,14 +687,42 @@ export class Controller {
     });
   }
 
-  /** Show room `name` (a notification was clicked, or the address named it): now if the
-   * state has it, else once it is listed (after the welcome, or on one of its pages). */
-  openRoom(name) {
-    if (this.state && this.state.rooms.has(name)) {
-      this.pendingRoom = null;
-      this.choose(model.selectRoom, name);
+  /**
+   * Show room `name` (a notification was clicked, or the address named it), at the message
+   * `at` names ({msgId, seq, thread}: webpush.js addressFromHash) if the address named one:
+   * now if the state has the room, else once it is listed (after the welcome, or on one of
+   * its pages).
+   */
+  openRoom(name, at = null) {
+    this.pendingRoom = null;
+    if (this.state && (this.state.rooms.has(name) || (at !== null && this.state.roomsListed))) {
+      // (A message of a room not held, the whole list in: the page says why it cannot show it.)
+      if (at === null) this.choose(model.selectRoom, name);
+      else this.openMessage(name, at);
     } else {
-      this.pendingRoom = name;
+      this.pendingRoom = { name, at };
+    }
+  }
+
+  /** Open the message an address named, highlighted, as a search result opens. */
+  openMessage(name, { msgId, seq, thread }) {
+    this.openResult({ room: name, msg_id: msgId, seq, thread },
+      { itemOpened: () => this.views.layout.roomChosen() });
+  }
+
+  /**
+   * Put the address of `message` of `room` on the clipboard ("Copy link"): with its seq, and
+   * its thread's root when the room's timeline leaves it out (a reply not sent to the room).
+   */
+  async copyLink(room, message) {
+    if (typeof room !== "string" || !message || !Number.isSafeInteger(message.msg_id)) return;
+    const address = messageUrl(location.href, room, message.msg_id, { seq: message.seq,
+      thread: hiddenInRoom(message) ? message.thread : null });
+    try {
+      await navigator.clipboard.writeText(address);
+      toast("Link copied.");
+    } catch {
+      toast(`The link could not be copied: ${address}`);
     }
   }
 
@@ -978,10 +1031,8 @@ export class Controller {
           timeZone: timeZone(), fresh: newNonce, max: this.state.maxText });
         if (made.problem) throw new Error(made.problem);
         try {
-          await reminders.sendReminder(made.fields, { ask: (op, fields) => (this.online
-            ? this.conn.request(op, fields)
-            : Promise.reject(Object.assign(new Error("not connected"), { code: "disconnected" }))),
-          backOnline });
+          await reminders.sendReminder(made.fields, { ask: (op, fields) => this.ask(op, fields),
+            backOnline });
         } catch (error) {
           throw new Error(reminders.refusal(error));
         }
@@ -1169,6 +1220,117 @@ export class Controller {
     }
   }
 
+  // -- slash commands (commands.js) ----------------------------------------------------------
+
+  /**
+   * The slash command `text` typed in a box (`box`: "room" or "thread"), carried out through
+   * the page's own operations: null when the text is a message to send as it is, else a
+   * promise of the outcome: {} (done: the box is emptied), {problem}, {note} or {help}
+   * (shown under the box; with a problem the text stays).
+   */
+  runCommand(text, box) {
+    if (!this.state) return null;
+    const plan = planCommand(text, { room: currentRoom(this.state),
+      profile: profiles.profileOf(this.state.profiles, this.state.me),
+      dndUntil: this.state.dndUntil ?? null, now: clock.now(), timeZone: timeZone(),
+      maxText: this.state.maxText || undefined });
+    return plan === null ? null : this.carry(plan, box);
+  }
+
+  async carry(plan, box) {
+    const { dialogs, layout, search } = this.views;
+    const offline = { problem: "Not connected right now: try again in a moment." };
+    const changed = (action, ...args) => {
+      const before = this.state.outbox;
+      this.act(action, ...args);
+      return Boolean(this.state) && this.state.outbox !== before;
+    };
+    const now = clock.now();
+    switch (plan.do) {
+      case undefined: return { problem: plan.problem };
+      case "send": {
+        const sent = box === "thread"
+          ? changed(model.replyInThread, { text: plan.text, nonce: newNonce(), now })
+          : changed(model.compose, { text: plan.text, nonce: newNonce(), now });
+        return sent ? {} : { problem: "It cannot be sent here now." };
+      }
+      case "ask": {
+        for (const { op, fields } of plan.requests) {
+          try {
+            await this.ask(op, fields);
+          } catch (error) {
+            return { problem: error.message };
+          }
+          if (op === "join") layout.roomChosen();
+        }
+        return {};
+      }
+      case "dialog": {
+        if (!this.online) return offline;
+        if (plan.name === "topic") dialogs.editTopic(this.state);
+        else if (plan.name === "leave") dialogs.confirmLeave(this.state);
+        else this.pollDialogs[box](plan.prefill);
+        return {};
+      }
+      case "dm": {
+        // Only into that conversation: were it not opened, the text would go to the room.
+        const name = conversationName(this.state.me, plan.users);
+        this.choose(model.openConversation, plan.users);
+        if (!this.state || name === null || this.state.current !== name) {
+          return { problem: "That conversation cannot be opened." };
+        }
+        if (plan.text && !changed(model.compose, { text: plan.text, nonce: newNonce(), now })) {
+          return { problem: "The conversation is open, but the text could not be sent." };
+        }
+        return {};
+      }
+      case "close":
+        if (!this.online) return offline;
+        this.act(model.closeConversation, plan.room);
+        return {};
+      case "notify":
+        if (!this.online) return offline;
+        this.act(model.setNotify, plan.room, plan.level);
+        return { note: plan.level === "none" ? "This room is muted: /unmute turns it back on."
+          : "This room's notifications are on again." };
+      case "dnd":
+        if (!this.online) return offline;
+        if (plan.off) this.act(model.resumeNotifications);
+        else this.act(model.pauseNotifications, { duration: plan.duration });
+        return {};
+      case "status":
+        try {
+          await this.ask("set_profile", plan.body);
+        } catch (error) {
+          return { problem: `Your status was not changed: ${error.message}` };
+        }
+        return {};
+      case "remind":
+        try {
+          await this.ask("remind", { text: plan.text, remind_at: plan.remindAt,
+            nonce: newNonce() });
+        } catch (error) {
+          return { problem: reminders.refusal(error) };
+        }
+        return { note: `Reminder set: ${new Date(plan.remindAt).toLocaleString()}. The Saved panel lists it.` };
+      case "poll": {
+        const poll = { options: plan.options, multiple: plan.multiple };
+        const sent = box === "thread"
+          ? changed(model.replyInThread, { text: plan.question, poll, nonce: newNonce(), now })
+          : changed(model.composePoll, { question: plan.question, ...poll, nonce: newNonce(),
+            now });
+        return sent ? {} : { problem: "The poll cannot be sent here now." };
+      }
+      case "search":
+        search.open();
+        $("search-input").value = plan.query;
+        this.act(model.searchFor, plan.query);
+        return {};
+      case "help": return { help: commandsFor("") };
+      default: return { note: plan.text };
+    }
+  }
+
   /** Send a request; its reply (or "disconnected") comes back through `receive`. */
   send(request) {
     if (!this.state) return;
@@ -1183,11 +1345,14 @@ export class Controller {
 
   /** A request whose outcome a dialog waits for (the state has it first, through onReply). */
   ask(op, fields) {
-    if (!this.online) return Promise.reject(new Error("Not connected right now."));
+    // A refusal with the code a lost connection has, so that callers tell it apart (resend
+    // once online, say "not connected") whether the socket was down before or during it.
+    if (!this.online) {
+      return Promise.reject(new RequestError("disconnected", "Not connected right now."));
+    }
     return this.conn.request(op, fields);
   }
 
-  /** Ask before deleting message `msgId` of the open room (a dialog), then delete it. */
   // -- user groups (view-usergroups.js) ------------------------------------------------------
 
   /** The "New user group" dialog: created by the server's `ok` (its event tells every page). */
@@ -1282,6 +1447,7 @@ export class Controller {
     });
   }
 
+  /** Ask before deleting message `msgId` of the open room (a dialog), then delete it. */
   confirmDelete(msgId) {
     const room = this.state && this.state.rooms.get(this.state.current);
     const message = room && room.byMsgId(msgId);

@@ -477,7 +477,7 @@ export function namesMe(text, me) {
   if (typeof text !== "string" || typeof me !== "string") return false;
   for (const match of text.matchAll(MENTION)) {
     const word = match[1];
-    if (sameName(word, me) || sameName(word.replace(/[.\-]+$/, ""), me)) return true;
+    if (sameName(word, me) || sameName(word.replace(/[.-]+$/, ""), me)) return true;
   }
   return false;
 }

@@ -1,7 +1,8 @@
 // The installable page and Web Push, the page's half (the worker is sw.js, the pure rules
 // webpush.js). It registers the service worker, answers the worker's question "which room do
-// you show?", opens the room that a notification click or the address (#room=NAME) names, and
-// keeps this browser's push subscription on the server while someone is logged in here.
+// you show?", opens the room that a notification click or the address (#room=NAME, and
+// &msg=ID for a message: webpush.js addressFromHash) names, and keeps this browser's push
+// subscription on the server while someone is logged in here.
 //
 // Permission: this module never asks for it (a page asks on a person's click, not on load).
 // It subscribes as soon as the permission is "granted": after each welcome, when the
@@ -17,7 +18,7 @@
 
 import * as api from "./api.js";
 import {
-  MESSAGE_TYPES, needsPost, postedRecord, replacedEndpoint, roomFromHash, sameServerKey,
+  addressFromHash, MESSAGE_TYPES, needsPost, postedRecord, replacedEndpoint, sameServerKey,
   subscriptionBody, urlBase64ToUint8Array,
 } from "./webpush.js";
 
@@ -31,8 +32,9 @@ function pushSupported() {
 
 export class Install {
   /**
-   * `shownRoom()`: the room the page shows now, or null; `openRoom(room)`: show that room
-   * (now, or once the rooms are known).
+   * `shownRoom()`: the room the page shows now, or null; `openRoom(room, at)`: show that room
+   * (at the message `at` names, {msgId, seq, thread}, when not null), now or once the rooms
+   * are known.
    */
   constructor({ shownRoom, openRoom }) {
     this.shownRoom = shownRoom;
@@ -65,12 +67,16 @@ export class Install {
     }
   }
 
-  /** Open the room named by the address's "#room=NAME", and take that off the address. */
+  /**
+   * Open the room named by the address's "#room=NAME" (at its message, with "&msg=ID"), and
+   * take that off the address.
+   */
   followAddress() {
-    const room = roomFromHash(location.hash);
-    if (room === null) return;
+    const address = addressFromHash(location.hash);
+    if (address === null) return;
     history.replaceState(null, "", location.pathname + location.search);
-    this.openRoom(room);
+    const { room, msgId, seq, thread } = address;
+    this.openRoom(room, msgId === null ? null : { msgId, seq, thread });
   }
 
   message(event) {

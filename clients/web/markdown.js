@@ -9,7 +9,10 @@
 //
 // Nothing in a message is HTML: every character of the text ends up in a text node (`<b>` shows
 // as "<b>"), and the only attribute taken from the text is a link's href, which is kept only
-// when it is an http:, https: or mailto: URL (anything else stays text). Whatever the input
+// when it is an http:, https: or mailto: URL (anything else stays text). A link to this very
+// page (`here`) with a "#room=" address (webpush.js placeOfUrl) gets the `place` it names: it
+// is drawn with that fragment alone as its href and no new tab (it opens in place), and a bare
+// URL of that kind reads as the room's name ("#general") instead. Whatever the input
 // (unbalanced markers, deep nesting, 4000 characters of asterisks), parsing ends, in at most
 // quadratic time, and nesting stops at a fixed depth.
 //
@@ -33,10 +36,13 @@
 //   {type: "list", ordered, start, items: [inlines]}
 // and inlines are
 //   {type: "text", text}  {type: "code", text}  {type: "strong" | "em" | "del", children}
-//   {type: "link", href, children}  {type: "mention", name, text, me, group?, userGroup?, title?}
+//   {type: "link", href, children, place?}  {type: "mention", name, text, me, group?, userGroup?,
+//   title?}
 //   {type: "emoji", name, url}
 
+import { nameLabel } from "./conversations.js";
 import { GROUP_TOKENS } from "./entries.js";
+import { messageHash, placeOfUrl, roomHash } from "./webpush.js";
 
 const MAX_DEPTH = 8; // nested quotes and emphasis, beyond which the text is taken as it is
 const SAFE_SCHEMES = ["http:", "https:", "mailto:"];
@@ -61,8 +67,10 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
  * registered), or null when not known; `me`: the reader's name (their mentions are marked).
  */
 export function parse(text, { mentions = null, me = null, group = null, groupMe = false,
-  emoji = null, userGroups = null } = {}) {
+  emoji = null, userGroups = null, here = null } = {}) {
   const ctx = {
+    // This page's address (origin and path): a link to it at a room opens in place.
+    here: typeof here === "string" ? here : null,
     // The user groups the message names (usergroups.js `pillsFor`): name -> {title, me}.
     userGroups: userGroups instanceof Map && userGroups.size ? userGroups : null,
     emoji: emoji instanceof Map && emoji.size ? emoji : null,
@@ -229,7 +237,7 @@ function inline(text, ctx, depth, { links = true } = {}) {
       const auto = AUTOLINK.exec(rest());
       const href = auto && safeHref(auto[1]);
       if (href) {
-        push({ type: "link", href, children: [{ type: "text", text: auto[1] }] });
+        push(linkNode(href, [{ type: "text", text: auto[1] }], ctx, true));
         i += auto[0].length;
         continue;
       }
@@ -246,7 +254,7 @@ function inline(text, ctx, depth, { links = true } = {}) {
       const bare = BARE_URL.exec(rest());
       const href = bare && safeHref(bare[0]);
       if (href) {
-        push({ type: "link", href, children: [{ type: "text", text: bare[0] }] });
+        push(linkNode(href, [{ type: "text", text: bare[0] }], ctx, true));
         i += bare[0].length;
         continue;
       }
@@ -325,9 +333,20 @@ function bracketLink(text, i, ctx, depth) {
   const href = target && safeHref(target[1]);
   if (!href) return null;
   return {
-    node: { type: "link", href, children: inline(label, ctx, depth + 1, { links: false }) },
+    node: linkNode(href, inline(label, ctx, depth + 1, { links: false }), ctx, false),
     end: close + 1 + target[0].length,
   };
+}
+
+/**
+ * A link node. A link to this very page at a room (`ctx.here`; webpush.js placeOfUrl) carries
+ * its `place` (webpush.js addressFromHash); written as a bare URL (`raw`), it reads as the room's name.
+ */
+function linkNode(href, children, ctx, raw) {
+  const place = ctx.here ? placeOfUrl(href, ctx.here) : null;
+  if (!place) return { type: "link", href, children };
+  return { type: "link", href, place,
+    children: raw ? [{ type: "text", text: nameLabel(place.room, ctx.me) }] : children };
 }
 
 function mentionAt(rest, ctx) {
@@ -433,6 +452,16 @@ function renderNode(node, doc) {
       return pre;
     }
     case "link": {
+      if (node.place) {
+        // This very page: its fragment alone, so that it opens in place (install.js follows
+        // the address's change), not in a new tab.
+        const { room, msgId } = node.place;
+        const a = el("a", "md-link md-place", node.children);
+        a.setAttribute("href", msgId === null ? roomHash(room)
+          : messageHash(room, msgId, node.place));
+        a.setAttribute("title", node.href);
+        return a;
+      }
       const a = el("a", "md-link", node.children);
       a.setAttribute("href", node.href);
       a.setAttribute("target", "_blank");

@@ -80,7 +80,7 @@ self.addEventListener("push", (event) => {
 });
 
 async function showPush(data) {
-  let text = "";
+  let text;
   try {
     text = data ? data.text() : "";
   } catch {

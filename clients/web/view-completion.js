@@ -1,4 +1,6 @@
-// Completion in a message box: @mentions of the open room's members (display names beside the
+// Completion in a message box: slash commands ("/" at the start of the box offers the
+// commands of commands.js, each with its usage and what it does, filtered as the name is
+// typed), @mentions of the open room's members (display names beside the
 // user names, as profiles.js gives them; group words first) and :emoji of the server's custom
 // emoji (":par" offers :partyparrot:, emoji.js), for the room's box (view-composer-extras.js)
 // and the thread panel's (view-thread.js). What is offered is select-messages.js's
@@ -10,11 +12,13 @@
 // the box's form first (keydown, capture phase) and takes only the keys it uses while a list is
 // open, so that Enter still sends when none is.
 
+import { commandsFor } from "./commands.js";
 import { $, h } from "./dom.js";
 import { customEmojiImage } from "./markdown.js";
 import { avatarOf, displayName } from "./profiles.js";
 import { currentRoom } from "./select.js";
 import { completionFor } from "./select-messages.js";
+import { typedName } from "./slash.js";
 import { avatar } from "./view-avatar.js";
 
 export class Completion {
@@ -27,7 +31,7 @@ export class Completion {
     this.ids = { box, list, prefix };
     this.state = null;
     this.options = []; // the names offered (group words first), or the emoji's names
-    this.kind = "mention"; // what is offered: "mention" or "emoji"
+    this.kind = "mention"; // what is offered: "mention", "emoji" or "command"
     this.hints = new Map(); // a group word offered -> its hint ("notifies 4 members")
     this.active = 0; // which of them Enter takes
     this.range = null; // [start, end) of the "@na" being completed
@@ -50,6 +54,10 @@ export class Completion {
   /** The keys of an open list; true when it is open (the key is its, taken or not). */
   keydown(event) {
     if (!this.options.length) return false;
+    if (event.key === "Enter" && !event.shiftKey && this.kind === "command" && this.typedWhole()) {
+      this.close(); // "/help" typed whole: Enter runs it (the box's Enter), as Slack's does
+      return false;
+    }
     const take = () => {
       event.preventDefault();
       event.stopPropagation();
@@ -73,8 +81,10 @@ export class Completion {
   suggest() {
     const box = $(this.ids.box);
     const room = this.state && currentRoom(this.state);
-    const found = room && box.selectionStart === box.selectionEnd
-      ? completionFor(this.state, room, box.value.slice(0, box.selectionStart)) : null;
+    const before = box.selectionStart === box.selectionEnd
+      ? box.value.slice(0, box.selectionStart) : null;
+    const found = room && before !== null
+      ? commandsFound(before) || completionFor(this.state, room, before) : null;
     if (!found) {
       this.close();
       return;
@@ -89,11 +99,18 @@ export class Completion {
     this.draw();
   }
 
+  /** Whether the command name being completed is typed whole ("/help", not "/he"). */
+  typedWhole() {
+    const [start, end] = this.range;
+    return $(this.ids.box).value.slice(start + 1, end).toLowerCase() === this.options[this.active];
+  }
+
   pick(name) {
     const box = $(this.ids.box);
     const [start, end] = this.range;
     const spaced = box.value[end] === " " ? "" : " ";
-    const word = this.kind === "emoji" ? `:${name}:` : `@${name}`;
+    const word = this.kind === "emoji" ? `:${name}:` : this.kind === "command" ? `/${name}`
+      : `@${name}`;
     box.setRangeText(`${word}${spaced}`, start, end, "end");
     if (!spaced) box.setSelectionRange(start + word.length + 1, start + word.length + 1);
     this.close();
@@ -104,18 +121,34 @@ export class Completion {
     const list = $(this.ids.list);
     const { prefix } = this.ids;
     list.replaceChildren(...this.options.map((name, index) => h("li", {
-      id: `${prefix}-${index}`, role: "option", class: "mention-option",
+      id: `${prefix}-${index}`, role: "option",
+      class: this.kind === "command" ? "mention-option command-option" : "mention-option",
       "aria-selected": index === this.active ? "true" : "false",
       onclick: () => this.pick(name),
     },
-    ...(this.kind === "emoji" ? this.emojiOption(name) : this.hints.has(name)
+    ...(this.kind === "command" ? this.commandOption(name)
+      : this.kind === "emoji" ? this.emojiOption(name) : this.hints.has(name)
       ? [h("span", { class: "avatar small group", "aria-hidden": "true" }, "@"),
         h("span", {}, name), h("span", { class: "mention-hint" }, ` ${this.hints.get(name)}`)]
       : [avatar(name, this.state ? avatarOf(this.state.profiles, name) : null, "small"),
         ...this.named(name)]))));
-    list.setAttribute("aria-label", this.kind === "emoji" ? "Custom emoji" : "People to mention");
+    list.setAttribute("aria-label", this.kind === "emoji" ? "Custom emoji"
+      : this.kind === "command" ? "Commands" : "People to mention");
+    // The commands' list scrolls: a scrolling region is one a keyboard can reach (WCAG), though
+    // here the box keeps the focus (its Tab takes the option) and a click does not move it.
+    list.classList.toggle("commands", this.kind === "command");
+    if (this.kind === "command") list.setAttribute("tabindex", "0");
+    else list.removeAttribute("tabindex");
     list.hidden = false;
+    const chosen = list.children[this.active];
+    if (chosen && chosen.scrollIntoView) chosen.scrollIntoView({ block: "nearest" });
     $(this.ids.box).setAttribute("aria-activedescendant", `${prefix}-${this.active}`);
+  }
+
+  /** A command offered: its usage, and what it does under it. */
+  commandOption(name) {
+    const { usage, help } = this.hints.get(name);
+    return [h("span", { class: "command-usage" }, usage), h("span", { class: "mention-hint" }, help)];
   }
 
   /** A custom emoji offered: its picture and its :name:. */
@@ -140,4 +173,13 @@ export class Completion {
     list.replaceChildren();
     $(this.ids.box).removeAttribute("aria-activedescendant");
   }
+}
+
+/** The commands offered for the text `before` the caret ("/" and the start of a name), or null. */
+function commandsFound(before) {
+  const typed = typedName(before);
+  const found = typed === null ? [] : commandsFor(typed);
+  if (!found.length) return null;
+  return { kind: "command", names: found.map((c) => c.name),
+    hints: new Map(found.map((c) => [c.name, c])), start: 0 };
 }

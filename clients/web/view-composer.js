@@ -15,6 +15,7 @@ import { lengthNote, MAX_TEXT_CHARS, tooLong } from "./textlimit.js";
 import { readiness } from "./uploads.js";
 import { isConversation } from "./conversations.js";
 import { placeLabel } from "./alerts.js";
+import { clearOutcome, runFromBox } from "./view-commands.js";
 
 const MAX_ROWS = 8; // the box grows up to this many lines, then scrolls
 const TOUCH = matchMedia("(pointer: coarse)"); // a touch keyboard: its Enter key makes a line
@@ -41,6 +42,7 @@ export class ComposerView {
     this.showEnterKey();
     TOUCH.addEventListener("change", () => this.showEnterKey());
     box.addEventListener("input", () => {
+      clearOutcome("composer-command");
       this.autosize();
       this.showLength();
       if (this.room !== null) this.on.draft(this.room, box.value);
@@ -50,6 +52,8 @@ export class ComposerView {
 
   /**
    * Handlers: send(text, room) → whether it was sent (with the room's files),
+   * command(text, room) → null when the text is a message, else a promise of what the slash
+   * command did (view-commands.js),
    * schedule(text, room, sendAt) → whether it was asked to be sent then, typing(),
    * draft(room, text) (what the box holds now).
    */
@@ -66,11 +70,21 @@ export class ComposerView {
   }
 
   send() {
-    if (!this.ready()) return;
     const box = $("composer-text");
     const room = this.room;
+    // A slash command (commands.js) is carried out, not sent; "//text" sends "/text".
+    if (!box.disabled && room !== null && runFromBox({ boxId: "composer-text",
+      noteId: "composer-command", run: (text) => this.on.command(text, room),
+      done: () => this.commandDone(room) })) return;
+    if (!this.ready()) return;
     if (!this.on.send(box.value, room)) return;
     this.sent(room);
+  }
+
+  /** A command typed in the box for `room` is done: its text goes (the box's, if still shown). */
+  commandDone(room) {
+    if (this.room === room) this.sent(room);
+    else this.on.draft(room, "");
   }
 
   /**
@@ -181,8 +195,8 @@ export class ComposerView {
       ? (attached.failed ? "Retry or remove the files that failed" : "Waiting for the uploads")
       : "Send (Enter)";
     const label = !room ? "Message" : archived ? `#${room.name} is archived`
-      : room.kind === "group" ? `Message ${placeLabel(state, room.name)}` // (display names)
-        : isConversation(room) ? `Message ${room.label}` : `Message #${room.name}`;
+      : isConversation(room) ? `Message ${placeLabel(state, room.name)}` // (display names)
+        : `Message #${room.name}`;
     box.placeholder = label;
     box.setAttribute("aria-label", label);
   }

@@ -60,6 +60,7 @@ export class ConversationView {
    * empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
    * remove(msgId) (asks first), markUnread(seq) (from this message on), jumpTo(msgId),
+   * copyLink(room, message) (the message's address on the clipboard),
    * removePreview(msgId), pin(msgId, on) (to the room, or off it), save(msgId, on) (for
    * later, or off the saved messages), remind(msgId, opener) (the reminder menu); for
    * files: wantLinks(ids), linkBroken(id), openImage(file, opener), download(file).

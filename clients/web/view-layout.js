@@ -53,7 +53,7 @@ export class LayoutView {
     });
     $("scrim").addEventListener("click", () => this.closeDrawers());
     document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && !$("dialog").open) {
+      if (event.key === "Escape" && !$("dialog").open && !$("switcher").open) {
         if ($("app").classList.contains("nav-open")) {
           this.closeDrawers();
           $("open-sidebar").focus();

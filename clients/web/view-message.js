@@ -57,6 +57,8 @@ const ICONS = {
   saved: SAVED_ICON,
   remind: "M12 21a8 8 0 1 1 0-16 8 8 0 0 1 0 16zM12 9v4l2.5 2.5M5 3L2 6M19 3l3 3",
   poll: "M5 20V10M12 20V4M19 20v-7",
+  link: "M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 "
+    + "5.7 5.7l1-1",
 };
 
 function icon(name) {
@@ -227,7 +229,7 @@ export class MessageView {
         meta(message, state.me, authorOf(state, message.from)),
         message.text.trim() || !message.files ? h("div", { class: "msg-text" },
           render(parse(message.text, { mentions: null, me: state.me,
-            emoji: state.customEmoji.byName }))) : null,
+            emoji: state.customEmoji.byName, here: here() }))) : null,
         poll,
         this.files.part(message.files || [])),
       h("time", { class: "gutter-time", "aria-hidden": "true", title: formatFull(message.ts) },
@@ -420,6 +422,9 @@ export class MessageView {
         () => this.on().save(message.msg_id, false)) : null,
       view.canClosePoll ? item("Close poll", "poll", () => this.on().closePoll(
         opener.closest("li")?.dataset.room, message.msg_id)) : null,
+      // The address that opens the page at this message (webpush.js messageUrl).
+      Number.isSafeInteger(message.msg_id) && !message.deleted ? item("Copy link", "link",
+        () => this.on().copyLink(opener.closest("li")?.dataset.room, message)) : null,
       view.canEdit ? item("Edit", "edit", () => this.on().edit(message.msg_id)) : null,
       view.canDelete ? item("Delete…", "delete", () => this.on().remove(message.msg_id))
         : null,
@@ -630,7 +635,12 @@ function text(view, me, emoji, userGroups = null) {
   const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
     render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me),
-      emoji, userGroups })));
+      emoji, userGroups, here: here() })));
+}
+
+/** This page's address without its fragment: a message's link to it opens in place. */
+function here() {
+  return location.origin + location.pathname + location.search;
 }
 
 function autosize(box) {

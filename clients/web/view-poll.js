@@ -75,9 +75,10 @@ function optionRow(option, poll, view, state, vote) {
  * The "Create a poll" dialog: `dialogs` is the page's DialogsView (its `open` shows a refusal
  * thrown by `submit` in the dialog); `maxText` the longest question the server takes (the
  * welcome's max_text_chars); `send({question, options, multiple})` sends it and
- * resolves once the server took it (or rejects with its refusal).
+ * resolves once the server took it (or rejects with its refusal). `prefill`: a question and
+ * options to start from (`/poll "Lunch?" "Pizza"`, commands.js).
  */
-export function openPollDialog(dialogs, maxText, send) {
+export function openPollDialog(dialogs, maxText, send, { question: asked = "", options: given = [] } = {}) {
   const list = h("ol", { class: "poll-fields", id: "poll-fields" });
   const add = h("button", { type: "button", class: "small-button", id: "poll-add" },
     "Add option");
@@ -108,7 +109,11 @@ export function openPollDialog(dialogs, maxText, send) {
     }, "×"));
     return row;
   };
-  for (let i = 0; i < MIN_OPTIONS; i += 1) list.append(field());
+  for (let i = 0; i < Math.max(MIN_OPTIONS, Math.min(given.length, MAX_OPTIONS)); i += 1) {
+    const row = field();
+    row.querySelector("input").value = given[i] || "";
+    list.append(row);
+  }
   add.addEventListener("click", () => {
     if (list.children.length >= MAX_OPTIONS) return;
     const row = field();
@@ -119,6 +124,7 @@ export function openPollDialog(dialogs, maxText, send) {
   sync();
   const question = h("input", { id: "poll-question", type: "text", required: true,
     autocomplete: "off" });
+  question.value = asked;
   dialogs.open({
     title: "Create a poll",
     ok: "Create poll",

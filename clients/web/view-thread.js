@@ -19,7 +19,7 @@
 // newest reply (the panel open, the tab visible) tells the server it was read (`read`: the
 // controller sends `read_thread`, debounced, only forward).
 
-import { roomLabel } from "./alerts.js";
+import { placeLabel, roomLabel } from "./alerts.js";
 import { $, drawKeyed, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
@@ -27,6 +27,7 @@ import { humanSize, pastedFiles } from "./files.js";
 import { followsShown } from "./inbox.js";
 import { draftKey, statusText } from "./threads.js";
 import { fraction, inRoom } from "./uploads.js";
+import { clearOutcome, runFromBox } from "./view-commands.js";
 import { Completion } from "./view-completion.js";
 import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
@@ -109,6 +110,7 @@ export class ThreadView extends SidePanel {
       }
     });
     box.addEventListener("input", () => {
+      clearOutcome("thread-command");
       box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
       if (this.draftKey) this.on.draft(this.draftKey, box.value);
       this.on.typed();
@@ -116,7 +118,8 @@ export class ThreadView extends SidePanel {
   }
 
   // Handlers (bind): opened(shown), more(), retry(), also(on), send(text), createPoll(),
-  // schedule(text, sendAt) → whether asked, typed(), draft(key, text) (the box's text, kept
+  // schedule(text, sendAt) → whether asked, command(text) → null for a message, else a promise
+  // of what the slash command did (view-commands.js), typed(), draft(key, text) (the box's text, kept
   // per thread: drafts.js), follow(on), read(room, rootId, seq), attach(files, box),
   // removeUpload(key), retryUpload(key).
 
@@ -132,6 +135,13 @@ export class ThreadView extends SidePanel {
 
   send() {
     const box = $("thread-text");
+    const key = this.draftKey;
+    // A slash command (commands.js) is carried out, not sent; "//text" sends "/text".
+    if (runFromBox({ boxId: "thread-text", noteId: "thread-command",
+      run: (text) => this.on.command(text), done: () => {
+        if (this.draftKey === key) this.sent();
+        else if (key) this.on.draft(key, "");
+      } })) return;
     if (!box.value.trim() && !this.attached) return;
     if (this.on.send(box.value) !== false) this.sent();
   }
@@ -162,8 +172,8 @@ export class ThreadView extends SidePanel {
     if (!this.isOpen) this.open();
     const room = currentRoom(state);
     if (!room || room.name !== panel.room) return;
-    $("thread-heading").textContent = isConversation(room) ? `Thread with ${room.label}`
-      : `Thread in ${roomLabel(room)}`;
+    $("thread-heading").textContent =
+      `Thread ${isConversation(room) ? "with" : "in"} ${placeLabel(state, room.name)}`;
     const list = $("thread-list");
     const scroller = $("thread-scroll");
     if (panel.opens !== this.shownOpens) {

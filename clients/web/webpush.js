@@ -108,7 +108,7 @@ export function postedRecord(user, body) {
  * usable room, `seq` null unless a positive integer, `kind` "message" unless one of the three.
  */
 export function parsePushPayload(text) {
-  let data = null;
+  let data;
   try {
     data = JSON.parse(text);
   } catch {
@@ -172,15 +172,80 @@ export function roomHash(room) {
   return `${HASH_PREFIX}${encodeURIComponent(room)}`;
 }
 
-/** The room a fragment names ("#room=NAME"), or null. */
-export function roomFromHash(hash) {
+/**
+ * The fragment that names message `msgId` of `room` ("#room=NAME&msg=ID"), with its `seq` when
+ * known ("&seq=N": the page then reaches an old message with one page of history) and, for a
+ * thread's reply the room's timeline leaves out, its root's msg_id ("&thread=ROOT": the thread
+ * opens).
+ */
+export function messageHash(room, msgId, { seq = null, thread = null } = {}) {
+  const part = (key, value) => (Number.isSafeInteger(value) && value > 0 ? `&${key}=${value}`
+    : "");
+  return `${roomHash(room)}&msg=${msgId}${part("seq", seq)}${part("thread", thread)}`;
+}
+
+/** The address of message `msgId` of `room` on the page at `base` (its fragment replaced). */
+export function messageUrl(base, room, msgId, extra = {}) {
+  return new URL(messageHash(room, msgId, extra), base).href;
+}
+
+const POSITIVE = /^[1-9][0-9]{0,15}$/;
+
+/**
+ * What a fragment names: {room, msgId, seq, thread} ("#room=NAME", then "&msg=ID", "&seq=N"
+ * and "&thread=ROOT" in any order; each null when missing or not a positive integer, seq and
+ * thread null without a msgId), or null when it names no room (another fragment, an empty
+ * name, a malformed escape). Parts it does not know are left alone: an address of a later
+ * page still opens its room.
+ */
+export function addressFromHash(hash) {
   if (typeof hash !== "string" || !hash.startsWith(HASH_PREFIX)) return null;
+  const [first, ...rest] = hash.slice(HASH_PREFIX.length).split("&");
+  let room;
   try {
-    const room = decodeURIComponent(hash.slice(HASH_PREFIX.length));
-    return room || null;
+    room = decodeURIComponent(first);
   } catch {
     return null; // a malformed escape
   }
+  if (!room) return null;
+  const numbers = { msg: null, seq: null, thread: null };
+  for (const part of rest) {
+    const at = part.indexOf("=");
+    const key = at < 0 ? part : part.slice(0, at);
+    const value = at < 0 ? "" : part.slice(at + 1);
+    if (key in numbers && numbers[key] === null && POSITIVE.test(value)) {
+      const number = Number(value);
+      if (Number.isSafeInteger(number)) numbers[key] = number;
+    }
+  }
+  const msgId = numbers.msg;
+  return { room, msgId, seq: msgId === null ? null : numbers.seq,
+    thread: msgId === null ? null : numbers.thread };
+}
+
+/** The room a fragment names ("#room=NAME", with or without a message), or null. */
+export function roomFromHash(hash) {
+  const address = addressFromHash(hash);
+  return address ? address.room : null;
+}
+
+/**
+ * What a link's address names when it is this very page (`here`: its origin, path and query,
+ * no fragment) with a "#room=" fragment (addressFromHash); null for any other address.
+ */
+export function placeOfUrl(url, here) {
+  if (typeof url !== "string" || typeof here !== "string") return null;
+  let parsed;
+  let page;
+  try {
+    parsed = new URL(url);
+    page = new URL(here);
+  } catch {
+    return null;
+  }
+  if (parsed.origin !== page.origin || parsed.pathname !== page.pathname
+      || parsed.search !== page.search) return null;
+  return addressFromHash(parsed.hash);
 }
 
 /**

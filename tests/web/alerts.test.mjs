@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  alertFor, BODY_CHARS, customUntil, defaultLevel, levelOf, levelsFor, MAX_PAUSE_MS, paused,
+  BODY_CHARS, customUntil, defaultLevel, levelOf, levelsFor, MAX_PAUSE_MS, paused,
   pauseText, restoreSettings, saveSettings, soundDue, SOUND_GAP_MS, STALE_MS, titleCount,
   titleText, tomorrowAt,
 } from "../../clients/web/alerts.js";

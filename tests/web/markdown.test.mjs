@@ -186,3 +186,45 @@ test("an excerpt reads the words without the markers", () => {
     "release notes are up: x docs a b");
   assert.equal(plainText("<b>kept</b> *"), "<b>kept</b> *");
 });
+
+// -- links to this very page ------------------------------------------------------------------
+
+const HERE = "https://chat.example/";
+
+test("a link to this page at a room reads as the room and carries its place", () => {
+  const url = "https://chat.example/#room=general&msg=42";
+  const place = { room: "general", msgId: 42, seq: null, thread: null };
+  assert.deepEqual(inlines(`see ${url} now`, { here: HERE }),
+    [t("see "), { type: "link", href: url, place, children: [t("#general")] }, t(" now")]);
+  assert.deepEqual(inlines(`<${url}>`, { here: HERE }),
+    [{ type: "link", href: url, place, children: [t("#general")] }]);
+  assert.deepEqual(inlines(`[the plan](${url})`, { here: HERE }),
+    [{ type: "link", href: url, place, children: [t("the plan")] }], "its own text kept");
+  assert.deepEqual(inlines("https://chat.example/#room=%40ann%3Abob", { here: HERE, me: "ann" }),
+    [{ type: "link", href: "https://chat.example/#room=%40ann%3Abob",
+      place: { room: "@ann:bob", msgId: null, seq: null, thread: null }, children: [t("bob")] }],
+    "a conversation reads as its other one");
+});
+
+test("other links stay links to open elsewhere, whatever the page", () => {
+  for (const url of ["https://chat.example/#top", "https://chat.example/",
+    "https://evil.example/#room=general", "https://chat.example/x#room=general",
+    "http://chat.example/#room=general"]) {
+    assert.deepEqual(inlines(url, { here: HERE }), [{ type: "link", href: url,
+      children: [t(url)] }], url);
+  }
+  const url = "https://chat.example/#room=general";
+  assert.deepEqual(inlines(url), [{ type: "link", href: url, children: [t(url)] }],
+    "without `here`, no place");
+});
+
+test("a link to this page is drawn with its fragment alone and no new tab", () => {
+  const nodes = render(parse("https://chat.example/#room=a%20b&seq=3&msg=7&thread=2 and "
+    + "https://chat.example/#room=dev", { here: HERE }), fakeDocument());
+  assert.deepEqual(nodes[0].attributes, { class: "md-link md-place",
+    href: "#room=a%20b&msg=7&seq=3&thread=2",
+    title: "https://chat.example/#room=a%20b&seq=3&msg=7&thread=2" });
+  assert.equal(nodes[0].textContent, "#a b");
+  assert.deepEqual(nodes[2].attributes, { class: "md-link md-place", href: "#room=dev",
+    title: "https://chat.example/#room=dev" });
+});

@@ -75,9 +75,9 @@ test("moderation entries show as lines at their place in the log, once", () => {
 test("a banned user sees the room leave their page, told who and why", () => {
   const { state } = connected([roomInfo("team", { lastSeq: 0 }), roomInfo("zoo")]);
   selectRoom(state, "team");
-  let effects = receiveAll(state, [entry("banned", 1, { user: "Ann", reason: "spam" })]);
+  receiveAll(state, [entry("banned", 1, { user: "Ann", reason: "spam" })]);
   assert.equal(state.rooms.has("team"), true); // the `left` says it is gone
-  effects = receiveAll(state, [{ op: "left", room: "team", user: "ann", by: "bob" }]);
+  const effects = receiveAll(state, [{ op: "left", room: "team", user: "ann", by: "bob" }]);
   assert.deepEqual(toasts(effects), ["bob banned you from #team: spam"]);
   assert.equal(state.rooms.has("team"), false);
   assert.equal(state.current, "zoo");

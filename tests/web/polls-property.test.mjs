@@ -81,7 +81,7 @@ class ModelRoom {
     const alive = [...this.state().values()].filter((m) => !m.deleted);
     const open = alive.filter((m) => m.poll && !m.poll.closed);
     const kind = alive.length ? random(12) : 0;
-    let entry = null;
+    let entry;
     if (kind < 3 || (kind < 8 && !open.length)) {
       const from = random.pick(PEOPLE);
       entry = { op: "message", room: ROOM, seq, msg_id: 500 + seq, from, text: `q${seq}`, ts,

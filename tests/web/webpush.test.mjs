@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  clientToFocus, needsPost, notificationFor, parsePushPayload, postedRecord, replacedEndpoint,
-  roomFromHash, roomHash, roomUrl, sameServerKey, subscriptionBody, uint8ArrayToUrlBase64,
-  urlBase64ToUint8Array, visibleClients,
+  addressFromHash, clientToFocus, messageHash, messageUrl, needsPost, notificationFor,
+  parsePushPayload, placeOfUrl, postedRecord, replacedEndpoint, roomFromHash, roomHash, roomUrl,
+  sameServerKey, subscriptionBody, uint8ArrayToUrlBase64, urlBase64ToUint8Array, visibleClients,
 } from "../../clients/web/webpush.js";
 
 const SCOPE = "https://chat.example/";
@@ -187,4 +187,65 @@ test("the address of a room round-trips any name, and other fragments name none"
   for (const hash of ["", "#", "#composer-text", "#room=", "#room=%E0%A4%A", null]) {
     assert.equal(roomFromHash(hash), null, String(hash));
   }
+});
+
+test("the address of a message round-trips any room name, its id, seq and thread", () => {
+  for (const room of ["general", "@ann:bob", "a b/c#d?e&msg=9", "émoji-🎉", "%41"]) {
+    assert.deepEqual(addressFromHash(messageHash(room, 42)),
+      { room, msgId: 42, seq: null, thread: null });
+    assert.deepEqual(addressFromHash(new URL(messageUrl(SCOPE, room, 7, { seq: 31 })).hash),
+      { room, msgId: 7, seq: 31, thread: null });
+    assert.deepEqual(addressFromHash(messageHash(room, 9, { seq: 4, thread: 2 })),
+      { room, msgId: 9, seq: 4, thread: 2 });
+    assert.equal(roomFromHash(messageHash(room, 42)), room, "a room address still");
+  }
+  assert.equal(messageUrl("https://chat.example/?x=1#room=old", "dev", 5),
+    "https://chat.example/?x=1#room=dev&msg=5", "the page's fragment replaced");
+  assert.equal(messageHash("dev", 5, { seq: 0, thread: null }), "#room=dev&msg=5",
+    "no seq or thread but positive ones");
+});
+
+test("odd message addresses open the room, or name nothing; never throw", () => {
+  const at = (room, msgId = null, seq = null, thread = null) => ({ room, msgId, seq, thread });
+  const cases = [
+    ["#room=dev", at("dev")], // an old address
+    ["#room=dev&msg=", at("dev")],
+    ["#room=dev&msg", at("dev")],
+    ["#room=dev&msg=abc", at("dev")],
+    ["#room=dev&msg=0", at("dev")],
+    ["#room=dev&msg=-3", at("dev")],
+    ["#room=dev&msg=1.5", at("dev")],
+    ["#room=dev&msg=012", at("dev")],
+    ["#room=dev&msg=99999999999999999", at("dev")],
+    ["#room=dev&msg=9007199254740993", at("dev")],
+    ["#room=dev&seq=4&thread=2", at("dev")], // a seq and a thread without a message
+    ["#room=dev&seq=4&msg=8", at("dev", 8, 4)],
+    ["#room=dev&msg=8&thread=x", at("dev", 8)],
+    ["#room=dev&msg=8&msg=9", at("dev", 8)], // the first one
+    ["#room=dev&later=1&msg=8", at("dev", 8)], // unknown parts left alone
+    ["#room=dev&&msg=8&", at("dev", 8)],
+    ["#room=a%20b&msg=3", at("a b", 3)],
+    ["#room=%40ann%3Abob&msg=3&thread=1", at("@ann:bob", 3, null, 1)],
+  ];
+  for (const [hash, expected] of cases) assert.deepEqual(addressFromHash(hash), expected, hash);
+  for (const hash of ["", "#", "#msg=3", "#room=&msg=3", "#room=%E0%A4%A&msg=3", "room=dev",
+    "#ROOM=dev", null, undefined, 42, {}]) {
+    assert.equal(addressFromHash(hash), null, String(hash));
+  }
+});
+
+test("a link names a place only when it is this very page with a room fragment", () => {
+  const here = "https://chat.example/";
+  assert.deepEqual(placeOfUrl("https://chat.example/#room=dev&msg=5", here),
+    { room: "dev", msgId: 5, seq: null, thread: null });
+  assert.deepEqual(placeOfUrl("https://CHAT.example:443/#room=dev", here),
+    { room: "dev", msgId: null, seq: null, thread: null }, "the same origin, spelled otherwise");
+  for (const url of ["https://chat.example/", "https://chat.example/#top",
+    "http://chat.example/#room=dev", "https://chat.example:8443/#room=dev",
+    "https://evil.example/#room=dev", "https://chat.example/other#room=dev",
+    "https://chat.example/?q=1#room=dev", "https://chat.example.evil/#room=dev",
+    "mailto:a@chat.example", "not a url", null]) {
+    assert.equal(placeOfUrl(url, here), null, String(url));
+  }
+  assert.equal(placeOfUrl("https://chat.example/#room=dev", "nonsense"), null);
 });

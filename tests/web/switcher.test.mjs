@@ -1,0 +1,120 @@
+// The quick switcher's pure half (switcher.js): what it lists from the state, and the order
+// for an empty box and for a query (prefix, then a word's prefix, then a substring; accents
+// and case folded; unread and mentions, then recently opened, within each).
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { candidates, fold, rank } from "../../clients/web/switcher.js";
+import { apply, selectRoom } from "../../clients/web/state.js";
+import { connected, message, roomInfo } from "./fixtures.mjs";
+
+const keys = (items) => items.map((item) => item.key);
+
+/** An item as candidates() makes it, for the ranking alone. */
+function item(key, fields = {}) {
+  const label = fields.label ?? key;
+  return { key, kind: "room", room: key, user: null, label, names: [label],
+    unread: 0, mentions: 0, opened: 0, ...fields };
+}
+
+/** Ann's page: rooms, conversations with Bob (Zoë Bérard's) and with Carol and Dan, contacts. */
+function page() {
+  const { state } = connected([
+    roomInfo("general", { lastSeq: 3, readSeq: 3 }),
+    roomInfo("design-review", { lastSeq: 3, readSeq: 3 }),
+    roomInfo("random", { lastSeq: 3, readSeq: 3 }),
+    roomInfo("@ann:bob", { lastSeq: 2, readSeq: 2, peer: "bob" }),
+    { ...roomInfo("@ann:carol:dan", { lastSeq: 1, readSeq: 1 }), kind: "group",
+      peers: ["carol", "dan"] },
+  ], { contacts: ["erin", "Bob"] });
+  apply(state, { op: "profile", user: "bob", display_name: "Zoë Bérard" });
+  apply(state, { op: "profile", user: "erin", display_name: "Erin Stone" });
+  return state;
+}
+
+test("fold takes case and accents away", () => {
+  assert.equal(fold("Zoë BÉRARD"), "zoe berard");
+  assert.equal(fold("Ångström"), "angstrom");
+});
+
+test("candidates: rooms and conversations held, then people without a conversation", () => {
+  const state = page();
+  const items = candidates(state);
+  // Carol and Dan: in a group with ann, without a 1:1 yet.
+  assert.deepEqual(keys(items).sort(), ["p:carol", "p:dan", "p:erin", "r:@ann:bob",
+    "r:@ann:carol:dan",
+    "r:design-review", "r:general", "r:random"]);
+  const bob = items.find((one) => one.key === "r:@ann:bob");
+  assert.equal(bob.kind, "dm");
+  assert.equal(bob.user, "bob");
+  assert.equal(bob.label, "Zoë Bérard");
+  const erin = items.find((one) => one.key === "p:erin");
+  assert.deepEqual([erin.kind, erin.room, erin.user, erin.label],
+    ["person", null, "erin", "Erin Stone"]);
+  assert.equal(keys(items).includes("p:ann"), false, "not oneself");
+});
+
+test("a draft conversation is not listed as a conversation, its person is", () => {
+  const { state } = connected([roomInfo("general")], { contacts: ["erin"] });
+  // (openDm makes a draft until the first message.)
+  state.rooms.set("@ann:erin", Object.assign(Object.create(null), { name: "@ann:erin",
+    kind: "dm", draft: true, peer: "erin" }));
+  assert.deepEqual(keys(candidates(state)).sort(), ["p:erin", "r:general"]);
+});
+
+test("an empty box: mentions, then unread, then recently opened, then by name; people last", () => {
+  const items = [
+    item("zeta"), item("alpha"),
+    item("old", { opened: 1 }), item("recent", { opened: 5 }),
+    item("busy", { unread: 3, opened: 9 }), item("calling", { unread: 1, mentions: 1 }),
+    item("p:aaron", { kind: "person", label: "Aaron", names: ["Aaron", "aaron"], unread: 0 }),
+  ];
+  assert.deepEqual(keys(rank(items, "")), ["calling", "busy", "recent", "old", "alpha", "zeta",
+    "p:aaron"]);
+  assert.deepEqual(keys(rank(items, "   ")), keys(rank(items, "")), "blank is empty");
+  assert.equal(rank(items, "", 3).length, 3, "at most `most`");
+});
+
+test("a query: the start of a name, then of a word, then anywhere; others left out", () => {
+  const items = [
+    item("design-review"), item("redesign"), item("designers"), item("random"),
+    item("old-design", { opened: 4 }),
+  ];
+  assert.deepEqual(keys(rank(items, "design")),
+    ["design-review", "designers", "old-design", "redesign"]);
+  assert.deepEqual(keys(rank(items, "#DESIGN")), keys(rank(items, "design")),
+    "case and a leading # ignored");
+  assert.deepEqual(keys(rank(items, "nothing-like-it")), []);
+});
+
+test("within a tier, unread and mentions first, then recently opened", () => {
+  const items = [item("dev-a", { opened: 2 }), item("dev-b", { unread: 1 }),
+    item("dev-c", { opened: 7 }), item("dev-d", { mentions: 1, unread: 1 })];
+  assert.deepEqual(keys(rank(items, "dev")), ["dev-d", "dev-b", "dev-c", "dev-a"]);
+});
+
+test("display names and login names match, accents folded", () => {
+  const state = page();
+  const items = candidates(state);
+  assert.deepEqual(keys(rank(items, "zoe")), ["r:@ann:bob"], "a display name without accents");
+  assert.deepEqual(keys(rank(items, "berard")), ["r:@ann:bob"], "a word of it");
+  assert.deepEqual(keys(rank(items, "@bob")), ["r:@ann:bob"], "the login name");
+  assert.deepEqual(keys(rank(items, "stone")), ["p:erin"], "a person's display name");
+  assert.deepEqual(keys(rank(items, "erin")), ["p:erin"]);
+  assert.deepEqual(keys(rank(items, "dan")), ["r:@ann:carol:dan", "p:dan"],
+    "a group by one of its others; the person too");
+  assert.deepEqual(keys(rank(items, "and")), ["r:random"], "a substring last (random)");
+});
+
+test("the page's state orders an empty box: a mention first, the room opened last next", () => {
+  const state = page();
+  selectRoom(state, "random");
+  selectRoom(state, "general");
+  apply(state, message("design-review", 4, "bob", "@ann look", { mentions: ["ann"] }));
+  const order = keys(rank(candidates(state), ""));
+  assert.equal(order[0], "r:design-review", "mentioned");
+  assert.equal(order[1], "r:general", "the room open now was opened last");
+  assert.equal(order[2], "r:random");
+  assert.equal(order.at(-1), "p:erin", "a person last");
+});
