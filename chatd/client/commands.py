@@ -38,7 +38,7 @@ from chatd.client.render import (
 )
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo, kind_of
-from chatd.client.terminal import clean, clean_body, presences, unread_counts
+from chatd.client.terminal import clean, clean_body, favourites_first, presences, unread_counts
 from chatd.client.when import WHEN_USAGE, reminder_time
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
@@ -64,6 +64,7 @@ from chatd.protocol import (
     Edit,
     EditScheduled,
     EditUserGroup,
+    Favourite,
     FollowThread,
     Forward,
     Hide,
@@ -258,6 +259,7 @@ async def join(client: ChatClient, arg: str) -> None:
         info.kind = kind_of(name)
         info.private, info.topic = reply.private, reply.topic
         info.archived = reply.archived
+        info.favourite = reply.favourite  # joining again starts without it
         if reply.notify is not None:  # joining again starts from the default
             info.notify = reply.notify
         topic = f" - {clean(info.topic)}" if info.topic else ""
@@ -322,7 +324,7 @@ async def rooms(client: ChatClient, arg: str) -> None:
         for obj in every:
             if obj.get("member"):
                 client.remember_room(obj)
-        listed = [obj for obj in every if not client.closed(obj)]
+        listed = favourites_first(obj for obj in every if not client.closed(obj))
         client.screen.notice(f"rooms ({len(listed)}), * the current one:")
         for obj in listed:
             mark = "*" if obj.get("room") == client.current else " "
@@ -355,6 +357,31 @@ async def close(client: ChatClient, arg: str) -> None:
         client.screen.problem(f"/close: you are not in [{label}]")
         return
     await client.ask("/close", Hide(room=room), Answer, _quiet)
+
+
+async def favourite(client: ChatClient, arg: str, *, on: bool = True) -> None:
+    """``/fav [ROOM]`` (``on``) and ``/unfav [ROOM]``: mark a room or conversation the user
+    is in (the current one by default) a favourite, or unmark it. Every device of the user is
+    told (the ``favourite`` event), which says it here; /rooms lists favourites first."""
+    what = "/fav" if on else "/unfav"
+    room = client.room_arg(arg) if arg.strip() else _need_room(client, what)
+    if room is None:
+        return
+    if room not in client.rooms:
+        client.screen.problem(f"{what}: you are not in [{client.label(room)}]")
+        return
+    already = client.rooms[room].favourite == on  # then no event comes: the reply says it
+
+    async def on_ok(reply: Answer) -> None:
+        if already:
+            state = "a favourite already" if on else "not a favourite"
+            client.screen.notice(f"[{client.label(room)}] is {state}")
+
+    await client.ask(what, Favourite(room=room, on=on), Answer, on_ok)
+
+
+async def unfavourite(client: ChatClient, arg: str) -> None:
+    await favourite(client, arg, on=False)
 
 
 #: Results /search shows at a time.
@@ -1875,6 +1902,9 @@ COMMANDS: dict[str, Command] = {
                      "conversations with nothing new are left out"),
     "close": Command(close, "/close [ROOM]", "close a conversation (the current one): "
                      "/rooms leaves it out until someone writes in it"),
+    "fav": Command(favourite, "/fav [ROOM]", "mark a room or conversation (the current one) a "
+                   "favourite: listed first, marked ★, on every device"),
+    "unfav": Command(unfavourite, "/unfav [ROOM]", "unmark a favourite (the current room)"),
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER[,USER...] TEXT",
                   "send a private message; to several people (bob,carol): a group "

@@ -88,6 +88,7 @@ from chatd.client.terminal import (
     clean,
     clean_body,
     error_text,
+    favourites_first,
     presences,
     room_summary,
     unread_counts,
@@ -103,6 +104,7 @@ from chatd.protocol import (
     DndChanged,
     Entry,
     Error,
+    FavouriteChanged,
     Gap,
     Hello,
     HiddenChanged,
@@ -250,6 +252,7 @@ class RoomInfo:
     archived: bool = False  # read-only until unarchived
     notify: str | None = None  # the user's notification level, when known (else the default)
     hidden_seq: int | None = None  # where the user closed the conversation (None: not closed)
+    favourite: bool = False  # marked a favourite (/fav), on any device of the user's
 
 
 @dataclasses.dataclass(slots=True)
@@ -1268,6 +1271,7 @@ class ChatClient:
             info.notify = obj["notify"]
         hidden = obj.get("hidden_seq")
         info.hidden_seq = hidden if isinstance(hidden, int) else None
+        info.favourite = obj.get("favourite") is True
 
     def forget_room(self, room: str) -> None:
         self.rooms.pop(room, None)
@@ -1419,7 +1423,7 @@ class ChatClient:
         if not self._first_welcome:
             return
         self._first_welcome = False
-        rooms = [self.room_summary(obj) for obj in objects
+        rooms = [self.room_summary(obj) for obj in favourites_first(objects)
                  if obj.get("room") in self.rooms and not self.closed(obj)]
         closed = sum(1 for obj in objects if obj.get("room") in self.rooms and self.closed(obj))
         self.screen.notice("rooms: " + (", ".join(rooms) if rooms else "none yet")
@@ -1619,6 +1623,17 @@ class ChatClient:
             self.screen.notice(f"closed [{label}]: /rooms leaves it out until someone "
                                "writes in it")
 
+    async def _on_favourite(self, event: FavouriteChanged) -> None:
+        """The user marked a room a favourite, or unmarked it, here or on another device (the
+        reply to /fav says nothing: this says it)."""
+        if event.room in self.rooms:
+            self.rooms[event.room].favourite = event.on
+        label = self.label(event.room)
+        if event.on:
+            self.screen.notice(f"★ [{label}] is a favourite: /rooms lists it first")
+        else:
+            self.screen.notice(f"[{label}] is no longer a favourite")
+
     async def _on_notify(self, event: NotifyChanged) -> None:
         """The user's level for a room was set, by this connection or another device."""
         self.take_notify(event.room, event.notify)
@@ -1711,6 +1726,7 @@ class ChatClient:
         RoomDeleted: _on_room_deleted,
         NotifyChanged: _on_notify,
         HiddenChanged: _on_hidden,
+        FavouriteChanged: _on_favourite,
         DndChanged: _on_dnd,
         SavedChanged: _on_saved,
         ThreadStateChanged: _on_thread_state,

@@ -36,6 +36,7 @@ __all__ = [
     "clean_body",
     "day_time",
     "error_text",
+    "favourites_first",
     "hhmm",
     "presences",
     "read_line_sync",
@@ -145,11 +146,28 @@ def hhmm(ts: object) -> str:
         return "--:--"
 
 
+#: What marks a favourite (``/fav``) in a list of rooms.
+FAVOURITE_MARK = "★"
+
+
+def favourites_first(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Room objects with the user's favourites first, in the order they were marked
+    (``favourite_at``, then by name), then the others in the order they came."""
+    listed = list(objects)
+    marked = [obj for obj in listed if obj.get("favourite") is True]
+
+    def when(obj: Mapping[str, Any]) -> tuple[int, str]:
+        at = obj.get("favourite_at")
+        return (at if isinstance(at, int) else 0, str(obj.get("room")))
+
+    return [*sorted(marked, key=when), *(obj for obj in listed if obj.get("favourite") is not True)]
+
+
 def room_summary(obj: Mapping[str, Any], label: str) -> str:
-    """A room object of the protocol, in a few words: its label, private, the user's
-    notification level when it is not the default (``/notify``), unread, pinned messages
-    (``/pins``)."""
-    text = label
+    """A room object of the protocol, in a few words: ★ when it is a favourite, its label,
+    private, the user's notification level when it is not the default (``/notify``),
+    unread, pinned messages (``/pins``)."""
+    text = f"{FAVOURITE_MARK} {label}" if obj.get("favourite") is True else label
     if obj.get("private") and obj.get("kind") not in ("dm", "group"):
         text += " (private)"
     notify = obj.get("notify")
