@@ -170,15 +170,20 @@ test("nothing to star: a draft, a room not held, or offline", () => {
 });
 
 test("a starred conversation stays in Favourites closed, and is not offered to close", () => {
-  // Closed on another device (the terminal's /close) before or after it was starred.
-  const state = page({ [DM]: { favourite: true, hidden_seq: 5 } });
-  assert.deepEqual(section(state, "favourite"), [DM]);
-  const room = state.rooms.get(DM);
-  assert.equal(canClose(room), false, "no Close conversation for a favourite");
-  assert.deepEqual(closeConversation(state, DM), []);
+  const open = page({ general: { favourite: true, favourite_at: 1 },
+    [DM]: { favourite: true, favourite_at: 2 } });
+  assert.equal(canClose(open.rooms.get(DM)), false, "no Close conversation for a favourite");
+  assert.deepEqual(closeConversation(open, DM), []);
+  selectRoom(open, DM);
+  // Closed on another device (the terminal's /close) while open here.
+  apply(open, { op: "hidden", room: DM, hidden_seq: 5 });
+  assert.equal(open.current, DM, "the open favourite stays open: it stays listed");
+  assert.deepEqual(section(open, "favourite"), ["general", DM]);
+  // Closed before it was starred: listed all the same.
+  const state = page({ general: { favourite: true, favourite_at: 1 },
+    [DM]: { favourite: true, favourite_at: 2, hidden_seq: 5 } });
+  assert.deepEqual(section(state, "favourite"), ["general", DM]);
   selectRoom(state, DM);
-  apply(state, { op: "hidden", room: DM, hidden_seq: 5 });
-  assert.equal(state.current, DM, "the open favourite stays open: it stays listed");
   // Unstarred, it is a closed conversation again: listed while open only.
   setFavourite(state, DM, false);
   assert.deepEqual(section(state, "dm"), [DM, "@ann:carol"], "open");
