@@ -76,7 +76,8 @@ def test_close_a_conversation_in_both_tabs_it_comes_back_and_a_reload_keeps_it(
     # Closed again from the sidebar's menu, with nothing new since: a reload keeps it closed.
     dm_item(a).click(button="right")
     expect(a.get_by_role("menu").locator(".menu-item")).to_have_text(
-        [re.compile("All messages$"), re.compile("Muted$"), "Close conversation"])
+        [re.compile("All messages$"), re.compile("Muted$"), "Add to favourites",
+         "Close conversation"])
     shot(a, artifacts, "desktop-close-conversation")
     pick(a, "Close conversation")
     for page in (a, other):
