@@ -48,6 +48,9 @@ export class SidebarView {
       mine.className = `avatar ${colourClass(state.me)}`;
     }
     setPicture(mine, avatarOf(state.profiles, state.me));
+    // A room starred or unstarred moves to another list: the focus on it follows it there.
+    const held = document.activeElement?.closest?.("#sidebar li[data-room]");
+    const focused = held ? { room: held.dataset.room, list: held.parentElement } : null;
     const favourites = sortedRooms(state, "favourite");
     $("favourites").hidden = !favourites.length;
     if (favourites.length) this.renderList($("favourite-list"), favourites, state, "", now);
@@ -63,6 +66,11 @@ export class SidebarView {
       starred("dm") ? "No other conversations" : closed ? "No open conversations"
         : "No conversations yet", now);
     this.renderContacts(state, now);
+    if (focused) {
+      const moved = [...document.querySelectorAll("#sidebar li[data-room]")]
+        .find((li) => li.dataset.room === focused.room && li.parentElement !== focused.list);
+      moved?.querySelector("button")?.focus({ preventScroll: true });
+    }
     const total = titleCount(state).count;
     const title = titleText(state);
     if (document.title !== title) document.title = title;

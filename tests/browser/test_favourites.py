@@ -119,6 +119,7 @@ def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
         expect(item(page, "room", "random")).to_have_count(1)
         expect(item(page, "favourite", "random")).to_have_count(0)
         expect(favourites(page)).to_have_count(1)
+    expect(item(a, "room", "random")).to_be_focused()  # the focus followed it to Rooms
     # The phone opens #random: its star is off, and follows a star from the desktop live.
     item(p, "room", "random").click()
     expect(p.locator("#conv-title")).to_have_text("# random")
