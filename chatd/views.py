@@ -206,14 +206,16 @@ def room_object(room: Room) -> dict[str, Any]:
     null when not a member); ``peer`` is there for a 1:1 conversation (kind ``dm``),
     ``peers`` (the others, sorted ignoring case) for a group conversation (kind ``group``);
     ``pins``, the number of its pinned messages, when it has any; ``hidden_seq``, the
-    room's last seq when the user closed the conversation, while it is closed."""
+    room's last seq when the user closed the conversation, while it is closed;
+    ``favourite``, whether the user marked it a favourite, and ``favourite_at`` (ms), when,
+    while it is one."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
         "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
         "read_seq": room.read_seq, "unread": room.unread, "mentions": room.mentions,
         "notify": room.notify or default_notify(room.kind),
         "role": room.role or ("member" if room.member else None),
-        "archived": room.archived,
+        "archived": room.archived, "favourite": room.favourite_at is not None,
     }
     if room.peer is not None:
         obj["peer"] = room.peer
@@ -223,6 +225,8 @@ def room_object(room: Room) -> dict[str, Any]:
         obj["pins"] = room.pins
     if room.hidden_seq is not None:
         obj["hidden_seq"] = room.hidden_seq
+    if room.favourite_at is not None:
+        obj["favourite_at"] = room.favourite_at
     return obj
 
 

@@ -11,6 +11,8 @@ from chatd.presence import ONLINE
 from chatd.protocol import (
     Answer,
     CreateRoom,
+    Favourite,
+    FavouriteChanged,
     HiddenChanged,
     Hide,
     History,
@@ -48,6 +50,7 @@ __all__ = [
     "ROOMS",
     "WHO_PAGE",
     "create_room",
+    "favourite",
     "hide",
     "history",
     "invite",
@@ -92,7 +95,7 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
         messages=[message_event(m) for m in page.messages], more=page.more,
         private=joined.room.private, topic=joined.room.topic,
         notify=joined.room.notify or default_notify(joined.room.kind), role=joined.room.role,
-        archived=joined.room.archived,
+        archived=joined.room.archived, favourite=joined.room.favourite_at is not None,
     )
     return CatchUp(reply, {request.room: page.last_seq})
 
@@ -325,6 +328,20 @@ async def hide(app: App, caller: Caller, request: Hide) -> Answer:
     await app.tell(user.name, frame(HiddenChanged(room=request.room, hidden_seq=hidden_seq)),
                    "a closed conversation")
     return Answer(id=request.id, fields={"room": request.room, "hidden_seq": hidden_seq})
+
+
+async def favourite(app: App, caller: Caller, request: Favourite) -> Answer:
+    """Mark (``on``) a room or conversation the caller is in as a favourite, or unmark it. A
+    private mark of the membership, no entry of any log: when it changed, every connection
+    of the caller's, on every node, is told by a ``favourite`` event (the caller's too, as
+    ``hide`` tells it: a page applies it from the event as from another device's); setting
+    what is set tells nobody."""
+    user = signed_in(caller)
+    mark = await app.storage.favourite(user.id, request.room, request.on)
+    if mark.changed:
+        await app.tell(user.name, frame(FavouriteChanged(
+            room=request.room, on=request.on, favourite_at=mark.at)), "a favourite")
+    return Answer(id=request.id, fields={"room": request.room, "favourite": request.on})
 
 
 async def set_topic(app: App, caller: Caller, request: SetTopic) -> Append:

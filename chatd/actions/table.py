@@ -47,6 +47,7 @@ from chatd.protocol import (
     Edit,
     EditScheduled,
     EditUserGroup,
+    Favourite,
     FollowThread,
     Hello,
     Hide,
@@ -159,6 +160,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     SetNotify: Operation(rooms.set_notify),
     # Closing a conversation: a marker of the user's membership, like the read marker.
     Hide: Operation(rooms.hide),
+    # Favourites: a mark of the user's membership too.
+    Favourite: Operation(rooms.favourite),
     SetDnd: Operation(dnd.set_dnd),
     Send: Operation(messages.send, rate=SENDS),
     Dm: Operation(messages.dm, rate=SENDS),

@@ -184,6 +184,12 @@ _HIDDEN: Schema = {
                    "description": "The room's last_seq when closed; null: shown."},
 }
 
+#: The answer of a mark or an unmark of a favourite (``favourite``).
+_FAVOURITE: Schema = {
+    "room": {"type": "string"},
+    "favourite": {"type": "boolean", "description": "Whether it is a favourite now."},
+}
+
 #: The body of a follow or an unfollow of a thread (``follow_thread``).
 _THREAD_FOLLOW: dict[str, Any] = {
     "room": {"type": "string"}, "msg_id": {"type": "integer"},
@@ -536,9 +542,15 @@ class _Builder:
                     "hidden_seq": {**seq, "description":
                                    "Only while the user has closed the conversation: its "
                                    "`last_seq` then. Shown again once `last_seq` passes it."},
+                    "favourite": {"type": "boolean", "description":
+                                  "Whether the user marked it a favourite (theirs alone)."},
+                    "favourite_at": {"type": "integer", "minimum": 0, "description":
+                                     "Only while it is a favourite: when the user marked it "
+                                     "(ms since the epoch); list favourites in this order."},
                 },
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
-                          "read_seq", "unread", "mentions", "notify", "role", "archived"],
+                          "read_seq", "unread", "mentions", "notify", "role", "archived",
+                          "favourite"],
                 description="A room or conversation as the asking user sees it.",
                 # `peer` is there for a 1:1 conversation, `peers` for a group one, and
                 # only then.
@@ -551,12 +563,13 @@ class _Builder:
                 examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
                            "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
                            "unread": 2, "mentions": 0, "notify": "all", "role": "member",
-                           "archived": False, "peer": "Bob"},
+                           "archived": False, "peer": "Bob", "favourite": False},
                           {"room": "@ann:bob:cy", "kind": "group", "private": True,
                            "topic": "", "owner": None, "last_seq": 4, "member": True,
                            "read_seq": 4, "unread": 0, "mentions": 0, "notify": "all",
                            "role": "member", "archived": False, "peers": ["Bob", "Cy"],
-                           "hidden_seq": 4}],
+                           "hidden_seq": 4, "favourite": True,
+                           "favourite_at": 1796000000000}],
             ),
             "File": self.sent(
                 {
@@ -1901,6 +1914,30 @@ class _Builder:
                     parameters=[room_param],
                     ok=ok(200, "Shown.", self.sent(_HIDDEN, ["room", "hidden_seq"])),
                     errors=(400, 403, 404),
+                ),
+            },
+            "/api/rooms/{room}/favourite": {
+                "put": self.op(
+                    "Mark a favourite",
+                    "As the protocol's `favourite`: the room or conversation (any kind, "
+                    "archived too) becomes one of the user's favourites, listed with the "
+                    "others at the top of every device's list. Marking a favourite again "
+                    "changes nothing. The user's connections get the `favourite` event when "
+                    "it changed.",
+                    tag="rooms", op_id="markFavourite",
+                    parameters=[room_param],
+                    ok=ok(200, "Marked.", self.sent(_FAVOURITE, ["room", "favourite"])),
+                    errors=(403, 404),
+                ),
+                "delete": self.op(
+                    "Unmark a favourite",
+                    "As the protocol's `favourite` with `on: false`. Unmarking what is not a "
+                    "favourite changes nothing. The user's connections get the `favourite` "
+                    "event when it changed.",
+                    tag="rooms", op_id="unmarkFavourite",
+                    parameters=[room_param],
+                    ok=ok(200, "Unmarked.", self.sent(_FAVOURITE, ["room", "favourite"])),
+                    errors=(403, 404),
                 ),
             },
             "/api/rooms/{room}/messages/{msg_id}": {"delete": self.op(

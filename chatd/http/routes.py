@@ -346,6 +346,13 @@ def _hide_path(on: bool) -> Fields:
     return fields
 
 
+def _favourite_path(on: bool) -> Fields:
+    """The fields of ``PUT`` (``on``: mark) and ``DELETE /api/rooms/{room}/favourite``."""
+    def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+        return {"room": params["room"], "on": on}
+    return fields
+
+
 def _follow_path(on: bool) -> Fields:
     """The fields of ``PUT`` (``on``) and ``DELETE /api/me/threads/{room}/{msg_id}/follow``."""
     def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -735,6 +742,10 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/hidden", {
         "PUT": operation("hide", _hide_path(True)),
         "DELETE": operation("hide", _hide_path(False)),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/favourite", {
+        "PUT": operation("favourite", _favourite_path(True)),
+        "DELETE": operation("favourite", _favourite_path(False)),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/topic", {
         "PUT": operation("set_topic", _topic_body),

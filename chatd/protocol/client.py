@@ -54,6 +54,7 @@ from chatd.protocol.events import (
     Edit,
     Entry,
     Error,
+    FavouriteChanged,
     Gap,
     Hello,
     HiddenChanged,
@@ -518,6 +519,7 @@ def _join_accepted(obj: Mapping[str, Any], rid: RequestId) -> JoinAccepted:
         private=_bool(obj, "private", False), topic=_optional_str(obj, "topic") or "",
         notify=_optional_str(obj, "notify"), role=_optional_str(obj, "role"),
         archived=_bool(obj, "archived", False),
+        favourite=_bool(obj, "favourite", False),
     )
 
 
@@ -565,6 +567,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
     "notify": lambda obj: NotifyChanged(room=_str(obj, "room"), notify=_str(obj, "notify")),
     "hidden": lambda obj: HiddenChanged(room=_str(obj, "room"),
                                         hidden_seq=_optional_int(obj, "hidden_seq")),
+    "favourite": lambda obj: FavouriteChanged(
+        room=_str(obj, "room"), on=_bool(obj, "on", True),
+        favourite_at=_optional_int(obj, "favourite_at")),
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),
     "saved": lambda obj: SavedChanged(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
                                       on=_bool(obj, "on", True),

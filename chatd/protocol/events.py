@@ -70,6 +70,8 @@ __all__ = [
     "EditUserGroup",
     "Entry",
     "Error",
+    "Favourite",
+    "FavouriteChanged",
     "FollowThread",
     "Gap",
     "Hello",
@@ -818,6 +820,17 @@ class Hide(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Favourite(Request):
+    """Mark (``on``) a room or conversation the user is in as a favourite, or unmark it: a
+    mark of their membership (when it was made, so that every device lists the favourites in
+    that order), which nobody else sees and leaving the room drops."""
+
+    OP: ClassVar[str] = "favourite"
+    room: str
+    on: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SetDnd(Request):
     """Pause the user's notifications, on every device, until ``until`` (ms since the epoch)
     or for ``duration`` seconds; ``until`` None (given as null) resumes them. At most
@@ -1402,12 +1415,14 @@ class JoinAccepted(ServerEvent):
     notify: str | None = None  # the joiner's notification level for the room
     role: str | None = None  # the joiner's role in the room
     archived: bool = False  # read-only until unarchived
+    favourite: bool = False  # the joiner's mark (false for a room just joined)
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
             "op": self.OP, "id": self.id, "room": self.room, "last_seq": self.last_seq,
             "private": self.private, "topic": self.topic, "archived": self.archived,
-            "messages": [m.wire() for m in self.messages], "more": self.more,
+            "favourite": self.favourite, "messages": [m.wire() for m in self.messages],
+            "more": self.more,
         }
         if self.notify is not None:
             obj["notify"] = self.notify
@@ -1504,6 +1519,17 @@ class HiddenChanged(ServerEvent):
     OP: ClassVar[str] = "hidden"
     room: str
     hidden_seq: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FavouriteChanged(ServerEvent):
+    """The user marked a room a favourite (``favourite_at``: when, in ms) or unmarked it
+    (``on`` false, ``favourite_at`` null), on any of their connections, on any node."""
+
+    OP: ClassVar[str] = "favourite"
+    room: str
+    on: bool
+    favourite_at: int | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2351,6 +2377,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "set_topic": (SetTopic, _fields(SetTopic, room=_room, topic=_topic)),
     "set_notify": (SetNotify, _fields(SetNotify, room=_room, notify=_notify)),
     "hide": (Hide, _fields(Hide, room=_room, on=lambda obj: _bool(obj, "on", True))),
+    "favourite": (Favourite, _fields(Favourite, room=_room,
+                                     on=lambda obj: _bool(obj, "on", True))),
     "set_dnd": (SetDnd, _parse_set_dnd),
     "set_profile": (SetProfile, _parse_set_profile),
     "profiles": (Profiles, _parse_profiles),
@@ -2412,6 +2440,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "read": (ReadMoved,),
     "notify": (NotifyChanged,),
     "hidden": (HiddenChanged,),
+    "favourite": (FavouriteChanged,),
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),
     "custom_emoji": (CustomEmojiChanged,),

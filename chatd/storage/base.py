@@ -47,6 +47,7 @@ __all__ = [
     "CustomStatus",
     "DatabaseFigures",
     "DndNotice",
+    "FavouriteMark",
     "FileInfo",
     "FollowedThread",
     "GroupScope",
@@ -212,6 +213,7 @@ class Room:
     archived: bool = False  # read-only until unarchived
     pins: int = 0  # how many of its messages are pinned (kept in the room's row)
     hidden_seq: int | None = None  # the user closed the conversation at this last_seq
+    favourite_at: int | None = None  # when the user marked it a favourite (ms); None: not one
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,6 +226,16 @@ class ReadMarker:
     last_seq: int
     unread: int
     mentions: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FavouriteMark:
+    """A member's favourite mark after a ``favourite``: ``at``, when they marked the room (ms
+    since the epoch; None: not a favourite), and whether this request ``changed`` it (setting
+    what is already set changes nothing, and keeps the time it was first marked)."""
+
+    at: int | None
+    changed: bool
 
 
 #: A member's role in a room, lowest first: the owner is the room's (``rooms.owner_id``),
@@ -1692,6 +1704,12 @@ class Storage(Protocol):
         last seq now (a later close moves it); or show it (``hidden_seq`` cleared). Returns
         the new ``hidden_seq`` (None: shown). ChatError('bad_request') for a room (kind
         ``room``), 'forbidden' for a non-member, 'not_found' for an unknown room."""
+
+    async def favourite(self, user_id: int, room: str, on: bool) -> FavouriteMark:
+        """Mark (``on``) a room or conversation the user is in as a favourite (its
+        ``favourite_at`` becomes now, unless it is one already: then it keeps its time), or
+        unmark it (cleared). Any kind, archived too. ChatError('forbidden') for a non-member,
+        'not_found' for an unknown room; nothing is stored then."""
 
     async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",
                              limit: int | None = None, joined: bool = False) -> list[Room]:

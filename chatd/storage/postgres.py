@@ -124,6 +124,7 @@ from chatd.storage.base import (
     CustomStatus,
     DatabaseFigures,
     DndNotice,
+    FavouriteMark,
     FileInfo,
     FollowedThread,
     GroupScope,
@@ -313,6 +314,12 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
      ELSE json_build_object('from', qu.name, 'text', left(q.text, 200))::text END
 """
 
+
+def _favourite_at(m: str) -> str:
+    """SQL: membership ``m``'s favourite mark (migration 0038) as ms, named favourite_at."""
+    return f"{_ms(m + '.favourite_at')} AS favourite_at"
+
+
 # A member's view of room r from their membership m (NULL for a room they are not in: then
 # member is false, the counts 0). The unread counts are functions of migration 0016, which
 # says how they stay bounded: the messages after the marker are the entries after it
@@ -323,10 +330,12 @@ CASE WHEN q.deleted_at IS NOT NULL THEN json_build_object('deleted', true)::text
 # the marker, stopped at UNREAD_CAP. A room the member has read to its end (last_seq is the
 # room's latest entry) skips both.
 # The notification level is a column of the membership (migration 0012): no lookup of its own;
-# so is hidden_seq, where the member closed a conversation (migration 0037).
+# so is hidden_seq, where the member closed a conversation (migration 0037), and favourite_at,
+# when they marked it a favourite (migration 0038; in ms, as JSON carries it in the hello).
 _MEMBER_COLUMNS = f"""
 m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
-m.hidden_seq, {_ROLE} AS role, peer.name AS peer, peers.names AS peers,
+m.hidden_seq, {_favourite_at("m")}, {_ROLE} AS role, peer.name AS peer,
+peers.names AS peers,
 CASE WHEN r.last_seq > m.read_seq
      THEN chatd_unread_messages(r.id, m.read_seq, r.last_seq, m.user_id, {UNREAD_CAP})
      ELSE 0 END
@@ -710,7 +719,7 @@ SELECT {_ROOM_COLUMNS} FROM r LEFT JOIN users o ON o.id = r.owner_id
 _SQL_JOIN_ROOM = f"""
 WITH r AS (
     SELECT {_ROOM_COLUMNS}, peer.name AS peer, peers.names AS peers,
-           me.user_id IS NOT NULL AS was_member, me.notify,
+           me.user_id IS NOT NULL AS was_member, me.notify, {_favourite_at("me")},
            CASE WHEN r.owner_id = $2 THEN 'owner' ELSE coalesce(me.role, 'member') END AS role,
            {_BANNED.format(room="r.id", user="$2")} AS banned
     FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
@@ -955,6 +964,26 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT kind FROM r) AS kind,
        EXISTS (SELECT 1 FROM memberships m JOIN r ON m.room_id = r.id WHERE m.user_id = $2)
            AS member,
        EXISTS (SELECT 1 FROM marked) AS marked, (SELECT hidden_seq FROM marked) AS hidden_seq
+"""
+
+# Mark ($3 true) or unmark ($3 false) room $1 a favourite of member $2: only a membership
+# whose mark differs is written (so a mark keeps the time it was first made, and setting
+# what is set writes nothing); "member" and the mark as it was come from the statement's
+# snapshot, the changed mark from the update.
+_SQL_FAVOURITE = f"""
+WITH r AS (
+    SELECT id FROM rooms WHERE name = $1
+), k AS (
+    SELECT m.favourite_at FROM memberships m JOIN r ON m.room_id = r.id WHERE m.user_id = $2
+), marked AS (
+    UPDATE memberships m SET favourite_at = CASE WHEN $3::boolean THEN now() END
+    FROM r WHERE m.room_id = r.id AND m.user_id = $2 AND (m.favourite_at IS NULL) = $3::boolean
+    RETURNING m.favourite_at
+)
+SELECT EXISTS (SELECT 1 FROM r) AS found, EXISTS (SELECT 1 FROM k) AS member,
+       EXISTS (SELECT 1 FROM marked) AS changed,
+       (SELECT {_ms("marked.favourite_at")} FROM marked) AS marked_at,
+       (SELECT {_ms("k.favourite_at")} FROM k) AS was_at
 """
 
 # Like the read marker: notify is NULL for a non-member.
@@ -2920,10 +2949,11 @@ def _named_user(row: Any, name: str) -> User:
 
 def _room(row: Any, **view: Any) -> Room:
     """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
-    ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``, ``hidden_seq``) from the
-    row where it has those columns, else from ``view``, else the defaults."""
+    ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``, ``hidden_seq``,
+    ``favourite_at``) from the row where it has those columns, else from ``view``, else the
+    defaults."""
     for key in ("member", "read_seq", "unread", "mentions", "peer", "notify", "role",
-                "hidden_seq"):
+                "hidden_seq", "favourite_at"):
         value = row.get(key)
         if value is not None:
             view[key] = value
@@ -3882,6 +3912,18 @@ class PostgresStorage:
         if not row["marked"]:
             raise ChatError(codes.BAD_REQUEST, "only a conversation is closed; leave a room")
         return None if row["hidden_seq"] is None else int(row["hidden_seq"])
+
+    async def favourite(self, user_id: int, room: str, on: bool) -> FavouriteMark:
+        row = await self._run(self._pool.fetchrow, _SQL_FAVOURITE, room, user_id, on)
+        if not row["found"]:
+            what = "conversation" if is_conversation(room) else "room"
+            raise ChatError(codes.NOT_FOUND, f"there is no {what} {room!r}")
+        if not row["member"]:
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+        if row["changed"]:
+            return FavouriteMark(at=row["marked_at"], changed=True)
+        # as it was; a mark made meanwhile by another request (which changed it) is one too
+        return FavouriteMark(at=row["was_at"] if on else None, changed=False)
 
     # -- contacts ----------------------------------------------------------------------------
 

@@ -1,0 +1,13 @@
+-- 0038: favourites (the `favourite` request).
+--
+-- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
+-- Never edit a migration that has shipped: add the next numbered file instead.
+--
+-- A member's favourite mark is a marker of their membership, like the notification level and
+-- hidden_seq: when they marked the room (NULL: not a favourite). A time rather than a boolean
+-- so that every device lists the favourites in the order they were marked (the room object's
+-- favourite_at), which a boolean could not say; it costs the same column. Being a column of
+-- the membership, leaving a room drops it with the row, and joining again starts without it;
+-- the room objects read it from the membership row they already read (no lookup of its own),
+-- and no message touches it. A column with no default: adding it rewrites no row.
+ALTER TABLE memberships ADD COLUMN favourite_at timestamptz;
