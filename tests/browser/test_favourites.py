@@ -104,12 +104,15 @@ def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
     item(a, "room", "general").click()
     expect(a.locator("#conv-title")).to_have_text("# general")
     bob.request("dm", to="ann", text="still on for lunch?", nonce="b2")
-    expect(item(a, "favourite", DM).locator(".badge:not(.mention)")).to_have_text("1")
+    expect(item(a, "favourite", DM).locator(".badge:not(.mention)")).to_have_text("2")
     expect(item(a, "favourite", DM).locator(".dot")).to_have_class(re.compile(r"\bonline\b"))
+    item(a, "favourite", "random").click()
+    expect(a.locator("#conv-title")).to_have_text("# random")
+    expect(star).to_have_text("★")
     shot(a, artifacts, "desktop-favourites")
     p.locator("#open-sidebar").click()
     expect(item(p, "favourite", DM)).to_be_in_viewport()
-    expect(item(p, "favourite", DM).locator(".badge:not(.mention)")).to_have_text("1")
+    expect(item(p, "favourite", DM).locator(".badge:not(.mention)")).to_have_text("2")
     shot(p, artifacts, "phone-favourites")
 
     # Unstarred from the sidebar's menu: back in Rooms, on the phone too.

@@ -35,7 +35,7 @@ function reply(state, room, on, fields = {}) {
     { request: { op: "favourite", room, on } });
 }
 
-function refuse(state, room, on, code = "not_member", message = "You are not in that room") {
+function refuse(state, room, on, code = "forbidden", message = "not a member of general") {
   return apply(state, { op: "error", id: 9, code, message },
     { request: { op: "favourite", room, on } });
 }
@@ -98,7 +98,7 @@ test("a refusal puts back the mark the server last gave, and says why", () => {
   const effects = refuse(state, "general", true);
   assert.deepEqual(section(state, "favourite"), ["zoo"]);
   assert.equal(effects.find((effect) => effect.toast).toast,
-    "Could not add #general to favourites: You are not in that room");
+    "Could not add #general to favourites: not a member of general");
   setFavourite(state, "zoo", false);
   assert.deepEqual(section(state, "favourite"), []);
   const gone = refuse(state, "zoo", false, "disconnected", "not connected");
