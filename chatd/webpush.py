@@ -293,14 +293,14 @@ def scheduled_payload(user: str, item: Mapping[str, Any]) -> bytes:
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _conversation_title(room: str, sender: str, to: str | None) -> str:
+def _conversation_title(room: str, sender: str, to: str | None, *, you: bool = True) -> str:
     """A group conversation as a notification names it to ``to``: its people but the
-    sender, in the name's order, ``to`` last as "you" (any case)."""
+    sender, in the name's order, ``to`` last as "you" (any case), or left out when not
+    ``you`` (where the title says "you" already)."""
     me = (to or "").lower()
     others = [name for name in conversation_members(room)
               if name not in (sender.lower(), me)]
-    you = [] if to is None else ["you"]
-    names = [*others, *you]
+    names = [*others, *(["you"] if you and to is not None else [])]
     return ", ".join(names[:-1]) + " & " + names[-1] if len(names) > 1 else "".join(names)
 
 
@@ -323,14 +323,18 @@ def payload(message: Message, reason: str, to: str | None = None) -> bytes:
     ``"reminder"``, a saved message's reminder, chatd.reminders), ``text`` (at most
     :data:`TEXT_CHARS` characters, cut with an ellipsis; ``""`` for a message of files only)
     and ``title``, a line for a notification. A group conversation is named by the people in
-    it other than the sender, the user last as "you": "ann in bob, carol & you". A poll's
+    it other than the sender, the user last as "you": "ann in bob, carol & you" (a mention
+    there: "ann mentioned you (with bob & carol)"; in a 1:1 "ann mentioned you"). A poll's
     text reads "📊 Poll: " and its question."""
     sender, room = message.sender, message.room
     where = _conversation_title(room, sender, to) if is_group_room(room) else room
     if reason == "dm":
         title = f"{sender} in {where}" if is_group_room(room) else sender
+    elif reason == "mention" and is_group_room(room):
+        # "ann mentioned you in carol & you" says "you" twice: name the others alone.
+        title = f"{sender} mentioned you (with {_conversation_title(room, sender, to, you=False)})"
     elif reason == "mention":
-        title = f"{sender} mentioned you in {where}"
+        title = f"{sender} mentioned you" + ("" if is_dm_room(room) else f" in {room}")
     elif reason == "reminder":
         title = _reminder_title(room, sender, to)
     else:

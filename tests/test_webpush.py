@@ -196,7 +196,9 @@ def test_the_payload_carries_the_contract(text: str) -> None:
 def test_titles_say_why() -> None:
     assert json.loads(payload(_message("x"), "dm"))["title"] == "ann"
     mention = json.loads(payload(_message("x"), "mention"))
-    assert mention["title"] == "ann mentioned you in @ann:bob" and mention["kind"] == "mention"
+    assert mention["title"] == "ann mentioned you" and mention["kind"] == "mention"
+    in_room = dataclasses.replace(_message("x"), room="team")
+    assert json.loads(payload(in_room, "mention"))["title"] == "ann mentioned you in team"
     assert json.loads(payload(_message(""), "message"))["text"] == ""
 
 
@@ -229,7 +231,7 @@ def test_a_group_conversation_is_named_by_its_people() -> None:
                       ts=0, nonce="n")
     assert json.loads(payload(message, "dm", "Carol"))["title"] == "Ann in bob, dan & you"
     assert json.loads(payload(message, "mention", "bob"))["title"] == \
-        "Ann mentioned you in carol, dan & you"
+        "Ann mentioned you (with carol & dan)"
     three = dataclasses.replace(message, room="@ann:bob:carol")
     assert json.loads(payload(three, "dm", "bob"))["title"] == "Ann in carol & you"
     assert json.loads(payload(_message("x"), "dm", "bob"))["title"] == "ann"

@@ -18,9 +18,9 @@ import enum
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Container, Mapping
+from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import emoji as _emoji
 
@@ -320,7 +320,7 @@ async def rooms(client: ChatClient, arg: str) -> None:
         for obj in every:
             if obj.get("member"):
                 client.remember_room(obj)
-        listed = [obj for obj in every if not closed(client, obj)]
+        listed = [obj for obj in every if not client.closed(obj)]
         client.screen.notice(f"rooms ({len(listed)}), * the current one:")
         for obj in listed:
             mark = "*" if obj.get("room") == client.current else " "
@@ -336,14 +336,6 @@ async def rooms(client: ChatClient, arg: str) -> None:
             client.screen.notice(f"more: /rooms {search}+{clean(last)}")
 
     await client.ask("/rooms", Rooms(query=query, after=after), Answer, on_ok)
-
-
-def closed(client: ChatClient, obj: Mapping[str, Any]) -> bool:
-    """Whether a room object is a conversation the user closed (``/close``) in which nobody
-    wrote since (``last_seq`` not past ``hidden_seq``), and not the current one."""
-    hidden, last = obj.get("hidden_seq"), obj.get("last_seq")
-    return (isinstance(hidden, int) and isinstance(last, int) and last <= hidden
-            and obj.get("room") != client.current)
 
 
 async def close(client: ChatClient, arg: str) -> None:

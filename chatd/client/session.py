@@ -1241,6 +1241,14 @@ class ChatClient:
     def room_summary(self, obj: Mapping[str, Any]) -> str:
         return room_summary(obj, self.label(str(obj.get("room"))))
 
+    def closed(self, obj: Mapping[str, Any]) -> bool:
+        """Whether a room object is a conversation the user closed (``/close``) in which
+        nobody wrote since (``last_seq`` not past ``hidden_seq``), and not the current one:
+        what /rooms and the first welcome's rooms line leave out."""
+        hidden, last = obj.get("hidden_seq"), obj.get("last_seq")
+        return (isinstance(hidden, int) and isinstance(last, int) and last <= hidden
+                and obj.get("room") != self.current)
+
     def remember_room(self, obj: Mapping[str, Any]) -> None:
         """Keep what a room object says of a room the user is in."""
         room = str(obj["room"])
@@ -1411,8 +1419,12 @@ class ChatClient:
         if not self._first_welcome:
             return
         self._first_welcome = False
-        rooms = [self.room_summary(obj) for obj in objects if obj.get("room") in self.rooms]
-        self.screen.notice("rooms: " + (", ".join(rooms) if rooms else "none yet"))
+        rooms = [self.room_summary(obj) for obj in objects
+                 if obj.get("room") in self.rooms and not self.closed(obj)]
+        closed = sum(1 for obj in objects if obj.get("room") in self.rooms and self.closed(obj))
+        self.screen.notice("rooms: " + (", ".join(rooms) if rooms else "none yet")
+                           + (f" ({closed} closed conversation(s) with nothing new: /rooms "
+                              "lists them once someone writes)" if closed else ""))
         if welcome.contacts:
             last = welcome.contacts[-1].get("user")
             more = (f" (more: /contacts +{clean(last)})"

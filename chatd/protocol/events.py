@@ -2089,8 +2089,12 @@ def _recipients(obj: Mapping[str, Any]) -> str | tuple[str, ...]:
     value = obj.get("to")
     if not isinstance(value, list):
         return _user(obj, "to")
-    if not value or len(value) > MAX_TO_NAMES:
-        raise _Invalid(f"'to' must be a user name or an array of 1-{GROUP_MAX - 1} user names")
+    if not value:
+        raise _Invalid("'to' must be a user name or a non-empty array of user names")
+    if len(value) > MAX_TO_NAMES:
+        # Say the bound that was passed: the array's length, not the people it would name
+        # (an array of 9 distinct names is refused below, with the people's bound).
+        raise _Invalid(f"'to' lists at most {MAX_TO_NAMES} names")
     names: dict[str, str] = {}
     for item in value:
         name = _user({"to": item}, "to")

@@ -350,7 +350,7 @@ export function placeLabel(state, name) {
 export function titleText(state) {
   const { count, urgent } = titleCount(state);
   const room = state.current === null ? null : state.rooms.get(state.current);
-  const name = room ? `${roomLabel(room)} · ${APP}` : APP;
+  const name = room ? `${placeLabel(state, room.name)} · ${APP}` : APP;
   if (!count) return name;
   return `(${count > 999 ? "999+" : count}${urgent ? "*" : ""}) ${name}`;
 }

@@ -65,7 +65,7 @@ import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js";
 import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
-import { Connection } from "./socket.js";
+import { Connection, RequestError } from "./socket.js";
 import * as model from "./state.js";
 import { nameLabel } from "./conversations.js";
 import { nextSummaryChange } from "./threads.js";
@@ -980,10 +980,8 @@ export class Controller {
           timeZone: timeZone(), fresh: newNonce, max: this.state.maxText });
         if (made.problem) throw new Error(made.problem);
         try {
-          await reminders.sendReminder(made.fields, { ask: (op, fields) => (this.online
-            ? this.conn.request(op, fields)
-            : Promise.reject(Object.assign(new Error("not connected"), { code: "disconnected" }))),
-          backOnline });
+          await reminders.sendReminder(made.fields, { ask: (op, fields) => this.ask(op, fields),
+            backOnline });
         } catch (error) {
           throw new Error(reminders.refusal(error));
         }
@@ -1185,11 +1183,14 @@ export class Controller {
 
   /** A request whose outcome a dialog waits for (the state has it first, through onReply). */
   ask(op, fields) {
-    if (!this.online) return Promise.reject(new Error("Not connected right now."));
+    // A refusal with the code a lost connection has, so that callers tell it apart (resend
+    // once online, say "not connected") whether the socket was down before or during it.
+    if (!this.online) {
+      return Promise.reject(new RequestError("disconnected", "Not connected right now."));
+    }
     return this.conn.request(op, fields);
   }
 
-  /** Ask before deleting message `msgId` of the open room (a dialog), then delete it. */
   // -- user groups (view-usergroups.js) ------------------------------------------------------
 
   /** The "New user group" dialog: created by the server's `ok` (its event tells every page). */
@@ -1284,6 +1285,7 @@ export class Controller {
     });
   }
 
+  /** Ask before deleting message `msgId` of the open room (a dialog), then delete it. */
   confirmDelete(msgId) {
     const room = this.state && this.state.rooms.get(this.state.current);
     const message = room && room.byMsgId(msgId);

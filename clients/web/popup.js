@@ -26,6 +26,10 @@ export function isOpenFrom(opener) {
  * opener; one drawn anew meanwhile has a successor). Returns the menu element.
  */
 export function openMenu(opener, { label, items, point = null, back = () => opener }) {
+  // A menu of choices (radio items, with a check column) and actions: the actions' labels
+  // line up with the choices' and a rule sets them apart.
+  const mixed = items.some((item) => item.checked !== undefined)
+    && items.some((item) => item.checked === undefined);
   const buttons = items.map((item) => {
     const radio = item.checked !== undefined;
     return h("button", {
@@ -37,11 +41,14 @@ export function openMenu(opener, { label, items, point = null, back = () => open
         closePopup(true);
         item.run();
       },
-    }, radio ? h("span", { class: "menu-check", "aria-hidden": "true" }, item.checked ? "✓" : "")
-      : null, item.label);
+    }, radio || mixed ? h("span", { class: "menu-check", "aria-hidden": "true" },
+      item.checked ? "✓" : "") : null, item.label);
   });
+  const children = buttons.flatMap((button, index) => (index > 0 && mixed
+    && (items[index].checked === undefined) !== (items[index - 1].checked === undefined)
+    ? [h("div", { class: "menu-rule", role: "separator" }), button] : [button]));
   const menu = h("div", { class: "popup menu-popup", role: "menu", "aria-label": label },
-    buttons);
+    children);
   menu.addEventListener("keydown", (event) => {
     const index = buttons.indexOf(document.activeElement);
     const move = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: buttons.length - 1 };

@@ -71,12 +71,15 @@ export function badge(state, room) {
 }
 
 /**
- * How many unread messages the title counts: every room's, the open room's included while the
- * tab is hidden (nobody is reading it then) or while it is kept unread.
+ * How many unread messages the title counts: every room's the sidebar lists (a closed
+ * conversation with nothing new is not counted: nothing on the page would show where they
+ * are), the open room's included while the tab is hidden (nobody is reading it then) or while
+ * it is kept unread.
  */
 export function unreadTotal(state) {
   let total = 0;
   for (const room of state.rooms.values()) {
+    if (!isShown(room, state.current)) continue;
     if (room.name !== state.current || !state.visible || room.keptUnread) total += room.unread;
   }
   return total;

@@ -148,7 +148,7 @@ import { firstRoom, resumePoints } from "./select.js";
 import { textLength } from "./textlimit.js";
 import { lastOwnMessage, shownMessage } from "./select-messages.js";
 import { dmName, Room, sameUser } from "./store.js";
-import { conversationName, isConversation, nameLabel, othersOf, sendTo } from "./conversations.js";
+import { conversationName, isConversation, othersOf, sendTo } from "./conversations.js";
 
 export const TYPING_SEND_MS = 3000; // at most one `typing` per room this often
 export const TYPING_SHOW_MS = 5000; // how long someone shows as typing after their last event
@@ -527,7 +527,7 @@ const EVENTS = {
     const item = scheduling.scheduledEvent(state.scheduled, frame);
     if (!item || frame.action !== "failed") return [];
     const why = item.error && item.error.message ? `: ${item.error.message}` : "";
-    return [{ toast: `Your scheduled message to ${placeName(state, item.room)} could not be `
+    return [{ toast: `Your scheduled message to ${alerts.placeLabel(state, item.room)} could not be `
       + `sent${why}. Edit or delete it in Scheduled.` }];
   },
 
@@ -2485,12 +2485,6 @@ function changeScheduled(state, id, what, fields = {}) {
   return [request(op, asked)];
 }
 
-/** A room or conversation by its name, as the page names it: "#general", or the others. */
-function placeName(state, name) {
-  const room = state.rooms.get(name);
-  if (room) return isConversation(room) ? room.label : `#${room.name}`;
-  return nameLabel(name, state.me);
-}
 
 // -- pins (pins.js) --------------------------------------------------------------------------
 

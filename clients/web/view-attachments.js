@@ -23,6 +23,7 @@ import { currentRoom } from "./select.js";
 import { fraction, inRoom } from "./uploads.js";
 import { fileIcon, typeBadge } from "./view-files.js";
 import { isConversation } from "./conversations.js";
+import { placeLabel } from "./alerts.js";
 
 const PREVIEW_PX = 96; // the longer side of a chip's preview, in device pixels
 const PREVIEW_MAX_BYTES = 32 * 1024 * 1024; // larger images get no local preview
@@ -124,7 +125,8 @@ export class AttachmentsView {
     const room = currentRoom(state);
     const usable = Boolean(room) && !room.draft && !room.archived;
     this.room = usable ? room.name : null;
-    this.roomLabel = !room ? "" : isConversation(room) ? room.label : `#${room.name}`;
+    this.roomLabel = !room ? "" : isConversation(room) ? placeLabel(state, room.name)
+      : `#${room.name}`;
     $("attach").disabled = !usable;
     $("attach").title = room && room.draft
       ? "Send a first message to start the conversation, then attach files"

@@ -181,8 +181,8 @@ export class ComposerView {
       ? (attached.failed ? "Retry or remove the files that failed" : "Waiting for the uploads")
       : "Send (Enter)";
     const label = !room ? "Message" : archived ? `#${room.name} is archived`
-      : room.kind === "group" ? `Message ${placeLabel(state, room.name)}` // (display names)
-        : isConversation(room) ? `Message ${room.label}` : `Message #${room.name}`;
+      : isConversation(room) ? `Message ${placeLabel(state, room.name)}` // (display names)
+        : `Message #${room.name}`;
     box.placeholder = label;
     box.setAttribute("aria-label", label);
   }

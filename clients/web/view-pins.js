@@ -8,7 +8,7 @@
 // screen, over the conversation on narrower ones (where opening a message closes it). One of
 // the two is open at a time. Escape closes it and puts the focus back where it was.
 
-import { roomLabel } from "./alerts.js";
+import { placeLabel } from "./alerts.js";
 import { $, drawKeyed, formatDay, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { statusText } from "./pins.js";
 import { currentRoom } from "./select.js";
@@ -42,7 +42,7 @@ export class PinsView extends SidePanel {
     const panel = state.pinsPanel;
     const room = currentRoom(state);
     $("pins-heading").textContent = !room || room.draft ? "Pinned"
-      : isConversation(room) ? `Pinned with ${room.label}` : `Pinned in ${roomLabel(room)}`;
+      : `Pinned ${isConversation(room) ? "with" : "in"} ${placeLabel(state, room.name)}`;
     const list = $("pins-list");
     if (panel.opens !== this.shownOpens) {
       this.shownOpens = panel.opens;

@@ -19,7 +19,7 @@
 // newest reply (the panel open, the tab visible) tells the server it was read (`read`: the
 // controller sends `read_thread`, debounced, only forward).
 
-import { roomLabel } from "./alerts.js";
+import { placeLabel } from "./alerts.js";
 import { $, drawKeyed, h } from "./dom.js";
 import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
@@ -162,8 +162,8 @@ export class ThreadView extends SidePanel {
     if (!this.isOpen) this.open();
     const room = currentRoom(state);
     if (!room || room.name !== panel.room) return;
-    $("thread-heading").textContent = isConversation(room) ? `Thread with ${room.label}`
-      : `Thread in ${roomLabel(room)}`;
+    $("thread-heading").textContent =
+      `Thread ${isConversation(room) ? "with" : "in"} ${placeLabel(state, room.name)}`;
     const list = $("thread-list");
     const scroller = $("thread-scroll");
     if (panel.opens !== this.shownOpens) {

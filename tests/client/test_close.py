@@ -14,7 +14,8 @@ import pytest
 import trio
 
 from chatd.config import Config
-from tests.client.test_changes import ann_with_bob
+from tests.client.test_changes import Plain, ann_with_bob
+from tests.client.test_terminal import client_on_pty, log_in, party
 from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
@@ -52,3 +53,27 @@ async def test_close_a_conversation(tmp_path: Path, config: Config) -> None:
         await term.expect(r"-- \[@bob\] is listed again")
         await bob.aclose()
         await phone.aclose()
+
+
+async def test_the_first_rooms_line_leaves_out_a_closed_conversation(tmp_path: Path,
+                                                                      config: Config) -> None:
+    """ann closed @bob on her phone; her terminal client, started after, lists [general] and
+    @carol on its first rooms line, not @bob (it says one is closed)."""
+    async with running(config) as server, trio.open_nursery() as nursery:
+        phone = await Client.ws(server.http_port, nursery)
+        await phone.hello(await register_and_login(server.http_port, "ann"))
+        bob = await party(nursery, server, "bob", "general")
+        carol = await party(nursery, server, "carol")
+        await bob.request("invite", room="general", user="ann")
+        await bob.request("dm", to="ann", text="lunch?", nonce="b1")
+        await carol.request("dm", to="ann", text="hello", nonce="c1")
+        await phone.request("hide", room="@ann:bob", on=True)
+        async with client_on_pty(tmp_path, server.http_port, "ann") as pty:
+            await log_in(pty)
+            term = Plain(pty)
+            line = await term.expect(r"-- rooms: (.*)\n")
+            assert "@carol" in line.group(1) and "general" in line.group(1), line.group(1)
+            assert "@bob" not in line.group(1), line.group(1)
+            assert "1 closed conversation(s) with nothing new" in line.group(1)
+        for client in (phone, bob, carol):
+            await client.aclose()

@@ -243,3 +243,14 @@ def test_dm_to_that_is_no_name_nor_array_of_them_is_refused(to: object) -> None:
     anything else than a name or an array: bad_request."""
     parsed = _dm(to)
     assert isinstance(parsed, RequestError) and parsed.code == "bad_request", parsed
+
+
+@pytest.mark.parametrize(("to", "said"), [
+    ([], "'to' must be a user name or a non-empty array of user names"),
+    (["u1"] * (MAX_TO_NAMES + 1), f"'to' lists at most {MAX_TO_NAMES} names"),
+    ([f"u{i}" for i in range(GROUP_MAX + 1)], f"a conversation has at most {GROUP_MAX} people"),
+])
+def test_dm_to_refusals_name_the_bound_that_was_passed(to: list[str], said: str) -> None:
+    """Each refusal of ``to`` says which bound it broke (the array's length or the people)."""
+    parsed = _dm(to)
+    assert isinstance(parsed, RequestError) and parsed.message == said, parsed

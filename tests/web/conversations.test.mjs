@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { alertFor, defaultLevel, levelOf, levelsFor, placeLabel, titleCount } from "../../clients/web/alerts.js";
+import {
+  alertFor, defaultLevel, levelOf, levelsFor, placeLabel, titleCount, titleText,
+} from "../../clients/web/alerts.js";
 import { moderates, runs } from "../../clients/web/admin.js";
 import {
   andList, conversationLabel, conversationName, cutList, isConversation, kindOfName, knownPeople,
@@ -183,6 +185,16 @@ test("a group someone else starts appears with its first message, named by its o
   assert.ok(effects.some((effect) => effect.refreshRooms)); // its room object is asked for
   assert.equal(room.unread, 1);
   assert.equal(placeLabel(state, room.name), "bob, carol, dan");
+});
+
+test("the tab's title names a conversation by display names, as the sidebar does", () => {
+  const { state } = connected([roomInfo("general"), roomInfo("@ann:bob", { peer: "bob" }),
+    groupInfo()]);
+  learn(state.profiles, "bob", { display_name: "Bob Stone" });
+  selectRoom(state, "@ann:bob");
+  assert.equal(titleText(state), "Bob Stone · chatd");
+  selectRoom(state, GROUP);
+  assert.match(titleText(state), /^Bob Stone, /);
 });
 
 test("the welcome lists a group beside the 1:1s; the first room still opens first", () => {

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { canClose, hiddenSeqOf, isClosed, isShown } from "../../clients/web/hiding.js";
 import { apply, closeConversation, openConversation, openDm, selectRoom }
   from "../../clients/web/state.js";
-import { roomOrder, sortedRooms } from "../../clients/web/select.js";
+import { roomOrder, sortedRooms, unreadTotal } from "../../clients/web/select.js";
 import { connected, message, requests, roomInfo } from "./fixtures.mjs";
 
 const DM = "@ann:bob";
@@ -52,6 +52,14 @@ test("the welcome's hidden_seq leaves a conversation out of the sidebar", () => 
   assert.deepEqual(roomOrder(state), ["general", "@ann:carol"], "Alt+Down skips it too");
   const next = page({ hidden_seq: 4 });
   assert.deepEqual(listed(next), [DM, "@ann:carol"], "a message came after it was closed");
+});
+
+test("a closed conversation's unread messages leave the title's count until it shows again", () => {
+  const state = page({ hidden_seq: 5, read_seq: 3, unread: 2 });
+  assert.equal(state.rooms.get(DM).unread, 2);
+  assert.equal(unreadTotal(state), 0, "closed with two unread: no count the sidebar cannot show");
+  apply(state, message(DM, 6, "bob"));
+  assert.equal(unreadTotal(state), 3, "a message brings it back with all its unread");
 });
 
 test("closing the open conversation asks hide, hides it and opens another room", () => {
