@@ -24,18 +24,21 @@
 
 import { isConversation } from "./conversations.js";
 
-/** The mark a frame or room object carries: its `favourite` (`on` for an event). */
-export function markOf(info, field = "favourite") {
-  return Boolean(info) && info[field] === true;
+/** The mark a room object carries: its `favourite` (absent: not a favourite). */
+export function markOf(info) {
+  return Boolean(info) && info.favourite === true;
 }
 
-/** When it was marked, from a room object or reply (`favourite_at`, ms), or null. */
+/** When it was marked, from a room object or event (`favourite_at`, ms), or null. */
 export function markedAtOf(info) {
   const at = info ? info.favourite_at : undefined;
   return Number.isSafeInteger(at) && at >= 0 ? at : null;
 }
 
-/** Whether `room` is one of the person's favourites (a draft is not on the server yet). */
+/**
+ * Whether `room` is one of the person's favourites, listed in Favourites and not in its usual
+ * section (a draft is not on the server yet).
+ */
 export function isFavourite(room) {
   return Boolean(room) && !room.draft && room.favourite === true;
 }
@@ -46,8 +49,8 @@ export function canStar(room) {
 }
 
 /**
- * The server's word on `room`'s mark (a room object, or another device's event): the mark it
- * holds now, and the one a refusal puts back. `at` is when it was marked (null: not said).
+ * The server's word on `room`'s mark (a room object, or an event: another device's change, or
+ * this page's own before its reply): the mark it holds now, and the one a refusal puts back. `at` is when it was marked (null: not said).
  * While a change of this page's is on its way it stays shown: the server takes them in order,
  * so its reply, after this, says the last word.
  */
@@ -70,23 +73,18 @@ export function mark(room, on) {
 }
 
 /**
- * The server answered one of this page's requests: its mark (`on`, and `at`), or null for a
- * refusal. Once none is on its way, the mark the server last gave is the one shown: the last
- * request's, or the one before a refused last request.
+ * The server answered one of this page's requests: its mark (`on`), or null for a refusal.
+ * Once none is on its way, the mark the server last gave is the one shown: the last request's,
+ * or the one before a refused last request. (The reply says no time: the `favourite` event,
+ * which reaches this connection too, before the reply, does.)
  */
-export function answered(room, on, at = null) {
+export function answered(room, on) {
   room.favouritePending = Math.max(0, (room.favouritePending || 0) - 1);
   if (on !== null) {
     room.favouriteConfirmed = on;
     if (!on) room.favouriteAt = null;
-    else if (at !== null) room.favouriteAt = at;
   }
   if (!room.favouritePending) room.favourite = room.favouriteConfirmed;
-}
-
-/** Whether the sidebar lists `room` in Favourites. */
-export function inFavourites(room) {
-  return isFavourite(room);
 }
 
 /** Whether "Close conversation" is kept from `room`: a starred conversation stays listed. */
@@ -100,7 +98,7 @@ export function keptOpen(room) {
  * name, so two pages list them alike.
  */
 export function favouriteRooms(rooms) {
-  return [...rooms].filter(inFavourites).sort(byOrder);
+  return [...rooms].filter(isFavourite).sort(byOrder);
 }
 
 function byOrder(a, b) {

@@ -15,7 +15,7 @@
 // person moves on, as in Slack and Mattermost. No DOM, no I/O: tests/web/hiding.test.mjs.
 
 import { isConversation } from "./conversations.js";
-import { keptOpen } from "./favourites.js";
+import { isFavourite, keptOpen } from "./favourites.js";
 
 /** The marker a frame or room object carries: its `hidden_seq`, null when absent or bad. */
 export function hiddenSeqOf(info) {
@@ -31,10 +31,11 @@ export function isClosed(room) {
 
 /**
  * Whether the sidebar lists `room` when `current` is the open room's name: a room always; a
- * conversation unless it is closed with nothing new, or while it is open.
+ * conversation unless it is closed with nothing new, or while it is open; a favourite always
+ * (in Favourites: favourites.js).
  */
 export function isShown(room, current) {
-  return !isClosed(room) || room.name === current;
+  return !isClosed(room) || room.name === current || isFavourite(room);
 }
 
 /**

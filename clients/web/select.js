@@ -7,7 +7,7 @@ import { sameUser } from "./store.js";
 import { isConversation, startLine } from "./conversations.js";
 import { hiddenInRoom } from "./threads.js";
 import { isShown } from "./hiding.js";
-import { favouriteRooms, inFavourites } from "./favourites.js";
+import { favouriteRooms, isFavourite } from "./favourites.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
 
@@ -21,7 +21,7 @@ const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this a
 export function sortedRooms(state, kind) {
   if (kind === "favourite") return favouriteRooms(state.rooms.values());
   return [...state.rooms.values()]
-    .filter((room) => !inFavourites(room) && (kind === "dm"
+    .filter((room) => !isFavourite(room) && (kind === "dm"
       ? isConversation(room) && isShown(room, state.current) : room.kind === kind))
     .sort((a, b) => a.label.toLowerCase().localeCompare(b.label.toLowerCase()));
 }

@@ -467,8 +467,8 @@ const EVENTS = {
   },
 
   favourite(state, frame) {
-    // The person starred or unstarred a room (on another device: this page's own change comes
-    // back as its reply).
+    // The person starred or unstarred a room, on another device or here (this page's own
+    // change comes back as this event, with when it was marked, then as its reply).
     const room = state.rooms.get(frame.room);
     if (!room || typeof frame.on !== "boolean") return [];
     starring.confirm(room, frame.on, starring.markedAtOf(frame));
@@ -911,7 +911,7 @@ const ANSWERED = {
   favourite(state, asked, reply) {
     const room = state.rooms.get(asked.room);
     const on = typeof reply.favourite === "boolean" ? reply.favourite : asked.on === true;
-    if (room) starring.answered(room, on, starring.markedAtOf(reply));
+    if (room) starring.answered(room, on);
     return [];
   },
 

@@ -29,13 +29,12 @@ class ModelServer {
   set(room, on) {
     if ((this.marks.get(room) !== null) === on) return null;
     this.marks.set(room, on ? (this.clock += 1) : null);
-    return { op: "favourite", room, on, ...(on ? { favourite_at: this.clock } : {}) };
+    return { op: "favourite", room, on, favourite_at: on ? this.clock : null };
   }
 
+  /** The reply to `favourite` (no time: the event before it says when). */
   reply(room) {
-    const at = this.marks.get(room);
-    return { op: "ok", id: 9, room, favourite: at !== null,
-      ...(at !== null ? { favourite_at: at } : {}) };
+    return { op: "ok", id: 9, room, favourite: this.marks.get(room) !== null };
   }
 }
 

@@ -10,7 +10,7 @@ import { canClose } from "../../clients/web/hiding.js";
 import {
   apply, closeConversation, connectionChanged, openDm, selectRoom, setFavourite,
 } from "../../clients/web/state.js";
-import { firstRoom, roomOrder, sortedRooms } from "../../clients/web/select.js";
+import { firstRoom, roomOrder, sortedRooms, unreadTotal } from "../../clients/web/select.js";
 import { connected, requests, roomInfo } from "./fixtures.mjs";
 
 const DM = "@ann:bob";
@@ -82,11 +82,14 @@ test("starring is shown at once, asks the server, and its reply confirms it", ()
   assert.deepEqual(section(state, "favourite"), ["random"], "before the reply");
   assert.deepEqual(section(state, "room"), ["general", "zoo"]);
   assert.deepEqual(setFavourite(state, "random", true), [], "starred already: nothing asked");
-  reply(state, "random", true, { favourite_at: 50 });
+  // The server tells every connection of the person, this one too, before the reply: when.
+  apply(state, { op: "favourite", room: "random", on: true, favourite_at: 50 });
+  reply(state, "random", true);
   assert.deepEqual(section(state, "favourite"), ["random"]);
   assert.equal(state.rooms.get("random").favouriteAt, 50);
   setFavourite(state, "random", false);
   assert.deepEqual(section(state, "favourite"), []);
+  apply(state, { op: "favourite", room: "random", on: false, favourite_at: null });
   reply(state, "random", false);
   assert.deepEqual(section(state, "room"), ["general", "random", "zoo"]);
   assert.equal(state.rooms.get("random").favouriteAt, null);
@@ -183,6 +186,9 @@ test("a starred conversation stays in Favourites closed, and is not offered to c
   const state = page({ general: { favourite: true, favourite_at: 1 },
     [DM]: { favourite: true, favourite_at: 2, hidden_seq: 5 } });
   assert.deepEqual(section(state, "favourite"), ["general", DM]);
+  // Its unread messages (left when it was closed) count in the title: it shows their badge.
+  state.rooms.get(DM).unread = 2;
+  assert.equal(unreadTotal(state), 2);
   selectRoom(state, DM);
   // Unstarred, it is a closed conversation again: listed while open only.
   setFavourite(state, DM, false);
