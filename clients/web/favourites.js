@@ -50,9 +50,10 @@ export function canStar(room) {
 
 /**
  * The server's word on `room`'s mark (a room object, or an event: another device's change, or
- * this page's own before its reply): the mark it holds now, and the one a refusal puts back. `at` is when it was marked (null: not said).
- * While a change of this page's is on its way it stays shown: the server takes them in order,
- * so its reply, after this, says the last word.
+ * this page's own before its reply): the mark it holds now, and the one a refusal puts back;
+ * `at` is when it was marked (null: not said). While a change of this page's is on its way,
+ * what is shown stays: the server takes a person's requests in order, so the reply to come
+ * says the last word.
  */
 export function confirm(room, on, at = null) {
   room.favouriteConfirmed = on;

@@ -46,8 +46,8 @@ export class AlertsView {
 
   /**
    * Handlers: enableDesktop() (asks the browser, from this click), setAlerts({desktop?,
-   * sound?}), setNotify(room, level), favourite(room, on), closeConversation(room), permission() → the browser's
-   * permission now, pause({duration} | {until}), resume().
+   * sound?}), setNotify(room, level), favourite(room, on), closeConversation(room),
+   * permission() → the browser's permission now, pause({duration} | {until}), resume().
    */
   bind(handlers) { this.on = handlers; }
 

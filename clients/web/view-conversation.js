@@ -62,8 +62,8 @@ export class ConversationView {
   /**
    * Handlers: sighted(room, seqs) for messages seen, loadOlder(), retry(nonce) and
    * discard(nonce) for messages not sent, editTopic() (shown to the room's owner), invite()
-   * and leave() for the header's buttons, favourite(room, on) for its star, browseRooms() and createRoom() for those of the
-   * empty view; for a message (by msg_id):
+   * and leave() for the header's buttons, favourite(room, on) for its star, browseRooms()
+   * and createRoom() for those of the empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
    * remove(msgId) (asks first), markUnread(seq) (from this message on), jumpTo(msgId),
    * removePreview(msgId), pin(msgId, on) (to the room, or off it), save(msgId, on) (for
