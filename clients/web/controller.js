@@ -171,6 +171,7 @@ export class Controller {
       setAlerts: (changes) => this.act(model.setAlerts, changes),
       setNotify: whenOnline((room, level) => this.act(model.setNotify, room, level)),
       closeConversation: whenOnline((room) => this.act(model.closeConversation, room)),
+      favourite: whenOnline((room, on) => this.act(model.setFavourite, room, on)),
       pause: whenOnline((choice) => this.act(model.pauseNotifications, choice)),
       resume: whenOnline(() => this.act(model.resumeNotifications)),
     });
@@ -320,6 +321,7 @@ export class Controller {
       editTopic: whenOnline(() => dialogs.editTopic(this.state)),
       invite: whenOnline(() => dialogs.invite(this.state)),
       leave: whenOnline(() => dialogs.confirmLeave(this.state)),
+      favourite: whenOnline((room, on) => this.act(model.setFavourite, room, on)),
       browseRooms: whenOnline(() => dialogs.browseRooms()),
       createRoom: whenOnline(() => dialogs.createRoom()),
       // Changes to messages: edits, deletions and reactions go through the outbox.

@@ -15,6 +15,7 @@
 // person moves on, as in Slack and Mattermost. No DOM, no I/O: tests/web/hiding.test.mjs.
 
 import { isConversation } from "./conversations.js";
+import { isFavourite, keptOpen } from "./favourites.js";
 
 /** The marker a frame or room object carries: its `hidden_seq`, null when absent or bad. */
 export function hiddenSeqOf(info) {
@@ -30,15 +31,19 @@ export function isClosed(room) {
 
 /**
  * Whether the sidebar lists `room` when `current` is the open room's name: a room always; a
- * conversation unless it is closed with nothing new, or while it is open.
+ * conversation unless it is closed with nothing new, or while it is open; a favourite always
+ * (in Favourites: favourites.js).
  */
 export function isShown(room, current) {
-  return !isClosed(room) || room.name === current;
+  return !isClosed(room) || room.name === current || isFavourite(room);
 }
 
-/** Whether "Close conversation" applies to `room`: a conversation that exists, shown now. */
+/**
+ * Whether "Close conversation" applies to `room`: a conversation that exists, shown now, and
+ * not a favourite (starred, it stays listed: favourites.js).
+ */
 export function canClose(room) {
-  return isConversation(room) && !room.draft && !isClosed(room);
+  return isConversation(room) && !room.draft && !isClosed(room) && !keptOpen(room);
 }
 
 /**

@@ -7,29 +7,38 @@ import { sameUser } from "./store.js";
 import { isConversation, startLine } from "./conversations.js";
 import { hiddenInRoom } from "./threads.js";
 import { isShown } from "./hiding.js";
+import { favouriteRooms, isFavourite } from "./favourites.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
 
 /**
- * The rooms of one section of the sidebar, by their label, ignoring case: "room" the rooms,
- * "dm" the conversations (1:1 and group, as Slack's direct messages list them) but those the
- * person closed with nothing new since, unless open (hiding.js).
+ * The rooms of one section of the sidebar: "favourite" the person's favourites, rooms and
+ * conversations together, in the order they were marked (favourites.js); the others by their
+ * label, ignoring case: "room" the rooms, "dm" the conversations (1:1 and group, as Slack's
+ * direct messages list them) but those the person closed with nothing new since, unless open
+ * (hiding.js). A favourite is listed in Favourites only.
  */
 export function sortedRooms(state, kind) {
+  if (kind === "favourite") return favouriteRooms(state.rooms.values());
   return [...state.rooms.values()]
-    .filter((room) => (kind === "dm" ? isConversation(room) && isShown(room, state.current)
-      : room.kind === kind))
+    .filter((room) => !isFavourite(room) && (kind === "dm"
+      ? isConversation(room) && isShown(room, state.current) : room.kind === kind))
     .sort((a, b) => a.label.toLowerCase().localeCompare(b.label.toLowerCase()));
 }
 
-/** The room to open when none is: the first room, else the first conversation. */
+/**
+ * The room to open when none is: the first one the sidebar lists (a favourite, else a room,
+ * else a conversation).
+ */
 export function firstRoom(state) {
-  return sortedRooms(state, "room")[0] || sortedRooms(state, "dm")[0] || null;
+  return sortedRooms(state, "favourite")[0] || sortedRooms(state, "room")[0]
+    || sortedRooms(state, "dm")[0] || null;
 }
 
-/** Rooms then conversations, in the order of the sidebar (for Alt+Up/Down). */
+/** Favourites, rooms, then conversations, in the order of the sidebar (for Alt+Up/Down). */
 export function roomOrder(state) {
-  return [...sortedRooms(state, "room"), ...sortedRooms(state, "dm")].map((room) => room.name);
+  return [...sortedRooms(state, "favourite"), ...sortedRooms(state, "room"),
+    ...sortedRooms(state, "dm")].map((room) => room.name);
 }
 
 /** The open room, or null. */

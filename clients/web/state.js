@@ -112,6 +112,11 @@
 // quoted; the thread's box as well); a refusal puts the text back in the box when the box is
 // still empty, and its files back in the box always.
 //
+// Favourites (favourites.js): a room's `favourite` mark is the person's, kept by the server and
+// told to their other devices (the `favourite` event); `setFavourite` stars or unstars at once
+// and asks the server, whose reply says the last word, and a refusal puts back the mark it last
+// gave. The sidebar lists favourites in their own section at the top (select.js).
+//
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
@@ -135,6 +140,7 @@ import * as inboxing from "./inbox.js";
 import * as uploads from "./uploads.js";
 import * as grouping from "./usergroups.js";
 import * as hiding from "./hiding.js";
+import * as starring from "./favourites.js";
 import { openingPage } from "./readmarks.js";
 import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
@@ -459,6 +465,15 @@ const EVENTS = {
       return effects;
     }
     return [...effects, ...alertsFor(state, room, room.messages.get(frame.seq), now)];
+  },
+
+  favourite(state, frame) {
+    // The person starred or unstarred a room, on another device or here (this page's own
+    // change comes back as this event, with when it was marked, then as its reply).
+    const room = state.rooms.get(frame.room);
+    if (!room || typeof frame.on !== "boolean") return [];
+    starring.confirm(room, frame.on, starring.markedAtOf(frame));
+    return [];
   },
 
   hidden(state, frame) {
@@ -894,6 +909,13 @@ const ANSWERED = {
     return [];
   },
 
+  favourite(state, asked, reply) {
+    const room = state.rooms.get(asked.room);
+    const on = typeof reply.favourite === "boolean" ? reply.favourite : asked.on === true;
+    if (room) starring.answered(room, on);
+    return [];
+  },
+
   set_notify(state, asked, reply) {
     const room = state.rooms.get(asked.room);
     const level = alerts.isLevel(reply.notify) ? reply.notify : asked.notify;
@@ -1093,6 +1115,19 @@ const REFUSED = {
       : String(error.message || error.code);
     return [{ toast: `Could not ${asked.on === false ? "show" : "close"} the conversation: ${why}` },
       { refreshRooms: true }];
+  },
+
+  favourite(state, asked, error) {
+    // The mark the server last gave is back (once no other change is on its way).
+    const room = state.rooms.get(asked.room);
+    if (!room) return [];
+    starring.answered(room, null);
+    const why = error.code === "disconnected" ? "not connected"
+      : error.code === "unknown_op" ? "this server does not keep favourites"
+        : String(error.message || error.code);
+    return [{ toast: `Could not ${asked.on === false ? "remove" : "add"} ${
+      alerts.placeLabel(state, room.name)} ${asked.on === false ? "from" : "to"} favourites: ${
+      why}` }];
   },
 
   set_notify(state, asked, error) {
@@ -1349,9 +1384,14 @@ export function closeConversation(state, name) {
   return [request("hide", { room: name, on: true }), ...leaveClosed(state, room)];
 }
 
-/** When closed conversation `room` is the open room, open the first room listed instead. */
+/**
+ * When closed conversation `room` is the open room, open the first room listed instead (not
+ * for a favourite: it stays listed, favourites.js).
+ */
 function leaveClosed(state, room) {
-  if (state.current !== room.name || !hiding.isClosed(room)) return [];
+  if (state.current !== room.name || !hiding.isClosed(room) || starring.isFavourite(room)) {
+    return [];
+  }
   state.current = null;
   const next = firstRoom(state);
   if (!next) {
@@ -1674,6 +1714,16 @@ export function setNotify(state, name, level) {
   if (!room || room.draft || !alerts.isLevel(level) || alerts.levelOf(room) === level) return [];
   room.notify = level;
   return [request("set_notify", { room: name, notify: level })];
+}
+
+/**
+ * Star (`on`) or unstar room or conversation `name`: in (or out of) the sidebar's Favourites
+ * at once, here, and on the server, which tells the person's other devices (favourites.js).
+ */
+export function setFavourite(state, name, on) {
+  const room = state.rooms.get(name);
+  if (!room || typeof on !== "boolean" || !online(state) || !starring.mark(room, on)) return [];
+  return [request("favourite", { room: name, on })];
 }
 
 // -- do not disturb (alerts.js "Do not disturb") ---------------------------------------------

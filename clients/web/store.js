@@ -35,6 +35,7 @@ import { MODERATION_OPS, moderationText, ROLES } from "./admin.js";
 import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./entries.js";
 import { replyEntry } from "./threads.js";
 import { hiddenSeqOf } from "./hiding.js";
+import * as starring from "./favourites.js";
 import { cutList, isConversation, kindOfName, namePeople } from "./conversations.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
@@ -99,6 +100,12 @@ export class Room {
     this.notifyConfirmed = null;
     // A conversation the person closed: the room's last_seq then (hiding.js); null: not closed.
     this.hiddenSeq = null;
+    // One of the person's favourites (favourites.js): as shown, as the server last gave it, and
+    // when it was marked (ms; null: not said), which orders the Favourites section.
+    this.favourite = false;
+    this.favouriteConfirmed = false;
+    this.favouriteAt = null;
+    this.favouritePending = 0; // this page's `favourite` requests not answered yet
     this.replyTo = null; // the msg_id the next message sent here answers
     this.removal = null; // {banned, reason}: this user's ban or kick entry, for the `left` after
     this.removed = new Set(); // lower-case users whose ban or kick entry has its line already
@@ -172,6 +179,7 @@ export class Room {
     this.readSeq = Math.max(this.readSeq, read);
     if (NOTIFY_LEVELS.includes(info.notify)) this.setNotify(info.notify, { confirmed: true });
     this.hiddenSeq = hiddenSeqOf(info); // absent: not closed
+    starring.confirm(this, starring.markOf(info), starring.markedAtOf(info)); // absent: not one
     this.countPins(info);
     this.advance();
   }

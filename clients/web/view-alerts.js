@@ -4,7 +4,8 @@
 // key). Renders from the state (alerts.js); reports choices to the handlers it is bound to.
 // The permission is asked for only when the person presses "Enable desktop notifications".
 // A conversation's menu (the same, from its header's bell or its item in the sidebar) ends
-// with "Close conversation" (hiding.js).
+// with "Add to favourites" (or "Remove from favourites": favourites.js) and "Close
+// conversation" (hiding.js; not for a favourite).
 // The same panel pauses every notification for a while, on every device (do not disturb:
 // alerts.js); while paused the sidebar's bell is struck out and "until 14:30" shows under
 // the person's name.
@@ -18,6 +19,7 @@ import { $, h, svgIcon } from "./dom.js";
 import { closePopup, isOpenFrom, openMenu, openPanel } from "./popup.js";
 import { currentRoom } from "./select.js";
 import { canClose } from "./hiding.js";
+import { isFavourite } from "./favourites.js";
 
 const BELL = "M6 16V11a6 6 0 0 1 12 0v5l2 2H4l2-2zM10 20a2 2 0 0 0 4 0";
 const BELL_OFF = "M6 16V11a6 6 0 0 1 9.4-4.9M18 11v5l2 2H8M10 20a2 2 0 0 0 4 0M3 3l18 18";
@@ -44,8 +46,8 @@ export class AlertsView {
 
   /**
    * Handlers: enableDesktop() (asks the browser, from this click), setAlerts({desktop?,
-   * sound?}), setNotify(room, level), closeConversation(room), permission() → the browser's
-   * permission now, pause({duration} | {until}), resume().
+   * sound?}), setNotify(room, level), favourite(room, on), closeConversation(room),
+   * permission() → the browser's permission now, pause({duration} | {until}), resume().
    */
   bind(handlers) { this.on = handlers; }
 
@@ -110,6 +112,9 @@ export class AlertsView {
       label: levelLabel(choice), value: choice, checked: choice === level,
       run: () => this.on.setNotify(room.name, choice),
     }));
+    const starred = isFavourite(room);
+    items.push({ label: starred ? "Remove from favourites" : "Add to favourites",
+      run: () => this.on.favourite(room.name, !starred) });
     if (canClose(room)) {
       items.push({ label: "Close conversation", run: () => this.on.closeConversation(room.name) });
     }

@@ -16,6 +16,7 @@ import {
 import { Sightings } from "./sightings.js";
 import { sameUser } from "./store.js";
 import { andList, conversationLabel, isConversation, othersShown } from "./conversations.js";
+import { canStar, isFavourite } from "./favourites.js";
 import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
 
@@ -49,6 +50,11 @@ export class ConversationView {
     $("edit-topic").addEventListener("click", () => this.on.editTopic());
     $("invite").addEventListener("click", () => this.on.invite());
     $("leave").addEventListener("click", () => this.on.leave());
+    // The star: the open room into (or out of) the person's favourites, as last drawn.
+    this.starred = null; // [room, on] drawn on the star
+    $("room-favourite").addEventListener("click", () => {
+      if (this.starred) this.on.favourite(this.starred[0], !this.starred[1]);
+    });
     $("empty-browse").addEventListener("click", () => this.on.browseRooms());
     $("empty-create").addEventListener("click", () => this.on.createRoom());
   }
@@ -56,8 +62,8 @@ export class ConversationView {
   /**
    * Handlers: sighted(room, seqs) for messages seen, loadOlder(), retry(nonce) and
    * discard(nonce) for messages not sent, editTopic() (shown to the room's owner), invite()
-   * and leave() for the header's buttons, browseRooms() and createRoom() for those of the
-   * empty view; for a message (by msg_id):
+   * and leave() for the header's buttons, favourite(room, on) for its star, browseRooms()
+   * and createRoom() for those of the empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
    * remove(msgId) (asks first), markUnread(seq) (from this message on), jumpTo(msgId),
    * copyLink(room, message) (the message's address on the clipboard),
@@ -66,6 +72,19 @@ export class ConversationView {
    * files: wantLinks(ids), linkBroken(id), openImage(file, opener), download(file).
    */
   bind(handlers) { this.on = handlers; }
+
+  /** The header's star (☆, ★ for a favourite): pressed for a favourite, off for a draft. */
+  drawStar(room) {
+    const star = $("room-favourite");
+    star.hidden = !canStar(room);
+    const drawn = star.hidden ? null : [room.name, isFavourite(room)];
+    if (JSON.stringify(drawn) === JSON.stringify(this.starred)) return;
+    this.starred = drawn;
+    if (!drawn) return;
+    star.textContent = drawn[1] ? "★" : "☆";
+    star.setAttribute("aria-pressed", String(drawn[1]));
+    star.title = drawn[1] ? "Remove from favourites" : "Add to favourites";
+  }
 
   /** Report the messages on screen again (the tab became visible: they are read now). */
   reobserve() {
@@ -88,6 +107,7 @@ export class ConversationView {
     $("edit-topic").hidden = !canSetTopic(state);
     $("invite").hidden = !room || isConversation(room) || room.archived;
     $("leave").hidden = !room || isConversation(room);
+    this.drawStar(room);
     if (!room) {
       // The open room went away (left, or removed by its owner) with none left to open: the
       // empty view offers what to do next, and takes the focus from the box that is now off.

@@ -5,7 +5,9 @@
 // other person's avatar (view-avatar.js: their picture, or their initial) with their presence
 // dot on it; a group conversation, two of the others' avatars stacked and the others' display
 // names, sorted and cut ("Bob, Carol +3": conversations.js). A conversation the person closed
-// with nothing new since is not listed unless open (hiding.js, select.js sortedRooms).
+// with nothing new since is not listed unless open (hiding.js, select.js sortedRooms). The
+// person's favourites, rooms and conversations together, have their own section at the top,
+// shown when there is one, and are not listed again in their usual section (favourites.js).
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h } from "./dom.js";
@@ -13,7 +15,9 @@ import { avatarOf, shownUser, statusWords } from "./profiles.js";
 import { avatar, setPicture } from "./view-avatar.js";
 import { badge, initial, sortedRooms, statusOf } from "./select.js";
 import { bellIcon } from "./view-alerts.js";
-import { andList, conversationLabel, othersOf, othersShown } from "./conversations.js";
+import {
+  andList, conversationLabel, isConversation, othersOf, othersShown,
+} from "./conversations.js";
 import { isClosed } from "./hiding.js";
 
 export class SidebarView {
@@ -44,12 +48,29 @@ export class SidebarView {
       mine.className = `avatar ${colourClass(state.me)}`;
     }
     setPicture(mine, avatarOf(state.profiles, state.me));
-    this.renderList($("room-list"), sortedRooms(state, "room"), state, "No rooms yet", now);
+    // A room starred or unstarred moves to another list: the focus on it follows it there.
+    const held = document.activeElement?.closest?.("#sidebar li[data-room]");
+    const focused = held ? { room: held.dataset.room, list: held.parentElement } : null;
+    const favourites = sortedRooms(state, "favourite");
+    $("favourites").hidden = !favourites.length;
+    if (favourites.length) this.renderList($("favourite-list"), favourites, state, "", now);
+    else $("favourite-list").replaceChildren();
+    // An empty section whose rooms are all starred says so, not that there are none.
+    const starred = (kind) => favourites.some((room) => (kind === "dm" ? isConversation(room)
+      : room.kind === kind));
+    this.renderList($("room-list"), sortedRooms(state, "room"), state,
+      starred("room") ? "No other rooms" : "No rooms yet", now);
     // Closed conversations (hiding.js) are not listed: the list is empty, not new.
     const closed = [...state.rooms.values()].some(isClosed);
     this.renderList($("dm-list"), sortedRooms(state, "dm"), state,
-      closed ? "No open conversations" : "No conversations yet", now);
+      starred("dm") ? "No other conversations" : closed ? "No open conversations"
+        : "No conversations yet", now);
     this.renderContacts(state, now);
+    if (focused) {
+      const moved = [...document.querySelectorAll("#sidebar li[data-room]")]
+        .find((li) => li.dataset.room === focused.room && li.parentElement !== focused.list);
+      moved?.querySelector("button")?.focus({ preventScroll: true });
+    }
     const total = titleCount(state).count;
     const title = titleText(state);
     if (document.title !== title) document.title = title;
