@@ -233,6 +233,8 @@ def test_forward_to_a_room_and_to_a_new_group(
     # Its file is the forward's own: Carol, not in #secret, downloads it.
     plan = file_chip(secret, "plan.txt")
     expect(plan).to_be_visible()
+    # Its href is the plain url (a Bearer token's) until the signed link comes: wait for it.
+    expect(plan).to_have_attribute("href", re.compile(r"sig="))
     href = plan.get_attribute("href")
     assert href
     assert carol.page.request.get(urllib.parse.urljoin(daemon.url, href)).text() \
