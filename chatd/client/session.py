@@ -296,6 +296,8 @@ class ChatClient:
         self._typing_shown: dict[tuple[str, str], float] = {}
         # (room, user) of the kicks and bans shown: their `left` event says nothing more
         self._removals_shown: set[tuple[str, str]] = set()
+        # The rooms this client's /join is joining: their own ``joined`` event is not news.
+        self.joining: set[str] = set()
         self._registered = False
         self._welcomed_before = False
         #: The server's clock when it wrote this connection's welcome (None: not said): an
@@ -1462,7 +1464,14 @@ class ChatClient:
         room, user, by = event.room, event.user, event.by
         if user.lower() == self.me.lower():
             if by is None:
-                return  # our own join: its reply says so
+                if room in self.rooms or room in self.joining:
+                    return  # our own join here: its reply says so
+                # joined on another device: the room is known from now on (its topic and
+                # the rest come with its next room object: /rooms, the next welcome)
+                self.rooms[room] = RoomInfo(kind=kind_of(room))
+                self.screen.notice(f"joined [{self.label(room)}] on another device; "
+                                   f"/switch {clean(room)} to talk there")
+                return
             self.rooms.setdefault(room, RoomInfo())
             self.screen.notice(f"{clean(by)} added you to [{self.label(room)}]; "
                                f"/switch {clean(room)} to talk there")
