@@ -273,7 +273,11 @@ async def join(client: ChatClient, arg: str) -> None:
         client.seen[name] = max(client.seen.get(name, 0), reply.last_seq)
         client.current = name
 
-    await client.ask(f"/join {clean(arg)}", Join(room=room), JoinAccepted, on_ok)
+    client.joining.add(room)  # its own ``joined`` event may come before the reply
+    try:
+        await client.ask(f"/join {clean(arg)}", Join(room=room), JoinAccepted, on_ok)
+    finally:
+        client.joining.discard(room)
 
 
 async def leave(client: ChatClient, arg: str) -> None:

@@ -296,6 +296,8 @@ class ChatClient:
         self._typing_shown: dict[tuple[str, str], float] = {}
         # (room, user) of the kicks and bans shown: their `left` event says nothing more
         self._removals_shown: set[tuple[str, str]] = set()
+        # The rooms this client's /join is joining: their own ``joined`` event is not news.
+        self.joining: set[str] = set()
         self._registered = False
         self._welcomed_before = False
         #: The server's clock when it wrote this connection's welcome (None: not said): an
@@ -1462,13 +1464,36 @@ class ChatClient:
         room, user, by = event.room, event.user, event.by
         if user.lower() == self.me.lower():
             if by is None:
-                return  # our own join: its reply says so
+                if room in self.rooms or room in self.joining:
+                    return  # our own join here: its reply says so
+                # joined on another device: the room is known from now on, and its object
+                # (topic, privacy, role...) is asked
+                self.rooms[room] = RoomInfo(kind=kind_of(room))
+                self.screen.notice(f"joined [{self.label(room)}] on another device; "
+                                   f"/switch {clean(room)} to talk there")
+                await self._ask_room(room)
+                return
             self.rooms.setdefault(room, RoomInfo())
             self.screen.notice(f"{clean(by)} added you to [{self.label(room)}]; "
                                f"/switch {clean(room)} to talk there")
             return
         via = f" (invited by {clean(by)})" if by else ""
         self.screen.notice(f"{clean(user)} joined [{self.label(room)}]{via}")
+
+    async def _ask_room(self, room: str) -> None:
+        """Ask the object of ``room``, one of the user's rooms (a ``rooms`` page by its name),
+        and keep it once it comes; without it (the link lost, a page of other names only)
+        the room stays as known, and the next welcome or /rooms gives it."""
+
+        async def on_reply(reply: Reply) -> None:
+            if not isinstance(reply, Answer) or room not in self.rooms:
+                return  # an error, or left meanwhile
+            for obj in reply.fields.get("rooms") or []:
+                if isinstance(obj, dict) and obj.get("room") == room:
+                    self._take_room(obj)
+
+        with contextlib.suppress(ConnectionLost):
+            await self.request(Rooms(query=room, joined=True), on_reply)
 
     async def _on_left(self, event: MemberLeft) -> None:
         room, user, by = event.room, event.user, event.by

@@ -223,6 +223,16 @@ export function excerpt(text, chars = EXCERPT_CHARS) {
   return points.length > chars ? `${points.slice(0, chars - 1).join("")}…` : line;
 }
 
+/**
+ * A message's one-line excerpt in a list (the Pins and Saved panels, the Threads view): its
+ * text; for a forward without a comment "Forwarded: " and the forwarded text, as notifications
+ * and quotes say it (forwarding.js); else its files; "" for none of these.
+ */
+export function listExcerpt(message, chars = EXCERPT_CHARS) {
+  return excerpt(message.text || "", chars) || excerpt(forwardedSummary(message), chars)
+    || filesSummary(message) || "";
+}
+
 /** What the open room's message box answers: {msgId, from, text} or null. */
 export function replyTarget(state, room) {
   if (!room || !Number.isSafeInteger(room.replyTo)) return null;

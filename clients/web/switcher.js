@@ -19,6 +19,19 @@ import { sameUser } from "./store.js";
 
 export const MOST = 8; // how many the list shows
 
+/** Apple's platforms, where the switcher's key is Command (⌘): a Mac, an iPad or iPhone. */
+const APPLE = /^(mac|iphone|ipad|ipod)/i;
+
+/**
+ * The hint on the "Jump to…" button for the platform of `nav` (the page's `navigator`):
+ * "⌘K" on a Mac (or an iPad or iPhone with a keyboard), else "Ctrl K". The platform is
+ * `userAgentData.platform` ("macOS") where the browser has it, else `platform` ("MacIntel").
+ */
+export function shortcutHint(nav) {
+  const platform = nav?.userAgentData?.platform || nav?.platform || "";
+  return APPLE.test(String(platform)) ? "⌘K" : "Ctrl K";
+}
+
 /** `text` without case or accents ("Zoë" is "zoe"), for matching what is typed. */
 export function fold(text) {
   return String(text).normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();

@@ -12,7 +12,7 @@ import { placeLabel } from "./alerts.js";
 import { $, drawKeyed, formatDay, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { statusText } from "./pins.js";
 import { currentRoom } from "./select.js";
-import { excerpt, filesSummary, pendingChanges } from "./select-messages.js";
+import { listExcerpt, pendingChanges } from "./select-messages.js";
 import { SidePanel } from "./view-panel.js";
 import { isConversation } from "./conversations.js";
 
@@ -87,13 +87,13 @@ export class PinsView extends SidePanel {
   shownItem(state, room, item) {
     const changes = room ? pendingChanges(state, room.name, item.msg_id) : [];
     const unpinning = changes.some((change) => change.change.op === "pin" && !change.change.on);
-    return { from: item.from, ts: item.ts, text: item.text, files: filesSummary(item),
+    return { from: item.from, ts: item.ts, text: listExcerpt(item),
       by: item.pinned.by, at: item.pinned.ts, unpinning,
       canUnpin: Boolean(room) && !room.archived && !unpinning };
   }
 
   item(item, shown) {
-    const words = excerpt(shown.text) || shown.files || "";
+    const words = shown.text;
     return h("li", { class: `pin-item${shown.unpinning ? " unpinning" : ""}`,
       dataset: { msgId: String(item.msg_id) } },
     h("button", {

@@ -18,7 +18,7 @@ import {
   dueCount, localValue, PRESETS, presetTime, reminderText, shownItems, statusText,
 } from "./saved.js";
 import { CUSTOM, isNoteToSelf } from "./reminders.js";
-import { excerpt, filesSummary } from "./select-messages.js";
+import { listExcerpt } from "./select-messages.js";
 import { SidePanel } from "./view-panel.js";
 
 /** The bookmark drawn on the button, in the menus and on a saved message. */
@@ -179,7 +179,7 @@ export class SavedView extends SidePanel {
       ts: message ? message.ts : null,
       text: !message ? "The message is not loaded yet."
         : message.deleted ? "This message was deleted."
-          : excerpt(message.text || "") || filesSummary(message) || "",
+          : listExcerpt(message),
       deleted: Boolean(message && message.deleted),
       remind: reminderText(item, now),
       remindAt: item.remind_at,

@@ -6,7 +6,7 @@
 // focus back to where it was.
 
 import { $, h } from "./dom.js";
-import { candidates, rank } from "./switcher.js";
+import { candidates, rank, shortcutHint } from "./switcher.js";
 
 export class SwitcherView {
   constructor() {
@@ -17,6 +17,7 @@ export class SwitcherView {
     const dialog = $("switcher");
     const input = $("switcher-input");
     $("switcher-open").addEventListener("click", () => this.open());
+    $("switcher-open").querySelector("kbd").textContent = shortcutHint(navigator);
     // Capture: before the composer's and the completion lists' own keys.
     document.addEventListener("keydown", (event) => {
       if (!(event.ctrlKey || event.metaKey) || event.altKey || event.shiftKey

@@ -12,7 +12,7 @@ import { placeLabel } from "./alerts.js";
 import { $, drawKeyed, formatFull, h } from "./dom.js";
 import { shownThreads, statusText, unreadThreads } from "./inbox.js";
 import { displayName } from "./profiles.js";
-import { excerpt, filesSummary } from "./select-messages.js";
+import { listExcerpt } from "./select-messages.js";
 import { summaryText } from "./threads.js";
 import { SidePanel } from "./view-panel.js";
 
@@ -97,7 +97,7 @@ export class ThreadsView extends SidePanel {
       where: placeLabel(state, t.room),
       from: displayName(state.profiles, root.from),
       text: root.deleted ? "This message was deleted."
-        : excerpt(root.text || "") || filesSummary(root) || "",
+        : listExcerpt(root),
       deleted: Boolean(root.deleted),
       summary: summaryText(root, now),
       lastTs: t.lastTs,

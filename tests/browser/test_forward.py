@@ -120,7 +120,8 @@ def test_forward_to_a_room_and_to_a_new_group(
 ) -> None:
     """ann forwards with a comment to #design and without one to a new group conversation;
     Carol sees the comment and the card, whose room opens the original; a refusal keeps the
-    dialog; a private room's message is forwarded without its room."""
+    dialog; a private room's message is forwarded without its room; the Saved panel's excerpt
+    of a forward without a comment says "Forwarded: " and what it forwards."""
     scene(daemon)
     carol = open_session(sessions, browser, PHONE)
     log_in(carol.page, daemon.url, "carol")
@@ -258,6 +259,13 @@ def test_forward_to_a_room_and_to_a_new_group(
     expect(found.locator(".search-forwarded")).to_have_text("↪ Forwarded from Bob")
     expect(page.locator('#search-results li button.result[data-room="secret"] '
                         '.search-forwarded')).to_have_count(0)
+
+    # Saved for later, the group's forward without a comment says what it forwards.
+    page.locator(f'#dm-list li[data-room="{GROUP}"] button').click()
+    menu_action(page, forwards(page), "Save for later")
+    page.locator("#saved-open").click()
+    expect(page.locator("#saved-list li.saved-item .result-text")).to_have_text(
+        f"Forwarded: {DEPLOY}")
     for someone in (ann, carol):
         assert someone.errors == [] and someone.dialogs == [], (someone.errors, someone.dialogs)
 

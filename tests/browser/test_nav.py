@@ -34,6 +34,12 @@ pytestmark = [pytest.mark.slow, needs_chromium]
 
 FILLER = 70  # messages after the plan: more than the room's first page (50)
 
+# Before the page's scripts: the platform an iPhone's Safari gives (no userAgentData).
+APPLE = """
+Object.defineProperty(Navigator.prototype, "platform", { get: () => "iPhone" });
+Object.defineProperty(Navigator.prototype, "userAgentData", { get: () => undefined });
+"""
+
 
 def switcher_scene(daemon: Daemon) -> LineClient:
     """ann in #general, #random and #design-review with Bob; Carol, ann's contact, has no
@@ -60,12 +66,14 @@ def test_ctrl_k_opens_a_room_and_a_person(
 ) -> None:
     """Ctrl+K from the message box opens the switcher with the mentioned room first; typing
     part of a room's name and Enter opens it; a person opens their conversation; Escape
-    closes it and the focus goes back to the box."""
+    closes it and the focus goes back to the box. The "Jump to…" button's hint says Ctrl K
+    (Chromium on Linux)."""
     bob = switcher_scene(daemon)
     ann = Session(browser, DESKTOP)
     sessions.append(ann)
     page = ann.page
     log_in(page, daemon.url, "ann")
+    expect(page.locator("#switcher-open kbd")).to_have_text("Ctrl K")
     expect(page.locator('#room-list li[data-room="random"] .badge.mention')).to_have_count(1)
     page.locator('#room-list li[data-room="general"] button').click()
     expect(page.locator("#conv-title")).to_have_text("# general")
@@ -129,12 +137,15 @@ def test_jump_to_on_a_phone(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """On a phone, the sidebar's "Jump to…" opens the switcher; a tap on a person opens the
-    conversation with them."""
+    conversation with them. On an iPhone (its platform as Safari gives it: no
+    userAgentData), the button's hint says ⌘K."""
     bob = switcher_scene(daemon)
     ann = Session(browser, PHONE)
     sessions.append(ann)
     page = ann.page
+    page.add_init_script(script=APPLE)
     log_in(page, daemon.url, "ann")
+    expect(page.locator("#switcher-open kbd")).to_have_text("⌘K")
     expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
     page.locator("#open-sidebar").click()
     page.get_by_role("button", name="Jump to…").click()

@@ -10,7 +10,7 @@ import * as forwarding from "../../clients/web/forwarding.js";
 import { apply, openResult, SEEK_CONTEXT } from "../../clients/web/state.js";
 import { bodyOf } from "../../clients/web/alerts.js";
 import { namesOnScreen } from "../../clients/web/profiles.js";
-import { quoteFor, shownMessage } from "../../clients/web/select-messages.js";
+import { listExcerpt, quoteFor, shownMessage } from "../../clients/web/select-messages.js";
 import { connected, message, requests, roomInfo } from "./fixtures.mjs";
 
 function page() {
@@ -266,6 +266,21 @@ test("a forward without a comment reads as what it forwards in a notification an
     apply(state, message("design", 2, "dan", "nice", { reply_to: 1001 }));
     const room = state.rooms.get("design");
     assert.equal(quoteFor(room, room.messages.get(2)).text, "Forwarded: the **build** is green");
+  });
+
+test("a list's excerpt (Pins, Saved, Threads) of a forward without a comment says Forwarded:",
+  () => {
+    const forwarded = { from: "bob", ts: 5, text: "the **build** is green", room: null,
+      seq: null };
+    assert.equal(listExcerpt({ text: "", forwarded }), "Forwarded: the build is green");
+    assert.equal(listExcerpt({ text: "look", forwarded }), "look", "the comment first");
+    assert.equal(listExcerpt({ text: "", forwarded: { ...forwarded, text: "x".repeat(300) } }),
+      `Forwarded: ${"x".repeat(108)}…`, "cut as any excerpt");
+    assert.equal(listExcerpt({ text: "", deleted: true, forwarded }), "",
+      "a deleted forward's words went with it");
+    assert.equal(listExcerpt({ text: "", files: [{ id: 1, name: "a.png", size: 1 }] }),
+      "📎 a.png", "no text: the files");
+    assert.equal(listExcerpt({}), "");
   });
 
 test("the author of what a forward forwards is among the names whose profiles are asked", () => {

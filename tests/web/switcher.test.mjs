@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { candidates, fold, rank } from "../../clients/web/switcher.js";
+import { candidates, fold, rank, shortcutHint } from "../../clients/web/switcher.js";
 import { apply, selectRoom } from "../../clients/web/state.js";
 import { connected, message, roomInfo } from "./fixtures.mjs";
 
@@ -117,4 +117,21 @@ test("the page's state orders an empty box: a mention first, the room opened las
   assert.equal(order[1], "r:general", "the room open now was opened last");
   assert.equal(order[2], "r:random");
   assert.equal(order.at(-1), "p:erin", "a person last");
+});
+
+test("the Jump to button's hint is ⌘K on Apple's platforms, Ctrl K elsewhere", () => {
+  assert.equal(shortcutHint({ userAgentData: { platform: "macOS" }, platform: "MacIntel" }), "⌘K");
+  assert.equal(shortcutHint({ platform: "MacIntel" }), "⌘K", "no userAgentData (Safari, Firefox)");
+  assert.equal(shortcutHint({ platform: "iPad" }), "⌘K");
+  assert.equal(shortcutHint({ platform: "iPhone" }), "⌘K");
+  assert.equal(shortcutHint({ userAgentData: { platform: "Windows" }, platform: "Win32" }),
+    "Ctrl K");
+  assert.equal(shortcutHint({ userAgentData: { platform: "Linux" }, platform: "MacIntel" }),
+    "Ctrl K", "userAgentData first");
+  assert.equal(shortcutHint({ userAgentData: { platform: "" }, platform: "MacIntel" }), "⌘K",
+    "an empty userAgentData.platform: navigator.platform");
+  assert.equal(shortcutHint({ platform: "Linux x86_64" }), "Ctrl K");
+  assert.equal(shortcutHint({ userAgentData: { platform: "Chrome OS" } }), "Ctrl K");
+  assert.equal(shortcutHint({}), "Ctrl K");
+  assert.equal(shortcutHint(undefined), "Ctrl K");
 });
