@@ -1576,23 +1576,30 @@ _POLLED = """, polled AS (
 )"""
 
 
+def _with_array(head: str, name: str, column: str, value: str) -> str:
+    """An insert's ``head`` with one more array (text, called ``name`` in ``new``) and the
+    messages' ``column`` written from ``value`` (an expression of ``new``): how the rare
+    variants below (a poll, a forward) are made from the statements above."""
+    arrays, rest = head.split(")\n        WITH ORDINALITY AS n(", 1)
+    last = max(int(n) for n in re.findall(r"\$(\d+)::", arrays))
+    names, rest = rest.split(", ord)", 1)
+    made = (f"{arrays}, ${last + 1}::text[])\n        WITH ORDINALITY AS n({names}, {name}, ord)"
+            + rest)
+    for old, new in (
+            ("INSERT INTO messages (room_id, seq, sender_id, nonce, text, ",
+             f"INSERT INTO messages (room_id, seq, sender_id, nonce, text, {column}, "),
+            ("new.sender_id, new.nonce, new.text, ",
+             f"new.sender_id, new.nonce, new.text, {value}, ")):
+        assert made.count(old) == 1, old
+        made = made.replace(old, new)
+    return made
+
+
 def _with_poll(head: str) -> str:
     """The poll variant of an insert's ``head`` (see :data:`_POLLED`): its arrays and
     ``new``'s names one longer, the messages' ``poll`` column written, the polls' CTE after
     the rest."""
-    arrays, rest = head.split(")\n        WITH ORDINALITY AS n(", 1)
-    last = max(int(n) for n in re.findall(r"\$(\d+)::", arrays))
-    names, rest = rest.split(", ord)", 1)
-    polled = (f"{arrays}, ${last + 1}::text[])\n        WITH ORDINALITY AS n({names}, poll, ord)"
-              + rest)
-    for old, new in (
-            ("INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at",
-             "INSERT INTO messages (room_id, seq, sender_id, nonce, text, poll, created_at"),
-            ("new.sender_id, new.nonce, new.text, clock_timestamp()",
-             "new.sender_id, new.nonce, new.text, new.poll <> '', clock_timestamp()")):
-        assert polled.count(old) == 1, old
-        polled = polled.replace(old, new)
-    return polled + _POLLED
+    return _with_array(head, "poll", "poll", "new.poll <> ''") + _POLLED
 
 
 _POLL_INSERTS = {
@@ -1615,19 +1622,7 @@ _POLL_INSERTS_FILES = {
 # the statements above, as it did before forwards.
 def _with_forward(head: str) -> str:
     """The forward variant of an insert's ``head`` (plain, or a poll variant's)."""
-    arrays, rest = head.split(")\n        WITH ORDINALITY AS n(", 1)
-    last = max(int(n) for n in re.findall(r"\$(\d+)::", arrays))
-    names, rest = rest.split(", ord)", 1)
-    made = (f"{arrays}, ${last + 1}::text[])\n        WITH ORDINALITY AS n({names}, fwd, ord)"
-            + rest)
-    for old, new in (
-            ("INSERT INTO messages (room_id, seq, sender_id, nonce, text, ",
-             "INSERT INTO messages (room_id, seq, sender_id, nonce, text, forwarded, "),
-            ("new.sender_id, new.nonce, new.text, ",
-             "new.sender_id, new.nonce, new.text, nullif(new.fwd, '')::jsonb, ")):
-        assert made.count(old) == 1, old
-        made = made.replace(old, new)
-    return made
+    return _with_array(head, "fwd", "forwarded", "nullif(new.fwd, '')::jsonb")
 
 
 _HEADS = {
