@@ -1797,16 +1797,20 @@ FROM rooms r WHERE r.name = $1
 """
 # Uploads of one user queue on their row (a lock that foreign-key checks do not take).
 _SQL_LOCK_UPLOADER = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
-# The file, if user $1 is a member of room $2, the room is not archived (it may have been
-# while the body streamed) and the file fits in quota $7; else no row.
-_SQL_ADD_FILE = """
+# The head of the statements that add files (an upload, a forward's copies): ``r``, room $2
+# if user $1 is a member of it and it is not archived (it may have been while an upload's
+# body streamed); ``used``, the bytes of user $1's files that count against their quota.
+_FILES_ROOM_AND_USED = """
 WITH r AS (
     SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
     WHERE r.name = $2 AND NOT r.archived
 ), used AS (
     SELECT coalesce(sum(size), 0) AS n FROM files
     WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar AND NOT emoji
-)
+)"""
+# The file, if user $1 is a member of room $2, the room is not archived and the file fits in
+# quota $7; else no row.
+_SQL_ADD_FILE = _FILES_ROOM_AND_USED + """
 INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
                    width, height, thumb_sha256, thumb_width, thumb_height)
 SELECT $3::text, $4::bigint, $5::text, $6::text, $1::bigint, r.id,
@@ -1818,14 +1822,7 @@ RETURNING id
 # unattached uploads to room $2, if they are a member, the room is not archived and all of
 # them fit in quota $4 (else no row): new rows, the same bytes (content-addressed: none are
 # copied), name, type and thumbnail.
-_SQL_COPY_FILES = """
-WITH r AS (
-    SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
-    WHERE r.name = $2 AND NOT r.archived
-), used AS (
-    SELECT coalesce(sum(size), 0) AS n FROM files
-    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar AND NOT emoji
-), src AS (
+_SQL_COPY_FILES = _FILES_ROOM_AND_USED + """, src AS (
     SELECT * FROM files
     WHERE id = ANY ($3::bigint[]) AND deleted_at IS NULL AND NOT preview AND NOT avatar
       AND NOT emoji
