@@ -992,6 +992,19 @@ class _Builder:
         room_param = path_param("room", _ref("RoomOrConversation"),
                                 "A room or conversation name.", "general")
 
+        def room_switch(answer: Schema, *, on: tuple[str, str, str, str],
+                        off: tuple[str, str, str, str]) -> dict[str, Any]:
+            """The PUT (``on``) and DELETE (``off``) of one of the user's own states of a
+            room, as a protocol op with ``on`` (``hide``, ``favourite``): each a (summary,
+            description, operationId, what the 200 says); both answer ``answer`` (every field
+            required)."""
+            return {method: self.op(summary, description, tag="rooms", op_id=op_id,
+                                    parameters=[room_param],
+                                    ok=ok(200, done, self.sent(answer)),
+                                    errors=(400, 403, 404))
+                    for method, (summary, description, op_id, done)
+                    in (("put", on), ("delete", off))}
+
         def poll_params(example: int) -> list[dict[str, Any]]:
             """A poll's room and message: the examples' are polls of the conversation
             @ann:bob (where no example deletes a message)."""
@@ -1939,52 +1952,34 @@ class _Builder:
                                               "notify": _ref("NotifyLevel")})),
                 errors=(403, 404),
             )},
-            "/api/rooms/{room}/hidden": {
-                "put": self.op(
-                    "Close a conversation",
+            "/api/rooms/{room}/hidden": room_switch(
+                _HIDDEN,
+                on=("Close a conversation",
                     "As the protocol's `hide`: the conversation (kind `dm` or `group`) "
                     "leaves the user's list until someone writes in it (its `hidden_seq` is "
                     "its `last_seq` now). A room is refused (400). The user's connections "
                     "get the `hidden` event.",
-                    tag="rooms", op_id="hideConversation",
-                    parameters=[room_param],
-                    ok=ok(200, "Closed.", self.sent(_HIDDEN, ["room", "hidden_seq"])),
-                    errors=(400, 403, 404),
-                ),
-                "delete": self.op(
-                    "Show a closed conversation",
-                    "As the protocol's `hide` with `on: false`: `hidden_seq` is cleared. The "
-                    "user's connections get the `hidden` event.",
-                    tag="rooms", op_id="showConversation",
-                    parameters=[room_param],
-                    ok=ok(200, "Shown.", self.sent(_HIDDEN, ["room", "hidden_seq"])),
-                    errors=(400, 403, 404),
-                ),
-            },
-            "/api/rooms/{room}/favourite": {
-                "put": self.op(
-                    "Mark a favourite",
+                    "hideConversation", "Closed."),
+                off=("Show a closed conversation",
+                     "As the protocol's `hide` with `on: false`: `hidden_seq` is cleared. The "
+                     "user's connections get the `hidden` event.",
+                     "showConversation", "Shown."),
+            ),
+            "/api/rooms/{room}/favourite": room_switch(
+                _FAVOURITE,
+                on=("Mark a favourite",
                     "As the protocol's `favourite`: the room or conversation (any kind, "
                     "archived too) becomes one of the user's favourites, listed with the "
                     "others at the top of every device's list. Marking a favourite again "
                     "changes nothing. The user's connections get the `favourite` event when "
                     "it changed.",
-                    tag="rooms", op_id="markFavourite",
-                    parameters=[room_param],
-                    ok=ok(200, "Marked.", self.sent(_FAVOURITE, ["room", "favourite"])),
-                    errors=(400, 403, 404),
-                ),
-                "delete": self.op(
-                    "Unmark a favourite",
-                    "As the protocol's `favourite` with `on: false`. Unmarking what is not a "
-                    "favourite changes nothing. The user's connections get the `favourite` "
-                    "event when it changed.",
-                    tag="rooms", op_id="unmarkFavourite",
-                    parameters=[room_param],
-                    ok=ok(200, "Unmarked.", self.sent(_FAVOURITE, ["room", "favourite"])),
-                    errors=(400, 403, 404),
-                ),
-            },
+                    "markFavourite", "Marked."),
+                off=("Unmark a favourite",
+                     "As the protocol's `favourite` with `on: false`. Unmarking what is not a "
+                     "favourite changes nothing. The user's connections get the `favourite` "
+                     "event when it changed.",
+                     "unmarkFavourite", "Unmarked."),
+            ),
             "/api/rooms/{room}/messages/{msg_id}": {"delete": self.op(
                 "Delete a message",
                 "As the protocol's `delete`: by its author, or by whoever moderates the room "

@@ -1576,23 +1576,30 @@ _POLLED = """, polled AS (
 )"""
 
 
+def _with_array(head: str, name: str, column: str, value: str) -> str:
+    """An insert's ``head`` with one more array (text, called ``name`` in ``new``) and the
+    messages' ``column`` written from ``value`` (an expression of ``new``): how the rare
+    variants below (a poll, a forward) are made from the statements above."""
+    arrays, rest = head.split(")\n        WITH ORDINALITY AS n(", 1)
+    last = max(int(n) for n in re.findall(r"\$(\d+)::", arrays))
+    names, rest = rest.split(", ord)", 1)
+    made = (f"{arrays}, ${last + 1}::text[])\n        WITH ORDINALITY AS n({names}, {name}, ord)"
+            + rest)
+    for old, new in (
+            ("INSERT INTO messages (room_id, seq, sender_id, nonce, text, ",
+             f"INSERT INTO messages (room_id, seq, sender_id, nonce, text, {column}, "),
+            ("new.sender_id, new.nonce, new.text, ",
+             f"new.sender_id, new.nonce, new.text, {value}, ")):
+        assert made.count(old) == 1, old
+        made = made.replace(old, new)
+    return made
+
+
 def _with_poll(head: str) -> str:
     """The poll variant of an insert's ``head`` (see :data:`_POLLED`): its arrays and
     ``new``'s names one longer, the messages' ``poll`` column written, the polls' CTE after
     the rest."""
-    arrays, rest = head.split(")\n        WITH ORDINALITY AS n(", 1)
-    last = max(int(n) for n in re.findall(r"\$(\d+)::", arrays))
-    names, rest = rest.split(", ord)", 1)
-    polled = (f"{arrays}, ${last + 1}::text[])\n        WITH ORDINALITY AS n({names}, poll, ord)"
-              + rest)
-    for old, new in (
-            ("INSERT INTO messages (room_id, seq, sender_id, nonce, text, created_at",
-             "INSERT INTO messages (room_id, seq, sender_id, nonce, text, poll, created_at"),
-            ("new.sender_id, new.nonce, new.text, clock_timestamp()",
-             "new.sender_id, new.nonce, new.text, new.poll <> '', clock_timestamp()")):
-        assert polled.count(old) == 1, old
-        polled = polled.replace(old, new)
-    return polled + _POLLED
+    return _with_array(head, "poll", "poll", "new.poll <> ''") + _POLLED
 
 
 _POLL_INSERTS = {
@@ -1615,19 +1622,7 @@ _POLL_INSERTS_FILES = {
 # the statements above, as it did before forwards.
 def _with_forward(head: str) -> str:
     """The forward variant of an insert's ``head`` (plain, or a poll variant's)."""
-    arrays, rest = head.split(")\n        WITH ORDINALITY AS n(", 1)
-    last = max(int(n) for n in re.findall(r"\$(\d+)::", arrays))
-    names, rest = rest.split(", ord)", 1)
-    made = (f"{arrays}, ${last + 1}::text[])\n        WITH ORDINALITY AS n({names}, fwd, ord)"
-            + rest)
-    for old, new in (
-            ("INSERT INTO messages (room_id, seq, sender_id, nonce, text, ",
-             "INSERT INTO messages (room_id, seq, sender_id, nonce, text, forwarded, "),
-            ("new.sender_id, new.nonce, new.text, ",
-             "new.sender_id, new.nonce, new.text, nullif(new.fwd, '')::jsonb, ")):
-        assert made.count(old) == 1, old
-        made = made.replace(old, new)
-    return made
+    return _with_array(head, "fwd", "forwarded", "nullif(new.fwd, '')::jsonb")
 
 
 _HEADS = {
@@ -1802,16 +1797,20 @@ FROM rooms r WHERE r.name = $1
 """
 # Uploads of one user queue on their row (a lock that foreign-key checks do not take).
 _SQL_LOCK_UPLOADER = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
-# The file, if user $1 is a member of room $2, the room is not archived (it may have been
-# while the body streamed) and the file fits in quota $7; else no row.
-_SQL_ADD_FILE = """
+# The head of the statements that add files (an upload, a forward's copies): ``r``, room $2
+# if user $1 is a member of it and it is not archived (it may have been while an upload's
+# body streamed); ``used``, the bytes of user $1's files that count against their quota.
+_FILES_ROOM_AND_USED = """
 WITH r AS (
     SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
     WHERE r.name = $2 AND NOT r.archived
 ), used AS (
     SELECT coalesce(sum(size), 0) AS n FROM files
     WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar AND NOT emoji
-)
+)"""
+# The file, if user $1 is a member of room $2, the room is not archived and the file fits in
+# quota $7; else no row.
+_SQL_ADD_FILE = _FILES_ROOM_AND_USED + """
 INSERT INTO files (sha256, size, name, content_type, uploader_id, room_id,
                    width, height, thumb_sha256, thumb_width, thumb_height)
 SELECT $3::text, $4::bigint, $5::text, $6::text, $1::bigint, r.id,
@@ -1823,14 +1822,7 @@ RETURNING id
 # unattached uploads to room $2, if they are a member, the room is not archived and all of
 # them fit in quota $4 (else no row): new rows, the same bytes (content-addressed: none are
 # copied), name, type and thumbnail.
-_SQL_COPY_FILES = """
-WITH r AS (
-    SELECT r.id FROM rooms r JOIN memberships m ON m.room_id = r.id AND m.user_id = $1
-    WHERE r.name = $2 AND NOT r.archived
-), used AS (
-    SELECT coalesce(sum(size), 0) AS n FROM files
-    WHERE uploader_id = $1 AND deleted_at IS NULL AND NOT preview AND NOT avatar AND NOT emoji
-), src AS (
+_SQL_COPY_FILES = _FILES_ROOM_AND_USED + """, src AS (
     SELECT * FROM files
     WHERE id = ANY ($3::bigint[]) AND deleted_at IS NULL AND NOT preview AND NOT avatar
       AND NOT emoji

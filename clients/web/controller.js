@@ -998,24 +998,16 @@ export class Controller {
   }
 
   /**
-   * "New reminder" (the Saved panel): a reminder of anything, written to the notes to self
-   * and saved with its time by `remind` (reminders.js). The dialog stays open until the
-   * server answers, shows its refusal, and sends the same request again (the same nonce) when
-   * the connection dropped before the reply, once the page is back online; Cancel gives up
-   * waiting. The note and the item come by their events, as any note's and save's.
+   * For the dialog about to open with `form` (its `waiting(on)` shows the wait): the
+   * `backOnline()` of outbox.js `sendUntilAnswered`, a promise true at the next welcome, or
+   * false once the dialog is closed (the person gave up waiting, or had closed it already).
    */
-  newReminder() {
-    if (!this.state) return;
-    const reminder = reminders.newReminder();
-    const form = newReminderFields(clock.now());
+  dialogBackOnline(form) {
     let open = true;
     $("dialog").addEventListener("close", () => {
       open = false;
-      if ($("dialog").open) return; // (another dialog opened from this one's closing)
-      if (this.views.saved.isOpen) this.views.saved.focusFirst();
     }, { once: true });
-    // Resolves true at the next welcome, or false once the dialog is closed.
-    const backOnline = () => new Promise((resolve) => {
+    return () => new Promise((resolve) => {
       if (!open) {
         resolve(false);
         return;
@@ -1032,6 +1024,24 @@ export class Controller {
       $("dialog").addEventListener("close", gaveUp, { once: true });
       this.welcomeWaiters.add(welcomed);
     });
+  }
+
+  /**
+   * "New reminder" (the Saved panel): a reminder of anything, written to the notes to self
+   * and saved with its time by `remind` (reminders.js). The dialog stays open until the
+   * server answers, shows its refusal, and sends the same request again (the same nonce) when
+   * the connection dropped before the reply, once the page is back online; Cancel gives up
+   * waiting. The note and the item come by their events, as any note's and save's.
+   */
+  newReminder() {
+    if (!this.state) return;
+    const reminder = reminders.newReminder();
+    const form = newReminderFields(clock.now());
+    $("dialog").addEventListener("close", () => {
+      if ($("dialog").open) return; // (another dialog opened from this one's closing)
+      if (this.views.saved.isOpen) this.views.saved.focusFirst();
+    }, { once: true });
+    const backOnline = this.dialogBackOnline(form);
     this.views.dialogs.open({
       title: "New reminder",
       ok: "Set reminder",
@@ -1064,27 +1074,7 @@ export class Controller {
     if (!message) return;
     const forward = forwarding.newForward(name, msgId);
     const form = forwardFields(this.state, name, message);
-    let open = true;
-    $("dialog").addEventListener("close", () => {
-      open = false;
-    }, { once: true });
-    const backOnline = () => new Promise((resolve) => {
-      if (!open) {
-        resolve(false);
-        return;
-      }
-      form.waiting(true);
-      const done = (online) => {
-        $("dialog").removeEventListener("close", gaveUp);
-        this.welcomeWaiters.delete(welcomed);
-        form.waiting(false);
-        resolve(online);
-      };
-      const welcomed = () => done(true);
-      const gaveUp = () => done(false);
-      $("dialog").addEventListener("close", gaveUp, { once: true });
-      this.welcomeWaiters.add(welcomed);
-    });
+    const backOnline = this.dialogBackOnline(form);
     this.views.dialogs.open({
       title: "Forward message",
       ok: "Forward",
@@ -1098,10 +1088,8 @@ export class Controller {
         const label = forwarding.targetLabel(this.state, target);
         let reply;
         try {
-          reply = await forwarding.sendForward(made.fields, { ask: (op, fields) => (this.online
-            ? this.conn.request(op, fields)
-            : Promise.reject(Object.assign(new Error("not connected"), { code: "disconnected" }))),
-          backOnline });
+          reply = await forwarding.sendForward(made.fields, {
+            ask: (op, fields) => this.ask(op, fields), backOnline });
         } catch (error) {
           throw new Error(forwarding.refusal(error));
         }

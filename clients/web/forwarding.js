@@ -21,10 +21,8 @@ import {
 } from "./conversations.js";
 import { displayName } from "./profiles.js";
 import { sameUser } from "./store.js";
+import { sendUntilAnswered } from "./outbox.js";
 import { MAX_TEXT_CHARS, textLength } from "./textlimit.js";
-
-/** Errors after which the same request is sent again once online (the outcome is unknown). */
-const RESEND = new Set(["disconnected", "shutting_down"]);
 
 /** How many destinations the chooser lists at most. */
 export const MOST_CHOICES = 8;
@@ -194,28 +192,14 @@ export function forwardRequest(forward, { target, text = "", fresh, max = MAX_TE
     ...(comment ? { text: comment } : {}), nonce } };
 }
 
-/** Whether a `forward` refused with `error` is sent again, unchanged, once back online. */
-export function resends(error) {
-  return Boolean(error) && RESEND.has(error.code);
-}
-
 /**
- * Send `fields` with `ask(op, fields)` (a promise of the reply, rejected with {code, message})
- * until answered: a lost connection waits for `backOnline()` (a promise: true once the page is
- * online again, false when the person gave up) and sends the same fields again. Resolves with
- * the `ok` reply; rejects with the refusal, or with {code: "abandoned"}.
+ * Send the `forward` request's `fields` until answered (outbox.js `sendUntilAnswered`: a lost
+ * connection sends them again, unchanged, once `backOnline()`). Resolves with the `ok` reply;
+ * rejects with the refusal, or with {code: "abandoned"}.
  */
-export async function sendForward(fields, { ask, backOnline }) {
-  for (;;) {
-    try {
-      return await ask("forward", fields);
-    } catch (error) {
-      if (!resends(error)) throw error;
-    }
-    if (!(await backOnline())) {
-      throw Object.assign(new Error("The forward was not confirmed."), { code: "abandoned" });
-    }
-  }
+export function sendForward(fields, { ask, backOnline }) {
+  return sendUntilAnswered("forward", fields,
+    { ask, backOnline, unconfirmed: "The forward was not confirmed." });
 }
 
 /** A sentence for a person about a refused `forward` (the dialog shows it, and stays). */

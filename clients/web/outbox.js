@@ -179,6 +179,35 @@ export function failure(error, online) {
     retryAfter: null };
 }
 
+/** Errors after which a dialog's request is sent again, unchanged, once online (outcome unknown). */
+const RESEND = new Set(["disconnected", "shutting_down"]);
+
+/** Whether a request refused with `error` is sent again, unchanged, once back online. */
+export function resends(error) {
+  return Boolean(error) && RESEND.has(error.code);
+}
+
+/**
+ * Send `op` with `fields` through `ask(op, fields)` (a promise of the reply, rejected with
+ * {code, message}) until answered, for a request a dialog waits on rather than an outbox
+ * entry (`forward`, `remind`): a lost connection waits for `backOnline()` (a promise: true
+ * once the page is online again, false when the person gave up) and sends the same fields
+ * again. Resolves with the `ok` reply; rejects with the refusal, or with {code: "abandoned"}
+ * and the message `unconfirmed`.
+ */
+export async function sendUntilAnswered(op, fields, { ask, backOnline, unconfirmed }) {
+  for (;;) {
+    try {
+      return await ask(op, fields);
+    } catch (error) {
+      if (!resends(error)) throw error;
+    }
+    if (!(await backOnline())) {
+      throw Object.assign(new Error(unconfirmed), { code: "abandoned" });
+    }
+  }
+}
+
 /** The outbox as saved (plain data). Acked changes are done: they are not saved. */
 export function save(outbox) {
   return outbox.filter((item) => item.status !== "acked").map(({

@@ -14,13 +14,11 @@
 
 import { parseLocal, presetTime, reminderProblem } from "./saved.js";
 import { dmName } from "./store.js";
+import { sendUntilAnswered } from "./outbox.js";
 import { MAX_TEXT_CHARS, textLength } from "./textlimit.js";
 
 /** The choice of the dialog's "When" that reads the custom date and time. */
 export const CUSTOM = "custom";
-
-/** Errors after which the same request is sent again once online (the outcome is unknown). */
-const RESEND = new Set(["disconnected", "shutting_down"]);
 
 /** Whether room `name` is the notes to self of `me` (their conversation with themselves). */
 export function isNoteToSelf(name, me) {
@@ -63,28 +61,14 @@ export function reminderRequest(reminder, { text, when, custom = "", now, timeZo
   return { fields };
 }
 
-/** Whether a `remind` refused with `error` is sent again, unchanged, once back online. */
-export function resends(error) {
-  return Boolean(error) && RESEND.has(error.code);
-}
-
 /**
- * Send `fields` with `ask(op, fields)` (a promise of the reply, rejected with {code, message})
- * until answered: a lost connection waits for `backOnline()` (a promise: true once the page is
- * online again, false when the person gave up) and sends the same fields again. Resolves with
- * the `ok` reply; rejects with the refusal, or with {code: "abandoned"}.
+ * Send the `remind` request's `fields` until answered (outbox.js `sendUntilAnswered`: a lost
+ * connection sends them again, unchanged, once `backOnline()`). Resolves with the `ok` reply;
+ * rejects with the refusal, or with {code: "abandoned"}.
  */
-export async function sendReminder(fields, { ask, backOnline }) {
-  for (;;) {
-    try {
-      return await ask("remind", fields);
-    } catch (error) {
-      if (!resends(error)) throw error;
-    }
-    if (!(await backOnline())) {
-      throw Object.assign(new Error("The reminder was not confirmed."), { code: "abandoned" });
-    }
-  }
+export function sendReminder(fields, { ask, backOnline }) {
+  return sendUntilAnswered("remind", fields,
+    { ask, backOnline, unconfirmed: "The reminder was not confirmed." });
 }
 
 /** A sentence for a person about a refused `remind` (the dialog shows it). */

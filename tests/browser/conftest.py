@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
 
 from tests.cheapkdf import CHATD, child_env
 from tests.conftest import _with_database, execute_sql
@@ -322,6 +322,50 @@ def wait_loaded(page: Page, selector: str) -> None:
     page.wait_for_function(
         "selector => { const img = document.querySelector(selector);"
         " return !!img && img.complete && img.naturalWidth > 0; }", arg=selector)
+
+
+def losing_the_reply(page: Page, op: str, sent: list[dict[str, Any]]) -> None:
+    """Route `page`'s WebSocket through the test: its `op` requests are recorded in `sent`; the
+    server's reply to the first one is left out and the connection closed then (the server did
+    it, the page does not know)."""
+    lost = [False]
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(payload: str | bytes) -> None:
+            if isinstance(payload, str):
+                sent.extend(frame for line in payload.split("\n") if line.strip()
+                            if (frame := json.loads(line)).get("op") == op)
+            server.send(payload)
+
+        def from_server(payload: str | bytes) -> None:
+            if not lost[0] and sent and isinstance(payload, str):
+                lines = payload.split("\n")
+                for n, line in enumerate(lines):
+                    if line.strip() and json.loads(line).get("id") == sent[0]["id"]:
+                        lost[0] = True
+                        if kept := "\n".join(lines[:n]).strip():
+                            ws.send(kept + "\n")
+                        ws.close()
+                        return
+            ws.send(payload)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+
+def wait_online(page: Page) -> None:
+    """Wait until ``page`` is connected and welcomed (its status dot says online)."""
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+
+
+def pick_in_menu(page: Page, name: str) -> None:
+    """Pick the item of the open menu whose whole accessible name is ``name`` ("Reply" is
+    not "Reply in thread")."""
+    page.get_by_role("menu").get_by_role("menuitem", name=name, exact=True).click()
 
 
 def register_and_login(base: str, name: str) -> str:

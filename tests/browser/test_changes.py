@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     Daemon,
     LineClient,
     needs_chromium,
+    pick_in_menu,
     register_and_login,
 )
 from tests.browser.test_web import (
@@ -51,7 +52,7 @@ def menu_action(page: Page, item: Locator, action: str) -> None:
     ("Reply" is not "Reply in thread")."""
     item.hover()
     item.get_by_role("button", name=MORE).click()
-    page.get_by_role("menu").get_by_role("menuitem", name=action, exact=True).click()
+    pick_in_menu(page, action)
 
 
 def react(page: Page, item: Locator, emoji: str) -> None:

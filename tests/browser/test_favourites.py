@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    Daemon,
+    needs_chromium,
+    pick_in_menu,
+    wait_online,
+)
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_web import Session, log_in, open_session, shot
 
@@ -35,12 +42,6 @@ def favourites(page: Page) -> Locator:
     return page.locator("#favourite-list li[data-room]")
 
 
-def online(page: Page) -> None:
-    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
-
-
-def pick(page: Page, name: str) -> None:
-    page.get_by_role("menu").get_by_role("menuitem", name=name, exact=True).click()
 
 
 def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
@@ -56,11 +57,11 @@ def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
     ann = open_session(sessions, browser, DESKTOP)
     a = ann.page
     log_in(a, daemon.url, "ann")
-    online(a)
+    wait_online(a)
     phone = open_session(sessions, browser, PHONE)  # another device of hers
     p = phone.page
     log_in(p, daemon.url, "ann")
-    online(p)
+    wait_online(p)
     expect(a.locator("#favourites")).to_be_hidden()  # none yet: no section
     expect(p.locator("#favourites")).to_be_hidden()
 
@@ -87,7 +88,7 @@ def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
     expect(a.get_by_role("menu").locator(".menu-item")).to_have_text(
         [re.compile("All messages$"), re.compile("Muted$"), "Add to favourites",
          "Close conversation"])
-    pick(a, "Add to favourites")
+    pick_in_menu(a, "Add to favourites")
     for page in (a, p):
         expect(favourites(page)).to_have_count(2)
         expect(item(page, "dm", DM)).to_have_count(0)
@@ -117,7 +118,7 @@ def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
 
     # Unstarred from the sidebar's menu: back in Rooms, on the phone too.
     item(a, "favourite", "random").click(button="right")
-    pick(a, "Remove from favourites")
+    pick_in_menu(a, "Remove from favourites")
     for page in (a, p):
         expect(item(page, "room", "random")).to_have_count(1)
         expect(item(page, "favourite", "random")).to_have_count(0)
@@ -135,7 +136,7 @@ def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
 
     # The server keeps it: a reload lists the conversation in Favourites, #random in Rooms.
     a.reload()
-    online(a)
+    wait_online(a)
     expect(item(a, "favourite", DM)).to_have_count(1)
     expect(item(a, "room", "random")).to_have_count(1)
     expect(favourites(a)).to_have_count(1)

@@ -30,6 +30,7 @@ from tests.browser.conftest import (
     PHONE,
     Daemon,
     LineClient,
+    losing_the_reply,
     needs_chromium,
     register_and_login,
 )
@@ -268,39 +269,6 @@ def test_forward_to_a_room_and_to_a_new_group(
         f"Forwarded: {DEPLOY}")
     for someone in (ann, carol):
         assert someone.errors == [] and someone.dialogs == [], (someone.errors, someone.dialogs)
-
-
-def losing_the_reply(page: Page, op: str, sent: list[dict[str, Any]]) -> None:
-    """Route `page`'s WebSocket through the test: its `op` requests are recorded in `sent`; the
-    server's reply to the first one is left out and the connection closed then (the server did
-    it, the page does not know). As test_remind.py's, for any request."""
-    lost = [False]
-
-    def route(ws: Any) -> None:
-        server = ws.connect_to_server()
-
-        def from_page(payload: str | bytes) -> None:
-            if isinstance(payload, str):
-                sent.extend(frame for line in payload.split("\n") if line.strip()
-                            if (frame := json.loads(line)).get("op") == op)
-            server.send(payload)
-
-        def from_server(payload: str | bytes) -> None:
-            if not lost[0] and sent and isinstance(payload, str):
-                lines = payload.split("\n")
-                for n, line in enumerate(lines):
-                    if line.strip() and json.loads(line).get("id") == sent[0]["id"]:
-                        lost[0] = True
-                        if kept := "\n".join(lines[:n]).strip():
-                            ws.send(kept + "\n")
-                        ws.close()
-                        return
-            ws.send(payload)
-
-        ws.on_message(from_page)
-        server.on_message(from_server)
-
-    page.route_web_socket(re.compile(r"/ws$"), route)
 
 
 def test_a_forward_whose_reply_was_lost_is_sent_again_and_stored_once(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, Daemon, needs_chromium
+from tests.browser.conftest import DESKTOP, Daemon, needs_chromium, pick_in_menu, wait_online
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_web import Session, log_in, open_session, shot
 
@@ -30,12 +30,6 @@ def dm_item(page: Page) -> Locator:
     return page.locator(f'#dm-list li[data-room="{DM}"] button')
 
 
-def online(page: Page) -> None:
-    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
-
-
-def pick(page: Page, item: str) -> None:
-    page.get_by_role("menu").get_by_role("menuitem", name=item, exact=True).click()
 
 
 def test_close_a_conversation_in_both_tabs_it_comes_back_and_a_reload_keeps_it(
@@ -50,19 +44,19 @@ def test_close_a_conversation_in_both_tabs_it_comes_back_and_a_reload_keeps_it(
     ann = open_session(sessions, browser, DESKTOP)
     a = ann.page
     log_in(a, daemon.url, "ann")
-    online(a)
+    wait_online(a)
     other = ann.context.new_page()  # another tab: a connection of its own
     other_errors: list[str] = []
     other.on("pageerror", lambda error: other_errors.append(str(error)))
     other.goto(daemon.url)
-    online(other)
+    wait_online(other)
     other.locator('#room-list li[data-room="general"] button').click()
     expect(other.locator("#conv-title")).to_have_text("# general")
 
     dm_item(a).click()
     expect(a.locator("#message-list .msg-text", has_text="lunch?")).to_have_count(1)
     a.locator("#room-notify").click()
-    pick(a, "Close conversation")
+    pick_in_menu(a, "Close conversation")
     expect(a.locator("#conv-title")).to_have_text("# general")
     for page in (a, other):
         expect(dm_item(page)).to_have_count(0)
@@ -87,11 +81,11 @@ def test_close_a_conversation_in_both_tabs_it_comes_back_and_a_reload_keeps_it(
         " return Math.round(range.getBoundingClientRect().left); })")
     assert lefts[0] == lefts[1] == lefts[2] == lefts[3], lefts
     shot(a, artifacts, "desktop-close-conversation")
-    pick(a, "Close conversation")
+    pick_in_menu(a, "Close conversation")
     for page in (a, other):
         expect(dm_item(page)).to_have_count(0)
     a.reload()
-    online(a)
+    wait_online(a)
     expect(a.locator("#room-list li[data-room='general']")).to_have_count(1)
     expect(dm_item(a)).to_have_count(0)
 

@@ -11,7 +11,6 @@ tests/artifacts/desktop-new-reminder.png.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import urllib.parse
@@ -22,7 +21,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import PHONE, Daemon, _running, http_json, needs_chromium
+from tests.browser.conftest import (
+    PHONE,
+    Daemon,
+    _running,
+    http_json,
+    losing_the_reply,
+    needs_chromium,
+)
 from tests.browser.test_changes import message
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
@@ -141,39 +147,6 @@ def test_new_reminder_in_the_saved_panel_refused_then_set_and_reminded(
     assert one.errors == [] and two.errors == []
 
 
-def losing_the_reminders_reply(page: Page, sent: list[dict[str, Any]]) -> None:
-    """Route `page`'s WebSocket through the test: the `remind` requests it sends are recorded in
-    `sent`; the server's reply to the first one is left out and the connection closed then (the
-    note was written and saved, the page does not know)."""
-    lost = [False]
-
-    def route(ws: Any) -> None:
-        server = ws.connect_to_server()
-
-        def from_page(payload: str | bytes) -> None:
-            if isinstance(payload, str):
-                sent.extend(frame for line in payload.split("\n") if line.strip()
-                            if (frame := json.loads(line)).get("op") == "remind")
-            server.send(payload)
-
-        def from_server(payload: str | bytes) -> None:
-            if not lost[0] and sent and isinstance(payload, str):
-                lines = payload.split("\n")
-                for n, line in enumerate(lines):
-                    if line.strip() and json.loads(line).get("id") == sent[0]["id"]:
-                        lost[0] = True
-                        if kept := "\n".join(lines[:n]).strip():
-                            ws.send(kept + "\n")
-                        ws.close()
-                        return
-            ws.send(payload)
-
-        ws.on_message(from_page)
-        server.on_message(from_server)
-
-    page.route_web_socket(re.compile(r"/ws$"), route)
-
-
 def test_a_reminder_whose_reply_was_lost_is_sent_again_as_one_note(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
@@ -184,7 +157,7 @@ def test_a_reminder_whose_reply_was_lost_is_sent_again_as_one_note(
     session = open_session(sessions, browser, PHONE)
     page = session.page
     sent: list[dict[str, Any]] = []
-    losing_the_reminders_reply(page, sent)
+    losing_the_reply(page, "remind", sent)
     log_in(page, daemon.url, "ann")
     expect(page.locator("#conv-title")).to_have_text("# general")
     page.locator("#open-sidebar").click()

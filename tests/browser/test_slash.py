@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Daemon, needs_chromium, register_and_login
 from tests.browser.test_changes import menu_action, message
@@ -27,6 +27,15 @@ from tests.browser.test_web import Session, log_in, open_session, shot
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 SHRUG = "hi ¯\\_(ツ)_/¯"  # as shown (sent with markdown's escapes)
+
+
+def ann_in_general(daemon: Daemon, browser: Browser, sessions: list[Session],
+                   viewport: ViewportSize) -> Session:
+    """ann's session (a page of ``viewport``'s size), logged in, with #general open."""
+    session = open_session(sessions, browser, viewport)
+    log_in(session.page, daemon.url, "ann")
+    expect(session.page.locator("#conv-title")).to_have_text("# general")
+    return session
 
 
 def options(page: Page) -> list[str]:
@@ -49,10 +58,8 @@ def test_slash_commands_in_the_message_box(
     sent; // sends the slash; /help lists; the thread panel's box the same; /join; /dm."""
     _, ann, bob = ann_and_bob_in(daemon, "general")
     ann.close()
-    session = open_session(sessions, browser, DESKTOP)
+    session = ann_in_general(daemon, browser, sessions, DESKTOP)
     page = session.page
-    log_in(page, daemon.url, "ann")
-    expect(page.locator("#conv-title")).to_have_text("# general")
     box = page.locator("#composer-text")
 
     # "/" offers every command, with its usage and what it does; typing filters; Tab takes.
@@ -165,10 +172,8 @@ def test_slash_list_on_a_phone(
     _, ann, bob = ann_and_bob_in(daemon, "general")
     ann.close()
     bob.close()
-    session = open_session(sessions, browser, PHONE)
+    session = ann_in_general(daemon, browser, sessions, PHONE)
     page = session.page
-    log_in(page, daemon.url, "ann")
-    expect(page.locator("#conv-title")).to_have_text("# general")
     box = page.locator("#composer-text")
     box.press_sequentially("/s")
     listing = page.get_by_role("listbox", name="Commands")
@@ -188,10 +193,8 @@ def test_commands_act_through_the_page(
     bob.request("send", room="general", text="the launch is on friday", nonce="launch")
     register_and_login(daemon.url, "carol")
     ann.close()
-    session = open_session(sessions, browser, DESKTOP)
+    session = ann_in_general(daemon, browser, sessions, DESKTOP)
     page = session.page
-    log_in(page, daemon.url, "ann")
-    expect(page.locator("#conv-title")).to_have_text("# general")
     general = page.locator('#room-list li[data-room="general"] button').first
     box = page.locator("#composer-text")
 

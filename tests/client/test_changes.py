@@ -95,6 +95,20 @@ async def ann_with_bob(tmp_path: Path, server: Server, nursery: trio.Nursery,
 
 
 @asynccontextmanager
+async def ann_with_bob_and_phone(tmp_path: Path, server: Server, nursery: trio.Nursery
+                                 ) -> AsyncIterator[tuple[Plain, Client, Client]]:
+    """As :func:`ann_with_bob`, with ann's other device (her phone: a WebSocket client in
+    ``nursery``) and bob's DM "lunch?" shown in her terminal (@bob is a conversation of
+    hers). The caller closes bob's and the phone's connections."""
+    async with ann_with_bob(tmp_path, server, nursery) as (term, bob):
+        phone = await Client.ws(server.http_port, nursery)
+        await phone.hello(await register_and_login(server.http_port, "ann"))
+        await bob.request("dm", to="ann", text="lunch?", nonce="b1")
+        await term.expect(r"lunch\?")
+        yield term, bob, phone
+
+
+@asynccontextmanager
 async def ann_joins_bob(tmp_path: Path, server: Server,
                         nursery: trio.Nursery) -> AsyncIterator[tuple[Plain, Client]]:
     """As :func:`ann_with_bob`, but bob (in [general]) did not invite ann: her terminal

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from chatd.config import Config
-from tests.client.test_changes import Plain, ann_with_bob
+from tests.client.test_changes import Plain, ann_with_bob_and_phone
 from tests.client.test_terminal import client_on_pty, log_in, party
 from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
@@ -30,11 +30,7 @@ async def test_close_a_conversation(tmp_path: Path, config: Config) -> None:
     """ann closes @bob from the terminal; /rooms leaves it out, then lists it once bob
     wrote; a room is refused; her phone's show is said."""
     async with running(config) as server, trio.open_nursery() as nursery, \
-            ann_with_bob(tmp_path, server, nursery) as (term, bob):
-        phone = await Client.ws(server.http_port, nursery)
-        await phone.hello(await register_and_login(server.http_port, "ann"))
-        await bob.request("dm", to="ann", text="lunch?", nonce="b1")
-        await term.expect(r"lunch\?")
+            ann_with_bob_and_phone(tmp_path, server, nursery) as (term, bob, phone):
         await term.type("/close general")
         await term.expect(r"!! /close: only a conversation is closed; /leave general")
         await term.type("/close @bob")

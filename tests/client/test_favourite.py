@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from chatd.config import Config
-from tests.client.test_changes import ann_with_bob
+from tests.client.test_changes import ann_with_bob_and_phone
 from tests.client.test_terminal import PASSWORD, client_in_batch
 from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
@@ -34,11 +34,7 @@ async def test_fav_and_unfav(tmp_path: Path, config: Config) -> None:
     so and tells nobody; her phone's unmark of general is said here and /rooms follows;
     /unfav unmarks zoo; a room she is not in is refused."""
     async with running(config) as server, trio.open_nursery() as nursery, \
-            ann_with_bob(tmp_path, server, nursery) as (term, bob):
-        phone = await Client.ws(server.http_port, nursery)
-        await phone.hello(await register_and_login(server.http_port, "ann"))
-        await bob.request("dm", to="ann", text="lunch?", nonce="b1")
-        await term.expect(r"lunch\?")
+            ann_with_bob_and_phone(tmp_path, server, nursery) as (term, bob, phone):
         await term.type("/join zoo")
         await term.expect(r"-- joined \[zoo\]")
         await term.type("/fav general")

@@ -92,6 +92,31 @@ async def people(daemon: Server, names: list[str], room: str | None = None
     return tokens, clients
 
 
+async def signed_in_over(transport: str, daemon: Server, nursery: trio.Nursery,
+                         token: str) -> Client:
+    """A connection of ``token``'s user over ``transport``: ``"tcp"`` or ``"ws"``."""
+    if transport == "ws":
+        client = await Client.ws(daemon.http_port, nursery)
+        await client.hello(token)
+        return client
+    return await Client.signed_in(daemon.tcp_port, token)
+
+
+async def ann_on_two_devices(daemon: Server, nursery: trio.Nursery, transport: str
+                             ) -> dict[str, Any]:
+    """ann (over ``transport``, and a second connection over TCP: ``laptop``), bob and cid
+    (TCP); ann's ``token``."""
+    clients: dict[str, Any] = {}
+    for name in ("ann", "bob", "cid"):
+        token = await register_and_login(daemon.http_port, name)
+        clients[name] = await signed_in_over(transport if name == "ann" else "tcp", daemon,
+                                             nursery, token)
+        if name == "ann":
+            clients["token"] = token
+            clients["laptop"] = await Client.signed_in(daemon.tcp_port, token)
+    return clients
+
+
 async def unread_and_mentions(port: int, token: str, room: str) -> tuple[int, int]:
     """``(unread, mentions)`` of ``room`` in a fresh welcome for ``token``'s user."""
     client = await Client.signed_in(port, token)

@@ -15,7 +15,7 @@ import trio
 
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import ann_on_two_devices, running
 from tests.helpers import LIFTED_RATES, make_config
 
 
@@ -37,19 +37,7 @@ async def people(request: pytest.FixtureRequest, daemon: Server, nursery: trio.N
                  ) -> dict[str, Any]:
     """ann (over the transport of the parameter, and a second connection over TCP), bob
     and cid; ann's token."""
-    clients: dict[str, Any] = {}
-    for name in ("ann", "bob", "cid"):
-        token = await register_and_login(daemon.http_port, name)
-        if name == "ann" and request.param == "ws":
-            client = await Client.ws(daemon.http_port, nursery)
-            await client.hello(token)
-        else:
-            client = await Client.signed_in(daemon.tcp_port, token)
-        clients[name] = client
-        if name == "ann":
-            clients["token"] = token
-            clients["laptop"] = await Client.signed_in(daemon.tcp_port, token)
-    return clients
+    return await ann_on_two_devices(daemon, nursery, request.param)
 
 
 @pytest.mark.parametrize("to", ["bob", ["bob", "cid"]], ids=["dm", "group"])

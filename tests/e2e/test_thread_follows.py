@@ -16,7 +16,7 @@ import trio
 
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import running
+from tests.e2e.conftest import running, signed_in_over
 from tests.helpers import LIFTED_RATES, make_config
 
 
@@ -51,11 +51,8 @@ async def people(request: pytest.FixtureRequest, daemon: Server, nursery: trio.N
     clients: dict[str, Client] = {}
     for name in ("ann", "bob", "cid", "dan"):
         token = await register_and_login(daemon.http_port, name)
-        if name == "bob" and request.param == "ws":
-            client = await Client.ws(daemon.http_port, nursery)
-            await client.hello(token)
-        else:
-            client = await Client.signed_in(daemon.tcp_port, token)
+        client = await signed_in_over(request.param if name == "bob" else "tcp", daemon,
+                                      nursery, token)
         await _in(client)
         clients[name] = client
     return clients

@@ -21,6 +21,11 @@ export function message(room, seq, from = "Bob", text = `m${seq}`, extra = {}) {
     nonce: `${from}-${room}-${seq}`, ...extra };
 }
 
+/** The messages `from`..`to` (seqs, both included) of `room`, as a history page holds them. */
+export function historyPage(room, from, to) {
+  return Array.from({ length: to - from + 1 }, (_, i) => message(room, from + i));
+}
+
 /** A page logged in as `me`, connected, after this welcome. */
 export function connected(rooms = [], { me = "ann", contacts = [], outbox = [] } = {}) {
   const state = initialState({ me, outbox });

@@ -11,7 +11,7 @@ import { apply, openResult, SEEK_CONTEXT } from "../../clients/web/state.js";
 import { bodyOf } from "../../clients/web/alerts.js";
 import { namesOnScreen } from "../../clients/web/profiles.js";
 import { listExcerpt, quoteFor, shownMessage } from "../../clients/web/select-messages.js";
-import { connected, message, requests, roomInfo } from "./fixtures.mjs";
+import { connected, historyPage, message, requests, roomInfo } from "./fixtures.mjs";
 
 function page() {
   const { state } = connected([
@@ -239,13 +239,12 @@ test("the card's source opens its room at the message known by its seq alone", (
   const [latest] = requests(openResult(state, { room: "general", msgId: null, seq: 700 }))
     .filter((r) => r.op === "history");
   assert.equal(state.current, "general");
-  const pageOf = (from, to) => Array.from({ length: to - from + 1 },
-    (_, i) => message("general", from + i));
   const [back] = requests(apply(state, { op: "ok", id: 2, room: "general",
-    messages: pageOf(951, 1000), more: true }, { request: latest }));
+    messages: historyPage("general", 951, 1000), more: true }, { request: latest }));
   assert.deepEqual(back, { op: "history", room: "general", before: 951,
     limit: 951 - 700 + SEEK_CONTEXT });
-  apply(state, { op: "ok", id: 3, room: "general", messages: pageOf(951 - back.limit, 950),
+  apply(state, { op: "ok", id: 3, room: "general",
+    messages: historyPage("general", 951 - back.limit, 950),
     more: true }, { request: back });
   assert.deepEqual(state.jump, { room: "general", msgId: 1700, tick: 1 });
   assert.equal(state.rooms.get("general").seeking, null);

@@ -152,3 +152,52 @@ test("outbox functions return a new outbox, and the same one when nothing change
   assert.equal(one[0].status, "sending");
   assert.equal(outbox.offline(failed), failed);
 });
+
+// A dialog's request (`forward`, `remind`: not an outbox entry) sent until answered.
+const replying = (replies, sent) => (op, fields) => {
+  sent.push([op, fields]);
+  const error = replies.shift();
+  return error ? Promise.reject(error) : Promise.resolve({ op: "ok", seq: 7 });
+};
+
+test("sendUntilAnswered sends the same request again after each lost connection", async () => {
+  const fields = { text: "x", nonce: "n1" };
+  const sent = [];
+  let waits = 0;
+  const reply = await outbox.sendUntilAnswered("remind", fields, {
+    ask: replying([{ code: "disconnected" }, { code: "shutting_down" }], sent),
+    backOnline: async () => {
+      waits += 1;
+      return true;
+    },
+    unconfirmed: "not confirmed",
+  });
+  assert.deepEqual(reply, { op: "ok", seq: 7 });
+  assert.equal(sent.length, 3);
+  assert.ok(sent.every(([op, asked]) => op === "remind" && asked === fields), "unchanged");
+  assert.equal(waits, 2, "each resend waited for the connection");
+});
+
+test("sendUntilAnswered: a refusal is not sent again; giving up while offline abandons",
+  async () => {
+    for (const code of ["forbidden", "internal", "rate_limited"]) {
+      const sent = [];
+      await assert.rejects(outbox.sendUntilAnswered("forward", {}, {
+        ask: replying([{ code }], sent),
+        backOnline: async () => assert.fail("a refusal is not waited on"),
+        unconfirmed: "not confirmed",
+      }), { code });
+      assert.equal(sent.length, 1, code);
+    }
+    const sent = [];
+    await assert.rejects(outbox.sendUntilAnswered("forward", {}, {
+      ask: replying([{ code: "disconnected" }], sent),
+      backOnline: async () => false,
+      unconfirmed: "The forward was not confirmed.",
+    }), { code: "abandoned", message: "The forward was not confirmed." });
+    assert.equal(sent.length, 1);
+    assert.ok(outbox.resends({ code: "disconnected" }));
+    assert.ok(outbox.resends({ code: "shutting_down" }));
+    assert.ok(!outbox.resends({ code: "internal" }));
+    assert.ok(!outbox.resends(null));
+  });

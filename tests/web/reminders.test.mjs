@@ -130,9 +130,6 @@ test("the words for a refusal", () => {
     "The reminder was refused: 'remind_at' has passed");
   assert.equal(reminders.refusal({ code: "internal", message: "" }),
     "The reminder could not be set.");
-  assert.ok(reminders.resends({ code: "disconnected" }));
-  assert.ok(!reminders.resends({ code: "internal" }));
-  assert.ok(!reminders.resends(null));
 });
 
 test("the empty Saved list points to New reminder too", () => {

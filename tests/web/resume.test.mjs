@@ -9,7 +9,7 @@ import {
   apply, connectionChanged, GAP_PAGE, helloResume, openDm, PAGE, selectRoom,
 } from "../../clients/web/state.js";
 import {
-  connected, message, receiveAll, requests, roomInfo, seqs, welcome,
+  connected, historyPage, message, receiveAll, requests, roomInfo, seqs, welcome,
 } from "./fixtures.mjs";
 
 /** Open room `name` (the welcome may have) and answer its latest page with `messages`. */
@@ -135,8 +135,7 @@ test("a gap is paged in with history after=…, page after page; then the head p
   // Live messages after the gap come meanwhile: the resume point stays before the hole.
   receiveAll(state, [message("random", 1201)]);
   assert.equal(state.rooms.get("random").head, 10);
-  const page = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => message("random",
-    from + i));
+  const page = (from, to) => historyPage("random", from, to);
   let next = requests(apply(state, { op: "ok", id: 2, room: "random", messages: page(11, 510),
     more: true }, { request: asked[0] }));
   assert.deepEqual(next, [{ op: "history", room: "random", after: 510, limit: GAP_PAGE }]);

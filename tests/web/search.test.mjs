@@ -11,7 +11,7 @@ import {
   apply, clearSearch, connectionChanged, openResult, searchFor, searchMore, searchRetry,
   SEEK_CONTEXT, SEEK_MAX,
 } from "../../clients/web/state.js";
-import { connected, message, requests, roomInfo } from "./fixtures.mjs";
+import { connected, historyPage, message, requests, roomInfo } from "./fixtures.mjs";
 
 /** A search result as the server gives it: a message object with `room` and `snippet`. */
 function result(room, seq, text = `m${seq}`, extra = {}) {
@@ -173,15 +173,13 @@ test("a result in another room opens it; its latest page comes, then one page re
   const [latest] = requests(openResult(state, { room: "general", msgId: 1700, seq: 700 }))
     .filter((r) => r.op === "history");
   assert.equal(state.current, "general");
-  const pageOf = (from, to) => Array.from({ length: to - from + 1 },
-    (_, i) => message("general", from + i));
   const [back] = requests(apply(state, { op: "ok", id: 2, room: "general",
-    messages: pageOf(951, 1000), more: true }, { request: latest }));
+    messages: historyPage("general", 951, 1000), more: true }, { request: latest }));
   assert.deepEqual(back, { op: "history", room: "general", before: 951,
     limit: 951 - 700 + SEEK_CONTEXT });
   assert.equal(state.jump.msgId, null);
   const effects = apply(state, { op: "ok", id: 3, room: "general",
-    messages: pageOf(951 - back.limit, 950), more: true }, { request: back });
+    messages: historyPage("general", 951 - back.limit, 950), more: true }, { request: back });
   assert.deepEqual(effects, []);
   assert.deepEqual(state.jump, { room: "general", msgId: 1700, tick: 1 });
   assert.equal(state.rooms.get("general").seeking, null);
