@@ -759,11 +759,11 @@ def test_a_notification_closes_in_every_tab_once_its_room_is_looked_at_or_read(
     other.bring_to_front()
     hide(other, False)
     expect(other.locator("#message-list li.msg .msg-text").last).to_have_text("@ann one")
+    # Closed by the record the tabs share: the route holds back every `read` event from this
+    # page while dropping. (The frames `ann.received` lists are the server's as they reach
+    # the browser, before the route: the other tab's read reaches them too, sooner or later
+    # than the close on a busy machine, so they cannot tell what closed it.)
     closed(page)
-    events = [json.loads(line) for payload in ann.received for line in payload.splitlines()
-              if line.strip()]
-    assert not [frame for frame in events if frame.get("op") == "read" and "id" not in frame], \
-        "closed by the look, not by a read event"
 
     # The looking tab goes; the next mention notifies the first tab again.
     other.close()
