@@ -1893,11 +1893,11 @@ class Command:
     about: str
 
 
-#: Every command, by name, in the order /help lists them.
 async def _quiet(reply: Answer) -> None:
     """An answer with nothing to say (its event says it, or nothing changed)."""
 
 
+#: Every command, by name, in the order /help lists them.
 COMMANDS: dict[str, Command] = {
     "join": Command(join, "/join ROOM", "join (or create) a room, talk there"),
     "leave": Command(leave, "/leave [ROOM]", "leave the current room"),
