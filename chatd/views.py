@@ -175,8 +175,7 @@ def _posted(message: Message) -> MessagePosted:
 def forwarded_object(forwarded: Forwarded) -> dict[str, Any]:
     """What a forward forwards, as clients see it: {from, ts, text, room, seq} (room and
     seq null unless it came from a public room)."""
-    return {"from": forwarded.sender, "ts": forwarded.ts, "text": forwarded.text,
-            "room": forwarded.room, "seq": forwarded.seq}
+    return forwarded.as_object()
 
 
 def poll_object(poll: Poll) -> dict[str, Any]:

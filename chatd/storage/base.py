@@ -489,6 +489,12 @@ class Forwarded:
     room: str | None = None
     seq: int | None = None
 
+    def as_object(self) -> dict[str, Any]:
+        """{from, ts, text, room, seq}: as clients see it, and as ``messages.forwarded``
+        stores it (migration 0039)."""
+        return {"from": self.sender, "ts": self.ts, "text": self.text, "room": self.room,
+                "seq": self.seq}
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Preview:

@@ -2464,8 +2464,7 @@ def _forwarded_json(forwarded: Forwarded | None) -> str:
     for none (the column's shape: what :func:`_forwarded` reads)."""
     if forwarded is None:
         return ""
-    return json.dumps({"from": forwarded.sender, "ts": forwarded.ts, "text": forwarded.text,
-                       "room": forwarded.room, "seq": forwarded.seq}, ensure_ascii=False)
+    return json.dumps(forwarded.as_object(), ensure_ascii=False)
 
 
 def _poll(state: str | None) -> Poll | None:
