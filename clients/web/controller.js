@@ -153,10 +153,11 @@ export class Controller {
       logout: () => this.leave("", { revoke: true }),
       roomMenu: (name, opener, point) => alertsView.roomMenu(name, opener, point),
     });
-    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does.
+    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does;
+    // a closed conversation is started again.
     switcher.bind({
       state: () => this.state,
-      openRoom: (name) => this.choose(model.selectRoom, name),
+      openRoom: (name) => this.choose(model.openAgain, name),
       openPerson: (user) => this.choose(model.openConversation, [user]),
     });
     alertsView.bind({

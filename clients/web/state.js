@@ -1362,6 +1362,15 @@ export function openConversation(state, users) {
 }
 
 /**
+ * Open room `name` chosen in the quick switcher (switcher.js): a closed conversation found
+ * there is started again, listed for good, as from "New direct message"; any other, as a
+ * click in the sidebar opens it.
+ */
+export function openAgain(state, name) {
+  return [...reopen(state, name), ...selectRoom(state, name)];
+}
+
+/**
  * Started again from "New direct message" or a contact: a closed conversation is listed again
  * for good (its marker cleared here and on the server), not only while it is open (hiding.js).
  */
