@@ -756,9 +756,11 @@ const ANSWERED = {
   close_poll: changeAcked,
 
   thread(state, asked, reply) {
-    threading.received(state.threadPanel, asked, reply);
+    const taken = threading.received(state.threadPanel, asked, reply);
     const room = state.rooms.get(asked.room);
-    return room ? settle(state, room) : [];
+    // Paging back towards a reply to show (a quote's, a result's), until held.
+    const fields = taken ? threading.towardsTarget(state.threadPanel) : null;
+    return [...(room ? settle(state, room) : []), ...(fields ? [request("thread", fields)] : [])];
   },
 
   pins(state, asked, reply) {
@@ -1895,7 +1897,7 @@ export function openResult(state, { room: name, msgId, seq = null, thread = null
   if (rootId !== null) {
     room.seeking = null;
     if (room.byMsgId(rootId)) state.jump = { room: name, msgId: rootId, tick: state.jump.tick + 1 };
-    return [...effects, ...openThread(state, rootId)];
+    return [...effects, ...openThreadAt(state, rootId, msgId)];
   }
   if (room.byMsgId(msgId)) {
     room.seeking = null;
@@ -2204,7 +2206,9 @@ export function react(state, { msgId, emoji, on, key, now }) {
 export function jumpTo(state, msgId) {
   const room = state.rooms.get(state.current);
   if (!room || !Number.isSafeInteger(msgId)) return [];
-  if (room.byMsgId(msgId)) {
+  const held = room.byMsgId(msgId);
+  if (held && threading.hiddenInRoom(held)) return openThreadAt(state, held.thread, msgId);
+  if (held) {
     state.jump = { room: room.name, msgId, tick: state.jump.tick + 1 };
     return [];
   }
@@ -2255,6 +2259,18 @@ export function openThread(state, msgId) {
     return [];
   }
   return [request("thread", fields)];
+}
+
+/**
+ * Show reply `msgId` of the thread of root `rootId` of the open room in the thread panel,
+ * highlighted: the thread opens (if not open already) and pages back to the reply if needed.
+ */
+function openThreadAt(state, rootId, msgId) {
+  const effects = openThread(state, rootId);
+  const panel = state.threadPanel;
+  if (!panel.shown || panel.rootId !== rootId || msgId === rootId) return effects;
+  const fields = threading.aim(panel, msgId);
+  return [...effects, ...(fields ? [request("thread", fields)] : [])];
 }
 
 /** The thread panel closed: its thread is let go (and an edit of a reply only it held). */
@@ -2709,10 +2725,17 @@ function settle(state, room) {
     // Sought by its seq (openResult): found, it is sought by its msg_id from here on.
     room.seeking = room.messages.get(room.seekSeq).msg_id ?? null;
   }
-  if (room.seeking !== null && room.byMsgId(room.seeking)) {
-    state.jump = { room: room.name, msgId: room.seeking, tick: state.jump.tick + 1 };
+  const found = room.seeking !== null ? room.byMsgId(room.seeking) : null;
+  if (found) {
+    const msgId = room.seeking;
     room.seeking = null;
     room.seekSeq = null;
+    // A thread's reply the timeline leaves out: shown in its thread (jumpTo).
+    if (threading.hiddenInRoom(found) && room.name === state.current) {
+      effects.push(...openThreadAt(state, found.thread, msgId));
+    } else {
+      state.jump = { room: room.name, msgId, tick: state.jump.tick + 1 };
+    }
   }
   effects.push(...pinsSettled(state, room));
   effects.push(...wantedThreads(state));
