@@ -2201,7 +2201,8 @@ export function react(state, { msgId, emoji, on, key, now }) {
 
 /**
  * Show message `msgId` of the open room (a reply's original): at once when held, else after
- * paging back until it is found, or say it is not there.
+ * paging back until it is found, or say it is not there. A thread's reply the timeline leaves
+ * out (threads.js hiddenInRoom) is shown in the thread panel instead, highlighted.
  */
 export function jumpTo(state, msgId) {
   const room = state.rooms.get(state.current);
@@ -2503,15 +2504,23 @@ export function rescheduleItem(state, id, sendAt, now) {
   return changeScheduled(state, id, "edit", { send_at: sendAt });
 }
 
-/** Change the text of scheduled item `id`. */
-export function editScheduledText(state, id, text) {
+/**
+ * Change the text of scheduled item `id`, and its time too when `sendAt` (ms) is given (the
+ * editor's "When" box: one `edit_scheduled` with both; a failed item waits again). `now` (ms)
+ * checks the time.
+ */
+export function editScheduledText(state, id, text, { sendAt = null, now = 0 } = {}) {
   if (typeof text !== "string" || !text.trim()) return [{ toast: "A message needs some text: delete it instead." }];
   const over = textLength(text) - state.maxText;
   if (over > 0) {
     return [{ toast: `Not changed: a message holds at most ${state.maxText} characters, `
       + `this one has ${over} too many.` }];
   }
-  return changeScheduled(state, id, "edit", { text });
+  if (sendAt !== null) {
+    const problem = scheduling.timeProblem(sendAt, now);
+    if (problem) return [{ toast: problem }];
+  }
+  return changeScheduled(state, id, "edit", sendAt === null ? { text } : { text, send_at: sendAt });
 }
 
 /** Delete scheduled item `id` (it is not sent). */
