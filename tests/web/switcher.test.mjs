@@ -130,6 +130,10 @@ test("a closed conversation: not in an empty box; found when typed, after the op
   assert.deepEqual(keys(rank(items, "bob")), ["r:bobcats", "r:@ann:bob"],
     "typed: found, after an open one that matches as well");
   assert.deepEqual(keys(rank(items, "ob")), ["r:bobcats", "r:@ann:bob"]);
+  const ranked = [item("zed-closed", { closed: true, opened: 9, unread: 2, label: "bob" }),
+    item("zed-open", { label: "bob zed" })];
+  assert.deepEqual(keys(rank(ranked, "bob")), ["zed-open", "zed-closed"],
+    "after the open ones, however well it matches and however recent");
   selectRoom(state, "@ann:bob");
   assert.equal(candidates(state).find((one) => one.key === "r:@ann:bob").closed, false,
     "while it is the open room, the sidebar lists it: listed as open");
