@@ -43,6 +43,7 @@ from chatd.client.when import WHEN_USAGE, reminder_time
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
+    MAX_READ_ALL_ROOMS,
     MAX_STATUS_SECONDS,
     NO_STATUS,
     NOTIFY_LEVELS,
@@ -85,6 +86,7 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadAll,
     ReadThread,
     Remind,
     RemoveContact,
@@ -1835,6 +1837,38 @@ async def read(client: ChatClient, arg: str) -> None:
     await client.ask("/read", Read(room=room, seq=client.seen.get(room, 0)), Answer, on_ok)
 
 
+#: How many rooms ``/readall`` names when it says what it marked read.
+READ_ALL_NAMED = 10
+
+
+async def read_all(client: ChatClient, arg: str) -> None:
+    """``/readall [ROOM ...]``: mark every room and conversation read (only those named, when
+    some are), on every device of the user; followed threads keep their own markers (/threads).
+    Says which rooms had something unread."""
+    rooms: tuple[str, ...] | None = None
+    if arg.split():
+        named = [client.room_arg(word) for word in arg.split()]
+        if None in named:
+            return
+        rooms = tuple(dict.fromkeys(name for name in named if name is not None))
+        if len(rooms) > MAX_READ_ALL_ROOMS:
+            client.screen.problem(f"/readall: at most {MAX_READ_ALL_ROOMS} rooms at once")
+            return
+
+    async def on_ok(reply: Answer) -> None:
+        moved = [item for item in reply.fields.get("rooms") or ()
+                 if isinstance(item, dict) and isinstance(item.get("room"), str)]
+        if not moved:
+            client.screen.notice("nothing was unread")
+            return
+        labels = [f"[{client.label(item['room'])}]" for item in moved[:READ_ALL_NAMED]]
+        more = len(moved) - len(labels)
+        client.screen.notice(f"marked {len(moved)} room{'s' if len(moved) > 1 else ''} read: "
+                             + ", ".join(labels) + (f" and {more} more" if more else ""))
+
+    await client.ask("/readall", ReadAll(rooms=rooms), Answer, on_ok)
+
+
 async def unread(client: ChatClient, arg: str) -> None:
     """``/unread N``: mark message [N]'s room unread from it on (the read marker moves back
     to just before it, for every device of the user)."""
@@ -1991,6 +2025,8 @@ COMMANDS: dict[str, Command] = {
     "unarchive": Command(unarchive, "/unarchive [ROOM]", "let the room be written to again"),
     "create": Command(create, "/create ROOM [private]", "create a room"),
     "read": Command(read, "/read", "mark the current room read"),
+    "readall": Command(read_all, "/readall [ROOM ...]", "mark every room and conversation "
+                       "read (or those named), on every device; threads keep theirs"),
     "unread": Command(unread, "/unread N", "mark message [N]'s room unread from it on"),
     "notify": Command(notify, "/notify [ROOM] [LEVEL]", "show or set the room's notifications "
                       "(push, --bell): all, mentions (a room's default), none"),

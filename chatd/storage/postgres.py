@@ -929,6 +929,29 @@ WITH r AS (
 SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT read_seq FROM marked) AS read_seq
 """
 
+# "Mark all as read": every membership of user $1 with entries past its marker moved to its
+# room's last seq, in one statement (a user in a thousand rooms makes one trip, not a
+# thousand): a walk of memberships_user_id_idx, each room read by its key. The marker only
+# moves forward: a membership moved further meanwhile (a read of another device's, past this
+# statement's snapshot of the room) is re-read by the update's lock and left alone. Followed
+# threads keep their own markers (thread_follows.read_seq): Slack's "Mark all messages as
+# read" leaves the Threads view to its own.
+_SQL_MARK_ALL_READ = """
+UPDATE memberships m SET read_seq = r.last_seq
+FROM rooms r
+WHERE m.user_id = $1 AND r.id = m.room_id AND m.read_seq < r.last_seq
+RETURNING r.name, m.read_seq
+"""
+# The same for the rooms named in $2 only (the page's section, a filtered list): each found
+# by its name's key, then its membership by the primary key.
+_SQL_MARK_SOME_READ = """
+UPDATE memberships m SET read_seq = r.last_seq
+FROM rooms r
+WHERE r.name = ANY ($2::text[]) AND m.room_id = r.id AND m.user_id = $1
+  AND m.read_seq < r.last_seq
+RETURNING r.name, m.read_seq
+"""
+
 # A marker moved back ($3: the first seq to be unread; never forward, never below 0), with
 # the room's counts from it, by the functions room objects count with (_MEMBER_COLUMNS); they
 # read messages and mentions, not the membership this statement updates, so its snapshot
@@ -2593,6 +2616,11 @@ WHERE lower(u.name) = ANY($1::text[])
 """
 
 _SQL_TELL_ELSEWHERE = f"SELECT pg_notify('{USER_EVENTS_CHANNEL}', $1)"
+# Several notices in one trip (a ``read_all``'s events, more than one notice holds), in order.
+_SQL_TELL_ELSEWHERE_MANY = f"""
+SELECT pg_notify('{USER_EVENTS_CHANNEL}', p) FROM unnest($1::text[]) WITH ORDINALITY AS n (p, i)
+ORDER BY i
+"""
 
 _SQL_LEAVE_CLUSTER = """
 WITH gone AS (DELETE FROM nodes WHERE name = $1 RETURNING name)
@@ -2778,7 +2806,8 @@ def _parse_notice(channel: str, payload: str,
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
     if channel == USER_EVENTS_CHANNEL:
-        # '<node> <user> <frame>': names hold no space; the frame is the rest, one JSON line
+        # '<node> <user> <frames>': names hold no space; the frames are the rest, one JSON
+        # line each (user_event_payloads), handed on as they are
         node, _, rest = payload.partition(" ")
         user, _, data = rest.partition(" ")
         if not node or not user or not data.startswith("{"):
@@ -2870,6 +2899,31 @@ def _carried(room: str, fields: list[Any]) -> Message:
         files=tuple(map(_file_info, files)) if files else (),
         thread=int(thread[0]) if thread else None, broadcast=bool(thread and thread[1]),
     )
+
+
+def user_event_payloads(node: str, user: str, data: bytes) -> list[str]:
+    """The payloads of channel ``chatd_user_events`` ('<node> <user> <frames>') that carry
+    ``data``, one frame or several (one a line, as a connection's outbox takes them): as
+    many frames a payload as fit under :data:`NOTICE_BYTES`, in order, so that a burst of
+    events (a ``read_all``'s ``read`` per room) costs a few notices, not one per frame. A
+    single frame too large for a notice is left out (logged)."""
+    head = f"{node} {user} "
+    payloads: list[str] = []
+    current = ""
+    for line in data.decode().split("\n"):
+        if not line.strip():
+            continue
+        if len((head + line).encode()) > NOTICE_BYTES:
+            log.warning("an event of %d bytes for %s's other nodes is too large for a notice; "
+                        "not sent", len(line.encode()), user)
+            continue
+        if current and len((current + "\n" + line).encode()) > NOTICE_BYTES:
+            payloads.append(current)
+            current = ""
+        current = current + "\n" + line if current else head + line
+    if current:
+        payloads.append(current)
+    return payloads
 
 
 def _listed(notice: Change | None) -> list[Change]:
@@ -4025,6 +4079,14 @@ class PostgresStorage:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         return int(row["read_seq"])
 
+    async def mark_all_read(self, user_id: int, rooms: Sequence[str] | None = None
+                            ) -> list[tuple[str, int]]:
+        if rooms is None:
+            rows = await self._run(self._pool.fetch, _SQL_MARK_ALL_READ, user_id)
+        else:
+            rows = await self._run(self._pool.fetch, _SQL_MARK_SOME_READ, user_id, list(rooms))
+        return sorted((str(row["name"]), int(row["read_seq"])) for row in rows)
+
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter
         row = await self._run(self._pool.fetchrow, _SQL_MARK_UNREAD, room, user_id, seq)
@@ -4060,12 +4122,11 @@ class PostgresStorage:
     # -- contacts ----------------------------------------------------------------------------
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        payload = f"{self._node} {user} {data.decode().rstrip()}"
-        if len(payload.encode()) > NOTICE_BYTES:
-            log.warning("an event of %d bytes for %s's other nodes is too large for a notice; "
-                        "not sent", len(data), user)
-            return
-        await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payload)
+        payloads = user_event_payloads(self._node, user, data)
+        if len(payloads) == 1:
+            await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payloads[0])
+        elif payloads:
+            await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE_MANY, payloads)
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         row = await self._run(self._pool.fetchrow, _SQL_SET_NOTIFY, room, user_id, notify)
