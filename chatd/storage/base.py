@@ -1797,7 +1797,9 @@ class Storage(Protocol):
         room, or a ``reply_to`` that is no message of the room, ChatError('not_found'); a
         file that is not the sender's upload to that room, ChatError('not_found'), one already
         attached (also by an earlier message of this batch), ChatError('bad_request'). The
-        files are attached in the transaction that stores the message.
+        files are attached in the transaction that stores the message. A forward's files
+        (``forwarded``: its own copies, :meth:`copy_files`) are deleted when it is refused or
+        repeats a stored one: nothing else would attach them.
 
         Changes are checked against the message as it is when their room is locked, so
         concurrent changes from any node apply in seq order: an edit by its author only

@@ -1887,6 +1887,12 @@ UPDATE files f SET deleted_at = now()
 WHERE f.id IN (SELECT f.id FROM files f WHERE {_EXPIRED} ORDER BY f.created_at LIMIT $2)
   AND {_EXPIRED}
 """
+# A refused forward's copies (never a file attached since: a duplicate's own are its
+# first's): deleted as an expired upload is.
+_SQL_DISCARD_COPIES = """
+UPDATE files f SET deleted_at = now()
+WHERE f.id = ANY ($1::bigint[]) AND f.message_id IS NULL AND f.deleted_at IS NULL
+"""
 _SQL_EXPIRE_USER_UPLOADS = f"""
 UPDATE files f SET deleted_at = now() WHERE f.uploader_id = $2 AND {_EXPIRED}
 """
@@ -4835,11 +4841,31 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
                     or m.user_groups or m.thread is not None or m.poll is not None
                     or m.forwarded is not None for m in batch)
-    if plain or not any(m.thread is not None for m in batch):
+    if plain:
         return await _append_resolved(conn, batch, plain, False)
+    if not any(m.thread is not None for m in batch):
+        results = await _append_resolved(conn, batch, False, False)
+        await _discard_copies(conn, batch, results)
+        return results
     async with conn.transaction():
         await conn.execute(_SQL_LOCK_ROOMS, sorted({m.room for m in batch}))
-        return await _append_resolved(conn, batch, False, True)
+        results = await _append_resolved(conn, batch, False, True)
+        await _discard_copies(conn, batch, results)
+        return results
+
+
+async def _discard_copies(conn: Any, batch: list[NewMessage],
+                          results: list[Appended | ChatError]) -> None:
+    """A forward's files are copies made for it alone (``copy_files``): when its append is
+    refused (the room archived or left meanwhile) or repeats one stored already (a retry
+    that raced its first), they are deleted at once, instead of counting against the
+    forwarder's quota until ``files.unattached_seconds`` expires them. Only a batch with such
+    a forward runs a statement more (after its own, on its connection)."""
+    copies = [file for m, result in zip(batch, results, strict=True)
+              if m.forwarded is not None and m.files
+              and (isinstance(result, ChatError) or result.duplicate) for file in m.files]
+    if copies:
+        await conn.execute(_SQL_DISCARD_COPIES, copies)
 
 
 async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,
