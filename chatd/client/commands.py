@@ -39,7 +39,7 @@ from chatd.client.render import (
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo, kind_of
 from chatd.client.terminal import clean, clean_body, favourites_first, presences, unread_counts
-from chatd.client.when import WHEN_USAGE, reminder_time
+from chatd.client.when import WHEN_USAGE, reminder_time, split_when
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
@@ -1198,16 +1198,6 @@ async def saved(client: ChatClient, arg: str) -> None:
     await client.ask("/saved", SavedItems(before=before, limit=SAVED_PAGE), Answer, on_ok)
 
 
-def _later_when(arg: str) -> tuple[str, str]:
-    """``/later``'s time and text: ``in 2h TEXT`` (two words), ``at 9:00 TEXT`` likewise,
-    else the first word (``tomorrow``, ``9:00``, ``2h``)."""
-    words = arg.split(None, 2)
-    if len(words) >= 2 and words[0].lower() in ("in", "at"):
-        return " ".join(words[:2]), words[2] if len(words) > 2 else ""
-    first, _, rest = arg.partition(" ")
-    return first, rest.strip()
-
-
 async def later(client: ChatClient, arg: str) -> None:
     """``/later WHEN TEXT``: have the server send TEXT to the current room or conversation
     at WHEN (as ``/save`` reads a time: ``in 2h``, ``tomorrow``, ``9:00``, in local time by
@@ -1219,7 +1209,7 @@ async def later(client: ChatClient, arg: str) -> None:
     room = _need_room(client, "/later")
     if room is None:
         return
-    when, text = _later_when(arg.strip())
+    when, text = split_when(arg.strip())
     if not text.strip():
         client.screen.problem(f"usage: /later WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
@@ -1237,7 +1227,7 @@ async def remind(client: ChatClient, arg: str) -> None:
     """``/remind WHEN TEXT``: a reminder of anything (Slack's ``/remind me``): TEXT is
     written to your notes to self and saved with a reminder at WHEN (as ``/later`` reads
     it); it is reminded then as a saved message is, and ``/saved`` lists it."""
-    when, text = _later_when(arg.strip())
+    when, text = split_when(arg.strip())
     if not text.strip():
         client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
         return

@@ -1,5 +1,5 @@
-// The person's own name in the sidebar's header, and what it opens: a menu ("Mark all as read",
-// a preset status in one press, "Clear status", "Profile and status…", "Custom emoji…", "User groups") and the "Profile and status" dialog: a
+// The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
+// one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User groups") and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -69,11 +69,11 @@ export class ProfileView {
     const status = this.state ? shownStatus(profileOf(this.state.profiles, this.state.me), now)
       : null;
     const items = [
-      { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
-        keys: "Shift+Escape" },
       { label: "Profile and status…", run: () => this.openDialog() },
       { label: "Custom emoji…", run: () => this.on.customEmoji() },
       { label: "User groups", run: () => this.on.userGroups() },
+      { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
+        keys: "Shift+Escape" },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
         : []),
       ...PRESETS.map((preset) => ({
