@@ -37,8 +37,8 @@ from chatd.protocol.user_groups import (
 __all__ = [
     "EVENTS",
     "MAX_PROFILES",
-    "MAX_REMIND_SECONDS",
     "MAX_READ_ALL_ROOMS",
+    "MAX_REMIND_SECONDS",
     "MAX_RESUME_ROOMS",
     "MAX_STATUS_SECONDS",
     "NOTIFY_LEVELS",

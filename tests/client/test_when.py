@@ -31,7 +31,7 @@ def _name(case: dict[str, Any]) -> str:
 
 def test_the_usage_is_the_pages() -> None:
     """The forms the usage line names are the table's, word for word."""
-    assert WHEN_USAGE == TABLE["usage"]
+    assert TABLE["usage"] == WHEN_USAGE
 
 
 @pytest.mark.parametrize("case", TABLE["cases"], ids=_name)

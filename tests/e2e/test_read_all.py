@@ -180,6 +180,7 @@ async def test_over_http(daemon: Server) -> None:
     assert await ann.event("read", room="general", seq=seqs["general"])
     status, body = await http(daemon.http_port, "POST", "/api/me/read", {}, token=token)
     assert (status, body) == (200, {"rooms": []})
+    bad: dict[str, Any]
     for bad in ({"rooms": []}, {"rooms": "general"}, {"rooms": ["Not A Room!"]},
                 {"rooms": [f"r{n}" for n in range(1001)]}, {"rooms": [7]}):
         status, body = await http(daemon.http_port, "POST", "/api/me/read", bad, token=token)

@@ -8,6 +8,7 @@ a fresh database per test, every await on the database under ``trio.fail_after``
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import asyncpg
@@ -125,8 +126,9 @@ async def _crowd(dsn: str, ann_id: int) -> None:
 
 async def test_one_statement_walks_only_the_users_memberships(storage: Storage,
                                                               database_dsn: str) -> None:
-    """A user in 300 rooms of 4,000, among 30,000 memberships: marking all read is one statement whose
-    plan reads the user's memberships by memberships_user_id_idx and each room by its key
+    """A user in 300 rooms of 4,000, among 30,000 memberships: marking all read is one
+    statement whose plan reads the user's memberships by memberships_user_id_idx and each
+    room by its key
     (no scan of either table); the named variant finds each room by its name and its
     membership by the primary key. Both move what they should."""
     with trio.fail_after(TIMEOUT * 3):
@@ -163,7 +165,7 @@ def test_a_burst_of_frames_shares_few_notices(sizes: list[int]) -> None:
     head = "node ann "
     assert all(p.startswith(head) and len(p.encode()) <= NOTICE_BYTES for p in payloads)
     assert [line for p in payloads for line in p[len(head):].split("\n")] == frames
-    for first, second in zip(payloads, payloads[1:], strict=False):
+    for first, second in itertools.pairwise(payloads):
         assert len((first + "\n" + second[len(head):]).encode()) > NOTICE_BYTES
 
 

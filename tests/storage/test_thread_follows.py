@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from chatd.errors import ChatError
 from chatd.storage import Message, Storage, ThreadState, User, open_storage
 from tests.helpers import fetchval_apart, make_config, rooms_locked
-from tests.storage.test_changes import delete, edit, one, say
 from tests.storage.plans import plan, scans
+from tests.storage.test_changes import delete, edit, one, say
 from tests.storage.test_postgres import TIMEOUT, appended, make_member
 from tests.storage.test_threads import reply
 
