@@ -931,16 +931,20 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT read_seq FROM marked) AS read_
 
 # "Mark all as read": every membership of user $1 with entries past its marker moved to its
 # room's last seq, in one statement (a user in a thousand rooms makes one trip, not a
-# thousand): a walk of memberships_user_id_idx, each room read by its key. The marker only
-# moves forward: a membership moved further meanwhile (a read of another device's, past this
-# statement's snapshot of the room) is re-read by the update's lock and left alone. Followed
-# threads keep their own markers (thread_follows.read_seq): Slack's "Mark all messages as
-# read" leaves the Threads view to its own.
+# thousand): a walk of memberships_user_id_idx, each room read by its key. Subqueries, not a
+# join: a join of a few hundred memberships with a table of tens of thousands of rooms is
+# planned as a scan of every room (the cheaper guess for one user, and a cost that grows
+# with the server, not with the user), where a subquery is a probe of rooms_pkey per
+# membership, whatever the tables hold. The marker only moves forward: a membership moved
+# further meanwhile (a read of another device's, past this statement's snapshot of the room)
+# is re-read by the update's lock and left alone. Followed threads keep their own markers
+# (thread_follows.read_seq): Slack's "Mark all messages as read" leaves the Threads view to
+# its own.
 _SQL_MARK_ALL_READ = """
-UPDATE memberships m SET read_seq = r.last_seq
-FROM rooms r
-WHERE m.user_id = $1 AND r.id = m.room_id AND m.read_seq < r.last_seq
-RETURNING r.name, m.read_seq
+UPDATE memberships m SET read_seq = (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
+WHERE m.user_id = $1
+  AND m.read_seq < (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
+RETURNING (SELECT r.name FROM rooms r WHERE r.id = m.room_id) AS name, m.read_seq
 """
 # The same for the rooms named in $2 only (the page's section, a filtered list): each found
 # by its name's key, then its membership by the primary key.

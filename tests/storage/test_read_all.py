@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from typing import Any
 
 import asyncpg
 import trio
@@ -93,7 +94,8 @@ async def test_the_marker_only_moves_forward(storage: Storage) -> None:
 
 
 async def _crowd(dsn: str, ann_id: int) -> None:
-    """4,000 rooms with 40 entries each, ann in 300 of them (read to 10), 3,000 others in 10
+    """50,000 rooms with 40 entries each, ann in 312 of them spread among them (read to 10),
+    3,000 others in 10
     rooms each: the plans must not depend on any of it."""
 
     async def fill() -> None:
@@ -106,16 +108,16 @@ async def _crowd(dsn: str, ann_id: int) -> None:
                     SELECT 'crowd' || g, 'hash' FROM generate_series(1, 3000) g""")
                 await conn.execute("""
                     INSERT INTO rooms (name, last_seq)
-                    SELECT 'busy' || g, 40 FROM generate_series(1, 4000) g""")
+                    SELECT 'busy' || g, 40 FROM generate_series(1, 50000) g""")
                 await conn.execute("""
                     INSERT INTO memberships (room_id, user_id, read_seq)
                     SELECT r.id, $1, 10 FROM rooms r
-                    WHERE r.name LIKE 'busy%' AND substr(r.name, 5)::int <= 300""", ann_id)
+                    WHERE r.name LIKE 'busy%' AND substr(r.name, 5)::int % 160 = 0""", ann_id)
                 await conn.execute("""
                     INSERT INTO memberships (room_id, user_id, read_seq)
                     SELECT r.id, u.id, 0 FROM users u
                     CROSS JOIN generate_series(0, 9) k
-                    JOIN rooms r ON r.name = 'busy' || (1 + (u.id * 7 + k * 37) % 4000)
+                    JOIN rooms r ON r.name = 'busy' || (1 + (u.id * 7 + k * 37) % 50000)
                     WHERE u.name LIKE 'crowd%'
                     ON CONFLICT DO NOTHING""")
         finally:
@@ -126,7 +128,7 @@ async def _crowd(dsn: str, ann_id: int) -> None:
 
 async def test_one_statement_walks_only_the_users_memberships(storage: Storage,
                                                               database_dsn: str) -> None:
-    """A user in 300 rooms of 4,000, among 30,000 memberships: marking all read is one
+    """A user in 312 rooms of 50,000, among 30,000 memberships: marking all read is one
     statement whose plan reads the user's memberships by memberships_user_id_idx and each
     room by its key
     (no scan of either table); the named variant finds each room by its name and its
@@ -134,19 +136,33 @@ async def test_one_statement_walks_only_the_users_memberships(storage: Storage,
     with trio.fail_after(TIMEOUT * 3):
         [ann] = await users(storage, "ann")
         await _crowd(database_dsn, ann.id)
-        some = await plan(database_dsn, _SQL_MARK_SOME_READ, ann.id, ["busy1", "busy2", "busy399"])
+        some = await plan(database_dsn, _SQL_MARK_SOME_READ, ann.id,
+                          ["busy160", "busy320", "busy399"])
         found = scans(some)
         assert not [s for s in found if s["Node Type"] == "Seq Scan"], json.dumps(some)
         assert {s["Relation Name"] for s in found} == {"rooms", "memberships"}
-        assert sum(s["Actual Rows"] for s in found if s["Relation Name"] == "memberships") == 2
+        [update] = [s for s in found if s["Node Type"] == "ModifyTable"]
+        assert update["Actual Rows"] == 2  # busy399 is not hers
+        [probe] = [s for s in found if s["Relation Name"] == "memberships" and s is not update]
+        assert probe.get("Index Name") == "memberships_pkey", json.dumps(some)
         every = await plan(database_dsn, _SQL_MARK_ALL_READ, ann.id)
         found = scans(every)
         assert not [s for s in found if s["Node Type"] == "Seq Scan"], json.dumps(every)
-        [walk] = [s for s in found if s["Relation Name"] == "memberships"]
-        assert walk.get("Index Name") == "memberships_user_id_idx", json.dumps(every)
-        assert walk["Actual Rows"] == 300  # hers, two of them read by the first plan's run
+        nodes = _nodes(every)
+        assert [n for n in nodes if n.get("Index Name") == "memberships_user_id_idx"]
+        assert {s.get("Index Name") for s in found if s["Relation Name"] == "rooms"} == \
+            {"rooms_pkey"}, json.dumps(every)
+        # Bound by her 312 memberships (and a few dead versions), not by the tables' rows.
+        assert max(n["Actual Rows"] for n in nodes) <= 400, json.dumps(every)
+        [update] = [s for s in found if s["Node Type"] == "ModifyTable"]
+        assert update["Actual Rows"] == 312 - 2  # two were read by the first plan's run
         markers = await _markers(storage, ann.id)
-        assert len(markers) == 300 and {read for read, _ in markers.values()} == {40}
+        assert len(markers) == 312 and {read for read, _ in markers.values()} == {40}
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node of a plan."""
+    return [node, *(found for child in node.get("Plans", []) for found in _nodes(child))]
 
 
 def test_one_frame_is_one_notice_as_before() -> None:
