@@ -95,8 +95,7 @@ async def test_the_marker_only_moves_forward(storage: Storage) -> None:
 
 async def _crowd(dsn: str, ann_id: int) -> None:
     """50,000 rooms with 40 entries each, ann in 312 of them spread among them (read to 10),
-    3,000 others in 10
-    rooms each: the plans must not depend on any of it."""
+    3,000 others in 10 rooms each: the plans must not depend on any of it."""
 
     async def fill() -> None:
         conn = await asyncpg.connect(dsn)
