@@ -1608,9 +1608,10 @@ class _Builder:
                 tag="accounts", op_id="readAll",
                 body_required=False,
                 body=_json(self.body({"rooms": {
-                    "type": "array", "items": _ref("RoomOrConversation"), "minItems": 1,
-                    "maxItems": MAX_READ_ALL_ROOMS,
-                    "description": "Only these rooms and conversations (absent: all)."}}, []),
+                    "type": ["array", "null"], "items": _ref("RoomOrConversation"),
+                    "minItems": 1, "maxItems": MAX_READ_ALL_ROOMS,
+                    "description": "Only these rooms and conversations (absent or null: "
+                                   "all)."}}, []),
                     {"rooms": ["general", "@ann:bob"]}),
                 ok=ok(200, "Read.", self.sent({"rooms": {
                     "type": "array", "description":
