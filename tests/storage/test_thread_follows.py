@@ -319,7 +319,7 @@ async def test_deleting_a_room_finds_its_follows_by_index(storage: Storage,
                 RETURNING id
             ), m AS (
                 INSERT INTO messages (room_id, seq, sender_id, nonce, text)
-                SELECT r.id, 1, $1, 'n' || r.id, 'root' FROM r RETURNING id, room_id
+                SELECT r.id, 1, $1, 'crowd-root-' || r.id, 'root' FROM r RETURNING id, room_id
             )
             INSERT INTO thread_follows (user_id, root_id, room_id, following, last_at)
             SELECT u.id, m.id, m.room_id, true, now() FROM m CROSS JOIN users u""", ann.id)
