@@ -52,6 +52,7 @@ from chatd.protocol.events import (
     MAX_FILES,
     MAX_POLL_OPTION_CHARS,
     MAX_QUERY_CHARS,
+    MAX_READ_ALL_ROOMS,
     MAX_REASON_CHARS,
     MAX_SEQ,
     MAX_STATUS_SECONDS,
@@ -1647,6 +1648,30 @@ class _Builder:
                     errors=(400, 403, 404, 429),
                 ),
             },
+            "/api/me/read": {"post": self.op(
+                "Mark all as read",
+                "As the protocol's `read_all`: the user's read marker of every room and "
+                "conversation they are in with something past it moves to its `last_seq`, "
+                "in one statement; with `rooms`, only those of them (1 to "
+                f"{MAX_READ_ALL_ROOMS} names; a name of no room of the user's is ignored). "
+                "Followed threads keep their own markers. The user's connections get a "
+                "`read` event per moved room.",
+                tag="accounts", op_id="readAll",
+                body_required=False,
+                body=_json(self.body({"rooms": {
+                    "type": ["array", "null"], "items": _ref("RoomOrConversation"),
+                    "minItems": 1, "maxItems": MAX_READ_ALL_ROOMS,
+                    "description": "Only these rooms and conversations (absent or null: "
+                                   "all)."}}, []),
+                    {"rooms": ["general", "@ann:bob"]}),
+                ok=ok(200, "Read.", self.sent({"rooms": {
+                    "type": "array", "description":
+                    "The rooms whose marker moved, by name, each with where it now is.",
+                    "items": self.sent({"room": {"type": "string"},
+                                        "seq": {"type": "integer", "minimum": 0}})}},
+                    ["rooms"])),
+                errors=(400, 429),
+            )},
             "/api/me/threads/{room}/{msg_id}/read": {"put": self.op(
                 "Mark a thread read",
                 "As the protocol's `read_thread`: the user has read the thread up to reply "

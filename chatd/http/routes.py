@@ -697,6 +697,7 @@ ROUTES: list[Route] = [
     _route(r"/api/me/scheduled/(?P<item>[0-9]{1,18})", {
         "PATCH": operation("edit_scheduled", _scheduled_body), "DELETE": _unschedule,
     }),
+    _route(r"/api/me/read", {"POST": operation("read_all", _body)}),
     _route(r"/api/me/threads", {"GET": operation("threads", _threads_fields)}),
     _route(r"/api/me/threads/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})/follow", {
         "PUT": operation("follow_thread", _follow_path(True)),

@@ -1615,11 +1615,13 @@ class Storage(Protocol):
         what a node checks its room registry against after it may have lost notices."""
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        """Hand ``data`` (one frame, at most a few kilobytes) to ``user``'s connections on
-        every other node (a :class:`UserEventNotice`; one NOTIFY, nothing stored): for the
-        events of a user's own actions that only their other devices hear (a ``read``).
-        Meant for a user known to be online on another node: the NOTIFY costs every node a
-        wake-up. A frame too large for a notice is not sent (logged). ``user``
+        """Hand ``data`` (one frame, at most a few kilobytes; or several, one a line, as an
+        outbox takes them) to ``user``'s connections on every other node (a
+        :class:`UserEventNotice`; one NOTIFY, nothing stored): for the events of a user's
+        own actions that only their other devices hear (a ``read``). Meant for a user known
+        to be online on another node: the NOTIFY costs every node a wake-up. Several frames
+        share a notice while they fit (a ``read_all``'s reads: a few notices in one trip,
+        not one per room). A frame too large for a notice is not sent (logged). ``user``
         :data:`EVERYONE` is every connection of every other node (a custom emoji added or
         removed)."""
 
@@ -1756,6 +1758,15 @@ class Storage(Protocol):
         statement: a room's read reads no more than it did). ChatError('forbidden') for a
         non-member, ChatError('not_found') for an unknown room."""
 
+    async def mark_all_read(self, user_id: int, rooms: Sequence[str] | None = None
+                            ) -> list[tuple[str, int]]:
+        """Move the user's read marker of every room and conversation they are in (only
+        those named in ``rooms``, when given: normalised names; others are ignored) that has
+        something past it to the room's last seq, in one statement. Returns the rooms whose
+        marker moved, each with where it now is, by name. A room read to its end, a name
+        that is no room of the user's: left out, nothing stored. Followed threads' markers
+        are not touched."""
+
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         """Mark ``room`` unread from ``seq`` on: move the user's read marker back to
         ``seq - 1`` (never forward: from a marker already before it nothing moves; 0 at
@@ -1849,7 +1860,9 @@ class Storage(Protocol):
         room, or a ``reply_to`` that is no message of the room, ChatError('not_found'); a
         file that is not the sender's upload to that room, ChatError('not_found'), one already
         attached (also by an earlier message of this batch), ChatError('bad_request'). The
-        files are attached in the transaction that stores the message.
+        files are attached in the transaction that stores the message. A forward's files
+        (``forwarded``: its own copies, :meth:`copy_files`) are deleted when it is refused or
+        repeats a stored one: nothing else would attach them.
 
         Changes are checked against the message as it is when their room is locked, so
         concurrent changes from any node apply in seq order: an edit by its author only

@@ -452,6 +452,7 @@ export class Controller {
       isOnline: () => this.online,
       customEmoji: () => this.views.emoji.open(),
       userGroups: () => userGroups.open(),
+      readAll: () => this.readAll(true),
     });
     userGroups.bind({
       opened: this.sidePanelOpened(userGroups, model.openUserGroups),
@@ -478,6 +479,7 @@ export class Controller {
         const index = order.indexOf(this.state.current);
         this.choose(model.selectRoom, order[(index + step + order.length) % order.length]);
       },
+      readAll: () => this.readAll(true),
     });
     window.addEventListener("online", () => this.conn && this.conn.networkChanged(true));
     window.addEventListener("offline", () => this.conn && this.conn.networkChanged(false));
@@ -646,6 +648,30 @@ export class Controller {
       }
       this.views.layout.syncInert();
     };
+  }
+
+  /**
+   * "Mark all as read" (the person's menu, Shift+Esc, /readall): with `ask`, a confirmation
+   * first when more than a few rooms are unread (readmarks.js `readAllAsks`), as Slack asks.
+   */
+  readAll(ask) {
+    if (!this.state) return;
+    if (!this.online) {
+      toast("Not connected right now; try again in a moment.");
+      return;
+    }
+    const count = readmarks.unreadRooms(this.state).length;
+    if (!ask || !readmarks.readAllAsks(this.state)) {
+      this.act(readmarks.markAllRead);
+      return;
+    }
+    this.views.dialogs.confirm({
+      title: "Mark all as read?",
+      ok: "Mark all as read",
+      fields: [h("p", {}, `${count} rooms and conversations have unread messages. Followed `
+        + "threads keep theirs (the Threads view).")],
+      submit: async () => this.act(readmarks.markAllRead),
+    });
   }
 
   /**
@@ -1359,6 +1385,10 @@ export class Controller {
       case "close":
         if (!this.online) return offline;
         this.act(model.closeConversation, plan.room);
+        return {};
+      case "readall":
+        if (!this.online) return offline;
+        this.readAll(false);
         return {};
       case "notify":
         if (!this.online) return offline;

@@ -141,7 +141,7 @@ import * as uploads from "./uploads.js";
 import * as grouping from "./usergroups.js";
 import * as hiding from "./hiding.js";
 import * as starring from "./favourites.js";
-import { openingPage } from "./readmarks.js";
+import { allRead, openingPage } from "./readmarks.js";
 import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
 import { firstRoom, resumePoints } from "./select.js";
@@ -790,6 +790,9 @@ const ANSWERED = {
     return flushReads(state);
   },
 
+  // "Mark all as read": each room moved, to where the server put it (readmarks.js).
+  read_all: (state, asked, reply) => allRead(state, reply),
+
   unread(state, asked, reply) {
     // Where the server put the marker, with its counts from there: they replace the guess.
     const room = state.rooms.get(asked.room);
@@ -1069,6 +1072,11 @@ const REFUSED = {
       pending.sent = null; // sent again with the next one, or after the next welcome
     }
     return [];
+  },
+
+  read_all(state, asked, error) {
+    // Nothing moved here before the answer: nothing to undo.
+    return [{ toast: `Cannot mark all as read: ${error.message || error.code}` }];
   },
 
   unread(state, asked, error) {
