@@ -309,10 +309,12 @@ async def read_all(app: App, caller: Caller, request: ReadAll) -> Answer:
     user = signed_in(caller)
     moved = await app.storage.mark_all_read(user.id, request.rooms)
     if moved:
-        data = b"".join(frame(ReadMoved(room=room, seq=seq)) for room, seq in moved)
+        data = b"".join(frame(ReadMoved(room=m.room, seq=m.seq)) for m in moved)
         await _tell_own(app, caller, user.name, data)
+    for marked in moved:
+        await tell_seen(app, user.name, marked.room, marked.tell, marked.seq)
     return Answer(id=request.id,
-                  fields={"rooms": [{"room": room, "seq": seq} for room, seq in moved]})
+                  fields={"rooms": [{"room": m.room, "seq": m.seq} for m in moved]})
 
 
 async def _tell_own(app: App, caller: Caller, name: str, data: bytes) -> None:

@@ -56,6 +56,7 @@ __all__ = [
     "ImageFacts",
     "Joined",
     "ListeningNotice",
+    "MarkedRead",
     "Member",
     "MemberPage",
     "MembershipNotice",
@@ -244,6 +245,16 @@ class ReadMove:
 
     seq: int
     moved: bool
+    tell: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class MarkedRead:
+    """A room whose read marker a "mark all as read" moved: its name, where the marker now
+    is (its last seq), and the other members to tell, as :class:`ReadMove`'s ``tell``."""
+
+    room: str
+    seq: int
     tell: tuple[str, ...] = ()
 
 
@@ -1759,13 +1770,14 @@ class Storage(Protocol):
         non-member, ChatError('not_found') for an unknown room."""
 
     async def mark_all_read(self, user_id: int, rooms: Sequence[str] | None = None
-                            ) -> list[tuple[str, int]]:
+                            ) -> list[MarkedRead]:
         """Move the user's read marker of every room and conversation they are in (only
         those named in ``rooms``, when given: normalised names; others are ignored) that has
         something past it to the room's last seq, in one statement. Returns the rooms whose
-        marker moved, each with where it now is, by name. A room read to its end, a name
-        that is no room of the user's: left out, nothing stored. Followed threads' markers
-        are not touched."""
+        marker moved, each with where it now is, by name, and for a conversation the other
+        members to tell (``seen``, as :meth:`mark_read` says them). A room read to its end,
+        a name that is no room of the user's: left out, nothing stored. Followed threads'
+        markers are not touched."""
 
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         """Mark ``room`` unread from ``seq`` on: move the user's read marker back to

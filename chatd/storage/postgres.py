@@ -135,6 +135,7 @@ from chatd.storage.base import (
     ImageFacts,
     Joined,
     ListeningNotice,
+    MarkedRead,
     Member,
     MemberPage,
     MembershipNotice,
@@ -957,21 +958,33 @@ FROM (SELECT 1) AS one LEFT JOIN marked k ON true
 # is re-read by the update's lock and left alone. Followed threads keep their own markers
 # (thread_follows.read_seq): Slack's "Mark all messages as read" leaves the Threads view to
 # its own.
-_SQL_MARK_ALL_READ = """
-UPDATE memberships m SET read_seq = (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
-WHERE m.user_id = $1
-  AND m.read_seq < (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
-RETURNING (SELECT r.name FROM rooms r WHERE r.id = m.room_id) AS name, m.read_seq
+# Every row returned moved; "tell" as _SQL_MARK_READ's, so that a conversation's other
+# members see a "mark all as read" as they see a read (the `seen` event): read only for the
+# conversations among the moved rows (at most 8 members each), nothing more for rooms.
+_MARKED_ALL = f"""
+SELECT k.name, k.read_seq, {_TELL_SEEN.replace("$2", "$1")}
+FROM (SELECT *, true AS moved FROM marked) k
 """
+_SQL_MARK_ALL_READ = f"""
+WITH marked AS (
+    UPDATE memberships m
+    SET read_seq = (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
+    WHERE m.user_id = $1
+      AND m.read_seq < (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
+    RETURNING m.room_id, m.read_seq,
+              (SELECT r.name FROM rooms r WHERE r.id = m.room_id) AS name,
+              (SELECT r.kind FROM rooms r WHERE r.id = m.room_id) AS kind
+){_MARKED_ALL}"""
 # The same for the rooms named in $2 only (the page's section, a filtered list): each found
 # by its name's key, then its membership by the primary key.
-_SQL_MARK_SOME_READ = """
-UPDATE memberships m SET read_seq = r.last_seq
-FROM rooms r
-WHERE r.name = ANY ($2::text[]) AND m.room_id = r.id AND m.user_id = $1
-  AND m.read_seq < r.last_seq
-RETURNING r.name, m.read_seq
-"""
+_SQL_MARK_SOME_READ = f"""
+WITH marked AS (
+    UPDATE memberships m SET read_seq = r.last_seq
+    FROM rooms r
+    WHERE r.name = ANY ($2::text[]) AND m.room_id = r.id AND m.user_id = $1
+      AND m.read_seq < r.last_seq
+    RETURNING m.room_id, m.read_seq, r.name, r.kind
+){_MARKED_ALL}"""
 
 # A marker moved back ($3: the first seq to be unread; never forward, never below 0), with
 # the room's counts from it, by the functions room objects count with (_MEMBER_COLUMNS); they
@@ -4166,12 +4179,13 @@ class PostgresStorage:
                         tell=tuple(row["tell"] or ()))
 
     async def mark_all_read(self, user_id: int, rooms: Sequence[str] | None = None
-                            ) -> list[tuple[str, int]]:
+                            ) -> list[MarkedRead]:
         if rooms is None:
             rows = await self._run(self._pool.fetch, _SQL_MARK_ALL_READ, user_id)
         else:
             rows = await self._run(self._pool.fetch, _SQL_MARK_SOME_READ, user_id, list(rooms))
-        return sorted((str(row["name"]), int(row["read_seq"])) for row in rows)
+        return sorted(MarkedRead(room=str(row["name"]), seq=int(row["read_seq"]),
+                                 tell=tuple(row["tell"] or ())) for row in rows)
 
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter
