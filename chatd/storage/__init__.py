@@ -38,6 +38,8 @@ from chatd.storage.base import (
     Hook,
     HookTarget,
     ImageFacts,
+    Invitation,
+    InvitedUser,
     Joined,
     ListeningNotice,
     Member,
@@ -87,6 +89,7 @@ from chatd.storage.base import (
     UserGroup,
     UserGroupChange,
     WebhookTargets,
+    invitation_refusal,
     split_mentions,
 )
 from chatd.storage.postgres import open_storage
@@ -126,6 +129,8 @@ __all__ = [
     "Hook",
     "HookTarget",
     "ImageFacts",
+    "Invitation",
+    "InvitedUser",
     "Joined",
     "ListeningNotice",
     "Member",
@@ -175,6 +180,7 @@ __all__ = [
     "UserGroup",
     "UserGroupChange",
     "WebhookTargets",
+    "invitation_refusal",
     "open_storage",
     "split_mentions",
 ]
