@@ -608,6 +608,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
                              "and /upload still go to --server)")
     client.add_argument("--register", action="store_true",
                         help="create the account first (a taken name is just logged in)")
+    client.add_argument("--invitation", metavar="LINK",
+                        help="register with this invitation link (or its token): the new "
+                             "account joins its rooms (implies --register)")
     client.add_argument("--bell", action="store_true",
                         help="ring the terminal bell when a message you are notified of "
                              "arrives (/notify; by default a direct message or a mention)")
@@ -656,7 +659,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return client_main(config, server=args.server, user=args.user,
                            password_stdin=args.password_stdin, tcp=args.tcp,
                            register=args.register, bell=args.bell,
-                           idle_after=args.idle_after)
+                           idle_after=args.idle_after, invitation=args.invitation)
     elif args.command in ("room", "audit", "stats", "invite") or (
             args.command == "user" and args.user_command == "deactivate"):
         _run_admin(args, config)
