@@ -160,7 +160,8 @@ async def test_each_way_an_invitation_fails_has_its_code(tmp_path: Path,
                                                          database_dsn: str) -> None:
     """Unknown, malformed, expired (its expiry set in the past in the database), used up
     and revoked invitations are refused each with its own code, the same that the public
-    look gives; a non-string is bad_request; a registration refused for its name takes no
+    look gives (which takes a malformed token for bad_request); a non-string is
+    bad_request; a registration refused for its name takes no
     use; revoking twice is no error."""
     async with running(_config(tmp_path, database_dsn, registration="invite")) as server:
         port = server.http_port
@@ -175,6 +176,8 @@ async def test_each_way_an_invitation_fails_has_its_code(tmp_path: Path,
         assert status == 200 and body == {
             "registration": "invite", "server": None, "valid": False,
             "code": "invitation_invalid", "message": "this invitation link is not valid"}
+        status, body = await http(port, "GET", "/api/join/short")
+        assert (status, body["code"]) == (400, "bad_request"), body
 
         expired = await _invite(server, root)
         await fetchval_apart(database_dsn, "UPDATE invitations SET expires_at = now() - "
