@@ -331,3 +331,22 @@ async def test_looks_are_limited_per_address_and_links_use_the_public_url(
         assert (status, body["code"]) == (429, "rate_limited"), body
         status, body = await _register(port, "bob", made["token"])
         assert status == 201, body
+
+
+async def test_a_deleted_rooms_tombstone_is_neither_joined_nor_listed(
+        tmp_path: Path, database_dsn: str) -> None:
+    """A room deleted but not yet purged (a tombstone, as a crash between the two steps
+    leaves it: deleted_at set) is not joined by an account registering with an invitation
+    naming it, nor listed as one of the invitation's rooms."""
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        port = server.http_port
+        root = await _admin(server)
+        for room in ("kept", "crashed"):
+            await http(port, "POST", "/api/rooms", {"room": room}, token=root)
+        made = await _invite(server, root, rooms=["kept", "crashed"])
+        await fetchval_apart(database_dsn, "UPDATE rooms SET deleted_at = now() WHERE "
+                             "name = 'crashed'")
+        status, body = await _register(port, "bob", made["token"])
+        assert status == 201 and body["rooms"] == ["kept"], body
+        status, body = await http(port, "GET", "/api/invitations", token=root)
+        assert body["invitations"][0]["rooms"] == ["kept"]
