@@ -20,6 +20,7 @@ from chatd.actions import (
     messages,
     moderation,
     profile,
+    receipts,
     rooms,
     saved,
     scheduled,
@@ -63,7 +64,9 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadAll,
     ReadThread,
+    Receipts,
     Remind,
     RemoveContact,
     RemovePreview,
@@ -79,6 +82,7 @@ from chatd.protocol import (
     SetIdle,
     SetNotify,
     SetProfile,
+    SetReadReceipts,
     SetRole,
     SetTopic,
     Thread,
@@ -158,11 +162,16 @@ OPERATIONS: dict[type[Request], Operation] = {
     SetIdle: Operation(session.set_idle, rate=(IDLE,)),
     Read: Operation(rooms.read),
     Unread: Operation(rooms.unread),
+    # "Mark all as read": every marker of the user's in one statement.
+    ReadAll: Operation(rooms.read_all, rate=(rooms.READ_ALLS,)),
     SetNotify: Operation(rooms.set_notify),
     # Closing a conversation: a marker of the user's membership, like the read marker.
     Hide: Operation(rooms.hide),
     # Favourites: a mark of the user's membership too.
     Favourite: Operation(rooms.favourite),
+    # Read receipts: the markers as others see them; the user's choice to share them.
+    Receipts: Operation(receipts.receipts),
+    SetReadReceipts: Operation(receipts.set_read_receipts),
     SetDnd: Operation(dnd.set_dnd),
     Send: Operation(messages.send, rate=SENDS),
     Dm: Operation(messages.dm, rate=SENDS),

@@ -30,6 +30,8 @@ from chatd.client.render import (
     dnd_text,
     notify_text,
     profile_text,
+    readers_text,
+    receipts_text,
     reminder_text,
     scheduled_line,
     search_spans,
@@ -39,10 +41,11 @@ from chatd.client.render import (
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo, kind_of
 from chatd.client.terminal import clean, clean_body, favourites_first, presences, unread_counts
-from chatd.client.when import WHEN_USAGE, reminder_time
+from chatd.client.when import WHEN_USAGE, reminder_time, split_when
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
+    MAX_READ_ALL_ROOMS,
     MAX_STATUS_SECONDS,
     NO_STATUS,
     NOTIFY_LEVELS,
@@ -85,7 +88,9 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadAll,
     ReadThread,
+    Receipts,
     Remind,
     RemoveContact,
     RemovePreview,
@@ -100,6 +105,7 @@ from chatd.protocol import (
     SetDnd,
     SetNotify,
     SetProfile,
+    SetReadReceipts,
     SetRole,
     SetTopic,
     Thread,
@@ -658,6 +664,59 @@ async def dnd(client: ChatClient, arg: str) -> None:
     await client.ask("/dnd", request, Answer, on_ok)
 
 
+async def receipts(client: ChatClient, arg: str) -> None:
+    """``/receipts on|off``: whether others see when the user has read their messages (read
+    receipts; on for every account until turned off); off leaves the user out of everyone's
+    receipts and "seen" lines, and they still see other people's. Alone, says which. Every
+    device of the user is told (the ``read_receipts`` event), which says it here."""
+    word = arg.strip().lower()
+    if not word:
+        client.screen.notice(receipts_text(client.read_receipts))
+        return
+    if word not in ("on", "off"):
+        client.screen.problem("usage: /receipts [on|off]")
+        return
+    on = word == "on"
+    already = client.read_receipts == on  # then no event comes: the reply says it
+
+    async def on_ok(reply: Answer) -> None:
+        if already:
+            client.screen.notice(receipts_text(on))
+
+    await client.ask("/receipts", SetReadReceipts(on=on), Answer, on_ok)
+
+
+async def seen(client: ChatClient, arg: str) -> None:
+    """``/seen [N]``: who has read message [N], by default the latest message of the
+    current room (its author and the user aside, and those who do not share their read
+    receipts): how many, and the first names by name."""
+    if arg.strip():
+        found = _one_numbered(client, arg, "/seen",
+                              "usage: /seen [N] (the number shown before the message)")
+        if found is None:
+            return
+        number, message = found
+    else:
+        room = _need_room(client, "/seen")
+        if room is None:
+            return
+        latest = client.messages.latest(room)
+        if latest is None:
+            client.screen.problem(f"/seen: no message in [{client.label(room)}] here; "
+                                  "/seen N names message [N]")
+            return
+        number, message = client.messages.number(latest), latest
+
+    async def on_ok(reply: Answer) -> None:
+        count, users = reply.fields.get("count"), reply.fields.get("users")
+        names = [u for u in users if isinstance(u, str)] if isinstance(users, list) else []
+        client.screen.notice(readers_text(number, count if isinstance(count, int) else 0,
+                                          names, reply.fields.get("more") is True))
+
+    await client.ask("/seen", Receipts(room=message.room, msg_id=message.msg_id), Answer,
+                     on_ok)
+
+
 async def nick(client: ChatClient, arg: str) -> None:
     """``/nick NAME``: the display name everyone sees next to the login name (messages keep
     the login name); ``/nick --clear`` removes it; ``/nick`` alone shows it. The reply (or
@@ -1196,16 +1255,6 @@ async def saved(client: ChatClient, arg: str) -> None:
     await client.ask("/saved", SavedItems(before=before, limit=SAVED_PAGE), Answer, on_ok)
 
 
-def _later_when(arg: str) -> tuple[str, str]:
-    """``/later``'s time and text: ``in 2h TEXT`` (two words), ``at 9:00 TEXT`` likewise,
-    else the first word (``tomorrow``, ``9:00``, ``2h``)."""
-    words = arg.split(None, 2)
-    if len(words) >= 2 and words[0].lower() in ("in", "at"):
-        return " ".join(words[:2]), words[2] if len(words) > 2 else ""
-    first, _, rest = arg.partition(" ")
-    return first, rest.strip()
-
-
 async def later(client: ChatClient, arg: str) -> None:
     """``/later WHEN TEXT``: have the server send TEXT to the current room or conversation
     at WHEN (as ``/save`` reads a time: ``in 2h``, ``tomorrow``, ``9:00``, in local time by
@@ -1217,7 +1266,7 @@ async def later(client: ChatClient, arg: str) -> None:
     room = _need_room(client, "/later")
     if room is None:
         return
-    when, text = _later_when(arg.strip())
+    when, text = split_when(arg.strip())
     if not text.strip():
         client.screen.problem(f"usage: /later WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
@@ -1235,7 +1284,7 @@ async def remind(client: ChatClient, arg: str) -> None:
     """``/remind WHEN TEXT``: a reminder of anything (Slack's ``/remind me``): TEXT is
     written to your notes to self and saved with a reminder at WHEN (as ``/later`` reads
     it); it is reminded then as a saved message is, and ``/saved`` lists it."""
-    when, text = _later_when(arg.strip())
+    when, text = split_when(arg.strip())
     if not text.strip():
         client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
@@ -1835,6 +1884,38 @@ async def read(client: ChatClient, arg: str) -> None:
     await client.ask("/read", Read(room=room, seq=client.seen.get(room, 0)), Answer, on_ok)
 
 
+#: How many rooms ``/readall`` names when it says what it marked read.
+READ_ALL_NAMED = 10
+
+
+async def read_all(client: ChatClient, arg: str) -> None:
+    """``/readall [ROOM ...]``: mark every room and conversation read (only those named, when
+    some are), on every device of the user; followed threads keep their own markers (/threads).
+    Says which rooms had something unread."""
+    rooms: tuple[str, ...] | None = None
+    if arg.split():
+        named = [client.room_arg(word) for word in arg.split()]
+        if None in named:
+            return
+        rooms = tuple(dict.fromkeys(name for name in named if name is not None))
+        if len(rooms) > MAX_READ_ALL_ROOMS:
+            client.screen.problem(f"/readall: at most {MAX_READ_ALL_ROOMS} rooms at once")
+            return
+
+    async def on_ok(reply: Answer) -> None:
+        moved = [item for item in reply.fields.get("rooms") or ()
+                 if isinstance(item, dict) and isinstance(item.get("room"), str)]
+        if not moved:
+            client.screen.notice("nothing was unread")
+            return
+        labels = [f"[{client.label(item['room'])}]" for item in moved[:READ_ALL_NAMED]]
+        more = len(moved) - len(labels)
+        client.screen.notice(f"marked {len(moved)} room{'s' if len(moved) > 1 else ''} read: "
+                             + ", ".join(labels) + (f" and {more} more" if more else ""))
+
+    await client.ask("/readall", ReadAll(rooms=rooms), Answer, on_ok)
+
+
 async def unread(client: ChatClient, arg: str) -> None:
     """``/unread N``: mark message [N]'s room unread from it on (the read marker moves back
     to just before it, for every device of the user)."""
@@ -1991,11 +2072,17 @@ COMMANDS: dict[str, Command] = {
     "unarchive": Command(unarchive, "/unarchive [ROOM]", "let the room be written to again"),
     "create": Command(create, "/create ROOM [private]", "create a room"),
     "read": Command(read, "/read", "mark the current room read"),
+    "readall": Command(read_all, "/readall [ROOM ...]", "mark every room and conversation "
+                       "read (or those named), on every device; threads keep theirs"),
     "unread": Command(unread, "/unread N", "mark message [N]'s room unread from it on"),
     "notify": Command(notify, "/notify [ROOM] [LEVEL]", "show or set the room's notifications "
                       "(push, --bell): all, mentions (a room's default), none"),
     "dnd": Command(dnd, "/dnd [30m|1h|off]", "pause every notification, on every device "
                    "(push, the bell), for a while; off resumes them"),
+    "seen": Command(seen, "/seen [N]", "who has read message [N] (the latest one here) "
+                    "(/readby)"),
+    "receipts": Command(receipts, "/receipts [on|off]", "whether others see when you have "
+                        "read their messages (read receipts)"),
     "nick": Command(nick, "/nick [NAME|--clear]", "show or set your display name (shown "
                     "next to your login name)"),
     "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",
@@ -2011,4 +2098,5 @@ COMMANDS: dict[str, Command] = {
     "quit": Command(quit_, "/quit", "leave the client (/q)"),
 }
 ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit",
-           "re": "reply", "t": "thread", "rt": "reply-thread", "s": "search", "find": "search"}
+           "re": "reply", "t": "thread", "rt": "reply-thread", "s": "search", "find": "search",
+           "readby": "seen"}

@@ -37,11 +37,13 @@ from chatd.protocol.user_groups import (
 __all__ = [
     "EVENTS",
     "MAX_PROFILES",
+    "MAX_READ_ALL_ROOMS",
     "MAX_REMIND_SECONDS",
     "MAX_RESUME_ROOMS",
     "MAX_STATUS_SECONDS",
     "NOTIFY_LEVELS",
     "NO_STATUS",
+    "RECEIPTS_PAGE",
     "REQUESTS",
     "ROLES",
     "THREADS_PAGE",
@@ -112,8 +114,11 @@ __all__ = [
     "React",
     "ReactionChanged",
     "Read",
+    "ReadAll",
     "ReadMoved",
+    "ReadReceiptsChanged",
     "ReadThread",
+    "Receipts",
     "Remind",
     "Reminded",
     "RemoveContact",
@@ -132,6 +137,7 @@ __all__ = [
     "ScheduledChanged",
     "ScheduledItems",
     "Search",
+    "Seen",
     "Send",
     "Sent",
     "ServerEvent",
@@ -139,6 +145,7 @@ __all__ = [
     "SetIdle",
     "SetNotify",
     "SetProfile",
+    "SetReadReceipts",
     "SetRole",
     "SetTopic",
     "Thread",
@@ -168,6 +175,8 @@ MAX_ID_CHARS: Final = 64
 MAX_NONCE_CHARS: Final = 64
 MAX_TOKEN_CHARS: Final = 4096
 MAX_RESUME_ROOMS: Final = 1000
+#: The most rooms one ``read_all`` names (without ``rooms`` it marks every room, however many).
+MAX_READ_ALL_ROOMS: Final = 1000
 #: The first screen chatd's own clients (the terminal client, the web page, the benchmarks)
 #: ask in a paged ``hello``: ``rooms_limit`` and ``contacts_limit``.
 WELCOME_PAGE: Final = 30
@@ -198,6 +207,9 @@ PINS_PAGE_MAX: Final = 100  # and the most it gives (a room's pins, at the defau
 THREAD_PAGE: Final = 50  # replies a ``thread`` gives without a limit
 THREAD_PAGE_MAX: Final = 200  # and the most it gives
 THREAD_USERS: Final = 5  # the latest distinct repliers a root's ``replies`` names
+#: Readers a ``receipts`` gives at most (and without a limit): Zulip lists every reader; a
+#: page of them by name, with the count of all, keeps a room of 10,000 members cheap.
+RECEIPTS_PAGE: Final = 100
 SAVED_PAGE: Final = 50  # saved messages a ``saved_items`` gives without a limit
 SAVED_PAGE_MAX: Final = 100  # and the most it gives
 THREADS_PAGE: Final = 30  # followed threads a ``threads`` gives without a limit
@@ -540,6 +552,18 @@ class Read(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadAll(Request):
+    """Mark everything read ("Mark all as read"): the user's read marker of every room and
+    conversation they are in with something past it (only those of ``rooms``, when given: 1
+    to :data:`MAX_READ_ALL_ROOMS` names; the others, and names of rooms the user is not in,
+    are left as they are) moves to the room's last seq. Followed threads keep their own
+    markers (as Slack's "Mark all messages as read" does)."""
+
+    OP: ClassVar[str] = "read_all"
+    rooms: tuple[str, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Unread(Request):
     """Mark ``room`` unread from the message ``seq`` on: the read marker moves back to
     ``seq - 1`` (never forward, never below 0). A request of its own, not a flag of
@@ -550,6 +574,31 @@ class Unread(Request):
     OP: ClassVar[str] = "unread"
     room: str
     seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Receipts(Request):
+    """Read receipts. With ``msg_id``: who has read that message of ``room`` (the members
+    whose read marker is at or past its seq, but its author, the asker and those who do not
+    share their receipts), a page of them by name after ``after``, at most ``limit``, with
+    the count of all. Without it, for a conversation: where each other member's read marker
+    is (``positions``), to draw "Seen" when it opens."""
+
+    OP: ClassVar[str] = "receipts"
+    room: str
+    msg_id: int | None = None
+    after: str | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetReadReceipts(Request):
+    """Share the user's read receipts (``on``, the default of every account) or not: while
+    off, they are left out of everyone's ``receipts`` and no ``seen`` tells of their reads
+    (they still see other people's)."""
+
+    OP: ClassVar[str] = "set_read_receipts"
+    on: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1525,6 +1574,28 @@ class ReadMoved(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Seen(ServerEvent):
+    """Another member of a conversation (kind ``dm`` or ``group``) moved their read marker:
+    ``user`` has read up to ``seq``. ``back`` (an ``unread``): it moved back, to ``seq``.
+    Only of members who share their read receipts, never of a room's."""
+
+    OP: ClassVar[str] = "seen"
+    room: str
+    user: str
+    seq: int
+    back: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadReceiptsChanged(ServerEvent):
+    """The user turned the sharing of their read receipts on or off (``set_read_receipts``),
+    on any of their connections, on any node."""
+
+    OP: ClassVar[str] = "read_receipts"
+    on: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NotifyChanged(ServerEvent):
     """The user's notification level for a room changed (on any of their connections, on
     any node)."""
@@ -2200,10 +2271,37 @@ def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     return Read(id=rid, room=_room(obj), seq=seq)
 
 
+def _parse_read_all(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> ReadAll:
+    value = obj.get("rooms")
+    if value is None:
+        return ReadAll(id=rid)
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_READ_ALL_ROOMS:
+        raise _Invalid(f"'rooms' must be an array of 1-{MAX_READ_ALL_ROOMS} room names")
+    rooms = dict.fromkeys(_room({"rooms": name}, "rooms") for name in value)
+    return ReadAll(id=rid, rooms=tuple(rooms))
+
+
 def _parse_unread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Unread:
     seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
     assert seq is not None
     return Unread(id=rid, room=_room(obj), seq=seq)
+
+
+def _parse_receipts(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Receipts:
+    """``msg_id`` (absent or null: the positions of a conversation's members), ``after`` (a
+    user name) and ``limit`` (clamped to :data:`RECEIPTS_PAGE`), which go with ``msg_id``."""
+    msg_id = _msg_id(obj, optional=True)
+    after = _user(obj, "after") if obj.get("after") is not None else None
+    limit = _page(obj, "limit", minimum=1, most=RECEIPTS_PAGE)
+    if msg_id is None and (after is not None or limit is not None):
+        raise _Invalid("'after' and 'limit' page the readers of a message: give 'msg_id'")
+    return Receipts(id=rid, room=_room(obj), msg_id=msg_id, after=after, limit=limit)
+
+
+def _receipts_on(obj: Mapping[str, Any]) -> bool:
+    if "on" not in obj:
+        raise _Invalid("'on' is required: true (share read receipts) or false")
+    return _bool(obj, "on", True)
 
 
 def _notify(obj: Mapping[str, Any]) -> str:
@@ -2410,7 +2508,10 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "typing": (Typing, _fields(Typing, room=_room)),
     "idle": (SetIdle, _fields(SetIdle, idle=_idle)),
     "read": (Read, _parse_read),
+    "read_all": (ReadAll, _parse_read_all),
     "unread": (Unread, _parse_unread),
+    "receipts": (Receipts, _parse_receipts),
+    "set_read_receipts": (SetReadReceipts, _fields(SetReadReceipts, on=_receipts_on)),
     "contacts": (Contacts, _parse_contacts),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),
@@ -2482,6 +2583,8 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "gap": (Gap,),
     "typing": (UserTyping,),
     "read": (ReadMoved,),
+    "seen": (Seen,),
+    "read_receipts": (ReadReceiptsChanged,),
     "notify": (NotifyChanged,),
     "hidden": (HiddenChanged,),
     "favourite": (FavouriteChanged,),
