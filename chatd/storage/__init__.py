@@ -38,6 +38,8 @@ from chatd.storage.base import (
     Hook,
     HookTarget,
     ImageFacts,
+    Invitation,
+    InvitedUser,
     Joined,
     ListeningNotice,
     MarkedRead,
@@ -91,6 +93,7 @@ from chatd.storage.base import (
     UserGroup,
     UserGroupChange,
     WebhookTargets,
+    invitation_refusal,
     split_mentions,
 )
 from chatd.storage.postgres import open_storage
@@ -130,6 +133,8 @@ __all__ = [
     "Hook",
     "HookTarget",
     "ImageFacts",
+    "Invitation",
+    "InvitedUser",
     "Joined",
     "ListeningNotice",
     "MarkedRead",
@@ -183,6 +188,7 @@ __all__ = [
     "UserGroup",
     "UserGroupChange",
     "WebhookTargets",
+    "invitation_refusal",
     "open_storage",
     "split_mentions",
 ]

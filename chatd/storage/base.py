@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import trio
 
 from chatd.errors import ChatError
+from chatd.protocol import codes
 from chatd.protocol.events import THREAD_USERS
 from chatd.search import SearchQuery
 
@@ -54,6 +55,8 @@ __all__ = [
     "Hook",
     "HookTarget",
     "ImageFacts",
+    "Invitation",
+    "InvitedUser",
     "Joined",
     "ListeningNotice",
     "MarkedRead",
@@ -104,6 +107,7 @@ __all__ = [
     "UserGroup",
     "UserGroupChange",
     "WebhookTargets",
+    "invitation_refusal",
     "split_mentions",
 ]
 
@@ -836,6 +840,65 @@ class UserGroup:
     by: str | None
     ts: int
     you: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Invitation:
+    """An invitation link (migration 0044), never its token: who made it (``by``, as
+    registered, and ``creator_id``; None: the command line, or an account gone), when
+    (``created_at``, ms), until when it works (``expires_at``, ms; ``expired``: that moment
+    has passed, by the database's clock), how many registrations it allows (``max_uses``)
+    and took (``uses``), when it was revoked (``revoked_at``, ms; None: it was not), the
+    ``rooms`` a new account joins (names, sorted) and who registered with it (``used_by``,
+    names as registered, in the order they did)."""
+
+    id: int
+    by: str | None
+    creator_id: int | None
+    created_at: int
+    expires_at: int
+    max_uses: int
+    uses: int
+    revoked_at: int | None
+    expired: bool
+    rooms: tuple[str, ...] = ()
+    used_by: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> str:
+        """``"valid"``, else why not: ``"revoked"``, ``"used_up"`` or ``"expired"`` (in
+        that order when several hold)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.uses >= self.max_uses:
+            return "used_up"
+        if self.expired:
+            return "expired"
+        return "valid"
+
+
+def invitation_refusal(invitation: Invitation | None) -> ChatError:
+    """The refusal of a registration with an invitation that is not valid (None: no
+    invitation has the token)."""
+    state = "unknown" if invitation is None else invitation.state
+    code, message = {
+        "unknown": (codes.INVITATION_INVALID, "this invitation link is not valid"),
+        "expired": (codes.INVITATION_EXPIRED, "this invitation link has expired"),
+        "used_up": (codes.INVITATION_USED_UP, "this invitation link has been used as many "
+                                              "times as it allows"),
+        "revoked": (codes.INVITATION_REVOKED, "this invitation link was revoked"),
+    }.get(state, (codes.INVITATION_INVALID, "this invitation link is not valid"))
+    return ChatError(code, message)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class InvitedUser:
+    """An account made with an invitation: the ``user``, the ``rooms`` it joined (names,
+    sorted) and who made the invitation (``by``; None: the command line)."""
+
+    user: User
+    rooms: tuple[str, ...]
+    by: str | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1619,6 +1682,52 @@ class Storage(Protocol):
 
         Raises:
             ChatError: 'not_found', 'forbidden'.
+        """
+
+    # -- invitations (migration 0044) --------------------------------------------------------
+
+    async def create_invitation(self, token_hash: bytes, creator_id: int | None, *,
+                                expires_at: int, max_uses: int, rooms: Sequence[str],
+                                anywhere: bool) -> Invitation:
+        """Keep an invitation found by ``token_hash`` (the SHA-256 of its token), made by
+        ``creator_id`` (None: the command line), working until ``expires_at`` (ms) for
+        ``max_uses`` registrations, whose new accounts join ``rooms`` (valid room names,
+        each once). Each room must exist, be a room (not a conversation) and not be
+        archived; unless ``anywhere`` (an administrator, the command line), the maker must
+        be a member of it.
+
+        Raises:
+            ChatError: 'not_found' (no such room), 'bad_request' (a conversation),
+                'archived', 'forbidden' (not a member); nothing is kept then.
+        """
+
+    async def invitations(self, creator_id: int | None) -> list[Invitation]:
+        """The newest invitations (at most 500), newest first: those ``creator_id`` made,
+        or everyone's (None)."""
+
+    async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
+                                anyone: bool) -> Invitation:
+        """Revoke invitation ``invitation_id`` (revoking one twice is no error) and return it
+        as it is now; ``user_id`` must have made it, unless ``anyone`` (an administrator,
+        the command line).
+
+        Raises:
+            ChatError: 'not_found' (no such invitation, or not theirs).
+        """
+
+    async def invitation_by_hash(self, token_hash: bytes) -> Invitation | None:
+        """The invitation of a token (by its SHA-256), whatever its state; None: none."""
+
+    async def register_invited(self, name: str, password_hash: str, token_hash: bytes
+                               ) -> InvitedUser:
+        """Create account ``name`` (valid) with an invitation's use, atomically: a use is
+        taken only while one is left (two registrations racing for the last use never both
+        get it), and the account joins the invitation's rooms that are not archived, all in
+        one transaction (a name taken gives the use back).
+
+        Raises:
+            ChatError: what :func:`invitation_refusal` says when the invitation is unknown,
+                expired, used up or revoked; 'conflict' when the name is taken.
         """
 
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:

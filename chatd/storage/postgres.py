@@ -104,6 +104,7 @@ from chatd.protocol import codes
 from chatd.protocol.names import GROUP_MAX, conversation_name, is_conversation
 from chatd.search import SearchQuery
 from chatd.storage import bots
+from chatd.storage import invitations as invites
 from chatd.storage import user_groups as groups
 from chatd.storage.base import (
     NO_CUSTOM_STATUS,
@@ -133,6 +134,8 @@ from chatd.storage.base import (
     Hook,
     HookTarget,
     ImageFacts,
+    Invitation,
+    InvitedUser,
     Joined,
     ListeningNotice,
     MarkedRead,
@@ -3901,6 +3904,30 @@ class PostgresStorage:
     async def delete_user_group(self, name: str, user_id: int, *, admin: bool
                                 ) -> UserGroupChange:
         return await self._run(groups.delete_user_group, self._pool, name, user_id, admin)
+
+    # -- invitations (chatd/storage/invitations.py) ------------------------------------------
+
+    async def create_invitation(self, token_hash: bytes, creator_id: int | None, *,
+                                expires_at: int, max_uses: int, rooms: Sequence[str],
+                                anywhere: bool) -> Invitation:
+        return await self._run(invites.create_invitation, self._pool, token_hash, creator_id,
+                               expires_at, max_uses, rooms, anywhere)
+
+    async def invitations(self, creator_id: int | None) -> list[Invitation]:
+        return await self._run(invites.invitations, self._pool, creator_id)
+
+    async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
+                                anyone: bool) -> Invitation:
+        return await self._run(invites.revoke_invitation, self._pool, invitation_id, user_id,
+                               anyone)
+
+    async def invitation_by_hash(self, token_hash: bytes) -> Invitation | None:
+        return await self._run(invites.invitation_by_hash, self._pool, token_hash)
+
+    async def register_invited(self, name: str, password_hash: str, token_hash: bytes
+                               ) -> InvitedUser:
+        return await self._run(invites.register_invited, self._pool, name, password_hash,
+                               token_hash, _SQL_CREATE_USER, _user)
 
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))
