@@ -22,7 +22,11 @@ Deleting a message removes its words: the row's text and search words, the text 
 earlier edits (kept in ``changes`` until then, as the log entries that carried them), its
 mentions and reactions; and its pin, with no entry of its own (the ``deleted`` entry says
 it), the room's count of pins (``rooms.pins``, written with its ``last_seq``) one less.
-Editing one leaves its search words to be indexed again (chatd/indexer.py).
+Editing one leaves its search words to be indexed again (chatd/indexer.py), and keeps the
+text the edit replaced on the edit's own entry (``changes.replaced``, migration 0045; written
+by :data:`_SQL_WRITE_EDITS`, the batch statement's variant run only by a batch that edits), so
+that every version of a message is known (``Storage.edit_history``); a deletion empties those
+with the rest of its words.
 
 Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says the same):
 
