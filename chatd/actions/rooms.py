@@ -12,6 +12,7 @@ from chatd.presence import ONLINE
 from chatd.protocol import (
     Answer,
     CreateRoom,
+    EditHistoryRequest,
     Favourite,
     FavouriteChanged,
     HiddenChanged,
@@ -52,6 +53,7 @@ __all__ = [
     "ROOMS",
     "WHO_PAGE",
     "create_room",
+    "edit_history",
     "favourite",
     "hide",
     "history",
@@ -172,6 +174,21 @@ async def thread(app: App, caller: Caller, request: Thread) -> Answer:
         "room": request.room, "root": message_object(page.root),
         "messages": [message_object(m) for m in page.messages], "more": page.more,
         "following": page.following, "read_seq": page.read_seq,
+    })
+
+
+async def edit_history(app: App, caller: Caller, request: EditHistoryRequest) -> Answer:
+    """The versions of a message, oldest first (its text now the last), for whoever may read
+    the room: ``original`` (whether the first is the text it was sent with: not for a message
+    edited before chatd kept them) and ``omitted`` (versions left out between the first and
+    the newest others, over :data:`~chatd.storage.EDIT_VERSIONS_MAX`)."""
+    user = signed_in(caller)
+    found = await app.storage.edit_history(user.id, request.room, request.msg_id)
+    return Answer(id=request.id, fields={
+        "room": request.room, "msg_id": request.msg_id,
+        "versions": [{"text": v.text, "by": v.by, "ts": v.ts, "seq": v.seq}
+                     for v in found.versions],
+        "original": found.original, "omitted": found.omitted,
     })
 
 

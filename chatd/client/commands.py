@@ -40,7 +40,14 @@ from chatd.client.render import (
 )
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo, kind_of
-from chatd.client.terminal import clean, clean_body, favourites_first, presences, unread_counts
+from chatd.client.terminal import (
+    clean,
+    clean_body,
+    day_time,
+    favourites_first,
+    presences,
+    unread_counts,
+)
 from chatd.client.when import WHEN_USAGE, reminder_time, split_when
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
@@ -65,6 +72,7 @@ from chatd.protocol import (
     Delete,
     DeleteUserGroup,
     Edit,
+    EditHistoryRequest,
     EditScheduled,
     EditUserGroup,
     Favourite,
@@ -1084,6 +1092,49 @@ async def unpin(client: ChatClient, arg: str) -> None:
     await _pin(client, arg, False)
 
 
+async def edits(client: ChatClient, arg: str) -> None:
+    """``/edits N``: the versions of message [N], oldest first (its text now the last), each
+    with who wrote it and when; says when the original is not kept (edited before the server
+    kept replaced texts) and how many versions a long history left out."""
+    found = _one_numbered(client, arg, "/edits",
+                          "usage: /edits N (the number shown before the message)")
+    if found is None:
+        return
+    number, message = found
+    if message.deleted:
+        client.screen.problem(f"/edits: [{number}] is deleted (its history went with it)")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("versions")
+        versions = [v for v in (listed if isinstance(listed, list) else [])
+                    if isinstance(v, dict)]
+        original = reply.fields.get("original") is True
+        omitted = reply.fields.get("omitted")
+        if len(versions) <= 1 and original:
+            client.screen.notice(f"[{number}] was never edited")
+            return
+        client.screen.notice(f"versions of [{number}] in [{client.label(message.room)}], "
+                             "the oldest first:")
+        for i, version in enumerate(versions):
+            if i == 0:
+                name = "original" if original else "oldest kept"
+            else:
+                name = "now" if i == len(versions) - 1 else f"version {i + 1}"
+            client.screen.line(f"  {name} · {day_time(version.get('ts'))} · "
+                               f"{clean(version.get('by', ''))}: "
+                               f"{clean_body(version.get('text', ''))}")
+            if i == 0 and isinstance(omitted, int) and omitted > 0:
+                client.screen.line(f"  … {omitted} more version{'' if omitted == 1 else 's'} "
+                                   "not shown")
+        if not original:
+            client.screen.notice("the original text is not kept (edited before the server "
+                                 "kept the texts edits replace)")
+
+    await client.ask("/edits", EditHistoryRequest(room=message.room, msg_id=message.msg_id),
+                     Answer, on_ok)
+
+
 #: Pinned messages /pins shows at a time (a room has at most limits.pins_per_room, 100 by
 #: default: the first page is most often all of them).
 PINS_PAGE = 20
@@ -2040,6 +2091,7 @@ COMMANDS: dict[str, Command] = {
     "closepoll": Command(closepoll, "/closepoll N", "end poll [N] (its author, moderators)"),
     "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
     "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),
+    "edits": Command(edits, "/edits N", "the versions of message [N], the oldest first"),
     "save": Command(save, "/save N [in 1h|tomorrow]",
                     "save message [N] for yourself, with a reminder then"),
     "unsave": Command(unsave, "/unsave N", "remove message [N] from your saved messages"),

@@ -82,6 +82,7 @@ from chatd.protocol.events import (
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 from chatd.protocol.user_groups import MAX_GROUP_DESCRIPTION_CHARS, MAX_GROUP_NAMES
+from chatd.storage.base import EDIT_VERSIONS_MAX
 from chatd.webpush import MAX_ENDPOINT_CHARS
 
 __all__ = ["EXAMPLE_AVATAR", "OPENAPI_PATH", "OPENAPI_VERSION", "build_document", "route_template",
@@ -1702,6 +1703,37 @@ class _Builder:
                     "more": {"type": "boolean"},
                     "following": {"type": "boolean"},
                     "read_seq": {"type": "integer", "minimum": 0},
+                })),
+                errors=(400, 403, 404),
+            )},
+            "/api/rooms/{room}/messages/{msg_id}/edits": {"get": self.op(
+                "Read a message's edit history",
+                "The versions of a message, oldest first (the last is its text now), each "
+                "with its text, who wrote it and when, as the protocol's `edit_history`, for "
+                "whoever may read the room (as `history`). `original`: whether the first "
+                "version is the text it was sent with (false for a message edited before "
+                "the server kept replaced texts: its history starts at its first edit). At "
+                f"most {EDIT_VERSIONS_MAX} versions: the first and the newest others, "
+                "`omitted` counting those left out between. A deleted message is 404.",
+                tag="rooms", op_id="edit_history",
+                parameters=[
+                    room_param,
+                    path_param("msg_id", {"type": "integer", "minimum": 0,
+                                          "maximum": 10**18 - 1},
+                               "The message's `msg_id`.", 5),
+                ],
+                ok=ok(200, "The message's versions, oldest first.", self.sent({
+                    "room": {"type": "string"},
+                    "msg_id": {"type": "integer", "minimum": 0},
+                    "versions": {"type": "array", "minItems": 1,
+                                 "maxItems": EDIT_VERSIONS_MAX, "items": self.sent({
+                                     "text": {"type": "string"},
+                                     "by": {"type": "string"},
+                                     "ts": {"type": "integer"},
+                                     "seq": {"type": "integer", "minimum": 1},
+                                 })},
+                    "original": {"type": "boolean"},
+                    "omitted": {"type": "integer", "minimum": 0},
                 })),
                 errors=(400, 403, 404),
             )},

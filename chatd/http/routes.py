@@ -845,6 +845,9 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/threads/(?P<msg_id>[0-9]{1,18})", {
         "GET": operation("thread", _page_fields),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/edits", {
+        "GET": operation("edit_history", _room_path),
+    }),
     _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {
         "POST": Streaming(upload, upload_limit),

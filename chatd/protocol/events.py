@@ -68,6 +68,7 @@ __all__ = [
     "Dm",
     "DndChanged",
     "Edit",
+    "EditHistoryRequest",
     "EditScheduled",
     "EditUserGroup",
     "Entry",
@@ -707,6 +708,16 @@ class Pins(Request):
     room: str
     before: int | None = None
     limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditHistoryRequest(Request):
+    """The versions of message ``msg_id`` of ``room``, oldest first (its edit history), for
+    whoever may read the room."""
+
+    OP: ClassVar[str] = "edit_history"
+    room: str
+    msg_id: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2001,6 +2012,14 @@ def _parse_thread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Thr
                   limit=_int(obj, "limit", minimum=1, maximum=THREAD_PAGE_MAX))
 
 
+def _parse_edit_history(obj: Mapping[str, Any], rid: RequestId,
+                        limits: Limits) -> EditHistoryRequest:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return EditHistoryRequest(id=rid, room=room, msg_id=msg_id)
+
+
 def _parse_edit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Edit:
     room = _room(obj)
     msg_id = _msg_id(obj)
@@ -2536,6 +2555,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "search": (Search, _parse_search),
     "pin": (Pin, _parse_pin),
     "pins": (Pins, _parse_pins),
+    "edit_history": (EditHistoryRequest, _parse_edit_history),
     "vote": (Vote, _parse_vote),
     "close_poll": (ClosePoll, _parse_close_poll),
     "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),

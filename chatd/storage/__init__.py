@@ -5,6 +5,7 @@ Nothing outside this package imports asyncpg or knows that it runs on asyncio.
 
 from chatd.storage.base import (
     COMMAND_LINE,
+    EDIT_VERSIONS_MAX,
     EVERYONE,
     MAX_REACTIONS,
     MODERATION_KINDS,
@@ -30,6 +31,8 @@ from chatd.storage.base import (
     CustomStatus,
     DatabaseFigures,
     DndNotice,
+    EditHistory,
+    EditVersion,
     FavouriteMark,
     FileInfo,
     FollowedThread,
@@ -100,6 +103,7 @@ from chatd.storage.postgres import open_storage
 
 __all__ = [
     "COMMAND_LINE",
+    "EDIT_VERSIONS_MAX",
     "EVERYONE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
@@ -125,6 +129,8 @@ __all__ = [
     "CustomStatus",
     "DatabaseFigures",
     "DndNotice",
+    "EditHistory",
+    "EditVersion",
     "FavouriteMark",
     "FileInfo",
     "FollowedThread",

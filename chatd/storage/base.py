@@ -23,6 +23,7 @@ from chatd.search import SearchQuery
 
 __all__ = [
     "COMMAND_LINE",
+    "EDIT_VERSIONS_MAX",
     "EVERYONE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
@@ -48,6 +49,8 @@ __all__ = [
     "CustomStatus",
     "DatabaseFigures",
     "DndNotice",
+    "EditHistory",
+    "EditVersion",
     "FavouriteMark",
     "FileInfo",
     "FollowedThread",
@@ -1056,6 +1059,34 @@ class Page:
     messages: list[Message]
     more: bool
     last_seq: int
+
+
+#: The most versions an edit history holds (:meth:`Storage.edit_history`): the first one known
+#: and the newest others; those between are counted, not sent.
+EDIT_VERSIONS_MAX = 100
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditVersion:
+    """One version of a message: its ``text``, who wrote it (``by``) and when (``ts``); ``seq``:
+    the message's own for the original, the ``edited`` entry's for each edit."""
+
+    text: str
+    by: str
+    ts: int
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditHistory:
+    """The versions of a message, oldest first, the last its text now (migration 0045).
+    ``original``: whether the first is the text it was sent with (false for a message edited
+    before chatd kept replaced texts: its history starts at its first edit); ``omitted``: how
+    many versions between the first and the rest were left out (:data:`EDIT_VERSIONS_MAX`)."""
+
+    versions: list[EditVersion]
+    original: bool
+    omitted: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2134,6 +2165,14 @@ class Storage(Protocol):
         root and its replies with seq < ``before``, the newest ``limit`` of them, oldest
         first. Members only: ChatError('forbidden') for anyone else; ChatError('not_found')
         for an unknown room or a message that is not the room's."""
+
+    async def edit_history(self, user_id: int, room: str, msg_id: int, *,
+                           limit: int = EDIT_VERSIONS_MAX) -> EditHistory:
+        """The versions of message ``msg_id`` of ``room`` (:class:`EditHistory`), for whoever
+        may read the room (as :meth:`history` decides): ChatError('forbidden') for anyone
+        else; ChatError('not_found') for an unknown room, a message that is not the room's,
+        or a deleted message (its history went with its words). A message never edited has
+        one version. At most ``limit`` (>= 2) versions: the first and the newest others."""
 
     async def follow_thread(self, user_id: int, room: str, msg_id: int, *,
                             on: bool) -> tuple[ThreadState, bool]:

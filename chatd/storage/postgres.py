@@ -107,6 +107,7 @@ from chatd.storage import bots
 from chatd.storage import invitations as invites
 from chatd.storage import user_groups as groups
 from chatd.storage.base import (
+    EDIT_VERSIONS_MAX,
     NO_CUSTOM_STATUS,
     THREAD_USERS,
     THREADS_UNREAD_CAP,
@@ -126,6 +127,8 @@ from chatd.storage.base import (
     CustomStatus,
     DatabaseFigures,
     DndNotice,
+    EditHistory,
+    EditVersion,
     FavouriteMark,
     FileInfo,
     FollowedThread,
@@ -2299,6 +2302,34 @@ JOIN users a ON a.id = e.actor_id
 # The bytes the files $1 that are not deleted hold (what a forward's copies would add).
 _SQL_LIVE_FILES = """
 SELECT coalesce(sum(size), 0) FROM files WHERE id = ANY ($1::bigint[]) AND deleted_at IS NULL
+"""
+
+
+# The edit history of message $3 of room $1 (Storage.edit_history) for user $2, who must be
+# able to read the room (as history decides): whether they may, the message (its sender, seq,
+# text, time, whether deleted), how many edits it has, its first edit and its newest $4 edits
+# (seq, by, ts, text, replaced), through changes_edits_idx (migration 0045).
+_SQL_EDIT_HISTORY = f"""
+WITH r AS (
+    SELECT r.id, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+), m AS (
+    SELECT m.id, m.seq, m.text, {_ms("m.created_at")} AS ts, m.deleted_at IS NOT NULL AS deleted,
+           u.name AS sender
+    FROM r JOIN messages m ON m.id = $3 AND m.room_id = r.id JOIN users u ON u.id = m.sender_id
+    WHERE r.allowed
+)
+SELECT r.allowed, m.seq, m.text, m.ts, m.deleted, m.sender,
+       (SELECT count(*) FROM changes c WHERE c.message_id = m.id AND c.kind = 'edited')
+           AS edits,
+       (SELECT json_build_array(c.seq, a.name, {_ms("c.created_at")}, c.text, c.replaced)
+        FROM changes c JOIN users a ON a.id = c.actor_id
+        WHERE c.message_id = m.id AND c.kind = 'edited' ORDER BY c.seq LIMIT 1)::text AS first,
+       (SELECT json_agg(json_build_array(x.seq, x.name, x.ts, x.text) ORDER BY x.seq)
+        FROM (SELECT c.seq, a.name, {_ms("c.created_at")} AS ts, c.text
+              FROM changes c JOIN users a ON a.id = c.actor_id
+              WHERE c.message_id = m.id AND c.kind = 'edited' ORDER BY c.seq DESC LIMIT $4) x
+       )::text AS newest
+FROM r LEFT JOIN m ON true
 """
 
 
@@ -4798,6 +4829,36 @@ class PostgresStorage:
                           last_seq=rows[0]["last_seq"],
                           following=rows[0]["thread_following"],
                           read_seq=rows[0]["thread_read_seq"])
+
+    async def edit_history(self, user_id: int, room: str, msg_id: int, *,
+                           limit: int = EDIT_VERSIONS_MAX) -> EditHistory:
+        """See :meth:`Storage.edit_history`: one statement, one snapshot."""
+        if limit < 2:
+            raise ValueError(f"limit must be >= 2, got {limit}")
+        row = await self._run(self._pool.fetchrow, _SQL_EDIT_HISTORY, room, user_id, msg_id,
+                              limit)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not row["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
+        if row["seq"] is None or row["deleted"]:
+            raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
+        if not row["edits"]:
+            return EditHistory(versions=[EditVersion(text=row["text"], by=row["sender"],
+                                                     ts=row["ts"], seq=row["seq"])],
+                               original=True, omitted=0)
+        seq, by, ts, text, replaced = json.loads(row["first"])
+        # The first version known: the text the first edit replaced (the original, kept since
+        # migration 0045), or else the first edit's own.
+        original = replaced is not None
+        first = (EditVersion(text=replaced, by=row["sender"], ts=row["ts"], seq=row["seq"])
+                 if original else EditVersion(text=text, by=by, ts=ts, seq=seq))
+        newest = [EditVersion(text=t, by=b, ts=at, seq=s)
+                  for s, b, at, t in json.loads(row["newest"])]
+        total = row["edits"] + (1 if original else 0)
+        rest = [v for v in newest if v.seq != first.seq][-(limit - 1):]
+        return EditHistory(versions=[first, *rest], original=original,
+                           omitted=max(0, total - limit))
 
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:

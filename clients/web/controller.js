@@ -69,6 +69,8 @@ import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js"
 import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
 import { forwardFields } from "./view-forward.js";
+import { historyRequest, refusalText } from "./edithistory.js";
+import { historyFields, historyWaiting } from "./view-edithistory.js";
 import { Connection, RequestError } from "./socket.js";
 import * as model from "./state.js";
 import { conversationName, nameLabel } from "./conversations.js";
@@ -355,6 +357,7 @@ export class Controller {
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
       forward: whenOnline((room, msgId) => this.forwardMessage(room, msgId)),
+      editHistory: whenOnline((room, msgId) => this.showEditHistory(room, msgId)),
       // A forwarded message's source (a public room's message, by its seq).
       openSource: (room, seq, panel = NO_PANEL) => this.openResult({ room, msg_id: null, seq },
         panel),
@@ -1086,6 +1089,33 @@ export class Controller {
         }
       },
     });
+  }
+
+  /**
+   * "(edited)" on a message: the "Edit history" dialog (view-edithistory.js) asks the server
+   * for its versions (`edit_history`, edithistory.js) and shows them, oldest first, the words
+   * each edit changed marked; a refusal (the message deleted meanwhile) shows in it. Read
+   * once, as it opens: an edit after it is the message's own "(edited)" to open again.
+   */
+  showEditHistory(room, msgId) {
+    if (!this.state) return;
+    const name = room || this.state.current;
+    const waiting = historyWaiting("Loading the versions…");
+    this.views.dialogs.confirm({
+      title: "Edit history",
+      ok: "Close",
+      single: true,
+      fields: waiting,
+      submit: async () => {},
+    });
+    // (Shown only while this dialog still waits: not in another one opened meanwhile.)
+    const show = (parts) => {
+      if (waiting[0].isConnected) $("dialog-body").replaceChildren(...parts);
+    };
+    const { op, ...fields } = historyRequest(name, msgId);
+    this.ask(op, fields).then(
+      (answer) => show(historyFields(answer, this.state ? this.state.profiles : null)),
+      (error) => show(historyWaiting(refusalText(error))));
   }
 
   /**

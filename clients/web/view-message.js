@@ -182,11 +182,16 @@ export class MessageView {
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["preview", view.preview,
         () => (view.preview ? previewCard(view.preview, this.files) : null)],
+      // "(edited)" opens the message's versions (edithistory.js; a dialog), once saved.
       ["edited", [view.edited && !view.editing, view.saving, view.editedTs],
-        () => (view.edited && !view.editing ? h("span", {
-          class: "msg-edited", title: view.saving ? "Saving your edit"
-            : `Edited ${formatFull(view.editedTs)}`,
-        }, view.saving ? "(saving…)" : "(edited)") : null)],
+        () => (view.edited && !view.editing ? (view.saving ? h("span", {
+          class: "msg-edited", title: "Saving your edit" }, "(saving…)") : h("button", {
+          type: "button", class: "msg-edited edit-history-open",
+          title: `Edited ${formatFull(view.editedTs)}: show the edit history`,
+          "aria-haspopup": "dialog",
+          onclick: (event) => this.on().editHistory(node.dataset.room, message.msg_id,
+            event.currentTarget),
+        }, "(edited)")) : null)],
       ["deleting", view.deleting,
         () => (view.deleting ? h("span", { class: "msg-edited" }, "Deleting…") : null)],
       ["reactions", [view.reactions, view.canReact, state.customEmoji.version],
