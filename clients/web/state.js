@@ -488,8 +488,9 @@ const EVENTS = {
   },
 
   seen(state, frame) {
-    // Another member of a conversation read it up to `seq` (receipts.js).
-    receipting.seenEvent(state.receipts, frame, state.me);
+    // Another member of a conversation read it up to `seq` (receipts.js). One the page does
+    // not hold yet: its markers are asked when it is shown.
+    if (state.rooms.has(frame.room)) receipting.seenEvent(state.receipts, frame, state.me);
     return [];
   },
 

@@ -30,6 +30,7 @@ import * as clock from "./clock.js";
 import { $, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
 import { pillsFor } from "./usergroups.js";
+import { closePopup as closeAnchored } from "./popup.js";
 import { customEmojiImage, parse, render } from "./markdown.js";
 import { pictureOf, sortedEmoji } from "./emoji.js";
 import { avatarOf, displayName, shownUser, statusWords } from "./profiles.js";
@@ -513,6 +514,7 @@ export class MessageView {
 
   openPopup(opener, element, msgId) {
     this.closePopup(false);
+    closeAnchored(false); // one popup at a time: "Read by…" of a message too (view-receipts.js)
     document.body.append(element);
     element.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {

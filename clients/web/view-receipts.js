@@ -14,7 +14,7 @@ import { avatar } from "./view-avatar.js";
 
 export class ReadersPanel {
   constructor() {
-    this.open = null; // {element, reply, error, drawn, status, list}
+    this.open = null; // {element, opener, reply, error, drawn, status, list}
     this.asked = 0; // the last request's number: an answer to an older one is dropped
   }
 
@@ -29,7 +29,8 @@ export class ReadersPanel {
     }
     const element = h("div", { class: "popup readers-panel", role: "dialog",
       "aria-labelledby": "readers-title", tabindex: "-1" });
-    const open = { element, reply: null, error: null, drawn: null, status: null, list: null };
+    const open = { element, opener, reply: null, error: null, drawn: null, status: null,
+      list: null };
     this.open = open;
     openPanel(opener, element, () => {
       if (this.open === open) this.open = null;
@@ -48,9 +49,14 @@ export class ReadersPanel {
     });
   }
 
-  /** Draw the open panel again when what it shows changed (a name learnt since). */
+  /**
+   * Draw the open panel again when what it shows changed (a name learnt since); close it when
+   * its message is no longer drawn (another room opened).
+   */
   render(state) {
-    if (this.open) this.fill(state);
+    if (!this.open) return;
+    if (!this.open.opener.isConnected) closePopup(false);
+    else this.fill(state);
   }
 
   fill(state) {
