@@ -112,12 +112,23 @@ test("a group's lines name who is there by display name, or say everyone", () =>
   learn(state.profiles, "carol", { display_name: "Carol Danvers" });
   receiveAll(state, [message(GROUP, 1, "ann"), message(GROUP, 2, "carol"),
     message(GROUP, 3, "ann")]);
-  answer(state, request, [{ user: "Bob", seq: 1 }, { user: "carol", seq: 2 }]);
-  assert.deepEqual(lines(state, GROUP), { 1: "Seen by Bob, Carol Danvers" });
+  answer(state, request, [{ user: "Bob", seq: 1 }, { user: "carol", seq: 0 }]);
+  assert.deepEqual(lines(state, GROUP), { 1: "Seen by Bob" }, "Carol has read nothing");
+  apply(state, { op: "seen", room: GROUP, user: "carol", seq: 2 });
+  assert.deepEqual(lines(state, GROUP), { 1: "Seen by everyone" }, "her own 2 is not mine");
   apply(state, { op: "seen", room: GROUP, user: "carol", seq: 3 });
   assert.deepEqual(lines(state, GROUP), { 1: "Seen by Bob", 3: "Seen by Carol Danvers" });
   apply(state, { op: "seen", room: GROUP, user: "Bob", seq: 3 });
   assert.deepEqual(lines(state, GROUP), { 3: "Seen by everyone" });
+  // Of five others, those there by name, cut after three.
+  const big = "@ann:bob:carol:dan:eve:fay";
+  const others = ["Bob", "carol", "dan", "eve", "fay"];
+  const opened = connected([roomInfo(big, { kind: "group", peers: others })]);
+  const [more] = asked(opened.effects); // the first room, opened by the welcome
+  learn(opened.state.profiles, "carol", { display_name: "Carol Danvers" });
+  apply(opened.state, message(big, 1, "ann"));
+  answer(opened.state, more, others.slice(0, 4).map((user) => ({ user, seq: 1 })));
+  assert.deepEqual(lines(opened.state, big), { 1: "Seen by Bob, Carol Danvers, dan +1" });
 });
 
 test("no line under a deleted message or a thread's reply the room does not show", () => {
