@@ -323,8 +323,8 @@ const EVENTS = {
     state.admin = Boolean(frame.user && frame.user.admin === true);
     // Before anything below may alert: a pause of notifications silences what was missed too.
     state.dndUntil = alerts.pauseOf(frame.user && frame.user.dnd_until);
+    // (The conversations' markers are asked again once shown: connectionChanged forgot them.)
     receipting.confirmShare(state.receipts, receipting.shareOf(frame.user));
-    receipting.stopped(state.receipts); // the conversations' markers are asked again
     profiling.welcomed(state.profiles);
     if (frame.user && typeof frame.user.name === "string") {
       profiling.learn(state.profiles, frame.user.name, frame.user);
