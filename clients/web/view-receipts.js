@@ -76,12 +76,13 @@ export class ReadersPanel {
     }
     open.status.textContent = open.error || (text ? text.summary : "Loading…");
     open.status.classList.toggle("error", Boolean(open.error));
-    open.list.replaceChildren(
+    open.list.replaceChildren(...[
       text && text.readers.length ? h("ul", { class: "readers-list",
         "aria-label": "Readers" }, text.readers.map(({ user, name }) => h("li", {
         title: name === user ? null : `${name} (${user})` },
       avatar(user, avatarOf(state.profiles, user), "small"),
       h("span", { class: "name" }, name)))) : null,
-      text && text.more ? h("p", { class: "hint" }, text.more) : null);
+      text && text.more ? h("p", { class: "hint", id: "readers-more" }, text.more) : null,
+    ].filter(Boolean));
   }
 }
