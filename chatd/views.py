@@ -241,10 +241,11 @@ def room_object(room: Room) -> dict[str, Any]:
 def user_object(user: User) -> dict[str, Any]:
     """A user as they see themselves (``welcome``, /api/me): with ``admin``,
     ``dnd_until`` (ms, or null): until when their notifications are paused
-    (chatd.actions.dnd), and their profile, ``display_name``, ``custom_status`` and
+    (chatd.actions.dnd), ``read_receipts``: whether they share them
+    (chatd.actions.receipts), and their profile, ``display_name``, ``custom_status`` and
     ``avatar``, null when none (chatd.actions.profile)."""
     return {"id": user.id, "name": user.name, "admin": user.admin, "dnd_until": user.dnd_until,
-            "display_name": user.display_name,
+            "read_receipts": user.read_receipts, "display_name": user.display_name,
             "custom_status": status_object(user.custom_status),
             "avatar": avatar_object(user.avatar)}
 

@@ -83,7 +83,9 @@ from chatd.protocol import (
     ReactionChanged,
     Read,
     ReadMoved,
+    ReadReceiptsChanged,
     ReadThread,
+    Receipts,
     Remind,
     Reminded,
     RemoveContact,
@@ -101,6 +103,7 @@ from chatd.protocol import (
     ScheduledChanged,
     ScheduledItems,
     Search,
+    Seen,
     Send,
     Sent,
     ServerEvent,
@@ -108,6 +111,7 @@ from chatd.protocol import (
     SetIdle,
     SetNotify,
     SetProfile,
+    SetReadReceipts,
     SetRole,
     SetTopic,
     Thread,
@@ -148,6 +152,7 @@ from chatd.protocol.events import (
     PINS_PAGE_MAX,
     POLL_OPTIONS_MAX,
     POLL_OPTIONS_MIN,
+    RECEIPTS_PAGE,
     SAVED_PAGE_MAX,
     SCHEDULED_ACTIONS,
     SEARCH_PAGE_MAX,
@@ -444,6 +449,11 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "idle": st.builds(SetIdle, id=request_ids, idle=st.booleans()),
         "read": st.builds(Read, id=request_ids, room=any_room_names, seq=seqs),
         "unread": st.builds(Unread, id=request_ids, room=any_room_names, seq=seqs),
+        "receipts": st.builds(Receipts, id=request_ids, room=any_room_names, msg_id=msg_ids,
+                              after=st.none() | user_names,
+                              limit=st.none() | st.integers(1, RECEIPTS_PAGE))
+        | st.builds(Receipts, id=request_ids, room=any_room_names),
+        "set_read_receipts": st.builds(SetReadReceipts, id=request_ids, on=st.booleans()),
         "contacts": st.builds(Contacts, id=request_ids, after=st.none() | user_names,
                               limit=st.none() | st.integers(1, limits.rooms_page_max)),
         "add_contact": st.builds(AddContact, id=request_ids, user=user_names),
@@ -668,6 +678,9 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(ReadMoved, room=any_room_names, seq=seqs, back=st.just(True), last_seq=seqs,
               unread=st.integers(0, 999), mentions=st.integers(0, 999)),
     st.builds(NotifyChanged, room=any_room_names, notify=notify_levels),
+    st.builds(Seen, room=any_room_names, user=user_names, seq=seqs,
+              back=st.none() | st.just(True)),
+    st.builds(ReadReceiptsChanged, on=st.booleans()),
     st.builds(HiddenChanged, room=any_room_names, hidden_seq=st.none() | seqs),
     st.builds(FavouriteChanged, room=any_room_names, on=st.booleans(),
               favourite_at=st.none() | st.integers(0, 2**53)),
@@ -710,8 +723,9 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
               ts=st.integers(0, 2**53)),
 )
 """Every event a ready session receives that is not a reply (``message``, ``presence``,
-``joined``, ``left``, ``typing``, ``read``, ``notify``, ``dnd``, ``profile``, ``gap``,
-``custom_emoji``, ``saved``, ``reminder``, ``scheduled``, ``thread_state``, ``user_group``)."""
+``joined``, ``left``, ``typing``, ``read``, ``seen``, ``notify``, ``dnd``, ``profile``,
+``read_receipts``, ``gap``, ``custom_emoji``, ``saved``, ``reminder``, ``scheduled``,
+``thread_state``, ``user_group``)."""
 
 _pages = st.lists(message_events | change_events | moderation_events, max_size=3).map(tuple)
 
@@ -739,7 +753,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Unread(room="a", seq=1), Contacts(),
       AddContact(user="b"), RemoveContact(user="b"), SetNotify(room="a", notify="none"),
-      Hide(room="a"), Favourite(room="a"),
+      Hide(room="a"), Favourite(room="a"), Receipts(room="a", msg_id=1),
+      SetReadReceipts(on=False),
       SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),

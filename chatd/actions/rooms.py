@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from chatd.actions.context import App, Append, Bucket, Caller, CatchUp, signed_in
 from chatd.actions.membership import subscribe, unsubscribe
+from chatd.actions.receipts import tell_seen
 from chatd.errors import ChatError
 from chatd.presence import ONLINE
 from chatd.protocol import (
@@ -276,11 +277,14 @@ async def typing(app: App, caller: Caller, request: Typing) -> Ok:
 
 
 async def read(app: App, caller: Caller, request: Read) -> Answer:
-    """Move the caller's read marker; their other connections are told, on every node."""
+    """Move the caller's read marker; their other connections are told, on every node, and,
+    when it moved in a conversation and they share their read receipts, its other members
+    (``seen``: chatd.actions.receipts; the same one statement tells which)."""
     user = signed_in(caller)
-    seq = await app.storage.mark_read(user.id, request.room, request.seq)
-    await _tell_own(app, caller, user.name, frame(ReadMoved(room=request.room, seq=seq)))
-    return Answer(id=request.id, fields={"room": request.room, "seq": seq})
+    move = await app.storage.mark_read(user.id, request.room, request.seq)
+    await _tell_own(app, caller, user.name, frame(ReadMoved(room=request.room, seq=move.seq)))
+    await tell_seen(app, user.name, request.room, move.tell, move.seq)
+    return Answer(id=request.id, fields={"room": request.room, "seq": move.seq})
 
 
 async def _tell_own(app: App, caller: Caller, name: str, data: bytes) -> None:
@@ -295,12 +299,14 @@ async def unread(app: App, caller: Caller, request: Unread) -> Answer:
     :meth:`chatd.storage.Storage.mark_unread`). The reply and the ``read`` event to the
     caller's other connections say ``back`` and carry the room's counts from the new marker,
     which a client holding only the latest messages could not count. Nothing is pushed: the
-    messages were delivered (and pushed, if at all) when they came."""
+    messages were delivered (and pushed, if at all) when they came. In a conversation, its
+    other members are told as a ``read`` tells them, with ``back``."""
     user = signed_in(caller)
     marker = await app.storage.mark_unread(user.id, request.room, request.seq)
     moved = ReadMoved(room=request.room, seq=marker.seq, back=True, last_seq=marker.last_seq,
                       unread=marker.unread, mentions=marker.mentions)
     await _tell_own(app, caller, user.name, frame(moved))
+    await tell_seen(app, user.name, request.room, marker.tell, marker.seq, back=True)
     fields = moved.wire()
     del fields["op"]
     return Answer(id=request.id, fields=fields)

@@ -94,12 +94,13 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     # until the welcome is out), so the welcome's statuses are never left stale.
     await app.presence.online(user.name, caller.conn_id, idle=bool(request.idle))
     if registry.changed_since(user.name, mark):
-        # A pause of notifications (set_dnd) or a profile (set_profile) told before the
-        # Connect reached the user's other connections only: read them again, as the rooms
-        # are (only then: one statement).
+        # A pause of notifications (set_dnd), a profile (set_profile) or the sharing of read
+        # receipts (set_read_receipts) told before the Connect reached the user's other
+        # connections only: read them again, as the rooms are (only then: one statement).
         again = await storage.check_token(claims.user_id, claims.jti, claims.issued_at)
         if again is not None:
             user = dataclasses.replace(user, dnd_until=again.dnd_until,
+                                       read_receipts=again.read_receipts,
                                        display_name=again.display_name,
                                        custom_status=again.custom_status,
                                        avatar=again.avatar)

@@ -20,6 +20,7 @@ from chatd.actions import (
     messages,
     moderation,
     profile,
+    receipts,
     rooms,
     saved,
     scheduled,
@@ -64,6 +65,7 @@ from chatd.protocol import (
     React,
     Read,
     ReadThread,
+    Receipts,
     Remind,
     RemoveContact,
     RemovePreview,
@@ -79,6 +81,7 @@ from chatd.protocol import (
     SetIdle,
     SetNotify,
     SetProfile,
+    SetReadReceipts,
     SetRole,
     SetTopic,
     Thread,
@@ -163,6 +166,9 @@ OPERATIONS: dict[type[Request], Operation] = {
     Hide: Operation(rooms.hide),
     # Favourites: a mark of the user's membership too.
     Favourite: Operation(rooms.favourite),
+    # Read receipts: the markers as others see them; the user's choice to share them.
+    Receipts: Operation(receipts.receipts),
+    SetReadReceipts: Operation(receipts.set_read_receipts),
     SetDnd: Operation(dnd.set_dnd),
     Send: Operation(messages.send, rate=SENDS),
     Dm: Operation(messages.dm, rate=SENDS),

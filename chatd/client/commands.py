@@ -30,6 +30,8 @@ from chatd.client.render import (
     dnd_text,
     notify_text,
     profile_text,
+    readers_text,
+    receipts_text,
     reminder_text,
     scheduled_line,
     search_spans,
@@ -86,6 +88,7 @@ from chatd.protocol import (
     React,
     Read,
     ReadThread,
+    Receipts,
     Remind,
     RemoveContact,
     RemovePreview,
@@ -100,6 +103,7 @@ from chatd.protocol import (
     SetDnd,
     SetNotify,
     SetProfile,
+    SetReadReceipts,
     SetRole,
     SetTopic,
     Thread,
@@ -656,6 +660,59 @@ async def dnd(client: ChatClient, arg: str) -> None:
                         else None)
 
     await client.ask("/dnd", request, Answer, on_ok)
+
+
+async def receipts(client: ChatClient, arg: str) -> None:
+    """``/receipts on|off``: whether others see when the user has read their messages (read
+    receipts; on for every account until turned off); off leaves the user out of everyone's
+    receipts and "seen" lines, and they still see other people's. Alone, says which. Every
+    device of the user is told (the ``read_receipts`` event), which says it here."""
+    word = arg.strip().lower()
+    if not word:
+        client.screen.notice(receipts_text(client.read_receipts))
+        return
+    if word not in ("on", "off"):
+        client.screen.problem("usage: /receipts [on|off]")
+        return
+    on = word == "on"
+    already = client.read_receipts == on  # then no event comes: the reply says it
+
+    async def on_ok(reply: Answer) -> None:
+        if already:
+            client.screen.notice(receipts_text(on))
+
+    await client.ask("/receipts", SetReadReceipts(on=on), Answer, on_ok)
+
+
+async def seen(client: ChatClient, arg: str) -> None:
+    """``/seen [N]``: who has read message [N], by default the latest message of the
+    current room (its author and the user aside, and those who do not share their read
+    receipts): how many, and the first names by name."""
+    if arg.strip():
+        found = _one_numbered(client, arg, "/seen",
+                              "usage: /seen [N] (the number shown before the message)")
+        if found is None:
+            return
+        number, message = found
+    else:
+        room = _need_room(client, "/seen")
+        if room is None:
+            return
+        latest = client.messages.latest(room)
+        if latest is None:
+            client.screen.problem(f"/seen: no message in [{client.label(room)}] here; "
+                                  "/seen N names message [N]")
+            return
+        number, message = client.messages.number(latest), latest
+
+    async def on_ok(reply: Answer) -> None:
+        count, users = reply.fields.get("count"), reply.fields.get("users")
+        names = [u for u in users if isinstance(u, str)] if isinstance(users, list) else []
+        client.screen.notice(readers_text(number, count if isinstance(count, int) else 0,
+                                          names, reply.fields.get("more") is True))
+
+    await client.ask("/seen", Receipts(room=message.room, msg_id=message.msg_id), Answer,
+                     on_ok)
 
 
 async def nick(client: ChatClient, arg: str) -> None:
@@ -1996,6 +2053,10 @@ COMMANDS: dict[str, Command] = {
                       "(push, --bell): all, mentions (a room's default), none"),
     "dnd": Command(dnd, "/dnd [30m|1h|off]", "pause every notification, on every device "
                    "(push, the bell), for a while; off resumes them"),
+    "seen": Command(seen, "/seen [N]", "who has read message [N] (the latest one here) "
+                    "(/readby)"),
+    "receipts": Command(receipts, "/receipts [on|off]", "whether others see when you have "
+                        "read their messages (read receipts)"),
     "nick": Command(nick, "/nick [NAME|--clear]", "show or set your display name (shown "
                     "next to your login name)"),
     "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",
@@ -2011,4 +2072,5 @@ COMMANDS: dict[str, Command] = {
     "quit": Command(quit_, "/quit", "leave the client (/q)"),
 }
 ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit",
-           "re": "reply", "t": "thread", "rt": "reply-thread", "s": "search", "find": "search"}
+           "re": "reply", "t": "thread", "rt": "reply-thread", "s": "search", "find": "search",
+           "readby": "seen"}

@@ -75,6 +75,7 @@ from chatd.client.render import (
     preview_spans,
     profile_text,
     reaction_spans,
+    receipts_text,
     reminder_line,
     reminder_text,
     scheduled_event_line,
@@ -130,6 +131,7 @@ from chatd.protocol import (
     ProfileChanged,
     ReactionChanged,
     ReadMoved,
+    ReadReceiptsChanged,
     Reminded,
     RemoteProtocolError,
     Reply,
@@ -140,6 +142,7 @@ from chatd.protocol import (
     Rooms,
     SavedChanged,
     ScheduledChanged,
+    Seen,
     Send,
     Sent,
     ServerEvent,
@@ -324,6 +327,14 @@ class ChatClient:
         # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
         # from the welcome and the ``dnd`` event; None: they are not.
         self.dnd_until: int | None = None
+        # Whether the user shares their read receipts (set_read_receipts), from the welcome
+        # and the ``read_receipts`` event.
+        self.read_receipts = True
+        # Where the other members of each conversation have read to, as the ``seen`` events
+        # told (room -> lower-case name -> seq), and, per (room, lower-case name), the msg_id
+        # of the user's message last said seen: "· bob has seen it" is said once a message.
+        self.read_to: dict[str, dict[str, int]] = {}
+        self._seen_said: dict[tuple[str, str], int] = {}
         # ms to add to this machine's clock for the server's, from the welcome's ``now``: a
         # pause ends by the server's clock (docs/protocol.md, "The client's clock").
         self.clock_offset = 0
@@ -1324,6 +1335,7 @@ class ChatClient:
         # set or ended while away is said as an event's would be.
         self.take_dnd(until if isinstance(until, int) and not isinstance(until, bool) else None,
                       quiet=not self._welcomed_before)
+        self.read_receipts = welcome.user.get("read_receipts") is not False
         # The same for the profile: kept at the first welcome, said when another device
         # changed it while this one was away.
         self.take_profile(self.me, welcome.user.get("display_name"),
@@ -1659,6 +1671,29 @@ class ChatClient:
         else:
             self.screen.notice(f"[{label}] is no longer a favourite")
 
+    async def _on_seen(self, event: Seen) -> None:
+        """Another member of a conversation read up to ``seq`` (``back``: marked it unread
+        from after ``seq``). When that reaches the user's latest message there, a quiet line
+        says so, once for that message and reader (a lower ``seq`` without ``back`` is a
+        stale event: the higher one is kept)."""
+        held = self.read_to.setdefault(event.room, {})
+        key = event.user.lower()
+        if not event.back and event.seq < held.get(key, 0):
+            return
+        held[key] = event.seq
+        mine = self.my_last(event.room)
+        if mine is None or event.seq < mine.seq or self._seen_said.get(
+                (event.room, key)) == mine.msg_id:
+            return
+        self._seen_said[(event.room, key)] = mine.msg_id
+        self.screen.line(f"      [{self.label(event.room)}] · {clean(event.user)} has seen it")
+
+    async def _on_read_receipts(self, event: ReadReceiptsChanged) -> None:
+        """The user shares their read receipts now, or no longer (here or on another device:
+        the reply to /receipts says nothing, this says it)."""
+        self.read_receipts = event.on
+        self.screen.notice(receipts_text(event.on))
+
     async def _on_notify(self, event: NotifyChanged) -> None:
         """The user's level for a room was set, by this connection or another device."""
         self.take_notify(event.room, event.notify)
@@ -1752,6 +1787,8 @@ class ChatClient:
         NotifyChanged: _on_notify,
         HiddenChanged: _on_hidden,
         FavouriteChanged: _on_favourite,
+        Seen: _on_seen,
+        ReadReceiptsChanged: _on_read_receipts,
         DndChanged: _on_dnd,
         SavedChanged: _on_saved,
         ThreadStateChanged: _on_thread_state,

@@ -61,6 +61,7 @@ from chatd.protocol.events import (
     PINS_PAGE_MAX,
     POLL_OPTIONS_MAX,
     POLL_OPTIONS_MIN,
+    RECEIPTS_PAGE,
     SAVED_PAGE,
     SAVED_PAGE_MAX,
     SEARCH_PAGE,
@@ -363,11 +364,15 @@ class _Builder:
                                              "Until when the user's notifications are "
                                              "paused (`PUT /api/me/dnd`); null: they are "
                                              "not."},
+                               "read_receipts": {"type": "boolean", "description":
+                                                 "Whether the user shares their read "
+                                                 "receipts (`PUT /api/me/read-receipts`)."},
                                "display_name": display_name,
                                "custom_status": custom_status,
                                "avatar": avatar},
                               examples=[{"id": 7, "name": "ann", "admin": False,
-                                         "dnd_until": None, "display_name": "Ann Lee",
+                                         "dnd_until": None, "read_receipts": True,
+                                         "display_name": "Ann Lee",
                                          "custom_status": None, "avatar": None}]),
             "Avatar": self.sent(
                 {"url": {"type": "string", "pattern": "^/api/avatars/[0-9a-f]{64}$",
@@ -1180,8 +1185,8 @@ class _Builder:
                 }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
                 ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
                       {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None,
-                                "display_name": None, "custom_status": None,
-                                "avatar": None}}),
+                                "read_receipts": True, "display_name": None,
+                                "custom_status": None, "avatar": None}}),
                 errors=(409, 429),
             )},
             "/api/login": {"post": self.op(
@@ -1476,6 +1481,52 @@ class _Builder:
                     errors=(400, 403, 404, 409, 429),
                 ),
             },
+            "/api/rooms/{room}/messages/{msg_id}/receipts": {"get": self.op(
+                "Who has read a message",
+                "Read receipts, as the protocol's `receipts`: the members whose read marker "
+                "is at or past the message's `seq`, but its author, the asker and those who "
+                "do not share their receipts (`PUT /api/me/read-receipts`): their `count` "
+                f"and a page of their names, by name ignoring case (at most {RECEIPTS_PAGE}; "
+                "the next page: `after` the last name). For whoever may read the room "
+                "(403 and 404 as for its history; 404 for no such message in it).",
+                tag="rooms", op_id="receipts",
+                parameters=[
+                    room_param, message_param,
+                    query("after", {"anyOf": [_ref("UserName"), {"const": ""}]},
+                          "The page starts after this name (ignoring case)."),
+                    capped_limit(RECEIPTS_PAGE, RECEIPTS_PAGE),
+                ],
+                ok=ok(200, "Who has read it.", self.sent({
+                    "room": {"type": "string"},
+                    "msg_id": {"type": "integer", "minimum": 1},
+                    "seq": seq_schema,
+                    "count": {"type": "integer", "minimum": 0,
+                              "description": "How many have read it, in all."},
+                    "users": {"type": "array", "items": {"type": "string"},
+                              "maxItems": RECEIPTS_PAGE,
+                              "description": "A page of their names, as registered."},
+                    "more": {"type": "boolean"},
+                })),
+                errors=(400, 403, 404),
+            )},
+            "/api/rooms/{room}/receipts": {"get": self.op(
+                "Where a conversation's members have read to",
+                "As the protocol's `receipts` without `msg_id`: each other member of the "
+                "conversation who shares their read receipts, with their read marker (0: "
+                "never read), by name ignoring case; what draws \"Seen\" when the "
+                "conversation opens. A room (kind `room`) is 400; a conversation of others "
+                "403.",
+                tag="rooms", op_id="readPositions",
+                parameters=[path_param("room", _ref("RoomOrConversation"),
+                                       "A conversation's name.", "@ann:bob")],
+                ok=ok(200, "The other members' read markers.", self.sent({
+                    "room": {"type": "string"},
+                    "positions": {"type": "array", "maxItems": GROUP_MAX - 1,
+                                  "items": self.sent({"user": {"type": "string"},
+                                                      "seq": seq_schema})},
+                })),
+                errors=(400, 403, 404),
+            )},
             "/api/rooms/{room}/threads/{msg_id}": {"get": self.op(
                 "Read a thread",
                 "A thread's root and a page of its replies, oldest first (the newest of "
@@ -1742,6 +1793,18 @@ class _Builder:
                 ok=ok(200, "Set.", self.sent({"until": {
                     "type": ["integer", "null"], "minimum": 0,
                     "description": "Until when they are paused; null: they are not."}})),
+                errors=(400,),
+            )},
+            "/api/me/read-receipts": {"put": self.op(
+                "Share read receipts, or not",
+                "As the protocol's `set_read_receipts`: while `on` is false the user is left "
+                "out of everyone's read receipts and no `seen` event tells of their reads "
+                "(they still see other people's). On for every account until turned off. "
+                "When it changed, the user's connections get the `read_receipts` event.",
+                tag="accounts", op_id="setReadReceipts",
+                body=_json(self.body({"on": {"type": "boolean"}}, ["on"]), {"on": False}),
+                ok=ok(200, "Set.", self.sent({"on": {
+                    "type": "boolean", "description": "Whether they share them now."}})),
                 errors=(400,),
             )},
             "/api/me/profile": {"put": self.op(

@@ -365,6 +365,16 @@ def _read_thread_body(request: Request, params: dict[str, str]) -> dict[str, Any
     return {**json_body(request), **_room_path(request, params)}
 
 
+def _receipts_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?after=&limit=`` of ``GET /api/rooms/{room}/messages/{msg_id}/receipts``, with the
+    path's fields, checked by the protocol's parser (an empty ``after`` is no value)."""
+    fields: dict[str, Any] = {**_room_path(request, params), **_ints(request, "limit")}
+    after = _query_text(request, "after")
+    if after:
+        fields["after"] = after
+    return fields
+
+
 def _contacts_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``?after=&limit=`` of ``GET /api/contacts``, checked by the protocol's parser (an
     empty ``after`` is no value)."""
@@ -674,6 +684,7 @@ ROUTES: list[Route] = [
     _route(r"/api/me", {"GET": _me}),
     _route(r"/api/me/dnd", {"PUT": operation("set_dnd", _body)}),
     _route(r"/api/me/profile", {"PUT": operation("set_profile", _body)}),
+    _route(r"/api/me/read-receipts", {"PUT": operation("set_read_receipts", _body)}),
     _route(r"/api/me/saved", {"GET": operation("saved_items", _saved_fields)}),
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,
@@ -730,6 +741,9 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/preview", {
         "DELETE": operation("remove_preview", _room_path),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/receipts", {
+        "GET": operation("receipts", _receipts_fields),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/vote", {
         "PUT": operation("vote", _message_body),
     }),
@@ -774,6 +788,7 @@ ROUTES: list[Route] = [
         "GET": operation("audit", _page_fields),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/pins", {"GET": operation("pins", _page_fields)}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/receipts", {"GET": operation("receipts", _room_path)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/pins/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("pin", _pin_path(True)), "DELETE": operation("pin", _pin_path(False)),
     }),

@@ -42,6 +42,7 @@ __all__ = [
     "MAX_STATUS_SECONDS",
     "NOTIFY_LEVELS",
     "NO_STATUS",
+    "RECEIPTS_PAGE",
     "REQUESTS",
     "ROLES",
     "THREADS_PAGE",
@@ -113,7 +114,9 @@ __all__ = [
     "ReactionChanged",
     "Read",
     "ReadMoved",
+    "ReadReceiptsChanged",
     "ReadThread",
+    "Receipts",
     "Remind",
     "Reminded",
     "RemoveContact",
@@ -132,6 +135,7 @@ __all__ = [
     "ScheduledChanged",
     "ScheduledItems",
     "Search",
+    "Seen",
     "Send",
     "Sent",
     "ServerEvent",
@@ -139,6 +143,7 @@ __all__ = [
     "SetIdle",
     "SetNotify",
     "SetProfile",
+    "SetReadReceipts",
     "SetRole",
     "SetTopic",
     "Thread",
@@ -198,6 +203,9 @@ PINS_PAGE_MAX: Final = 100  # and the most it gives (a room's pins, at the defau
 THREAD_PAGE: Final = 50  # replies a ``thread`` gives without a limit
 THREAD_PAGE_MAX: Final = 200  # and the most it gives
 THREAD_USERS: Final = 5  # the latest distinct repliers a root's ``replies`` names
+#: Readers a ``receipts`` gives at most (and without a limit): Zulip lists every reader; a
+#: page of them by name, with the count of all, keeps a room of 10,000 members cheap.
+RECEIPTS_PAGE: Final = 100
 SAVED_PAGE: Final = 50  # saved messages a ``saved_items`` gives without a limit
 SAVED_PAGE_MAX: Final = 100  # and the most it gives
 THREADS_PAGE: Final = 30  # followed threads a ``threads`` gives without a limit
@@ -550,6 +558,31 @@ class Unread(Request):
     OP: ClassVar[str] = "unread"
     room: str
     seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Receipts(Request):
+    """Read receipts. With ``msg_id``: who has read that message of ``room`` (the members
+    whose read marker is at or past its seq, but its author, the asker and those who do not
+    share their receipts), a page of them by name after ``after``, at most ``limit``, with
+    the count of all. Without it, for a conversation: where each other member's read marker
+    is (``positions``), to draw "Seen" when it opens."""
+
+    OP: ClassVar[str] = "receipts"
+    room: str
+    msg_id: int | None = None
+    after: str | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetReadReceipts(Request):
+    """Share the user's read receipts (``on``, the default of every account) or not: while
+    off, they are left out of everyone's ``receipts`` and no ``seen`` tells of their reads
+    (they still see other people's)."""
+
+    OP: ClassVar[str] = "set_read_receipts"
+    on: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1525,6 +1558,28 @@ class ReadMoved(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Seen(ServerEvent):
+    """Another member of a conversation (kind ``dm`` or ``group``) moved their read marker:
+    ``user`` has read up to ``seq``. ``back`` (an ``unread``): it moved back, to ``seq``.
+    Only of members who share their read receipts, never of a room's."""
+
+    OP: ClassVar[str] = "seen"
+    room: str
+    user: str
+    seq: int
+    back: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadReceiptsChanged(ServerEvent):
+    """The user turned the sharing of their read receipts on or off (``set_read_receipts``),
+    on any of their connections, on any node."""
+
+    OP: ClassVar[str] = "read_receipts"
+    on: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NotifyChanged(ServerEvent):
     """The user's notification level for a room changed (on any of their connections, on
     any node)."""
@@ -2206,6 +2261,23 @@ def _parse_unread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Unr
     return Unread(id=rid, room=_room(obj), seq=seq)
 
 
+def _parse_receipts(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Receipts:
+    """``msg_id`` (absent or null: the positions of a conversation's members), ``after`` (a
+    user name) and ``limit`` (clamped to :data:`RECEIPTS_PAGE`), which go with ``msg_id``."""
+    msg_id = _msg_id(obj, optional=True)
+    after = _user(obj, "after") if obj.get("after") is not None else None
+    limit = _page(obj, "limit", minimum=1, most=RECEIPTS_PAGE)
+    if msg_id is None and (after is not None or limit is not None):
+        raise _Invalid("'after' and 'limit' page the readers of a message: give 'msg_id'")
+    return Receipts(id=rid, room=_room(obj), msg_id=msg_id, after=after, limit=limit)
+
+
+def _receipts_on(obj: Mapping[str, Any]) -> bool:
+    if "on" not in obj:
+        raise _Invalid("'on' is required: true (share read receipts) or false")
+    return _bool(obj, "on", True)
+
+
 def _notify(obj: Mapping[str, Any]) -> str:
     value = obj.get("notify")
     if value not in NOTIFY_LEVELS:
@@ -2411,6 +2483,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "idle": (SetIdle, _fields(SetIdle, idle=_idle)),
     "read": (Read, _parse_read),
     "unread": (Unread, _parse_unread),
+    "receipts": (Receipts, _parse_receipts),
+    "set_read_receipts": (SetReadReceipts, _fields(SetReadReceipts, on=_receipts_on)),
     "contacts": (Contacts, _parse_contacts),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),
@@ -2482,6 +2556,8 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "gap": (Gap,),
     "typing": (UserTyping,),
     "read": (ReadMoved,),
+    "seen": (Seen,),
+    "read_receipts": (ReadReceiptsChanged,),
     "notify": (NotifyChanged,),
     "hidden": (HiddenChanged,),
     "favourite": (FavouriteChanged,),

@@ -79,6 +79,9 @@ __all__ = [
     "PushSubscription",
     "PushTarget",
     "ReadMarker",
+    "ReadMove",
+    "ReadPosition",
+    "Receipts",
     "Reminder",
     "ReminderNotice",
     "Room",
@@ -146,7 +149,8 @@ class User:
     admin API); ``deactivated_at`` (ms): when it was deactivated (None: it is active);
     ``bot``: a bot's (API tokens only, never a password); ``dnd_until`` (ms): until when
     their notifications are paused, when that is still ahead (None: they are not; migration
-    0023); ``display_name`` and ``custom_status``: their profile (:class:`Profile`, migration
+    0023); ``read_receipts``: whether they share their read receipts (migration 0040);
+    ``display_name`` and ``custom_status``: their profile (:class:`Profile`, migration
     0025: columns of the same row, read with it). Read when the user is looked up: a session
     keeps the values its token was checked with, so permissions are never decided from them
     (storage reads them again)."""
@@ -158,6 +162,7 @@ class User:
     deactivated_at: int | None = None
     bot: bool = False
     dnd_until: int | None = None
+    read_receipts: bool = True
     display_name: str | None = None
     custom_status: CustomStatus | None = None
     avatar: str | None = None
@@ -226,6 +231,40 @@ class ReadMarker:
     last_seq: int
     unread: int
     mentions: int
+    #: The conversation's other members to tell that it moved (:class:`ReadMove`'s ``tell``).
+    tell: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadMove:
+    """A member's read marker after a ``read``: where it is (``seq``), whether this request
+    ``moved`` it, and, only when it moved in a conversation (kind ``dm`` or ``group``) of a
+    member who shares their read receipts, the names of the conversation's other members
+    (``tell``: to be told, the ``seen`` event); empty otherwise (always for a room)."""
+
+    seq: int
+    moved: bool
+    tell: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Receipts:
+    """Who has read a message (``receipts``): its ``seq``; ``count``, the members whose read
+    marker is at or past it, but its author, the asker and those who do not share their
+    receipts; ``users``, a page of their names by name (ignoring case)."""
+
+    seq: int
+    count: int
+    users: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadPosition:
+    """Where a member's read marker is (``seq``), in a conversation (``receipts`` without a
+    message)."""
+
+    user: str
+    seq: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1710,10 +1749,12 @@ class Storage(Protocol):
         Raises ChatError: 'not_found' (room or user), 'forbidden' (the inviter is not a
         member, the room is a conversation, or the invitee is banned from it)."""
 
-    async def mark_read(self, user_id: int, room: str, seq: int) -> int:
+    async def mark_read(self, user_id: int, room: str, seq: int) -> ReadMove:
         """Move the user's read marker forward to ``seq`` (never back, never past the room's
-        last seq) and return where it now is. ChatError('forbidden') for a non-member,
-        ChatError('not_found') for an unknown room."""
+        last seq) and return where it now is, whether it moved and, when it moved in a
+        conversation and the user shares their read receipts, the other members to tell (one
+        statement: a room's read reads no more than it did). ChatError('forbidden') for a
+        non-member, ChatError('not_found') for an unknown room."""
 
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         """Mark ``room`` unread from ``seq`` on: move the user's read marker back to
@@ -1721,8 +1762,30 @@ class Storage(Protocol):
         least, so ``seq`` 0 and 1 both make the whole room unread). Returns the marker with
         the room's counts from it, read in the same statement. The mentions are rows kept
         for every mention whatever the marker (migration 0006), counted past the marker, so
-        moving it back brings them back. ChatError('forbidden') for a non-member,
-        ChatError('not_found') for an unknown room."""
+        moving it back brings them back. ``tell``: as :meth:`mark_read`'s, when it moved
+        back. ChatError('forbidden') for a non-member, ChatError('not_found') for an unknown
+        room."""
+
+    async def receipts(self, user_id: int, room: str, msg_id: int, *, after: str = "",
+                       limit: int) -> Receipts:
+        """Who has read message ``msg_id`` of ``room``, as user ``user_id`` may see it: the
+        count of the members whose read marker is at or past its seq, but its author,
+        ``user_id`` and the users who do not share their read receipts; and the first
+        ``limit`` of their names whose lower case comes after ``after`` (lower case), in
+        code point order of the lower case. One statement, its cost the room's members in
+        the database (no work per member here). ChatError('forbidden') for a room the user
+        may not read (as :meth:`history`), 'not_found' for an unknown room or no such
+        message in it."""
+
+    async def read_positions(self, user_id: int, room: str) -> list[ReadPosition]:
+        """Where the read marker of each other member of conversation ``room`` who shares
+        their read receipts is, by name (ignoring case). ChatError('bad_request') for a
+        room (kind ``room``), 'forbidden' for a non-member, 'not_found' for an unknown
+        room."""
+
+    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
+        """Share (``on``) the user's read receipts, or stop; whether it changed (setting
+        what is set writes nothing)."""
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         """Close (``on``) a conversation the user is in: its ``hidden_seq`` becomes the room's

@@ -156,6 +156,9 @@ from chatd.storage.base import (
     PushSubscription,
     PushTarget,
     ReadMarker,
+    ReadMove,
+    ReadPosition,
+    Receipts,
     Reminder,
     ReminderNotice,
     RevocationNotice,
@@ -267,7 +270,7 @@ def _profile_columns(alias: str) -> str:
 _USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
                  f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot, "
                  f"CASE WHEN u.dnd_until > now() THEN {_ms('u.dnd_until')} END AS dnd_until, "
-                 + _profile_columns("u"))
+                 "u.read_receipts, " + _profile_columns("u"))
 # pins: a column kept by the pins' transactions (migration 0024), so that listing many rooms
 # costs no count of their pins.
 _ROOM_COLUMNS = ("r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq, "
@@ -917,31 +920,48 @@ SELECT r.kind, r.member, r.archived, u.name AS invitee, u.banned,
 FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN u ON true
 """
 
+# Whom to tell that member $2's read marker of room k.room_id moved (the `seen` event,
+# migration 0040): the other members' names, only when it moved in a conversation and $2
+# shares their read receipts; NULL otherwise. CASE runs its subqueries only then, so a
+# room's read reads nothing more than its marker (and a conversation's, at most 8 members).
+_TELL_SEEN = """CASE WHEN k.moved AND k.kind <> 'room' THEN
+    CASE WHEN (SELECT s.read_receipts FROM users s WHERE s.id = $2) THEN ARRAY(
+        SELECT u.name FROM memberships o JOIN users u ON u.id = o.user_id
+        WHERE o.room_id = k.room_id AND o.user_id <> $2) END
+END AS tell"""
+
 # The marker moves forward only and never past last_seq; read_seq is NULL for a non-member.
-_SQL_MARK_READ = """
+# The membership as it was ("was", the statement's snapshot: one more probe of the row the
+# update finds) says whether it moved, and the room's kind whether to tell (_TELL_SEEN).
+_SQL_MARK_READ = f"""
 WITH r AS (
-    SELECT id, last_seq FROM rooms WHERE name = $1
+    SELECT id, kind, last_seq FROM rooms WHERE name = $1
 ), marked AS (
     UPDATE memberships m SET read_seq = greatest(m.read_seq, least($3::bigint, r.last_seq))
-    FROM r WHERE m.room_id = r.id AND m.user_id = $2
-    RETURNING m.read_seq
+    FROM r JOIN memberships was ON was.room_id = r.id AND was.user_id = $2
+    WHERE m.room_id = r.id AND m.user_id = $2
+    RETURNING m.read_seq, m.read_seq > was.read_seq AS moved, r.id AS room_id, r.kind
 )
-SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT read_seq FROM marked) AS read_seq
+SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.moved, {_TELL_SEEN}
+FROM (SELECT 1) AS one LEFT JOIN marked k ON true
 """
 
 # A marker moved back ($3: the first seq to be unread; never forward, never below 0), with
 # the room's counts from it, by the functions room objects count with (_MEMBER_COLUMNS); they
 # read messages and mentions, not the membership this statement updates, so its snapshot
-# serves. read_seq is NULL for a non-member, as above.
+# serves. read_seq is NULL for a non-member, as above; "tell" as _SQL_MARK_READ's, when the
+# marker moved back.
 _SQL_MARK_UNREAD = f"""
 WITH r AS (
-    SELECT id, last_seq FROM rooms WHERE name = $1
+    SELECT id, kind, last_seq FROM rooms WHERE name = $1
 ), marked AS (
     UPDATE memberships m SET read_seq = least(m.read_seq, greatest($3::bigint - 1, 0))
-    FROM r WHERE m.room_id = r.id AND m.user_id = $2
-    RETURNING m.read_seq, r.id AS room_id, r.last_seq
+    FROM r JOIN memberships was ON was.room_id = r.id AND was.user_id = $2
+    WHERE m.room_id = r.id AND m.user_id = $2
+    RETURNING m.read_seq, m.read_seq < was.read_seq AS moved, r.id AS room_id, r.kind,
+              r.last_seq
 )
-SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.last_seq,
+SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.last_seq, {_TELL_SEEN},
        CASE WHEN k.last_seq > k.read_seq
             THEN chatd_unread_messages(k.room_id, k.read_seq, k.last_seq, $2, {UNREAD_CAP})
             ELSE 0 END AS unread,
@@ -1000,6 +1020,54 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT notify FROM set_) AS notify
 """
 
 _SQL_SET_DND = f"UPDATE users SET dnd_until = {_ts('$2')} WHERE id = $1"
+
+# Read receipts (migration 0040). Whether user $1 shares them, set to $2: written only when
+# it differs (a row: it changed).
+_SQL_SET_READ_RECEIPTS = """
+UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURNING id
+"""
+
+# Who has read message $3 of room $1, as user $2 asks (Storage.receipts), in one statement:
+# whether $2 may read the room (as history: no row for no such room), the message's seq
+# (NULL: no such message in the room, or the room not readable), the readers counted (the
+# members whose marker is at or past the seq, but the message's author, $2 and the users who
+# do not share their receipts) and a page of their names: those whose lower case comes after
+# $4, in code point order of the lower case, $5 at most. The room's memberships are reached
+# by the primary key's room_id prefix and each member's user by its primary key: the
+# database's work grows with the room's members (10,000 counted in milliseconds), the
+# answer does not. No index on read_seq (migration 0040 says why).
+_SQL_RECEIPTS = f"""
+WITH r AS MATERIALIZED (
+    SELECT r.id, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+), msg AS MATERIALIZED (
+    SELECT m.seq, m.sender_id FROM r JOIN messages m ON m.id = $3 AND m.room_id = r.id
+    WHERE r.allowed
+), readers AS MATERIALIZED (
+    SELECT u.name FROM msg
+    JOIN memberships k ON k.room_id = (SELECT id FROM r) AND k.read_seq >= msg.seq
+    JOIN users u ON u.id = k.user_id
+    WHERE k.user_id <> msg.sender_id AND k.user_id <> $2 AND u.read_receipts
+)
+SELECT r.allowed, (SELECT seq FROM msg) AS seq, (SELECT count(*) FROM readers) AS count,
+       ARRAY(SELECT name FROM readers WHERE lower(name) COLLATE "C" > $4
+             ORDER BY lower(name) COLLATE "C" LIMIT $5) AS users
+FROM r
+"""
+
+# Where the read marker of each other member of conversation $1 who shares their receipts
+# is, as member $2 asks (Storage.read_positions): one row for the room (kind, whether $2 may
+# read it), with a member's name and marker on it (NULL for a room, or none to tell of).
+_SQL_READ_POSITIONS = f"""
+WITH r AS MATERIALIZED (
+    SELECT r.id, r.kind, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+)
+SELECT r.kind, r.allowed, p.name, p.read_seq
+FROM r LEFT JOIN LATERAL (
+    SELECT u.name, k.read_seq FROM memberships k JOIN users u ON u.id = k.user_id
+    WHERE k.room_id = r.id AND k.user_id <> $2 AND u.read_receipts
+) p ON r.allowed AND r.kind <> 'room'
+ORDER BY lower(p.name) COLLATE "C"
+"""
 
 # Set user $1's profile (migration 0025): the display name when $2 (to $3, NULL for none),
 # the status when $4 (to emoji $5, text $6, until $7 ms; all NULL: none). What is kept is
@@ -3021,7 +3089,8 @@ def _redact(dsn: str) -> str:
 def _user(row: Any) -> User:
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
                 admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"],
-                dnd_until=row["dnd_until"], display_name=row["display_name"],
+                dnd_until=row["dnd_until"], read_receipts=row["read_receipts"],
+                display_name=row["display_name"],
                 custom_status=_custom_status(row), avatar=row["avatar"])
 
 
@@ -4016,14 +4085,15 @@ class PostgresStorage:
             await conn.execute(_SQL_FORGET_DEAD_THUMBNAILS, sha256)
             await conn.execute(_SQL_FORGET_DEAD_FILES, sha256)
 
-    async def mark_read(self, user_id: int, room: str, seq: int) -> int:
+    async def mark_read(self, user_id: int, room: str, seq: int) -> ReadMove:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter; past either end means the end
         row = await self._run(self._pool.fetchrow, _SQL_MARK_READ, room, user_id, seq)
         if not row["found"]:
             raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if row["read_seq"] is None:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
-        return int(row["read_seq"])
+        return ReadMove(seq=int(row["read_seq"]), moved=row["moved"],
+                        tell=tuple(row["tell"] or ()))
 
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter
@@ -4033,7 +4103,36 @@ class PostgresStorage:
         if row["read_seq"] is None:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         return ReadMarker(seq=int(row["read_seq"]), last_seq=int(row["last_seq"]),
-                          unread=int(row["unread"]), mentions=int(row["mentions"]))
+                          unread=int(row["unread"]), mentions=int(row["mentions"]),
+                          tell=tuple(row["tell"] or ()))
+
+    async def receipts(self, user_id: int, room: str, msg_id: int, *, after: str = "",
+                       limit: int) -> Receipts:
+        row = await self._run(self._pool.fetchrow, _SQL_RECEIPTS, room, user_id,
+                              min(msg_id, _MAX_SEQ), after.lower(), limit)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not row["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
+        if row["seq"] is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
+        return Receipts(seq=int(row["seq"]), count=int(row["count"]), users=tuple(row["users"]))
+
+    async def read_positions(self, user_id: int, room: str) -> list[ReadPosition]:
+        rows = await self._run(self._pool.fetch, _SQL_READ_POSITIONS, room, user_id)
+        if not rows:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not rows[0]["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+        if rows[0]["kind"] == "room":
+            raise ChatError(codes.BAD_REQUEST, "a room's read markers are not listed: ask "
+                                               "who has read a message (msg_id)")
+        return [ReadPosition(user=row["name"], seq=int(row["read_seq"]))
+                for row in rows if row["name"] is not None]
+
+    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_READ_RECEIPTS, user_id, on)
+        return row is not None
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         row = await self._run(self._pool.fetchrow, _SQL_HIDE, room, user_id, on)
