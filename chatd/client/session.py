@@ -330,10 +330,8 @@ class ChatClient:
         # Whether the user shares their read receipts (set_read_receipts), from the welcome
         # and the ``read_receipts`` event.
         self.read_receipts = True
-        # Where the other members of each conversation have read to, as the ``seen`` events
-        # told (room -> lower-case name -> seq), and, per (room, lower-case name), the msg_id
-        # of the user's message last said seen: "· bob has seen it" is said once a message.
-        self.read_to: dict[str, dict[str, int]] = {}
+        # Per (conversation, lower-case name), the msg_id of the user's message last said
+        # seen by that member: "· bob has seen it" is said once a message.
         self._seen_said: dict[tuple[str, str], int] = {}
         # ms to add to this machine's clock for the server's, from the welcome's ``now``: a
         # pause ends by the server's clock (docs/protocol.md, "The client's clock").
@@ -1672,15 +1670,10 @@ class ChatClient:
             self.screen.notice(f"[{label}] is no longer a favourite")
 
     async def _on_seen(self, event: Seen) -> None:
-        """Another member of a conversation read up to ``seq`` (``back``: marked it unread
-        from after ``seq``). When that reaches the user's latest message there, a quiet line
-        says so, once for that message and reader (a lower ``seq`` without ``back`` is a
-        stale event: the higher one is kept)."""
-        held = self.read_to.setdefault(event.room, {})
+        """Another member of a conversation has read up to ``seq`` (``back``: no further).
+        When that reaches the user's latest message there, a quiet line says so, once for
+        that message and reader."""
         key = event.user.lower()
-        if not event.back and event.seq < held.get(key, 0):
-            return
-        held[key] = event.seq
         mine = self.my_last(event.room)
         if mine is None or event.seq < mine.seq or self._seen_said.get(
                 (event.room, key)) == mine.msg_id:

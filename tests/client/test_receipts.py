@@ -18,7 +18,8 @@ import trio
 
 from chatd.config import Config
 from tests.client.test_changes import ann_with_bob_and_phone
-from tests.client.test_terminal import STAMPED, party
+from tests.client.test_terminal import PASSWORD, STAMPED, client_in_batch, party
+from tests.client.wire import Client, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -31,8 +32,8 @@ def config(tmp_path: Path, database_dsn: str) -> Config:
 async def test_seen_and_the_seen_line(tmp_path: Path, config: Config) -> None:
     """In [general] (ann, bob, cid): /seen of bob's message says nobody, then cid once cid
     read it (bob the author and ann aside); /seen N names an earlier one; in @bob, bob's
-    read of ann's message says "· bob has seen it", once though he reads on; a number that
-    names nothing is refused without asking."""
+    read short of ann's message says nothing, his read of it "· bob has seen it", once
+    though he reads on; a number that names nothing is refused without asking."""
     async with running(config) as server, trio.open_nursery() as nursery, \
             ann_with_bob_and_phone(tmp_path, server, nursery) as (term, bob, phone):
         cid = await party(nursery, server, "cid", "general")
@@ -57,6 +58,12 @@ async def test_seen_and_the_seen_line(tmp_path: Path, config: Config) -> None:
         await term.type("see you there")
         mine = await bob.event("message", room="@ann:bob", text="see you there")
         await term.expect(r"\[@bob\] ann: see you there")
+        # bob reads up to his own "lunch?" only: not ann's message yet, nothing said (the
+        # answer to /seen comes after the seen event, which the server sent first)
+        assert (await bob.request("read", room="@ann:bob", seq=mine["seq"] - 1))["op"] == "ok"
+        await term.type("/seen")
+        await term.expect(r"-- \[\d+\] seen by nobody else yet\n")
+        assert "has seen it" not in term.text
         assert (await bob.request("read", room="@ann:bob", seq=mine["seq"]))["op"] == "ok"
         await term.expect(r" {6}\[@bob\] · bob has seen it\n")
         again = await bob.request("dm", to="ann", text="ok", nonce="b4")
@@ -92,3 +99,17 @@ async def test_receipts_setting(tmp_path: Path, config: Config) -> None:
         await term.expect(r"!! usage: /receipts \[on\|off\]")
         await bob.aclose()
         await phone.aclose()
+
+
+async def test_the_setting_from_the_welcome(tmp_path: Path, config: Config) -> None:
+    """ann turned her receipts off elsewhere: a client started after says so on /receipts
+    (from its welcome's user object)."""
+    async with running(config) as server:
+        ann = await Client.signed_in(server.tcp_port,
+                                     await register_and_login(server.http_port, "ann"))
+        assert (await ann.request("set_read_receipts", on=False))["on"] is False
+        await ann.aclose()
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "ann",
+                                                   [PASSWORD, "/receipts"])
+    assert returncode == 0, output
+    assert "-- read receipts are off" in output, output
