@@ -55,7 +55,7 @@ from chatd.errors import ChatError
 from chatd.limits import KeyedLimiter
 from chatd.protocol import InvalidName, codes, normalise_new_user, normalise_user
 from chatd.protocol.events import is_storable
-from chatd.storage.base import SessionStart, Storage, User
+from chatd.storage.base import InvitedUser, SessionStart, Storage, User, invitation_refusal
 
 if TYPE_CHECKING:
     from chatd.metrics import Metrics
@@ -225,6 +225,7 @@ class Auth:
         self._failures = KeyedLimiter(rate=per_user / 900, burst=per_user)
         registrations = config.auth.registrations_per_ip
         self._registrations = KeyedLimiter(rate=registrations / 3600, burst=registrations)
+        self._looks = KeyedLimiter(rate=registrations / 3600, burst=registrations)
 
     # -- passwords -------------------------------------------------------------------------
 
@@ -274,6 +275,34 @@ class Auth:
                 address's limit; ``conflict`` (from storage) when the name is taken in any
                 case.
         """
+        name, password = self._new_account(name, password, address)
+        password_hash = await self._hash(password)
+        return await self.storage.create_user(name, password_hash, admin=admin)
+
+    async def register_invited(self, name: str, password: str, token: str, *,
+                               address: str | None = None) -> InvitedUser:
+        """Create an account with an invitation's token (a string of the shape of
+        :data:`INVITATION_TOKEN`), which joins the invitation's rooms; checked and limited as
+        :meth:`register`. The invitation is looked at before the password is hashed (a token
+        that does not work costs no hash), then its use is taken atomically with the
+        account's creation (storage).
+
+        Raises:
+            ChatError: as :meth:`register`; ``invitation_invalid``, ``invitation_expired``,
+                ``invitation_used_up``, ``invitation_revoked``
+                (:func:`chatd.storage.invitation_refusal`).
+        """
+        name, password = self._new_account(name, password, address)
+        digest = bot_token_hash(token)
+        found = await self.storage.invitation_by_hash(digest)
+        if found is None or found.state != "valid":
+            raise invitation_refusal(found)
+        password_hash = await self._hash(password)
+        return await self.storage.register_invited(name, password_hash, digest)
+
+    def _new_account(self, name: str, password: str, address: str | None) -> tuple[str, str]:
+        """A new account's name and password, checked, and a registration taken from the
+        address's allowance."""
         try:
             name = normalise_new_user(name)
         except InvalidName as exc:
@@ -284,8 +313,21 @@ class Auth:
             if wait > 0:
                 raise ChatError(codes.RATE_LIMITED, "too many registrations; try again later",
                                 retry_after=wait)
-        password_hash = await self._hash(password)
-        return await self.storage.create_user(name, password_hash, admin=admin)
+        return name, password
+
+    def look_limit(self, address: str | None) -> None:
+        """Take a look at an invitation (``GET /api/join/{token}``) from ``address``'s
+        allowance: as many as registrations (``auth.registrations_per_ip`` an hour), kept
+        apart from them so that opening a link does not spend the registration it leads to.
+
+        Raises:
+            ChatError: ``rate_limited`` with ``retry_after`` (seconds).
+        """
+        if address:
+            wait = self._looks.take(address, trio.current_time())
+            if wait > 0:
+                raise ChatError(codes.RATE_LIMITED, "too many invitations looked at; try "
+                                "again later", retry_after=wait)
 
     async def change_password(self, name: str, password: str, *,
                               actor_id: int | None = None) -> User:

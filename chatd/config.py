@@ -57,6 +57,8 @@ class ServerConfig:
     data_dir: str = "./chatd-data"
     grace_period: float = 10.0
     log_level: str = "info"
+    name: str = ""
+    public_url: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,6 +99,8 @@ class AuthConfig:
     login_attempts_per_ip: int = 30
     login_failures_per_user: int = 10
     registrations_per_ip: int = 20
+    registration: str = "open"
+    who_can_invite: str = "admins"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -467,6 +471,18 @@ def _validate(config: Config, problems: list[str]) -> None:
     _validate_push(config, bad)
     if config.emoji.who_can_add not in {"everyone", "admins"}:
         bad("emoji.who_can_add", f'"everyone" or "admins", got {config.emoji.who_can_add!r}')
+    if config.auth.registration not in {"open", "invite", "closed"}:
+        bad("auth.registration",
+            f'"open", "invite" or "closed", got {config.auth.registration!r}')
+    if config.auth.who_can_invite not in {"everyone", "admins"}:
+        bad("auth.who_can_invite",
+            f'"everyone" or "admins", got {config.auth.who_can_invite!r}')
+    public_url = config.server.public_url
+    if public_url and (not public_url.startswith(("http://", "https://"))
+                       or "#" in public_url or "?" in public_url
+                       or any(c.isspace() or not c.isprintable() for c in public_url)):
+        bad("server.public_url", "empty, or the http:// or https:// address people open the "
+            f"page at (no query or #), got {public_url!r}")
     if config.user_groups.who_can_create not in {"everyone", "admins"}:
         bad("user_groups.who_can_create",
             f'"everyone" or "admins", got {config.user_groups.who_can_create!r}')

@@ -82,6 +82,7 @@ from chatd.protocol import (
     React,
     ReactionChanged,
     Read,
+    ReadAll,
     ReadMoved,
     ReadReceiptsChanged,
     ReadThread,
@@ -411,6 +412,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "hide": st.builds(Hide, id=request_ids, room=any_room_names, on=st.booleans()),
         "favourite": st.builds(Favourite, id=request_ids, room=any_room_names,
                                on=st.booleans()),
+        "read_all": st.builds(ReadAll, id=request_ids, rooms=st.none() | st.lists(
+            any_room_names, min_size=1, max_size=5, unique=True).map(tuple)),
         "set_dnd": st.builds(SetDnd, id=request_ids,
                              until=st.none() | st.integers(0, MAX_SEQ))
         | st.builds(SetDnd, id=request_ids, duration=st.integers(1, MAX_DND_SECONDS)),
@@ -751,7 +754,7 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
                archived=st.booleans(), favourite=st.booleans())),
     ([Leave(room="a"), Ping(), Typing(room="a"), SetIdle(idle=True)], st.builds(Ok)),
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
-      Who(room="a"), Read(room="a", seq=1), Unread(room="a", seq=1), Contacts(),
+      Who(room="a"), Read(room="a", seq=1), Unread(room="a", seq=1), ReadAll(), Contacts(),
       AddContact(user="b"), RemoveContact(user="b"), SetNotify(room="a", notify="none"),
       Hide(room="a"), Favourite(room="a"), Receipts(room="a", msg_id=1),
       SetReadReceipts(on=False),

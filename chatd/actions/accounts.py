@@ -6,17 +6,47 @@ from typing import Any
 
 from chatd.actions.contacts import contact_page
 from chatd.actions.context import App
+from chatd.actions.invitations import check_token
+from chatd.actions.membership import subscribe
 from chatd.actions.session import now_ms
+from chatd.errors import ChatError
+from chatd.protocol import MemberJoined, codes, frame
 from chatd.storage import User
 from chatd.views import room_object, user_object
 
 __all__ = ["login", "logout", "me", "register"]
 
 
-async def register(app: App, username: str, password: str, *,
+async def register(app: App, username: str, password: str, *, invitation: object = None,
                    address: str | None = None) -> dict[str, Any]:
-    user = await app.auth.register(username, password, address=address)
-    return {"user": user_object(user)}
+    """A new account, as ``auth.registration`` allows: "open", anyone; "invite", only with
+    a valid ``invitation`` (its token); "closed", nobody. With an invitation (in "open" too)
+    the account joins its rooms, each announced to the room's members as ``joined`` by the
+    invitation's maker (on other nodes by the membership's notice), and the answer lists
+    them (``rooms``).
+
+    Raises:
+        ChatError: ``registration_closed``, ``invitation_required``; those of
+            :meth:`chatd.auth.Auth.register_invited` and :meth:`chatd.auth.Auth.register`.
+    """
+    mode = app.config.auth.registration
+    if mode == "closed":
+        raise ChatError(codes.REGISTRATION_CLOSED, "this server takes no registrations: ask "
+                                                   "its operator for an account")
+    if invitation is None:
+        if mode == "invite":
+            raise ChatError(codes.INVITATION_REQUIRED, "this server takes registrations with "
+                                                       "an invitation link only")
+        user = await app.auth.register(username, password, address=address)
+        return {"user": user_object(user)}
+    token = check_token(invitation)
+    since = app.registry.epoch  # before storage: see chatd.actions.membership
+    invited = await app.auth.register_invited(username, password, token, address=address)
+    name = invited.user.name
+    for room in invited.rooms:
+        await subscribe(app, name, room, since,
+                        frame(MemberJoined(room=room, user=name, by=invited.by)))
+    return {"user": user_object(invited.user), "rooms": list(invited.rooms)}
 
 
 async def login(app: App, username: str, password: str, *, address: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from chatd.protocol import (
     Ok,
     Pins,
     Read,
+    ReadAll,
     ReadMoved,
     Rooms,
     SetNotify,
@@ -60,6 +61,7 @@ __all__ = [
     "overview",
     "pins",
     "read",
+    "read_all",
     "set_notify",
     "set_topic",
     "thread",
@@ -285,6 +287,34 @@ async def read(app: App, caller: Caller, request: Read) -> Answer:
     await _tell_own(app, caller, user.name, frame(ReadMoved(room=request.room, seq=move.seq)))
     await tell_seen(app, user.name, request.room, move.tell, move.seq)
     return Answer(id=request.id, fields={"room": request.room, "seq": move.seq})
+
+
+#: ``read_all`` per user, over all their connections and the HTTP API: one statement may
+#: move a thousand markers, and tells the user's other devices of each.
+READ_ALLS = Bucket("read_all", lambda limits: (1.0, 10), "marking all read too often; slow down",
+                   per_user=True)
+
+
+async def read_all(app: App, caller: Caller, request: ReadAll) -> Answer:
+    """Mark every room and conversation of the caller's read (those of ``request.rooms``
+    only, when given), in one statement; the reply names the rooms whose marker moved and
+    where to. Followed threads keep their markers (Slack's "Mark all messages as read" does
+    not touch them either: the Threads view has its own).
+
+    The caller's other connections are told as of one ``read`` each: a ``read`` event per
+    moved room, which every client already applies (an older page or terminal client too),
+    all in one outbox item per connection here, and packed into as few notices as fit for
+    the other nodes (:meth:`chatd.storage.Storage.tell_elsewhere`), only while the caller is
+    online on one: a thousand rooms make a few notices, not a thousand."""
+    user = signed_in(caller)
+    moved = await app.storage.mark_all_read(user.id, request.rooms)
+    if moved:
+        data = b"".join(frame(ReadMoved(room=m.room, seq=m.seq)) for m in moved)
+        await _tell_own(app, caller, user.name, data)
+    for marked in moved:
+        await tell_seen(app, user.name, marked.room, marked.tell, marked.seq)
+    return Answer(id=request.id,
+                  fields={"rooms": [{"room": m.room, "seq": m.seq} for m in moved]})
 
 
 async def _tell_own(app: App, caller: Caller, name: str, data: bytes) -> None:

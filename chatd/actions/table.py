@@ -64,6 +64,7 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadAll,
     ReadThread,
     Receipts,
     Remind,
@@ -161,6 +162,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     SetIdle: Operation(session.set_idle, rate=(IDLE,)),
     Read: Operation(rooms.read),
     Unread: Operation(rooms.unread),
+    # "Mark all as read": every marker of the user's in one statement.
+    ReadAll: Operation(rooms.read_all, rate=(rooms.READ_ALLS,)),
     SetNotify: Operation(rooms.set_notify),
     # Closing a conversation: a marker of the user's membership, like the read marker.
     Hide: Operation(rooms.hide),

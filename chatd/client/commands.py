@@ -41,10 +41,11 @@ from chatd.client.render import (
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo, kind_of
 from chatd.client.terminal import clean, clean_body, favourites_first, presences, unread_counts
-from chatd.client.when import WHEN_USAGE, reminder_time
+from chatd.client.when import WHEN_USAGE, reminder_time, split_when
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
+    MAX_READ_ALL_ROOMS,
     MAX_STATUS_SECONDS,
     NO_STATUS,
     NOTIFY_LEVELS,
@@ -87,6 +88,7 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadAll,
     ReadThread,
     Receipts,
     Remind,
@@ -1253,16 +1255,6 @@ async def saved(client: ChatClient, arg: str) -> None:
     await client.ask("/saved", SavedItems(before=before, limit=SAVED_PAGE), Answer, on_ok)
 
 
-def _later_when(arg: str) -> tuple[str, str]:
-    """``/later``'s time and text: ``in 2h TEXT`` (two words), ``at 9:00 TEXT`` likewise,
-    else the first word (``tomorrow``, ``9:00``, ``2h``)."""
-    words = arg.split(None, 2)
-    if len(words) >= 2 and words[0].lower() in ("in", "at"):
-        return " ".join(words[:2]), words[2] if len(words) > 2 else ""
-    first, _, rest = arg.partition(" ")
-    return first, rest.strip()
-
-
 async def later(client: ChatClient, arg: str) -> None:
     """``/later WHEN TEXT``: have the server send TEXT to the current room or conversation
     at WHEN (as ``/save`` reads a time: ``in 2h``, ``tomorrow``, ``9:00``, in local time by
@@ -1274,7 +1266,7 @@ async def later(client: ChatClient, arg: str) -> None:
     room = _need_room(client, "/later")
     if room is None:
         return
-    when, text = _later_when(arg.strip())
+    when, text = split_when(arg.strip())
     if not text.strip():
         client.screen.problem(f"usage: /later WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
@@ -1292,7 +1284,7 @@ async def remind(client: ChatClient, arg: str) -> None:
     """``/remind WHEN TEXT``: a reminder of anything (Slack's ``/remind me``): TEXT is
     written to your notes to self and saved with a reminder at WHEN (as ``/later`` reads
     it); it is reminded then as a saved message is, and ``/saved`` lists it."""
-    when, text = _later_when(arg.strip())
+    when, text = split_when(arg.strip())
     if not text.strip():
         client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
@@ -1892,6 +1884,38 @@ async def read(client: ChatClient, arg: str) -> None:
     await client.ask("/read", Read(room=room, seq=client.seen.get(room, 0)), Answer, on_ok)
 
 
+#: How many rooms ``/readall`` names when it says what it marked read.
+READ_ALL_NAMED = 10
+
+
+async def read_all(client: ChatClient, arg: str) -> None:
+    """``/readall [ROOM ...]``: mark every room and conversation read (only those named, when
+    some are), on every device of the user; followed threads keep their own markers (/threads).
+    Says which rooms had something unread."""
+    rooms: tuple[str, ...] | None = None
+    if arg.split():
+        named = [client.room_arg(word) for word in arg.split()]
+        if None in named:
+            return
+        rooms = tuple(dict.fromkeys(name for name in named if name is not None))
+        if len(rooms) > MAX_READ_ALL_ROOMS:
+            client.screen.problem(f"/readall: at most {MAX_READ_ALL_ROOMS} rooms at once")
+            return
+
+    async def on_ok(reply: Answer) -> None:
+        moved = [item for item in reply.fields.get("rooms") or ()
+                 if isinstance(item, dict) and isinstance(item.get("room"), str)]
+        if not moved:
+            client.screen.notice("nothing was unread")
+            return
+        labels = [f"[{client.label(item['room'])}]" for item in moved[:READ_ALL_NAMED]]
+        more = len(moved) - len(labels)
+        client.screen.notice(f"marked {len(moved)} room{'s' if len(moved) > 1 else ''} read: "
+                             + ", ".join(labels) + (f" and {more} more" if more else ""))
+
+    await client.ask("/readall", ReadAll(rooms=rooms), Answer, on_ok)
+
+
 async def unread(client: ChatClient, arg: str) -> None:
     """``/unread N``: mark message [N]'s room unread from it on (the read marker moves back
     to just before it, for every device of the user)."""
@@ -2048,6 +2072,8 @@ COMMANDS: dict[str, Command] = {
     "unarchive": Command(unarchive, "/unarchive [ROOM]", "let the room be written to again"),
     "create": Command(create, "/create ROOM [private]", "create a room"),
     "read": Command(read, "/read", "mark the current room read"),
+    "readall": Command(read_all, "/readall [ROOM ...]", "mark every room and conversation "
+                       "read (or those named), on every device; threads keep theirs"),
     "unread": Command(unread, "/unread N", "mark message [N]'s room unread from it on"),
     "notify": Command(notify, "/notify [ROOM] [LEVEL]", "show or set the room's notifications "
                       "(push, --bell): all, mentions (a room's default), none"),

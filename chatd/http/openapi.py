@@ -37,6 +37,13 @@ from chatd.actions.admin import PAGE as ADMIN_PAGE
 from chatd.actions.admin import PAGE_MAX as ADMIN_PAGE_MAX
 from chatd.actions.bots import DEFAULT_TOKEN_NAME, MAX_TOKEN_NAME
 from chatd.actions.hooks import MAX_KEY_CHARS, MAX_SECRET_CHARS, MIN_SECRET_CHARS
+from chatd.actions.invitations import (
+    DEFAULT_EXPIRES,
+    MAX_EXPIRES,
+    MAX_ROOMS,
+    MAX_USES,
+    MIN_EXPIRES,
+)
 from chatd.actions.moderation import AUDIT_PAGE
 from chatd.addresses import MAX_URL_CHARS
 from chatd.auth import MAX_PASSWORD_LENGTH
@@ -52,6 +59,7 @@ from chatd.protocol.events import (
     MAX_FILES,
     MAX_POLL_OPTION_CHARS,
     MAX_QUERY_CHARS,
+    MAX_READ_ALL_ROOMS,
     MAX_REASON_CHARS,
     MAX_SEQ,
     MAX_STATUS_SECONDS,
@@ -103,7 +111,9 @@ _REF = "#/components/schemas/"
 ERROR_STATUSES: dict[int, tuple[str, ...]] = {
     400: (codes.BAD_REQUEST,),
     401: (codes.UNAUTHENTICATED,),
-    403: (codes.FORBIDDEN, codes.DEACTIVATED),
+    403: (codes.FORBIDDEN, codes.DEACTIVATED, codes.REGISTRATION_CLOSED,
+          codes.INVITATION_REQUIRED, codes.INVITATION_INVALID, codes.INVITATION_EXPIRED,
+          codes.INVITATION_USED_UP, codes.INVITATION_REVOKED),
     404: (codes.NOT_FOUND,),
     405: (codes.METHOD_NOT_ALLOWED,),
     408: (codes.BAD_REQUEST,),
@@ -130,7 +140,11 @@ _ERROR_MEANINGS = {
     403: "The user may not do this (a private room or conversation they are not in, a room "
          "they are banned from, moderation without the right to, an admin route for anyone "
          "but an administrator), or a signed link is bad, tampered with or expired; logging "
-         "in, the account is deactivated (`deactivated`).",
+         "in, the account is deactivated (`deactivated`); registering, the server takes no "
+         "registrations (`registration_closed`) or only with an invitation "
+         "(`invitation_required`), or the invitation given does not work "
+         "(`invitation_invalid`, `invitation_expired`, `invitation_used_up`, "
+         "`invitation_revoked`).",
     404: "No such room, user, file or path, or one the user may not see.",
     405: "The method is not allowed on this path; `Allow` lists those that are.",
     408: "The request took longer than `http.request_timeout` to arrive (or its body stalled "
@@ -775,6 +789,31 @@ class _Builder:
                                             "none of the preview's fields)."}},
                 required=["op", "room", "seq", "msg_id", "ts"],
                 description="An entry: a message's link preview, made or removed."),
+            "Invitation": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "by": {"type": ["string", "null"], "description": "Its maker, as "
+                           "registered; null: made on the command line (or the account is "
+                           "gone)."},
+                    "created_at": ms,
+                    "expires_at": ms,
+                    "max_uses": {"type": "integer", "minimum": 1, "maximum": MAX_USES},
+                    "uses": {"type": "integer", "minimum": 0, "maximum": MAX_USES},
+                    "revoked_at": {**nullable_ms, "description": "Null unless revoked."},
+                    "state": {"enum": ["valid", "expired", "used_up", "revoked"],
+                              "description": "Whether it works now, else why not."},
+                    "rooms": {**names, "description": "The rooms a new account joins, by "
+                              "name (a room deleted since is gone from the list)."},
+                    "used_by": {**names, "description": "Who registered with it, as "
+                                "registered, in the order they did."},
+                },
+                description="An invitation link as its maker and the administrators see it: "
+                            "never its token.",
+                examples=[{"id": 4, "by": "ann", "created_at": 1767225600000,
+                           "expires_at": 1767830400000, "max_uses": 5, "uses": 1,
+                           "revoked_at": None, "state": "valid", "rooms": ["general"],
+                           "used_by": ["bob"]}],
+            ),
             "BotToken": self.sent(
                 {
                     "id": {"type": "integer", "minimum": 1},
@@ -1090,6 +1129,12 @@ class _Builder:
         room_object = _ref("Room")
         record_id = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
         bot_param = path_param("name", _ref("UserName"), "The bot.", "buildbot")
+        string_list: Schema = {"type": "array", "items": {"type": "string"}}
+        registration = self.sent({
+            "registration": {"enum": ["open", "invite", "closed"],
+                             "description": "`auth.registration`."},
+            "server": {"type": ["string", "null"], "description": "`server.name`; null: "
+                       "none."}})
         group_param = path_param("name", {"type": "string"},
                                  "The group (any case).", "backend")
         token_name = {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_NAME,
@@ -1171,23 +1216,127 @@ class _Builder:
             return self.sent(properties, description=schema["description"])
 
         return {
-            "/api/register": {"post": self.op(
-                "Register an account",
-                "Creates an account; log in with `POST /api/login` afterwards. At most "
-                f"`auth.registrations_per_ip` ({config.auth.registrations_per_ip}) "
-                "registrations an hour from one address.",
-                tag="accounts", auth="none", op_id="register",
-                body=_json(self.body({
-                    "username": _ref("UserName"),
-                    "password": {"type": "string",
-                                 "minLength": config.auth.min_password_length,
-                                 "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL},
-                }, ["username", "password"]), {"username": "ann", "password": "correct horse"}),
-                ok=ok(201, "Registered.", self.sent({"user": _ref("User")}),
-                      {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None,
-                                "read_receipts": True, "display_name": None,
-                                "custom_status": None, "avatar": None}}),
-                errors=(409, 429),
+            "/api/register": {
+                "get": self.op(
+                    "Who may register",
+                    "The server's `auth.registration` (`open`: anyone; `invite`: with an "
+                    "invitation link only; `closed`: nobody, accounts come from the command "
+                    "line) and its name (`server.name`, null when it has none).",
+                    tag="accounts", auth="none", op_id="registration",
+                    ok=ok(200, "The rules.", registration),
+                ),
+                "post": self.op(
+                    "Register an account",
+                    "Creates an account; log in with `POST /api/login` afterwards. At most "
+                    f"`auth.registrations_per_ip` ({config.auth.registrations_per_ip}) "
+                    "registrations an hour from one address. With `invitation` (the token "
+                    "of an invitation link) the account takes one of its uses and joins its "
+                    "rooms (`rooms` in the answer); the server's `auth.registration` "
+                    f"(here `{config.auth.registration}`) decides whether one is needed "
+                    "(403 `invitation_required`) or any registration is taken (403 "
+                    "`registration_closed`). An invitation that does not work is 403 "
+                    "`invitation_invalid`, `invitation_expired`, `invitation_used_up` or "
+                    "`invitation_revoked`.",
+                    tag="accounts", auth="none", op_id="register",
+                    body=_json(self.body({
+                        "username": _ref("UserName"),
+                        "password": {"type": "string",
+                                     "minLength": config.auth.min_password_length,
+                                     "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL},
+                        "invitation": {"type": ["string", "null"],
+                                       "description": "The token of an invitation link "
+                                                      "(null or absent: none)."},
+                    }, ["username", "password"]),
+                        {"username": "ann", "password": "correct horse"}),
+                    ok=ok(201, "Registered.", self.sent({
+                        "user": _ref("User"),
+                        "rooms": {**string_list, "description": "With an invitation: the "
+                                  "rooms the account joined, by name."}}, ["user"]),
+                          {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None,
+                                    "read_receipts": True, "display_name": None,
+                                    "custom_status": None, "avatar": None}}),
+                    errors=(403, 409, 429),
+                ),
+            },
+            "/api/invitations": {
+                "get": self.op(
+                    "List invitations",
+                    "The invitation links the user made, or every one for a server "
+                    "administrator, newest first (at most 500; never a token).",
+                    tag="accounts", op_id="listInvitations",
+                    ok=ok(200, "The invitations.", self.sent({"invitations": {
+                        "type": "array", "items": _ref("Invitation")}})),
+                ),
+                "post": self.op(
+                    "Make an invitation link",
+                    "An invitation for `uses` registrations (1-" + str(MAX_USES) + ", "
+                    "default 1) until `expires_in` seconds from now (" + str(MIN_EXPIRES)
+                    + "-" + str(MAX_EXPIRES) + ", default " + str(DEFAULT_EXPIRES) + ": 7 "
+                    "days), whose new accounts join `rooms` (at most " + str(MAX_ROOMS)
+                    + " rooms, not conversations, not archived). Server administrators may "
+                    "make them, for any room; members too when `auth.who_can_invite` is "
+                    f"\"everyone\" (here \"{config.auth.who_can_invite}\"), for rooms they "
+                    "are in. The token is shown this once (the server keeps its hash), with "
+                    "the link to give (`server.public_url`, else the request's Host, then "
+                    "`/#invite=` and the token). 20 at once, then 20 an hour. 403 "
+                    "`registration_closed` when `auth.registration` is \"closed\".",
+                    tag="accounts", op_id="createInvitation",
+                    body=_json(self.body({
+                        "uses": {"type": "integer", "minimum": 1, "maximum": MAX_USES,
+                                 "default": 1},
+                        "expires_in": {"type": "integer", "minimum": MIN_EXPIRES,
+                                       "maximum": MAX_EXPIRES, "default": DEFAULT_EXPIRES,
+                                       "description": "Seconds from now."},
+                        "rooms": {"type": "array", "maxItems": MAX_ROOMS,
+                                  "items": _ref("RoomName")},
+                    }, []), {"uses": 5, "expires_in": 86400, "rooms": ["general"]}),
+                    body_required=False,
+                    ok=ok(201, "Made.", self.sent({
+                        "invitation": _ref("Invitation"),
+                        "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]{32}$",
+                                  "description": "Shown this once."},
+                        "url": {"type": "string", "description": "The link to give."}})),
+                    errors=(403, 404, 409, 429),
+                ),
+            },
+            "/api/invitations/{id}": {"delete": self.op(
+                "Revoke an invitation link",
+                "It works no more (revoking one twice is no error); by its maker or an "
+                "administrator. The accounts made with it stay.",
+                tag="accounts", op_id="revokeInvitation",
+                parameters=[path_param("id", record_id, "The invitation's id.", 1)],
+                ok=ok(200, "Revoked.", self.sent({"invitation": _ref("Invitation")})),
+                errors=(404,),
+            )},
+            "/api/join/{token}": {"get": self.op(
+                "Look at an invitation link",
+                "What a sign-up page shows, to whoever holds the token: whether a "
+                "registration with it would work (`valid`), and then who made it (`by`), "
+                "the rooms it joins and when it expires; else the `code` (and `message`) "
+                "the registration would be refused with (`invitation_invalid` for a token "
+                "no invitation has). Limited per address as registrations are "
+                f"({config.auth.registrations_per_ip} at once, then as many an hour).",
+                tag="accounts", auth="none", op_id="lookAtInvitation",
+                parameters=[path_param("token", {"type": "string",
+                                                 "pattern": "^[A-Za-z0-9_-]{16,128}$"},
+                                       "The invitation's token (a malformed one is 400).",
+                                       "k3J9dWq2x7Yb0Zr5Tn8Lp1Vc4Hs6Mg2A")],
+                ok=ok(200, "What it gives.", self.sent({
+                    **registration["properties"],
+                    "valid": {"type": "boolean"},
+                    "by": {"type": ["string", "null"], "description": "When valid: its "
+                           "maker (null: the command line)."},
+                    "rooms": {**string_list, "description": "When valid: the rooms a new "
+                              "account joins."},
+                    "expires_at": {"type": "integer", "minimum": 0,
+                                   "description": "When valid: ms since the epoch."},
+                    "code": {"enum": [codes.INVITATION_INVALID, codes.INVITATION_EXPIRED,
+                                      codes.INVITATION_USED_UP, codes.INVITATION_REVOKED,
+                                      codes.REGISTRATION_CLOSED],
+                             "description": "When not valid: why."},
+                    "message": {"type": "string", "description": "When not valid: in words."},
+                }, ["registration", "server", "valid"])),
+                errors=(400, 429),
             )},
             "/api/login": {"post": self.op(
                 "Log in",
@@ -1647,6 +1796,30 @@ class _Builder:
                     errors=(400, 403, 404, 429),
                 ),
             },
+            "/api/me/read": {"post": self.op(
+                "Mark all as read",
+                "As the protocol's `read_all`: the user's read marker of every room and "
+                "conversation they are in with something past it moves to its `last_seq`, "
+                "in one statement; with `rooms`, only those of them (1 to "
+                f"{MAX_READ_ALL_ROOMS} names; a name of no room of the user's is ignored). "
+                "Followed threads keep their own markers. The user's connections get a "
+                "`read` event per moved room.",
+                tag="accounts", op_id="readAll",
+                body_required=False,
+                body=_json(self.body({"rooms": {
+                    "type": ["array", "null"], "items": _ref("RoomOrConversation"),
+                    "minItems": 1, "maxItems": MAX_READ_ALL_ROOMS,
+                    "description": "Only these rooms and conversations (absent or null: "
+                                   "all)."}}, []),
+                    {"rooms": ["general", "@ann:bob"]}),
+                ok=ok(200, "Read.", self.sent({"rooms": {
+                    "type": "array", "description":
+                    "The rooms whose marker moved, by name, each with where it now is.",
+                    "items": self.sent({"room": {"type": "string"},
+                                        "seq": {"type": "integer", "minimum": 0}})}},
+                    ["rooms"])),
+                errors=(400, 429),
+            )},
             "/api/me/threads/{room}/{msg_id}/read": {"put": self.op(
                 "Mark a thread read",
                 "As the protocol's `read_thread`: the user has read the thread up to reply "

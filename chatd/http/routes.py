@@ -33,8 +33,10 @@ from chatd.actions import (
     admin,
     bots,
     hooks,
+    invitations,
     push,
 )
+from chatd.actions.session import now_ms
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.avatars import get_avatar, put_avatar, remove_avatar
@@ -410,7 +412,51 @@ def _user_in_path(params: dict[str, str]) -> str:
 async def _register(request: Request, app: App, params: dict[str, str]) -> Reply:
     body = json_body(request)
     return json_reply(201, await accounts.register(
-        app, str_field(body, "username"), str_field(body, "password"), address=request.address))
+        app, str_field(body, "username"), str_field(body, "password"),
+        invitation=body.get("invitation"), address=request.address))
+
+
+async def _registration(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``GET /api/register``: who may register here (``auth.registration``) and the
+    server's name, for a page to offer "Register" or not."""
+    return json_reply(200, {"registration": app.config.auth.registration,
+                            "server": app.config.server.name or None})
+
+
+# -- invitations -----------------------------------------------------------------------------
+
+
+def _base_url(request: Request, app: App) -> str:
+    """Where people open the page: ``server.public_url``, else the request's Host."""
+    if app.config.server.public_url:
+        return app.config.server.public_url
+    host = (request.header(b"host") or b"").decode("latin-1").strip()
+    if not host or any(c.isspace() or c in "/?#@\\" for c in host):
+        host = f"{app.config.http.host}:{app.config.http.port}"
+    return f"http://{host}"
+
+
+async def _invitations(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await invitations.list_invitations(app, user))
+
+
+async def _create_invitation(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    body = json_body(request) if request.body else {}
+    return json_reply(201, await _counting("create_invitation", invitations.create(
+        app, user, body, base_url=_base_url(request, app), now=now_ms()), app))
+
+
+async def _revoke_invitation(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await invitations.revoke(app, user, int(params["id"])))
+
+
+async def _look_at_invitation(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``GET /api/join/{token}``: public, limited per address."""
+    return json_reply(200, await _counting("invitation", invitations.look(
+        app, params["token"], address=request.address), app))
 
 
 async def _login(request: Request, app: App, params: dict[str, str]) -> Reply:
@@ -678,7 +724,10 @@ def _route(path: str, methods: Mapping[str, Handler | Streaming], *,
 #: Checked in order; HEAD is allowed wherever GET is. Paths not matched here are the page's
 #: files, except under /api/.
 ROUTES: list[Route] = [
-    _route(r"/api/register", {"POST": _register}),
+    _route(r"/api/register", {"GET": _registration, "POST": _register}),
+    _route(r"/api/invitations", {"GET": _invitations, "POST": _create_invitation}),
+    _route(r"/api/invitations/(?P<id>[0-9]{1,18})", {"DELETE": _revoke_invitation}),
+    _route(r"/api/join/(?P<token>[^/]+)", {"GET": _look_at_invitation}),
     _route(r"/api/login", {"POST": _login}),
     _route(r"/api/logout", {"POST": _logout}),
     _route(r"/api/me", {"GET": _me}),
@@ -697,6 +746,7 @@ ROUTES: list[Route] = [
     _route(r"/api/me/scheduled/(?P<item>[0-9]{1,18})", {
         "PATCH": operation("edit_scheduled", _scheduled_body), "DELETE": _unschedule,
     }),
+    _route(r"/api/me/read", {"POST": operation("read_all", _body)}),
     _route(r"/api/me/threads", {"GET": operation("threads", _threads_fields)}),
     _route(r"/api/me/threads/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})/follow", {
         "PUT": operation("follow_thread", _follow_path(True)),

@@ -22,11 +22,17 @@ __all__ = [
     "FORBIDDEN",
     "HTTP_STATUS",
     "INTERNAL",
+    "INVITATION_EXPIRED",
+    "INVITATION_INVALID",
+    "INVITATION_REQUIRED",
+    "INVITATION_REVOKED",
+    "INVITATION_USED_UP",
     "METHOD_NOT_ALLOWED",
     "NOT_FORWARDABLE",
     "NOT_FOUND",
     "QUOTA_EXCEEDED",
     "RATE_LIMITED",
+    "REGISTRATION_CLOSED",
     "SHUTTING_DOWN",
     "SLOW_CONSUMER",
     "TOO_LARGE",
@@ -60,6 +66,12 @@ SLOW_CONSUMER: Final = "slow_consumer"
 SHUTTING_DOWN: Final = "shutting_down"
 INTERNAL: Final = "internal"
 UNAVAILABLE: Final = "unavailable"
+REGISTRATION_CLOSED: Final = "registration_closed"
+INVITATION_REQUIRED: Final = "invitation_required"
+INVITATION_INVALID: Final = "invitation_invalid"
+INVITATION_EXPIRED: Final = "invitation_expired"
+INVITATION_USED_UP: Final = "invitation_used_up"
+INVITATION_REVOKED: Final = "invitation_revoked"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,6 +113,16 @@ _TABLE: Final[dict[str, Code]] = {
     SHUTTING_DOWN: Code("the server is stopping; reconnect later", 503),
     INTERNAL: Code("a bug in the server; the request may or may not have taken effect", 500),
     UNAVAILABLE: Code("the database is unreachable; retry later", 503),
+    REGISTRATION_CLOSED: Code("the server takes no registrations (auth.registration "
+                              "\"closed\"): accounts are made on the command line", 403,
+                              socket=False),
+    INVITATION_REQUIRED: Code("registering takes an invitation (auth.registration "
+                              "\"invite\")", 403, socket=False),
+    INVITATION_INVALID: Code("no invitation has this token", 403, socket=False),
+    INVITATION_EXPIRED: Code("the invitation has expired", 403, socket=False),
+    INVITATION_USED_UP: Code("the invitation has been used as many times as it allows", 403,
+                             socket=False),
+    INVITATION_REVOKED: Code("the invitation was revoked", 403, socket=False),
 }
 
 #: Every code a server may put in an ``error`` frame, with what it means.

@@ -37,6 +37,7 @@ from chatd.protocol.user_groups import (
 __all__ = [
     "EVENTS",
     "MAX_PROFILES",
+    "MAX_READ_ALL_ROOMS",
     "MAX_REMIND_SECONDS",
     "MAX_RESUME_ROOMS",
     "MAX_STATUS_SECONDS",
@@ -113,6 +114,7 @@ __all__ = [
     "React",
     "ReactionChanged",
     "Read",
+    "ReadAll",
     "ReadMoved",
     "ReadReceiptsChanged",
     "ReadThread",
@@ -173,6 +175,8 @@ MAX_ID_CHARS: Final = 64
 MAX_NONCE_CHARS: Final = 64
 MAX_TOKEN_CHARS: Final = 4096
 MAX_RESUME_ROOMS: Final = 1000
+#: The most rooms one ``read_all`` names (without ``rooms`` it marks every room, however many).
+MAX_READ_ALL_ROOMS: Final = 1000
 #: The first screen chatd's own clients (the terminal client, the web page, the benchmarks)
 #: ask in a paged ``hello``: ``rooms_limit`` and ``contacts_limit``.
 WELCOME_PAGE: Final = 30
@@ -545,6 +549,18 @@ class Read(Request):
     OP: ClassVar[str] = "read"
     room: str
     seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadAll(Request):
+    """Mark everything read ("Mark all as read"): the user's read marker of every room and
+    conversation they are in with something past it (only those of ``rooms``, when given: 1
+    to :data:`MAX_READ_ALL_ROOMS` names; the others, and names of rooms the user is not in,
+    are left as they are) moves to the room's last seq. Followed threads keep their own
+    markers (as Slack's "Mark all messages as read" does)."""
+
+    OP: ClassVar[str] = "read_all"
+    rooms: tuple[str, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2255,6 +2271,16 @@ def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     return Read(id=rid, room=_room(obj), seq=seq)
 
 
+def _parse_read_all(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> ReadAll:
+    value = obj.get("rooms")
+    if value is None:
+        return ReadAll(id=rid)
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_READ_ALL_ROOMS:
+        raise _Invalid(f"'rooms' must be an array of 1-{MAX_READ_ALL_ROOMS} room names")
+    rooms = dict.fromkeys(_room({"rooms": name}, "rooms") for name in value)
+    return ReadAll(id=rid, rooms=tuple(rooms))
+
+
 def _parse_unread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Unread:
     seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
     assert seq is not None
@@ -2482,6 +2508,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "typing": (Typing, _fields(Typing, room=_room)),
     "idle": (SetIdle, _fields(SetIdle, idle=_idle)),
     "read": (Read, _parse_read),
+    "read_all": (ReadAll, _parse_read_all),
     "unread": (Unread, _parse_unread),
     "receipts": (Receipts, _parse_receipts),
     "set_read_receipts": (SetReadReceipts, _fields(SetReadReceipts, on=_receipts_on)),

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import trio
 
 from chatd.errors import ChatError
+from chatd.protocol import codes
 from chatd.protocol.events import THREAD_USERS
 from chatd.search import SearchQuery
 
@@ -54,8 +55,11 @@ __all__ = [
     "Hook",
     "HookTarget",
     "ImageFacts",
+    "Invitation",
+    "InvitedUser",
     "Joined",
     "ListeningNotice",
+    "MarkedRead",
     "Member",
     "MemberPage",
     "MembershipNotice",
@@ -103,6 +107,7 @@ __all__ = [
     "UserGroup",
     "UserGroupChange",
     "WebhookTargets",
+    "invitation_refusal",
     "split_mentions",
 ]
 
@@ -244,6 +249,16 @@ class ReadMove:
 
     seq: int
     moved: bool
+    tell: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class MarkedRead:
+    """A room whose read marker a "mark all as read" moved: its name, where the marker now
+    is (its last seq), and the other members to tell, as :class:`ReadMove`'s ``tell``."""
+
+    room: str
+    seq: int
     tell: tuple[str, ...] = ()
 
 
@@ -825,6 +840,65 @@ class UserGroup:
     by: str | None
     ts: int
     you: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Invitation:
+    """An invitation link (migration 0044), never its token: who made it (``by``, as
+    registered, and ``creator_id``; None: the command line, or an account gone), when
+    (``created_at``, ms), until when it works (``expires_at``, ms; ``expired``: that moment
+    has passed, by the database's clock), how many registrations it allows (``max_uses``)
+    and took (``uses``), when it was revoked (``revoked_at``, ms; None: it was not), the
+    ``rooms`` a new account joins (names, sorted) and who registered with it (``used_by``,
+    names as registered, in the order they did)."""
+
+    id: int
+    by: str | None
+    creator_id: int | None
+    created_at: int
+    expires_at: int
+    max_uses: int
+    uses: int
+    revoked_at: int | None
+    expired: bool
+    rooms: tuple[str, ...] = ()
+    used_by: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> str:
+        """``"valid"``, else why not: ``"revoked"``, ``"used_up"`` or ``"expired"`` (in
+        that order when several hold)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.uses >= self.max_uses:
+            return "used_up"
+        if self.expired:
+            return "expired"
+        return "valid"
+
+
+def invitation_refusal(invitation: Invitation | None) -> ChatError:
+    """The refusal of a registration with an invitation that is not valid (None: no
+    invitation has the token)."""
+    state = "unknown" if invitation is None else invitation.state
+    code, message = {
+        "unknown": (codes.INVITATION_INVALID, "this invitation link is not valid"),
+        "expired": (codes.INVITATION_EXPIRED, "this invitation link has expired"),
+        "used_up": (codes.INVITATION_USED_UP, "this invitation link has been used as many "
+                                              "times as it allows"),
+        "revoked": (codes.INVITATION_REVOKED, "this invitation link was revoked"),
+    }.get(state, (codes.INVITATION_INVALID, "this invitation link is not valid"))
+    return ChatError(code, message)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class InvitedUser:
+    """An account made with an invitation: the ``user``, the ``rooms`` it joined (names,
+    sorted) and who made the invitation (``by``; None: the command line)."""
+
+    user: User
+    rooms: tuple[str, ...]
+    by: str | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1610,16 +1684,64 @@ class Storage(Protocol):
             ChatError: 'not_found', 'forbidden'.
         """
 
+    # -- invitations (migration 0044) --------------------------------------------------------
+
+    async def create_invitation(self, token_hash: bytes, creator_id: int | None, *,
+                                expires_at: int, max_uses: int, rooms: Sequence[str],
+                                anywhere: bool) -> Invitation:
+        """Keep an invitation found by ``token_hash`` (the SHA-256 of its token), made by
+        ``creator_id`` (None: the command line), working until ``expires_at`` (ms) for
+        ``max_uses`` registrations, whose new accounts join ``rooms`` (valid room names,
+        each once). Each room must exist, be a room (not a conversation) and not be
+        archived; unless ``anywhere`` (an administrator, the command line), the maker must
+        be a member of it.
+
+        Raises:
+            ChatError: 'not_found' (no such room), 'bad_request' (a conversation),
+                'archived', 'forbidden' (not a member); nothing is kept then.
+        """
+
+    async def invitations(self, creator_id: int | None) -> list[Invitation]:
+        """The newest invitations (at most 500), newest first: those ``creator_id`` made,
+        or everyone's (None)."""
+
+    async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
+                                anyone: bool) -> Invitation:
+        """Revoke invitation ``invitation_id`` (revoking one twice is no error) and return it
+        as it is now; ``user_id`` must have made it, unless ``anyone`` (an administrator,
+        the command line).
+
+        Raises:
+            ChatError: 'not_found' (no such invitation, or not theirs).
+        """
+
+    async def invitation_by_hash(self, token_hash: bytes) -> Invitation | None:
+        """The invitation of a token (by its SHA-256), whatever its state; None: none."""
+
+    async def register_invited(self, name: str, password_hash: str, token_hash: bytes
+                               ) -> InvitedUser:
+        """Create account ``name`` (valid) with an invitation's use, atomically: a use is
+        taken only while one is left (two registrations racing for the last use never both
+        get it), and the account joins the invitation's rooms that are not archived, all in
+        one transaction (a name taken gives the use back).
+
+        Raises:
+            ChatError: what :func:`invitation_refusal` says when the invitation is unknown,
+                expired, used up or revoked; 'conflict' when the name is taken.
+        """
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         """The (room, user) pairs of every membership of ``users`` (names, as registered) now:
         what a node checks its room registry against after it may have lost notices."""
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        """Hand ``data`` (one frame, at most a few kilobytes) to ``user``'s connections on
-        every other node (a :class:`UserEventNotice`; one NOTIFY, nothing stored): for the
-        events of a user's own actions that only their other devices hear (a ``read``).
-        Meant for a user known to be online on another node: the NOTIFY costs every node a
-        wake-up. A frame too large for a notice is not sent (logged). ``user``
+        """Hand ``data`` (one frame, at most a few kilobytes; or several, one a line, as an
+        outbox takes them) to ``user``'s connections on every other node (a
+        :class:`UserEventNotice`; one NOTIFY, nothing stored): for the events of a user's
+        own actions that only their other devices hear (a ``read``). Meant for a user known
+        to be online on another node: the NOTIFY costs every node a wake-up. Several frames
+        share a notice while they fit (a ``read_all``'s reads: a few notices in one trip,
+        not one per room). A frame too large for a notice is not sent (logged). ``user``
         :data:`EVERYONE` is every connection of every other node (a custom emoji added or
         removed)."""
 
@@ -1756,6 +1878,16 @@ class Storage(Protocol):
         statement: a room's read reads no more than it did). ChatError('forbidden') for a
         non-member, ChatError('not_found') for an unknown room."""
 
+    async def mark_all_read(self, user_id: int, rooms: Sequence[str] | None = None
+                            ) -> list[MarkedRead]:
+        """Move the user's read marker of every room and conversation they are in (only
+        those named in ``rooms``, when given: normalised names; others are ignored) that has
+        something past it to the room's last seq, in one statement. Returns the rooms whose
+        marker moved, each with where it now is, by name, and for a conversation the other
+        members to tell (``seen``, as :meth:`mark_read` says them). A room read to its end,
+        a name that is no room of the user's: left out, nothing stored. Followed threads'
+        markers are not touched."""
+
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         """Mark ``room`` unread from ``seq`` on: move the user's read marker back to
         ``seq - 1`` (never forward: from a marker already before it nothing moves; 0 at
@@ -1849,7 +1981,9 @@ class Storage(Protocol):
         room, or a ``reply_to`` that is no message of the room, ChatError('not_found'); a
         file that is not the sender's upload to that room, ChatError('not_found'), one already
         attached (also by an earlier message of this batch), ChatError('bad_request'). The
-        files are attached in the transaction that stores the message.
+        files are attached in the transaction that stores the message. A forward's files
+        (``forwarded``: its own copies, :meth:`copy_files`) are deleted when it is refused or
+        repeats a stored one: nothing else would attach them.
 
         Changes are checked against the message as it is when their room is locked, so
         concurrent changes from any node apply in seq order: an edit by its author only

@@ -104,6 +104,7 @@ from chatd.protocol import codes
 from chatd.protocol.names import GROUP_MAX, conversation_name, is_conversation
 from chatd.search import SearchQuery
 from chatd.storage import bots
+from chatd.storage import invitations as invites
 from chatd.storage import user_groups as groups
 from chatd.storage.base import (
     NO_CUSTOM_STATUS,
@@ -133,8 +134,11 @@ from chatd.storage.base import (
     Hook,
     HookTarget,
     ImageFacts,
+    Invitation,
+    InvitedUser,
     Joined,
     ListeningNotice,
+    MarkedRead,
     Member,
     MemberPage,
     MembershipNotice,
@@ -946,6 +950,45 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.moved, {_TELL_SEEN}
 FROM (SELECT 1) AS one LEFT JOIN marked k ON true
 """
 
+# "Mark all as read": every membership of user $1 with entries past its marker moved to its
+# room's last seq, in one statement (a user in a thousand rooms makes one trip, not a
+# thousand): a walk of memberships_user_id_idx, each room read by its key. Subqueries, not a
+# join: a join of a few hundred memberships with a table of tens of thousands of rooms is
+# planned as a scan of every room (the cheaper guess for one user, and a cost that grows
+# with the server, not with the user), where a subquery is a probe of rooms_pkey per
+# membership, whatever the tables hold. The marker only moves forward: a membership moved
+# further meanwhile (a read of another device's, past this statement's snapshot of the room)
+# is re-read by the update's lock and left alone. Followed threads keep their own markers
+# (thread_follows.read_seq): Slack's "Mark all messages as read" leaves the Threads view to
+# its own.
+# Every row returned moved; "tell" as _SQL_MARK_READ's, so that a conversation's other
+# members see a "mark all as read" as they see a read (the `seen` event): read only for the
+# conversations among the moved rows (at most 8 members each), nothing more for rooms.
+_MARKED_ALL = f"""
+SELECT k.name, k.read_seq, {_TELL_SEEN.replace("$2", "$1")}
+FROM (SELECT *, true AS moved FROM marked) k
+"""
+_SQL_MARK_ALL_READ = f"""
+WITH marked AS (
+    UPDATE memberships m
+    SET read_seq = (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
+    WHERE m.user_id = $1
+      AND m.read_seq < (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
+    RETURNING m.room_id, m.read_seq,
+              (SELECT r.name FROM rooms r WHERE r.id = m.room_id) AS name,
+              (SELECT r.kind FROM rooms r WHERE r.id = m.room_id) AS kind
+){_MARKED_ALL}"""
+# The same for the rooms named in $2 only (the page's section, a filtered list): each found
+# by its name's key, then its membership by the primary key.
+_SQL_MARK_SOME_READ = f"""
+WITH marked AS (
+    UPDATE memberships m SET read_seq = r.last_seq
+    FROM rooms r
+    WHERE r.name = ANY ($2::text[]) AND m.room_id = r.id AND m.user_id = $1
+      AND m.read_seq < r.last_seq
+    RETURNING m.room_id, m.read_seq, r.name, r.kind
+){_MARKED_ALL}"""
+
 # A marker moved back ($3: the first seq to be unread; never forward, never below 0), with
 # the room's counts from it, by the functions room objects count with (_MEMBER_COLUMNS); they
 # read messages and mentions, not the membership this statement updates, so its snapshot
@@ -1034,8 +1077,9 @@ UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURN
 # do not share their receipts) and a page of their names: those whose lower case comes after
 # $4, in code point order of the lower case, $5 at most. The room's memberships are reached
 # by the primary key's room_id prefix and each member's user by its primary key: the
-# database's work grows with the room's members (10,000 counted in milliseconds), the
-# answer does not. No index on read_seq (migration 0040 says why).
+# database's work grows with the room's members (10,000: 18-35 ms on a busy two-core
+# machine, tests/storage/test_receipts.py's room), the answer does not. No index on
+# read_seq (migration 0040 says why).
 _SQL_RECEIPTS = f"""
 WITH r AS MATERIALIZED (
     SELECT r.id, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
@@ -1932,6 +1976,12 @@ UPDATE files f SET deleted_at = now()
 WHERE f.id IN (SELECT f.id FROM files f WHERE {_EXPIRED} ORDER BY f.created_at LIMIT $2)
   AND {_EXPIRED}
 """
+# A refused forward's copies (never a file attached since: a duplicate's own are its
+# first's): deleted as an expired upload is.
+_SQL_DISCARD_COPIES = """
+UPDATE files f SET deleted_at = now()
+WHERE f.id = ANY ($1::bigint[]) AND f.message_id IS NULL AND f.deleted_at IS NULL
+"""
 _SQL_EXPIRE_USER_UPLOADS = f"""
 UPDATE files f SET deleted_at = now() WHERE f.uploader_id = $2 AND {_EXPIRED}
 """
@@ -2193,9 +2243,14 @@ SELECT (SELECT coalesce(max(id), 0) FROM messages) AS top,
 # One statement, committed on its own (no BEGIN, SET LOCAL, COMMIT: four round trips that
 # were most of the indexer's cost at low load): set_config(..., true) lasts until the end of
 # the statement's own transaction, whose commit then does not wait for the disk.
-# A forward's words are its comment's and the forwarded text's (migration 0039).
-_INDEXED_TEXT = "CASE WHEN forwarded IS NULL THEN text " \
-    "ELSE text || ' ' || coalesce(forwarded ->> 'text', '') END"
+# A forward's words are its comment's and the forwarded text's (migration 0039); a poll's,
+# its question's and its options' (migration 0036 keeps them in polls, written with the
+# message, so they are there when the indexer comes; 0043 queued the polls indexed before).
+_INDEXED_TEXT = "CASE WHEN forwarded IS NOT NULL " \
+    "THEN text || ' ' || coalesce(forwarded ->> 'text', '') " \
+    "WHEN poll THEN text || ' ' || coalesce((SELECT array_to_string(p.options, ' ') " \
+    "FROM polls p WHERE p.message_id = messages.id), '') " \
+    "ELSE text END"
 _INDEX_WORDS = f"""
 WITH indexed AS (
     UPDATE messages SET words = {_words_of(_INDEXED_TEXT)}
@@ -2661,6 +2716,11 @@ WHERE lower(u.name) = ANY($1::text[])
 """
 
 _SQL_TELL_ELSEWHERE = f"SELECT pg_notify('{USER_EVENTS_CHANNEL}', $1)"
+# Several notices in one trip (a ``read_all``'s events, more than one notice holds), in order.
+_SQL_TELL_ELSEWHERE_MANY = f"""
+SELECT pg_notify('{USER_EVENTS_CHANNEL}', p) FROM unnest($1::text[]) WITH ORDINALITY AS n (p, i)
+ORDER BY i
+"""
 
 _SQL_LEAVE_CLUSTER = """
 WITH gone AS (DELETE FROM nodes WHERE name = $1 RETURNING name)
@@ -2846,7 +2906,8 @@ def _parse_notice(channel: str, payload: str,
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
     if channel == USER_EVENTS_CHANNEL:
-        # '<node> <user> <frame>': names hold no space; the frame is the rest, one JSON line
+        # '<node> <user> <frames>': names hold no space; the frames are the rest, one JSON
+        # line each (user_event_payloads), handed on as they are
         node, _, rest = payload.partition(" ")
         user, _, data = rest.partition(" ")
         if not node or not user or not data.startswith("{"):
@@ -2938,6 +2999,31 @@ def _carried(room: str, fields: list[Any]) -> Message:
         files=tuple(map(_file_info, files)) if files else (),
         thread=int(thread[0]) if thread else None, broadcast=bool(thread and thread[1]),
     )
+
+
+def user_event_payloads(node: str, user: str, data: bytes) -> list[str]:
+    """The payloads of channel ``chatd_user_events`` ('<node> <user> <frames>') that carry
+    ``data``, one frame or several (one a line, as a connection's outbox takes them): as
+    many frames a payload as fit under :data:`NOTICE_BYTES`, in order, so that a burst of
+    events (a ``read_all``'s ``read`` per room) costs a few notices, not one per frame. A
+    single frame too large for a notice is left out (logged)."""
+    head = f"{node} {user} "
+    payloads: list[str] = []
+    current = ""
+    for line in data.decode().split("\n"):
+        if not line.strip():
+            continue
+        if len((head + line).encode()) > NOTICE_BYTES:
+            log.warning("an event of %d bytes for %s's other nodes is too large for a notice; "
+                        "not sent", len(line.encode()), user)
+            continue
+        if current and len((current + "\n" + line).encode()) > NOTICE_BYTES:
+            payloads.append(current)
+            current = ""
+        current = current + "\n" + line if current else head + line
+    if current:
+        payloads.append(current)
+    return payloads
 
 
 def _listed(notice: Change | None) -> list[Change]:
@@ -3819,6 +3905,30 @@ class PostgresStorage:
                                 ) -> UserGroupChange:
         return await self._run(groups.delete_user_group, self._pool, name, user_id, admin)
 
+    # -- invitations (chatd/storage/invitations.py) ------------------------------------------
+
+    async def create_invitation(self, token_hash: bytes, creator_id: int | None, *,
+                                expires_at: int, max_uses: int, rooms: Sequence[str],
+                                anywhere: bool) -> Invitation:
+        return await self._run(invites.create_invitation, self._pool, token_hash, creator_id,
+                               expires_at, max_uses, rooms, anywhere)
+
+    async def invitations(self, creator_id: int | None) -> list[Invitation]:
+        return await self._run(invites.invitations, self._pool, creator_id)
+
+    async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
+                                anyone: bool) -> Invitation:
+        return await self._run(invites.revoke_invitation, self._pool, invitation_id, user_id,
+                               anyone)
+
+    async def invitation_by_hash(self, token_hash: bytes) -> Invitation | None:
+        return await self._run(invites.invitation_by_hash, self._pool, token_hash)
+
+    async def register_invited(self, name: str, password_hash: str, token_hash: bytes
+                               ) -> InvitedUser:
+        return await self._run(invites.register_invited, self._pool, name, password_hash,
+                               token_hash, _SQL_CREATE_USER, _user)
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))
         return {(row["room"], row["user"]) for row in rows}
@@ -4095,6 +4205,15 @@ class PostgresStorage:
         return ReadMove(seq=int(row["read_seq"]), moved=row["moved"],
                         tell=tuple(row["tell"] or ()))
 
+    async def mark_all_read(self, user_id: int, rooms: Sequence[str] | None = None
+                            ) -> list[MarkedRead]:
+        if rooms is None:
+            rows = await self._run(self._pool.fetch, _SQL_MARK_ALL_READ, user_id)
+        else:
+            rows = await self._run(self._pool.fetch, _SQL_MARK_SOME_READ, user_id, list(rooms))
+        return sorted(MarkedRead(room=str(row["name"]), seq=int(row["read_seq"]),
+                                 tell=tuple(row["tell"] or ())) for row in rows)
+
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter
         row = await self._run(self._pool.fetchrow, _SQL_MARK_UNREAD, room, user_id, seq)
@@ -4159,12 +4278,11 @@ class PostgresStorage:
     # -- contacts ----------------------------------------------------------------------------
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        payload = f"{self._node} {user} {data.decode().rstrip()}"
-        if len(payload.encode()) > NOTICE_BYTES:
-            log.warning("an event of %d bytes for %s's other nodes is too large for a notice; "
-                        "not sent", len(data), user)
-            return
-        await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payload)
+        payloads = user_event_payloads(self._node, user, data)
+        if len(payloads) == 1:
+            await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payloads[0])
+        elif payloads:
+            await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE_MANY, payloads)
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         row = await self._run(self._pool.fetchrow, _SQL_SET_NOTIFY, room, user_id, notify)
@@ -4873,11 +4991,31 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
                     or m.user_groups or m.thread is not None or m.poll is not None
                     or m.forwarded is not None for m in batch)
-    if plain or not any(m.thread is not None for m in batch):
+    if plain:
         return await _append_resolved(conn, batch, plain, False)
+    if not any(m.thread is not None for m in batch):
+        results = await _append_resolved(conn, batch, False, False)
+        await _discard_copies(conn, batch, results)
+        return results
     async with conn.transaction():
         await conn.execute(_SQL_LOCK_ROOMS, sorted({m.room for m in batch}))
-        return await _append_resolved(conn, batch, False, True)
+        results = await _append_resolved(conn, batch, False, True)
+        await _discard_copies(conn, batch, results)
+        return results
+
+
+async def _discard_copies(conn: Any, batch: list[NewMessage],
+                          results: list[Appended | ChatError]) -> None:
+    """A forward's files are copies made for it alone (``copy_files``): when its append is
+    refused (the room archived or left meanwhile) or repeats one stored already (a retry
+    that raced its first), they are deleted at once, instead of counting against the
+    forwarder's quota until ``files.unattached_seconds`` expires them. Only a batch with such
+    a forward runs a statement more (after its own, on its connection)."""
+    copies = [file for m, result in zip(batch, results, strict=True)
+              if m.forwarded is not None and m.files
+              and (isinstance(result, ChatError) or result.duplicate) for file in m.files]
+    if copies:
+        await conn.execute(_SQL_DISCARD_COPIES, copies)
 
 
 async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,

@@ -63,7 +63,7 @@ import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import {
   customField, newReminderFields, reminderMenu, showReminder, timeZone,
 } from "./view-saved.js";
-import { customAt, timeProblem, whenText } from "./scheduled.js";
+import { customAt, editedTime, timeProblem, whenText } from "./scheduled.js";
 import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js";
 import { createFields, editFields } from "./view-usergroups.js";
@@ -155,10 +155,11 @@ export class Controller {
       logout: () => this.leave("", { revoke: true }),
       roomMenu: (name, opener, point) => alertsView.roomMenu(name, opener, point),
     });
-    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does.
+    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does;
+    // a closed conversation is started again.
     switcher.bind({
       state: () => this.state,
-      openRoom: (name) => this.choose(model.selectRoom, name),
+      openRoom: (name) => this.choose(model.openAgain, name),
       openPerson: (user) => this.choose(model.openConversation, [user]),
     });
     alertsView.bind({
@@ -457,6 +458,7 @@ export class Controller {
       customEmoji: () => this.views.emoji.open(),
       userGroups: () => userGroups.open(),
       readReceipts: whenOnline((on) => this.act(model.setReadReceipts, on)),
+      readAll: () => this.readAll(true),
     });
     userGroups.bind({
       opened: this.sidePanelOpened(userGroups, model.openUserGroups),
@@ -483,6 +485,7 @@ export class Controller {
         const index = order.indexOf(this.state.current);
         this.choose(model.selectRoom, order[(index + step + order.length) % order.length]);
       },
+      readAll: () => this.readAll(true),
     });
     window.addEventListener("online", () => this.conn && this.conn.networkChanged(true));
     window.addEventListener("offline", () => this.conn && this.conn.networkChanged(false));
@@ -651,6 +654,30 @@ export class Controller {
       }
       this.views.layout.syncInert();
     };
+  }
+
+  /**
+   * "Mark all as read" (the person's menu, Shift+Esc, /readall): with `ask`, a confirmation
+   * first when more than a few rooms are unread (readmarks.js `readAllAsks`), as Slack asks.
+   */
+  readAll(ask) {
+    if (!this.state) return;
+    if (!this.online) {
+      toast("Not connected right now; try again in a moment.");
+      return;
+    }
+    const count = readmarks.unreadRooms(this.state).length;
+    if (!ask || !readmarks.readAllAsks(this.state)) {
+      this.act(readmarks.markAllRead);
+      return;
+    }
+    this.views.dialogs.confirm({
+      title: "Mark all as read?",
+      ok: "Mark all as read",
+      fields: [h("p", {}, `${count} rooms and conversations have unread messages. Followed `
+        + "threads keep theirs (the Threads view).")],
+      submit: async () => this.act(readmarks.markAllRead),
+    });
   }
 
   /**
@@ -1140,19 +1167,30 @@ export class Controller {
     } });
   }
 
-  /** Change the text of a scheduled message, in a dialog. */
+  /**
+   * Change the text of a scheduled message, and its time if one is typed in "When" (as
+   * `/remind` reads it: when.js), in a dialog.
+   */
   editScheduled(item) {
     if (!this.state) return;
     const box = h("textarea", { id: "scheduled-edit-text", rows: "5", required: true },
       item.text);
+    const when = h("input", { id: "scheduled-edit-when", type: "text", autocomplete: "off",
+      placeholder: "tomorrow 9:00", "aria-describedby": "scheduled-edit-when-hint" });
     this.views.dialogs.open({
       title: "Edit the scheduled message",
       ok: "Save",
       fields: [h("label", { for: "scheduled-edit-text" },
-        `To be sent ${whenText(item.send_at, clock.now(), timeZone())}`), box],
+        `To be sent ${whenText(item.send_at, clock.now(), timeZone())}`), box,
+      h("label", { for: "scheduled-edit-when" }, "New time (optional)"), when,
+      h("p", { class: "hint", id: "scheduled-edit-when-hint" },
+        "Blank keeps the time: in 2h, tomorrow, tomorrow 17:30, 9:00…")],
       submit: async () => {
         if (!box.value.trim()) throw new Error("A message needs some text: delete it instead.");
-        this.act(model.editScheduledText, item.item, box.value);
+        const now = clock.now();
+        const time = editedTime(when.value, now, timeZone());
+        if (time.problem) throw new Error(time.problem);
+        this.act(model.editScheduledText, item.item, box.value, { sendAt: time.at, now });
       },
     });
   }
@@ -1353,6 +1391,10 @@ export class Controller {
       case "close":
         if (!this.online) return offline;
         this.act(model.closeConversation, plan.room);
+        return {};
+      case "readall":
+        if (!this.online) return offline;
+        this.readAll(false);
         return {};
       case "notify":
         if (!this.online) return offline;

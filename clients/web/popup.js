@@ -21,8 +21,10 @@ export function isOpenFrom(opener) {
 
 /**
  * Open a menu under `opener` (or at `point` {x, y}, for a context menu): `items` are
- * [{label, checked?, toggle?, run}]; `checked` makes them radio items, or with `toggle` a
- * checkbox item (a setting on or off). Focus goes to the checked radio item (else the
+ * [{label, checked?, toggle?, run, hint?, keys?}]; `checked` makes them radio items, or with
+ * `toggle` a checkbox item (a setting on or off); `hint` is the item's key shown at its end
+ * ("Shift Esc"; not part of its name), `keys` the same for assistive technology
+ * (aria-keyshortcuts, "Shift+Escape"). Focus goes to the checked radio item (else the
  * first). `back()` gives what takes the focus when the menu closes (by default the opener;
  * one drawn anew meanwhile has a successor). Returns the menu element.
  */
@@ -38,12 +40,14 @@ export function openMenu(opener, { label, items, point = null, back = () => open
       role: item.toggle && radio ? "menuitemcheckbox" : radio ? "menuitemradio" : "menuitem",
       "aria-checked": radio ? String(Boolean(item.checked)) : null,
       dataset: item.value ? { value: item.value } : null,
+      "aria-keyshortcuts": item.keys || null,
       onclick: () => {
         closePopup(true);
         item.run();
       },
     }, radio || mixed ? h("span", { class: "menu-check", "aria-hidden": "true" },
-      item.checked ? "✓" : "") : null, item.label);
+      item.checked ? "✓" : "") : null, item.label,
+    item.hint ? h("kbd", { class: "menu-kbd", "aria-hidden": "true" }, item.hint) : null);
   });
   const children = buttons.flatMap((button, index) => (index > 0 && mixed
     && (items[index].checked === undefined) !== (items[index - 1].checked === undefined)

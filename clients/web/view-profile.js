@@ -1,7 +1,7 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
-// one press, "Clear status", "Profile and status…", "Custom emoji…", "User groups", and the
-// read receipts' setting, a checkbox: "Let others see when I've read messages", receipts.js)
-// and the "Profile and status" dialog: a
+// one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User
+// groups", and the read receipts' setting, a checkbox: "Let others see when I've read
+// messages", receipts.js) and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -14,6 +14,7 @@ import * as clock from "./clock.js";
 import { $, h, toast } from "./dom.js";
 import { avatar, setPicture } from "./view-avatar.js";
 import { closePopup, isOpenFrom, openMenu } from "./popup.js";
+import { readAllHint } from "./readmarks.js";
 import {
   avatarOf, CLEAR_AFTER, clearAfter, pictureProblem, PICTURE_TYPES, MAX_NAME_CHARS, MAX_TEXT_CHARS, PRESETS, presetLabel,
   profileChange, profileOf, shownStatus, shownUser, STATUS_EMOJI, statusWords, untilText,
@@ -32,8 +33,9 @@ export class ProfileView {
    * setAvatar(file) and removeAvatar() → a promise of the profile (rejected likewise),
    * dialog({title, fields, ok, submit}) (view-dialogs.js `open`), isOnline() → bool,
    * customEmoji() opens the "Custom emoji" dialog (view-emoji.js), userGroups() the "User
-   * groups" panel (view-usergroups.js), readReceipts(on) shares the person's read receipts
-   * or stops.
+   * groups" panel (view-usergroups.js), readAll() marks everything read (asking first when
+   * much is unread: controller.js `readAll`), readReceipts(on) shares the person's read
+   * receipts or stops.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -73,6 +75,8 @@ export class ProfileView {
       { label: "Profile and status…", run: () => this.openDialog() },
       { label: "Custom emoji…", run: () => this.on.customEmoji() },
       { label: "User groups", run: () => this.on.userGroups() },
+      { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
+        keys: "Shift+Escape" },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
         : []),
       ...PRESETS.map((preset) => ({

@@ -95,6 +95,27 @@ async def test_seen_in_a_conversation(people: dict[str, Any]) -> None:
         {"user": "bob", "seq": 0}, {"user": "cid", "seq": group["seq"]}]
 
 
+async def test_mark_all_as_read_is_seen(people: dict[str, Any]) -> None:
+    """bob marks everything read: ann sees it in their conversation and in the group (the
+    seen event, as for a read), the room's marker tells nobody (checked after the seen
+    of the conversation, which the server sends later in the same request)."""
+    ann, bob, cid = people["ann"], people["bob"], people["cid"]
+    for client in (ann, bob):
+        assert (await client.request("join", room="general"))["op"] == "ok"
+    sent = await ann.request("send", room="general", text="hello all", nonce="m1")
+    dm = await ann.request("dm", to="bob", text="and you", nonce="m2")
+    group = await ann.request("dm", to=["bob", "cid"], text="and both", nonce="m3")
+    await bob.event("message", room=group["room"], seq=group["seq"])
+    marked = await bob.request("read_all")
+    assert {m["room"]: m["seq"] for m in marked["rooms"]} == {
+        "general": sent["seq"], dm["room"]: dm["seq"], group["room"]: group["seq"]}
+    assert await ann.event("seen", room=dm["room"]) == {
+        "op": "seen", "room": dm["room"], "user": "bob", "seq": dm["seq"]}
+    for client in (ann, cid):
+        assert (await client.event("seen", room=group["room"]))["user"] == "bob"
+    assert [e for e in _seen(ann) if e["room"] == "general"] == []
+
+
 async def test_no_seen_in_a_room(people: dict[str, Any]) -> None:
     """bob reads a room ann is in: ann gets no seen (checked after the seen of bob's read
     of their conversation right after, which the server sends later)."""
