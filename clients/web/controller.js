@@ -71,6 +71,7 @@ import { openPollDialog } from "./view-poll.js";
 import { forwardFields } from "./view-forward.js";
 import { historyRequest, refusalText } from "./edithistory.js";
 import { historyFields, historyWaiting } from "./view-edithistory.js";
+import { ReadersPanel } from "./view-receipts.js";
 import { Connection, RequestError } from "./socket.js";
 import * as model from "./state.js";
 import { conversationName, nameLabel } from "./conversations.js";
@@ -107,6 +108,7 @@ export class Controller {
     this.savedUploads = null;
     this.savedDrafts = null;
     this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
+    this.readers = new ReadersPanel(); // "Read by…" of a message (view-receipts.js)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room, at) => this.openRoom(room, at),
@@ -363,6 +365,9 @@ export class Controller {
         panel),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
       copyLink: (room, message) => this.copyLink(room ?? this.state?.current, message),
+      // "Read by…": who has read the message, asked of the server as the panel opens.
+      readBy: whenOnline((room, msgId, opener) => this.readers.show(opener, this.state,
+        () => this.ask("receipts", { room: room ?? this.state.current, msg_id: msgId }))),
       // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
       openThread: (msgId) => {
         this.act(model.openThread, msgId);
@@ -455,6 +460,7 @@ export class Controller {
       isOnline: () => this.online,
       customEmoji: () => this.views.emoji.open(),
       userGroups: () => userGroups.open(),
+      readReceipts: whenOnline((on) => this.act(model.setReadReceipts, on)),
       readAll: () => this.readAll(true),
     });
     userGroups.bind({
@@ -1626,6 +1632,7 @@ export class Controller {
         thread, saved, threads, scheduled, userGroups]) {
         view.render(this.state, now);
       }
+      this.readers.render(this.state); // (a reader's name learnt since it opened)
       // The names drawn whose display names and statuses the page has not heard of are
       // asked for (profiles.js; checked first, so that a render asks nothing twice).
       const names = profiles.namesOnScreen(this.state);

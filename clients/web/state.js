@@ -117,6 +117,12 @@
 // and asks the server, whose reply says the last word, and a refusal puts back the mark it last
 // gave. The sidebar lists favourites in their own section at the top (select.js).
 //
+// Read receipts (receipts.js, `state.receipts`): the other members' read markers of each
+// conversation, asked once a connection when it is shown (`receipts` without a msg_id) and
+// moved by `seen` events, say where its "Seen" lines go; the person's own setting (whether
+// they share theirs) is the welcome's, changed by `setReadReceipts` at once and kept by the
+// `read_receipts` event of every device.
+//
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
@@ -141,6 +147,7 @@ import * as uploads from "./uploads.js";
 import * as grouping from "./usergroups.js";
 import * as hiding from "./hiding.js";
 import * as starring from "./favourites.js";
+import * as receipting from "./receipts.js";
 import { allRead, openingPage } from "./readmarks.js";
 import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
@@ -244,6 +251,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     customEmoji: customEmoji.emptyEmoji(),
     // The server's user groups (usergroups.js): asked after each welcome, kept by events.
     userGroups: grouping.emptyGroups(),
+    // The other members' read markers in conversations, and the person's setting (receipts.js).
+    receipts: receipting.emptyReceipts(),
   };
 }
 
@@ -314,6 +323,8 @@ const EVENTS = {
     state.admin = Boolean(frame.user && frame.user.admin === true);
     // Before anything below may alert: a pause of notifications silences what was missed too.
     state.dndUntil = alerts.pauseOf(frame.user && frame.user.dnd_until);
+    // (The conversations' markers are asked again once shown: connectionChanged forgot them.)
+    receipting.confirmShare(state.receipts, receipting.shareOf(frame.user));
     profiling.welcomed(state.profiles);
     if (frame.user && typeof frame.user.name === "string") {
       profiling.learn(state.profiles, frame.user.name, frame.user);
@@ -473,6 +484,19 @@ const EVENTS = {
     const room = state.rooms.get(frame.room);
     if (!room || typeof frame.on !== "boolean") return [];
     starring.confirm(room, frame.on, starring.markedAtOf(frame));
+    return [];
+  },
+
+  seen(state, frame) {
+    // Another member of a conversation read it up to `seq` (receipts.js). One the page does
+    // not hold yet: its markers are asked when it is shown.
+    if (state.rooms.has(frame.room)) receipting.seenEvent(state.receipts, frame, state.me);
+    return [];
+  },
+
+  read_receipts(state, frame) {
+    // The person turned the sharing of their read receipts on or off (here or elsewhere).
+    if (typeof frame.on === "boolean") receipting.confirmShare(state.receipts, frame.on);
     return [];
   },
 
@@ -921,6 +945,26 @@ const ANSWERED = {
     return [];
   },
 
+  receipts(state, asked, reply) {
+    // The other members' markers of a conversation (the readers of a message are the
+    // "Read by…" popup's, controller.js: their names are learnt for it).
+    if (asked.msg_id === undefined || asked.msg_id === null) {
+      if (state.rooms.has(asked.room)) {
+        receipting.positionsReceived(state.receipts, asked.room, reply.positions, state.me);
+      }
+      return [];
+    }
+    const users = Array.isArray(reply.users) ? reply.users.filter((u) => typeof u === "string")
+      : [];
+    return wantProfiles(state, users);
+  },
+
+  set_read_receipts(state, asked, reply) {
+    receipting.shareAnswered(state.receipts, typeof reply.on === "boolean" ? reply.on
+      : asked.on === true);
+    return [];
+  },
+
   set_notify(state, asked, reply) {
     const room = state.rooms.get(asked.room);
     const level = alerts.isLevel(reply.notify) ? reply.notify : asked.notify;
@@ -1127,6 +1171,23 @@ const REFUSED = {
       { refreshRooms: true }];
   },
 
+  receipts(state, asked, error) {
+    // The markers are asked again the next time the conversation is shown (not from a server
+    // without receipts: unknown_op); a reader's list is the popup's to tell.
+    if ((asked.msg_id === undefined || asked.msg_id === null) && error.code !== "unknown_op") {
+      state.receipts.asked.delete(asked.room);
+    }
+    return [];
+  },
+
+  set_read_receipts(state, asked, error) {
+    receipting.shareAnswered(state.receipts, null); // the setting the server last gave
+    const why = error.code === "disconnected" ? "not connected"
+      : error.code === "unknown_op" ? "this server has no read receipts"
+        : String(error.message || error.code);
+    return [{ toast: `Your read receipts were not turned ${asked.on ? "on" : "off"}: ${why}` }];
+  },
+
   favourite(state, asked, error) {
     // The mark the server last gave is back (once no other change is on its way).
     const room = state.rooms.get(asked.room);
@@ -1299,6 +1360,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
   inboxing.stopped(state.inbox); // listed again after the next welcome
   scheduling.stopped(state.scheduled); // listed again after the next welcome, if any
   grouping.stopped(state.userGroups); // listed again after the next welcome
+  receipting.stopped(state.receipts); // the conversations' markers: asked again once shown
   for (const read of state.reads.values()) read.sent = null;
   for (const room of state.rooms.values()) {
     room.loading = false;
@@ -1733,6 +1795,15 @@ export function setNotify(state, name, level) {
   if (!room || room.draft || !alerts.isLevel(level) || alerts.levelOf(room) === level) return [];
   room.notify = level;
   return [request("set_notify", { room: name, notify: level })];
+}
+
+/**
+ * Share the person's read receipts (`on`) or not: shown at once, asked of the server (whose
+ * reply, and the `read_receipts` event of every device, say the last word).
+ */
+export function setReadReceipts(state, on) {
+  if (!online(state) || !receipting.setShare(state.receipts, on)) return [];
+  return [request("set_read_receipts", { on })];
 }
 
 /**
@@ -3083,6 +3154,7 @@ function forgetRoom(state, name) {
   }
   state.reads.delete(name);
   state.lastTyping.delete(name);
+  receipting.forget(state.receipts, name);
   if (state.current === name) state.current = null;
 }
 
@@ -3103,6 +3175,11 @@ function loadRoom(state, name, { members = false } = {}) {
     effects.push(request("history", { room: name, limit: openingPage(room) }));
   }
   if (!room.members || members) effects.push(request("who", { room: name }));
+  if (receipting.wantsMarkers(state.receipts, room)) {
+    // Where the others have read to: the conversation's "Seen" lines (receipts.js).
+    receipting.asking(state.receipts, name);
+    effects.push(request("receipts", { room: name }));
+  }
   return effects;
 }
 

@@ -1,5 +1,7 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
-// one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User groups") and the "Profile and status" dialog: a
+// one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User
+// groups", and the read receipts' setting, a checkbox: "Let others see when I've read
+// messages", receipts.js) and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -32,7 +34,8 @@ export class ProfileView {
    * dialog({title, fields, ok, submit}) (view-dialogs.js `open`), isOnline() → bool,
    * customEmoji() opens the "Custom emoji" dialog (view-emoji.js), userGroups() the "User
    * groups" panel (view-usergroups.js), readAll() marks everything read (asking first when
-   * much is unread: controller.js `readAll`).
+   * much is unread: controller.js `readAll`), readReceipts(on) shares the person's read
+   * receipts or stops.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -82,6 +85,13 @@ export class ProfileView {
           ...clearAfter(preset.clear, clock.now()) } }),
       })),
     ];
+    // The read receipts' setting, once the server has said it (receipts.js): the person's,
+    // on every device.
+    const share = this.state ? this.state.receipts.share : null;
+    if (share !== null) {
+      items.push({ label: "Let others see when I've read messages", toggle: true,
+        checked: share, run: () => this.on.readReceipts(!share) });
+    }
     openMenu(opener, { label: "Your profile and status", items });
   }
 
