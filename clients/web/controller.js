@@ -48,6 +48,7 @@ import { $, h, toast } from "./dom.js";
 import { messageUrl } from "./webpush.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
+import { inviteFromHash, mayInvite, parseInviteRights } from "./invites.js";
 import { Install } from "./install.js";
 import * as missed from "./missed.js";
 import * as notifier from "./notifier.js";
@@ -105,6 +106,7 @@ export class Controller {
     this.savedUploads = null;
     this.savedDrafts = null;
     this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
+    this.inviteRights = null; // who may register and invite here (GET /api/register), once known
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room, at) => this.openRoom(room, at),
@@ -135,13 +137,17 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups, switcher,
+      saved, threads, scheduled, userGroups, switcher, invites,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
       else toast("Not connected right now; try again in a moment.");
     };
-    auth.bind({ loggedIn: (session) => this.enter(session) });
+    // A new account made with an invitation opens in its first room (once the welcome lists it).
+    auth.bind({ loggedIn: (session, { room = null } = {}) => {
+      this.enter(session);
+      if (room !== null) this.openRoom(room);
+    } });
     sidebar.bind({
       selectRoom: (name) => this.choose(model.selectRoom, name),
       openDm: (user) => this.choose(model.openDm, user),
@@ -451,6 +457,18 @@ export class Controller {
       isOnline: () => this.online,
       customEmoji: () => this.views.emoji.open(),
       userGroups: () => userGroups.open(),
+      mayInvite: () => Boolean(this.state) && mayInvite(this.state.admin, this.inviteRights),
+      invite: () => {
+        closePopup(false);
+        invites.open();
+      },
+    });
+    invites.bind({
+      call: (method, path, body) => {
+        if (!this.session) return Promise.reject(new Error("Not logged in."));
+        return api.authed(this.session.token, method, path, body);
+      },
+      me: () => (this.state ? this.state.me : null),
     });
     userGroups.bind({
       opened: this.sidePanelOpened(userGroups, model.openUserGroups),
@@ -508,8 +526,16 @@ export class Controller {
   start() {
     this.install.start();
     const session = api.loadSession();
-    if (session) this.enter(session);
-    else this.views.auth.show();
+    if (session) {
+      this.enter(session);
+      // An invitation link opened by someone logged in here: it makes a new account only.
+      if (inviteFromHash(location.hash) !== null) {
+        toast(`You are logged in as ${session.username}. The invitation link is for a new `
+          + "account: log out to create one with it.");
+      }
+    } else {
+      this.views.auth.show();
+    }
   }
 
   /** Whether the person is still using the page (idle.js); tell a change; the one timer. */
@@ -577,7 +603,22 @@ export class Controller {
       onAuthFailed: () => this.leave("Your session has ended. Please log in again."),
     });
     this.conn.start();
+    this.learnInviteRights(session);
     this.render();
+  }
+
+  /**
+   * Who may invite here (GET /api/register, public: nothing added to hello), for the
+   * person's menu; asked once per log-in. No answer: administrators only (invites.js).
+   */
+  async learnInviteRights(session) {
+    this.inviteRights = null;
+    try {
+      const rights = parseInviteRights(await api.registration());
+      if (this.session === session) this.inviteRights = rights;
+    } catch {
+      // Not known: the menu offers "Invite people…" to administrators only.
+    }
   }
 
   /**
@@ -616,6 +657,7 @@ export class Controller {
     closePopup(false);
     this.closeSidePanels();
     this.views.admin.close({ refocus: false });
+    this.views.invites.close();
     document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();
@@ -1546,12 +1588,12 @@ export class Controller {
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
         alertsView, search, moderation, admin, pins, profile, emoji, thread, saved, threads,
-        scheduled, userGroups,
+        scheduled, userGroups, invites,
       } = this.views;
       // (The scheduled messages' view last: its clocks follow the Send buttons drawn before.)
       for (const view of [sidebar, conversation, members, composer, connection, extras,
         attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
-        thread, saved, threads, scheduled, userGroups]) {
+        thread, saved, threads, scheduled, userGroups, invites]) {
         view.render(this.state, now);
       }
       // The names drawn whose display names and statuses the page has not heard of are

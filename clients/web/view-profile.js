@@ -1,5 +1,6 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
-// one press, "Clear status", "Profile and status…", "Custom emoji…", "User groups") and the "Profile and status" dialog: a
+// one press, "Clear status", "Profile and status…", "Custom emoji…", "User groups", "Invite
+// people…" for those who may) and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -30,7 +31,8 @@ export class ProfileView {
    * setAvatar(file) and removeAvatar() → a promise of the profile (rejected likewise),
    * dialog({title, fields, ok, submit}) (view-dialogs.js `open`), isOnline() → bool,
    * customEmoji() opens the "Custom emoji" dialog (view-emoji.js), userGroups() the "User
- * groups" panel (view-usergroups.js).
+   * groups" panel (view-usergroups.js), mayInvite() → whether the person makes invitation
+   * links, invite() opens the "Invite people" dialog (view-invites.js).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -70,6 +72,8 @@ export class ProfileView {
       { label: "Profile and status…", run: () => this.openDialog() },
       { label: "Custom emoji…", run: () => this.on.customEmoji() },
       { label: "User groups", run: () => this.on.userGroups() },
+      ...(this.on.mayInvite && this.on.mayInvite()
+        ? [{ label: "Invite people…", run: () => this.on.invite() }] : []),
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
         : []),
       ...PRESETS.map((preset) => ({
