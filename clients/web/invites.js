@@ -248,9 +248,13 @@ export function parseInvitation(body) {
   };
 }
 
-/** The person's links (an administrator's: every one), newest first, and how asking went. */
+/**
+ * The person's links (an administrator's: every one), newest first, and how asking went.
+ * `since`: the invitations a create or a revoke answered since the list was last asked (id ->
+ * invitation), which its answer may not have seen yet (the requests run side by side).
+ */
 export function emptyLinks() {
-  return { items: [], loaded: false, loading: false, error: "", serial: 0 };
+  return { items: [], loaded: false, loading: false, error: "", serial: 0, since: new Map() };
 }
 
 /** Ask for the list again: returns the serial its answer must bring. */
@@ -258,14 +262,21 @@ export function linksAsked(list) {
   list.serial += 1;
   list.loading = true;
   list.error = "";
+  list.since = new Map();
   return list.serial;
 }
 
-/** `GET /api/invitations` answered the request of `serial` (an older answer is dropped). */
+/**
+ * `GET /api/invitations` answered the request of `serial` (an older answer is dropped): the
+ * list as it says, with what a create or a revoke answered since it was asked on top.
+ */
 export function linksLoaded(list, serial, body) {
   if (serial !== list.serial) return false;
   const given = body && Array.isArray(body.invitations) ? body.invitations : [];
-  list.items = sortLinks(given.map(parseInvitation).filter(Boolean));
+  const items = new Map(given.map(parseInvitation).filter(Boolean).map((item) => [item.id,
+    item]));
+  for (const [id, item] of list.since) items.set(id, later(items.get(id), item));
+  list.items = sortLinks([...items.values()]);
   list.loading = false;
   list.loaded = true;
   return true;
@@ -286,8 +297,23 @@ export function linksFailed(list, serial, message) {
 export function linkChanged(list, body) {
   const invitation = parseInvitation(body);
   if (!invitation) return false;
-  list.items = sortLinks([invitation, ...list.items.filter((item) => item.id !== invitation.id)]);
+  const held = list.items.find((item) => item.id === invitation.id);
+  const kept = later(held, invitation);
+  list.items = sortLinks([kept, ...list.items.filter((item) => item.id !== invitation.id)]);
+  list.since.set(kept.id, later(list.since.get(kept.id), kept));
   return true;
+}
+
+/**
+ * Of two copies of one invitation (`held` may be undefined), the one the server gave later:
+ * an invitation only moves on (it stops working once, for good; its uses only grow), so an
+ * answer that reaches the page after a newer one (the create's after the revoke's) is older.
+ */
+function later(held, given) {
+  if (!held) return given;
+  const rank = (item) => [item.state === "valid" ? 0 : 1, item.uses];
+  const [a, b] = [rank(held), rank(given)];
+  return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]) ? held : given;
 }
 
 function sortLinks(items) {
