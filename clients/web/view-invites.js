@@ -68,6 +68,7 @@ export class InvitesView {
     $("invite-uses").value = DEFAULT_USES;
     $("invite-error").textContent = "";
     $("invite-made").hidden = true;
+    $("invite-create").textContent = "Create link";
     $("invite-link").value = "";
     $("invite-copied").textContent = "";
     this.drawRooms(state);
@@ -135,6 +136,7 @@ export class InvitesView {
       $("invite-link").value = link;
       $("invite-copied").textContent = "";
       $("invite-made").hidden = false;
+      $("invite-create").textContent = "Create another link";
       $("invite-link").focus();
       $("invite-link").select();
     } catch (error) {

@@ -10,7 +10,8 @@ a server that takes registrations by invitation only (`auth.registration = "invi
   the server takes accounts by invitation only, before anything is sent.
 
 The rules of test_web.py hold: every wait is for a state, never for time. The screenshots land
-in tests/artifacts/ (desktop-invite.png, phone-invite.png: the sign-up with an invitation).
+in tests/artifacts/ (desktop-invite.png, phone-invite.png: the sign-up with an invitation;
+desktop-invite-dialog.png: the link just made); axe-core checks the dialog and the sign-up.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.browser.conftest import (
     wait_online,
 )
 from tests.browser.test_admin import make_admin
+from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_web import Session, log_in, open_session, shot
 
@@ -97,6 +99,8 @@ def test_an_admin_invites_and_the_new_person_lands_in_the_room(
     expect(made).to_contain_text("#general and #random")
     expect(made).to_contain_text("not used yet (up to 5 people)")
     expect(made).to_contain_text("expires in 24 h")
+    shot(ann.page, artifacts, "desktop-invite-dialog")
+    assert axe_serious(ann.page) == []
 
     # carol, in a browser that never saw this server: who invited her, and into what.
     carol = open_session(sessions, browser, DESKTOP)
@@ -109,6 +113,7 @@ def test_an_admin_invites_and_the_new_person_lands_in_the_room(
         "aria-selected", "true")
     expect(carol.page.locator("#auth-register-note")).to_be_hidden()
     shot(carol.page, artifacts, "desktop-invite")
+    assert axe_serious(carol.page) == []
     phone = open_session(sessions, browser, PHONE)
     phone.page.goto(link)
     expect(invitation_card(phone.page)).to_contain_text("ann invited you to Acme.")
