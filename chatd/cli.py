@@ -1,8 +1,9 @@
 """The ``chatd`` command: ``serve``, ``migrate``,
 ``user add|passwd|list|admin|deactivate|reactivate``, ``token``, ``bot add|token|list|revoke``,
-``room list|delete``, ``audit``, ``stats``, ``backup``, ``restore``, ``client``, ``version``,
-``help``. What the admin API does besides (``room``, ``audit``, ``stats``, deleting a
-deactivated user's messages) is in :mod:`chatd.cli_admin`.
+``room list|delete``, ``invite create|list|revoke``, ``audit``, ``stats``, ``backup``,
+``restore``, ``client``, ``version``, ``help``. What the admin API does besides (``room``,
+``invite``, ``audit``, ``stats``, deleting a deactivated user's messages) is in
+:mod:`chatd.cli_admin`.
 
 Every subcommand reads the same configuration (``--config FILE``, before or after the
 subcommand; default ``./chatd.toml`` or the built-in defaults) with ``CHATD_<SECTION>_<KEY>``
@@ -548,6 +549,27 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     room_delete.add_argument("name")
     room_delete.add_argument("--yes", action="store_true",
                              help="do not ask (required when standard input is no terminal)")
+    invite = command(("invite",), commands,
+                     "manage invitation links (who may register: [auth] registration)")
+    invite_commands = invite.add_subparsers(dest="invite_command", required=True,
+                                            metavar="COMMAND")
+    invite_create = command(("invite", "create"), invite_commands,
+                            "make an invitation link and print it (shown this once)")
+    invite_create.add_argument("--uses", metavar="N", type=int, default=1,
+                               help="how many accounts may register with it (default 1, at "
+                                    "most 1000)")
+    invite_create.add_argument("--expires", metavar="DAYS", default="7",
+                               help="how long it works: days (7), or 3d, 12h, 90m (default "
+                                    "7 days, at most 30)")
+    invite_create.add_argument("--room", metavar="NAME", action="append", default=[],
+                               help="a room the new accounts join (repeat for more)")
+    invite_create.add_argument("--json", action="store_true", help=JSON_HELP)
+    invite_list = command(("invite", "list"), invite_commands,
+                          "list the invitations, newest first: state, uses, expiry, rooms")
+    invite_list.add_argument("--json", action="store_true", help=JSON_HELP)
+    invite_revoke = command(("invite", "revoke"), invite_commands,
+                            "revoke an invitation: its link works no more")
+    invite_revoke.add_argument("invitation_id", type=int, metavar="ID")
     audit = command(("audit",), commands,
                     "show the audit log (moderation and admin actions), newest first")
     audit.add_argument("--room", metavar="NAME",
@@ -586,6 +608,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
                              "and /upload still go to --server)")
     client.add_argument("--register", action="store_true",
                         help="create the account first (a taken name is just logged in)")
+    client.add_argument("--invitation", metavar="LINK",
+                        help="register with this invitation link (or its token): the new "
+                             "account joins its rooms (implies --register)")
     client.add_argument("--bell", action="store_true",
                         help="ring the terminal bell when a message you are notified of "
                              "arrives (/notify; by default a direct message or a mention)")
@@ -634,8 +659,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return client_main(config, server=args.server, user=args.user,
                            password_stdin=args.password_stdin, tcp=args.tcp,
                            register=args.register, bell=args.bell,
-                           idle_after=args.idle_after)
-    elif args.command in ("room", "audit", "stats") or (
+                           idle_after=args.idle_after, invitation=args.invitation)
+    elif args.command in ("room", "audit", "stats", "invite") or (
             args.command == "user" and args.user_command == "deactivate"):
         _run_admin(args, config)
     else:
@@ -686,6 +711,17 @@ def _run_admin(args: argparse.Namespace, config: Config) -> None:
         name = cli_admin.check_deletion(args.name, args.yes)
         _use_database(config)
         trio.run(cli_admin.delete_room, config, name, args.yes)
+    elif args.command == "invite" and args.invite_command == "create":
+        uses, seconds, rooms = cli_admin.check_new_invitation(
+            args.uses, cli_admin.parse_expiry(args.expires), args.room)
+        _use_database(config)
+        trio.run(cli_admin.create_invitation, config, uses, seconds, rooms, args.json)
+    elif args.command == "invite" and args.invite_command == "list":
+        _use_database(config)
+        trio.run(cli_admin.list_invitations, config, args.json)
+    elif args.command == "invite":
+        _use_database(config)
+        trio.run(cli_admin.revoke_invitation, config, args.invitation_id)
     elif args.command == "audit":
         room = cli_admin.check_audit(args.room, args.limit)
         _use_database(config)

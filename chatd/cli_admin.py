@@ -1,5 +1,6 @@
 """What the admin API does, from the ``chatd`` command line: ``user deactivate
---delete-messages``, ``room list``, ``room delete``, ``audit`` and ``stats``.
+--delete-messages``, ``room list``, ``room delete``, ``audit``, ``stats`` and ``invite
+create``, ``invite list``, ``invite revoke``.
 
 The operator on the box needs no account: these commands act as "the command line", which the
 audit log records as a null actor (as ``user admin`` and ``user deactivate`` always did). They
@@ -39,8 +40,9 @@ from chatd.storage import (
     open_storage,
 )
 
-__all__ = ["audit", "check_audit", "check_deletion", "deactivate", "delete_room", "list_rooms",
-           "parse_duration", "stats"]
+__all__ = ["audit", "check_audit", "check_deletion", "check_new_invitation",
+           "create_invitation", "deactivate", "delete_room", "list_invitations", "list_rooms",
+           "page_url", "parse_duration", "parse_expiry", "revoke_invitation", "stats"]
 
 #: The rooms read at once while listing them all.
 ROOMS_PAGE = 1000
@@ -306,3 +308,116 @@ async def stats(config: Config, as_json: bool) -> None:
         print(f"{'nodes' if i == 0 else '':<15}{node.name}  seen {_when(node.seen_at)} UTC  "
               f"{node.online} online")
 
+
+
+# -- invite create, list, revoke -------------------------------------------------------------
+
+
+def parse_expiry(text: str) -> int:
+    """Seconds from ``--expires``: days as a bare number (``7``), or ``12h``, ``90m``,
+    ``3d``; from a minute to 30 days, the HTTP field's bounds.
+
+    Raises:
+        ChatError: ``bad_request``, naming the option.
+    """
+    from chatd.actions.invitations import MAX_EXPIRES, MIN_EXPIRES
+
+    found = _DURATION.fullmatch(text.strip().lower())
+    if found is None or found[2] == "s":
+        raise ChatError(codes.BAD_REQUEST, f"--expires: {text!r} is no duration (7 for "
+                        "days, or 3d, 12h, 90m)")
+    seconds = int(found[1]) * _UNITS[found[2] or "d"]
+    if not MIN_EXPIRES <= seconds <= MAX_EXPIRES:
+        raise ChatError(codes.BAD_REQUEST, f"--expires: {text!r} is not between a minute "
+                        f"and {MAX_EXPIRES // 86400} days")
+    return seconds
+
+
+def check_new_invitation(uses: int, seconds: int, rooms: list[str]) -> tuple[int, int,
+                                                                            list[str]]:
+    """``invite create``'s options, checked as the HTTP route checks its body.
+
+    Raises:
+        ChatError: ``bad_request``.
+    """
+    from chatd.actions.invitations import check_invitation
+
+    return check_invitation({"uses": uses, "expires_in": seconds,
+                             "rooms": [room.lstrip("#") for room in rooms]})
+
+
+def page_url(config: Config) -> str:
+    """Where people open the page, for the links this prints: ``server.public_url``, else
+    the configured ``[http]`` address (a wildcard host is the machine's name)."""
+    if config.server.public_url:
+        return config.server.public_url
+    host = config.http.host
+    if host in ("", "0.0.0.0", "::"):
+        import socket
+
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.http.port}"
+
+
+def _invitation_rows(found: list[Any]) -> None:
+    rows = [(str(i.id), i.state.replace("_", " "), f"{i.uses}/{i.max_uses}",
+             _when(i.expires_at), i.by or "(command line)",
+             " ".join(f"#{room}" for room in i.rooms) or "-",
+             ", ".join(i.used_by) or "-") for i in found]
+    heads = ("ID", "STATE", "USES", "EXPIRES (UTC)", "BY", "ROOMS", "USED BY")
+    widths = [max(len(head), *(len(row[i]) for row in rows)) for i, head in enumerate(heads)]
+    for row in (heads, *rows):
+        print("  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row)).rstrip())
+
+
+async def create_invitation(config: Config, uses: int, seconds: int, rooms: list[str],
+                            as_json: bool) -> None:
+    """``invite create [--uses N] [--expires DAYS] [--room NAME ...] [--json]``: an
+    invitation made by the command line (into any room), and the link to give, printed
+    once (the database keeps only the token's hash). Options as
+    :func:`check_new_invitation` gave them."""
+    from chatd.actions.invitations import invitation_object, invite_url, new_invitation_token
+
+    if config.auth.registration == "closed":
+        print("chatd: [auth] registration is \"closed\": nobody can register with this link "
+              "until it is \"invite\" or \"open\"", file=sys.stderr)
+    token, digest = new_invitation_token()
+    async with open_storage(config) as storage:
+        invitation = await storage.create_invitation(
+            digest, None, expires_at=time.time_ns() // 1_000_000 + seconds * 1000,
+            max_uses=uses, rooms=rooms, anywhere=True)
+    url = invite_url(page_url(config), token)
+    if as_json:
+        _print_json({"invitation": invitation_object(invitation), "token": token, "url": url})
+        return
+    print(url)
+    joins = " ".join(f"#{room}" for room in invitation.rooms)
+    print(f"chatd: invitation {invitation.id}: {_count(uses, 'registration')} until "
+          f"{_when(invitation.expires_at)} UTC" + (f", joining {joins}" if joins else "")
+          + "; the link is shown this once", file=sys.stderr)
+
+
+async def list_invitations(config: Config, as_json: bool) -> None:
+    """``invite list [--json]``: the newest invitations (500), newest first, as ``GET
+    /api/invitations`` gives them to an administrator."""
+    from chatd.actions.invitations import invitation_object
+
+    async with open_storage(config) as storage:
+        found = await storage.invitations(None)
+    if as_json:
+        _print_json({"invitations": [invitation_object(i) for i in found]})
+        return
+    if not found:
+        print("chatd: no invitations", file=sys.stderr)
+        return
+    _invitation_rows(found)
+
+
+async def revoke_invitation(config: Config, invitation_id: int) -> None:
+    """``invite revoke ID``: the invitation works no more (twice is no error)."""
+    async with open_storage(config) as storage:
+        invitation = await storage.revoke_invitation(invitation_id, None, anyone=True)
+    print(f"revoked invitation {invitation.id} (used {invitation.uses} of "
+          f"{invitation.max_uses} times)")

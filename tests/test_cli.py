@@ -180,6 +180,8 @@ def test_serve_names_an_unreachable_database(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["user", "list"], ["user", "add", "ann"], ["token", "ann"],
                                   ["migrate"], ["backup", "out.dump"], ["room", "list"],
                                   ["room", "delete", "team", "--yes"], ["audit"], ["stats"],
+                                  ["invite", "create"], ["invite", "list"],
+                                  ["invite", "revoke", "1"],
                                   ["user", "deactivate", "ann", "--delete-messages", "1h"]])
 def test_commands_other_than_serve_never_create_a_database(tmp_path: Path,
                                                            args: list[str]) -> None:

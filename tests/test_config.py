@@ -90,6 +90,15 @@ def test_relative_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> Non
         ("", {"CHATD_FILES_S3_ACCESS_KEY": "AKIA"},
          "the default of [files] s3_secret_key: s3_access_key and s3_secret_key go together"),
         ('[files]\ns3_prefix = "/chatd/"\n', {}, "[files] s3_prefix in .*: must not start"),
+        ('[auth]\nregistration = "invites"\n', {},
+         '[auth] registration in .*: "open", "invite" or "closed", got \'invites\''),
+        ("", {"CHATD_AUTH_WHO_CAN_INVITE": "members"},
+         'CHATD_AUTH_WHO_CAN_INVITE in the environment: "everyone" or "admins", got '
+         "'members'"),
+        ('[server]\npublic_url = "chat.example.org"\n', {},
+         "[server] public_url in .*: empty, or the http:// or https:// address"),
+        ('[server]\npublic_url = "https://chat.example.org/#x"\n', {},
+         "[server] public_url in .*: empty, or the http:// or https:// address"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, env: dict[str, str],
@@ -150,3 +159,17 @@ def test_missing_named_file_is_an_error(tmp_path: Path) -> None:
     """A config file that was named but does not exist is an error, not the defaults."""
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_who_can_sign_up_defaults_and_settings(tmp_path: Path) -> None:
+    """Registration is open and only administrators invite by default (existing installs
+    keep working); the file and the environment set the keys of "who can sign up"."""
+    default = load_config(_write(tmp_path, ""), env={})
+    assert (default.auth.registration, default.auth.who_can_invite) == ("open", "admins")
+    assert (default.server.public_url, default.server.name) == ("", "")
+    text = ('[auth]\nregistration = "invite"\n[server]\npublic_url = '
+            '"https://chat.example.org"\nname = "Example"\n')
+    config = load_config(_write(tmp_path, text), env={"CHATD_AUTH_WHO_CAN_INVITE": "everyone"})
+    assert (config.auth.registration, config.auth.who_can_invite) == ("invite", "everyone")
+    assert (config.server.public_url, config.server.name) == ("https://chat.example.org",
+                                                              "Example")

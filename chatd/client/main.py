@@ -6,6 +6,7 @@ import getpass
 import io
 import logging
 import os
+import re
 import sys
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from chatd.client.session import ChatClient, ClientOptions
 from chatd.client.terminal import LineReader, Screen, read_line_sync, styles_supported
 from chatd.protocol import InvalidName, normalise_user
 
-__all__ = ["main", "run"]
+__all__ = ["invitation_token", "main", "run"]
 
 
 class _HttpSettings(Protocol):
@@ -49,9 +50,25 @@ def _default_server(config: Settings) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{config.http.port}"
 
 
+def invitation_token(text: str) -> str:
+    """The token of an invitation link as the user gives it: the whole link
+    (``https://chat.example.org/#invite=TOKEN``) or the token alone.
+
+    Raises:
+        ValueError: nothing that can be a token.
+    """
+    token = text.strip()
+    if "#invite=" in token:
+        token = token.split("#invite=", 1)[1]
+    token = token.split("&", 1)[0]
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", token):
+        raise ValueError(f"--invitation: {text!r} is no invitation link or token")
+    return token
+
+
 def main(config: Settings, *, server: str | None, user: str | None, password_stdin: bool,
          tcp: str | None, register: bool = False, bell: bool = False,
-         idle_after: float = 10.0) -> int:
+         idle_after: float = 10.0, invitation: str | None = None) -> int:
     """``chatd client``: ask what is missing, then chat; returns the exit status.
 
     Args:
@@ -63,6 +80,8 @@ def main(config: Settings, *, server: str | None, user: str | None, password_std
             is not a terminal).
         tcp: ``HOST:PORT`` of the bare protocol port, to use instead of the WebSocket.
         register: create the account first (a name that is taken is then just logged in).
+        invitation: an invitation link (or its token) to register with: the account is
+            created with it (as ``register``) and joins the invitation's rooms.
         bell: ring the terminal bell for a message the user's notification level asks for,
             by default a direct message or a mention (see
             :meth:`chatd.client.session.ChatClient.rings_for`).
@@ -75,6 +94,7 @@ def main(config: Settings, *, server: str | None, user: str | None, password_std
     try:
         endpoint = Endpoint.parse(server or _default_server(config))
         hostport = parse_hostport(tcp) if tcp else None
+        token = invitation_token(invitation) if invitation is not None else None
     except ValueError as exc:
         print(f"chatd client: {exc}", file=sys.stderr)
         return 2
@@ -95,6 +115,7 @@ def main(config: Settings, *, server: str | None, user: str | None, password_std
         password = getpass.getpass("password: ")
     options = ClientOptions(endpoint=endpoint, user=user, tcp=hostport,
                             password_from_stdin=password_stdin, register=register,
+                            invitation=token,
                             interactive=interactive, bell=bell,
                             idle_after=idle_after * 60 if idle_after > 0 else None)
     return trio.run(run, options, password)

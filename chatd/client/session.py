@@ -193,6 +193,8 @@ class ClientOptions:
     tcp: tuple[str, int] | None = None
     password_from_stdin: bool = False
     register: bool = False  # create the account before logging in
+    #: the token of an invitation link to register with (registering, then, as ``register``)
+    invitation: str | None = None
     interactive: bool = True  # a person at a terminal (else: piped input, a script)
     bell: bool = False  # ring the terminal bell for a direct message or a mention
     #: Seconds without a typed line after which the user is idle (the server shows them
@@ -364,7 +366,7 @@ class ChatClient:
             LoginFailed: with the reason to show.
             OSError and the like (:data:`HTTP_ERRORS`): the server cannot be reached.
         """
-        if self.options.register and not self._registered:
+        if (self.options.register or self.options.invitation) and not self._registered:
             await self._register()
         body = {"username": self.me, "password": self._password}
         status, answer = await http_json(self.options.endpoint, "POST", "/api/login", body)
@@ -380,15 +382,23 @@ class ChatClient:
             again = await trio.to_thread.run_sync(getpass.getpass, "Password again: ")
             if again != self._password:
                 raise LoginFailed("the passwords differ")
-        status, answer = await http_json(self.options.endpoint, "POST", "/api/register",
-                                         {"username": self.me, "password": self._password})
+        body = {"username": self.me, "password": self._password}
+        if self.options.invitation:
+            body["invitation"] = self.options.invitation
+        status, answer = await http_json(self.options.endpoint, "POST", "/api/register", body)
         self._registered = True
         if status == 201:
-            self.screen.notice(f"registered {clean(self.me)}")
+            rooms = answer.get("rooms") if isinstance(answer, dict) else None
+            joined = (" (joined " + " ".join(f"#{clean(str(room))}" for room in rooms) + ")"
+                      if isinstance(rooms, list) and rooms else "")
+            self.screen.notice(f"registered {clean(self.me)}{joined}")
         elif status == 409:  # the register endpoint says so to anyone who asks
             self.screen.notice(f"{clean(self.me)} has an account already; logging in")
         else:
-            raise LoginFailed(f"could not register: {http_error(status, answer)}")
+            hint = (" (chatd client --invitation LINK registers with an invitation link)"
+                    if isinstance(answer, dict) and answer.get("code") == "invitation_required"
+                    else "")
+            raise LoginFailed(f"could not register: {http_error(status, answer)}{hint}")
 
     # ------------------------------------------------------------------ running
 

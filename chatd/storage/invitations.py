@@ -34,7 +34,8 @@ _COLUMNS = f"""i.id, i.creator_id, i.max_uses, i.uses, {_ms("i.created_at")} AS 
        i.expires_at <= now() AS expired,
        (SELECT c.name FROM users c WHERE c.id = i.creator_id) AS by,
        coalesce((SELECT array_agg(r.name ORDER BY r.name) FROM invitation_rooms ir
-                 JOIN rooms r ON r.id = ir.room_id WHERE ir.invitation_id = i.id),
+                 JOIN rooms r ON r.id = ir.room_id
+                 WHERE ir.invitation_id = i.id AND r.deleted_at IS NULL),
                 '{{}}') AS rooms,
        coalesce((SELECT array_agg(u.name ORDER BY x.used_at, u.id) FROM invitation_uses x
                  JOIN users u ON u.id = x.user_id WHERE x.invitation_id = i.id),
@@ -54,7 +55,7 @@ _SQL_BY_HASH = f"SELECT {_COLUMNS} FROM invitations i WHERE i.hash = $1"
 _SQL_ROOMS = """
 SELECT r.id, r.name, r.kind, r.archived,
        EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2) AS member
-FROM rooms r WHERE r.name = ANY ($1::text[])
+FROM rooms r WHERE r.name = ANY ($1::text[]) AND r.deleted_at IS NULL
 """
 _SQL_CREATE = """
 INSERT INTO invitations (hash, creator_id, expires_at, max_uses)
@@ -75,13 +76,15 @@ UPDATE invitations SET uses = uses + 1
 WHERE hash = $1 AND revoked_at IS NULL AND expires_at > now() AND uses < max_uses
 RETURNING id, (SELECT name FROM users WHERE id = creator_id) AS by
 """
-# The invitation's rooms that a new account joins now: those not archived (a room deleted
-# since has left invitation_rooms with its row), by name.
+# The invitation's rooms that a new account joins now: those not archived nor deleted (a
+# deleted room is a tombstone until purged, then leaves invitation_rooms with its row), by
+# name.
 _SQL_JOIN_ROOMS = """
 WITH joined AS (
     INSERT INTO memberships (room_id, user_id)
     SELECT r.id, $2 FROM invitation_rooms ir JOIN rooms r ON r.id = ir.room_id
     WHERE ir.invitation_id = $1 AND r.kind = 'room' AND NOT r.archived
+      AND r.deleted_at IS NULL
     ON CONFLICT DO NOTHING
     RETURNING room_id
 )

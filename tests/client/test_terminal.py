@@ -24,7 +24,7 @@ import trio
 from chatd.client import Endpoint, clean, clean_body
 from chatd.config import Config
 from chatd.server import Server
-from tests.client.wire import Client, register_and_login
+from tests.client.wire import Client, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config
 
@@ -182,6 +182,46 @@ async def test_logs_in_registering_a_new_account(tmp_path: Path, config: Config)
         await term.expect(r"-- connected to ws://127\.0\.0\.1:\d+/ws as newcomer")
         await term.expect(r"you are in no room yet")
         assert PASSWORD not in term.text  # the terminal did not echo it
+
+
+async def test_registers_with_an_invitation_link(tmp_path: Path, database_dsn: str) -> None:
+    """On a server taking registrations by invitation only, --register alone is refused with
+    the server's reason and a hint; --invitation with the link registers, says which rooms
+    the account joined, and connects."""
+    config = make_config(tmp_path, database_dsn, auth={"registration": "invite"})
+    async with running(config) as server, trio.open_nursery() as nursery:
+        await server.app.auth.register("root", PASSWORD, admin=True)
+        root = await Client.ws(server.http_port, nursery)
+        status, login = await http(server.http_port, "POST", "/api/login",
+                                   {"username": "root", "password": PASSWORD})
+        await root.hello(login["token"])
+        await root.request("create_room", room="general")
+        status, made = await http(server.http_port, "POST", "/api/invitations",
+                                  {"rooms": ["general"]}, token=login["token"])
+        assert status == 201, made
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "newcomer",
+                                                   [PASSWORD], "--register")
+        assert returncode == 1, output
+        assert ("!! could not register: invitation_required: this server takes registrations "
+                "with an invitation link only (chatd client --invitation LINK registers with "
+                "an invitation link)") in output
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "newcomer",
+                                                   [PASSWORD, "/rooms"], "--invitation",
+                                                   made["url"])
+        assert returncode == 0, output
+        assert "-- registered newcomer (joined #general)" in output
+        assert "-- connected to ws://" in output
+        assert "-- rooms (1)" in output
+        await root.event("joined", room="general", user="newcomer", by="root")
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "other",
+                                                   [PASSWORD], "--invitation", made["token"])
+        assert returncode == 1, output
+        assert "!! could not register: invitation_used_up: " in output
+        returncode, output = await client_in_batch(tmp_path, server.http_port, "other",
+                                                   [PASSWORD], "--invitation", "http://x/#no")
+        assert returncode == 2, output
+        assert "--invitation: 'http://x/#no' is no invitation link or token" in output
+        await root.aclose()
 
 
 async def test_a_wrong_password_is_called_so(tmp_path: Path, config: Config) -> None:

@@ -82,9 +82,10 @@ async def test_open_mode_registers_with_or_without_an_invitation(
 async def test_invite_mode_needs_a_working_invitation_and_joins_its_rooms_live(
         tmp_path: Path, database_dsn: str) -> None:
     """"invite": no invitation is 403 invitation_required; with one, the account is made,
-    joins the invitation's rooms (a private one too, not an archived one), and the rooms'
-    members connected over a WebSocket get ``joined`` by the invitation's maker; the new
-    user's rooms say so; the invitation lists its use and who made it."""
+    joins the invitation's rooms (a private one too, not an archived or a deleted one), and
+    the rooms' members connected over a WebSocket get ``joined`` by the invitation's maker;
+    the new user's rooms say so; the invitation lists its use and who made it (and no
+    longer the deleted room)."""
     async with running(_config(tmp_path, database_dsn, registration="invite")) as server, \
             trio.open_nursery() as nursery:
         port = server.http_port
@@ -95,12 +96,15 @@ async def test_invite_mode_needs_a_working_invitation_and_joins_its_rooms_live(
         status, body = await _register(port, "eve", None)
         assert (status, body["code"]) == (403, "invitation_required"), body
         root = await _admin(server)
-        for room, private in (("general", False), ("team", True), ("old", False)):
+        for room, private in (("general", False), ("team", True), ("old", False),
+                              ("gone", False)):
             status, _ = await http(port, "POST", "/api/rooms",
                                    {"room": room, "private": private}, token=root)
             assert status == 201
-        made = await _invite(server, root, uses=3, rooms=["team", "general", "old"])
-        assert made["invitation"]["rooms"] == ["general", "old", "team"]
+        made = await _invite(server, root, uses=3, rooms=["team", "general", "old", "gone"])
+        assert made["invitation"]["rooms"] == ["general", "gone", "old", "team"]
+        status, _ = await http(port, "DELETE", "/api/admin/rooms/gone", token=root)
+        assert status == 200
         assert made["url"] == f"http://127.0.0.1:{port}/#invite={made['token']}"
         status, _ = await http(port, "PUT", "/api/rooms/old/archived", {"archived": True},
                                token=root)
@@ -123,9 +127,10 @@ async def test_invite_mode_needs_a_working_invitation_and_joins_its_rooms_live(
         assert status == 200
         [invitation] = listed["invitations"]
         assert {k: invitation[k] for k in ("id", "by", "max_uses", "uses", "state",
-                                           "used_by", "revoked_at")} == {
+                                           "used_by", "revoked_at", "rooms")} == {
             "id": made["invitation"]["id"], "by": "root", "max_uses": 3, "uses": 1,
-            "state": "valid", "used_by": ["Bob"], "revoked_at": None}
+            "state": "valid", "used_by": ["Bob"], "revoked_at": None,
+            "rooms": ["general", "old", "team"]}
         await watcher.aclose()
 
 
