@@ -526,16 +526,23 @@ export class Controller {
   start() {
     this.install.start();
     const session = api.loadSession();
+    window.addEventListener("hashchange", () => this.invitedWhileIn());
     if (session) {
       this.enter(session);
-      // An invitation link opened by someone logged in here: it makes a new account only.
-      if (inviteFromHash(location.hash) !== null) {
-        toast(`You are logged in as ${session.username}. The invitation link is for a new `
-          + "account: log out to create one with it.");
-      }
+      this.invitedWhileIn();
     } else {
       this.views.auth.show();
     }
+  }
+
+  /**
+   * An invitation link opened (or pasted into this tab) by someone logged in here: it makes a
+   * new account only, the page says (logged out, the form takes it: view-auth.js).
+   */
+  invitedWhileIn() {
+    if (!this.session || inviteFromHash(location.hash) === null) return;
+    toast(`You are logged in as ${this.session.username}. The invitation link is for a new `
+      + "account: log out to create one with it.");
   }
 
   /** Whether the person is still using the page (idle.js); tell a change; the one timer. */

@@ -3,9 +3,10 @@ a server that takes registrations by invitation only (`auth.registration = "invi
 
 - ann, an administrator, makes a link from "Invite people…" (her menu) into #general and
   #random for five people; carol opens it in a fresh browser, reads who invited her and into
-  which rooms, registers and lands in #general, its composer ready; ann's list then says the
-  link was used by carol; ann revokes it (asked again in place), and the link, opened again,
-  says it was revoked, the "Create account" button held back.
+  which rooms, registers and lands in #general, its composer ready (and, a member, has no
+  "Invite people…"); ann's list then says the link was used by carol (ann, opening the link
+  herself, is told it is for a new account); ann revokes it (asked again in place), and the
+  link, opened again, says it was revoked, the "Create account" button held back.
 - An expired link says so; the page opened without a link says, on "Create account", that
   the server takes accounts by invitation only, before anything is sent.
 
@@ -124,10 +125,20 @@ def test_an_admin_invites_and_the_new_person_lands_in_the_room(
     expect(carol.page.locator("#composer-text")).to_be_focused()  # opened for her, to write
     expect(carol.page.locator('#room-list li[data-room="random"]')).to_have_count(1)
     assert "#invite=" not in carol.page.url, "the used link is off the address"
+    # A member, where only administrators invite (the default): no "Invite people…".
+    carol.page.get_by_role("button", name="carol: profile and status").click()
+    expect(carol.page.get_by_role("menuitem", name="User groups")).to_be_visible()
+    expect(carol.page.get_by_role("menuitem", name="Invite people…")).to_have_count(0)
+    carol.page.keyboard.press("Escape")
 
     # ann's list, asked again: used by carol. Revoke asks again in place.
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
+    # The link opened where ann is logged in: it is for a new account, the page says.
+    ann.page.goto(link)
+    expect(ann.page.locator("#toasts")).to_contain_text(
+        "You are logged in as ann. The invitation link is for a new account")
+    wait_online(ann.page)
     dialog = open_invite_dialog(ann.page)
     row = dialog.locator("#invite-list li")
     expect(row).to_contain_text("used 1 of 5 times: carol")
