@@ -413,6 +413,8 @@ export class Controller {
       ask: (op, fields) => this.ask(op, fields),
       dialog: (options) => dialogs.confirm(options),
       me: () => (this.state ? this.state.me : null),
+      mayInvite: () => Boolean(this.state) && mayInvite(this.state.admin, this.inviteRights),
+      invite: () => invites.open(),
       shown: (open) => {
         closePopup(false);
         layout.closeDrawers();
@@ -622,7 +624,9 @@ export class Controller {
     this.inviteRights = null;
     try {
       const rights = parseInviteRights(await api.registration());
-      if (this.session === session) this.inviteRights = rights;
+      if (this.session !== session) return;
+      this.inviteRights = rights;
+      this.render(); // (the administration view's button)
     } catch {
       // Not known: the menu offers "Invite people…" to administrators only.
     }

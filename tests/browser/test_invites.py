@@ -148,6 +148,13 @@ def test_an_admin_invites_and_the_new_person_lands_in_the_room(
     expect(row.locator(".tag")).to_have_text("revoked")
     expect(row.get_by_role("button", name=re.compile("^Revoke"))).to_have_count(0)
 
+    # The administration view opens the same dialog.
+    dialog.get_by_role("button", name="Close").click()
+    ann.page.get_by_role("button", name="Administration").click()
+    ann.page.locator("#admin-view").get_by_role("button", name="Invite people…").click()
+    expect(dialog.get_by_role("heading", name="All links")).to_be_visible()
+    expect(dialog.locator("#invite-list li .tag")).to_have_text("revoked")
+
     # The next one who opens it: revoked, and no account can be made with it.
     phone.page.reload()
     card = invitation_card(phone.page)
