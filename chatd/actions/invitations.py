@@ -101,9 +101,9 @@ def invitation_object(invitation: Invitation) -> dict[str, Any]:
 
 
 def _positive_int(body: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = body.get(key)
-    if value is None:
+    if key not in body:
         return default
+    value = body[key]
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ChatError(codes.BAD_REQUEST, f"{key!r} must be a whole number from {low} to "
                                            f"{high}")
@@ -119,9 +119,7 @@ def check_invitation(body: Mapping[str, Any]) -> tuple[int, int, list[str]]:
     """
     uses = _positive_int(body, "uses", 1, 1, MAX_USES)
     seconds = _positive_int(body, "expires_in", DEFAULT_EXPIRES, MIN_EXPIRES, MAX_EXPIRES)
-    given = body.get("rooms")
-    if given is None:
-        given = []
+    given = body.get("rooms", [])
     if not isinstance(given, list) or len(given) > MAX_ROOMS:
         raise ChatError(codes.BAD_REQUEST, f"'rooms' must be a list of at most {MAX_ROOMS} "
                                            "room names")
@@ -203,15 +201,17 @@ async def look(app: App, token: str, *, address: str | None) -> dict[str, Any]:
     ``registration`` and ``server`` (its name, or null) come with every answer.
 
     Raises:
-        ChatError: ``rate_limited`` past the address's allowance.
+        ChatError: ``bad_request`` for what has not a token's shape (:data:`INVITATION_TOKEN`);
+            ``rate_limited`` past the address's allowance.
     """
+    if INVITATION_TOKEN.fullmatch(token) is None:
+        raise ChatError(codes.BAD_REQUEST, "an invitation's token is 16-128 of A-Z a-z 0-9 "
+                                           "_ -")
     app.auth.look_limit(address)
     config = app.config
     answer: dict[str, Any] = {"registration": config.auth.registration,
                               "server": config.server.name or None}
-    found = None
-    if INVITATION_TOKEN.fullmatch(token) is not None:
-        found = await app.storage.invitation_by_hash(bot_token_hash(token))
+    found = await app.storage.invitation_by_hash(bot_token_hash(token))
     if config.auth.registration == "closed":
         refusal: ChatError | None = ChatError(codes.REGISTRATION_CLOSED,
                                               "this server takes no registrations")

@@ -1298,7 +1298,7 @@ class _Builder:
                 "It works no more (revoking one twice is no error); by its maker or an "
                 "administrator. The accounts made with it stay.",
                 tag="accounts", op_id="revokeInvitation",
-                parameters=[path_param("id", record_id, "The invitation's id.", 4)],
+                parameters=[path_param("id", record_id, "The invitation's id.", 1)],
                 ok=ok(200, "Revoked.", self.sent({"invitation": _ref("Invitation")})),
                 errors=(404,),
             )},
@@ -1311,9 +1311,9 @@ class _Builder:
                 "no invitation has). Limited per address as registrations are "
                 f"({config.auth.registrations_per_ip} at once, then as many an hour).",
                 tag="accounts", auth="none", op_id="lookAtInvitation",
-                parameters=[path_param("token", {"type": "string", "minLength": 1,
-                                                 "maxLength": 256, "pattern": "^[^/]+$"},
-                                       "The invitation's token.",
+                parameters=[path_param("token", {"type": "string",
+                                                 "pattern": "^[A-Za-z0-9_-]{16,128}$"},
+                                       "The invitation's token (a malformed one is 400).",
                                        "k3J9dWq2x7Yb0Zr5Tn8Lp1Vc4Hs6Mg2A")],
                 ok=ok(200, "What it gives.", self.sent({
                     **registration["properties"],
@@ -1330,7 +1330,7 @@ class _Builder:
                              "description": "When not valid: why."},
                     "message": {"type": "string", "description": "When not valid: in words."},
                 }, ["registration", "server", "valid"])),
-                errors=(429,),
+                errors=(400, 429),
             )},
             "/api/login": {"post": self.op(
                 "Log in",

@@ -717,7 +717,7 @@ ROUTES: list[Route] = [
     _route(r"/api/register", {"GET": _registration, "POST": _register}),
     _route(r"/api/invitations", {"GET": _invitations, "POST": _create_invitation}),
     _route(r"/api/invitations/(?P<id>[0-9]{1,18})", {"DELETE": _revoke_invitation}),
-    _route(r"/api/join/(?P<token>[^/]{1,256})", {"GET": _look_at_invitation}),
+    _route(r"/api/join/(?P<token>[^/]+)", {"GET": _look_at_invitation}),
     _route(r"/api/login", {"POST": _login}),
     _route(r"/api/logout", {"POST": _logout}),
     _route(r"/api/me", {"GET": _me}),

@@ -160,7 +160,8 @@ async def test_each_way_an_invitation_fails_has_its_code(tmp_path: Path,
                                                          database_dsn: str) -> None:
     """Unknown, malformed, expired (its expiry set in the past in the database), used up
     and revoked invitations are refused each with its own code, the same that the public
-    look gives; a non-string is bad_request; a registration refused for its name takes no
+    look gives (which takes a malformed token for bad_request); a non-string is
+    bad_request; a registration refused for its name takes no
     use; revoking twice is no error."""
     async with running(_config(tmp_path, database_dsn, registration="invite")) as server:
         port = server.http_port
@@ -175,6 +176,8 @@ async def test_each_way_an_invitation_fails_has_its_code(tmp_path: Path,
         assert status == 200 and body == {
             "registration": "invite", "server": None, "valid": False,
             "code": "invitation_invalid", "message": "this invitation link is not valid"}
+        status, body = await http(port, "GET", "/api/join/short")
+        assert (status, body["code"]) == (400, "bad_request"), body
 
         expired = await _invite(server, root)
         await fetchval_apart(database_dsn, "UPDATE invitations SET expires_at = now() - "
@@ -328,3 +331,22 @@ async def test_looks_are_limited_per_address_and_links_use_the_public_url(
         assert (status, body["code"]) == (429, "rate_limited"), body
         status, body = await _register(port, "bob", made["token"])
         assert status == 201, body
+
+
+async def test_a_deleted_rooms_tombstone_is_neither_joined_nor_listed(
+        tmp_path: Path, database_dsn: str) -> None:
+    """A room deleted but not yet purged (a tombstone, as a crash between the two steps
+    leaves it: deleted_at set) is not joined by an account registering with an invitation
+    naming it, nor listed as one of the invitation's rooms."""
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        port = server.http_port
+        root = await _admin(server)
+        for room in ("kept", "crashed"):
+            await http(port, "POST", "/api/rooms", {"room": room}, token=root)
+        made = await _invite(server, root, rooms=["kept", "crashed"])
+        await fetchval_apart(database_dsn, "UPDATE rooms SET deleted_at = now() WHERE "
+                             "name = 'crashed'")
+        status, body = await _register(port, "bob", made["token"])
+        assert status == 201 and body["rooms"] == ["kept"], body
+        status, body = await http(port, "GET", "/api/invitations", token=root)
+        assert body["invitations"][0]["rooms"] == ["kept"]

@@ -346,6 +346,10 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         made = subprocess.run([sys.executable, "-m", "chatd", "user", "admin", "ann"],
                               cwd=workdir, env=env, capture_output=True, timeout=60)
         assert made.returncode == 0, made.stderr
+        # invitation 1, which the example of DELETE /api/invitations/{id} revokes.
+        made = subprocess.run([sys.executable, "-m", "chatd", "invite", "create"],
+                              cwd=workdir, env=env, capture_output=True, timeout=60)
+        assert made.returncode == 0, made.stderr
         yield Api(url, tcp_port, token, hook_secret, avatar, emoji, proc, log_path)
         assert proc.poll() is None, f"chatd exited:\n{log_path.read_text()}"
         proc.send_signal(signal.SIGTERM)
