@@ -216,7 +216,7 @@ def room_object(room: Room) -> dict[str, Any]:
     ``pins``, the number of its pinned messages, when it has any; ``hidden_seq``, the
     room's last seq when the user closed the conversation, while it is closed;
     ``favourite``, whether the user marked it a favourite, and ``favourite_at`` (ms), when,
-    while it is one."""
+    while it is one; ``section``, the user's section it is in (None: the default lists)."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
         "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
@@ -224,6 +224,7 @@ def room_object(room: Room) -> dict[str, Any]:
         "notify": room.notify or default_notify(room.kind),
         "role": room.role or ("member" if room.member else None),
         "archived": room.archived, "favourite": room.favourite_at is not None,
+        "section": room.section,
     }
     if room.peer is not None:
         obj["peer"] = room.peer
@@ -241,10 +242,11 @@ def room_object(room: Room) -> dict[str, Any]:
 def user_object(user: User) -> dict[str, Any]:
     """A user as they see themselves (``welcome``, /api/me): with ``admin``,
     ``dnd_until`` (ms, or null): until when their notifications are paused
-    (chatd.actions.dnd), and their profile, ``display_name``, ``custom_status`` and
+    (chatd.actions.dnd), ``read_receipts``: whether they share them
+    (chatd.actions.receipts), and their profile, ``display_name``, ``custom_status`` and
     ``avatar``, null when none (chatd.actions.profile)."""
     return {"id": user.id, "name": user.name, "admin": user.admin, "dnd_until": user.dnd_until,
-            "display_name": user.display_name,
+            "read_receipts": user.read_receipts, "display_name": user.display_name,
             "custom_status": status_object(user.custom_status),
             "avatar": avatar_object(user.avatar)}
 

@@ -129,13 +129,16 @@ async def forward(app: App, caller: Caller, request: Forward) -> Append:
         room = request.to_room
     # Without a nonce the server makes one: that forward cannot be recognised on a retry.
     nonce = request.nonce or f"fwd:{uuid.uuid4().hex}"
+    # What may refuse the forward comes before its files are copied, so that a refusal leaves
+    # no copy; a refusal of the append's (the room archived meanwhile, a duplicate) discards
+    # them in storage (chatd.storage.Storage.append_messages).
+    mentions, group, user_groups = await _room_mentions(app, user, room, request.text)
     files: tuple[int, ...] = ()
     if source.files and not (request.nonce and await _stored(app, user, nonce)):
         config = app.config.files
         await app.storage.expire_uploads(config.unattached_seconds, uploader_id=user.id)
         files = tuple(await app.storage.copy_files(
             user.id, room, [file.id for file in source.files], config.quota_bytes))
-    mentions, group, user_groups = await _room_mentions(app, user, room, request.text)
     return Append(request.id, NewMessage(
         user_id=user.id, room=room, text=request.text, nonce=nonce, mentions=mentions,
         files=files, group=group, user_groups=user_groups,

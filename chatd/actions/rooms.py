@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from chatd.actions.context import App, Append, Bucket, Caller, CatchUp, signed_in
 from chatd.actions.membership import subscribe, unsubscribe
+from chatd.actions.receipts import tell_seen
 from chatd.errors import ChatError
 from chatd.presence import ONLINE
 from chatd.protocol import (
     Answer,
     CreateRoom,
+    EditHistoryRequest,
     Favourite,
     FavouriteChanged,
     HiddenChanged,
@@ -27,6 +29,7 @@ from chatd.protocol import (
     Ok,
     Pins,
     Read,
+    ReadAll,
     ReadMoved,
     Rooms,
     SetNotify,
@@ -50,6 +53,7 @@ __all__ = [
     "ROOMS",
     "WHO_PAGE",
     "create_room",
+    "edit_history",
     "favourite",
     "hide",
     "history",
@@ -59,6 +63,7 @@ __all__ = [
     "overview",
     "pins",
     "read",
+    "read_all",
     "set_notify",
     "set_topic",
     "thread",
@@ -96,6 +101,7 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
         private=joined.room.private, topic=joined.room.topic,
         notify=joined.room.notify or default_notify(joined.room.kind), role=joined.room.role,
         archived=joined.room.archived, favourite=joined.room.favourite_at is not None,
+        section=joined.room.section,
     )
     return CatchUp(reply, {request.room: page.last_seq})
 
@@ -169,6 +175,21 @@ async def thread(app: App, caller: Caller, request: Thread) -> Answer:
         "room": request.room, "root": message_object(page.root),
         "messages": [message_object(m) for m in page.messages], "more": page.more,
         "following": page.following, "read_seq": page.read_seq,
+    })
+
+
+async def edit_history(app: App, caller: Caller, request: EditHistoryRequest) -> Answer:
+    """The versions of a message, oldest first (its text now the last), for whoever may read
+    the room: ``original`` (whether the first is the text it was sent with: not for a message
+    edited before chatd kept them) and ``omitted`` (versions left out between the first and
+    the newest others, over :data:`~chatd.storage.EDIT_VERSIONS_MAX`)."""
+    user = signed_in(caller)
+    found = await app.storage.edit_history(user.id, request.room, request.msg_id)
+    return Answer(id=request.id, fields={
+        "room": request.room, "msg_id": request.msg_id,
+        "versions": [{"text": v.text, "by": v.by, "ts": v.ts, "seq": v.seq}
+                     for v in found.versions],
+        "original": found.original, "omitted": found.omitted,
     })
 
 
@@ -276,11 +297,42 @@ async def typing(app: App, caller: Caller, request: Typing) -> Ok:
 
 
 async def read(app: App, caller: Caller, request: Read) -> Answer:
-    """Move the caller's read marker; their other connections are told, on every node."""
+    """Move the caller's read marker; their other connections are told, on every node, and,
+    when it moved in a conversation and they share their read receipts, its other members
+    (``seen``: chatd.actions.receipts; the same one statement tells which)."""
     user = signed_in(caller)
-    seq = await app.storage.mark_read(user.id, request.room, request.seq)
-    await _tell_own(app, caller, user.name, frame(ReadMoved(room=request.room, seq=seq)))
-    return Answer(id=request.id, fields={"room": request.room, "seq": seq})
+    move = await app.storage.mark_read(user.id, request.room, request.seq)
+    await _tell_own(app, caller, user.name, frame(ReadMoved(room=request.room, seq=move.seq)))
+    await tell_seen(app, user.name, request.room, move.tell, move.seq)
+    return Answer(id=request.id, fields={"room": request.room, "seq": move.seq})
+
+
+#: ``read_all`` per user, over all their connections and the HTTP API: one statement may
+#: move a thousand markers, and tells the user's other devices of each.
+READ_ALLS = Bucket("read_all", lambda limits: (1.0, 10), "marking all read too often; slow down",
+                   per_user=True)
+
+
+async def read_all(app: App, caller: Caller, request: ReadAll) -> Answer:
+    """Mark every room and conversation of the caller's read (those of ``request.rooms``
+    only, when given), in one statement; the reply names the rooms whose marker moved and
+    where to. Followed threads keep their markers (Slack's "Mark all messages as read" does
+    not touch them either: the Threads view has its own).
+
+    The caller's other connections are told as of one ``read`` each: a ``read`` event per
+    moved room, which every client already applies (an older page or terminal client too),
+    all in one outbox item per connection here, and packed into as few notices as fit for
+    the other nodes (:meth:`chatd.storage.Storage.tell_elsewhere`), only while the caller is
+    online on one: a thousand rooms make a few notices, not a thousand."""
+    user = signed_in(caller)
+    moved = await app.storage.mark_all_read(user.id, request.rooms)
+    if moved:
+        data = b"".join(frame(ReadMoved(room=m.room, seq=m.seq)) for m in moved)
+        await _tell_own(app, caller, user.name, data)
+    for marked in moved:
+        await tell_seen(app, user.name, marked.room, marked.tell, marked.seq)
+    return Answer(id=request.id,
+                  fields={"rooms": [{"room": m.room, "seq": m.seq} for m in moved]})
 
 
 async def _tell_own(app: App, caller: Caller, name: str, data: bytes) -> None:
@@ -295,12 +347,14 @@ async def unread(app: App, caller: Caller, request: Unread) -> Answer:
     :meth:`chatd.storage.Storage.mark_unread`). The reply and the ``read`` event to the
     caller's other connections say ``back`` and carry the room's counts from the new marker,
     which a client holding only the latest messages could not count. Nothing is pushed: the
-    messages were delivered (and pushed, if at all) when they came."""
+    messages were delivered (and pushed, if at all) when they came. In a conversation, its
+    other members are told as a ``read`` tells them, with ``back``."""
     user = signed_in(caller)
     marker = await app.storage.mark_unread(user.id, request.room, request.seq)
     moved = ReadMoved(room=request.room, seq=marker.seq, back=True, last_seq=marker.last_seq,
                       unread=marker.unread, mentions=marker.mentions)
     await _tell_own(app, caller, user.name, frame(moved))
+    await tell_seen(app, user.name, request.room, marker.tell, marker.seq, back=True)
     fields = moved.wire()
     del fields["op"]
     return Answer(id=request.id, fields=fields)

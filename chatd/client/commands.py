@@ -18,9 +18,9 @@ import enum
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Awaitable, Callable, Container, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import emoji as _emoji
 
@@ -30,6 +30,8 @@ from chatd.client.render import (
     dnd_text,
     notify_text,
     profile_text,
+    readers_text,
+    receipts_text,
     reminder_text,
     scheduled_line,
     search_spans,
@@ -38,11 +40,20 @@ from chatd.client.render import (
 )
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo, kind_of
-from chatd.client.terminal import clean, clean_body, favourites_first, presences, unread_counts
-from chatd.client.when import WHEN_USAGE, reminder_time
+from chatd.client.terminal import (
+    clean,
+    clean_body,
+    day_time,
+    presences,
+    section_title,
+    sidebar_groups,
+    unread_counts,
+)
+from chatd.client.when import WHEN_USAGE, reminder_time, split_when
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
+    MAX_READ_ALL_ROOMS,
     MAX_STATUS_SECONDS,
     NO_STATUS,
     NOTIFY_LEVELS,
@@ -57,11 +68,13 @@ from chatd.protocol import (
     ClosePoll,
     Contacts,
     CreateRoom,
+    CreateSection,
     CreateUserGroup,
     CustomEmojiList,
     Delete,
     DeleteUserGroup,
     Edit,
+    EditHistoryRequest,
     EditScheduled,
     EditUserGroup,
     Favourite,
@@ -85,7 +98,9 @@ from chatd.protocol import (
     Profiles,
     React,
     Read,
+    ReadAll,
     ReadThread,
+    Receipts,
     Remind,
     RemoveContact,
     RemovePreview,
@@ -96,11 +111,14 @@ from chatd.protocol import (
     Schedule,
     ScheduledItems,
     Search,
+    Sections,
     Sent,
     SetDnd,
     SetNotify,
     SetProfile,
+    SetReadReceipts,
     SetRole,
+    SetSection,
     SetTopic,
     Thread,
     Threads,
@@ -260,6 +278,7 @@ async def join(client: ChatClient, arg: str) -> None:
         info.private, info.topic = reply.private, reply.topic
         info.archived = reply.archived
         info.favourite = reply.favourite  # joining again starts without it
+        info.section = reply.section  # in the default list, too
         if reply.notify is not None:  # joining again starts from the default
             info.notify = reply.notify
         topic = f" - {clean(info.topic)}" if info.topic else ""
@@ -328,13 +347,19 @@ async def rooms(client: ChatClient, arg: str) -> None:
         for obj in every:
             if obj.get("member"):
                 client.remember_room(obj)
-        listed = favourites_first(obj for obj in every if not client.closed(obj))
+        listed = [obj for obj in every if not client.closed(obj)]
         client.screen.notice(f"rooms ({len(listed)}), * the current one:")
-        for obj in listed:
-            mark = "*" if obj.get("room") == client.current else " "
-            member = "" if obj.get("member") else "  (not a member)"
-            topic = f"  - {clean(obj.get('topic'))}" if obj.get("topic") else ""
-            client.screen.line(f" {mark} {client.room_summary(obj)}{member}{topic}")
+        groups = sidebar_groups(listed, client.sections, current=client.current)
+        for group in groups:
+            if group.section is not None:
+                client.screen.line(f" {section_title(group)}:")
+            elif client.sections and group.rooms[0].get("favourite") is not True:
+                client.screen.line(" other rooms:")  # the default list, after the sections
+            for obj in group.rooms:
+                mark = "*" if obj.get("room") == client.current else " "
+                member = "" if obj.get("member") else "  (not a member)"
+                topic = f"  - {clean(obj.get('topic'))}" if obj.get("topic") else ""
+                client.screen.line(f" {mark} {client.room_summary(obj)}{member}{topic}")
         if len(listed) < len(every):
             client.screen.notice(f"{len(every) - len(listed)} closed conversation(s) with "
                                  "nothing new not listed (/switch @NAME opens one)")
@@ -386,6 +411,66 @@ async def favourite(client: ChatClient, arg: str, *, on: bool = True) -> None:
 
 async def unfavourite(client: ChatClient, arg: str) -> None:
     await favourite(client, arg, on=False)
+
+
+async def section(client: ChatClient, arg: str) -> None:
+    """``/section NAME``: put the current room or conversation into the user's section NAME
+    (any case), creating the section (last in their list) when they have none of that name,
+    as Slack's "Move to... New section"; ``/section`` alone: back into the default list.
+    Every device of the user is told (the ``section`` event, and ``sections`` for a section
+    made), which says it here."""
+    name = arg.strip()
+    room = _need_room(client, "/section")
+    if room is None:
+        return
+    if room not in client.rooms:
+        client.screen.problem(f"/section: you are not in [{client.label(room)}]")
+        return
+    target: int | None = None
+    if name:
+        found = client.section_named(name)
+        if found is None:
+            made: list[int] = []
+
+            async def on_made(reply: Answer) -> None:
+                made.append(int(reply.fields["section"]["id"]))
+
+            await client.ask("/section", CreateSection(name=name), Answer, on_made)
+            if not made:
+                return  # refused (a bad name, too many sections): said already
+            target = made[0]
+        else:
+            target = int(found["id"])
+    already = client.rooms[room].section == target  # then no event comes: the reply says it
+
+    async def on_ok(reply: Answer) -> None:
+        if already:
+            client.screen.notice(f"[{client.label(room)}] is in "
+                                 f"{client.section_name(target)} already")
+
+    await client.ask("/section", SetSection(room=room, section=target), Answer, on_ok)
+
+
+async def sections(client: ChatClient, arg: str) -> None:
+    """``/sections``: the user's own sections in their order, each with how many of their
+    rooms it holds (as the server has them now)."""
+
+    async def on_ok(reply: Answer) -> None:
+        listed: list[Mapping[str, Any]] = [
+            s for s in reply.fields.get("sections") or [] if isinstance(s, dict)]
+        client.sections = listed
+        if not listed:
+            client.screen.notice("no sections: /section NAME puts the current room into a "
+                                 "new one")
+            return
+        client.screen.notice(f"sections ({len(listed)}), in your order:")
+        for s in listed:
+            count = sum(1 for info in client.rooms.values() if info.section == s.get("id"))
+            state = ", collapsed" if s.get("collapsed") is True else ""
+            rooms = f"{count} room{'' if count == 1 else 's'}"
+            client.screen.line(f"   {clean(s.get('name'))} ({rooms}{state})")
+
+    await client.ask("/sections", Sections(), Answer, on_ok)
 
 
 #: Results /search shows at a time.
@@ -656,6 +741,59 @@ async def dnd(client: ChatClient, arg: str) -> None:
                         else None)
 
     await client.ask("/dnd", request, Answer, on_ok)
+
+
+async def receipts(client: ChatClient, arg: str) -> None:
+    """``/receipts on|off``: whether others see when the user has read their messages (read
+    receipts; on for every account until turned off); off leaves the user out of everyone's
+    receipts and "seen" lines, and they still see other people's. Alone, says which. Every
+    device of the user is told (the ``read_receipts`` event), which says it here."""
+    word = arg.strip().lower()
+    if not word:
+        client.screen.notice(receipts_text(client.read_receipts))
+        return
+    if word not in ("on", "off"):
+        client.screen.problem("usage: /receipts [on|off]")
+        return
+    on = word == "on"
+    already = client.read_receipts == on  # then no event comes: the reply says it
+
+    async def on_ok(reply: Answer) -> None:
+        if already:
+            client.screen.notice(receipts_text(on))
+
+    await client.ask("/receipts", SetReadReceipts(on=on), Answer, on_ok)
+
+
+async def seen(client: ChatClient, arg: str) -> None:
+    """``/seen [N]``: who has read message [N], by default the latest message of the
+    current room (its author and the user aside, and those who do not share their read
+    receipts): how many, and the first names by name."""
+    if arg.strip():
+        found = _one_numbered(client, arg, "/seen",
+                              "usage: /seen [N] (the number shown before the message)")
+        if found is None:
+            return
+        number, message = found
+    else:
+        room = _need_room(client, "/seen")
+        if room is None:
+            return
+        latest = client.messages.latest(room)
+        if latest is None:
+            client.screen.problem(f"/seen: no message in [{client.label(room)}] here; "
+                                  "/seen N names message [N]")
+            return
+        number, message = client.messages.number(latest), latest
+
+    async def on_ok(reply: Answer) -> None:
+        count, users = reply.fields.get("count"), reply.fields.get("users")
+        names = [u for u in users if isinstance(u, str)] if isinstance(users, list) else []
+        client.screen.notice(readers_text(number, count if isinstance(count, int) else 0,
+                                          names, reply.fields.get("more") is True))
+
+    await client.ask("/seen", Receipts(room=message.room, msg_id=message.msg_id), Answer,
+                     on_ok)
 
 
 async def nick(client: ChatClient, arg: str) -> None:
@@ -1025,6 +1163,49 @@ async def unpin(client: ChatClient, arg: str) -> None:
     await _pin(client, arg, False)
 
 
+async def edits(client: ChatClient, arg: str) -> None:
+    """``/edits N``: the versions of message [N], oldest first (its text now the last), each
+    with who wrote it and when; says when the original is not kept (edited before the server
+    kept replaced texts) and how many versions a long history left out."""
+    found = _one_numbered(client, arg, "/edits",
+                          "usage: /edits N (the number shown before the message)")
+    if found is None:
+        return
+    number, message = found
+    if message.deleted:
+        client.screen.problem(f"/edits: [{number}] is deleted (its history went with it)")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("versions")
+        versions = [v for v in (listed if isinstance(listed, list) else [])
+                    if isinstance(v, dict)]
+        original = reply.fields.get("original") is True
+        omitted = reply.fields.get("omitted")
+        if len(versions) <= 1 and original:
+            client.screen.notice(f"[{number}] was never edited")
+            return
+        client.screen.notice(f"versions of [{number}] in [{client.label(message.room)}], "
+                             "the oldest first:")
+        for i, version in enumerate(versions):
+            if i == 0:
+                name = "original" if original else "oldest kept"
+            else:
+                name = "now" if i == len(versions) - 1 else f"version {i + 1}"
+            client.screen.line(f"  {name} · {day_time(version.get('ts'))} · "
+                               f"{clean(version.get('by', ''))}: "
+                               f"{clean_body(version.get('text', ''))}")
+            if i == 0 and isinstance(omitted, int) and omitted > 0:
+                client.screen.line(f"  … {omitted} more version{'' if omitted == 1 else 's'} "
+                                   "not shown")
+        if not original:
+            client.screen.notice("the original text is not kept (edited before the server "
+                                 "kept the texts edits replace)")
+
+    await client.ask("/edits", EditHistoryRequest(room=message.room, msg_id=message.msg_id),
+                     Answer, on_ok)
+
+
 #: Pinned messages /pins shows at a time (a room has at most limits.pins_per_room, 100 by
 #: default: the first page is most often all of them).
 PINS_PAGE = 20
@@ -1196,16 +1377,6 @@ async def saved(client: ChatClient, arg: str) -> None:
     await client.ask("/saved", SavedItems(before=before, limit=SAVED_PAGE), Answer, on_ok)
 
 
-def _later_when(arg: str) -> tuple[str, str]:
-    """``/later``'s time and text: ``in 2h TEXT`` (two words), ``at 9:00 TEXT`` likewise,
-    else the first word (``tomorrow``, ``9:00``, ``2h``)."""
-    words = arg.split(None, 2)
-    if len(words) >= 2 and words[0].lower() in ("in", "at"):
-        return " ".join(words[:2]), words[2] if len(words) > 2 else ""
-    first, _, rest = arg.partition(" ")
-    return first, rest.strip()
-
-
 async def later(client: ChatClient, arg: str) -> None:
     """``/later WHEN TEXT``: have the server send TEXT to the current room or conversation
     at WHEN (as ``/save`` reads a time: ``in 2h``, ``tomorrow``, ``9:00``, in local time by
@@ -1217,7 +1388,7 @@ async def later(client: ChatClient, arg: str) -> None:
     room = _need_room(client, "/later")
     if room is None:
         return
-    when, text = _later_when(arg.strip())
+    when, text = split_when(arg.strip())
     if not text.strip():
         client.screen.problem(f"usage: /later WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
@@ -1235,7 +1406,7 @@ async def remind(client: ChatClient, arg: str) -> None:
     """``/remind WHEN TEXT``: a reminder of anything (Slack's ``/remind me``): TEXT is
     written to your notes to self and saved with a reminder at WHEN (as ``/later`` reads
     it); it is reminded then as a saved message is, and ``/saved`` lists it."""
-    when, text = _later_when(arg.strip())
+    when, text = split_when(arg.strip())
     if not text.strip():
         client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
@@ -1835,6 +2006,38 @@ async def read(client: ChatClient, arg: str) -> None:
     await client.ask("/read", Read(room=room, seq=client.seen.get(room, 0)), Answer, on_ok)
 
 
+#: How many rooms ``/readall`` names when it says what it marked read.
+READ_ALL_NAMED = 10
+
+
+async def read_all(client: ChatClient, arg: str) -> None:
+    """``/readall [ROOM ...]``: mark every room and conversation read (only those named, when
+    some are), on every device of the user; followed threads keep their own markers (/threads).
+    Says which rooms had something unread."""
+    rooms: tuple[str, ...] | None = None
+    if arg.split():
+        named = [client.room_arg(word) for word in arg.split()]
+        if None in named:
+            return
+        rooms = tuple(dict.fromkeys(name for name in named if name is not None))
+        if len(rooms) > MAX_READ_ALL_ROOMS:
+            client.screen.problem(f"/readall: at most {MAX_READ_ALL_ROOMS} rooms at once")
+            return
+
+    async def on_ok(reply: Answer) -> None:
+        moved = [item for item in reply.fields.get("rooms") or ()
+                 if isinstance(item, dict) and isinstance(item.get("room"), str)]
+        if not moved:
+            client.screen.notice("nothing was unread")
+            return
+        labels = [f"[{client.label(item['room'])}]" for item in moved[:READ_ALL_NAMED]]
+        more = len(moved) - len(labels)
+        client.screen.notice(f"marked {len(moved)} room{'s' if len(moved) > 1 else ''} read: "
+                             + ", ".join(labels) + (f" and {more} more" if more else ""))
+
+    await client.ask("/readall", ReadAll(rooms=rooms), Answer, on_ok)
+
+
 async def unread(client: ChatClient, arg: str) -> None:
     """``/unread N``: mark message [N]'s room unread from it on (the read marker moves back
     to just before it, for every device of the user)."""
@@ -1909,6 +2112,10 @@ COMMANDS: dict[str, Command] = {
     "fav": Command(favourite, "/fav [ROOM]", "mark a room or conversation (the current one) a "
                    "favourite: listed first, marked ★, on every device"),
     "unfav": Command(unfavourite, "/unfav [ROOM]", "unmark a favourite (the current room)"),
+    "section": Command(section, "/section [NAME]",
+                       "put the current room into your section NAME (made if you have "
+                       "none of that name); alone: back into the default list"),
+    "sections": Command(sections, "/sections", "list your sections, in your order"),
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER[,USER...] TEXT",
                   "send a private message; to several people (bob,carol): a group "
@@ -1959,6 +2166,7 @@ COMMANDS: dict[str, Command] = {
     "closepoll": Command(closepoll, "/closepoll N", "end poll [N] (its author, moderators)"),
     "unpin": Command(unpin, "/unpin N", "take message [N] off the room's pins"),
     "pins": Command(pins, "/pins [ROOM]|more", "the room's pinned messages, the latest first"),
+    "edits": Command(edits, "/edits N", "the versions of message [N], the oldest first"),
     "save": Command(save, "/save N [in 1h|tomorrow]",
                     "save message [N] for yourself, with a reminder then"),
     "unsave": Command(unsave, "/unsave N", "remove message [N] from your saved messages"),
@@ -1991,11 +2199,17 @@ COMMANDS: dict[str, Command] = {
     "unarchive": Command(unarchive, "/unarchive [ROOM]", "let the room be written to again"),
     "create": Command(create, "/create ROOM [private]", "create a room"),
     "read": Command(read, "/read", "mark the current room read"),
+    "readall": Command(read_all, "/readall [ROOM ...]", "mark every room and conversation "
+                       "read (or those named), on every device; threads keep theirs"),
     "unread": Command(unread, "/unread N", "mark message [N]'s room unread from it on"),
     "notify": Command(notify, "/notify [ROOM] [LEVEL]", "show or set the room's notifications "
                       "(push, --bell): all, mentions (a room's default), none"),
     "dnd": Command(dnd, "/dnd [30m|1h|off]", "pause every notification, on every device "
                    "(push, the bell), for a while; off resumes them"),
+    "seen": Command(seen, "/seen [N]", "who has read message [N] (the latest one here) "
+                    "(/readby)"),
+    "receipts": Command(receipts, "/receipts [on|off]", "whether others see when you have "
+                        "read their messages (read receipts)"),
     "nick": Command(nick, "/nick [NAME|--clear]", "show or set your display name (shown "
                     "next to your login name)"),
     "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",
@@ -2011,4 +2225,5 @@ COMMANDS: dict[str, Command] = {
     "quit": Command(quit_, "/quit", "leave the client (/q)"),
 }
 ALIASES = {"r": "switch", "q": "quit", "j": "join", "msg": "dm", "exit": "quit",
-           "re": "reply", "t": "thread", "rt": "reply-thread", "s": "search", "find": "search"}
+           "re": "reply", "t": "thread", "rt": "reply-thread", "s": "search", "find": "search",
+           "readby": "seen"}

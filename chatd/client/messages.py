@@ -268,6 +268,11 @@ class Messages:
         mine = [m for m in self.in_room(room) if m.sender.lower() == name and not m.deleted]
         return max(mine, key=lambda m: m.seq, default=None)
 
+    def latest(self, room: str) -> MessagePosted | None:
+        """The latest message of ``room`` held that is not deleted (anyone's)."""
+        shown = [m for m in self.in_room(room) if not m.deleted]
+        return max(shown, key=lambda m: m.seq, default=None)
+
     def forget(self, room: str) -> None:
         """Drop everything held of ``room`` (the user left it). Numbers given stay unused."""
         for msg_id in self._rooms.pop(room, {}):

@@ -60,6 +60,8 @@ __all__ = [
     "preview_spans",
     "profile_text",
     "reaction_spans",
+    "readers_text",
+    "receipts_text",
     "reminder_line",
     "reminder_text",
     "scheduled_event_line",
@@ -657,6 +659,27 @@ def dnd_text(until: int | None, now: int) -> str:
     if until is None or until <= now:
         return "notifications are on"
     return f"notifications paused until {_local_time(until, now)}"
+
+
+def receipts_text(on: bool) -> str:
+    """The line that says whether the user shares their read receipts
+    (``set_read_receipts``)."""
+    if on:
+        return "read receipts are on: others see when you have read their messages"
+    return ("read receipts are off: nobody sees when you have read their messages (you still "
+            "see theirs)")
+
+
+def readers_text(number: int, count: int, users: list[str], more: bool) -> str:
+    """Who has read message [``number``] (``receipts``): "[3] seen by 2: bob, cy", with how
+    many more past the names listed; the author and the user are never counted."""
+    if count <= 0:
+        return f"[{number}] seen by nobody else yet"
+    names = ", ".join(clean(user) for user in users)
+    rest = count - len(users)
+    if more and rest > 0:
+        names += f" and {rest} more"
+    return f"[{number}] seen by {count}: {names}"
 
 
 def reminder_text(remind_at: int | None, reminded: bool, now: int) -> str:

@@ -75,6 +75,7 @@ from chatd.client.render import (
     preview_spans,
     profile_text,
     reaction_spans,
+    receipts_text,
     reminder_line,
     reminder_text,
     scheduled_event_line,
@@ -88,9 +89,10 @@ from chatd.client.terminal import (
     clean,
     clean_body,
     error_text,
-    favourites_first,
     presences,
     room_summary,
+    sidebar_groups,
+    sidebar_line,
     unread_counts,
 )
 from chatd.protocol import (
@@ -130,6 +132,7 @@ from chatd.protocol import (
     ProfileChanged,
     ReactionChanged,
     ReadMoved,
+    ReadReceiptsChanged,
     Reminded,
     RemoteProtocolError,
     Reply,
@@ -140,6 +143,9 @@ from chatd.protocol import (
     Rooms,
     SavedChanged,
     ScheduledChanged,
+    SectionChanged,
+    SectionsChanged,
+    Seen,
     Send,
     Sent,
     ServerEvent,
@@ -255,6 +261,7 @@ class RoomInfo:
     notify: str | None = None  # the user's notification level, when known (else the default)
     hidden_seq: int | None = None  # where the user closed the conversation (None: not closed)
     favourite: bool = False  # marked a favourite (/fav), on any device of the user's
+    section: int | None = None  # the id of the user's section it is in (/section)
 
 
 @dataclasses.dataclass(slots=True)
@@ -320,12 +327,21 @@ class ChatClient:
         #: The item ids of the last /scheduled, by their short numbers (1 first).
         self.scheduled_numbers: list[int] = []
         self.next_threads: str | None = None  # the cursor of /threads more
+        #: The user's own sidebar sections in their order (section objects), as the last
+        #: welcome and the ``sections`` events since said.
+        self.sections: list[Mapping[str, Any]] = []
         # Whether the user follows each thread (room, root msg_id) as last heard (the
         # thread_state events, /threads): a change is said once.
         self.following: dict[tuple[str, int], bool] = {}
         # Until when the user's notifications are paused (ms, the server's clock; set_dnd),
         # from the welcome and the ``dnd`` event; None: they are not.
         self.dnd_until: int | None = None
+        # Whether the user shares their read receipts (set_read_receipts), from the welcome
+        # and the ``read_receipts`` event.
+        self.read_receipts = True
+        # Per (conversation, lower-case name), the msg_id of the user's message last said
+        # seen by that member: "· bob has seen it" is said once a message.
+        self._seen_said: dict[tuple[str, str], int] = {}
         # ms to add to this machine's clock for the server's, from the welcome's ``now``: a
         # pause ends by the server's clock (docs/protocol.md, "The client's clock").
         self.clock_offset = 0
@@ -1284,6 +1300,8 @@ class ChatClient:
         hidden = obj.get("hidden_seq")
         info.hidden_seq = hidden if isinstance(hidden, int) else None
         info.favourite = obj.get("favourite") is True
+        section = obj.get("section")
+        info.section = section if isinstance(section, int) else None
 
     def forget_room(self, room: str) -> None:
         self.rooms.pop(room, None)
@@ -1334,6 +1352,7 @@ class ChatClient:
         # set or ended while away is said as an event's would be.
         self.take_dnd(until if isinstance(until, int) and not isinstance(until, bool) else None,
                       quiet=not self._welcomed_before)
+        self.read_receipts = welcome.user.get("read_receipts") is not False
         # The same for the profile: kept at the first welcome, said when another device
         # changed it while this one was away.
         self.take_profile(self.me, welcome.user.get("display_name"),
@@ -1349,6 +1368,8 @@ class ChatClient:
             many = "100 or more" if welcome.threads_unread >= 100 else welcome.threads_unread
             self.screen.notice(f"🧵 {many} followed thread(s) with unread replies "
                                "(/threads lists them)")
+        if welcome.sections is not None:
+            self.sections = list(welcome.sections)
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
         for obj in welcome.rooms:
@@ -1435,10 +1456,12 @@ class ChatClient:
         if not self._first_welcome:
             return
         self._first_welcome = False
-        rooms = [self.room_summary(obj) for obj in favourites_first(objects)
-                 if obj.get("room") in self.rooms and not self.closed(obj)]
+        listed = [obj for obj in objects
+                  if obj.get("room") in self.rooms and not self.closed(obj)]
+        rooms = sidebar_line(sidebar_groups(listed, self.sections, current=self.current),
+                             self.room_summary)
         closed = sum(1 for obj in objects if obj.get("room") in self.rooms and self.closed(obj))
-        self.screen.notice("rooms: " + (", ".join(rooms) if rooms else "none yet")
+        self.screen.notice("rooms: " + (rooms or "none yet")
                            + (f" ({closed} closed conversation(s) with nothing new: /rooms "
                               "lists them once someone writes)" if closed else ""))
         if welcome.contacts:
@@ -1669,6 +1692,60 @@ class ChatClient:
         else:
             self.screen.notice(f"[{label}] is no longer a favourite")
 
+    async def _on_seen(self, event: Seen) -> None:
+        """Another member of a conversation has read up to ``seq`` (``back``: no further).
+        When that reaches the user's latest message there, a quiet line says so, once for
+        that message and reader."""
+        key = event.user.lower()
+        mine = self.my_last(event.room)
+        if mine is None or event.seq < mine.seq or self._seen_said.get(
+                (event.room, key)) == mine.msg_id:
+            return
+        self._seen_said[(event.room, key)] = mine.msg_id
+        self.screen.line(f"      [{self.label(event.room)}] · {clean(event.user)} has seen it")
+
+    async def _on_read_receipts(self, event: ReadReceiptsChanged) -> None:
+        """The user shares their read receipts now, or no longer (here or on another device:
+        the reply to /receipts says nothing, this says it)."""
+        self.read_receipts = event.on
+        self.screen.notice(receipts_text(event.on))
+
+    def section_named(self, name: str) -> Mapping[str, Any] | None:
+        """The user's section called ``name`` (ignoring case, as the server compares them),
+        or None."""
+        folded = name.strip().casefold()
+        return next((s for s in self.sections
+                     if str(s.get("name", "")).casefold() == folded), None)
+
+    def section_name(self, section: int | None) -> str:
+        """A section's name as shown (cleaned), or "the default list" for None."""
+        if section is None:
+            return "the default list"
+        found = next((s for s in self.sections if s.get("id") == section), None)
+        return clean(found.get("name")) if found is not None else f"section {section}"
+
+    async def _on_sections(self, event: SectionsChanged) -> None:
+        """The user's sections changed, here or on another device: the list as it is now. A
+        room whose section is gone is back in the default list (the server cleared it)."""
+        self.sections = list(event.sections)
+        ids = {s.get("id") for s in self.sections}
+        for info in self.rooms.values():
+            if info.section not in ids:
+                info.section = None
+        names = ", ".join(clean(s.get("name")) for s in self.sections)
+        self.screen.notice(f"sections: {names or 'none'} (/sections lists them)")
+
+    async def _on_section(self, event: SectionChanged) -> None:
+        """The user moved a room into a section or out of one, here or on another device
+        (the reply to /section says nothing: this says it)."""
+        if event.room in self.rooms:
+            self.rooms[event.room].section = event.section
+        label = self.label(event.room)
+        if event.section is None:
+            self.screen.notice(f"[{label}] is back in the default list")
+        else:
+            self.screen.notice(f"[{label}] is in {self.section_name(event.section)} now")
+
     async def _on_notify(self, event: NotifyChanged) -> None:
         """The user's level for a room was set, by this connection or another device."""
         self.take_notify(event.room, event.notify)
@@ -1762,6 +1839,10 @@ class ChatClient:
         NotifyChanged: _on_notify,
         HiddenChanged: _on_hidden,
         FavouriteChanged: _on_favourite,
+        Seen: _on_seen,
+        ReadReceiptsChanged: _on_read_receipts,
+        SectionsChanged: _on_sections,
+        SectionChanged: _on_section,
         DndChanged: _on_dnd,
         SavedChanged: _on_saved,
         ThreadStateChanged: _on_thread_state,

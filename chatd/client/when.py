@@ -2,11 +2,17 @@
 
 ``in 20m``, ``20m``, ``1h30m``, ``2d``, ``1w`` (``in`` optional): that long from now, in
 seconds (``s``), minutes (``m``), hours (``h``), days (``d``) or weeks (``w``), the parts of one
-word added; ``tomorrow``: 9:00 the next day (Slack's "Tomorrow"), in the time zone of the
-``now`` given; ``9:00``, ``17:30`` (``at`` optional): the next time the clock shows it there,
-today if it is still ahead, else tomorrow (``/later``'s times, chatd.client.commands).
-Anything else, nothing ahead, or more than a year ahead (what the server takes,
-:data:`chatd.protocol.MAX_REMIND_SECONDS`) is a :class:`ValueError` with a line to show.
+word added, counted in elapsed time (across a change of the clocks too); ``tomorrow``: 9:00 the
+next day (Slack's "Tomorrow"), ``tomorrow 17:30`` (``at`` optional) that time the next day;
+``9:00``, ``17:30`` (``at`` optional): the next time the clock shows it, today if it is still
+ahead, else tomorrow (``/later``'s times, chatd.client.commands). Days and times of day are
+read on the wall clock of the time zone of the ``now`` given. Anything else, nothing ahead,
+or more than a year ahead (what the server takes, :data:`chatd.protocol.MAX_REMIND_SECONDS`)
+is a :class:`ValueError` with a line to show.
+
+The page reads the same phrases (clients/web/when.js): tests/when-cases.json is the table of
+cases both are tested against (tests/client/test_when.py, tests/web/when.test.mjs), so that
+the two cannot drift apart again.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from typing import Final
 
 from chatd.protocol import MAX_REMIND_SECONDS
 
-__all__ = ["WHEN_USAGE", "reminder_time"]
+__all__ = ["WHEN_USAGE", "reminder_time", "split_when"]
 
-WHEN_USAGE: Final = "in 20m, 1h, 1h30m, 2d, 1w, tomorrow (9:00) or a time of day (17:30)"
+WHEN_USAGE: Final = "in 20m, 1h, 1h30m, 2d, 1w, tomorrow (9:00), tomorrow 17:30 or 17:30"
 _SPAN: Final = re.compile(r"(?:[0-9]{1,6}[smhdw])+")
 _PART: Final = re.compile(r"([0-9]{1,6})([smhdw])")
 _CLOCK: Final = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
@@ -38,21 +44,68 @@ def reminder_time(text: str, now: datetime.datetime) -> datetime.datetime:
     words = text.lower().split()
     if words[:1] == ["in"]:
         words = words[1:]
-    if words == ["tomorrow"]:
-        day = now.date() + datetime.timedelta(days=1)
-        return datetime.datetime.combine(day, MORNING, tzinfo=now.tzinfo)
+    days = 0
+    if words[:1] == ["tomorrow"]:
+        days, words = 1, words[1:]
+        if not words:
+            return _ahead(_on_clock(now, 1, MORNING), now)
     if words[:1] == ["at"]:
         words = words[1:]
     clock = _CLOCK.fullmatch(words[0]) if len(words) == 1 else None
     if clock is not None:
         wall = datetime.time(int(clock.group(1)), int(clock.group(2)))
-        at = datetime.datetime.combine(now.date(), wall, tzinfo=now.tzinfo)
-        return at if at > now else at + datetime.timedelta(days=1)
-    if len(words) != 1 or not _SPAN.fullmatch(words[0]):
+        return _ahead(_on_clock(now, days, wall), now)
+    if days or len(words) != 1 or not _SPAN.fullmatch(words[0]):
         raise ValueError(f"a reminder is {WHEN_USAGE}")
     seconds = sum(int(count) * _UNITS[unit] for count, unit in _PART.findall(words[0]))
     if seconds <= 0:
         raise ValueError("a reminder must be ahead")
     if seconds > MAX_REMIND_SECONDS:
         raise ValueError("a reminder may be at most a year ahead")
-    return now + datetime.timedelta(seconds=seconds)
+    # Elapsed time: an aware datetime's own arithmetic is the wall clock's, which a change of
+    # the clocks in between would make an hour off.
+    return (now.astimezone(datetime.UTC) + datetime.timedelta(seconds=seconds)
+            ).astimezone(now.tzinfo)
+
+
+def _on_clock(now: datetime.datetime, days: int, wall: datetime.time) -> datetime.datetime:
+    """When the wall clock of now's time zone shows ``wall``, ``days`` days after today; a
+    time of today already past is tomorrow's."""
+    day = now.date() + datetime.timedelta(days=days)
+    at = datetime.datetime.combine(day, wall, tzinfo=now.tzinfo)
+    if not days and at.timestamp() <= now.timestamp():
+        at = datetime.datetime.combine(day + datetime.timedelta(days=1), wall,
+                                       tzinfo=now.tzinfo)
+    return at
+
+
+def _ahead(at: datetime.datetime, now: datetime.datetime) -> datetime.datetime:
+    if at.timestamp() <= now.timestamp():
+        raise ValueError("a reminder must be ahead")
+    return at
+
+
+def split_when(text: str) -> tuple[str, str]:
+    """``/later`` and ``/remind``'s WHEN and the text after it: the longest start of
+    ``text`` (up to three words) that has a WHEN's form (``in 20m``, ``tomorrow at 9:00``,
+    ``17:30``), else its first word alone (what :func:`reminder_time` then says of it is the
+    problem to show). The text is as typed, trimmed."""
+    words = text.split(None, 3)[:3]
+    for count in range(min(3, len(words)), 1, -1):
+        if _is_form(words[:count]):
+            rest = text.split(None, count)
+            return " ".join(words[:count]), rest[count].strip() if len(rest) > count else ""
+    first = text.split(None, 1)
+    return (first[0] if first else ""), (first[1].strip() if len(first) > 1 else "")
+
+
+def _is_form(words: list[str]) -> bool:
+    """Whether ``words`` have a WHEN's shape, whatever the time they name."""
+    rest = [word.lower() for word in words]
+    if rest[:1] == ["in"]:
+        return len(rest) == 2 and _SPAN.fullmatch(rest[1]) is not None
+    if rest[:1] == ["tomorrow"]:
+        rest = rest[1:]
+    if rest[:1] == ["at"]:
+        rest = rest[1:]
+    return len(rest) == 1 and _CLOCK.fullmatch(rest[0]) is not None

@@ -59,7 +59,9 @@ from chatd.protocol.events import (
     MAX_FILES,
     MAX_POLL_OPTION_CHARS,
     MAX_QUERY_CHARS,
+    MAX_READ_ALL_ROOMS,
     MAX_REASON_CHARS,
+    MAX_SECTION_NAME_CHARS,
     MAX_SEQ,
     MAX_STATUS_SECONDS,
     MAX_TO_NAMES,
@@ -68,6 +70,7 @@ from chatd.protocol.events import (
     PINS_PAGE_MAX,
     POLL_OPTIONS_MAX,
     POLL_OPTIONS_MIN,
+    RECEIPTS_PAGE,
     SAVED_PAGE,
     SAVED_PAGE_MAX,
     SEARCH_PAGE,
@@ -80,6 +83,7 @@ from chatd.protocol.events import (
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 from chatd.protocol.user_groups import MAX_GROUP_DESCRIPTION_CHARS, MAX_GROUP_NAMES
+from chatd.storage.base import EDIT_VERSIONS_MAX
 from chatd.webpush import MAX_ENDPOINT_CHARS
 
 __all__ = ["EXAMPLE_AVATAR", "OPENAPI_PATH", "OPENAPI_VERSION", "build_document", "route_template",
@@ -201,6 +205,14 @@ _HIDDEN: Schema = {
 _FAVOURITE: Schema = {
     "room": {"type": "string"},
     "favourite": {"type": "boolean", "description": "Whether it is a favourite now."},
+}
+
+#: The answer of a move of a room into a section, or out of one (``set_section``).
+_SECTION_OF_ROOM: Schema = {
+    "room": {"type": "string"},
+    "section": {"type": ["integer", "null"], "minimum": 1,
+                "description": "The id of the user's section it is in now; null: the default "
+                               "lists."},
 }
 
 #: The body of a follow or an unfollow of a thread (``follow_thread``).
@@ -376,11 +388,15 @@ class _Builder:
                                              "Until when the user's notifications are "
                                              "paused (`PUT /api/me/dnd`); null: they are "
                                              "not."},
+                               "read_receipts": {"type": "boolean", "description":
+                                                 "Whether the user shares their read "
+                                                 "receipts (`PUT /api/me/read-receipts`)."},
                                "display_name": display_name,
                                "custom_status": custom_status,
                                "avatar": avatar},
                               examples=[{"id": 7, "name": "ann", "admin": False,
-                                         "dnd_until": None, "display_name": "Ann Lee",
+                                         "dnd_until": None, "read_receipts": True,
+                                         "display_name": "Ann Lee",
                                          "custom_status": None, "avatar": None}]),
             "Avatar": self.sent(
                 {"url": {"type": "string", "pattern": "^/api/avatars/[0-9a-f]{64}$",
@@ -400,6 +416,19 @@ class _Builder:
                 examples=[{"name": "partyparrot",
                            "url": f"/api/emoji/images/{EXAMPLE_AVATAR}", "by": "ann",
                            "ts": 1700000000000}]),
+            "Section": self.sent(
+                {"id": {"type": "integer", "minimum": 1,
+                        "description": "Never reused; what the room object's `section` "
+                                       "names."},
+                 "name": {"type": "string", "minLength": 1,
+                          "maxLength": MAX_SECTION_NAME_CHARS,
+                          "description": "Trimmed; no other section of the user's has it, "
+                                         "in any case."},
+                 "collapsed": {"type": "boolean",
+                               "description": "Show only its rooms with something unread."}},
+                description="One of the user's own sidebar sections: a named group of the "
+                            "rooms and conversations they are in.",
+                examples=[{"id": 7, "name": "Work", "collapsed": False}]),
             "UserGroup": self.sent(
                 {"name": _ref("UserGroupName"),
                  "description": {"type": "string", "maxLength": MAX_GROUP_DESCRIPTION_CHARS},
@@ -572,10 +601,13 @@ class _Builder:
                     "favourite_at": {"type": "integer", "minimum": 0, "description":
                                      "Only while it is a favourite: when the user marked it "
                                      "(ms since the epoch); list favourites in this order."},
+                    "section": {"type": ["integer", "null"], "minimum": 1, "description":
+                                "The id of the user's own section it is in (theirs alone); "
+                                "null: the default lists, and when not a member."},
                 },
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
                           "read_seq", "unread", "mentions", "notify", "role", "archived",
-                          "favourite"],
+                          "favourite", "section"],
                 description="A room or conversation as the asking user sees it.",
                 # `peer` is there for a 1:1 conversation, `peers` for a group one, and
                 # only then.
@@ -588,13 +620,14 @@ class _Builder:
                 examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
                            "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
                            "unread": 2, "mentions": 0, "notify": "all", "role": "member",
-                           "archived": False, "peer": "Bob", "favourite": False},
+                           "archived": False, "peer": "Bob", "favourite": False,
+                           "section": 7},
                           {"room": "@ann:bob:cy", "kind": "group", "private": True,
                            "topic": "", "owner": None, "last_seq": 4, "member": True,
                            "read_seq": 4, "unread": 0, "mentions": 0, "notify": "all",
                            "role": "member", "archived": False, "peers": ["Bob", "Cy"],
                            "hidden_seq": 4, "favourite": True,
-                           "favourite_at": 1796000000000}],
+                           "favourite_at": 1796000000000, "section": None}],
             ),
             "File": self.sent(
                 {
@@ -1030,6 +1063,20 @@ class _Builder:
         room_param = path_param("room", _ref("RoomOrConversation"),
                                 "A room or conversation name.", "general")
 
+        section_param = path_param("section", {"type": "integer", "minimum": 1,
+                                               "maximum": 10**18 - 1},
+                                   "The section's id.", 7)
+        section_name: Schema = {"type": "string", "minLength": 1,
+                                "maxLength": MAX_SECTION_NAME_CHARS,
+                                "description": "Trimmed; one line."}
+        position: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ,
+                            "description": "Its place in the user's list: 0 first; past "
+                                           "the end: last."}
+        sections_list: dict[str, Schema] = {
+            "sections": {"type": "array", "items": _ref("Section"),
+                         "description": "The user's sections now, in their order."}}
+        section_and_list: dict[str, Schema] = {"section": _ref("Section"), **sections_list}
+
         def room_switch(answer: Schema, *, on: tuple[str, str, str, str],
                         off: tuple[str, str, str, str]) -> dict[str, Any]:
             """The PUT (``on``) and DELETE (``off``) of one of the user's own states of a
@@ -1247,8 +1294,8 @@ class _Builder:
                         "rooms": {**string_list, "description": "With an invitation: the "
                                   "rooms the account joined, by name."}}, ["user"]),
                           {"user": {"id": 7, "name": "ann", "admin": False, "dnd_until": None,
-                                    "display_name": None, "custom_status": None,
-                                    "avatar": None}}),
+                                    "read_receipts": True, "display_name": None,
+                                    "custom_status": None, "avatar": None}}),
                     errors=(403, 409, 429),
                 ),
             },
@@ -1393,7 +1440,9 @@ class _Builder:
                                         "none)."},
                     "scheduled_failed": {"type": "integer", "minimum": 1, "description":
                                          "Of them, failed (absent: none)."},
-                }, ["user", "rooms", "contacts", "now", "reminders_due"])),
+                    "sections": {"type": "array", "items": _ref("Section"), "description":
+                                 "The user's own sidebar sections, in their order."},
+                }, ["user", "rooms", "contacts", "now", "reminders_due", "sections"])),
                 errors=(400,),
             )},
             "/api/rooms": {
@@ -1624,6 +1673,52 @@ class _Builder:
                     errors=(400, 403, 404, 409, 429),
                 ),
             },
+            "/api/rooms/{room}/messages/{msg_id}/receipts": {"get": self.op(
+                "Who has read a message",
+                "Read receipts, as the protocol's `receipts`: the members whose read marker "
+                "is at or past the message's `seq`, but its author, the asker and those who "
+                "do not share their receipts (`PUT /api/me/read-receipts`): their `count` "
+                f"and a page of their names, by name ignoring case (at most {RECEIPTS_PAGE}; "
+                "the next page: `after` the last name). For whoever may read the room "
+                "(403 and 404 as for its history; 404 for no such message in it).",
+                tag="rooms", op_id="receipts",
+                parameters=[
+                    room_param, message_param,
+                    query("after", {"anyOf": [_ref("UserName"), {"const": ""}]},
+                          "The page starts after this name (ignoring case)."),
+                    capped_limit(RECEIPTS_PAGE, RECEIPTS_PAGE),
+                ],
+                ok=ok(200, "Who has read it.", self.sent({
+                    "room": {"type": "string"},
+                    "msg_id": {"type": "integer", "minimum": 1},
+                    "seq": seq_schema,
+                    "count": {"type": "integer", "minimum": 0,
+                              "description": "How many have read it, in all."},
+                    "users": {"type": "array", "items": {"type": "string"},
+                              "maxItems": RECEIPTS_PAGE,
+                              "description": "A page of their names, as registered."},
+                    "more": {"type": "boolean"},
+                })),
+                errors=(400, 403, 404),
+            )},
+            "/api/rooms/{room}/receipts": {"get": self.op(
+                "Where a conversation's members have read to",
+                "As the protocol's `receipts` without `msg_id`: each other member of the "
+                "conversation who shares their read receipts, with their read marker (0: "
+                "never read), by name ignoring case; what draws \"Seen\" when the "
+                "conversation opens. A room (kind `room`) is 400; a conversation of others "
+                "403.",
+                tag="rooms", op_id="readPositions",
+                parameters=[path_param("room", _ref("RoomOrConversation"),
+                                       "A conversation's name.", "@ann:bob")],
+                ok=ok(200, "The other members' read markers.", self.sent({
+                    "room": {"type": "string"},
+                    "positions": {"type": "array", "maxItems": GROUP_MAX - 1,
+                                  "items": self.sent({"user": {"type": "string"},
+                                                      "seq": seq_schema})},
+                })),
+                errors=(400, 403, 404),
+            )},
             "/api/rooms/{room}/threads/{msg_id}": {"get": self.op(
                 "Read a thread",
                 "A thread's root and a page of its replies, oldest first (the newest of "
@@ -1650,6 +1745,37 @@ class _Builder:
                     "more": {"type": "boolean"},
                     "following": {"type": "boolean"},
                     "read_seq": {"type": "integer", "minimum": 0},
+                })),
+                errors=(400, 403, 404),
+            )},
+            "/api/rooms/{room}/messages/{msg_id}/edits": {"get": self.op(
+                "Read a message's edit history",
+                "The versions of a message, oldest first (the last is its text now), each "
+                "with its text, who wrote it and when, as the protocol's `edit_history`, for "
+                "whoever may read the room (as `history`). `original`: whether the first "
+                "version is the text it was sent with (false for a message edited before "
+                "the server kept replaced texts: its history starts at its first edit). At "
+                f"most {EDIT_VERSIONS_MAX} versions: the first and the newest others, "
+                "`omitted` counting those left out between. A deleted message is 404.",
+                tag="rooms", op_id="edit_history",
+                parameters=[
+                    room_param,
+                    path_param("msg_id", {"type": "integer", "minimum": 0,
+                                          "maximum": 10**18 - 1},
+                               "The message's `msg_id`.", 5),
+                ],
+                ok=ok(200, "The message's versions, oldest first.", self.sent({
+                    "room": {"type": "string"},
+                    "msg_id": {"type": "integer", "minimum": 0},
+                    "versions": {"type": "array", "minItems": 1,
+                                 "maxItems": EDIT_VERSIONS_MAX, "items": self.sent({
+                                     "text": {"type": "string"},
+                                     "by": {"type": "string"},
+                                     "ts": {"type": "integer"},
+                                     "seq": {"type": "integer", "minimum": 1},
+                                 })},
+                    "original": {"type": "boolean"},
+                    "omitted": {"type": "integer", "minimum": 0},
                 })),
                 errors=(400, 403, 404),
             )},
@@ -1744,6 +1870,30 @@ class _Builder:
                     errors=(400, 403, 404, 429),
                 ),
             },
+            "/api/me/read": {"post": self.op(
+                "Mark all as read",
+                "As the protocol's `read_all`: the user's read marker of every room and "
+                "conversation they are in with something past it moves to its `last_seq`, "
+                "in one statement; with `rooms`, only those of them (1 to "
+                f"{MAX_READ_ALL_ROOMS} names; a name of no room of the user's is ignored). "
+                "Followed threads keep their own markers. The user's connections get a "
+                "`read` event per moved room.",
+                tag="accounts", op_id="readAll",
+                body_required=False,
+                body=_json(self.body({"rooms": {
+                    "type": ["array", "null"], "items": _ref("RoomOrConversation"),
+                    "minItems": 1, "maxItems": MAX_READ_ALL_ROOMS,
+                    "description": "Only these rooms and conversations (absent or null: "
+                                   "all)."}}, []),
+                    {"rooms": ["general", "@ann:bob"]}),
+                ok=ok(200, "Read.", self.sent({"rooms": {
+                    "type": "array", "description":
+                    "The rooms whose marker moved, by name, each with where it now is.",
+                    "items": self.sent({"room": {"type": "string"},
+                                        "seq": {"type": "integer", "minimum": 0}})}},
+                    ["rooms"])),
+                errors=(400, 429),
+            )},
             "/api/me/threads/{room}/{msg_id}/read": {"put": self.op(
                 "Mark a thread read",
                 "As the protocol's `read_thread`: the user has read the thread up to reply "
@@ -1890,6 +2040,18 @@ class _Builder:
                 ok=ok(200, "Set.", self.sent({"until": {
                     "type": ["integer", "null"], "minimum": 0,
                     "description": "Until when they are paused; null: they are not."}})),
+                errors=(400,),
+            )},
+            "/api/me/read-receipts": {"put": self.op(
+                "Share read receipts, or not",
+                "As the protocol's `set_read_receipts`: while `on` is false the user is left "
+                "out of everyone's read receipts and no `seen` event tells of their reads "
+                "(they still see other people's). On for every account until turned off. "
+                "When it changed, the user's connections get the `read_receipts` event.",
+                tag="accounts", op_id="setReadReceipts",
+                body=_json(self.body({"on": {"type": "boolean"}}, ["on"]), {"on": False}),
+                ok=ok(200, "Set.", self.sent({"on": {
+                    "type": "boolean", "description": "Whether they share them now."}})),
                 errors=(400,),
             )},
             "/api/me/profile": {"put": self.op(
@@ -2128,6 +2290,84 @@ class _Builder:
                      "event when it changed.",
                      "unmarkFavourite", "Unmarked."),
             ),
+            "/api/rooms/{room}/section": {
+                "put": self.op(
+                    "Put a room into a section",
+                    "As the protocol's `set_section`: the room or conversation (any kind) "
+                    "goes into one of the user's own sections (`not_found` for a section "
+                    "not theirs). Putting it where it is changes nothing. The user's "
+                    "connections get the `section` event when it moved.",
+                    tag="rooms", op_id="setSection", parameters=[room_param],
+                    body=_json(self.body({"section": {
+                        "type": ["integer", "null"], "minimum": 1, "maximum": MAX_SEQ,
+                        "description": "The section's id; null: the default lists (as "
+                                       "`DELETE`)."}}, ["section"]), {"section": 7}),
+                    ok=ok(200, "Moved.", self.sent(_SECTION_OF_ROOM)),
+                    errors=(403, 404, 429),
+                ),
+                "delete": self.op(
+                    "Put a room back into the default lists",
+                    "As the protocol's `set_section` with `section: null`. The user's "
+                    "connections get the `section` event when it moved.",
+                    tag="rooms", op_id="clearSection", parameters=[room_param],
+                    ok=ok(200, "Moved.", self.sent(_SECTION_OF_ROOM)),
+                    errors=(400, 403, 404, 429),
+                ),
+            },
+            "/api/sections": {
+                "get": self.op(
+                    "List the user's sections",
+                    "The user's own sidebar sections, in their order, as the protocol's "
+                    "`sections` (at most `limits.sections_per_user`, "
+                    f"{limits.sections_per_user}: no paging).",
+                    tag="accounts", op_id="sections",
+                    ok=ok(200, "The sections.", self.sent(sections_list)),
+                ),
+                "post": self.op(
+                    "Create a section",
+                    "As the protocol's `create_section`: a new, expanded, empty section at "
+                    "`position` in the user's list (0 first; absent or past the end: last). "
+                    "A name the user has in any case is `conflict`; at most "
+                    f"`limits.sections_per_user` ({limits.sections_per_user}) sections "
+                    "(409 `too_many_sections`). The user's connections get the `sections` "
+                    "event.",
+                    tag="accounts", op_id="createSection",
+                    body=_json(self.body({"name": section_name, "position": {
+                        **position, "type": ["integer", "null"],
+                        "description": "Its place in the user's list: 0 first; null or past "
+                                       "the end: last."}},
+                                         ["name"]), {"name": "Work", "position": 0}),
+                    ok=ok(201, "The section made.", self.sent(section_and_list)),
+                    errors=(409, 429),
+                ),
+            },
+            "/api/sections/{section}": {
+                "patch": self.op(
+                    "Change a section",
+                    "As the protocol's `edit_section`: rename it, collapse or expand it, "
+                    "move it to `position` (at least one of the three). 404 for a section "
+                    "not the user's. The user's connections get the `sections` event when "
+                    "it changed.",
+                    tag="accounts", op_id="editSection", parameters=[section_param],
+                    body=_json(self.body({"name": section_name,
+                                          "collapsed": {"type": "boolean"},
+                                          "position": position}, [],
+                                         minProperties=1), {"collapsed": True}),
+                    ok=ok(200, "The section as changed.", self.sent(section_and_list)),
+                    errors=(404, 409, 429),
+                ),
+                "delete": self.op(
+                    "Delete a section",
+                    "As the protocol's `delete_section`: its rooms go back to the default "
+                    "lists. 404 for a section not the user's. The user's connections get the "
+                    "`sections` event.",
+                    tag="accounts", op_id="deleteSection", parameters=[section_param],
+                    ok=ok(200, "Deleted.", self.sent({
+                        "section": {"type": "integer", "minimum": 1},
+                        "sections": sections_list["sections"]})),
+                    errors=(400, 404, 429),
+                ),
+            },
             "/api/rooms/{room}/messages/{msg_id}": {"delete": self.op(
                 "Delete a message",
                 "As the protocol's `delete`: by its author, or by whoever moderates the room "

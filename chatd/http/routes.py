@@ -355,6 +355,25 @@ def _favourite_path(on: bool) -> Fields:
     return fields
 
 
+def _section_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``PUT /api/rooms/{room}/section``: the body (``{"section": id}``) and the room."""
+    return {**json_body(request), "room": params["room"]}
+
+
+def _no_section(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``DELETE /api/rooms/{room}/section``: back into the default lists."""
+    return {"room": params["room"], "section": None}
+
+
+def _sections_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {"section": int(params["section"])}
+
+
+def _sections_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``PATCH /api/sections/{section}``: the body (as ``edit_section``) and the section."""
+    return {**json_body(request), "section": int(params["section"])}
+
+
 def _follow_path(on: bool) -> Fields:
     """The fields of ``PUT`` (``on``) and ``DELETE /api/me/threads/{room}/{msg_id}/follow``."""
     def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -365,6 +384,16 @@ def _follow_path(on: bool) -> Fields:
 def _read_thread_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``{seq}`` with the room and the message from the path."""
     return {**json_body(request), **_room_path(request, params)}
+
+
+def _receipts_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?after=&limit=`` of ``GET /api/rooms/{room}/messages/{msg_id}/receipts``, with the
+    path's fields, checked by the protocol's parser (an empty ``after`` is no value)."""
+    fields: dict[str, Any] = {**_room_path(request, params), **_ints(request, "limit")}
+    after = _query_text(request, "after")
+    if after:
+        fields["after"] = after
+    return fields
 
 
 def _contacts_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -723,6 +752,7 @@ ROUTES: list[Route] = [
     _route(r"/api/me", {"GET": _me}),
     _route(r"/api/me/dnd", {"PUT": operation("set_dnd", _body)}),
     _route(r"/api/me/profile", {"PUT": operation("set_profile", _body)}),
+    _route(r"/api/me/read-receipts", {"PUT": operation("set_read_receipts", _body)}),
     _route(r"/api/me/saved", {"GET": operation("saved_items", _saved_fields)}),
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,
@@ -735,6 +765,7 @@ ROUTES: list[Route] = [
     _route(r"/api/me/scheduled/(?P<item>[0-9]{1,18})", {
         "PATCH": operation("edit_scheduled", _scheduled_body), "DELETE": _unschedule,
     }),
+    _route(r"/api/me/read", {"POST": operation("read_all", _body)}),
     _route(r"/api/me/threads", {"GET": operation("threads", _threads_fields)}),
     _route(r"/api/me/threads/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})/follow", {
         "PUT": operation("follow_thread", _follow_path(True)),
@@ -779,6 +810,9 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/preview", {
         "DELETE": operation("remove_preview", _room_path),
     }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/receipts", {
+        "GET": operation("receipts", _receipts_fields),
+    }),
     _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/vote", {
         "PUT": operation("vote", _message_body),
     }),
@@ -799,6 +833,18 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/favourite", {
         "PUT": operation("favourite", _favourite_path(True)),
         "DELETE": operation("favourite", _favourite_path(False)),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/section", {
+        "PUT": operation("set_section", _section_body),
+        "DELETE": operation("set_section", _no_section),
+    }),
+    _route(r"/api/sections", {
+        "GET": operation("sections"),
+        "POST": operation("create_section", _body, status=201),
+    }),
+    _route(r"/api/sections/(?P<section>[0-9]{1,18})", {
+        "PATCH": operation("edit_section", _sections_body),
+        "DELETE": operation("delete_section", _sections_path),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/topic", {
         "PUT": operation("set_topic", _topic_body),
@@ -823,11 +869,15 @@ ROUTES: list[Route] = [
         "GET": operation("audit", _page_fields),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/pins", {"GET": operation("pins", _page_fields)}),
+    _route(r"/api/rooms/(?P<room>[^/]+)/receipts", {"GET": operation("receipts", _room_path)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/pins/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("pin", _pin_path(True)), "DELETE": operation("pin", _pin_path(False)),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/threads/(?P<msg_id>[0-9]{1,18})", {
         "GET": operation("thread", _page_fields),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/messages/(?P<msg_id>[0-9]{1,18})/edits", {
+        "GET": operation("edit_history", _room_path),
     }),
     _route(r"/api/search", {"GET": operation("search", _search_fields)}),
     _route(r"/api/rooms/(?P<room>[^/]+)/files", {

@@ -85,6 +85,7 @@ from chatd.protocol.events import (
     React,
     ReactionChanged,
     ReadMoved,
+    ReadReceiptsChanged,
     Reminded,
     RemovePreview,
     Request,
@@ -95,6 +96,9 @@ from chatd.protocol.events import (
     RoomDeleted,
     SavedChanged,
     ScheduledChanged,
+    SectionChanged,
+    SectionsChanged,
+    Seen,
     Send,
     Sent,
     ServerEvent,
@@ -501,6 +505,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         scheduled_count=_optional_int(obj, "scheduled_count"),
         scheduled_failed=_optional_int(obj, "scheduled_failed"),
         threads_unread=_optional_int(obj, "threads_unread"),
+        sections=_objects(obj, "sections", optional=True) if "sections" in obj else None,
     )
 
 
@@ -533,6 +538,7 @@ def _join_accepted(obj: Mapping[str, Any], rid: RequestId) -> JoinAccepted:
         notify=_optional_str(obj, "notify"), role=_optional_str(obj, "role"),
         archived=_bool(obj, "archived", False),
         favourite=_bool(obj, "favourite", False),
+        section=_optional_int(obj, "section"),
     )
 
 
@@ -578,12 +584,18 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                   last_seq=_optional_int(obj, "last_seq"),
                                   unread=_optional_int(obj, "unread"),
                                   mentions=_optional_int(obj, "mentions")),
+    "seen": lambda obj: Seen(room=_str(obj, "room"), user=_str(obj, "user"),
+                             seq=_int(obj, "seq"), back=_optional_bool(obj, "back")),
+    "read_receipts": lambda obj: ReadReceiptsChanged(on=_bool(obj, "on", True)),
     "notify": lambda obj: NotifyChanged(room=_str(obj, "room"), notify=_str(obj, "notify")),
     "hidden": lambda obj: HiddenChanged(room=_str(obj, "room"),
                                         hidden_seq=_optional_int(obj, "hidden_seq")),
     "favourite": lambda obj: FavouriteChanged(
         room=_str(obj, "room"), on=_bool(obj, "on", True),
         favourite_at=_optional_int(obj, "favourite_at")),
+    "sections": lambda obj: SectionsChanged(sections=_objects(obj, "sections")),
+    "section": lambda obj: SectionChanged(room=_str(obj, "room"),
+                                          section=_optional_int(obj, "section")),
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),
     "saved": lambda obj: SavedChanged(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
                                       on=_bool(obj, "on", True),

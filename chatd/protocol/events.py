@@ -37,11 +37,14 @@ from chatd.protocol.user_groups import (
 __all__ = [
     "EVENTS",
     "MAX_PROFILES",
+    "MAX_READ_ALL_ROOMS",
     "MAX_REMIND_SECONDS",
     "MAX_RESUME_ROOMS",
+    "MAX_SECTION_NAME_CHARS",
     "MAX_STATUS_SECONDS",
     "NOTIFY_LEVELS",
     "NO_STATUS",
+    "RECEIPTS_PAGE",
     "REQUESTS",
     "ROLES",
     "THREADS_PAGE",
@@ -58,15 +61,19 @@ __all__ = [
     "ClosePoll",
     "Contacts",
     "CreateRoom",
+    "CreateSection",
     "CreateUserGroup",
     "CustomEmojiChanged",
     "CustomEmojiList",
     "Delete",
+    "DeleteSection",
     "DeleteUserGroup",
     "Dm",
     "DndChanged",
     "Edit",
+    "EditHistoryRequest",
     "EditScheduled",
+    "EditSection",
     "EditUserGroup",
     "Entry",
     "Error",
@@ -112,8 +119,11 @@ __all__ = [
     "React",
     "ReactionChanged",
     "Read",
+    "ReadAll",
     "ReadMoved",
+    "ReadReceiptsChanged",
     "ReadThread",
+    "Receipts",
     "Remind",
     "Reminded",
     "RemoveContact",
@@ -132,6 +142,10 @@ __all__ = [
     "ScheduledChanged",
     "ScheduledItems",
     "Search",
+    "SectionChanged",
+    "Sections",
+    "SectionsChanged",
+    "Seen",
     "Send",
     "Sent",
     "ServerEvent",
@@ -139,7 +153,9 @@ __all__ = [
     "SetIdle",
     "SetNotify",
     "SetProfile",
+    "SetReadReceipts",
     "SetRole",
+    "SetSection",
     "SetTopic",
     "Thread",
     "ThreadStateChanged",
@@ -168,6 +184,8 @@ MAX_ID_CHARS: Final = 64
 MAX_NONCE_CHARS: Final = 64
 MAX_TOKEN_CHARS: Final = 4096
 MAX_RESUME_ROOMS: Final = 1000
+#: The most rooms one ``read_all`` names (without ``rooms`` it marks every room, however many).
+MAX_READ_ALL_ROOMS: Final = 1000
 #: The first screen chatd's own clients (the terminal client, the web page, the benchmarks)
 #: ask in a paged ``hello``: ``rooms_limit`` and ``contacts_limit``.
 WELCOME_PAGE: Final = 30
@@ -198,12 +216,18 @@ PINS_PAGE_MAX: Final = 100  # and the most it gives (a room's pins, at the defau
 THREAD_PAGE: Final = 50  # replies a ``thread`` gives without a limit
 THREAD_PAGE_MAX: Final = 200  # and the most it gives
 THREAD_USERS: Final = 5  # the latest distinct repliers a root's ``replies`` names
+#: Readers a ``receipts`` gives at most (and without a limit): Zulip lists every reader; a
+#: page of them by name, with the count of all, keeps a room of 10,000 members cheap.
+RECEIPTS_PAGE: Final = 100
 SAVED_PAGE: Final = 50  # saved messages a ``saved_items`` gives without a limit
 SAVED_PAGE_MAX: Final = 100  # and the most it gives
 THREADS_PAGE: Final = 30  # followed threads a ``threads`` gives without a limit
 THREADS_PAGE_MAX: Final = 100  # and the most it gives
 #: How far ahead a saved message's reminder may be (``save``): a year, as Slack's.
 MAX_REMIND_SECONDS: Final = 366 * 24 * 3600
+#: The longest name of a user's sidebar section, in characters once trimmed (Slack's is 80,
+#: Mattermost's 22: a name the sidebar shows whole).
+MAX_SECTION_NAME_CHARS: Final = 40
 #: The most names ``dm``'s ``to`` may list (repeats included; at most GROUP_MAX people remain).
 MAX_TO_NAMES: Final = 4 * GROUP_MAX
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
@@ -540,6 +564,18 @@ class Read(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadAll(Request):
+    """Mark everything read ("Mark all as read"): the user's read marker of every room and
+    conversation they are in with something past it (only those of ``rooms``, when given: 1
+    to :data:`MAX_READ_ALL_ROOMS` names; the others, and names of rooms the user is not in,
+    are left as they are) moves to the room's last seq. Followed threads keep their own
+    markers (as Slack's "Mark all messages as read" does)."""
+
+    OP: ClassVar[str] = "read_all"
+    rooms: tuple[str, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Unread(Request):
     """Mark ``room`` unread from the message ``seq`` on: the read marker moves back to
     ``seq - 1`` (never forward, never below 0). A request of its own, not a flag of
@@ -550,6 +586,31 @@ class Unread(Request):
     OP: ClassVar[str] = "unread"
     room: str
     seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Receipts(Request):
+    """Read receipts. With ``msg_id``: who has read that message of ``room`` (the members
+    whose read marker is at or past its seq, but its author, the asker and those who do not
+    share their receipts), a page of them by name after ``after``, at most ``limit``, with
+    the count of all. Without it, for a conversation: where each other member's read marker
+    is (``positions``), to draw "Seen" when it opens."""
+
+    OP: ClassVar[str] = "receipts"
+    room: str
+    msg_id: int | None = None
+    after: str | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetReadReceipts(Request):
+    """Share the user's read receipts (``on``, the default of every account) or not: while
+    off, they are left out of everyone's ``receipts`` and no ``seen`` tells of their reads
+    (they still see other people's)."""
+
+    OP: ClassVar[str] = "set_read_receipts"
+    on: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -658,6 +719,16 @@ class Pins(Request):
     room: str
     before: int | None = None
     limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditHistoryRequest(Request):
+    """The versions of message ``msg_id`` of ``room``, oldest first (its edit history), for
+    whoever may read the room."""
+
+    OP: ClassVar[str] = "edit_history"
+    room: str
+    msg_id: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -846,6 +917,58 @@ class Favourite(Request):
     OP: ClassVar[str] = "favourite"
     room: str
     on: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Sections(Request):
+    """The user's own sidebar sections, in their order."""
+
+    OP: ClassVar[str] = "sections"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CreateSection(Request):
+    """A new sidebar section of the user's, called ``name`` (trimmed, 1-40 characters, no
+    other of theirs of that name in any case), at ``position`` in their list (0: first; None
+    or past the end: last)."""
+
+    OP: ClassVar[str] = "create_section"
+    name: str
+    position: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditSection(Request):
+    """Change what is given of the user's ``section``: its ``name``, whether it is
+    ``collapsed``, its ``position`` in their list (0: first; past the end: last)."""
+
+    OP: ClassVar[str] = "edit_section"
+    section: int
+    name: str | None = None
+    collapsed: bool | None = None
+    position: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteSection(Request):
+    """Delete the user's ``section``: its rooms go back to the default lists."""
+
+    OP: ClassVar[str] = "delete_section"
+    section: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetSection(Request):
+    """Put a room or conversation the user is in into their ``section``, or back into the
+    default lists (None): a mark of their membership, which leaving the room drops."""
+
+    OP: ClassVar[str] = "set_section"
+    room: str
+    section: int | None
+
+    def wire(self) -> dict[str, Any]:
+        """``section`` is always there: null says "the default lists"."""
+        return {"op": self.OP, "id": self.id, "room": self.room, "section": self.section}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1338,6 +1461,9 @@ class Welcome(ServerEvent):
     #: How many threads the user follows have unread replies (at most 100; None or 0:
     #: none, and the field is left out).
     threads_unread: int | None = None
+    #: The user's sidebar sections in their order (section objects: ``id``, ``name``,
+    #: ``collapsed``); None: an older server, which did not say.
+    sections: Sequence[Mapping[str, Any]] | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -1363,6 +1489,8 @@ class Welcome(ServerEvent):
             obj["scheduled_failed"] = self.scheduled_failed
         if self.threads_unread:
             obj["threads_unread"] = self.threads_unread
+        if self.sections is not None:
+            obj["sections"] = [dict(section) for section in self.sections]
         return obj
 
 
@@ -1439,13 +1567,14 @@ class JoinAccepted(ServerEvent):
     role: str | None = None  # the joiner's role in the room
     archived: bool = False  # read-only until unarchived
     favourite: bool = False  # the joiner's mark (false for a room just joined)
+    section: int | None = None  # the joiner's section (None for a room just joined)
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
             "op": self.OP, "id": self.id, "room": self.room, "last_seq": self.last_seq,
             "private": self.private, "topic": self.topic, "archived": self.archived,
-            "favourite": self.favourite, "messages": [m.wire() for m in self.messages],
-            "more": self.more,
+            "favourite": self.favourite, "section": self.section,
+            "messages": [m.wire() for m in self.messages], "more": self.more,
         }
         if self.notify is not None:
             obj["notify"] = self.notify
@@ -1525,6 +1654,28 @@ class ReadMoved(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Seen(ServerEvent):
+    """Another member of a conversation (kind ``dm`` or ``group``) moved their read marker:
+    ``user`` has read up to ``seq``. ``back`` (an ``unread``): it moved back, to ``seq``.
+    Only of members who share their read receipts, never of a room's."""
+
+    OP: ClassVar[str] = "seen"
+    room: str
+    user: str
+    seq: int
+    back: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadReceiptsChanged(ServerEvent):
+    """The user turned the sharing of their read receipts on or off (``set_read_receipts``),
+    on any of their connections, on any node."""
+
+    OP: ClassVar[str] = "read_receipts"
+    on: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NotifyChanged(ServerEvent):
     """The user's notification level for a room changed (on any of their connections, on
     any node)."""
@@ -1553,6 +1704,32 @@ class FavouriteChanged(ServerEvent):
     room: str
     on: bool
     favourite_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SectionsChanged(ServerEvent):
+    """The user's sidebar sections as they are now, in their order, after a change (one
+    created, renamed, collapsed or expanded, moved, deleted) on any of their connections, on
+    any node. A room whose section is not among them is in the default lists."""
+
+    OP: ClassVar[str] = "sections"
+    sections: Sequence[Mapping[str, Any]]
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "sections": [dict(section) for section in self.sections]}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SectionChanged(ServerEvent):
+    """The user put ``room`` into their ``section`` (None: back into the default lists), on
+    any of their connections, on any node."""
+
+    OP: ClassVar[str] = "section"
+    room: str
+    section: int | None
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "section": self.section}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1930,6 +2107,14 @@ def _parse_thread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Thr
                   limit=_int(obj, "limit", minimum=1, maximum=THREAD_PAGE_MAX))
 
 
+def _parse_edit_history(obj: Mapping[str, Any], rid: RequestId,
+                        limits: Limits) -> EditHistoryRequest:
+    room = _room(obj)
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return EditHistoryRequest(id=rid, room=room, msg_id=msg_id)
+
+
 def _parse_edit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Edit:
     room = _room(obj)
     msg_id = _msg_id(obj)
@@ -2200,10 +2385,37 @@ def _parse_read(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Read:
     return Read(id=rid, room=_room(obj), seq=seq)
 
 
+def _parse_read_all(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> ReadAll:
+    value = obj.get("rooms")
+    if value is None:
+        return ReadAll(id=rid)
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_READ_ALL_ROOMS:
+        raise _Invalid(f"'rooms' must be an array of 1-{MAX_READ_ALL_ROOMS} room names")
+    rooms = dict.fromkeys(_room({"rooms": name}, "rooms") for name in value)
+    return ReadAll(id=rid, rooms=tuple(rooms))
+
+
 def _parse_unread(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Unread:
     seq = _int(obj, "seq", minimum=0, maximum=MAX_SEQ, optional=False)
     assert seq is not None
     return Unread(id=rid, room=_room(obj), seq=seq)
+
+
+def _parse_receipts(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Receipts:
+    """``msg_id`` (absent or null: the positions of a conversation's members), ``after`` (a
+    user name) and ``limit`` (clamped to :data:`RECEIPTS_PAGE`), which go with ``msg_id``."""
+    msg_id = _msg_id(obj, optional=True)
+    after = _user(obj, "after") if obj.get("after") is not None else None
+    limit = _page(obj, "limit", minimum=1, most=RECEIPTS_PAGE)
+    if msg_id is None and (after is not None or limit is not None):
+        raise _Invalid("'after' and 'limit' page the readers of a message: give 'msg_id'")
+    return Receipts(id=rid, room=_room(obj), msg_id=msg_id, after=after, limit=limit)
+
+
+def _receipts_on(obj: Mapping[str, Any]) -> bool:
+    if "on" not in obj:
+        raise _Invalid("'on' is required: true (share read receipts) or false")
+    return _bool(obj, "on", True)
 
 
 def _notify(obj: Mapping[str, Any]) -> str:
@@ -2339,6 +2551,45 @@ def _parse_edit_user_group(obj: Mapping[str, Any], rid: RequestId,
     return EditUserGroup(id=rid, name=name, description=description, add=add, remove=remove)
 
 
+def _section_name(obj: Mapping[str, Any]) -> str:
+    """A section's name as stored: NFC, trimmed, 1-40 characters, one line."""
+    name = _profile_text(obj.get("name"), "name", MAX_SECTION_NAME_CHARS)
+    if not name:
+        raise _Invalid("'name' must not be blank")
+    return name
+
+
+def _section_id(obj: Mapping[str, Any]) -> int:
+    section = _int(obj, "section", minimum=1, maximum=MAX_SEQ, optional=False)
+    assert section is not None
+    return section
+
+
+def _position(obj: Mapping[str, Any]) -> int | None:
+    return _int(obj, "position", minimum=0, maximum=MAX_SEQ)
+
+
+def _parse_edit_section(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> EditSection:
+    """Only the fields given change; a request that gives none is refused."""
+    if not any(key in obj for key in ("name", "collapsed", "position")):
+        raise _Invalid("give 'name', 'collapsed' or 'position'")
+    name = _section_name(obj) if "name" in obj else None
+    collapsed = _bool(obj, "collapsed", False) if "collapsed" in obj else None
+    position = _int(obj, "position", minimum=0, maximum=MAX_SEQ, optional=False) \
+        if "position" in obj else None
+    return EditSection(id=rid, section=_section_id(obj), name=name, collapsed=collapsed,
+                       position=position)
+
+
+def _parse_set_section(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SetSection:
+    """``section`` is required: a section's id, or null for the default lists."""
+    if "section" not in obj:
+        raise _Invalid("'section' is required: a section's id, or null for none")
+    room = _room(obj)
+    return SetSection(id=rid, room=room,
+                      section=None if obj["section"] is None else _section_id(obj))
+
+
 _Parser = Callable[[Mapping[str, Any], RequestId, Limits], Request]
 
 
@@ -2410,7 +2661,10 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "typing": (Typing, _fields(Typing, room=_room)),
     "idle": (SetIdle, _fields(SetIdle, idle=_idle)),
     "read": (Read, _parse_read),
+    "read_all": (ReadAll, _parse_read_all),
     "unread": (Unread, _parse_unread),
+    "receipts": (Receipts, _parse_receipts),
+    "set_read_receipts": (SetReadReceipts, _fields(SetReadReceipts, on=_receipts_on)),
     "contacts": (Contacts, _parse_contacts),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),
@@ -2423,6 +2677,12 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "hide": (Hide, _fields(Hide, room=_room, on=lambda obj: _bool(obj, "on", True))),
     "favourite": (Favourite, _fields(Favourite, room=_room,
                                      on=lambda obj: _bool(obj, "on", True))),
+    "sections": (Sections, _fields(Sections)),
+    "create_section": (CreateSection, _fields(CreateSection, name=_section_name,
+                                              position=_position)),
+    "edit_section": (EditSection, _parse_edit_section),
+    "delete_section": (DeleteSection, _fields(DeleteSection, section=_section_id)),
+    "set_section": (SetSection, _parse_set_section),
     "set_dnd": (SetDnd, _parse_set_dnd),
     "set_profile": (SetProfile, _parse_set_profile),
     "profiles": (Profiles, _parse_profiles),
@@ -2435,6 +2695,7 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "search": (Search, _parse_search),
     "pin": (Pin, _parse_pin),
     "pins": (Pins, _parse_pins),
+    "edit_history": (EditHistoryRequest, _parse_edit_history),
     "vote": (Vote, _parse_vote),
     "close_poll": (ClosePoll, _parse_close_poll),
     "custom_emoji": (CustomEmojiList, _fields(CustomEmojiList)),
@@ -2482,9 +2743,13 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "gap": (Gap,),
     "typing": (UserTyping,),
     "read": (ReadMoved,),
+    "seen": (Seen,),
+    "read_receipts": (ReadReceiptsChanged,),
     "notify": (NotifyChanged,),
     "hidden": (HiddenChanged,),
     "favourite": (FavouriteChanged,),
+    "sections": (SectionsChanged,),
+    "section": (SectionChanged,),
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),
     "custom_emoji": (CustomEmojiChanged,),

@@ -20,9 +20,11 @@ from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.protocol.events import THREAD_USERS
 from chatd.search import SearchQuery
+from chatd.sections import Section, SectionList
 
 __all__ = [
     "COMMAND_LINE",
+    "EDIT_VERSIONS_MAX",
     "EVERYONE",
     "MAX_REACTIONS",
     "MODERATION_KINDS",
@@ -48,6 +50,8 @@ __all__ = [
     "CustomStatus",
     "DatabaseFigures",
     "DndNotice",
+    "EditHistory",
+    "EditVersion",
     "FavouriteMark",
     "FileInfo",
     "FollowedThread",
@@ -59,6 +63,7 @@ __all__ = [
     "InvitedUser",
     "Joined",
     "ListeningNotice",
+    "MarkedRead",
     "Member",
     "MemberPage",
     "MembershipNotice",
@@ -82,6 +87,9 @@ __all__ = [
     "PushSubscription",
     "PushTarget",
     "ReadMarker",
+    "ReadMove",
+    "ReadPosition",
+    "Receipts",
     "Reminder",
     "ReminderNotice",
     "Room",
@@ -91,6 +99,9 @@ __all__ = [
     "ScheduledItem",
     "ScheduledWork",
     "SearchPage",
+    "Section",
+    "SectionList",
+    "SectionsChange",
     "Storage",
     "StorageStatistics",
     "StorageUnavailable",
@@ -150,7 +161,8 @@ class User:
     admin API); ``deactivated_at`` (ms): when it was deactivated (None: it is active);
     ``bot``: a bot's (API tokens only, never a password); ``dnd_until`` (ms): until when
     their notifications are paused, when that is still ahead (None: they are not; migration
-    0023); ``display_name`` and ``custom_status``: their profile (:class:`Profile`, migration
+    0023); ``read_receipts``: whether they share their read receipts (migration 0040);
+    ``display_name`` and ``custom_status``: their profile (:class:`Profile`, migration
     0025: columns of the same row, read with it). Read when the user is looked up: a session
     keeps the values its token was checked with, so permissions are never decided from them
     (storage reads them again)."""
@@ -162,9 +174,14 @@ class User:
     deactivated_at: int | None = None
     bot: bool = False
     dnd_until: int | None = None
+    read_receipts: bool = True
     display_name: str | None = None
     custom_status: CustomStatus | None = None
     avatar: str | None = None
+    #: Their own sidebar sections in their order (migration 0041), read only where a session
+    #: starts (:meth:`Storage.open_session`, :meth:`Storage.check_token`): None where not read.
+    #: Not compared: two reads of one account are equal whether they read it or not.
+    sections: SectionList | None = dataclasses.field(default=None, compare=False)
 
     @property
     def profile(self) -> Profile:
@@ -218,6 +235,7 @@ class Room:
     pins: int = 0  # how many of its messages are pinned (kept in the room's row)
     hidden_seq: int | None = None  # the user closed the conversation at this last_seq
     favourite_at: int | None = None  # when the user marked it a favourite (ms); None: not one
+    section: int | None = None  # the user's section it is in (migration 0041); None: default
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,6 +248,61 @@ class ReadMarker:
     last_seq: int
     unread: int
     mentions: int
+    #: The conversation's other members to tell that it moved (:class:`ReadMove`'s ``tell``).
+    tell: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadMove:
+    """A member's read marker after a ``read``: where it is (``seq``), whether this request
+    ``moved`` it, and, only when it moved in a conversation (kind ``dm`` or ``group``) of a
+    member who shares their read receipts, the names of the conversation's other members
+    (``tell``: to be told, the ``seen`` event); empty otherwise (always for a room)."""
+
+    seq: int
+    moved: bool
+    tell: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class MarkedRead:
+    """A room whose read marker a "mark all as read" moved: its name, where the marker now
+    is (its last seq), and the other members to tell, as :class:`ReadMove`'s ``tell``."""
+
+    room: str
+    seq: int
+    tell: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Receipts:
+    """Who has read a message (``receipts``): its ``seq``; ``count``, the members whose read
+    marker is at or past it, but its author, the asker and those who do not share their
+    receipts; ``users``, a page of their names by name (ignoring case)."""
+
+    seq: int
+    count: int
+    users: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReadPosition:
+    """Where a member's read marker is (``seq``), in a conversation (``receipts`` without a
+    message)."""
+
+    user: str
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SectionsChange:
+    """A user's sections after a change of them (``sections``, in their order), the
+    ``section`` it was about, and whether it ``changed`` anything (an edit that sets what is
+    set changes nothing)."""
+
+    sections: SectionList
+    section: Section | None
+    changed: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1008,6 +1081,34 @@ class Page:
     last_seq: int
 
 
+#: The most versions an edit history holds (:meth:`Storage.edit_history`): the first one known
+#: and the newest others; those between are counted, not sent.
+EDIT_VERSIONS_MAX = 100
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditVersion:
+    """One version of a message: its ``text``, who wrote it (``by``) and when (``ts``); ``seq``:
+    the message's own for the original, the ``edited`` entry's for each edit."""
+
+    text: str
+    by: str
+    ts: int
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditHistory:
+    """The versions of a message, oldest first, the last its text now (migration 0045).
+    ``original``: whether the first is the text it was sent with (false for a message edited
+    before chatd kept replaced texts: its history starts at its first edit); ``omitted``: how
+    many versions between the first and the rest were left out (:data:`EDIT_VERSIONS_MAX`)."""
+
+    versions: list[EditVersion]
+    original: bool
+    omitted: int
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ThreadPage:
     """A page of a thread: its ``root`` as it is now, and ``messages``, replies oldest first
@@ -1685,11 +1786,13 @@ class Storage(Protocol):
         what a node checks its room registry against after it may have lost notices."""
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        """Hand ``data`` (one frame, at most a few kilobytes) to ``user``'s connections on
-        every other node (a :class:`UserEventNotice`; one NOTIFY, nothing stored): for the
-        events of a user's own actions that only their other devices hear (a ``read``).
-        Meant for a user known to be online on another node: the NOTIFY costs every node a
-        wake-up. A frame too large for a notice is not sent (logged). ``user``
+        """Hand ``data`` (one frame, at most a few kilobytes; or several, one a line, as an
+        outbox takes them) to ``user``'s connections on every other node (a
+        :class:`UserEventNotice`; one NOTIFY, nothing stored): for the events of a user's
+        own actions that only their other devices hear (a ``read``). Meant for a user known
+        to be online on another node: the NOTIFY costs every node a wake-up. Several frames
+        share a notice while they fit (a ``read_all``'s reads: a few notices in one trip,
+        not one per room). A frame too large for a notice is not sent (logged). ``user``
         :data:`EVERYONE` is every connection of every other node (a custom emoji added or
         removed)."""
 
@@ -1819,10 +1922,22 @@ class Storage(Protocol):
         Raises ChatError: 'not_found' (room or user), 'forbidden' (the inviter is not a
         member, the room is a conversation, or the invitee is banned from it)."""
 
-    async def mark_read(self, user_id: int, room: str, seq: int) -> int:
+    async def mark_read(self, user_id: int, room: str, seq: int) -> ReadMove:
         """Move the user's read marker forward to ``seq`` (never back, never past the room's
-        last seq) and return where it now is. ChatError('forbidden') for a non-member,
-        ChatError('not_found') for an unknown room."""
+        last seq) and return where it now is, whether it moved and, when it moved in a
+        conversation and the user shares their read receipts, the other members to tell (one
+        statement: a room's read reads no more than it did). ChatError('forbidden') for a
+        non-member, ChatError('not_found') for an unknown room."""
+
+    async def mark_all_read(self, user_id: int, rooms: Sequence[str] | None = None
+                            ) -> list[MarkedRead]:
+        """Move the user's read marker of every room and conversation they are in (only
+        those named in ``rooms``, when given: normalised names; others are ignored) that has
+        something past it to the room's last seq, in one statement. Returns the rooms whose
+        marker moved, each with where it now is, by name, and for a conversation the other
+        members to tell (``seen``, as :meth:`mark_read` says them). A room read to its end,
+        a name that is no room of the user's: left out, nothing stored. Followed threads'
+        markers are not touched."""
 
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         """Mark ``room`` unread from ``seq`` on: move the user's read marker back to
@@ -1830,8 +1945,30 @@ class Storage(Protocol):
         least, so ``seq`` 0 and 1 both make the whole room unread). Returns the marker with
         the room's counts from it, read in the same statement. The mentions are rows kept
         for every mention whatever the marker (migration 0006), counted past the marker, so
-        moving it back brings them back. ChatError('forbidden') for a non-member,
-        ChatError('not_found') for an unknown room."""
+        moving it back brings them back. ``tell``: as :meth:`mark_read`'s, when it moved
+        back. ChatError('forbidden') for a non-member, ChatError('not_found') for an unknown
+        room."""
+
+    async def receipts(self, user_id: int, room: str, msg_id: int, *, after: str = "",
+                       limit: int) -> Receipts:
+        """Who has read message ``msg_id`` of ``room``, as user ``user_id`` may see it: the
+        count of the members whose read marker is at or past its seq, but its author,
+        ``user_id`` and the users who do not share their read receipts; and the first
+        ``limit`` of their names whose lower case comes after ``after`` (lower case), in
+        code point order of the lower case. One statement, its cost the room's members in
+        the database (no work per member here). ChatError('forbidden') for a room the user
+        may not read (as :meth:`history`), 'not_found' for an unknown room or no such
+        message in it."""
+
+    async def read_positions(self, user_id: int, room: str) -> list[ReadPosition]:
+        """Where the read marker of each other member of conversation ``room`` who shares
+        their read receipts is, by name (ignoring case). ChatError('bad_request') for a
+        room (kind ``room``), 'forbidden' for a non-member, 'not_found' for an unknown
+        room."""
+
+    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
+        """Share (``on``) the user's read receipts, or stop; whether it changed (setting
+        what is set writes nothing)."""
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         """Close (``on``) a conversation the user is in: its ``hidden_seq`` becomes the room's
@@ -1844,6 +1981,36 @@ class Storage(Protocol):
         ``favourite_at`` becomes now, unless it is one already: then it keeps its time), or
         unmark it (cleared). Any kind, archived too. ChatError('forbidden') for a non-member,
         'not_found' for an unknown room; nothing is stored then."""
+
+    async def sections(self, user_id: int) -> SectionList:
+        """The user's own sidebar sections, in their order (migration 0041)."""
+
+    async def create_section(self, user_id: int, name: str, position: int | None, *,
+                             most: int) -> SectionsChange:
+        """A new section of the user's (``name`` already trimmed and checked) at
+        ``position`` (:func:`chatd.sections.create`), under the lock of the user's row:
+        ChatError('too_many_sections') past ``most``, 'conflict' for a name they have in any
+        case; nothing is stored then."""
+
+    async def edit_section(self, user_id: int, section: int, *, name: str | None = None,
+                           collapsed: bool | None = None,
+                           position: int | None = None) -> SectionsChange:
+        """Change what is given of the user's ``section`` (:func:`chatd.sections.edit`);
+        ``changed`` is false when that was so already (nothing is written then).
+        ChatError('not_found') when no section of theirs has that id (another user's is
+        none either), 'conflict' for a name another of theirs has."""
+
+    async def delete_section(self, user_id: int, section: int) -> SectionsChange:
+        """Delete the user's ``section`` and, in the same transaction, put its rooms back in
+        the default lists (their memberships' ``section`` cleared). ChatError('not_found')
+        as :meth:`edit_section`."""
+
+    async def set_section(self, user_id: int, room: str, section: int | None) -> bool:
+        """Put a room or conversation the user is in into their ``section`` (None: the
+        default lists); whether that moved it. Checked against their list under its lock, so
+        a deletion of the section at once either comes first (then 'not_found') or clears
+        it after. ChatError('forbidden') for a non-member, 'not_found' for an unknown room
+        or a section not theirs; nothing is stored then."""
 
     async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",
                              limit: int | None = None, joined: bool = False) -> list[Room]:
@@ -1895,7 +2062,9 @@ class Storage(Protocol):
         room, or a ``reply_to`` that is no message of the room, ChatError('not_found'); a
         file that is not the sender's upload to that room, ChatError('not_found'), one already
         attached (also by an earlier message of this batch), ChatError('bad_request'). The
-        files are attached in the transaction that stores the message.
+        files are attached in the transaction that stores the message. A forward's files
+        (``forwarded``: its own copies, :meth:`copy_files`) are deleted when it is refused or
+        repeats a stored one: nothing else would attach them.
 
         Changes are checked against the message as it is when their room is locked, so
         concurrent changes from any node apply in seq order: an edit by its author only
@@ -2046,6 +2215,14 @@ class Storage(Protocol):
         root and its replies with seq < ``before``, the newest ``limit`` of them, oldest
         first. Members only: ChatError('forbidden') for anyone else; ChatError('not_found')
         for an unknown room or a message that is not the room's."""
+
+    async def edit_history(self, user_id: int, room: str, msg_id: int, *,
+                           limit: int = EDIT_VERSIONS_MAX) -> EditHistory:
+        """The versions of message ``msg_id`` of ``room`` (:class:`EditHistory`), for whoever
+        may read the room (as :meth:`history` decides): ChatError('forbidden') for anyone
+        else; ChatError('not_found') for an unknown room, a message that is not the room's,
+        or a deleted message (its history went with its words). A message never edited has
+        one version. At most ``limit`` (>= 2) versions: the first and the newest others."""
 
     async def follow_thread(self, user_id: int, room: str, msg_id: int, *,
                             on: bool) -> tuple[ThreadState, bool]:

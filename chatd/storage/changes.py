@@ -22,7 +22,11 @@ Deleting a message removes its words: the row's text and search words, the text 
 earlier edits (kept in ``changes`` until then, as the log entries that carried them), its
 mentions and reactions; and its pin, with no entry of its own (the ``deleted`` entry says
 it), the room's count of pins (``rooms.pins``, written with its ``last_seq``) one less.
-Editing one leaves its search words to be indexed again (chatd/indexer.py).
+Editing one leaves its search words to be indexed again (chatd/indexer.py), and keeps the
+text the edit replaced on the edit's own entry (``changes.replaced``, migration 0045; written
+by :data:`_SQL_WRITE_EDITS`, the batch statement's variant run only by a batch that edits), so
+that every version of a message is known (``Storage.edit_history``); a deletion empties those
+with the rest of its words.
 
 Who may (:func:`_refusal`, :func:`_moderation_refusal`; docs/protocol.md says the same):
 
@@ -252,6 +256,23 @@ WITH entries AS (
 )
 SELECT 1
 """
+# The same for a batch that edits a message: each entry also keeps the text it replaced ($31,
+# NULL but for edits; migration 0045), so that every version of a message is known. A batch
+# of reactions, pins or votes runs _SQL_WRITE as before.
+_SQL_WRITE_EDITS = _SQL_WRITE.replace(
+    "reaction_on, created_at, target_id, expires_at)",
+    "reaction_on, created_at, target_id, expires_at, replaced)",
+).replace(
+    "reaction_on, {ts}, target_id, {expires}\n".format(ts=_ts("$10"), expires=_ts("expires_at")),
+    "reaction_on, {ts}, target_id, {expires}, replaced\n".format(
+        ts=_ts("$10"), expires=_ts("expires_at")),
+).replace(
+    "$29::bigint[])\n        AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji,"
+    " reaction_on,\n             target_id, expires_at)",
+    "$29::bigint[], $31::text[])\n        AS v(room_id, seq, message_id, actor_id, kind, text,"
+    " mentions, emoji,\n             reaction_on, target_id, expires_at, replaced)",
+)
+assert _SQL_WRITE_EDITS.count("replaced") == 3, _SQL_WRITE_EDITS
 _SQL_ARCHIVED = """
 UPDATE rooms r SET archived = v.archived
 FROM unnest($1::bigint[], $2::boolean[]) AS v(id, archived) WHERE r.id = v.id
@@ -260,7 +281,8 @@ _SQL_TOPIC = """
 UPDATE rooms r SET topic = v.topic
 FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
 """
-# A deleted message's reactions, pin and poll (with its votes) go, its edits' words and a
+# A deleted message's reactions, pin and poll (with its votes) go, its edits' words (the new
+# and the replaced: migration 0045) and a
 # forward's forwarded text (migration 0039) go, and
 # its files are no longer served nor counted against their uploader's quota (the bytes stay on
 # disk while another kept row refers to them).
@@ -278,7 +300,7 @@ WITH gone AS (
     UPDATE messages SET forwarded = NULL
     WHERE id = ANY ($1::bigint[]) AND forwarded IS NOT NULL
 )
-UPDATE changes SET text = '', mentions = NULL
+UPDATE changes SET text = '', mentions = NULL, replaced = NULL
 WHERE message_id = ANY ($1::bigint[]) AND kind = 'edited'
 """
 # The pins a batch put ($1-$4, at $5 ms; one pinned again takes its new seq) and took back
@@ -500,6 +522,7 @@ class _Entry:
     target: _Target | None
     actor_id: int
     target_id: int | None = None
+    replaced: str | None = None  # an edit's: the text it replaced (migration 0045)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -641,6 +664,7 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
             outcomes.append(refusal)
             continue
         was_pinned = message.pinned
+        before = message.text
         changed = _change(change, message, room, mentionable, room.last_seq + 1)
         if changed:
             room.last_seq += 1
@@ -655,7 +679,8 @@ async def _apply(conn: Any, batch: list[NewChange]) -> list[Appended | ChatError
                         mentions=message.mentions if changed and change.kind == "edited" else (),
                         choice=change.options)
         if changed:
-            entries.append(_Entry(entry, message, change.user_id))
+            entries.append(_Entry(entry, message, change.user_id,
+                                  replaced=before if change.kind == "edited" else None))
             if change.kind == "deleted" and change.user_id != message.sender_id:
                 audit.append(_Audit(change.user_id, "delete", room.id, message.sender_id,
                                     details={"msg_id": message.id, "seq": message.seq}))
@@ -1116,8 +1141,11 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
     rewritten = [t for t in touched if t.edited or t.deleted_now]
     put, taken = _reactions(entries)
     logged = [e.message for e in entries]
+    # Only a batch that edits keeps replaced texts (one more array): reactions pay nothing.
+    edits = [e.replaced for e in entries] if any(e.replaced is not None for e in entries) \
+        else None
     await conn.execute(
-        _SQL_WRITE,
+        _SQL_WRITE if edits is None else _SQL_WRITE_EDITS,
         [room_ids[e.room] for e in logged], [e.seq for e in logged],
         [e.msg_id or None for e in logged], [e.actor_id for e in entries],
         [e.kind for e in logged],
@@ -1133,7 +1161,7 @@ async def _write(conn: Any, rooms: dict[str, _Room], targets: dict[int, _Target]
         [" ".join(t.mentions) for t in rewritten],
         *_columns(put, 5), *_columns(taken, 3),
         [e.target_id for e in entries], [e.message.expires_at for e in entries],
-        [r.pins for r in bumped],
+        [r.pins for r in bumped], *(() if edits is None else (edits,)),
     )
     pinned = [t for t in touched if t.pin_changed and not t.deleted]
     if pinned:

@@ -103,10 +103,13 @@ from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.protocol.names import GROUP_MAX, conversation_name, is_conversation
 from chatd.search import SearchQuery
+from chatd.sections import SectionList, sections_from_json
 from chatd.storage import bots
 from chatd.storage import invitations as invites
+from chatd.storage import sections as sidebar
 from chatd.storage import user_groups as groups
 from chatd.storage.base import (
+    EDIT_VERSIONS_MAX,
     NO_CUSTOM_STATUS,
     THREAD_USERS,
     THREADS_UNREAD_CAP,
@@ -126,6 +129,8 @@ from chatd.storage.base import (
     CustomStatus,
     DatabaseFigures,
     DndNotice,
+    EditHistory,
+    EditVersion,
     FavouriteMark,
     FileInfo,
     FollowedThread,
@@ -138,6 +143,7 @@ from chatd.storage.base import (
     InvitedUser,
     Joined,
     ListeningNotice,
+    MarkedRead,
     Member,
     MemberPage,
     MembershipNotice,
@@ -159,6 +165,9 @@ from chatd.storage.base import (
     PushSubscription,
     PushTarget,
     ReadMarker,
+    ReadMove,
+    ReadPosition,
+    Receipts,
     Reminder,
     ReminderNotice,
     RevocationNotice,
@@ -169,6 +178,7 @@ from chatd.storage.base import (
     ScheduledItem,
     ScheduledWork,
     SearchPage,
+    SectionsChange,
     SessionRooms,
     SessionStart,
     Storage,
@@ -270,7 +280,7 @@ def _profile_columns(alias: str) -> str:
 _USER_COLUMNS = (f"u.id, u.name, {_ms('u.created_at')} AS created_at, u.admin, "
                  f"{_ms('u.deactivated_at')} AS deactivated_at, u.bot, "
                  f"CASE WHEN u.dnd_until > now() THEN {_ms('u.dnd_until')} END AS dnd_until, "
-                 + _profile_columns("u"))
+                 "u.read_receipts, " + _profile_columns("u"))
 # pins: a column kept by the pins' transactions (migration 0024), so that listing many rooms
 # costs no count of their pins.
 _ROOM_COLUMNS = ("r.id, r.name, r.kind, r.private, r.topic, o.name AS owner, r.last_seq, "
@@ -336,10 +346,11 @@ def _favourite_at(m: str) -> str:
 # room's latest entry) skips both.
 # The notification level is a column of the membership (migration 0012): no lookup of its own;
 # so is hidden_seq, where the member closed a conversation (migration 0037), and favourite_at,
-# when they marked it a favourite (migration 0038; in ms, as JSON carries it in the hello).
+# when they marked it a favourite (migration 0038; in ms, as JSON carries it in the hello),
+# and section, the user's section it is in (migration 0041).
 _MEMBER_COLUMNS = f"""
 m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
-m.hidden_seq, {_favourite_at("m")}, {_ROLE} AS role, peer.name AS peer,
+m.hidden_seq, {_favourite_at("m")}, m.section, {_ROLE} AS role, peer.name AS peer,
 peers.names AS peers,
 CASE WHEN r.last_seq > m.read_seq
      THEN chatd_unread_messages(r.id, m.read_seq, r.last_seq, m.user_id, {UNREAD_CAP})
@@ -573,8 +584,9 @@ _SQL_GET_CREDENTIALS = f"""
 SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower($1)
 """
 
+# The user's sections (migration 0041) with the token's check: what a session starts with.
 _SQL_CHECK_TOKEN = f"""
-SELECT {_USER_COLUMNS} FROM users u
+SELECT {_USER_COLUMNS}, u.sections FROM users u
 WHERE u.id = $1 AND u.deactivated_at IS NULL
   AND (u.tokens_valid_after IS NULL OR u.tokens_valid_after <= {_ts("$3")})
   AND NOT EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti = $2)
@@ -601,7 +613,7 @@ _BADGES = f"""(SELECT count(*) FROM saved sv JOIN rooms r ON r.id = sv.room_id
            AS scheduled_failed"""
 _SQL_BADGES = f"SELECT {_BADGES} FROM users u WHERE u.id = $1"
 _SQL_OPEN_SESSION = f"""
-SELECT {_USER_COLUMNS}, h.rooms, h.last_seqs,
+SELECT {_USER_COLUMNS}, u.sections, h.rooms, h.last_seqs,
        ARRAY(SELECT c.name FROM contacts c WHERE c.user_id = u.id
              ORDER BY lower(c.name) COLLATE "C" LIMIT $4) AS contacts,
        (SELECT json_agg(p ORDER BY p.name COLLATE "C") FROM (
@@ -724,7 +736,7 @@ SELECT {_ROOM_COLUMNS} FROM r LEFT JOIN users o ON o.id = r.owner_id
 _SQL_JOIN_ROOM = f"""
 WITH r AS (
     SELECT {_ROOM_COLUMNS}, peer.name AS peer, peers.names AS peers,
-           me.user_id IS NOT NULL AS was_member, me.notify, {_favourite_at("me")},
+           me.user_id IS NOT NULL AS was_member, me.notify, {_favourite_at("me")}, me.section,
            CASE WHEN r.owner_id = $2 THEN 'owner' ELSE coalesce(me.role, 'member') END AS role,
            {_BANNED.format(room="r.id", user="$2")} AS banned
     FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
@@ -920,31 +932,87 @@ SELECT r.kind, r.member, r.archived, u.name AS invitee, u.banned,
 FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN u ON true
 """
 
+# Whom to tell that member $2's read marker of room k.room_id moved (the `seen` event,
+# migration 0040): the other members' names, only when it moved in a conversation and $2
+# shares their read receipts; NULL otherwise. CASE runs its subqueries only then, so a
+# room's read reads nothing more than its marker (and a conversation's, at most 8 members).
+_TELL_SEEN = """CASE WHEN k.moved AND k.kind <> 'room' THEN
+    CASE WHEN (SELECT s.read_receipts FROM users s WHERE s.id = $2) THEN ARRAY(
+        SELECT u.name FROM memberships o JOIN users u ON u.id = o.user_id
+        WHERE o.room_id = k.room_id AND o.user_id <> $2) END
+END AS tell"""
+
 # The marker moves forward only and never past last_seq; read_seq is NULL for a non-member.
-_SQL_MARK_READ = """
+# The membership as it was ("was", the statement's snapshot: one more probe of the row the
+# update finds) says whether it moved, and the room's kind whether to tell (_TELL_SEEN).
+_SQL_MARK_READ = f"""
 WITH r AS (
-    SELECT id, last_seq FROM rooms WHERE name = $1
+    SELECT id, kind, last_seq FROM rooms WHERE name = $1
 ), marked AS (
     UPDATE memberships m SET read_seq = greatest(m.read_seq, least($3::bigint, r.last_seq))
-    FROM r WHERE m.room_id = r.id AND m.user_id = $2
-    RETURNING m.read_seq
+    FROM r JOIN memberships was ON was.room_id = r.id AND was.user_id = $2
+    WHERE m.room_id = r.id AND m.user_id = $2
+    RETURNING m.read_seq, m.read_seq > was.read_seq AS moved, r.id AS room_id, r.kind
 )
-SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT read_seq FROM marked) AS read_seq
+SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.moved, {_TELL_SEEN}
+FROM (SELECT 1) AS one LEFT JOIN marked k ON true
 """
+
+# "Mark all as read": every membership of user $1 with entries past its marker moved to its
+# room's last seq, in one statement (a user in a thousand rooms makes one trip, not a
+# thousand): a walk of memberships_user_id_idx, each room read by its key. Subqueries, not a
+# join: a join of a few hundred memberships with a table of tens of thousands of rooms is
+# planned as a scan of every room (the cheaper guess for one user, and a cost that grows
+# with the server, not with the user), where a subquery is a probe of rooms_pkey per
+# membership, whatever the tables hold. The marker only moves forward: a membership moved
+# further meanwhile (a read of another device's, past this statement's snapshot of the room)
+# is re-read by the update's lock and left alone. Followed threads keep their own markers
+# (thread_follows.read_seq): Slack's "Mark all messages as read" leaves the Threads view to
+# its own.
+# Every row returned moved; "tell" as _SQL_MARK_READ's, so that a conversation's other
+# members see a "mark all as read" as they see a read (the `seen` event): read only for the
+# conversations among the moved rows (at most 8 members each), nothing more for rooms.
+_MARKED_ALL = f"""
+SELECT k.name, k.read_seq, {_TELL_SEEN.replace("$2", "$1")}
+FROM (SELECT *, true AS moved FROM marked) k
+"""
+_SQL_MARK_ALL_READ = f"""
+WITH marked AS (
+    UPDATE memberships m
+    SET read_seq = (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
+    WHERE m.user_id = $1
+      AND m.read_seq < (SELECT r.last_seq FROM rooms r WHERE r.id = m.room_id)
+    RETURNING m.room_id, m.read_seq,
+              (SELECT r.name FROM rooms r WHERE r.id = m.room_id) AS name,
+              (SELECT r.kind FROM rooms r WHERE r.id = m.room_id) AS kind
+){_MARKED_ALL}"""
+# The same for the rooms named in $2 only (the page's section, a filtered list): each found
+# by its name's key, then its membership by the primary key.
+_SQL_MARK_SOME_READ = f"""
+WITH marked AS (
+    UPDATE memberships m SET read_seq = r.last_seq
+    FROM rooms r
+    WHERE r.name = ANY ($2::text[]) AND m.room_id = r.id AND m.user_id = $1
+      AND m.read_seq < r.last_seq
+    RETURNING m.room_id, m.read_seq, r.name, r.kind
+){_MARKED_ALL}"""
 
 # A marker moved back ($3: the first seq to be unread; never forward, never below 0), with
 # the room's counts from it, by the functions room objects count with (_MEMBER_COLUMNS); they
 # read messages and mentions, not the membership this statement updates, so its snapshot
-# serves. read_seq is NULL for a non-member, as above.
+# serves. read_seq is NULL for a non-member, as above; "tell" as _SQL_MARK_READ's, when the
+# marker moved back.
 _SQL_MARK_UNREAD = f"""
 WITH r AS (
-    SELECT id, last_seq FROM rooms WHERE name = $1
+    SELECT id, kind, last_seq FROM rooms WHERE name = $1
 ), marked AS (
     UPDATE memberships m SET read_seq = least(m.read_seq, greatest($3::bigint - 1, 0))
-    FROM r WHERE m.room_id = r.id AND m.user_id = $2
-    RETURNING m.read_seq, r.id AS room_id, r.last_seq
+    FROM r JOIN memberships was ON was.room_id = r.id AND was.user_id = $2
+    WHERE m.room_id = r.id AND m.user_id = $2
+    RETURNING m.read_seq, m.read_seq < was.read_seq AS moved, r.id AS room_id, r.kind,
+              r.last_seq
 )
-SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.last_seq,
+SELECT EXISTS (SELECT 1 FROM r) AS found, k.read_seq, k.last_seq, {_TELL_SEEN},
        CASE WHEN k.last_seq > k.read_seq
             THEN chatd_unread_messages(k.room_id, k.read_seq, k.last_seq, $2, {UNREAD_CAP})
             ELSE 0 END AS unread,
@@ -1003,6 +1071,55 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT notify FROM set_) AS notify
 """
 
 _SQL_SET_DND = f"UPDATE users SET dnd_until = {_ts('$2')} WHERE id = $1"
+
+# Read receipts (migration 0040). Whether user $1 shares them, set to $2: written only when
+# it differs (a row: it changed).
+_SQL_SET_READ_RECEIPTS = """
+UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURNING id
+"""
+
+# Who has read message $3 of room $1, as user $2 asks (Storage.receipts), in one statement:
+# whether $2 may read the room (as history: no row for no such room), the message's seq
+# (NULL: no such message in the room, or the room not readable), the readers counted (the
+# members whose marker is at or past the seq, but the message's author, $2 and the users who
+# do not share their receipts) and a page of their names: those whose lower case comes after
+# $4, in code point order of the lower case, $5 at most. The room's memberships are reached
+# by the primary key's room_id prefix and each member's user by its primary key: the
+# database's work grows with the room's members (10,000: 18-35 ms on a busy two-core
+# machine, tests/storage/test_receipts.py's room), the answer does not. No index on
+# read_seq (migration 0040 says why).
+_SQL_RECEIPTS = f"""
+WITH r AS MATERIALIZED (
+    SELECT r.id, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+), msg AS MATERIALIZED (
+    SELECT m.seq, m.sender_id FROM r JOIN messages m ON m.id = $3 AND m.room_id = r.id
+    WHERE r.allowed
+), readers AS MATERIALIZED (
+    SELECT u.name FROM msg
+    JOIN memberships k ON k.room_id = (SELECT id FROM r) AND k.read_seq >= msg.seq
+    JOIN users u ON u.id = k.user_id
+    WHERE k.user_id <> msg.sender_id AND k.user_id <> $2 AND u.read_receipts
+)
+SELECT r.allowed, (SELECT seq FROM msg) AS seq, (SELECT count(*) FROM readers) AS count,
+       ARRAY(SELECT name FROM readers WHERE lower(name) COLLATE "C" > $4
+             ORDER BY lower(name) COLLATE "C" LIMIT $5) AS users
+FROM r
+"""
+
+# Where the read marker of each other member of conversation $1 who shares their receipts
+# is, as member $2 asks (Storage.read_positions): one row for the room (kind, whether $2 may
+# read it), with a member's name and marker on it (NULL for a room, or none to tell of).
+_SQL_READ_POSITIONS = f"""
+WITH r AS MATERIALIZED (
+    SELECT r.id, r.kind, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+)
+SELECT r.kind, r.allowed, p.name, p.read_seq
+FROM r LEFT JOIN LATERAL (
+    SELECT u.name, k.read_seq FROM memberships k JOIN users u ON u.id = k.user_id
+    WHERE k.room_id = r.id AND k.user_id <> $2 AND u.read_receipts
+) p ON r.allowed AND r.kind <> 'room'
+ORDER BY lower(p.name) COLLATE "C"
+"""
 
 # Set user $1's profile (migration 0025): the display name when $2 (to $3, NULL for none),
 # the status when $4 (to emoji $5, text $6, until $7 ms; all NULL: none). What is kept is
@@ -1867,6 +1984,12 @@ UPDATE files f SET deleted_at = now()
 WHERE f.id IN (SELECT f.id FROM files f WHERE {_EXPIRED} ORDER BY f.created_at LIMIT $2)
   AND {_EXPIRED}
 """
+# A refused forward's copies (never a file attached since: a duplicate's own are its
+# first's): deleted as an expired upload is.
+_SQL_DISCARD_COPIES = """
+UPDATE files f SET deleted_at = now()
+WHERE f.id = ANY ($1::bigint[]) AND f.message_id IS NULL AND f.deleted_at IS NULL
+"""
 _SQL_EXPIRE_USER_UPLOADS = f"""
 UPDATE files f SET deleted_at = now() WHERE f.uploader_id = $2 AND {_EXPIRED}
 """
@@ -2184,6 +2307,34 @@ JOIN users a ON a.id = e.actor_id
 # The bytes the files $1 that are not deleted hold (what a forward's copies would add).
 _SQL_LIVE_FILES = """
 SELECT coalesce(sum(size), 0) FROM files WHERE id = ANY ($1::bigint[]) AND deleted_at IS NULL
+"""
+
+
+# The edit history of message $3 of room $1 (Storage.edit_history) for user $2, who must be
+# able to read the room (as history decides): whether they may, the message (its sender, seq,
+# text, time, whether deleted), how many edits it has, its first edit and its newest $4 edits
+# (seq, by, ts, text, replaced), through changes_edits_idx (migration 0045).
+_SQL_EDIT_HISTORY = f"""
+WITH r AS (
+    SELECT r.id, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+), m AS (
+    SELECT m.id, m.seq, m.text, {_ms("m.created_at")} AS ts, m.deleted_at IS NOT NULL AS deleted,
+           u.name AS sender
+    FROM r JOIN messages m ON m.id = $3 AND m.room_id = r.id JOIN users u ON u.id = m.sender_id
+    WHERE r.allowed
+)
+SELECT r.allowed, m.seq, m.text, m.ts, m.deleted, m.sender,
+       (SELECT count(*) FROM changes c WHERE c.message_id = m.id AND c.kind = 'edited')
+           AS edits,
+       (SELECT json_build_array(c.seq, a.name, {_ms("c.created_at")}, c.text, c.replaced)
+        FROM changes c JOIN users a ON a.id = c.actor_id
+        WHERE c.message_id = m.id AND c.kind = 'edited' ORDER BY c.seq LIMIT 1)::text AS first,
+       (SELECT json_agg(json_build_array(x.seq, x.name, x.ts, x.text) ORDER BY x.seq)
+        FROM (SELECT c.seq, a.name, {_ms("c.created_at")} AS ts, c.text
+              FROM changes c JOIN users a ON a.id = c.actor_id
+              WHERE c.message_id = m.id AND c.kind = 'edited' ORDER BY c.seq DESC LIMIT $4) x
+       )::text AS newest
+FROM r LEFT JOIN m ON true
 """
 
 
@@ -2601,6 +2752,11 @@ WHERE lower(u.name) = ANY($1::text[])
 """
 
 _SQL_TELL_ELSEWHERE = f"SELECT pg_notify('{USER_EVENTS_CHANNEL}', $1)"
+# Several notices in one trip (a ``read_all``'s events, more than one notice holds), in order.
+_SQL_TELL_ELSEWHERE_MANY = f"""
+SELECT pg_notify('{USER_EVENTS_CHANNEL}', p) FROM unnest($1::text[]) WITH ORDINALITY AS n (p, i)
+ORDER BY i
+"""
 
 _SQL_LEAVE_CLUSTER = """
 WITH gone AS (DELETE FROM nodes WHERE name = $1 RETURNING name)
@@ -2786,7 +2942,8 @@ def _parse_notice(channel: str, payload: str,
     if channel == PRESENCE_CHANNEL:
         return _listed(parse_presence(payload))
     if channel == USER_EVENTS_CHANNEL:
-        # '<node> <user> <frame>': names hold no space; the frame is the rest, one JSON line
+        # '<node> <user> <frames>': names hold no space; the frames are the rest, one JSON
+        # line each (user_event_payloads), handed on as they are
         node, _, rest = payload.partition(" ")
         user, _, data = rest.partition(" ")
         if not node or not user or not data.startswith("{"):
@@ -2878,6 +3035,31 @@ def _carried(room: str, fields: list[Any]) -> Message:
         files=tuple(map(_file_info, files)) if files else (),
         thread=int(thread[0]) if thread else None, broadcast=bool(thread and thread[1]),
     )
+
+
+def user_event_payloads(node: str, user: str, data: bytes) -> list[str]:
+    """The payloads of channel ``chatd_user_events`` ('<node> <user> <frames>') that carry
+    ``data``, one frame or several (one a line, as a connection's outbox takes them): as
+    many frames a payload as fit under :data:`NOTICE_BYTES`, in order, so that a burst of
+    events (a ``read_all``'s ``read`` per room) costs a few notices, not one per frame. A
+    single frame too large for a notice is left out (logged)."""
+    head = f"{node} {user} "
+    payloads: list[str] = []
+    current = ""
+    for line in data.decode().split("\n"):
+        if not line.strip():
+            continue
+        if len((head + line).encode()) > NOTICE_BYTES:
+            log.warning("an event of %d bytes for %s's other nodes is too large for a notice; "
+                        "not sent", len(line.encode()), user)
+            continue
+        if current and len((current + "\n" + line).encode()) > NOTICE_BYTES:
+            payloads.append(current)
+            current = ""
+        current = current + "\n" + line if current else head + line
+    if current:
+        payloads.append(current)
+    return payloads
 
 
 def _listed(notice: Change | None) -> list[Change]:
@@ -3027,10 +3209,15 @@ def _redact(dsn: str) -> str:
 
 
 def _user(row: Any) -> User:
+    """A User from a row with the ``_USER_COLUMNS`` (and ``sections``, where a session
+    starts: :data:`_SQL_CHECK_TOKEN`, :data:`_SQL_OPEN_SESSION`)."""
+    sections = row.get("sections", False)
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
                 admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"],
-                dnd_until=row["dnd_until"], display_name=row["display_name"],
-                custom_status=_custom_status(row), avatar=row["avatar"])
+                dnd_until=row["dnd_until"], read_receipts=row["read_receipts"],
+                display_name=row["display_name"],
+                custom_status=_custom_status(row), avatar=row["avatar"],
+                sections=None if sections is False else sections_from_json(sections))
 
 
 def _custom_status(row: Any) -> CustomStatus | None:
@@ -3058,10 +3245,10 @@ def _named_user(row: Any, name: str) -> User:
 def _room(row: Any, **view: Any) -> Room:
     """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
     ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``, ``hidden_seq``,
-    ``favourite_at``) from the row where it has those columns, else from ``view``, else the
-    defaults."""
+    ``favourite_at``, ``section``) from the row where it has those columns, else from
+    ``view``, else the defaults."""
     for key in ("member", "read_seq", "unread", "mentions", "peer", "notify", "role",
-                "hidden_seq", "favourite_at"):
+                "hidden_seq", "favourite_at", "section"):
         value = row.get(key)
         if value is not None:
             view[key] = value
@@ -3726,6 +3913,28 @@ class PostgresStorage:
         return GroupScope(members=row["members"], member=row["member"],
                           moderates=row["moderates"], covered=tuple(row["covered"]))
 
+    # -- sections (chatd/storage/sections.py) ------------------------------------------------
+
+    async def sections(self, user_id: int) -> SectionList:
+        return await self._run(sidebar.sections, self._pool, user_id)
+
+    async def create_section(self, user_id: int, name: str, position: int | None, *,
+                             most: int) -> SectionsChange:
+        return await self._run(sidebar.create_section, self._pool, user_id, name, position,
+                               most)
+
+    async def edit_section(self, user_id: int, section: int, *, name: str | None = None,
+                           collapsed: bool | None = None,
+                           position: int | None = None) -> SectionsChange:
+        return await self._run(sidebar.edit_section, self._pool, user_id, section, name,
+                               collapsed, position)
+
+    async def delete_section(self, user_id: int, section: int) -> SectionsChange:
+        return await self._run(sidebar.delete_section, self._pool, user_id, section)
+
+    async def set_section(self, user_id: int, room: str, section: int | None) -> bool:
+        return await self._run(sidebar.set_section, self._pool, user_id, room, section)
+
     # -- user groups (chatd/storage/user_groups.py) ------------------------------------------
 
     async def user_group_mentions(self, room: str, user_id: int, candidates: Sequence[str]
@@ -4048,14 +4257,24 @@ class PostgresStorage:
             await conn.execute(_SQL_FORGET_DEAD_THUMBNAILS, sha256)
             await conn.execute(_SQL_FORGET_DEAD_FILES, sha256)
 
-    async def mark_read(self, user_id: int, room: str, seq: int) -> int:
+    async def mark_read(self, user_id: int, room: str, seq: int) -> ReadMove:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter; past either end means the end
         row = await self._run(self._pool.fetchrow, _SQL_MARK_READ, room, user_id, seq)
         if not row["found"]:
             raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
         if row["read_seq"] is None:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
-        return int(row["read_seq"])
+        return ReadMove(seq=int(row["read_seq"]), moved=row["moved"],
+                        tell=tuple(row["tell"] or ()))
+
+    async def mark_all_read(self, user_id: int, rooms: Sequence[str] | None = None
+                            ) -> list[MarkedRead]:
+        if rooms is None:
+            rows = await self._run(self._pool.fetch, _SQL_MARK_ALL_READ, user_id)
+        else:
+            rows = await self._run(self._pool.fetch, _SQL_MARK_SOME_READ, user_id, list(rooms))
+        return sorted(MarkedRead(room=str(row["name"]), seq=int(row["read_seq"]),
+                                 tell=tuple(row["tell"] or ())) for row in rows)
 
     async def mark_unread(self, user_id: int, room: str, seq: int) -> ReadMarker:
         seq = max(0, min(seq, _MAX_SEQ))  # a bigint parameter
@@ -4065,7 +4284,36 @@ class PostgresStorage:
         if row["read_seq"] is None:
             raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
         return ReadMarker(seq=int(row["read_seq"]), last_seq=int(row["last_seq"]),
-                          unread=int(row["unread"]), mentions=int(row["mentions"]))
+                          unread=int(row["unread"]), mentions=int(row["mentions"]),
+                          tell=tuple(row["tell"] or ()))
+
+    async def receipts(self, user_id: int, room: str, msg_id: int, *, after: str = "",
+                       limit: int) -> Receipts:
+        row = await self._run(self._pool.fetchrow, _SQL_RECEIPTS, room, user_id,
+                              min(msg_id, _MAX_SEQ), after.lower(), limit)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not row["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
+        if row["seq"] is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
+        return Receipts(seq=int(row["seq"]), count=int(row["count"]), users=tuple(row["users"]))
+
+    async def read_positions(self, user_id: int, room: str) -> list[ReadPosition]:
+        rows = await self._run(self._pool.fetch, _SQL_READ_POSITIONS, room, user_id)
+        if not rows:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not rows[0]["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"you are not a member of {room!r}")
+        if rows[0]["kind"] == "room":
+            raise ChatError(codes.BAD_REQUEST, "a room's read markers are not listed: ask "
+                                               "who has read a message (msg_id)")
+        return [ReadPosition(user=row["name"], seq=int(row["read_seq"]))
+                for row in rows if row["name"] is not None]
+
+    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_READ_RECEIPTS, user_id, on)
+        return row is not None
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         row = await self._run(self._pool.fetchrow, _SQL_HIDE, room, user_id, on)
@@ -4092,12 +4340,11 @@ class PostgresStorage:
     # -- contacts ----------------------------------------------------------------------------
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        payload = f"{self._node} {user} {data.decode().rstrip()}"
-        if len(payload.encode()) > NOTICE_BYTES:
-            log.warning("an event of %d bytes for %s's other nodes is too large for a notice; "
-                        "not sent", len(data), user)
-            return
-        await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payload)
+        payloads = user_event_payloads(self._node, user, data)
+        if len(payloads) == 1:
+            await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payloads[0])
+        elif payloads:
+            await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE_MANY, payloads)
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         row = await self._run(self._pool.fetchrow, _SQL_SET_NOTIFY, room, user_id, notify)
@@ -4614,6 +4861,36 @@ class PostgresStorage:
                           following=rows[0]["thread_following"],
                           read_seq=rows[0]["thread_read_seq"])
 
+    async def edit_history(self, user_id: int, room: str, msg_id: int, *,
+                           limit: int = EDIT_VERSIONS_MAX) -> EditHistory:
+        """See :meth:`Storage.edit_history`: one statement, one snapshot."""
+        if limit < 2:
+            raise ValueError(f"limit must be >= 2, got {limit}")
+        row = await self._run(self._pool.fetchrow, _SQL_EDIT_HISTORY, room, user_id, msg_id,
+                              limit)
+        if row is None:
+            raise ChatError(codes.NOT_FOUND, f"there is no room {room!r}")
+        if not row["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
+        if row["seq"] is None or row["deleted"]:
+            raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
+        if not row["edits"]:
+            return EditHistory(versions=[EditVersion(text=row["text"], by=row["sender"],
+                                                     ts=row["ts"], seq=row["seq"])],
+                               original=True, omitted=0)
+        seq, by, ts, text, replaced = json.loads(row["first"])
+        # The first version known: the text the first edit replaced (the original, kept since
+        # migration 0045), or else the first edit's own.
+        original = replaced is not None
+        first = (EditVersion(text=replaced, by=row["sender"], ts=row["ts"], seq=row["seq"])
+                 if original else EditVersion(text=text, by=by, ts=ts, seq=seq))
+        newest = [EditVersion(text=t, by=b, ts=at, seq=s)
+                  for s, b, at, t in json.loads(row["newest"])]
+        total = row["edits"] + (1 if original else 0)
+        rest = [v for v in newest if v.seq != first.seq][-(limit - 1):]
+        return EditHistory(versions=[first, *rest], original=original,
+                           omitted=max(0, total - limit))
+
     async def resume_pages(self, user_id: int, seen: Mapping[str, int], *,
                            limit: int) -> dict[str, Page | ChatError]:
         """See :meth:`Storage.resume_pages`: one statement, one crossing."""
@@ -4806,11 +5083,31 @@ async def _append_once(conn: Any, batch: list[NewMessage]) -> list[Appended | Ch
     plain = not any(m.reply_to is not None or m.mentions or m.files or m.group
                     or m.user_groups or m.thread is not None or m.poll is not None
                     or m.forwarded is not None for m in batch)
-    if plain or not any(m.thread is not None for m in batch):
+    if plain:
         return await _append_resolved(conn, batch, plain, False)
+    if not any(m.thread is not None for m in batch):
+        results = await _append_resolved(conn, batch, False, False)
+        await _discard_copies(conn, batch, results)
+        return results
     async with conn.transaction():
         await conn.execute(_SQL_LOCK_ROOMS, sorted({m.room for m in batch}))
-        return await _append_resolved(conn, batch, False, True)
+        results = await _append_resolved(conn, batch, False, True)
+        await _discard_copies(conn, batch, results)
+        return results
+
+
+async def _discard_copies(conn: Any, batch: list[NewMessage],
+                          results: list[Appended | ChatError]) -> None:
+    """A forward's files are copies made for it alone (``copy_files``): when its append is
+    refused (the room archived or left meanwhile) or repeats one stored already (a retry
+    that raced its first), they are deleted at once, instead of counting against the
+    forwarder's quota until ``files.unattached_seconds`` expires them. Only a batch with such
+    a forward runs a statement more (after its own, on its connection)."""
+    copies = [file for m, result in zip(batch, results, strict=True)
+              if m.forwarded is not None and m.files
+              and (isinstance(result, ChatError) or result.duplicate) for file in m.files]
+    if copies:
+        await conn.execute(_SQL_DISCARD_COPIES, copies)
 
 
 async def _append_resolved(conn: Any, batch: list[NewMessage], plain: bool,

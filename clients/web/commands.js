@@ -14,6 +14,8 @@
 //                            question and options given, for the poll's)
 //   dm {users, text}         open (or start) the conversation with them; send `text` if any
 //   close {room}             close a conversation (hiding.js)
+//   readall {}               mark every room read (readmarks.js markAllRead; no question:
+//                            the command is asked for by name)
 //   notify {room, level}     the room's notification level
 //   dnd {duration} | dnd {off: true}   pause notifications, or resume them
 //   status {body}            `set_profile` as the profile dialog sends it
@@ -126,6 +128,12 @@ export const COMMANDS = new Map([
       if (!hiding.canClose(room)) return { problem: "This conversation cannot be closed now." };
       return { do: "close", room: room.name };
     },
+  }],
+  ["readall", {
+    usage: "/readall",
+    help: "mark every room and conversation read, on every device (threads keep theirs)",
+    plan: ({ rest }) => (rest ? { problem: "/readall marks everything read: it takes nothing more." }
+      : { do: "readall" }),
   }],
   ["mute", {
     usage: "/mute",

@@ -64,12 +64,15 @@ import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import {
   customField, newReminderFields, reminderMenu, showReminder, timeZone,
 } from "./view-saved.js";
-import { customAt, timeProblem, whenText } from "./scheduled.js";
+import { customAt, editedTime, timeProblem, whenText } from "./scheduled.js";
 import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js";
 import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
 import { forwardFields } from "./view-forward.js";
+import { historyRequest, refusalText } from "./edithistory.js";
+import { historyFields, historyWaiting } from "./view-edithistory.js";
+import { ReadersPanel } from "./view-receipts.js";
 import { Connection, RequestError } from "./socket.js";
 import * as model from "./state.js";
 import { conversationName, nameLabel } from "./conversations.js";
@@ -107,6 +110,7 @@ export class Controller {
     this.savedDrafts = null;
     this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
     this.inviteRights = null; // who may register and invite here (GET /api/register), once known
+    this.readers = new ReadersPanel(); // "Read by…" of a message (view-receipts.js)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room, at) => this.openRoom(room, at),
@@ -159,10 +163,11 @@ export class Controller {
       logout: () => this.leave("", { revoke: true }),
       roomMenu: (name, opener, point) => alertsView.roomMenu(name, opener, point),
     });
-    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does.
+    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does;
+    // a closed conversation is started again.
     switcher.bind({
       state: () => this.state,
-      openRoom: (name) => this.choose(model.selectRoom, name),
+      openRoom: (name) => this.choose(model.openAgain, name),
       openPerson: (user) => this.choose(model.openConversation, [user]),
     });
     alertsView.bind({
@@ -360,11 +365,15 @@ export class Controller {
         now: clock.now() }),
       remind: (msgId, opener) => this.chooseReminder(this.state.current, msgId, opener),
       forward: whenOnline((room, msgId) => this.forwardMessage(room, msgId)),
+      editHistory: whenOnline((room, msgId) => this.showEditHistory(room, msgId)),
       // A forwarded message's source (a public room's message, by its seq).
       openSource: (room, seq, panel = NO_PANEL) => this.openResult({ room, msg_id: null, seq },
         panel),
       jumpTo: (msgId) => this.act(model.jumpTo, msgId),
       copyLink: (room, message) => this.copyLink(room ?? this.state?.current, message),
+      // "Read by…": who has read the message, asked of the server as the panel opens.
+      readBy: whenOnline((room, msgId, opener) => this.readers.show(opener, this.state,
+        () => this.ask("receipts", { room: room ?? this.state.current, msg_id: msgId }))),
       // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
       openThread: (msgId) => {
         this.act(model.openThread, msgId);
@@ -459,6 +468,8 @@ export class Controller {
       isOnline: () => this.online,
       customEmoji: () => this.views.emoji.open(),
       userGroups: () => userGroups.open(),
+      readReceipts: whenOnline((on) => this.act(model.setReadReceipts, on)),
+      readAll: () => this.readAll(true),
       mayInvite: () => Boolean(this.state) && mayInvite(this.state.admin, this.inviteRights),
       invite: () => {
         closePopup(false);
@@ -497,6 +508,7 @@ export class Controller {
         const index = order.indexOf(this.state.current);
         this.choose(model.selectRoom, order[(index + step + order.length) % order.length]);
       },
+      readAll: () => this.readAll(true),
     });
     window.addEventListener("online", () => this.conn && this.conn.networkChanged(true));
     window.addEventListener("offline", () => this.conn && this.conn.networkChanged(false));
@@ -698,6 +710,30 @@ export class Controller {
       }
       this.views.layout.syncInert();
     };
+  }
+
+  /**
+   * "Mark all as read" (the person's menu, Shift+Esc, /readall): with `ask`, a confirmation
+   * first when more than a few rooms are unread (readmarks.js `readAllAsks`), as Slack asks.
+   */
+  readAll(ask) {
+    if (!this.state) return;
+    if (!this.online) {
+      toast("Not connected right now; try again in a moment.");
+      return;
+    }
+    const count = readmarks.unreadRooms(this.state).length;
+    if (!ask || !readmarks.readAllAsks(this.state)) {
+      this.act(readmarks.markAllRead);
+      return;
+    }
+    this.views.dialogs.confirm({
+      title: "Mark all as read?",
+      ok: "Mark all as read",
+      fields: [h("p", {}, `${count} rooms and conversations have unread messages. Followed `
+        + "threads keep theirs (the Threads view).")],
+      submit: async () => this.act(readmarks.markAllRead),
+    });
   }
 
   /**
@@ -1115,6 +1151,33 @@ export class Controller {
   }
 
   /**
+   * "(edited)" on a message: the "Edit history" dialog (view-edithistory.js) asks the server
+   * for its versions (`edit_history`, edithistory.js) and shows them, oldest first, the words
+   * each edit changed marked; a refusal (the message deleted meanwhile) shows in it. Read
+   * once, as it opens: an edit after it is the message's own "(edited)" to open again.
+   */
+  showEditHistory(room, msgId) {
+    if (!this.state) return;
+    const name = room || this.state.current;
+    const waiting = historyWaiting("Loading the versions…");
+    this.views.dialogs.confirm({
+      title: "Edit history",
+      ok: "Close",
+      single: true,
+      fields: waiting,
+      submit: async () => {},
+    });
+    // (Shown only while this dialog still waits: not in another one opened meanwhile.)
+    const show = (parts) => {
+      if (waiting[0].isConnected) $("dialog-body").replaceChildren(...parts);
+    };
+    const { op, ...fields } = historyRequest(name, msgId);
+    this.ask(op, fields).then(
+      (answer) => show(historyFields(answer, this.state ? this.state.profiles : null)),
+      (error) => show(historyWaiting(refusalText(error))));
+  }
+
+  /**
    * "Forward…" (a message's menu): the "Forward message" dialog (view-forward.js) sends
    * `forward` (forwarding.js) and stays open until the server answers: a refusal shows in it,
    * a connection lost before the reply sends the same request (its nonce) again once the page
@@ -1187,19 +1250,30 @@ export class Controller {
     } });
   }
 
-  /** Change the text of a scheduled message, in a dialog. */
+  /**
+   * Change the text of a scheduled message, and its time if one is typed in "When" (as
+   * `/remind` reads it: when.js), in a dialog.
+   */
   editScheduled(item) {
     if (!this.state) return;
     const box = h("textarea", { id: "scheduled-edit-text", rows: "5", required: true },
       item.text);
+    const when = h("input", { id: "scheduled-edit-when", type: "text", autocomplete: "off",
+      placeholder: "tomorrow 9:00", "aria-describedby": "scheduled-edit-when-hint" });
     this.views.dialogs.open({
       title: "Edit the scheduled message",
       ok: "Save",
       fields: [h("label", { for: "scheduled-edit-text" },
-        `To be sent ${whenText(item.send_at, clock.now(), timeZone())}`), box],
+        `To be sent ${whenText(item.send_at, clock.now(), timeZone())}`), box,
+      h("label", { for: "scheduled-edit-when" }, "New time (optional)"), when,
+      h("p", { class: "hint", id: "scheduled-edit-when-hint" },
+        "Blank keeps the time: in 2h, tomorrow, tomorrow 17:30, 9:00…")],
       submit: async () => {
         if (!box.value.trim()) throw new Error("A message needs some text: delete it instead.");
-        this.act(model.editScheduledText, item.item, box.value);
+        const now = clock.now();
+        const time = editedTime(when.value, now, timeZone());
+        if (time.problem) throw new Error(time.problem);
+        this.act(model.editScheduledText, item.item, box.value, { sendAt: time.at, now });
       },
     });
   }
@@ -1400,6 +1474,10 @@ export class Controller {
       case "close":
         if (!this.online) return offline;
         this.act(model.closeConversation, plan.room);
+        return {};
+      case "readall":
+        if (!this.online) return offline;
+        this.readAll(false);
         return {};
       case "notify":
         if (!this.online) return offline;
@@ -1607,6 +1685,7 @@ export class Controller {
         thread, saved, threads, scheduled, userGroups, invites]) {
         view.render(this.state, now);
       }
+      this.readers.render(this.state); // (a reader's name learnt since it opened)
       // The names drawn whose display names and statuses the page has not heard of are
       // asked for (profiles.js; checked first, so that a render asks nothing twice).
       const names = profiles.namesOnScreen(this.state);

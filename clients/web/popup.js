@@ -21,9 +21,12 @@ export function isOpenFrom(opener) {
 
 /**
  * Open a menu under `opener` (or at `point` {x, y}, for a context menu): `items` are
- * [{label, checked?, run}]; `checked` makes them radio items. Focus goes to the checked item
- * (else the first). `back()` gives what takes the focus when the menu closes (by default the
- * opener; one drawn anew meanwhile has a successor). Returns the menu element.
+ * [{label, checked?, toggle?, run, hint?, keys?}]; `checked` makes them radio items, or with
+ * `toggle` a checkbox item (a setting on or off); `hint` is the item's key shown at its end
+ * ("Shift Esc"; not part of its name), `keys` the same for assistive technology
+ * (aria-keyshortcuts, "Shift+Escape"). Focus goes to the checked radio item (else the
+ * first). `back()` gives what takes the focus when the menu closes (by default the opener;
+ * one drawn anew meanwhile has a successor). Returns the menu element.
  */
 export function openMenu(opener, { label, items, point = null, back = () => opener }) {
   // A menu of choices (radio items, with a check column) and actions: the actions' labels
@@ -34,15 +37,17 @@ export function openMenu(opener, { label, items, point = null, back = () => open
     const radio = item.checked !== undefined;
     return h("button", {
       type: "button", tabindex: "-1", class: `menu-item${item.checked ? " checked" : ""}`,
-      role: radio ? "menuitemradio" : "menuitem",
+      role: item.toggle && radio ? "menuitemcheckbox" : radio ? "menuitemradio" : "menuitem",
       "aria-checked": radio ? String(Boolean(item.checked)) : null,
       dataset: item.value ? { value: item.value } : null,
+      "aria-keyshortcuts": item.keys || null,
       onclick: () => {
         closePopup(true);
         item.run();
       },
     }, radio || mixed ? h("span", { class: "menu-check", "aria-hidden": "true" },
-      item.checked ? "✓" : "") : null, item.label);
+      item.checked ? "✓" : "") : null, item.label,
+    item.hint ? h("kbd", { class: "menu-kbd", "aria-hidden": "true" }, item.hint) : null);
   });
   const children = buttons.flatMap((button, index) => (index > 0 && mixed
     && (items[index].checked === undefined) !== (items[index - 1].checked === undefined)
@@ -60,7 +65,8 @@ export function openMenu(opener, { label, items, point = null, back = () => open
     }
   });
   place(opener, menu, point, () => {}, back);
-  (buttons.find((b) => b.getAttribute("aria-checked") === "true") || buttons[0])?.focus();
+  (buttons.find((b) => b.getAttribute("role") === "menuitemradio"
+    && b.getAttribute("aria-checked") === "true") || buttons[0])?.focus();
   return menu;
 }
 

@@ -12,6 +12,7 @@
 
 // state.js imports this module too: what comes from it is used only inside functions.
 import { PAGE, seen } from "./state.js";
+import { isShown } from "./hiding.js";
 import { sameUser } from "./store.js";
 import { hiddenInRoom } from "./threads.js";
 
@@ -67,4 +68,85 @@ export function sighted(state, name, seqs) {
   if (upTo === null) return [];
   for (const seq of seenHere) if (seq <= upTo) seenHere.delete(seq);
   return seen(state, name, upTo);
+}
+
+// -- "Mark all as read" (Slack's Shift+Esc, Zulip's and Mattermost's menu item) ---------------
+//
+// One request, `read_all`, moves every marker of the person's on the server, in one statement
+// (docs/protocol.md), also those of rooms the page does not hold yet (a paged welcome). Its
+// answer names each room whose marker moved and where to: the page moves its markers there,
+// not to the last seq it holds, so a message the server stored after it is unread as it
+// should be, and a refusal leaves nothing to undo (the answer comes in one trip: the badges and
+// the title's count drop with it). The person's other tabs and devices follow the `read`
+// events the server sends them, one per room, as for any read: nothing new to understand
+// there. Followed threads keep their own markers (as Slack's does): the Threads view is read on
+// its own.
+
+/** Past this many unread rooms and conversations, "Mark all as read" asks first (as Slack
+ * asks); fewer are marked at once. */
+export const READ_ALL_ASK_OVER = 3;
+
+/** The rooms and conversations that "Mark all as read" would take a count from, by name: those
+ * with unread messages that the sidebar lists (a closed conversation with nothing new is not
+ * listed). */
+export function unreadRooms(state) {
+  return [...state.rooms.values()]
+    .filter((room) => !room.draft && room.unread > 0 && isShown(room, state.current))
+    .map((room) => room.name);
+}
+
+/** Whether "Mark all as read" asks before marking: more than READ_ALL_ASK_OVER rooms unread. */
+export function readAllAsks(state) {
+  return unreadRooms(state).length > READ_ALL_ASK_OVER;
+}
+
+/** Whether the key `event` is "Mark all as read"'s: Shift+Escape and no other modifier. */
+export function isReadAllKey(event) {
+  return event.key === "Escape" && event.shiftKey === true && !event.ctrlKey && !event.altKey
+    && !event.metaKey;
+}
+
+/** The hint of "Mark all as read"'s key for the platform of `nav` (as switcher.js
+ * `shortcutHint`): "⇧Esc" on Apple's platforms, else "Shift Esc". */
+export function readAllHint(nav) {
+  const platform = nav?.userAgentData?.platform || nav?.platform || "";
+  return /^(mac|iphone|ipad|ipod)/i.test(String(platform)) ? "⇧Esc" : "Shift Esc";
+}
+
+/**
+ * Mark everything read (a reducer): the server is asked (`read_all`, for every room of the
+ * person's); its answer moves the markers here (`allRead`). Nothing while offline.
+ */
+export function markAllRead(state) {
+  if (state.connection !== "online") return [];
+  return [{ request: { op: "read_all" } }];
+}
+
+/**
+ * The answer to `read_all` (`reply.rooms`: [{room, seq}], the rooms whose marker moved): each
+ * room the page holds is read up to there, and a notification this browser shows of it, up to
+ * there, is closed (the `readElsewhere` effect, as for a read of another device's).
+ */
+export function allRead(state, reply) {
+  const effects = [];
+  for (const item of Array.isArray(reply.rooms) ? reply.rooms : []) {
+    const room = item && typeof item.room === "string" ? state.rooms.get(item.room) : null;
+    if (!room || room.draft || !Number.isSafeInteger(item.seq) || item.seq < 0) continue;
+    readTo(state, room, item.seq);
+    effects.push({ readElsewhere: { room: room.name, seq: item.seq } });
+  }
+  return effects;
+}
+
+/** Room `room` is read up to `seq`: what was kept unread is read as usual again, and a marker
+ * waiting to be sent that says no more is dropped. */
+function readTo(state, room, seq) {
+  if (!Number.isSafeInteger(seq)) return;
+  room.markRead(seq, state.me);
+  room.keptUnread = false;
+  state.sighted.delete(room.name);
+  const pending = state.reads.get(room.name);
+  if (pending && pending.sent === null && pending.seq <= room.readSeq) {
+    state.reads.delete(room.name);
+  }
 }

@@ -41,8 +41,9 @@ export const SAVED_PAGE = 50;
 export const PANEL_PAGE = 20;
 /** Items of the first page asked again for an item that came without its message. */
 export const PEEK_PAGE = 10;
-/** The furthest a reminder may be set (the server refuses later ones): a year. */
-export const MAX_AHEAD_MS = 365 * 24 * 3600_000;
+/** The furthest a reminder may be set (the server refuses later ones: MAX_REMIND_SECONDS of
+ * chatd/protocol/events.py, 366 days), as the terminal client takes it too. */
+export const MAX_AHEAD_MS = 366 * 24 * 3600_000;
 /** "Tomorrow" and "next Monday" remind at this hour, the person's time. */
 export const MORNING_HOUR = 9;
 const MINUTE = 60_000;

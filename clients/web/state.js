@@ -117,6 +117,12 @@
 // and asks the server, whose reply says the last word, and a refusal puts back the mark it last
 // gave. The sidebar lists favourites in their own section at the top (select.js).
 //
+// Read receipts (receipts.js, `state.receipts`): the other members' read markers of each
+// conversation, asked once a connection when it is shown (`receipts` without a msg_id) and
+// moved by `seen` events, say where its "Seen" lines go; the person's own setting (whether
+// they share theirs) is the welcome's, changed by `setReadReceipts` at once and kept by the
+// `read_receipts` event of every device.
+//
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
@@ -141,7 +147,8 @@ import * as uploads from "./uploads.js";
 import * as grouping from "./usergroups.js";
 import * as hiding from "./hiding.js";
 import * as starring from "./favourites.js";
-import { openingPage } from "./readmarks.js";
+import * as receipting from "./receipts.js";
+import { allRead, openingPage } from "./readmarks.js";
 import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
 import { firstRoom, resumePoints } from "./select.js";
@@ -244,6 +251,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     customEmoji: customEmoji.emptyEmoji(),
     // The server's user groups (usergroups.js): asked after each welcome, kept by events.
     userGroups: grouping.emptyGroups(),
+    // The other members' read markers in conversations, and the person's setting (receipts.js).
+    receipts: receipting.emptyReceipts(),
   };
 }
 
@@ -314,6 +323,8 @@ const EVENTS = {
     state.admin = Boolean(frame.user && frame.user.admin === true);
     // Before anything below may alert: a pause of notifications silences what was missed too.
     state.dndUntil = alerts.pauseOf(frame.user && frame.user.dnd_until);
+    // (The conversations' markers are asked again once shown: connectionChanged forgot them.)
+    receipting.confirmShare(state.receipts, receipting.shareOf(frame.user));
     profiling.welcomed(state.profiles);
     if (frame.user && typeof frame.user.name === "string") {
       profiling.learn(state.profiles, frame.user.name, frame.user);
@@ -473,6 +484,19 @@ const EVENTS = {
     const room = state.rooms.get(frame.room);
     if (!room || typeof frame.on !== "boolean") return [];
     starring.confirm(room, frame.on, starring.markedAtOf(frame));
+    return [];
+  },
+
+  seen(state, frame) {
+    // Another member of a conversation read it up to `seq` (receipts.js). One the page does
+    // not hold yet: its markers are asked when it is shown.
+    if (state.rooms.has(frame.room)) receipting.seenEvent(state.receipts, frame, state.me);
+    return [];
+  },
+
+  read_receipts(state, frame) {
+    // The person turned the sharing of their read receipts on or off (here or elsewhere).
+    if (typeof frame.on === "boolean") receipting.confirmShare(state.receipts, frame.on);
     return [];
   },
 
@@ -756,9 +780,11 @@ const ANSWERED = {
   close_poll: changeAcked,
 
   thread(state, asked, reply) {
-    threading.received(state.threadPanel, asked, reply);
+    const taken = threading.received(state.threadPanel, asked, reply);
     const room = state.rooms.get(asked.room);
-    return room ? settle(state, room) : [];
+    // Paging back towards a reply to show (a quote's, a result's), until held.
+    const fields = taken ? threading.towardsTarget(state.threadPanel) : null;
+    return [...(room ? settle(state, room) : []), ...(fields ? [request("thread", fields)] : [])];
   },
 
   pins(state, asked, reply) {
@@ -787,6 +813,9 @@ const ANSWERED = {
     pending.sent = null; // a later marker came while this one was on its way: send it now
     return flushReads(state);
   },
+
+  // "Mark all as read": each room moved, to where the server put it (readmarks.js).
+  read_all: (state, asked, reply) => allRead(state, reply),
 
   unread(state, asked, reply) {
     // Where the server put the marker, with its counts from there: they replace the guess.
@@ -913,6 +942,26 @@ const ANSWERED = {
     const room = state.rooms.get(asked.room);
     const on = typeof reply.favourite === "boolean" ? reply.favourite : asked.on === true;
     if (room) starring.answered(room, on);
+    return [];
+  },
+
+  receipts(state, asked, reply) {
+    // The other members' markers of a conversation (the readers of a message are the
+    // "Read by…" popup's, controller.js: their names are learnt for it).
+    if (asked.msg_id === undefined || asked.msg_id === null) {
+      if (state.rooms.has(asked.room)) {
+        receipting.positionsReceived(state.receipts, asked.room, reply.positions, state.me);
+      }
+      return [];
+    }
+    const users = Array.isArray(reply.users) ? reply.users.filter((u) => typeof u === "string")
+      : [];
+    return wantProfiles(state, users);
+  },
+
+  set_read_receipts(state, asked, reply) {
+    receipting.shareAnswered(state.receipts, typeof reply.on === "boolean" ? reply.on
+      : asked.on === true);
     return [];
   },
 
@@ -1069,6 +1118,11 @@ const REFUSED = {
     return [];
   },
 
+  read_all(state, asked, error) {
+    // Nothing moved here before the answer: nothing to undo.
+    return [{ toast: `Cannot mark all as read: ${error.message || error.code}` }];
+  },
+
   unread(state, asked, error) {
     // The room stays where the server has it: its next room object says where (applyInfo
     // takes a marker ahead of the page's).
@@ -1115,6 +1169,23 @@ const REFUSED = {
       : String(error.message || error.code);
     return [{ toast: `Could not ${asked.on === false ? "show" : "close"} the conversation: ${why}` },
       { refreshRooms: true }];
+  },
+
+  receipts(state, asked, error) {
+    // The markers are asked again the next time the conversation is shown (not from a server
+    // without receipts: unknown_op); a reader's list is the popup's to tell.
+    if ((asked.msg_id === undefined || asked.msg_id === null) && error.code !== "unknown_op") {
+      state.receipts.asked.delete(asked.room);
+    }
+    return [];
+  },
+
+  set_read_receipts(state, asked, error) {
+    receipting.shareAnswered(state.receipts, null); // the setting the server last gave
+    const why = error.code === "disconnected" ? "not connected"
+      : error.code === "unknown_op" ? "this server has no read receipts"
+        : String(error.message || error.code);
+    return [{ toast: `Your read receipts were not turned ${asked.on ? "on" : "off"}: ${why}` }];
   },
 
   favourite(state, asked, error) {
@@ -1289,6 +1360,7 @@ export function connectionChanged(state, phase, { attempt = 0, retryAt = null } 
   inboxing.stopped(state.inbox); // listed again after the next welcome
   scheduling.stopped(state.scheduled); // listed again after the next welcome, if any
   grouping.stopped(state.userGroups); // listed again after the next welcome
+  receipting.stopped(state.receipts); // the conversations' markers: asked again once shown
   for (const read of state.reads.values()) read.sent = null;
   for (const room of state.rooms.values()) {
     room.loading = false;
@@ -1358,6 +1430,15 @@ export function openConversation(state, users) {
     room.draft = true;
     room.loaded = true;
   }
+  return [...reopen(state, name), ...selectRoom(state, name)];
+}
+
+/**
+ * Open room `name` chosen in the quick switcher (switcher.js): a closed conversation found
+ * there is started again, listed for good, as from "New direct message"; any other, as a
+ * click in the sidebar opens it.
+ */
+export function openAgain(state, name) {
   return [...reopen(state, name), ...selectRoom(state, name)];
 }
 
@@ -1717,6 +1798,15 @@ export function setNotify(state, name, level) {
 }
 
 /**
+ * Share the person's read receipts (`on`) or not: shown at once, asked of the server (whose
+ * reply, and the `read_receipts` event of every device, say the last word).
+ */
+export function setReadReceipts(state, on) {
+  if (!online(state) || !receipting.setShare(state.receipts, on)) return [];
+  return [request("set_read_receipts", { on })];
+}
+
+/**
  * Star (`on`) or unstar room or conversation `name`: in (or out of) the sidebar's Favourites
  * at once, here, and on the server, which tells the person's other devices (favourites.js).
  */
@@ -1886,7 +1976,7 @@ export function openResult(state, { room: name, msgId, seq = null, thread = null
   if (rootId !== null) {
     room.seeking = null;
     if (room.byMsgId(rootId)) state.jump = { room: name, msgId: rootId, tick: state.jump.tick + 1 };
-    return [...effects, ...openThread(state, rootId)];
+    return [...effects, ...openThreadAt(state, rootId, msgId)];
   }
   if (room.byMsgId(msgId)) {
     room.seeking = null;
@@ -2190,12 +2280,15 @@ export function react(state, { msgId, emoji, on, key, now }) {
 
 /**
  * Show message `msgId` of the open room (a reply's original): at once when held, else after
- * paging back until it is found, or say it is not there.
+ * paging back until it is found, or say it is not there. A thread's reply the timeline leaves
+ * out (threads.js hiddenInRoom) is shown in the thread panel instead, highlighted.
  */
 export function jumpTo(state, msgId) {
   const room = state.rooms.get(state.current);
   if (!room || !Number.isSafeInteger(msgId)) return [];
-  if (room.byMsgId(msgId)) {
+  const held = room.byMsgId(msgId);
+  if (held && threading.hiddenInRoom(held)) return openThreadAt(state, held.thread, msgId);
+  if (held) {
     state.jump = { room: room.name, msgId, tick: state.jump.tick + 1 };
     return [];
   }
@@ -2246,6 +2339,18 @@ export function openThread(state, msgId) {
     return [];
   }
   return [request("thread", fields)];
+}
+
+/**
+ * Show reply `msgId` of the thread of root `rootId` of the open room in the thread panel,
+ * highlighted: the thread opens (if not open already) and pages back to the reply if needed.
+ */
+function openThreadAt(state, rootId, msgId) {
+  const effects = openThread(state, rootId);
+  const panel = state.threadPanel;
+  if (!panel.shown || panel.rootId !== rootId || msgId === rootId) return effects;
+  const fields = threading.aim(panel, msgId);
+  return [...effects, ...(fields ? [request("thread", fields)] : [])];
 }
 
 /** The thread panel closed: its thread is let go (and an edit of a reply only it held). */
@@ -2478,15 +2583,23 @@ export function rescheduleItem(state, id, sendAt, now) {
   return changeScheduled(state, id, "edit", { send_at: sendAt });
 }
 
-/** Change the text of scheduled item `id`. */
-export function editScheduledText(state, id, text) {
+/**
+ * Change the text of scheduled item `id`, and its time too when `sendAt` (ms) is given (the
+ * editor's "When" box: one `edit_scheduled` with both; a failed item waits again). `now` (ms)
+ * checks the time.
+ */
+export function editScheduledText(state, id, text, { sendAt = null, now = 0 } = {}) {
   if (typeof text !== "string" || !text.trim()) return [{ toast: "A message needs some text: delete it instead." }];
   const over = textLength(text) - state.maxText;
   if (over > 0) {
     return [{ toast: `Not changed: a message holds at most ${state.maxText} characters, `
       + `this one has ${over} too many.` }];
   }
-  return changeScheduled(state, id, "edit", { text });
+  if (sendAt !== null) {
+    const problem = scheduling.timeProblem(sendAt, now);
+    if (problem) return [{ toast: problem }];
+  }
+  return changeScheduled(state, id, "edit", sendAt === null ? { text } : { text, send_at: sendAt });
 }
 
 /** Delete scheduled item `id` (it is not sent). */
@@ -2700,10 +2813,17 @@ function settle(state, room) {
     // Sought by its seq (openResult): found, it is sought by its msg_id from here on.
     room.seeking = room.messages.get(room.seekSeq).msg_id ?? null;
   }
-  if (room.seeking !== null && room.byMsgId(room.seeking)) {
-    state.jump = { room: room.name, msgId: room.seeking, tick: state.jump.tick + 1 };
+  const found = room.seeking !== null ? room.byMsgId(room.seeking) : null;
+  if (found) {
+    const msgId = room.seeking;
     room.seeking = null;
     room.seekSeq = null;
+    // A thread's reply the timeline leaves out: shown in its thread (jumpTo).
+    if (threading.hiddenInRoom(found) && room.name === state.current) {
+      effects.push(...openThreadAt(state, found.thread, msgId));
+    } else {
+      state.jump = { room: room.name, msgId, tick: state.jump.tick + 1 };
+    }
   }
   effects.push(...pinsSettled(state, room));
   effects.push(...wantedThreads(state));
@@ -3034,6 +3154,7 @@ function forgetRoom(state, name) {
   }
   state.reads.delete(name);
   state.lastTyping.delete(name);
+  receipting.forget(state.receipts, name);
   if (state.current === name) state.current = null;
 }
 
@@ -3054,6 +3175,11 @@ function loadRoom(state, name, { members = false } = {}) {
     effects.push(request("history", { room: name, limit: openingPage(room) }));
   }
   if (!room.members || members) effects.push(request("who", { room: name }));
+  if (receipting.wantsMarkers(state.receipts, room)) {
+    // Where the others have read to: the conversation's "Seen" lines (receipts.js).
+    receipting.asking(state.receipts, name);
+    effects.push(request("receipts", { room: name }));
+  }
   return effects;
 }
 

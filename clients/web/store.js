@@ -290,7 +290,9 @@ export class Room {
       if (reply) this.putAside(reply); // a reply changes its root (threads.js)
       if (kept.seq > this.counted) {
         this.counted = kept.seq;
-        if (this.counts(kept, me)) {
+        // A message the marker has passed already is read: the marker may come before the
+        // message (another device's `read`, a `read_all`'s answer: the server's last seq).
+        if (kept.seq > this.readSeq && this.counts(kept, me)) {
           this.unread += 1;
           if (mentions(kept, me)) this.mentions += 1;
         }

@@ -7,6 +7,14 @@
 // screen once, by (room, seq). When another room is opened the list starts afresh. What is
 // inside a message (its text, quote, reactions, actions) is view-message.js's, drawn again
 // when the message changes.
+//
+// Read receipts (receipts.js): in a conversation, each of the person's own messages holds a
+// line for "Seen" ("Seen by Bob, Carol" in a group), empty but under the latest own message
+// each other member has read. The line is made empty with its message and only its words
+// change as the markers move, so a move adds nothing to the list: the list is a live region
+// (role log, additions), and a screen reader told "Seen" at every read would hear of little
+// else in a busy group. The line is quiet itself too (aria-live off), read where it is when
+// the person reads their messages, and "Read by…" in each message's menu says who, on demand.
 
 import { $, formatDay, h } from "./dom.js";
 import { shownUser, statusLine } from "./profiles.js";
@@ -16,6 +24,7 @@ import {
 import { Sightings } from "./sightings.js";
 import { sameUser } from "./store.js";
 import { andList, conversationLabel, isConversation, othersShown } from "./conversations.js";
+import { seenLines } from "./receipts.js";
 import { canStar, isFavourite } from "./favourites.js";
 import { FilesView } from "./view-files.js";
 import { MessageView } from "./view-message.js";
@@ -31,6 +40,7 @@ export class ConversationView {
     this.scrollTick = 0; // the state's scrollTick last acted on
     this.landed = false; // whether the open room was scrolled to where it opens
     this.kept = false; // whether the shown room was kept unread at the last render
+    this.seen = new Map(); // seq -> the words of its "Seen" line, as last drawn
     this.on = {};
     this.files = new FilesView(() => this.on);
     this.message = new MessageView(() => this.on, this.files);
@@ -168,6 +178,7 @@ export class ConversationView {
     this.shown = room ? room.name : null;
     this.landed = false;
     this.kept = false;
+    this.seen = new Map();
   }
 
   renderMessages(state, room) {
@@ -210,6 +221,7 @@ export class ConversationView {
       if (node !== cursor) list.insertBefore(node, cursor);
       else cursor = cursor.nextElementSibling;
     }
+    this.drawSeen(state, room);
 
     $("older-status").textContent = olderStatus(room, state);
 
@@ -252,6 +264,21 @@ export class ConversationView {
     return true;
   }
 
+  /**
+   * The "Seen" lines of `room` (receipts.js), only those whose words changed: the line of a
+   * message no longer under a marker is emptied, the one now under it is given its words.
+   */
+  drawSeen(state, room) {
+    const lines = isConversation(room) ? seenLines(state, room) : new Map();
+    const write = (seq, words) => {
+      const line = this.nodes.get(`m${seq}`)?.querySelector(":scope > .msg-body > .msg-seen");
+      if (line && line.textContent !== words) line.textContent = words;
+    };
+    for (const seq of this.seen.keys()) if (!lines.has(seq)) write(seq, "");
+    for (const [seq, words] of lines) write(seq, words);
+    this.seen = lines;
+  }
+
   rowNode(row, room, state) {
     switch (row.kind) {
       case "day":
@@ -263,8 +290,15 @@ export class ConversationView {
         return h("li", { class: "notice" }, row.msgId === undefined ? row.text : h("button", {
           type: "button", class: "notice-link", title: "Show the message",
           onclick: () => this.on.jumpTo(row.msgId) }, row.text));
-      default:
-        return this.message.create(row, room, state);
+      default: {
+        const node = this.message.create(row, room, state);
+        // The person's own message in a conversation: its (empty) "Seen" line, made with it.
+        if (row.kind === "message" && isConversation(room) && sameUser(row.message.from, state.me)
+            && node.chatdBody) {
+          node.chatdBody.append(h("p", { class: "msg-seen", "aria-live": "off" }));
+        }
+        return node;
+      }
     }
   }
 

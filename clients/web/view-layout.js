@@ -7,6 +7,7 @@
 // behind it inert, as a dialog would.
 
 import { $ } from "./dom.js";
+import { isReadAllKey } from "./readmarks.js";
 
 export class LayoutView {
   constructor() {
@@ -53,7 +54,13 @@ export class LayoutView {
     });
     $("scrim").addEventListener("click", () => this.closeDrawers());
     document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && !$("dialog").open && !$("switcher").open) {
+      if (isReadAllKey(event)) {
+        // Shift+Esc: "Mark all as read", as in Slack, from anywhere in the chat (a dialog
+        // takes its Escape first: it closes).
+        if ($("app").hidden || $("dialog").open || $("switcher").open) return;
+        event.preventDefault();
+        this.on.readAll();
+      } else if (event.key === "Escape" && !$("dialog").open && !$("switcher").open) {
         if ($("app").classList.contains("nav-open")) {
           this.closeDrawers();
           $("open-sidebar").focus();
@@ -69,7 +76,7 @@ export class LayoutView {
     });
   }
 
-  /** Handlers: moveRoom(step) (Alt+Up: -1, Alt+Down: 1). */
+  /** Handlers: moveRoom(step) (Alt+Up: -1, Alt+Down: 1), readAll() (Shift+Esc). */
   bind(handlers) { this.on = handlers; }
 
   closeDrawers() {

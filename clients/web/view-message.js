@@ -16,6 +16,7 @@
 // menu saves it or removes it, and sets a reminder (view-saved.js's presets).
 // A forward (forwarding.js) shows its comment as its text and under it the card of what it
 // forwards (view-forward.js); any message but a poll offers "Forward…" in its menu.
+// Every message sent offers "Read by…" (view-receipts.js: who has read it, on demand).
 //
 // A message's <li> is made once (view-conversation.js keeps it by key) and its insides are drawn
 // again only when what it shows changed (a signature of it), so that focus, an edit in progress
@@ -29,6 +30,7 @@ import * as clock from "./clock.js";
 import { $, formatFull, formatTime, h, svgIcon } from "./dom.js";
 import { groupMentions } from "./entries.js";
 import { pillsFor } from "./usergroups.js";
+import { closePopup as closeAnchored } from "./popup.js";
 import { customEmojiImage, parse, render } from "./markdown.js";
 import { pictureOf, sortedEmoji } from "./emoji.js";
 import { avatarOf, displayName, shownUser, statusWords } from "./profiles.js";
@@ -45,7 +47,7 @@ import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
 
-const FLASH_MS = 2000; // how long the message a quote jumped to stays highlighted
+export const FLASH_MS = 2000; // how long the message a quote jumped to stays highlighted
 const PICKER_COLUMNS = 5;
 const ICONS = {
   react: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM8.5 14.5s1.2 1.8 3.5 1.8 3.5-1.8 3.5-1.8"
@@ -64,6 +66,7 @@ const ICONS = {
   link: "M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 "
     + "5.7 5.7l1-1",
   forward: "M14 5l6 6-6 6M20 11H10a6 6 0 0 0-6 6v2",
+  seen: "M2 12.5l4.5 4.5L15 8.5M11 16l1 1 9.5-9.5",
 };
 
 function icon(name) {
@@ -182,11 +185,16 @@ export class MessageView {
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["preview", view.preview,
         () => (view.preview ? previewCard(view.preview, this.files) : null)],
+      // "(edited)" opens the message's versions (edithistory.js; a dialog), once saved.
       ["edited", [view.edited && !view.editing, view.saving, view.editedTs],
-        () => (view.edited && !view.editing ? h("span", {
-          class: "msg-edited", title: view.saving ? "Saving your edit"
-            : `Edited ${formatFull(view.editedTs)}`,
-        }, view.saving ? "(saving…)" : "(edited)") : null)],
+        () => (view.edited && !view.editing ? (view.saving ? h("span", {
+          class: "msg-edited", title: "Saving your edit" }, "(saving…)") : h("button", {
+          type: "button", class: "msg-edited edit-history-open",
+          title: `Edited ${formatFull(view.editedTs)}: show the edit history`,
+          "aria-haspopup": "dialog",
+          onclick: (event) => this.on().editHistory(node.dataset.room, message.msg_id,
+            event.currentTarget),
+        }, "(edited)")) : null)],
       ["deleting", view.deleting,
         () => (view.deleting ? h("span", { class: "msg-edited" }, "Deleting…") : null)],
       ["reactions", [view.reactions, view.canReact, state.customEmoji.version],
@@ -436,6 +444,10 @@ export class MessageView {
         opener.closest("li")?.dataset.room, message.msg_id)) : null,
       view.canClosePoll ? item("Close poll", "poll", () => this.on().closePoll(
         opener.closest("li")?.dataset.room, message.msg_id)) : null,
+      // Who has read it (receipts.js), in a small panel under the same button.
+      Number.isSafeInteger(message.msg_id) && !message.deleted ? item("Read by…", "seen",
+        () => this.on().readBy(opener.closest("li")?.dataset.room, message.msg_id, opener))
+        : null,
       // The address that opens the page at this message (webpush.js messageUrl).
       Number.isSafeInteger(message.msg_id) && !message.deleted ? item("Copy link", "link",
         () => this.on().copyLink(opener.closest("li")?.dataset.room, message)) : null,
@@ -507,6 +519,7 @@ export class MessageView {
 
   openPopup(opener, element, msgId) {
     this.closePopup(false);
+    closeAnchored(false); // one popup at a time: "Read by…" of a message too (view-receipts.js)
     document.body.append(element);
     element.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {

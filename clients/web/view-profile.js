@@ -1,6 +1,7 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
-// one press, "Clear status", "Profile and status…", "Custom emoji…", "User groups", "Invite
-// people…" for those who may) and the "Profile and status" dialog: a
+// one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User
+// groups", "Invite people…" for those who may, and the read receipts' setting, a checkbox:
+// "Let others see when I've read messages", receipts.js) and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -13,6 +14,7 @@ import * as clock from "./clock.js";
 import { $, h, toast } from "./dom.js";
 import { avatar, setPicture } from "./view-avatar.js";
 import { closePopup, isOpenFrom, openMenu } from "./popup.js";
+import { readAllHint } from "./readmarks.js";
 import {
   avatarOf, CLEAR_AFTER, clearAfter, pictureProblem, PICTURE_TYPES, MAX_NAME_CHARS, MAX_TEXT_CHARS, PRESETS, presetLabel,
   profileChange, profileOf, shownStatus, shownUser, STATUS_EMOJI, statusWords, untilText,
@@ -31,8 +33,10 @@ export class ProfileView {
    * setAvatar(file) and removeAvatar() → a promise of the profile (rejected likewise),
    * dialog({title, fields, ok, submit}) (view-dialogs.js `open`), isOnline() → bool,
    * customEmoji() opens the "Custom emoji" dialog (view-emoji.js), userGroups() the "User
-   * groups" panel (view-usergroups.js), mayInvite() → whether the person makes invitation
-   * links, invite() opens the "Invite people" dialog (view-invites.js).
+   * groups" panel (view-usergroups.js), readAll() marks everything read (asking first when
+   * much is unread: controller.js `readAll`), readReceipts(on) shares the person's read
+   * receipts or stops, mayInvite() → whether the person makes invitation links, invite()
+   * opens the "Invite people" dialog (view-invites.js).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -74,6 +78,8 @@ export class ProfileView {
       { label: "User groups", run: () => this.on.userGroups() },
       ...(this.on.mayInvite && this.on.mayInvite()
         ? [{ label: "Invite people…", run: () => this.on.invite() }] : []),
+      { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
+        keys: "Shift+Escape" },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
         : []),
       ...PRESETS.map((preset) => ({
@@ -82,6 +88,13 @@ export class ProfileView {
           ...clearAfter(preset.clear, clock.now()) } }),
       })),
     ];
+    // The read receipts' setting, once the server has said it (receipts.js): the person's,
+    // on every device.
+    const share = this.state ? this.state.receipts.share : null;
+    if (share !== null) {
+      items.push({ label: "Let others see when I've read messages", toggle: true,
+        checked: share, run: () => this.on.readReceipts(!share) });
+    }
     openMenu(opener, { label: "Your profile and status", items });
   }
 

@@ -180,7 +180,7 @@ def test_edit_delete_react_and_reply(
     expect(menu.get_by_role("menuitem", name="Reply", exact=True)).to_be_focused()
     expect(menu.get_by_role("menuitem")).to_have_text(
         ["Reply", "Reply in thread", "Add a reaction…", "Mark unread", "Pin to this room",
-         "Save for later", "Remind me about this…", "Forward…", "Copy link"])
+         "Save for later", "Remind me about this…", "Forward…", "Read by…", "Copy link"])
     b.keyboard.press("Escape")
     expect(menu).to_have_count(0)
     expect(more).to_be_focused()
@@ -227,7 +227,7 @@ def test_edit_delete_react_and_reply(
     message(b, "Lunch at 12:30?").get_by_role("button", name=MORE).click()
     expect(b.get_by_role("menu").get_by_role("menuitem")).to_have_text(
         ["Reply", "Reply in thread", "Add a reaction…", "Mark unread", "Pin to this room",
-         "Save for later", "Remind me about this…", "Forward…", "Copy link"])
+         "Save for later", "Remind me about this…", "Forward…", "Read by…", "Copy link"])
     b.keyboard.press("Escape")
 
     # Every message once, on both pages, the same.
@@ -494,7 +494,7 @@ def test_a_message_menu_drawn_again_or_deleted_while_open(
     menu = page.get_by_role("menu")
     expect(menu.get_by_role("menuitem")).to_have_text(
         ["Reply", "Reply in thread", "Add a reaction…", "Mark unread", "Pin to this room",
-         "Save for later", "Remind me about this…", "Forward…", "Copy link"])
+         "Save for later", "Remind me about this…", "Forward…", "Read by…", "Copy link"])
     more = item.get_by_role("button", name=MORE)
     expect(more).to_have_attribute("aria-expanded", "true")
     more.evaluate("button => { button.dataset.old = 'yes'; }")
@@ -511,7 +511,7 @@ def test_a_message_menu_drawn_again_or_deleted_while_open(
     more.click()
     expect(page.get_by_role("menu").get_by_role("menuitem")).to_have_text(
         ["Reply", "Reply in thread", "Add a reaction…", "Mark unread", "Pin to this room",
-         "Save for later", "Remind me about this…", "Forward…", "Copy link",
+         "Save for later", "Remind me about this…", "Forward…", "Read by…", "Copy link",
          "Delete…"])
     ann_line.request("delete", room="team", msg_id=sent["msg_id"])
     expect(page.locator("#message-list li.msg .msg-text").filter(

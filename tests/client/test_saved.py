@@ -108,10 +108,10 @@ async def test_save_and_unsave_by_number() -> None:
     assert s.lines()[-1] == "-- [1] is not saved"
     sent = len(s.link.sent)
     for line, problem in (("/save", "!! usage: /save N [in 20m, 1h, 1h30m, 2d, 1w, "
-                                    "tomorrow (9:00) or a time of day (17:30)]"),
+                                    "tomorrow (9:00), tomorrow 17:30 or 17:30]"),
                           ("/save 1 next week", "!! /save: a reminder is in 20m, 1h, 1h30m, "
-                                                "2d, 1w, tomorrow (9:00) or a time of day "
-                                                "(17:30)"),
+                                                "2d, 1w, tomorrow (9:00), tomorrow 17:30 "
+                                                "or 17:30"),
                           ("/save 1 in 400d", "!! /save: a reminder may be at most a year "
                                               "ahead"),
                           ("/save 9", "!! /save: no message [9] (the numbers are those shown "
@@ -219,9 +219,9 @@ async def test_remind_asks_for_a_note_and_its_reminder() -> None:
     sent = len(s.link.sent)
     for line, problem in (
             ("/remind in 2h", "!! usage: /remind WHEN TEXT (WHEN: in 20m, 1h, 1h30m, 2d, 1w, "
-                              "tomorrow (9:00) or a time of day (17:30))"),
+                              "tomorrow (9:00), tomorrow 17:30 or 17:30)"),
             ("/remind someday hi", "!! /remind: a reminder is in 20m, 1h, 1h30m, 2d, 1w, "
-                                   "tomorrow (9:00) or a time of day (17:30)")):
+                                   "tomorrow (9:00), tomorrow 17:30 or 17:30")):
         await s.line(line)
         assert s.lines()[-1] == problem
     assert len(s.link.sent) == sent

@@ -75,9 +75,9 @@ async def test_later_schedules_to_the_current_room() -> None:
     sent = len(s.link.sent)
     for line, problem in (
             ("/later in 2h", "!! usage: /later WHEN TEXT (WHEN: in 20m, 1h, 1h30m, 2d, 1w, "
-                             "tomorrow (9:00) or a time of day (17:30))"),
+                             "tomorrow (9:00), tomorrow 17:30 or 17:30)"),
             ("/later someday hi", "!! /later: a time is in 20m, 1h, 1h30m, 2d, 1w, "
-                                  "tomorrow (9:00) or a time of day (17:30)"),
+                                  "tomorrow (9:00), tomorrow 17:30 or 17:30"),
             ("/later in 400d hi", "!! /later: a time may be at most a year ahead"),
             ("/unschedule 1", "!! /unschedule: no scheduled message [1]; /scheduled lists "
                               "them"),

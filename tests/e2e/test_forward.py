@@ -388,3 +388,36 @@ async def test_a_forward_crosses_nodes(tmp_path: Path, database_dsn: str) -> Non
         marker = await ann.request("send", room="shared", text="after", nonce="s2")
         await bea.event("message", seq=marker["seq"])
         assert not [e for e in bea.events if e.get("seq") == sent["seq"]]
+
+
+async def test_a_refused_append_leaves_no_copies(tmp_path: Path, database_dsn: str,
+                                                 nursery: trio.Nursery,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forward whose files were copied and whose append is then refused (the target archived
+    meanwhile) leaves no copies behind: they do not count against the forwarder's quota, so
+    a forward of the same files right after fits in it."""
+    config = make_config(tmp_path, database_dsn, files={"quota_bytes": 1000})
+    async with running(config) as server:
+        ann, bob, _ = await _scene(server, nursery)
+        token = await register_and_login(server.http_port, "ann")
+        file = await upload(server, token, "general", b"x" * 600, filename="big.bin")
+        source = await ann.request("send", room="general", text="big", nonce="s1",
+                                   files=[file["id"]])
+        storage = server.app.storage
+        copy_files = storage.copy_files
+
+        async def then_archive(*args: Any, **kwargs: Any) -> Any:
+            copies = await copy_files(*args, **kwargs)
+            monkeypatch.setattr(storage, "copy_files", copy_files)
+            archived = await ann.request("archive", room="secret", archived=True)
+            assert archived["op"] == "ok", archived
+            return copies
+
+        monkeypatch.setattr(storage, "copy_files", then_archive)
+        refused = await bob.request("forward", room="general", msg_id=source["msg_id"],
+                                    to_room="secret", nonce="f1")
+        assert (refused["op"], refused["code"]) == ("error", "archived"), refused
+        again = await bob.request("forward", room="general", msg_id=source["msg_id"],
+                                  to_room="general", nonce="f2")
+        assert again["op"] == "ok", again  # 600 of bob's 1000: the refused copy is gone
+        await _close(ann, bob)

@@ -397,11 +397,11 @@ async def test_mark_read_moves_forward_only_and_stops_at_last_seq(storage: Stora
         await storage.join_room(alice.id, "lobby")
         await storage.join_room(bob.id, "lobby")
         await post(storage, alice, "lobby", "1", "2", "3", "4", "5")
-        assert await storage.mark_read(bob.id, "lobby", 3) == 3
-        assert await storage.mark_read(bob.id, "lobby", 2) == 3
-        assert await storage.mark_read(bob.id, "lobby", -7) == 3
-        assert await storage.mark_read(bob.id, "lobby", 100) == 5
-        assert await storage.mark_read(bob.id, "lobby", 2**70) == 5
+        assert (await storage.mark_read(bob.id, "lobby", 3)).seq == 3
+        assert (await storage.mark_read(bob.id, "lobby", 2)).seq == 3
+        assert (await storage.mark_read(bob.id, "lobby", -7)).seq == 3
+        assert (await storage.mark_read(bob.id, "lobby", 100)).seq == 5
+        assert (await storage.mark_read(bob.id, "lobby", 2**70)).seq == 5
         [lobby] = await storage.user_rooms(bob.id)
         assert (lobby.read_seq, lobby.unread) == (5, 0)
         [lobby] = await storage.user_rooms(alice.id)
@@ -414,9 +414,9 @@ async def test_mark_read_in_conversation(storage: Storage) -> None:
         alice, bob = await users(storage, "alice", "bob")
         room = (await storage.direct_room(alice.id, "bob")).room.name
         await post(storage, alice, room, "a", "b")
-        assert await storage.mark_read(bob.id, room, 2) == 2
+        assert (await storage.mark_read(bob.id, room, 2)).seq == 2
         assert [r.unread for r in await storage.user_rooms(bob.id)] == [0]
-        assert await storage.mark_read(alice.id, room, 1) == 1
+        assert (await storage.mark_read(alice.id, room, 1)).seq == 1
 
 
 async def test_mark_read_on_public_room_needs_membership(storage: Storage) -> None:
@@ -436,19 +436,19 @@ async def test_mark_unread_moves_back_only(storage: Storage) -> None:
         await storage.join_room(alice.id, "lobby")
         await storage.join_room(bob.id, "lobby")
         await post(storage, alice, "lobby", "1", "2", "3", "4", "5")
-        assert await storage.mark_read(bob.id, "lobby", 5) == 5
+        assert (await storage.mark_read(bob.id, "lobby", 5)).seq == 5
         marker = await storage.mark_unread(bob.id, "lobby", 4)
         assert (marker.seq, marker.last_seq, marker.unread, marker.mentions) == (3, 5, 2, 0)
         # From a seq after the marker nothing moves: those messages are unread already.
         assert (await storage.mark_unread(bob.id, "lobby", 5)).seq == 3
         assert (await storage.mark_unread(bob.id, "lobby", 2**70)).seq == 3
-        assert await storage.mark_read(bob.id, "lobby", 1) == 3  # read stays forward-only
+        assert (await storage.mark_read(bob.id, "lobby", 1)).seq == 3  # read stays forward-only
         [lobby] = await storage.user_rooms(bob.id)
         assert (lobby.read_seq, lobby.unread) == (3, 2)
         marker = await storage.mark_unread(bob.id, "lobby", 0)
         assert (marker.seq, marker.unread) == (0, 5)
         assert (await storage.mark_unread(bob.id, "lobby", -3)).seq == 0
-        assert await storage.mark_read(bob.id, "lobby", 4) == 4
+        assert (await storage.mark_read(bob.id, "lobby", 4)).seq == 4
         [lobby] = await storage.user_rooms(alice.id)
         assert lobby.read_seq == 0  # markers are per user
 

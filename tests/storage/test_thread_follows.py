@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from chatd.errors import ChatError
 from chatd.storage import Message, Storage, ThreadState, User, open_storage
 from tests.helpers import fetchval_apart, make_config, rooms_locked
+from tests.storage.plans import plan, scans
 from tests.storage.test_changes import delete, edit, one, say
 from tests.storage.test_postgres import TIMEOUT, appended, make_member
 from tests.storage.test_threads import reply
@@ -300,3 +301,33 @@ async def test_the_migration_fills_the_threads_that_exist(storage: Storage,
 
 def _migration(name: str) -> str:
     return (Path(__file__).parents[2] / "chatd" / "storage" / "migrations" / name).read_text()
+
+
+async def test_deleting_a_room_finds_its_follows_by_index(storage: Storage,
+                                                          database_dsn: str) -> None:
+    """A room's rows of thread_follows are found by their room (migration 0042), however many
+    other rooms' follows there are: the delete a room's purge cascades to (the foreign key's
+    own statement) walks thread_follows_room_idx, not the table."""
+    with trio.fail_after(TIMEOUT * 3):
+        ann = await make_member(storage, "ann", "general")
+        bob = await make_member(storage, "bob", "general")
+        root = await _root(storage, ann)
+        await one(storage, reply(bob, "general", root.msg_id))
+        await fetchval_apart(database_dsn, """
+            WITH r AS (
+                INSERT INTO rooms (name) SELECT 'other' || g FROM generate_series(1, 1000) g
+                RETURNING id
+            ), m AS (
+                INSERT INTO messages (room_id, seq, sender_id, nonce, text)
+                SELECT r.id, 1, $1, 'crowd-root-' || r.id, 'root' FROM r RETURNING id, room_id
+            )
+            INSERT INTO thread_follows (user_id, root_id, room_id, following, last_at)
+            SELECT u.id, m.id, m.room_id, true, now() FROM m CROSS JOIN users u""", ann.id)
+        room_id = int(await fetchval_apart(
+            database_dsn, "SELECT id FROM rooms WHERE name = 'general'"))
+        found = scans(await plan(database_dsn,
+                                 "DELETE FROM ONLY thread_follows WHERE room_id = $1", room_id))
+        [walk] = [s for s in found if s["Relation Name"] == "thread_follows"
+                  and s["Node Type"] != "ModifyTable"]
+        assert walk["Node Type"] != "Seq Scan", walk
+        assert walk.get("Index Name") == "thread_follows_room_idx", walk

@@ -153,7 +153,8 @@ test("a new group is a draft until its first message: `dm` to them all, then a r
   assert.equal(room.draft, false);
   assert.equal(room.head, 1);
   assert.deepEqual(seqs(state, GROUP), [1]);
-  assert.deepEqual(effects, [{ refreshRooms: true }, { request: { op: "who", room: GROUP } }]);
+  assert.deepEqual(effects, [{ refreshRooms: true }, { request: { op: "who", room: GROUP } },
+    { request: { op: "receipts", room: GROUP } }]); // (where the others have read: receipts.js)
   // The room object names the others as registered; later messages go to the name.
   apply(state, { op: "ok", id: 4, rooms: [groupInfo(GROUP, { lastSeq: 1, peers: ["Bob", "Carol"] })] },
     { request: { op: "rooms" } });

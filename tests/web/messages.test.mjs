@@ -83,7 +83,8 @@ test("a draft conversation's first message creates it: followed from there, memb
   assert.equal(room.draft, false);
   assert.equal(room.head, 1);
   assert.deepEqual(seqs(state, "@ann:bob"), [1]);
-  assert.deepEqual(effects, [{ refreshRooms: true }, { request: { op: "who", room: "@ann:bob" } }]);
+  assert.deepEqual(effects, [{ refreshRooms: true }, { request: { op: "who", room: "@ann:bob" } },
+    { request: { op: "receipts", room: "@ann:bob" } }]); // (where Bob has read: receipts.js)
   // The overview gives the peer's name as registered (it was typed "bob", say).
   apply(state, { op: "ok", id: 4, rooms: [roomInfo("@ann:bob", { lastSeq: 1, peer: "BoB" })] },
     { request: { op: "rooms" } });

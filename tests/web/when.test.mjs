@@ -1,11 +1,40 @@
 // When a `/remind` is (when.js), read as the terminal client reads it (chatd/client/when.py):
 // spans from now, tomorrow (9:00, or a time), a time of day (today if ahead, else tomorrow) on
 // the wall clock of a time zone, and the problems: another form, nothing ahead, over a year.
+// The cases both must read alike are in tests/when-cases.json; those here are the page's own.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { reminderTime, spanMs, splitWhen } from "../../clients/web/when.js";
+import { reminderTime, spanMs, splitWhen, WHEN_USAGE } from "../../clients/web/when.js";
+
+// The table of cases the terminal client is tested against too (tests/client/test_when.py).
+const TABLE = JSON.parse(readFileSync(new URL("../when-cases.json", import.meta.url), "utf8"));
+// What each kind of problem says (the terminal says it in its own words).
+const PROBLEMS = { form: /^A reminder is in 20m/, ahead: /must be ahead/, year: /at most a year/ };
+
+test("the usage names the table's forms, word for word", () => {
+  assert.equal(WHEN_USAGE, TABLE.usage);
+});
+
+test("every case of the shared table reads as the table says", () => {
+  for (const c of TABLE.cases) {
+    const now = Date.parse(c.now || TABLE.now);
+    const words = c.text === "" ? [""] : c.text.split(" ");
+    const got = reminderTime(words, now, c.zone || "UTC");
+    const name = `${JSON.stringify(c.text)} ${c.zone || "UTC"} ${c.now || ""}`;
+    if (c.at) assert.deepEqual(got, { at: Date.parse(c.at) }, name);
+    else assert.match(got.problem || "", PROBLEMS[c.problem], name);
+  }
+});
+
+test("every split of the shared table splits as the table says", () => {
+  for (const c of TABLE.splits) {
+    const { when, rest } = splitWhen(c.text.split(" "));
+    assert.deepEqual([when.join(" "), rest.join(" ")], [c.when, c.rest], c.text);
+  }
+});
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,0 +1,99 @@
+"""Read receipts: who has read a message, on request, and "Seen" in conversations, live.
+
+Theory of operation. chatd keeps each member's read marker (``memberships.read_seq``); a
+member has read a message when their marker is at or past its seq. Receipts only show other
+people where the markers are: nothing more is stored per message or per read, and the one
+new column is the user's choice to share (``users.read_receipts``, migration 0040, on by
+default), read with the user's row wherever that row is read already (a hello, a token's
+check). Someone who does not share is left out of everyone's receipts and ``seen`` events,
+and still sees other people's (Zulip's rule).
+
+On request (``receipts``, any room): one statement counts the readers and reads a page of
+their names by name, whatever the room's size; nothing per member runs here. In a
+conversation (kind ``dm`` or ``group``, at most 8 members) the same request without a
+message gives each other member's marker, to draw "Seen" when it opens.
+
+Live (``seen``, conversations only): the statement that moves the marker (``read``,
+``unread``) also says whether it moved and, only when it moved in a conversation of a reader
+who shares, the other members' names (:class:`chatd.storage.ReadMove`), so a room's read
+costs what it did and tells nobody new. The event goes to the conversation's subscribers
+here but the reader (one registry command) and, for each other member the presence tracker
+knows online on another node, through a notice (as a read's own event does: a read is
+frequent, and a notice wakes every node). A move back (``unread``) tells too, with
+``back``: receipts are the marker's, and a live "Seen" that the next ``receipts`` would
+contradict is worse than one that goes away.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from chatd.actions.context import App, Caller, signed_in
+from chatd.protocol import (
+    RECEIPTS_PAGE,
+    Answer,
+    ReadReceiptsChanged,
+    Receipts,
+    Seen,
+    SetReadReceipts,
+    frame,
+)
+from chatd.rooms import Broadcast
+from chatd.storage import StorageUnavailable
+
+__all__ = ["receipts", "set_read_receipts", "tell_seen"]
+
+log = logging.getLogger(__name__)
+
+
+async def receipts(app: App, caller: Caller, request: Receipts) -> Answer:
+    """Who has read message ``msg_id`` (its author, the caller and those who do not share
+    aside): the count of all and a page of names by name, ``more`` when another page
+    follows; without a message, a conversation's other members' markers (``positions``)."""
+    user = signed_in(caller)
+    if request.msg_id is None:
+        positions = await app.storage.read_positions(user.id, request.room)
+        return Answer(id=request.id, fields={
+            "room": request.room,
+            "positions": [{"user": p.user, "seq": p.seq} for p in positions],
+        })
+    limit = request.limit or RECEIPTS_PAGE
+    found = await app.storage.receipts(user.id, request.room, request.msg_id,
+                                       after=request.after or "", limit=limit + 1)
+    return Answer(id=request.id, fields={
+        "room": request.room, "msg_id": request.msg_id, "seq": found.seq,
+        "count": found.count, "users": list(found.users[:limit]),
+        "more": len(found.users) > limit,
+    })
+
+
+async def set_read_receipts(app: App, caller: Caller, request: SetReadReceipts) -> Answer:
+    """Share the caller's read receipts (``on``) or not. When it changed, every connection
+    of theirs, on every node, is told (the ``read_receipts`` event, the caller's too);
+    nobody else is (see the module docstring)."""
+    user = signed_in(caller)
+    if await app.storage.set_read_receipts(user.id, request.on):
+        await app.tell(user.name, frame(ReadReceiptsChanged(on=request.on)),
+                       "a read receipts setting")
+    return Answer(id=request.id, fields={"on": request.on})
+
+
+async def tell_seen(app: App, reader: str, room: str, others: Sequence[str], seq: int, *,
+                    back: bool = False) -> None:
+    """Tell the ``others`` of conversation ``room`` that ``reader``'s marker is at ``seq``
+    now (``back``: it moved back): here, the room's subscribers but the reader; elsewhere,
+    each of ``others`` online on another node (a notice each: at most 7). Best effort, as
+    every event past the commit: a lost one is read again with ``receipts``."""
+    if not others:
+        return
+    data = frame(Seen(room=room, user=reader, seq=seq, back=back or None))
+    await app.registry.send(Broadcast(frozenset((room,)), data, exclude=reader))
+    remote = app.presence.state.remote
+    for other in others:
+        if other not in remote:
+            continue
+        try:
+            await app.storage.tell_elsewhere(other, data)
+        except StorageUnavailable as exc:
+            log.warning("cannot tell the other nodes of a read: %s", exc)

@@ -1,0 +1,17 @@
+-- 0040: read receipts (the `receipts` and `set_read_receipts` requests, the `seen` event).
+--
+-- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
+-- Never edit a migration that has shipped: add the next numbered file instead.
+--
+-- Whether a user shares their read receipts (Zulip's "Let others see when I've read
+-- messages"): on for every account until they turn it off. A column of the user's row, so
+-- that what already reads that row (a token's check, a hello's first statement, GET /api/me)
+-- reads it with it, at no extra statement. A constant default: adding it rewrites no row
+-- (PostgreSQL 11 and later keep the default in the catalogue).
+--
+-- No index on memberships (room_id, read_seq) for the receipts: the room's memberships are
+-- reached by the primary key's room_id prefix already, and most of a room's members have
+-- read its latest messages, so such an index would skip few rows; while every `read`
+-- changes read_seq, which, indexed, would cost every read a new index entry in each of the
+-- table's indexes (no HOT update), the hottest write there is.
+ALTER TABLE users ADD COLUMN read_receipts boolean NOT NULL DEFAULT true;

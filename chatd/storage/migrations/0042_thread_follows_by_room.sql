@@ -1,0 +1,12 @@
+-- 0042: thread_follows by room (deleting a room).
+--
+-- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
+-- Never edit a migration that has shipped: add the next numbered file instead.
+--
+-- thread_follows.room_id references rooms ON DELETE CASCADE (migration 0033), but no index of
+-- the table began with room_id: purging a deleted room (chatd/storage/postgres.py,
+-- _SQL_PURGE_ROOM) made the foreign key's cascade scan every user's every follow, once per
+-- room deleted, holding the rows it reads. With this index the cascade reads the room's rows
+-- alone. Nothing on the send path reads or writes more: the thread variant of the append,
+-- the only one that inserts here, adds one index entry per new follow.
+CREATE INDEX thread_follows_room_idx ON thread_follows (room_id);

@@ -1,0 +1,14 @@
+-- 0045: an edit keeps the text it replaced (a message's edit history).
+--
+-- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
+-- Never edit a migration that has shipped: add the next numbered file instead.
+--
+-- Each `edited` entry of `changes` kept its new text; the message's row holds the latest, so
+-- the original text was lost at the first edit. `replaced` is the text the edit replaced,
+-- written by the edit's own statement (chatd/storage/changes.py, _SQL_WRITE_EDITS): with the
+-- entries' texts, every version of a message is known, its original first. Edits made before
+-- this migration have none (NULL): their message's history starts at its first kept version
+-- and says the original is not kept. A deletion empties it with the edit's text. No index:
+-- read through changes_edits_idx (message_id, edits only). A new nullable column with no
+-- default rewrites no row.
+ALTER TABLE changes ADD COLUMN replaced text;
