@@ -1,5 +1,7 @@
 // The HTTP half: register, log in, log out; the session kept in localStorage.
 
+import { refusalText } from "./invites.js";
+
 const SESSION_KEY = "chatd.session";
 
 /** An API failure: `code` is the protocol's error code, `status` the HTTP status. */
@@ -55,12 +57,29 @@ export function explain(error, action) {
     case "unavailable":
       return "The server is busy or restarting. Try again in a few seconds.";
     default:
-      return error.message;
+      // Registering by invitation (invites.js): the link's refusals, the server's mode.
+      return refusalText(error.code) || error.message;
   }
 }
 
-export async function register(username, password) {
-  return call("POST", "/api/register", { username, password });
+/**
+ * Make an account; with `invitation` (a link's token), one that joins the invitation's rooms:
+ * the answer {user, rooms?} (docs/protocol.md, "Invitations").
+ */
+export async function register(username, password, invitation = null) {
+  const body = { username, password };
+  if (invitation !== null) body.invitation = invitation;
+  return call("POST", "/api/register", body);
+}
+
+/** Who may register here (`GET /api/register`): {registration, server, …}. */
+export async function registration() {
+  return call("GET", "/api/register");
+}
+
+/** What an invitation link gives, before registering (`GET /api/join/{token}`). */
+export async function lookAtInvitation(token) {
+  return call("GET", `/api/join/${encodeURIComponent(token)}`);
 }
 
 /** Log in; returns the session {token, expires_at, username} and stores it. */

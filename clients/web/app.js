@@ -27,6 +27,8 @@
 //               overdue count, the reminder presets' times by the person's time zone; pure
 //   scheduled.js  the messages the person scheduled to be sent later: the list by send_at,
 //               kept by events, the badge's counts, the times in words; pure
+//   invites.js  invitation links: the sign-up page's invitation (#invite=TOKEN), the "Invite
+//               people" dialog's choices and list of links; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -56,6 +58,7 @@ import { ConnectionView } from "./view-connection.js";
 import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
 import { EmojiView } from "./view-emoji.js";
+import { InvitesView } from "./view-invites.js";
 import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
 import { ModerationView } from "./view-moderation.js";
@@ -94,6 +97,7 @@ const controller = new Controller({
   userGroups: new UserGroupsView(),
   moderation: new ModerationView(),
   admin: new AdminView(),
+  invites: new InvitesView(),
   profile: new ProfileView(),
   emoji: new EmojiView(),
   // The thread panel draws its messages as the conversation does, with its handlers.

@@ -48,6 +48,7 @@ import { $, h, toast } from "./dom.js";
 import { messageUrl } from "./webpush.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
+import { inviteFromHash, mayInvite, parseInviteRights } from "./invites.js";
 import { Install } from "./install.js";
 import * as missed from "./missed.js";
 import * as notifier from "./notifier.js";
@@ -108,6 +109,7 @@ export class Controller {
     this.savedUploads = null;
     this.savedDrafts = null;
     this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
+    this.inviteRights = null; // who may register and invite here (GET /api/register), once known
     this.readers = new ReadersPanel(); // "Read by…" of a message (view-receipts.js)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
@@ -139,13 +141,17 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups, switcher,
+      saved, threads, scheduled, userGroups, switcher, invites,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
       else toast("Not connected right now; try again in a moment.");
     };
-    auth.bind({ loggedIn: (session) => this.enter(session) });
+    // A new account made with an invitation opens in its first room (once the welcome lists it).
+    auth.bind({ loggedIn: (session, { room = null } = {}) => {
+      this.enter(session);
+      if (room !== null) this.openRoom(room);
+    } });
     sidebar.bind({
       selectRoom: (name) => this.choose(model.selectRoom, name),
       openDm: (user) => this.choose(model.openDm, user),
@@ -416,6 +422,8 @@ export class Controller {
       ask: (op, fields) => this.ask(op, fields),
       dialog: (options) => dialogs.confirm(options),
       me: () => (this.state ? this.state.me : null),
+      mayInvite: () => Boolean(this.state) && mayInvite(this.state.admin, this.inviteRights),
+      invite: () => invites.open(),
       shown: (open) => {
         closePopup(false);
         layout.closeDrawers();
@@ -462,6 +470,18 @@ export class Controller {
       userGroups: () => userGroups.open(),
       readReceipts: whenOnline((on) => this.act(model.setReadReceipts, on)),
       readAll: () => this.readAll(true),
+      mayInvite: () => Boolean(this.state) && mayInvite(this.state.admin, this.inviteRights),
+      invite: () => {
+        closePopup(false);
+        invites.open();
+      },
+    });
+    invites.bind({
+      call: (method, path, body) => {
+        if (!this.session) return Promise.reject(new Error("Not logged in."));
+        return api.authed(this.session.token, method, path, body);
+      },
+      me: () => (this.state ? this.state.me : null),
     });
     userGroups.bind({
       opened: this.sidePanelOpened(userGroups, model.openUserGroups),
@@ -520,8 +540,23 @@ export class Controller {
   start() {
     this.install.start();
     const session = api.loadSession();
-    if (session) this.enter(session);
-    else this.views.auth.show();
+    window.addEventListener("hashchange", () => this.invitedWhileIn());
+    if (session) {
+      this.enter(session);
+      this.invitedWhileIn();
+    } else {
+      this.views.auth.show();
+    }
+  }
+
+  /**
+   * An invitation link opened (or pasted into this tab) by someone logged in here: it makes a
+   * new account only, the page says (logged out, the form takes it: view-auth.js).
+   */
+  invitedWhileIn() {
+    if (!this.session || inviteFromHash(location.hash) === null) return;
+    toast(`You are logged in as ${this.session.username}. The invitation link is for a new `
+      + "account: log out to create one with it.");
   }
 
   /** Whether the person is still using the page (idle.js); tell a change; the one timer. */
@@ -589,7 +624,24 @@ export class Controller {
       onAuthFailed: () => this.leave("Your session has ended. Please log in again."),
     });
     this.conn.start();
+    this.learnInviteRights(session);
     this.render();
+  }
+
+  /**
+   * Who may invite here (GET /api/register, public: nothing added to hello), for the
+   * person's menu; asked once per log-in. No answer: administrators only (invites.js).
+   */
+  async learnInviteRights(session) {
+    this.inviteRights = null;
+    try {
+      const rights = parseInviteRights(await api.registration());
+      if (this.session !== session) return;
+      this.inviteRights = rights;
+      this.render(); // (the administration view's button)
+    } catch {
+      // Not known: the menu offers "Invite people…" to administrators only.
+    }
   }
 
   /**
@@ -628,6 +680,7 @@ export class Controller {
     closePopup(false);
     this.closeSidePanels();
     this.views.admin.close({ refocus: false });
+    this.views.invites.close();
     document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();
@@ -1624,12 +1677,12 @@ export class Controller {
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
         alertsView, search, moderation, admin, pins, profile, emoji, thread, saved, threads,
-        scheduled, userGroups,
+        scheduled, userGroups, invites,
       } = this.views;
       // (The scheduled messages' view last: its clocks follow the Send buttons drawn before.)
       for (const view of [sidebar, conversation, members, composer, connection, extras,
         attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
-        thread, saved, threads, scheduled, userGroups]) {
+        thread, saved, threads, scheduled, userGroups, invites]) {
         view.render(this.state, now);
       }
       this.readers.render(this.state); // (a reader's name learnt since it opened)

@@ -10,6 +10,7 @@
 //   Rooms         GET /api/admin/rooms (search, "More"); each room's members (`who` on the
 //                 socket), archive / unarchive, delete (asks for the room's name to be typed)
 //   Audit log     GET /api/admin/audit, newest first, "More"
+//   "Invite people…"  the invitation links' dialog (view-invites.js), as from the person's menu
 //
 // The lists are admin.js's paged lists (a later search wins over an answer still on its way).
 // A refusal shows in place: in the list's status line, or in the dialog that asked. Everything
@@ -38,6 +39,7 @@ export class AdminView {
     this.returnFocus = null;
     $("admin-open").addEventListener("click", () => this.open());
     $("admin-back").addEventListener("click", () => this.close());
+    $("admin-invite").addEventListener("click", () => this.on.invite());
     $("admin-view").addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !event.defaultPrevented && !$("dialog").open) {
         event.preventDefault();
@@ -74,7 +76,8 @@ export class AdminView {
    * Handlers: call(method, path, body) → a promise of the JSON answer (an ApiError with the
    * server's message when refused); ask(op, fields) → the socket's `ok` (rejected with the
    * refusal); dialog({title, ok, danger, fields, submit, close}) shows the page's dialog;
-   * me() → the person's name; shown(open) when the view opens or closes.
+   * me() → the person's name; shown(open) when the view opens or closes; mayInvite() →
+   * whether the person makes invitation links, invite() opens their dialog.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -85,6 +88,7 @@ export class AdminView {
   /** Whether the person administers the server: the entry is shown only then. */
   render(state) {
     $("admin-open").hidden = !state.admin;
+    $("admin-invite").hidden = !(this.on.mayInvite && this.on.mayInvite());
     if (!state.admin && this.isOpen) this.close({ refocus: false });
   }
 

@@ -1,7 +1,7 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
 // one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User
-// groups", and the read receipts' setting, a checkbox: "Let others see when I've read
-// messages", receipts.js) and the "Profile and status" dialog: a
+// groups", "Invite people…" for those who may, and the read receipts' setting, a checkbox:
+// "Let others see when I've read messages", receipts.js) and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -35,7 +35,8 @@ export class ProfileView {
    * customEmoji() opens the "Custom emoji" dialog (view-emoji.js), userGroups() the "User
    * groups" panel (view-usergroups.js), readAll() marks everything read (asking first when
    * much is unread: controller.js `readAll`), readReceipts(on) shares the person's read
-   * receipts or stops.
+   * receipts or stops, mayInvite() → whether the person makes invitation links, invite()
+   * opens the "Invite people" dialog (view-invites.js).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -75,6 +76,8 @@ export class ProfileView {
       { label: "Profile and status…", run: () => this.openDialog() },
       { label: "Custom emoji…", run: () => this.on.customEmoji() },
       { label: "User groups", run: () => this.on.userGroups() },
+      ...(this.on.mayInvite && this.on.mayInvite()
+        ? [{ label: "Invite people…", run: () => this.on.invite() }] : []),
       { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
         keys: "Shift+Escape" },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
