@@ -1174,6 +1174,9 @@ class _Builder:
         registration = self.sent({
             "registration": {"enum": ["open", "invite", "closed"],
                              "description": "`auth.registration`."},
+            "who_can_invite": {"enum": ["admins", "everyone"],
+                               "description": "`auth.who_can_invite`: who may make "
+                                              "invitation links."},
             "server": {"type": ["string", "null"], "description": "`server.name`; null: "
                        "none."}})
         group_param = path_param("name", {"type": "string"},

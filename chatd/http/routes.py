@@ -436,9 +436,11 @@ async def _register(request: Request, app: App, params: dict[str, str]) -> Reply
 
 
 async def _registration(request: Request, app: App, params: dict[str, str]) -> Reply:
-    """``GET /api/register``: who may register here (``auth.registration``) and the
-    server's name, for a page to offer "Register" or not."""
+    """``GET /api/register``: who may register here (``auth.registration``), who may make
+    invitation links (``auth.who_can_invite``) and the server's name, for a page to offer
+    "Register" and "Invite people…" or not (read once per log-in: nothing in hello)."""
     return json_reply(200, {"registration": app.config.auth.registration,
+                            "who_can_invite": app.config.auth.who_can_invite,
                             "server": app.config.server.name or None})
 
 

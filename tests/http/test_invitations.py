@@ -65,7 +65,7 @@ async def test_open_mode_registers_with_or_without_an_invitation(
     async with running(config) as server:
         port = server.http_port
         assert await http(port, "GET", "/api/register") == (
-            200, {"registration": "open", "server": "Example"})
+            200, {"registration": "open", "who_can_invite": "admins", "server": "Example"})
         status, body = await _register(port, "ann", with_field=False)
         assert status == 201 and "rooms" not in body and body["user"]["name"] == "ann"
         status, body = await _register(port, "ann2", None)
@@ -90,7 +90,7 @@ async def test_invite_mode_needs_a_working_invitation_and_joins_its_rooms_live(
             trio.open_nursery() as nursery:
         port = server.http_port
         assert await http(port, "GET", "/api/register") == (
-            200, {"registration": "invite", "server": None})
+            200, {"registration": "invite", "who_can_invite": "admins", "server": None})
         status, body = await _register(port, "eve", with_field=False)
         assert (status, body["code"]) == (403, "invitation_required"), body
         status, body = await _register(port, "eve", None)
@@ -152,7 +152,7 @@ async def test_closed_mode_refuses_every_registration(tmp_path: Path, database_d
         assert status == 200 and (body["valid"], body["code"]) == (False,
                                                                    "registration_closed")
         assert await http(port, "GET", "/api/register") == (
-            200, {"registration": "closed", "server": None})
+            200, {"registration": "closed", "who_can_invite": "admins", "server": None})
         assert await server.app.storage.get_credentials("eve") is None
 
 
@@ -246,6 +246,8 @@ async def test_who_may_make_list_and_revoke_invitations(tmp_path: Path,
     config = _config(tmp_path, database_dsn, who_can_invite="everyone")
     async with running(config) as server:
         port = server.http_port
+        # what a page reads to offer "Invite people…" to members
+        assert (await http(port, "GET", "/api/register"))[1]["who_can_invite"] == "everyone"
         ann = await register_and_login(port, "ann")
         bea = await register_and_login(port, "bea")
         root = await _admin(server)
