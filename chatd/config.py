@@ -126,6 +126,7 @@ class LimitsConfig:
     pins_per_room: int = 100
     saved_per_user: int = 1000
     scheduled_per_user: int = 100
+    sections_per_user: int = 50
     user_groups: int = 500
     user_group_members: int = 1000
 
@@ -437,7 +438,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "limits.searches_per_minute", "limits.pins_per_room", "limits.saved_per_user",
-        "limits.scheduled_per_user", "limits.user_groups", "limits.user_group_members",
+        "limits.scheduled_per_user", "limits.sections_per_user", "limits.user_groups",
+        "limits.user_group_members",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "emoji.max_bytes",
         "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",

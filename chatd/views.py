@@ -216,7 +216,7 @@ def room_object(room: Room) -> dict[str, Any]:
     ``pins``, the number of its pinned messages, when it has any; ``hidden_seq``, the
     room's last seq when the user closed the conversation, while it is closed;
     ``favourite``, whether the user marked it a favourite, and ``favourite_at`` (ms), when,
-    while it is one."""
+    while it is one; ``section``, the user's section it is in (None: the default lists)."""
     obj: dict[str, Any] = {
         "room": room.name, "kind": room.kind, "private": room.private, "topic": room.topic,
         "owner": room.owner, "last_seq": room.last_seq, "member": room.member,
@@ -224,6 +224,7 @@ def room_object(room: Room) -> dict[str, Any]:
         "notify": room.notify or default_notify(room.kind),
         "role": room.role or ("member" if room.member else None),
         "archived": room.archived, "favourite": room.favourite_at is not None,
+        "section": room.section,
     }
     if room.peer is not None:
         obj["peer"] = room.peer

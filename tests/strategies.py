@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from chatd.protocol import (
     GROUP_MAX,
+    MAX_SECTION_NAME_CHARS,
     NOTIFY_LEVELS,
     REQUESTS,
     ROLES,
@@ -30,15 +31,18 @@ from chatd.protocol import (
     ClosePoll,
     Contacts,
     CreateRoom,
+    CreateSection,
     CreateUserGroup,
     CustomEmojiChanged,
     CustomEmojiList,
     Delete,
+    DeleteSection,
     DeleteUserGroup,
     Dm,
     DndChanged,
     Edit,
     EditScheduled,
+    EditSection,
     EditUserGroup,
     Error,
     Favourite,
@@ -101,6 +105,9 @@ from chatd.protocol import (
     ScheduledChanged,
     ScheduledItems,
     Search,
+    SectionChanged,
+    Sections,
+    SectionsChanged,
     Send,
     Sent,
     ServerEvent,
@@ -109,6 +116,7 @@ from chatd.protocol import (
     SetNotify,
     SetProfile,
     SetRole,
+    SetSection,
     SetTopic,
     Thread,
     Threads,
@@ -406,6 +414,18 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "hide": st.builds(Hide, id=request_ids, room=any_room_names, on=st.booleans()),
         "favourite": st.builds(Favourite, id=request_ids, room=any_room_names,
                                on=st.booleans()),
+        "sections": st.builds(Sections, id=request_ids),
+        "create_section": st.builds(CreateSection, id=request_ids,
+                                    name=profile_texts(MAX_SECTION_NAME_CHARS),
+                                    position=st.none() | st.integers(0, MAX_SEQ)),
+        "edit_section": st.builds(
+            EditSection, id=request_ids, section=msg_ids,
+            name=st.none() | profile_texts(MAX_SECTION_NAME_CHARS),
+            collapsed=st.none() | st.booleans(), position=st.none() | st.integers(0, MAX_SEQ),
+        ).filter(lambda r: (r.name, r.collapsed, r.position) != (None, None, None)),
+        "delete_section": st.builds(DeleteSection, id=request_ids, section=msg_ids),
+        "set_section": st.builds(SetSection, id=request_ids, room=any_room_names,
+                                 section=st.none() | msg_ids),
         "set_dnd": st.builds(SetDnd, id=request_ids,
                              until=st.none() | st.integers(0, MAX_SEQ))
         | st.builds(SetDnd, id=request_ids, duration=st.integers(1, MAX_DND_SECONDS)),
@@ -626,8 +646,12 @@ _room_objects = st.fixed_dictionaries(
               "unread": st.integers(0, 999), "notify": notify_levels,
               "archived": st.booleans(), "pins": st.integers(1, 100),
               "hidden_seq": seqs, "favourite": st.booleans(),
-              "favourite_at": st.integers(0, 2**53)},
+              "favourite_at": st.integers(0, 2**53),
+              "section": st.none() | st.integers(1, 2**53)},
 )
+_section_objects = st.fixed_dictionaries(
+    {"id": st.integers(1, 2**53), "name": profile_texts(MAX_SECTION_NAME_CHARS),
+     "collapsed": st.booleans()})
 _presences = st.fixed_dictionaries(
     {"user": user_names, "status": st.sampled_from(["online", "offline"])}
 )
@@ -647,6 +671,7 @@ welcome_events = st.builds(
     ping_interval=st.integers(1, 3600), max_text_chars=st.none() | st.integers(1, 100_000),
     rooms_more=st.none() | st.booleans(), contacts_more=st.none() | st.booleans(),
     now=st.none() | st.integers(0, 2**53),
+    sections=st.none() | st.lists(_section_objects, max_size=3).map(tuple),
 )
 """``welcome`` events."""
 
@@ -671,6 +696,8 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(HiddenChanged, room=any_room_names, hidden_seq=st.none() | seqs),
     st.builds(FavouriteChanged, room=any_room_names, on=st.booleans(),
               favourite_at=st.none() | st.integers(0, 2**53)),
+    st.builds(SectionsChanged, sections=st.lists(_section_objects, max_size=3).map(tuple)),
+    st.builds(SectionChanged, room=any_room_names, section=st.none() | st.integers(1, 2**53)),
     st.builds(DndChanged, until=st.none() | st.integers(0, 2**53)),
     st.builds(ProfileChanged, user=user_names,
               display_name=st.none() | profile_texts(MAX_DISPLAY_NAME_CHARS),
@@ -734,12 +761,15 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
      st.builds(JoinAccepted, room=any_room_names, last_seq=seqs, messages=_pages,
                more=st.booleans(), private=st.booleans(), topic=st.text(max_size=20),
                notify=st.none() | notify_levels, role=st.none() | roles,
-               archived=st.booleans(), favourite=st.booleans())),
+               archived=st.booleans(), favourite=st.booleans(),
+               section=st.none() | st.integers(1, 2**53))),
     ([Leave(room="a"), Ping(), Typing(room="a"), SetIdle(idle=True)], st.builds(Ok)),
     ([Rooms(), CreateRoom(room="a"), Invite(room="a", user="b"), Kick(room="a", user="b"),
       Who(room="a"), Read(room="a", seq=1), Unread(room="a", seq=1), Contacts(),
       AddContact(user="b"), RemoveContact(user="b"), SetNotify(room="a", notify="none"),
-      Hide(room="a"), Favourite(room="a"),
+      Hide(room="a"), Favourite(room="a"), Sections(), CreateSection(name="a"),
+      EditSection(section=1, collapsed=True), DeleteSection(section=1),
+      SetSection(room="a", section=None),
       SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),

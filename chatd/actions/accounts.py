@@ -6,6 +6,7 @@ from typing import Any
 
 from chatd.actions.contacts import contact_page
 from chatd.actions.context import App
+from chatd.actions.sections import section_objects
 from chatd.actions.session import now_ms
 from chatd.storage import User
 from chatd.views import room_object, user_object
@@ -38,6 +39,8 @@ async def me(app: App, user: User, *, rooms_limit: int | None = None,
     ``welcome`` says, without a session; with ``rooms_limit`` (``contacts_limit``) the first
     rooms (contacts) only and ``rooms_more`` (``contacts_more``), as a paged ``hello``."""
     answer: dict[str, Any] = {"user": user_object(user)}
+    if user.sections is not None:  # read with the token (migration 0041), as the welcome's
+        answer["sections"] = section_objects(user.sections)
     if rooms_limit is None:
         rooms = await app.storage.user_rooms(user.id)
     else:

@@ -96,6 +96,7 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
         private=joined.room.private, topic=joined.room.topic,
         notify=joined.room.notify or default_notify(joined.room.kind), role=joined.room.role,
         archived=joined.room.archived, favourite=joined.room.favourite_at is not None,
+        section=joined.room.section,
     )
     return CatchUp(reply, {request.room: page.last_seq})
 

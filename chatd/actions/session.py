@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Mapping
 
 from chatd.actions.context import App, Caller, CatchUp, signed_in
+from chatd.actions.sections import section_objects
 from chatd.errors import ChatError
 from chatd.protocol import Gap, Hello, Ok, Ping, ServerEvent, SetIdle, Welcome
 from chatd.rooms import Join as Subscribe
@@ -94,15 +95,15 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     # until the welcome is out), so the welcome's statuses are never left stale.
     await app.presence.online(user.name, caller.conn_id, idle=bool(request.idle))
     if registry.changed_since(user.name, mark):
-        # A pause of notifications (set_dnd) or a profile (set_profile) told before the
-        # Connect reached the user's other connections only: read them again, as the rooms
-        # are (only then: one statement).
+        # A pause of notifications (set_dnd), a profile (set_profile) or a change of the
+        # user's sections told before the Connect reached the user's other connections only:
+        # read them again, as the rooms are (only then: one statement).
         again = await storage.check_token(claims.user_id, claims.jti, claims.issued_at)
         if again is not None:
             user = dataclasses.replace(user, dnd_until=again.dnd_until,
                                        display_name=again.display_name,
                                        custom_status=again.custom_status,
-                                       avatar=again.avatar)
+                                       avatar=again.avatar, sections=again.sections)
     shown = contacts if shows is None else contacts[:shows]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
@@ -116,6 +117,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         scheduled_count=start.scheduled_count,
         scheduled_failed=start.scheduled_failed,
         threads_unread=start.threads_unread or None,
+        sections=section_objects(user.sections),
     )
     return CatchUp(welcome, upto, then)
 

@@ -18,9 +18,9 @@ import enum
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Awaitable, Callable, Container, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import emoji as _emoji
 
@@ -38,7 +38,14 @@ from chatd.client.render import (
 )
 from chatd.client.render import until as _until
 from chatd.client.session import ChatClient, RoomInfo, kind_of
-from chatd.client.terminal import clean, clean_body, favourites_first, presences, unread_counts
+from chatd.client.terminal import (
+    clean,
+    clean_body,
+    presences,
+    section_title,
+    sidebar_groups,
+    unread_counts,
+)
 from chatd.client.when import WHEN_USAGE, reminder_time
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
@@ -57,6 +64,7 @@ from chatd.protocol import (
     ClosePoll,
     Contacts,
     CreateRoom,
+    CreateSection,
     CreateUserGroup,
     CustomEmojiList,
     Delete,
@@ -96,11 +104,13 @@ from chatd.protocol import (
     Schedule,
     ScheduledItems,
     Search,
+    Sections,
     Sent,
     SetDnd,
     SetNotify,
     SetProfile,
     SetRole,
+    SetSection,
     SetTopic,
     Thread,
     Threads,
@@ -260,6 +270,7 @@ async def join(client: ChatClient, arg: str) -> None:
         info.private, info.topic = reply.private, reply.topic
         info.archived = reply.archived
         info.favourite = reply.favourite  # joining again starts without it
+        info.section = reply.section  # in the default list, too
         if reply.notify is not None:  # joining again starts from the default
             info.notify = reply.notify
         topic = f" - {clean(info.topic)}" if info.topic else ""
@@ -328,13 +339,19 @@ async def rooms(client: ChatClient, arg: str) -> None:
         for obj in every:
             if obj.get("member"):
                 client.remember_room(obj)
-        listed = favourites_first(obj for obj in every if not client.closed(obj))
+        listed = [obj for obj in every if not client.closed(obj)]
         client.screen.notice(f"rooms ({len(listed)}), * the current one:")
-        for obj in listed:
-            mark = "*" if obj.get("room") == client.current else " "
-            member = "" if obj.get("member") else "  (not a member)"
-            topic = f"  - {clean(obj.get('topic'))}" if obj.get("topic") else ""
-            client.screen.line(f" {mark} {client.room_summary(obj)}{member}{topic}")
+        groups = sidebar_groups(listed, client.sections, current=client.current)
+        for group in groups:
+            if group.section is not None:
+                client.screen.line(f" {section_title(group)}:")
+            elif client.sections and group.rooms[0].get("favourite") is not True:
+                client.screen.line(" other rooms:")  # the default list, after the sections
+            for obj in group.rooms:
+                mark = "*" if obj.get("room") == client.current else " "
+                member = "" if obj.get("member") else "  (not a member)"
+                topic = f"  - {clean(obj.get('topic'))}" if obj.get("topic") else ""
+                client.screen.line(f" {mark} {client.room_summary(obj)}{member}{topic}")
         if len(listed) < len(every):
             client.screen.notice(f"{len(every) - len(listed)} closed conversation(s) with "
                                  "nothing new not listed (/switch @NAME opens one)")
@@ -386,6 +403,66 @@ async def favourite(client: ChatClient, arg: str, *, on: bool = True) -> None:
 
 async def unfavourite(client: ChatClient, arg: str) -> None:
     await favourite(client, arg, on=False)
+
+
+async def section(client: ChatClient, arg: str) -> None:
+    """``/section NAME``: put the current room or conversation into the user's section NAME
+    (any case), creating the section (last in their list) when they have none of that name,
+    as Slack's "Move to... New section"; ``/section`` alone: back into the default list.
+    Every device of the user is told (the ``section`` event, and ``sections`` for a section
+    made), which says it here."""
+    name = arg.strip()
+    room = _need_room(client, "/section")
+    if room is None:
+        return
+    if room not in client.rooms:
+        client.screen.problem(f"/section: you are not in [{client.label(room)}]")
+        return
+    target: int | None = None
+    if name:
+        found = client.section_named(name)
+        if found is None:
+            made: list[int] = []
+
+            async def on_made(reply: Answer) -> None:
+                made.append(int(reply.fields["section"]["id"]))
+
+            await client.ask("/section", CreateSection(name=name), Answer, on_made)
+            if not made:
+                return  # refused (a bad name, too many sections): said already
+            target = made[0]
+        else:
+            target = int(found["id"])
+    already = client.rooms[room].section == target  # then no event comes: the reply says it
+
+    async def on_ok(reply: Answer) -> None:
+        if already:
+            client.screen.notice(f"[{client.label(room)}] is in "
+                                 f"{client.section_name(target)} already")
+
+    await client.ask("/section", SetSection(room=room, section=target), Answer, on_ok)
+
+
+async def sections(client: ChatClient, arg: str) -> None:
+    """``/sections``: the user's own sections in their order, each with how many of their
+    rooms it holds (as the server has them now)."""
+
+    async def on_ok(reply: Answer) -> None:
+        listed: list[Mapping[str, Any]] = [
+            s for s in reply.fields.get("sections") or [] if isinstance(s, dict)]
+        client.sections = listed
+        if not listed:
+            client.screen.notice("no sections: /section NAME puts the current room into a "
+                                 "new one")
+            return
+        client.screen.notice(f"sections ({len(listed)}), in your order:")
+        for s in listed:
+            count = sum(1 for info in client.rooms.values() if info.section == s.get("id"))
+            state = ", collapsed" if s.get("collapsed") is True else ""
+            rooms = f"{count} room{'' if count == 1 else 's'}"
+            client.screen.line(f"   {clean(s.get('name'))} ({rooms}{state})")
+
+    await client.ask("/sections", Sections(), Answer, on_ok)
 
 
 #: Results /search shows at a time.
@@ -1909,6 +1986,10 @@ COMMANDS: dict[str, Command] = {
     "fav": Command(favourite, "/fav [ROOM]", "mark a room or conversation (the current one) a "
                    "favourite: listed first, marked ★, on every device"),
     "unfav": Command(unfavourite, "/unfav [ROOM]", "unmark a favourite (the current room)"),
+    "section": Command(section, "/section [NAME]",
+                       "put the current room into your section NAME (made if you have "
+                       "none of that name); alone: back into the default list"),
+    "sections": Command(sections, "/sections", "list your sections, in your order"),
     "switch": Command(switch, "/switch ROOM|@USER", "talk in another room or conversation (/r)"),
     "dm": Command(dm, "/dm USER[,USER...] TEXT",
                   "send a private message; to several people (bob,carol): a group "

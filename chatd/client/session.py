@@ -88,9 +88,10 @@ from chatd.client.terminal import (
     clean,
     clean_body,
     error_text,
-    favourites_first,
     presences,
     room_summary,
+    sidebar_groups,
+    sidebar_line,
     unread_counts,
 )
 from chatd.protocol import (
@@ -140,6 +141,8 @@ from chatd.protocol import (
     Rooms,
     SavedChanged,
     ScheduledChanged,
+    SectionChanged,
+    SectionsChanged,
     Send,
     Sent,
     ServerEvent,
@@ -253,6 +256,7 @@ class RoomInfo:
     notify: str | None = None  # the user's notification level, when known (else the default)
     hidden_seq: int | None = None  # where the user closed the conversation (None: not closed)
     favourite: bool = False  # marked a favourite (/fav), on any device of the user's
+    section: int | None = None  # the id of the user's section it is in (/section)
 
 
 @dataclasses.dataclass(slots=True)
@@ -318,6 +322,9 @@ class ChatClient:
         #: The item ids of the last /scheduled, by their short numbers (1 first).
         self.scheduled_numbers: list[int] = []
         self.next_threads: str | None = None  # the cursor of /threads more
+        #: The user's own sidebar sections in their order (section objects), as the last
+        #: welcome and the ``sections`` events since said.
+        self.sections: list[Mapping[str, Any]] = []
         # Whether the user follows each thread (room, root msg_id) as last heard (the
         # thread_state events, /threads): a change is said once.
         self.following: dict[tuple[str, int], bool] = {}
@@ -1274,6 +1281,8 @@ class ChatClient:
         hidden = obj.get("hidden_seq")
         info.hidden_seq = hidden if isinstance(hidden, int) else None
         info.favourite = obj.get("favourite") is True
+        section = obj.get("section")
+        info.section = section if isinstance(section, int) else None
 
     def forget_room(self, room: str) -> None:
         self.rooms.pop(room, None)
@@ -1339,6 +1348,8 @@ class ChatClient:
             many = "100 or more" if welcome.threads_unread >= 100 else welcome.threads_unread
             self.screen.notice(f"🧵 {many} followed thread(s) with unread replies "
                                "(/threads lists them)")
+        if welcome.sections is not None:
+            self.sections = list(welcome.sections)
         self._paging.clear()  # the hello resumed those rooms from where their paging was
         self._known_before = set(self.rooms)
         for obj in welcome.rooms:
@@ -1425,10 +1436,12 @@ class ChatClient:
         if not self._first_welcome:
             return
         self._first_welcome = False
-        rooms = [self.room_summary(obj) for obj in favourites_first(objects)
-                 if obj.get("room") in self.rooms and not self.closed(obj)]
+        listed = [obj for obj in objects
+                  if obj.get("room") in self.rooms and not self.closed(obj)]
+        rooms = sidebar_line(sidebar_groups(listed, self.sections, current=self.current),
+                             self.room_summary)
         closed = sum(1 for obj in objects if obj.get("room") in self.rooms and self.closed(obj))
-        self.screen.notice("rooms: " + (", ".join(rooms) if rooms else "none yet")
+        self.screen.notice("rooms: " + (rooms or "none yet")
                            + (f" ({closed} closed conversation(s) with nothing new: /rooms "
                               "lists them once someone writes)" if closed else ""))
         if welcome.contacts:
@@ -1659,6 +1672,42 @@ class ChatClient:
         else:
             self.screen.notice(f"[{label}] is no longer a favourite")
 
+    def section_named(self, name: str) -> Mapping[str, Any] | None:
+        """The user's section called ``name`` (ignoring case, as the server compares them),
+        or None."""
+        folded = name.strip().casefold()
+        return next((s for s in self.sections
+                     if str(s.get("name", "")).casefold() == folded), None)
+
+    def section_name(self, section: int | None) -> str:
+        """A section's name as shown (cleaned), or "the default list" for None."""
+        if section is None:
+            return "the default list"
+        found = next((s for s in self.sections if s.get("id") == section), None)
+        return clean(found.get("name")) if found is not None else f"section {section}"
+
+    async def _on_sections(self, event: SectionsChanged) -> None:
+        """The user's sections changed, here or on another device: the list as it is now. A
+        room whose section is gone is back in the default list (the server cleared it)."""
+        self.sections = list(event.sections)
+        ids = {s.get("id") for s in self.sections}
+        for info in self.rooms.values():
+            if info.section not in ids:
+                info.section = None
+        names = ", ".join(clean(s.get("name")) for s in self.sections)
+        self.screen.notice(f"sections: {names or 'none'} (/sections lists them)")
+
+    async def _on_section(self, event: SectionChanged) -> None:
+        """The user moved a room into a section or out of one, here or on another device
+        (the reply to /section says nothing: this says it)."""
+        if event.room in self.rooms:
+            self.rooms[event.room].section = event.section
+        label = self.label(event.room)
+        if event.section is None:
+            self.screen.notice(f"[{label}] is back in the default list")
+        else:
+            self.screen.notice(f"[{label}] is in {self.section_name(event.section)} now")
+
     async def _on_notify(self, event: NotifyChanged) -> None:
         """The user's level for a room was set, by this connection or another device."""
         self.take_notify(event.room, event.notify)
@@ -1752,6 +1801,8 @@ class ChatClient:
         NotifyChanged: _on_notify,
         HiddenChanged: _on_hidden,
         FavouriteChanged: _on_favourite,
+        SectionsChanged: _on_sections,
+        SectionChanged: _on_section,
         DndChanged: _on_dnd,
         SavedChanged: _on_saved,
         ThreadStateChanged: _on_thread_state,

@@ -29,6 +29,7 @@ __all__ = [
     "SGR",
     "LineReader",
     "Screen",
+    "SidebarGroup",
     "Span",
     "Style",
     "ansi",
@@ -41,6 +42,9 @@ __all__ = [
     "presences",
     "read_line_sync",
     "room_summary",
+    "section_title",
+    "sidebar_groups",
+    "sidebar_line",
     "styles_supported",
     "unread_counts",
 ]
@@ -161,6 +165,69 @@ def favourites_first(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
         return (at if isinstance(at, int) else 0, str(obj.get("room")))
 
     return [*sorted(marked, key=when), *(obj for obj in listed if obj.get("favourite") is not True)]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SidebarGroup:
+    """Rooms listed together: the favourites or the default list (``section`` None), or one
+    of the user's sections (its section object). ``rooms`` are those shown; ``folded``, how
+    many more a collapsed section holds (those with nothing unread, but the current one)."""
+
+    section: Mapping[str, Any] | None
+    rooms: list[Mapping[str, Any]]
+    folded: int = 0
+
+
+def sidebar_groups(objects: Iterable[Mapping[str, Any]], sections: Sequence[Mapping[str, Any]],
+                   *, current: str | None = None) -> list[SidebarGroup]:
+    """Room objects as the sidebar groups them: the favourites first (as
+    :func:`favourites_first` orders them: a favourite is listed there only), then each of the
+    user's ``sections`` in their order with the rooms in it, in the order they came (every
+    section, empty ones too), then the rest (no section, or one not in ``sections``: the
+    default list). A collapsed section shows only its rooms with something unread and the
+    ``current`` one, as Slack's; the favourites and the rest are left out when empty."""
+    listed = favourites_first(objects)
+    favourites = [obj for obj in listed if obj.get("favourite") is True]
+    others = [obj for obj in listed if obj.get("favourite") is not True]
+    ids = [s.get("id") for s in sections]
+    groups = [SidebarGroup(None, favourites)] if favourites else []
+    for section in sections:
+        inside = [obj for obj in others if obj.get("section") == section.get("id")]
+        if section.get("collapsed") is True:
+            shown = [obj for obj in inside if obj.get("room") == current
+                     or (isinstance(obj.get("unread"), int) and obj["unread"] > 0)]
+            groups.append(SidebarGroup(section, shown, len(inside) - len(shown)))
+        else:
+            groups.append(SidebarGroup(section, inside))
+    rest = [obj for obj in others if obj.get("section") not in ids]
+    if rest:
+        groups.append(SidebarGroup(None, rest))
+    return groups
+
+
+def section_title(group: SidebarGroup) -> str:
+    """A section's name as a list shows it over its rooms (cleaned), with how many a
+    collapsed one folds away."""
+    assert group.section is not None
+    title = clean(group.section.get("name"))
+    if group.section.get("collapsed") is True:
+        title += f" (collapsed{f', {group.folded} more' if group.folded else ''})"
+    return title
+
+
+def sidebar_line(groups: Sequence[SidebarGroup], summary: Any) -> str:
+    """The groups on one line (the first welcome's rooms line): each room by ``summary``
+    (a function of its object), a section's after its name, groups apart by `` | ``; an
+    empty section is left out."""
+    parts = []
+    for group in groups:
+        rooms = ", ".join(summary(obj) for obj in group.rooms)
+        if group.section is None:
+            parts.append(rooms)
+        elif group.rooms or group.folded:
+            parts.append(f"{section_title(group)}: {rooms}" if rooms
+                         else section_title(group))
+    return " | ".join(parts)
 
 
 def room_summary(obj: Mapping[str, Any], label: str) -> str:

@@ -53,6 +53,7 @@ from chatd.protocol.events import (
     MAX_POLL_OPTION_CHARS,
     MAX_QUERY_CHARS,
     MAX_REASON_CHARS,
+    MAX_SECTION_NAME_CHARS,
     MAX_SEQ,
     MAX_STATUS_SECONDS,
     MAX_TO_NAMES,
@@ -188,6 +189,14 @@ _HIDDEN: Schema = {
 _FAVOURITE: Schema = {
     "room": {"type": "string"},
     "favourite": {"type": "boolean", "description": "Whether it is a favourite now."},
+}
+
+#: The answer of a move of a room into a section, or out of one (``set_section``).
+_SECTION_OF_ROOM: Schema = {
+    "room": {"type": "string"},
+    "section": {"type": ["integer", "null"], "minimum": 1,
+                "description": "The id of the user's section it is in now; null: the default "
+                               "lists."},
 }
 
 #: The body of a follow or an unfollow of a thread (``follow_thread``).
@@ -387,6 +396,19 @@ class _Builder:
                 examples=[{"name": "partyparrot",
                            "url": f"/api/emoji/images/{EXAMPLE_AVATAR}", "by": "ann",
                            "ts": 1700000000000}]),
+            "Section": self.sent(
+                {"id": {"type": "integer", "minimum": 1,
+                        "description": "Never reused; what the room object's `section` "
+                                       "names."},
+                 "name": {"type": "string", "minLength": 1,
+                          "maxLength": MAX_SECTION_NAME_CHARS,
+                          "description": "Trimmed; no other section of the user's has it, "
+                                         "in any case."},
+                 "collapsed": {"type": "boolean",
+                               "description": "Show only its rooms with something unread."}},
+                description="One of the user's own sidebar sections: a named group of the "
+                            "rooms and conversations they are in.",
+                examples=[{"id": 7, "name": "Work", "collapsed": False}]),
             "UserGroup": self.sent(
                 {"name": _ref("UserGroupName"),
                  "description": {"type": "string", "maxLength": MAX_GROUP_DESCRIPTION_CHARS},
@@ -559,10 +581,13 @@ class _Builder:
                     "favourite_at": {"type": "integer", "minimum": 0, "description":
                                      "Only while it is a favourite: when the user marked it "
                                      "(ms since the epoch); list favourites in this order."},
+                    "section": {"type": ["integer", "null"], "minimum": 1, "description":
+                                "The id of the user's own section it is in (theirs alone); "
+                                "null: the default lists, and when not a member."},
                 },
                 required=["room", "kind", "private", "topic", "owner", "last_seq", "member",
                           "read_seq", "unread", "mentions", "notify", "role", "archived",
-                          "favourite"],
+                          "favourite", "section"],
                 description="A room or conversation as the asking user sees it.",
                 # `peer` is there for a 1:1 conversation, `peers` for a group one, and
                 # only then.
@@ -575,13 +600,14 @@ class _Builder:
                 examples=[{"room": "@ann:bob", "kind": "dm", "private": True, "topic": "",
                            "owner": None, "last_seq": 17, "member": True, "read_seq": 15,
                            "unread": 2, "mentions": 0, "notify": "all", "role": "member",
-                           "archived": False, "peer": "Bob", "favourite": False},
+                           "archived": False, "peer": "Bob", "favourite": False,
+                           "section": 7},
                           {"room": "@ann:bob:cy", "kind": "group", "private": True,
                            "topic": "", "owner": None, "last_seq": 4, "member": True,
                            "read_seq": 4, "unread": 0, "mentions": 0, "notify": "all",
                            "role": "member", "archived": False, "peers": ["Bob", "Cy"],
                            "hidden_seq": 4, "favourite": True,
-                           "favourite_at": 1796000000000}],
+                           "favourite_at": 1796000000000, "section": None}],
             ),
             "File": self.sent(
                 {
@@ -992,6 +1018,19 @@ class _Builder:
         room_param = path_param("room", _ref("RoomOrConversation"),
                                 "A room or conversation name.", "general")
 
+        section_id: Schema = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
+        section_param = path_param("section", section_id, "The section's id.", 7)
+        section_name: Schema = {"type": "string", "minLength": 1,
+                                "maxLength": MAX_SECTION_NAME_CHARS,
+                                "description": "Trimmed; one line."}
+        position: Schema = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1,
+                            "description": "Its place in the user's list: 0 first; past "
+                                           "the end: last."}
+        sections_list: dict[str, Schema] = {
+            "sections": {"type": "array", "items": _ref("Section"),
+                         "description": "The user's sections now, in their order."}}
+        section_and_list: dict[str, Schema] = {"section": _ref("Section"), **sections_list}
+
         def room_switch(answer: Schema, *, on: tuple[str, str, str, str],
                         off: tuple[str, str, str, str]) -> dict[str, Any]:
             """The PUT (``on``) and DELETE (``off``) of one of the user's own states of a
@@ -1245,7 +1284,9 @@ class _Builder:
                                         "none)."},
                     "scheduled_failed": {"type": "integer", "minimum": 1, "description":
                                          "Of them, failed (absent: none)."},
-                }, ["user", "rooms", "contacts", "now", "reminders_due"])),
+                    "sections": {"type": "array", "items": _ref("Section"), "description":
+                                 "The user's own sidebar sections, in their order."},
+                }, ["user", "rooms", "contacts", "now", "reminders_due", "sections"])),
                 errors=(400,),
             )},
             "/api/rooms": {
@@ -1980,6 +2021,79 @@ class _Builder:
                      "event when it changed.",
                      "unmarkFavourite", "Unmarked."),
             ),
+            "/api/rooms/{room}/section": {
+                "put": self.op(
+                    "Put a room into a section",
+                    "As the protocol's `set_section`: the room or conversation (any kind) "
+                    "goes into one of the user's own sections (`not_found` for a section "
+                    "not theirs). Putting it where it is changes nothing. The user's "
+                    "connections get the `section` event when it moved.",
+                    tag="rooms", op_id="setSection", parameters=[room_param],
+                    body=_json(self.body({"section": section_id}, ["section"]),
+                               {"section": 7}),
+                    ok=ok(200, "Moved.", self.sent(_SECTION_OF_ROOM)),
+                    errors=(403, 404, 429),
+                ),
+                "delete": self.op(
+                    "Put a room back into the default lists",
+                    "As the protocol's `set_section` with `section: null`. The user's "
+                    "connections get the `section` event when it moved.",
+                    tag="rooms", op_id="clearSection", parameters=[room_param],
+                    ok=ok(200, "Moved.", self.sent(_SECTION_OF_ROOM)),
+                    errors=(400, 403, 404, 429),
+                ),
+            },
+            "/api/sections": {
+                "get": self.op(
+                    "List the user's sections",
+                    "The user's own sidebar sections, in their order, as the protocol's "
+                    "`sections` (at most `limits.sections_per_user`, "
+                    f"{limits.sections_per_user}: no paging).",
+                    tag="accounts", op_id="sections",
+                    ok=ok(200, "The sections.", self.sent(sections_list)),
+                ),
+                "post": self.op(
+                    "Create a section",
+                    "As the protocol's `create_section`: a new, expanded, empty section at "
+                    "`position` in the user's list (0 first; absent or past the end: last). "
+                    "A name the user has in any case is `conflict`; at most "
+                    f"`limits.sections_per_user` ({limits.sections_per_user}) sections "
+                    "(409 `too_many_sections`). The user's connections get the `sections` "
+                    "event.",
+                    tag="accounts", op_id="createSection",
+                    body=_json(self.body({"name": section_name, "position": position},
+                                         ["name"]), {"name": "Work", "position": 0}),
+                    ok=ok(201, "The section made.", self.sent(section_and_list)),
+                    errors=(409, 429),
+                ),
+            },
+            "/api/sections/{section}": {
+                "patch": self.op(
+                    "Change a section",
+                    "As the protocol's `edit_section`: rename it, collapse or expand it, "
+                    "move it to `position` (at least one of the three). 404 for a section "
+                    "not the user's. The user's connections get the `sections` event when "
+                    "it changed.",
+                    tag="accounts", op_id="editSection", parameters=[section_param],
+                    body=_json(self.body({"name": section_name,
+                                          "collapsed": {"type": "boolean"},
+                                          "position": position}, [],
+                                         minProperties=1), {"collapsed": True}),
+                    ok=ok(200, "The section as changed.", self.sent(section_and_list)),
+                    errors=(404, 409, 429),
+                ),
+                "delete": self.op(
+                    "Delete a section",
+                    "As the protocol's `delete_section`: its rooms go back to the default "
+                    "lists. 404 for a section not the user's. The user's connections get the "
+                    "`sections` event.",
+                    tag="accounts", op_id="deleteSection", parameters=[section_param],
+                    ok=ok(200, "Deleted.", self.sent({
+                        "section": {"type": "integer", "minimum": 1},
+                        "sections": sections_list["sections"]})),
+                    errors=(400, 404, 429),
+                ),
+            },
             "/api/rooms/{room}/messages/{msg_id}": {"delete": self.op(
                 "Delete a message",
                 "As the protocol's `delete`: by its author, or by whoever moderates the room "

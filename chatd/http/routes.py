@@ -353,6 +353,25 @@ def _favourite_path(on: bool) -> Fields:
     return fields
 
 
+def _section_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``PUT /api/rooms/{room}/section``: the body (``{"section": id}``) and the room."""
+    return {**json_body(request), "room": params["room"]}
+
+
+def _no_section(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``DELETE /api/rooms/{room}/section``: back into the default lists."""
+    return {"room": params["room"], "section": None}
+
+
+def _sections_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {"section": int(params["section"])}
+
+
+def _sections_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``PATCH /api/sections/{section}``: the body (as ``edit_section``) and the section."""
+    return {**json_body(request), "section": int(params["section"])}
+
+
 def _follow_path(on: bool) -> Fields:
     """The fields of ``PUT`` (``on``) and ``DELETE /api/me/threads/{room}/{msg_id}/follow``."""
     def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -750,6 +769,18 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms/(?P<room>[^/]+)/favourite", {
         "PUT": operation("favourite", _favourite_path(True)),
         "DELETE": operation("favourite", _favourite_path(False)),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/section", {
+        "PUT": operation("set_section", _section_body),
+        "DELETE": operation("set_section", _no_section),
+    }),
+    _route(r"/api/sections", {
+        "GET": operation("sections"),
+        "POST": operation("create_section", _body, status=201),
+    }),
+    _route(r"/api/sections/(?P<section>[0-9]{1,18})", {
+        "PATCH": operation("edit_section", _sections_body),
+        "DELETE": operation("delete_section", _sections_path),
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/topic", {
         "PUT": operation("set_topic", _topic_body),

@@ -95,6 +95,8 @@ from chatd.protocol.events import (
     RoomDeleted,
     SavedChanged,
     ScheduledChanged,
+    SectionChanged,
+    SectionsChanged,
     Send,
     Sent,
     ServerEvent,
@@ -501,6 +503,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         scheduled_count=_optional_int(obj, "scheduled_count"),
         scheduled_failed=_optional_int(obj, "scheduled_failed"),
         threads_unread=_optional_int(obj, "threads_unread"),
+        sections=_objects(obj, "sections", optional=True) if "sections" in obj else None,
     )
 
 
@@ -533,6 +536,7 @@ def _join_accepted(obj: Mapping[str, Any], rid: RequestId) -> JoinAccepted:
         notify=_optional_str(obj, "notify"), role=_optional_str(obj, "role"),
         archived=_bool(obj, "archived", False),
         favourite=_bool(obj, "favourite", False),
+        section=_optional_int(obj, "section"),
     )
 
 
@@ -584,6 +588,9 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
     "favourite": lambda obj: FavouriteChanged(
         room=_str(obj, "room"), on=_bool(obj, "on", True),
         favourite_at=_optional_int(obj, "favourite_at")),
+    "sections": lambda obj: SectionsChanged(sections=_objects(obj, "sections")),
+    "section": lambda obj: SectionChanged(room=_str(obj, "room"),
+                                          section=_optional_int(obj, "section")),
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),
     "saved": lambda obj: SavedChanged(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
                                       on=_bool(obj, "on", True),

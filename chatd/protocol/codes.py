@@ -33,6 +33,7 @@ __all__ = [
     "TOO_MANY_PINS",
     "TOO_MANY_SAVED",
     "TOO_MANY_SCHEDULED",
+    "TOO_MANY_SECTIONS",
     "UNAUTHENTICATED",
     "UNAVAILABLE",
     "UNKNOWN_OP",
@@ -55,6 +56,7 @@ ARCHIVED: Final = "archived"
 TOO_MANY_PINS: Final = "too_many_pins"
 TOO_MANY_SAVED: Final = "too_many_saved"
 TOO_MANY_SCHEDULED: Final = "too_many_scheduled"
+TOO_MANY_SECTIONS: Final = "too_many_sections"
 RATE_LIMITED: Final = "rate_limited"
 SLOW_CONSUMER: Final = "slow_consumer"
 SHUTTING_DOWN: Final = "shutting_down"
@@ -96,6 +98,8 @@ _TABLE: Final[dict[str, Code]] = {
                          "(limits.saved_per_user): remove some first", 409),
     TOO_MANY_SCHEDULED: Code("the user has as many scheduled messages waiting as one may "
                              "(limits.scheduled_per_user): cancel some first", 409),
+    TOO_MANY_SECTIONS: Code("the user has as many sidebar sections as one may "
+                            "(limits.sections_per_user): delete one first", 409),
     RATE_LIMITED: Code("too many requests; slow down", 429),
     SLOW_CONSUMER: Code("the client did not read fast enough; the connection closes", 400),
     SHUTTING_DOWN: Code("the server is stopping; reconnect later", 503),

@@ -39,6 +39,7 @@ __all__ = [
     "MAX_PROFILES",
     "MAX_REMIND_SECONDS",
     "MAX_RESUME_ROOMS",
+    "MAX_SECTION_NAME_CHARS",
     "MAX_STATUS_SECONDS",
     "NOTIFY_LEVELS",
     "NO_STATUS",
@@ -58,15 +59,18 @@ __all__ = [
     "ClosePoll",
     "Contacts",
     "CreateRoom",
+    "CreateSection",
     "CreateUserGroup",
     "CustomEmojiChanged",
     "CustomEmojiList",
     "Delete",
+    "DeleteSection",
     "DeleteUserGroup",
     "Dm",
     "DndChanged",
     "Edit",
     "EditScheduled",
+    "EditSection",
     "EditUserGroup",
     "Entry",
     "Error",
@@ -132,6 +136,9 @@ __all__ = [
     "ScheduledChanged",
     "ScheduledItems",
     "Search",
+    "SectionChanged",
+    "Sections",
+    "SectionsChanged",
     "Send",
     "Sent",
     "ServerEvent",
@@ -140,6 +147,7 @@ __all__ = [
     "SetNotify",
     "SetProfile",
     "SetRole",
+    "SetSection",
     "SetTopic",
     "Thread",
     "ThreadStateChanged",
@@ -204,6 +212,9 @@ THREADS_PAGE: Final = 30  # followed threads a ``threads`` gives without a limit
 THREADS_PAGE_MAX: Final = 100  # and the most it gives
 #: How far ahead a saved message's reminder may be (``save``): a year, as Slack's.
 MAX_REMIND_SECONDS: Final = 366 * 24 * 3600
+#: The longest name of a user's sidebar section, in characters once trimmed (Slack's is 80,
+#: Mattermost's 22: a name the sidebar shows whole).
+MAX_SECTION_NAME_CHARS: Final = 40
 #: The most names ``dm``'s ``to`` may list (repeats included; at most GROUP_MAX people remain).
 MAX_TO_NAMES: Final = 4 * GROUP_MAX
 MAX_SEQ: Final = 2**63 - 1  # seqs are 64-bit in storage; a larger one is out of range
@@ -849,6 +860,58 @@ class Favourite(Request):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Sections(Request):
+    """The user's own sidebar sections, in their order."""
+
+    OP: ClassVar[str] = "sections"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CreateSection(Request):
+    """A new sidebar section of the user's, called ``name`` (trimmed, 1-40 characters, no
+    other of theirs of that name in any case), at ``position`` in their list (0: first; None
+    or past the end: last)."""
+
+    OP: ClassVar[str] = "create_section"
+    name: str
+    position: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EditSection(Request):
+    """Change what is given of the user's ``section``: its ``name``, whether it is
+    ``collapsed``, its ``position`` in their list (0: first; past the end: last)."""
+
+    OP: ClassVar[str] = "edit_section"
+    section: int
+    name: str | None = None
+    collapsed: bool | None = None
+    position: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteSection(Request):
+    """Delete the user's ``section``: its rooms go back to the default lists."""
+
+    OP: ClassVar[str] = "delete_section"
+    section: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetSection(Request):
+    """Put a room or conversation the user is in into their ``section``, or back into the
+    default lists (None): a mark of their membership, which leaving the room drops."""
+
+    OP: ClassVar[str] = "set_section"
+    room: str
+    section: int | None
+
+    def wire(self) -> dict[str, Any]:
+        """``section`` is always there: null says "the default lists"."""
+        return {"op": self.OP, "id": self.id, "room": self.room, "section": self.section}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SetDnd(Request):
     """Pause the user's notifications, on every device, until ``until`` (ms since the epoch)
     or for ``duration`` seconds; ``until`` None (given as null) resumes them. At most
@@ -1338,6 +1401,9 @@ class Welcome(ServerEvent):
     #: How many threads the user follows have unread replies (at most 100; None or 0:
     #: none, and the field is left out).
     threads_unread: int | None = None
+    #: The user's sidebar sections in their order (section objects: ``id``, ``name``,
+    #: ``collapsed``); None: an older server, which did not say.
+    sections: Sequence[Mapping[str, Any]] | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -1363,6 +1429,8 @@ class Welcome(ServerEvent):
             obj["scheduled_failed"] = self.scheduled_failed
         if self.threads_unread:
             obj["threads_unread"] = self.threads_unread
+        if self.sections is not None:
+            obj["sections"] = [dict(section) for section in self.sections]
         return obj
 
 
@@ -1439,13 +1507,14 @@ class JoinAccepted(ServerEvent):
     role: str | None = None  # the joiner's role in the room
     archived: bool = False  # read-only until unarchived
     favourite: bool = False  # the joiner's mark (false for a room just joined)
+    section: int | None = None  # the joiner's section (None for a room just joined)
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
             "op": self.OP, "id": self.id, "room": self.room, "last_seq": self.last_seq,
             "private": self.private, "topic": self.topic, "archived": self.archived,
-            "favourite": self.favourite, "messages": [m.wire() for m in self.messages],
-            "more": self.more,
+            "favourite": self.favourite, "section": self.section,
+            "messages": [m.wire() for m in self.messages], "more": self.more,
         }
         if self.notify is not None:
             obj["notify"] = self.notify
@@ -1553,6 +1622,32 @@ class FavouriteChanged(ServerEvent):
     room: str
     on: bool
     favourite_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SectionsChanged(ServerEvent):
+    """The user's sidebar sections as they are now, in their order, after a change (one
+    created, renamed, collapsed or expanded, moved, deleted) on any of their connections, on
+    any node. A room whose section is not among them is in the default lists."""
+
+    OP: ClassVar[str] = "sections"
+    sections: Sequence[Mapping[str, Any]]
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "sections": [dict(section) for section in self.sections]}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SectionChanged(ServerEvent):
+    """The user put ``room`` into their ``section`` (None: back into the default lists), on
+    any of their connections, on any node."""
+
+    OP: ClassVar[str] = "section"
+    room: str
+    section: int | None
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room, "section": self.section}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2339,6 +2434,45 @@ def _parse_edit_user_group(obj: Mapping[str, Any], rid: RequestId,
     return EditUserGroup(id=rid, name=name, description=description, add=add, remove=remove)
 
 
+def _section_name(obj: Mapping[str, Any]) -> str:
+    """A section's name as stored: NFC, trimmed, 1-40 characters, one line."""
+    name = _profile_text(obj.get("name"), "name", MAX_SECTION_NAME_CHARS)
+    if not name:
+        raise _Invalid("'name' must not be blank")
+    return name
+
+
+def _section_id(obj: Mapping[str, Any]) -> int:
+    section = _int(obj, "section", minimum=1, maximum=MAX_SEQ, optional=False)
+    assert section is not None
+    return section
+
+
+def _position(obj: Mapping[str, Any]) -> int | None:
+    return _int(obj, "position", minimum=0, maximum=MAX_SEQ)
+
+
+def _parse_edit_section(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> EditSection:
+    """Only the fields given change; a request that gives none is refused."""
+    if not any(key in obj for key in ("name", "collapsed", "position")):
+        raise _Invalid("give 'name', 'collapsed' or 'position'")
+    name = _section_name(obj) if "name" in obj else None
+    collapsed = _bool(obj, "collapsed", False) if "collapsed" in obj else None
+    position = _int(obj, "position", minimum=0, maximum=MAX_SEQ, optional=False) \
+        if "position" in obj else None
+    return EditSection(id=rid, section=_section_id(obj), name=name, collapsed=collapsed,
+                       position=position)
+
+
+def _parse_set_section(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SetSection:
+    """``section`` is required: a section's id, or null for the default lists."""
+    if "section" not in obj:
+        raise _Invalid("'section' is required: a section's id, or null for none")
+    room = _room(obj)
+    return SetSection(id=rid, room=room,
+                      section=None if obj["section"] is None else _section_id(obj))
+
+
 _Parser = Callable[[Mapping[str, Any], RequestId, Limits], Request]
 
 
@@ -2423,6 +2557,12 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "hide": (Hide, _fields(Hide, room=_room, on=lambda obj: _bool(obj, "on", True))),
     "favourite": (Favourite, _fields(Favourite, room=_room,
                                      on=lambda obj: _bool(obj, "on", True))),
+    "sections": (Sections, _fields(Sections)),
+    "create_section": (CreateSection, _fields(CreateSection, name=_section_name,
+                                              position=_position)),
+    "edit_section": (EditSection, _parse_edit_section),
+    "delete_section": (DeleteSection, _fields(DeleteSection, section=_section_id)),
+    "set_section": (SetSection, _parse_set_section),
     "set_dnd": (SetDnd, _parse_set_dnd),
     "set_profile": (SetProfile, _parse_set_profile),
     "profiles": (Profiles, _parse_profiles),
@@ -2485,6 +2625,8 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "notify": (NotifyChanged,),
     "hidden": (HiddenChanged,),
     "favourite": (FavouriteChanged,),
+    "sections": (SectionsChanged,),
+    "section": (SectionChanged,),
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),
     "custom_emoji": (CustomEmojiChanged,),

@@ -19,6 +19,7 @@ import trio
 from chatd.errors import ChatError
 from chatd.protocol.events import THREAD_USERS
 from chatd.search import SearchQuery
+from chatd.sections import Section, SectionList
 
 __all__ = [
     "COMMAND_LINE",
@@ -88,6 +89,9 @@ __all__ = [
     "ScheduledItem",
     "ScheduledWork",
     "SearchPage",
+    "Section",
+    "SectionList",
+    "SectionsChange",
     "Storage",
     "StorageStatistics",
     "StorageUnavailable",
@@ -161,6 +165,9 @@ class User:
     display_name: str | None = None
     custom_status: CustomStatus | None = None
     avatar: str | None = None
+    #: Their own sidebar sections in their order (migration 0041), read only where a session
+    #: starts (:meth:`Storage.open_session`, :meth:`Storage.check_token`): None where not read.
+    sections: SectionList | None = None
 
     @property
     def profile(self) -> Profile:
@@ -214,6 +221,7 @@ class Room:
     pins: int = 0  # how many of its messages are pinned (kept in the room's row)
     hidden_seq: int | None = None  # the user closed the conversation at this last_seq
     favourite_at: int | None = None  # when the user marked it a favourite (ms); None: not one
+    section: int | None = None  # the user's section it is in (migration 0041); None: default
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,6 +234,17 @@ class ReadMarker:
     last_seq: int
     unread: int
     mentions: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SectionsChange:
+    """A user's sections after a change of them (``sections``, in their order), the
+    ``section`` it was about, and whether it ``changed`` anything (an edit that sets what is
+    set changes nothing)."""
+
+    sections: SectionList
+    section: Section | None
+    changed: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1735,6 +1754,36 @@ class Storage(Protocol):
         ``favourite_at`` becomes now, unless it is one already: then it keeps its time), or
         unmark it (cleared). Any kind, archived too. ChatError('forbidden') for a non-member,
         'not_found' for an unknown room; nothing is stored then."""
+
+    async def sections(self, user_id: int) -> SectionList:
+        """The user's own sidebar sections, in their order (migration 0041)."""
+
+    async def create_section(self, user_id: int, name: str, position: int | None, *,
+                             most: int) -> SectionsChange:
+        """A new section of the user's (``name`` already trimmed and checked) at
+        ``position`` (:func:`chatd.sections.create`), under the lock of the user's row:
+        ChatError('too_many_sections') past ``most``, 'conflict' for a name they have in any
+        case; nothing is stored then."""
+
+    async def edit_section(self, user_id: int, section: int, *, name: str | None = None,
+                           collapsed: bool | None = None,
+                           position: int | None = None) -> SectionsChange:
+        """Change what is given of the user's ``section`` (:func:`chatd.sections.edit`);
+        ``changed`` is false when that was so already (nothing is written then).
+        ChatError('not_found') when no section of theirs has that id (another user's is
+        none either), 'conflict' for a name another of theirs has."""
+
+    async def delete_section(self, user_id: int, section: int) -> SectionsChange:
+        """Delete the user's ``section`` and, in the same transaction, put its rooms back in
+        the default lists (their memberships' ``section`` cleared). ChatError('not_found')
+        as :meth:`edit_section`."""
+
+    async def set_section(self, user_id: int, room: str, section: int | None) -> bool:
+        """Put a room or conversation the user is in into their ``section`` (None: the
+        default lists); whether that moved it. Checked against their list under its lock, so
+        a deletion of the section at once either comes first (then 'not_found') or clears
+        it after. ChatError('forbidden') for a non-member, 'not_found' for an unknown room
+        or a section not theirs; nothing is stored then."""
 
     async def rooms_overview(self, user_id: int, *, query: str = "", after: str = "",
                              limit: int | None = None, joined: bool = False) -> list[Room]:

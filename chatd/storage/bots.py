@@ -23,6 +23,7 @@ from typing import Any
 
 from chatd.errors import ChatError
 from chatd.protocol import codes
+from chatd.sections import sections_from_json
 from chatd.storage.base import (
     Bot,
     BotToken,
@@ -113,7 +114,7 @@ WITH t AS (
     WHERE x.id = t.id AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
     RETURNING x.last_used_at
 )
-SELECT u.id, u.name, {_ms('u.created_at')} AS created_at, t.id AS token_id,
+SELECT u.id, u.name, {_ms('u.created_at')} AS created_at, u.sections, t.id AS token_id,
        t.name AS token_name, {_ms('t.created_at')} AS token_created_at,
        {_ms('coalesce((SELECT last_used_at FROM touched), t.last_used_at)')} AS last_used_at
 FROM t JOIN users u ON u.id = t.user_id AND u.bot AND u.deactivated_at IS NULL
@@ -216,7 +217,11 @@ _SQL_BOT_NAMES = "SELECT name FROM users WHERE lower(name) = ANY ($1::text[]) AN
 
 
 def _bot_user(row: Any) -> User:
-    return User(id=row["id"], name=row["name"], created_at=row["created_at"], bot=True)
+    """A bot's User; with its sections where the row has them (a token's check: a session
+    starts with them, as a person's, migration 0041)."""
+    sections = row.get("sections", False)
+    return User(id=row["id"], name=row["name"], created_at=row["created_at"], bot=True,
+                sections=None if sections is False else sections_from_json(sections))
 
 
 def _bot(row: Any) -> Bot:

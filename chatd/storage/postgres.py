@@ -103,7 +103,9 @@ from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.protocol.names import GROUP_MAX, conversation_name, is_conversation
 from chatd.search import SearchQuery
+from chatd.sections import SectionList, sections_from_json
 from chatd.storage import bots
+from chatd.storage import sections as sidebar
 from chatd.storage import user_groups as groups
 from chatd.storage.base import (
     NO_CUSTOM_STATUS,
@@ -166,6 +168,7 @@ from chatd.storage.base import (
     ScheduledItem,
     ScheduledWork,
     SearchPage,
+    SectionsChange,
     SessionRooms,
     SessionStart,
     Storage,
@@ -333,10 +336,11 @@ def _favourite_at(m: str) -> str:
 # room's latest entry) skips both.
 # The notification level is a column of the membership (migration 0012): no lookup of its own;
 # so is hidden_seq, where the member closed a conversation (migration 0037), and favourite_at,
-# when they marked it a favourite (migration 0038; in ms, as JSON carries it in the hello).
+# when they marked it a favourite (migration 0038; in ms, as JSON carries it in the hello),
+# and section, the user's section it is in (migration 0041).
 _MEMBER_COLUMNS = f"""
 m.user_id IS NOT NULL AS member, coalesce(m.read_seq, 0) AS read_seq, m.notify,
-m.hidden_seq, {_favourite_at("m")}, {_ROLE} AS role, peer.name AS peer,
+m.hidden_seq, {_favourite_at("m")}, m.section, {_ROLE} AS role, peer.name AS peer,
 peers.names AS peers,
 CASE WHEN r.last_seq > m.read_seq
      THEN chatd_unread_messages(r.id, m.read_seq, r.last_seq, m.user_id, {UNREAD_CAP})
@@ -570,8 +574,9 @@ _SQL_GET_CREDENTIALS = f"""
 SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower($1)
 """
 
+# The user's sections (migration 0041) with the token's check: what a session starts with.
 _SQL_CHECK_TOKEN = f"""
-SELECT {_USER_COLUMNS} FROM users u
+SELECT {_USER_COLUMNS}, u.sections FROM users u
 WHERE u.id = $1 AND u.deactivated_at IS NULL
   AND (u.tokens_valid_after IS NULL OR u.tokens_valid_after <= {_ts("$3")})
   AND NOT EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti = $2)
@@ -598,7 +603,7 @@ _BADGES = f"""(SELECT count(*) FROM saved sv JOIN rooms r ON r.id = sv.room_id
            AS scheduled_failed"""
 _SQL_BADGES = f"SELECT {_BADGES} FROM users u WHERE u.id = $1"
 _SQL_OPEN_SESSION = f"""
-SELECT {_USER_COLUMNS}, h.rooms, h.last_seqs,
+SELECT {_USER_COLUMNS}, u.sections, h.rooms, h.last_seqs,
        ARRAY(SELECT c.name FROM contacts c WHERE c.user_id = u.id
              ORDER BY lower(c.name) COLLATE "C" LIMIT $4) AS contacts,
        (SELECT json_agg(p ORDER BY p.name COLLATE "C") FROM (
@@ -721,7 +726,7 @@ SELECT {_ROOM_COLUMNS} FROM r LEFT JOIN users o ON o.id = r.owner_id
 _SQL_JOIN_ROOM = f"""
 WITH r AS (
     SELECT {_ROOM_COLUMNS}, peer.name AS peer, peers.names AS peers,
-           me.user_id IS NOT NULL AS was_member, me.notify, {_favourite_at("me")},
+           me.user_id IS NOT NULL AS was_member, me.notify, {_favourite_at("me")}, me.section,
            CASE WHEN r.owner_id = $2 THEN 'owner' ELSE coalesce(me.role, 'member') END AS role,
            {_BANNED.format(room="r.id", user="$2")} AS banned
     FROM rooms r LEFT JOIN users o ON o.id = r.owner_id
@@ -3019,10 +3024,14 @@ def _redact(dsn: str) -> str:
 
 
 def _user(row: Any) -> User:
+    """A User from a row with the ``_USER_COLUMNS`` (and ``sections``, where a session
+    starts: :data:`_SQL_CHECK_TOKEN`, :data:`_SQL_OPEN_SESSION`)."""
+    sections = row.get("sections", False)
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
                 admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"],
                 dnd_until=row["dnd_until"], display_name=row["display_name"],
-                custom_status=_custom_status(row), avatar=row["avatar"])
+                custom_status=_custom_status(row), avatar=row["avatar"],
+                sections=None if sections is False else sections_from_json(sections))
 
 
 def _custom_status(row: Any) -> CustomStatus | None:
@@ -3050,10 +3059,10 @@ def _named_user(row: Any, name: str) -> User:
 def _room(row: Any, **view: Any) -> Room:
     """A Room from a row with the ``_ROOM_COLUMNS``; the asking user's view (``member``,
     ``read_seq``, ``unread``, ``mentions``, ``peer``, ``notify``, ``hidden_seq``,
-    ``favourite_at``) from the row where it has those columns, else from ``view``, else the
-    defaults."""
+    ``favourite_at``, ``section``) from the row where it has those columns, else from
+    ``view``, else the defaults."""
     for key in ("member", "read_seq", "unread", "mentions", "peer", "notify", "role",
-                "hidden_seq", "favourite_at"):
+                "hidden_seq", "favourite_at", "section"):
         value = row.get(key)
         if value is not None:
             view[key] = value
@@ -3717,6 +3726,28 @@ class PostgresStorage:
             return None
         return GroupScope(members=row["members"], member=row["member"],
                           moderates=row["moderates"], covered=tuple(row["covered"]))
+
+    # -- sections (chatd/storage/sections.py) ------------------------------------------------
+
+    async def sections(self, user_id: int) -> SectionList:
+        return await self._run(sidebar.sections, self._pool, user_id)
+
+    async def create_section(self, user_id: int, name: str, position: int | None, *,
+                             most: int) -> SectionsChange:
+        return await self._run(sidebar.create_section, self._pool, user_id, name, position,
+                               most)
+
+    async def edit_section(self, user_id: int, section: int, *, name: str | None = None,
+                           collapsed: bool | None = None,
+                           position: int | None = None) -> SectionsChange:
+        return await self._run(sidebar.edit_section, self._pool, user_id, section, name,
+                               collapsed, position)
+
+    async def delete_section(self, user_id: int, section: int) -> SectionsChange:
+        return await self._run(sidebar.delete_section, self._pool, user_id, section)
+
+    async def set_section(self, user_id: int, room: str, section: int | None) -> bool:
+        return await self._run(sidebar.set_section, self._pool, user_id, room, section)
 
     # -- user groups (chatd/storage/user_groups.py) ------------------------------------------
 
