@@ -31,6 +31,7 @@ from tests.browser.conftest import (
     pick_in_menu,
     wait_online,
 )
+from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
 from tests.browser.test_slash import run
 from tests.browser.test_web import Session, log_in, open_session, shot
@@ -138,6 +139,8 @@ def test_sections_made_moved_collapsed_renamed_and_deleted_on_two_devices(
     for page in (a, p):
         expect(in_section(page, "Projects", "random").locator(".badge:not(.mention)")
                ).to_have_text("1")
+    shot(a, artifacts, "desktop-sections")  # Projects collapsed, #random unread in sight
+    assert axe_serious(a) == []
     # From the keyboard: Enter on the focused chevron opens it again, the focus kept.
     toggle.focus()
     a.keyboard.press("Enter")
@@ -145,13 +148,13 @@ def test_sections_made_moved_collapsed_renamed_and_deleted_on_two_devices(
     expect(section(a, "Projects").locator(".section-toggle")).to_be_focused()
     expect(section(p, "Projects").locator(".section-toggle")).to_have_attribute(
         "aria-expanded", "true")
-    shot(a, artifacts, "desktop-sections")
 
     # The phone: its sidebar's sections, collapsed from there too.
     p.locator("#open-sidebar").click()
     expect(section(p, "Later").locator(".section-menu")).to_be_visible()  # (no hover there)
     expect(in_section(p, "Later", DM)).to_be_in_viewport()
     shot(p, artifacts, "phone-sections")
+    assert axe_serious(p) == []
     section(p, "Later").locator(".section-toggle").click()
     for page in (a, p):
         expect(section(page, "Later").locator(".section-toggle")).to_have_attribute(
