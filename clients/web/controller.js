@@ -163,6 +163,7 @@ export class Controller {
       shiftSection: whenOnline((id, by) => this.act(model.shiftSection, id, by)),
       renameSection: whenOnline((id) => this.renameSection(id)),
       deleteSection: whenOnline((id) => this.confirmDeleteSection(id)),
+      dropRoom: whenOnline((room, id) => this.act(model.moveToSection, room, id)),
     });
     // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does.
     switcher.bind({

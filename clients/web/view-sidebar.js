@@ -12,7 +12,9 @@
 // whose chevron collapses it (aria-expanded; a collapsed one still lists its rooms with
 // something unread and the open one) and whose "⋯" (or a right click on it) opens its menu:
 // Rename…, Move up, Move down, Delete…; "New section" under them makes one. A room in one of
-// them is not listed again in Rooms or Direct messages.
+// them is not listed again in Rooms or Direct messages. A room (not a favourite) may also be
+// dragged onto a section, or onto Rooms or Direct messages to leave its section (the menus'
+// "Move to…" does the same from the keyboard).
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h, svgIcon } from "./dom.js";
@@ -24,9 +26,11 @@ import {
   andList, conversationLabel, isConversation, othersOf, othersShown,
 } from "./conversations.js";
 import { isClosed } from "./hiding.js";
+import { isFavourite } from "./favourites.js";
 import { canShift } from "./sections.js";
 import { closePopup, isOpenFrom, openMenu } from "./popup.js";
 
+const DRAGGED = "application/x-chatd-room"; // a room's name, dragged from the sidebar
 const CHEVRON = "M8 10l4 4 4-4"; // pointing down (expanded); turned by the style when collapsed
 const MORE = "M6 12h.01M12 12h.01M18 12h.01";
 
@@ -41,13 +45,41 @@ export class SidebarView {
     for (const [id, name] of Object.entries(buttons)) {
       $(id).addEventListener("click", () => this.on[name]());
     }
+    // Rooms and Direct messages take a room dragged out of a section back.
+    for (const list of ["room-list", "dm-list"]) this.dropOnto($(list).closest("section"), null);
+    document.addEventListener("dragend", () => {
+      for (const target of document.querySelectorAll("#sidebar .drop-target")) {
+        target.classList.remove("drop-target");
+      }
+    });
+  }
+
+  /** `target` takes a room dragged onto it into section `id` (null: its usual list). */
+  dropOnto(target, id) {
+    const carries = (event) => [...(event.dataTransfer?.types || [])].includes(DRAGGED);
+    target.addEventListener("dragover", (event) => {
+      if (!carries(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "move";
+      target.classList.add("drop-target");
+    });
+    target.addEventListener("dragleave", (event) => {
+      if (!target.contains(event.relatedTarget)) target.classList.remove("drop-target");
+    });
+    target.addEventListener("drop", (event) => {
+      if (!carries(event)) return;
+      event.preventDefault();
+      target.classList.remove("drop-target");
+      this.on.dropRoom(event.dataTransfer.getData(DRAGGED), id);
+    });
   }
 
   /**
    * Handlers: selectRoom(name), openDm(user), removeContact(user), roomMenu(name, opener,
    * point) for a room's menu, and createRoom(), browseRooms(), newDm(), addContact(), logout()
    * for the buttons; for the person's sections: newSection(), collapseSection(id, collapsed),
-   * renameSection(id), shiftSection(id, by) (-1 up, +1 down), deleteSection(id).
+   * renameSection(id), shiftSection(id, by) (-1 up, +1 down), deleteSection(id),
+   * dropRoom(room, id) (a room dragged onto section `id`, or null: onto its usual list).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -137,7 +169,7 @@ export class SidebarView {
       title: "Section options", dataset: { focus: "menu" },
       onclick: (event) => this.sectionMenu(section.id, event.currentTarget),
     }, svgIcon(MORE));
-    return h("section", {
+    const element = h("section", {
       class: `side-section custom-section${expanded ? "" : " collapsed"}`,
       dataset: { section: String(section.id) }, "aria-labelledby": `${id}-name`,
       oncontextmenu: (event) => {
@@ -157,6 +189,8 @@ export class SidebarView {
       h("span", { class: "section-name", id: `${id}-name` }, section.name))),
       menu),
     h("ul", { id: `${id}-list`, class: "side-list" }));
+    this.dropOnto(element, section.id);
+    return element;
   }
 
   /** A section's menu, under its "⋯" (or at `point`, for a right click on its heading). */
@@ -250,7 +284,13 @@ export class SidebarView {
       "aria-hidden": "true" }, "@") : null,
     count ? h("span", { class: `badge${muted ? " muted" : ""}`, "aria-label": `${count} unread` },
       count) : null);
-    return h("li", { dataset: { room: room.name } }, item);
+    // Dragged onto a section (or back to its usual list); a favourite stays in Favourites.
+    const draggable = !room.draft && !isFavourite(room);
+    return h("li", { dataset: { room: room.name }, draggable: draggable ? "true" : null,
+      ondragstart: draggable ? (event) => {
+        event.dataTransfer.setData(DRAGGED, room.name);
+        event.dataTransfer.effectAllowed = "move";
+      } : null }, item);
   }
 
   renderContacts(state, now) {

@@ -4,9 +4,10 @@ menu's "Move to…", and her conversation with Bob into a new section from the h
 her phone (another browser context, signed in as her) follows live, without a reload. She
 collapses a section (the chevron, then the keyboard): its rooms fold away but one with Bob's
 new message; the phone collapses one too. She renames one from its menu (a name she has
-already is refused in the dialog), moves one up, moves #general with /section, and deletes a
-section: its rooms are back in Rooms on both devices; a reload keeps what the server holds.
-With the server's cap reached, its refusal is said in the "New section" dialog.
+already is refused in the dialog), moves one up, moves #general with /section, drags #zoo
+into a section and back, and deletes a section: its rooms are back in Rooms on both devices;
+a reload keeps what the server holds. With the server's cap reached, its refusal is said in
+the "New section" dialog.
 
 The rules of test_web.py hold: every wait is for a state, never for time. The screenshots land
 in tests/artifacts/ (desktop-sections.png, phone-sections.png).
@@ -196,6 +197,17 @@ def test_sections_made_moved_collapsed_renamed_and_deleted_on_two_devices(
         expect(in_section(page, "Work", "general")).to_have_count(1)
         expect(page.locator("#room-list li[data-room]")).to_have_count(1)
         expect(item(page, "room", "zoo")).to_have_count(1)
+
+    # Dragged onto a section, and back onto Rooms.
+    a.locator('#room-list li[data-room="zoo"]').drag_to(section(a, "Later"))
+    for page in (a, p):
+        expect(in_section(page, "Later", "zoo")).to_have_count(1)
+        expect(page.locator("#room-list li[data-room]")).to_have_count(0)
+    section(a, "Later").locator('li[data-room="zoo"]').drag_to(
+        a.locator("#room-list").locator(".."))
+    for page in (a, p):
+        expect(item(page, "room", "zoo")).to_have_count(1)
+        expect(in_section(page, "Later", "zoo")).to_have_count(0)
 
     # Deleted, once confirmed: its rooms are back in Rooms, on both.
     section(a, "Work").locator(".section-menu").click()
