@@ -217,17 +217,25 @@ def section_title(group: SidebarGroup) -> str:
 
 def sidebar_line(groups: Sequence[SidebarGroup], summary: Any) -> str:
     """The groups on one line (the first welcome's rooms line): each room by ``summary``
-    (a function of its object), a section's after its name, groups apart by `` | ``; an
-    empty section is left out."""
-    parts = []
+    (a function of its object), a section's after its name and apart by `` | `` (the
+    favourites and the rest, side by side, only by a comma: without sections the line is
+    as it was); an empty section is left out."""
+    line = ""
+    after_section = False
     for group in groups:
         rooms = ", ".join(summary(obj) for obj in group.rooms)
         if group.section is None:
-            parts.append(rooms)
+            part, is_section = rooms, False
         elif group.rooms or group.folded:
-            parts.append(f"{section_title(group)}: {rooms}" if rooms
-                         else section_title(group))
-    return " | ".join(parts)
+            part = f"{section_title(group)}: {rooms}" if rooms else section_title(group)
+            is_section = True
+        else:
+            continue
+        if line:
+            line += " | " if is_section or after_section else ", "
+        line += part
+        after_section = is_section
+    return line
 
 
 def room_summary(obj: Mapping[str, Any], label: str) -> str:

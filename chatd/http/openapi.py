@@ -1018,12 +1018,13 @@ class _Builder:
         room_param = path_param("room", _ref("RoomOrConversation"),
                                 "A room or conversation name.", "general")
 
-        section_id: Schema = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
-        section_param = path_param("section", section_id, "The section's id.", 7)
+        section_param = path_param("section", {"type": "integer", "minimum": 1,
+                                               "maximum": 10**18 - 1},
+                                   "The section's id.", 7)
         section_name: Schema = {"type": "string", "minLength": 1,
                                 "maxLength": MAX_SECTION_NAME_CHARS,
                                 "description": "Trimmed; one line."}
-        position: Schema = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1,
+        position: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ,
                             "description": "Its place in the user's list: 0 first; past "
                                            "the end: last."}
         sections_list: dict[str, Schema] = {
@@ -2029,8 +2030,10 @@ class _Builder:
                     "not theirs). Putting it where it is changes nothing. The user's "
                     "connections get the `section` event when it moved.",
                     tag="rooms", op_id="setSection", parameters=[room_param],
-                    body=_json(self.body({"section": section_id}, ["section"]),
-                               {"section": 7}),
+                    body=_json(self.body({"section": {
+                        "type": ["integer", "null"], "minimum": 1, "maximum": MAX_SEQ,
+                        "description": "The section's id; null: the default lists (as "
+                                       "`DELETE`)."}}, ["section"]), {"section": 7}),
                     ok=ok(200, "Moved.", self.sent(_SECTION_OF_ROOM)),
                     errors=(403, 404, 429),
                 ),
@@ -2061,7 +2064,10 @@ class _Builder:
                     "(409 `too_many_sections`). The user's connections get the `sections` "
                     "event.",
                     tag="accounts", op_id="createSection",
-                    body=_json(self.body({"name": section_name, "position": position},
+                    body=_json(self.body({"name": section_name, "position": {
+                        **position, "type": ["integer", "null"],
+                        "description": "Its place in the user's list: 0 first; null or past "
+                                       "the end: last."}},
                                          ["name"]), {"name": "Work", "position": 0}),
                     ok=ok(201, "The section made.", self.sent(section_and_list)),
                     errors=(409, 429),

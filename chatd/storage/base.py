@@ -167,7 +167,8 @@ class User:
     avatar: str | None = None
     #: Their own sidebar sections in their order (migration 0041), read only where a session
     #: starts (:meth:`Storage.open_session`, :meth:`Storage.check_token`): None where not read.
-    sections: SectionList | None = None
+    #: Not compared: two reads of one account are equal whether they read it or not.
+    sections: SectionList | None = dataclasses.field(default=None, compare=False)
 
     @property
     def profile(self) -> Profile:

@@ -2130,9 +2130,14 @@ SELECT (SELECT coalesce(max(id), 0) FROM messages) AS top,
 # One statement, committed on its own (no BEGIN, SET LOCAL, COMMIT: four round trips that
 # were most of the indexer's cost at low load): set_config(..., true) lasts until the end of
 # the statement's own transaction, whose commit then does not wait for the disk.
-# A forward's words are its comment's and the forwarded text's (migration 0039).
-_INDEXED_TEXT = "CASE WHEN forwarded IS NULL THEN text " \
-    "ELSE text || ' ' || coalesce(forwarded ->> 'text', '') END"
+# A forward's words are its comment's and the forwarded text's (migration 0039); a poll's,
+# its question's and its options' (migration 0036 keeps them in polls, written with the
+# message, so they are there when the indexer comes; 0043 queued the polls indexed before).
+_INDEXED_TEXT = "CASE WHEN forwarded IS NOT NULL " \
+    "THEN text || ' ' || coalesce(forwarded ->> 'text', '') " \
+    "WHEN poll THEN text || ' ' || coalesce((SELECT array_to_string(p.options, ' ') " \
+    "FROM polls p WHERE p.message_id = messages.id), '') " \
+    "ELSE text END"
 _INDEX_WORDS = f"""
 WITH indexed AS (
     UPDATE messages SET words = {_words_of(_INDEXED_TEXT)}

@@ -67,7 +67,7 @@ import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import {
   customField, newReminderFields, reminderMenu, showReminder, timeZone,
 } from "./view-saved.js";
-import { customAt, timeProblem, whenText } from "./scheduled.js";
+import { customAt, editedTime, timeProblem, whenText } from "./scheduled.js";
 import { scheduleMenu, timeFields } from "./view-scheduled.js";
 import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js";
 import { createFields, editFields } from "./view-usergroups.js";
@@ -165,10 +165,11 @@ export class Controller {
       deleteSection: whenOnline((id) => this.confirmDeleteSection(id)),
       dropRoom: whenOnline((room, id) => this.act(model.moveToSection, room, id)),
     });
-    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does.
+    // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does;
+    // a closed conversation is started again.
     switcher.bind({
       state: () => this.state,
-      openRoom: (name) => this.choose(model.selectRoom, name),
+      openRoom: (name) => this.choose(model.openAgain, name),
       openPerson: (user) => this.choose(model.openConversation, [user]),
     });
     alertsView.bind({
@@ -1147,19 +1148,30 @@ export class Controller {
     } });
   }
 
-  /** Change the text of a scheduled message, in a dialog. */
+  /**
+   * Change the text of a scheduled message, and its time if one is typed in "When" (as
+   * `/remind` reads it: when.js), in a dialog.
+   */
   editScheduled(item) {
     if (!this.state) return;
     const box = h("textarea", { id: "scheduled-edit-text", rows: "5", required: true },
       item.text);
+    const when = h("input", { id: "scheduled-edit-when", type: "text", autocomplete: "off",
+      placeholder: "tomorrow 9:00", "aria-describedby": "scheduled-edit-when-hint" });
     this.views.dialogs.open({
       title: "Edit the scheduled message",
       ok: "Save",
       fields: [h("label", { for: "scheduled-edit-text" },
-        `To be sent ${whenText(item.send_at, clock.now(), timeZone())}`), box],
+        `To be sent ${whenText(item.send_at, clock.now(), timeZone())}`), box,
+      h("label", { for: "scheduled-edit-when" }, "New time (optional)"), when,
+      h("p", { class: "hint", id: "scheduled-edit-when-hint" },
+        "Blank keeps the time: in 2h, tomorrow, tomorrow 17:30, 9:00…")],
       submit: async () => {
         if (!box.value.trim()) throw new Error("A message needs some text: delete it instead.");
-        this.act(model.editScheduledText, item.item, box.value);
+        const now = clock.now();
+        const time = editedTime(when.value, now, timeZone());
+        if (time.problem) throw new Error(time.problem);
+        this.act(model.editScheduledText, item.item, box.value, { sendAt: time.at, now });
       },
     });
   }

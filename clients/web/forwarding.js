@@ -16,9 +16,9 @@
 // reminders.js does.
 
 import {
-  conversationLabel, isConversation, knownPeople, MAX_PEOPLE, nameLabel, othersOf, pick, pickSuggestions,
-  sortNames,
+  conversationLabel, isConversation, knownPeople, MAX_PEOPLE, nameLabel, othersOf, pick, sortNames,
 } from "./conversations.js";
+import { matchTier, typedOf } from "./matcher.js";
 import { displayName } from "./profiles.js";
 import { sameUser } from "./store.js";
 import { sendUntilAnswered } from "./outbox.js";
@@ -74,54 +74,72 @@ export function newForward(room, msgId) {
 
 /**
  * The destinations offered for `query` (what is typed in the "To" box): the rooms and
- * conversations the page holds (not drafts, not archived) whose name or label matches, then
- * the people it knows of (conversations.js knownPeople) whose login or display name does; when
- * none does, a user name typed, as a person (one the page has not heard of; "@" before it
- * leaves the rooms out). Each is {kind: "room" |
- * "conversation" | "person", name (a room's name, a person's login), label}. What is chosen
- * already is left out; at most `most`.
+ * conversations the page holds (not drafts, not archived), then the people it knows of
+ * (conversations.js knownPeople), none with nothing typed. With a query, only those whose
+ * names match it, as the quick switcher matches them (matcher.js: accents and case folded; a
+ * name that starts with it, then a word of one that does, then one that holds it), best first
+ * and in the order above within each tier; a room's name is its name, a conversation's the
+ * display and login names of its others, a person's their display and login names. "#" before
+ * it keeps to rooms, "@" leaves them out. When nothing matches, a user name typed is offered,
+ * as a person (one the page has not heard of). Each is {kind: "room" | "conversation" |
+ * "person", name (a room's name, a person's login), label}. What is chosen already is left
+ * out; at most `most`.
  */
 export function destinations(state, query, { target = null, most = MOST_CHOICES } = {}) {
-  const typed = String(query || "").trim().toLowerCase();
-  const bare = typed.replace(/^[#@]/, "");
+  const raw = String(query || "").trim();
+  const typed = typedOf(raw);
+  const onlyRooms = raw.startsWith("#");
+  const noRooms = raw.startsWith("@");
   const chosenRoom = target && target.room ? target.room : null;
   const people = target && target.people ? target.people : [];
-  const found = [];
-  const places = [...state.rooms.values()]
-    .filter((room) => !room.draft && !room.archived && room.name !== chosenRoom);
-  const rooms = places.filter((room) => !isConversation(room))
-    .filter((room) => !typed.startsWith("@") && (!bare || room.name.includes(bare)))
-    .sort((a, b) => rank(a.name, bare) - rank(b.name, bare) || compare(a.name, b.name))
-    .map((room) => ({ kind: "room", name: room.name, label: `#${room.name}` }));
-  const conversations = places.filter(isConversation)
-    .map((room) => ({ kind: "conversation", name: room.name,
-      label: conversationLabel(state.profiles, room, state.me, MAX_PEOPLE) }))
-    .filter((choice) => !typed.startsWith("#") && (!bare
-      || choice.label.toLowerCase().split(/[\s,]+/).some((word) => word.startsWith(bare))
-      || othersOf(state.rooms.get(choice.name), state.me)
-        .some((user) => user.toLowerCase().startsWith(bare))))
-    .sort((a, b) => compare(a.label, b.label));
-  found.push(...rooms, ...conversations);
-  if (bare && !typed.startsWith("#")) {
-    const known = pickSuggestions(knownPeople(state), bare, { me: state.me, picked: people,
-      cache: state.profiles, most });
-    found.push(...known.map((user) => ({ kind: "person", name: user,
-      label: personLabel(state.profiles, user) })));
-    if (!found.length && USER.test(typed)
-        && !sameUser(bare, state.me) && !people.some((user) => sameUser(user, bare))) {
-      found.push({ kind: "person", name: bare, label: bare });
+  // {choice, names (what a query matches), order (rooms 0, conversations 1, people 2), key}
+  const offered = [];
+  for (const room of state.rooms.values()) {
+    if (room.draft || room.archived || room.name === chosenRoom) continue;
+    if (!isConversation(room)) {
+      if (!noRooms) {
+        offered.push({ choice: { kind: "room", name: room.name, label: `#${room.name}` },
+          names: [room.name], order: 0, key: room.name });
+      }
+    } else if (!onlyRooms) {
+      const others = othersOf(room, state.me);
+      const label = conversationLabel(state.profiles, room, state.me, MAX_PEOPLE);
+      offered.push({ choice: { kind: "conversation", name: room.name, label },
+        names: [...others.map((user) => shownName(state.profiles, user)), ...others],
+        order: 1, key: label });
     }
   }
-  return found.slice(0, most);
-}
-
-/** Names starting with what is typed come before those only holding it. */
-function rank(name, typed) {
-  return typed && name.startsWith(typed) ? 0 : 1;
+  if (typed && !onlyRooms) {
+    const taken = new Set([...people, state.me].map((user) => user.toLowerCase()));
+    for (const user of knownPeople(state)) {
+      if (taken.has(user.toLowerCase())) continue;
+      offered.push({ choice: { kind: "person", name: user,
+        label: personLabel(state.profiles, user) },
+      names: [shownName(state.profiles, user), user], order: 2, key: user });
+    }
+  }
+  const found = [];
+  for (const one of offered) {
+    const tier = typed ? matchTier(one.names, typed) : 0;
+    if (tier !== null) found.push({ ...one, tier });
+  }
+  found.sort((a, b) => a.tier - b.tier || a.order - b.order || compare(a.key, b.key));
+  const choices = found.map((one) => one.choice);
+  if (!choices.length && typed && !onlyRooms && USER.test(raw)) {
+    const bare = raw.replace(/^@/, "").toLowerCase();
+    if (!sameUser(bare, state.me) && !people.some((user) => sameUser(user, bare))) {
+      choices.push({ kind: "person", name: bare, label: bare });
+    }
+  }
+  return choices.slice(0, most);
 }
 
 function compare(a, b) {
   return a.toLowerCase().localeCompare(b.toLowerCase());
+}
+
+function shownName(cache, user) {
+  return cache ? displayName(cache, user) : user;
 }
 
 function personLabel(cache, user) {

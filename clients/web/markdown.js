@@ -12,7 +12,8 @@
 // when it is an http:, https: or mailto: URL (anything else stays text). A link to this very
 // page (`here`) with a "#room=" address (webpush.js placeOfUrl) gets the `place` it names: it
 // is drawn with that fragment alone as its href and no new tab (it opens in place), and a bare
-// URL of that kind reads as the room's name ("#general") instead. Whatever the input
+// URL of that kind reads as where it leads instead: the room's name ("#general"), or "a
+// message in #general" for a message's link ("Copy link"). Whatever the input
 // (unbalanced markers, deep nesting, 4000 characters of asterisks), parsing ends, in at most
 // quadratic time, and nesting stops at a fixed depth.
 //
@@ -340,13 +341,25 @@ function bracketLink(text, i, ctx, depth) {
 
 /**
  * A link node. A link to this very page at a room (`ctx.here`; webpush.js placeOfUrl) carries
- * its `place` (webpush.js addressFromHash); written as a bare URL (`raw`), it reads as the room's name.
+ * its `place` (webpush.js addressFromHash); written as a bare URL (`raw`), it reads as where it
+ * leads (`placeText`).
  */
 function linkNode(href, children, ctx, raw) {
   const place = ctx.here ? placeOfUrl(href, ctx.here) : null;
   if (!place) return { type: "link", href, children };
   return { type: "link", href, place,
-    children: raw ? [{ type: "text", text: nameLabel(place.room, ctx.me) }] : children };
+    children: raw ? [{ type: "text", text: placeText(place, ctx.me) }] : children };
+}
+
+/**
+ * The words of a bare link to this page at `place`: the room's name ("#general", "bob" for a
+ * conversation) for a room, "a message in #general" ("a message with bob") for a message, as
+ * Slack's message links say where they go, so a reader knows it opens a message.
+ */
+export function placeText(place, me) {
+  const where = nameLabel(place.room, me);
+  if (place.msgId === null) return where;
+  return `a message ${place.room.startsWith("@") ? "with" : "in"} ${where}`;
 }
 
 function mentionAt(rest, ctx) {

@@ -35,6 +35,7 @@
 // there (saved.js `parseLocal`).
 
 import { parseLocal, presetTime, wallClock } from "./saved.js";
+import { WHEN_USAGE, wordsTime } from "./when.js";
 
 /** The furthest a message may be scheduled (the server refuses later ones): 366 days. */
 export const MAX_AHEAD_MS = 366 * 24 * 3600_000;
@@ -402,6 +403,21 @@ export function timeProblem(at, now) {
   if (at <= now) return "That time has passed: choose a later one.";
   if (at - now > MAX_AHEAD_MS) return "A message can be scheduled at most a year ahead.";
   return "";
+}
+
+/**
+ * The new time typed in the scheduled-message editor's "New time" box at `now` in `timeZone`,
+ * read as `/remind` reads its WHEN (when.js: "in 20m", "2h", "tomorrow", "tomorrow 17:30",
+ * "9:00"), checked as any scheduled time (`timeProblem`): {at: null} when the box is blank
+ * (the time stays), {at} (ms), or {problem} (a sentence).
+ */
+export function editedTime(typed, now, timeZone) {
+  const words = String(typed ?? "").trim().split(/\s+/).filter(Boolean);
+  if (!words.length) return { at: null };
+  const read = wordsTime(words, now, timeZone);
+  if (read.at === null) return { problem: `A time is ${WHEN_USAGE}.` };
+  const problem = timeProblem(read.at, now);
+  return problem ? { problem } : { at: read.at };
 }
 
 // -- parsing ---------------------------------------------------------------------------------

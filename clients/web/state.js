@@ -788,9 +788,11 @@ const ANSWERED = {
   close_poll: changeAcked,
 
   thread(state, asked, reply) {
-    threading.received(state.threadPanel, asked, reply);
+    const taken = threading.received(state.threadPanel, asked, reply);
     const room = state.rooms.get(asked.room);
-    return room ? settle(state, room) : [];
+    // Paging back towards a reply to show (a quote's, a result's), until held.
+    const fields = taken ? threading.towardsTarget(state.threadPanel) : null;
+    return [...(room ? settle(state, room) : []), ...(fields ? [request("thread", fields)] : [])];
   },
 
   pins(state, asked, reply) {
@@ -1439,6 +1441,15 @@ export function openConversation(state, users) {
 }
 
 /**
+ * Open room `name` chosen in the quick switcher (switcher.js): a closed conversation found
+ * there is started again, listed for good, as from "New direct message"; any other, as a
+ * click in the sidebar opens it.
+ */
+export function openAgain(state, name) {
+  return [...reopen(state, name), ...selectRoom(state, name)];
+}
+
+/**
  * Started again from "New direct message" or a contact: a closed conversation is listed again
  * for good (its marker cleared here and on the server), not only while it is open (hiding.js).
  */
@@ -2012,7 +2023,7 @@ export function openResult(state, { room: name, msgId, seq = null, thread = null
   if (rootId !== null) {
     room.seeking = null;
     if (room.byMsgId(rootId)) state.jump = { room: name, msgId: rootId, tick: state.jump.tick + 1 };
-    return [...effects, ...openThread(state, rootId)];
+    return [...effects, ...openThreadAt(state, rootId, msgId)];
   }
   if (room.byMsgId(msgId)) {
     room.seeking = null;
@@ -2316,12 +2327,15 @@ export function react(state, { msgId, emoji, on, key, now }) {
 
 /**
  * Show message `msgId` of the open room (a reply's original): at once when held, else after
- * paging back until it is found, or say it is not there.
+ * paging back until it is found, or say it is not there. A thread's reply the timeline leaves
+ * out (threads.js hiddenInRoom) is shown in the thread panel instead, highlighted.
  */
 export function jumpTo(state, msgId) {
   const room = state.rooms.get(state.current);
   if (!room || !Number.isSafeInteger(msgId)) return [];
-  if (room.byMsgId(msgId)) {
+  const held = room.byMsgId(msgId);
+  if (held && threading.hiddenInRoom(held)) return openThreadAt(state, held.thread, msgId);
+  if (held) {
     state.jump = { room: room.name, msgId, tick: state.jump.tick + 1 };
     return [];
   }
@@ -2372,6 +2386,18 @@ export function openThread(state, msgId) {
     return [];
   }
   return [request("thread", fields)];
+}
+
+/**
+ * Show reply `msgId` of the thread of root `rootId` of the open room in the thread panel,
+ * highlighted: the thread opens (if not open already) and pages back to the reply if needed.
+ */
+function openThreadAt(state, rootId, msgId) {
+  const effects = openThread(state, rootId);
+  const panel = state.threadPanel;
+  if (!panel.shown || panel.rootId !== rootId || msgId === rootId) return effects;
+  const fields = threading.aim(panel, msgId);
+  return [...effects, ...(fields ? [request("thread", fields)] : [])];
 }
 
 /** The thread panel closed: its thread is let go (and an edit of a reply only it held). */
@@ -2604,15 +2630,23 @@ export function rescheduleItem(state, id, sendAt, now) {
   return changeScheduled(state, id, "edit", { send_at: sendAt });
 }
 
-/** Change the text of scheduled item `id`. */
-export function editScheduledText(state, id, text) {
+/**
+ * Change the text of scheduled item `id`, and its time too when `sendAt` (ms) is given (the
+ * editor's "When" box: one `edit_scheduled` with both; a failed item waits again). `now` (ms)
+ * checks the time.
+ */
+export function editScheduledText(state, id, text, { sendAt = null, now = 0 } = {}) {
   if (typeof text !== "string" || !text.trim()) return [{ toast: "A message needs some text: delete it instead." }];
   const over = textLength(text) - state.maxText;
   if (over > 0) {
     return [{ toast: `Not changed: a message holds at most ${state.maxText} characters, `
       + `this one has ${over} too many.` }];
   }
-  return changeScheduled(state, id, "edit", { text });
+  if (sendAt !== null) {
+    const problem = scheduling.timeProblem(sendAt, now);
+    if (problem) return [{ toast: problem }];
+  }
+  return changeScheduled(state, id, "edit", sendAt === null ? { text } : { text, send_at: sendAt });
 }
 
 /** Delete scheduled item `id` (it is not sent). */
@@ -2826,10 +2860,17 @@ function settle(state, room) {
     // Sought by its seq (openResult): found, it is sought by its msg_id from here on.
     room.seeking = room.messages.get(room.seekSeq).msg_id ?? null;
   }
-  if (room.seeking !== null && room.byMsgId(room.seeking)) {
-    state.jump = { room: room.name, msgId: room.seeking, tick: state.jump.tick + 1 };
+  const found = room.seeking !== null ? room.byMsgId(room.seeking) : null;
+  if (found) {
+    const msgId = room.seeking;
     room.seeking = null;
     room.seekSeq = null;
+    // A thread's reply the timeline leaves out: shown in its thread (jumpTo).
+    if (threading.hiddenInRoom(found) && room.name === state.current) {
+      effects.push(...openThreadAt(state, found.thread, msgId));
+    } else {
+      state.jump = { room: room.name, msgId, tick: state.jump.tick + 1 };
+    }
   }
   effects.push(...pinsSettled(state, room));
   effects.push(...wantedThreads(state));

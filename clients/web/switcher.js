@@ -4,15 +4,20 @@
 // What it lists: the rooms and conversations the page holds (a conversation not started yet,
 // a draft, is not one), and the people the page knows of (conversations.js knownPeople) that
 // have no 1:1 conversation here yet: choosing one starts it, as "New direct message" does.
+// A closed conversation (hiding.js: out of the sidebar) is listed only for a query, after the
+// open ones, as Slack does; choosing it starts it again (state.js `openAgain`).
 //
 // The order, with an empty box: what mentions the person, then what has unread messages, then
-// what was opened most recently (Room.opened), then by name; the people last. With a query
-// (accents and case folded, a leading "#" or "@" ignored), only what matches, by how well: a
-// name that starts with it, then a word of a name that does, then a name that holds it
-// anywhere; within each, the same order as with an empty box. A name is the room's name, the
-// display names and login names of a conversation's others, a person's display and login names.
+// what was opened most recently (Room.opened), then by name; the people last. With a query,
+// only what matches, by how well (matcher.js, as the "Forward message" dialog: accents and case
+// folded, a leading "#" or "@" ignored; a name that starts with it, then a word of a name that
+// does, then a name that holds it anywhere); within each, the same order as with an empty box.
+// A name is the room's name, the display names and login names of a conversation's others, a
+// person's display and login names.
 
 import { conversationLabel, knownPeople, othersOf } from "./conversations.js";
+import { isShown } from "./hiding.js";
+import { fold, matchTier, typedOf } from "./matcher.js";
 import { displayName } from "./profiles.js";
 import { badge } from "./select.js";
 import { sameUser } from "./store.js";
@@ -32,16 +37,12 @@ export function shortcutHint(nav) {
   return APPLE.test(String(platform)) ? "⌘K" : "Ctrl K";
 }
 
-/** `text` without case or accents ("Zoë" is "zoe"), for matching what is typed. */
-export function fold(text) {
-  return String(text).normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
-}
-
 /**
  * What the switcher can open, from the state: {key, kind: "room" | "dm" | "group" | "person",
  * room (its name; null for a person), user (the other one of a 1:1 or a person; else null),
  * label (as the sidebar names it), names (what a query matches), private, unread (the
- * sidebar's count: 0 for the room open), mentions, opened}.
+ * sidebar's count: 0 for the room open), mentions, opened, closed (a conversation the sidebar
+ * leaves out: hiding.js)}.
  */
 export function candidates(state) {
   const items = [];
@@ -51,7 +52,7 @@ export function candidates(state) {
     const count = badge(state, room) ? room.unread : 0;
     const common = { key: `r:${room.name}`, room: room.name, private: room.private,
       unread: count, mentions: count && room.mentions > 0 ? room.mentions : 0,
-      opened: room.opened || 0 };
+      opened: room.opened || 0, closed: !isShown(room, state.current) };
     if (room.kind === "dm") {
       const peer = othersOf(room, state.me)[0] || room.label;
       talkedTo.add(peer.toLowerCase());
@@ -70,7 +71,8 @@ export function candidates(state) {
     if (sameUser(user, state.me) || talkedTo.has(user.toLowerCase())) continue;
     const label = displayName(state.profiles, user);
     items.push({ key: `p:${user.toLowerCase()}`, kind: "person", room: null, user, label,
-      names: [label, user], private: true, unread: 0, mentions: 0, opened: 0 });
+      names: [label, user], private: true, unread: 0, mentions: 0, opened: 0,
+      closed: false });
   }
   return items;
 }
@@ -80,13 +82,15 @@ export function candidates(state) {
  * same items and query give the same list.
  */
 export function rank(items, query, most = MOST) {
-  const typed = fold(String(query ?? "").trim().replace(/^[#@]/, ""));
+  const typed = typedOf(query);
   const scored = [];
   for (const item of items) {
+    if (!typed && item.closed) continue;
     const tier = typed ? matchTier(item.names, typed) : item.kind === "person" ? 1 : 0;
     if (tier !== null) scored.push({ item, tier, label: fold(item.label) });
   }
-  scored.sort((a, b) => a.tier - b.tier
+  scored.sort((a, b) => Number(a.item.closed === true) - Number(b.item.closed === true)
+    || a.tier - b.tier
     || urgency(b.item) - urgency(a.item)
     || b.item.opened - a.item.opened
     || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)
@@ -97,18 +101,4 @@ export function rank(items, query, most = MOST) {
 /** 2: mentions the person; 1: unread messages; 0: nothing new. */
 function urgency(item) {
   return item.mentions > 0 ? 2 : item.unread > 0 ? 1 : 0;
-}
-
-/** How well `typed` (folded) matches one of `names`: 0, 1, 2 (see the top), or null. */
-function matchTier(names, typed) {
-  let best = null;
-  for (const name of names) {
-    if (typeof name !== "string") continue;
-    const folded = fold(name);
-    const tier = folded.startsWith(typed) ? 0
-      : folded.split(/[\s._:-]+/).some((word) => word.startsWith(typed)) ? 1
-        : folded.includes(typed) ? 2 : null;
-    if (tier !== null && (best === null || tier < best)) best = tier;
-  }
-  return best;
 }

@@ -174,6 +174,7 @@ export function emptyThread() {
     opens: 0, // how many threads were opened (a new one resets the panel's scroll)
     also: false, // the composer's "Also send to the room"
     said: null, // {following, readSeq}: the person's state of the thread as its last page said
+    target: null, // {msgId}: a reply to show highlighted once held (`aim`); a new object each time
   };
 }
 
@@ -195,6 +196,25 @@ export function nextPage(thread) {
   if (!thread.more || thread.sent || !thread.items.length) return null;
   thread.status = "paging";
   return ask(thread, thread.items[0].seq);
+}
+
+/**
+ * Show reply `msgId` of the thread, highlighted (a quote of it was pressed, or a search result
+ * or notification named it): kept as the panel's `target` for the view, and the request that
+ * pages back towards it, or null (held already, no more pages, or a request on its way: the
+ * next page's reply asks `towardsTarget` again).
+ */
+export function aim(thread, msgId) {
+  thread.target = { msgId };
+  return towardsTarget(thread);
+}
+
+/** The request for an older page while the reply aimed at is not held yet, or null. */
+export function towardsTarget(thread) {
+  const { target } = thread;
+  if (!target || itemOf(thread, target.msgId) || thread.status === "failed") return null;
+  if (thread.items.length && thread.items[0].msg_id < target.msgId) return null; // (not there)
+  return nextPage(thread);
 }
 
 /** The same request again after a failure, or null. */

@@ -101,7 +101,11 @@ export class AlertsView {
     line.title = text ? `Notifications paused ${text}` : "";
   }
 
-  /** The menu of a room's levels, under `opener` (or at `point` for a context menu). */
+  /**
+   * A room's menu ("Options for #general"): its notification levels, then "Add to favourites"
+   * (or "Remove…") and, for a conversation, "Close conversation"; under `opener` (or at `point`
+   * for a context menu).
+   */
   roomMenu(name, opener, point = null) {
     const room = this.state && this.state.rooms.get(name);
     if (!room || room.draft) return;
@@ -124,7 +128,8 @@ export class AlertsView {
       items.push({ label: "Close conversation", run: () => this.on.closeConversation(room.name) });
     }
     openMenu(opener, {
-      label: `Notifications for ${roomLabel(room)}`,
+      // Named for what it holds: the levels, and favourite and close actions.
+      label: `Options for ${roomLabel(room)}`,
       point,
       // The sidebar is drawn anew on every change: its room's button of the moment.
       back: () => (opener.isConnected ? opener : [...document.querySelectorAll(

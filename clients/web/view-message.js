@@ -45,7 +45,7 @@ import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
 
-const FLASH_MS = 2000; // how long the message a quote jumped to stays highlighted
+export const FLASH_MS = 2000; // how long the message a quote jumped to stays highlighted
 const PICKER_COLUMNS = 5;
 const ICONS = {
   react: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM8.5 14.5s1.2 1.8 3.5 1.8 3.5-1.8 3.5-1.8"

@@ -119,7 +119,7 @@ function sigil(item) {
 /** What an option is, after its name. */
 function what(item) {
   if (item.kind === "room") return item.private ? "Private room" : "Room";
-  if (item.kind === "group") return "Conversation";
   const login = item.user && item.user !== item.label ? `${item.user} · ` : "";
-  return item.kind === "dm" ? `${login}Conversation` : `${login}New conversation`;
+  if (item.kind === "person") return `${login}New conversation`;
+  return `${login}${item.closed ? "Closed conversation" : "Conversation"}`;
 }

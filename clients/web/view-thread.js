@@ -25,12 +25,12 @@ import { currentRoom } from "./select.js";
 import { draftOf } from "./drafts.js";
 import { humanSize, pastedFiles } from "./files.js";
 import { followsShown } from "./inbox.js";
-import { draftKey, statusText } from "./threads.js";
+import { draftKey, itemOf, statusText } from "./threads.js";
 import { fraction, inRoom } from "./uploads.js";
 import { clearOutcome, runFromBox } from "./view-commands.js";
 import { Completion } from "./view-completion.js";
 import { FilesView } from "./view-files.js";
-import { MessageView } from "./view-message.js";
+import { FLASH_MS, MessageView } from "./view-message.js";
 import { SidePanel } from "./view-panel.js";
 import { isConversation } from "./conversations.js";
 
@@ -48,6 +48,7 @@ export class ThreadView extends SidePanel {
     this.nodes = new Map(); // key -> <li>
     this.shownOpens = -1; // the thread the list holds
     this.shownItems = 0; // how many replies were drawn (a new one scrolls to the end)
+    this.shownTarget = null; // the last reply aimed at that was shown (threads.js aim)
     this.reported = new Set(); // the seqs of the thread told seen (readmarks.js)
     this.draftKey = null; // where the box's text is kept (threads.js draftKey)
     this.restored = 0; // the texts of refused schedules put back, as read (scheduled.js)
@@ -275,9 +276,30 @@ export class ThreadView extends SidePanel {
       scroller.scrollTop = scroller.scrollHeight;
     }
     this.shownItems = count;
+    this.showTarget(panel);
     this.renderFollow(state, panel);
     this.renderFiles(state);
     this.report(state, panel);
+  }
+
+  /**
+   * Show the reply the state aims at (threads.js `aim`: a quote of it was pressed, or a result
+   * named it) once its page is drawn: scrolled to, focused and highlighted, once per aim.
+   */
+  showTarget(panel) {
+    const { target } = panel;
+    if (!target || target === this.shownTarget) return;
+    const item = itemOf(panel, target.msgId);
+    const node = item ? this.nodes.get(`m${item.seq}`) : null;
+    if (!node) return; // (its page is on its way)
+    this.shownTarget = target;
+    node.scrollIntoView({ block: "center" });
+    node.tabIndex = -1;
+    node.focus({ preventScroll: true });
+    node.classList.remove("flash");
+    void node.offsetWidth; // restart the animation when the same reply is shown again
+    node.classList.add("flash");
+    setTimeout(() => node.classList.remove("flash"), FLASH_MS);
   }
 
   /** The header's Follow / Following (when the server keeps followed threads). */

@@ -24,24 +24,38 @@ const UNITS = { s: 1_000, m: 60_000, h: 3600_000, d: 86_400_000, w: 7 * 86_400_0
  * `timeZone` (an IANA name): {at}, or {problem} (a sentence).
  */
 export function reminderTime(words, now, timeZone) {
+  const read = wordsTime(words, now, timeZone);
+  if (read.at === null) return { problem: `A reminder is ${WHEN_USAGE}.` };
+  if (read.span !== null && read.span <= 0) return { problem: "A reminder must be ahead." };
+  if (read.span !== null && read.span > MAX_AHEAD_MS) {
+    return { problem: "A reminder can be at most a year ahead." };
+  }
+  return read.span !== null ? { at: read.at } : checked(read.at, now);
+}
+
+/**
+ * The time (ms) `words` name at `now` in `timeZone`, unchecked (what a caller allows is its
+ * own: a reminder's, a scheduled message's): {at, span} with `span` the length (ms) of a
+ * span's form ("in 2h") and null for a clock's ("tomorrow 9:00"); {at: null} when the words
+ * are none of the forms.
+ */
+export function wordsTime(words, now, timeZone) {
   let rest = words.map((word) => word.toLowerCase());
   if (rest[0] === "in") rest = rest.slice(1);
   let days = 0;
   if (rest[0] === "tomorrow") {
     days = 1;
     rest = rest.slice(1);
-    if (!rest.length) return checked(atClock(now, timeZone, 1, MORNING_HOUR, 0), now);
+    if (!rest.length) return { at: atClock(now, timeZone, 1, MORNING_HOUR, 0), span: null };
   }
   if (rest[0] === "at") rest = rest.slice(1);
   const clock = rest.length === 1 ? CLOCK.exec(rest[0]) : null;
-  if (clock) return checked(atClock(now, timeZone, days, Number(clock[1]), Number(clock[2])), now);
-  if (days || rest.length !== 1 || !SPAN.test(rest[0])) {
-    return { problem: `A reminder is ${WHEN_USAGE}.` };
+  if (clock) {
+    return { at: atClock(now, timeZone, days, Number(clock[1]), Number(clock[2])), span: null };
   }
+  if (days || rest.length !== 1 || !SPAN.test(rest[0])) return { at: null, span: null };
   const span = spanMs(rest[0]);
-  if (span <= 0) return { problem: "A reminder must be ahead." };
-  if (span > MAX_AHEAD_MS) return { problem: "A reminder can be at most a year ahead." };
-  return { at: now + span };
+  return { at: now + span, span };
 }
 
 /** How long (ms) a span such as "20m", "1h30m" or "2d" is, or null when it is none. */

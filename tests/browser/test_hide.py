@@ -105,3 +105,47 @@ def test_close_a_conversation_in_both_tabs_it_comes_back_and_a_reload_keeps_it(
     bob.close()
     assert ann.errors == [] and other_errors == []
     assert ann.dialogs == []
+
+
+def test_the_quick_switcher_finds_a_closed_conversation_only_when_typed_and_starts_it_again(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Ctrl+K with an empty box leaves a closed conversation out (the sidebar does); typed, it
+    is found, marked "Closed conversation"; chosen, it opens and is started again: listed once
+    ann moves on, as "New direct message" does."""
+    _, line_ann, bob = ann_and_bob_in(daemon, "general")
+    line_ann.close()
+    bob.request("dm", to="ann", text="lunch?", nonce="b1")
+    ann = open_session(sessions, browser, DESKTOP)
+    a = ann.page
+    log_in(a, daemon.url, "ann")
+    wait_online(a)
+    dm_item(a).click()
+    expect(a.locator("#message-list .msg-text", has_text="lunch?")).to_have_count(1)
+    a.locator("#room-notify").click()
+    pick_in_menu(a, "Close conversation")
+    expect(a.locator("#conv-title")).to_have_text("# general")
+    expect(dm_item(a)).to_have_count(0)
+
+    a.keyboard.press("Control+k")
+    dialog = a.locator("#switcher")
+    expect(dialog).to_be_visible()
+    options = a.locator("#switcher-list [role=option]")
+    expect(options.first).to_have_attribute("data-key", "r:general")
+    expect(a.locator(f'#switcher-list [data-key="r:{DM}"]')).to_have_count(0)
+    a.keyboard.type("bob")
+    found = a.locator(f'#switcher-list [data-key="r:{DM}"]')
+    expect(found).to_have_count(1)
+    expect(found.locator(".what")).to_have_text(re.compile("Closed conversation$"))
+    shot(a, artifacts, "desktop-switcher-closed")
+    found.click()
+    expect(dialog).to_be_hidden()
+    expect(a.locator("#conv-title")).to_contain_text("Bob")
+    a.locator('#room-list li[data-room="general"] button').click()
+    expect(a.locator("#conv-title")).to_have_text("# general")
+    expect(dm_item(a)).to_have_count(1)  # started again: listed for good
+    a.reload()
+    wait_online(a)
+    expect(dm_item(a)).to_have_count(1)  # the server cleared the marker too
+    bob.close()
+    assert ann.errors == [] and ann.dialogs == []

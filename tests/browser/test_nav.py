@@ -235,10 +235,11 @@ def test_copy_link_opens_the_message_in_another_page(
 
 
 def test_a_link_to_a_message_inside_a_message_opens_in_place(
-    daemon: Daemon, browser: Browser, sessions: list[Session]
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
-    """A link to this page's message, in a message, reads "#general", and a click opens the
-    message in place: the same page (no reload, no new tab), highlighted."""
+    """A link to this page's message, in a message, reads "a message in #general" (not the
+    room's name alone: it leads to a message), and a click opens the message in place: the
+    same page (no reload, no new tab), highlighted."""
     _, ann_line, bob = ann_and_bob_in(daemon, "general", "random")
     ann_line.close()
     plan = bob.request("send", room="general", text="the plan: ship friday", nonce="plan")
@@ -252,10 +253,11 @@ def test_a_link_to_a_message_inside_a_message_opens_in_place(
     log_in(page, daemon.url, "ann")
     page.locator('#room-list li[data-room="random"] button').click()
     expect(page.locator("#conv-title")).to_have_text("# random")
-    item = page.locator("#message-list li.msg[data-seq]", has_text="see #general")
+    item = page.locator("#message-list li.msg[data-seq]", has_text="see a message in #general")
     expect(item).to_have_count(1)
     inside = item.locator("a.md-place")
-    expect(inside).to_have_text("#general")
+    expect(inside).to_have_text("a message in #general")
+    shot(page, artifacts, "desktop-message-link")
     expect(inside).not_to_have_attribute("target", "_blank")
     expect(item.locator("a.md-link:not(.md-place)")).to_have_attribute("target", "_blank")
     page.evaluate("() => { window.chatdSamePage = true; }")

@@ -791,7 +791,7 @@ def test_a_notification_closes_in_every_tab_once_its_room_is_looked_at_or_read(
 
 
 def level_menu(page: Page) -> Locator:
-    return page.get_by_role("menu", name=re.compile("^Notifications for "))
+    return page.get_by_role("menu", name=re.compile("^Options for "))
 
 
 def test_a_room_muted_on_one_page_is_muted_on_the_other_at_once(
@@ -847,7 +847,7 @@ def test_a_room_muted_on_one_page_is_muted_on_the_other_at_once(
 
     # The keyboard reaches the same menu (Shift+F10 on the room), and Escape closes it.
     room_button(page, "random").press("Shift+F10")
-    expect(level_menu(page)).to_have_accessible_name("Notifications for #random")
+    expect(level_menu(page)).to_have_accessible_name("Options for #random")
     expect(level_menu(page).get_by_role("menuitemradio", name="Mentions only")).to_be_focused()
     page.keyboard.press("Escape")
     expect(level_menu(page)).to_have_count(0)

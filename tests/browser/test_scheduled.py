@@ -165,15 +165,24 @@ def test_schedule_from_the_box_follow_on_another_tab_send_reschedule_edit_delete
     assert axe_serious(page) == []
     shot(page, artifacts, "desktop-scheduled")
 
-    # Edit (the text, in a dialog): both tabs show the new text.
+    # Edit (the text, and the time typed as /remind reads it, in a dialog): both tabs show
+    # the new text and time; words that are no time are refused in the dialog.
     notes = item(page, "the release notes are ready")
     notes.get_by_role("button", name="Edit: the message to #general").click()
     edit = page.get_by_role("dialog", name="Edit the scheduled message")
-    edit.get_by_role("textbox").fill("the release notes are ready (v2)")
+    edit.locator("#scheduled-edit-text").fill("the release notes are ready (v2)")
+    edit.get_by_label("New time (optional)").fill("tomorrow 17:30")
+    shot(page, artifacts, "desktop-scheduled-edit")
+    edit.get_by_label("New time (optional)").fill("someday")
+    edit.get_by_role("button", name="Save").click()
+    expect(page.locator("#dialog-error")).to_have_text(re.compile("^A time is in 20m"))
+    edit.get_by_label("New time (optional)").fill("tomorrow 17:30")
     edit.get_by_role("button", name="Save").click()
     expect(edit).to_be_hidden()
     for each in (page, other):
         expect(item(each, "the release notes are ready (v2)")).to_have_count(1)
+        expect(item(each, "the release notes are ready (v2)").locator("time")).to_have_text(
+            "tomorrow at 17:30")
 
     # Reschedule… (a menu): Monday at 9:00, on both tabs.
     notes = item(page, "the release notes are ready (v2)")

@@ -308,3 +308,33 @@ def test_last_reply_ago_ticks_by_itself(
     expect(summary(page)).to_contain_text("1 reply · last reply 2 min ago")
     assert ann.errors == []
     bob.close()
+
+
+def test_a_quote_of_a_thread_reply_opens_the_thread_at_it(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """A room message quoting a thread's reply (which the room's timeline leaves out): pressing
+    the quote opens the thread panel at that reply, highlighted, instead of paging back
+    through the room for a message it never shows."""
+    bob, ids = scene(daemon)
+    pizza = bob.request("send", room="general", text="pizza?", nonce="b1", thread=ids["root"])
+    bob.request("send", room="general", text="noon, then", nonce="b2", thread=ids["root"])
+    bob.request("send", room="general", text="as I said: pizza", nonce="b3",
+                reply_to=pizza["msg_id"])
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    quote = message(page, "as I said: pizza").locator(".msg-quote")
+    expect(quote).to_contain_text("pizza?")
+    expect(message(page, "pizza?")).to_have_count(0)  # the room does not show the reply
+    quote.click()
+    panel = thread_panel(page)
+    expect(panel).to_be_visible()
+    expect(in_thread(page, "pizza?")).to_have_class(re.compile(r"\bflash\b"))
+    expect(in_thread(page, "pizza?")).to_be_focused()
+    expect(in_thread(page, "noon, then")).not_to_have_class(re.compile(r"\bflash\b"))
+    shot(page, artifacts, "desktop-quote-thread")
+    expect(page.locator(".toast", has_text="not available")).to_have_count(0)
+    bob.close()
+    assert ann.errors == [] and ann.dialogs == []

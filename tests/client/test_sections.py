@@ -55,7 +55,9 @@ def test_groups_in_the_users_order() -> None:
         (None, ["e", "f"], 0)]
     line = sidebar_line(groups, lambda obj: obj["room"])
     assert line == "d | Fun (collapsed, 1 more): c, g | Work: b | e, f"
-    assert sidebar_line(sidebar_groups(rooms[4:5], []), lambda obj: obj["room"]) == "e"
+    assert sidebar_line(sidebar_groups(rooms[3:5], []), lambda obj: obj["room"]) == "d, e"
+    assert sidebar_line(sidebar_groups(rooms[3:5], [empty]), lambda obj: obj["room"]) == \
+        "d, e"
     assert sidebar_groups([], [work]) == sidebar_groups([], [work])
     assert sidebar_line(sidebar_groups([], [work]), str) == ""
 

@@ -351,7 +351,7 @@ async def test_rooms_create_and_list(server: Server) -> None:
             "room": "general", "kind": "room", "private": False, "topic": "hi",
             "owner": "alice", "last_seq": 0, "member": True, "read_seq": 0, "unread": 0,
             "mentions": 0, "notify": "mentions", "role": "owner", "archived": False,
-            "favourite": False,
+            "favourite": False, "section": None,
         }
         taken = await server.call("POST", "/api/rooms", token=alice, json_body={"room": "general"})
         assert taken.status == 409

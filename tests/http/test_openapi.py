@@ -215,7 +215,8 @@ def test_a_field_not_described_fails_the_closed_reading(closed: dict[str, Any]) 
     sending must be described first. The served reading lets clients' newer fields through."""
     room = {"room": "general", "kind": "room", "private": False, "topic": "", "owner": "ann",
             "last_seq": 3, "member": True, "read_seq": 3, "unread": 0, "mentions": 0,
-            "notify": "mentions", "role": "owner", "archived": False, "favourite": False}
+            "notify": "mentions", "role": "owner", "archived": False, "favourite": False,
+            "section": None}
     validator(closed, "Room").validate(room)
     with pytest.raises(jsonschema.ValidationError):
         validator(closed, "Room").validate({**room, "pinned": True})

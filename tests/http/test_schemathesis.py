@@ -478,11 +478,34 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
         # deletes) whose changes to groups the requests before did not use up (a per-user
         # bucket, which ann's POSTs may have emptied).
         token = _login(api.url, "bob" if case.method == "PATCH" else "cid")
+    if path in ("/api/sections/{section}", "/api/rooms/{room}/section") \
+            and case.method in ("PATCH", "DELETE", "PUT") and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())) \
+            and _positive(case) and case.path_parameters is not None \
+            and not (path == "/api/rooms/{room}/section" and case.method == "DELETE"):
+        # Until one succeeds: the example's section (7) is nobody's; as pia, a section of
+        # hers made now (ann's sections and changes may be used up by the POSTs), and her
+        # own room to move.
+        token, section = _pia_section(api.url)
+        if path == "/api/sections/{section}":
+            case.path_parameters["section"] = section
+        else:
+            case.path_parameters["room"] = "pia-notes"
+            case.body = {"section": section}
     # No session: each call has a connection of its own, closed after it (/ws may switch
     # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
     response = case.call_and_validate(base_url=api.url, timeout=30,
                                       headers={"Authorization": f"Bearer {token}"})
     ANSWERED.setdefault(case.operation.label, set()).add(response.status_code)
+
+
+def _pia_section(url: str) -> tuple[str, int]:
+    """pia's token and the id of a new section of hers."""
+    token = _login(url, "pia")
+    answer = _call(url, "POST", "/api/sections", {"name": f"s-{uuid.uuid4().hex[:12]}"},
+                   token)
+    assert answer.status_code == 201, answer.text
+    return token, int(answer.json()["section"]["id"])
 
 
 #: The statuses each operation answered in test_api (by its label, "GET /api/me").

@@ -406,3 +406,18 @@ def test_window_statements_take_every_value_as_a_parameter() -> None:
         numbers = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
         assert numbers == list(range(1, 5 + sum(flags)))
         assert "'" not in sql.replace("'simple'", "")
+
+
+async def test_a_poll_is_found_by_its_options(storage: Storage) -> None:
+    """A poll's words are its question's and its options' (a team looks for the poll about
+    "Thursday" by the day it offered); a plain message is found as before."""
+    from tests.storage.test_polls import ask
+    ann = await make_member(storage, "ann", "ops")
+    [result] = await storage.append_messages([ask(ann, "ops", "When shall we meet?",
+                                                  "Thursday morning", "Friday lunch")])
+    poll = appended(result).message.msg_id
+    plain = await say(storage, ann, "ops", "Friday it is then")
+    page = await find(storage, ann, "thursday")
+    assert [m.msg_id for m in page.messages] == [poll]
+    assert [m.msg_id for m in (await find(storage, ann, "friday")).messages] == [plain, poll]
+    assert [m.msg_id for m in (await find(storage, ann, "meet")).messages] == [poll]

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import * as forwarding from "../../clients/web/forwarding.js";
+import { candidates, rank } from "../../clients/web/switcher.js";
 import { apply, openResult, SEEK_CONTEXT } from "../../clients/web/state.js";
 import { bodyOf } from "../../clients/web/alerts.js";
 import { namesOnScreen } from "../../clients/web/profiles.js";
@@ -52,6 +53,27 @@ test("typing filters rooms by name, conversations by their people, and offers pe
   assert.deepEqual(names(forwarding.destinations(state, "ann")), [],
     "not the person themselves");
   assert.deepEqual(names(forwarding.destinations(state, "a b")), [], "no user name");
+});
+
+test("the quick switcher's matcher: accents folded, a word's start before a substring", () => {
+  const { state } = connected([
+    roomInfo("brev"), roomInfo("zz-rev"), roomInfo("review"),
+    roomInfo("@ann:bob", { peer: "bob" }),
+  ], { contacts: ["erin"] });
+  apply(state, { op: "profile", user: "bob", display_name: "Zoë Bérard" });
+  apply(state, { op: "profile", user: "erin", display_name: "Érin Stone" });
+  assert.deepEqual(names(forwarding.destinations(state, "zoe")),
+    ["conversation:@ann:bob", "person:bob"], "Zoë's conversation and Zoë, by \"zoe\"");
+  assert.deepEqual(names(forwarding.destinations(state, "berard")),
+    ["conversation:@ann:bob", "person:bob"], "a word of a display name");
+  assert.deepEqual(names(forwarding.destinations(state, "erin")), ["person:erin"]);
+  assert.deepEqual(forwarding.destinations(state, "erin")[0].label, "Érin Stone (erin)");
+  // The start of a name, then of a word (zz-rev), then anywhere (brev): as the switcher.
+  const rooms = names(forwarding.destinations(state, "rev"));
+  assert.deepEqual(rooms, ["room:review", "room:zz-rev", "room:brev"]);
+  assert.deepEqual(rank(candidates(state), "rev").map((item) => `room:${item.room}`), rooms,
+    "the switcher ranks them the same");
+  assert.deepEqual(names(forwarding.destinations(state, "#REV")), rooms, "case and # ignored");
 });
 
 test("what is chosen is not offered again, and the list is cut", () => {

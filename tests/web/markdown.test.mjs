@@ -191,13 +191,21 @@ test("an excerpt reads the words without the markers", () => {
 
 const HERE = "https://chat.example/";
 
-test("a link to this page at a room reads as the room and carries its place", () => {
+test("a link to this page at a message reads as a message of its room, with its place", () => {
   const url = "https://chat.example/#room=general&msg=42";
   const place = { room: "general", msgId: 42, seq: null, thread: null };
   assert.deepEqual(inlines(`see ${url} now`, { here: HERE }),
-    [t("see "), { type: "link", href: url, place, children: [t("#general")] }, t(" now")]);
+    [t("see "), { type: "link", href: url, place, children: [t("a message in #general")] },
+      t(" now")]);
   assert.deepEqual(inlines(`<${url}>`, { here: HERE }),
-    [{ type: "link", href: url, place, children: [t("#general")] }]);
+    [{ type: "link", href: url, place, children: [t("a message in #general")] }]);
+  const room = "https://chat.example/#room=general";
+  assert.deepEqual(inlines(room, { here: HERE }), [{ type: "link", href: room,
+    place: { room: "general", msgId: null, seq: null, thread: null },
+    children: [t("#general")] }], "a room's link: the room's name");
+  const dm = "https://chat.example/#room=%40ann%3Abob&msg=7&seq=3";
+  assert.deepEqual(inlines(dm, { here: HERE, me: "ann" })[0].children,
+    [t("a message with bob")], "a conversation's message");
   assert.deepEqual(inlines(`[the plan](${url})`, { here: HERE }),
     [{ type: "link", href: url, place, children: [t("the plan")] }], "its own text kept");
   assert.deepEqual(inlines("https://chat.example/#room=%40ann%3Abob", { here: HERE, me: "ann" }),
@@ -224,7 +232,7 @@ test("a link to this page is drawn with its fragment alone and no new tab", () =
   assert.deepEqual(nodes[0].attributes, { class: "md-link md-place",
     href: "#room=a%20b&msg=7&seq=3&thread=2",
     title: "https://chat.example/#room=a%20b&seq=3&msg=7&thread=2" });
-  assert.equal(nodes[0].textContent, "#a b");
+  assert.equal(nodes[0].textContent, "a message in #a b");
   assert.deepEqual(nodes[2].attributes, { class: "md-link md-place", href: "#room=dev",
     title: "https://chat.example/#room=dev" });
 });

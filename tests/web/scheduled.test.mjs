@@ -7,7 +7,8 @@ import { test } from "node:test";
 
 import * as scheduling from "../../clients/web/scheduled.js";
 import {
-  apply, cancelScheduled, openScheduled, rescheduleItem, scheduleMessage, sendScheduledNow,
+  apply, cancelScheduled, editScheduledText, openScheduled, rescheduleItem, scheduleMessage,
+  sendScheduledNow,
 } from "../../clients/web/state.js";
 import * as uploads from "../../clients/web/uploads.js";
 import { connected, requests, roomInfo, welcome } from "./fixtures.mjs";
@@ -190,6 +191,25 @@ test("send now, reschedule and delete ask the server; a deletion hides the item 
   assert.deepEqual(scheduling.shownItems(state.scheduled).map((i) => i.item), [4, 5],
     "refused: shown again");
   assert.deepEqual(requests(cancelScheduled(state, 99)), [], "not an item of the list");
+});
+
+test("the editor changes the text, and the time too when one is typed (as /remind)", () => {
+  const { state } = connected([roomInfo("general")]);
+  apply(state, event("added", item(4, NOW + HOUR)), { now: NOW });
+  assert.deepEqual(requests(editScheduledText(state, 4, "new words")),
+    [{ op: "edit_scheduled", item: 4, text: "new words" }], "no time: the text alone");
+  const zone = "Europe/Paris"; // 11:00 there at NOW
+  const { at } = scheduling.editedTime("tomorrow 17:30", NOW, zone);
+  assert.equal(at, Date.UTC(2026, 11, 8, 16, 30), "17:30 in Paris, the next day");
+  assert.deepEqual(requests(editScheduledText(state, 4, "new words", { sendAt: at, now: NOW })),
+    [{ op: "edit_scheduled", item: 4, text: "new words", send_at: at }], "one request, both");
+  assert.deepEqual(scheduling.editedTime("in 2h", NOW, zone), { at: NOW + 2 * HOUR });
+  assert.deepEqual(scheduling.editedTime("  ", NOW, zone), { at: null }, "blank: the time stays");
+  assert.match(scheduling.editedTime("someday", NOW, zone).problem, /^A time is in 20m/);
+  assert.deepEqual(scheduling.editedTime("in 400d", NOW, zone),
+    { problem: "A message can be scheduled at most a year ahead." });
+  assert.deepEqual(editScheduledText(state, 4, "x", { sendAt: NOW - 1, now: NOW }),
+    [{ toast: "That time has passed: choose a later one." }], "a time passed is not asked");
 });
 
 test("a failed event tells the person where and why", () => {

@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { candidates, fold, rank, shortcutHint } from "../../clients/web/switcher.js";
-import { apply, selectRoom } from "../../clients/web/state.js";
-import { connected, message, roomInfo } from "./fixtures.mjs";
+import { candidates, rank, shortcutHint } from "../../clients/web/switcher.js";
+import { apply, openAgain, selectRoom } from "../../clients/web/state.js";
+import { isShown } from "../../clients/web/hiding.js";
+import { connected, message, requests, roomInfo } from "./fixtures.mjs";
 
 const keys = (items) => items.map((item) => item.key);
 
@@ -32,11 +33,6 @@ function page() {
   apply(state, { op: "profile", user: "erin", display_name: "Erin Stone" });
   return state;
 }
-
-test("fold takes case and accents away", () => {
-  assert.equal(fold("Zoë BÉRARD"), "zoe berard");
-  assert.equal(fold("Ångström"), "angstrom");
-});
 
 test("candidates: rooms and conversations held, then people without a conversation", () => {
   const state = page();
@@ -117,6 +113,47 @@ test("the page's state orders an empty box: a mention first, the room opened las
   assert.equal(order[1], "r:general", "the room open now was opened last");
   assert.equal(order[2], "r:random");
   assert.equal(order.at(-1), "p:erin", "a person last");
+});
+
+test("a closed conversation: not in an empty box; found when typed, after the open ones", () => {
+  const { state } = connected([
+    roomInfo("general", { lastSeq: 3, readSeq: 3 }),
+    roomInfo("bobcats", { lastSeq: 3, readSeq: 3 }),
+    roomInfo("@ann:bob", { lastSeq: 5, readSeq: 5, peer: "bob", hidden_seq: 5 }),
+    roomInfo("@ann:carol", { lastSeq: 2, readSeq: 2, peer: "carol" }),
+  ]);
+  const items = candidates(state);
+  assert.equal(items.find((one) => one.key === "r:@ann:bob").closed, true);
+  assert.equal(items.find((one) => one.key === "r:@ann:carol").closed, false);
+  assert.deepEqual(keys(rank(items, "")).sort(), ["r:@ann:carol", "r:bobcats", "r:general"],
+    "not with an empty box");
+  assert.deepEqual(keys(rank(items, "bob")), ["r:bobcats", "r:@ann:bob"],
+    "typed: found, after an open one that matches as well");
+  assert.deepEqual(keys(rank(items, "ob")), ["r:bobcats", "r:@ann:bob"]);
+  const ranked = [item("zed-closed", { closed: true, opened: 9, unread: 2, label: "bob" }),
+    item("zed-open", { label: "bob zed" })];
+  assert.deepEqual(keys(rank(ranked, "bob")), ["zed-open", "zed-closed"],
+    "after the open ones, however well it matches and however recent");
+  selectRoom(state, "@ann:bob");
+  assert.equal(candidates(state).find((one) => one.key === "r:@ann:bob").closed, false,
+    "while it is the open room, the sidebar lists it: listed as open");
+});
+
+test("a closed conversation chosen in the switcher is started again", () => {
+  const { state } = connected([
+    roomInfo("general", { lastSeq: 3, readSeq: 3 }),
+    roomInfo("@ann:bob", { lastSeq: 5, readSeq: 5, peer: "bob", hidden_seq: 5 }),
+  ]);
+  selectRoom(state, "general");
+  const effects = openAgain(state, "@ann:bob");
+  assert.equal(state.current, "@ann:bob");
+  assert.deepEqual(requests(effects).filter((frame) => frame.op === "hide"),
+    [{ op: "hide", room: "@ann:bob", on: false }]);
+  selectRoom(state, "general");
+  assert.equal(isShown(state.rooms.get("@ann:bob"), state.current), true,
+    "listed once the person moves on");
+  assert.deepEqual(requests(openAgain(state, "general")).filter((f) => f.op === "hide"), [],
+    "an open room: opened, nothing else");
 });
 
 test("the Jump to button's hint is ⌘K on Apple's platforms, Ctrl K elsewhere", () => {

@@ -14,8 +14,8 @@ import { readUpTo, sighted } from "../../clients/web/readmarks.js";
 import { timeline } from "../../clients/web/select.js";
 import { shownMessage } from "../../clients/web/select-messages.js";
 import {
-  apply, closeThread, connectionChanged, moreThread, openResult, openThread, react, replyInThread,
-  retryThread, selectRoom, setThreadAlso, startEdit,
+  apply, closeThread, connectionChanged, jumpTo, moreThread, openResult, openThread, react,
+  replyInThread, retryThread, selectRoom, setThreadAlso, startEdit,
 } from "../../clients/web/state.js";
 import {
   ago, agoChange, applyReply, begin, emptyThread, newReplies, nextSummaryChange, received,
@@ -468,6 +468,62 @@ test("a notification or a search result of a reply the room hides opens its thre
   const found = requests(openResult(state, { room: ROOM, msgId: 1090, seq: 90, thread: 1080 }));
   assert.deepEqual(found.filter((r) => r.op !== "who"),
     [{ op: "thread", room: ROOM, msg_id: 1080, limit: 50 }]);
+});
+
+test("a quote of a reply the room hides opens its thread at that reply, paging back to it", () => {
+  const state = opened();
+  // Root 1 with replies 2 and 3 (3 quotes 2), and a room message 4 quoting reply 2.
+  receiveAll(state, [message(ROOM, 1), reply(2, 1), reply(3, 1),
+    message(ROOM, 4, "Carol", "see that", { reply_to: 1002 })]);
+  const jumpTick = state.jump.tick;
+  const asked = requests(jumpTo(state, 1002));
+  assert.deepEqual(asked, [{ op: "thread", room: ROOM, msg_id: 1001, limit: 50 }],
+    "its thread, not a page back through the room");
+  assert.equal(state.jump.tick, jumpTick, "the timeline stays where it is");
+  const panel = state.threadPanel;
+  assert.equal(panel.shown, true);
+  const target = panel.target;
+  assert.deepEqual(target, { msgId: 1002 });
+  // The newest page does not hold it: the panel pages back until it does.
+  const more = requests(apply(state, { op: "ok", id: 3, room: ROOM, more: true,
+    messages: [reply(3, 1)], root: message(ROOM, 1) }, { request: asked[0] }));
+  assert.deepEqual(more, [{ op: "thread", room: ROOM, msg_id: 1001, before: 3, limit: 50 }]);
+  const none = requests(apply(state, { op: "ok", id: 4, room: ROOM, more: false,
+    messages: [reply(2, 1)], root: message(ROOM, 1) }, { request: more[0] }));
+  assert.deepEqual(none.filter((r) => r.op === "thread"), [], "held now");
+  assert.equal(panel.target, target, "the view shows it");
+  // Pressed again with the thread shown: aimed at anew (highlighted again), nothing asked.
+  assert.deepEqual(requests(jumpTo(state, 1002)), []);
+  assert.notEqual(panel.target, target);
+  assert.deepEqual(panel.target, { msgId: 1002 });
+  // A broadcast reply and a plain message: the timeline, as before.
+  receiveAll(state, [reply(5, 1, "Bob", { broadcast: true })]);
+  assert.deepEqual(requests(jumpTo(state, 1005)), []);
+  assert.equal(state.jump.msgId, 1005);
+});
+
+test("a quote of a reply not held: found by paging the room back, shown in its thread", () => {
+  const { state } = connected([roomInfo(ROOM, { lastSeq: 0 })]);
+  // The room's latest page: a message quoting reply 2, older messages remain.
+  apply(state, { op: "ok", id: 5, room: ROOM, more: true, last_seq: 60,
+    messages: [message(ROOM, 60, "Carol", "see that", { reply_to: 1002 })] },
+  { request: { op: "history", room: ROOM, limit: 50 } });
+  selectRoom(state, ROOM);
+  const [older] = requests(jumpTo(state, 1002));
+  assert.equal(older.op, "history");
+  const effects = apply(state, { op: "ok", id: 6, room: ROOM, more: false, last_seq: 60,
+    messages: [message(ROOM, 1), reply(2, 1)] }, { request: older });
+  assert.deepEqual(requests(effects).filter((r) => r.op === "thread"),
+    [{ op: "thread", room: ROOM, msg_id: 1001, limit: 50 }]);
+  assert.deepEqual(state.threadPanel.target, { msgId: 1002 });
+});
+
+test("a notification of a reply the room hides aims the thread panel at it", () => {
+  const { state } = connected([roomInfo(ROOM, { lastSeq: 0 }), roomInfo("lobby")]);
+  receiveAll(state, [message(ROOM, 1), reply(2, 1)]);
+  selectRoom(state, "lobby");
+  openResult(state, { room: ROOM, msgId: 1002, seq: 2 });
+  assert.deepEqual(state.threadPanel.target, { msgId: 1002 });
 });
 
 test("the names on screen include a root's repliers and the thread panel's authors", () => {
