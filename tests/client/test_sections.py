@@ -66,7 +66,8 @@ async def test_section_and_sections(tmp_path: Path, config: Config) -> None:
     """ann puts [general] into a new section Work from the terminal (her phone hears the
     list, then the move); /section work again says where it is and tells nobody; /rooms
     groups the rooms; her phone's new section and move are said here; /section alone puts
-    general back; /sections lists them; her phone's deletion puts @bob back."""
+    general back; /sections lists them; her phone's deletion puts @bob back (/section there
+    says it is in the default list already)."""
     async with running(config) as server, trio.open_nursery() as nursery, \
             ann_with_bob_and_phone(tmp_path, server, nursery) as (term, bob, phone):
         await term.type("/section Work")
@@ -94,6 +95,9 @@ async def test_section_and_sections(tmp_path: Path, config: Config) -> None:
                           r"   Work \(0 rooms\)\n")
         await phone.request("delete_section", section=fun["id"])
         await term.expect(r"-- sections: Work \(")
+        await term.type("/switch @bob")
+        await term.type("/section")  # @bob was in Fun: the deletion put it back
+        await term.expect(r"-- \[@bob\] is in the default list already")
         await term.type("/sections")
         await term.expect(r"-- sections \(1\), in your order:\n   Work \(0 rooms\)\n")
         await bob.aclose()

@@ -306,7 +306,7 @@ async def test_the_hello_reads_them_in_its_one_statement(one_connection: Server)
                         if runs - before.get(sql, 0) and sql in _HELLO_CANDIDATES}
         await again.aclose()
     assert counts["sorted"] == counts["plain"]
-    assert counts["plain"].get(_SQL_OPEN_SESSION) == 1
+    assert counts["plain"] == {_SQL_OPEN_SESSION: 1}, counts
     assert [s["name"] for s in welcomes["sorted"]["sections"]] == ["S0", "S1", "S2"]
     assert welcomes["plain"]["sections"] == []
     [alpha] = [r for r in welcomes["sorted"]["rooms"] if r["room"] == "alpha"]
