@@ -16,6 +16,9 @@
 //   close {room}             close a conversation (hiding.js)
 //   readall {}               mark every room read (readmarks.js markAllRead; no question:
 //                            the command is asked for by name)
+//   section {room, section} | section {room, create}   move the room into one of the person's
+//                            sections (`section` its id; null: back to its usual list), or
+//                            into a new one named `create`, made first (sections.js)
 //   notify {room, level}     the room's notification level
 //   dnd {duration} | dnd {off: true}   pause notifications, or resume them
 //   status {body}            `set_profile` as the profile dialog sends it
@@ -31,6 +34,7 @@ import * as hiding from "./hiding.js";
 import { MIN_OPTIONS, pollProblem } from "./polls.js";
 import { isOneEmoji, profileChange } from "./profiles.js";
 import { readCommand, splitWords } from "./slash.js";
+import { named, nameProblem, placeOf, usualList } from "./sections.js";
 import { MAX_TEXT_CHARS, textLength, tooLong, topicTooLong } from "./textlimit.js";
 import { reminderTime, spanMs, splitWhen, WHEN_USAGE } from "./when.js";
 
@@ -135,6 +139,11 @@ export const COMMANDS = new Map([
     plan: ({ rest }) => (rest ? { problem: "/readall marks everything read: it takes nothing more." }
       : { do: "readall" }),
   }],
+  ["section", {
+    usage: "/section [name]",
+    help: "move this room to one of your sidebar sections (a new name makes it); alone, back",
+    plan: ({ rest, words }, { room, sections }) => sectionPlan(rest, words, room, sections),
+  }],
   ["mute", {
     usage: "/mute",
     help: "no notifications from this room",
@@ -226,7 +235,7 @@ export const COMMANDS = new Map([
  * The plan for the box's `text` (the whole of it), or null when it is a message to send as it
  * is. "//text" plans to send "/text". `context`: {room (the open room, or null), profile (the
  * person's, profiles.js profileOf), dndUntil (ms or null), now (ms, the server's clock),
- * timeZone, maxText}.
+ * timeZone, maxText, sections (the state's: sections.js)}.
  */
 export function planCommand(text, context) {
   const read = readCommand(text);
@@ -238,7 +247,8 @@ export function planCommand(text, context) {
   const split = splitWords(read.rest);
   if (split.problem) return { problem: split.problem };
   return sending(command.plan({ rest: read.rest, words: split.words },
-    { dndUntil: null, profile: null, room: null, ...context, maxText }), maxText);
+    { dndUntil: null, profile: null, room: null, sections: null, ...context, maxText }),
+  maxText);
 }
 
 /** A text to send over the server's limit is refused here, as the box refuses it. */
@@ -260,6 +270,31 @@ function notifyPlan(rest, room, level) {
     return { do: "note", text: level === "none" ? "This room is muted already." : "This room is not muted." };
   }
   return { do: "notify", room: room.name, level };
+}
+
+/**
+ * `/section NAME` (one quoted word, or the words as typed): the open room into the person's
+ * section of that name (ignoring case), made first when they have none; alone, back to its
+ * usual list.
+ */
+function sectionPlan(rest, words, room, sections) {
+  if (!room || room.draft) return { problem: "Open a room or conversation first." };
+  if (!sections || !sections.supported) return { problem: "This server does not keep sections." };
+  const here = placeOf(sections, room);
+  const shown = sections.shown.find((section) => section.id === here);
+  if (!rest) {
+    return shown ? { do: "section", room: room.name, section: null, name: usualList(room) }
+      : { do: "note",
+        text: `It is in ${usualList(room)}: /section NAME moves it to a section of yours.` };
+  }
+  const name = words.length === 1 && words[0].quoted ? words[0].text.trim() : rest;
+  const found = named(sections.shown, name);
+  if (found) {
+    return found.id === here ? { do: "note", text: `It is in ${found.name} already.` }
+      : { do: "section", room: room.name, section: found.id, name: found.name };
+  }
+  const problem = nameProblem(sections.shown, name);
+  return problem ? { problem } : { do: "section", room: room.name, create: name };
 }
 
 /** The names of `words` as people ("@bob" or "bob"), each checked: {names} or {problem}. */

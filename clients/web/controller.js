@@ -59,7 +59,11 @@ import * as readmarks from "./readmarks.js";
 import * as forwarding from "./forwarding.js";
 import * as reminders from "./reminders.js";
 import { nextTextChange, parseLocal, reminderProblem, shownItem } from "./saved.js";
-import { currentRoom, nextTypingChange, roomOrder } from "./select.js";
+import { currentRoom, nextTypingChange, roomOrder, sectionLists } from "./select.js";
+import { createdId, find as findSection, named, nameProblem } from "./sections.js";
+import {
+  deleteWords, moveMenu, nameFields, refusal as sectionRefusal,
+} from "./view-sections.js";
 import { excerpt, filesOf, filesSummary } from "./select-messages.js";
 import {
   customField, newReminderFields, reminderMenu, showReminder, timeZone,
@@ -162,6 +166,14 @@ export class Controller {
       addContact: whenOnline(() => dialogs.addContact()),
       logout: () => this.leave("", { revoke: true }),
       roomMenu: (name, opener, point) => alertsView.roomMenu(name, opener, point),
+      // The person's sections (sections.js): collapsed and moved at once; named in dialogs.
+      newSection: whenOnline(() => this.newSection()),
+      collapseSection: whenOnline((id, collapsed) => this.act(model.collapseSection, id,
+        collapsed)),
+      shiftSection: whenOnline((id, by) => this.act(model.shiftSection, id, by)),
+      renameSection: whenOnline((id) => this.renameSection(id)),
+      deleteSection: whenOnline((id) => this.confirmDeleteSection(id)),
+      dropRoom: whenOnline((room, id) => this.act(model.moveToSection, room, id)),
     });
     // The quick switcher (Ctrl+K): a person opens their 1:1, as "New direct message" does;
     // a closed conversation is started again.
@@ -183,6 +195,7 @@ export class Controller {
       setNotify: whenOnline((room, level) => this.act(model.setNotify, room, level)),
       closeConversation: whenOnline((room) => this.act(model.closeConversation, room)),
       favourite: whenOnline((room, on) => this.act(model.setFavourite, room, on)),
+      moveTo: whenOnline((room, opener, point) => this.moveMenu(room, opener, point)),
       pause: whenOnline((choice) => this.act(model.pauseNotifications, choice)),
       resume: whenOnline(() => this.act(model.resumeNotifications)),
     });
@@ -1420,7 +1433,7 @@ export class Controller {
     const plan = planCommand(text, { room: currentRoom(this.state),
       profile: profiles.profileOf(this.state.profiles, this.state.me),
       dndUntil: this.state.dndUntil ?? null, now: clock.now(), timeZone: timeZone(),
-      maxText: this.state.maxText || undefined });
+      maxText: this.state.maxText || undefined, sections: this.state.sections });
     return plan === null ? null : this.carry(plan, box);
   }
 
@@ -1479,6 +1492,23 @@ export class Controller {
         if (!this.online) return offline;
         this.readAll(false);
         return {};
+      case "section": {
+        if (!this.online) return offline;
+        let id = plan.section ?? null;
+        let name = plan.name;
+        if (plan.create !== undefined) {
+          try {
+            const reply = await this.ask("create_section", { name: plan.create });
+            id = createdId(reply) ?? named(this.state.sections.confirmed, plan.create)?.id ?? null;
+          } catch (error) {
+            return { problem: `No section was made: ${sectionRefusal(error, plan.create)}` };
+          }
+          if (id === null) return { problem: "The section was made, but the room was not moved." };
+          name = plan.create;
+        }
+        this.act(model.moveToSection, plan.room, id);
+        return { note: `Moved to ${name}.` };
+      }
       case "notify":
         if (!this.online) return offline;
         this.act(model.setNotify, plan.room, plan.level);
@@ -1542,6 +1572,93 @@ export class Controller {
       return Promise.reject(new RequestError("disconnected", "Not connected right now."));
     }
     return this.conn.request(op, fields);
+  }
+
+  // -- sections (sections.js, view-sections.js) ---------------------------------------------
+
+  /** Room `name`'s "Move to…" menu, where its own menu was (`opener`, `point`). */
+  moveMenu(name, opener, point) {
+    const room = this.state && this.state.rooms.get(name);
+    if (!room) return;
+    moveMenu(opener, {
+      state: this.state, room, point,
+      move: (id) => this.act(model.moveToSection, name, id),
+      newSection: () => this.newSection(name),
+      // The sidebar is drawn anew on every change: the room's button of the moment.
+      back: () => (opener.isConnected ? opener : [...document.querySelectorAll(
+        "#sidebar li[data-room]")].find((li) => li.dataset.room === name)
+        ?.querySelector("button") || $("composer-text")),
+    });
+  }
+
+  /**
+   * The "New section" dialog: made by the server's `ok` (its `sections` event tells every
+   * device); from a room's "Move to…" (`room`), the room is moved into it then.
+   */
+  newSection(room = null) {
+    if (!this.state) return;
+    const form = nameFields();
+    this.views.dialogs.open({
+      title: room ? "Move to a new section" : "New section",
+      ok: "Create",
+      fields: form.fields,
+      submit: async () => {
+        const name = form.value();
+        const problem = nameProblem(this.state.sections.confirmed, name);
+        if (problem) throw new Error(problem);
+        let reply;
+        try {
+          reply = await this.ask("create_section", { name });
+        } catch (error) {
+          throw new Error(sectionRefusal(error, name));
+        }
+        const made = createdId(reply) ?? named(this.state.sections.confirmed, name)?.id ?? null;
+        if (room && made !== null) this.act(model.moveToSection, room, made);
+      },
+    });
+  }
+
+  /** Rename section `id`, in a dialog (a name taken is said there). */
+  renameSection(id) {
+    const section = this.state && findSection(this.state.sections.shown, id);
+    if (!section) return;
+    const form = nameFields(section.name);
+    this.views.dialogs.open({
+      title: `Rename ${section.name}`,
+      ok: "Rename",
+      fields: form.fields,
+      submit: async () => {
+        const name = form.value();
+        if (name === section.name) return;
+        const problem = nameProblem(this.state.sections.confirmed, name, id);
+        if (problem) throw new Error(problem);
+        try {
+          await this.ask("edit_section", { section: id, name });
+        } catch (error) {
+          throw new Error(sectionRefusal(error, name));
+        }
+      },
+    });
+  }
+
+  /** Delete section `id` once confirmed: its rooms go back to their usual lists. */
+  confirmDeleteSection(id) {
+    const section = this.state && findSection(this.state.sections.shown, id);
+    if (!section) return;
+    const held = sectionLists(this.state).find((one) => one.section.id === id);
+    this.views.dialogs.confirm({
+      title: `Delete the section ${section.name}?`,
+      ok: "Delete",
+      danger: true,
+      fields: deleteWords(section, held ? held.rooms : []),
+      submit: async () => {
+        try {
+          await this.ask("delete_section", { section: id });
+        } catch (error) {
+          throw new Error(sectionRefusal(error));
+        }
+      },
+    });
   }
 
   // -- user groups (view-usergroups.js) ------------------------------------------------------

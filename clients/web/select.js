@@ -8,6 +8,7 @@ import { isConversation, startLine } from "./conversations.js";
 import { hiddenInRoom } from "./threads.js";
 import { isShown } from "./hiding.js";
 import { favouriteRooms, isFavourite } from "./favourites.js";
+import { collapsedShows, placeOf } from "./sections.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this are grouped
 
@@ -16,29 +17,66 @@ const GROUP_GAP_MS = 5 * 60 * 1000; // messages of one author closer than this a
  * conversations together, in the order they were marked (favourites.js); the others by their
  * label, ignoring case: "room" the rooms, "dm" the conversations (1:1 and group, as Slack's
  * direct messages list them) but those the person closed with nothing new since, unless open
- * (hiding.js). A favourite is listed in Favourites only.
+ * (hiding.js). A favourite is listed in Favourites only, a room in one of the person's own
+ * sections there only (`sectionLists`).
  */
 export function sortedRooms(state, kind) {
   if (kind === "favourite") return favouriteRooms(state.rooms.values());
   return [...state.rooms.values()]
-    .filter((room) => !isFavourite(room) && (kind === "dm"
+    .filter((room) => !isFavourite(room) && sectionIn(state, room) === null && (kind === "dm"
       ? isConversation(room) && isShown(room, state.current) : room.kind === kind))
-    .sort((a, b) => a.label.toLowerCase().localeCompare(b.label.toLowerCase()));
+    .sort(byLabel);
 }
 
 /**
- * The room to open when none is: the first one the sidebar lists (a favourite, else a room,
- * else a conversation).
+ * The person's own sections (sections.js), in their order, between Favourites and the usual
+ * lists: [{section, rooms, listed}]: `rooms` every room and conversation it holds (not a
+ * favourite, nor a conversation closed with nothing new unless open), by label ignoring case;
+ * `listed` what the sidebar lists of them: all, or for a collapsed section those with an
+ * unread badge and the open one.
  */
-export function firstRoom(state) {
-  return sortedRooms(state, "favourite")[0] || sortedRooms(state, "room")[0]
-    || sortedRooms(state, "dm")[0] || null;
+export function sectionLists(state) {
+  if (!state.sections) return [];
+  const held = new Map(state.sections.shown.map((section) => [section.id, []]));
+  for (const room of state.rooms.values()) {
+    const id = sectionIn(state, room);
+    if (id === null || isFavourite(room) || !isShown(room, state.current)) continue;
+    held.get(id).push(room);
+  }
+  return state.sections.shown.map((section) => {
+    const rooms = held.get(section.id).sort(byLabel);
+    const listed = section.collapsed ? rooms.filter((room) => collapsedShows(room,
+      { current: state.current, unread: badge(state, room) !== null })) : rooms;
+    return { section, rooms, listed };
+  });
 }
 
-/** Favourites, rooms, then conversations, in the order of the sidebar (for Alt+Up/Down). */
+/** The section of the person's own that lists `room` (sections.js placeOf), or null. */
+function sectionIn(state, room) {
+  return state.sections ? placeOf(state.sections, room) : null;
+}
+
+function byLabel(a, b) {
+  return a.label.toLowerCase().localeCompare(b.label.toLowerCase());
+}
+
+/**
+ * The room to open when none is: the first one the sidebar lists (a favourite, else one of a
+ * section's, else a room, else a conversation).
+ */
+export function firstRoom(state) {
+  const name = roomOrder(state)[0];
+  return name === undefined ? null : state.rooms.get(name);
+}
+
+/**
+ * Favourites, the person's sections (what each lists), rooms, then conversations, in the
+ * order of the sidebar (for Alt+Up/Down).
+ */
 export function roomOrder(state) {
-  return [...sortedRooms(state, "favourite"), ...sortedRooms(state, "room"),
-    ...sortedRooms(state, "dm")].map((room) => room.name);
+  return [...sortedRooms(state, "favourite"),
+    ...sectionLists(state).flatMap(({ listed }) => listed),
+    ...sortedRooms(state, "room"), ...sortedRooms(state, "dm")].map((room) => room.name);
 }
 
 /** The open room, or null. */

@@ -123,6 +123,14 @@
 // they share theirs) is the welcome's, changed by `setReadReceipts` at once and kept by the
 // `read_receipts` event of every device.
 //
+// Sections (sections.js, `state.sections`): the person's own sections of the sidebar, kept by
+// the server (the welcome's list, the `sections` and `section` events of every device).
+// Collapsing one, moving it up or down (`collapseSection`, `shiftSection`) and moving a room
+// into one (`moveToSection`) are shown at once and asked of the server, whose reply says the
+// last word, as for a favourite; creating, renaming and deleting one wait for the server in
+// their dialogs (controller.js), and their list comes as any other. A deleted section's rooms
+// are back in their usual lists.
+//
 // Search (search.js): `state.search` holds the query, the pages of results and the request on
 // its way; `openResult` opens a result's room and shows the message, paging back to it when it
 // is not held (as a reply's original is found), in pages sized to reach its seq at once.
@@ -148,6 +156,7 @@ import * as grouping from "./usergroups.js";
 import * as hiding from "./hiding.js";
 import * as starring from "./favourites.js";
 import * as receipting from "./receipts.js";
+import * as sectioning from "./sections.js";
 import { allRead, openingPage } from "./readmarks.js";
 import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
@@ -253,6 +262,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     userGroups: grouping.emptyGroups(),
     // The other members' read markers in conversations, and the person's setting (receipts.js).
     receipts: receipting.emptyReceipts(),
+    // The person's own sections of the sidebar, and whether the server keeps them (sections.js).
+    sections: sectioning.emptySections(),
   };
 }
 
@@ -379,6 +390,9 @@ const EVENTS = {
       room.loading = false;
       room.loadingOlder = false;
     }
+    // The person's sections (a server that keeps none says no `sections`): one deleted while
+    // away takes its rooms back to their lists (those the welcome listed say so themselves).
+    sectioning.emptied(state.rooms.values(), sectioning.welcomed(state.sections, frame));
     state.listing = more ? { after: last, waiting: false, unlisted, gone: new Set(),
       early: new Map(), alerts: [], refresh: false, skipped: new Set() } : null;
     state.roomsListed = !more;
@@ -497,6 +511,24 @@ const EVENTS = {
   read_receipts(state, frame) {
     // The person turned the sharing of their read receipts on or off (here or elsewhere).
     if (typeof frame.on === "boolean") receipting.confirmShare(state.receipts, frame.on);
+    return [];
+  },
+
+  sections(state, frame) {
+    // The person's list of sections after a change to it (created, renamed, collapsed, moved,
+    // deleted), here or on another device: a deleted one's rooms are back in their lists.
+    const list = sectioning.listOf(frame);
+    if (!list) return [];
+    state.sections.supported = true; // (a server that says so keeps them)
+    sectioning.emptied(state.rooms.values(), sectioning.confirmList(state.sections, list));
+    return [];
+  },
+
+  section(state, frame) {
+    // The person moved a room into a section, or back to its list (here or on another device).
+    const room = state.rooms.get(frame.room);
+    if (!room || !("section" in frame)) return [];
+    sectioning.confirmRoom(room, sectioning.sectionIdOf(frame));
     return [];
   },
 
@@ -965,6 +997,31 @@ const ANSWERED = {
     return [];
   },
 
+  create_section(state, asked, reply) {
+    return sectionsSaid(state, reply);
+  },
+
+  edit_section(state, asked, reply) {
+    // A collapse or a move was shown already (`pending`); a rename waited in its dialog.
+    if (!shownAtOnce(asked)) return sectionsSaid(state, reply);
+    sectioning.emptied(state.rooms.values(),
+      sectioning.listAnswered(state.sections, asked, sectioning.listOf(reply)));
+    return [];
+  },
+
+  delete_section(state, asked, reply) {
+    return sectionsSaid(state, reply);
+  },
+
+  set_section(state, asked, reply) {
+    const room = state.rooms.get(asked.room);
+    if (room) {
+      sectioning.roomAnswered(room, { section: "section" in reply
+        ? sectioning.sectionIdOf(reply) : sectioning.sectionIdOf(asked) });
+    }
+    return [];
+  },
+
   set_notify(state, asked, reply) {
     const room = state.rooms.get(asked.room);
     const level = alerts.isLevel(reply.notify) ? reply.notify : asked.notify;
@@ -1186,6 +1243,26 @@ const REFUSED = {
       : error.code === "unknown_op" ? "this server has no read receipts"
         : String(error.message || error.code);
     return [{ toast: `Your read receipts were not turned ${asked.on ? "on" : "off"}: ${why}` }];
+  },
+
+  edit_section(state, asked, error) {
+    // A collapse or a move is put back (a rename's dialog says its refusal itself).
+    if (!shownAtOnce(asked)) return [];
+    sectioning.listAnswered(state.sections, asked, null, true);
+    const section = sectioning.find(state.sections.shown, asked.section);
+    const what = typeof asked.collapsed === "boolean"
+      ? `${asked.collapsed ? "collapse" : "expand"} ${section ? section.name : "the section"}`
+      : `move ${section ? section.name : "the section"}`;
+    return [{ toast: `Could not ${what}: ${sectionRefusal(error)}` }];
+  },
+
+  set_section(state, asked, error) {
+    // The section the server last gave is back (once no other move is on its way).
+    const room = state.rooms.get(asked.room);
+    if (!room) return [];
+    sectioning.roomAnswered(room, null);
+    return [{ toast: `Could not move ${alerts.placeLabel(state, room.name)}: ${
+      sectionRefusal(error)}` }];
   },
 
   favourite(state, asked, error) {
@@ -1814,6 +1891,55 @@ export function setFavourite(state, name, on) {
   const room = state.rooms.get(name);
   if (!room || typeof on !== "boolean" || !online(state) || !starring.mark(room, on)) return [];
   return [request("favourite", { room: name, on })];
+}
+
+// -- sections (sections.js) -------------------------------------------------------------------
+
+/**
+ * Move room or conversation `name` into the person's section `id` (null: back to its usual
+ * list): there at once, here, and on the server, which tells the person's other devices.
+ */
+export function moveToSection(state, name, id) {
+  const room = state.rooms.get(name);
+  if (!room || !online(state) || !state.sections.supported) return [];
+  // (One just made is in the server's list before it is shown while a change is on its way.)
+  if (id !== null && !sectioning.find(state.sections.shown, id)
+      && !sectioning.find(state.sections.confirmed, id)) return [];
+  if (!sectioning.place(room, id)) return [];
+  return [request("set_section", { room: name, section: id })];
+}
+
+/** Collapse (`collapsed`) or expand the person's section `id`, at once and on the server. */
+export function collapseSection(state, id, collapsed) {
+  if (!online(state) || typeof collapsed !== "boolean"
+      || !sectioning.collapse(state.sections, id, collapsed)) return [];
+  return [request("edit_section", { section: id, collapsed })];
+}
+
+/** Move the person's section `id` up (`by` -1) or down (+1) their list, here and on the server. */
+export function shiftSection(state, id, by) {
+  if (!online(state)) return [];
+  const position = sectioning.shift(state.sections, id, by);
+  return position === null ? [] : [request("edit_section", { section: id, position })];
+}
+
+/** Whether an `edit_section` was shown before its answer (a collapse or a move: not a rename). */
+function shownAtOnce(asked) {
+  return typeof asked.collapsed === "boolean" || Number.isSafeInteger(asked.position);
+}
+
+/** A reply that carries the list of sections (a creation, a rename, a deletion): kept. */
+function sectionsSaid(state, reply) {
+  const list = sectioning.listOf(reply);
+  if (list) sectioning.emptied(state.rooms.values(), sectioning.confirmList(state.sections, list));
+  return [];
+}
+
+/** Why the server refused a change to the sections, in words. */
+function sectionRefusal(error) {
+  return error.code === "disconnected" ? "not connected"
+    : error.code === "unknown_op" ? "this server does not keep sections"
+      : String(error.message || error.code);
 }
 
 // -- do not disturb (alerts.js "Do not disturb") ---------------------------------------------

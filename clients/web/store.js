@@ -36,6 +36,7 @@ import { applyChange, isChange, mentions, normalise, replaces, revOf } from "./e
 import { replyEntry } from "./threads.js";
 import { hiddenSeqOf } from "./hiding.js";
 import * as starring from "./favourites.js";
+import * as sectioning from "./sections.js";
 import { cutList, isConversation, kindOfName, namePeople } from "./conversations.js";
 
 const ASIDE_MAX = 2000; // change entries kept per room, waiting for their message or a hole
@@ -106,6 +107,11 @@ export class Room {
     this.favouriteConfirmed = false;
     this.favouriteAt = null;
     this.favouritePending = 0; // this page's `favourite` requests not answered yet
+    // The person's section it is listed in (sections.js; null: its usual list): as shown, as
+    // the server last gave it, and this page's moves of it not answered yet.
+    this.section = null;
+    this.sectionConfirmed = null;
+    this.sectionPending = 0;
     this.replyTo = null; // the msg_id the next message sent here answers
     this.removal = null; // {banned, reason}: this user's ban or kick entry, for the `left` after
     this.removed = new Set(); // lower-case users whose ban or kick entry has its line already
@@ -180,6 +186,7 @@ export class Room {
     if (NOTIFY_LEVELS.includes(info.notify)) this.setNotify(info.notify, { confirmed: true });
     this.hiddenSeq = hiddenSeqOf(info); // absent: not closed
     starring.confirm(this, starring.markOf(info), starring.markedAtOf(info)); // absent: not one
+    sectioning.confirmRoom(this, sectioning.sectionIdOf(info)); // absent: its usual list
     this.countPins(info);
     this.advance();
   }

@@ -4,8 +4,9 @@
 // key). Renders from the state (alerts.js); reports choices to the handlers it is bound to.
 // The permission is asked for only when the person presses "Enable desktop notifications".
 // A conversation's menu (the same, from its header's bell or its item in the sidebar) ends
-// with "Add to favourites" (or "Remove from favourites": favourites.js) and "Close
-// conversation" (hiding.js; not for a favourite).
+// with "Add to favourites" (or "Remove from favourites": favourites.js), "Move to…" (the
+// person's sections: view-sections.js; not for a favourite, listed in Favourites only) and
+// "Close conversation" (hiding.js; not for a favourite).
 // The same panel pauses every notification for a while, on every device (do not disturb:
 // alerts.js); while paused the sidebar's bell is struck out and "until 14:30" shows under
 // the person's name.
@@ -46,7 +47,8 @@ export class AlertsView {
 
   /**
    * Handlers: enableDesktop() (asks the browser, from this click), setAlerts({desktop?,
-   * sound?}), setNotify(room, level), favourite(room, on), closeConversation(room),
+   * sound?}), setNotify(room, level), favourite(room, on), moveTo(room, opener, point) (its
+   * "Move to…" menu), closeConversation(room),
    * permission() → the browser's permission now, pause({duration} | {until}), resume().
    */
   bind(handlers) { this.on = handlers; }
@@ -119,6 +121,9 @@ export class AlertsView {
     const starred = isFavourite(room);
     items.push({ label: starred ? "Remove from favourites" : "Add to favourites",
       run: () => this.on.favourite(room.name, !starred) });
+    if (this.state.sections.supported && !starred) {
+      items.push({ label: "Move to…", run: () => this.on.moveTo(room.name, opener, point) });
+    }
     if (canClose(room)) {
       items.push({ label: "Close conversation", run: () => this.on.closeConversation(room.name) });
     }

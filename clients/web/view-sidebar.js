@@ -8,38 +8,83 @@
 // with nothing new since is not listed unless open (hiding.js, select.js sortedRooms). The
 // person's favourites, rooms and conversations together, have their own section at the top,
 // shown when there is one, and are not listed again in their usual section (favourites.js).
+// The person's own sections (sections.js) come next, in their order, each under a heading
+// whose chevron collapses it (aria-expanded; a collapsed one still lists its rooms with
+// something unread and the open one) and whose "⋯" (or a right click on it) opens its menu:
+// Rename…, Move up, Move down, Delete…; "New section" under them makes one. A room in one of
+// them is not listed again in Rooms or Direct messages. A room (not a favourite) may also be
+// dragged onto a section, or onto Rooms or Direct messages to leave its section (the menus'
+// "Move to…" does the same from the keyboard).
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
-import { $, colourClass, drawKeyed, h } from "./dom.js";
+import { $, colourClass, drawKeyed, h, svgIcon } from "./dom.js";
 import { avatarOf, shownUser, statusWords } from "./profiles.js";
 import { avatar, setPicture } from "./view-avatar.js";
-import { badge, initial, sortedRooms, statusOf } from "./select.js";
+import { badge, initial, sectionLists, sortedRooms, statusOf } from "./select.js";
 import { bellIcon } from "./view-alerts.js";
 import {
   andList, conversationLabel, isConversation, othersOf, othersShown,
 } from "./conversations.js";
 import { isClosed } from "./hiding.js";
+import { isFavourite } from "./favourites.js";
+import { canShift } from "./sections.js";
+import { closePopup, isOpenFrom, openMenu } from "./popup.js";
+
+const DRAGGED = "application/x-chatd-room"; // a room's name, dragged from the sidebar
+const CHEVRON = "M8 10l4 4 4-4"; // pointing down (expanded); turned by the style when collapsed
+const MORE = "M6 12h.01M12 12h.01M18 12h.01";
 
 export class SidebarView {
   constructor() {
     this.on = {};
+    this.state = null;
     const buttons = {
       "create-room": "createRoom", "browse-rooms": "browseRooms", "new-dm": "newDm",
-      "add-contact": "addContact", logout: "logout",
+      "add-contact": "addContact", logout: "logout", "new-section": "newSection",
     };
     for (const [id, name] of Object.entries(buttons)) {
       $(id).addEventListener("click", () => this.on[name]());
     }
+    // Rooms and Direct messages take a room dragged out of a section back.
+    for (const list of ["room-list", "dm-list"]) this.dropOnto($(list).closest("section"), null);
+    document.addEventListener("dragend", () => {
+      for (const target of document.querySelectorAll("#sidebar .drop-target")) {
+        target.classList.remove("drop-target");
+      }
+    });
+  }
+
+  /** `target` takes a room dragged onto it into section `id` (null: its usual list). */
+  dropOnto(target, id) {
+    const carries = (event) => [...(event.dataTransfer?.types || [])].includes(DRAGGED);
+    target.addEventListener("dragover", (event) => {
+      if (!carries(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "move";
+      target.classList.add("drop-target");
+    });
+    target.addEventListener("dragleave", (event) => {
+      if (!target.contains(event.relatedTarget)) target.classList.remove("drop-target");
+    });
+    target.addEventListener("drop", (event) => {
+      if (!carries(event)) return;
+      event.preventDefault();
+      target.classList.remove("drop-target");
+      this.on.dropRoom(event.dataTransfer.getData(DRAGGED), id);
+    });
   }
 
   /**
    * Handlers: selectRoom(name), openDm(user), removeContact(user), roomMenu(name, opener,
    * point) for a room's menu, and createRoom(), browseRooms(), newDm(), addContact(), logout()
-   * for the buttons.
+   * for the buttons; for the person's sections: newSection(), collapseSection(id, collapsed),
+   * renameSection(id), shiftSection(id, by) (-1 up, +1 down), deleteSection(id),
+   * dropRoom(room, id) (a room dragged onto section `id`, or null: onto its usual list).
    */
   bind(handlers) { this.on = handlers; }
 
   render(state, now) {
+    this.state = state; // (for the menus it opens)
     // (The name itself is view-profile.js's: a button that opens the person's menu.)
     const mine = $("me-avatar");
     if (mine.dataset.user !== state.me) { // (each time would reload the picture)
@@ -55,8 +100,12 @@ export class SidebarView {
     $("favourites").hidden = !favourites.length;
     if (favourites.length) this.renderList($("favourite-list"), favourites, state, "", now);
     else $("favourite-list").replaceChildren();
-    // An empty section whose rooms are all starred says so, not that there are none.
-    const starred = (kind) => favourites.some((room) => (kind === "dm" ? isConversation(room)
+    const sections = sectionLists(state);
+    this.renderSections(sections, state, now);
+    $("new-section").hidden = !state.sections.supported;
+    // An empty list whose rooms are all starred or in sections says so, not that there are none.
+    const elsewhere = [...favourites, ...sections.flatMap(({ rooms }) => rooms)];
+    const starred = (kind) => elsewhere.some((room) => (kind === "dm" ? isConversation(room)
       : room.kind === kind));
     this.renderList($("room-list"), sortedRooms(state, "room"), state,
       starred("room") ? "No other rooms" : "No rooms yet", now);
@@ -82,11 +131,92 @@ export class SidebarView {
   renderList(list, rooms, state, empty, now) {
     // Drawn keyed by room on every change (a message, a presence): a room's button that did
     // not change stays, with the focus; one drawn anew gets it back (dom.js drawKeyed).
+    // (`empty` null: an empty list says nothing, as a collapsed section with nothing unread.)
     drawKeyed(list, rooms.length ? rooms.map((room) => {
       const shown = this.roomShown(room, state, now);
       return { key: `r:${room.name}`, sig: JSON.stringify(shown),
         build: () => this.roomItem(room, shown) };
-    }) : [{ key: "empty", sig: empty, build: () => h("li", { class: "side-empty" }, empty) }]);
+    }) : empty === null ? []
+      : [{ key: "empty", sig: empty, build: () => h("li", { class: "side-empty" }, empty) }]);
+  }
+
+  /**
+   * The person's sections (select.js sectionLists), keyed by id: a heading drawn again only
+   * when its name, its chevron or its menu's moves change (the focus stays on its control),
+   * and its list as the others are.
+   */
+  renderSections(sections, state, now) {
+    const count = sections.length;
+    drawKeyed($("sections"), sections.map(({ section }, index) => ({
+      key: `s:${section.id}`,
+      sig: JSON.stringify([section.name, section.collapsed, index === 0, index === count - 1]),
+      build: () => this.sectionItem(section),
+    })));
+    const drawn = [...$("sections").children];
+    sections.forEach(({ section, listed }, index) => {
+      this.renderList(drawn[index].querySelector(".side-list"), listed, state,
+        section.collapsed ? null : "Empty: “Move to…” in a room's menu moves it here", now);
+    });
+  }
+
+  /** A section of the person's: its heading (chevron, name, menu) and its list. */
+  sectionItem(section) {
+    const id = `section-${section.id}`;
+    const expanded = !section.collapsed;
+    const menu = h("button", {
+      type: "button", class: "icon small section-menu", "aria-haspopup": "menu",
+      "aria-expanded": "false", "aria-label": `Options for the section ${section.name}`,
+      title: "Section options", dataset: { focus: "menu" },
+      onclick: (event) => this.sectionMenu(section.id, event.currentTarget),
+    }, svgIcon(MORE));
+    const element = h("section", {
+      class: `side-section custom-section${expanded ? "" : " collapsed"}`,
+      dataset: { section: String(section.id) }, "aria-labelledby": `${id}-name`,
+      oncontextmenu: (event) => {
+        if (!event.target.closest(".side-head")) return; // (a room's own menu, below)
+        event.preventDefault();
+        this.sectionMenu(section.id, menu, event.clientX || event.clientY
+          ? { x: event.clientX, y: event.clientY } : null);
+      },
+    },
+    h("div", { class: "side-head" },
+      h("h2", {}, h("button", {
+        type: "button", class: "section-toggle", "aria-expanded": String(expanded),
+        "aria-controls": `${id}-list`, dataset: { focus: "toggle" },
+        title: expanded ? "Collapse" : "Expand",
+        onclick: () => this.on.collapseSection(section.id, expanded),
+      }, h("span", { class: "chevron" }, svgIcon(CHEVRON)),
+      h("span", { class: "section-name", id: `${id}-name` }, section.name))),
+      menu),
+    h("ul", { id: `${id}-list`, class: "side-list" }));
+    this.dropOnto(element, section.id);
+    return element;
+  }
+
+  /** A section's menu, under its "⋯" (or at `point`, for a right click on its heading). */
+  sectionMenu(id, opener, point = null) {
+    const sections = this.state && this.state.sections;
+    const section = sections && sections.shown.find((one) => one.id === id);
+    if (!section) return;
+    if (!point && isOpenFrom(opener)) {
+      closePopup(true);
+      return;
+    }
+    const items = [{ label: "Rename…", run: () => this.on.renameSection(id) }];
+    if (canShift(sections, id, -1)) {
+      items.push({ label: "Move up", run: () => this.on.shiftSection(id, -1) });
+    }
+    if (canShift(sections, id, 1)) {
+      items.push({ label: "Move down", run: () => this.on.shiftSection(id, 1) });
+    }
+    items.push({ label: "Delete…", run: () => this.on.deleteSection(id) });
+    openMenu(opener, {
+      label: `Section ${section.name}`, point, items,
+      // Drawn anew meanwhile (moved, renamed): its "⋯" of the moment.
+      back: () => (opener.isConnected ? opener : [...document.querySelectorAll(
+        "#sections [data-section]")].find((one) => one.dataset.section === String(id))
+        ?.querySelector(".section-menu") || $("new-section")),
+    });
   }
 
   /** What a room's item shows. */
@@ -154,7 +284,13 @@ export class SidebarView {
       "aria-hidden": "true" }, "@") : null,
     count ? h("span", { class: `badge${muted ? " muted" : ""}`, "aria-label": `${count} unread` },
       count) : null);
-    return h("li", { dataset: { room: room.name } }, item);
+    // Dragged onto a section (or back to its usual list); a favourite stays in Favourites.
+    const draggable = !room.draft && !isFavourite(room);
+    return h("li", { dataset: { room: room.name }, draggable: draggable ? "true" : null,
+      ondragstart: draggable ? (event) => {
+        event.dataTransfer.setData(DRAGGED, room.name);
+        event.dataTransfer.effectAllowed = "move";
+      } : null }, item);
   }
 
   renderContacts(state, now) {

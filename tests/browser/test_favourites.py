@@ -86,7 +86,7 @@ def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
     # The conversation, starred from its sidebar item's menu: no "Close conversation" then.
     item(a, "dm", DM).click(button="right")
     expect(a.get_by_role("menu").locator(".menu-item")).to_have_text(
-        [re.compile("All messages$"), re.compile("Muted$"), "Add to favourites",
+        [re.compile("All messages$"), re.compile("Muted$"), "Add to favourites", "Move to…",
          "Close conversation"])
     pick_in_menu(a, "Add to favourites")
     for page in (a, p):
