@@ -47,7 +47,19 @@ import {
   COMMON_EMOJI, excerpt, quoteFor, reactionUsers, shownMessage, signature,
 } from "./select-messages.js";
 
-export const FLASH_MS = 2000; // how long the message a quote jumped to stays highlighted
+const FLASH_MS = 2000; // how long the message a quote jumped to stays highlighted
+
+/** Bring `node` (a message of the list or of a thread) into view, focused, and highlight it
+ * for FLASH_MS: where a quote, a link, a notification or a search result jumped to. */
+export function showAndFlash(node) {
+  node.scrollIntoView({ block: "center" });
+  node.tabIndex = -1;
+  node.focus({ preventScroll: true });
+  node.classList.remove("flash");
+  void node.offsetWidth; // restart the animation when the same message is shown again
+  node.classList.add("flash");
+  setTimeout(() => node.classList.remove("flash"), FLASH_MS);
+}
 const PICKER_COLUMNS = 5;
 const ICONS = {
   react: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM8.5 14.5s1.2 1.8 3.5 1.8 3.5-1.8 3.5-1.8"
@@ -568,14 +580,7 @@ export class MessageView {
     this.jumpTick = jump.tick;
     if (jump.room !== state.current || jump.msgId === null) return;
     const node = $("message-list").querySelector(`li[data-msg-id="${jump.msgId}"]`);
-    if (!node) return;
-    node.scrollIntoView({ block: "center" });
-    node.tabIndex = -1;
-    node.focus({ preventScroll: true });
-    node.classList.remove("flash");
-    void node.offsetWidth; // restart the animation when the same message is shown again
-    node.classList.add("flash");
-    setTimeout(() => node.classList.remove("flash"), FLASH_MS);
+    if (node) showAndFlash(node);
   }
 }
 

@@ -30,7 +30,7 @@ import { fraction, inRoom } from "./uploads.js";
 import { clearOutcome, runFromBox } from "./view-commands.js";
 import { Completion } from "./view-completion.js";
 import { FilesView } from "./view-files.js";
-import { FLASH_MS, MessageView } from "./view-message.js";
+import { MessageView, showAndFlash } from "./view-message.js";
 import { SidePanel } from "./view-panel.js";
 import { isConversation } from "./conversations.js";
 
@@ -293,13 +293,7 @@ export class ThreadView extends SidePanel {
     const node = item ? this.nodes.get(`m${item.seq}`) : null;
     if (!node) return; // (its page is on its way)
     this.shownTarget = target;
-    node.scrollIntoView({ block: "center" });
-    node.tabIndex = -1;
-    node.focus({ preventScroll: true });
-    node.classList.remove("flash");
-    void node.offsetWidth; // restart the animation when the same reply is shown again
-    node.classList.add("flash");
-    setTimeout(() => node.classList.remove("flash"), FLASH_MS);
+    showAndFlash(node);
   }
 
   /** The header's Follow / Following (when the server keeps followed threads). */
