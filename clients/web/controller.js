@@ -172,6 +172,7 @@ export class Controller {
         collapsed)),
       shiftSection: whenOnline((id, by) => this.act(model.shiftSection, id, by)),
       renameSection: whenOnline((id) => this.renameSection(id)),
+      readSection: whenOnline((id) => this.act(readmarks.markSectionRead, id)),
       deleteSection: whenOnline((id) => this.confirmDeleteSection(id)),
       dropRoom: whenOnline((room, id) => this.act(model.moveToSection, room, id)),
     });
