@@ -78,8 +78,7 @@ def test_sections_made_moved_collapsed_renamed_and_deleted_on_two_devices(
     """A section made, a room moved in from its menu and a conversation into a new section
     from the header's: on the phone at once; collapsed, an unread room stays in sight; marked
     read from its menu; renamed (a taken name refused in the dialog), moved up, /section;
-    deleted, its rooms are back in
-    Rooms; a reload keeps it all."""
+    deleted, its rooms are back in Rooms; a reload keeps it all."""
     _, line_ann, bob = ann_and_bob_in(daemon, "general", "random", "zoo")
     line_ann.request("add_contact", user="Bob")
     line_ann.close()
