@@ -172,6 +172,7 @@ export class Controller {
         collapsed)),
       shiftSection: whenOnline((id, by) => this.act(model.shiftSection, id, by)),
       renameSection: whenOnline((id) => this.renameSection(id)),
+      readSection: whenOnline((id) => this.act(readmarks.markSectionRead, id)),
       deleteSection: whenOnline((id) => this.confirmDeleteSection(id)),
       dropRoom: whenOnline((room, id) => this.act(model.moveToSection, room, id)),
     });
@@ -386,7 +387,8 @@ export class Controller {
       copyLink: (room, message) => this.copyLink(room ?? this.state?.current, message),
       // "Read by…": who has read the message, asked of the server as the panel opens.
       readBy: whenOnline((room, msgId, opener) => this.readers.show(opener, this.state,
-        () => this.ask("receipts", { room: room ?? this.state.current, msg_id: msgId }))),
+        (after) => this.ask("receipts", { room: room ?? this.state.current, msg_id: msgId,
+          ...(after === null ? {} : { after }) }))),
       // Threads: the thread panel shows the thread of a message (a root, or a reply's root).
       openThread: (msgId) => {
         this.act(model.openThread, msgId);

@@ -13,6 +13,7 @@
 // LABEL_NAMES with "+N" ("Bob, Carol +3").
 
 import { displayName } from "./profiles.js";
+import { matchTier, typedOf } from "./matcher.js";
 
 export const MAX_PEOPLE = 8; // a conversation's most people, its starter included
 export const MAX_OTHERS = MAX_PEOPLE - 1; // the most a person picks
@@ -172,11 +173,13 @@ export function pick(picked, user, me) {
 
 /**
  * The completions for `query` among `known` people (contacts, members of the rooms, names the
- * profiles hold): by login or any word of the display name, not `me`, not picked already, at
- * most `most`, sorted ignoring case.
+ * profiles hold): by login or display name as the quick switcher and the forward dialog match
+ * (matcher.js: case and accents folded, so "zoe" finds "Zoë"; a leading "@" ignored), not `me`,
+ * not picked already, at most `most`: a name that starts with what is typed first, then one
+ * with a word that does, then one that holds it, each sorted ignoring case.
  */
 export function pickSuggestions(known, query, { me, picked = [], cache = null, most = 6 } = {}) {
-  const prefix = query.trim().replace(/^@/, "").toLowerCase();
+  const typed = typedOf(query);
   const taken = new Set([...picked, me].filter(Boolean).map((user) => user.toLowerCase()));
   const seen = new Set();
   const found = [];
@@ -184,11 +187,30 @@ export function pickSuggestions(known, query, { me, picked = [], cache = null, m
     const key = typeof user === "string" ? user.toLowerCase() : null;
     if (!key || taken.has(key) || seen.has(key)) continue;
     seen.add(key);
-    const shown = cache ? displayName(cache, user).toLowerCase() : key;
-    if (!prefix || key.startsWith(prefix)
-        || shown.split(/\s+/).some((word) => word.startsWith(prefix))) found.push(user);
+    const tier = typed ? matchTier([user, cache ? displayName(cache, user) : user], typed) : 0;
+    if (tier !== null) found.push({ user, tier });
   }
-  return sortNames(found).slice(0, most);
+  return found.sort((a, b) => a.tier - b.tier
+    || a.user.toLowerCase().localeCompare(b.user.toLowerCase()))
+    .slice(0, most).map((one) => one.user);
+}
+
+/**
+ * The person a name typed in the picker (`query`) stands for, given its suggestions (`found`,
+ * as `pickSuggestions` gives them): the one that is that login, else the only one when it
+ * starts with what is typed or has a word that does, else the name as typed (a login the page
+ * does not know: one that merely holds it, "sally" for "al", is not taken for it). Null when
+ * nothing is typed.
+ */
+export function typedPerson(found, query, cache = null) {
+  const raw = String(query ?? "").trim().replace(/^@/, "");
+  if (!raw) return null;
+  const exact = found.find((user) => user.toLowerCase() === raw.toLowerCase());
+  if (exact) return exact;
+  const only = found.length === 1 ? found[0] : null;
+  const tier = only ? matchTier([only, cache ? displayName(cache, only) : only], typedOf(raw))
+    : null;
+  return tier !== null && tier <= 1 ? only : raw;
 }
 
 /**

@@ -15,6 +15,7 @@ import { PAGE, seen } from "./state.js";
 import { isShown } from "./hiding.js";
 import { sameUser } from "./store.js";
 import { hiddenInRoom } from "./threads.js";
+import { sectionLists } from "./select.js";
 
 /** The most messages the first page of a room holds to reach its read marker (the largest
  * page `history` gives, as state.js's GAP_PAGE). */
@@ -120,6 +121,36 @@ export function readAllHint(nav) {
 export function markAllRead(state) {
   if (state.connection !== "online") return [];
   return [{ request: { op: "read_all" } }];
+}
+
+/** The most rooms one `read_all` may name (docs/protocol.md): more go in several requests. */
+export const READ_ALL_ROOMS = 1000;
+
+/**
+ * The rooms and conversations of the person's section `id` (sections.js) that have something
+ * unread, by name, as its "Mark all as read" names them: those the section lists, collapsed or
+ * not (select.js sectionLists: not a favourite, not a closed conversation with nothing new).
+ */
+export function sectionUnread(state, id) {
+  const held = sectionLists(state).find(({ section }) => section.id === id);
+  return held ? held.rooms.filter((room) => !room.draft && room.unread > 0)
+    .map((room) => room.name) : [];
+}
+
+/**
+ * Mark section `id` read (a reducer; its menu's "Mark all as read", as Slack's section menu
+ * has): `read_all` with `rooms`, the section's unread ones (by READ_ALL_ROOMS at most a
+ * request); the answer moves the markers here (`allRead`). Nothing while offline, nor when
+ * nothing there is unread.
+ */
+export function markSectionRead(state, id) {
+  if (state.connection !== "online") return [];
+  const rooms = sectionUnread(state, id);
+  const effects = [];
+  for (let at = 0; at < rooms.length; at += READ_ALL_ROOMS) {
+    effects.push({ request: { op: "read_all", rooms: rooms.slice(at, at + READ_ALL_ROOMS) } });
+  }
+  return effects;
 }
 
 /**

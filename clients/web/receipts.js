@@ -20,7 +20,9 @@
 // back what it had).
 //
 // "Read by…" in a message's menu asks the server (`receipts` {room, msg_id}): the count and
-// the names of those who read it, capped (`readersText`). No DOM, no I/O:
+// the names of those who read it, a page of them (`readersText`); past that page, "Show more"
+// asks the next one (`after`: the last name of the page before) and adds it (`emptyReaders`,
+// `readersAnswered`, `nextReaders`). No DOM, no I/O:
 // tests/web/receipts.test.mjs.
 
 import { displayName } from "./profiles.js";
@@ -225,4 +227,59 @@ export function readersText(cache, reply) {
     : `Read by ${count} ${count === 1 ? "person" : "people"}`;
   const rest = count - readers.length;
   return { count, summary, readers, more: rest > 0 ? `…and ${rest} more` : null };
+}
+
+// -- "Read by…" past one page of names ----------------------------------------------------------
+//
+// The server gives the readers a page at a time (100 names, sorted by name ignoring case) and
+// says `more` when others follow: the next page is asked `after` the last name of the one
+// before, and added to what is shown (readersText sorts them all by display name). One page
+// on its way at a time: "Show more" does nothing while one is.
+
+/** The readers of one message as the panel holds them: nothing answered yet, the first page
+ * on its way. */
+export function emptyReaders() {
+  return {
+    users: [], // the names the pages gave, in their order, each once
+    count: 0, // how many read it (the last answer's word)
+    more: false, // the server has more names after `after`
+    after: null, // the last name of the last page: where the next one starts
+    loading: true, // a page is on its way
+  };
+}
+
+/**
+ * A page came (`reply`: {count, users, more}): its names added (one already held is not again),
+ * the count the server says now, and where the next page starts when it says there is one.
+ */
+export function readersAnswered(readers, reply) {
+  readers.loading = false;
+  const page = Array.isArray(reply && reply.users)
+    ? reply.users.filter((user) => typeof user === "string") : [];
+  const held = new Set(readers.users.map((user) => user.toLowerCase()));
+  for (const user of page) {
+    if (!held.has(user.toLowerCase())) {
+      held.add(user.toLowerCase());
+      readers.users.push(user);
+    }
+  }
+  if (Number.isSafeInteger(reply && reply.count) && reply.count >= 0) readers.count = reply.count;
+  // (A page without names cannot say where the next starts: nothing more to ask.)
+  readers.more = reply && reply.more === true && page.length > 0;
+  if (page.length) readers.after = page[page.length - 1];
+}
+
+/** A page was refused (or not answered): "Show more" may ask it again. */
+export function readersRefused(readers) {
+  readers.loading = false;
+}
+
+/**
+ * "Show more": the name to ask the next page `after` (it is then on its way), or null when
+ * there is no next page or one is on its way already.
+ */
+export function nextReaders(readers) {
+  if (readers.loading || !readers.more || readers.after === null) return null;
+  readers.loading = true;
+  return readers.after;
 }

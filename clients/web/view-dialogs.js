@@ -7,7 +7,9 @@
 import { nextPage, pageFailed, pageLoaded, searchFor, startBrowse } from "./browse.js";
 import { $, h } from "./dom.js";
 import { currentRoom } from "./select.js";
-import { isConversation, knownPeople, MAX_OTHERS, pick, pickSuggestions } from "./conversations.js";
+import {
+  isConversation, knownPeople, MAX_OTHERS, pick, pickSuggestions, typedPerson,
+} from "./conversations.js";
 import { displayName } from "./profiles.js";
 import { sameUser } from "./store.js";
 import { lengthNote, MAX_TOPIC_CHARS, topicTooLong } from "./textlimit.js";
@@ -348,13 +350,7 @@ export class DialogsView {
       $("dialog-ok").textContent = text.value.trim() ? "Send" : "Open";
     };
     // The name typed: the one suggestion that completes it, else as typed.
-    const typed = () => {
-      const raw = input.value.trim().replace(/^@/, "");
-      if (!raw) return null;
-      const found = suggestions();
-      const exact = found.find((user) => sameUser(user, raw));
-      return exact || (found.length === 1 ? found[0] : raw);
-    };
+    const typed = () => typedPerson(suggestions(), input.value, state.profiles);
     input.addEventListener("input", () => {
       if (input.value.includes(",")) {
         const parts = input.value.split(",");

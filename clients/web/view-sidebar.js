@@ -11,7 +11,8 @@
 // The person's own sections (sections.js) come next, in their order, each under a heading
 // whose chevron collapses it (aria-expanded; a collapsed one still lists its rooms with
 // something unread and the open one) and whose "⋯" (or a right click on it) opens its menu:
-// Rename…, Move up, Move down, Delete…; "New section" under them makes one. A room in one of
+// Mark all as read (when something there is unread), Rename…, Move up, Move down, Delete…;
+// "New section" under them makes one. A room in one of
 // them is not listed again in Rooms or Direct messages. A room (not a favourite) may also be
 // dragged onto a section, or onto Rooms or Direct messages to leave its section (the menus'
 // "Move to…" does the same from the keyboard).
@@ -28,6 +29,7 @@ import {
 import { isClosed } from "./hiding.js";
 import { isFavourite } from "./favourites.js";
 import { canShift } from "./sections.js";
+import { sectionUnread } from "./readmarks.js";
 import { closePopup, isOpenFrom, openMenu } from "./popup.js";
 
 const DRAGGED = "application/x-chatd-room"; // a room's name, dragged from the sidebar
@@ -78,7 +80,7 @@ export class SidebarView {
    * Handlers: selectRoom(name), openDm(user), removeContact(user), roomMenu(name, opener,
    * point) for a room's menu, and createRoom(), browseRooms(), newDm(), addContact(), logout()
    * for the buttons; for the person's sections: newSection(), collapseSection(id, collapsed),
-   * renameSection(id), shiftSection(id, by) (-1 up, +1 down), deleteSection(id),
+   * readSection(id) (its "Mark all as read"), renameSection(id), shiftSection(id, by) (-1 up, +1 down), deleteSection(id),
    * dropRoom(room, id) (a room dragged onto section `id`, or null: onto its usual list).
    */
   bind(handlers) { this.on = handlers; }
@@ -202,7 +204,12 @@ export class SidebarView {
       closePopup(true);
       return;
     }
-    const items = [{ label: "Rename…", run: () => this.on.renameSection(id) }];
+    const items = [];
+    // (Only when something there is unread: readmarks.js sectionUnread.)
+    if (sectionUnread(this.state, id).length) {
+      items.push({ label: "Mark all as read", run: () => this.on.readSection(id) });
+    }
+    items.push({ label: "Rename…", run: () => this.on.renameSection(id) });
     if (canShift(sections, id, -1)) {
       items.push({ label: "Move up", run: () => this.on.shiftSection(id, -1) });
     }

@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     PHONE,
     Daemon,
     LineClient,
+    _in_thread,
     needs_chromium,
     register_and_login,
     wait_online,
@@ -211,4 +212,45 @@ def test_a_group_seen_by_each_then_everyone_and_a_rooms_readers(
     expect(panel.locator(".readers-list .name")).to_have_text(["Bob"])
     bob.close()
     carol.close()
+    assert ann.errors == [] and ann.dialogs == [], (ann.errors, ann.dialogs)
+
+
+def test_read_by_past_a_page_of_names_shows_more(
+    daemon: Daemon, database_dsn: str, browser: Browser, sessions: list[Session]
+) -> None:
+    """150 members of #hall (made in SQL) read ann's message: "Read by…" counts them all, names
+    the first 100 with "…and 50 more" and "Show more", which adds the other 50 (asked after
+    the last name) and goes."""
+    line = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    line.request("create_room", room="hall", topic="")
+    sent = line.request("send", room="hall", text="to all", nonce="h1")
+    line.close()
+    # (From a thread of its own: Playwright's loop runs in this one.)
+    _in_thread(database_dsn, """
+        INSERT INTO users (name, password_hash)
+        SELECT 'u' || g, 'hash' FROM generate_series(1, 150) g
+    """)
+    _in_thread(database_dsn, f"""
+        INSERT INTO memberships (room_id, user_id, read_seq)
+        SELECT r.id, u.id, {sent["seq"]}
+        FROM rooms r, users u WHERE r.name = 'hall' AND u.name ~ '^u[0-9]+$'
+    """)
+    names = sorted(f"u{n}" for n in range(1, 151))  # (by code point: u1, u10, u100, …)
+    ann = open_session(sessions, browser, DESKTOP)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    wait_online(page)
+    page.locator('#room-list li[data-room="hall"] button').click()
+    expect(message(page, "to all")).to_have_count(1)
+    panel = open_readers(page, "to all")
+    expect(panel.locator("#readers-count")).to_have_text("Read by 150 people")
+    expect(panel.locator(".readers-list .name")).to_have_count(100)
+    expect(panel.locator("#readers-more")).to_have_text("…and 50 more")
+    more = panel.get_by_role("button", name="Show more")
+    more.click()
+    expect(panel.locator(".readers-list .name")).to_have_count(150)
+    assert sorted(panel.locator(".readers-list .name").all_text_contents()) == names
+    expect(panel.locator("#readers-more")).to_have_count(0)
+    expect(more).to_be_hidden()
+    expect(panel).to_be_focused()  # (the button gone, the focus stays in the panel)
     assert ann.errors == [] and ann.dialogs == [], (ann.errors, ann.dialogs)

@@ -76,9 +76,9 @@ def test_sections_made_moved_collapsed_renamed_and_deleted_on_two_devices(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """A section made, a room moved in from its menu and a conversation into a new section
-    from the header's: on the phone at once; collapsed, an unread room stays in sight; renamed
-    (a taken name refused in the dialog), moved up, /section; deleted, its rooms are back in
-    Rooms; a reload keeps it all."""
+    from the header's: on the phone at once; collapsed, an unread room stays in sight; marked
+    read from its menu; renamed (a taken name refused in the dialog), moved up, /section;
+    deleted, its rooms are back in Rooms; a reload keeps it all."""
     _, line_ann, bob = ann_and_bob_in(daemon, "general", "random", "zoo")
     line_ann.request("add_contact", user="Bob")
     line_ann.close()
@@ -163,6 +163,14 @@ def test_sections_made_moved_collapsed_renamed_and_deleted_on_two_devices(
         expect(in_section(page, "Later", DM)).to_have_count(0)  # read, not open
     section(a, "Later").locator(".section-toggle").click()
     expect(in_section(p, "Later", DM)).to_have_count(1)
+
+    # "Mark all as read" in its menu while #random is unread there: read on both, then gone.
+    section(a, "Projects").locator(".section-menu").click()
+    expect(a.get_by_role("menu").locator(".menu-item")).to_have_text(
+        ["Mark all as read", "Rename…", "Move down", "Delete…"])
+    pick_in_menu(a, "Mark all as read")
+    for page in (a, p):
+        expect(in_section(page, "Projects", "random").locator(".badge")).to_have_count(0)
 
     # Renamed from its menu: a name she has already is refused in the dialog.
     section(a, "Projects").locator(".section-menu").click()

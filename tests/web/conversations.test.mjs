@@ -13,6 +13,7 @@ import { moderates, runs } from "../../clients/web/admin.js";
 import {
   andList, conversationLabel, conversationName, cutList, isConversation, kindOfName, knownPeople,
   MAX_OTHERS, alertPlace, nameLabel, othersOf, pick, pickSuggestions, sendTo, startLine,
+  typedPerson,
 } from "../../clients/web/conversations.js";
 import { awayText, missedOf } from "../../clients/web/missed.js";
 import { request, restore } from "../../clients/web/outbox.js";
@@ -115,9 +116,27 @@ test("names complete by login or a word of the display name, not oneself nor tho
   learn(cache, "cdanvers", { display_name: "Carol Danvers" });
   const known = ["Bob", "bob", "ann", "cdanvers", "Carla", "dan"];
   assert.deepEqual(pickSuggestions(known, "ca", { me: "ann", cache }), ["Carla", "cdanvers"]);
-  assert.deepEqual(pickSuggestions(known, "dan", { me: "ann", cache }), ["cdanvers", "dan"]);
+  // A name that starts with it first, then a word of one, then one holding it (matcher.js).
+  assert.deepEqual(pickSuggestions(known, "dan", { me: "ann", cache }), ["dan", "cdanvers"]);
   assert.deepEqual(pickSuggestions(known, "b", { me: "ann", picked: ["BOB"], cache }), []);
-  assert.deepEqual(pickSuggestions(known, "a", { me: "ann", cache }), []);
+  assert.deepEqual(pickSuggestions(known, "nn", { me: "ann", cache }), [], "never oneself");
+  assert.deepEqual(pickSuggestions(known, "@rl", { me: "ann", cache }), ["Carla"]);
+  // Accents and case folded, as the quick switcher and the forward dialog match: "zoe" finds
+  // Zoë by her display name (her login is another), "ANGS" finds Ångström, "@Zoë" her too.
+  learn(cache, "zbrown", { display_name: "Zoë Ångström" });
+  const people = ["zbrown", "Bob", "zora"];
+  assert.deepEqual(pickSuggestions(people, "zoe", { me: "ann", cache }), ["zbrown"]);
+  assert.deepEqual(pickSuggestions(people, "ANGS", { me: "ann", cache }), ["zbrown"]);
+  assert.deepEqual(pickSuggestions(people, "@Zoë", { me: "ann", cache }), ["zbrown"]);
+  assert.deepEqual(pickSuggestions(people, "zo", { me: "ann", cache }), ["zbrown", "zora"]);
+  // Enter takes the only suggestion when it starts with what is typed (or a word of it does),
+  // not one that merely holds it: "al" is a login of its own, not Sally.
+  assert.equal(typedPerson(["Zbrown"], "zbrown"), "Zbrown");
+  assert.equal(typedPerson(["zbrown"], "zoë", cache), "zbrown");
+  assert.equal(typedPerson(["zbrown"], "angs", cache), "zbrown");
+  assert.equal(typedPerson(["sally"], "@al", cache), "al");
+  assert.equal(typedPerson(["zbrown", "zora"], "zo", cache), "zo");
+  assert.equal(typedPerson([], "  "), null);
   // The people the page knows: contacts, conversations' others, members listed, profiles.
   const { state } = connected([roomInfo("@ann:bob", { peer: "Bob" }), groupInfo()],
     { contacts: [{ user: "zoe", status: "online" }] });

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  emptyReceipts, markerOf, readersText, seenAt, seenEvent, seenLines,
+  emptyReaders, emptyReceipts, markerOf, nextReaders, readersAnswered, readersRefused,
+  readersText, seenAt, seenEvent, seenLines,
 } from "../../clients/web/receipts.js";
 import { learn } from "../../clients/web/profiles.js";
 import {
@@ -260,4 +261,31 @@ test("whatever the order of sends and seen events, each line is under my latest 
       }
     }
   }
+});
+
+test("Read by… past a page: Show more asks after the last name and adds the next page", () => {
+  const readers = emptyReaders();
+  assert.equal(nextReaders(readers), null, "the first page is on its way");
+  const first = Array.from({ length: 100 }, (_, n) => `u${String(n).padStart(3, "0")}`);
+  readersAnswered(readers, { count: 150, users: first, more: true });
+  assert.deepEqual([readers.users.length, readers.count, readers.more], [100, 150, true]);
+  assert.equal(readersText(null, readers).more, "…and 50 more");
+  assert.equal(nextReaders(readers), "u099", "after the last name of the page");
+  assert.equal(nextReaders(readers), null, "one page on its way at a time");
+  // Refused: asked again from the same name.
+  readersRefused(readers);
+  assert.equal(nextReaders(readers), "u099");
+  // The next page (one name of it read meanwhile; u099 again, as a name that moved would be).
+  const second = Array.from({ length: 51 }, (_, n) => `v${String(n).padStart(3, "0")}`);
+  readersAnswered(readers, { count: 151, users: ["u099", ...second], more: false });
+  assert.equal(readers.users.length, 151, "u099 once");
+  assert.deepEqual(readers.users.slice(98, 101), ["u098", "u099", "v000"], "added, in order");
+  assert.equal(readersText(null, readers).more, null);
+  assert.equal(readersText(null, readers).summary, "Read by 151 people");
+  assert.equal(nextReaders(readers), null, "no more");
+  // A page that says more but gives no name cannot say where the next starts.
+  const odd = emptyReaders();
+  readersAnswered(odd, { count: 3, users: [], more: true });
+  assert.equal(odd.more, false);
+  assert.equal(nextReaders(odd), null);
 });

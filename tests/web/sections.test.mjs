@@ -16,6 +16,7 @@ import {
   setFavourite, shiftSection,
 } from "../../clients/web/state.js";
 import { firstRoom, roomOrder, sectionLists, sortedRooms } from "../../clients/web/select.js";
+import { markSectionRead, sectionUnread } from "../../clients/web/readmarks.js";
 import { connected, message, requests, roomInfo } from "./fixtures.mjs";
 
 const DM = "@ann:bob";
@@ -337,4 +338,28 @@ test("/section NAME moves the open room there, makes it first if new; alone, bac
   const { state: old } = connected([roomInfo("general", { lastSeq: 1 })]);
   assert.deepEqual(planCommand("/section Work", { room: old.rooms.get("general"),
     sections: old.sections }), { problem: "This server does not keep sections." });
+});
+
+test("a section's \"Mark all as read\" asks read_all for its unread rooms only", () => {
+  // Work: random (2 unread) and zoo (read); Later: Bob (1 unread, but a favourite: listed in
+  // Favourites, not there); general (3 unread) is in no section.
+  const state = page({ random: { unread: 2 }, zoo: { readSeq: 1 }, general: { unread: 3 },
+    [DM]: { readSeq: 4, unread: 1, favourite: true, favourite_at: 3 } });
+  assert.deepEqual(sectionUnread(state, 1), ["random"]);
+  assert.deepEqual(sectionUnread(state, 2), [], "a favourite is Favourites'");
+  assert.deepEqual(sectionUnread(state, 7), [], "no such section");
+  const sent = requests(markSectionRead(state, 1));
+  assert.deepEqual(sent, [{ op: "read_all", rooms: ["random"] }]);
+  assert.deepEqual(markSectionRead(state, 2), [], "nothing to ask");
+  // Collapsed, it still marks them all (what it lists is not what it holds).
+  apply(state, { op: "sections", sections: [{ ...WORK, collapsed: true }, LATER] });
+  apply(state, { op: "message", room: "zoo", seq: 2, msg_id: 2, from: "bob", text: "hi",
+    ts: 2, nonce: "n2" });
+  assert.deepEqual(sectionUnread(state, 1).sort(), ["random", "zoo"]);
+  // The answer moves the markers; then nothing there is unread.
+  apply(state, { op: "ok", id: 9, rooms: [{ room: "random", seq: 2 }] }, { request: sent[0] });
+  assert.equal(state.rooms.get("random").unread, 0);
+  assert.equal(state.rooms.get("general").unread, 3, "another list's room is left alone");
+  connectionChanged(state, "offline");
+  assert.deepEqual(markSectionRead(state, 1), [], "nothing while offline");
 });
