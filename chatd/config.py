@@ -25,16 +25,23 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "EDIT_HISTORY_MODES",
     "ClusterConfig",
     "Config",
     "ConfigError",
     "EmojiConfig",
+    "MessagesConfig",
     "PreviewsConfig",
     "UserGroupsConfig",
     "load_config",
     "redact_dsn",
     "shipped_web_root",
 ]
+
+#: Who may read a message's edit history (``[messages] edit_history``): anyone who may read
+#: the room, only its author and the room's owner and moderators, or nobody (administrators
+#: always may).
+EDIT_HISTORY_MODES = ("everyone", "moderators", "off")
 
 # Environment variables under the CHATD_ prefix that are not settings: the test suite's.
 _NOT_SETTINGS = "CHATD_TEST_"
@@ -152,6 +159,11 @@ class FilesConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class MessagesConfig:
+    edit_history: str = "everyone"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class UserGroupsConfig:
     who_can_create: str = "everyone"
 
@@ -247,6 +259,7 @@ class Config:
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     files: FilesConfig = dataclasses.field(default_factory=FilesConfig)
     emoji: EmojiConfig = dataclasses.field(default_factory=EmojiConfig)
+    messages: MessagesConfig = dataclasses.field(default_factory=MessagesConfig)
     user_groups: UserGroupsConfig = dataclasses.field(default_factory=UserGroupsConfig)
     push: PushConfig = dataclasses.field(default_factory=PushConfig)
     webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
@@ -485,6 +498,9 @@ def _validate(config: Config, problems: list[str]) -> None:
                        or any(c.isspace() or not c.isprintable() for c in public_url)):
         bad("server.public_url", "empty, or the http:// or https:// address people open the "
             f"page at (no query or #), got {public_url!r}")
+    if config.messages.edit_history not in EDIT_HISTORY_MODES:
+        bad("messages.edit_history", '"everyone", "moderators" or "off", '
+            f"got {config.messages.edit_history!r}")
     if config.user_groups.who_can_create not in {"everyone", "admins"}:
         bad("user_groups.who_can_create",
             f'"everyone" or "admins", got {config.user_groups.who_can_create!r}')

@@ -95,6 +95,10 @@ def test_relative_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> Non
         ("", {"CHATD_AUTH_WHO_CAN_INVITE": "members"},
          'CHATD_AUTH_WHO_CAN_INVITE in the environment: "everyone" or "admins", got '
          "'members'"),
+        ('[messages]\nedit_history = "admins"\n', {},
+         '[messages] edit_history in .*: "everyone", "moderators" or "off", got \'admins\''),
+        ("", {"CHATD_MESSAGES_EDIT_HISTORY": "nobody"},
+         "CHATD_MESSAGES_EDIT_HISTORY in the environment: \"everyone\", \"moderators\" or "),
         ('[server]\npublic_url = "chat.example.org"\n', {},
          "[server] public_url in .*: empty, or the http:// or https:// address"),
         ('[server]\npublic_url = "https://chat.example.org/#x"\n', {},
@@ -173,3 +177,13 @@ def test_who_can_sign_up_defaults_and_settings(tmp_path: Path) -> None:
     assert (config.auth.registration, config.auth.who_can_invite) == ("invite", "everyone")
     assert (config.server.public_url, config.server.name) == ("https://chat.example.org",
                                                               "Example")
+
+
+def test_edit_history_defaults_and_settings(tmp_path: Path) -> None:
+    """Everyone who may read a room reads its messages' edit histories by default (as before
+    the key); the file and the environment set ``[messages] edit_history``."""
+    assert load_config(_write(tmp_path, ""), env={}).messages.edit_history == "everyone"
+    text = '[messages]\nedit_history = "moderators"\n'
+    assert load_config(_write(tmp_path, text), env={}).messages.edit_history == "moderators"
+    off = load_config(_write(tmp_path, text), env={"CHATD_MESSAGES_EDIT_HISTORY": "off"})
+    assert off.messages.edit_history == "off"

@@ -182,9 +182,17 @@ async def edit_history(app: App, caller: Caller, request: EditHistoryRequest) ->
     """The versions of a message, oldest first (its text now the last), for whoever may read
     the room: ``original`` (whether the first is the text it was sent with: not for a message
     edited before chatd kept them) and ``omitted`` (versions left out between the first and
-    the newest others, over :data:`~chatd.storage.EDIT_VERSIONS_MAX`)."""
+    the newest others, over :data:`~chatd.storage.EDIT_VERSIONS_MAX`). ``[messages]
+    edit_history``: "moderators" shows it only to the message's author and the room's owner
+    and moderators, "off" to nobody; administrators always may (an "off" refusal takes no
+    statement)."""
     user = signed_in(caller)
-    found = await app.storage.edit_history(user.id, request.room, request.msg_id)
+    shown = app.config.messages.edit_history
+    if shown == "off" and not user.admin:
+        raise ChatError(codes.FORBIDDEN,
+                        "message edit histories are not shown on this server")
+    found = await app.storage.edit_history(user.id, request.room, request.msg_id,
+                                           moderated=shown == "moderators" and not user.admin)
     return Answer(id=request.id, fields={
         "room": request.room, "msg_id": request.msg_id,
         "versions": [{"text": v.text, "by": v.by, "ts": v.ts, "seq": v.seq}

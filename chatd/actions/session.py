@@ -120,6 +120,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         scheduled_failed=start.scheduled_failed,
         threads_unread=start.threads_unread or None,
         sections=section_objects(user.sections),
+        edit_history=app.config.messages.edit_history,
     )
     return CatchUp(welcome, upto, then)
 

@@ -177,6 +177,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     # Favourites: a mark of the user's membership too.
     Favourite: Operation(rooms.favourite),
     # Read receipts: the markers as others see them; the user's choice to share them.
+    # ``receipts`` of a message takes a token of receipts.RECEIPTS itself (a conversation's
+    # markers take none), so its row names no bucket.
     Receipts: Operation(receipts.receipts),
     SetReadReceipts: Operation(receipts.set_read_receipts),
     # The user's own sidebar sections: their list, and a mark of each membership.

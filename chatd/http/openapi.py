@@ -1683,7 +1683,8 @@ class _Builder:
                 "do not share their receipts (`PUT /api/me/read-receipts`): their `count` "
                 f"and a page of their names, by name ignoring case (at most {RECEIPTS_PAGE}; "
                 "the next page: `after` the last name). For whoever may read the room "
-                "(403 and 404 as for its history; 404 for no such message in it).",
+                "(403 and 404 as for its history; 404 for no such message in it). Per "
+                "user, a burst of 30, then 1 a second (429: each counts the room's readers).",
                 tag="rooms", op_id="receipts",
                 parameters=[
                     room_param, message_param,
@@ -1702,7 +1703,7 @@ class _Builder:
                               "description": "A page of their names, as registered."},
                     "more": {"type": "boolean"},
                 })),
-                errors=(400, 403, 404),
+                errors=(400, 403, 404, 429),
             )},
             "/api/rooms/{room}/receipts": {"get": self.op(
                 "Where a conversation's members have read to",
@@ -1755,7 +1756,10 @@ class _Builder:
                 "Read a message's edit history",
                 "The versions of a message, oldest first (the last is its text now), each "
                 "with its text, who wrote it and when, as the protocol's `edit_history`, for "
-                "whoever may read the room (as `history`). `original`: whether the first "
+                "whoever may read the room (as `history`), unless `messages.edit_history` "
+                "narrows it: \"moderators\" (only the message's author, the room's owner "
+                "and moderators and administrators; others 403) or \"off\" (administrators "
+                "only). `original`: whether the first "
                 "version is the text it was sent with (false for a message edited before "
                 "the server kept replaced texts: its history starts at its first edit). At "
                 f"most {EDIT_VERSIONS_MAX} versions: the first and the newest others, "

@@ -506,6 +506,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         scheduled_failed=_optional_int(obj, "scheduled_failed"),
         threads_unread=_optional_int(obj, "threads_unread"),
         sections=_objects(obj, "sections", optional=True) if "sections" in obj else None,
+        edit_history=_optional_str(obj, "edit_history"),
     )
 
 

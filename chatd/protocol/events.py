@@ -1464,6 +1464,10 @@ class Welcome(ServerEvent):
     #: The user's sidebar sections in their order (section objects: ``id``, ``name``,
     #: ``collapsed``); None: an older server, which did not say.
     sections: Sequence[Mapping[str, Any]] | None = None
+    #: Who may read a message's edit history (``[messages] edit_history``): "everyone" who
+    #: may read the room, "moderators" (its author and the room's owner and moderators) or
+    #: "off" (nobody; administrators always may); None: an older server (everyone).
+    edit_history: str | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -1491,6 +1495,8 @@ class Welcome(ServerEvent):
             obj["threads_unread"] = self.threads_unread
         if self.sections is not None:
             obj["sections"] = [dict(section) for section in self.sections]
+        if self.edit_history is not None:
+            obj["edit_history"] = self.edit_history
         return obj
 
 

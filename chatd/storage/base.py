@@ -2217,12 +2217,16 @@ class Storage(Protocol):
         for an unknown room or a message that is not the room's."""
 
     async def edit_history(self, user_id: int, room: str, msg_id: int, *,
-                           limit: int = EDIT_VERSIONS_MAX) -> EditHistory:
+                           limit: int = EDIT_VERSIONS_MAX,
+                           moderated: bool = False) -> EditHistory:
         """The versions of message ``msg_id`` of ``room`` (:class:`EditHistory`), for whoever
         may read the room (as :meth:`history` decides): ChatError('forbidden') for anyone
         else; ChatError('not_found') for an unknown room, a message that is not the room's,
         or a deleted message (its history went with its words). A message never edited has
-        one version. At most ``limit`` (>= 2) versions: the first and the newest others."""
+        one version. At most ``limit`` (>= 2) versions: the first and the newest others.
+        ``moderated`` (``[messages] edit_history`` "moderators"): only for the message's
+        author and the room's owner and moderators, ChatError('forbidden') for other readers
+        (the caller passes False for an administrator)."""
 
     async def follow_thread(self, user_id: int, room: str, msg_id: int, *,
                             on: bool) -> tuple[ThreadState, bool]:

@@ -2313,17 +2313,22 @@ SELECT coalesce(sum(size), 0) FROM files WHERE id = ANY ($1::bigint[]) AND delet
 # The edit history of message $3 of room $1 (Storage.edit_history) for user $2, who must be
 # able to read the room (as history decides): whether they may, the message (its sender, seq,
 # text, time, whether deleted), how many edits it has, its first edit and its newest $4 edits
-# (seq, by, ts, text, replaced), through changes_edits_idx (migration 0045).
+# (seq, by, ts, text, replaced), through changes_edits_idx (migration 0045); and whether $2
+# wrote it or is the room's owner or a moderator of it ([messages] edit_history "moderators").
 _SQL_EDIT_HISTORY = f"""
 WITH r AS (
-    SELECT r.id, {_READABLE.format(user="$2")} AS allowed FROM rooms r WHERE r.name = $1
+    SELECT r.id, r.owner_id, {_READABLE.format(user="$2")} AS allowed FROM rooms r
+    WHERE r.name = $1
 ), m AS (
     SELECT m.id, m.seq, m.text, {_ms("m.created_at")} AS ts, m.deleted_at IS NOT NULL AS deleted,
-           u.name AS sender
+           u.name AS sender, m.sender_id = $2 AS mine
     FROM r JOIN messages m ON m.id = $3 AND m.room_id = r.id JOIN users u ON u.id = m.sender_id
     WHERE r.allowed
 )
 SELECT r.allowed, m.seq, m.text, m.ts, m.deleted, m.sender,
+       m.mine OR r.owner_id = $2 OR EXISTS (
+           SELECT 1 FROM memberships rm WHERE rm.room_id = r.id AND rm.user_id = $2
+                                          AND rm.role = 'moderator') AS moderates,
        (SELECT count(*) FROM changes c WHERE c.message_id = m.id AND c.kind = 'edited')
            AS edits,
        (SELECT json_build_array(c.seq, a.name, {_ms("c.created_at")}, c.text, c.replaced)
@@ -4862,7 +4867,8 @@ class PostgresStorage:
                           read_seq=rows[0]["thread_read_seq"])
 
     async def edit_history(self, user_id: int, room: str, msg_id: int, *,
-                           limit: int = EDIT_VERSIONS_MAX) -> EditHistory:
+                           limit: int = EDIT_VERSIONS_MAX,
+                           moderated: bool = False) -> EditHistory:
         """See :meth:`Storage.edit_history`: one statement, one snapshot."""
         if limit < 2:
             raise ValueError(f"limit must be >= 2, got {limit}")
@@ -4874,6 +4880,9 @@ class PostgresStorage:
             raise ChatError(codes.FORBIDDEN, f"room {room!r} is private")
         if row["seq"] is None or row["deleted"]:
             raise ChatError(codes.NOT_FOUND, f"there is no message {msg_id} in {room!r}")
+        if moderated and not row["moderates"]:
+            raise ChatError(codes.FORBIDDEN, "on this server a message's edit history is shown "
+                            "only to its author and the room's owner and moderators")
         if not row["edits"]:
             return EditHistory(versions=[EditVersion(text=row["text"], by=row["sender"],
                                                      ts=row["ts"], seq=row["seq"])],

@@ -6,6 +6,20 @@
 //
 // Pure: no DOM, no socket.
 
+/** Who may read a message's edit history on this server (the welcome's `edit_history`). */
+export const HISTORY_MODES = ["everyone", "moderators", "off"];
+
+/**
+ * Whether the user may open a message's edit history, so that "(edited)" is a button:
+ * `mode` the welcome's `edit_history` (anything else, as from an older server: "everyone");
+ * `moderator` whether they wrote the message or own or moderate its room; `admin` whether
+ * they administer the server (who always may).
+ */
+export function historyShown(mode, moderator, admin) {
+  if (admin || !HISTORY_MODES.includes(mode) || mode === "everyone") return true;
+  return mode === "moderators" && Boolean(moderator);
+}
+
 /** The most words of either text diffed word by word; past it, all removed and all added. */
 export const MAX_DIFF_TOKENS = 2000;
 

@@ -5,6 +5,7 @@
 
 import { moderates } from "./admin.js";
 import { suggestions as emojiSuggestions } from "./emoji.js";
+import { historyShown } from "./edithistory.js";
 import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
 import { forwardedSummary } from "./forwarding.js";
@@ -82,6 +83,7 @@ export function shownMessage(state, room, message) {
     deleted,
     edited: !deleted && (Number.isSafeInteger(message.edited_ts) || saving),
     editedTs: Number.isSafeInteger(message.edited_ts) ? message.edited_ts : null,
+    historyShown: historyShown(state.editHistory, moderator, state.admin),
     saving,
     deleting: deleting && !deleted,
     reactions: deleted ? [] : reactions.map((r) => ({
@@ -177,7 +179,8 @@ function toggled(reactions, emoji, me, on) {
 
 /** A string that changes whenever what `shownMessage` gives would draw differently. */
 export function signature(view) {
-  return JSON.stringify([view.text, view.deleted, view.edited, view.editedTs, view.saving,
+  return JSON.stringify([view.text, view.deleted, view.edited, view.editedTs,
+    view.historyShown, view.saving,
     view.deleting, view.reactions.map((r) => [r.emoji, r.users, r.mine]), view.mentionsMe,
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
     view.message.mentions || null, view.files.map((file) => file.id), view.preview,

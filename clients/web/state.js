@@ -162,6 +162,7 @@ import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
 import { firstRoom, resumePoints } from "./select.js";
 import { textLength } from "./textlimit.js";
+import { HISTORY_MODES } from "./edithistory.js";
 import { lastOwnMessage, shownMessage } from "./select-messages.js";
 import { dmName, Room, sameUser } from "./store.js";
 import { conversationName, isConversation, othersOf, sendTo } from "./conversations.js";
@@ -197,6 +198,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
     admin: false, // whether the user administers the server (the welcome's user.admin)
+    editHistory: "everyone", // who may read edit histories (the welcome's edit_history)
     farewell: "", // why the last room went away (removed, banned, deleted), until one opens
     connection: "connecting", // "connecting" | "online" | "waiting" | "stopped"
     attempt: 0, // connection attempts since the last welcome
@@ -345,6 +347,7 @@ const EVENTS = {
     if (Number.isSafeInteger(frame.group_mention_members) && frame.group_mention_members >= 0) {
       state.groupMentionMembers = frame.group_mention_members;
     }
+    if (HISTORY_MODES.includes(frame.edit_history)) state.editHistory = frame.edit_history;
     if (Number.isSafeInteger(frame.max_text_chars) && frame.max_text_chars > 0) {
       state.maxText = frame.max_text_chars;
     }

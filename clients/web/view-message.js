@@ -197,10 +197,13 @@ export class MessageView {
       ["files", view.files.map((file) => file.id), () => this.files.part(view.files)],
       ["preview", view.preview,
         () => (view.preview ? previewCard(view.preview, this.files) : null)],
-      // "(edited)" opens the message's versions (edithistory.js; a dialog), once saved.
-      ["edited", [view.edited && !view.editing, view.saving, view.editedTs],
+      // "(edited)" opens the message's versions (edithistory.js; a dialog), once saved, where
+      // the server shows them to the user (the welcome's edit_history); else it only says so.
+      ["edited", [view.edited && !view.editing, view.saving, view.editedTs, view.historyShown],
         () => (view.edited && !view.editing ? (view.saving ? h("span", {
-          class: "msg-edited", title: "Saving your edit" }, "(saving…)") : h("button", {
+          class: "msg-edited", title: "Saving your edit" }, "(saving…)") : !view.historyShown
+          ? h("span", { class: "msg-edited", title: `Edited ${formatFull(view.editedTs)}` },
+            "(edited)") : h("button", {
           type: "button", class: "msg-edited edit-history-open",
           title: `Edited ${formatFull(view.editedTs)}: show the edit history`,
           "aria-haspopup": "dialog",

@@ -10,12 +10,13 @@ tests/artifacts/desktop-edit-history.png.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import DESKTOP, Daemon, needs_chromium
+from tests.browser.conftest import DESKTOP, Daemon, _running, needs_chromium
 from tests.browser.test_changes import menu_action, message
 from tests.browser.test_page_defects import axe_serious
 from tests.browser.test_pins import ann_and_bob_in
@@ -80,3 +81,40 @@ def test_edited_twice_read_by_another(daemon: Daemon, browser: Browser,
     b.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     ann_line.close()
+
+
+@pytest.fixture
+def moderators_only(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
+    """A daemon that shows edit histories to authors and moderators only."""
+    server = Daemon(tmp_path, database_dsn)
+    server.settings["CHATD_MESSAGES_EDIT_HISTORY"] = "moderators"
+    yield from _running(server)
+
+
+def test_moderators_only_hides_the_button(moderators_only: Daemon, browser: Browser,
+                                          sessions: list[Session], artifacts: Path) -> None:
+    """``[messages] edit_history = "moderators"``: on Bob's page ann's edited message says
+    "(edited)" as plain text (no button); on ann's, her own is the button to its history."""
+    _, ann_line, bob_line = ann_and_bob_in(moderators_only, "general")
+    sent = ann_line.request("send", room="general", text="Lunch at noon", nonce="a1")
+    assert ann_line.request("edit", room="general", msg_id=sent["msg_id"],
+                            text="Lunch at one")["op"] == "ok"
+    bob_line.close()
+    ann_line.close()
+
+    b = open_session(sessions, browser, DESKTOP).page
+    log_in(b, moderators_only.url, "Bob")
+    expect(b.locator("#conv-title")).to_have_text("# general")
+    edited = message(b, "Lunch at one").locator(".msg-edited")
+    expect(edited).to_have_text("(edited)")
+    expect(edited).not_to_have_role("button")
+    shot(b, artifacts, "desktop-edit-history-moderators")
+
+    a = open_session(sessions, browser, DESKTOP).page
+    log_in(a, moderators_only.url, "ann")
+    expect(a.locator("#conv-title")).to_have_text("# general")
+    mine = message(a, "Lunch at one").locator(".msg-edited")
+    expect(mine).to_have_role("button")
+    mine.click()
+    expect(a.get_by_role("dialog", name="Edit history").locator(
+        "#edit-history li.edit-version")).to_have_count(2)

@@ -7,12 +7,15 @@ Rules: 127.0.0.1 and port 0 only; every wait is bounded (the client helper fails
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
-from tests.e2e.conftest import signed_in_over
+from tests.e2e.conftest import running, signed_in_over
+from tests.helpers import LIFTED_RATES, make_config
 
 
 @pytest.mark.parametrize("transport", ["tcp", "ws"])
@@ -84,3 +87,90 @@ async def test_refusals(daemon: Server, nursery: trio.Nursery, transport: str) -
     assert (await eve.request("ping"))["op"] == "ok"
     for client in (ann, eve):
         await client.aclose()
+
+
+async def _versions_by(daemon: Server, tokens: dict[str, str], room: str, mid: int
+                       ) -> dict[str, object]:
+    """Who of ``tokens`` reads message ``mid``'s versions over the socket (``"ok"`` or the
+    error's code), each also over HTTP (200, or 403 with the same code)."""
+    seen: dict[str, object] = {}
+    for name, token in tokens.items():
+        client = await Client.signed_in(daemon.tcp_port, token)
+        answer = await client.request("edit_history", room=room, msg_id=mid)
+        await client.aclose()
+        status, body = await http(daemon.http_port, "GET",
+                                  f"/api/rooms/{room}/messages/{mid}/edits", token=token)
+        if answer["op"] == "ok":
+            assert status == 200 and len(body["versions"]) == 2
+            seen[name] = "ok"
+        else:
+            assert (status, body["code"]) == (403, answer["code"]), (name, body)
+            seen[name] = (answer["code"], answer["message"])
+    return seen
+
+
+async def _bob_edited_in_team(daemon: Server) -> tuple[dict[str, str], int]:
+    """ann's public room #team, cid its moderator, bob and dan members, eve a reader from
+    outside, root a server administrator outside it; bob's message edited once. Returns
+    everyone's token and the message's id."""
+    tokens = {name: await register_and_login(daemon.http_port, name)
+              for name in ("ann", "bob", "cid", "dan", "eve", "root")}
+    await daemon.app.storage.set_admin("root", True)
+    clients = {name: await Client.signed_in(daemon.tcp_port, tokens[name])
+               for name in ("ann", "bob", "cid", "dan")}
+    for name, client in clients.items():
+        assert (await client.request("join", room="team"))["op"] == "ok", name
+    assert (await clients["ann"].request("set_role", room="team", user="cid",
+                                         role="moderator"))["op"] == "ok"
+    mid = (await clients["bob"].request("send", room="team", text="v1", nonce="b1"))["msg_id"]
+    assert (await clients["bob"].request("edit", room="team", msg_id=mid,
+                                         text="v2"))["op"] == "ok"
+    for client in clients.values():
+        await client.aclose()
+    return tokens, mid
+
+
+async def test_everyone_by_default_and_the_welcome_says_so(daemon: Server) -> None:
+    """Without ``[messages] edit_history``: every reader of the room reads the versions, and
+    the welcome says "everyone"."""
+    tokens, mid = await _bob_edited_in_team(daemon)
+    welcome = await Client.tcp(daemon.tcp_port)
+    assert (await welcome.hello(tokens["eve"]))["edit_history"] == "everyone"
+    await welcome.aclose()
+    assert await _versions_by(daemon, tokens, "team", mid) == dict.fromkeys(tokens, "ok")
+
+
+async def test_moderators_only(tmp_path: Path, database_dsn: str) -> None:
+    """``edit_history = "moderators"``: the author, the room's owner and moderator and a
+    server administrator read the versions; a member and a reader from outside get
+    forbidden, saying why (403 over HTTP); the welcome says "moderators"."""
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES,
+                         messages={"edit_history": "moderators"})
+    async with running(config) as daemon:
+        tokens, mid = await _bob_edited_in_team(daemon)
+        welcome = await Client.tcp(daemon.tcp_port)
+        assert (await welcome.hello(tokens["dan"]))["edit_history"] == "moderators"
+        await welcome.aclose()
+        why = ("forbidden", "on this server a message's edit history is shown only to its "
+               "author and the room's owner and moderators")
+        assert await _versions_by(daemon, tokens, "team", mid) == {
+            "ann": "ok", "bob": "ok", "cid": "ok", "dan": why, "eve": why, "root": "ok"}
+
+
+async def test_off_but_for_administrators(tmp_path: Path, database_dsn: str) -> None:
+    """``edit_history = "off"``: only a server administrator reads the versions; the author
+    and the room's owner too get forbidden, saying why (403 over HTTP); the welcome says
+    "off". The message itself still reads as edited."""
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES,
+                         messages={"edit_history": "off"})
+    async with running(config) as daemon:
+        tokens, mid = await _bob_edited_in_team(daemon)
+        welcome = await Client.tcp(daemon.tcp_port)
+        assert (await welcome.hello(tokens["ann"]))["edit_history"] == "off"
+        history = await welcome.request("history", room="team")
+        [message] = [m for m in history["messages"] if m["op"] == "message"]
+        assert (message["text"], message["edited_ts"] > 0) == ("v2", True)
+        await welcome.aclose()
+        why = ("forbidden", "message edit histories are not shown on this server")
+        assert await _versions_by(daemon, tokens, "team", mid) == {
+            **dict.fromkeys(tokens, why), "root": "ok"}

@@ -308,3 +308,31 @@ async def test_over_http(daemon: Server) -> None:
     assert status == 401
     await ann.aclose()
     await bob.aclose()
+
+
+async def test_a_burst_of_receipts_is_refused(daemon: Server) -> None:
+    """A user's ``receipts`` of a message: 30 at once are answered, the next is rate_limited
+    with retry_after (on another connection of theirs too, and over HTTP: 429 with
+    Retry-After: one bucket per user); a conversation's markers (no msg_id) are still
+    answered, and another user's receipts are not limited by hers."""
+    token = await register_and_login(daemon.http_port, "ann")
+    ann = await Client.signed_in(daemon.tcp_port, token)
+    bob = await Client.signed_in(daemon.tcp_port,
+                                 await register_and_login(daemon.http_port, "bob"))
+    sent = await ann.request("dm", to="bob", text="hello", nonce="n")
+    room, mid = sent["room"], sent["msg_id"]
+    for _ in range(30):
+        assert (await ann.request("receipts", room=room, msg_id=mid))["op"] == "ok"
+    refused = await ann.request("receipts", room=room, msg_id=mid)
+    assert (refused["op"], refused["code"]) == ("error", "rate_limited")
+    assert 0 < refused["retry_after"] <= 1000
+    laptop = await Client.signed_in(daemon.tcp_port, token)
+    assert (await laptop.request("receipts", room=room, msg_id=mid))["code"] == "rate_limited"
+    status, body = await http(daemon.http_port, "GET",
+                              f"/api/rooms/{room}/messages/{mid}/receipts", token=token)
+    assert (status, body["code"]) == (429, "rate_limited")
+    assert (await ann.request("receipts", room=room))["positions"] == [
+        {"user": "bob", "seq": 0}]
+    assert (await bob.request("receipts", room=room, msg_id=mid))["op"] == "ok"
+    for client in (ann, bob, laptop):
+        await client.aclose()

@@ -150,6 +150,31 @@ async def test_who_may_read_it(storage: Storage) -> None:
         assert await refusal(storage.edit_history(ann.id, "general", 10**15)) == "not_found"
 
 
+async def test_moderated_is_for_its_author_and_the_rooms_moderators(
+        storage: Storage, database_dsn: str) -> None:
+    """``moderated`` ([messages] edit_history "moderators"): the author, the room's owner and
+    a moderator read the versions; a member and a reader from outside are forbidden (after
+    the room's own checks: a missing message is still not_found)."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")  # the owner: she made it
+        bob = await make_member(storage, "bob", "general")
+        cid = await make_member(storage, "cid", "general")
+        dan = await make_member(storage, "dan", "general")
+        eve = await make_member(storage, "eve")
+        await sql(database_dsn, "UPDATE memberships SET role = 'moderator' WHERE user_id = $1",
+                  cid.id)
+        msg_id = await posted(storage, bob, "general", "x", "y")
+        for user in (ann, bob, cid):
+            assert texts(await storage.edit_history(user.id, "general", msg_id,
+                                                    moderated=True)) == ["x", "y"], user.name
+        for user in (dan, eve):
+            assert await refusal(storage.edit_history(user.id, "general", msg_id,
+                                                      moderated=True)) == "forbidden"
+            assert texts(await storage.edit_history(user.id, "general", msg_id)) == ["x", "y"]
+        assert await refusal(storage.edit_history(dan.id, "general", 10**15,
+                                                  moderated=True)) == "not_found"
+
+
 @pytest.mark.parametrize("kept", [True, False])
 async def test_a_long_history_keeps_the_first_and_the_newest(
         storage: Storage, database_dsn: str, kept: bool) -> None:

@@ -10,8 +10,8 @@ import {
   lastOwnMessage, mentionSuggestions, quoteFor, replyTarget, shownMessage,
 } from "../../clients/web/select-messages.js";
 import {
-  apply, cancelEdit, compose, connectionChanged, deleteMessage, editLast, jumpTo, react,
-  saveEdit, seen, selectRoom, startEdit, startReply,
+  apply, cancelEdit, compose, connectionChanged, deleteMessage, editLast, initialState, jumpTo,
+  react, saveEdit, seen, selectRoom, startEdit, startReply,
 } from "../../clients/web/state.js";
 import { connected, message, receiveAll, requests, roomInfo, welcome } from "./fixtures.mjs";
 
@@ -412,4 +412,23 @@ test("an edit over the server's limit is refused with the count and stays open",
   assert.deepEqual(requests(effects), []);
   assert.match(effects[0].toast, /at most 10 characters, this one has 2 too many/);
   assert.deepEqual(state.editing, { room: "general", msgId: 1003 });
+});
+
+test("\"(edited)\" opens the edit history only where the welcome's edit_history lets me", () => {
+  const room = roomInfo("general", { lastSeq: 0, owner: "Bob", role: "member" });
+  const page = (fields, admin = false) => {
+    const state = initialState({ me: "ann" });
+    connectionChanged(state, "online");
+    const hello = welcome([room]);
+    apply(state, { ...hello, user: { ...hello.user, admin }, ...fields });
+    receiveAll(state, [message("general", 1), message("general", 2, "ann"),
+      edited("general", 3, 1, "m1, fixed"), edited("general", 4, 2, "m2, fixed")]);
+    return [shown(state, "general", 1).historyShown, shown(state, "general", 2).historyShown];
+  };
+  assert.deepEqual(page({}), [true, true]); // an older server: everyone
+  assert.deepEqual(page({ edit_history: "everyone" }), [true, true]);
+  assert.deepEqual(page({ edit_history: "moderators" }), [false, true]); // mine only
+  assert.deepEqual(page({ edit_history: "off" }), [false, false]);
+  assert.deepEqual(page({ edit_history: "off" }, true), [true, true]);
+  assert.deepEqual(page({ edit_history: "moderators" }, true), [true, true]);
 });

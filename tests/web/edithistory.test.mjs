@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  applyDiff, historyRequest, historyRows, MAX_DIFF_TOKENS, refusalText, tokens, wordDiff,
+  applyDiff, historyRequest, historyRows, historyShown, MAX_DIFF_TOKENS, refusalText, tokens,
+  wordDiff,
 } from "../../clients/web/edithistory.js";
 import { generator } from "./fixtures.mjs";
 
@@ -122,4 +123,16 @@ test("the request and the refusals", () => {
   assert.match(refusalText({ code: "forbidden" }), /cannot read/u);
   assert.match(refusalText({ code: "disconnected" }), /Not connected/u);
   assert.equal(refusalText({ code: "x", message: "odd" }), "odd");
+});
+
+test("who may open a message's edit history, as the welcome's edit_history says", () => {
+  // [mode, moderator (author, owner or moderator), admin] → shown
+  for (const admin of [false, true]) {
+    for (const moderator of [false, true]) {
+      assert.equal(historyShown("everyone", moderator, admin), true);
+      assert.equal(historyShown(undefined, moderator, admin), true); // an older server
+      assert.equal(historyShown("moderators", moderator, admin), moderator || admin);
+      assert.equal(historyShown("off", moderator, admin), admin);
+    }
+  }
 });
