@@ -154,8 +154,9 @@ async def set_notify(app: App, user: User, body: Mapping[str, Any]) -> dict[str,
 
 
 def _touched(app: App) -> None:
-    """Someone may have missed-message emails now: this node's notifier looks (the other
-    nodes hear the notice of migration 0046; a node skips its own)."""
+    """Someone may have missed-message emails now: this node's notifier looks at once,
+    before the request is answered (as a push subscription tells the pusher); the notice of
+    migration 0046 tells every node, this one too, a moment later."""
     if app.emails is not None:
         app.emails.touched()
 

@@ -190,6 +190,8 @@ async def test_nothing_when_online_read_muted_off_paused_or_unconfirmed(
         # dan's first message went before the mute; cid's was read: the batches of both
         # settle with nothing (or only dan's first) to mail
         await _missed(server).wait_settled(3)
+        # nothing else queued: a batch of someone else would still be here, or mailed
+        assert await fetchval_apart(database_dsn, "SELECT count(*) FROM email_batches") == 0
         recipients = sorted(m["To"] for m in smtp.messages)
         assert recipients == ["dan@example.org", "zed@example.org"], recipients
         (dans,) = _to(smtp, "dan@example.org")
@@ -287,8 +289,7 @@ async def test_an_smtp_server_down_then_up_is_retried(tmp_path: Path, database_d
 async def test_a_server_without_addresses_starts_mailing_once_one_is_confirmed(
         tmp_path: Path, database_dsn: str, smtp: Inbox) -> None:
     """With nobody's emails on, commits are not looked up; bob's address confirmed by its
-    link (on this node, which skips its own notice) makes the next direct message mailed;
-    /email off then /email on, likewise."""
+    link makes the next direct message mailed; emails off, then on, likewise."""
     async with running(_config(tmp_path, database_dsn, smtp)) as server:
         port = server.http_port
         assert _emails(server).some is False
