@@ -212,14 +212,15 @@ class PreviewsConfig:
 class EmailConfig:
     """``[email]``: the SMTP server chatd sends through (none: email is off), who the mails
     are from, and how long a missed message waits to be read before it is mailed. The key
-    ``from`` is the field ``sender`` (``from`` is a Python keyword; :data:`_KEY_NAMES`)."""
+    ``from`` is the field ``sender`` (``from`` is a Python keyword: its metadata names the
+    key)."""
 
     smtp_host: str = ""
     smtp_port: int = 587
     security: str = "starttls"
     username: str = ""
     password: str = dataclasses.field(default="", repr=False)
-    sender: str = ""
+    sender: str = dataclasses.field(default="", metadata={"key": "from"})
     batch_seconds: float = 120.0
     timeout: float = 10.0
 
@@ -361,9 +362,14 @@ class Config:
 
 
 _SECTIONS = {f.name: f for f in dataclasses.fields(Config) if f.name not in {"path", "sources"}}
+_SECTION_DEFAULTS: dict[str, Any] = {name: getattr(Config(), name) for name in _SECTIONS}
 
-#: Keys whose field has another name, by (section, key): a key that is a Python keyword.
-_KEY_NAMES = {("email", "from"): "sender"}
+#: Keys whose field has another name (a key that is a Python keyword: the field's metadata
+#: says the key), by (section, key).
+_KEY_NAMES = {(section, f.metadata["key"]): f.name
+              for section in _SECTIONS
+              for f in dataclasses.fields(_SECTION_DEFAULTS[section])
+              if "key" in f.metadata}
 _FIELD_KEYS = {(section, field): key for (section, key), field in _KEY_NAMES.items()}
 
 
