@@ -156,6 +156,11 @@ async def test_a_mention_and_several_messages_make_one_email(
             await _dm(ann, "bob", "ping one")
             await _dm(ann, "bob", "ping two")
             await _emails(server).wait_queued(queued + 3)
+            # one batch, still due batch_seconds after its first message: the others joined
+            assert await fetchval_apart(
+                database_dsn, "SELECT array_agg(due_at > now() + interval '500 seconds') "
+                              "FROM email_batches") == [True]
+            assert len(smtp.messages) == 1
             await _due_now(database_dsn)
             mails = await smtp.wait_for(2)
         assert len(mails) == 2
