@@ -247,14 +247,15 @@ export function splitTyped(text, { all = false } = {}) {
 }
 
 /**
- * `list` with `words` added at its end, as the dialog adds them: {list, added, problem}.
+ * `list` with `words` added at its end, as the dialog adds them: {list, added, left, problem}.
  * One already in it (ignoring case, or twice in `words`) is skipped; one longer than
- * MAX_CHARS, or one past `max` keywords, is not added, and `problem` says why (the others
- * are); `problem` is "" when all went in.
+ * MAX_CHARS, or one past `max` keywords, is not added (it is `left`, for the field to keep),
+ * and `problem` says why (the others are); `problem` is "" when all went in.
  */
 export function addWords(list, words, max = MAX_KEYWORDS) {
   const next = [...list];
   const added = [];
+  const left = [];
   const problems = [];
   const skipped = [];
   for (const raw of words) {
@@ -263,9 +264,11 @@ export function addWords(list, words, max = MAX_KEYWORDS) {
     if (has(next, word)) {
       skipped.push(word);
     } else if (charCount(word) > MAX_CHARS) {
+      left.push(word);
       problems.push(`"${shortened(word)}" is ${charCount(word)} characters long: a keyword is at `
         + `most ${MAX_CHARS}.`);
     } else if (next.length >= max) {
+      left.push(word);
       problems.push(`"${shortened(word)}" was not added: you have ${max} keywords, the most there `
         + "can be. Remove one first.");
     } else {
@@ -277,7 +280,7 @@ export function addWords(list, words, max = MAX_KEYWORDS) {
     problems.push(skipped.length === 1 ? `"${shortened(skipped[0])}" is one of your keywords already.`
       : "Those are your keywords already.");
   }
-  return { list: next, added, problem: problems.join(" ") };
+  return { list: next, added, left, problem: problems.join(" ") };
 }
 
 /** `list` without `word` (ignoring case). */

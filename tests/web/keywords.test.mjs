@@ -142,11 +142,12 @@ test("what is typed: a comma ends a keyword; Enter takes the rest too", () => {
 
 test("adding: duplicates skipped, too long and too many refused in words, the rest added", () => {
   assert.deepEqual(addWords(["deploy"], ["outage", "Deploy", "outage"]),
-    { list: ["deploy", "outage"], added: ["outage"], problem: "" });
+    { list: ["deploy", "outage"], added: ["outage"], left: [], problem: "" });
   assert.match(addWords(["deploy"], ["DEPLOY"]).problem, /one of your keywords already/);
   const long = "x".repeat(MAX_CHARS + 1);
   const tooLong = addWords([], ["ok", long]);
   assert.deepEqual(tooLong.list, ["ok"]);
+  assert.deepEqual(tooLong.left, [long], "kept in the field, to be shortened");
   assert.match(tooLong.problem, new RegExp(`${MAX_CHARS + 1} characters long: a keyword is at most ${MAX_CHARS}`));
   // Exactly MAX_CHARS characters, counted as the server counts (code points), is fine.
   assert.deepEqual(addWords([], ["é".repeat(MAX_CHARS)]).added.length, 1);
@@ -155,6 +156,7 @@ test("adding: duplicates skipped, too long and too many refused in words, the re
   const over = addWords(full, ["one more"]);
   assert.equal(over.list.length, MAX_KEYWORDS);
   assert.match(over.problem, /you have 50 keywords, the most there can be/);
+  assert.deepEqual(over.left, ["one more"]);
   assert.deepEqual(addWords(["a"], ["b", "c"], 2).list, ["a", "b"], "the server's own maximum");
 });
 
