@@ -12,6 +12,7 @@ import {
   matches, MAX_CHARS, MAX_KEYWORDS, ranges, refusalText, removeWord, setList, splitTyped,
   welcomed,
 } from "../../clients/web/keywords.js";
+import { kindOf } from "../../clients/web/alerts.js";
 import { parse } from "../../clients/web/markdown.js";
 import { shownMessage, signature } from "../../clients/web/select-messages.js";
 import {
@@ -208,6 +209,19 @@ test("a message with a keyword alerts as a mention at the room's level: mentions
   assert.equal(state.rooms.get("general").unread, 2);
 });
 
+test("what a message is to the person: a mention by a keyword, unless their own", () => {
+  const keywords = emptyKeywords();
+  confirm(keywords, ["deploy"]);
+  const room = { kind: "room" };
+  assert.equal(kindOf(room, { from: "bob", text: "deploy" }, "ann", keywords), "mention");
+  assert.equal(kindOf(room, { from: "Ann", text: "deploy" }, "ann", keywords), "message");
+  assert.equal(kindOf(room, { from: "bob", text: "redeploy" }, "ann", keywords), "message");
+  assert.equal(kindOf({ kind: "group" }, { from: "bob", text: "deploy" }, "ann", keywords),
+    "mention");
+  assert.equal(kindOf({ kind: "dm" }, { from: "bob", text: "deploy" }, "ann", keywords), "dm");
+  assert.equal(kindOf(room, { from: "bob", text: "deploy" }, "ann"), "message");
+});
+
 test("never for one's own message, nor while notifications are paused, nor without keywords", () => {
   assert.deepEqual(alertsOf(page(["deploy"]), [message("general", 11, "ANN", "deploy")]), []);
   assert.deepEqual(alertsOf(page(["deploy"], { dndUntil: NOW + 60_000 }),
@@ -265,12 +279,18 @@ test("a shown message is marked a mention and carries the keywords it matches", 
   const mine = shownMessage(state, room, room.messages.get(12));
   assert.equal(mine.mentionsMe, false);
   assert.deepEqual(mine.keywords, []);
-  // Another list draws it again (its signature changes) and unmarks it.
+  // Another list draws it again (its signature changes: other words are marked), and
+  // unmarks it once none match.
   const before = signature(theirs);
+  apply(state, { op: "keywords", keywords: ["outage"] });
+  const fewer = shownMessage(state, room, room.messages.get(11));
+  assert.equal(fewer.mentionsMe, true);
+  assert.deepEqual(fewer.keywords, ["outage"]);
+  assert.notEqual(signature(fewer), before);
   apply(state, { op: "keywords", keywords: [] });
   const after = shownMessage(state, room, room.messages.get(11));
   assert.equal(after.mentionsMe, false);
-  assert.notEqual(signature(after), before);
+  assert.notEqual(signature(after), signature(fewer));
 });
 
 /** The inline nodes of a one-paragraph text parsed with these keywords. */
