@@ -28,6 +28,7 @@ export const MAX_KEYWORDS = 50;
 export const MAX_CHARS = 64;
 
 const WORD = /[\p{L}\p{N}_]/u;
+const CONTROL = /\p{Cc}/u; // what no keyword holds (the server refuses it)
 
 /** A page's keywords: none known, not said by the server yet. */
 export function emptyKeywords() {
@@ -35,7 +36,10 @@ export function emptyKeywords() {
     list: null, // as shown ([] for none), or null: not said (the server keeps none)
     confirmed: null, // as the server last said it
     pending: 0, // this page's changes on their way
-    max: MAX_KEYWORDS, // how many the server takes (the welcome's `keywords_max` if said)
+    // How many the server takes, when its welcome says so (`keywords_max`); null: not said
+    // (`limits.keywords_per_user` is the server's to set; 50 unless changed): the page then
+    // says the usual limit, and a list past the server's is refused by the server, in words.
+    max: null,
     problem: "", // why the last change was refused, in words, until the next one
   };
 }
@@ -249,10 +253,11 @@ export function splitTyped(text, { all = false } = {}) {
 /**
  * `list` with `words` added at its end, as the dialog adds them: {list, added, left, problem}.
  * One already in it (ignoring case, or twice in `words`) is skipped; one longer than
- * MAX_CHARS, or one past `max` keywords, is not added (it is `left`, for the field to keep),
- * and `problem` says why (the others are); `problem` is "" when all went in.
+ * MAX_CHARS, holding a control character (a tab: the server takes none), or past `max`
+ * keywords (null: the server says), is not added (it is `left`, for the field to keep), and
+ * `problem` says why (the others are); `problem` is "" when all went in.
  */
-export function addWords(list, words, max = MAX_KEYWORDS) {
+export function addWords(list, words, max = null) {
   const next = [...list];
   const added = [];
   const left = [];
@@ -267,7 +272,10 @@ export function addWords(list, words, max = MAX_KEYWORDS) {
       left.push(word);
       problems.push(`"${shortened(word)}" is ${charCount(word)} characters long: a keyword is at `
         + `most ${MAX_CHARS}.`);
-    } else if (next.length >= max) {
+    } else if (CONTROL.test(word)) {
+      left.push(word);
+      problems.push(`"${shortened(word)}" holds a tab or a line break: a keyword cannot.`);
+    } else if (max !== null && next.length >= max) {
       left.push(word);
       problems.push(`"${shortened(word)}" was not added: you have ${max} keywords, the most there `
         + "can be. Remove one first.");
@@ -289,15 +297,17 @@ export function removeWord(list, word) {
   return list.filter((item) => item.toLowerCase() !== lower);
 }
 
-/** The limits and the rule, as the dialog says them. */
-export function limitsText(max = MAX_KEYWORDS) {
+/** The limits and the rule, as the dialog says them (`max` null: the usual limit). */
+export function limitsText(max = null) {
+  max ??= MAX_KEYWORDS;
   return `Up to ${max} keywords, each up to ${MAX_CHARS} characters. A message with one of them `
     + "as a whole word or phrase (any case) notifies you as a mention does, at each room's "
     + "notification level; your own messages do not.";
 }
 
-/** "You have 3 of 50 keywords." */
-export function countText(list, max = MAX_KEYWORDS) {
+/** "You have 3 of 50 keywords." (`max` null: the usual limit). */
+export function countText(list, max = null) {
+  max ??= MAX_KEYWORDS;
   if (!list || !list.length) return "You have no keywords yet.";
   return `You have ${list.length} of ${max} ${max === 1 ? "keyword" : "keywords"}.`;
 }

@@ -9,7 +9,8 @@ the dialog, with the words typed after it ready to add.
 
 Notifications are observed as in test_notifications.py (its stand-in for the browser's
 Notification, counted on ``<html data-notified>``); every wait is for a state. Screenshots
-land in tests/artifacts/ (desktop-keywords.png, phone-keywords.png).
+land in tests/artifacts/ (desktop-keywords.png, desktop-keywords-dialog.png,
+phone-keywords.png).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def test_keywords_mark_and_notify_and_follow_other_devices(
         '"DEPLOY" is one of your keywords already.')
     expect(dialog.locator("#keyword-count")).to_have_text("You have 3 of 50 keywords.")
     assert axe_serious(page) == []
+    shot(page, artifacts, "desktop-keywords-dialog")
     dialog.get_by_role("button", name="Remove outage").click()
     expect(chips(dialog)).to_have_text(["deploy", "On Call"])
     expect(dialog.get_by_role("button", name="Remove On Call")).to_be_focused()

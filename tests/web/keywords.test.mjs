@@ -153,8 +153,12 @@ test("adding: duplicates skipped, too long and too many refused in words, the re
   // Exactly MAX_CHARS characters, counted as the server counts (code points), is fine.
   assert.deepEqual(addWords([], ["é".repeat(MAX_CHARS)]).added.length, 1);
   assert.deepEqual(addWords([], ["😀".repeat(MAX_CHARS)]).added.length, 1);
+  assert.deepEqual(addWords([], ["a\tb"]), { list: [], added: [], left: ["a\tb"],
+    problem: '"a\tb" holds a tab or a line break: a keyword cannot.' });
   const full = Array.from({ length: MAX_KEYWORDS }, (_, i) => `k${i}`);
-  const over = addWords(full, ["one more"]);
+  // The server's limit unknown (not in its welcome): the server says, if it is past it.
+  assert.equal(addWords(full, ["one more"]).list.length, MAX_KEYWORDS + 1);
+  const over = addWords(full, ["one more"], MAX_KEYWORDS);
   assert.equal(over.list.length, MAX_KEYWORDS);
   assert.match(over.problem, /you have 50 keywords, the most there can be/);
   assert.deepEqual(over.left, ["one more"]);
