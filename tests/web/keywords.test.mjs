@@ -49,6 +49,8 @@ test("several keywords are marked in text order, overlapping and touching ones j
   assert.deepEqual(ranges(["call", "on call"], "who is on call?"), [[7, 14]]);
   // Overlapping at "notes": one mark from the first's start to the last's end.
   assert.deepEqual(ranges(["notes today", "release notes"], "release notes today"), [[0, 19]]);
+  // One inside another: the outer one.
+  assert.deepEqual(ranges(["on call tonight", "call"], "on call tonight"), [[0, 15]]);
   // Touching ("c++" then "!!"): one mark.
   assert.deepEqual(ranges(["!!", "c++"], "c++!!"), [[0, 5]]);
   // The same keyword twice, in another case: once.
