@@ -6,6 +6,7 @@ stored (clean_keywords); and which keyword candidates of storage's lookup become
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from chatd.protocol.keywords import (
     MAX_KEYWORD_CHARS,
     clean_keywords,
     first_match,
+    match_ranges,
     prepare,
 )
 from chatd.pusher import URGENCY, jobs_for
@@ -91,6 +93,27 @@ def test_first_match_is_the_first_keyword_that_matches() -> None:
     assert first_match(["ops", "deploy", "Outage"], "an OUTAGE, then a deploy") == "deploy"
     assert first_match(["ops"], "opsec") is None
     assert first_match([], "anything") is None
+
+
+def test_match_ranges_are_where_to_highlight() -> None:
+    """Every occurrence that matches, by position of the text, sorted; overlapping matches
+    of several keywords merged into one; a character whose lower case is longer does not
+    shift the positions."""
+    assert match_ranges(["deploy"], "Deploy, redeploy, deploy.") == [(0, 6), (18, 24)]
+    assert match_ranges(["call", "on call"], "who is on call?") == [(7, 14)]
+    assert match_ranges(["a b", "b c"], "a b c") == [(0, 5)]
+    assert match_ranges(["ab", "cd"], "cd ab") == [(0, 2), (3, 5)]
+    assert match_ranges(["istanbul"], "İİ istanbul") == [(3, 11)]
+    assert match_ranges(["", "  "], "anything") == []
+
+
+@given(st.lists(st.text(max_size=6), max_size=4), st.text(max_size=30))
+def test_match_ranges_agree_with_the_rule(keywords: list[str], text: str) -> None:
+    """Some range exactly when some keyword matches; ranges sorted, apart, inside the text."""
+    ranges = match_ranges(keywords, text)
+    assert bool(ranges) is matches_any(keywords, text)
+    assert all(0 <= a < b <= len(text) for a, b in ranges)
+    assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(ranges))
 
 
 def test_the_list_as_stored() -> None:

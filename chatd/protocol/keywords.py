@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 __all__ = ["MAX_KEYWORDS", "MAX_KEYWORD_CHARS", "clean_keywords", "first_match",
-           "keyword_matches", "matches_any", "prepare"]
+           "keyword_matches", "match_ranges", "matches_any", "prepare"]
 
 #: The longest keyword, in characters (code points) once trimmed.
 MAX_KEYWORD_CHARS: Final = 64
@@ -83,6 +83,40 @@ def first_match(keywords: Iterable[str], text: str) -> str | None:
 def matches_any(keywords: Iterable[str], text: str) -> bool:
     """Whether any of ``keywords`` matches ``text``."""
     return first_match(keywords, text) is not None
+
+
+def match_ranges(keywords: Iterable[str], text: str) -> list[tuple[int, int]]:
+    """Where ``keywords`` match ``text``: the ``(start, end)`` of each occurrence that
+    matches by the rule, as positions of ``text``, sorted, overlapping ones merged (what a
+    client highlights)."""
+    lowered = text.lower()
+    starts: list[int] | None = None
+    if len(lowered) != len(text):  # a character whose lower case is longer ("İ")
+        pieces = [char.lower() for char in text]
+        lowered = "".join(pieces)
+        starts = []
+        for position, piece in enumerate(pieces):
+            starts.extend([position] * len(piece))
+        starts.append(len(text))
+    found: list[tuple[int, int]] = []
+    for keyword in keywords:
+        needle = prepare(keyword)
+        if not needle:
+            continue
+        size, start = len(needle), lowered.find(needle)
+        while start >= 0:
+            end = start + size
+            if ((start == 0 or not _is_word(lowered[start - 1]))
+                    and (end == len(lowered) or not _is_word(lowered[end]))):
+                found.append((start, end) if starts is None else (starts[start], starts[end]))
+            start = lowered.find(needle, start + 1)
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(found):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def clean_keywords(values: Sequence[object]) -> list[str]:

@@ -75,7 +75,8 @@ async def test_none_at_level_none(daemon: Server, service: PushService) -> None:
         await ann.request("send", room="team", text="deploy now", nonce="k1")
         dm = await ann.request("dm", to="bob", text="psst", nonce="d1")
         await service.wait_for(lambda: len(service.to("bob")) == 1)
-        assert service.to("bob")[0].payload["seq"] == dm["seq"]
+        got = service.to("bob")[0].payload
+        assert (got["room"], got["seq"], got["kind"]) == (dm["room"], dm["seq"], "dm")
         assert metric(daemon, "chatd_push_queued_total") == 1
         await ann.aclose()
 
@@ -111,6 +112,7 @@ async def test_never_for_the_senders_own_message(daemon: Server, service: PushSe
         await ann.event("message", text="I deploy now")
         dm = await ann.request("dm", to="bob", text="saw it", nonce="d1")
         await service.wait_for(lambda: len(service.to("bob")) == 1)
-        assert service.to("bob")[0].payload["seq"] == dm["seq"]
+        got = service.to("bob")[0].payload
+        assert (got["room"], got["seq"], got["kind"]) == (dm["room"], dm["seq"], "dm")
         assert metric(daemon, "chatd_push_queued_total") == 1
         await ann.aclose()

@@ -10,10 +10,13 @@ await on the database under ``trio.fail_after``, and only the documented contrac
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import asyncpg
 import trio
 
 from chatd.storage import PushTarget, Storage
+from chatd.storage.bridge import open_bridge
 from tests.storage.test_push import post, subscription, users
 
 TIMEOUT = 20
@@ -102,3 +105,43 @@ async def test_push_targets_give_the_members_with_keywords(storage: Storage) -> 
         await storage.set_keywords(ann.id, [])
         await storage.set_keywords(bob.id, [])
         assert await _candidates(storage, [("team", second), (group, in_group)]) == set()
+
+
+async def test_a_big_rooms_members_are_not_walked_for_keywords(storage: Storage,
+                                                               database_dsn: str) -> None:
+    """In a room of 20,000 members of whom 10 have keywords, the lookup starts from those
+    who have any (the partial index of migration 0048) and probes their memberships: it
+    scans neither the users nor the memberships; the candidates are those 10 (each once for
+    the batch's five messages)."""
+    from chatd.storage.postgres import _SQL_PUSH_TARGETS
+
+    with trio.fail_after(TIMEOUT * 3):
+        ann, = await users(storage, "ann")
+        await storage.create_room(ann.id, "big", private=False, topic="")
+        async with open_bridge(name="explain") as bridge:
+            conn: Any = await bridge.run(asyncpg.connect, database_dsn)
+            try:
+                await bridge.run(conn.execute, """
+                    INSERT INTO users (name, password_hash, keywords)
+                        SELECT 'u' || g, 'h', CASE WHEN g % 2000 = 0 THEN ARRAY['deploy'] END
+                        FROM generate_series(1, 20000) g;
+                    INSERT INTO memberships (room_id, user_id)
+                        SELECT r.id, u.id FROM rooms r, users u
+                        WHERE r.name = 'big' AND u.name LIKE 'u%';
+                    INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth)
+                        SELECT 'https://p.example/' || id, id, 'k', 'a' FROM users
+                        WHERE name LIKE 'u%';
+                    ANALYZE users; ANALYZE memberships; ANALYZE push_subscriptions
+                """)
+                seqs = [await post(storage, ann, "big", f"deploy {i}") for i in range(5)]
+                rows = await bridge.run(conn.fetch, "EXPLAIN " + _SQL_PUSH_TARGETS,
+                                        ["big"] * len(seqs), seqs)
+                plan = "\n".join(row[0] for row in rows)
+            finally:
+                await bridge.run(conn.close)
+        found = await storage.push_targets([("big", seq) for seq in seqs])
+    assert sorted(t.user for t in found if t.reason == "keyword") == sorted(
+        f"u{g}" for g in range(2000, 20001, 2000))
+    assert "Seq Scan on memberships" not in plan, plan
+    assert "Seq Scan on users" not in plan, plan
+    assert "users_keywords_idx" in plan, plan
