@@ -8,7 +8,9 @@
 // (the `keywords` event) shows here too. Pure logic is keywords.js's.
 
 import { h } from "./dom.js";
-import { addWords, countText, limitsText, removeWord, splitTyped } from "./keywords.js";
+import {
+  addWords, countText, limitsText, removeWord, same, splitTyped,
+} from "./keywords.js";
 
 export class KeywordsView {
   constructor() {
@@ -85,9 +87,12 @@ export class KeywordsView {
         this.said,
       ],
       submit: async () => {
-        // What is still typed is added before the dialog closes; a problem keeps it open.
+        // What is still typed is added before the dialog closes; a problem keeps it open
+        // (said once: on the dialog's own line).
         if (this.field.value.trim() && !this.add({ all: true })) {
-          throw new Error(this.said.textContent);
+          const problem = this.said.textContent;
+          this.say("", false);
+          throw new Error(problem);
         }
       },
     });
@@ -103,7 +108,7 @@ export class KeywordsView {
       return true;
     }
     const { list, added, left, problem } = addWords(keywords.list, words, keywords.max);
-    if (added.length) this.on.set(list);
+    if (added.length && !this.change(list)) return false; // (the words stay typed)
     // What could not go in stays in the field, to be shortened; what is typed after it too.
     this.field.value = [...left, rest].filter((part) => part.trim()).join(", ");
     this.say(problem || (added.length ? `Added ${added.map((w) => `"${w}"`).join(", ")}.` : ""),
@@ -114,8 +119,20 @@ export class KeywordsView {
   /** Remove `word`: the focus goes to the next chip's button once drawn, or to the field. */
   remove(word, index) {
     this.focusAt = index;
-    this.on.set(removeWord(this.state.keywords.list, word));
-    this.say(`Removed "${word}".`, false);
+    if (this.change(removeWord(this.state.keywords.list, word))) {
+      this.say(`Removed "${word}".`, false);
+    } else {
+      this.focusAt = null;
+    }
+  }
+
+  /**
+   * Ask for `list`: whether it is shown now (the state takes it at once); when not (offline),
+   * the state says why, and render shows it.
+   */
+  change(list) {
+    this.on.set(list);
+    return same(this.state.keywords.list, list);
   }
 
   /** Say what happened under the field (a problem stands out). */

@@ -218,3 +218,29 @@ def test_keywords_on_a_phone(
     ann_line.close()
     bob.close()
     assert ann.errors == []
+
+
+def test_a_refusal_is_said_in_words_and_the_list_put_back(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Past the server's limit (50 keywords), the server refuses the new list: the dialog
+    says why in words, and shows the list the server keeps."""
+    _, ann_line, bob = ann_and_bob_in(daemon, "general")
+    bob.close()
+    full = [f"word{n}" for n in range(50)]
+    ann_line.request("set_keywords", keywords=full)
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    wait_online(page)
+    dialog = open_from_my_menu(page, "ann", ITEM)
+    expect(chips(dialog)).to_have_count(50)
+    add(dialog, "one too many")
+    expect(dialog.locator("#keyword-said")).to_have_text(
+        "Your keywords were not saved: at most 50 keywords (limits.keywords_per_user): "
+        "remove some")
+    expect(chips(dialog)).to_have_count(50)
+    expect(chips(dialog).last).to_have_text("word49")
+    expect(dialog.locator("#keyword-count")).to_have_text("You have 50 of 50 keywords.")
+    ann_line.close()
+    assert ann.errors == []
