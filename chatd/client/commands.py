@@ -13,7 +13,6 @@ when its entry comes back from the server, as everyone in the room sees it.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import enum
 import os
 import re
@@ -49,7 +48,7 @@ from chatd.client.terminal import (
     sidebar_groups,
     unread_counts,
 )
-from chatd.client.when import WHEN_USAGE, reminder_time, split_when
+from chatd.client.when import WHEN_USAGE, local_now, reminder_time, split_when
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
@@ -1276,7 +1275,7 @@ async def save(client: ChatClient, arg: str) -> None:
     remind_at = None
     if when.strip():
         now = client.server_now()
-        local = datetime.datetime.fromtimestamp(now / 1000).astimezone()
+        local = local_now(now)
         try:
             remind_at = int(reminder_time(when, local).timestamp() * 1000)
         except ValueError as exc:
@@ -1392,7 +1391,7 @@ async def later(client: ChatClient, arg: str) -> None:
     if not text.strip():
         client.screen.problem(f"usage: /later WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
-    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    local = local_now(client.server_now())
     try:
         send_at = int(reminder_time(when, local).timestamp() * 1000)
     except ValueError as exc:
@@ -1410,7 +1409,7 @@ async def remind(client: ChatClient, arg: str) -> None:
     if not text.strip():
         client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
-    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    local = local_now(client.server_now())
     try:
         remind_at = int(reminder_time(when, local).timestamp() * 1000)
     except ValueError as exc:
