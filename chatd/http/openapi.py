@@ -1321,7 +1321,8 @@ class _Builder:
                     "make them, for any room; members too when `auth.who_can_invite` is "
                     f"\"everyone\" (here \"{config.auth.who_can_invite}\"), for rooms they "
                     "are in. The token is shown this once (the server keeps its hash), with "
-                    "the link to give (`server.public_url`, else the request's Host, then "
+                    "the link to give (`server.public_url`, else the request's Host, on https "
+                    "when a trusted proxy says `X-Forwarded-Proto: https`; then "
                     "`/#invite=` and the token). 20 at once, then 20 an hour. 403 "
                     "`registration_closed` when `auth.registration` is \"closed\".",
                     tag="accounts", op_id="createInvitation",
