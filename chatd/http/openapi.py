@@ -1792,7 +1792,9 @@ class _Builder:
                 "Messages found by their words in the rooms the user may read, newest "
                 "first, as the protocol's `search`: words (each a prefix), \"quoted "
                 "phrases\", `-word` to leave out, `from:NAME`, `in:ROOM`, `in:@NAME`, "
-                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`. The next page: `before` the last "
+                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`, `has:file`, `has:image`, "
+                "`has:link`, `has:poll`, `is:mention`, `is:saved`, `is:pinned`, "
+                "`is:thread`. The next page: `before` the last "
                 "`msg_id`. A repeated parameter is 400; an empty `room` is no room. At "
                 f"most `limits.searches_per_minute` ({limits.searches_per_minute}) "
                 "searches of a user a minute.",
