@@ -74,7 +74,10 @@ import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js"
 import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
 import { forwardFields } from "./view-forward.js";
-import { historyRequest, refusalText } from "./edithistory.js";
+import {
+  followHistory, GONE_TEXT as HISTORY_GONE, historyAnswered, historyFollows, historyRequest,
+  refusalText,
+} from "./edithistory.js";
 import { historyFields, historyWaiting } from "./view-edithistory.js";
 import { ReadersPanel } from "./view-receipts.js";
 import { Connection, RequestError } from "./socket.js";
@@ -115,6 +118,7 @@ export class Controller {
     this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
     this.inviteRights = null; // who may register and invite here (GET /api/register), once known
     this.readers = new ReadersPanel(); // "Read by…" of a message (view-receipts.js)
+    this.editHistory = null; // the "Edit history" dialog following its message (edithistory.js)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room, at) => this.openRoom(room, at),
@@ -774,6 +778,7 @@ export class Controller {
     const sent = sentAt === null ? null : clock.serverTime(sentAt, offset);
     this.act(model.apply, frame, { request, now: clock.now(), sent });
     if (!this.state) return;
+    this.followEditHistory(frame);
     // The welcome measured the server's clock: everything after it reads the server's time.
     clock.follow(this.state.clockOffset);
     if (frame.op === "welcome") this.expireAt(this.session);
@@ -1168,28 +1173,52 @@ export class Controller {
   /**
    * "(edited)" on a message: the "Edit history" dialog (view-edithistory.js) asks the server
    * for its versions (`edit_history`, edithistory.js) and shows them, oldest first, the words
-   * each edit changed marked; a refusal (the message deleted meanwhile) shows in it. Read
-   * once, as it opens: an edit after it is the message's own "(edited)" to open again.
+   * each edit changed marked; a refusal shows in it. While it is open it follows the message
+   * (`followEditHistory`): an edit made meanwhile is added as the newest version, and a
+   * deletion says the message is gone.
    */
   showEditHistory(room, msgId) {
     if (!this.state) return;
     const name = room || this.state.current;
-    const waiting = historyWaiting("Loading the versions…");
+    const view = h("div", { id: "edit-history-view" },
+      ...historyWaiting("Loading the versions…"));
     this.views.dialogs.confirm({
       title: "Edit history",
       ok: "Close",
       single: true,
-      fields: waiting,
+      fields: [view],
       submit: async () => {},
     });
-    // (Shown only while this dialog still waits: not in another one opened meanwhile.)
-    const show = (parts) => {
-      if (waiting[0].isConnected) $("dialog-body").replaceChildren(...parts);
+    const followed = followHistory(name, msgId);
+    // (Drawn only while this dialog is open: not in another one opened meanwhile.)
+    const open = () => view.isConnected && $("dialog").open;
+    const draw = (edited = false) => {
+      if (!open()) return;
+      if (followed.gone) view.replaceChildren(...historyWaiting(HISTORY_GONE));
+      else if (followed.answer) {
+        view.replaceChildren(...historyFields(followed.answer,
+          this.state ? this.state.profiles : null, edited));
+      }
     };
+    this.editHistory = { followed, open, draw };
     const { op, ...fields } = historyRequest(name, msgId);
-    this.ask(op, fields).then(
-      (answer) => show(historyFields(answer, this.state ? this.state.profiles : null)),
-      (error) => show(historyWaiting(refusalText(error))));
+    this.ask(op, fields).then((answer) => {
+      historyAnswered(followed, answer);
+      draw();
+    }, (error) => {
+      if (open() && !followed.gone) view.replaceChildren(...historyWaiting(refusalText(error)));
+    });
+  }
+
+  /** A frame while an "Edit history" dialog is open: an edit or deletion of its message. */
+  followEditHistory(frame) {
+    const shown = this.editHistory;
+    if (!shown || (frame.op !== "edited" && frame.op !== "deleted")) return;
+    if (!shown.open()) {
+      this.editHistory = null; // closed, or another dialog took its place
+      return;
+    }
+    if (historyFollows(shown.followed, frame)) shown.draw(frame.op === "edited");
   }
 
   /**
