@@ -46,6 +46,7 @@ import * as clock from "./clock.js";
 import { commandsFor, planCommand } from "./commands.js";
 import { $, h, toast } from "./dom.js";
 import { messageUrl } from "./webpush.js";
+import * as dismissals from "./dismissals.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
 import { inviteFromHash, mayInvite, parseInviteRights } from "./invites.js";
@@ -119,6 +120,9 @@ export class Controller {
     this.inviteRights = null; // who may register and invite here (GET /api/register), once known
     this.readers = new ReadersPanel(); // "Read by…" of a message (view-receipts.js)
     this.editHistory = null; // the "Edit history" dialog following its message (edithistory.js)
+    // Rooms read elsewhere: their notifications closed in one pass a burst (dismissals.js).
+    this.readElsewhere = dismissals.gatherer((reads) => notifier.dismissRead(reads),
+      (run) => setTimeout(run, dismissals.DISMISS_AFTER_MS));
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room, at) => this.openRoom(room, at),
@@ -1025,8 +1029,8 @@ export class Controller {
       } else if (effect.alert) {
         this.alert(effect.alert).catch(reportError);
       } else if (effect.readElsewhere) {
-        const { room, seq } = effect.readElsewhere;
-        notifier.dismiss(`chatd:${room}`, { upTo: seq, workers: true });
+        // Gathered while a burst lasts ("Mark all as read": one event a room), closed in one pass.
+        this.readElsewhere(effect.readElsewhere.room, effect.readElsewhere.seq);
       } else if (effect.checkFiles) {
         this.checkFiles(effect.checkFiles);
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {
