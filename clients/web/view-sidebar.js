@@ -15,7 +15,8 @@
 // "New section" under them makes one. A room in one of
 // them is not listed again in Rooms or Direct messages. A room (not a favourite) may also be
 // dragged onto a section, or onto Rooms or Direct messages to leave its section (the menus'
-// "Move to…" does the same from the keyboard).
+// "Move to…" does the same from the keyboard; for a favourite only the menu's: it stays in
+// Favourites, and shows in its section once unstarred).
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h, svgIcon } from "./dom.js";

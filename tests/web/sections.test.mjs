@@ -363,3 +363,24 @@ test("a section's \"Mark all as read\" asks read_all for its unread rooms only",
   connectionChanged(state, "offline");
   assert.deepEqual(markSectionRead(state, 1), [], "nothing while offline");
 });
+
+test("a favourite moved into a section stays in Favourites, says so, and is there unstarred", () => {
+  // The server keeps both marks (docs/protocol.md set_section): the page does the same.
+  const state = page({ general: { favourite: true, favourite_at: 5 } });
+  const effects = moveToSection(state, "general", 1);
+  assert.deepEqual(requests(effects), [{ op: "set_section", room: "general", section: 1 }]);
+  assert.deepEqual(effects.filter((e) => e.toast), [{ toast: "#general is in Work now: it "
+    + "shows there once you remove it from Favourites." }]);
+  assert.deepEqual(names(sortedRooms(state, "favourite")), ["general"]);
+  assert.deepEqual(listed(state).Work, ["random", "zoo"], "not listed twice");
+  reply(state, { op: "set_section", room: "general", section: 1 },
+    { room: "general", section: 1 });
+  assert.equal(state.rooms.get("general").favourite, true, "still a favourite");
+  setFavourite(state, "general", false);
+  assert.deepEqual(listed(state).Work, ["general", "random", "zoo"]);
+  // Back to its usual list, a favourite again: said too; a room not a favourite says nothing.
+  setFavourite(state, "general", true);
+  assert.deepEqual(moveToSection(state, "general", null).filter((e) => e.toast), [{ toast:
+    "#general is in Rooms now: it shows there once you remove it from Favourites." }]);
+  assert.deepEqual(moveToSection(state, "zoo", 2).filter((e) => e.toast), []);
+});
