@@ -75,6 +75,7 @@ import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js"
 import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
 import { forwardFields } from "./view-forward.js";
+import { refusedAs } from "./view-dialogs.js";
 import {
   followHistory, GONE_TEXT as HISTORY_GONE, historyAnswered, historyFollows, historyRequest,
   refusalText,
@@ -1150,10 +1151,9 @@ export class Controller {
     if (!this.state) return;
     const reminder = reminders.newReminder();
     const form = newReminderFields(clock.now());
-    $("dialog").addEventListener("close", () => {
-      if ($("dialog").open) return; // (another dialog opened from this one's closing)
+    this.views.dialogs.whenClosed(() => {
       if (this.views.saved.isOpen) this.views.saved.focusFirst();
-    }, { once: true });
+    });
     const backOnline = this.dialogBackOnline(form);
     this.views.dialogs.open({
       title: "New reminder",
@@ -1164,12 +1164,8 @@ export class Controller {
         const made = reminders.reminderRequest(reminder, { ...form.read(), now: clock.now(),
           timeZone: timeZone(), fresh: newNonce, max: this.state.maxText });
         if (made.problem) throw new Error(made.problem);
-        try {
-          await reminders.sendReminder(made.fields, { ask: (op, fields) => this.ask(op, fields),
-            backOnline });
-        } catch (error) {
-          throw new Error(reminders.refusal(error));
-        }
+        await reminders.sendReminder(made.fields, { ask: (op, fields) => this.ask(op, fields),
+          backOnline }).catch(refusedAs(reminders.refusal));
       },
     });
   }
@@ -1250,13 +1246,9 @@ export class Controller {
           fresh: newNonce, max: this.state.maxText });
         if (made.problem) throw new Error(made.problem);
         const label = forwarding.targetLabel(this.state, target);
-        let reply;
-        try {
-          reply = await forwarding.sendForward(made.fields, {
-            ask: (op, fields) => this.ask(op, fields), backOnline });
-        } catch (error) {
-          throw new Error(forwarding.refusal(error));
-        }
+        const reply = await forwarding.sendForward(made.fields, {
+          ask: (op, fields) => this.ask(op, fields), backOnline,
+        }).catch(refusedAs(forwarding.refusal));
         const done = forwarding.confirmation(reply, { label, me: this.state.me });
         toast(done.text, done.room ? { label: "Go there", run: () => this.openResult({
           room: done.room, msg_id: reply.msg_id, seq: reply.seq }, NO_PANEL) } : null);
@@ -1641,12 +1633,8 @@ export class Controller {
         const name = form.value();
         const problem = nameProblem(this.state.sections.confirmed, name);
         if (problem) throw new Error(problem);
-        let reply;
-        try {
-          reply = await this.ask("create_section", { name });
-        } catch (error) {
-          throw new Error(sectionRefusal(error, name));
-        }
+        const reply = await this.ask("create_section", { name })
+          .catch(refusedAs((error) => sectionRefusal(error, name)));
         const made = createdId(reply) ?? named(this.state.sections.confirmed, name)?.id ?? null;
         if (room && made !== null) this.act(model.moveToSection, room, made);
       },
@@ -1667,11 +1655,8 @@ export class Controller {
         if (name === section.name) return;
         const problem = nameProblem(this.state.sections.confirmed, name, id);
         if (problem) throw new Error(problem);
-        try {
-          await this.ask("edit_section", { section: id, name });
-        } catch (error) {
-          throw new Error(sectionRefusal(error, name));
-        }
+        await this.ask("edit_section", { section: id, name })
+          .catch(refusedAs((error) => sectionRefusal(error, name)));
       },
     });
   }
@@ -1687,11 +1672,7 @@ export class Controller {
       danger: true,
       fields: deleteWords(section, held ? held.rooms : []),
       submit: async () => {
-        try {
-          await this.ask("delete_section", { section: id });
-        } catch (error) {
-          throw new Error(sectionRefusal(error));
-        }
+        await this.ask("delete_section", { section: id }).catch(refusedAs(sectionRefusal));
       },
     });
   }
@@ -1708,11 +1689,8 @@ export class Controller {
       fields: form.fields,
       submit: async () => {
         const { name, description, members } = form.values();
-        try {
-          await this.ask("create_user_group", { name, description, members });
-        } catch (error) {
-          throw new Error(groupRefusal(error));
-        }
+        await this.ask("create_user_group", { name, description, members })
+          .catch(refusedAs(groupRefusal));
         this.act(model.showUserGroup, name);
       },
     });
@@ -1729,11 +1707,7 @@ export class Controller {
       submit: async () => {
         const fields = groupEdit(group, members, form.values());
         if (!fields) return;
-        try {
-          await this.ask("edit_user_group", fields);
-        } catch (error) {
-          throw new Error(groupRefusal(error));
-        }
+        await this.ask("edit_user_group", fields).catch(refusedAs(groupRefusal));
         this.act(model.showUserGroup, group.name); // its members as they are now
       },
     });
@@ -1743,12 +1717,7 @@ export class Controller {
   confirmDeleteUserGroup(group) {
     if (!this.state) return;
     // The Delete button goes with the group's page: the focus stays in the panel.
-    $("dialog").addEventListener("close", () => {
-      if ($("dialog").open || !this.views.userGroups.isOpen) return;
-      if (!$("usergroups-panel").contains(document.activeElement)) {
-        this.views.userGroups.focusFirst();
-      }
-    }, { once: true });
+    this.views.dialogs.focusBackIn(this.views.userGroups, $("usergroups-panel"));
     this.views.dialogs.confirm({
       danger: true,
       title: `Delete @${group.name}?`,
@@ -1756,11 +1725,7 @@ export class Controller {
       fields: [h("p", { class: "confirm-text" }, `@${group.name} will no longer notify its `
         + `${group.members === 1 ? "member" : `${group.members} members`}. This cannot be undone.`)],
       submit: async () => {
-        try {
-          await this.ask("delete_user_group", { name: group.name });
-        } catch (error) {
-          throw new Error(groupRefusal(error));
-        }
+        await this.ask("delete_user_group", { name: group.name }).catch(refusedAs(groupRefusal));
         this.act(model.closeUserGroup);
       },
     });
@@ -1771,10 +1736,7 @@ export class Controller {
     if (!this.state) return;
     // The Delete button went with its item: the focus stays in the panel (where Escape closes
     // it), not on the page's body.
-    $("dialog").addEventListener("close", () => {
-      if ($("dialog").open || !this.views.scheduled.isOpen) return;
-      if (!$("scheduled-panel").contains(document.activeElement)) this.views.scheduled.focusFirst();
-    }, { once: true });
+    this.views.dialogs.focusBackIn(this.views.scheduled, $("scheduled-panel"));
     this.views.dialogs.confirm({
       danger: true,
       title: "Delete this scheduled message?",
@@ -1795,13 +1757,9 @@ export class Controller {
     const room = this.state && this.state.rooms.get(this.state.current);
     const message = room && room.byMsgId(msgId);
     if (!message) return;
-    const ok = $("dialog-ok");
-    ok.classList.add("danger");
-    $("dialog").addEventListener("close", () => {
-      ok.classList.remove("danger");
-      this.views.composer.focus();
-    }, { once: true });
-    this.views.dialogs.open({
+    this.views.dialogs.whenClosed(() => this.views.composer.focus());
+    this.views.dialogs.confirm({
+      danger: true,
       title: "Delete this message?",
       ok: "Delete",
       fields: [
