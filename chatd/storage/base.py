@@ -1796,6 +1796,12 @@ class Storage(Protocol):
         :data:`EVERYONE` is every connection of every other node (a custom emoji added or
         removed)."""
 
+    async def tell_elsewhere_many(self, events: Sequence[tuple[str, bytes]]) -> None:
+        """:meth:`tell_elsewhere` for several users at once, in one trip: each ``(user,
+        data)`` as it says, the notices in the order given (a user's ``seen`` in each of
+        their conversations: as few notices as the frames fit in, one statement). Nothing
+        is sent for an empty ``events``."""
+
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         """Set the user's notification level for ``room`` (one of
         :data:`chatd.protocol.NOTIFY_LEVELS`) and return it. Every node is told (a
@@ -1966,9 +1972,12 @@ class Storage(Protocol):
         room (kind ``room``), 'forbidden' for a non-member, 'not_found' for an unknown
         room."""
 
-    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
-        """Share (``on``) the user's read receipts, or stop; whether it changed (setting
-        what is set writes nothing)."""
+    async def set_read_receipts(self, user_id: int, on: bool) -> list[MarkedRead] | None:
+        """Share (``on``) the user's read receipts, or stop. None when it did not change
+        (setting what is set writes nothing); else, read in the same statement, each
+        conversation (kind ``dm`` or ``group``) the user is in with their read marker
+        (``seq``) and its other members (``tell``: to be told, the ``seen`` event, that
+        the position is shared again, or no longer), by name."""
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         """Close (``on``) a conversation the user is in: its ``hidden_seq`` becomes the room's

@@ -1073,9 +1073,22 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT notify FROM set_) AS notify
 _SQL_SET_DND = f"UPDATE users SET dnd_until = {_ts('$2')} WHERE id = $1"
 
 # Read receipts (migration 0040). Whether user $1 shares them, set to $2: written only when
-# it differs (a row: it changed).
+# it differs (no row: it did not change). When it changed, a row for each conversation of
+# the user's, with their marker and its other members (to tell them: the `seen` event), or
+# one row of NULLs for a user in none. A walk of memberships_user_id_idx, each room by its
+# key (subqueries, as _SQL_MARK_ALL_READ's, for the same reason); at most 8 members each.
 _SQL_SET_READ_RECEIPTS = """
-UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURNING id
+WITH set_ AS (
+    UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURNING id
+), k AS (
+    SELECT m.room_id, m.read_seq,
+           (SELECT r.name FROM rooms r WHERE r.id = m.room_id AND r.kind <> 'room') AS name
+    FROM set_ JOIN memberships m ON m.user_id = set_.id
+)
+SELECT k.name, k.read_seq, ARRAY(
+    SELECT u.name FROM memberships o JOIN users u ON u.id = o.user_id
+    WHERE o.room_id = k.room_id AND o.user_id <> $1) AS tell
+FROM set_ LEFT JOIN k ON k.name IS NOT NULL
 """
 
 # Who has read message $3 of room $1, as user $2 asks (Storage.receipts), in one statement:
@@ -4316,9 +4329,13 @@ class PostgresStorage:
         return [ReadPosition(user=row["name"], seq=int(row["read_seq"]))
                 for row in rows if row["name"] is not None]
 
-    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
-        row = await self._run(self._pool.fetchrow, _SQL_SET_READ_RECEIPTS, user_id, on)
-        return row is not None
+    async def set_read_receipts(self, user_id: int, on: bool) -> list[MarkedRead] | None:
+        rows = await self._run(self._pool.fetch, _SQL_SET_READ_RECEIPTS, user_id, on)
+        if not rows:
+            return None
+        return sorted(MarkedRead(room=str(row["name"]), seq=int(row["read_seq"]),
+                                 tell=tuple(row["tell"])) for row in rows
+                      if row["name"] is not None)
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         row = await self._run(self._pool.fetchrow, _SQL_HIDE, room, user_id, on)
@@ -4345,7 +4362,11 @@ class PostgresStorage:
     # -- contacts ----------------------------------------------------------------------------
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        payloads = user_event_payloads(self._node, user, data)
+        await self.tell_elsewhere_many(((user, data),))
+
+    async def tell_elsewhere_many(self, events: Sequence[tuple[str, bytes]]) -> None:
+        payloads = [payload for user, data in events
+                    for payload in user_event_payloads(self._node, user, data)]
         if len(payloads) == 1:
             await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payloads[0])
         elif payloads:
