@@ -1745,22 +1745,27 @@ class Storage(Protocol):
         ``max_uses`` registrations, whose new accounts join ``rooms`` (valid room names,
         each once). Each room must exist, be a room (not a conversation) and not be
         archived; unless ``anywhere`` (an administrator, the command line), the maker must
-        be a member of it.
+        be a member of it. The audit log records it (``create_invitation``: its id, uses,
+        expiry and rooms) in the same transaction.
 
         Raises:
             ChatError: 'not_found' (no such room), 'bad_request' (a conversation),
                 'archived', 'forbidden' (not a member); nothing is kept then.
         """
 
-    async def invitations(self, creator_id: int | None) -> list[Invitation]:
-        """The newest invitations (at most 500), newest first: those ``creator_id`` made,
-        or everyone's (None)."""
+    async def invitations(self, creator_id: int | None, *, before: int | None = None,
+                          limit: int) -> list[Invitation]:
+        """A page of invitations, newest first (by id): those ``creator_id`` made, or
+        everyone's (None); only those of ids below ``before`` (None: from the newest), at
+        most ``limit``."""
 
     async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
                                 anyone: bool) -> Invitation:
         """Revoke invitation ``invitation_id`` (revoking one twice is no error) and return it
         as it is now; ``user_id`` must have made it, unless ``anyone`` (an administrator,
-        the command line).
+        the command line: ``user_id`` None). The audit log records a revocation
+        (``revoke_invitation`` by ``user_id``, its maker the target: its id and uses) in the
+        same transaction; one twice, once.
 
         Raises:
             ChatError: 'not_found' (no such invitation, or not theirs).

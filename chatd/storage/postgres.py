@@ -3993,8 +3993,9 @@ class PostgresStorage:
         return await self._run(invites.create_invitation, self._pool, token_hash, creator_id,
                                expires_at, max_uses, rooms, anywhere)
 
-    async def invitations(self, creator_id: int | None) -> list[Invitation]:
-        return await self._run(invites.invitations, self._pool, creator_id)
+    async def invitations(self, creator_id: int | None, *, before: int | None = None,
+                          limit: int) -> list[Invitation]:
+        return await self._run(invites.invitations, self._pool, creator_id, before, limit)
 
     async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
                                 anyone: bool) -> Invitation:
