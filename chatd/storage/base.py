@@ -11,6 +11,7 @@ user registered with. Refusals the client should see are raised as :class:`chatd
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -1226,8 +1227,11 @@ class Reminder:
     readable: bool
     paused_until: int | None = None
     subscriptions: tuple[PushSubscription, ...] = ()
-    #: The claimer's key of the saved row (its user's id), to mark it reminded once told.
+    #: The claimer's key of the saved row (its user's id), to mark it reminded.
     user_id: int = 0
+    #: This claim (the row's lease end as claimed: each claim's is later than the one
+    #: before), which only it may mark reminded (:meth:`Storage.reminded`).
+    claim: datetime.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2137,13 +2141,17 @@ class Storage(Protocol):
     async def claim_reminders(self, limit: int, lease: float) -> list[Reminder]:
         """Claim up to ``limit`` reminders due now by the database's clock for ``lease``
         seconds, in one statement that skips rows another node is claiming: until the lease
-        ends nobody else takes them. This node tells its own connections and pushes, then
-        marks each reminded (:meth:`reminded`); one whose node died before that is claimed
-        again by the next node that looks after the lease."""
+        ends nobody else takes them. This node marks each reminded (:meth:`reminded`), and
+        only when that says this claim did, tells its own connections and pushes; one whose
+        node died before the mark is claimed again by the next node that looks after the
+        lease."""
 
-    async def reminded(self, reminder: Reminder) -> None:
-        """Mark a reminder claimed here as told (``reminded``), unless it changed since
-        the claim (a new ``remind_at``); the other nodes are told of it on commit (a
+    async def reminded(self, reminder: Reminder) -> bool:
+        """Mark a reminder claimed here as told (``reminded``), only while this claim holds:
+        not when it changed since the claim (a new ``remind_at``), nor when the lease ran
+        out and another node claimed it since (that node tells it). Whether this claim
+        marked it: only then does the claiming node tell it (so a reminder is told by one
+        node, however slow the other). The other nodes are told of it on commit (a
         :class:`ReminderNotice`) when its room is readable."""
 
     async def next_reminder(self) -> float | None:

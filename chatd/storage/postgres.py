@@ -2471,10 +2471,11 @@ ORDER BY q.last_at DESC, q.root_id DESC
 # Claim the reminders due (the first $1 by time) for a lease of $2 seconds (claimed_until,
 # migration 0032): rows another node's claim holds are skipped (FOR UPDATE SKIP LOCKED), and a
 # row claimed since this statement's snapshot is looked at again by the lock (READ
-# COMMITTED): claimed by then, it is not taken. The claimer tells its user and then marks it
-# reminded (_SQL_REMINDED); a claimer that died leaves it to the first node that looks after
-# the lease. Each with its user's name, pause and push subscriptions, and whether they may
-# still read the room.
+# COMMITTED): claimed by then, it is not taken. The claimer marks it reminded while its
+# claim holds (_SQL_REMINDED, by claimed_until: this claim's own) and only then tells its
+# user; a claimer that died leaves it to the first node that looks after the lease. Each with
+# its user's name, pause and push subscriptions, whether they may still read the room, and
+# the claim (claimed_until).
 _SQL_CLAIM_REMINDERS = f"""
 WITH due AS (
     SELECT user_id, msg_id FROM saved
@@ -2486,9 +2487,9 @@ WITH due AS (
 ), claimed AS (
     UPDATE saved s SET claimed_until = now() + make_interval(secs => $2) FROM due
     WHERE s.user_id = due.user_id AND s.msg_id = due.msg_id
-    RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
+    RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at, s.claimed_until
 )
-SELECT c.user_id, c.msg_id, {_ms("c.remind_at")} AS remind_ts, u.name AS user,
+SELECT c.user_id, c.msg_id, {_ms("c.remind_at")} AS remind_ts, c.claimed_until, u.name AS user,
        {_ms("u.dnd_until")} AS paused_until, r.name AS room, x.allowed,
        (SELECT json_agg(json_build_array(p.endpoint, p.p256dh, p.auth))
         FROM push_subscriptions p WHERE p.user_id = c.user_id AND x.allowed) AS subscriptions
@@ -2496,11 +2497,16 @@ FROM claimed c JOIN users u ON u.id = c.user_id JOIN rooms r ON r.id = c.room_id
 CROSS JOIN LATERAL (SELECT {_READABLE.format(user="c.user_id")} AS allowed) x
 ORDER BY c.remind_at
 """
-# A reminder claimed here (user $1, message $2, due at $3 ms) told: marked reminded, unless a
-# save changed it since (a new remind_at clears the claim), under the lock of the user's row
-# as their saves are (_SQL_LOCK_SAVES: one change of a user's saved rows at a time). The
-# other nodes hear of it on commit when its room is readable ('<node $4> <room> <msg_id>
-# <remind_at> <user>' on chatd_reminders).
+# A reminder claimed here (user $1, message $2, due at $3 ms, the claim $5: its claimed_until)
+# marked reminded, only while this claim holds: not when a save changed it since (a new
+# remind_at clears the claim), nor when the lease ran out and another node claimed it (a
+# later claimed_until: that node tells it), under the lock of the user's row as their saves
+# are (_SQL_LOCK_SAVES: one change of a user's saved rows at a time). A row: this claim
+# marked it, and this node tells it. A claim whose lease ran out that nobody took yet still
+# marks it: no other node has told it, and none will. Each claim of a row has a later
+# claimed_until than the one before (it is taken only once that one is past), so equal means
+# this claim. The other nodes hear of it on commit when its room is readable ('<node $4>
+# <room> <msg_id> <remind_at> <user>' on chatd_reminders).
 _SQL_REMINDED = f"""
 WITH locked AS (
     SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE
@@ -2508,7 +2514,7 @@ WITH locked AS (
     UPDATE saved s SET reminded = true, claimed_until = NULL
     FROM locked
     WHERE s.user_id = locked.id AND s.msg_id = $2 AND {_ms("s.remind_at")} = $3
-      AND NOT s.reminded
+      AND NOT s.reminded AND s.claimed_until = $5
     RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
 )
 SELECT CASE WHEN {_READABLE.format(user="d.user_id")} THEN pg_notify('{REMINDERS_CHANNEL}',
@@ -4730,11 +4736,14 @@ class PostgresStorage:
             user=row["user"], remind_at=row["remind_ts"], message=messages[row["msg_id"]],
             readable=row["allowed"], paused_until=row["paused_until"],
             subscriptions=_subscriptions(row["subscriptions"]), user_id=row["user_id"],
+            claim=row["claimed_until"],
         ) for row in rows if row["msg_id"] in messages]
 
-    async def reminded(self, reminder: Reminder) -> None:
-        await self._run(self._pool.execute, _SQL_REMINDED, reminder.user_id,
-                        reminder.message.msg_id, reminder.remind_at, self._node)
+    async def reminded(self, reminder: Reminder) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_REMINDED, reminder.user_id,
+                              reminder.message.msg_id, reminder.remind_at, self._node,
+                              reminder.claim)
+        return row is not None
 
     async def next_reminder(self) -> float | None:
         value = await self._run(self._pool.fetchval, _SQL_NEXT_REMINDER)
