@@ -57,6 +57,16 @@ export function favouriteMoved(label, place) {
   return `${label} is in ${place} now: it shows there once you remove it from Favourites.`;
 }
 
+/**
+ * What an expanded section that lists nothing says: how to fill it, or, when it holds only
+ * favourites (`favourites` of them), that they show in Favourites.
+ */
+export function emptyText(favourites) {
+  if (!favourites) return "Empty: “Move to…” in a room's menu moves it here";
+  return favourites === 1 ? "Its favourite shows in Favourites"
+    : `Its ${favourites} favourites show in Favourites`;
+}
+
 /** A section id as the server gives it: a non-negative integer (or a non-empty string). */
 export function isId(value) {
   return (Number.isSafeInteger(value) && value >= 0)

@@ -29,7 +29,7 @@ import {
 } from "./conversations.js";
 import { isClosed } from "./hiding.js";
 import { isFavourite } from "./favourites.js";
-import { canShift } from "./sections.js";
+import { canShift, emptyText } from "./sections.js";
 import { sectionUnread } from "./readmarks.js";
 import { closePopup, isOpenFrom, openMenu } from "./popup.js";
 
@@ -156,9 +156,9 @@ export class SidebarView {
       build: () => this.sectionItem(section),
     })));
     const drawn = [...$("sections").children];
-    sections.forEach(({ section, listed }, index) => {
+    sections.forEach(({ section, listed, favourites }, index) => {
       this.renderList(drawn[index].querySelector(".side-list"), listed, state,
-        section.collapsed ? null : "Empty: “Move to…” in a room's menu moves it here", now);
+        section.collapsed ? null : emptyText(favourites), now);
     });
   }
 

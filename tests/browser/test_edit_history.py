@@ -120,8 +120,9 @@ def test_moderators_only_hides_the_button(moderators_only: Daemon, browser: Brow
         "#edit-history li.edit-version")).to_have_count(2)
 
 
-def test_the_open_dialog_follows_edits_and_the_deletion(daemon: Daemon, browser: Browser,
-                                                          sessions: list[Session]) -> None:
+def test_the_open_dialog_follows_edits_and_the_deletion(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
     """While Bob reads the history, ann edits the message again: the new version is added
     last, "(now)" moves to it and a status line says so; ann deletes it: the versions go and
     the dialog says the message was deleted."""
@@ -148,6 +149,7 @@ def test_the_open_dialog_follows_edits_and_the_deletion(daemon: Daemon, browser:
     expect(versions.nth(1).locator(".edit-version-now")).to_have_count(0)
     expect(dialog.get_by_role("status")).to_have_text(
         "Edited again while open: the newest version is last.")
+    shot(b, artifacts, "desktop-edit-history-live")
 
     assert ann_line.request("delete", room="general", msg_id=sent["msg_id"])["op"] == "ok"
     expect(dialog.locator("#edit-history-status")).to_have_text(

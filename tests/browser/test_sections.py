@@ -286,7 +286,7 @@ def test_the_servers_refusal_is_said_in_the_dialog(
 
 
 def test_a_favourite_is_moved_to_a_section_and_shows_there_once_unstarred(
-    daemon: Daemon, browser: Browser, sessions: list[Session]
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
     """#general is a favourite: its menu offers "Move to…" too; moved into Work, it stays in
     Favourites (as the server keeps both marks) and a toast says where it is now; removed
@@ -310,8 +310,11 @@ def test_a_favourite_is_moved_to_a_section_and_shows_there_once_unstarred(
     menu.get_by_role("menuitemradio", name="Work").click()
     expect(a.locator("#toasts")).to_contain_text(
         "#general is in Work now: it shows there once you remove it from Favourites.")
+    shot(a, artifacts, "desktop-sections-favourite")
     expect(item(a, "favourite", "general")).to_have_count(1)
     expect(in_section(a, "Work", "general")).to_have_count(0)  # not listed twice
+    expect(section(a, "Work").locator("li.side-empty")).to_have_text(
+        "Its favourite shows in Favourites")
     # Its menu says where it is: Work checked.
     item(a, "favourite", "general").click(button="right")
     pick_in_menu(a, "Move to…")

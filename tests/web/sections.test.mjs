@@ -9,7 +9,7 @@ import { test } from "node:test";
 
 import { planCommand } from "../../clients/web/commands.js";
 import {
-  createdId, listOf, MAX_NAME, named, nameProblem, placeOf, usualList,
+  createdId, emptyText, listOf, MAX_NAME, named, nameProblem, placeOf, usualList,
 } from "../../clients/web/sections.js";
 import {
   apply, collapseSection, connectionChanged, initialState, moveToSection, openDm, selectRoom,
@@ -373,6 +373,10 @@ test("a favourite moved into a section stays in Favourites, says so, and is ther
     + "shows there once you remove it from Favourites." }]);
   assert.deepEqual(names(sortedRooms(state, "favourite")), ["general"]);
   assert.deepEqual(listed(state).Work, ["random", "zoo"], "not listed twice");
+  assert.deepEqual(sectionLists(state).map((held) => held.favourites), [1, 0]);
+  assert.equal(emptyText(1), "Its favourite shows in Favourites");
+  assert.equal(emptyText(2), "Its 2 favourites show in Favourites");
+  assert.match(emptyText(0), /^Empty: “Move to…”/u);
   reply(state, { op: "set_section", room: "general", section: 1 },
     { room: "general", section: 1 });
   assert.equal(state.rooms.get("general").favourite, true, "still a favourite");
