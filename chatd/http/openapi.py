@@ -39,6 +39,8 @@ from chatd.actions.bots import DEFAULT_TOKEN_NAME, MAX_TOKEN_NAME
 from chatd.actions.hooks import MAX_KEY_CHARS, MAX_SECRET_CHARS, MIN_SECRET_CHARS
 from chatd.actions.invitations import (
     DEFAULT_EXPIRES,
+    LIST_PAGE,
+    LIST_PAGE_MAX,
     MAX_EXPIRES,
     MAX_ROOMS,
     MAX_USES,
@@ -532,7 +534,8 @@ class _Builder:
                     "action": {"type": "string", "enum": [
                         "set_role", "ban", "unban", "kick", "delete", "purge", "set_topic",
                         "archive", "unarchive", "delete_room",
-                        "deactivate", "reactivate", "set_password", "admin"]},
+                        "deactivate", "reactivate", "set_password", "admin",
+                        "create_invitation", "revoke_invitation"]},
                     "target": {"type": ["string", "null"]},
                     "room": {"type": ["string", "null"]},
                     "reason": {"type": "string"},
@@ -1305,11 +1308,22 @@ class _Builder:
             "/api/invitations": {
                 "get": self.op(
                     "List invitations",
-                    "The invitation links the user made, or every one for a server "
-                    "administrator, newest first (at most 500; never a token).",
+                    "A page of the invitation links the user made, or of every one for a "
+                    "server administrator, newest first (never a token); the next page: "
+                    "`before` the last `id`.",
                     tag="accounts", op_id="listInvitations",
-                    ok=ok(200, "The invitations.", self.sent({"invitations": {
-                        "type": "array", "items": _ref("Invitation")}})),
+                    parameters=[
+                        query("limit", {"type": "integer", "minimum": 1,
+                                        "maximum": LIST_PAGE_MAX},
+                              f"At most this many (default {LIST_PAGE})."),
+                        query("before", {"type": "integer", "minimum": 1,
+                                         "maximum": MAX_SEQ},
+                              "Only invitations with a lower id.")],
+                    ok=ok(200, "The invitations.", self.sent({
+                        "invitations": {"type": "array", "items": _ref("Invitation")},
+                        "more": {"type": "boolean",
+                                 "description": "Older ones follow."}})),
+                    errors=(400,),
                 ),
                 "post": self.op(
                     "Make an invitation link",

@@ -466,7 +466,8 @@ def _base_url(request: Request, app: App) -> str:
 
 async def _invitations(request: Request, app: App, params: dict[str, str]) -> Reply:
     user, _ = await authenticate(request, app)
-    return json_reply(200, await invitations.list_invitations(app, user))
+    return json_reply(200, await invitations.list_invitations(
+        app, user, before=int_param(request, "before"), limit=int_param(request, "limit")))
 
 
 async def _create_invitation(request: Request, app: App, params: dict[str, str]) -> Reply:
