@@ -1211,6 +1211,9 @@ class ScheduledWork:
     user: User
     paused_until: int | None = None
     subscriptions: tuple[PushSubscription, ...] = ()
+    #: This claim (the row's lease end as claimed), which only it may begin to send
+    #: (:meth:`Storage.scheduled_sending`).
+    claim: datetime.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2187,8 +2190,9 @@ class Storage(Protocol):
         ``files`` replaces the reserved files (those left out are released).
 
         Raises:
-            ChatError('not_found'): not an item of the user, or being sent now (claimed),
-                or a file as :meth:`schedule` says.
+            ChatError('not_found'): not an item of the user, or being sent now (claimed
+                for a lease that holds, or its send begun: :meth:`scheduled_sending`,
+                whatever the lease), or a file as :meth:`schedule` says.
             ChatError('bad_request'): the change leaves the item with neither text nor file.
         """
 
@@ -2203,20 +2207,29 @@ class Storage(Protocol):
     async def claim_scheduled(self, limit: int, lease: float) -> list[ScheduledWork]:
         """Claim up to ``limit`` pending items due now by the database's clock, for
         ``lease`` seconds (FOR UPDATE SKIP LOCKED, as reminders): until then nobody else
-        takes them nor edits them. The claimer sends each and then calls
-        :meth:`scheduled_sent` or :meth:`scheduled_failed`."""
+        takes them nor edits them. The claimer begins each send with
+        :meth:`scheduled_sending` and then calls :meth:`scheduled_sent` or
+        :meth:`scheduled_failed`."""
 
     async def next_scheduled(self) -> float | None:
         """Seconds until the next pending item is due (or its claim's lease ends), by the
         database's clock (0 or less: due now); None when there is none."""
+
+    async def scheduled_sending(self, work: ScheduledWork) -> bool:
+        """Begin the send of claimed item ``work``, only while its claim holds (not
+        cancelled, edited nor claimed by another node since): whether it did; only then is
+        the message handed to the committer. From then on the item is being sent whatever
+        the lease (a cancel or an edit is refused, a claim after the lease sends it again:
+        the nonce keeps it stored once), until :meth:`scheduled_sent` or
+        :meth:`scheduled_failed`."""
 
     async def scheduled_sent(self, item_id: int) -> None:
         """Forget item ``item_id``: its message is stored."""
 
     async def scheduled_failed(self, item_id: int, code: str, message: str
                                ) -> ScheduledItem | None:
-        """Mark claimed item ``item_id`` failed with its send's refusal: the item as it is
-        now, or None if it is gone."""
+        """Mark claimed item ``item_id`` failed with its send's refusal (and its send not
+        begun: it may be cancelled): the item as it is now, or None if it is gone."""
 
     async def reminded_message(self, user: str, msg_id: int) -> Message | None:
         """Saved message ``msg_id`` of ``user`` (a name) as it is now, if they saved it and

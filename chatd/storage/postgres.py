@@ -2837,9 +2837,10 @@ _SQL_RELEASE_FILES = """
 UPDATE files SET scheduled_id = NULL, deleted_at = now()
 WHERE scheduled_id = $1 AND message_id IS NULL AND NOT (id = ANY ($2::bigint[]))
 """
-# Item $1 of user $2 to change or cancel, locked; claimed: it is being sent.
+# Item $1 of user $2 to change or cancel, locked; claimed: it is being sent (a claim's lease
+# holds, or its send has begun: migration 0049, whatever the lease).
 _SQL_SCHEDULED_LOCK = """
-SELECT s.room_id, s.text, s.claimed_until > now() AS claimed,
+SELECT s.room_id, s.text, s.claimed_until > now() OR s.sending AS claimed,
        (SELECT count(*) FROM files f WHERE f.scheduled_id = s.id AND f.deleted_at IS NULL)
            AS files
 FROM scheduled s WHERE s.id = $1 AND s.user_id = $2
@@ -2871,9 +2872,9 @@ WITH due AS (
 ), claimed AS (
     UPDATE scheduled s SET claimed_until = now() + make_interval(secs => $2) FROM due
     WHERE s.id = due.id
-    RETURNING s.id, s.user_id, s.send_at
+    RETURNING s.id, s.user_id, s.send_at, s.claimed_until
 )
-SELECT c.id AS item_id, {_USER_COLUMNS}, {_ms("u.dnd_until")} AS paused_until,
+SELECT c.id AS item_id, c.claimed_until, {_USER_COLUMNS}, {_ms("u.dnd_until")} AS paused_until,
        (SELECT json_agg(json_build_array(p.endpoint, p.p256dh, p.auth))
         FROM push_subscriptions p WHERE p.user_id = c.user_id) AS subscriptions
 FROM claimed c JOIN users u ON u.id = c.user_id
@@ -2885,7 +2886,15 @@ SELECT extract(epoch FROM min(greatest(send_at, coalesce(claimed_until, send_at)
 FROM scheduled WHERE state = 'pending'
 """
 _SQL_SCHEDULED_FAILED = """
-UPDATE scheduled SET state = 'failed', error = $2::jsonb, claimed_until = NULL WHERE id = $1
+UPDATE scheduled SET state = 'failed', error = $2::jsonb, claimed_until = NULL, sending = false
+WHERE id = $1
+"""
+# Item $1's send begins (migration 0049), only while claim $2 (its claimed_until) holds: a
+# row, the claimer hands the message to the committer; none, it was cancelled, edited or
+# claimed by another node since, and the claimer sends nothing. Each claim of a row has a
+# later claimed_until than the one before, so equal means this claim.
+_SQL_SCHEDULED_SENDING = """
+UPDATE scheduled SET sending = true WHERE id = $1 AND claimed_until = $2 RETURNING id
 """
 
 
@@ -4837,13 +4846,18 @@ class PostgresStorage:
             items = {item.id: item for item in await _scheduled_items(
                 conn, _SQL_SCHEDULED_BY_ID, [row["item_id"] for row in rows])}
         return [ScheduledWork(item=items[row["item_id"]], user=_user(row),
-                              paused_until=row["paused_until"],
+                              claim=row["claimed_until"], paused_until=row["paused_until"],
                               subscriptions=_subscriptions(row["subscriptions"]))
                 for row in rows if row["item_id"] in items]
 
     async def next_scheduled(self) -> float | None:
         value = await self._run(self._pool.fetchval, _SQL_NEXT_SCHEDULED)
         return None if value is None else float(value)
+
+    async def scheduled_sending(self, work: ScheduledWork) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_SCHEDULED_SENDING, work.item.id,
+                              work.claim)
+        return row is not None
 
     async def scheduled_sent(self, item_id: int) -> None:
         await self._run(self._pool.execute, _SQL_SCHEDULED_DELETE, item_id)
