@@ -1327,7 +1327,8 @@ class _Builder:
                     "make them, for any room; members too when `auth.who_can_invite` is "
                     f"\"everyone\" (here \"{config.auth.who_can_invite}\"), for rooms they "
                     "are in. The token is shown this once (the server keeps its hash), with "
-                    "the link to give (`server.public_url`, else the request's Host, then "
+                    "the link to give (`server.public_url`, else the request's Host, on https "
+                    "when a trusted proxy says `X-Forwarded-Proto: https`; then "
                     "`/#invite=` and the token). 20 at once, then 20 an hour. 403 "
                     "`registration_closed` when `auth.registration` is \"closed\".",
                     tag="accounts", op_id="createInvitation",
@@ -1799,7 +1800,9 @@ class _Builder:
                 "Messages found by their words in the rooms the user may read, newest "
                 "first, as the protocol's `search`: words (each a prefix), \"quoted "
                 "phrases\", `-word` to leave out, `from:NAME`, `in:ROOM`, `in:@NAME`, "
-                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`. The next page: `before` the last "
+                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`, `has:file`, `has:image`, "
+                "`has:link`, `has:poll`, `is:mention`, `is:saved`, `is:pinned`, "
+                "`is:thread`. The next page: `before` the last "
                 "`msg_id`. A repeated parameter is 400; an empty `room` is no room. At "
                 f"most `limits.searches_per_minute` ({limits.searches_per_minute}) "
                 "searches of a user a minute.",

@@ -5002,7 +5002,7 @@ class PostgresStorage:
                 positive=positive if scope["positive"] else "",
                 negative=negative if scope["negative"] else "", senders=sender_ids,
                 after_time=_day_start(query.after, 1), before_time=_day_start(query.before),
-                limit=limit + 1)
+                limit=limit + 1, has=query.has, is_=query.is_, user=user_id)
             rows = await conn.fetch(_SQL_FOUND, ids[:limit]) if ids and limit else []
         return SearchPage(messages=[_entry(row["room"], row) for row in rows],
                           more=len(ids) > limit)

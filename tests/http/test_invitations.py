@@ -335,6 +335,25 @@ async def test_looks_are_limited_per_address_and_links_use_the_public_url(
         assert status == 201, body
 
 
+async def test_without_a_public_url_a_link_is_on_the_scheme_a_trusted_proxy_says(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Without server.public_url a link is made of the request's Host: behind a reverse
+    proxy that ends TLS, on https when the proxy is trusted (http.trust_forwarded_for) and
+    its X-Forwarded-Proto (the last value: the proxy's own) says https; a client's own
+    header counts for nothing when the proxy is not trusted."""
+    for trusted, proto, scheme in ((True, "https", "https"), (True, "https, http", "http"),
+                                   (True, "http, https", "https"), (False, "https", "http")):
+        config = make_config(tmp_path, database_dsn, http={"trust_forwarded_for": trusted})
+        async with running(config) as server:
+            root = await _admin(server, f"root{trusted:d}{len(proto)}")
+            status, made = await http(
+                server.http_port, "POST", "/api/invitations", {}, token=root,
+                headers=[("X-Forwarded-Proto", proto)])
+            assert status == 201, made
+            host = f"127.0.0.1:{server.http_port}"  # the Host the request came with
+            assert made["url"] == f"{scheme}://{host}/#invite={made['token']}", (trusted, proto)
+
+
 async def test_a_deleted_rooms_tombstone_is_neither_joined_nor_listed(
         tmp_path: Path, database_dsn: str) -> None:
     """A room deleted but not yet purged (a tombstone, as a crash between the two steps
