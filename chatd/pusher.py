@@ -9,8 +9,10 @@ One task (the resolver) takes what is queued, up to
 :data:`~chatd.httpout.RESOLVE_BATCH` messages at once,
 and asks storage in one call who should get a push for each (:meth:`Storage.push_targets`:
 the other member of a 1:1 conversation, the members a message mentions, the members whose
-level for the room is ``all``; never the sender; each with their subscriptions). It keeps one
-reason per user and message (a direct message, then a mention, then a plain message), leaves
+level for the room is ``all``, and the members who have notification keywords, whose
+keywords are matched here: :mod:`chatd.keywords`; never the sender; each with their
+subscriptions). It keeps one reason per user and message (a direct message, then a mention,
+then a keyword, then a plain message), leaves
 out the users who have a connection open on this node (they see the message live; the page
 notifies them itself) and those whose pause of notifications is in force by this server's
 clock (``set_dnd``; read with the targets, in the same statement: the pause costs no read of
@@ -19,11 +21,11 @@ its own), and queues one job per subscription, in a second bounded queue
 
 ``[push] concurrency`` workers send the jobs: each encrypts the payload to the subscription's
 keys, signs the VAPID header, and POSTs it with a ``TTL`` (``[push] ttl``) and an ``Urgency``
-(``high`` for a direct message or a mention, ``normal`` otherwise). A 2xx is sent; 404 or 410
-means the browser's subscription is gone, and it is removed; 429, a 5xx, a timeout or a
-network error is tried again after a delay that doubles (or the ``Retry-After`` the push service
-asks for, up to :data:`MAX_RETRY_AFTER`), :data:`ATTEMPTS` times in all; any other answer fails
-at once. Each outcome is counted (``chatd_push_*``).
+(``high`` for a direct message, a mention or a keyword, ``normal`` otherwise). A 2xx is
+sent; 404 or 410 means the browser's subscription is gone, and it is removed; 429, a 5xx, a
+timeout or a network error is tried again after a delay that doubles (or the ``Retry-After``
+the push service asks for, up to :data:`MAX_RETRY_AFTER`), :data:`ATTEMPTS` times in all; any
+other answer fails at once. Each outcome is counted (``chatd_push_*``).
 
 HTTP goes through one :class:`chatd.httpout.Poster` (shared with outgoing webhooks), whose
 connections resolve the endpoint's host themselves, refuse it unless every address is public
@@ -49,6 +51,7 @@ from typing import Any
 
 from chatd.config import PushConfig
 from chatd.httpout import Counters, Dispatcher
+from chatd.keywords import keyword_targets
 from chatd.metrics import Metrics
 from chatd.presence import PresenceState
 from chatd.rooms import RoomRegistry
@@ -71,9 +74,9 @@ ATTEMPTS = 3
 #: Seconds before the first retry; doubled for each next one.
 RETRY_DELAY = 1.0
 #: The urgency of a push by its reason (RFC 8030: "high" may wake a phone at once).
-URGENCY = {"dm": "high", "mention": "high", "message": "normal", "reminder": "high",
-           "scheduled": "high"}
-_RANK = {"dm": 0, "mention": 1, "message": 2}
+URGENCY = {"dm": "high", "mention": "high", "keyword": "high", "message": "normal",
+           "reminder": "high", "scheduled": "high"}
+_RANK = {"dm": 0, "mention": 1, "keyword": 2, "message": 3}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -155,7 +158,10 @@ class Pusher(Dispatcher[PushJob]):
 
     async def resolve(self, messages: Sequence[Message]) -> list[PushJob]:
         marks = [self._marks.pop((m.room, m.seq), None) for m in messages]
-        targets = await self._storage.push_targets([(m.room, m.seq) for m in messages])
+        # The keywords' candidates matched here, off the send path (chatd.keywords), before
+        # anything below looks at a target's seq.
+        targets = keyword_targets(
+            messages, await self._storage.push_targets([(m.room, m.seq) for m in messages]))
         online = {t.user for t in targets if self._is_online(t.user)}
         if self._presence is not None:
             # who was online when the message committed had it live (the module's docstring)

@@ -16,6 +16,7 @@ import dataclasses
 import enum
 import os
 import re
+import shlex
 import uuid
 from collections.abc import Awaitable, Callable, Container, Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from chatd.client.messages import reacted
 from chatd.client.render import (
     audit_text,
     dnd_text,
+    keywords_text,
     notify_text,
     profile_text,
     readers_text,
@@ -113,6 +115,7 @@ from chatd.protocol import (
     Sections,
     Sent,
     SetDnd,
+    SetKeywords,
     SetNotify,
     SetProfile,
     SetReadReceipts,
@@ -765,6 +768,51 @@ async def receipts(client: ChatClient, arg: str) -> None:
             client.screen.notice(receipts_text(on))
 
     await client.ask("/receipts", SetReadReceipts(on=on), Answer, on_ok)
+
+
+KEYWORDS_USAGE = ('usage: /keywords [add WORD…|remove WORD…|clear] (a keyword of several '
+                  'words in quotes: /keywords add "on call")')
+
+
+async def keywords(client: ChatClient, arg: str) -> None:
+    """``/keywords``: the user's notification keywords; ``add WORD…`` and ``remove WORD…``
+    change them (a keyword of several words in quotes: ``"on call"``; removing ignores
+    case), ``clear`` removes them all. The whole list is sent (``set_keywords``) and the
+    reply says it as stored; the user's other devices are told (the ``keywords`` event)."""
+    action, _, rest = arg.strip().partition(" ")
+    action = action.lower()
+    if not action:
+        client.screen.notice(keywords_text(client.keywords))
+        return
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        client.screen.problem(KEYWORDS_USAGE)
+        return
+    current = list(client.keywords)
+    if action == "add" and words:
+        wanted = current + words
+    elif action == "remove" and words:
+        gone = {word.strip().lower() for word in words}
+        missing = [word for word in words
+                   if word.strip().lower() not in {k.lower() for k in current}]
+        if missing:
+            client.screen.problem(f"/keywords: not one of your keywords: {clean(missing[0])}")
+            return
+        wanted = [k for k in current if k.lower() not in gone]
+    elif action == "clear" and not words:
+        wanted = []
+    else:
+        client.screen.problem(KEYWORDS_USAGE)
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        stored = reply.fields.get("keywords")
+        if isinstance(stored, list) and all(isinstance(k, str) for k in stored):
+            client.keywords = tuple(stored)
+        client.screen.notice(keywords_text(client.keywords))
+
+    await client.ask("/keywords", SetKeywords(keywords=tuple(wanted)), Answer, on_ok)
 
 
 async def seen(client: ChatClient, arg: str) -> None:
@@ -2212,6 +2260,9 @@ COMMANDS: dict[str, Command] = {
                     "(/readby)"),
     "receipts": Command(receipts, "/receipts [on|off]", "whether others see when you have "
                         "read their messages (read receipts)"),
+    "keywords": Command(keywords, "/keywords [add WORD…|remove WORD…|clear]",
+                        "words that alert you as a mention does (push, --bell, highlighted), "
+                        "on every device; \"on call\" in quotes for one of several words"),
     "nick": Command(nick, "/nick [NAME|--clear]", "show or set your display name (shown "
                     "next to your login name)"),
     "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",

@@ -82,6 +82,7 @@ from chatd.protocol.events import (
     THREADS_PAGE,
     THREADS_PAGE_MAX,
 )
+from chatd.protocol.keywords import MAX_KEYWORD_CHARS
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 from chatd.protocol.user_groups import MAX_GROUP_DESCRIPTION_CHARS, MAX_GROUP_NAMES
@@ -992,6 +993,11 @@ class _Builder:
         that is not listed)."""
         config = self.config
         limits = config.limits
+        keywords_list: dict[str, Schema] = {"keywords": {
+            "type": "array", "maxItems": limits.keywords_per_user,
+            "items": {"type": "string", "minLength": 1, "maxLength": MAX_KEYWORD_CHARS},
+            "description": "The keywords as stored: trimmed, distinct ignoring case, in the "
+                           "user's order."}}
         history_max = limits.history_max
         page_max = limits.rooms_page_max  # a larger page size is served as this (clamped)
         rooms_default = min(100, page_max)
@@ -1460,7 +1466,9 @@ class _Builder:
                                          "Of them, failed (absent: none)."},
                     "sections": {"type": "array", "items": _ref("Section"), "description":
                                  "The user's own sidebar sections, in their order."},
-                }, ["user", "rooms", "contacts", "now", "reminders_due", "sections"])),
+                    **keywords_list,
+                }, ["user", "rooms", "contacts", "now", "reminders_due", "sections",
+                    "keywords"])),
                 errors=(400,),
             )},
             "/api/rooms": {
@@ -2078,6 +2086,36 @@ class _Builder:
                     "type": "boolean", "description": "Whether they share them now."}})),
                 errors=(400,),
             )},
+            "/api/me/keywords": {
+                "get": self.op(
+                    "List the notification keywords",
+                    "The user's notification keywords as stored, in their order, as the "
+                    "protocol's `keywords` (at most `limits.keywords_per_user`, "
+                    f"{limits.keywords_per_user}: no paging).",
+                    tag="accounts", op_id="keywords",
+                    ok=ok(200, "The keywords.", self.sent(keywords_list),
+                          {"keywords": ["deploy", "on call"]}),
+                ),
+                "put": self.op(
+                    "Set the notification keywords",
+                    "As the protocol's `set_keywords`: the list replaces the user's keywords "
+                    "(`[]` clears them). Each is trimmed, 1 to "
+                    f"{MAX_KEYWORD_CHARS} characters without control characters; duplicates "
+                    "ignoring case are folded (the first kept), the order kept; at most "
+                    f"`limits.keywords_per_user` ({limits.keywords_per_user}), else 400 "
+                    "`bad_request`. A message holding one of them (no letter, digit or `_` "
+                    "right before or after it, ignoring case) is pushed to the user as a "
+                    "mention is (push kind `keyword`). When they changed, the user's "
+                    "connections get the `keywords` event.",
+                    tag="accounts", op_id="setKeywords",
+                    body=_json(self.body({"keywords": keywords_list["keywords"]},
+                                         ["keywords"]),
+                               {"keywords": ["deploy", "on call"]}),
+                    ok=ok(200, "Set: the list as stored.", self.sent(keywords_list),
+                          {"keywords": ["deploy", "on call"]}),
+                    errors=(400, 429),
+                ),
+            },
             "/api/me/profile": {"put": self.op(
                 "Set the profile",
                 "The user's display name and custom status, as the protocol's "

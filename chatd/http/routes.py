@@ -763,6 +763,8 @@ ROUTES: list[Route] = [
     _route(r"/api/me/dnd", {"PUT": operation("set_dnd", _body)}),
     _route(r"/api/me/profile", {"PUT": operation("set_profile", _body)}),
     _route(r"/api/me/read-receipts", {"PUT": operation("set_read_receipts", _body)}),
+    _route(r"/api/me/keywords", {"GET": operation("keywords"),
+                                 "PUT": operation("set_keywords", _body)}),
     _route(r"/api/me/saved", {"GET": operation("saved_items", _saved_fields)}),
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,

@@ -63,6 +63,7 @@ from chatd.protocol.events import (
     HistoryPage,
     Join,
     JoinAccepted,
+    KeywordsChanged,
     Leave,
     MemberBanned,
     MemberJoined,
@@ -507,6 +508,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         threads_unread=_optional_int(obj, "threads_unread"),
         sections=_objects(obj, "sections", optional=True) if "sections" in obj else None,
         edit_history=_optional_str(obj, "edit_history"),
+        keywords=_strs(obj, "keywords") if "keywords" in obj else None,
     )
 
 
@@ -596,6 +598,7 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
         room=_str(obj, "room"), on=_bool(obj, "on", True),
         favourite_at=_optional_int(obj, "favourite_at")),
     "sections": lambda obj: SectionsChanged(sections=_objects(obj, "sections")),
+    "keywords": lambda obj: KeywordsChanged(keywords=_strs(obj, "keywords")),
     "section": lambda obj: SectionChanged(room=_str(obj, "room"),
                                           section=_optional_int(obj, "section")),
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),

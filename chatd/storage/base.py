@@ -183,6 +183,9 @@ class User:
     #: starts (:meth:`Storage.open_session`, :meth:`Storage.check_token`): None where not read.
     #: Not compared: two reads of one account are equal whether they read it or not.
     sections: SectionList | None = dataclasses.field(default=None, compare=False)
+    #: Their notification keywords as stored (migration 0048), read where the sections are:
+    #: None where not read. Not compared, as the sections.
+    keywords: tuple[str, ...] | None = dataclasses.field(default=None, compare=False)
 
     @property
     def profile(self) -> Profile:
@@ -1045,10 +1048,16 @@ class PushSubscription:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PushTarget:
     """A subscription of ``user`` that the message at ``seq`` of ``room`` should be pushed
-    to, and why: ``"dm"`` (a message of a 1:1 conversation), ``"mention"`` (it names them)
-    or ``"message"`` (their level for the room is ``all``). ``paused_until`` (ms): until
-    when the user paused their notifications, as stored (None: never; it may be past): the
-    pusher compares it with its clock when it pushes."""
+    to, and why: ``"dm"`` (a message of a 1:1 conversation), ``"mention"`` (it names them),
+    ``"keyword"`` (it holds one of their notification keywords) or ``"message"`` (their
+    level for the room is ``all``). ``paused_until`` (ms): until when the user paused their
+    notifications, as stored (None: never; it may be past): the pusher compares it with its
+    clock when it pushes.
+
+    As :meth:`Storage.push_targets` returns them, a ``"keyword"`` target is a candidate: a
+    member of ``room`` with ``keywords``, standing for every message of the batch in that
+    room (``seq`` 0); :func:`chatd.keywords.keyword_targets` turns it into the targets of the
+    messages its keywords match (and not the user's own)."""
 
     room: str
     seq: int
@@ -1056,6 +1065,7 @@ class PushTarget:
     reason: str
     subscription: PushSubscription
     paused_until: int | None = None
+    keywords: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1894,7 +1904,13 @@ class Storage(Protocol):
         unless their level is ``none``; in a room the members it mentions unless ``none``,
         and every member whose level is ``all``; never its sender. A member may appear once
         per reason (the caller keeps one). Whether they are online, and whether their pause
-        (``paused_until``) is in force, is the caller's to know."""
+        (``paused_until``) is in force, is the caller's to know.
+
+        With them, once per room of a room or group conversation among the entries, each of
+        its members who has notification keywords (migration 0048) and whose level for it
+        is not ``none``: a ``"keyword"`` candidate with seq 0 and their ``keywords``, the
+        sender too (which messages they match is the caller's to find:
+        :func:`chatd.keywords.keyword_targets`). None when nobody has keywords."""
 
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
         """Create a room with its owner as first member. Raises ChatError('conflict')."""
@@ -1990,6 +2006,14 @@ class Storage(Protocol):
         conversation (kind ``dm`` or ``group``) the user is in with their read marker
         (``seq``) and its other members (``tell``: to be told, the ``seen`` event, that
         the position is shared again, or no longer), by name."""
+
+    async def keywords(self, user_id: int) -> tuple[str, ...]:
+        """The user's notification keywords as stored, in their order (migration 0048)."""
+
+    async def set_keywords(self, user_id: int, keywords: Sequence[str]) -> bool:
+        """Store the user's notification keywords (already cleaned:
+        :func:`chatd.protocol.keywords.clean_keywords`; none clears them); whether they
+        changed (storing what is stored writes nothing)."""
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         """Close (``on``) a conversation the user is in: its ``hidden_seq`` becomes the room's

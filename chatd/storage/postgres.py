@@ -584,9 +584,10 @@ _SQL_GET_CREDENTIALS = f"""
 SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower($1)
 """
 
-# The user's sections (migration 0041) with the token's check: what a session starts with.
+# The user's sections (migration 0041) and keywords (0048) with the token's check: what a
+# session starts with.
 _SQL_CHECK_TOKEN = f"""
-SELECT {_USER_COLUMNS}, u.sections FROM users u
+SELECT {_USER_COLUMNS}, u.sections, u.keywords FROM users u
 WHERE u.id = $1 AND u.deactivated_at IS NULL
   AND (u.tokens_valid_after IS NULL OR u.tokens_valid_after <= {_ts("$3")})
   AND NOT EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti = $2)
@@ -613,7 +614,7 @@ _BADGES = f"""(SELECT count(*) FROM saved sv JOIN rooms r ON r.id = sv.room_id
            AS scheduled_failed"""
 _SQL_BADGES = f"SELECT {_BADGES} FROM users u WHERE u.id = $1"
 _SQL_OPEN_SESSION = f"""
-SELECT {_USER_COLUMNS}, u.sections, h.rooms, h.last_seqs,
+SELECT {_USER_COLUMNS}, u.sections, u.keywords, h.rooms, h.last_seqs,
        ARRAY(SELECT c.name FROM contacts c WHERE c.user_id = u.id
              ORDER BY lower(c.name) COLLATE "C" LIMIT $4) AS contacts,
        (SELECT json_agg(p ORDER BY p.name COLLATE "C") FROM (
@@ -1091,6 +1092,13 @@ SELECT k.name, k.read_seq, ARRAY(
 FROM set_ LEFT JOIN k ON k.name IS NOT NULL
 """
 
+# Notification keywords (migration 0048): user $1's, and set to $2 (NULL for none): written
+# only when they differ (a row: they changed).
+_SQL_KEYWORDS = "SELECT keywords FROM users WHERE id = $1"
+_SQL_SET_KEYWORDS = """
+UPDATE users SET keywords = $2 WHERE id = $1 AND keywords IS DISTINCT FROM $2 RETURNING id
+"""
+
 # Who has read message $3 of room $1, as user $2 asks (Storage.receipts), in one statement:
 # whether $2 may read the room (as history: no row for no such room), the message's seq
 # (NULL: no such message in the room, or the room not readable), the readers counted (the
@@ -1199,7 +1207,8 @@ DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2 RETURNING 1
 _SQL_FORGET_SUBSCRIPTION = "DELETE FROM push_subscriptions WHERE endpoint = $1 RETURNING 1"
 
 # Who gets a push for each new message ($1 rooms, $2 seqs), with each of their subscriptions.
-# Three walks, each from keys: a conversation's members (two rows, eight at most in a group
+# Four walks, each from keys (the fourth, the members with notification keywords, once per
+# room of the batch, below): a conversation's members (two rows, eight at most in a group
 # conversation); the message's rows of
 # ``mentions`` (written with it, the sender aside) and those members' levels; the room's
 # members at 'all' (memberships_notify_all_idx). A room's other members, at its default
@@ -1240,16 +1249,34 @@ WITH b AS (
     SELECT b.room, b.seq, m.user_id, 'message'
     FROM b JOIN memberships m ON m.room_id = b.room_id AND m.notify = 'all'
     WHERE b.kind = 'room' AND m.user_id <> b.sender_id
+    UNION ALL
+    -- migration 0048: once per room of the batch, its members with keywords whose level is
+    -- not 'none' (seq 0: every message of the batch there; the pusher matches them, the
+    -- sender's own aside); from the users who have any (users_keywords_idx: nothing to walk
+    -- when nobody has), a probe of the membership's primary key each
+    SELECT br.room, 0, k.id, 'keyword'
+    FROM (SELECT DISTINCT b.room_id, b.room, b.kind FROM b WHERE b.kind IN ('room', 'group')
+         ) br
+    CROSS JOIN LATERAL (
+        SELECT ku.id FROM users ku
+        WHERE ku.keywords IS NOT NULL AND EXISTS (
+            SELECT 1 FROM memberships m
+            WHERE m.room_id = br.room_id AND m.user_id = ku.id
+              AND coalesce(m.notify, CASE br.kind WHEN 'room' THEN 'mentions' ELSE 'all' END)
+                  <> 'none')
+    ) k
 )
-SELECT t.room, t.seq, t.reason, u.name AS user, u.paused_until,
+SELECT t.room, t.seq, t.reason, u.name AS user, u.paused_until, u.keywords,
        s.endpoint, s.p256dh, s.auth
 FROM t CROSS JOIN LATERAL (
     SELECT s.endpoint, s.p256dh, s.auth FROM push_subscriptions s
     WHERE s.user_id = t.user_id
     LIMIT 1000
 ) s CROSS JOIN LATERAL (
-    -- the pause as stored (migration 0023): the pusher decides by its clock when it pushes
-    SELECT u.name, floor(extract(epoch FROM u.dnd_until) * 1000)::bigint AS paused_until
+    -- the pause as stored (migration 0023): the pusher decides by its clock when it pushes;
+    -- the keywords (migration 0048) only for a keyword's candidate
+    SELECT u.name, floor(extract(epoch FROM u.dnd_until) * 1000)::bigint AS paused_until,
+           CASE WHEN t.reason = 'keyword' THEN u.keywords END AS keywords
     FROM users u
     WHERE u.id = t.user_id LIMIT 1
 ) u
@@ -3242,15 +3269,17 @@ def _redact(dsn: str) -> str:
 
 
 def _user(row: Any) -> User:
-    """A User from a row with the ``_USER_COLUMNS`` (and ``sections``, where a session
-    starts: :data:`_SQL_CHECK_TOKEN`, :data:`_SQL_OPEN_SESSION`)."""
+    """A User from a row with the ``_USER_COLUMNS`` (and ``sections`` and ``keywords``, where
+    a session starts: :data:`_SQL_CHECK_TOKEN`, :data:`_SQL_OPEN_SESSION`)."""
     sections = row.get("sections", False)
+    keywords = row.get("keywords", False)
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
                 admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"],
                 dnd_until=row["dnd_until"], read_receipts=row["read_receipts"],
                 display_name=row["display_name"],
                 custom_status=_custom_status(row), avatar=row["avatar"],
-                sections=None if sections is False else sections_from_json(sections))
+                sections=None if sections is False else sections_from_json(sections),
+                keywords=None if keywords is False else tuple(keywords or ()))
 
 
 def _custom_status(row: Any) -> CustomStatus | None:
@@ -4353,6 +4382,14 @@ class PostgresStorage:
                                  tell=tuple(row["tell"])) for row in rows
                       if row["name"] is not None)
 
+    async def keywords(self, user_id: int) -> tuple[str, ...]:
+        return tuple(await self._run(self._pool.fetchval, _SQL_KEYWORDS, user_id) or ())
+
+    async def set_keywords(self, user_id: int, keywords: Sequence[str]) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_KEYWORDS, user_id,
+                              list(keywords) or None)
+        return row is not None
+
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         row = await self._run(self._pool.fetchrow, _SQL_HIDE, room, user_id, on)
         if not row["found"]:
@@ -4486,7 +4523,8 @@ class PostgresStorage:
                            reason=row["reason"], paused_until=row["paused_until"],
                            subscription=PushSubscription(endpoint=row["endpoint"],
                                                          p256dh=row["p256dh"],
-                                                         auth=row["auth"]))
+                                                         auth=row["auth"]),
+                           keywords=tuple(row["keywords"] or ()))
                 for row in rows]
 
     async def contacts(self, user_id: int) -> list[str]:
