@@ -13,11 +13,23 @@ queued).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import trio
 
 from chatd.server import Server
-from tests.client import Client, http
-from tests.e2e.test_push import connected, daemon, gone, metric, service, subscribed
+from tests.client import Client, http, register_and_login
+from tests.e2e.conftest import running
+from tests.e2e.test_push import (
+    connected,
+    daemon,
+    gone,
+    lookups_held,
+    metric,
+    service,
+    subscribed,
+)
+from tests.helpers import make_config, until
 from tests.pushservice import PushService
 
 __all__ = ["daemon", "service"]  # test_push's fixtures (a daemon that pushes, the service)
@@ -116,3 +128,32 @@ async def test_never_for_the_senders_own_message(daemon: Server, service: PushSe
         assert (got["room"], got["seq"], got["kind"]) == (dm["room"], dm["seq"], "dm")
         assert metric(daemon, "chatd_push_queued_total") == 1
         await ann.aclose()
+
+
+async def test_who_had_it_live_gets_no_keyword_push_when_the_lookup_comes_after_they_left(
+        tmp_path: Path, database_dsn: str, service: PushService) -> None:
+    """As for a DM (tests/e2e/test_push.py): bob, online when ann's message holding his
+    keyword is stored, has it live and gets no push for it, though he has left by the time
+    the lookup (held behind a lock) answers (the keyword's candidate is matched to its
+    message before the pusher asks who was online then). cid, offline, gets her DM."""
+    config = make_config(tmp_path, database_dsn, push={"allow_private_endpoints": True},
+                         database={"statement_timeout": 60.0})  # the held lookup waits
+    async with running(config) as daemon:
+        with trio.fail_after(TIMEOUT):
+            ann = await connected(daemon, await register_and_login(daemon.http_port, "ann"))
+            bob = await connected(daemon, await subscribed(daemon, service, "bob"))
+            await subscribed(daemon, service, "cid")
+            for client in (ann, bob):
+                assert (await client.request("join", room="team"))["op"] == "ok"
+            assert (await bob.request("set_keywords", keywords=["deploy"]))["op"] == "ok"
+            async with lookups_held(database_dsn) as someone_waits:
+                await ann.request("send", room="team", text="deploy now", nonce="k1")
+                await bob.event("message", text="deploy now")
+                await someone_waits()
+                await gone(daemon, bob, "bob")
+                await until(lambda: not daemon.app.presence.state.is_online("bob"))
+            await ann.request("dm", to="cid", text="you are not here", nonce="d2")
+            await service.wait_for(lambda: len(service.to("cid")) == 1)
+            assert service.to("bob") == []
+            assert metric(daemon, "chatd_push_queued_total") == 1
+            await ann.aclose()
