@@ -493,6 +493,7 @@ export class Controller {
       customEmoji: () => this.views.emoji.open(),
       userGroups: () => userGroups.open(),
       readReceipts: whenOnline((on) => this.act(model.setReadReceipts, on)),
+      keywords: () => this.views.keywords.open(),
       readAll: () => this.readAll(true),
       mayInvite: () => Boolean(this.state) && mayInvite(this.state.admin, this.inviteRights),
       invite: () => {
@@ -518,6 +519,11 @@ export class Controller {
       create: whenOnline(() => this.createUserGroup()),
       edit: whenOnline((group, members) => this.editUserGroup(group, members)),
       remove: whenOnline((group) => this.confirmDeleteUserGroup(group)),
+    });
+    this.views.keywords.bind({
+      dialog: (options) => dialogs.confirm(options),
+      set: (list) => this.act(model.setKeywords, list),
+      opened: () => this.act(model.keywordsOpened),
     });
     this.views.emoji.bind({
       dialog: (options) => dialogs.open(options),
@@ -1494,8 +1500,12 @@ export class Controller {
       }
       case "dialog": {
         if (!this.online) return offline;
+        if (plan.name === "keywords" && this.state.keywords.list === null) {
+          return { problem: "This server does not keep notification keywords." };
+        }
         if (plan.name === "topic") dialogs.editTopic(this.state);
         else if (plan.name === "leave") dialogs.confirmLeave(this.state);
+        else if (plan.name === "keywords") this.views.keywords.open(plan.prefill);
         else this.pollDialogs[box](plan.prefill);
         return {};
       }
@@ -1787,12 +1797,12 @@ export class Controller {
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
         alertsView, search, moderation, admin, pins, profile, emoji, thread, saved, threads,
-        scheduled, userGroups, invites,
+        scheduled, userGroups, invites, keywords,
       } = this.views;
       // (The scheduled messages' view last: its clocks follow the Send buttons drawn before.)
       for (const view of [sidebar, conversation, members, composer, connection, extras,
         attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
-        thread, saved, threads, scheduled, userGroups, invites]) {
+        thread, saved, threads, scheduled, userGroups, invites, keywords]) {
         view.render(this.state, now);
       }
       this.readers.render(this.state); // (a reader's name learnt since it opened)

@@ -20,6 +20,7 @@ const SEARCH_DELAY_MS = 200; // the room list is searched once typing pauses thi
 export class DialogsView {
   constructor() {
     this.submit = null;
+    this.offline = false; // OK closes the open dialog offline too (`open`)
     this.on = {};
     $("dialog-cancel").addEventListener("click", () => $("dialog").close());
     $("dialog-form").addEventListener("submit", async (event) => {
@@ -28,7 +29,7 @@ export class DialogsView {
       ok.disabled = true;
       $("dialog-error").textContent = "";
       try {
-        if (!this.on.isOnline()) throw new Error("Not connected right now.");
+        if (!this.offline && !this.on.isOnline()) throw new Error("Not connected right now.");
         await this.submit();
         $("dialog").close();
       } catch (error) {
@@ -49,9 +50,12 @@ export class DialogsView {
 
   /**
    * Show the dialog with `fields` (elements) and run `submit` on OK; `submit` returns nothing
-   * to close, or throws to show the error and stay open.
+   * to close, or throws to show the error and stay open. OK asks nothing of a page offline
+   * (not connected: said, and the dialog stays), unless `offline` (its changes are made as
+   * they come, and OK only closes it).
    */
-  open({ title, fields, ok = "OK", submit }) {
+  open({ title, fields, ok = "OK", submit, offline = false }) {
+    this.offline = offline;
     const element = $("dialog");
     $("dialog-title").textContent = title;
     $("dialog-body").replaceChildren(...fields);
