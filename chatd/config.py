@@ -145,6 +145,7 @@ class LimitsConfig:
     saved_per_user: int = 1000
     scheduled_per_user: int = 100
     sections_per_user: int = 50
+    keywords_per_user: int = 50
     user_groups: int = 500
     user_group_members: int = 1000
 
@@ -500,7 +501,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.connections_per_ip", "limits.history_max",
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "limits.searches_per_minute", "limits.pins_per_room", "limits.saved_per_user",
-        "limits.scheduled_per_user", "limits.sections_per_user", "limits.user_groups",
+        "limits.scheduled_per_user", "limits.sections_per_user", "limits.keywords_per_user",
+        "limits.user_groups",
         "limits.user_group_members",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "emoji.max_bytes",

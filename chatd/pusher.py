@@ -9,8 +9,10 @@ One task (the resolver) takes what is queued, up to
 :data:`~chatd.httpout.RESOLVE_BATCH` messages at once,
 and asks storage in one call who should get a push for each (:meth:`Storage.push_targets`:
 the other member of a 1:1 conversation, the members a message mentions, the members whose
-level for the room is ``all``; never the sender; each with their subscriptions). It keeps one
-reason per user and message (a direct message, then a mention, then a plain message), leaves
+level for the room is ``all``, and the members who have notification keywords, whose
+keywords are matched here: :mod:`chatd.keywords`; never the sender; each with their
+subscriptions). It keeps one reason per user and message (a direct message, then a mention,
+then a keyword, then a plain message), leaves
 out the users who have a connection open on this node (they see the message live; the page
 notifies them itself) and those whose pause of notifications is in force by this server's
 clock (``set_dnd``; read with the targets, in the same statement: the pause costs no read of
@@ -19,11 +21,11 @@ its own), and queues one job per subscription, in a second bounded queue
 
 ``[push] concurrency`` workers send the jobs: each encrypts the payload to the subscription's
 keys, signs the VAPID header, and POSTs it with a ``TTL`` (``[push] ttl``) and an ``Urgency``
-(``high`` for a direct message or a mention, ``normal`` otherwise). A 2xx is sent; 404 or 410
-means the browser's subscription is gone, and it is removed; 429, a 5xx, a timeout or a
-network error is tried again after a delay that doubles (or the ``Retry-After`` the push service
-asks for, up to :data:`MAX_RETRY_AFTER`), :data:`ATTEMPTS` times in all; any other answer fails
-at once. Each outcome is counted (``chatd_push_*``).
+(``high`` for a direct message, a mention or a keyword, ``normal`` otherwise). A 2xx is
+sent; 404 or 410 means the browser's subscription is gone, and it is removed; 429, a 5xx, a
+timeout or a network error is tried again after a delay that doubles (or the ``Retry-After``
+the push service asks for, up to :data:`MAX_RETRY_AFTER`), :data:`ATTEMPTS` times in all; any
+other answer fails at once. Each outcome is counted (``chatd_push_*``).
 
 HTTP goes through one :class:`chatd.httpout.Poster` (shared with outgoing webhooks), whose
 connections resolve the endpoint's host themselves, refuse it unless every address is public
@@ -31,7 +33,11 @@ connections resolve the endpoint's host themselves, refuse it unless every addre
 :mod:`chatd.httpout` and :mod:`chatd.addresses`.
 
 With several nodes, the node that committed a message decides on its pushes, from the presence
-tracker's view of every node (``is_online``): a user connected to any node gets no push.
+tracker's view of every node (``is_online``): a user connected to any node gets no push. The
+question is asked of the moment the message was committed, not of the lookup's, which comes
+later (a busy database, the resolver's gap): :meth:`Pusher.offer` notes the tracker's count
+of departures then, and a user who has gone offline since (:meth:`PresenceState.left_since`)
+had the message live, and gets no push for it either.
 """
 
 from __future__ import annotations
@@ -40,12 +46,14 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chatd.config import PushConfig
 from chatd.httpout import Counters, Dispatcher
+from chatd.keywords import keyword_targets
 from chatd.metrics import Metrics
+from chatd.presence import PresenceState
 from chatd.rooms import RoomRegistry
 from chatd.storage import (
     Message,
@@ -66,9 +74,9 @@ ATTEMPTS = 3
 #: Seconds before the first retry; doubled for each next one.
 RETRY_DELAY = 1.0
 #: The urgency of a push by its reason (RFC 8030: "high" may wake a phone at once).
-URGENCY = {"dm": "high", "mention": "high", "message": "normal", "reminder": "high",
-           "scheduled": "high"}
-_RANK = {"dm": 0, "mention": 1, "message": 2}
+URGENCY = {"dm": "high", "mention": "high", "keyword": "high", "message": "normal",
+           "reminder": "high", "scheduled": "high"}
+_RANK = {"dm": 0, "mention": 1, "keyword": 2, "message": 3}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,11 +126,13 @@ class Pusher(Dispatcher[PushJob]):
         key: the server's VAPID key.
         config: ``[push]``.
         retry_delay: seconds before the first retry (tests shorten it).
+        presence: the presence tracker's state (every node's view); without it, who has a
+            connection on this node, asked at the lookup.
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
                  key: VapidKey, config: PushConfig, *, retry_delay: float = RETRY_DELAY,
-                 is_online: Callable[[str], bool] | None = None) -> None:
+                 presence: PresenceState | None = None) -> None:
         super().__init__(
             "a push", Counters(metrics.push_queued, metrics.push_sent, metrics.push_retries,
                                metrics.push_failed, metrics.push_dropped),
@@ -132,14 +142,34 @@ class Pusher(Dispatcher[PushJob]):
         self._storage = storage
         self._registry = registry
         # Online on any node (the presence tracker's view), else on this node only.
-        self._is_online = is_online or registry.is_online
+        self._presence = presence
+        self._is_online = presence.is_online if presence is not None else registry.is_online
+        #: (room, seq) -> the tracker's departures when it was committed, until looked up
+        self._marks: dict[tuple[str, int], int] = {}
         self._metrics = metrics
         self.key = key
         self._config = config
 
+    def offer(self, messages: Sequence[Message]) -> None:
+        queued = self._queue_lookup(messages)
+        if queued and self._presence is not None:
+            mark = self._presence.departures
+            self._marks.update(((m.room, m.seq), mark) for m in queued)
+
     async def resolve(self, messages: Sequence[Message]) -> list[PushJob]:
-        targets = await self._storage.push_targets([(m.room, m.seq) for m in messages])
+        marks = [self._marks.pop((m.room, m.seq), None) for m in messages]
+        # The keywords' candidates matched here, off the send path (chatd.keywords), before
+        # anything below looks at a target's seq.
+        targets = keyword_targets(
+            messages, await self._storage.push_targets([(m.room, m.seq) for m in messages]))
         online = {t.user for t in targets if self._is_online(t.user)}
+        if self._presence is not None:
+            # who was online when the message committed had it live (the module's docstring)
+            left_since = self._presence.left_since
+            mark_of = {(m.room, m.seq): mark for m, mark in zip(messages, marks, strict=True)}
+            targets = [t for t in targets
+                       if (mark := mark_of.get((t.room, t.seq))) is None
+                       or not left_since(t.user, mark)]
         return jobs_for(messages, targets, online, now=time.time_ns() // 1_000_000)
 
     def remind(self, reminder: Reminder) -> None:

@@ -36,7 +36,6 @@ from chatd.storage import (
     CustomEmoji,
     CustomStatus,
     FileInfo,
-    Forwarded,
     Member,
     Message,
     Poll,
@@ -52,7 +51,7 @@ from chatd.storage import (
 __all__ = ["AVATAR_PATH", "EMOJI_IMAGE_PATH", "admin_room_object", "admin_user_object",
            "audit_object",
            "avatar_object", "ban_object", "contact_object", "custom_emoji_event",
-           "custom_emoji_object", "file_object", "file_url", "forwarded_object",
+           "custom_emoji_object", "file_object", "file_url",
            "member_object", "message_event",
            "message_object", "poll_object", "preview_object", "profile_event",
            "profile_object", "room_object", "status_object", "thumbnail_url",
@@ -168,14 +167,8 @@ def _posted(message: Message) -> MessagePosted:
             "count": message.reply_count, "last_ts": message.reply_last_ts,
             "users": message.reply_users},
         poll=None if message.poll is None else poll_object(message.poll),
-        forwarded=None if message.forwarded is None else forwarded_object(message.forwarded),
+        forwarded=None if message.forwarded is None else message.forwarded.as_object(),
     )
-
-
-def forwarded_object(forwarded: Forwarded) -> dict[str, Any]:
-    """What a forward forwards, as clients see it: {from, ts, text, room, seq} (room and
-    seq null unless it came from a public room)."""
-    return forwarded.as_object()
 
 
 def poll_object(poll: Poll) -> dict[str, Any]:

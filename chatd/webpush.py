@@ -332,8 +332,9 @@ def _text(message: Message) -> str:
 
 def payload(message: Message, reason: str, to: str | None = None) -> bytes:
     """What a push about ``message`` to user ``to`` says, as JSON (UTF-8): ``room``, ``seq``,
-    ``from``, ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"message"`` or
-    ``"reminder"``, a saved message's reminder, chatd.reminders), ``text`` (at most
+    ``from``, ``kind`` (why it is pushed: ``"dm"``, ``"mention"``, ``"keyword"`` (it holds
+    one of the user's notification keywords), ``"message"`` or ``"reminder"``, a saved
+    message's reminder, chatd.reminders), ``text`` (at most
     :data:`TEXT_CHARS` characters, cut with an ellipsis; ``""`` for a message of files only)
     and ``title``, a line for a notification. A group conversation is named by the people in
     it other than the sender, the user last as "you": "ann in bob, carol & you" (a mention

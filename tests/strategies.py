@@ -59,6 +59,8 @@ from chatd.protocol import (
     Invite,
     Join,
     JoinAccepted,
+    Keywords,
+    KeywordsChanged,
     Kick,
     Leave,
     Limits,
@@ -118,6 +120,7 @@ from chatd.protocol import (
     ServerEvent,
     SetDnd,
     SetIdle,
+    SetKeywords,
     SetNotify,
     SetProfile,
     SetReadReceipts,
@@ -169,6 +172,7 @@ from chatd.protocol.events import (
     THREAD_PAGE_MAX,
     THREADS_PAGE_MAX,
 )
+from chatd.protocol.keywords import MAX_KEYWORD_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 from chatd.protocol.user_groups import MAX_GROUP_DESCRIPTION_CHARS
 
@@ -287,6 +291,14 @@ def profile_texts(max_chars: int) -> st.SearchStrategy[str]:
     return st.text(_profile_chars, min_size=1, max_size=max_chars).map(
         lambda t: unicodedata.normalize("NFC", t).strip()).filter(
         lambda t: 0 < len(t) <= max_chars)
+
+
+#: A user's notification keywords as stored (chatd.protocol.keywords.clean_keywords):
+#: trimmed, 1-64 characters without a control character, distinct ignoring case.
+keyword_lists = st.lists(
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1,
+            max_size=MAX_KEYWORD_CHARS).map(str.strip).filter(bool),
+    max_size=5, unique_by=str.lower).map(tuple)
 
 
 def _new_statuses() -> st.SearchStrategy[NewStatus]:
@@ -426,6 +438,8 @@ def requests(limits: Limits = DEFAULT_LIMITS) -> st.SearchStrategy[Request]:
         "read_all": st.builds(ReadAll, id=request_ids, rooms=st.none() | st.lists(
             any_room_names, min_size=1, max_size=5, unique=True).map(tuple)),
         "sections": st.builds(Sections, id=request_ids),
+        "keywords": st.builds(Keywords, id=request_ids),
+        "set_keywords": st.builds(SetKeywords, id=request_ids, keywords=keyword_lists),
         "create_section": st.builds(CreateSection, id=request_ids,
                                     name=profile_texts(MAX_SECTION_NAME_CHARS),
                                     position=st.none() | st.integers(0, MAX_SEQ)),
@@ -688,6 +702,7 @@ welcome_events = st.builds(
     rooms_more=st.none() | st.booleans(), contacts_more=st.none() | st.booleans(),
     now=st.none() | st.integers(0, 2**53),
     sections=st.none() | st.lists(_section_objects, max_size=3).map(tuple),
+    keywords=st.none() | keyword_lists,
 )
 """``welcome`` events."""
 
@@ -716,6 +731,7 @@ events_not_replies: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(FavouriteChanged, room=any_room_names, on=st.booleans(),
               favourite_at=st.none() | st.integers(0, 2**53)),
     st.builds(SectionsChanged, sections=st.lists(_section_objects, max_size=3).map(tuple)),
+    st.builds(KeywordsChanged, keywords=keyword_lists),
     st.builds(SectionChanged, room=any_room_names, section=st.none() | st.integers(1, 2**53)),
     st.builds(DndChanged, until=st.none() | st.integers(0, 2**53)),
     st.builds(ProfileChanged, user=user_names,
@@ -791,7 +807,8 @@ _ANSWERED_BY: list[tuple[list[Request], st.SearchStrategy[ServerEvent]]] = [
       SetReadReceipts(on=False),
       Hide(room="a"), Favourite(room="a"), Sections(), CreateSection(name="a"),
       EditSection(section=1, collapsed=True), DeleteSection(section=1),
-      SetSection(room="a", section=None),
+      SetSection(room="a", section=None), Keywords(), SetKeywords(keywords=("a",)),
+      SetKeywords(keywords=()),
       SetDnd(duration=60), SetProfile(display_name="Ann"), Profiles(users=("ann",)),
       SetRole(room="a", user="b", role="moderator"), Ban(room="a", user="b"),
       Unban(room="a", user="b"), Bans(room="a"), Audit(room="a"), Search(query="q"),

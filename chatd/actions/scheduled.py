@@ -19,7 +19,16 @@ message knows of scheduled messages. Stored, the row is deleted and the user tol
 ``"failed"`` and, with no connection anywhere, pushed. A node that dies between the claim
 and the end leaves the row claimed: another node claims it after the lease, and the nonce
 keeps the message from being stored twice (a second send of it is a duplicate, answered
-with the first one's seq).
+with the first one's seq), and tells ``"sent"``.
+
+Cancel or send, never both. Right before the message goes to the committer, the claiming
+node marks the send begun, in a statement that holds only while its own claim does
+(:meth:`chatd.storage.Storage.scheduled_sending`, migration 0049). A cancel (or an edit)
+locks the row and is refused (``not_found``) while a claim's lease holds or once the send
+has begun, whatever the lease: so either the cancel came first, deleted the row, and the
+claiming node, slow past its lease, finds no row of its claim and sends nothing; or the
+send had begun, the cancel is refused, and the message is stored, by this node or, if it
+died, by the next claim (which tells ``"sent"``, the author's devices learn it then).
 """
 
 from __future__ import annotations
@@ -190,19 +199,27 @@ class Scheduler:
         """Claim the items due and send each; how many were claimed."""
         works = await self._storage.claim_scheduled(CLAIM_BATCH, self._lease)
         for work in works:
-            await self._send(work)
+            await self.send(work)
         return len(works)
 
     async def next_due(self) -> float | None:
         return await self._storage.next_scheduled()
 
-    async def _send(self, work: ScheduledWork) -> None:
+    async def send(self, work: ScheduledWork) -> None:
+        """Send an item this node claimed (see the module's docstring): its send begun only
+        while the claim holds, then committed, forgotten and told ``"sent"``; refused, marked
+        failed and told; a claim lost meanwhile (cancelled, changed, claimed by another
+        node) sends nothing."""
         app, item, user = self._app, work.item, work.user
         try:
             if user.deactivated_at is not None:
                 raise ChatError(codes.FORBIDDEN, "the account is deactivated")
             result = await messages.send(app, Stateless(user), _send_request(app, item))
             assert isinstance(result, Append)
+            if not await self._storage.scheduled_sending(work):
+                log.info("scheduled message %d was cancelled, changed or claimed by another "
+                         "node since this node claimed it: not sent here", item.id)
+                return
             done = await app.committer.commit(result.message)
         except ChatError as exc:
             if exc.code in _TRANSIENT:

@@ -96,16 +96,17 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
     await app.presence.online(user.name, caller.conn_id, idle=bool(request.idle))
     if registry.changed_since(user.name, mark):
         # A pause of notifications (set_dnd), a profile (set_profile), the sharing of read
-        # receipts (set_read_receipts) or a change of the user's sections told before the
-        # Connect reached the user's other connections only: read them again, as the rooms
-        # are (only then: one statement).
+        # receipts (set_read_receipts), a change of the user's sections or of their keywords
+        # (set_keywords) told before the Connect reached the user's other connections only:
+        # read them again, as the rooms are (only then: one statement).
         again = await storage.check_token(claims.user_id, claims.jti, claims.issued_at)
         if again is not None:
             user = dataclasses.replace(user, dnd_until=again.dnd_until,
                                        read_receipts=again.read_receipts,
                                        display_name=again.display_name,
                                        custom_status=again.custom_status,
-                                       avatar=again.avatar, sections=again.sections)
+                                       avatar=again.avatar, sections=again.sections,
+                                       keywords=again.keywords)
     shown = contacts if shows is None else contacts[:shows]
     welcome = Welcome(
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
@@ -121,6 +122,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         threads_unread=start.threads_unread or None,
         sections=section_objects(user.sections),
         edit_history=app.config.messages.edit_history,
+        keywords=list(user.keywords or ()),
     )
     return CatchUp(welcome, upto, then)
 

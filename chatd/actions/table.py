@@ -17,6 +17,7 @@ from chatd.actions import (
     contacts,
     dnd,
     emoji,
+    keywords,
     messages,
     moderation,
     profile,
@@ -61,6 +62,7 @@ from chatd.protocol import (
     History,
     Invite,
     Join,
+    Keywords,
     Kick,
     Leave,
     Pin,
@@ -86,6 +88,7 @@ from chatd.protocol import (
     Send,
     SetDnd,
     SetIdle,
+    SetKeywords,
     SetNotify,
     SetProfile,
     SetReadReceipts,
@@ -181,6 +184,9 @@ OPERATIONS: dict[type[Request], Operation] = {
     # markers take none), so its row names no bucket.
     Receipts: Operation(receipts.receipts),
     SetReadReceipts: Operation(receipts.set_read_receipts),
+    # Notification keywords: a list on the user's row.
+    Keywords: Operation(keywords.keywords),
+    SetKeywords: Operation(keywords.set_keywords, rate=(keywords.KEYWORD_CHANGES,)),
     # The user's own sidebar sections: their list, and a mark of each membership.
     Sections: Operation(sections.sections),
     CreateSection: Operation(sections.create_section, rate=(sections.SECTION_CHANGES,)),

@@ -13,10 +13,10 @@ when its entry comes back from the server, as everyone in the room sees it.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import enum
 import os
 import re
+import shlex
 import uuid
 from collections.abc import Awaitable, Callable, Container, Mapping
 from pathlib import Path
@@ -29,6 +29,7 @@ from chatd.client.messages import reacted
 from chatd.client.render import (
     audit_text,
     dnd_text,
+    keywords_text,
     notify_text,
     profile_text,
     readers_text,
@@ -50,7 +51,7 @@ from chatd.client.terminal import (
     sidebar_groups,
     unread_counts,
 )
-from chatd.client.when import WHEN_USAGE, reminder_time, split_when
+from chatd.client.when import WHEN_USAGE, local_now, reminder_time, split_when
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
@@ -115,6 +116,7 @@ from chatd.protocol import (
     Sections,
     Sent,
     SetDnd,
+    SetKeywords,
     SetNotify,
     SetProfile,
     SetReadReceipts,
@@ -481,13 +483,16 @@ SEARCH_PAGE = 10
 async def search(client: ChatClient, arg: str) -> None:
     """``/search QUERY``: the newest messages that match, in every room the user is in (the
     query may say ``in:ROOM``, ``from:USER``, ``"a phrase"``, ``-word``, ``before:`` and
-    ``after:`` days; docs/protocol.md); ``/search more``: the next page of the last search.
+    ``after:`` days, ``has:file``/``image``/``link``/``poll``, ``is:mention``/``saved``/
+    ``pinned``/``thread``; docs/protocol.md); ``/search more``: the next page of the last
+    search.
     Each result shows its short number, so that /reply, /react and /edit work on it."""
     query = arg.strip()
     before: int | None = None
     if not query:
         client.screen.problem('usage: /search WORDS ("a phrase", -word, from:USER, in:ROOM, '
-                              "after:YYYY-MM-DD); /search more for the next page")
+                              "after:YYYY-MM-DD, has:file|image|link|poll, "
+                              "is:mention|saved|pinned|thread); /search more for the next page")
         return
     if query.lower() == "more":
         if client.next_search is None:
@@ -813,6 +818,51 @@ async def email(client: ChatClient, arg: str) -> None:
         client.screen.notice("your email address is removed: nothing is mailed to you")
         return
     client.screen.notice(email_text(answer))
+
+
+KEYWORDS_USAGE = ('usage: /keywords [add WORD…|remove WORD…|clear] (a keyword of several '
+                  'words in quotes: /keywords add "on call")')
+
+
+async def keywords(client: ChatClient, arg: str) -> None:
+    """``/keywords``: the user's notification keywords; ``add WORD…`` and ``remove WORD…``
+    change them (a keyword of several words in quotes: ``"on call"``; removing ignores
+    case), ``clear`` removes them all. The whole list is sent (``set_keywords``) and the
+    reply says it as stored; the user's other devices are told (the ``keywords`` event)."""
+    action, _, rest = arg.strip().partition(" ")
+    action = action.lower()
+    if not action:
+        client.screen.notice(keywords_text(client.keywords))
+        return
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        client.screen.problem(KEYWORDS_USAGE)
+        return
+    current = list(client.keywords)
+    if action == "add" and words:
+        wanted = current + words
+    elif action == "remove" and words:
+        gone = {word.strip().lower() for word in words}
+        missing = [word for word in words
+                   if word.strip().lower() not in {k.lower() for k in current}]
+        if missing:
+            client.screen.problem(f"/keywords: not one of your keywords: {clean(missing[0])}")
+            return
+        wanted = [k for k in current if k.lower() not in gone]
+    elif action == "clear" and not words:
+        wanted = []
+    else:
+        client.screen.problem(KEYWORDS_USAGE)
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        stored = reply.fields.get("keywords")
+        if isinstance(stored, list) and all(isinstance(k, str) for k in stored):
+            client.keywords = tuple(stored)
+        client.screen.notice(keywords_text(client.keywords))
+
+    await client.ask("/keywords", SetKeywords(keywords=tuple(wanted)), Answer, on_ok)
 
 
 async def seen(client: ChatClient, arg: str) -> None:
@@ -1326,7 +1376,7 @@ async def save(client: ChatClient, arg: str) -> None:
     remind_at = None
     if when.strip():
         now = client.server_now()
-        local = datetime.datetime.fromtimestamp(now / 1000).astimezone()
+        local = local_now(now)
         try:
             remind_at = int(reminder_time(when, local).timestamp() * 1000)
         except ValueError as exc:
@@ -1442,7 +1492,7 @@ async def later(client: ChatClient, arg: str) -> None:
     if not text.strip():
         client.screen.problem(f"usage: /later WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
-    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    local = local_now(client.server_now())
     try:
         send_at = int(reminder_time(when, local).timestamp() * 1000)
     except ValueError as exc:
@@ -1460,7 +1510,7 @@ async def remind(client: ChatClient, arg: str) -> None:
     if not text.strip():
         client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
-    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    local = local_now(client.server_now())
     try:
         remind_at = int(reminder_time(when, local).timestamp() * 1000)
     except ValueError as exc:
@@ -2263,6 +2313,9 @@ COMMANDS: dict[str, Command] = {
     "email": Command(email, "/email [ADDRESS|on|off|remove]", "show or set your email "
                      "address (for missed messages and password resets), turn missed-message "
                      "emails on or off"),
+    "keywords": Command(keywords, "/keywords [add WORD…|remove WORD…|clear]",
+                        "words that alert you as a mention does (push, --bell, highlighted), "
+                        "on every device; \"on call\" in quotes for one of several words"),
     "nick": Command(nick, "/nick [NAME|--clear]", "show or set your display name (shown "
                     "next to your login name)"),
     "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
 import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -35,6 +36,7 @@ from chatd.protocol import (
     RoleChanged,
     RoomArchived,
 )
+from chatd.protocol.keywords import match_ranges, matches_any
 from chatd.protocol.markup import GROUP_TOKENS
 
 __all__ = [
@@ -48,7 +50,9 @@ __all__ = [
     "excerpt",
     "file_spans",
     "forwarded_spans",
+    "highlight_keywords",
     "human_size",
+    "keywords_text",
     "markdown",
     "message_spans",
     "moderation_text",
@@ -444,7 +448,8 @@ def thread_summary(thread: Mapping[str, Any], now: int) -> str:
 def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
                   groups: Collection[str] = (), styled: bool = True,
                   answered: tuple[int, MessagePosted] | None = None,
-                  base_url: str = "", root: tuple[int, MessagePosted] | None = None) -> Line:
+                  base_url: str = "", root: tuple[int, MessagePosted] | None = None,
+                  keywords: Sequence[str] = ()) -> Line:
     """A message as shown, as one line of spans that may hold line breaks (each followed by
     an indent)::
 
@@ -467,6 +472,9 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
         answered: the message it answers, when held, with its number.
         base_url: the server's HTTP base URL, which a file's ``url`` follows.
         root: the root of the thread it replies in, when held, with its number.
+        keywords: the user's notification keywords: in a message of someone else's that
+            one matches (:mod:`chatd.protocol.keywords`), the words matched are highlighted
+            as a mention of the user is.
     """
     spans: Line = []
     if message.thread is not None:
@@ -488,7 +496,11 @@ def message_spans(message: MessagePosted, *, number: int, label: str, me: str,
                             me=me if _mentions_me(message, me) else None,
                             group=_group_style(message, me),
                             groups=_user_group_styles(message, me, groups))
-        lines = (([[]] if rendered.block_first else []) + rendered.lines + forwarded
+        text_lines = rendered.lines
+        if keywords and message.sender.lower() != me.lower() \
+                and matches_any(keywords, message.text):
+            text_lines = [highlight_keywords(line, keywords) for line in text_lines]
+        lines = (([[]] if rendered.block_first else []) + text_lines + forwarded
                  + files)
     for index, line in enumerate(lines):
         if index:
@@ -659,6 +671,39 @@ def dnd_text(until: int | None, now: int) -> str:
     if until is None or until <= now:
         return "notifications are on"
     return f"notifications paused until {_local_time(until, now)}"
+
+
+def highlight_keywords(line: Line, keywords: Sequence[str]) -> Line:
+    """``line`` with the words its text matches of ``keywords`` highlighted (reversed and
+    bold, as a mention of the user): matched on the line's text as shown, across its spans
+    (so "**deploy** now" shows "deploy" bold and highlighted), by the rule of
+    :mod:`chatd.protocol.keywords`."""
+    ranges = match_ranges(keywords, "".join(span.text for span in line))
+    if not ranges:
+        return line
+    out: Line = []
+    offset = 0
+    for span in line:
+        cuts = {0, len(span.text)}
+        for start, end in ranges:
+            cuts.update(c - offset for c in (start, end) if offset < c < offset + len(span.text))
+        edges = sorted(cuts)
+        for left, right in itertools.pairwise(edges):
+            inside = any(start <= offset + left and offset + right <= end
+                         for start, end in ranges)
+            out.append(Span(span.text[left:right],
+                            span.style | Style.REVERSE | Style.BOLD if inside else span.style))
+        offset += len(span.text)
+    return out
+
+
+def keywords_text(keywords: Sequence[str]) -> str:
+    """The line that lists the user's notification keywords (``/keywords``)."""
+    if not keywords:
+        return ("no notification keywords: /keywords add WORD… to be alerted of a message "
+                "holding one, as of a mention")
+    shown = ", ".join(f'"{clean(k)}"' if " " in k or "," in k else clean(k) for k in keywords)
+    return f"notification keywords ({len(keywords)}): {shown}"
 
 
 def receipts_text(on: bool) -> str:

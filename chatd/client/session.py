@@ -67,6 +67,7 @@ from chatd.client.render import (
     deleted_spans,
     dnd_text,
     human_size,
+    keywords_text,
     message_spans,
     moderation_text,
     notify_text,
@@ -113,6 +114,7 @@ from chatd.protocol import (
     History,
     HistoryPage,
     InvalidName,
+    KeywordsChanged,
     MemberBanned,
     MemberJoined,
     MemberKicked,
@@ -166,6 +168,7 @@ from chatd.protocol import (
     normalise_user,
     parse_event,
 )
+from chatd.protocol.keywords import matches_any
 from chatd.protocol.names import conversation_members, is_group_room
 
 __all__ = ["ChatClient", "ClientOptions", "LoginFailed", "PendingSend", "RoomInfo",
@@ -339,6 +342,10 @@ class ChatClient:
         # Whether the user shares their read receipts (set_read_receipts), from the welcome
         # and the ``read_receipts`` event.
         self.read_receipts = True
+        # The user's notification keywords (set_keywords), from the welcome and the
+        # ``keywords`` event: a message of someone else's holding one is highlighted, and
+        # rings as a mention does (chatd.protocol.keywords).
+        self.keywords: tuple[str, ...] = ()
         # Per (conversation, lower-case name), the msg_id of the user's message last said
         # seen by that member: "· bob has seen it" is said once a message.
         self._seen_said: dict[tuple[str, str], int] = {}
@@ -1089,7 +1096,8 @@ class ChatClient:
                              label=self.label(message.room), me=self.me,
                              groups=self.my_groups(message.user_groups),
                              styled=self.screen.styled, answered=answered,
-                             base_url=self.options.endpoint.base_url, root=root)
+                             base_url=self.options.endpoint.base_url, root=root,
+                             keywords=self.keywords)
 
     def show(self, message: MessagePosted) -> None:
         self.screen.spans(self.format_message(message))
@@ -1198,8 +1206,8 @@ class ChatClient:
         the server for every device): ``all``, every message; ``mentions`` (a room's
         default), those that mention the user (by name, or as a group: ``@room`` mentions
         every member, ``@here`` the members online, as the user was for one sent after this
-        connection's welcome; one replayed from before, the server alone knows), and in a
-        conversation every one; ``none``,
+        connection's welcome; one replayed from before, the server alone knows) or hold one
+        of their notification keywords, and in a conversation every one; ``none``,
         nothing. The bell rings always rather than only for rooms not being looked at: a
         terminal cannot tell whether it is looked at, and the terminal (or tmux, screen)
         already decides what a bell does in the window in front and in one behind. Nothing
@@ -1214,7 +1222,8 @@ class ChatClient:
                 self.online_since is None or message.ts >= self.online_since)
             return is_dm_room(message.room) or message.group == "room" or here or any(
                 name.lower() == self.me.lower() for name in message.mentions) or bool(
-                self.my_groups(message.user_groups))
+                self.my_groups(message.user_groups)) or matches_any(self.keywords,
+                                                                    message.text)
         return level == "all"
 
     def my_groups(self, names: Iterable[str]) -> set[str]:
@@ -1364,6 +1373,8 @@ class ChatClient:
         self.take_dnd(until if isinstance(until, int) and not isinstance(until, bool) else None,
                       quiet=not self._welcomed_before)
         self.read_receipts = welcome.user.get("read_receipts") is not False
+        if welcome.keywords is not None:
+            self.keywords = tuple(welcome.keywords)
         # The same for the profile: kept at the first welcome, said when another device
         # changed it while this one was away.
         self.take_profile(self.me, welcome.user.get("display_name"),
@@ -1706,14 +1717,26 @@ class ChatClient:
     async def _on_seen(self, event: Seen) -> None:
         """Another member of a conversation has read up to ``seq`` (``back``: no further).
         When that reaches the user's latest message there, a quiet line says so, once for
-        that message and reader."""
+        that message and reader. ``seq`` None: they stopped sharing their read receipts;
+        the position is forgotten, and a quiet line takes back a "has seen it" said."""
         key = event.user.lower()
+        if event.seq is None:
+            if self._seen_said.pop((event.room, key), None) is not None:
+                self.screen.line(f"      [{self.label(event.room)}] · {clean(event.user)} "
+                                 "stopped sharing read receipts")
+            return
         mine = self.my_last(event.room)
         if mine is None or event.seq < mine.seq or self._seen_said.get(
                 (event.room, key)) == mine.msg_id:
             return
         self._seen_said[(event.room, key)] = mine.msg_id
         self.screen.line(f"      [{self.label(event.room)}] · {clean(event.user)} has seen it")
+
+    async def _on_keywords(self, event: KeywordsChanged) -> None:
+        """The user's keywords changed on another device (the reply to /keywords says what
+        this one changed)."""
+        self.keywords = tuple(event.keywords)
+        self.screen.notice(keywords_text(self.keywords) + " (changed on another device)")
 
     async def _on_read_receipts(self, event: ReadReceiptsChanged) -> None:
         """The user shares their read receipts now, or no longer (here or on another device:
@@ -1852,6 +1875,7 @@ class ChatClient:
         FavouriteChanged: _on_favourite,
         Seen: _on_seen,
         ReadReceiptsChanged: _on_read_receipts,
+        KeywordsChanged: _on_keywords,
         SectionsChanged: _on_sections,
         SectionChanged: _on_section,
         DndChanged: _on_dnd,

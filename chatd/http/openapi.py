@@ -39,6 +39,8 @@ from chatd.actions.bots import DEFAULT_TOKEN_NAME, MAX_TOKEN_NAME
 from chatd.actions.hooks import MAX_KEY_CHARS, MAX_SECRET_CHARS, MIN_SECRET_CHARS
 from chatd.actions.invitations import (
     DEFAULT_EXPIRES,
+    LIST_PAGE,
+    LIST_PAGE_MAX,
     MAX_EXPIRES,
     MAX_ROOMS,
     MAX_USES,
@@ -80,6 +82,7 @@ from chatd.protocol.events import (
     THREADS_PAGE,
     THREADS_PAGE_MAX,
 )
+from chatd.protocol.keywords import MAX_KEYWORD_CHARS
 from chatd.protocol.markup import MAX_EMOJI_CHARS
 from chatd.protocol.profiles import MAX_DISPLAY_NAME_CHARS, MAX_STATUS_TEXT_CHARS
 from chatd.protocol.user_groups import MAX_GROUP_DESCRIPTION_CHARS, MAX_GROUP_NAMES
@@ -534,7 +537,8 @@ class _Builder:
                     "action": {"type": "string", "enum": [
                         "set_role", "ban", "unban", "kick", "delete", "purge", "set_topic",
                         "archive", "unarchive", "delete_room",
-                        "deactivate", "reactivate", "set_password", "admin"]},
+                        "deactivate", "reactivate", "set_password", "admin",
+                        "create_invitation", "revoke_invitation"]},
                     "target": {"type": ["string", "null"]},
                     "room": {"type": ["string", "null"]},
                     "reason": {"type": "string"},
@@ -991,6 +995,11 @@ class _Builder:
         that is not listed)."""
         config = self.config
         limits = config.limits
+        keywords_list: dict[str, Schema] = {"keywords": {
+            "type": "array", "maxItems": limits.keywords_per_user,
+            "items": {"type": "string", "minLength": 1, "maxLength": MAX_KEYWORD_CHARS},
+            "description": "The keywords as stored: trimmed, distinct ignoring case, in the "
+                           "user's order."}}
         history_max = limits.history_max
         page_max = limits.rooms_page_max  # a larger page size is served as this (clamped)
         rooms_default = min(100, page_max)
@@ -1333,11 +1342,22 @@ class _Builder:
             "/api/invitations": {
                 "get": self.op(
                     "List invitations",
-                    "The invitation links the user made, or every one for a server "
-                    "administrator, newest first (at most 500; never a token).",
+                    "A page of the invitation links the user made, or of every one for a "
+                    "server administrator, newest first (never a token); the next page: "
+                    "`before` the last `id`.",
                     tag="accounts", op_id="listInvitations",
-                    ok=ok(200, "The invitations.", self.sent({"invitations": {
-                        "type": "array", "items": _ref("Invitation")}})),
+                    parameters=[
+                        query("limit", {"type": "integer", "minimum": 1,
+                                        "maximum": LIST_PAGE_MAX},
+                              f"At most this many (default {LIST_PAGE})."),
+                        query("before", {"type": "integer", "minimum": 1,
+                                         "maximum": MAX_SEQ},
+                              "Only invitations with a lower id.")],
+                    ok=ok(200, "The invitations.", self.sent({
+                        "invitations": {"type": "array", "items": _ref("Invitation")},
+                        "more": {"type": "boolean",
+                                 "description": "Older ones follow."}})),
+                    errors=(400,),
                 ),
                 "post": self.op(
                     "Make an invitation link",
@@ -1349,7 +1369,8 @@ class _Builder:
                     "make them, for any room; members too when `auth.who_can_invite` is "
                     f"\"everyone\" (here \"{config.auth.who_can_invite}\"), for rooms they "
                     "are in. The token is shown this once (the server keeps its hash), with "
-                    "the link to give (`server.public_url`, else the request's Host, then "
+                    "the link to give (`server.public_url`, else the request's Host, on https "
+                    "when a trusted proxy says `X-Forwarded-Proto: https`; then "
                     "`/#invite=` and the token). 20 at once, then 20 an hour. 403 "
                     "`registration_closed` when `auth.registration` is \"closed\".",
                     tag="accounts", op_id="createInvitation",
@@ -1473,7 +1494,9 @@ class _Builder:
                                          "Of them, failed (absent: none)."},
                     "sections": {"type": "array", "items": _ref("Section"), "description":
                                  "The user's own sidebar sections, in their order."},
-                }, ["user", "rooms", "contacts", "now", "reminders_due", "sections"])),
+                    **keywords_list,
+                }, ["user", "rooms", "contacts", "now", "reminders_due", "sections",
+                    "keywords"])),
                 errors=(400,),
             )},
             "/api/rooms": {
@@ -1819,7 +1842,9 @@ class _Builder:
                 "Messages found by their words in the rooms the user may read, newest "
                 "first, as the protocol's `search`: words (each a prefix), \"quoted "
                 "phrases\", `-word` to leave out, `from:NAME`, `in:ROOM`, `in:@NAME`, "
-                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`. The next page: `before` the last "
+                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`, `has:file`, `has:image`, "
+                "`has:link`, `has:poll`, `is:mention`, `is:saved`, `is:pinned`, "
+                "`is:thread`. The next page: `before` the last "
                 "`msg_id`. A repeated parameter is 400; an empty `room` is no room. At "
                 f"most `limits.searches_per_minute` ({limits.searches_per_minute}) "
                 "searches of a user a minute.",
@@ -2206,6 +2231,36 @@ class _Builder:
                     "type": "boolean", "description": "Whether they share them now."}})),
                 errors=(400,),
             )},
+            "/api/me/keywords": {
+                "get": self.op(
+                    "List the notification keywords",
+                    "The user's notification keywords as stored, in their order, as the "
+                    "protocol's `keywords` (at most `limits.keywords_per_user`, "
+                    f"{limits.keywords_per_user}: no paging).",
+                    tag="accounts", op_id="keywords",
+                    ok=ok(200, "The keywords.", self.sent(keywords_list),
+                          {"keywords": ["deploy", "on call"]}),
+                ),
+                "put": self.op(
+                    "Set the notification keywords",
+                    "As the protocol's `set_keywords`: the list replaces the user's keywords "
+                    "(`[]` clears them). Each is trimmed, 1 to "
+                    f"{MAX_KEYWORD_CHARS} characters without control characters; duplicates "
+                    "ignoring case are folded (the first kept), the order kept; at most "
+                    f"`limits.keywords_per_user` ({limits.keywords_per_user}), else 400 "
+                    "`bad_request`. A message holding one of them (no letter, digit or `_` "
+                    "right before or after it, ignoring case) is pushed to the user as a "
+                    "mention is (push kind `keyword`). When they changed, the user's "
+                    "connections get the `keywords` event.",
+                    tag="accounts", op_id="setKeywords",
+                    body=_json(self.body({"keywords": keywords_list["keywords"]},
+                                         ["keywords"]),
+                               {"keywords": ["deploy", "on call"]}),
+                    ok=ok(200, "Set: the list as stored.", self.sent(keywords_list),
+                          {"keywords": ["deploy", "on call"]}),
+                    errors=(400, 429),
+                ),
+            },
             "/api/me/profile": {"put": self.op(
                 "Set the profile",
                 "The user's display name and custom status, as the protocol's "

@@ -63,6 +63,7 @@ from chatd.protocol.events import (
     HistoryPage,
     Join,
     JoinAccepted,
+    KeywordsChanged,
     Leave,
     MemberBanned,
     MemberJoined,
@@ -507,6 +508,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         threads_unread=_optional_int(obj, "threads_unread"),
         sections=_objects(obj, "sections", optional=True) if "sections" in obj else None,
         edit_history=_optional_str(obj, "edit_history"),
+        keywords=_strs(obj, "keywords") if "keywords" in obj else None,
     )
 
 
@@ -586,7 +588,8 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
                                   unread=_optional_int(obj, "unread"),
                                   mentions=_optional_int(obj, "mentions")),
     "seen": lambda obj: Seen(room=_str(obj, "room"), user=_str(obj, "user"),
-                             seq=_int(obj, "seq"), back=_optional_bool(obj, "back")),
+                             seq=_optional_int(obj, "seq"),
+                             back=_optional_bool(obj, "back")),
     "read_receipts": lambda obj: ReadReceiptsChanged(on=_bool(obj, "on", True)),
     "notify": lambda obj: NotifyChanged(room=_str(obj, "room"), notify=_str(obj, "notify")),
     "hidden": lambda obj: HiddenChanged(room=_str(obj, "room"),
@@ -595,6 +598,7 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
         room=_str(obj, "room"), on=_bool(obj, "on", True),
         favourite_at=_optional_int(obj, "favourite_at")),
     "sections": lambda obj: SectionsChanged(sections=_objects(obj, "sections")),
+    "keywords": lambda obj: KeywordsChanged(keywords=_strs(obj, "keywords")),
     "section": lambda obj: SectionChanged(room=_str(obj, "room"),
                                           section=_optional_int(obj, "section")),
     "dnd": lambda obj: DndChanged(until=_optional_int(obj, "until")),

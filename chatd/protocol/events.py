@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from chatd.protocol import codes
+from chatd.protocol.keywords import clean_keywords
 from chatd.protocol.markup import MAX_EMOJI_CHARS, custom_emoji_name, normalise_emoji
 from chatd.protocol.names import (
     GROUP_MAX,
@@ -90,6 +91,8 @@ __all__ = [
     "Invite",
     "Join",
     "JoinAccepted",
+    "Keywords",
+    "KeywordsChanged",
     "Kick",
     "Leave",
     "Limits",
@@ -151,6 +154,7 @@ __all__ = [
     "ServerEvent",
     "SetDnd",
     "SetIdle",
+    "SetKeywords",
     "SetNotify",
     "SetProfile",
     "SetReadReceipts",
@@ -611,6 +615,30 @@ class SetReadReceipts(Request):
 
     OP: ClassVar[str] = "set_read_receipts"
     on: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Keywords(Request):
+    """The user's notification keywords, as stored."""
+
+    OP: ClassVar[str] = "keywords"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetKeywords(Request):
+    """Replace the user's notification keywords (chatd.protocol.keywords): each trimmed,
+    1-64 characters, duplicates folded ignoring case (the first kept), in the order given;
+    at most the server's ``limits.keywords_per_user``. An empty list clears them."""
+
+    OP: ClassVar[str] = "set_keywords"
+    keywords: tuple[str, ...]
+
+    def wire(self) -> dict[str, Any]:
+        # An empty list is sent (it clears them), where Request.wire leaves empty tuples out.
+        obj: dict[str, Any] = {"op": self.OP, "keywords": list(self.keywords)}
+        if self.id is not None:
+            obj["id"] = self.id
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1468,6 +1496,9 @@ class Welcome(ServerEvent):
     #: may read the room, "moderators" (its author and the room's owner and moderators) or
     #: "off" (nobody; administrators always may); None: an older server (everyone).
     edit_history: str | None = None
+    #: The user's notification keywords as stored (``set_keywords``); None: an older server,
+    #: which did not say.
+    keywords: Sequence[str] | None = None
 
     def wire(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -1497,6 +1528,8 @@ class Welcome(ServerEvent):
             obj["sections"] = [dict(section) for section in self.sections]
         if self.edit_history is not None:
             obj["edit_history"] = self.edit_history
+        if self.keywords is not None:
+            obj["keywords"] = list(self.keywords)
         return obj
 
 
@@ -1663,12 +1696,14 @@ class ReadMoved(ServerEvent):
 class Seen(ServerEvent):
     """Another member of a conversation (kind ``dm`` or ``group``) moved their read marker:
     ``user`` has read up to ``seq``. ``back`` (an ``unread``): it moved back, to ``seq``.
-    Only of members who share their read receipts, never of a room's."""
+    ``seq`` None (null on the wire, always there): ``user`` stopped sharing their read
+    receipts, forget their position. Only of members who share their read receipts (or just
+    stopped), never of a room's."""
 
     OP: ClassVar[str] = "seen"
     room: str
     user: str
-    seq: int
+    seq: int | None
     back: bool | None = None
 
 
@@ -1710,6 +1745,18 @@ class FavouriteChanged(ServerEvent):
     room: str
     on: bool
     favourite_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class KeywordsChanged(ServerEvent):
+    """The user's notification keywords as they are now, after ``set_keywords`` on another
+    of their connections (or over HTTP), on any node."""
+
+    OP: ClassVar[str] = "keywords"
+    keywords: Sequence[str]
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.OP, "keywords": list(self.keywords)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2418,6 +2465,18 @@ def _parse_receipts(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> R
     return Receipts(id=rid, room=_room(obj), msg_id=msg_id, after=after, limit=limit)
 
 
+def _keywords(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    """``keywords``: an array of strings, each 1-64 characters once trimmed (the list as
+    stored: :func:`chatd.protocol.keywords.clean_keywords`)."""
+    value = obj.get("keywords")
+    if not isinstance(value, list):
+        raise _Invalid("'keywords' must be an array of strings ([] clears them)")
+    try:
+        return tuple(clean_keywords(value))
+    except ValueError as exc:
+        raise _Invalid(f"'keywords': {exc}") from None
+
+
 def _receipts_on(obj: Mapping[str, Any]) -> bool:
     if "on" not in obj:
         raise _Invalid("'on' is required: true (share read receipts) or false")
@@ -2671,6 +2730,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "unread": (Unread, _parse_unread),
     "receipts": (Receipts, _parse_receipts),
     "set_read_receipts": (SetReadReceipts, _fields(SetReadReceipts, on=_receipts_on)),
+    "keywords": (Keywords, _fields(Keywords)),
+    "set_keywords": (SetKeywords, _fields(SetKeywords, keywords=_keywords)),
     "contacts": (Contacts, _parse_contacts),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),
@@ -2755,6 +2816,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "hidden": (HiddenChanged,),
     "favourite": (FavouriteChanged,),
     "sections": (SectionsChanged,),
+    "keywords": (KeywordsChanged,),
     "section": (SectionChanged,),
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),

@@ -11,6 +11,7 @@ user registered with. Refusals the client should see are raised as :class:`chatd
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -187,6 +188,9 @@ class User:
     #: starts (:meth:`Storage.open_session`, :meth:`Storage.check_token`): None where not read.
     #: Not compared: two reads of one account are equal whether they read it or not.
     sections: SectionList | None = dataclasses.field(default=None, compare=False)
+    #: Their notification keywords as stored (migration 0048), read where the sections are:
+    #: None where not read. Not compared, as the sections.
+    keywords: tuple[str, ...] | None = dataclasses.field(default=None, compare=False)
 
     @property
     def profile(self) -> Profile:
@@ -1120,10 +1124,16 @@ class EmailBatch:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PushTarget:
     """A subscription of ``user`` that the message at ``seq`` of ``room`` should be pushed
-    to, and why: ``"dm"`` (a message of a 1:1 conversation), ``"mention"`` (it names them)
-    or ``"message"`` (their level for the room is ``all``). ``paused_until`` (ms): until
-    when the user paused their notifications, as stored (None: never; it may be past): the
-    pusher compares it with its clock when it pushes."""
+    to, and why: ``"dm"`` (a message of a 1:1 conversation), ``"mention"`` (it names them),
+    ``"keyword"`` (it holds one of their notification keywords) or ``"message"`` (their
+    level for the room is ``all``). ``paused_until`` (ms): until when the user paused their
+    notifications, as stored (None: never; it may be past): the pusher compares it with its
+    clock when it pushes.
+
+    As :meth:`Storage.push_targets` returns them, a ``"keyword"`` target is a candidate: a
+    member of ``room`` with ``keywords``, standing for every message of the batch in that
+    room (``seq`` 0); :func:`chatd.keywords.keyword_targets` turns it into the targets of the
+    messages its keywords match (and not the user's own)."""
 
     room: str
     seq: int
@@ -1131,6 +1141,7 @@ class PushTarget:
     reason: str
     subscription: PushSubscription
     paused_until: int | None = None
+    keywords: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1286,6 +1297,9 @@ class ScheduledWork:
     user: User
     paused_until: int | None = None
     subscriptions: tuple[PushSubscription, ...] = ()
+    #: This claim (the row's lease end as claimed), which only it may begin to send
+    #: (:meth:`Storage.scheduled_sending`).
+    claim: datetime.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1302,8 +1316,11 @@ class Reminder:
     readable: bool
     paused_until: int | None = None
     subscriptions: tuple[PushSubscription, ...] = ()
-    #: The claimer's key of the saved row (its user's id), to mark it reminded once told.
+    #: The claimer's key of the saved row (its user's id), to mark it reminded.
     user_id: int = 0
+    #: This claim (the row's lease end as claimed: each claim's is later than the one
+    #: before), which only it may mark reminded (:meth:`Storage.reminded`).
+    claim: datetime.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1907,22 +1924,27 @@ class Storage(Protocol):
         ``max_uses`` registrations, whose new accounts join ``rooms`` (valid room names,
         each once). Each room must exist, be a room (not a conversation) and not be
         archived; unless ``anywhere`` (an administrator, the command line), the maker must
-        be a member of it.
+        be a member of it. The audit log records it (``create_invitation``: its id, uses,
+        expiry and rooms) in the same transaction.
 
         Raises:
             ChatError: 'not_found' (no such room), 'bad_request' (a conversation),
                 'archived', 'forbidden' (not a member); nothing is kept then.
         """
 
-    async def invitations(self, creator_id: int | None) -> list[Invitation]:
-        """The newest invitations (at most 500), newest first: those ``creator_id`` made,
-        or everyone's (None)."""
+    async def invitations(self, creator_id: int | None, *, before: int | None = None,
+                          limit: int) -> list[Invitation]:
+        """A page of invitations, newest first (by id): those ``creator_id`` made, or
+        everyone's (None); only those of ids below ``before`` (None: from the newest), at
+        most ``limit``."""
 
     async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
                                 anyone: bool) -> Invitation:
         """Revoke invitation ``invitation_id`` (revoking one twice is no error) and return it
         as it is now; ``user_id`` must have made it, unless ``anyone`` (an administrator,
-        the command line).
+        the command line: ``user_id`` None). The audit log records a revocation
+        (``revoke_invitation`` by ``user_id``, its maker the target: its id and uses) in the
+        same transaction; one twice, once.
 
         Raises:
             ChatError: 'not_found' (no such invitation, or not theirs).
@@ -1957,6 +1979,12 @@ class Storage(Protocol):
         not one per room). A frame too large for a notice is not sent (logged). ``user``
         :data:`EVERYONE` is every connection of every other node (a custom emoji added or
         removed)."""
+
+    async def tell_elsewhere_many(self, events: Sequence[tuple[str, bytes]]) -> None:
+        """:meth:`tell_elsewhere` for several users at once, in one trip: each ``(user,
+        data)`` as it says, the notices in the order given (a user's ``seen`` in each of
+        their conversations: as few notices as the frames fit in, one statement). Nothing
+        is sent for an empty ``events``."""
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         """Set the user's notification level for ``room`` (one of
@@ -2038,7 +2066,13 @@ class Storage(Protocol):
         unless their level is ``none``; in a room the members it mentions unless ``none``,
         and every member whose level is ``all``; never its sender. A member may appear once
         per reason (the caller keeps one). Whether they are online, and whether their pause
-        (``paused_until``) is in force, is the caller's to know."""
+        (``paused_until``) is in force, is the caller's to know.
+
+        With them, once per room of a room or group conversation among the entries, each of
+        its members who has notification keywords (migration 0048) and whose level for it
+        is not ``none``: a ``"keyword"`` candidate with seq 0 and their ``keywords``, the
+        sender too (which messages they match is the caller's to find:
+        :func:`chatd.keywords.keyword_targets`). None when nobody has keywords."""
 
     async def create_room(self, owner_id: int, name: str, *, private: bool, topic: str) -> Room:
         """Create a room with its owner as first member. Raises ChatError('conflict')."""
@@ -2128,9 +2162,20 @@ class Storage(Protocol):
         room (kind ``room``), 'forbidden' for a non-member, 'not_found' for an unknown
         room."""
 
-    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
-        """Share (``on``) the user's read receipts, or stop; whether it changed (setting
-        what is set writes nothing)."""
+    async def set_read_receipts(self, user_id: int, on: bool) -> list[MarkedRead] | None:
+        """Share (``on``) the user's read receipts, or stop. None when it did not change
+        (setting what is set writes nothing); else, read in the same statement, each
+        conversation (kind ``dm`` or ``group``) the user is in with their read marker
+        (``seq``) and its other members (``tell``: to be told, the ``seen`` event, that
+        the position is shared again, or no longer), by name."""
+
+    async def keywords(self, user_id: int) -> tuple[str, ...]:
+        """The user's notification keywords as stored, in their order (migration 0048)."""
+
+    async def set_keywords(self, user_id: int, keywords: Sequence[str]) -> bool:
+        """Store the user's notification keywords (already cleaned:
+        :func:`chatd.protocol.keywords.clean_keywords`; none clears them); whether they
+        changed (storing what is stored writes nothing)."""
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         """Close (``on``) a conversation the user is in: its ``hidden_seq`` becomes the room's
@@ -2285,13 +2330,17 @@ class Storage(Protocol):
     async def claim_reminders(self, limit: int, lease: float) -> list[Reminder]:
         """Claim up to ``limit`` reminders due now by the database's clock for ``lease``
         seconds, in one statement that skips rows another node is claiming: until the lease
-        ends nobody else takes them. This node tells its own connections and pushes, then
-        marks each reminded (:meth:`reminded`); one whose node died before that is claimed
-        again by the next node that looks after the lease."""
+        ends nobody else takes them. This node marks each reminded (:meth:`reminded`), and
+        only when that says this claim did, tells its own connections and pushes; one whose
+        node died before the mark is claimed again by the next node that looks after the
+        lease."""
 
-    async def reminded(self, reminder: Reminder) -> None:
-        """Mark a reminder claimed here as told (``reminded``), unless it changed since
-        the claim (a new ``remind_at``); the other nodes are told of it on commit (a
+    async def reminded(self, reminder: Reminder) -> bool:
+        """Mark a reminder claimed here as told (``reminded``), only while this claim holds:
+        not when it changed since the claim (a new ``remind_at``), nor when the lease ran
+        out and another node claimed it since (that node tells it). Whether this claim
+        marked it: only then does the claiming node tell it (so a reminder is told by one
+        node, however slow the other). The other nodes are told of it on commit (a
         :class:`ReminderNotice`) when its room is readable."""
 
     async def next_reminder(self) -> float | None:
@@ -2327,8 +2376,9 @@ class Storage(Protocol):
         ``files`` replaces the reserved files (those left out are released).
 
         Raises:
-            ChatError('not_found'): not an item of the user, or being sent now (claimed),
-                or a file as :meth:`schedule` says.
+            ChatError('not_found'): not an item of the user, or being sent now (claimed
+                for a lease that holds, or its send begun: :meth:`scheduled_sending`,
+                whatever the lease), or a file as :meth:`schedule` says.
             ChatError('bad_request'): the change leaves the item with neither text nor file.
         """
 
@@ -2343,20 +2393,29 @@ class Storage(Protocol):
     async def claim_scheduled(self, limit: int, lease: float) -> list[ScheduledWork]:
         """Claim up to ``limit`` pending items due now by the database's clock, for
         ``lease`` seconds (FOR UPDATE SKIP LOCKED, as reminders): until then nobody else
-        takes them nor edits them. The claimer sends each and then calls
-        :meth:`scheduled_sent` or :meth:`scheduled_failed`."""
+        takes them nor edits them. The claimer begins each send with
+        :meth:`scheduled_sending` and then calls :meth:`scheduled_sent` or
+        :meth:`scheduled_failed`."""
 
     async def next_scheduled(self) -> float | None:
         """Seconds until the next pending item is due (or its claim's lease ends), by the
         database's clock (0 or less: due now); None when there is none."""
+
+    async def scheduled_sending(self, work: ScheduledWork) -> bool:
+        """Begin the send of claimed item ``work``, only while its claim holds (not
+        cancelled, edited nor claimed by another node since): whether it did; only then is
+        the message handed to the committer. From then on the item is being sent whatever
+        the lease (a cancel or an edit is refused, a claim after the lease sends it again:
+        the nonce keeps it stored once), until :meth:`scheduled_sent` or
+        :meth:`scheduled_failed`."""
 
     async def scheduled_sent(self, item_id: int) -> None:
         """Forget item ``item_id``: its message is stored."""
 
     async def scheduled_failed(self, item_id: int, code: str, message: str
                                ) -> ScheduledItem | None:
-        """Mark claimed item ``item_id`` failed with its send's refusal: the item as it is
-        now, or None if it is gone."""
+        """Mark claimed item ``item_id`` failed with its send's refusal (and its send not
+        begun: it may be cancelled): the item as it is now, or None if it is gone."""
 
     async def reminded_message(self, user: str, msg_id: int) -> Message | None:
         """Saved message ``msg_id`` of ``user`` (a name) as it is now, if they saved it and

@@ -114,7 +114,8 @@ WITH t AS (
     WHERE x.id = t.id AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
     RETURNING x.last_used_at
 )
-SELECT u.id, u.name, {_ms('u.created_at')} AS created_at, u.sections, t.id AS token_id,
+SELECT u.id, u.name, {_ms('u.created_at')} AS created_at, u.sections, u.keywords,
+       t.id AS token_id,
        t.name AS token_name, {_ms('t.created_at')} AS token_created_at,
        {_ms('coalesce((SELECT last_used_at FROM touched), t.last_used_at)')} AS last_used_at
 FROM t JOIN users u ON u.id = t.user_id AND u.bot AND u.deactivated_at IS NULL
@@ -217,11 +218,12 @@ _SQL_BOT_NAMES = "SELECT name FROM users WHERE lower(name) = ANY ($1::text[]) AN
 
 
 def _bot_user(row: Any) -> User:
-    """A bot's User; with its sections where the row has them (a token's check: a session
-    starts with them, as a person's, migration 0041)."""
-    sections = row.get("sections", False)
+    """A bot's User; with its sections and keywords where the row has them (a token's check:
+    a session starts with them, as a person's, migrations 0041 and 0048)."""
+    sections, keywords = row.get("sections", False), row.get("keywords", False)
     return User(id=row["id"], name=row["name"], created_at=row["created_at"], bot=True,
-                sections=None if sections is False else sections_from_json(sections))
+                sections=None if sections is False else sections_from_json(sections),
+                keywords=None if keywords is False else tuple(keywords or ()))
 
 
 def _bot(row: Any) -> Bot:

@@ -213,18 +213,27 @@ WHERE um.room_id = ANY ($1::bigint[]) AND lower(u.name) = ANY ($2::text[])
 # data-modifying CTE over arrays of its own, empty when the batch has none of it; no two parts
 # touch the same row. A reaction put again by the same user takes its new place (seq, since).
 # The rooms' pins ($30) go with their last_seq: every change to them moves it.
-_SQL_WRITE = f"""
+# A batch that edits a message runs the variant with the entries' replaced text ($31, NULL
+# but for edits; migration 0045), so that every version of a message is known; a batch of
+# reactions, pins or votes runs the plain one, as it did before there was a variant. Both
+# come from the one text below, the variant's column in its slots, so they cannot drift.
+
+
+def _write_statement(*, edits: bool) -> str:
+    """The batch's write statement: with ``edits``, the entries' ``replaced`` column too."""
+    replaced, replaced_in = (", replaced", ", $31::text[]") if edits else ("", "")
+    return f"""
 WITH entries AS (
     INSERT INTO changes (room_id, seq, message_id, actor_id, kind, text, mentions, emoji,
-                         reaction_on, created_at, target_id, expires_at)
+                         reaction_on, created_at, target_id, expires_at{replaced})
     SELECT room_id, seq, message_id, actor_id, kind, text,
            CASE WHEN kind = 'edited' THEN string_to_array(mentions, ' ') END, emoji,
-           reaction_on, {_ts("$10")}, target_id, {_ts("expires_at")}
+           reaction_on, {_ts("$10")}, target_id, {_ts("expires_at")}{replaced}
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
                 $6::text[], $7::text[], $8::text[], $9::boolean[], $28::bigint[],
-                $29::bigint[])
+                $29::bigint[]{replaced_in})
         AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji, reaction_on,
-             target_id, expires_at)
+             target_id, expires_at{replaced})
 ), bumped AS (
     UPDATE rooms r SET last_seq = v.last_seq, pins = v.pins
     FROM unnest($11::bigint[], $12::bigint[], $30::integer[]) AS v(id, last_seq, pins)
@@ -256,23 +265,11 @@ WITH entries AS (
 )
 SELECT 1
 """
-# The same for a batch that edits a message: each entry also keeps the text it replaced ($31,
-# NULL but for edits; migration 0045), so that every version of a message is known. A batch
-# of reactions, pins or votes runs _SQL_WRITE as before.
-_SQL_WRITE_EDITS = _SQL_WRITE.replace(
-    "reaction_on, created_at, target_id, expires_at)",
-    "reaction_on, created_at, target_id, expires_at, replaced)",
-).replace(
-    "reaction_on, {ts}, target_id, {expires}\n".format(ts=_ts("$10"), expires=_ts("expires_at")),
-    "reaction_on, {ts}, target_id, {expires}, replaced\n".format(
-        ts=_ts("$10"), expires=_ts("expires_at")),
-).replace(
-    "$29::bigint[])\n        AS v(room_id, seq, message_id, actor_id, kind, text, mentions, emoji,"
-    " reaction_on,\n             target_id, expires_at)",
-    "$29::bigint[], $31::text[])\n        AS v(room_id, seq, message_id, actor_id, kind, text,"
-    " mentions, emoji,\n             reaction_on, target_id, expires_at, replaced)",
-)
-assert _SQL_WRITE_EDITS.count("replaced") == 3, _SQL_WRITE_EDITS
+
+
+_SQL_WRITE = _write_statement(edits=False)
+_SQL_WRITE_EDITS = _write_statement(edits=True)
+
 _SQL_ARCHIVED = """
 UPDATE rooms r SET archived = v.archived
 FROM unnest($1::bigint[], $2::boolean[]) AS v(id, archived) WHERE r.id = v.id

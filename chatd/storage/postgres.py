@@ -592,9 +592,10 @@ _SQL_GET_CREDENTIALS = f"""
 SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower($1)
 """
 
-# The user's sections (migration 0041) with the token's check: what a session starts with.
+# The user's sections (migration 0041) and keywords (0048) with the token's check: what a
+# session starts with.
 _SQL_CHECK_TOKEN = f"""
-SELECT {_USER_COLUMNS}, u.sections FROM users u
+SELECT {_USER_COLUMNS}, u.sections, u.keywords FROM users u
 WHERE u.id = $1 AND u.deactivated_at IS NULL
   AND (u.tokens_valid_after IS NULL OR u.tokens_valid_after <= {_ts("$3")})
   AND NOT EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti = $2)
@@ -621,7 +622,7 @@ _BADGES = f"""(SELECT count(*) FROM saved sv JOIN rooms r ON r.id = sv.room_id
            AS scheduled_failed"""
 _SQL_BADGES = f"SELECT {_BADGES} FROM users u WHERE u.id = $1"
 _SQL_OPEN_SESSION = f"""
-SELECT {_USER_COLUMNS}, u.sections, h.rooms, h.last_seqs,
+SELECT {_USER_COLUMNS}, u.sections, u.keywords, h.rooms, h.last_seqs,
        ARRAY(SELECT c.name FROM contacts c WHERE c.user_id = u.id
              ORDER BY lower(c.name) COLLATE "C" LIMIT $4) AS contacts,
        (SELECT json_agg(p ORDER BY p.name COLLATE "C") FROM (
@@ -1081,9 +1082,29 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT notify FROM set_) AS notify
 _SQL_SET_DND = f"UPDATE users SET dnd_until = {_ts('$2')} WHERE id = $1"
 
 # Read receipts (migration 0040). Whether user $1 shares them, set to $2: written only when
-# it differs (a row: it changed).
+# it differs (no row: it did not change). When it changed, a row for each conversation of
+# the user's, with their marker and its other members (to tell them: the `seen` event), or
+# one row of NULLs for a user in none. A walk of memberships_user_id_idx, each room by its
+# key (subqueries, as _SQL_MARK_ALL_READ's, for the same reason); at most 8 members each.
 _SQL_SET_READ_RECEIPTS = """
-UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURNING id
+WITH set_ AS (
+    UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURNING id
+), k AS (
+    SELECT m.room_id, m.read_seq,
+           (SELECT r.name FROM rooms r WHERE r.id = m.room_id AND r.kind <> 'room') AS name
+    FROM set_ JOIN memberships m ON m.user_id = set_.id
+)
+SELECT k.name, k.read_seq, ARRAY(
+    SELECT u.name FROM memberships o JOIN users u ON u.id = o.user_id
+    WHERE o.room_id = k.room_id AND o.user_id <> $1) AS tell
+FROM set_ LEFT JOIN k ON k.name IS NOT NULL
+"""
+
+# Notification keywords (migration 0048): user $1's, and set to $2 (NULL for none): written
+# only when they differ (a row: they changed).
+_SQL_KEYWORDS = "SELECT keywords FROM users WHERE id = $1"
+_SQL_SET_KEYWORDS = """
+UPDATE users SET keywords = $2 WHERE id = $1 AND keywords IS DISTINCT FROM $2 RETURNING id
 """
 
 # Who has read message $3 of room $1, as user $2 asks (Storage.receipts), in one statement:
@@ -1194,7 +1215,8 @@ DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2 RETURNING 1
 _SQL_FORGET_SUBSCRIPTION = "DELETE FROM push_subscriptions WHERE endpoint = $1 RETURNING 1"
 
 # Who gets a push for each new message ($1 rooms, $2 seqs), with each of their subscriptions.
-# Three walks, each from keys: a conversation's members (two rows, eight at most in a group
+# Four walks, each from keys (the fourth, the members with notification keywords, once per
+# room of the batch, below): a conversation's members (two rows, eight at most in a group
 # conversation); the message's rows of
 # ``mentions`` (written with it, the sender aside) and those members' levels; the room's
 # members at 'all' (memberships_notify_all_idx). A room's other members, at its default
@@ -1235,16 +1257,34 @@ WITH b AS (
     SELECT b.room, b.seq, m.user_id, 'message'
     FROM b JOIN memberships m ON m.room_id = b.room_id AND m.notify = 'all'
     WHERE b.kind = 'room' AND m.user_id <> b.sender_id
+    UNION ALL
+    -- migration 0048: once per room of the batch, its members with keywords whose level is
+    -- not 'none' (seq 0: every message of the batch there; the pusher matches them, the
+    -- sender's own aside); from the users who have any (users_keywords_idx: nothing to walk
+    -- when nobody has), a probe of the membership's primary key each
+    SELECT br.room, 0, k.id, 'keyword'
+    FROM (SELECT DISTINCT b.room_id, b.room, b.kind FROM b WHERE b.kind IN ('room', 'group')
+         ) br
+    CROSS JOIN LATERAL (
+        SELECT ku.id FROM users ku
+        WHERE ku.keywords IS NOT NULL AND EXISTS (
+            SELECT 1 FROM memberships m
+            WHERE m.room_id = br.room_id AND m.user_id = ku.id
+              AND coalesce(m.notify, CASE br.kind WHEN 'room' THEN 'mentions' ELSE 'all' END)
+                  <> 'none')
+    ) k
 )
-SELECT t.room, t.seq, t.reason, u.name AS user, u.paused_until,
+SELECT t.room, t.seq, t.reason, u.name AS user, u.paused_until, u.keywords,
        s.endpoint, s.p256dh, s.auth
 FROM t CROSS JOIN LATERAL (
     SELECT s.endpoint, s.p256dh, s.auth FROM push_subscriptions s
     WHERE s.user_id = t.user_id
     LIMIT 1000
 ) s CROSS JOIN LATERAL (
-    -- the pause as stored (migration 0023): the pusher decides by its clock when it pushes
-    SELECT u.name, floor(extract(epoch FROM u.dnd_until) * 1000)::bigint AS paused_until
+    -- the pause as stored (migration 0023): the pusher decides by its clock when it pushes;
+    -- the keywords (migration 0048) only for a keyword's candidate
+    SELECT u.name, floor(extract(epoch FROM u.dnd_until) * 1000)::bigint AS paused_until,
+           CASE WHEN t.reason = 'keyword' THEN u.keywords END AS keywords
     FROM users u
     WHERE u.id = t.user_id LIMIT 1
 ) u
@@ -2466,10 +2506,11 @@ ORDER BY q.last_at DESC, q.root_id DESC
 # Claim the reminders due (the first $1 by time) for a lease of $2 seconds (claimed_until,
 # migration 0032): rows another node's claim holds are skipped (FOR UPDATE SKIP LOCKED), and a
 # row claimed since this statement's snapshot is looked at again by the lock (READ
-# COMMITTED): claimed by then, it is not taken. The claimer tells its user and then marks it
-# reminded (_SQL_REMINDED); a claimer that died leaves it to the first node that looks after
-# the lease. Each with its user's name, pause and push subscriptions, and whether they may
-# still read the room.
+# COMMITTED): claimed by then, it is not taken. The claimer marks it reminded while its
+# claim holds (_SQL_REMINDED, by claimed_until: this claim's own) and only then tells its
+# user; a claimer that died leaves it to the first node that looks after the lease. Each with
+# its user's name, pause and push subscriptions, whether they may still read the room, and
+# the claim (claimed_until).
 _SQL_CLAIM_REMINDERS = f"""
 WITH due AS (
     SELECT user_id, msg_id FROM saved
@@ -2481,9 +2522,9 @@ WITH due AS (
 ), claimed AS (
     UPDATE saved s SET claimed_until = now() + make_interval(secs => $2) FROM due
     WHERE s.user_id = due.user_id AND s.msg_id = due.msg_id
-    RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
+    RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at, s.claimed_until
 )
-SELECT c.user_id, c.msg_id, {_ms("c.remind_at")} AS remind_ts, u.name AS user,
+SELECT c.user_id, c.msg_id, {_ms("c.remind_at")} AS remind_ts, c.claimed_until, u.name AS user,
        {_ms("u.dnd_until")} AS paused_until, r.name AS room, x.allowed,
        (SELECT json_agg(json_build_array(p.endpoint, p.p256dh, p.auth))
         FROM push_subscriptions p WHERE p.user_id = c.user_id AND x.allowed) AS subscriptions
@@ -2491,11 +2532,16 @@ FROM claimed c JOIN users u ON u.id = c.user_id JOIN rooms r ON r.id = c.room_id
 CROSS JOIN LATERAL (SELECT {_READABLE.format(user="c.user_id")} AS allowed) x
 ORDER BY c.remind_at
 """
-# A reminder claimed here (user $1, message $2, due at $3 ms) told: marked reminded, unless a
-# save changed it since (a new remind_at clears the claim), under the lock of the user's row
-# as their saves are (_SQL_LOCK_SAVES: one change of a user's saved rows at a time). The
-# other nodes hear of it on commit when its room is readable ('<node $4> <room> <msg_id>
-# <remind_at> <user>' on chatd_reminders).
+# A reminder claimed here (user $1, message $2, due at $3 ms, the claim $5: its claimed_until)
+# marked reminded, only while this claim holds: not when a save changed it since (a new
+# remind_at clears the claim), nor when the lease ran out and another node claimed it (a
+# later claimed_until: that node tells it), under the lock of the user's row as their saves
+# are (_SQL_LOCK_SAVES: one change of a user's saved rows at a time). A row: this claim
+# marked it, and this node tells it. A claim whose lease ran out that nobody took yet still
+# marks it: no other node has told it, and none will. Each claim of a row has a later
+# claimed_until than the one before (it is taken only once that one is past), so equal means
+# this claim. The other nodes hear of it on commit when its room is readable ('<node $4>
+# <room> <msg_id> <remind_at> <user>' on chatd_reminders).
 _SQL_REMINDED = f"""
 WITH locked AS (
     SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE
@@ -2503,7 +2549,7 @@ WITH locked AS (
     UPDATE saved s SET reminded = true, claimed_until = NULL
     FROM locked
     WHERE s.user_id = locked.id AND s.msg_id = $2 AND {_ms("s.remind_at")} = $3
-      AND NOT s.reminded
+      AND NOT s.reminded AND s.claimed_until = $5
     RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
 )
 SELECT CASE WHEN {_READABLE.format(user="d.user_id")} THEN pg_notify('{REMINDERS_CHANNEL}',
@@ -2826,9 +2872,10 @@ _SQL_RELEASE_FILES = """
 UPDATE files SET scheduled_id = NULL, deleted_at = now()
 WHERE scheduled_id = $1 AND message_id IS NULL AND NOT (id = ANY ($2::bigint[]))
 """
-# Item $1 of user $2 to change or cancel, locked; claimed: it is being sent.
+# Item $1 of user $2 to change or cancel, locked; claimed: it is being sent (a claim's lease
+# holds, or its send has begun: migration 0049, whatever the lease).
 _SQL_SCHEDULED_LOCK = """
-SELECT s.room_id, s.text, s.claimed_until > now() AS claimed,
+SELECT s.room_id, s.text, s.claimed_until > now() OR s.sending AS claimed,
        (SELECT count(*) FROM files f WHERE f.scheduled_id = s.id AND f.deleted_at IS NULL)
            AS files
 FROM scheduled s WHERE s.id = $1 AND s.user_id = $2
@@ -2860,9 +2907,9 @@ WITH due AS (
 ), claimed AS (
     UPDATE scheduled s SET claimed_until = now() + make_interval(secs => $2) FROM due
     WHERE s.id = due.id
-    RETURNING s.id, s.user_id, s.send_at
+    RETURNING s.id, s.user_id, s.send_at, s.claimed_until
 )
-SELECT c.id AS item_id, {_USER_COLUMNS}, {_ms("u.dnd_until")} AS paused_until,
+SELECT c.id AS item_id, c.claimed_until, {_USER_COLUMNS}, {_ms("u.dnd_until")} AS paused_until,
        (SELECT json_agg(json_build_array(p.endpoint, p.p256dh, p.auth))
         FROM push_subscriptions p WHERE p.user_id = c.user_id) AS subscriptions
 FROM claimed c JOIN users u ON u.id = c.user_id
@@ -2874,7 +2921,15 @@ SELECT extract(epoch FROM min(greatest(send_at, coalesce(claimed_until, send_at)
 FROM scheduled WHERE state = 'pending'
 """
 _SQL_SCHEDULED_FAILED = """
-UPDATE scheduled SET state = 'failed', error = $2::jsonb, claimed_until = NULL WHERE id = $1
+UPDATE scheduled SET state = 'failed', error = $2::jsonb, claimed_until = NULL, sending = false
+WHERE id = $1
+"""
+# Item $1's send begins (migration 0049), only while claim $2 (its claimed_until) holds: a
+# row, the claimer hands the message to the committer; none, it was cancelled, edited or
+# claimed by another node since, and the claimer sends nothing. Each claim of a row has a
+# later claimed_until than the one before, so equal means this claim.
+_SQL_SCHEDULED_SENDING = """
+UPDATE scheduled SET sending = true WHERE id = $1 AND claimed_until = $2 RETURNING id
 """
 
 
@@ -3222,15 +3277,17 @@ def _redact(dsn: str) -> str:
 
 
 def _user(row: Any) -> User:
-    """A User from a row with the ``_USER_COLUMNS`` (and ``sections``, where a session
-    starts: :data:`_SQL_CHECK_TOKEN`, :data:`_SQL_OPEN_SESSION`)."""
+    """A User from a row with the ``_USER_COLUMNS`` (and ``sections`` and ``keywords``, where
+    a session starts: :data:`_SQL_CHECK_TOKEN`, :data:`_SQL_OPEN_SESSION`)."""
     sections = row.get("sections", False)
+    keywords = row.get("keywords", False)
     return User(id=row["id"], name=row["name"], created_at=row["created_at"],
                 admin=row["admin"], deactivated_at=row["deactivated_at"], bot=row["bot"],
                 dnd_until=row["dnd_until"], read_receipts=row["read_receipts"],
                 display_name=row["display_name"],
                 custom_status=_custom_status(row), avatar=row["avatar"],
-                sections=None if sections is False else sections_from_json(sections))
+                sections=None if sections is False else sections_from_json(sections),
+                keywords=None if keywords is False else tuple(keywords or ()))
 
 
 def _custom_status(row: Any) -> CustomStatus | None:
@@ -4061,8 +4118,9 @@ class PostgresStorage:
         return await self._run(invites.create_invitation, self._pool, token_hash, creator_id,
                                expires_at, max_uses, rooms, anywhere)
 
-    async def invitations(self, creator_id: int | None) -> list[Invitation]:
-        return await self._run(invites.invitations, self._pool, creator_id)
+    async def invitations(self, creator_id: int | None, *, before: int | None = None,
+                          limit: int) -> list[Invitation]:
+        return await self._run(invites.invitations, self._pool, creator_id, before, limit)
 
     async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
                                 anyone: bool) -> Invitation:
@@ -4397,8 +4455,20 @@ class PostgresStorage:
         return [ReadPosition(user=row["name"], seq=int(row["read_seq"]))
                 for row in rows if row["name"] is not None]
 
-    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
-        row = await self._run(self._pool.fetchrow, _SQL_SET_READ_RECEIPTS, user_id, on)
+    async def set_read_receipts(self, user_id: int, on: bool) -> list[MarkedRead] | None:
+        rows = await self._run(self._pool.fetch, _SQL_SET_READ_RECEIPTS, user_id, on)
+        if not rows:
+            return None
+        return sorted(MarkedRead(room=str(row["name"]), seq=int(row["read_seq"]),
+                                 tell=tuple(row["tell"])) for row in rows
+                      if row["name"] is not None)
+
+    async def keywords(self, user_id: int) -> tuple[str, ...]:
+        return tuple(await self._run(self._pool.fetchval, _SQL_KEYWORDS, user_id) or ())
+
+    async def set_keywords(self, user_id: int, keywords: Sequence[str]) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_SET_KEYWORDS, user_id,
+                              list(keywords) or None)
         return row is not None
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
@@ -4426,7 +4496,11 @@ class PostgresStorage:
     # -- contacts ----------------------------------------------------------------------------
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        payloads = user_event_payloads(self._node, user, data)
+        await self.tell_elsewhere_many(((user, data),))
+
+    async def tell_elsewhere_many(self, events: Sequence[tuple[str, bytes]]) -> None:
+        payloads = [payload for user, data in events
+                    for payload in user_event_payloads(self._node, user, data)]
         if len(payloads) == 1:
             await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payloads[0])
         elif payloads:
@@ -4530,7 +4604,8 @@ class PostgresStorage:
                            reason=row["reason"], paused_until=row["paused_until"],
                            subscription=PushSubscription(endpoint=row["endpoint"],
                                                          p256dh=row["p256dh"],
-                                                         auth=row["auth"]))
+                                                         auth=row["auth"]),
+                           keywords=tuple(row["keywords"] or ()))
                 for row in rows]
 
     async def contacts(self, user_id: int) -> list[str]:
@@ -4789,11 +4864,14 @@ class PostgresStorage:
             user=row["user"], remind_at=row["remind_ts"], message=messages[row["msg_id"]],
             readable=row["allowed"], paused_until=row["paused_until"],
             subscriptions=_subscriptions(row["subscriptions"]), user_id=row["user_id"],
+            claim=row["claimed_until"],
         ) for row in rows if row["msg_id"] in messages]
 
-    async def reminded(self, reminder: Reminder) -> None:
-        await self._run(self._pool.execute, _SQL_REMINDED, reminder.user_id,
-                        reminder.message.msg_id, reminder.remind_at, self._node)
+    async def reminded(self, reminder: Reminder) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_REMINDED, reminder.user_id,
+                              reminder.message.msg_id, reminder.remind_at, self._node,
+                              reminder.claim)
+        return row is not None
 
     async def next_reminder(self) -> float | None:
         value = await self._run(self._pool.fetchval, _SQL_NEXT_REMINDER)
@@ -4887,13 +4965,18 @@ class PostgresStorage:
             items = {item.id: item for item in await _scheduled_items(
                 conn, _SQL_SCHEDULED_BY_ID, [row["item_id"] for row in rows])}
         return [ScheduledWork(item=items[row["item_id"]], user=_user(row),
-                              paused_until=row["paused_until"],
+                              claim=row["claimed_until"], paused_until=row["paused_until"],
                               subscriptions=_subscriptions(row["subscriptions"]))
                 for row in rows if row["item_id"] in items]
 
     async def next_scheduled(self) -> float | None:
         value = await self._run(self._pool.fetchval, _SQL_NEXT_SCHEDULED)
         return None if value is None else float(value)
+
+    async def scheduled_sending(self, work: ScheduledWork) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_SCHEDULED_SENDING, work.item.id,
+                              work.claim)
+        return row is not None
 
     async def scheduled_sent(self, item_id: int) -> None:
         await self._run(self._pool.execute, _SQL_SCHEDULED_DELETE, item_id)
@@ -5045,7 +5128,7 @@ class PostgresStorage:
                 positive=positive if scope["positive"] else "",
                 negative=negative if scope["negative"] else "", senders=sender_ids,
                 after_time=_day_start(query.after, 1), before_time=_day_start(query.before),
-                limit=limit + 1)
+                limit=limit + 1, has=query.has, is_=query.is_, user=user_id)
             rows = await conn.fetch(_SQL_FOUND, ids[:limit]) if ids and limit else []
         return SearchPage(messages=[_entry(row["room"], row) for row in rows],
                           more=len(ids) > limit)

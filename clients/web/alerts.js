@@ -9,7 +9,8 @@
 // person follows it (`set_notify`, the room objects' `notify`, the `notify` event):
 //
 //   "all"       every message by someone else
-//   "mentions"  messages that mention the person as @name; in a 1:1 conversation every
+//   "mentions"  messages that mention the person as @name (or by a group, or contain one of
+//               their notification keywords: keywords.js); in a 1:1 conversation every
 //               message is addressed to the person, so it counts as a mention there (its menu
 //               offers only "all" and "none"); in a group conversation, as in a room
 //   "none"      muted: nothing, not even a mention (the mention still shows as the room's "@"
@@ -48,6 +49,7 @@
 // "*" after the count says that some of it is a direct message or a mention.
 
 import { mentions } from "./entries.js";
+import { hits } from "./keywords.js";
 import { displayName } from "./profiles.js";
 import { pollSummary } from "./polls.js";
 import { forwardedSummary } from "./forwarding.js";
@@ -104,11 +106,13 @@ export function levelLabel(level) {
 /**
  * What a message is to `me`: "dm" (in a 1:1; in a group, one that does not mention them),
  * "mention" or "message". A group at "all" alerts every message as a direct message; at
- * "mentions", only those naming the person (docs/protocol.md, "Alerts").
+ * "mentions", only those naming the person (docs/protocol.md, "Alerts"). A message with one
+ * of the person's notification keywords (`keywords`: the state's, keywords.js) is a mention.
  */
-export function kindOf(room, message, me) {
+export function kindOf(room, message, me, keywords = null) {
   if (room.kind === "dm") return "dm";
-  if (mentions(message, me)) return "mention";
+  if (mentions(message, me)
+      || hits(keywords, message, sameUser(message.from, me)).length) return "mention";
   return room.kind === "group" ? "dm" : "message";
 }
 
@@ -272,7 +276,7 @@ function titleOf(state, room, message) {
 export function alertKind(state, room, message) {
   if (!room || !message || message.deleted || typeof message.from !== "string") return null;
   if (sameUser(message.from, state.me) || message.seq <= room.readSeq) return null;
-  const kind = kindOf(room, message, state.me);
+  const kind = kindOf(room, message, state.me, state.keywords);
   if (!wanted(levelOf(room), kind, room.kind === "group") || looking(state, room.name)) return null;
   return kind;
 }

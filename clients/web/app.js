@@ -41,6 +41,8 @@
 //   popup.js    small menus and panels anchored to a button
 //   profiles.js  display names and custom statuses: the cache, the names to ask for (in
 //               batches), when a status ends, how they read; pure
+//   keywords.js  notification keywords: the shared rule, where a message's words are marked,
+//               the person's list as the server keeps it; pure
 //   idle.js     whether the person is using the page (5 minutes without input, or hidden),
 //               for the server's `away`; pure
 //
@@ -59,6 +61,7 @@ import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
 import { EmojiView } from "./view-emoji.js";
 import { InvitesView } from "./view-invites.js";
+import { KeywordsView } from "./view-keywords.js";
 import { LayoutView } from "./view-layout.js";
 import { MembersView } from "./view-members.js";
 import { ModerationView } from "./view-moderation.js";
@@ -100,6 +103,7 @@ const controller = new Controller({
   invites: new InvitesView(),
   profile: new ProfileView(),
   emoji: new EmojiView(),
+  keywords: new KeywordsView(),
   // The thread panel draws its messages as the conversation does, with its handlers.
   thread: new ThreadView(conversation),
 });

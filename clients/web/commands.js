@@ -11,7 +11,8 @@
 //   ask {requests}           requests as the dialogs ask them ([{op, fields}], in order;
 //                            the reply to `join` opens the room, as the dialog's does)
 //   dialog {name, prefill}   a dialog of the page: "topic", "leave", "poll" (`prefill`: the
-//                            question and options given, for the poll's)
+//                            question and options given, for the poll's), "keywords"
+//                            (`prefill`: words to add, typed in its field)
 //   dm {users, text}         open (or start) the conversation with them; send `text` if any
 //   close {room}             close a conversation (hiding.js)
 //   readall {}               mark every room read (readmarks.js markAllRead; no question:
@@ -216,6 +217,17 @@ export const COMMANDS = new Map([
       const problem = pollProblem({ question, options, maxText });
       return problem ? { problem: `${problem} Quote each part: /poll "Lunch?" "Pizza" "Salad".` }
         : { do: "poll", question, options, multiple: false };
+    },
+  }],
+  ["keywords", {
+    usage: "/keywords [words, …]",
+    help: "your notification keywords: words that notify you as a mention does (with words: "
+      + "ready to add)",
+    plan: ({ rest }) => {
+      // ("/keywords add deploy", as the terminal client says it, reads the same.)
+      const words = rest.replace(/^add\s+/iu, "");
+      return words ? { do: "dialog", name: "keywords", prefill: words }
+        : { do: "dialog", name: "keywords" };
     },
   }],
   ["search", {

@@ -25,6 +25,12 @@
 // user group's "@backend" is a mention (its pill, titled with the group's description and
 // count) when the message's `user_groups` name it (`userGroups`, usergroups.js `pillsFor`).
 //
+// The words of the reader's notification keywords (`keywords`, keywords.js) are marked where
+// they stand in plain text: a text node is split around them (a `keyword` node), never a
+// link's words, code, a mention or an emoji, so nothing else is drawn differently. The marks
+// are keywords.js `ranges` of each text node, so a keyword split by markup ("on **call**") is
+// not marked, though its message still counts as matching (the rule reads the raw text).
+//
 // A custom emoji's ":name:" (outside code, not glued to a word before it) is its picture when
 // `emoji` (a Map of the server's custom emoji by name, emoji.js) has it, and text otherwise:
 // the text itself never changes. Its url is one emoji.js kept (a path of the server's emoji
@@ -39,10 +45,11 @@
 //   {type: "text", text}  {type: "code", text}  {type: "strong" | "em" | "del", children}
 //   {type: "link", href, children, place?}  {type: "mention", name, text, me, group?, userGroup?,
 //   title?}
-//   {type: "emoji", name, url}
+//   {type: "emoji", name, url}  {type: "keyword", text}
 
 import { nameLabel } from "./conversations.js";
 import { GROUP_TOKENS } from "./entries.js";
+import { ranges } from "./keywords.js";
 import { messageHash, placeOfUrl, roomHash } from "./webpush.js";
 
 const MAX_DEPTH = 8; // nested quotes and emphasis, beyond which the text is taken as it is
@@ -65,10 +72,11 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
 
 /**
  * The tree of a message's text. `mentions`: the names the server found mentioned (as
- * registered), or null when not known; `me`: the reader's name (their mentions are marked).
+ * registered), or null when not known; `me`: the reader's name (their mentions are marked);
+ * `keywords`: the reader's notification keywords to mark (keywords.js), or null.
  */
 export function parse(text, { mentions = null, me = null, group = null, groupMe = false,
-  emoji = null, userGroups = null, here = null } = {}) {
+  emoji = null, userGroups = null, here = null, keywords = null } = {}) {
   const ctx = {
     // This page's address (origin and path): a link to it at a room opens in place.
     here: typeof here === "string" ? here : null,
@@ -80,7 +88,37 @@ export function parse(text, { mentions = null, me = null, group = null, groupMe 
     group: group === "room" || group === "here" ? group : null,
     groupMe: groupMe === true,
   };
-  return { type: "root", children: blocks(String(text).split(/\r?\n/), ctx, 0) };
+  const tree = { type: "root", children: blocks(String(text).split(/\r?\n/), ctx, 0) };
+  return Array.isArray(keywords) && keywords.length ? marked(tree, keywords) : tree;
+}
+
+/** The nodes whose children are marked (a link's words, code and mentions are not). */
+const MARKED_IN = new Set(["root", "para", "quote", "strong", "em", "del"]);
+
+/** `tree` with the words of `keywords` in its text nodes split out as `keyword` nodes. */
+function marked(node, keywords) {
+  if (node.type === "list") {
+    return { ...node, items: node.items.map((item) => markAll(item, keywords)) };
+  }
+  if (!MARKED_IN.has(node.type)) return node;
+  return { ...node, children: markAll(node.children, keywords) };
+}
+
+function markAll(nodes, keywords) {
+  return nodes.flatMap((node) => {
+    if (node.type !== "text") return [marked(node, keywords)];
+    const found = ranges(keywords, node.text);
+    if (!found.length) return [node];
+    const out = [];
+    let at = 0;
+    for (const [start, end] of found) {
+      if (start > at) out.push({ type: "text", text: node.text.slice(at, start) });
+      out.push({ type: "keyword", text: node.text.slice(start, end) });
+      at = end;
+    }
+    if (at < node.text.length) out.push({ type: "text", text: node.text.slice(at) });
+    return out;
+  });
 }
 
 /**
@@ -102,7 +140,7 @@ export function render(tree, doc = globalThis.document) {
 export function plainText(text) {
   const words = (node) => {
     if (node.type === "text" || node.type === "code" || node.type === "code_block"
-        || node.type === "mention") return node.text;
+        || node.type === "mention" || node.type === "keyword") return node.text;
     if (node.type === "list") return node.items.map((item) => item.map(words).join("")).join(" ");
     return (node.children || []).map(words).join(node.type === "root" || node.type === "quote"
       ? " " : "");
@@ -487,6 +525,12 @@ function renderNode(node, doc) {
       if (node.userGroup && node.title) span.setAttribute("title", node.title);
       span.append(doc.createTextNode(node.text));
       return span;
+    }
+    case "keyword": {
+      // One of the reader's notification keywords (keywords.js), as its own words.
+      const mark = el("mark", "keyword");
+      mark.append(doc.createTextNode(node.text));
+      return mark;
     }
     case "emoji":
       return customEmojiImage(node, doc);

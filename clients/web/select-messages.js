@@ -6,6 +6,7 @@
 import { moderates } from "./admin.js";
 import { suggestions as emojiSuggestions } from "./emoji.js";
 import { historyShown } from "./edithistory.js";
+import { hits } from "./keywords.js";
 import { mentions, previewFor, QUOTE_CHARS } from "./entries.js";
 import { plainText } from "./markdown.js";
 import { forwardedSummary } from "./forwarding.js";
@@ -34,9 +35,11 @@ export function pendingChanges(state, name, msgId) {
 /**
  * How a confirmed message is shown:
  * {message, text, deleted, edited, editedTs, saving, deleting, reactions: [{emoji, users,
- * count, mine}], files, preview, mentionsMe, own, canEdit, canDelete, canReact,
+ * count, mine}], files, preview, mentionsMe, keywords, own, canEdit, canDelete, canReact,
  * canRemovePreview, quote, editing, pinned, canPin, poll, canVote, canClosePoll, saved,
  * canSave}.
+ * `keywords` are the person's notification keywords its text (as confirmed) matches, when
+ * by someone else (keywords.js `hits`): it is then a mention to them, its words marked.
  * `files` are the message's file objects (none once it is deleted); `preview` its link's
  * preview (entries.js previewFor), or null.
  * `pinned` is {by, ts} while the message is pinned to the room (the person's own pin or unpin
@@ -77,6 +80,7 @@ export function shownMessage(state, room, message) {
   const held = deleted ? undefined : pollOf(message.poll);
   const poll = held ? shownPoll(held, state.me, { pending: voting, closing }) : null;
   const moderator = own || sameUser(room.owner, state.me) || moderates(room, state.admin);
+  const keywords = hits(state.keywords, message, own);
   return {
     message,
     text: deleted ? "" : text,
@@ -92,8 +96,9 @@ export function shownMessage(state, room, message) {
     })),
     files: deleted ? [] : filesOf(message),
     preview: previewFor(message),
-    mentionsMe: mentions(message, state.me)
+    mentionsMe: mentions(message, state.me) || keywords.length > 0
       || Boolean(state.userGroups && groupMentionsMe(state.userGroups, message, state.me)),
+    keywords,
     own,
     canEdit: own && !deleted && !deleting && !room.archived,
     canDelete: !deleted && !deleting && (own || sameUser(room.owner, state.me)
@@ -182,6 +187,7 @@ export function signature(view) {
   return JSON.stringify([view.text, view.deleted, view.edited, view.editedTs,
     view.historyShown, view.saving,
     view.deleting, view.reactions.map((r) => [r.emoji, r.users, r.mine]), view.mentionsMe,
+    view.keywords,
     view.canEdit, view.canDelete, view.canReact, view.quote, view.editing,
     view.message.mentions || null, view.files.map((file) => file.id), view.preview,
     view.canRemovePreview, view.pinned, view.canPin, view.replies, view.threadOf,

@@ -123,6 +123,13 @@
 // they share theirs) is the welcome's, changed by `setReadReceipts` at once and kept by the
 // `read_receipts` event of every device.
 //
+// Notification keywords (keywords.js, `state.keywords`): the person's list, the welcome's,
+// kept by the `keywords` event of every device, changed by `setKeywords` at once (the reply
+// says the last word; a refusal puts back the server's list and says why). A message by
+// someone else that matches one is a mention to them: alerted as one (alerts.js kindOf),
+// marked and its words highlighted (select-messages.js). The room's "@" count stays the
+// server's (it counts names and groups, not keywords), so it says the same after a reload.
+//
 // Sections (sections.js, `state.sections`): the person's own sections of the sidebar, kept by
 // the server (the welcome's list, the `sections` and `section` events of every device).
 // Collapsing one, moving it up or down (`collapseSection`, `shiftSection`) and moving a room
@@ -156,6 +163,7 @@ import * as grouping from "./usergroups.js";
 import * as hiding from "./hiding.js";
 import * as starring from "./favourites.js";
 import * as receipting from "./receipts.js";
+import * as keywording from "./keywords.js";
 import * as sectioning from "./sections.js";
 import { allRead, openingPage } from "./readmarks.js";
 import { draftOf, setDraft } from "./drafts.js";
@@ -266,6 +274,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     receipts: receipting.emptyReceipts(),
     // The person's own sections of the sidebar, and whether the server keeps them (sections.js).
     sections: sectioning.emptySections(),
+    // The person's notification keywords (keywords.js): null until the welcome says them.
+    keywords: keywording.emptyKeywords(),
   };
 }
 
@@ -338,6 +348,7 @@ const EVENTS = {
     state.dndUntil = alerts.pauseOf(frame.user && frame.user.dnd_until);
     // (The conversations' markers are asked again once shown: connectionChanged forgot them.)
     receipting.confirmShare(state.receipts, receipting.shareOf(frame.user));
+    keywording.welcomed(state.keywords, frame); // (before anything below may alert)
     profiling.welcomed(state.profiles);
     if (frame.user && typeof frame.user.name === "string") {
       profiling.learn(state.profiles, frame.user.name, frame.user);
@@ -514,6 +525,12 @@ const EVENTS = {
   read_receipts(state, frame) {
     // The person turned the sharing of their read receipts on or off (here or elsewhere).
     if (typeof frame.on === "boolean") receipting.confirmShare(state.receipts, frame.on);
+    return [];
+  },
+
+  keywords(state, frame) {
+    // The person changed their notification keywords (here or on another device).
+    keywording.confirm(state.keywords, keywording.listOf(frame.keywords));
     return [];
   },
 
@@ -1000,6 +1017,13 @@ const ANSWERED = {
     return [];
   },
 
+  set_keywords(state, asked, reply) {
+    // The list as stored (trimmed, duplicates folded); as asked, from a reply without it.
+    keywording.answered(state.keywords, keywording.listOf(reply.keywords)
+      ?? keywording.listOf(asked.keywords));
+    return [];
+  },
+
   create_section(state, asked, reply) {
     return sectionsSaid(state, reply);
   },
@@ -1237,6 +1261,12 @@ const REFUSED = {
     if ((asked.msg_id === undefined || asked.msg_id === null) && error.code !== "unknown_op") {
       state.receipts.asked.delete(asked.room);
     }
+    return [];
+  },
+
+  set_keywords(state, asked, error) {
+    // The list the server last gave is back; why it was refused is said in the dialog.
+    keywording.answered(state.keywords, null, keywording.refusalText(error));
     return [];
   },
 
@@ -1887,6 +1917,31 @@ export function setReadReceipts(state, on) {
 }
 
 /**
+ * Set the person's notification keywords to `list` (keywords.js: checked by the dialog): shown
+ * at once, asked of the server (whose reply, and the `keywords` event of every device, say the
+ * last word). Offline, nothing changes and the dialog is told why.
+ */
+export function setKeywords(state, list) {
+  const keywords = state.keywords;
+  const clean = keywording.listOf(list);
+  if (clean === null) return [];
+  if (!online(state)) {
+    if (keywords.list !== null && !keywording.same(keywords.list, clean)) {
+      keywords.problem = keywording.refusalText({ code: "disconnected" });
+    }
+    return [];
+  }
+  if (!keywording.setList(keywords, clean)) return [];
+  return [request("set_keywords", { keywords: clean })];
+}
+
+/** Forget the last refusal of the keywords (their dialog opens anew). */
+export function keywordsOpened(state) {
+  state.keywords.problem = "";
+  return [];
+}
+
+/**
  * Star (`on`) or unstar room or conversation `name`: in (or out of) the sidebar's Favourites
  * at once, here, and on the server, which tells the person's other devices (favourites.js).
  */
@@ -1900,7 +1955,8 @@ export function setFavourite(state, name, on) {
 
 /**
  * Move room or conversation `name` into the person's section `id` (null: back to its usual
- * list): there at once, here, and on the server, which tells the person's other devices.
+ * list): there at once, here, and on the server, which tells the person's other devices. A
+ * favourite stays listed in Favourites (it shows in its section once unstarred): a toast says so.
  */
 export function moveToSection(state, name, id) {
   const room = state.rooms.get(name);
@@ -1909,7 +1965,15 @@ export function moveToSection(state, name, id) {
   if (id !== null && !sectioning.find(state.sections.shown, id)
       && !sectioning.find(state.sections.confirmed, id)) return [];
   if (!sectioning.place(room, id)) return [];
-  return [request("set_section", { room: name, section: id })];
+  const effects = [request("set_section", { room: name, section: id })];
+  if (starring.isFavourite(room)) {
+    // It stays in Favourites (as the server keeps it): the sidebar shows no move, so say it.
+    const section = id === null ? null : sectioning.find(state.sections.shown, id)
+      || sectioning.find(state.sections.confirmed, id);
+    effects.push({ toast: sectioning.favouriteMoved(alerts.roomLabel(room),
+      section ? section.name : sectioning.usualList(room)) });
+  }
+  return effects;
 }
 
 /** Collapse (`collapsed`) or expand the person's section `id`, at once and on the server. */

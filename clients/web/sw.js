@@ -15,7 +15,8 @@
 //
 // 3. Web Push (webpush.js). A push shows a notification, one tag per room (a reminder of a
 //    saved message: one of its own), unless a visible window already shows that room (each
-//    visible window is asked which room it shows). A click focuses a window of the page and
+//    visible window is asked which room it shows); a mention's, and a notification keyword's
+//    (kind "keyword"), ring again (webpush.js notificationFor). A click focuses a window of the page and
 //    tells it to open the room, or opens /#room=NAME.
 
 import {

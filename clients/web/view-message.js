@@ -177,7 +177,7 @@ export class MessageView {
         () => (view.threadOf && !this.inThread ? this.threadLine(view.threadOf) : null)],
       ["meta", author, () => meta(message, state.me, author)],
       ["text", [view.text, view.deleted, view.deleting, view.saving, view.editing,
-        message.mentions || null, view.files.length > 0, state.customEmoji.version,
+        message.mentions || null, view.keywords, view.files.length > 0, state.customEmoji.version,
         message.user_groups ? state.userGroups.version : 0],
       () => (view.editing ? this.editor(view, state.maxText)
         : view.poll ? null : text(view, state.me, state.customEmoji.byName,
@@ -187,7 +187,7 @@ export class MessageView {
       () => (forwarded ? forwardCard(forwarded, state,
         (room, seq) => this.on().openSource(room, seq)) : null)],
       ["poll", view.poll && !view.editing ? [view.poll, view.canVote, view.text,
-        message.mentions || null, state.customEmoji.version,
+        message.mentions || null, view.keywords, state.customEmoji.version,
         message.user_groups ? state.userGroups.version : 0, view.poll.options.map((o) => o.voters
           .map((u) => [displayName(state.profiles, u), avatarOf(state.profiles, u)]))] : null,
       () => (view.poll && !view.editing ? pollCard(view, state,
@@ -671,7 +671,7 @@ function text(view, me, emoji, userGroups = null, forwarded = null) {
   const group = view.saving ? null : view.message.group || null;
   return h("div", { class: `msg-text${view.deleting ? " fading" : ""}` },
     render(parse(view.text, { mentions, me, group, groupMe: groupMentions(view.message, me),
-      emoji, userGroups, here: here() })));
+      emoji, userGroups, here: here(), keywords: view.keywords })));
 }
 
 /** This page's address without its fragment: a message's link to it opens in place. */

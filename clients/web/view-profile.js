@@ -1,7 +1,8 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
 // one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User
-// groups", "Invite people…" for those who may, and the read receipts' setting, a checkbox:
-// "Let others see when I've read messages", receipts.js) and the "Profile and status" dialog: a
+// groups", "Invite people…" for those who may, "Notification keywords…" (view-keywords.js)
+// where the server keeps them, and the read receipts' setting, a checkbox: "Let others see
+// when I've read messages", receipts.js) and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -36,7 +37,8 @@ export class ProfileView {
    * groups" panel (view-usergroups.js), readAll() marks everything read (asking first when
    * much is unread: controller.js `readAll`), readReceipts(on) shares the person's read
    * receipts or stops, mayInvite() → whether the person makes invitation links, invite()
-   * opens the "Invite people" dialog (view-invites.js).
+   * opens the "Invite people" dialog (view-invites.js), keywords() the "Notification
+   * keywords" dialog (view-keywords.js).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -88,6 +90,10 @@ export class ProfileView {
           ...clearAfter(preset.clear, clock.now()) } }),
       })),
     ];
+    // The person's notification keywords, where the server keeps them (keywords.js).
+    if (this.state && this.state.keywords.list !== null) {
+      items.push({ label: "Notification keywords…", run: () => this.on.keywords() });
+    }
     // The read receipts' setting, once the server has said it (receipts.js): the person's,
     // on every device.
     const share = this.state ? this.state.receipts.share : null;

@@ -3,7 +3,7 @@
 // opens a room, and the conversions between a subscription and what the server stores.
 //
 // The payload the server sends (docs/protocol.md, "Web Push"): {room, seq, from, kind:
-// "dm" | "mention" | "message", text (at most 200 characters, "" for a message of files
+// "dm" | "mention" | "keyword" | "message" | "reminder", text (at most 200 characters, "" for a message of files
 // only), title}. A payload that is not that still shows a notification (a push the browser
 // was told is user-visible must show one), just a plainer one.
 
@@ -11,7 +11,9 @@ export const MESSAGE_TYPES = Object.freeze({
   openRoom: "chatd:open-room", // worker → page: show this room ({room})
   whichRoom: "chatd:which-room", // worker → page, on a MessagePort: which room do you show?
 });
-const KINDS = new Set(["dm", "mention", "message", "reminder"]);
+const KINDS = new Set(["dm", "mention", "keyword", "message", "reminder"]);
+/** The kinds that ring again under their room's tag: to the person as a mention is. */
+const RINGING = new Set(["dm", "mention", "keyword", "reminder"]);
 const MAX_TITLE = 120;
 const MAX_BODY = 400;
 const HASH_PREFIX = "#room=";
@@ -135,7 +137,8 @@ function clip(text, max) {
  * `registration.showNotification`. One tag per room ("chatd:NAME", the tag of the page's own
  * notifications too), so a room's notifications replace each other instead of piling up; a
  * DM or a mention rings again (`renotify`), another message of a room set to "all" replaces
- * the last one quietly. A reminder of a saved message has a tag of its own (of its room and
+ * the last one quietly; a message with one of the person's notification keywords (kind
+ * "keyword", keywords.js) is shown as a mention is. A reminder of a saved message has a tag of its own (of its room and
  * message: "chatd-reminder:NAME:SEQ"), so that neither a message nor a look at its room takes
  * it away, and rings. Icons are resolved against `scope`.
  */
@@ -154,7 +157,7 @@ export function notificationFor(payload, scope) {
     body: clip(body, MAX_BODY),
     tag: !room ? "chatd" : kind === "reminder" ? `chatd-reminder:${room}:${payload.seq ?? ""}`
       : `chatd:${room}`,
-    renotify: Boolean(room) && (kind === "dm" || kind === "mention" || kind === "reminder"),
+    renotify: Boolean(room) && RINGING.has(kind),
     icon: new URL("icons/icon-192.png", scope).href,
     badge: new URL("icons/badge-96.png", scope).href,
     data: { room, seq: payload.seq },

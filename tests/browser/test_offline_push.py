@@ -338,8 +338,8 @@ def _deliver(cdp: Any, base: str, registration: str, payload: dict[str, Any]) ->
 def test_a_push_shows_a_notification_and_its_click_opens_the_room(
     daemon: Daemon, sessions: list[Session], browser: Browser,
 ) -> None:
-    """A push delivered to the worker shows a notification tagged per room (a DM and a
-    mention ring again; a room's next push replaces its last), unless a visible window shows
+    """A push delivered to the worker shows a notification tagged per room (a DM, a mention
+    and a keyword's ring again; a room's next push replaces its last), unless a visible window shows
     that room; a click on it opens the room in the open window and closes it; /#room=NAME
     opens a room too."""
     token = register_and_login(daemon.url, "ann")
@@ -395,6 +395,15 @@ def test_a_push_shows_a_notification_and_its_click_opens_the_room(
     assert by_tag["chatd:@ann:bob"]["renotify"] is True
     assert by_tag["chatd:ops"]["renotify"] is False
     assert by_tag["chatd:ops"]["title"] == "bob in #ops"
+    # A message with one of ann's notification keywords is shown as a mention is: it rings
+    # again, under its room's tag (replacing the quiet one).
+    _deliver(cdp, daemon.url, registration, {"room": "ops", "seq": 3, "from": "bob",
+                                             "kind": "keyword", "text": "the deploy is done",
+                                             "title": ""})
+    shown_all = wait_in(page, NOTIFICATIONS, {"tag": "chatd:ops", "body": "the deploy is done"},
+                        what="the keyword's notification of #ops")
+    keyword = {n["tag"]: n for n in shown_all}["chatd:ops"]
+    assert keyword["renotify"] is True and keyword["title"] == "bob in #ops"
 
     # A click on the #ops notification: the window opens #ops; the notification goes.
     worker = worker_of(ann.context, daemon.url)

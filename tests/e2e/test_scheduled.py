@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import trio
 
+from chatd.rooms import ToUser
 from chatd.server import Server
 from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
@@ -333,10 +334,11 @@ async def test_a_node_killed_after_its_claim_loses_nothing_and_stores_once(
         tmp_path: Path, database_dsn: str) -> None:
     """Node A (a process, its claims' lease 1 s) claims bob's item and stores its message,
     and is killed with SIGKILL before it forgets the item (the test holds the item's row
-    lock, and waits for the message row: states, not time). Node B, started then, claims it
-    again after the lease and sends it with the same nonce: the message is stored once, and
-    bob (connected to node C, which never looks on its own: an hour between its looks) is
-    told "sent" with it; the item is gone."""
+    lock, and waits for the message row: states, not time). Past the lease, bob's cancel
+    and edit are refused (not_found: its send had begun, the message is stored; never
+    "cancelled" and sent). Node B, started then, claims it again and sends it with the same
+    nonce: the message is stored once, and bob (connected to node C, which never looks on
+    its own: an hour between its looks) is told "sent" with it; the item is gone."""
     env = {"CHATD_CLUSTER_CLAIM_LEASE": "1", "CHATD_CLUSTER_REMINDER_CHECK": "3600"}
     config = _quiet(tmp_path, database_dsn)
     async with database(database_dsn) as db, database(database_dsn, "rows") as rows, \
@@ -349,14 +351,18 @@ async def test_a_node_killed_after_its_claim_loses_nothing_and_stores_once(
             await db.execute("SELECT 1 FROM rooms WHERE name = 'general' FOR NO KEY UPDATE")
             item = (await bob.request("schedule", room="general", text="kept",
                                       send_at=now_ms() + SOON))["item"]["item"]
-            await rows.until("SELECT claimed_until IS NOT NULL FROM scheduled WHERE id = $1",
-                             item)
+            await rows.until("SELECT sending FROM scheduled WHERE id = $1", item)
             await rows.execute("BEGIN")
             await rows.execute("SELECT 1 FROM scheduled WHERE id = $1 FOR UPDATE", item)
             await db.execute("ROLLBACK")  # A stores the message, then waits for the item
             await db.until("SELECT count(*) = 1 FROM messages WHERE text = 'kept'")
             await _killed(a, db)
             await rows.execute("ROLLBACK")
+        await db.until("SELECT claimed_until <= now() FROM scheduled WHERE id = $1", item)
+        refused = await on_c.request("cancel_scheduled", item=item)
+        assert (refused["op"], refused["code"]) == ("error", "not_found"), refused
+        refused = await on_c.request("edit_scheduled", item=item, text="changed")
+        assert (refused["op"], refused["code"]) == ("error", "not_found"), refused
         async with running(config) as b:
             sent = await on_c.event("scheduled", action="sent")
             assert sent["item"]["item"] == item
@@ -371,6 +377,37 @@ async def test_a_node_killed_after_its_claim_loses_nothing_and_stores_once(
             assert b.app.scheduler is not None and c.app.scheduler is not None
             assert (b.app.scheduler.sent, c.app.scheduler.sent) == (0, 0)  # a duplicate
         await on_c.aclose()
+
+
+async def test_a_cancel_past_a_slow_nodes_lease_wins_and_nothing_is_sent(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Node A claims bob's item and is slow past its lease (claimed as its loop does, with
+    a lease of 0, and sent only later); bob cancels it meanwhile ("cancelled"); A's late
+    send sends nothing: no message, no "sent" (checked after an event A's registry
+    delivers after it), A's count 0."""
+    config = _quiet(tmp_path, database_dsn)
+    async with database(database_dsn) as db, running(config) as a:
+        assert a.app.scheduler is not None
+        ann, bob, _token = await _ann_and_bob(a)
+        item = (await bob.request("schedule", room="general", text="never",
+                                  send_at=now_ms() + HOUR))["item"]["item"]
+        await bob.event("scheduled", action="added")
+        assert await db.execute("UPDATE scheduled SET send_at = now() WHERE id = $1",
+                                item) == "UPDATE 1"  # due, and no loop is woken by it
+        [slow] = await a.app.storage.claim_scheduled(10, 0.0)
+        reply = await bob.request("cancel_scheduled", item=item)
+        assert reply["op"] == "ok", reply
+        assert (await bob.event("scheduled", action="cancelled"))["item"]["item"] == item
+        await a.app.scheduler.send(slow)
+        await a.app.registry.send(ToUser("bob", b'{"op":"after"}\n'))
+        await bob.event("after")
+        assert [e for e in bob.events if e["op"] in ("scheduled", "message")] == []
+        assert a.app.scheduler.sent == 0
+        assert await db.value("SELECT count(*) FROM messages WHERE text = 'never'") == 0
+        history = await ann.request("history", room="general")
+        assert "never" not in [m["text"] for m in history["messages"]]
+        for client in (ann, bob):
+            await client.aclose()
 
 
 async def test_a_reminder_claimed_by_a_killed_node_is_told_by_another(

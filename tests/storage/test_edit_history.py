@@ -207,6 +207,15 @@ def test_the_plain_statements_do_not_name_it() -> None:
     assert "$31::text[]" in changes_module._SQL_WRITE_EDITS
 
 
+def test_the_edits_statement_is_the_plain_one_with_the_replaced_column() -> None:
+    """The edits' variant of the batch statement is the plain one with the replaced text's
+    column, its value and its array added, and nothing else: taking those out gives the
+    plain statement byte for byte (both are made from one text, so they cannot drift)."""
+    plain, edits = changes_module._SQL_WRITE, changes_module._SQL_WRITE_EDITS
+    assert edits.count(", replaced") == 3 and edits.count(", $31::text[]") == 1
+    assert edits.replace(", replaced", "").replace(", $31::text[]", "") == plain
+
+
 async def test_a_reaction_batch_runs_the_statement_it_ran(tmp_path: Path,
                                                           database_dsn: str) -> None:
     """On one connection: a send and a reaction prepare no statement naming the replaced

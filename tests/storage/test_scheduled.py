@@ -171,6 +171,38 @@ async def test_claims_are_once_held_for_the_lease_and_taken_again(
         assert listed == {i.id for i in items[1:]}  # claimed (held) or ahead, not sent
 
 
+async def test_a_cancel_and_a_send_never_both_happen(storage: Storage, database_dsn: str,
+                                                     tmp_path: Path) -> None:
+    """A claim whose lease ran out (a slow node): a cancel before its send begins wins (the
+    row goes) and the send cannot begin; a send begun (while its claim held) makes every
+    cancel and edit not_found, whatever the lease, and a later claim (another node) takes
+    it and begins it again while the first claim cannot; a failure ends it (cancellable)."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        cancelled = await _schedule(storage, ann, "cancel me", now_ms() + HOUR)
+        await storage.edit_scheduled(ann.id, cancelled.id, text=None, files=None, send_at=0)
+        [slow] = await storage.claim_scheduled(10, 0.0)
+        gone = await storage.cancel_scheduled(ann.id, cancelled.id)
+        assert gone.id == slow.item.id
+        assert await storage.scheduled_sending(slow) is False
+
+        item = await _schedule(storage, ann, "send me", now_ms() + HOUR)
+        await storage.edit_scheduled(ann.id, item.id, text=None, files=None, send_at=0)
+        [slow] = await storage.claim_scheduled(10, 0.0)
+        assert await storage.scheduled_sending(slow) is True
+        assert await refusal(storage.cancel_scheduled(ann.id, item.id)) == "not_found"
+        assert await refusal(storage.edit_scheduled(ann.id, item.id, text="no", files=None,
+                                                    send_at=None)) == "not_found"
+        async with open_storage(make_config(tmp_path, database_dsn)) as other:
+            [again] = await other.claim_scheduled(10, 0.0)  # the first node died
+            assert again.item.id == item.id
+            assert await storage.scheduled_sending(slow) is False
+            assert await other.scheduled_sending(again) is True
+        failed = await storage.scheduled_failed(item.id, "forbidden", "you left")
+        assert failed is not None and failed.state == "failed"
+        assert (await storage.cancel_scheduled(ann.id, item.id)).id == item.id
+
+
 async def test_a_failure_is_kept_until_rescheduled(storage: Storage) -> None:
     """A claimed item marked failed is listed failed with its error, counted by the badges,
     not claimed again; a new send_at makes it pending (the error cleared) and claimable."""
@@ -216,10 +248,10 @@ async def test_a_reminder_claim_is_held_for_its_lease(storage: Storage) -> None:
         [dead] = await storage.claim_reminders(10, 0.0)
         [again] = await storage.claim_reminders(10, LEASE)
         assert dead.message.msg_id == again.message.msg_id == msg_id
-        await storage.reminded(held)  # the old time's claim: changes nothing now
+        assert await storage.reminded(held) is False  # the old time's claim: changes nothing
         [item], _ = await storage.saved_items(ann.id, limit=10)
         assert not item.reminded
-        await storage.reminded(again)
+        assert await storage.reminded(again) is True
         [item], _ = await storage.saved_items(ann.id, limit=10)
         assert item.reminded
         assert await storage.claim_reminders(10, 0.0) == []

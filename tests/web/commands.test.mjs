@@ -149,6 +149,14 @@ test("/search opens the search with its words; /help lists; an unknown name is r
   assert.match(plan(`/${"a".repeat(5000)}`).problem, /^\/a{32}… is not a command/);
 });
 
+test("/keywords opens the keywords dialog; words given are ready to add", () => {
+  assert.deepEqual(plan("/keywords"), { do: "dialog", name: "keywords" });
+  assert.deepEqual(plan("/keywords deploy, on call"),
+    { do: "dialog", name: "keywords", prefill: "deploy, on call" });
+  assert.deepEqual(plan("/keywords add deploy").prefill, "deploy");
+  assert.deepEqual(commandsFor("key").map((c) => c.name), ["keywords"]);
+});
+
 test("the list: every command, then those whose name starts so, with usage and help", () => {
   assert.equal(commandsFor("").length, COMMANDS.size);
   assert.deepEqual(commandsFor("d").map((c) => c.name), ["dm", "dnd"]);

@@ -148,6 +148,17 @@ test("the server's title wins; a message of a room set to all replaces the last 
   assert.equal(plain.options.tag, mention.options.tag, "one tag per room: they collapse");
 });
 
+test("a keyword's push is shown as a mention's: its room's tag, ringing again", () => {
+  const payload = { room: "dev", seq: 9, from: "bob", kind: "keyword", text: "deploy is done" };
+  assert.equal(parsePushPayload(JSON.stringify(payload)).kind, "keyword");
+  const keyword = notificationFor(parsePushPayload(JSON.stringify(payload)), SCOPE);
+  const mention = notificationFor(parsePushPayload(JSON.stringify({ ...payload, kind: "mention" })),
+    SCOPE);
+  assert.deepEqual(keyword, mention);
+  assert.equal(keyword.title, "bob in #dev");
+  assert.equal(keyword.options.renotify, true);
+});
+
 test("files only, or a payload that says nothing, still shows something readable", () => {
   const files = notificationFor(parsePushPayload(JSON.stringify(
     { room: "dev", seq: 2, from: "bob", kind: "mention", text: "" })), SCOPE);

@@ -1,0 +1,17 @@
+-- 0049: a scheduled message whose send has begun (chatd/actions/scheduled.py).
+--
+-- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
+-- Never edit a migration that has shipped: add the next numbered file instead.
+--
+-- A claim (claimed_until, migration 0032) holds an item for a lease; a cancel or an edit was
+-- refused only while the lease held. A node slow past its lease (or dead after storing the
+-- message) left a window: the lease over, the user's cancel deleted the row and was answered
+-- "cancelled" while the slow node's message was stored anyway, or already was. `sending` is
+-- set by the claiming node, while its own claim holds, right before it hands the message to
+-- the committer: from then on the message may be stored, so a cancel or an edit is refused
+-- (`not_found`, as while claimed) whatever the lease, and a claim after the lease sends it
+-- again (its nonce keeps it stored once) and tells "sent". A cancel that came first deleted
+-- the row, and the claiming node, finding no row of its claim, sends nothing. Cleared with
+-- the claim when the send is refused (`failed`). A new column with a constant default
+-- rewrites no row.
+ALTER TABLE scheduled ADD COLUMN sending boolean NOT NULL DEFAULT false;
