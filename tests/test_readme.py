@@ -40,4 +40,5 @@ def test_shipped_config_loads_and_matches_the_defaults() -> None:
         if field.name in {"path", "sources"}:
             continue
         for key in dataclasses.fields(getattr(defaults, field.name)):
-            assert re.search(rf"^{key.name} = ", text, re.M), f"{field.name}.{key.name}"
+            name = key.metadata.get("key", key.name)  # [email] from is the field sender
+            assert re.search(rf"^{name} = ", text, re.M), f"{field.name}.{name}"
