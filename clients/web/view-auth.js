@@ -7,9 +7,21 @@
 // session. Without an invitation, the server's mode (`GET /api/register`) decides what the
 // "Create account" form says: by invitation only, or no new accounts at all, instead of a
 // refusal at submit.
+//
+// Passwords by email (email.js): when the server says it can (`password_reset` in
+// `GET /api/register`), "Forgot password?" under "Log in" asks for a user name or an address
+// and then says a link was sent if an account matches, whatever the server did. A page opened
+// with "#reset=TOKEN" (the link) takes the token off the address at once and shows "Choose a
+// new password" (typed twice, the registration's rule said); once set, it logs in with it (the
+// answer names the account; if it does not, the same form asks for the user name), or says
+// the link has expired, with a way to ask for a new one.
 
 import * as api from "./api.js";
 import { $, h } from "./dom.js";
+import {
+  forgotBody, FORGOT_SENT, MIN_PASSWORD, newPasswordProblem, parseResetInfo, resetFromHash,
+  resetRefusal, resetUser,
+} from "./email.js";
 import {
   firstInvitedRoom, invitationNotice, invitationToSend, inviteFromHash, parseLook,
   parseRegistration, registerProblem,
@@ -24,6 +36,23 @@ export class AuthView {
     this.lookFailed = false;
     this.registration = null; // the server's auth.registration, once known
     this.asked = 0; // the serial of the last question to the server (a later one wins)
+    this.panel = "sign"; // "sign" (log in, create account), "forgot", "reset"
+    this.resetInfo = { offered: false, minPassword: MIN_PASSWORD }; // (email.js parseResetInfo)
+    this.resetToken = null; // a reset link's token, taken off the address, until it is spent
+    this.resetStage = "password"; // "password", then "user" (asked for the name) or "expired"
+    this.newPassword = null; // the password just set, while the form asks for the user name
+    $("auth-forgot").addEventListener("click", () => this.showPanel("forgot"));
+    $("forgot-back").addEventListener("click", () => this.showPanel("sign"));
+    $("reset-back").addEventListener("click", () => this.showPanel("sign"));
+    $("reset-ask").addEventListener("click", () => this.showPanel("forgot"));
+    $("forgot-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.forgot();
+    });
+    $("reset-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.reset();
+    });
     $("tab-login").addEventListener("click", () => this.setMode("login"));
     $("tab-register").addEventListener("click", () => this.setMode("register"));
     for (const tab of [$("tab-login"), $("tab-register")]) {
@@ -36,7 +65,9 @@ export class AuthView {
       });
     }
     window.addEventListener("hashchange", () => {
-      if (!$("auth-view").hidden) this.learn();
+      if ($("auth-view").hidden) return;
+      if (this.takeReset()) this.showPanel("reset");
+      this.learn();
     });
     $("auth-form").addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -85,16 +116,201 @@ export class AuthView {
     $("auth-password-hint").hidden = login;
     $("auth-error").textContent = "";
     this.renderNote();
+    this.renderForgot();
   }
 
-  /** Show the form (with a message saying why, if any). */
+  /**
+   * Show the form (with a message saying why, if any): "Choose a new password" while a reset
+   * link's token is held (the address had one), else "Log in".
+   */
   show(message = "") {
     $("auth-view").hidden = false;
     document.title = "chatd";
+    this.takeReset();
     this.learn();
     this.setMode(this.mode);
+    this.showPanel(this.resetToken !== null ? "reset" : "sign");
     $("auth-error").textContent = message;
-    $("auth-username").focus();
+  }
+
+  /**
+   * Take a reset link's token off the address ("#reset=TOKEN": the address bar, and the
+   * history, keep no working token) and hold it for the form. True when there was one.
+   */
+  takeReset() {
+    const token = resetFromHash(location.hash);
+    if (token === null) return false;
+    history.replaceState(null, "", location.pathname + location.search);
+    this.resetToken = token;
+    this.resetStage = "password";
+    this.newPassword = null;
+    return true;
+  }
+
+  /** Whether a reset link's token waits here (the page, logged in, says how to use it). */
+  get holdsReset() {
+    return this.resetToken !== null;
+  }
+
+  /** Show one of the card's forms: "sign" (the tabs), "forgot", "reset". */
+  showPanel(panel) {
+    this.panel = panel;
+    const sign = panel === "sign";
+    $("auth-tabs").hidden = !sign;
+    $("auth-form").hidden = !sign;
+    $("auth-invite").hidden = !sign || this.token === null;
+    $("forgot-form").hidden = panel !== "forgot";
+    $("reset-form").hidden = panel !== "reset";
+    if (panel === "forgot") {
+      $("forgot-error").textContent = "";
+      $("forgot-sent").hidden = true;
+      if (!$("forgot-user").value) $("forgot-user").value = $("auth-username").value.trim();
+      $("forgot-user").focus();
+    } else if (panel === "reset") {
+      this.renderReset();
+      (this.resetStage === "user" ? $("reset-user")
+        : this.resetStage === "expired" ? $("reset-ask") : $("reset-password")).focus();
+    } else {
+      this.renderForgot();
+      $("auth-username").focus();
+    }
+  }
+
+  /** "Forgot password?" under "Log in", where the server sends reset links. */
+  renderForgot() {
+    $("auth-forgot").hidden = this.mode !== "login" || !this.resetInfo.offered;
+  }
+
+  /** Ask for a reset link; say the same whatever the server did (no account is told). */
+  async forgot() {
+    const made = forgotBody($("forgot-user").value);
+    $("forgot-error").textContent = "";
+    $("forgot-sent").hidden = true;
+    if (made.problem) {
+      $("forgot-error").textContent = made.problem;
+      $("forgot-user").focus();
+      return;
+    }
+    const submit = $("forgot-submit");
+    submit.disabled = true;
+    try {
+      await api.askPasswordReset(made.body.user);
+      this.saySent();
+    } catch (error) {
+      // Nothing left this browser, or the server asks to wait: say so. Any other answer is
+      // the server's, and says nothing of the account either.
+      if (error.code === "network" || error.code === "rate_limited") {
+        $("forgot-error").textContent = api.explain(error, "login");
+      } else {
+        this.saySent();
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  saySent() {
+    $("forgot-sent").textContent = FORGOT_SENT;
+    $("forgot-sent").hidden = false;
+  }
+
+  /** "Choose a new password" as its stage has it. */
+  renderReset() {
+    const stage = this.resetStage;
+    $("reset-password-hint").textContent = `At least ${this.resetInfo.minPassword} characters.`;
+    $("reset-password-rows").hidden = stage !== "password";
+    $("reset-user-row").hidden = stage !== "user";
+    $("reset-submit").hidden = stage === "expired";
+    $("reset-submit").textContent = stage === "user" ? "Log in" : "Set password and log in";
+    $("reset-ask").hidden = stage !== "expired";
+    $("reset-done").hidden = stage !== "user";
+    $("reset-done").textContent = stage === "user"
+      ? "Your password is changed. Enter your user name to log in with it." : "";
+  }
+
+  /** Set the new password with the link's token, then log in with it. */
+  async reset() {
+    const submit = $("reset-submit");
+    $("reset-error").textContent = "";
+    if (this.resetStage === "user") {
+      await this.logInAfterReset($("reset-user").value.trim(), this.newPassword);
+      return;
+    }
+    if (this.resetStage !== "password" || this.resetToken === null) return;
+    const password = $("reset-password").value;
+    const problem = newPasswordProblem(password, $("reset-again").value,
+      this.resetInfo.minPassword);
+    if (problem) {
+      $("reset-error").textContent = problem;
+      $("reset-password").focus();
+      return;
+    }
+    submit.disabled = true;
+    let answer;
+    try {
+      answer = await api.resetPassword(this.resetToken, password);
+    } catch (error) {
+      submit.disabled = false;
+      const refusal = resetRefusal(error);
+      $("reset-error").textContent = refusal.text;
+      if (refusal.expired) {
+        this.resetToken = null;
+        this.resetStage = "expired";
+        this.renderReset();
+        $("reset-ask").focus();
+      } else {
+        $("reset-password").focus();
+      }
+      return;
+    }
+    submit.disabled = false;
+    this.resetToken = null; // (spent)
+    $("reset-password").value = "";
+    $("reset-again").value = "";
+    const user = resetUser(answer);
+    if (user === null) {
+      this.newPassword = password;
+      this.resetStage = "user";
+      this.renderReset();
+      $("reset-user").focus();
+      return;
+    }
+    await this.logInAfterReset(user, password);
+  }
+
+  /** Log in with the password just set; a refusal sends the person to the log-in form. */
+  async logInAfterReset(username, password) {
+    if (!username) {
+      $("reset-error").textContent = "Enter your user name.";
+      $("reset-user").focus();
+      return;
+    }
+    const submit = $("reset-submit");
+    submit.disabled = true;
+    try {
+      const session = await api.login(username, password);
+      this.newPassword = null;
+      this.resetStage = "password";
+      $("reset-user").value = "";
+      this.on.loggedIn(session, { room: null });
+    } catch (error) {
+      if (this.resetStage === "user" && error.code === "unauthenticated") {
+        $("reset-error").textContent = "That is not the account whose password was changed: "
+          + "check the user name.";
+        $("reset-user").focus();
+        return;
+      }
+      this.newPassword = null;
+      this.resetStage = "password";
+      this.setMode("login");
+      this.showPanel("sign");
+      $("auth-username").value = username;
+      $("auth-error").textContent = `Your password is changed, but you are not logged in: ${
+        api.explain(error, "login")}`;
+      $("auth-password").focus();
+    } finally {
+      submit.disabled = false;
+    }
   }
 
   hide() {
@@ -123,9 +339,11 @@ export class AuthView {
         this.look = look;
         this.registration = look.registration;
       } else {
-        const info = parseRegistration(await api.registration());
+        const body = await api.registration();
+        const info = parseRegistration(body);
         if (serial !== this.asked) return;
         this.registration = info.registration;
+        this.resetInfo = parseResetInfo(body);
       }
     } catch {
       if (serial !== this.asked) return;
@@ -134,6 +352,8 @@ export class AuthView {
     }
     this.renderInvitation();
     this.renderNote();
+    this.renderForgot();
+    if (this.panel === "reset") this.renderReset();
   }
 
   /** A registration refused for its invitation or the server's mode: the page says so. */
@@ -163,7 +383,7 @@ export class AuthView {
 
   renderInvitation() {
     const box = $("auth-invite");
-    box.hidden = this.token === null;
+    box.hidden = this.token === null || this.panel !== "sign";
     if (this.token === null) return;
     const notice = invitationNotice(this.look, { failed: this.lookFailed });
     $("auth-invite-title").textContent = notice.title;

@@ -1,6 +1,7 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
 // one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User
-// groups", "Invite people…" for those who may, and the read receipts' setting, a checkbox:
+// groups", "Invite people…" for those who may, "Email notifications…" (view-email.js), and the
+// read receipts' setting, a checkbox:
 // "Let others see when I've read messages", receipts.js) and the "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
@@ -36,7 +37,8 @@ export class ProfileView {
    * groups" panel (view-usergroups.js), readAll() marks everything read (asking first when
    * much is unread: controller.js `readAll`), readReceipts(on) shares the person's read
    * receipts or stops, mayInvite() → whether the person makes invitation links, invite()
-   * opens the "Invite people" dialog (view-invites.js).
+   * opens the "Invite people" dialog (view-invites.js), email() the "Email notifications"
+   * dialog (view-email.js).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -78,6 +80,7 @@ export class ProfileView {
       { label: "User groups", run: () => this.on.userGroups() },
       ...(this.on.mayInvite && this.on.mayInvite()
         ? [{ label: "Invite people…", run: () => this.on.invite() }] : []),
+      { label: "Email notifications…", run: () => this.on.email() },
       { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
         keys: "Shift+Escape" },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
