@@ -42,17 +42,6 @@ export class AuthView {
     this.resetStage = "password"; // "password", then "user" (asked for the name) or "expired"
     this.newPassword = null; // the password just set, while the form asks for the user name
     $("auth-forgot").addEventListener("click", () => this.showPanel("forgot"));
-    $("forgot-back").addEventListener("click", () => this.showPanel("sign"));
-    $("reset-back").addEventListener("click", () => this.showPanel("sign"));
-    $("reset-ask").addEventListener("click", () => this.showPanel("forgot"));
-    $("forgot-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.forgot();
-    });
-    $("reset-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.reset();
-    });
     $("tab-login").addEventListener("click", () => this.setMode("login"));
     $("tab-register").addEventListener("click", () => this.setMode("register"));
     for (const tab of [$("tab-login"), $("tab-register")]) {
@@ -152,19 +141,19 @@ export class AuthView {
     return this.resetToken !== null;
   }
 
-  /** Show one of the card's forms: "sign" (the tabs), "forgot", "reset". */
+  /**
+   * Show one of the card's forms: "sign" (the tabs), "forgot", "reset". The last two are in
+   * the page only while shown (from their templates): their fields are no others' namesakes.
+   */
   showPanel(panel) {
-    this.panel = panel;
     const sign = panel === "sign";
+    if (panel !== this.panel || !sign && !$(`${panel}-form`)) this.mount(panel);
+    this.panel = panel;
     $("auth-tabs").hidden = !sign;
     $("auth-form").hidden = !sign;
     $("auth-invite").hidden = !sign || this.token === null;
-    $("forgot-form").hidden = panel !== "forgot";
-    $("reset-form").hidden = panel !== "reset";
     if (panel === "forgot") {
-      $("forgot-error").textContent = "";
-      $("forgot-sent").hidden = true;
-      if (!$("forgot-user").value) $("forgot-user").value = $("auth-username").value.trim();
+      $("forgot-user").value = $("auth-username").value.trim();
       $("forgot-user").focus();
     } else if (panel === "reset") {
       this.renderReset();
@@ -176,42 +165,62 @@ export class AuthView {
     }
   }
 
+  /** Put the form of `panel` in the card (a fresh one), or none for "sign". */
+  mount(panel) {
+    const holder = $("auth-panel");
+    holder.replaceChildren();
+    if (panel === "sign") return;
+    holder.append($(`${panel}-template`).content.cloneNode(true));
+    $(`${panel}-form`).addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (panel === "forgot") this.forgot();
+      else this.reset();
+    });
+    $(`${panel}-back`).addEventListener("click", () => {
+      if (panel === "reset" && this.resetStage !== "user") this.resetToken = null; // (not used)
+      this.showPanel("sign");
+    });
+    if (panel === "reset") {
+      $("reset-ask").addEventListener("click", () => this.showPanel("forgot"));
+    }
+  }
+
   /** "Forgot password?" under "Log in", where the server sends reset links. */
   renderForgot() {
     $("auth-forgot").hidden = this.mode !== "login" || !this.resetInfo.offered;
   }
 
-  /** Ask for a reset link; say the same whatever the server did (no account is told). */
+  /**
+   * Ask for a reset link; say the same whatever the server did (no account is told). The
+   * form's elements are held: the person may go back to "Log in" while it is asked.
+   */
   async forgot() {
-    const made = forgotBody($("forgot-user").value);
-    $("forgot-error").textContent = "";
-    $("forgot-sent").hidden = true;
+    const [field, error, sent, submit] = ["forgot-user", "forgot-error", "forgot-sent",
+      "forgot-submit"].map((id) => $(id));
+    const made = forgotBody(field.value);
+    error.textContent = "";
+    sent.hidden = true;
     if (made.problem) {
-      $("forgot-error").textContent = made.problem;
-      $("forgot-user").focus();
+      error.textContent = made.problem;
+      field.focus();
       return;
     }
-    const submit = $("forgot-submit");
     submit.disabled = true;
+    let said = FORGOT_SENT;
     try {
       await api.askPasswordReset(made.body.user);
-      this.saySent();
-    } catch (error) {
+    } catch (refusal) {
       // Nothing left this browser, or the server asks to wait: say so. Any other answer is
       // the server's, and says nothing of the account either.
-      if (error.code === "network" || error.code === "rate_limited") {
-        $("forgot-error").textContent = api.explain(error, "login");
-      } else {
-        this.saySent();
-      }
+      if (refusal.code === "network" || refusal.code === "rate_limited") said = null;
+      error.textContent = said === null ? api.explain(refusal, "login") : "";
     } finally {
       submit.disabled = false;
     }
-  }
-
-  saySent() {
-    $("forgot-sent").textContent = FORGOT_SENT;
-    $("forgot-sent").hidden = false;
+    if (said !== null) {
+      sent.textContent = said;
+      sent.hidden = false;
+    }
   }
 
   /** "Choose a new password" as its stage has it. */
@@ -228,15 +237,22 @@ export class AuthView {
       ? "Your password is changed. Enter your user name to log in with it." : "";
   }
 
+  /** Whether `form` is the form shown now (the person did not go back while it was asked). */
+  shown(form) {
+    return form.isConnected && !$("auth-view").hidden;
+  }
+
   /** Set the new password with the link's token, then log in with it. */
   async reset() {
+    const form = $("reset-form");
     const submit = $("reset-submit");
     $("reset-error").textContent = "";
     if (this.resetStage === "user") {
       await this.logInAfterReset($("reset-user").value.trim(), this.newPassword);
       return;
     }
-    if (this.resetStage !== "password" || this.resetToken === null) return;
+    const token = this.resetToken;
+    if (this.resetStage !== "password" || token === null || submit.disabled) return;
     const password = $("reset-password").value;
     const problem = newPasswordProblem(password, $("reset-again").value,
       this.resetInfo.minPassword);
@@ -248,29 +264,30 @@ export class AuthView {
     submit.disabled = true;
     let answer;
     try {
-      answer = await api.resetPassword(this.resetToken, password);
+      answer = await api.resetPassword(token, password);
     } catch (error) {
       submit.disabled = false;
       const refusal = resetRefusal(error);
-      $("reset-error").textContent = refusal.text;
-      if (refusal.expired) {
+      if (refusal.expired && this.resetToken === token) {
         this.resetToken = null;
         this.resetStage = "expired";
-        this.renderReset();
-        $("reset-ask").focus();
-      } else {
-        $("reset-password").focus();
       }
+      if (!this.shown(form)) return;
+      $("reset-error").textContent = refusal.text;
+      this.renderReset();
+      (refusal.expired ? $("reset-ask") : $("reset-password")).focus();
       return;
     }
     submit.disabled = false;
-    this.resetToken = null; // (spent)
-    $("reset-password").value = "";
-    $("reset-again").value = "";
+    if (this.resetToken === token) this.resetToken = null; // (spent)
     const user = resetUser(answer);
     if (user === null) {
+      // The form asks for the account's name (the password is set: it is kept to log in).
       this.newPassword = password;
       this.resetStage = "user";
+      if (!this.shown(form)) return;
+      $("reset-password").value = "";
+      $("reset-again").value = "";
       this.renderReset();
       $("reset-user").focus();
       return;
@@ -278,26 +295,30 @@ export class AuthView {
     await this.logInAfterReset(user, password);
   }
 
-  /** Log in with the password just set; a refusal sends the person to the log-in form. */
+  /**
+   * Log in with the password just set; a wrong name (asked for) is said in the form, any
+   * other refusal sends the person to "Log in", their name filled in.
+   */
   async logInAfterReset(username, password) {
+    const [form, error, field, submit] = ["reset-form", "reset-error", "reset-user",
+      "reset-submit"].map((id) => $(id));
     if (!username) {
-      $("reset-error").textContent = "Enter your user name.";
-      $("reset-user").focus();
+      error.textContent = "Enter your user name.";
+      field.focus();
       return;
     }
-    const submit = $("reset-submit");
+    if (submit.disabled) return;
     submit.disabled = true;
+    let session;
     try {
-      const session = await api.login(username, password);
-      this.newPassword = null;
-      this.resetStage = "password";
-      $("reset-user").value = "";
-      this.on.loggedIn(session, { room: null });
-    } catch (error) {
-      if (this.resetStage === "user" && error.code === "unauthenticated") {
-        $("reset-error").textContent = "That is not the account whose password was changed: "
-          + "check the user name.";
-        $("reset-user").focus();
+      session = await api.login(username, password);
+    } catch (refusal) {
+      submit.disabled = false;
+      if (!this.shown(form)) return;
+      if (this.resetStage === "user" && refusal.code === "unauthenticated") {
+        error.textContent = "That is not the account whose password was changed: check the "
+          + "user name.";
+        field.focus();
         return;
       }
       this.newPassword = null;
@@ -305,12 +326,15 @@ export class AuthView {
       this.setMode("login");
       this.showPanel("sign");
       $("auth-username").value = username;
-      $("auth-error").textContent = `Your password is changed, but you are not logged in: ${
-        api.explain(error, "login")}`;
+      $("auth-error").textContent = "Your password is changed, but you are not logged in: "
+        + `${api.explain(refusal, "login")}`;
       $("auth-password").focus();
-    } finally {
-      submit.disabled = false;
+      return;
     }
+    submit.disabled = false;
+    this.newPassword = null;
+    this.resetStage = "password";
+    this.on.loggedIn(session, { room: null });
   }
 
   hide() {
@@ -332,6 +356,7 @@ export class AuthView {
     }
     this.renderInvitation();
     this.renderNote();
+    $("auth-view").setAttribute("aria-busy", "true"); // (until the server has said)
     try {
       if (token !== null) {
         const look = parseLook(await api.lookAtInvitation(token));
@@ -350,10 +375,11 @@ export class AuthView {
       // No answer: the form works as it always did (the server says no at submit, if so).
       this.lookFailed = token !== null;
     }
+    $("auth-view").setAttribute("aria-busy", "false");
     this.renderInvitation();
     this.renderNote();
     this.renderForgot();
-    if (this.panel === "reset") this.renderReset();
+    if (this.panel === "reset" && $("reset-form")) this.renderReset();
   }
 
   /** A registration refused for its invitation or the server's mode: the page says so. */
