@@ -41,6 +41,7 @@ import os
 import secrets
 import stat
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -328,6 +329,22 @@ class Auth:
             if wait > 0:
                 raise ChatError(codes.RATE_LIMITED, "too many invitations looked at; try "
                                 "again later", retry_after=wait)
+
+    async def hash_new_password(self, password: object,
+                                check: Callable[[], Awaitable[bool]] | None = None
+                                ) -> str | None:
+        """A new password checked as a registration's is, and hashed (off the loop): what a
+        password reset stores. ``check``, when given, is asked after the password's rules
+        and before the costly hash: None when it says no (a reset link that does not work
+        costs no hash).
+
+        Raises:
+            ChatError: ``bad_request`` for a password out of bounds or not text.
+        """
+        checked = self._check_password(password)
+        if check is not None and not await check():
+            return None
+        return await self._hash(checked)
 
     async def change_password(self, name: str, password: str, *,
                               actor_id: int | None = None) -> User:

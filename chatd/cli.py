@@ -1,8 +1,8 @@
 """The ``chatd`` command: ``serve``, ``migrate``,
 ``user add|passwd|list|admin|deactivate|reactivate``, ``token``, ``bot add|token|list|revoke``,
-``room list|delete``, ``invite create|list|revoke``, ``audit``, ``stats``, ``backup``,
-``restore``, ``client``, ``version``, ``help``. What the admin API does besides (``room``,
-``invite``, ``audit``, ``stats``, deleting a deactivated user's messages) is in
+``room list|delete``, ``invite create|list|revoke``, ``email test``, ``audit``, ``stats``,
+``backup``, ``restore``, ``client``, ``version``, ``help``. What the admin API does besides
+(``room``, ``invite``, ``audit``, ``stats``, deleting a deactivated user's messages) is in
 :mod:`chatd.cli_admin`.
 
 Every subcommand reads the same configuration (``--config FILE``, before or after the
@@ -570,6 +570,13 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     invite_revoke = command(("invite", "revoke"), invite_commands,
                             "revoke an invitation: its link works no more")
     invite_revoke.add_argument("invitation_id", type=int, metavar="ID")
+    email = command(("email",), commands, "check the [email] settings")
+    email_commands = email.add_subparsers(dest="email_command", required=True,
+                                          metavar="COMMAND")
+    email_test = command(("email", "test"), email_commands,
+                         "send a test mail to ADDRESS with the [email] settings (exit status "
+                         "0 once the SMTP server took it)")
+    email_test.add_argument("address", metavar="ADDRESS")
     audit = command(("audit",), commands,
                     "show the audit log (moderation and admin actions), newest first")
     audit.add_argument("--room", metavar="NAME",
@@ -653,6 +660,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     elif args.command == "restore":
         _use_database(config, create=True)
         trio.run(_restore, config, args.file, args.force)
+    elif args.command == "email":
+        return _email_test(config, args.address)
     elif args.command == "client":
         from chatd.client import main as client_main
 
@@ -691,6 +700,29 @@ def _run(args: argparse.Namespace, config: Config) -> int:
                 trio.run(_bot_revoke, config, args.name, args.token_id)
         elif args.command == "backup":
             trio.run(_backup, config, args.file, not args.no_files, not args.no_keys)
+    return 0
+
+
+def _email_test(config: Config, address: str) -> int:
+    """``chatd email test ADDRESS``: one mail, sent as the daemon sends, with a clear line
+    either way."""
+    from chatd.mail import MailError, check_mail, deliver, is_address
+
+    settings = config.email
+    if not settings.enabled:
+        print(f"chatd: email is off: set [email] smtp_host ({config.source('email.smtp_host')})"
+              " and from", file=sys.stderr)
+        return EXIT_CONFIG
+    if not is_address(address):
+        print(f"chatd: {address!r} is not an email address", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        deliver(settings, check_mail(settings, address))
+    except MailError as exc:
+        print(f"chatd: the test mail was not sent ({exc.reason}): {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"chatd: the SMTP server at {settings.smtp_host}:{settings.smtp_port} took a test "
+          f"mail to {address}", file=sys.stderr)
     return 0
 
 

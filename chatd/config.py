@@ -26,9 +26,11 @@ from typing import Any
 
 __all__ = [
     "EDIT_HISTORY_MODES",
+    "EMAIL_SECURITY",
     "ClusterConfig",
     "Config",
     "ConfigError",
+    "EmailConfig",
     "EmojiConfig",
     "MessagesConfig",
     "PreviewsConfig",
@@ -42,6 +44,11 @@ __all__ = [
 #: the room, only its author and the room's owner and moderators, or nobody (administrators
 #: always may).
 EDIT_HISTORY_MODES = ("everyone", "moderators", "off")
+
+#: How chatd talks to its SMTP server (``[email] security``): STARTTLS after connecting in
+#: plain text (port 587, "submission"), TLS from the first byte (port 465, "submissions"), or
+#: plain text throughout (a relay on the same machine or a closed network only).
+EMAIL_SECURITY = ("starttls", "tls", "none")
 
 # Environment variables under the CHATD_ prefix that are not settings: the test suite's.
 _NOT_SETTINGS = "CHATD_TEST_"
@@ -202,6 +209,27 @@ class PreviewsConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class EmailConfig:
+    """``[email]``: the SMTP server chatd sends through (none: email is off), who the mails
+    are from, and how long a missed message waits to be read before it is mailed. The key
+    ``from`` is the field ``sender`` (``from`` is a Python keyword; :data:`_KEY_NAMES`)."""
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+    sender: str = ""
+    batch_seconds: float = 120.0
+    timeout: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the server sends email at all (an SMTP host is set)."""
+        return bool(self.smtp_host)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ClusterConfig:
     heartbeat_interval: float = 5.0
     node_timeout: float = 20.0
@@ -264,6 +292,7 @@ class Config:
     push: PushConfig = dataclasses.field(default_factory=PushConfig)
     webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
     previews: PreviewsConfig = dataclasses.field(default_factory=PreviewsConfig)
+    email: EmailConfig = dataclasses.field(default_factory=EmailConfig)
     cluster: ClusterConfig = dataclasses.field(default_factory=ClusterConfig)
     path: Path | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
@@ -323,7 +352,9 @@ class Config:
         sources = dict(self.sources)
         for name, values in sections.items():
             current = getattr(self, name)
-            changed[name] = dataclasses.replace(current, **values)
+            changed[name] = dataclasses.replace(
+                current, **{_KEY_NAMES.get((name, key), key): value
+                            for key, value in values.items()})
             for key in values:
                 sources[f"{name}.{key}"] = f"[{name}] {key} as set by the program"
         return dataclasses.replace(self, **changed, sources=sources)
@@ -331,11 +362,17 @@ class Config:
 
 _SECTIONS = {f.name: f for f in dataclasses.fields(Config) if f.name not in {"path", "sources"}}
 
+#: Keys whose field has another name, by (section, key): a key that is a Python keyword.
+_KEY_NAMES = {("email", "from"): "sender"}
+_FIELD_KEYS = {(section, field): key for (section, key), field in _KEY_NAMES.items()}
+
 
 def _defaults(section: str) -> dict[str, Any]:
+    """The section's keys (as the file and the environment name them) and their defaults."""
     factory: Any = _SECTIONS[section].default_factory
     defaults = factory()
-    return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
+    return {_FIELD_KEYS.get((section, f.name), f.name): getattr(defaults, f.name)
+            for f in dataclasses.fields(defaults)}
 
 
 def _variable(section: str, key: str) -> str:
@@ -416,7 +453,9 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], file: Path | None,
                 continue
             sources[f"{name}.{key}"] = where
         factory: Any = field.default_factory
-        sections[name] = dataclasses.replace(factory(), **values)
+        sections[name] = dataclasses.replace(
+            factory(), **{_KEY_NAMES.get((name, key), key): value
+                          for key, value in values.items()})
     variables = [_variable(name, key) for name in _SECTIONS for key in _defaults(name)]
     for var in sorted(env):
         if var.startswith("CHATD_") and not var.startswith(_NOT_SETTINGS) \
@@ -463,7 +502,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         "webhooks.concurrency", "webhooks.queue_size", "webhooks.timeout",
         "previews.timeout_seconds", "previews.max_html_bytes", "previews.concurrency",
         "previews.queue_size", "cluster.heartbeat_interval", "cluster.node_timeout",
-        "cluster.reminder_check", "cluster.claim_lease",
+        "cluster.reminder_check", "cluster.claim_lease", "email.batch_seconds",
+        "email.timeout",
     ]
     for key in positive:
         section, _, name = key.partition(".")
@@ -484,6 +524,7 @@ def _validate(config: Config, problems: list[str]) -> None:
             f"({config.cluster.heartbeat_interval}), or live nodes are taken for dead")
     _validate_files(config, bad)
     _validate_push(config, bad)
+    _validate_email(config, bad)
     if config.emoji.who_can_add not in {"everyone", "admins"}:
         bad("emoji.who_can_add", f'"everyone" or "admins", got {config.emoji.who_can_add!r}')
     if config.auth.registration not in {"open", "invite", "closed"}:
@@ -535,6 +576,26 @@ def _validate_push(config: Config, bad: Any) -> None:
             f"can reach the server's operator, got {subject!r}")
     if not 0 <= push.ttl <= 28 * 86400:
         bad("push.ttl", f"seconds from 0 to 2419200 (28 days), got {push.ttl}")
+
+
+def _validate_email(config: Config, bad: Any) -> None:
+    email = config.email
+    if email.security not in EMAIL_SECURITY:
+        bad("email.security", f'"starttls", "tls" or "none", got {email.security!r}')
+    if not 1 <= email.smtp_port <= 65535:
+        bad("email.smtp_port", f"{email.smtp_port} is not a port number (1-65535)")
+    if any(c.isspace() or c in "/@" for c in email.smtp_host):
+        bad("email.smtp_host", f"a host name or address, got {email.smtp_host!r}")
+    if bool(email.username) != bool(email.password):
+        bad("email.password" if email.username else "email.username",
+            "username and password go together (or leave both empty: no log-in)")
+    if email.enabled:
+        # checked here, so that a daemon never starts with mail it cannot send
+        from chatd.mail import parse_sender
+        try:
+            parse_sender(email.sender)
+        except ValueError as exc:
+            bad("email.from", str(exc))
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -230,6 +230,36 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.email_sent = Counter(
+            "chatd_email_sent", "Mails the SMTP server took: missed messages, confirmation "
+            "and password reset links, tests.", registry=self.registry,
+        )
+        self.email_failed = Counter(
+            "chatd_email_failed", "Attempts to send a mail that failed, by reason: "
+            "unavailable (no answer, a timeout, a dropped connection), tls, auth (the log-in "
+            "refused), refused (the sender, a recipient or the mail refused), dropped (the "
+            "queue of mails to send was full), internal. A missed-message email that failed "
+            "is tried again later, and counted again.", ["reason"], registry=self.registry,
+        )
+        for reason in ("unavailable", "tls", "auth", "refused", "dropped", "internal"):
+            self.email_failed.labels(reason=reason)
+        self.email_queued = Counter(
+            "chatd_email_queued", "Missed messages queued for an email (a direct message or "
+            "a mention to someone offline with email notifications on).",
+            registry=self.registry,
+        )
+        self.email_retries = Counter(
+            "chatd_email_retries", "Missed-message emails put back to be tried again "
+            "later after a failed send (the messages stay queued).", registry=self.registry,
+        )
+        self.email_dropped = Counter(
+            "chatd_email_dropped", "Missed messages not queued for an email because a queue "
+            "was full or the database did not answer, by stage: lookup, send.", ["stage"],
+            registry=self.registry,
+        )
+        for stage in ("lookup", "send"):
+            self.email_dropped.labels(stage=stage)
+
         self.webhook_queued = Counter(
             "chatd_webhook_queued", "Outgoing webhook deliveries queued (one per new message "
             "of a room with a webhook).", registry=self.registry,

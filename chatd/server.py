@@ -34,12 +34,14 @@ from chatd.cluster import Nodes, Relay
 from chatd.committer import Committer
 from chatd.config import Config
 from chatd.connection import Connection, refuse
+from chatd.emails import UNSUBSCRIBE_LABEL, EmailNotifier, MissedMail
 from chatd.errors import ChatError
 from chatd.files import FileStore, collect_forever
 from chatd.http import serve_http_connection
 from chatd.http.server import REFUSAL_LINGER, refuse_http_connection
 from chatd.indexer import Indexer
 from chatd.limits import ConnectionCounter, DescriptorBudget, descriptors_left
+from chatd.mail import Mailer
 from chatd.metrics import Metrics
 from chatd.presence import PresenceTracker
 from chatd.previews import Previewer
@@ -169,19 +171,35 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                     is_online=presence.state.is_online)
     webhooks = WebhookSender(storage, metrics, config.webhooks)
     reminders = Reminders(storage, registry, pusher, lease=config.cluster.claim_lease)
+    # Email, when an SMTP server is set: missed messages queued off the send path (emails),
+    # mailed by the due loop (missed), and the mails requests ask for (mailer).
+    mailer: Mailer | None = None
+    emails: EmailNotifier | None = None
+    missed: MissedMail | None = None
+    if config.email.enabled:
+        mailer = Mailer(config.email, metrics)
+        emails = EmailNotifier(storage, metrics, config.email,
+                               is_online=presence.state.is_online,
+                               on_queued=lambda at: due.soon(at))
+        missed = MissedMail(storage, mailer, lease=config.cluster.claim_lease,
+                            key=auth.derive_key(UNSUBSCRIBE_LABEL),
+                            base_url=config.server.public_url, server=config.server.name)
     indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
                           max_flights=config.database.commits_in_flight,
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer,
-                                             lambda entries: previewer.offer(entries)),
+                                             lambda entries: previewer.offer(entries),
+                                             *([emails.offer] if emails else [])),
                           on_followed=lambda states: teller.offer(states))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
               nodes=nodes, webhooks=webhooks,
-              reminders=reminders)
+              reminders=reminders, mailer=mailer, emails=emails, missed=missed,
+              email_key=auth.derive_key(UNSUBSCRIBE_LABEL))
     app.scheduler = Scheduler(app, lease=config.cluster.claim_lease)
-    app.due = due = DueLoop((reminders, app.scheduler), check=config.cluster.reminder_check)
+    app.due = due = DueLoop((reminders, app.scheduler, *([missed] if missed else [])),
+                            check=config.cluster.reminder_check)
     previewer = Previewer(app.files, metrics, config.previews, config.files, committer.commit)
     teller = StateTeller(app)
     await nursery.start(registry.run)
@@ -189,6 +207,9 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     await nursery.start(nodes.run)
     await nursery.start(pusher.run)
     await nursery.start(webhooks.run)
+    if mailer is not None and emails is not None:
+        await nursery.start(mailer.run)
+        await nursery.start(emails.run)
     if config.previews.enabled:
         await nursery.start(previewer.run)
     await nursery.start(indexer.run)
@@ -200,7 +221,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                   presence=presence,
                   on_relayed=lambda source, count: relayed[source].inc(count),
                   on_targets={"push_subscriptions": pusher.touched,
-                              "room_webhooks": webhooks.touched})
+                              "room_webhooks": webhooks.touched,
+                              **({"email": emails.touched} if emails else {})})
     await nursery.start(relay.run)
     # After the relay listens: a reminder another node claims from now on is heard here.
     await nursery.start(due.run)
@@ -276,12 +298,26 @@ async def _listen(app: App, connections: trio.Nursery,
     connections.start_soon(accept)
     tcp_port = tcp_listeners[0].socket.getsockname()[1]
     http_port = http_listeners[0].socket.getsockname()[1]
+    if app.missed is not None and not config.server.public_url:
+        app.missed.base_url = f"http://{_url_host(config.http.host)}:{http_port}"
+        log.warning("[server] public_url is not set: the links of missed-message emails "
+                    "go to %s", app.missed.base_url)
     server = Server(config, app, http_port=http_port, tcp_port=tcp_port,
                     listeners_scope=listeners_scope)
     log.info("listening: http://%s:%d (web, /api, /ws), tcp %s:%d (protocol)",
              config.http.host, http_port, config.tcp.host, tcp_port)
     task_status.started(server)
     return server
+
+
+def _url_host(host: str) -> str:
+    """A listening host as a URL's host (an IPv6 address in brackets; a wildcard as the
+    loopback, for want of better: set [server] public_url)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 # Descriptors kept back from connections, on top of the database pool's: for the refusals

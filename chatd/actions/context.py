@@ -43,6 +43,8 @@ from chatd.webhooks import WebhookSender
 
 if TYPE_CHECKING:
     from chatd.actions.scheduled import Scheduler
+    from chatd.emails import EmailNotifier, MissedMail
+    from chatd.mail import Mailer
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,12 @@ class App:
     due: DueLoop | None = None
     reminders: Reminders | None = None
     scheduler: Scheduler | None = None
+    #: Email (``[email]``): the mailer, the missed-message emails' queueing and sending
+    #: (None when email is off, and in tests of one), the unsubscribe links' key.
+    mailer: Mailer | None = None
+    emails: EmailNotifier | None = None
+    missed: MissedMail | None = None
+    email_key: bytes = b""
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False

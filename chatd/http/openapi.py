@@ -111,7 +111,7 @@ _REF = "#/components/schemas/"
 
 #: Every status the API answers with an error body, and the codes it can carry there.
 ERROR_STATUSES: dict[int, tuple[str, ...]] = {
-    400: (codes.BAD_REQUEST,),
+    400: (codes.BAD_REQUEST, codes.BAD_TOKEN),
     401: (codes.UNAUTHENTICATED,),
     403: (codes.FORBIDDEN, codes.DEACTIVATED, codes.REGISTRATION_CLOSED,
           codes.INVITATION_REQUIRED, codes.INVITATION_INVALID, codes.INVITATION_EXPIRED,
@@ -119,7 +119,7 @@ ERROR_STATUSES: dict[int, tuple[str, ...]] = {
     404: (codes.NOT_FOUND,),
     405: (codes.METHOD_NOT_ALLOWED,),
     408: (codes.BAD_REQUEST,),
-    409: (codes.CONFLICT, codes.ARCHIVED),
+    409: (codes.CONFLICT, codes.ARCHIVED, codes.EMAIL_TAKEN, codes.EMAIL_DISABLED),
     413: (codes.TOO_LARGE,),
     416: (codes.BAD_REQUEST,),
     429: (codes.RATE_LIMITED,),
@@ -136,7 +136,8 @@ _ERROR_NAMES = {
 }
 _ERROR_MEANINGS = {
     400: "A field, parameter or body is missing, malformed or out of range; the message says "
-         "which.",
+         "which. A password reset link that does not work (unknown, used, expired) is "
+         "`bad_token`.",
     401: "No Bearer token, or a malformed, forged, expired or revoked one (or, logging in, a "
          "wrong name or password).",
     403: "The user may not do this (a private room or conversation they are not in, a room "
@@ -152,7 +153,8 @@ _ERROR_MEANINGS = {
     408: "The request took longer than `http.request_timeout` to arrive (or its body stalled "
          "for `http.body_idle_timeout`); the connection closes.",
     409: "The name is taken (`conflict`), or the room is archived: read-only until it is "
-         "unarchived (`archived`).",
+         "unarchived (`archived`); another account confirmed the email address "
+         "(`email_taken`), or the server sends no email (`email_disabled`).",
     413: "The body is over its limit (`http.max_body_bytes`; an upload: `files.max_bytes` or "
          "what is left of the user's `files.quota_bytes`).",
     416: "No range of the `Range` header is within the file.",
@@ -1178,7 +1180,27 @@ class _Builder:
                                "description": "`auth.who_can_invite`: who may make "
                                               "invitation links."},
             "server": {"type": ["string", "null"], "description": "`server.name`; null: "
-                       "none."}})
+                       "none."},
+            "password_reset": {"type": "boolean",
+                               "description": "Whether the server mails password reset "
+                                              "links (`[email] smtp_host` is set): a page "
+                                              "offers \"Forgot password?\" then."}})
+        email_settings = self.sent({
+            "email": {"type": ["string", "null"],
+                      "description": "The address as the user typed it; null: none."},
+            "confirmed": {"type": "boolean",
+                          "description": "Whether its link was opened: only a confirmed "
+                                         "address gets mail."},
+            "notify": {"type": "boolean",
+                       "description": "Missed-message emails on (the default)."},
+            "available": {"type": "boolean",
+                          "description": "Whether the server sends email at all."}})
+        email_example = {"email": "ann@example.org", "confirmed": False, "notify": True,
+                         "available": True}
+        email_token = path_param("token", {"type": "string"},
+                                 "The link's token (32 of `A-Z a-z 0-9 _ -`).",
+                                 "k3J9dWq2x7Yb0Zr5Tn8Lp1Vc4Hs6Mg2A")
+        html_page: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
         group_param = path_param("name", {"type": "string"},
                                  "The group (any case).", "backend")
         token_name = {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_NAME,
@@ -2048,6 +2070,123 @@ class _Builder:
                     "type": ["integer", "null"], "minimum": 0,
                     "description": "Until when they are paused; null: they are not."}})),
                 errors=(400,),
+            )},
+            "/api/me/email": {
+                "get": self.op(
+                    "The email address",
+                    "The user's address, whether it is confirmed, whether missed-message "
+                    "emails are on, and whether the server sends email (`available`).",
+                    tag="accounts", op_id="getEmail",
+                    ok=ok(200, "The settings.", email_settings, email_example),
+                ),
+                "put": self.op(
+                    "Set the email address",
+                    "Stores the address unconfirmed and mails it a confirmation link "
+                    "(`server.public_url`, else the request's Host, then "
+                    "`/api/email/confirm/<token>`; it works once, for 24 hours). The user's "
+                    "confirmed address given again stays confirmed and nothing is mailed. "
+                    "409 `email_taken` when another account confirmed it, `email_disabled` "
+                    "when the server sends no email; 3 confirmation mails at once, then 3 "
+                    "an hour.",
+                    tag="accounts", op_id="setEmail",
+                    body=_json(self.body({"email": {"type": "string", "maxLength": 254}},
+                                         ["email"]), {"email": "ann@example.org"}),
+                    ok=ok(202, "Stored; the link is on its way.", email_settings,
+                          email_example),
+                    errors=(403, 409, 429),
+                ),
+                "delete": self.op(
+                    "Remove the email address",
+                    "No more mail; its links stop working and the missed messages queued "
+                    "for the user are dropped.",
+                    tag="accounts", op_id="removeEmail",
+                    ok=ok(200, "Removed.", email_settings,
+                          {"email": None, "confirmed": False, "notify": True,
+                           "available": True}),
+                ),
+            },
+            "/api/me/email-notifications": {"put": self.op(
+                "Missed-message emails on or off",
+                "While on (the default) and the address is confirmed, a direct message or a "
+                "mention that reaches the user while they have no connection open, and "
+                "that they have not read `[email] batch_seconds` later "
+                f"({config.email.batch_seconds:g}), is mailed to them, with the others of "
+                "that time in one email. Off drops what is queued.",
+                tag="accounts", op_id="setEmailNotifications",
+                body=_json(self.body({"on": {"type": "boolean"}}, ["on"]), {"on": False}),
+                ok=ok(200, "Set.", email_settings,
+                      {"email": "ann@example.org", "confirmed": True, "notify": False,
+                       "available": True}),
+            )},
+            "/api/email/confirm/{token}": {"get": self.op(
+                "Open an address's confirmation link",
+                "The link mailed by `PUT /api/me/email`, opened in a browser: a small page "
+                "that says the address is confirmed (200), or why the link does not work "
+                "(400: expired, used, unknown, the address taken by another account or "
+                "changed since). Once only.",
+                tag="accounts", auth="none", op_id="confirmEmail",
+                parameters=[email_token],
+                ok={"200": {"description": "Confirmed.", "content": html_page},
+                    "400": {"description": "The link does not work.", "content": html_page}},
+            )},
+            "/api/email/unsubscribe/{token}": {
+                "get": self.op(
+                    "Open a missed-message email's unsubscribe link",
+                    "A page with a button that turns the emails off (a POST to the same "
+                    "link); the GET itself changes nothing, so that a link scanner cannot "
+                    "unsubscribe anyone. 400 for a link that is not valid.",
+                    tag="accounts", auth="none", op_id="emailUnsubscribePage",
+                    parameters=[email_token],
+                    ok={"200": {"description": "The page.", "content": html_page},
+                        "400": {"description": "Not a valid link.", "content": html_page}},
+                ),
+                "post": self.op(
+                    "Turn missed-message emails off",
+                    "The page's button, or a mail client's one-click unsubscribe (RFC 8058: "
+                    "the mails carry `List-Unsubscribe` and `List-Unsubscribe-Post`; the "
+                    "body, `List-Unsubscribe=One-Click`, is not read). Answers a page.",
+                    tag="accounts", auth="none", op_id="unsubscribeEmails",
+                    parameters=[email_token],
+                    ok={"200": {"description": "Off.", "content": html_page},
+                        "400": {"description": "Not a valid link.", "content": html_page}},
+                ),
+            },
+            "/api/password-reset": {"post": self.op(
+                "Ask for a password reset link",
+                "Mails a link to the page, `<public url>/#reset=<token>` (once, for an "
+                "hour), to the account that `user` names: its user name or its confirmed "
+                "address (any case), if it is active and has a confirmed address. Always "
+                "202, whether or not there is such an account (nobody learns who has an "
+                "account or an address here); 3 mails per account an hour (past it, still "
+                "202, nothing mailed); 10 requests per client address an hour (429). 409 "
+                "`email_disabled` when the server sends no email.",
+                tag="accounts", auth="none", op_id="requestPasswordReset",
+                body=_json(self.body({"user": {"type": "string", "minLength": 1,
+                                               "maxLength": 254,
+                                               "description": "A user name or an email "
+                                                              "address."}}, ["user"]),
+                           {"user": "ann"}),
+                ok=ok(202, "Taken (a link is mailed if there is an account to mail it to).",
+                      self.sent({}), {}),
+                errors=(409, 429),
+            )},
+            "/api/password-reset/{token}": {"post": self.op(
+                "Set a new password with a reset link",
+                "The password (the registration's rules: "
+                f"{config.auth.min_password_length}-{MAX_PASSWORD_LENGTH} characters) "
+                "replaces the old one; the token is spent, and every session and token of "
+                "the account ends on every node (log in again). 400 `bad_token` for a link "
+                "that is unknown, used or expired (or of a deactivated account), "
+                "`bad_request` for a password the rules refuse.",
+                tag="accounts", auth="none", op_id="resetPasswordByEmail",
+                parameters=[email_token],
+                body=_json(self.body({"password": {
+                    "type": "string", "minLength": config.auth.min_password_length,
+                    "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL}}, ["password"]),
+                    {"password": "correct horse battery"}),
+                ok=ok(200, "Set.", self.sent({"user": {
+                    "type": "string", "description": "The account's name, to log in with."}}),
+                    {"user": "ann"}),
             )},
             "/api/me/read-receipts": {"put": self.op(
                 "Share read receipts, or not",

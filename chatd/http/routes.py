@@ -36,6 +36,7 @@ from chatd.actions import (
     invitations,
     push,
 )
+from chatd.actions import email as mail
 from chatd.actions.session import now_ms
 from chatd.config import Config
 from chatd.errors import ChatError
@@ -441,7 +442,8 @@ async def _registration(request: Request, app: App, params: dict[str, str]) -> R
     "Register" and "Invite people…" or not (read once per log-in: nothing in hello)."""
     return json_reply(200, {"registration": app.config.auth.registration,
                             "who_can_invite": app.config.auth.who_can_invite,
-                            "server": app.config.server.name or None})
+                            "server": app.config.server.name or None,
+                            "password_reset": app.config.email.enabled})
 
 
 # -- invitations -----------------------------------------------------------------------------
@@ -519,6 +521,73 @@ def _page_param(request: Request, key: str, low: int, most: int) -> int | None:
     if value is not None and value < low:
         raise ChatError(codes.BAD_REQUEST, f"{key!r} must be at least {low}")
     return None if value is None else page_size(value, most=most)
+
+
+# -- email -----------------------------------------------------------------------------------
+
+
+async def _get_email(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await mail.get_email(app, user))
+
+
+async def _put_email(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``PUT /api/me/email``: 202, the address stored and its confirmation link mailed."""
+    user, _ = await authenticate(request, app)
+    return json_reply(202, await mail.set_email(app, user, json_body(request),
+                                                base_url=_base_url(request, app),
+                                                now=now_ms()))
+
+
+async def _delete_email(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await mail.remove_email(app, user))
+
+
+async def _email_notifications(request: Request, app: App, params: dict[str, str]) -> Reply:
+    user, _ = await authenticate(request, app)
+    return json_reply(200, await mail.set_notify(app, user, json_body(request)))
+
+
+def _html(status: int, title: str, text: str, app: App, request: Request, *,
+          extra: str = "") -> Reply:
+    status, body, headers = mail.html_page(status, title, text, _base_url(request, app),
+                                           extra=extra)
+    return Reply(status, body, b"text/html; charset=utf-8", list(headers))
+
+
+async def _confirm_email(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``GET /api/email/confirm/{token}``: the link mailed, opened in a browser: a page."""
+    status, title, text = await mail.confirm(app, params["token"])
+    return _html(status, title, text, app, request)
+
+
+async def _unsubscribe_page(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``GET /api/email/unsubscribe/{token}``: a page with a button (the GET changes
+    nothing)."""
+    status, title, text, button = await mail.unsubscribe_page(app, params["token"])
+    extra = ("<form method=\"post\"><button type=\"submit\" style=\"padding:.5em 1em\">"
+             "Turn off these emails</button></form>") if button else ""
+    return _html(status, title, text, app, request, extra=extra)
+
+
+async def _unsubscribe(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``POST /api/email/unsubscribe/{token}``: the page's button, or a mail client's
+    one-click POST (RFC 8058: a form body, ``List-Unsubscribe=One-Click``, not read)."""
+    status, title, text = await mail.unsubscribe(app, params["token"])
+    return _html(status, title, text, app, request)
+
+
+async def _request_reset(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``POST /api/password-reset``: always 202 (but for a bad body or too many requests
+    from the address)."""
+    return json_reply(202, await mail.request_reset(
+        app, json_body(request), address=request.address, base_url=_base_url(request, app),
+        now=now_ms()))
+
+
+async def _reset_password(request: Request, app: App, params: dict[str, str]) -> Reply:
+    return json_reply(200, await mail.reset_password(app, params["token"], json_body(request)))
 
 
 # -- administration --------------------------------------------------------------------------
@@ -755,6 +824,14 @@ ROUTES: list[Route] = [
     _route(r"/api/me/dnd", {"PUT": operation("set_dnd", _body)}),
     _route(r"/api/me/profile", {"PUT": operation("set_profile", _body)}),
     _route(r"/api/me/read-receipts", {"PUT": operation("set_read_receipts", _body)}),
+    _route(r"/api/me/email", {"GET": _get_email, "PUT": _put_email, "DELETE": _delete_email}),
+    _route(r"/api/me/email-notifications", {"PUT": _email_notifications}),
+    _route(r"/api/email/confirm/(?P<token>[^/]+)", {"GET": _confirm_email}),
+    _route(r"/api/email/unsubscribe/(?P<token>[^/]+)", {
+        "GET": _unsubscribe_page, "POST": _unsubscribe,
+    }),
+    _route(r"/api/password-reset", {"POST": _request_reset}),
+    _route(r"/api/password-reset/(?P<token>[^/]+)", {"POST": _reset_password}),
     _route(r"/api/me/saved", {"GET": operation("saved_items", _saved_fields)}),
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,

@@ -15,9 +15,12 @@ __all__ = [
     "ARCHIVED",
     "BAD_FRAME",
     "BAD_REQUEST",
+    "BAD_TOKEN",
     "CODES",
     "CONFLICT",
     "DEACTIVATED",
+    "EMAIL_DISABLED",
+    "EMAIL_TAKEN",
     "FATAL_CODES",
     "FORBIDDEN",
     "HTTP_STATUS",
@@ -74,6 +77,9 @@ INVITATION_INVALID: Final = "invitation_invalid"
 INVITATION_EXPIRED: Final = "invitation_expired"
 INVITATION_USED_UP: Final = "invitation_used_up"
 INVITATION_REVOKED: Final = "invitation_revoked"
+EMAIL_TAKEN: Final = "email_taken"
+EMAIL_DISABLED: Final = "email_disabled"
+BAD_TOKEN: Final = "bad_token"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -127,6 +133,10 @@ _TABLE: Final[dict[str, Code]] = {
     INVITATION_USED_UP: Code("the invitation has been used as many times as it allows", 403,
                              socket=False),
     INVITATION_REVOKED: Code("the invitation was revoked", 403, socket=False),
+    EMAIL_TAKEN: Code("another account has confirmed this email address", 409, socket=False),
+    EMAIL_DISABLED: Code("the server sends no email (no [email] smtp_host)", 409,
+                         socket=False),
+    BAD_TOKEN: Code("the link's token is unknown, used or expired", 400, socket=False),
 }
 
 #: Every code a server may put in an ``error`` frame, with what it means.

@@ -52,6 +52,9 @@ __all__ = [
     "DndNotice",
     "EditHistory",
     "EditVersion",
+    "EmailBatch",
+    "EmailSettings",
+    "EmailTarget",
     "FavouriteMark",
     "FileInfo",
     "FollowedThread",
@@ -68,6 +71,7 @@ __all__ = [
     "MemberPage",
     "MembershipNotice",
     "Message",
+    "MissedMessage",
     "NewChange",
     "NewEntry",
     "NewMessage",
@@ -92,6 +96,7 @@ __all__ = [
     "Receipts",
     "Reminder",
     "ReminderNotice",
+    "ResetTarget",
     "Room",
     "RoomDeletedNotice",
     "RoomWebhook",
@@ -1042,6 +1047,77 @@ class PushSubscription:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailSettings:
+    """A user's address (migration 0046): as they typed it (None: none), whether it is
+    confirmed, and whether missed-message emails are on."""
+
+    email: str | None
+    confirmed: bool
+    notify: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailTarget:
+    """A user (``user_id``, ``user``) who may get a missed-message email for the message at
+    ``seq`` of ``room`` (``room_id``), and why: ``"dm"`` or ``"mention"``; ``paused_until``
+    (ms) as :class:`PushTarget`'s."""
+
+    room_id: int
+    room: str
+    seq: int
+    user_id: int
+    user: str
+    reason: str
+    paused_until: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ResetTarget:
+    """An account a password reset link may be mailed to: active, with a confirmed
+    ``email``."""
+
+    user_id: int
+    name: str
+    email: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MissedMessage:
+    """A message of a missed-message email: where (``room``, its ``kind``), which
+    (``seq``, ``msg_id``), who wrote it (``sender``, with their display name), its ``text``
+    now and time (``ts``, ms), and why it is mailed (``reason``: ``dm``, ``mention``)."""
+
+    room: str
+    kind: str
+    seq: int
+    msg_id: int
+    sender: str
+    sender_display: str | None
+    text: str
+    ts: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailBatch:
+    """What one missed-message email to ``user`` holds: the messages still to mail, oldest
+    first (``more``: how many more there are past them), and ``queued``, the (room id,
+    seq) of every row read for it, mailed or not (read meanwhile, deleted, a room left):
+    what :meth:`Storage.email_batch_done` removes. ``email``: their confirmed address while
+    the emails are on (None: mail nothing). ``attempts``: failed sends so far."""
+
+    user_id: int
+    user: str
+    display_name: str | None
+    email: str | None
+    paused_until: int | None
+    attempts: int
+    messages: tuple[MissedMessage, ...]
+    more: int
+    queued: tuple[tuple[int, int], ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PushTarget:
     """A subscription of ``user`` that the message at ``seq`` of ``room`` should be pushed
     to, and why: ``"dm"`` (a message of a 1:1 conversation), ``"mention"`` (it names them)
@@ -1734,6 +1810,92 @@ class Storage(Protocol):
         Raises:
             ChatError: 'not_found', 'forbidden'.
         """
+
+    # -- email (migration 0046) ---------------------------------------------------------------
+
+    async def email_settings(self, user_id: int) -> EmailSettings:
+        """The user's address, whether it is confirmed, whether the emails are on.
+
+        Raises:
+            ChatError: 'not_found' (no such user).
+        """
+
+    async def set_email(self, user_id: int, email: str, token_hash: bytes, *,
+                        expires_at: int) -> EmailSettings:
+        """Give the user the address ``email`` (valid), unconfirmed, and keep the
+        confirmation token ``token_hash`` (its SHA-256) for it until ``expires_at`` (ms),
+        in place of any earlier one.
+
+        Raises:
+            ChatError: 'email_taken' (another account confirmed it), 'not_found'.
+        """
+
+    async def remove_email(self, user_id: int) -> EmailSettings:
+        """Remove the user's address, with its tokens (confirmation and reset links stop
+        working) and the missed messages queued for them."""
+
+    async def set_email_notify(self, user_id: int, on: bool) -> tuple[EmailSettings, bool]:
+        """Turn the missed-message emails on or off (off drops what is queued); the settings
+        now and whether they changed."""
+
+    async def confirm_email(self, token_hash: bytes) -> tuple[str, int | None]:
+        """Spend a confirmation token: ``("confirmed", user_id)`` (also when it was
+        already), ``("taken", user_id)`` (another account confirmed the address first),
+        ``("changed", user_id)`` (the user has another address since), or
+        ``("unknown" | "used" | "expired", None)``. Once only: two uses racing never both
+        confirm."""
+
+    async def store_email_token(self, user_id: int, purpose: str, token_hash: bytes, *,
+                                expires_at: int, email: str | None = None) -> None:
+        """Keep a token (its SHA-256) of ``purpose`` (``"confirm"``, ``"reset"``) until
+        ``expires_at`` (ms)."""
+
+    async def reset_target(self, target: str) -> ResetTarget | None:
+        """The account a password reset for ``target`` (a user name or a confirmed address,
+        any case) goes to: active, not a bot, with a confirmed address; else None."""
+
+    async def reset_token_valid(self, token_hash: bytes) -> bool:
+        """Whether a reset token would work now (known, unused, unexpired, its user
+        active)."""
+
+    async def reset_password(self, token_hash: bytes, password_hash: str) -> User | None:
+        """Spend a reset token and set its user's password, in one transaction: every token
+        issued before stops working (on every node, by the revocation's notice); the audit
+        log says the user did it. None when the token does not work (nothing changed)."""
+
+    async def any_email_targets(self) -> bool:
+        """Whether anyone has missed-message emails on (a confirmed address)."""
+
+    async def email_targets(self, entries: Sequence[tuple[str, int]]) -> list[EmailTarget]:
+        """Who may get a missed-message email for each new message (room, seq): the other
+        members of a conversation at a level that alerts, the members a message mentions
+        (level not ``none``); never the sender; only users with the emails on. One
+        statement."""
+
+    async def queue_emails(self, targets: Sequence[EmailTarget], *,
+                           batch_seconds: float) -> tuple[int, int | None]:
+        """Queue missed messages (each once), making each user's batch due in
+        ``batch_seconds`` if they have none: (how many were queued, when the earliest batch
+        made is due in ms, or None)."""
+
+    async def claim_email_batches(self, limit: int, lease: float) -> list[tuple[int, int]]:
+        """Claim up to ``limit`` batches due (by the database's clock) for ``lease``
+        seconds, skipping those another node holds: (user_id, attempts) of each."""
+
+    async def next_email_due(self) -> float | None:
+        """Seconds until the next batch is due or a claim's lease ends; None: none."""
+
+    async def email_batch(self, user_id: int, attempts: int) -> EmailBatch | None:
+        """What user ``user_id``'s missed-message email holds now (None: no such user)."""
+
+    async def email_batch_done(self, user_id: int, queued: Sequence[tuple[int, int]], *,
+                               batch_seconds: float) -> None:
+        """Remove the rows ``queued`` (room id, seq) of the batch; it is done, or due again
+        in ``batch_seconds`` when rows were queued meanwhile."""
+
+    async def email_batch_failed(self, user_id: int, retry_seconds: float) -> None:
+        """The batch's email was not sent: free it, due again in ``retry_seconds``, rows
+        kept, one more attempt counted."""
 
     # -- invitations (migration 0044) --------------------------------------------------------
 

@@ -105,6 +105,7 @@ from chatd.protocol.names import GROUP_MAX, conversation_name, is_conversation
 from chatd.search import SearchQuery
 from chatd.sections import SectionList, sections_from_json
 from chatd.storage import bots
+from chatd.storage import email as mail
 from chatd.storage import invitations as invites
 from chatd.storage import sections as sidebar
 from chatd.storage import user_groups as groups
@@ -131,6 +132,9 @@ from chatd.storage.base import (
     DndNotice,
     EditHistory,
     EditVersion,
+    EmailBatch,
+    EmailSettings,
+    EmailTarget,
     FavouriteMark,
     FileInfo,
     FollowedThread,
@@ -170,6 +174,7 @@ from chatd.storage.base import (
     Receipts,
     Reminder,
     ReminderNotice,
+    ResetTarget,
     RevocationNotice,
     Room,
     RoomDeletedNotice,
@@ -240,8 +245,11 @@ USER_EVENTS_CHANNEL = "chatd_user_events"
 REMINDERS_CHANNEL = "chatd_reminders"
 DND_CHANNEL = "chatd_dnd"  # migration 0023: '<node> <until ms|-> <user>'
 PROFILES_CHANNEL = "chatd_profiles"  # migration 0025: '<node> <user> <profile JSON>'
-#: The tables whose rows are outgoing targets (migration 0021), each probed by any_targets.
+#: The tables whose rows are outgoing targets (migration 0021), each probed by any_targets;
+#: and "email", the users with missed-message emails on (migration 0046: its notices, and
+#: any_email_targets).
 TARGET_TABLES = ("room_webhooks", "push_subscriptions")
+TARGET_NOTICES = (*TARGET_TABLES, "email")
 # A notice's payload must stay under 8,000 bytes: presence notices are split past this.
 NOTICE_BYTES = 7000
 LISTEN_RETRY_MIN = 0.5
@@ -2959,7 +2967,7 @@ def _parse_notice(channel: str, payload: str,
     if channel == TARGETS_CHANNEL:
         # '<node> <table>' (migration 0021)
         node, _, table = payload.partition(" ")
-        return [TargetsNotice(node=node, table=table)] if table in TARGET_TABLES else []
+        return [TargetsNotice(node=node, table=table)] if table in TARGET_NOTICES else []
     if channel == ROOMS_CHANNEL:
         # '<node> <room> <by>' (migration 0015); <by> empty: the command line
         parts = payload.split(" ")
@@ -3971,6 +3979,79 @@ class PostgresStorage:
     async def delete_user_group(self, name: str, user_id: int, *, admin: bool
                                 ) -> UserGroupChange:
         return await self._run(groups.delete_user_group, self._pool, name, user_id, admin)
+
+    # -- email (chatd/storage/email.py) -------------------------------------------------------
+
+    async def email_settings(self, user_id: int) -> EmailSettings:
+        return await self._run(mail.email_settings, self._pool, user_id)
+
+    async def set_email(self, user_id: int, email: str, token_hash: bytes, *,
+                        expires_at: int) -> EmailSettings:
+        return await self._run(mail.set_email, self._pool, user_id, email, token_hash,
+                               expires_at)
+
+    async def remove_email(self, user_id: int) -> EmailSettings:
+        return await self._run(mail.remove_email, self._pool, user_id)
+
+    async def set_email_notify(self, user_id: int, on: bool) -> tuple[EmailSettings, bool]:
+        return await self._run(mail.set_email_notify, self._pool, user_id, on)
+
+    async def confirm_email(self, token_hash: bytes) -> tuple[str, int | None]:
+        return await self._run(mail.confirm_email, self._pool, token_hash)
+
+    async def store_email_token(self, user_id: int, purpose: str, token_hash: bytes, *,
+                                expires_at: int, email: str | None = None) -> None:
+        await self._run(mail.store_email_token, self._pool, user_id, purpose, token_hash,
+                        expires_at, email)
+
+    async def reset_target(self, target: str) -> ResetTarget | None:
+        return await self._run(mail.reset_target, self._pool, target)
+
+    async def reset_token_valid(self, token_hash: bytes) -> bool:
+        return await self._run(mail.reset_token_valid, self._pool, token_hash)
+
+    async def reset_password(self, token_hash: bytes, password_hash: str) -> User | None:
+        return await self._run(self._do_reset_password, token_hash, password_hash)
+
+    async def _do_reset_password(self, token_hash: bytes, password_hash: str) -> User | None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            spent = await mail.spend_reset_token(conn, token_hash)
+            if spent is None:
+                return None
+            user_id, name = spent
+            row = await conn.fetchrow(_SQL_SET_PASSWORD, user_id, '{"by": "email"}', name,
+                                      password_hash, _now_ms())
+            return None if row is None else _user(row)
+
+    async def any_email_targets(self) -> bool:
+        return await self._run(mail.any_email_targets, self._pool)
+
+    async def email_targets(self, entries: Sequence[tuple[str, int]]) -> list[EmailTarget]:
+        if not entries:
+            return []
+        return await self._run(mail.email_targets, self._pool, entries)
+
+    async def queue_emails(self, targets: Sequence[EmailTarget], *,
+                           batch_seconds: float) -> tuple[int, int | None]:
+        if not targets:
+            return 0, None
+        return await self._run(mail.queue_emails, self._pool, targets, batch_seconds)
+
+    async def claim_email_batches(self, limit: int, lease: float) -> list[tuple[int, int]]:
+        return await self._run(mail.claim_email_batches, self._pool, limit, lease)
+
+    async def next_email_due(self) -> float | None:
+        return await self._run(mail.next_email_due, self._pool)
+
+    async def email_batch(self, user_id: int, attempts: int) -> EmailBatch | None:
+        return await self._run(mail.email_batch, self._pool, user_id, attempts)
+
+    async def email_batch_done(self, user_id: int, queued: Sequence[tuple[int, int]], *,
+                               batch_seconds: float) -> None:
+        await self._run(mail.email_batch_done, self._pool, user_id, queued, batch_seconds)
+
+    async def email_batch_failed(self, user_id: int, retry_seconds: float) -> None:
+        await self._run(mail.email_batch_failed, self._pool, user_id, retry_seconds)
 
     # -- invitations (chatd/storage/invitations.py) ------------------------------------------
 

@@ -65,7 +65,8 @@ async def test_open_mode_registers_with_or_without_an_invitation(
     async with running(config) as server:
         port = server.http_port
         assert await http(port, "GET", "/api/register") == (
-            200, {"registration": "open", "who_can_invite": "admins", "server": "Example"})
+            200, {"registration": "open", "who_can_invite": "admins", "server": "Example",
+                  "password_reset": False})
         status, body = await _register(port, "ann", with_field=False)
         assert status == 201 and "rooms" not in body and body["user"]["name"] == "ann"
         status, body = await _register(port, "ann2", None)
@@ -90,7 +91,8 @@ async def test_invite_mode_needs_a_working_invitation_and_joins_its_rooms_live(
             trio.open_nursery() as nursery:
         port = server.http_port
         assert await http(port, "GET", "/api/register") == (
-            200, {"registration": "invite", "who_can_invite": "admins", "server": None})
+            200, {"registration": "invite", "who_can_invite": "admins", "server": None,
+                  "password_reset": False})
         status, body = await _register(port, "eve", with_field=False)
         assert (status, body["code"]) == (403, "invitation_required"), body
         status, body = await _register(port, "eve", None)
@@ -152,7 +154,8 @@ async def test_closed_mode_refuses_every_registration(tmp_path: Path, database_d
         assert status == 200 and (body["valid"], body["code"]) == (False,
                                                                    "registration_closed")
         assert await http(port, "GET", "/api/register") == (
-            200, {"registration": "closed", "who_can_invite": "admins", "server": None})
+            200, {"registration": "closed", "who_can_invite": "admins", "server": None,
+                  "password_reset": False})
         assert await server.app.storage.get_credentials("eve") is None
 
 
