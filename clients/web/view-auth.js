@@ -176,6 +176,10 @@ export class AuthView {
       if (panel === "forgot") this.forgot();
       else this.reset();
     });
+    // What was said of the fields is gone once they change.
+    $(`${panel}-form`).addEventListener("input", () => {
+      $(`${panel}-error`).textContent = "";
+    });
     $(`${panel}-back`).addEventListener("click", () => {
       if (panel === "reset" && this.resetStage !== "user") this.resetToken = null; // (not used)
       this.showPanel("sign");
