@@ -363,10 +363,14 @@ export class AuthView {
     $("auth-view").setAttribute("aria-busy", "true"); // (until the server has said)
     try {
       if (token !== null) {
-        const look = parseLook(await api.lookAtInvitation(token));
+        // (What the server offers besides, for "Log in": its answer may not come.)
+        const [body, info] = await Promise.all([api.lookAtInvitation(token),
+          api.registration().catch(() => null)]);
+        const look = parseLook(body);
         if (serial !== this.asked) return;
         this.look = look;
         this.registration = look.registration;
+        if (info) this.resetInfo = parseResetInfo(info);
       } else {
         const body = await api.registration();
         const info = parseRegistration(body);

@@ -5,8 +5,9 @@
 // confirmed). On a server without SMTP (`available` false) it says so instead of offering the
 // field. A refusal is said in words next to what was refused.
 //
-// Over HTTP (docs/protocol.md, "Email"): GET /api/me/email when the dialog opens (and when a
-// confirmation link lands on this page while it is open), PUT /api/me/email {email} (202: a
+// Over HTTP (docs/protocol.md, "Email"): GET /api/me/email when the dialog opens (and, while
+// it is open, when a confirmation link lands on this page, or when the page is shown again
+// with the address waiting for its link: the person was reading their mail), PUT /api/me/email {email} (202: a
 // link is mailed), DELETE /api/me/email, PUT /api/me/email-notifications {on}. The state is
 // email.js's. What the server sends reaches the page as text (h(), textContent).
 
@@ -33,6 +34,12 @@ export class EmailView {
     });
     $("email-remove").addEventListener("click", () => this.remove());
     $("email-notify").addEventListener("change", () => this.notify($("email-notify").checked));
+    // Back from the mail client (the link opened in another tab or on another device):
+    // an address waiting for its confirmation is asked about again.
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible" && this.isOpen && !this.busy
+        && emailView(this.held).kind === "pending") this.load();
+    });
     $("email-dialog").addEventListener("close", () => {
       const back = this.returnFocus;
       this.returnFocus = null;
