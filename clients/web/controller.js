@@ -48,7 +48,7 @@ import { $, h, toast } from "./dom.js";
 import { messageUrl } from "./webpush.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
-import { confirmedFromHash } from "./email.js";
+import { confirmedFromHash, parseResetInfo } from "./email.js";
 import { inviteFromHash, mayInvite, parseInviteRights } from "./invites.js";
 import { Install } from "./install.js";
 import * as missed from "./missed.js";
@@ -115,6 +115,7 @@ export class Controller {
     this.savedDrafts = null;
     this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
     this.inviteRights = null; // who may register and invite here (GET /api/register), once known
+    this.mails = null; // whether the server sends email (the same answer), once known
     this.readers = new ReadersPanel(); // "Read by…" of a message (view-receipts.js)
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
@@ -495,6 +496,7 @@ export class Controller {
         closePopup(false);
         email.open();
       },
+      mailsNot: () => this.mails === false,
     });
     // The person's address and email notifications (view-email.js), over HTTP.
     email.bind({
@@ -689,10 +691,13 @@ export class Controller {
    */
   async learnInviteRights(session) {
     this.inviteRights = null;
+    this.mails = null;
     try {
-      const rights = parseInviteRights(await api.registration());
+      const body = await api.registration();
+      const rights = parseInviteRights(body);
       if (this.session !== session) return;
       this.inviteRights = rights;
+      this.mails = parseResetInfo(body).offered; // (password resets go by email)
       this.render(); // (the administration view's button)
     } catch {
       // Not known: the menu offers "Invite people…" to administrators only.

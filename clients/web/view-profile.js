@@ -38,7 +38,7 @@ export class ProfileView {
    * much is unread: controller.js `readAll`), readReceipts(on) shares the person's read
    * receipts or stops, mayInvite() → whether the person makes invitation links, invite()
    * opens the "Invite people" dialog (view-invites.js), email() the "Email notifications"
-   * dialog (view-email.js).
+   * dialog (view-email.js), mailsNot() → whether the server is known to send no email.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -80,7 +80,10 @@ export class ProfileView {
       { label: "User groups", run: () => this.on.userGroups() },
       ...(this.on.mayInvite && this.on.mayInvite()
         ? [{ label: "Invite people…", run: () => this.on.invite() }] : []),
-      { label: "Email notifications…", run: () => this.on.email() },
+      // (Where the server sends no email, the item says so; its dialog says more.)
+      { label: this.on.mailsNot && this.on.mailsNot()
+        ? "Email notifications (not set up on this server)…" : "Email notifications…",
+      run: () => this.on.email() },
       { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
         keys: "Shift+Escape" },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
