@@ -247,6 +247,14 @@ class EmailNotifier(Dispatcher[None]):
         self._config = config
         self._is_online = is_online
         self.on_queued = on_queued
+        #: Missed messages this node queued (for tests: :meth:`wait_queued`).
+        self.queued = 0
+        self._more = trio.Event()
+
+    async def wait_queued(self, count: int) -> None:
+        """Wait until this node has queued ``count`` missed messages in all."""
+        while self.queued < count:
+            await self._more.wait()
 
     async def resolve(self, messages: Sequence[Message]) -> list[None]:
         targets = await self._storage.email_targets([(m.room, m.seq) for m in messages])
@@ -259,6 +267,9 @@ class EmailNotifier(Dispatcher[None]):
             self._metrics.email_queued.inc(queued)
             if due is not None and self.on_queued is not None:
                 self.on_queued(due)
+            self.queued += queued
+            self._more.set()
+            self._more = trio.Event()
         return []
 
     def describe(self, job: None) -> str:
@@ -292,8 +303,25 @@ class MissedMail:
         self._key = key
         self.base_url = base_url
         self._server = server
-        #: Emails this node sent (for tests).
+        #: Emails this node sent, and batches it settled (sent, or found with nothing to
+        #: send), for tests: :meth:`wait_settled`.
         self.sent = 0
+        self.settled = 0
+        self._more = trio.Event()
+
+    async def wait_settled(self, count: int) -> None:
+        """Wait until this node has settled ``count`` batches in all."""
+        while self.settled < count:
+            await self._more.wait()
+
+    async def wait_settling(self) -> None:
+        """Wait until this node settles one more batch."""
+        await self._more.wait()
+
+    def _settle(self) -> None:
+        self.settled += 1
+        self._more.set()
+        self._more = trio.Event()
 
     async def claim(self) -> int:
         claimed = await self._storage.claim_email_batches(CLAIM, self._lease)
@@ -324,6 +352,7 @@ class MissedMail:
             return
         if batch.email is None or not batch.messages:  # read meanwhile, or emails off
             await storage.email_batch_done(user_id, batch.queued, batch_seconds=batch_seconds)
+            self._settle()
             return
         message = missed_mail(self._config, batch, base_url=self.base_url,
                               unsubscribe_url=self.unsubscribe_url(user_id),
@@ -337,6 +366,7 @@ class MissedMail:
                             batch.user, failed, exc)
                 await storage.email_batch_done(user_id, batch.queued,
                                                batch_seconds=batch_seconds)
+                self._settle()
                 return
             wait = retry_seconds(self._config, failed)
             log.info("the missed-message email to %s was not sent (again in %.0f s): %s",
@@ -346,6 +376,7 @@ class MissedMail:
             return
         self.sent += 1
         await storage.email_batch_done(user_id, batch.queued, batch_seconds=batch_seconds)
+        self._settle()
 
     def _metrics_retry(self) -> None:
         metrics = self._mailer.metrics

@@ -158,7 +158,16 @@ def deliver(config: EmailConfig, message: EmailMessage) -> None:
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise MailError("unavailable", f"the SMTP server at {config.smtp_host}:"
                                        f"{config.smtp_port} did not take the mail: "
-                                       f"{type(exc).__name__}: {exc}", temporary=True) from None
+                                       f"{_why(exc)}", temporary=True) from None
+
+
+def _why(exc: BaseException) -> str:
+    """A failure in words, for one line of a log or of the command line."""
+    if isinstance(exc, TimeoutError):
+        return "no answer in time ([email] timeout)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
 
 
 def _said(exc: smtplib.SMTPResponseException) -> str:

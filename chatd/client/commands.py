@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import emoji as _emoji
 
+from chatd.client.link import http_error
 from chatd.client.messages import reacted
 from chatd.client.render import (
     audit_text,
@@ -763,6 +764,55 @@ async def receipts(client: ChatClient, arg: str) -> None:
             client.screen.notice(receipts_text(on))
 
     await client.ask("/receipts", SetReadReceipts(on=on), Answer, on_ok)
+
+
+def email_text(answer: Mapping[str, Any]) -> str:
+    """What ``/email`` says of the settings (``GET /api/me/email``'s answer)."""
+    if not answer.get("available"):
+        return "this server sends no email"
+    address = answer.get("email")
+    if not isinstance(address, str):
+        return "you have no email address here; /email ADDRESS sets one"
+    state = ("confirmed" if answer.get("confirmed")
+             else "not confirmed yet: open the link mailed to it")
+    emails = ("missed direct messages and mentions are mailed to you (/email off stops them)"
+              if answer.get("notify") else "missed-message emails are off (/email on)")
+    return f"your email address: {clean(address)} ({state}); {emails}"
+
+
+async def email(client: ChatClient, arg: str) -> None:
+    """``/email``: your address and whether missed messages are mailed to you; ``/email
+    ADDRESS`` sets it (a link to confirm it is mailed to it); ``/email on|off`` turns the
+    missed-message emails on or off; ``/email remove`` removes the address. Over HTTP
+    (``/api/me/email``), as ``/avatar``."""
+    word = arg.strip()
+    if " " in word:
+        client.screen.problem("usage: /email [ADDRESS|on|off|remove]")
+        return
+    request: tuple[str, str, dict[str, Any] | None]
+    if not word:
+        request = ("GET", "/api/me/email", None)
+    elif word.lower() in ("on", "off"):
+        request = ("PUT", "/api/me/email-notifications", {"on": word.lower() == "on"})
+    elif word.lower() == "remove":
+        request = ("DELETE", "/api/me/email", None)
+    else:
+        request = ("PUT", "/api/me/email", {"email": word})
+    answered = await client.api("/email", *request)
+    if answered is None:
+        return
+    status, answer = answered
+    if status not in (200, 202) or not isinstance(answer, dict):
+        client.screen.problem(f"/email: {http_error(status, answer)}")
+        return
+    if status == 202 and not answer.get("confirmed"):
+        client.screen.notice(f"a link to confirm {clean(answer.get('email'))} was mailed to "
+                             "it: open it (it works for 24 hours)")
+        return
+    if request[0] == "DELETE":
+        client.screen.notice("your email address is removed: nothing is mailed to you")
+        return
+    client.screen.notice(email_text(answer))
 
 
 async def seen(client: ChatClient, arg: str) -> None:
@@ -2210,6 +2260,9 @@ COMMANDS: dict[str, Command] = {
                     "(/readby)"),
     "receipts": Command(receipts, "/receipts [on|off]", "whether others see when you have "
                         "read their messages (read receipts)"),
+    "email": Command(email, "/email [ADDRESS|on|off|remove]", "show or set your email "
+                     "address (for missed messages and password resets), turn missed-message "
+                     "emails on or off"),
     "nick": Command(nick, "/nick [NAME|--clear]", "show or set your display name (shown "
                     "next to your login name)"),
     "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",

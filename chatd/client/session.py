@@ -820,6 +820,17 @@ class ChatClient:
             return answered
         return None
 
+    async def api(self, what: str, method: str, path: str,
+                  body: Mapping[str, Any] | None = None) -> tuple[int, Any] | None:
+        """One JSON request to the HTTP API with the session's token (renewed once when the
+        server no longer takes it): its status and answer; None, the problem printed after
+        ``what``, when the server cannot be reached or the log-in fails."""
+
+        async def call(token: str) -> tuple[int, Any]:
+            return await http_json(self.options.endpoint, method, path, body, token=token)
+
+        return await self._with_token(what, call)
+
     @contextlib.asynccontextmanager
     async def _readable(self, what: str, source: Path
                         ) -> AsyncIterator[tuple[Any, int] | None]:
