@@ -181,7 +181,11 @@ export class AuthView {
       $(`${panel}-error`).textContent = "";
     });
     $(`${panel}-back`).addEventListener("click", () => {
-      if (panel === "reset" && this.resetStage !== "user") this.resetToken = null; // (not used)
+      if (panel === "reset") { // (the link is let go: opened again, it is taken again)
+        this.resetToken = null;
+        this.resetStage = "password";
+        this.newPassword = null;
+      }
       this.showPanel("sign");
     });
     if (panel === "reset") {
@@ -214,10 +218,16 @@ export class AuthView {
     try {
       await api.askPasswordReset(made.body.user);
     } catch (refusal) {
-      // Nothing left this browser, or the server asks to wait: say so. Any other answer is
-      // the server's, and says nothing of the account either.
-      if (refusal.code === "network" || refusal.code === "rate_limited") said = null;
-      error.textContent = said === null ? api.explain(refusal, "login") : "";
+      // Nothing left this browser, the server asks to wait, or it sends no email (any more):
+      // say so. Any other answer is the server's, and says nothing of the account either.
+      if (refusal.code === "email_disabled") {
+        said = null;
+        error.textContent = "This server does not send email: ask its administrator to set "
+          + "a new password for you.";
+      } else if (refusal.code === "network" || refusal.code === "rate_limited") {
+        said = null;
+        error.textContent = api.explain(refusal, "login");
+      }
     } finally {
       submit.disabled = false;
     }

@@ -12,7 +12,9 @@ real SMTP server on 127.0.0.1 (aiosmtpd, tests/smtpserver.py):
   (the token off the address at once), which holds back a short or mistyped password, sets
   it, and signs her in; the old password is refused, the new one works, and the link, used,
   says it has expired and offers a new one.
-- A server without SMTP offers no "Forgot password?", and the dialog says it sends no email.
+- Email turned off while "Forgot password?" is open: asking says the server sends no email;
+  reloaded, the page offers no "Forgot password?"; the menu's item and the dialog say the
+  server sends no email.
 
 The rules of test_web.py hold: every wait is for a state, never for time (the SMTP server's
 inbox is looked at until the mail is there). Screenshots in tests/artifacts/:
@@ -336,14 +338,29 @@ def test_forgot_password_mails_a_link_that_sets_a_new_one_and_signs_in(
 
 
 def test_a_server_without_smtp_offers_no_reset_and_says_it_sends_no_email(
-    daemon: Daemon, browser: Browser, sessions: list[Session]
+    daemon: Daemon, smtp: Inbox, browser: Browser, sessions: list[Session]
 ) -> None:
-    """No SMTP host (the default): no "Forgot password?"; the dialog says the server sends no
-    email instead of offering a field."""
+    """Email turned off (no SMTP host, the default) while "Forgot password?" is open: asking
+    says the server sends no email; reloaded, the page offers no "Forgot password?"; the
+    menu's item and the dialog say it sends no email instead of offering a field."""
+    mailing(daemon, smtp)
     register_and_login(daemon.url, "ann")
     person = open_session(sessions, browser, DESKTOP)
     page = person.page
     page.goto(daemon.url)
+    page.get_by_role("button", name="Forgot password?").click()
+    form = page.get_by_role("form", name="Reset your password")
+    daemon.stop()  # the operator turns email off meanwhile
+    for key in [key for key in daemon.settings if key.startswith("CHATD_EMAIL_")]:
+        del daemon.settings[key]
+    daemon.start()
+    form.get_by_label("User name or email").fill("ann")
+    form.get_by_role("button", name="Send link").click()
+    expect(form.get_by_role("alert")).to_have_text(
+        "This server does not send email: ask its administrator to set a new password for you.")
+    expect(form.get_by_role("status")).to_be_hidden()
+
+    page.reload()
     expect(page.locator("#auth-view")).to_have_attribute("aria-busy", "false")  # (it has said)
     status, body = http_json(daemon.url, "GET", "/api/register")
     assert status == 200 and body["password_reset"] is False, body
