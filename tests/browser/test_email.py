@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.browser.conftest import (
     DESKTOP,
@@ -378,4 +378,47 @@ def test_a_server_without_smtp_offers_no_reset_and_says_it_sends_no_email(
     expect(dialog.locator("#email-state")).to_contain_text("This server does not send email")
     expect(dialog.get_by_label("Email address")).to_be_hidden()
     expect(dialog.get_by_role("switch")).to_be_hidden()
+    assert person.errors == [], person.errors
+
+
+def test_a_reset_answer_without_the_name_asks_for_it_in_the_same_form(
+    daemon: Daemon, smtp: Inbox, browser: Browser, sessions: list[Session]
+) -> None:
+    """A server whose reset answer does not name the account (as an older one might: here
+    the real answer with its "user" left out on the way): the form says the password is
+    changed and asks for the user name; a wrong one is said, the right one signs in."""
+    mailing(daemon, smtp)
+    token = register_and_login(daemon.url, "ann")
+    register_and_login(daemon.url, "bob")
+    confirmed_address(daemon, smtp, token, "ann@example.org")
+    status, body = http_json(daemon.url, "POST", "/api/password-reset", {"user": "ann"})
+    assert status == 202, body
+    link = link_in(mail_to(smtp, "ann@example.org", "#reset="), "#reset=")
+    person = open_session(sessions, browser, DESKTOP)
+    page = person.page
+
+    def nameless(route: Route) -> None:
+        answer = route.fetch()  # the real server's answer, its "user" left out
+        assert answer.status == 200 and answer.json()["user"] == "ann", answer.text()
+        route.fulfill(response=answer, json={})
+
+    page.route(re.compile(r"/api/password-reset/[A-Za-z0-9_-]+$"), nameless)
+    page.goto(link)
+    form = page.get_by_role("form", name="Choose a new password")
+    form.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    form.get_by_label("New password, again").fill(NEW_PASSWORD)
+    form.get_by_role("button", name="Set password and log in").click()
+    expect(form.get_by_role("status")).to_have_text(
+        "Your password is changed. Enter your user name to log in with it.")
+    name = form.get_by_label("User name")
+    expect(name).to_be_focused()
+    expect(form.get_by_label("New password", exact=True)).to_be_hidden()
+    name.fill("bob")
+    form.get_by_role("button", name="Log in", exact=True).click()
+    expect(form.get_by_role("alert")).to_have_text(
+        "That is not the account whose password was changed: check the user name.")
+    name.fill("ann")
+    form.get_by_role("button", name="Log in", exact=True).click()
+    wait_online(page)
+    expect(page.locator("#me-name")).to_have_text("ann")
     assert person.errors == [], person.errors
