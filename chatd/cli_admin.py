@@ -401,11 +401,11 @@ async def create_invitation(config: Config, uses: int, seconds: int, rooms: list
 
 async def list_invitations(config: Config, as_json: bool) -> None:
     """``invite list [--json]``: the newest invitations (500), newest first, as ``GET
-    /api/invitations`` gives them to an administrator."""
-    from chatd.actions.invitations import invitation_object
+    /api/invitations?limit=500`` gives them to an administrator."""
+    from chatd.actions.invitations import LIST_PAGE_MAX, invitation_object
 
     async with open_storage(config) as storage:
-        found = await storage.invitations(None)
+        found = await storage.invitations(None, limit=LIST_PAGE_MAX)
     if as_json:
         _print_json({"invitations": [invitation_object(i) for i in found]})
         return

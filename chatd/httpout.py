@@ -364,15 +364,21 @@ class Dispatcher(Generic[Job]):
         """Committed entries, from the committer: the new messages among them (not changes)
         are queued for a lookup, never waited for (dropped and counted when the queue is
         full)."""
+        self._queue_lookup(messages)
+
+    def _queue_lookup(self, messages: Sequence[Message]) -> tuple[Message, ...]:
+        """:meth:`offer`'s work: the messages queued for a lookup (none when dropped)."""
         if not self.some:
-            return
+            return ()
         fresh = tuple(m for m in messages if m.kind == "message")
         if not fresh:
-            return
+            return ()
         try:
             self._commits_in.send_nowait(fresh)
         except trio.WouldBlock:
             self._counters.dropped.labels("lookup").inc(len(fresh))
+            return ()
+        return fresh
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:

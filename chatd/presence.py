@@ -115,10 +115,20 @@ class PresenceState:
     #: user's connections there are idle; and the reverse index
     remote: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
     nodes: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    #: how many times a user went offline everywhere, so far: a mark taken at a moment
+    #: (:meth:`left_since`)
+    departures: int = 0
+    #: user -> the value of ``departures`` their going offline made (users offline now only)
+    left: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def is_online(self, user: str) -> bool:
         """Whether the user has a connection anywhere (away or not): no push for them."""
         return user in self.conns or user in self.remote
+
+    def left_since(self, user: str, mark: int) -> bool:
+        """Whether the user is offline now but was online when ``departures`` was ``mark``
+        (the pusher's question about a message committed then: they had it live)."""
+        return self.left.get(user, 0) > mark
 
     def online(self) -> set[str]:
         """Every user with a connection anywhere (away or not)."""
@@ -277,6 +287,11 @@ def _changes(state: PresenceState, touched: Iterable[str], change: Callable[[], 
             effects.append(Publish(user, here is not None, bool(here)))
         if status != was[user][1]:
             effects.append(Announce(user, status, remote=remote))
+            if status == OFFLINE:
+                state.departures += 1
+                state.left[user] = state.departures
+            else:
+                state.left.pop(user, None)
     return effects
 
 

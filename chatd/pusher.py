@@ -31,7 +31,11 @@ connections resolve the endpoint's host themselves, refuse it unless every addre
 :mod:`chatd.httpout` and :mod:`chatd.addresses`.
 
 With several nodes, the node that committed a message decides on its pushes, from the presence
-tracker's view of every node (``is_online``): a user connected to any node gets no push.
+tracker's view of every node (``is_online``): a user connected to any node gets no push. The
+question is asked of the moment the message was committed, not of the lookup's, which comes
+later (a busy database, the resolver's gap): :meth:`Pusher.offer` notes the tracker's count
+of departures then, and a user who has gone offline since (:meth:`PresenceState.left_since`)
+had the message live, and gets no push for it either.
 """
 
 from __future__ import annotations
@@ -40,12 +44,13 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chatd.config import PushConfig
 from chatd.httpout import Counters, Dispatcher
 from chatd.metrics import Metrics
+from chatd.presence import PresenceState
 from chatd.rooms import RoomRegistry
 from chatd.storage import (
     Message,
@@ -118,11 +123,13 @@ class Pusher(Dispatcher[PushJob]):
         key: the server's VAPID key.
         config: ``[push]``.
         retry_delay: seconds before the first retry (tests shorten it).
+        presence: the presence tracker's state (every node's view); without it, who has a
+            connection on this node, asked at the lookup.
     """
 
     def __init__(self, storage: Storage, registry: RoomRegistry, metrics: Metrics,
                  key: VapidKey, config: PushConfig, *, retry_delay: float = RETRY_DELAY,
-                 is_online: Callable[[str], bool] | None = None) -> None:
+                 presence: PresenceState | None = None) -> None:
         super().__init__(
             "a push", Counters(metrics.push_queued, metrics.push_sent, metrics.push_retries,
                                metrics.push_failed, metrics.push_dropped),
@@ -132,14 +139,31 @@ class Pusher(Dispatcher[PushJob]):
         self._storage = storage
         self._registry = registry
         # Online on any node (the presence tracker's view), else on this node only.
-        self._is_online = is_online or registry.is_online
+        self._presence = presence
+        self._is_online = presence.is_online if presence is not None else registry.is_online
+        #: (room, seq) -> the tracker's departures when it was committed, until looked up
+        self._marks: dict[tuple[str, int], int] = {}
         self._metrics = metrics
         self.key = key
         self._config = config
 
+    def offer(self, messages: Sequence[Message]) -> None:
+        queued = self._queue_lookup(messages)
+        if queued and self._presence is not None:
+            mark = self._presence.departures
+            self._marks.update(((m.room, m.seq), mark) for m in queued)
+
     async def resolve(self, messages: Sequence[Message]) -> list[PushJob]:
+        marks = [self._marks.pop((m.room, m.seq), None) for m in messages]
         targets = await self._storage.push_targets([(m.room, m.seq) for m in messages])
         online = {t.user for t in targets if self._is_online(t.user)}
+        if self._presence is not None:
+            # who was online when the message committed had it live (the module's docstring)
+            left_since = self._presence.left_since
+            mark_of = {(m.room, m.seq): mark for m, mark in zip(messages, marks, strict=True)}
+            targets = [t for t in targets
+                       if (mark := mark_of.get((t.room, t.seq))) is None
+                       or not left_since(t.user, mark)]
         return jobs_for(messages, targets, online, now=time.time_ns() // 1_000_000)
 
     def remind(self, reminder: Reminder) -> None:

@@ -11,14 +11,21 @@ committed, finds it claimed. What was due while every node was down is claimed b
 node that looks: each looks at start.
 
 A claim is not the end: the claiming node does the work (tells the user of a reminder, sends
-a scheduled message) and then marks it done. A node that dies in between leaves the row
+a scheduled message) and marks it done. A node that dies before the mark leaves the row
 claimed until the lease ends, when the next node that looks claims it again: nothing is lost
-to a kill -9. A reminder is told on the claiming node (a ``reminder`` event through the room
-registry, and a push as a mention's: not while the user is online anywhere, nor while their
-notifications are paused; :meth:`chatd.pusher.Pusher.remind`), then marked reminded, which
-tells the other nodes (a NOTIFY on ``chatd_reminders`` sent on commit) whose relays tell the
-user's connections there (chatd.cluster). A reminder of a room the user may no longer read is
-marked and told to nobody.
+to a kill -9. A reminder is first marked reminded, by the statement that checks this node's
+claim still holds (:meth:`chatd.storage.Storage.reminded`), which tells the other nodes (a
+NOTIFY on ``chatd_reminders`` sent on commit) whose relays tell the user's connections there
+(chatd.cluster); then, only if that mark was this claim's, it is told on this node (a
+``reminder`` event through the room registry, and a push as a mention's: not while the user
+is online anywhere, nor while their notifications are paused;
+:meth:`chatd.pusher.Pusher.remind`). So a node whose lease ran out while it was slow (a
+pause, a slow database) and whose reminder another node claimed since tells nothing: the
+telling is claimed in the transaction that marks it done, and a reminder is told once, by
+one node, however the lease moved. A node that dies between the mark and its own telling
+loses only what its own connections, gone with it, would have heard (and the push, queued
+in memory as it always was: a push queued was never claimed again). A reminder of a room the
+user may no longer read is marked and told to nobody.
 
 When it sleeps. After a round the loop reads when the next work is due (or a claim's lease
 ends) and sleeps until then, or at most ``[cluster] reminder_check`` seconds: work set on
@@ -151,24 +158,29 @@ class Reminders:
     async def claim(self) -> int:
         claimed = await self._storage.claim_reminders(CLAIM_BATCH, self._lease)
         for reminder in claimed:
-            await self._tell(reminder)
+            await self.tell(reminder)
         return len(claimed)
 
     async def next_due(self) -> float | None:
         return await self._storage.next_reminder()
 
-    async def _tell(self, reminder: Reminder) -> None:
-        """Tell the user's connections here, mark it reminded (which tells the other
-        nodes), then push: a push is queued in memory, so once it is queued nothing is
-        left to claim again."""
+    async def tell(self, reminder: Reminder) -> None:
+        """A reminder this node claimed: mark it reminded while the claim holds (which tells
+        the other nodes), and only when this claim marked it, tell the user's connections
+        here and push (a push is queued in memory: nothing is left to claim again). A claim
+        that ran out and was taken by another node, or a reminder changed since, tells
+        nothing here."""
+        if not await self._storage.reminded(reminder):
+            log.info("a reminder of %s in %s changed or was claimed by another node since "
+                     "this node claimed it: not told here", reminder.user,
+                     reminder.message.room)
+            return
         if not reminder.readable:
             log.info("a reminder of %s in %s, which they can no longer read: told to nobody",
                      reminder.user, reminder.message.room)
-            await self._storage.reminded(reminder)
             return
         self.delivered += 1
         await self._registry.send(ToUser(reminder.user, reminder_event(
             reminder.message, reminder.remind_at)))
-        await self._storage.reminded(reminder)
         if self._pusher is not None:
             self._pusher.remind(reminder)

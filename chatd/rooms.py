@@ -80,6 +80,7 @@ __all__ = [
     "LEAVE_MEMORY",
     "SUBSCRIBE_ATTEMPTS",
     "Broadcast",
+    "BroadcastEach",
     "BroadcastPresence",
     "Call",
     "CloseRoom",
@@ -226,6 +227,17 @@ class Broadcast:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class BroadcastEach:
+    """Frames for several rooms at once, each ``(room, data)`` for every connection in that
+    room, except those of ``exclude``: one command for a change that tells many rooms
+    something different (a user's ``seen`` in each of their conversations). A connection in
+    several of the rooms gets its frames in one outbox item, in the order given."""
+
+    frames: tuple[tuple[str, bytes], ...]
+    exclude: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class FromMember:
     """A frame from ``user`` for the other members of ``room`` (typing), sent only if ``user``
     is one as of the commands before it; ``done`` is told whether it was."""
@@ -285,8 +297,8 @@ Effect = Deliver | Call
 
 #: What the registry takes. A :class:`Call` is a command too: its function runs once every
 #: command queued before it is applied (:meth:`RoomRegistry.settled`).
-Command = (Connect | Disconnect | Join | Leave | PublishMany | Broadcast | FromMember
-           | BroadcastPresence | ToUser | ToEveryone | Call | CloseRoom)
+Command = (Connect | Disconnect | Join | Leave | PublishMany | Broadcast | BroadcastEach
+           | FromMember | BroadcastPresence | ToUser | ToEveryone | Call | CloseRoom)
 
 
 def _conns_of(state: RegistryState, users: Iterable[str], exclude: str | None = None
@@ -443,6 +455,8 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
             for room in rooms:
                 audience |= state.room_users.get(room, set())
             return [Deliver(_conns_of(state, audience, exclude), Notice(data))]
+        case BroadcastEach(frames, exclude):
+            return _each(state, frames, exclude)
         case BroadcastPresence(user, data, also, rooms):
             audience = set(also)
             for room in state.user_rooms.get(user, ()) if rooms is None else rooms:
@@ -456,6 +470,20 @@ def apply(state: RegistryState, command: Command) -> list[Effect]:
         case ToEveryone(data):
             return [Deliver(tuple(state.conns), Notice(data))]
     raise TypeError(f"not a registry command: {command!r}")
+
+
+def _each(state: RegistryState, frames: tuple[tuple[str, bytes], ...], exclude: str | None
+          ) -> list[Effect]:
+    """:class:`BroadcastEach`'s deliveries: each connection's frames joined in order, and
+    the connections that get the same bytes in one :class:`Deliver`."""
+    per_conn: dict[ConnId, list[bytes]] = {}
+    for room, data in frames:
+        for conn in _conns_of(state, state.room_users.get(room, ()), exclude):
+            per_conn.setdefault(conn, []).append(data)
+    alike: dict[bytes, list[ConnId]] = {}
+    for conn, parts in per_conn.items():
+        alike.setdefault(b"".join(parts), []).append(conn)
+    return [Deliver(tuple(conns), Notice(data)) for data, conns in alike.items()]
 
 
 class Heads:

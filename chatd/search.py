@@ -19,7 +19,14 @@ A query is words and filters separated by white space::
   in that room, ``in:@NAME`` in the conversation with that user; several of one filter: any
   of them;
 - ``before:YYYY-MM-DD``: sent before that day began (UTC), ``after:YYYY-MM-DD``: after that
-  day ended (UTC).
+  day ended (UTC);
+- ``has:file`` (``has:attachment``), ``has:image``, ``has:link``, ``has:poll``: messages
+  with files, with a picture among them, with a web address (``http://`` or ``https://``) in
+  their text, that are polls; ``is:mention`` (``is:mentioned``): messages that mention the
+  person searching (by name, by a group of theirs, ``@room``/``@here``), ``is:saved``
+  (``is:starred``): those they saved, ``is:pinned``: pinned in their room, ``is:thread``:
+  replies in a thread (Slack's ``has:`` and Zulip's ``has:`` and ``is:``); several
+  ``has:``/``is:``: every one of them.
 
 Every message must have every word and phrase, none of the exclusions, and pass every filter.
 Anything else with a colon (``10:30``, ``https://example.com``) is a word. A query must say
@@ -53,6 +60,8 @@ from typing import Final
 from chatd.protocol.names import GROUP_MAX, InvalidName, normalise_room, normalise_user
 
 __all__ = [
+    "HAS",
+    "IS",
     "MAX_QUERY_CHARS",
     "MAX_TERMS",
     "QueryError",
@@ -72,7 +81,13 @@ SNIPPET_CHARS: Final = 200
 _OPENING = "\"“”„«»"  # a phrase opens with any of these
 _CLOSING = {"«": "»"}  # and closes with the same, or this one
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_FILTERS = ("from", "in", "before", "after")
+_FILTERS = ("from", "in", "before", "after", "has", "is")
+#: What ``has:`` and ``is:`` take, each name a person may type -> the one it means.
+HAS: Final = {"file": "file", "files": "file", "attachment": "file", "attachments": "file",
+              "image": "image", "images": "image", "link": "link", "links": "link",
+              "poll": "poll", "polls": "poll"}
+IS: Final = {"mention": "mention", "mentioned": "mention", "saved": "saved",
+             "starred": "saved", "pinned": "pinned", "thread": "thread"}
 # A word, as the snippet sees one: a run of letters and digits.
 _WORD = re.compile(r"[^\W_]+")
 
@@ -98,6 +113,9 @@ class SearchQuery:
     peers: tuple[str, ...] = ()
     before: datetime.date | None = None
     after: datetime.date | None = None
+    #: what ``has:`` and ``is:`` asked for, each once, by the names of :data:`HAS`/:data:`IS`
+    has: tuple[str, ...] = ()
+    is_: tuple[str, ...] = ()
 
     @property
     def has_terms(self) -> bool:
@@ -106,7 +124,8 @@ class SearchQuery:
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.senders or self.rooms or self.peers or self.before or self.after)
+        return bool(self.senders or self.rooms or self.peers or self.before or self.after
+                    or self.has or self.is_)
 
     def positive(self) -> str:
         """The text for ``to_tsquery`` that a message must match ('' for none)."""
@@ -144,7 +163,14 @@ def _filter(key: str, value: str, found: dict[str, list[str]],
     if not value:
         raise QueryError(f"{key}: needs a value, as in {_EXAMPLES[key]}")
     try:
-        if key == "from":
+        if key in ("has", "is"):
+            table = HAS if key == "has" else IS
+            meant = table.get(value.lower())
+            if meant is None:
+                choices = ", ".join(f"{key}:{name}" for name in dict.fromkeys(table.values()))
+                raise QueryError(f"{key}:{value} is none of {choices}")
+            found[key].append(meant)
+        elif key == "from":
             found["senders"].append(normalise_user(value.removeprefix("@")))
         elif key == "in":
             if value.startswith("@") and ":" not in value:
@@ -170,7 +196,7 @@ def _filter(key: str, value: str, found: dict[str, list[str]],
 
 
 _EXAMPLES = {"from": "from:ann", "in": "in:general", "before": "before:2026-03-01",
-             "after": "after:2026-01-31"}
+             "after": "after:2026-01-31", "has": "has:file", "is": "is:mention"}
 
 
 def _tokens(query: str) -> Iterable[tuple[bool, bool, str]]:
@@ -211,7 +237,8 @@ def parse_query(query: str) -> SearchQuery:
     phrases: list[tuple[str, ...]] = []
     excluded_words: list[str] = []
     excluded_phrases: list[tuple[str, ...]] = []
-    found: dict[str, list[str]] = {"senders": [], "rooms": [], "peers": []}
+    found: dict[str, list[str]] = {"senders": [], "rooms": [], "peers": [], "has": [],
+                                   "is": []}
     dates: dict[str, datetime.date] = {}
     terms = 0
     for excluded, quoted, text in _tokens(query):
@@ -240,6 +267,7 @@ def parse_query(query: str) -> SearchQuery:
         excluded_phrases=tuple(excluded_phrases), senders=tuple(found["senders"]),
         rooms=tuple(dict.fromkeys(found["rooms"])), peers=tuple(found["peers"]),
         before=dates.get("before"), after=dates.get("after"),
+        has=tuple(dict.fromkeys(found["has"])), is_=tuple(dict.fromkeys(found["is"])),
     )
     if not parsed.has_terms and not parsed.has_filters:
         if excluded_words or excluded_phrases:

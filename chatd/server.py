@@ -168,7 +168,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                   on_others=lambda count: registry.recent.share(count > 0))
     key = await trio.to_thread.run_sync(load_or_create_vapid_key, config.data_dir)
     pusher = Pusher(storage, registry, metrics, key, config.push,
-                    is_online=presence.state.is_online)
+                    presence=presence.state)
     webhooks = WebhookSender(storage, metrics, config.webhooks)
     reminders = Reminders(storage, registry, pusher, lease=config.cluster.claim_lease)
     # Email, when an SMTP server is set: missed messages queued off the send path (emails),

@@ -205,6 +205,11 @@ class ClusterPresence(RuleBasedStateMachine):
         self.there: dict[str, dict[str, bool]] = {node: {} for node in NODES}
         self.shown: dict[str, str] = {}
         self.published: dict[str, Part] = {}
+        #: commands applied; the step at which each user last went offline; and the
+        #: tracker's mark (``departures``) taken before each step, with that step
+        self.steps = 0
+        self.departed: dict[str, int] = {}
+        self.marks: list[tuple[int, int]] = []
 
     def part_here(self, user: str) -> Part:
         conns = self.here.get(user)
@@ -216,8 +221,13 @@ class ClusterPresence(RuleBasedStateMachine):
                 for user in USERS}
 
     def _apply(self, command: object, before: dict[str, str]) -> None:
+        self.marks.append((self.state.departures, self.steps))
         effects = apply(self.state, command)  # type: ignore[arg-type]
         after = self.model_statuses()
+        for user in USERS:
+            if before[user] != "offline" and after[user] == "offline":
+                self.departed[user] = self.steps
+        self.steps += 1
         for effect in effects:
             if isinstance(effect, Publish):
                 part: Part = effect.idle if effect.online else None
@@ -297,6 +307,15 @@ class ClusterPresence(RuleBasedStateMachine):
             assert self.state.status(user) == model[user]
             assert self.shown.get(user, "offline") == model[user]
             assert self.published.get(user) == self.part_here(user)
+
+    @invariant()
+    def who_left_since_a_mark(self) -> None:
+        """The pusher's question (chatd.pusher): offline now, gone offline after the mark."""
+        model = self.model_statuses()
+        for mark, step in self.marks[-8:]:
+            for user in USERS:
+                assert self.state.left_since(user, mark) == (
+                    model[user] == "offline" and self.departed.get(user, -1) >= step)
 
 
 TestClusterPresence = ClusterPresence.TestCase

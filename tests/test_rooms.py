@@ -16,6 +16,7 @@ from chatd.outbox import Delivery
 from chatd.rooms import (
     LEAVE_MEMORY,
     Broadcast,
+    BroadcastEach,
     BroadcastPresence,
     Call,
     CloseRoom,
@@ -136,6 +137,24 @@ def test_presence_goes_to_those_sharing_a_room_except_the_user() -> None:
     assert _targets(apply(state, BroadcastPresence("ann", b"p\n"))) == {"c2", "c3"}
     assert _targets(apply(state, Broadcast(frozenset({"a", "z"}), b"x", exclude="bob"))) == {
         "c1", "c4"}
+
+
+def test_broadcast_each_gives_every_connection_its_rooms_frames_in_one_item() -> None:
+    """One command, each room its own frame: a connection in two of the rooms gets both in
+    one outbox item, in the order given; those with the same bytes share a Deliver; the
+    excluded user's connections and a room with nobody here get nothing."""
+    state = RegistryState()
+    _connect(state, "c1", "ann", "dm", "group")
+    _connect(state, "c2", "ann", "dm", "group")
+    _connect(state, "c3", "cid", "group")
+    _connect(state, "c4", "bob", "dm", "group")
+    effects = apply(state, BroadcastEach(
+        (("dm", b"1\n"), ("group", b"2\n"), ("nobody", b"3\n")), exclude="bob"))
+    assert sorted((sorted(map(str, e.conns)), e.item) for e in effects
+                  if isinstance(e, Deliver)) == [
+        (["c1", "c2"], Notice(b"1\n2\n")), (["c3"], Notice(b"2\n"))]
+    assert len(effects) == 2
+    assert apply(state, BroadcastEach((("nobody", b"3\n"),))) == []
 
 
 def test_presence_goes_to_the_watchers_connected_here_only() -> None:

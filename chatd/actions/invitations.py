@@ -11,7 +11,8 @@ group), until it is revoked; each new account joins the invitation's rooms.
 Who may make them: server administrators always, members too with ``auth.who_can_invite =
 "everyone"`` (into rooms they are in; :data:`INVITATIONS` an hour). Administrators list and
 revoke every invitation, members their own. A server whose ``auth.registration`` is
-``"closed"`` makes none (no registration could use it).
+``"closed"`` makes none (no registration could use it). Making and revoking one are in the
+audit log (storage writes the entries: chatd.storage.invitations).
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ from chatd.auth import bot_token_hash
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.protocol import InvalidName, codes, is_conversation, normalise_room
+from chatd.protocol.events import MAX_SEQ
 from chatd.storage import Invitation, User, invitation_refusal
 
 __all__ = [
     "DEFAULT_EXPIRES",
     "INVITATIONS",
     "INVITATION_TOKEN",
+    "LIST_PAGE",
+    "LIST_PAGE_MAX",
     "MAX_EXPIRES",
     "MAX_ROOMS",
     "MAX_USES",
@@ -55,6 +59,9 @@ INVITATIONS = Bucket("invitations", lambda limits: (20 / 3600, 20),
 DEFAULT_EXPIRES = 7 * 86400
 MAX_EXPIRES = 30 * 86400
 MIN_EXPIRES = 60
+#: A page of ``GET /api/invitations`` without ``limit``, and the most one may ask.
+LIST_PAGE = 100
+LIST_PAGE_MAX = 500
 #: The most registrations one invitation may allow.
 MAX_USES = 1000
 #: The most rooms one invitation may join.
@@ -177,10 +184,24 @@ async def create(app: App, user: User, body: Mapping[str, Any], *, base_url: str
             "url": invite_url(base_url, token)}
 
 
-async def list_invitations(app: App, user: User) -> dict[str, Any]:
-    """The invitations ``user`` made (every one, for an administrator), newest first."""
-    found = await app.storage.invitations(None if user.admin else user.id)
-    return {"invitations": [invitation_object(invitation) for invitation in found]}
+async def list_invitations(app: App, user: User, *, before: int | None = None,
+                           limit: int | None = None) -> dict[str, Any]:
+    """A page of the invitations ``user`` made (every one's, for an administrator), newest
+    first: ``limit`` (:data:`LIST_PAGE` by default, :data:`LIST_PAGE_MAX` at most) of those
+    older than invitation ``before``; ``more``: ask again with ``before`` = the last id.
+
+    Raises:
+        ChatError: ``bad_request`` for a ``limit`` or ``before`` out of range.
+    """
+    size = LIST_PAGE if limit is None else limit
+    if not 1 <= size <= LIST_PAGE_MAX:
+        raise ChatError(codes.BAD_REQUEST, f"'limit' must be 1-{LIST_PAGE_MAX}")
+    if before is not None and not 1 <= before <= MAX_SEQ:
+        raise ChatError(codes.BAD_REQUEST, f"'before' must be 1-{MAX_SEQ}")
+    found = await app.storage.invitations(None if user.admin else user.id, before=before,
+                                          limit=size + 1)
+    return {"invitations": [invitation_object(invitation) for invitation in found[:size]],
+            "more": len(found) > size}
 
 
 async def revoke(app: App, user: User, invitation_id: int) -> dict[str, Any]:

@@ -21,11 +21,20 @@ here but the reader (one registry command) and, for each other member the presen
 knows online on another node, through a notice (as a read's own event does: a read is
 frequent, and a notice wakes every node). A move back (``unread``) tells too, with
 ``back``: receipts are the marker's, and a live "Seen" that the next ``receipts`` would
-contradict is worse than one that goes away.
+contradict is worse than one that goes away. For the same reason turning the sharing off
+takes back what others were told (``seen`` with ``seq`` null in each of the user's
+conversations: forget the position) and turning it on again tells each where the marker is,
+as a read would; the statement that changes the setting says where and whom.
+
+Telling is batched: whatever one request moves (a ``read``'s one conversation, a
+``read_all``'s or the setting's many), :func:`tell_seen` hands the registry one command
+(:class:`chatd.rooms.BroadcastEach`) and the other nodes one statement
+(:meth:`chatd.storage.Storage.tell_elsewhere_many`), not one of each per conversation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -39,10 +48,10 @@ from chatd.protocol import (
     SetReadReceipts,
     frame,
 )
-from chatd.rooms import Broadcast
+from chatd.rooms import BroadcastEach
 from chatd.storage import StorageUnavailable
 
-__all__ = ["RECEIPTS", "receipts", "set_read_receipts", "tell_seen"]
+__all__ = ["RECEIPTS", "SeenMove", "receipts", "set_read_receipts", "tell_seen"]
 
 log = logging.getLogger(__name__)
 
@@ -80,30 +89,53 @@ async def receipts(app: App, caller: Caller, request: Receipts) -> Answer:
 
 async def set_read_receipts(app: App, caller: Caller, request: SetReadReceipts) -> Answer:
     """Share the caller's read receipts (``on``) or not. When it changed, every connection
-    of theirs, on every node, is told (the ``read_receipts`` event, the caller's too);
-    nobody else is (see the module docstring)."""
+    of theirs, on every node, is told (the ``read_receipts`` event, the caller's too), and
+    the other members of each of their conversations are told where the marker is (on) or
+    to forget it (off: ``seen`` with ``seq`` null), all at once (:func:`tell_seen`)."""
     user = signed_in(caller)
-    if await app.storage.set_read_receipts(user.id, request.on):
+    conversations = await app.storage.set_read_receipts(user.id, request.on)
+    if conversations is not None:
         await app.tell(user.name, frame(ReadReceiptsChanged(on=request.on)),
                        "a read receipts setting")
+        await tell_seen(app, user.name, [
+            SeenMove(room=c.room, others=c.tell, seq=c.seq if request.on else None)
+            for c in conversations])
     return Answer(id=request.id, fields={"on": request.on})
 
 
-async def tell_seen(app: App, reader: str, room: str, others: Sequence[str], seq: int, *,
-                    back: bool = False) -> None:
-    """Tell the ``others`` of conversation ``room`` that ``reader``'s marker is at ``seq``
-    now (``back``: it moved back): here, the room's subscribers but the reader; elsewhere,
-    each of ``others`` online on another node (a notice each: at most 7). Best effort, as
-    every event past the commit: a lost one is read again with ``receipts``."""
-    if not others:
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SeenMove:
+    """What one conversation's ``others`` are to be told of a reader's marker: it is at
+    ``seq`` (``back``: it moved back), or None: it is no longer shared."""
+
+    room: str
+    others: Sequence[str]
+    seq: int | None
+    back: bool = False
+
+
+async def tell_seen(app: App, reader: str, moves: Sequence[SeenMove]) -> None:
+    """Tell each move's ``others`` where ``reader``'s marker of that conversation is: here,
+    the conversations' subscribers but the reader, in one registry command; elsewhere, each
+    of the others online on another node, every frame for them in one statement (as few
+    notices as they fit in). Best effort, as every event past the commit: a lost one is read
+    again with ``receipts``."""
+    frames = tuple((move.room, frame(Seen(room=move.room, user=reader, seq=move.seq,
+                                          back=move.back or None)))
+                   for move in moves if move.others)
+    if not frames:
         return
-    data = frame(Seen(room=room, user=reader, seq=seq, back=back or None))
-    await app.registry.send(Broadcast(frozenset((room,)), data, exclude=reader))
+    await app.registry.send(BroadcastEach(frames, exclude=reader))
     remote = app.presence.state.remote
-    for other in others:
-        if other not in remote:
-            continue
-        try:
-            await app.storage.tell_elsewhere(other, data)
-        except StorageUnavailable as exc:
-            log.warning("cannot tell the other nodes of a read: %s", exc)
+    elsewhere: dict[str, list[bytes]] = {}
+    for move, (_, data) in zip((m for m in moves if m.others), frames, strict=True):
+        for other in move.others:
+            if other in remote:
+                elsewhere.setdefault(other, []).append(data)
+    if not elsewhere:
+        return
+    try:
+        await app.storage.tell_elsewhere_many(
+            [(other, b"".join(data)) for other, data in elsewhere.items()])
+    except StorageUnavailable as exc:
+        log.warning("cannot tell the other nodes of a read: %s", exc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chatd.actions.context import App, Append, Bucket, Caller, CatchUp, signed_in
 from chatd.actions.membership import subscribe, unsubscribe
-from chatd.actions.receipts import tell_seen
+from chatd.actions.receipts import SeenMove, tell_seen
 from chatd.errors import ChatError
 from chatd.presence import ONLINE
 from chatd.protocol import (
@@ -311,7 +311,9 @@ async def read(app: App, caller: Caller, request: Read) -> Answer:
     user = signed_in(caller)
     move = await app.storage.mark_read(user.id, request.room, request.seq)
     await _tell_own(app, caller, user.name, frame(ReadMoved(room=request.room, seq=move.seq)))
-    await tell_seen(app, user.name, request.room, move.tell, move.seq)
+    if move.tell:
+        await tell_seen(app, user.name, [SeenMove(room=request.room, others=move.tell,
+                                                  seq=move.seq)])
     return Answer(id=request.id, fields={"room": request.room, "seq": move.seq})
 
 
@@ -331,14 +333,16 @@ async def read_all(app: App, caller: Caller, request: ReadAll) -> Answer:
     moved room, which every client already applies (an older page or terminal client too),
     all in one outbox item per connection here, and packed into as few notices as fit for
     the other nodes (:meth:`chatd.storage.Storage.tell_elsewhere`), only while the caller is
-    online on one: a thousand rooms make a few notices, not a thousand."""
+    online on one: a thousand rooms make a few notices, not a thousand. The moved
+    conversations' other members are told as a ``read`` tells them (``seen``), all in one
+    registry command and one statement (:func:`chatd.actions.receipts.tell_seen`)."""
     user = signed_in(caller)
     moved = await app.storage.mark_all_read(user.id, request.rooms)
     if moved:
         data = b"".join(frame(ReadMoved(room=m.room, seq=m.seq)) for m in moved)
         await _tell_own(app, caller, user.name, data)
-    for marked in moved:
-        await tell_seen(app, user.name, marked.room, marked.tell, marked.seq)
+    await tell_seen(app, user.name, [SeenMove(room=m.room, others=m.tell, seq=m.seq)
+                                     for m in moved])
     return Answer(id=request.id,
                   fields={"rooms": [{"room": m.room, "seq": m.seq} for m in moved]})
 
@@ -362,7 +366,9 @@ async def unread(app: App, caller: Caller, request: Unread) -> Answer:
     moved = ReadMoved(room=request.room, seq=marker.seq, back=True, last_seq=marker.last_seq,
                       unread=marker.unread, mentions=marker.mentions)
     await _tell_own(app, caller, user.name, frame(moved))
-    await tell_seen(app, user.name, request.room, marker.tell, marker.seq, back=True)
+    if marker.tell:
+        await tell_seen(app, user.name, [SeenMove(room=request.room, others=marker.tell,
+                                                  seq=marker.seq, back=True)])
     fields = moved.wire()
     del fields["op"]
     return Answer(id=request.id, fields=fields)

@@ -13,7 +13,6 @@ when its entry comes back from the server, as everyone in the room sees it.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import enum
 import os
 import re
@@ -50,7 +49,7 @@ from chatd.client.terminal import (
     sidebar_groups,
     unread_counts,
 )
-from chatd.client.when import WHEN_USAGE, reminder_time, split_when
+from chatd.client.when import WHEN_USAGE, local_now, reminder_time, split_when
 from chatd.protocol import (
     MAX_DELETE_SECONDS,
     MAX_DND_SECONDS,
@@ -481,13 +480,16 @@ SEARCH_PAGE = 10
 async def search(client: ChatClient, arg: str) -> None:
     """``/search QUERY``: the newest messages that match, in every room the user is in (the
     query may say ``in:ROOM``, ``from:USER``, ``"a phrase"``, ``-word``, ``before:`` and
-    ``after:`` days; docs/protocol.md); ``/search more``: the next page of the last search.
+    ``after:`` days, ``has:file``/``image``/``link``/``poll``, ``is:mention``/``saved``/
+    ``pinned``/``thread``; docs/protocol.md); ``/search more``: the next page of the last
+    search.
     Each result shows its short number, so that /reply, /react and /edit work on it."""
     query = arg.strip()
     before: int | None = None
     if not query:
         client.screen.problem('usage: /search WORDS ("a phrase", -word, from:USER, in:ROOM, '
-                              "after:YYYY-MM-DD); /search more for the next page")
+                              "after:YYYY-MM-DD, has:file|image|link|poll, "
+                              "is:mention|saved|pinned|thread); /search more for the next page")
         return
     if query.lower() == "more":
         if client.next_search is None:
@@ -1326,7 +1328,7 @@ async def save(client: ChatClient, arg: str) -> None:
     remind_at = None
     if when.strip():
         now = client.server_now()
-        local = datetime.datetime.fromtimestamp(now / 1000).astimezone()
+        local = local_now(now)
         try:
             remind_at = int(reminder_time(when, local).timestamp() * 1000)
         except ValueError as exc:
@@ -1442,7 +1444,7 @@ async def later(client: ChatClient, arg: str) -> None:
     if not text.strip():
         client.screen.problem(f"usage: /later WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
-    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    local = local_now(client.server_now())
     try:
         send_at = int(reminder_time(when, local).timestamp() * 1000)
     except ValueError as exc:
@@ -1460,7 +1462,7 @@ async def remind(client: ChatClient, arg: str) -> None:
     if not text.strip():
         client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
-    local = datetime.datetime.fromtimestamp(client.server_now() / 1000).astimezone()
+    local = local_now(client.server_now())
     try:
         remind_at = int(reminder_time(when, local).timestamp() * 1000)
     except ValueError as exc:

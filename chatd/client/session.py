@@ -1706,8 +1706,14 @@ class ChatClient:
     async def _on_seen(self, event: Seen) -> None:
         """Another member of a conversation has read up to ``seq`` (``back``: no further).
         When that reaches the user's latest message there, a quiet line says so, once for
-        that message and reader."""
+        that message and reader. ``seq`` None: they stopped sharing their read receipts;
+        the position is forgotten, and a quiet line takes back a "has seen it" said."""
         key = event.user.lower()
+        if event.seq is None:
+            if self._seen_said.pop((event.room, key), None) is not None:
+                self.screen.line(f"      [{self.label(event.room)}] · {clean(event.user)} "
+                                 "stopped sharing read receipts")
+            return
         mine = self.my_last(event.room)
         if mine is None or event.seq < mine.seq or self._seen_said.get(
                 (event.room, key)) == mine.msg_id:

@@ -17,13 +17,17 @@ the two cannot drift apart again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
 import re
+from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chatd.protocol import MAX_REMIND_SECONDS
 
-__all__ = ["WHEN_USAGE", "reminder_time", "split_when"]
+__all__ = ["WHEN_USAGE", "local_now", "local_zone", "reminder_time", "split_when"]
 
 WHEN_USAGE: Final = "in 20m, 1h, 1h30m, 2d, 1w, tomorrow (9:00), tomorrow 17:30 or 17:30"
 _SPAN: Final = re.compile(r"(?:[0-9]{1,6}[smhdw])+")
@@ -32,6 +36,33 @@ _CLOCK: Final = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 #: The time of day of ``tomorrow``.
 MORNING: Final = datetime.time(9, 0)
+
+
+def local_zone(localtime: Path = Path("/etc/localtime")) -> datetime.tzinfo | None:
+    """The terminal's time zone with its rules (a change of the clocks included): ``TZ``'s
+    name, else the zone ``/etc/localtime`` links to; None when neither names one (then only
+    the offset of the moment is known, as :meth:`datetime.datetime.astimezone` gives it)."""
+    names = [os.environ.get("TZ", "").removeprefix(":")]
+    with contextlib.suppress(OSError):
+        names.append(str(localtime.resolve()).partition("/zoneinfo/")[2])
+    for name in names:
+        if not name or name.startswith("/"):
+            continue
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return None
+
+
+def local_now(ms: int) -> datetime.datetime:
+    """The instant ``ms`` (ms since the epoch) on the terminal's wall clock, in its zone
+    (:func:`local_zone`), so that "tomorrow 9:00" across a change of the clocks is 9:00 on
+    the clock, not an hour off."""
+    zone = local_zone()
+    if zone is None:
+        return datetime.datetime.fromtimestamp(ms / 1000).astimezone()
+    return datetime.datetime.fromtimestamp(ms / 1000, zone)
 
 
 def reminder_time(text: str, now: datetime.datetime) -> datetime.datetime:

@@ -39,6 +39,8 @@ from chatd.actions.bots import DEFAULT_TOKEN_NAME, MAX_TOKEN_NAME
 from chatd.actions.hooks import MAX_KEY_CHARS, MAX_SECRET_CHARS, MIN_SECRET_CHARS
 from chatd.actions.invitations import (
     DEFAULT_EXPIRES,
+    LIST_PAGE,
+    LIST_PAGE_MAX,
     MAX_EXPIRES,
     MAX_ROOMS,
     MAX_USES,
@@ -534,7 +536,8 @@ class _Builder:
                     "action": {"type": "string", "enum": [
                         "set_role", "ban", "unban", "kick", "delete", "purge", "set_topic",
                         "archive", "unarchive", "delete_room",
-                        "deactivate", "reactivate", "set_password", "admin"]},
+                        "deactivate", "reactivate", "set_password", "admin",
+                        "create_invitation", "revoke_invitation"]},
                     "target": {"type": ["string", "null"]},
                     "room": {"type": ["string", "null"]},
                     "reason": {"type": "string"},
@@ -1327,11 +1330,22 @@ class _Builder:
             "/api/invitations": {
                 "get": self.op(
                     "List invitations",
-                    "The invitation links the user made, or every one for a server "
-                    "administrator, newest first (at most 500; never a token).",
+                    "A page of the invitation links the user made, or of every one for a "
+                    "server administrator, newest first (never a token); the next page: "
+                    "`before` the last `id`.",
                     tag="accounts", op_id="listInvitations",
-                    ok=ok(200, "The invitations.", self.sent({"invitations": {
-                        "type": "array", "items": _ref("Invitation")}})),
+                    parameters=[
+                        query("limit", {"type": "integer", "minimum": 1,
+                                        "maximum": LIST_PAGE_MAX},
+                              f"At most this many (default {LIST_PAGE})."),
+                        query("before", {"type": "integer", "minimum": 1,
+                                         "maximum": MAX_SEQ},
+                              "Only invitations with a lower id.")],
+                    ok=ok(200, "The invitations.", self.sent({
+                        "invitations": {"type": "array", "items": _ref("Invitation")},
+                        "more": {"type": "boolean",
+                                 "description": "Older ones follow."}})),
+                    errors=(400,),
                 ),
                 "post": self.op(
                     "Make an invitation link",
@@ -1343,7 +1357,8 @@ class _Builder:
                     "make them, for any room; members too when `auth.who_can_invite` is "
                     f"\"everyone\" (here \"{config.auth.who_can_invite}\"), for rooms they "
                     "are in. The token is shown this once (the server keeps its hash), with "
-                    "the link to give (`server.public_url`, else the request's Host, then "
+                    "the link to give (`server.public_url`, else the request's Host, on https "
+                    "when a trusted proxy says `X-Forwarded-Proto: https`; then "
                     "`/#invite=` and the token). 20 at once, then 20 an hour. 403 "
                     "`registration_closed` when `auth.registration` is \"closed\".",
                     tag="accounts", op_id="createInvitation",
@@ -1813,7 +1828,9 @@ class _Builder:
                 "Messages found by their words in the rooms the user may read, newest "
                 "first, as the protocol's `search`: words (each a prefix), \"quoted "
                 "phrases\", `-word` to leave out, `from:NAME`, `in:ROOM`, `in:@NAME`, "
-                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`. The next page: `before` the last "
+                "`before:YYYY-MM-DD`, `after:YYYY-MM-DD`, `has:file`, `has:image`, "
+                "`has:link`, `has:poll`, `is:mention`, `is:saved`, `is:pinned`, "
+                "`is:thread`. The next page: `before` the last "
                 "`msg_id`. A repeated parameter is 400; an empty `room` is no room. At "
                 f"most `limits.searches_per_minute` ({limits.searches_per_minute}) "
                 "searches of a user a minute.",

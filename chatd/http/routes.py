@@ -450,18 +450,26 @@ async def _registration(request: Request, app: App, params: dict[str, str]) -> R
 
 
 def _base_url(request: Request, app: App) -> str:
-    """Where people open the page: ``server.public_url``, else the request's Host."""
+    """Where people open the page: ``server.public_url``, else the request's Host, on
+    https when a trusted reverse proxy (``http.trust_forwarded_for``) says the request came
+    to it so (``X-Forwarded-Proto``, its last value: the one it set)."""
     if app.config.server.public_url:
         return app.config.server.public_url
     host = (request.header(b"host") or b"").decode("latin-1").strip()
     if not host or any(c.isspace() or c in "/?#@\\" for c in host):
         host = f"{app.config.http.host}:{app.config.http.port}"
-    return f"http://{host}"
+    scheme = "http"
+    if app.config.http.trust_forwarded_for:
+        said = [bytes(v) for k, v in request.headers.headers if k == b"x-forwarded-proto"]
+        if said and said[-1].decode("latin-1").split(",")[-1].strip().lower() == "https":
+            scheme = "https"
+    return f"{scheme}://{host}"
 
 
 async def _invitations(request: Request, app: App, params: dict[str, str]) -> Reply:
     user, _ = await authenticate(request, app)
-    return json_reply(200, await invitations.list_invitations(app, user))
+    return json_reply(200, await invitations.list_invitations(
+        app, user, before=int_param(request, "before"), limit=int_param(request, "limit")))
 
 
 async def _create_invitation(request: Request, app: App, params: dict[str, str]) -> Reply:

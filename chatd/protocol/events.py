@@ -1663,12 +1663,14 @@ class ReadMoved(ServerEvent):
 class Seen(ServerEvent):
     """Another member of a conversation (kind ``dm`` or ``group``) moved their read marker:
     ``user`` has read up to ``seq``. ``back`` (an ``unread``): it moved back, to ``seq``.
-    Only of members who share their read receipts, never of a room's."""
+    ``seq`` None (null on the wire, always there): ``user`` stopped sharing their read
+    receipts, forget their position. Only of members who share their read receipts (or just
+    stopped), never of a room's."""
 
     OP: ClassVar[str] = "seen"
     room: str
     user: str
-    seq: int
+    seq: int | None
     back: bool | None = None
 
 

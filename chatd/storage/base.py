@@ -11,6 +11,7 @@ user registered with. Refusals the client should see are raised as :class:`chatd
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -1302,8 +1303,11 @@ class Reminder:
     readable: bool
     paused_until: int | None = None
     subscriptions: tuple[PushSubscription, ...] = ()
-    #: The claimer's key of the saved row (its user's id), to mark it reminded once told.
+    #: The claimer's key of the saved row (its user's id), to mark it reminded.
     user_id: int = 0
+    #: This claim (the row's lease end as claimed: each claim's is later than the one
+    #: before), which only it may mark reminded (:meth:`Storage.reminded`).
+    claim: datetime.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1907,22 +1911,27 @@ class Storage(Protocol):
         ``max_uses`` registrations, whose new accounts join ``rooms`` (valid room names,
         each once). Each room must exist, be a room (not a conversation) and not be
         archived; unless ``anywhere`` (an administrator, the command line), the maker must
-        be a member of it.
+        be a member of it. The audit log records it (``create_invitation``: its id, uses,
+        expiry and rooms) in the same transaction.
 
         Raises:
             ChatError: 'not_found' (no such room), 'bad_request' (a conversation),
                 'archived', 'forbidden' (not a member); nothing is kept then.
         """
 
-    async def invitations(self, creator_id: int | None) -> list[Invitation]:
-        """The newest invitations (at most 500), newest first: those ``creator_id`` made,
-        or everyone's (None)."""
+    async def invitations(self, creator_id: int | None, *, before: int | None = None,
+                          limit: int) -> list[Invitation]:
+        """A page of invitations, newest first (by id): those ``creator_id`` made, or
+        everyone's (None); only those of ids below ``before`` (None: from the newest), at
+        most ``limit``."""
 
     async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
                                 anyone: bool) -> Invitation:
         """Revoke invitation ``invitation_id`` (revoking one twice is no error) and return it
         as it is now; ``user_id`` must have made it, unless ``anyone`` (an administrator,
-        the command line).
+        the command line: ``user_id`` None). The audit log records a revocation
+        (``revoke_invitation`` by ``user_id``, its maker the target: its id and uses) in the
+        same transaction; one twice, once.
 
         Raises:
             ChatError: 'not_found' (no such invitation, or not theirs).
@@ -1957,6 +1966,12 @@ class Storage(Protocol):
         not one per room). A frame too large for a notice is not sent (logged). ``user``
         :data:`EVERYONE` is every connection of every other node (a custom emoji added or
         removed)."""
+
+    async def tell_elsewhere_many(self, events: Sequence[tuple[str, bytes]]) -> None:
+        """:meth:`tell_elsewhere` for several users at once, in one trip: each ``(user,
+        data)`` as it says, the notices in the order given (a user's ``seen`` in each of
+        their conversations: as few notices as the frames fit in, one statement). Nothing
+        is sent for an empty ``events``."""
 
     async def set_notify(self, user_id: int, room: str, notify: str) -> str:
         """Set the user's notification level for ``room`` (one of
@@ -2128,9 +2143,12 @@ class Storage(Protocol):
         room (kind ``room``), 'forbidden' for a non-member, 'not_found' for an unknown
         room."""
 
-    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
-        """Share (``on``) the user's read receipts, or stop; whether it changed (setting
-        what is set writes nothing)."""
+    async def set_read_receipts(self, user_id: int, on: bool) -> list[MarkedRead] | None:
+        """Share (``on``) the user's read receipts, or stop. None when it did not change
+        (setting what is set writes nothing); else, read in the same statement, each
+        conversation (kind ``dm`` or ``group``) the user is in with their read marker
+        (``seq``) and its other members (``tell``: to be told, the ``seen`` event, that
+        the position is shared again, or no longer), by name."""
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         """Close (``on``) a conversation the user is in: its ``hidden_seq`` becomes the room's
@@ -2285,13 +2303,17 @@ class Storage(Protocol):
     async def claim_reminders(self, limit: int, lease: float) -> list[Reminder]:
         """Claim up to ``limit`` reminders due now by the database's clock for ``lease``
         seconds, in one statement that skips rows another node is claiming: until the lease
-        ends nobody else takes them. This node tells its own connections and pushes, then
-        marks each reminded (:meth:`reminded`); one whose node died before that is claimed
-        again by the next node that looks after the lease."""
+        ends nobody else takes them. This node marks each reminded (:meth:`reminded`), and
+        only when that says this claim did, tells its own connections and pushes; one whose
+        node died before the mark is claimed again by the next node that looks after the
+        lease."""
 
-    async def reminded(self, reminder: Reminder) -> None:
-        """Mark a reminder claimed here as told (``reminded``), unless it changed since
-        the claim (a new ``remind_at``); the other nodes are told of it on commit (a
+    async def reminded(self, reminder: Reminder) -> bool:
+        """Mark a reminder claimed here as told (``reminded``), only while this claim holds:
+        not when it changed since the claim (a new ``remind_at``), nor when the lease ran
+        out and another node claimed it since (that node tells it). Whether this claim
+        marked it: only then does the claiming node tell it (so a reminder is told by one
+        node, however slow the other). The other nodes are told of it on commit (a
         :class:`ReminderNotice`) when its room is readable."""
 
     async def next_reminder(self) -> float | None:

@@ -11,10 +11,16 @@ the condition on the row as the first left it); the account, its memberships of 
 invitation's rooms and the record of the use are written in the same transaction, so a
 registration that fails after taking the use (a name taken meanwhile) gives it back by
 rolling back.
+
+Making and revoking one are recorded in the audit log (``create_invitation``,
+``revoke_invitation``: who, when, the invitation's id, its uses and rooms; never its token,
+which storage never has) in the transaction of the action itself, as every audited action
+is.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,8 +32,9 @@ from chatd.storage.sql import ms as _ms
 __all__ = ["create_invitation", "invitation_by_hash", "invitations", "register_invited",
            "revoke_invitation"]
 
-#: The most invitations a listing shows, newest first.
-LIST_MAX = 500
+
+#: Past every id (a bigint): ``before`` of the first page.
+_MAX_ID = 2**63 - 1
 
 _COLUMNS = f"""i.id, i.creator_id, i.max_uses, i.uses, {_ms("i.created_at")} AS created_at,
        {_ms("i.expires_at")} AS expires_at, {_ms("i.revoked_at")} AS revoked_at,
@@ -41,11 +48,12 @@ _COLUMNS = f"""i.id, i.creator_id, i.max_uses, i.uses, {_ms("i.created_at")} AS 
                  JOIN users u ON u.id = x.user_id WHERE x.invitation_id = i.id),
                 '{{}}') AS used_by"""
 
-# Invitations, newest first: of one maker ($1), or everyone's ($1 NULL).
+# A page of invitations, newest first: of one maker ($1; invitations_creator_idx), or
+# everyone's ($1 NULL; the primary key), ids below $2, at most $3.
 _SQL_LIST = f"""
 SELECT {_COLUMNS} FROM invitations i
-WHERE $1::bigint IS NULL OR i.creator_id = $1
-ORDER BY i.id DESC LIMIT {LIST_MAX}
+WHERE ($1::bigint IS NULL OR i.creator_id = $1) AND i.id < $2
+ORDER BY i.id DESC LIMIT $3
 """
 _SQL_ONE = f"SELECT {_COLUMNS} FROM invitations i WHERE i.id = $1"
 _SQL_BY_HASH = f"SELECT {_COLUMNS} FROM invitations i WHERE i.hash = $1"
@@ -65,8 +73,20 @@ RETURNING id
 _SQL_ADD_ROOMS = """
 INSERT INTO invitation_rooms (invitation_id, room_id) SELECT $1, unnest($2::bigint[])
 """
+# Revoked ($1) by $2 (NULL: the command line), and audited, only when it was not already:
+# the maker is the entry's target.
 _SQL_REVOKE = """
-UPDATE invitations SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+WITH revoked AS (
+    UPDATE invitations SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+    RETURNING id, creator_id, uses, max_uses
+)
+INSERT INTO audit_log (actor_id, action, target_id, details)
+SELECT $2::bigint, 'revoke_invitation', creator_id,
+       jsonb_build_object('invitation', id, 'uses', uses, 'max_uses', max_uses)
+FROM revoked
+"""
+_SQL_AUDIT_CREATE = """
+INSERT INTO audit_log (actor_id, action, details) VALUES ($1, 'create_invitation', $2::jsonb)
 """
 
 # A use taken, if one is left: the row's lock makes a racing registration wait, then see the
@@ -122,11 +142,17 @@ async def create_invitation(pool: Any, token_hash: bytes, creator_id: int | None
         if found:
             await conn.execute(_SQL_ADD_ROOMS, invitation_id,
                                [row["id"] for row in found.values()])
+        await conn.execute(_SQL_AUDIT_CREATE, creator_id, json.dumps({
+            "invitation": invitation_id, "max_uses": max_uses, "expires_at": expires_at,
+            "rooms": list(rooms)}))
         return _invitation(await conn.fetchrow(_SQL_ONE, invitation_id))
 
 
-async def invitations(pool: Any, creator_id: int | None) -> list[Invitation]:
-    return [_invitation(row) for row in await pool.fetch(_SQL_LIST, creator_id)]
+async def invitations(pool: Any, creator_id: int | None, before: int | None, limit: int
+                      ) -> list[Invitation]:
+    rows = await pool.fetch(_SQL_LIST, creator_id, _MAX_ID if before is None else before,
+                            limit)
+    return [_invitation(row) for row in rows]
 
 
 async def revoke_invitation(pool: Any, invitation_id: int, user_id: int | None,
@@ -135,7 +161,7 @@ async def revoke_invitation(pool: Any, invitation_id: int, user_id: int | None,
         row = await conn.fetchrow(_SQL_ONE, invitation_id)
         if row is None or not (anyone or row["creator_id"] == user_id):
             raise ChatError(codes.NOT_FOUND, f"you have no invitation {invitation_id}")
-        await conn.execute(_SQL_REVOKE, invitation_id)
+        await conn.execute(_SQL_REVOKE, invitation_id, user_id)
         return _invitation(await conn.fetchrow(_SQL_ONE, invitation_id))
 
 

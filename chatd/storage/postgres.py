@@ -1081,9 +1081,22 @@ SELECT EXISTS (SELECT 1 FROM r) AS found, (SELECT notify FROM set_) AS notify
 _SQL_SET_DND = f"UPDATE users SET dnd_until = {_ts('$2')} WHERE id = $1"
 
 # Read receipts (migration 0040). Whether user $1 shares them, set to $2: written only when
-# it differs (a row: it changed).
+# it differs (no row: it did not change). When it changed, a row for each conversation of
+# the user's, with their marker and its other members (to tell them: the `seen` event), or
+# one row of NULLs for a user in none. A walk of memberships_user_id_idx, each room by its
+# key (subqueries, as _SQL_MARK_ALL_READ's, for the same reason); at most 8 members each.
 _SQL_SET_READ_RECEIPTS = """
-UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURNING id
+WITH set_ AS (
+    UPDATE users SET read_receipts = $2 WHERE id = $1 AND read_receipts <> $2 RETURNING id
+), k AS (
+    SELECT m.room_id, m.read_seq,
+           (SELECT r.name FROM rooms r WHERE r.id = m.room_id AND r.kind <> 'room') AS name
+    FROM set_ JOIN memberships m ON m.user_id = set_.id
+)
+SELECT k.name, k.read_seq, ARRAY(
+    SELECT u.name FROM memberships o JOIN users u ON u.id = o.user_id
+    WHERE o.room_id = k.room_id AND o.user_id <> $1) AS tell
+FROM set_ LEFT JOIN k ON k.name IS NOT NULL
 """
 
 # Who has read message $3 of room $1, as user $2 asks (Storage.receipts), in one statement:
@@ -2466,10 +2479,11 @@ ORDER BY q.last_at DESC, q.root_id DESC
 # Claim the reminders due (the first $1 by time) for a lease of $2 seconds (claimed_until,
 # migration 0032): rows another node's claim holds are skipped (FOR UPDATE SKIP LOCKED), and a
 # row claimed since this statement's snapshot is looked at again by the lock (READ
-# COMMITTED): claimed by then, it is not taken. The claimer tells its user and then marks it
-# reminded (_SQL_REMINDED); a claimer that died leaves it to the first node that looks after
-# the lease. Each with its user's name, pause and push subscriptions, and whether they may
-# still read the room.
+# COMMITTED): claimed by then, it is not taken. The claimer marks it reminded while its
+# claim holds (_SQL_REMINDED, by claimed_until: this claim's own) and only then tells its
+# user; a claimer that died leaves it to the first node that looks after the lease. Each with
+# its user's name, pause and push subscriptions, whether they may still read the room, and
+# the claim (claimed_until).
 _SQL_CLAIM_REMINDERS = f"""
 WITH due AS (
     SELECT user_id, msg_id FROM saved
@@ -2481,9 +2495,9 @@ WITH due AS (
 ), claimed AS (
     UPDATE saved s SET claimed_until = now() + make_interval(secs => $2) FROM due
     WHERE s.user_id = due.user_id AND s.msg_id = due.msg_id
-    RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
+    RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at, s.claimed_until
 )
-SELECT c.user_id, c.msg_id, {_ms("c.remind_at")} AS remind_ts, u.name AS user,
+SELECT c.user_id, c.msg_id, {_ms("c.remind_at")} AS remind_ts, c.claimed_until, u.name AS user,
        {_ms("u.dnd_until")} AS paused_until, r.name AS room, x.allowed,
        (SELECT json_agg(json_build_array(p.endpoint, p.p256dh, p.auth))
         FROM push_subscriptions p WHERE p.user_id = c.user_id AND x.allowed) AS subscriptions
@@ -2491,11 +2505,16 @@ FROM claimed c JOIN users u ON u.id = c.user_id JOIN rooms r ON r.id = c.room_id
 CROSS JOIN LATERAL (SELECT {_READABLE.format(user="c.user_id")} AS allowed) x
 ORDER BY c.remind_at
 """
-# A reminder claimed here (user $1, message $2, due at $3 ms) told: marked reminded, unless a
-# save changed it since (a new remind_at clears the claim), under the lock of the user's row
-# as their saves are (_SQL_LOCK_SAVES: one change of a user's saved rows at a time). The
-# other nodes hear of it on commit when its room is readable ('<node $4> <room> <msg_id>
-# <remind_at> <user>' on chatd_reminders).
+# A reminder claimed here (user $1, message $2, due at $3 ms, the claim $5: its claimed_until)
+# marked reminded, only while this claim holds: not when a save changed it since (a new
+# remind_at clears the claim), nor when the lease ran out and another node claimed it (a
+# later claimed_until: that node tells it), under the lock of the user's row as their saves
+# are (_SQL_LOCK_SAVES: one change of a user's saved rows at a time). A row: this claim
+# marked it, and this node tells it. A claim whose lease ran out that nobody took yet still
+# marks it: no other node has told it, and none will. Each claim of a row has a later
+# claimed_until than the one before (it is taken only once that one is past), so equal means
+# this claim. The other nodes hear of it on commit when its room is readable ('<node $4>
+# <room> <msg_id> <remind_at> <user>' on chatd_reminders).
 _SQL_REMINDED = f"""
 WITH locked AS (
     SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE
@@ -2503,7 +2522,7 @@ WITH locked AS (
     UPDATE saved s SET reminded = true, claimed_until = NULL
     FROM locked
     WHERE s.user_id = locked.id AND s.msg_id = $2 AND {_ms("s.remind_at")} = $3
-      AND NOT s.reminded
+      AND NOT s.reminded AND s.claimed_until = $5
     RETURNING s.user_id, s.msg_id, s.room_id, s.remind_at
 )
 SELECT CASE WHEN {_READABLE.format(user="d.user_id")} THEN pg_notify('{REMINDERS_CHANNEL}',
@@ -4061,8 +4080,9 @@ class PostgresStorage:
         return await self._run(invites.create_invitation, self._pool, token_hash, creator_id,
                                expires_at, max_uses, rooms, anywhere)
 
-    async def invitations(self, creator_id: int | None) -> list[Invitation]:
-        return await self._run(invites.invitations, self._pool, creator_id)
+    async def invitations(self, creator_id: int | None, *, before: int | None = None,
+                          limit: int) -> list[Invitation]:
+        return await self._run(invites.invitations, self._pool, creator_id, before, limit)
 
     async def revoke_invitation(self, invitation_id: int, user_id: int | None, *,
                                 anyone: bool) -> Invitation:
@@ -4397,9 +4417,13 @@ class PostgresStorage:
         return [ReadPosition(user=row["name"], seq=int(row["read_seq"]))
                 for row in rows if row["name"] is not None]
 
-    async def set_read_receipts(self, user_id: int, on: bool) -> bool:
-        row = await self._run(self._pool.fetchrow, _SQL_SET_READ_RECEIPTS, user_id, on)
-        return row is not None
+    async def set_read_receipts(self, user_id: int, on: bool) -> list[MarkedRead] | None:
+        rows = await self._run(self._pool.fetch, _SQL_SET_READ_RECEIPTS, user_id, on)
+        if not rows:
+            return None
+        return sorted(MarkedRead(room=str(row["name"]), seq=int(row["read_seq"]),
+                                 tell=tuple(row["tell"])) for row in rows
+                      if row["name"] is not None)
 
     async def hide(self, user_id: int, room: str, on: bool) -> int | None:
         row = await self._run(self._pool.fetchrow, _SQL_HIDE, room, user_id, on)
@@ -4426,7 +4450,11 @@ class PostgresStorage:
     # -- contacts ----------------------------------------------------------------------------
 
     async def tell_elsewhere(self, user: str, data: bytes) -> None:
-        payloads = user_event_payloads(self._node, user, data)
+        await self.tell_elsewhere_many(((user, data),))
+
+    async def tell_elsewhere_many(self, events: Sequence[tuple[str, bytes]]) -> None:
+        payloads = [payload for user, data in events
+                    for payload in user_event_payloads(self._node, user, data)]
         if len(payloads) == 1:
             await self._run(self._pool.execute, _SQL_TELL_ELSEWHERE, payloads[0])
         elif payloads:
@@ -4789,11 +4817,14 @@ class PostgresStorage:
             user=row["user"], remind_at=row["remind_ts"], message=messages[row["msg_id"]],
             readable=row["allowed"], paused_until=row["paused_until"],
             subscriptions=_subscriptions(row["subscriptions"]), user_id=row["user_id"],
+            claim=row["claimed_until"],
         ) for row in rows if row["msg_id"] in messages]
 
-    async def reminded(self, reminder: Reminder) -> None:
-        await self._run(self._pool.execute, _SQL_REMINDED, reminder.user_id,
-                        reminder.message.msg_id, reminder.remind_at, self._node)
+    async def reminded(self, reminder: Reminder) -> bool:
+        row = await self._run(self._pool.fetchrow, _SQL_REMINDED, reminder.user_id,
+                              reminder.message.msg_id, reminder.remind_at, self._node,
+                              reminder.claim)
+        return row is not None
 
     async def next_reminder(self) -> float | None:
         value = await self._run(self._pool.fetchval, _SQL_NEXT_REMINDER)
@@ -5045,7 +5076,7 @@ class PostgresStorage:
                 positive=positive if scope["positive"] else "",
                 negative=negative if scope["negative"] else "", senders=sender_ids,
                 after_time=_day_start(query.after, 1), before_time=_day_start(query.before),
-                limit=limit + 1)
+                limit=limit + 1, has=query.has, is_=query.is_, user=user_id)
             rows = await conn.fetch(_SQL_FOUND, ids[:limit]) if ids and limit else []
         return SearchPage(messages=[_entry(row["room"], row) for row in rows],
                           more=len(ids) > limit)

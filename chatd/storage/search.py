@@ -55,12 +55,39 @@ GROWTH = 4
 WALKED_WINDOWS = 2
 
 
+#: What each ``has:`` asks of a message ``m`` (chatd/search.py, HAS): files through the rooms'
+#: index of them (files_room_id_idx), so that the planner may start from the rooms' files
+#: instead of their messages; a poll from the polls (few); a link from the text itself (no
+#: index: the walked windows find common ones, a rare one costs a read of the rooms' rest).
+_HAS = {
+    "file": "m.files > 0 AND m.id IN (SELECT f.message_id FROM files f "
+            "WHERE f.room_id = ANY ($1::bigint[]) AND f.message_id IS NOT NULL "
+            "AND f.deleted_at IS NULL)",
+    "image": "m.files > 0 AND m.id IN (SELECT f.message_id FROM files f "
+             "WHERE f.room_id = ANY ($1::bigint[]) AND f.message_id IS NOT NULL "
+             "AND f.deleted_at IS NULL AND f.content_type LIKE 'image/%')",
+    "link": "m.text ~* 'https?://[^[:space:]]'",
+    "poll": "m.poll AND m.id IN (SELECT p.message_id FROM polls p)",
+}
+#: What each ``is:`` asks ({user}: the parameter of the searching user's id), each by the key
+#: of a small table: the user's mentions (not a thread's follow), saved messages, the pins.
+_IS = {
+    "mention": "(m.room_id, m.seq) IN (SELECT x.room_id, x.seq FROM mentions x "
+               "WHERE x.user_id = {user} AND NOT x.by_follow)",
+    "saved": "m.id IN (SELECT s.msg_id FROM saved s WHERE s.user_id = {user})",
+    "pinned": "m.id IN (SELECT p.message_id FROM pins p WHERE p.room_id = ANY ($1::bigint[]))",
+    "thread": "m.thread_root IS NOT NULL",
+}
+
+
 def window_sql(*, positive: bool, negative: bool, senders: bool, after: bool,
-               before: bool) -> str:
+               before: bool, has: Sequence[str] = (), is_: Sequence[str] = ()) -> str:
     """The statement that finds matches in one window of ids: $1 the rooms' ids, $2 and
     $3 the window (``$3 <= id < $2``), $4 the most ids to return, then (in this order, for
     those that are there) the positive and negative ``to_tsquery`` texts, the senders' ids,
-    and the times the messages must be at or after and before."""
+    the times the messages must be at or after and before, and the searching user's id
+    (for ``is:mention`` and ``is:saved``). ``has``/``is_``: the names of :data:`_HAS` and
+    :data:`_IS` the messages must all pass."""
     conditions = ["m.room_id = ANY ($1::bigint[])", "m.id < $2", "m.id >= $3",
                   "m.deleted_at IS NULL"]
     n = 4
@@ -79,6 +106,10 @@ def window_sql(*, positive: bool, negative: bool, senders: bool, after: bool,
     if before:
         n += 1
         conditions.append(f"m.created_at < ${n}")
+    conditions += [_HAS[name] for name in has]
+    if any(name in ("mention", "saved") for name in is_):
+        n += 1
+    conditions += [_IS[name].format(user=f"${n}") for name in is_]
     where = "\n  AND ".join(conditions)
     return f"SELECT m.id FROM messages m\nWHERE {where}\nORDER BY m.id DESC\nLIMIT $4"
 
@@ -86,22 +117,27 @@ def window_sql(*, positive: bool, negative: bool, senders: bool, after: bool,
 async def find_ids(conn: Any, *, rooms: Sequence[int], top: int, before: int | None,
                    positive: str, negative: str, senders: Sequence[int] | None,
                    after_time: datetime.datetime | None,
-                   before_time: datetime.datetime | None, limit: int) -> list[int]:
+                   before_time: datetime.datetime | None, limit: int,
+                   has: Sequence[str] = (), is_: Sequence[str] = (),
+                   user: int | None = None) -> list[int]:
     """The ids of the newest messages of ``rooms`` below ``before`` (a msg_id; None: from
     the newest, ``top`` being the largest id) that match, newest first, at most ``limit``.
     ``positive``/``negative``: ``to_tsquery`` texts they must / must not match ('' for
     none, and neither may then be empty to PostgreSQL: the caller checked); ``senders``:
-    their authors' ids (None: anyone); the times bound ``created_at``. Runs on ``conn``
-    inside the caller's transaction."""
+    their authors' ids (None: anyone); the times bound ``created_at``; ``has``/``is_``
+    (the query's ``has:`` and ``is:``, of the searching ``user``). Runs on ``conn`` inside
+    the caller's transaction."""
     if not rooms or limit <= 0:
         return []
     sql = window_sql(positive=bool(positive), negative=bool(negative),
                      senders=senders is not None, after=after_time is not None,
-                     before=before_time is not None)
+                     before=before_time is not None, has=has, is_=is_)
     extra: list[Any] = [value for value in (positive, negative) if value]
     if senders is not None:
         extra.append(list(senders))
     extra += [value for value in (after_time, before_time) if value is not None]
+    if any(name in ("mention", "saved") for name in is_):
+        extra.append(user)
     room_ids = list(rooms)
     high = top + 1 if before is None else min(before, top + 1)
     size = FIRST_WINDOW

@@ -244,6 +244,12 @@ export function auditText(entry) {
     return `${who} ${details.admin ? "made" : "revoked"} ${entry.target || "someone"}${
       details.admin ? " an administrator" : " as administrator"}`;
   }
+  if (entry.action === "create_invitation" || entry.action === "revoke_invitation") {
+    const made = entry.action === "create_invitation";
+    const id = Number.isSafeInteger(details.invitation) ? ` ${details.invitation}` : "";
+    const of = !made && entry.target && entry.target !== entry.actor ? ` of ${entry.target}` : "";
+    return `${who} ${made ? "made" : "revoked"} invitation link${id}${of}`;
+  }
   if (entry.action === "archive" && details.archived === false) what = "unarchived";
   if (entry.action === "set_topic") return `${who} set the topic of #${entry.room || "?"}`;
   if (entry.action === "purge" && Number.isSafeInteger(details.deleted)) {

@@ -46,6 +46,7 @@ import * as clock from "./clock.js";
 import { commandsFor, planCommand } from "./commands.js";
 import { $, h, toast } from "./dom.js";
 import { messageUrl } from "./webpush.js";
+import * as dismissals from "./dismissals.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
 import { confirmedFromHash, parseResetInfo } from "./email.js";
@@ -75,7 +76,11 @@ import { editOf as groupEdit, messageOf as groupRefusal } from "./usergroups.js"
 import { createFields, editFields } from "./view-usergroups.js";
 import { openPollDialog } from "./view-poll.js";
 import { forwardFields } from "./view-forward.js";
-import { historyRequest, refusalText } from "./edithistory.js";
+import { refusedAs } from "./view-dialogs.js";
+import {
+  followHistory, GONE_TEXT as HISTORY_GONE, historyAnswered, historyFollows, historyRequest,
+  refusalText,
+} from "./edithistory.js";
 import { historyFields, historyWaiting } from "./view-edithistory.js";
 import { ReadersPanel } from "./view-receipts.js";
 import { Connection, RequestError } from "./socket.js";
@@ -117,6 +122,10 @@ export class Controller {
     this.inviteRights = null; // who may register and invite here (GET /api/register), once known
     this.mails = null; // whether the server sends email (the same answer), once known
     this.readers = new ReadersPanel(); // "Read by…" of a message (view-receipts.js)
+    this.editHistory = null; // the "Edit history" dialog following its message (edithistory.js)
+    // Rooms read elsewhere: their notifications closed in one pass a burst (dismissals.js).
+    this.readElsewhere = dismissals.gatherer((reads) => notifier.dismissRead(reads),
+      (run) => setTimeout(run, dismissals.DISMISS_AFTER_MS));
     this.install = new Install({
       shownRoom: () => (this.state ? this.state.current : null),
       openRoom: (room, at) => this.openRoom(room, at),
@@ -820,6 +829,7 @@ export class Controller {
     const sent = sentAt === null ? null : clock.serverTime(sentAt, offset);
     this.act(model.apply, frame, { request, now: clock.now(), sent });
     if (!this.state) return;
+    this.followEditHistory(frame);
     // The welcome measured the server's clock: everything after it reads the server's time.
     clock.follow(this.state.clockOffset);
     if (frame.op === "welcome") this.expireAt(this.session);
@@ -1066,8 +1076,8 @@ export class Controller {
       } else if (effect.alert) {
         this.alert(effect.alert).catch(reportError);
       } else if (effect.readElsewhere) {
-        const { room, seq } = effect.readElsewhere;
-        notifier.dismiss(`chatd:${room}`, { upTo: seq, workers: true });
+        // Gathered while a burst lasts ("Mark all as read": one event a room), closed in one pass.
+        this.readElsewhere(effect.readElsewhere.room, effect.readElsewhere.seq);
       } else if (effect.checkFiles) {
         this.checkFiles(effect.checkFiles);
       } else if (effect.later !== undefined && !this.timers.has(effect.key)) {
@@ -1187,10 +1197,9 @@ export class Controller {
     if (!this.state) return;
     const reminder = reminders.newReminder();
     const form = newReminderFields(clock.now());
-    $("dialog").addEventListener("close", () => {
-      if ($("dialog").open) return; // (another dialog opened from this one's closing)
+    this.views.dialogs.whenClosed(() => {
       if (this.views.saved.isOpen) this.views.saved.focusFirst();
-    }, { once: true });
+    });
     const backOnline = this.dialogBackOnline(form);
     this.views.dialogs.open({
       title: "New reminder",
@@ -1201,12 +1210,8 @@ export class Controller {
         const made = reminders.reminderRequest(reminder, { ...form.read(), now: clock.now(),
           timeZone: timeZone(), fresh: newNonce, max: this.state.maxText });
         if (made.problem) throw new Error(made.problem);
-        try {
-          await reminders.sendReminder(made.fields, { ask: (op, fields) => this.ask(op, fields),
-            backOnline });
-        } catch (error) {
-          throw new Error(reminders.refusal(error));
-        }
+        await reminders.sendReminder(made.fields, { ask: (op, fields) => this.ask(op, fields),
+          backOnline }).catch(refusedAs(reminders.refusal));
       },
     });
   }
@@ -1214,28 +1219,52 @@ export class Controller {
   /**
    * "(edited)" on a message: the "Edit history" dialog (view-edithistory.js) asks the server
    * for its versions (`edit_history`, edithistory.js) and shows them, oldest first, the words
-   * each edit changed marked; a refusal (the message deleted meanwhile) shows in it. Read
-   * once, as it opens: an edit after it is the message's own "(edited)" to open again.
+   * each edit changed marked; a refusal shows in it. While it is open it follows the message
+   * (`followEditHistory`): an edit made meanwhile is added as the newest version, and a
+   * deletion says the message is gone.
    */
   showEditHistory(room, msgId) {
     if (!this.state) return;
     const name = room || this.state.current;
-    const waiting = historyWaiting("Loading the versions…");
+    const view = h("div", { id: "edit-history-view" },
+      ...historyWaiting("Loading the versions…"));
     this.views.dialogs.confirm({
       title: "Edit history",
       ok: "Close",
       single: true,
-      fields: waiting,
+      fields: [view],
       submit: async () => {},
     });
-    // (Shown only while this dialog still waits: not in another one opened meanwhile.)
-    const show = (parts) => {
-      if (waiting[0].isConnected) $("dialog-body").replaceChildren(...parts);
+    const followed = followHistory(name, msgId);
+    // (Drawn only while this dialog is open: not in another one opened meanwhile.)
+    const open = () => view.isConnected && $("dialog").open;
+    const draw = (edited = false) => {
+      if (!open()) return;
+      if (followed.gone) view.replaceChildren(...historyWaiting(HISTORY_GONE));
+      else if (followed.answer) {
+        view.replaceChildren(...historyFields(followed.answer,
+          this.state ? this.state.profiles : null, edited));
+      }
     };
+    this.editHistory = { followed, open, draw };
     const { op, ...fields } = historyRequest(name, msgId);
-    this.ask(op, fields).then(
-      (answer) => show(historyFields(answer, this.state ? this.state.profiles : null)),
-      (error) => show(historyWaiting(refusalText(error))));
+    this.ask(op, fields).then((answer) => {
+      historyAnswered(followed, answer);
+      draw();
+    }, (error) => {
+      if (open() && !followed.gone) view.replaceChildren(...historyWaiting(refusalText(error)));
+    });
+  }
+
+  /** A frame while an "Edit history" dialog is open: an edit or deletion of its message. */
+  followEditHistory(frame) {
+    const shown = this.editHistory;
+    if (!shown || (frame.op !== "edited" && frame.op !== "deleted")) return;
+    if (!shown.open()) {
+      this.editHistory = null; // closed, or another dialog took its place
+      return;
+    }
+    if (historyFollows(shown.followed, frame)) shown.draw(frame.op === "edited");
   }
 
   /**
@@ -1263,13 +1292,9 @@ export class Controller {
           fresh: newNonce, max: this.state.maxText });
         if (made.problem) throw new Error(made.problem);
         const label = forwarding.targetLabel(this.state, target);
-        let reply;
-        try {
-          reply = await forwarding.sendForward(made.fields, {
-            ask: (op, fields) => this.ask(op, fields), backOnline });
-        } catch (error) {
-          throw new Error(forwarding.refusal(error));
-        }
+        const reply = await forwarding.sendForward(made.fields, {
+          ask: (op, fields) => this.ask(op, fields), backOnline,
+        }).catch(refusedAs(forwarding.refusal));
         const done = forwarding.confirmation(reply, { label, me: this.state.me });
         toast(done.text, done.room ? { label: "Go there", run: () => this.openResult({
           room: done.room, msg_id: reply.msg_id, seq: reply.seq }, NO_PANEL) } : null);
@@ -1654,12 +1679,8 @@ export class Controller {
         const name = form.value();
         const problem = nameProblem(this.state.sections.confirmed, name);
         if (problem) throw new Error(problem);
-        let reply;
-        try {
-          reply = await this.ask("create_section", { name });
-        } catch (error) {
-          throw new Error(sectionRefusal(error, name));
-        }
+        const reply = await this.ask("create_section", { name })
+          .catch(refusedAs((error) => sectionRefusal(error, name)));
         const made = createdId(reply) ?? named(this.state.sections.confirmed, name)?.id ?? null;
         if (room && made !== null) this.act(model.moveToSection, room, made);
       },
@@ -1680,11 +1701,8 @@ export class Controller {
         if (name === section.name) return;
         const problem = nameProblem(this.state.sections.confirmed, name, id);
         if (problem) throw new Error(problem);
-        try {
-          await this.ask("edit_section", { section: id, name });
-        } catch (error) {
-          throw new Error(sectionRefusal(error, name));
-        }
+        await this.ask("edit_section", { section: id, name })
+          .catch(refusedAs((error) => sectionRefusal(error, name)));
       },
     });
   }
@@ -1700,11 +1718,7 @@ export class Controller {
       danger: true,
       fields: deleteWords(section, held ? held.rooms : []),
       submit: async () => {
-        try {
-          await this.ask("delete_section", { section: id });
-        } catch (error) {
-          throw new Error(sectionRefusal(error));
-        }
+        await this.ask("delete_section", { section: id }).catch(refusedAs(sectionRefusal));
       },
     });
   }
@@ -1721,11 +1735,8 @@ export class Controller {
       fields: form.fields,
       submit: async () => {
         const { name, description, members } = form.values();
-        try {
-          await this.ask("create_user_group", { name, description, members });
-        } catch (error) {
-          throw new Error(groupRefusal(error));
-        }
+        await this.ask("create_user_group", { name, description, members })
+          .catch(refusedAs(groupRefusal));
         this.act(model.showUserGroup, name);
       },
     });
@@ -1742,11 +1753,7 @@ export class Controller {
       submit: async () => {
         const fields = groupEdit(group, members, form.values());
         if (!fields) return;
-        try {
-          await this.ask("edit_user_group", fields);
-        } catch (error) {
-          throw new Error(groupRefusal(error));
-        }
+        await this.ask("edit_user_group", fields).catch(refusedAs(groupRefusal));
         this.act(model.showUserGroup, group.name); // its members as they are now
       },
     });
@@ -1756,12 +1763,7 @@ export class Controller {
   confirmDeleteUserGroup(group) {
     if (!this.state) return;
     // The Delete button goes with the group's page: the focus stays in the panel.
-    $("dialog").addEventListener("close", () => {
-      if ($("dialog").open || !this.views.userGroups.isOpen) return;
-      if (!$("usergroups-panel").contains(document.activeElement)) {
-        this.views.userGroups.focusFirst();
-      }
-    }, { once: true });
+    this.views.dialogs.focusBackIn(this.views.userGroups, $("usergroups-panel"));
     this.views.dialogs.confirm({
       danger: true,
       title: `Delete @${group.name}?`,
@@ -1769,11 +1771,7 @@ export class Controller {
       fields: [h("p", { class: "confirm-text" }, `@${group.name} will no longer notify its `
         + `${group.members === 1 ? "member" : `${group.members} members`}. This cannot be undone.`)],
       submit: async () => {
-        try {
-          await this.ask("delete_user_group", { name: group.name });
-        } catch (error) {
-          throw new Error(groupRefusal(error));
-        }
+        await this.ask("delete_user_group", { name: group.name }).catch(refusedAs(groupRefusal));
         this.act(model.closeUserGroup);
       },
     });
@@ -1784,10 +1782,7 @@ export class Controller {
     if (!this.state) return;
     // The Delete button went with its item: the focus stays in the panel (where Escape closes
     // it), not on the page's body.
-    $("dialog").addEventListener("close", () => {
-      if ($("dialog").open || !this.views.scheduled.isOpen) return;
-      if (!$("scheduled-panel").contains(document.activeElement)) this.views.scheduled.focusFirst();
-    }, { once: true });
+    this.views.dialogs.focusBackIn(this.views.scheduled, $("scheduled-panel"));
     this.views.dialogs.confirm({
       danger: true,
       title: "Delete this scheduled message?",
@@ -1808,13 +1803,9 @@ export class Controller {
     const room = this.state && this.state.rooms.get(this.state.current);
     const message = room && room.byMsgId(msgId);
     if (!message) return;
-    const ok = $("dialog-ok");
-    ok.classList.add("danger");
-    $("dialog").addEventListener("close", () => {
-      ok.classList.remove("danger");
-      this.views.composer.focus();
-    }, { once: true });
-    this.views.dialogs.open({
+    this.views.dialogs.whenClosed(() => this.views.composer.focus());
+    this.views.dialogs.confirm({
+      danger: true,
       title: "Delete this message?",
       ok: "Delete",
       fields: [

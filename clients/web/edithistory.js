@@ -1,8 +1,9 @@
 // A message's edit history (the protocol's `edit_history`), the logic: the word diff between
 // two versions (what was added, what was removed, what stayed) and the versions as the
 // "Edit history" dialog shows them, oldest first as Zulip's "Message edit history" does: the
-// original ("Posted by"), then each edit ("Edited by") with the words it changed marked. The
-// view is view-edithistory.js; controller.js asks the server and opens it.
+// original ("Posted by"), then each edit ("Edited by") with the words it changed marked; while
+// it is open, it follows the message: a new edit is added at the end, a deletion empties it
+// (`followHistory`). The view is view-edithistory.js; controller.js asks the server and opens it.
 //
 // Pure: no DOM, no socket.
 
@@ -138,6 +139,71 @@ export function historyRows(answer) {
       + "the server kept the texts edits replace.",
   };
 }
+
+// -- following the message while the dialog is open -----------------------------------------
+//
+// The answer is read in one snapshot (docs/protocol.md `edit_history`): an edit committed
+// after it comes as an `edited` entry, whose text is the newest version, and a deletion as a
+// `deleted` entry, after which the message has no history to show (its words are gone from the
+// server: the dialog drops them too). An entry may come before the answer does, and the
+// answer may or may not have it: each version carries its entry's seq, so an edit is added
+// only when it is newer than the answer's last version, whichever came first.
+
+/**
+ * The dialog open on message `msgId` of room `room`: the server's answer once it came
+ * (`answer`, its versions added to as edits come), the edits that came before it (`early`),
+ * and whether the message was deleted meanwhile (`gone`).
+ */
+export function followHistory(room, msgId) {
+  return { room, msgId, answer: null, early: [], gone: false };
+}
+
+/**
+ * The `edit_history` answer came: kept (a copy), with the edits that came before it added;
+ * nothing once the message was deleted.
+ */
+export function historyAnswered(followed, answer) {
+  if (followed.gone) return; // deleted meanwhile: its words are not shown
+  followed.answer = { ...answer, versions: Array.isArray(answer?.versions)
+    ? [...answer.versions] : [] };
+  for (const entry of followed.early) addVersion(followed.answer, entry);
+  followed.early = [];
+}
+
+/**
+ * A frame while the dialog is open: an `edited` entry of its message adds the new version
+ * (once), a `deleted` one marks the message gone; anything else changes nothing. Returns
+ * whether what the dialog shows changed.
+ */
+export function historyFollows(followed, frame) {
+  if (!frame || frame.room !== followed.room || frame.msg_id !== followed.msgId
+      || followed.gone) return false;
+  if (frame.op === "deleted") {
+    followed.gone = true;
+    followed.answer = null; // its words are gone from the server: from the dialog too
+    followed.early = [];
+    return true;
+  }
+  if (frame.op !== "edited" || typeof frame.text !== "string"
+      || !Number.isSafeInteger(frame.seq)) return false;
+  if (!followed.answer) {
+    followed.early.push(frame);
+    return false;
+  }
+  return addVersion(followed.answer, frame);
+}
+
+/** An `edited` entry as the newest version of `answer`, unless the answer has it already. */
+function addVersion(answer, entry) {
+  const last = answer.versions[answer.versions.length - 1];
+  if (last && Number.isSafeInteger(last.seq) && entry.seq <= last.seq) return false;
+  answer.versions.push({ text: entry.text, by: typeof entry.from === "string" ? entry.from : "",
+    ts: entry.ts, seq: entry.seq });
+  return true;
+}
+
+/** What the dialog says once the message was deleted while it was open. */
+export const GONE_TEXT = "This message was deleted: its versions went with it.";
 
 /** The request for message `msgId` of room `room`'s history. */
 export function historyRequest(room, msgId) {

@@ -9,14 +9,15 @@
 //
 // A room's notification is closed once it is seen: when this tab shows the room, when another
 // tab of the person's says it does (tabs.js `toClose`), and when the room is read up to its
-// message on another connection (the `read` event). The service worker's notifications of the
-// room (pushes) are closed then too, except on each render (asking for them is not free).
+// message on another connection (the `read` event: many rooms read at once close theirs in one
+// pass, dismissals.js). The service worker's notifications of the room (pushes) are closed then
+// too, except on each render (asking for them is not free).
 //
 // Browsers start an AudioContext suspended until the person has interacted with the page, so
 // the chime's context is made (or resumed) on the first key or pointer press; a chime asked
 // for before that is silent.
 
-import { readUpTo } from "./alerts.js";
+import { toClose } from "./dismissals.js";
 
 const ICON = "icon.svg";
 const shown = new Map(); // tag -> {notification, alert}: to close a room's once it is seen
@@ -91,25 +92,43 @@ export function shownRooms() {
 }
 
 /**
- * Close the notification of the room with this tag, if one is shown (the room is seen):
- * with `upTo`, only one that tells of a message at or before that seq (the room is read up
- * to there). With `workers`, those the service worker shows under the tag too (pushes that
- * came while no page was open, alerts.js `readUpTo`): asked of the browser, so not on every
- * render.
+ * Close the notification of the room with this tag, if one is shown (the room is seen).
+ * With `workers`, those the service worker shows under the tag too (pushes that came while no
+ * page was open): asked of the browser, so not on every render.
  */
-export function dismiss(tag, { upTo = null, workers = false } = {}) {
+export function dismiss(tag, { workers = false } = {}) {
   const held = shown.get(tag);
-  if (held && (upTo === null || readUpTo(held.alert.seq, upTo))) {
+  if (held) {
     shown.delete(tag);
     held.notification.close();
   }
-  if (!workers || !navigator.serviceWorker) return;
+  if (workers) closeWorkers({ tag }, (notes) => notes);
+}
+
+/**
+ * Close what rooms read elsewhere cover (`reads`: room -> the seq each was read up to,
+ * gathered by dismissals.js): the notifications this page shows and the service worker's of
+ * those rooms that tell of a message at or before that seq. One pass for them all: the
+ * service worker's registration is asked once.
+ */
+export function dismissRead(reads) {
+  if (!reads.size) return;
+  for (const [tag, held] of [...shown]) {
+    if (toClose([{ tag, data: { seq: held.alert.seq } }], reads).length) {
+      shown.delete(tag);
+      held.notification.close();
+    }
+  }
+  closeWorkers({}, (notes) => toClose(notes, reads));
+}
+
+/** Close the service worker's notifications `filter` finds, of those `pick` keeps. */
+function closeWorkers(filter, pick) {
+  if (!navigator.serviceWorker) return;
   navigator.serviceWorker.getRegistration().then((registration) => {
     if (!registration || typeof registration.getNotifications !== "function") return undefined;
-    return registration.getNotifications({ tag }).then((notes) => {
-      for (const note of notes) {
-        if (upTo === null || readUpTo(note.data && note.data.seq, upTo)) note.close();
-      }
+    return registration.getNotifications(filter).then((notes) => {
+      for (const note of pick(notes)) note.close();
     });
   }).catch(() => {});
 }

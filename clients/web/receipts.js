@@ -12,7 +12,8 @@
 // the answer) never moves a line back; only a `seen` that says `back` (the member marked the
 // conversation unread: docs/protocol.md) does, so the line and "Read by…" say the same. The
 // answer names every member who shares: one it leaves out stopped sharing (the per-user
-// setting "share read receipts"), and is dropped.
+// setting "share read receipts"), and is dropped; so is one whose `seen` says `seq` null (they
+// turned it off meanwhile), until a `seen` with a seq says where they are (on again).
 //
 // The person's own setting (`share`: true, false, or null until the welcome says it) is theirs,
 // kept by the server and told to their other devices (the `read_receipts` event); changed here
@@ -96,12 +97,18 @@ export function forget(receipts, name) {
 
 /**
  * A `seen` event: `user` read `room` up to `seq`. Moves their marker forward only, unless it
- * says `back`; the person's own (another device of theirs) is not a receipt. Returns whether
- * it moved.
+ * says `back`; with `seq` null they stopped sharing their receipts: their marker is dropped
+ * (no line of theirs) until a `seen` with a seq comes (on again). The person's own (another
+ * device of theirs) is not a receipt. Returns whether it changed.
  */
 export function seenEvent(receipts, frame, me) {
   if (!frame || typeof frame.room !== "string" || typeof frame.user !== "string"
-      || !isSeq(frame.seq) || sameUser(frame.user, me)) return false;
+      || sameUser(frame.user, me)) return false;
+  if (frame.seq === null) {
+    const held = receipts.markers.get(frame.room);
+    return Boolean(held) && held.delete(frame.user.toLowerCase());
+  }
+  if (!isSeq(frame.seq)) return false;
   let held = receipts.markers.get(frame.room);
   if (!held) {
     held = new Map();

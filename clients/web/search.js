@@ -27,6 +27,8 @@ export const SYNTAX = Object.freeze([
   ["from:ann", "messages by ann"],
   ["in:general", "messages in #general (in:@bob: your conversation with bob)"],
   ["after:2026-01-31", "sent after that day (before: for before it; days in UTC)"],
+  ["has:file", "with files (has:image, has:link, has:poll too)"],
+  ["is:mention", "that mention you (is:saved, is:pinned, is:thread too)"],
   ["-draft", "leave out messages with this word"],
 ]);
 

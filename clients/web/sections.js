@@ -22,7 +22,8 @@
 // section is not in the list shown is listed as if it had none (`placeOf`).
 //
 // What a section lists: its rooms and conversations together, by label ignoring case (as the
-// sidebar sorts elsewhere); a favourite only in Favourites (favourites.js), a closed
+// sidebar sorts elsewhere); a favourite only in Favourites (favourites.js: moved into a section,
+// as the server allows, it shows there once unstarred, and a toast says so), a closed
 // conversation as its usual list would (hiding.js). A collapsed section still lists those
 // with something unread and the open one (`collapsedShows`), as Slack's does. No DOM, no I/O:
 // tests/web/sections.test.mjs and sections-property.test.mjs.
@@ -45,6 +46,25 @@ export function emptySections() {
 /** The usual list of `room`, as the sidebar heads it (where it is when in no section). */
 export function usualList(room) {
   return isConversation(room) ? "Direct messages" : "Rooms";
+}
+
+/**
+ * What moving a favourite says (the sidebar shows no move): the server keeps it a favourite,
+ * listed in Favourites, and in `place` (a section's name, or its usual list), where it shows
+ * once it is not a favourite any more (docs/protocol.md `set_section`). `label` names it.
+ */
+export function favouriteMoved(label, place) {
+  return `${label} is in ${place} now: it shows there once you remove it from Favourites.`;
+}
+
+/**
+ * What an expanded section that lists nothing says: how to fill it, or, when it holds only
+ * favourites (`favourites` of them), that they show in Favourites.
+ */
+export function emptyText(favourites) {
+  if (!favourites) return "Empty: “Move to…” in a room's menu moves it here";
+  return favourites === 1 ? "Its favourite shows in Favourites"
+    : `Its ${favourites} favourites show in Favourites`;
 }
 
 /** A section id as the server gives it: a non-negative integer (or a non-empty string). */

@@ -30,24 +30,27 @@ export function sortedRooms(state, kind) {
 
 /**
  * The person's own sections (sections.js), in their order, between Favourites and the usual
- * lists: [{section, rooms, listed}]: `rooms` every room and conversation it holds (not a
- * favourite, nor a conversation closed with nothing new unless open), by label ignoring case;
- * `listed` what the sidebar lists of them: all, or for a collapsed section those with an
- * unread badge and the open one.
+ * lists: [{section, rooms, listed, favourites}]: `rooms` every room and conversation it holds
+ * (not a favourite, nor a conversation closed with nothing new unless open), by label ignoring
+ * case; `listed` what the sidebar lists of them: all, or for a collapsed section those with an
+ * unread badge and the open one; `favourites` how many favourites it holds (listed in
+ * Favourites, not here).
  */
 export function sectionLists(state) {
   if (!state.sections) return [];
   const held = new Map(state.sections.shown.map((section) => [section.id, []]));
+  const starred = new Map();
   for (const room of state.rooms.values()) {
     const id = sectionIn(state, room);
-    if (id === null || isFavourite(room) || !isShown(room, state.current)) continue;
-    held.get(id).push(room);
+    if (id === null) continue;
+    if (isFavourite(room)) starred.set(id, (starred.get(id) || 0) + 1);
+    else if (isShown(room, state.current)) held.get(id).push(room);
   }
   return state.sections.shown.map((section) => {
     const rooms = held.get(section.id).sort(byLabel);
     const listed = section.collapsed ? rooms.filter((room) => collapsedShows(room,
       { current: state.current, unread: badge(state, room) !== null })) : rooms;
-    return { section, rooms, listed };
+    return { section, rooms, listed, favourites: starred.get(section.id) || 0 };
   });
 }
 

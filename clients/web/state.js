@@ -1900,7 +1900,8 @@ export function setFavourite(state, name, on) {
 
 /**
  * Move room or conversation `name` into the person's section `id` (null: back to its usual
- * list): there at once, here, and on the server, which tells the person's other devices.
+ * list): there at once, here, and on the server, which tells the person's other devices. A
+ * favourite stays listed in Favourites (it shows in its section once unstarred): a toast says so.
  */
 export function moveToSection(state, name, id) {
   const room = state.rooms.get(name);
@@ -1909,7 +1910,15 @@ export function moveToSection(state, name, id) {
   if (id !== null && !sectioning.find(state.sections.shown, id)
       && !sectioning.find(state.sections.confirmed, id)) return [];
   if (!sectioning.place(room, id)) return [];
-  return [request("set_section", { room: name, section: id })];
+  const effects = [request("set_section", { room: name, section: id })];
+  if (starring.isFavourite(room)) {
+    // It stays in Favourites (as the server keeps it): the sidebar shows no move, so say it.
+    const section = id === null ? null : sectioning.find(state.sections.shown, id)
+      || sectioning.find(state.sections.confirmed, id);
+    effects.push({ toast: sectioning.favouriteMoved(alerts.roomLabel(room),
+      section ? section.name : sectioning.usualList(room)) });
+  }
+  return effects;
 }
 
 /** Collapse (`collapsed`) or expand the person's section `id`, at once and on the server. */

@@ -253,10 +253,12 @@ export function titleOf(group) {
 
 /**
  * What the message's text needs to draw its group pills (markdown.js `parse`'s `userGroups`):
- * name -> {title, me} for the groups the message names, or null when it names none.
+ * name -> {title, me} for the groups the message names, or null when it names none. A group
+ * deleted since (the whole list is in, and it is not there) has no pill: its "@name" reads as
+ * plain text. Before the list is in, every group named has one.
  */
 export function pillsFor(groups, message, me) {
-  const named = namedGroups(message);
+  const named = namedGroups(message).filter((name) => !groups.loaded || groups.byName.has(name));
   if (!named.length) return null;
   const mine = message && !same(message.from, me);
   return new Map(named.map((name) => {

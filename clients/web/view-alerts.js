@@ -5,8 +5,9 @@
 // The permission is asked for only when the person presses "Enable desktop notifications".
 // A conversation's menu (the same, from its header's bell or its item in the sidebar) ends
 // with "Add to favourites" (or "Remove from favourites": favourites.js), "Move to…" (the
-// person's sections: view-sections.js; not for a favourite, listed in Favourites only) and
-// "Close conversation" (hiding.js; not for a favourite).
+// person's sections: view-sections.js; a favourite too, as the server allows: it stays listed
+// in Favourites, in its section once unstarred) and "Close conversation" (hiding.js; not for a
+// favourite).
 // The same panel pauses every notification for a while, on every device (do not disturb:
 // alerts.js); while paused the sidebar's bell is struck out and "until 14:30" shows under
 // the person's name.
@@ -121,7 +122,8 @@ export class AlertsView {
     const starred = isFavourite(room);
     items.push({ label: starred ? "Remove from favourites" : "Add to favourites",
       run: () => this.on.favourite(room.name, !starred) });
-    if (this.state.sections.supported && !starred) {
+    if (this.state.sections.supported) {
+      // A favourite too: it stays in Favourites, and shows in its section once unstarred.
       items.push({ label: "Move to…", run: () => this.on.moveTo(room.name, opener, point) });
     }
     if (canClose(room)) {

@@ -75,11 +75,31 @@ export class DialogsView {
     this.open(options);
     ok.classList.toggle("danger", danger);
     $("dialog-cancel").hidden = single;
-    $("dialog").addEventListener("close", () => {
-      if ($("dialog").open) return; // another dialog opened from this one's closing
+    this.whenClosed(() => {
       ok.classList.remove("danger");
       $("dialog-cancel").hidden = false;
+    });
+  }
+
+  /**
+   * Run `closed` once the dialog open now (or about to open) closes, unless another dialog
+   * was opened from its closing (its OK opened the next one): that one is shown then.
+   */
+  whenClosed(closed) {
+    $("dialog").addEventListener("close", () => {
+      if (!$("dialog").open) closed();
     }, { once: true });
+  }
+
+  /**
+   * For a dialog opened from a side panel (`panel`: its view, `element` its element) by a
+   * button that goes away with it: once the dialog closes, the focus goes back into the
+   * panel (its first item) when it is still open and the focus is not in it.
+   */
+  focusBackIn(panel, element) {
+    this.whenClosed(() => {
+      if (panel.isOpen && !element.contains(document.activeElement)) panel.focusFirst();
+    });
   }
 
   createRoom() {
@@ -134,14 +154,10 @@ export class DialogsView {
         ? h("span", { class: "hint" }, "joined")
         : h("button", {
           type: "button", class: "small-button", "aria-label": `Join ${info.room}`,
-          onclick: async () => {
-            try {
-              await this.join(info.room);
-              $("dialog").close();
-            } catch (error) {
-              $("dialog-error").textContent = error.message;
-            }
-          },
+          onclick: () => runInDialog(async () => {
+            await this.join(info.room);
+            $("dialog").close();
+          }),
         }, "Join"));
     const show = () => {
       const rows = browse.rooms.map(row);
@@ -412,6 +428,28 @@ export class DialogsView {
   close() {
     if ($("dialog").open) $("dialog").close();
   }
+}
+
+/**
+ * What a button inside the dialog does (a room's "Join", a ban's "Unban"): `action`, its
+ * refusal shown in the dialog, where a refused OK's is.
+ */
+export async function runInDialog(action) {
+  try {
+    await action();
+  } catch (error) {
+    $("dialog-error").textContent = error.message;
+  }
+}
+
+/**
+ * For a dialog's `submit`: what turns a refusal into `words(error)`, shown in the dialog (a
+ * `submit` that throws shows its message and stays open): `await ask(…).catch(refusedAs(f))`.
+ */
+export function refusedAs(words) {
+  return (error) => {
+    throw new Error(words(error));
+  };
 }
 
 function field(id, label, attrs = {}) {

@@ -1,7 +1,8 @@
 // A message's edit history, the view: the "Edit history" dialog's list (edithistory.js makes
 // its rows), oldest first, each version with who and when ("Posted by Ann", "Edited by Ann"),
 // the words an edit added (<ins>) and removed (<del>) marked, each mark also said in words
-// for screen readers ("added:", "removed:"); "(now)" on the text as it is. The dialog itself is
+// for screen readers ("added:", "removed:"); "(now)" on the text as it is, and a status line
+// when an edit came while it was open (edithistory.js follows the message). The dialog itself is
 // view-dialogs.js's (a modal <dialog>: the focus stays in it, Escape closes it), opened by
 // controller.js, which asks the server.
 //
@@ -27,8 +28,11 @@ function versionText(row) {
   }));
 }
 
-/** The dialog's fields for an `edit_history` answer; `profiles` names the authors. */
-export function historyFields(answer, profiles) {
+/**
+ * The dialog's fields for an `edit_history` answer; `profiles` names the authors. With
+ * `edited` (an edit came while it was open, and was added last), a status line says so.
+ */
+export function historyFields(answer, profiles, edited = false) {
   const { rows, note } = historyRows(answer);
   const items = [];
   for (const row of rows) {
@@ -46,6 +50,8 @@ export function historyFields(answer, profiles) {
   }
   return [
     ...(note ? [h("p", { class: "hint edit-history-note" }, note)] : []),
+    ...(edited ? [h("p", { class: "hint", role: "status", id: "edit-history-status" },
+      "Edited again while open: the newest version is last.")] : []),
     h("ol", { id: "edit-history", class: "edit-history", "aria-label": "Versions, oldest first" },
       ...items),
   ];

@@ -14,6 +14,7 @@ import { $, h, toast } from "./dom.js";
 import { openMenu } from "./popup.js";
 import { currentRoom } from "./select.js";
 import { auditRow, purgeChoices } from "./view-admin.js";
+import { runInDialog } from "./view-dialogs.js";
 
 export class ModerationView {
   constructor() {
@@ -154,15 +155,11 @@ export class ModerationView {
           h("span", { class: "topic" }, `${banLeft(ban.expires_at, now)}${
             ban.by ? `, by ${ban.by}` : ""}${ban.reason ? `: ${ban.reason}` : ""}`),
           h("button", { type: "button", class: "small-button", "aria-label": `Unban ${ban.user}`,
-            onclick: async () => {
-              try {
-                await this.on.ask("unban", { room, user: ban.user });
-                await load();
-                list.focus();
-              } catch (error) {
-                $("dialog-error").textContent = error.message;
-              }
-            } }, "Unban")))
+            onclick: () => runInDialog(async () => {
+              await this.on.ask("unban", { room, user: ban.user });
+              await load();
+              list.focus();
+            }) }, "Unban")))
           : [h("li", { class: "side-empty" }, "Nobody is banned.")]));
       } catch (error) {
         list.replaceChildren(h("li", { class: "side-empty" }, `Cannot list the bans: ${

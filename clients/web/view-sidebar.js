@@ -15,7 +15,8 @@
 // "New section" under them makes one. A room in one of
 // them is not listed again in Rooms or Direct messages. A room (not a favourite) may also be
 // dragged onto a section, or onto Rooms or Direct messages to leave its section (the menus'
-// "Move to…" does the same from the keyboard).
+// "Move to…" does the same from the keyboard; for a favourite only the menu's: it stays in
+// Favourites, and shows in its section once unstarred).
 
 import { levelOf, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h, svgIcon } from "./dom.js";
@@ -28,7 +29,7 @@ import {
 } from "./conversations.js";
 import { isClosed } from "./hiding.js";
 import { isFavourite } from "./favourites.js";
-import { canShift } from "./sections.js";
+import { canShift, emptyText } from "./sections.js";
 import { sectionUnread } from "./readmarks.js";
 import { closePopup, isOpenFrom, openMenu } from "./popup.js";
 
@@ -155,9 +156,9 @@ export class SidebarView {
       build: () => this.sectionItem(section),
     })));
     const drawn = [...$("sections").children];
-    sections.forEach(({ section, listed }, index) => {
+    sections.forEach(({ section, listed, favourites }, index) => {
       this.renderList(drawn[index].querySelector(".side-list"), listed, state,
-        section.collapsed ? null : "Empty: “Move to…” in a room's menu moves it here", now);
+        section.collapsed ? null : emptyText(favourites), now);
     });
   }
 

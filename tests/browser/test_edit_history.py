@@ -118,3 +118,44 @@ def test_moderators_only_hides_the_button(moderators_only: Daemon, browser: Brow
     mine.click()
     expect(a.get_by_role("dialog", name="Edit history").locator(
         "#edit-history li.edit-version")).to_have_count(2)
+
+
+def test_the_open_dialog_follows_edits_and_the_deletion(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """While Bob reads the history, ann edits the message again: the new version is added
+    last, "(now)" moves to it and a status line says so; ann deletes it: the versions go and
+    the dialog says the message was deleted."""
+    _, ann_line, bob_line = ann_and_bob_in(daemon, "general")
+    sent = ann_line.request("send", room="general", text="Lunch at noon", nonce="a1")
+    assert ann_line.request("edit", room="general", msg_id=sent["msg_id"],
+                            text="Lunch at one")["op"] == "ok"
+    bob_line.close()
+
+    b = open_session(sessions, browser, DESKTOP).page
+    log_in(b, daemon.url, "Bob")
+    expect(b.locator("#conv-title")).to_have_text("# general")
+    message(b, "Lunch at one").locator(".msg-edited").click()
+    dialog = b.get_by_role("dialog", name="Edit history")
+    versions = dialog.locator("#edit-history li.edit-version")
+    expect(versions).to_have_count(2)
+
+    assert ann_line.request("edit", room="general", msg_id=sent["msg_id"],
+                            text="Lunch at two")["op"] == "ok"
+    expect(versions).to_have_count(3)
+    expect(versions.nth(2).locator("del")).to_have_text("removed: one")
+    expect(versions.nth(2).locator("ins")).to_have_text("added: two")
+    expect(versions.nth(2).locator(".edit-version-now")).to_have_text(" (now)")
+    expect(versions.nth(1).locator(".edit-version-now")).to_have_count(0)
+    expect(dialog.get_by_role("status")).to_have_text(
+        "Edited again while open: the newest version is last.")
+    shot(b, artifacts, "desktop-edit-history-live")
+
+    assert ann_line.request("delete", room="general", msg_id=sent["msg_id"])["op"] == "ok"
+    expect(dialog.locator("#edit-history-status")).to_have_text(
+        "This message was deleted: its versions went with it.")
+    expect(versions).to_have_count(0)
+    expect(dialog).to_be_visible()
+    b.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    ann_line.close()

@@ -96,8 +96,10 @@ def test_star_from_the_header_unstar_from_the_sidebar_and_the_phone_follows(
     # In the order starred: #random first, then the conversation.
     assert [li.get_attribute("data-room") for li in favourites(a).all()] == ["random", DM]
     item(a, "favourite", DM).click(button="right")
+    # A favourite may be moved to a section too (it stays in Favourites); not closed.
     expect(a.get_by_role("menu").locator(".menu-item")).to_have_text(
-        [re.compile("All messages$"), re.compile("Muted$"), "Remove from favourites"])
+        [re.compile("All messages$"), re.compile("Muted$"), "Remove from favourites",
+         "Move to…"])
     a.keyboard.press("Escape")
     expect(a.get_by_role("menu")).to_have_count(0)
 

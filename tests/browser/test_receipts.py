@@ -4,7 +4,7 @@ phone reads what it shows) and there again right after a reload; Bob's page show
 "Seen" once ann's page reads his reply; "Read by…" in a message's menu lists who read it
 (a room's message too), or says "Nobody yet"; in a group, "Seen by Bob" then "Seen by
 everyone"; and the setting "Let others see when I've read messages" off in Bob's menu:
-ann no longer sees his.
+ann's page drops his "Seen" at once, and shows it again when he turns it back on.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
 tests/artifacts/ (desktop-receipts.png, phone-receipts.png).
@@ -65,7 +65,7 @@ def test_seen_in_a_conversation_read_by_and_the_setting(
     """Bob's phone reads ann's message: "Seen" under it on her page without a reload, moving
     to her next one when he reads that; ann's page reads his reply and his phone says Seen;
     the line is there again after a reload; "Read by…" names Bob (his own message: nobody);
-    Bob turns his receipts off in his menu and ann no longer sees his."""
+    Bob turns his receipts off in his menu: ann's page drops his at once; on again, back."""
     ann_line = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
     register_and_login(daemon.url, "Bob")
     ann_line.request("dm", to="Bob", text="are you coming?", nonce="first")
@@ -131,6 +131,8 @@ def test_seen_in_a_conversation_read_by_and_the_setting(
     toggle.click()
     bob.wait_for_frame(lambda f: f.get("op") == "read_receipts" and f.get("on") is False,
                        "the read_receipts event of his change")
+    # Taken back on ann's page at once, without a reload (`seen` with seq null).
+    expect(seen(page)).to_have_count(0)
     phone.locator("#me-name").click()
     expect(phone.get_by_role("menuitemcheckbox", name=SHARE)).to_have_attribute(
         "aria-checked", "false")
@@ -147,6 +149,13 @@ def test_seen_in_a_conversation_read_by_and_the_setting(
     ann.wait_for_frame(lambda f: f.get("op") == "ok" and f.get("positions") == [],
                        "the markers' answer without Bob's")
     expect(seen(page)).to_have_count(0)
+
+    # On again: ann's page shows where his marker is at once (`seen` with its seq).
+    phone.locator("#open-sidebar").click()
+    phone.locator("#me-name").click()
+    phone.get_by_role("menuitemcheckbox", name=SHARE).click()
+    expect(seen_under(page, "see you")).to_have_text("Seen")
+    expect(seen(page)).to_have_count(1)
     for someone in (ann, bob):
         assert someone.errors == [] and someone.dialogs == [], (someone.errors, someone.dialogs)
 

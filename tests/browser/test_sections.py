@@ -283,3 +283,51 @@ def test_the_servers_refusal_is_said_in_the_dialog(
     expect(new_section(a, "Third")).to_be_hidden()
     expect(a.locator("#sections .section-name")).to_have_text(["S1", "Third"])
     assert ann.errors == [] and ann.dialogs == []
+
+
+def test_a_favourite_is_moved_to_a_section_and_shows_there_once_unstarred(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """#general is a favourite: its menu offers "Move to…" too; moved into Work, it stays in
+    Favourites (as the server keeps both marks) and a toast says where it is now; removed
+    from favourites, it shows in Work, and a reload keeps it there."""
+    _, line_ann, bob = ann_and_bob_in(daemon, "general", "random")
+    line_ann.request("create_section", name="Work")
+    line_ann.request("favourite", room="general", on=True)
+    line_ann.close()
+    bob.close()
+    ann = open_session(sessions, browser, DESKTOP)
+    a = ann.page
+    log_in(a, daemon.url, "ann")
+    wait_online(a)
+    expect(item(a, "favourite", "general")).to_have_count(1)
+
+    item(a, "favourite", "general").click(button="right")
+    pick_in_menu(a, "Move to…")
+    menu = a.get_by_role("menu", name="Move #general to")
+    expect(menu.get_by_role("menuitemradio", name="Rooms")).to_have_attribute(
+        "aria-checked", "true")
+    menu.get_by_role("menuitemradio", name="Work").click()
+    expect(a.locator("#toasts")).to_contain_text(
+        "#general is in Work now: it shows there once you remove it from Favourites.")
+    shot(a, artifacts, "desktop-sections-favourite")
+    expect(item(a, "favourite", "general")).to_have_count(1)
+    expect(in_section(a, "Work", "general")).to_have_count(0)  # not listed twice
+    expect(section(a, "Work").locator("li.side-empty")).to_have_text(
+        "Its favourite shows in Favourites")
+    # Its menu says where it is: Work checked.
+    item(a, "favourite", "general").click(button="right")
+    pick_in_menu(a, "Move to…")
+    expect(a.get_by_role("menu", name="Move #general to").get_by_role(
+        "menuitemradio", name="Work")).to_have_attribute("aria-checked", "true")
+    a.keyboard.press("Escape")
+
+    item(a, "favourite", "general").click(button="right")
+    pick_in_menu(a, "Remove from favourites")
+    expect(in_section(a, "Work", "general")).to_have_count(1)
+    expect(item(a, "favourite", "general")).to_have_count(0)
+    a.reload()
+    wait_online(a)
+    expect(in_section(a, "Work", "general")).to_have_count(1)
+    expect(item(a, "room", "general")).to_have_count(0)
+    assert ann.errors == [] and ann.dialogs == []

@@ -167,3 +167,35 @@ def test_a_group_made_in_the_panel_is_live_elsewhere_and_its_mention_alerts_a_me
     expect(b.locator("#threads-panel")).to_be_hidden()
     carol.close()
     assert ann.errors == [] and bob.errors == [] and phone.errors == []
+
+
+def test_a_deleted_groups_mention_reads_as_plain_text(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """carol named @backend and @ops in #general; @ops was deleted before Bob's page opened,
+    @backend is deleted while it is open: each "@name" is then plain text, no pill, no
+    title, nothing to press, and the message no mention of Bob's."""
+    _, ann_line, bob_line = ann_and_bob_in(daemon, "general")
+    carol = LineClient(daemon.tcp_port, register_and_login(daemon.url, "carol"))
+    carol.request("join", room="general")
+    for name in ("backend", "ops"):
+        ann_line.request("create_user_group", name=name, description="", members=["Bob"])
+    carol.request("send", room="general", text="@ops and @backend: deploy?", nonce="c1")
+    ann_line.request("delete_user_group", name="ops")
+    bob_line.close()
+
+    bob = open_session(sessions, browser, DESKTOP)
+    b = bob.page
+    log_in(b, daemon.url, "Bob")
+    expect(b.locator("#conv-title")).to_have_text("# general")
+    said = message(b, "@ops and @backend: deploy?")
+    expect(said.locator(".mention.usergroup")).to_have_text(["@backend"])
+    expect(said).to_have_class(re.compile(r"\bmentions-me\b"))
+
+    ann_line.request("delete_user_group", name="backend")
+    expect(said.locator(".mention")).to_have_count(0)
+    expect(said.locator(".msg-text")).to_have_text("@ops and @backend: deploy?")
+    expect(said.locator(".msg-text [title], .msg-text a, .msg-text button")).to_have_count(0)
+    ann_line.close()
+    carol.close()
+    assert bob.errors == []

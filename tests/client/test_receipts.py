@@ -3,7 +3,8 @@ daemon; ann's other device, bob and cid are the tests' protocol client.
 
 What is checked: /seen [N] says who has read message [N] (by default the latest one of the
 current room), its author and the user aside; in a conversation a quiet line says when the
-other person has read the user's latest message, once; /receipts says the setting and
+other person has read the user's latest message, once, and another when they stop sharing
+their read receipts; /receipts says the setting and
 /receipts off|on sets it (ann's other device hears the ``read_receipts`` event, which this
 client says; setting what is set is said by the reply and tells nobody).
 """
@@ -73,6 +74,26 @@ async def test_seen_and_the_seen_line(tmp_path: Path, config: Config) -> None:
         await term.expect(r"-- \[\d+\] seen by nobody else yet\n")
         assert len(re.findall("has seen it", term.text)) == 1
         for client in (bob, cid, phone):
+            await client.aclose()
+
+
+async def test_a_position_taken_back(tmp_path: Path, config: Config) -> None:
+    """bob has seen ann's message in @bob ("· bob has seen it"); he stops sharing: a quiet
+    line takes it back ("· bob stopped sharing read receipts"); on again, his position is
+    told and said again."""
+    async with running(config) as server, trio.open_nursery() as nursery, \
+            ann_with_bob_and_phone(tmp_path, server, nursery) as (term, bob, phone):
+        await term.type("/switch @bob")
+        await term.type("are you there")
+        mine = await bob.event("message", room="@ann:bob", text="are you there")
+        assert (await bob.request("read", room="@ann:bob", seq=mine["seq"]))["op"] == "ok"
+        await term.expect(r" {6}\[@bob\] · bob has seen it\n")
+        assert (await bob.request("set_read_receipts", on=False))["on"] is False
+        await term.expect(r" {6}\[@bob\] · bob stopped sharing read receipts\n")
+        assert (await bob.request("set_read_receipts", on=True))["on"] is True
+        await term.expect(r" {6}\[@bob\] · bob has seen it\n")
+        assert len(re.findall("has seen it", term.text)) == 2
+        for client in (bob, phone):
             await client.aclose()
 
 

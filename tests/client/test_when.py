@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chatd.client.when import WHEN_USAGE, reminder_time, split_when
+from chatd.client.when import WHEN_USAGE, local_now, local_zone, reminder_time, split_when
 
 TABLE: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "when-cases.json").read_text(encoding="utf-8"))
@@ -60,3 +60,26 @@ def test_the_text_after_the_time_is_kept_as_typed() -> None:
         ("tomorrow 9:00", "two  spaces\nand a line")
     assert split_when("") == ("", "")
     assert re.fullmatch(r"\S+", split_when("soon")[0])
+
+
+def test_the_terminals_zone_keeps_its_rules_across_a_change_of_the_clocks(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The commands read times on the terminal's wall clock through local_now: in its zone,
+    named by TZ or by what /etc/localtime links to, "tomorrow 9:00" on the eve of a change of
+    the clocks is 9:00 on the next day's clock (not an hour off, as with the offset of today
+    alone); without a zone named, the offset of the moment."""
+    eve = int(_instant("2026-03-28T12:00:00Z").timestamp() * 1000)  # Berlin: CET, +01:00
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    now = local_now(eve)
+    assert reminder_time("tomorrow 9:00", now).timestamp() == \
+        _instant("2026-03-29T07:00:00Z").timestamp()  # CEST, +02:00
+    monkeypatch.setenv("TZ", ":America/New_York")
+    assert local_zone() == ZoneInfo("America/New_York")
+
+    monkeypatch.delenv("TZ")
+    link = tmp_path / "localtime"
+    link.symlink_to("/usr/share/zoneinfo/Europe/Berlin")
+    assert local_zone(link) == ZoneInfo("Europe/Berlin")
+    assert local_zone(tmp_path / "none") is None
+    monkeypatch.setenv("TZ", "Not/AZone")
+    assert local_zone(tmp_path / "none") is None

@@ -11,16 +11,19 @@ many pushes were queued in all).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import trio
 
 from chatd.config import Config
 from chatd.server import Server
 from chatd.storage import PushSubscription
+from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
 from tests.helpers import make_config, until
@@ -131,6 +134,57 @@ async def test_an_online_user_gets_no_push(daemon: Server, service: PushService)
         assert metric(daemon, "chatd_push_queued_total") == 1
         await ann.aclose()
         await bob.aclose()
+
+
+@asynccontextmanager
+async def lookups_held(dsn: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """The push subscriptions locked by another session for the block: the pusher's lookup
+    of who gets a push waits on it (as behind a busy database). The block gets a function
+    that returns once a session waits on that lock."""
+    async with open_bridge(name="locker") as bridge:
+        locker: Any = await bridge.run(asyncpg.connect, dsn)
+
+        async def someone_waits() -> None:
+            while not await bridge.run(  # noqa: ASYNC110 (the server's state: nothing to wait on)
+                locker.fetchval,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND pid <> pg_backend_pid()",
+            ):
+                await trio.sleep(0.01)
+
+        try:
+            await bridge.run(locker.execute, "BEGIN")
+            await bridge.run(locker.execute,
+                             "LOCK TABLE push_subscriptions IN ACCESS EXCLUSIVE MODE")
+            yield someone_waits
+        finally:
+            await bridge.run(locker.close)
+
+
+async def test_who_had_it_live_gets_no_push_when_the_lookup_comes_after_they_left(
+        tmp_path: Path, database_dsn: str, service: PushService) -> None:
+    """Whether someone is online is asked of the moment their message committed, not of the
+    pusher's lookup, which comes later: bob, online when ann's DM is stored, has it live and
+    gets no push for it, though he has left by the time the lookup (held here behind a lock)
+    answers. cid, offline throughout, gets hers."""
+    config = make_config(tmp_path, database_dsn, push={"allow_private_endpoints": True},
+                         database={"statement_timeout": 60.0})  # the held lookup waits
+    async with running(config) as daemon:
+        with trio.fail_after(TIMEOUT):
+            ann = await connected(daemon, await register_and_login(daemon.http_port, "ann"))
+            bob = await connected(daemon, await subscribed(daemon, service, "bob"))
+            await subscribed(daemon, service, "cid")
+            async with lookups_held(database_dsn) as someone_waits:
+                await ann.request("dm", to="bob", text="you are here", nonce="d1")
+                await bob.event("message", text="you are here")
+                await someone_waits()
+                await gone(daemon, bob, "bob")
+                await until(lambda: not daemon.app.presence.state.is_online("bob"))
+            await ann.request("dm", to="cid", text="you are not", nonce="d2")
+            await service.wait_for(lambda: len(service.to("cid")) == 1)
+            assert service.to("bob") == []
+            assert metric(daemon, "chatd_push_queued_total") == 1
+            await ann.aclose()
 
 
 async def test_levels_decide_what_is_pushed(daemon: Server, service: PushService) -> None:

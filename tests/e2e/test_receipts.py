@@ -10,12 +10,14 @@ registry delivers in the order it was told), or after a ``ping`` for the asker's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
+from chatd.rooms import BroadcastEach
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.conftest import execute_sql
@@ -136,8 +138,8 @@ async def test_no_seen_in_a_room(people: dict[str, Any]) -> None:
 async def test_privacy_off_leaves_one_out(daemon: Server, people: dict[str, Any]) -> None:
     """bob stops sharing: his connection is told (read_receipts), his next welcome says
     it, he is out of the receipts' list and count, out of the positions, and his reads tell
-    ann nothing; he still sees ann's; setting it again tells nobody; on again, his next read
-    tells."""
+    ann nothing; he still sees ann's; setting it again tells nobody; on again, ann is told
+    where his marker is, and his next read tells."""
     ann, bob, cid = people["ann"], people["bob"], people["cid"]
     for client in (ann, bob, cid):
         assert (await client.request("join", room="general"))["op"] == "ok"
@@ -168,9 +170,111 @@ async def test_privacy_off_leaves_one_out(daemon: Server, people: dict[str, Any]
     assert (await bob.request("set_read_receipts", on=True))["on"] is True
     assert await bob.event("read_receipts") == {"op": "read_receipts", "on": True}
     assert [e for e in bob.events if e["op"] == "read_receipts"] == []
+    # on again: ann is told where bob's marker is at once (see the tests below)
+    assert (await ann.event("seen", room=dm["room"]))["seq"] == dm["seq"]
     last = await ann.request("dm", to="bob", text="back?", nonce="p4")
     assert (await bob.request("read", room=dm["room"], seq=last["seq"]))["op"] == "ok"
     assert (await ann.event("seen", room=dm["room"]))["seq"] == last["seq"]
+
+
+async def test_off_takes_back_on_tells(people: dict[str, Any]) -> None:
+    """bob, who read his conversation with ann, stops sharing: in each of his conversations
+    its other members (both of ann's connections, cid in the group) get seen with seq
+    null, nobody in a room, bob nothing; on again, each gets seen with bob's marker as it
+    is (as after a read). Setting what is set tells nobody."""
+    ann, laptop, bob, cid = people["ann"], people["laptop"], people["bob"], people["cid"]
+    for client in (ann, bob):
+        assert (await client.request("join", room="general"))["op"] == "ok"
+    dm = await ann.request("dm", to="bob", text="hi", nonce="t1")
+    group = await ann.request("dm", to=["bob", "cid"], text="all", nonce="t2")
+    await bob.event("message", room=group["room"], seq=group["seq"])
+    assert (await bob.request("read", room=dm["room"], seq=dm["seq"]))["op"] == "ok"
+    for client in (ann, laptop):
+        assert (await client.event("seen", room=dm["room"]))["seq"] == dm["seq"]
+
+    assert (await bob.request("set_read_receipts", on=False))["on"] is False
+    for client in (ann, laptop):
+        for room in (dm["room"], group["room"]):
+            assert await client.event("seen", room=room) == {
+                "op": "seen", "room": room, "user": "bob", "seq": None}
+    assert await cid.event("seen", room=group["room"]) == {
+        "op": "seen", "room": group["room"], "user": "bob", "seq": None}
+    assert (await bob.request("set_read_receipts", on=False))["on"] is False
+
+    assert (await bob.request("set_read_receipts", on=True))["on"] is True
+    for client in (ann, laptop):
+        assert await client.event("seen", room=dm["room"]) == {
+            "op": "seen", "room": dm["room"], "user": "bob", "seq": dm["seq"]}
+        assert await client.event("seen", room=group["room"]) == {
+            "op": "seen", "room": group["room"], "user": "bob", "seq": 0}
+    assert await cid.event("seen", room=group["room"]) == {
+        "op": "seen", "room": group["room"], "user": "bob", "seq": 0}
+    # nothing else: not the off set twice, not the room, not bob's own connection
+    for client in (ann, laptop, cid, bob):
+        assert (await client.request("ping"))["op"] == "ok"
+        assert _seen(client) == []
+
+
+def _telling(server: Server, monkeypatch: pytest.MonkeyPatch
+             ) -> tuple[list[BroadcastEach], list[list[tuple[str, bytes]]]]:
+    """What ``server`` hands on of ``seen`` events from now on: each registry command that
+    carries some, and each trip to the other nodes that does (recorded, then done)."""
+    commands: list[BroadcastEach] = []
+    trips: list[list[tuple[str, bytes]]] = []
+    send, many = server.app.registry.send, server.app.storage.tell_elsewhere_many
+
+    async def recording_send(command: Any) -> None:
+        if b'"op":"seen"' in getattr(command, "data", b"") or isinstance(command, BroadcastEach):
+            commands.append(command)
+        await send(command)
+
+    async def recording_many(events: Sequence[tuple[str, bytes]]) -> None:
+        if any(b'"op":"seen"' in data for _, data in events):
+            trips.append(list(events))
+        await many(events)
+
+    monkeypatch.setattr(server.app.registry, "send", recording_send)
+    monkeypatch.setattr(server.app.storage, "tell_elsewhere_many", recording_many)
+    return commands, trips
+
+
+async def test_taken_back_on_the_other_node_at_once(
+        tmp_path: Path, database_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ann and cid on node A, bob on node B, in a conversation and a group: bob's off on B
+    reaches ann and cid on A (seq null in each conversation), and his read_all's seen too;
+    each change is one registry command and one trip to the other nodes, whatever the
+    number of conversations."""
+    config = make_config(tmp_path, database_dsn, limits=LIFTED_RATES)
+    async with running(config) as a, running(config) as b:
+        ann = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        cid = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "cid"))
+        bob = await Client.signed_in(b.tcp_port, await register_and_login(b.http_port, "bob"))
+        with trio.fail_after(10):
+            await until(lambda: {"ann", "cid"} <= b.app.presence.state.remote.keys())
+        dm = await ann.request("dm", to="bob", text="hi", nonce="o1")
+        group = await ann.request("dm", to=["bob", "cid"], text="all", nonce="o2")
+        await bob.event("message", room=group["room"], seq=group["seq"])
+        commands, trips = _telling(b, monkeypatch)
+
+        assert (await bob.request("read_all"))["op"] == "ok"
+        assert await ann.event("seen", room=dm["room"]) == {
+            "op": "seen", "room": dm["room"], "user": "bob", "seq": dm["seq"]}
+        for client in (ann, cid):
+            assert (await client.event("seen", room=group["room"]))["seq"] == group["seq"]
+        assert (len(commands), len(trips)) == (1, 1)
+        assert sorted(user for user, _ in trips[0]) == ["ann", "cid"]
+
+        commands.clear()
+        trips.clear()
+        assert (await bob.request("set_read_receipts", on=False))["on"] is False
+        for room in (dm["room"], group["room"]):
+            assert await ann.event("seen", room=room) == {
+                "op": "seen", "room": room, "user": "bob", "seq": None}
+        assert await cid.event("seen", room=group["room"]) == {
+            "op": "seen", "room": group["room"], "user": "bob", "seq": None}
+        assert (len(commands), len(trips)) == (1, 1)
+        for client in (ann, cid, bob):
+            await client.aclose()
 
 
 async def test_refusals(people: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import trio
 
+from chatd.rooms import ToUser
 from chatd.server import Server
 from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
@@ -51,9 +52,9 @@ async def made_due(dsn: str, msg_id: int) -> None:
 
 
 async def saved_once_marked(client: Client) -> list[dict[str, Any]]:
-    """The client's saved items once every reminder due is marked reminded: the reminder
-    event is told before the mark is committed (a node that dies between tells it again
-    rather than never), so a listing right after the event may come first."""
+    """The client's saved items once every reminder due is marked reminded (the mark is
+    committed before any node tells the reminder; a reminder not yet claimed is waited
+    for too)."""
     with trio.fail_after(10):
         while True:
             items: list[dict[str, Any]] = (await client.request("saved_items"))["items"]
@@ -184,6 +185,41 @@ async def test_saved_and_reminder_events_reach_the_other_node(tmp_path: Path,
             assert event["message"]["text"] == "on two nodes"
             assert event["remind_at"] == remind_at
         assert a.app.reminders is not None and a.app.reminders.delivered == 1
+        for client in (ann, on_a, on_b):
+            await client.aclose()
+
+
+async def test_a_slow_node_whose_lease_moved_tells_nothing(tmp_path: Path,
+                                                           database_dsn: str) -> None:
+    """Node A claims bob's reminder and is slow past its lease (claimed as its loop does,
+    with a lease of 0, and told only later); node B claims it again and tells it: each of
+    bob's connections (on A and on B) gets the reminder once, and A's late telling tells
+    nothing (checked after an event A's registry delivers after it)."""
+    config = _quiet(tmp_path, database_dsn)
+    async with running(config) as a, running(config) as b:
+        assert a.app.reminders is not None and b.app.reminders is not None
+        assert b.app.due is not None
+        ann = await Client.signed_in(a.tcp_port, await register_and_login(a.http_port, "ann"))
+        token = await register_and_login(a.http_port, "bob")
+        on_a = await Client.signed_in(a.tcp_port, token)
+        on_b = await Client.signed_in(b.tcp_port, token)
+        msg_id = await _posted(ann, "general", "once only")
+        reply = await on_a.request("save", room="general", msg_id=msg_id,
+                                   remind_at=now_ms() + HOUR)
+        assert reply["op"] == "ok", reply
+        await made_due(database_dsn, msg_id)  # due now; neither loop is woken by it
+        [slow] = await a.app.storage.claim_reminders(10, 0.0)
+        b.app.due.soon(0)
+        for client in (on_a, on_b):
+            assert (await client.event("reminder", msg_id=msg_id))["message"]["text"] == \
+                "once only"
+        await a.app.reminders.tell(slow)
+        await a.app.registry.send(ToUser("bob", b'{"op":"after"}\n'))
+        await on_a.event("after")
+        assert [e for e in on_a.events if e["op"] == "reminder"] == []
+        assert (a.app.reminders.delivered, b.app.reminders.delivered) == (0, 1)
+        [item] = (await on_b.request("saved_items"))["items"]
+        assert item["reminded"] is True
         for client in (ann, on_a, on_b):
             await client.aclose()
 

@@ -9,6 +9,7 @@ Rules: 127.0.0.1 and port 0 only; waits are for states (the client helper fails 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import trio
 from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import fetchval_apart, make_config
+from tests.helpers import fetchval_apart, make_config, now_ms
 
 PASSWORD = "correct horse"
 
@@ -338,6 +339,25 @@ async def test_looks_are_limited_per_address_and_links_use_the_public_url(
         assert status == 201, body
 
 
+async def test_without_a_public_url_a_link_is_on_the_scheme_a_trusted_proxy_says(
+        tmp_path: Path, database_dsn: str) -> None:
+    """Without server.public_url a link is made of the request's Host: behind a reverse
+    proxy that ends TLS, on https when the proxy is trusted (http.trust_forwarded_for) and
+    its X-Forwarded-Proto (the last value: the proxy's own) says https; a client's own
+    header counts for nothing when the proxy is not trusted."""
+    for trusted, proto, scheme in ((True, "https", "https"), (True, "https, http", "http"),
+                                   (True, "http, https", "https"), (False, "https", "http")):
+        config = make_config(tmp_path, database_dsn, http={"trust_forwarded_for": trusted})
+        async with running(config) as server:
+            root = await _admin(server, f"root{trusted:d}{len(proto)}")
+            status, made = await http(
+                server.http_port, "POST", "/api/invitations", {}, token=root,
+                headers=[("X-Forwarded-Proto", proto)])
+            assert status == 201, made
+            host = f"127.0.0.1:{server.http_port}"  # the Host the request came with
+            assert made["url"] == f"{scheme}://{host}/#invite={made['token']}", (trusted, proto)
+
+
 async def test_a_deleted_rooms_tombstone_is_neither_joined_nor_listed(
         tmp_path: Path, database_dsn: str) -> None:
     """A room deleted but not yet purged (a tombstone, as a crash between the two steps
@@ -355,3 +375,75 @@ async def test_a_deleted_rooms_tombstone_is_neither_joined_nor_listed(
         assert status == 201 and body["rooms"] == ["kept"], body
         status, body = await http(port, "GET", "/api/invitations", token=root)
         assert body["invitations"][0]["rooms"] == ["kept"]
+
+
+async def test_making_and_revoking_are_in_the_audit_log(tmp_path: Path,
+                                                        database_dsn: str) -> None:
+    """A member's invitation and an administrator's revoking of it are audit entries (who,
+    the invitation's id, uses and rooms; the maker the revocation's target), newest first,
+    read with GET /api/admin/audit; revoking twice is recorded once; the command line's
+    making is by nobody (null); no token is in any entry."""
+    config = _config(tmp_path, database_dsn, who_can_invite="everyone")
+    async with running(config) as server:
+        port = server.http_port
+        ann = await register_and_login(port, "ann")
+        root = await _admin(server)
+        await http(port, "POST", "/api/rooms", {"room": "anns"}, token=ann)
+        made = await _invite(server, ann, rooms=["anns"], uses=3)
+        invitation = made["invitation"]
+        for _ in range(2):
+            status, _body = await http(port, "DELETE",
+                                       f"/api/invitations/{invitation['id']}", token=root)
+            assert status == 200
+        await server.app.storage.create_invitation(b"h" * 32, None, expires_at=now_ms()
+                                                   + 60_000, max_uses=1, rooms=(),
+                                                   anywhere=True)
+        status, body = await http(port, "GET", "/api/admin/audit?limit=3", token=root)
+        assert status == 200, body
+        by_cli, revoked, created = body["entries"]
+        assert (created["actor"], created["action"], created["target"], created["room"]) == (
+            "ann", "create_invitation", None, None)
+        assert created["details"] == {"invitation": invitation["id"], "max_uses": 3,
+                                      "expires_at": invitation["expires_at"],
+                                      "rooms": ["anns"]}
+        assert (revoked["actor"], revoked["action"], revoked["target"]) == (
+            "root", "revoke_invitation", "ann")
+        assert revoked["details"] == {"invitation": invitation["id"], "uses": 0,
+                                      "max_uses": 3}
+        assert (by_cli["actor"], by_cli["action"]) == (None, "create_invitation")
+        assert made["token"] not in json.dumps(body)
+        status, body = await http(port, "GET", "/api/admin/audit", token=ann)
+        assert status == 403
+
+
+async def test_the_list_pages(tmp_path: Path, database_dsn: str) -> None:
+    """GET /api/invitations pages newest first: limit, before (the last id), more; a
+    member's pages hold their own only; a limit or before out of range is bad_request."""
+    config = _config(tmp_path, database_dsn, who_can_invite="everyone")
+    async with running(config) as server:
+        port = server.http_port
+        ann = await register_and_login(port, "ann")
+        root = await _admin(server)
+        mine = [(await _invite(server, root))["invitation"]["id"] for _ in range(3)]
+        anns = [(await _invite(server, ann))["invitation"]["id"] for _ in range(2)]
+        newest = sorted(mine + anns, reverse=True)
+        seen: list[int] = []
+        query = "?limit=2"
+        while True:
+            status, body = await http(port, "GET", f"/api/invitations{query}", token=root)
+            assert status == 200, body
+            seen += [i["id"] for i in body["invitations"]]
+            if not body["more"]:
+                break
+            query = f"?limit=2&before={seen[-1]}"
+        assert seen == newest
+        status, body = await http(port, "GET", "/api/invitations", token=root)
+        assert ([i["id"] for i in body["invitations"]], body["more"]) == (newest, False)
+        status, body = await http(port, "GET", "/api/invitations?limit=1", token=ann)
+        assert ([i["id"] for i in body["invitations"]], body["more"]) == ([anns[1]], True)
+        status, body = await http(port, "GET", f"/api/invitations?before={anns[1]}",
+                                  token=ann)
+        assert ([i["id"] for i in body["invitations"]], body["more"]) == ([anns[0]], False)
+        for query in ("?limit=0", "?limit=501", "?before=0", "?limit=x", "?limit=1&limit=2"):
+            status, body = await http(port, "GET", f"/api/invitations{query}", token=root)
+            assert (status, body["code"]) == (400, "bad_request"), query

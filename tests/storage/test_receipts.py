@@ -90,7 +90,7 @@ async def test_receipts_count_and_list_the_other_readers(storage: Storage) -> No
         for user in (bob, cy, dan, Eve):
             await storage.mark_read(user.id, "general", second)
         await storage.mark_read(ann.id, "general", first)
-        assert await storage.set_read_receipts(dan.id, False)
+        assert await storage.set_read_receipts(dan.id, False) == []  # in no conversation
         asked = await storage.receipts(ann.id, "general", msg_id, limit=10)
         assert (asked.seq, asked.count, asked.users) == (second, 2, ("cy", "Eve"))
         by_cy = await storage.receipts(cy.id, "general", msg_id, limit=10)
@@ -102,7 +102,7 @@ async def test_receipts_count_and_list_the_other_readers(storage: Storage) -> No
         outsider, = await users(storage, "zed")
         seen_from_outside = await storage.receipts(outsider.id, "general", msg_id, limit=10)
         assert (seen_from_outside.count, seen_from_outside.users) == (2, ("cy", "Eve"))
-        assert await storage.set_read_receipts(dan.id, True)
+        assert await storage.set_read_receipts(dan.id, True) == []
         back = await storage.receipts(ann.id, "general", msg_id, limit=10)
         assert back.users == ("cy", "dan", "Eve")
 
@@ -151,22 +151,43 @@ async def test_positions_are_the_other_members_markers(storage: Storage) -> None
 
 
 async def test_the_setting_is_the_users_row(storage: Storage) -> None:
-    """On by default; set_read_receipts says whether it changed; the hello's first read and
-    a token's check carry it (no statement of its own)."""
+    """On by default; set_read_receipts says whether it changed (None: not); the hello's
+    first read and a token's check carry it (no statement of its own)."""
     with trio.fail_after(TIMEOUT):
         ann, = await users(storage, "ann")
         assert ann.read_receipts is True
-        assert await storage.set_read_receipts(ann.id, True) is False
-        assert await storage.set_read_receipts(ann.id, False) is True
-        assert await storage.set_read_receipts(ann.id, False) is False
+        assert await storage.set_read_receipts(ann.id, True) is None
+        assert await storage.set_read_receipts(ann.id, False) == []
+        assert await storage.set_read_receipts(ann.id, False) is None
         now = int(time.time() * 1000)
         start = await storage.open_session(ann.id, "jti-r", now)
         assert start is not None and start.user.read_receipts is False
         checked = await storage.check_token(ann.id, "jti-r", now)
         assert checked is not None and checked.read_receipts is False
-        assert await storage.set_read_receipts(ann.id, True) is True
+        assert await storage.set_read_receipts(ann.id, True) == []
         checked = await storage.check_token(ann.id, "jti-r", now)
         assert checked is not None and checked.read_receipts is True
+
+
+async def test_the_setting_says_whom_to_tell(storage: Storage) -> None:
+    """A change of the setting names each of the user's conversations (not a room) with
+    their marker and its other members, by name; no change names nothing (None)."""
+    with trio.fail_after(TIMEOUT):
+        ann, bob, cy = await users(storage, "ann", "bob", "Cy")
+        dm = (await storage.direct_room(bob.id, "ann")).room.name
+        group = (await storage.direct_room(cy.id, ["ann", "bob"])).room.name
+        for user in (ann, bob):
+            await storage.join_room(user.id, "general")
+        for room, author in ((dm, bob), (group, cy), ("general", bob)):
+            await post(storage, author, room, "one", "two")
+        await storage.mark_read(ann.id, dm, 1)
+        await storage.mark_read(ann.id, "general", 2)
+        expected = sorted([(dm, 1, ["bob"]), (group, 0, ["Cy", "bob"])])
+        for on in (False, True):
+            changed = await storage.set_read_receipts(ann.id, on)
+            assert changed is not None
+            assert [(c.room, c.seq, sorted(c.tell)) for c in changed] == expected
+            assert await storage.set_read_receipts(ann.id, on) is None
 
 
 def test_the_append_does_not_name_it() -> None:
@@ -281,8 +302,9 @@ async def test_receipts_and_tells_follow_the_markers(
     when the model's marker moved and the reader shares; every message's receipts, as each
     member asks, are the model's readers (at or past its seq, sharing, not its author nor
     the asker), and the positions the model's markers of the others who share; and a client
-    that applies the tells as docs/protocol.md says (a lower seq only with back) holds
-    the marker of every member who always shared as it is."""
+    that applies the tells as docs/protocol.md says (a lower seq only with back; a setting
+    turned off tells seq null, forget; on again, where the marker is) holds the marker of
+    every member who shares as it is, and nothing of those who do not."""
     async with open_storage(make_config(tmp_path, database_dsn)) as storage:
         with trio.fail_after(TIMEOUT):
             tag = f"p{time.monotonic_ns() % 10**9}"
@@ -295,15 +317,25 @@ async def test_receipts_and_tells_follow_the_markers(
             messages = [(m.msg_id, m.seq, m.sender) for m in page.messages]
             marker = dict.fromkeys(range(4), 0)
             shares = dict.fromkeys(range(4), True)
-            stopped = dict.fromkeys(range(4), False)  # stopped sharing at some point
             told: dict[int, dict[str, int]] = {n: {} for n in range(4)}
             for kind, who, value in steps:
                 person = people[who]
                 if kind == "share":
-                    assert await storage.set_read_receipts(person.id, value) == \
-                        (shares[who] != value)
+                    changed = await storage.set_read_receipts(person.id, value)
+                    others = [p.name for p in people if p is not person]
+                    if shares[who] == value:
+                        assert changed is None
+                    else:  # the one conversation, the marker, whom to tell
+                        assert changed is not None
+                        assert [(c.room, c.seq, sorted(c.tell)) for c in changed] == [
+                            (room, marker[who], sorted(others))]
                     shares[who] = value
-                    stopped[who] = stopped[who] or not value
+                    for other in range(4):
+                        if changed and other != who:
+                            if value:
+                                told[other][person.name] = marker[who]
+                            else:
+                                told[other].pop(person.name, None)
                     continue
                 was = marker[who]
                 if kind == "read":
@@ -336,7 +368,10 @@ async def test_receipts_and_tells_follow_the_markers(
                     (p.name, marker[n]) for n, p in enumerate(people)
                     if n != asker and shares[n]]
                 for n, p in enumerate(people):
-                    if n != asker and not stopped[n]:
-                        # every move of a member who always shared was told, and the
-                        # tells applied in order end at the marker
+                    if n != asker and shares[n]:
+                        # every move of a member who shares was told (and where the
+                        # marker was when they shared again), and the tells applied in
+                        # order end at the marker
                         assert told[asker].get(p.name, 0) == marker[n]
+                    elif n != asker:  # and a seq null forgot what was told
+                        assert p.name not in told[asker]

@@ -6,7 +6,9 @@ message of a room they may read, not deleted; saving again with the same reminde
 nothing, a new reminder clears ``reminded``; a user holds at most ``limit`` items; each
 item's ``ts`` is distinct and increasing per user, so that paging by it neither skips nor
 repeats, even for saves at once; the list leaves out rooms the user may no longer read. A
-reminder due is claimed once, whichever of several claimers asks, and never again.
+reminder due is claimed once, whichever of several claimers asks, and never again; a claim
+marks it reminded only while it holds (one whose lease ran out and another took marks
+nothing).
 """
 
 from __future__ import annotations
@@ -196,6 +198,35 @@ async def test_reminders_are_claimed_once_by_racing_claimers(storage: Storage,
         assert {i.msg_id for i in items if i.reminded} == set(ids[:60])
         start = await storage.open_session(ann.id, "jti", now_ms())
         assert start is not None and start.reminders_due == 60
+
+
+async def test_a_claim_whose_lease_moved_marks_nothing(storage: Storage, database_dsn: str,
+                                                       tmp_path: Path) -> None:
+    """Node A claims a reminder and is slow past its lease (a lease of 0); node B claims it
+    again: B's claim marks it (True: B tells it), A's marks nothing, before B's mark or
+    after (False: A tells nothing). A claim that ran out that nobody took since still marks
+    it (True), and then nobody claims it."""
+    with trio.fail_after(TIMEOUT):
+        ann = await make_member(storage, "ann", "general")
+        msg_id = await _posted(storage, ann, "general", "once")
+        await storage.save(ann.id, "general", msg_id, on=True, remind_at=now_ms() - 5,
+                           limit=10)
+        async with open_storage(make_config(tmp_path, database_dsn)) as other:
+            [slow] = await storage.claim_reminders(10, 0.0)
+            [fast] = await other.claim_reminders(10, LEASE)
+            assert slow.message.msg_id == fast.message.msg_id == msg_id
+            assert await storage.reminded(slow) is False
+            [item], _ = await storage.saved_items(ann.id, limit=10)
+            assert not item.reminded
+            assert await other.reminded(fast) is True
+            assert await storage.reminded(slow) is False
+            await storage.save(ann.id, "general", msg_id, on=True, remind_at=now_ms() - 1,
+                               limit=10)  # a new time: due again
+            [late] = await storage.claim_reminders(10, 0.0)
+            assert await storage.reminded(late) is True
+            assert await other.claim_reminders(10, LEASE) == []
+            [item], _ = await storage.saved_items(ann.id, limit=10)
+            assert item.reminded
 
 
 async def test_a_claimed_reminder_carries_what_the_push_needs(storage: Storage) -> None:

@@ -216,10 +216,10 @@ async def test_a_reminder_claim_is_held_for_its_lease(storage: Storage) -> None:
         [dead] = await storage.claim_reminders(10, 0.0)
         [again] = await storage.claim_reminders(10, LEASE)
         assert dead.message.msg_id == again.message.msg_id == msg_id
-        await storage.reminded(held)  # the old time's claim: changes nothing now
+        assert await storage.reminded(held) is False  # the old time's claim: changes nothing
         [item], _ = await storage.saved_items(ann.id, limit=10)
         assert not item.reminded
-        await storage.reminded(again)
+        assert await storage.reminded(again) is True
         [item], _ = await storage.saved_items(ann.id, limit=10)
         assert item.reminded
         assert await storage.claim_reminders(10, 0.0) == []

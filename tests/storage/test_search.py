@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import itertools
 import json
 import re
@@ -390,6 +391,41 @@ async def test_the_search_uses_the_gin_index(storage: Storage, database_dsn: str
     assert [m.text for m in page.messages] == ["a rare zanzibar word"]
 
 
+async def test_has_and_is_below_the_windows_read_their_own_rows(
+        storage: Storage, database_dsn: str) -> None:
+    """Below the small windows (indexes only), a filter of a small table (is:saved,
+    is:pinned, is:mention, has:file, has:poll) among 30,000 messages reads the rows it names
+    and a few more, never every message of the room."""
+    from tests.storage.test_changes import one
+    from tests.storage.test_pins import pin
+    from tests.storage.test_polls import ask
+    ann = await make_member(storage, "ann", "ops")
+    await trio.to_thread.run_sync(_fill, database_dsn, 30_000)
+    await say(storage, ann, "ops", "after the filler")
+    old = 5_000  # a msg_id of the filler, far below the windows
+    await storage.save(ann.id, "ops", old, on=True, remind_at=None, limit=100)
+    await one(storage, pin(ann, "ops", old + 1))
+    stored = await storage.add_file(ann.id, "ops", sha256="b" * 64, size=3, name="x.txt",
+                                    content_type="text/plain", quota_bytes=10**6)
+    await storage.append_messages([
+        NewMessage(user_id=ann.id, room="ops", text="filed", nonce="f1",
+                   files=(stored.info.id,)),
+        ask(ann, "ops", "Lunch?", "Pizza", "Soup")])
+    await index_for_search(storage)
+    high = 30_000 - search_module.FIRST_WINDOW * 5
+    for has, is_, args in (((), ("saved",), [ann.id]), ((), ("pinned",), []),
+                           ((), ("mention",), [ann.id]), (("file",), (), []),
+                           (("poll",), (), [])):
+        sql = window_sql(positive=False, negative=False, senders=False, after=False,
+                         before=False, has=has, is_=is_)
+        # (the file and the poll are above the filler: the whole range is searched)
+        low_high = (30_010, 0) if has else (high, 0)
+        plan = await trio.to_thread.run_sync(functools.partial(
+            _explain, database_dsn, sql, [1], *low_high, 21, *args,
+            settings=("SET enable_indexscan = off",)))
+        assert _rows_read(plan) <= 100, (has, is_, json.dumps(plan, indent=1))
+
+
 def _rows_read(node: dict[str, Any]) -> int:
     """The rows the scans of a plan read (returned and filtered out)."""
     own = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
@@ -399,13 +435,108 @@ def _rows_read(node: dict[str, Any]) -> int:
 
 def test_window_statements_take_every_value_as_a_parameter() -> None:
     """The statements are made of fixed fragments: every value is a $n parameter, numbered
-    without gaps, whichever filters a query has."""
-    for flags in itertools.product((False, True), repeat=5):
+    without gaps, whichever filters a query has (the user's id once, for is:mention and
+    is:saved)."""
+    fixed = ("'simple'", "'image/%'", "'https?://[^[:space:]]'")
+    for flags, has, is_ in itertools.product(
+            itertools.product((False, True), repeat=5),
+            [(), ("file",), ("image", "link", "poll")],
+            [(), ("pinned", "thread"), ("mention",), ("saved", "mention")]):
         sql = window_sql(positive=flags[0], negative=flags[1], senders=flags[2],
-                         after=flags[3], before=flags[4])
+                         after=flags[3], before=flags[4], has=has, is_=is_)
         numbers = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
-        assert numbers == list(range(1, 5 + sum(flags)))
-        assert "'" not in sql.replace("'simple'", "")
+        user = any(name in ("mention", "saved") for name in is_)
+        assert numbers == list(range(1, 5 + sum(flags) + user))
+        for literal in fixed:
+            sql = sql.replace(literal, "")
+        assert "'" not in sql
+
+
+async def test_has_and_is(storage: Storage) -> None:
+    """has:file (has:attachment), has:image, has:link, has:poll; is:mention (by name, and by
+    @room, not a thread follow's), is:saved (the searching user's own), is:pinned,
+    is:thread; alone, with words, and several at once (all of them); a deleted file or
+    message, a removed pin or save no longer counts."""
+    from tests.storage.test_changes import one
+    from tests.storage.test_pins import pin
+    from tests.storage.test_polls import ask
+    ann = await make_member(storage, "ann", "ops")
+    bob = await make_member(storage, "bob", "ops")
+
+    async def attach(name: str, content_type: str, text: str) -> int:
+        stored = await storage.add_file(bob.id, "ops", sha256=f"{len(name):064x}", size=3,
+                                        name=name, content_type=content_type,
+                                        quota_bytes=10**6)
+        [result] = await storage.append_messages([NewMessage(
+            user_id=bob.id, room="ops", text=text, nonce=f"n{next(_nonces)}",
+            files=(stored.info.id,))])
+        return appended(result).message.msg_id
+
+    plain = await say(storage, bob, "ops", "plain words")
+    report = await attach("report.pdf", "application/pdf", "the report")
+    photo = await attach("photo.png", "image/png", "a photo")
+    link = await say(storage, bob, "ops", "see https://example.com/docs for the report")
+    not_a_link = await say(storage, bob, "ops", "http:// alone and httpx://no")
+    [result] = await storage.append_messages([ask(bob, "ops", "Lunch?", "Pizza", "Soup")])
+    poll = appended(result).message.msg_id
+    [result] = await storage.append_messages([NewMessage(
+        user_id=bob.id, room="ops", text="@ann the report please", nonce="m1",
+        mentions=("ann",))])
+    named = appended(result).message.msg_id
+    [result] = await storage.append_messages([NewMessage(
+        user_id=bob.id, room="ops", text="@room standup", nonce="m2", group=(ann.id,))])
+    everyone = appended(result).message.msg_id
+    [result] = await storage.append_messages([NewMessage(
+        user_id=bob.id, room="ops", text="in the thread", nonce="t1", thread=plain)])
+    reply = appended(result).message.msg_id
+    await one(storage, pin(bob, "ops", report))
+    await storage.save(ann.id, "ops", link, on=True, remind_at=None, limit=100)
+    await storage.save(bob.id, "ops", photo, on=True, remind_at=None, limit=100)
+
+    async def ids(query: str, who: User = ann) -> list[int]:
+        return [m.msg_id for m in (await find(storage, who, query)).messages]
+
+    assert await ids("has:file") == [photo, report]
+    assert await ids("has:ATTACHMENT") == [photo, report]
+    assert await ids("has:image") == [photo]
+    assert await ids("has:link") == [link]
+    assert await ids("has:poll") == [poll]
+    assert await ids("is:mention") == [everyone, named]
+    assert await ids("is:mentioned report") == [named]
+    assert await ids("is:saved") == [link]
+    assert await ids("is:starred", bob) == [photo]
+    assert await ids("is:pinned") == [report]
+    assert await ids("is:thread") == [reply]
+    assert await ids("report has:file") == [report]
+    assert await ids("report has:link") == [link]
+    assert await ids("has:file is:pinned") == [report]
+    assert await ids("has:file has:image") == [photo]
+    assert await ids("has:link is:pinned") == []
+    assert not_a_link not in await ids("has:link")
+
+    await one(storage, pin(bob, "ops", report, on=False))
+    await storage.save(ann.id, "ops", link, on=False, remind_at=None, limit=100)
+    await one(storage, NewChange(user_id=bob.id, room="ops", msg_id=named,
+                                 kind="deleted"))
+    assert await ids("is:pinned") == []
+    assert await ids("is:saved") == []
+    assert await ids("is:mention") == [everyone]
+
+
+def test_has_and_is_are_parsed_and_refused_clearly() -> None:
+    """has:/is: take the names a person types (any case, the aliases), each once however
+    often given; anything else, an empty value or a negation is refused in words."""
+    query = parse_query("has:Files has:attachment has:image is:mentioned is:starred")
+    assert (query.has, query.is_) == (("file", "image"), ("mention", "saved"))
+    assert query.has_filters and not query.has_terms
+    for text, says in (("has:video", "has:video is none of has:file, has:image, has:link, "
+                                     "has:poll"),
+                       ("is:unread", "is:unread is none of is:mention, is:saved, "
+                                     "is:pinned, is:thread"),
+                       ("has:", "has: needs a value, as in has:file"),
+                       ("-has:link", "-has: cannot leave things out")):
+        with pytest.raises(QueryError, match=re.escape(says)):
+            parse_query(text)
 
 
 async def test_a_poll_is_found_by_its_options(storage: Storage) -> None:

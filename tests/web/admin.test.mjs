@@ -184,6 +184,13 @@ test("audit lines say who did what to whom, where", () => {
   assert.equal(auditText(entry("set_topic", { target: null, room: "team" })),
     "root set the topic of #team");
   assert.equal(auditText(entry("something_new", { target: null })), "root something new");
+  // Invitation links: made (no target), revoked (its maker the target, unless the actor).
+  assert.equal(auditText(entry("create_invitation", { target: null,
+    details: { invitation: 4, max_uses: 1, rooms: [] } })), "root made invitation link 4");
+  assert.equal(auditText(entry("revoke_invitation", { details: { invitation: 4, uses: 0 } })),
+    "root revoked invitation link 4 of eve");
+  assert.equal(auditText(entry("revoke_invitation", { target: "root", details: {} })),
+    "root revoked invitation link");
   assert.equal(auditText(entry("purge", { room: "team", details: { deleted: 12 } })),
     "root deleted 12 messages of eve in #team");
   assert.equal(auditText(entry("purge", { room: "team", details: { deleted: 1 } })),

@@ -11,8 +11,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  applyDiff, historyRequest, historyRows, historyShown, MAX_DIFF_TOKENS, refusalText, tokens,
-  wordDiff,
+  applyDiff, followHistory, historyAnswered, historyFollows, historyRequest, historyRows,
+  historyShown, MAX_DIFF_TOKENS, refusalText, tokens, wordDiff,
 } from "../../clients/web/edithistory.js";
 import { generator } from "./fixtures.mjs";
 
@@ -135,4 +135,70 @@ test("who may open a message's edit history, as the welcome's edit_history says"
       assert.equal(historyShown("off", moderator, admin), admin);
     }
   }
+});
+
+const answerOf = (...versions) => ({ room: "general", msg_id: 7, original: true, omitted: 0,
+  versions: versions.map(([text, seq]) => ({ text, by: "ann", ts: seq * 1000, seq })) });
+const editOf = (text, seq, extra = {}) => ({ op: "edited", room: "general", seq, msg_id: 7,
+  text, from: "ann", ts: seq * 1000, ...extra });
+const texts = (followed) => followed.answer.versions.map((v) => v.text);
+
+test("an edit while the dialog is open is added as the newest version, once", () => {
+  const followed = followHistory("general", 7);
+  historyAnswered(followed, answerOf(["lunch at noon", 4], ["lunch at one", 6]));
+  assert.equal(historyFollows(followed, editOf("lunch at two", 9)), true);
+  assert.deepEqual(texts(followed), ["lunch at noon", "lunch at one", "lunch at two"]);
+  assert.deepEqual(followed.answer.versions[2], { text: "lunch at two", by: "ann", ts: 9000,
+    seq: 9 });
+  const rows = historyRows(followed.answer).rows;
+  assert.deepEqual(rows.map((r) => r.current), [false, false, true]);
+  assert.deepEqual(rows[2].parts, [{ kind: "same", text: "lunch at " },
+    { kind: "removed", text: "one" }, { kind: "added", text: "two" }]);
+  // The same entry again (a resume), or one the answer had, changes nothing.
+  assert.equal(historyFollows(followed, editOf("lunch at two", 9)), false);
+  assert.equal(historyFollows(followed, editOf("lunch at one", 6)), false);
+  assert.equal(texts(followed).length, 3);
+  // Another message's entries, another room's, and other entries are not this one's.
+  assert.equal(historyFollows(followed, editOf("x", 10, { msg_id: 8 })), false);
+  assert.equal(historyFollows(followed, editOf("x", 10, { room: "random" })), false);
+  assert.equal(historyFollows(followed, { op: "reaction", room: "general", msg_id: 7, seq: 11,
+    emoji: "👍", user: "bob", on: true }), false);
+  assert.equal(texts(followed).length, 3);
+});
+
+test("an edit that came before the answer is added once, whether the answer had it or not", () => {
+  const before = followHistory("general", 7);
+  assert.equal(historyFollows(before, editOf("lunch at two", 9)), false); // nothing shown yet
+  historyAnswered(before, answerOf(["lunch at noon", 4]));
+  assert.deepEqual(texts(before), ["lunch at noon", "lunch at two"]);
+  const had = followHistory("general", 7);
+  historyFollows(had, editOf("lunch at two", 9));
+  historyAnswered(had, answerOf(["lunch at noon", 4], ["lunch at two", 9]));
+  assert.deepEqual(texts(had), ["lunch at noon", "lunch at two"]);
+  // The answer is a copy: adding to it leaves the server's frame as it was.
+  const frame = answerOf(["a", 1]);
+  const copy = followHistory("general", 7);
+  historyAnswered(copy, frame);
+  historyFollows(copy, editOf("b", 2));
+  assert.equal(frame.versions.length, 1);
+});
+
+test("a deletion while the dialog is open drops the versions and says it is gone", () => {
+  const followed = followHistory("general", 7);
+  historyAnswered(followed, answerOf(["lunch at noon", 4], ["lunch at one", 6]));
+  assert.equal(historyFollows(followed, { op: "deleted", room: "general", seq: 12, msg_id: 7,
+    by: "ann", ts: 1 }), true);
+  assert.equal(followed.gone, true);
+  assert.equal(followed.answer, null);
+  // Nothing brings it back: neither another edit entry nor the deletion again.
+  assert.equal(historyFollows(followed, editOf("", 6)), false);
+  assert.equal(historyFollows(followed, { op: "deleted", room: "general", seq: 12, msg_id: 7 }),
+    false);
+  // Deleted before the answer came: gone all the same.
+  const early = followHistory("general", 7);
+  assert.equal(historyFollows(early, { op: "deleted", room: "general", seq: 12, msg_id: 7 }),
+    true);
+  historyAnswered(early, answerOf(["lunch at noon", 4]));
+  assert.equal(early.gone, true);
+  assert.equal(early.answer, null);
 });

@@ -289,3 +289,31 @@ test("Read by… past a page: Show more asks after the last name and adds the ne
   assert.equal(odd.more, false);
   assert.equal(nextReaders(odd), null);
 });
+
+test("a member who stops sharing is dropped from the lines at once, and back when on again", () => {
+  const { state } = page();
+  const [request] = asked(selectRoom(state, GROUP));
+  receiveAll(state, [message(GROUP, 1, "ann"), message(GROUP, 2, "ann")]);
+  answer(state, request, [{ user: "Bob", seq: 2 }, { user: "carol", seq: 1 }]);
+  assert.deepEqual(lines(state, GROUP), { 1: "Seen by carol", 2: "Seen by Bob" });
+  // Bob turned his receipts off: `seen` with seq null takes his position back.
+  apply(state, { op: "seen", room: GROUP, user: "bob", seq: null });
+  assert.equal(markerOf(state.receipts, GROUP, "Bob"), null);
+  assert.deepEqual(lines(state, GROUP), { 1: "Seen by carol" });
+  // Again (another node's copy), or for someone not held: nothing changes, nothing breaks.
+  assert.equal(seenEvent(state.receipts, { room: GROUP, user: "Bob", seq: null }, "ann"), false);
+  assert.equal(seenEvent(state.receipts, { room: "@ann:zed", user: "zed", seq: null }, "ann"),
+    false);
+  // On again: his marker where the server says, even below where it was before.
+  apply(state, { op: "seen", room: GROUP, user: "Bob", seq: 1 });
+  assert.deepEqual(lines(state, GROUP), { 1: "Seen by everyone" });
+  // A 1:1: its "Seen" goes.
+  const [dm] = asked(selectRoom(state, DM));
+  receiveAll(state, [message(DM, 1, "ann")]);
+  answer(state, dm, [{ user: "Bob", seq: 1 }]);
+  assert.deepEqual(lines(state, DM), { 1: "Seen" });
+  apply(state, { op: "seen", room: DM, user: "Bob", seq: null });
+  assert.deepEqual(lines(state, DM), {});
+  // The person's own device's retraction is none of theirs.
+  assert.equal(seenEvent(state.receipts, { room: DM, user: "ann", seq: null }, "ann"), false);
+});

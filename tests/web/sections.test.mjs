@@ -9,7 +9,7 @@ import { test } from "node:test";
 
 import { planCommand } from "../../clients/web/commands.js";
 import {
-  createdId, listOf, MAX_NAME, named, nameProblem, placeOf, usualList,
+  createdId, emptyText, listOf, MAX_NAME, named, nameProblem, placeOf, usualList,
 } from "../../clients/web/sections.js";
 import {
   apply, collapseSection, connectionChanged, initialState, moveToSection, openDm, selectRoom,
@@ -362,4 +362,29 @@ test("a section's \"Mark all as read\" asks read_all for its unread rooms only",
   assert.equal(state.rooms.get("general").unread, 3, "another list's room is left alone");
   connectionChanged(state, "offline");
   assert.deepEqual(markSectionRead(state, 1), [], "nothing while offline");
+});
+
+test("a favourite moved into a section stays in Favourites, says so, and is there unstarred", () => {
+  // The server keeps both marks (docs/protocol.md set_section): the page does the same.
+  const state = page({ general: { favourite: true, favourite_at: 5 } });
+  const effects = moveToSection(state, "general", 1);
+  assert.deepEqual(requests(effects), [{ op: "set_section", room: "general", section: 1 }]);
+  assert.deepEqual(effects.filter((e) => e.toast), [{ toast: "#general is in Work now: it "
+    + "shows there once you remove it from Favourites." }]);
+  assert.deepEqual(names(sortedRooms(state, "favourite")), ["general"]);
+  assert.deepEqual(listed(state).Work, ["random", "zoo"], "not listed twice");
+  assert.deepEqual(sectionLists(state).map((held) => held.favourites), [1, 0]);
+  assert.equal(emptyText(1), "Its favourite shows in Favourites");
+  assert.equal(emptyText(2), "Its 2 favourites show in Favourites");
+  assert.match(emptyText(0), /^Empty: “Move to…”/u);
+  reply(state, { op: "set_section", room: "general", section: 1 },
+    { room: "general", section: 1 });
+  assert.equal(state.rooms.get("general").favourite, true, "still a favourite");
+  setFavourite(state, "general", false);
+  assert.deepEqual(listed(state).Work, ["general", "random", "zoo"]);
+  // Back to its usual list, a favourite again: said too; a room not a favourite says nothing.
+  setFavourite(state, "general", true);
+  assert.deepEqual(moveToSection(state, "general", null).filter((e) => e.toast), [{ toast:
+    "#general is in Rooms now: it shows there once you remove it from Favourites." }]);
+  assert.deepEqual(moveToSection(state, "zoo", 2).filter((e) => e.toast), []);
 });

@@ -108,6 +108,30 @@ test("a group's pill: its description and count, marked when it covers the reade
   assert.equal(ug.pillsFor(groups, { from: "carol", text: "x" }, ME), null);
 });
 
+test("a group deleted since has no pill: its @name reads as plain text, not a dead mention", () => {
+  const groups = listed(group("backend", { description: "Server people", you: true }),
+    group("ops", { you: true }));
+  const message = { from: "carol", text: "@ops and @backend", user_groups: ["backend", "ops"] };
+  ug.changed(groups, event("deleted", group("ops"), [], [], 11), ME);
+  const pills = ug.pillsFor(groups, message, ME);
+  assert.deepEqual([...pills.keys()], ["backend"]);
+  const nodes = parse(message.text, { mentions: [], me: ME, userGroups: pills }).children[0]
+    .children;
+  assert.deepEqual(nodes.filter((n) => n.type === "mention").map((n) => n.text), ["@backend"]);
+  assert.deepEqual(nodes.filter((n) => n.type === "text").map((n) => n.text).join(""),
+    "@ops and ");
+  assert.equal(ug.mentionsMe(groups, { ...message, user_groups: ["ops"] }, ME), false);
+  // Every group it named gone: no pill at all.
+  ug.changed(groups, event("deleted", group("backend"), [], [], 12), ME);
+  assert.equal(ug.pillsFor(groups, message, ME), null);
+  assert.equal(parse(message.text, { mentions: [], me: ME, userGroups: null }).children[0]
+    .children.some((n) => n.type === "mention"), false);
+  // Before the list is in, the page cannot tell: every group named has its pill.
+  const early = ug.emptyGroups();
+  assert.deepEqual([...ug.pillsFor(early, message, ME)], [
+    ["backend", { title: "A user group", me: false }], ["ops", { title: "A user group", me: false }]]);
+});
+
 test("completion offers the groups by name, the person's first, then by a word of the description", () => {
   const groups = listed(
     group("backend", { description: "Server people", members: 3 }),
