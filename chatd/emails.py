@@ -343,6 +343,11 @@ class MissedMail:
         except StorageUnavailable as exc:  # the lease ends, and a node claims it again
             log.warning("cannot read or settle the missed messages of user %d: %s", user_id,
                         exc)
+        except Exception:  # a bug: logged, the batch claimed again when the lease ends
+            log.exception("the missed-message email of user %d failed", user_id)
+            metrics = self._mailer.metrics
+            if metrics is not None:
+                metrics.email_failed.labels("internal").inc()
 
     async def _send_batch(self, user_id: int, attempts: int) -> None:
         storage = self._storage

@@ -21,7 +21,7 @@ import pytest
 import trio
 from aiosmtpd.controller import Controller
 
-__all__ = ["Inbox", "email_config", "html_of", "links_in", "smtp", "text_of"]
+__all__ = ["Inbox", "email_config", "html_of", "links_in", "smtp", "start_smtp", "text_of"]
 
 #: Seconds a wait for mail gives up after (the state should come much sooner).
 WAIT = 20.0
@@ -70,6 +70,11 @@ class Inbox:
         assert done, f"{len(self.messages)} mails came, not {count}"
         return list(self.messages)
 
+    def wait_for_sync(self, count: int) -> list[EmailMessage]:
+        """:meth:`wait_for`, for a test outside trio."""
+        assert self._wait(lambda: len(self.messages) >= count), len(self.messages)
+        return list(self.messages)
+
     async def wait_refused(self, count: int) -> None:
         """Wait until the server refused ``count`` attempts in all."""
         done = await trio.to_thread.run_sync(self._wait, lambda: self.refused >= count,
@@ -83,17 +88,24 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def smtp() -> Iterator[Inbox]:
-    """An SMTP server on 127.0.0.1 (plain text, no log-in) and its inbox."""
+def start_smtp() -> tuple[Inbox, Callable[[], None]]:
+    """An SMTP server on 127.0.0.1 (plain text, no log-in) started: its inbox, and what
+    stops it."""
     inbox = Inbox()
     inbox.port = _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
     controller.start()
+    return inbox, controller.stop
+
+
+@pytest.fixture
+def smtp() -> Iterator[Inbox]:
+    """An SMTP server on 127.0.0.1 (plain text, no log-in) and its inbox."""
+    inbox, stop = start_smtp()
     try:
         yield inbox
     finally:
-        controller.stop()
+        stop()
 
 
 def email_config(inbox: Inbox, **more: Any) -> dict[str, Any]:

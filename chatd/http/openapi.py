@@ -1200,9 +1200,15 @@ class _Builder:
                           "description": "Whether the server sends email at all."}})
         email_example = {"email": "ann@example.org", "confirmed": False, "notify": True,
                          "available": True}
-        email_token = path_param("token", {"type": "string"},
-                                 "The link's token (32 of `A-Z a-z 0-9 _ -`).",
+        email_token = path_param("token", {"type": "string",
+                                           "pattern": "^[A-Za-z0-9_-]{16,128}$"},
+                                 "The link's token (32 of `A-Z a-z 0-9 _ -`; another is "
+                                 "a link that does not work, 400).",
                                  "k3J9dWq2x7Yb0Zr5Tn8Lp1Vc4Hs6Mg2A")
+        unsubscribe_token = path_param(
+            "token", {"type": "string", "pattern": "^[0-9]{1,19}[.][A-Za-z0-9_-]{43}$"},
+            "The link's token (the user's id, a dot, a signature; another is a link that "
+            "does not work, 400).", "7.Qm9uZGF5IG1vcm5pbmcgY29mZmVlIGlzIGJyZXdpbmc")
         html_page: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
         group_param = path_param("name", {"type": "string"},
                                  "The group (any case).", "backend")
@@ -2153,7 +2159,7 @@ class _Builder:
                     "link); the GET itself changes nothing, so that a link scanner cannot "
                     "unsubscribe anyone. 400 for a link that is not valid.",
                     tag="accounts", auth="none", op_id="emailUnsubscribePage",
-                    parameters=[email_token],
+                    parameters=[unsubscribe_token],
                     ok={"200": {"description": "The page.", "content": html_page},
                         "400": {"description": "Not a valid link.", "content": html_page}},
                 ),
@@ -2163,7 +2169,7 @@ class _Builder:
                     "the mails carry `List-Unsubscribe` and `List-Unsubscribe-Post`; the "
                     "body, `List-Unsubscribe=One-Click`, is not read). Answers a page.",
                     tag="accounts", auth="none", op_id="unsubscribeEmails",
-                    parameters=[email_token],
+                    parameters=[unsubscribe_token],
                     ok={"200": {"description": "Off.", "content": html_page},
                         "400": {"description": "Not a valid link.", "content": html_page}},
                 ),

@@ -282,3 +282,31 @@ async def test_an_smtp_server_down_then_up_is_retried(tmp_path: Path, database_d
         assert metrics.email_retries._value.get() >= 1
         assert metrics.email_sent._value.get() == 1
         assert len(smtp.messages) == 1
+
+
+async def test_a_server_without_addresses_starts_mailing_once_one_is_confirmed(
+        tmp_path: Path, database_dsn: str, smtp: Inbox) -> None:
+    """With nobody's emails on, commits are not looked up; bob's address confirmed by its
+    link (on this node, which skips its own notice) makes the next direct message mailed;
+    /email off then /email on, likewise."""
+    async with running(_config(tmp_path, database_dsn, smtp)) as server:
+        port = server.http_port
+        assert _emails(server).some is False
+        bob = await register_and_login(port, "bob")
+        await http(port, "PUT", "/api/me/email", {"email": "bob@example.org"}, token=bob)
+        (confirmation,) = await smtp.wait_for(1)
+        link = next(w for w in text_of(confirmation).split() if "/api/email/confirm/" in w)
+        status, _ = await http(port, "GET", link.removeprefix(PUBLIC))
+        assert status == 200
+        async with _ann(server) as ann:
+            await _dm(ann, "bob", "now you get mail")
+            mails = await smtp.wait_for(2)
+            assert "now you get mail" in text_of(mails[1])
+            await http(port, "PUT", "/api/me/email-notifications", {"on": False}, token=bob)
+            await _missed(server).wait_settled(1)
+            # the notifier believes nobody has emails on only after it looked: force a look
+            _emails(server).touched()
+            await http(port, "PUT", "/api/me/email-notifications", {"on": True}, token=bob)
+            await _dm(ann, "bob", "and again")
+            mails = await smtp.wait_for(3)
+            assert "and again" in text_of(mails[2])

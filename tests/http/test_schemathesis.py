@@ -32,6 +32,8 @@ push endpoint or host name is ever resolved: see :func:`_local_endpoint`). About
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -55,10 +57,12 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.result import Ok
 
 from chatd.config import Config
+from chatd.emails import UNSUBSCRIBE_LABEL, unsubscribe_token
 from chatd.http.openapi import EXAMPLE_AVATAR, build_document
 from tests.cheapkdf import CHATD, child_env
 from tests.conftest import _with_database, execute_sql
 from tests.images import encode, picture
+from tests.smtpserver import Inbox, start_smtp
 
 pytestmark = pytest.mark.api_fuzz
 
@@ -89,6 +93,16 @@ AVATAR_IMAGE = encode(picture(80, 60), "PNG")
 #: /api/emoji/images/{sha256} loads).
 EMOJI_IMAGES = {"partyparrot": encode(picture(40, 40), "PNG"),
                 "keep": encode(picture(50, 30), "PNG")}
+#: The token of the description's examples of the email links: calls with it go to the
+#: scene's real links instead (EMAIL_LINKS).
+EXAMPLE_EMAIL_TOKENS = {
+    build_document(CONFIG)["paths"][path][method]["parameters"][0]["example"]
+    for path, method in (("/api/email/confirm/{token}", "get"),
+                         ("/api/email/unsubscribe/{token}", "get"),
+                         ("/api/password-reset/{token}", "post"))}
+#: The scene's email links by path: sam's confirmation link (unopened), ray's password reset
+#: link, ray's unsubscribe link (ray has a confirmed address).
+EMAIL_LINKS: dict[str, str] = {}
 #: Examples per operation in the fuzzing phase (the examples and coverage phases add theirs).
 MAX_EXAMPLES = 60
 SEED = 20261205
@@ -307,6 +321,38 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str, str]:
     return token, secrets[1], avatar, emoji
 
 
+def _email_scene(url: str, inbox: Inbox, data_dir: Path) -> None:
+    """ray with a confirmed address and a password reset link, sam with an address whose
+    confirmation link is kept for its example, and ray's unsubscribe link (EMAIL_LINKS)."""
+    for name in ("ray", "sam"):
+        answer = _call(url, "POST", "/api/register", {"username": name, "password": PASSWORD})
+        assert answer.status_code == 201, answer.text
+        answer = _call(url, "PUT", "/api/me/email", {"email": f"{name}@example.org"},
+                       _login(url, name))
+        assert answer.status_code == 202, answer.text
+    mails = inbox.wait_for_sync(2)
+
+    def token_in(mail: Any, marker: str) -> str:
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        return str(next(word for word in text.split() if marker in word).rpartition(marker)[2])
+
+    by_to = {mail["To"]: mail for mail in mails}
+    answer = requests.get(url + "/api/email/confirm/" + token_in(by_to["ray@example.org"],
+                                                                 "/api/email/confirm/"),
+                          timeout=30)
+    assert answer.status_code == 200, answer.text
+    EMAIL_LINKS["/api/email/confirm/{token}"] = token_in(by_to["sam@example.org"],
+                                                         "/api/email/confirm/")
+    answer = _call(url, "POST", "/api/password-reset", {"user": "ray"})
+    assert answer.status_code == 202, answer.text
+    EMAIL_LINKS["/api/password-reset/{token}"] = token_in(inbox.wait_for_sync(3)[-1],
+                                                          "#reset=")
+    ray = _call(url, "GET", "/api/me", token=_login(url, "ray")).json()["user"]["id"]
+    secret = (data_dir / "jwt_secret").read_bytes()
+    key = hmac.new(secret, UNSUBSCRIBE_LABEL, hashlib.sha256).digest()
+    EMAIL_LINKS["/api/email/unsubscribe/{token}"] = unsubscribe_token(key, ray)
+
+
 #: pia's scheduled items, made by the scene: the one PATCH and the one DELETE of
 #: /api/me/scheduled/{item} change and cancel until one succeeds.
 PIA_ITEMS: dict[str, int] = {}
@@ -323,6 +369,9 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("CHATD_") and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
     env.update(_environment(SETTINGS))
+    inbox, stop_smtp = start_smtp()  # the email routes mail through it
+    env.update({"CHATD_EMAIL_SMTP_HOST": "127.0.0.1", "CHATD_EMAIL_SMTP_PORT": str(inbox.port),
+                "CHATD_EMAIL_SECURITY": "none", "CHATD_EMAIL_FROM": "chatd <c@example.org>"})
     env.update({
         "CHATD_SERVER_DATA_DIR": str(workdir / "data"),
         "CHATD_DATABASE_DSN": _with_database(pg_server, database),
@@ -342,6 +391,7 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         http_port, tcp_port = _wait_ready(ready, proc)
         url = f"http://127.0.0.1:{http_port}"
         token, hook_secret, avatar, emoji = _set_scene(url, tcp_port)
+        _email_scene(url, inbox, workdir / "data")
         # ann is a server administrator, made so as an operator does: the admin examples.
         made = subprocess.run([sys.executable, "-m", "chatd", "user", "admin", "ann"],
                               cwd=workdir, env=env, capture_output=True, timeout=60)
@@ -356,6 +406,7 @@ def api(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         assert proc.wait(STOP_TIMEOUT) == 0, log_path.read_text()
     finally:
         ready.close()
+        stop_smtp()
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -496,6 +547,9 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
         else:
             case.path_parameters["room"] = "pia-notes"
             case.body = {"section": section}
+    if path in EMAIL_LINKS and case.path_parameters is not None \
+            and case.path_parameters.get("token") in EXAMPLE_EMAIL_TOKENS:
+        case.path_parameters["token"] = EMAIL_LINKS[path]  # the example opens a real link
     # No session: each call has a connection of its own, closed after it (/ws may switch
     # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
     response = case.call_and_validate(base_url=api.url, timeout=30,
