@@ -82,6 +82,22 @@ export async function lookAtInvitation(token) {
   return call("GET", `/api/join/${encodeURIComponent(token)}`);
 }
 
+/**
+ * Ask for a password reset link for `user` (a user name or a confirmed address): the server
+ * answers 202 whether or not an account matches (docs/protocol.md, "Email").
+ */
+export async function askPasswordReset(user) {
+  return call("POST", "/api/password-reset", { user });
+}
+
+/**
+ * Set a new password with a reset link's token: the answer (it may name the account), or an
+ * ApiError (`bad_token` for a token expired, spent or unknown).
+ */
+export async function resetPassword(token, password) {
+  return call("POST", `/api/password-reset/${encodeURIComponent(token)}`, { password });
+}
+
 /** Log in; returns the session {token, expires_at, username} and stores it. */
 export async function login(username, password) {
   const data = await call("POST", "/api/login", { username, password });

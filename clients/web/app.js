@@ -29,6 +29,8 @@
 //               kept by events, the badge's counts, the times in words; pure
 //   invites.js  invitation links: the sign-up page's invitation (#invite=TOKEN), the "Invite
 //               people" dialog's choices and list of links; pure
+//   email.js    email: the "Email notifications" dialog's state, the addresses the page opens
+//               with (#email-confirmed, #reset=TOKEN), the password reset forms' rules; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -59,6 +61,7 @@ import { ComposerExtrasView } from "./view-composer-extras.js";
 import { ConnectionView } from "./view-connection.js";
 import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
+import { EmailView } from "./view-email.js";
 import { EmojiView } from "./view-emoji.js";
 import { InvitesView } from "./view-invites.js";
 import { KeywordsView } from "./view-keywords.js";
@@ -101,6 +104,7 @@ const controller = new Controller({
   moderation: new ModerationView(),
   admin: new AdminView(),
   invites: new InvitesView(),
+  email: new EmailView(),
   profile: new ProfileView(),
   emoji: new EmojiView(),
   keywords: new KeywordsView(),

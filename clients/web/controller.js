@@ -49,6 +49,7 @@ import { messageUrl } from "./webpush.js";
 import * as dismissals from "./dismissals.js";
 import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
+import { confirmedFromHash, parseResetInfo } from "./email.js";
 import { inviteFromHash, mayInvite, parseInviteRights } from "./invites.js";
 import { Install } from "./install.js";
 import * as missed from "./missed.js";
@@ -119,6 +120,7 @@ export class Controller {
     this.savedDrafts = null;
     this.pendingRoom = null; // {name, at}: a room to open once it is listed (openRoom)
     this.inviteRights = null; // who may register and invite here (GET /api/register), once known
+    this.mails = null; // whether the server sends email (the same answer), once known
     this.readers = new ReadersPanel(); // "Read by…" of a message (view-receipts.js)
     this.editHistory = null; // the "Edit history" dialog following its message (edithistory.js)
     // Rooms read elsewhere: their notifications closed in one pass a burst (dismissals.js).
@@ -154,7 +156,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups, switcher, invites,
+      saved, threads, scheduled, userGroups, switcher, invites, email,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -500,6 +502,18 @@ export class Controller {
         closePopup(false);
         invites.open();
       },
+      email: () => {
+        closePopup(false);
+        email.open();
+      },
+      mailsNot: () => this.mails === false,
+    });
+    // The person's address and email notifications (view-email.js), over HTTP.
+    email.bind({
+      call: (method, path, body) => {
+        if (!this.session) return Promise.reject(new Error("Not logged in."));
+        return api.authed(this.session.token, method, path, body);
+      },
     });
     invites.bind({
       call: (method, path, body) => {
@@ -570,13 +584,41 @@ export class Controller {
   start() {
     this.install.start();
     const session = api.loadSession();
-    window.addEventListener("hashchange", () => this.invitedWhileIn());
+    window.addEventListener("hashchange", () => {
+      this.invitedWhileIn();
+      this.landed();
+      if (this.session && this.views.auth.takeReset()) this.resetWhileIn();
+    });
+    this.landed();
+    const reset = this.views.auth.takeReset(); // (off the address at once, logged in or not)
     if (session) {
       this.enter(session);
       this.invitedWhileIn();
+      if (reset) this.resetWhileIn();
     } else {
       this.views.auth.show();
     }
+  }
+
+  /**
+   * The page opened where a confirmation link lands ("#email-confirmed": the server confirmed
+   * the address, then sent the browser here): said, and off the address.
+   */
+  landed() {
+    if (!confirmedFromHash(location.hash)) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    toast("Your email address is confirmed.");
+    this.views.email.confirmedElsewhere();
+  }
+
+  /**
+   * A password reset link opened where someone is logged in: the form that takes it is the
+   * logged-out page's (view-auth.js holds the token, off the address); the page says so.
+   */
+  resetWhileIn() {
+    if (!this.session || !this.views.auth.holdsReset) return;
+    toast(`This link chooses a new password. You are logged in as ${this.session.username}: `
+      + "log out to use it.", { label: "Log out", run: () => this.leave("", { revoke: true }) });
   }
 
   /**
@@ -664,10 +706,13 @@ export class Controller {
    */
   async learnInviteRights(session) {
     this.inviteRights = null;
+    this.mails = null;
     try {
-      const rights = parseInviteRights(await api.registration());
+      const body = await api.registration();
+      const rights = parseInviteRights(body);
       if (this.session !== session) return;
       this.inviteRights = rights;
+      this.mails = parseResetInfo(body).offered; // (password resets go by email)
       this.render(); // (the administration view's button)
     } catch {
       // Not known: the menu offers "Invite people…" to administrators only.
@@ -711,6 +756,7 @@ export class Controller {
     this.closeSidePanels();
     this.views.admin.close({ refocus: false });
     this.views.invites.close();
+    this.views.email.close();
     document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();

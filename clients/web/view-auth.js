@@ -7,9 +7,21 @@
 // session. Without an invitation, the server's mode (`GET /api/register`) decides what the
 // "Create account" form says: by invitation only, or no new accounts at all, instead of a
 // refusal at submit.
+//
+// Passwords by email (email.js): when the server says it can (`password_reset` in
+// `GET /api/register`), "Forgot password?" under "Log in" asks for a user name or an address
+// and then says a link was sent if an account matches, whatever the server did. A page opened
+// with "#reset=TOKEN" (the link) takes the token off the address at once and shows "Choose a
+// new password" (typed twice, the registration's rule said); once set, it logs in with it (the
+// answer names the account; if it does not, the same form asks for the user name), or says
+// the link has expired, with a way to ask for a new one.
 
 import * as api from "./api.js";
 import { $, h } from "./dom.js";
+import {
+  forgotBody, FORGOT_SENT, MIN_PASSWORD, newPasswordProblem, parseResetInfo, resetFromHash,
+  resetRefusal, resetUser,
+} from "./email.js";
 import {
   firstInvitedRoom, invitationNotice, invitationToSend, inviteFromHash, parseLook,
   parseRegistration, registerProblem,
@@ -24,6 +36,12 @@ export class AuthView {
     this.lookFailed = false;
     this.registration = null; // the server's auth.registration, once known
     this.asked = 0; // the serial of the last question to the server (a later one wins)
+    this.panel = "sign"; // "sign" (log in, create account), "forgot", "reset"
+    this.resetInfo = { offered: false, minPassword: MIN_PASSWORD }; // (email.js parseResetInfo)
+    this.resetToken = null; // a reset link's token, taken off the address, until it is spent
+    this.resetStage = "password"; // "password", then "user" (asked for the name) or "expired"
+    this.newPassword = null; // the password just set, while the form asks for the user name
+    $("auth-forgot").addEventListener("click", () => this.showPanel("forgot"));
     $("tab-login").addEventListener("click", () => this.setMode("login"));
     $("tab-register").addEventListener("click", () => this.setMode("register"));
     for (const tab of [$("tab-login"), $("tab-register")]) {
@@ -36,7 +54,9 @@ export class AuthView {
       });
     }
     window.addEventListener("hashchange", () => {
-      if (!$("auth-view").hidden) this.learn();
+      if ($("auth-view").hidden) return;
+      if (this.takeReset()) this.showPanel("reset");
+      this.learn();
     });
     $("auth-form").addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -85,16 +105,250 @@ export class AuthView {
     $("auth-password-hint").hidden = login;
     $("auth-error").textContent = "";
     this.renderNote();
+    this.renderForgot();
   }
 
-  /** Show the form (with a message saying why, if any). */
+  /**
+   * Show the form (with a message saying why, if any): "Choose a new password" while a reset
+   * link's token is held (the address had one), else "Log in".
+   */
   show(message = "") {
     $("auth-view").hidden = false;
     document.title = "chatd";
+    this.takeReset();
     this.learn();
     this.setMode(this.mode);
+    this.showPanel(this.resetToken !== null ? "reset" : "sign");
     $("auth-error").textContent = message;
-    $("auth-username").focus();
+  }
+
+  /**
+   * Take a reset link's token off the address ("#reset=TOKEN": the address bar, and the
+   * history, keep no working token) and hold it for the form. True when there was one.
+   */
+  takeReset() {
+    const token = resetFromHash(location.hash);
+    if (token === null) return false;
+    history.replaceState(null, "", location.pathname + location.search);
+    this.resetToken = token;
+    this.resetStage = "password";
+    this.newPassword = null;
+    return true;
+  }
+
+  /** Whether a reset link's token waits here (the page, logged in, says how to use it). */
+  get holdsReset() {
+    return this.resetToken !== null;
+  }
+
+  /**
+   * Show one of the card's forms: "sign" (the tabs), "forgot", "reset". The last two are in
+   * the page only while shown (from their templates): their fields are no others' namesakes.
+   */
+  showPanel(panel) {
+    const sign = panel === "sign";
+    if (panel !== this.panel || !sign && !$(`${panel}-form`)) this.mount(panel);
+    this.panel = panel;
+    $("auth-tabs").hidden = !sign;
+    $("auth-form").hidden = !sign;
+    $("auth-invite").hidden = !sign || this.token === null;
+    if (panel === "forgot") {
+      $("forgot-user").value = $("auth-username").value.trim();
+      $("forgot-user").focus();
+    } else if (panel === "reset") {
+      this.renderReset();
+      (this.resetStage === "user" ? $("reset-user")
+        : this.resetStage === "expired" ? $("reset-ask") : $("reset-password")).focus();
+    } else {
+      this.renderForgot();
+      $("auth-username").focus();
+    }
+  }
+
+  /** Put the form of `panel` in the card (a fresh one), or none for "sign". */
+  mount(panel) {
+    const holder = $("auth-panel");
+    holder.replaceChildren();
+    if (panel === "sign") return;
+    holder.append($(`${panel}-template`).content.cloneNode(true));
+    $(`${panel}-form`).addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (panel === "forgot") this.forgot();
+      else this.reset();
+    });
+    // What was said of the fields is gone once they change.
+    $(`${panel}-form`).addEventListener("input", () => {
+      $(`${panel}-error`).textContent = "";
+    });
+    $(`${panel}-back`).addEventListener("click", () => {
+      if (panel === "reset") { // (the link is let go: opened again, it is taken again)
+        this.resetToken = null;
+        this.resetStage = "password";
+        this.newPassword = null;
+      }
+      this.showPanel("sign");
+    });
+    if (panel === "reset") {
+      $("reset-ask").addEventListener("click", () => this.showPanel("forgot"));
+    }
+  }
+
+  /** "Forgot password?" under "Log in", where the server sends reset links. */
+  renderForgot() {
+    $("auth-forgot").hidden = this.mode !== "login" || !this.resetInfo.offered;
+  }
+
+  /**
+   * Ask for a reset link; say the same whatever the server did (no account is told). The
+   * form's elements are held: the person may go back to "Log in" while it is asked.
+   */
+  async forgot() {
+    const [field, error, sent, submit] = ["forgot-user", "forgot-error", "forgot-sent",
+      "forgot-submit"].map((id) => $(id));
+    const made = forgotBody(field.value);
+    error.textContent = "";
+    sent.hidden = true;
+    if (made.problem) {
+      error.textContent = made.problem;
+      field.focus();
+      return;
+    }
+    submit.disabled = true;
+    let said = FORGOT_SENT;
+    try {
+      await api.askPasswordReset(made.body.user);
+    } catch (refusal) {
+      // Nothing left this browser, the server asks to wait, or it sends no email (any more):
+      // say so. Any other answer is the server's, and says nothing of the account either.
+      if (refusal.code === "email_disabled") {
+        said = null;
+        error.textContent = "This server does not send email: ask its administrator to set "
+          + "a new password for you.";
+      } else if (refusal.code === "network" || refusal.code === "rate_limited") {
+        said = null;
+        error.textContent = api.explain(refusal, "login");
+      }
+    } finally {
+      submit.disabled = false;
+    }
+    if (said !== null) {
+      sent.textContent = said;
+      sent.hidden = false;
+    }
+  }
+
+  /** "Choose a new password" as its stage has it. */
+  renderReset() {
+    const stage = this.resetStage;
+    $("reset-password-hint").textContent = `At least ${this.resetInfo.minPassword} characters.`;
+    $("reset-password-rows").hidden = stage !== "password";
+    $("reset-user-row").hidden = stage !== "user";
+    $("reset-submit").hidden = stage === "expired";
+    $("reset-submit").textContent = stage === "user" ? "Log in" : "Set password and log in";
+    $("reset-ask").hidden = stage !== "expired";
+    $("reset-done").hidden = stage !== "user";
+    $("reset-done").textContent = stage === "user"
+      ? "Your password is changed. Enter your user name to log in with it." : "";
+  }
+
+  /** Whether `form` is the form shown now (the person did not go back while it was asked). */
+  shown(form) {
+    return form.isConnected && !$("auth-view").hidden;
+  }
+
+  /** Set the new password with the link's token, then log in with it. */
+  async reset() {
+    const form = $("reset-form");
+    const submit = $("reset-submit");
+    $("reset-error").textContent = "";
+    if (this.resetStage === "user") {
+      await this.logInAfterReset($("reset-user").value.trim(), this.newPassword);
+      return;
+    }
+    const token = this.resetToken;
+    if (this.resetStage !== "password" || token === null || submit.disabled) return;
+    const password = $("reset-password").value;
+    const problem = newPasswordProblem(password, $("reset-again").value,
+      this.resetInfo.minPassword);
+    if (problem) {
+      $("reset-error").textContent = problem;
+      $("reset-password").focus();
+      return;
+    }
+    submit.disabled = true;
+    let answer;
+    try {
+      answer = await api.resetPassword(token, password);
+    } catch (error) {
+      submit.disabled = false;
+      const refusal = resetRefusal(error);
+      if (refusal.expired && this.resetToken === token) {
+        this.resetToken = null;
+        this.resetStage = "expired";
+      }
+      if (!this.shown(form)) return;
+      $("reset-error").textContent = refusal.text;
+      this.renderReset();
+      (refusal.expired ? $("reset-ask") : $("reset-password")).focus();
+      return;
+    }
+    submit.disabled = false;
+    if (this.resetToken === token) this.resetToken = null; // (spent)
+    const user = resetUser(answer);
+    if (user === null) {
+      // The form asks for the account's name (the password is set: it is kept to log in).
+      this.newPassword = password;
+      this.resetStage = "user";
+      if (!this.shown(form)) return;
+      $("reset-password").value = "";
+      $("reset-again").value = "";
+      this.renderReset();
+      $("reset-user").focus();
+      return;
+    }
+    await this.logInAfterReset(user, password);
+  }
+
+  /**
+   * Log in with the password just set; a wrong name (asked for) is said in the form, any
+   * other refusal sends the person to "Log in", their name filled in.
+   */
+  async logInAfterReset(username, password) {
+    const [form, error, field, submit] = ["reset-form", "reset-error", "reset-user",
+      "reset-submit"].map((id) => $(id));
+    if (!username) {
+      error.textContent = "Enter your user name.";
+      field.focus();
+      return;
+    }
+    if (submit.disabled) return;
+    submit.disabled = true;
+    let session;
+    try {
+      session = await api.login(username, password);
+    } catch (refusal) {
+      submit.disabled = false;
+      if (!this.shown(form)) return;
+      if (this.resetStage === "user" && refusal.code === "unauthenticated") {
+        error.textContent = "That is not the account whose password was changed: check the "
+          + "user name.";
+        field.focus();
+        return;
+      }
+      this.newPassword = null;
+      this.resetStage = "password";
+      this.setMode("login");
+      this.showPanel("sign");
+      $("auth-username").value = username;
+      $("auth-error").textContent = "Your password is changed, but you are not logged in: "
+        + `${api.explain(refusal, "login")}`;
+      $("auth-password").focus();
+      return;
+    }
+    submit.disabled = false;
+    this.newPassword = null;
+    this.resetStage = "password";
+    this.on.loggedIn(session, { room: null });
   }
 
   hide() {
@@ -116,24 +370,34 @@ export class AuthView {
     }
     this.renderInvitation();
     this.renderNote();
+    $("auth-view").setAttribute("aria-busy", "true"); // (until the server has said)
     try {
       if (token !== null) {
-        const look = parseLook(await api.lookAtInvitation(token));
+        // (What the server offers besides, for "Log in": its answer may not come.)
+        const [body, info] = await Promise.all([api.lookAtInvitation(token),
+          api.registration().catch(() => null)]);
+        const look = parseLook(body);
         if (serial !== this.asked) return;
         this.look = look;
         this.registration = look.registration;
+        if (info) this.resetInfo = parseResetInfo(info);
       } else {
-        const info = parseRegistration(await api.registration());
+        const body = await api.registration();
+        const info = parseRegistration(body);
         if (serial !== this.asked) return;
         this.registration = info.registration;
+        this.resetInfo = parseResetInfo(body);
       }
     } catch {
       if (serial !== this.asked) return;
       // No answer: the form works as it always did (the server says no at submit, if so).
       this.lookFailed = token !== null;
     }
+    $("auth-view").setAttribute("aria-busy", "false");
     this.renderInvitation();
     this.renderNote();
+    this.renderForgot();
+    if (this.panel === "reset" && $("reset-form")) this.renderReset();
   }
 
   /** A registration refused for its invitation or the server's mode: the page says so. */
@@ -163,7 +427,7 @@ export class AuthView {
 
   renderInvitation() {
     const box = $("auth-invite");
-    box.hidden = this.token === null;
+    box.hidden = this.token === null || this.panel !== "sign";
     if (this.token === null) return;
     const notice = invitationNotice(this.look, { failed: this.lookFailed });
     $("auth-invite-title").textContent = notice.title;

@@ -1,8 +1,9 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
 // one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User
 // groups", "Invite people…" for those who may, "Notification keywords…" (view-keywords.js)
-// where the server keeps them, and the read receipts' setting, a checkbox: "Let others see
-// when I've read messages", receipts.js) and the "Profile and status" dialog: a
+// where the server keeps them, "Email notifications…" (view-email.js), and the read receipts'
+// setting, a checkbox: "Let others see when I've read messages", receipts.js) and the
+// "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
 // "Clear status". Renders from the state (profiles.js); asks the server through `ask`
 // (`set_profile`: the answer changes the state before `ask` resolves), as the dialogs of
@@ -38,7 +39,8 @@ export class ProfileView {
    * much is unread: controller.js `readAll`), readReceipts(on) shares the person's read
    * receipts or stops, mayInvite() → whether the person makes invitation links, invite()
    * opens the "Invite people" dialog (view-invites.js), keywords() the "Notification
-   * keywords" dialog (view-keywords.js).
+   * keywords" dialog (view-keywords.js), email() the "Email notifications" dialog
+   * (view-email.js), mailsNot() → whether the server is known to send no email.
    */
   bind(handlers) { this.on = handlers; }
 
@@ -80,6 +82,10 @@ export class ProfileView {
       { label: "User groups", run: () => this.on.userGroups() },
       ...(this.on.mayInvite && this.on.mayInvite()
         ? [{ label: "Invite people…", run: () => this.on.invite() }] : []),
+      // (Where the server sends no email, the item says so; its dialog says more.)
+      { label: this.on.mailsNot && this.on.mailsNot()
+        ? "Email notifications (not set up on this server)…" : "Email notifications…",
+      run: () => this.on.email() },
       { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
         keys: "Shift+Escape" },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]
