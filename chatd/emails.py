@@ -55,6 +55,7 @@ from chatd.config import EmailConfig
 from chatd.httpout import Counters, Dispatcher
 from chatd.mail import Mailer, MailError, new_mail, page
 from chatd.metrics import Metrics
+from chatd.presence import PresenceState
 from chatd.protocol.names import conversation_members
 from chatd.storage import EmailBatch, Message, MissedMessage, Storage, StorageUnavailable
 
@@ -228,24 +229,24 @@ class EmailNotifier(Dispatcher[None]):
         storage: who may get an email, and the queue.
         metrics: the ``chatd_email_*`` counters.
         config: ``[email]``.
-        is_online: whether a user has a connection on any node.
+        presence: the presence tracker's state (every node's view): who had a message
+            live gets no email for it (:meth:`~chatd.httpout.Dispatcher.had_it_live`).
         on_queued: told when (ms) the earliest batch just made is due (the due loop's
             :meth:`~chatd.reminders.DueLoop.soon`).
     """
 
     def __init__(self, storage: Storage, metrics: Metrics, config: EmailConfig, *,
-                 is_online: Callable[[str], bool],
+                 presence: PresenceState,
                  on_queued: Callable[[int], None] | None = None) -> None:
         super().__init__(
             "a missed-message email",
             Counters(metrics.email_queued, metrics.email_sent, metrics.email_retries,
                      metrics.email_failed, metrics.email_dropped),
             concurrency=1, allow_private=False, queue_size=1, attempts=1, retry_delay=1.0,
-            any_targets=storage.any_email_targets)
+            any_targets=storage.any_email_targets, presence=presence)
         self._storage = storage
         self._metrics = metrics
         self._config = config
-        self._is_online = is_online
         self.on_queued = on_queued
         #: Missed messages this node queued (for tests: :meth:`wait_queued`).
         self.queued = 0
@@ -257,9 +258,10 @@ class EmailNotifier(Dispatcher[None]):
             await self._more.wait()
 
     async def resolve(self, messages: Sequence[Message]) -> list[None]:
+        had_it = self.had_it_live(messages)
         targets = await self._storage.email_targets([(m.room, m.seq) for m in messages])
         now = _now_ms()
-        away = [t for t in targets if not self._is_online(t.user)
+        away = [t for t in targets if not had_it(t.user, t.room, t.seq)
                 and not (t.paused_until is not None and t.paused_until > now)]
         if away:
             queued, due = await self._storage.queue_emails(

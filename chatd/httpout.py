@@ -53,6 +53,7 @@ import trio
 from prometheus_client import Counter
 
 from chatd.addresses import RefusedAddress, Resolver, public_addresses
+from chatd.presence import PresenceState
 from chatd.storage import Message, StorageUnavailable
 
 __all__ = [
@@ -336,14 +337,20 @@ class Dispatcher(Generic[Job]):
         resolve_gap: seconds at least between the starts of two lookups.
         any_targets: whether there is anything to look up at all (see the module's
             docstring); without it, every commit is looked up.
+        presence: the presence tracker's state, for a subclass that leaves out who had a
+            message live (:meth:`had_it_live`).
     """
 
     def __init__(self, what: str, counters: Counters, *, concurrency: int,
                  allow_private: bool, queue_size: int, attempts: int,
                  retry_delay: float, resolve_gap: float = RESOLVE_GAP,
-                 any_targets: Callable[[], Awaitable[bool]] | None = None) -> None:
+                 any_targets: Callable[[], Awaitable[bool]] | None = None,
+                 presence: PresenceState | None = None) -> None:
         self._what = what
         self._any_targets = any_targets
+        self._presence = presence
+        #: (room, seq) -> the tracker's departures when it was committed, until looked up
+        self._marks: dict[tuple[str, int], int] = {}
         #: Whether there may be targets: False only once storage said there are none.
         self.some = True
         self._touches = 0  # how many times the table was touched (see touched)
@@ -363,8 +370,30 @@ class Dispatcher(Generic[Job]):
     def offer(self, messages: Sequence[Message]) -> None:
         """Committed entries, from the committer: the new messages among them (not changes)
         are queued for a lookup, never waited for (dropped and counted when the queue is
-        full)."""
-        self._queue_lookup(messages)
+        full). With ``presence``, each queued message notes the tracker's count of
+        departures as of its commit (:meth:`had_it_live`)."""
+        queued = self._queue_lookup(messages)
+        if queued and self._presence is not None:
+            mark = self._presence.departures
+            self._marks.update(((m.room, m.seq), mark) for m in queued)
+
+    def had_it_live(self, messages: Sequence[Message]) -> Callable[[str, str, int], bool]:
+        """For :meth:`resolve`, before its lookup (it takes the messages' notes): whether a
+        user had message (room, seq) live, connected to some node when it was committed.
+        The lookup comes later (a busy database, the gap between lookups), and someone who
+        left meanwhile saw the message: asked of the moment of the commit, not of the
+        lookup's (:meth:`chatd.presence.PresenceState.left_since`). Without ``presence``:
+        nobody."""
+        marks = {(m.room, m.seq): self._marks.pop((m.room, m.seq), None) for m in messages}
+        presence = self._presence
+        if presence is None:
+            return lambda user, room, seq: False
+
+        def had(user: str, room: str, seq: int) -> bool:
+            mark = marks.get((room, seq))
+            return presence.is_online(user) or (
+                mark is not None and presence.left_since(user, mark))
+        return had
 
     def _queue_lookup(self, messages: Sequence[Message]) -> tuple[Message, ...]:
         """:meth:`offer`'s work: the messages queued for a lookup (none when dropped)."""

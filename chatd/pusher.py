@@ -138,39 +138,27 @@ class Pusher(Dispatcher[PushJob]):
                                metrics.push_failed, metrics.push_dropped),
             concurrency=config.concurrency, allow_private=config.allow_private_endpoints,
             queue_size=config.queue_size, attempts=ATTEMPTS, retry_delay=retry_delay,
-            any_targets=functools.partial(storage.any_targets, "push_subscriptions"))
+            any_targets=functools.partial(storage.any_targets, "push_subscriptions"),
+            presence=presence)
         self._storage = storage
         self._registry = registry
         # Online on any node (the presence tracker's view), else on this node only.
-        self._presence = presence
         self._is_online = presence.is_online if presence is not None else registry.is_online
-        #: (room, seq) -> the tracker's departures when it was committed, until looked up
-        self._marks: dict[tuple[str, int], int] = {}
         self._metrics = metrics
         self.key = key
         self._config = config
 
-    def offer(self, messages: Sequence[Message]) -> None:
-        queued = self._queue_lookup(messages)
-        if queued and self._presence is not None:
-            mark = self._presence.departures
-            self._marks.update(((m.room, m.seq), mark) for m in queued)
-
     async def resolve(self, messages: Sequence[Message]) -> list[PushJob]:
-        marks = [self._marks.pop((m.room, m.seq), None) for m in messages]
+        had_it = self.had_it_live(messages)  # (the module's docstring)
         # The keywords' candidates matched here, off the send path (chatd.keywords), before
         # anything below looks at a target's seq.
         targets = keyword_targets(
             messages, await self._storage.push_targets([(m.room, m.seq) for m in messages]))
-        online = {t.user for t in targets if self._is_online(t.user)}
-        if self._presence is not None:
-            # who was online when the message committed had it live (the module's docstring)
-            left_since = self._presence.left_since
-            mark_of = {(m.room, m.seq): mark for m, mark in zip(messages, marks, strict=True)}
-            targets = [t for t in targets
-                       if (mark := mark_of.get((t.room, t.seq))) is None
-                       or not left_since(t.user, mark)]
-        return jobs_for(messages, targets, online, now=time.time_ns() // 1_000_000)
+        if self._presence is None:  # this node's connections only, as they are now
+            targets = [t for t in targets if not self._is_online(t.user)]
+        else:
+            targets = [t for t in targets if not had_it(t.user, t.room, t.seq)]
+        return jobs_for(messages, targets, now=time.time_ns() // 1_000_000)
 
     def remind(self, reminder: Reminder) -> None:
         """Push a reminder of a saved message (chatd.reminders) to its user's subscriptions,

@@ -179,7 +179,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     if config.email.enabled:
         mailer = Mailer(config.email, metrics)
         emails = EmailNotifier(storage, metrics, config.email,
-                               is_online=presence.state.is_online,
+                               presence=presence.state,
                                on_queued=lambda at: due.soon(at))
         missed = MissedMail(storage, mailer, lease=config.cluster.claim_lease,
                             key=auth.derive_key(UNSUBSCRIBE_LABEL),

@@ -71,7 +71,7 @@ async def me(app: App, user: User, *, rooms_limit: int | None = None,
     answer: dict[str, Any] = {"user": user_object(user)}
     if user.sections is not None:  # read with the token (migration 0041), as the welcome's
         answer["sections"] = section_objects(user.sections)
-    if user.keywords is not None:  # read with the token too (migration 0048)
+    if user.keywords is not None:  # read with the token too (migration 0047)
         answer["keywords"] = list(user.keywords)
     if rooms_limit is None:
         rooms = await app.storage.user_rooms(user.id)

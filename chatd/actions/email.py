@@ -181,12 +181,13 @@ _CONFIRMED = {
 
 
 def html_page(status: int, title: str, text: str, base_url: str, *,
-              extra: str = "") -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+              extra: str = "", hash: str = "") -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """A small page (status, body, headers) with ``title``, ``text`` and a link to the
-    web page."""
+    web page (at ``hash``: ``#email-confirmed`` has it say the address is confirmed)."""
+    link = base_url.rstrip('/') + '/' + hash
     body = (f"<h1 style=\"font-size:1.4em\">{html.escape(title)}</h1>"
             f"<p>{html.escape(text)}</p>{extra}"
-            f"<p><a href=\"{html.escape(base_url.rstrip('/') + '/')}\">Open chatd</a></p>")
+            f"<p><a href=\"{html.escape(link)}\">Open chatd</a></p>")
     return status, page(title, body).encode(), PAGE_HEADERS
 
 

@@ -1,7 +1,7 @@
 """A user's notification keywords: words that alert them as a mention does.
 
 Theory of operation. The keywords are the user's alone (Slack's "My keywords", Zulip's alert
-words): a list on their row (migration 0048), no entry of any log. ``set_keywords`` replaces
+words): a list on their row (migration 0047), no entry of any log. ``set_keywords`` replaces
 the whole list (cleaned by the protocol's parser: :func:`chatd.protocol.keywords.clean_keywords`)
 and, when it changed, tells the user's other connections on every node (:meth:`App.tell`, the
 asking connection aside: its reply carries the list) with the ``keywords`` event; nobody else

@@ -23,7 +23,7 @@ with the first one's seq), and tells ``"sent"``.
 
 Cancel or send, never both. Right before the message goes to the committer, the claiming
 node marks the send begun, in a statement that holds only while its own claim does
-(:meth:`chatd.storage.Storage.scheduled_sending`, migration 0049). A cancel (or an edit)
+(:meth:`chatd.storage.Storage.scheduled_sending`, migration 0048). A cancel (or an edit)
 locks the row and is refused (``not_found``) while a claim's lease holds or once the send
 has begun, whatever the lease: so either the cancel came first, deleted the row, and the
 claiming node, slow past its lease, finds no row of its claim and sends nothing; or the

@@ -558,16 +558,18 @@ async def _email_notifications(request: Request, app: App, params: dict[str, str
 
 
 def _html(status: int, title: str, text: str, app: App, request: Request, *,
-          extra: str = "") -> Reply:
+          extra: str = "", hash: str = "") -> Reply:
     status, body, headers = mail.html_page(status, title, text, _base_url(request, app),
-                                           extra=extra)
+                                           extra=extra, hash=hash)
     return Reply(status, body, b"text/html; charset=utf-8", list(headers))
 
 
 async def _confirm_email(request: Request, app: App, params: dict[str, str]) -> Reply:
     """``GET /api/email/confirm/{token}``: the link mailed, opened in a browser: a page."""
     status, title, text = await mail.confirm(app, params["token"])
-    return _html(status, title, text, app, request)
+    # Once confirmed, "Open chatd" opens the page saying so (clients/web: #email-confirmed).
+    return _html(status, title, text, app, request,
+                 hash="#email-confirmed" if status == 200 else "")
 
 
 async def _unsubscribe_page(request: Request, app: App, params: dict[str, str]) -> Reply:

@@ -188,7 +188,7 @@ class User:
     #: starts (:meth:`Storage.open_session`, :meth:`Storage.check_token`): None where not read.
     #: Not compared: two reads of one account are equal whether they read it or not.
     sections: SectionList | None = dataclasses.field(default=None, compare=False)
-    #: Their notification keywords as stored (migration 0048), read where the sections are:
+    #: Their notification keywords as stored (migration 0047), read where the sections are:
     #: None where not read. Not compared, as the sections.
     keywords: tuple[str, ...] | None = dataclasses.field(default=None, compare=False)
 
@@ -2069,7 +2069,7 @@ class Storage(Protocol):
         (``paused_until``) is in force, is the caller's to know.
 
         With them, once per room of a room or group conversation among the entries, each of
-        its members who has notification keywords (migration 0048) and whose level for it
+        its members who has notification keywords (migration 0047) and whose level for it
         is not ``none``: a ``"keyword"`` candidate with seq 0 and their ``keywords``, the
         sender too (which messages they match is the caller's to find:
         :func:`chatd.keywords.keyword_targets`). None when nobody has keywords."""
@@ -2170,7 +2170,7 @@ class Storage(Protocol):
         the position is shared again, or no longer), by name."""
 
     async def keywords(self, user_id: int) -> tuple[str, ...]:
-        """The user's notification keywords as stored, in their order (migration 0048)."""
+        """The user's notification keywords as stored, in their order (migration 0047)."""
 
     async def set_keywords(self, user_id: int, keywords: Sequence[str]) -> bool:
         """Store the user's notification keywords (already cleaned:

@@ -219,7 +219,7 @@ _SQL_BOT_NAMES = "SELECT name FROM users WHERE lower(name) = ANY ($1::text[]) AN
 
 def _bot_user(row: Any) -> User:
     """A bot's User; with its sections and keywords where the row has them (a token's check:
-    a session starts with them, as a person's, migrations 0041 and 0048)."""
+    a session starts with them, as a person's, migrations 0041 and 0047)."""
     sections, keywords = row.get("sections", False), row.get("keywords", False)
     return User(id=row["id"], name=row["name"], created_at=row["created_at"], bot=True,
                 sections=None if sections is False else sections_from_json(sections),

@@ -592,7 +592,7 @@ _SQL_GET_CREDENTIALS = f"""
 SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.name) = lower($1)
 """
 
-# The user's sections (migration 0041) and keywords (0048) with the token's check: what a
+# The user's sections (migration 0041) and keywords (0047) with the token's check: what a
 # session starts with.
 _SQL_CHECK_TOKEN = f"""
 SELECT {_USER_COLUMNS}, u.sections, u.keywords FROM users u
@@ -1100,7 +1100,7 @@ SELECT k.name, k.read_seq, ARRAY(
 FROM set_ LEFT JOIN k ON k.name IS NOT NULL
 """
 
-# Notification keywords (migration 0048): user $1's, and set to $2 (NULL for none): written
+# Notification keywords (migration 0047): user $1's, and set to $2 (NULL for none): written
 # only when they differ (a row: they changed).
 _SQL_KEYWORDS = "SELECT keywords FROM users WHERE id = $1"
 _SQL_SET_KEYWORDS = """
@@ -1258,7 +1258,7 @@ WITH b AS (
     FROM b JOIN memberships m ON m.room_id = b.room_id AND m.notify = 'all'
     WHERE b.kind = 'room' AND m.user_id <> b.sender_id
     UNION ALL
-    -- migration 0048: once per room of the batch, its members with keywords whose level is
+    -- migration 0047: once per room of the batch, its members with keywords whose level is
     -- not 'none' (seq 0: every message of the batch there; the pusher matches them, the
     -- sender's own aside); from the users who have any (users_keywords_idx: nothing to walk
     -- when nobody has), a probe of the membership's primary key each
@@ -1282,7 +1282,7 @@ FROM t CROSS JOIN LATERAL (
     LIMIT 1000
 ) s CROSS JOIN LATERAL (
     -- the pause as stored (migration 0023): the pusher decides by its clock when it pushes;
-    -- the keywords (migration 0048) only for a keyword's candidate
+    -- the keywords (migration 0047) only for a keyword's candidate
     SELECT u.name, floor(extract(epoch FROM u.dnd_until) * 1000)::bigint AS paused_until,
            CASE WHEN t.reason = 'keyword' THEN u.keywords END AS keywords
     FROM users u
@@ -2873,7 +2873,7 @@ UPDATE files SET scheduled_id = NULL, deleted_at = now()
 WHERE scheduled_id = $1 AND message_id IS NULL AND NOT (id = ANY ($2::bigint[]))
 """
 # Item $1 of user $2 to change or cancel, locked; claimed: it is being sent (a claim's lease
-# holds, or its send has begun: migration 0049, whatever the lease).
+# holds, or its send has begun: migration 0048, whatever the lease).
 _SQL_SCHEDULED_LOCK = """
 SELECT s.room_id, s.text, s.claimed_until > now() OR s.sending AS claimed,
        (SELECT count(*) FROM files f WHERE f.scheduled_id = s.id AND f.deleted_at IS NULL)
@@ -2924,7 +2924,7 @@ _SQL_SCHEDULED_FAILED = """
 UPDATE scheduled SET state = 'failed', error = $2::jsonb, claimed_until = NULL, sending = false
 WHERE id = $1
 """
-# Item $1's send begins (migration 0049), only while claim $2 (its claimed_until) holds: a
+# Item $1's send begins (migration 0048), only while claim $2 (its claimed_until) holds: a
 # row, the claimer hands the message to the committer; none, it was cancelled, edited or
 # claimed by another node since, and the claimer sends nothing. Each claim of a row has a
 # later claimed_until than the one before, so equal means this claim.

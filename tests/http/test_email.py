@@ -44,6 +44,8 @@ async def _set_and_confirm(server: Server, inbox: Inbox, token: str, address: st
     (link,) = links_in(mail, "/api/email/confirm/")
     status, page = await http(port, "GET", _path(link))
     assert status == 200 and b"Your address is confirmed" in page, page
+    # "Open chatd" opens the page at the hash that has it say so
+    assert b'/#email-confirmed">Open chatd</a>' in page, page
 
 
 async def test_an_address_is_confirmed_by_its_link_once(

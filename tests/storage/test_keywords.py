@@ -1,4 +1,4 @@
-"""Contract tests of notification keywords (migration 0048): the list kept on the user's row,
+"""Contract tests of notification keywords (migration 0047): the list kept on the user's row,
 read with a token's check and a session's start; and the keyword candidates of
 ``push_targets`` (who has keywords, by room, by level).
 
@@ -110,7 +110,7 @@ async def test_push_targets_give_the_members_with_keywords(storage: Storage) -> 
 async def test_a_big_rooms_members_are_not_walked_for_keywords(storage: Storage,
                                                                database_dsn: str) -> None:
     """In a room of 20,000 members of whom 10 have keywords, the lookup starts from those
-    who have any (the partial index of migration 0048) and probes their memberships: it
+    who have any (the partial index of migration 0047) and probes their memberships: it
     scans neither the users nor the memberships; the candidates are those 10 (each once for
     the batch's five messages)."""
     from chatd.storage.postgres import _SQL_PUSH_TARGETS

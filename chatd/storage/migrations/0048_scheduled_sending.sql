@@ -1,4 +1,4 @@
--- 0049: a scheduled message whose send has begun (chatd/actions/scheduled.py).
+-- 0048: a scheduled message whose send has begun (chatd/actions/scheduled.py).
 --
 -- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
 -- Never edit a migration that has shipped: add the next numbered file instead.

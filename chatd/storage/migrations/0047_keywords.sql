@@ -1,4 +1,4 @@
--- 0048: notification keywords (the `keywords` and `set_keywords` requests, the `keywords`
+-- 0047: notification keywords (the `keywords` and `set_keywords` requests, the `keywords`
 -- event, pushes of kind "keyword").
 --
 -- Applied once per database, in one transaction, by chatd/storage/migrations/__init__.py.
