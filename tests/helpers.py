@@ -230,3 +230,43 @@ async def fetchval_apart(dsn: str, query: str, *args: Any) -> Any:
             await conn.close()
 
     return await trio.to_thread.run_sync(lambda: asyncio.run(run()))
+
+
+class HeldLock:
+    """A table locked by another session (:func:`locked_table`), and the waits on it."""
+
+    def __init__(self, bridge: Any, locker: Any) -> None:
+        self._bridge = bridge
+        self._locker = locker
+
+    async def _waiting(self) -> int:
+        return int(await self._bridge.run(
+            self._locker.fetchval,
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()"))
+
+    async def someone_waits(self) -> None:
+        """Return once some other session waits on a lock (a statement reached the table)."""
+        while not await self._waiting():  # noqa: ASYNC110 (the server's state: nothing to wait on)
+            await trio.sleep(0.01)
+
+    async def nobody_waits(self) -> None:
+        """Return once no other session waits on a lock any more (the server has ended the
+        statements that did)."""
+        while await self._waiting():  # noqa: ASYNC110 (the server's state: nothing to wait on)
+            await trio.sleep(0.01)
+
+
+@asynccontextmanager
+async def locked_table(dsn: str, table: str) -> AsyncIterator[HeldLock]:
+    """``table`` locked (ACCESS EXCLUSIVE) by another session for the block: every statement
+    that touches it waits, as behind a busy database."""
+    from chatd.storage.bridge import open_bridge
+    async with open_bridge(name="locker") as bridge:
+        locker: Any = await bridge.run(asyncpg.connect, dsn)
+        try:
+            await bridge.run(locker.execute, "BEGIN")
+            await bridge.run(locker.execute, f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            yield HeldLock(bridge, locker)
+        finally:
+            await bridge.run(locker.close)

@@ -21,6 +21,7 @@ from typing import Any
 
 from chatd.errors import ChatError
 from chatd.protocol import codes
+from chatd.storage.alerts import alerted
 from chatd.storage.base import (
     EmailBatch,
     EmailSettings,
@@ -129,40 +130,13 @@ SELECT EXISTS (SELECT 1 FROM users WHERE email_confirmed AND email_notify)
 """
 
 # Who may get a missed-message email for each new message ($1 rooms, $2 seqs): the same
-# reasons as a push's (chatd/storage/postgres.py, _SQL_PUSH_TARGETS), but a room's level
+# reasons as a push's, in the same words (chatd/storage/alerts.py), but a room's level
 # "all" (a plain message): the other members of a conversation, at a level that alerts
 # (a 1:1 at "all" or "mentions", a group conversation at "all"), and the members a message
 # mentions whose level for the room is not "none"; never the sender. Each walk ends at the
 # user's row, by key, among those with the emails on (users_email_notify_idx): everyone
 # else drops out there.
-_SQL_TARGETS = """
-WITH b AS (
-    SELECT r.id AS room_id, r.name AS room, r.kind, x.seq, x.sender_id
-    FROM unnest($1::text[], $2::bigint[]) AS i(room, seq)
-    JOIN rooms r ON r.name = i.room
-    JOIN messages x ON x.room_id = r.id AND x.seq = i.seq
-), t AS (
-    SELECT b.room_id, b.room, b.seq, m.user_id, 'dm' AS reason
-    FROM b CROSS JOIN LATERAL (
-        SELECT m.user_id FROM memberships m
-        WHERE b.kind IN ('dm', 'group') AND m.room_id = b.room_id
-          AND m.user_id <> b.sender_id
-          AND coalesce(m.notify, 'all') IN ('all', CASE b.kind WHEN 'dm' THEN 'mentions' END)
-        ORDER BY m.user_id
-        LIMIT 8
-    ) m
-    UNION ALL
-    SELECT b.room_id, b.room, b.seq, mn.user_id, 'mention'
-    FROM b JOIN mentions mn ON mn.room_id = b.room_id AND mn.seq = b.seq
-    CROSS JOIN LATERAL (
-        SELECT 1 FROM memberships m
-        WHERE m.room_id = b.room_id AND m.user_id = mn.user_id
-          AND coalesce(m.notify, CASE b.kind WHEN 'room' THEN 'mentions' ELSE 'all' END)
-              <> 'none'
-        LIMIT 1
-    ) m
-    WHERE b.kind IN ('room', 'group') AND mn.user_id <> b.sender_id
-)
+_SQL_TARGETS = alerted() + """
 SELECT t.room_id, t.room, t.seq, t.reason, u.id AS user_id, u.name AS user,
        floor(extract(epoch FROM u.dnd_until) * 1000)::bigint AS paused_until
 FROM t JOIN users u ON u.id = t.user_id

@@ -109,6 +109,7 @@ from chatd.storage import email as mail
 from chatd.storage import invitations as invites
 from chatd.storage import sections as sidebar
 from chatd.storage import user_groups as groups
+from chatd.storage.alerts import alerted
 from chatd.storage.base import (
     EDIT_VERSIONS_MAX,
     NO_CUSTOM_STATUS,
@@ -1215,7 +1216,8 @@ DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2 RETURNING 1
 _SQL_FORGET_SUBSCRIPTION = "DELETE FROM push_subscriptions WHERE endpoint = $1 RETURNING 1"
 
 # Who gets a push for each new message ($1 rooms, $2 seqs), with each of their subscriptions.
-# Four walks, each from keys (the fourth, the members with notification keywords, once per
+# Four walks, each from keys (the first two shared with the missed-message emails:
+# chatd/storage/alerts.py; the fourth, the members with notification keywords, once per
 # room of the batch, below): a conversation's members (two rows, eight at most in a group
 # conversation); the message's rows of
 # ``mentions`` (written with it, the sender aside) and those members' levels; the room's
@@ -1224,37 +1226,9 @@ _SQL_FORGET_SUBSCRIPTION = "DELETE FROM push_subscriptions WHERE endpoint = $1 R
 # without a subscription drop out there. The LATERALs with a LIMIT (far above what they can
 # find) keep each a probe per row: as plain joins the planner scans and hashes the whole
 # memberships, subscriptions and users tables to serve a handful of messages.
-_SQL_PUSH_TARGETS = """
-WITH b AS (
-    SELECT r.id AS room_id, r.name AS room, r.kind, x.seq, x.sender_id
-    FROM unnest($1::text[], $2::bigint[]) AS i(room, seq)
-    JOIN rooms r ON r.name = i.room
-    JOIN messages x ON x.room_id = r.id AND x.seq = i.seq
-), t AS (
-    SELECT b.room, b.seq, m.user_id, 'dm' AS reason
-    FROM b CROSS JOIN LATERAL (
-        SELECT m.user_id FROM memberships m
-        WHERE b.kind IN ('dm', 'group') AND m.room_id = b.room_id
-          AND m.user_id <> b.sender_id
-          -- a 1:1 alerts at 'mentions' too; a group conversation (migration 0034) only at
-          -- 'all' (its default), at 'mentions' by the mention rows below
-          AND coalesce(m.notify, 'all') IN ('all', CASE b.kind WHEN 'dm' THEN 'mentions' END)
-        ORDER BY m.user_id  -- the primary key's order: a probe of it, never a scan
-        LIMIT 8  -- GROUP_MAX: a conversation's members
-    ) m
+_SQL_PUSH_TARGETS = alerted(more="""
     UNION ALL
-    SELECT b.room, b.seq, mn.user_id, 'mention'
-    FROM b JOIN mentions mn ON mn.room_id = b.room_id AND mn.seq = b.seq
-    CROSS JOIN LATERAL (
-        SELECT 1 FROM memberships m
-        WHERE m.room_id = b.room_id AND m.user_id = mn.user_id
-          AND coalesce(m.notify, CASE b.kind WHEN 'room' THEN 'mentions' ELSE 'all' END)
-              <> 'none'
-        LIMIT 1
-    ) m
-    WHERE b.kind IN ('room', 'group')
-    UNION ALL
-    SELECT b.room, b.seq, m.user_id, 'message'
+    SELECT b.room_id, b.room, b.seq, m.user_id, 'message'
     FROM b JOIN memberships m ON m.room_id = b.room_id AND m.notify = 'all'
     WHERE b.kind = 'room' AND m.user_id <> b.sender_id
     UNION ALL
@@ -1262,7 +1236,7 @@ WITH b AS (
     -- not 'none' (seq 0: every message of the batch there; the pusher matches them, the
     -- sender's own aside); from the users who have any (users_keywords_idx: nothing to walk
     -- when nobody has), a probe of the membership's primary key each
-    SELECT br.room, 0, k.id, 'keyword'
+    SELECT br.room_id, br.room, 0, k.id, 'keyword'
     FROM (SELECT DISTINCT b.room_id, b.room, b.kind FROM b WHERE b.kind IN ('room', 'group')
          ) br
     CROSS JOIN LATERAL (
@@ -1272,8 +1246,7 @@ WITH b AS (
             WHERE m.room_id = br.room_id AND m.user_id = ku.id
               AND coalesce(m.notify, CASE br.kind WHEN 'room' THEN 'mentions' ELSE 'all' END)
                   <> 'none')
-    ) k
-)
+    ) k""") + """
 SELECT t.room, t.seq, t.reason, u.name AS user, u.paused_until, u.keywords,
        s.endpoint, s.p256dh, s.auth
 FROM t CROSS JOIN LATERAL (

@@ -146,10 +146,10 @@ async def test_who_had_it_live_gets_no_keyword_push_when_the_lookup_comes_after_
             for client in (ann, bob):
                 assert (await client.request("join", room="team"))["op"] == "ok"
             assert (await bob.request("set_keywords", keywords=["deploy"]))["op"] == "ok"
-            async with lookups_held(database_dsn) as someone_waits:
+            async with lookups_held(database_dsn) as lock:
                 await ann.request("send", room="team", text="deploy now", nonce="k1")
                 await bob.event("message", text="deploy now")
-                await someone_waits()
+                await lock.someone_waits()
                 await gone(daemon, bob, "bob")
                 await until(lambda: not daemon.app.presence.state.is_online("bob"))
             await ann.request("dm", to="cid", text="you are not here", nonce="d2")

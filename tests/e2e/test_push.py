@@ -11,22 +11,20 @@ many pushes were queued in all).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import trio
 
 from chatd.config import Config
 from chatd.server import Server
 from chatd.storage import PushSubscription
-from chatd.storage.bridge import open_bridge
 from tests.client import Client, http, register_and_login
 from tests.e2e.conftest import running
-from tests.helpers import make_config, until
+from tests.helpers import HeldLock, locked_table, make_config, until
 from tests.pushservice import PushService
 
 TIMEOUT = 20
@@ -136,29 +134,10 @@ async def test_an_online_user_gets_no_push(daemon: Server, service: PushService)
         await bob.aclose()
 
 
-@asynccontextmanager
-async def lookups_held(dsn: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+def lookups_held(dsn: str) -> AbstractAsyncContextManager[HeldLock]:
     """The push subscriptions locked by another session for the block: the pusher's lookup
-    of who gets a push waits on it (as behind a busy database). The block gets a function
-    that returns once a session waits on that lock."""
-    async with open_bridge(name="locker") as bridge:
-        locker: Any = await bridge.run(asyncpg.connect, dsn)
-
-        async def someone_waits() -> None:
-            while not await bridge.run(  # noqa: ASYNC110 (the server's state: nothing to wait on)
-                locker.fetchval,
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database() AND pid <> pg_backend_pid()",
-            ):
-                await trio.sleep(0.01)
-
-        try:
-            await bridge.run(locker.execute, "BEGIN")
-            await bridge.run(locker.execute,
-                             "LOCK TABLE push_subscriptions IN ACCESS EXCLUSIVE MODE")
-            yield someone_waits
-        finally:
-            await bridge.run(locker.close)
+    of who gets a push waits on it (as behind a busy database)."""
+    return locked_table(dsn, "push_subscriptions")
 
 
 async def test_who_had_it_live_gets_no_push_when_the_lookup_comes_after_they_left(
@@ -174,10 +153,10 @@ async def test_who_had_it_live_gets_no_push_when_the_lookup_comes_after_they_lef
             ann = await connected(daemon, await register_and_login(daemon.http_port, "ann"))
             bob = await connected(daemon, await subscribed(daemon, service, "bob"))
             await subscribed(daemon, service, "cid")
-            async with lookups_held(database_dsn) as someone_waits:
+            async with lookups_held(database_dsn) as lock:
                 await ann.request("dm", to="bob", text="you are here", nonce="d1")
                 await bob.event("message", text="you are here")
-                await someone_waits()
+                await lock.someone_waits()
                 await gone(daemon, bob, "bob")
                 await until(lambda: not daemon.app.presence.state.is_online("bob"))
             await ann.request("dm", to="cid", text="you are not", nonce="d2")

@@ -8,8 +8,7 @@ of :class:`chatd.storage.Storage`, not the SQL behind it.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from chatd.storage import (
 from chatd.storage.bridge import open_bridge
 from chatd.storage.migrations import load_migrations
 from chatd.storage.postgres import migrate
-from tests.helpers import make_config, now_ms
+from tests.helpers import locked_table, make_config, now_ms
 
 TIMEOUT = 20
 
@@ -605,30 +604,6 @@ async def test_cancelled_call_leaves_storage_usable(storage: Storage) -> None:
         await storage.ping()
 
 
-@asynccontextmanager
-async def locked_messages(dsn: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-    """The messages table locked by another session for the block: appends wait on it. The
-    block gets a function that returns once no other session waits on a lock any more (the
-    server has ended the statements that did)."""
-    async with open_bridge(name="locker") as bridge:
-        locker: Any = await bridge.run(asyncpg.connect, dsn)
-
-        async def nobody_waits() -> None:
-            while await bridge.run(  # noqa: ASYNC110 (the server's state: nothing to wait on)
-                locker.fetchval,
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database() AND pid <> pg_backend_pid()",
-            ):
-                await trio.sleep(0.01)
-
-        try:
-            await bridge.run(locker.execute, "BEGIN")
-            await bridge.run(locker.execute, "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
-            yield nobody_waits
-        finally:
-            await bridge.run(locker.close)
-
-
 async def test_a_commit_past_the_statement_timeout_is_unavailable(
     tmp_path: Path, database_dsn: str,
 ) -> None:
@@ -643,10 +618,10 @@ async def test_a_commit_past_the_statement_timeout_is_unavailable(
     with trio.fail_after(TIMEOUT):
         async with open_storage(config) as storage:
             alice = await make_member(storage, "alice", "lobby")
-            async with locked_messages(database_dsn) as nobody_waits:
+            async with locked_table(database_dsn, "messages") as lock:
                 with pytest.raises(StorageUnavailable):
                     await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
-                await nobody_waits()
+                await lock.nobody_waits()
             (first,) = await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
             (again,) = await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
             assert not appended(first).duplicate and appended(again).duplicate
@@ -663,7 +638,7 @@ async def test_a_cancelled_call_gives_its_connection_back(
     with trio.fail_after(TIMEOUT):
         async with open_storage(config) as storage:
             alice = await make_member(storage, "alice", "lobby")
-            async with locked_messages(database_dsn):
+            async with locked_table(database_dsn, "messages"):
                 with trio.move_on_after(0.2) as scope:
                     await storage.append_messages([msg(alice, "lobby", "waits", "n1")])
                 assert scope.cancelled_caught
