@@ -8,9 +8,12 @@ OUT=${OUT:-/tmp/thirteenth}
 BASE=${BASE:-/work/wt-base}
 HEAD=${HEAD:-/work/main}
 mkdir -p "$OUT"
-(cd "$HEAD" && .venv/bin/python -m benchmarks run --scenario send --servers chatd,socketio \
-    --loadgen node --rates 100,250,500 --scale-connections '' --duration 20 --window 0 \
-    --no-plots --out "$OUT/peer-1" > "$OUT/peer-1.log" 2>&1)
+# PEER=no leaves the peer's run out (the fifteenth session's ab-end.sh).
+if [ "${PEER:-yes}" != no ]; then
+  (cd "$HEAD" && .venv/bin/python -m benchmarks run --scenario send --servers chatd,socketio \
+      --loadgen node --rates 100,250,500 --scale-connections '' --duration 20 --window 0 \
+      --no-plots --out "$OUT/peer-1" > "$OUT/peer-1.log" 2>&1)
+fi
 for round in 1 2; do
   for side in base head; do
     if [ $side = base ]; then dir=$BASE; else dir=$HEAD; fi
