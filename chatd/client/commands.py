@@ -782,6 +782,9 @@ def email_text(answer: Mapping[str, Any]) -> str:
              else "not confirmed yet: open the link mailed to it")
     emails = ("missed direct messages and mentions are mailed to you (/email off stops them)"
               if answer.get("notify") else "missed-message emails are off (/email on)")
+    pending = answer.get("pending")
+    if answer.get("confirmed") and isinstance(pending, str) and pending:
+        state += f"; changing to {clean(pending)} once the link mailed to it is opened"
     return f"your email address: {clean(address)} ({state}); {emails}"
 
 
@@ -813,6 +816,13 @@ async def email(client: ChatClient, arg: str) -> None:
     if status == 202 and not answer.get("confirmed"):
         client.screen.notice(f"a link to confirm {clean(answer.get('email'))} was mailed to "
                              "it: open it (it works for 24 hours)")
+        return
+    pending = answer.get("pending")
+    if status == 202 and isinstance(pending, str) and pending:
+        # (a confirmed address stays, and gets the mail, until the new one is confirmed)
+        client.screen.notice(f"a link to confirm {clean(pending)} was mailed to it: open it "
+                             f"(it works for 24 hours); until then mail still goes to "
+                             f"{clean(answer.get('email'))}")
         return
     if request[0] == "DELETE":
         client.screen.notice("your email address is removed: nothing is mailed to you")

@@ -107,6 +107,7 @@ from chatd.sections import SectionList, sections_from_json
 from chatd.storage import bots
 from chatd.storage import email as mail
 from chatd.storage import invitations as invites
+from chatd.storage import limits as shared_limits
 from chatd.storage import sections as sidebar
 from chatd.storage import user_groups as groups
 from chatd.storage.alerts import alerted
@@ -4082,6 +4083,13 @@ class PostgresStorage:
 
     async def email_batch_failed(self, user_id: int, retry_seconds: float) -> None:
         await self._run(mail.email_batch_failed, self._pool, user_id, retry_seconds)
+
+    # -- limits every node shares (chatd/storage/limits.py) ----------------------------------
+
+    async def take_shared_token(self, bucket: str, key: str, *, rate: float,
+                                burst: float) -> float:
+        return await self._run(shared_limits.take_shared_token, self._pool, bucket, key, rate,
+                               burst)
 
     # -- invitations (chatd/storage/invitations.py) ------------------------------------------
 
