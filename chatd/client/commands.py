@@ -484,15 +484,16 @@ async def search(client: ChatClient, arg: str) -> None:
     """``/search QUERY``: the newest messages that match, in every room the user is in (the
     query may say ``in:ROOM``, ``from:USER``, ``"a phrase"``, ``-word``, ``before:`` and
     ``after:`` days, ``has:file``/``image``/``link``/``poll``, ``is:mention``/``saved``/
-    ``pinned``/``thread``; docs/protocol.md); ``/search more``: the next page of the last
-    search.
+    ``pinned``/``thread``, and those negated, ``-has:link``; docs/protocol.md); ``/search
+    more``: the next page of the last search.
     Each result shows its short number, so that /reply, /react and /edit work on it."""
     query = arg.strip()
     before: int | None = None
     if not query:
         client.screen.problem('usage: /search WORDS ("a phrase", -word, from:USER, in:ROOM, '
                               "after:YYYY-MM-DD, has:file|image|link|poll, "
-                              "is:mention|saved|pinned|thread); /search more for the next page")
+                              "is:mention|saved|pinned|thread, -has:…/-is:… to leave out); "
+                              "/search more for the next page")
         return
     if query.lower() == "more":
         if client.next_search is None:

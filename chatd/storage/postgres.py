@@ -205,7 +205,7 @@ from chatd.storage.bridge import AsyncioBridge, BridgeClosed
 from chatd.storage.changes import BANS_LOCK, apply_changes, preview_from_json
 from chatd.storage.embedded import EmbeddedPostgres, start_embedded
 from chatd.storage.migrations import apply_migrations
-from chatd.storage.search import find_ids
+from chatd.storage.search import LINK_PATTERN, find_ids
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
 from chatd.storage.sql import words_of as _words_of
@@ -2281,13 +2281,25 @@ _INDEXED_TEXT = "CASE WHEN forwarded IS NOT NULL " \
     "WHEN poll THEN text || ' ' || coalesce((SELECT array_to_string(p.options, ' ') " \
     "FROM polls p WHERE p.message_id = messages.id), '') " \
     "ELSE text END"
+# Search's has:link (migration 0050) is kept here too, off the send path: a message whose
+# text has a web address (LINK_PATTERN, the regular expression has:link always meant) gets a
+# row of message_links, and an edited one that no longer has one loses it (by the table's
+# key; only an edited message can have a row already). Nothing is written for a message
+# without a link.
 _INDEX_WORDS = f"""
 WITH indexed AS (
     UPDATE messages SET words = {_words_of(_INDEXED_TEXT)}
     WHERE id = ANY (ARRAY(
         SELECT id FROM messages WHERE {{pick}} FOR UPDATE SKIP LOCKED
     ))
-    RETURNING 1
+    RETURNING id, room_id, text ~* '{LINK_PATTERN}' AS link, edited_at IS NOT NULL AS edited
+), linked AS (
+    INSERT INTO message_links (message_id, room_id)
+    SELECT id, room_id FROM indexed WHERE link
+    ON CONFLICT DO NOTHING
+), unlinked AS (
+    DELETE FROM message_links
+    WHERE message_id = ANY (ARRAY(SELECT id FROM indexed WHERE edited AND NOT link))
 )
 SELECT (SELECT count(*) FROM indexed), set_config('synchronous_commit', 'off', true)
 """
@@ -5109,7 +5121,8 @@ class PostgresStorage:
                 positive=positive if scope["positive"] else "",
                 negative=negative if scope["negative"] else "", senders=sender_ids,
                 after_time=_day_start(query.after, 1), before_time=_day_start(query.before),
-                limit=limit + 1, has=query.has, is_=query.is_, user=user_id)
+                limit=limit + 1, has=query.has, is_=query.is_, not_has=query.not_has,
+                not_is=query.not_is, user=user_id)
             rows = await conn.fetch(_SQL_FOUND, ids[:limit]) if ids and limit else []
         return SearchPage(messages=[_entry(row["room"], row) for row in rows],
                           more=len(ids) > limit)
