@@ -853,6 +853,11 @@ async def keywords(client: ChatClient, arg: str) -> None:
     current = list(client.keywords)
     if action == "add" and words:
         wanted = current + words
+        most = client.keywords_max
+        if most is not None and len({k.strip().lower() for k in wanted}) > most:
+            client.screen.problem(f"/keywords: at most {most} keywords (the server's limit): "
+                                  "remove some first")
+            return
     elif action == "remove" and words:
         gone = {word.strip().lower() for word in words}
         missing = [word for word in words
