@@ -2182,6 +2182,10 @@ class Storage(Protocol):
         (``seq``) and its other members (``tell``: to be told, the ``seen`` event, that
         the position is shared again, or no longer), by name."""
 
+    async def shares_read_receipts(self, user_id: int) -> bool:
+        """Whether the user shares their read receipts now (as last committed; False for
+        no such user)."""
+
     async def keywords(self, user_id: int) -> tuple[str, ...]:
         """The user's notification keywords as stored, in their order (migration 0047)."""
 

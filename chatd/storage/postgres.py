@@ -1102,6 +1102,10 @@ SELECT k.name, k.read_seq, ARRAY(
 FROM set_ LEFT JOIN k ON k.name IS NOT NULL
 """
 
+# Whether user $1 shares their read receipts, as last committed (a read's check after its
+# seen was told: chatd/actions/receipts.py, tell_seen).
+_SQL_SHARES_RECEIPTS = "SELECT read_receipts FROM users WHERE id = $1"
+
 # Notification keywords (migration 0047): user $1's, and set to $2 (NULL for none): written
 # only when they differ (a row: they changed).
 _SQL_KEYWORDS = "SELECT keywords FROM users WHERE id = $1"
@@ -4455,6 +4459,9 @@ class PostgresStorage:
         return sorted(MarkedRead(room=str(row["name"]), seq=int(row["read_seq"]),
                                  tell=tuple(row["tell"])) for row in rows
                       if row["name"] is not None)
+
+    async def shares_read_receipts(self, user_id: int) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_SHARES_RECEIPTS, user_id))
 
     async def keywords(self, user_id: int) -> tuple[str, ...]:
         return tuple(await self._run(self._pool.fetchval, _SQL_KEYWORDS, user_id) or ())
