@@ -566,6 +566,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     invite_create.add_argument("--json", action="store_true", help=JSON_HELP)
     invite_list = command(("invite", "list"), invite_commands,
                           "list the invitations, newest first: state, uses, expiry, rooms")
+    invite_list.add_argument("--limit", metavar="N", type=int, default=None,
+                             help="at most the N newest (default: every one, however many)")
+    invite_list.add_argument("--before", metavar="ID", type=int, default=None,
+                             help="only those older than invitation ID (the next page after "
+                                  "one that ended at ID)")
     invite_list.add_argument("--json", action="store_true", help=JSON_HELP)
     invite_revoke = command(("invite", "revoke"), invite_commands,
                             "revoke an invitation: its link works no more")
@@ -749,9 +754,11 @@ def _run_admin(args: argparse.Namespace, config: Config) -> None:
         _use_database(config)
         trio.run(cli_admin.create_invitation, config, uses, seconds, rooms, args.json)
     elif args.command == "invite" and args.invite_command == "list":
+        cli_admin.check_invitation_page(args.limit, args.before)
         _use_database(config)
-        trio.run(cli_admin.list_invitations, config, args.json)
+        trio.run(cli_admin.list_invitations, config, args.json, args.limit, args.before)
     elif args.command == "invite":
+        cli_admin.check_invitation_id(args.invitation_id, "ID")
         _use_database(config)
         trio.run(cli_admin.revoke_invitation, config, args.invitation_id)
     elif args.command == "audit":

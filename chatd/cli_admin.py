@@ -40,7 +40,8 @@ from chatd.storage import (
     open_storage,
 )
 
-__all__ = ["audit", "check_audit", "check_deletion", "check_new_invitation",
+__all__ = ["audit", "check_audit", "check_deletion", "check_invitation_id",
+           "check_invitation_page", "check_new_invitation",
            "create_invitation", "deactivate", "delete_room", "list_invitations", "list_rooms",
            "page_url", "parse_duration", "parse_expiry", "revoke_invitation", "stats"]
 
@@ -48,6 +49,8 @@ __all__ = ["audit", "check_audit", "check_deletion", "check_new_invitation",
 ROOMS_PAGE = 1000
 #: The most audit entries one ``chatd audit`` prints.
 AUDIT_MAX = 10_000
+#: The largest id an invitation may have (a bigint's).
+MAX_INVITATION_ID = 2**63 - 1
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"([0-9]{1,9})([smhd]?)")
@@ -399,20 +402,69 @@ async def create_invitation(config: Config, uses: int, seconds: int, rooms: list
           + "; the link is shown this once", file=sys.stderr)
 
 
-async def list_invitations(config: Config, as_json: bool) -> None:
-    """``invite list [--json]``: the newest invitations (500), newest first, as ``GET
-    /api/invitations?limit=500`` gives them to an administrator."""
-    from chatd.actions.invitations import LIST_PAGE_MAX, invitation_object
+def check_invitation_id(value: int, option: str) -> None:
+    """An invitation's id as an option gives it: 1 up to the largest id storage has
+    (a bigint), so that no number reaches the database as one it cannot take.
+
+    Raises:
+        ChatError: ``bad_request``, naming the option.
+    """
+    if not 1 <= value <= MAX_INVITATION_ID:
+        raise ChatError(codes.BAD_REQUEST, f"{option}: an invitation's id is 1 to "
+                        f"{MAX_INVITATION_ID}, not {value}")
+
+
+def check_invitation_page(limit: int | None, before: int | None) -> None:
+    """``invite list``'s ``--limit`` (1 or more; None: every invitation) and ``--before``.
+
+    Raises:
+        ChatError: ``bad_request``, naming the option.
+    """
+    if limit is not None and limit < 1:
+        raise ChatError(codes.BAD_REQUEST, f"--limit: 1 or more, not {limit}")
+    if before is not None:
+        check_invitation_id(before, "--before")
+
+
+async def _invitations(storage: Storage, limit: int | None, before: int | None
+                       ) -> tuple[list[Any], bool]:
+    """The newest ``limit`` invitations (None: all of them) older than invitation
+    ``before`` (None: from the newest), newest first, read a page of the admin API's
+    largest at a time; and whether older ones were left out."""
+    from chatd.actions.invitations import LIST_PAGE_MAX
+
+    found: list[Any] = []
+    while limit is None or len(found) < limit:
+        want = LIST_PAGE_MAX if limit is None else min(LIST_PAGE_MAX, limit - len(found))
+        page = await storage.invitations(None, before=found[-1].id if found else before,
+                                         limit=want + 1)
+        found.extend(page[:want])
+        if len(page) <= want:
+            return found, False
+    return found, True
+
+
+async def list_invitations(config: Config, as_json: bool, limit: int | None = None,
+                           before: int | None = None) -> None:
+    """``invite list [--limit N] [--before ID] [--json]``: every invitation (or the
+    newest ``limit``; those older than ``before``), newest first, as the pages of ``GET
+    /api/invitations`` give them to an administrator; options as
+    :func:`check_invitation_page` checked them."""
+    from chatd.actions.invitations import invitation_object
 
     async with open_storage(config) as storage:
-        found = await storage.invitations(None, limit=LIST_PAGE_MAX)
+        found, more = await _invitations(storage, limit, before)
     if as_json:
-        _print_json({"invitations": [invitation_object(i) for i in found]})
+        _print_json({"invitations": [invitation_object(i) for i in found], "more": more})
         return
     if not found:
-        print("chatd: no invitations", file=sys.stderr)
+        print("chatd: no invitations" + (f" older than {before}" if before else ""),
+              file=sys.stderr)
         return
     _invitation_rows(found)
+    if more:
+        print(f"chatd: older invitations not shown (--limit {limit}; the next: --before "
+              f"{found[-1].id})", file=sys.stderr)
 
 
 async def revoke_invitation(config: Config, invitation_id: int) -> None:

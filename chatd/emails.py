@@ -19,15 +19,18 @@ The committer's statements are the same as without email.
 
 Sending, on one node. The due loop of every node (chatd.reminders.DueLoop) claims the due
 batches ``FOR UPDATE SKIP LOCKED`` for a lease (:class:`MissedMail`): one node sends a given
-email. It reads what is queued for the user, keeps what they still have not read (their
-read marker), that is not deleted, in rooms they are still in, and mails that: one email,
-the messages grouped by room. Then it removes the rows it read; rows queued meanwhile make
-the batch due again a batch later. Nothing to mail (all read: they came back) sends nothing.
-A node that dies between the mail and the removal leaves the batch claimed until its lease
-ends, when a node claims it again and mails it again: a crash may send an email twice, it
-never loses one. An SMTP failure frees the batch, due again after a delay that doubles (up
-to :data:`MAX_RETRY_SECONDS`), its rows kept, :data:`MAX_ATTEMPTS` times; counted each time
-(``chatd_email_failed_total``, ``chatd_email_retries_total``).
+email. It reads what is queued for the user, keeps what they still have not read (their read
+marker), that is not deleted, in rooms they are still in, and mails that: one email, the
+messages grouped by room. Whether their notifications are paused (do not disturb) is asked
+again then, not only when the messages were queued: a user who paused them meanwhile gets no
+email, and the batch is dropped (as Slack's do not disturb holds back what comes during it for
+good, rather than delivering it when it ends). Then it removes the rows it read; rows queued
+meanwhile make the batch due again a batch later. Nothing to mail (all read: they came back)
+sends nothing. A node that dies between the mail and the removal leaves the batch claimed until
+its lease ends, when a node claims it again and mails it again: a crash may send an email
+twice, it never loses one. An SMTP failure frees the batch, due again after a delay that
+doubles (up to :data:`MAX_RETRY_SECONDS`), its rows kept, :data:`MAX_ATTEMPTS` times; counted
+each time (``chatd_email_failed_total``, ``chatd_email_retries_total``).
 
 Every email carries its unsubscribe link (:func:`unsubscribe_token`: the user's id signed with
 a key derived from the daemon's secret, so it needs no row and works on every node) in its
@@ -357,7 +360,12 @@ class MissedMail:
         batch = await storage.email_batch(user_id, attempts)
         if batch is None:
             return
-        if batch.email is None or not batch.messages:  # read meanwhile, or emails off
+        paused = batch.paused_until is not None and batch.paused_until > _now_ms()
+        if batch.email is None or not batch.messages or paused:
+            # Read meanwhile, left, deleted, or the emails off; or their notifications paused
+            # since the messages were queued: dropped, as a message that comes while they are
+            # paused is never queued (Slack's do not disturb: what it held back is not sent
+            # when it ends; the messages are still unread on every device).
             await storage.email_batch_done(user_id, batch.queued, batch_seconds=batch_seconds)
             self._settle()
             return

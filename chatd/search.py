@@ -26,12 +26,18 @@ A query is words and filters separated by white space::
   person searching (by name, by a group of theirs, ``@room``/``@here``), ``is:saved``
   (``is:starred``): those they saved, ``is:pinned``: pinned in their room, ``is:thread``:
   replies in a thread (Slack's ``has:`` and Zulip's ``has:`` and ``is:``); several
-  ``has:``/``is:``: every one of them.
+  ``has:``/``is:``: every one of them;
+- ``-has:…`` and ``-is:…`` leave out the messages that pass them (Zulip's negated
+  operators: ``-has:link``, ``-is:pinned``); like ``-word``, they narrow a search that says
+  what to look for, and are not one alone. Asking for one and its negation at once is
+  refused (nothing could match).
 
-Every message must have every word and phrase, none of the exclusions, and pass every filter.
-Anything else with a colon (``10:30``, ``https://example.com``) is a word. A query must say
-what to look for: a word, a phrase or a filter (exclusions alone would match nearly
-everything); one that does not is refused with :class:`QueryError`, a sentence for the person.
+Every message must have every word and phrase, none of the exclusions, and pass every filter
+(and none of the negated ``has:``/``is:``). ``-from:``, ``-in:``, ``-before:`` and ``-after:``
+are refused: say the other day, or leave the filter out. Anything else with a colon (``10:30``,
+``https://example.com``) is a word. A query must say what to look for: a word, a phrase or a
+filter (exclusions alone would match nearly everything); one that does not is refused with
+:class:`QueryError`, a sentence for the person.
 
 PostgreSQL does the matching: a message keeps its words as a ``tsvector`` of the 'simple'
 configuration (migration 0011; computed a moment after the message is stored, by
@@ -116,6 +122,9 @@ class SearchQuery:
     #: what ``has:`` and ``is:`` asked for, each once, by the names of :data:`HAS`/:data:`IS`
     has: tuple[str, ...] = ()
     is_: tuple[str, ...] = ()
+    #: what ``-has:`` and ``-is:`` left out, the same way
+    not_has: tuple[str, ...] = ()
+    not_is: tuple[str, ...] = ()
 
     @property
     def has_terms(self) -> bool:
@@ -158,18 +167,20 @@ def tsquery_text(words: Sequence[str], phrases: Sequence[Sequence[str]], *,
 
 
 def _filter(key: str, value: str, found: dict[str, list[str]],
-            dates: dict[str, datetime.date]) -> None:
-    """Take one ``key:value`` filter into ``found`` / ``dates``."""
+            dates: dict[str, datetime.date], *, negated: bool = False) -> None:
+    """Take one ``key:value`` filter into ``found`` / ``dates`` (``negated``: a
+    ``-has:``/``-is:``, into ``found["not_has"]``/``found["not_is"]``)."""
     if not value:
-        raise QueryError(f"{key}: needs a value, as in {_EXAMPLES[key]}")
+        raise QueryError(f"{'-' if negated else ''}{key}: needs a value, as in "
+                         f"{'-' if negated else ''}{_EXAMPLES[key]}")
     try:
         if key in ("has", "is"):
             table = HAS if key == "has" else IS
             meant = table.get(value.lower())
             if meant is None:
                 choices = ", ".join(f"{key}:{name}" for name in dict.fromkeys(table.values()))
-                raise QueryError(f"{key}:{value} is none of {choices}")
-            found[key].append(meant)
+                raise QueryError(f"{'-' if negated else ''}{key}:{value} is none of {choices}")
+            found[f"not_{key}" if negated else key].append(meant)
         elif key == "from":
             found["senders"].append(normalise_user(value.removeprefix("@")))
         elif key == "in":
@@ -238,7 +249,7 @@ def parse_query(query: str) -> SearchQuery:
     excluded_words: list[str] = []
     excluded_phrases: list[tuple[str, ...]] = []
     found: dict[str, list[str]] = {"senders": [], "rooms": [], "peers": [], "has": [],
-                                   "is": []}
+                                   "is": [], "not_has": [], "not_is": []}
     dates: dict[str, datetime.date] = {}
     terms = 0
     for excluded, quoted, text in _tokens(query):
@@ -251,10 +262,11 @@ def parse_query(query: str) -> SearchQuery:
         else:
             key, colon, value = text.partition(":")
             if colon and key.lower() in _FILTERS:
-                if excluded:
+                negated = excluded and key.lower() in ("has", "is")
+                if excluded and not negated:
                     raise QueryError(f"-{key.lower()}: cannot leave things out; "
                                      "filters only narrow a search")
-                _filter(key.lower(), value, found, dates)
+                _filter(key.lower(), value, found, dates, negated=negated)
             elif text == "-":
                 continue
             else:
@@ -268,9 +280,16 @@ def parse_query(query: str) -> SearchQuery:
         rooms=tuple(dict.fromkeys(found["rooms"])), peers=tuple(found["peers"]),
         before=dates.get("before"), after=dates.get("after"),
         has=tuple(dict.fromkeys(found["has"])), is_=tuple(dict.fromkeys(found["is"])),
+        not_has=tuple(dict.fromkeys(found["not_has"])),
+        not_is=tuple(dict.fromkeys(found["not_is"])),
     )
+    for key, given, left_out in (("has", parsed.has, parsed.not_has),
+                                 ("is", parsed.is_, parsed.not_is)):
+        both = [name for name in given if name in left_out]
+        if both:
+            raise QueryError(f"{key}:{both[0]} and -{key}:{both[0]}: no message is both")
     if not parsed.has_terms and not parsed.has_filters:
-        if excluded_words or excluded_phrases:
+        if excluded_words or excluded_phrases or parsed.not_has or parsed.not_is:
             raise QueryError("say what to look for: a word, a \"phrase\" or a filter, "
                              "not only -exclusions")
         raise QueryError("the query is empty: give a word, a \"phrase\" or a filter "

@@ -233,7 +233,8 @@ async def fetchval_apart(dsn: str, query: str, *args: Any) -> Any:
 
 
 class HeldLock:
-    """A table locked by another session (:func:`locked_table`), and the waits on it."""
+    """A table (:func:`locked_table`) or rows (:func:`locked_rows`) locked by another
+    session, and the waits on it."""
 
     def __init__(self, bridge: Any, locker: Any) -> None:
         self._bridge = bridge
@@ -255,6 +256,23 @@ class HeldLock:
         statements that did)."""
         while await self._waiting():  # noqa: ASYNC110 (the server's state: nothing to wait on)
             await trio.sleep(0.01)
+
+
+@asynccontextmanager
+async def locked_rows(dsn: str, query: str, *args: Any) -> AsyncIterator[HeldLock]:
+    """The rows ``query`` (a ``SELECT … FOR UPDATE``) locks, held by another session for
+    the block: a statement that writes one of them waits for it in the middle of its run,
+    its snapshot already taken (where a table's lock, :func:`locked_table`, holds a
+    statement before it starts), and statements that only read them do not wait."""
+    from chatd.storage.bridge import open_bridge
+    async with open_bridge(name="locker") as bridge:
+        locker: Any = await bridge.run(asyncpg.connect, dsn)
+        try:
+            await bridge.run(locker.execute, "BEGIN")
+            assert await bridge.run(locker.fetch, query, *args), "no row to lock"
+            yield HeldLock(bridge, locker)
+        finally:
+            await bridge.run(locker.close)
 
 
 @asynccontextmanager

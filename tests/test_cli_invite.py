@@ -16,7 +16,7 @@ import trio
 
 from tests.client import Client, http
 from tests.e2e.conftest import running
-from tests.helpers import make_config
+from tests.helpers import fetchval_apart, make_config
 from tests.test_cli import _chatd, _env, _one_line_failure, _run
 
 PUBLIC = "https://chat.example.org"
@@ -110,3 +110,67 @@ async def test_invite_mistakes_are_one_line(tmp_path: Path, database_dsn: str) -
                                                         cwd=tmp_path))
     assert closed.returncode == 0, closed.stderr
     assert 'registration is "closed": nobody can register with this link' in closed.stderr
+
+
+async def test_invite_list_pages_through_every_invitation(tmp_path: Path,
+                                                          database_dsn: str) -> None:
+    """`invite list` shows every invitation, not the newest 500: 1,203 of them (valid,
+    revoked, used up, expired, one whose maker's account is gone), newest first, in the text
+    and --json alike; --limit shows the newest N and says how to go on, --before goes on
+    below an id; out-of-range ids are one line, never a traceback."""
+    async with running(make_config(tmp_path, database_dsn)) as server:
+        await server.app.auth.register("ann", "correct horse")
+    dsn = database_dsn
+    await fetchval_apart(dsn, """
+        INSERT INTO invitations (hash, creator_id, expires_at, max_uses, uses, revoked_at)
+        SELECT sha256(i::text::bytea), CASE WHEN i % 2 = 0 THEN
+                   (SELECT id FROM users WHERE name = 'ann') END,
+               now() + CASE WHEN i % 5 = 0 THEN interval '-1 day' ELSE interval '1 day' END,
+               2, CASE WHEN i % 7 = 0 THEN 2 ELSE 0 END,
+               CASE WHEN i % 11 = 0 THEN now() END
+        FROM generate_series(1, 1203) AS i""")
+    # the maker of some gone (an operator's DELETE: the invitations stay, by nobody)
+    await fetchval_apart(dsn, "INSERT INTO users (name, password_hash) VALUES ('gone', 'x')")
+    await fetchval_apart(dsn, """UPDATE invitations SET creator_id =
+        (SELECT id FROM users WHERE name = 'gone') WHERE id IN (1200, 1201)""")
+    await fetchval_apart(dsn, "DELETE FROM users WHERE name = 'gone'")
+
+    listed = await _cli(tmp_path, dsn, "invite", "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = listed.stdout.splitlines()[1:]
+    assert [int(row.split()[0]) for row in rows] == list(range(1203, 0, -1))
+    states = {int(row.split()[0]): row.split()[1:3] for row in rows}
+    assert states[1] == ["valid", "0/2"] and states[2] == ["valid", "0/2"]
+    assert states[7][0] == "used" and states[5][0] == "expired"
+    assert states[11][0] == "revoked" and states[22][0] == "revoked"
+    assert "older invitations" not in listed.stderr
+
+    as_json = json.loads((await _cli(tmp_path, dsn, "invite", "list", "--json")).stdout)
+    assert len(as_json["invitations"]) == 1203 and as_json["more"] is False
+    by_id = {i["id"]: i for i in as_json["invitations"]}
+    assert by_id[2]["by"] == "ann" and by_id[1]["by"] is None and by_id[1200]["by"] is None
+    assert (by_id[7]["state"], by_id[5]["state"], by_id[11]["state"]) == (
+        "used_up", "expired", "revoked")
+
+    first = await _cli(tmp_path, dsn, "invite", "list", "--limit", "600")
+    assert [int(r.split()[0]) for r in first.stdout.splitlines()[1:]] == list(
+        range(1203, 603, -1))
+    assert "older invitations not shown (--limit 600; the next: --before 604)" in first.stderr
+    rest = json.loads((await _cli(tmp_path, dsn, "invite", "list", "--before", "604",
+                                  "--json")).stdout)
+    assert [i["id"] for i in rest["invitations"]] == list(range(603, 0, -1))
+    assert rest["more"] is False
+    page = json.loads((await _cli(tmp_path, dsn, "invite", "list", "--before", "3",
+                                  "--limit", "1", "--json")).stdout)
+    assert ([i["id"] for i in page["invitations"]], page["more"]) == ([2], True)
+    none = await _cli(tmp_path, dsn, "invite", "list", "--before", "1")
+    assert none.returncode == 0 and none.stdout == ""
+    assert "chatd: no invitations older than 1" in none.stderr
+
+    for args, words in ((["list", "--limit", "0"], "--limit: 1 or more, not 0"),
+                        (["list", "--before", "0"], "--before: an invitation's id is 1 to"),
+                        (["list", "--before", str(2**63)], "--before: an invitation's id"),
+                        (["revoke", str(2**64)], "ID: an invitation's id is 1 to"),
+                        (["revoke", "-1"], "ID: an invitation's id is 1 to")):
+        failed = await _cli(tmp_path, dsn, "invite", *args)
+        assert words in _one_line_failure(failed), (args, failed.stderr)

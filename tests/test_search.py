@@ -12,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatd.search import (
+    HAS,
+    IS,
     MAX_QUERY_CHARS,
     MAX_TERMS,
     QueryError,
@@ -67,6 +69,15 @@ def test_typographic_and_unclosed_quotes() -> None:
     ("before:2026-01-01 before:2026-02-01 x", "once"),
     ("after:2026-01-01 before:2026-01-02", "no day is after"),
     ("x -from:ann", "cannot leave things out"),
+    ("x -in:ops", "cannot leave things out"),
+    ("x -before:2026-01-01", "cannot leave things out"),
+    ("-has:link", "not only -exclusions"),
+    ("-is:pinned -has:file", "not only -exclusions"),
+    ("-has:", "-has: needs a value, as in -has:file"),
+    ("x -has:video", "-has:video is none of has:file"),
+    ("x -is:unread", "-is:unread is none of is:mention"),
+    ("has:link -has:LINKS", "has:link and -has:link: no message is both"),
+    ("is:starred x -is:saved", "is:saved and -is:saved: no message is both"),
     ("x " * (MAX_TERMS + 1), "at most"),
     ("x" * (MAX_QUERY_CHARS + 1), "at most"),
 ])
@@ -81,6 +92,54 @@ def test_filters_alone_are_a_query() -> None:
     assert parse_query("from:ann").senders == ("ann",)
     assert parse_query("in:ops -spam").rooms == ("ops",)
     assert parse_query("after:2026-01-01").after == datetime.date(2026, 1, 1)
+
+
+def test_has_and_is_are_negated() -> None:
+    """-has: and -is: leave out what passes them (Zulip's negated operators), by the names a
+    person types; with a word or another filter they are a query."""
+    query = parse_query("deploy -has:links -IS:Pinned -has:attachment is:mention has:image")
+    assert (query.has, query.is_, query.not_has, query.not_is) == (
+        ("image",), ("mention",), ("link", "file"), ("pinned",))
+    assert parse_query("in:ops -has:link").not_has == ("link",)
+    assert parse_query("from:ann -is:thread -is:thread").not_is == ("thread",)
+
+
+#: A ``has:``/``is:`` filter as a person may type it: negated or not, its key, one of the
+#: names it takes (any case).
+_FILTER_TERMS = st.tuples(
+    st.booleans(), st.sampled_from(["has", "is"]), st.integers(0, 100), st.booleans())
+
+
+@given(st.lists(_FILTER_TERMS, max_size=12), st.booleans())
+def test_negated_filters_against_a_model(terms: list[tuple[bool, str, int, bool]],
+                                         word: bool) -> None:
+    """Any mix of has:/is: filters, negated or not, any alias in any case, with or without a
+    word: the parse keeps what each asked for, each once in the order first given, or
+    refuses in words a filter given with its negation, or negated filters alone."""
+    typed: list[str] = []
+    model: dict[str, list[str]] = {"has": [], "is": [], "not_has": [], "not_is": []}
+    for negated, key, pick, upper in terms:
+        table = HAS if key == "has" else IS
+        name = sorted(table)[pick % len(table)]
+        typed.append(f"{'-' if negated else ''}{key}:{name.upper() if upper else name}")
+        meant = table[name]
+        bucket = model[f"not_{key}" if negated else key]
+        if meant not in bucket:
+            bucket.append(meant)
+    text = " ".join((["deploy"] if word else []) + typed)
+    both = [n for n in model["has"] if n in model["not_has"]] + [
+        n for n in model["is"] if n in model["not_is"]]
+    if both:
+        with pytest.raises(QueryError, match="no message is both"):
+            parse_query(text)
+        return
+    if not word and not model["has"] and not model["is"]:
+        with pytest.raises(QueryError):
+            parse_query(text)
+        return
+    query = parse_query(text)
+    assert (list(query.has), list(query.is_), list(query.not_has), list(query.not_is)) == (
+        model["has"], model["is"], model["not_has"], model["not_is"])
 
 
 @given(st.text(max_size=MAX_QUERY_CHARS + 20))

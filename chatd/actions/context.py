@@ -170,6 +170,22 @@ class App:
             self.metrics.rate_limited.labels(label).inc()
             raise
 
+    async def take_shared(self, bucket: Bucket, key: str, label: str | None = None) -> None:
+        """Take a token from ``key``'s ``bucket`` kept in the database: one bucket for every
+        node and worker (:meth:`chatd.storage.Storage.take_shared_token`), for a limit that a
+        client must not multiply by reaching several (a few takes an hour: a statement
+        each). A refusal is counted under ``label`` (``chatd_rate_limited``), if given.
+
+        Raises:
+            ChatError: ``rate_limited``, with the seconds until a token is back.
+        """
+        rate, burst = bucket.rate(self.config.limits)
+        wait = await self.storage.take_shared_token(bucket.name, key, rate=rate, burst=burst)
+        if wait > 0:
+            if label is not None:
+                self.metrics.rate_limited.labels(label).inc()
+            raise ChatError(codes.RATE_LIMITED, bucket.message, retry_after=wait)
+
     async def tell(self, user: str, data: bytes, what: str, *, exclude: Hashable | None = None,
                    only_if_elsewhere: bool = False) -> None:
         """Hand ``data`` to every connection of ``user`` (:data:`EVERYONE`: of every user) but

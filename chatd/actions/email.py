@@ -2,14 +2,19 @@
 setting and their unsubscribe link, and password reset by email.
 
 An address is the user's once they open the link mailed to it
-(``<public url>/api/email/confirm/<token>``: 24 hours, once); until then it is stored
-unconfirmed and nothing else is mailed to it. Tokens are random (:data:`TOKEN_BYTES`) and only
-their SHA-256 is kept (as invitations': migration 0044). A password reset mails a link to the
-page, ``<public url>/#reset=<token>`` (an hour, once), to an account named by its user name
-or its confirmed address; the request is answered 202 whatever was found, so that nobody
-learns who has an account or an address here, and the mail leaves from a queue
-(:meth:`chatd.mail.Mailer.send_soon`), not while the request waits. Setting the new password
-ends every session of the account on every node, as a log-out everywhere does.
+(``<public url>/#confirm-email=<token>``: 24 hours, once; the page posts the token); until
+then it is stored unconfirmed and nothing else is mailed to it, and a confirmed address being
+changed stays the user's, getting their mail, until the new one is confirmed. Tokens travel
+in the links' fragments and the requests' bodies, never in a URL's path or query, where a
+reverse proxy's access log would keep them (the old ``/api/email/confirm/<token>`` and
+``POST /api/password-reset/<token>`` still take the links mailed before, deprecated).
+Tokens are random (:data:`TOKEN_BYTES`) and only their SHA-256 is kept (as invitations':
+migration 0044). A password reset mails a link to the page, ``<public url>/#reset=<token>``
+(an hour, once), to an account named by its user name or its confirmed address; the request
+is answered 202 whatever was found, so that nobody learns who has an account or an address
+here, and the mail leaves from a queue (:meth:`chatd.mail.Mailer.send_soon`), not while the
+request waits. Setting the new password ends every session of the account on every node, as
+a log-out everywhere does.
 """
 
 from __future__ import annotations
@@ -30,18 +35,23 @@ from chatd.storage import EmailSettings, User
 
 __all__ = [
     "CONFIRMATIONS",
+    "CONFIRM_PREFIX",
     "CONFIRM_SECONDS",
     "EMAIL_TOKEN",
     "RESETS_PER_ADDRESS",
     "RESETS_PER_TARGET",
+    "RESET_PREFIX",
     "RESET_SECONDS",
     "confirm",
+    "confirm_token",
+    "confirm_url",
     "get_email",
     "html_page",
     "new_token",
     "remove_email",
     "request_reset",
     "reset_password",
+    "reset_url",
     "set_email",
     "set_notify",
     "settings_object",
@@ -54,6 +64,7 @@ CONFIRMATIONS = Bucket("email_confirmations", lambda limits: (3 / 3600, 3),
                        "too many confirmation mails; try again in an hour", per_user=True)
 #: Reset mails per account asked for (user name or address, any case): 3, then 3 an hour;
 #: past it the request is still 202 and nothing is mailed (nobody learns it was limited).
+#: Both reset limits are the database's (:meth:`App.take_shared`), shared by every node.
 RESETS_PER_TARGET = Bucket("password_resets", lambda limits: (3 / 3600, 3),
                            "too many password resets for this account")
 #: Reset requests per client address: 10, then 10 an hour (429 past it).
@@ -66,6 +77,9 @@ RESET_SECONDS = 3600
 TOKEN_BYTES = 24
 #: What a token looks like (anything else is no token of ours, without asking storage).
 EMAIL_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+#: The fragments of the page that the links mailed open (clients/web/email.js reads them).
+CONFIRM_PREFIX = "#confirm-email="
+RESET_PREFIX = "#reset="
 #: The security headers of the small pages the links open.
 PAGE_HEADERS = [
     (b"cache-control", b"no-store"),
@@ -83,9 +97,11 @@ def new_token() -> tuple[str, bytes]:
 
 
 def settings_object(app: App, settings: EmailSettings) -> dict[str, Any]:
-    """``{email, confirmed, notify, available}`` (``available``: the server sends mail)."""
+    """``{email, confirmed, notify, available, pending}`` (``available``: the server sends
+    mail; ``pending``: the address a confirmed one is being changed to, or null)."""
     return {"email": settings.email, "confirmed": settings.confirmed,
-            "notify": settings.notify, "available": app.config.email.enabled}
+            "notify": settings.notify, "available": app.config.email.enabled,
+            "pending": settings.pending}
 
 
 def _require_mail(app: App) -> None:
@@ -126,11 +142,24 @@ async def set_email(app: App, user: User, body: Mapping[str, Any], *, base_url: 
     token, digest = new_token()
     settings = await app.storage.set_email(user.id, value, digest,
                                            expires_at=now + CONFIRM_SECONDS * 1000)
-    url = f"{base_url.rstrip('/')}/api/email/confirm/{token}"
+    url = confirm_url(base_url, token)
     assert app.mailer is not None
     app.mailer.send_soon(confirmation_mail(app.config.email, value, user.name, url,
                                            app.config.server.name), "a confirmation link")
     return settings_object(app, settings)
+
+
+def confirm_url(base_url: str, token: str) -> str:
+    """The confirmation link mailed: the page at ``base_url`` with the token in its
+    fragment, which no request carries (nor a proxy's access log keeps); the page posts it
+    (``POST /api/email/confirm``)."""
+    return f"{base_url.rstrip('/')}/{CONFIRM_PREFIX}{token}"
+
+
+def reset_url(base_url: str, token: str) -> str:
+    """A password reset link: the page with the token in its fragment, which the page posts
+    with the new password (``POST /api/password-reset/complete``)."""
+    return f"{base_url.rstrip('/')}/{RESET_PREFIX}{token}"
 
 
 async def remove_email(app: App, user: User) -> dict[str, Any]:
@@ -191,9 +220,8 @@ def html_page(status: int, title: str, text: str, base_url: str, *,
     return status, page(title, body).encode(), PAGE_HEADERS
 
 
-async def confirm(app: App, token: str) -> tuple[int, str, str]:
-    """Open a confirmation link: (status, title, text) of the page to show (200 once
-    confirmed, 400 for a link that does not work)."""
+async def _confirmation(app: App, token: str) -> str:
+    """Spend a confirmation token: its state (a key of :data:`_CONFIRMED`)."""
     if EMAIL_TOKEN.fullmatch(token) is None:
         state = "unknown"
     else:
@@ -205,8 +233,38 @@ async def confirm(app: App, token: str) -> tuple[int, str, str]:
             state = "taken"
     if state == "confirmed":
         _touched(app)
+    return state
+
+
+async def confirm(app: App, token: str) -> tuple[int, str, str]:
+    """Open a confirmation link of the old shape (``/api/email/confirm/<token>``, mailed
+    before the token went into the fragment; kept so that those links still work): (status,
+    title, text) of the page to show (200 once confirmed, 400 for a link that does not
+    work)."""
+    state = await _confirmation(app, token)
     title, text = _CONFIRMED[state]
     return (200 if state == "confirmed" else 400), title, text
+
+
+async def confirm_token(app: App, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /api/email/confirm`` ``{token}``: the page, opened at a confirmation link
+    (``#confirm-email=<token>``), posts its token. ``{"confirmed": true}`` once the address
+    is the user's.
+
+    Raises:
+        ChatError: ``bad_request`` (no token string); ``bad_token`` (unknown, used or
+            expired: its message says which); ``email_taken`` (another account confirmed
+            the address first).
+    """
+    token = body.get("token")
+    if not isinstance(token, str):
+        raise ChatError(codes.BAD_REQUEST, "'token' must be a string (the token of a "
+                                           "confirmation link)")
+    state = await _confirmation(app, token)
+    if state == "confirmed":
+        return {"confirmed": True}
+    code = codes.EMAIL_TAKEN if state == "taken" else codes.BAD_TOKEN
+    raise ChatError(code, _CONFIRMED[state][1])
 
 
 def _unsubscriber(app: App, token: str) -> int | None:
@@ -260,9 +318,10 @@ async def request_reset(app: App, body: Mapping[str, Any], *, address: str,
     target = target.strip()
     if "\x00" in target:
         raise ChatError(codes.BAD_REQUEST, "'user' must be a user name or an email address")
-    app.take_counted(RESETS_PER_ADDRESS, address or "-", "password_reset")
+    # (Both kept in the database: a client reaching several nodes or workers gets no more.)
+    await app.take_shared(RESETS_PER_ADDRESS, address or "-", "password_reset")
     try:
-        app.take(RESETS_PER_TARGET, target.lower())
+        await app.take_shared(RESETS_PER_TARGET, target.lower())
     except ChatError:
         return {}  # said as any other answer: nobody learns the account exists
     found = await app.storage.reset_target(target)
@@ -271,7 +330,7 @@ async def request_reset(app: App, body: Mapping[str, Any], *, address: str,
     token, digest = new_token()
     await app.storage.store_email_token(found.user_id, "reset", digest,
                                         expires_at=now + RESET_SECONDS * 1000)
-    url = f"{base_url.rstrip('/')}/#reset={token}"
+    url = reset_url(base_url, token)
     assert app.mailer is not None
     app.mailer.send_soon(reset_mail(app.config.email, found.email, found.name, url,
                                     app.config.server.name), "a password reset link")

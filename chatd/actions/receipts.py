@@ -30,6 +30,20 @@ Telling is batched: whatever one request moves (a ``read``'s one conversation, a
 ``read_all``'s or the setting's many), :func:`tell_seen` hands the registry one command
 (:class:`chatd.rooms.BroadcastEach`) and the other nodes one statement
 (:meth:`chatd.storage.Storage.tell_elsewhere_many`), not one of each per conversation.
+
+A read and the setting race. The read's statement decides whom to tell from the setting as
+its snapshot has it; the setting, turned off meanwhile (its statement committed while the
+read's ran, or just after), takes back what was told before it, and then the read's ``seen``
+goes out, after the ``seq`` null: the others would be left with a position the reader no
+longer shares. So a read that told anyone asks again, once its ``seen`` is handed on, whether
+the reader still shares (:func:`tell_seen`'s ``reader_id``: one read of the user's row,
+only for reads that told someone, a conversation's), and if not takes it back itself. The
+setting's statement either saw the read's marker (and took it back) or ran before the
+read's end; the read's own check runs after its tell was handed on, in the order the
+registry and the notices keep: whichever way they interleave, the last ``seen`` each
+subscriber gets is ``seq`` null. (Turned on meanwhile instead, the setting tells the marker
+as it found it, and the read the marker it moved to: the last word is a position that is
+shared, at worst the read's, which is the marker.)
 """
 
 from __future__ import annotations
@@ -114,17 +128,37 @@ class SeenMove:
     back: bool = False
 
 
-async def tell_seen(app: App, reader: str, moves: Sequence[SeenMove]) -> None:
+async def tell_seen(app: App, reader: str, moves: Sequence[SeenMove], *,
+                    reader_id: int | None = None) -> None:
     """Tell each move's ``others`` where ``reader``'s marker of that conversation is: here,
     the conversations' subscribers but the reader, in one registry command; elsewhere, each
     of the others online on another node, every frame for them in one statement (as few
     notices as they fit in). Best effort, as every event past the commit: a lost one is read
-    again with ``receipts``."""
+    again with ``receipts``.
+
+    ``reader_id``: the moves are a read's, decided from the setting as the read's statement
+    saw it: once they are told, if the reader no longer shares, they are taken back (``seq``
+    null; see the module's docstring). None: the setting's own (nothing to check)."""
+    told = await _tell_seen(app, reader, moves)
+    if reader_id is None or not told:
+        return
+    try:
+        shares = await app.storage.shares_read_receipts(reader_id)
+    except StorageUnavailable as exc:
+        log.warning("cannot check whether a read's seen is still shared: %s", exc)
+        return
+    if not shares:
+        await _tell_seen(app, reader, [SeenMove(room=move.room, others=move.others, seq=None)
+                                       for move in moves if move.others])
+
+
+async def _tell_seen(app: App, reader: str, moves: Sequence[SeenMove]) -> bool:
+    """:func:`tell_seen` without the check; whether anyone was to be told."""
     frames = tuple((move.room, frame(Seen(room=move.room, user=reader, seq=move.seq,
                                           back=move.back or None)))
                    for move in moves if move.others)
     if not frames:
-        return
+        return False
     await app.registry.send(BroadcastEach(frames, exclude=reader))
     remote = app.presence.state.remote
     elsewhere: dict[str, list[bytes]] = {}
@@ -133,9 +167,10 @@ async def tell_seen(app: App, reader: str, moves: Sequence[SeenMove]) -> None:
             if other in remote:
                 elsewhere.setdefault(other, []).append(data)
     if not elsewhere:
-        return
+        return True
     try:
         await app.storage.tell_elsewhere_many(
             [(other, b"".join(data)) for other, data in elsewhere.items()])
     except StorageUnavailable as exc:
         log.warning("cannot tell the other nodes of a read: %s", exc)
+    return True

@@ -313,7 +313,7 @@ async def read(app: App, caller: Caller, request: Read) -> Answer:
     await _tell_own(app, caller, user.name, frame(ReadMoved(room=request.room, seq=move.seq)))
     if move.tell:
         await tell_seen(app, user.name, [SeenMove(room=request.room, others=move.tell,
-                                                  seq=move.seq)])
+                                                  seq=move.seq)], reader_id=user.id)
     return Answer(id=request.id, fields={"room": request.room, "seq": move.seq})
 
 
@@ -342,7 +342,7 @@ async def read_all(app: App, caller: Caller, request: ReadAll) -> Answer:
         data = b"".join(frame(ReadMoved(room=m.room, seq=m.seq)) for m in moved)
         await _tell_own(app, caller, user.name, data)
     await tell_seen(app, user.name, [SeenMove(room=m.room, others=m.tell, seq=m.seq)
-                                     for m in moved])
+                                     for m in moved], reader_id=user.id)
     return Answer(id=request.id,
                   fields={"rooms": [{"room": m.room, "seq": m.seq} for m in moved]})
 
@@ -368,7 +368,8 @@ async def unread(app: App, caller: Caller, request: Unread) -> Answer:
     await _tell_own(app, caller, user.name, frame(moved))
     if marker.tell:
         await tell_seen(app, user.name, [SeenMove(room=request.room, others=marker.tell,
-                                                  seq=marker.seq, back=True)])
+                                                  seq=marker.seq, back=True)],
+                        reader_id=user.id)
     fields = moved.wire()
     del fields["op"]
     return Answer(id=request.id, fields=fields)

@@ -112,6 +112,7 @@ async def hello(app: App, caller: Caller, request: Hello) -> CatchUp:
         id=request.id, user=user_object(user), rooms=[room_object(room) for room in rooms],
         contacts=app.presence.statuses(shown), ping_interval=PING_INTERVAL,
         max_text_chars=app.config.limits.max_text_chars,
+        keywords_per_user=app.config.limits.keywords_per_user,
         group_mention_members=app.config.limits.group_mention_members,
         rooms_more=None if limit is None else len(read.last_seqs) > limit,
         contacts_more=None if shows is None else len(contacts) > shows,

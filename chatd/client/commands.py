@@ -484,15 +484,16 @@ async def search(client: ChatClient, arg: str) -> None:
     """``/search QUERY``: the newest messages that match, in every room the user is in (the
     query may say ``in:ROOM``, ``from:USER``, ``"a phrase"``, ``-word``, ``before:`` and
     ``after:`` days, ``has:file``/``image``/``link``/``poll``, ``is:mention``/``saved``/
-    ``pinned``/``thread``; docs/protocol.md); ``/search more``: the next page of the last
-    search.
+    ``pinned``/``thread``, and those negated, ``-has:link``; docs/protocol.md); ``/search
+    more``: the next page of the last search.
     Each result shows its short number, so that /reply, /react and /edit work on it."""
     query = arg.strip()
     before: int | None = None
     if not query:
         client.screen.problem('usage: /search WORDS ("a phrase", -word, from:USER, in:ROOM, '
                               "after:YYYY-MM-DD, has:file|image|link|poll, "
-                              "is:mention|saved|pinned|thread); /search more for the next page")
+                              "is:mention|saved|pinned|thread, -has:…/-is:… to leave out); "
+                              "/search more for the next page")
         return
     if query.lower() == "more":
         if client.next_search is None:
@@ -782,6 +783,9 @@ def email_text(answer: Mapping[str, Any]) -> str:
              else "not confirmed yet: open the link mailed to it")
     emails = ("missed direct messages and mentions are mailed to you (/email off stops them)"
               if answer.get("notify") else "missed-message emails are off (/email on)")
+    pending = answer.get("pending")
+    if answer.get("confirmed") and isinstance(pending, str) and pending:
+        state += f"; changing to {clean(pending)} once the link mailed to it is opened"
     return f"your email address: {clean(address)} ({state}); {emails}"
 
 
@@ -814,6 +818,13 @@ async def email(client: ChatClient, arg: str) -> None:
         client.screen.notice(f"a link to confirm {clean(answer.get('email'))} was mailed to "
                              "it: open it (it works for 24 hours)")
         return
+    pending = answer.get("pending")
+    if status == 202 and isinstance(pending, str) and pending:
+        # (a confirmed address stays, and gets the mail, until the new one is confirmed)
+        client.screen.notice(f"a link to confirm {clean(pending)} was mailed to it: open it "
+                             f"(it works for 24 hours); until then mail still goes to "
+                             f"{clean(answer.get('email'))}")
+        return
     if request[0] == "DELETE":
         client.screen.notice("your email address is removed: nothing is mailed to you")
         return
@@ -842,6 +853,11 @@ async def keywords(client: ChatClient, arg: str) -> None:
     current = list(client.keywords)
     if action == "add" and words:
         wanted = current + words
+        most = client.keywords_max
+        if most is not None and len({k.strip().lower() for k in wanted}) > most:
+            client.screen.problem(f"/keywords: at most {most} keywords (the server's limit): "
+                                  "remove some first")
+            return
     elif action == "remove" and words:
         gone = {word.strip().lower() for word in words}
         missing = [word for word in words

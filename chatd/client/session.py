@@ -346,6 +346,9 @@ class ChatClient:
         # ``keywords`` event: a message of someone else's holding one is highlighted, and
         # rings as a mention does (chatd.protocol.keywords).
         self.keywords: tuple[str, ...] = ()
+        # The most keywords the server keeps for one user (the welcome's keywords_per_user;
+        # None: an older server, which did not say): /keywords add says so before asking.
+        self.keywords_max: int | None = None
         # Per (conversation, lower-case name), the msg_id of the user's message last said
         # seen by that member: "· bob has seen it" is said once a message.
         self._seen_said: dict[tuple[str, str], int] = {}
@@ -1375,6 +1378,7 @@ class ChatClient:
         self.read_receipts = welcome.user.get("read_receipts") is not False
         if welcome.keywords is not None:
             self.keywords = tuple(welcome.keywords)
+        self.keywords_max = welcome.keywords_per_user
         # The same for the profile: kept at the first welcome, said when another device
         # changed it while this one was away.
         self.take_profile(self.me, welcome.user.get("display_name"),

@@ -958,11 +958,12 @@ class _Builder:
            errors: tuple[int, ...] = (), auth: str = "bearer",
            parameters: list[dict[str, Any]] | None = None,
            body: dict[str, Any] | None = None, body_required: bool = True,
-           op_id: str) -> dict[str, Any]:
+           op_id: str, deprecated: bool = False) -> dict[str, Any]:
         """One operation. ``ok``: its success responses by status; ``errors``: the error
         statuses it may answer besides those of every request (500 and 503, and 413 where
         there is a body, 401 where a token is needed). ``auth``: ``"bearer"``, ``"none"``
-        or ``"link"`` (a Bearer token or a signed link)."""
+        or ``"link"`` (a Bearer token or a signed link). ``deprecated``: kept for clients
+        (or links) of before its replacement."""
         statuses = set(errors) | {500, 503}
         if auth in ("bearer", "link"):
             statuses.add(401)
@@ -972,6 +973,8 @@ class _Builder:
             "operationId": op_id, "summary": summary, "description": description,
             "tags": [tag],
         }
+        if deprecated:
+            operation["deprecated"] = True
         if auth == "bearer":
             operation["security"] = [{"bearer": []}]
         elif auth == "link":
@@ -1193,7 +1196,11 @@ class _Builder:
             "password_reset": {"type": "boolean",
                                "description": "Whether the server mails password reset "
                                               "links (`[email] smtp_host` is set): a page "
-                                              "offers \"Forgot password?\" then."}})
+                                              "offers \"Forgot password?\" then."},
+            "min_password_length": {"type": "integer", "minimum": 1,
+                                    "description": "`auth.min_password_length`: the fewest "
+                                                   "characters a new password may have (a "
+                                                   "registration's, a reset's)."}})
         email_settings = self.sent({
             "email": {"type": ["string", "null"],
                       "description": "The address as the user typed it; null: none."},
@@ -1203,9 +1210,13 @@ class _Builder:
             "notify": {"type": "boolean",
                        "description": "Missed-message emails on (the default)."},
             "available": {"type": "boolean",
-                          "description": "Whether the server sends email at all."}})
+                          "description": "Whether the server sends email at all."},
+            "pending": {"type": ["string", "null"],
+                        "description": "The address a confirmed one is being changed to, "
+                                       "until its link is opened (the confirmed one gets "
+                                       "the mail meanwhile); null: none."}})
         email_example = {"email": "ann@example.org", "confirmed": False, "notify": True,
-                         "available": True}
+                         "available": True, "pending": None}
         email_token = path_param("token", {"type": "string",
                                            "pattern": "^[A-Za-z0-9_-]{16,128}$"},
                                  "The link's token (32 of `A-Z a-z 0-9 _ -`; another is "
@@ -2114,8 +2125,11 @@ class _Builder:
                     "Set the email address",
                     "Stores the address unconfirmed and mails it a confirmation link "
                     "(`server.public_url`, else the request's Host, then "
-                    "`/api/email/confirm/<token>`; it works once, for 24 hours). The user's "
-                    "confirmed address given again stays confirmed and nothing is mailed. "
+                    "`/#confirm-email=<token>`: the page posts the token to `POST "
+                    "/api/email/confirm`; it works once, for 24 hours). A confirmed address "
+                    "stays the user's, and gets their mail, until the new one is confirmed "
+                    "(`pending` meanwhile). The user's confirmed address given again stays "
+                    "confirmed and nothing is mailed. "
                     "409 `email_taken` when another account confirmed it, `email_disabled` "
                     "when the server sends no email; 3 confirmation mails at once, then 3 "
                     "an hour.",
@@ -2133,7 +2147,7 @@ class _Builder:
                     tag="accounts", op_id="removeEmail",
                     ok=ok(200, "Removed.", email_settings,
                           {"email": None, "confirmed": False, "notify": True,
-                           "available": True}),
+                           "available": True, "pending": None}),
                 ),
             },
             "/api/me/email-notifications": {"put": self.op(
@@ -2147,15 +2161,34 @@ class _Builder:
                 body=_json(self.body({"on": {"type": "boolean"}}, ["on"]), {"on": False}),
                 ok=ok(200, "Set.", email_settings,
                       {"email": "ann@example.org", "confirmed": True, "notify": False,
-                       "available": True}),
+                       "available": True, "pending": None}),
+            )},
+            "/api/email/confirm": {"post": self.op(
+                "Confirm an address",
+                "The page, opened at the link mailed by `PUT /api/me/email` "
+                "(`<public url>/#confirm-email=<token>`: the token in the fragment, which "
+                "no request and no access log carries), posts the token: the address is "
+                "now the user's, confirmed, in place of any other. Once only. 400 "
+                "`bad_token` for a token unknown (or replaced by a newer link), used or "
+                "expired, the message saying which; 409 `email_taken` when another "
+                "account confirmed the address first. No token needed.",
+                tag="accounts", auth="none", op_id="confirmEmailToken",
+                body=_json(self.body({"token": {"type": "string", "maxLength": 128}},
+                                     ["token"]),
+                           {"token": "k3J9dWq2x7Yb0Zr5Tn8Lp1Vc4Hs6Mg2A"}),
+                ok=ok(200, "Confirmed.", self.sent({"confirmed": {"const": True}}),
+                      {"confirmed": True}),
+                errors=(409,),
             )},
             "/api/email/confirm/{token}": {"get": self.op(
-                "Open an address's confirmation link",
-                "The link mailed by `PUT /api/me/email`, opened in a browser: a small page "
-                "that says the address is confirmed (200), or why the link does not work "
-                "(400: expired, used, unknown, the address taken by another account or "
-                "changed since). Once only.",
-                tag="accounts", auth="none", op_id="confirmEmail",
+                "Open an address's confirmation link (deprecated)",
+                "The links mailed before they carried the token in the fragment (`POST "
+                "/api/email/confirm`), opened in a browser: a small page that says the "
+                "address is confirmed (200), or why the link does not work (400: expired, "
+                "used, unknown, the address taken by another account). Once only. Kept "
+                "for the links already mailed (24 hours); the token in the path is kept "
+                "by access logs.",
+                tag="accounts", auth="none", op_id="confirmEmail", deprecated=True,
                 parameters=[email_token],
                 ok={"200": {"description": "Confirmed.", "content": html_page},
                     "400": {"description": "The link does not work.", "content": html_page}},
@@ -2201,15 +2234,40 @@ class _Builder:
                       self.sent({}), {}),
                 errors=(409, 429),
             )},
-            "/api/password-reset/{token}": {"post": self.op(
+            "/api/password-reset/complete": {"post": self.op(
                 "Set a new password with a reset link",
-                "The password (the registration's rules: "
+                "The page, opened at the link mailed (`<public url>/#reset=<token>`), posts "
+                "the token with the password (the registration's rules: "
+                f"{config.auth.min_password_length}-{MAX_PASSWORD_LENGTH} characters, "
+                "`min_password_length` of `GET /api/register`), which replaces the old "
+                "one; the token is spent, and every session and token of the account ends "
+                "on every node (log in again). 400 `bad_token` for a link that is unknown, "
+                "used or expired (or of a deactivated account), `bad_request` for a "
+                "password the rules refuse.",
+                tag="accounts", auth="none", op_id="completePasswordReset",
+                body=_json(self.body({
+                    "token": {"type": "string", "maxLength": 128},
+                    "password": {"type": "string",
+                                 "minLength": config.auth.min_password_length,
+                                 "maxLength": MAX_PASSWORD_LENGTH, "pattern": NO_NUL}},
+                    ["token", "password"]),
+                    {"token": "k3J9dWq2x7Yb0Zr5Tn8Lp1Vc4Hs6Mg2A",
+                     "password": "correct horse battery"}),
+                ok=ok(200, "Set.", self.sent({"user": {
+                    "type": "string", "description": "The account's name, to log in with."}}),
+                    {"user": "ann"}),
+            )},
+            "/api/password-reset/{token}": {"post": self.op(
+                "Set a new password with a reset link (deprecated)",
+                "As `POST /api/password-reset/complete`, the token in the path (where "
+                "access logs keep it), for pages loaded before it. The password (the "
+                "registration's rules: "
                 f"{config.auth.min_password_length}-{MAX_PASSWORD_LENGTH} characters) "
                 "replaces the old one; the token is spent, and every session and token of "
                 "the account ends on every node (log in again). 400 `bad_token` for a link "
                 "that is unknown, used or expired (or of a deactivated account), "
                 "`bad_request` for a password the rules refuse.",
-                tag="accounts", auth="none", op_id="resetPasswordByEmail",
+                tag="accounts", auth="none", op_id="resetPasswordByEmail", deprecated=True,
                 parameters=[email_token],
                 body=_json(self.body({"password": {
                     "type": "string", "minLength": config.auth.min_password_length,

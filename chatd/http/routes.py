@@ -443,7 +443,8 @@ async def _registration(request: Request, app: App, params: dict[str, str]) -> R
     return json_reply(200, {"registration": app.config.auth.registration,
                             "who_can_invite": app.config.auth.who_can_invite,
                             "server": app.config.server.name or None,
-                            "password_reset": app.config.email.enabled})
+                            "password_reset": app.config.email.enabled,
+                            "min_password_length": app.config.auth.min_password_length})
 
 
 # -- invitations -----------------------------------------------------------------------------
@@ -564,8 +565,15 @@ def _html(status: int, title: str, text: str, app: App, request: Request, *,
     return Reply(status, body, b"text/html; charset=utf-8", list(headers))
 
 
+async def _confirm_email_token(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``POST /api/email/confirm`` ``{token}``: the page, opened at a confirmation link
+    (the token in its fragment), posts it."""
+    return json_reply(200, await mail.confirm_token(app, json_body(request)))
+
+
 async def _confirm_email(request: Request, app: App, params: dict[str, str]) -> Reply:
-    """``GET /api/email/confirm/{token}``: the link mailed, opened in a browser: a page."""
+    """``GET /api/email/confirm/{token}`` (deprecated: the links mailed before the token
+    went into the fragment), opened in a browser: a page."""
     status, title, text = await mail.confirm(app, params["token"])
     # Once confirmed, "Open chatd" opens the page saying so (clients/web: #email-confirmed).
     return _html(status, title, text, app, request,
@@ -596,7 +604,20 @@ async def _request_reset(request: Request, app: App, params: dict[str, str]) -> 
         now=now_ms()))
 
 
+async def _complete_reset(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``POST /api/password-reset/complete`` ``{token, password}``: the token in the body,
+    where no access log keeps it."""
+    body = json_body(request)
+    token = body.get("token")
+    if not isinstance(token, str):
+        raise ChatError(codes.BAD_REQUEST, "'token' must be a string (the token of a "
+                                           "password reset link)")
+    return json_reply(200, await mail.reset_password(app, token, body))
+
+
 async def _reset_password(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``POST /api/password-reset/{token}``: deprecated (the token in the path), kept for
+    pages loaded before ``/complete``."""
     return json_reply(200, await mail.reset_password(app, params["token"], json_body(request)))
 
 
@@ -836,11 +857,13 @@ ROUTES: list[Route] = [
     _route(r"/api/me/read-receipts", {"PUT": operation("set_read_receipts", _body)}),
     _route(r"/api/me/email", {"GET": _get_email, "PUT": _put_email, "DELETE": _delete_email}),
     _route(r"/api/me/email-notifications", {"PUT": _email_notifications}),
+    _route(r"/api/email/confirm", {"POST": _confirm_email_token}),
     _route(r"/api/email/confirm/(?P<token>[^/]+)", {"GET": _confirm_email}),
     _route(r"/api/email/unsubscribe/(?P<token>[^/]+)", {
         "GET": _unsubscribe_page, "POST": _unsubscribe,
     }),
     _route(r"/api/password-reset", {"POST": _request_reset}),
+    _route(r"/api/password-reset/complete", {"POST": _complete_reset}),
     _route(r"/api/password-reset/(?P<token>[^/]+)", {"POST": _reset_password}),
     _route(r"/api/me/keywords", {"GET": operation("keywords"),
                                  "PUT": operation("set_keywords", _body)}),

@@ -498,6 +498,7 @@ def _welcome(obj: Mapping[str, Any], rid: RequestId) -> Welcome:
         contacts=_objects(obj, "contacts", optional=True),
         ping_interval=_int(obj, "ping_interval", minimum=1),
         max_text_chars=_optional_int(obj, "max_text_chars"),
+        keywords_per_user=_optional_int(obj, "keywords_per_user"),
         group_mention_members=_optional_int(obj, "group_mention_members"),
         rooms_more=_optional_bool(obj, "rooms_more"),
         contacts_more=_optional_bool(obj, "contacts_more"),

@@ -1467,6 +1467,9 @@ class Welcome(ServerEvent):
     contacts: Sequence[Mapping[str, Any]] = ()
     ping_interval: int
     max_text_chars: int | None = None  # the longest message text the server takes
+    #: The most notification keywords one user may have (``limits.keywords_per_user``): a
+    #: client says so before ``set_keywords`` is refused (None: an older server).
+    keywords_per_user: int | None = None
     #: The largest room in which any member may mention a group (@room, @here); past it only
     #: its owner and moderators may (None: an older server, which did not say).
     group_mention_members: int | None = None
@@ -1508,6 +1511,8 @@ class Welcome(ServerEvent):
         }
         if self.max_text_chars is not None:
             obj["max_text_chars"] = self.max_text_chars
+        if self.keywords_per_user is not None:
+            obj["keywords_per_user"] = self.keywords_per_user
         if self.group_mention_members is not None:
             obj["group_mention_members"] = self.group_mention_members
         if self.rooms_more is not None:

@@ -1053,11 +1053,14 @@ class PushSubscription:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class EmailSettings:
     """A user's address (migration 0046): as they typed it (None: none), whether it is
-    confirmed, and whether missed-message emails are on."""
+    confirmed, and whether missed-message emails are on; ``pending``: the address a
+    confirmed one is being changed to, until its link is opened (the confirmed one stays
+    theirs meanwhile), else None."""
 
     email: str | None
     confirmed: bool
     notify: bool
+    pending: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1839,9 +1842,10 @@ class Storage(Protocol):
 
     async def set_email(self, user_id: int, email: str, token_hash: bytes, *,
                         expires_at: int) -> EmailSettings:
-        """Give the user the address ``email`` (valid), unconfirmed, and keep the
-        confirmation token ``token_hash`` (its SHA-256) for it until ``expires_at`` (ms),
-        in place of any earlier one.
+        """Keep the confirmation token ``token_hash`` (its SHA-256) of the address
+        ``email`` (valid) until ``expires_at`` (ms), in place of any earlier one; the
+        address is the user's, unconfirmed, at once unless they have a confirmed one, which
+        stays theirs (``pending``: the new one) until the token confirms the new one.
 
         Raises:
             ChatError: 'email_taken' (another account confirmed it), 'not_found'.
@@ -1856,9 +1860,9 @@ class Storage(Protocol):
         now and whether they changed."""
 
     async def confirm_email(self, token_hash: bytes) -> tuple[str, int | None]:
-        """Spend a confirmation token: ``("confirmed", user_id)`` (also when it was
-        already), ``("taken", user_id)`` (another account confirmed the address first),
-        ``("changed", user_id)`` (the user has another address since), or
+        """Spend a confirmation token: ``("confirmed", user_id)`` (the token's address is
+        now the user's, confirmed, in place of any other; also when it was already),
+        ``("taken", user_id)`` (another account confirmed the address first), or
         ``("unknown" | "used" | "expired", None)``. Once only: two uses racing never both
         confirm."""
 
@@ -1913,6 +1917,15 @@ class Storage(Protocol):
     async def email_batch_failed(self, user_id: int, retry_seconds: float) -> None:
         """The batch's email was not sent: free it, due again in ``retry_seconds``, rows
         kept, one more attempt counted."""
+
+    # -- limits every node shares (migration 0050) -------------------------------------------
+
+    async def take_shared_token(self, bucket: str, key: str, *, rate: float,
+                                burst: float) -> float:
+        """Take a token from the bucket ``bucket`` of ``key`` (``burst`` tokens at most,
+        refilled at ``rate`` per second; a new key's is full), kept in the database so that
+        every node takes from the same one. Returns 0.0 when a token was taken, else the
+        seconds until one is back (and nothing was taken)."""
 
     # -- invitations (migration 0044) --------------------------------------------------------
 
@@ -2168,6 +2181,10 @@ class Storage(Protocol):
         conversation (kind ``dm`` or ``group``) the user is in with their read marker
         (``seq``) and its other members (``tell``: to be told, the ``seen`` event, that
         the position is shared again, or no longer), by name."""
+
+    async def shares_read_receipts(self, user_id: int) -> bool:
+        """Whether the user shares their read receipts now (as last committed; False for
+        no such user)."""
 
     async def keywords(self, user_id: int) -> tuple[str, ...]:
         """The user's notification keywords as stored, in their order (migration 0047)."""

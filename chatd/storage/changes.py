@@ -278,7 +278,8 @@ _SQL_TOPIC = """
 UPDATE rooms r SET topic = v.topic
 FROM unnest($1::bigint[], $2::text[]) AS v(id, topic) WHERE r.id = v.id
 """
-# A deleted message's reactions, pin and poll (with its votes) go, its edits' words (the new
+# A deleted message's reactions, pin, poll (with its votes) and has:link row (migration
+# 0050) go, its edits' words (the new
 # and the replaced: migration 0045) and a
 # forward's forwarded text (migration 0039) go, and
 # its files are no longer served nor counted against their uploader's quota (the bytes stay on
@@ -290,6 +291,8 @@ WITH gone AS (
     DELETE FROM pins WHERE message_id = ANY ($1::bigint[])
 ), unpolled AS (
     DELETE FROM polls WHERE message_id = ANY ($1::bigint[])
+), unlinked AS (
+    DELETE FROM message_links WHERE message_id = ANY ($1::bigint[])
 ), files_gone AS (
     UPDATE files SET deleted_at = now()
     WHERE message_id = ANY ($1::bigint[]) AND deleted_at IS NULL

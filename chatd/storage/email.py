@@ -58,16 +58,28 @@ BATCH_MESSAGES = 50
 
 _TIME = "timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
 
-_SQL_SETTINGS = "SELECT email, email_confirmed, email_notify FROM users WHERE id = $1"
+# A user's address and settings; "pending": the new address a confirmed one is being changed
+# to, waiting for its link (the newest confirmation token that still works; NULL when the
+# address is not confirmed: then the new address is the user's `email` itself, unconfirmed).
+_PENDING = """(SELECT t.email FROM email_tokens t
+        WHERE u.email_confirmed AND t.user_id = u.id AND t.purpose = 'confirm'
+          AND t.used_at IS NULL AND t.expires_at > now()
+        ORDER BY t.created_at DESC LIMIT 1) AS pending"""
+_SQL_SETTINGS = f"""
+SELECT u.email, u.email_confirmed, u.email_notify, {_PENDING} FROM users u WHERE u.id = $1
+"""
 
 # Whether another account ($1 is not theirs) has confirmed address $2 (any case).
 _SQL_TAKEN = """
 SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($2) AND email_confirmed
                AND id <> $1)
 """
+# The address set, unconfirmed: only when the user has no confirmed one (a confirmed address
+# stays theirs, and gets their mail, until the new one is confirmed: the token alone holds the
+# new one, _SQL_CONFIRM). No row: the user is gone.
 _SQL_SET = """
-UPDATE users SET email = $2, email_confirmed = false WHERE id = $1
-RETURNING email, email_confirmed, email_notify
+UPDATE users SET email = CASE WHEN email_confirmed THEN email ELSE $2 END WHERE id = $1
+RETURNING id
 """
 _SQL_DROP_TOKENS = "DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2"
 _SQL_DROP_ALL_TOKENS = "DELETE FROM email_tokens WHERE user_id = $1"
@@ -77,7 +89,7 @@ VALUES ($2, $3, $4, $5, timestamptz 'epoch' + $1::bigint * interval '1 milliseco
 """
 _SQL_REMOVE = """
 UPDATE users SET email = NULL, email_confirmed = false WHERE id = $1
-RETURNING email, email_confirmed, email_notify
+RETURNING email, email_confirmed, email_notify, NULL::text AS pending
 """
 _SQL_DROP_QUEUE = "DELETE FROM email_queue WHERE user_id = $1"
 _SQL_DROP_BATCH = "DELETE FROM email_batches WHERE user_id = $1"
@@ -95,13 +107,13 @@ RETURNING user_id, email
 _SQL_TOKEN_STATE = """
 SELECT used_at IS NOT NULL AS used FROM email_tokens WHERE hash = $1 AND purpose = $2
 """
-# The address confirmed, if it is still the one the user has (exactly as they typed it).
+# The token's address ($2, exactly as typed) made the user's, confirmed: the one waiting for
+# its link in place of their unconfirmed address, or of their confirmed one, which was theirs
+# until now (migration 0050's note; a changed address is never left without a confirmed one
+# in between). Setting another address drops the older tokens (_SQL_DROP_TOKENS), so a token
+# that still works is of the address last asked for.
 _SQL_CONFIRM = """
-UPDATE users SET email_confirmed = true
-WHERE id = $1 AND email = $2 AND NOT email_confirmed RETURNING 1
-"""
-_SQL_CONFIRMED_ALREADY = """
-SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND email = $2 AND email_confirmed)
+UPDATE users SET email = $2, email_confirmed = true WHERE id = $1
 """
 
 # The account a reset may go to: named by its user name or by its confirmed address (any
@@ -241,7 +253,7 @@ def _settings(row: Any) -> EmailSettings:
     if row is None:
         raise ChatError(codes.NOT_FOUND, "no such user")
     return EmailSettings(email=row["email"], confirmed=row["email_confirmed"],
-                         notify=row["email_notify"])
+                         notify=row["email_notify"], pending=row["pending"])
 
 
 async def email_settings(pool: Any, user_id: int) -> EmailSettings:
@@ -253,11 +265,12 @@ async def set_email(pool: Any, user_id: int, email: str, token_hash: bytes,
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(_SQL_TAKEN, user_id, email):
             raise ChatError(codes.EMAIL_TAKEN, "another account has confirmed this address")
-        settings = _settings(await conn.fetchrow(_SQL_SET, user_id, email))
+        if await conn.fetchval(_SQL_SET, user_id, email) is None:
+            raise ChatError(codes.NOT_FOUND, "no such user")
         await conn.execute(_SQL_DROP_TOKENS, user_id, "confirm")
         await conn.execute(_SQL_STORE_TOKEN, expires_at, token_hash, user_id, "confirm",
                            email)
-        return settings
+        return _settings(await conn.fetchrow(_SQL_SETTINGS, user_id))
 
 
 async def remove_email(pool: Any, user_id: int) -> EmailSettings:
@@ -287,10 +300,8 @@ async def confirm_email(pool: Any, token_hash: bytes) -> tuple[str, int | None]:
         user_id, email = row["user_id"], row["email"]
         if await conn.fetchval(_SQL_TAKEN, user_id, email):
             return "taken", user_id
-        if await conn.fetchval(_SQL_CONFIRM, user_id, email) is not None \
-                or await conn.fetchval(_SQL_CONFIRMED_ALREADY, user_id, email):
-            return "confirmed", user_id
-        return "changed", user_id
+        await conn.execute(_SQL_CONFIRM, user_id, email)
+        return "confirmed", user_id
 
 
 async def store_email_token(pool: Any, user_id: int, purpose: str, token_hash: bytes,

@@ -107,6 +107,7 @@ from chatd.sections import SectionList, sections_from_json
 from chatd.storage import bots
 from chatd.storage import email as mail
 from chatd.storage import invitations as invites
+from chatd.storage import limits as shared_limits
 from chatd.storage import sections as sidebar
 from chatd.storage import user_groups as groups
 from chatd.storage.alerts import alerted
@@ -204,7 +205,7 @@ from chatd.storage.bridge import AsyncioBridge, BridgeClosed
 from chatd.storage.changes import BANS_LOCK, apply_changes, preview_from_json
 from chatd.storage.embedded import EmbeddedPostgres, start_embedded
 from chatd.storage.migrations import apply_migrations
-from chatd.storage.search import find_ids
+from chatd.storage.search import LINK_PATTERN, find_ids
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
 from chatd.storage.sql import words_of as _words_of
@@ -1100,6 +1101,10 @@ SELECT k.name, k.read_seq, ARRAY(
     WHERE o.room_id = k.room_id AND o.user_id <> $1) AS tell
 FROM set_ LEFT JOIN k ON k.name IS NOT NULL
 """
+
+# Whether user $1 shares their read receipts, as last committed (a read's check after its
+# seen was told: chatd/actions/receipts.py, tell_seen).
+_SQL_SHARES_RECEIPTS = "SELECT read_receipts FROM users WHERE id = $1"
 
 # Notification keywords (migration 0047): user $1's, and set to $2 (NULL for none): written
 # only when they differ (a row: they changed).
@@ -2280,13 +2285,25 @@ _INDEXED_TEXT = "CASE WHEN forwarded IS NOT NULL " \
     "WHEN poll THEN text || ' ' || coalesce((SELECT array_to_string(p.options, ' ') " \
     "FROM polls p WHERE p.message_id = messages.id), '') " \
     "ELSE text END"
+# Search's has:link (migration 0050) is kept here too, off the send path: a message whose
+# text has a web address (LINK_PATTERN, the regular expression has:link always meant) gets a
+# row of message_links, and an edited one that no longer has one loses it (by the table's
+# key; only an edited message can have a row already). Nothing is written for a message
+# without a link.
 _INDEX_WORDS = f"""
 WITH indexed AS (
     UPDATE messages SET words = {_words_of(_INDEXED_TEXT)}
     WHERE id = ANY (ARRAY(
         SELECT id FROM messages WHERE {{pick}} FOR UPDATE SKIP LOCKED
     ))
-    RETURNING 1
+    RETURNING id, room_id, text ~* '{LINK_PATTERN}' AS link, edited_at IS NOT NULL AS edited
+), linked AS (
+    INSERT INTO message_links (message_id, room_id)
+    SELECT id, room_id FROM indexed WHERE link
+    ON CONFLICT DO NOTHING
+), unlinked AS (
+    DELETE FROM message_links
+    WHERE message_id = ANY (ARRAY(SELECT id FROM indexed WHERE edited AND NOT link))
 )
 SELECT (SELECT count(*) FROM indexed), set_config('synchronous_commit', 'off', true)
 """
@@ -4083,6 +4100,13 @@ class PostgresStorage:
     async def email_batch_failed(self, user_id: int, retry_seconds: float) -> None:
         await self._run(mail.email_batch_failed, self._pool, user_id, retry_seconds)
 
+    # -- limits every node shares (chatd/storage/limits.py) ----------------------------------
+
+    async def take_shared_token(self, bucket: str, key: str, *, rate: float,
+                                burst: float) -> float:
+        return await self._run(shared_limits.take_shared_token, self._pool, bucket, key, rate,
+                               burst)
+
     # -- invitations (chatd/storage/invitations.py) ------------------------------------------
 
     async def create_invitation(self, token_hash: bytes, creator_id: int | None, *,
@@ -4435,6 +4459,9 @@ class PostgresStorage:
         return sorted(MarkedRead(room=str(row["name"]), seq=int(row["read_seq"]),
                                  tell=tuple(row["tell"])) for row in rows
                       if row["name"] is not None)
+
+    async def shares_read_receipts(self, user_id: int) -> bool:
+        return bool(await self._run(self._pool.fetchval, _SQL_SHARES_RECEIPTS, user_id))
 
     async def keywords(self, user_id: int) -> tuple[str, ...]:
         return tuple(await self._run(self._pool.fetchval, _SQL_KEYWORDS, user_id) or ())
@@ -5101,7 +5128,8 @@ class PostgresStorage:
                 positive=positive if scope["positive"] else "",
                 negative=negative if scope["negative"] else "", senders=sender_ids,
                 after_time=_day_start(query.after, 1), before_time=_day_start(query.before),
-                limit=limit + 1, has=query.has, is_=query.is_, user=user_id)
+                limit=limit + 1, has=query.has, is_=query.is_, not_has=query.not_has,
+                not_is=query.not_is, user=user_id)
             rows = await conn.fetch(_SQL_FOUND, ids[:limit]) if ids and limit else []
         return SearchPage(messages=[_entry(row["room"], row) for row in rows],
                           more=len(ids) > limit)

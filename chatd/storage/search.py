@@ -45,7 +45,8 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["FIRST_WINDOW", "GROWTH", "WALKED_WINDOWS", "find_ids", "window_sql"]
+__all__ = ["FIRST_WINDOW", "GROWTH", "LINK_PATTERN", "WALKED_WINDOWS", "find_ids",
+           "window_sql"]
 
 #: The ids the first small window covers, and how many times larger the second is.
 FIRST_WINDOW = 4096
@@ -55,10 +56,18 @@ GROWTH = 4
 WALKED_WINDOWS = 2
 
 
+#: What ``has:link`` means: a web address in the text (``http://`` or ``https://`` and
+#: something after it), a POSIX regular expression of PostgreSQL's ``~*``. The indexer
+#: (chatd/storage/postgres.py, _INDEX_WORDS) tests it, off the send path, and keeps the
+#: messages that pass in ``message_links`` (migration 0050).
+LINK_PATTERN = "https?://[^[:space:]]"
+
 #: What each ``has:`` asks of a message ``m`` (chatd/search.py, HAS): files through the rooms'
 #: index of them (files_room_id_idx), so that the planner may start from the rooms' files
-#: instead of their messages; a poll from the polls (few); a link from the text itself (no
-#: index: the walked windows find common ones, a rare one costs a read of the rooms' rest).
+#: instead of their messages; a poll from the polls (few); a link from the rooms' links
+#: (message_links_room_idx), as a file from their files: a rare link costs the few rows that
+#: name it, never a read of the rooms' whole history. A message is there once it is indexed
+#: (as its words are: a moment after its commit).
 _HAS = {
     "file": "m.files > 0 AND m.id IN (SELECT f.message_id FROM files f "
             "WHERE f.room_id = ANY ($1::bigint[]) AND f.message_id IS NOT NULL "
@@ -66,7 +75,8 @@ _HAS = {
     "image": "m.files > 0 AND m.id IN (SELECT f.message_id FROM files f "
              "WHERE f.room_id = ANY ($1::bigint[]) AND f.message_id IS NOT NULL "
              "AND f.deleted_at IS NULL AND f.content_type LIKE 'image/%')",
-    "link": "m.text ~* 'https?://[^[:space:]]'",
+    "link": "m.id IN (SELECT l.message_id FROM message_links l "
+            "WHERE l.room_id = ANY ($1::bigint[]))",
     "poll": "m.poll AND m.id IN (SELECT p.message_id FROM polls p)",
 }
 #: What each ``is:`` asks ({user}: the parameter of the searching user's id), each by the key
@@ -80,14 +90,21 @@ _IS = {
 }
 
 
+def _needs_user(is_: Sequence[str]) -> bool:
+    return any(name in ("mention", "saved") for name in is_)
+
+
 def window_sql(*, positive: bool, negative: bool, senders: bool, after: bool,
-               before: bool, has: Sequence[str] = (), is_: Sequence[str] = ()) -> str:
+               before: bool, has: Sequence[str] = (), is_: Sequence[str] = (),
+               not_has: Sequence[str] = (), not_is: Sequence[str] = ()) -> str:
     """The statement that finds matches in one window of ids: $1 the rooms' ids, $2 and
     $3 the window (``$3 <= id < $2``), $4 the most ids to return, then (in this order, for
     those that are there) the positive and negative ``to_tsquery`` texts, the senders' ids,
     the times the messages must be at or after and before, and the searching user's id
-    (for ``is:mention`` and ``is:saved``). ``has``/``is_``: the names of :data:`_HAS` and
-    :data:`_IS` the messages must all pass."""
+    (for ``is:mention`` and ``is:saved``, negated or not). ``has``/``is_``: the names of
+    :data:`_HAS` and :data:`_IS` the messages must all pass; ``not_has``/``not_is``: those
+    they must pass none of (each condition negated: no subquery of them yields a NULL, so
+    ``NOT … IN`` means "not among them")."""
     conditions = ["m.room_id = ANY ($1::bigint[])", "m.id < $2", "m.id >= $3",
                   "m.deleted_at IS NULL"]
     n = 4
@@ -107,9 +124,11 @@ def window_sql(*, positive: bool, negative: bool, senders: bool, after: bool,
         n += 1
         conditions.append(f"m.created_at < ${n}")
     conditions += [_HAS[name] for name in has]
-    if any(name in ("mention", "saved") for name in is_):
+    conditions += [f"NOT ({_HAS[name]})" for name in not_has]
+    if _needs_user(is_) or _needs_user(not_is):
         n += 1
     conditions += [_IS[name].format(user=f"${n}") for name in is_]
+    conditions += [f"NOT ({_IS[name].format(user=f'${n}')})" for name in not_is]
     where = "\n  AND ".join(conditions)
     return f"SELECT m.id FROM messages m\nWHERE {where}\nORDER BY m.id DESC\nLIMIT $4"
 
@@ -119,24 +138,26 @@ async def find_ids(conn: Any, *, rooms: Sequence[int], top: int, before: int | N
                    after_time: datetime.datetime | None,
                    before_time: datetime.datetime | None, limit: int,
                    has: Sequence[str] = (), is_: Sequence[str] = (),
+                   not_has: Sequence[str] = (), not_is: Sequence[str] = (),
                    user: int | None = None) -> list[int]:
     """The ids of the newest messages of ``rooms`` below ``before`` (a msg_id; None: from
     the newest, ``top`` being the largest id) that match, newest first, at most ``limit``.
     ``positive``/``negative``: ``to_tsquery`` texts they must / must not match ('' for
     none, and neither may then be empty to PostgreSQL: the caller checked); ``senders``:
     their authors' ids (None: anyone); the times bound ``created_at``; ``has``/``is_``
-    (the query's ``has:`` and ``is:``, of the searching ``user``). Runs on ``conn`` inside
-    the caller's transaction."""
+    (the query's ``has:`` and ``is:``, of the searching ``user``) and ``not_has``/``not_is``
+    (its ``-has:`` and ``-is:``). Runs on ``conn`` inside the caller's transaction."""
     if not rooms or limit <= 0:
         return []
     sql = window_sql(positive=bool(positive), negative=bool(negative),
                      senders=senders is not None, after=after_time is not None,
-                     before=before_time is not None, has=has, is_=is_)
+                     before=before_time is not None, has=has, is_=is_, not_has=not_has,
+                     not_is=not_is)
     extra: list[Any] = [value for value in (positive, negative) if value]
     if senders is not None:
         extra.append(list(senders))
     extra += [value for value in (after_time, before_time) if value is not None]
-    if any(name in ("mention", "saved") for name in is_):
+    if _needs_user(is_) or _needs_user(not_is):
         extra.append(user)
     room_ids = list(rooms)
     high = top + 1 if before is None else min(before, top + 1)

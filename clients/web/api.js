@@ -92,10 +92,11 @@ export async function askPasswordReset(user) {
 
 /**
  * Set a new password with a reset link's token: the answer (it may name the account), or an
- * ApiError (`bad_token` for a token expired, spent or unknown).
+ * ApiError (`bad_token` for a token expired, spent or unknown). The token goes in the body,
+ * never in the path, where a proxy's access log would keep it.
  */
 export async function resetPassword(token, password) {
-  return call("POST", `/api/password-reset/${encodeURIComponent(token)}`, { password });
+  return call("POST", "/api/password-reset/complete", { token, password });
 }
 
 /** Log in; returns the session {token, expires_at, username} and stores it. */

@@ -12,7 +12,9 @@
 // `GET /api/register`), "Forgot password?" under "Log in" asks for a user name or an address
 // and then says a link was sent if an account matches, whatever the server did. A page opened
 // with "#reset=TOKEN" (the link) takes the token off the address at once and shows "Choose a
-// new password" (typed twice, the registration's rule said); once set, it logs in with it (the
+// new password" (typed twice, the registration's rule said: the server's
+// `min_password_length`, as "Create account" says it too); the token is posted in the body
+// (`POST /api/password-reset/complete`), never in a URL; once set, it logs in with it (the
 // answer names the account; if it does not, the same form asks for the user name), or says
 // the link has expired, with a way to ask for a new one.
 
@@ -101,11 +103,22 @@ export class AuthView {
     $("auth-form").setAttribute("aria-labelledby", login ? "tab-login" : "tab-register");
     $("auth-submit").textContent = login ? "Log in" : "Create account";
     $("auth-password").autocomplete = login ? "current-password" : "new-password";
-    $("auth-password").minLength = login ? 0 : 8;
+    this.renderPasswordRule();
     $("auth-password-hint").hidden = login;
     $("auth-error").textContent = "";
     this.renderNote();
     this.renderForgot();
+  }
+
+  /**
+   * The new password's rule on "Create account" as the server has it (`min_password_length`
+   * of `GET /api/register`; 8, the default, until it has said): the field's minimum and the
+   * hint under it. "Log in" takes any length (an old password may be shorter).
+   */
+  renderPasswordRule() {
+    const min = this.resetInfo.minPassword;
+    $("auth-password").minLength = this.mode === "login" ? 0 : min;
+    $("auth-password-hint").textContent = `At least ${min} characters.`;
   }
 
   /**
@@ -397,6 +410,7 @@ export class AuthView {
     this.renderInvitation();
     this.renderNote();
     this.renderForgot();
+    this.renderPasswordRule();
     if (this.panel === "reset" && $("reset-form")) this.renderReset();
   }
 

@@ -10,17 +10,42 @@
 // with the address waiting for its link: the person was reading their mail), PUT /api/me/email {email} (202: a
 // link is mailed), DELETE /api/me/email, PUT /api/me/email-notifications {on}. The state is
 // email.js's. What the server sends reaches the page as text (h(), textContent).
+//
+// The confirmation link mailed opens the page at "#confirm-email=TOKEN" (the token in the
+// fragment, which no request carries and no proxy's access log keeps): the token is taken off
+// the address at once and posted (POST /api/email/confirm {token}, no log-in needed: the link
+// may be opened on another device); once confirmed the page goes on to "#email-confirmed",
+// where it says so (controller.js), and a link that does not work is said in a toast.
 
-import { $, h } from "./dom.js";
+import { authed } from "./api.js";
+import { $, h, toast } from "./dom.js";
 import {
   addressToSend, emailAsked, emailChanged, emailFailed, emailLoaded, emailRefusal, emailView,
   emptyEmail,
 } from "./email.js";
 
+/** The address waiting for its link in an answer (`pending`), or null. */
+function pendingOf(body) {
+  return body && typeof body.pending === "string" && body.pending ? body.pending : null;
+}
+
+const CONFIRM_PREFIX = "#confirm-email=";
+const CONFIRM_TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** The token of a confirmation link's fragment ("#confirm-email=TOKEN"), or null. */
+function confirmationFromHash(hash) {
+  if (typeof hash !== "string" || !hash.startsWith(CONFIRM_PREFIX)) return null;
+  const token = hash.slice(CONFIRM_PREFIX.length).split("&")[0];
+  return CONFIRM_TOKEN.test(token) ? token : null;
+}
+
 export class EmailView {
   constructor() {
+    this.takeConfirmation();
+    window.addEventListener("hashchange", () => this.takeConfirmation());
     this.on = {};
     this.held = emptyEmail();
+    this.pending = null; // the new address a confirmed one is being changed to, if any
     this.busy = false;
     this.returnFocus = null;
     $("email-close").addEventListener("click", () => $("email-dialog").close());
@@ -64,6 +89,7 @@ export class EmailView {
     this.returnFocus = active && active !== document.body && active.isConnected ? active
       : $("me-name");
     this.held = emptyEmail();
+    this.pending = null;
     $("email-address").value = "";
     this.fieldError("");
     this.say("");
@@ -82,13 +108,34 @@ export class EmailView {
     const serial = emailAsked(this.held);
     this.draw();
     try {
-      emailLoaded(this.held, serial, await this.on.call("GET", "/api/me/email"));
+      const body = await this.on.call("GET", "/api/me/email");
+      if (emailLoaded(this.held, serial, body)) this.pending = pendingOf(body);
     } catch (error) {
       emailFailed(this.held, serial, error && error.message);
     }
     if (!this.isOpen) return;
     this.draw();
     if (focus) this.focusFirst();
+  }
+
+  /**
+   * A confirmation link opened this page ("#confirm-email=TOKEN"): the token off the address
+   * (the address bar and the history keep no working token), then posted; confirmed, the page
+   * goes on to "#email-confirmed" (said by the controller, which also has the open dialog ask
+   * again); refused, the reason is said.
+   */
+  async takeConfirmation() {
+    const token = confirmationFromHash(location.hash);
+    if (token === null) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    try {
+      await authed(null, "POST", "/api/email/confirm", { token });
+    } catch (error) {
+      toast(`Your email address is not confirmed: ${error && error.message
+        ? error.message : "the server did not answer."}`);
+      return;
+    }
+    location.replace("#email-confirmed");
   }
 
   /** A confirmation link landed on this page: the open dialog shows it. */
@@ -165,6 +212,7 @@ export class EmailView {
     try {
       const answer = await this.on.call(method, path, body);
       emailChanged(this.held, meant, answer);
+      this.pending = pendingOf(answer);
       this.busy = false;
       this.setBusy(false);
       this.draw();
@@ -196,7 +244,13 @@ export class EmailView {
     const view = emailView(this.held);
     const state = $("email-state");
     state.dataset.kind = view.kind;
-    state.replaceChildren(...view.lines.map((line) => h("p", {}, line)));
+    const lines = [...view.lines];
+    if (view.kind === "confirmed" && this.pending && this.pending !== this.held.email) {
+      // (the confirmed address stays, and gets the mail, until the new one is confirmed)
+      lines.push(`Changing to ${this.pending}: open the link we sent there. Until then, `
+        + `mail goes to ${this.held.email}.`);
+    }
+    state.replaceChildren(...lines.map((line) => h("p", {}, line)));
     $("email-resend").hidden = !view.resend;
     $("email-remove").hidden = !view.remove;
     $("email-field").hidden = !view.field.shown;

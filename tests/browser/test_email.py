@@ -2,16 +2,20 @@
 real SMTP server on 127.0.0.1 (aiosmtpd, tests/smtpserver.py):
 
 - ann sets her address in "Email notifications…" (her menu): a typo is said next to the field;
-  the dialog then says a link was sent, Resend sends another; the link read from the mail,
-  opened in the browser, confirms it; the page opened at "#email-confirmed" says so; the
-  dialog shows the address confirmed, the switch on, and turns it off and on (the server
-  agrees each time); bob is told the address is taken; Remove takes it away.
+  the dialog then says a link was sent, Resend sends another; the link read from the mail
+  (the page at "#confirm-email=TOKEN"), opened in the browser, has the page post the token in
+  a body (no request's URL holds it) and say the address is confirmed; the dialog shows it
+  confirmed, the switch on, and turns it off and on (the server agrees each time); bob is
+  told the address is taken; Remove takes it away.
+- ann changes her confirmed address: the dialog keeps it and says the new one waits for its
+  link, which, opened where nobody is logged in, confirms it there (and, used, says why not).
+- A server whose auth.min_password_length is 12: "Create account" says so and holds to it.
 - "Forgot password?" from the sign-in form says the same for a name nobody has and for ann,
   who gets the link. Opened where she is logged in, the page says to log out first (its
   toast's "Log out" then shows the form). Opened logged out, it shows "Choose a new password"
-  (the token off the address at once), which holds back a short or mistyped password, sets
-  it, and signs her in; the old password is refused, the new one works, and the link, used,
-  says it has expired and offers a new one.
+  (the token off the address at once, then posted in the body), which holds back a short or
+  mistyped password, sets it, and signs her in; the old password is refused, the new one
+  works, and the link, used, says it has expired and offers a new one.
 - Email turned off while "Forgot password?" is open: asking says the server sends no email;
   reloaded, the page offers no "Forgot password?"; the menu's item and the dialog say the
   server sends no email.
@@ -19,14 +23,14 @@ real SMTP server on 127.0.0.1 (aiosmtpd, tests/smtpserver.py):
 The rules of test_web.py hold: every wait is for a state, never for time (the SMTP server's
 inbox is looked at until the mail is there). Screenshots in tests/artifacts/:
 desktop-email.png, phone-email.png (the dialog, confirmed), desktop-reset.png (the new
-password's form); axe-core checks the dialog and the forms.
+password's form), mends-server.png (the dialog, a new address waiting); axe-core checks the
+dialog and the forms.
 """
 
 from __future__ import annotations
 
 import re
 import time
-import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -52,6 +56,8 @@ __all__ = ["smtp"]  # (the fixture, used by name)
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 NEW_PASSWORD = "a brand new passphrase"
+#: What a confirmation link holds: the page's fragment with the token.
+CONFIRM = "#confirm-email="
 #: Seconds a look at the inbox gives up after (the mail comes much sooner).
 MAIL_WAIT = 20.0
 
@@ -109,9 +115,10 @@ def confirmed_address(daemon: Daemon, inbox: Inbox, token: str, address: str) ->
     status, body = http_json(daemon.url, "PUT", "/api/me/email", {"email": address},
                              token=token)
     assert status == 202, body
-    link = link_in(mail_to(inbox, address, "/api/email/confirm/"), "/api/email/confirm/")
-    with urllib.request.urlopen(link, timeout=10) as response:
-        assert response.status == 200
+    link = link_in(mail_to(inbox, address, CONFIRM), CONFIRM)
+    status, body = http_json(daemon.url, "POST", "/api/email/confirm",
+                             {"token": link.partition(CONFIRM)[2]})
+    assert (status, body) == (200, {"confirmed": True})
     assert email_settings(daemon, token)["confirmed"] is True
 
 
@@ -154,7 +161,7 @@ def test_an_address_is_set_confirmed_and_its_notifications_switched(
         "We sent a link to ann@example.org: open it to confirm the address.")
     expect(switch).to_be_disabled()
     expect(dialog.locator("#email-notify-hint")).to_contain_text("Confirm your address first")
-    mail_to(smtp, "ann@example.org", "/api/email/confirm/")
+    mail_to(smtp, "ann@example.org", CONFIRM)
     assert email_settings(daemon, token)["confirmed"] is False
 
     # Her phone, the dialog open meanwhile: waiting for the link too.
@@ -170,20 +177,23 @@ def test_an_address_is_set_confirmed_and_its_notifications_switched(
     expect(resend).to_be_focused()
     resend.click()
     expect(dialog.locator("#email-said")).to_have_text("We sent another link to ann@example.org.")
-    link = link_in(mail_to(smtp, "ann@example.org", "/api/email/confirm/", count=2),
-                   "/api/email/confirm/")
+    link = link_in(mail_to(smtp, "ann@example.org", CONFIRM, count=2), CONFIRM)
+    assert re.fullmatch(rf"{re.escape(daemon.url)}/{CONFIRM}[A-Za-z0-9_-]{{16,128}}", link)
     assert axe_serious(page) == []
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
 
-    # The link, opened in the browser: the server's page says it is confirmed.
+    # The link, opened in the browser: the page takes the token off the address, posts it
+    # (in a body: no request's URL holds it) and says the address is confirmed.
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(link)
-    expect(page.get_by_role("heading", name="Your address is confirmed")).to_be_visible()
-    # Where a confirmation lands on the page ("#email-confirmed"): said, and off the address.
-    page.goto(daemon.url + "/#email-confirmed")
     expect(page.locator("#toasts")).to_contain_text("Your email address is confirmed.")
     wait_online(page)
-    assert "#email-confirmed" not in page.url
+    assert "#email-confirmed" not in page.url and CONFIRM not in page.url
+    token_of_link = link.partition(CONFIRM)[2]
+    assert [url for url in asked if "/api/" in url and token_of_link in url] == []
+    assert any(url.endswith("/api/email/confirm") for url in asked), asked
 
     dialog = open_email_dialog(page, "ann")
     state = dialog.locator("#email-state")
@@ -287,7 +297,10 @@ def test_forgot_password_mails_a_link_that_sets_a_new_one_and_signs_in(
     expect(held).to_be_visible()
     expect(held.get_by_label("New password", exact=True)).to_be_focused()
 
-    # Opened logged out: "Choose a new password", the token off the address at once.
+    # Opened logged out: "Choose a new password", the token off the address at once (and
+    # posted in the body, never in a URL).
+    posted: list[tuple[str, str]] = []
+    page.on("request", lambda request: posted.append((request.url, request.post_data or "")))
     page.goto(link)
     form = page.get_by_role("form", name="Choose a new password")
     expect(form).to_be_visible()
@@ -314,6 +327,10 @@ def test_forgot_password_mails_a_link_that_sets_a_new_one_and_signs_in(
     form.get_by_role("button", name="Set password and log in").click()
     wait_online(page)
     expect(page.locator("#me-name")).to_have_text("ann")
+    reset_token = link.partition("#reset=")[2]
+    assert [url for url, _ in posted if reset_token in url] == []
+    assert [url for url, data in posted if reset_token in data] == [
+        daemon.url + "/api/password-reset/complete"]
 
     status, body = http_json(daemon.url, "POST", "/api/login",
                              {"username": "ann", "password": PASSWORD})
@@ -402,7 +419,7 @@ def test_a_reset_answer_without_the_name_asks_for_it_in_the_same_form(
         assert answer.status == 200 and answer.json()["user"] == "ann", answer.text()
         route.fulfill(response=answer, json={})
 
-    page.route(re.compile(r"/api/password-reset/[A-Za-z0-9_-]+$"), nameless)
+    page.route(re.compile(r"/api/password-reset/complete$"), nameless)
     page.goto(link)
     form = page.get_by_role("form", name="Choose a new password")
     form.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
@@ -421,4 +438,68 @@ def test_a_reset_answer_without_the_name_asks_for_it_in_the_same_form(
     form.get_by_role("button", name="Log in", exact=True).click()
     wait_online(page)
     expect(page.locator("#me-name")).to_have_text("ann")
+    assert person.errors == [], person.errors
+
+
+def test_a_new_address_waits_and_a_link_confirms_logged_out(
+    daemon: Daemon, smtp: Inbox, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """ann changes her confirmed address: the dialog keeps the old one confirmed and says the
+    new one waits for its link; the link, opened in a browser where nobody is logged in,
+    confirms it there (said in a toast), and opened again says why it does not work."""
+    mailing(daemon, smtp)
+    token = register_and_login(daemon.url, "ann")
+    confirmed_address(daemon, smtp, token, "ann@example.org")
+    ann = open_session(sessions, browser, DESKTOP)
+    log_in(ann.page, daemon.url, "ann")
+    wait_online(ann.page)
+    dialog = open_email_dialog(ann.page, "ann")
+    state = dialog.locator("#email-state")
+    expect(state).to_have_text("ann@example.org is confirmed.")
+    dialog.get_by_label("Change address").fill("ann@work.example")
+    dialog.get_by_role("button", name="Send confirmation link").click()
+    expect(dialog.locator("#email-said")).to_have_text(
+        "We sent a link to ann@work.example: open it to confirm the address.")
+    expect(state).to_contain_text("ann@example.org is confirmed.")
+    expect(state).to_contain_text("Changing to ann@work.example: open the link we sent there. "
+                                  "Until then, mail goes to ann@example.org.")
+    expect(dialog.get_by_role("switch")).to_be_checked()
+    shot(ann.page, artifacts, "mends-server")
+    assert axe_serious(ann.page) == []
+    assert email_settings(daemon, token)["email"] == "ann@example.org"
+
+    link = link_in(mail_to(smtp, "ann@work.example", CONFIRM), CONFIRM)
+    other = open_session(sessions, browser, PHONE)  # logged out
+    other.page.goto(link)
+    expect(other.page.locator("#toasts")).to_contain_text("Your email address is confirmed.")
+    expect(other.page.locator("#auth-view")).to_be_visible()
+    assert CONFIRM not in other.page.url
+    assert email_settings(daemon, token) == {"email": "ann@work.example", "confirmed": True,
+                                             "notify": True, "available": True,
+                                             "pending": None}
+    other.page.goto(link)
+    expect(other.page.locator("#toasts")).to_contain_text(
+        "Your email address is not confirmed: This confirmation link was used already")
+    for session in (ann, other):
+        assert session.errors == [], session.errors
+
+
+def test_create_account_says_the_servers_password_rule(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """A server whose auth.min_password_length is 12: "Create account" says "At least 12
+    characters." and the field holds back a shorter password (8 before the page knew)."""
+    daemon.stop()
+    daemon.settings["CHATD_AUTH_MIN_PASSWORD_LENGTH"] = "12"
+    daemon.start()
+    person = open_session(sessions, browser, DESKTOP)
+    page = person.page
+    page.goto(daemon.url)
+    expect(page.locator("#auth-view")).to_have_attribute("aria-busy", "false")  # (it has said)
+    page.get_by_role("tab", name="Create account").click()
+    expect(page.locator("#auth-password-hint")).to_have_text("At least 12 characters.")
+    field = page.get_by_label("Password")
+    expect(field).to_have_attribute("minlength", "12")
+    page.get_by_role("tab", name="Log in").click()
+    expect(field).to_have_attribute("minlength", "0")
     assert person.errors == [], person.errors

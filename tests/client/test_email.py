@@ -3,6 +3,7 @@ a real SMTP server on 127.0.0.1 (tests/smtpserver.py).
 
 What is checked: /email says there is no address; /email ADDRESS sets one and says a link
 was mailed (the SMTP server took it); opening the link confirms it, which /email then says;
+another address waits for its link while the confirmed one stays, which /email says;
 /email off and /email on turn the missed-message emails off and on; /email remove removes
 the address; a bad address is the server's bad_request, said as a problem.
 """
@@ -41,15 +42,23 @@ async def test_email_shows_sets_confirms_toggles_and_removes(
         await term.type("/email ann@example.org")
         await term.expect(r"a link to confirm ann@example\.org was mailed to it")
         (mail,) = await smtp.wait_for(1)
-        (link,) = links_in(mail, "/api/email/confirm/")
-        status, _ = await http(server.http_port, "GET", link.partition(
-            f"127.0.0.1:{server.http_port}")[2])
+        (link,) = links_in(mail, "#confirm-email=")
+        status, _ = await http(server.http_port, "POST", "/api/email/confirm",
+                               {"token": link.partition("#confirm-email=")[2]})
         assert status == 200
         await term.type("/email")
         await term.expect(r"your email address: ann@example\.org \(confirmed\); missed direct "
                           r"messages and mentions are mailed to you")
+        await term.type("/email ann@work.example")
+        await term.expect(r"a link to confirm ann@work\.example was mailed to it: open it \(it "
+                          r"works for 24 hours\); until then mail still goes to "
+                          r"ann@example\.org")
+        await term.type("/email")
+        await term.expect(r"ann@example\.org \(confirmed; changing to ann@work\.example once "
+                          r"the link mailed to it is opened\)")
         await term.type("/email off")
-        await term.expect(r"ann@example\.org \(confirmed\); missed-message emails are off")
+        await term.expect(r"ann@example\.org \(confirmed; changing to ann@work\.example [^)]*\); "
+                          r"missed-message emails are off")
         await term.type("/email on")
         await term.expect(r"mentions are mailed to you \(/email off stops them\)")
         await term.type("/email not-an-address")

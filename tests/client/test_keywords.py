@@ -148,3 +148,25 @@ async def test_keywords_from_the_terminal(tmp_path: Path, config: Config) -> Non
         await term.expect(r"-- notification keywords \(1\): outage\n")
         await bob.aclose()
         await phone.aclose()
+
+
+async def test_add_past_the_servers_limit_says_so_before_asking() -> None:
+    """The welcome's keywords_per_user (2 here): /keywords add that would hold more keywords
+    (ignoring case) says the limit and sends nothing; within it, or from an older server
+    that did not say, the list is sent."""
+    s = _session()
+    s.client._on_welcome(Welcome(user={"name": "ann"}, rooms=(), ping_interval=30,
+                                 keywords=("deploy",), keywords_per_user=2))
+    assert s.client.keywords_max == 2
+    sent = len(s.link.sent)
+    await s.line("/keywords add outage k8s")
+    assert len(s.link.sent) == sent
+    assert s.lines()[-1] == ("!! /keywords: at most 2 keywords (the server's limit): remove "
+                             "some first")
+    request = await _ask(s, "/keywords add DEPLOY outage", ["deploy", "outage"])
+    assert request.keywords == ("deploy", "DEPLOY", "outage")
+    s.client._on_welcome(Welcome(user={"name": "ann"}, rooms=(), ping_interval=30,
+                                 keywords=("deploy", "outage")))
+    assert s.client.keywords_max is None
+    request = await _ask(s, "/keywords add k8s", ["deploy", "outage", "k8s"])
+    assert request.keywords == ("deploy", "outage", "k8s")

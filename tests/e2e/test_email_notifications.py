@@ -217,6 +217,41 @@ async def test_nothing_when_online_read_muted_off_paused_or_unconfirmed(
         assert mails
 
 
+async def test_what_changed_while_queued_is_asked_again_when_the_email_goes(
+        tmp_path: Path, database_dsn: str, smtp: Inbox) -> None:
+    """Queued while nothing held them back, the messages of bob, who paused his
+    notifications before the batch was due, and of cid, who left the room that mentioned
+    him, are not mailed (dropped, not sent when the pause ends); zed's, queued with them,
+    are. Times are said in UTC."""
+    config = _config(tmp_path, database_dsn, smtp, batch=600.0, check=0.3)
+    async with running(config) as server:
+        port = server.http_port
+        tokens = {name: await _with_address(server, name) for name in ("bob", "cid", "zed")}
+        status, _ = await http(port, "POST", "/api/rooms", {"room": "ops"},
+                               token=tokens["cid"])
+        assert status == 201
+        async with _ann(server) as ann:
+            await ann.request("join", room="ops")
+            await _dm(ann, "bob", "for bob")
+            await ann.request("send", room="ops", text="@cid the build", nonce="c1")
+            await _dm(ann, "zed", "for zed")
+            await _emails(server).wait_queued(3)
+            status, _ = await http(port, "PUT", "/api/me/dnd", {"duration": 3600},
+                                   token=tokens["bob"])
+            assert status == 200
+            cid = await Client.tcp(server.tcp_port)
+            await cid.hello(tokens["cid"])
+            assert (await cid.request("leave", room="ops"))["op"] == "ok"
+            await cid.aclose()
+            await _due_now(database_dsn)
+            await _missed(server).wait_settled(3)
+        assert [m["To"] for m in smtp.messages] == ["zed@example.org"]
+        assert " UTC:" in text_of(smtp.messages[0])
+        assert await fetchval_apart(database_dsn, "SELECT count(*) FROM email_queue") == 0
+        # the end of the pause sends nothing either: the batch is gone
+        assert await fetchval_apart(database_dsn, "SELECT count(*) FROM email_batches") == 0
+
+
 async def test_unsubscribe_get_changes_nothing_post_turns_off(
         tmp_path: Path, database_dsn: str, smtp: Inbox) -> None:
     """The List-Unsubscribe URL: a GET answers a page with a button and changes nothing; a
@@ -313,8 +348,9 @@ async def test_a_server_without_addresses_starts_mailing_once_one_is_confirmed(
         bob = await register_and_login(port, "bob")
         await http(port, "PUT", "/api/me/email", {"email": "bob@example.org"}, token=bob)
         (confirmation,) = await smtp.wait_for(1)
-        link = next(w for w in text_of(confirmation).split() if "/api/email/confirm/" in w)
-        status, _ = await http(port, "GET", link.removeprefix(PUBLIC))
+        link = next(w for w in text_of(confirmation).split() if "#confirm-email=" in w)
+        status, _ = await http(port, "POST", "/api/email/confirm",
+                               {"token": link.partition("#confirm-email=")[2]})
         assert status == 200
         async with _ann(server) as ann:
             await _dm(ann, "bob", "now you get mail")

@@ -59,6 +59,7 @@ async def test_set_read_and_told_to_the_other_devices(daemon: Server,
     assert listed == {"op": "ok", "id": listed["id"], "keywords": stored}
     welcome = await (await Client.tcp(daemon.tcp_port)).hello(people["token"])
     assert welcome["keywords"] == stored
+    assert welcome["keywords_per_user"] == 50  # (limits.keywords_per_user's default)
     # from the laptop: ann's first device hears it
     again = await laptop.request("set_keywords", keywords=["outage", "Deploy"])
     assert again["keywords"] == ["outage", "Deploy"]
@@ -100,12 +101,13 @@ async def test_refusals(people: dict[str, Any]) -> None:
 
 
 async def test_the_limit_is_the_config_key(tmp_path: Path, database_dsn: str) -> None:
-    """With limits.keywords_per_user 2, three keywords are refused (the message names the
-    key), two are stored."""
+    """With limits.keywords_per_user 2, the welcome says 2 (beside max_text_chars), three
+    keywords are refused (the message names the key), two are stored."""
     config = make_config(tmp_path, database_dsn, limits={"keywords_per_user": 2})
     async with running(config) as server:
-        ann = await Client.signed_in(server.tcp_port,
-                                     await register_and_login(server.http_port, "ann"))
+        ann = await Client.tcp(server.tcp_port)
+        welcome = await ann.hello(await register_and_login(server.http_port, "ann"))
+        assert (welcome["keywords_per_user"], welcome["max_text_chars"]) == (2, 4000)
         over = await ann.request("set_keywords", keywords=["a", "b", "c"])
         assert (over["op"], over["code"]) == ("error", "bad_request")
         assert "limits.keywords_per_user" in over["message"]

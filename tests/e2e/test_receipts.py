@@ -22,7 +22,7 @@ from chatd.server import Server
 from tests.client import Client, http, register_and_login
 from tests.conftest import execute_sql
 from tests.e2e.conftest import ann_on_two_devices, running
-from tests.helpers import LIFTED_RATES, make_config, until
+from tests.helpers import LIFTED_RATES, locked_rows, make_config, until
 
 
 @pytest.fixture(params=["tcp", "ws"])
@@ -213,6 +213,42 @@ async def test_off_takes_back_on_tells(people: dict[str, Any]) -> None:
     for client in (ann, laptop, cid, bob):
         assert (await client.request("ping"))["op"] == "ok"
         assert _seen(client) == []
+
+
+async def test_a_read_that_ran_before_off_is_taken_back_after_it(
+        daemon: Server, database_dsn: str) -> None:
+    """bob's read of his conversation with ann, its statement held on his membership's row
+    (its snapshot taken while he still shares), ends after his other device turned receipts
+    off and ann was told seq null: the seen the read then tells is followed by seq null
+    again, so what ann is left with is that bob shares nothing."""
+    tokens = {name: await register_and_login(daemon.http_port, name) for name in ("ann", "bob")}
+    ann = await Client.signed_in(daemon.tcp_port, tokens["ann"])
+    bob = await Client.signed_in(daemon.tcp_port, tokens["bob"])
+    phone = await Client.signed_in(daemon.tcp_port, tokens["bob"])
+    sent = await ann.request("dm", to="bob", text="hi", nonce="h1")
+    room = sent["room"]
+    await bob.event("message", room=room, seq=sent["seq"])
+    async with trio.open_nursery() as nursery, locked_rows(database_dsn, """
+                SELECT 1 FROM memberships m JOIN rooms r ON r.id = m.room_id
+                JOIN users u ON u.id = m.user_id
+                WHERE r.name = $1 AND u.name = 'bob' FOR UPDATE OF m""", room) as held:
+        read: dict[str, Any] = {}
+
+        async def reading() -> None:
+            read.update(await bob.request("read", room=room, seq=sent["seq"]))
+
+        nursery.start_soon(reading)
+        await held.someone_waits()  # the read's update, on bob's membership
+        assert (await phone.request("set_read_receipts", on=False))["on"] is False
+        assert await ann.event("seen", room=room) == {
+            "op": "seen", "room": room, "user": "bob", "seq": None}
+    assert read["seq"] == sent["seq"]
+    # what the read's statement saw (bob sharing) is told, then taken back
+    assert (await ann.event("seen", room=room))["seq"] == sent["seq"]
+    assert await ann.event("seen", room=room) == {
+        "op": "seen", "room": room, "user": "bob", "seq": None}
+    for client in (ann, bob, phone):
+        await client.aclose()
 
 
 def _telling(server: Server, monkeypatch: pytest.MonkeyPatch

@@ -67,7 +67,7 @@ async def test_open_mode_registers_with_or_without_an_invitation(
         port = server.http_port
         assert await http(port, "GET", "/api/register") == (
             200, {"registration": "open", "who_can_invite": "admins", "server": "Example",
-                  "password_reset": False})
+                  "password_reset": False, "min_password_length": 8})
         status, body = await _register(port, "ann", with_field=False)
         assert status == 201 and "rooms" not in body and body["user"]["name"] == "ann"
         status, body = await _register(port, "ann2", None)
@@ -93,7 +93,7 @@ async def test_invite_mode_needs_a_working_invitation_and_joins_its_rooms_live(
         port = server.http_port
         assert await http(port, "GET", "/api/register") == (
             200, {"registration": "invite", "who_can_invite": "admins", "server": None,
-                  "password_reset": False})
+                  "password_reset": False, "min_password_length": 8})
         status, body = await _register(port, "eve", with_field=False)
         assert (status, body["code"]) == (403, "invitation_required"), body
         status, body = await _register(port, "eve", None)
@@ -156,7 +156,7 @@ async def test_closed_mode_refuses_every_registration(tmp_path: Path, database_d
                                                                    "registration_closed")
         assert await http(port, "GET", "/api/register") == (
             200, {"registration": "closed", "who_can_invite": "admins", "server": None,
-                  "password_reset": False})
+                  "password_reset": False, "min_password_length": 8})
         assert await server.app.storage.get_credentials("eve") is None
 
 

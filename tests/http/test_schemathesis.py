@@ -103,6 +103,11 @@ EXAMPLE_EMAIL_TOKENS = {
 #: The scene's email links by path: sam's confirmation link (unopened), ray's password reset
 #: link, ray's unsubscribe link (ray has a confirmed address).
 EMAIL_LINKS: dict[str, str] = {}
+#: The token of the examples of the email routes that take it in the body, and the scene's
+#: real ones by path: una's confirmation link (unopened), ray's second reset link.
+EXAMPLE_BODY_TOKEN = build_document(CONFIG)["paths"]["/api/email/confirm"]["post"][
+    "requestBody"]["content"]["application/json"]["example"]["token"]
+EMAIL_BODY_TOKENS: dict[str, str] = {}
 #: Examples per operation in the fuzzing phase (the examples and coverage phases add theirs).
 MAX_EXAMPLES = 60
 SEED = 20261205
@@ -323,30 +328,35 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str, str]:
 
 def _email_scene(url: str, inbox: Inbox, data_dir: Path) -> None:
     """ray with a confirmed address and a password reset link, sam with an address whose
-    confirmation link is kept for its example, and ray's unsubscribe link (EMAIL_LINKS)."""
-    for name in ("ray", "sam"):
+    confirmation link is kept for its example, and ray's unsubscribe link (EMAIL_LINKS);
+    una's confirmation token and ray's second reset token for the routes that take the
+    token in the body (EMAIL_BODY_TOKENS)."""
+    for name in ("ray", "sam", "una"):
         answer = _call(url, "POST", "/api/register", {"username": name, "password": PASSWORD})
         assert answer.status_code == 201, answer.text
         answer = _call(url, "PUT", "/api/me/email", {"email": f"{name}@example.org"},
                        _login(url, name))
         assert answer.status_code == 202, answer.text
-    mails = inbox.wait_for_sync(2)
+    mails = inbox.wait_for_sync(3)
 
     def token_in(mail: Any, marker: str) -> str:
         text = mail.get_body(preferencelist=("plain",)).get_content()
         return str(next(word for word in text.split() if marker in word).rpartition(marker)[2])
 
     by_to = {mail["To"]: mail for mail in mails}
-    answer = requests.get(url + "/api/email/confirm/" + token_in(by_to["ray@example.org"],
-                                                                 "/api/email/confirm/"),
-                          timeout=30)
+    answer = _call(url, "POST", "/api/email/confirm",
+                   {"token": token_in(by_to["ray@example.org"], "#confirm-email=")})
     assert answer.status_code == 200, answer.text
     EMAIL_LINKS["/api/email/confirm/{token}"] = token_in(by_to["sam@example.org"],
-                                                         "/api/email/confirm/")
-    answer = _call(url, "POST", "/api/password-reset", {"user": "ray"})
-    assert answer.status_code == 202, answer.text
-    EMAIL_LINKS["/api/password-reset/{token}"] = token_in(inbox.wait_for_sync(3)[-1],
-                                                          "#reset=")
+                                                         "#confirm-email=")
+    EMAIL_BODY_TOKENS["/api/email/confirm"] = token_in(by_to["una@example.org"],
+                                                       "#confirm-email=")
+    for number, path in ((4, "/api/password-reset/{token}"),
+                         (5, "/api/password-reset/complete")):
+        answer = _call(url, "POST", "/api/password-reset", {"user": "ray"})
+        assert answer.status_code == 202, answer.text
+        token = token_in(inbox.wait_for_sync(number)[-1], "#reset=")
+        (EMAIL_BODY_TOKENS if path.endswith("complete") else EMAIL_LINKS)[path] = token
     ray = _call(url, "GET", "/api/me", token=_login(url, "ray")).json()["user"]["id"]
     secret = (data_dir / "jwt_secret").read_bytes()
     key = hmac.new(secret, UNSUBSCRIBE_LABEL, hashlib.sha256).digest()
@@ -550,6 +560,9 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
     if path in EMAIL_LINKS and case.path_parameters is not None \
             and case.path_parameters.get("token") in EXAMPLE_EMAIL_TOKENS:
         case.path_parameters["token"] = EMAIL_LINKS[path]  # the example opens a real link
+    if path in EMAIL_BODY_TOKENS and isinstance(case.body, dict) \
+            and case.body.get("token") == EXAMPLE_BODY_TOKEN:
+        case.body = {**case.body, "token": EMAIL_BODY_TOKENS[path]}  # a real link's token
     # No session: each call has a connection of its own, closed after it (/ws may switch
     # it to a WebSocket), and no session header (Connection: keep-alive) overrides the case's.
     response = case.call_and_validate(base_url=api.url, timeout=30,

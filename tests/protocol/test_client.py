@@ -403,7 +403,7 @@ def test_a_client_and_a_server_talk() -> None:
     assert pair.server.next_event() is PAUSED
     welcome = Welcome(id=1, user={"id": 1, "name": "ann"},
                       rooms=({"room": "general", "kind": "room", "last_seq": 0},),
-                      ping_interval=30)
+                      ping_interval=30, max_text_chars=4000, keywords_per_user=50)
     assert pair.server_sends(welcome) == [welcome]
     assert pair.client.state is pair.server.state is State.READY
     assert pair._server_reads() == [Join(id=2, room="general")]

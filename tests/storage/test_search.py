@@ -394,8 +394,8 @@ async def test_the_search_uses_the_gin_index(storage: Storage, database_dsn: str
 async def test_has_and_is_below_the_windows_read_their_own_rows(
         storage: Storage, database_dsn: str) -> None:
     """Below the small windows (indexes only), a filter of a small table (is:saved,
-    is:pinned, is:mention, has:file, has:poll) among 30,000 messages reads the rows it names
-    and a few more, never every message of the room."""
+    is:pinned, is:mention, has:file, has:poll, has:link) among 30,000 messages reads the
+    rows it names and a few more, never every message of the room."""
     from tests.storage.test_changes import one
     from tests.storage.test_pins import pin
     from tests.storage.test_polls import ask
@@ -410,12 +410,14 @@ async def test_has_and_is_below_the_windows_read_their_own_rows(
     await storage.append_messages([
         NewMessage(user_id=ann.id, room="ops", text="filed", nonce="f1",
                    files=(stored.info.id,)),
-        ask(ann, "ops", "Lunch?", "Pizza", "Soup")])
+        ask(ann, "ops", "Lunch?", "Pizza", "Soup"),
+        NewMessage(user_id=ann.id, room="ops", text="the one link https://example.org/rare",
+                   nonce="l1")])
     await index_for_search(storage)
     high = 30_000 - search_module.FIRST_WINDOW * 5
     for has, is_, args in (((), ("saved",), [ann.id]), ((), ("pinned",), []),
                            ((), ("mention",), [ann.id]), (("file",), (), []),
-                           (("poll",), (), [])):
+                           (("poll",), (), []), (("link",), (), [])):
         sql = window_sql(positive=False, negative=False, senders=False, after=False,
                          before=False, has=has, is_=is_)
         # (the file and the poll are above the filler: the whole range is searched)
@@ -435,17 +437,19 @@ def _rows_read(node: dict[str, Any]) -> int:
 
 def test_window_statements_take_every_value_as_a_parameter() -> None:
     """The statements are made of fixed fragments: every value is a $n parameter, numbered
-    without gaps, whichever filters a query has (the user's id once, for is:mention and
-    is:saved)."""
+    without gaps, whichever filters a query has, negated or not (the user's id once, for
+    is:mention and is:saved)."""
     fixed = ("'simple'", "'image/%'", "'https?://[^[:space:]]'")
-    for flags, has, is_ in itertools.product(
+    for flags, has, is_, not_has, not_is in itertools.product(
             itertools.product((False, True), repeat=5),
             [(), ("file",), ("image", "link", "poll")],
-            [(), ("pinned", "thread"), ("mention",), ("saved", "mention")]):
+            [(), ("pinned", "thread"), ("mention",), ("saved", "mention")],
+            [(), ("link", "file")], [(), ("thread",), ("saved",)]):
         sql = window_sql(positive=flags[0], negative=flags[1], senders=flags[2],
-                         after=flags[3], before=flags[4], has=has, is_=is_)
+                         after=flags[3], before=flags[4], has=has, is_=is_, not_has=not_has,
+                         not_is=not_is)
         numbers = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
-        user = any(name in ("mention", "saved") for name in is_)
+        user = any(name in ("mention", "saved") for name in (*is_, *not_is))
         assert numbers == list(range(1, 5 + sum(flags) + user))
         for literal in fixed:
             sql = sql.replace(literal, "")
@@ -513,6 +517,27 @@ async def test_has_and_is(storage: Storage) -> None:
     assert await ids("has:file has:image") == [photo]
     assert await ids("has:link is:pinned") == []
     assert not_a_link not in await ids("has:link")
+    # negated: what passes them is left out
+    assert await ids("report") == [named, link, report]
+    assert await ids("report -has:link") == [named, report]
+    assert await ids("report -has:attachment") == [named, link]
+    assert await ids("report -is:mention") == [link, report]
+    assert await ids("report -is:saved -is:pinned") == [named]
+    assert await ids("has:file -has:image") == [report]
+    assert await ids("has:file -is:pinned") == [photo]
+    assert await ids("is:mention -is:thread") == [everyone, named]
+    assert await ids("in:ops -has:poll -has:file -has:link -is:mention -is:thread") == [
+        not_a_link, plain]
+    assert await ids("is:starred -has:image", bob) == []
+    # an edit that takes the link away, or brings one, is told by has:link once indexed
+    await one(storage, NewChange(user_id=bob.id, room="ops", msg_id=link, kind="edited",
+                                 text="see the docs for the report"))
+    await one(storage, NewChange(user_id=bob.id, room="ops", msg_id=plain, kind="edited",
+                                 text="plain words http://example.org/x"))
+    assert await ids("has:link") == [plain]
+    assert await ids("report -has:link") == [named, link, report]
+    await one(storage, NewChange(user_id=bob.id, room="ops", msg_id=plain, kind="deleted"))
+    assert await ids("has:link") == []
 
     await one(storage, pin(bob, "ops", report, on=False))
     await storage.save(ann.id, "ops", link, on=False, remind_at=None, limit=100)
@@ -525,7 +550,7 @@ async def test_has_and_is(storage: Storage) -> None:
 
 def test_has_and_is_are_parsed_and_refused_clearly() -> None:
     """has:/is: take the names a person types (any case, the aliases), each once however
-    often given; anything else, an empty value or a negation is refused in words."""
+    often given; anything else, an empty value or a negation alone is refused in words."""
     query = parse_query("has:Files has:attachment has:image is:mentioned is:starred")
     assert (query.has, query.is_) == (("file", "image"), ("mention", "saved"))
     assert query.has_filters and not query.has_terms
@@ -534,7 +559,7 @@ def test_has_and_is_are_parsed_and_refused_clearly() -> None:
                        ("is:unread", "is:unread is none of is:mention, is:saved, "
                                      "is:pinned, is:thread"),
                        ("has:", "has: needs a value, as in has:file"),
-                       ("-has:link", "-has: cannot leave things out")):
+                       ("-has:link", "not only -exclusions")):
         with pytest.raises(QueryError, match=re.escape(says)):
             parse_query(text)
 
