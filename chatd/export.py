@@ -407,9 +407,8 @@ class Exporter:
         self.page = page
         self.lease = lease
         self._send, self._receive = trio.open_memory_channel[ExportJob](QUEUE)
-        self._limiter = trio.CapacityLimiter(AT_ONCE)
-        #: The progress of the builds of this node, by export id (tests read it).
-        self.progress: dict[int, Progress] = {}
+        #: Held by each build; tests hold it to keep an export waiting its turn.
+        self.limiter = trio.CapacityLimiter(AT_ONCE)
 
     def offer(self, job: ExportJob) -> bool:
         """Queue a build (never waits); False when the queue is full."""
@@ -442,12 +441,12 @@ class Exporter:
         return len(gone)
 
     async def _build(self, job: ExportJob) -> None:
-        done = self.progress[job.export_id] = Progress()
+        done = Progress()
         path = self.store.tmp_dir / f"export-{uuid.uuid4().hex}.part"
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._keep_lease, job.export_id, done, nursery.cancel_scope)
-                async with self._limiter:
+                async with self.limiter:
                     await self._make(job, path, done)
                 nursery.cancel_scope.cancel()
         except (StorageUnavailable, OSError) as exc:
@@ -467,7 +466,6 @@ class Exporter:
                                                    "start it again")
             raise
         finally:
-            self.progress.pop(job.export_id, None)
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
 
