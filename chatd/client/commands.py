@@ -820,6 +820,67 @@ async def email(client: ChatClient, arg: str) -> None:
     client.screen.notice(email_text(answer))
 
 
+def _size_text(size: object) -> str:
+    if not isinstance(size, int) or size < 0:
+        return ""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def export_text(answer: Mapping[str, Any], base_url: str) -> str:
+    """What ``/export`` says of an export (``GET /api/me/export``'s ``export``)."""
+    state = answer.get("state")
+    holds = f"{answer.get('messages', 0)} messages, {answer.get('files', 0)} files"
+    if state == "running":
+        return f"your export is being made ({holds} so far); /export again to see how it goes"
+    if state == "ready":
+        url = answer.get("url")
+        where = f"{base_url}{clean(url)}" if isinstance(url, str) else "?"
+        size = _size_text(answer.get("size"))
+        return (f"your export is ready ({holds}{', ' + size if size else ''}): download it "
+                f"(no log-in needed, for a while) from {where} ; /export new starts another")
+    if state == "failed":
+        return (f"your last export failed: {clean(answer.get('error') or 'no reason given')}; "
+                "/export new starts another")
+    return "your last export has expired; /export new starts another"
+
+
+async def export(client: ChatClient, arg: str) -> None:
+    """``/export``: how your latest export of your data goes ("Download my data": a zip of
+    your account, rooms, messages and files), starting one when there is none; ``/export
+    new`` starts one. Once ready it prints the download's link, signed by the server (it works
+    without logging in, until it expires). Over HTTP (``/api/me/export``), as ``/email``."""
+    word = arg.strip().lower()
+    if word not in ("", "new"):
+        client.screen.problem("usage: /export [new]")
+        return
+    base_url = client.options.endpoint.base_url
+    if not word:
+        answered = await client.api("/export", "GET", "/api/me/export")
+        if answered is None:
+            return
+        status, answer = answered
+        if status == 200 and isinstance(answer, dict) and isinstance(answer.get("export"), dict):
+            client.screen.notice(export_text(answer["export"], base_url))
+            return
+        if status != 404:
+            client.screen.problem(f"/export: {http_error(status, answer)}")
+            return
+    answered = await client.api("/export", "POST", "/api/me/export")
+    if answered is None:
+        return
+    status, answer = answered
+    if status != 202 or not isinstance(answer, dict) or not isinstance(answer.get("export"),
+                                                                           dict):
+        client.screen.problem(f"/export: {http_error(status, answer)}")
+        return
+    client.screen.notice("your export is being made (your account, rooms, the messages of "
+                         "your conversations and those you wrote, files): /export again to "
+                         "see how it goes")
+
+
 KEYWORDS_USAGE = ('usage: /keywords [add WORD…|remove WORD…|clear] (a keyword of several '
                   'words in quotes: /keywords add "on call")')
 
@@ -2313,6 +2374,9 @@ COMMANDS: dict[str, Command] = {
     "email": Command(email, "/email [ADDRESS|on|off|remove]", "show or set your email "
                      "address (for missed messages and password resets), turn missed-message "
                      "emails on or off"),
+    "export": Command(export, "/export [new]", "download your data (account, rooms, your "
+                      "conversations and messages, files) as a zip: starts an export, then "
+                      "tells how it goes and where to download it"),
     "keywords": Command(keywords, "/keywords [add WORD…|remove WORD…|clear]",
                         "words that alert you as a mention does (push, --bell, highlighted), "
                         "on every device; \"on call\" in quotes for one of several words"),
