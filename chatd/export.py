@@ -370,6 +370,12 @@ async def _copy(store: FileStore, archive: _Archive, sha256: str, member: str) -
     return True
 
 
+def _remove(path: Path) -> None:
+    """Remove a temporary file if it is there (a folder gone meanwhile is no error)."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
 def _hash(path: Path) -> tuple[str, int]:
     """The SHA-256 (hex) and size of a file, read a chunk at a time."""
     digest = hashlib.sha256()
@@ -429,8 +435,12 @@ class Exporter:
 
     async def _sweep_forever(self) -> None:
         while True:
-            with contextlib.suppress(StorageUnavailable, OSError):
+            try:
                 await self.sweep()
+            except (StorageUnavailable, OSError) as exc:
+                log.warning("expired exports could not be swept: %r", exc)
+            except Exception:
+                log.exception("sweeping expired exports failed")
             await trio.sleep(SWEEP_INTERVAL)
 
     async def sweep(self) -> int:
@@ -441,33 +451,38 @@ class Exporter:
         return len(gone)
 
     async def _build(self, job: ExportJob) -> None:
+        """Build one export, its lease kept meanwhile. Never raises but for cancellation: a
+        failure is the row's (``failed``, in words), told to its user, never the daemon's.
+        However the build ends short (a failure, the daemon stopping, its row failed
+        meanwhile), the row is marked failed (a no-op for a row no longer running) and the
+        temporary file removed."""
         done = Progress()
         path = self.store.tmp_dir / f"export-{uuid.uuid4().hex}.part"
+        failure: str | None = "the server stopped while making it; start it again"
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._keep_lease, job.export_id, done, nursery.cancel_scope)
                 async with self.limiter:
-                    await self._make(job, path, done)
+                    failure = await self._attempt(job, path, done)
                 nursery.cancel_scope.cancel()
-        except (StorageUnavailable, OSError) as exc:
-            log.warning("the export %d of %s failed: %r", job.export_id, job.user.name, exc)
-            with trio.move_on_after(10) as scope:
-                scope.shield = True
-                with contextlib.suppress(StorageUnavailable):
-                    await self.storage.fail_export(
-                        job.export_id, "it could not be made (the server's storage failed); "
-                        "start it again")
-        except trio.Cancelled:
-            with trio.move_on_after(5) as scope:
-                scope.shield = True
-                with contextlib.suppress(StorageUnavailable):
-                    await self.storage.fail_export(job.export_id,
-                                                   "the server stopped while making it; "
-                                                   "start it again")
-            raise
         finally:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+                if failure is not None:
+                    with trio.move_on_after(10), contextlib.suppress(StorageUnavailable):
+                        await self.storage.fail_export(job.export_id, failure)
+                await trio.to_thread.run_sync(_remove, path)
+
+    async def _attempt(self, job: ExportJob, path: Path, done: Progress) -> str | None:
+        """:meth:`_make`, its failure in words for the user (None: it is ready)."""
+        try:
+            await self._make(job, path, done)
+        except (StorageUnavailable, OSError) as exc:
+            log.warning("the export %d of %s failed: %r", job.export_id, job.user.name, exc)
+            return "it could not be made (the server's storage failed); start it again"
+        except Exception:
+            log.exception("the export %d of %s failed", job.export_id, job.user.name)
+            return "it could not be made (an error of the server); start it again"
+        return None
 
     async def _keep_lease(self, export_id: int, done: Progress, build: trio.CancelScope
                           ) -> None:
@@ -522,7 +537,7 @@ async def export_to_file(storage: Storage, store: FileStore, config: Config, nam
         await trio.to_thread.run_sync(os.replace, partial, out)
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(lambda: partial.unlink(missing_ok=True))
+            await trio.to_thread.run_sync(_remove, partial)
     size = (await trio.to_thread.run_sync(out.stat)).st_size
     await storage.record_export(user.id, {"messages": done.messages, "files": done.files,
                                           "size": size, "by": "command line"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -165,3 +166,32 @@ async def test_a_dead_nodes_export_reads_failed(exporting: Daemon, database_dsn:
         exporter(daemon).limiter.release()
         assert (await until_done(daemon, alice))["state"] == "ready"
 
+
+
+def break_tmp(folder: Path) -> None:
+    """Put a file where the store's temporary folder goes: no archive can be written."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_bytes(b"not a folder")
+
+
+def mend_tmp(folder: Path) -> None:
+    folder.unlink()
+
+
+async def test_a_failed_build_is_the_exports_not_the_daemons(exporting: Daemon) -> None:
+    """An archive that cannot be written (the temporary folder is a file) fails the export,
+    said in words, and nothing else: the daemon answers on, and once mended another export
+    is made."""
+    daemon = exporting
+    with trio.fail_after(TIMEOUT):
+        alice = await daemon.user("alice")
+        tmp = exporter(daemon).store.tmp_dir
+        await trio.to_thread.run_sync(break_tmp, tmp)
+        assert (await daemon.call("POST", "/api/me/export", token=alice)).status == 202
+        failed = await until_done(daemon, alice)
+        assert failed["state"] == "failed" and "could not be made" in failed["error"]
+        assert failed["url"] is None
+        await trio.to_thread.run_sync(mend_tmp, tmp)
+        assert (await daemon.call("POST", "/api/me/export", token=alice)).status == 202
+        assert (await until_done(daemon, alice))["state"] == "ready"
