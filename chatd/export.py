@@ -58,7 +58,7 @@ import os
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,7 +69,7 @@ from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.files import FileStore, unplace
 from chatd.protocol import codes
-from chatd.storage import ExportState, Storage, StorageUnavailable, User
+from chatd.storage import ExportedFile, ExportState, Storage, StorageUnavailable, User
 from chatd.views import message_object
 
 __all__ = ["AT_ONCE", "FORMAT", "LEASE", "PAGE", "ExportJob", "Exporter", "Progress",
@@ -116,7 +116,8 @@ saved.json      The messages you saved, newest first, with the message as it is 
 reminders.json  Those of them with a reminder (remind_at), as saved.json shows them.
 scheduled.json  Messages you scheduled and that are not sent yet.
 files.json      The files you uploaded that are kept: name, size, type, the room and
-                message they belong to, and "path": where their bytes are in this archive.
+                message they belong to, and "path": where their bytes are in this archive
+                (null if they went away while it was made).
 files/          Those bytes.
 
 The format is described in chatd's docs/protocol.md ("Download my data").
@@ -334,24 +335,39 @@ def _member_name(file_id: int, name: str) -> str:
 
 async def _files(storage: Storage, store: FileStore, user: User, archive: _Archive,
                  page: int, done: Progress) -> None:
-    listed: list[dict[str, Any]] = []
+    """The user's files: their bytes first, a page of files at a time, then ``files.json``
+    by a second walk of the same pages (the zip has one entry open at a time, and the list
+    is not kept: only the ids of bytes that went away meanwhile are)."""
+    missing: set[int] = set()
+    async for batch in _file_pages(storage, user, page, done):
+        for file in batch:
+            if await _copy(store, archive, file.sha256, _member_name(file.id, file.name)):
+                done.files += 1
+            else:
+                missing.add(file.id)
+    await _in_thread(archive.begin, "files.json")
+    async for batch in _file_pages(storage, user, page, done):
+        await _in_thread(archive.items, [{
+            "id": file.id, "name": file.name, "size": file.size,
+            "content_type": file.content_type, "room": file.room, "msg_id": file.message_id,
+            "ts": file.ts, "use": file.use, "sha256": file.sha256,
+            "path": None if file.id in missing else _member_name(file.id, file.name),
+        } for file in batch])
+    await _in_thread(archive.end_items)
+
+
+async def _file_pages(storage: Storage, user: User, page: int, done: Progress
+                      ) -> AsyncIterator[list[ExportedFile]]:
+    """The user's kept files, a page at a time, by id."""
     after = 0
     while True:
         batch = await storage.export_files(user.id, after=after, limit=page)
         done.pages += 1
-        for file in batch:
-            member = _member_name(file.id, file.name)
-            copied = await _copy(store, archive, file.sha256, member)
-            listed.append({"id": file.id, "name": file.name, "size": file.size,
-                           "content_type": file.content_type, "room": file.room,
-                           "msg_id": file.message_id, "ts": file.ts, "use": file.use,
-                           "sha256": file.sha256, "path": member if copied else None})
-            done.files += copied
+        if batch:
+            yield batch
         if len(batch) < page:
-            break
+            return
         after = batch[-1].id
-    # The list's rows are bounded by the uploads a user's quota lets them keep.
-    await _in_thread(archive.whole, "files.json", _json(listed))
 
 
 async def _copy(store: FileStore, archive: _Archive, sha256: str, member: str) -> bool:
