@@ -839,22 +839,45 @@ def export_text(answer: Mapping[str, Any], base_url: str) -> str:
         url = answer.get("url")
         where = f"{base_url}{clean(url)}" if isinstance(url, str) else "?"
         size = _size_text(answer.get("size"))
-        return (f"your export is ready ({holds}{', ' + size if size else ''}): download it "
-                f"(no log-in needed, for a while) from {where} ; /export new starts another")
+        return (f"your export is ready ({holds}{', ' + size if size else ''}): /export save "
+                f"PATH saves it, or download it (no log-in needed, for a while) from {where} ; "
+                "/export new starts another")
     if state == "failed":
         return (f"your last export failed: {clean(answer.get('error') or 'no reason given')}; "
                 "/export new starts another")
     return "your last export has expired; /export new starts another"
 
 
+EXPORT_USAGE = "usage: /export [new|save PATH]"
+
+
+def _save_target(where: str) -> Path:
+    """The file ``/export save PATH`` names (``~`` expanded; quotes around it dropped)."""
+    return Path(os.path.expanduser(where.strip("'\"")))
+
+
+async def _save_export(client: ChatClient, where: str) -> None:
+    """``/export save PATH``: the ready export's zip, downloaded to the new file PATH."""
+    target = _save_target(where)
+    size = await client.download("/export save", "/api/me/export/download", target)
+    if size is not None:
+        client.screen.notice(f"your data is saved in {clean(str(target))} "
+                             f"({_size_text(size)})")
+
+
 async def export(client: ChatClient, arg: str) -> None:
     """``/export``: how your latest export of your data goes ("Download my data": a zip of
     your account, rooms, messages and files), starting one when there is none; ``/export
     new`` starts one. Once ready it prints the download's link, signed by the server (it works
-    without logging in, until it expires). Over HTTP (``/api/me/export``), as ``/email``."""
-    word = arg.strip().lower()
+    without logging in, until it expires), and ``/export save PATH`` saves the zip to a new
+    file. Over HTTP (``/api/me/export``), as ``/email``."""
+    word, _, rest = arg.strip().partition(" ")
+    word = word.lower()
+    if word == "save" and rest.strip():
+        await _save_export(client, rest.strip())
+        return
     if word not in ("", "new"):
-        client.screen.problem("usage: /export [new]")
+        client.screen.problem(EXPORT_USAGE)
         return
     base_url = client.options.endpoint.base_url
     if not word:
@@ -2374,9 +2397,9 @@ COMMANDS: dict[str, Command] = {
     "email": Command(email, "/email [ADDRESS|on|off|remove]", "show or set your email "
                      "address (for missed messages and password resets), turn missed-message "
                      "emails on or off"),
-    "export": Command(export, "/export [new]", "download your data (account, rooms, your "
-                      "conversations and messages, files) as a zip: starts an export, then "
-                      "tells how it goes and where to download it"),
+    "export": Command(export, "/export [new|save PATH]", "download your data (account, rooms, "
+                      "your conversations and messages, files) as a zip: starts an export, "
+                      "then tells how it goes; save PATH downloads it to a file"),
     "keywords": Command(keywords, "/keywords [add WORD…|remove WORD…|clear]",
                         "words that alert you as a mention does (push, --bell, highlighted), "
                         "on every device; \"on call\" in quotes for one of several words"),

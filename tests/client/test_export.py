@@ -3,8 +3,9 @@ daemon (its exporter building the zip in the background) on 127.0.0.1.
 
 What is checked: /export with none yet starts one and says so; /export again says how it goes
 until it is ready, then prints the download's signed link, which serves the zip without a
-token; /export new within the hour is the server's rate_limited, said as a problem; /export
-with anything else is its usage.
+token; /export save PATH saves the same zip to a new file (not over one that exists); /export new
+within the hour is the server's rate_limited, said as a problem; /export with anything
+else is its usage.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ async def test_export_starts_tells_and_links(tmp_path: Path, database_dsn: str) 
         assert account["name"] == "ann"
         await term.type("/export new")
         await term.expect(r"/export: rate_limited")
+        saved = tmp_path / "mine.zip"
+        await term.type(f"/export save {saved}")
+        await term.expect(r"your data is saved in \S*mine\.zip \(")
+        assert await trio.to_thread.run_sync(saved.read_bytes) == body
+        await term.type(f"/export save {saved}")  # not over an existing file
+        await term.expect(r"/export save: cannot write")
         await term.type("/export junk")
-        await term.expect(r"usage: /export \[new\]")
+        await term.expect(r"usage: /export \[new\|save PATH\]")
         await bob.aclose()
