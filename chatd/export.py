@@ -65,6 +65,8 @@ from typing import IO, Any
 import trio
 
 from chatd import __version__
+from chatd.actions.saved import saved_item_object
+from chatd.actions.scheduled import scheduled_item_object
 from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.files import FileStore, unplace
@@ -242,8 +244,6 @@ async def write_archive(storage: Storage, store: FileStore, config: Config, user
         await _messages(storage, config, user, archive, rooms, page, done)
         await _saved(storage, user, archive, page, done)
         scheduled = await storage.scheduled_items(user.id)
-        from chatd.actions.scheduled import scheduled_item_object
-
         await _in_thread(archive.whole, "scheduled.json",
                          _json([scheduled_item_object(item) for item in scheduled]))
         await _files(storage, store, user, archive, page, done)
@@ -308,8 +308,6 @@ async def _edits(storage: Storage, config: Config, user: User, room: str, msg_id
 
 async def _saved(storage: Storage, user: User, archive: _Archive, page: int,
                  done: Progress) -> None:
-    from chatd.actions.saved import saved_item_object
-
     reminders: list[dict[str, Any]] = []  # bounded by limits.saved_per_user
     await _in_thread(archive.begin, "saved.json")
     before: int | None = None
