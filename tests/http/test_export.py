@@ -22,8 +22,9 @@ import pytest
 import trio
 
 from chatd.export import Exporter
+from chatd.storage import open_storage
 from chatd.storage.base import Storage
-from tests.helpers import fetchval_apart
+from tests.helpers import fetchval_apart, make_config
 from tests.http.test_http import Response
 from tests.http.test_uploads import TIMEOUT, Daemon, start_daemon
 
@@ -195,3 +196,25 @@ async def test_a_failed_build_is_the_exports_not_the_daemons(exporting: Daemon) 
         await trio.to_thread.run_sync(mend_tmp, tmp)
         assert (await daemon.call("POST", "/api/me/export", token=alice)).status == 202
         assert (await until_done(daemon, alice))["state"] == "ready"
+
+
+async def test_another_node_tells_and_serves_it(nursery: trio.Nursery, storage: Storage,
+                                                tmp_path: Path, database_dsn: str) -> None:
+    """Two nodes on one database and one store (a --workers pair): the export started on
+    the first is told and downloaded by the second, which never built it."""
+    first = await start_daemon(nursery, storage, tmp_path)
+    async with open_storage(make_config(tmp_path, database_dsn)) as other_storage:
+        second = await start_daemon(nursery, other_storage, tmp_path)
+        with trio.fail_after(TIMEOUT):
+            alice = await first.user("alice")
+            assert (await first.call("POST", "/api/me/export", token=alice)).status == 202
+            # (each test node has a secret of its own: a token of the second's)
+            login = await second.call("POST", "/api/login", json_body={
+                "username": "alice", "password": "correct horse"})
+            there = login.json()["token"]
+            ready = await until_done(second, there)
+            assert ready["state"] == "ready"
+            got = await second.call("GET", "/api/me/export/download", token=there)
+            assert got.status == 200 and len(got.body) == ready["size"]
+            assert json.loads(members(got)["account.json"])["name"] == "alice"
+        nursery.cancel_scope.cancel()
