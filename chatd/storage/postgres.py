@@ -2182,20 +2182,26 @@ ORDER BY e.pin_seq DESC
 
 # A page of room $1's messages as they are now, seq > $2, $3 at most, for an export of a
 # user's data (Storage.export_messages): a walk of messages_room_seq_key, each message read
-# as history reads it; with $4, only that user's (the walk then filters by sender).
-_SQL_EXPORT_MESSAGES = f"""
-SELECT e.*, a.name AS sender,{_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS)}
+# as history reads it; the _BY_SENDER variant only user $4's, a walk of
+# messages_room_sender_idx (migration 0016): its cost is the user's messages, not the room's.
+_SQL_EXPORT_MESSAGES = """
+SELECT e.*, a.name AS sender,{extras}
 FROM (
-    SELECT {_MESSAGE_ENTRY}
+    SELECT {entry}
     FROM messages m
-    WHERE m.room_id = (SELECT id FROM rooms WHERE name = $1) AND m.seq > $2
-      AND ($4::bigint IS NULL OR m.sender_id = $4::bigint)
+    WHERE m.room_id = (SELECT id FROM rooms WHERE name = $1) AND m.seq > $2 {sender}
     ORDER BY m.seq
     LIMIT $3
 ) e
 LEFT JOIN users a ON a.id = e.actor_id
 ORDER BY e.seq
 """
+_SQL_EXPORT_MESSAGES_BY_SENDER = _SQL_EXPORT_MESSAGES.format(
+    extras=_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS), entry=_MESSAGE_ENTRY,
+    sender="AND m.sender_id = $4")
+_SQL_EXPORT_MESSAGES = _SQL_EXPORT_MESSAGES.format(
+    extras=_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS), entry=_MESSAGE_ENTRY,
+    sender="")
 
 # The thread of message $3 of room $1 (Storage.thread) for user $2, who must be a member: the
 # room's last_seq, whether they may read it, the thread's root (the message, or the root of
@@ -4014,8 +4020,11 @@ class PostgresStorage:
     async def export_messages(self, room: str, *, after: int, limit: int,
                               sender_id: int | None = None) -> list[Message]:
         """See :meth:`Storage.export_messages`: one statement."""
-        rows = await self._run(self._pool.fetch, _SQL_EXPORT_MESSAGES, room, after, limit,
-                               sender_id)
+        if sender_id is None:
+            rows = await self._run(self._pool.fetch, _SQL_EXPORT_MESSAGES, room, after, limit)
+        else:
+            rows = await self._run(self._pool.fetch, _SQL_EXPORT_MESSAGES_BY_SENDER, room,
+                                   after, limit, sender_id)
         return [_entry(room, row) for row in rows]
 
     async def export_files(self, user_id: int, *, after: int, limit: int
