@@ -77,7 +77,8 @@ async def download_export(request: Request, app: App, params: dict[str, str]) ->
     """``GET /api/me/export/download``: the latest export's zip, while it is ready."""
     from chatd.http.routes import authenticate
 
-    if "exp" in request.query or "sig" in request.query:
+    # A query with any part of a signed link is judged by the link alone, as a file's is.
+    if {"user", "exp", "sig"} & request.query.keys():
         users = request.query.get("user", [])
         if len(users) != 1 or not users[0].isascii() or not users[0].isdigit() \
                 or len(users[0]) > 18:

@@ -2198,8 +2198,9 @@ class _Builder:
                 "Download my data",
                 "The zip of the latest export while it is ready (`application/zip`, "
                 "`Content-Disposition: attachment`), with the Bearer token, or with the "
-                "signed `url` of `GET /api/me/export` (`user`, `exp`, `sig`: judged by them "
-                "alone, 403 when bad or expired). `Range`, `If-None-Match` and `HEAD` are "
+                "signed `url` of `GET /api/me/export` (with any of `user`, `exp`, `sig` in "
+                "the query the request is judged by them alone: 403 when bad, incomplete or "
+                "expired). `Range`, `If-None-Match` and `HEAD` are "
                 "answered. 404 when none is ready.",
                 tag="accounts", auth="link", op_id="downloadExport",
                 parameters=[{"name": "user", "in": "query", "required": False,

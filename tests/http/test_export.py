@@ -118,6 +118,9 @@ async def test_an_export_from_start_to_download(exporting: Daemon) -> None:
         other = ready["url"].replace("user=", "user=9")
         assert (await daemon.call("GET", other)).status == 403
         assert (await daemon.call("GET", "/api/me/export/download")).status == 401
+        # any part of a signed link: judged by the link alone, the token notwithstanding
+        half = await daemon.call("GET", "/api/me/export/download?user=", token=alice)
+        assert half.status == 403 and half.json()["code"] == "forbidden"
 
         entries = await daemon.storage.audit_log(None, limit=20)
         assert [e.actor for e in entries if e.action == "export"] == ["alice"]
