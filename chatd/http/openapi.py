@@ -538,7 +538,7 @@ class _Builder:
                         "set_role", "ban", "unban", "kick", "delete", "purge", "set_topic",
                         "archive", "unarchive", "delete_room",
                         "deactivate", "reactivate", "set_password", "admin",
-                        "create_invitation", "revoke_invitation"]},
+                        "create_invitation", "revoke_invitation", "export"]},
                     "target": {"type": ["string", "null"]},
                     "room": {"type": ["string", "null"]},
                     "reason": {"type": "string"},
